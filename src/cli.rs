@@ -1,0 +1,121 @@
+//! Command-line flags. Every flag can also come from a `FLEETFORM_*`
+//! environment variable, which is how the composite actions pass inputs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleetform",
+    version = crate::version::SHORT,
+    long_version = crate::version::LONG,
+    about = "Run Terraform for a fleet of customers from one manager repo",
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 refused by a safety check."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The manager repo (holds fleetform.yml).
+    #[arg(short = 'C', long, global = true, env = "FLEETFORM_MANAGER_DIR", default_value = ".")]
+    pub manager_dir: PathBuf,
+    /// More logging on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate customer variables against the manager's schema.
+    Validate(ValidateArgs),
+    /// Print the final Terraform variables for one customer × environment.
+    Render(RenderArgs),
+    /// Plan customers × environments with Terraform.
+    Plan(PlanArgs),
+    /// Apply a saved plan after checking its digest.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Customers to validate (default: every active customer with a local path).
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Schema for FILES (default: the one named in fleetform.yml).
+    #[arg(long, env = "FLEETFORM_SCHEMA")]
+    pub schema: Option<PathBuf>,
+    /// Validate these variables files on their own instead of registry customers.
+    pub files: Vec<PathBuf>,
+    /// Machine-readable results on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[arg(long, env = "FLEETFORM_CUSTOMER")]
+    pub customer: String,
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
+    /// Show, for every value, the layer and file:line that set it.
+    #[arg(long)]
+    pub explain: bool,
+    /// With --explain: JSON instead of a table.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan every active customer × enabled environment.
+    #[arg(long, conflicts_with = "customers")]
+    pub all: bool,
+    /// Customers to plan.
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Environments to plan (default: each customer's enabled ones).
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// Plans to run at once (default: number of cores).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
+    /// Results folder (plan files, summaries, comments).
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// Machine-readable results on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Terraform binary to use instead of the engine named in fleetform.yml.
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[arg(long, env = "FLEETFORM_CUSTOMER")]
+    pub customer: String,
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
+    /// Results folder the plan was written to.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// Folder holding this plan (default: OUT/CUSTOMER/ENV).
+    #[arg(long, env = "FLEETFORM_PLAN_DIR")]
+    pub plan_dir: Option<PathBuf>,
+    /// Digest the plan must have (the plan job's `plan_sha256` output).
+    #[arg(long, env = "FLEETFORM_PLAN_SHA256")]
+    pub plan_sha256: Option<String>,
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+}

@@ -1,0 +1,48 @@
+//! `fleetform apply`: apply a saved plan, only if its SHA-256 matches the
+//! recorded (or given) digest and the customer is still active.
+
+use crate::cli::ApplyArgs;
+use crate::commands::{engine, load_manager};
+use crate::engine::RunError;
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+    if let Some(d) = &args.plan_sha256 {
+        if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Usage("--plan-sha256 must be 64 hex characters".into()));
+        }
+    }
+    let (manager, registry) = load_manager(manager_dir)?;
+    let customer = registry
+        .get(&args.customer)
+        .ok_or_else(|| Error::Refused(format!("customer `{}` is not registered; nothing was applied", args.customer)))?;
+    if manager.environment(&args.environment).is_none() {
+        return Err(Error::Usage(format!("unknown environment `{}`", args.environment)));
+    }
+    let dir = args
+        .plan_dir
+        .clone()
+        .unwrap_or_else(|| args.out.join(&customer.slug).join(&args.environment));
+    let engine = engine(&manager, true, args.terraform.as_deref())?;
+    match engine.apply(customer, &args.environment, &dir, args.plan_sha256.as_deref()) {
+        Ok(done) => {
+            if args.json {
+                out.result(&serde_json::to_string_pretty(&done).expect("serialisable"));
+            } else {
+                out.result(&format!(
+                    "applied {}/{} (plan sha256:{})",
+                    done.customer, done.environment, done.plan_sha256
+                ));
+            }
+            Ok(())
+        }
+        Err(RunError::Refused(m)) => Err(Error::Refused(m)),
+        Err(RunError::Terraform(crate::terraform::TerraformError::StalePlan { .. })) => Err(Error::Refused(
+            "the saved plan is stale: the state changed after it was made; nothing was applied, plan again".into(),
+        )),
+        Err(RunError::Terraform(t)) => Err(Error::Terraform(t)),
+        Err(RunError::Values(d)) => Err(Error::Values(d)),
+        Err(RunError::Io(e)) => Err(Error::Other(e)),
+    }
+}

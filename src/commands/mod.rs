@@ -1,0 +1,42 @@
+//! One module per subcommand. Each parses its raw flags into a checked
+//! settings struct before any I/O, runs, and returns data or an error.
+
+pub mod apply;
+pub mod plan;
+pub mod render;
+pub mod validate;
+
+use crate::config::{display_path, Manager, Registry};
+use crate::customer::ManagerLayers;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::template::ValueTemplates;
+use crate::terraform::Terraform;
+
+/// Loads the manager side: config, registry, schema and value layers.
+pub fn load_manager(dir: &std::path::Path) -> Result<(Manager, Registry)> {
+    let manager = Manager::load(dir)?;
+    let registry = Registry::load(&manager)?;
+    Ok((manager, registry))
+}
+
+/// Builds the engine; `with_terraform` locates the engine binary up front so
+/// a missing Terraform fails before any work starts.
+pub fn engine<'m>(manager: &'m Manager, with_terraform: bool, explicit: Option<&std::path::Path>) -> Result<Engine<'m>> {
+    let schema_path = manager.path(&manager.config.schema);
+    let schema = Schema::load(&schema_path, &display_path(&schema_path))?;
+    let layers = ManagerLayers::load(manager).map_err(Error::Values)?;
+    let terraform = if with_terraform {
+        Some(Terraform::locate(manager.config.terraform.engine, explicit)?)
+    } else {
+        None
+    };
+    Ok(Engine {
+        manager,
+        schema,
+        layers,
+        templates: ValueTemplates::default(),
+        terraform,
+    })
+}

@@ -1,0 +1,261 @@
+//! `fleetform plan`: local fleet mode. Plans every selected active customer ×
+//! enabled environment with bounded concurrency; one failing customer never
+//! stops the others.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::cli::PlanArgs;
+use crate::commands::{engine, load_manager};
+use crate::config::{display_path, Customer};
+use crate::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
+use crate::engine::{PlanRequest, RunError};
+use crate::error::{Error, Result};
+use crate::output::{table, Output};
+use crate::plan::PlanSummary;
+
+struct Settings {
+    customers: Option<Vec<String>>,
+    environments: Option<Vec<String>>,
+    jobs: usize,
+    out: PathBuf,
+    json: bool,
+    terraform: Option<PathBuf>,
+}
+
+fn resolve(args: &PlanArgs) -> Result<Settings> {
+    if !args.all && args.customers.is_empty() {
+        return Err(Error::Usage("say what to plan: --all, or --customer SLUG".into()));
+    }
+    let jobs = match args.jobs {
+        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    Ok(Settings {
+        customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
+        environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
+        jobs,
+        out: args.out.clone(),
+        json: args.json,
+        terraform: args.terraform.clone(),
+    })
+}
+
+/// What happened to one customer × environment.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Outcome {
+    Planned { summary: PlanSummary, dir: PathBuf },
+    Failed { error: String, problems: Vec<Diagnostic> },
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub customer: String,
+    pub environment: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Row {
+    fn cells(&self) -> Vec<String> {
+        let (counts, result) = match &self.outcome {
+            Outcome::Planned { summary, .. } => (
+                summary.counts(),
+                if summary.has_changes { "changes".to_string() } else { "no changes".to_string() },
+            ),
+            Outcome::Failed { error, .. } => ("-".into(), format!("FAILED: {error}")),
+            Outcome::Skipped { reason } => ("-".into(), format!("skipped ({reason})")),
+        };
+        vec![self.customer.clone(), self.environment.clone(), counts, result]
+    }
+}
+
+/// Renders the end-of-run table.
+pub fn summary_table(rows: &[Row]) -> String {
+    let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+    table(&["CUSTOMER", "ENVIRONMENT", "+/~/-", "RESULT"], &cells)
+}
+
+struct Task<'a> {
+    slot: usize,
+    customer: &'a Customer,
+    environment: String,
+    docs: std::sync::Arc<CustomerDocs>,
+}
+
+pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    let (manager, registry) = load_manager(manager_dir)?;
+    let engine = engine(&manager, true, settings.terraform.as_deref())?;
+
+    // Selection, checked before any work.
+    let selected: Vec<&Customer> = match &settings.customers {
+        None => registry.customers.iter().collect(),
+        Some(wanted) => wanted
+            .iter()
+            .map(|w| {
+                registry.get(w).ok_or_else(|| {
+                    Error::Usage(format!("customer `{w}` is not in {}", display_path(&registry.file).display()))
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    if let Some(envs) = &settings.environments {
+        for e in envs {
+            if manager.environment(e).is_none() {
+                return Err(Error::Usage(format!(
+                    "unknown environment `{e}`; fleetform.yml declares: {}",
+                    manager.environment_names().join(", ")
+                )));
+            }
+        }
+    }
+
+    let mut rows: Vec<Option<Row>> = Vec::new();
+    let mut tasks = Vec::new();
+    for c in selected {
+        // Manager order, restricted to the customer's and the filter's.
+        let envs: Vec<String> = manager
+            .environment_names()
+            .into_iter()
+            .filter(|e| c.environments.iter().any(|x| x == e))
+            .filter(|e| settings.environments.as_ref().is_none_or(|f| f.iter().any(|x| x == e)))
+            .map(str::to_string)
+            .collect();
+        let push = |rows: &mut Vec<Option<Row>>, env: &str, outcome: Outcome| {
+            rows.push(Some(Row {
+                customer: c.slug.clone(),
+                environment: env.to_string(),
+                outcome,
+            }));
+        };
+        if !c.is_active() {
+            let reason = c
+                .revoked
+                .as_ref()
+                .map(|r| format!("revoked {}", r.date))
+                .unwrap_or_else(|| "revoked".into());
+            for e in &envs {
+                push(&mut rows, e, Outcome::Skipped { reason: reason.clone() });
+            }
+            continue;
+        }
+        let docs = match registry.customer_dir(c) {
+            None => Err(vec![Diagnostic {
+                location: registry.doc.locate("/customers"),
+                pointer: None,
+                message: format!(
+                    "customer `{}` has no local `path`; local mode reads customer files from disk",
+                    c.slug
+                ),
+            }]),
+            Some(dir) => CustomerSource::from_dir(&manager, &dir, &envs)
+                .map_err(|d| vec![d])
+                .and_then(|src| customer::check(&src, &engine.schema)),
+        };
+        match docs {
+            Err(problems) => {
+                out.diagnostics(&problems);
+                let error = RunError::Values(problems.clone()).short();
+                for e in &envs {
+                    push(
+                        &mut rows,
+                        e,
+                        Outcome::Failed {
+                            error: error.clone(),
+                            problems: problems.clone(),
+                        },
+                    );
+                }
+            }
+            Ok(docs) => {
+                let docs = std::sync::Arc::new(docs);
+                for e in envs {
+                    tasks.push(Task {
+                        slot: rows.len(),
+                        customer: c,
+                        environment: e,
+                        docs: docs.clone(),
+                    });
+                    rows.push(None);
+                }
+            }
+        }
+    }
+
+    let progress = out.progress(tasks.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
+    let workers = settings.jobs.min(tasks.len()).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(task) = tasks.get(i) else { break };
+                let label = format!("{}/{}", task.customer.slug, task.environment);
+                progress.started(&label);
+                let req = PlanRequest {
+                    customer: task.customer,
+                    environment: &task.environment,
+                    docs: &task.docs,
+                    out_dir: settings.out.join(&task.customer.slug).join(&task.environment),
+                    sha: None,
+                    run_url: None,
+                    refresh_only: false,
+                };
+                let outcome = match engine.plan(&req) {
+                    Ok(p) => {
+                        progress.finished(&format!("planned {label}: {}", p.summary.counts()));
+                        Outcome::Planned {
+                            summary: p.summary,
+                            dir: p.dir,
+                        }
+                    }
+                    Err(e) => {
+                        let detail = match &e {
+                            RunError::Terraform(t) => t.to_string(),
+                            RunError::Values(d) => d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+                            other => other.to_string(),
+                        };
+                        progress.finished(&format!("FAILED {label}: {detail}"));
+                        let problems = match e {
+                            RunError::Values(ref d) => d.clone(),
+                            _ => Vec::new(),
+                        };
+                        Outcome::Failed {
+                            error: e.short(),
+                            problems,
+                        }
+                    }
+                };
+                let row = Row {
+                    customer: task.customer.slug.clone(),
+                    environment: task.environment.clone(),
+                    outcome,
+                };
+                results.lock().expect("no worker panics while holding the lock").push((task.slot, row));
+            });
+        }
+    });
+    progress.done();
+    for (slot, row) in results.into_inner().expect("workers finished") {
+        rows[slot] = Some(row);
+    }
+    let rows: Vec<Row> = rows.into_iter().map(|r| r.expect("every slot filled")).collect();
+    let failed = rows.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. })).count();
+    if settings.json {
+        out.result(&serde_json::to_string_pretty(&rows).expect("serialisable"));
+    } else {
+        out.result(summary_table(&rows).trim_end());
+    }
+    if failed > 0 {
+        return Err(Error::Failed(format!("{failed} of {} plans failed", rows.len())));
+    }
+    Ok(())
+}

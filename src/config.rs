@@ -1,0 +1,655 @@
+//! The manager configuration (`fleetform.yml`) and the customer registry
+//! (`customers.yml`), typed and checked.
+//!
+//! Both are loaded through [`crate::yaml`], deserialised with
+//! `deny_unknown_fields`, and every error points at the offending line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
+
+/// File name of the manager configuration at the manager repo root.
+pub const CONFIG_FILE: &str = "fleetform.yml";
+
+/// Errors in the manager configuration or the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    #[error("{location}: {message}")]
+    Invalid { location: Location, message: String },
+    #[error("{file}: cannot read: {source}; run fleetform from the manager repo root or pass --manager-dir")]
+    Missing {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            ConfigError::Yaml(e) => Some(&e.location),
+            ConfigError::Invalid { location, .. } => Some(location),
+            ConfigError::Missing { .. } => None,
+        }
+    }
+}
+
+/// `fleetform.yml`: how the manager repo is laid out and how it runs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerConfig {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`.
+    pub schema: PathBuf,
+    /// Customer registry file.
+    #[serde(default = "default_registry")]
+    pub registry: PathBuf,
+    /// Manager-owned value layers.
+    #[serde(default)]
+    pub values: ManagerValues,
+    /// Where customer files live inside a customer repo.
+    #[serde(default)]
+    pub customer: CustomerFiles,
+    /// Environments, in promotion order.
+    pub environments: Vec<Environment>,
+    pub terraform: TerraformConfig,
+    /// Commit status context set on customer commits.
+    #[serde(default = "default_status_context")]
+    pub status_context: String,
+}
+
+fn default_registry() -> PathBuf {
+    PathBuf::from("customers.yml")
+}
+fn default_status_context() -> String {
+    "infra/terraform-deploy".into()
+}
+
+/// Manager value layers: one base file and optional per-environment files
+/// (declared on each environment).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerValues {
+    /// Values for every customer and environment (layer 1).
+    pub base: Option<PathBuf>,
+}
+
+/// Paths inside a customer repo.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFiles {
+    /// The customer's variables file.
+    #[serde(default = "default_variables")]
+    pub variables: String,
+    /// Optional per-environment override file; `{environment}` is replaced.
+    #[serde(default = "default_overrides")]
+    pub overrides: String,
+}
+
+impl Default for CustomerFiles {
+    fn default() -> Self {
+        CustomerFiles {
+            variables: default_variables(),
+            overrides: default_overrides(),
+        }
+    }
+}
+
+fn default_variables() -> String {
+    "infra/variables.yml".into()
+}
+fn default_overrides() -> String {
+    "infra/variables.{environment}.yml".into()
+}
+
+/// One environment, e.g. `staging` or `production`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    /// Manager values for this environment (layer 2).
+    pub values: Option<PathBuf>,
+    /// GitHub environment the plan job runs in (default `<name>-plan`).
+    pub plan_environment: Option<String>,
+    /// GitHub environment the apply job runs in (default `<name>-apply`).
+    pub apply_environment: Option<String>,
+    /// Apply without waiting for a reviewer once the plan succeeded.
+    #[serde(default)]
+    pub auto_apply: bool,
+}
+
+impl Environment {
+    pub fn plan_environment(&self) -> String {
+        self.plan_environment
+            .clone()
+            .unwrap_or_else(|| format!("{}-plan", self.name))
+    }
+    pub fn apply_environment(&self) -> String {
+        self.apply_environment
+            .clone()
+            .unwrap_or_else(|| format!("{}-apply", self.name))
+    }
+}
+
+/// The Terraform (or OpenTofu) side.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformConfig {
+    /// Root module directory, relative to the manager repo.
+    pub working_dir: PathBuf,
+    #[serde(default)]
+    pub engine: Engine,
+    #[serde(default)]
+    pub backend: Backend,
+    /// State key per customer × environment; `{customer}` and `{environment}`
+    /// are replaced.
+    #[serde(default = "default_state_key")]
+    pub state_key: String,
+}
+
+fn default_state_key() -> String {
+    "{customer}/{environment}/terraform.tfstate".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    #[default]
+    Terraform,
+    Tofu,
+}
+
+impl Engine {
+    pub fn binary(self) -> &'static str {
+        match self {
+            Engine::Terraform => "terraform",
+            Engine::Tofu => "tofu",
+        }
+    }
+}
+
+/// Where state lives. Customer values can never change this.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Backend {
+    /// State files under `state_dir` (relative to the manager repo).
+    Local {
+        #[serde(default = "default_state_dir")]
+        state_dir: PathBuf,
+    },
+    /// Terraform's built-in `s3` backend.
+    S3 {
+        bucket: String,
+        region: String,
+        /// Custom endpoint (S3-compatible stores, tests).
+        endpoint: Option<String>,
+        #[serde(default)]
+        use_path_style: bool,
+        #[serde(default = "yes")]
+        use_lockfile: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".fleetform/state")
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Backend::Local {
+            state_dir: default_state_dir(),
+        }
+    }
+}
+
+/// The manager configuration together with where it was loaded from.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    pub root: PathBuf,
+    pub config: ManagerConfig,
+    pub doc: Document,
+}
+
+impl Manager {
+    /// Loads and checks `fleetform.yml` under `root`.
+    pub fn load(root: &Path) -> Result<Manager, ConfigError> {
+        let path = root.join(CONFIG_FILE);
+        let shown = display_path(&path);
+        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Missing {
+            file: shown.clone(),
+            source,
+        })?;
+        let doc = yaml::load_bytes(&bytes, &shown, &Limits::default())?;
+        let config: ManagerConfig = from_doc(&doc)?;
+        let manager = Manager {
+            root: root.to_path_buf(),
+            config,
+            doc,
+        };
+        manager.check()?;
+        Ok(manager)
+    }
+
+    fn invalid(&self, pointer: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.doc.locate(pointer),
+            message: message.into(),
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
+        if c.version != 1 {
+            return Err(self.invalid("/version", "unsupported version; this fleetform reads `version: 1`"));
+        }
+        if c.environments.is_empty() {
+            return Err(self.invalid("/environments", "declare at least one environment"));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, env) in c.environments.iter().enumerate() {
+            if !is_slug(&env.name) {
+                return Err(self.invalid(
+                    &format!("/environments/{i}/name"),
+                    format!("environment name `{}` must be lowercase letters, digits and `-`", env.name),
+                ));
+            }
+            if !seen.insert(env.name.as_str()) {
+                return Err(self.invalid(
+                    &format!("/environments/{i}/name"),
+                    format!("environment `{}` is declared twice", env.name),
+                ));
+            }
+        }
+        check_key_template(&c.terraform.state_key)
+            .map_err(|m| self.invalid("/terraform/state_key", m))?;
+        if !c.customer.overrides.contains("{environment}") {
+            return Err(self.invalid(
+                "/customer/overrides",
+                "the override file name must contain `{environment}`",
+            ));
+        }
+        for (pointer, p) in [
+            ("/customer/variables", c.customer.variables.as_str()),
+            ("/customer/overrides", c.customer.overrides.as_str()),
+        ] {
+            if !is_relative_inside(Path::new(p)) {
+                return Err(self.invalid(pointer, "must be a relative path inside the customer repo"));
+            }
+        }
+        if c.status_context.trim().is_empty() {
+            return Err(self.invalid("/status_context", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    pub fn path(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.config.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.config.environments.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// The state key for a customer × environment.
+    pub fn state_key(&self, customer: &str, environment: &str) -> String {
+        self.config
+            .terraform
+            .state_key
+            .replace("{customer}", customer)
+            .replace("{environment}", environment)
+    }
+}
+
+/// A state-key template must be relative, keep `..` out and use only the
+/// known placeholders.
+fn check_key_template(t: &str) -> Result<(), String> {
+    if !t.contains("{customer}") {
+        return Err("the state key must contain `{customer}` so customers never share state".into());
+    }
+    let probe = t.replace("{customer}", "c").replace("{environment}", "e");
+    if probe.contains('{') || probe.contains('}') {
+        return Err("only `{customer}` and `{environment}` may appear in the state key".into());
+    }
+    if !t.contains("{environment}") {
+        return Err("the state key must contain `{environment}` so environments never share state".into());
+    }
+    if !is_relative_inside(Path::new(&probe)) {
+        return Err("the state key must be a relative path without `..`".into());
+    }
+    Ok(())
+}
+
+/// True for a relative path with no `..`, root or prefix components.
+pub fn is_relative_inside(p: &Path) -> bool {
+    !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+}
+
+/// A path as shown to users: lexically cleaned (`a/./b/../c` → `a/c`) and
+/// relative to the current directory when inside it.
+pub fn display_path(p: &Path) -> PathBuf {
+    let p = clean_path(p);
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(rel) = p.strip_prefix(&cwd) {
+            return rel.to_path_buf();
+        }
+    }
+    p
+}
+
+/// Removes `.` and resolves `..` against preceding normal components.
+pub fn clean_path(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
+/// Lowercase letters, digits and inner `-`, 1–63 characters.
+pub fn is_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// GitHub `owner/name`.
+pub fn is_repo(s: &str) -> bool {
+    let Some((owner, name)) = s.split_once('/') else {
+        return false;
+    };
+    let owner_ok = !owner.is_empty()
+        && owner.len() <= 39
+        && owner.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && !owner.starts_with('-');
+    let name_ok = !name.is_empty()
+        && name.len() <= 100
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.');
+    owner_ok && name_ok
+}
+
+/// A deliberately plain e-mail check: one `@`, something on both sides, a
+/// dot in the domain, no spaces or markup.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.len() <= 254
+        && s.bytes().all(|c| c.is_ascii_graphic() && !b"<>()[],;:\"`\\@".contains(&c) || c == b'@')
+        && s.matches('@').count() == 1
+}
+
+/// `YYYY-MM-DD` with a plausible month and day.
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    matches!(
+        (num(0..4), num(5..7), num(8..10)),
+        (Some(_), Some(1..=12), Some(1..=31))
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Registry
+
+/// `customers.yml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    #[serde(default)]
+    pub customers: Vec<Customer>,
+}
+
+/// One registered customer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// Stable identifier: lowercase `[a-z0-9-]`, at most 63 characters.
+    pub slug: String,
+    /// The customer's GitHub repository, `owner/name`.
+    pub repo: Option<String>,
+    /// Local checkout of the customer repo (local mode), relative to the
+    /// registry file.
+    pub path: Option<PathBuf>,
+    pub contact: String,
+    /// Environments enabled for this customer (a subset of the manager's).
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub status: Status,
+    /// Date the customer was added, `YYYY-MM-DD`.
+    pub added: String,
+    /// Set when revoked.
+    pub revoked: Option<Revocation>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Active,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub date: String,
+    pub reason: String,
+}
+
+impl Customer {
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+}
+
+/// The loaded registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub file: PathBuf,
+    pub customers: Vec<Customer>,
+    pub doc: Document,
+}
+
+impl Registry {
+    /// Loads the registry named by the manager config and checks every entry
+    /// against it.
+    pub fn load(manager: &Manager) -> Result<Registry, ConfigError> {
+        let path = manager.path(&manager.config.registry);
+        let shown = display_path(&path);
+        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Missing {
+            file: shown.clone(),
+            source,
+        })?;
+        let doc = yaml::load_bytes(&bytes, &shown, &Limits::default())?;
+        let file: RegistryFile = from_doc(&doc)?;
+        let registry = Registry {
+            file: path,
+            customers: file.customers,
+            doc,
+        };
+        registry.check(manager)?;
+        Ok(registry)
+    }
+
+    fn invalid(&self, pointer: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.doc.locate(pointer),
+            message: message.into(),
+        }
+    }
+
+    fn check(&self, manager: &Manager) -> Result<(), ConfigError> {
+        let envs = manager.environment_names();
+        let mut slugs = BTreeSet::new();
+        let mut repos = BTreeSet::new();
+        for (i, c) in self.customers.iter().enumerate() {
+            let at = |field: &str| format!("/customers/{i}/{field}");
+            if !is_slug(&c.slug) {
+                return Err(self.invalid(
+                    &at("slug"),
+                    "slug must be 1–63 lowercase letters, digits or inner `-`",
+                ));
+            }
+            if !slugs.insert(c.slug.as_str()) {
+                return Err(self.invalid(&at("slug"), format!("customer `{}` is registered twice", c.slug)));
+            }
+            match (&c.repo, &c.path) {
+                (None, None) => {
+                    return Err(self.invalid(
+                        &format!("/customers/{i}"),
+                        format!("customer `{}` needs `repo` (owner/name) or, for local mode, `path`", c.slug),
+                    ))
+                }
+                (Some(repo), _) => {
+                    if !is_repo(repo) {
+                        return Err(self.invalid(&at("repo"), format!("`{repo}` is not a GitHub `owner/name`")));
+                    }
+                    if !repos.insert(repo.to_ascii_lowercase()) {
+                        return Err(self.invalid(&at("repo"), format!("repo `{repo}` belongs to two customers")));
+                    }
+                }
+                _ => {}
+            }
+            if !is_email(&c.contact) {
+                return Err(self.invalid(&at("contact"), format!("`{}` is not an e-mail address", c.contact)));
+            }
+            if c.environments.is_empty() {
+                return Err(self.invalid(&at("environments"), "enable at least one environment"));
+            }
+            for (j, e) in c.environments.iter().enumerate() {
+                if !envs.contains(&e.as_str()) {
+                    return Err(self.invalid(
+                        &format!("/customers/{i}/environments/{j}"),
+                        format!("unknown environment `{e}`; fleetform.yml declares: {}", envs.join(", ")),
+                    ));
+                }
+            }
+            if !is_date(&c.added) {
+                return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
+            }
+            match (c.status, &c.revoked) {
+                (Status::Revoked, None) => {
+                    return Err(self.invalid(
+                        &at("status"),
+                        "a revoked customer needs `revoked: {date: YYYY-MM-DD, reason: ...}`",
+                    ))
+                }
+                (Status::Active, Some(_)) => {
+                    return Err(self.invalid(&at("revoked"), "`revoked` is set but `status` is `active`"))
+                }
+                (Status::Revoked, Some(r)) => {
+                    if !is_date(&r.date) {
+                        return Err(self.invalid(&at("revoked/date"), "date must be YYYY-MM-DD"));
+                    }
+                    if r.reason.trim().is_empty() {
+                        return Err(self.invalid(&at("revoked/reason"), "give a reason"));
+                    }
+                }
+                (Status::Active, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, slug: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.slug == slug)
+    }
+
+    pub fn by_repo(&self, repo: &str) -> Option<&Customer> {
+        self.customers
+            .iter()
+            .find(|c| c.repo.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(repo)))
+    }
+
+    /// Local checkout of a customer, resolved against the registry's folder.
+    pub fn customer_dir(&self, c: &Customer) -> Option<PathBuf> {
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        c.path.as_ref().map(|p| base.join(p))
+    }
+}
+
+/// Deserialises a document, mapping serde's error path to a file position.
+pub fn from_doc<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(&doc.value).map_err(|e| {
+        let mut pointer = String::new();
+        for seg in e.path().iter() {
+            use serde_path_to_error::Segment;
+            match seg {
+                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                Segment::Map { key } => {
+                    pointer.push('/');
+                    pointer.push_str(&yaml::escape_token(key));
+                }
+                Segment::Enum { .. } | Segment::Unknown => {}
+            }
+        }
+        let inner = e.inner().to_string();
+        let (pos, message) = if let Some(field) = unknown_field(&inner) {
+            // The path ends at the unknown key itself or at its mapping.
+            let key_ptr = if pointer.ends_with(&format!("/{}", yaml::escape_token(&field))) {
+                pointer.clone()
+            } else {
+                format!("{pointer}/{}", yaml::escape_token(&field))
+            };
+            (doc.key_pos(&key_ptr), format!("{inner}; remove it or fix its spelling"))
+        } else {
+            (doc.pos(&pointer), inner)
+        };
+        let shown = if pointer.is_empty() { String::new() } else { format!("{pointer}: ") };
+        ConfigError::Invalid {
+            location: Location {
+                file: doc.file.clone(),
+                pos: if pos == Pos::default() { Pos { line: 1, col: 1 } } else { pos },
+            },
+            message: format!("{shown}{message}"),
+        }
+    })
+}
+
+fn unknown_field(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}

@@ -1,0 +1,401 @@
+//! Customer files: loading, checking (syntax, credentials, schema) and
+//! rendering the final Terraform variables through the layers.
+//!
+//! The same code serves local mode (files on disk) and the GitHub path
+//! (files fetched at a commit): both hand over bytes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{display_path, Customer, Manager};
+use crate::layers::{Layer, Layered, Source};
+use crate::schema::Schema;
+use crate::secrets;
+use crate::template::{is_template, ValueTemplates};
+use crate::yaml::{self, escape_token, Document, Limits, Location};
+
+/// One problem in a customer's (or manager's) values, with its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    #[serde(serialize_with = "ser_loc")]
+    pub location: Location,
+    pub pointer: Option<String>,
+    pub message: String,
+}
+
+fn ser_loc<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&l.to_string())
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.pointer {
+            Some(p) if !p.is_empty() => write!(f, "{}: {}: {}", self.location, p, self.message),
+            _ => write!(f, "{}: {}", self.location, self.message),
+        }
+    }
+}
+
+/// Raw customer files, however they were obtained.
+#[derive(Debug, Clone)]
+pub struct CustomerSource {
+    /// Shown path and contents of the variables file.
+    pub variables: (PathBuf, Vec<u8>),
+    /// Per-environment override files that exist.
+    pub overrides: BTreeMap<String, (PathBuf, Vec<u8>)>,
+}
+
+impl CustomerSource {
+    /// Reads a customer's files from a local checkout.
+    pub fn from_dir(manager: &Manager, dir: &Path, envs: &[String]) -> Result<Self, Diagnostic> {
+        let files = &manager.config.customer;
+        let path = dir.join(&files.variables);
+        let shown = display_path(&path);
+        let bytes = std::fs::read(&path).map_err(|e| Diagnostic {
+            location: Location {
+                file: shown.clone(),
+                pos: yaml::Pos { line: 1, col: 1 },
+            },
+            pointer: None,
+            message: format!("cannot read the customer's variables file: {e}"),
+        })?;
+        let mut overrides = BTreeMap::new();
+        for env in envs {
+            let p = dir.join(override_path(manager, env));
+            match std::fs::read(&p) {
+                Ok(b) => {
+                    overrides.insert(env.clone(), (display_path(&p), b));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Diagnostic {
+                        location: Location {
+                            file: display_path(&p),
+                            pos: yaml::Pos { line: 1, col: 1 },
+                        },
+                        pointer: None,
+                        message: format!("cannot read override file: {e}"),
+                    })
+                }
+            }
+        }
+        Ok(CustomerSource {
+            variables: (shown, bytes),
+            overrides,
+        })
+    }
+}
+
+/// Path of the override file for `env`, relative to the customer repo.
+pub fn override_path(manager: &Manager, env: &str) -> String {
+    manager.config.customer.overrides.replace("{environment}", env)
+}
+
+/// Checked customer documents.
+#[derive(Debug, Clone)]
+pub struct CustomerDocs {
+    pub variables: Arc<Document>,
+    pub overrides: BTreeMap<String, Arc<Document>>,
+}
+
+fn parse(shown: &Path, bytes: &[u8]) -> Result<Arc<Document>, Diagnostic> {
+    let doc = yaml::load_bytes(bytes, shown, &Limits::default()).map_err(|e| Diagnostic {
+        location: e.location.clone(),
+        pointer: None,
+        message: e.message,
+    })?;
+    match &doc.value {
+        Value::Object(_) => Ok(Arc::new(doc)),
+        Value::Null => {
+            let mut doc = doc;
+            doc.value = Value::Object(Map::new());
+            Ok(Arc::new(doc))
+        }
+        _ => Err(Diagnostic {
+            location: doc.locate(""),
+            pointer: Some(String::new()),
+            message: "the file must be a mapping of keys to values".into(),
+        }),
+    }
+}
+
+/// Credential findings in a document, as diagnostics.
+pub fn credential_diagnostics(doc: &Document) -> Vec<Diagnostic> {
+    secrets::scan(&doc.value)
+        .into_iter()
+        .map(|f| Diagnostic {
+            location: doc.locate(&f.pointer),
+            pointer: Some(f.pointer),
+            message: format!(
+                "value looks like {}; secrets never go in variables files: remove it, rotate it, and have the provider reference it from a secret store",
+                f.what
+            ),
+        })
+        .collect()
+}
+
+/// Parses and checks a customer's files: YAML, credentials, then the
+/// schema (the variables file alone, and merged with each override file).
+/// Every problem is reported, not just the first.
+pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let variables = parse(&source.variables.0, &source.variables.1).map_err(|d| vec![d])?;
+    let mut overrides = BTreeMap::new();
+    for (env, (shown, bytes)) in &source.overrides {
+        match parse(shown, bytes) {
+            Ok(d) => {
+                overrides.insert(env.clone(), d);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    diags.extend(credential_diagnostics(&variables));
+    for d in overrides.values() {
+        diags.extend(credential_diagnostics(d));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut check_one = |layered: &Layered, diags: &mut Vec<Diagnostic>| {
+        for v in schema.validate(&layered.value) {
+            let location = layered
+                .origin(&v.pointer)
+                .map(|o| o.location)
+                .unwrap_or_else(|| variables.locate(&v.pointer));
+            let d = Diagnostic {
+                location,
+                pointer: Some(v.pointer),
+                message: v.message,
+            };
+            if seen.insert(d.to_string()) {
+                diags.push(d);
+            }
+        }
+    };
+    let mut base = Layered::new();
+    base.apply(
+        Source {
+            layer: Layer::Customer,
+            doc: variables.clone(),
+            root: String::new(),
+        },
+        &variables.value,
+    );
+    check_one(&base, &mut diags);
+    for (env, doc) in &overrides {
+        // An override file is the `environments.<env>` block, kept apart.
+        let mut l = base.clone();
+        l.apply_at(
+            &format!("/environments/{}", escape_token(env)),
+            Source {
+                layer: Layer::CustomerEnvFile,
+                doc: doc.clone(),
+                root: String::new(),
+            },
+            &doc.value,
+        );
+        check_one(&l, &mut diags);
+    }
+    if diags.is_empty() {
+        Ok(CustomerDocs { variables, overrides })
+    } else {
+        diags.sort_by(|a, b| {
+            (a.location.file.as_path(), a.location.pos.line, a.location.pos.col)
+                .cmp(&(b.location.file.as_path(), b.location.pos.line, b.location.pos.col))
+        });
+        Err(diags)
+    }
+}
+
+/// The manager's value layers, loaded once per run.
+#[derive(Debug, Clone)]
+pub struct ManagerLayers {
+    pub base: Option<Arc<Document>>,
+    pub envs: BTreeMap<String, Arc<Document>>,
+}
+
+impl ManagerLayers {
+    pub fn load(manager: &Manager) -> Result<Self, Vec<Diagnostic>> {
+        let read = |rel: &Path| -> Result<Arc<Document>, Diagnostic> {
+            let path = manager.path(rel);
+            let shown = display_path(&path);
+            let bytes = std::fs::read(&path).map_err(|e| Diagnostic {
+                location: Location {
+                    file: shown.clone(),
+                    pos: yaml::Pos { line: 1, col: 1 },
+                },
+                pointer: None,
+                message: format!("cannot read manager values file: {e}"),
+            })?;
+            parse(&shown, &bytes)
+        };
+        let mut diags = Vec::new();
+        let base = match &manager.config.values.base {
+            Some(p) => match read(p) {
+                Ok(d) => Some(d),
+                Err(d) => {
+                    diags.push(d);
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut envs = BTreeMap::new();
+        for env in &manager.config.environments {
+            if let Some(p) = &env.values {
+                match read(p) {
+                    Ok(d) => {
+                        envs.insert(env.name.clone(), d);
+                    }
+                    Err(d) => diags.push(d),
+                }
+            }
+        }
+        for d in base.iter().chain(envs.values()) {
+            diags.extend(credential_diagnostics(d));
+        }
+        if diags.is_empty() {
+            Ok(ManagerLayers { base, envs })
+        } else {
+            Err(diags)
+        }
+    }
+}
+
+/// The context every value template sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateContext {
+    pub customer: String,
+    pub environment: String,
+    pub project_name: Option<String>,
+    pub repo: Option<String>,
+}
+
+/// Layers the values for one customer × environment and renders templates.
+pub fn render(
+    layers: &ManagerLayers,
+    docs: &CustomerDocs,
+    customer: &Customer,
+    env: &str,
+    templates: &ValueTemplates,
+) -> Result<Layered, Vec<Diagnostic>> {
+    let mut l = Layered::new();
+    if let Some(base) = &layers.base {
+        l.apply(
+            Source {
+                layer: Layer::ManagerBase,
+                doc: base.clone(),
+                root: String::new(),
+            },
+            &base.value,
+        );
+    }
+    if let Some(d) = layers.envs.get(env) {
+        l.apply(
+            Source {
+                layer: Layer::ManagerEnv,
+                doc: d.clone(),
+                root: String::new(),
+            },
+            &d.value,
+        );
+    }
+    let vars = &docs.variables;
+    let mut common = vars.value.as_object().cloned().unwrap_or_default();
+    let env_block = common.remove("environments");
+    l.apply(
+        Source {
+            layer: Layer::Customer,
+            doc: vars.clone(),
+            root: String::new(),
+        },
+        &Value::Object(common),
+    );
+    if let Some(block) = env_block.as_ref().and_then(|e| e.get(env)) {
+        l.apply(
+            Source {
+                layer: Layer::CustomerEnv,
+                doc: vars.clone(),
+                root: format!("/environments/{}", escape_token(env)),
+            },
+            block,
+        );
+    }
+    if let Some(d) = docs.overrides.get(env) {
+        l.apply(
+            Source {
+                layer: Layer::CustomerEnvFile,
+                doc: d.clone(),
+                root: String::new(),
+            },
+            &d.value,
+        );
+    }
+    let ctx = TemplateContext {
+        customer: customer.slug.clone(),
+        environment: env.to_string(),
+        project_name: l
+            .value
+            .get("project_name")
+            .and_then(Value::as_str)
+            .filter(|s| !is_template(s))
+            .map(str::to_string),
+        repo: customer.repo.clone(),
+    };
+    let mut diags = Vec::new();
+    let mut rendered = l.value.clone();
+    render_strings(&mut rendered, &mut String::new(), &ctx, templates, &l, &mut diags);
+    if diags.is_empty() {
+        l.value = rendered;
+        Ok(l)
+    } else {
+        Err(diags)
+    }
+}
+
+fn render_strings(
+    v: &mut Value,
+    ptr: &mut String,
+    ctx: &TemplateContext,
+    templates: &ValueTemplates,
+    layered: &Layered,
+    diags: &mut Vec<Diagnostic>,
+) {
+    match v {
+        Value::String(s) if is_template(s) => match templates.render(s, ctx) {
+            Ok(out) => *s = out,
+            Err(e) => {
+                let origin = layered.origin(ptr);
+                diags.push(Diagnostic {
+                    location: origin.map(|o| o.location).unwrap_or(Location {
+                        file: PathBuf::from("<values>"),
+                        pos: yaml::Pos { line: 1, col: 1 },
+                    }),
+                    pointer: Some(ptr.clone()),
+                    message: e.0,
+                });
+            }
+        },
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                let len = ptr.len();
+                ptr.push('/');
+                ptr.push_str(&escape_token(k));
+                render_strings(child, ptr, ctx, templates, layered, diags);
+                ptr.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter_mut().enumerate() {
+                let len = ptr.len();
+                ptr.push_str(&format!("/{i}"));
+                render_strings(child, ptr, ctx, templates, layered, diags);
+                ptr.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}

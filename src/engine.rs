@@ -1,0 +1,238 @@
+//! The plan/apply engine for one customer × environment, shared by local
+//! fleet mode and the GitHub path.
+//!
+//! Results of a plan land in one folder per customer × environment:
+//! `tfplan`, `variables.tfvars.json`, `plan.txt`, `comment.md`,
+//! `terraform.log` and, written last, `summary.json` (which records the plan
+//! file's SHA-256).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::config::{Customer, Manager};
+use crate::customer::{self, CustomerDocs, Diagnostic, ManagerLayers};
+use crate::fsutil::{sha256_file, write_atomic};
+use crate::layers::Layered;
+use crate::plan::{render_comment, CommentContext, PlanSummary};
+use crate::schema::Schema;
+use crate::template::ValueTemplates;
+use crate::terraform::{Terraform, TerraformError, Workspace};
+
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const PLAN_FILE: &str = "tfplan";
+
+/// Why one customer × environment did not plan or apply.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("invalid values")]
+    Values(Vec<Diagnostic>),
+    #[error(transparent)]
+    Terraform(#[from] TerraformError),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Io(#[from] anyhow::Error),
+}
+
+impl RunError {
+    /// A one-line description for tables.
+    pub fn short(&self) -> String {
+        match self {
+            RunError::Values(d) => match d.first() {
+                Some(first) if d.len() == 1 => first.to_string(),
+                Some(first) => format!("{first} (and {} more)", d.len() - 1),
+                None => "invalid values".into(),
+            },
+            RunError::Terraform(TerraformError::Failed { binary, step, code, .. }) => {
+                format!("`{binary} {step}` failed (exit {code})")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Everything loaded once per run.
+pub struct Engine<'m> {
+    pub manager: &'m Manager,
+    pub schema: Schema,
+    pub layers: ManagerLayers,
+    pub templates: ValueTemplates,
+    pub terraform: Option<Terraform>,
+}
+
+/// One plan to make.
+pub struct PlanRequest<'a> {
+    pub customer: &'a Customer,
+    pub environment: &'a str,
+    pub docs: &'a CustomerDocs,
+    /// Results folder for this customer × environment.
+    pub out_dir: PathBuf,
+    pub sha: Option<String>,
+    pub run_url: Option<String>,
+    pub refresh_only: bool,
+}
+
+/// A finished plan.
+#[derive(Debug, Clone)]
+pub struct PlanOutcome {
+    pub summary: PlanSummary,
+    pub dir: PathBuf,
+    pub comment: String,
+    pub plan_text: String,
+    pub log: String,
+}
+
+impl Engine<'_> {
+    fn terraform(&self) -> Result<&Terraform, RunError> {
+        self.terraform.as_ref().ok_or_else(|| {
+            RunError::Terraform(TerraformError::NotFound {
+                binary: self.manager.config.terraform.engine.binary().into(),
+            })
+        })
+    }
+
+    /// Layers and renders the values for one customer × environment.
+    pub fn render(&self, customer: &Customer, env: &str, docs: &CustomerDocs) -> Result<Layered, RunError> {
+        customer::render(&self.layers, docs, customer, env, &self.templates).map_err(RunError::Values)
+    }
+
+    /// Plans one customer × environment and writes its results.
+    pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
+        let tf = self.terraform()?;
+        let values = self.render(req.customer, req.environment, req.docs)?;
+        let slug = &req.customer.slug;
+        let env = req.environment;
+        let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
+        let var_file = ws.path().join("fleetform.tfvars.json");
+        let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
+        std::fs::write(&var_file, &vars).context("writing the var file")?;
+        let plan_path = ws.path().join(PLAN_FILE);
+        let result = (|| -> Result<(bool, serde_json::Value, String), TerraformError> {
+            tf.init(&mut ws)?;
+            let changes = tf.plan(&mut ws, &var_file, &plan_path, req.refresh_only)?;
+            let json = tf.show_json(&mut ws, &plan_path)?;
+            let text = tf.show_text(&mut ws, &plan_path)?;
+            Ok((changes, json, text))
+        })();
+        write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes()).context("writing terraform.log")?;
+        let (has_changes, json, plan_text) = result?;
+        let digest = sha256_file(&plan_path).context("hashing the plan")?;
+        let key = self.manager.state_key(slug, env);
+        let mut summary = PlanSummary::from_show_json(&json, slug, env, &key, &digest, has_changes);
+        summary.sha = req.sha.clone();
+        let full_plan_at = req
+            .run_url
+            .clone()
+            .unwrap_or_else(|| req.out_dir.join("plan.txt").display().to_string());
+        let comment = render_comment(
+            &CommentContext {
+                summary: &summary,
+                full_plan_at: &full_plan_at,
+                run_url: req.run_url.as_deref(),
+            },
+            &plan_text,
+        );
+        let dir = &req.out_dir;
+        // The plan file moves into place; the summary that vouches for it
+        // is written last.
+        std::fs::rename(&plan_path, dir.join(PLAN_FILE)).context("moving the plan file")?;
+        write_atomic(&dir.join("variables.tfvars.json"), &vars).context("writing variables")?;
+        write_atomic(&dir.join("plan.txt"), plan_text.as_bytes()).context("writing plan.txt")?;
+        write_atomic(&dir.join("comment.md"), comment.as_bytes()).context("writing comment.md")?;
+        let summary_json = serde_json::to_vec_pretty(&summary).context("serialising the summary")?;
+        write_atomic(&dir.join(SUMMARY_FILE), &summary_json).context("writing summary.json")?;
+        Ok(PlanOutcome {
+            summary,
+            dir: dir.clone(),
+            comment,
+            plan_text,
+            log: std::mem::take(&mut ws.log),
+        })
+    }
+
+    /// Applies a saved plan after checking its digest. `expected` overrides
+    /// the digest recorded in `summary.json` (the plan job's output).
+    pub fn apply(&self, customer: &Customer, env: &str, dir: &Path, expected: Option<&str>) -> Result<ApplyOutcome, RunError> {
+        let summary = read_summary(dir)?;
+        if summary.customer != customer.slug || summary.environment != env {
+            return Err(RunError::Refused(format!(
+                "{} holds a plan for {}/{}, not {}/{}",
+                dir.display(),
+                summary.customer,
+                summary.environment,
+                customer.slug,
+                env
+            )));
+        }
+        if let Some(exp) = expected {
+            if !exp.eq_ignore_ascii_case(&summary.plan_sha256) {
+                return Err(RunError::Refused(format!(
+                    "the expected plan digest {exp} differs from the one recorded in {} ({}); nothing was applied",
+                    dir.join(SUMMARY_FILE).display(),
+                    summary.plan_sha256
+                )));
+            }
+        }
+        let plan_path = dir.join(PLAN_FILE);
+        let actual = sha256_file(&plan_path)
+            .with_context(|| format!("reading {}", plan_path.display()))?;
+        if actual != summary.plan_sha256 {
+            return Err(RunError::Refused(format!(
+                "the plan file {} has SHA-256 {actual} but {} was approved; it changed after planning. Nothing was applied; plan again",
+                plan_path.display(),
+                summary.plan_sha256
+            )));
+        }
+        if !customer.is_active() {
+            return Err(RunError::Refused(format!(
+                "customer `{}` was revoked; nothing was applied",
+                customer.slug
+            )));
+        }
+        let tf = self.terraform()?;
+        let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
+        let abs_plan = std::path::absolute(&plan_path).context("resolving the plan path")?;
+        let result = (|| -> Result<String, TerraformError> {
+            tf.init(&mut ws)?;
+            tf.apply(&mut ws, &abs_plan)
+        })();
+        write_atomic(&dir.join("apply.log"), ws.log.as_bytes()).context("writing apply.log")?;
+        let output = result?;
+        let outcome = ApplyOutcome {
+            customer: customer.slug.clone(),
+            environment: env.to_string(),
+            plan_sha256: actual,
+            applied: true,
+            output,
+        };
+        write_atomic(
+            &dir.join("apply.json"),
+            &serde_json::to_vec_pretty(&outcome).context("serialising the apply result")?,
+        )
+        .context("writing apply.json")?;
+        Ok(outcome)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApplyOutcome {
+    pub customer: String,
+    pub environment: String,
+    pub plan_sha256: String,
+    pub applied: bool,
+    #[serde(skip)]
+    pub output: String,
+}
+
+pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
+    let p = dir.join(SUMMARY_FILE);
+    let bytes = std::fs::read(&p).map_err(|e| {
+        RunError::Refused(format!(
+            "no plan summary at {} ({e}); run `fleetform plan` first",
+            p.display()
+        ))
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RunError::Refused(format!("{} is not a fleetform plan summary: {e}", p.display())))
+}

@@ -1,0 +1,53 @@
+//! The top-level error and the exit codes.
+//!
+//! | code | meaning |
+//! |-----:|---------|
+//! | 0 | success |
+//! | 1 | something failed: invalid values, a template or Terraform error, or some customers in a fleet run failed |
+//! | 2 | usage or configuration error: bad flags, unreadable or invalid `fleetform.yml`, registry or schema |
+//! | 3 | refused: a safety check said no (plan digest mismatch, stale plan, revoked or unknown customer) |
+
+use crate::config::ConfigError;
+use crate::customer::Diagnostic;
+use crate::schema::SchemaError;
+use crate::terraform::TerraformError;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_REFUSED: u8 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("{0}")]
+    Usage(String),
+    /// Problems in values; each is reported on its own.
+    #[error("{} problem(s) in the values", .0.len())]
+    Values(Vec<Diagnostic>),
+    #[error(transparent)]
+    Terraform(#[from] TerraformError),
+    #[error("refused: {0}")]
+    Refused(String),
+    /// A failure already reported in detail (e.g. some customers of a fleet
+    /// run failed); carries the one-line summary.
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Schema(_) | Error::Usage(_) => EXIT_USAGE,
+            Error::Refused(_) => EXIT_REFUSED,
+            Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => EXIT_FAILED,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,271 @@
+//! Value layering with provenance.
+//!
+//! Order (later wins): manager base → manager environment → customer common →
+//! customer environment (`environments.<env>` in the variables file, then the
+//! optional override file). Maps merge recursively; scalars and lists
+//! replace; a `null` value deletes the key set by an earlier layer.
+//!
+//! Every node of the result remembers which layer and which file position set
+//! it, which `fleetform render --explain` prints.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::yaml::{escape_token, Document, Location};
+
+/// The layers, in the order they apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    ManagerBase,
+    ManagerEnv,
+    Customer,
+    CustomerEnv,
+    CustomerEnvFile,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::ManagerBase => "manager base",
+            Layer::ManagerEnv => "manager environment",
+            Layer::Customer => "customer",
+            Layer::CustomerEnv => "customer environment",
+            Layer::CustomerEnvFile => "customer environment file",
+        })
+    }
+}
+
+/// One input to the merge: a subtree of a loaded document.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub layer: Layer,
+    pub doc: Arc<Document>,
+    /// Pointer of the subtree inside `doc` (empty for the whole document).
+    pub root: String,
+}
+
+/// Where a node of the merged value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub layer: Layer,
+    #[serde(serialize_with = "ser_location")]
+    pub location: Location,
+}
+
+fn ser_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&l.to_string())
+}
+
+/// A merged value and the origin of each node.
+#[derive(Debug, Clone, Default)]
+pub struct Layered {
+    pub value: Value,
+    sources: Vec<Source>,
+    /// result pointer → (source index, pointer inside that source's document)
+    origins: BTreeMap<String, (usize, String)>,
+}
+
+impl Layered {
+    pub fn new() -> Self {
+        Layered {
+            value: Value::Object(Map::new()),
+            sources: Vec::new(),
+            origins: BTreeMap::new(),
+        }
+    }
+
+    /// Merges `value` (the subtree of `source.doc` at `source.root`, possibly
+    /// filtered) over the current result.
+    pub fn apply(&mut self, source: Source, value: &Value) {
+        let idx = self.sources.len();
+        let src_root = source.root.clone();
+        self.sources.push(source);
+        let mut ptr = String::new();
+        let mut src = src_root;
+        merge(&mut self.value, value, &mut ptr, &mut src, idx, &mut self.origins);
+    }
+
+    /// Merges `value` at `at` (a pointer into the result), creating the
+    /// mappings on the way.
+    pub fn apply_at(&mut self, at: &str, source: Source, value: &Value) {
+        let idx = self.sources.len();
+        let src_root = source.root.clone();
+        self.sources.push(source);
+        let mut node = &mut self.value;
+        let mut ptr = String::new();
+        for tok in at.split('/').skip(1) {
+            ptr.push('/');
+            ptr.push_str(tok);
+            let key = tok.replace("~1", "/").replace("~0", "~");
+            if !node.is_object() {
+                *node = Value::Object(Map::new());
+            }
+            node = node
+                .as_object_mut()
+                .expect("just made an object")
+                .entry(key)
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+        let mut src = src_root;
+        merge(node, value, &mut ptr, &mut src, idx, &mut self.origins);
+    }
+
+    /// Origin of the node at `pointer` or its nearest recorded ancestor.
+    pub fn origin(&self, pointer: &str) -> Option<Origin> {
+        let mut p = pointer;
+        loop {
+            if let Some((idx, src_ptr)) = self.origins.get(p) {
+                let s = &self.sources[*idx];
+                return Some(Origin {
+                    layer: s.layer,
+                    location: s.doc.locate(src_ptr),
+                });
+            }
+            p = &p[..p.rfind('/')?];
+        }
+    }
+
+    /// Every leaf (scalar, empty map, empty list) with its pointer.
+    pub fn leaves(&self) -> Vec<(String, &Value)> {
+        let mut out = Vec::new();
+        collect_leaves(&self.value, &mut String::new(), &mut out);
+        out
+    }
+}
+
+fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a Value)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let len = ptr.len();
+                ptr.push('/');
+                ptr.push_str(&escape_token(k));
+                collect_leaves(child, ptr, out);
+                ptr.truncate(len);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, child) in a.iter().enumerate() {
+                let len = ptr.len();
+                ptr.push_str(&format!("/{i}"));
+                collect_leaves(child, ptr, out);
+                ptr.truncate(len);
+            }
+        }
+        _ => out.push((ptr.clone(), v)),
+    }
+}
+
+type Origins = BTreeMap<String, (usize, String)>;
+
+fn forget_below(origins: &mut Origins, ptr: &str) {
+    let lo = format!("{ptr}/");
+    let hi = format!("{ptr}0"); // '0' follows '/' in ASCII
+    let doomed: Vec<String> = origins.range(lo..hi).map(|(k, _)| k.clone()).collect();
+    for k in doomed {
+        origins.remove(&k);
+    }
+}
+
+fn record_all(v: &Value, ptr: &mut String, src: &mut String, idx: usize, origins: &mut Origins) {
+    origins.insert(ptr.clone(), (idx, src.clone()));
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let (pl, sl) = (ptr.len(), src.len());
+                let t = escape_token(k);
+                ptr.push('/');
+                ptr.push_str(&t);
+                src.push('/');
+                src.push_str(&t);
+                record_all(child, ptr, src, idx, origins);
+                ptr.truncate(pl);
+                src.truncate(sl);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let (pl, sl) = (ptr.len(), src.len());
+                ptr.push_str(&format!("/{i}"));
+                src.push_str(&format!("/{i}"));
+                record_all(child, ptr, src, idx, origins);
+                ptr.truncate(pl);
+                src.truncate(sl);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn merge(
+    target: &mut Value,
+    overlay: &Value,
+    ptr: &mut String,
+    src: &mut String,
+    idx: usize,
+    origins: &mut Origins,
+) {
+    match (target, overlay) {
+        (Value::Object(t), Value::Object(o)) => {
+            origins.entry(ptr.clone()).or_insert_with(|| (idx, src.clone()));
+            for (k, v) in o {
+                let (pl, sl) = (ptr.len(), src.len());
+                let tok = escape_token(k);
+                ptr.push('/');
+                ptr.push_str(&tok);
+                src.push('/');
+                src.push_str(&tok);
+                if v.is_null() {
+                    t.remove(k);
+                    origins.remove(ptr.as_str());
+                    forget_below(origins, ptr);
+                } else if let Some(existing) = t.get_mut(k) {
+                    merge(existing, v, ptr, src, idx, origins);
+                } else {
+                    t.insert(k.clone(), v.clone());
+                    record_all(v, ptr, src, idx, origins);
+                }
+                ptr.truncate(pl);
+                src.truncate(sl);
+            }
+        }
+        (t, o) => {
+            *t = o.clone();
+            forget_below(origins, ptr);
+            record_all(o, ptr, src, idx, origins);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{load_str, Limits};
+    use std::path::Path;
+
+    fn doc(name: &str, text: &str) -> Arc<Document> {
+        Arc::new(load_str(text, Path::new(name), &Limits::default()).unwrap())
+    }
+
+    #[test]
+    fn maps_merge_lists_replace_null_deletes() {
+        let a = doc("a.yml", "x: 1\nm:\n  p: 1\n  q: 2\nl: [1, 2]\ngone: yes\n");
+        let b = doc("b.yml", "m:\n  q: 3\nl: [9]\ngone: ~\n");
+        let mut l = Layered::new();
+        l.apply(Source { layer: Layer::ManagerBase, doc: a.clone(), root: String::new() }, &a.value);
+        l.apply(Source { layer: Layer::Customer, doc: b.clone(), root: String::new() }, &b.value);
+        assert_eq!(l.value, serde_json::json!({"x": 1, "m": {"p": 1, "q": 3}, "l": [9]}));
+        let o = l.origin("/m/q").unwrap();
+        assert_eq!(o.layer, Layer::Customer);
+        assert_eq!(o.location.to_string(), "b.yml:2:6");
+        let o = l.origin("/m/p").unwrap();
+        assert_eq!((o.layer, o.location.to_string()), (Layer::ManagerBase, "a.yml:3:6".into()));
+        assert_eq!(l.origin("/l/0").unwrap().location.to_string(), "b.yml:3:5");
+        assert!(l.origin("/l/1").is_none() || l.value.pointer("/l/1").is_none());
+    }
+}

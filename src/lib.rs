@@ -1,0 +1,68 @@
+//! fleetform: run Terraform for a fleet of customers from one manager repo.
+//!
+//! `main.rs` parses flags and calls [`run`]; each subcommand lives in
+//! [`commands`]. Library code returns data and errors; only [`output`]
+//! prints.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod customer;
+pub mod engine;
+pub mod error;
+pub mod fsutil;
+pub mod layers;
+pub mod output;
+pub mod plan;
+pub mod schema;
+pub mod secrets;
+pub mod template;
+pub mod terraform;
+pub mod version;
+pub mod yaml;
+
+use cli::{Cli, Command};
+use error::Error;
+use output::Output;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> u8 {
+    let out = Output::from_env(cli.global.quiet);
+    let dir = &cli.global.manager_dir;
+    let result = match &cli.command {
+        Command::Validate(a) => commands::validate::run(a, dir, &out),
+        Command::Render(a) => commands::render::run(a, dir, &out),
+        Command::Plan(a) => commands::plan::run(a, dir, &out),
+        Command::Apply(a) => commands::apply::run(a, dir, &out),
+    };
+    match result {
+        Ok(()) => error::EXIT_OK,
+        Err(e) => {
+            report(&out, &e);
+            e.exit_code()
+        }
+    }
+}
+
+fn report(out: &Output, e: &Error) {
+    match e {
+        Error::Values(ds) => {
+            out.diagnostics(ds);
+            out.error(&format!("{} problem(s) found; fix them and run again", ds.len()));
+        }
+        Error::Config(c) => match c.location() {
+            Some(loc) => out.diagnostic(&customer::Diagnostic {
+                location: loc.clone(),
+                pointer: None,
+                message: match c {
+                    config::ConfigError::Yaml(y) => y.message.clone(),
+                    config::ConfigError::Invalid { message, .. } => message.clone(),
+                    config::ConfigError::Missing { .. } => c.to_string(),
+                },
+            }),
+            None => out.error(&c.to_string()),
+        },
+        Error::Other(err) => out.error(&format!("{err:#}")),
+        other => out.error(&other.to_string()),
+    }
+}

@@ -1,0 +1,639 @@
+//! YAML loading with positions and hard input limits.
+//!
+//! Every YAML file fleetform reads (manager config, registry, value layers,
+//! customer variables) goes through [`load`]. It builds a `serde_json::Value`
+//! straight from the parser's event stream so that:
+//!
+//! - every node keeps its `line:col` (looked up by JSON pointer),
+//! - duplicate keys, tags, complex keys and multiple documents are errors,
+//! - alias expansion, nesting depth, key counts, string length and file size
+//!   are bounded, so a hostile file cannot exhaust memory or time.
+//!
+//! Scalars resolve with the YAML 1.2 core schema (`yes`/`no` stay strings).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde_json::{Map, Number, Value};
+
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+impl Pos {
+    fn from_span(span: &Span) -> Self {
+        Pos {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+        }
+    }
+}
+
+/// Input limits applied while loading. The defaults suit variables files and
+/// manager configuration alike.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted file, in bytes.
+    pub max_bytes: usize,
+    /// Deepest accepted nesting of mappings and sequences.
+    pub max_depth: usize,
+    /// Most nodes in the document, counting every alias expansion.
+    pub max_nodes: usize,
+    /// Most keys in one mapping.
+    pub max_keys: usize,
+    /// Longest accepted string scalar, in bytes.
+    pub max_string: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 1024 * 1024,
+            max_depth: 32,
+            max_nodes: 50_000,
+            max_keys: 5_000,
+            max_string: 64 * 1024,
+        }
+    }
+}
+
+/// A loaded YAML document: its value and where each node came from.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Path shown to users (relative where possible).
+    pub file: PathBuf,
+    pub value: Value,
+    /// JSON pointer → position of the node's value.
+    values: HashMap<String, Pos>,
+    /// JSON pointer → position of the mapping key that introduced the node.
+    keys: HashMap<String, Pos>,
+}
+
+impl Document {
+    /// An empty document standing for a file that does not exist.
+    pub fn empty(file: impl Into<PathBuf>) -> Self {
+        Document {
+            file: file.into(),
+            value: Value::Object(Map::new()),
+            values: HashMap::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Position of the value at `pointer`, or of its nearest ancestor that
+    /// has one (nodes expanded from an alias share the alias's position).
+    pub fn pos(&self, pointer: &str) -> Pos {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.values.get(p) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Pos { line: 1, col: 1 },
+            }
+        }
+    }
+
+    /// Exact position of the value at `pointer`, if the file holds it.
+    pub fn exact_pos(&self, pointer: &str) -> Option<Pos> {
+        self.values.get(pointer).copied()
+    }
+
+    /// Position of the key that introduced `pointer`, falling back to the
+    /// value's position.
+    pub fn key_pos(&self, pointer: &str) -> Pos {
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.pos(pointer))
+    }
+
+    /// `file:line:col` of the node at `pointer`.
+    pub fn locate(&self, pointer: &str) -> Location {
+        Location {
+            file: self.file.clone(),
+            pos: self.pos(pointer),
+        }
+    }
+}
+
+/// A place in a file, printed as `file:line:col`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub pos: Pos,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.pos)
+    }
+}
+
+/// Why a YAML file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct YamlError {
+    pub location: Location,
+    pub message: String,
+}
+
+impl YamlError {
+    fn at(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        YamlError {
+            location: Location {
+                file: file.to_path_buf(),
+                pos,
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// Escapes one JSON pointer token (RFC 6901).
+pub fn escape_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Reads and loads a YAML file. `shown` is the path used in messages.
+pub fn load_file(path: &Path, shown: &Path, limits: &Limits) -> Result<Document, YamlError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        YamlError::at(
+            shown,
+            Pos { line: 1, col: 1 },
+            format!("cannot read file: {e}"),
+        )
+    })?;
+    load_bytes(&bytes, shown, limits)
+}
+
+/// Loads YAML from raw bytes: checks size and UTF-8 first.
+pub fn load_bytes(bytes: &[u8], file: &Path, limits: &Limits) -> Result<Document, YamlError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(YamlError::at(
+            file,
+            Pos { line: 1, col: 1 },
+            format!(
+                "file is {} bytes, more than the limit of {} bytes; split or shrink it",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let col = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            return Err(YamlError::at(
+                file,
+                Pos { line, col },
+                "file is not valid UTF-8; save it as UTF-8",
+            ));
+        }
+    };
+    load_str(text, file, limits)
+}
+
+/// Loads YAML text.
+pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, YamlError> {
+    if text.len() > limits.max_bytes {
+        return Err(YamlError::at(
+            file,
+            Pos { line: 1, col: 1 },
+            format!(
+                "file is {} bytes, more than the limit of {} bytes",
+                text.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    let mut b = Builder {
+        file,
+        limits,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        values: HashMap::new(),
+        keys: HashMap::new(),
+        nodes: 0,
+        root: None,
+        documents: 0,
+    };
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|e| {
+            let m = e.marker();
+            YamlError::at(
+                file,
+                Pos {
+                    line: m.line(),
+                    col: m.col() + 1,
+                },
+                format!("YAML syntax error: {}", e.info()),
+            )
+        })?;
+        b.event(event, span)?;
+    }
+    Ok(Document {
+        file: file.to_path_buf(),
+        value: b.root.unwrap_or(Value::Null),
+        values: b.values,
+        keys: b.keys,
+    })
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        pointer: String,
+        nodes_at_start: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        pending_key: Option<(String, Pos)>,
+        key_positions: HashMap<String, Pos>,
+        anchor: usize,
+        pointer: String,
+        nodes_at_start: usize,
+    },
+}
+
+struct Builder<'a> {
+    file: &'a Path,
+    limits: &'a Limits,
+    stack: Vec<Frame>,
+    /// anchor id → (value, node count of the subtree)
+    anchors: HashMap<usize, (Value, usize)>,
+    values: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+    nodes: usize,
+    root: Option<Value>,
+    documents: usize,
+}
+
+impl Builder<'_> {
+    fn err(&self, pos: Pos, message: impl Into<String>) -> YamlError {
+        YamlError::at(self.file, pos, message)
+    }
+
+    /// True when the next node completes a pending mapping key.
+    fn expecting_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                pending_key: None,
+                ..
+            })
+        )
+    }
+
+    /// JSON pointer for the next value node.
+    fn next_pointer(&self) -> String {
+        match self.stack.last() {
+            None => String::new(),
+            Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
+            Some(Frame::Map {
+                pending_key: Some((k, _)),
+                pointer,
+                ..
+            }) => format!("{pointer}/{}", escape_token(k)),
+            Some(Frame::Map { pointer, .. }) => pointer.clone(),
+        }
+    }
+
+    fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
+        self.nodes += n;
+        if self.nodes > self.limits.max_nodes {
+            return Err(self.err(
+                pos,
+                format!(
+                    "document expands to more than {} nodes (aliases count every time they are used); simplify it",
+                    self.limits.max_nodes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_tag(&self, tag: &Option<std::borrow::Cow<'_, saphyr_parser::Tag>>, pos: Pos) -> Result<bool, YamlError> {
+        match tag {
+            None => Ok(false),
+            Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == "str" => Ok(true),
+            Some(t) => Err(self.err(
+                pos,
+                format!(
+                    "YAML tag `{}{}` is not supported; remove it (only plain values, `!!str` included, are accepted)",
+                    if t.handle == "tag:yaml.org,2002:" { "!!" } else { &t.handle },
+                    t.suffix
+                ),
+            )),
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
+        let pos = Pos::from_span(&span);
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(self.err(pos, "expected a single YAML document, found a second one (`---`); keep one document per file"));
+                }
+                Ok(())
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let forced_str = self.check_tag(&tag, pos)?;
+                if text.len() > self.limits.max_string {
+                    return Err(self.err(
+                        pos,
+                        format!(
+                            "string is {} bytes long, more than the limit of {} bytes",
+                            text.len(),
+                            self.limits.max_string
+                        ),
+                    ));
+                }
+                if self.expecting_key() {
+                    self.count(1, pos)?;
+                    return self.set_key(text.into_owned(), pos);
+                }
+                let value = if forced_str || style != ScalarStyle::Plain {
+                    Value::String(text.into_owned())
+                } else {
+                    resolve_plain(&text).map_err(|m| self.err(pos, m))?
+                };
+                self.count(1, pos)?;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, (value.clone(), 1));
+                }
+                self.push_value(value, pos)
+            }
+            Event::Alias(id) => {
+                let Some((value, n)) = self.anchors.get(&id).cloned() else {
+                    return Err(self.err(pos, "alias refers to an unknown anchor"));
+                };
+                self.count(n, pos)?;
+                if self.expecting_key() {
+                    return match value {
+                        Value::String(s) => self.set_key(s, pos),
+                        _ => Err(self.err(pos, "mapping keys must be plain strings")),
+                    };
+                }
+                self.push_value(value, pos)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.start_collection(pos, &tag)?;
+                let pointer = self.next_pointer();
+                self.values.insert(pointer.clone(), pos);
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    anchor,
+                    pointer,
+                    nodes_at_start: self.nodes,
+                });
+                Ok(())
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.start_collection(pos, &tag)?;
+                let pointer = self.next_pointer();
+                self.values.insert(pointer.clone(), pos);
+                self.stack.push(Frame::Map {
+                    map: Map::new(),
+                    pending_key: None,
+                    key_positions: HashMap::new(),
+                    anchor,
+                    pointer,
+                    nodes_at_start: self.nodes,
+                });
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = self.stack.pop().expect("parser balances collections");
+                let (value, anchor, start, pos) = match frame {
+                    Frame::Seq {
+                        items,
+                        anchor,
+                        nodes_at_start,
+                        pointer,
+                    } => (Value::Array(items), anchor, nodes_at_start, self.values[&pointer]),
+                    Frame::Map {
+                        map,
+                        anchor,
+                        nodes_at_start,
+                        pointer,
+                        ..
+                    } => (Value::Object(map), anchor, nodes_at_start, self.values[&pointer]),
+                };
+                if anchor > 0 {
+                    let n = self.nodes - start;
+                    self.anchors.insert(anchor, (value.clone(), n));
+                }
+                self.attach(value, pos)
+            }
+        }
+    }
+
+    fn start_collection(
+        &mut self,
+        pos: Pos,
+        tag: &Option<std::borrow::Cow<'_, saphyr_parser::Tag>>,
+    ) -> Result<(), YamlError> {
+        if self.check_tag(tag, pos)? {
+            return Err(self.err(pos, "`!!str` cannot tag a mapping or sequence"));
+        }
+        if self.expecting_key() {
+            return Err(self.err(
+                pos,
+                "mapping keys must be plain strings, not mappings or sequences",
+            ));
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(self.err(
+                pos,
+                format!(
+                    "nesting is deeper than {} levels; flatten the structure",
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        self.count(1, pos)
+    }
+
+    fn set_key(&mut self, key: String, pos: Pos) -> Result<(), YamlError> {
+        let max_keys = self.limits.max_keys;
+        let file = self.file;
+        let Some(Frame::Map {
+            map,
+            pending_key,
+            key_positions,
+            ..
+        }) = self.stack.last_mut()
+        else {
+            unreachable!("set_key is only called while a mapping expects a key");
+        };
+        if key == "<<" {
+            return Err(YamlError::at(
+                file,
+                pos,
+                "merge keys (`<<`) are not supported; write the values out or use fleetform's layers",
+            ));
+        }
+        if let Some(first) = key_positions.get(&key) {
+            return Err(YamlError::at(
+                file,
+                pos,
+                format!(
+                    "duplicate key `{}` (first defined at line {}); remove one of them",
+                    key.escape_debug(),
+                    first.line
+                ),
+            ));
+        }
+        if map.len() >= max_keys {
+            return Err(YamlError::at(
+                file,
+                pos,
+                format!("mapping has more than {max_keys} keys"),
+            ));
+        }
+        key_positions.insert(key.clone(), pos);
+        *pending_key = Some((key, pos));
+        Ok(())
+    }
+
+    /// Records a finished scalar or alias value at the next slot.
+    fn push_value(&mut self, value: Value, pos: Pos) -> Result<(), YamlError> {
+        let pointer = self.next_pointer();
+        self.values.insert(pointer, pos);
+        self.attach(value, pos)
+    }
+
+    /// Places a finished value into its parent (or makes it the root).
+    fn attach(&mut self, value: Value, _pos: Pos) -> Result<(), YamlError> {
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map {
+                map,
+                pending_key,
+                pointer,
+                ..
+            }) => {
+                let (key, key_pos) = pending_key.take().expect("value follows its key");
+                self.keys
+                    .insert(format!("{pointer}/{}", escape_token(&key)), key_pos);
+                map.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resolves a plain scalar with the YAML 1.2 core schema.
+fn resolve_plain(s: &str) -> Result<Value, String> {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
+        "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Ok(Value::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => {
+            return Err(format!(
+                "`{s}` is not a finite number and cannot be passed to Terraform; quote it to use it as a string"
+            ))
+        }
+        _ => {}
+    }
+    let bytes = s.as_bytes();
+    let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    let (sign, body) = match bytes.first() {
+        Some(b'-') | Some(b'+') => (&s[..1], &s[1..]),
+        _ => ("", s),
+    };
+    if digits(body.as_bytes()) {
+        if let Ok(i) = s.parse::<i64>() {
+            return Ok(Value::Number(i.into()));
+        }
+        if let Ok(u) = s.trim_start_matches('+').parse::<u64>() {
+            return Ok(Value::Number(u.into()));
+        }
+        return Err(format!("integer `{s}` is too large; quote it to use it as a string"));
+    }
+    if sign.is_empty() {
+        if let Some(hex) = s.strip_prefix("0x") {
+            if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return u64::from_str_radix(hex, 16)
+                    .map(|v| Value::Number(v.into()))
+                    .map_err(|_| format!("integer `{s}` is too large"));
+            }
+        }
+        if let Some(oct) = s.strip_prefix("0o") {
+            if !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                return u64::from_str_radix(oct, 8)
+                    .map(|v| Value::Number(v.into()))
+                    .map_err(|_| format!("integer `{s}` is too large"));
+            }
+        }
+    }
+    if is_float(body) {
+        if let Ok(f) = s.parse::<f64>() {
+            if let Some(n) = Number::from_f64(f) {
+                if f.is_finite() {
+                    return Ok(Value::Number(n));
+                }
+            }
+        }
+    }
+    Ok(Value::String(s.to_string()))
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.
+fn is_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - f;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return false;
+        }
+    }
+    i == b.len()
+}
