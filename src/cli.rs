@@ -23,7 +23,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The manager repo (holds fleetform.yml).
-    #[arg(short = 'C', long, global = true, env = "FLEETFORM_MANAGER_DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long,
+        global = true,
+        env = "FLEETFORM_MANAGER_DIR",
+        default_value = "."
+    )]
     pub manager_dir: PathBuf,
     /// More logging on stderr (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -249,7 +249,10 @@ impl Manager {
     fn check(&self) -> Result<(), ConfigError> {
         let c = &self.config;
         if c.version != 1 {
-            return Err(self.invalid("/version", "unsupported version; this fleetform reads `version: 1`"));
+            return Err(self.invalid(
+                "/version",
+                "unsupported version; this fleetform reads `version: 1`",
+            ));
         }
         if c.environments.is_empty() {
             return Err(self.invalid("/environments", "declare at least one environment"));
@@ -259,7 +262,10 @@ impl Manager {
             if !is_slug(&env.name) {
                 return Err(self.invalid(
                     &format!("/environments/{i}/name"),
-                    format!("environment name `{}` must be lowercase letters, digits and `-`", env.name),
+                    format!(
+                        "environment name `{}` must be lowercase letters, digits and `-`",
+                        env.name
+                    ),
                 ));
             }
             if !seen.insert(env.name.as_str()) {
@@ -282,7 +288,9 @@ impl Manager {
             ("/customer/overrides", c.customer.overrides.as_str()),
         ] {
             if !is_relative_inside(Path::new(p)) {
-                return Err(self.invalid(pointer, "must be a relative path inside the customer repo"));
+                return Err(
+                    self.invalid(pointer, "must be a relative path inside the customer repo")
+                );
             }
         }
         if c.status_context.trim().is_empty() {
@@ -300,7 +308,11 @@ impl Manager {
     }
 
     pub fn environment_names(&self) -> Vec<&str> {
-        self.config.environments.iter().map(|e| e.name.as_str()).collect()
+        self.config
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect()
     }
 
     /// The state key for a customer × environment.
@@ -317,14 +329,18 @@ impl Manager {
 /// known placeholders.
 fn check_key_template(t: &str) -> Result<(), String> {
     if !t.contains("{customer}") {
-        return Err("the state key must contain `{customer}` so customers never share state".into());
+        return Err(
+            "the state key must contain `{customer}` so customers never share state".into(),
+        );
     }
     let probe = t.replace("{customer}", "c").replace("{environment}", "e");
     if probe.contains('{') || probe.contains('}') {
         return Err("only `{customer}` and `{environment}` may appear in the state key".into());
     }
     if !t.contains("{environment}") {
-        return Err("the state key must contain `{environment}` so environments never share state".into());
+        return Err(
+            "the state key must contain `{environment}` so environments never share state".into(),
+        );
     }
     if !is_relative_inside(Path::new(&probe)) {
         return Err("the state key must be a relative path without `..`".into());
@@ -335,8 +351,12 @@ fn check_key_template(t: &str) -> Result<(), String> {
 /// True for a relative path with no `..`, root or prefix components.
 pub fn is_relative_inside(p: &Path) -> bool {
     !p.as_os_str().is_empty()
-        && p.components()
-            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
 }
 
 /// A path as shown to users: lexically cleaned (`a/./b/../c` → `a/c`) and
@@ -379,7 +399,8 @@ pub fn is_slug(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -391,7 +412,9 @@ pub fn is_repo(s: &str) -> bool {
     };
     let owner_ok = !owner.is_empty()
         && owner.len() <= 39
-        && owner.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && owner
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
         && !owner.starts_with('-');
     let name_ok = !name.is_empty()
         && name.len() <= 100
@@ -414,7 +437,8 @@ pub fn is_email(s: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && s.len() <= 254
-        && s.bytes().all(|c| c.is_ascii_graphic() && !b"<>()[],;:\"`\\@".contains(&c) || c == b'@')
+        && s.bytes()
+            .all(|c| c.is_ascii_graphic() && !b"<>()[],;:\"`\\@".contains(&c) || c == b'@')
         && s.matches('@').count() == 1
 }
 
@@ -534,27 +558,42 @@ impl Registry {
                 ));
             }
             if !slugs.insert(c.slug.as_str()) {
-                return Err(self.invalid(&at("slug"), format!("customer `{}` is registered twice", c.slug)));
+                return Err(self.invalid(
+                    &at("slug"),
+                    format!("customer `{}` is registered twice", c.slug),
+                ));
             }
             match (&c.repo, &c.path) {
                 (None, None) => {
                     return Err(self.invalid(
                         &format!("/customers/{i}"),
-                        format!("customer `{}` needs `repo` (owner/name) or, for local mode, `path`", c.slug),
+                        format!(
+                            "customer `{}` needs `repo` (owner/name) or, for local mode, `path`",
+                            c.slug
+                        ),
                     ))
                 }
                 (Some(repo), _) => {
                     if !is_repo(repo) {
-                        return Err(self.invalid(&at("repo"), format!("`{repo}` is not a GitHub `owner/name`")));
+                        return Err(self.invalid(
+                            &at("repo"),
+                            format!("`{repo}` is not a GitHub `owner/name`"),
+                        ));
                     }
                     if !repos.insert(repo.to_ascii_lowercase()) {
-                        return Err(self.invalid(&at("repo"), format!("repo `{repo}` belongs to two customers")));
+                        return Err(self.invalid(
+                            &at("repo"),
+                            format!("repo `{repo}` belongs to two customers"),
+                        ));
                     }
                 }
                 _ => {}
             }
             if !is_email(&c.contact) {
-                return Err(self.invalid(&at("contact"), format!("`{}` is not an e-mail address", c.contact)));
+                return Err(self.invalid(
+                    &at("contact"),
+                    format!("`{}` is not an e-mail address", c.contact),
+                ));
             }
             if c.environments.is_empty() {
                 return Err(self.invalid(&at("environments"), "enable at least one environment"));
@@ -563,7 +602,10 @@ impl Registry {
                 if !envs.contains(&e.as_str()) {
                     return Err(self.invalid(
                         &format!("/customers/{i}/environments/{j}"),
-                        format!("unknown environment `{e}`; fleetform.yml declares: {}", envs.join(", ")),
+                        format!(
+                            "unknown environment `{e}`; fleetform.yml declares: {}",
+                            envs.join(", ")
+                        ),
                     ));
                 }
             }
@@ -578,7 +620,9 @@ impl Registry {
                     ))
                 }
                 (Status::Active, Some(_)) => {
-                    return Err(self.invalid(&at("revoked"), "`revoked` is set but `status` is `active`"))
+                    return Err(
+                        self.invalid(&at("revoked"), "`revoked` is set but `status` is `active`")
+                    )
                 }
                 (Status::Revoked, Some(r)) => {
                     if !is_date(&r.date) {
@@ -599,9 +643,11 @@ impl Registry {
     }
 
     pub fn by_repo(&self, repo: &str) -> Option<&Customer> {
-        self.customers
-            .iter()
-            .find(|c| c.repo.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(repo)))
+        self.customers.iter().find(|c| {
+            c.repo
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(repo))
+        })
     }
 
     /// Local checkout of a customer, resolved against the registry's folder.
@@ -634,15 +680,26 @@ pub fn from_doc<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigError> {
             } else {
                 format!("{pointer}/{}", yaml::escape_token(&field))
             };
-            (doc.key_pos(&key_ptr), format!("{inner}; remove it or fix its spelling"))
+            (
+                doc.key_pos(&key_ptr),
+                format!("{inner}; remove it or fix its spelling"),
+            )
         } else {
             (doc.pos(&pointer), inner)
         };
-        let shown = if pointer.is_empty() { String::new() } else { format!("{pointer}: ") };
+        let shown = if pointer.is_empty() {
+            String::new()
+        } else {
+            format!("{pointer}: ")
+        };
         ConfigError::Invalid {
             location: Location {
                 file: doc.file.clone(),
-                pos: if pos == Pos::default() { Pos { line: 1, col: 1 } } else { pos },
+                pos: if pos == Pos::default() {
+                    Pos { line: 1, col: 1 }
+                } else {
+                    pos
+                },
             },
             message: format!("{shown}{message}"),
         }

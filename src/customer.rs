@@ -93,7 +93,11 @@ impl CustomerSource {
 
 /// Path of the override file for `env`, relative to the customer repo.
 pub fn override_path(manager: &Manager, env: &str) -> String {
-    manager.config.customer.overrides.replace("{environment}", env)
+    manager
+        .config
+        .customer
+        .overrides
+        .replace("{environment}", env)
 }
 
 /// Checked customer documents.
@@ -200,11 +204,22 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
         check_one(&l, &mut diags);
     }
     if diags.is_empty() {
-        Ok(CustomerDocs { variables, overrides })
+        Ok(CustomerDocs {
+            variables,
+            overrides,
+        })
     } else {
         diags.sort_by(|a, b| {
-            (a.location.file.as_path(), a.location.pos.line, a.location.pos.col)
-                .cmp(&(b.location.file.as_path(), b.location.pos.line, b.location.pos.col))
+            (
+                a.location.file.as_path(),
+                a.location.pos.line,
+                a.location.pos.col,
+            )
+                .cmp(&(
+                    b.location.file.as_path(),
+                    b.location.pos.line,
+                    b.location.pos.col,
+                ))
         });
         Err(diags)
     }
@@ -347,7 +362,14 @@ pub fn render(
     };
     let mut diags = Vec::new();
     let mut rendered = l.value.clone();
-    render_strings(&mut rendered, &mut String::new(), &ctx, templates, &l, &mut diags);
+    render_strings(
+        &mut rendered,
+        &mut String::new(),
+        &ctx,
+        templates,
+        &l,
+        &mut diags,
+    );
     if diags.is_empty() {
         l.value = rendered;
         Ok(l)

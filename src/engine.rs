@@ -44,7 +44,9 @@ impl RunError {
                 Some(first) => format!("{first} (and {} more)", d.len() - 1),
                 None => "invalid values".into(),
             },
-            RunError::Terraform(TerraformError::Failed { binary, step, code, .. }) => {
+            RunError::Terraform(TerraformError::Failed {
+                binary, step, code, ..
+            }) => {
                 format!("`{binary} {step}` failed (exit {code})")
             }
             other => other.to_string(),
@@ -93,8 +95,14 @@ impl Engine<'_> {
     }
 
     /// Layers and renders the values for one customer × environment.
-    pub fn render(&self, customer: &Customer, env: &str, docs: &CustomerDocs) -> Result<Layered, RunError> {
-        customer::render(&self.layers, docs, customer, env, &self.templates).map_err(RunError::Values)
+    pub fn render(
+        &self,
+        customer: &Customer,
+        env: &str,
+        docs: &CustomerDocs,
+    ) -> Result<Layered, RunError> {
+        customer::render(&self.layers, docs, customer, env, &self.templates)
+            .map_err(RunError::Values)
     }
 
     /// Plans one customer × environment and writes its results.
@@ -115,7 +123,8 @@ impl Engine<'_> {
             let text = tf.show_text(&mut ws, &plan_path)?;
             Ok((changes, json, text))
         })();
-        write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes()).context("writing terraform.log")?;
+        write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes())
+            .context("writing terraform.log")?;
         let (has_changes, json, plan_text) = result?;
         let digest = sha256_file(&plan_path).context("hashing the plan")?;
         let key = self.manager.state_key(slug, env);
@@ -140,7 +149,8 @@ impl Engine<'_> {
         write_atomic(&dir.join("variables.tfvars.json"), &vars).context("writing variables")?;
         write_atomic(&dir.join("plan.txt"), plan_text.as_bytes()).context("writing plan.txt")?;
         write_atomic(&dir.join("comment.md"), comment.as_bytes()).context("writing comment.md")?;
-        let summary_json = serde_json::to_vec_pretty(&summary).context("serialising the summary")?;
+        let summary_json =
+            serde_json::to_vec_pretty(&summary).context("serialising the summary")?;
         write_atomic(&dir.join(SUMMARY_FILE), &summary_json).context("writing summary.json")?;
         Ok(PlanOutcome {
             summary,
@@ -153,7 +163,13 @@ impl Engine<'_> {
 
     /// Applies a saved plan after checking its digest. `expected` overrides
     /// the digest recorded in `summary.json` (the plan job's output).
-    pub fn apply(&self, customer: &Customer, env: &str, dir: &Path, expected: Option<&str>) -> Result<ApplyOutcome, RunError> {
+    pub fn apply(
+        &self,
+        customer: &Customer,
+        env: &str,
+        dir: &Path,
+        expected: Option<&str>,
+    ) -> Result<ApplyOutcome, RunError> {
         let summary = read_summary(dir)?;
         if summary.customer != customer.slug || summary.environment != env {
             return Err(RunError::Refused(format!(
@@ -175,8 +191,8 @@ impl Engine<'_> {
             }
         }
         let plan_path = dir.join(PLAN_FILE);
-        let actual = sha256_file(&plan_path)
-            .with_context(|| format!("reading {}", plan_path.display()))?;
+        let actual =
+            sha256_file(&plan_path).with_context(|| format!("reading {}", plan_path.display()))?;
         if actual != summary.plan_sha256 {
             return Err(RunError::Refused(format!(
                 "the plan file {} has SHA-256 {actual} but {} was approved; it changed after planning. Nothing was applied; plan again",
@@ -233,6 +249,10 @@ pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
             p.display()
         ))
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| RunError::Refused(format!("{} is not a fleetform plan summary: {e}", p.display())))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        RunError::Refused(format!(
+            "{} is not a fleetform plan summary: {e}",
+            p.display()
+        ))
+    })
 }

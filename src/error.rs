@@ -45,7 +45,9 @@ impl Error {
         match self {
             Error::Config(_) | Error::Schema(_) | Error::Usage(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
-            Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => EXIT_FAILED,
+            Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => {
+                EXIT_FAILED
+            }
         }
     }
 }

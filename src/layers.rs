@@ -87,7 +87,14 @@ impl Layered {
         self.sources.push(source);
         let mut ptr = String::new();
         let mut src = src_root;
-        merge(&mut self.value, value, &mut ptr, &mut src, idx, &mut self.origins);
+        merge(
+            &mut self.value,
+            value,
+            &mut ptr,
+            &mut src,
+            idx,
+            &mut self.origins,
+        );
     }
 
     /// Merges `value` at `at` (a pointer into the result), creating the
@@ -212,7 +219,9 @@ fn merge(
 ) {
     match (target, overlay) {
         (Value::Object(t), Value::Object(o)) => {
-            origins.entry(ptr.clone()).or_insert_with(|| (idx, src.clone()));
+            origins
+                .entry(ptr.clone())
+                .or_insert_with(|| (idx, src.clone()));
             for (k, v) in o {
                 let (pl, sl) = (ptr.len(), src.len());
                 let tok = escape_token(k);
@@ -227,18 +236,34 @@ fn merge(
                 } else if let Some(existing) = t.get_mut(k) {
                     merge(existing, v, ptr, src, idx, origins);
                 } else {
-                    t.insert(k.clone(), v.clone());
-                    record_all(v, ptr, src, idx, origins);
+                    let v = without_nulls(v);
+                    record_all(&v, ptr, src, idx, origins);
+                    t.insert(k.clone(), v);
                 }
                 ptr.truncate(pl);
                 src.truncate(sl);
             }
         }
         (t, o) => {
-            *t = o.clone();
+            *t = without_nulls(o);
             forget_below(origins, ptr);
-            record_all(o, ptr, src, idx, origins);
+            record_all(t, ptr, src, idx, origins);
         }
+    }
+}
+
+/// A copy of `v` without null-valued keys (a null deletes, it is never a
+/// value of its own).
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
     }
 }
 
@@ -257,14 +282,34 @@ mod tests {
         let a = doc("a.yml", "x: 1\nm:\n  p: 1\n  q: 2\nl: [1, 2]\ngone: yes\n");
         let b = doc("b.yml", "m:\n  q: 3\nl: [9]\ngone: ~\n");
         let mut l = Layered::new();
-        l.apply(Source { layer: Layer::ManagerBase, doc: a.clone(), root: String::new() }, &a.value);
-        l.apply(Source { layer: Layer::Customer, doc: b.clone(), root: String::new() }, &b.value);
-        assert_eq!(l.value, serde_json::json!({"x": 1, "m": {"p": 1, "q": 3}, "l": [9]}));
+        l.apply(
+            Source {
+                layer: Layer::ManagerBase,
+                doc: a.clone(),
+                root: String::new(),
+            },
+            &a.value,
+        );
+        l.apply(
+            Source {
+                layer: Layer::Customer,
+                doc: b.clone(),
+                root: String::new(),
+            },
+            &b.value,
+        );
+        assert_eq!(
+            l.value,
+            serde_json::json!({"x": 1, "m": {"p": 1, "q": 3}, "l": [9]})
+        );
         let o = l.origin("/m/q").unwrap();
         assert_eq!(o.layer, Layer::Customer);
         assert_eq!(o.location.to_string(), "b.yml:2:6");
         let o = l.origin("/m/p").unwrap();
-        assert_eq!((o.layer, o.location.to_string()), (Layer::ManagerBase, "a.yml:3:6".into()));
+        assert_eq!(
+            (o.layer, o.location.to_string()),
+            (Layer::ManagerBase, "a.yml:3:6".into())
+        );
         assert_eq!(l.origin("/l/0").unwrap().location.to_string(), "b.yml:3:5");
         assert!(l.origin("/l/1").is_none() || l.value.pointer("/l/1").is_none());
     }

@@ -48,7 +48,10 @@ fn report(out: &Output, e: &Error) {
     match e {
         Error::Values(ds) => {
             out.diagnostics(ds);
-            out.error(&format!("{} problem(s) found; fix them and run again", ds.len()));
+            out.error(&format!(
+                "{} problem(s) found; fix them and run again",
+                ds.len()
+            ));
         }
         Error::Config(c) => match c.location() {
             Some(loc) => out.diagnostic(&customer::Diagnostic {

@@ -74,7 +74,14 @@ pub struct PlanSummary {
 
 impl PlanSummary {
     /// Builds the summary from `terraform show -json` output.
-    pub fn from_show_json(json: &Value, customer: &str, environment: &str, state_key: &str, plan_sha256: &str, has_changes: bool) -> Self {
+    pub fn from_show_json(
+        json: &Value,
+        customer: &str,
+        environment: &str,
+        state_key: &str,
+        plan_sha256: &str,
+        has_changes: bool,
+    ) -> Self {
         let mut s = PlanSummary {
             customer: customer.into(),
             environment: environment.into(),
@@ -90,9 +97,18 @@ impl PlanSummary {
             sha: None,
         };
         let empty = Vec::new();
-        for rc in json.get("resource_changes").and_then(Value::as_array).unwrap_or(&empty) {
-            let actions = rc.pointer("/change/actions").and_then(Value::as_array).unwrap_or(&empty);
-            let Some(action) = Action::from_actions(actions) else { continue };
+        for rc in json
+            .get("resource_changes")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+        {
+            let actions = rc
+                .pointer("/change/actions")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
+            let Some(action) = Action::from_actions(actions) else {
+                continue;
+            };
             match action {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
@@ -100,14 +116,24 @@ impl PlanSummary {
                 Action::Replace => s.replace += 1,
                 Action::Read => {}
             }
-            let address = rc.get("address").and_then(Value::as_str).unwrap_or("?").to_string();
+            let address = rc
+                .get("address")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
             s.resources.push(ResourceChange { address, action });
         }
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
             for (name, oc) in outs {
-                let actions = oc.get("actions").and_then(Value::as_array).unwrap_or(&empty);
+                let actions = oc
+                    .get("actions")
+                    .and_then(Value::as_array)
+                    .unwrap_or(&empty);
                 if let Some(action) = Action::from_actions(actions) {
-                    s.outputs.push(OutputChange { name: name.clone(), action });
+                    s.outputs.push(OutputChange {
+                        name: name.clone(),
+                        action,
+                    });
                 }
             }
         }

@@ -40,7 +40,9 @@ pub struct Schema {
 
 impl std::fmt::Debug for Schema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Schema").field("file", &self.file).finish_non_exhaustive()
+        f.debug_struct("Schema")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,7 +81,9 @@ impl Schema {
                 let mut pointer = e.instance_path().as_str().to_string();
                 // Point an unexpected key at the key itself.
                 if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected }
-                | jsonschema::error::ValidationErrorKind::UnevaluatedProperties { unexpected } = e.kind()
+                | jsonschema::error::ValidationErrorKind::UnevaluatedProperties {
+                    unexpected,
+                } = e.kind()
                 {
                     if let [key] = unexpected.as_slice() {
                         pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));

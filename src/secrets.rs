@@ -21,9 +21,18 @@ pub struct Finding {
 static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
         (r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", "a GitHub token"),
-        (r"\bgithub_pat_[A-Za-z0-9_]{22,}\b", "a GitHub fine-grained token"),
-        (r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", "an AWS access key ID"),
-        (r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----", "a private key"),
+        (
+            r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
+            "a GitHub fine-grained token",
+        ),
+        (
+            r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+            "an AWS access key ID",
+        ),
+        (
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----",
+            "a private key",
+        ),
         (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "a Slack token"),
         (r"\bglpat-[A-Za-z0-9_-]{20,}", "a GitLab token"),
         (r"\bsk_live_[A-Za-z0-9]{20,}", "a Stripe secret key"),
@@ -36,13 +45,18 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 /// Key names under which a random-looking value is taken for a secret.
 static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(secret|token|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|auth)")
-        .expect("valid")
+    Regex::new(
+        r"(?i)(secret|token|passw(or)?d|passphrase|api[_-]?key|private[_-]?key|credential|auth)",
+    )
+    .expect("valid")
 });
 
 /// What a string looks like, if it looks like a known credential format.
 pub fn credential_kind(s: &str) -> Option<&'static str> {
-    PATTERNS.iter().find(|(re, _)| re.is_match(s)).map(|(_, what)| *what)
+    PATTERNS
+        .iter()
+        .find(|(re, _)| re.is_match(s))
+        .map(|(_, what)| *what)
 }
 
 pub fn looks_like_credential(s: &str) -> bool {
@@ -95,7 +109,10 @@ fn walk(value: &Value, pointer: &mut String, key: Option<&str>, out: &mut Vec<Fi
                     pointer: pointer.clone(),
                     what,
                 });
-            } else if key.is_some_and(|k| SENSITIVE_KEY.is_match(k)) && !is_reference(s) && random_looking(s) {
+            } else if key.is_some_and(|k| SENSITIVE_KEY.is_match(k))
+                && !is_reference(s)
+                && random_looking(s)
+            {
                 out.push(Finding {
                     pointer: pointer.clone(),
                     what: "a secret (random-looking value under a secret-like key)",
@@ -138,7 +155,10 @@ mod tests {
     fn known_formats() {
         let token = format!("ghp_{}", "a1B2".repeat(9));
         assert_eq!(credential_kind(&token), Some("a GitHub token"));
-        assert_eq!(credential_kind("AKIAIOSFODNN7EXAMPLE"), Some("an AWS access key ID"));
+        assert_eq!(
+            credential_kind("AKIAIOSFODNN7EXAMPLE"),
+            Some("an AWS access key ID")
+        );
         assert_eq!(
             credential_kind("-----BEGIN RSA PRIVATE KEY-----\nMIIE"),
             Some("a private key")

@@ -79,12 +79,16 @@ pub fn markdown() -> Environment<'static> {
             .expect("default delimiters are valid"),
     );
     for (name, src) in EMBEDDED {
-        env.add_template(name, src).expect("embedded templates parse");
+        env.add_template(name, src)
+            .expect("embedded templates parse");
     }
     env
 }
 
-const EMBEDDED: &[(&str, &str)] = &[("plan_comment.md", include_str!("templates/plan_comment.md.j2"))];
+const EMBEDDED: &[(&str, &str)] = &[(
+    "plan_comment.md",
+    include_str!("templates/plan_comment.md.j2"),
+)];
 
 #[cfg(test)]
 mod tests {
@@ -95,12 +99,20 @@ mod tests {
         let t = ValueTemplates::default();
         let ctx = serde_json::json!({"environment": "staging"});
         assert_eq!(t.render("{{ environment }}", &ctx).unwrap(), "staging");
-        assert!(t.render("{{ nope }}", &ctx).unwrap_err().0.contains("undefined"));
+        assert!(t
+            .render("{{ nope }}", &ctx)
+            .unwrap_err()
+            .0
+            .contains("undefined"));
         assert!(t.render("{% include 'x' %}", &ctx).is_err());
         let e = t
             .render("{% for i in range(100000) %}{{ i }}{% endfor %}", &ctx)
             .unwrap_err();
         assert!(e.0.contains("fuel"), "{e}");
-        assert!(t.render("{{ 'x' * 1000000 }}", &ctx).unwrap_err().0.contains("limit"));
+        assert!(t
+            .render("{{ 'x' * 1000000 }}", &ctx)
+            .unwrap_err()
+            .0
+            .contains("limit"));
     }
 }

@@ -44,18 +44,28 @@ impl Terraform {
         let name = engine.binary();
         if let Some(p) = explicit {
             if p.is_file() {
-                return Ok(Terraform { binary: p.to_path_buf(), engine });
+                return Ok(Terraform {
+                    binary: p.to_path_buf(),
+                    engine,
+                });
             }
-            return Err(TerraformError::NotFound { binary: p.display().to_string() });
+            return Err(TerraformError::NotFound {
+                binary: p.display().to_string(),
+            });
         }
         let path = std::env::var_os("PATH").unwrap_or_default();
         for dir in std::env::split_paths(&path) {
             let candidate = dir.join(name);
             if candidate.is_file() {
-                return Ok(Terraform { binary: candidate, engine });
+                return Ok(Terraform {
+                    binary: candidate,
+                    engine,
+                });
             }
         }
-        Err(TerraformError::NotFound { binary: name.to_string() })
+        Err(TerraformError::NotFound {
+            binary: name.to_string(),
+        })
     }
 
     fn name(&self) -> String {
@@ -72,15 +82,25 @@ pub struct Workspace {
 
 impl Workspace {
     /// Copies the root module under `parent` and writes the backend override.
-    pub fn prepare(manager: &Manager, parent: &Path, customer: &str, environment: &str) -> Result<Self, TerraformError> {
+    pub fn prepare(
+        manager: &Manager,
+        parent: &Path,
+        customer: &str,
+        environment: &str,
+    ) -> Result<Self, TerraformError> {
         std::fs::create_dir_all(parent)?;
-        let dir = tempfile::Builder::new().prefix(".work-").tempdir_in(parent)?;
+        let dir = tempfile::Builder::new()
+            .prefix(".work-")
+            .tempdir_in(parent)?;
         let module = manager.path(&manager.config.terraform.working_dir);
         crate::fsutil::copy_module(&module, dir.path())?;
         let key = manager.state_key(customer, environment);
         let backend = backend_override(manager, &key)?;
         std::fs::write(dir.path().join("_fleetform_backend_override.tf"), backend)?;
-        Ok(Workspace { dir, log: String::new() })
+        Ok(Workspace {
+            dir,
+            log: String::new(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -156,7 +176,11 @@ impl Terraform {
         cmd.current_dir(ws.path());
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
-            if k.starts_with("TF_VAR_") || k.starts_with("TF_CLI_ARGS") || k == "TF_WORKSPACE" || k == "TF_DATA_DIR" {
+            if k.starts_with("TF_VAR_")
+                || k.starts_with("TF_CLI_ARGS")
+                || k == "TF_WORKSPACE"
+                || k == "TF_DATA_DIR"
+            {
                 cmd.env_remove(k.as_ref());
             }
         }
@@ -170,10 +194,17 @@ impl Terraform {
 
     /// Runs one step; returns (exit code, stdout); stdout and stderr are
     /// appended to the workspace log.
-    fn run(&self, ws: &mut Workspace, step: &'static str, args: &[&str]) -> Result<(i32, String), TerraformError> {
+    fn run(
+        &self,
+        ws: &mut Workspace,
+        step: &'static str,
+        args: &[&str],
+    ) -> Result<(i32, String), TerraformError> {
         let out = self.command(ws).args(args).output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                TerraformError::NotFound { binary: self.binary.display().to_string() }
+                TerraformError::NotFound {
+                    binary: self.binary.display().to_string(),
+                }
             } else {
                 TerraformError::Io(e)
             }
@@ -181,7 +212,8 @@ impl Terraform {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if step != "show -json" {
-            ws.log.push_str(&format!("$ {} {}\n", self.name(), args.join(" ")));
+            ws.log
+                .push_str(&format!("$ {} {}\n", self.name(), args.join(" ")));
             ws.log.push_str(&stdout);
             ws.log.push_str(&stderr);
         }
@@ -205,12 +237,22 @@ impl Terraform {
     }
 
     pub fn init(&self, ws: &mut Workspace) -> Result<(), TerraformError> {
-        self.run(ws, "init", &["init", "-input=false", "-no-color", "-lock-timeout=120s"])?;
+        self.run(
+            ws,
+            "init",
+            &["init", "-input=false", "-no-color", "-lock-timeout=120s"],
+        )?;
         Ok(())
     }
 
     /// `plan -detailed-exitcode -out`; true when there are changes.
-    pub fn plan(&self, ws: &mut Workspace, var_file: &Path, plan_out: &Path, refresh_only: bool) -> Result<bool, TerraformError> {
+    pub fn plan(
+        &self,
+        ws: &mut Workspace,
+        var_file: &Path,
+        plan_out: &Path,
+        refresh_only: bool,
+    ) -> Result<bool, TerraformError> {
         let var_arg = format!("-var-file={}", var_file.display());
         let out_arg = format!("-out={}", plan_out.display());
         let mut args = vec![
@@ -229,7 +271,11 @@ impl Terraform {
         Ok(code == 2)
     }
 
-    pub fn show_json(&self, ws: &mut Workspace, plan: &Path) -> Result<serde_json::Value, TerraformError> {
+    pub fn show_json(
+        &self,
+        ws: &mut Workspace,
+        plan: &Path,
+    ) -> Result<serde_json::Value, TerraformError> {
         let p = plan.display().to_string();
         let (_, out) = self.run(ws, "show -json", &["show", "-json", &p])?;
         serde_json::from_str(&out).map_err(|e| TerraformError::Failed {
@@ -248,14 +294,31 @@ impl Terraform {
 
     pub fn apply(&self, ws: &mut Workspace, plan: &Path) -> Result<String, TerraformError> {
         let p = plan.display().to_string();
-        let (_, out) = self.run(ws, "apply", &["apply", "-input=false", "-no-color", "-lock-timeout=120s", &p])?;
+        let (_, out) = self.run(
+            ws,
+            "apply",
+            &[
+                "apply",
+                "-input=false",
+                "-no-color",
+                "-lock-timeout=120s",
+                &p,
+            ],
+        )?;
         Ok(out)
     }
 
     pub fn version(&self) -> Option<String> {
-        let out = Command::new(&self.binary).arg("version").arg("-json").env("CHECKPOINT_DISABLE", "1").output().ok()?;
+        let out = Command::new(&self.binary)
+            .arg("version")
+            .arg("-json")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        v.get("terraform_version").and_then(|s| s.as_str()).map(str::to_string)
+        v.get("terraform_version")
+            .and_then(|s| s.as_str())
+            .map(str::to_string)
     }
 }
 

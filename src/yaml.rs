@@ -328,7 +328,11 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn check_tag(&self, tag: &Option<std::borrow::Cow<'_, saphyr_parser::Tag>>, pos: Pos) -> Result<bool, YamlError> {
+    fn check_tag(
+        &self,
+        tag: &Option<std::borrow::Cow<'_, saphyr_parser::Tag>>,
+        pos: Pos,
+    ) -> Result<bool, YamlError> {
         match tag {
             None => Ok(false),
             Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == "str" => Ok(true),
@@ -428,14 +432,24 @@ impl Builder<'_> {
                         anchor,
                         nodes_at_start,
                         pointer,
-                    } => (Value::Array(items), anchor, nodes_at_start, self.values[&pointer]),
+                    } => (
+                        Value::Array(items),
+                        anchor,
+                        nodes_at_start,
+                        self.values[&pointer],
+                    ),
                     Frame::Map {
                         map,
                         anchor,
                         nodes_at_start,
                         pointer,
                         ..
-                    } => (Value::Object(map), anchor, nodes_at_start, self.values[&pointer]),
+                    } => (
+                        Value::Object(map),
+                        anchor,
+                        nodes_at_start,
+                        self.values[&pointer],
+                    ),
                 };
                 if anchor > 0 {
                     let n = self.nodes - start;
@@ -571,7 +585,9 @@ fn resolve_plain(s: &str) -> Result<Value, String> {
         if let Ok(u) = s.trim_start_matches('+').parse::<u64>() {
             return Ok(Value::Number(u.into()));
         }
-        return Err(format!("integer `{s}` is too large; quote it to use it as a string"));
+        return Err(format!(
+            "integer `{s}` is too large; quote it to use it as a string"
+        ));
     }
     if sign.is_empty() {
         if let Some(hex) = s.strip_prefix("0x") {
@@ -636,4 +652,98 @@ fn is_float(s: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Document, YamlError> {
+        load_str(text, Path::new("t.yml"), &Limits::default())
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let d =
+            load("a: 1\nb: -2.5\nc: true\nd: ~\ne: yes\nf: '1'\ng: 0x1F\nh: 2026-01-15\ni: 1e3\n")
+                .unwrap();
+        assert_eq!(
+            d.value,
+            serde_json::json!({"a": 1, "b": -2.5, "c": true, "d": null, "e": "yes", "f": "1", "g": 31, "h": "2026-01-15", "i": 1000.0})
+        );
+    }
+
+    #[test]
+    fn positions_by_pointer() {
+        let d = load("top:\n  list:\n    - x\n    - {k: v}\n").unwrap();
+        assert_eq!(d.pos("/top/list/0"), Pos { line: 3, col: 7 });
+        assert_eq!(d.pos("/top/list/1/k"), Pos { line: 4, col: 11 });
+        assert_eq!(d.key_pos("/top/list"), Pos { line: 2, col: 3 });
+    }
+
+    #[test]
+    fn duplicate_keys_tags_and_merge_keys_are_errors() {
+        let e = load("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.yml:3:1: duplicate key `a` (first defined at line 1); remove one of them"
+        );
+        assert!(load("a: !!binary aGk=\n")
+            .unwrap_err()
+            .message
+            .contains("tag"));
+        assert!(load("a: !custom x\n")
+            .unwrap_err()
+            .message
+            .contains("not supported"));
+        assert_eq!(load("a: !!str 12\n").unwrap().value["a"], "12");
+        assert!(load("base: &b {x: 1}\nc:\n  <<: *b\n")
+            .unwrap_err()
+            .message
+            .contains("merge keys"));
+        assert!(load("? [a, b]\n: c\n")
+            .unwrap_err()
+            .message
+            .contains("plain strings"));
+        assert!(load("a: 1\n---\nb: 2\n")
+            .unwrap_err()
+            .message
+            .contains("single YAML document"));
+        assert!(load("a: .inf\n").unwrap_err().message.contains("finite"));
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            s.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let e = load(&s).unwrap_err();
+        assert!(e.message.contains("more than"), "{e}");
+        // Small, honest aliases are fine.
+        let d = load("x: &x {a: 1}\ny: *x\n").unwrap();
+        assert_eq!(d.value["y"]["a"], 1);
+    }
+
+    #[test]
+    fn depth_size_and_encoding_limits() {
+        let deep = "a: ".to_string() + &"[".repeat(100) + &"]".repeat(100);
+        assert!(load(&deep).unwrap_err().message.contains("nesting"));
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        assert!(load_str("aaaaaaaaaaaaaaa: 1", Path::new("t"), &limits)
+            .unwrap_err()
+            .message
+            .contains("limit"));
+        let e = load_bytes(b"a: 1\nb: \xff\n", Path::new("t.yml"), &Limits::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.yml:2:4: file is not valid UTF-8; save it as UTF-8"
+        );
+        let long = format!("a: {}\n", "x".repeat(70_000));
+        assert!(load(&long).unwrap_err().message.contains("string is"));
+    }
 }

@@ -10,15 +10,23 @@ use crate::output::Output;
 pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     if let Some(d) = &args.plan_sha256 {
         if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::Usage("--plan-sha256 must be 64 hex characters".into()));
+            return Err(Error::Usage(
+                "--plan-sha256 must be 64 hex characters".into(),
+            ));
         }
     }
     let (manager, registry) = load_manager(manager_dir)?;
-    let customer = registry
-        .get(&args.customer)
-        .ok_or_else(|| Error::Refused(format!("customer `{}` is not registered; nothing was applied", args.customer)))?;
+    let customer = registry.get(&args.customer).ok_or_else(|| {
+        Error::Refused(format!(
+            "customer `{}` is not registered; nothing was applied",
+            args.customer
+        ))
+    })?;
     if manager.environment(&args.environment).is_none() {
-        return Err(Error::Usage(format!("unknown environment `{}`", args.environment)));
+        return Err(Error::Usage(format!(
+            "unknown environment `{}`",
+            args.environment
+        )));
     }
     let dir = args
         .plan_dir

@@ -23,12 +23,19 @@ pub fn load_manager(dir: &std::path::Path) -> Result<(Manager, Registry)> {
 
 /// Builds the engine; `with_terraform` locates the engine binary up front so
 /// a missing Terraform fails before any work starts.
-pub fn engine<'m>(manager: &'m Manager, with_terraform: bool, explicit: Option<&std::path::Path>) -> Result<Engine<'m>> {
+pub fn engine<'m>(
+    manager: &'m Manager,
+    with_terraform: bool,
+    explicit: Option<&std::path::Path>,
+) -> Result<Engine<'m>> {
     let schema_path = manager.path(&manager.config.schema);
     let schema = Schema::load(&schema_path, &display_path(&schema_path))?;
     let layers = ManagerLayers::load(manager).map_err(Error::Values)?;
     let terraform = if with_terraform {
-        Some(Terraform::locate(manager.config.terraform.engine, explicit)?)
+        Some(Terraform::locate(
+            manager.config.terraform.engine,
+            explicit,
+        )?)
     } else {
         None
     };

@@ -28,7 +28,9 @@ struct Settings {
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
     if !args.all && args.customers.is_empty() {
-        return Err(Error::Usage("say what to plan: --all, or --customer SLUG".into()));
+        return Err(Error::Usage(
+            "say what to plan: --all, or --customer SLUG".into(),
+        ));
     }
     let jobs = match args.jobs {
         Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
@@ -49,9 +51,17 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "result", rename_all = "lowercase")]
 pub enum Outcome {
-    Planned { summary: PlanSummary, dir: PathBuf },
-    Failed { error: String, problems: Vec<Diagnostic> },
-    Skipped { reason: String },
+    Planned {
+        summary: PlanSummary,
+        dir: PathBuf,
+    },
+    Failed {
+        error: String,
+        problems: Vec<Diagnostic>,
+    },
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,12 +77,21 @@ impl Row {
         let (counts, result) = match &self.outcome {
             Outcome::Planned { summary, .. } => (
                 summary.counts(),
-                if summary.has_changes { "changes".to_string() } else { "no changes".to_string() },
+                if summary.has_changes {
+                    "changes".to_string()
+                } else {
+                    "no changes".to_string()
+                },
             ),
             Outcome::Failed { error, .. } => ("-".into(), format!("FAILED: {error}")),
             Outcome::Skipped { reason } => ("-".into(), format!("skipped ({reason})")),
         };
-        vec![self.customer.clone(), self.environment.clone(), counts, result]
+        vec![
+            self.customer.clone(),
+            self.environment.clone(),
+            counts,
+            result,
+        ]
     }
 }
 
@@ -101,7 +120,10 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
             .iter()
             .map(|w| {
                 registry.get(w).ok_or_else(|| {
-                    Error::Usage(format!("customer `{w}` is not in {}", display_path(&registry.file).display()))
+                    Error::Usage(format!(
+                        "customer `{w}` is not in {}",
+                        display_path(&registry.file).display()
+                    ))
                 })
             })
             .collect::<Result<_>>()?,
@@ -125,7 +147,12 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
             .environment_names()
             .into_iter()
             .filter(|e| c.environments.iter().any(|x| x == e))
-            .filter(|e| settings.environments.as_ref().is_none_or(|f| f.iter().any(|x| x == e)))
+            .filter(|e| {
+                settings
+                    .environments
+                    .as_ref()
+                    .is_none_or(|f| f.iter().any(|x| x == e))
+            })
             .map(str::to_string)
             .collect();
         let push = |rows: &mut Vec<Option<Row>>, env: &str, outcome: Outcome| {
@@ -142,7 +169,13 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                 .map(|r| format!("revoked {}", r.date))
                 .unwrap_or_else(|| "revoked".into());
             for e in &envs {
-                push(&mut rows, e, Outcome::Skipped { reason: reason.clone() });
+                push(
+                    &mut rows,
+                    e,
+                    Outcome::Skipped {
+                        reason: reason.clone(),
+                    },
+                );
             }
             continue;
         }
@@ -204,7 +237,10 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                     customer: task.customer,
                     environment: &task.environment,
                     docs: &task.docs,
-                    out_dir: settings.out.join(&task.customer.slug).join(&task.environment),
+                    out_dir: settings
+                        .out
+                        .join(&task.customer.slug)
+                        .join(&task.environment),
                     sha: None,
                     run_url: None,
                     refresh_only: false,
@@ -220,7 +256,11 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                     Err(e) => {
                         let detail = match &e {
                             RunError::Terraform(t) => t.to_string(),
-                            RunError::Values(d) => d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+                            RunError::Values(d) => d
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join("\n"),
                             other => other.to_string(),
                         };
                         progress.finished(&format!("FAILED {label}: {detail}"));
@@ -239,7 +279,10 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                     environment: task.environment.clone(),
                     outcome,
                 };
-                results.lock().expect("no worker panics while holding the lock").push((task.slot, row));
+                results
+                    .lock()
+                    .expect("no worker panics while holding the lock")
+                    .push((task.slot, row));
             });
         }
     });
@@ -247,15 +290,24 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
     for (slot, row) in results.into_inner().expect("workers finished") {
         rows[slot] = Some(row);
     }
-    let rows: Vec<Row> = rows.into_iter().map(|r| r.expect("every slot filled")).collect();
-    let failed = rows.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. })).count();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|r| r.expect("every slot filled"))
+        .collect();
+    let failed = rows
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+        .count();
     if settings.json {
         out.result(&serde_json::to_string_pretty(&rows).expect("serialisable"));
     } else {
         out.result(summary_table(&rows).trim_end());
     }
     if failed > 0 {
-        return Err(Error::Failed(format!("{failed} of {} plans failed", rows.len())));
+        return Err(Error::Failed(format!(
+            "{failed} of {} plans failed",
+            rows.len()
+        )));
     }
     Ok(())
 }

@@ -21,7 +21,9 @@ struct Explained<'a> {
 
 pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     if args.json && !args.explain {
-        return Err(Error::Usage("--json goes with --explain (render prints JSON already)".into()));
+        return Err(Error::Usage(
+            "--json goes with --explain (render prints JSON already)".into(),
+        ));
     }
     let (manager, registry) = load_manager(manager_dir)?;
     let customer = registry
@@ -43,7 +45,10 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
         )));
     }
     let dir = registry.customer_dir(customer).ok_or_else(|| {
-        Error::Usage(format!("customer `{}` has no local `path` in the registry", customer.slug))
+        Error::Usage(format!(
+            "customer `{}` has no local `path` in the registry",
+            customer.slug
+        ))
     })?;
     let engine = engine(&manager, false, None)?;
     let source = CustomerSource::from_dir(&manager, &dir, std::slice::from_ref(&args.environment))

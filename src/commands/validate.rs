@@ -13,7 +13,10 @@ use crate::output::Output;
 use crate::schema::Schema;
 
 enum Target {
-    Files { schema: Option<PathBuf>, files: Vec<PathBuf> },
+    Files {
+        schema: Option<PathBuf>,
+        files: Vec<PathBuf>,
+    },
     Customers(Vec<String>),
 }
 
@@ -25,19 +28,26 @@ struct Settings {
 fn resolve(args: &ValidateArgs) -> Result<Settings> {
     let target = if args.files.is_empty() {
         if args.schema.is_some() {
-            return Err(Error::Usage("--schema applies to FILES; name the files to validate".into()));
+            return Err(Error::Usage(
+                "--schema applies to FILES; name the files to validate".into(),
+            ));
         }
         Target::Customers(args.customers.clone())
     } else {
         if !args.customers.is_empty() {
-            return Err(Error::Usage("give either --customer or FILES, not both".into()));
+            return Err(Error::Usage(
+                "give either --customer or FILES, not both".into(),
+            ));
         }
         Target::Files {
             schema: args.schema.clone(),
             files: args.files.clone(),
         }
     };
-    Ok(Settings { target, json: args.json })
+    Ok(Settings {
+        target,
+        json: args.json,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -94,14 +104,21 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
             let p = manager.path(&manager.config.schema);
             let schema = Schema::load(&p, &display_path(&p))?;
             let selected: Vec<_> = if wanted.is_empty() {
-                registry.customers.iter().filter(|c| c.is_active() && c.path.is_some()).collect()
+                registry
+                    .customers
+                    .iter()
+                    .filter(|c| c.is_active() && c.path.is_some())
+                    .collect()
             } else {
                 wanted
                     .iter()
                     .map(|w| {
-                        registry
-                            .get(w)
-                            .ok_or_else(|| Error::Usage(format!("customer `{w}` is not in {}", display_path(&registry.file).display())))
+                        registry.get(w).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "customer `{w}` is not in {}",
+                                display_path(&registry.file).display()
+                            ))
+                        })
                     })
                     .collect::<Result<_>>()?
             };
@@ -112,12 +129,17 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
                         None => vec![Diagnostic {
                             location: registry.doc.locate("/customers"),
                             pointer: None,
-                            message: format!("customer `{}` has no local `path`; validate its files directly", c.slug),
+                            message: format!(
+                                "customer `{}` has no local `path`; validate its files directly",
+                                c.slug
+                            ),
                         }],
-                        Some(dir) => match CustomerSource::from_dir(&manager, &dir, &c.environments) {
-                            Ok(src) => customer::check(&src, &schema).err().unwrap_or_default(),
-                            Err(d) => vec![d],
-                        },
+                        Some(dir) => {
+                            match CustomerSource::from_dir(&manager, &dir, &c.environments) {
+                                Ok(src) => customer::check(&src, &schema).err().unwrap_or_default(),
+                                Err(d) => vec![d],
+                            }
+                        }
                     };
                     Checked {
                         name: c.slug.clone(),
@@ -140,12 +162,19 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
                 "{} {}{}",
                 if r.valid { "ok     " } else { "invalid" },
                 r.name,
-                if r.valid { String::new() } else { format!(" ({} problem(s))", r.problems.len()) }
+                if r.valid {
+                    String::new()
+                } else {
+                    format!(" ({} problem(s))", r.problems.len())
+                }
             ));
         }
     }
     if invalid > 0 {
-        return Err(Error::Failed(format!("{invalid} of {} invalid", results.len())));
+        return Err(Error::Failed(format!(
+            "{invalid} of {} invalid",
+            results.len()
+        )));
     }
     Ok(())
 }

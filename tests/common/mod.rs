@@ -1,0 +1,131 @@
+//! Shared test harness: the fleetform binary with a scrubbed environment,
+//! and a private copy of `examples/` per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// Fails (never skips) when terraform is missing.
+pub fn require_terraform() {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("terraform").is_file());
+    assert!(
+        found,
+        "terraform is not on PATH; these tests run real terraform. Install terraform >= 1.5 \
+         (https://developer.hashicorp.com/terraform/install) and run again"
+    );
+}
+
+/// A private copy of the examples.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+            dir.path(),
+        );
+        std::fs::write(dir.path().join("terraformrc"), "").unwrap();
+        Fixture { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manager(&self) -> PathBuf {
+        self.dir.path().join("manager")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Appends text to a file.
+    pub fn append(&self, rel: &str, text: &str) {
+        let mut s = self.read(rel);
+        s.push_str(text);
+        self.write(rel, &s);
+    }
+
+    /// Registers the deliberately invalid customer from `examples/invalid`.
+    pub fn register_invalid_customer(&self) {
+        self.append(
+            "manager/customers.yml",
+            "\n  - slug: broken-co\n    path: ../invalid/broken-co\n    contact: ops@broken.example\n    environments: [staging]\n    added: 2026-05-05\n",
+        );
+    }
+
+    /// `fleetform` run from the manager dir with a scrubbed environment.
+    pub fn fleetform(&self) -> Command {
+        let mut cmd = fleetform_bin();
+        cmd.current_dir(self.manager());
+        cmd.env("TF_CLI_CONFIG_FILE", self.path("terraformrc"));
+        cmd
+    }
+}
+
+/// The binary with nothing from the outer environment but PATH and HOME:
+/// no `GITHUB_*`, `RUNNER_*`, `ACTIONS_*` or `TF_*` leak in.
+pub fn fleetform_bin() -> Command {
+    let mut cmd = Command::cargo_bin("fleetform").expect("binary built");
+    cmd.env_clear();
+    for keep in ["PATH", "HOME", "TMPDIR"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd.env("TF_IN_AUTOMATION", "1")
+        .env("TF_INPUT", "0")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".fleetform" || name == ".terraform" {
+            continue;
+        }
+        let dest = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
