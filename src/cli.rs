@@ -22,7 +22,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The manager repo (holds fleetform.yml).
+    /// Run as if started in this directory: the manager repo (holds fleetform.yml).
     #[arg(
         short = 'C',
         long,

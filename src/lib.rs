@@ -28,7 +28,17 @@ use output::Output;
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
     let out = Output::from_env(cli.global.quiet);
-    let dir = &cli.global.manager_dir;
+    // `-C DIR` works like git's: run as if started in DIR.
+    if cli.global.manager_dir != std::path::Path::new(".") {
+        if let Err(e) = std::env::set_current_dir(&cli.global.manager_dir) {
+            out.error(&format!(
+                "cannot enter the manager repo {}: {e}",
+                cli.global.manager_dir.display()
+            ));
+            return error::EXIT_USAGE;
+        }
+    }
+    let dir = std::path::Path::new(".");
     let result = match &cli.command {
         Command::Validate(a) => commands::validate::run(a, dir, &out),
         Command::Render(a) => commands::render::run(a, dir, &out),
