@@ -49,6 +49,35 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply a saved plan after checking its digest.
     Apply(ApplyArgs),
+    /// Customer side: validate, dispatch to the manager, mark the commit pending.
+    Trigger(TriggerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The manager repo, owner/name.
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: String,
+    /// Path of the variables schema inside the manager repo.
+    #[arg(long, env = "FLEETFORM_SCHEMA_PATH", default_value = "schema/variables.schema.json")]
+    pub schema_path: String,
+    /// Manager ref to read the schema from (default: its default branch).
+    #[arg(long, env = "FLEETFORM_SCHEMA_REF")]
+    pub schema_ref: Option<String>,
+    /// The customer's variables file.
+    #[arg(long, env = "FLEETFORM_VARIABLES", default_value = "infra/variables.yml")]
+    pub variables: String,
+    /// Per-environment override files; `{environment}` is replaced.
+    #[arg(long, env = "FLEETFORM_OVERRIDES", default_value = "infra/variables.{environment}.yml")]
+    pub overrides: String,
+    /// Commit status context.
+    #[arg(long, env = "FLEETFORM_STATUS_CONTEXT", default_value = "infra/terraform-deploy")]
+    pub status_context: String,
+    /// Print the writes instead of sending them.
+    #[arg(long, env = "FLEETFORM_DRY_RUN")]
+    pub dry_run: bool,
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -103,12 +132,20 @@ pub struct PlanArgs {
     /// Terraform binary to use instead of the engine named in fleetform.yml.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
+    /// Plan the customer named by the repository_dispatch event
+    /// (GITHUB_EVENT_PATH), fetching its files from GitHub.
+    #[arg(long, env = "FLEETFORM_DISPATCH", conflicts_with_all = ["all", "customers"])]
+    pub dispatch: bool,
+    /// With --dispatch: print the writes instead of sending them.
+    #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    #[arg(long, env = "FLEETFORM_CUSTOMER")]
-    pub customer: String,
+    /// The customer (not with --dispatch, which takes it from the event).
+    #[arg(long, env = "FLEETFORM_CUSTOMER", required_unless_present = "dispatch")]
+    pub customer: Option<String>,
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
     pub environment: String,
     /// Results folder the plan was written to.
@@ -124,4 +161,11 @@ pub struct ApplyArgs {
     pub json: bool,
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
+    /// Apply for the repository_dispatch event: checks the customer, that
+    /// the default branch did not move past the plan, and reports back.
+    #[arg(long, env = "FLEETFORM_DISPATCH", requires = "plan_sha256")]
+    pub dispatch: bool,
+    /// With --dispatch: print the writes instead of sending them.
+    #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
+    pub dry_run: bool,
 }

@@ -8,12 +8,15 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod customer;
+pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod github;
 pub mod layers;
 pub mod output;
 pub mod plan;
+pub mod runner;
 pub mod schema;
 pub mod secrets;
 pub mod template;
@@ -27,7 +30,7 @@ use output::Output;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
-    let out = Output::from_env(cli.global.quiet);
+    let out = Output::from_env(cli.global.quiet, cli.global.verbose);
     // `-C DIR` works like git's: run as if started in DIR.
     if cli.global.manager_dir != std::path::Path::new(".") {
         if let Err(e) = std::env::set_current_dir(&cli.global.manager_dir) {
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Render(a) => commands::render::run(a, dir, &out),
         Command::Plan(a) => commands::plan::run(a, dir, &out),
         Command::Apply(a) => commands::apply::run(a, dir, &out),
+        Command::Trigger(a) => commands::trigger::run(a, &out),
     };
     match result {
         Ok(()) => error::EXIT_OK,

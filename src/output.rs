@@ -13,13 +13,56 @@ pub struct Output {
     /// Running under GitHub Actions: repeat errors as `::error` annotations.
     pub github: bool,
     pub quiet: bool,
+    pub verbose: u8,
 }
 
 impl Output {
-    pub fn from_env(quiet: bool) -> Self {
+    pub fn from_env(quiet: bool, verbose: u8) -> Self {
         Output {
             github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
             quiet,
+            verbose,
+        }
+    }
+
+    /// A note shown only with `--verbose`.
+    pub fn verbose(&self, text: &str) {
+        if self.verbose > 0 {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Registers a secret with the runner so it is masked in logs.
+    pub fn mask(&self, secret: &str) {
+        if self.github && !secret.is_empty() {
+            println!("::add-mask::{}", escape_data(secret));
+        }
+    }
+
+    /// Opens a collapsible log group under Actions.
+    pub fn group_start(&self, title: &str) {
+        if self.github {
+            println!("::group::{}", escape_data(title));
+        }
+    }
+
+    pub fn group_end(&self) {
+        if self.github {
+            println!("::endgroup::");
+        }
+    }
+
+    /// Tool output passed through as-is (inside a group under Actions),
+    /// on stderr so stdout keeps results only.
+    pub fn raw(&self, text: &str) {
+        if self.github {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(text.as_bytes());
+            if !text.ends_with('\n') {
+                let _ = o.write_all(b"\n");
+            }
+        } else if self.verbose > 0 {
+            eprint!("{text}");
         }
     }
 

@@ -15,11 +15,38 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
             ));
         }
     }
+    if args.dispatch {
+        if args.customer.is_some() {
+            return Err(Error::Usage(
+                "--dispatch takes the customer from the event; drop --customer".into(),
+            ));
+        }
+        let Some(plan_dir) = args.plan_dir.clone() else {
+            return Err(Error::Usage(
+                "--dispatch needs --plan-dir (where the plan artifact was downloaded)".into(),
+            ));
+        };
+        return crate::commands::dispatched::apply(
+            crate::commands::dispatched::ApplySettings {
+                environment: args.environment.clone(),
+                plan_dir,
+                plan_sha256: args.plan_sha256.clone().expect("clap requires it"),
+                dry_run: args.dry_run,
+                json: args.json,
+                terraform: args.terraform.clone(),
+            },
+            manager_dir,
+            out,
+        );
+    }
+    let slug = args
+        .customer
+        .clone()
+        .expect("clap requires it without --dispatch");
     let (manager, registry) = load_manager(manager_dir)?;
-    let customer = registry.get(&args.customer).ok_or_else(|| {
+    let customer = registry.get(&slug).ok_or_else(|| {
         Error::Refused(format!(
-            "customer `{}` is not registered; nothing was applied",
-            args.customer
+            "customer `{slug}` is not registered; nothing was applied"
         ))
     })?;
     if manager.environment(&args.environment).is_none() {

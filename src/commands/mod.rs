@@ -2,8 +2,10 @@
 //! settings struct before any I/O, runs, and returns data or an error.
 
 pub mod apply;
+pub mod dispatched;
 pub mod plan;
 pub mod render;
+pub mod trigger;
 pub mod validate;
 
 use crate::config::{display_path, Manager, Registry};

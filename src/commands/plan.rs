@@ -109,6 +109,19 @@ struct Task<'a> {
 }
 
 pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+    if args.dispatch {
+        return crate::commands::dispatched::plan(
+            crate::commands::dispatched::PlanSettings {
+                environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
+                out: args.out.clone(),
+                dry_run: args.dry_run,
+                json: args.json,
+                terraform: args.terraform.clone(),
+            },
+            manager_dir,
+            out,
+        );
+    }
     let settings = resolve(args)?;
     let (manager, registry) = load_manager(manager_dir)?;
     let engine = engine(&manager, true, settings.terraform.as_deref())?;

@@ -1,0 +1,303 @@
+//! `fleetform trigger` (customer side): validate the customer's variables
+//! against the manager's schema, send `repository_dispatch` to the manager
+//! and mark the commit pending.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::TriggerArgs;
+use crate::config::{display_path, is_repo, is_slug};
+use crate::customer::{self, CustomerSource, Diagnostic};
+use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::error::{Error, Result};
+use crate::github::{CommitStatus, GitHub, Token};
+use crate::output::Output;
+use crate::runner::RunContext;
+use crate::schema::Schema;
+
+struct Settings {
+    manager_repo: String,
+    schema_path: String,
+    schema_ref: Option<String>,
+    variables: String,
+    overrides: String,
+    status_context: String,
+    dry_run: bool,
+    json: bool,
+    token: Token,
+}
+
+fn resolve(args: &TriggerArgs) -> Result<Settings> {
+    if !is_repo(&args.manager_repo) {
+        return Err(Error::Usage(format!(
+            "--manager-repo `{}` is not owner/name (set MANAGER_REPO_OWNER and MANAGER_REPO_NAME)",
+            args.manager_repo
+        )));
+    }
+    if !args.overrides.contains("{environment}") {
+        return Err(Error::Usage("--overrides must contain `{environment}`".into()));
+    }
+    let token = Token::from_env().ok_or_else(|| {
+        Error::Usage("no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into())
+    })?;
+    Ok(Settings {
+        manager_repo: args.manager_repo.clone(),
+        schema_path: args.schema_path.clone(),
+        schema_ref: args.schema_ref.clone(),
+        variables: args.variables.clone(),
+        overrides: args.overrides.clone(),
+        status_context: args.status_context.clone(),
+        dry_run: args.dry_run,
+        json: args.json,
+        token,
+    })
+}
+
+/// What the trigger did.
+#[derive(Debug, Serialize)]
+pub struct TriggerReport {
+    pub event_type: Option<String>,
+    pub dispatched: bool,
+    pub payload: Option<Payload>,
+    pub problems: Vec<Diagnostic>,
+    pub requests: usize,
+    pub dry_run_requests: Vec<crate::github::PlannedRequest>,
+}
+
+/// The customer commit and PR this run is about.
+struct Subject {
+    repo: String,
+    sha: String,
+    git_ref: String,
+    pr: Option<u64>,
+    event: String,
+    event_type: &'static str,
+}
+
+fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
+    let repo = ctx
+        .repository
+        .clone()
+        .ok_or_else(|| Error::Usage("GITHUB_REPOSITORY is not set; run inside GitHub Actions".into()))?;
+    let event_name = ctx.event_name.clone().unwrap_or_default();
+    let event = ctx.event().map_err(Error::Usage)?;
+    let s = |p: &str| event.pointer(p).and_then(Value::as_str).map(str::to_string);
+    Ok(match event_name.as_str() {
+        "pull_request" | "pull_request_target" => Some(Subject {
+            repo,
+            sha: s("/pull_request/head/sha").ok_or_else(|| Error::Usage("event has no pull_request.head.sha".into()))?,
+            git_ref: format!("refs/heads/{}", s("/pull_request/head/ref").unwrap_or_default()),
+            pr: event.get("number").and_then(Value::as_u64),
+            event: "pull_request".into(),
+            event_type: EVENT_PLAN,
+        }),
+        "push" => {
+            let sha = s("/after").or_else(|| ctx.sha.clone()).unwrap_or_default();
+            if sha.bytes().all(|b| b == b'0') {
+                return Ok(None); // branch deleted
+            }
+            let git_ref = s("/ref").or_else(|| ctx.git_ref.clone()).unwrap_or_default();
+            let default = s("/repository/default_branch").unwrap_or_else(|| "main".into());
+            let on_default = git_ref == format!("refs/heads/{default}");
+            Some(Subject {
+                repo,
+                sha,
+                git_ref,
+                pr: if on_default {
+                    s("/head_commit/message").as_deref().and_then(pr_from_commit_message)
+                } else {
+                    None
+                },
+                event: "push".into(),
+                event_type: if on_default { EVENT_APPLY } else { EVENT_PLAN },
+            })
+        }
+        "workflow_dispatch" => Some(Subject {
+            repo,
+            sha: ctx.sha.clone().unwrap_or_default(),
+            git_ref: ctx.git_ref.clone().unwrap_or_default(),
+            pr: None,
+            event: "workflow_dispatch".into(),
+            event_type: EVENT_PLAN,
+        }),
+        other => {
+            return Err(Error::Usage(format!(
+                "trigger runs on pull_request, push or workflow_dispatch, not `{other}`"
+            )))
+        }
+    })
+}
+
+/// Override files present in the checkout, by environment.
+fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
+    let (prefix, suffix) = pattern.split_once("{environment}").expect("checked in resolve");
+    let dir = Path::new(prefix).parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let rel = dir.join(e.file_name());
+        let rel_s = rel.to_string_lossy().to_string();
+        if let Some(env) = rel_s.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)) {
+            if is_slug(env) {
+                found.push((env.to_string(), rel));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    let ctx = RunContext::from_env();
+    out.mask(settings.token.expose());
+    let Some(subject) = subject(&ctx)? else {
+        out.note("the branch was deleted; nothing to plan");
+        return Ok(());
+    };
+    if !crate::dispatch::is_sha(&subject.sha) {
+        return Err(Error::Usage(format!("`{}` is not a commit sha", subject.sha)));
+    }
+    let gh = GitHub::new(&GitHub::api_url_from_env(), Some(&settings.token), settings.dry_run).map_err(|e| Error::Failed(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Failed(e.to_string()))?;
+    let run_url = ctx.run_url();
+
+    // Local files first: no request is spent on a checkout without variables.
+    let variables = std::fs::read(&settings.variables).map_err(|e| {
+        Error::Usage(format!(
+            "{}: cannot read the variables file: {e}; create it (see the provider's instructions)",
+            settings.variables
+        ))
+    })?;
+    let mut overrides = std::collections::BTreeMap::new();
+    let mut files = vec![settings.variables.clone()];
+    for (env, path) in local_overrides(&settings.overrides) {
+        let bytes = std::fs::read(&path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        files.push(path.to_string_lossy().to_string());
+        overrides.insert(env, (display_path(&path), bytes));
+    }
+    let source = CustomerSource {
+        variables: (PathBuf::from(&settings.variables), variables),
+        overrides,
+    };
+
+    let report = rt.block_on(async {
+        // 1. The schema, from the manager repo.
+        let schema_bytes = gh
+            .get_file(&settings.manager_repo, &settings.schema_path, settings.schema_ref.as_deref())
+            .await
+            .map_err(|e| Error::Failed(format!("cannot fetch the schema from {}: {e}", settings.manager_repo)))?
+            .ok_or_else(|| {
+                Error::Failed(format!(
+                    "{} has no `{}`; check MANAGER_REPO_OWNER/MANAGER_REPO_NAME and the schema path",
+                    settings.manager_repo, settings.schema_path
+                ))
+            })?;
+        let schema = Schema::from_bytes(&schema_bytes, Path::new(&format!("{}:{}", settings.manager_repo, settings.schema_path)))?;
+        let status = |state: &'static str, description: String| CommitStatus {
+            state,
+            context: settings.status_context.clone(),
+            description,
+            target_url: run_url.clone(),
+        };
+        match customer::check(&source, &schema) {
+            Err(problems) => {
+                // 2. Failure status; no dispatch.
+                gh.set_status(
+                    &subject.repo,
+                    &subject.sha,
+                    &status("failure", format!("invalid variables: {} problem(s), see the trigger run", problems.len())),
+                )
+                .await
+                .map_err(|e| Error::Failed(e.to_string()))?;
+                Ok::<_, Error>(TriggerReport {
+                    event_type: None,
+                    dispatched: false,
+                    payload: None,
+                    problems,
+                    requests: gh.request_count(),
+                    dry_run_requests: gh.withheld(),
+                })
+            }
+            Ok(_) => {
+                let payload = Payload {
+                    v: 1,
+                    customer_repo: subject.repo.clone(),
+                    sha: subject.sha.clone(),
+                    git_ref: subject.git_ref.clone(),
+                    pr: subject.pr,
+                    event: subject.event.clone(),
+                    trigger_run_url: run_url.clone(),
+                    dispatch_id: dispatch_id(&subject.repo, &subject.sha, ctx.run_id.as_deref()),
+                    files: files.clone(),
+                };
+                // 2. Dispatch, 3. pending status.
+                gh.dispatch(&settings.manager_repo, subject.event_type, &serde_json::to_value(&payload).expect("serialisable"))
+                    .await
+                    .map_err(|e| Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo)))?;
+                gh.set_status(&subject.repo, &subject.sha, &status("pending", "queued in manager".into()))
+                    .await
+                    .map_err(|e| Error::Failed(e.to_string()))?;
+                Ok(TriggerReport {
+                    event_type: Some(subject.event_type.to_string()),
+                    dispatched: !settings.dry_run,
+                    payload: Some(payload),
+                    problems: Vec::new(),
+                    requests: gh.request_count(),
+                    dry_run_requests: gh.withheld(),
+                })
+            }
+        }
+    })?;
+
+    out.diagnostics(&report.problems);
+    for r in &report.dry_run_requests {
+        out.note(&format!(
+            "dry run: would send {} {} {}",
+            r.method,
+            r.path,
+            r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
+        ));
+    }
+    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    let _ = ctx.set_outputs(&[
+        ("dispatched", report.dispatched.to_string()),
+        ("event_type", report.event_type.clone().unwrap_or_default()),
+        ("dispatch_id", report.payload.as_ref().map(|p| p.dispatch_id.clone()).unwrap_or_default()),
+    ]);
+    if settings.json {
+        out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
+    } else if let Some(p) = &report.payload {
+        out.result(&format!(
+            "{} {} sent to {} for {}@{} (dispatch {})",
+            if settings.dry_run { "would have" } else { "" },
+            report.event_type.as_deref().unwrap_or(""),
+            settings.manager_repo,
+            p.customer_repo,
+            &p.sha[..12],
+            p.dispatch_id
+        ).trim().to_string());
+    }
+    if !report.problems.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} problem(s) in the variables; nothing was sent to the manager",
+            report.problems.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A short id correlating the trigger and the manager's runs.
+fn dispatch_id(repo: &str, sha: &str, run_id: Option<&str>) -> String {
+    use sha2::Digest;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let h = sha2::Sha256::digest(format!("{repo}\n{sha}\n{}\n{nanos}\n{}", run_id.unwrap_or(""), std::process::id()));
+    crate::fsutil::hex(&h[..8])
+}

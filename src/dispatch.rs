@@ -1,0 +1,170 @@
+//! The `repository_dispatch` contract between the customer's trigger and
+//! the manager. The manager treats the payload as hostile: every field is
+//! checked for shape and size, unknown fields are refused, and nothing in it
+//! is ever used as a value — only to decide what to fetch, from where.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{is_relative_inside, is_repo};
+
+/// `event_type` for a plan (pull requests, non-default branches).
+pub const EVENT_PLAN: &str = "fleetform-plan";
+/// `event_type` for a plan that leads to an apply (default branch push).
+pub const EVENT_APPLY: &str = "fleetform-apply";
+
+/// GitHub's limits: at most 10 top-level keys, under 64 KB in all.
+pub const MAX_KEYS: usize = 10;
+pub const MAX_BYTES: usize = 64 * 1024;
+
+/// The client payload, version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    /// Payload format version (1).
+    pub v: u32,
+    /// The customer repo, `owner/name`.
+    pub customer_repo: String,
+    /// The commit to plan, 40 hex.
+    pub sha: String,
+    /// The git ref pushed (`refs/heads/...`).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The pull request, if any.
+    pub pr: Option<u64>,
+    /// `pull_request`, `push` or `workflow_dispatch`.
+    pub event: String,
+    /// Link to the customer's trigger run.
+    pub trigger_run_url: Option<String>,
+    /// Correlates the trigger, the manager's runs and the audit log.
+    pub dispatch_id: String,
+    /// The customer's variables files present at `sha` (names only).
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("dispatch payload rejected: {0}")]
+pub struct PayloadError(pub String);
+
+fn bad(m: impl Into<String>) -> PayloadError {
+    PayloadError(m.into())
+}
+
+pub fn is_sha(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn clean_text(s: &str, max: usize) -> bool {
+    s.len() <= max && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+impl Payload {
+    /// Parses and checks a `client_payload`.
+    pub fn parse(v: &Value) -> Result<Payload, PayloadError> {
+        let obj = v.as_object().ok_or_else(|| bad("client_payload must be an object"))?;
+        if obj.len() > MAX_KEYS {
+            return Err(bad(format!("{} top-level keys, more than {MAX_KEYS}", obj.len())));
+        }
+        let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+        if size >= MAX_BYTES {
+            return Err(bad(format!("{size} bytes, GitHub allows under {MAX_BYTES}")));
+        }
+        let p: Payload = serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?;
+        p.check()?;
+        Ok(p)
+    }
+
+    fn check(&self) -> Result<(), PayloadError> {
+        if self.v != 1 {
+            return Err(bad(format!("payload version {} is not supported (expected 1); update the trigger action", self.v)));
+        }
+        if !is_repo(&self.customer_repo) {
+            return Err(bad("`customer_repo` is not an owner/name"));
+        }
+        if !is_sha(&self.sha) {
+            return Err(bad("`sha` must be 40 lowercase hex characters"));
+        }
+        if !self.git_ref.starts_with("refs/") || !clean_text(&self.git_ref, 255) || self.git_ref.contains("..") {
+            return Err(bad("`ref` must be a git ref like refs/heads/main"));
+        }
+        if let Some(pr) = self.pr {
+            if pr == 0 || pr > 1_000_000_000 {
+                return Err(bad("`pr` must be a pull request number"));
+            }
+        }
+        if !matches!(self.event.as_str(), "pull_request" | "push" | "workflow_dispatch") {
+            return Err(bad("`event` must be pull_request, push or workflow_dispatch"));
+        }
+        if let Some(u) = &self.trigger_run_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) || !clean_text(u, 512) {
+                return Err(bad("`trigger_run_url` must be an http(s) URL"));
+            }
+        }
+        if self.dispatch_id.is_empty()
+            || self.dispatch_id.len() > 64
+            || !self.dispatch_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(bad("`dispatch_id` must be 1-64 letters, digits or `-`"));
+        }
+        if self.files.is_empty() || self.files.len() > 32 {
+            return Err(bad("`files` must list 1-32 file names"));
+        }
+        for f in &self.files {
+            if !clean_text(f, 256) || !is_relative_inside(std::path::Path::new(f)) {
+                return Err(bad(format!("`files` holds an unsafe path `{}`", f.escape_debug())));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Extracts a PR number from a merge or squash commit's first line
+/// (`Merge pull request #12 from ...`, `Title (#12)`).
+pub fn pr_from_commit_message(msg: &str) -> Option<u64> {
+    let first = msg.lines().next()?.trim();
+    if let Some(rest) = first.strip_prefix("Merge pull request #") {
+        return rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok();
+    }
+    let inner = first.strip_suffix(')')?;
+    let (_, num) = inner.rsplit_once("(#")?;
+    num.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Value {
+        serde_json::json!({
+            "v": 1, "customer_repo": "acme/infra", "sha": "a".repeat(40), "ref": "refs/heads/main",
+            "pr": 7, "event": "pull_request", "trigger_run_url": "https://github.com/acme/infra/actions/runs/1",
+            "dispatch_id": "abc-123", "files": ["infra/variables.yml"]
+        })
+    }
+
+    #[test]
+    fn accepts_a_good_payload_and_refuses_bad_ones() {
+        assert!(Payload::parse(&good()).is_ok());
+        let cases: Vec<(&str, Value)> = vec![
+            ("sha", serde_json::json!("ABC")),
+            ("pr", serde_json::json!("7")),
+            ("customer_repo", serde_json::json!("../etc")),
+            ("files", serde_json::json!(["../../secrets"])),
+            ("event", serde_json::json!("issue_comment")),
+            ("trigger_run_url", serde_json::json!("javascript:alert(1)")),
+            ("extra", serde_json::json!(1)),
+        ];
+        for (k, v) in cases {
+            let mut p = good();
+            p[k] = v;
+            assert!(Payload::parse(&p).is_err(), "{k} should be refused");
+        }
+    }
+
+    #[test]
+    fn pr_numbers_from_merge_messages() {
+        assert_eq!(pr_from_commit_message("Merge pull request #12 from acme/feature\n\nx"), Some(12));
+        assert_eq!(pr_from_commit_message("Bump instance type (#345)"), Some(345));
+        assert_eq!(pr_from_commit_message("plain commit"), None);
+    }
+}

@@ -1,0 +1,162 @@
+//! GitHub Actions runner I/O: the run's context from the environment, step
+//! outputs (`$GITHUB_OUTPUT`, multi-line safe) and the step summary
+//! (`$GITHUB_STEP_SUMMARY`, kept under 1 MiB). Printing workflow commands
+//! (annotations, masks, groups) is the output layer's job.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// GitHub's limit for one step summary.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024;
+
+/// What the runner tells us about the run.
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    pub event_name: Option<String>,
+    pub event_path: Option<PathBuf>,
+    pub repository: Option<String>,
+    pub sha: Option<String>,
+    pub git_ref: Option<String>,
+    pub server_url: String,
+    pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
+    pub actor: Option<String>,
+    pub output: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
+}
+
+fn var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+impl RunContext {
+    pub fn from_env() -> Self {
+        RunContext {
+            event_name: var("GITHUB_EVENT_NAME"),
+            event_path: var("GITHUB_EVENT_PATH").map(PathBuf::from),
+            repository: var("GITHUB_REPOSITORY"),
+            sha: var("GITHUB_SHA"),
+            git_ref: var("GITHUB_REF"),
+            server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
+            run_id: var("GITHUB_RUN_ID"),
+            run_attempt: var("GITHUB_RUN_ATTEMPT"),
+            actor: var("GITHUB_ACTOR"),
+            output: var("GITHUB_OUTPUT").map(PathBuf::from),
+            summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        }
+    }
+
+    /// `https://github.com/<repo>/actions/runs/<id>` when known.
+    pub fn run_url(&self) -> Option<String> {
+        Some(format!(
+            "{}/{}/actions/runs/{}",
+            self.server_url.trim_end_matches('/'),
+            self.repository.as_deref()?,
+            self.run_id.as_deref()?
+        ))
+    }
+
+    /// The event payload, parsed.
+    pub fn event(&self) -> Result<Value, String> {
+        let p = self
+            .event_path
+            .as_ref()
+            .ok_or("GITHUB_EVENT_PATH is not set; run this inside GitHub Actions or set it to an event JSON file")?;
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.len() > 25 * 1024 * 1024 {
+            return Err(format!("{}: event payload is larger than 25 MiB", p.display()));
+        }
+        let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_slice(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))
+    }
+
+    /// Sets step outputs; a no-op outside Actions.
+    pub fn set_outputs(&self, outputs: &[(&str, String)]) -> std::io::Result<()> {
+        let Some(path) = &self.output else { return Ok(()) };
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+        let mut text = String::new();
+        for (name, value) in outputs {
+            text.push_str(&format_output(name, value));
+        }
+        f.write_all(text.as_bytes())
+    }
+
+    /// Appends Markdown to the step summary, keeping the file under
+    /// [`SUMMARY_LIMIT`]; an oversized part is cut with a note.
+    pub fn append_summary(&self, markdown: &str) -> std::io::Result<()> {
+        let Some(path) = &self.summary else { return Ok(()) };
+        let used = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+        let room = SUMMARY_LIMIT.saturating_sub(used);
+        let text = fit_summary(markdown, room);
+        if text.is_empty() {
+            return Ok(());
+        }
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+        f.write_all(text.as_bytes())
+    }
+}
+
+/// `name<<DELIM\nvalue\nDELIM\n` with a delimiter that does not occur in
+/// the value.
+pub fn format_output(name: &str, value: &str) -> String {
+    if !value.contains('\n') && !value.contains('\r') {
+        return format!("{name}={value}\n");
+    }
+    let mut n = 0u64;
+    let delim = loop {
+        let d = format!("ghadelimiter_fleetform_{n}");
+        if !value.contains(&d) {
+            break d;
+        }
+        n += 1;
+    };
+    format!("{name}<<{delim}\n{value}\n{delim}\n")
+}
+
+/// Cuts `markdown` to fit `room` bytes, on a line boundary, with a note.
+pub fn fit_summary(markdown: &str, room: usize) -> String {
+    if markdown.len() <= room {
+        return markdown.to_string();
+    }
+    let note = "\n\n> The rest is cut: GitHub keeps step summaries under 1 MiB. The full plan is in the run's artifact.\n";
+    if room <= note.len() {
+        return String::new();
+    }
+    let mut cut = room - note.len();
+    while !markdown.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &markdown[..cut];
+    let head = head.rfind('\n').map_or(head, |i| &head[..i]);
+    // Close an open code fence so the note renders.
+    let fence = if head.matches("\n```").count() % 2 == 1 { "\n```" } else { "" };
+    let mut out = format!("{head}{fence}{note}");
+    while out.len() > room {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_multiline_safe() {
+        assert_eq!(format_output("a", "1"), "a=1\n");
+        let v = "line1\nghadelimiter_fleetform_0\nline3";
+        let o = format_output("b", v);
+        assert!(o.starts_with("b<<ghadelimiter_fleetform_1\n"), "{o}");
+        assert!(o.ends_with("\nghadelimiter_fleetform_1\n"));
+    }
+
+    #[test]
+    fn summary_is_capped() {
+        let big = "x\n".repeat(SUMMARY_LIMIT);
+        let s = fit_summary(&big, 1000);
+        assert!(s.len() <= 1000);
+        assert!(s.contains("cut"));
+    }
+}
