@@ -51,6 +51,71 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
+    /// The customer registry: add, list, show, revoke, onboarding instructions.
+    Customers(CustomersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CustomersArgs {
+    #[command(subcommand)]
+    pub command: CustomersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Register a customer (tokens are never taken here: they live in GitHub secrets).
+    Add {
+        slug: String,
+        /// The customer's GitHub repo, owner/name.
+        #[arg(long)]
+        repo: Option<String>,
+        /// Local checkout of the customer repo (local mode), relative to the registry.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Contact e-mail.
+        #[arg(long)]
+        contact: String,
+        /// Enabled environments (default: all of the manager's).
+        #[arg(long = "env", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// Date added (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// List customers.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one customer.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a customer revoked (never deleted; its state is kept).
+    Revoke {
+        slug: String,
+        #[arg(long)]
+        reason: String,
+        /// Date of revocation (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Ready-to-send onboarding text for a customer.
+    Instructions {
+        slug: String,
+        /// The manager repo, owner/name.
+        #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+        manager_repo: String,
+        /// A minijinja template to use instead of the built-in one
+        /// (default: templates/instructions.md.j2 in the manager repo, if present).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Ref to pin the trigger action to (default: this fleetform's release tag).
+        #[arg(long)]
+        action_ref: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -59,19 +124,35 @@ pub struct TriggerArgs {
     #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
     pub manager_repo: String,
     /// Path of the variables schema inside the manager repo.
-    #[arg(long, env = "FLEETFORM_SCHEMA_PATH", default_value = "schema/variables.schema.json")]
+    #[arg(
+        long,
+        env = "FLEETFORM_SCHEMA_PATH",
+        default_value = "schema/variables.schema.json"
+    )]
     pub schema_path: String,
     /// Manager ref to read the schema from (default: its default branch).
     #[arg(long, env = "FLEETFORM_SCHEMA_REF")]
     pub schema_ref: Option<String>,
     /// The customer's variables file.
-    #[arg(long, env = "FLEETFORM_VARIABLES", default_value = "infra/variables.yml")]
+    #[arg(
+        long,
+        env = "FLEETFORM_VARIABLES",
+        default_value = "infra/variables.yml"
+    )]
     pub variables: String,
     /// Per-environment override files; `{environment}` is replaced.
-    #[arg(long, env = "FLEETFORM_OVERRIDES", default_value = "infra/variables.{environment}.yml")]
+    #[arg(
+        long,
+        env = "FLEETFORM_OVERRIDES",
+        default_value = "infra/variables.{environment}.yml"
+    )]
     pub overrides: String,
     /// Commit status context.
-    #[arg(long, env = "FLEETFORM_STATUS_CONTEXT", default_value = "infra/terraform-deploy")]
+    #[arg(
+        long,
+        env = "FLEETFORM_STATUS_CONTEXT",
+        default_value = "infra/terraform-deploy"
+    )]
     pub status_context: String,
     /// Print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN")]

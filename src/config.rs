@@ -527,10 +527,16 @@ impl Registry {
             file: shown.clone(),
             source,
         })?;
-        let doc = yaml::load_bytes(&bytes, &shown, &Limits::default())?;
+        Registry::parse(manager, &path, &bytes)
+    }
+
+    /// Parses and checks registry text (used to vet an edit before it is
+    /// written).
+    pub fn parse(manager: &Manager, path: &Path, bytes: &[u8]) -> Result<Registry, ConfigError> {
+        let doc = yaml::load_bytes(bytes, &display_path(path), &Limits::default())?;
         let file: RegistryFile = from_doc(&doc)?;
         let registry = Registry {
-            file: path,
+            file: path.to_path_buf(),
             customers: file.customers,
             doc,
         };

@@ -51,7 +51,9 @@ fn bad(m: impl Into<String>) -> PayloadError {
 }
 
 pub fn is_sha(s: &str) -> bool {
-    s.len() == 40 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 40
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn clean_text(s: &str, max: usize) -> bool {
@@ -61,13 +63,20 @@ fn clean_text(s: &str, max: usize) -> bool {
 impl Payload {
     /// Parses and checks a `client_payload`.
     pub fn parse(v: &Value) -> Result<Payload, PayloadError> {
-        let obj = v.as_object().ok_or_else(|| bad("client_payload must be an object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("client_payload must be an object"))?;
         if obj.len() > MAX_KEYS {
-            return Err(bad(format!("{} top-level keys, more than {MAX_KEYS}", obj.len())));
+            return Err(bad(format!(
+                "{} top-level keys, more than {MAX_KEYS}",
+                obj.len()
+            )));
         }
         let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
         if size >= MAX_BYTES {
-            return Err(bad(format!("{size} bytes, GitHub allows under {MAX_BYTES}")));
+            return Err(bad(format!(
+                "{size} bytes, GitHub allows under {MAX_BYTES}"
+            )));
         }
         let p: Payload = serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?;
         p.check()?;
@@ -76,7 +85,10 @@ impl Payload {
 
     fn check(&self) -> Result<(), PayloadError> {
         if self.v != 1 {
-            return Err(bad(format!("payload version {} is not supported (expected 1); update the trigger action", self.v)));
+            return Err(bad(format!(
+                "payload version {} is not supported (expected 1); update the trigger action",
+                self.v
+            )));
         }
         if !is_repo(&self.customer_repo) {
             return Err(bad("`customer_repo` is not an owner/name"));
@@ -84,7 +96,10 @@ impl Payload {
         if !is_sha(&self.sha) {
             return Err(bad("`sha` must be 40 lowercase hex characters"));
         }
-        if !self.git_ref.starts_with("refs/") || !clean_text(&self.git_ref, 255) || self.git_ref.contains("..") {
+        if !self.git_ref.starts_with("refs/")
+            || !clean_text(&self.git_ref, 255)
+            || self.git_ref.contains("..")
+        {
             return Err(bad("`ref` must be a git ref like refs/heads/main"));
         }
         if let Some(pr) = self.pr {
@@ -92,8 +107,13 @@ impl Payload {
                 return Err(bad("`pr` must be a pull request number"));
             }
         }
-        if !matches!(self.event.as_str(), "pull_request" | "push" | "workflow_dispatch") {
-            return Err(bad("`event` must be pull_request, push or workflow_dispatch"));
+        if !matches!(
+            self.event.as_str(),
+            "pull_request" | "push" | "workflow_dispatch"
+        ) {
+            return Err(bad(
+                "`event` must be pull_request, push or workflow_dispatch",
+            ));
         }
         if let Some(u) = &self.trigger_run_url {
             if !(u.starts_with("https://") || u.starts_with("http://")) || !clean_text(u, 512) {
@@ -102,7 +122,10 @@ impl Payload {
         }
         if self.dispatch_id.is_empty()
             || self.dispatch_id.len() > 64
-            || !self.dispatch_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || !self
+                .dispatch_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
             return Err(bad("`dispatch_id` must be 1-64 letters, digits or `-`"));
         }
@@ -111,7 +134,10 @@ impl Payload {
         }
         for f in &self.files {
             if !clean_text(f, 256) || !is_relative_inside(std::path::Path::new(f)) {
-                return Err(bad(format!("`files` holds an unsafe path `{}`", f.escape_debug())));
+                return Err(bad(format!(
+                    "`files` holds an unsafe path `{}`",
+                    f.escape_debug()
+                )));
             }
         }
         Ok(())
@@ -123,7 +149,11 @@ impl Payload {
 pub fn pr_from_commit_message(msg: &str) -> Option<u64> {
     let first = msg.lines().next()?.trim();
     if let Some(rest) = first.strip_prefix("Merge pull request #") {
-        return rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok();
+        return rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok();
     }
     let inner = first.strip_suffix(')')?;
     let (_, num) = inner.rsplit_once("(#")?;
@@ -163,8 +193,14 @@ mod tests {
 
     #[test]
     fn pr_numbers_from_merge_messages() {
-        assert_eq!(pr_from_commit_message("Merge pull request #12 from acme/feature\n\nx"), Some(12));
-        assert_eq!(pr_from_commit_message("Bump instance type (#345)"), Some(345));
+        assert_eq!(
+            pr_from_commit_message("Merge pull request #12 from acme/feature\n\nx"),
+            Some(12)
+        );
+        assert_eq!(
+            pr_from_commit_message("Bump instance type (#345)"),
+            Some(345)
+        );
         assert_eq!(pr_from_commit_message("plain commit"), None);
     }
 }

@@ -248,13 +248,21 @@ impl GitHub {
         self.withheld.lock().expect("not poisoned").clone()
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, GitHubError> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, GitHubError> {
         if self.dry_run && !matches!(method, Method::Get) {
-            self.withheld.lock().expect("not poisoned").push(PlannedRequest {
-                method: method.as_str(),
-                path: path.to_string(),
-                body: body.cloned(),
-            });
+            self.withheld
+                .lock()
+                .expect("not poisoned")
+                .push(PlannedRequest {
+                    method: method.as_str(),
+                    path: path.to_string(),
+                    body: body.cloned(),
+                });
             return Ok(Response {
                 status: 0,
                 body: Value::Null,
@@ -276,7 +284,10 @@ impl GitHub {
             };
             // Decide: done, or wait this long and retry.
             let (retry_after, last): (Option<Duration>, String) = match result {
-                Err(e) => (Some(self.backoff(attempt)), format!("connection error: {e}")),
+                Err(e) => (
+                    Some(self.backoff(attempt)),
+                    format!("connection error: {e}"),
+                ),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let header = |k: &str| {
@@ -285,15 +296,24 @@ impl GitHub {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_string)
                     };
-                    let retry_header = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+                    let retry_header =
+                        header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
                     let remaining = header("x-ratelimit-remaining");
-                    let reset = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok());
+                    let reset =
+                        header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok());
                     let link_next = header("link").and_then(|l| parse_link_next(&l));
                     let text = match self.octo.body_to_string(resp).await {
                         Ok(t) => t,
                         Err(e) => {
                             let wait = self.backoff(attempt);
-                            self.check_budget(method, path, attempt, waited, wait, format!("reading the body: {e}"))?;
+                            self.check_budget(
+                                method,
+                                path,
+                                attempt,
+                                waited,
+                                wait,
+                                format!("reading the body: {e}"),
+                            )?;
                             tokio::time::sleep(wait).await;
                             waited += wait;
                             continue;
@@ -328,12 +348,21 @@ impl GitHub {
                                     // transient server fault for reads.
                                     if matches!(method, Method::Get) {
                                         let wait = self.backoff(attempt);
-                                        self.check_budget(method, path, attempt, waited, wait, format!("malformed JSON: {e}"))
-                                            .map_err(|_| GitHubError::BadJson {
+                                        self.check_budget(
+                                            method,
+                                            path,
+                                            attempt,
+                                            waited,
+                                            wait,
+                                            format!("malformed JSON: {e}"),
+                                        )
+                                        .map_err(|_| {
+                                            GitHubError::BadJson {
                                                 method: method.as_str(),
                                                 path: path.to_string(),
                                                 message: e.to_string(),
-                                            })?;
+                                            }
+                                        })?;
                                         tracing::debug!(path, "malformed JSON, retrying");
                                         tokio::time::sleep(wait).await;
                                         waited += wait;
@@ -354,7 +383,11 @@ impl GitHub {
                             elapsed_ms = started.elapsed().as_millis() as u64,
                             "response"
                         );
-                        return Ok(Response { status, body, link_next });
+                        return Ok(Response {
+                            status,
+                            body,
+                            link_next,
+                        });
                     } else {
                         return Err(GitHubError::Status {
                             method: method.as_str(),
@@ -408,24 +441,35 @@ impl GitHub {
     // -- typed operations -------------------------------------------------
 
     /// A file's bytes at `reference` (branch, tag or sha); `None` if absent.
-    pub async fn get_file(&self, repo: &str, path: &str, reference: Option<&str>) -> Result<Option<Vec<u8>>, GitHubError> {
+    pub async fn get_file(
+        &self,
+        repo: &str,
+        path: &str,
+        reference: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
         let mut p = format!("{}/contents/{}", repo_path(repo), file_path(path));
         if let Some(r) = reference {
             p.push_str(&format!("?ref={}", seg(r)));
         }
         match self.send(Method::Get, &p, None).await {
             Ok(r) => {
-                let content = r.body.get("content").and_then(Value::as_str).ok_or_else(|| GitHubError::BadJson {
-                    method: "GET",
-                    path: p.clone(),
-                    message: format!("`{path}` is not a file"),
-                })?;
+                let content = r
+                    .body
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| GitHubError::BadJson {
+                        method: "GET",
+                        path: p.clone(),
+                        message: format!("`{path}` is not a file"),
+                    })?;
                 let cleaned: String = content.chars().filter(|c| !c.is_whitespace()).collect();
-                base64_decode(&cleaned).map(Some).ok_or_else(|| GitHubError::BadJson {
-                    method: "GET",
-                    path: p,
-                    message: "file content is not valid base64".into(),
-                })
+                base64_decode(&cleaned)
+                    .map(Some)
+                    .ok_or_else(|| GitHubError::BadJson {
+                        method: "GET",
+                        path: p,
+                        message: "file content is not valid base64".into(),
+                    })
             }
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -433,15 +477,30 @@ impl GitHub {
     }
 
     /// `POST /repos/{repo}/dispatches`.
-    pub async fn dispatch(&self, repo: &str, event_type: &str, client_payload: &Value) -> Result<(), GitHubError> {
-        let body = serde_json::json!({ "event_type": event_type, "client_payload": client_payload });
-        self.send(Method::Post, &format!("{}/dispatches", repo_path(repo)), Some(&body))
-            .await
-            .map(|_| ())
+    pub async fn dispatch(
+        &self,
+        repo: &str,
+        event_type: &str,
+        client_payload: &Value,
+    ) -> Result<(), GitHubError> {
+        let body =
+            serde_json::json!({ "event_type": event_type, "client_payload": client_payload });
+        self.send(
+            Method::Post,
+            &format!("{}/dispatches", repo_path(repo)),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `POST /repos/{repo}/statuses/{sha}`.
-    pub async fn set_status(&self, repo: &str, sha: &str, status: &CommitStatus) -> Result<(), GitHubError> {
+    pub async fn set_status(
+        &self,
+        repo: &str,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), GitHubError> {
         let mut body = serde_json::json!({
             "state": status.state,
             "context": status.context,
@@ -450,23 +509,38 @@ impl GitHub {
         if let Some(url) = &status.target_url {
             body["target_url"] = Value::String(url.clone());
         }
-        self.send(Method::Post, &format!("{}/statuses/{}", repo_path(repo), seg(sha)), Some(&body))
-            .await
-            .map(|_| ())
+        self.send(
+            Method::Post,
+            &format!("{}/statuses/{}", repo_path(repo), seg(sha)),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `GET /repos/{repo}/commits/{sha}/status` (combined).
     pub async fn combined_status(&self, repo: &str, sha: &str) -> Result<Value, GitHubError> {
         let r = self
-            .send(Method::Get, &format!("{}/commits/{}/status", repo_path(repo), seg(sha)), None)
+            .send(
+                Method::Get,
+                &format!("{}/commits/{}/status", repo_path(repo), seg(sha)),
+                None,
+            )
             .await?;
         Ok(r.body)
     }
 
     /// Every comment on an issue or PR, following pagination.
-    pub async fn list_comments(&self, repo: &str, issue: u64) -> Result<Vec<IssueComment>, GitHubError> {
+    pub async fn list_comments(
+        &self,
+        repo: &str,
+        issue: u64,
+    ) -> Result<Vec<IssueComment>, GitHubError> {
         let mut out = Vec::new();
-        let mut next = Some(format!("{}/issues/{issue}/comments?per_page=100", repo_path(repo)));
+        let mut next = Some(format!(
+            "{}/issues/{issue}/comments?per_page=100",
+            repo_path(repo)
+        ));
         let mut pages = 0;
         while let Some(p) = next.take() {
             pages += 1;
@@ -476,7 +550,10 @@ impl GitHub {
             let r = self.send(Method::Get, &p, None).await?;
             let items = r.body.as_array().cloned().unwrap_or_default();
             for c in items {
-                if let (Some(id), Some(body)) = (c.get("id").and_then(Value::as_u64), c.get("body").and_then(Value::as_str)) {
+                if let (Some(id), Some(body)) = (
+                    c.get("id").and_then(Value::as_u64),
+                    c.get("body").and_then(Value::as_str),
+                ) {
                     out.push(IssueComment {
                         id,
                         body: body.to_string(),
@@ -488,7 +565,12 @@ impl GitHub {
         Ok(out)
     }
 
-    pub async fn create_comment(&self, repo: &str, issue: u64, body: &str) -> Result<Option<u64>, GitHubError> {
+    pub async fn create_comment(
+        &self,
+        repo: &str,
+        issue: u64,
+        body: &str,
+    ) -> Result<Option<u64>, GitHubError> {
         let r = self
             .send(
                 Method::Post,
@@ -512,7 +594,11 @@ impl GitHub {
 
     pub async fn delete_comment(&self, repo: &str, id: u64) -> Result<(), GitHubError> {
         match self
-            .send(Method::Delete, &format!("{}/issues/comments/{id}", repo_path(repo)), None)
+            .send(
+                Method::Delete,
+                &format!("{}/issues/comments/{id}", repo_path(repo)),
+                None,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -551,19 +637,30 @@ impl GitHub {
 
     /// Turns an absolute `Link` URL into a path under the API root.
     fn relative(&self, url: &str) -> String {
-        url.strip_prefix(&self.api_url).map(str::to_string).unwrap_or_else(|| {
-            // Same host, other prefix: keep path and query.
-            match url.find("://").and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j)) {
-                Some(k) => url[k..].to_string(),
-                None => url.to_string(),
-            }
-        })
+        url.strip_prefix(&self.api_url)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                // Same host, other prefix: keep path and query.
+                match url
+                    .find("://")
+                    .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
+                {
+                    Some(k) => url[k..].to_string(),
+                    None => url.to_string(),
+                }
+            })
     }
 
     /// The sticky comment: find ours by `marker`, update it, or create it.
     /// After creating, look again: if a concurrent run also created one,
     /// keep the oldest and delete the rest, so there is never a duplicate.
-    pub async fn upsert_sticky_comment(&self, repo: &str, issue: u64, marker: &str, body: &str) -> Result<Option<u64>, GitHubError> {
+    pub async fn upsert_sticky_comment(
+        &self,
+        repo: &str,
+        issue: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<Option<u64>, GitHubError> {
         let existing: Vec<u64> = self
             .list_comments(repo, issue)
             .await?
@@ -638,8 +735,12 @@ pub fn truncate_chars(s: &str, n: usize) -> String {
 fn parse_link_next(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (url, rest) = part.split_once(';')?;
-        rest.contains("rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rest.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -692,11 +793,16 @@ mod tests {
     #[test]
     fn links_and_segments() {
         assert_eq!(
-            parse_link_next(r#"<https://x/repos/a/b/issues/1/comments?page=2>; rel="next", <https://x/...?page=5>; rel="last""#),
+            parse_link_next(
+                r#"<https://x/repos/a/b/issues/1/comments?page=2>; rel="next", <https://x/...?page=5>; rel="last""#
+            ),
             Some("https://x/repos/a/b/issues/1/comments?page=2".into())
         );
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
         assert_eq!(repo_path("acme/infra.repo"), "/repos/acme/infra.repo");
-        assert_eq!(format!("{:?}", Token::new("ghp_secret".into()).unwrap()), "Token(***)");
+        assert_eq!(
+            format!("{:?}", Token::new("ghp_secret".into()).unwrap()),
+            "Token(***)"
+        );
     }
 }

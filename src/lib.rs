@@ -4,6 +4,7 @@
 //! [`commands`]. Library code returns data and errors; only [`output`]
 //! prints.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod github;
 pub mod layers;
 pub mod output;
 pub mod plan;
+pub mod registry_edit;
 pub mod runner;
 pub mod schema;
 pub mod secrets;
@@ -48,6 +50,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(a) => commands::plan::run(a, dir, &out),
         Command::Apply(a) => commands::apply::run(a, dir, &out),
         Command::Trigger(a) => commands::trigger::run(a, &out),
+        Command::Customers(a) => commands::customers::run(a, dir, &out),
     };
     match result {
         Ok(()) => error::EXIT_OK,

@@ -66,7 +66,10 @@ impl RunContext {
             .ok_or("GITHUB_EVENT_PATH is not set; run this inside GitHub Actions or set it to an event JSON file")?;
         let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
         if meta.len() > 25 * 1024 * 1024 {
-            return Err(format!("{}: event payload is larger than 25 MiB", p.display()));
+            return Err(format!(
+                "{}: event payload is larger than 25 MiB",
+                p.display()
+            ));
         }
         let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
         serde_json::from_slice(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))
@@ -74,8 +77,13 @@ impl RunContext {
 
     /// Sets step outputs; a no-op outside Actions.
     pub fn set_outputs(&self, outputs: &[(&str, String)]) -> std::io::Result<()> {
-        let Some(path) = &self.output else { return Ok(()) };
-        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+        let Some(path) = &self.output else {
+            return Ok(());
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
         let mut text = String::new();
         for (name, value) in outputs {
             text.push_str(&format_output(name, value));
@@ -86,14 +94,21 @@ impl RunContext {
     /// Appends Markdown to the step summary, keeping the file under
     /// [`SUMMARY_LIMIT`]; an oversized part is cut with a note.
     pub fn append_summary(&self, markdown: &str) -> std::io::Result<()> {
-        let Some(path) = &self.summary else { return Ok(()) };
-        let used = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+        let Some(path) = &self.summary else {
+            return Ok(());
+        };
+        let used = std::fs::metadata(path)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
         let room = SUMMARY_LIMIT.saturating_sub(used);
         let text = fit_summary(markdown, room);
         if text.is_empty() {
             return Ok(());
         }
-        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
         f.write_all(text.as_bytes())
     }
 }
@@ -131,7 +146,11 @@ pub fn fit_summary(markdown: &str, room: usize) -> String {
     let head = &markdown[..cut];
     let head = head.rfind('\n').map_or(head, |i| &head[..i]);
     // Close an open code fence so the note renders.
-    let fence = if head.matches("\n```").count() % 2 == 1 { "\n```" } else { "" };
+    let fence = if head.matches("\n```").count() % 2 == 1 {
+        "\n```"
+    } else {
+        ""
+    };
     let mut out = format!("{head}{fence}{note}");
     while out.len() > room {
         out.pop();

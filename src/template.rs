@@ -85,10 +85,19 @@ pub fn markdown() -> Environment<'static> {
     env
 }
 
-const EMBEDDED: &[(&str, &str)] = &[(
-    "plan_comment.md",
-    include_str!("templates/plan_comment.md.j2"),
-)];
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "plan_comment.md",
+        include_str!("templates/plan_comment.md.j2"),
+    ),
+    (
+        "instructions.md",
+        include_str!("templates/instructions.md.j2"),
+    ),
+];
+
+/// The customer trigger workflow template shipped in `workflows/`.
+pub const CUSTOMER_WORKFLOW: &str = include_str!("../workflows/customer-trigger.yml");
 
 #[cfg(test)]
 mod tests {

@@ -60,7 +60,29 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         .clone()
         .unwrap_or_else(|| args.out.join(&customer.slug).join(&args.environment));
     let engine = engine(&manager, true, args.terraform.as_deref())?;
-    match engine.apply(customer, &args.environment, &dir, args.plan_sha256.as_deref()) {
+    let result = engine.apply(
+        customer,
+        &args.environment,
+        &dir,
+        args.plan_sha256.as_deref(),
+    );
+    let entry = match &result {
+        Ok(done) => crate::audit::Entry::now("apply", "ok").plan(Some(&done.plan_sha256)),
+        Err(RunError::Refused(m)) => {
+            crate::audit::Entry::now("refusal", "refused").detail(format!("apply: {m}"))
+        }
+        Err(RunError::Terraform(crate::terraform::TerraformError::StalePlan { .. })) => {
+            crate::audit::Entry::now("refusal", "refused").detail("apply: stale plan")
+        }
+        Err(e) => crate::audit::Entry::now("apply", "failed").detail(e.short()),
+    };
+    crate::commands::audit(
+        out,
+        entry
+            .customer(&customer.slug)
+            .environment(&args.environment),
+    );
+    match result {
         Ok(done) => {
             if args.json {
                 out.result(&serde_json::to_string_pretty(&done).expect("serialisable"));

@@ -45,11 +45,17 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
     if ctx.event_name.as_deref() != Some("repository_dispatch") {
         return Err(Error::Usage(format!(
             "--dispatch runs on repository_dispatch events, not `{}`",
-            ctx.event_name.as_deref().unwrap_or("(GITHUB_EVENT_NAME unset)")
+            ctx.event_name
+                .as_deref()
+                .unwrap_or("(GITHUB_EVENT_NAME unset)")
         )));
     }
     let event = ctx.event().map_err(Error::Usage)?;
-    let event_type = event.get("action").and_then(Value::as_str).unwrap_or_default().to_string();
+    let event_type = event
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if event_type != EVENT_PLAN && event_type != EVENT_APPLY {
         return Err(Error::Refused(format!(
             "dispatch type must be `{EVENT_PLAN}` or `{EVENT_APPLY}`"
@@ -57,7 +63,10 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
     }
     let payload = Payload::parse(event.get("client_payload").unwrap_or(&Value::Null))
         .map_err(|e| Error::Refused(e.to_string()))?;
-    Ok(Dispatched { event_type, payload })
+    Ok(Dispatched {
+        event_type,
+        payload,
+    })
 }
 
 /// The registered, active customer for the payload's repo — or a refusal.
@@ -109,12 +118,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn token() -> Result<Token> {
     Token::from_env().ok_or_else(|| {
-        Error::Usage("no token: set FLEETFORM_TOKEN (the SOURCE_REPOS_PAT secret) or GITHUB_TOKEN".into())
+        Error::Usage(
+            "no token: set FLEETFORM_TOKEN (the SOURCE_REPOS_PAT secret) or GITHUB_TOKEN".into(),
+        )
     })
 }
 
 /// Markdown for values that failed validation.
-fn invalid_comment(marker: &str, env: &str, slug: &str, sha: &str, problems: &[Diagnostic]) -> String {
+fn invalid_comment(
+    marker: &str,
+    env: &str,
+    slug: &str,
+    sha: &str,
+    problems: &[Diagnostic],
+) -> String {
     let mut s = format!(
         "{marker}\n### fleetform plan: `{slug}` / `{env}`\n\n**Invalid variables** at `{}`: nothing was planned. Fix these and push again:\n\n",
         &sha[..12]
@@ -125,7 +142,11 @@ fn invalid_comment(marker: &str, env: &str, slug: &str, sha: &str, problems: &[D
             crate::plan::md_escape(&p.location.file.display().to_string()).replace('`', "'"),
             p.location.pos.line,
             p.location.pos.col,
-            p.pointer.as_deref().filter(|p| !p.is_empty()).map(|p| format!(" `{}`", p.replace('`', "'"))).unwrap_or_default(),
+            p.pointer
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| format!(" `{}`", p.replace('`', "'")))
+                .unwrap_or_default(),
             crate::plan::md_escape(&p.message)
         ));
     }
@@ -161,6 +182,28 @@ struct PlanReport {
 }
 
 pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
+    let r = plan_inner(settings, manager_dir, out);
+    audit_refusal(&r, "plan", out);
+    r
+}
+
+/// Records a refusal (with the payload's repo when it could be read).
+fn audit_refusal(r: &Result<()>, what: &str, out: &Output) {
+    if let Err(Error::Refused(m)) = r {
+        let ctx = RunContext::from_env();
+        let payload = read_event(&ctx).ok().map(|d| d.payload);
+        let mut e = crate::audit::Entry::now("refusal", "refused").detail(format!("{what}: {m}"));
+        if let Some(p) = payload {
+            e = e
+                .customer(&p.customer_repo)
+                .sha(Some(&p.sha))
+                .dispatch(Some(&p.dispatch_id));
+        }
+        super::audit(out, e);
+    }
+}
+
+fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     let token = token()?;
     out.mask(token.expose());
@@ -168,7 +211,8 @@ pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<
     let payload = &dispatched.payload;
     let (manager, registry) = super::load_manager(manager_dir)?;
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
-    let gh = GitHub::new(&GitHub::api_url_from_env(), Some(&token), settings.dry_run).map_err(gh_err)?;
+    let gh =
+        GitHub::new(&GitHub::api_url_from_env(), Some(&token), settings.dry_run).map_err(gh_err)?;
     let rt = runtime()?;
     let run_url = ctx.run_url();
     rt.block_on(async {
@@ -260,6 +304,17 @@ pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<
                 .await
                 .map_err(gh_err)?;
                 let _ = ctx.append_summary(&invalid_comment("", &envs.join(", "), &customer.slug, &payload.sha, &problems));
+                for env in &envs {
+                    super::audit(
+                        out,
+                        crate::audit::Entry::now("plan", "failed")
+                            .customer(&customer.slug)
+                            .environment(env)
+                            .sha(Some(&payload.sha))
+                            .dispatch(Some(&payload.dispatch_id))
+                            .detail(format!("invalid variables: {} problem(s)", problems.len())),
+                    );
+                }
                 return Err(Error::Failed(format!("{} problem(s) in the customer's variables; nothing was planned", problems.len())));
             }
         };
@@ -305,6 +360,16 @@ pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<
                     crate::fsutil::write_atomic(&dir.join(GITHUB_FILE), &serde_json::to_vec_pretty(&record).expect("serialisable"))
                         .map_err(|e| Error::Failed(format!("writing {GITHUB_FILE}: {e}")))?;
                     let _ = ctx.append_summary(&format!("{}\n\n<details><summary>Full plan</summary>\n\n{fence}text\n{}\n{fence}\n\n</details>\n\n", p.comment, p.plan_text, fence = crate::plan::fence_for(&p.plan_text)));
+                    super::audit(
+                        out,
+                        crate::audit::Entry::now("plan", if p.summary.has_changes { "changes" } else { "no-changes" })
+                            .customer(&customer.slug)
+                            .environment(env)
+                            .sha(Some(&payload.sha))
+                            .plan(Some(&p.summary.plan_sha256))
+                            .dispatch(Some(&payload.dispatch_id))
+                            .detail(p.summary.headline()),
+                    );
                     report.results.push(EnvResult {
                         environment: env.clone(),
                         summary: Some(p.summary),
@@ -325,6 +390,15 @@ pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<
                     gh.set_status(&payload.customer_repo, &payload.sha, &status("failure", format!("{env}: plan failed, see the run")))
                         .await
                         .map_err(gh_err)?;
+                    super::audit(
+                        out,
+                        crate::audit::Entry::now("plan", "failed")
+                            .customer(&customer.slug)
+                            .environment(env)
+                            .sha(Some(&payload.sha))
+                            .dispatch(Some(&payload.dispatch_id))
+                            .detail(e.short()),
+                    );
                     report.results.push(EnvResult {
                         environment: env.clone(),
                         summary: None,
@@ -409,6 +483,12 @@ pub struct ApplySettings {
 }
 
 pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
+    let r = apply_inner(settings, manager_dir, out);
+    audit_refusal(&r, "apply", out);
+    r
+}
+
+fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     let token = token()?;
     out.mask(token.expose());
@@ -422,10 +502,14 @@ pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Resul
     }
     let (manager, registry) = super::load_manager(manager_dir)?;
     if manager.environment(&settings.environment).is_none() {
-        return Err(Error::Usage(format!("unknown environment `{}`", settings.environment)));
+        return Err(Error::Usage(format!(
+            "unknown environment `{}`",
+            settings.environment
+        )));
     }
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
-    let gh = GitHub::new(&GitHub::api_url_from_env(), Some(&token), settings.dry_run).map_err(gh_err)?;
+    let gh =
+        GitHub::new(&GitHub::api_url_from_env(), Some(&token), settings.dry_run).map_err(gh_err)?;
     let rt = runtime()?;
     let run_url = ctx.run_url();
     let env = settings.environment.clone();
@@ -487,6 +571,15 @@ pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Resul
                     );
                     gh.update_comment(&payload.customer_repo, id, &body).await.map_err(gh_err)?;
                 }
+                super::audit(
+                    out,
+                    crate::audit::Entry::now("apply", "ok")
+                        .customer(&customer.slug)
+                        .environment(&env)
+                        .sha(Some(&payload.sha))
+                        .plan(Some(&done.plan_sha256))
+                        .dispatch(Some(&payload.dispatch_id)),
+                );
                 let _ = ctx.append_summary(&format!("### fleetform apply: `{}` / `{env}`\n\nApplied plan `sha256:{}`.\n", customer.slug, done.plan_sha256));
                 ctx.set_outputs(&[("applied", "true".into()), ("plan_sha256", done.plan_sha256.clone()), ("requests", gh.request_count().to_string())])
                     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
@@ -506,6 +599,15 @@ pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Resul
                 let _ = gh
                     .set_status(&payload.customer_repo, &payload.sha, &status("failure", format!("{env}: apply failed, see the run")))
                     .await;
+                super::audit(
+                    out,
+                    crate::audit::Entry::now("apply", "failed")
+                        .customer(&customer.slug)
+                        .environment(&env)
+                        .sha(Some(&payload.sha))
+                        .dispatch(Some(&payload.dispatch_id))
+                        .detail(e.short()),
+                );
                 Err(match e {
                     RunError::Terraform(t) => Error::Terraform(t),
                     RunError::Values(d) => Error::Values(d),

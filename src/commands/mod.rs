@@ -2,6 +2,7 @@
 //! settings struct before any I/O, runs, and returns data or an error.
 
 pub mod apply;
+pub mod customers;
 pub mod dispatched;
 pub mod plan;
 pub mod render;
@@ -15,6 +16,17 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::template::ValueTemplates;
 use crate::terraform::Terraform;
+
+/// Appends an audit record; a failure to write it is reported, not fatal.
+pub fn audit(out: &crate::output::Output, entry: crate::audit::Entry) {
+    let path = crate::audit::log_path();
+    if let Err(e) = crate::audit::append(&path, &entry) {
+        out.error(&format!(
+            "cannot write the audit log {}: {e}",
+            path.display()
+        ));
+    }
+}
 
 /// Loads the manager side: config, registry, schema and value layers.
 pub fn load_manager(dir: &std::path::Path) -> Result<(Manager, Registry)> {

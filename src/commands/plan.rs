@@ -287,6 +287,30 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                         }
                     }
                 };
+                let entry = match &outcome {
+                    Outcome::Planned { summary, .. } => crate::audit::Entry::now(
+                        "plan",
+                        if summary.has_changes {
+                            "changes"
+                        } else {
+                            "no-changes"
+                        },
+                    )
+                    .plan(Some(&summary.plan_sha256))
+                    .detail(summary.headline()),
+                    Outcome::Failed { error, .. } => {
+                        crate::audit::Entry::now("plan", "failed").detail(error.clone())
+                    }
+                    Outcome::Skipped { reason } => {
+                        crate::audit::Entry::now("plan", "skipped").detail(reason.clone())
+                    }
+                };
+                crate::commands::audit(
+                    out,
+                    entry
+                        .customer(&task.customer.slug)
+                        .environment(&task.environment),
+                );
                 let row = Row {
                     customer: task.customer.slug.clone(),
                     environment: task.environment.clone(),

@@ -37,10 +37,14 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
         )));
     }
     if !args.overrides.contains("{environment}") {
-        return Err(Error::Usage("--overrides must contain `{environment}`".into()));
+        return Err(Error::Usage(
+            "--overrides must contain `{environment}`".into(),
+        ));
     }
     let token = Token::from_env().ok_or_else(|| {
-        Error::Usage("no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into())
+        Error::Usage(
+            "no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into(),
+        )
     })?;
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),
@@ -77,18 +81,21 @@ struct Subject {
 }
 
 fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
-    let repo = ctx
-        .repository
-        .clone()
-        .ok_or_else(|| Error::Usage("GITHUB_REPOSITORY is not set; run inside GitHub Actions".into()))?;
+    let repo = ctx.repository.clone().ok_or_else(|| {
+        Error::Usage("GITHUB_REPOSITORY is not set; run inside GitHub Actions".into())
+    })?;
     let event_name = ctx.event_name.clone().unwrap_or_default();
     let event = ctx.event().map_err(Error::Usage)?;
     let s = |p: &str| event.pointer(p).and_then(Value::as_str).map(str::to_string);
     Ok(match event_name.as_str() {
         "pull_request" | "pull_request_target" => Some(Subject {
             repo,
-            sha: s("/pull_request/head/sha").ok_or_else(|| Error::Usage("event has no pull_request.head.sha".into()))?,
-            git_ref: format!("refs/heads/{}", s("/pull_request/head/ref").unwrap_or_default()),
+            sha: s("/pull_request/head/sha")
+                .ok_or_else(|| Error::Usage("event has no pull_request.head.sha".into()))?,
+            git_ref: format!(
+                "refs/heads/{}",
+                s("/pull_request/head/ref").unwrap_or_default()
+            ),
             pr: event.get("number").and_then(Value::as_u64),
             event: "pull_request".into(),
             event_type: EVENT_PLAN,
@@ -98,7 +105,9 @@ fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
             if sha.bytes().all(|b| b == b'0') {
                 return Ok(None); // branch deleted
             }
-            let git_ref = s("/ref").or_else(|| ctx.git_ref.clone()).unwrap_or_default();
+            let git_ref = s("/ref")
+                .or_else(|| ctx.git_ref.clone())
+                .unwrap_or_default();
             let default = s("/repository/default_branch").unwrap_or_else(|| "main".into());
             let on_default = git_ref == format!("refs/heads/{default}");
             Some(Subject {
@@ -106,7 +115,9 @@ fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
                 sha,
                 git_ref,
                 pr: if on_default {
-                    s("/head_commit/message").as_deref().and_then(pr_from_commit_message)
+                    s("/head_commit/message")
+                        .as_deref()
+                        .and_then(pr_from_commit_message)
                 } else {
                     None
                 },
@@ -132,16 +143,28 @@ fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
 
 /// Override files present in the checkout, by environment.
 fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
-    let (prefix, suffix) = pattern.split_once("{environment}").expect("checked in resolve");
-    let dir = Path::new(prefix).parent().map(Path::to_path_buf).unwrap_or_default();
+    let (prefix, suffix) = pattern
+        .split_once("{environment}")
+        .expect("checked in resolve");
+    let dir = Path::new(prefix)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }) else {
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &dir
+    }) else {
         return found;
     };
     for e in entries.flatten() {
         let rel = dir.join(e.file_name());
         let rel_s = rel.to_string_lossy().to_string();
-        if let Some(env) = rel_s.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)) {
+        if let Some(env) = rel_s
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+        {
             if is_slug(env) {
                 found.push((env.to_string(), rel));
             }
@@ -160,10 +183,21 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         return Ok(());
     };
     if !crate::dispatch::is_sha(&subject.sha) {
-        return Err(Error::Usage(format!("`{}` is not a commit sha", subject.sha)));
+        return Err(Error::Usage(format!(
+            "`{}` is not a commit sha",
+            subject.sha
+        )));
     }
-    let gh = GitHub::new(&GitHub::api_url_from_env(), Some(&settings.token), settings.dry_run).map_err(|e| Error::Failed(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Failed(e.to_string()))?;
+    let gh = GitHub::new(
+        &GitHub::api_url_from_env(),
+        Some(&settings.token),
+        settings.dry_run,
+    )
+    .map_err(|e| Error::Failed(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(e.to_string()))?;
     let run_url = ctx.run_url();
 
     // Local files first: no request is spent on a checkout without variables.
@@ -176,7 +210,8 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     let mut overrides = std::collections::BTreeMap::new();
     let mut files = vec![settings.variables.clone()];
     for (env, path) in local_overrides(&settings.overrides) {
-        let bytes = std::fs::read(&path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
         files.push(path.to_string_lossy().to_string());
         overrides.insert(env, (display_path(&path), bytes));
     }
@@ -255,6 +290,26 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     })?;
 
     out.diagnostics(&report.problems);
+    crate::commands::audit(
+        out,
+        crate::audit::Entry::now(
+            "trigger",
+            if report.problems.is_empty() {
+                "dispatched"
+            } else {
+                "invalid"
+            },
+        )
+        .customer(&subject.repo)
+        .sha(Some(&subject.sha))
+        .dispatch(report.payload.as_ref().map(|p| p.dispatch_id.as_str()))
+        .detail(
+            report
+                .event_type
+                .clone()
+                .unwrap_or_else(|| format!("{} problem(s)", report.problems.len())),
+        ),
+    );
     for r in &report.dry_run_requests {
         out.note(&format!(
             "dry run: would send {} {} {}",
@@ -267,20 +322,31 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     let _ = ctx.set_outputs(&[
         ("dispatched", report.dispatched.to_string()),
         ("event_type", report.event_type.clone().unwrap_or_default()),
-        ("dispatch_id", report.payload.as_ref().map(|p| p.dispatch_id.clone()).unwrap_or_default()),
+        (
+            "dispatch_id",
+            report
+                .payload
+                .as_ref()
+                .map(|p| p.dispatch_id.clone())
+                .unwrap_or_default(),
+        ),
     ]);
     if settings.json {
         out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
     } else if let Some(p) = &report.payload {
-        out.result(&format!(
-            "{} {} sent to {} for {}@{} (dispatch {})",
-            if settings.dry_run { "would have" } else { "" },
-            report.event_type.as_deref().unwrap_or(""),
-            settings.manager_repo,
-            p.customer_repo,
-            &p.sha[..12],
-            p.dispatch_id
-        ).trim().to_string());
+        out.result(
+            &format!(
+                "{} {} sent to {} for {}@{} (dispatch {})",
+                if settings.dry_run { "would have" } else { "" },
+                report.event_type.as_deref().unwrap_or(""),
+                settings.manager_repo,
+                p.customer_repo,
+                &p.sha[..12],
+                p.dispatch_id
+            )
+            .trim()
+            .to_string(),
+        );
     }
     if !report.problems.is_empty() {
         return Err(Error::Failed(format!(
@@ -298,6 +364,10 @@ fn dispatch_id(repo: &str, sha: &str, run_id: Option<&str>) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let h = sha2::Sha256::digest(format!("{repo}\n{sha}\n{}\n{nanos}\n{}", run_id.unwrap_or(""), std::process::id()));
+    let h = sha2::Sha256::digest(format!(
+        "{repo}\n{sha}\n{}\n{nanos}\n{}",
+        run_id.unwrap_or(""),
+        std::process::id()
+    ));
     crate::fsutil::hex(&h[..8])
 }

@@ -1,0 +1,369 @@
+//! `fleetform customers add | list | show | revoke | instructions`: the
+//! registry, edited in place (order and comments kept, atomic writes).
+//! Tokens are never accepted on the command line nor written to any file.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cli::{CustomersArgs, CustomersCommand};
+use crate::config::{
+    display_path, is_date, is_email, is_repo, is_slug, Customer, Manager, Registry, Status,
+};
+use crate::error::{Error, Result};
+use crate::output::{table, Output};
+use crate::registry_edit;
+
+pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+    let manager = Manager::load(manager_dir)?;
+    match &args.command {
+        CustomersCommand::List { json } => list(&manager, *json, out),
+        CustomersCommand::Show { slug, json } => show(&manager, slug, *json, out),
+        CustomersCommand::Add {
+            slug,
+            repo,
+            path,
+            contact,
+            environments,
+            date,
+        } => {
+            let c = Customer {
+                slug: slug.clone(),
+                repo: repo.clone(),
+                path: path.clone(),
+                contact: contact.clone(),
+                environments: if environments.is_empty() {
+                    manager
+                        .environment_names()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    environments.clone()
+                },
+                status: Status::Active,
+                added: date.clone().unwrap_or_else(crate::audit::today),
+                revoked: None,
+            };
+            add(&manager, c, out)
+        }
+        CustomersCommand::Revoke { slug, reason, date } => {
+            revoke(&manager, slug, reason, date.clone(), out)
+        }
+        CustomersCommand::Instructions {
+            slug,
+            manager_repo,
+            template,
+            action_ref,
+        } => instructions(
+            &manager,
+            slug,
+            manager_repo,
+            template.as_ref(),
+            action_ref.as_deref(),
+            out,
+        ),
+    }
+}
+
+fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
+    let registry = Registry::load(manager)?;
+    #[derive(Serialize)]
+    struct Item<'a> {
+        slug: &'a str,
+        status: Status,
+        repo: Option<&'a str>,
+        environments: &'a [String],
+        added: &'a str,
+        revoked: Option<&'a crate::config::Revocation>,
+    }
+    let items: Vec<Item> = registry
+        .customers
+        .iter()
+        .map(|c| Item {
+            slug: &c.slug,
+            status: c.status,
+            repo: c.repo.as_deref(),
+            environments: &c.environments,
+            added: &c.added,
+            revoked: c.revoked.as_ref(),
+        })
+        .collect();
+    if json {
+        out.result(&serde_json::to_string_pretty(&items).expect("serialisable"));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.slug.to_string(),
+                match i.revoked {
+                    Some(r) => format!("revoked {}", r.date),
+                    None => "active".into(),
+                },
+                i.repo.unwrap_or("-").to_string(),
+                i.environments.join(","),
+                i.added.to_string(),
+            ]
+        })
+        .collect();
+    out.result(
+        table(
+            &["CUSTOMER", "STATUS", "REPO", "ENVIRONMENTS", "ADDED"],
+            &rows,
+        )
+        .trim_end(),
+    );
+    Ok(())
+}
+
+fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
+    let registry = Registry::load(manager)?;
+    let c = registry
+        .get(slug)
+        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    if json {
+        out.result(&serde_json::to_string_pretty(c).expect("serialisable"));
+        return Ok(());
+    }
+    let mut rows = vec![
+        vec!["slug".into(), c.slug.clone()],
+        vec!["status".into(), format!("{:?}", c.status).to_lowercase()],
+        vec!["repo".into(), c.repo.clone().unwrap_or_else(|| "-".into())],
+        vec![
+            "path".into(),
+            c.path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "-".into()),
+        ],
+        vec!["contact".into(), c.contact.clone()],
+        vec!["environments".into(), c.environments.join(", ")],
+        vec!["added".into(), c.added.clone()],
+    ];
+    if let Some(r) = &c.revoked {
+        rows.push(vec!["revoked".into(), format!("{} ({})", r.date, r.reason)]);
+    }
+    rows.push(vec![
+        "state keys".into(),
+        c.environments
+            .iter()
+            .map(|e| manager.state_key(&c.slug, e))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ]);
+    out.result(table(&["FIELD", "VALUE"], &rows).trim_end());
+    Ok(())
+}
+
+fn refuse_secretish(field: &str, value: &str) -> Result<()> {
+    if crate::secrets::looks_like_credential(value) {
+        return Err(Error::Usage(format!(
+            "{field} looks like a token; fleetform never stores tokens (they belong in GitHub secrets)"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes new registry text after checking it parses and validates.
+fn commit_edit(manager: &Manager, path: &std::path::Path, text: &str) -> Result<Registry> {
+    let registry = Registry::parse(manager, path, text.as_bytes()).map_err(|e| {
+        Error::Failed(format!(
+            "the edited registry would not be valid, so nothing was written: {e}"
+        ))
+    })?;
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| {
+        Error::Failed(format!(
+            "cannot write {}: {e}",
+            display_path(path).display()
+        ))
+    })?;
+    Ok(registry)
+}
+
+fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
+    if !is_slug(&c.slug) {
+        return Err(Error::Usage(format!(
+            "`{}` is not a valid slug: 1-63 lowercase letters, digits or inner `-`",
+            c.slug
+        )));
+    }
+    match (&c.repo, &c.path) {
+        (None, None) => {
+            return Err(Error::Usage(
+                "give --repo owner/name (or --path for local mode)".into(),
+            ))
+        }
+        (Some(r), _) if !is_repo(r) => {
+            return Err(Error::Usage(format!("`{r}` is not a GitHub owner/name")))
+        }
+        _ => {}
+    }
+    if !is_email(&c.contact) {
+        return Err(Error::Usage(format!(
+            "`{}` is not an e-mail address",
+            c.contact
+        )));
+    }
+    if !is_date(&c.added) {
+        return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
+    }
+    refuse_secretish("--contact", &c.contact)?;
+    let registry = Registry::load(manager)?;
+    if registry.get(&c.slug).is_some() {
+        return Err(Error::Usage(format!(
+            "customer `{}` already exists; pick another slug",
+            c.slug
+        )));
+    }
+    if let Some(r) = &c.repo {
+        if let Some(other) = registry.by_repo(r) {
+            return Err(Error::Usage(format!(
+                "repo `{r}` already belongs to `{}`",
+                other.slug
+            )));
+        }
+    }
+    let text = std::fs::read_to_string(&registry.file).map_err(|e| Error::Failed(e.to_string()))?;
+    let shown = display_path(&registry.file).display().to_string();
+    let edited = registry_edit::add(&text, &registry.doc, &shown, &c)
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    commit_edit(manager, &registry.file, &edited)?;
+    crate::commands::audit(
+        out,
+        crate::audit::Entry::now("registry", "added")
+            .customer(&c.slug)
+            .detail(format!("added {}", c.repo.as_deref().unwrap_or("(local)"))),
+    );
+    out.result(&format!("added `{}` to {shown}", c.slug));
+    Ok(())
+}
+
+fn revoke(
+    manager: &Manager,
+    slug: &str,
+    reason: &str,
+    date: Option<String>,
+    out: &Output,
+) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(Error::Usage("--reason must say why".into()));
+    }
+    refuse_secretish("--reason", reason)?;
+    let date = date.unwrap_or_else(crate::audit::today);
+    if !is_date(&date) {
+        return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
+    }
+    let registry = Registry::load(manager)?;
+    let index = registry
+        .customers
+        .iter()
+        .position(|c| c.slug == slug)
+        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    if !registry.customers[index].is_active() {
+        out.result(&format!("`{slug}` is already revoked"));
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&registry.file).map_err(|e| Error::Failed(e.to_string()))?;
+    let shown = display_path(&registry.file).display().to_string();
+    let edited = registry_edit::revoke(&text, &registry.doc, &shown, index, &date, reason)
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    let after = commit_edit(manager, &registry.file, &edited)?;
+    if after.get(slug).is_none_or(|c| c.is_active()) {
+        return Err(Error::Failed(
+            "the edit did not revoke the customer; the file was restored".into(),
+        ));
+    }
+    crate::commands::audit(
+        out,
+        crate::audit::Entry::now("registry", "revoked")
+            .customer(slug)
+            .detail(reason.to_string()),
+    );
+    out.result(&format!(
+        "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept; remove the customer's token from the manager's access yourself."
+    ));
+    Ok(())
+}
+
+fn instructions(
+    manager: &Manager,
+    slug: &str,
+    manager_repo: &str,
+    template: Option<&PathBuf>,
+    action_ref: Option<&str>,
+    out: &Output,
+) -> Result<()> {
+    if !is_repo(manager_repo) {
+        return Err(Error::Usage(format!(
+            "--manager-repo `{manager_repo}` is not owner/name"
+        )));
+    }
+    let registry = Registry::load(manager)?;
+    let c = registry
+        .get(slug)
+        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    if !c.is_active() {
+        return Err(Error::Usage(format!("customer `{slug}` is revoked")));
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let action_ref = action_ref
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("v{version}"));
+    let workflow = crate::template::CUSTOMER_WORKFLOW.replace(
+        "/actions/trigger@v1",
+        &format!("/actions/trigger@{action_ref}"),
+    );
+    let override_default = manager.root.join("templates/instructions.md.j2");
+    let source = match template {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
+        ),
+        None => std::fs::read_to_string(&override_default).ok(),
+    };
+    let (owner, name) = manager_repo.split_once('/').expect("checked");
+    let apply_note = manager
+        .config
+        .environments
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.name,
+                if e.auto_apply {
+                    "automatic"
+                } else {
+                    "after the provider's approval"
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ctx = minijinja::context! {
+        customer => minijinja::Value::from(minijinja::value::Serde(c)),
+        manager_repo => manager_repo,
+        manager_owner => owner,
+        manager_name => name,
+        schema_path => manager.config.schema.display().to_string(),
+        variables => manager.config.customer.variables.clone(),
+        overrides => manager.config.customer.overrides.clone(),
+        status_context => manager.config.status_context.clone(),
+        version => version,
+        action_ref => action_ref,
+        workflow => workflow.trim_end(),
+        apply_note => apply_note,
+    };
+    let env = crate::template::markdown();
+    let text = match source {
+        Some(src) => env.render_str(&src, ctx),
+        None => env
+            .get_template("instructions.md")
+            .expect("embedded")
+            .render(ctx),
+    }
+    .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
+    out.result(text.trim_end());
+    Ok(())
+}
