@@ -53,6 +53,75 @@ pub enum Command {
     Trigger(TriggerArgs),
     /// The customer registry: add, list, show, revoke, onboarding instructions.
     Customers(CustomersArgs),
+    /// A GitHub Actions matrix of active customers × environments (JSON).
+    Matrix(MatrixArgs),
+    /// Plan every customer × environment and report drift.
+    Drift(DriftArgs),
+    /// The audit log.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// Only customers whose files changed since this git ref.
+    #[arg(long, env = "FLEETFORM_CHANGED_FROM")]
+    pub changed_from: Option<String>,
+    /// End of the change range (default HEAD).
+    #[arg(long, env = "FLEETFORM_CHANGED_TO")]
+    pub changed_to: Option<String>,
+    /// Most jobs in the matrix; customers are packed into shards beyond it.
+    #[arg(long, env = "FLEETFORM_MAX_JOBS", default_value_t = 256)]
+    pub max_jobs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// A matrix job's shard: JSON list of `customer:environment` (or `customer`).
+    #[arg(long, env = "FLEETFORM_SHARD", conflicts_with_all = ["customers", "environments"])]
+    pub shard: Option<String>,
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/drift")]
+    pub out: PathBuf,
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Keep one sticky issue per drifted customer in the manager repo.
+    #[arg(long, env = "FLEETFORM_ISSUES", requires = "manager_repo")]
+    pub issues: bool,
+    /// The manager repo, owner/name (for --issues and for customers without a local path).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: Option<String>,
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Summarise the audit log: applies per customer, refusals, approvals, failures.
+    Report {
+        /// Only records since this date (YYYY-MM-DD) or time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// The log file (default: FLEETFORM_AUDIT_LOG or .fleetform/audit.jsonl).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

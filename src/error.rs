@@ -6,6 +6,7 @@
 //! | 1 | something failed: invalid values, a template or Terraform error, or some customers in a fleet run failed |
 //! | 2 | usage or configuration error: bad flags, unreadable or invalid `fleetform.yml`, registry or schema |
 //! | 3 | refused: a safety check said no (plan digest mismatch, stale plan, revoked or unknown customer) |
+//! | 4 | drift found (`fleetform drift`, when no check failed) |
 
 use crate::config::ConfigError;
 use crate::customer::Diagnostic;
@@ -16,6 +17,7 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_REFUSED: u8 = 3;
+pub const EXIT_DRIFT: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +38,9 @@ pub enum Error {
     /// run failed); carries the one-line summary.
     #[error("{0}")]
     Failed(String),
+    /// Drift was found (not an error of fleetform's).
+    #[error("{0}")]
+    Drift(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -45,6 +50,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Schema(_) | Error::Usage(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
+            Error::Drift(_) => EXIT_DRIFT,
             Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => {
                 EXIT_FAILED
             }

@@ -20,6 +20,14 @@ use octocrab::Octocrab;
 use serde::Serialize;
 use serde_json::Value;
 
+/// The single-threaded runtime the GitHub client runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, GitHubError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GitHubError::Setup(format!("cannot start the async runtime: {e}")))
+}
+
 /// A token that never shows itself in Debug or Display.
 #[derive(Clone)]
 pub struct Token(String);
@@ -205,7 +213,14 @@ fn file_path(p: &str) -> String {
 
 impl GitHub {
     /// `api_url` as in `GITHUB_API_URL` (default `https://api.github.com`).
-    pub fn new(api_url: &str, token: Option<&Token>, dry_run: bool) -> Result<Self, GitHubError> {
+    /// The client lives on `rt` (octocrab needs a runtime to be built).
+    pub fn new(
+        rt: &tokio::runtime::Runtime,
+        api_url: &str,
+        token: Option<&Token>,
+        dry_run: bool,
+    ) -> Result<Self, GitHubError> {
+        let _guard = rt.enter();
         let api_url = api_url.trim_end_matches('/').to_string();
         let timeout = std::env::var("FLEETFORM_HTTP_TIMEOUT_SECS")
             .ok()
@@ -635,6 +650,86 @@ impl GitHub {
         Ok((branch, sha))
     }
 
+    /// Open issues with `label`, following pagination.
+    pub async fn list_open_issues(
+        &self,
+        repo: &str,
+        label: &str,
+    ) -> Result<Vec<Issue>, GitHubError> {
+        let mut out = Vec::new();
+        let mut next = Some(format!(
+            "{}/issues?state=open&labels={}&per_page=100",
+            repo_path(repo),
+            seg(label)
+        ));
+        let mut pages = 0;
+        while let Some(p) = next.take() {
+            pages += 1;
+            if pages > 50 {
+                break;
+            }
+            let r = self.send(Method::Get, &p, None).await?;
+            for i in r.body.as_array().cloned().unwrap_or_default() {
+                if i.get("pull_request").is_some() {
+                    continue;
+                }
+                if let Some(number) = i.get("number").and_then(Value::as_u64) {
+                    out.push(Issue {
+                        number,
+                        body: i
+                            .get("body")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                    });
+                }
+            }
+            next = r.link_next.map(|u| self.relative(&u));
+        }
+        Ok(out)
+    }
+
+    pub async fn create_issue(
+        &self,
+        repo: &str,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<Option<u64>, GitHubError> {
+        let r = self
+            .send(
+                Method::Post,
+                &format!("{}/issues", repo_path(repo)),
+                Some(&serde_json::json!({ "title": title, "body": body, "labels": labels })),
+            )
+            .await?;
+        Ok(r.body.get("number").and_then(Value::as_u64))
+    }
+
+    /// PATCH an issue: body and/or state.
+    pub async fn update_issue(
+        &self,
+        repo: &str,
+        number: u64,
+        body: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        let mut patch = serde_json::Map::new();
+        if let Some(b) = body {
+            patch.insert("body".into(), Value::String(b.into()));
+        }
+        if let Some(s) = state {
+            patch.insert("state".into(), Value::String(s.into()));
+        }
+        self.send(
+            Method::Patch,
+            &format!("{}/issues/{number}", repo_path(repo)),
+            Some(&Value::Object(patch)),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Turns an absolute `Link` URL into a path under the API root.
     fn relative(&self, url: &str) -> String {
         url.strip_prefix(&self.api_url)
@@ -652,8 +747,12 @@ impl GitHub {
     }
 
     /// The sticky comment: find ours by `marker`, update it, or create it.
-    /// After creating, look again: if a concurrent run also created one,
-    /// keep the oldest and delete the rest, so there is never a duplicate.
+    /// Duplicates (left by runs that raced between listing and creating)
+    /// are deleted, keeping the oldest, the next time the comment is
+    /// written. The workflows' `concurrency` group per customer ×
+    /// environment keeps runs for one comment from racing at all. Cost: 2
+    /// requests (list, then create or update), plus 1 per extra page of
+    /// comments and 1 per duplicate removed.
     pub async fn upsert_sticky_comment(
         &self,
         repo: &str,
@@ -675,29 +774,14 @@ impl GitHub {
             }
             return Ok(Some(first));
         }
-        let created = self.create_comment(repo, issue, body).await?;
-        if self.dry_run {
-            return Ok(created);
-        }
-        let mine: Vec<u64> = self
-            .list_comments(repo, issue)
-            .await?
-            .into_iter()
-            .filter(|c| c.body.contains(marker))
-            .map(|c| c.id)
-            .collect();
-        if mine.len() > 1 {
-            let keep = *mine.iter().min().expect("non-empty");
-            if Some(keep) != created {
-                self.update_comment(repo, keep, body).await?;
-            }
-            for dup in mine.iter().filter(|id| **id != keep) {
-                self.delete_comment(repo, *dup).await?;
-            }
-            return Ok(Some(keep));
-        }
-        Ok(created)
+        self.create_comment(repo, issue, body).await
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub number: u64,
+    pub body: String,
 }
 
 #[derive(Debug, Clone)]

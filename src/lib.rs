@@ -51,6 +51,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Apply(a) => commands::apply::run(a, dir, &out),
         Command::Trigger(a) => commands::trigger::run(a, &out),
         Command::Customers(a) => commands::customers::run(a, dir, &out),
+        Command::Matrix(a) => commands::matrix::run(a, dir, &out),
+        Command::Drift(a) => commands::drift::run(a, dir, &out),
+        Command::Audit(a) => commands::audit_report::run(a, dir, &out),
     };
     match result {
         Ok(()) => error::EXIT_OK,
@@ -83,6 +86,7 @@ fn report(out: &Output, e: &Error) {
             None => out.error(&c.to_string()),
         },
         Error::Other(err) => out.error(&format!("{err:#}")),
+        Error::Drift(m) => out.note(m),
         other => out.error(&other.to_string()),
     }
 }

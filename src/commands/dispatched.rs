@@ -110,10 +110,7 @@ fn gh_err(e: GitHubError) -> Error {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))
+    crate::github::runtime().map_err(gh_err)
 }
 
 fn token() -> Result<Token> {
@@ -151,6 +148,26 @@ fn invalid_comment(
         ));
     }
     s
+}
+
+/// Writes the sticky comment. A PR that does not exist (or cannot take
+/// comments) is reported and skipped: the commit status still tells.
+async fn sticky(
+    gh: &GitHub,
+    repo: &str,
+    pr: u64,
+    marker: &str,
+    body: &str,
+    out: &Output,
+) -> Result<Option<u64>> {
+    match gh.upsert_sticky_comment(repo, pr, marker, body).await {
+        Ok(id) => Ok(id),
+        Err(e) if matches!(e.status(), Some(403 | 404 | 410 | 422)) => {
+            out.note(&format!("warning: no comment on {repo}#{pr}: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(gh_err(e)),
+    }
 }
 
 pub struct PlanSettings {
@@ -211,9 +228,14 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
     let payload = &dispatched.payload;
     let (manager, registry) = super::load_manager(manager_dir)?;
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
-    let gh =
-        GitHub::new(&GitHub::api_url_from_env(), Some(&token), settings.dry_run).map_err(gh_err)?;
     let rt = runtime()?;
+    let gh = GitHub::new(
+        &rt,
+        &GitHub::api_url_from_env(),
+        Some(&token),
+        settings.dry_run,
+    )
+    .map_err(gh_err)?;
     let run_url = ctx.run_url();
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, payload, run_url.clone(), out).await?;
@@ -293,7 +315,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     if let Some(pr) = payload.pr {
                         let marker = comment_marker(&customer.slug, env);
                         let body = invalid_comment(&marker, env, &customer.slug, &payload.sha, &problems);
-                        gh.upsert_sticky_comment(&payload.customer_repo, pr, &marker, &body).await.map_err(gh_err)?;
+                        sticky(&gh, &payload.customer_repo, pr, &marker, &body, out).await?;
                     }
                 }
                 gh.set_status(
@@ -340,10 +362,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             match result {
                 Ok(p) => {
                     let comment_id = match payload.pr {
-                        Some(pr) => gh
-                            .upsert_sticky_comment(&payload.customer_repo, pr, &comment_marker(&customer.slug, env), &p.comment)
-                            .await
-                            .map_err(gh_err)?,
+                        Some(pr) => sticky(&gh, &payload.customer_repo, pr, &comment_marker(&customer.slug, env), &p.comment, out).await?,
                         None => None,
                     };
                     gh.set_status(&payload.customer_repo, &payload.sha, &status("success", p.summary.headline()))
@@ -508,9 +527,14 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
         )));
     }
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
-    let gh =
-        GitHub::new(&GitHub::api_url_from_env(), Some(&token), settings.dry_run).map_err(gh_err)?;
     let rt = runtime()?;
+    let gh = GitHub::new(
+        &rt,
+        &GitHub::api_url_from_env(),
+        Some(&token),
+        settings.dry_run,
+    )
+    .map_err(gh_err)?;
     let run_url = ctx.run_url();
     let env = settings.environment.clone();
     rt.block_on(async {

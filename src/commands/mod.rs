@@ -2,8 +2,11 @@
 //! settings struct before any I/O, runs, and returns data or an error.
 
 pub mod apply;
+pub mod audit_report;
 pub mod customers;
 pub mod dispatched;
+pub mod drift;
+pub mod matrix;
 pub mod plan;
 pub mod render;
 pub mod trigger;

@@ -2,7 +2,7 @@
 //! enabled environment with bounded concurrency; one failing customer never
 //! stops the others.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use crate::cli::PlanArgs;
 use crate::commands::{engine, load_manager};
-use crate::config::{display_path, Customer};
+use crate::config::{display_path, Customer, Manager, Registry};
 use crate::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
-use crate::engine::{PlanRequest, RunError};
+use crate::engine::{Engine, PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 use crate::plan::PlanSummary;
@@ -108,66 +108,47 @@ struct Task<'a> {
     docs: std::sync::Arc<CustomerDocs>,
 }
 
-pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
-    if args.dispatch {
-        return crate::commands::dispatched::plan(
-            crate::commands::dispatched::PlanSettings {
-                environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
-                out: args.out.clone(),
-                dry_run: args.dry_run,
-                json: args.json,
-                terraform: args.terraform.clone(),
-            },
-            manager_dir,
-            out,
-        );
-    }
-    let settings = resolve(args)?;
-    let (manager, registry) = load_manager(manager_dir)?;
-    let engine = engine(&manager, true, settings.terraform.as_deref())?;
+/// The work of a fleet run: rows decided up front (skipped, invalid) and
+/// plans still to run, each with its slot in the final order.
+pub struct Fleet<'a> {
+    rows: Vec<Option<Row>>,
+    tasks: Vec<Task<'a>>,
+}
 
-    // Selection, checked before any work.
-    let selected: Vec<&Customer> = match &settings.customers {
-        None => registry.customers.iter().collect(),
-        Some(wanted) => wanted
-            .iter()
-            .map(|w| {
-                registry.get(w).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "customer `{w}` is not in {}",
-                        display_path(&registry.file).display()
-                    ))
-                })
-            })
-            .collect::<Result<_>>()?,
-    };
-    if let Some(envs) = &settings.environments {
-        for e in envs {
-            if manager.environment(e).is_none() {
-                return Err(Error::Usage(format!(
-                    "unknown environment `{e}`; fleetform.yml declares: {}",
-                    manager.environment_names().join(", ")
-                )));
-            }
-        }
-    }
+/// Where a customer's files come from.
+pub type SourceFn<'s> =
+    dyn Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 's;
 
+/// Local checkouts (the registry's `path`).
+pub fn local_source<'a>(
+    manager: &'a Manager,
+    registry: &'a Registry,
+) -> impl Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 'a {
+    move |c, envs| match registry.customer_dir(c) {
+        None => Err(vec![Diagnostic {
+            location: registry.doc.locate("/customers"),
+            pointer: None,
+            message: format!(
+                "customer `{}` has no local `path`; local mode reads customer files from disk",
+                c.slug
+            ),
+        }]),
+        Some(dir) => CustomerSource::from_dir(manager, &dir, envs).map_err(|d| vec![d]),
+    }
+}
+
+/// Decides what to plan: revoked customers are skipped, invalid ones fail
+/// alone (every problem reported), the rest become tasks.
+pub fn prepare<'a>(
+    engine: &Engine<'_>,
+    selected: &[(&'a Customer, Vec<String>)],
+    source: &SourceFn<'_>,
+    out: &Output,
+) -> Fleet<'a> {
     let mut rows: Vec<Option<Row>> = Vec::new();
     let mut tasks = Vec::new();
-    for c in selected {
-        // Manager order, restricted to the customer's and the filter's.
-        let envs: Vec<String> = manager
-            .environment_names()
-            .into_iter()
-            .filter(|e| c.environments.iter().any(|x| x == e))
-            .filter(|e| {
-                settings
-                    .environments
-                    .as_ref()
-                    .is_none_or(|f| f.iter().any(|x| x == e))
-            })
-            .map(str::to_string)
-            .collect();
+    for (c, envs) in selected {
+        let c: &'a Customer = c;
         let push = |rows: &mut Vec<Option<Row>>, env: &str, outcome: Outcome| {
             rows.push(Some(Row {
                 customer: c.slug.clone(),
@@ -181,7 +162,7 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                 .as_ref()
                 .map(|r| format!("revoked {}", r.date))
                 .unwrap_or_else(|| "revoked".into());
-            for e in &envs {
+            for e in envs {
                 push(
                     &mut rows,
                     e,
@@ -192,24 +173,11 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
             }
             continue;
         }
-        let docs = match registry.customer_dir(c) {
-            None => Err(vec![Diagnostic {
-                location: registry.doc.locate("/customers"),
-                pointer: None,
-                message: format!(
-                    "customer `{}` has no local `path`; local mode reads customer files from disk",
-                    c.slug
-                ),
-            }]),
-            Some(dir) => CustomerSource::from_dir(&manager, &dir, &envs)
-                .map_err(|d| vec![d])
-                .and_then(|src| customer::check(&src, &engine.schema)),
-        };
-        match docs {
+        match source(c, envs).and_then(|src| customer::check(&src, &engine.schema)) {
             Err(problems) => {
                 out.diagnostics(&problems);
                 let error = RunError::Values(problems.clone()).short();
-                for e in &envs {
+                for e in envs {
                     push(
                         &mut rows,
                         e,
@@ -226,7 +194,7 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                     tasks.push(Task {
                         slot: rows.len(),
                         customer: c,
-                        environment: e,
+                        environment: e.clone(),
                         docs: docs.clone(),
                     });
                     rows.push(None);
@@ -234,11 +202,36 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
             }
         }
     }
+    Fleet { rows, tasks }
+}
 
+/// The environments to run for a customer, in the manager's order,
+/// restricted to the customer's and to `filter`.
+pub fn environments_for(manager: &Manager, c: &Customer, filter: Option<&[String]>) -> Vec<String> {
+    manager
+        .environment_names()
+        .into_iter()
+        .filter(|e| c.environments.iter().any(|x| x == e))
+        .filter(|e| filter.is_none_or(|f| f.iter().any(|x| x == e)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs the fleet's plans, `jobs` at a time, and returns every row in order.
+pub fn execute(
+    engine: &Engine<'_>,
+    fleet: Fleet<'_>,
+    jobs: usize,
+    out_dir: &Path,
+    refresh_only: bool,
+    action: &str,
+    out: &Output,
+) -> Vec<Row> {
+    let Fleet { mut rows, tasks } = fleet;
     let progress = out.progress(tasks.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
-    let workers = settings.jobs.min(tasks.len()).max(1);
+    let workers = jobs.min(tasks.len()).max(1);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -250,13 +243,10 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                     customer: task.customer,
                     environment: &task.environment,
                     docs: &task.docs,
-                    out_dir: settings
-                        .out
-                        .join(&task.customer.slug)
-                        .join(&task.environment),
+                    out_dir: out_dir.join(&task.customer.slug).join(&task.environment),
                     sha: None,
                     run_url: None,
-                    refresh_only: false,
+                    refresh_only,
                 };
                 let outcome = match engine.plan(&req) {
                     Ok(p) => {
@@ -289,7 +279,7 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                 };
                 let entry = match &outcome {
                     Outcome::Planned { summary, .. } => crate::audit::Entry::now(
-                        "plan",
+                        action,
                         if summary.has_changes {
                             "changes"
                         } else {
@@ -299,10 +289,10 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
                     .plan(Some(&summary.plan_sha256))
                     .detail(summary.headline()),
                     Outcome::Failed { error, .. } => {
-                        crate::audit::Entry::now("plan", "failed").detail(error.clone())
+                        crate::audit::Entry::now(action, "failed").detail(error.clone())
                     }
                     Outcome::Skipped { reason } => {
-                        crate::audit::Entry::now("plan", "skipped").detail(reason.clone())
+                        crate::audit::Entry::now(action, "skipped").detail(reason.clone())
                     }
                 };
                 crate::commands::audit(
@@ -327,10 +317,81 @@ pub fn run(args: &PlanArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
     for (slot, row) in results.into_inner().expect("workers finished") {
         rows[slot] = Some(row);
     }
-    let rows: Vec<Row> = rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| r.expect("every slot filled"))
+        .collect()
+}
+
+/// Resolves `--customer` names against the registry (all when empty).
+pub fn select<'r>(registry: &'r Registry, wanted: Option<&[String]>) -> Result<Vec<&'r Customer>> {
+    match wanted {
+        None => Ok(registry.customers.iter().collect()),
+        Some(wanted) => wanted
+            .iter()
+            .map(|w| {
+                registry.get(w).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "customer `{w}` is not in {}",
+                        display_path(&registry.file).display()
+                    ))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Checks `--env` names against the manager.
+pub fn check_environments(manager: &Manager, envs: Option<&[String]>) -> Result<()> {
+    for e in envs.unwrap_or_default() {
+        if manager.environment(e).is_none() {
+            return Err(Error::Usage(format!(
+                "unknown environment `{e}`; fleetform.yml declares: {}",
+                manager.environment_names().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    if args.dispatch {
+        return crate::commands::dispatched::plan(
+            crate::commands::dispatched::PlanSettings {
+                environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
+                out: args.out.clone(),
+                dry_run: args.dry_run,
+                json: args.json,
+                terraform: args.terraform.clone(),
+            },
+            manager_dir,
+            out,
+        );
+    }
+    let settings = resolve(args)?;
+    let (manager, registry) = load_manager(manager_dir)?;
+    let engine = engine(&manager, true, settings.terraform.as_deref())?;
+    let selected = select(&registry, settings.customers.as_deref())?;
+    check_environments(&manager, settings.environments.as_deref())?;
+    let selected: Vec<(&Customer, Vec<String>)> = selected
+        .into_iter()
+        .map(|c| {
+            (
+                c,
+                environments_for(&manager, c, settings.environments.as_deref()),
+            )
+        })
         .collect();
+    let source = local_source(&manager, &registry);
+    let fleet = prepare(&engine, &selected, &source, out);
+    let rows = execute(
+        &engine,
+        fleet,
+        settings.jobs,
+        &settings.out,
+        false,
+        "plan",
+        out,
+    );
     let failed = rows
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))

@@ -188,16 +188,14 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
             subject.sha
         )));
     }
+    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let gh = GitHub::new(
+        &rt,
         &GitHub::api_url_from_env(),
         Some(&settings.token),
         settings.dry_run,
     )
     .map_err(|e| Error::Failed(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(e.to_string()))?;
     let run_url = ctx.run_url();
 
     // Local files first: no request is spent on a checkout without variables.

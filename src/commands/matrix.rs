@@ -1,0 +1,222 @@
+//! `fleetform matrix`: a GitHub Actions matrix (JSON for `fromJSON`) of
+//! active customers × environments. Deterministic order (registry order,
+//! then the manager's environment order). Never more than `--max-jobs`
+//! (GitHub allows 256): beyond that, customers are packed into shards, each
+//! job carrying a list, every pair exactly once and a customer's
+//! environments always in the same shard.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::MatrixArgs;
+use crate::commands::load_manager;
+use crate::commands::plan::{check_environments, environments_for, select};
+use crate::config::{clean_path, Customer, Manager, Registry};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::runner::RunContext;
+
+/// GitHub's limit on jobs per matrix.
+pub const GITHUB_MAX_JOBS: usize = 256;
+
+#[derive(Debug, Serialize)]
+pub struct Job {
+    /// A stable, readable job id.
+    pub id: String,
+    /// `customer:environment` pairs for this job (what `drift --shard` takes).
+    pub shard: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Matrix {
+    pub include: Vec<Job>,
+}
+
+pub fn build(pairs_by_customer: &[(String, Vec<String>)], max_jobs: usize) -> Matrix {
+    let total: usize = pairs_by_customer.iter().map(|(_, e)| e.len()).sum();
+    let nonempty: Vec<&(String, Vec<String>)> = pairs_by_customer
+        .iter()
+        .filter(|(_, e)| !e.is_empty())
+        .collect();
+    if total <= max_jobs {
+        let include = nonempty
+            .iter()
+            .flat_map(|(c, envs)| {
+                envs.iter().map(move |e| Job {
+                    id: format!("{c}-{e}"),
+                    shard: vec![format!("{c}:{e}")],
+                })
+            })
+            .collect();
+        return Matrix { include };
+    }
+    // Contiguous chunks of whole customers: ceil(C / max) customers each,
+    // which makes at most `max_jobs` shards.
+    let per = nonempty.len().div_ceil(max_jobs);
+    let shards = nonempty.len().div_ceil(per);
+    let include = nonempty
+        .chunks(per)
+        .enumerate()
+        .map(|(i, chunk)| Job {
+            id: format!(
+                "shard-{:0w$}-of-{shards}",
+                i + 1,
+                w = shards.to_string().len()
+            ),
+            shard: chunk
+                .iter()
+                .flat_map(|(c, envs)| envs.iter().map(move |e| format!("{c}:{e}")))
+                .collect(),
+        })
+        .collect();
+    Matrix { include }
+}
+
+/// Customers whose files changed between two git refs. A change to the
+/// manager's own files (anything under the manager repo that is not a
+/// customer's folder) affects every customer.
+fn changed_customers<'r>(
+    manager: &Manager,
+    registry: &'r Registry,
+    from: &str,
+    to: &str,
+) -> Result<Vec<&'r Customer>> {
+    let git = |args: &[&str]| -> Result<String> {
+        let o = std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "cannot run git: {e}; install git or drop --changed-from"
+                ))
+            })?;
+        if !o.status.success() {
+            return Err(Error::Usage(format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let range = format!("{from}..{to}");
+    let files: Vec<PathBuf> = git(&["diff", "--name-only", "--no-renames", &range, "--"])?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| top.join(l))
+        .collect();
+    let abs = |p: &Path| clean_path(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let dirs: Vec<(usize, PathBuf)> = registry
+        .customers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| registry.customer_dir(c).map(|d| (i, abs(&d))))
+        .collect();
+    let root = abs(&manager.root);
+    let mut hit = vec![false; registry.customers.len()];
+    let mut everyone = false;
+    for f in &files {
+        let mut owned = false;
+        for (i, d) in &dirs {
+            if f.starts_with(d) {
+                hit[*i] = true;
+                owned = true;
+            }
+        }
+        if !owned && f.starts_with(&root) {
+            everyone = true;
+        }
+    }
+    Ok(registry
+        .customers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| everyone || hit[*i])
+        .map(|(_, c)| c)
+        .collect())
+}
+
+pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    if args.max_jobs == 0 || args.max_jobs > GITHUB_MAX_JOBS {
+        return Err(Error::Usage(format!(
+            "--max-jobs must be 1-{GITHUB_MAX_JOBS}"
+        )));
+    }
+    if args.changed_to.is_some() && args.changed_from.is_none() {
+        return Err(Error::Usage("--changed-to needs --changed-from".into()));
+    }
+    let (manager, registry) = load_manager(manager_dir)?;
+    let envs = (!args.environments.is_empty()).then(|| args.environments.clone());
+    check_environments(&manager, envs.as_deref())?;
+    let mut selected = select(
+        &registry,
+        (!args.customers.is_empty()).then_some(args.customers.as_slice()),
+    )?;
+    if let Some(from) = &args.changed_from {
+        let changed = changed_customers(
+            &manager,
+            &registry,
+            from,
+            args.changed_to.as_deref().unwrap_or("HEAD"),
+        )?;
+        selected.retain(|c| changed.iter().any(|x| x.slug == c.slug));
+    }
+    let pairs: Vec<(String, Vec<String>)> = selected
+        .into_iter()
+        .filter(|c| c.is_active())
+        .map(|c| {
+            (
+                c.slug.clone(),
+                environments_for(&manager, c, envs.as_deref()),
+            )
+        })
+        .collect();
+    let matrix = build(&pairs, args.max_jobs);
+    let json = serde_json::to_string(&matrix).expect("serialisable");
+    let ctx = RunContext::from_env();
+    ctx.set_outputs(&[
+        ("matrix", json.clone()),
+        ("jobs", matrix.include.len().to_string()),
+    ])
+    .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+    out.result(&json);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_fleets_get_one_job_per_pair() {
+        let m = build(
+            &[
+                ("a".into(), vec!["s".into(), "p".into()]),
+                ("b".into(), vec!["s".into()]),
+            ],
+            256,
+        );
+        let ids: Vec<&str> = m.include.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["a-s", "a-p", "b-s"]);
+    }
+
+    #[test]
+    fn big_fleets_are_packed_into_at_most_max_jobs() {
+        let pairs: Vec<(String, Vec<String>)> = (0..1000)
+            .map(|i| {
+                (
+                    format!("c{i:04}"),
+                    vec!["staging".into(), "production".into()],
+                )
+            })
+            .collect();
+        let m = build(&pairs, 256);
+        assert!(m.include.len() <= 256);
+        let all: Vec<&String> = m.include.iter().flat_map(|j| &j.shard).collect();
+        assert_eq!(all.len(), 2000);
+        let unique: std::collections::BTreeSet<_> = all.iter().collect();
+        assert_eq!(unique.len(), 2000, "every pair exactly once");
+    }
+}

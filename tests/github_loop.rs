@@ -1,0 +1,903 @@
+//! The GitHub loop end to end through the built binary, against a stateful
+//! fake GitHub that checks every request against GitHub's OpenAPI
+//! description: trigger → dispatch → plan → comment + status → gated apply.
+
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use serde_json::{json, Value};
+use support::fake_github::{FakeGitHub, Fault};
+
+const MANAGER: &str = "provider/manager";
+const ACME: &str = "acme-corp/acme-infra";
+
+/// One test world: the examples, a fake GitHub seeded with the manager and
+/// the customer repos, and a runner-like scratch dir.
+struct World {
+    fx: Fixture,
+    gh: FakeGitHub,
+    scratch: tempfile::TempDir,
+    run_id: u64,
+}
+
+impl World {
+    fn new() -> World {
+        Self::with_github(FakeGitHub::start())
+    }
+
+    fn with_github(gh: FakeGitHub) -> World {
+        require_terraform();
+        let fx = Fixture::new();
+        gh.add_repo(MANAGER);
+        gh.commit(
+            MANAGER,
+            "main",
+            &[(
+                "schema/variables.schema.json",
+                &fx.read("manager/schema/variables.schema.json"),
+            )],
+        );
+        for (repo, dir) in [
+            (ACME, "acme"),
+            ("globex/globex-app", "globex"),
+            ("initech/tps-reports", "initech"),
+        ] {
+            gh.add_repo(repo);
+            let files = customer_files(&fx, dir);
+            let refs: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            gh.commit(repo, "main", &refs);
+        }
+        World {
+            fx,
+            gh,
+            scratch: tempfile::tempdir().unwrap(),
+            run_id: 1000,
+        }
+    }
+
+    /// Environment of a GitHub Actions step.
+    fn step(
+        &mut self,
+        repo: &str,
+        event_name: &str,
+        event: &Value,
+        sha: &str,
+    ) -> (assert_cmd::Command, StepFiles) {
+        self.run_id += 1;
+        let dir = self.scratch.path().join(format!("run-{}", self.run_id));
+        std::fs::create_dir_all(&dir).unwrap();
+        let event_path = dir.join("event.json");
+        std::fs::write(&event_path, serde_json::to_vec(event).unwrap()).unwrap();
+        let files = StepFiles {
+            output: dir.join("output"),
+            summary: dir.join("summary"),
+        };
+        std::fs::write(&files.output, "").unwrap();
+        std::fs::write(&files.summary, "").unwrap();
+        let mut cmd = self.fx.fleetform();
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_REPOSITORY", repo)
+            .env("GITHUB_EVENT_NAME", event_name)
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_SHA", sha)
+            .env("GITHUB_RUN_ID", self.run_id.to_string())
+            .env("GITHUB_OUTPUT", &files.output)
+            .env("GITHUB_STEP_SUMMARY", &files.summary)
+            .env("FLEETFORM_TOKEN", self.gh.token())
+            .env("FLEETFORM_RETRY_BASE_MS", "50");
+        (cmd, files)
+    }
+
+    /// A customer checkout at the state of `sha`.
+    fn checkout(&self, repo: &str, sha: &str) -> PathBuf {
+        let dir = self.scratch.path().join(format!("checkout-{}", &sha[..12]));
+        for p in [
+            "infra/variables.yml",
+            "infra/variables.production.yml",
+            "infra/variables.staging.yml",
+        ] {
+            if let Some(c) = self.gh.file_at(repo, sha, p) {
+                let f = dir.join(p);
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, c).unwrap();
+            }
+        }
+        dir
+    }
+
+    /// Runs the trigger for a pull request; returns the dispatch sent.
+    fn trigger_pr(
+        &mut self,
+        repo: &str,
+        pr: u64,
+        branch: &str,
+        sha: &str,
+    ) -> (std::process::Output, StepFiles) {
+        let event = json!({
+            "number": pr,
+            "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
+            "repository": { "default_branch": "main" }
+        });
+        let checkout = self.checkout(repo, sha);
+        let (mut cmd, files) = self.step(repo, "pull_request", &event, &"f".repeat(40));
+        let out = cmd
+            .current_dir(checkout)
+            .env("FLEETFORM_MANAGER_REPO", MANAGER)
+            .arg("trigger")
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    fn trigger_push(
+        &mut self,
+        repo: &str,
+        sha: &str,
+        message: &str,
+    ) -> (std::process::Output, StepFiles) {
+        let event = json!({
+            "ref": "refs/heads/main", "after": sha,
+            "repository": { "default_branch": "main" },
+            "head_commit": { "message": message }
+        });
+        let checkout = self.checkout(repo, sha);
+        let (mut cmd, files) = self.step(repo, "push", &event, sha);
+        let out = cmd
+            .current_dir(checkout)
+            .env("FLEETFORM_MANAGER_REPO", MANAGER)
+            .arg("trigger")
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    /// The manager's run for the latest dispatch.
+    fn plan_latest(&mut self, env: &str) -> (std::process::Output, StepFiles) {
+        let d = self
+            .gh
+            .dispatches(MANAGER)
+            .last()
+            .cloned()
+            .expect("a dispatch was sent");
+        self.plan_event(&d, env)
+    }
+
+    fn plan_event(&mut self, dispatch: &Value, env: &str) -> (std::process::Output, StepFiles) {
+        let event = json!({ "action": dispatch["event_type"], "client_payload": dispatch["client_payload"] });
+        let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let out = cmd
+            .args(["plan", "--dispatch", "--env", env])
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    fn apply_latest(&mut self, env: &str, sha256: &str) -> (std::process::Output, StepFiles) {
+        let d = self
+            .gh
+            .dispatches(MANAGER)
+            .last()
+            .cloned()
+            .expect("a dispatch was sent");
+        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+        let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let plan_dir = format!(".fleetform/out/acme/{env}");
+        let out = cmd
+            .args([
+                "apply",
+                "--dispatch",
+                "--env",
+                env,
+                "--plan-dir",
+                &plan_dir,
+                "--plan-sha256",
+                sha256,
+            ])
+            .output()
+            .unwrap();
+        (out, files)
+    }
+}
+
+struct StepFiles {
+    output: PathBuf,
+    summary: PathBuf,
+}
+
+impl StepFiles {
+    fn outputs(&self) -> std::collections::BTreeMap<String, String> {
+        let text = std::fs::read_to_string(&self.output).unwrap();
+        let mut map = std::collections::BTreeMap::new();
+        let mut lines = text.lines();
+        while let Some(l) = lines.next() {
+            if let Some((k, delim)) = l.split_once("<<") {
+                let mut v = Vec::new();
+                for l in lines.by_ref() {
+                    if l == delim {
+                        break;
+                    }
+                    v.push(l);
+                }
+                map.insert(k.to_string(), v.join("\n"));
+            } else if let Some((k, v)) = l.split_once('=') {
+                map.insert(k.to_string(), v.to_string());
+            }
+        }
+        map
+    }
+    fn summary(&self) -> String {
+        std::fs::read_to_string(&self.summary).unwrap()
+    }
+}
+
+fn customer_files(fx: &Fixture, dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let base = fx.path(&format!("customers/{dir}/infra"));
+    for e in std::fs::read_dir(&base).unwrap() {
+        let e = e.unwrap();
+        out.push((
+            format!("infra/{}", e.file_name().to_string_lossy()),
+            std::fs::read_to_string(e.path()).unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+fn ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+fn acme_vars_with(fx: &Fixture, from: &str, to: &str) -> String {
+    let v = fx.read("customers/acme/infra/variables.yml");
+    assert!(v.contains(from));
+    v.replace(from, to)
+}
+
+/// PR push → trigger → dispatch → plan → sticky comment + success status;
+/// a second push updates the same comment; budgets hold.
+#[test]
+fn pull_request_loop_with_sticky_comment() {
+    let mut w = World::new();
+    let sha1 = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+
+    w.gh.reset_counters();
+    let (out, files) = w.trigger_pr(ACME, pr, "feature", &sha1);
+    ok(&out);
+    assert!(
+        w.gh.request_count() <= 3,
+        "trigger budget: {} requests",
+        w.gh.request_count()
+    );
+    let dispatches = w.gh.dispatches(MANAGER);
+    assert_eq!(dispatches.len(), 1);
+    let d = &dispatches[0];
+    assert_eq!(d["event_type"], "fleetform-plan");
+    let p = &d["client_payload"];
+    assert_eq!(
+        (
+            p["customer_repo"].as_str(),
+            p["sha"].as_str(),
+            p["pr"].as_u64()
+        ),
+        (Some(ACME), Some(sha1.as_str()), Some(pr))
+    );
+    assert_eq!(p["event"], "pull_request");
+    assert_eq!(
+        p["trigger_run_url"],
+        format!("https://github.com/{ACME}/actions/runs/{}", w.run_id)
+    );
+    assert!(p.as_object().unwrap().len() <= 10);
+    let st = w.gh.statuses(ACME, &sha1);
+    assert_eq!(st.last().unwrap().state, "pending");
+    assert_eq!(
+        st.last().unwrap().description.as_deref(),
+        Some("queued in manager")
+    );
+    assert_eq!(st.last().unwrap().context, "infra/terraform-deploy");
+    assert_eq!(files.outputs()["dispatched"], "true");
+
+    // The manager plans staging from that dispatch.
+    w.gh.reset_counters();
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    // acme has an override file for production, not staging: one file here.
+    assert!(
+        w.gh.request_count() <= 4,
+        "plan budget: {} requests",
+        w.gh.request_count()
+    );
+    let outputs = files.outputs();
+    assert_eq!(outputs["has_changes"], "true");
+    assert_eq!(outputs["customer"], "acme");
+    assert_eq!(outputs["environment"], "staging");
+    assert_eq!(outputs["create"], "3");
+    let digest = outputs["plan_sha256"].clone();
+    assert_eq!(digest.len(), 64);
+    let comments = w.gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0]
+        .body
+        .contains("<!-- fleetform:plan customer=acme environment=staging -->"));
+    assert!(
+        comments[0].body.contains(&format!("sha256:{digest}")),
+        "the approver can match the digest"
+    );
+    let st = w.gh.statuses(ACME, &sha1);
+    let last = st.last().unwrap();
+    assert_eq!(
+        (last.state.as_str(), last.description.as_deref()),
+        ("success", Some("staging: +3 ~0 -0"))
+    );
+    assert_eq!(
+        last.target_url.as_deref(),
+        Some(format!("https://github.com/{MANAGER}/actions/runs/{}", w.run_id).as_str())
+    );
+    let summary = files.summary();
+    assert!(
+        summary.contains("fleetform plan: `acme` / `staging`") && summary.contains("Full plan"),
+        "{summary}"
+    );
+    assert!(
+        w.fx.manager()
+            .join(".fleetform/out/acme/staging/tfplan")
+            .is_file(),
+        "artifact ready to upload"
+    );
+
+    // Production: the override file is fetched too (+1).
+    w.gh.reset_counters();
+    let (out, _) = w.plan_latest("production");
+    ok(&out);
+    assert!(
+        w.gh.request_count() <= 5,
+        "plan budget with one override file: {}",
+        w.gh.request_count()
+    );
+    assert_eq!(
+        w.gh.comments(ACME, pr).len(),
+        2,
+        "one comment per environment"
+    );
+
+    // A second push to the PR updates the same comment in place.
+    let first_id =
+        w.gh.comments(ACME, pr)
+            .iter()
+            .find(|c| c.body.contains("environment=staging"))
+            .unwrap()
+            .id;
+    let sha2 = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 4"),
+        )],
+    );
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha2);
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    let comments = w.gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 2, "no duplicate comment");
+    let staging = comments
+        .iter()
+        .find(|c| c.body.contains("environment=staging"))
+        .unwrap();
+    assert_eq!(staging.id, first_id);
+    assert!(
+        staging.body.contains(&sha2[..12]),
+        "updated for the new commit"
+    );
+    w.gh.assert_clean();
+}
+
+/// Merge → apply of staging; tampered production plan refused; stale apply
+/// refused after a newer push.
+#[test]
+fn merge_applies_and_unsafe_applies_are_refused() {
+    let mut w = World::new();
+    w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    assert_eq!(pr, 1);
+    let sha = w.gh.merge_pr(ACME, pr);
+    let (out, _) = w.trigger_push(
+        ACME,
+        &sha,
+        "Merge pull request #1 from acme-corp/feature\n\nMore instances",
+    );
+    ok(&out);
+    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    assert_eq!(d["event_type"], "fleetform-apply");
+    assert_eq!(d["client_payload"]["pr"], 1);
+
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    w.gh.reset_counters();
+    let (out, files) = w.apply_latest("staging", &digest);
+    ok(&out);
+    assert!(
+        w.gh.request_count() <= 4,
+        "apply budget: {} requests",
+        w.gh.request_count()
+    );
+    assert_eq!(files.outputs()["applied"], "true");
+    let last = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
+    assert_eq!(
+        (last.state.as_str(), last.description.as_deref()),
+        ("success", Some("staging: applied +3 ~0 -0"))
+    );
+    assert!(w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .is_file());
+    let comment =
+        w.gh.comments(ACME, 1)
+            .into_iter()
+            .find(|c| c.body.contains("environment=staging"))
+            .unwrap();
+    assert!(
+        comment.body.contains("**Applied** to `staging`"),
+        "{}",
+        comment.body
+    );
+
+    // Production: the plan file is tampered with after planning.
+    let (out, files) = w.plan_latest("production");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    let plan = w.fx.manager().join(".fleetform/out/acme/production/tfplan");
+    let mut bytes = std::fs::read(&plan).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&plan, bytes).unwrap();
+    let (out, _) = w.apply_latest("production", &digest);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("changed after planning"),
+        "{}",
+        stderr(&out)
+    );
+    let last = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
+    assert_eq!(last.state, "failure");
+    assert!(!w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/production/terraform.tfstate")
+        .exists());
+
+    // Stale: plan staging again, then a newer push lands before the apply.
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    let newer = w.gh.commit(ACME, "main", &[("README.md", "newer")]);
+    let (out, _) = w.apply_latest("staging", &digest);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stale plan"), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&newer[..12]));
+    w.gh.assert_clean();
+}
+
+#[test]
+fn unknown_and_revoked_repos_are_refused() {
+    let mut w = World::new();
+    let sha = w.gh.branch_head("initech/tps-reports", "main").unwrap();
+    let dispatch = |repo: &str| {
+        json!({ "event_type": "fleetform-plan", "client_payload": {
+            "v": 1, "customer_repo": repo, "sha": sha, "ref": "refs/heads/x", "pr": null,
+            "event": "push", "trigger_run_url": null, "dispatch_id": "d1", "files": ["infra/variables.yml"]
+        }})
+    };
+    let (out, _) = w.plan_event(&dispatch("evil/unknown"), "staging");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("`evil/unknown` is not a registered customer"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        w.gh.write_count(),
+        0,
+        "nothing is written for an unknown repo"
+    );
+
+    let (out, _) = w.plan_event(&dispatch("initech/tps-reports"), "staging");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
+    let st = w.gh.statuses("initech/tps-reports", &sha);
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].state, "failure");
+    assert!(
+        !w.fx.manager().join(".fleetform/out").exists(),
+        "no terraform ran"
+    );
+    w.gh.assert_clean();
+}
+
+#[test]
+fn hostile_payloads_are_refused() {
+    let mut w = World::new();
+    for (field, value) in [
+        ("sha", json!("not-a-sha")),
+        ("pr", json!("12; rm -rf /")),
+        ("files", json!(["../../fleetform.yml"])),
+        ("customer_repo", json!("acme-corp/../../x")),
+    ] {
+        let mut p = json!({
+            "v": 1, "customer_repo": ACME, "sha": "2".repeat(40), "ref": "refs/heads/x", "pr": 3,
+            "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d1", "files": ["infra/variables.yml"]
+        });
+        p[field] = value;
+        let (out, _) = w.plan_event(
+            &json!({"event_type": "fleetform-plan", "client_payload": p}),
+            "staging",
+        );
+        assert_eq!(out.status.code(), Some(3), "{field}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("dispatch payload rejected"),
+            "{field}: {}",
+            stderr(&out)
+        );
+    }
+    // A file that is not a variables file of this manager.
+    let p = json!({
+        "v": 1, "customer_repo": ACME, "sha": "2".repeat(40), "ref": "refs/heads/x", "pr": 3,
+        "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d1",
+        "files": ["infra/variables.yml", "infra/secrets.yml"]
+    });
+    let (out, _) = w.plan_event(
+        &json!({"event_type": "fleetform-plan", "client_payload": p}),
+        "staging",
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("not a variables file of this manager"));
+    assert_eq!(w.gh.request_count(), 0, "nothing was fetched");
+}
+
+#[test]
+fn invalid_variables_fail_with_lines_and_no_terraform() {
+    let mut w = World::new();
+    let broken = w.fx.read("invalid/broken-co/infra/variables.yml");
+    // The trigger refuses to dispatch ...
+    let sha =
+        w.gh.commit(ACME, "bad", &[("infra/variables.yml", &broken)]);
+    let pr = w.gh.open_pr(ACME, "bad", "main", "oops");
+    let (out, _) = w.trigger_pr(ACME, pr, "bad", &sha);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("::error file=infra/variables.yml,line=8,col=20::"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(w.gh.dispatches(MANAGER).is_empty());
+    assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "failure");
+
+    // ... and the manager, sent a dispatch anyway, re-validates.
+    let d = json!({ "event_type": "fleetform-plan", "client_payload": {
+        "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/bad", "pr": pr,
+        "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d2", "files": ["infra/variables.yml"]
+    }});
+    let (out, _) = w.plan_event(&d, "staging");
+    assert_eq!(out.status.code(), Some(1));
+    let c = w.gh.comments(ACME, pr);
+    assert_eq!(c.len(), 1);
+    assert!(c[0].body.contains("**Invalid variables**"));
+    assert!(
+        c[0].body
+            .contains("`infra/variables.yml:8:20` `/environments/staging/min_instances`"),
+        "{}",
+        c[0].body
+    );
+    assert!(c[0].body.contains("`infra/variables.yml:13:23`"));
+    let last = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
+    assert_eq!(last.state, "failure");
+    assert_eq!(
+        last.description.as_deref(),
+        Some("invalid variables: 4 problem(s)")
+    );
+    assert!(
+        !w.fx.manager().join(".fleetform/out/acme").exists(),
+        "no terraform ran"
+    );
+    w.gh.assert_clean();
+}
+
+#[test]
+fn server_errors_and_rate_limits_are_retried() {
+    let mut w = World::new();
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    w.gh.inject(Fault::status(502).times(2));
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
+    ok(&out);
+    assert_eq!(w.gh.dispatches(MANAGER).len(), 1);
+
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    w.gh.inject(
+        Fault::status(403)
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", &reset.to_string())
+            .body(r#"{"message":"API rate limit exceeded"}"#),
+    );
+    w.gh.inject(Fault::status(429).header("retry-after", "1"));
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    assert_eq!(w.gh.comments(ACME, pr).len(), 1);
+    assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "success");
+
+    // Giving up is bounded and clear.
+    w.gh.inject(Fault::status(500).times(20));
+    let (out, _) = w.plan_latest("staging");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("gave up after 5 attempts"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn enterprise_server_api_root_with_a_path_prefix() {
+    let mut w = World::with_github(FakeGitHub::start_with_prefix("/api/v3"));
+    assert!(w.gh.api_url().ends_with("/api/v3"));
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    assert_eq!(w.gh.comments(ACME, pr).len(), 1);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn dry_run_sends_no_writes() {
+    let mut w = World::new();
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
+    ok(&out);
+    w.gh.reset_counters();
+    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .args(["plan", "--dispatch", "--env", "staging", "--dry-run"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(w.gh.write_count(), 0);
+    assert!(
+        stderr(&out).contains(&format!(
+            "dry run: would send POST /repos/{ACME}/statuses/{sha}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Every command with a recognisable token: it never shows up anywhere but
+/// the runner's own `::add-mask::` command, which the runner swallows.
+#[test]
+fn the_token_never_leaks() {
+    let mut w = World::new();
+    let token = "ghp_SeCrEtToKeN0123456789abcdefABCDEF0123";
+    w.gh.set_token(token);
+    let sha = w.gh.commit(
+        ACME,
+        "main",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let mut texts = Vec::new();
+    let (out, f) = w.trigger_push(ACME, &sha, "Merge pull request #1 from x/y");
+    ok(&out);
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
+    let (out, f) = w.plan_latest("staging");
+    ok(&out);
+    let digest = f.outputs()["plan_sha256"].clone();
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
+    let (out, f) = w.apply_latest("staging", &digest);
+    ok(&out);
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
+    // Failing paths too: a retry that gives up, a refusal.
+    w.gh.inject(Fault::status(500).times(20));
+    let (out, f) = w.plan_latest("staging");
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
+    let out =
+        w.fx.fleetform()
+            .env("FLEETFORM_TOKEN", token)
+            .arg("-vv")
+            .args(["plan", "--dispatch"])
+            .output()
+            .unwrap();
+    texts.push((stdout(&out), stderr(&out), String::new(), String::new()));
+    for (o, e, s, outputs) in &texts {
+        let o: String = o
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (what, t) in [
+            ("stdout", &o),
+            ("stderr", e),
+            ("summary", s),
+            ("outputs", outputs),
+        ] {
+            assert!(!t.contains(token), "token in {what}:\n{t}");
+        }
+    }
+    for c in w.gh.comments(ACME, 1) {
+        assert!(!c.body.contains(token));
+    }
+    assert!(Path::new(&w.fx.manager()).exists());
+}
+
+/// Two runs that raced between listing and creating leave two comments;
+/// the next write keeps the oldest and removes the other.
+#[test]
+fn duplicate_comments_from_racing_runs_are_removed() {
+    let mut w = World::new();
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let marker = "<!-- fleetform:plan customer=acme environment=staging -->";
+    let first =
+        w.gh.add_comment(ACME, pr, "fleetform-bot", &format!("{marker}\nrun A"));
+    w.gh.add_comment(ACME, pr, "fleetform-bot", &format!("{marker}\nrun B"));
+    w.gh.add_comment(ACME, pr, "someone", "an unrelated review comment");
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    let comments = w.gh.comments(ACME, pr);
+    let ours: Vec<_> = comments
+        .iter()
+        .filter(|c| c.body.contains(marker))
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].id, first);
+    assert!(ours[0].body.contains("fleetform plan"));
+    assert_eq!(comments.len(), 2, "the unrelated comment stays");
+    w.gh.assert_clean();
+}
+
+/// `--verbose` reports the request count; long comment lists are paged.
+#[test]
+fn request_count_is_reported_and_comment_pages_are_followed() {
+    let mut w = World::new();
+    w.gh.set_max_page_size(2);
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    for i in 0..5 {
+        w.gh.add_comment(ACME, pr, "someone", &format!("chatter {i}"));
+    }
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    let ours =
+        w.gh.comments(ACME, pr)
+            .into_iter()
+            .filter(|c| c.body.contains("fleetform:plan"))
+            .count();
+    assert_eq!(ours, 1, "found across pages, updated, not duplicated");
+    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .args(["-v", "plan", "--dispatch", "--env", "staging", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stderr(&out).contains("GitHub API request(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        // Under Actions, workflow commands share stdout: take the JSON object.
+        let s = stdout(&out);
+        let start = s.find("\n{").map(|i| i + 1).unwrap_or(0);
+        serde_json::from_str(&s[start..]).unwrap()
+    });
+    let n = json["requests"].as_u64().unwrap();
+    assert_eq!(files.outputs()["requests"], n.to_string());
+    assert!(
+        (5..=7).contains(&n),
+        "4 pages of comments + file + update + status: {n}"
+    );
+}

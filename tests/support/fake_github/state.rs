@@ -1,0 +1,465 @@
+//! The fake's in-memory model of GitHub: repositories, commits, issues and
+//! pull requests, statuses, comments, plus the request log and violations.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde_json::Value;
+
+use super::util::{blob_sha, epoch_secs, is_full_sha, now_rfc3339, object_id};
+use super::{Comment, Fault, RequestRecord, Review, Status, Violation};
+
+/// A commit: a full snapshot of the files plus its parents.
+#[derive(Debug, Clone)]
+pub(crate) struct Commit {
+    pub sha: String,
+    pub tree_sha: String,
+    pub parents: Vec<String>,
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub message: String,
+    pub date: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PullRec {
+    pub id: u64,
+    /// `owner/name` of the repository holding the head branch.
+    pub head_repo: String,
+    pub head_ref: String,
+    /// Head commit when the branch is gone (GitHub keeps showing it).
+    pub head_sha: String,
+    pub base_ref: String,
+    pub draft: bool,
+    pub merged_at: Option<String>,
+    pub merge_commit_sha: Option<String>,
+    pub maintainer_can_modify: bool,
+    pub reviews: Vec<Review>,
+}
+
+/// An issue, or the issue half of a pull request (`pull` is set).
+#[derive(Debug, Clone)]
+pub(crate) struct IssueRec {
+    pub number: u64,
+    pub id: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub user: String,
+    pub assignees: Vec<String>,
+    pub locked: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub pull: Option<PullRec>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SecretRec {
+    pub encrypted_value: String,
+    pub key_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Repo {
+    pub id: u64,
+    pub owner: String,
+    pub name: String,
+    pub default_branch: String,
+    pub archived: bool,
+    pub private: bool,
+    /// `owner/name` of the parent repository when this is a fork.
+    pub upstream: Option<String>,
+    /// Full ref name (`refs/heads/main`) to commit SHA.
+    pub refs: BTreeMap<String, String>,
+    pub statuses: Vec<Status>,
+    pub issues: BTreeMap<u64, IssueRec>,
+    pub comments: Vec<Comment>,
+    /// Label name to label id.
+    pub labels: BTreeMap<String, u64>,
+    pub dispatches: Vec<Value>,
+    pub check_runs: Vec<Value>,
+    pub secrets: BTreeMap<String, SecretRec>,
+    /// Actions secrets public key: (key_id, base64 key).
+    pub public_key: (String, String),
+    pub next_number: u64,
+    pub created_at: String,
+    pub pushed_at: String,
+}
+
+impl Repo {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    pub fn branch(&self, name: &str) -> Option<&String> {
+        self.refs.get(&format!("refs/heads/{name}"))
+    }
+}
+
+pub(crate) struct QueuedFault {
+    pub method: Option<String>,
+    pub path_contains: String,
+    pub fault: Fault,
+}
+
+pub(crate) struct State {
+    /// `http://127.0.0.1:PORT` plus the API prefix.
+    pub api_url: String,
+    /// `http://127.0.0.1:PORT`, used for `html_url` links.
+    pub web_url: String,
+    pub token: String,
+    pub allow_anonymous: bool,
+    pub bot_login: String,
+    pub comment_page_size: usize,
+    pub page_size: usize,
+    pub max_page_size: usize,
+    pub check_responses: bool,
+    pub repos: BTreeMap<String, Repo>,
+    pub commits: HashMap<String, Commit>,
+    pub users: BTreeMap<String, u64>,
+    next_id: u64,
+    pub faults: VecDeque<QueuedFault>,
+    pub requests: Vec<RequestRecord>,
+    pub violations: Vec<Violation>,
+    pub rate_limit_used: u64,
+}
+
+/// Key of a repository in [`State::repos`]: GitHub names are case-insensitive.
+pub(crate) fn repo_key(full_name: &str) -> String {
+    full_name.to_ascii_lowercase()
+}
+
+impl State {
+    pub fn new(api_url: String, web_url: String) -> State {
+        State {
+            api_url,
+            web_url,
+            token: "ghp_fakegithubtoken000000000000000000000".to_string(),
+            allow_anonymous: false,
+            bot_login: "fleetform-bot".to_string(),
+            comment_page_size: 30,
+            page_size: 30,
+            max_page_size: 100,
+            check_responses: true,
+            repos: BTreeMap::new(),
+            commits: HashMap::new(),
+            users: BTreeMap::new(),
+            next_id: 1000,
+            faults: VecDeque::new(),
+            requests: Vec::new(),
+            violations: Vec::new(),
+            rate_limit_used: 0,
+        }
+    }
+
+    /// A fresh id, unique across all objects of this server.
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The numeric id of a user, created on first use.
+    pub fn user_id(&mut self, login: &str) -> u64 {
+        if let Some(id) = self.users.get(login) {
+            return *id;
+        }
+        let id = self.next_id();
+        self.users.insert(login.to_string(), id);
+        id
+    }
+
+    pub fn repo(&self, full_name: &str) -> Option<&Repo> {
+        self.repos.get(&repo_key(full_name))
+    }
+
+    pub fn repo_mut(&mut self, full_name: &str) -> Option<&mut Repo> {
+        self.repos.get_mut(&repo_key(full_name))
+    }
+
+    /// The repository, for seeding helpers: panics with a helpful message.
+    pub fn seeded(&mut self, full_name: &str) -> &mut Repo {
+        self.repos
+            .get_mut(&repo_key(full_name))
+            .unwrap_or_else(|| panic!("fake GitHub: repository {full_name} was not added"))
+    }
+
+    pub fn add_repo(&mut self, full_name: &str, upstream: Option<String>) {
+        let (owner, name) = full_name
+            .split_once('/')
+            .unwrap_or_else(|| panic!("fake GitHub: repository {full_name:?} is not owner/name"));
+        let id = self.next_id();
+        self.user_id(owner);
+        // A fork starts with its parent's branches; a new repository with an
+        // empty initial commit on `main`.
+        let parent = upstream.as_deref().and_then(|u| self.repo(u));
+        let (default_branch, refs) = match parent {
+            Some(p) => (p.default_branch.clone(), p.refs.clone()),
+            None => {
+                let root = self.create_commit(None, &[], "Initial commit");
+                (
+                    "main".to_string(),
+                    BTreeMap::from([("refs/heads/main".to_string(), root)]),
+                )
+            }
+        };
+        let now = now_rfc3339();
+        let key_id = format!("{}", 3_380_204_578_043_523_366u64.wrapping_add(id));
+        let key =
+            super::util::b64(&object_id(&[b"public key", full_name.as_bytes()]).as_bytes()[..32]);
+        let repo = Repo {
+            id,
+            owner: owner.to_string(),
+            name: name.to_string(),
+            default_branch,
+            archived: false,
+            private: false,
+            upstream,
+            refs,
+            statuses: Vec::new(),
+            issues: BTreeMap::new(),
+            comments: Vec::new(),
+            labels: BTreeMap::new(),
+            dispatches: Vec::new(),
+            check_runs: Vec::new(),
+            secrets: BTreeMap::new(),
+            public_key: (key_id, key),
+            next_number: 1,
+            created_at: now.clone(),
+            pushed_at: now,
+        };
+        self.repos.insert(repo_key(full_name), repo);
+    }
+
+    /// Create a commit: the parent's files plus `changes` (`None` deletes).
+    pub fn create_commit(
+        &mut self,
+        parent: Option<&str>,
+        changes: &[(String, Option<Vec<u8>>)],
+        message: &str,
+    ) -> String {
+        let mut files = parent
+            .and_then(|p| self.commits.get(p))
+            .map(|c| c.files.clone())
+            .unwrap_or_default();
+        for (path, content) in changes {
+            let path = path.trim_matches('/').to_string();
+            match content {
+                Some(bytes) => {
+                    files.insert(path, bytes.clone());
+                }
+                None => {
+                    files.remove(&path);
+                }
+            }
+        }
+        let parents = parent.map(str::to_string).into_iter().collect();
+        self.insert_commit(parents, files, message)
+    }
+
+    /// Store a commit with exactly these parents and files.
+    pub fn insert_commit(
+        &mut self,
+        parents: Vec<String>,
+        files: BTreeMap<String, Vec<u8>>,
+        message: &str,
+    ) -> String {
+        let mut tree_input = Vec::new();
+        for (path, content) in &files {
+            tree_input.extend_from_slice(path.as_bytes());
+            tree_input.push(0);
+            tree_input.extend_from_slice(blob_sha(content).as_bytes());
+        }
+        let tree_sha = object_id(&[b"tree", &tree_input]);
+        let counter = self.next_id().to_string();
+        let sha = object_id(&[
+            b"commit",
+            parents.join(",").as_bytes(),
+            tree_sha.as_bytes(),
+            message.as_bytes(),
+            counter.as_bytes(),
+        ]);
+        let commit = Commit {
+            sha: sha.clone(),
+            tree_sha,
+            parents,
+            files,
+            message: message.to_string(),
+            date: now_rfc3339(),
+        };
+        self.commits.insert(sha.clone(), commit);
+        sha
+    }
+
+    /// Three-way merge of `theirs` into `ours` at file level. Returns the
+    /// merged files, or the paths changed differently on both sides.
+    pub fn merge_files(
+        &self,
+        ours: &str,
+        theirs: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, Vec<String>> {
+        let empty = BTreeMap::new();
+        let files = |sha: &str| self.commits.get(sha).map(|c| &c.files).unwrap_or(&empty);
+        let base = self.merge_base(ours, theirs);
+        let (b, o, t) = (
+            base.as_deref().map(files).unwrap_or(&empty),
+            files(ours),
+            files(theirs),
+        );
+        let mut merged = BTreeMap::new();
+        let mut conflicts = Vec::new();
+        let paths: std::collections::BTreeSet<&String> =
+            b.keys().chain(o.keys()).chain(t.keys()).collect();
+        for path in paths {
+            let (bv, ov, tv) = (b.get(path), o.get(path), t.get(path));
+            let pick = if ov == tv || tv == bv {
+                ov
+            } else if ov == bv {
+                tv
+            } else {
+                conflicts.push(path.clone());
+                continue;
+            };
+            if let Some(content) = pick {
+                merged.insert(path.clone(), content.clone());
+            }
+        }
+        if conflicts.is_empty() {
+            Ok(merged)
+        } else {
+            Err(conflicts)
+        }
+    }
+
+    /// The nearest common ancestor of two commits.
+    pub fn merge_base(&self, a: &str, b: &str) -> Option<String> {
+        let mut ancestors = std::collections::HashSet::new();
+        let mut stack = vec![a.to_string()];
+        while let Some(sha) = stack.pop() {
+            if ancestors.insert(sha.clone()) {
+                if let Some(c) = self.commits.get(&sha) {
+                    stack.extend(c.parents.iter().cloned());
+                }
+            }
+        }
+        let mut queue = VecDeque::from([b.to_string()]);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(sha) = queue.pop_front() {
+            if ancestors.contains(&sha) {
+                return Some(sha);
+            }
+            if seen.insert(sha.clone()) {
+                if let Some(c) = self.commits.get(&sha) {
+                    queue.extend(c.parents.iter().cloned());
+                }
+            }
+        }
+        None
+    }
+
+    /// Resolve a branch name, `heads/x`, `refs/heads/x`, tag, full SHA or an
+    /// unambiguous SHA prefix (7+ hex digits) to a commit SHA.
+    pub fn resolve(&self, repo: &Repo, reference: &str) -> Option<String> {
+        if is_full_sha(reference) {
+            let sha = reference.to_ascii_lowercase();
+            return self.commits.contains_key(&sha).then_some(sha);
+        }
+        let candidates = [
+            reference.to_string(),
+            format!("refs/{reference}"),
+            format!("refs/heads/{reference}"),
+            format!("refs/tags/{reference}"),
+        ];
+        for name in candidates {
+            if let Some(sha) = repo.refs.get(&name) {
+                return Some(sha.clone());
+            }
+        }
+        if reference.len() >= 7 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let prefix = reference.to_ascii_lowercase();
+            let mut matches = self.commits.keys().filter(|sha| sha.starts_with(&prefix));
+            if let (Some(sha), None) = (matches.next(), matches.next()) {
+                return Some(sha.clone());
+            }
+        }
+        None
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
+        let mut queue = vec![descendant.to_string()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(sha) = queue.pop() {
+            if sha == ancestor {
+                return true;
+            }
+            if seen.insert(sha.clone()) {
+                if let Some(c) = self.commits.get(&sha) {
+                    queue.extend(c.parents.iter().cloned());
+                }
+            }
+        }
+        false
+    }
+
+    /// The id of a label in a repository, created on first use.
+    pub fn label_id(&mut self, repo_name: &str, label: &str) -> u64 {
+        if let Some(id) = self.repo(repo_name).and_then(|r| r.labels.get(label)) {
+            return *id;
+        }
+        let id = self.next_id();
+        if let Some(repo) = self.repo_mut(repo_name) {
+            repo.labels.insert(label.to_string(), id);
+        }
+        id
+    }
+
+    /// Open an issue or pull request with the next number of the repository.
+    pub fn new_issue(
+        &mut self,
+        repo_name: &str,
+        title: &str,
+        body: Option<String>,
+        user: &str,
+        pull: Option<PullRec>,
+    ) -> u64 {
+        let id = self.next_id();
+        self.user_id(user);
+        let now = now_rfc3339();
+        let repo = self.seeded(repo_name);
+        let number = repo.next_number;
+        repo.next_number += 1;
+        repo.issues.insert(
+            number,
+            IssueRec {
+                number,
+                id,
+                title: title.to_string(),
+                body,
+                state: "open".to_string(),
+                state_reason: None,
+                labels: Vec::new(),
+                user: user.to_string(),
+                assignees: Vec::new(),
+                locked: false,
+                created_at: now.clone(),
+                updated_at: now,
+                closed_at: None,
+                pull,
+            },
+        );
+        number
+    }
+
+    /// Remaining requests in the current rate-limit window (for headers).
+    pub fn rate_limit_remaining(&self) -> u64 {
+        5000u64.saturating_sub(self.rate_limit_used)
+    }
+
+    /// Reset time of the rate-limit window, an hour from now.
+    pub fn rate_limit_reset(&self) -> u64 {
+        epoch_secs() + 3600
+    }
+}
