@@ -228,6 +228,46 @@ pub struct TriggerArgs {
     pub dry_run: bool,
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
+    /// Wait this long (e.g. 10m, 90s) for the manager to answer on the
+    /// commit status; fail if it never does.
+    #[arg(long, env = "FLEETFORM_WAIT", value_parser = parse_duration)]
+    pub wait: Option<std::time::Duration>,
+}
+
+/// `90`, `90s`, `10m`, `1h`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 1h"))?;
+        num.clear();
+        total += match c {
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3600,
+            _ => return Err(format!("`{s}` is not a duration like 90s, 10m or 1h")),
+        };
+    }
+    if !num.is_empty() {
+        return Err(format!("`{s}`: put a unit (s, m, h) after the last number"));
+    }
+    if total > 6 * 3600 {
+        return Err("wait at most 6h (a GitHub job's limit)".into());
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 #[derive(Debug, Args)]

@@ -901,3 +901,302 @@ fn request_count_is_reported_and_comment_pages_are_followed() {
         "4 pages of comments + file + update + status: {n}"
     );
 }
+
+/// `trigger --wait`: the manager's answer ends the wait.
+#[test]
+fn trigger_waits_for_the_manager() {
+    let mut w = World::new();
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let event = json!({
+        "number": pr,
+        "pull_request": { "number": pr, "head": { "sha": sha, "ref": "feature" } },
+        "repository": { "default_branch": "main" }
+    });
+    let checkout = w.checkout(ACME, &sha);
+    let (mut cmd, _) = w.step(ACME, "pull_request", &event, &"f".repeat(40));
+    cmd.current_dir(checkout)
+        .env("FLEETFORM_MANAGER_REPO", MANAGER)
+        .env("FLEETFORM_POLL_BASE_MS", "100")
+        .args(["trigger", "--wait", "60s"]);
+    let run = std::thread::spawn(move || cmd.output().unwrap());
+    // The manager answers a moment later.
+    let started = std::time::Instant::now();
+    while w.gh.dispatches(MANAGER).is_empty()
+        && started.elapsed() < std::time::Duration::from_secs(30)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    w.gh.add_status(ACME, &sha, "success", "infra/terraform-deploy");
+    let out = run.join().unwrap();
+    ok(&out);
+    assert!(
+        stdout(&out).contains("the manager answered"),
+        "{}",
+        stdout(&out)
+    );
+    w.gh.assert_clean();
+}
+
+/// `trigger --wait`: a manager that never answers fails the customer's job
+/// and marks the commit.
+#[test]
+fn trigger_wait_times_out_when_the_manager_never_answers() {
+    let mut w = World::new();
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let event = json!({
+        "number": pr,
+        "pull_request": { "number": pr, "head": { "sha": sha, "ref": "feature" } },
+        "repository": { "default_branch": "main" }
+    });
+    let checkout = w.checkout(ACME, &sha);
+    let (mut cmd, _) = w.step(ACME, "pull_request", &event, &"f".repeat(40));
+    w.gh.reset_counters();
+    let out = cmd
+        .current_dir(checkout)
+        .env("FLEETFORM_MANAGER_REPO", MANAGER)
+        .env("FLEETFORM_POLL_BASE_MS", "200")
+        .args(["trigger", "--wait", "2s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the manager never answered within 2s"),
+        "{}",
+        stderr(&out)
+    );
+    let last = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
+    assert_eq!(last.state, "error");
+    // 3 for the trigger, a handful of polls (200 ms doubling within 2 s), 1 to mark.
+    assert!(
+        w.gh.request_count() <= 3 + 5 + 1,
+        "poll budget: {}",
+        w.gh.request_count()
+    );
+    w.gh.assert_clean();
+}
+
+/// A full trigger → plan → apply run leaves one audit line per step, and
+/// the report lists the apply with its digest and actor.
+#[test]
+fn audit_lines_for_a_full_run() {
+    let mut w = World::new();
+    let log = w.scratch.path().join("audit.jsonl");
+    w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let sha = w.gh.merge_pr(ACME, pr);
+    let event = json!({
+        "ref": "refs/heads/main", "after": sha,
+        "repository": { "default_branch": "main" },
+        "head_commit": { "message": format!("Merge pull request #{pr} from acme-corp/feature") }
+    });
+    let checkout = w.checkout(ACME, &sha);
+    let (mut cmd, _) = w.step(ACME, "push", &event, &sha);
+    let out = cmd
+        .current_dir(checkout)
+        .env("FLEETFORM_MANAGER_REPO", MANAGER)
+        .env("FLEETFORM_AUDIT_LOG", &log)
+        .env("GITHUB_ACTOR", "dev-alice")
+        .arg("trigger")
+        .output()
+        .unwrap();
+    ok(&out);
+    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .env("FLEETFORM_AUDIT_LOG", &log)
+        .env("GITHUB_ACTOR", "ops-bot")
+        .args(["plan", "--dispatch", "--env", "staging"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .env("FLEETFORM_AUDIT_LOG", &log)
+        .env("GITHUB_ACTOR", "ops-carol")
+        .env("GITHUB_TRIGGERING_ACTOR", "ops-bot")
+        .args([
+            "apply",
+            "--dispatch",
+            "--env",
+            "staging",
+            "--plan-dir",
+            ".fleetform/out/acme/staging",
+            "--plan-sha256",
+            &digest,
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    // A refused apply (wrong digest) is audited too.
+    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .env("FLEETFORM_AUDIT_LOG", &log)
+        .args([
+            "apply",
+            "--dispatch",
+            "--env",
+            "staging",
+            "--plan-dir",
+            ".fleetform/out/acme/staging",
+            "--plan-sha256",
+            &"0".repeat(64),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["trigger", "plan", "apply", "refusal"]);
+    for l in &lines {
+        assert_eq!(l["sha"], sha.as_str(), "{l}");
+        assert!(l["time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(l["dispatch_id"], d["client_payload"]["dispatch_id"]);
+    }
+    assert_eq!(lines[0]["actor"], "dev-alice");
+    assert_eq!(lines[1]["plan_sha256"], digest.as_str());
+    assert_eq!(lines[1]["environment"], "staging");
+    assert_eq!(
+        (lines[2]["actor"].as_str(), lines[2]["result"].as_str()),
+        (Some("ops-carol"), Some("ok"))
+    );
+    assert_eq!(lines[2]["plan_sha256"], digest.as_str());
+    assert_eq!(lines[2]["triggering_actor"], "ops-bot");
+    assert!(lines[2]["run_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://github.com/provider/manager/actions/runs/"));
+
+    let out =
+        w.fx.fleetform()
+            .args(["audit", "report", "--since", "2000-01-01", "--log"])
+            .arg(&log)
+            .arg("--json")
+            .output()
+            .unwrap();
+    ok(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["applies_per_customer"]["acme"], 1);
+    assert_eq!(report["applies"][0]["actor"], "ops-carol");
+    assert_eq!(report["refusals"].as_array().unwrap().len(), 1);
+    let out =
+        w.fx.fleetform()
+            .args(["audit", "report", "--log"])
+            .arg(&log)
+            .output()
+            .unwrap();
+    ok(&out);
+    assert!(stdout(&out).contains("## Approved applies (who approved what)"));
+    assert!(stdout(&out).contains("ops-carol (run by ops-bot)"));
+    let out =
+        w.fx.fleetform()
+            .args([
+                "audit",
+                "report",
+                "--since",
+                "2999-01-01",
+                "--json",
+                "--log",
+            ])
+            .arg(&log)
+            .output()
+            .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["records"], 0);
+}
+
+/// Drift with sticky issues in the manager repo: opened on drift, updated
+/// (not duplicated) while it lasts, closed with a comment when it is gone.
+#[test]
+fn drift_issues_open_update_and_close() {
+    let mut w = World::new();
+    let run = |w: &mut World| {
+        let (mut cmd, files) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+        let out = cmd
+            .args([
+                "drift",
+                "--customer",
+                "acme",
+                "--env",
+                "staging",
+                "--issues",
+                "--manager-repo",
+                MANAGER,
+            ])
+            .output()
+            .unwrap();
+        (out, files)
+    };
+    // Nothing applied yet: everything is "drift".
+    let (out, files) = run(&mut w);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(files.outputs()["drifted"], "1");
+    let issues = w.gh.issues(MANAGER);
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].title, "Drift: acme");
+    assert_eq!(issues[0].labels, ["fleetform-drift"]);
+    let (out, _) = run(&mut w);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(w.gh.issues(MANAGER).len(), 1, "updated, not duplicated");
+
+    // Apply locally, then drift is gone and the issue closes.
+    let out =
+        w.fx.fleetform()
+            .args(["plan", "--customer", "acme", "--env", "staging"])
+            .output()
+            .unwrap();
+    ok(&out);
+    let out =
+        w.fx.fleetform()
+            .args(["apply", "--customer", "acme", "--env", "staging"])
+            .output()
+            .unwrap();
+    ok(&out);
+    w.gh.reset_counters();
+    let (out, files) = run(&mut w);
+    ok(&out);
+    assert_eq!(files.outputs()["drifted"], "0");
+    let issues = w.gh.issues(MANAGER);
+    assert_eq!(issues[0].state, "closed");
+    let comments = w.gh.comments(MANAGER, issues[0].number);
+    assert!(comments.last().unwrap().body.contains("The drift is gone"));
+    assert!(
+        w.gh.request_count() <= 3,
+        "list + comment + close: {}",
+        w.gh.request_count()
+    );
+    w.gh.assert_clean();
+}

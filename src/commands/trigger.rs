@@ -27,6 +27,7 @@ struct Settings {
     dry_run: bool,
     json: bool,
     token: Token,
+    wait: Option<std::time::Duration>,
 }
 
 fn resolve(args: &TriggerArgs) -> Result<Settings> {
@@ -56,6 +57,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
         dry_run: args.dry_run,
         json: args.json,
         token,
+        wait: args.wait,
     })
 }
 
@@ -352,7 +354,117 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
             report.problems.len()
         )));
     }
+    if let (Some(wait), Some(p)) = (settings.wait, &report.payload) {
+        if !settings.dry_run {
+            return rt.block_on(wait_for_manager(
+                &gh,
+                &settings,
+                p,
+                wait,
+                run_url.clone(),
+                out,
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Polls the customer commit's combined status until the manager answers
+/// on our context (anything but the `pending` the trigger set), or the
+/// deadline passes. Backoff: 5 s, doubling to at most 60 s, so a wait of W
+/// costs at most 4 + W/60 s requests (plus 1 to mark the commit when the
+/// manager never answers). `FLEETFORM_POLL_BASE_MS` shortens the first
+/// interval (tests).
+async fn wait_for_manager(
+    gh: &GitHub,
+    settings: &Settings,
+    payload: &Payload,
+    wait: std::time::Duration,
+    run_url: Option<String>,
+    out: &Output,
+) -> Result<()> {
+    use std::time::{Duration, Instant};
+    let base = std::env::var("FLEETFORM_POLL_BASE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(5));
+    let cap = Duration::from_secs(60).max(base);
+    let deadline = Instant::now() + wait;
+    let mut interval = base;
+    let mut polls = 0;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep(interval.min(deadline - now)).await;
+        interval = (interval * 2).min(cap);
+        polls += 1;
+        let combined = gh
+            .combined_status(&payload.customer_repo, &payload.sha)
+            .await
+            .map_err(|e| Error::Failed(format!("cannot read the commit status: {e}")))?;
+        let ours = combined
+            .get("statuses")
+            .and_then(Value::as_array)
+            .and_then(|a| {
+                a.iter().find(|s| {
+                    s.get("context").and_then(Value::as_str)
+                        == Some(settings.status_context.as_str())
+                })
+            });
+        let state = ours
+            .and_then(|s| s.get("state"))
+            .and_then(Value::as_str)
+            .unwrap_or("pending");
+        let desc = ours
+            .and_then(|s| s.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let link = ours
+            .and_then(|s| s.get("target_url"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        match state {
+            "pending" => continue,
+            "success" => {
+                out.result(
+                    &format!("the manager answered: {desc} {link}")
+                        .trim_end()
+                        .to_string(),
+                );
+                out.verbose(&format!("{polls} status poll(s)"));
+                return Ok(());
+            }
+            _ => {
+                return Err(Error::Failed(format!(
+                    "the manager answered `{state}`: {desc} {link}"
+                )))
+            }
+        }
+    }
+    let note = format!(
+        "the manager never answered within {}s (dispatch {}): check the Actions runs of {} and its SOURCE_REPOS_PAT",
+        wait.as_secs(),
+        payload.dispatch_id,
+        settings.manager_repo
+    );
+    let st = CommitStatus {
+        state: "error",
+        context: settings.status_context.clone(),
+        description: format!("the manager never answered within {}s", wait.as_secs()),
+        target_url: run_url,
+    };
+    if let Err(e) = gh
+        .set_status(&payload.customer_repo, &payload.sha, &st)
+        .await
+    {
+        out.note(&format!("could not mark the commit: {e}"));
+    }
+    Err(Error::Failed(note))
 }
 
 /// A short id correlating the trigger and the manager's runs.

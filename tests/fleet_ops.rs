@@ -1,0 +1,425 @@
+//! Daily operations: the registry commands, the matrix, drift.
+
+mod common;
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use serde_json::Value;
+
+fn ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+#[test]
+fn customers_add_keeps_comments_and_order() {
+    let fx = Fixture::new();
+    let before = fx.read("manager/customers.yml");
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "add",
+            "hooli",
+            "--repo",
+            "hooli/platform",
+            "--contact",
+            "ops@hooli.example",
+            "--env",
+            "staging",
+            "--date",
+            "2026-11-21",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let after = fx.read("manager/customers.yml");
+    assert!(
+        after.starts_with(before.trim_end()),
+        "existing text untouched:\n{after}"
+    );
+    insta::assert_snapshot!("registry_after_add", &after[before.trim_end().len()..]);
+    // Valid and visible.
+    let out = fx
+        .fleetform()
+        .args(["customers", "list", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hooli = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "hooli")
+        .unwrap();
+    assert_eq!(hooli["status"], "active");
+    assert_eq!(hooli["environments"], serde_json::json!(["staging"]));
+    assert_eq!(hooli["added"], "2026-11-21");
+    let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
+    insta::assert_snapshot!("customers_list", stdout(&out));
+    let audit = fx.read("manager/.fleetform/audit.jsonl");
+    assert!(audit.contains("\"action\":\"registry\"") && audit.contains("\"customer\":\"hooli\""));
+}
+
+#[test]
+fn customers_add_refuses_duplicates_and_bad_input() {
+    let fx = Fixture::new();
+    let before = fx.read("manager/customers.yml");
+    for (args, expect) in [
+        (
+            vec!["acme", "--repo", "acme/other", "--contact", "a@b.example"],
+            "already exists",
+        ),
+        (
+            vec![
+                "newco",
+                "--repo",
+                "acme-corp/acme-infra",
+                "--contact",
+                "a@b.example",
+            ],
+            "already belongs to `acme`",
+        ),
+        (
+            vec!["Bad_Slug", "--repo", "x/y", "--contact", "a@b.example"],
+            "not a valid slug",
+        ),
+        (
+            vec!["../../etc", "--repo", "x/y", "--contact", "a@b.example"],
+            "not a valid slug",
+        ),
+        (
+            vec!["newco", "--repo", "not a repo", "--contact", "a@b.example"],
+            "not a GitHub owner/name",
+        ),
+        (
+            vec!["newco", "--repo", "x/y", "--contact", "nobody"],
+            "not an e-mail address",
+        ),
+        (
+            vec![
+                "newco",
+                "--repo",
+                "x/y",
+                "--contact",
+                "a@b.example",
+                "--env",
+                "qa",
+            ],
+            "unknown environment `qa`",
+        ),
+    ] {
+        let out = fx
+            .fleetform()
+            .args(["customers", "add"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            fx.read("manager/customers.yml"),
+            before,
+            "nothing written for {args:?}"
+        );
+    }
+    // Tokens are never taken on the command line.
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "add",
+            "newco",
+            "--repo",
+            "x/y",
+            "--contact",
+            "a@b.example",
+            "--token",
+            "ghp_x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unexpected argument '--token'"));
+}
+
+#[test]
+fn customers_revoke_marks_and_keeps() {
+    let fx = Fixture::new();
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "revoke",
+            "globex",
+            "--reason",
+            "moved to another provider",
+            "--date",
+            "2026-11-20",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = fx.read("manager/customers.yml");
+    assert!(
+        text.contains("# Customer registry. Edit with"),
+        "comments kept"
+    );
+    let out = fx
+        .fleetform()
+        .args(["customers", "show", "globex", "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["status"], "revoked");
+    assert_eq!(c["revoked"]["date"], "2026-11-20");
+    assert_eq!(c["revoked"]["reason"], "moved to another provider");
+    assert_eq!(c["repo"], "globex/globex-app", "never deleted");
+    // A revoked customer is skipped by the fleet plan.
+    let out = fx
+        .fleetform()
+        .args(["render", "--customer", "globex", "--env", "staging"])
+        .output()
+        .unwrap();
+    ok(&out);
+    // Revoking twice is harmless.
+    let out = fx
+        .fleetform()
+        .args(["customers", "revoke", "globex", "--reason", "again"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(stdout(&out).contains("already revoked"));
+}
+
+#[test]
+fn customers_instructions_are_ready_to_send() {
+    let fx = Fixture::new();
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "instructions",
+            "acme",
+            "--manager-repo",
+            "provider/manager",
+            "--action-ref",
+            "v1.4.2",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = stdout(&out);
+    for expected in [
+        "`MANAGER_REPO_PAT`",
+        "| variable | `MANAGER_REPO_OWNER` | `provider` |",
+        "| variable | `MANAGER_REPO_NAME` | `manager` |",
+        "`schema/variables.schema.json` in `provider/manager`",
+        "infra/variables.yml",
+        "/actions/trigger@v1.4.2",
+        "production: after the provider's approval",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+    assert!(!text.contains("/actions/trigger@v1\n"), "pinned");
+    // The provider's own template wins.
+    fx.write(
+        "manager/templates/instructions.md.j2",
+        "Hi {{ customer.slug }}, use {{ action_ref }} with {{ manager_repo }}.\n",
+    );
+    let out = fx
+        .fleetform()
+        .args(["customers", "instructions", "acme", "--manager-repo", "p/m"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("Hi acme, use v{} with p/m.", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn matrix_of_a_thousand_customers_fits_in_256_jobs() {
+    let fx = Fixture::new();
+    let mut reg = String::from("customers:\n");
+    for i in 0..1000 {
+        reg.push_str(&format!(
+            "  - slug: c{i:04}\n    repo: org/c{i:04}\n    contact: ops@c{i:04}.example\n    environments: [staging, production]\n    added: 2026-01-01\n"
+        ));
+    }
+    fx.write("manager/customers.yml", &reg);
+    let out = fx.fleetform().args(["matrix"]).output().unwrap();
+    ok(&out);
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = m["include"].as_array().unwrap();
+    assert!(jobs.len() <= 256, "{} jobs", jobs.len());
+    let mut pairs = std::collections::BTreeSet::new();
+    for j in jobs {
+        for p in j["shard"].as_array().unwrap() {
+            assert!(pairs.insert(p.as_str().unwrap().to_string()), "{p} twice");
+        }
+    }
+    assert_eq!(pairs.len(), 2000);
+    for i in 0..1000 {
+        for e in ["staging", "production"] {
+            assert!(pairs.contains(&format!("c{i:04}:{e}")));
+        }
+    }
+    // Deterministic.
+    let again = fx.fleetform().args(["matrix"]).output().unwrap();
+    assert_eq!(again.stdout, out.stdout);
+    // Tunable, and small fleets get a job per pair.
+    let out = fx
+        .fleetform()
+        .args(["matrix", "--max-jobs", "10", "--env", "staging"])
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["include"].as_array().unwrap().len(), 10);
+    let out = fx
+        .fleetform()
+        .args(["matrix", "--customer", "c0001,c0002"])
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        m["include"][0],
+        serde_json::json!({"id": "c0001-staging", "shard": ["c0001:staging"]})
+    );
+    assert_eq!(m["include"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn matrix_of_customers_changed_between_refs() {
+    let fx = Fixture::new();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(args)
+            .current_dir(fx.root())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    fx.append("customers/globex/infra/variables.yml", "  team: web\n");
+    git(&["commit", "-qam", "globex change"]);
+    let out = fx
+        .fleetform()
+        .args(["matrix", "--changed-from", "HEAD~1"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = m["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["globex-staging", "globex-production"]);
+    // A manager-wide change affects every active customer.
+    fx.append("manager/values/base.yml", "# tweak\n");
+    git(&["commit", "-qam", "manager change"]);
+    let out = fx
+        .fleetform()
+        .args(["matrix", "--changed-from", "HEAD~1"])
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        m["include"].as_array().unwrap().len(),
+        4,
+        "acme and globex, both environments"
+    );
+}
+
+#[test]
+fn drift_after_apply_and_after_a_change() {
+    require_terraform();
+    let fx = Fixture::new();
+    let drift = |fx: &Fixture| {
+        fx.fleetform()
+            .args(["drift", "--customer", "acme", "--json"])
+            .output()
+            .unwrap()
+    };
+    for env in ["staging", "production"] {
+        ok(&fx
+            .fleetform()
+            .args(["plan", "--customer", "acme", "--env", env])
+            .output()
+            .unwrap());
+        ok(&fx
+            .fleetform()
+            .args(["apply", "--customer", "acme", "--env", env])
+            .output()
+            .unwrap());
+    }
+    let out = drift(&fx);
+    ok(&out);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["checked"].as_u64(), r["clean"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let v = fx
+        .read("customers/acme/infra/variables.yml")
+        .replace("max_instances: 2", "max_instances: 5");
+    fx.write("customers/acme/infra/variables.yml", &v);
+    let out = drift(&fx);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["drifted"].as_array().unwrap().len(), 1);
+    assert_eq!(r["drifted"][0]["environment"], "staging");
+    assert_eq!(r["drifted"][0]["summary"]["update"], 1);
+    let md = fx.read("manager/.fleetform/drift/drift-report.md");
+    assert!(
+        md.contains("**1 drifted**") && md.contains("| `acme` | `staging` | +0 ~1 -0 | drift |"),
+        "{md}"
+    );
+
+    // One broken customer: an error, not a clean report, and the others still run.
+    fx.register_invalid_customer();
+    let out = fx
+        .fleetform()
+        .args(["drift", "--json", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "errors win over drift");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(r["errors"][0]["customer"], "broken-co");
+    assert!(r["checked"].as_u64().unwrap() >= 5);
+    // A shard from the matrix.
+    let out = fx
+        .fleetform()
+        .args([
+            "drift",
+            "--json",
+            "--shard",
+            r#"["acme:production","globex:staging"]"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["checked"], 2);
+}
