@@ -59,6 +59,29 @@ pub enum Command {
     Drift(DriftArgs),
     /// The audit log.
     Audit(AuditArgs),
+    /// Propagate the customer template to every customer repo as pull requests.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The manager repo, owner/name (rendered into the template).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: String,
+    /// Only these customers (default: every active customer with a repo).
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Update this many customers first and stop if any of them fails.
+    #[arg(long, env = "FLEETFORM_CANARY")]
+    pub canary: Option<usize>,
+    /// Print the diff per customer; write nothing.
+    #[arg(long, env = "FLEETFORM_DRY_RUN")]
+    pub dry_run: bool,
+    /// Ref the template pins the fleetform actions to (default: this release's tag).
+    #[arg(long, env = "FLEETFORM_ACTION_REF")]
+    pub action_ref: Option<String>,
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -283,20 +306,39 @@ pub struct ValidateArgs {
     /// Machine-readable results on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
+    /// Files or customers to check at once (default: number of cores).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    #[arg(long, env = "FLEETFORM_CUSTOMER")]
-    pub customer: String,
-    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
-    pub environment: String,
+    /// The customer (not with --all).
+    #[arg(long, env = "FLEETFORM_CUSTOMER", required_unless_present = "all")]
+    pub customer: Option<String>,
+    /// The environment (with --all: only this one).
+    #[arg(
+        long = "env",
+        env = "FLEETFORM_ENVIRONMENT",
+        required_unless_present = "all"
+    )]
+    pub environment: Option<String>,
     /// Show, for every value, the layer and file:line that set it.
     #[arg(long)]
     pub explain: bool,
     /// With --explain: JSON instead of a table.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
+    /// Render every active customer × enabled environment into
+    /// `OUT/<customer>/<environment>.tfvars.json`, in parallel.
+    #[arg(long, conflicts_with_all = ["customer", "explain"], requires = "out")]
+    pub all: bool,
+    /// With --all: the folder to write the var files to.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// With --all: customers to render at once (default: number of cores).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]

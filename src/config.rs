@@ -62,6 +62,41 @@ pub struct ManagerConfig {
     /// Commit status context set on customer commits.
     #[serde(default = "default_status_context")]
     pub status_context: String,
+    /// Policy gates per environment (see `fleetform::policy`).
+    #[serde(default)]
+    pub policies: crate::policy::Policies,
+    /// Template propagation to customer repos (`fleetform sync`).
+    #[serde(default)]
+    pub sync: SyncConfig,
+}
+
+/// `sync:` in fleetform.yml.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// The customer template folder in the manager repo; files ending in
+    /// `.j2` are rendered with minijinja (suffix dropped), others copied.
+    #[serde(default = "default_template_dir")]
+    pub template_dir: PathBuf,
+    /// The branch sync PRs come from.
+    #[serde(default = "default_sync_branch")]
+    pub branch: String,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            template_dir: default_template_dir(),
+            branch: default_sync_branch(),
+        }
+    }
+}
+
+fn default_template_dir() -> PathBuf {
+    PathBuf::from("templates/customer")
+}
+fn default_sync_branch() -> String {
+    "fleetform/sync".into()
 }
 
 fn default_registry() -> PathBuf {
@@ -295,6 +330,24 @@ impl Manager {
         }
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
+        }
+        c.policies
+            .check()
+            .map_err(|m| self.invalid("/policies", m))?;
+        for env in c.policies.environments.keys() {
+            if self.environment(env).is_none() {
+                let pointer = format!("/policies/environments/{}", yaml::escape_token(env));
+                return Err(ConfigError::Invalid {
+                    location: Location {
+                        file: self.doc.file.clone(),
+                        pos: self.doc.key_pos(&pointer),
+                    },
+                    message: format!("policies for unknown environment `{env}`"),
+                });
+            }
+        }
+        if !c.sync.branch.starts_with("fleetform/") && c.sync.branch.contains("..") {
+            return Err(self.invalid("/sync/branch", "not a valid branch name"));
         }
         Ok(())
     }

@@ -280,6 +280,9 @@ impl ManagerLayers {
     }
 }
 
+/// Longest `project_name` passed to value templates, in bytes.
+pub const MAX_CONTEXT_VALUE: usize = 256;
+
 /// The context every value template sees.
 #[derive(Debug, Clone, Serialize)]
 pub struct TemplateContext {
@@ -356,7 +359,9 @@ pub fn render(
             .value
             .get("project_name")
             .and_then(Value::as_str)
-            .filter(|s| !is_template(s))
+            // Templates see it only when plain and short: a long value
+            // would let a short template concatenate megabytes.
+            .filter(|s| !is_template(s) && s.len() <= MAX_CONTEXT_VALUE)
             .map(str::to_string),
         repo: customer.repo.clone(),
     };

@@ -73,6 +73,8 @@ pub struct PlanRequest<'a> {
     pub sha: Option<String>,
     pub run_url: Option<String>,
     pub refresh_only: bool,
+    /// The pull request, for gates that need its labels or reviews.
+    pub pull: Option<&'a crate::policy::PullFacts>,
 }
 
 /// A finished plan.
@@ -130,6 +132,15 @@ impl Engine<'_> {
         let key = self.manager.state_key(slug, env);
         let mut summary = PlanSummary::from_show_json(&json, slug, env, &key, &digest, has_changes);
         summary.sha = req.sha.clone();
+        let gates = self.manager.config.policies.for_environment(env);
+        let verdict = crate::policy::evaluate(
+            &gates,
+            &summary,
+            req.pull,
+            jiff::Timestamp::now(),
+            crate::policy::Stage::Plan,
+        );
+        summary.gates = (!verdict.results.is_empty()).then_some(verdict);
         let full_plan_at = req
             .run_url
             .clone()
@@ -169,6 +180,7 @@ impl Engine<'_> {
         env: &str,
         dir: &Path,
         expected: Option<&str>,
+        pull: Option<&crate::policy::PullFacts>,
     ) -> Result<ApplyOutcome, RunError> {
         let summary = read_summary(dir)?;
         if summary.customer != customer.slug || summary.environment != env {
@@ -206,6 +218,26 @@ impl Engine<'_> {
                 customer.slug
             )));
         }
+        // Gates again, now: labels may have been removed, the window closed.
+        let gates = self.manager.config.policies.for_environment(env);
+        let verdict = crate::policy::evaluate(
+            &gates,
+            &summary,
+            pull,
+            jiff::Timestamp::now(),
+            crate::policy::Stage::Apply,
+        );
+        if !verdict.allows() {
+            let why: Vec<String> = verdict
+                .blocking()
+                .iter()
+                .map(|r| format!("{} ({})", r.gate, r.detail))
+                .collect();
+            return Err(RunError::Refused(format!(
+                "policy gates block the apply: {}",
+                why.join("; ")
+            )));
+        }
         let tf = self.terraform()?;
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
         let abs_plan = std::path::absolute(&plan_path).context("resolving the plan path")?;
@@ -220,6 +252,7 @@ impl Engine<'_> {
             environment: env.to_string(),
             plan_sha256: actual,
             applied: true,
+            gates: verdict,
             output,
         };
         write_atomic(
@@ -237,6 +270,7 @@ pub struct ApplyOutcome {
     pub environment: String,
     pub plan_sha256: String,
     pub applied: bool,
+    pub gates: crate::policy::Verdict,
     #[serde(skip)]
     pub output: String,
 }

@@ -172,6 +172,7 @@ enum Method {
     Get,
     Post,
     Patch,
+    Put,
     Delete,
 }
 
@@ -181,6 +182,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Patch => "PATCH",
+            Method::Put => "PUT",
             Method::Delete => "DELETE",
         }
     }
@@ -295,6 +297,7 @@ impl GitHub {
                 Method::Get => self.octo._get(path).await,
                 Method::Post => self.octo._post(path, body).await,
                 Method::Patch => self.octo._patch(path, body).await,
+                Method::Put => self.octo._put(path, body).await,
                 Method::Delete => self.octo._delete(path, body).await,
             };
             // Decide: done, or wait this long and retry.
@@ -730,6 +733,256 @@ impl GitHub {
         .map(|_| ())
     }
 
+    /// What policy gates need from a pull request: labels and description
+    /// (1 request) and, when `reviews`, approving reviewers (1 more).
+    pub async fn pull_facts(
+        &self,
+        repo: &str,
+        number: u64,
+        reviews: bool,
+    ) -> Result<crate::policy::PullFacts, GitHubError> {
+        let r = self
+            .send(
+                Method::Get,
+                &format!("{}/pulls/{number}", repo_path(repo)),
+                None,
+            )
+            .await?;
+        let labels = r
+            .body
+            .get("labels")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = r
+            .body
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let waiver_reason = body.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("fleetform-waiver:")
+                .map(|r| truncate_chars(r.trim(), 300))
+                .filter(|r| !r.is_empty())
+        });
+        let author = r
+            .body
+            .pointer("/user/login")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut approvals = Vec::new();
+        if reviews {
+            let r = self
+                .send(
+                    Method::Get,
+                    &format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo)),
+                    None,
+                )
+                .await?;
+            // The latest review of each reviewer counts.
+            let mut latest: std::collections::BTreeMap<String, String> =
+                std::collections::BTreeMap::new();
+            for rv in r.body.as_array().cloned().unwrap_or_default() {
+                if let (Some(user), Some(state)) = (
+                    rv.pointer("/user/login").and_then(Value::as_str),
+                    rv.get("state").and_then(Value::as_str),
+                ) {
+                    if state != "COMMENTED" {
+                        latest.insert(user.to_string(), state.to_string());
+                    }
+                }
+            }
+            approvals = latest
+                .into_iter()
+                .filter(|(u, s)| s == "APPROVED" && Some(u) != author.as_ref())
+                .map(|(u, _)| u)
+                .collect();
+        }
+        Ok(crate::policy::PullFacts {
+            number,
+            labels,
+            approvals,
+            author,
+            waiver_reason,
+        })
+    }
+
+    /// A file's bytes and blob sha at `reference`; `None` if absent.
+    pub async fn get_file_with_sha(
+        &self,
+        repo: &str,
+        path: &str,
+        reference: Option<&str>,
+    ) -> Result<Option<(Vec<u8>, String)>, GitHubError> {
+        let mut p = format!("{}/contents/{}", repo_path(repo), file_path(path));
+        if let Some(r) = reference {
+            p.push_str(&format!("?ref={}", seg(r)));
+        }
+        match self.send(Method::Get, &p, None).await {
+            Ok(r) => {
+                let content = r
+                    .body
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let sha = r
+                    .body
+                    .get("sha")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let cleaned: String = content.chars().filter(|c| !c.is_whitespace()).collect();
+                let bytes = base64_decode(&cleaned).ok_or_else(|| GitHubError::BadJson {
+                    method: "GET",
+                    path: p.clone(),
+                    message: "file content is not valid base64".into(),
+                })?;
+                Ok(Some((bytes, sha)))
+            }
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The repo's default branch and whether it is archived.
+    pub async fn repo_info(&self, repo: &str) -> Result<(String, bool), GitHubError> {
+        let r = self.send(Method::Get, &repo_path(repo), None).await?;
+        let branch = r
+            .body
+            .get("default_branch")
+            .and_then(Value::as_str)
+            .unwrap_or("main")
+            .to_string();
+        let archived = r
+            .body
+            .get("archived")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok((branch, archived))
+    }
+
+    /// The commit a branch points at, `None` when it does not exist.
+    pub async fn branch_sha(
+        &self,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        let p = format!("{}/git/ref/heads/{}", repo_path(repo), file_path(branch));
+        match self.send(Method::Get, &p, None).await {
+            Ok(r) => Ok(r
+                .body
+                .pointer("/object/sha")
+                .and_then(Value::as_str)
+                .map(str::to_string)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create_branch(
+        &self,
+        repo: &str,
+        branch: &str,
+        sha: &str,
+    ) -> Result<(), GitHubError> {
+        self.send(
+            Method::Post,
+            &format!("{}/git/refs", repo_path(repo)),
+            Some(&serde_json::json!({ "ref": format!("refs/heads/{branch}"), "sha": sha })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Creates or updates one file on a branch (one commit).
+    pub async fn put_file(
+        &self,
+        repo: &str,
+        path: &str,
+        branch: &str,
+        content: &[u8],
+        message: &str,
+        blob_sha: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        let mut body = serde_json::json!({
+            "message": message,
+            "content": base64_encode(content),
+            "branch": branch,
+        });
+        if let Some(sha) = blob_sha {
+            body["sha"] = Value::String(sha.to_string());
+        }
+        self.send(
+            Method::Put,
+            &format!("{}/contents/{}", repo_path(repo), file_path(path)),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Open PRs from `owner:branch`: (number, html_url).
+    pub async fn open_pulls_from(
+        &self,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Vec<(u64, String)>, GitHubError> {
+        let owner = repo.split_once('/').map_or(repo, |(o, _)| o);
+        let p = format!(
+            "{}/pulls?state=open&head={}&per_page=100",
+            repo_path(repo),
+            seg(&format!("{owner}:{branch}"))
+        );
+        let r = self.send(Method::Get, &p, None).await?;
+        Ok(r.body
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|pr| {
+                Some((
+                    pr.get("number")?.as_u64()?,
+                    pr.get("html_url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    pub async fn create_pull(
+        &self,
+        repo: &str,
+        title: &str,
+        head: &str,
+        base: &str,
+        body: &str,
+    ) -> Result<(u64, String), GitHubError> {
+        let r = self
+            .send(
+                Method::Post,
+                &format!("{}/pulls", repo_path(repo)),
+                Some(&serde_json::json!({ "title": title, "head": head, "base": base, "body": body })),
+            )
+            .await?;
+        Ok((
+            r.body
+                .get("number")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+            r.body
+                .get("html_url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        ))
+    }
+
     /// Turns an absolute `Link` URL into a path under the API root.
     fn relative(&self, url: &str) -> String {
         url.strip_prefix(&self.api_url)
@@ -828,6 +1081,33 @@ fn parse_link_next(link: &str) -> Option<String> {
     })
 }
 
+/// Standard base64 with padding.
+pub fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
 /// Standard base64 (GitHub's contents encoding).
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
@@ -872,6 +1152,9 @@ mod tests {
         assert_eq!(base64_decode("aA==").unwrap(), b"h");
         assert!(base64_decode("a").is_none());
         assert!(base64_decode("a$==").is_none());
+        for s in [&b""[..], b"h", b"he", b"hel", b"hello, world\n"] {
+            assert_eq!(base64_decode(&base64_encode(s)).unwrap(), s);
+        }
     }
 
     #[test]

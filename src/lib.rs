@@ -16,7 +16,9 @@ pub mod fsutil;
 pub mod github;
 pub mod layers;
 pub mod output;
+pub mod parallel;
 pub mod plan;
+pub mod policy;
 pub mod registry_edit;
 pub mod runner;
 pub mod schema;
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),
         Command::Drift(a) => commands::drift::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
+        Command::Sync(a) => commands::sync::run(a, dir, &out),
     };
     match result {
         Ok(()) => error::EXIT_OK,

@@ -45,6 +45,23 @@ impl Action {
 pub struct ResourceChange {
     pub address: String,
     pub action: Action,
+    /// The resource type (`aws_s3_bucket`), for policy gates.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+}
+
+impl ResourceChange {
+    /// The type, or the one read off the address (`module.m.type.name[0]`).
+    pub fn resource_type(&self) -> &str {
+        if let Some(t) = &self.resource_type {
+            return t;
+        }
+        let mut parts: Vec<&str> = self.address.split('.').collect();
+        while parts.len() > 2 && (parts[0] == "module" || parts[0] == "data") {
+            parts.drain(..if parts[0] == "module" { 2 } else { 1 });
+        }
+        parts.first().copied().unwrap_or("")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +87,9 @@ pub struct PlanSummary {
     /// The customer commit planned, when known.
     #[serde(default)]
     pub sha: Option<String>,
+    /// Policy gates evaluated after the plan.
+    #[serde(default)]
+    pub gates: Option<crate::policy::Verdict>,
 }
 
 impl PlanSummary {
@@ -95,6 +115,7 @@ impl PlanSummary {
             plan_sha256: plan_sha256.into(),
             state_key: state_key.into(),
             sha: None,
+            gates: None,
         };
         let empty = Vec::new();
         for rc in json
@@ -121,7 +142,12 @@ impl PlanSummary {
                 .and_then(Value::as_str)
                 .unwrap_or("?")
                 .to_string();
-            s.resources.push(ResourceChange { address, action });
+            let resource_type = rc.get("type").and_then(Value::as_str).map(str::to_string);
+            s.resources.push(ResourceChange {
+                address,
+                action,
+                resource_type,
+            });
         }
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
             for (name, oc) in outs {
@@ -183,6 +209,37 @@ pub fn md_escape(s: &str) -> String {
     out
 }
 
+/// Breaks `<!--` with a zero-width space so customer-controlled text (a
+/// resource address holding a `for_each` key, plan output quoting a value)
+/// can never contain a hidden marker that the sticky-comment lookup would
+/// take for another comment's.
+pub fn defuse_markers(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains("<!--") {
+        std::borrow::Cow::Owned(s.replace("<!--", "<!-\u{200b}-"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// `s` as a Markdown inline code span that nothing can break out of: no
+/// backticks (shown as `'`), no line breaks or control characters, `|`
+/// escaped (for table cells), no hidden markers. Inside a code span HTML
+/// (`</details>`), mentions and links are inert.
+pub fn md_code(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('`');
+    for c in defuse_markers(s).chars() {
+        match c {
+            '`' => out.push('\''),
+            '|' => out.push_str("\\|"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('`');
+    out
+}
+
 /// A code fence longer than any run of backticks in `text`.
 pub fn fence_for(text: &str) -> String {
     let mut longest = 0;
@@ -200,7 +257,24 @@ pub fn fence_for(text: &str) -> String {
 
 /// The hidden marker that identifies a sticky comment.
 pub fn comment_marker(customer: &str, environment: &str) -> String {
-    format!("<!-- fleetform:plan customer={customer} environment={environment} -->")
+    // Slugs are `[a-z0-9-]` already; keep it so even if that ever changes,
+    // so nothing can end the HTML comment (`-->`) early.
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+    };
+    format!(
+        "<!-- fleetform:plan customer={} environment={} -->",
+        safe(customer),
+        safe(environment)
+    )
 }
 
 /// Inputs of the plan comment besides the summary.
@@ -217,6 +291,7 @@ pub struct CommentContext<'a> {
 /// [`COMMENT_LIMIT`], keeps the head and the tail of the plan output and
 /// says where the full plan is.
 pub fn render_comment(ctx: &CommentContext<'_>, plan_text: &str) -> String {
+    let plan_text: &str = &defuse_markers(plan_text);
     let render = |text: &str, omitted: usize| -> String {
         let env = crate::template::markdown();
         let t = env.get_template("plan_comment.md").expect("embedded");
@@ -224,6 +299,7 @@ pub fn render_comment(ctx: &CommentContext<'_>, plan_text: &str) -> String {
             marker => comment_marker(&ctx.summary.customer, &ctx.summary.environment),
             s => minijinja::Value::from(minijinja::value::Serde(ctx.summary)),
             counts => ctx.summary.counts(),
+            gates => ctx.summary.gates.as_ref().map(|g| g.checklist()).unwrap_or_default(),
             full_plan_at => md_escape(ctx.full_plan_at),
             run_url => ctx.run_url,
             fence => fence_for(text),

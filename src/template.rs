@@ -1,16 +1,41 @@
 //! Templates: string values in layers, and the embedded Markdown templates.
 //!
-//! Value templates run in a sandbox: strict undefined, no loader (so no
-//! `include`/`import`/`extends`), a fuel budget, a low recursion limit and a
-//! cap on output size.
+//! Value templates are written by customers, so they run in a small
+//! sandbox:
+//!
+//! - expressions only: `{{ … }}` with a fixed set of filters and tests, and
+//!   `{% if %}`/`{% elif %}`/`{% else %}`/`{% endif %}`. Statements that bind
+//!   or repeat (`set`, `for`, `with`, `macro`, `call`, `filter`, `raw`, …)
+//!   and the `*`/`**` operators are refused before compiling: with them a
+//!   few bytes of template build gigabytes (`'x' * 99999999`, or a value
+//!   doubled by 40 `set`s) long before any output cap could see it;
+//! - no loader, so no `include`/`import`/`extends`; no global functions
+//!   (`range`, `namespace`, `debug`, …);
+//! - strict undefined, a fuel budget, a recursion limit, at most
+//!   [`VALUE_MAX_SOURCE`] bytes of source and [`VALUE_MAX_OUTPUT`] bytes of
+//!   output (enforced while writing), and a `replace` that cannot grow a
+//!   string past [`REPLACE_MAX_GROWTH`].
+//!
+//! Without binding statements or repetition, every intermediate value is at
+//! most the source's literals and context values put together, so the work
+//! and memory of one template are bounded by its (short) source.
 
-use minijinja::{Environment, UndefinedBehavior};
+use std::io;
+
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
 /// Fuel for one value template (minijinja instructions).
 pub const VALUE_FUEL: u64 = 20_000;
 /// Largest rendered value, in bytes.
 pub const VALUE_MAX_OUTPUT: usize = 64 * 1024;
+/// Longest accepted value template, in bytes.
+pub const VALUE_MAX_SOURCE: usize = 8 * 1024;
+/// `replace` may not make a string longer than this (or than its input).
+pub const REPLACE_MAX_GROWTH: usize = 4 * 1024;
+
+/// The statements a value template may use.
+const ALLOWED_STATEMENTS: &[&str] = &["if", "elif", "else", "endif"];
 
 /// Why a value template failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,32 +54,231 @@ pub struct ValueTemplates {
 
 impl Default for ValueTemplates {
     fn default() -> Self {
-        let mut env = Environment::new();
+        use minijinja::{filters as f, tests as t};
+        // `empty`: no filters, tests or globals but the ones added here.
+        let mut env = Environment::empty();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(VALUE_FUEL));
         env.set_recursion_limit(16);
+        env.set_debug(false);
+        env.add_filter("lower", f::lower);
+        env.add_filter("upper", f::upper);
+        env.add_filter("title", f::title);
+        env.add_filter("capitalize", f::capitalize);
+        env.add_filter("trim", f::trim);
+        env.add_filter("replace", bounded_replace);
+        env.add_filter("length", f::length);
+        env.add_filter("count", f::length);
+        env.add_filter("default", f::default);
+        env.add_filter("d", f::default);
+        env.add_filter("first", f::first);
+        env.add_filter("last", f::last);
+        env.add_filter("string", f::string);
+        env.add_filter("int", f::int);
+        env.add_filter("float", f::float);
+        env.add_filter("abs", f::abs);
+        env.add_filter("round", f::round);
+        env.add_test("defined", t::is_defined);
+        env.add_test("undefined", t::is_undefined);
+        env.add_test("none", t::is_none);
+        env.add_test("string", t::is_string);
+        env.add_test("number", t::is_number);
+        env.add_test("startingwith", t::is_startingwith);
+        env.add_test("endingwith", t::is_endingwith);
+        env.add_test("eq", t::is_eq);
+        env.add_test("ne", t::is_ne);
+        env.add_test("in", t::is_in);
+        env.add_test("true", t::is_true);
+        env.add_test("false", t::is_false);
+        env.add_test("lower", t::is_lower);
+        env.add_test("upper", t::is_upper);
         ValueTemplates { env }
+    }
+}
+
+/// `replace` that refuses to grow a string past [`REPLACE_MAX_GROWTH`]
+/// (chained, the builtin multiplies: `s|replace('a','aaaa')|replace(...)`).
+fn bounded_replace(value: String, from: String, to: String) -> Result<String, Error> {
+    let hits = if from.is_empty() {
+        value.chars().count() + 1
+    } else {
+        value.matches(from.as_str()).count()
+    };
+    let len = (value.len() - hits.saturating_mul(from.len()).min(value.len()))
+        .saturating_add(hits.saturating_mul(to.len()));
+    if len > value.len() && len > REPLACE_MAX_GROWTH {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "`replace` would grow the string to {len} bytes, more than {REPLACE_MAX_GROWTH}"
+            ),
+        ));
+    }
+    Ok(value.replace(from.as_str(), &to))
+}
+
+/// Collects output and fails once it passes the cap.
+struct Capped {
+    buf: Vec<u8>,
+    over: bool,
+}
+
+impl io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > VALUE_MAX_OUTPUT {
+            self.over = true;
+            return Err(io::Error::other("output cap"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
 impl ValueTemplates {
     pub fn render(&self, source: &str, ctx: &impl Serialize) -> Result<String, TemplateError> {
-        let out = self
+        precheck(source)?;
+        let tmpl = self
             .env
-            .render_str(source, minijinja::Value::from(minijinja::value::Serde(ctx)))
+            .template_from_str(source)
             .map_err(|e| TemplateError(describe(&e)))?;
-        if out.len() > VALUE_MAX_OUTPUT {
+        let mut out = Capped {
+            buf: Vec::new(),
+            over: false,
+        };
+        let result = tmpl.render_captured_to(
+            minijinja::Value::from(minijinja::value::Serde(ctx)),
+            &mut out,
+        );
+        if out.over {
             return Err(TemplateError(format!(
-                "template renders to {} bytes, more than the limit of {VALUE_MAX_OUTPUT}",
-                out.len()
+                "template renders to more than the limit of {VALUE_MAX_OUTPUT} bytes"
             )));
         }
-        Ok(out)
+        result.map_err(|e| TemplateError(describe(&e)))?;
+        String::from_utf8(out.buf)
+            .map_err(|_| TemplateError("template rendered invalid UTF-8".into()))
     }
 }
 
+/// Refuses what the sandbox does not offer, by scanning the source the way
+/// minijinja's lexer does (tags, strings, bracket balance): statements
+/// other than `if`, and the `*`/`**` operators. Text outside tags is free
+/// (`arn:aws:s3:::{{ customer }}-logs/*` is fine). Unterminated tags and
+/// strings are left for the compiler to report.
+pub fn precheck(src: &str) -> Result<(), TemplateError> {
+    if src.len() > VALUE_MAX_SOURCE {
+        return Err(TemplateError(format!(
+            "template is {} bytes long, more than the limit of {VALUE_MAX_SOURCE} bytes",
+            src.len()
+        )));
+    }
+    let b = src.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] != b'{' {
+            i += 1;
+            continue;
+        }
+        let (is_block, end) = match b[i + 1] {
+            b'#' => {
+                match find(b, i + 2, b"#}") {
+                    Some(e) => i = e + 2,
+                    None => return Ok(()),
+                }
+                continue;
+            }
+            b'{' => (false, b'}'),
+            b'%' => (true, b'%'),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut j = i + 2;
+        if matches!(b.get(j), Some(b'-' | b'+')) {
+            j += 1;
+        }
+        if is_block {
+            while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+                j += 1;
+            }
+            let start = j;
+            while b
+                .get(j)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            {
+                j += 1;
+            }
+            let word = &src[start..j];
+            if !ALLOWED_STATEMENTS.contains(&word) {
+                let shown: String = word.chars().take(20).collect();
+                return Err(TemplateError(format!(
+                    "`{{% {shown} %}}` is not available in value templates; use `{{{{ … }}}}` expressions and `{{% if %}}`"
+                )));
+            }
+        }
+        let mut balance: isize = 0;
+        loop {
+            let Some(&c) = b.get(j) else {
+                return Ok(());
+            };
+            if balance == 0 {
+                let rest = &b[j..];
+                let closes = |r: &[u8]| r.len() >= 2 && r[0] == end && r[1] == b'}';
+                if closes(rest) {
+                    j += 2;
+                    break;
+                }
+                if matches!(c, b'-' | b'+') && closes(&rest[1..]) {
+                    j += 3;
+                    break;
+                }
+            }
+            match c {
+                b'\'' | b'"' => {
+                    let mut k = j + 1;
+                    loop {
+                        match b.get(k) {
+                            None => return Ok(()),
+                            Some(b'\\') => k += 2,
+                            Some(&q) if q == c => break,
+                            Some(_) => k += 1,
+                        }
+                    }
+                    j = k + 1;
+                }
+                b'(' | b'[' | b'{' => {
+                    balance += 1;
+                    j += 1;
+                }
+                b')' | b']' | b'}' => {
+                    balance -= 1;
+                    j += 1;
+                }
+                b'*' => {
+                    return Err(TemplateError(
+                        "the `*` and `**` operators are not available in value templates (repetition builds huge strings)".into(),
+                    ))
+                }
+                _ => j += 1,
+            }
+        }
+        i = j;
+    }
+    Ok(())
+}
+
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
 fn describe(e: &minijinja::Error) -> String {
-    use minijinja::ErrorKind;
     let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
     match e.kind() {
         ErrorKind::UndefinedError => format!(
@@ -63,6 +287,12 @@ fn describe(e: &minijinja::Error) -> String {
         ErrorKind::OutOfFuel => "template does too much work (fuel exhausted); simplify it".into(),
         ErrorKind::TemplateNotFound => "templates cannot include or import other templates".into(),
         ErrorKind::SyntaxError => format!("template syntax error{detail}"),
+        ErrorKind::UnknownFilter => format!(
+            "template uses a filter that is not available{detail}; value templates offer lower, upper, title, capitalize, trim, replace, length, default, first, last, string, int, float, abs, round"
+        ),
+        ErrorKind::UnknownFunction => format!(
+            "template calls a function{detail}; value templates have no functions"
+        ),
         _ => format!("template error: {}{detail}", e.kind()),
     }
 }
@@ -78,6 +308,10 @@ pub fn markdown() -> Environment<'static> {
             .build()
             .expect("default delimiters are valid"),
     );
+    // Customer-controlled text as an inline code span nothing escapes from.
+    env.add_filter("code", |s: String| crate::plan::md_code(&s));
+    // Customer-controlled text as escaped Markdown prose.
+    env.add_filter("md", |s: String| crate::plan::md_escape(&s));
     for (name, src) in EMBEDDED {
         env.add_template(name, src)
             .expect("embedded templates parse");
@@ -103,10 +337,14 @@ pub const CUSTOMER_WORKFLOW: &str = include_str!("../workflows/customer-trigger.
 mod tests {
     use super::*;
 
+    fn ctx() -> serde_json::Value {
+        serde_json::json!({"environment": "staging", "customer": "acme", "project_name": "shop", "repo": "acme/infra"})
+    }
+
     #[test]
     fn strict_and_bounded() {
         let t = ValueTemplates::default();
-        let ctx = serde_json::json!({"environment": "staging"});
+        let ctx = ctx();
         assert_eq!(t.render("{{ environment }}", &ctx).unwrap(), "staging");
         assert!(t
             .render("{{ nope }}", &ctx)
@@ -117,11 +355,86 @@ mod tests {
         let e = t
             .render("{% for i in range(100000) %}{{ i }}{% endfor %}", &ctx)
             .unwrap_err();
-        assert!(e.0.contains("fuel"), "{e}");
-        assert!(t
-            .render("{{ 'x' * 1000000 }}", &ctx)
-            .unwrap_err()
-            .0
-            .contains("limit"));
+        assert!(e.0.contains("`{% for %}` is not available"), "{e}");
+        let e = t.render("{{ 'x' * 1000000 }}", &ctx).unwrap_err();
+        assert!(e.0.contains("`*`"), "{e}");
+    }
+
+    #[test]
+    fn what_customers_use_still_works() {
+        let t = ValueTemplates::default();
+        let ctx = ctx();
+        for (src, want) in [
+            ("{{ customer }}-{{ environment }}", "acme-staging"),
+            (
+                "arn:aws:s3:::{{ customer }}-logs/*",
+                "arn:aws:s3:::acme-logs/*",
+            ),
+            ("{{ customer | upper }}", "ACME"),
+            ("{{ project_name | replace('-', '_') }}", "shop"),
+            (
+                "{% if environment == 'production' %}m5.large{% else %}t3.micro{% endif %}",
+                "t3.micro",
+            ),
+            (
+                "{%- if environment is startingwith 'stag' -%} yes {%- endif %}",
+                "yes",
+            ),
+            ("{{ 'a*b' }}{# a * comment #}", "a*b"),
+            ("{{ {'k': {'n': 'v'}}['k']['n'] }}", "v"),
+            ("{{ repo ~ '/' ~ customer }}", "acme/infra/acme"),
+            ("{{ missing | default('x') }}", "x"),
+        ] {
+            assert_eq!(t.render(src, &ctx).unwrap(), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn bombs_are_refused_before_they_run() {
+        let t = ValueTemplates::default();
+        let ctx = ctx();
+        let cases = [
+            ("{{ 'x' * 99999999 }}", "`*`"),
+            ("{{ 2 ** 4096 }}", "`*`"),
+            ("{{ [customer] * 99999999 | length }}", "`*`"),
+            ("{{ {'a': {'b': 'x'}}['a']['b'] * 9 }}", "`*`"),
+            ("{{ (('x')) * 9 }}", "`*`"),
+            ("{{ 'a}}' ~ 'x' * 9 }}", "`*`"),
+            ("{%- set a = 'xxxxxxxxxx' %}{% set a = a ~ a %}{{ a }}", "`{% set %}`"),
+            ("{% for i in range(99999) %}{{ customer }}{% endfor %}", "`{% for %}`"),
+            ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "`{% macro %}`"),
+            ("{% with a = 1 %}{% endwith %}", "`{% with %}`"),
+            ("{% filter upper %}x{% endfilter %}", "`{% filter %}`"),
+            ("{% raw %}{{ 'x' * 9 }}{% endraw %}", "`{% raw %}`"),
+            ("{% extends 'x' %}", "`{% extends %}`"),
+            ("{% import 'x' as y %}", "`{% import %}`"),
+            ("{{ range(99999999) | length }}", "function"),
+            ("{{ namespace() }}", "function"),
+            ("{{ customer | join('x') }}", "filter"),
+            ("{{ customer | center(999999999) }}", "filter"),
+            ("{{ customer | indent(999999999) }}", "filter"),
+            ("{{ '%999999999s' | format('x') }}", "filter"),
+            ("{{ 'aaaa' | replace('a', 'aaaaaaaaaa') | replace('a', 'aaaaaaaaaa') | replace('a', 'aaaaaaaaaa') | replace('a', 'aaaaaaaaaa') }}", "`replace` would grow"),
+            ("{{ customer | replace('', 'xxxxxxxxxxxxxxxx') | replace('', 'xxxxxxxxxxxxxxxxxxxxxxx') | replace('', 'xxxxxxxxxxxxxxxxxxxxxx') }}", "`replace` would grow"),
+        ];
+        for (src, want) in cases {
+            let e = t.render(src, &ctx).unwrap_err();
+            assert!(e.0.contains(want), "{src}: {e}");
+        }
+        let long = format!("{{{{ customer }}}}{}", "x".repeat(VALUE_MAX_SOURCE));
+        assert!(t.render(&long, &ctx).unwrap_err().0.contains("limit"));
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(2000), ")".repeat(2000));
+        assert!(t.render(&deep, &ctx).is_err());
+    }
+
+    #[test]
+    fn output_is_capped_while_writing() {
+        let t = ValueTemplates::default();
+        let ctx = serde_json::json!({"project_name": "p".repeat(256)});
+        let refs = vec!["project_name"; 500].join(" ~ ");
+        let src = format!("{{{{ {refs} }}}}");
+        assert!(src.len() <= VALUE_MAX_SOURCE);
+        let e = t.render(&src, &ctx).unwrap_err();
+        assert!(e.0.contains("more than the limit"), "{e}");
     }
 }

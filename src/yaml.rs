@@ -54,6 +54,12 @@ pub struct Limits {
     pub max_keys: usize,
     /// Longest accepted string scalar, in bytes.
     pub max_string: usize,
+    /// Most bytes of keys and scalars in the document, counting every alias
+    /// expansion (a 64 KiB string aliased 50,000 times is 3 GB).
+    pub max_expanded_bytes: usize,
+    /// Most bytes of position index (the JSON pointers of every node): long
+    /// keys over many deep nodes would otherwise cost gigabytes.
+    pub max_index_bytes: usize,
 }
 
 impl Default for Limits {
@@ -64,6 +70,8 @@ impl Default for Limits {
             max_nodes: 50_000,
             max_keys: 5_000,
             max_string: 64 * 1024,
+            max_expanded_bytes: 8 * 1024 * 1024,
+            max_index_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -229,6 +237,8 @@ pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, Ya
         values: HashMap::new(),
         keys: HashMap::new(),
         nodes: 0,
+        bytes: 0,
+        index_bytes: 0,
         root: None,
         documents: 0,
     };
@@ -260,6 +270,7 @@ enum Frame {
         anchor: usize,
         pointer: String,
         nodes_at_start: usize,
+        bytes_at_start: usize,
     },
     Map {
         map: Map<String, Value>,
@@ -268,6 +279,7 @@ enum Frame {
         anchor: usize,
         pointer: String,
         nodes_at_start: usize,
+        bytes_at_start: usize,
     },
 }
 
@@ -275,11 +287,15 @@ struct Builder<'a> {
     file: &'a Path,
     limits: &'a Limits,
     stack: Vec<Frame>,
-    /// anchor id → (value, node count of the subtree)
-    anchors: HashMap<usize, (Value, usize)>,
+    /// anchor id → (value, node count of the subtree, scalar bytes of it)
+    anchors: HashMap<usize, (Value, usize, usize)>,
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
     nodes: usize,
+    /// Scalar and key bytes so far, alias expansions included.
+    bytes: usize,
+    /// Bytes of JSON pointers held in the position index.
+    index_bytes: usize,
     root: Option<Value>,
     documents: usize,
 }
@@ -314,6 +330,35 @@ impl Builder<'_> {
         }
     }
 
+    /// Counts `bytes` of scalar text (alias expansions included).
+    fn count_bytes(&mut self, bytes: usize, pos: Pos) -> Result<(), YamlError> {
+        self.bytes += bytes;
+        if self.bytes > self.limits.max_expanded_bytes {
+            return Err(self.err(
+                pos,
+                format!(
+                    "document expands to more than {} bytes of keys and values (aliases count every time they are used); simplify it",
+                    self.limits.max_expanded_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records `pointer` → `pos` in the value index, within its budget.
+    fn index_value(&mut self, pointer: String, pos: Pos) -> Result<(), YamlError> {
+        // The key index holds a pointer of the same length.
+        self.index_bytes += 2 * (pointer.len() + 16);
+        if self.index_bytes > self.limits.max_index_bytes {
+            return Err(self.err(
+                pos,
+                "document has too many nodes under long keys or deep nesting; shorten the keys or flatten the structure",
+            ));
+        }
+        self.values.insert(pointer, pos);
+        Ok(())
+    }
+
     fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
         self.nodes += n;
         if self.nodes > self.limits.max_nodes {
@@ -340,8 +385,8 @@ impl Builder<'_> {
                 pos,
                 format!(
                     "YAML tag `{}{}` is not supported; remove it (only plain values, `!!str` included, are accepted)",
-                    if t.handle == "tag:yaml.org,2002:" { "!!" } else { &t.handle },
-                    t.suffix
+                    truncate(if t.handle == "tag:yaml.org,2002:" { "!!" } else { &t.handle }, 40),
+                    truncate(&t.suffix, 40)
                 ),
             )),
         }
@@ -370,6 +415,8 @@ impl Builder<'_> {
                         ),
                     ));
                 }
+                let text_len = text.len();
+                self.count_bytes(text_len, pos)?;
                 if self.expecting_key() {
                     self.count(1, pos)?;
                     return self.set_key(text.into_owned(), pos);
@@ -381,15 +428,18 @@ impl Builder<'_> {
                 };
                 self.count(1, pos)?;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, (value.clone(), 1));
+                    self.anchors.insert(anchor, (value.clone(), 1, text_len));
                 }
                 self.push_value(value, pos)
             }
             Event::Alias(id) => {
-                let Some((value, n)) = self.anchors.get(&id).cloned() else {
+                let Some(&(_, n, bytes)) = self.anchors.get(&id) else {
                     return Err(self.err(pos, "alias refers to an unknown anchor"));
                 };
+                // Check the budgets before cloning anything.
                 self.count(n, pos)?;
+                self.count_bytes(bytes, pos)?;
+                let value = self.anchors[&id].0.clone();
                 if self.expecting_key() {
                     return match value {
                         Value::String(s) => self.set_key(s, pos),
@@ -401,19 +451,20 @@ impl Builder<'_> {
             Event::SequenceStart(anchor, tag) => {
                 self.start_collection(pos, &tag)?;
                 let pointer = self.next_pointer();
-                self.values.insert(pointer.clone(), pos);
+                self.index_value(pointer.clone(), pos)?;
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     anchor,
                     pointer,
                     nodes_at_start: self.nodes,
+                    bytes_at_start: self.bytes,
                 });
                 Ok(())
             }
             Event::MappingStart(anchor, tag) => {
                 self.start_collection(pos, &tag)?;
                 let pointer = self.next_pointer();
-                self.values.insert(pointer.clone(), pos);
+                self.index_value(pointer.clone(), pos)?;
                 self.stack.push(Frame::Map {
                     map: Map::new(),
                     pending_key: None,
@@ -421,39 +472,45 @@ impl Builder<'_> {
                     anchor,
                     pointer,
                     nodes_at_start: self.nodes,
+                    bytes_at_start: self.bytes,
                 });
                 Ok(())
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = self.stack.pop().expect("parser balances collections");
-                let (value, anchor, start, pos) = match frame {
+                let (value, anchor, start, bytes_start, pos) = match frame {
                     Frame::Seq {
                         items,
                         anchor,
                         nodes_at_start,
+                        bytes_at_start,
                         pointer,
                     } => (
                         Value::Array(items),
                         anchor,
                         nodes_at_start,
+                        bytes_at_start,
                         self.values[&pointer],
                     ),
                     Frame::Map {
                         map,
                         anchor,
                         nodes_at_start,
+                        bytes_at_start,
                         pointer,
                         ..
                     } => (
                         Value::Object(map),
                         anchor,
                         nodes_at_start,
+                        bytes_at_start,
                         self.values[&pointer],
                     ),
                 };
                 if anchor > 0 {
                     let n = self.nodes - start;
-                    self.anchors.insert(anchor, (value.clone(), n));
+                    let bytes = self.bytes - bytes_start;
+                    self.anchors.insert(anchor, (value.clone(), n, bytes));
                 }
                 self.attach(value, pos)
             }
@@ -511,7 +568,7 @@ impl Builder<'_> {
                 pos,
                 format!(
                     "duplicate key `{}` (first defined at line {}); remove one of them",
-                    key.escape_debug(),
+                    truncate(&key, 80).escape_debug(),
                     first.line
                 ),
             ));
@@ -531,7 +588,7 @@ impl Builder<'_> {
     /// Records a finished scalar or alias value at the next slot.
     fn push_value(&mut self, value: Value, pos: Pos) -> Result<(), YamlError> {
         let pointer = self.next_pointer();
-        self.values.insert(pointer, pos);
+        self.index_value(pointer, pos)?;
         self.attach(value, pos)
     }
 
@@ -549,6 +606,7 @@ impl Builder<'_> {
                 ..
             }) => {
                 let (key, key_pos) = pending_key.take().expect("value follows its key");
+                // Budgeted with the value's pointer (same length).
                 self.keys
                     .insert(format!("{pointer}/{}", escape_token(&key)), key_pos);
                 map.insert(key, value);
@@ -586,7 +644,8 @@ fn resolve_plain(s: &str) -> Result<Value, String> {
             return Ok(Value::Number(u.into()));
         }
         return Err(format!(
-            "integer `{s}` is too large; quote it to use it as a string"
+            "integer `{}` is too large; quote it to use it as a string",
+            truncate(s, 40)
         ));
     }
     if sign.is_empty() {
@@ -594,27 +653,41 @@ fn resolve_plain(s: &str) -> Result<Value, String> {
             if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return u64::from_str_radix(hex, 16)
                     .map(|v| Value::Number(v.into()))
-                    .map_err(|_| format!("integer `{s}` is too large"));
+                    .map_err(|_| format!("integer `{}` is too large", truncate(s, 40)));
             }
         }
         if let Some(oct) = s.strip_prefix("0o") {
             if !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
                 return u64::from_str_radix(oct, 8)
                     .map(|v| Value::Number(v.into()))
-                    .map_err(|_| format!("integer `{s}` is too large"));
+                    .map_err(|_| format!("integer `{}` is too large", truncate(s, 40)));
             }
         }
     }
     if is_float(body) {
         if let Ok(f) = s.parse::<f64>() {
-            if let Some(n) = Number::from_f64(f) {
-                if f.is_finite() {
-                    return Ok(Value::Number(n));
-                }
+            if let Some(n) = Number::from_f64(f).filter(|_| f.is_finite()) {
+                return Ok(Value::Number(n));
             }
+            return Err(format!(
+                "number `{}` is out of range; quote it to use it as a string",
+                truncate(s, 40)
+            ));
         }
     }
     Ok(Value::String(s.to_string()))
+}
+
+/// At most `n` bytes of `s` (on a char boundary), with `…` when cut.
+fn truncate(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without the sign.
@@ -745,5 +818,28 @@ mod tests {
         );
         let long = format!("a: {}\n", "x".repeat(70_000));
         assert!(load(&long).unwrap_err().message.contains("string is"));
+    }
+
+    #[test]
+    fn aliased_big_strings_and_long_keys_are_bounded() {
+        // 60 KB string aliased 1,000 times: 60 MB if expanded.
+        let mut s = format!("big: &b {}\nlist:\n", "x".repeat(60_000));
+        for _ in 0..1000 {
+            s.push_str("  - *b\n");
+        }
+        let e = load(&s).unwrap_err();
+        assert!(e.message.contains("bytes of keys and values"), "{e}");
+        // A 60 KB key over 20,000 nodes: 1.2 GB of pointers if indexed.
+        let mut s = format!("? {}\n: [", "k".repeat(60_000));
+        s.push_str(&"1,".repeat(20_000));
+        s.push_str("1]\n");
+        let e = load(&s).unwrap_err();
+        assert!(e.message.contains("long keys"), "{e}");
+        assert!(load("a: 1e999\n")
+            .unwrap_err()
+            .message
+            .contains("out of range"));
+        let e = load(&format!("a: {}\n", "9".repeat(5000))).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message);
     }
 }

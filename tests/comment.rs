@@ -11,18 +11,22 @@ fn summary(has_changes: bool) -> PlanSummary {
             ResourceChange {
                 address: "terraform_data.network".into(),
                 action: Action::Update,
+                resource_type: None,
             },
             ResourceChange {
                 address: "terraform_data.instance[2]".into(),
                 action: Action::Create,
+                resource_type: None,
             },
             ResourceChange {
                 address: "terraform_data.instance[3]".into(),
                 action: Action::Create,
+                resource_type: None,
             },
             ResourceChange {
                 address: "terraform_data.legacy".into(),
                 action: Action::Replace,
+                resource_type: None,
             },
         ]
     } else {
@@ -40,6 +44,7 @@ fn summary(has_changes: bool) -> PlanSummary {
             vec![OutputChange {
                 name: "instance_count".into(),
                 action: Action::Update,
+                resource_type: None,
             }]
         } else {
             Vec::new()
@@ -48,6 +53,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         plan_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
         state_key: "acme/production/terraform.tfstate".into(),
         sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        gates: None,
     }
 }
 

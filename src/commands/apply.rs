@@ -65,6 +65,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         &args.environment,
         &dir,
         args.plan_sha256.as_deref(),
+        None,
     );
     let entry = match &result {
         Ok(done) => crate::audit::Entry::now("apply", "ok").plan(Some(&done.plan_sha256)),

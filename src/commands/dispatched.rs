@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, GitHubError, Token};
 use crate::output::Output;
 use crate::plan::{comment_marker, PlanSummary};
+use crate::policy::PullFacts;
 use crate::runner::RunContext;
 
 /// Written next to the plan: what the apply job needs to report back.
@@ -353,8 +354,9 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
         let mut failed = 0;
         for env in &envs {
             let dir = settings.out.join(&customer.slug).join(env);
+            let pull = pull_for_gates(&gh, &manager, &payload.customer_repo, payload.pr, env).await?;
             out.group_start(&format!("terraform plan {}/{env}", customer.slug));
-            let result = engine_plan(&engine, customer, env, &docs, &dir, payload, run_url.clone());
+            let result = engine_plan(&engine, customer, env, &docs, &dir, payload, run_url.clone(), pull.as_ref());
             if let Ok(p) = &result {
                 out.raw(&p.log);
             }
@@ -365,7 +367,16 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                         Some(pr) => sticky(&gh, &payload.customer_repo, pr, &comment_marker(&customer.slug, env), &p.comment, out).await?,
                         None => None,
                     };
-                    gh.set_status(&payload.customer_repo, &payload.sha, &status("success", p.summary.headline()))
+                    let (state, description) = match &p.summary.gates {
+                        Some(v) if !v.allows() => ("failure", format!("{} · {}", p.summary.headline(), v.short())),
+                        Some(v) => ("success", format!("{} · {}", p.summary.headline(), v.short())),
+                        None => ("success", p.summary.headline()),
+                    };
+                    if let Some(v) = &p.summary.gates {
+                        audit_waivers(out, v, pull.as_ref(), &customer.slug, env, payload, "plan");
+                        let _ = ctx.append_summary(&v.checklist());
+                    }
+                    gh.set_status(&payload.customer_repo, &payload.sha, &status(state, description))
                         .await
                         .map_err(gh_err)?;
                     let record = GitHubRecord {
@@ -480,6 +491,7 @@ fn engine_plan(
     dir: &Path,
     payload: &Payload,
     run_url: Option<String>,
+    pull: Option<&PullFacts>,
 ) -> std::result::Result<crate::engine::PlanOutcome, RunError> {
     engine.plan(&PlanRequest {
         customer,
@@ -489,7 +501,59 @@ fn engine_plan(
         sha: Some(payload.sha.clone()),
         run_url,
         refresh_only: false,
+        pull,
     })
+}
+
+/// The PR facts the environment's gates need (0, 1 or 2 requests).
+async fn pull_for_gates(
+    gh: &GitHub,
+    manager: &Manager,
+    repo: &str,
+    pr: Option<u64>,
+    env: &str,
+) -> Result<Option<PullFacts>> {
+    let policies = &manager.config.policies;
+    let (labels, reviews) = (policies.needs_labels(env), policies.needs_reviews(env));
+    match pr {
+        Some(n) if labels || reviews => gh
+            .pull_facts(repo, n, reviews)
+            .await
+            .map(Some)
+            .map_err(gh_err),
+        _ => Ok(None),
+    }
+}
+
+/// One audit line per waived gate: who waived (the PR author who carries
+/// the label, and the actor of this run) and why.
+fn audit_waivers(
+    out: &Output,
+    verdict: &crate::policy::Verdict,
+    pull: Option<&PullFacts>,
+    customer: &str,
+    env: &str,
+    payload: &Payload,
+    stage: &str,
+) {
+    let Some(label) = &verdict.waiver else { return };
+    for r in verdict.results.iter().filter(|r| r.waived) {
+        super::audit(
+            out,
+            crate::audit::Entry::now("waiver", "waived")
+                .customer(customer)
+                .environment(env)
+                .sha(Some(&payload.sha))
+                .dispatch(Some(&payload.dispatch_id))
+                .detail(format!(
+                    "{stage}: gate `{}` waived by label `{label}` on PR #{} (author {}): {}",
+                    r.gate,
+                    pull.map(|p| p.number).unwrap_or_default(),
+                    pull.and_then(|p| p.author.clone()).unwrap_or_else(|| "unknown".into()),
+                    pull.and_then(|p| p.waiver_reason.clone()).unwrap_or_else(|| "no reason given (add a `fleetform-waiver: <reason>` line to the PR description)".into())
+                )),
+        );
+    }
 }
 
 pub struct ApplySettings {
@@ -575,8 +639,13 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             ))
             .await;
         }
+        // Gates are checked again against the PR as it is now.
+        let pull = pull_for_gates(&gh, &manager, &payload.customer_repo, record.pr, &env).await?;
         out.group_start(&format!("terraform apply {}/{env}", customer.slug));
-        let result = engine.apply(customer, &env, &settings.plan_dir, Some(&settings.plan_sha256));
+        let result = engine.apply(customer, &env, &settings.plan_dir, Some(&settings.plan_sha256), pull.as_ref());
+        if let Ok(done) = &result {
+            audit_waivers(out, &done.gates, pull.as_ref(), &customer.slug, &env, payload, "apply");
+        }
         out.group_end();
         let summary = crate::engine::read_summary(&settings.plan_dir).ok();
         match result {

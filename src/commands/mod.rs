@@ -9,6 +9,7 @@ pub mod drift;
 pub mod matrix;
 pub mod plan;
 pub mod render;
+pub mod sync;
 pub mod trigger;
 pub mod validate;
 

@@ -247,6 +247,7 @@ pub fn execute(
                     sha: None,
                     run_url: None,
                     refresh_only,
+                    pull: None,
                 };
                 let outcome = match engine.plan(&req) {
                     Ok(p) => {

@@ -1,7 +1,7 @@
 //! `fleetform validate`: check customer variables against the schema, for
 //! registry customers (with their override files) or for given files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -23,6 +23,7 @@ enum Target {
 struct Settings {
     target: Target,
     json: bool,
+    jobs: usize,
 }
 
 fn resolve(args: &ValidateArgs) -> Result<Settings> {
@@ -44,9 +45,13 @@ fn resolve(args: &ValidateArgs) -> Result<Settings> {
             files: args.files.clone(),
         }
     };
+    if args.jobs == Some(0) {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
     Ok(Settings {
         target,
         json: args.json,
+        jobs: crate::parallel::jobs(args.jobs),
     })
 }
 
@@ -55,6 +60,33 @@ struct Checked {
     name: String,
     valid: bool,
     problems: Vec<Diagnostic>,
+}
+
+/// Reads and checks one variables file on its own.
+fn check_file(f: &Path, schema: &Schema) -> Checked {
+    let shown = display_path(f);
+    let problems = match std::fs::read(f) {
+        Ok(bytes) => {
+            let src = CustomerSource {
+                variables: (shown.clone(), bytes),
+                overrides: Default::default(),
+            };
+            customer::check(&src, schema).err().unwrap_or_default()
+        }
+        Err(e) => vec![Diagnostic {
+            location: crate::yaml::Location {
+                file: shown.clone(),
+                pos: crate::yaml::Pos { line: 1, col: 1 },
+            },
+            pointer: None,
+            message: format!("cannot read: {e}"),
+        }],
+    };
+    Checked {
+        name: shown.display().to_string(),
+        valid: problems.is_empty(),
+        problems,
+    }
 }
 
 pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
@@ -69,34 +101,9 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
                     Schema::load(&p, &display_path(&p))?
                 }
             };
-            files
-                .iter()
-                .map(|f| {
-                    let shown = display_path(f);
-                    let problems = match std::fs::read(f) {
-                        Ok(bytes) => {
-                            let src = CustomerSource {
-                                variables: (shown.clone(), bytes),
-                                overrides: Default::default(),
-                            };
-                            customer::check(&src, &schema).err().unwrap_or_default()
-                        }
-                        Err(e) => vec![Diagnostic {
-                            location: crate::yaml::Location {
-                                file: shown.clone(),
-                                pos: crate::yaml::Pos { line: 1, col: 1 },
-                            },
-                            pointer: None,
-                            message: format!("cannot read: {e}"),
-                        }],
-                    };
-                    Checked {
-                        name: shown.display().to_string(),
-                        valid: problems.is_empty(),
-                        problems,
-                    }
-                })
-                .collect::<Vec<_>>()
+            // One compiled schema, shared by every worker; each file is
+            // read, parsed and checked on its own.
+            crate::parallel::map(&files, settings.jobs, |f| check_file(f, &schema))
         }
         Target::Customers(wanted) => {
             let manager = Manager::load(manager_dir)?;
@@ -122,32 +129,27 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
                     })
                     .collect::<Result<_>>()?
             };
-            selected
-                .into_iter()
-                .map(|c| {
-                    let problems = match registry.customer_dir(c) {
-                        None => vec![Diagnostic {
-                            location: registry.doc.locate("/customers"),
-                            pointer: None,
-                            message: format!(
-                                "customer `{}` has no local `path`; validate its files directly",
-                                c.slug
-                            ),
-                        }],
-                        Some(dir) => {
-                            match CustomerSource::from_dir(&manager, &dir, &c.environments) {
-                                Ok(src) => customer::check(&src, &schema).err().unwrap_or_default(),
-                                Err(d) => vec![d],
-                            }
-                        }
-                    };
-                    Checked {
-                        name: c.slug.clone(),
-                        valid: problems.is_empty(),
-                        problems,
-                    }
-                })
-                .collect()
+            crate::parallel::map(&selected, settings.jobs, |c| {
+                let problems = match registry.customer_dir(c) {
+                    None => vec![Diagnostic {
+                        location: registry.doc.locate("/customers"),
+                        pointer: None,
+                        message: format!(
+                            "customer `{}` has no local `path`; validate its files directly",
+                            c.slug
+                        ),
+                    }],
+                    Some(dir) => match CustomerSource::from_dir(&manager, &dir, &c.environments) {
+                        Ok(src) => customer::check(&src, &schema).err().unwrap_or_default(),
+                        Err(d) => vec![d],
+                    },
+                };
+                Checked {
+                    name: c.slug.clone(),
+                    valid: problems.is_empty(),
+                    problems,
+                }
+            })
         }
     };
     let invalid = results.iter().filter(|r| !r.valid).count();
@@ -156,19 +158,25 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
     }
     if settings.json {
         out.result(&serde_json::to_string_pretty(&results).expect("serialisable"));
-    } else {
+    } else if !results.is_empty() {
+        // One write for the whole list: thousands of files print thousands
+        // of lines.
+        let mut text = String::new();
         for r in &results {
-            out.result(&format!(
-                "{} {}{}",
+            use std::fmt::Write as _;
+            let _ = write!(
+                text,
+                "{} {}",
                 if r.valid { "ok     " } else { "invalid" },
-                r.name,
-                if r.valid {
-                    String::new()
-                } else {
-                    format!(" ({} problem(s))", r.problems.len())
-                }
-            ));
+                r.name
+            );
+            if !r.valid {
+                let _ = write!(text, " ({} problem(s))", r.problems.len());
+            }
+            text.push('\n');
         }
+        text.pop();
+        out.result(&text);
     }
     if invalid > 0 {
         return Err(Error::Failed(format!(

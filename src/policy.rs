@@ -1,0 +1,579 @@
+//! Policy gates, evaluated from the plan after every plan and again at
+//! apply time (an apply re-checks: a gate that fails then refuses it).
+//!
+//! ```yaml
+//! policies:
+//!   default:                      # every environment
+//!     forbidden_resource_types: ["aws_iam_*"]
+//!   environments:
+//!     production:
+//!       max_destroy: 0            # production's default when unset
+//!       max_replace: 2
+//!       required_labels: [infra-approved]
+//!       required_approvals: 1
+//!       apply_windows:
+//!         - { days: [mon, tue, wed, thu], hours: "09:00-16:00", time_zone: Europe/Berlin }
+//!       waiver_label: fleetform-override
+//! ```
+//!
+//! Gates that need the pull request (labels, approvals) are "not
+//! applicable" without one (local mode, default-branch pushes without a
+//! known PR). A waiver label, when the environment names one, waives every
+//! failing gate; each waiver is audited with who and why (a
+//! `fleetform-waiver: <reason>` line in the PR description).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Action, PlanSummary};
+
+/// Gate settings; unset fields inherit from `default`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    pub max_destroy: Option<usize>,
+    pub max_replace: Option<usize>,
+    pub forbidden_resource_types: Option<Vec<String>>,
+    pub required_labels: Option<Vec<String>>,
+    pub required_approvals: Option<usize>,
+    pub apply_windows: Option<Vec<Window>>,
+    /// A PR label that waives failing gates (none when unset).
+    pub waiver_label: Option<String>,
+}
+
+/// When applies may run.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// `mon`..`sun`; all days when empty.
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// `HH:MM-HH:MM`, start inclusive, end exclusive.
+    pub hours: String,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+}
+
+/// `policies:` in fleetform.yml.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policies {
+    #[serde(default)]
+    pub default: Gates,
+    #[serde(default)]
+    pub environments: BTreeMap<String, Gates>,
+}
+
+impl Policies {
+    /// The effective gates of an environment.
+    pub fn for_environment(&self, env: &str) -> Gates {
+        let e = self.environments.get(env).cloned().unwrap_or_default();
+        let d = &self.default;
+        Gates {
+            max_destroy: e
+                .max_destroy
+                .or(d.max_destroy)
+                .or((env == "production").then_some(0)),
+            max_replace: e.max_replace.or(d.max_replace),
+            forbidden_resource_types: e
+                .forbidden_resource_types
+                .or(d.forbidden_resource_types.clone()),
+            required_labels: e.required_labels.or(d.required_labels.clone()),
+            required_approvals: e.required_approvals.or(d.required_approvals),
+            apply_windows: e.apply_windows.or(d.apply_windows.clone()),
+            waiver_label: e.waiver_label.or(d.waiver_label.clone()),
+        }
+    }
+
+    /// Checks window syntax, days and time zones up front.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, g) in std::iter::once(("default", &self.default))
+            .chain(self.environments.iter().map(|(k, v)| (k.as_str(), v)))
+        {
+            for w in g.apply_windows.iter().flatten() {
+                parse_hours(&w.hours).map_err(|e| format!("policies.{name}: {e}"))?;
+                for d in &w.days {
+                    weekday(d)
+                        .ok_or_else(|| format!("policies.{name}: `{d}` is not a day (mon..sun)"))?;
+                }
+                jiff::tz::TimeZone::get(&w.time_zone)
+                    .map_err(|_| format!("policies.{name}: unknown time zone `{}`", w.time_zone))?;
+            }
+            for pat in g.forbidden_resource_types.iter().flatten() {
+                if pat.is_empty() {
+                    return Err(format!("policies.{name}: empty resource type pattern"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when any gate of `env` needs the pull request's labels.
+    pub fn needs_labels(&self, env: &str) -> bool {
+        let g = self.for_environment(env);
+        g.required_labels.as_ref().is_some_and(|l| !l.is_empty()) || g.waiver_label.is_some()
+    }
+
+    /// True when any gate of `env` needs the pull request's reviews.
+    pub fn needs_reviews(&self, env: &str) -> bool {
+        self.for_environment(env).required_approvals.unwrap_or(0) > 0
+    }
+}
+
+/// What the pull request says, when there is one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PullFacts {
+    pub number: u64,
+    pub labels: Vec<String>,
+    /// Distinct reviewers whose latest review approves.
+    pub approvals: Vec<String>,
+    pub author: Option<String>,
+    /// The `fleetform-waiver: <reason>` line of the description, if any.
+    pub waiver_reason: Option<String>,
+}
+
+/// One gate's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateResult {
+    pub gate: String,
+    pub passed: bool,
+    /// Failed, but waived by label.
+    pub waived: bool,
+    /// Not applicable here (e.g. no pull request).
+    pub skipped: bool,
+    pub detail: String,
+}
+
+/// All gates of one plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub results: Vec<GateResult>,
+    /// The waiver label that applied, if any.
+    pub waiver: Option<String>,
+}
+
+impl Verdict {
+    /// True when nothing blocks: every gate passed, was waived or skipped.
+    pub fn allows(&self) -> bool {
+        self.results
+            .iter()
+            .all(|r| r.passed || r.waived || r.skipped)
+    }
+
+    pub fn blocking(&self) -> Vec<&GateResult> {
+        self.results
+            .iter()
+            .filter(|r| !(r.passed || r.waived || r.skipped))
+            .collect()
+    }
+
+    /// `gates 5/5` or `blocked: max_destroy` for a commit status.
+    pub fn short(&self) -> String {
+        let blocking = self.blocking();
+        if let Some(first) = blocking.first() {
+            format!("blocked by {}", first.gate)
+        } else if self.results.iter().any(|r| r.waived) {
+            format!(
+                "gates waived ({})",
+                self.waiver.as_deref().unwrap_or("label")
+            )
+        } else {
+            let n = self.results.iter().filter(|r| !r.skipped).count();
+            format!("gates {n}/{n}")
+        }
+    }
+
+    /// A Markdown checklist for the PR comment and the step summary.
+    pub fn checklist(&self) -> String {
+        if self.results.is_empty() {
+            return String::new();
+        }
+        let mut s = String::from("**Policy gates**\n\n");
+        for r in &self.results {
+            let (mark, note) = match (r.passed, r.waived, r.skipped) {
+                (true, _, _) => ("- [x]", String::new()),
+                (_, true, _) => (
+                    "- [x]",
+                    format!(
+                        " (waived by `{}`)",
+                        self.waiver.as_deref().unwrap_or("label")
+                    ),
+                ),
+                (_, _, true) => ("- [ ]", " (not applicable)".to_string()),
+                _ => ("- [ ]", " **blocked**".to_string()),
+            };
+            s.push_str(&format!(
+                "{mark} `{}`: {}{note}\n",
+                r.gate,
+                crate::plan::md_escape(&r.detail)
+            ));
+        }
+        s
+    }
+}
+
+/// Glob with `*` (any run) and `?` (one character).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn weekday(d: &str) -> Option<jiff::civil::Weekday> {
+    use jiff::civil::Weekday::*;
+    Some(match d.to_ascii_lowercase().as_str() {
+        "mon" | "monday" => Monday,
+        "tue" | "tuesday" => Tuesday,
+        "wed" | "wednesday" => Wednesday,
+        "thu" | "thursday" => Thursday,
+        "fri" | "friday" => Friday,
+        "sat" | "saturday" => Saturday,
+        "sun" | "sunday" => Sunday,
+        _ => return None,
+    })
+}
+
+/// `HH:MM-HH:MM` → minutes since midnight.
+fn parse_hours(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not HH:MM-HH:MM");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let m = |x: &str| -> Result<u32, String> {
+        let (h, mi) = x.trim().split_once(':').ok_or_else(bad)?;
+        let (h, mi): (u32, u32) = (
+            h.parse().map_err(|_| bad())?,
+            mi.parse().map_err(|_| bad())?,
+        );
+        if h > 24 || mi > 59 || (h == 24 && mi > 0) {
+            return Err(bad());
+        }
+        Ok(h * 60 + mi)
+    };
+    let (start, end) = (m(a)?, m(b)?);
+    if start >= end {
+        return Err(format!(
+            "`{s}`: the window must end after it starts (split overnight windows in two)"
+        ));
+    }
+    Ok((start, end))
+}
+
+/// True when `now` falls in one of the windows.
+pub fn in_window(windows: &[Window], now: jiff::Timestamp) -> Result<bool, String> {
+    for w in windows {
+        let tz = jiff::tz::TimeZone::get(&w.time_zone)
+            .map_err(|_| format!("unknown time zone `{}`", w.time_zone))?;
+        let local = now.to_zoned(tz);
+        let (start, end) = parse_hours(&w.hours)?;
+        let minute = local.hour() as u32 * 60 + local.minute() as u32;
+        let day_ok =
+            w.days.is_empty() || w.days.iter().any(|d| weekday(d) == Some(local.weekday()));
+        if day_ok && minute >= start && minute < end {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Where the gates run: after the plan, or right before the apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Plan,
+    Apply,
+}
+
+/// Evaluates the gates of `gates` for `summary`.
+pub fn evaluate(
+    gates: &Gates,
+    summary: &PlanSummary,
+    pull: Option<&PullFacts>,
+    now: jiff::Timestamp,
+    stage: Stage,
+) -> Verdict {
+    let mut results = Vec::new();
+    let mut push = |gate: &str, passed: bool, skipped: bool, detail: String| {
+        results.push(GateResult {
+            gate: gate.into(),
+            passed,
+            waived: false,
+            skipped,
+            detail,
+        });
+    };
+    if let Some(max) = gates.max_destroy {
+        let n = summary.delete + summary.replace;
+        push(
+            "max_destroy",
+            n <= max,
+            false,
+            format!("{n} destroyed (replacements included), at most {max}"),
+        );
+    }
+    if let Some(max) = gates.max_replace {
+        push(
+            "max_replace",
+            summary.replace <= max,
+            false,
+            format!("{} replaced, at most {max}", summary.replace),
+        );
+    }
+    if let Some(pats) = gates
+        .forbidden_resource_types
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    {
+        let hits: Vec<&str> = summary
+            .resources
+            .iter()
+            .filter(|r| r.action != Action::Read)
+            .filter(|r| pats.iter().any(|p| glob(p, r.resource_type())))
+            .map(|r| r.address.as_str())
+            .collect();
+        push(
+            "forbidden_resource_types",
+            hits.is_empty(),
+            false,
+            if hits.is_empty() {
+                format!("no change to {}", pats.join(", "))
+            } else {
+                format!("changes forbidden types: {}", hits.join(", "))
+            },
+        );
+    }
+    if let Some(labels) = gates.required_labels.as_ref().filter(|l| !l.is_empty()) {
+        match pull {
+            None => push(
+                "required_labels",
+                false,
+                true,
+                format!("needs labels {} on the pull request", labels.join(", ")),
+            ),
+            Some(p) => {
+                let missing: Vec<&str> = labels
+                    .iter()
+                    .filter(|l| !p.labels.contains(l))
+                    .map(String::as_str)
+                    .collect();
+                push(
+                    "required_labels",
+                    missing.is_empty(),
+                    false,
+                    if missing.is_empty() {
+                        format!("labels present: {}", labels.join(", "))
+                    } else {
+                        format!("missing labels: {}", missing.join(", "))
+                    },
+                );
+            }
+        }
+    }
+    if let Some(n) = gates.required_approvals.filter(|n| *n > 0) {
+        match pull {
+            None => push(
+                "required_approvals",
+                false,
+                true,
+                format!("needs {n} approving review(s)"),
+            ),
+            Some(p) => push(
+                "required_approvals",
+                p.approvals.len() >= n,
+                false,
+                format!("{} of {n} approving review(s)", p.approvals.len()),
+            ),
+        }
+    }
+    if let Some(ws) = gates.apply_windows.as_ref().filter(|w| !w.is_empty()) {
+        let desc = ws
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {} {}",
+                    if w.days.is_empty() {
+                        "daily".into()
+                    } else {
+                        w.days.join(",")
+                    },
+                    w.hours,
+                    w.time_zone
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        match stage {
+            // At plan time the window is informational: the apply decides.
+            Stage::Plan => push(
+                "apply_windows",
+                true,
+                false,
+                format!("applies run within: {desc}"),
+            ),
+            Stage::Apply => match in_window(ws, now) {
+                Ok(inside) => push(
+                    "apply_windows",
+                    inside,
+                    false,
+                    if inside {
+                        format!("inside {desc}")
+                    } else {
+                        format!("outside {desc}")
+                    },
+                ),
+                Err(e) => push("apply_windows", false, false, e),
+            },
+        }
+    }
+    let mut verdict = Verdict {
+        results,
+        waiver: None,
+    };
+    if let (Some(label), Some(p)) = (&gates.waiver_label, pull) {
+        if p.labels.contains(label) && !verdict.allows() {
+            for r in &mut verdict.results {
+                if !r.passed && !r.skipped {
+                    r.waived = true;
+                }
+            }
+            verdict.waiver = Some(label.clone());
+        }
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ResourceChange;
+
+    fn summary(delete: usize, replace: usize, types: &[&str]) -> PlanSummary {
+        PlanSummary {
+            customer: "c".into(),
+            environment: "production".into(),
+            create: 0,
+            update: 0,
+            delete,
+            replace,
+            resources: types
+                .iter()
+                .map(|t| ResourceChange {
+                    address: format!("{t}.x"),
+                    action: Action::Create,
+                    resource_type: Some(t.to_string()),
+                })
+                .collect(),
+            outputs: Vec::new(),
+            has_changes: true,
+            plan_sha256: String::new(),
+            state_key: String::new(),
+            sha: None,
+            gates: None,
+        }
+    }
+
+    fn now(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn production_defaults_to_no_destroy() {
+        let p = Policies::default();
+        let v = evaluate(
+            &p.for_environment("production"),
+            &summary(1, 0, &[]),
+            None,
+            now("2026-11-23T10:00:00Z"),
+            Stage::Plan,
+        );
+        assert!(!v.allows());
+        assert_eq!(v.short(), "blocked by max_destroy");
+        let v = evaluate(
+            &p.for_environment("staging"),
+            &summary(1, 0, &[]),
+            None,
+            now("2026-11-23T10:00:00Z"),
+            Stage::Plan,
+        );
+        assert!(v.allows());
+    }
+
+    #[test]
+    fn globs_labels_waivers_and_windows() {
+        assert!(glob("aws_iam_*", "aws_iam_role"));
+        assert!(!glob("aws_iam_*", "aws_s3_bucket"));
+        assert!(glob("*_data", "terraform_data"));
+        let gates = Gates {
+            forbidden_resource_types: Some(vec!["aws_iam_*".into()]),
+            required_labels: Some(vec!["infra-approved".into()]),
+            required_approvals: Some(1),
+            apply_windows: Some(vec![Window {
+                days: vec!["mon".into(), "tue".into()],
+                hours: "09:00-17:00".into(),
+                time_zone: "Europe/Berlin".into(),
+            }]),
+            waiver_label: Some("fleetform-override".into()),
+            ..Gates::default()
+        };
+        let s = summary(0, 0, &["aws_iam_role"]);
+        let mut pr = PullFacts {
+            number: 1,
+            labels: vec!["infra-approved".into()],
+            approvals: vec!["bob".into()],
+            ..PullFacts::default()
+        };
+        // Monday 2026-11-23 10:00 UTC = 11:00 Berlin: inside.
+        let v = evaluate(
+            &gates,
+            &s,
+            Some(&pr),
+            now("2026-11-23T10:00:00Z"),
+            Stage::Apply,
+        );
+        assert_eq!(
+            v.blocking()
+                .iter()
+                .map(|r| r.gate.as_str())
+                .collect::<Vec<_>>(),
+            ["forbidden_resource_types"]
+        );
+        // Monday 17:30 Berlin: outside.
+        let v = evaluate(
+            &gates,
+            &summary(0, 0, &[]),
+            Some(&pr),
+            now("2026-11-23T16:30:00Z"),
+            Stage::Apply,
+        );
+        assert_eq!(v.short(), "blocked by apply_windows");
+        // Waived by label.
+        pr.labels.push("fleetform-override".into());
+        let v = evaluate(
+            &gates,
+            &s,
+            Some(&pr),
+            now("2026-11-23T16:30:00Z"),
+            Stage::Apply,
+        );
+        assert!(v.allows());
+        assert!(v.short().starts_with("gates waived"));
+        assert!(v.checklist().contains("(waived by `fleetform-override`)"));
+    }
+}

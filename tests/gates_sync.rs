@@ -1,0 +1,439 @@
+//! Policy gates (at plan and again at apply) and template propagation
+//! (`fleetform sync`), against real terraform and the fake GitHub.
+
+mod common;
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use common::{stderr, stdout};
+use serde_json::{json, Value};
+use world::{acme_vars_with, ok, World, ACME, MANAGER};
+
+/// Adds a `policies:` block to the example manager config.
+fn with_policies(w: &World, yaml: &str) {
+    w.fx.append("manager/fleetform.yml", &format!("\npolicies:\n{yaml}"));
+}
+
+fn last_status(w: &World, sha: &str) -> (String, String) {
+    let s = w.gh.statuses(ACME, sha).last().cloned().unwrap();
+    (s.state, s.description.unwrap_or_default())
+}
+
+fn audit_lines(w: &World) -> Vec<Value> {
+    std::fs::read_to_string(w.fx.manager().join(".fleetform/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn max_destroy_blocks_production_by_default() {
+    let w = World::new();
+    let fx = &w.fx;
+    for _ in 0..1 {
+        ok(&fx
+            .fleetform()
+            .args(["plan", "--customer", "acme", "--env", "production"])
+            .output()
+            .unwrap());
+        ok(&fx
+            .fleetform()
+            .args(["apply", "--customer", "acme", "--env", "production"])
+            .output()
+            .unwrap());
+    }
+    // Fewer instances: a destroy in production.
+    let v = fx
+        .read("customers/acme/infra/variables.yml")
+        .replace("min_instances: 2", "min_instances: 1");
+    fx.write("customers/acme/infra/variables.yml", &v);
+    let out = fx
+        .fleetform()
+        .args([
+            "plan",
+            "--customer",
+            "acme",
+            "--env",
+            "production",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gates = &rows[0]["summary"]["gates"]["results"];
+    assert_eq!(gates[0]["gate"], "max_destroy");
+    assert_eq!(gates[0]["passed"], false);
+    let comment = fx.read("manager/.fleetform/out/acme/production/comment.md");
+    assert!(
+        comment.contains(
+            "- [ ] `max_destroy`: 1 destroyed \\(replacements included\\), at most 0 **blocked**"
+        ),
+        "{comment}"
+    );
+    let out = fx
+        .fleetform()
+        .args(["apply", "--customer", "acme", "--env", "production"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("policy gates block the apply: max_destroy"),
+        "{}",
+        stderr(&out)
+    );
+    // Staging has no such default.
+    ok(&fx
+        .fleetform()
+        .args(["plan", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap());
+}
+
+#[test]
+fn forbidden_types_and_max_replace() {
+    let w = World::new();
+    with_policies(&w, "  default:\n    forbidden_resource_types: [\"terraform_d*\"]\n  environments:\n    staging:\n      max_replace: 0\n");
+    let out =
+        w.fx.fleetform()
+            .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
+            .output()
+            .unwrap();
+    ok(&out);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = rows[0]["summary"]["gates"]["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let get = |g: &str| results.iter().find(|r| r["gate"] == g).unwrap().clone();
+    assert_eq!(get("max_replace")["passed"], true);
+    assert_eq!(get("forbidden_resource_types")["passed"], false);
+    assert!(get("forbidden_resource_types")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("terraform_data.network"));
+    // A policy naming an unknown environment is a config error with its line.
+    let cfg = w.fx.read("manager/fleetform.yml").replace(
+        "    staging:\n      max_replace: 0",
+        "    qa:\n      max_replace: 0",
+    );
+    w.fx.write("manager/fleetform.yml", &cfg);
+    let line = cfg.lines().position(|l| l == "    qa:").unwrap() + 1;
+    let out = w.fx.fleetform().args(["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "fleetform.yml:{line}:5: policies for unknown environment `qa`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Labels and approvals come from the PR; a waiver label waives failing
+/// gates and is audited with who and why.
+#[test]
+fn label_and_approval_gates_with_waiver() {
+    let mut w = World::new();
+    with_policies(
+        &w,
+        "  environments:\n    staging:\n      required_labels: [infra-approved]\n      required_approvals: 1\n      waiver_label: fleetform-override\n",
+    );
+    let sha = w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
+
+    w.gh.reset_counters();
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    assert!(
+        w.gh.request_count() <= 6,
+        "4 + PR + reviews: {}",
+        w.gh.request_count()
+    );
+    assert_eq!(
+        last_status(&w, &sha),
+        (
+            "failure".into(),
+            "staging: +3 ~0 -0 · blocked by required_labels".into()
+        )
+    );
+    let c = w.gh.comments(ACME, pr).pop().unwrap();
+    assert!(
+        c.body
+            .contains("- [ ] `required_labels`: missing labels: infra-approved **blocked**"),
+        "{}",
+        c.body
+    );
+    assert!(c
+        .body
+        .contains("- [ ] `required_approvals`: 0 of 1 approving review\\(s\\) **blocked**"));
+
+    // Label + approval: passes.
+    w.gh.add_label(ACME, pr, "infra-approved");
+    w.gh.add_review(ACME, pr, "reviewer-bob", "APPROVED");
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    assert_eq!(
+        last_status(&w, &sha),
+        ("success".into(), "staging: +3 ~0 -0 · gates 2/2".into())
+    );
+
+    // Waiver: the approval is withdrawn, the override label waives.
+    w.gh.add_review(ACME, pr, "reviewer-bob", "CHANGES_REQUESTED");
+    w.gh.add_label(ACME, pr, "fleetform-override");
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    assert_eq!(
+        last_status(&w, &sha),
+        (
+            "success".into(),
+            "staging: +3 ~0 -0 · gates waived (fleetform-override)".into()
+        )
+    );
+    let waivers: Vec<Value> = audit_lines(&w)
+        .into_iter()
+        .filter(|l| l["action"] == "waiver")
+        .collect();
+    assert_eq!(waivers.len(), 1);
+    let d = waivers[0]["detail"].as_str().unwrap();
+    assert!(
+        d.contains("gate `required_approvals` waived by label `fleetform-override`")
+            && d.contains("author octocat"),
+        "{d}"
+    );
+    w.gh.assert_clean();
+}
+
+/// The gate is checked again at apply: a label removed after planning
+/// refuses the apply; a closed window refuses it too.
+#[test]
+fn apply_rechecks_gates() {
+    let mut w = World::new();
+    with_policies(
+        &w,
+        "  environments:\n    staging:\n      required_labels: [infra-approved]\n",
+    );
+    w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    w.gh.add_label(ACME, pr, "infra-approved");
+    let sha = w.gh.merge_pr(ACME, pr);
+    ok(&w
+        .trigger_push(
+            ACME,
+            &sha,
+            &format!("Merge pull request #{pr} from acme-corp/feature"),
+        )
+        .0);
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    assert_eq!(last_status(&w, &sha).0, "success");
+    let digest = files.outputs()["plan_sha256"].clone();
+    w.gh.remove_label(ACME, pr, "infra-approved");
+    let (out, _) = w.apply_latest("staging", &digest);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "policy gates block the apply: required_labels (missing labels: infra-approved)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(last_status(&w, &sha).0, "failure");
+    assert!(!w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .exists());
+
+    // Label back, but outside the apply window (a day that is not today).
+    w.gh.add_label(ACME, pr, "infra-approved");
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .weekday();
+    let other = if today == jiff::civil::Weekday::Monday {
+        "tue"
+    } else {
+        "mon"
+    };
+    let cfg = w.fx.read("manager/fleetform.yml").replace(
+        "      required_labels: [infra-approved]\n",
+        &format!("      required_labels: [infra-approved]\n      apply_windows:\n        - {{ days: [{other}], hours: \"00:00-23:59\", time_zone: UTC }}\n"),
+    );
+    w.fx.write("manager/fleetform.yml", &cfg);
+    let (out, _) = w.apply_latest("staging", &digest);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("apply_windows (outside"),
+        "{}",
+        stderr(&out)
+    );
+    // Inside the window: applies.
+    let cfg = cfg.replace(&format!("days: [{other}]"), "days: []");
+    w.fx.write("manager/fleetform.yml", &cfg);
+    let (out, _) = w.apply_latest("staging", &digest);
+    ok(&out);
+    w.gh.assert_clean();
+}
+
+fn sync(w: &mut World, extra: &[&str]) -> (std::process::Output, usize, usize) {
+    w.gh.reset_counters();
+    let out =
+        w.fx.fleetform()
+            .env("GITHUB_API_URL", w.gh.api_url())
+            .env("FLEETFORM_TOKEN", w.gh.token())
+            .env("FLEETFORM_RETRY_BASE_MS", "20")
+            .args(["sync", "--manager-repo", MANAGER, "--action-ref", "v9.9.9"])
+            .args(extra)
+            .output()
+            .unwrap();
+    (out, w.gh.request_count(), w.gh.write_count())
+}
+
+#[test]
+fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
+    let mut w = World::new();
+    w.gh.commit(ACME, "main", &[("src/app.py", "print('mine')\n")]);
+    let (out, requests, _) = sync(&mut w, &[]);
+    ok(&out);
+    insta::assert_snapshot!(
+        "sync_first",
+        stdout(&out).replace(&w.gh.api_url().replace("/api/v3", ""), "http://fake")
+    );
+    // 2 files; new branch: 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 = 10 per customer.
+    assert!(requests <= 2 * 10, "{requests}");
+    let prs = w.gh.pulls(ACME);
+    assert_eq!(prs.len(), 1);
+    let wf =
+        w.gh.file_at(ACME, "fleetform/sync", ".github/workflows/fleetform.yml")
+            .unwrap();
+    assert!(
+        wf.contains("fleetform/fleetform/actions/trigger@v9.9.9"),
+        "{wf}"
+    );
+    assert!(
+        wf.contains("${{ secrets.MANAGER_REPO_PAT }}"),
+        "GitHub expressions kept: {wf}"
+    );
+    assert!(w
+        .gh
+        .file_at(ACME, "fleetform/sync", "infra/README.md")
+        .unwrap()
+        .contains("Infrastructure requirements for `acme`"));
+    assert_eq!(
+        w.gh.file_at(ACME, "fleetform/sync", "src/app.py")
+            .as_deref(),
+        Some("print('mine')\n"),
+        "own files untouched"
+    );
+    assert_eq!(
+        w.gh.file_at(ACME, "fleetform/sync", "infra/variables.yml"),
+        w.gh.file_at(ACME, "main", "infra/variables.yml")
+    );
+
+    // Again, nothing changed: no writes at all.
+    let (out, _, writes) = sync(&mut w, &[]);
+    ok(&out);
+    assert_eq!(writes, 0, "{}", stdout(&out));
+    assert!(stdout(&out).contains("PR open, unchanged"));
+
+    // Template change: the existing PR is updated, not duplicated.
+    w.fx.append(
+        "manager/templates/customer/infra/README.md.j2",
+        "\nContact: {{ customer.contact }}\n",
+    );
+    let (out, _, _) = sync(&mut w, &[]);
+    ok(&out);
+    assert!(
+        stdout(&out).contains("PR updated (1 file(s))"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.gh.pulls(ACME).len(), 1);
+    assert!(w
+        .gh
+        .file_at(ACME, "fleetform/sync", "infra/README.md")
+        .unwrap()
+        .contains("Contact: platform@acme.example"));
+
+    // Once merged, the customer is in sync: reads only.
+    let pr = w.gh.pulls(ACME)[0].number;
+    w.gh.merge_pr(ACME, pr);
+    let (out, requests, writes) = sync(&mut w, &["--customer", "acme"]);
+    ok(&out);
+    assert!(stdout(&out).contains("in sync"));
+    assert_eq!((requests, writes), (3, 0), "1 repo + 2 files");
+    let audit = std::fs::read_to_string(w.fx.manager().join(".fleetform/audit.jsonl")).unwrap();
+    assert!(audit.contains("\"action\":\"sync\""));
+    w.gh.assert_clean();
+}
+
+#[test]
+fn sync_reports_archived_and_unreachable_customers_and_continues() {
+    let mut w = World::new();
+    w.gh.set_archived(ACME, true);
+    w.fx.append(
+        "manager/customers.yml",
+        "\n  - slug: ghost\n    repo: ghost/nowhere\n    contact: a@ghost.example\n    environments: [staging]\n    added: 2026-01-01\n",
+    );
+    let (out, _, _) = sync(&mut w, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    assert!(
+        table.contains("acme") && table.contains("failed: the repository is archived"),
+        "{table}"
+    );
+    assert!(
+        table.contains("ghost")
+            && table.contains("failed: GET /repos/ghost/nowhere: GitHub answered 404"),
+        "{table}"
+    );
+    assert!(
+        table.contains("globex") && table.contains("PR opened"),
+        "{table}"
+    );
+    assert_eq!(w.gh.pulls("globex/globex-app").len(), 1);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn sync_canary_stops_and_dry_run_writes_nothing() {
+    let mut w = World::new();
+    w.gh.set_archived(ACME, true);
+    let (out, _, _) = sync(&mut w, &["--canary", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("not attempted (a canary failed)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(w.gh.pulls("globex/globex-app").is_empty());
+
+    w.gh.set_archived(ACME, false);
+    let (out, _, writes) = sync(&mut w, &["--dry-run"]);
+    ok(&out);
+    assert_eq!(writes, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("--- acme-corp/acme-infra") && err.contains("+++ b/infra/README.md"),
+        "{err}"
+    );
+    assert!(stdout(&out).contains("would update 2 file(s)"));
+    let _ = json!({});
+}

@@ -1,0 +1,269 @@
+//! A test world for the GitHub loop: the examples, a fake GitHub seeded
+//! with the manager and customer repos, and runner-like steps. Included by
+//! the test crates that need it with
+//! `#[path = "support/world.rs"] mod world;` (next to `mod common; mod support;`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::common::{require_terraform, stderr, stdout, Fixture};
+use crate::support::fake_github::FakeGitHub;
+
+pub const MANAGER: &str = "provider/manager";
+pub const ACME: &str = "acme-corp/acme-infra";
+
+/// One test world: the examples, a fake GitHub seeded with the manager and
+/// the customer repos, and a runner-like scratch dir.
+pub struct World {
+    pub fx: Fixture,
+    pub gh: FakeGitHub,
+    pub scratch: tempfile::TempDir,
+    pub run_id: u64,
+}
+
+impl World {
+    pub fn new() -> World {
+        Self::with_github(FakeGitHub::start())
+    }
+
+    pub fn with_github(gh: FakeGitHub) -> World {
+        require_terraform();
+        let fx = Fixture::new();
+        gh.add_repo(MANAGER);
+        gh.commit(
+            MANAGER,
+            "main",
+            &[(
+                "schema/variables.schema.json",
+                &fx.read("manager/schema/variables.schema.json"),
+            )],
+        );
+        for (repo, dir) in [
+            (ACME, "acme"),
+            ("globex/globex-app", "globex"),
+            ("initech/tps-reports", "initech"),
+        ] {
+            gh.add_repo(repo);
+            let files = customer_files(&fx, dir);
+            let refs: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            gh.commit(repo, "main", &refs);
+        }
+        World {
+            fx,
+            gh,
+            scratch: tempfile::tempdir().unwrap(),
+            run_id: 1000,
+        }
+    }
+
+    /// Environment of a GitHub Actions step.
+    pub fn step(
+        &mut self,
+        repo: &str,
+        event_name: &str,
+        event: &Value,
+        sha: &str,
+    ) -> (assert_cmd::Command, StepFiles) {
+        self.run_id += 1;
+        let dir = self.scratch.path().join(format!("run-{}", self.run_id));
+        std::fs::create_dir_all(&dir).unwrap();
+        let event_path = dir.join("event.json");
+        std::fs::write(&event_path, serde_json::to_vec(event).unwrap()).unwrap();
+        let files = StepFiles {
+            output: dir.join("output"),
+            summary: dir.join("summary"),
+        };
+        std::fs::write(&files.output, "").unwrap();
+        std::fs::write(&files.summary, "").unwrap();
+        let mut cmd = self.fx.fleetform();
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_REPOSITORY", repo)
+            .env("GITHUB_EVENT_NAME", event_name)
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_SHA", sha)
+            .env("GITHUB_RUN_ID", self.run_id.to_string())
+            .env("GITHUB_OUTPUT", &files.output)
+            .env("GITHUB_STEP_SUMMARY", &files.summary)
+            .env("FLEETFORM_TOKEN", self.gh.token())
+            .env("FLEETFORM_RETRY_BASE_MS", "50");
+        (cmd, files)
+    }
+
+    /// A customer checkout at the state of `sha`.
+    pub fn checkout(&self, repo: &str, sha: &str) -> PathBuf {
+        let dir = self.scratch.path().join(format!("checkout-{}", &sha[..12]));
+        for p in [
+            "infra/variables.yml",
+            "infra/variables.production.yml",
+            "infra/variables.staging.yml",
+        ] {
+            if let Some(c) = self.gh.file_at(repo, sha, p) {
+                let f = dir.join(p);
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, c).unwrap();
+            }
+        }
+        dir
+    }
+
+    /// Runs the trigger for a pull request; returns the dispatch sent.
+    pub fn trigger_pr(
+        &mut self,
+        repo: &str,
+        pr: u64,
+        branch: &str,
+        sha: &str,
+    ) -> (std::process::Output, StepFiles) {
+        let event = json!({
+            "number": pr,
+            "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
+            "repository": { "default_branch": "main" }
+        });
+        let checkout = self.checkout(repo, sha);
+        let (mut cmd, files) = self.step(repo, "pull_request", &event, &"f".repeat(40));
+        let out = cmd
+            .current_dir(checkout)
+            .env("FLEETFORM_MANAGER_REPO", MANAGER)
+            .arg("trigger")
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    pub fn trigger_push(
+        &mut self,
+        repo: &str,
+        sha: &str,
+        message: &str,
+    ) -> (std::process::Output, StepFiles) {
+        let event = json!({
+            "ref": "refs/heads/main", "after": sha,
+            "repository": { "default_branch": "main" },
+            "head_commit": { "message": message }
+        });
+        let checkout = self.checkout(repo, sha);
+        let (mut cmd, files) = self.step(repo, "push", &event, sha);
+        let out = cmd
+            .current_dir(checkout)
+            .env("FLEETFORM_MANAGER_REPO", MANAGER)
+            .arg("trigger")
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    /// The manager's run for the latest dispatch.
+    pub fn plan_latest(&mut self, env: &str) -> (std::process::Output, StepFiles) {
+        let d = self
+            .gh
+            .dispatches(MANAGER)
+            .last()
+            .cloned()
+            .expect("a dispatch was sent");
+        self.plan_event(&d, env)
+    }
+
+    pub fn plan_event(&mut self, dispatch: &Value, env: &str) -> (std::process::Output, StepFiles) {
+        let event = json!({ "action": dispatch["event_type"], "client_payload": dispatch["client_payload"] });
+        let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let out = cmd
+            .args(["plan", "--dispatch", "--env", env])
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    pub fn apply_latest(&mut self, env: &str, sha256: &str) -> (std::process::Output, StepFiles) {
+        let d = self
+            .gh
+            .dispatches(MANAGER)
+            .last()
+            .cloned()
+            .expect("a dispatch was sent");
+        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+        let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let plan_dir = format!(".fleetform/out/acme/{env}");
+        let out = cmd
+            .args([
+                "apply",
+                "--dispatch",
+                "--env",
+                env,
+                "--plan-dir",
+                &plan_dir,
+                "--plan-sha256",
+                sha256,
+            ])
+            .output()
+            .unwrap();
+        (out, files)
+    }
+}
+
+pub struct StepFiles {
+    pub output: PathBuf,
+    pub summary: PathBuf,
+}
+
+impl StepFiles {
+    pub fn outputs(&self) -> std::collections::BTreeMap<String, String> {
+        let text = std::fs::read_to_string(&self.output).unwrap();
+        let mut map = std::collections::BTreeMap::new();
+        let mut lines = text.lines();
+        while let Some(l) = lines.next() {
+            if let Some((k, delim)) = l.split_once("<<") {
+                let mut v = Vec::new();
+                for l in lines.by_ref() {
+                    if l == delim {
+                        break;
+                    }
+                    v.push(l);
+                }
+                map.insert(k.to_string(), v.join("\n"));
+            } else if let Some((k, v)) = l.split_once('=') {
+                map.insert(k.to_string(), v.to_string());
+            }
+        }
+        map
+    }
+    pub fn summary(&self) -> String {
+        std::fs::read_to_string(&self.summary).unwrap()
+    }
+}
+
+pub fn customer_files(fx: &Fixture, dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let base = fx.path(&format!("customers/{dir}/infra"));
+    for e in std::fs::read_dir(&base).unwrap() {
+        let e = e.unwrap();
+        out.push((
+            format!("infra/{}", e.file_name().to_string_lossy()),
+            std::fs::read_to_string(e.path()).unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+pub fn ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+pub fn acme_vars_with(fx: &Fixture, from: &str, to: &str) -> String {
+    let v = fx.read("customers/acme/infra/variables.yml");
+    assert!(v.contains(from));
+    v.replace(from, to)
+}
