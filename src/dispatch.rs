@@ -56,8 +56,28 @@ pub fn is_sha(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Invisible characters that make text read differently from what it is:
+/// bidirectional overrides and isolates, zero-width characters, BOM, soft
+/// hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
 fn clean_text(s: &str, max: usize) -> bool {
-    s.len() <= max && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+    s.len() <= max
+        && !s
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || is_invisible(c))
 }
 
 impl Payload {
@@ -182,6 +202,8 @@ mod tests {
             ("files", serde_json::json!(["../../secrets"])),
             ("event", serde_json::json!("issue_comment")),
             ("trigger_run_url", serde_json::json!("javascript:alert(1)")),
+            ("ref", serde_json::json!("refs/heads/main\u{202e}")),
+            ("files", serde_json::json!(["infra/variables.yml\u{200b}"])),
             ("extra", serde_json::json!(1)),
         ];
         for (k, v) in cases {

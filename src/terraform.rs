@@ -3,8 +3,9 @@
 //! Each run gets an isolated working copy of the manager's root module with
 //! its own `TF_DATA_DIR`, so parallel runs never collide. Variables reach
 //! Terraform only through a JSON var file; `TF_VAR_*` and `TF_CLI_ARGS*` from
-//! the environment are removed so nothing else can set them. The backend is
-//! written by fleetform from the manager config alone.
+//! the environment are removed so nothing else can set them, and so is
+//! `FLEETFORM_TOKEN` (the GitHub token that reaches every customer repo).
+//! The backend is written by fleetform from the manager config alone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -88,6 +89,13 @@ impl Workspace {
         customer: &str,
         environment: &str,
     ) -> Result<Self, TerraformError> {
+        let wd = &manager.config.terraform.working_dir;
+        if !crate::config::is_relative_inside(wd) {
+            return Err(TerraformError::Io(std::io::Error::other(format!(
+                "`terraform.working_dir` in fleetform.yml is `{}`; it must be a relative path inside the manager repo (no `..`, not absolute)",
+                wd.display()
+            ))));
+        }
         std::fs::create_dir_all(parent)?;
         let dir = tempfile::Builder::new()
             .prefix(".work-")
@@ -176,10 +184,13 @@ impl Terraform {
         cmd.current_dir(ws.path());
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy();
+            // FLEETFORM_TOKEN reaches every customer repo: providers,
+            // `external` data sources and provisioners never need it.
             if k.starts_with("TF_VAR_")
                 || k.starts_with("TF_CLI_ARGS")
                 || k == "TF_WORKSPACE"
                 || k == "TF_DATA_DIR"
+                || k == "FLEETFORM_TOKEN"
             {
                 cmd.env_remove(k.as_ref());
             }

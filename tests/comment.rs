@@ -44,7 +44,6 @@ fn summary(has_changes: bool) -> PlanSummary {
             vec![OutputChange {
                 name: "instance_count".into(),
                 action: Action::Update,
-                resource_type: None,
             }]
         } else {
             Vec::new()

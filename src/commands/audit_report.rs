@@ -55,7 +55,7 @@ pub fn summarise(entries: Vec<Entry>, since: Option<&str>) -> Summary {
 
 fn cell(v: &Option<String>) -> String {
     v.as_deref()
-        .map(|s| crate::plan::md_escape(s))
+        .map(crate::plan::md_escape)
         .unwrap_or_else(|| "-".into())
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::config::{Customer, Manager, Registry};
 use crate::customer::{self, override_path, CustomerSource, Diagnostic};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
-use crate::engine::{Engine, PlanRequest, RunError};
+use crate::engine::{PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, GitHubError, Token};
 use crate::output::Output;
@@ -356,7 +356,16 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             let dir = settings.out.join(&customer.slug).join(env);
             let pull = pull_for_gates(&gh, &manager, &payload.customer_repo, payload.pr, env).await?;
             out.group_start(&format!("terraform plan {}/{env}", customer.slug));
-            let result = engine_plan(&engine, customer, env, &docs, &dir, payload, run_url.clone(), pull.as_ref());
+            let result = engine.plan(&PlanRequest {
+                customer,
+                environment: env,
+                docs: &docs,
+                out_dir: dir.clone(),
+                sha: Some(payload.sha.clone()),
+                run_url: run_url.clone(),
+                refresh_only: false,
+                pull: pull.as_ref(),
+            });
             if let Ok(p) = &result {
                 out.raw(&p.log);
             }
@@ -480,28 +489,6 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             return Err(Error::Failed(format!("{failed} of {} plans failed", envs.len())));
         }
         Ok(())
-    })
-}
-
-fn engine_plan(
-    engine: &Engine<'_>,
-    customer: &Customer,
-    env: &str,
-    docs: &customer::CustomerDocs,
-    dir: &Path,
-    payload: &Payload,
-    run_url: Option<String>,
-    pull: Option<&PullFacts>,
-) -> std::result::Result<crate::engine::PlanOutcome, RunError> {
-    engine.plan(&PlanRequest {
-        customer,
-        environment: env,
-        docs,
-        out_dir: dir.to_path_buf(),
-        sha: Some(payload.sha.clone()),
-        run_url,
-        refresh_only: false,
-        pull,
     })
 }
 

@@ -52,7 +52,7 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
 #[serde(tag = "result", rename_all = "lowercase")]
 pub enum Outcome {
     Planned {
-        summary: PlanSummary,
+        summary: Box<PlanSummary>,
         dir: PathBuf,
     },
     Failed {
@@ -253,7 +253,7 @@ pub fn execute(
                     Ok(p) => {
                         progress.finished(&format!("planned {label}: {}", p.summary.counts()));
                         Outcome::Planned {
-                            summary: p.summary,
+                            summary: Box::new(p.summary),
                             dir: p.dir,
                         }
                     }

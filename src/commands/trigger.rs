@@ -335,7 +335,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
     } else if let Some(p) = &report.payload {
         out.result(
-            &format!(
+            format!(
                 "{} {} sent to {} for {}@{} (dispatch {})",
                 if settings.dry_run { "would have" } else { "" },
                 report.event_type.as_deref().unwrap_or(""),
@@ -344,8 +344,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                 &p.sha[..12],
                 p.dispatch_id
             )
-            .trim()
-            .to_string(),
+            .trim(),
         );
     }
     if !report.problems.is_empty() {
@@ -431,11 +430,7 @@ async fn wait_for_manager(
         match state {
             "pending" => continue,
             "success" => {
-                out.result(
-                    &format!("the manager answered: {desc} {link}")
-                        .trim_end()
-                        .to_string(),
-                );
+                out.result(format!("the manager answered: {desc} {link}").trim_end());
                 out.verbose(&format!("{polls} status poll(s)"));
                 return Ok(());
             }
