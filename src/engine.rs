@@ -172,8 +172,7 @@ impl Engine<'_> {
         })
     }
 
-    /// Applies a saved plan after checking its digest. `expected` overrides
-    /// the digest recorded in `summary.json` (the plan job's output).
+    /// Applies a saved plan after [`Engine::check_apply`] let it through.
     pub fn apply(
         &self,
         customer: &Customer,
@@ -182,6 +181,45 @@ impl Engine<'_> {
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
     ) -> Result<ApplyOutcome, RunError> {
+        let (actual, verdict) = self.check_apply(customer, env, dir, expected, pull)?;
+        let plan_path = dir.join(PLAN_FILE);
+        let tf = self.terraform()?;
+        let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
+        let abs_plan = std::path::absolute(&plan_path).context("resolving the plan path")?;
+        let result = (|| -> Result<String, TerraformError> {
+            tf.init(&mut ws)?;
+            tf.apply(&mut ws, &abs_plan)
+        })();
+        write_atomic(&dir.join("apply.log"), ws.log.as_bytes()).context("writing apply.log")?;
+        let output = result?;
+        let outcome = ApplyOutcome {
+            customer: customer.slug.clone(),
+            environment: env.to_string(),
+            plan_sha256: actual,
+            applied: true,
+            gates: verdict,
+            output,
+        };
+        write_atomic(
+            &dir.join("apply.json"),
+            &serde_json::to_vec_pretty(&outcome).context("serialising the apply result")?,
+        )
+        .context("writing apply.json")?;
+        Ok(outcome)
+    }
+
+    /// Every check an apply makes, without applying: the plan belongs to
+    /// this customer × environment, its digest matches the expected (or
+    /// recorded) one, the customer is active and the gates allow it now.
+    /// Returns the plan's digest and the gates' verdict.
+    pub fn check_apply(
+        &self,
+        customer: &Customer,
+        env: &str,
+        dir: &Path,
+        expected: Option<&str>,
+        pull: Option<&crate::policy::PullFacts>,
+    ) -> Result<(String, crate::policy::Verdict), RunError> {
         let summary = read_summary(dir)?;
         if summary.customer != customer.slug || summary.environment != env {
             return Err(RunError::Refused(format!(
@@ -238,29 +276,7 @@ impl Engine<'_> {
                 why.join("; ")
             )));
         }
-        let tf = self.terraform()?;
-        let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
-        let abs_plan = std::path::absolute(&plan_path).context("resolving the plan path")?;
-        let result = (|| -> Result<String, TerraformError> {
-            tf.init(&mut ws)?;
-            tf.apply(&mut ws, &abs_plan)
-        })();
-        write_atomic(&dir.join("apply.log"), ws.log.as_bytes()).context("writing apply.log")?;
-        let output = result?;
-        let outcome = ApplyOutcome {
-            customer: customer.slug.clone(),
-            environment: env.to_string(),
-            plan_sha256: actual,
-            applied: true,
-            gates: verdict,
-            output,
-        };
-        write_atomic(
-            &dir.join("apply.json"),
-            &serde_json::to_vec_pretty(&outcome).context("serialising the apply result")?,
-        )
-        .context("writing apply.json")?;
-        Ok(outcome)
+        Ok((actual, verdict))
     }
 }
 

@@ -947,3 +947,59 @@ fn drift_issues_open_update_and_close() {
     );
     w.gh.assert_clean();
 }
+
+/// `apply --dry-run` makes every check and applies nothing.
+#[test]
+fn apply_dry_run_checks_and_applies_nothing() {
+    let mut w = World::new();
+    w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/variables.yml",
+            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
+        )],
+    );
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let sha = w.gh.merge_pr(ACME, pr);
+    ok(&w
+        .trigger_push(
+            ACME,
+            &sha,
+            &format!("Merge pull request #{pr} from acme-corp/feature"),
+        )
+        .0);
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    w.gh.reset_counters();
+    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .args([
+            "apply",
+            "--dispatch",
+            "--dry-run",
+            "--env",
+            "staging",
+            "--plan-dir",
+            ".fleetform/out/acme/staging",
+            "--plan-sha256",
+            &digest,
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stdout(&out).contains("dry run: every check passed"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.gh.write_count(), 0);
+    assert!(!w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .exists());
+}

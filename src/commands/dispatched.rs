@@ -628,6 +628,21 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
         }
         // Gates are checked again against the PR as it is now.
         let pull = pull_for_gates(&gh, &manager, &payload.customer_repo, record.pr, &env).await?;
+        if settings.dry_run {
+            // Every check, no apply, no writes.
+            return match engine.check_apply(customer, &env, &settings.plan_dir, Some(&settings.plan_sha256), pull.as_ref()) {
+                Ok((digest, verdict)) => {
+                    out.result(&format!(
+                        "dry run: every check passed ({}); would apply {}/{env} (plan sha256:{digest})",
+                        verdict.short(),
+                        customer.slug
+                    ));
+                    Ok(())
+                }
+                Err(RunError::Refused(m)) => Err(Error::Refused(m)),
+                Err(e) => Err(Error::Failed(e.to_string())),
+            };
+        }
         out.group_start(&format!("terraform apply {}/{env}", customer.slug));
         let result = engine.apply(customer, &env, &settings.plan_dir, Some(&settings.plan_sha256), pull.as_ref());
         if let Ok(done) = &result {
