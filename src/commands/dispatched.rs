@@ -221,23 +221,45 @@ fn audit_refusal(r: &Result<()>, what: &str, out: &Output) {
     }
 }
 
-fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
+/// What both dispatched commands start from: the run, its checked event,
+/// and a GitHub client holding the manager's token.
+struct Session {
+    ctx: RunContext,
+    dispatched: Dispatched,
+    rt: tokio::runtime::Runtime,
+    gh: GitHub,
+    run_url: Option<String>,
+}
+
+fn open_session(dry_run: bool, out: &Output) -> Result<Session> {
     let ctx = RunContext::from_env();
     let token = token()?;
     out.mask(token.expose());
     let dispatched = read_event(&ctx)?;
+    let rt = runtime()?;
+    let gh =
+        GitHub::new(&rt, &GitHub::api_url_from_env(), Some(&token), dry_run).map_err(gh_err)?;
+    let run_url = ctx.run_url();
+    Ok(Session {
+        ctx,
+        dispatched,
+        rt,
+        gh,
+        run_url,
+    })
+}
+
+fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
+    let Session {
+        ctx,
+        dispatched,
+        rt,
+        gh,
+        run_url,
+    } = open_session(settings.dry_run, out)?;
     let payload = &dispatched.payload;
     let (manager, registry) = super::load_manager(manager_dir)?;
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
-    let rt = runtime()?;
-    let gh = GitHub::new(
-        &rt,
-        &GitHub::api_url_from_env(),
-        Some(&token),
-        settings.dry_run,
-    )
-    .map_err(gh_err)?;
-    let run_url = ctx.run_url();
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, payload, run_url.clone(), out).await?;
         let envs: Vec<String> = match &settings.environments {
@@ -559,10 +581,13 @@ pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Resul
 }
 
 fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
-    let ctx = RunContext::from_env();
-    let token = token()?;
-    out.mask(token.expose());
-    let dispatched = read_event(&ctx)?;
+    let Session {
+        ctx,
+        dispatched,
+        rt,
+        gh,
+        run_url,
+    } = open_session(settings.dry_run, out)?;
     let payload = &dispatched.payload;
     if dispatched.event_type != EVENT_APPLY {
         return Err(Error::Refused(format!(
@@ -578,15 +603,6 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
         )));
     }
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
-    let rt = runtime()?;
-    let gh = GitHub::new(
-        &rt,
-        &GitHub::api_url_from_env(),
-        Some(&token),
-        settings.dry_run,
-    )
-    .map_err(gh_err)?;
-    let run_url = ctx.run_url();
     let env = settings.environment.clone();
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, payload, run_url.clone(), out).await?;
