@@ -1,0 +1,841 @@
+#!/usr/bin/env python3
+"""The benchmark driver behind bench/run.sh (Python standard library only).
+
+Runs fleetform and the tools users would use instead on the same generated
+files in the same run, alternating the tools within every repetition (the
+order rotates), and reports medians and ratios: a table on stdout and
+bench/results.md with the machine description and every tool's version.
+
+Called by run.sh, which builds fleetform and installs the peers:
+
+    bench.py --fleetform BIN --venv DIR --node-modules DIR --work DIR
+             --results FILE [--quick] [--budgets FILE]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# ---------------------------------------------------------------------------
+# Running and timing
+
+
+class Failed(Exception):
+    pass
+
+
+def run_timed(cmd, cwd=None, env=None, ok=(0,), stdout=None):
+    """Wall time of one run; fails unless the exit code is in `ok`."""
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    dt = time.perf_counter() - t0
+    if p.returncode not in ok:
+        err = p.stderr.decode(errors="replace").strip().splitlines()
+        raise Failed(f"{short(cmd)} exited {p.returncode}: {' / '.join(err[-3:])}")
+    return dt
+
+
+def run_cpu_split(cmd, cwd=None, env=None, ok=(0,)):
+    """Wall time, the process's own CPU time and its children's CPU time.
+
+    The child is waited for with WNOWAIT, so it stays a zombie whose
+    /proc/PID/stat still holds its final utime+stime (its own threads) and
+    cutime+cstime (every child it waited for: here the terraform runs).
+    """
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Drain stderr while waiting so a chatty child never blocks on the pipe.
+    import threading
+
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(p.stderr.read()))
+    reader.start()
+    os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+    dt = time.perf_counter() - t0
+    with open(f"/proc/{p.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime..cstime are fields 14..17.
+    utime, stime, cutime, cstime = (int(x) / CLK_TCK for x in fields[11:15])
+    p.wait()
+    reader.join()
+    if p.returncode not in ok:
+        err = b"".join(c or b"" for c in chunks).decode(errors="replace").strip().splitlines()
+        raise Failed(f"{short(cmd)} exited {p.returncode}: {' / '.join(err[-3:])}")
+    return dt, utime + stime, cutime + cstime
+
+
+def short(cmd):
+    parts = [os.path.basename(cmd[0])] + [str(c) for c in cmd[1:6]]
+    return " ".join(parts) + (" …" if len(cmd) > 6 else "")
+
+
+def alternate(tools, reps, prepare=None, warmup=None):
+    """Runs each tool `reps` times, alternating (the order rotates every
+    repetition), after one untimed warm-up run each. `tools` is a list of
+    (name, fn) where fn() returns seconds (or a tuple whose first item is
+    seconds). `warmup` limits the warm-up runs to these tools. Returns {name: [results]} or {name: Failed} for a tool that
+    failed."""
+    results = {name: [] for name, _ in tools}
+    failed = {}
+    for name, fn in tools:
+        if warmup is not None and name not in warmup:
+            continue
+        try:
+            if prepare:
+                prepare(name)
+            fn()
+        except Failed as e:
+            failed[name] = e
+    for rep in range(reps):
+        order = tools[rep % len(tools):] + tools[: rep % len(tools)]
+        for name, fn in order:
+            if name in failed:
+                continue
+            if prepare:
+                prepare(name)
+            try:
+                results[name].append(fn())
+            except Failed as e:
+                failed[name] = e
+    return {n: failed.get(n, results[n]) for n, _ in tools}
+
+
+def median(xs):
+    return statistics.median(x[0] if isinstance(x, tuple) else x for x in xs)
+
+
+def fmt_s(s):
+    if s is None:
+        return "–"
+    if s < 0.001:
+        return f"{s * 1e6:.0f} µs"
+    if s < 1:
+        return f"{s * 1000:.1f} ms"
+    if s < 100:
+        return f"{s:.2f} s"
+    return f"{s:.0f} s"
+
+
+def fmt_n(n):
+    return f"{n:,}"
+
+
+def rm(path):
+    if os.path.lexists(path):
+        shutil.rmtree(path)
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# The machine and the tools
+
+
+def capture(cmd, **kw):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
+        return (p.stdout + p.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unavailable ({e})"
+
+
+def first_line(s):
+    return s.splitlines()[0] if s else s
+
+
+def npm_version(node_modules, pkg):
+    try:
+        with open(os.path.join(node_modules, pkg, "package.json")) as f:
+            return json.load(f)["version"]
+    except OSError:
+        return "missing"
+
+
+def machine(a):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem_kb = int(line.split()[1])
+    os_name = platform.platform()
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_name = line.split("=", 1)[1].strip().strip('"')
+    py = os.path.join(a.venv, "bin", "python")
+    nm = a.node_modules
+    tf = capture(["terraform", "version", "-json"])
+    try:
+        tf = "Terraform " + json.loads(tf)["terraform_version"]
+    except (ValueError, KeyError):
+        tf = first_line(tf)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "os": f"{os_name}, Linux {platform.release()}",
+        "load": open("/proc/loadavg").read().split()[:3],
+        "tools": [
+            ("fleetform", first_line(capture([a.fleetform, "--version"])) + " (static release build)"),
+            ("rustc", capture(["rustc", "--version"])),
+            ("terraform", tf),
+            ("check-jsonschema", first_line(capture([os.path.join(a.venv, "bin", "check-jsonschema"), "--version"]))),
+            ("python (venv)", capture([py, "--version"])),
+            ("jsonschema (PyPI, under check-jsonschema)", capture([py, "-c", "import importlib.metadata as m; print(m.version('jsonschema'))"])),
+            ("ajv-cli", npm_version(nm, "ajv-cli")),
+            ("ajv", npm_version(nm, "ajv")),
+            ("ajv-formats", npm_version(nm, "ajv-formats")),
+            ("js-yaml (ajv-cli's YAML reader)", npm_version(nm, "js-yaml")),
+            ("node", capture(["node", "--version"])),
+            ("yq", first_line(capture(["yq", "--version"])) + " (" + yq_kind() + ")"),
+            ("jq", capture(["jq", "--version"])),
+            ("bash", first_line(capture(["bash", "--version"]))),
+            ("GNU time", "GNU time " + capture(["dpkg-query", "-W", "-f", "${Version}", "time"])),
+            ("hyperfine", capture(["hyperfine", "--version"])),
+        ],
+    }
+
+
+def yq_kind():
+    path = shutil.which("yq") or ""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(200)
+    except OSError:
+        return "not found"
+    if head.startswith(b"#!") and b"python" in head:
+        return "python-yq, a jq wrapper"
+    return "mikefarah yq"
+
+
+# ---------------------------------------------------------------------------
+# Fleets
+
+
+def fleet(a, name, n, plan=False):
+    dest = os.path.join(a.work, name)
+    meta = os.path.join(dest, "fleet.json")
+    want = {"customers": n, "plan": plan, "generator": generator_digest()}
+    if os.path.exists(meta) and os.path.exists(os.path.join(dest, "want.json")):
+        with open(os.path.join(dest, "want.json")) as f:
+            if json.load(f) == want:
+                with open(meta) as f:
+                    return dest, json.load(f)
+    log(f"generating {name}: {fmt_n(n)} customers")
+    args = [sys.executable, os.path.join(HERE, "gen.py"), "fleet", dest, str(n)]
+    if plan:
+        args.append("--plan")
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(dest, "want.json"), "w") as f:
+        json.dump(want, f)
+    with open(meta) as f:
+        return dest, json.load(f)
+
+
+def generator_digest():
+    """Fleets are regenerated when the generator or the schema changes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in ("gen.py", os.path.join("schema", "variables.schema.json")):
+        with open(os.path.join(HERE, p), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def files_of(dest):
+    return sorted(os.path.join("files", f) for f in os.listdir(os.path.join(dest, "files")))
+
+
+# ---------------------------------------------------------------------------
+# Cases
+
+
+def case_validate(a, sizes, reps):
+    """Case 1: schema validation of N variables files."""
+    rows = []
+    schema = "manager/schema/variables.schema.json"
+    cj = os.path.join(a.venv, "bin", "check-jsonschema")
+    ajv = os.path.join(a.node_modules, ".bin", "ajv")
+    for n in sizes:
+        dest, meta = fleet(a, f"n{n}", n)
+        files = files_of(dest)
+        cmds = {
+            "fleetform": [a.fleetform, "validate", "--schema", schema] + files,
+            "check-jsonschema": [cj, "--schemafile", schema] + files,
+            # ajv-cli expands the glob itself (same files).
+            "ajv-cli": [ajv, "validate", "--spec=draft2020", "--all-errors", "--allow-union-types",
+                        "-c", "ajv-formats", "-s", schema, "-d", "files/*.yml"],
+        }
+        # Every tool exits 1 when a file is invalid, 0 when none is.
+        code = (1,) if meta["invalid_files"] else (0,)
+        tools = [(t, (lambda t=t, c=c: run_validator(t, c, dest, code))) for t, c in cmds.items()]
+        # Each timed run is also checked: how many files it found invalid,
+        # and its peak RSS (GNU time). Only fleetform gets an untimed
+        # warm-up run (it reads every file into the page cache); the peers
+        # at 10,000 files take minutes per run.
+        res = alternate(tools, reps, warmup={"fleetform"})
+        rows.append({"n": n, "files": len(files), "invalid": meta["invalid_files"], "results": res})
+        log(f"case 1, N={fmt_n(n)}: " + ", ".join(
+            f"{t} {cell(r)}" for t, r in res.items()))
+    return rows
+
+
+def run_validator(tool, cmd, cwd, ok):
+    """One timed validation run under GNU time: (seconds, peak RSS bytes,
+    invalid files reported)."""
+    rss_file = os.path.join(cwd, ".rss")
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, cwd=cwd,
+                       capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode not in ok:
+        err = p.stderr.strip().splitlines()
+        raise Failed(f"{short(cmd)} exited {p.returncode}: {' / '.join(err[-3:])}")
+    with open(rss_file) as f:
+        rss = int(f.read().strip().splitlines()[-1]) * 1024
+    os.remove(rss_file)
+    if tool == "fleetform":
+        invalid = sum(1 for line in p.stdout.splitlines() if line.startswith("invalid "))
+    elif tool == "check-jsonschema":
+        invalid = len({line.strip().split("::", 1)[0] for line in p.stdout.splitlines()
+                       if line.startswith("  ") and "::" in line})
+    else:
+        invalid = sum(1 for line in p.stderr.splitlines() if line.endswith(" invalid"))
+    return dt, rss, invalid
+
+
+def case_render(a, sizes, reps, sample):
+    """Case 2: layering + rendering N customers × environments to var files."""
+    rows = []
+    shell = os.path.join(HERE, "peers", "render-shell.sh")
+    jobs = str(os.cpu_count())
+    for n in sizes:
+        dest, meta = fleet(a, f"n{n}", n)
+        out_ff = os.path.join(a.scratch, f"render-ff-{n}")
+        out_sh = os.path.join(a.scratch, f"render-sh-{n}")
+        pairs = os.path.join(dest, "pairs.txt")
+        with open(pairs) as f:
+            all_pairs = f.read().splitlines()
+        # The shell way takes ~0.1 s of CPU per pair; past `sample`
+        # customers it runs on the first `sample` customers' pairs and its
+        # time is scaled by pairs(N) / pairs(sample).
+        if n > sample:
+            slugs = []
+            for line in all_pairs:
+                s = line.split()[0]
+                if s not in slugs:
+                    slugs.append(s)
+                if len(slugs) > sample:
+                    break
+            keep = set(slugs[:sample])
+            sample_pairs = [p for p in all_pairs if p.split()[0] in keep]
+            pairs = os.path.join(a.scratch, f"pairs-sample-{n}.txt")
+            with open(pairs, "w") as f:
+                f.write("\n".join(sample_pairs) + "\n")
+        else:
+            sample_pairs = all_pairs
+        scale = len(all_pairs) / len(sample_pairs)
+
+        def prepare(name):
+            rm(out_ff if name == "fleetform" else out_sh)
+
+        tools = [
+            ("fleetform", lambda: run_timed([a.fleetform, "-C", "manager", "render", "--all", "--out", out_ff],
+                                            cwd=dest)),
+            ("yq/jq shell", lambda: run_timed(["bash", shell, dest, pairs, out_sh, jobs]) * scale),
+        ]
+        res = alternate(tools, reps, prepare)
+        same, differ = compare_outputs(out_ff, out_sh, sample_pairs)
+        log(f"case 2, N={fmt_n(n)}: outputs identical for {same} pairs, different for {differ}")
+        rows.append({"n": n, "pairs": len(all_pairs), "sampled": len(sample_pairs) if n > sample else None,
+                     "identical": same, "different": differ, "results": res})
+    return rows
+
+
+def compare_outputs(ff, sh, pairs):
+    same = differ = 0
+    for line in pairs:
+        c, e = line.split()
+        try:
+            with open(os.path.join(ff, c, f"{e}.tfvars.json")) as f:
+                x = json.load(f)
+            with open(os.path.join(sh, c, f"{e}.tfvars.json")) as f:
+                y = json.load(f)
+        except (OSError, ValueError):
+            differ += 1
+            continue
+        if x == y:
+            same += 1
+        else:
+            differ += 1
+    return same, differ
+
+
+def case_plan(a, sizes, reps):
+    """Case 3: a fleet plan with real terraform."""
+    rows = []
+    shell_render = os.path.join(HERE, "peers", "render-shell.sh")
+    loop = os.path.join(HERE, "peers", "plan-loop.sh")
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=a.tfrc, TF_IN_AUTOMATION="1", TF_INPUT="0",
+               CHECKPOINT_DISABLE="1")
+    for n in sizes:
+        src, meta = fleet(a, f"plan{n}", n, plan=True)
+        # Terraform writes state, plans and .terraform dirs: both sides work
+        # on the same kind of file system (the scratch one).
+        dest = os.path.join(a.scratch, f"plan{n}-fleet")
+        rm(dest)
+        shutil.copytree(src, dest)
+        pairs = os.path.join(dest, "pairs.txt")
+        varsdir = os.path.join(a.scratch, f"plan-vars-{n}")
+        rm(varsdir)
+        subprocess.run(["bash", shell_render, dest, pairs, varsdir, str(os.cpu_count())], check=True)
+        out_ff = os.path.join(a.scratch, f"plan-ff-{n}")
+        work_sh = os.path.join(a.scratch, f"plan-sh-{n}")
+
+        def prepare(name):
+            if name == "fleetform":
+                rm(out_ff)
+                rm(os.path.join(dest, "manager", ".fleetform"))
+            else:
+                rm(work_sh)
+
+        tools = [
+            ("fleetform", lambda: run_cpu_split(
+                [a.fleetform, "-C", "manager", "-q", "plan", "--all", "--jobs", "2", "--out", out_ff],
+                cwd=dest, env=env)),
+            ("serial shell loop", lambda: run_timed(["bash", loop, dest, pairs, varsdir, work_sh], env=env)),
+        ]
+        log(f"case 3: planning {meta['pairs']} customer × environment pairs per run")
+        res = alternate(tools, reps, prepare, warmup=set())
+        rows.append({"n": n, "pairs": meta["pairs"], "reps": reps, "results": res})
+    return rows
+
+
+def case_matrix(a, n, reps):
+    """Case 4: `fleetform matrix` for N customers × 3 environments."""
+    dest = os.path.join(a.work, f"matrix{n}")
+    want = {"customers": n, "generator": generator_digest()}
+    try:
+        with open(os.path.join(dest, "want.json")) as f:
+            fresh = json.load(f) == want
+    except (OSError, ValueError):
+        fresh = False
+    if not fresh:
+        log(f"generating matrix{n}")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "matrix", dest, str(n)],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(dest, "want.json"), "w") as f:
+            json.dump(want, f)
+    mgr = os.path.join(dest, "manager")
+    yq_filter = (
+        '[.customers[] | select(.status != "revoked") | .slug as $s | .environments[] | "\\($s):\\(.)"]'
+        ' | if length <= 256 then {include: map({id: sub(":"; "-"), shard: [.]})}'
+        ' else {include: [range(0; length; (length / 256 | ceil)) as $i'
+        ' | .[$i:$i + (length / 256 | ceil)] | {id: "shard", shard: .}]} end'
+    )
+    tools = [
+        ("fleetform", lambda: run_timed([a.fleetform, "matrix"], cwd=mgr)),
+        ("yq one-liner", lambda: run_timed(["yq", "-c", yq_filter, "customers.yml"], cwd=mgr)),
+    ]
+    res = alternate(tools, reps)
+    jobs = None
+    p = subprocess.run([a.fleetform, "matrix"], cwd=mgr, capture_output=True, text=True)
+    if p.returncode == 0:
+        jobs = len(json.loads(p.stdout)["include"])
+        hf = hyperfine([a.fleetform, "matrix"], mgr, runs=30, warmup=3)
+        if hf:
+            res["fleetform"] = hf["times"]
+    return {"n": n, "pairs": n * 3, "jobs": jobs, "results": res,
+            "error": None if p.returncode == 0 else first_line(p.stderr.strip())}
+
+
+def hyperfine(cmd, cwd, runs, warmup):
+    out = os.path.join(cwd, ".hyperfine.json")
+    p = subprocess.run(["hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs),
+                        "--export-json", out, " ".join(cmd)],
+                       cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        log(f"hyperfine failed: {p.stderr.strip()[-300:]}")
+        return None
+    with open(out) as f:
+        r = json.load(f)["results"][0]
+    os.remove(out)
+    return r
+
+
+def case_startup(a):
+    """Case 5: binary size and start-up."""
+    size = os.path.getsize(a.fleetform)
+    linkage = capture(["ldd", a.fleetform])
+    static = "statically linked" in linkage or "not a dynamic executable" in linkage
+    res = {}
+    for name, cmd in [
+        ("fleetform --version", [a.fleetform, "--version"]),
+        ("check-jsonschema --version", [os.path.join(a.venv, "bin", "check-jsonschema"), "--version"]),
+        ("yq --version", ["yq", "--version"]),
+        ("node -e 0 (ajv-cli's runtime)", ["node", "-e", "0"]),
+    ]:
+        runs = 200 if name.startswith("fleetform") else 10
+        r = hyperfine(cmd, a.work, runs=runs, warmup=5 if runs > 10 else 2)
+        res[name] = r
+    return {"size": size, "static": static, "startup": res}
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def ratio(peer, ff):
+    if not peer or not ff:
+        return "–"
+    r = peer / ff
+    return f"{r:,.0f}×" if r >= 10 else f"{r:.1f}×"
+
+
+def med_of(res):
+    return None if isinstance(res, Failed) or not res else median(res)
+
+
+def report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, quick):
+    L = []
+    add = L.append
+    add("# Benchmarks\n")
+    add(f"Generated by `bash bench/run.sh{' --quick' if quick else ''}` on {started} "
+        f"({'quick mode: smaller fleets' if quick else 'full run'}); every figure below is from this one run. "
+        "The tools run on the same generated files in the same run, alternating within each repetition "
+        "(the order rotates); each time is the **median** of the repetitions (3 unless a table says "
+        "otherwise). Cases 2 and 4 start with one untimed warm-up run per tool; case 1 with one of "
+        "fleetform's only (it reads every file into the page cache; a peer's run at 10,000 files takes "
+        "minutes); case 3 with none (every run plans from scratch anyway). Ratios are peer time / fleetform time (higher = fleetform faster). "
+        f"Outputs (var files, plans, Terraform working copies) are written to {a.scratch_kind}; the "
+        "generated input fleets live on disk (in the page cache after the warm-up run).\n")
+    add("## Machine\n")
+    add(f"- {m['nproc']} cores (`nproc`), {m['cpu']}, {m['memory']} memory")
+    add(f"- {m['os']}; load average (1, 5, 15 min) at the start: {' '.join(m['load'])}, "
+        f"at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    add("")
+    add("| tool | version |")
+    add("|------|---------|")
+    for name, v in m["tools"]:
+        add(f"| {name} | {v} |")
+    add("")
+    add("## The fleets\n")
+    add("`bench/gen.py` writes synthetic fleets laid out like `examples/`: a manager repo with "
+        "`bench/schema/variables.schema.json` (the example schema grown to a real provider's size: "
+        "~300 lines, 12 `$defs`, `if`/`then`, patterns, enums), base and per-environment values, "
+        "and per customer an `infra/variables.yml` of about 2.5 KB in the seed shape (project_name, "
+        "cloud_provider, an environments map with staging/production, networking, tags with "
+        "`{{ environment }}` templates, plus owner, firewall, database, cache, monitoring, DNS, "
+        "storage, features). A quarter of the customers have `infra/variables.production.yml`, a tenth "
+        "`infra/variables.staging.yml`; 2 % are revoked and 10 % have only staging. For case 1 the "
+        "same files are copied flat into `files/`, 1 % of them made invalid.\n")
+
+    # Case 1
+    add("## 1. Schema validation of N variables files\n")
+    add("`fleetform validate --schema S FILE...` vs `check-jsonschema --schemafile S FILE...` and "
+        "`ajv validate --spec=draft2020 --all-errors --allow-union-types -c ajv-formats -s S -d 'files/*.yml'` "
+        "(ajv-cli reads YAML itself, through js-yaml; no conversion). One process per tool over all files: "
+        "10,000 paths are ~170 KB of arguments, well inside ARG_MAX (2 MiB); ajv-cli expands its glob "
+        "itself. All three report every error (ajv with `--all-errors`). fleetform also parses with "
+        "positions, enforces its YAML limits and scans for credentials.\n")
+    add("| N files | fleetform | check-jsonschema | ajv-cli | vs check-jsonschema | vs ajv-cli | peak RSS (ff / cj / ajv) | invalid files found (ff / cj / ajv) |")
+    add("|--------:|----------:|-----------------:|--------:|------:|------:|------|------|")
+    for r in c1:
+        res = r["results"]
+        ff, cj, aj = (med_of(res[t]) for t in ("fleetform", "check-jsonschema", "ajv-cli"))
+        rss = " / ".join(f"{v / 1024 / 1024:.0f} MB" if v else "–" for v in (
+            med_field(res[t], 1) for t in ("fleetform", "check-jsonschema", "ajv-cli")))
+        found = " / ".join(str(int(v)) if v is not None else "–" for v in (
+            med_field(res[t], 2) for t in ("fleetform", "check-jsonschema", "ajv-cli")))
+        add(f"| {fmt_n(r['files'])} | {cell(res['fleetform'])} | {cell(res['check-jsonschema'])} | "
+            f"{cell(res['ajv-cli'])} | {ratio(cj, ff)} | {ratio(aj, ff)} | {rss} | {found} of {r['invalid']} |")
+    L.extend([""] + failures(c1) if failures(c1) else [])
+    add("")
+    add("Peak RSS is GNU time's maximum resident set size of each timed run (median).")
+    add("")
+
+    # Case 2
+    add("## 2. Layering + rendering every customer × environment to tfvars JSON\n")
+    add("`fleetform render --all --out DIR` (validates each customer against the schema, layers the five "
+        "layers with provenance, renders the minijinja templates, writes `DIR/<customer>/<env>.tfvars.json`; "
+        "parallel over the cores, the schema compiled once) vs the shell way of the seed scripts: per "
+        "customer × environment one `yq -s` deep merge (`.[0] * .[1] * … `) of the layer files with `gsub` "
+        "for the `{{ name }}` templates (`bench/peers/render-one.sh`), run "
+        f"{os.cpu_count()} at a time with `xargs -P` (no validation). Both outputs are compared as JSON "
+        "after every size.\n")
+    add("| N customers | pairs | fleetform | yq/jq shell | ratio | outputs compared |")
+    add("|------------:|------:|----------:|------------:|------:|------|")
+    for r in c2:
+        ff = med_of(r["results"]["fleetform"])
+        sh = med_of(r["results"]["yq/jq shell"])
+        note = f"identical: {r['identical']}, different: {r['different']}"
+        shc = cell(r["results"]["yq/jq shell"])
+        if r["sampled"]:
+            shc = f"≈ {shc}"
+            note += f" (shell run on a sample of {fmt_n(r['sampled'])} pairs, time scaled ×{r['pairs'] / r['sampled']:.1f})"
+        add(f"| {fmt_n(r['n'])} | {fmt_n(r['pairs'])} | {cell(r['results']['fleetform'])} | {shc} | {ratio(sh, ff)} | {note} |")
+    L.extend([""] + failures(c2) if failures(c2) else [])
+    add("")
+
+    # Case 3
+    add("## 3. Fleet plan with real Terraform\n")
+    add("`fleetform plan --all --jobs 2` (per pair: validate, render, copy the root module, `terraform init`, "
+        "`plan`, `show -json`, `show`, write summary and PR comment) vs a serial shell loop of "
+        "`terraform init && terraform plan` per pair in a fresh copy of the module, with the var files the "
+        "shell way rendered beforehand (`bench/peers/plan-loop.sh`; rendering not timed). State is "
+        "removed before every run, so every run plans from scratch. "
+        f"{c3[0]['reps'] if c3 else 0} alternating repetitions per size.\n")
+    add("**fleetform's overhead** is measured as CPU time: fleetform's own user+sys time over the "
+        "user+sys time of its terraform children. Both are read from `/proc/PID/stat` (utime+stime, "
+        "cutime+cstime) after fleetform exits and before it is reaped (`waitid(WNOWAIT)`), so the "
+        "figures are the kernel's totals, not estimates; wall time cannot be split like this when two "
+        "plans run at once.\n")
+    add("| pairs | fleetform (--jobs 2) | serial loop | ratio | fleetform CPU | terraform CPU (fleetform's children) | overhead |")
+    add("|------:|---------------------:|------------:|------:|--------------:|------------------:|---------:|")
+    for r in c3:
+        ffr = r["results"]["fleetform"]
+        ff = med_of(ffr)
+        sh = med_of(r["results"]["serial shell loop"])
+        if isinstance(ffr, Failed) or not ffr:
+            own = kids = None
+        else:
+            own = statistics.median(x[1] for x in ffr)
+            kids = statistics.median(x[2] for x in ffr)
+        ov = f"{own / kids * 100:.1f} %" if own is not None and kids else "–"
+        add(f"| {fmt_n(r['pairs'])} | {cell(ffr)} | {cell(r['results']['serial shell loop'])} | {ratio(sh, ff)} | "
+            f"{fmt_s(own)} | {fmt_s(kids)} | {ov} |")
+    L.extend([""] + failures(c3, "pairs", "pairs") if failures(c3, "pairs", "pairs") else [])
+    add("")
+
+    # Case 4
+    add("## 4. `fleetform matrix`\n")
+    add("N customers × 3 environments in the registry (GitHub mode, no local paths); `fleetform matrix` "
+        "packs them into at most 256 jobs. fleetform's time is hyperfine's median of 30 runs; for scale, a "
+        "`yq` one-liner that builds a similar matrix from the same registry (3 alternating runs).\n")
+    add("| customers × envs | fleetform matrix | yq one-liner | ratio | jobs |")
+    add("|---------------:|-----------------:|------------:|------:|-----:|")
+    for r in c4:
+        ff = med_of(r["results"]["fleetform"])
+        yq = med_of(r["results"]["yq one-liner"])
+        add(f"| {fmt_n(r['n'])} × 3 | {cell(r['results']['fleetform'])} | {cell(r['results']['yq one-liner'])} | "
+            f"{ratio(yq, ff)} | {r['jobs'] if r['jobs'] is not None else '–'} |")
+    add("")
+    for r in c4:
+        if r["error"]:
+            add(f"- **fleetform failed at {fmt_n(r['n'])} customers:** `{r['error']}`")
+    add("")
+
+    # Case 5
+    add("## 5. Binary size and start-up\n")
+    add(f"- Static release binary (`RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release "
+        f"--target x86_64-unknown-linux-gnu`): **{c5['size'] / 1e6:.2f} MB** ({fmt_n(c5['size'])} bytes), "
+        f"{'statically linked' if c5['static'] else 'NOT statically linked'}.")
+    add("- Start-up (hyperfine, no shell; mean ± σ, median):")
+    add("")
+    add("| command | mean ± σ | median | runs |")
+    add("|---------|---------:|-------:|-----:|")
+    for name, r in c5["startup"].items():
+        if r:
+            add(f"| `{name}` | {fmt_s(r['mean'])} ± {fmt_s(r['stddev'])} | {fmt_s(r['median'])} | {len(r['times'])} |")
+        else:
+            add(f"| `{name}` | failed | | |")
+    add("")
+
+    # Case 6
+    add("## 6. GitHub API requests per command\n")
+    add("Counted by the fake GitHub (`tests/support/fake_github`) in `tests/budgets.rs` "
+        "(`cargo test --test budgets`), against the README's \"Request budgets\"; the test fails on any "
+        "count over budget. Retries are not counted (none happen here).\n")
+    if budgets:
+        add("| command | case | requests | budget |")
+        add("|---------|------|---------:|-------:|")
+        for b in budgets:
+            add(f"| `{b['command']}` | {b['case']} | {b['requests']} | {b['budget']} |")
+    else:
+        add("_not run (see the bench log)_")
+    add("")
+
+    # Goals
+    add("## Goals\n")
+    add("| goal | result | met |")
+    add("|------|--------|-----|")
+    for g, res, met in goals(c1, c2, c3, c4, c5):
+        add(f"| {g} | {res} | {met} |")
+    add("")
+    return "\n".join(L)
+
+
+def failures(rows, key="n", label="N"):
+    """Lines naming every tool that failed, with its error."""
+    out = []
+    for r in rows:
+        for tool, res in r["results"].items():
+            if isinstance(res, Failed):
+                out.append(f"- **{tool} failed at {label}={fmt_n(r[key])}:** `{res}`")
+    return out
+
+
+def med_field(res, i):
+    if isinstance(res, Failed) or not res:
+        return None
+    return statistics.median(x[i] for x in res)
+
+
+def cell(res):
+    if isinstance(res, Failed):
+        return "failed"
+    if not res:
+        return "–"
+    return fmt_s(median(res))
+
+
+def goals(c1, c2, c3, c4, c5):
+    out = []
+
+    def yes(b):
+        return "yes" if b else "**no**"
+
+    if c1:
+        big = c1[-1]
+        ff = med_of(big["results"]["fleetform"])
+        cj = med_of(big["results"]["check-jsonschema"])
+        out.append((f"case 1 at {fmt_n(big['files'])} files ≤ 1 s", fmt_s(ff), yes(ff is not None and ff <= 1)))
+        out.append((f"case 1 ≥ 20× faster than check-jsonschema", ratio(cj, ff),
+                    yes(ff and cj and cj / ff >= 20)))
+    if c2:
+        worst = None
+        for r in c2:
+            ff = med_of(r["results"]["fleetform"])
+            sh = med_of(r["results"]["yq/jq shell"])
+            if ff and sh and (worst is None or sh / ff < worst):
+                worst = sh / ff
+        out.append(("case 2 ≥ 20× faster than the yq/jq way (every size)",
+                    f"{worst:,.0f}× at the least" if worst else "–", yes(worst and worst >= 20)))
+    if c3:
+        for r in c3:
+            ffr = r["results"]["fleetform"]
+            if isinstance(ffr, Failed) or not ffr:
+                continue
+            own = statistics.median(x[1] for x in ffr)
+            kids = statistics.median(x[2] for x in ffr)
+            ff = med_of(ffr)
+            sh = med_of(r["results"]["serial shell loop"])
+            out.append((f"case 3 ({r['pairs']} plans): overhead ≤ 5 % of terraform time",
+                        f"{own / kids * 100:.1f} %", yes(own / kids <= 0.05)))
+            out.append((f"case 3 ({r['pairs']} plans): faster than the serial loop",
+                        f"{fmt_s(ff)} vs {fmt_s(sh)}", yes(ff and sh and ff < sh)))
+    if c4:
+        r = c4[-1]
+        ff = med_of(r["results"]["fleetform"])
+        out.append((f"case 4 ({fmt_n(r['n'])} × 3) ≤ 100 ms", fmt_s(ff) if ff else "failed",
+                    yes(ff is not None and ff <= 0.1)))
+    out.append(("static binary ≤ 8 MB", f"{c5['size'] / 1e6:.2f} MB", yes(c5["size"] <= 8_000_000)))
+    st = c5["startup"].get("fleetform --version")
+    out.append(("start-up ≤ 5 ms", fmt_s(st["median"]) if st else "–", yes(st and st["median"] <= 0.005)))
+    ff_rss = med_field(c1[-1]["results"]["fleetform"], 1) if c1 else None
+    if ff_rss:
+        out.append((f"peak RSS ≤ 100 MB at {fmt_n(c1[-1]['files'])} files", f"{ff_rss / 1024 / 1024:.0f} MB",
+                    yes(ff_rss <= 100 * 1024 * 1024)))
+    return out
+
+
+def print_summary(text):
+    """The tables of results.md on stdout."""
+    for line in text.splitlines():
+        if line.startswith("|") or line.startswith("#"):
+            print(line)
+
+
+# ---------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fleetform", required=True)
+    ap.add_argument("--venv", required=True)
+    ap.add_argument("--node-modules", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--tfrc", required=True)
+    ap.add_argument("--budgets")
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    for k in ("fleetform", "venv", "node_modules", "work", "results"):
+        setattr(a, k, os.path.abspath(getattr(a, k)))
+    os.makedirs(a.work, exist_ok=True)
+    # Outputs (var files, plans, terraform working copies) go to tmpfs when
+    # there is one: on a virtual disk shared with other jobs, creating a file
+    # can take milliseconds, which would time the disk, not the tools.
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK):
+        a.scratch = os.path.join(shm, f"fleetform-bench-{os.getpid()}")
+        a.scratch_kind = "tmpfs (/dev/shm)"
+    else:
+        a.scratch = os.path.join(os.path.abspath(a.work), "out")
+        a.scratch_kind = "disk (bench/.work/out)"
+    rm(a.scratch)
+    os.makedirs(a.scratch)
+    try:
+        run_all(a)
+    finally:
+        rm(a.scratch)
+
+
+def run_all(a):
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.time()
+    if os.environ.get("BENCH_SMOKE"):  # a smoke test of this driver
+        sizes, reps, sample, plan_sizes, plan_reps, matrix_n = [20, 60], 2, 20, [3], 1, [500]
+    elif a.quick:
+        sizes, reps, sample, plan_sizes, plan_reps, matrix_n = [100, 1000], 3, 100, [10, 25], 2, [1000, 10000]
+    else:
+        sizes, reps, sample, plan_sizes, plan_reps, matrix_n = [100, 1000, 10000], 3, 150, [50, 200], 2, [1000, 10000]
+    m = machine(a)
+    log("case 5: binary size and start-up")
+    c5 = case_startup(a)
+    log("case 1: schema validation")
+    c1 = case_validate(a, sizes, reps)
+    log("case 2: layering + rendering")
+    c2 = case_render(a, sizes, 3, sample)
+    log("case 4: matrix")
+    c4 = [case_matrix(a, n, 3) for n in matrix_n]
+    log("case 3: fleet plan with terraform")
+    c3 = case_plan(a, plan_sizes, plan_reps)
+    budgets = None
+    if a.budgets and os.path.exists(a.budgets):
+        with open(a.budgets) as f:
+            budgets = json.load(f)
+    text = report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, a.quick)
+    text += f"\nThe whole bench took {time.time() - t0:.0f} s (plus building and installing).\n"
+    with open(a.results, "w") as f:
+        f.write(text)
+    print_summary(text)
+    log(f"wrote {a.results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Benchmarks: fleetform side by side with what users would use instead.
+#
+#   bash bench/run.sh [--quick]
+#
+# Builds the static release binary, installs the peers (check-jsonschema and
+# python-yq from PyPI into bench/.venv, ajv-cli and ajv-formats from npm into
+# bench/node_modules; jq, GNU time and hyperfine from Debian when missing),
+# generates synthetic fleets under bench/.work, runs every case and writes
+# bench/results.md (also printed). --quick uses smaller fleets (minutes, not
+# half an hour). Needs cargo, terraform, python3 (3.9+), node and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench=bench
+
+quick=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=(--quick) ;;
+    -h | --help)
+      sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick])" >&2
+      exit 2
+      ;;
+  esac
+done
+
+die() {
+  echo "error: $*" >&2
+  exit 1
+}
+say() { echo "==> $*" >&2; }
+
+# --- tools this script cannot install --------------------------------------
+command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
+command -v terraform >/dev/null || die "terraform is not on PATH; case 3 plans with real terraform (>= 1.5)"
+command -v python3 >/dev/null || die "python3 is not installed; the driver and the PyPI peers need it"
+command -v node >/dev/null && command -v npm >/dev/null ||
+  die "node and npm are not installed; ajv-cli (a peer) runs on Node.js (apt-get install nodejs npm)"
+
+# --- Debian packages: jq (under python-yq), GNU time, hyperfine -------------
+missing=()
+command -v jq >/dev/null || missing+=(jq)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} (Debian packages)"
+  if ! command -v apt-get >/dev/null; then
+    die "${missing[*]} missing and no apt-get here; install them and run again"
+  fi
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+    die "could not install ${missing[*]} with apt-get; install them and run again"
+fi
+
+# --- PyPI peers in bench/.venv ----------------------------------------------
+venv="$bench/.venv"
+if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+  say "creating $venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+fi
+if ! cmp -s "$bench/requirements.txt" "$venv/.installed" 2>/dev/null; then
+  say "installing check-jsonschema and yq from PyPI into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$bench/requirements.txt" ||
+    die "pip could not install bench/requirements.txt (check-jsonschema, yq) from PyPI"
+  cp "$bench/requirements.txt" "$venv/.installed"
+fi
+"$venv/bin/check-jsonschema" --version >/dev/null || die "check-jsonschema is not runnable in $venv"
+"$venv/bin/yq" --version >/dev/null || die "yq is not runnable in $venv"
+
+# --- npm peers in bench/node_modules ----------------------------------------
+if ! cmp -s "$bench/package-lock.json" "$bench/node_modules/.package-lock.json" 2>/dev/null ||
+  [ ! -x "$bench/node_modules/.bin/ajv" ]; then
+  say "installing ajv-cli and ajv-formats from npm into $bench/node_modules"
+  (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    die "npm ci could not install ajv-cli and ajv-formats (bench/package-lock.json)"
+fi
+[ -x "$bench/node_modules/.bin/ajv" ] || die "ajv-cli is missing from $bench/node_modules"
+
+# The shell peers call `yq`: use python-yq from the venv, whatever else is
+# on PATH (mikefarah's yq has another syntax).
+export PATH="$PWD/$venv/bin:$PATH"
+
+# --- fleetform: the static release binary users download --------------------
+say "building the static release binary"
+RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --release --target x86_64-unknown-linux-gnu --target-dir target/static ||
+  die "cargo build of the static binary failed"
+bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
+"$bin" --version >/dev/null || die "$bin does not run"
+
+# --- Terraform stays offline and quiet ---------------------------------------
+work="$bench/.work"
+mkdir -p "$work"
+: >"$work/terraformrc"
+export TF_CLI_CONFIG_FILE="$PWD/$work/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+
+# --- case 6: API requests per command (fake GitHub) ---------------------------
+say "case 6: request counts (cargo test --test budgets)"
+rm -f "$work/budgets.json"
+FLEETFORM_BENCH_OUT="$PWD/$work/budgets.json" cargo test --test budgets -- --nocapture ||
+  die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
+
+# --- cases 1-5 ---------------------------------------------------------------
+say "running the cases${quick:+ (quick)}"
+"$venv/bin/python" "$bench/bench.py" \
+  --fleetform "$bin" \
+  --venv "$venv" \
+  --node-modules "$bench/node_modules" \
+  --work "$work" \
+  --tfrc "$PWD/$work/terraformrc" \
+  --budgets "$work/budgets.json" \
+  --results "$bench/results.md" \
+  "${quick[@]}"
+say "results: bench/results.md"
