@@ -511,6 +511,18 @@ pub fn is_date(s: &str) -> bool {
 // ---------------------------------------------------------------------------
 // Registry
 
+/// The registry is the provider's own file and grows with the fleet: tens
+/// of thousands of customers must load.
+pub const REGISTRY_LIMITS: Limits = Limits {
+    max_bytes: 64 * 1024 * 1024,
+    max_depth: 32,
+    max_nodes: 5_000_000,
+    max_keys: 5_000,
+    max_string: 64 * 1024,
+    max_expanded_bytes: 256 * 1024 * 1024,
+    max_index_bytes: 512 * 1024 * 1024,
+};
+
 /// `customers.yml`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -586,7 +598,7 @@ impl Registry {
     /// Parses and checks registry text (used to vet an edit before it is
     /// written).
     pub fn parse(manager: &Manager, path: &Path, bytes: &[u8]) -> Result<Registry, ConfigError> {
-        let doc = yaml::load_bytes(bytes, &display_path(path), &Limits::default())?;
+        let doc = yaml::load_bytes(bytes, &display_path(path), &REGISTRY_LIMITS)?;
         let file: RegistryFile = from_doc(&doc)?;
         let registry = Registry {
             file: path.to_path_buf(),

@@ -120,9 +120,8 @@ impl Engine<'_> {
         let plan_path = ws.path().join(PLAN_FILE);
         let result = (|| -> Result<(bool, serde_json::Value, String), TerraformError> {
             tf.init(&mut ws)?;
-            let changes = tf.plan(&mut ws, &var_file, &plan_path, req.refresh_only)?;
+            let (changes, text) = tf.plan(&mut ws, &var_file, &plan_path, req.refresh_only)?;
             let json = tf.show_json(&mut ws, &plan_path)?;
-            let text = tf.show_text(&mut ws, &plan_path)?;
             Ok((changes, json, text))
         })();
         write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes())
@@ -154,6 +153,11 @@ impl Engine<'_> {
             &plan_text,
         );
         let dir = &req.out_dir;
+        // Two runs publishing into the same folder take turns, so the
+        // summary always vouches for the plan file next to it.
+        let lock = std::fs::File::create(dir.join(".publish.lock"))
+            .context("creating the publish lock")?;
+        lock.lock().context("waiting for the publish lock")?;
         // The plan file moves into place; the summary that vouches for it
         // is written last.
         std::fs::rename(&plan_path, dir.join(PLAN_FILE)).context("moving the plan file")?;

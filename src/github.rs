@@ -79,6 +79,12 @@ pub enum GitHubError {
         path: String,
         message: String,
     },
+    #[error("{method} {path}: no answer ({message}); the request may have taken effect, so it is not sent again blindly")]
+    Unanswered {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
 }
@@ -302,6 +308,15 @@ impl GitHub {
             };
             // Decide: done, or wait this long and retry.
             let (retry_after, last): (Option<Duration>, String) = match result {
+                // A POST that may have reached GitHub is not repeated here:
+                // the caller checks whether it took effect.
+                Err(e) if matches!(method, Method::Post) && request_was_sent(&e) => {
+                    return Err(GitHubError::Unanswered {
+                        method: method.as_str(),
+                        path: path.to_string(),
+                        message: e.to_string(),
+                    })
+                }
                 Err(e) => (
                     Some(self.backoff(attempt)),
                     format!("connection error: {e}"),
@@ -527,13 +542,30 @@ impl GitHub {
         if let Some(url) = &status.target_url {
             body["target_url"] = Value::String(url.clone());
         }
-        self.send(
-            Method::Post,
-            &format!("{}/statuses/{}", repo_path(repo), seg(sha)),
-            Some(&body),
-        )
-        .await
-        .map(|_| ())
+        let path = format!("{}/statuses/{}", repo_path(repo), seg(sha));
+        match self.send(Method::Post, &path, Some(&body)).await {
+            Err(GitHubError::Unanswered { .. }) => {
+                // Did it land? Then once is enough.
+                let combined = self.combined_status(repo, sha).await?;
+                let landed = combined
+                    .get("statuses")
+                    .and_then(Value::as_array)
+                    .is_some_and(|all| {
+                        all.iter().any(|s| {
+                            s.get("context") == body.get("context")
+                                && s.get("state") == body.get("state")
+                                && s.get("description") == body.get("description")
+                        })
+                    });
+                if landed {
+                    return Ok(());
+                }
+                self.send(Method::Post, &path, Some(&body))
+                    .await
+                    .map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     /// `GET /repos/{repo}/commits/{sha}/status` (combined).
@@ -1017,7 +1049,7 @@ impl GitHub {
             .list_comments(repo, issue)
             .await?
             .into_iter()
-            .filter(|c| c.body.contains(marker))
+            .filter(|c| c.body.starts_with(marker))
             .map(|c| c.id)
             .collect();
         if let Some(first) = existing.iter().min().copied() {
@@ -1027,7 +1059,31 @@ impl GitHub {
             }
             return Ok(Some(first));
         }
-        self.create_comment(repo, issue, body).await
+        match self.create_comment(repo, issue, body).await {
+            Err(GitHubError::Unanswered { .. }) => {
+                // The comment may exist now: look before posting again.
+                let now: Option<u64> = self
+                    .list_comments(repo, issue)
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.body.starts_with(marker))
+                    .map(|c| c.id)
+                    .min();
+                match now {
+                    Some(id) => {
+                        self.update_comment(repo, id, body).await?;
+                        Ok(Some(id))
+                    }
+                    // It may still land: posting again could leave two.
+                    // The next run finds it (or posts it) and updates it.
+                    None => {
+                        tracing::warn!(repo, issue, "the comment may not have been posted; the next run will post or update it");
+                        Ok(None)
+                    }
+                }
+            }
+            other => other,
+        }
     }
 }
 
@@ -1041,6 +1097,20 @@ pub struct Issue {
 pub struct IssueComment {
     pub id: u64,
     pub body: String,
+}
+
+/// False when the request failed before reaching the server (the
+/// connection could not be made), so repeating it cannot duplicate it.
+fn request_was_sent(e: &octocrab::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("(Connect)") || text.contains("Connection refused") {
+            return false;
+        }
+        source = err.source();
+    }
+    true
 }
 
 /// A commit status to set.

@@ -81,7 +81,13 @@ impl Layered {
 
     /// Merges `value` (the subtree of `source.doc` at `source.root`, possibly
     /// filtered) over the current result.
+    ///
+    /// A null `value` (an empty YAML document) is an empty layer: it sets
+    /// and deletes nothing.
     pub fn apply(&mut self, source: Source, value: &Value) {
+        if value.is_null() {
+            return;
+        }
         let idx = self.sources.len();
         let src_root = source.root.clone();
         self.sources.push(source);
@@ -98,8 +104,12 @@ impl Layered {
     }
 
     /// Merges `value` at `at` (a pointer into the result), creating the
-    /// mappings on the way.
+    /// mappings on the way. A null `value` is an empty layer, as in
+    /// [`Layered::apply`].
     pub fn apply_at(&mut self, at: &str, source: Source, value: &Value) {
+        if value.is_null() {
+            return;
+        }
         let idx = self.sources.len();
         let src_root = source.root.clone();
         self.sources.push(source);
@@ -312,5 +322,31 @@ mod tests {
         );
         assert_eq!(l.origin("/l/0").unwrap().location.to_string(), "b.yml:3:5");
         assert!(l.origin("/l/1").is_none() || l.value.pointer("/l/1").is_none());
+    }
+
+    /// Found by the `layers` fuzz target: an empty document (null) as a
+    /// layer replaced the whole result with null.
+    #[test]
+    fn an_empty_document_is_an_empty_layer() {
+        let a = doc("a.yml", "x: 1\nm: {p: 1}\n");
+        let empty = doc("e.yml", "");
+        assert!(empty.value.is_null());
+        let mut l = Layered::new();
+        let src = |d: &Arc<Document>, layer| Source {
+            layer,
+            doc: d.clone(),
+            root: String::new(),
+        };
+        l.apply(src(&a, Layer::ManagerBase), &a.value);
+        l.apply(src(&empty, Layer::Customer), &empty.value);
+        l.apply_at(
+            "/environments/staging",
+            src(&empty, Layer::CustomerEnvFile),
+            &empty.value,
+        );
+        assert_eq!(l.value, serde_json::json!({"x": 1, "m": {"p": 1}}));
+        for (ptr, _) in l.leaves() {
+            assert!(l.origin(&ptr).is_some(), "{ptr}");
+        }
     }
 }

@@ -222,16 +222,26 @@ pub fn defuse_markers(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `s` as a Markdown inline code span that nothing can break out of: no
-/// backticks (shown as `'`), no line breaks or control characters, `|`
-/// escaped (for table cells), no hidden markers. Inside a code span HTML
-/// (`</details>`), mentions and links are inert.
+/// backticks (shown as `'`), no line breaks or control characters, no
+/// hidden markers. Inside a code span HTML (`</details>`), mentions and
+/// links are inert. For table cells use [`md_code_cell`].
 pub fn md_code(s: &str) -> String {
+    code_span(s, false)
+}
+
+/// [`md_code`] for a table cell: `|` is escaped too, so the span cannot
+/// end the cell.
+pub fn md_code_cell(s: &str) -> String {
+    code_span(s, true)
+}
+
+fn code_span(s: &str, cell: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('`');
     for c in defuse_markers(s).chars() {
         match c {
             '`' => out.push('\''),
-            '|' => out.push_str("\\|"),
+            '|' if cell => out.push_str("\\|"),
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }

@@ -310,6 +310,7 @@ pub fn markdown() -> Environment<'static> {
     );
     // Customer-controlled text as an inline code span nothing escapes from.
     env.add_filter("code", |s: String| crate::plan::md_code(&s));
+    env.add_filter("code_cell", |s: String| crate::plan::md_code_cell(&s));
     // Customer-controlled text as escaped Markdown prose.
     env.add_filter("md", |s: String| crate::plan::md_escape(&s));
     for (name, src) in EMBEDDED {

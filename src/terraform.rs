@@ -256,14 +256,16 @@ impl Terraform {
         Ok(())
     }
 
-    /// `plan -detailed-exitcode -out`; true when there are changes.
+    /// `plan -detailed-exitcode -out`: whether there are changes, and the
+    /// human-readable plan (plan's own output, without the closing "Saved
+    /// the plan to ..." advice), which spares a `terraform show` run.
     pub fn plan(
         &self,
         ws: &mut Workspace,
         var_file: &Path,
         plan_out: &Path,
         refresh_only: bool,
-    ) -> Result<bool, TerraformError> {
+    ) -> Result<(bool, String), TerraformError> {
         let var_arg = format!("-var-file={}", var_file.display());
         let out_arg = format!("-out={}", plan_out.display());
         let mut args = vec![
@@ -278,8 +280,8 @@ impl Terraform {
         if refresh_only {
             args.push("-refresh-only");
         }
-        let (code, _) = self.run(ws, "plan", &args)?;
-        Ok(code == 2)
+        let (code, stdout) = self.run(ws, "plan", &args)?;
+        Ok((code == 2, plan_text(&stdout)))
     }
 
     pub fn show_json(
@@ -331,6 +333,23 @@ impl Terraform {
             .and_then(|s| s.as_str())
             .map(str::to_string)
     }
+}
+
+/// Plan output up to the separator line before "Saved the plan to".
+fn plan_text(stdout: &str) -> String {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let cut = lines
+        .iter()
+        .rposition(|l| l.starts_with('\u{2500}'))
+        .filter(|i| {
+            lines[*i..]
+                .iter()
+                .any(|l| l.starts_with("Saved the plan to"))
+        })
+        .unwrap_or(lines.len());
+    let mut text = lines[..cut].join("\n");
+    text.push('\n');
+    text
 }
 
 /// The last `n` lines of `s`.

@@ -49,6 +49,12 @@ done
 "$actionlint" .github/workflows/*.yml workflows/*.yml
 echo "actionlint: no findings"
 
+# moto's S3 server for the s3 backend tests (tests/concurrency.rs).
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "moto_server not in .venv yet: installing it (tests/install-moto.sh)"
+  bash tests/install-moto.sh
+fi
+
 echo "==> cargo test"
 cargo test --locked --all-targets
 

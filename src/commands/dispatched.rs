@@ -86,6 +86,13 @@ async fn authorise<'r>(
             "`{}` is not a registered customer; nothing was planned (register it with the provider first)",
             payload.customer_repo
         ))),
+        // GitHub names are case-insensitive, but the spelling is what the
+        // workflows' concurrency groups key on: only the registered one counts.
+        Some(c) if c.repo.as_deref() != Some(payload.customer_repo.as_str()) => Err(Error::Refused(format!(
+            "`{}` is registered as `{}`; dispatches must use the registered spelling",
+            payload.customer_repo,
+            c.repo.as_deref().unwrap_or_default()
+        ))),
         Some(c) if !c.is_active() => {
             let why = c.revoked.as_ref().map(|r| r.date.clone()).unwrap_or_default();
             let st = CommitStatus {
@@ -136,14 +143,12 @@ fn invalid_comment(
     );
     for p in problems {
         s.push_str(&format!(
-            "- `{}:{}:{}`{}: {}\n",
-            crate::plan::md_escape(&p.location.file.display().to_string()).replace('`', "'"),
-            p.location.pos.line,
-            p.location.pos.col,
+            "- {}{}: {}\n",
+            crate::plan::md_code(&p.location.to_string()),
             p.pointer
                 .as_deref()
                 .filter(|p| !p.is_empty())
-                .map(|p| format!(" `{}`", p.replace('`', "'")))
+                .map(|p| format!(" {}", crate::plan::md_code(p)))
                 .unwrap_or_default(),
             crate::plan::md_escape(&p.message)
         ));
@@ -297,11 +302,23 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                 )));
             }
         }
+        // Plans that lead to an apply never trust the payload's file list for
+        // overrides: the override of every planned environment is looked up
+        // (one request each, even when absent).
+        let mut wanted: Vec<String> = payload.files.clone();
+        if dispatched.event_type == EVENT_APPLY {
+            for env in &envs {
+                let p = override_path(&manager, env);
+                if !wanted.contains(&p) {
+                    wanted.push(p);
+                }
+            }
+        }
         // Fetch at the sha, from the customer's repo, with our token.
         let shown = |f: &str| PathBuf::from(f);
         let mut variables = None;
         let mut overrides = BTreeMap::new();
-        for f in &payload.files {
+        for f in &wanted {
             let env = allowed[f].clone();
             if env.as_ref().is_some_and(|e| !envs.contains(e)) {
                 continue; // another environment's file: not needed here
@@ -312,6 +329,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                 (Some(b), Some(e)) => {
                     overrides.insert(e, (shown(f), b));
                 }
+                (None, Some(_)) if !payload.files.contains(f) => {} // probed, absent
                 (None, _) => {
                     return Err(Error::Failed(format!(
                         "`{f}` does not exist in {} at {}",

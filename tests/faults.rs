@@ -1,0 +1,335 @@
+//! Fault injection: `fleetform plan --dispatch` against a fake GitHub that
+//! fails on purpose (5xx bursts, rate limits, resets, slow and malformed
+//! answers, long comment lists). Each case: bounded retries, the right final
+//! result, never a duplicate comment or status, a clear error when giving up.
+
+mod common;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use serde_json::json;
+use support::fake_github::{FakeGitHub, Fault, RequestRecord};
+
+const ACME: &str = "acme-corp/acme-infra";
+const MARKER: &str = "<!-- fleetform:plan customer=acme environment=staging -->";
+
+/// The examples, a fake GitHub with acme's repo, a feature commit and a PR.
+struct World {
+    fx: Fixture,
+    gh: FakeGitHub,
+    scratch: tempfile::TempDir,
+    sha: String,
+    pr: u64,
+}
+
+impl World {
+    fn new() -> World {
+        require_terraform();
+        let fx = Fixture::new();
+        let gh = FakeGitHub::start();
+        gh.add_repo(ACME);
+        let vars = fx
+            .read("customers/acme/infra/variables.yml")
+            .replace("max_instances: 2", "max_instances: 3");
+        let sha = gh.commit(ACME, "feature", &[("infra/variables.yml", &vars)]);
+        let pr = gh.open_pr(ACME, "feature", "main", "more instances");
+        World {
+            fx,
+            gh,
+            scratch: tempfile::tempdir().unwrap(),
+            sha,
+            pr,
+        }
+    }
+
+    /// `fleetform plan --dispatch --env staging` for the PR's commit.
+    fn plan(&self, env: &[(&str, &str)]) -> (std::process::Output, Duration) {
+        let event = self.scratch.path().join("event.json");
+        std::fs::write(
+            &event,
+            serde_json::to_vec(&json!({"action": "fleetform-plan", "client_payload": {
+                "v": 1, "customer_repo": ACME, "sha": self.sha, "ref": "refs/heads/feature",
+                "pr": self.pr, "event": "pull_request", "trigger_run_url": null,
+                "dispatch_id": "d-1", "files": ["infra/variables.yml"]
+            }}))
+            .unwrap(),
+        )
+        .unwrap();
+        let mut cmd = self.fx.fleetform();
+        cmd.env("GITHUB_EVENT_NAME", "repository_dispatch")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("FLEETFORM_TOKEN", self.gh.token())
+            .env("FLEETFORM_RETRY_BASE_MS", "20")
+            .args(["plan", "--dispatch", "--env", "staging"])
+            .timeout(Duration::from_secs(120));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let out = cmd.output().unwrap();
+        (out, started.elapsed())
+    }
+
+    fn ours(&self) -> Vec<support::fake_github::Comment> {
+        self.gh
+            .comments(ACME, self.pr)
+            .into_iter()
+            .filter(|c| c.body.contains(MARKER))
+            .collect()
+    }
+
+    fn statuses(&self) -> Vec<support::fake_github::Status> {
+        self.gh.statuses(ACME, &self.sha)
+    }
+
+    /// One comment and one `success` status: the normal outcome.
+    fn assert_one_comment_one_success(&self) {
+        let ours = self.ours();
+        assert_eq!(ours.len(), 1, "exactly one plan comment: {ours:?}");
+        assert!(ours[0].body.contains("fleetform plan"));
+        let st = self.statuses();
+        assert_eq!(st.len(), 1, "exactly one status: {st:?}");
+        assert_eq!(st[0].state, "success");
+        assert_eq!(st[0].description.as_deref(), Some("staging: +3 ~0 -0"));
+    }
+
+    fn faulted(&self) -> Vec<RequestRecord> {
+        self.gh
+            .requests()
+            .into_iter()
+            .filter(|r| r.fault.is_some())
+            .collect()
+    }
+}
+
+fn ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// A plan with no faults: 4 requests (file, comment list, comment, status).
+#[test]
+fn baseline_request_budget() {
+    let w = World::new();
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert_eq!(w.gh.request_count(), 4);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn bursts_of_500_and_502_are_retried() {
+    let w = World::new();
+    w.gh.inject(Fault::status(500).times(2).on("GET", "/contents/"));
+    w.gh.inject(Fault::bad_gateway().times(3).on("POST", "/statuses/"));
+    w.gh.inject(Fault::status(503).times(1).on("GET", "/comments"));
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert_eq!(w.faulted().len(), 6);
+    assert_eq!(w.gh.request_count(), 4 + 6, "each fault costs one retry");
+    assert_eq!(w.gh.pending_faults(), 0);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn secondary_rate_limit_waits_for_retry_after() {
+    let w = World::new();
+    w.gh.inject(Fault::secondary_rate_limit(2).on("POST", "/comments"));
+    let (out, elapsed) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert!(elapsed >= Duration::from_secs(2), "waited {elapsed:?}");
+    assert_eq!(w.gh.request_count(), 5);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn too_many_requests_is_retried() {
+    let w = World::new();
+    w.gh.inject(Fault::too_many_requests(1).times(2).on("GET", "/contents/"));
+    let (out, elapsed) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert!(elapsed >= Duration::from_secs(2), "waited {elapsed:?}");
+    assert_eq!(w.gh.request_count(), 6);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn a_retry_after_beyond_the_wait_budget_gives_up_at_once() {
+    let w = World::new();
+    w.gh.inject(Fault::secondary_rate_limit(3600).on("GET", "/contents/"));
+    let (out, elapsed) = w.plan(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    let e = stderr(&out);
+    assert!(e.contains("gave up"), "{e}");
+    assert!(e.contains("rate limit"), "{e}");
+    assert!(w.ours().is_empty() && w.statuses().is_empty());
+}
+
+#[test]
+fn connection_resets_are_retried() {
+    let w = World::new();
+    w.gh.inject(Fault::Reset.times(2).on("GET", "/contents/"));
+    w.gh.inject(Fault::Reset.on("GET", "/comments"));
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert_eq!(w.gh.request_count(), 4 + 3);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn slow_reads_past_the_client_timeout_are_retried() {
+    let w = World::new();
+    w.gh.inject(Fault::Delay(Duration::from_secs(4)).on("GET", "/contents/"));
+    let (out, elapsed) = w.plan(&[
+        ("FLEETFORM_HTTP_TIMEOUT_SECS", "1"),
+        ("FLEETFORM_LOG", "fleetform=debug"),
+    ]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    assert!(
+        stderr(&out).contains("attempt=2"),
+        "the read timed out and was retried: {}",
+        stderr(&out)
+    );
+    // The fake records the slow request once its delay is over.
+    std::thread::sleep(Duration::from_secs(4));
+    let gets =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.path.contains("/contents/"))
+            .count();
+    assert!(gets >= 2, "the slow read was retried: {gets}");
+    w.gh.assert_clean();
+}
+
+/// A write that is slow past the timeout may still land on GitHub's side.
+/// Retrying it blindly would post the comment twice.
+#[test]
+fn slow_writes_past_the_client_timeout_never_duplicate_the_comment() {
+    let w = World::new();
+    w.gh.inject(Fault::Delay(Duration::from_secs(3)).on("POST", "/comments"));
+    let (out, _) = w.plan(&[("FLEETFORM_HTTP_TIMEOUT_SECS", "1")]);
+    // Give the delayed request time to land before looking.
+    std::thread::sleep(Duration::from_secs(3));
+    let ours = w.ours();
+    assert!(
+        ours.len() <= 1,
+        "the comment was posted {} times (exit {:?}): {}",
+        ours.len(),
+        out.status.code(),
+        stderr(&out)
+    );
+    // The next run cleans up whatever happened and leaves exactly one.
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    assert_eq!(w.ours().len(), 1);
+}
+
+#[test]
+fn malformed_json_is_retried_for_reads() {
+    let w = World::new();
+    w.gh.inject(Fault::MalformedJson.on("GET", "/comments"));
+    w.gh.inject(Fault::MalformedJson.on("GET", "/contents/"));
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+    assert_eq!(w.gh.request_count(), 6);
+    w.gh.assert_clean();
+}
+
+#[test]
+fn malformed_json_after_a_write_is_a_clear_error_not_a_second_write() {
+    let w = World::new();
+    w.gh.inject(Fault::MalformedJson.on("POST", "/statuses/"));
+    let (out, _) = w.plan(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("JSON") || e.contains("json"), "{e}");
+    assert_eq!(w.ours().len(), 1);
+    let posts =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.contains("/statuses/"))
+            .count();
+    assert_eq!(posts, 1, "a write is not repeated");
+}
+
+#[test]
+fn giving_up_is_bounded_and_clear() {
+    let w = World::new();
+    w.gh.inject(Fault::status(502).times(100).on("POST", "/statuses/"));
+    let (out, elapsed) = w.plan(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("gave up after 5 attempts"), "{e}");
+    assert!(e.contains("HTTP 502"), "{e}");
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    let posts =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.contains("/statuses/"))
+            .count();
+    assert_eq!(posts, 5, "at most 5 attempts");
+    assert_eq!(w.ours().len(), 1, "the comment is not duplicated");
+    assert!(w.statuses().is_empty());
+    w.gh.clear_faults();
+    // The next run finishes the job without duplicating anything.
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    w.assert_one_comment_one_success();
+}
+
+/// The comment list spans several pages; ours is on the last one and is
+/// updated in place, once per run, with one request per page.
+#[test]
+fn the_comment_list_spans_several_pages() {
+    let w = World::new();
+    w.gh.set_max_page_size(2);
+    for i in 0..6 {
+        w.gh.add_comment(ACME, w.pr, "someone", &format!("chatter {i}"));
+    }
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    let first = w.ours();
+    assert_eq!(first.len(), 1);
+    // 6 comments, 2 per page: 3 pages.
+    let lists = |w: &World| {
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/comments"))
+            .count()
+    };
+    assert_eq!(lists(&w), 3);
+    for i in 6..9 {
+        w.gh.add_comment(ACME, w.pr, "someone", &format!("chatter {i}"));
+    }
+    w.gh.reset_counters();
+    // A page fails once on the way.
+    w.gh.inject(Fault::status(500).on("GET", "/comments"));
+    let (out, _) = w.plan(&[]);
+    ok(&out);
+    let ours = w.ours();
+    assert_eq!(ours.len(), 1, "found across pages, not duplicated");
+    assert_eq!(ours[0].id, first[0].id, "updated in place");
+    assert_eq!(w.gh.comments(ACME, w.pr).len(), 10);
+    // 10 comments: 5 pages, + 1 retried.
+    assert_eq!(lists(&w), 6);
+    let st = w.statuses();
+    assert_eq!(st.len(), 2, "one status per run");
+    w.gh.assert_clean();
+}

@@ -1,0 +1,726 @@
+//! Hostile input: the adversarial corpus in `tests/fixtures/hostile/` (one
+//! file per attack, each listed with its expected message in the corpus
+//! README), customer values that try to reach Terraform's environment or
+//! backend, and customer text that tries to break out of PR comments.
+//!
+//! Every corpus case runs the built binary with a 20 s deadline and 1 GiB of
+//! address space, and must end with a non-zero exit (not a panic) and a
+//! message naming the problem, having written no state and no plan.
+
+mod common;
+mod support;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{require_terraform, Fixture};
+use serde_json::{json, Value};
+use support::fake_github::FakeGitHub;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+const MEMORY: u64 = 1 << 30;
+const ACME: &str = "acme-corp/acme-infra";
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile")
+}
+
+/// `(file, expected message)` for every case in the corpus README.
+fn cases(kind: &str) -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(corpus().join("README.md")).unwrap();
+    let mut out = Vec::new();
+    for line in readme.lines() {
+        let Some(rest) = line.strip_prefix("- `") else {
+            continue;
+        };
+        let (file, rest) = rest.split_once('`').expect("- `file` — ...");
+        let expect = rest
+            .split_once("Expect: `` ")
+            .and_then(|(_, e)| e.strip_suffix(" ``"))
+            .unwrap_or_else(|| panic!("README line for {file} has no Expect: `` … ``"));
+        assert!(
+            corpus().join(file).is_file(),
+            "README lists {file}, which does not exist"
+        );
+        if file.starts_with(&format!("{kind}/")) {
+            out.push((file.to_string(), expect.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_corpus_file_is_listed_and_there_are_enough() {
+    let mut listed = 0;
+    for kind in ["vars", "payloads", "registry", "config"] {
+        let named: Vec<String> = cases(kind).into_iter().map(|(f, _)| f).collect();
+        listed += named.len();
+        for e in std::fs::read_dir(corpus().join(kind)).unwrap() {
+            let f = format!("{kind}/{}", e.unwrap().file_name().to_string_lossy());
+            assert!(named.contains(&f), "{f} is not listed in the corpus README");
+        }
+    }
+    assert!(listed >= 40, "only {listed} cases");
+}
+
+/// What one run did.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn text(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary like `common::fleetform_bin` (scrubbed environment) in
+/// `dir`, under a deadline and an address-space limit.
+fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
+    cmd.env_clear();
+    for keep in ["PATH", "HOME", "TMPDIR"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd.env("TF_IN_AUTOMATION", "1")
+        .env("TF_INPUT", "0")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("NO_COLOR", "1")
+        .env("TF_CLI_CONFIG_FILE", tf_config)
+        .env("FLEETFORM_AUDIT_LOG", dir.join("audit.jsonl"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = [MEMORY, MEMORY];
+            if setrlimit(RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawn fleetform");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    Run {
+        code: match status {
+            Some(st) => st.code().or(Some(-1)),
+            None => None,
+        },
+        stdout,
+        stderr,
+        elapsed,
+    }
+}
+
+const RLIMIT_AS: i32 = 9;
+extern "C" {
+    fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
+}
+
+/// Files under `dir` (recursively).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The checks every hostile case must pass; returns a failure description.
+fn judge(case: &str, expect: &str, run: &Run, fx: &Fixture) -> Option<String> {
+    let text = run.text();
+    let mut problems = Vec::new();
+    match run.code {
+        None => problems.push(format!("did not finish within {DEADLINE:?}")),
+        Some(0) => problems.push("exited 0".into()),
+        Some(101) => problems.push("panicked (exit 101)".into()),
+        Some(_) => {}
+    }
+    if run.stderr.contains("panicked") {
+        problems.push("\"panicked\" in stderr".into());
+    }
+    if !text.contains(expect) {
+        problems.push(format!("message does not contain `{expect}`"));
+    }
+    let state = files_under(&fx.manager().join(".fleetform/state"));
+    if !state.is_empty() {
+        problems.push(format!("state written: {state:?}"));
+    }
+    let outputs: Vec<PathBuf> = files_under(&fx.manager().join(".fleetform/out"))
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n == "tfplan" || n == "summary.json" || n == "comment.md" || n == "github.json"
+        })
+        .collect();
+    if !outputs.is_empty() {
+        problems.push(format!("plan output written: {outputs:?}"));
+    }
+    if problems.is_empty() {
+        None
+    } else {
+        let cut = |s: &str| s.chars().take(1500).collect::<String>();
+        Some(format!(
+            "{case}: {} (exit {:?}, {:?})\n  stdout: {}\n  stderr: {}",
+            problems.join("; "),
+            run.code,
+            run.elapsed,
+            cut(&run.stdout),
+            cut(&run.stderr)
+        ))
+    }
+}
+
+fn report(failures: Vec<String>, n: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {n} hostile cases failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn hostile_variables_files() {
+    let cases = cases("vars");
+    assert!(cases.len() >= 30);
+    let mut failures = Vec::new();
+    for (file, expect) in &cases {
+        let fx = Fixture::new();
+        let bytes = std::fs::read(corpus().join(file)).unwrap();
+        std::fs::write(fx.path("customers/acme/infra/variables.yml"), bytes).unwrap();
+        let run = run_bounded(
+            &fx.manager(),
+            &fx.path("terraformrc"),
+            &["plan", "--customer", "acme", "--env", "staging"],
+            &[],
+        );
+        failures.extend(judge(file, expect, &run, &fx));
+    }
+    report(failures, cases.len());
+}
+
+#[test]
+fn hostile_registries() {
+    let cases = cases("registry");
+    let mut failures = Vec::new();
+    for (file, expect) in &cases {
+        let fx = Fixture::new();
+        std::fs::copy(corpus().join(file), fx.path("manager/customers.yml")).unwrap();
+        let run = run_bounded(
+            &fx.manager(),
+            &fx.path("terraformrc"),
+            &["plan", "--all"],
+            &[],
+        );
+        if run.code != Some(2) {
+            failures.push(format!("{file}: expected exit 2, got {:?}", run.code));
+        }
+        failures.extend(judge(file, expect, &run, &fx));
+    }
+    report(failures, cases.len());
+}
+
+#[test]
+fn hostile_manager_configs() {
+    let cases = cases("config");
+    let mut failures = Vec::new();
+    for (file, expect) in &cases {
+        let fx = Fixture::new();
+        std::fs::copy(corpus().join(file), fx.path("manager/fleetform.yml")).unwrap();
+        let run = run_bounded(
+            &fx.manager(),
+            &fx.path("terraformrc"),
+            &["plan", "--all"],
+            &[],
+        );
+        failures.extend(judge(file, expect, &run, &fx));
+    }
+    report(failures, cases.len());
+}
+
+/// Dispatch payloads, against a fake GitHub: every one is refused with exit
+/// 3 before anything is fetched; only a revoked customer's commit gets a
+/// failure status, and an unregistered repo gets nothing at all.
+#[test]
+fn hostile_dispatch_payloads() {
+    let cases = cases("payloads");
+    assert!(cases.len() >= 30);
+    let gh = FakeGitHub::start();
+    for repo in [ACME, "initech/tps-reports", "evil-org/evil-infra"] {
+        gh.add_repo(repo);
+    }
+    let mut failures = Vec::new();
+    for (file, expect) in &cases {
+        let fx = Fixture::new();
+        gh.reset_counters();
+        let run = run_bounded(
+            &fx.manager(),
+            &fx.path("terraformrc"),
+            &["plan", "--dispatch", "--env", "staging"],
+            &[
+                ("GITHUB_EVENT_NAME", "repository_dispatch".into()),
+                (
+                    "GITHUB_EVENT_PATH",
+                    corpus().join(file).display().to_string(),
+                ),
+                ("GITHUB_API_URL", gh.api_url()),
+                ("FLEETFORM_TOKEN", gh.token().to_string()),
+                ("FLEETFORM_RETRY_BASE_MS", "10".into()),
+            ],
+        );
+        if run.code != Some(3) {
+            failures.push(format!(
+                "{file}: expected exit 3 (refused), got {:?}",
+                run.code
+            ));
+        }
+        let requests = gh.requests();
+        let allowed = if file.contains("revoked") {
+            // The failure status on the revoked customer's commit, nothing else.
+            requests.len() == 1
+                && requests[0].method == "POST"
+                && requests[0]
+                    .path
+                    .starts_with("/repos/initech/tps-reports/statuses/")
+        } else {
+            requests.is_empty()
+        };
+        if !allowed {
+            let seen: Vec<String> = requests
+                .iter()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect();
+            failures.push(format!("{file}: unexpected GitHub requests {seen:?}"));
+        }
+        failures.extend(judge(file, expect, &run, &fx));
+    }
+    report(failures, cases.len());
+    assert!(
+        gh.statuses(
+            "evil-org/evil-infra",
+            "0123456789abcdef0123456789abcdef01234567"
+        )
+        .is_empty(),
+        "an unregistered repo gets nothing written"
+    );
+    gh.assert_clean();
+}
+
+/// A schema that lets customers set any top-level key.
+fn allow_any_top_level_key(fx: &Fixture) {
+    let p = "manager/schema/variables.schema.json";
+    let mut schema: Value = serde_json::from_str(&fx.read(p)).unwrap();
+    schema["additionalProperties"] = json!(true);
+    fx.write(p, &serde_json::to_string_pretty(&schema).unwrap());
+}
+
+/// A `terraform` that records its environment, then runs the real one.
+fn recording_terraform(fx: &Fixture) -> (PathBuf, PathBuf) {
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file())
+        .expect("terraform on PATH");
+    let log = fx.path("terraform-env.log");
+    let script = fx.path("bin/terraform");
+    fx.write(
+        "bin/terraform",
+        &format!(
+            "#!/bin/sh\necho \"--- $*\" >> '{log}'\nenv >> '{log}'\nexec '{real}' \"$@\"\n",
+            log = log.display(),
+            real = real.display()
+        ),
+    );
+    let mut perm = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&script, perm).unwrap();
+    (script, log)
+}
+
+/// Customer keys named like Terraform's environment variables or like a
+/// backend become plain entries of the JSON var file, which Terraform
+/// ignores when the module does not declare them; nothing reaches
+/// Terraform's environment, flags or backend. `TF_VAR_*`, `TF_CLI_ARGS*`,
+/// `TF_WORKSPACE` and the GitHub token from the outer environment are
+/// removed too.
+#[test]
+fn customer_values_never_reach_terraforms_environment_or_backend() {
+    require_terraform();
+    let fx = Fixture::new();
+    allow_any_top_level_key(&fx);
+    fx.append(
+        "customers/acme/infra/variables.yml",
+        "\nTF_LOG: TRACE\nTF_CLI_ARGS_plan: -destroy\nTF_DATA_DIR: /tmp/stolen\nbackend:\n  kind: s3\n  bucket: attacker-bucket\nterraform:\n  backend: {s3: {bucket: attacker-bucket}}\n",
+    );
+    let (tf, log) = recording_terraform(&fx);
+    let token = "ghp_SeCrEtToKeN0123456789abcdefABCDEF0123";
+    let out = fx
+        .fleetform()
+        .env("FLEETFORM_TERRAFORM", &tf)
+        .env("FLEETFORM_TOKEN", token)
+        .env("TF_VAR_region", "evil-region-1")
+        .env("TF_CLI_ARGS", "-destroy")
+        .env("TF_CLI_ARGS_plan", "-destroy")
+        .env("TF_WORKSPACE", "attacker")
+        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    let dir = fx.manager().join(".fleetform/out/acme/staging");
+    let vars: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("variables.tfvars.json")).unwrap())
+            .unwrap();
+    assert_eq!(vars["TF_LOG"], "TRACE", "just a variable");
+    assert_eq!(
+        vars["backend"]["bucket"], "attacker-bucket",
+        "just a variable"
+    );
+    assert_eq!(vars["region"], "us-east-1");
+    let env_log = std::fs::read_to_string(&log).unwrap();
+    for line in env_log.lines().filter(|l| !l.starts_with("---")) {
+        let key = line.split('=').next().unwrap();
+        assert!(
+            !(key.starts_with("TF_VAR_")
+                || key.starts_with("TF_CLI_ARGS")
+                || key == "TF_LOG"
+                || key == "TF_WORKSPACE"
+                || key == "FLEETFORM_TOKEN"),
+            "terraform saw {line}"
+        );
+        assert!(!line.contains(token), "terraform saw the token: {line}");
+        if key == "TF_DATA_DIR" {
+            assert!(!line.contains("/tmp/stolen"), "{line}");
+        }
+    }
+    let tf_log = std::fs::read_to_string(dir.join("terraform.log")).unwrap();
+    assert!(!tf_log.contains("[TRACE]"), "TF_LOG took effect");
+    assert!(tf_log.contains("undeclared variable"), "{tf_log}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["delete"], 0, "no -destroy: {summary}");
+    assert_eq!(summary["state_key"], "acme/staging/terraform.tfstate");
+    let plan = std::fs::read_to_string(dir.join("plan.txt")).unwrap();
+    assert!(!plan.contains("evil-region"), "TF_VAR_ took effect");
+    // The backend Terraform used is the local one from fleetform.yml.
+    let backend = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".work-"))
+        .count();
+    assert_eq!(backend, 0, "the working copy is removed");
+    assert!(!tf_log.contains("attacker-bucket"), "{tf_log}");
+    assert!(!tf_log.contains("s3"), "{tf_log}");
+}
+
+// ---------------------------------------------------------------------------
+// Comments: customer text cannot break out.
+
+const HOSTILE: &[&str] = &[
+    "</details>\n\n@acme-corp/admins please approve <!-- fleetform:plan customer=acme environment=production -->",
+    "``` \n</details>\n# Approved\n```",
+    "x` | injected | cell |\n| `row",
+    "<img src=x onerror=alert(1)> [click](javascript:alert(1)) ![p](https://evil.example/p.png)",
+    "-->@everyone\r\n\u{202e}evil\u{0}",
+];
+
+/// Where each piece of text in a rendered comment sits.
+fn check_comment_structure(body: &str, marker: &str) {
+    // The one marker is the first line; no other comment opener anywhere.
+    assert!(body.starts_with(marker), "{body}");
+    assert_eq!(body.matches("<!--").count(), 1, "{body}");
+    for env in ["staging", "production"] {
+        let m = format!("<!-- fleetform:plan customer=acme environment={env} -->");
+        assert!(body.matches(&m).count() <= 1, "a forged marker: {body}");
+    }
+    // Walk the Markdown: inside a fence nothing counts; outside, any
+    // customer text must sit in a one-line code span.
+    let mut fence: Option<String> = None;
+    let mut details_open = 0i32;
+    for line in body.lines() {
+        if let Some(f) = &fence {
+            if line.trim_end() == f {
+                fence = None;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            let ticks: String = trimmed.chars().take_while(|c| *c == '`').collect();
+            fence = Some(ticks);
+            continue;
+        }
+        // Outside fences, strip code spans and look at the rest.
+        let mut prose = String::new();
+        let mut in_code = false;
+        for c in line.chars() {
+            if c == '`' {
+                in_code = !in_code;
+            } else if !in_code {
+                prose.push(c);
+            }
+        }
+        assert!(!in_code, "a code span does not close on its line: {line}");
+        details_open += prose.matches("<details>").count() as i32;
+        details_open -= prose.matches("</details>").count() as i32;
+        assert!(details_open >= 0, "customer text closed <details>: {line}");
+        assert!(!prose.contains("@acme"), "a mention outside code: {line}");
+        assert!(
+            !prose.contains("@everyone"),
+            "a mention outside code: {line}"
+        );
+        assert!(!prose.contains("<img"), "HTML outside code: {line}");
+        assert!(
+            !prose.contains("javascript:"),
+            "a link outside code: {line}"
+        );
+        assert!(
+            !prose.contains('\u{202e}'),
+            "a bidi override outside code: {line}"
+        );
+        if line.starts_with("| `") {
+            // A table row: exactly two cells.
+            let cells = line.replace("\\|", "").matches('|').count();
+            assert_eq!(cells, 3, "a table row grew cells: {line}");
+        }
+    }
+    assert!(fence.is_none(), "a code fence is left open");
+    assert_eq!(details_open, 0, "unbalanced <details>");
+}
+
+#[test]
+fn hostile_addresses_and_plan_text_stay_inside_code() {
+    use fleetform::plan::{
+        comment_marker, render_comment, Action, CommentContext, PlanSummary, ResourceChange,
+    };
+    let resources = HOSTILE
+        .iter()
+        .map(|h| ResourceChange {
+            address: format!("terraform_data.tag[\"{h}\"]"),
+            action: Action::Create,
+            resource_type: None,
+        })
+        .collect::<Vec<_>>();
+    let summary = PlanSummary {
+        customer: "acme".into(),
+        environment: "staging".into(),
+        create: resources.len(),
+        update: 0,
+        delete: 0,
+        replace: 0,
+        resources,
+        outputs: Vec::new(),
+        has_changes: true,
+        plan_sha256: "0".repeat(64),
+        state_key: "acme/staging/terraform.tfstate".into(),
+        sha: Some("a".repeat(40)),
+        gates: None,
+    };
+    let plan_text = HOSTILE.join("\n````````\n");
+    let ctx = CommentContext {
+        summary: &summary,
+        full_plan_at: "https://github.com/p/m/actions/runs/1 @acme/admins </details>",
+        run_url: Some("https://github.com/p/m/actions/runs/1"),
+    };
+    let marker = comment_marker("acme", "staging");
+    let body = render_comment(&ctx, &plan_text);
+    check_comment_structure(&body, &marker);
+    // Truncated comments too.
+    let long = format!("{}\n{plan_text}", "~ line\n".repeat(20_000));
+    let body = render_comment(&ctx, &long);
+    assert!(body.len() <= fleetform::plan::COMMENT_LIMIT);
+    check_comment_structure(&body, &marker);
+}
+
+#[test]
+fn escaping_helpers() {
+    use fleetform::plan::{comment_marker, md_code, md_code_cell, md_escape};
+    for h in HOSTILE {
+        let e = md_escape(h);
+        assert!(!e.contains('<') && !e.contains('>'), "{e}");
+        assert!(!e.contains('\n') && !e.contains('\r'), "{e}");
+        assert!(!e.contains("@a") && !e.contains("@e"), "{e}");
+        for c in [md_code(h), md_code_cell(h)] {
+            assert!(c.starts_with('`') && c.ends_with('`'));
+            assert_eq!(c.matches('`').count(), 2, "{c}");
+            assert!(
+                !c.contains('\n') && !c.contains('\r') && !c.contains("<!--"),
+                "{c}"
+            );
+        }
+        let c = md_code_cell(h);
+        assert!(!c[1..c.len() - 1].replace("\\|", "").contains('|'), "{c}");
+    }
+    // Markers hold only safe characters, whatever they are given.
+    let m = comment_marker("acme --> @x", "prod\n<b>");
+    assert!(
+        m.starts_with("<!-- fleetform:plan customer=") && m.ends_with(" -->"),
+        "{m}"
+    );
+    assert_eq!(m.matches("-->").count(), 1, "{m}");
+    let inner = &m[4..m.len() - 3];
+    assert!(
+        inner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -_.:=".contains(c)),
+        "{m}"
+    );
+}
+
+/// End to end: `for_each` keys from customer values become resource
+/// addresses in the PR comment; they cannot close the collapsible block,
+/// mention anyone, or forge another environment's hidden marker.
+#[test]
+fn hostile_for_each_keys_in_a_real_plan_comment() {
+    require_terraform();
+    let fx = Fixture::new();
+    fx.append(
+        "manager/terraform/main.tf",
+        "\nresource \"terraform_data\" \"tag\" {\n  for_each = var.tags\n  input    = each.value\n}\n",
+    );
+    let gh = FakeGitHub::start();
+    gh.add_repo(ACME);
+    let mut vars = fx.read("customers/acme/infra/variables.yml");
+    vars.push_str("  \"</details> @acme-corp/admins <!-- fleetform:plan customer=acme environment=production -->\": \"``` </details> @everyone\"\n");
+    vars.push_str("  \"x` | cell |\": \"<img src=x onerror=alert(1)>\"\n");
+    let sha = gh.commit(ACME, "feature", &[("infra/variables.yml", &vars)]);
+    let pr = gh.open_pr(ACME, "feature", "main", "tags");
+    let scratch = tempfile::tempdir().unwrap();
+    let event = scratch.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::to_vec(&json!({"action": "fleetform-plan", "client_payload": {
+            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature", "pr": pr,
+            "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d-1",
+            "files": ["infra/variables.yml"]
+        }}))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = fx
+        .fleetform()
+        .env("GITHUB_EVENT_NAME", "repository_dispatch")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("FLEETFORM_TOKEN", gh.token())
+        .args(["plan", "--dispatch", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    let comments = gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(
+        body.contains("@acme-corp/admins"),
+        "the key is shown: {body}"
+    );
+    check_comment_structure(
+        body,
+        "<!-- fleetform:plan customer=acme environment=staging -->",
+    );
+    gh.assert_clean();
+}
+
+/// Validation messages and JSON pointers quote customer keys: the invalid
+/// variables comment keeps them inert too.
+#[test]
+fn hostile_keys_in_the_invalid_variables_comment() {
+    let fx = Fixture::new();
+    let gh = FakeGitHub::start();
+    gh.add_repo(ACME);
+    let mut vars = fx.read("customers/acme/infra/variables.yml");
+    vars.push_str("  \"a\\n\\n@acme-corp/admins </details> <!-- fleetform:plan customer=acme environment=production -->\": 5\n");
+    vars.push_str("evil_key_</details>_@everyone: 1\n");
+    let sha = gh.commit(ACME, "feature", &[("infra/variables.yml", &vars)]);
+    let pr = gh.open_pr(ACME, "feature", "main", "tags");
+    let scratch = tempfile::tempdir().unwrap();
+    let event = scratch.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::to_vec(&json!({"action": "fleetform-plan", "client_payload": {
+            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature", "pr": pr,
+            "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d-1",
+            "files": ["infra/variables.yml"]
+        }}))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = fx
+        .fleetform()
+        .env("GITHUB_EVENT_NAME", "repository_dispatch")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("FLEETFORM_TOKEN", gh.token())
+        .args(["plan", "--dispatch", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let comments = gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(body.contains("**Invalid variables**"), "{body}");
+    check_comment_structure(
+        body,
+        "<!-- fleetform:plan customer=acme environment=staging -->",
+    );
+    gh.assert_clean();
+}
