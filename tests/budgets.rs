@@ -5,182 +5,64 @@
 
 mod common;
 mod support;
+#[path = "support/world.rs"]
+mod world;
 
-use std::path::PathBuf;
-
-use common::{require_terraform, stderr, stdout, Fixture};
+use common::{stderr, stdout};
 use serde_json::{json, Value};
-use support::fake_github::FakeGitHub;
+use world::{StepFiles, ACME, MANAGER};
 
-const MANAGER: &str = "provider/manager";
-const ACME: &str = "acme-corp/acme-infra";
-const GLOBEX: &str = "globex/globex-app";
-
-/// The examples on a fake GitHub (a reduced copy of the `World` in
-/// tests/github_loop.rs).
+/// The shared test world (tests/support/world.rs), with the generic steps
+/// this table needs.
 struct World {
-    fx: Fixture,
-    gh: FakeGitHub,
-    scratch: tempfile::TempDir,
-    run_id: u64,
+    inner: world::World,
+}
+
+impl std::ops::Deref for World {
+    type Target = world::World;
+    fn deref(&self) -> &world::World {
+        &self.inner
+    }
 }
 
 impl World {
     fn new() -> World {
-        require_terraform();
-        let gh = FakeGitHub::start();
-        let fx = Fixture::new();
-        gh.add_repo(MANAGER);
-        gh.commit(
-            MANAGER,
-            "main",
-            &[(
-                "schema/variables.schema.json",
-                &fx.read("manager/schema/variables.schema.json"),
-            )],
-        );
-        for (repo, dir) in [
-            (ACME, "acme"),
-            (GLOBEX, "globex"),
-            ("initech/tps-reports", "initech"),
-        ] {
-            gh.add_repo(repo);
-            let base = fx.path(&format!("customers/{dir}/infra"));
-            let mut files: Vec<(String, String)> = std::fs::read_dir(&base)
-                .unwrap()
-                .map(|e| {
-                    let e = e.unwrap();
-                    (
-                        format!("infra/{}", e.file_name().to_string_lossy()),
-                        std::fs::read_to_string(e.path()).unwrap(),
-                    )
-                })
-                .collect();
-            files.sort();
-            let refs: Vec<(&str, &str)> = files
-                .iter()
-                .map(|(p, c)| (p.as_str(), c.as_str()))
-                .collect();
-            gh.commit(repo, "main", &refs);
-        }
         World {
-            fx,
-            gh,
-            scratch: tempfile::tempdir().unwrap(),
-            run_id: 1000,
+            inner: world::World::new(),
         }
-    }
-
-    /// The environment of a GitHub Actions step; returns the command and
-    /// its GITHUB_OUTPUT file.
-    fn step(
-        &mut self,
-        repo: &str,
-        event_name: &str,
-        event: &Value,
-        sha: &str,
-    ) -> (assert_cmd::Command, PathBuf) {
-        self.run_id += 1;
-        let dir = self.scratch.path().join(format!("run-{}", self.run_id));
-        std::fs::create_dir_all(&dir).unwrap();
-        let event_path = dir.join("event.json");
-        std::fs::write(&event_path, serde_json::to_vec(event).unwrap()).unwrap();
-        let output = dir.join("output");
-        let summary = dir.join("summary");
-        std::fs::write(&output, "").unwrap();
-        std::fs::write(&summary, "").unwrap();
-        let mut cmd = self.fx.fleetform();
-        cmd.env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_API_URL", self.gh.api_url())
-            .env("GITHUB_SERVER_URL", "https://github.com")
-            .env("GITHUB_REPOSITORY", repo)
-            .env("GITHUB_EVENT_NAME", event_name)
-            .env("GITHUB_EVENT_PATH", &event_path)
-            .env("GITHUB_SHA", sha)
-            .env("GITHUB_RUN_ID", self.run_id.to_string())
-            .env("GITHUB_OUTPUT", &output)
-            .env("GITHUB_STEP_SUMMARY", &summary)
-            .env("FLEETFORM_TOKEN", self.gh.token())
-            .env("FLEETFORM_RETRY_BASE_MS", "50");
-        (cmd, output)
-    }
-
-    /// A customer checkout at `sha`.
-    fn checkout(&self, repo: &str, sha: &str) -> PathBuf {
-        let dir = self.scratch.path().join(format!("checkout-{}", &sha[..12]));
-        for p in [
-            "infra/variables.yml",
-            "infra/variables.production.yml",
-            "infra/variables.staging.yml",
-        ] {
-            if let Some(c) = self.gh.file_at(repo, sha, p) {
-                let f = dir.join(p);
-                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-                std::fs::write(f, c).unwrap();
-            }
-        }
-        dir
     }
 
     fn trigger(&mut self, repo: &str, event_name: &str, event: &Value, sha: &str) -> Output {
-        let checkout = self.checkout(repo, sha);
+        let checkout = self.inner.checkout(repo, sha);
         let github_sha = if event_name == "push" {
             sha.to_string()
         } else {
             "f".repeat(40)
         };
-        let (mut cmd, output) = self.step(repo, event_name, event, &github_sha);
+        let (mut cmd, files) = self.inner.step(repo, event_name, event, &github_sha);
         let out = cmd
             .current_dir(checkout)
             .env("FLEETFORM_MANAGER_REPO", MANAGER)
             .arg("trigger")
             .output()
             .unwrap();
-        Output { out, output }
-    }
-
-    fn latest_dispatch_event(&self) -> Value {
-        let d = self
-            .gh
-            .dispatches(MANAGER)
-            .last()
-            .cloned()
-            .expect("a dispatch was sent");
-        json!({ "action": d["event_type"], "client_payload": d["client_payload"] })
+        Output { out, files }
     }
 
     fn plan(&mut self, env: &str) -> Output {
-        let event = self.latest_dispatch_event();
-        let (mut cmd, output) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let out = cmd
-            .args(["plan", "--dispatch", "--env", env])
-            .output()
-            .unwrap();
-        Output { out, output }
+        let (out, files) = self.inner.plan_latest(env);
+        Output { out, files }
     }
 
     fn apply(&mut self, env: &str, sha256: &str) -> Output {
-        let event = self.latest_dispatch_event();
-        let (mut cmd, output) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let plan_dir = format!(".fleetform/out/acme/{env}");
-        let out = cmd
-            .args([
-                "apply",
-                "--dispatch",
-                "--env",
-                env,
-                "--plan-dir",
-                &plan_dir,
-                "--plan-sha256",
-                sha256,
-            ])
-            .output()
-            .unwrap();
-        Output { out, output }
+        let (out, files) = self.inner.apply_latest(env, sha256);
+        Output { out, files }
     }
 
     fn drift(&mut self, customers: &str) -> Output {
-        let (mut cmd, output) = self.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+        let (mut cmd, files) = self
+            .inner
+            .step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
         let out = cmd
             .args([
                 "drift",
@@ -194,13 +76,13 @@ impl World {
             ])
             .output()
             .unwrap();
-        Output { out, output }
+        Output { out, files }
     }
 }
 
 struct Output {
     out: std::process::Output,
-    output: PathBuf,
+    files: StepFiles,
 }
 
 impl Output {
@@ -219,13 +101,12 @@ impl Output {
         self
     }
 
-    /// A `key=value` line of GITHUB_OUTPUT.
+    /// One step output (GITHUB_OUTPUT).
     fn output(&self, key: &str) -> String {
-        let text = std::fs::read_to_string(&self.output).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("no `{key}` output in:\n{text}"))
-            .to_string()
+        self.files
+            .outputs()
+            .remove(key)
+            .unwrap_or_else(|| panic!("no `{key}` output"))
     }
 }
 
