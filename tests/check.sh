@@ -18,6 +18,9 @@ export TF_CLI_CONFIG_FILE="$tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISAB
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "==> cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
 # The setup action's tests build and unpack release archives with these.
 for tool in tar xz zip unzip curl sha256sum; do
   if ! command -v "$tool" >/dev/null 2>&1; then
