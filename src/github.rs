@@ -480,33 +480,10 @@ impl GitHub {
         path: &str,
         reference: Option<&str>,
     ) -> Result<Option<Vec<u8>>, GitHubError> {
-        let mut p = format!("{}/contents/{}", repo_path(repo), file_path(path));
-        if let Some(r) = reference {
-            p.push_str(&format!("?ref={}", seg(r)));
-        }
-        match self.send(Method::Get, &p, None).await {
-            Ok(r) => {
-                let content = r
-                    .body
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| GitHubError::BadJson {
-                        method: "GET",
-                        path: p.clone(),
-                        message: format!("`{path}` is not a file"),
-                    })?;
-                let cleaned: String = content.chars().filter(|c| !c.is_whitespace()).collect();
-                base64_decode(&cleaned)
-                    .map(Some)
-                    .ok_or_else(|| GitHubError::BadJson {
-                        method: "GET",
-                        path: p,
-                        message: "file content is not valid base64".into(),
-                    })
-            }
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self
+            .get_file_with_sha(repo, path, reference)
+            .await?
+            .map(|(bytes, _)| bytes))
     }
 
     /// `POST /repos/{repo}/dispatches`.
@@ -860,7 +837,11 @@ impl GitHub {
                     .body
                     .get("content")
                     .and_then(Value::as_str)
-                    .unwrap_or_default();
+                    .ok_or_else(|| GitHubError::BadJson {
+                        method: "GET",
+                        path: p.clone(),
+                        message: format!("`{path}` is not a file"),
+                    })?;
                 let sha = r
                     .body
                     .get("sha")

@@ -8,7 +8,7 @@ mod world;
 
 use common::{stderr, stdout};
 use serde_json::{json, Value};
-use world::{acme_vars_with, ok, World, ACME, MANAGER};
+use world::{ok, World, ACME, MANAGER};
 
 /// Adds a `policies:` block to the example manager config.
 fn with_policies(w: &World, yaml: &str) {
@@ -141,14 +141,7 @@ fn label_and_approval_gates_with_waiver() {
         &w,
         "  environments:\n    staging:\n      required_labels: [infra-approved]\n      required_approvals: 1\n      waiver_label: fleetform-override\n",
     );
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
 
@@ -223,14 +216,7 @@ fn apply_rechecks_gates() {
         &w,
         "  environments:\n    staging:\n      required_labels: [infra-approved]\n",
     );
-    w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     w.gh.add_label(ACME, pr, "infra-approved");
     let sha = w.gh.merge_pr(ACME, pr);

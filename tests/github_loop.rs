@@ -13,21 +13,14 @@ use common::{stderr, stdout};
 use serde_json::{json, Value};
 use support::fake_github::{FakeGitHub, Fault};
 
-use world::{acme_vars_with, ok, World, ACME, MANAGER};
+use world::{ok, World, ACME, MANAGER};
 
 /// PR push → trigger → dispatch → plan → sticky comment + success status;
 /// a second push updates the same comment; budgets hold.
 #[test]
 fn pull_request_loop_with_sticky_comment() {
     let mut w = World::new();
-    let sha1 = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha1 = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
 
     w.gh.reset_counters();
@@ -136,14 +129,7 @@ fn pull_request_loop_with_sticky_comment() {
             .find(|c| c.body.contains("environment=staging"))
             .unwrap()
             .id;
-    let sha2 = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 4"),
-        )],
-    );
+    let sha2 = w.change_acme("feature", 4);
     let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha2);
     ok(&out);
     let (out, _) = w.plan_latest("staging");
@@ -167,14 +153,7 @@ fn pull_request_loop_with_sticky_comment() {
 #[test]
 fn merge_applies_and_unsafe_applies_are_refused() {
     let mut w = World::new();
-    w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
     assert_eq!(pr, 1);
     let sha = w.gh.merge_pr(ACME, pr);
@@ -383,14 +362,7 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
 #[test]
 fn server_errors_and_rate_limits_are_retried() {
     let mut w = World::new();
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     w.gh.inject(Fault::status(502).times(2));
     let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
@@ -429,14 +401,7 @@ fn server_errors_and_rate_limits_are_retried() {
 fn enterprise_server_api_root_with_a_path_prefix() {
     let mut w = World::with_github(FakeGitHub::start_with_prefix("/api/v3"));
     assert!(w.gh.api_url().ends_with("/api/v3"));
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
     ok(&out);
@@ -449,14 +414,7 @@ fn enterprise_server_api_root_with_a_path_prefix() {
 #[test]
 fn dry_run_sends_no_writes() {
     let mut w = World::new();
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
     ok(&out);
@@ -486,14 +444,7 @@ fn the_token_never_leaks() {
     let mut w = World::new();
     let token = "ghp_SeCrEtToKeN0123456789abcdefABCDEF0123";
     w.gh.set_token(token);
-    let sha = w.gh.commit(
-        ACME,
-        "main",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("main", 3);
     let mut texts = Vec::new();
     let (out, f) = w.trigger_push(ACME, &sha, "Merge pull request #1 from x/y");
     ok(&out);
@@ -563,14 +514,7 @@ fn the_token_never_leaks() {
 #[test]
 fn duplicate_comments_from_racing_runs_are_removed() {
     let mut w = World::new();
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     let marker = "<!-- fleetform:plan customer=acme environment=staging -->";
     let first =
@@ -598,14 +542,7 @@ fn duplicate_comments_from_racing_runs_are_removed() {
 fn request_count_is_reported_and_comment_pages_are_followed() {
     let mut w = World::new();
     w.gh.set_max_page_size(2);
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     for i in 0..5 {
         w.gh.add_comment(ACME, pr, "someone", &format!("chatter {i}"));
@@ -653,26 +590,11 @@ fn request_count_is_reported_and_comment_pages_are_followed() {
 #[test]
 fn trigger_waits_for_the_manager() {
     let mut w = World::new();
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let event = json!({
-        "number": pr,
-        "pull_request": { "number": pr, "head": { "sha": sha, "ref": "feature" } },
-        "repository": { "default_branch": "main" }
-    });
-    let checkout = w.checkout(ACME, &sha);
-    let (mut cmd, _) = w.step(ACME, "pull_request", &event, &"f".repeat(40));
-    cmd.current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", MANAGER)
-        .env("FLEETFORM_POLL_BASE_MS", "100")
-        .args(["trigger", "--wait", "60s"]);
+    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    cmd.env("FLEETFORM_POLL_BASE_MS", "100")
+        .args(["--wait", "60s"]);
     let run = std::thread::spawn(move || cmd.output().unwrap());
     // The manager answers a moment later.
     let started = std::time::Instant::now();
@@ -698,28 +620,13 @@ fn trigger_waits_for_the_manager() {
 #[test]
 fn trigger_wait_times_out_when_the_manager_never_answers() {
     let mut w = World::new();
-    let sha = w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let event = json!({
-        "number": pr,
-        "pull_request": { "number": pr, "head": { "sha": sha, "ref": "feature" } },
-        "repository": { "default_branch": "main" }
-    });
-    let checkout = w.checkout(ACME, &sha);
-    let (mut cmd, _) = w.step(ACME, "pull_request", &event, &"f".repeat(40));
+    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     w.gh.reset_counters();
     let out = cmd
-        .current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", MANAGER)
         .env("FLEETFORM_POLL_BASE_MS", "200")
-        .args(["trigger", "--wait", "2s"])
+        .args(["--wait", "2s"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -745,14 +652,7 @@ fn trigger_wait_times_out_when_the_manager_never_answers() {
 fn audit_lines_for_a_full_run() {
     let mut w = World::new();
     let log = w.scratch.path().join("audit.jsonl");
-    w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     let sha = w.gh.merge_pr(ACME, pr);
     let event = json!({
@@ -952,14 +852,7 @@ fn drift_issues_open_update_and_close() {
 #[test]
 fn apply_dry_run_checks_and_applies_nothing() {
     let mut w = World::new();
-    w.gh.commit(
-        ACME,
-        "feature",
-        &[(
-            "infra/variables.yml",
-            &acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3"),
-        )],
-    );
+    w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     let sha = w.gh.merge_pr(ACME, pr);
     ok(&w

@@ -114,13 +114,15 @@ impl World {
     }
 
     /// Runs the trigger for a pull request; returns the dispatch sent.
-    pub fn trigger_pr(
+    /// The customer's trigger step for a pull request, ready to run
+    /// (`trigger` plus any extra arguments the caller adds).
+    pub fn trigger_pr_command(
         &mut self,
         repo: &str,
         pr: u64,
         branch: &str,
         sha: &str,
-    ) -> (std::process::Output, StepFiles) {
+    ) -> (assert_cmd::Command, StepFiles) {
         let event = json!({
             "number": pr,
             "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
@@ -128,13 +130,33 @@ impl World {
         });
         let checkout = self.checkout(repo, sha);
         let (mut cmd, files) = self.step(repo, "pull_request", &event, &"f".repeat(40));
-        let out = cmd
-            .current_dir(checkout)
+        cmd.current_dir(checkout)
             .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
-            .output()
-            .unwrap();
-        (out, files)
+            .arg("trigger");
+        (cmd, files)
+    }
+
+    pub fn trigger_pr(
+        &mut self,
+        repo: &str,
+        pr: u64,
+        branch: &str,
+        sha: &str,
+    ) -> (std::process::Output, StepFiles) {
+        let (mut cmd, files) = self.trigger_pr_command(repo, pr, branch, sha);
+        (cmd.output().unwrap(), files)
+    }
+
+    /// Commits acme's variables with `max_instances: 2` raised to `max` on
+    /// `branch`; returns the commit.
+    pub fn change_acme(&self, branch: &str, max: u32) -> String {
+        let vars = acme_vars_with(
+            &self.fx,
+            "max_instances: 2",
+            &format!("max_instances: {max}"),
+        );
+        self.gh
+            .commit(ACME, branch, &[("infra/variables.yml", &vars)])
     }
 
     pub fn trigger_push(
