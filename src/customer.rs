@@ -179,29 +179,45 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             }
         }
     };
-    let mut base = Layered::new();
-    base.apply(
-        Source {
-            layer: Layer::Customer,
-            doc: variables.clone(),
-            root: String::new(),
-        },
-        &variables.value,
-    );
-    check_one(&base, &mut diags);
-    for (env, doc) in &overrides {
-        // An override file is the `environments.<env>` block, kept apart.
-        let mut l = base.clone();
-        l.apply_at(
-            &format!("/environments/{}", escape_token(env)),
+    if overrides.is_empty() && !contains_null(&variables.value) {
+        // Nothing to merge: the layered value would be the document itself
+        // (only nulls change in a merge), so validate it as it is and place
+        // errors in it directly.
+        for v in schema.validate(&variables.value) {
+            let d = Diagnostic {
+                location: variables.locate(&v.pointer),
+                pointer: Some(v.pointer),
+                message: v.message,
+            };
+            if seen.insert(d.to_string()) {
+                diags.push(d);
+            }
+        }
+    } else {
+        let mut base = Layered::new();
+        base.apply(
             Source {
-                layer: Layer::CustomerEnvFile,
-                doc: doc.clone(),
+                layer: Layer::Customer,
+                doc: variables.clone(),
                 root: String::new(),
             },
-            &doc.value,
+            &variables.value,
         );
-        check_one(&l, &mut diags);
+        check_one(&base, &mut diags);
+        for (env, doc) in &overrides {
+            // An override file is the `environments.<env>` block, kept apart.
+            let mut l = base.clone();
+            l.apply_at(
+                &format!("/environments/{}", escape_token(env)),
+                Source {
+                    layer: Layer::CustomerEnvFile,
+                    doc: doc.clone(),
+                    root: String::new(),
+                },
+                &doc.value,
+            );
+            check_one(&l, &mut diags);
+        }
     }
     if diags.is_empty() {
         Ok(CustomerDocs {
@@ -222,6 +238,16 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
                 ))
         });
         Err(diags)
+    }
+}
+
+/// Whether a null appears anywhere in `v` (a merge deletes those keys).
+fn contains_null(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.values().any(contains_null),
+        Value::Array(a) => a.iter().any(contains_null),
+        _ => false,
     }
 }
 
@@ -424,5 +450,73 @@ fn render_strings(
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::from_bytes(
+            br#"{"type": "object", "required": ["region"],
+                "properties": {"region": {"type": "string"}, "size": {"type": "integer"},
+                               "environments": {"type": "object", "additionalProperties":
+                                   {"properties": {"size": {"type": "integer"}}}}}}"#,
+            Path::new("schema.json"),
+        )
+        .unwrap()
+    }
+
+    fn check_text(vars: &str, overrides: &[(&str, &str)]) -> Vec<String> {
+        let source = CustomerSource {
+            variables: (PathBuf::from("variables.yml"), vars.as_bytes().to_vec()),
+            overrides: overrides
+                .iter()
+                .map(|(env, text)| {
+                    (
+                        env.to_string(),
+                        (
+                            PathBuf::from(format!("variables.{env}.yml")),
+                            text.as_bytes().to_vec(),
+                        ),
+                    )
+                })
+                .collect(),
+        };
+        match check(&source, &schema()) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// A lone file is validated as it is (no merge) and its errors carry
+    /// the positions of the offending nodes.
+    #[test]
+    fn lone_file_errors_point_at_their_nodes() {
+        assert_eq!(
+            check_text("region: eu-west-1\nsize: 3\n", &[]),
+            Vec::<String>::new()
+        );
+        let d = check_text("size: big\nregion: 7\n", &[]);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("variables.yml:1:7: /size: "), "{d:?}");
+        assert!(d[1].starts_with("variables.yml:2:9: /region: "), "{d:?}");
+    }
+
+    /// A null deletes its key in the merge, so a file with nulls is checked
+    /// through the layers like one with overrides: `region: null` is a
+    /// missing region, not a region of the wrong type.
+    #[test]
+    fn nulls_and_overrides_are_checked_as_merged() {
+        let d = check_text("region: null\nsize: 3\n", &[]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("\"region\" is a required property"), "{d:?}");
+        let d = check_text("region: eu-west-1\n", &[("production", "size: many\n")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with("variables.production.yml:1:7: /environments/production/size: "),
+            "{d:?}"
+        );
     }
 }

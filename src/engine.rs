@@ -88,6 +88,15 @@ pub struct PlanOutcome {
 }
 
 impl Engine<'_> {
+    /// Tells the engine that `runs` plans or applies run at once on this
+    /// machine (see [`Terraform::share_cores`]).
+    pub fn share_cores(&mut self, runs: usize) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if let Some(tf) = self.terraform.as_mut() {
+            tf.share_cores(runs, cores);
+        }
+    }
+
     fn terraform(&self) -> Result<&Terraform, RunError> {
         self.terraform.as_ref().ok_or_else(|| {
             RunError::Terraform(TerraformError::NotFound {
@@ -121,7 +130,14 @@ impl Engine<'_> {
         let result = (|| -> Result<(bool, serde_json::Value, String), TerraformError> {
             tf.init(&mut ws)?;
             let (changes, text) = tf.plan(&mut ws, &var_file, &plan_path, req.refresh_only)?;
-            let json = tf.show_json(&mut ws, &plan_path)?;
+            // `-detailed-exitcode` 0 means no resource, output or move
+            // changes: the JSON plan would only list no-ops, so the
+            // summary is empty and `show -json` is not run.
+            let json = if changes {
+                tf.show_json(&mut ws, &plan_path)?
+            } else {
+                serde_json::Value::Null
+            };
             Ok((changes, json, text))
         })();
         write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes())

@@ -4,9 +4,10 @@
 //! comments and logs. fleetform refuses them before anything else happens and
 //! never repeats the value in its message.
 
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 
 use crate::yaml::escape_token;
@@ -18,29 +19,31 @@ pub struct Finding {
     pub what: &'static str,
 }
 
-static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        (r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", "a GitHub token"),
-        (
-            r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
-            "a GitHub fine-grained token",
-        ),
-        (
-            r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
-            "an AWS access key ID",
-        ),
-        (
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----",
-            "a private key",
-        ),
-        (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "a Slack token"),
-        (r"\bglpat-[A-Za-z0-9_-]{20,}", "a GitLab token"),
-        (r"\bsk_live_[A-Za-z0-9]{20,}", "a Stripe secret key"),
-        (r"\bAIza[0-9A-Za-z_-]{35}\b", "a Google API key"),
-    ]
-    .into_iter()
-    .map(|(re, what)| (Regex::new(re).expect("credential patterns are valid"), what))
-    .collect()
+/// The known credential formats and what each is.
+const PATTERNS: [(&str, &str); 8] = [
+    (r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", "a GitHub token"),
+    (
+        r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
+        "a GitHub fine-grained token",
+    ),
+    (
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+        "an AWS access key ID",
+    ),
+    (
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----",
+        "a private key",
+    ),
+    (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "a Slack token"),
+    (r"\bglpat-[A-Za-z0-9_-]{20,}", "a GitLab token"),
+    (r"\bsk_live_[A-Za-z0-9]{20,}", "a Stripe secret key"),
+    (r"\bAIza[0-9A-Za-z_-]{35}\b", "a Google API key"),
+];
+
+/// All formats in one automaton: every string is scanned once, not once
+/// per format.
+static FORMATS: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(PATTERNS.iter().map(|(re, _)| re)).expect("credential patterns are valid")
 });
 
 /// Key names under which a random-looking value is taken for a secret.
@@ -53,10 +56,8 @@ static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
 
 /// What a string looks like, if it looks like a known credential format.
 pub fn credential_kind(s: &str) -> Option<&'static str> {
-    PATTERNS
-        .iter()
-        .find(|(re, _)| re.is_match(s))
-        .map(|(_, what)| *what)
+    let first = FORMATS.matches(s).into_iter().next()?;
+    Some(PATTERNS[first].1)
 }
 
 pub fn looks_like_credential(s: &str) -> bool {
@@ -138,7 +139,7 @@ fn walk(value: &Value, pointer: &mut String, key: Option<&str>, out: &mut Vec<Fi
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 let len = pointer.len();
-                pointer.push_str(&format!("/{i}"));
+                let _ = write!(pointer, "/{i}");
                 walk(v, pointer, key, out);
                 pointer.truncate(len);
             }

@@ -36,6 +36,9 @@ pub enum TerraformError {
 pub struct Terraform {
     pub binary: PathBuf,
     pub engine: Engine,
+    /// OS threads each run may use (`GOMAXPROCS`), when several share the
+    /// machine; `None` leaves the Go runtime's default (one per core).
+    pub threads: Option<usize>,
 }
 
 impl Terraform {
@@ -48,6 +51,7 @@ impl Terraform {
                 return Ok(Terraform {
                     binary: p.to_path_buf(),
                     engine,
+                    threads: None,
                 });
             }
             return Err(TerraformError::NotFound {
@@ -61,6 +65,7 @@ impl Terraform {
                 return Ok(Terraform {
                     binary: candidate,
                     engine,
+                    threads: None,
                 });
             }
         }
@@ -71,6 +76,16 @@ impl Terraform {
 
     fn name(&self) -> String {
         self.engine.binary().to_string()
+    }
+
+    /// Shares the cores among `runs` concurrent runs: each Terraform (a Go
+    /// program, as are its providers) gets `cores / runs` OS threads, at
+    /// least one, instead of one per core each. Oversubscribed Go runtimes
+    /// spend CPU on idle spinning and scheduling that the other runs need;
+    /// a `GOMAXPROCS` set by the user is always kept.
+    pub fn share_cores(&mut self, runs: usize, cores: usize) {
+        self.threads =
+            (runs > 1 && std::env::var_os("GOMAXPROCS").is_none()).then(|| (cores / runs).max(1));
     }
 }
 
@@ -194,6 +209,9 @@ impl Terraform {
             {
                 cmd.env_remove(k.as_ref());
             }
+        }
+        if let Some(n) = self.threads {
+            cmd.env("GOMAXPROCS", n.to_string());
         }
         cmd.env("TF_DATA_DIR", ws.data_dir())
             .env("TF_IN_AUTOMATION", "1")

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
@@ -77,15 +78,70 @@ impl Default for Limits {
 }
 
 /// A loaded YAML document: its value and where each node came from.
+///
+/// Loading records one compact [`Node`] per YAML node; the JSON-pointer
+/// index that [`Document::pos`] and friends look positions up in is built
+/// from them on the first lookup only. Most files are valid and never need
+/// a position, so they never pay for the pointer strings.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// Path shown to users (relative where possible).
     pub file: PathBuf,
     pub value: Value,
-    /// JSON pointer → position of the node's value.
+    nodes: Arc<[Node]>,
+    index: Arc<OnceLock<Index>>,
+}
+
+/// One node as the parser saw it: its parent, how the parent reaches it and
+/// where it starts. Nodes are stored in document order, so a parent always
+/// comes before its children.
+#[derive(Debug, Clone)]
+struct Node {
+    /// Index of the parent node; the root is its own parent (index 0).
+    parent: u32,
+    key: NodeKey,
+    pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+enum NodeKey {
+    Root,
+    Item(u32),
+    /// A mapping key and the position of the key itself.
+    Key(Box<str>, Pos),
+}
+
+/// JSON pointer → position, built on demand.
+#[derive(Debug, Default)]
+struct Index {
+    /// Position of the node's value.
     values: HashMap<String, Pos>,
-    /// JSON pointer → position of the mapping key that introduced the node.
+    /// Position of the mapping key that introduced the node.
     keys: HashMap<String, Pos>,
+}
+
+impl Index {
+    fn build(nodes: &[Node]) -> Self {
+        let mut pointers: Vec<String> = Vec::with_capacity(nodes.len());
+        let mut index = Index {
+            values: HashMap::with_capacity(nodes.len()),
+            keys: HashMap::new(),
+        };
+        for node in nodes {
+            let pointer = match &node.key {
+                NodeKey::Root => String::new(),
+                NodeKey::Item(i) => format!("{}/{i}", pointers[node.parent as usize]),
+                NodeKey::Key(k, key_pos) => {
+                    let p = format!("{}/{}", pointers[node.parent as usize], escape_token(k));
+                    index.keys.insert(p.clone(), *key_pos);
+                    p
+                }
+            };
+            index.values.insert(pointer.clone(), node.pos);
+            pointers.push(pointer);
+        }
+        index
+    }
 }
 
 impl Document {
@@ -94,17 +150,22 @@ impl Document {
         Document {
             file: file.into(),
             value: Value::Object(Map::new()),
-            values: HashMap::new(),
-            keys: HashMap::new(),
+            nodes: Arc::from(Vec::new()),
+            index: Arc::default(),
         }
+    }
+
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| Index::build(&self.nodes))
     }
 
     /// Position of the value at `pointer`, or of its nearest ancestor that
     /// has one (nodes expanded from an alias share the alias's position).
     pub fn pos(&self, pointer: &str) -> Pos {
+        let values = &self.index().values;
         let mut p = pointer;
         loop {
-            if let Some(pos) = self.values.get(p) {
+            if let Some(pos) = values.get(p) {
                 return *pos;
             }
             match p.rfind('/') {
@@ -116,13 +177,14 @@ impl Document {
 
     /// Exact position of the value at `pointer`, if the file holds it.
     pub fn exact_pos(&self, pointer: &str) -> Option<Pos> {
-        self.values.get(pointer).copied()
+        self.index().values.get(pointer).copied()
     }
 
     /// Position of the key that introduced `pointer`, falling back to the
     /// value's position.
     pub fn key_pos(&self, pointer: &str) -> Pos {
-        self.keys
+        self.index()
+            .keys
             .get(pointer)
             .copied()
             .unwrap_or_else(|| self.pos(pointer))
@@ -171,8 +233,12 @@ impl YamlError {
 }
 
 /// Escapes one JSON pointer token (RFC 6901).
-pub fn escape_token(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+pub fn escape_token(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
 }
 
 /// Reads and loads a YAML file. `shown` is the path used in messages.
@@ -234,8 +300,8 @@ pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, Ya
         limits,
         stack: Vec::new(),
         anchors: HashMap::new(),
-        values: HashMap::new(),
-        keys: HashMap::new(),
+        index: Vec::new(),
+        pointer_lens: Vec::new(),
         nodes: 0,
         bytes: 0,
         index_bytes: 0,
@@ -243,41 +309,43 @@ pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, Ya
         documents: 0,
     };
     for item in Parser::new_from_str(text) {
-        let (event, span) = item.map_err(|e| {
-            let m = e.marker();
-            YamlError::at(
-                file,
-                Pos {
-                    line: m.line(),
-                    col: m.col() + 1,
-                },
-                format!("YAML syntax error: {}", e.info()),
-            )
-        })?;
+        let (event, span) = item.map_err(|e| syntax_error(file, &e))?;
         b.event(event, span)?;
     }
     Ok(Document {
         file: file.to_path_buf(),
         value: b.root.unwrap_or(Value::Null),
-        values: b.values,
-        keys: b.keys,
+        nodes: Arc::from(b.index),
+        index: Arc::default(),
     })
+}
+
+fn syntax_error(file: &Path, e: &saphyr_parser::ScanError) -> YamlError {
+    let m = e.marker();
+    YamlError::at(
+        file,
+        Pos {
+            line: m.line(),
+            col: m.col() + 1,
+        },
+        format!("YAML syntax error: {}", e.info()),
+    )
 }
 
 enum Frame {
     Seq {
         items: Vec<Value>,
         anchor: usize,
-        pointer: String,
+        /// The collection's own entry in the node index.
+        node: u32,
         nodes_at_start: usize,
         bytes_at_start: usize,
     },
     Map {
         map: Map<String, Value>,
         pending_key: Option<(String, Pos)>,
-        key_positions: HashMap<String, Pos>,
         anchor: usize,
-        pointer: String,
+        node: u32,
         nodes_at_start: usize,
         bytes_at_start: usize,
     },
@@ -289,12 +357,14 @@ struct Builder<'a> {
     stack: Vec<Frame>,
     /// anchor id → (value, node count of the subtree, scalar bytes of it)
     anchors: HashMap<usize, (Value, usize, usize)>,
-    values: HashMap<String, Pos>,
-    keys: HashMap<String, Pos>,
+    /// One entry per node, for positions.
+    index: Vec<Node>,
+    /// Length of each indexed node's JSON pointer, for the index budget.
+    pointer_lens: Vec<usize>,
     nodes: usize,
     /// Scalar and key bytes so far, alias expansions included.
     bytes: usize,
-    /// Bytes of JSON pointers held in the position index.
+    /// Bytes of JSON pointers the position index holds once built.
     index_bytes: usize,
     root: Option<Value>,
     documents: usize,
@@ -316,17 +386,18 @@ impl Builder<'_> {
         )
     }
 
-    /// JSON pointer for the next value node.
-    fn next_pointer(&self) -> String {
+    /// Parent and key of the next value node.
+    fn next_key(&self) -> (u32, NodeKey) {
         match self.stack.last() {
-            None => String::new(),
-            Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
+            None => (0, NodeKey::Root),
+            Some(Frame::Seq { items, node, .. }) => (*node, NodeKey::Item(items.len() as u32)),
             Some(Frame::Map {
-                pending_key: Some((k, _)),
-                pointer,
+                pending_key: Some((k, key_pos)),
+                node,
                 ..
-            }) => format!("{pointer}/{}", escape_token(k)),
-            Some(Frame::Map { pointer, .. }) => pointer.clone(),
+            }) => (*node, NodeKey::Key(k.as_str().into(), *key_pos)),
+            // A value always follows its key; nothing reaches here.
+            Some(Frame::Map { node, .. }) => (*node, NodeKey::Root),
         }
     }
 
@@ -345,18 +416,36 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Records `pointer` → `pos` in the value index, within its budget.
-    fn index_value(&mut self, pointer: String, pos: Pos) -> Result<(), YamlError> {
+    /// Records the next value node at `pos` in the position index, within
+    /// the index budget (the bytes its JSON pointers will take), and returns
+    /// its number.
+    fn index_value(&mut self, pos: Pos) -> Result<u32, YamlError> {
+        let (parent, key) = self.next_key();
+        let len = match &key {
+            NodeKey::Root => 0,
+            NodeKey::Item(i) => {
+                self.pointer_lens[parent as usize]
+                    + 1
+                    + i.checked_ilog10().unwrap_or(0) as usize
+                    + 1
+            }
+            NodeKey::Key(k, _) => {
+                let escapes = k.bytes().filter(|b| *b == b'~' || *b == b'/').count();
+                self.pointer_lens[parent as usize] + 1 + k.len() + escapes
+            }
+        };
         // The key index holds a pointer of the same length.
-        self.index_bytes += 2 * (pointer.len() + 16);
+        self.index_bytes += 2 * (len + 16);
         if self.index_bytes > self.limits.max_index_bytes {
             return Err(self.err(
                 pos,
                 "document has too many nodes under long keys or deep nesting; shorten the keys or flatten the structure",
             ));
         }
-        self.values.insert(pointer, pos);
-        Ok(())
+        let n = self.index.len() as u32;
+        self.index.push(Node { parent, key, pos });
+        self.pointer_lens.push(len);
+        Ok(n)
     }
 
     fn count(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
@@ -450,12 +539,11 @@ impl Builder<'_> {
             }
             Event::SequenceStart(anchor, tag) => {
                 self.start_collection(pos, &tag)?;
-                let pointer = self.next_pointer();
-                self.index_value(pointer.clone(), pos)?;
+                let node = self.index_value(pos)?;
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     anchor,
-                    pointer,
+                    node,
                     nodes_at_start: self.nodes,
                     bytes_at_start: self.bytes,
                 });
@@ -463,14 +551,12 @@ impl Builder<'_> {
             }
             Event::MappingStart(anchor, tag) => {
                 self.start_collection(pos, &tag)?;
-                let pointer = self.next_pointer();
-                self.index_value(pointer.clone(), pos)?;
+                let node = self.index_value(pos)?;
                 self.stack.push(Frame::Map {
                     map: Map::new(),
                     pending_key: None,
-                    key_positions: HashMap::new(),
                     anchor,
-                    pointer,
+                    node,
                     nodes_at_start: self.nodes,
                     bytes_at_start: self.bytes,
                 });
@@ -484,27 +570,27 @@ impl Builder<'_> {
                         anchor,
                         nodes_at_start,
                         bytes_at_start,
-                        pointer,
+                        node,
                     } => (
                         Value::Array(items),
                         anchor,
                         nodes_at_start,
                         bytes_at_start,
-                        self.values[&pointer],
+                        self.index[node as usize].pos,
                     ),
                     Frame::Map {
                         map,
                         anchor,
                         nodes_at_start,
                         bytes_at_start,
-                        pointer,
+                        node,
                         ..
                     } => (
                         Value::Object(map),
                         anchor,
                         nodes_at_start,
                         bytes_at_start,
-                        self.values[&pointer],
+                        self.index[node as usize].pos,
                     ),
                 };
                 if anchor > 0 {
@@ -546,10 +632,11 @@ impl Builder<'_> {
     fn set_key(&mut self, key: String, pos: Pos) -> Result<(), YamlError> {
         let max_keys = self.limits.max_keys;
         let file = self.file;
+        let index = &self.index;
         let Some(Frame::Map {
             map,
             pending_key,
-            key_positions,
+            node,
             ..
         }) = self.stack.last_mut()
         else {
@@ -562,7 +649,16 @@ impl Builder<'_> {
                 "merge keys (`<<`) are not supported; write the values out or use fleetform's layers",
             ));
         }
-        if let Some(first) = key_positions.get(&key) {
+        if map.contains_key(&key) {
+            // Every earlier key of this mapping has its value by now; find
+            // where the first one was written.
+            let first = index
+                .iter()
+                .find_map(|n| match &n.key {
+                    NodeKey::Key(k, key_pos) if n.parent == *node && **k == *key => Some(*key_pos),
+                    _ => None,
+                })
+                .unwrap_or(pos);
             return Err(YamlError::at(
                 file,
                 pos,
@@ -580,15 +676,13 @@ impl Builder<'_> {
                 format!("mapping has more than {max_keys} keys"),
             ));
         }
-        key_positions.insert(key.clone(), pos);
         *pending_key = Some((key, pos));
         Ok(())
     }
 
     /// Records a finished scalar or alias value at the next slot.
     fn push_value(&mut self, value: Value, pos: Pos) -> Result<(), YamlError> {
-        let pointer = self.next_pointer();
-        self.index_value(pointer, pos)?;
+        self.index_value(pos)?;
         self.attach(value, pos)
     }
 
@@ -600,15 +694,9 @@ impl Builder<'_> {
             }
             Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map {
-                map,
-                pending_key,
-                pointer,
-                ..
+                map, pending_key, ..
             }) => {
-                let (key, key_pos) = pending_key.take().expect("value follows its key");
-                // Budgeted with the value's pointer (same length).
-                self.keys
-                    .insert(format!("{pointer}/{}", escape_token(&key)), key_pos);
+                let (key, _) = pending_key.take().expect("value follows its key");
                 map.insert(key, value);
             }
         }
@@ -752,6 +840,29 @@ mod tests {
         assert_eq!(d.pos("/top/list/0"), Pos { line: 3, col: 7 });
         assert_eq!(d.pos("/top/list/1/k"), Pos { line: 4, col: 11 });
         assert_eq!(d.key_pos("/top/list"), Pos { line: 2, col: 3 });
+    }
+
+    #[test]
+    fn positions_of_escaped_keys_aliases_and_copies() {
+        let d = load("\"a/b\": 1\n\"t~\": {x: &v [1, 2]}\ny: *v\n").unwrap();
+        // The index is built on the first lookup; a clone shares it.
+        let copy = d.clone();
+        assert_eq!(d.pos("/a~1b"), Pos { line: 1, col: 8 });
+        assert_eq!(copy.key_pos("/t~0/x"), Pos { line: 2, col: 8 });
+        assert_eq!(copy.pos("/t~0/x/1"), Pos { line: 2, col: 18 });
+        // Nodes expanded from an alias sit at the alias.
+        assert_eq!(d.pos("/y/1"), Pos { line: 3, col: 4 });
+        assert_eq!(d.exact_pos("/y/1"), None);
+        assert_eq!(d.pos("/missing/deeper"), Pos { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn nested_duplicate_keys_name_the_first_line() {
+        let e = load("a:\n  x: 1\n  y: [x]\n  x: 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.yml:4:3: duplicate key `x` (first defined at line 2); remove one of them"
+        );
     }
 
     #[test]

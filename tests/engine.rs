@@ -77,9 +77,11 @@ fn json_results_are_machine_readable() {
 fn apply_then_replan_has_no_changes() {
     require_terraform();
     let fx = Fixture::new();
+    let (tf, calls) = common::recording_terraform(&fx, "echo \"$1\"");
     let plan = |fx: &Fixture| {
         let out = fx
             .fleetform()
+            .env("FLEETFORM_TERRAFORM", &tf)
             .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
             .output()
             .unwrap();
@@ -87,10 +89,22 @@ fn apply_then_replan_has_no_changes() {
         let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
         rows[0]["summary"].clone()
     };
+    let steps = || -> Vec<String> {
+        let log = std::fs::read_to_string(&calls).unwrap();
+        let all: Vec<String> = log.lines().map(str::to_string).collect();
+        std::fs::write(&calls, "").unwrap();
+        all
+    };
     let first = plan(&fx);
     assert_eq!(first["has_changes"], true);
+    assert_eq!(
+        steps(),
+        ["init", "plan", "show"],
+        "a plan with changes is read back as JSON"
+    );
     let out = fx
         .fleetform()
+        .env("FLEETFORM_TERRAFORM", &tf)
         .args(["apply", "--customer", "acme", "--env", "staging"])
         .output()
         .unwrap();
@@ -100,9 +114,49 @@ fn apply_then_replan_has_no_changes() {
         .manager()
         .join(".fleetform/state/acme/staging/terraform.tfstate")
         .is_file());
+    steps();
     let second = plan(&fx);
     assert_eq!(second["has_changes"], false, "{second}");
     assert_eq!(second["resources"], serde_json::json!([]));
+    assert_eq!(second["outputs"], serde_json::json!([]));
+    assert_eq!(
+        steps(),
+        ["init", "plan"],
+        "no changes (exit 0 of -detailed-exitcode): nothing to read back"
+    );
+}
+
+/// Plans running side by side share the cores: each Terraform gets
+/// `GOMAXPROCS` = cores / runs (at least 1); one run at a time, or a
+/// `GOMAXPROCS` the user set, leaves it alone.
+#[test]
+fn parallel_plans_share_the_cores() {
+    require_terraform();
+    let fx = Fixture::new();
+    let (tf, calls) = common::recording_terraform(&fx, "echo \"$1 ${GOMAXPROCS-unset}\"");
+    let run = |jobs: &str, gomaxprocs: Option<&str>| -> Vec<String> {
+        let mut cmd = fx.fleetform();
+        cmd.env("FLEETFORM_TERRAFORM", &tf)
+            .args(["plan", "--all", "--jobs", jobs, "-q"]);
+        if let Some(v) = gomaxprocs {
+            cmd.env("GOMAXPROCS", v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        let log = std::fs::read_to_string(&calls).unwrap();
+        std::fs::write(&calls, "").unwrap();
+        let mut seen: Vec<String> = log
+            .lines()
+            .map(|l| l.split_once(' ').unwrap().1.to_string())
+            .collect();
+        assert!(seen.len() >= 8, "{log}");
+        seen.dedup();
+        seen
+    };
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(run("2", None), [(cores / 2).max(1).to_string()]);
+    assert_eq!(run("1", None), ["unset"]);
+    assert_eq!(run("2", Some("7")), ["7"]);
 }
 
 #[test]

@@ -363,26 +363,10 @@ fn allow_any_top_level_key(fx: &Fixture) {
     fx.write(p, &serde_json::to_string_pretty(&schema).unwrap());
 }
 
-/// A `terraform` that records its environment, then runs the real one.
+/// A `terraform` that records its arguments and environment, then runs the
+/// real one.
 fn recording_terraform(fx: &Fixture) -> (PathBuf, PathBuf) {
-    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
-        .map(|d| d.join("terraform"))
-        .find(|p| p.is_file())
-        .expect("terraform on PATH");
-    let log = fx.path("terraform-env.log");
-    let script = fx.path("bin/terraform");
-    fx.write(
-        "bin/terraform",
-        &format!(
-            "#!/bin/sh\necho \"--- $*\" >> '{log}'\nenv >> '{log}'\nexec '{real}' \"$@\"\n",
-            log = log.display(),
-            real = real.display()
-        ),
-    );
-    let mut perm = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(&script, perm).unwrap();
-    (script, log)
+    common::recording_terraform(fx, "echo \"--- $*\"; env")
 }
 
 /// Customer keys named like Terraform's environment variables or like a

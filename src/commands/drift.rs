@@ -155,7 +155,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
 
     let (manager, registry) = load_manager(manager_dir)?;
-    let engine = engine(&manager, true, args.terraform.as_deref())?;
+    let mut engine = engine(&manager, true, args.terraform.as_deref())?;
     let env_filter = (!args.environments.is_empty()).then(|| args.environments.clone());
     crate::commands::plan::check_environments(&manager, env_filter.as_deref())?;
     let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
@@ -235,6 +235,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         })
     };
     let fleet = prepare(&engine, &selected, &source, out);
+    engine.share_cores(jobs.min(fleet.runs()));
     let rows = execute(&engine, fleet, jobs, &args.out, false, "drift", out);
 
     let mut report = Report {

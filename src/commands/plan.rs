@@ -115,6 +115,13 @@ pub struct Fleet<'a> {
     tasks: Vec<Task<'a>>,
 }
 
+impl Fleet<'_> {
+    /// Plans to run (customers × environments that passed their checks).
+    pub fn runs(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
 /// Where a customer's files come from.
 pub type SourceFn<'s> =
     dyn Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 's;
@@ -370,7 +377,7 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     let settings = resolve(args)?;
     let (manager, registry) = load_manager(manager_dir)?;
-    let engine = engine(&manager, true, settings.terraform.as_deref())?;
+    let mut engine = engine(&manager, true, settings.terraform.as_deref())?;
     let selected = select(&registry, settings.customers.as_deref())?;
     check_environments(&manager, settings.environments.as_deref())?;
     let selected: Vec<(&Customer, Vec<String>)> = selected
@@ -384,6 +391,7 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .collect();
     let source = local_source(&manager, &registry);
     let fleet = prepare(&engine, &selected, &source, out);
+    engine.share_cores(settings.jobs.min(fleet.runs()));
     let rows = execute(
         &engine,
         fleet,

@@ -113,6 +113,31 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A `terraform` in the fixture that appends `record` (a shell command's
+/// output, one `echo` per call) to a log, then runs the real one. Returns
+/// the script (for `FLEETFORM_TERRAFORM`) and the log.
+pub fn recording_terraform(fx: &Fixture, record: &str) -> (PathBuf, PathBuf) {
+    require_terraform();
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file())
+        .expect("terraform on PATH");
+    let log = fx.path("terraform-calls.log");
+    let script = fx.path("bin/terraform");
+    fx.write(
+        "bin/terraform",
+        &format!(
+            "#!/bin/sh\n{{ {record}; }} >> '{log}'\nexec '{real}' \"$@\"\n",
+            log = log.display(),
+            real = real.display()
+        ),
+    );
+    let mut perm = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&script, perm).unwrap();
+    (script, log)
+}
+
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
