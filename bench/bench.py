@@ -604,7 +604,9 @@ def report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, quick):
     # Case 3
     add("## 3. Fleet plan with real Terraform\n")
     add("`fleetform plan --all --jobs 2` (per pair: validate, render, copy the root module, `terraform init`, "
-        "`plan` (its output is the plan text), `show -json`, write summary and PR comment) vs a serial shell loop of "
+        "`plan` (its output is the plan text), `show -json` (a plan with changes only; every plan here has "
+        "them), write summary and PR comment; the two Terraforms running at once get `GOMAXPROCS` = cores / 2 "
+        "each) vs a serial shell loop of "
         "`terraform init && terraform plan` per pair in a fresh copy of the module, with the var files the "
         "shell way rendered beforehand (`bench/peers/plan-loop.sh`; rendering not timed). State is "
         "removed before every run, so every run plans from scratch. "

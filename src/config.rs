@@ -4,7 +4,7 @@
 //! Both are loaded through [`crate::yaml`], deserialised with
 //! `deny_unknown_fields`, and every error points at the offending line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -618,8 +618,8 @@ impl Registry {
 
     fn check(&self, manager: &Manager) -> Result<(), ConfigError> {
         let envs = manager.environment_names();
-        let mut slugs = BTreeSet::new();
-        let mut repos = BTreeSet::new();
+        let mut slugs = HashSet::with_capacity(self.customers.len());
+        let mut repos = HashSet::with_capacity(self.customers.len());
         for (i, c) in self.customers.iter().enumerate() {
             let at = |field: &str| format!("/customers/{i}/{field}");
             if !is_slug(&c.slug) {

@@ -26,7 +26,7 @@ pub mod secrets;
 pub mod template;
 pub mod terraform;
 pub mod version;
-pub mod yaml;
+pub use fleetform_yaml as yaml;
 
 use cli::{Cli, Command};
 use error::Error;

@@ -19,7 +19,7 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "==> cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # The setup action's tests build and unpack release archives with these.
 for tool in tar xz zip unzip curl sha256sum; do
@@ -59,7 +59,7 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 
 echo "==> cargo test"
-cargo test --locked --all-targets
+cargo test --locked --workspace --all-targets
 
 # The release binary linked statically (cargo-dist builds the Linux releases
 # for musl, which links statically by default; this checks the same property

@@ -1,7 +1,7 @@
 //! YAML loading with positions and hard input limits.
 //!
 //! Every YAML file fleetform reads (manager config, registry, value layers,
-//! customer variables) goes through [`load`]. It builds a `serde_json::Value`
+//! customer variables) goes through [`load_bytes`]. It builds a `serde_json::Value`
 //! straight from the parser's event stream so that:
 //!
 //! - every node keeps its `line:col` (looked up by JSON pointer),
@@ -100,7 +100,32 @@ struct Node {
     /// Index of the parent node; the root is its own parent (index 0).
     parent: u32,
     key: NodeKey,
-    pos: Pos,
+    pos: Mark,
+}
+
+/// A [`Pos`] in half the space: the index holds one per node.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    line: u32,
+    col: u32,
+}
+
+impl From<Pos> for Mark {
+    fn from(p: Pos) -> Self {
+        Mark {
+            line: u32::try_from(p.line).unwrap_or(u32::MAX),
+            col: u32::try_from(p.col).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl From<Mark> for Pos {
+    fn from(m: Mark) -> Self {
+        Pos {
+            line: m.line as usize,
+            col: m.col as usize,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +133,7 @@ enum NodeKey {
     Root,
     Item(u32),
     /// A mapping key and the position of the key itself.
-    Key(Box<str>, Pos),
+    Key(Box<str>, Mark),
 }
 
 /// JSON pointer → position, built on demand.
@@ -133,11 +158,11 @@ impl Index {
                 NodeKey::Item(i) => format!("{}/{i}", pointers[node.parent as usize]),
                 NodeKey::Key(k, key_pos) => {
                     let p = format!("{}/{}", pointers[node.parent as usize], escape_token(k));
-                    index.keys.insert(p.clone(), *key_pos);
+                    index.keys.insert(p.clone(), (*key_pos).into());
                     p
                 }
             };
-            index.values.insert(pointer.clone(), node.pos);
+            index.values.insert(pointer.clone(), node.pos.into());
             pointers.push(pointer);
         }
         index
@@ -300,8 +325,10 @@ pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, Ya
         limits,
         stack: Vec::new(),
         anchors: HashMap::new(),
-        index: Vec::new(),
-        pointer_lens: Vec::new(),
+        // About one node per 10 bytes of YAML: reserved (not touched) up
+        // front, so a big file is not copied over and over as they grow.
+        index: Vec::with_capacity(text.len() / 10),
+        pointer_lens: Vec::with_capacity(text.len() / 10),
         nodes: 0,
         bytes: 0,
         index_bytes: 0,
@@ -395,7 +422,7 @@ impl Builder<'_> {
                 pending_key: Some((k, key_pos)),
                 node,
                 ..
-            }) => (*node, NodeKey::Key(k.as_str().into(), *key_pos)),
+            }) => (*node, NodeKey::Key(k.as_str().into(), (*key_pos).into())),
             // A value always follows its key; nothing reaches here.
             Some(Frame::Map { node, .. }) => (*node, NodeKey::Root),
         }
@@ -443,7 +470,11 @@ impl Builder<'_> {
             ));
         }
         let n = self.index.len() as u32;
-        self.index.push(Node { parent, key, pos });
+        self.index.push(Node {
+            parent,
+            key,
+            pos: pos.into(),
+        });
         self.pointer_lens.push(len);
         Ok(n)
     }
@@ -576,7 +607,7 @@ impl Builder<'_> {
                         anchor,
                         nodes_at_start,
                         bytes_at_start,
-                        self.index[node as usize].pos,
+                        self.index[node as usize].pos.into(),
                     ),
                     Frame::Map {
                         map,
@@ -590,7 +621,7 @@ impl Builder<'_> {
                         anchor,
                         nodes_at_start,
                         bytes_at_start,
-                        self.index[node as usize].pos,
+                        self.index[node as usize].pos.into(),
                     ),
                 };
                 if anchor > 0 {
@@ -655,7 +686,9 @@ impl Builder<'_> {
             let first = index
                 .iter()
                 .find_map(|n| match &n.key {
-                    NodeKey::Key(k, key_pos) if n.parent == *node && **k == *key => Some(*key_pos),
+                    NodeKey::Key(k, key_pos) if n.parent == *node && **k == *key => {
+                        Some(Pos::from(*key_pos))
+                    }
                     _ => None,
                 })
                 .unwrap_or(pos);
