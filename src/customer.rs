@@ -163,36 +163,31 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
         diags.extend(credential_diagnostics(d));
     }
     let mut seen = std::collections::BTreeSet::new();
-    let mut check_one = |layered: &Layered, diags: &mut Vec<Diagnostic>| {
-        for v in schema.validate(&layered.value) {
-            let location = layered
-                .origin(&v.pointer)
-                .map(|o| o.location)
-                .unwrap_or_else(|| variables.locate(&v.pointer));
-            let d = Diagnostic {
-                location,
-                pointer: Some(v.pointer),
-                message: v.message,
-            };
-            if seen.insert(d.to_string()) {
-                diags.push(d);
+    // Validates one value; `locate` places an error's pointer in a file.
+    let mut check_one =
+        |value: &Value, locate: &dyn Fn(&str) -> Location, diags: &mut Vec<Diagnostic>| {
+            for v in schema.validate(value) {
+                let d = Diagnostic {
+                    location: locate(&v.pointer),
+                    pointer: Some(v.pointer),
+                    message: v.message,
+                };
+                if seen.insert(d.to_string()) {
+                    diags.push(d);
+                }
             }
-        }
+        };
+    let in_layers = |layered: &Layered, pointer: &str| {
+        layered
+            .origin(pointer)
+            .map(|o| o.location)
+            .unwrap_or_else(|| variables.locate(pointer))
     };
     if overrides.is_empty() && !contains_null(&variables.value) {
         // Nothing to merge: the layered value would be the document itself
         // (only nulls change in a merge), so validate it as it is and place
         // errors in it directly.
-        for v in schema.validate(&variables.value) {
-            let d = Diagnostic {
-                location: variables.locate(&v.pointer),
-                pointer: Some(v.pointer),
-                message: v.message,
-            };
-            if seen.insert(d.to_string()) {
-                diags.push(d);
-            }
-        }
+        check_one(&variables.value, &|p| variables.locate(p), &mut diags);
     } else {
         let mut base = Layered::new();
         base.apply(
@@ -203,7 +198,7 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             },
             &variables.value,
         );
-        check_one(&base, &mut diags);
+        check_one(&base.value, &|p| in_layers(&base, p), &mut diags);
         for (env, doc) in &overrides {
             // An override file is the `environments.<env>` block, kept apart.
             let mut l = base.clone();
@@ -216,7 +211,7 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
                 },
                 &doc.value,
             );
-            check_one(&l, &mut diags);
+            check_one(&l.value, &|p| in_layers(&l, p), &mut diags);
         }
     }
     if diags.is_empty() {

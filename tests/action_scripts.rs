@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{require_terraform, Fixture};
+use common::{parse_outputs, require_terraform, Fixture};
 use github_actions_models::action::{Action, Runs, StepBody};
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::EnvValue;
@@ -213,27 +213,6 @@ impl Job {
 
 fn expression(value: &str) -> Option<&str> {
     Some(value.trim().strip_prefix("${{")?.strip_suffix("}}")?.trim())
-}
-
-/// `name=value` and `name<<DELIM ... DELIM` lines of `$GITHUB_OUTPUT`.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(l) = lines.next() {
-        if let Some((k, delim)) = l.split_once("<<") {
-            let mut v = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    break;
-                }
-                v.push(l);
-            }
-            map.insert(k.to_string(), v.join("\n"));
-        } else if let Some((k, v)) = l.split_once('=') {
-            map.insert(k.to_string(), v.to_string());
-        }
-    }
-    map
 }
 
 /// Every output the action declares was written by its step.

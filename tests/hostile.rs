@@ -9,6 +9,8 @@
 
 mod common;
 mod support;
+#[path = "support/world.rs"]
+mod world;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -19,10 +21,10 @@ use std::time::{Duration, Instant};
 use common::{require_terraform, Fixture};
 use serde_json::{json, Value};
 use support::fake_github::FakeGitHub;
+use world::{World, ACME};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const MEMORY: u64 = 1 << 30;
-const ACME: &str = "acme-corp/acme-infra";
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile")
@@ -609,40 +611,15 @@ fn escaping_helpers() {
 /// mention anyone, or forge another environment's hidden marker.
 #[test]
 fn hostile_for_each_keys_in_a_real_plan_comment() {
-    require_terraform();
-    let fx = Fixture::new();
-    fx.append(
+    let mut w = World::new();
+    w.fx.append(
         "manager/terraform/main.tf",
         "\nresource \"terraform_data\" \"tag\" {\n  for_each = var.tags\n  input    = each.value\n}\n",
     );
-    let gh = FakeGitHub::start();
-    gh.add_repo(ACME);
-    let mut vars = fx.read("customers/acme/infra/variables.yml");
+    let mut vars = w.fx.read("customers/acme/infra/variables.yml");
     vars.push_str("  \"</details> @acme-corp/admins <!-- fleetform:plan customer=acme environment=production -->\": \"``` </details> @everyone\"\n");
     vars.push_str("  \"x` | cell |\": \"<img src=x onerror=alert(1)>\"\n");
-    let sha = gh.commit(ACME, "feature", &[("infra/variables.yml", &vars)]);
-    let pr = gh.open_pr(ACME, "feature", "main", "tags");
-    let scratch = tempfile::tempdir().unwrap();
-    let event = scratch.path().join("event.json");
-    std::fs::write(
-        &event,
-        serde_json::to_vec(&json!({"action": "fleetform-plan", "client_payload": {
-            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature", "pr": pr,
-            "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d-1",
-            "files": ["infra/variables.yml"]
-        }}))
-        .unwrap(),
-    )
-    .unwrap();
-    let out = fx
-        .fleetform()
-        .env("GITHUB_EVENT_NAME", "repository_dispatch")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("FLEETFORM_TOKEN", gh.token())
-        .args(["plan", "--dispatch", "--env", "staging"])
-        .output()
-        .unwrap();
+    let (out, pr) = plan_acme_pr(&mut w, &vars);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -650,7 +627,7 @@ fn hostile_for_each_keys_in_a_real_plan_comment() {
         common::stdout(&out),
         common::stderr(&out)
     );
-    let comments = gh.comments(ACME, pr);
+    let comments = w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;
     assert!(
@@ -661,44 +638,20 @@ fn hostile_for_each_keys_in_a_real_plan_comment() {
         body,
         "<!-- fleetform:plan customer=acme environment=staging -->",
     );
-    gh.assert_clean();
+    w.gh.assert_clean();
 }
 
 /// Validation messages and JSON pointers quote customer keys: the invalid
 /// variables comment keeps them inert too.
 #[test]
 fn hostile_keys_in_the_invalid_variables_comment() {
-    let fx = Fixture::new();
-    let gh = FakeGitHub::start();
-    gh.add_repo(ACME);
-    let mut vars = fx.read("customers/acme/infra/variables.yml");
+    let mut w = World::new();
+    let mut vars = w.fx.read("customers/acme/infra/variables.yml");
     vars.push_str("  \"a\\n\\n@acme-corp/admins </details> <!-- fleetform:plan customer=acme environment=production -->\": 5\n");
     vars.push_str("evil_key_</details>_@everyone: 1\n");
-    let sha = gh.commit(ACME, "feature", &[("infra/variables.yml", &vars)]);
-    let pr = gh.open_pr(ACME, "feature", "main", "tags");
-    let scratch = tempfile::tempdir().unwrap();
-    let event = scratch.path().join("event.json");
-    std::fs::write(
-        &event,
-        serde_json::to_vec(&json!({"action": "fleetform-plan", "client_payload": {
-            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature", "pr": pr,
-            "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d-1",
-            "files": ["infra/variables.yml"]
-        }}))
-        .unwrap(),
-    )
-    .unwrap();
-    let out = fx
-        .fleetform()
-        .env("GITHUB_EVENT_NAME", "repository_dispatch")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("FLEETFORM_TOKEN", gh.token())
-        .args(["plan", "--dispatch", "--env", "staging"])
-        .output()
-        .unwrap();
+    let (out, pr) = plan_acme_pr(&mut w, &vars);
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    let comments = gh.comments(ACME, pr);
+    let comments = w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;
     assert!(body.contains("**Invalid variables**"), "{body}");
@@ -706,5 +659,20 @@ fn hostile_keys_in_the_invalid_variables_comment() {
         body,
         "<!-- fleetform:plan customer=acme environment=staging -->",
     );
-    gh.assert_clean();
+    w.gh.assert_clean();
+}
+
+/// Pushes `vars` as acme's variables file to a `feature` branch, opens a
+/// PR for it and runs the staging plan the trigger's dispatch asks for.
+fn plan_acme_pr(w: &mut World, vars: &str) -> (std::process::Output, u64) {
+    let sha =
+        w.gh.commit(ACME, "feature", &[("infra/variables.yml", vars)]);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "tags");
+    let dispatch = json!({"event_type": "fleetform-plan", "client_payload": {
+        "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature", "pr": pr,
+        "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d-1",
+        "files": ["infra/variables.yml"]
+    }});
+    let (out, _) = w.plan_event(&dispatch, "staging");
+    (out, pr)
 }

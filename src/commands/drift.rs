@@ -235,8 +235,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         })
     };
     let fleet = prepare(&engine, &selected, &source, out);
-    engine.share_cores(jobs.min(fleet.runs()));
-    let rows = execute(&engine, fleet, jobs, &args.out, false, "drift", out);
+    let rows = execute(&mut engine, fleet, jobs, &args.out, false, "drift", out);
 
     let mut report = Report {
         checked: 0,

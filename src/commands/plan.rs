@@ -115,13 +115,6 @@ pub struct Fleet<'a> {
     tasks: Vec<Task<'a>>,
 }
 
-impl Fleet<'_> {
-    /// Plans to run (customers × environments that passed their checks).
-    pub fn runs(&self) -> usize {
-        self.tasks.len()
-    }
-}
-
 /// Where a customer's files come from.
 pub type SourceFn<'s> =
     dyn Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 's;
@@ -224,9 +217,10 @@ pub fn environments_for(manager: &Manager, c: &Customer, filter: Option<&[String
         .collect()
 }
 
-/// Runs the fleet's plans, `jobs` at a time, and returns every row in order.
+/// Runs the fleet's plans, `jobs` at a time (their Terraforms sharing the
+/// cores, see [`Engine::share_cores`]), and returns every row in order.
 pub fn execute(
-    engine: &Engine<'_>,
+    engine: &mut Engine<'_>,
     fleet: Fleet<'_>,
     jobs: usize,
     out_dir: &Path,
@@ -239,6 +233,8 @@ pub fn execute(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     let workers = jobs.min(tasks.len()).max(1);
+    engine.share_cores(workers);
+    let engine = &*engine;
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -391,9 +387,8 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .collect();
     let source = local_source(&manager, &registry);
     let fleet = prepare(&engine, &selected, &source, out);
-    engine.share_cores(settings.jobs.min(fleet.runs()));
     let rows = execute(
-        &engine,
+        &mut engine,
         fleet,
         settings.jobs,
         &settings.out,

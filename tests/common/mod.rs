@@ -138,6 +138,27 @@ pub fn recording_terraform(fx: &Fixture, record: &str) -> (PathBuf, PathBuf) {
     (script, log)
 }
 
+/// `name=value` and `name<<DELIM ... DELIM` lines of `$GITHUB_OUTPUT`.
+pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut map = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if let Some((k, delim)) = l.split_once("<<") {
+            let mut v = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                v.push(l);
+            }
+            map.insert(k.to_string(), v.join("\n"));
+        } else if let Some((k, v)) = l.split_once('=') {
+            map.insert(k.to_string(), v.to_string());
+        }
+    }
+    map
+}
+
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -236,24 +236,7 @@ pub struct StepFiles {
 
 impl StepFiles {
     pub fn outputs(&self) -> std::collections::BTreeMap<String, String> {
-        let text = std::fs::read_to_string(&self.output).unwrap();
-        let mut map = std::collections::BTreeMap::new();
-        let mut lines = text.lines();
-        while let Some(l) = lines.next() {
-            if let Some((k, delim)) = l.split_once("<<") {
-                let mut v = Vec::new();
-                for l in lines.by_ref() {
-                    if l == delim {
-                        break;
-                    }
-                    v.push(l);
-                }
-                map.insert(k.to_string(), v.join("\n"));
-            } else if let Some((k, v)) = l.split_once('=') {
-                map.insert(k.to_string(), v.to_string());
-            }
-        }
-        map
+        crate::common::parse_outputs(&std::fs::read_to_string(&self.output).unwrap())
     }
     pub fn summary(&self) -> String {
         std::fs::read_to_string(&self.summary).unwrap()

@@ -225,8 +225,29 @@ fn paginate(state: &State, ctx: &Ctx, items: Vec<Value>, default_size: usize) ->
     answer
 }
 
-fn too_long(text: Option<&str>) -> bool {
-    text.is_some_and(|t| t.chars().count() > MAX_BODY_CHARS)
+/// The optional `body` field, or GitHub's 422 for `resource` when it is
+/// over the limit (GitHub capitalises the field for comments).
+fn body_field(ctx: &Ctx, resource: &str) -> Result<Option<String>, Box<Answer>> {
+    let body = ctx.str_field("body").map(str::to_string);
+    if body
+        .as_deref()
+        .is_some_and(|t| t.chars().count() > MAX_BODY_CHARS)
+    {
+        let field = if resource == "IssueComment" {
+            "Body"
+        } else {
+            "body"
+        };
+        return Err(Box::new(Answer::invalid(
+            resource,
+            "body",
+            "custom",
+            Some(&format!(
+                "{field} is too long (maximum is {MAX_BODY_CHARS} characters)"
+            )),
+        )));
+    }
+    Ok(body)
 }
 
 fn get_branch(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
@@ -491,15 +512,10 @@ fn create_comment(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     if !state.seeded(repo_name).issues.contains_key(&number) {
         return Answer::not_found();
     }
-    let body = ctx.str_field("body").unwrap_or_default().to_string();
-    if too_long(Some(&body)) {
-        return Answer::invalid(
-            "IssueComment",
-            "body",
-            "custom",
-            Some("Body is too long (maximum is 65536 characters)"),
-        );
-    }
+    let body = match body_field(ctx, "IssueComment") {
+        Ok(body) => body.unwrap_or_default(),
+        Err(answer) => return *answer,
+    };
     let user = state.bot_login.clone();
     let id = add_comment(state, repo_name, number, &user, &body);
     let repo = state.seeded(repo_name).clone();
@@ -541,15 +557,10 @@ pub(crate) fn add_comment(
 
 fn update_comment(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     let id = ctx.number("comment_id");
-    let body = ctx.str_field("body").unwrap_or_default().to_string();
-    if too_long(Some(&body)) {
-        return Answer::invalid(
-            "IssueComment",
-            "body",
-            "custom",
-            Some("Body is too long (maximum is 65536 characters)"),
-        );
-    }
+    let body = match body_field(ctx, "IssueComment") {
+        Ok(body) => body.unwrap_or_default(),
+        Err(answer) => return *answer,
+    };
     let repo = state.seeded(repo_name);
     let Some(comment) = repo.comments.iter_mut().find(|c| c.id == id) else {
         return Answer::not_found();
@@ -600,15 +611,10 @@ fn create_issue(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     let Some(title) = title_text(ctx.field("title")).filter(|t| !t.trim().is_empty()) else {
         return Answer::invalid("Issue", "title", "missing_field", None);
     };
-    let body = ctx.str_field("body").map(str::to_string);
-    if too_long(body.as_deref()) {
-        return Answer::invalid(
-            "Issue",
-            "body",
-            "custom",
-            Some("body is too long (maximum is 65536 characters)"),
-        );
-    }
+    let body = match body_field(ctx, "Issue") {
+        Ok(body) => body,
+        Err(answer) => return *answer,
+    };
     let user = state.bot_login.clone();
     let number = state.new_issue(repo_name, &title, body, &user, None);
     let labels = ctx.field("labels").map(label_names).unwrap_or_default();
@@ -659,15 +665,10 @@ fn update_issue(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     if !state.seeded(repo_name).issues.contains_key(&number) {
         return Answer::not_found();
     }
-    let body = ctx.str_field("body").map(str::to_string);
-    if too_long(body.as_deref()) {
-        return Answer::invalid(
-            "Issue",
-            "body",
-            "custom",
-            Some("body is too long (maximum is 65536 characters)"),
-        );
-    }
+    let body = match body_field(ctx, "Issue") {
+        Ok(body) => body,
+        Err(answer) => return *answer,
+    };
     let labels = ctx.field("labels").map(label_names);
     for label in labels.iter().flatten() {
         state.label_id(repo_name, label);
@@ -821,15 +822,10 @@ fn create_pull(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     let Some(title) = ctx.str_field("title").map(str::to_string) else {
         return Answer::invalid("PullRequest", "title", "missing_field", None);
     };
-    let body = ctx.str_field("body").map(str::to_string);
-    if too_long(body.as_deref()) {
-        return Answer::invalid(
-            "PullRequest",
-            "body",
-            "custom",
-            Some("body is too long (maximum is 65536 characters)"),
-        );
-    }
+    let body = match body_field(ctx, "PullRequest") {
+        Ok(body) => body,
+        Err(answer) => return *answer,
+    };
     let Some(base_sha) = repo.branch(&base).cloned() else {
         return Answer::invalid("PullRequest", "base", "invalid", None);
     };
@@ -894,15 +890,10 @@ fn update_pull(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     let Some(rec) = repo.issues.get(&number).filter(|r| r.pull.is_some()) else {
         return Answer::not_found();
     };
-    let body = ctx.str_field("body").map(str::to_string);
-    if too_long(body.as_deref()) {
-        return Answer::invalid(
-            "PullRequest",
-            "body",
-            "custom",
-            Some("body is too long (maximum is 65536 characters)"),
-        );
-    }
+    let body = match body_field(ctx, "PullRequest") {
+        Ok(body) => body,
+        Err(answer) => return *answer,
+    };
     if let Some(base) = ctx.str_field("base") {
         if repo.branch(base).is_none() {
             return Answer::invalid("PullRequest", "base", "invalid", None);
