@@ -186,6 +186,11 @@ pub struct TerraformConfig {
     /// are replaced.
     #[serde(default = "default_state_key")]
     pub state_key: String,
+    /// Variables fleetform withholds from Terraform by default (its own
+    /// tokens and settings, the runner's tokens and files; see
+    /// `crate::process`) that Terraform should get anyway, by exact name.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
 }
 
 fn default_state_key() -> String {
@@ -312,6 +317,19 @@ impl Manager {
         }
         check_key_template(&c.terraform.state_key)
             .map_err(|m| self.invalid("/terraform/state_key", m))?;
+        for (i, name) in c.terraform.pass_env.iter().enumerate() {
+            let ok = !name.is_empty()
+                && !name.starts_with(|ch: char| ch.is_ascii_digit())
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !ok {
+                return Err(self.invalid(
+                    &format!("/terraform/pass_env/{i}"),
+                    "an environment variable name: letters, digits and `_`, not starting with a digit",
+                ));
+            }
+        }
         if !c.customer.overrides.contains("{environment}") {
             return Err(self.invalid(
                 "/customer/overrides",

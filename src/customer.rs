@@ -51,43 +51,47 @@ pub struct CustomerSource {
 }
 
 impl CustomerSource {
-    /// Reads a customer's files from a local checkout.
+    /// Reads a customer's files from a local checkout: only regular files
+    /// inside it, reached without symlinks, each at most the YAML size
+    /// limit (see [`crate::fsutil::read_under`]).
     pub fn from_dir(manager: &Manager, dir: &Path, envs: &[String]) -> Result<Self, Diagnostic> {
         let files = &manager.config.customer;
-        let path = dir.join(&files.variables);
-        let shown = display_path(&path);
-        let bytes = std::fs::read(&path).map_err(|e| Diagnostic {
-            location: Location {
-                file: shown.clone(),
-                pos: yaml::Pos { line: 1, col: 1 },
-            },
-            pointer: None,
-            message: format!("cannot read the customer's variables file: {e}"),
-        })?;
+        let limit = Limits::default().max_bytes as u64;
+        let rel = Path::new(&files.variables);
+        let shown = display_path(&dir.join(rel));
+        let bytes = crate::fsutil::read_under(dir, rel, limit)
+            .map_err(|e| read_diagnostic(&shown, "cannot read the customer's variables file", e))?;
         let mut overrides = BTreeMap::new();
         for env in envs {
-            let p = dir.join(override_path(manager, env));
-            match std::fs::read(&p) {
+            let rel = override_path(manager, env);
+            let shown = display_path(&dir.join(&rel));
+            match crate::fsutil::read_under(dir, Path::new(&rel), limit) {
                 Ok(b) => {
-                    overrides.insert(env.clone(), (display_path(&p), b));
+                    overrides.insert(env.clone(), (shown, b));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Diagnostic {
-                        location: Location {
-                            file: display_path(&p),
-                            pos: yaml::Pos { line: 1, col: 1 },
-                        },
-                        pointer: None,
-                        message: format!("cannot read override file: {e}"),
-                    })
-                }
+                Err(e) => return Err(read_diagnostic(&shown, "cannot read override file", e)),
             }
         }
         Ok(CustomerSource {
             variables: (shown, bytes),
             overrides,
         })
+    }
+}
+
+fn read_diagnostic(shown: &Path, what: &str, e: crate::fsutil::FsError) -> Diagnostic {
+    Diagnostic {
+        location: Location {
+            file: shown.to_path_buf(),
+            pos: yaml::Pos { line: 1, col: 1 },
+        },
+        pointer: None,
+        message: if e.path == shown {
+            format!("{what}: {}", e.reason)
+        } else {
+            format!("{what}: {}: {}", e.path.display(), e.reason)
+        },
     }
 }
 
@@ -258,14 +262,9 @@ impl ManagerLayers {
         let read = |rel: &Path| -> Result<Arc<Document>, Diagnostic> {
             let path = manager.path(rel);
             let shown = display_path(&path);
-            let bytes = std::fs::read(&path).map_err(|e| Diagnostic {
-                location: Location {
-                    file: shown.clone(),
-                    pos: yaml::Pos { line: 1, col: 1 },
-                },
-                pointer: None,
-                message: format!("cannot read manager values file: {e}"),
-            })?;
+            let limit = Limits::default().max_bytes as u64;
+            let bytes = crate::fsutil::read_bounded(&path, limit)
+                .map_err(|e| read_diagnostic(&shown, "cannot read manager values file", e))?;
             parse(&shown, &bytes)
         };
         let mut diags = Vec::new();

@@ -31,8 +31,16 @@ pub enum RunError {
     Terraform(#[from] TerraformError),
     #[error("refused: {0}")]
     Refused(String),
-    #[error(transparent)]
+    /// Shown with its whole chain of causes, so an OS error ("No space
+    /// left on device") is never hidden behind "writing comment.md".
+    #[error("{0:#}")]
     Io(#[from] anyhow::Error),
+}
+
+impl From<crate::fsutil::FsError> for RunError {
+    fn from(e: crate::fsutil::FsError) -> Self {
+        RunError::Io(e.into())
+    }
 }
 
 impl RunError {
@@ -52,6 +60,23 @@ impl RunError {
             other => other.to_string(),
         }
     }
+}
+
+/// Creates the results folder `<root>/<customer>/<environment>` so that
+/// neither of the two folders fleetform names can be a planted symlink
+/// that sends the plan's files (or a truncated lock) elsewhere.
+fn ensure_out_dir(dir: &Path, customer: &str, env: &str) -> Result<(), crate::fsutil::FsError> {
+    let tail = Path::new(customer).join(env);
+    let root = match dir.parent().and_then(Path::parent) {
+        Some(root) if dir.ends_with(&tail) => root,
+        _ => return crate::fsutil::ensure_dir(dir, Path::new("")).map(drop),
+    };
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    crate::fsutil::ensure_dir(root, &tail).map(drop)
 }
 
 /// Everything loaded once per run.
@@ -122,10 +147,11 @@ impl Engine<'_> {
         let values = self.render(req.customer, req.environment, req.docs)?;
         let slug = &req.customer.slug;
         let env = req.environment;
+        ensure_out_dir(&req.out_dir, slug, env)?;
         let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
         let var_file = ws.path().join("fleetform.tfvars.json");
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
-        std::fs::write(&var_file, &vars).context("writing the var file")?;
+        write_atomic(&var_file, &vars)?;
         let plan_path = ws.path().join(PLAN_FILE);
         let result = (|| -> Result<(bool, serde_json::Value, String), TerraformError> {
             tf.init(&mut ws)?;
@@ -140,10 +166,9 @@ impl Engine<'_> {
             };
             Ok((changes, json, text))
         })();
-        write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes())
-            .context("writing terraform.log")?;
+        write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes())?;
         let (has_changes, json, plan_text) = result?;
-        let digest = sha256_file(&plan_path).context("hashing the plan")?;
+        let digest = sha256_file(&plan_path)?;
         let key = self.manager.state_key(slug, env);
         let mut summary = PlanSummary::from_show_json(&json, slug, env, &key, &digest, has_changes);
         summary.sha = req.sha.clone();
@@ -171,18 +196,21 @@ impl Engine<'_> {
         let dir = &req.out_dir;
         // Two runs publishing into the same folder take turns, so the
         // summary always vouches for the plan file next to it.
-        let lock = std::fs::File::create(dir.join(".publish.lock"))
-            .context("creating the publish lock")?;
-        lock.lock().context("waiting for the publish lock")?;
+        let lock_path = dir.join(".publish.lock");
+        let lock = crate::fsutil::open_lock_file(&lock_path)?;
+        lock.lock()
+            .with_context(|| format!("waiting for the publish lock {}", lock_path.display()))?;
         // The plan file moves into place; the summary that vouches for it
         // is written last.
-        std::fs::rename(&plan_path, dir.join(PLAN_FILE)).context("moving the plan file")?;
-        write_atomic(&dir.join("variables.tfvars.json"), &vars).context("writing variables")?;
-        write_atomic(&dir.join("plan.txt"), plan_text.as_bytes()).context("writing plan.txt")?;
-        write_atomic(&dir.join("comment.md"), comment.as_bytes()).context("writing comment.md")?;
+        std::fs::rename(&plan_path, dir.join(PLAN_FILE)).map_err(|e| {
+            crate::fsutil::FsError::new("moving the plan file to", &dir.join(PLAN_FILE), e)
+        })?;
+        write_atomic(&dir.join("variables.tfvars.json"), &vars)?;
+        write_atomic(&dir.join("plan.txt"), plan_text.as_bytes())?;
+        write_atomic(&dir.join("comment.md"), comment.as_bytes())?;
         let summary_json =
             serde_json::to_vec_pretty(&summary).context("serialising the summary")?;
-        write_atomic(&dir.join(SUMMARY_FILE), &summary_json).context("writing summary.json")?;
+        write_atomic(&dir.join(SUMMARY_FILE), &summary_json)?;
         Ok(PlanOutcome {
             summary,
             dir: dir.clone(),
@@ -210,7 +238,7 @@ impl Engine<'_> {
             tf.init(&mut ws)?;
             tf.apply(&mut ws, &abs_plan)
         })();
-        write_atomic(&dir.join("apply.log"), ws.log.as_bytes()).context("writing apply.log")?;
+        write_atomic(&dir.join("apply.log"), ws.log.as_bytes())?;
         let output = result?;
         let outcome = ApplyOutcome {
             customer: customer.slug.clone(),
@@ -223,8 +251,7 @@ impl Engine<'_> {
         write_atomic(
             &dir.join("apply.json"),
             &serde_json::to_vec_pretty(&outcome).context("serialising the apply result")?,
-        )
-        .context("writing apply.json")?;
+        )?;
         Ok(outcome)
     }
 

@@ -1,27 +1,283 @@
-//! File helpers: atomic writes and tree copies.
+//! File helpers: bounded reads that never follow links, writes that never
+//! go through one, atomic replacement, locks and tree copies.
+//!
+//! Every error names the path and keeps the operating system's reason
+//! ([`FsError`]): "writing .fleetform/out/acme/staging/comment.md: No space
+//! left on device (os error 28)".
+//!
+//! Customer files are read with [`read_under`]: every component below the
+//! customer's checkout must be a real directory, the file itself a regular
+//! file (no symlink to another customer's folder, no FIFO that blocks the
+//! fleet), and the read is bounded. Outputs are written with
+//! [`ensure_dir`] and [`write_atomic`]: folders below the output root are
+//! never symlinks, files are replaced by a rename (which replaces a planted
+//! link instead of writing through it) and lock files are opened without
+//! following links and without truncating.
 
-use std::io::Write;
-use std::path::Path;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// Writes `data` to `path` atomically: a temporary file in the same folder,
-/// flushed, then renamed over the target. Readers never see half a file.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+/// An I/O error: what was being done, to which path, and the OS's reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {reason}", .path.display())]
+pub struct FsError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub reason: std::io::Error,
+}
+
+impl FsError {
+    pub fn new(action: &'static str, path: &Path, reason: std::io::Error) -> Self {
+        FsError {
+            action,
+            path: crate::config::display_path(path),
+            reason,
+        }
+    }
+
+    /// The OS error kind (e.g. `NotFound`).
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.reason.kind()
+    }
+}
+
+fn refused(what: &str) -> std::io::Error {
+    std::io::Error::other(what.to_string())
+}
+
+const LINK: &str = "is a symbolic link; fleetform does not read or write through links";
+
+/// Opens `path` for reading without following a final symlink and without
+/// blocking on a FIFO, and checks it is a regular file.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(refused(LINK));
+    }
+    let f = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return refused(LINK);
+        }
+        e
+    })?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(refused(&format!(
+            "is not a regular file ({}); only regular files are read",
+            kind_name(&meta.file_type())
+        )));
+    }
+    Ok(f)
+}
+
+fn kind_name(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads at most `limit` bytes from a regular file; more is an error that
+/// names the limit. A symlink, FIFO, device or directory is refused.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
+    let err = |e| FsError::new("reading", path, e);
+    let f = open_regular(path).map_err(err)?;
+    read_limited(f, limit).map_err(err)
+}
+
+fn read_limited(f: File, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(refused(&format!(
+            "the file is more than the limit of {limit} bytes; split or shrink it"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Reads `rel` below `root` when every folder between them is a real
+/// folder (not a symlink) and the file is a regular file, at most `limit`
+/// bytes. `rel` must be relative without `..`. Used for files inside a
+/// customer's checkout, so that no link can make one customer's file read
+/// another's, or anything outside the checkout.
+pub fn read_under(root: &Path, rel: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
+    let full = root.join(rel);
+    let err = |e| FsError::new("reading", &full, e);
+    if !crate::config::is_relative_inside(rel) {
+        return Err(err(refused(
+            "the path must be relative and stay inside the repo",
+        )));
+    }
+    let mut at = root.to_path_buf();
+    let parts: Vec<_> = rel
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(part);
+        let meta = std::fs::symlink_metadata(&at).map_err(err)?;
+        if meta.file_type().is_symlink() {
+            return Err(FsError::new("reading", &at, refused(LINK)));
+        }
+        if !meta.is_dir() {
+            return Err(FsError::new("reading", &at, refused("is not a directory")));
+        }
+    }
+    read_bounded(&full, limit)
+}
+
+/// Creates `base/rel` folder by folder: `base` is the caller's (trusted)
+/// root and is created as needed; below it no component may be a symlink
+/// or anything but a folder. Returns the full path.
+pub fn ensure_dir(base: &Path, rel: &Path) -> Result<PathBuf, FsError> {
+    std::fs::create_dir_all(base).map_err(|e| FsError::new("creating", base, e))?;
+    let mut at = base.to_path_buf();
+    for c in rel.components() {
+        match c {
+            Component::Normal(part) => at.push(part),
+            Component::CurDir => continue,
+            _ => {
+                return Err(FsError::new(
+                    "creating",
+                    &base.join(rel),
+                    refused("the path must be relative and stay inside the output folder"),
+                ))
+            }
+        }
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) => check_real_dir(&at, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::create_dir(&at) {
+                    Ok(()) => {}
+                    // Created at the same time by a parallel run: check it.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let meta = std::fs::symlink_metadata(&at)
+                            .map_err(|e| FsError::new("creating", &at, e))?;
+                        check_real_dir(&at, &meta)?;
+                    }
+                    Err(e) => return Err(FsError::new("creating", &at, e)),
+                }
+            }
+            Err(e) => return Err(FsError::new("creating", &at, e)),
+        }
+    }
+    Ok(at)
+}
+
+fn check_real_dir(at: &Path, meta: &std::fs::Metadata) -> Result<(), FsError> {
+    if meta.file_type().is_symlink() {
+        return Err(FsError::new("creating", at, refused(LINK)));
+    }
+    if !meta.is_dir() {
+        return Err(FsError::new(
+            "creating",
+            at,
+            refused("exists and is not a directory"),
+        ));
+    }
     Ok(())
 }
 
-/// SHA-256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+/// Writes `data` to `path` atomically: a temporary file in the same folder,
+/// flushed, then renamed over the target. Readers never see half a file;
+/// a symlink at `path` is replaced, never written through, and the parent
+/// folder itself may not be a symlink. An existing file keeps its
+/// permissions (the temporary file is created private).
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    let err = |e| FsError::new("writing", path, e);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => check_real_dir(dir, &meta)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| FsError::new("creating", dir, e))?;
+        }
+        Err(e) => return Err(FsError::new("writing", dir, e)),
+    }
+    let existing = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("creating a temporary file in", dir, e))?;
+    tmp.write_all(data).map_err(err)?;
+    if let Some(meta) = existing {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(err)?;
+    }
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// Opens (creating if needed) a lock file without following a symlink and
+/// without truncating it; the caller locks it.
+pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(FsError::new("opening", path, refused(LINK)));
+    }
+    let f = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return FsError::new("opening", path, refused(LINK));
+        }
+        FsError::new("opening", path, e)
+    })?;
+    let meta = f.metadata().map_err(|e| FsError::new("opening", path, e))?;
+    if !meta.is_file() {
+        return Err(FsError::new(
+            "opening",
+            path,
+            refused("is not a regular file"),
+        ));
+    }
+    Ok(f)
+}
+
+/// SHA-256 of a regular file, lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String, FsError> {
+    let err = |e| FsError::new("hashing", path, e);
+    let mut f = open_regular(path).map_err(err)?;
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
+    std::io::copy(&mut f, &mut h).map_err(err)?;
     Ok(hex(&h.finalize()))
 }
 
@@ -36,23 +292,109 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Copies a Terraform module tree, leaving out local state, data dirs and
 /// anything fleetform wrote.
-pub fn copy_module(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
+pub fn copy_module(from: &Path, to: &Path) -> Result<(), FsError> {
+    std::fs::create_dir_all(to).map_err(|e| FsError::new("creating", to, e))?;
+    let entries = std::fs::read_dir(from).map_err(|e| FsError::new("reading", from, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| FsError::new("reading", from, e))?;
         let name = entry.file_name();
         let n = name.to_string_lossy();
         if n == ".terraform" || n.starts_with("terraform.tfstate") || n.starts_with(".fleetform") {
             continue;
         }
-        let ty = entry.file_type()?;
+        let src = entry.path();
+        let ty = entry
+            .file_type()
+            .map_err(|e| FsError::new("reading", &src, e))?;
         let dest = to.join(&name);
         if ty.is_dir() {
-            copy_module(&entry.path(), &dest)?;
+            copy_module(&src, &dest)?;
         } else if ty.is_file() {
-            std::fs::copy(entry.path(), &dest)?;
+            std::fs::copy(&src, &dest).map_err(|e| FsError::new("copying", &src, e))?;
         }
         // Symlinks are skipped: a module must not reach outside itself.
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_refuse_links_fifos_and_big_files() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir(root.join("infra")).unwrap();
+        std::fs::write(root.join("infra/v.yml"), "a: 1\n").unwrap();
+        assert_eq!(
+            read_under(root, Path::new("infra/v.yml"), 100).unwrap(),
+            b"a: 1\n"
+        );
+        let big = read_under(root, Path::new("infra/v.yml"), 3).unwrap_err();
+        assert!(
+            big.to_string().contains("more than the limit of 3 bytes"),
+            "{big}"
+        );
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("infra/v.yml"), root.join("infra/l.yml")).unwrap();
+            let e = read_under(root, Path::new("infra/l.yml"), 100).unwrap_err();
+            assert!(e.to_string().contains("symbolic link"), "{e}");
+            std::os::unix::fs::symlink(root.join("infra"), root.join("linked")).unwrap();
+            let e = read_under(root, Path::new("linked/v.yml"), 100).unwrap_err();
+            assert!(e.to_string().contains("linked: is a symbolic link"), "{e}");
+            let fifo = root.join("infra/fifo.yml");
+            let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            let e = read_under(root, Path::new("infra/fifo.yml"), 100).unwrap_err();
+            assert!(e.to_string().contains("a FIFO"), "{e}");
+        }
+        let e = read_under(root, Path::new("../x"), 100).unwrap_err();
+        assert!(e.to_string().contains("inside the repo"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_never_go_through_links_and_keep_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let victim = root.join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::fs::create_dir(root.join("out")).unwrap();
+        std::os::unix::fs::symlink(&victim, root.join("out/f")).unwrap();
+        write_atomic(&root.join("out/f"), b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(root.join("out/f")).unwrap(), "new");
+
+        std::os::unix::fs::symlink(root, root.join("out/dir")).unwrap();
+        let e = ensure_dir(&root.join("out"), Path::new("dir/x")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let e = write_atomic(&root.join("out/dir/victim"), b"x").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+
+        std::os::unix::fs::symlink(&victim, root.join("out/lock")).unwrap();
+        let e = open_lock_file(&root.join("out/lock")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+
+        let f = root.join("out/mode");
+        std::fs::write(&f, "a").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&f, b"b").unwrap();
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn errors_name_the_path_and_the_reason() {
+        let d = tempfile::tempdir().unwrap();
+        let e = read_bounded(&d.path().join("missing.yml"), 10).unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("reading "), "{s}");
+        assert!(s.contains("missing.yml: "), "{s}");
+        assert!(s.contains("No such file"), "{s}");
+    }
 }

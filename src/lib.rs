@@ -19,6 +19,7 @@ pub mod output;
 pub mod parallel;
 pub mod plan;
 pub mod policy;
+pub mod process;
 pub mod registry_edit;
 pub mod runner;
 pub mod schema;

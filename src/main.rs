@@ -1,7 +1,11 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = fleetform::cli::Cli::parse();
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let cli = match fleetform::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return fleetform::output::clap_error(&e, github),
+    };
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -12,7 +16,8 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("fleetform={level}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || fleetform::output::SafeStderr { github })
+        .with_ansi(false)
         .with_target(false)
         .without_time()
         .init();

@@ -3,8 +3,8 @@
 //! Each run gets an isolated working copy of the manager's root module with
 //! its own `TF_DATA_DIR`, so parallel runs never collide. Variables reach
 //! Terraform only through a JSON var file; `TF_VAR_*` and `TF_CLI_ARGS*` from
-//! the environment are removed so nothing else can set them, and so is
-//! `FLEETFORM_TOKEN` (the GitHub token that reaches every customer repo).
+//! the environment are removed so nothing else can set them, and so is every
+//! credential fleetform or the runner holds (see [`crate::process`]).
 //! The backend is written by fleetform from the manager config alone.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub enum TerraformError {
     NotFound { binary: String },
     #[error("cannot prepare the working copy: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot prepare the working copy: {0}")]
+    Fs(#[from] crate::fsutil::FsError),
     #[error("`{binary} {step}` failed (exit {code}):\n{output}")]
     Failed {
         binary: String,
@@ -39,6 +41,8 @@ pub struct Terraform {
     /// OS threads each run may use (`GOMAXPROCS`), when several share the
     /// machine; `None` leaves the Go runtime's default (one per core).
     pub threads: Option<usize>,
+    /// Withheld variables fleetform.yml passes on (`terraform.pass_env`).
+    pub pass_env: Vec<String>,
 }
 
 impl Terraform {
@@ -52,6 +56,7 @@ impl Terraform {
                     binary: p.to_path_buf(),
                     engine,
                     threads: None,
+                    pass_env: Vec::new(),
                 });
             }
             return Err(TerraformError::NotFound {
@@ -66,6 +71,7 @@ impl Terraform {
                     binary: candidate,
                     engine,
                     threads: None,
+                    pass_env: Vec::new(),
                 });
             }
         }
@@ -197,19 +203,16 @@ impl Terraform {
     fn command(&self, ws: &Workspace) -> Command {
         let mut cmd = Command::new(&self.binary);
         cmd.current_dir(ws.path());
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            // FLEETFORM_TOKEN reaches every customer repo: providers,
-            // `external` data sources and provisioners never need it.
-            if k.starts_with("TF_VAR_")
+        // Credentials and the runner's files never reach Terraform, its
+        // providers, `external` data sources or provisioners (see
+        // `crate::process`); nor do variables that would set Terraform's
+        // inputs, flags, workspace or data dir behind fleetform's back.
+        crate::process::scrub_env(&mut cmd, &self.pass_env, |k| {
+            k.starts_with("TF_VAR_")
                 || k.starts_with("TF_CLI_ARGS")
                 || k == "TF_WORKSPACE"
                 || k == "TF_DATA_DIR"
-                || k == "FLEETFORM_TOKEN"
-            {
-                cmd.env_remove(k.as_ref());
-            }
-        }
+        });
         if let Some(n) = self.threads {
             cmd.env("GOMAXPROCS", n.to_string());
         }
@@ -340,7 +343,9 @@ impl Terraform {
     }
 
     pub fn version(&self) -> Option<String> {
-        let out = Command::new(&self.binary)
+        let mut cmd = Command::new(&self.binary);
+        crate::process::scrub_env(&mut cmd, &self.pass_env, |_| false);
+        let out = cmd
             .arg("version")
             .arg("-json")
             .env("CHECKPOINT_DISABLE", "1")

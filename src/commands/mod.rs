@@ -50,10 +50,9 @@ pub fn engine<'m>(
     let schema = Schema::load(&schema_path, &display_path(&schema_path))?;
     let layers = ManagerLayers::load(manager).map_err(Error::Values)?;
     let terraform = if with_terraform {
-        Some(Terraform::locate(
-            manager.config.terraform.engine,
-            explicit,
-        )?)
+        let mut tf = Terraform::locate(manager.config.terraform.engine, explicit)?;
+        tf.pass_env = manager.config.terraform.pass_env.clone();
+        Some(tf)
     } else {
         None
     };

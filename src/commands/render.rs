@@ -184,16 +184,18 @@ fn render_customer(
     let dir = out_dir.join(&c.slug);
     let mut problems = Vec::new();
     let mut written = 0;
-    let write_error = |path: &Path, e: std::io::Error| Diagnostic {
+    let write_error = |e: crate::fsutil::FsError| Diagnostic {
         location: crate::yaml::Location {
-            file: display_path(path),
+            file: e.path.clone(),
             pos: crate::yaml::Pos { line: 1, col: 1 },
         },
         pointer: None,
-        message: format!("cannot write: {e}"),
+        message: format!("cannot write: {}", e.reason),
     };
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return (0, vec![write_error(&dir, e)]);
+    // The customer's folder is never a planted symlink, and files are
+    // replaced by a rename, never written through a link.
+    if let Err(e) = crate::fsutil::ensure_dir(out_dir, Path::new(&c.slug)) {
+        return (0, vec![write_error(e)]);
     }
     for env in envs {
         match engine.render(c, env, &docs) {
@@ -202,9 +204,9 @@ fn render_customer(
                 let mut text = serde_json::to_string_pretty(&layered.value).expect("serialisable");
                 text.push('\n');
                 let path = dir.join(format!("{env}.tfvars.json"));
-                match std::fs::write(&path, text) {
+                match crate::fsutil::write_atomic(&path, text.as_bytes()) {
                     Ok(()) => written += 1,
-                    Err(e) => problems.push(write_error(&path, e)),
+                    Err(e) => problems.push(write_error(e)),
                 }
             }
             Err(RunError::Values(d)) => problems.extend(d),

@@ -1,0 +1,78 @@
+//! The environment fleetform's children (Terraform, its providers, git)
+//! start with.
+//!
+//! fleetform holds credentials its children never need: the GitHub tokens
+//! it reads (`FLEETFORM_TOKEN`, `GITHUB_TOKEN`, `GH_TOKEN`, …), every
+//! `FLEETFORM_*` setting (the dispatch secret among them) and the runner's
+//! own (`ACTIONS_RUNTIME_TOKEN`, `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, …), plus
+//! the runner's command files (`GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH`,
+//! …), through which a child could set variables or outputs for later
+//! steps. All of them are removed from every child's environment unless
+//! `terraform.pass_env` in fleetform.yml names them (for example
+//! `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN` for a
+//! provider that uses GitHub's OIDC itself).
+
+use std::process::Command;
+
+/// Exact names withheld from children.
+const WITHHELD: &[&str] = &[
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+    "GITHUB_ENV",
+    "GITHUB_OUTPUT",
+    "GITHUB_PATH",
+    "GITHUB_STATE",
+    "GITHUB_STEP_SUMMARY",
+    "MANAGER_REPO_PAT",
+    "SOURCE_REPOS_PAT",
+];
+
+/// Prefixes withheld from children: fleetform's own settings and secrets,
+/// the runner's tokens and URLs, and action inputs (which may hold tokens).
+const WITHHELD_PREFIXES: &[&str] = &["FLEETFORM_", "ACTIONS_", "INPUT_"];
+
+/// True when `name` is withheld from children by default.
+pub fn is_withheld(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    WITHHELD.contains(&upper.as_str()) || WITHHELD_PREFIXES.iter().any(|p| upper.starts_with(p))
+}
+
+/// Removes every withheld variable (and any for which `extra` says so)
+/// from `cmd`'s environment, except those named in `pass`.
+pub fn scrub_env(cmd: &mut Command, pass: &[String], extra: impl Fn(&str) -> bool) {
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if pass.iter().any(|p| p == k.as_ref()) {
+            continue;
+        }
+        if is_withheld(&k) || extra(&k) {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_runner_files_are_withheld() {
+        for k in [
+            "GITHUB_TOKEN",
+            "FLEETFORM_TOKEN",
+            "FLEETFORM_DISPATCH_SECRET",
+            "ACTIONS_RUNTIME_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "GITHUB_ENV",
+            "INPUT_TOKEN",
+            "github_token",
+        ] {
+            assert!(is_withheld(k), "{k}");
+        }
+        for k in ["PATH", "HOME", "AWS_ACCESS_KEY_ID", "GITHUB_SHA", "TF_LOG"] {
+            assert!(!is_withheld(k), "{k}");
+        }
+    }
+}
