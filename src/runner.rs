@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::fsutil::FsError;
+
 /// GitHub's limit for one step summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
 
@@ -76,24 +78,20 @@ impl RunContext {
     }
 
     /// Sets step outputs; a no-op outside Actions.
-    pub fn set_outputs(&self, outputs: &[(&str, String)]) -> std::io::Result<()> {
+    pub fn set_outputs(&self, outputs: &[(&str, String)]) -> Result<(), FsError> {
         let Some(path) = &self.output else {
             return Ok(());
         };
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)?;
         let mut text = String::new();
         for (name, value) in outputs {
             text.push_str(&format_output(name, value));
         }
-        f.write_all(text.as_bytes())
+        append(path, &text)
     }
 
     /// Appends Markdown to the step summary, keeping the file under
     /// [`SUMMARY_LIMIT`]; an oversized part is cut with a note.
-    pub fn append_summary(&self, markdown: &str) -> std::io::Result<()> {
+    pub fn append_summary(&self, markdown: &str) -> Result<(), FsError> {
         let Some(path) = &self.summary else {
             return Ok(());
         };
@@ -105,12 +103,19 @@ impl RunContext {
         if text.is_empty() {
             return Ok(());
         }
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)?;
-        f.write_all(text.as_bytes())
+        append(path, &text)
     }
+}
+
+/// Appends to one of the runner's files, naming it in any error.
+fn append(path: &std::path::Path, text: &str) -> Result<(), FsError> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| FsError::new("opening", path, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| FsError::new("appending to", path, e))
 }
 
 /// `name<<DELIM\nvalue\nDELIM\n` with a delimiter that does not occur in

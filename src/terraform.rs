@@ -165,9 +165,11 @@ fn backend_override(manager: &Manager, key: &str) -> Result<String, TerraformErr
             let dir = manager.path(state_dir);
             let path = dir.join(key);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| crate::fsutil::FsError::new("creating", parent, e))?;
             }
-            let abs = std::path::absolute(&path)?;
+            let abs = std::path::absolute(&path)
+                .map_err(|e| crate::fsutil::FsError::new("resolving", &path, e))?;
             format!(
                 "# Written by fleetform from fleetform.yml; do not edit.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
                 hcl_str(&abs.to_string_lossy())

@@ -437,3 +437,23 @@ fn write_errors_name_the_path_and_the_reason() {
         "{err}"
     );
 }
+
+/// A full disk: the runner's output file on a device that is always full.
+/// The message keeps "No space left on device" and names the file.
+#[test]
+fn a_full_disk_is_named() {
+    let fx = Fixture::new();
+    let out = fx
+        .fleetform()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", "/dev/full")
+        .args(["matrix"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("/dev/full: No space left on device (os error 28)"),
+        "{err}"
+    );
+}

@@ -65,7 +65,8 @@ struct Checked {
 /// Reads and checks one variables file on its own.
 fn check_file(f: &Path, schema: &Schema) -> Checked {
     let shown = display_path(f);
-    let problems = match std::fs::read(f) {
+    let limit = crate::yaml::Limits::default().max_bytes as u64;
+    let problems = match crate::fsutil::read_bounded(f, limit) {
         Ok(bytes) => {
             let src = CustomerSource {
                 variables: (shown.clone(), bytes),
@@ -79,7 +80,7 @@ fn check_file(f: &Path, schema: &Schema) -> Checked {
                 pos: crate::yaml::Pos { line: 1, col: 1 },
             },
             pointer: None,
-            message: format!("cannot read: {e}"),
+            message: format!("cannot read: {}", e.reason),
         }],
     };
     Checked {
