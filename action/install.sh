@@ -10,15 +10,25 @@
 #    fleetform-<target>.zip holding fleetform.exe (windows).
 # 3. Its SHA-256 must match checksums/v<version>.txt, committed in this repo
 #    by the release workflow. Nothing is run or installed before that check.
-# 4. The binary lands in $RUNNER_TOOL_CACHE/fleetform/<version>/<arch>/ and
-#    is reused from there; its folder is added to $GITHUB_PATH.
-# 5. A version without checksums is a development commit: it is built from
-#    this checkout with `cargo install --locked` when cargo is available.
+# 4. The verified archive and the binary land in
+#    $RUNNER_TOOL_CACHE/fleetform/<version>/<arch>/; its folder is added to
+#    $GITHUB_PATH. A later job reuses the cache only after checking the
+#    cached archive against the committed checksum again and the cached
+#    binary against that archive (a self-hosted runner's cache is shared).
+# 5. A version without checksums is a development commit (or a release tag
+#    whose checksums were committed later, on the v<version>-action ref).
+#    It is built from this checkout with `cargo install --locked` only when
+#    asked for (FLEETFORM_SETUP_BUILD_FROM_SOURCE=true, the action's
+#    build-from-source input); otherwise the step fails and says which ref
+#    to pin.
 #
 # Inputs (environment):
 #   FLEETFORM_SETUP_VERSION       version to install (default: the action's own)
 #   FLEETFORM_SETUP_DOWNLOAD_URL  base URL of the release assets (default:
 #                                 <server>/<owner>/<repo>/releases/download/v<version>)
+#   FLEETFORM_SETUP_BUILD_FROM_SOURCE
+#                                 true: build a version without checksums from
+#                                 source with cargo (default: false, an error)
 # Runner environment: RUNNER_OS, RUNNER_ARCH, RUNNER_TOOL_CACHE, RUNNER_TEMP,
 # GITHUB_PATH, GITHUB_OUTPUT, GITHUB_SERVER_URL.
 # Outputs: path (the executable), version.
@@ -96,14 +106,13 @@ publish() { # $1: folder holding the executable, $2: how it got there
   echo "fleetform $version ($target) $2: $dir/$exe"
 }
 
-# --- tool cache hit --------------------------------------------------------
-cache_dir="$RUNNER_TOOL_CACHE/fleetform/$version/$arch"
-if [ -f "$cache_dir.complete" ] && [ -f "$cache_dir/$exe" ] && [ -f "$cache_dir/.sha256" ] &&
-  [ "$(sha256_of "$cache_dir/$exe")" = "$(cat "$cache_dir/.sha256")" ]; then
-  publish "$cache_dir" "found in the tool cache"
-  exit 0
-fi
+case "${FLEETFORM_SETUP_BUILD_FROM_SOURCE:-false}" in
+  true) from_source=true ;;
+  false | "") from_source=false ;;
+  *) die "build-from-source must be true or false (got '${FLEETFORM_SETUP_BUILD_FROM_SOURCE}')" ;;
+esac
 
+cache_dir="$RUNNER_TOOL_CACHE/fleetform/$version/$arch"
 work="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/fleetform-setup.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
@@ -122,7 +131,10 @@ if [ -z "$expected" ]; then
   if [ "$version" != "$own_version" ]; then
     die "no checksum for $asset in checksums/v$version.txt of this action: version $version is not a release this ref of the action knows. Use the action at the ref of that release, or leave 'version' empty"
   fi
-  # A development commit: no release was published from it.
+  # A development commit, or a release tag made before its checksums.
+  if [ "$from_source" != true ]; then
+    die "fleetform $version has no release checksums in this ref of the action (no entry for $asset in checksums/v$version.txt). Pin the action to the release's v$version-action tag (or the commit it names), which holds them; or set the action's input build-from-source: true to build this ref with cargo (minutes per job)"
+  fi
   if ! command -v cargo >/dev/null 2>&1; then
     die "fleetform $version has no published release for $target (no entry for $asset in checksums/v$version.txt: this ref is a development commit), and cargo is not installed to build it from source. Pin the action to a release commit, or install Rust before this step"
   fi
@@ -143,6 +155,54 @@ if [ -z "$expected" ]; then
   : >"$build_root/.complete"
   publish "$build_root/bin" "built from source"
   exit 0
+fi
+
+# --- unpack ----------------------------------------------------------------
+unpack() { # $1: archive, $2: folder; prints the path of the executable
+  local archive="$1" unpacked="$2" c
+  local candidates=()
+  mkdir -p "$unpacked"
+  case "$asset" in
+    *.tar.xz)
+      tar -xJf "$archive" -C "$unpacked" --no-same-owner
+      candidates=("$unpacked/fleetform-$target/$exe")
+      ;;
+    *.zip)
+      if command -v unzip >/dev/null 2>&1; then
+        unzip -q "$archive" -d "$unpacked"
+      elif command -v 7z >/dev/null 2>&1; then
+        7z x -y -o"$unpacked" "$archive" >/dev/null
+      else
+        # shellcheck disable=SC2016 # PowerShell expands $env:..., not bash.
+        ARCHIVE="$archive" DEST="$unpacked" pwsh -NoProfile -Command \
+          'Expand-Archive -LiteralPath $env:ARCHIVE -DestinationPath $env:DEST'
+      fi
+      # cargo-dist's zips are flat; accept a top folder as well.
+      candidates=("$unpacked/$exe" "$unpacked/fleetform-$target/$exe")
+      ;;
+  esac
+  for c in "${candidates[@]}"; do
+    if [ -f "$c" ] && [ ! -L "$c" ]; then
+      printf '%s\n' "$c"
+      return 0
+    fi
+  done
+  # stderr: stdout is the caller's value.
+  die "$asset does not contain ${candidates[0]#"$unpacked"/}" >&2
+}
+
+# --- tool cache hit --------------------------------------------------------
+# The cached archive must still match the committed checksum, and the cached
+# binary must be the one in that archive: a `.sha256` stored beside it in a
+# shared cache would vouch for nothing.
+if [ -f "$cache_dir.complete" ] && [ -f "$cache_dir/$exe" ] && [ -f "$cache_dir/$asset" ] &&
+  [ "$(sha256_of "$cache_dir/$asset")" = "$expected" ]; then
+  cached_bin="$(unpack "$cache_dir/$asset" "$work/cached")"
+  if cmp -s "$cached_bin" "$cache_dir/$exe"; then
+    publish "$cache_dir" "found in the tool cache (verified against checksums/v$version.txt)"
+    exit 0
+  fi
+  echo "::warning title=fleetform setup::the cached fleetform $version does not match its verified archive; installing it again"
 fi
 
 # --- download and verify ---------------------------------------------------
@@ -187,35 +247,7 @@ fi
 echo "sha256 verified: $actual  $asset"
 
 # --- unpack ----------------------------------------------------------------
-unpacked="$work/unpacked"
-mkdir -p "$unpacked"
-case "$asset" in
-  *.tar.xz)
-    tar -xJf "$archive" -C "$unpacked" --no-same-owner
-    candidates=("$unpacked/fleetform-$target/$exe")
-    ;;
-  *.zip)
-    if command -v unzip >/dev/null 2>&1; then
-      unzip -q "$archive" -d "$unpacked"
-    elif command -v 7z >/dev/null 2>&1; then
-      7z x -y -o"$unpacked" "$archive" >/dev/null
-    else
-      # shellcheck disable=SC2016 # PowerShell expands $env:..., not bash.
-      ARCHIVE="$archive" DEST="$unpacked" pwsh -NoProfile -Command \
-        'Expand-Archive -LiteralPath $env:ARCHIVE -DestinationPath $env:DEST'
-    fi
-    # cargo-dist's zips are flat; accept a top folder as well.
-    candidates=("$unpacked/$exe" "$unpacked/fleetform-$target/$exe")
-    ;;
-esac
-bin=""
-for c in "${candidates[@]}"; do
-  if [ -f "$c" ] && [ ! -L "$c" ]; then
-    bin="$c"
-    break
-  fi
-done
-[ -n "$bin" ] || die "$asset does not contain ${candidates[0]#"$unpacked"/}"
+bin="$(unpack "$archive" "$work/unpacked")"
 chmod 755 "$bin"
 
 reported="$("$bin" --version | head -n 1)" || die "the downloaded fleetform does not run on this runner"
@@ -227,7 +259,7 @@ stage="$cache_dir.partial.$$"
 rm -rf "$stage" "$cache_dir.complete"
 mkdir -p "$stage"
 cp "$bin" "$stage/$exe"
-sha256_of "$stage/$exe" >"$stage/.sha256"
+cp "$archive" "$stage/$asset"
 rm -rf "$cache_dir"
 mv "$stage" "$cache_dir"
 : >"$cache_dir.complete"

@@ -9,3 +9,11 @@ pub const LONG: &str = concat!(
     "\ncommit: ",
     env!("FLEETFORM_GIT_COMMIT")
 );
+
+/// The action ref fleetform pins in what it writes (`sync`, `customers
+/// instructions`): the release workflow pushes `v<version>-action`, the
+/// release tag's commit plus the release's checksums, so the setup action
+/// installs the verified release instead of building from source.
+pub fn action_ref() -> String {
+    format!("v{SHORT}-action")
+}

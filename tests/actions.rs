@@ -41,7 +41,11 @@ const SCRIPT_ONLY: &[(&str, &str)] = &[
 ];
 
 /// Read by `action/install.sh`, only in the setup steps.
-const SETUP_ENV: &[&str] = &["FLEETFORM_SETUP_VERSION", "FLEETFORM_SETUP_DOWNLOAD_URL"];
+const SETUP_ENV: &[&str] = &[
+    "FLEETFORM_SETUP_VERSION",
+    "FLEETFORM_SETUP_DOWNLOAD_URL",
+    "FLEETFORM_SETUP_BUILD_FROM_SOURCE",
+];
 
 /// Read by the binary outside clap (`Token::from_env`).
 const TOKEN_ENV: &[&str] = &["FLEETFORM_TOKEN", "GITHUB_TOKEN"];
@@ -269,8 +273,16 @@ fn setup_action_is_branded_and_calls_its_script() {
         env.get("FLEETFORM_SETUP_DOWNLOAD_URL").map(String::as_str),
         Some("${{ inputs.download-url }}")
     );
+    assert_eq!(
+        env.get("FLEETFORM_SETUP_BUILD_FROM_SOURCE")
+            .map(String::as_str),
+        Some("${{ inputs.build-from-source }}")
+    );
     let inputs: BTreeSet<&str> = a.inputs.keys().map(String::as_str).collect();
-    assert_eq!(inputs, BTreeSet::from(["version", "download-url"]));
+    assert_eq!(
+        inputs,
+        BTreeSet::from(["version", "download-url", "build-from-source"])
+    );
     let script = read("action/install.sh");
     for (name, out) in &a.outputs {
         assert_eq!(
@@ -749,4 +761,49 @@ fn templates_document_their_secrets_and_variables() {
         "production applies after staging"
     );
     assert_eq!(jobs.len(), 4);
+}
+
+/// Every pin fleetform writes names `v<version>-action`; the release
+/// workflow pushes exactly that tag on a commit holding the release's
+/// checksums (the release tag's own commit cannot hold them), and that tag
+/// does not start another release run.
+#[test]
+fn the_release_pushes_the_checksummed_action_ref_that_pins_name() {
+    assert_eq!(
+        fleetform::version::action_ref(),
+        format!("v{}-action", env!("CARGO_PKG_VERSION"))
+    );
+    let raw: yaml_serde::Value =
+        yaml_serde::from_str(&read(".github/workflows/release.yml")).unwrap();
+    let tags: Vec<&str> = raw["on"]["push"]["tags"]
+        .as_sequence()
+        .expect("on.push.tags")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(tags.contains(&"!**-action"), "{tags:?}");
+    let job = &raw["jobs"]["update-setup-checksums"];
+    let script: String = job["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    for needle in [
+        r#"action_tag="v$version-action""#,
+        r#"git switch --detach "refs/tags/$TAG""#,
+        r#"git add "$file""#,
+        r#"git push origin "refs/tags/$action_tag""#,
+    ] {
+        assert!(script.contains(needle), "update-setup-checksums: {needle}");
+    }
+    let detach = script.find("git switch --detach").unwrap();
+    let commit = script[detach..].find("git commit").unwrap() + detach;
+    let push = script
+        .find(r#"git push origin "refs/tags/$action_tag""#)
+        .unwrap();
+    assert!(
+        detach < commit && commit < push,
+        "the tag is the checksums commit"
+    );
 }

@@ -241,7 +241,10 @@ fn customers_instructions_are_ready_to_send() {
     ok(&out);
     assert_eq!(
         stdout(&out).trim(),
-        format!("Hi acme, use v{} with p/m.", env!("CARGO_PKG_VERSION"))
+        format!(
+            "Hi acme, use v{}-action with p/m.",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 }
 

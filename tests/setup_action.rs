@@ -420,6 +420,24 @@ fn installs_a_verified_release_into_the_tool_cache() {
         sha256(&std::fs::read(&exe).unwrap()),
         sha256(&std::fs::read(binary()).unwrap())
     );
+
+    // A shared cache cannot vouch for itself: a replaced binary with a
+    // matching `.sha256` written beside it is not trusted (only the
+    // committed checksum is), and neither is a replaced archive.
+    let evil = b"#!/bin/sh\necho 'fleetform 0.1.0'\n";
+    std::fs::write(&exe, evil).unwrap();
+    std::fs::write(dir.join(".sha256"), sha256(evil)).unwrap();
+    let out = r.install();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(server.requests().len(), 3, "re-downloaded: {}", text(&out));
+    assert_eq!(
+        sha256(&std::fs::read(&exe).unwrap()),
+        sha256(&std::fs::read(binary()).unwrap())
+    );
+    std::fs::write(dir.join(&asset), b"not the released archive").unwrap();
+    let out = r.install();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(server.requests().len(), 4, "re-downloaded: {}", text(&out));
 }
 
 #[test]
@@ -622,10 +640,49 @@ fn path_without_cargo(extra: Option<&Path>) -> String {
     dirs.join(":")
 }
 
+/// A ref without checksums (a development commit, or a release tag whose
+/// checksums landed later) is an error unless a source build is asked for:
+/// no job silently spends minutes in `cargo install`.
+#[test]
+fn a_ref_without_checksums_fails_unless_a_source_build_is_asked_for() {
+    let mut r = Runner::new();
+    let fake = tempfile::tempdir().unwrap();
+    let log = fake.path().join("cargo.log");
+    let cargo = fake.path().join("cargo");
+    std::fs::write(
+        &cargo,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    run_ok(Command::new("chmod").arg("+x").arg(&cargo));
+    r.set("PATH", path_without_cargo(Some(fake.path())));
+    let out = r.install();
+    assert!(!out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("no release checksums in this ref")
+            && shown.contains(&format!("v{VERSION}-action"))
+            && shown.contains("build-from-source: true"),
+        "{shown}"
+    );
+    assert!(!log.exists(), "cargo was not run");
+    assert!(r.path_entries().is_empty() && r.outputs().is_empty());
+
+    r.set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "yes please");
+    let out = r.install();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("build-from-source must be true or false"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 fn a_development_commit_without_cargo_fails_clearly() {
     let mut r = Runner::new(); // no checksums/: no release of this version
-    r.set("PATH", path_without_cargo(None));
+    r.set("PATH", path_without_cargo(None))
+        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
     let out = r.install();
     assert!(!out.status.success(), "{}", text(&out));
     let shown = text(&out);
@@ -650,7 +707,8 @@ fn a_development_commit_is_built_from_source_with_cargo() {
     let cargo = fake.path().join("cargo");
     std::fs::write(&cargo, script).unwrap();
     run_ok(Command::new("chmod").arg("+x").arg(&cargo));
-    r.set("PATH", path_without_cargo(Some(fake.path())));
+    r.set("PATH", path_without_cargo(Some(fake.path())))
+        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
 
     let out = r.install();
     assert!(out.status.success(), "{}", text(&out));

@@ -310,7 +310,7 @@ fn instructions(
     let version = env!("CARGO_PKG_VERSION");
     let action_ref = action_ref
         .map(str::to_string)
-        .unwrap_or_else(|| format!("v{version}"));
+        .unwrap_or_else(crate::version::action_ref);
     let workflow = crate::template::CUSTOMER_WORKFLOW.replace(
         "/actions/trigger@v1",
         &format!("/actions/trigger@{action_ref}"),

@@ -287,7 +287,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let action_ref = args
         .action_ref
         .clone()
-        .unwrap_or_else(|| format!("v{}", env!("CARGO_PKG_VERSION")));
+        .unwrap_or_else(crate::version::action_ref);
     let selected = crate::commands::plan::select(
         &registry,
         (!args.customers.is_empty()).then_some(args.customers.as_slice()),
