@@ -96,6 +96,9 @@ fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, String
         .env("TF_INPUT", "0")
         .env("CHECKPOINT_DISABLE", "1")
         .env("NO_COLOR", "1")
+        // Every case runs as under GitHub Actions, where any line of output
+        // could be a workflow command (`judge` checks there is none).
+        .env("GITHUB_ACTIONS", "true")
         .env("TF_CLI_CONFIG_FILE", tf_config)
         .env("FLEETFORM_AUDIT_LOG", dir.join("audit.jsonl"));
     for (k, v) in env {
@@ -191,6 +194,12 @@ fn judge(case: &str, expect: &str, run: &Run, fx: &Fixture) -> Option<String> {
     }
     if !text.contains(expect) {
         problems.push(format!("message does not contain `{expect}`"));
+    }
+    if let Some(p) = common::foreign_commands(&text) {
+        problems.push(p);
+    }
+    if text.contains('\u{1b}') {
+        problems.push("an escape character reached the output".into());
     }
     let state = files_under(&fx.manager().join(".fleetform/state"));
     if !state.is_empty() {

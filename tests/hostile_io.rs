@@ -18,52 +18,13 @@ use std::time::{Duration, Instant};
 
 use common::{require_terraform, Fixture};
 
-/// Every line of `text` the runner would read as a workflow command
-/// (leading whitespace trimmed, `::` or the legacy `##[`).
-fn command_lines(text: &str) -> Vec<String> {
-    text.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
-        .map(str::trim_start)
-        .filter(|l| l.starts_with("::") || l.starts_with("##["))
-        .map(str::to_string)
-        .collect()
-}
-
 /// Asserts that the only workflow commands in the output are the ones
-/// fleetform writes itself, and that every `::stop-commands::` uses an
-/// unguessable token and is resumed.
+/// fleetform writes itself.
 fn assert_only_own_commands(out: &Output) {
     let all = format!("{}\n{}", common::stdout(out), common::stderr(out));
-    let mut open: Option<String> = None;
-    for line in command_lines(&all) {
-        if let Some(token) = line.strip_prefix("::stop-commands::") {
-            assert!(
-                token.len() == 42
-                    && token.starts_with("fleetform-")
-                    && token[10..].bytes().all(|b| b.is_ascii_hexdigit()),
-                "stop-commands with a guessable token: {line}\n{all}"
-            );
-            open = Some(token.to_string());
-            continue;
-        }
-        if let Some(t) = &open {
-            if line == format!("::{t}::") {
-                open = None;
-                continue;
-            }
-        }
-        let own = [
-            "::error::",
-            "::error file=",
-            "::group::",
-            "::endgroup::",
-            "::add-mask::",
-        ];
-        assert!(
-            own.iter().any(|p| line.starts_with(p)),
-            "the runner would obey a command fleetform did not write: {line:?}\n{all}"
-        );
+    if let Some(problem) = common::foreign_commands(&all) {
+        panic!("{problem}\n{all}");
     }
-    assert!(open.is_none(), "commands were stopped and never resumed");
 }
 
 fn executable(path: &Path, body: &str) {
@@ -388,8 +349,8 @@ fn no_credential_reaches_terraform_unless_passed_on() {
 
     std::fs::remove_file(&log).unwrap();
     let cfg = fx.read("manager/fleetform.yml").replace(
-        "  state_key:",
-        "  pass_env: [ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_ID_TOKEN_REQUEST_URL]\n  state_key:",
+        "  pass_env: []",
+        "  pass_env: [ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_ID_TOKEN_REQUEST_URL]",
     );
     fx.write("manager/fleetform.yml", &cfg);
     let env_log = run(&fx);
@@ -408,7 +369,7 @@ fn pass_env_names_are_checked() {
     let fx = Fixture::new();
     let cfg = fx
         .read("manager/fleetform.yml")
-        .replace("  state_key:", "  pass_env: [\"A=B\"]\n  state_key:");
+        .replace("  pass_env: []", "  pass_env: [\"A=B\"]");
     fx.write("manager/fleetform.yml", &cfg);
     let out = fx.fleetform().args(["validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

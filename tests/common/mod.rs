@@ -175,3 +175,53 @@ pub fn sha256_hex(path: &Path) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Lines of `text` the Actions runner would read as workflow commands
+/// (after leading whitespace, `::` or the legacy `##[`), splitting lines
+/// wherever the runner might.
+pub fn command_lines(text: &str) -> Vec<String> {
+    text.split([
+        '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+    ])
+    .map(str::trim_start)
+    .filter(|l| l.starts_with("::") || l.starts_with("##["))
+    .map(str::to_string)
+    .collect()
+}
+
+/// `None` when the only workflow commands in `text` are the ones fleetform
+/// writes itself (`::error`, `::group::`, `::endgroup::`, `::add-mask::`,
+/// and `::stop-commands::` with an unguessable token, resumed); otherwise
+/// what is wrong.
+pub fn foreign_commands(text: &str) -> Option<String> {
+    let mut open: Option<String> = None;
+    for line in command_lines(text) {
+        if let Some(token) = line.strip_prefix("::stop-commands::") {
+            let good = token.len() == 42
+                && token.starts_with("fleetform-")
+                && token[10..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !good {
+                return Some(format!("stop-commands with a guessable token: {line:?}"));
+            }
+            open = Some(token.to_string());
+            continue;
+        }
+        if open.as_ref().is_some_and(|t| line == format!("::{t}::")) {
+            open = None;
+            continue;
+        }
+        let own = [
+            "::error::",
+            "::error file=",
+            "::group::",
+            "::endgroup::",
+            "::add-mask::",
+        ];
+        if !own.iter().any(|p| line.starts_with(p)) {
+            return Some(format!(
+                "the runner would obey a command fleetform did not write: {line:?}"
+            ));
+        }
+    }
+    open.map(|t| format!("commands stopped with {t} and never resumed"))
+}
