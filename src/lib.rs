@@ -23,6 +23,7 @@ pub mod process;
 pub mod registry_edit;
 pub mod runner;
 pub mod schema;
+pub mod seal;
 pub mod secrets;
 pub mod template;
 pub mod terraform;

@@ -1,0 +1,247 @@
+//! Sealed plan bundles: what a plan job hands to its apply job through a
+//! workflow artifact, encrypted so that nobody with read access to the
+//! manager repo (who can download every run's artifacts) can read a
+//! customer's plan, values or Terraform log.
+//!
+//! A bundle is the plan folder's files framed one after another, encrypted
+//! with ChaCha20-Poly1305 under a key derived (HKDF-SHA256) from the
+//! manager's artifact secret (`FLEETFORM_ARTIFACT_KEY`, a secret of the
+//! manager's plan and apply environments only) for one customer ×
+//! environment. The customer and environment are also the associated data,
+//! so a bundle cannot be passed off as another pair's. The AEAD comes from
+//! `ring`, already in the binary through rustls: no size cost.
+//!
+//! Layout: `FFSEAL1\n`, a 12-byte random nonce, then the ciphertext with
+//! its 16-byte tag. Plaintext: for each file, a 2-byte name length, the
+//! name (a plain file name), an 8-byte content length and the content, all
+//! lengths big-endian.
+
+use std::path::Path;
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use ring::hkdf;
+
+use crate::fsutil::FsError;
+
+const MAGIC: &[u8] = b"FFSEAL1\n";
+/// Largest bundle accepted (plan files plus the Terraform log).
+pub const MAX_BUNDLE: u64 = 512 * 1024 * 1024;
+
+/// The manager's artifact secret; never shown.
+#[derive(Clone)]
+pub struct ArtifactKey(Vec<u8>);
+
+impl std::fmt::Debug for ArtifactKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ArtifactKey(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("FLEETFORM_ARTIFACT_KEY is not set: plan artifacts are encrypted with the manager's artifact secret. Create a random secret (e.g. `openssl rand -hex 32`), store it as FLEETFORM_ARTIFACT_KEY in the manager's plan and apply environments, and pass it to the plan and apply actions")]
+    NoKey,
+    #[error("FLEETFORM_ARTIFACT_KEY is shorter than 32 characters; use a random secret of at least 32 characters (e.g. `openssl rand -hex 32`)")]
+    WeakKey,
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("{0} is not a sealed fleetform plan bundle")]
+    NotABundle(String),
+    #[error("{0} cannot be opened: it was sealed for another customer or environment, with another artifact key, or it was changed")]
+    Forged(String),
+    #[error("{0}: the bundle's contents are malformed")]
+    Malformed(String),
+    #[error("the operating system has no random numbers to give")]
+    NoRandom,
+}
+
+impl ArtifactKey {
+    /// From `FLEETFORM_ARTIFACT_KEY`.
+    pub fn from_env() -> Result<Self, SealError> {
+        let v = std::env::var("FLEETFORM_ARTIFACT_KEY").unwrap_or_default();
+        Self::new(v.trim().as_bytes())
+    }
+
+    pub fn new(secret: &[u8]) -> Result<Self, SealError> {
+        if secret.is_empty() {
+            return Err(SealError::NoKey);
+        }
+        if secret.len() < 32 {
+            return Err(SealError::WeakKey);
+        }
+        Ok(ArtifactKey(secret.to_vec()))
+    }
+
+    /// The AEAD key of one customer × environment.
+    fn pair_key(&self, customer: &str, environment: &str) -> LessSafeKey {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"fleetform-artifact-v1");
+        let prk = salt.extract(&self.0);
+        let info = [customer.as_bytes(), b"\n", environment.as_bytes()];
+        let okm = prk
+            .expand(&info, &CHACHA20_POLY1305)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        LessSafeKey::new(UnboundKey::from(okm))
+    }
+}
+
+fn aad(customer: &str, environment: &str) -> Vec<u8> {
+    format!("fleetform-plan-bundle-v1\n{customer}\n{environment}").into_bytes()
+}
+
+/// Seals the regular files `names` of `dir` into one bundle.
+pub fn seal_dir(
+    key: &ArtifactKey,
+    customer: &str,
+    environment: &str,
+    dir: &Path,
+    names: &[&str],
+) -> Result<Vec<u8>, SealError> {
+    let mut plain = Vec::new();
+    for name in names {
+        let bytes = crate::fsutil::read_bounded(&dir.join(name), MAX_BUNDLE)?;
+        let n = u16::try_from(name.len()).map_err(|_| SealError::Malformed((*name).into()))?;
+        plain.extend_from_slice(&n.to_be_bytes());
+        plain.extend_from_slice(name.as_bytes());
+        plain.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        plain.extend_from_slice(&bytes);
+    }
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|_| SealError::NoRandom)?;
+    key.pair_key(customer, environment)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(customer, environment)),
+            &mut plain,
+        )
+        .map_err(|_| SealError::NoRandom)?;
+    let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + plain.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&plain);
+    Ok(out)
+}
+
+/// Opens a bundle and returns its files. `shown` names it in errors.
+pub fn open(
+    key: &ArtifactKey,
+    customer: &str,
+    environment: &str,
+    bundle: &[u8],
+    shown: &str,
+) -> Result<Vec<(String, Vec<u8>)>, SealError> {
+    let rest = bundle
+        .strip_prefix(MAGIC)
+        .filter(|r| r.len() >= NONCE_LEN)
+        .ok_or_else(|| SealError::NotABundle(shown.into()))?;
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let nonce =
+        Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::NotABundle(shown.into()))?;
+    let mut buf = sealed.to_vec();
+    let plain = key
+        .pair_key(customer, environment)
+        .open_in_place(nonce, Aad::from(aad(customer, environment)), &mut buf)
+        .map_err(|_| SealError::Forged(shown.into()))?;
+    parse_files(plain).ok_or_else(|| SealError::Malformed(shown.into()))
+}
+
+fn parse_files(mut b: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    while !b.is_empty() {
+        let (n, rest) = b.split_first_chunk::<2>()?;
+        let (name, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*n)))?;
+        let (len, rest) = rest.split_first_chunk::<8>()?;
+        let len = usize::try_from(u64::from_be_bytes(*len)).ok()?;
+        let (data, rest) = rest.split_at_checked(len)?;
+        let name = std::str::from_utf8(name).ok()?;
+        // Plain file names only: a bundle never writes outside its folder.
+        let plain =
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+        if !plain {
+            return None;
+        }
+        files.push((name.to_string(), data.to_vec()));
+        b = rest;
+    }
+    Some(files)
+}
+
+/// Opens a bundle file into `dir` (each file written atomically, never
+/// through a link).
+pub fn open_into(
+    key: &ArtifactKey,
+    customer: &str,
+    environment: &str,
+    bundle: &Path,
+    dir: &Path,
+) -> Result<Vec<String>, SealError> {
+    let bytes = crate::fsutil::read_bounded(bundle, MAX_BUNDLE + 64)?;
+    let shown = crate::config::display_path(bundle).display().to_string();
+    let files = open(key, customer, environment, &bytes, &shown)?;
+    let mut names = Vec::new();
+    for (name, data) in files {
+        crate::fsutil::write_atomic(&dir.join(&name), &data)?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> ArtifactKey {
+        ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("tfplan"), b"\x00binary plan").unwrap();
+        std::fs::write(d.path().join("plan.txt"), "secret value: hunter2\n").unwrap();
+        let k = key("k");
+        let b = seal_dir(&k, "acme", "production", d.path(), &["tfplan", "plan.txt"]).unwrap();
+        assert!(!b.windows(7).any(|w| w == b"hunter2"), "encrypted");
+        let files = open(&k, "acme", "production", &b, "b").unwrap();
+        assert_eq!(files[0], ("tfplan".into(), b"\x00binary plan".to_vec()));
+        assert_eq!(files[1].1, b"secret value: hunter2\n");
+        for (kk, c, e) in [
+            (key("x"), "acme", "production"),
+            (key("k"), "globex", "production"),
+            (key("k"), "acme", "staging"),
+        ] {
+            assert!(matches!(
+                open(&kk, c, e, &b, "b"),
+                Err(SealError::Forged(_))
+            ));
+        }
+        let mut tampered = b.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(matches!(
+            open(&k, "acme", "production", &tampered, "b"),
+            Err(SealError::Forged(_))
+        ));
+        assert!(matches!(
+            open(&k, "acme", "production", b"junk", "b"),
+            Err(SealError::NotABundle(_))
+        ));
+        assert!(format!("{k:?}").contains("***"));
+    }
+
+    #[test]
+    fn keys_must_be_strong_and_names_plain() {
+        assert!(matches!(ArtifactKey::new(b""), Err(SealError::NoKey)));
+        assert!(matches!(
+            ArtifactKey::new(b"short"),
+            Err(SealError::WeakKey)
+        ));
+        let mut evil = Vec::new();
+        evil.extend_from_slice(&5u16.to_be_bytes());
+        evil.extend_from_slice(b"../x1");
+        evil.extend_from_slice(&1u64.to_be_bytes());
+        evil.push(b'a');
+        assert!(parse_files(&evil).is_none());
+        assert!(parse_files(&[0, 9, b'a']).is_none(), "truncated");
+        assert_eq!(parse_files(&[]), Some(vec![]));
+    }
+}
