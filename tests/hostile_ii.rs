@@ -1,0 +1,220 @@
+//! Hostile input, second part: credentials that only templating shows,
+//! manager-side paths that leave the manager repo, options smuggled into
+//! git, leftovers of killed runs, and audit records that used to panic the
+//! report. The corpus cases live in `tests/fixtures/hostile/` and run in
+//! `tests/hostile.rs`; this file checks what the corpus cannot: every
+//! command that reads values refuses them, and nothing repeats a secret.
+
+mod common;
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use std::path::Path;
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use world::{World, ACME};
+
+fn corpus(file: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hostile")
+        .join(file);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Asserts that no fragment of a secret shows anywhere in `text`.
+fn assert_never_repeated(text: &str, fragments: &[&str], what: &str) {
+    for f in fragments {
+        assert!(!text.contains(f), "{what} repeats `{f}`:\n{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Credentials that appear only after templating
+
+/// (corpus file, message, fragments of its secret that must never show,
+/// whether the raw file already shows it)
+const TEMPLATED_SECRETS: &[(&str, &str, &[&str], bool)] = &[
+    (
+        "vars/template_assembled_token.yml",
+        "/tags/ci: the literal text of this template looks like a GitHub token",
+        &["A1b2C3", "d4E5f6"],
+        true,
+    ),
+    (
+        "vars/template_password_literal.yml",
+        "/tags/db_password: the literal text of this template looks like a secret",
+        &["Zq8#", "mK9@", "pL4$"],
+        true,
+    ),
+    (
+        "vars/template_rendered_token.yml",
+        "/tags/ci: value looks like a GitHub token once rendered",
+        &["A1b2C3", "d4E5f6"],
+        false,
+    ),
+    (
+        "vars/template_rendered_password.yml",
+        "/tags/db_password: value looks like a secret (random-looking value under a secret-like key) once rendered",
+        &["Zq8#", "mK9@", "pL4$"],
+        false,
+    ),
+];
+
+/// `validate`, `render`, `render --all` and `plan` refuse every templated
+/// secret with the key and the place of the value, write nothing, and never
+/// repeat the secret or a part of it.
+#[test]
+fn templated_secrets_are_refused_by_every_local_command() {
+    require_terraform();
+    for (file, message, fragments, _) in TEMPLATED_SECRETS {
+        let fx = Fixture::new();
+        fx.write("customers/acme/infra/variables.yml", &corpus(file));
+        let at = "customers/acme/infra/variables.yml:7:";
+        for args in [
+            &["validate", "--customer", "acme"][..],
+            &["render", "--customer", "acme", "--env", "staging"],
+            &["render", "--all", "--out", "rendered"],
+            &["plan", "--customer", "acme", "--env", "staging"],
+        ] {
+            let out = fx.fleetform().args(args).output().unwrap();
+            let text = format!("{}{}", stdout(&out), stderr(&out));
+            assert_eq!(out.status.code(), Some(1), "{file} {args:?}: {text}");
+            assert!(text.contains(message), "{file} {args:?}: {text}");
+            assert!(text.contains(at), "{file} {args:?}: no position: {text}");
+            assert_never_repeated(&text, fragments, &format!("{file} {args:?}"));
+        }
+        assert!(
+            !fx.path("manager/rendered/acme").exists()
+                || files_under(&fx.path("manager/rendered/acme")).is_empty(),
+            "{file}: render --all wrote acme's values"
+        );
+        let written = files_under(&fx.manager().join(".fleetform/out"));
+        assert!(written.is_empty(), "{file}: plan wrote {written:?}");
+    }
+}
+
+/// `validate FILE` has no customer to render for: it finds what the file's
+/// template text shows (and leaves the rest to render, plan and the
+/// manager's checks above).
+#[test]
+fn validate_files_finds_secrets_in_template_text() {
+    let fx = Fixture::new();
+    for (file, message, fragments, in_raw_text) in TEMPLATED_SECRETS {
+        fx.write("check.yml", &corpus(file));
+        let out = fx
+            .fleetform()
+            .args(["validate", "../check.yml"])
+            .output()
+            .unwrap();
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert_never_repeated(&text, fragments, file);
+        if *in_raw_text {
+            assert_eq!(out.status.code(), Some(1), "{file}: {text}");
+            assert!(text.contains(message), "{file}: {text}");
+        }
+    }
+}
+
+/// A key that is itself a credential is reported at the key, under its
+/// mapping's pointer, and the key is never printed (nor quoted by a schema
+/// message about the same place).
+#[test]
+fn a_credential_key_is_never_repeated() {
+    let fx = Fixture::new();
+    fx.write(
+        "customers/acme/infra/variables.yml",
+        &corpus("vars/cred_as_key.yml"),
+    );
+    let out = fx
+        .fleetform()
+        .args(["validate", "--customer", "acme"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("variables.yml:7:3: /tags: a key of this mapping looks like a GitHub token"),
+        "{text}"
+    );
+    assert_never_repeated(&text, &["Z9y8X7w6V5u4"], "validate");
+}
+
+/// The manager's own value layers go through the same scan after
+/// rendering: a manager template cannot assemble a token either.
+#[test]
+fn manager_layer_templates_are_scanned_after_rendering() {
+    let fx = Fixture::new();
+    fx.append(
+        "manager/values/base.yml",
+        "\nbuild_id: \"{{ 'GHP_' | lower }}{{ 'A1b2C3d4E5f6A1b2C3d4E5f6A1b2C3d4E5f6' }}\"\n",
+    );
+    let out = fx
+        .fleetform()
+        .args(["render", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("values/base.yml:")
+            && text.contains("/build_id: value looks like a GitHub token once rendered"),
+        "{text}"
+    );
+    assert_never_repeated(&text, &["A1b2C3"], "render");
+}
+
+/// The dispatched plan goes through the same render: a token that only the
+/// rendered value shows passes the customer's trigger (it cannot render
+/// without the manager) and is refused by the manager, with nothing
+/// planned and the secret in no status, comment, summary or log.
+#[test]
+fn dispatched_plans_refuse_templated_secrets() {
+    let mut w = World::new();
+    let vars = corpus("vars/template_rendered_token.yml");
+    let sha = w.gh.commit(ACME, "leak", &[("infra/variables.yml", &vars)]);
+    let pr = w.gh.open_pr(ACME, "leak", "main", "tags");
+    let (out, _) = w.trigger_pr(ACME, pr, "leak", &sha);
+    world::ok(&out);
+    let (out, files) = w.plan_latest("staging");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "infra/variables.yml:7:7: /tags/ci: value looks like a GitHub token once rendered"
+        ),
+        "{text}"
+    );
+    let status = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
+    assert_eq!(status.state, "failure");
+    let mut written = text.clone();
+    for s in w.gh.statuses(ACME, &sha) {
+        written.push_str(s.description.as_deref().unwrap_or_default());
+    }
+    for c in w.gh.comments(ACME, pr) {
+        written.push_str(&c.body);
+    }
+    written.push_str(&files.summary());
+    assert_never_repeated(&written, &["A1b2C3", "d4E5f6"], "the dispatched plan");
+    let planned = files_under(&w.fx.manager().join(".fleetform/out"));
+    assert!(
+        !planned.iter().any(|p| p.ends_with("tfplan")
+            || p.ends_with("variables.tfvars.json")
+            || p.ends_with("summary.json")),
+        "{planned:?}"
+    );
+}
