@@ -104,13 +104,6 @@ impl Workspace {
         customer: &str,
         environment: &str,
     ) -> Result<Self, TerraformError> {
-        let wd = &manager.config.terraform.working_dir;
-        if !crate::config::is_relative_inside(wd) {
-            return Err(TerraformError::Io(std::io::Error::other(format!(
-                "`terraform.working_dir` in fleetform.yml is `{}`; it must be a relative path inside the manager repo (no `..`, not absolute)",
-                wd.display()
-            ))));
-        }
         std::fs::create_dir_all(parent)?;
         let dir = tempfile::Builder::new()
             .prefix(".work-")
