@@ -218,3 +218,134 @@ fn dispatched_plans_refuse_templated_secrets() {
         "{planned:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 3. Options smuggled into git
+
+/// Runs git in `dir` (test setup).
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+}
+
+/// The examples as a git repo with two commits: the second changes acme's
+/// variables only.
+fn fixture_repo() -> Fixture {
+    let fx = Fixture::new();
+    git(fx.root(), &["init", "-q", "-b", "main"]);
+    git(fx.root(), &["add", "-A"]);
+    git(fx.root(), &["commit", "-q", "-m", "one"]);
+    fx.append("customers/acme/infra/variables.yml", "\n# changed\n");
+    git(fx.root(), &["commit", "-q", "-am", "two"]);
+    fx
+}
+
+/// `--changed-from=--output=FILE` used to reach `git diff` as an option
+/// and write FILE. Every revision flag is checked when the flags are
+/// resolved (exit 2, a clear message) and git never runs.
+#[test]
+fn matrix_refuses_revisions_that_git_would_read_as_options() {
+    let fx = fixture_repo();
+    let trap = tempfile::tempdir().unwrap();
+    let target = trap.path().join("x");
+    let target = target.display();
+    for (args, env) in [
+        (vec![format!("--changed-from=--output={target}")], None),
+        (
+            vec![
+                "--changed-from".into(),
+                "HEAD~1".into(),
+                format!("--changed-to=--output={target}"),
+            ],
+            None,
+        ),
+        (vec![], Some(format!("--output={target}"))),
+        (vec!["--changed-from=main..--output=x".into()], None),
+    ] {
+        let mut cmd = fx.fleetform();
+        cmd.arg("matrix").args(&args);
+        if let Some(v) = &env {
+            cmd.env("FLEETFORM_CHANGED_FROM", v);
+        }
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert!(
+            err.contains("is not a git revision"),
+            "{args:?} {env:?}: {err}"
+        );
+        let written: Vec<_> = std::fs::read_dir(trap.path()).unwrap().collect();
+        assert!(
+            written.is_empty(),
+            "{args:?} {env:?}: git wrote {written:?}"
+        );
+    }
+}
+
+/// A `git` in front of the real one, recording its arguments.
+fn recording_git(fx: &Fixture) -> (std::path::PathBuf, std::path::PathBuf) {
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("git"))
+        .find(|p| p.is_file())
+        .expect("git on PATH");
+    let bin = fx.path("gitbin");
+    let log = fx.path("git-calls.log");
+    fx.write(
+        "gitbin/git",
+        &format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done >> '{}'\necho >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            log.display(),
+            real.display()
+        ),
+    );
+    let mut perm = std::fs::metadata(bin.join("git")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(bin.join("git"), perm).unwrap();
+    (bin, log)
+}
+
+/// A valid revision reaches git after `--end-of-options`, with external
+/// diff drivers and textconv filters off, and still selects the changed
+/// customer.
+#[test]
+fn matrix_passes_revisions_after_end_of_options() {
+    let fx = fixture_repo();
+    let (bin, log) = recording_git(&fx);
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let out = fx
+        .fleetform()
+        .env("PATH", path)
+        .args(["matrix", "--changed-from", "HEAD~1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let ids: Vec<&str> = m["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme-staging", "acme-production"]);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let diff = calls
+        .lines()
+        .find(|l| l.starts_with("[diff]"))
+        .unwrap_or_else(|| panic!("no git diff: {calls}"));
+    for flag in ["[--no-ext-diff]", "[--no-textconv]", "[-z]"] {
+        assert!(diff.contains(flag), "{diff}");
+    }
+    assert!(
+        diff.ends_with("[--end-of-options][HEAD~1..HEAD][--]"),
+        "{diff}"
+    );
+}
