@@ -349,3 +349,129 @@ fn matrix_passes_revisions_after_end_of_options() {
         "{diff}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 4. Leftovers of killed runs
+
+/// `fleetform plan` as a child process (to be killed), with the scrubbed
+/// environment of `common::fleetform_bin`.
+fn spawn_plan(fx: &Fixture, args: &[&str], env: &[(&str, &Path)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
+    cmd.env_clear();
+    for keep in ["PATH", "HOME", "TMPDIR"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd.env("TF_IN_AUTOMATION", "1")
+        .env("TF_INPUT", "0")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("NO_COLOR", "1")
+        .env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"))
+        .current_dir(fx.manager())
+        .arg("plan")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn fleetform")
+}
+
+/// A `terraform` that announces itself in `started`, then waits until
+/// fleetform (its parent) is gone: a plan that never ends on its own.
+fn stuck_terraform(fx: &Fixture) -> (std::path::PathBuf, std::path::PathBuf) {
+    let started = fx.path("terraform-started");
+    fx.write(
+        "slowbin/terraform",
+        &format!(
+            "#!/bin/sh\ntouch '{}'\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.1; done\nexit 1\n",
+            started.display()
+        ),
+    );
+    let script = fx.path("slowbin/terraform");
+    let mut perm = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&script, perm).unwrap();
+    (script, started)
+}
+
+fn wait_for(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn work_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".work-")
+        })
+        .collect()
+}
+
+/// `kill -9` during a plan leaves its working copy. A concurrent run leaves
+/// it alone while the killed run lives (its lock is held); the next run
+/// after the kill removes it and says so.
+#[test]
+fn working_copies_of_killed_runs_are_removed_by_the_next_run() {
+    require_terraform();
+    let fx = Fixture::new();
+    let (slow, started) = stuck_terraform(&fx);
+    let pair = fx.manager().join(".fleetform/out/acme/staging");
+    let mut victim = spawn_plan(
+        &fx,
+        &["--customer", "acme", "--env", "staging"],
+        &[("FLEETFORM_TERRAFORM", &slow)],
+    );
+    wait_for(&started);
+    let left = work_dirs(&pair);
+    assert_eq!(left.len(), 1, "{left:?}");
+
+    // A run beside the live one keeps its working copy.
+    let out = fx
+        .fleetform()
+        .args(["plan", "--customer", "globex", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("removed"), "{}", stderr(&out));
+    assert!(left[0].exists(), "a live run's working copy was removed");
+
+    // kill -9, reaped: the working copy stays behind.
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    assert!(left[0].exists());
+
+    let out = fx
+        .fleetform()
+        .args(["plan", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let name = left[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        err.contains(&format!(
+            "removed .fleetform/out/acme/staging/{name}, a working copy left by a run that was killed"
+        )),
+        "{err}"
+    );
+    assert!(!left[0].exists());
+    assert!(work_dirs(&pair).is_empty(), "{:?}", work_dirs(&pair));
+}
