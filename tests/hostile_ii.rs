@@ -475,3 +475,107 @@ fn working_copies_of_killed_runs_are_removed_by_the_next_run() {
     assert!(!left[0].exists());
     assert!(work_dirs(&pair).is_empty(), "{:?}", work_dirs(&pair));
 }
+
+// ---------------------------------------------------------------------------
+// 5. The audit reader
+
+const RLIMIT_AS: i32 = 9;
+extern "C" {
+    fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
+}
+
+/// `fleetform audit report ARGS` with at most `memory` bytes of address
+/// space: (exit code, stdout, stderr).
+fn audit_report(args: &[&str], memory: u64) -> (Option<i32>, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
+    cmd.env_clear()
+        .env("NO_COLOR", "1")
+        .arg("audit")
+        .arg("report")
+        .args(args);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if setrlimit(RLIMIT_AS, &[memory, memory]) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+/// A multi-byte `--since` and multi-byte shas in records used to panic on
+/// byte slicing; they are a usage error and a rendered row now.
+#[test]
+fn audit_report_never_panics_on_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let sha = format!("a{}", "é".repeat(30));
+    let rec = serde_json::json!({"time": "2026-11-01T00:00:00Z", "action": "apply", "actor": "ö",
+        "customer": "acme", "result": "ok", "sha": sha, "plan_sha256": "ü".repeat(40), "detail": "é"});
+    std::fs::write(&log, format!("{rec}\n")).unwrap();
+    let log = log.display().to_string();
+    let (code, out, err) = audit_report(&["--log", &log], 1 << 30);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("`aééééééééééé`") && out.contains(&format!("`{}`", "ü".repeat(12))),
+        "{out}"
+    );
+    for since in [
+        "aééééééééZ",
+        "éééééééééé",
+        "2026-11-0é",
+        "2026-11-01T0é:00:00Z",
+    ] {
+        let (code, _, err) = audit_report(&["--log", &log, "--since", since], 1 << 30);
+        assert_eq!(code, Some(2), "{since}: {err}");
+        assert!(err.contains("is not a date (YYYY-MM-DD)"), "{since}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// The report streams the log: a 60 MB log of records it does not keep is
+/// summarised in 128 MiB of address space (reading it whole took about
+/// three times the log).
+#[test]
+fn audit_report_memory_does_not_grow_with_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let plan = serde_json::json!({"time": "2026-11-01T10:00:00Z", "action": "plan", "actor": "someone",
+        "customer": "acme", "environment": "staging", "sha": "0123456789abcdef0123456789abcdef01234567",
+        "plan_sha256": "ab".repeat(32), "result": "changes",
+        "run_url": "https://github.com/provider/manager/actions/runs/123456789",
+        "dispatch_id": "d-0123456789", "detail": "staging: +3 ~0 -0"})
+    .to_string();
+    let apply = r#"{"time":"2026-11-02T10:00:00Z","action":"apply","actor":"approver","customer":"acme","result":"ok"}"#;
+    let mut text = String::with_capacity(61 << 20);
+    let mut lines = 0;
+    while text.len() < 60 << 20 {
+        text.push_str(&plan);
+        text.push('\n');
+        lines += 1;
+    }
+    text.push_str(apply);
+    text.push('\n');
+    std::fs::write(&log, &text).unwrap();
+    drop(text);
+    let log = log.display().to_string();
+    let (code, out, err) = audit_report(&["--log", &log, "--json"], 128 << 20);
+    assert_eq!(code, Some(0), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["records"], lines + 1);
+    assert_eq!(s["applies_per_customer"]["acme"], 1);
+    let (code, out, err) = audit_report(
+        &["--log", &log, "--json", "--since", "2026-11-02"],
+        128 << 20,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (s["records"].as_u64(), s["since"].as_str()),
+        (Some(1), Some("2026-11-02T00:00:00Z"))
+    );
+}
