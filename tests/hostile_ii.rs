@@ -579,3 +579,26 @@ fn audit_report_memory_does_not_grow_with_the_log() {
         (Some(1), Some("2026-11-02T00:00:00Z"))
     );
 }
+
+/// I/O errors of a plan name the path and keep the OS reason (they said
+/// "writing terraform.log" and nothing else).
+#[test]
+fn plan_io_errors_name_the_path_and_the_reason() {
+    require_terraform();
+    let fx = Fixture::new();
+    let blocker = fx
+        .manager()
+        .join(".fleetform/out/acme/staging/terraform.log");
+    std::fs::create_dir_all(blocker.join("x")).unwrap();
+    let out = fx
+        .fleetform()
+        .args(["plan", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(".fleetform/out/acme/staging/terraform.log: ") && text.contains("(os error"),
+        "{text}"
+    );
+}

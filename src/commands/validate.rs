@@ -204,7 +204,9 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
         out.diagnostics(&r.problems);
     }
     if settings.json {
-        out.result(&serde_json::to_string_pretty(&results).expect("serialisable"));
+        let json = serde_json::to_string_pretty(&results)
+            .map_err(|e| Error::Failed(format!("serialising the results: {e}")))?;
+        out.result(&json);
     } else if !results.is_empty() {
         // One write for the whole list: thousands of files print thousands
         // of lines.
