@@ -3,7 +3,7 @@
 //! artifact). Lines are written with one `write` on a file opened for
 //! append, so concurrent writers never interleave within a line.
 
-use std::io::Write;
+use std::io::{BufRead as _, Read as _, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,7 @@ pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut line = serde_json::to_vec(entry).expect("serialisable");
+    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -112,48 +112,132 @@ pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
     f.write_all(&line)
 }
 
-/// Reads every record; a damaged line is reported with its number.
-pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+/// Longest audit line read, in bytes. fleetform writes lines of a few
+/// hundred bytes; a longer one is damage, and reading stops at this bound
+/// instead of holding the rest of the file.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Why the audit log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: not an audit record: {message}", path.display())]
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Reads the log at `path` one record at a time, handing each to `each`
+/// (memory holds one line, whatever the size of the log). A missing log
+/// has no records; a damaged line is an error naming its number. Returns
+/// how many records were read.
+pub fn read_each(path: &Path, each: impl FnMut(Entry)) -> Result<usize, ReadError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(ReadError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| format!("{}:{}: not an audit record: {e}", path.display(), i + 1))
-        })
-        .collect()
+    read_records(std::io::BufReader::new(file), path, each)
+}
+
+/// Reads records from `reader` (shown as `path` in errors), one line at a
+/// time, each at most [`MAX_LINE`] bytes; blank lines are skipped.
+pub fn read_records(
+    mut reader: impl std::io::BufRead,
+    path: &Path,
+    mut each: impl FnMut(Entry),
+) -> Result<usize, ReadError> {
+    let damaged = |line: usize, message: String| ReadError::Damaged {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut buf = Vec::new();
+    let mut count = 0;
+    for line in 1.. {
+        buf.clear();
+        let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX) + 1;
+        let n = (&mut reader)
+            .take(limit)
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| ReadError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        } else if buf.len() > MAX_LINE {
+            return Err(damaged(
+                line,
+                format!("the line is longer than {MAX_LINE} bytes"),
+            ));
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry = serde_json::from_slice(&buf).map_err(|e| damaged(line, e.to_string()))?;
+        each(entry);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Reads every record into memory (tests and small logs; the report
+/// streams with [`read_each`]).
+pub fn read(path: &Path) -> Result<Vec<Entry>, ReadError> {
+    let mut out = Vec::new();
+    read_each(path, |e| out.push(e))?;
+    Ok(out)
 }
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
+    rfc3339(now_secs())
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
+        .unwrap_or(0)
 }
 
 /// Formats Unix seconds as RFC 3339 UTC.
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        "{}T{:02}:{:02}:{:02}Z",
+        date(secs),
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
     )
 }
 
+/// The UTC date of Unix seconds as `YYYY-MM-DD`.
+fn date(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Today as `YYYY-MM-DD` (UTC).
 pub fn today() -> String {
-    rfc3339_now()[..10].to_string()
+    date(now_secs())
 }
 
 /// Days since 1970-01-01 → (year, month, day). Howard Hinnant's algorithm.
@@ -195,5 +279,41 @@ mod tests {
         append(&p, &e).unwrap();
         append(&p, &e).unwrap();
         assert_eq!(read(&p).unwrap(), vec![e.clone(), e]);
+    }
+
+    /// Lines are read one at a time, blank ones skipped, a damaged or
+    /// overlong one reported with its number; the reader never holds more
+    /// than one line.
+    #[test]
+    fn records_stream_and_damage_is_located() {
+        let line = r#"{"time":"t","action":"plan","actor":"a","result":"ok"}"#;
+        let text = format!("{line}\n\n  \n{line}");
+        let mut n = 0;
+        let count = read_records(text.as_bytes(), Path::new("a.jsonl"), |_| n += 1).unwrap();
+        assert_eq!((count, n), (2, 2));
+        let bad = format!("{line}\n{{\"time\": 1}}\n");
+        let e = read_records(bad.as_bytes(), Path::new("a.jsonl"), |_| {}).unwrap_err();
+        assert!(
+            e.to_string().starts_with("a.jsonl:2: not an audit record"),
+            "{e}"
+        );
+        let long = format!("{line}\n{}\n{line}\n", "x".repeat(MAX_LINE + 10));
+        let e = read_records(long.as_bytes(), Path::new("a.jsonl"), |_| {}).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("a.jsonl:2: not an audit record: the line is longer than {MAX_LINE} bytes")
+        );
+        let binary: &[u8] = b"\xff\xfe\x00\n";
+        assert!(read_records(binary, Path::new("a.jsonl"), |_| {}).is_err());
+        assert_eq!(
+            read(Path::new("/nonexistent/audit.jsonl")).unwrap(),
+            Vec::<Entry>::new()
+        );
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        assert!(crate::config::is_date(&today()));
+        assert_eq!(date(86_400 * 365), "1971-01-01");
     }
 }

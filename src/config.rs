@@ -15,6 +15,52 @@ use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 /// File name of the manager configuration at the manager repo root.
 pub const CONFIG_FILE: &str = "fleetform.yml";
 
+/// A path in `fleetform.yml`, relative to the manager repo and inside it
+/// (no `..`, not absolute). Every manager-side path key has this type, so
+/// reading the key checks it: no key can be added without the check (a
+/// test refuses a plain `PathBuf` field in this file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RepoPath(PathBuf);
+
+impl RepoPath {
+    /// The message of a refused path; [`from_doc`] places it at the key.
+    const REFUSED: &'static str = "must be a relative path inside the manager repo";
+
+    /// A default: one of the literals below, all inside.
+    fn default_for(literal: &'static str) -> Self {
+        RepoPath(PathBuf::from(literal))
+    }
+}
+
+impl<'de> Deserialize<'de> for RepoPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = PathBuf::deserialize(d)?;
+        if is_relative_inside(&p) {
+            Ok(RepoPath(p))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "{} (no `..`, not absolute), not `{}`; keep the file in the manager repo and name it relative to fleetform.yml",
+                RepoPath::REFUSED,
+                p.display()
+            )))
+        }
+    }
+}
+
+impl std::ops::Deref for RepoPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for RepoPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
 /// Errors in the manager configuration or the registry.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,10 +92,10 @@ pub struct ManagerConfig {
     /// Format version; only `1` exists.
     pub version: u32,
     /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`.
-    pub schema: PathBuf,
+    pub schema: RepoPath,
     /// Customer registry file.
     #[serde(default = "default_registry")]
-    pub registry: PathBuf,
+    pub registry: RepoPath,
     /// Manager-owned value layers.
     #[serde(default)]
     pub values: ManagerValues,
@@ -77,7 +123,7 @@ pub struct SyncConfig {
     /// The customer template folder in the manager repo; files ending in
     /// `.j2` are rendered with minijinja (suffix dropped), others copied.
     #[serde(default = "default_template_dir")]
-    pub template_dir: PathBuf,
+    pub template_dir: RepoPath,
     /// The branch sync PRs come from.
     #[serde(default = "default_sync_branch")]
     pub branch: String,
@@ -92,15 +138,15 @@ impl Default for SyncConfig {
     }
 }
 
-fn default_template_dir() -> PathBuf {
-    PathBuf::from("templates/customer")
+fn default_template_dir() -> RepoPath {
+    RepoPath::default_for("templates/customer")
 }
 fn default_sync_branch() -> String {
     "fleetform/sync".into()
 }
 
-fn default_registry() -> PathBuf {
-    PathBuf::from("customers.yml")
+fn default_registry() -> RepoPath {
+    RepoPath::default_for("customers.yml")
 }
 fn default_status_context() -> String {
     "infra/terraform-deploy".into()
@@ -112,7 +158,7 @@ fn default_status_context() -> String {
 #[serde(deny_unknown_fields)]
 pub struct ManagerValues {
     /// Values for every customer and environment (layer 1).
-    pub base: Option<PathBuf>,
+    pub base: Option<RepoPath>,
 }
 
 /// Paths inside a customer repo.
@@ -149,7 +195,7 @@ fn default_overrides() -> String {
 pub struct Environment {
     pub name: String,
     /// Manager values for this environment (layer 2).
-    pub values: Option<PathBuf>,
+    pub values: Option<RepoPath>,
     /// GitHub environment the plan job runs in (default `<name>-plan`).
     pub plan_environment: Option<String>,
     /// GitHub environment the apply job runs in (default `<name>-apply`).
@@ -177,7 +223,7 @@ impl Environment {
 #[serde(deny_unknown_fields)]
 pub struct TerraformConfig {
     /// Root module directory, relative to the manager repo.
-    pub working_dir: PathBuf,
+    pub working_dir: RepoPath,
     #[serde(default)]
     pub engine: Engine,
     #[serde(default)]
@@ -221,7 +267,7 @@ pub enum Backend {
     /// State files under `state_dir` (relative to the manager repo).
     Local {
         #[serde(default = "default_state_dir")]
-        state_dir: PathBuf,
+        state_dir: RepoPath,
     },
     /// Terraform's built-in `s3` backend.
     S3 {
@@ -239,8 +285,8 @@ pub enum Backend {
 fn yes() -> bool {
     true
 }
-fn default_state_dir() -> PathBuf {
-    PathBuf::from(".fleetform/state")
+fn default_state_dir() -> RepoPath {
+    RepoPath::default_for(".fleetform/state")
 }
 
 impl Default for Backend {
@@ -519,7 +565,7 @@ pub fn is_date(s: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
     matches!(
         (num(0..4), num(5..7), num(8..10)),
         (Some(_), Some(1..=12), Some(1..=31))
@@ -762,7 +808,10 @@ pub fn from_doc<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigError> {
             }
         }
         let inner = e.inner().to_string();
-        let (pos, message) = if let Some(field) = unknown_field(&inner) {
+        let (pos, message) = if inner.starts_with(RepoPath::REFUSED) {
+            pointer = refused_path_entry(doc, pointer);
+            (doc.key_pos(&pointer), inner)
+        } else if let Some(field) = unknown_field(&inner) {
             // The path ends at the unknown key itself or at its mapping.
             let key_ptr = if pointer.ends_with(&format!("/{}", yaml::escape_token(&field))) {
                 pointer.clone()
@@ -797,5 +846,118 @@ pub fn from_doc<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigError> {
 
 fn unknown_field(msg: &str) -> Option<String> {
     let rest = msg.strip_prefix("unknown field `")?;
-    Some(rest[..rest.find('`')?].to_string())
+    Some(rest.get(..rest.find('`')?)?.to_string())
+}
+
+/// The entry a [`RepoPath`] error is about. serde loses the path inside an
+/// internally tagged enum (`terraform.backend`) and stops at the enum's
+/// mapping; the entry is then the one below it whose string is refused.
+fn refused_path_entry(doc: &Document, pointer: String) -> String {
+    let Some(serde_json::Value::Object(map)) = doc.value.pointer(&pointer) else {
+        return pointer;
+    };
+    let refused = map.iter().find(|(_, v)| {
+        v.as_str()
+            .is_some_and(|s| !is_relative_inside(Path::new(s)))
+    });
+    match refused {
+        Some((k, _)) => format!("{pointer}/{}", yaml::escape_token(k)),
+        None => pointer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every manager-side path key is a [`RepoPath`]: a new key declared as
+    /// a plain `PathBuf` would skip the containment check. The only plain
+    /// paths here are where the manager was loaded from (`root`, `file`)
+    /// and a registry entry's local checkout (`path`, read as given).
+    #[test]
+    fn no_manager_path_key_bypasses_repo_path() {
+        let source = include_str!("config.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        let plain: Vec<&str> = code
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//"))
+            .filter(|l| l.contains(": PathBuf,") || l.contains(": Option<PathBuf>,"))
+            .filter(|l| {
+                let name = l.trim_start_matches("pub ").split(':').next();
+                !matches!(name, Some("root" | "file" | "path"))
+            })
+            .collect();
+        assert!(
+            plain.is_empty(),
+            "declare manager-side path keys as RepoPath: {plain:?}"
+        );
+    }
+
+    fn load(text: &str) -> Result<ManagerConfig, String> {
+        let doc = yaml::load_str(text, Path::new("fleetform.yml"), &Limits::default())
+            .map_err(|e| e.to_string())?;
+        from_doc(&doc).map_err(|e| e.to_string())
+    }
+
+    /// Each path key refuses `..` and absolute paths at the key's position;
+    /// paths inside are read as before.
+    #[test]
+    fn every_path_key_stays_inside_the_manager_repo() {
+        let ok = "version: 1\nschema: s.json\nregistry: c.yml\nvalues: {base: v/b.yml}\n\
+                  environments:\n  - name: staging\n    values: v/s.yml\n\
+                  terraform:\n  working_dir: ./tf\n  backend:\n    kind: local\n    state_dir: st\n\
+                  sync:\n  template_dir: t\n";
+        let c = load(ok).unwrap();
+        assert_eq!(&*c.terraform.working_dir, Path::new("./tf"));
+        for (from, to, at) in [
+            ("schema: s.json", "schema: ../s.json", "2:1: /schema"),
+            ("registry: c.yml", "registry: /c.yml", "3:1: /registry"),
+            ("base: v/b.yml", "base: v/../../b.yml", "4:10: /values/base"),
+            (
+                "values: v/s.yml",
+                "values: /v/s.yml",
+                "7:5: /environments/0/values",
+            ),
+            (
+                "working_dir: ./tf",
+                "working_dir: ..",
+                "9:3: /terraform/working_dir",
+            ),
+            (
+                "state_dir: st",
+                "state_dir: /st",
+                "12:5: /terraform/backend/state_dir",
+            ),
+            (
+                "template_dir: t",
+                "template_dir: ../t",
+                "14:3: /sync/template_dir",
+            ),
+        ] {
+            let e = load(&ok.replace(from, to)).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "fleetform.yml:{at}: must be a relative path inside the manager repo"
+                )),
+                "{to}: {e}"
+            );
+        }
+    }
+
+    /// Multi-byte text of a date's length is no date (and no panic).
+    #[test]
+    fn dates_never_panic() {
+        assert!(is_date("2026-11-01"));
+        for s in [
+            "éé-11-01",
+            "2026-é-01",
+            "ééééé",
+            "2026-11-0é",
+            "",
+            "2026-13-01",
+        ] {
+            assert!(!is_date(s), "{s}");
+        }
+    }
 }

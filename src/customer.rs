@@ -134,17 +134,56 @@ fn parse(shown: &Path, bytes: &[u8]) -> Result<Arc<Document>, Diagnostic> {
 
 /// Credential findings in a document, as diagnostics.
 pub fn credential_diagnostics(doc: &Document) -> Vec<Diagnostic> {
+    credential_findings(doc)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// Credential findings in a document: each as a diagnostic, with the
+/// pointer of the value (or keyed entry) it was found at.
+fn credential_findings(doc: &Document) -> Vec<(Diagnostic, String)> {
     secrets::scan(&doc.value)
         .into_iter()
-        .map(|f| Diagnostic {
-            location: doc.locate(&f.pointer),
-            pointer: Some(f.pointer),
-            message: format!(
-                "value looks like {}; secrets never go in variables files: remove it, rotate it, and have the provider reference it from a secret store",
-                f.what
-            ),
+        .map(|f| {
+            let pos = match f.spot {
+                secrets::Spot::Key => doc.key_pos(&f.pointer),
+                _ => doc.pos(&f.pointer),
+            };
+            let location = Location {
+                file: doc.file.clone(),
+                pos,
+            };
+            (credential_diagnostic(&f, location), f.pointer)
         })
         .collect()
+}
+
+/// True when one pointer is the other or inside it: a schema message about
+/// either may quote what is at both.
+fn overlaps(a: &str, b: &str) -> bool {
+    let inside = |p: &str, q: &str| p.strip_prefix(q).is_some_and(|r| r.starts_with('/'));
+    a == b || inside(a, b) || inside(b, a)
+}
+
+/// One credential finding as a diagnostic: where it is and what it looks
+/// like, never the value (nor a key that is the credential).
+fn credential_diagnostic(f: &secrets::Finding, location: Location) -> Diagnostic {
+    let what = match f.spot {
+        secrets::Spot::Value => format!("value looks like {}", f.what),
+        secrets::Spot::Key => format!("a key of this mapping looks like {}", f.what),
+        secrets::Spot::TemplateText => {
+            format!("the literal text of this template looks like {}", f.what)
+        }
+        secrets::Spot::Rendered => format!("value looks like {} once rendered", f.what),
+    };
+    Diagnostic {
+        location,
+        pointer: Some(f.shown_pointer().to_string()),
+        message: format!(
+            "{what}; secrets never go in variables files: remove it, rotate it, and have the provider reference it from a secret store"
+        ),
+    }
 }
 
 /// Parses and checks a customer's files: YAML, credentials, then the
@@ -162,15 +201,28 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             Err(d) => diags.push(d),
         }
     }
-    diags.extend(credential_diagnostics(&variables));
-    for d in overrides.values() {
-        diags.extend(credential_diagnostics(d));
+    // Where credentials are, as pointers into the merged value: a schema
+    // message about those places (or around them) could quote one, so
+    // only the credential finding is reported there.
+    let mut secret_at = Vec::new();
+    for (d, p) in credential_findings(&variables) {
+        diags.push(d);
+        secret_at.push(p);
+    }
+    for (env, doc) in &overrides {
+        for (d, p) in credential_findings(doc) {
+            diags.push(d);
+            secret_at.push(format!("/environments/{}{p}", escape_token(env)));
+        }
     }
     let mut seen = std::collections::BTreeSet::new();
     // Validates one value; `locate` places an error's pointer in a file.
     let mut check_one =
         |value: &Value, locate: &dyn Fn(&str) -> Location, diags: &mut Vec<Diagnostic>| {
             for v in schema.validate(value) {
+                if secret_at.iter().any(|p| overlaps(p, &v.pointer)) {
+                    continue;
+                }
                 let d = Diagnostic {
                     location: locate(&v.pointer),
                     pointer: Some(v.pointer),
@@ -313,6 +365,11 @@ pub struct TemplateContext {
 }
 
 /// Layers the values for one customer × environment and renders templates.
+///
+/// The rendered values are scanned for credentials like raw ones (every key
+/// and string), so a template cannot assemble a secret from harmless-looking
+/// parts: nothing rendered reaches a var file, a plan, a comment or the
+/// screen before it passed that scan.
 pub fn render(
     layers: &ManagerLayers,
     docs: &CustomerDocs,
@@ -320,58 +377,7 @@ pub fn render(
     env: &str,
     templates: &ValueTemplates,
 ) -> Result<Layered, Vec<Diagnostic>> {
-    let mut l = Layered::new();
-    if let Some(base) = &layers.base {
-        l.apply(
-            Source {
-                layer: Layer::ManagerBase,
-                doc: base.clone(),
-                root: String::new(),
-            },
-            &base.value,
-        );
-    }
-    if let Some(d) = layers.envs.get(env) {
-        l.apply(
-            Source {
-                layer: Layer::ManagerEnv,
-                doc: d.clone(),
-                root: String::new(),
-            },
-            &d.value,
-        );
-    }
-    let vars = &docs.variables;
-    let mut common = vars.value.as_object().cloned().unwrap_or_default();
-    let env_block = common.remove("environments");
-    l.apply(
-        Source {
-            layer: Layer::Customer,
-            doc: vars.clone(),
-            root: String::new(),
-        },
-        &Value::Object(common),
-    );
-    if let Some(block) = env_block.as_ref().and_then(|e| e.get(env)) {
-        l.apply(
-            Source {
-                layer: Layer::CustomerEnv,
-                doc: vars.clone(),
-                root: format!("/environments/{}", escape_token(env)),
-            },
-            block,
-        );
-    }
-    if let Some(d) = docs.overrides.get(env) {
-        l.apply(
-            Source {
-                layer: Layer::CustomerEnvFile,
-                doc: d.clone(),
-                root: String::new(),
-            },
-            &d.value,
-        );
-    }
+    let mut l = layer(layers, docs, env);
     let ctx = TemplateContext {
         customer: customer.slug.clone(),
         environment: env.to_string(),
@@ -395,11 +401,68 @@ pub fn render(
         &l,
         &mut diags,
     );
+    diags.extend(rendered_credentials(&l, &rendered));
     if diags.is_empty() {
         l.value = rendered;
         Ok(l)
     } else {
         Err(diags)
+    }
+}
+
+/// The five layers for one environment, merged with provenance.
+fn layer(layers: &ManagerLayers, docs: &CustomerDocs, env: &str) -> Layered {
+    let mut l = Layered::new();
+    let whole = |layer, doc: &Arc<Document>| Source {
+        layer,
+        doc: doc.clone(),
+        root: String::new(),
+    };
+    if let Some(base) = &layers.base {
+        l.apply(whole(Layer::ManagerBase, base), &base.value);
+    }
+    if let Some(d) = layers.envs.get(env) {
+        l.apply(whole(Layer::ManagerEnv, d), &d.value);
+    }
+    let vars = &docs.variables;
+    let mut common = vars.value.as_object().cloned().unwrap_or_default();
+    let env_block = common.remove("environments");
+    l.apply(whole(Layer::Customer, vars), &Value::Object(common));
+    if let Some(block) = env_block.as_ref().and_then(|e| e.get(env)) {
+        l.apply(
+            Source {
+                layer: Layer::CustomerEnv,
+                doc: vars.clone(),
+                root: format!("/environments/{}", escape_token(env)),
+            },
+            block,
+        );
+    }
+    if let Some(d) = docs.overrides.get(env) {
+        l.apply(whole(Layer::CustomerEnvFile, d), &d.value);
+    }
+    l
+}
+
+/// Credentials in the rendered values, placed at the origin of each value
+/// (the template that produced it).
+fn rendered_credentials(layered: &Layered, rendered: &Value) -> Vec<Diagnostic> {
+    secrets::scan_rendered(rendered)
+        .into_iter()
+        .map(|f| {
+            let location = layered
+                .origin(&f.pointer)
+                .map(|o| o.location)
+                .unwrap_or_else(unknown_origin);
+            credential_diagnostic(&f, location)
+        })
+        .collect()
+}
+
+fn unknown_origin() -> Location {
+    Location {
+        file: PathBuf::from("<values>"),
+        pos: yaml::Pos { line: 1, col: 1 },
     }
 }
 
@@ -415,12 +478,14 @@ fn render_strings(
         Value::String(s) if is_template(s) => match templates.render(s, ctx) {
             Ok(out) => *s = out,
             Err(e) => {
-                let origin = layered.origin(ptr);
+                // Not a rendered value: the credential scan that follows
+                // must not take the source for one.
+                s.clear();
                 diags.push(Diagnostic {
-                    location: origin.map(|o| o.location).unwrap_or(Location {
-                        file: PathBuf::from("<values>"),
-                        pos: yaml::Pos { line: 1, col: 1 },
-                    }),
+                    location: layered
+                        .origin(ptr)
+                        .map(|o| o.location)
+                        .unwrap_or_else(unknown_origin),
                     pointer: Some(ptr.clone()),
                     message: e.0,
                 });

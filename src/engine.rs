@@ -144,6 +144,7 @@ impl Engine<'_> {
     /// Plans one customer × environment and writes its results.
     pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
         let tf = self.terraform()?;
+        // Rendering refuses credentials, so nothing below ever holds one.
         let values = self.render(req.customer, req.environment, req.docs)?;
         let slug = &req.customer.slug;
         let env = req.environment;
@@ -153,34 +154,11 @@ impl Engine<'_> {
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
         write_atomic(&var_file, &vars)?;
         let plan_path = ws.path().join(PLAN_FILE);
-        let result = (|| -> Result<(bool, serde_json::Value, String), TerraformError> {
-            tf.init(&mut ws)?;
-            let (changes, text) = tf.plan(&mut ws, &var_file, &plan_path, req.refresh_only)?;
-            // `-detailed-exitcode` 0 means no resource, output or move
-            // changes: the JSON plan would only list no-ops, so the
-            // summary is empty and `show -json` is not run.
-            let json = if changes {
-                tf.show_json(&mut ws, &plan_path)?
-            } else {
-                serde_json::Value::Null
-            };
-            Ok((changes, json, text))
-        })();
-        write_atomic(&req.out_dir.join("terraform.log"), ws.log.as_bytes())?;
+        let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only);
+        let log_path = req.out_dir.join("terraform.log");
+        write_atomic(&log_path, ws.log.as_bytes())?;
         let (has_changes, json, plan_text) = result?;
-        let digest = sha256_file(&plan_path)?;
-        let key = self.manager.state_key(slug, env);
-        let mut summary = PlanSummary::from_show_json(&json, slug, env, &key, &digest, has_changes);
-        summary.sha = req.sha.clone();
-        let gates = self.manager.config.policies.for_environment(env);
-        let verdict = crate::policy::evaluate(
-            &gates,
-            &summary,
-            req.pull,
-            jiff::Timestamp::now(),
-            crate::policy::Stage::Plan,
-        );
-        summary.gates = (!verdict.results.is_empty()).then_some(verdict);
+        let summary = self.summarise(req, &plan_path, &json, has_changes)?;
         let full_plan_at = req
             .run_url
             .clone()
@@ -192,32 +170,49 @@ impl Engine<'_> {
                 run_url: req.run_url.as_deref(),
             },
             &plan_text,
-        );
-        let dir = &req.out_dir;
-        // Two runs publishing into the same folder take turns, so the
-        // summary always vouches for the plan file next to it.
-        let lock_path = dir.join(".publish.lock");
-        let lock = crate::fsutil::open_lock_file(&lock_path)?;
-        lock.lock()
-            .with_context(|| format!("waiting for the publish lock {}", lock_path.display()))?;
-        // The plan file moves into place; the summary that vouches for it
-        // is written last.
-        std::fs::rename(&plan_path, dir.join(PLAN_FILE)).map_err(|e| {
-            crate::fsutil::FsError::new("moving the plan file to", &dir.join(PLAN_FILE), e)
-        })?;
-        write_atomic(&dir.join("variables.tfvars.json"), &vars)?;
-        write_atomic(&dir.join("plan.txt"), plan_text.as_bytes())?;
-        write_atomic(&dir.join("comment.md"), comment.as_bytes())?;
-        let summary_json =
-            serde_json::to_vec_pretty(&summary).context("serialising the summary")?;
-        write_atomic(&dir.join(SUMMARY_FILE), &summary_json)?;
+        )
+        .context("rendering the plan comment")?;
+        let results = Results {
+            plan: &plan_path,
+            vars: &vars,
+            plan_text: &plan_text,
+            comment: &comment,
+            summary: &summary,
+        };
+        publish(&req.out_dir, &results)?;
         Ok(PlanOutcome {
             summary,
-            dir: dir.clone(),
+            dir: req.out_dir.clone(),
             comment,
             plan_text,
             log: std::mem::take(&mut ws.log),
         })
+    }
+
+    /// The plan's summary: counts and addresses from `show -json`, the
+    /// plan file's digest, and the gates' verdict at plan time.
+    fn summarise(
+        &self,
+        req: &PlanRequest<'_>,
+        plan_path: &Path,
+        json: &serde_json::Value,
+        has_changes: bool,
+    ) -> Result<PlanSummary, RunError> {
+        let (slug, env) = (&req.customer.slug, req.environment);
+        let digest = sha256_file(plan_path)?;
+        let key = self.manager.state_key(slug, env);
+        let mut summary = PlanSummary::from_show_json(json, slug, env, &key, &digest, has_changes);
+        summary.sha = req.sha.clone();
+        let gates = self.manager.config.policies.for_environment(env);
+        let verdict = crate::policy::evaluate(
+            &gates,
+            &summary,
+            req.pull,
+            jiff::Timestamp::now(),
+            crate::policy::Stage::Plan,
+        );
+        summary.gates = (!verdict.results.is_empty()).then_some(verdict);
+        Ok(summary)
     }
 
     /// Applies a saved plan after [`Engine::check_apply`] let it through.
@@ -233,12 +228,13 @@ impl Engine<'_> {
         let plan_path = dir.join(PLAN_FILE);
         let tf = self.terraform()?;
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
-        let abs_plan = std::path::absolute(&plan_path).context("resolving the plan path")?;
+        let abs_plan = std::path::absolute(&plan_path).map_err(io_err(&plan_path))?;
         let result = (|| -> Result<String, TerraformError> {
             tf.init(&mut ws)?;
             tf.apply(&mut ws, &abs_plan)
         })();
-        write_atomic(&dir.join("apply.log"), ws.log.as_bytes())?;
+        let log_path = dir.join("apply.log");
+        write_atomic(&log_path, ws.log.as_bytes())?;
         let output = result?;
         let outcome = ApplyOutcome {
             customer: customer.slug.clone(),
@@ -248,8 +244,9 @@ impl Engine<'_> {
             gates: verdict,
             output,
         };
+        let result_path = dir.join("apply.json");
         write_atomic(
-            &dir.join("apply.json"),
+            &result_path,
             &serde_json::to_vec_pretty(&outcome).context("serialising the apply result")?,
         )?;
         Ok(outcome)
@@ -288,8 +285,7 @@ impl Engine<'_> {
             }
         }
         let plan_path = dir.join(PLAN_FILE);
-        let actual =
-            sha256_file(&plan_path).with_context(|| format!("reading {}", plan_path.display()))?;
+        let actual = sha256_file(&plan_path)?;
         if actual != summary.plan_sha256 {
             return Err(RunError::Refused(format!(
                 "the plan file {} has SHA-256 {actual} but {} was approved; it changed after planning. Nothing was applied; plan again",
@@ -352,4 +348,64 @@ pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
             p.display()
         ))
     })
+}
+
+/// `init`, `plan -out` and, when there are changes, `show -json`: whether
+/// the plan has changes, its JSON (null without changes) and its text.
+fn run_plan(
+    tf: &Terraform,
+    ws: &mut Workspace,
+    var_file: &Path,
+    plan_path: &Path,
+    refresh_only: bool,
+) -> Result<(bool, serde_json::Value, String), TerraformError> {
+    tf.init(ws)?;
+    let (changes, text) = tf.plan(ws, var_file, plan_path, refresh_only)?;
+    // `-detailed-exitcode` 0 means no resource, output or move changes:
+    // the JSON plan would only list no-ops, so the summary is empty and
+    // `show -json` is not run.
+    let json = if changes {
+        tf.show_json(ws, plan_path)?
+    } else {
+        serde_json::Value::Null
+    };
+    Ok((changes, json, text))
+}
+
+/// What a plan publishes into its results folder.
+struct Results<'a> {
+    /// The plan file in the working copy (moved into the folder).
+    plan: &'a Path,
+    vars: &'a [u8],
+    plan_text: &'a str,
+    comment: &'a str,
+    summary: &'a PlanSummary,
+}
+
+/// Moves the plan into `dir` and writes the files next to it, the
+/// summary that vouches for the plan last. Two runs publishing into the
+/// same folder take turns, so the summary always vouches for the plan file
+/// next to it.
+fn publish(dir: &Path, r: &Results<'_>) -> Result<(), RunError> {
+    let lock_path = dir.join(".publish.lock");
+    let lock = crate::fsutil::open_lock_file(&lock_path)?;
+    lock.lock().map_err(io_err(&lock_path))?;
+    let plan = dir.join(PLAN_FILE);
+    std::fs::rename(r.plan, &plan).map_err(io_err(&plan))?;
+    let summary = serde_json::to_vec_pretty(r.summary).context("serialising the summary")?;
+    for (name, bytes) in [
+        ("variables.tfvars.json", r.vars),
+        ("plan.txt", r.plan_text.as_bytes()),
+        ("comment.md", r.comment.as_bytes()),
+        (SUMMARY_FILE, &summary),
+    ] {
+        let path = dir.join(name);
+        write_atomic(&path, bytes)?;
+    }
+    Ok(())
+}
+
+/// An I/O error that names its path and keeps the OS reason.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |e| RunError::Io(anyhow::anyhow!("{}: {e}", path.display()))
 }

@@ -122,11 +122,10 @@ impl Layered {
             if !node.is_object() {
                 *node = Value::Object(Map::new());
             }
-            node = node
-                .as_object_mut()
-                .expect("just made an object")
-                .entry(key)
-                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(map) = node else {
+                return; // made an object just above
+            };
+            node = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
         }
         let mut src = src_root;
         merge(node, value, &mut ptr, &mut src, idx, &mut self.origins);
@@ -137,13 +136,13 @@ impl Layered {
         let mut p = pointer;
         loop {
             if let Some((idx, src_ptr)) = self.origins.get(p) {
-                let s = &self.sources[*idx];
+                let s = self.sources.get(*idx)?;
                 return Some(Origin {
                     layer: s.layer,
                     location: s.doc.locate(src_ptr),
                 });
             }
-            p = &p[..p.rfind('/')?];
+            p = p.get(..p.rfind('/')?)?;
         }
     }
 

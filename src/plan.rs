@@ -300,11 +300,14 @@ pub struct CommentContext<'a> {
 /// Renders the PR comment for a plan. If the full text would exceed
 /// [`COMMENT_LIMIT`], keeps the head and the tail of the plan output and
 /// says where the full plan is.
-pub fn render_comment(ctx: &CommentContext<'_>, plan_text: &str) -> String {
+pub fn render_comment(
+    ctx: &CommentContext<'_>,
+    plan_text: &str,
+) -> Result<String, minijinja::Error> {
     let plan_text: &str = &defuse_markers(plan_text);
-    let render = |text: &str, omitted: usize| -> String {
+    let render = |text: &str, omitted: usize| -> Result<String, minijinja::Error> {
         let env = crate::template::markdown();
-        let t = env.get_template("plan_comment.md").expect("embedded");
+        let t = env.get_template("plan_comment.md")?;
         t.render(minijinja::context! {
             marker => comment_marker(&ctx.summary.customer, &ctx.summary.environment),
             s => minijinja::Value::from(minijinja::value::Serde(ctx.summary)),
@@ -316,14 +319,13 @@ pub fn render_comment(ctx: &CommentContext<'_>, plan_text: &str) -> String {
             plan_text => text,
             omitted => omitted,
         })
-        .expect("plan comment renders")
     };
-    let full = render(plan_text, 0);
+    let full = render(plan_text, 0)?;
     if full.len() <= COMMENT_LIMIT {
-        return full;
+        return Ok(full);
     }
     let lines: Vec<&str> = plan_text.lines().collect();
-    let overhead = full.len() - plan_text.len() + 200;
+    let overhead = full.len().saturating_sub(plan_text.len()) + 200;
     let budget = COMMENT_LIMIT.saturating_sub(overhead);
     let (mut head, mut tail) = (Vec::new(), Vec::new());
     let (mut used, mut i, mut j) = (0usize, 0usize, lines.len());
@@ -351,7 +353,7 @@ pub fn render_comment(ctx: &CommentContext<'_>, plan_text: &str) -> String {
         head.join("\n"),
         tail.join("\n")
     );
-    let out = render(&text, omitted);
+    let out = render(&text, omitted)?;
     debug_assert!(out.len() <= COMMENT_LIMIT);
-    out
+    Ok(out)
 }

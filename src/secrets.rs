@@ -10,13 +10,47 @@ use std::sync::LazyLock;
 use regex::{Regex, RegexSet};
 use serde_json::Value;
 
+use crate::template::is_template;
 use crate::yaml::escape_token;
 
-/// A value that looks like a credential, by JSON pointer.
+/// A value (or key) that looks like a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// JSON pointer of the value, or of the entry whose key it is.
     pub pointer: String,
+    /// What was found where.
+    pub spot: Spot,
     pub what: &'static str,
+}
+
+/// Where in a value a credential was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spot {
+    /// A plain value, as written.
+    Value,
+    /// The key of the entry at the pointer: never show that pointer's last
+    /// token, it is the credential.
+    Key,
+    /// The literal text of a value template (outside its tags, its string
+    /// literals, its comments, or these put together).
+    TemplateText,
+    /// A value as rendered from its template.
+    Rendered,
+}
+
+impl Finding {
+    /// The pointer to show: for a key, its mapping's (the key is the
+    /// secret).
+    pub fn shown_pointer(&self) -> &str {
+        match self.spot {
+            Spot::Key => self
+                .pointer
+                .rfind('/')
+                .and_then(|i| self.pointer.get(..i))
+                .unwrap_or_default(),
+            _ => &self.pointer,
+        }
+    }
 }
 
 /// The known credential formats and what each is.
@@ -57,7 +91,7 @@ static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// What a string looks like, if it looks like a known credential format.
 pub fn credential_kind(s: &str) -> Option<&'static str> {
     let first = FORMATS.matches(s).into_iter().next()?;
-    Some(PATTERNS[first].1)
+    PATTERNS.get(first).map(|(_, what)| *what)
 }
 
 pub fn looks_like_credential(s: &str) -> bool {
@@ -86,53 +120,91 @@ fn random_looking(s: &str) -> bool {
     s.len() >= 16 && !s.contains(char::is_whitespace) && entropy(s) >= 3.5
 }
 
-/// True for values that point at a secret rather than hold one.
+/// True for values that point at a secret rather than hold one. (A
+/// template is not one: its literal text is scanned, and what it renders
+/// to.)
 fn is_reference(s: &str) -> bool {
-    s.contains("{{")
-        || s.starts_with("arn:")
+    s.starts_with("arn:")
         || s.starts_with("vault:")
         || s.starts_with("projects/") // GCP Secret Manager resource names
         || s.starts_with("https://") && s.contains(".vault.azure.net/")
 }
 
-/// Scans every string in `value`.
+/// What a final string under `key` looks like, if a credential: a known
+/// format anywhere, or a random-looking value under a secret-like key.
+fn judge(s: &str, key: Option<&str>) -> Option<&'static str> {
+    credential_kind(s).or_else(|| {
+        (key.is_some_and(|k| SENSITIVE_KEY.is_match(k)) && !is_reference(s) && random_looking(s))
+            .then_some("a secret (random-looking value under a secret-like key)")
+    })
+}
+
+/// What a template's source holds, if a credential: a known format
+/// anywhere in it (names included), its literal text, each string literal
+/// and comment judged like any value, and everything literal joined in
+/// order checked for the known formats.
+fn judge_template(src: &str, key: Option<&str>) -> Option<&'static str> {
+    let t = crate::template::static_text(src);
+    credential_kind(src)
+        .or_else(|| judge(&t.text, key))
+        .or_else(|| t.pieces.iter().find_map(|p| judge(p, key)))
+        .or_else(|| credential_kind(&t.joined))
+}
+
+/// Scans every key and string of `value` as written: plain strings as they
+/// are, value templates by their literal text (see [`judge_template`]).
 pub fn scan(value: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    walk(value, &mut String::new(), None, &mut out);
+    walk(value, &mut String::new(), None, false, &mut out);
     out
 }
 
-fn walk(value: &Value, pointer: &mut String, key: Option<&str>, out: &mut Vec<Finding>) {
+/// Scans every key and string of a rendered value: each string is final,
+/// whatever it contains.
+pub fn scan_rendered(value: &Value) -> Vec<Finding> {
+    let mut out = Vec::new();
+    walk(value, &mut String::new(), None, true, &mut out);
+    out
+}
+
+fn walk(
+    value: &Value,
+    pointer: &mut String,
+    key: Option<&str>,
+    rendered: bool,
+    out: &mut Vec<Finding>,
+) {
     match value {
         Value::String(s) => {
-            if let Some(what) = credential_kind(s) {
+            let found = if rendered {
+                judge(s, key).map(|w| (w, Spot::Rendered))
+            } else if is_template(s) {
+                judge_template(s, key).map(|w| (w, Spot::TemplateText))
+            } else {
+                judge(s, key).map(|w| (w, Spot::Value))
+            };
+            if let Some((what, spot)) = found {
                 out.push(Finding {
                     pointer: pointer.clone(),
+                    spot,
                     what,
-                });
-            } else if key.is_some_and(|k| SENSITIVE_KEY.is_match(k))
-                && !is_reference(s)
-                && random_looking(s)
-            {
-                out.push(Finding {
-                    pointer: pointer.clone(),
-                    what: "a secret (random-looking value under a secret-like key)",
                 });
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                if let Some(what) = credential_kind(k) {
-                    out.push(Finding {
-                        pointer: format!("{pointer}/{}", escape_token(k)),
-                        what,
-                    });
-                    continue;
-                }
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&escape_token(k));
-                walk(v, pointer, Some(k), out);
+                if let Some(what) = credential_kind(k) {
+                    out.push(Finding {
+                        pointer: pointer.clone(),
+                        spot: Spot::Key,
+                        what,
+                    });
+                } else {
+                    walk(v, pointer, Some(k), rendered, out);
+                }
                 pointer.truncate(len);
             }
         }
@@ -140,7 +212,7 @@ fn walk(value: &Value, pointer: &mut String, key: Option<&str>, out: &mut Vec<Fi
             for (i, v) in items.iter().enumerate() {
                 let len = pointer.len();
                 let _ = write!(pointer, "/{i}");
-                walk(v, pointer, key, out);
+                walk(v, pointer, key, rendered, out);
                 pointer.truncate(len);
             }
         }
@@ -180,5 +252,80 @@ mod tests {
         let f = scan(&v);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].pointer, "/db_password");
+    }
+
+    /// A template was exempt as a "reference": its literal text is judged
+    /// like any value now, its string literals too, and a token assembled
+    /// from literals is found whole.
+    #[test]
+    fn template_sources_are_scanned_by_their_literal_text() {
+        let token = format!("ghp_{}", "a1B2".repeat(9));
+        let (head, tail) = token.split_at(4);
+        let v = serde_json::json!({
+            "db_password": "Zq8#vR2!mK9@pL4$wX7{{ customer }}",
+            "api_token": "{{ 'Zq8#vR2!mK9@pL4$wX7' if true }}",
+            "assembled": format!("{{{{ '{head}' ~ '{tail}' }}}}"),
+            "split": format!("{head}{{{{ '{tail}' }}}}"),
+            "named": format!("{{{{ {token} }}}}"),
+            "secret_note": "{# Zq8#vR2!mK9@pL4$wX7 #}{{ customer }}",
+            "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:{{ customer }}",
+            "api_key": "{{ customer }}-{{ environment }}",
+            "password_hint": "{% if environment == 'production' %}ask-the-vault{% endif %}",
+        });
+        let found = scan(&v);
+        let mut pointers: Vec<&str> = found.iter().map(|f| f.pointer.as_str()).collect();
+        pointers.sort_unstable();
+        assert_eq!(
+            pointers,
+            [
+                "/api_token",
+                "/assembled",
+                "/db_password",
+                "/named",
+                "/secret_note",
+                "/split"
+            ]
+        );
+        assert!(found.iter().all(|f| f.spot == Spot::TemplateText));
+    }
+
+    /// Rendered values are final: a `{{` in one is text, not a reference.
+    #[test]
+    fn rendered_values_have_no_template_exemption() {
+        let token = format!("ghp_{}", "a1B2".repeat(9));
+        let v = serde_json::json!({
+            "db_password": "{{Zq8#vR2!mK9@pL4$wX7",
+            "list": [{"deep": token}],
+            "name": "acme-staging",
+        });
+        let f = scan_rendered(&v);
+        let got: Vec<(&str, Spot, &str)> = f
+            .iter()
+            .map(|f| (f.pointer.as_str(), f.spot, f.what))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "/db_password",
+                    Spot::Rendered,
+                    "a secret (random-looking value under a secret-like key)"
+                ),
+                ("/list/0/deep", Spot::Rendered, "a GitHub token"),
+            ]
+        );
+    }
+
+    /// A key that is a credential is reported at its mapping: the pointer
+    /// shown never holds the key.
+    #[test]
+    fn a_credential_key_is_never_shown() {
+        let token = format!("ghp_{}", "a1B2".repeat(9));
+        let v = serde_json::json!({"tags": {token.clone(): "x"}});
+        let f = scan(&v);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].spot, Spot::Key);
+        assert_eq!(f[0].shown_pointer(), "/tags");
+        assert!(!f[0].shown_pointer().contains(&token));
     }
 }

@@ -164,8 +164,8 @@ impl ValueTemplates {
 }
 
 /// Refuses what the sandbox does not offer, by scanning the source the way
-/// minijinja's lexer does (tags, strings, bracket balance): statements
-/// other than `if`, and the `*`/`**` operators. Text outside tags is free
+/// minijinja's lexer does (see [`lex`]): statements other than `if`, and
+/// the `*`/`**` operators. Text outside tags is free
 /// (`arn:aws:s3:::{{ customer }}-logs/*` is fine). Unterminated tags and
 /// strings are left for the compiler to report.
 pub fn precheck(src: &str) -> Result<(), TemplateError> {
@@ -175,33 +175,115 @@ pub fn precheck(src: &str) -> Result<(), TemplateError> {
             src.len()
         )));
     }
+    lex(src, &mut |piece| {
+        match piece {
+        Piece::Statement(word) if !ALLOWED_STATEMENTS.contains(&word) => {
+            let shown: String = word.chars().take(20).collect();
+            Err(TemplateError(format!(
+                "`{{% {shown} %}}` is not available in value templates; use `{{{{ … }}}}` expressions and `{{% if %}}`"
+            )))
+        }
+        Piece::Star => Err(TemplateError(
+            "the `*` and `**` operators are not available in value templates (repetition builds huge strings)".into(),
+        )),
+        _ => Ok(()),
+    }
+    })
+}
+
+/// The text of a value template that is there whatever it renders to:
+/// what credential detection scans in a template's source.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StaticText<'a> {
+    /// The text outside tags, joined: the template's literal part.
+    pub text: String,
+    /// Each string literal inside a tag and each comment body.
+    pub pieces: Vec<&'a str>,
+    /// The text outside tags and the string literals, joined in order: a
+    /// value assembled from parts (`{{ 'ghp_' ~ '…' }}`) shows up whole.
+    pub joined: String,
+}
+
+/// Splits a value template into its [`StaticText`]. The rest of a source
+/// after an unterminated tag counts as text.
+pub fn static_text(src: &str) -> StaticText<'_> {
+    let mut out = StaticText::default();
+    let _ = lex::<std::convert::Infallible>(src, &mut |piece| {
+        match piece {
+            Piece::Text(t) | Piece::Unterminated(t) => {
+                out.text.push_str(t);
+                out.joined.push_str(t);
+            }
+            Piece::Literal(l) => {
+                out.pieces.push(l);
+                out.joined.push_str(l);
+            }
+            // Without the whitespace-control marks and the spaces around.
+            Piece::Comment(c) => {
+                let c = c.strip_prefix(['-', '+']).unwrap_or(c);
+                let c = c.strip_suffix(['-', '+']).unwrap_or(c);
+                out.pieces.push(c.trim());
+            }
+            Piece::Statement(_) | Piece::Star => {}
+        }
+        Ok(())
+    });
+    out
+}
+
+/// One piece of a value template, as minijinja's lexer would split it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece<'a> {
+    /// Text outside tags: output as written.
+    Text(&'a str),
+    /// The body of a `{# … #}` comment.
+    Comment(&'a str),
+    /// The keyword of a `{% … %}` tag (empty when there is none).
+    Statement(&'a str),
+    /// The contents of a string literal inside a tag (escapes as written).
+    Literal(&'a str),
+    /// A `*` operator inside a tag.
+    Star,
+    /// The rest of the source after an unterminated tag, comment or string
+    /// (the compiler reports it).
+    Unterminated(&'a str),
+}
+
+/// Splits `src` into [`Piece`]s, calling `on` for each, the way
+/// minijinja's lexer does: tags, comments, strings and bracket balance (a
+/// `}}` inside brackets or a string does not end a tag). Every slice starts
+/// and ends at an ASCII delimiter, so none splits a character; `get` keeps
+/// it that way for any input.
+fn lex<'a, E>(src: &'a str, on: &mut dyn FnMut(Piece<'a>) -> Result<(), E>) -> Result<(), E> {
     let b = src.as_bytes();
+    let part = |from: usize, to: usize| src.get(from..to).unwrap_or_default();
+    let rest = |from: usize| src.get(from..).unwrap_or_default();
     let mut i = 0;
+    let mut text = 0;
     while i + 1 < b.len() {
-        if b[i] != b'{' {
+        let kind = b[i + 1];
+        if b[i] != b'{' || !matches!(kind, b'#' | b'{' | b'%') {
             i += 1;
             continue;
         }
-        let (is_block, end) = match b[i + 1] {
-            b'#' => {
-                match find(b, i + 2, b"#}") {
-                    Some(e) => i = e + 2,
-                    None => return Ok(()),
-                }
-                continue;
-            }
-            b'{' => (false, b'}'),
-            b'%' => (true, b'%'),
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
+        if i > text {
+            on(Piece::Text(part(text, i)))?;
+        }
+        if kind == b'#' {
+            let Some(e) = find(b, i + 2, b"#}") else {
+                return on(Piece::Unterminated(rest(i + 2)));
+            };
+            on(Piece::Comment(part(i + 2, e)))?;
+            i = e + 2;
+            text = i;
+            continue;
+        }
+        let end = if kind == b'%' { b'%' } else { b'}' };
         let mut j = i + 2;
         if matches!(b.get(j), Some(b'-' | b'+')) {
             j += 1;
         }
-        if is_block {
+        if kind == b'%' {
             while b.get(j).is_some_and(u8::is_ascii_whitespace) {
                 j += 1;
             }
@@ -212,63 +294,85 @@ pub fn precheck(src: &str) -> Result<(), TemplateError> {
             {
                 j += 1;
             }
-            let word = &src[start..j];
-            if !ALLOWED_STATEMENTS.contains(&word) {
-                let shown: String = word.chars().take(20).collect();
-                return Err(TemplateError(format!(
-                    "`{{% {shown} %}}` is not available in value templates; use `{{{{ … }}}}` expressions and `{{% if %}}`"
-                )));
-            }
+            on(Piece::Statement(part(start, j)))?;
         }
-        let mut balance: isize = 0;
-        loop {
-            let Some(&c) = b.get(j) else {
-                return Ok(());
-            };
-            if balance == 0 {
-                let rest = &b[j..];
-                let closes = |r: &[u8]| r.len() >= 2 && r[0] == end && r[1] == b'}';
-                if closes(rest) {
-                    j += 2;
-                    break;
-                }
-                if matches!(c, b'-' | b'+') && closes(&rest[1..]) {
-                    j += 3;
-                    break;
-                }
+        match tag_end(b, j, end, &mut |p| match p {
+            TagPiece::Literal(from, to) => on(Piece::Literal(part(from, to))),
+            TagPiece::Star => on(Piece::Star),
+        })? {
+            Some(after) => {
+                i = after;
+                text = after;
             }
-            match c {
-                b'\'' | b'"' => {
-                    let mut k = j + 1;
-                    loop {
-                        match b.get(k) {
-                            None => return Ok(()),
-                            Some(b'\\') => k += 2,
-                            Some(&q) if q == c => break,
-                            Some(_) => k += 1,
-                        }
-                    }
-                    j = k + 1;
-                }
-                b'(' | b'[' | b'{' => {
-                    balance += 1;
-                    j += 1;
-                }
-                b')' | b']' | b'}' => {
-                    balance -= 1;
-                    j += 1;
-                }
-                b'*' => {
-                    return Err(TemplateError(
-                        "the `*` and `**` operators are not available in value templates (repetition builds huge strings)".into(),
-                    ))
-                }
-                _ => j += 1,
-            }
+            None => return on(Piece::Unterminated(rest(i + 2))),
         }
-        i = j;
+    }
+    if b.len() > text {
+        on(Piece::Text(rest(text)))?;
     }
     Ok(())
+}
+
+/// What [`tag_end`] reports inside a tag: string literals (byte range of
+/// their contents) and `*` operators.
+enum TagPiece {
+    Literal(usize, usize),
+    Star,
+}
+
+/// Scans a tag body from `j` to its closing `<end>}` (optionally preceded
+/// by `-` or `+`) outside brackets and strings; returns the index after it,
+/// or `None` when the tag or a string in it never ends.
+fn tag_end<E>(
+    b: &[u8],
+    mut j: usize,
+    end: u8,
+    on: &mut dyn FnMut(TagPiece) -> Result<(), E>,
+) -> Result<Option<usize>, E> {
+    let closes = |r: &[u8]| r.len() >= 2 && r[0] == end && r[1] == b'}';
+    let mut balance: isize = 0;
+    loop {
+        let Some(&c) = b.get(j) else {
+            return Ok(None);
+        };
+        if balance == 0 {
+            let rest = b.get(j..).unwrap_or_default();
+            if closes(rest) {
+                return Ok(Some(j + 2));
+            }
+            if matches!(c, b'-' | b'+') && closes(rest.get(1..).unwrap_or_default()) {
+                return Ok(Some(j + 3));
+            }
+        }
+        match c {
+            b'\'' | b'"' => {
+                let mut k = j + 1;
+                loop {
+                    match b.get(k) {
+                        None => return Ok(None),
+                        Some(b'\\') => k += 2,
+                        Some(&q) if q == c => break,
+                        Some(_) => k += 1,
+                    }
+                }
+                on(TagPiece::Literal(j + 1, k))?;
+                j = k + 1;
+            }
+            b'(' | b'[' | b'{' => {
+                balance += 1;
+                j += 1;
+            }
+            b')' | b']' | b'}' => {
+                balance -= 1;
+                j += 1;
+            }
+            b'*' => {
+                on(TagPiece::Star)?;
+                j += 1;
+            }
+            _ => j += 1,
+        }
+    }
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
@@ -437,5 +541,23 @@ mod tests {
         assert!(src.len() <= VALUE_MAX_SOURCE);
         let e = t.render(&src, &ctx).unwrap_err();
         assert!(e.0.contains("more than the limit"), "{e}");
+    }
+
+    /// The literal parts of a template: text outside tags, string literals
+    /// and comments, and text and literals joined in order.
+    #[test]
+    fn static_text_splits_a_template_like_the_lexer() {
+        let t = static_text("a-{{ 'b' ~ \"c}}\" }}{# d #}{% if x == 'e' %}f{% endif %}{{ 'g");
+        assert_eq!(t.text, "a-f 'g");
+        assert_eq!(t.pieces, ["b", "c}}", "d", "e"]);
+        assert_eq!(static_text("{#- x -#}{#+y#}").pieces, ["x", "y"]);
+        assert_eq!(t.joined, "a-bc}}ef 'g");
+        let t = static_text("{{ {'k': 'v'}['k'] }}tail");
+        assert_eq!((t.text.as_str(), t.joined.as_str()), ("tail", "kvktail"));
+        assert_eq!(static_text("plain").text, "plain");
+        // Multi-byte text around and inside tags never splits a character.
+        let t = static_text("é{{ 'ü\\é' }}ß{% if 'ñ' %}");
+        assert_eq!(t.text, "éß");
+        assert_eq!(t.pieces, ["ü\\é", "ñ"]);
     }
 }

@@ -68,7 +68,8 @@ fn comment_with_changes() {
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
         },
         PLAN,
-    );
+    )
+    .unwrap();
     insta::assert_snapshot!("comment_changes", c);
 }
 
@@ -82,7 +83,8 @@ fn comment_without_changes() {
             run_url: None,
         },
         "\nNo changes. Your infrastructure matches the configuration.\n",
-    );
+    )
+    .unwrap();
     insta::assert_snapshot!("comment_no_changes", c);
 }
 
@@ -99,7 +101,8 @@ fn long_plan_keeps_head_and_tail_under_the_limit() {
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
         },
         &plan,
-    );
+    )
+    .unwrap();
     assert!(c.len() <= COMMENT_LIMIT, "{} > {COMMENT_LIMIT}", c.len());
     assert!(c.contains("line 00000"), "head kept");
     assert!(c.contains("line 19999"), "tail kept");
@@ -126,6 +129,7 @@ fn backticks_in_plan_output_cannot_close_the_fence() {
             run_url: None,
         },
         "value = \"```</details>@org/team\"\n",
-    );
+    )
+    .unwrap();
     assert!(c.contains("````text"), "{c}");
 }

@@ -571,11 +571,11 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         run_url: Some("https://github.com/p/m/actions/runs/1"),
     };
     let marker = comment_marker("acme", "staging");
-    let body = render_comment(&ctx, &plan_text);
+    let body = render_comment(&ctx, &plan_text).unwrap();
     check_comment_structure(&body, &marker);
     // Truncated comments too.
     let long = format!("{}\n{plan_text}", "~ line\n".repeat(20_000));
-    let body = render_comment(&ctx, &long);
+    let body = render_comment(&ctx, &long).unwrap();
     assert!(body.len() <= fleetform::plan::COMMENT_LIMIT);
     check_comment_structure(&body, &marker);
 }

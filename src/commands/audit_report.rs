@@ -4,7 +4,7 @@
 //! and failures, since a date.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -26,40 +26,96 @@ pub struct Summary {
     pub registry_changes: Vec<Entry>,
 }
 
-pub fn summarise(entries: Vec<Entry>, since: Option<&str>) -> Summary {
-    let mut s = Summary {
-        since: since.map(str::to_string),
-        ..Summary::default()
-    };
-    for e in entries
-        .into_iter()
-        .filter(|e| since.is_none_or(|t| e.time.as_str() >= t))
-    {
-        s.records += 1;
+impl Summary {
+    /// An empty summary of the records since `since` (a UTC time as
+    /// `YYYY-MM-DDTHH:MM:SSZ`, compared as text like the log's times).
+    pub fn new(since: Option<&str>) -> Self {
+        Summary {
+            since: since.map(str::to_string),
+            ..Summary::default()
+        }
+    }
+
+    /// Counts one record in; only what the report shows is kept.
+    pub fn add(&mut self, e: Entry) {
+        if self.since.as_deref().is_some_and(|t| e.time.as_str() < t) {
+            return;
+        }
+        self.records += 1;
         match (e.action.as_str(), e.result.as_str()) {
             ("apply", "ok") => {
-                *s.applies_per_customer
+                *self
+                    .applies_per_customer
                     .entry(e.customer.clone().unwrap_or_default())
                     .or_default() += 1;
-                s.applies.push(e);
+                self.applies.push(e);
             }
-            ("refusal", _) => s.refusals.push(e),
-            ("waiver", _) => s.waivers.push(e),
-            ("registry", _) => s.registry_changes.push(e),
-            (_, "failed") => s.failures.push(e),
+            ("refusal", _) => self.refusals.push(e),
+            ("waiver", _) => self.waivers.push(e),
+            ("registry", _) => self.registry_changes.push(e),
+            (_, "failed") => self.failures.push(e),
             _ => {}
         }
+    }
+}
+
+/// Summarises records already in memory (see [`Summary::add`]).
+pub fn summarise(entries: Vec<Entry>, since: Option<&str>) -> Summary {
+    let mut s = Summary::new(since);
+    for e in entries {
+        s.add(e);
     }
     s
 }
 
+/// Optional text as escaped Markdown prose, `-` when absent.
 fn cell(v: &Option<String>) -> String {
     v.as_deref()
         .map(crate::plan::md_escape)
         .unwrap_or_else(|| "-".into())
 }
 
+/// The first 12 characters of a digest as a code span (records are read
+/// from a file: any text, any length).
+fn short_digest(v: &Option<String>) -> String {
+    v.as_deref()
+        .map(|s| crate::plan::md_code_cell(&s.chars().take(12).collect::<String>()))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// One section's table of records.
+fn section(m: &mut String, title: &str, rows: &[Entry]) {
+    use std::fmt::Write as _;
+    let _ = write!(m, "\n## {title}\n\n");
+    if rows.is_empty() {
+        m.push_str("None.\n");
+        return;
+    }
+    m.push_str("| time | actor | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|\n");
+    for e in rows {
+        let who = match &e.triggering_actor {
+            Some(t) => format!(
+                "{} (run by {})",
+                crate::plan::md_escape(&e.actor),
+                crate::plan::md_escape(t)
+            ),
+            None => crate::plan::md_escape(&e.actor),
+        };
+        let _ = writeln!(
+            m,
+            "| {} | {who} | {} | {} | {} | {} | {} |",
+            crate::plan::md_escape(&e.time),
+            cell(&e.customer),
+            cell(&e.environment),
+            short_digest(&e.sha),
+            short_digest(&e.plan_sha256),
+            cell(&e.detail)
+        );
+    }
+}
+
 pub fn markdown(s: &Summary) -> String {
+    use std::fmt::Write as _;
     let mut m = format!(
         "# fleetform audit report{}\n\n{} records.\n\n## Applies per customer\n\n",
         s.since
@@ -73,42 +129,9 @@ pub fn markdown(s: &Summary) -> String {
     } else {
         m.push_str("| customer | applies |\n|---|---|\n");
         for (c, n) in &s.applies_per_customer {
-            m.push_str(&format!("| `{c}` | {n} |\n"));
+            let _ = writeln!(m, "| {} | {n} |", crate::plan::md_code_cell(c));
         }
     }
-    let section = |m: &mut String, title: &str, rows: &[Entry]| {
-        m.push_str(&format!("\n## {title}\n\n"));
-        if rows.is_empty() {
-            m.push_str("None.\n");
-            return;
-        }
-        m.push_str("| time | actor | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|\n");
-        for e in rows {
-            let who = match &e.triggering_actor {
-                Some(t) => format!(
-                    "{} (run by {})",
-                    crate::plan::md_escape(&e.actor),
-                    crate::plan::md_escape(t)
-                ),
-                None => crate::plan::md_escape(&e.actor),
-            };
-            m.push_str(&format!(
-                "| {} | {who} | {} | {} | {} | {} | {} |\n",
-                e.time,
-                cell(&e.customer),
-                cell(&e.environment),
-                e.sha
-                    .as_deref()
-                    .map(|s| format!("`{}`", &s[..s.len().min(12)]))
-                    .unwrap_or_else(|| "-".into()),
-                e.plan_sha256
-                    .as_deref()
-                    .map(|s| format!("`{}`", &s[..s.len().min(12)]))
-                    .unwrap_or_else(|| "-".into()),
-                cell(&e.detail)
-            ));
-        }
-    };
     section(&mut m, "Approved applies (who approved what)", &s.applies);
     section(&mut m, "Refusals", &s.refusals);
     section(&mut m, "Failures", &s.failures);
@@ -117,30 +140,107 @@ pub fn markdown(s: &Summary) -> String {
     m
 }
 
+/// Checked flags.
+struct Settings {
+    since: Option<String>,
+    log: PathBuf,
+    json: bool,
+}
+
+fn resolve(args: &AuditArgs) -> Result<Settings> {
+    let AuditCommand::Report { since, log, json } = &args.command;
+    Ok(Settings {
+        since: since.as_deref().map(parse_since).transpose()?,
+        log: log.clone().unwrap_or_else(audit::log_path),
+        json: *json,
+    })
+}
+
+/// `--since`: a date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 time with
+/// any offset, as the UTC `YYYY-MM-DDTHH:MM:SSZ` the log's times use.
+pub fn parse_since(text: &str) -> Result<String> {
+    let refused = || {
+        let shown: String = text.chars().take(40).flat_map(char::escape_debug).collect();
+        Error::Usage(format!(
+            "--since `{shown}` is not a date (YYYY-MM-DD) or an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)"
+        ))
+    };
+    if is_date(text) {
+        let date: jiff::civil::Date = text.parse().map_err(|_| refused())?;
+        return Ok(format!("{date}T00:00:00Z"));
+    }
+    let t: jiff::Timestamp = text.parse().map_err(|_| refused())?;
+    Ok(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 pub fn run(args: &AuditArgs, _manager_dir: &Path, out: &Output) -> Result<()> {
-    match &args.command {
-        AuditCommand::Report { since, log, json } => {
-            let since = match since {
-                None => None,
-                Some(d) if is_date(d) => Some(format!("{d}T00:00:00Z")),
-                Some(t) if t.len() == 20 && is_date(&t[..10]) && t.ends_with('Z') => {
-                    Some(t.clone())
-                }
-                Some(other) => {
-                    return Err(Error::Usage(format!(
-                        "--since `{other}` is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
-                    )))
-                }
-            };
-            let path = log.clone().unwrap_or_else(audit::log_path);
-            let entries = audit::read(&path).map_err(Error::Failed)?;
-            let s = summarise(entries, since.as_deref());
-            if *json {
-                out.result(&serde_json::to_string_pretty(&s).expect("serialisable"));
-            } else {
-                out.result(markdown(&s).trim_end());
-            }
-            Ok(())
+    let settings = resolve(args)?;
+    let mut s = Summary::new(settings.since.as_deref());
+    audit::read_each(&settings.log, |e| s.add(e)).map_err(|e| Error::Failed(e.to_string()))?;
+    if settings.json {
+        let json = serde_json::to_string_pretty(&s)
+            .map_err(|e| Error::Failed(format!("serialising the report: {e}")))?;
+        out.result(&json);
+    } else {
+        out.result(markdown(&s).trim_end());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_dates_and_times_and_refuses_the_rest() {
+        assert_eq!(parse_since("2026-11-01").unwrap(), "2026-11-01T00:00:00Z");
+        assert_eq!(
+            parse_since("2026-11-01T10:20:30Z").unwrap(),
+            "2026-11-01T10:20:30Z"
+        );
+        assert_eq!(
+            parse_since("2026-11-01T10:20:30+02:00").unwrap(),
+            "2026-11-01T08:20:30Z"
+        );
+        for bad in [
+            "ééééééééééééééééééééé",
+            "2026-11-01Tab:cd:efZ",
+            "2026-02-30",
+            "yesterday",
+            "",
+            "2026-11-0\u{e9}T00:00:00Z",
+        ] {
+            let e = parse_since(bad).unwrap_err().to_string();
+            assert!(e.contains("is not a date"), "{bad}: {e}");
         }
+    }
+
+    /// Records come from a file: multi-byte shas and any text render
+    /// without a panic and without breaking the table.
+    #[test]
+    fn hostile_records_render() {
+        let e = Entry {
+            time: "2026-11-01T00:00:00Z".into(),
+            action: "apply".into(),
+            actor: "a|b\n# x".into(),
+            customer: Some("c`|d".into()),
+            result: "ok".into(),
+            sha: Some(format!("a{}", "é".repeat(30))),
+            plan_sha256: Some("`|\n".repeat(10)),
+            ..Entry::default()
+        };
+        let m = markdown(&summarise(vec![e], None));
+        assert!(m.contains("`aééééééééééé`"), "{m}");
+        // Cell borders: `|` not escaped by a backslash.
+        let borders = |l: &str| {
+            let b = l.as_bytes();
+            (0..b.len())
+                .filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+                .count()
+        };
+        let rows: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 6, "{m}");
+        assert!(rows[..3].iter().all(|l| borders(l) == 3), "{m}");
+        assert!(rows[3..].iter().all(|l| borders(l) == 8), "{m}");
     }
 }

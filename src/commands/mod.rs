@@ -32,6 +32,24 @@ pub fn audit(out: &crate::output::Output, entry: crate::audit::Entry) {
     }
 }
 
+/// Removes the working copies that killed runs left under a results
+/// folder, and says which (see [`crate::terraform::remove_stale_workspaces`]).
+pub fn remove_leftovers(out: &crate::output::Output, dir: &std::path::Path) {
+    let sweep = crate::terraform::remove_stale_workspaces(dir);
+    for p in &sweep.removed {
+        out.note(&format!(
+            "removed {}, a working copy left by a run that was killed",
+            display_path(p).display()
+        ));
+    }
+    for (p, e) in &sweep.failed {
+        out.note(&format!(
+            "cannot remove {}, a working copy left by a run that was killed: {e}; remove it by hand",
+            display_path(p).display()
+        ));
+    }
+}
+
 /// Loads the manager side: config, registry, schema and value layers.
 pub fn load_manager(dir: &std::path::Path) -> Result<(Manager, Registry)> {
     let manager = Manager::load(dir)?;

@@ -229,6 +229,7 @@ pub fn execute(
     out: &Output,
 ) -> Vec<Row> {
     let Fleet { mut rows, tasks } = fleet;
+    crate::commands::remove_leftovers(out, out_dir);
     let progress = out.progress(tasks.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());

@@ -80,7 +80,7 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             other => Error::Failed(other.to_string()),
         })?;
     if !args.explain {
-        out.result(&serde_json::to_string_pretty(&layered.value).expect("serialisable"));
+        out.result(&to_json(&layered.value)?);
         return Ok(());
     }
     let leaves: Vec<Explained> = layered
@@ -93,7 +93,7 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
         })
         .collect();
     if args.json {
-        out.result(&serde_json::to_string_pretty(&leaves).expect("serialisable"));
+        out.result(&to_json(&leaves)?);
     } else {
         let rows: Vec<Vec<String>> = leaves
             .iter()
@@ -108,6 +108,10 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
         out.result(table(&["KEY", "VALUE", "LAYER", "SET AT"], &rows).trim_end());
     }
     Ok(())
+}
+
+fn to_json(v: &impl Serialize) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::Failed(format!("serialising: {e}")))
 }
 
 /// `render --all --out DIR`: every active customer × enabled environment

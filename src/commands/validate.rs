@@ -1,16 +1,18 @@
 //! `fleetform validate`: check customer variables against the schema, for
-//! registry customers (with their override files) or for given files.
+//! registry customers (with their override files, and rendered through the
+//! manager's layers for every enabled environment) or for given files.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::cli::ValidateArgs;
-use crate::config::{display_path, Manager, Registry};
-use crate::customer::{self, CustomerSource, Diagnostic};
+use crate::config::{display_path, Customer, Manager, Registry};
+use crate::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::schema::Schema;
+use crate::template::ValueTemplates;
 
 enum Target {
     Files {
@@ -90,6 +92,62 @@ fn check_file(f: &Path, schema: &Schema) -> Checked {
     }
 }
 
+/// What checking a registry customer needs, loaded once.
+struct CustomerCheck<'a> {
+    manager: &'a Manager,
+    registry: &'a Registry,
+    schema: &'a Schema,
+    layers: &'a ManagerLayers,
+    templates: &'a ValueTemplates,
+}
+
+impl CustomerCheck<'_> {
+    /// Checks a registry customer's files, then renders every enabled
+    /// environment exactly as `render` and `plan` do: template errors and
+    /// credentials that only a rendered value shows are found here too.
+    fn check(&self, c: &Customer) -> Checked {
+        let problems = match self.registry.customer_dir(c) {
+            None => vec![Diagnostic {
+                location: self.registry.doc.locate("/customers"),
+                pointer: None,
+                message: format!(
+                    "customer `{}` has no local `path`; validate its files directly",
+                    c.slug
+                ),
+            }],
+            Some(dir) => match CustomerSource::from_dir(self.manager, &dir, &c.environments)
+                .map_err(|d| vec![d])
+                .and_then(|src| customer::check(&src, self.schema))
+            {
+                Err(problems) => problems,
+                Ok(docs) => self.render_all(c, &docs),
+            },
+        };
+        Checked {
+            name: c.slug.clone(),
+            valid: problems.is_empty(),
+            problems,
+        }
+    }
+
+    /// Problems rendering each of the customer's environments (the same
+    /// problem in several environments is reported once).
+    fn render_all(&self, c: &Customer, docs: &customer::CustomerDocs) -> Vec<Diagnostic> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut problems = Vec::new();
+        for env in &c.environments {
+            if let Err(ds) = customer::render(self.layers, docs, c, env, self.templates) {
+                for d in ds {
+                    if seen.insert(d.to_string()) {
+                        problems.push(d);
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
 pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let results = match settings.target {
@@ -130,27 +188,16 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
                     })
                     .collect::<Result<_>>()?
             };
-            crate::parallel::map(&selected, settings.jobs, |c| {
-                let problems = match registry.customer_dir(c) {
-                    None => vec![Diagnostic {
-                        location: registry.doc.locate("/customers"),
-                        pointer: None,
-                        message: format!(
-                            "customer `{}` has no local `path`; validate its files directly",
-                            c.slug
-                        ),
-                    }],
-                    Some(dir) => match CustomerSource::from_dir(&manager, &dir, &c.environments) {
-                        Ok(src) => customer::check(&src, &schema).err().unwrap_or_default(),
-                        Err(d) => vec![d],
-                    },
-                };
-                Checked {
-                    name: c.slug.clone(),
-                    valid: problems.is_empty(),
-                    problems,
-                }
-            })
+            let layers = ManagerLayers::load(&manager).map_err(Error::Values)?;
+            let templates = ValueTemplates::default();
+            let ctx = CustomerCheck {
+                manager: &manager,
+                registry: &registry,
+                schema: &schema,
+                layers: &layers,
+                templates: &templates,
+            };
+            crate::parallel::map(&selected, settings.jobs, |c| ctx.check(c))
         }
     };
     let invalid = results.iter().filter(|r| !r.valid).count();
@@ -158,7 +205,9 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
         out.diagnostics(&r.problems);
     }
     if settings.json {
-        out.result(&serde_json::to_string_pretty(&results).expect("serialisable"));
+        let json = serde_json::to_string_pretty(&results)
+            .map_err(|e| Error::Failed(format!("serialising the results: {e}")))?;
+        out.result(&json);
     } else if !results.is_empty() {
         // One write for the whole list: thousands of files print thousands
         // of lines.
