@@ -164,6 +164,12 @@ impl Payload {
     }
 }
 
+/// The first 12 characters of a commit sha, for messages. Never panics,
+/// whatever the text (an API answer may hold anything).
+pub fn short_sha(sha: &str) -> String {
+    sha.chars().take(12).collect()
+}
+
 /// Extracts a PR number from a merge or squash commit's first line
 /// (`Merge pull request #12 from ...`, `Title (#12)`).
 pub fn pr_from_commit_message(msg: &str) -> Option<u64> {
@@ -211,6 +217,14 @@ mod tests {
             p[k] = v;
             assert!(Payload::parse(&p).is_err(), "{k} should be refused");
         }
+    }
+
+    #[test]
+    fn short_shas_never_panic() {
+        assert_eq!(short_sha(&"a".repeat(40)), "a".repeat(12));
+        assert_eq!(short_sha("abc"), "abc");
+        assert_eq!(short_sha("ééééééééééééé"), "é".repeat(12));
+        assert_eq!(short_sha(""), "");
     }
 
     #[test]

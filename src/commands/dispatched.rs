@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::{Customer, Manager, Registry};
 use crate::customer::{self, override_path, CustomerSource, Diagnostic};
-use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::dispatch::{short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::engine::{PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, GitHubError, Token};
@@ -139,7 +139,7 @@ fn invalid_comment(
 ) -> String {
     let mut s = format!(
         "{marker}\n### fleetform plan: `{slug}` / `{env}`\n\n**Invalid variables** at `{}`: nothing was planned. Fix these and push again:\n\n",
-        &sha[..12]
+        short_sha(sha)
     );
     for p in problems {
         s.push_str(&format!(
@@ -655,8 +655,8 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             return refuse(format!(
                 "stale plan: `{branch}` of {} is at {} now, the plan is for {}; the newer push plans and applies on its own",
                 payload.customer_repo,
-                &head[..head.len().min(12)],
-                &payload.sha[..12]
+                short_sha(&head),
+                short_sha(&payload.sha)
             ))
             .await;
         }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::cli::TriggerArgs;
 use crate::config::{display_path, is_repo, is_slug};
 use crate::customer::{self, CustomerSource, Diagnostic};
-use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, Token};
 use crate::output::Output;
@@ -341,7 +341,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                 report.event_type.as_deref().unwrap_or(""),
                 settings.manager_repo,
                 p.customer_repo,
-                &p.sha[..12],
+                short_sha(&p.sha),
                 p.dispatch_id
             )
             .trim(),
