@@ -51,7 +51,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
-    /// The customer registry: add, list, show, revoke, onboarding instructions.
+    /// The customer registry: add, list, show, revoke, dispatch keys, onboarding instructions.
     Customers(CustomersArgs),
     /// A GitHub Actions matrix of active customers × environments (JSON).
     Matrix(MatrixArgs),
@@ -155,7 +155,11 @@ pub struct CustomersArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
-    /// Register a customer (tokens are never taken here: they live in GitHub secrets).
+    /// Register a customer and print its dispatch key (tokens are never
+    /// taken here: they live in GitHub secrets).
+    ///
+    /// A customer with --repo needs FLEETFORM_DISPATCH_SECRET (the manager's
+    /// dispatch secret) in the environment to issue its key.
     Add {
         slug: String,
         /// The customer's GitHub repo, owner/name.
@@ -194,6 +198,15 @@ pub enum CustomersCommand {
         #[arg(long)]
         date: Option<String>,
     },
+    /// Print a customer's current dispatch key (needs FLEETFORM_DISPATCH_SECRET).
+    ///
+    /// The customer stores it as the repository secret FLEETFORM_DISPATCH_KEY;
+    /// its trigger signs every dispatch with it. Under GitHub Actions the
+    /// key is masked in the log.
+    DispatchKey { slug: String },
+    /// Issue a new dispatch key for a customer; the old one is void at once
+    /// (needs FLEETFORM_DISPATCH_SECRET).
+    RotateKey { slug: String },
     /// Ready-to-send onboarding text for a customer.
     Instructions {
         slug: String,

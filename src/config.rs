@@ -615,6 +615,10 @@ pub struct Customer {
     pub added: String,
     /// Set when revoked.
     pub revoked: Option<Revocation>,
+    /// Generation of the customer's dispatch key (default 1); bumped by
+    /// `customers rotate-key`, which voids the previous key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_generation: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -635,6 +639,11 @@ pub struct Revocation {
 impl Customer {
     pub fn is_active(&self) -> bool {
         self.status == Status::Active
+    }
+
+    /// The generation of the customer's dispatch key.
+    pub fn key_generation(&self) -> u32 {
+        self.key_generation.unwrap_or(1)
     }
 }
 
@@ -746,6 +755,13 @@ impl Registry {
             }
             if !is_date(&c.added) {
                 return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
+            }
+            let max_gen = crate::dispatch::auth::MAX_GENERATION;
+            if c.key_generation.is_some_and(|g| g == 0 || g > max_gen) {
+                return Err(self.invalid(
+                    &at("key_generation"),
+                    format!("`key_generation` must be 1-{max_gen}; change it only with `fleetform customers rotate-key`"),
+                ));
             }
             match (c.status, &c.revoked) {
                 (Status::Revoked, None) => {

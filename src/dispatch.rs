@@ -2,6 +2,9 @@
 //! the manager. The manager treats the payload as hostile: every field is
 //! checked for shape and size, unknown fields are refused, and nothing in it
 //! is ever used as a value — only to decide what to fetch, from where.
+//! Who sent it is proved by its signature ([`auth`]).
+
+pub mod auth;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +43,11 @@ pub struct Payload {
     pub dispatch_id: String,
     /// The customer's variables files present at `sha` (names only).
     pub files: Vec<String>,
+    /// The sender's signature over everything above ([`auth`]):
+    /// `v1.<unix-seconds>.<key generation>.<64 hex>`. The manager refuses a
+    /// payload without one; parsing only checks its shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,8 +168,19 @@ impl Payload {
                 )));
             }
         }
+        if let Some(sig) = &self.sig {
+            if auth::Signature::parse(sig).is_none() {
+                return Err(bad(format!("`sig` must be {}", auth::SIG_SHAPE)));
+            }
+        }
         Ok(())
     }
+}
+
+/// The first 12 characters of a commit sha, for messages. Never panics,
+/// whatever the text (an API answer may hold anything).
+pub fn short_sha(sha: &str) -> String {
+    sha.chars().take(12).collect()
 }
 
 /// Extracts a PR number from a merge or squash commit's first line
@@ -205,12 +224,31 @@ mod tests {
             ("ref", serde_json::json!("refs/heads/main\u{202e}")),
             ("files", serde_json::json!(["infra/variables.yml\u{200b}"])),
             ("extra", serde_json::json!(1)),
+            ("sig", serde_json::json!("v1.1.1.abc")),
+            ("sig", serde_json::json!(12)),
         ];
         for (k, v) in cases {
             let mut p = good();
             p[k] = v;
             assert!(Payload::parse(&p).is_err(), "{k} should be refused");
         }
+    }
+
+    #[test]
+    fn a_well_formed_signature_is_accepted_and_round_trips() {
+        let mut v = good();
+        v["sig"] = serde_json::json!(format!("v1.1800000000.1.{}", "ab".repeat(32)));
+        let p = Payload::parse(&v).unwrap();
+        assert_eq!(serde_json::to_value(&p).unwrap(), v);
+        assert_eq!(v.as_object().unwrap().len(), MAX_KEYS, "at GitHub's limit");
+    }
+
+    #[test]
+    fn short_shas_never_panic() {
+        assert_eq!(short_sha(&"a".repeat(40)), "a".repeat(12));
+        assert_eq!(short_sha("abc"), "abc");
+        assert_eq!(short_sha("ééééééééééééé"), "é".repeat(12));
+        assert_eq!(short_sha(""), "");
     }
 
     #[test]

@@ -321,6 +321,62 @@ pub fn revoke(
     Ok(s)
 }
 
+/// Sets entry `index`'s `key_generation:` to `generation`: the number is
+/// replaced where the key exists, else `key_generation: N` is added on the
+/// line after the entry's `added:`.
+pub fn set_key_generation(
+    text: &str,
+    doc: &Document,
+    file: &str,
+    index: usize,
+    generation: u32,
+) -> Result<String, EditError> {
+    let err = |reason: &str| EditError {
+        file: file.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut out: Vec<String> = text.lines().map(str::to_string).collect();
+    let base = format!("/customers/{index}");
+    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
+    let slug_key = doc.key_pos(&format!("{base}/slug"));
+    let first = out
+        .get(slug_key.line.saturating_sub(1))
+        .map(String::as_str)
+        .unwrap_or_default();
+    let before_key = byte_at(first, slug_key.col)
+        .and_then(|i| first.get(..i))
+        .unwrap_or(first);
+    if before_key.contains('{') {
+        return Err(err(
+            "the entry is written in flow style (`{...}`); write it as a block to rotate its key",
+        ));
+    }
+    if entry.get("key_generation").is_some() {
+        let p = doc.pos(&format!("{base}/key_generation"));
+        let line = out
+            .get_mut(p.line.saturating_sub(1))
+            .ok_or_else(|| err("`key_generation:` is not where the parser put it"))?;
+        let start = byte_at(line, p.col).unwrap_or(line.len());
+        let rest = line.get(start..).unwrap_or_default();
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(err("`key_generation:` is not a plain number"));
+        }
+        *line = format!("{}{generation}{}", &line[..start], &rest[digits..]);
+    } else {
+        if entry.get("added").is_none() {
+            return Err(err("the entry has no `added:` line"));
+        }
+        let added = doc.pos(&format!("{base}/added"));
+        let indent = " ".repeat(slug_key.col.saturating_sub(1));
+        let at = added.line.min(out.len());
+        out.insert(at, format!("{indent}key_generation: {generation}"));
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{parse_outputs, require_terraform, Fixture};
+use common::{dispatch_key, parse_outputs, require_terraform, Fixture, DISPATCH_SECRET};
 use github_actions_models::action::{Action, Runs, StepBody};
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::EnvValue;
@@ -355,10 +355,15 @@ fn trigger_action_validates_dispatches_and_marks_pending() {
         run,
     );
     let token = w.gh.token().to_string();
+    let key = dispatch_key("acme", 1);
 
     let r = job.run(
         "trigger",
-        &[("token", &token), ("manager-repo", MANAGER)],
+        &[
+            ("token", &token),
+            ("dispatch-key", &key),
+            ("manager-repo", MANAGER),
+        ],
         &[],
     );
     r.ok();
@@ -384,6 +389,7 @@ fn trigger_action_validates_dispatches_and_marks_pending() {
         "trigger",
         &[
             ("token", &token),
+            ("dispatch-key", &key),
             ("manager-repo", MANAGER),
             ("dry-run", "true"),
             ("json", "true"),
@@ -409,9 +415,34 @@ fn trigger_action_validates_dispatches_and_marks_pending() {
     );
 
     // Without the token input nothing can run (the job's own token is not used).
-    let r = job.run("trigger", &[("token", ""), ("manager-repo", MANAGER)], &[]);
+    let r = job.run(
+        "trigger",
+        &[
+            ("token", ""),
+            ("dispatch-key", &key),
+            ("manager-repo", MANAGER),
+        ],
+        &[],
+    );
     assert_eq!(r.code(), Some(2), "{}", r.stderr());
     assert!(r.stderr().contains("no token"), "{}", r.stderr());
+    // Nor without the dispatch key: the manager would refuse it unsigned.
+    let r = job.run(
+        "trigger",
+        &[
+            ("token", &token),
+            ("dispatch-key", ""),
+            ("manager-repo", MANAGER),
+        ],
+        &[],
+    );
+    assert_eq!(r.code(), Some(2), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("FLEETFORM_DISPATCH_KEY is not set"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(w.gh.dispatches(MANAGER).len(), 1);
     w.gh.assert_clean();
 }
 
@@ -446,9 +477,14 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
         run,
     );
     let token = w.gh.token().to_string();
+    let key = dispatch_key("acme", 1);
     let r = job.run(
         "trigger",
-        &[("token", &token), ("manager-repo", MANAGER)],
+        &[
+            ("token", &token),
+            ("dispatch-key", &key),
+            ("manager-repo", MANAGER),
+        ],
         &[],
     );
     r.ok();
@@ -460,6 +496,7 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
         "plan",
         &[
             ("token", &token),
+            ("dispatch-secret", DISPATCH_SECRET),
             ("environment", "staging"),
             ("manager-dir", "manager"),
         ],
@@ -513,6 +550,7 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
         "apply",
         &[
             ("token", &token),
+            ("dispatch-secret", DISPATCH_SECRET),
             ("environment", "staging"),
             ("manager-dir", "manager"),
             ("plan-dir", &plan_dir_input),
@@ -528,6 +566,7 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
         "apply",
         &[
             ("token", &token),
+            ("dispatch-secret", DISPATCH_SECRET),
             ("environment", "staging"),
             ("manager-dir", "manager"),
             ("plan-dir", &plan_dir_input),

@@ -47,8 +47,15 @@ const SETUP_ENV: &[&str] = &[
     "FLEETFORM_SETUP_BUILD_FROM_SOURCE",
 ];
 
-/// Read by the binary outside clap (`Token::from_env`).
-const TOKEN_ENV: &[&str] = &["FLEETFORM_TOKEN", "GITHUB_TOKEN"];
+/// Read by the binary outside clap, never as flags: the token
+/// (`Token::from_env`) and the dispatch key and secret
+/// (`dispatch::auth`).
+const TOKEN_ENV: &[&str] = &[
+    "FLEETFORM_TOKEN",
+    "GITHUB_TOKEN",
+    "FLEETFORM_DISPATCH_KEY",
+    "FLEETFORM_DISPATCH_SECRET",
+];
 
 /// The environment the lead announced for `fleetform drift`, used only while
 /// the subcommand is not in `src/cli.rs` yet.
@@ -465,6 +472,19 @@ fn inputs_are_documented_and_reach_fleetform() {
                 );
                 assert_eq!(spec.required, Some(true), "{rel}: token is required");
             }
+            for (secret_input, secret_var) in [
+                ("dispatch-key", "FLEETFORM_DISPATCH_KEY"),
+                ("dispatch-secret", "FLEETFORM_DISPATCH_SECRET"),
+            ] {
+                if input == secret_input || var == secret_var {
+                    assert_eq!(
+                        (input.as_str(), var.as_str()),
+                        (secret_input, secret_var),
+                        "{rel}"
+                    );
+                    assert_eq!(spec.required, Some(true), "{rel}: {input} is required");
+                }
+            }
         }
         // Fixed variables of the run step (not from inputs) are read by the binary.
         for (var, value) in &env {
@@ -482,6 +502,18 @@ fn inputs_are_documented_and_reach_fleetform() {
                 "{rel}: runs with --dispatch"
             );
         }
+        // Who signs and who checks: the trigger holds the customer's key,
+        // plan and apply the manager's secret, nobody else either.
+        assert_eq!(
+            env.contains_key("FLEETFORM_DISPATCH_KEY"),
+            *name == "trigger",
+            "{rel}: FLEETFORM_DISPATCH_KEY"
+        );
+        assert_eq!(
+            env.contains_key("FLEETFORM_DISPATCH_SECRET"),
+            matches!(*name, "plan" | "apply"),
+            "{rel}: FLEETFORM_DISPATCH_SECRET"
+        );
         // Empty inputs are unset so clap applies its defaults.
         assert!(
             script.contains("compgen -e") && script.contains("unset \"$name\""),
@@ -678,13 +710,18 @@ fn templates_document_their_secrets_and_variables() {
             "workflows/customer-trigger.yml",
             &[
                 "MANAGER_REPO_PAT",
+                "FLEETFORM_DISPATCH_KEY",
                 "MANAGER_REPO_OWNER",
                 "MANAGER_REPO_NAME",
             ],
         ),
         (
             "workflows/manager-deploy.yml",
-            &["SOURCE_REPOS_PAT", "TF_STATE_BUCKET"],
+            &[
+                "SOURCE_REPOS_PAT",
+                "FLEETFORM_DISPATCH_SECRET",
+                "TF_STATE_BUCKET",
+            ],
         ),
         (
             "workflows/manager-drift.yml",
@@ -751,6 +788,34 @@ fn templates_document_their_secrets_and_variables() {
             apply_text.contains(&format!("needs.plan-{env}.outputs.plan_sha256")),
             "apply-{env} re-checks the digest"
         );
+        // The dispatch secret goes to the fleetform step of each job as an
+        // input (the action puts it in that step's env), nowhere else.
+        for (job, j) in [("plan", plan), ("apply", apply)] {
+            let steps = j["steps"].as_sequence().unwrap();
+            let with_secret: Vec<&str> = steps
+                .iter()
+                .filter(|s| {
+                    yaml_serde::to_string(s)
+                        .unwrap()
+                        .contains("FLEETFORM_DISPATCH_SECRET")
+                })
+                .map(|s| s["uses"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(with_secret.len(), 1, "{job}-{env}: {with_secret:?}");
+            assert!(
+                with_secret[0].starts_with(&format!("fleetform/fleetform/actions/{job}@")),
+                "{job}-{env}: {with_secret:?}"
+            );
+            let step = steps
+                .iter()
+                .find(|s| s["uses"].as_str() == Some(with_secret[0]))
+                .unwrap();
+            assert_eq!(
+                step["with"]["dispatch-secret"].as_str(),
+                Some("${{ secrets.FLEETFORM_DISPATCH_SECRET }}")
+            );
+            assert!(j.get("env").is_none(), "{job}-{env}: no job-level env");
+        }
         assert!(apply_text.contains("actions/download-artifact@"));
     }
     let needs = doc["jobs"]["apply-production"]["needs"]
@@ -761,6 +826,33 @@ fn templates_document_their_secrets_and_variables() {
         "production applies after staging"
     );
     assert_eq!(jobs.len(), 4);
+    assert!(
+        !yaml_serde::to_string(&doc["env"])
+            .unwrap()
+            .contains("DISPATCH"),
+        "the dispatch secret is not in the workflow's env"
+    );
+    assert!(
+        !read("workflows/manager-drift.yml").contains("DISPATCH_SECRET"),
+        "drift has no use for the dispatch secret"
+    );
+
+    // The customer's trigger signs with its key, passed as the action's input.
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(&read("workflows/customer-trigger.yml")).unwrap();
+    let steps = doc["jobs"]["trigger"]["steps"].as_sequence().unwrap();
+    let trigger = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/trigger@"))
+        })
+        .expect("the trigger step");
+    assert_eq!(
+        trigger["with"]["dispatch-key"].as_str(),
+        Some("${{ secrets.FLEETFORM_DISPATCH_KEY }}")
+    );
 }
 
 /// Every pin fleetform writes names `v<version>-action`; the release

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use common::{require_terraform, stderr, stdout, Fixture};
+use common::{require_terraform, signed, stderr, stdout, Fixture};
 use serde_json::json;
 use support::fake_github::{FakeGitHub, Fault, RequestRecord};
 
@@ -44,16 +44,19 @@ impl World {
         }
     }
 
-    /// `fleetform plan --dispatch --env staging` for the PR's commit.
+    /// `fleetform plan --dispatch --env staging` for the PR's commit, in a
+    /// dispatch signed with acme's key.
     fn plan(&self, env: &[(&str, &str)]) -> (std::process::Output, Duration) {
         let event = self.scratch.path().join("event.json");
         std::fs::write(
             &event,
-            serde_json::to_vec(&json!({"action": "fleetform-plan", "client_payload": {
-                "v": 1, "customer_repo": ACME, "sha": self.sha, "ref": "refs/heads/feature",
-                "pr": self.pr, "event": "pull_request", "trigger_run_url": null,
-                "dispatch_id": "d-1", "files": ["infra/variables.yml"]
-            }}))
+            serde_json::to_vec(&signed(
+                &json!({"action": "fleetform-plan", "client_payload": {
+                    "v": 1, "customer_repo": ACME, "sha": self.sha, "ref": "refs/heads/feature",
+                    "pr": self.pr, "event": "pull_request", "trigger_run_url": null,
+                    "dispatch_id": "d-1", "files": ["infra/variables.yml"]
+                }}),
+            ))
             .unwrap(),
         )
         .unwrap();

@@ -317,6 +317,10 @@ fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
         wf.contains("${{ secrets.MANAGER_REPO_PAT }}"),
         "GitHub expressions kept: {wf}"
     );
+    assert!(
+        wf.contains("dispatch-key: ${{ secrets.FLEETFORM_DISPATCH_KEY }}"),
+        "the trigger signs its dispatches: {wf}"
+    );
     assert!(w
         .gh
         .file_at(ACME, "fleetform/sync", "infra/README.md")

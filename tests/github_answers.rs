@@ -33,7 +33,7 @@ fn pr_dispatch(w: &World) -> (String, u64, Value) {
             "dispatch_id": "d-1", "files": ["infra/variables.yml"]
         }
     });
-    (sha, pr, dispatch)
+    (sha, pr, common::signed(&dispatch))
 }
 
 fn ours(w: &World, pr: u64) -> usize {

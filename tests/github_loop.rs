@@ -9,7 +9,7 @@ mod world;
 
 use std::path::Path;
 
-use common::{stderr, stdout};
+use common::{dispatch_key, signed, stderr, stdout, DISPATCH_SECRET};
 use serde_json::{json, Value};
 use support::fake_github::{FakeGitHub, Fault};
 
@@ -258,7 +258,13 @@ fn unknown_and_revoked_repos_are_refused() {
         "nothing is written for an unknown repo"
     );
 
+    // Unsigned, it is refused like any unsigned dispatch: nothing written.
     let (out, _) = w.plan_event(&dispatch("initech/tps-reports"), "staging");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("not signed"), "{}", stderr(&out));
+    assert_eq!(w.gh.write_count(), 0);
+    // Signed with its (last) key, its commit is told it was revoked.
+    let (out, _) = w.plan_event(&signed(&dispatch("initech/tps-reports")), "staging");
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
     let st = w.gh.statuses("initech/tps-reports", &sha);
@@ -296,14 +302,14 @@ fn hostile_payloads_are_refused() {
             stderr(&out)
         );
     }
-    // A file that is not a variables file of this manager.
+    // A file that is not a variables file of this manager (signed by acme).
     let p = json!({
         "v": 1, "customer_repo": ACME, "sha": "2".repeat(40), "ref": "refs/heads/x", "pr": 3,
         "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d1",
         "files": ["infra/variables.yml", "infra/secrets.yml"]
     });
     let (out, _) = w.plan_event(
-        &json!({"event_type": "fleetform-plan", "client_payload": p}),
+        &signed(&json!({"event_type": "fleetform-plan", "client_payload": p})),
         "staging",
     );
     assert_eq!(out.status.code(), Some(3));
@@ -329,11 +335,11 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
     assert!(w.gh.dispatches(MANAGER).is_empty());
     assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "failure");
 
-    // ... and the manager, sent a dispatch anyway, re-validates.
-    let d = json!({ "event_type": "fleetform-plan", "client_payload": {
+    // ... and the manager, sent a (signed) dispatch anyway, re-validates.
+    let d = signed(&json!({ "event_type": "fleetform-plan", "client_payload": {
         "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/bad", "pr": pr,
         "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d2", "files": ["infra/variables.yml"]
-    }});
+    }}));
     let (out, _) = w.plan_event(&d, "staging");
     assert_eq!(out.status.code(), Some(1));
     let c = w.gh.comments(ACME, pr);
@@ -437,13 +443,23 @@ fn dry_run_sends_no_writes() {
     );
 }
 
-/// Every command with a recognisable token: it never shows up anywhere but
-/// the runner's own `::add-mask::` command, which the runner swallows.
+/// Every command with a recognisable token, the manager's dispatch secret
+/// and acme's dispatch key: none of them shows up anywhere (output, summary,
+/// step outputs, comments, the audit log) but in the runner's own
+/// `::add-mask::` command, which the runner swallows.
 #[test]
 fn the_token_never_leaks() {
     let mut w = World::new();
     let token = "ghp_SeCrEtToKeN0123456789abcdefABCDEF0123";
     w.gh.set_token(token);
+    let key = dispatch_key("acme", 1);
+    let key_hex = key.rsplit('.').next().unwrap().to_string();
+    let secrets = [
+        token.to_string(),
+        DISPATCH_SECRET.to_string(),
+        key.clone(),
+        key_hex,
+    ];
     let sha = w.change_acme("main", 3);
     let mut texts = Vec::new();
     let (out, f) = w.trigger_push(ACME, &sha, "Merge pull request #1 from x/y");
@@ -480,6 +496,17 @@ fn the_token_never_leaks() {
         f.summary(),
         std::fs::read_to_string(&f.output).unwrap(),
     ));
+    // A dispatch refused for its signature (acme's payload, globex's key).
+    let mut d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    common::sign_dispatch_with(&mut d, &dispatch_key("globex", 1), common::unix_now());
+    let (out, f) = w.plan_event(&d, "staging");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
     let out =
         w.fx.fleetform()
             .env("FLEETFORM_TOKEN", token)
@@ -500,11 +527,24 @@ fn the_token_never_leaks() {
             ("summary", s),
             ("outputs", outputs),
         ] {
-            assert!(!t.contains(token), "token in {what}:\n{t}");
+            for secret in &secrets {
+                assert!(!t.contains(secret.as_str()), "a secret in {what}:\n{t}");
+            }
         }
     }
-    for c in w.gh.comments(ACME, 1) {
-        assert!(!c.body.contains(token));
+    let audit = w.fx.read("manager/.fleetform/audit.jsonl");
+    for secret in &secrets {
+        for c in w.gh.comments(ACME, 1) {
+            assert!(!c.body.contains(secret.as_str()));
+        }
+        assert!(
+            !audit.contains(secret.as_str()),
+            "a secret in the audit log"
+        );
+    }
+    for d in w.gh.dispatches(MANAGER) {
+        let sent = d.to_string();
+        assert!(!sent.contains(DISPATCH_SECRET) && !sent.contains(&key));
     }
     assert!(Path::new(&w.fx.manager()).exists());
 }

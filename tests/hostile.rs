@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{require_terraform, Fixture};
+use common::{require_terraform, Fixture, DISPATCH_SECRET};
 use serde_json::{json, Value};
 use support::fake_github::FakeGitHub;
 use world::{World, ACME};
@@ -313,16 +313,15 @@ fn hostile_dispatch_payloads() {
     for (file, expect) in &cases {
         let fx = Fixture::new();
         gh.reset_counters();
+        let event = signed_case(&fx, file);
         let run = run_bounded(
             &fx.manager(),
             &fx.path("terraformrc"),
             &["plan", "--dispatch", "--env", "staging"],
             &[
                 ("GITHUB_EVENT_NAME", "repository_dispatch".into()),
-                (
-                    "GITHUB_EVENT_PATH",
-                    corpus().join(file).display().to_string(),
-                ),
+                ("GITHUB_EVENT_PATH", event.display().to_string()),
+                ("FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET.into()),
                 ("GITHUB_API_URL", gh.api_url()),
                 ("FLEETFORM_TOKEN", gh.token().to_string()),
                 ("FLEETFORM_RETRY_BASE_MS", "10".into()),
@@ -364,6 +363,25 @@ fn hostile_dispatch_payloads() {
         "an unregistered repo gets nothing written"
     );
     gh.assert_clean();
+}
+
+/// The event file a payload case runs with. A case whose `sig` is the
+/// placeholder `"SIGN"` attacks a check behind the signature: it is signed
+/// now with the key of the customer it names (a signature cannot be stored,
+/// it would age), into a copy. Every other case runs as stored, signature
+/// cases with their own static `sig` (made with [`DISPATCH_SECRET`]).
+fn signed_case(fx: &Fixture, file: &str) -> PathBuf {
+    let path = corpus().join(file);
+    let Ok(mut event) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) else {
+        return path;
+    };
+    if event.pointer("/client_payload/sig") != Some(&json!("SIGN")) {
+        return path;
+    }
+    common::sign_dispatch(&mut event);
+    let copy = fx.path("signed-event.json");
+    std::fs::write(&copy, serde_json::to_vec(&event).unwrap()).unwrap();
+    copy
 }
 
 /// A schema that lets customers set any top-level key.
@@ -677,11 +695,11 @@ fn plan_acme_pr(w: &mut World, vars: &str) -> (std::process::Output, u64) {
     let sha =
         w.gh.commit(ACME, "feature", &[("infra/variables.yml", vars)]);
     let pr = w.gh.open_pr(ACME, "feature", "main", "tags");
-    let dispatch = json!({"event_type": "fleetform-plan", "client_payload": {
+    let dispatch = common::signed(&json!({"event_type": "fleetform-plan", "client_payload": {
         "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature", "pr": pr,
         "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d-1",
         "files": ["infra/variables.yml"]
-    }});
+    }}));
     let (out, _) = w.plan_event(&dispatch, "staging");
     (out, pr)
 }

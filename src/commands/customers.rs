@@ -1,6 +1,9 @@
-//! `fleetform customers add | list | show | revoke | instructions`: the
-//! registry, edited in place (order and comments kept, atomic writes).
-//! Tokens are never accepted on the command line nor written to any file.
+//! `fleetform customers add | list | show | revoke | dispatch-key |
+//! rotate-key | instructions`: the registry, edited in place (order and
+//! comments kept, atomic writes). Tokens are never accepted on the command
+//! line nor written to any file; dispatch keys are derived from the
+//! manager's secret (`FLEETFORM_DISPATCH_SECRET`) and printed only by the
+//! commands that issue them.
 
 use std::path::PathBuf;
 
@@ -10,6 +13,7 @@ use crate::cli::{CustomersArgs, CustomersCommand};
 use crate::config::{
     display_path, is_date, is_email, is_repo, is_slug, Customer, Manager, Registry, Status,
 };
+use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 use crate::registry_edit;
@@ -44,9 +48,23 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
                 status: Status::Active,
                 added: date.clone().unwrap_or_else(crate::audit::today),
                 revoked: None,
+                key_generation: None,
             };
-            add(&manager, c, out)
+            // The secret is needed before the registry is written; the key
+            // is shown once the customer is in.
+            let secret = match &c.repo {
+                Some(_) => Some(manager_secret("add")?),
+                None => None,
+            };
+            let (slug, repo) = (c.slug.clone(), c.repo.clone());
+            add(&manager, c, out)?;
+            if let (Some(secret), Some(repo)) = (secret, repo) {
+                print_key(&secret.customer_key(&slug, 1), &repo, out);
+            }
+            Ok(())
         }
+        CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
+        CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
@@ -141,6 +159,10 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
         vec!["contact".into(), c.contact.clone()],
         vec!["environments".into(), c.environments.join(", ")],
         vec!["added".into(), c.added.clone()],
+        vec![
+            "dispatch key".into(),
+            format!("generation {}", c.key_generation()),
+        ],
     ];
     if let Some(r) = &c.revoked {
         rows.push(vec!["revoked".into(), format!("{} ({})", r.date, r.reason)]);
@@ -414,6 +436,7 @@ fn instructions(
         action_ref => action_ref,
         workflow => workflow.trim_end(),
         apply_note => apply_note,
+        key_secret => auth::KEY_ENV,
     };
     let env = crate::template::markdown();
     let text = match source {
@@ -425,5 +448,115 @@ fn instructions(
     }
     .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
     out.result(text.trim_end());
+    Ok(())
+}
+
+/// The manager's dispatch secret, for the `customers` commands that issue
+/// keys.
+fn manager_secret(command: &str) -> Result<ManagerSecret> {
+    ManagerSecret::from_env().map_err(|e| match e {
+        auth::AuthError::SecretMissing => Error::Usage(format!(
+            "{} is not set: `customers {command}` derives the customer's dispatch key from the manager's dispatch secret; set it in the environment to the value of the secret {} of the manager's plan and apply environments and run again",
+            auth::SECRET_ENV,
+            auth::SECRET_ENV
+        )),
+        other => Error::Usage(other.to_string()),
+    })
+}
+
+/// Prints a key the user asked for: on stdout alone (masked under Actions),
+/// with where it goes on stderr. Never audited, never in an error.
+fn print_key(key: &DispatchKey, repo: &str, out: &Output) {
+    for m in key.mask_strings() {
+        out.mask(&m);
+    }
+    out.result(&key.expose());
+    out.note(&format!(
+        "the dispatch key of `{}` (generation {}): send it over a private channel; the customer stores it in {repo} as the Actions repository secret {} (see `fleetform customers instructions {}`)",
+        key.slug(),
+        key.generation(),
+        auth::KEY_ENV,
+        key.slug()
+    ));
+}
+
+/// The registered, active customer with a repo that a key is issued for.
+fn keyed_customer<'r>(registry: &'r Registry, slug: &str) -> Result<(usize, &'r Customer, String)> {
+    let index = registry
+        .customers
+        .iter()
+        .position(|c| c.slug == slug)
+        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    let c = &registry.customers[index];
+    if !c.is_active() {
+        return Err(Error::Usage(format!(
+            "customer `{slug}` is revoked: its dispatches are refused whatever they are signed with, so it has no dispatch key"
+        )));
+    }
+    let repo = c.repo.clone().ok_or_else(|| {
+        Error::Usage(format!(
+            "customer `{slug}` has no repo (local mode): it sends no dispatches and needs no key"
+        ))
+    })?;
+    Ok((index, c, repo))
+}
+
+fn dispatch_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
+    let secret = manager_secret("dispatch-key")?;
+    let registry = Registry::load(manager)?;
+    let (_, c, repo) = keyed_customer(&registry, slug)?;
+    print_key(&secret.customer_key(slug, c.key_generation()), &repo, out);
+    Ok(())
+}
+
+/// Bumps the customer's `key_generation`: the manager then checks
+/// dispatches against the new key only, so the old one is void at once.
+fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
+    let secret = manager_secret("rotate-key")?;
+    // Read, edit and write under the registry's lock, so a concurrent edit
+    // is never lost and the generation bumped is the current one.
+    let mut bumped = None;
+    let after = edit_registry(
+        manager,
+        |registry, text, shown| {
+            let (index, c, repo) = keyed_customer(registry, slug)?;
+            let old = c.key_generation();
+            let new = old + 1;
+            if new > auth::MAX_GENERATION {
+                return Err(Error::Usage(format!(
+                    "customer `{slug}` is at key generation {old}, the last one"
+                )));
+            }
+            bumped = Some((old, new, repo));
+            registry_edit::set_key_generation(text, &registry.doc, shown, index, new)
+                .map(Some)
+                .map_err(|e| Error::Failed(e.to_string()))
+        },
+        |_| Ok(()),
+    )?;
+    let (old, new, repo) = bumped.ok_or_else(|| Error::Failed("nothing was edited".into()))?;
+    let shown = registry_file(manager).1;
+    if after
+        .as_ref()
+        .and_then(|r| r.get(slug))
+        .map(Customer::key_generation)
+        != Some(new)
+    {
+        return Err(Error::Failed(format!(
+            "the edit of {shown} did not set `key_generation: {new}` for `{slug}`; check the file"
+        )));
+    }
+    crate::commands::audit(
+        out,
+        crate::audit::Entry::now("registry", "key-rotated")
+            .customer(slug)
+            .detail(format!(
+                "dispatch key generation {new} issued; generation {old} is void"
+            )),
+    );
+    out.note(&format!(
+        "`{slug}`'s dispatch key is now generation {new}; dispatches signed with generation {old} are refused from now on"
+    ));
+    print_key(&secret.customer_key(slug, new), &repo, out);
     Ok(())
 }

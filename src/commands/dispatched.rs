@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::config::{Customer, Manager, Registry};
 use crate::customer::{self, override_path, CustomerSource, Diagnostic};
-use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::dispatch::{auth, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::engine::{PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, GitHubError, Token};
@@ -70,17 +70,71 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
     })
 }
 
-/// The registered, active customer for the payload's repo — or a refusal.
-/// A revoked customer's commit gets a failure status (its repo is known);
-/// an unknown repo gets nothing written to it.
+/// Which job checks the dispatch; it decides how old a signature may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Plan,
+    Apply,
+}
+
+impl Stage {
+    /// The end of a refusal message.
+    fn nothing_done(self) -> &'static str {
+        match self {
+            Stage::Plan => "nothing was planned",
+            Stage::Apply => "nothing was applied",
+        }
+    }
+}
+
+/// The registered, active customer that signed the dispatch — or a
+/// refusal. In this order, so that nothing unauthenticated causes a request
+/// or a write: the payload's repo must be registered (with its registered
+/// spelling), the signature must be that customer's, and only then does a
+/// revoked customer's commit get its failure status.
 async fn authorise<'r>(
     registry: &'r Registry,
     manager: &Manager,
     gh: &GitHub,
-    payload: &Payload,
+    dispatched: &Dispatched,
+    stage: Stage,
     run_url: Option<String>,
     out: &Output,
 ) -> Result<&'r Customer> {
+    let payload = &dispatched.payload;
+    let customer = registered(registry, payload)?;
+    authenticate(customer, dispatched, stage, out)?;
+    if !customer.is_active() {
+        let why = customer
+            .revoked
+            .as_ref()
+            .map(|r| r.date.clone())
+            .unwrap_or_default();
+        let st = CommitStatus {
+            state: "failure",
+            context: manager.config.status_context.clone(),
+            description: format!("customer access revoked {why}; contact the provider"),
+            target_url: run_url,
+        };
+        if let Err(e) = gh
+            .set_status(&payload.customer_repo, &payload.sha, &st)
+            .await
+        {
+            out.note(&format!("could not set the failure status: {e}"));
+        }
+        return Err(Error::Refused(format!(
+            "customer `{}` ({}) was revoked on {why}; {}",
+            customer.slug,
+            payload.customer_repo,
+            stage.nothing_done()
+        )));
+    }
+    Ok(customer)
+}
+
+/// The registry entry of the payload's repo. An unknown repo gets nothing
+/// written to it.
+fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Result<&'r Customer> {
     match registry.by_repo(&payload.customer_repo) {
         None => Err(Error::Refused(format!(
             "`{}` is not a registered customer; nothing was planned (register it with the provider first)",
@@ -93,24 +147,61 @@ async fn authorise<'r>(
             payload.customer_repo,
             c.repo.as_deref().unwrap_or_default()
         ))),
-        Some(c) if !c.is_active() => {
-            let why = c.revoked.as_ref().map(|r| r.date.clone()).unwrap_or_default();
-            let st = CommitStatus {
-                state: "failure",
-                context: manager.config.status_context.clone(),
-                description: format!("customer access revoked {why}; contact the provider"),
-                target_url: run_url,
-            };
-            if let Err(e) = gh.set_status(&payload.customer_repo, &payload.sha, &st).await {
-                out.note(&format!("could not set the failure status: {e}"));
-            }
-            Err(Error::Refused(format!(
-                "customer `{}` ({}) was revoked on {why}; nothing was planned",
-                c.slug, payload.customer_repo
-            )))
-        }
         Some(c) => Ok(c),
     }
+}
+
+/// The dispatch must be signed with `customer`'s current dispatch key
+/// (derived from the manager's secret), for this event type, and every
+/// payload field (repo, sha, ref, pr, event, files, ...) as received.
+///
+/// How old the signature may be depends on the job:
+/// - **plan**: at most [`auth::PLAN_MAX_AGE_SECS`] (1 h), so a captured
+///   dispatch cannot be replayed later. A re-run keeps the original event,
+///   so a plan job re-run after that hour is refused; the customer's
+///   trigger runs again instead.
+/// - **apply**: at most [`auth::APPLY_MAX_AGE_SECS`] (30 days, GitHub's
+///   longest wait for an environment's reviewers). The apply job runs in
+///   the same workflow run as the plan job it `needs`, after an approval
+///   that may take days, with the same event: demanding an hour would refuse
+///   every approved production apply. Freshness was enforced by that plan
+///   job; the apply still checks the MAC against the *current* key (so a
+///   rotation or revocation after planning voids a pending apply), that it
+///   is a `fleetform-apply` dispatch, and then that its sha is still the
+///   head of the default branch (a replay can only re-apply what the
+///   customer's default branch already holds).
+fn authenticate(
+    customer: &Customer,
+    dispatched: &Dispatched,
+    stage: Stage,
+    out: &Output,
+) -> Result<()> {
+    let refuse = |e: auth::AuthError| {
+        Error::Refused(format!(
+            "dispatch not authenticated: {e}; {}",
+            stage.nothing_done()
+        ))
+    };
+    let secret = auth::ManagerSecret::from_env().map_err(refuse)?;
+    out.mask(secret.expose());
+    let key = secret.customer_key(&customer.slug, customer.key_generation());
+    let max_age = match stage {
+        Stage::Plan => auth::PLAN_MAX_AGE_SECS,
+        Stage::Apply => auth::APPLY_MAX_AGE_SECS,
+    };
+    auth::verify(
+        &key,
+        &dispatched.event_type,
+        &dispatched.payload,
+        auth::Freshness::now(max_age),
+    )
+    .map_err(refuse)?;
+    out.verbose(&format!(
+        "dispatch signed by `{}` (key generation {})",
+        customer.slug,
+        key.generation()
+    ));
+    Ok(())
 }
 
 fn gh_err(e: GitHubError) -> Error {
@@ -139,7 +230,7 @@ fn invalid_comment(
 ) -> String {
     let mut s = format!(
         "{marker}\n### fleetform plan: `{slug}` / `{env}`\n\n**Invalid variables** at `{}`: nothing was planned. Fix these and push again:\n\n",
-        &sha[..12]
+        short_sha(sha)
     );
     for p in problems {
         s.push_str(&format!(
@@ -266,7 +357,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
     let (manager, registry) = super::load_manager(manager_dir)?;
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
     rt.block_on(async {
-        let customer = authorise(&registry, &manager, &gh, payload, run_url.clone(), out).await?;
+        let customer = authorise(&registry, &manager, &gh, &dispatched, Stage::Plan, run_url.clone(), out).await?;
         let envs: Vec<String> = match &settings.environments {
             Some(wanted) => {
                 for e in wanted {
@@ -623,7 +714,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
     let env = settings.environment.clone();
     rt.block_on(async {
-        let customer = authorise(&registry, &manager, &gh, payload, run_url.clone(), out).await?;
+        let customer = authorise(&registry, &manager, &gh, &dispatched, Stage::Apply, run_url.clone(), out).await?;
         let record: GitHubRecord = std::fs::read(settings.plan_dir.join(GITHUB_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -655,8 +746,8 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             return refuse(format!(
                 "stale plan: `{branch}` of {} is at {} now, the plan is for {}; the newer push plans and applies on its own",
                 payload.customer_repo,
-                &head[..head.len().min(12)],
-                &payload.sha[..12]
+                short_sha(&head),
+                short_sha(&payload.sha)
             ))
             .await;
         }

@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::cli::TriggerArgs;
 use crate::config::{display_path, is_repo, is_slug};
 use crate::customer::{self, CustomerSource, Diagnostic};
-use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::dispatch::auth::DispatchKey;
+use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, Token};
 use crate::output::Output;
@@ -27,6 +28,8 @@ struct Settings {
     dry_run: bool,
     json: bool,
     token: Token,
+    /// Signs the dispatch: proves to the manager which customer sent it.
+    key: DispatchKey,
     wait: Option<std::time::Duration>,
 }
 
@@ -47,6 +50,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
             "no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into(),
         )
     })?;
+    let key = DispatchKey::from_env().map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),
         schema_path: args.schema_path.clone(),
@@ -57,6 +61,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
         dry_run: args.dry_run,
         json: args.json,
         token,
+        key,
         wait: args.wait,
     })
 }
@@ -180,6 +185,9 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let ctx = RunContext::from_env();
     out.mask(settings.token.expose());
+    for m in settings.key.mask_strings() {
+        out.mask(&m);
+    }
     let Some(subject) = subject(&ctx)? else {
         out.note("the branch was deleted; nothing to plan");
         return Ok(());
@@ -259,7 +267,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                 })
             }
             Ok(_) => {
-                let payload = Payload {
+                let mut payload = Payload {
                     v: 1,
                     customer_repo: subject.repo.clone(),
                     sha: subject.sha.clone(),
@@ -269,7 +277,9 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                     trigger_run_url: run_url.clone(),
                     dispatch_id: dispatch_id(&subject.repo, &subject.sha, ctx.run_id.as_deref()),
                     files: files.clone(),
+                    sig: None,
                 };
+                payload.sig = Some(settings.key.sign(subject.event_type, &payload, unix_now()));
                 // 2. Dispatch, 3. pending status.
                 gh.dispatch(&settings.manager_repo, subject.event_type, &serde_json::to_value(&payload).expect("serialisable"))
                     .await
@@ -341,7 +351,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                 report.event_type.as_deref().unwrap_or(""),
                 settings.manager_repo,
                 p.customer_repo,
-                &p.sha[..12],
+                short_sha(&p.sha),
                 p.dispatch_id
             )
             .trim(),
@@ -460,6 +470,13 @@ async fn wait_for_manager(
         out.note(&format!("could not mark the commit: {e}"));
     }
     Err(Error::Failed(note))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A short id correlating the trigger and the manager's runs.

@@ -70,11 +70,13 @@ impl Fixture {
         );
     }
 
-    /// `fleetform` run from the manager dir with a scrubbed environment.
+    /// `fleetform` run from the manager dir with a scrubbed environment and
+    /// the manager's dispatch secret ([`DISPATCH_SECRET`]).
     pub fn fleetform(&self) -> Command {
         let mut cmd = fleetform_bin();
         cmd.current_dir(self.manager());
-        cmd.env("TF_CLI_CONFIG_FILE", self.path("terraformrc"));
+        cmd.env("TF_CLI_CONFIG_FILE", self.path("terraformrc"))
+            .env("FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET);
         cmd
     }
 }
@@ -94,6 +96,79 @@ pub fn fleetform_bin() -> Command {
         .env("CHECKPOINT_DISABLE", "1")
         .env("NO_COLOR", "1");
     cmd
+}
+
+/// The manager's dispatch secret (`FLEETFORM_DISPATCH_SECRET`) in every
+/// test; the static signatures in `tests/fixtures/hostile/payloads/` are
+/// made with it.
+pub const DISPATCH_SECRET: &str = "fleetform-test-dispatch-secret-0123456789abcdef";
+
+/// The slug of an example customer's repo (`examples/manager/customers.yml`).
+pub fn example_slug(repo: &str) -> Option<&'static str> {
+    match repo {
+        "acme-corp/acme-infra" => Some("acme"),
+        "globex/globex-app" => Some("globex"),
+        "initech/tps-reports" => Some("initech"),
+        _ => None,
+    }
+}
+
+/// Customer `slug`'s dispatch key at `generation`, as
+/// `fleetform customers dispatch-key` prints it.
+pub fn dispatch_key(slug: &str, generation: u32) -> String {
+    fleetform::dispatch::auth::ManagerSecret::new(DISPATCH_SECRET)
+        .expect("a valid test secret")
+        .customer_key(slug, generation)
+        .expose()
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Signs a dispatch in place, like the customer's trigger: `d` is a sent
+/// dispatch (`event_type`) or a runner event (`action`), each with a
+/// `client_payload`; `key` is a dispatch key's text, `time` Unix seconds.
+/// Any `sig` already there is replaced.
+pub fn sign_dispatch_with(d: &mut serde_json::Value, key: &str, time: u64) {
+    use fleetform::dispatch::{auth::DispatchKey, Payload};
+    let event_type = d
+        .get("event_type")
+        .or_else(|| d.get("action"))
+        .and_then(|v| v.as_str())
+        .expect("a dispatch with event_type or action")
+        .to_string();
+    let payload = d
+        .get_mut("client_payload")
+        .and_then(|p| p.as_object_mut())
+        .expect("a client_payload object");
+    payload.remove("sig");
+    let parsed = Payload::parse(&serde_json::Value::Object(payload.clone()))
+        .expect("only well-formed payloads can be signed");
+    let key = DispatchKey::parse(key).expect("a dispatch key");
+    payload.insert("sig".into(), key.sign(&event_type, &parsed, time).into());
+}
+
+/// Signs a dispatch now with the key (generation 1) of the example
+/// customer its `customer_repo` belongs to.
+pub fn sign_dispatch(d: &mut serde_json::Value) {
+    let repo = d["client_payload"]["customer_repo"]
+        .as_str()
+        .expect("a customer_repo")
+        .to_string();
+    let slug = example_slug(&repo).unwrap_or_else(|| panic!("{repo} is no example customer"));
+    sign_dispatch_with(d, &dispatch_key(slug, 1), unix_now());
+}
+
+/// A signed copy of `d` (see [`sign_dispatch`]).
+pub fn signed(d: &serde_json::Value) -> serde_json::Value {
+    let mut d = d.clone();
+    sign_dispatch(&mut d);
+    d
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {

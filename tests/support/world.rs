@@ -61,7 +61,9 @@ impl World {
         }
     }
 
-    /// Environment of a GitHub Actions step.
+    /// Environment of a GitHub Actions step. In the manager repo it has the
+    /// manager's dispatch secret; in a customer repo, that customer's
+    /// dispatch key (generation 1) and not the secret.
     pub fn step(
         &mut self,
         repo: &str,
@@ -93,6 +95,15 @@ impl World {
             .env("GITHUB_STEP_SUMMARY", &files.summary)
             .env("FLEETFORM_TOKEN", self.gh.token())
             .env("FLEETFORM_RETRY_BASE_MS", "50");
+        if repo != MANAGER {
+            cmd.env_remove("FLEETFORM_DISPATCH_SECRET");
+            if let Some(slug) = crate::common::example_slug(repo) {
+                cmd.env(
+                    "FLEETFORM_DISPATCH_KEY",
+                    crate::common::dispatch_key(slug, 1),
+                );
+            }
+        }
         (cmd, files)
     }
 
