@@ -276,8 +276,14 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     if s.is_empty() {
         return Err("empty duration".into());
     }
+    const MAX: u64 = 6 * 3600;
+    let too_long = || "wait at most 6h (a GitHub job's limit)".to_string();
     if let Ok(n) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(n));
+        return if n > MAX {
+            Err(too_long())
+        } else {
+            Ok(std::time::Duration::from_secs(n))
+        };
     }
     let mut total = 0u64;
     let mut num = String::new();
@@ -290,18 +296,23 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             .parse()
             .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 1h"))?;
         num.clear();
-        total += match c {
-            's' => n,
-            'm' => n * 60,
-            'h' => n * 3600,
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
             _ => return Err(format!("`{s}` is not a duration like 90s, 10m or 1h")),
         };
+        total = n
+            .checked_mul(unit)
+            .and_then(|secs| total.checked_add(secs))
+            .filter(|t| *t <= MAX)
+            .ok_or_else(too_long)?;
     }
     if !num.is_empty() {
         return Err(format!("`{s}`: put a unit (s, m, h) after the last number"));
     }
-    if total > 6 * 3600 {
-        return Err("wait at most 6h (a GitHub job's limit)".into());
+    if total > MAX {
+        return Err(too_long());
     }
     Ok(std::time::Duration::from_secs(total))
 }
@@ -413,4 +424,29 @@ pub struct ApplyArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_never_overflow() {
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        for bad in [
+            "99999999999999999999h",
+            "18446744073709551615",
+            "5124095576030432h",
+            "7h",
+            "21601",
+            "6h1s",
+        ] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(
+                e.contains("at most 6h") || e.contains("not a duration"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }
