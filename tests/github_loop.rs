@@ -97,14 +97,16 @@ fn pull_request_loop_with_sticky_comment() {
     );
     let summary = files.summary();
     assert!(
-        summary.contains("fleetform plan: `acme` / `staging`") && summary.contains("Full plan"),
-        "{summary}"
+        summary.contains("fleetform plan: `acme` / `staging`")
+            && summary.contains(&format!("sha256:{digest}"))
+            && !summary.contains("terraform_data"),
+        "counts and digest only: {summary}"
     );
     assert!(
         w.fx.manager()
-            .join(".fleetform/out/acme/staging/tfplan")
+            .join(".fleetform/out/acme/staging/bundle.sealed")
             .is_file(),
-        "artifact ready to upload"
+        "sealed artifact ready to upload"
     );
 
     // Production: the override file is fetched too (+1).
@@ -200,18 +202,21 @@ fn merge_applies_and_unsafe_applies_are_refused() {
         comment.body
     );
 
-    // Production: the plan file is tampered with after planning.
+    // Production: the sealed plan artifact is tampered with after planning.
     let (out, files) = w.plan_latest("production");
     ok(&out);
     let digest = files.outputs()["plan_sha256"].clone();
-    let plan = w.fx.manager().join(".fleetform/out/acme/production/tfplan");
-    let mut bytes = std::fs::read(&plan).unwrap();
-    bytes.push(b'\n');
-    std::fs::write(&plan, bytes).unwrap();
+    let bundle =
+        w.fx.manager()
+            .join(".fleetform/out/acme/production/bundle.sealed");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&bundle, bytes).unwrap();
     let (out, _) = w.apply_latest("production", &digest);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("changed after planning"),
+        stderr(&out).contains("cannot be opened") && stderr(&out).contains("was changed"),
         "{}",
         stderr(&out)
     );

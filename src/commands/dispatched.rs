@@ -346,6 +346,7 @@ fn open_session(dry_run: bool, out: &Output) -> Result<Session> {
 }
 
 fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
+    let key = artifact_key()?;
     let Session {
         ctx,
         dispatched,
@@ -442,7 +443,13 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
         let docs = match customer::check(&source, &engine.schema) {
             Ok(d) => d,
             Err(problems) => {
-                out.diagnostics(&problems);
+                // The problems quote the customer's keys and values: they go
+                // to the customer's PR, never to the manager's log.
+                out.error(&format!(
+                    "{}: {} problem(s) in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
+                    customer.slug,
+                    problems.len()
+                ));
                 for env in &envs {
                     if let Some(pr) = payload.pr {
                         let marker = comment_marker(&customer.slug, env);
@@ -457,7 +464,12 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                 )
                 .await
                 .map_err(gh_err)?;
-                let _ = ctx.append_summary(&invalid_comment("", &envs.join(", "), &customer.slug, &payload.sha, &problems));
+                let _ = ctx.append_summary(&format!(
+                    "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {} problem(s), listed on the customer's pull request.\n",
+                    customer.slug,
+                    short_sha(&payload.sha),
+                    problems.len()
+                ));
                 for env in &envs {
                     super::audit(
                         out,
@@ -497,8 +509,14 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                 refresh_only: false,
                 pull: pull.as_ref(),
             });
+            // Terraform's log quotes the customer's values: it goes into the
+            // sealed bundle, never into the manager's log.
             if let Ok(p) = &result {
-                out.raw(&p.log);
+                out.note(&format!(
+                    "{}/{env}: {} (the plan is on the customer's pull request; the log is in the sealed bundle)",
+                    customer.slug,
+                    p.summary.headline()
+                ));
             }
             out.group_end();
             match result {
@@ -514,7 +532,6 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     };
                     if let Some(v) = &p.summary.gates {
                         audit_waivers(out, v, pull.as_ref(), &customer.slug, env, payload, "plan");
-                        let _ = ctx.append_summary(&v.checklist());
                     }
                     gh.set_status(&payload.customer_repo, &payload.sha, &status(state, description))
                         .await
@@ -529,7 +546,8 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     };
                     crate::fsutil::write_atomic(&dir.join(GITHUB_FILE), &serde_json::to_vec_pretty(&record).expect("serialisable"))
                         .map_err(|e| Error::Failed(format!("writing {GITHUB_FILE}: {e}")))?;
-                    let _ = ctx.append_summary(&format!("{}\n\n<details><summary>Full plan</summary>\n\n{fence}text\n{}\n{fence}\n\n</details>\n\n", p.comment, p.plan_text, fence = crate::plan::fence_for(&p.plan_text)));
+                    seal_plan(&key, &customer.slug, env, &dir)?;
+                    let _ = ctx.append_summary(&manager_summary(&customer.slug, env, &payload.sha, &p.summary));
                     super::audit(
                         out,
                         crate::audit::Entry::now("plan", if p.summary.has_changes { "changes" } else { "no-changes" })
@@ -549,14 +567,9 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                 }
                 Err(e) => {
                     failed += 1;
-                    let msg = match &e {
-                        RunError::Values(d) => {
-                            out.diagnostics(d);
-                            e.short()
-                        }
-                        other => other.to_string(),
-                    };
-                    out.error(&format!("{}/{env}: {msg}", customer.slug));
+                    // The short form: Terraform's output and the customer's
+                    // values stay out of the manager's log.
+                    out.error(&format!("{}/{env}: {}", customer.slug, values_free(&e)));
                     gh.set_status(&payload.customer_repo, &payload.sha, &status("failure", format!("{env}: plan failed, see the run")))
                         .await
                         .map_err(gh_err)?;
@@ -602,6 +615,8 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     ("delete", s.delete.to_string()),
                     ("replace", s.replace.to_string()),
                     ("plan_dir", settings.out.join(&customer.slug).join(&one.environment).display().to_string()),
+                    ("bundle", settings.out.join(&customer.slug).join(&one.environment).join(BUNDLE_FILE).display().to_string()),
+                    ("gates_pass", s.gates.as_ref().is_none_or(|v| v.allows()).to_string()),
                 ]);
             }
         }
@@ -690,6 +705,7 @@ pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Resul
 }
 
 fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
+    let key = artifact_key()?;
     let Session {
         ctx,
         dispatched,
@@ -715,10 +731,6 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
     let env = settings.environment.clone();
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, &dispatched, Stage::Apply, run_url.clone(), out).await?;
-        let record: GitHubRecord = std::fs::read(settings.plan_dir.join(GITHUB_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| Error::Refused(format!("{} holds no plan from a dispatch; download the plan artifact first", settings.plan_dir.display())))?;
         let status = |state: &'static str, description: String| CommitStatus {
             state,
             context: manager.config.status_context.clone(),
@@ -733,6 +745,15 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             }
             Err::<(), Error>(Error::Refused(format!("{reason}; nothing was applied")))
         };
+        // The files the apply checks are the sealed ones from the artifact.
+        match open_plan(&key, &customer.slug, &env, &settings.plan_dir) {
+            Err(Error::Refused(reason)) => return refuse(reason).await,
+            other => other?,
+        }
+        let record: GitHubRecord = std::fs::read(settings.plan_dir.join(GITHUB_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| Error::Refused(format!("{} holds no plan from a dispatch; download the plan artifact first", settings.plan_dir.display())))?;
         if !record.customer_repo.eq_ignore_ascii_case(&payload.customer_repo) || record.sha != payload.sha {
             return refuse(format!(
                 "the plan in {} is for {}@{}, not {}@{}",
@@ -777,9 +798,8 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
         let summary = crate::engine::read_summary(&settings.plan_dir).ok();
         match result {
             Ok(done) => {
-                if let Some(o) = Some(&done.output) {
-                    out.raw(o);
-                }
+                // Terraform's output (it may print values and outputs) stays
+                // in the plan folder's apply.log, out of the manager's log.
                 let counts = summary.as_ref().map(|s| s.counts()).unwrap_or_default();
                 gh.set_status(&payload.customer_repo, &payload.sha, &status("success", format!("{env}: applied {counts}")))
                     .await
@@ -829,12 +849,86 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
                         .detail(e.short()),
                 );
                 Err(match e {
-                    RunError::Terraform(t) => Error::Terraform(t),
-                    RunError::Values(d) => Error::Values(d),
-                    RunError::Io(e) => Error::Other(e),
                     RunError::Refused(m) => Error::Refused(m),
+                    other => Error::Failed(format!("{}/{env}: {}", customer.slug, values_free(&other))),
                 })
             }
         }
     })
+}
+
+/// The sealed bundle in each plan folder: the only file a workflow uploads.
+pub const BUNDLE_FILE: &str = "bundle.sealed";
+
+/// The plan folder's files that go into the bundle.
+const BUNDLED: &[&str] = &[
+    crate::engine::PLAN_FILE,
+    crate::engine::SUMMARY_FILE,
+    GITHUB_FILE,
+    "comment.md",
+    "plan.txt",
+    "variables.tfvars.json",
+    "terraform.log",
+];
+
+fn artifact_key() -> Result<crate::seal::ArtifactKey> {
+    crate::seal::ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// Seals the plan folder's files into [`BUNDLE_FILE`] for the artifact.
+fn seal_plan(key: &crate::seal::ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
+    let bundle = crate::seal::seal_dir(key, customer, env, dir, BUNDLED)
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    crate::fsutil::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
+        .map_err(|e| Error::Failed(e.to_string()))
+}
+
+/// Opens the downloaded bundle into the plan folder: the files the apply
+/// checks are the sealed ones, whatever else lies in the folder.
+fn open_plan(key: &crate::seal::ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
+    let bundle = dir.join(BUNDLE_FILE);
+    if !bundle.is_file() {
+        return Err(Error::Refused(format!(
+            "{} holds no sealed plan ({BUNDLE_FILE}); download the plan job's artifact into it",
+            dir.display()
+        )));
+    }
+    crate::seal::open_into(key, customer, env, &bundle, dir)
+        .map(drop)
+        .map_err(|e| match e {
+            crate::seal::SealError::Fs(f) => Error::Failed(f.to_string()),
+            other => Error::Refused(other.to_string()),
+        })
+}
+
+/// A run error without the customer's values or Terraform's output, for
+/// the manager's log: those go to the customer's pull request.
+fn values_free(e: &RunError) -> String {
+    match e {
+        RunError::Values(d) => format!(
+            "{} problem(s) in the customer's variables (listed on the customer's pull request)",
+            d.len()
+        ),
+        RunError::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
+        RunError::Refused(m) => format!("refused: {m}"),
+        RunError::Io(_) => e.to_string(),
+    }
+}
+
+/// The step summary of a plan on the manager: counts, digest and gate
+/// verdict only. The plan itself quotes the customer's values and goes to
+/// the customer's pull request; the manager's summaries are readable by
+/// everyone with access to the manager repo.
+fn manager_summary(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> String {
+    let gates = s
+        .gates
+        .as_ref()
+        .map(|v| format!(" · gates: {}", crate::plan::md_escape(&v.short())))
+        .unwrap_or_default();
+    format!(
+        "### fleetform plan: `{customer}` / `{env}`\n\n{} at `{}`{gates}. Plan digest `sha256:{}`. The full plan is on the customer's pull request; the plan files travel in the sealed artifact.\n\n",
+        s.headline(),
+        short_sha(sha),
+        s.plan_sha256
+    )
 }

@@ -76,7 +76,8 @@ impl Fixture {
         let mut cmd = fleetform_bin();
         cmd.current_dir(self.manager());
         cmd.env("TF_CLI_CONFIG_FILE", self.path("terraformrc"))
-            .env("FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET);
+            .env("FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET)
+            .env("FLEETFORM_ARTIFACT_KEY", ARTIFACT_KEY);
         cmd
     }
 }
@@ -102,6 +103,10 @@ pub fn fleetform_bin() -> Command {
 /// test; the static signatures in `tests/fixtures/hostile/payloads/` are
 /// made with it.
 pub const DISPATCH_SECRET: &str = "fleetform-test-dispatch-secret-0123456789abcdef";
+
+/// The manager's artifact secret (`FLEETFORM_ARTIFACT_KEY`) in every
+/// manager step: plan bundles are sealed with it.
+pub const ARTIFACT_KEY: &str = "fleetform-test-artifact-key-0123456789abcdef";
 
 /// The slug of an example customer's repo (`examples/manager/customers.yml`).
 pub fn example_slug(repo: &str) -> Option<&'static str> {

@@ -96,7 +96,8 @@ impl World {
             .env("FLEETFORM_TOKEN", self.gh.token())
             .env("FLEETFORM_RETRY_BASE_MS", "50");
         if repo != MANAGER {
-            cmd.env_remove("FLEETFORM_DISPATCH_SECRET");
+            cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
+                .env_remove("FLEETFORM_ARTIFACT_KEY");
             if let Some(slug) = crate::common::example_slug(repo) {
                 cmd.env(
                     "FLEETFORM_DISPATCH_KEY",
