@@ -727,6 +727,10 @@ fn templates_document_their_secrets_and_variables() {
             "workflows/manager-drift.yml",
             &["SOURCE_REPOS_PAT", "TF_STATE_BUCKET"],
         ),
+        (
+            "workflows/inbox-relay.yml",
+            &["MANAGER_RELAY_TOKEN", "MANAGER_REPO"],
+        ),
     ];
     for (rel, names) in want {
         let text = read(rel);
