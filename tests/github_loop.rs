@@ -13,7 +13,7 @@ use common::{dispatch_key, signed, stderr, stdout, DISPATCH_SECRET};
 use serde_json::{json, Value};
 use support::fake_github::{FakeGitHub, Fault};
 
-use world::{ok, World, ACME, MANAGER};
+use world::{acme_vars_with, ok, World, ACME, MANAGER};
 
 /// PR push → trigger → dispatch → plan → sticky comment + success status;
 /// a second push updates the same comment; budgets hold.
@@ -228,15 +228,63 @@ fn merge_applies_and_unsafe_applies_are_refused() {
         .join(".fleetform/state/acme/production/terraform.tfstate")
         .exists());
 
-    // Stale: plan staging again, then a newer push lands before the apply.
+    // Stale: plan staging again, then a newer push changes the variables
+    // before the apply.
     let (out, files) = w.plan_latest("staging");
     ok(&out);
     let digest = files.outputs()["plan_sha256"].clone();
-    let newer = w.gh.commit(ACME, "main", &[("README.md", "newer")]);
+    let vars = acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 7");
+    let newer = w.gh.commit(ACME, "main", &[("infra/variables.yml", &vars)]);
     let (out, _) = w.apply_latest("staging", &digest);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("stale plan"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`infra/variables.yml` changed"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains(&newer[..12]));
+    w.gh.assert_clean();
+}
+
+/// A newer commit that changes nothing fleetform reads (a README merged
+/// during the approval wait) does not make the plan stale: the trigger
+/// only fires on `infra/**`, so refusing would leave the change unapplied
+/// forever.
+#[test]
+fn a_newer_commit_outside_the_variables_does_not_block_the_apply() {
+    let mut w = World::new();
+    let sha = w.change_acme("main", 4);
+    let event = json!({
+        "ref": "refs/heads/main", "after": sha,
+        "repository": { "default_branch": "main" },
+        "head_commit": { "message": "more instances" }
+    });
+    let (mut cmd, _) = w.step(ACME, "push", &event, &sha);
+    let checkout = w.checkout(ACME, &sha);
+    ok(&cmd
+        .current_dir(checkout)
+        .env("FLEETFORM_MANAGER_REPO", world::MANAGER)
+        .arg("trigger")
+        .output()
+        .unwrap());
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    w.gh.commit(ACME, "main", &[("README.md", "docs only")]);
+    let (out, _) = w.apply_latest("staging", &digest);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("without changing the files fleetform reads"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .is_file());
+    assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "success");
     w.gh.assert_clean();
 }
 

@@ -761,16 +761,27 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             ))
             .await;
         }
-        // Stale: the default branch moved past the planned commit.
+        // Stale: the default branch moved past the planned commit and
+        // changed a file fleetform reads. A newer commit that touches
+        // nothing fleetform reads (a README) does not trigger a new plan,
+        // so refusing then would leave the change unapplied forever.
         let (branch, head) = gh.default_branch_head(&payload.customer_repo).await.map_err(gh_err)?;
         if head != payload.sha {
-            return refuse(format!(
-                "stale plan: `{branch}` of {} is at {} now, the plan is for {}; the newer push plans and applies on its own",
-                payload.customer_repo,
+            let read = [manager.config.customer.variables.clone(), override_path(&manager, &env)];
+            if let Some(changed) = first_changed(&gh, &payload.customer_repo, &payload.sha, &head, &read).await? {
+                return refuse(format!(
+                    "stale plan: `{branch}` of {} is at {} now and `{changed}` changed since {}, the planned commit; the newer push plans and applies on its own",
+                    payload.customer_repo,
+                    short_sha(&head),
+                    short_sha(&payload.sha)
+                ))
+                .await;
+            }
+            out.note(&format!(
+                "`{branch}` moved to {} after the plan, without changing the files fleetform reads; applying the plan of {}",
                 short_sha(&head),
                 short_sha(&payload.sha)
-            ))
-            .await;
+            ));
         }
         // Gates are checked again against the PR as it is now.
         let pull = pull_for_gates(&gh, &manager, &payload.customer_repo, record.pr, &env).await?;
@@ -931,4 +942,29 @@ fn manager_summary(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> Str
         short_sha(sha),
         s.plan_sha256
     )
+}
+
+/// The first of `files` whose content differs between two commits (by
+/// blob sha; a file added or removed counts as changed).
+async fn first_changed(
+    gh: &GitHub,
+    repo: &str,
+    planned: &str,
+    head: &str,
+    files: &[String],
+) -> Result<Option<String>> {
+    for f in files {
+        let at_plan = gh
+            .get_file_with_sha(repo, f, Some(planned))
+            .await
+            .map_err(gh_err)?;
+        let at_head = gh
+            .get_file_with_sha(repo, f, Some(head))
+            .await
+            .map_err(gh_err)?;
+        if at_plan.map(|(_, sha)| sha) != at_head.map(|(_, sha)| sha) {
+            return Ok(Some(f.clone()));
+        }
+    }
+    Ok(None)
 }
