@@ -94,9 +94,14 @@ impl World {
         assert_eq!(ours.len(), 1, "exactly one plan comment: {ours:?}");
         assert!(ours[0].body.contains("fleetform plan"));
         let st = self.statuses();
-        assert_eq!(st.len(), 1, "exactly one status: {st:?}");
-        assert_eq!(st[0].state, "success");
-        assert_eq!(st[0].description.as_deref(), Some("staging: +3 ~0 -0"));
+        let own: Vec<_> = st
+            .iter()
+            .filter(|s| s.context == "infra/terraform-deploy/staging")
+            .collect();
+        assert_eq!(own.len(), 1, "exactly one status for staging: {st:?}");
+        assert_eq!(own[0].state, "success");
+        assert_eq!(own[0].description.as_deref(), Some("staging: +3 ~0 -0"));
+        assert_eq!(st.len(), 2, "and one combined status: {st:?}");
     }
 
     fn faulted(&self) -> Vec<RequestRecord> {
@@ -118,14 +123,15 @@ fn ok(out: &std::process::Output) {
     );
 }
 
-/// A plan with no faults: 4 requests (file, comment list, comment, status).
+/// A plan with no faults: 6 requests (file, comment list, comment, the
+/// environment's status, the statuses read back, the combined status).
 #[test]
 fn baseline_request_budget() {
     let w = World::new();
     let (out, _) = w.plan(&[]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert_eq!(w.gh.request_count(), 4);
+    assert_eq!(w.gh.request_count(), 6);
     w.gh.assert_clean();
 }
 
@@ -139,7 +145,7 @@ fn bursts_of_500_and_502_are_retried() {
     ok(&out);
     w.assert_one_comment_one_success();
     assert_eq!(w.faulted().len(), 6);
-    assert_eq!(w.gh.request_count(), 4 + 6, "each fault costs one retry");
+    assert_eq!(w.gh.request_count(), 6 + 6, "each fault costs one retry");
     assert_eq!(w.gh.pending_faults(), 0);
     w.gh.assert_clean();
 }
@@ -152,7 +158,7 @@ fn secondary_rate_limit_waits_for_retry_after() {
     ok(&out);
     w.assert_one_comment_one_success();
     assert!(elapsed >= Duration::from_secs(2), "waited {elapsed:?}");
-    assert_eq!(w.gh.request_count(), 5);
+    assert_eq!(w.gh.request_count(), 7);
     w.gh.assert_clean();
 }
 
@@ -164,7 +170,7 @@ fn too_many_requests_is_retried() {
     ok(&out);
     w.assert_one_comment_one_success();
     assert!(elapsed >= Duration::from_secs(2), "waited {elapsed:?}");
-    assert_eq!(w.gh.request_count(), 6);
+    assert_eq!(w.gh.request_count(), 8);
     w.gh.assert_clean();
 }
 
@@ -189,7 +195,7 @@ fn connection_resets_are_retried() {
     let (out, _) = w.plan(&[]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert_eq!(w.gh.request_count(), 4 + 3);
+    assert_eq!(w.gh.request_count(), 6 + 3);
     w.gh.assert_clean();
 }
 
@@ -251,7 +257,7 @@ fn malformed_json_is_retried_for_reads() {
     let (out, _) = w.plan(&[]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert_eq!(w.gh.request_count(), 6);
+    assert_eq!(w.gh.request_count(), 8);
     w.gh.assert_clean();
 }
 
@@ -333,6 +339,10 @@ fn the_comment_list_spans_several_pages() {
     // 10 comments: 5 pages, + 1 retried.
     assert_eq!(lists(&w), 6);
     let st = w.statuses();
-    assert_eq!(st.len(), 2, "one status per run");
+    assert_eq!(
+        st.len(),
+        4,
+        "per run, one status for staging and the combined one"
+    );
     w.gh.assert_clean();
 }

@@ -15,8 +15,12 @@ fn with_policies(w: &World, yaml: &str) {
     w.fx.append("manager/fleetform.yml", &format!("\npolicies:\n{yaml}"));
 }
 
+/// The latest status of staging's own context (the combined one also
+/// waits for production, which these tests do not plan).
 fn last_status(w: &World, sha: &str) -> (String, String) {
-    let s = w.gh.statuses(ACME, sha).last().cloned().unwrap();
+    let s =
+        w.gh.status_of(ACME, sha, "infra/terraform-deploy/staging")
+            .unwrap();
     (s.state, s.description.unwrap_or_default())
 }
 
@@ -149,8 +153,8 @@ fn label_and_approval_gates_with_waiver() {
     let (out, _) = w.plan_latest("staging");
     ok(&out);
     assert!(
-        w.gh.request_count() <= 6,
-        "4 + PR + reviews: {}",
+        w.gh.request_count() <= 8,
+        "6 + PR + reviews: {}",
         w.gh.request_count()
     );
     assert_eq!(
@@ -426,4 +430,35 @@ fn sync_canary_stops_and_dry_run_writes_nothing() {
     );
     assert!(stdout(&out).contains("would update 2 file(s)"));
     let _ = json!({});
+}
+
+/// Parallel environment jobs each own their status context; the combined
+/// `infra/terraform-deploy` is the worst of them, so a later staging
+/// success can never turn a production gate failure green.
+#[test]
+fn one_environment_never_turns_another_green() {
+    let mut w = World::new();
+    with_policies(
+        &w,
+        "  environments:\n    production:\n      required_labels: [infra-approved]\n",
+    );
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
+    let (out, _) = w.plan_latest("production");
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    let state = |context: &str| w.gh.status_of(ACME, &sha, context).unwrap();
+    assert_eq!(state("infra/terraform-deploy/production").state, "failure");
+    assert_eq!(state("infra/terraform-deploy/staging").state, "success");
+    let combined = state("infra/terraform-deploy");
+    assert_eq!(combined.state, "failure", "{combined:?}");
+    assert!(
+        combined
+            .description
+            .as_deref()
+            .is_some_and(|d| d.starts_with("production:")),
+        "{combined:?}"
+    );
 }

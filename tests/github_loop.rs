@@ -65,7 +65,7 @@ fn pull_request_loop_with_sticky_comment() {
     ok(&out);
     // acme has an override file for production, not staging: one file here.
     assert!(
-        w.gh.request_count() <= 4,
+        w.gh.request_count() <= 6,
         "plan budget: {} requests",
         w.gh.request_count()
     );
@@ -85,11 +85,21 @@ fn pull_request_loop_with_sticky_comment() {
         comments[0].body.contains(&format!("sha256:{digest}")),
         "the approver can match the digest"
     );
-    let st = w.gh.statuses(ACME, &sha1);
-    let last = st.last().unwrap();
+    // Each environment has its own status; the combined one is the worst
+    // of them, and production has not reported yet.
+    let last =
+        w.gh.status_of(ACME, &sha1, "infra/terraform-deploy/staging")
+            .unwrap();
     assert_eq!(
         (last.state.as_str(), last.description.as_deref()),
         ("success", Some("staging: +3 ~0 -0"))
+    );
+    let combined =
+        w.gh.status_of(ACME, &sha1, "infra/terraform-deploy")
+            .unwrap();
+    assert_eq!(
+        (combined.state.as_str(), combined.description.as_deref()),
+        ("pending", Some("production: no result yet"))
     );
     assert_eq!(
         last.target_url.as_deref(),
@@ -114,7 +124,7 @@ fn pull_request_loop_with_sticky_comment() {
     let (out, _) = w.plan_latest("production");
     ok(&out);
     assert!(
-        w.gh.request_count() <= 5,
+        w.gh.request_count() <= 7,
         "plan budget with one override file: {}",
         w.gh.request_count()
     );
@@ -123,6 +133,11 @@ fn pull_request_loop_with_sticky_comment() {
         2,
         "one comment per environment"
     );
+    // Both environments reported: the combined status is their worst.
+    let combined =
+        w.gh.status_of(ACME, &sha1, "infra/terraform-deploy")
+            .unwrap();
+    assert_eq!(combined.state, "success", "{combined:?}");
 
     // A second push to the PR updates the same comment in place.
     let first_id =
@@ -176,12 +191,14 @@ fn merge_applies_and_unsafe_applies_are_refused() {
     let (out, files) = w.apply_latest("staging", &digest);
     ok(&out);
     assert!(
-        w.gh.request_count() <= 4,
+        w.gh.request_count() <= 6,
         "apply budget: {} requests",
         w.gh.request_count()
     );
     assert_eq!(files.outputs()["applied"], "true");
-    let last = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
+    let last =
+        w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
+            .unwrap();
     assert_eq!(
         (last.state.as_str(), last.description.as_deref()),
         ("success", Some("staging: applied +3 ~0 -0"))
@@ -284,7 +301,10 @@ fn a_newer_commit_outside_the_variables_does_not_block_the_apply() {
         .manager()
         .join(".fleetform/state/acme/staging/terraform.tfstate")
         .is_file());
-    assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "success");
+    let own =
+        w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
+            .unwrap();
+    assert_eq!(own.state, "success");
     w.gh.assert_clean();
 }
 
@@ -409,7 +429,7 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
     assert_eq!(last.state, "failure");
     assert_eq!(
         last.description.as_deref(),
-        Some("invalid variables: 4 problem(s)")
+        Some("staging: invalid variables: 4 problem(s)")
     );
     assert!(
         !w.fx.manager().join(".fleetform/out/acme").exists(),
@@ -443,7 +463,10 @@ fn server_errors_and_rate_limits_are_retried() {
     let (out, _) = w.plan_latest("staging");
     ok(&out);
     assert_eq!(w.gh.comments(ACME, pr).len(), 1);
-    assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "success");
+    let own =
+        w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
+            .unwrap();
+    assert_eq!(own.state, "success");
 
     // Giving up is bounded and clear.
     w.gh.inject(Fault::status(500).times(20));
@@ -674,8 +697,8 @@ fn request_count_is_reported_and_comment_pages_are_followed() {
     let n = json["requests"].as_u64().unwrap();
     assert_eq!(files.outputs()["requests"], n.to_string());
     assert!(
-        (5..=7).contains(&n),
-        "4 pages of comments + file + update + status: {n}"
+        (7..=9).contains(&n),
+        "4 pages of comments + file + update + status, statuses read, combined status: {n}"
     );
 }
 

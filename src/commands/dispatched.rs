@@ -440,6 +440,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             description,
             target_url: run_url.clone(),
         };
+        let customer_envs = enabled_in_order(&manager, customer);
         let docs = match customer::check(&source, &engine.schema) {
             Ok(d) => d,
             Err(problems) => {
@@ -457,13 +458,11 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                         sticky(&gh, &payload.customer_repo, pr, &marker, &body, out).await?;
                     }
                 }
-                gh.set_status(
-                    &payload.customer_repo,
-                    &payload.sha,
-                    &status("failure", format!("invalid variables: {} problem(s)", problems.len())),
-                )
-                .await
-                .map_err(gh_err)?;
+                for env in &envs {
+                    report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, env, status("failure", format!("{env}: invalid variables: {} problem(s)", problems.len())))
+                        .await
+                        .map_err(gh_err)?;
+                }
                 let _ = ctx.append_summary(&format!(
                     "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {} problem(s), listed on the customer's pull request.\n",
                     customer.slug,
@@ -533,9 +532,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     if let Some(v) = &p.summary.gates {
                         audit_waivers(out, v, pull.as_ref(), &customer.slug, env, payload, "plan");
                     }
-                    gh.set_status(&payload.customer_repo, &payload.sha, &status(state, description))
-                        .await
-                        .map_err(gh_err)?;
+                    report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, env, status(state, description)).await.map_err(gh_err)?;
                     let record = GitHubRecord {
                         customer_repo: payload.customer_repo.clone(),
                         sha: payload.sha.clone(),
@@ -570,7 +567,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     // The short form: Terraform's output and the customer's
                     // values stay out of the manager's log.
                     out.error(&format!("{}/{env}: {}", customer.slug, values_free(&e)));
-                    gh.set_status(&payload.customer_repo, &payload.sha, &status("failure", format!("{env}: plan failed, see the run")))
+                    report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, env, status("failure", format!("{env}: plan failed, see the run")))
                         .await
                         .map_err(gh_err)?;
                     super::audit(
@@ -737,10 +734,11 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             description,
             target_url: run_url.clone(),
         };
-        let (gh_ref, status_ref, env_ref) = (&gh, &status, env.as_str());
+        let customer_envs = enabled_in_order(&manager, customer);
+        let (gh_ref, status_ref, env_ref, envs_ref) = (&gh, &status, env.as_str(), &customer_envs);
         let refuse = move |reason: String| async move {
             let st = status_ref("failure", format!("{env_ref}: apply refused: {reason}"));
-            if let Err(e) = gh_ref.set_status(&payload.customer_repo, &payload.sha, &st).await {
+            if let Err(e) = report_status(gh_ref, envs_ref, &payload.customer_repo, &payload.sha, env_ref, st).await {
                 out.note(&format!("could not set the failure status: {e}"));
             }
             Err::<(), Error>(Error::Refused(format!("{reason}; nothing was applied")))
@@ -812,7 +810,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
                 // Terraform's output (it may print values and outputs) stays
                 // in the plan folder's apply.log, out of the manager's log.
                 let counts = summary.as_ref().map(|s| s.counts()).unwrap_or_default();
-                gh.set_status(&payload.customer_repo, &payload.sha, &status("success", format!("{env}: applied {counts}")))
+                report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, &env, status("success", format!("{env}: applied {counts}")))
                     .await
                     .map_err(gh_err)?;
                 if let (Some(id), Ok(comment)) = (record.comment_id, std::fs::read_to_string(settings.plan_dir.join("comment.md"))) {
@@ -847,8 +845,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
                 refuse("the saved plan is stale: the state changed after it was made".into()).await
             }
             Err(e) => {
-                let _ = gh
-                    .set_status(&payload.customer_repo, &payload.sha, &status("failure", format!("{env}: apply failed, see the run")))
+                let _ = report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, &env, status("failure", format!("{env}: apply failed, see the run")))
                     .await;
                 super::audit(
                     out,
@@ -967,4 +964,95 @@ async fn first_changed(
         }
     }
     Ok(None)
+}
+
+/// The customer's enabled environments, in fleetform.yml's order.
+fn enabled_in_order(manager: &Manager, customer: &Customer) -> Vec<String> {
+    manager
+        .environment_names()
+        .into_iter()
+        .filter(|e| customer.environments.iter().any(|x| x == e))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Sets the environment's own status (`<context>/<env>`), then the combined
+/// `<context>` (the seed's `infra/terraform-deploy`): the worst state over
+/// the customer's environments, an environment without a status yet
+/// counting as pending. Parallel environment jobs each own their context,
+/// so one can never overwrite another's failure; each recomputes the
+/// combined one from what GitHub holds after its own write.
+async fn report_status(
+    gh: &GitHub,
+    envs: &[String],
+    repo: &str,
+    sha: &str,
+    env: &str,
+    st: CommitStatus,
+) -> Result<(), GitHubError> {
+    let own = CommitStatus {
+        context: format!("{}/{env}", st.context),
+        ..st.clone()
+    };
+    gh.set_status(repo, sha, &own).await?;
+    let held = gh.combined_status(repo, sha).await?;
+    let (state, description) = worst_of(&held, &st.context, envs, &own);
+    gh.set_status(
+        repo,
+        sha,
+        &CommitStatus {
+            state,
+            context: st.context,
+            description,
+            target_url: st.target_url,
+        },
+    )
+    .await
+}
+
+/// The worst state over `envs` (failure or error, then pending, then
+/// success) and the description that goes with it.
+fn worst_of(
+    held: &Value,
+    base: &str,
+    envs: &[String],
+    written: &CommitStatus,
+) -> (&'static str, String) {
+    let rank = |s: &str| match s {
+        "error" | "failure" => 3,
+        "pending" => 2,
+        _ => 1,
+    };
+    let latest = held.get("statuses").and_then(Value::as_array);
+    let mut worst: Option<(&'static str, String)> = None;
+    for env in envs {
+        let context = format!("{base}/{env}");
+        let (state, description): (&'static str, String) = if context == written.context {
+            (written.state, written.description.clone())
+        } else {
+            let found = latest.and_then(|all| {
+                all.iter()
+                    .find(|s| s.get("context").and_then(Value::as_str) == Some(context.as_str()))
+            });
+            match found.and_then(|s| s.get("state")).and_then(Value::as_str) {
+                Some("error") => ("error", description_of(found)),
+                Some("failure") => ("failure", description_of(found)),
+                Some("success") => ("success", description_of(found)),
+                Some(_) => ("pending", description_of(found)),
+                None => ("pending", format!("{env}: no result yet")),
+            }
+        };
+        if worst.as_ref().is_none_or(|(w, _)| rank(state) > rank(w)) {
+            worst = Some((state, description));
+        }
+    }
+    worst.unwrap_or((written.state, written.description.clone()))
+}
+
+fn description_of(status: Option<&Value>) -> String {
+    status
+        .and_then(|s| s.get("description"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }

@@ -747,6 +747,14 @@ impl FakeGitHub {
     // ----- inspection -----
 
     /// Statuses posted for a commit (SHA or ref), oldest first.
+    /// The latest status of `context` on a commit.
+    pub fn status_of(&self, repo: &str, sha: &str, context: &str) -> Option<Status> {
+        self.statuses(repo, sha)
+            .into_iter()
+            .filter(|s| s.context == context)
+            .last()
+    }
+
     pub fn statuses(&self, repo: &str, sha: &str) -> Vec<Status> {
         let st = self.state();
         let Some(r) = st.repo(repo) else {
