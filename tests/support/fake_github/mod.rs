@@ -751,8 +751,8 @@ impl FakeGitHub {
     pub fn status_of(&self, repo: &str, sha: &str, context: &str) -> Option<Status> {
         self.statuses(repo, sha)
             .into_iter()
-            .filter(|s| s.context == context)
-            .last()
+            .rev()
+            .find(|s| s.context == context)
     }
 
     pub fn statuses(&self, repo: &str, sha: &str) -> Vec<Status> {
