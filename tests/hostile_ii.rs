@@ -154,6 +154,44 @@ fn a_credential_key_is_never_repeated() {
     assert_never_repeated(&text, &["Z9y8X7w6V5u4"], "validate");
 }
 
+/// A schema message about the place of a credential (or around it) could
+/// quote it: a key the schema does not allow is named in "Additional
+/// properties are not allowed", a value too long is repeated in "is
+/// longer than". Only the credential finding is reported there.
+#[test]
+fn schema_messages_never_quote_a_credential() {
+    let token = "ghp_Z9y8X7w6V5u4Z9y8X7w6V5u4Z9y8X7w6V5u4";
+    let password: String = "Zq8#vR2!mK9@pL4$wX7".repeat(16);
+    let fx = Fixture::new();
+    let vars = fx
+        .read("customers/acme/infra/variables.yml")
+        .replace("networking:\n", &format!("networking:\n  {token}: 1\n"));
+    fx.write(
+        "customers/acme/infra/variables.yml",
+        &format!("{vars}{token}: x\n"),
+    );
+    fx.write(
+        "customers/acme/infra/variables.production.yml",
+        &format!("tags:\n  db_password: \"{password}\"\n"),
+    );
+    let out = fx
+        .fleetform()
+        .args(["validate", "--customer", "acme"])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for want in [
+        "infra/variables.yml:26:1: a key of this mapping looks like a GitHub token",
+        "infra/variables.yml:19:3: /networking: a key of this mapping looks like a GitHub token",
+        "infra/variables.production.yml:2:16: /tags/db_password: value looks like a secret",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_eq!(text.matches("error: ../customers").count(), 3, "{text}");
+    assert_never_repeated(&text, &["Z9y8X7w6", "Zq8#vR2", "pL4$wX7"], "validate");
+}
+
 /// The manager's own value layers go through the same scan after
 /// rendering: a manager template cannot assemble a token either.
 #[test]
