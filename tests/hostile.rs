@@ -322,6 +322,7 @@ fn hostile_dispatch_payloads() {
                 ("GITHUB_EVENT_NAME", "repository_dispatch".into()),
                 ("GITHUB_EVENT_PATH", event.display().to_string()),
                 ("FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET.into()),
+                ("FLEETFORM_ARTIFACT_KEY", common::ARTIFACT_KEY.into()),
                 ("GITHUB_API_URL", gh.api_url()),
                 ("FLEETFORM_TOKEN", gh.token().to_string()),
                 ("FLEETFORM_RETRY_BASE_MS", "10".into()),
