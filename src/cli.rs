@@ -49,6 +49,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply a saved plan after checking its digest.
     Apply(ApplyArgs),
+    /// Manager side: check the repository_dispatch event (registered,
+    /// signed, active customer) and set the outputs later jobs key on;
+    /// sends nothing to GitHub.
+    Authorise,
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
     /// The customer registry: add, list, show, revoke, dispatch keys, onboarding instructions.

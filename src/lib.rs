@@ -53,6 +53,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Render(a) => commands::render::run(a, dir, &out),
         Command::Plan(a) => commands::plan::run(a, dir, &out),
         Command::Apply(a) => commands::apply::run(a, dir, &out),
+        Command::Authorise => commands::authorise::run(dir, &out),
         Command::Trigger(a) => commands::trigger::run(a, &out),
         Command::Customers(a) => commands::customers::run(a, dir, &out),
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),

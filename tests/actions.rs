@@ -25,7 +25,7 @@ fn read(rel: &str) -> String {
 }
 
 /// The composite actions and the fleetform subcommand each runs.
-const COMMAND_ACTIONS: &[&str] = &["trigger", "plan", "apply", "drift", "validate"];
+const COMMAND_ACTIONS: &[&str] = &["trigger", "authorise", "plan", "apply", "drift", "validate"];
 
 /// Variables a run script reads itself (never passed on as flags).
 const SCRIPT_ONLY: &[(&str, &str)] = &[
@@ -48,14 +48,33 @@ const SETUP_ENV: &[&str] = &[
 ];
 
 /// Read by the binary outside clap, never as flags: the token
-/// (`Token::from_env`) and the dispatch key and secret
-/// (`dispatch::auth`).
+/// (`Token::from_env`), the trigger's status token
+/// (`commands::trigger`), the dispatch key and secret (`dispatch::auth`)
+/// and the artifact secret (`seal`).
 const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_TOKEN",
     "GITHUB_TOKEN",
+    "FLEETFORM_STATUS_TOKEN",
     "FLEETFORM_DISPATCH_KEY",
     "FLEETFORM_DISPATCH_SECRET",
+    "FLEETFORM_ARTIFACT_KEY",
 ];
+
+/// Variables an action passes that the binary does not read yet (another
+/// change adds them): (action, variable, what must read it).
+const PENDING_ENV: &[(&str, &str, &str)] = &[(
+    "drift",
+    "FLEETFORM_ISSUES_TOKEN",
+    "src/commands/drift.rs: the token for the manager repo's drift issues",
+)];
+
+/// Outputs an action declares that the binary does not write yet:
+/// (action, output, what must write it).
+const PENDING_OUTPUTS: &[(&str, &str, &str)] = &[(
+    "plan",
+    "gates_pass",
+    "src/commands/dispatched.rs: \"true\"/\"false\" from the plan's gate verdict",
+)];
 
 /// The environment the lead announced for `fleetform drift`, used only while
 /// the subcommand is not in `src/cli.rs` yet.
@@ -320,6 +339,7 @@ fn setup_action_is_branded_and_calls_its_script() {
 #[test]
 fn inputs_are_documented_and_reach_fleetform() {
     let mut pending = Vec::new();
+    let mut pending_notes: Vec<String> = Vec::new();
     for name in COMMAND_ACTIONS {
         let rel = format!("actions/{name}/action.yml");
         let a = load_action(&rel);
@@ -442,8 +462,12 @@ fn inputs_are_documented_and_reach_fleetform() {
                 "setup" => assert!(SETUP_ENV.contains(&var.as_str())),
                 _ => {
                     let script_only = SCRIPT_ONLY.iter().any(|(v, _)| v == var);
+                    let pending = PENDING_ENV.iter().find(|(a, v, _)| a == name && v == var);
+                    if let Some((_, _, who)) = pending {
+                        pending_notes.push(format!("{rel}: {var} is not read yet ({who})"));
+                    }
                     assert!(
-                        binary_env.contains_key(var) || TOKEN_ENV.contains(&var.as_str()) || script_only,
+                        binary_env.contains_key(var) || TOKEN_ENV.contains(&var.as_str()) || script_only || pending.is_some(),
                         "{rel}: input `{input}` → {var}, which `fleetform {name}` does not read (it reads {:?})",
                         binary_env.keys().collect::<Vec<_>>()
                     );
@@ -475,6 +499,7 @@ fn inputs_are_documented_and_reach_fleetform() {
             for (secret_input, secret_var) in [
                 ("dispatch-key", "FLEETFORM_DISPATCH_KEY"),
                 ("dispatch-secret", "FLEETFORM_DISPATCH_SECRET"),
+                ("artifact-key", "FLEETFORM_ARTIFACT_KEY"),
             ] {
                 if input == secret_input || var == secret_var {
                     assert_eq!(
@@ -511,16 +536,26 @@ fn inputs_are_documented_and_reach_fleetform() {
         );
         assert_eq!(
             env.contains_key("FLEETFORM_DISPATCH_SECRET"),
-            matches!(*name, "plan" | "apply"),
+            matches!(*name, "plan" | "apply" | "authorise"),
             "{rel}: FLEETFORM_DISPATCH_SECRET"
         );
+        // Plans are sealed for their artifact and opened by the apply: the
+        // artifact secret goes to those two steps only, as a required input.
+        assert_eq!(
+            env.get("FLEETFORM_ARTIFACT_KEY").map(String::as_str),
+            matches!(*name, "plan" | "apply").then_some("${{ inputs.artifact-key }}"),
+            "{rel}: FLEETFORM_ARTIFACT_KEY"
+        );
+        if matches!(*name, "plan" | "apply") {
+            assert_eq!(a.inputs["artifact-key"].required, Some(true), "{rel}");
+        }
         // Empty inputs are unset so clap applies its defaults.
         assert!(
             script.contains("compgen -e") && script.contains("unset \"$name\""),
             "{rel}: unset empty inputs"
         );
     }
-    for p in pending {
+    for p in pending.into_iter().chain(pending_notes) {
         eprintln!("note: {p}");
     }
 }
@@ -546,7 +581,12 @@ fn outputs_are_set_by_their_step() {
                 "delete",
                 "replace",
                 "plan_dir",
+                "gates_pass",
             ],
+        ),
+        (
+            "authorise",
+            &["customer", "customer_repo", "event_type", "environments"],
         ),
         ("apply", &["applied", "plan_sha256", "requests"]),
         ("drift", &["drifted", "errors", "report"]),
@@ -574,6 +614,13 @@ fn outputs_are_set_by_their_step() {
                 "{rel}: output `{out}` comes from the run step's $GITHUB_OUTPUT"
             );
             if written.contains(out) {
+                continue;
+            }
+            if let Some((_, _, who)) = PENDING_OUTPUTS
+                .iter()
+                .find(|(a, o, _)| a == name && o == out)
+            {
+                eprintln!("note: {rel}: output `{out}` is not written yet ({who})");
                 continue;
             }
             if *name == "drift" && clap_env("drift").is_none() {
@@ -720,13 +767,10 @@ fn templates_document_their_secrets_and_variables() {
             &[
                 "SOURCE_REPOS_PAT",
                 "FLEETFORM_DISPATCH_SECRET",
-                "TF_STATE_BUCKET",
+                "FLEETFORM_ARTIFACT_KEY",
             ],
         ),
-        (
-            "workflows/manager-drift.yml",
-            &["SOURCE_REPOS_PAT", "TF_STATE_BUCKET"],
-        ),
+        ("workflows/manager-drift.yml", &["SOURCE_REPOS_PAT"]),
         (
             "workflows/inbox-relay.yml",
             &["MANAGER_RELAY_TOKEN", "MANAGER_REPO"],
@@ -773,19 +817,15 @@ fn templates_document_their_secrets_and_variables() {
             .as_str()
             .unwrap()
             .contains("steps.plan.outputs.plan_sha256"));
-        assert_eq!(
-            apply["if"].as_str(),
-            Some("github.event.action == 'fleetform-apply'")
-        );
+        assert!(apply["if"]
+            .as_str()
+            .unwrap()
+            .contains("needs.authorise.outputs.event_type == 'fleetform-apply'"));
         for j in [plan, apply] {
             assert_eq!(
                 j["concurrency"]["cancel-in-progress"].as_bool(),
                 Some(false)
             );
-            assert!(j["concurrency"]["group"]
-                .as_str()
-                .unwrap()
-                .contains("client_payload.customer_repo"));
         }
         let apply_text = yaml_serde::to_string(apply).unwrap();
         assert!(
@@ -794,7 +834,8 @@ fn templates_document_their_secrets_and_variables() {
         );
         // The dispatch secret goes to the fleetform step of each job as an
         // input (the action puts it in that step's env), nowhere else.
-        for (job, j) in [("plan", plan), ("apply", apply)] {
+        let authorise = &doc["jobs"]["authorise"];
+        for (job, j) in [("plan", plan), ("apply", apply), ("authorise", authorise)] {
             let steps = j["steps"].as_sequence().unwrap();
             let with_secret: Vec<&str> = steps
                 .iter()
@@ -810,6 +851,16 @@ fn templates_document_their_secrets_and_variables() {
                 with_secret[0].starts_with(&format!("fleetform/fleetform/actions/{job}@")),
                 "{job}-{env}: {with_secret:?}"
             );
+            // The artifact secret likewise, to plan and apply only.
+            let with_key = steps
+                .iter()
+                .filter(|s| {
+                    yaml_serde::to_string(s)
+                        .unwrap()
+                        .contains("FLEETFORM_ARTIFACT_KEY")
+                })
+                .count();
+            assert_eq!(with_key, usize::from(job != "authorise"), "{job}-{env}");
             let step = steps
                 .iter()
                 .find(|s| s["uses"].as_str() == Some(with_secret[0]))
@@ -829,7 +880,15 @@ fn templates_document_their_secrets_and_variables() {
         needs.iter().any(|n| n.as_str() == Some("apply-staging")),
         "production applies after staging"
     );
-    assert_eq!(jobs.len(), 4);
+    assert_eq!(jobs.len(), 5);
+    // Documented and read by nothing: gone.
+    for rel in [
+        "workflows/manager-deploy.yml",
+        "workflows/manager-drift.yml",
+        "workflows/customer-trigger.yml",
+    ] {
+        assert!(!read(rel).contains("TF_STATE_BUCKET"), "{rel}");
+    }
     assert!(
         !yaml_serde::to_string(&doc["env"])
             .unwrap()

@@ -72,7 +72,7 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
 
 /// Which job checks the dispatch; it decides how old a signature may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
+pub enum Stage {
     Plan,
     Apply,
 }
@@ -92,7 +92,7 @@ impl Stage {
 /// or a write: the payload's repo must be registered (with its registered
 /// spelling), the signature must be that customer's, and only then does a
 /// revoked customer's commit get its failure status.
-async fn authorise<'r>(
+pub async fn authorise<'r>(
     registry: &'r Registry,
     manager: &Manager,
     gh: &GitHub,

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit_report;
+pub mod authorise;
 pub mod customers;
 pub mod dispatched;
 pub mod drift;

@@ -27,7 +27,14 @@ struct Settings {
     status_context: String,
     dry_run: bool,
     json: bool,
+    /// Reads the schema and dispatches to the manager repo.
     token: Token,
+    /// Sets (and, with `--wait`, reads) the commit status on the customer's
+    /// own repo: `FLEETFORM_STATUS_TOKEN`, else `token`. A fine-grained
+    /// token covers the repos of one owner, so the manager's dispatch token
+    /// usually cannot reach the customer's repo; the job's `GITHUB_TOKEN`
+    /// (`statuses: write`) can.
+    status_token: Option<Token>,
     /// Signs the dispatch: proves to the manager which customer sent it.
     key: DispatchKey,
     wait: Option<std::time::Duration>,
@@ -50,6 +57,9 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
             "no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into(),
         )
     })?;
+    let status_token = std::env::var("FLEETFORM_STATUS_TOKEN")
+        .ok()
+        .and_then(Token::new);
     let key = DispatchKey::from_env().map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),
@@ -61,6 +71,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
         dry_run: args.dry_run,
         json: args.json,
         token,
+        status_token,
         key,
         wait: args.wait,
     })
@@ -185,6 +196,9 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let ctx = RunContext::from_env();
     out.mask(settings.token.expose());
+    if let Some(t) = &settings.status_token {
+        out.mask(t.expose());
+    }
     for m in settings.key.mask_strings() {
         out.mask(&m);
     }
@@ -206,6 +220,23 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         settings.dry_run,
     )
     .map_err(Error::from)?;
+    // The customer repo's commit status, with its own token when given.
+    let status_client = match &settings.status_token {
+        Some(t) => Some(
+            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), settings.dry_run)
+                .map_err(Error::from)?,
+        ),
+        None => None,
+    };
+    let sgh = status_client.as_ref().unwrap_or(&gh);
+    let requests = || gh.request_count() + status_client.as_ref().map_or(0, |c| c.request_count());
+    let withheld = || {
+        let mut w = gh.withheld();
+        if let Some(c) = &status_client {
+            w.extend(c.withheld());
+        }
+        w
+    };
     let run_url = ctx.run_url();
 
     // Local files first: no request is spent on a checkout without variables.
@@ -250,7 +281,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         match customer::check(&source, &schema) {
             Err(problems) => {
                 // 2. Failure status; no dispatch.
-                gh.set_status(
+                sgh.set_status(
                     &subject.repo,
                     &subject.sha,
                     &status("failure", format!("invalid variables: {} problem(s), see the trigger run", problems.len())),
@@ -262,8 +293,8 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                     dispatched: false,
                     payload: None,
                     problems,
-                    requests: gh.request_count(),
-                    dry_run_requests: gh.withheld(),
+                    requests: requests(),
+                    dry_run_requests: withheld(),
                 })
             }
             Ok(_) => {
@@ -284,7 +315,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                 gh.dispatch(&settings.manager_repo, subject.event_type, &serde_json::to_value(&payload).expect("serialisable"))
                     .await
                     .map_err(|e| Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo)))?;
-                gh.set_status(&subject.repo, &subject.sha, &status("pending", "queued in manager".into()))
+                sgh.set_status(&subject.repo, &subject.sha, &status("pending", "queued in manager".into()))
                     .await
                     .map_err(|e| Error::Failed(e.to_string()))?;
                 Ok(TriggerReport {
@@ -292,8 +323,8 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
                     dispatched: !settings.dry_run,
                     payload: Some(payload),
                     problems: Vec::new(),
-                    requests: gh.request_count(),
-                    dry_run_requests: gh.withheld(),
+                    requests: requests(),
+                    dry_run_requests: withheld(),
                 })
             }
         }
@@ -366,7 +397,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     if let (Some(wait), Some(p)) = (settings.wait, &report.payload) {
         if !settings.dry_run {
             return rt.block_on(wait_for_manager(
-                &gh,
+                sgh,
                 &settings,
                 p,
                 wait,

@@ -445,6 +445,18 @@ impl FakeGitHub {
         self.state().allow_anonymous = true;
     }
 
+    /// Also accept `token`, but only for requests to `repos` (`owner/name`,
+    /// under `/repos/<owner>/<name>/`), the way a fine-grained token covers
+    /// the repos it was granted. A request with it anywhere else is answered
+    /// 403 and recorded as a violation. [`RequestRecord::token`] tells
+    /// which token each request carried.
+    pub fn add_scoped_token(&self, token: &str, repos: &[&str]) {
+        self.state().scoped_tokens.push((
+            token.to_string(),
+            repos.iter().map(|r| state::repo_key(r)).collect(),
+        ));
+    }
+
     /// Login of the user the token belongs to: author of comments, issues,
     /// pull requests and statuses created through the API. Default
     /// `fleetform-bot`; a login ending in `[bot]` is rendered as a Bot.
@@ -1090,8 +1102,14 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             problems.push(format!("request outside the API prefix {:?}", inner.prefix));
             break 'outcome Outcome::error(404, "Not Found");
         }
-        if let Some(outcome) = check_auth(&st, req.header("authorization"), &mut problems) {
-            break 'outcome outcome;
+        match check_scoped_token(&st, req.header("authorization"), &path, &mut problems) {
+            Some(Ok(())) => {}
+            Some(Err(outcome)) => break 'outcome outcome,
+            None => {
+                if let Some(outcome) = check_auth(&st, req.header("authorization"), &mut problems) {
+                    break 'outcome outcome;
+                }
+            }
         }
         if st.check_api_headers {
             if let Some(outcome) = check_api_headers(&req.headers, &mut problems) {
@@ -1294,6 +1312,53 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
         headers,
         body: outcome.body.unwrap_or_default(),
     })
+}
+
+/// `None` when the header carries none of the scoped tokens
+/// ([`FakeGitHub::add_scoped_token`]); `Some(Ok)` when it carries one that
+/// covers `path`; `Some(Err)` (403) when it carries one that does not.
+fn check_scoped_token(
+    st: &State,
+    header: Option<&str>,
+    path: &str,
+    problems: &mut Vec<String>,
+) -> Option<Result<(), Outcome>> {
+    let token = header_token(header?)?;
+    let (_, repos) = st.scoped_tokens.iter().find(|(t, _)| t == token)?;
+    let target = path
+        .strip_prefix("/repos/")
+        .and_then(|rest| {
+            let mut parts = rest.splitn(3, '/');
+            Some(format!("{}/{}", parts.next()?, parts.next()?))
+        })
+        .map(|r| state::repo_key(&r));
+    if target.as_ref().is_some_and(|t| repos.contains(t)) {
+        return Some(Ok(()));
+    }
+    problems.push(format!(
+        "a token scoped to {repos:?} was used for {path}, which it does not cover"
+    ));
+    Some(Err(Outcome::error(
+        403,
+        "Resource not accessible by personal access token",
+    )))
+}
+
+/// The token of an `Authorization: Bearer|token <token>` header.
+fn header_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+        .then(|| token.trim())
+}
+
+impl RequestRecord {
+    /// The token this request carried, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .and_then(|(_, v)| header_token(v))
+    }
 }
 
 /// `None` when the request may proceed.

@@ -112,6 +112,10 @@ pub(crate) struct State {
     pub web_url: String,
     pub token: String,
     pub allow_anonymous: bool,
+    /// Further tokens, each accepted only for requests under
+    /// `/repos/<owner>/<name>/` of the repos listed with it (keys as in
+    /// [`repo_key`]), like a fine-grained token scoped to those repos.
+    pub scoped_tokens: Vec<(String, Vec<String>)>,
     pub bot_login: String,
     pub comment_page_size: usize,
     pub page_size: usize,
@@ -142,6 +146,7 @@ impl State {
             web_url,
             token: "ghp_fakegithubtoken000000000000000000000".to_string(),
             allow_anonymous: false,
+            scoped_tokens: Vec::new(),
             bot_login: "fleetform-bot".to_string(),
             comment_page_size: 30,
             page_size: 30,

@@ -1,0 +1,1012 @@
+//! How the workflow templates in `workflows/` behave on github.com: which
+//! jobs run for which dispatch, which concurrency group each joins, what
+//! the plan artifact is called and holds, which events trigger the
+//! customer's workflow and which token does what.
+//!
+//! The job conditions are evaluated, not just read: a small evaluator for
+//! the part of GitHub's expression language the templates use (`&&`, `||`,
+//! `!`, `==`, `!=`, parentheses, `contains`, `fromJSON`, the status
+//! functions, with the implicit `success()` of an `if:` that names none)
+//! runs each template's job graph for a table of outcomes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use yaml_serde::Value as Y;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn load(rel: &str) -> Y {
+    yaml_serde::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn s<'a>(v: &'a Y, what: &str) -> &'a str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what}: not a string: {v:?}"))
+}
+
+fn header(rel: &str) -> String {
+    read(rel)
+        .lines()
+        .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const ENVS: [&str; 2] = ["staging", "production"];
+
+// --- a small evaluator for GitHub expressions -----------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum V {
+    Null,
+    Bool(bool),
+    Str(String),
+    List(Vec<V>),
+}
+
+impl V {
+    fn truthy(&self) -> bool {
+        match self {
+            V::Null => false,
+            V::Bool(b) => *b,
+            V::Str(s) => !s.is_empty(),
+            V::List(_) => true,
+        }
+    }
+    fn text(&self) -> String {
+        match self {
+            V::Null => String::new(),
+            V::Bool(b) => b.to_string(),
+            V::Str(s) => s.clone(),
+            V::List(_) => "Array".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Op(&'static str),
+}
+
+fn tokens(src: &str) -> Vec<Tok> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '\'' {
+            let mut text = String::new();
+            i += 1;
+            loop {
+                assert!(i < b.len(), "unterminated string in {src}");
+                if b[i] == b'\'' {
+                    if b.get(i + 1) == Some(&b'\'') {
+                        text.push('\'');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                text.push(b[i] as char);
+                i += 1;
+            }
+            out.push(Tok::Str(text));
+        } else if let Some(op) = ["&&", "||", "==", "!=", "!", "(", ")", ","]
+            .into_iter()
+            .find(|op| src[i..].starts_with(op))
+        {
+            out.push(Tok::Op(op));
+            i += op.len();
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            let start = i;
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'-' | b'.' | b'*'))
+            {
+                i += 1;
+            }
+            out.push(Tok::Ident(src[start..i].to_string()));
+        } else {
+            panic!("unexpected `{c}` in {src}");
+        }
+    }
+    out
+}
+
+struct Ctx<'a> {
+    /// `needs.<job>.result` / `.outputs.<name>`, `github.*`, ...
+    values: &'a BTreeMap<String, String>,
+    /// Results of the job's `needs`.
+    needs: Vec<String>,
+    cancelled: bool,
+}
+
+struct Parser<'a> {
+    toks: Vec<Tok>,
+    at: usize,
+    ctx: &'a Ctx<'a>,
+    /// Inside the right side of a short-circuited `&&` / `||`: parsed, not
+    /// evaluated (GitHub does not evaluate it either, so `fromJSON('')`
+    /// there does not fail the job).
+    skip: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at)
+    }
+    fn eat(&mut self, op: &'static str) -> bool {
+        if self.peek() == Some(&Tok::Op(op)) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+    // A missing value is Null, as on GitHub.
+    fn or(&mut self) -> V {
+        let mut l = self.and();
+        while self.eat("||") {
+            let short = l.truthy();
+            self.skip += usize::from(short);
+            let r = self.and();
+            self.skip -= usize::from(short);
+            if !short {
+                l = r;
+            }
+        }
+        l
+    }
+    fn and(&mut self) -> V {
+        let mut l = self.eq();
+        while self.eat("&&") {
+            let short = !l.truthy();
+            self.skip += usize::from(short);
+            let r = self.eq();
+            self.skip -= usize::from(short);
+            if !short {
+                l = r;
+            }
+        }
+        l
+    }
+    fn eq(&mut self) -> V {
+        let l = self.not();
+        for (op, want) in [("==", true), ("!=", false)] {
+            if self.eat(op) {
+                let r = self.not();
+                // GitHub compares strings case-insensitively.
+                let same = l.text().eq_ignore_ascii_case(&r.text());
+                return V::Bool(same == want);
+            }
+        }
+        l
+    }
+    fn not(&mut self) -> V {
+        if self.eat("!") {
+            return V::Bool(!self.not().truthy());
+        }
+        self.primary()
+    }
+    fn primary(&mut self) -> V {
+        if self.eat("(") {
+            let v = self.or();
+            assert!(self.eat(")"), "missing )");
+            return v;
+        }
+        let t = self.toks[self.at].clone();
+        self.at += 1;
+        match t {
+            Tok::Str(s) => V::Str(s),
+            Tok::Ident(name) if self.eat("(") => {
+                let mut args = Vec::new();
+                if !self.eat(")") {
+                    loop {
+                        args.push(self.or());
+                        if self.eat(")") {
+                            break;
+                        }
+                        assert!(self.eat(","), "expected , in {name}()");
+                    }
+                }
+                self.call(&name, args)
+            }
+            Tok::Ident(name) if name == "true" || name == "false" => V::Bool(name == "true"),
+            Tok::Ident(path) => self
+                .ctx
+                .values
+                .get(&path)
+                .map_or(V::Null, |v| V::Str(v.clone())),
+            Tok::Op(op) => panic!("unexpected {op}"),
+        }
+    }
+    fn call(&self, name: &str, args: Vec<V>) -> V {
+        if self.skip > 0 {
+            return V::Null;
+        }
+        let ok = |r: &String| r == "success" || r == "skipped";
+        match (name.to_ascii_lowercase().as_str(), args.as_slice()) {
+            ("success", []) => {
+                V::Bool(!self.ctx.cancelled && self.ctx.needs.iter().all(|r| r == "success"))
+            }
+            ("always", []) => V::Bool(true),
+            ("cancelled", []) => V::Bool(self.ctx.cancelled),
+            ("failure", []) => V::Bool(self.ctx.needs.iter().any(|r| !ok(r))),
+            ("fromjson", [V::Str(text)]) => {
+                let parsed: serde_json::Value = serde_json::from_str(text)
+                    .unwrap_or_else(|e| panic!("fromJSON({text:?}) fails the job: {e}"));
+                match parsed {
+                    serde_json::Value::Array(a) => V::List(
+                        a.into_iter()
+                            .map(|x| V::Str(x.as_str().unwrap_or_default().to_string()))
+                            .collect(),
+                    ),
+                    other => V::Str(other.to_string()),
+                }
+            }
+            ("fromjson", [other]) => panic!("fromJSON({other:?}) fails the job"),
+            ("contains", [V::List(items), needle]) => V::Bool(
+                items
+                    .iter()
+                    .any(|i| i.text().eq_ignore_ascii_case(&needle.text())),
+            ),
+            ("contains", [hay, needle]) => V::Bool(
+                hay.text()
+                    .to_ascii_lowercase()
+                    .contains(&needle.text().to_ascii_lowercase()),
+            ),
+            (other, _) => panic!("the evaluator does not know {other}()"),
+        }
+    }
+}
+
+/// Whether a job with `if: cond` runs (`None`: no `if:`).
+fn runs(cond: Option<&str>, ctx: &Ctx) -> bool {
+    let Some(cond) = cond else {
+        return ctx.needs.iter().all(|r| r == "success");
+    };
+    let cond = cond
+        .trim()
+        .strip_prefix("${{")
+        .and_then(|c| c.strip_suffix("}}"))
+        .unwrap_or(cond);
+    let lower = cond.to_ascii_lowercase();
+    let has_status = ["success(", "failure(", "always(", "cancelled("]
+        .iter()
+        .any(|f| lower.contains(f));
+    let full = if has_status {
+        cond.to_string()
+    } else {
+        format!("success() && ({cond})")
+    };
+    let mut p = Parser {
+        toks: tokens(&full),
+        at: 0,
+        ctx,
+        skip: 0,
+    };
+    let v = p.or();
+    assert_eq!(p.at, p.toks.len(), "trailing tokens in {full}");
+    v.truthy()
+}
+
+/// What happens to one job when it runs: its result and step outputs.
+#[derive(Clone)]
+struct Outcome {
+    result: &'static str,
+    outputs: BTreeMap<&'static str, String>,
+}
+
+fn done(outputs: &[(&'static str, &str)]) -> Outcome {
+    Outcome {
+        result: "success",
+        outputs: outputs.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    }
+}
+
+fn failed() -> Outcome {
+    Outcome {
+        result: "failure",
+        outputs: BTreeMap::new(),
+    }
+}
+
+/// Runs the deploy template's job graph: each job's `if:` is evaluated
+/// against the results and outputs of the jobs it needs; a job that runs
+/// gets the outcome `outcome(job)`. Returns every job's result.
+fn simulate(event_type: &str, outcome: &dyn Fn(&str) -> Outcome) -> BTreeMap<String, &'static str> {
+    let doc = load("workflows/manager-deploy.yml");
+    let jobs = doc["jobs"].as_mapping().unwrap();
+    let mut results: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    values.insert("github.event.action".into(), event_type.into());
+    values.insert("github.run_attempt".into(), "1".into());
+    while results.len() < jobs.len() {
+        let before = results.len();
+        for (name, job) in jobs {
+            let name = s(name, "job name");
+            if results.contains_key(name) {
+                continue;
+            }
+            let needs: Vec<String> = match &job["needs"] {
+                Y::Null => Vec::new(),
+                Y::String(one) => vec![one.clone()],
+                Y::Sequence(many) => many.iter().map(|n| s(n, "needs").to_string()).collect(),
+                other => panic!("{name}: needs {other:?}"),
+            };
+            if !needs.iter().all(|n| results.contains_key(n)) {
+                continue;
+            }
+            let ctx = Ctx {
+                values: &values,
+                needs: needs.iter().map(|n| results[n].to_string()).collect(),
+                cancelled: false,
+            };
+            let result = if runs(job["if"].as_str(), &ctx) {
+                let o = outcome(name);
+                // The job's outputs, from its steps' outputs.
+                if let Some(outs) = job["outputs"].as_mapping() {
+                    for (k, v) in outs {
+                        let k = s(k, "output");
+                        let expr = s(v, "output value");
+                        let text = match expr
+                            .trim()
+                            .strip_prefix("${{ steps.")
+                            .and_then(|r| r.strip_suffix(" }}"))
+                        {
+                            Some(path) => {
+                                let out = path.rsplit('.').next().unwrap();
+                                o.outputs.get(out).cloned().unwrap_or_default()
+                            }
+                            None => expr.to_string(),
+                        };
+                        if o.result == "success" {
+                            values.insert(format!("needs.{name}.outputs.{k}"), text);
+                        }
+                    }
+                }
+                o.result
+            } else {
+                "skipped"
+            };
+            values.insert(format!("needs.{name}.result"), result.into());
+            results.insert(name.to_string(), result);
+        }
+        assert!(results.len() > before, "needs never resolve: {results:?}");
+    }
+    results
+}
+
+/// Outcomes of one dispatch: the customer's environments and, per
+/// environment, what its plan finds (`None`: the plan job fails).
+struct Case {
+    name: &'static str,
+    event: &'static str,
+    envs: &'static str,
+    plan: [Option<(&'static str, &'static str)>; 2],
+    staging_apply_fails: bool,
+    want_applies: &'static [&'static str],
+}
+
+fn outcome_of(c: &Case) -> impl Fn(&str) -> Outcome + '_ {
+    move |job: &str| match job {
+        "authorise" => done(&[
+            ("customer", "acme"),
+            ("environments", c.envs),
+            ("event_type", c.event),
+            ("customer_repo", "acme-corp/acme-infra"),
+        ]),
+        _ => {
+            let (kind, env) = job.split_once('-').unwrap();
+            let i = ENVS.iter().position(|e| *e == env).unwrap();
+            match kind {
+                "plan" => match c.plan[i] {
+                    None => failed(),
+                    Some((changes, gates)) => done(&[
+                        ("has_changes", changes),
+                        ("gates_pass", gates),
+                        ("plan_sha256", "ab"),
+                        ("plan_dir", "fleetform-out/acme/x"),
+                    ]),
+                },
+                "apply" if env == "staging" && c.staging_apply_fails => failed(),
+                "apply" => done(&[]),
+                other => panic!("unknown job {other}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn deploy_jobs_run_for_what_the_dispatch_and_its_plans_found() {
+    let both = r#"["staging","production"]"#;
+    let yes = Some(("true", "true"));
+    let none = Some(("false", "true"));
+    let blocked = Some(("true", "false"));
+    let cases = [
+        Case {
+            name: "a PR plan never applies",
+            event: "fleetform-plan",
+            envs: both,
+            plan: [yes, yes],
+            staging_apply_fails: false,
+            want_applies: &[],
+        },
+        Case {
+            name: "changes everywhere",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [yes, yes],
+            staging_apply_fails: false,
+            want_applies: &["apply-staging", "apply-production"],
+        },
+        Case {
+            name: "staging-only customer",
+            event: "fleetform-apply",
+            envs: r#"["staging"]"#,
+            plan: [yes, yes],
+            staging_apply_fails: false,
+            want_applies: &["apply-staging"],
+        },
+        Case {
+            name: "production-only customer",
+            event: "fleetform-apply",
+            envs: r#"["production"]"#,
+            plan: [yes, yes],
+            staging_apply_fails: false,
+            want_applies: &["apply-production"],
+        },
+        Case {
+            name: "nothing to apply in staging",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [none, yes],
+            staging_apply_fails: false,
+            want_applies: &["apply-production"],
+        },
+        Case {
+            name: "nothing to apply anywhere",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [none, none],
+            staging_apply_fails: false,
+            want_applies: &[],
+        },
+        Case {
+            name: "staging's gates block",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [blocked, yes],
+            staging_apply_fails: false,
+            want_applies: &[],
+        },
+        Case {
+            name: "production's gates block",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [yes, blocked],
+            staging_apply_fails: false,
+            want_applies: &["apply-staging"],
+        },
+        Case {
+            name: "the staging apply fails",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [yes, yes],
+            staging_apply_fails: true,
+            want_applies: &["apply-staging"],
+        },
+        Case {
+            name: "the staging plan fails",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [None, yes],
+            staging_apply_fails: false,
+            want_applies: &[],
+        },
+        Case {
+            name: "the production plan fails",
+            event: "fleetform-apply",
+            envs: both,
+            plan: [yes, None],
+            staging_apply_fails: false,
+            want_applies: &["apply-staging"],
+        },
+    ];
+    for c in &cases {
+        let results = simulate(c.event, &outcome_of(c));
+        let ran: Vec<&str> = results
+            .iter()
+            .filter(|(j, r)| j.starts_with("apply-") && **r != "skipped")
+            .map(|(j, _)| j.as_str())
+            .collect();
+        let mut want = c.want_applies.to_vec();
+        want.sort();
+        assert_eq!(ran, want, "{}: {results:?}", c.name);
+        // Plans run for the customer's environments only: skipped, not failed.
+        for env in ENVS {
+            let planned = results[&format!("plan-{env}")] != "skipped";
+            assert_eq!(planned, c.envs.contains(env), "{}: plan-{env}", c.name);
+        }
+    }
+    // A refused dispatch: nothing else runs.
+    let results = simulate("fleetform-apply", &|job| match job {
+        "authorise" => failed(),
+        _ => done(&[("has_changes", "true"), ("gates_pass", "true")]),
+    });
+    assert!(
+        results
+            .iter()
+            .all(|(j, r)| j == "authorise" || *r == "skipped"),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
+    let doc = load("workflows/manager-deploy.yml");
+    assert!(
+        doc.get("concurrency").is_none(),
+        "no workflow-level group: it would key on the payload"
+    );
+    let text = read("workflows/manager-deploy.yml");
+    assert!(
+        !text.contains("client_payload") && !text.contains("github.event.action"),
+        "nothing reads the unchecked payload; the authorise job's outputs instead"
+    );
+    let jobs = doc["jobs"].as_mapping().unwrap();
+    let auth = &doc["jobs"]["authorise"];
+    assert!(
+        auth.get("concurrency").is_none(),
+        "authorise joins no group"
+    );
+    assert!(auth.get("needs").is_none(), "authorise runs first");
+    let steps = auth["steps"].as_sequence().unwrap();
+    assert!(steps.iter().any(|st| st["uses"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/authorise@"))));
+    for key in ["customer", "environments", "event_type"] {
+        assert_eq!(
+            auth["outputs"][key].as_str(),
+            Some(format!("${{{{ steps.authorise.outputs.{key} }}}}").as_str())
+        );
+    }
+    let mut groups = BTreeMap::new();
+    for (name, job) in jobs {
+        let name = s(name, "job");
+        if name == "authorise" {
+            continue;
+        }
+        let needs = yaml_serde::to_string(&job["needs"]).unwrap();
+        assert!(needs.contains("authorise"), "{name} needs authorise");
+        let group = s(&job["concurrency"]["group"], "group");
+        assert_eq!(
+            job["concurrency"]["cancel-in-progress"].as_bool(),
+            Some(false),
+            "{name}"
+        );
+        let (kind, env) = name.split_once('-').unwrap();
+        let want = match kind {
+            "plan" => format!(
+                "fleetform-plan-${{{{ needs.authorise.outputs.customer }}}}-{env}-${{{{ needs.authorise.outputs.event_type }}}}"
+            ),
+            "apply" => format!("fleetform-apply-${{{{ needs.authorise.outputs.customer }}}}-{env}"),
+            other => panic!("unexpected job {other}"),
+        };
+        assert_eq!(group, want, "{name}");
+        groups.insert(name.to_string(), group.to_string());
+    }
+    // Distinct per job, for every event type: no plan can cancel a pending apply.
+    for event in ["fleetform-plan", "fleetform-apply"] {
+        let mut seen = std::collections::BTreeSet::new();
+        for g in groups.values() {
+            let concrete = g
+                .replace("${{ needs.authorise.outputs.customer }}", "acme")
+                .replace("${{ needs.authorise.outputs.event_type }}", event)
+                .to_ascii_lowercase(); // GitHub: group names are case-insensitive
+            assert!(seen.insert(concrete.clone()), "shared group {concrete}");
+        }
+    }
+    for env in ENVS {
+        let plan = &doc["jobs"][format!("plan-{env}").as_str()];
+        assert_eq!(
+            plan["if"].as_str(),
+            Some(
+                format!("contains(fromJSON(needs.authorise.outputs.environments), '{env}')")
+                    .as_str()
+            )
+        );
+    }
+}
+
+#[test]
+fn the_plan_action_reports_whether_the_gates_pass() {
+    let plan: Y = load("actions/plan/action.yml");
+    assert_eq!(
+        plan["outputs"]["gates_pass"]["value"].as_str(),
+        Some("${{ steps.run.outputs.gates_pass }}")
+    );
+    let doc = load("workflows/manager-deploy.yml");
+    for env in ENVS {
+        let job = &doc["jobs"][format!("plan-{env}").as_str()];
+        for out in ["has_changes", "gates_pass", "plan_sha256", "plan_dir"] {
+            assert_eq!(
+                job["outputs"][out].as_str(),
+                Some(format!("${{{{ steps.plan.outputs.{out} }}}}").as_str()),
+                "plan-{env}: {out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn plan_artifacts_are_sealed_named_per_attempt_and_outlive_an_approval() {
+    let doc = load("workflows/manager-deploy.yml");
+    for env in ENVS {
+        let plan = &doc["jobs"][format!("plan-{env}").as_str()];
+        let apply = &doc["jobs"][format!("apply-{env}").as_str()];
+        let name = s(&plan["outputs"]["artifact"], "artifact output");
+        assert!(name.contains("${{ github.run_attempt }}"), "{name}");
+        assert!(
+            name.contains("${{ needs.authorise.outputs.customer }}"),
+            "{name}"
+        );
+        assert!(name.contains(env));
+        let steps = plan["steps"].as_sequence().unwrap();
+        let uploads: Vec<&Y> = steps
+            .iter()
+            .filter(|st| {
+                st["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
+            })
+            .collect();
+        assert_eq!(uploads.len(), 1);
+        let w = &uploads[0]["with"];
+        assert_eq!(w["name"].as_str(), Some(name), "the name the apply is told");
+        assert_eq!(
+            w["path"].as_str(),
+            Some("${{ steps.plan.outputs.plan_dir }}/bundle.sealed"),
+            "only the sealed bundle"
+        );
+        assert_eq!(w["retention-days"].as_u64(), Some(35));
+        assert_eq!(w["if-no-files-found"].as_str(), Some("error"));
+        let fleetform = steps
+            .iter()
+            .find(|st| st["id"].as_str() == Some("plan"))
+            .unwrap();
+        assert_eq!(
+            fleetform["with"]["artifact-key"].as_str(),
+            Some("${{ secrets.FLEETFORM_ARTIFACT_KEY }}")
+        );
+
+        let steps = apply["steps"].as_sequence().unwrap();
+        let download = steps
+            .iter()
+            .find(|st| {
+                st["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+            })
+            .expect("a download");
+        assert_eq!(
+            download["with"]["name"].as_str(),
+            Some(format!("${{{{ needs.plan-{env}.outputs.artifact }}}}").as_str())
+        );
+        let plan_dir = format!("${{{{ needs.plan-{env}.outputs.plan_dir }}}}");
+        assert_eq!(download["with"]["path"].as_str(), Some(plan_dir.as_str()));
+        let fleetform = steps
+            .iter()
+            .find(|st| {
+                st["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/apply@"))
+            })
+            .unwrap();
+        assert_eq!(
+            fleetform["with"]["plan-dir"].as_str(),
+            Some(plan_dir.as_str())
+        );
+        assert_eq!(
+            fleetform["with"]["artifact-key"].as_str(),
+            Some("${{ secrets.FLEETFORM_ARTIFACT_KEY }}")
+        );
+    }
+    let h = header("workflows/manager-deploy.yml");
+    for needle in [
+        "35 days",
+        "retention limit",
+        "Re-run all jobs",
+        "stale",
+        "FLEETFORM_ARTIFACT_KEY",
+    ] {
+        assert!(h.contains(needle), "the header explains: {needle}");
+    }
+}
+
+/// The manager checkout is the workspace root and no fleetform step moves
+/// manager-dir, so `plan_dir` (relative to manager-dir) is relative to the
+/// workspace, where the artifact actions resolve their paths.
+#[test]
+fn plan_paths_mean_the_same_to_fleetform_and_the_artifact_actions() {
+    for rel in [
+        "workflows/manager-deploy.yml",
+        "workflows/manager-drift.yml",
+    ] {
+        let doc = load(rel);
+        for (name, job) in doc["jobs"].as_mapping().unwrap() {
+            for st in job["steps"].as_sequence().unwrap() {
+                let uses = st["uses"].as_str().unwrap_or_default();
+                if uses.starts_with("actions/checkout@") {
+                    assert!(
+                        st["with"].get("path").is_none(),
+                        "{rel}: {name:?}: checkout at the root"
+                    );
+                }
+                if uses.starts_with("fleetform/fleetform") {
+                    assert!(
+                        st["with"].get("manager-dir").is_none(),
+                        "{rel}: {name:?}: manager-dir stays `.`"
+                    );
+                }
+            }
+        }
+    }
+    assert!(header("workflows/manager-deploy.yml").contains("relative to the workspace"));
+}
+
+fn trigger_steps() -> Vec<Y> {
+    load("workflows/customer-trigger.yml")["jobs"]["trigger"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn the_trigger_runs_on_default_branch_pushes_and_pull_request_events_only() {
+    let doc = load("workflows/customer-trigger.yml");
+    let on = &doc["on"];
+    let push = &on["push"];
+    assert_eq!(
+        push["branches"]
+            .as_sequence()
+            .map(|b| b.iter().map(|x| s(x, "branch")).collect::<Vec<_>>()),
+        Some(vec!["main"])
+    );
+    assert!(push.get("tags").is_none() && push.get("branches-ignore").is_none());
+    assert!(read("workflows/customer-trigger.yml").contains("Adjust if it is not `main`"));
+    let types: Vec<&str> = on["pull_request"]["types"]
+        .as_sequence()
+        .expect("pull_request.types")
+        .iter()
+        .map(|t| s(t, "type"))
+        .collect();
+    assert_eq!(types, ["opened", "synchronize", "reopened"]);
+    assert!(on.get("pull_request_target").is_none());
+    let keys: Vec<&str> = on
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| s(k, "event"))
+        .collect();
+    assert_eq!(keys, ["push", "pull_request"]);
+}
+
+/// Runs the trigger job's secrets check the way the runner would.
+fn secrets_check(head_repo: &str, actor: &str) -> (bool, String, String) {
+    let steps = trigger_steps();
+    let step = steps
+        .iter()
+        .find(|st| st["id"].as_str() == Some("secrets"))
+        .expect("a step with id secrets");
+    let env = step["env"].as_mapping().unwrap();
+    let want: BTreeMap<&str, &str> = [
+        (
+            "HEAD_REPO",
+            "${{ github.event.pull_request.head.repo.full_name }}",
+        ),
+        ("THIS_REPO", "${{ github.repository }}"),
+        ("ACTOR", "${{ github.actor }}"),
+    ]
+    .into();
+    let got: BTreeMap<&str, &str> = env
+        .iter()
+        .map(|(k, v)| (s(k, "env"), s(v, "env")))
+        .collect();
+    assert_eq!(got, want);
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    std::fs::write(&output, "").unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(s(&step["run"], "run"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HEAD_REPO", head_repo)
+        .env("THIS_REPO", "acme-corp/acme-infra")
+        .env("ACTOR", actor)
+        .env("GITHUB_OUTPUT", &output)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        std::fs::read_to_string(&output).unwrap(),
+    )
+}
+
+#[test]
+fn forks_and_dependabot_get_a_notice_instead_of_a_failure() {
+    for (head, actor, available) in [
+        ("acme-corp/acme-infra", "alice", true),
+        ("", "alice", true), // a push
+        ("mallory/acme-infra", "mallory", false),
+        ("acme-corp/acme-infra", "dependabot[bot]", false),
+    ] {
+        let (ok, stdout, output) = secrets_check(head, actor);
+        assert!(ok, "{head} {actor}: the step succeeds");
+        assert_eq!(
+            output.trim(),
+            format!("available={available}"),
+            "{head} {actor}"
+        );
+        assert_eq!(
+            stdout.starts_with("::notice title=fleetform::"),
+            !available,
+            "{head} {actor}: {stdout}"
+        );
+    }
+    // Every later step waits for that answer.
+    for st in trigger_steps().iter().skip(1) {
+        assert_eq!(
+            st["if"].as_str(),
+            Some("steps.secrets.outputs.available == 'true'"),
+            "{st:?}"
+        );
+    }
+}
+
+#[test]
+fn each_token_does_what_github_lets_it() {
+    // The trigger: MANAGER_REPO_PAT dispatches, the job's token sets the status.
+    let doc = load("workflows/customer-trigger.yml");
+    assert_eq!(
+        yaml_serde::to_string(&doc["permissions"]).unwrap().trim(),
+        "{}"
+    );
+    let job = &doc["jobs"]["trigger"];
+    assert_eq!(job["permissions"]["statuses"].as_str(), Some("write"));
+    assert_eq!(job["permissions"]["contents"].as_str(), Some("read"));
+    let steps = trigger_steps();
+    let trigger = steps
+        .iter()
+        .find(|st| {
+            st["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/trigger@"))
+        })
+        .unwrap();
+    assert_eq!(
+        trigger["with"]["token"].as_str(),
+        Some("${{ secrets.MANAGER_REPO_PAT }}")
+    );
+    assert_eq!(
+        trigger["with"]["status-token"].as_str(),
+        Some("${{ github.token }}")
+    );
+    let action = load("actions/trigger/action.yml");
+    assert_eq!(
+        action["inputs"]["status-token"]["default"].as_str(),
+        Some("${{ github.token }}")
+    );
+    let run_env = yaml_serde::to_string(&action["runs"]["steps"][1]["env"]).unwrap();
+    assert!(run_env.contains("FLEETFORM_STATUS_TOKEN: ${{ inputs.status-token }}"));
+    assert!(run_env.contains("FLEETFORM_WAIT: ${{ inputs.wait }}"));
+
+    // Drift: SOURCE_REPOS_PAT from its environment reads the customers; the
+    // job's token writes the issues here.
+    let doc = load("workflows/manager-drift.yml");
+    let job = &doc["jobs"]["drift"];
+    assert_eq!(job["environment"].as_str(), Some("drift"));
+    assert_eq!(job["permissions"]["issues"].as_str(), Some("write"));
+    let drift = job["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|st| {
+            st["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/drift@"))
+        })
+        .unwrap();
+    assert_eq!(
+        drift["with"]["token"].as_str(),
+        Some("${{ secrets.SOURCE_REPOS_PAT }}")
+    );
+    assert_eq!(
+        drift["with"]["issues-token"].as_str(),
+        Some("${{ github.token }}")
+    );
+    assert_eq!(drift["with"]["issues"].as_str(), Some("true"));
+}
+
+/// Secrets live in environments on the manager side: every job there that
+/// reads a secret names an environment, and the header lists it.
+#[test]
+fn manager_secrets_come_from_environments_as_the_docs_say() {
+    for rel in [
+        "workflows/manager-deploy.yml",
+        "workflows/manager-drift.yml",
+    ] {
+        let doc = load(rel);
+        let h = header(rel);
+        assert!(h.contains("Settings → Environments"), "{rel}");
+        for (name, job) in doc["jobs"].as_mapping().unwrap() {
+            let text = yaml_serde::to_string(job).unwrap();
+            if text.contains("secrets.") {
+                let env = job["environment"].as_str().unwrap_or_else(|| {
+                    panic!("{rel}: {name:?} reads secrets without an environment")
+                });
+                let documented = h.contains(&format!("environment {env}"))
+                    || (env.ends_with("-plan") || env.ends_with("-apply"))
+                        && h.contains("environments <env>-plan and <env>-apply");
+                assert!(documented, "{rel}: the header names the environment {env}");
+            }
+        }
+    }
+    let readme = read("README.md");
+    let security = read("SECURITY.md");
+    let actions_section = section(&readme, "## GitHub Actions");
+    let configure = section(&security, "## What you must configure");
+    for (what, text) in [
+        ("README GitHub Actions", &actions_section),
+        ("SECURITY configure", &configure),
+    ] {
+        for needle in [
+            "fleetform-authorise",
+            "FLEETFORM_ARTIFACT_KEY",
+            "FLEETFORM_DISPATCH_SECRET",
+            "SOURCE_REPOS_PAT",
+            "MANAGER_REPO_PAT",
+            "statuses: write",
+            "issues: write",
+            "`drift`",
+            "35",
+        ] {
+            assert!(text.contains(needle), "{what}: {needle}");
+        }
+        assert!(!text.contains("TF_STATE_BUCKET"), "{what}");
+    }
+}
+
+fn section(doc: &str, heading: &str) -> String {
+    let start = doc.find(heading).unwrap_or_else(|| panic!("{heading}"));
+    let rest = &doc[start + heading.len()..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+#[test]
+fn a_failed_apply_says_how_to_recover() {
+    let action = load("actions/apply/action.yml");
+    let run = s(&action["runs"]["steps"][1]["run"], "run");
+    assert!(
+        run.contains("Re-run all jobs") && run.contains("stale"),
+        "{run}"
+    );
+    assert!(
+        !run.contains("exec "),
+        "the step reads the exit code itself"
+    );
+}
