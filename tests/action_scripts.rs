@@ -223,7 +223,7 @@ fn expression(value: &str) -> Option<&str> {
 
 /// Outputs an action declares for a value the binary does not write yet
 /// (another change adds it): (action, output).
-const PENDING_OUTPUTS: &[(&str, &str)] = &[("plan", "gates_pass")];
+const PENDING_OUTPUTS: &[(&str, &str)] = &[];
 
 /// Every output the action declares was written by its step.
 fn assert_all_outputs(name: &str, r: &StepResult) {
@@ -602,7 +602,16 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
         "plan_dir is relative to manager-dir: {}",
         plan_dir.display()
     );
-    assert!(r.summary.contains("Full plan"), "{}", r.summary);
+    assert!(
+        plan_dir.join("bundle.sealed").is_file(),
+        "the sealed bundle to upload: {}",
+        plan_dir.display()
+    );
+    assert!(
+        r.summary.contains(&format!("sha256:{digest}")) && !r.summary.contains("terraform_data"),
+        "counts and digest, no plan text: {}",
+        r.summary
+    );
     let comments = w.gh.comments(ACME, pr);
     assert!(
         comments
@@ -660,8 +669,10 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
     assert_eq!(r.outputs["applied"], "true");
     assert_eq!(r.outputs["plan_sha256"], digest);
     assert!(state.is_file());
-    let last = w.gh.statuses(ACME, &merged).last().cloned().unwrap();
-    assert_eq!(last.state, "success");
+    let staging =
+        w.gh.status_of(ACME, &merged, "infra/terraform-deploy/staging")
+            .unwrap();
+    assert_eq!(staging.state, "success");
     w.gh.assert_clean();
 }
 

@@ -55,6 +55,7 @@ const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_TOKEN",
     "GITHUB_TOKEN",
     "FLEETFORM_STATUS_TOKEN",
+    "FLEETFORM_ISSUES_TOKEN",
     "FLEETFORM_DISPATCH_KEY",
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
@@ -62,19 +63,11 @@ const TOKEN_ENV: &[&str] = &[
 
 /// Variables an action passes that the binary does not read yet (another
 /// change adds them): (action, variable, what must read it).
-const PENDING_ENV: &[(&str, &str, &str)] = &[(
-    "drift",
-    "FLEETFORM_ISSUES_TOKEN",
-    "src/commands/drift.rs: the token for the manager repo's drift issues",
-)];
+const PENDING_ENV: &[(&str, &str, &str)] = &[];
 
 /// Outputs an action declares that the binary does not write yet:
 /// (action, output, what must write it).
-const PENDING_OUTPUTS: &[(&str, &str, &str)] = &[(
-    "plan",
-    "gates_pass",
-    "src/commands/dispatched.rs: \"true\"/\"false\" from the plan's gate verdict",
-)];
+const PENDING_OUTPUTS: &[(&str, &str, &str)] = &[];
 
 /// The environment the lead announced for `fleetform drift`, used only while
 /// the subcommand is not in `src/cli.rs` yet.

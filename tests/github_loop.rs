@@ -1012,3 +1012,46 @@ fn apply_dry_run_checks_and_applies_nothing() {
         .join(".fleetform/state/acme/staging/terraform.tfstate")
         .exists());
 }
+
+/// Drift issues go to the manager repo with the job's own token
+/// (`FLEETFORM_ISSUES_TOKEN`); the customer repos are read with
+/// `FLEETFORM_TOKEN`, a fine-grained token that cannot reach the manager
+/// repo (one owner per token).
+#[test]
+fn drift_issues_use_the_issues_token() {
+    let mut w = World::new();
+    let customers_only = "github_pat_customers_only_0123456789";
+    let manager_only = "ghs_manager_job_token_0123456789";
+    w.gh.add_scoped_token(customers_only, &[ACME, "globex/globex-app"]);
+    w.gh.add_scoped_token(manager_only, &[MANAGER]);
+    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let out = cmd
+        .env("FLEETFORM_TOKEN", customers_only)
+        .env("FLEETFORM_ISSUES_TOKEN", manager_only)
+        .args([
+            "drift",
+            "--customer",
+            "acme",
+            "--env",
+            "staging",
+            "--issues",
+            "--manager-repo",
+            MANAGER,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        w.gh.issues(MANAGER).len(),
+        1,
+        "opened with the issues token"
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.lines()
+            .filter(|l| l.contains(manager_only))
+            .all(|l| l.starts_with("::add-mask::")),
+        "the token is only registered as a mask: {all}"
+    );
+    w.gh.assert_clean();
+}

@@ -145,12 +145,21 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let token = Token::from_env();
-    if args.issues && token.is_none() {
+    // The manager repo's drift issues: the job's own token
+    // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
+    // a fine-grained token for the customer repos cannot reach the manager
+    // repo of another owner; else the token above.
+    let issues_token = std::env::var("FLEETFORM_ISSUES_TOKEN")
+        .ok()
+        .and_then(Token::new)
+        .or_else(|| token.clone());
+    if args.issues && issues_token.is_none() {
         return Err(Error::Usage(
-            "--issues needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into(),
+            "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN"
+                .into(),
         ));
     }
-    if let Some(t) = &token {
+    for t in token.iter().chain(issues_token.iter()) {
         out.mask(t.expose());
     }
 
@@ -185,6 +194,12 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)?,
         ),
         None => None,
+    };
+    let issues_gh = match (&issues_token, args.issues) {
+        (Some(t), true) => Some(
+            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)?,
+        ),
+        _ => None,
     };
 
     // Customer files: the local checkout, or the default branch on GitHub.
@@ -265,7 +280,9 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     // Sticky issues.
     let ctx = RunContext::from_env();
     if args.issues {
-        let gh = gh.as_ref().expect("checked: --issues needs a token");
+        let gh = issues_gh
+            .as_ref()
+            .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
         let repo = args.manager_repo.as_deref().expect("clap requires it");
         rt.block_on(async {
             let open = gh.list_open_issues(repo, LABEL).await.map_err(|e| Error::Failed(e.to_string()))?;
@@ -308,7 +325,8 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             Ok::<(), Error>(())
         })?;
     }
-    report.requests = gh.as_ref().map_or(0, GitHub::request_count);
+    report.requests = gh.as_ref().map_or(0, GitHub::request_count)
+        + issues_gh.as_ref().map_or(0, GitHub::request_count);
 
     let md = markdown(&report);
     let json = serde_json::to_string_pretty(&report).expect("serialisable");
