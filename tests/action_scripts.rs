@@ -259,10 +259,13 @@ impl World {
         gh.commit(
             MANAGER,
             "main",
-            &[(
-                "schema/variables.schema.json",
-                &fx.read("manager/schema/variables.schema.json"),
-            )],
+            &[
+                (
+                    "schema/variables.schema.json",
+                    &fx.read("manager/schema/variables.schema.json"),
+                ),
+                ("customers.yml", &fx.read("manager/customers.yml")),
+            ],
         );
         for (repo, dir) in [
             (ACME, "acme"),

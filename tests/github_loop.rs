@@ -191,7 +191,7 @@ fn merge_applies_and_unsafe_applies_are_refused() {
     let (out, files) = w.apply_latest("staging", &digest);
     ok(&out);
     assert!(
-        w.gh.request_count() <= 6,
+        w.gh.request_count() <= 7,
         "apply budget: {} requests",
         w.gh.request_count()
     );
@@ -1054,4 +1054,41 @@ fn drift_issues_use_the_issues_token() {
         "the token is only registered as a mask: {all}"
     );
     w.gh.assert_clean();
+}
+
+/// A customer revoked on the manager's default branch while its apply
+/// waited for approval is not applied: the registry is read again as it is
+/// now, not from the checkout the dispatch ran on.
+#[test]
+fn a_revocation_during_the_approval_wait_stops_the_apply() {
+    let mut w = World::new();
+    let sha = w.change_acme("main", 4);
+    let (out, _) = w.trigger_push(ACME, &sha, "more instances");
+    ok(&out);
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    let revoked = w.fx.read("manager/customers.yml").replacen(
+        "    status: active\n    added: 2026-01-15\n",
+        "    status: revoked\n    added: 2026-01-15\n    revoked:\n      date: 2026-11-01\n      reason: contract ended\n",
+        1,
+    );
+    assert!(revoked.contains("status: revoked\n    added: 2026-01-15"));
+    w.gh.commit(MANAGER, "main", &[("customers.yml", &revoked)]);
+    let (out, _) = w.apply_latest("staging", &digest);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`acme` was revoked on provider/manager's default branch"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .exists());
+    let own =
+        w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
+            .unwrap();
+    assert_eq!(own.state, "failure");
 }

@@ -726,6 +726,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
     }
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
     let env = settings.environment.clone();
+    let manager_gh = manager_client(&rt, &ctx, out)?;
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, &dispatched, Stage::Apply, run_url.clone(), out).await?;
         let status = |state: &'static str, description: String| CommitStatus {
@@ -743,6 +744,11 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             }
             Err::<(), Error>(Error::Refused(format!("{reason}; nothing was applied")))
         };
+        // Revocation during the approval wait: the registry as it is now on
+        // the manager's default branch, not the checkout the dispatch ran on.
+        if let Err(reason) = still_active_on_default_branch(&manager, &manager_gh, &customer.slug).await? {
+            return refuse(reason).await;
+        }
         // The files the apply checks are the sealed ones from the artifact.
         match open_plan(&key, &customer.slug, &env, &settings.plan_dir) {
             Err(Error::Refused(reason)) => return refuse(reason).await,
@@ -1055,4 +1061,54 @@ fn description_of(status: Option<&Value>) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
+}
+
+/// The client and repo for reading the manager repo itself: the job's
+/// token for it (`FLEETFORM_MANAGER_TOKEN`, else the token).
+fn manager_client(
+    rt: &tokio::runtime::Runtime,
+    ctx: &RunContext,
+    out: &Output,
+) -> Result<(GitHub, String)> {
+    let repo = ctx.repository.clone().ok_or_else(|| {
+        Error::Usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow".into())
+    })?;
+    let token = match std::env::var("FLEETFORM_MANAGER_TOKEN")
+        .ok()
+        .and_then(Token::new)
+    {
+        Some(t) => t,
+        None => token()?,
+    };
+    out.mask(token.expose());
+    // Reads only: nothing is ever written to the manager repo here.
+    let gh = GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(gh_err)?;
+    Ok((gh, repo))
+}
+
+/// Whether the customer is still registered and active in the registry
+/// on the manager repo's default branch. An apply may wait up to 30 days
+/// for its approval; the checkout it runs on is the one of the dispatch,
+/// and a revocation merged since must stop it. `Ok(Err(reason))` is a
+/// refusal.
+async fn still_active_on_default_branch(
+    manager: &Manager,
+    (gh, repo): &(GitHub, String),
+    slug: &str,
+) -> Result<std::result::Result<(), String>> {
+    let rel = manager.config.registry.to_string_lossy().replace('\\', "/");
+    let Some(bytes) = gh.get_file(repo, &rel, None).await.map_err(gh_err)? else {
+        return Ok(Err(format!("{repo} has no `{rel}` on its default branch")));
+    };
+    let current = Registry::parse(manager, &manager.path(&manager.config.registry), &bytes)
+        .map_err(|e| Error::Failed(format!("the registry on {repo}'s default branch: {e}")))?;
+    Ok(match current.get(slug) {
+        Some(c) if c.is_active() => Ok(()),
+        Some(_) => Err(format!(
+            "`{slug}` was revoked on {repo}'s default branch after the plan"
+        )),
+        None => Err(format!(
+            "`{slug}` is no longer in the registry on {repo}'s default branch"
+        )),
+    })
 }

@@ -35,10 +35,14 @@ impl World {
         gh.commit(
             MANAGER,
             "main",
-            &[(
-                "schema/variables.schema.json",
-                &fx.read("manager/schema/variables.schema.json"),
-            )],
+            &[
+                (
+                    "schema/variables.schema.json",
+                    &fx.read("manager/schema/variables.schema.json"),
+                ),
+                // The registry on the default branch: apply checks it again.
+                ("customers.yml", &fx.read("manager/customers.yml")),
+            ],
         );
         for (repo, dir) in [
             (ACME, "acme"),
