@@ -140,7 +140,7 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Summarise the audit log: applies per customer, refusals, approvals, failures.
     Report {
-        /// Only records since this date (YYYY-MM-DD) or time (RFC 3339).
+        /// Only records since this date (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ).
         #[arg(long)]
         since: Option<String>,
         /// The log file (default: FLEETFORM_AUDIT_LOG or .fleetform/audit.jsonl).
