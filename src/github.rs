@@ -1,24 +1,43 @@
 //! GitHub REST client on octocrab.
 //!
 //! - API root from `GITHUB_API_URL` (GitHub Enterprise Server works, path
-//!   prefix included), token from `FLEETFORM_TOKEN` or `GITHUB_TOKEN`.
+//!   prefix included), checked before the client is built
+//!   ([`ApiRoot`]); token from `FLEETFORM_TOKEN` or `GITHUB_TOKEN`.
+//! - Every request sends `Accept: application/vnd.github+json` and
+//!   `X-GitHub-Api-Version: 2022-11-28`, as GitHub documents.
 //! - Requests go through octocrab's raw methods so fleetform sees status and
 //!   headers: retries with backoff on 5xx, connection errors and rate limits
 //!   (403/429 with `Retry-After` or `x-ratelimit-reset`), bounded in count
 //!   and total wait; each retry is logged at debug level without the token.
+//! - What GitHub answers is checked before it is used or shown
+//!   (`answers`): commit shas, branch names, URLs, base64 contents, and
+//!   `Link: rel="next"`, which is followed only under the API root.
 //! - Every request is counted; the count is reported with `--verbose` and in
 //!   JSON output.
 //! - `--dry-run`: reads are sent (they change nothing), every write is
 //!   printed instead of sent.
 
+mod answers;
+mod root;
+
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use octocrab::Octocrab;
 use serde::Serialize;
 use serde_json::Value;
+
+pub use answers::shown;
+pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
+
+/// The media type every request asks for.
+pub const ACCEPT: &str = "application/vnd.github+json";
+/// The REST API version every request pins.
+pub const API_VERSION: &str = "2022-11-28";
+/// Pages read of one list at most (100 items each).
+pub const MAX_PAGES: usize = 50;
 
 /// The single-threaded runtime the GitHub client runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, GitHubError> {
@@ -47,6 +66,12 @@ impl Token {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Only visible ASCII can go into an `Authorization` header (GitHub's
+    /// tokens are letters, digits and `_`).
+    fn is_sendable(&self) -> bool {
+        self.0.bytes().all(|b| b.is_ascii_graphic())
     }
 }
 
@@ -79,21 +104,83 @@ pub enum GitHubError {
         path: String,
         message: String,
     },
+    /// A contents answer whose `content` does not decode.
+    #[error("{method} {path}: `{file}` is not valid base64: {message}")]
+    BadBase64 {
+        method: &'static str,
+        path: String,
+        file: String,
+        message: String,
+    },
+    /// A field of an answer that fails its check (a sha that is not 40 hex,
+    /// a branch name git would refuse, …); the value itself is not shown.
+    #[error("{method} {path}: GitHub answered an unusable `{field}`: it {problem}")]
+    BadValue {
+        method: &'static str,
+        path: String,
+        field: &'static str,
+        problem: String,
+    },
+    #[error("{method} {path}: the next-page link `{link}` {problem}; the list cannot be read completely, so nothing was decided from it")]
+    BadNextLink {
+        method: &'static str,
+        path: String,
+        link: String,
+        problem: String,
+    },
+    #[error("GET {path}: the list has more than {pages} pages; fleetform reads at most {pages} and does not act on an incomplete list")]
+    TooManyPages { path: String, pages: usize },
+    /// A later page of a list failed: the list is incomplete.
+    #[error("{source} (page {page} of a list; nothing was decided from the incomplete list)")]
+    Page {
+        page: usize,
+        source: Box<GitHubError>,
+    },
     #[error("{method} {path}: no answer ({message}); the request may have taken effect, so it is not sent again blindly")]
     Unanswered {
         method: &'static str,
         path: String,
         message: String,
     },
+    #[error(transparent)]
+    ApiRoot(#[from] ApiRootError),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    #[error("the token (FLEETFORM_TOKEN or GITHUB_TOKEN) contains spaces, line breaks or other characters no token has; set it again from the secret")]
+    BadToken,
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
 }
 
 impl GitHubError {
+    /// The HTTP status GitHub answered, for a request that was answered
+    /// with an error. `None` for everything else, including a failed later
+    /// page of a list (that the first page was found says the resource
+    /// exists).
     pub fn status(&self) -> Option<u16> {
         match self {
             GitHubError::Status { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// A bad setting (API root, token, numeric setting) rather than a
+    /// failure of GitHub or the network.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            GitHubError::ApiRoot(_) | GitHubError::Setting(_) | GitHubError::BadToken
+        )
+    }
+}
+
+/// Bad settings are usage errors (exit 2); everything else failed (exit 1).
+impl From<GitHubError> for crate::error::Error {
+    fn from(e: GitHubError) -> Self {
+        if e.is_usage() {
+            crate::error::Error::Usage(e.to_string())
+        } else {
+            crate::error::Error::Failed(e.to_string())
         }
     }
 }
@@ -120,21 +207,22 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Defaults, tightened by `FLEETFORM_RETRY_BASE_MS`,
-    /// `FLEETFORM_RETRY_MAX_WAIT_SECS` and `FLEETFORM_RETRY_ATTEMPTS`.
-    pub fn from_env() -> Self {
+    /// Defaults, changed by `FLEETFORM_RETRY_BASE_MS` (0–60,000),
+    /// `FLEETFORM_RETRY_MAX_WAIT_SECS` (0–3,600) and
+    /// `FLEETFORM_RETRY_ATTEMPTS` (1–10); a value out of range or not a
+    /// number is an error.
+    pub fn from_env() -> Result<Self, SettingError> {
         let mut p = RetryPolicy::default();
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        if let Some(ms) = num("FLEETFORM_RETRY_BASE_MS") {
+        if let Some(ms) = root::env_number("FLEETFORM_RETRY_BASE_MS", 0..=60_000)? {
             p.base = Duration::from_millis(ms);
         }
-        if let Some(s) = num("FLEETFORM_RETRY_MAX_WAIT_SECS") {
+        if let Some(s) = root::env_number("FLEETFORM_RETRY_MAX_WAIT_SECS", 0..=3600)? {
             p.max_wait = Duration::from_secs(s);
         }
-        if let Some(n) = num("FLEETFORM_RETRY_ATTEMPTS") {
-            p.max_attempts = n.clamp(1, 10) as u32;
+        if let Some(n) = root::env_number("FLEETFORM_RETRY_ATTEMPTS", 1..=10)? {
+            p.max_attempts = u32::try_from(n).unwrap_or(10);
         }
-        p
+        Ok(p)
     }
 }
 
@@ -149,7 +237,7 @@ pub struct PlannedRequest {
 /// The client.
 pub struct GitHub {
     octo: Octocrab,
-    api_url: String,
+    root: ApiRoot,
     retry: RetryPolicy,
     requests: AtomicUsize,
     pub dry_run: bool,
@@ -159,7 +247,7 @@ pub struct GitHub {
 impl fmt::Debug for GitHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitHub")
-            .field("api_url", &self.api_url)
+            .field("api_root", &self.root.as_str())
             .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
     }
@@ -170,7 +258,8 @@ impl fmt::Debug for GitHub {
 pub struct Response {
     pub status: u16,
     pub body: Value,
-    pub link_next: Option<String>,
+    /// The `Link` header as sent (several joined with `, `).
+    pub link: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -192,6 +281,72 @@ impl Method {
             Method::Delete => "DELETE",
         }
     }
+
+    fn http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Patch => http::Method::PATCH,
+            Method::Put => http::Method::PUT,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+}
+
+/// What one attempt of a request came to.
+enum Attempt {
+    Done(Response),
+    /// Wait this long and try again; `give_up` is the error to report
+    /// instead of [`GitHubError::GaveUp`] when the budget is spent.
+    Retry {
+        wait: Duration,
+        reason: String,
+        give_up: Option<GitHubError>,
+    },
+}
+
+impl Attempt {
+    fn retry(wait: Duration, reason: String) -> Attempt {
+        Attempt::Retry {
+            wait,
+            reason,
+            give_up: None,
+        }
+    }
+}
+
+/// The response headers the client acts on.
+struct Headers {
+    retry_after: Option<u64>,
+    remaining: Option<String>,
+    reset: Option<u64>,
+    link: Option<String>,
+}
+
+impl Headers {
+    fn of(headers: &http::HeaderMap) -> Headers {
+        let text = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let links: Vec<String> = headers
+            .get_all(http::header::LINK)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        Headers {
+            retry_after: text("retry-after").and_then(|v| v.trim().parse::<u64>().ok()),
+            remaining: text("x-ratelimit-remaining"),
+            reset: text("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()),
+            link: (!links.is_empty()).then(|| links.join(", ")),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Percent-encodes one path segment (GitHub paths: owner, repo, file path
@@ -219,8 +374,63 @@ fn file_path(p: &str) -> String {
     p.split('/').map(seg).collect::<Vec<_>>().join("/")
 }
 
+fn bad_value(
+    method: &'static str,
+    path: &str,
+    field: &'static str,
+    problem: impl Into<String>,
+) -> GitHubError {
+    GitHubError::BadValue {
+        method,
+        path: path.to_string(),
+        field,
+        problem: problem.into(),
+    }
+}
+
+/// A string field that must be present.
+fn required_str<'a>(
+    body: &'a Value,
+    pointer: &str,
+    path: &str,
+    field: &'static str,
+) -> Result<&'a str, GitHubError> {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| GitHubError::BadJson {
+            method: "GET",
+            path: path.to_string(),
+            message: format!("no `{field}` in the answer"),
+        })
+}
+
+/// A commit or blob sha from an answer, checked.
+fn checked_sha(
+    body: &Value,
+    pointer: &str,
+    path: &str,
+    field: &'static str,
+) -> Result<String, GitHubError> {
+    let sha = required_str(body, pointer, path, field)?;
+    answers::check_sha(sha).map_err(|p| bad_value("GET", path, field, p))?;
+    Ok(sha.to_string())
+}
+
+/// A branch name from an answer, checked.
+fn checked_branch(
+    body: &Value,
+    pointer: &str,
+    path: &str,
+    field: &'static str,
+) -> Result<String, GitHubError> {
+    let name = required_str(body, pointer, path, field)?;
+    answers::check_branch(name).map_err(|p| bad_value("GET", path, field, p))?;
+    Ok(name.to_string())
+}
+
 impl GitHub {
-    /// `api_url` as in `GITHUB_API_URL` (default `https://api.github.com`).
+    /// `api_url` as in `GITHUB_API_URL` (default `https://api.github.com`),
+    /// checked first: a bad one is [`GitHubError::ApiRoot`].
     /// The client lives on `rt` (octocrab needs a runtime to be built).
     pub fn new(
         rt: &tokio::runtime::Runtime,
@@ -228,38 +438,57 @@ impl GitHub {
         token: Option<&Token>,
         dry_run: bool,
     ) -> Result<Self, GitHubError> {
+        let root = ApiRoot::parse(api_url)?;
+        GitHub::with_root(rt, root, token, dry_run)
+    }
+
+    /// A client for a checked API root.
+    pub fn with_root(
+        rt: &tokio::runtime::Runtime,
+        root: ApiRoot,
+        token: Option<&Token>,
+        dry_run: bool,
+    ) -> Result<Self, GitHubError> {
+        let timeout = root::http_timeout()?;
+        let retry = RetryPolicy::from_env()?;
+        if token.is_some_and(|t| !t.is_sendable()) {
+            return Err(GitHubError::BadToken);
+        }
         let _guard = rt.enter();
-        let api_url = api_url.trim_end_matches('/').to_string();
-        let timeout = std::env::var("FLEETFORM_HTTP_TIMEOUT_SECS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(30);
         let mut b = Octocrab::builder()
-            .base_uri(api_url.as_str())
-            .map_err(|e| GitHubError::Setup(format!("invalid API URL `{api_url}`: {e}")))?
+            .base_uri(root.as_str())
+            .map_err(|e| GitHubError::Setup(format!("API root `{}`: {e}", root.as_str())))?
             .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(timeout)))
-            .set_write_timeout(Some(Duration::from_secs(timeout)));
+            .set_read_timeout(Some(timeout))
+            .set_write_timeout(Some(timeout));
         if let Some(t) = token {
             b = b.personal_token(t.expose().to_string());
         }
         let octo = b.build().map_err(|e| GitHubError::Setup(e.to_string()))?;
         Ok(GitHub {
             octo,
-            api_url,
-            retry: RetryPolicy::from_env(),
+            root,
+            retry,
             requests: AtomicUsize::new(0),
             dry_run,
             withheld: Mutex::new(Vec::new()),
         })
     }
 
-    /// `GITHUB_API_URL` or the public API.
+    /// `GITHUB_API_URL` or the public API, unchecked ([`GitHub::new`]
+    /// checks it; [`ApiRoot::from_env`] checks it on its own). A value that
+    /// is not UTF-8 keeps U+FFFD in place of the bad bytes, which the check
+    /// refuses.
     pub fn api_url_from_env() -> String {
-        std::env::var("GITHUB_API_URL")
-            .ok()
+        std::env::var_os("GITHUB_API_URL")
+            .map(|v| v.to_string_lossy().into_owned())
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "https://api.github.com".into())
+            .unwrap_or_else(|| DEFAULT_API_ROOT.into())
+    }
+
+    /// The checked API root.
+    pub fn api_root(&self) -> &ApiRoot {
+        &self.root
     }
 
     pub fn request_count(&self) -> usize {
@@ -268,9 +497,11 @@ impl GitHub {
 
     /// Writes withheld by `--dry-run`, in order.
     pub fn withheld(&self) -> Vec<PlannedRequest> {
-        self.withheld.lock().expect("not poisoned").clone()
+        lock(&self.withheld).clone()
     }
 
+    /// Sends one request to `path` under the API root, retrying within
+    /// the budget.
     async fn send(
         &self,
         method: Method,
@@ -278,176 +509,198 @@ impl GitHub {
         body: Option<&Value>,
     ) -> Result<Response, GitHubError> {
         if self.dry_run && !matches!(method, Method::Get) {
-            self.withheld
-                .lock()
-                .expect("not poisoned")
-                .push(PlannedRequest {
-                    method: method.as_str(),
-                    path: path.to_string(),
-                    body: body.cloned(),
-                });
+            lock(&self.withheld).push(PlannedRequest {
+                method: method.as_str(),
+                path: path.to_string(),
+                body: body.cloned(),
+            });
             return Ok(Response {
                 status: 0,
                 body: Value::Null,
-                link_next: None,
+                link: None,
             });
         }
         let started = Instant::now();
+        let url = self.root.url_for(path);
         let mut waited = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             self.requests.fetch_add(1, Ordering::SeqCst);
             tracing::debug!(method = method.as_str(), path, attempt, "request");
-            let result = match method {
-                Method::Get => self.octo._get(path).await,
-                Method::Post => self.octo._post(path, body).await,
-                Method::Patch => self.octo._patch(path, body).await,
-                Method::Put => self.octo._put(path, body).await,
-                Method::Delete => self.octo._delete(path, body).await,
-            };
-            // Decide: done, or wait this long and retry.
-            let (retry_after, last): (Option<Duration>, String) = match result {
-                // A POST that may have reached GitHub is not repeated here:
-                // the caller checks whether it took effect.
-                Err(e) if matches!(method, Method::Post) && request_was_sent(&e) => {
-                    return Err(GitHubError::Unanswered {
-                        method: method.as_str(),
-                        path: path.to_string(),
-                        message: e.to_string(),
-                    })
-                }
-                Err(e) => (
-                    Some(self.backoff(attempt)),
-                    format!("connection error: {e}"),
-                ),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let header = |k: &str| {
-                        resp.headers()
-                            .get(k)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string)
-                    };
-                    let retry_header =
-                        header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
-                    let remaining = header("x-ratelimit-remaining");
-                    let reset =
-                        header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok());
-                    let link_next = header("link").and_then(|l| parse_link_next(&l));
-                    let text = match self.octo.body_to_string(resp).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let wait = self.backoff(attempt);
-                            self.check_budget(
-                                method,
-                                path,
-                                attempt,
-                                waited,
-                                wait,
-                                format!("reading the body: {e}"),
-                            )?;
-                            tokio::time::sleep(wait).await;
-                            waited += wait;
-                            continue;
-                        }
-                    };
-                    let rate_limited = (status == 403 || status == 429)
-                        && (retry_header.is_some()
-                            || remaining.as_deref() == Some("0")
-                            || status == 429
-                            || text.contains("rate limit"));
-                    if status >= 500 || rate_limited {
-                        let wait = if let Some(s) = retry_header {
-                            Duration::from_secs(s)
-                        } else if let (Some(reset), Some("0")) = (reset, remaining.as_deref()) {
-                            let now = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .map(|d| d.as_secs())
-                                .unwrap_or(0);
-                            Duration::from_secs(reset.saturating_sub(now).max(1))
-                        } else {
-                            self.backoff(attempt)
-                        };
-                        (Some(wait), format!("HTTP {status}: {}", message_of(&text)))
-                    } else if (200..300).contains(&status) {
-                        let body = if text.trim().is_empty() {
-                            Value::Null
-                        } else {
-                            match serde_json::from_str(&text) {
-                                Ok(v) => v,
-                                Err(e) => {
-                                    // A garbled body is treated like a
-                                    // transient server fault for reads.
-                                    if matches!(method, Method::Get) {
-                                        let wait = self.backoff(attempt);
-                                        self.check_budget(
-                                            method,
-                                            path,
-                                            attempt,
-                                            waited,
-                                            wait,
-                                            format!("malformed JSON: {e}"),
-                                        )
-                                        .map_err(|_| {
-                                            GitHubError::BadJson {
-                                                method: method.as_str(),
-                                                path: path.to_string(),
-                                                message: e.to_string(),
-                                            }
-                                        })?;
-                                        tracing::debug!(path, "malformed JSON, retrying");
-                                        tokio::time::sleep(wait).await;
-                                        waited += wait;
-                                        continue;
-                                    }
-                                    return Err(GitHubError::BadJson {
-                                        method: method.as_str(),
-                                        path: path.to_string(),
-                                        message: e.to_string(),
-                                    });
-                                }
-                            }
-                        };
+            let (wait, reason, give_up) =
+                match self.attempt(method, &url, path, body, attempt).await? {
+                    Attempt::Done(response) => {
                         tracing::debug!(
                             method = method.as_str(),
                             path,
-                            status,
+                            status = response.status,
                             elapsed_ms = started.elapsed().as_millis() as u64,
                             "response"
                         );
-                        return Ok(Response {
-                            status,
-                            body,
-                            link_next,
-                        });
-                    } else {
-                        return Err(GitHubError::Status {
-                            method: method.as_str(),
-                            path: path.to_string(),
-                            status,
-                            message: message_of(&text),
-                        });
+                        return Ok(response);
                     }
-                }
-            };
-            let wait = retry_after.expect("only retries reach here");
-            self.check_budget(method, path, attempt, waited, wait, last.clone())?;
+                    Attempt::Retry {
+                        wait,
+                        reason,
+                        give_up,
+                    } => (wait, reason, give_up),
+                };
+            if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
+                return Err(give_up.unwrap_or(e));
+            }
             tracing::debug!(
                 method = method.as_str(),
                 path,
                 attempt,
                 wait_ms = wait.as_millis() as u64,
-                reason = %last,
+                reason = %reason,
                 "retrying"
             );
             tokio::time::sleep(wait).await;
-            waited += wait;
+            waited = waited.saturating_add(wait);
         }
     }
 
+    /// The request with the headers GitHub documents: exactly one
+    /// `Accept` and one `X-GitHub-Api-Version`, whatever octocrab adds.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<http::Request<octocrab::OctoBody>, GitHubError> {
+        let builder = http::Request::builder().method(method.http()).uri(url);
+        let mut request = self.octo.build_request(builder, body).map_err(|e| {
+            GitHubError::Setup(format!(
+                "{} {path}: cannot build the request: {e}",
+                method.as_str()
+            ))
+        })?;
+        let headers = request.headers_mut();
+        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static(ACCEPT));
+        headers.insert(
+            http::HeaderName::from_static("x-github-api-version"),
+            http::HeaderValue::from_static(API_VERSION),
+        );
+        Ok(request)
+    }
+
+    /// One try: send, read, and decide.
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &str,
+        path: &str,
+        body: Option<&Value>,
+        attempt: u32,
+    ) -> Result<Attempt, GitHubError> {
+        let request = self.request(method, url, path, body)?;
+        let response = match self.octo.execute(request).await {
+            // A POST that may have reached GitHub is not repeated here:
+            // the caller checks whether it took effect.
+            Err(e) if matches!(method, Method::Post) && request_was_sent(&e) => {
+                return Err(GitHubError::Unanswered {
+                    method: method.as_str(),
+                    path: path.to_string(),
+                    message: e.to_string(),
+                })
+            }
+            Err(e) => {
+                return Ok(Attempt::retry(
+                    self.backoff(attempt),
+                    format!("connection error: {e}"),
+                ))
+            }
+            Ok(r) => r,
+        };
+        let status = response.status().as_u16();
+        let headers = Headers::of(response.headers());
+        match self.octo.body_to_string(response).await {
+            Ok(text) => self.decide(method, path, status, headers, &text, attempt),
+            Err(e) => Ok(Attempt::retry(
+                self.backoff(attempt),
+                format!("reading the body: {e}"),
+            )),
+        }
+    }
+
+    /// Done, an error, or a retry after how long.
+    fn decide(
+        &self,
+        method: Method,
+        path: &str,
+        status: u16,
+        headers: Headers,
+        text: &str,
+        attempt: u32,
+    ) -> Result<Attempt, GitHubError> {
+        let rate_limited = (status == 403 || status == 429)
+            && (headers.retry_after.is_some()
+                || headers.remaining.as_deref() == Some("0")
+                || status == 429
+                || text.contains("rate limit"));
+        if status >= 500 || rate_limited {
+            let wait = if let Some(s) = headers.retry_after {
+                Duration::from_secs(s)
+            } else if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                Duration::from_secs(reset.saturating_sub(now).max(1))
+            } else {
+                self.backoff(attempt)
+            };
+            return Ok(Attempt::retry(
+                wait,
+                format!("HTTP {status}: {}", message_of(text)),
+            ));
+        }
+        if !(200..300).contains(&status) {
+            return Err(GitHubError::Status {
+                method: method.as_str(),
+                path: path.to_string(),
+                status,
+                message: message_of(text),
+            });
+        }
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    let bad = GitHubError::BadJson {
+                        method: method.as_str(),
+                        path: path.to_string(),
+                        message: e.to_string(),
+                    };
+                    // A garbled body is treated like a transient server
+                    // fault for reads.
+                    if !matches!(method, Method::Get) {
+                        return Err(bad);
+                    }
+                    return Ok(Attempt::Retry {
+                        wait: self.backoff(attempt),
+                        reason: format!("malformed JSON: {e}"),
+                        give_up: Some(bad),
+                    });
+                }
+            }
+        };
+        Ok(Attempt::Done(Response {
+            status,
+            body,
+            link: headers.link,
+        }))
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
-        self.retry.base.saturating_mul(1 << (attempt - 1).min(6))
+        self.retry
+            .base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
     }
 
     fn check_budget(
@@ -459,7 +712,9 @@ impl GitHub {
         next_wait: Duration,
         last: String,
     ) -> Result<(), GitHubError> {
-        if attempt >= self.retry.max_attempts || waited + next_wait > self.retry.max_wait {
+        if attempt >= self.retry.max_attempts
+            || waited.saturating_add(next_wait) > self.retry.max_wait
+        {
             return Err(GitHubError::GaveUp {
                 method: method.as_str(),
                 path: path.to_string(),
@@ -467,6 +722,55 @@ impl GitHub {
                 waited,
                 last,
             });
+        }
+        Ok(())
+    }
+
+    /// Every item of a list, page by page, following `Link: rel="next"`
+    /// only under the API root; at most [`MAX_PAGES`] pages. An answer
+    /// that is not a list, a next link that cannot be followed, a failed
+    /// later page or too many pages is an error: no caller acts on an
+    /// incomplete list.
+    async fn paginate(
+        &self,
+        first: String,
+        mut each: impl FnMut(Value),
+    ) -> Result<(), GitHubError> {
+        let mut next = Some(first.clone());
+        let mut page = 0usize;
+        while let Some(path) = next.take() {
+            page += 1;
+            if page > MAX_PAGES {
+                return Err(GitHubError::TooManyPages {
+                    path: first,
+                    pages: MAX_PAGES,
+                });
+            }
+            let r = self
+                .send(Method::Get, &path, None)
+                .await
+                .map_err(|e| match page {
+                    1 => e,
+                    _ => GitHubError::Page {
+                        page,
+                        source: Box::new(e),
+                    },
+                })?;
+            let Value::Array(items) = r.body else {
+                return Err(GitHubError::BadJson {
+                    method: "GET",
+                    path,
+                    message: "the answer is not a list".into(),
+                });
+            };
+            items.into_iter().for_each(&mut each);
+            next = answers::next_page(r.link.as_deref(), &self.root.url_for(&path), &self.root)
+                .map_err(|e| GitHubError::BadNextLink {
+                    method: "GET",
+                    path: path.clone(),
+                    link: e.link,
+                    problem: e.problem,
+                })?;
         }
         Ok(())
     }
@@ -557,38 +861,27 @@ impl GitHub {
         Ok(r.body)
     }
 
-    /// Every comment on an issue or PR, following pagination.
+    /// Every comment on an issue or PR, following pagination (an error
+    /// when the list cannot be read completely).
     pub async fn list_comments(
         &self,
         repo: &str,
         issue: u64,
     ) -> Result<Vec<IssueComment>, GitHubError> {
         let mut out = Vec::new();
-        let mut next = Some(format!(
-            "{}/issues/{issue}/comments?per_page=100",
-            repo_path(repo)
-        ));
-        let mut pages = 0;
-        while let Some(p) = next.take() {
-            pages += 1;
-            if pages > 50 {
-                break; // 5,000 comments: enough; never loop forever
+        let first = format!("{}/issues/{issue}/comments?per_page=100", repo_path(repo));
+        self.paginate(first, |c| {
+            if let (Some(id), Some(body)) = (
+                c.get("id").and_then(Value::as_u64),
+                c.get("body").and_then(Value::as_str),
+            ) {
+                out.push(IssueComment {
+                    id,
+                    body: body.to_string(),
+                });
             }
-            let r = self.send(Method::Get, &p, None).await?;
-            let items = r.body.as_array().cloned().unwrap_or_default();
-            for c in items {
-                if let (Some(id), Some(body)) = (
-                    c.get("id").and_then(Value::as_u64),
-                    c.get("body").and_then(Value::as_str),
-                ) {
-                    out.push(IssueComment {
-                        id,
-                        body: body.to_string(),
-                    });
-                }
-            }
-            next = r.link_next.map(|u| self.relative(&u));
-        }
+        })
+        .await?;
         Ok(out)
     }
 
@@ -634,31 +927,14 @@ impl GitHub {
         }
     }
 
-    /// The default branch and its head commit.
+    /// The default branch and its head commit, both checked.
     pub async fn default_branch_head(&self, repo: &str) -> Result<(String, String), GitHubError> {
-        let r = self.send(Method::Get, &repo_path(repo), None).await?;
-        let branch = r
-            .body
-            .get("default_branch")
-            .and_then(Value::as_str)
-            .ok_or_else(|| GitHubError::BadJson {
-                method: "GET",
-                path: repo_path(repo),
-                message: "no default_branch".into(),
-            })?
-            .to_string();
+        let p = repo_path(repo);
+        let r = self.send(Method::Get, &p, None).await?;
+        let branch = checked_branch(&r.body, "/default_branch", &p, "default_branch")?;
         let p = format!("{}/git/ref/heads/{}", repo_path(repo), file_path(&branch));
         let r = self.send(Method::Get, &p, None).await?;
-        let sha = r
-            .body
-            .pointer("/object/sha")
-            .and_then(Value::as_str)
-            .ok_or_else(|| GitHubError::BadJson {
-                method: "GET",
-                path: p,
-                message: "no object.sha".into(),
-            })?
-            .to_string();
+        let sha = checked_sha(&r.body, "/object/sha", &p, "object.sha")?;
         Ok((branch, sha))
     }
 
@@ -669,35 +945,27 @@ impl GitHub {
         label: &str,
     ) -> Result<Vec<Issue>, GitHubError> {
         let mut out = Vec::new();
-        let mut next = Some(format!(
+        let first = format!(
             "{}/issues?state=open&labels={}&per_page=100",
             repo_path(repo),
             seg(label)
-        ));
-        let mut pages = 0;
-        while let Some(p) = next.take() {
-            pages += 1;
-            if pages > 50 {
-                break;
+        );
+        self.paginate(first, |i| {
+            if i.get("pull_request").is_some() {
+                return;
             }
-            let r = self.send(Method::Get, &p, None).await?;
-            for i in r.body.as_array().cloned().unwrap_or_default() {
-                if i.get("pull_request").is_some() {
-                    continue;
-                }
-                if let Some(number) = i.get("number").and_then(Value::as_u64) {
-                    out.push(Issue {
-                        number,
-                        body: i
-                            .get("body")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
-                    });
-                }
+            if let Some(number) = i.get("number").and_then(Value::as_u64) {
+                out.push(Issue {
+                    number,
+                    body: i
+                        .get("body")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                });
             }
-            next = r.link_next.map(|u| self.relative(&u));
-        }
+        })
+        .await?;
         Ok(out)
     }
 
@@ -785,17 +1053,12 @@ impl GitHub {
             .map(str::to_string);
         let mut approvals = Vec::new();
         if reviews {
-            let r = self
-                .send(
-                    Method::Get,
-                    &format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo)),
-                    None,
-                )
-                .await?;
-            // The latest review of each reviewer counts.
+            // The latest review of each reviewer counts: every page is
+            // read, so a later "changes requested" is never missed.
             let mut latest: std::collections::BTreeMap<String, String> =
                 std::collections::BTreeMap::new();
-            for rv in r.body.as_array().cloned().unwrap_or_default() {
+            let first = format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo));
+            self.paginate(first, |rv| {
                 if let (Some(user), Some(state)) = (
                     rv.pointer("/user/login").and_then(Value::as_str),
                     rv.get("state").and_then(Value::as_str),
@@ -804,7 +1067,8 @@ impl GitHub {
                         latest.insert(user.to_string(), state.to_string());
                     }
                 }
-            }
+            })
+            .await?;
             approvals = latest
                 .into_iter()
                 .filter(|(u, s)| s == "APPROVED" && Some(u) != author.as_ref())
@@ -820,7 +1084,8 @@ impl GitHub {
         })
     }
 
-    /// A file's bytes and blob sha at `reference`; `None` if absent.
+    /// A file's bytes and blob sha (checked) at `reference`; `None` if
+    /// absent.
     pub async fn get_file_with_sha(
         &self,
         repo: &str,
@@ -832,44 +1097,17 @@ impl GitHub {
             p.push_str(&format!("?ref={}", seg(r)));
         }
         match self.send(Method::Get, &p, None).await {
-            Ok(r) => {
-                let content = r
-                    .body
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| GitHubError::BadJson {
-                        method: "GET",
-                        path: p.clone(),
-                        message: format!("`{path}` is not a file"),
-                    })?;
-                let sha = r
-                    .body
-                    .get("sha")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let cleaned: String = content.chars().filter(|c| !c.is_whitespace()).collect();
-                let bytes = base64_decode(&cleaned).ok_or_else(|| GitHubError::BadJson {
-                    method: "GET",
-                    path: p.clone(),
-                    message: "file content is not valid base64".into(),
-                })?;
-                Ok(Some((bytes, sha)))
-            }
+            Ok(r) => file_of(&r.body, &p, path).map(Some),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The repo's default branch and whether it is archived.
+    /// The repo's default branch (checked) and whether it is archived.
     pub async fn repo_info(&self, repo: &str) -> Result<(String, bool), GitHubError> {
-        let r = self.send(Method::Get, &repo_path(repo), None).await?;
-        let branch = r
-            .body
-            .get("default_branch")
-            .and_then(Value::as_str)
-            .unwrap_or("main")
-            .to_string();
+        let p = repo_path(repo);
+        let r = self.send(Method::Get, &p, None).await?;
+        let branch = checked_branch(&r.body, "/default_branch", &p, "default_branch")?;
         let archived = r
             .body
             .get("archived")
@@ -878,7 +1116,8 @@ impl GitHub {
         Ok((branch, archived))
     }
 
-    /// The commit a branch points at, `None` when it does not exist.
+    /// The commit a branch points at (checked), `None` when it does not
+    /// exist.
     pub async fn branch_sha(
         &self,
         repo: &str,
@@ -886,11 +1125,7 @@ impl GitHub {
     ) -> Result<Option<String>, GitHubError> {
         let p = format!("{}/git/ref/heads/{}", repo_path(repo), file_path(branch));
         match self.send(Method::Get, &p, None).await {
-            Ok(r) => Ok(r
-                .body
-                .pointer("/object/sha")
-                .and_then(Value::as_str)
-                .map(str::to_string)),
+            Ok(r) => checked_sha(&r.body, "/object/sha", &p, "object.sha").map(Some),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
@@ -923,7 +1158,7 @@ impl GitHub {
     ) -> Result<(), GitHubError> {
         let mut body = serde_json::json!({
             "message": message,
-            "content": base64_encode(content),
+            "content": answers::encode_content(content),
             "branch": branch,
         });
         if let Some(sha) = blob_sha {
@@ -951,21 +1186,14 @@ impl GitHub {
             seg(&format!("{owner}:{branch}"))
         );
         let r = self.send(Method::Get, &p, None).await?;
-        Ok(r.body
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|pr| {
-                Some((
-                    pr.get("number")?.as_u64()?,
-                    pr.get("html_url")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                ))
-            })
-            .collect())
+        let Value::Array(pulls) = r.body else {
+            return Err(GitHubError::BadJson {
+                method: "GET",
+                path: p,
+                message: "the answer is not a list".into(),
+            });
+        };
+        pulls.iter().map(|pr| pull_ref(pr, "GET", &p)).collect()
     }
 
     pub async fn create_pull(
@@ -976,40 +1204,18 @@ impl GitHub {
         base: &str,
         body: &str,
     ) -> Result<(u64, String), GitHubError> {
+        let p = format!("{}/pulls", repo_path(repo));
         let r = self
             .send(
                 Method::Post,
-                &format!("{}/pulls", repo_path(repo)),
+                &p,
                 Some(&serde_json::json!({ "title": title, "head": head, "base": base, "body": body })),
             )
             .await?;
-        Ok((
-            r.body
-                .get("number")
-                .and_then(Value::as_u64)
-                .unwrap_or_default(),
-            r.body
-                .get("html_url")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        ))
-    }
-
-    /// Turns an absolute `Link` URL into a path under the API root.
-    fn relative(&self, url: &str) -> String {
-        url.strip_prefix(&self.api_url)
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                // Same host, other prefix: keep path and query.
-                match url
-                    .find("://")
-                    .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
-                {
-                    Some(k) => url[k..].to_string(),
-                    None => url.to_string(),
-                }
-            })
+        if self.dry_run {
+            return Ok((0, String::new()));
+        }
+        pull_ref(&r.body, "POST", &p)
     }
 
     /// The sticky comment: find ours by `marker`, update it, or create it.
@@ -1119,77 +1325,58 @@ pub fn truncate_chars(s: &str, n: usize) -> String {
     out
 }
 
-/// `<url>; rel="next"` from a Link header.
-fn parse_link_next(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (url, rest) = part.split_once(';')?;
-        rest.contains("rel=\"next\"").then(|| {
-            url.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
-    })
-}
-
-/// Standard base64 with padding.
-pub fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
-/// Standard base64 (GitHub's contents encoding).
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
+/// Bytes and blob sha of a contents answer for `file` (requested at
+/// `path`): a file with base64 content and a 40-hex sha, or an error that
+/// says which of these it is not.
+fn file_of(body: &Value, path: &str, file: &str) -> Result<(Vec<u8>, String), GitHubError> {
+    let not = |message: String| GitHubError::BadJson {
+        method: "GET",
+        path: path.to_string(),
+        message,
     };
-    let bytes = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c)? << (18 - 6 * i);
-        }
-        out.push((n >> 16) as u8);
-        if chunk.len() > 2 {
-            out.push((n >> 8) as u8);
-        }
-        if chunk.len() > 3 {
-            out.push(n as u8);
-        }
-        if chunk.len() == 1 {
-            return None;
+    if body
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "file")
+    {
+        return Err(not(format!("`{file}` is not a file")));
+    }
+    let content = body
+        .get("content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| not(format!("`{file}` is not a file")))?;
+    match body.get("encoding").and_then(Value::as_str) {
+        None | Some("base64") => {}
+        Some(other) => {
+            return Err(not(format!(
+                "`{file}` comes with the encoding `{}`, not base64 (the contents API gives no content for files over 1 MB)",
+                shown(other)
+            )))
         }
     }
-    Some(out)
+    let sha = checked_sha(body, "/sha", path, "sha")?;
+    let bytes = answers::decode_content(content).map_err(|e| GitHubError::BadBase64 {
+        method: "GET",
+        path: path.to_string(),
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok((bytes, sha))
+}
+
+/// `(number, html_url)` of a pull request in an answer, both checked.
+fn pull_ref(pr: &Value, method: &'static str, path: &str) -> Result<(u64, String), GitHubError> {
+    let number = pr
+        .get("number")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad_value(method, path, "number", "is not a positive number"))?;
+    let url = pr
+        .get("html_url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_value(method, path, "html_url", "is missing"))?;
+    answers::check_web_url(url).map_err(|p| bad_value(method, path, "html_url", p))?;
+    Ok((number, url.to_string()))
 }
 
 #[cfg(test)]
@@ -1197,30 +1384,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64() {
-        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(base64_decode("aGVsbG8h").unwrap(), b"hello!");
-        assert_eq!(base64_decode("aA==").unwrap(), b"h");
-        assert!(base64_decode("a").is_none());
-        assert!(base64_decode("a$==").is_none());
-        for s in [&b""[..], b"h", b"he", b"hel", b"hello, world\n"] {
-            assert_eq!(base64_decode(&base64_encode(s)).unwrap(), s);
-        }
-    }
-
-    #[test]
-    fn links_and_segments() {
-        assert_eq!(
-            parse_link_next(
-                r#"<https://x/repos/a/b/issues/1/comments?page=2>; rel="next", <https://x/...?page=5>; rel="last""#
-            ),
-            Some("https://x/repos/a/b/issues/1/comments?page=2".into())
-        );
+    fn segments_and_tokens() {
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
         assert_eq!(repo_path("acme/infra.repo"), "/repos/acme/infra.repo");
         assert_eq!(
             format!("{:?}", Token::new("ghp_secret".into()).unwrap()),
             "Token(***)"
         );
+        assert!(Token::new("ghp_abc123_XYZ".into()).unwrap().is_sendable());
+        for bad in ["a\nb", "a b", "a\u{1}b", "tök"] {
+            assert!(!Token::new(bad.into()).unwrap().is_sendable(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn contents_answers_are_checked() {
+        let sha = "a".repeat(40);
+        let ok = serde_json::json!({"type": "file", "encoding": "base64", "content": "aGVs\nbG8=\n", "sha": sha});
+        assert_eq!(
+            file_of(&ok, "/p", "f.yml").unwrap(),
+            (b"hello".to_vec(), sha.clone())
+        );
+        let e = file_of(
+            &serde_json::json!({"type": "file", "content": "{not base64}", "sha": sha}),
+            "/p",
+            "infra/v.yml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`infra/v.yml` is not valid base64"), "{e}");
+        assert!(!e.contains("JSON"), "{e}");
+        let e = file_of(
+            &serde_json::json!({"type": "file", "encoding": "none", "content": "", "sha": sha}),
+            "/p",
+            "big",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("encoding `none`"), "{e}");
+        let e = file_of(
+            &serde_json::json!({"type": "file", "content": "", "sha": "x\ny"}),
+            "/p",
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unusable `sha`") && !e.contains("x\ny"), "{e}");
+        let e = file_of(&serde_json::json!([]), "/p", "dir")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`dir` is not a file"), "{e}");
+    }
+
+    #[test]
+    fn pull_answers_are_checked() {
+        let good = serde_json::json!({"number": 3, "html_url": "https://github.com/a/b/pull/3"});
+        assert_eq!(pull_ref(&good, "POST", "/p").unwrap().0, 3);
+        for bad in [
+            serde_json::json!({"html_url": "https://github.com/a/b/pull/3"}),
+            serde_json::json!({"number": 0, "html_url": "https://github.com/a/b/pull/3"}),
+            serde_json::json!({"number": 3}),
+            serde_json::json!({"number": 3, "html_url": "https://x/\n# hi"}),
+        ] {
+            assert!(pull_ref(&bad, "POST", "/p").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_errors_are_usage_errors() {
+        let e: crate::error::Error = GitHubError::BadToken.into();
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        let e: crate::error::Error =
+            GitHubError::from(ApiRoot::parse("ftp://h").unwrap_err()).into();
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        let e: crate::error::Error = GitHubError::TooManyPages {
+            path: "/x".into(),
+            pages: 50,
+        }
+        .into();
+        assert_eq!(e.exit_code(), crate::error::EXIT_FAILED);
     }
 }

@@ -114,7 +114,7 @@ async fn authorise<'r>(
 }
 
 fn gh_err(e: GitHubError) -> Error {
-    Error::Failed(e.to_string())
+    e.into()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

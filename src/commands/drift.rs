@@ -182,8 +182,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let gh = match &token {
         Some(t) => Some(
-            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false)
-                .map_err(|e| Error::Failed(e.to_string()))?,
+            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)?,
         ),
         None => None,
     };

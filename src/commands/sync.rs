@@ -303,7 +303,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .collect::<Result<_>>()?;
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let gh = GitHub::new(&rt, &GitHub::api_url_from_env(), Some(&token), args.dry_run)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(Error::from)?;
     let ctx = Ctx {
         gh: &gh,
         branch: &manager.config.sync.branch,

@@ -197,7 +197,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         Some(&settings.token),
         settings.dry_run,
     )
-    .map_err(|e| Error::Failed(e.to_string()))?;
+    .map_err(Error::from)?;
     let run_url = ctx.run_url();
 
     // Local files first: no request is spent on a checkout without variables.
