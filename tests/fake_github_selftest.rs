@@ -17,6 +17,9 @@ const REPO: &str = "acme/app";
 
 // ----- a tiny HTTP/1.1 client -----
 
+/// The API version header every request carries, as GitHub documents.
+const VERSION: &str = "x-github-api-version: 2022-11-28";
+
 #[derive(Debug)]
 struct Resp {
     status: u16,
@@ -101,7 +104,7 @@ fn send_raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Resp> {
 }
 
 fn request_bytes(method: &str, target: &str, auth: Option<&str>, body: Option<&str>) -> Vec<u8> {
-    let mut text = format!("{method} {target} HTTP/1.1\r\nhost: localhost\r\nuser-agent: selftest\r\naccept: application/vnd.github+json\r\n");
+    let mut text = format!("{method} {target} HTTP/1.1\r\nhost: localhost\r\nuser-agent: selftest\r\naccept: application/vnd.github+json\r\n{VERSION}\r\n");
     if let Some(auth) = auth {
         text.push_str(&format!("authorization: {auth}\r\n"));
     }
@@ -220,6 +223,70 @@ fn authentication_is_required() {
     )
     .unwrap();
     assert_eq!(resp.status, 200);
+    gh.assert_clean();
+}
+
+/// Requests must carry the headers GitHub documents: a GitHub media type
+/// in `Accept` and one supported `X-GitHub-Api-Version`.
+#[test]
+fn documented_api_headers_are_required() {
+    let (gh, _) = seeded();
+    let auth = format!("authorization: Bearer {}", gh.token());
+    let raw = |headers: &str| {
+        let text = format!(
+            "GET /repos/acme/app HTTP/1.1\r\nhost: x\r\n{auth}\r\n{headers}connection: close\r\n\r\n"
+        );
+        send_raw(gh.addr(), text.as_bytes()).unwrap()
+    };
+    let accept = "accept: application/vnd.github+json\r\n";
+    let version = format!("{VERSION}\r\n");
+
+    // Both present: clean.
+    assert_eq!(raw(&format!("{accept}{version}")).status, 200);
+    gh.assert_clean();
+
+    // Missing ones are answered (GitHub has defaults) but are violations.
+    assert_eq!(raw(&version).status, 200);
+    assert_eq!(raw(accept).status, 200);
+    assert_eq!(raw(&format!("accept: text/html\r\n{version}")).status, 200);
+    assert_eq!(raw(&format!("{accept}{version}{version}")).status, 200);
+    let messages = violation_messages(&gh);
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    assert!(
+        messages[0].contains("without an Accept header"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[1].contains("without X-GitHub-Api-Version"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[2].contains("without an Accept header"),
+        "{messages:#?}"
+    );
+    assert!(messages[3].contains("sent 2 times"), "{messages:#?}");
+
+    // An unsupported version is refused, as GitHub does.
+    let resp = raw(&format!("{accept}x-github-api-version: 2001-01-01\r\n"));
+    assert_eq!(resp.status, 400);
+    assert!(resp.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("not supported"));
+    let messages = violation_messages(&gh);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+
+    // Other media types GitHub documents pass.
+    assert_eq!(
+        raw(&format!(
+            "accept: application/vnd.github.raw+json\r\n{version}"
+        ))
+        .status,
+        200
+    );
+    // The check can be turned off for clients that do not send them.
+    gh.check_api_headers(false);
+    assert_eq!(raw("").status, 200);
     gh.assert_clean();
 }
 
@@ -402,7 +469,7 @@ fn contents_are_served_base64_at_any_ref() {
 
     // The raw media type gives the bytes.
     let auth = format!("Bearer {}", gh.token());
-    let raw = format!("GET /repos/acme/app/contents/infra/variables.yml?ref=feature HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\naccept: application/vnd.github.raw+json\r\nconnection: close\r\n\r\n");
+    let raw = format!("GET /repos/acme/app/contents/infra/variables.yml?ref=feature HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\naccept: application/vnd.github.raw+json\r\n{VERSION}\r\nconnection: close\r\n\r\n");
     let resp = send_raw(gh.addr(), raw.as_bytes()).unwrap();
     assert_eq!(
         (resp.status, resp.body.as_str()),
@@ -1356,14 +1423,14 @@ fn keep_alive_and_chunked_bodies() {
     let mut stream = connect(gh.addr());
     for _ in 0..3 {
         let req =
-            format!("GET /repos/acme/app HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\n\r\n");
+            format!("GET /repos/acme/app HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\naccept: application/vnd.github+json\r\n{VERSION}\r\n\r\n");
         stream.write_all(req.as_bytes()).unwrap();
         assert_eq!(read_response(&mut stream).unwrap().status, 200);
     }
     let body = r#"{"event_type":"chunked","client_payload":{"a":1}}"#;
     let (one, two) = body.split_at(10);
     let req = format!(
-        "POST /repos/acme/app/dispatches HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x};ext=1\r\n{one}\r\n{:x}\r\n{two}\r\n0\r\n\r\n",
+        "POST /repos/acme/app/dispatches HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\naccept: application/vnd.github+json\r\n{VERSION}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x};ext=1\r\n{one}\r\n{:x}\r\n{two}\r\n0\r\n\r\n",
         one.len(),
         two.len()
     );
@@ -1423,9 +1490,11 @@ fn enterprise_prefix() {
 // ----- octocrab, as fleetform uses it -----
 
 fn octocrab_for(gh: &FakeGitHub) -> octocrab::Octocrab {
+    // octocrab sends `X-GitHub-Api-Version` itself; `Accept` is added.
     octocrab::Octocrab::builder()
         .base_uri(gh.api_url())
         .unwrap()
+        .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
         .personal_token(gh.token().to_string())
         .build()
         .unwrap()

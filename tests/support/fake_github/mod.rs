@@ -18,6 +18,14 @@
 //! One documented GitHub leniency is kept: `POST` is accepted on `PATCH`
 //! endpoints (octocrab's `update_comment` sends `POST`).
 //!
+//! Every request must also carry the headers GitHub documents for its REST
+//! API: an `Accept` naming a GitHub media type (`application/vnd.github+json`)
+//! and exactly one `X-GitHub-Api-Version` naming a supported version
+//! ([`API_VERSIONS`]). GitHub itself serves requests without them (with
+//! its defaults), so the fake answers them too but records a violation; an
+//! unsupported version is answered 400, as GitHub does. Turn the check off
+//! with [`FakeGitHub::check_api_headers`] for clients that do not send them.
+//!
 //! The fake also checks its own JSON answers against the documented response
 //! schemas, and reports a mismatch as a violation starting with
 //! `fake GitHub bug:`.
@@ -61,6 +69,9 @@ use serde_json::{json, Value};
 use self::http::{HttpRequest, HttpResponse, Reply, Server};
 use self::spec::{spec, Route};
 use self::state::{QueuedFault, State};
+
+/// The REST API versions GitHub supports (`X-GitHub-Api-Version`).
+pub const API_VERSIONS: &[&str] = &["2022-11-28"];
 
 /// A commit status as posted to the fake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,6 +478,13 @@ impl FakeGitHub {
     /// schemas (on by default).
     pub fn check_responses(&self, enabled: bool) {
         self.state().check_responses = enabled;
+    }
+
+    /// Require `Accept` (a GitHub media type) and `X-GitHub-Api-Version`
+    /// on every request (on by default): a request without them is a
+    /// violation.
+    pub fn check_api_headers(&self, enabled: bool) {
+        self.state().check_api_headers = enabled;
     }
 
     // ----- seeding -----
@@ -1067,6 +1085,11 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
         if let Some(outcome) = check_auth(&st, req.header("authorization"), &mut problems) {
             break 'outcome outcome;
         }
+        if st.check_api_headers {
+            if let Some(outcome) = check_api_headers(&req.headers, &mut problems) {
+                break 'outcome outcome;
+            }
+        }
         let spec = spec();
         let (op, params) = match spec.route(&req.method, &path) {
             Route::Found { op, params } => (op, params),
@@ -1283,6 +1306,52 @@ fn check_auth(st: &State, header: Option<&str>, problems: &mut Vec<String>) -> O
         "Authorization header is not `Bearer <token>` or `token <token>` with the expected token (got scheme {scheme:?})"
     ));
     Some(Outcome::error(401, "Bad credentials"))
+}
+
+/// The headers GitHub documents for every REST request. `None` when the
+/// request may proceed (possibly with violations recorded).
+fn check_api_headers(headers: &[(String, String)], problems: &mut Vec<String>) -> Option<Outcome> {
+    let all = |name: &str| -> Vec<&str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let accept = all("accept");
+    let github_type = |v: &&str| {
+        v.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or_default().trim();
+            media.starts_with("application/vnd.github") || media == "application/json"
+        })
+    };
+    if !accept.iter().any(github_type) {
+        problems.push(format!(
+            "request without an Accept header naming a GitHub media type (got {accept:?}); GitHub documents `Accept: application/vnd.github+json`"
+        ));
+    }
+    let versions = all("x-github-api-version");
+    match versions.as_slice() {
+        [] => problems.push(format!(
+            "request without X-GitHub-Api-Version; GitHub documents `X-GitHub-Api-Version: {}`",
+            API_VERSIONS[0]
+        )),
+        [one] if API_VERSIONS.contains(&one.trim()) => {}
+        [one] => {
+            problems.push(format!(
+                "X-GitHub-Api-Version {one:?} is not a supported version"
+            ));
+            return Some(Outcome::error(
+                400,
+                &format!("API version '{}' is not supported.", one.trim()),
+            ));
+        }
+        many => problems.push(format!(
+            "X-GitHub-Api-Version sent {} times ({many:?}); send it once",
+            many.len()
+        )),
+    }
+    None
 }
 
 fn take_fault(st: &mut State, method: &str, path: &str) -> Option<Fault> {

@@ -117,6 +117,9 @@ pub(crate) struct State {
     pub page_size: usize,
     pub max_page_size: usize,
     pub check_responses: bool,
+    /// Require the request headers GitHub documents (see
+    /// `FakeGitHub::check_api_headers`).
+    pub check_api_headers: bool,
     pub repos: BTreeMap<String, Repo>,
     pub commits: HashMap<String, Commit>,
     pub users: BTreeMap<String, u64>,
@@ -144,6 +147,7 @@ impl State {
             page_size: 30,
             max_page_size: 100,
             check_responses: true,
+            check_api_headers: true,
             repos: BTreeMap::new(),
             commits: HashMap::new(),
             users: BTreeMap::new(),
