@@ -2,15 +2,132 @@
 //! and formatting. Each edit is re-parsed and checked before it is written
 //! (atomically); when the layout is one these edits do not understand, the
 //! caller is told why instead of the file being rewritten.
+//!
+//! Edits are serialised by [`RegistryLock`]: an exclusive lock on a file
+//! beside the registry (`customers.yml.lock`), held while the registry is
+//! read, checked, edited and written, so two edits at once never both
+//! start from the same text and lose one of them.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::config::Customer;
 use crate::yaml::Document;
+
+/// How long an edit waits for another one by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a held lock is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(25);
+
+/// Why the registry lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{file} is locked by another fleetform for more than {secs} s; wait for it to finish and run again (the lock on {lock} ends with that process; do not delete the file)")]
+    TimedOut {
+        file: String,
+        lock: String,
+        secs: u64,
+    },
+    #[error("{lock}: {source}")]
+    Io {
+        lock: String,
+        source: std::io::Error,
+    },
+    #[error("{lock} is a symbolic link; remove it (fleetform creates the lock file itself)")]
+    Symlink { lock: String },
+    #[error("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS=`{value}` is not a whole number of seconds from 0 to 3600; unset it or give one")]
+    BadTimeout { value: String },
+}
+
+/// An exclusive lock on a registry, released when dropped (or when the
+/// process ends, however it ends: the lock file itself stays and is never
+/// a stale lock).
+#[derive(Debug)]
+pub struct RegistryLock {
+    _file: File,
+}
+
+/// The lock file of `registry`: its name with `.lock` added.
+pub fn lock_path(registry: &Path) -> PathBuf {
+    let mut name = registry
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "registry".into());
+    name.push(".lock");
+    registry.with_file_name(name)
+}
+
+/// `FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS` (0–3600; 0 tries once), else
+/// [`DEFAULT_LOCK_TIMEOUT`].
+pub fn lock_timeout_from_env() -> Result<Duration, LockError> {
+    let Some(raw) = std::env::var_os("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS") else {
+        return Ok(DEFAULT_LOCK_TIMEOUT);
+    };
+    let text = raw.to_string_lossy();
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s <= 3600)
+        .map(Duration::from_secs)
+        .ok_or_else(|| LockError::BadTimeout {
+            value: crate::github::shown(&text),
+        })
+}
+
+impl RegistryLock {
+    /// Takes the lock of `registry` (shown as `shown` in messages),
+    /// waiting up to `timeout` for another holder to finish.
+    pub fn acquire(registry: &Path, shown: &str, timeout: Duration) -> Result<Self, LockError> {
+        let path = lock_path(registry);
+        let lock = path.display().to_string();
+        let io = |source: std::io::Error| LockError::Io {
+            lock: lock.clone(),
+            source,
+        };
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(LockError::Symlink { lock });
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(RegistryLock { _file: file }),
+                Err(TryLockError::Error(e)) => return Err(io(e)),
+                Err(TryLockError::WouldBlock) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Err(LockError::TimedOut {
+                        file: shown.to_string(),
+                        lock,
+                        secs: timeout.as_secs(),
+                    })
+                }
+                Err(TryLockError::WouldBlock) => std::thread::sleep(LOCK_POLL),
+            }
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot edit {file} in place: {reason}")]
 pub struct EditError {
     pub file: String,
     pub reason: String,
+}
+
+/// The byte offset of 1-based character column `col` in `line` (the
+/// loader counts columns in characters), or `None` past its end.
+fn byte_at(line: &str, col: usize) -> Option<usize> {
+    let n = col.checked_sub(1)?;
+    if n == line.chars().count() {
+        return Some(line.len());
+    }
+    line.char_indices().nth(n).map(|(i, _)| i)
 }
 
 fn quote(s: &str) -> String {
@@ -55,7 +172,10 @@ pub fn add(text: &str, doc: &Document, file: &str, c: &Customer) -> Result<Strin
         // `customers: []`, `customers:` or no key at all.
         match lines.iter().position(|l| l.starts_with("customers:")) {
             Some(i) => {
-                let rest = lines[i]["customers:".len()..].trim();
+                let rest = lines[i]
+                    .get("customers:".len()..)
+                    .unwrap_or_default()
+                    .trim();
                 if !(rest.is_empty() || rest == "[]" || rest.starts_with('#')) {
                     return Err(err("`customers:` is not a block list; write it as one entry per `- slug:` block"));
                 }
@@ -78,7 +198,10 @@ pub fn add(text: &str, doc: &Document, file: &str, c: &Customer) -> Result<Strin
         let Some(dash_col) = dash_line.find('-') else {
             return Err(err("the customer list is written in flow style (`[...]`); use one `- slug:` block per customer"));
         };
-        if !dash_line[..dash_col].chars().all(|c| c == ' ') {
+        if !dash_line
+            .get(..dash_col)
+            .is_some_and(|pre| pre.chars().all(|c| c == ' '))
+        {
             return Err(err("unexpected layout of the first customer entry"));
         }
         let indent = " ".repeat(dash_col);
@@ -128,10 +251,17 @@ pub fn revoke(
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     let base = format!("/customers/{index}");
     let key_line = doc.key_pos(&format!("{base}/slug"));
-    let first = lines.get(key_line.line - 1).copied().unwrap_or_default();
+    let first = lines
+        .get(key_line.line.saturating_sub(1))
+        .copied()
+        .unwrap_or_default();
     // Key column of the entry's fields.
-    let key_col = key_line.col - 1;
-    if first.trim_start().starts_with('{') || first[key_col..].starts_with('{') {
+    let key_col = key_line.col.saturating_sub(1);
+    // Block style has only spaces and `- ` before the entry's first key.
+    let before_key = byte_at(first, key_line.col)
+        .and_then(|b| first.get(..b))
+        .unwrap_or(first);
+    if !before_key.chars().all(|c| c == ' ' || c == '-') {
         return Err(err(
             "the entry is written in flow style (`{...}`); write it as a block to revoke it".into(),
         ));
@@ -171,17 +301,76 @@ pub fn revoke(
     match entry.get("status") {
         Some(_) => {
             let p = doc.pos(&format!("{base}/status"));
-            let l = &out[p.line - 1];
-            let start = p.col - 1;
-            let old_len = "active".len();
-            if l.get(start..start + old_len) != Some("active") {
-                return Err(err("`status:` is not a plain `active` value".into()));
-            }
-            out[p.line - 1] = format!("{}revoked{}", &l[..start], &l[start + old_len..]);
+            let not_plain = || err("`status:` is not a plain `active` value".into());
+            let line = out
+                .get_mut(p.line.saturating_sub(1))
+                .ok_or_else(not_plain)?;
+            let start = byte_at(line, p.col).ok_or_else(not_plain)?;
+            let end = start + "active".len();
+            let (Some(before), Some("active"), Some(after)) =
+                (line.get(..start), line.get(start..end), line.get(end..))
+            else {
+                return Err(not_plain());
+            };
+            *line = format!("{before}revoked{after}");
         }
         None => out.insert(end, format!("{indent}status: revoked")),
     }
     let mut s = out.join("\n");
     s.push('\n');
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        crate::yaml::load_bytes(
+            text.as_bytes(),
+            Path::new("customers.yml"),
+            &crate::config::REGISTRY_LIMITS,
+        )
+        .unwrap()
+    }
+
+    /// Columns count characters, not bytes: text before a key with
+    /// multi-byte characters used to put a byte slice inside a character
+    /// (a panic). Now the edit is refused or done, never a panic.
+    #[test]
+    fn non_ascii_layouts_never_panic() {
+        for flow in [
+            "customers:\n  - {éééééé: 1, slug: acme, status: active}\n",
+            "customers:\n  - {contact: \"éééééééééé@x.example\", slug: acme, status: active}\n",
+        ] {
+            let e = revoke(flow, &doc(flow), "customers.yml", 0, "2026-01-01", "gone").unwrap_err();
+            assert!(e.reason.contains("flow style"), "{e}");
+        }
+
+        let block = "customers:\n  - slug: acme\n    contact: \"ééé@x.example\"  # ünïcode\n    status: active\n    added: 2026-01-01\n";
+        let text = revoke(block, &doc(block), "customers.yml", 0, "2026-01-02", "gone").unwrap();
+        assert!(text.contains("    status: revoked\n"), "{text}");
+        assert!(text.contains("      reason: \"gone\"\n"), "{text}");
+
+        let odd = "customers:\n  - slug: acme\n    status: \"äctive\"\n";
+        let e = revoke(odd, &doc(odd), "customers.yml", 0, "2026-01-02", "gone").unwrap_err();
+        assert!(e.reason.contains("not a plain `active`"), "{e}");
+    }
+
+    #[test]
+    fn columns_map_to_bytes() {
+        assert_eq!(byte_at("aé b", 1), Some(0));
+        assert_eq!(byte_at("aé b", 3), Some(3));
+        assert_eq!(byte_at("aé b", 5), Some(5));
+        assert_eq!(byte_at("aé b", 6), None);
+        assert_eq!(byte_at("x", 0), None);
+    }
+
+    #[test]
+    fn the_lock_file_sits_beside_the_registry() {
+        assert_eq!(
+            lock_path(Path::new("m/customers.yml")),
+            Path::new("m/customers.yml.lock")
+        );
+    }
 }

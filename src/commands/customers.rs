@@ -166,13 +166,55 @@ fn refuse_secretish(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes new registry text after checking it parses and validates.
-fn commit_edit(manager: &Manager, path: &std::path::Path, text: &str) -> Result<Registry> {
+/// The registry's path and how messages show it.
+fn registry_file(manager: &Manager) -> (PathBuf, String) {
+    let path = manager.path(&manager.config.registry);
+    let shown = display_path(&path).display().to_string();
+    (path, shown)
+}
+
+/// One edit of the registry under its lock ([`registry_edit::RegistryLock`]):
+/// the registry is read and checked inside the lock, `edit` turns it and
+/// its text into the new text (`None`: nothing to write), the new text must
+/// parse, validate and pass `check`, and is written atomically before the
+/// lock is released. Returns the registry as written, if anything was.
+fn edit_registry(
+    manager: &Manager,
+    edit: impl FnOnce(&Registry, &str, &str) -> Result<Option<String>>,
+    check: impl FnOnce(&Registry) -> Result<()>,
+) -> Result<Option<Registry>> {
+    use registry_edit::LockError;
+    let (path, shown) = registry_file(manager);
+    let timeout =
+        registry_edit::lock_timeout_from_env().map_err(|e| Error::Usage(e.to_string()))?;
+    let _lock =
+        registry_edit::RegistryLock::acquire(&path, &shown, timeout).map_err(|e| match e {
+            LockError::BadTimeout { .. } | LockError::Symlink { .. } => Error::Usage(e.to_string()),
+            LockError::TimedOut { .. } | LockError::Io { .. } => Error::Failed(e.to_string()),
+        })?;
+    let registry = Registry::load(manager)?;
+    let text = std::fs::read_to_string(&registry.file)
+        .map_err(|e| Error::Failed(format!("{shown}: {e}")))?;
+    match edit(&registry, &text, &shown)? {
+        Some(edited) => commit_edit(manager, &registry.file, &edited, check).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Writes new registry text after checking it parses, validates and
+/// passes `check`.
+fn commit_edit(
+    manager: &Manager,
+    path: &std::path::Path,
+    text: &str,
+    check: impl FnOnce(&Registry) -> Result<()>,
+) -> Result<Registry> {
     let registry = Registry::parse(manager, path, text.as_bytes()).map_err(|e| {
         Error::Failed(format!(
             "the edited registry would not be valid, so nothing was written: {e}"
         ))
     })?;
+    check(&registry)?;
     crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| {
         Error::Failed(format!(
             "cannot write {}: {e}",
@@ -210,33 +252,45 @@ fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
         return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
     }
     refuse_secretish("--contact", &c.contact)?;
-    let registry = Registry::load(manager)?;
-    if registry.get(&c.slug).is_some() {
-        return Err(Error::Usage(format!(
-            "customer `{}` already exists; pick another slug",
-            c.slug
-        )));
-    }
-    if let Some(r) = &c.repo {
-        if let Some(other) = registry.by_repo(r) {
-            return Err(Error::Usage(format!(
-                "repo `{r}` already belongs to `{}`",
-                other.slug
-            )));
-        }
-    }
-    let text = std::fs::read_to_string(&registry.file).map_err(|e| Error::Failed(e.to_string()))?;
-    let shown = display_path(&registry.file).display().to_string();
-    let edited = registry_edit::add(&text, &registry.doc, &shown, &c)
-        .map_err(|e| Error::Failed(e.to_string()))?;
-    commit_edit(manager, &registry.file, &edited)?;
+    edit_registry(
+        manager,
+        |registry, text, file| {
+            if registry.get(&c.slug).is_some() {
+                return Err(Error::Usage(format!(
+                    "customer `{}` already exists; pick another slug",
+                    c.slug
+                )));
+            }
+            if let Some(r) = &c.repo {
+                if let Some(other) = registry.by_repo(r) {
+                    return Err(Error::Usage(format!(
+                        "repo `{r}` already belongs to `{}`",
+                        other.slug
+                    )));
+                }
+            }
+            registry_edit::add(text, &registry.doc, file, &c)
+                .map(Some)
+                .map_err(|e| Error::Failed(e.to_string()))
+        },
+        |after| match after.get(&c.slug) {
+            Some(_) => Ok(()),
+            None => Err(Error::Failed(
+                "the edit did not add the customer, so nothing was written".into(),
+            )),
+        },
+    )?;
     crate::commands::audit(
         out,
         crate::audit::Entry::now("registry", "added")
             .customer(&c.slug)
             .detail(format!("added {}", c.repo.as_deref().unwrap_or("(local)"))),
     );
-    out.result(&format!("added `{}` to {shown}", c.slug));
+    out.result(&format!(
+        "added `{}` to {}",
+        c.slug,
+        registry_file(manager).1
+    ));
     Ok(())
 }
 
@@ -255,25 +309,31 @@ fn revoke(
     if !is_date(&date) {
         return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
     }
-    let registry = Registry::load(manager)?;
-    let index = registry
-        .customers
-        .iter()
-        .position(|c| c.slug == slug)
-        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
-    if !registry.customers[index].is_active() {
+    let written = edit_registry(
+        manager,
+        |registry, text, file| {
+            let index = registry
+                .customers
+                .iter()
+                .position(|c| c.slug == slug)
+                .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+            if !registry.customers[index].is_active() {
+                return Ok(None);
+            }
+            registry_edit::revoke(text, &registry.doc, file, index, &date, reason)
+                .map(Some)
+                .map_err(|e| Error::Failed(e.to_string()))
+        },
+        |after| match after.get(slug) {
+            Some(c) if !c.is_active() => Ok(()),
+            _ => Err(Error::Failed(
+                "the edit did not revoke the customer, so nothing was written".into(),
+            )),
+        },
+    )?;
+    if written.is_none() {
         out.result(&format!("`{slug}` is already revoked"));
         return Ok(());
-    }
-    let text = std::fs::read_to_string(&registry.file).map_err(|e| Error::Failed(e.to_string()))?;
-    let shown = display_path(&registry.file).display().to_string();
-    let edited = registry_edit::revoke(&text, &registry.doc, &shown, index, &date, reason)
-        .map_err(|e| Error::Failed(e.to_string()))?;
-    let after = commit_edit(manager, &registry.file, &edited)?;
-    if after.get(slug).is_none_or(|c| c.is_active()) {
-        return Err(Error::Failed(
-            "the edit did not revoke the customer; the file was restored".into(),
-        ));
     }
     crate::commands::audit(
         out,
