@@ -373,7 +373,7 @@ fn a_bad_api_root_is_a_usage_error_for_every_command() {
         ("http://", "is not a valid URL"),
         ("://x", "has an empty scheme"),
         ("ftp://h", "has the scheme `ftp`, not http or https"),
-        ("http://h:99999", "is not a valid URL (invalid port number)"),
+        ("http://h:99999", "has an invalid port (1 to 65535)"),
         ("https://octo:s3cret@api.github.com", "contains credentials"),
         ("https://api.github.com/?x=1", "has a query"),
         (" https://api.github.com", "contains whitespace"),

@@ -27,8 +27,107 @@ pub struct ApiRootError {
 /// query or fragment, no trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiRoot {
-    url: url::Url,
+    origin: Origin,
+    prefix: String,
     text: String,
+}
+
+/// Scheme, host and port: what must match for a URL to be the API's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Lowercase; IPv6 literals keep their brackets.
+    pub host: String,
+    /// The port, the scheme's default filled in.
+    pub port: u16,
+}
+
+impl Origin {
+    /// The origin of an absolute `http(s)` URI; `Err` says what is wrong
+    /// (no scheme or host, another scheme, credentials, a bad host or
+    /// port). Takes no position on the path.
+    pub fn of(uri: &http::Uri) -> Result<Origin, String> {
+        let scheme = uri
+            .scheme_str()
+            .map(str::to_ascii_lowercase)
+            .ok_or("has no scheme")?;
+        let default = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => {
+                return Err(format!(
+                    "has the scheme `{}`, not http or https",
+                    shown(&scheme)
+                ))
+            }
+        };
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        if authority.contains('@') {
+            return Err(
+                "contains credentials (`user:password@`); give the token in FLEETFORM_TOKEN, never in the URL"
+                    .into(),
+            );
+        }
+        let (host, port) = split_authority(authority)?;
+        Ok(Origin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port: port.unwrap_or(default),
+        })
+    }
+
+    fn default_port(&self) -> bool {
+        matches!(
+            (self.scheme.as_str(), self.port),
+            ("https", 443) | ("http", 80)
+        )
+    }
+}
+
+/// `host[:port]` → host and port, both checked. Hosts are names
+/// (letters, digits, `-`, `.`, `_`), IPv4 addresses or bracketed IPv6
+/// literals; internationalised names go in their `xn--` form.
+fn split_authority(authority: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(end) => {
+                let (host, rest) = authority.split_at(end + 1);
+                match rest {
+                    "" => (host, None),
+                    _ => (host, Some(rest.strip_prefix(':').ok_or("has a bad host")?)),
+                }
+            }
+            None => return Err("has a bad host".into()),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
+    let literal = |c: char| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | '[' | ']');
+    let host_ok = match host.starts_with('[') {
+        true => host.len() > 2 && host.chars().all(literal),
+        false => !host.is_empty() && host.chars().all(name),
+    };
+    if !host_ok {
+        return Err(match host.is_empty() {
+            true => "has no host".into(),
+            false => "has a bad host (letters, digits, `-` and `.`; write an internationalised name in its xn-- form)".into(),
+        });
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|n| *n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("has an invalid port (1 to 65535)")?,
+        ),
+    };
+    Ok((host, port))
 }
 
 impl ApiRoot {
@@ -55,32 +154,34 @@ impl ApiRoot {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(refuse("contains whitespace or control characters"));
         }
-        check_scheme(raw).map_err(|p| refuse(&p))?;
-        let url = url::Url::parse(raw).map_err(|e| refuse(&format!("is not a valid URL ({e})")))?;
-        if !url.username().is_empty() || url.password().is_some() {
+        if !raw.is_ascii() {
             return Err(refuse(
-                "contains credentials (`user:password@`); give the token in FLEETFORM_TOKEN, never in the URL",
+                "is not ASCII (write an internationalised host in its xn-- form)",
             ));
         }
-        if url.query().is_some() || url.fragment().is_some() {
+        check_scheme(raw).map_err(|p| refuse(&p))?;
+        if raw.contains(['?', '#']) {
             return Err(refuse("has a query (`?…`) or fragment (`#…`)"));
         }
-        let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
-            return Err(refuse("has no host"));
+        let uri: http::Uri = raw
+            .parse()
+            .map_err(|e| refuse(&format!("is not a valid URL ({e})")))?;
+        let origin = Origin::of(&uri).map_err(|p| refuse(&p))?;
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        let port = match origin.default_port() {
+            true => String::new(),
+            false => format!(":{}", origin.port),
         };
-        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        let text = format!(
-            "{}://{host}{port}{}",
-            url.scheme(),
-            url.path().trim_end_matches('/')
-        );
-        // The HTTP stack parses it again: both parsers must agree.
+        let text = format!("{}://{}{port}{prefix}", origin.scheme, origin.host);
+        // The HTTP stack parses the normalised form again.
         if text.parse::<http::Uri>().is_err() {
             return Err(refuse("is not a URL the HTTP client can use"));
         }
-        let url =
-            url::Url::parse(&text).map_err(|e| refuse(&format!("is not a valid URL ({e})")))?;
-        Ok(ApiRoot { url, text })
+        Ok(ApiRoot {
+            origin,
+            prefix,
+            text,
+        })
     }
 
     /// `https://host[:port][/prefix]`, no trailing slash.
@@ -90,17 +191,16 @@ impl ApiRoot {
 
     /// The path prefix without a trailing slash (`""` or e.g. `/api/v3`).
     pub fn prefix(&self) -> &str {
-        self.url.path().trim_end_matches('/')
+        &self.prefix
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 
     /// The absolute URL of an API path (`/repos/…`, query included).
     pub fn url_for(&self, path: &str) -> String {
         format!("{}{path}", self.text)
-    }
-
-    /// Same scheme, host and port.
-    pub fn same_origin(&self, other: &url::Url) -> bool {
-        self.url.origin() == other.origin()
     }
 }
 
@@ -180,6 +280,11 @@ mod tests {
                 "https://ghe.example.com/api/v3",
             ),
             ("http://[::1]:9/x", "http://[::1]:9/x"),
+            ("http://h:80/", "http://h"),
+            (
+                "https://xn--bcher-kva.example",
+                "https://xn--bcher-kva.example",
+            ),
         ] {
             let root = ApiRoot::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert_eq!(root.as_str(), want, "{raw}");
@@ -202,7 +307,14 @@ mod tests {
             ("https://", "not a valid URL"),
             ("://x", "empty scheme"),
             ("ftp://h", "scheme `ftp`"),
-            ("http://h:99999", "not a valid URL"),
+            ("http://h:99999", "invalid port"),
+            ("http://h:0", "invalid port"),
+            ("http://h:", "invalid port"),
+            ("http://h:8x", "invalid port"),
+            ("https://bücher.example", "not ASCII"),
+            ("http://[::1/x", "not a valid URL"),
+            ("https://a_b%41", "not a valid URL"),
+            ("https://a!b", "bad host"),
             ("https://user:pw@h", "credentials"),
             ("https://tok@h/api", "credentials"),
             ("https://h/?x=1", "query"),
