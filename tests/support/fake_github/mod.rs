@@ -1116,11 +1116,6 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
                 break 'outcome outcome;
             }
         }
-        if st.check_api_headers {
-            if let Some(outcome) = check_api_headers(&req.headers, &mut problems) {
-                break 'outcome outcome;
-            }
-        }
         let spec = spec();
         let (op, params) = match spec.route(&req.method, &path) {
             Route::Found { op, params } => (op, params),
