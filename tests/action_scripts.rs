@@ -537,12 +537,13 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
     r.ok();
     assert_eq!(r.outputs["event_type"], "fleetform-apply");
 
-    // The first job: authorise, which sends nothing.
+    // The first job: authorise, which sends nothing for an active customer.
     let job = w.manager_job();
     w.gh.reset_counters();
     let r = job.run(
         "authorise",
         &[
+            ("token", &token),
             ("dispatch-secret", DISPATCH_SECRET),
             ("manager-dir", "manager"),
         ],
@@ -558,7 +559,11 @@ fn plan_and_apply_actions_hand_over_the_plan_digest() {
     // Without the secret: refused, no outputs.
     let r = job.run(
         "authorise",
-        &[("dispatch-secret", ""), ("manager-dir", "manager")],
+        &[
+            ("token", &token),
+            ("dispatch-secret", ""),
+            ("manager-dir", "manager"),
+        ],
         &[],
     );
     assert_eq!(r.code(), Some(3), "{}", r.stderr());

@@ -143,12 +143,24 @@ fn authorise_refuses_what_plan_refuses_without_a_request() {
     d["client_payload"]["customer_repo"] = json!("ACME-CORP/acme-infra");
     sign_dispatch_with(&mut d, &dispatch_key("acme", 1), unix_now());
     assert_refused(&mut w, &d, "registered spelling");
-    // Revoked: refused, and no failure status either (nothing is sent).
+    // Revoked, signed with its last key: refused, and its commit marked
+    // `failure` (the one write authorise makes, after the signature).
     let mut d = dispatch_for(&w, INITECH, "fleetform-plan");
     sign_dispatch_with(&mut d, &dispatch_key("initech", 1), unix_now());
-    assert_refused(&mut w, &d, "was revoked");
+    w.gh.reset_counters();
+    let (out, files) = authorise(&mut w, &d);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
+    assert!(files.outputs().is_empty());
     let sha = w.gh.branch_head(INITECH, "main").unwrap();
-    assert!(w.gh.statuses(INITECH, &sha).is_empty());
+    let st = w.gh.statuses(INITECH, &sha);
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!(st[0].state, "failure");
+    assert_eq!(w.gh.request_count(), 1, "{:?}", w.gh.requests());
+    // Unsigned, the same revoked repo gets nothing.
+    let d = dispatch_for(&w, INITECH, "fleetform-plan");
+    assert_refused(&mut w, &d, "not signed");
+    assert_eq!(w.gh.statuses(INITECH, &sha).len(), 1);
     // Not a dispatch event at all: a usage error, still no request.
     let (mut cmd, files) = w.step(MANAGER, "push", &json!({}), &"e".repeat(40));
     w.gh.reset_counters();

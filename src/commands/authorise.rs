@@ -8,10 +8,11 @@
 //! registry, never from the payload, and a dispatch that merely names a
 //! customer joins none of its groups.
 //!
-//! It sends nothing to GitHub: no token is read, the client it checks with
-//! withholds every write (a revoked customer's failure status is left to
-//! the plan job, which is then skipped, so the trigger's `pending` stays).
-//! A refusal is exit 3 with one audit line, like `plan --dispatch`.
+//! It reads nothing from GitHub. The one write it may make is the `failure`
+//! status on a revoked customer's commit, after the dispatch's signature
+//! verified, and only with a token (`FLEETFORM_TOKEN`, the template passes
+//! SOURCE_REPOS_PAT); without one every write is withheld. A refusal is
+//! exit 3 with one audit line, like `plan --dispatch`.
 
 use std::path::Path;
 
@@ -42,8 +43,18 @@ fn run_inner(ctx: &RunContext, manager_dir: &Path, out: &Output) -> Result<()> {
     let dispatched = read_event(ctx)?;
     let (manager, registry) = super::load_manager(manager_dir)?;
     let rt = crate::github::runtime().map_err(Error::from)?;
-    // No token and every write withheld: nothing reaches GitHub.
-    let gh = GitHub::new(&rt, &GitHub::api_url_from_env(), None, true).map_err(Error::from)?;
+    // Without a token every write is withheld: nothing reaches GitHub.
+    let token = crate::github::Token::from_env();
+    if let Some(t) = &token {
+        out.mask(t.expose());
+    }
+    let gh = GitHub::new(
+        &rt,
+        &GitHub::api_url_from_env(),
+        token.as_ref(),
+        token.is_none(),
+    )
+    .map_err(Error::from)?;
     let customer = rt.block_on(authorise(
         &registry,
         &manager,
@@ -53,7 +64,6 @@ fn run_inner(ctx: &RunContext, manager_dir: &Path, out: &Output) -> Result<()> {
         ctx.run_url(),
         out,
     ))?;
-    debug_assert!(gh.request_count() == 0, "authorise sends no request");
     let environments: Vec<&str> = manager
         .environment_names()
         .into_iter()
