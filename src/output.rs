@@ -14,10 +14,10 @@
 //!   `::command::` (and the legacy `##[command]`) on every line of stdout
 //!   and stderr after leading whitespace. Every line of text fleetform did
 //!   not compose itself that would read as a command gets a zero-width
-//!   space in front ([`neutralise_commands`]), and Terraform's output is
-//!   printed between `::stop-commands::<random token>` and `::<token>::` as
-//!   well. The only commands the runner sees are the ones built here
-//!   (`::error`, `::add-mask::`, `::group::`), whose data is escaped.
+//!   space in front ([`neutralise_commands`]). The only commands the runner
+//!   sees are the ones built here (`::error`, `::add-mask::`, `::group::`),
+//!   whose data is escaped. (Terraform's own log is never printed on the
+//!   manager: it travels in the sealed plan bundle.)
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
@@ -46,15 +46,7 @@ impl Output {
     /// Text fleetform did not compose itself, made safe to print: control
     /// characters escaped and, under Actions, no line a workflow command.
     pub fn clean<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let text = sanitize(text);
-        if self.github {
-            match neutralise_commands(&text) {
-                Cow::Borrowed(_) => text,
-                Cow::Owned(o) => Cow::Owned(o),
-            }
-        } else {
-            text
-        }
+        make_safe(text, self.github)
     }
 
     /// A note shown only with `--verbose`.
@@ -81,26 +73,6 @@ impl Output {
     pub fn group_end(&self) {
         if self.github {
             println!("::endgroup::");
-        }
-    }
-
-    /// Tool output (Terraform's log). Under Actions it goes to stdout
-    /// between `::stop-commands::<token>` and `::<token>::`, with a token
-    /// the child cannot guess, and each line is neutralised as well (the
-    /// runner reads stdout and stderr in no guaranteed order). Elsewhere
-    /// it shows on stderr with `--verbose`, so stdout keeps results only.
-    pub fn raw(&self, text: &str) {
-        if self.github {
-            let token = stop_token();
-            let mut body = self.clean(text).into_owned();
-            if !body.ends_with('\n') {
-                body.push('\n');
-            }
-            let mut o = std::io::stdout().lock();
-            let _ = write!(o, "::stop-commands::{token}\n{body}::{token}::\n");
-            let _ = o.flush();
-        } else if self.verbose > 0 {
-            eprint!("{}", self.clean(text));
         }
     }
 
@@ -181,12 +153,7 @@ pub struct Progress {
 
 impl Progress {
     fn clean<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let text = sanitize(text);
-        if self.github {
-            Cow::Owned(neutralise_commands(&text).into_owned())
-        } else {
-            text
-        }
+        make_safe(text, self.github)
     }
 
     pub fn started(&self, what: &str) {
@@ -295,17 +262,17 @@ pub fn neutralise_commands(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// A token for `::stop-commands::` that no child can guess: 128 random
-/// bits from the OS (a time-and-pid mix if the OS has none to give).
-fn stop_token() -> String {
-    let mut buf = [0u8; 16];
-    if getrandom::fill(&mut buf).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        buf.copy_from_slice(&(t ^ (u128::from(std::process::id()) << 64)).to_le_bytes());
+/// Text fleetform did not compose itself, made safe to print: display
+/// controls escaped and, under Actions, no line a workflow command.
+fn make_safe(text: &str, github: bool) -> Cow<'_, str> {
+    let text = sanitize(text);
+    if !github {
+        return text;
     }
-    format!("fleetform-{}", crate::fsutil::hex(&buf))
+    match neutralise_commands(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(o) => Cow::Owned(o),
+    }
 }
 
 /// A writer for the log (`tracing`) that makes every chunk safe the way
@@ -317,13 +284,9 @@ pub struct SafeStderr {
 impl Write for SafeStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        let text = sanitize(&text);
-        let text = if self.github {
-            Cow::Owned(neutralise_commands(&text).into_owned())
-        } else {
-            text
-        };
-        std::io::stderr().lock().write_all(text.as_bytes())?;
+        std::io::stderr()
+            .lock()
+            .write_all(make_safe(&text, self.github).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -446,12 +409,5 @@ mod tests {
             "a\\u{1b}]0;title\\u{7}b\\u{1b}[2Jc\\rd\\u{202e}e\tf\ng\\u{9b}h"
         );
         assert!(!s.chars().any(is_display_control));
-    }
-
-    #[test]
-    fn stop_tokens_differ() {
-        let a = stop_token();
-        assert!(a.starts_with("fleetform-") && a.len() == 42, "{a}");
-        assert_ne!(a, stop_token());
     }
 }
