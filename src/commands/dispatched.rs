@@ -359,81 +359,8 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
     let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, &dispatched, Stage::Plan, run_url.clone(), out).await?;
-        let envs: Vec<String> = match &settings.environments {
-            Some(wanted) => {
-                for e in wanted {
-                    if !customer.environments.contains(e) {
-                        return Err(Error::Refused(format!(
-                            "environment `{e}` is not enabled for `{}`",
-                            customer.slug
-                        )));
-                    }
-                }
-                wanted.clone()
-            }
-            None => manager
-                .environment_names()
-                .into_iter()
-                .filter(|e| customer.environments.iter().any(|x| x == e))
-                .map(str::to_string)
-                .collect(),
-        };
-        // Only the variables file and known override names may be fetched.
-        let vars_name = manager.config.customer.variables.clone();
-        let allowed: BTreeMap<String, Option<String>> = std::iter::once((vars_name.clone(), None))
-            .chain(manager.config.environments.iter().map(|e| (override_path(&manager, &e.name), Some(e.name.clone()))))
-            .collect();
-        if !payload.files.contains(&vars_name) {
-            return Err(Error::Refused(format!("the dispatch does not list `{vars_name}`")));
-        }
-        for f in &payload.files {
-            if !allowed.contains_key(f) {
-                return Err(Error::Refused(format!(
-                    "the dispatch lists `{}`, which is not a variables file of this manager",
-                    f.escape_debug()
-                )));
-            }
-        }
-        // Plans that lead to an apply never trust the payload's file list for
-        // overrides: the override of every planned environment is looked up
-        // (one request each, even when absent).
-        let mut wanted: Vec<String> = payload.files.clone();
-        if dispatched.event_type == EVENT_APPLY {
-            for env in &envs {
-                let p = override_path(&manager, env);
-                if !wanted.contains(&p) {
-                    wanted.push(p);
-                }
-            }
-        }
-        // Fetch at the sha, from the customer's repo, with our token.
-        let shown = |f: &str| PathBuf::from(f);
-        let mut variables = None;
-        let mut overrides = BTreeMap::new();
-        for f in &wanted {
-            let env = allowed[f].clone();
-            if env.as_ref().is_some_and(|e| !envs.contains(e)) {
-                continue; // another environment's file: not needed here
-            }
-            let bytes = gh.get_file(&payload.customer_repo, f, Some(&payload.sha)).await.map_err(gh_err)?;
-            match (bytes, env) {
-                (Some(b), None) => variables = Some(b),
-                (Some(b), Some(e)) => {
-                    overrides.insert(e, (shown(f), b));
-                }
-                (None, Some(_)) if !payload.files.contains(f) => {} // probed, absent
-                (None, _) => {
-                    return Err(Error::Failed(format!(
-                        "`{f}` does not exist in {} at {}",
-                        payload.customer_repo, payload.sha
-                    )))
-                }
-            }
-        }
-        let source = CustomerSource {
-            variables: (shown(&vars_name), variables.expect("listed and fetched")),
-            overrides,
-        };
+        let envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
+        let source = fetch_source(&gh, &manager, &dispatched, &envs).await?;
         let status = |state: &'static str, description: String| CommitStatus {
             state,
             context: manager.config.status_context.clone(),
@@ -444,43 +371,8 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
         let docs = match customer::check(&source, &engine.schema) {
             Ok(d) => d,
             Err(problems) => {
-                // The problems quote the customer's keys and values: they go
-                // to the customer's PR, never to the manager's log.
-                out.error(&format!(
-                    "{}: {} problem(s) in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
-                    customer.slug,
-                    problems.len()
-                ));
-                for env in &envs {
-                    if let Some(pr) = payload.pr {
-                        let marker = comment_marker(&customer.slug, env);
-                        let body = invalid_comment(&marker, env, &customer.slug, &payload.sha, &problems);
-                        sticky(&gh, &payload.customer_repo, pr, &marker, &body, out).await?;
-                    }
-                }
-                for env in &envs {
-                    report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, env, status("failure", format!("{env}: invalid variables: {} problem(s)", problems.len())))
-                        .await
-                        .map_err(gh_err)?;
-                }
-                let _ = ctx.append_summary(&format!(
-                    "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {} problem(s), listed on the customer's pull request.\n",
-                    customer.slug,
-                    short_sha(&payload.sha),
-                    problems.len()
-                ));
-                for env in &envs {
-                    super::audit(
-                        out,
-                        crate::audit::Entry::now("plan", "failed")
-                            .customer(&customer.slug)
-                            .environment(env)
-                            .sha(Some(&payload.sha))
-                            .dispatch(Some(&payload.dispatch_id))
-                            .detail(format!("invalid variables: {} problem(s)", problems.len())),
-                    );
-                }
-                return Err(Error::Failed(format!("{} problem(s) in the customer's variables; nothing was planned", problems.len())));
+                let failed = InvalidRun { gh: &gh, ctx: &ctx, manager: &manager, customer, payload, envs: &envs, run_url: run_url.clone() };
+                return Err(failed.report(&problems, out).await?);
             }
         };
         let mut report = PlanReport {
@@ -594,29 +486,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             out.note(&format!("dry run: would send {} {} {}", r.method, r.path, r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()));
         }
         out.verbose(&format!("{} GitHub API request(s)", report.requests));
-        let mut outputs = vec![
-            ("customer", customer.slug.clone()),
-            ("customer_repo", payload.customer_repo.clone()),
-            ("sha", payload.sha.clone()),
-            ("event_type", dispatched.event_type.clone()),
-            ("requests", report.requests.to_string()),
-        ];
-        if let [one] = report.results.as_slice() {
-            outputs.push(("environment", one.environment.clone()));
-            if let Some(s) = &one.summary {
-                outputs.extend([
-                    ("has_changes", s.has_changes.to_string()),
-                    ("plan_sha256", s.plan_sha256.clone()),
-                    ("create", s.create.to_string()),
-                    ("update", s.update.to_string()),
-                    ("delete", s.delete.to_string()),
-                    ("replace", s.replace.to_string()),
-                    ("plan_dir", settings.out.join(&customer.slug).join(&one.environment).display().to_string()),
-                    ("bundle", settings.out.join(&customer.slug).join(&one.environment).join(BUNDLE_FILE).display().to_string()),
-                    ("gates_pass", s.gates.as_ref().is_none_or(|v| v.allows()).to_string()),
-                ]);
-            }
-        }
+        let outputs = plan_outputs(&report, &dispatched.event_type, &settings.out);
         ctx.set_outputs(&outputs).map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
         if settings.json {
             out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
@@ -1111,4 +981,213 @@ async fn still_active_on_default_branch(
             "`{slug}` is no longer in the registry on {repo}'s default branch"
         )),
     })
+}
+
+/// The environments to plan: those asked for (each must be enabled for the
+/// customer), else every enabled one in fleetform.yml's order.
+fn planned_environments(
+    manager: &Manager,
+    customer: &Customer,
+    wanted: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let Some(wanted) = wanted else {
+        return Ok(enabled_in_order(manager, customer));
+    };
+    if let Some(e) = wanted.iter().find(|e| !customer.environments.contains(e)) {
+        return Err(Error::Refused(format!(
+            "environment `{e}` is not enabled for `{}`",
+            customer.slug
+        )));
+    }
+    Ok(wanted.to_vec())
+}
+
+/// Fetches the customer's files at the dispatched sha, from the registered
+/// repo, with the manager's token: only the variables file and the
+/// manager's own override names, and for plans that lead to an apply the
+/// override of every planned environment whatever the payload lists.
+async fn fetch_source(
+    gh: &GitHub,
+    manager: &Manager,
+    dispatched: &Dispatched,
+    envs: &[String],
+) -> Result<CustomerSource> {
+    let payload = &dispatched.payload;
+    // Only the variables file and known override names may be fetched.
+    let vars_name = manager.config.customer.variables.clone();
+    let allowed: BTreeMap<String, Option<String>> = std::iter::once((vars_name.clone(), None))
+        .chain(
+            manager
+                .config
+                .environments
+                .iter()
+                .map(|e| (override_path(manager, &e.name), Some(e.name.clone()))),
+        )
+        .collect();
+    if !payload.files.contains(&vars_name) {
+        return Err(Error::Refused(format!(
+            "the dispatch does not list `{vars_name}`"
+        )));
+    }
+    for f in &payload.files {
+        if !allowed.contains_key(f) {
+            return Err(Error::Refused(format!(
+                "the dispatch lists `{}`, which is not a variables file of this manager",
+                f.escape_debug()
+            )));
+        }
+    }
+    // Plans that lead to an apply never trust the payload's file list for
+    // overrides: the override of every planned environment is looked up
+    // (one request each, even when absent).
+    let mut wanted: Vec<String> = payload.files.clone();
+    if dispatched.event_type == EVENT_APPLY {
+        for env in envs {
+            let p = override_path(manager, env);
+            if !wanted.contains(&p) {
+                wanted.push(p);
+            }
+        }
+    }
+    // Fetch at the sha, from the customer's repo, with our token.
+    let shown = |f: &str| PathBuf::from(f);
+    let mut variables = None;
+    let mut overrides = BTreeMap::new();
+    for f in &wanted {
+        let env = allowed[f].clone();
+        if env.as_ref().is_some_and(|e| !envs.contains(e)) {
+            continue; // another environment's file: not needed here
+        }
+        let bytes = gh
+            .get_file(&payload.customer_repo, f, Some(&payload.sha))
+            .await
+            .map_err(gh_err)?;
+        match (bytes, env) {
+            (Some(b), None) => variables = Some(b),
+            (Some(b), Some(e)) => {
+                overrides.insert(e, (shown(f), b));
+            }
+            (None, Some(_)) if !payload.files.contains(f) => {} // probed, absent
+            (None, _) => {
+                return Err(Error::Failed(format!(
+                    "`{f}` does not exist in {} at {}",
+                    payload.customer_repo, payload.sha
+                )))
+            }
+        }
+    }
+    let variables =
+        variables.ok_or_else(|| Error::Failed(format!("`{vars_name}` was not fetched")))?;
+    Ok(CustomerSource {
+        variables: (shown(&vars_name), variables),
+        overrides,
+    })
+}
+
+/// The plan step's outputs; the per-plan ones only when exactly one
+/// environment was planned.
+fn plan_outputs(
+    report: &PlanReport,
+    event_type: &str,
+    out_dir: &Path,
+) -> Vec<(&'static str, String)> {
+    let mut outputs = vec![
+        ("customer", report.customer.clone()),
+        ("customer_repo", report.customer_repo.clone()),
+        ("sha", report.sha.clone()),
+        ("event_type", event_type.to_string()),
+        ("requests", report.requests.to_string()),
+    ];
+    let [one] = report.results.as_slice() else {
+        return outputs;
+    };
+    outputs.push(("environment", one.environment.clone()));
+    if let Some(s) = &one.summary {
+        let dir = out_dir.join(&report.customer).join(&one.environment);
+        outputs.extend([
+            ("has_changes", s.has_changes.to_string()),
+            ("plan_sha256", s.plan_sha256.clone()),
+            ("create", s.create.to_string()),
+            ("update", s.update.to_string()),
+            ("delete", s.delete.to_string()),
+            ("replace", s.replace.to_string()),
+            ("plan_dir", dir.display().to_string()),
+            ("bundle", dir.join(BUNDLE_FILE).display().to_string()),
+            (
+                "gates_pass",
+                s.gates.as_ref().is_none_or(|v| v.allows()).to_string(),
+            ),
+        ]);
+    }
+    outputs
+}
+
+/// A dispatched plan whose customer values are invalid: nothing is planned.
+struct InvalidRun<'a> {
+    gh: &'a GitHub,
+    ctx: &'a RunContext,
+    manager: &'a Manager,
+    customer: &'a Customer,
+    payload: &'a Payload,
+    envs: &'a [String],
+    run_url: Option<String>,
+}
+
+impl InvalidRun<'_> {
+    /// Lists the problems on the customer's PR (they quote the customer's
+    /// keys and values, so never in the manager's log), marks every
+    /// environment `failure`, writes a values-free summary and audit lines,
+    /// and returns the error to end the step with.
+    async fn report(&self, problems: &[Diagnostic], out: &Output) -> Result<Error> {
+        let (customer, payload, n) = (self.customer, self.payload, problems.len());
+        out.error(&format!(
+            "{}: {n} problem(s) in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
+            customer.slug
+        ));
+        if let Some(pr) = payload.pr {
+            for env in self.envs {
+                let marker = comment_marker(&customer.slug, env);
+                let body = invalid_comment(&marker, env, &customer.slug, &payload.sha, problems);
+                sticky(self.gh, &payload.customer_repo, pr, &marker, &body, out).await?;
+            }
+        }
+        let customer_envs = enabled_in_order(self.manager, customer);
+        for env in self.envs {
+            let st = CommitStatus {
+                state: "failure",
+                context: self.manager.config.status_context.clone(),
+                description: format!("{env}: invalid variables: {n} problem(s)"),
+                target_url: self.run_url.clone(),
+            };
+            report_status(
+                self.gh,
+                &customer_envs,
+                &payload.customer_repo,
+                &payload.sha,
+                env,
+                st,
+            )
+            .await
+            .map_err(gh_err)?;
+        }
+        let _ = self.ctx.append_summary(&format!(
+            "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {n} problem(s), listed on the customer's pull request.\n",
+            customer.slug,
+            short_sha(&payload.sha),
+        ));
+        for env in self.envs {
+            super::audit(
+                out,
+                crate::audit::Entry::now("plan", "failed")
+                    .customer(&customer.slug)
+                    .environment(env)
+                    .sha(Some(&payload.sha))
+                    .dispatch(Some(&payload.dispatch_id))
+                    .detail(format!("invalid variables: {n} problem(s)")),
+            );
+        }
+        Ok(Error::Failed(format!(
+            "{n} problem(s) in the customer's variables; nothing was planned"
+        )))
+    }
 }
