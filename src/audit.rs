@@ -63,6 +63,19 @@ impl Entry {
         }
     }
 
+    /// The reviewer who approved an apply is its actor; whoever started
+    /// the run (the dispatcher) is kept as the triggering actor.
+    pub fn approved_by(mut self, approver: Option<&str>) -> Self {
+        if let Some(a) = approver {
+            if !a.eq_ignore_ascii_case(&self.actor) {
+                if self.triggering_actor.is_none() {
+                    self.triggering_actor = Some(std::mem::take(&mut self.actor));
+                }
+                self.actor = a.to_string();
+            }
+        }
+        self
+    }
     pub fn customer(mut self, c: &str) -> Self {
         self.customer = Some(c.into());
         self

@@ -53,6 +53,10 @@ pub enum Command {
     /// signed, active customer) and set the outputs later jobs key on;
     /// sends nothing to GitHub.
     Authorise,
+    /// Manager side, the deploy workflow's last job: an apply that was due
+    /// but was cancelled, skipped or failed before reporting marks the
+    /// customer's commit `error` with the reason.
+    Conclude(ConcludeArgs),
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
     /// The customer registry: add, list, show, revoke, dispatch keys, onboarding instructions.
@@ -225,6 +229,14 @@ pub enum CustomersCommand {
         #[arg(long)]
         action_ref: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ConcludeArgs {
+    /// The workflow's `needs` as JSON (`${{ toJSON(needs) }}`): every
+    /// plan-<env> and apply-<env> job's result and outputs.
+    #[arg(long, env = "FLEETFORM_NEEDS", value_name = "JSON")]
+    pub needs: String,
 }
 
 #[derive(Debug, Args)]

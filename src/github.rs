@@ -938,6 +938,43 @@ impl GitHub {
         Ok((branch, sha))
     }
 
+    /// The deployment reviews of a workflow run, oldest first
+    /// (`GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals`, 1
+    /// request; the token needs `actions: read`). An answer that is not a
+    /// list, or an entry without a state or a reviewer, is an error: an
+    /// approval is never assumed.
+    pub async fn run_reviews(
+        &self,
+        repo: &str,
+        run_id: u64,
+    ) -> Result<Vec<RunReview>, GitHubError> {
+        let p = format!("{}/actions/runs/{run_id}/approvals", repo_path(repo));
+        let r = self.send(Method::Get, &p, None).await?;
+        let items = r
+            .body
+            .as_array()
+            .ok_or_else(|| bad_value("GET", &p, "reviews", "is not a list"))?;
+        items
+            .iter()
+            .map(|item| {
+                let state = required_str(item, "/state", &p, "state")?.to_string();
+                let login = required_str(item, "/user/login", &p, "user.login")?.to_string();
+                let environments = item
+                    .get("environments")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad_value("GET", &p, "environments", "is not a list"))?
+                    .iter()
+                    .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect();
+                Ok(RunReview {
+                    state,
+                    login,
+                    environments,
+                })
+            })
+            .collect()
+    }
+
     /// Open issues with `label`, following pagination.
     pub async fn list_open_issues(
         &self,
@@ -1314,6 +1351,16 @@ fn message_of(text: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| truncate_chars(text.trim(), 200))
+}
+
+/// One reviewer's answer to a run's deployment to environments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReview {
+    /// approved, rejected or pending
+    pub state: String,
+    pub login: String,
+    /// Names of the environments the answer was for.
+    pub environments: Vec<String>,
 }
 
 pub fn truncate_chars(s: &str, n: usize) -> String {

@@ -4,6 +4,7 @@
 //! [`commands`]. Library code returns data and errors; only [`output`]
 //! prints.
 
+pub mod approval;
 pub mod audit;
 pub mod cli;
 pub mod commands;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(a) => commands::plan::run(a, dir, &out),
         Command::Apply(a) => commands::apply::run(a, dir, &out),
         Command::Authorise => commands::authorise::run(dir, &out),
+        Command::Conclude(a) => commands::conclude::run(a, dir, &out),
         Command::Trigger(a) => commands::trigger::run(a, &out),
         Command::Customers(a) => commands::customers::run(a, dir, &out),
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),

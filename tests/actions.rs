@@ -25,7 +25,15 @@ fn read(rel: &str) -> String {
 }
 
 /// The composite actions and the fleetform subcommand each runs.
-const COMMAND_ACTIONS: &[&str] = &["trigger", "authorise", "plan", "apply", "drift", "validate"];
+const COMMAND_ACTIONS: &[&str] = &[
+    "trigger",
+    "authorise",
+    "plan",
+    "apply",
+    "conclude",
+    "drift",
+    "validate",
+];
 
 /// Variables a run script reads itself (never passed on as flags).
 const SCRIPT_ONLY: &[(&str, &str)] = &[
@@ -59,6 +67,7 @@ const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_DISPATCH_KEY",
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
+    "FLEETFORM_MANAGER_TOKEN",
 ];
 
 /// Variables an action passes that the binary does not read yet (another
@@ -521,7 +530,8 @@ fn inputs_are_documented_and_reach_fleetform() {
             );
         }
         // Who signs and who checks: the trigger holds the customer's key,
-        // plan and apply the manager's secret, nobody else either.
+        // the manager's jobs that act on a dispatch (authorise, plan, apply,
+        // conclude) the manager's secret, nobody else either.
         assert_eq!(
             env.contains_key("FLEETFORM_DISPATCH_KEY"),
             *name == "trigger",
@@ -529,7 +539,7 @@ fn inputs_are_documented_and_reach_fleetform() {
         );
         assert_eq!(
             env.contains_key("FLEETFORM_DISPATCH_SECRET"),
-            matches!(*name, "plan" | "apply" | "authorise"),
+            matches!(*name, "plan" | "apply" | "authorise" | "conclude"),
             "{rel}: FLEETFORM_DISPATCH_SECRET"
         );
         // Plans are sealed for their artifact and opened by the apply: the
@@ -873,7 +883,7 @@ fn templates_document_their_secrets_and_variables() {
         needs.iter().any(|n| n.as_str() == Some("apply-staging")),
         "production applies after staging"
     );
-    assert_eq!(jobs.len(), 5);
+    assert_eq!(jobs.len(), 6);
     // Documented and read by nothing: gone.
     for rel in [
         "workflows/manager-deploy.yml",

@@ -401,6 +401,7 @@ struct Case {
 
 fn outcome_of(c: &Case) -> impl Fn(&str) -> Outcome + '_ {
     move |job: &str| match job {
+        "conclude" => done(&[]),
         "authorise" => done(&[
             ("customer", "acme"),
             ("environments", c.envs),
@@ -590,6 +591,13 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
         }
         let needs = yaml_serde::to_string(&job["needs"]).unwrap();
         assert!(needs.contains("authorise"), "{name} needs authorise");
+        if name == "conclude" {
+            assert!(
+                job.get("concurrency").is_none(),
+                "conclude only reports: it joins no group"
+            );
+            continue;
+        }
         let group = s(&job["concurrency"]["group"], "group");
         assert_eq!(
             job["concurrency"]["cancel-in-progress"].as_bool(),
@@ -1008,5 +1016,132 @@ fn a_failed_apply_says_how_to_recover() {
     assert!(
         !run.contains("exec "),
         "the step reads the exit code itself"
+    );
+}
+
+fn cancelled() -> Outcome {
+    Outcome {
+        result: "cancelled",
+        outputs: BTreeMap::new(),
+    }
+}
+
+/// An apply that was due but never reported (cancelled in its concurrency
+/// group, skipped after an earlier environment, rejected) cannot mark the
+/// customer's commit itself: the conclude job runs after every authorised
+/// apply dispatch, whatever the applies' results, and gets every plan and
+/// apply job's result and outputs.
+#[test]
+fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
+    let doc = load("workflows/manager-deploy.yml");
+    let job = &doc["jobs"]["conclude"];
+    let needs: Vec<&str> = job["needs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|n| s(n, "needs"))
+        .collect();
+    for env in ENVS {
+        for kind in ["plan", "apply"] {
+            let name = format!("{kind}-{env}");
+            assert!(needs.contains(&name.as_str()), "conclude needs {name}");
+        }
+    }
+    let step = job["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|st| {
+            st["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/conclude@"))
+        })
+        .expect("a conclude step");
+    assert_eq!(step["with"]["needs"].as_str(), Some("${{ toJSON(needs) }}"));
+    assert_eq!(
+        step["with"]["token"].as_str(),
+        Some("${{ secrets.SOURCE_REPOS_PAT }}")
+    );
+    // Its environment holds the dispatch secret and the customers' token.
+    assert_eq!(job["environment"].as_str(), Some("fleetform-authorise"));
+
+    let both = r#"["staging","production"]"#;
+    let apply_with = |staging: Outcome, production: Outcome| {
+        move |job: &str| match job {
+            "apply-staging" => staging.clone(),
+            "apply-production" => production.clone(),
+            other => outcome_of(&Case {
+                name: "",
+                event: "fleetform-apply",
+                envs: both,
+                plan: [Some(("true", "true")), Some(("true", "true"))],
+                staging_apply_fails: false,
+                want_applies: &[],
+            })(other),
+        }
+    };
+    // A newer push's apply replaced the pending production apply.
+    let results = simulate("fleetform-apply", &apply_with(done(&[]), cancelled()));
+    assert_eq!(results["apply-production"], "cancelled");
+    assert_eq!(results["conclude"], "success", "{results:?}");
+    // The staging apply was cancelled: production is skipped, conclude runs.
+    let results = simulate("fleetform-apply", &apply_with(cancelled(), done(&[])));
+    assert_eq!(results["apply-production"], "skipped", "{results:?}");
+    assert_eq!(results["conclude"], "success", "{results:?}");
+    // The staging apply failed (or its approval was rejected).
+    let results = simulate("fleetform-apply", &apply_with(failed(), done(&[])));
+    assert_eq!(results["apply-production"], "skipped", "{results:?}");
+    assert_eq!(results["conclude"], "success", "{results:?}");
+    // A PR plan has no apply to conclude; a refused dispatch has nothing.
+    let plan_only = Case {
+        name: "plan",
+        event: "fleetform-plan",
+        envs: both,
+        plan: [Some(("true", "true")), Some(("true", "true"))],
+        staging_apply_fails: false,
+        want_applies: &[],
+    };
+    let results = simulate("fleetform-plan", &outcome_of(&plan_only));
+    assert_eq!(results["conclude"], "skipped", "{results:?}");
+    let results = simulate("fleetform-apply", &|job| match job {
+        "authorise" => failed(),
+        _ => done(&[("has_changes", "true"), ("gates_pass", "true")]),
+    });
+    assert_eq!(results["conclude"], "skipped", "{results:?}");
+}
+
+/// The apply reads this run's deployment reviews (`auto_apply: false`)
+/// and the registry on the manager's default branch with the job's token:
+/// its apply jobs grant `actions: read`, and the action passes the token.
+#[test]
+fn apply_jobs_may_read_their_runs_approvals() {
+    let doc = load("workflows/manager-deploy.yml");
+    for env in ENVS {
+        let job = &doc["jobs"][format!("apply-{env}").as_str()];
+        assert_eq!(
+            job["permissions"]["actions"].as_str(),
+            Some("read"),
+            "apply-{env}"
+        );
+        assert_eq!(
+            job["permissions"]["contents"].as_str(),
+            Some("read"),
+            "apply-{env}"
+        );
+    }
+    let apply = load("actions/apply/action.yml");
+    assert_eq!(
+        apply["inputs"]["manager-token"]["default"].as_str(),
+        Some("${{ github.token }}")
+    );
+    let run = apply["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"].as_str() == Some("run"))
+        .unwrap();
+    assert_eq!(
+        run["env"]["FLEETFORM_MANAGER_TOKEN"].as_str(),
+        Some("${{ inputs.manager-token }}")
     );
 }

@@ -619,6 +619,12 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
         if let Err(reason) = still_active_on_default_branch(&manager, &manager_gh, &customer.slug).await? {
             return refuse(reason).await;
         }
+        // `auto_apply: false`: someone other than the dispatcher approved
+        // this run's deployment to the apply environment.
+        let approver = match reviewed_by(&manager, &env, &ctx, &manager_gh).await? {
+            Ok(approver) => approver,
+            Err(reason) => return refuse(reason).await,
+        };
         // The files the apply checks are the sealed ones from the artifact.
         match open_plan(&key, &customer.slug, &env, &settings.plan_dir) {
             Err(Error::Refused(reason)) => return refuse(reason).await,
@@ -664,8 +670,9 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             return match engine.check_apply(customer, &env, &settings.plan_dir, Some(&settings.plan_sha256), pull.as_ref()) {
                 Ok((digest, verdict)) => {
                     out.result(&format!(
-                        "dry run: every check passed ({}); would apply {}/{env} (plan sha256:{digest})",
+                        "dry run: every check passed ({}{}); would apply {}/{env} (plan sha256:{digest})",
                         verdict.short(),
+                        approver.as_deref().map(|a| format!(", approved by {a}")).unwrap_or_default(),
                         customer.slug
                     ));
                     Ok(())
@@ -699,6 +706,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
                 super::audit(
                     out,
                     crate::audit::Entry::now("apply", "ok")
+                        .approved_by(approver.as_deref())
                         .customer(&customer.slug)
                         .environment(&env)
                         .sha(Some(&payload.sha))
@@ -726,6 +734,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
                 super::audit(
                     out,
                     crate::audit::Entry::now("apply", "failed")
+                        .approved_by(approver.as_deref())
                         .customer(&customer.slug)
                         .environment(&env)
                         .sha(Some(&payload.sha))
@@ -843,7 +852,7 @@ async fn first_changed(
 }
 
 /// The customer's enabled environments, in fleetform.yml's order.
-fn enabled_in_order(manager: &Manager, customer: &Customer) -> Vec<String> {
+pub(crate) fn enabled_in_order(manager: &Manager, customer: &Customer) -> Vec<String> {
     manager
         .environment_names()
         .into_iter()
@@ -858,7 +867,7 @@ fn enabled_in_order(manager: &Manager, customer: &Customer) -> Vec<String> {
 /// counting as pending. Parallel environment jobs each own their context,
 /// so one can never overwrite another's failure; each recomputes the
 /// combined one from what GitHub holds after its own write.
-async fn report_status(
+pub(crate) async fn report_status(
     gh: &GitHub,
     envs: &[String],
     repo: &str,
@@ -954,6 +963,45 @@ fn manager_client(
     // Reads only: nothing is ever written to the manager repo here.
     let gh = GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(gh_err)?;
     Ok((gh, repo))
+}
+
+/// Who approved this run's deployment to `env`'s apply environment: `None`
+/// for `auto_apply: true`; for `auto_apply: false` a reviewer other than
+/// the dispatcher, read from the run's deployment reviews (1 request), or
+/// `Ok(Err(reason))`, a refusal naming the missing protection.
+async fn reviewed_by(
+    manager: &Manager,
+    env: &str,
+    ctx: &RunContext,
+    (gh, repo): &(GitHub, String),
+) -> Result<std::result::Result<Option<String>, String>> {
+    let environment = manager
+        .environment(env)
+        .ok_or_else(|| Error::Usage(format!("unknown environment `{env}`")))?;
+    if environment.auto_apply {
+        return Ok(Ok(None));
+    }
+    let run_id: u64 = ctx
+        .run_id
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| {
+            Error::Usage(
+                "GITHUB_RUN_ID is not set to a run number: apply --dispatch checks the run's approvals, so it runs inside the manager repo's workflow".into(),
+            )
+        })?;
+    let reviews = gh.run_reviews(repo, run_id).await.map_err(gh_err)?;
+    let dispatchers = crate::approval::Dispatchers::new([
+        ctx.actor.clone(),
+        std::env::var("GITHUB_TRIGGERING_ACTOR").ok(),
+    ]);
+    Ok(crate::approval::approver(
+        &reviews,
+        &environment.apply_environment(),
+        &dispatchers,
+        run_id,
+    )
+    .map(Some))
 }
 
 /// Whether the customer is still registered and active in the registry

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod audit_report;
 pub mod authorise;
+pub mod conclude;
 pub mod customers;
 pub mod dispatched;
 pub mod drift;

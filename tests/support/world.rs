@@ -218,6 +218,18 @@ impl World {
         (out, files)
     }
 
+    /// `login` approves the next run's deployment to `<env>-apply` (the
+    /// run `apply_latest` starts next).
+    pub fn approve_next_run(&self, env: &str, login: &str) {
+        self.gh.review_run(
+            MANAGER,
+            self.run_id + 1,
+            &format!("{env}-apply"),
+            login,
+            "approved",
+        );
+    }
+
     pub fn apply_latest(&mut self, env: &str, sha256: &str) -> (std::process::Output, StepFiles) {
         let d = self
             .gh

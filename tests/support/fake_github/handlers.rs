@@ -174,6 +174,9 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
             json!({ "key_id": repo.public_key.0, "key": repo.public_key.1 }),
         ),
         "actions/create-or-update-repo-secret" => put_secret(state, &repo_name, ctx),
+        "actions/get-reviews-for-run" => {
+            Answer::json(200, render::run_reviews(state, repo, ctx.number("run_id")))
+        }
         other => Answer::error(501, &format!("fake GitHub does not implement {other}")),
     }
 }

@@ -756,6 +756,24 @@ impl FakeGitHub {
         self.state().seeded(repo).public_key.clone()
     }
 
+    /// A reviewer answers a run's deployment to `environment` (`approved`
+    /// or `rejected`), as `actions/get-reviews-for-run` then lists it.
+    pub fn review_run(&self, repo: &str, run_id: u64, environment: &str, login: &str, state: &str) {
+        let mut st = self.state();
+        st.user_id(login);
+        st.seeded(repo)
+            .run_reviews
+            .entry(run_id)
+            .or_default()
+            .push(state::RunReview {
+                environment: environment.to_string(),
+                state: state.to_string(),
+                login: login.to_string(),
+                comment: String::new(),
+                at: util::now_rfc3339(),
+            });
+    }
+
     // ----- inspection -----
 
     /// Statuses posted for a commit (SHA or ref), oldest first.

@@ -749,3 +749,30 @@ pub(crate) fn check_run(state: &State, repo: &Repo, id: u64, body: &Value, now: 
         "pull_requests": [],
     })
 }
+
+/// `environment-approvals` items: the deployment reviews of one run.
+pub(crate) fn run_reviews(state: &State, repo: &Repo, run_id: u64) -> Value {
+    let reviews = repo.run_reviews.get(&run_id).cloned().unwrap_or_default();
+    Value::Array(
+        reviews
+            .iter()
+            .map(|r| {
+                let env = &r.environment;
+                json!({
+                    "environments": [{
+                        "id": 5_678_000 + env.len() as u64,
+                        "node_id": node_id("Environment", 5_678_000 + env.len() as u64),
+                        "name": env,
+                        "url": format!("{}/repos/{}/environments/{env}", state.api_url, repo.full_name()),
+                        "html_url": format!("{}/{}/deployments/activity_log?environments_filter={env}", state.web_url, repo.full_name()),
+                        "created_at": r.at,
+                        "updated_at": r.at,
+                    }],
+                    "state": r.state,
+                    "user": user(state, &r.login),
+                    "comment": r.comment,
+                })
+            })
+            .collect(),
+    )
+}

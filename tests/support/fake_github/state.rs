@@ -54,6 +54,18 @@ pub(crate) struct IssueRec {
     pub pull: Option<PullRec>,
 }
 
+/// A reviewer's answer to a run's deployment to an environment
+/// (`actions/get-reviews-for-run`).
+#[derive(Debug, Clone)]
+pub(crate) struct RunReview {
+    pub environment: String,
+    /// approved, rejected
+    pub state: String,
+    pub login: String,
+    pub comment: String,
+    pub at: String,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SecretRec {
     pub encrypted_value: String,
@@ -84,6 +96,8 @@ pub(crate) struct Repo {
     pub secrets: BTreeMap<String, SecretRec>,
     /// Actions secrets public key: (key_id, base64 key).
     pub public_key: (String, String),
+    /// Deployment reviews of workflow runs, by run id, oldest first.
+    pub run_reviews: BTreeMap<u64, Vec<RunReview>>,
     pub next_number: u64,
     pub created_at: String,
     pub pushed_at: String,
@@ -235,6 +249,7 @@ impl State {
             check_runs: Vec::new(),
             secrets: BTreeMap::new(),
             public_key: (key_id, key),
+            run_reviews: BTreeMap::new(),
             next_number: 1,
             created_at: now.clone(),
             pushed_at: now,
