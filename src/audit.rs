@@ -45,7 +45,7 @@ pub struct Entry {
 impl Entry {
     /// A record stamped with the time, actor and run from the environment.
     pub fn now(action: &str, result: &str) -> Entry {
-        let ctx = crate::runner::RunContext::from_env();
+        let ctx = crate::ci::RunContext::from_env();
         Entry {
             time: rfc3339_now(),
             action: action.into(),
@@ -99,6 +99,18 @@ impl Entry {
     pub fn detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
         self
+    }
+}
+
+/// Appends a record to the log; a failure to write it is reported, not
+/// fatal.
+pub fn record(out: &crate::output::Output, entry: Entry) {
+    let path = log_path();
+    if let Err(e) = append(&path, &entry) {
+        out.error(&format!(
+            "cannot write the audit log {}: {e}",
+            path.display()
+        ));
     }
 }
 

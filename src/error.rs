@@ -9,9 +9,9 @@
 //! | 4 | drift found (`fleetform drift`, when no check failed) |
 
 use crate::config::ConfigError;
-use crate::customer::Diagnostic;
-use crate::schema::SchemaError;
 use crate::terraform::TerraformError;
+use crate::values::customer::Diagnostic;
+use crate::values::schema::SchemaError;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;

@@ -4,30 +4,22 @@
 //! [`commands`]. Library code returns data and errors; only [`output`]
 //! prints.
 
-pub mod approval;
 pub mod audit;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod customer;
+pub mod deploy;
 pub mod dispatch;
-pub mod engine;
 pub mod error;
-pub mod fsutil;
+pub mod fleet;
 pub mod github;
-pub mod layers;
 pub mod output;
-pub mod parallel;
-pub mod plan;
 pub mod policy;
-pub mod process;
-pub mod registry_edit;
-pub mod runner;
-pub mod schema;
-pub mod seal;
-pub mod secrets;
-pub mod template;
+pub mod report;
 pub mod terraform;
+pub mod util;
+pub mod values;
 pub mod version;
 pub use fleetform_yaml as yaml;
 
@@ -82,7 +74,7 @@ fn report(out: &Output, e: &Error) {
             ));
         }
         Error::Config(c) => match c.location() {
-            Some(loc) => out.diagnostic(&customer::Diagnostic {
+            Some(loc) => out.diagnostic(&values::customer::Diagnostic {
                 location: loc.clone(),
                 pointer: None,
                 message: match c {

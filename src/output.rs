@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use crate::customer::Diagnostic;
+use crate::values::customer::Diagnostic;
 
 /// How and where to print.
 #[derive(Debug, Clone)]

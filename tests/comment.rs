@@ -1,9 +1,7 @@
 //! Snapshots of the Markdown plan comment: normal, no changes, truncated.
 
-use fleetform::plan::{
-    render_comment, Action, CommentContext, OutputChange, PlanSummary, ResourceChange,
-    COMMENT_LIMIT,
-};
+use fleetform::report::comment::{render_comment, CommentContext, COMMENT_LIMIT};
+use fleetform::terraform::summary::{Action, OutputChange, PlanSummary, ResourceChange};
 
 fn summary(has_changes: bool) -> PlanSummary {
     let resources = if has_changes {

@@ -557,9 +557,8 @@ fn check_comment_structure(body: &str, marker: &str) {
 
 #[test]
 fn hostile_addresses_and_plan_text_stay_inside_code() {
-    use fleetform::plan::{
-        comment_marker, render_comment, Action, CommentContext, PlanSummary, ResourceChange,
-    };
+    use fleetform::report::comment::{comment_marker, render_comment, CommentContext};
+    use fleetform::terraform::summary::{Action, PlanSummary, ResourceChange};
     let resources = HOSTILE
         .iter()
         .map(|h| ResourceChange {
@@ -595,13 +594,14 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
     // Truncated comments too.
     let long = format!("{}\n{plan_text}", "~ line\n".repeat(20_000));
     let body = render_comment(&ctx, &long).unwrap();
-    assert!(body.len() <= fleetform::plan::COMMENT_LIMIT);
+    assert!(body.len() <= fleetform::report::comment::COMMENT_LIMIT);
     check_comment_structure(&body, &marker);
 }
 
 #[test]
 fn escaping_helpers() {
-    use fleetform::plan::{comment_marker, md_code, md_code_cell, md_escape};
+    use fleetform::report::comment::comment_marker;
+    use fleetform::report::markdown::{md_code, md_code_cell, md_escape};
     for h in HOSTILE {
         let e = md_escape(h);
         assert!(!e.contains('<') && !e.contains('>'), "{e}");

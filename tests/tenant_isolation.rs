@@ -85,12 +85,12 @@ fn a_plan_leaves_no_value_where_other_customers_can_read() {
     );
     // The sealed artifact opens only with the manager's key, for acme/staging.
     let sealed = std::fs::read(&bundle).unwrap();
-    let key = fleetform::seal::ArtifactKey::new(common::ARTIFACT_KEY.as_bytes()).unwrap();
-    let files_in = fleetform::seal::open(&key, "acme", "staging", &sealed, "b").unwrap();
+    let key = fleetform::dispatch::seal::ArtifactKey::new(common::ARTIFACT_KEY.as_bytes()).unwrap();
+    let files_in = fleetform::dispatch::seal::open(&key, "acme", "staging", &sealed, "b").unwrap();
     assert!(files_in
         .iter()
         .any(|(n, d)| n == "plan.txt" && String::from_utf8_lossy(d).contains(MARKER)));
-    assert!(fleetform::seal::open(&key, "globex", "staging", &sealed, "b").is_err());
+    assert!(fleetform::dispatch::seal::open(&key, "globex", "staging", &sealed, "b").is_err());
 }
 
 #[test]

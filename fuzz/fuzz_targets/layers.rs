@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use fleetform::layers::{Layer, Layered, Source};
+use fleetform::values::layers::{Layer, Layered, Source};
 use fleetform::yaml::{load_bytes, Limits};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! memory for any template.
 #![no_main]
 
-use fleetform::template::{ValueTemplates, VALUE_MAX_OUTPUT};
+use fleetform::values::template::{ValueTemplates, VALUE_MAX_OUTPUT};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use fleetform::customer::{check, CustomerSource};
-use fleetform::schema::Schema;
+use fleetform::values::customer::{check, CustomerSource};
+use fleetform::values::schema::Schema;
 use fleetform::yaml::{load_bytes, Limits};
 use libfuzzer_sys::fuzz_target;
 

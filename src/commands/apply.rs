@@ -2,10 +2,9 @@
 //! recorded (or given) digest and the customer is still active.
 
 use crate::cli::ApplyArgs;
-use crate::commands::{engine, load_manager};
-use crate::engine::RunError;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::terraform::engine::RunError;
 
 pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     if let Some(d) = &args.plan_sha256 {
@@ -26,8 +25,8 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
                 "--dispatch needs --plan-dir (where the plan artifact was downloaded)".into(),
             ));
         };
-        return crate::commands::dispatched::apply(
-            crate::commands::dispatched::ApplySettings {
+        return crate::deploy::apply(
+            crate::deploy::ApplySettings {
                 environment: args.environment.clone(),
                 plan_dir,
                 plan_sha256: args.plan_sha256.clone().expect("clap requires it"),
@@ -43,7 +42,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         .customer
         .clone()
         .expect("clap requires it without --dispatch");
-    let (manager, registry) = load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry.get(&slug).ok_or_else(|| {
         Error::Refused(format!(
             "customer `{slug}` is not registered; nothing was applied"
@@ -59,7 +58,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         .plan_dir
         .clone()
         .unwrap_or_else(|| args.out.join(&customer.slug).join(&args.environment));
-    let engine = engine(&manager, true, args.terraform.as_deref())?;
+    let engine = crate::terraform::engine::build(&manager, true, args.terraform.as_deref())?;
     let result = engine.apply(
         customer,
         &args.environment,
@@ -77,7 +76,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         }
         Err(e) => crate::audit::Entry::now("apply", "failed").detail(e.short()),
     };
-    crate::commands::audit(
+    crate::audit::record(
         out,
         entry
             .customer(&customer.slug)

@@ -71,7 +71,7 @@ pub fn summarise(entries: Vec<Entry>, since: Option<&str>) -> Summary {
 /// Optional text as escaped Markdown prose, `-` when absent.
 fn cell(v: &Option<String>) -> String {
     v.as_deref()
-        .map(crate::plan::md_escape)
+        .map(crate::report::markdown::md_escape)
         .unwrap_or_else(|| "-".into())
 }
 
@@ -79,7 +79,7 @@ fn cell(v: &Option<String>) -> String {
 /// from a file: any text, any length).
 fn short_digest(v: &Option<String>) -> String {
     v.as_deref()
-        .map(|s| crate::plan::md_code_cell(&s.chars().take(12).collect::<String>()))
+        .map(|s| crate::report::markdown::md_code_cell(&s.chars().take(12).collect::<String>()))
         .unwrap_or_else(|| "-".into())
 }
 
@@ -96,15 +96,15 @@ fn section(m: &mut String, title: &str, rows: &[Entry]) {
         let who = match &e.triggering_actor {
             Some(t) => format!(
                 "{} (run by {})",
-                crate::plan::md_escape(&e.actor),
-                crate::plan::md_escape(t)
+                crate::report::markdown::md_escape(&e.actor),
+                crate::report::markdown::md_escape(t)
             ),
-            None => crate::plan::md_escape(&e.actor),
+            None => crate::report::markdown::md_escape(&e.actor),
         };
         let _ = writeln!(
             m,
             "| {} | {who} | {} | {} | {} | {} | {} |",
-            crate::plan::md_escape(&e.time),
+            crate::report::markdown::md_escape(&e.time),
             cell(&e.customer),
             cell(&e.environment),
             short_digest(&e.sha),
@@ -129,7 +129,7 @@ pub fn markdown(s: &Summary) -> String {
     } else {
         m.push_str("| customer | applies |\n|---|---|\n");
         for (c, n) in &s.applies_per_customer {
-            let _ = writeln!(m, "| {} | {n} |", crate::plan::md_code_cell(c));
+            let _ = writeln!(m, "| {} | {n} |", crate::report::markdown::md_code_cell(c));
         }
     }
     section(&mut m, "Approved applies (who approved what)", &s.applies);

@@ -16,11 +16,11 @@
 
 use std::path::Path;
 
-use crate::commands::dispatched::{authorise, read_event, Stage};
+use crate::ci::RunContext;
+use crate::deploy::{authorise, read_event, Stage};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
-use crate::runner::RunContext;
 
 pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
@@ -34,14 +34,14 @@ pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {
                 .sha(Some(&d.payload.sha))
                 .dispatch(Some(&d.payload.dispatch_id));
         }
-        super::audit(out, e);
+        crate::audit::record(out, e);
     }
     r
 }
 
 fn run_inner(ctx: &RunContext, manager_dir: &Path, out: &Output) -> Result<()> {
     let dispatched = read_event(ctx)?;
-    let (manager, registry) = super::load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = crate::github::runtime().map_err(Error::from)?;
     // Without a token every write is withheld: nothing reaches GitHub.
     let token = crate::github::Token::from_env();

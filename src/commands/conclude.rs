@@ -22,13 +22,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::ci::RunContext;
 use crate::cli::ConcludeArgs;
-use crate::commands::dispatched::{authorise, enabled_in_order, read_event, report_status, Stage};
+use crate::deploy::{authorise, enabled_in_order, read_event, report_status, Stage};
 use crate::dispatch::EVENT_APPLY;
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, Token};
 use crate::output::Output;
-use crate::runner::RunContext;
 
 /// Longest `FLEETFORM_NEEDS` read: the outputs of a few jobs.
 const MAX_NEEDS: usize = 256 * 1024;
@@ -41,7 +41,7 @@ pub fn run(args: &ConcludeArgs, manager_dir: &Path, out: &Output) -> Result<()> 
         out.result("a plan dispatch: no apply was due");
         return Ok(());
     }
-    let (manager, registry) = super::load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = crate::github::runtime().map_err(Error::from)?;
     let token = Token::from_env()
         .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN) is not set: conclude writes the customer's commit statuses".into()))?;
@@ -78,7 +78,7 @@ pub fn run(args: &ConcludeArgs, manager_dir: &Path, out: &Output) -> Result<()> 
             report_status(&gh, &envs, &payload.customer_repo, &payload.sha, env, st)
                 .await
                 .map_err(Error::from)?;
-            super::audit(
+            crate::audit::record(
                 out,
                 crate::audit::Entry::now("apply", "not-applied")
                     .customer(&customer.slug)

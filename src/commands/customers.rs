@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::cli::{CustomersArgs, CustomersCommand};
+use crate::config::edit;
 use crate::config::{
     display_path, is_date, is_email, is_repo, is_slug, Customer, Manager, Registry, Status,
 };
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
-use crate::registry_edit;
 
 pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
@@ -180,7 +180,7 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
 }
 
 fn refuse_secretish(field: &str, value: &str) -> Result<()> {
-    if crate::secrets::looks_like_credential(value) {
+    if crate::values::secrets::looks_like_credential(value) {
         return Err(Error::Usage(format!(
             "{field} looks like a token; fleetform never stores tokens (they belong in GitHub secrets)"
         )));
@@ -195,7 +195,7 @@ fn registry_file(manager: &Manager) -> (PathBuf, String) {
     (path, shown)
 }
 
-/// One edit of the registry under its lock ([`registry_edit::RegistryLock`]):
+/// One edit of the registry under its lock ([`edit::RegistryLock`]):
 /// the registry is read and checked inside the lock, `edit` turns it and
 /// its text into the new text (`None`: nothing to write), the new text must
 /// parse, validate and pass `check`, and is written atomically before the
@@ -205,15 +205,13 @@ fn edit_registry(
     edit: impl FnOnce(&Registry, &str, &str) -> Result<Option<String>>,
     check: impl FnOnce(&Registry) -> Result<()>,
 ) -> Result<Option<Registry>> {
-    use registry_edit::LockError;
+    use edit::LockError;
     let (path, shown) = registry_file(manager);
-    let timeout =
-        registry_edit::lock_timeout_from_env().map_err(|e| Error::Usage(e.to_string()))?;
-    let _lock =
-        registry_edit::RegistryLock::acquire(&path, &shown, timeout).map_err(|e| match e {
-            LockError::BadTimeout { .. } | LockError::Symlink { .. } => Error::Usage(e.to_string()),
-            LockError::TimedOut { .. } | LockError::Io { .. } => Error::Failed(e.to_string()),
-        })?;
+    let timeout = edit::lock_timeout_from_env().map_err(|e| Error::Usage(e.to_string()))?;
+    let _lock = edit::RegistryLock::acquire(&path, &shown, timeout).map_err(|e| match e {
+        LockError::BadTimeout { .. } | LockError::Symlink { .. } => Error::Usage(e.to_string()),
+        LockError::TimedOut { .. } | LockError::Io { .. } => Error::Failed(e.to_string()),
+    })?;
     let registry = Registry::load(manager)?;
     let text = std::fs::read_to_string(&registry.file)
         .map_err(|e| Error::Failed(format!("{shown}: {e}")))?;
@@ -237,7 +235,7 @@ fn commit_edit(
         ))
     })?;
     check(&registry)?;
-    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| {
+    crate::util::fs::write_atomic(path, text.as_bytes()).map_err(|e| {
         Error::Failed(format!(
             "cannot write {}: {e}",
             display_path(path).display()
@@ -291,7 +289,7 @@ fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
                     )));
                 }
             }
-            registry_edit::add(text, &registry.doc, file, &c)
+            edit::add(text, &registry.doc, file, &c)
                 .map(Some)
                 .map_err(|e| Error::Failed(e.to_string()))
         },
@@ -302,7 +300,7 @@ fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
             )),
         },
     )?;
-    crate::commands::audit(
+    crate::audit::record(
         out,
         crate::audit::Entry::now("registry", "added")
             .customer(&c.slug)
@@ -342,7 +340,7 @@ fn revoke(
             if !registry.customers[index].is_active() {
                 return Ok(None);
             }
-            registry_edit::revoke(text, &registry.doc, file, index, &date, reason)
+            edit::revoke(text, &registry.doc, file, index, &date, reason)
                 .map(Some)
                 .map_err(|e| Error::Failed(e.to_string()))
         },
@@ -357,7 +355,7 @@ fn revoke(
         out.result(&format!("`{slug}` is already revoked"));
         return Ok(());
     }
-    crate::commands::audit(
+    crate::audit::record(
         out,
         crate::audit::Entry::now("registry", "revoked")
             .customer(slug)
@@ -393,7 +391,7 @@ fn instructions(
     let action_ref = action_ref
         .map(str::to_string)
         .unwrap_or_else(crate::version::action_ref);
-    let workflow = crate::template::CUSTOMER_WORKFLOW.replace(
+    let workflow = crate::report::CUSTOMER_WORKFLOW.replace(
         "/actions/trigger@v1",
         &format!("/actions/trigger@{action_ref}"),
     );
@@ -438,7 +436,7 @@ fn instructions(
         apply_note => apply_note,
         key_secret => auth::KEY_ENV,
     };
-    let env = crate::template::markdown();
+    let env = crate::report::markdown::environment();
     let text = match source {
         Some(src) => env.render_str(&src, ctx),
         None => env
@@ -528,7 +526,7 @@ fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
                 )));
             }
             bumped = Some((old, new, repo));
-            registry_edit::set_key_generation(text, &registry.doc, shown, index, new)
+            edit::set_key_generation(text, &registry.doc, shown, index, new)
                 .map(Some)
                 .map_err(|e| Error::Failed(e.to_string()))
         },
@@ -546,7 +544,7 @@ fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
             "the edit of {shown} did not set `key_generation: {new}` for `{slug}`; check the file"
         )));
     }
-    crate::commands::audit(
+    crate::audit::record(
         out,
         crate::audit::Entry::now("registry", "key-rotated")
             .customer(slug)

@@ -19,15 +19,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::ci::RunContext;
 use crate::cli::DriftArgs;
 use crate::commands::plan::{environments_for, execute, prepare, Outcome, Row};
-use crate::commands::{engine, load_manager};
 use crate::config::{is_repo, Customer};
-use crate::customer::{override_path, CustomerSource, Diagnostic};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
 use crate::output::Output;
-use crate::runner::RunContext;
+use crate::values::customer::{override_path, CustomerSource, Diagnostic};
 use crate::yaml::{Location, Pos};
 
 pub const LABEL: &str = "fleetform-drift";
@@ -91,9 +90,11 @@ fn markdown(report: &Report) -> String {
                 Outcome::Planned { summary, .. } => (summary.counts(), "drift".to_string()),
                 Outcome::Failed { error, .. } => (
                     "-".into(),
-                    format!("error: {}", crate::plan::md_escape(error)),
+                    format!("error: {}", crate::report::markdown::md_escape(error)),
                 ),
-                Outcome::Skipped { reason } => ("-".into(), crate::plan::md_escape(reason)),
+                Outcome::Skipped { reason } => {
+                    ("-".into(), crate::report::markdown::md_escape(reason))
+                }
             };
             s.push_str(&format!(
                 "| `{}` | `{}` | {counts} | {what} |\n",
@@ -163,8 +164,8 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         out.mask(t.expose());
     }
 
-    let (manager, registry) = load_manager(manager_dir)?;
-    let mut engine = engine(&manager, true, args.terraform.as_deref())?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let mut engine = crate::terraform::engine::build(&manager, true, args.terraform.as_deref())?;
     let env_filter = (!args.environments.is_empty()).then(|| args.environments.clone());
     crate::commands::plan::check_environments(&manager, env_filter.as_deref())?;
     let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
@@ -330,9 +331,9 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 
     let md = markdown(&report);
     let json = serde_json::to_string_pretty(&report).expect("serialisable");
-    crate::fsutil::write_atomic(&args.out.join("drift-report.json"), json.as_bytes())
+    crate::util::fs::write_atomic(&args.out.join("drift-report.json"), json.as_bytes())
         .map_err(|e| Error::Failed(format!("writing the report: {e}")))?;
-    crate::fsutil::write_atomic(&args.out.join("drift-report.md"), md.as_bytes())
+    crate::util::fs::write_atomic(&args.out.join("drift-report.md"), md.as_bytes())
         .map_err(|e| Error::Failed(format!("writing the report: {e}")))?;
     let _ = ctx.append_summary(&md);
     ctx.set_outputs(&[

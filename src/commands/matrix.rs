@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::ci::RunContext;
 use crate::cli::MatrixArgs;
-use crate::commands::load_manager;
 use crate::commands::plan::{check_environments, environments_for, select};
 use crate::config::{clean_path, Customer, Manager, Registry};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::runner::RunContext;
 
 /// GitHub's limit on jobs per matrix.
 pub const GITHUB_MAX_JOBS: usize = 256;
@@ -177,7 +176,7 @@ fn ref_name_problem(name: &str) -> Option<&'static str> {
 fn git(args: &[&str]) -> Result<String> {
     let mut cmd = std::process::Command::new("git");
     // git never sees fleetform's or the runner's credentials.
-    crate::process::scrub_env(&mut cmd, &[], |_| false);
+    crate::util::process::scrub_env(&mut cmd, &[], |_| false);
     let o = cmd.args(args).output().map_err(|e| {
         Error::Usage(format!(
             "cannot run git: {e}; install git or drop --changed-from"
@@ -262,7 +261,7 @@ fn changed_customers<'r>(
 
 pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
-    let (manager, registry) = load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let envs = settings.environments.as_deref();
     check_environments(&manager, envs)?;
     let mut selected = select(&registry, settings.customers.as_deref())?;

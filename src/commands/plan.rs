@@ -9,13 +9,12 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::cli::PlanArgs;
-use crate::commands::{engine, load_manager};
 use crate::config::{display_path, Customer, Manager, Registry};
-use crate::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
-use crate::engine::{Engine, PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
-use crate::plan::PlanSummary;
+use crate::terraform::engine::{Engine, PlanRequest, RunError};
+use crate::terraform::summary::PlanSummary;
+use crate::values::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
 
 struct Settings {
     customers: Option<Vec<String>>,
@@ -229,7 +228,7 @@ pub fn execute(
     out: &Output,
 ) -> Vec<Row> {
     let Fleet { mut rows, tasks } = fleet;
-    crate::commands::remove_leftovers(out, out_dir);
+    crate::fleet::remove_leftovers(out, out_dir);
     let progress = out.progress(tasks.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
@@ -300,7 +299,7 @@ pub fn execute(
                         crate::audit::Entry::now(action, "skipped").detail(reason.clone())
                     }
                 };
-                crate::commands::audit(
+                crate::audit::record(
                     out,
                     entry
                         .customer(&task.customer.slug)
@@ -360,8 +359,8 @@ pub fn check_environments(manager: &Manager, envs: Option<&[String]>) -> Result<
 
 pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if args.dispatch {
-        return crate::commands::dispatched::plan(
-            crate::commands::dispatched::PlanSettings {
+        return crate::deploy::plan(
+            crate::deploy::PlanSettings {
                 environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
                 out: args.out.clone(),
                 dry_run: args.dry_run,
@@ -373,8 +372,9 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         );
     }
     let settings = resolve(args)?;
-    let (manager, registry) = load_manager(manager_dir)?;
-    let mut engine = engine(&manager, true, settings.terraform.as_deref())?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let mut engine =
+        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
     let selected = select(&registry, settings.customers.as_deref())?;
     check_environments(&manager, settings.environments.as_deref())?;
     let selected: Vec<(&Customer, Vec<String>)> = selected

@@ -9,13 +9,12 @@ use std::path::Path;
 
 use crate::cli::RenderArgs;
 use crate::commands::plan::{check_environments, environments_for, local_source};
-use crate::commands::{engine, load_manager};
 use crate::config::{display_path, Customer};
-use crate::customer::{self, CustomerSource, Diagnostic};
-use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
-use crate::layers::Origin;
 use crate::output::{table, Output};
+use crate::terraform::engine::{Engine, RunError};
+use crate::values::customer::{self, CustomerSource, Diagnostic};
+use crate::values::layers::Origin;
 
 #[derive(Serialize)]
 struct Explained<'a> {
@@ -44,7 +43,7 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             "--json goes with --explain (render prints JSON already)".into(),
         ));
     }
-    let (manager, registry) = load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
         .get(wanted)
         .ok_or_else(|| Error::Usage(format!("customer `{wanted}` is not registered")))?;
@@ -69,7 +68,7 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             customer.slug
         ))
     })?;
-    let engine = engine(&manager, false, None)?;
+    let engine = crate::terraform::engine::build(&manager, false, None)?;
     let source = CustomerSource::from_dir(&manager, &dir, std::slice::from_ref(environment))
         .map_err(|d| Error::Values(vec![d]))?;
     let docs = customer::check(&source, &engine.schema).map_err(Error::Values)?;
@@ -128,11 +127,11 @@ fn run_all(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if args.jobs == Some(0) {
         return Err(Error::Usage("--jobs must be at least 1".into()));
     }
-    let jobs = crate::parallel::jobs(args.jobs);
-    let (manager, registry) = load_manager(manager_dir)?;
+    let jobs = crate::fleet::parallel::jobs(args.jobs);
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let filter = args.environment.clone().map(|e| vec![e]);
     check_environments(&manager, filter.as_deref())?;
-    let engine = engine(&manager, false, None)?;
+    let engine = crate::terraform::engine::build(&manager, false, None)?;
     let revoked = registry.customers.iter().filter(|c| !c.is_active()).count();
     let selected: Vec<(&Customer, Vec<String>)> = registry
         .customers
@@ -142,7 +141,7 @@ fn run_all(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .filter(|(_, envs)| !envs.is_empty())
         .collect();
     let source = local_source(&manager, &registry);
-    let results = crate::parallel::map(&selected, jobs, |(c, envs)| {
+    let results = crate::fleet::parallel::map(&selected, jobs, |(c, envs)| {
         let src = match source(c, envs) {
             Ok(src) => src,
             Err(d) => return (0, d),
@@ -188,7 +187,7 @@ fn render_customer(
     let dir = out_dir.join(&c.slug);
     let mut problems = Vec::new();
     let mut written = 0;
-    let write_error = |e: crate::fsutil::FsError| Diagnostic {
+    let write_error = |e: crate::util::fs::FsError| Diagnostic {
         location: crate::yaml::Location {
             file: e.path.clone(),
             pos: crate::yaml::Pos { line: 1, col: 1 },
@@ -198,7 +197,7 @@ fn render_customer(
     };
     // The customer's folder is never a planted symlink, and files are
     // replaced by a rename, never written through a link.
-    if let Err(e) = crate::fsutil::ensure_dir(out_dir, Path::new(&c.slug)) {
+    if let Err(e) = crate::util::fs::ensure_dir(out_dir, Path::new(&c.slug)) {
         return (0, vec![write_error(e)]);
     }
     for env in envs {
@@ -208,7 +207,7 @@ fn render_customer(
                 let mut text = serde_json::to_string_pretty(&layered.value).expect("serialisable");
                 text.push('\n');
                 let path = dir.join(format!("{env}.tfvars.json"));
-                match crate::fsutil::write_atomic(&path, text.as_bytes()) {
+                match crate::util::fs::write_atomic(&path, text.as_bytes()) {
                     Ok(()) => written += 1,
                     Err(e) => problems.push(write_error(e)),
                 }

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::SyncArgs;
-use crate::commands::load_manager;
 use crate::config::{is_relative_inside, is_repo, Customer, Manager};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
@@ -282,7 +281,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         Error::Usage("no token: set FLEETFORM_TOKEN (SOURCE_REPOS_PAT) or GITHUB_TOKEN".into())
     })?;
     out.mask(token.expose());
-    let (manager, registry) = load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     let templates = template_files(&manager)?;
     let action_ref = args
         .action_ref
@@ -344,7 +343,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 requests,
             },
         };
-        crate::commands::audit(
+        crate::audit::record(
             out,
             crate::audit::Entry::now("sync", if row.ok { "ok" } else { "failed" })
                 .customer(&c.slug)

@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::ci::RunContext;
 use crate::cli::TriggerArgs;
 use crate::config::{display_path, is_repo, is_slug};
-use crate::customer::{self, CustomerSource, Diagnostic};
 use crate::dispatch::auth::DispatchKey;
 use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, Token};
 use crate::output::Output;
-use crate::runner::RunContext;
-use crate::schema::Schema;
+use crate::values::customer::{self, CustomerSource, Diagnostic};
+use crate::values::schema::Schema;
 
 struct Settings {
     manager_repo: String,
@@ -331,7 +331,7 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     })?;
 
     out.diagnostics(&report.problems);
-    crate::commands::audit(
+    crate::audit::record(
         out,
         crate::audit::Entry::now(
             "trigger",
@@ -522,5 +522,5 @@ fn dispatch_id(repo: &str, sha: &str, run_id: Option<&str>) -> String {
         run_id.unwrap_or(""),
         std::process::id()
     ));
-    crate::fsutil::hex(&h[..8])
+    crate::util::fs::hex(&h[..8])
 }

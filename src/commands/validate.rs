@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::cli::ValidateArgs;
 use crate::config::{display_path, Customer, Manager, Registry};
-use crate::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::schema::Schema;
-use crate::template::ValueTemplates;
+use crate::values::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
+use crate::values::schema::Schema;
+use crate::values::template::ValueTemplates;
 
 enum Target {
     Files {
@@ -53,7 +53,7 @@ fn resolve(args: &ValidateArgs) -> Result<Settings> {
     Ok(Settings {
         target,
         json: args.json,
-        jobs: crate::parallel::jobs(args.jobs),
+        jobs: crate::fleet::parallel::jobs(args.jobs),
     })
 }
 
@@ -68,7 +68,7 @@ struct Checked {
 fn check_file(f: &Path, schema: &Schema) -> Checked {
     let shown = display_path(f);
     let limit = crate::yaml::Limits::default().max_bytes as u64;
-    let problems = match crate::fsutil::read_bounded(f, limit) {
+    let problems = match crate::util::fs::read_bounded(f, limit) {
         Ok(bytes) => {
             let src = CustomerSource {
                 variables: (shown.clone(), bytes),
@@ -162,7 +162,7 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
             };
             // One compiled schema, shared by every worker; each file is
             // read, parsed and checked on its own.
-            crate::parallel::map(&files, settings.jobs, |f| check_file(f, &schema))
+            crate::fleet::parallel::map(&files, settings.jobs, |f| check_file(f, &schema))
         }
         Target::Customers(wanted) => {
             let manager = Manager::load(manager_dir)?;
@@ -197,7 +197,7 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
                 layers: &layers,
                 templates: &templates,
             };
-            crate::parallel::map(&selected, settings.jobs, |c| ctx.check(c))
+            crate::fleet::parallel::map(&selected, settings.jobs, |c| ctx.check(c))
         }
     };
     let invalid = results.iter().filter(|r| !r.valid).count();

@@ -220,14 +220,14 @@ impl DispatchKey {
             "{KEY_PREFIX}.{}.{}.{}",
             self.slug,
             self.generation,
-            crate::fsutil::hex(self.key.as_slice())
+            crate::util::fs::hex(self.key.as_slice())
         )
     }
 
     /// The strings to register with `::add-mask::`: the text form and its
     /// key part on its own.
     pub fn mask_strings(&self) -> [String; 2] {
-        [self.expose(), crate::fsutil::hex(self.key.as_slice())]
+        [self.expose(), crate::util::fs::hex(self.key.as_slice())]
     }
 
     fn mac(&self, event_type: &str, payload: &Payload, time: u64) -> HmacSha256 {
@@ -287,7 +287,7 @@ impl fmt::Display for Signature {
             "{SIG_PREFIX}.{}.{}.{}",
             self.time,
             self.generation,
-            crate::fsutil::hex(&self.mac)
+            crate::util::fs::hex(&self.mac)
         )
     }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::secrets;
+use crate::values::secrets;
 
 /// Why the schema itself is unusable (a manager-side problem).
 #[derive(Debug, thiserror::Error)]

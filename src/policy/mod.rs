@@ -26,7 +26,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Action, PlanSummary};
+use crate::terraform::summary::{Action, PlanSummary};
+
+pub mod approval;
+pub mod verdict;
+
+pub use verdict::{GateResult, Verdict};
 
 /// Gate settings; unset fields inherit from `default`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -131,86 +136,6 @@ pub struct PullFacts {
     pub author: Option<String>,
     /// The `fleetform-waiver: <reason>` line of the description, if any.
     pub waiver_reason: Option<String>,
-}
-
-/// One gate's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GateResult {
-    pub gate: String,
-    pub passed: bool,
-    /// Failed, but waived by label.
-    pub waived: bool,
-    /// Not applicable here (e.g. no pull request).
-    pub skipped: bool,
-    pub detail: String,
-}
-
-/// All gates of one plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub results: Vec<GateResult>,
-    /// The waiver label that applied, if any.
-    pub waiver: Option<String>,
-}
-
-impl Verdict {
-    /// True when nothing blocks: every gate passed, was waived or skipped.
-    pub fn allows(&self) -> bool {
-        self.results
-            .iter()
-            .all(|r| r.passed || r.waived || r.skipped)
-    }
-
-    pub fn blocking(&self) -> Vec<&GateResult> {
-        self.results
-            .iter()
-            .filter(|r| !(r.passed || r.waived || r.skipped))
-            .collect()
-    }
-
-    /// `gates 5/5` or `blocked: max_destroy` for a commit status.
-    pub fn short(&self) -> String {
-        let blocking = self.blocking();
-        if let Some(first) = blocking.first() {
-            format!("blocked by {}", first.gate)
-        } else if self.results.iter().any(|r| r.waived) {
-            format!(
-                "gates waived ({})",
-                self.waiver.as_deref().unwrap_or("label")
-            )
-        } else {
-            let n = self.results.iter().filter(|r| !r.skipped).count();
-            format!("gates {n}/{n}")
-        }
-    }
-
-    /// A Markdown checklist for the PR comment and the step summary.
-    pub fn checklist(&self) -> String {
-        if self.results.is_empty() {
-            return String::new();
-        }
-        let mut s = String::from("**Policy gates**\n\n");
-        for r in &self.results {
-            let (mark, note) = match (r.passed, r.waived, r.skipped) {
-                (true, _, _) => ("- [x]", String::new()),
-                (_, true, _) => (
-                    "- [x]",
-                    format!(
-                        " (waived by `{}`)",
-                        self.waiver.as_deref().unwrap_or("label")
-                    ),
-                ),
-                (_, _, true) => ("- [ ]", " (not applicable)".to_string()),
-                _ => ("- [ ]", " **blocked**".to_string()),
-            };
-            s.push_str(&format!(
-                "{mark} `{}`: {}{note}\n",
-                r.gate,
-                crate::plan::md_escape(&r.detail)
-            ));
-        }
-        s
-    }
 }
 
 /// Glob with `*` (any run) and `?` (one character).
@@ -462,7 +387,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ResourceChange;
+    use crate::terraform::summary::ResourceChange;
 
     fn summary(delete: usize, replace: usize, types: &[&str]) -> PlanSummary {
         PlanSummary {
@@ -574,6 +499,6 @@ mod tests {
         );
         assert!(v.allows());
         assert!(v.short().starts_with("gates waived"));
-        assert!(v.checklist().contains("(waived by `fleetform-override`)"));
+        assert!(crate::report::comment::checklist(&v).contains("(waived by `fleetform-override`)"));
     }
 }

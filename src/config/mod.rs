@@ -12,6 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 
+pub mod edit;
+
+/// Loads the manager side: the configuration and the registry.
+pub fn load(dir: &Path) -> Result<(Manager, Registry), ConfigError> {
+    let manager = Manager::load(dir)?;
+    let registry = Registry::load(&manager)?;
+    Ok((manager, registry))
+}
+
 /// File name of the manager configuration at the manager repo root.
 pub const CONFIG_FILE: &str = "fleetform.yml";
 
@@ -234,7 +243,7 @@ pub struct TerraformConfig {
     pub state_key: String,
     /// Variables fleetform withholds from Terraform by default (its own
     /// tokens and settings, the runner's tokens and files; see
-    /// `crate::process`) that Terraform should get anyway, by exact name.
+    /// `crate::util::process`) that Terraform should get anyway, by exact name.
     #[serde(default)]
     pub pass_env: Vec<String>,
 }
@@ -892,7 +901,7 @@ mod tests {
     /// and a registry entry's local checkout (`path`, read as given).
     #[test]
     fn no_manager_path_key_bypasses_repo_path() {
-        let source = include_str!("config.rs");
+        let source = include_str!("mod.rs");
         let code = source.split("#[cfg(test)]").next().unwrap_or_default();
         let plain: Vec<&str> = code
             .lines()

@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{display_path, Customer, Manager};
-use crate::layers::{Layer, Layered, Source};
-use crate::schema::Schema;
-use crate::secrets;
-use crate::template::{is_template, ValueTemplates};
+use crate::values::layers::{Layer, Layered, Source};
+use crate::values::schema::Schema;
+use crate::values::secrets;
+use crate::values::template::{is_template, ValueTemplates};
 use crate::yaml::{self, escape_token, Document, Limits, Location};
 
 /// One problem in a customer's (or manager's) values, with its place.
@@ -53,19 +53,19 @@ pub struct CustomerSource {
 impl CustomerSource {
     /// Reads a customer's files from a local checkout: only regular files
     /// inside it, reached without symlinks, each at most the YAML size
-    /// limit (see [`crate::fsutil::read_under`]).
+    /// limit (see [`crate::util::fs::read_under`]).
     pub fn from_dir(manager: &Manager, dir: &Path, envs: &[String]) -> Result<Self, Diagnostic> {
         let files = &manager.config.customer;
         let limit = Limits::default().max_bytes as u64;
         let rel = Path::new(&files.variables);
         let shown = display_path(&dir.join(rel));
-        let bytes = crate::fsutil::read_under(dir, rel, limit)
+        let bytes = crate::util::fs::read_under(dir, rel, limit)
             .map_err(|e| read_diagnostic(&shown, "cannot read the customer's variables file", e))?;
         let mut overrides = BTreeMap::new();
         for env in envs {
             let rel = override_path(manager, env);
             let shown = display_path(&dir.join(&rel));
-            match crate::fsutil::read_under(dir, Path::new(&rel), limit) {
+            match crate::util::fs::read_under(dir, Path::new(&rel), limit) {
                 Ok(b) => {
                     overrides.insert(env.clone(), (shown, b));
                 }
@@ -80,7 +80,7 @@ impl CustomerSource {
     }
 }
 
-fn read_diagnostic(shown: &Path, what: &str, e: crate::fsutil::FsError) -> Diagnostic {
+fn read_diagnostic(shown: &Path, what: &str, e: crate::util::fs::FsError) -> Diagnostic {
     Diagnostic {
         location: Location {
             file: shown.to_path_buf(),
@@ -315,7 +315,7 @@ impl ManagerLayers {
             let path = manager.path(rel);
             let shown = display_path(&path);
             let limit = Limits::default().max_bytes as u64;
-            let bytes = crate::fsutil::read_bounded(&path, limit)
+            let bytes = crate::util::fs::read_bounded(&path, limit)
                 .map_err(|e| read_diagnostic(&shown, "cannot read manager values file", e))?;
             parse(&shown, &bytes)
         };

@@ -21,7 +21,7 @@ use std::path::Path;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::hkdf;
 
-use crate::fsutil::FsError;
+use crate::util::fs::FsError;
 
 const MAGIC: &[u8] = b"FFSEAL1\n";
 /// Largest bundle accepted (plan files plus the Terraform log).
@@ -98,7 +98,7 @@ pub fn seal_dir(
 ) -> Result<Vec<u8>, SealError> {
     let mut plain = Vec::new();
     for name in names {
-        let bytes = crate::fsutil::read_bounded(&dir.join(name), MAX_BUNDLE)?;
+        let bytes = crate::util::fs::read_bounded(&dir.join(name), MAX_BUNDLE)?;
         let n = u16::try_from(name.len()).map_err(|_| SealError::Malformed((*name).into()))?;
         plain.extend_from_slice(&n.to_be_bytes());
         plain.extend_from_slice(name.as_bytes());
@@ -174,12 +174,12 @@ pub fn open_into(
     bundle: &Path,
     dir: &Path,
 ) -> Result<Vec<String>, SealError> {
-    let bytes = crate::fsutil::read_bounded(bundle, MAX_BUNDLE + 64)?;
+    let bytes = crate::util::fs::read_bounded(bundle, MAX_BUNDLE + 64)?;
     let shown = crate::config::display_path(bundle).display().to_string();
     let files = open(key, customer, environment, &bytes, &shown)?;
     let mut names = Vec::new();
     for (name, data) in files {
-        crate::fsutil::write_atomic(&dir.join(&name), &data)?;
+        crate::util::fs::write_atomic(&dir.join(&name), &data)?;
         names.push(name);
     }
     Ok(names)

@@ -5,6 +5,7 @@
 //! Who sent it is proved by its signature ([`auth`]).
 
 pub mod auth;
+pub mod seal;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

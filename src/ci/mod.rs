@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::fsutil::FsError;
+use crate::util::fs::FsError;
 
 /// GitHub's limit for one step summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;

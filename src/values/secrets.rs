@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::{Regex, RegexSet};
 use serde_json::Value;
 
-use crate::template::is_template;
+use crate::values::template::is_template;
 use crate::yaml::escape_token;
 
 /// A value (or key) that looks like a credential.
@@ -144,7 +144,7 @@ fn judge(s: &str, key: Option<&str>) -> Option<&'static str> {
 /// and comment judged like any value, and everything literal joined in
 /// order checked for the known formats.
 fn judge_template(src: &str, key: Option<&str>) -> Option<&'static str> {
-    let t = crate::template::static_text(src);
+    let t = crate::values::template::static_text(src);
     credential_kind(src)
         .or_else(|| judge(&t.text, key))
         .or_else(|| t.pieces.iter().find_map(|p| judge(p, key)))

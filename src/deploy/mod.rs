@@ -11,16 +11,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ci::RunContext;
 use crate::config::{Customer, Manager, Registry};
-use crate::customer::{self, override_path, CustomerSource, Diagnostic};
 use crate::dispatch::{auth, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
-use crate::engine::{PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, GitHubError, Token};
 use crate::output::Output;
-use crate::plan::{comment_marker, PlanSummary};
 use crate::policy::PullFacts;
-use crate::runner::RunContext;
+use crate::report::comment::comment_marker;
+use crate::terraform::engine::{PlanRequest, RunError};
+use crate::terraform::summary::PlanSummary;
+use crate::values::customer::{self, override_path, CustomerSource, Diagnostic};
 
 /// Written next to the plan: what the apply job needs to report back.
 pub const GITHUB_FILE: &str = "github.json";
@@ -235,13 +236,13 @@ fn invalid_comment(
     for p in problems {
         s.push_str(&format!(
             "- {}{}: {}\n",
-            crate::plan::md_code(&p.location.to_string()),
+            crate::report::markdown::md_code(&p.location.to_string()),
             p.pointer
                 .as_deref()
                 .filter(|p| !p.is_empty())
-                .map(|p| format!(" {}", crate::plan::md_code(p)))
+                .map(|p| format!(" {}", crate::report::markdown::md_code(p)))
                 .unwrap_or_default(),
-            crate::plan::md_escape(&p.message)
+            crate::report::markdown::md_escape(&p.message)
         ));
     }
     s
@@ -313,7 +314,7 @@ fn audit_refusal(r: &Result<()>, what: &str, out: &Output) {
                 .sha(Some(&p.sha))
                 .dispatch(Some(&p.dispatch_id));
         }
-        super::audit(out, e);
+        crate::audit::record(out, e);
     }
 }
 
@@ -355,8 +356,8 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
         run_url,
     } = open_session(settings.dry_run, out)?;
     let payload = &dispatched.payload;
-    let (manager, registry) = super::load_manager(manager_dir)?;
-    let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let engine = crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
     rt.block_on(async {
         let customer = authorise(&registry, &manager, &gh, &dispatched, Stage::Plan, run_url.clone(), out).await?;
         let envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
@@ -433,11 +434,11 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                         dispatch_id: payload.dispatch_id.clone(),
                         event_type: dispatched.event_type.clone(),
                     };
-                    crate::fsutil::write_atomic(&dir.join(GITHUB_FILE), &serde_json::to_vec_pretty(&record).expect("serialisable"))
+                    crate::util::fs::write_atomic(&dir.join(GITHUB_FILE), &serde_json::to_vec_pretty(&record).expect("serialisable"))
                         .map_err(|e| Error::Failed(format!("writing {GITHUB_FILE}: {e}")))?;
                     seal_plan(&key, &customer.slug, env, &dir)?;
                     let _ = ctx.append_summary(&manager_summary(&customer.slug, env, &payload.sha, &p.summary));
-                    super::audit(
+                    crate::audit::record(
                         out,
                         crate::audit::Entry::now("plan", if p.summary.has_changes { "changes" } else { "no-changes" })
                             .customer(&customer.slug)
@@ -462,7 +463,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
                     report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, env, status("failure", format!("{env}: plan failed, see the run")))
                         .await
                         .map_err(gh_err)?;
-                    super::audit(
+                    crate::audit::record(
                         out,
                         crate::audit::Entry::now("plan", "failed")
                             .customer(&customer.slug)
@@ -538,7 +539,7 @@ fn audit_waivers(
 ) {
     let Some(label) = &verdict.waiver else { return };
     for r in verdict.results.iter().filter(|r| r.waived) {
-        super::audit(
+        crate::audit::record(
             out,
             crate::audit::Entry::now("waiver", "waived")
                 .customer(customer)
@@ -587,14 +588,14 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             dispatched.event_type
         )));
     }
-    let (manager, registry) = super::load_manager(manager_dir)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
     if manager.environment(&settings.environment).is_none() {
         return Err(Error::Usage(format!(
             "unknown environment `{}`",
             settings.environment
         )));
     }
-    let engine = super::engine(&manager, true, settings.terraform.as_deref())?;
+    let engine = crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
     let env = settings.environment.clone();
     let manager_gh = manager_client(&rt, &ctx, out)?;
     rt.block_on(async {
@@ -687,7 +688,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             audit_waivers(out, &done.gates, pull.as_ref(), &customer.slug, &env, payload, "apply");
         }
         out.group_end();
-        let summary = crate::engine::read_summary(&settings.plan_dir).ok();
+        let summary = crate::terraform::engine::read_summary(&settings.plan_dir).ok();
         match result {
             Ok(done) => {
                 // Terraform's output (it may print values and outputs) stays
@@ -703,7 +704,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
                     );
                     gh.update_comment(&payload.customer_repo, id, &body).await.map_err(gh_err)?;
                 }
-                super::audit(
+                crate::audit::record(
                     out,
                     crate::audit::Entry::now("apply", "ok")
                         .approved_by(approver.as_deref())
@@ -731,7 +732,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             Err(e) => {
                 let _ = report_status(&gh, &customer_envs, &payload.customer_repo, &payload.sha, &env, status("failure", format!("{env}: apply failed, see the run")))
                     .await;
-                super::audit(
+                crate::audit::record(
                     out,
                     crate::audit::Entry::now("apply", "failed")
                         .approved_by(approver.as_deref())
@@ -755,8 +756,8 @@ pub const BUNDLE_FILE: &str = "bundle.sealed";
 
 /// The plan folder's files that go into the bundle.
 const BUNDLED: &[&str] = &[
-    crate::engine::PLAN_FILE,
-    crate::engine::SUMMARY_FILE,
+    crate::terraform::engine::PLAN_FILE,
+    crate::terraform::engine::SUMMARY_FILE,
     GITHUB_FILE,
     "comment.md",
     "plan.txt",
@@ -764,21 +765,31 @@ const BUNDLED: &[&str] = &[
     "terraform.log",
 ];
 
-fn artifact_key() -> Result<crate::seal::ArtifactKey> {
-    crate::seal::ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+fn artifact_key() -> Result<crate::dispatch::seal::ArtifactKey> {
+    crate::dispatch::seal::ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Seals the plan folder's files into [`BUNDLE_FILE`] for the artifact.
-fn seal_plan(key: &crate::seal::ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
-    let bundle = crate::seal::seal_dir(key, customer, env, dir, BUNDLED)
+fn seal_plan(
+    key: &crate::dispatch::seal::ArtifactKey,
+    customer: &str,
+    env: &str,
+    dir: &Path,
+) -> Result<()> {
+    let bundle = crate::dispatch::seal::seal_dir(key, customer, env, dir, BUNDLED)
         .map_err(|e| Error::Failed(e.to_string()))?;
-    crate::fsutil::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
+    crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
         .map_err(|e| Error::Failed(e.to_string()))
 }
 
 /// Opens the downloaded bundle into the plan folder: the files the apply
 /// checks are the sealed ones, whatever else lies in the folder.
-fn open_plan(key: &crate::seal::ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
+fn open_plan(
+    key: &crate::dispatch::seal::ArtifactKey,
+    customer: &str,
+    env: &str,
+    dir: &Path,
+) -> Result<()> {
     let bundle = dir.join(BUNDLE_FILE);
     if !bundle.is_file() {
         return Err(Error::Refused(format!(
@@ -786,10 +797,10 @@ fn open_plan(key: &crate::seal::ArtifactKey, customer: &str, env: &str, dir: &Pa
             dir.display()
         )));
     }
-    crate::seal::open_into(key, customer, env, &bundle, dir)
+    crate::dispatch::seal::open_into(key, customer, env, &bundle, dir)
         .map(drop)
         .map_err(|e| match e {
-            crate::seal::SealError::Fs(f) => Error::Failed(f.to_string()),
+            crate::dispatch::seal::SealError::Fs(f) => Error::Failed(f.to_string()),
             other => Error::Refused(other.to_string()),
         })
 }
@@ -816,7 +827,12 @@ fn manager_summary(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> Str
     let gates = s
         .gates
         .as_ref()
-        .map(|v| format!(" · gates: {}", crate::plan::md_escape(&v.short())))
+        .map(|v| {
+            format!(
+                " · gates: {}",
+                crate::report::markdown::md_escape(&v.short())
+            )
+        })
         .unwrap_or_default();
     format!(
         "### fleetform plan: `{customer}` / `{env}`\n\n{} at `{}`{gates}. Plan digest `sha256:{}`. The full plan is on the customer's pull request; the plan files travel in the sealed artifact.\n\n",
@@ -991,11 +1007,11 @@ async fn reviewed_by(
             )
         })?;
     let reviews = gh.run_reviews(repo, run_id).await.map_err(gh_err)?;
-    let dispatchers = crate::approval::Dispatchers::new([
+    let dispatchers = crate::policy::approval::Dispatchers::new([
         ctx.actor.clone(),
         std::env::var("GITHUB_TRIGGERING_ACTOR").ok(),
     ]);
-    Ok(crate::approval::approver(
+    Ok(crate::policy::approval::approver(
         &reviews,
         &environment.apply_environment(),
         &dispatchers,
@@ -1224,7 +1240,7 @@ impl InvalidRun<'_> {
             short_sha(&payload.sha),
         ));
         for env in self.envs {
-            super::audit(
+            crate::audit::record(
                 out,
                 crate::audit::Entry::now("plan", "failed")
                     .customer(&customer.slug)

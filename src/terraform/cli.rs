@@ -4,7 +4,7 @@
 //! its own `TF_DATA_DIR`, so parallel runs never collide. Variables reach
 //! Terraform only through a JSON var file; `TF_VAR_*` and `TF_CLI_ARGS*` from
 //! the environment are removed so nothing else can set them, and so is every
-//! credential fleetform or the runner holds (see [`crate::process`]).
+//! credential fleetform or the runner holds (see [`crate::util::process`]).
 //! The backend is written by fleetform from the manager config alone.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ pub enum TerraformError {
     #[error("cannot prepare the working copy: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot prepare the working copy: {0}")]
-    Fs(#[from] crate::fsutil::FsError),
+    Fs(#[from] crate::util::fs::FsError),
     #[error("`{binary} {step}` failed (exit {code}):\n{output}")]
     Failed {
         binary: String,
@@ -126,7 +126,7 @@ impl Workspace {
         environment: &str,
     ) -> Result<Self, TerraformError> {
         let io = |what: &'static str, path: &Path, e: std::io::Error| {
-            TerraformError::Fs(crate::fsutil::FsError::new(what, path, e))
+            TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
         };
         std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
         let dir = tempfile::Builder::new()
@@ -139,7 +139,7 @@ impl Workspace {
         lock.try_lock()
             .map_err(|e| io("locking", &lock_path, std::io::Error::other(e.to_string())))?;
         let module = manager.path(&manager.config.terraform.working_dir);
-        crate::fsutil::copy_module(&module, dir.path())?;
+        crate::util::fs::copy_module(&module, dir.path())?;
         let key = manager.state_key(customer, environment);
         let backend = backend_override(manager, &key)?;
         let override_path = dir.path().join("_fleetform_backend_override.tf");
@@ -245,10 +245,10 @@ fn backend_override(manager: &Manager, key: &str) -> Result<String, TerraformErr
             let path = dir.join(key);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
-                    .map_err(|e| crate::fsutil::FsError::new("creating", parent, e))?;
+                    .map_err(|e| crate::util::fs::FsError::new("creating", parent, e))?;
             }
             let abs = std::path::absolute(&path)
-                .map_err(|e| crate::fsutil::FsError::new("resolving", &path, e))?;
+                .map_err(|e| crate::util::fs::FsError::new("resolving", &path, e))?;
             format!(
                 "# Written by fleetform from fleetform.yml; do not edit.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
                 hcl_str(&abs.to_string_lossy())
@@ -286,9 +286,9 @@ impl Terraform {
         cmd.current_dir(ws.path());
         // Credentials and the runner's files never reach Terraform, its
         // providers, `external` data sources or provisioners (see
-        // `crate::process`); nor do variables that would set Terraform's
+        // `crate::util::process`); nor do variables that would set Terraform's
         // inputs, flags, workspace or data dir behind fleetform's back.
-        crate::process::scrub_env(&mut cmd, &self.pass_env, |k| {
+        crate::util::process::scrub_env(&mut cmd, &self.pass_env, |k| {
             k.starts_with("TF_VAR_")
                 || k.starts_with("TF_CLI_ARGS")
                 || k == "TF_WORKSPACE"
@@ -425,7 +425,7 @@ impl Terraform {
 
     pub fn version(&self) -> Option<String> {
         let mut cmd = Command::new(&self.binary);
-        crate::process::scrub_env(&mut cmd, &self.pass_env, |_| false);
+        crate::util::process::scrub_env(&mut cmd, &self.pass_env, |_| false);
         let out = cmd
             .arg("version")
             .arg("-json")

@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::config::{Customer, Manager};
-use crate::customer::{self, CustomerDocs, Diagnostic, ManagerLayers};
-use crate::fsutil::{sha256_file, write_atomic};
-use crate::layers::Layered;
-use crate::plan::{render_comment, CommentContext, PlanSummary};
-use crate::schema::Schema;
-use crate::template::ValueTemplates;
+use crate::report::comment::{render_comment, CommentContext};
+use crate::terraform::summary::PlanSummary;
 use crate::terraform::{Terraform, TerraformError, Workspace};
+use crate::util::fs::{sha256_file, write_atomic};
+use crate::values::customer::{self, CustomerDocs, Diagnostic, ManagerLayers};
+use crate::values::layers::Layered;
+use crate::values::schema::Schema;
+use crate::values::template::ValueTemplates;
 
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const PLAN_FILE: &str = "tfplan";
@@ -37,8 +38,8 @@ pub enum RunError {
     Io(#[from] anyhow::Error),
 }
 
-impl From<crate::fsutil::FsError> for RunError {
-    fn from(e: crate::fsutil::FsError) -> Self {
+impl From<crate::util::fs::FsError> for RunError {
+    fn from(e: crate::util::fs::FsError) -> Self {
         RunError::Io(e.into())
     }
 }
@@ -65,18 +66,18 @@ impl RunError {
 /// Creates the results folder `<root>/<customer>/<environment>` so that
 /// neither of the two folders fleetform names can be a planted symlink
 /// that sends the plan's files (or a truncated lock) elsewhere.
-fn ensure_out_dir(dir: &Path, customer: &str, env: &str) -> Result<(), crate::fsutil::FsError> {
+fn ensure_out_dir(dir: &Path, customer: &str, env: &str) -> Result<(), crate::util::fs::FsError> {
     let tail = Path::new(customer).join(env);
     let root = match dir.parent().and_then(Path::parent) {
         Some(root) if dir.ends_with(&tail) => root,
-        _ => return crate::fsutil::ensure_dir(dir, Path::new("")).map(drop),
+        _ => return crate::util::fs::ensure_dir(dir, Path::new("")).map(drop),
     };
     let root = if root.as_os_str().is_empty() {
         Path::new(".")
     } else {
         root
     };
-    crate::fsutil::ensure_dir(root, &tail).map(drop)
+    crate::util::fs::ensure_dir(root, &tail).map(drop)
 }
 
 /// Everything loaded once per run.
@@ -388,7 +389,7 @@ struct Results<'a> {
 /// next to it.
 fn publish(dir: &Path, r: &Results<'_>) -> Result<(), RunError> {
     let lock_path = dir.join(".publish.lock");
-    let lock = crate::fsutil::open_lock_file(&lock_path)?;
+    let lock = crate::util::fs::open_lock_file(&lock_path)?;
     lock.lock().map_err(io_err(&lock_path))?;
     let plan = dir.join(PLAN_FILE);
     std::fs::rename(r.plan, &plan).map_err(io_err(&plan))?;
@@ -408,4 +409,35 @@ fn publish(dir: &Path, r: &Results<'_>) -> Result<(), RunError> {
 /// An I/O error that names its path and keeps the OS reason.
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     move |e| RunError::Io(anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Builds the engine; `with_terraform` locates the engine binary up front so
+/// a missing Terraform fails before any work starts.
+pub fn build<'m>(
+    manager: &'m Manager,
+    with_terraform: bool,
+    explicit: Option<&Path>,
+) -> Result<Engine<'m>, crate::error::Error> {
+    use crate::error::Error;
+    let schema_path = manager.path(&manager.config.schema);
+    let schema = crate::values::schema::Schema::load(
+        &schema_path,
+        &crate::config::display_path(&schema_path),
+    )?;
+    let layers = crate::values::customer::ManagerLayers::load(manager).map_err(Error::Values)?;
+    let terraform = if with_terraform {
+        let mut tf =
+            crate::terraform::Terraform::locate(manager.config.terraform.engine, explicit)?;
+        tf.pass_env = manager.config.terraform.pass_env.clone();
+        Some(tf)
+    } else {
+        None
+    };
+    Ok(Engine {
+        manager,
+        schema,
+        layers,
+        templates: crate::values::template::ValueTemplates::default(),
+        terraform,
+    })
 }

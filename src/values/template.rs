@@ -1,4 +1,4 @@
-//! Templates: string values in layers, and the embedded Markdown templates.
+//! Value templates: string values in layers, rendered in a sandbox.
 //!
 //! Value templates are written by customers, so they run in a small
 //! sandbox:
@@ -400,43 +400,6 @@ fn describe(e: &minijinja::Error) -> String {
         _ => format!("template error: {}{detail}", e.kind()),
     }
 }
-
-/// The embedded Markdown templates (plan comment, summaries).
-pub fn markdown() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .expect("default delimiters are valid"),
-    );
-    // Customer-controlled text as an inline code span nothing escapes from.
-    env.add_filter("code", |s: String| crate::plan::md_code(&s));
-    env.add_filter("code_cell", |s: String| crate::plan::md_code_cell(&s));
-    // Customer-controlled text as escaped Markdown prose.
-    env.add_filter("md", |s: String| crate::plan::md_escape(&s));
-    for (name, src) in EMBEDDED {
-        env.add_template(name, src)
-            .expect("embedded templates parse");
-    }
-    env
-}
-
-const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "plan_comment.md",
-        include_str!("templates/plan_comment.md.j2"),
-    ),
-    (
-        "instructions.md",
-        include_str!("templates/instructions.md.j2"),
-    ),
-];
-
-/// The customer trigger workflow template shipped in `workflows/`.
-pub const CUSTOMER_WORKFLOW: &str = include_str!("../workflows/customer-trigger.yml");
 
 #[cfg(test)]
 mod tests {

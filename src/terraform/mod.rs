@@ -1,0 +1,13 @@
+//! Terraform: the process runner (`cli`: an isolated working copy, the
+//! backend, a scrubbed environment, `init`/`plan`/`show`/`apply`), the
+//! per customer × environment engine (`engine`: values → plan folder →
+//! gates → apply) and plan summaries (`summary`: what a plan does).
+//!
+//! May import: `config`, `values`, `policy`, `report` and `util`. Never the
+//! commands, the GitHub client or the runner's I/O (`ci`).
+
+mod cli;
+pub mod engine;
+pub mod summary;
+
+pub use cli::*;

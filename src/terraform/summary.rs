@@ -1,0 +1,186 @@
+//! Plan summaries: what a saved plan does, read from `terraform show -json`.
+//! Plain data; how it reads for people is `crate::report`'s job.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What one resource or output does in a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Replace,
+    Read,
+}
+
+impl Action {
+    fn from_actions(actions: &[Value]) -> Option<Action> {
+        let a: Vec<&str> = actions.iter().filter_map(Value::as_str).collect();
+        match a.as_slice() {
+            ["create"] => Some(Action::Create),
+            ["update"] => Some(Action::Update),
+            ["delete"] => Some(Action::Delete),
+            ["delete", "create"] | ["create", "delete"] => Some(Action::Replace),
+            ["read"] => Some(Action::Read),
+            _ => None, // no-op
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+            Action::Replace => "-/+",
+            Action::Read => "<=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: String,
+    pub action: Action,
+    /// The resource type (`aws_s3_bucket`), for policy gates.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+}
+
+impl ResourceChange {
+    /// The type, or the one read off the address (`module.m.type.name[0]`).
+    pub fn resource_type(&self) -> &str {
+        if let Some(t) = &self.resource_type {
+            return t;
+        }
+        let mut parts: Vec<&str> = self.address.split('.').collect();
+        while parts.len() > 2 && (parts[0] == "module" || parts[0] == "data") {
+            parts.drain(..if parts[0] == "module" { 2 } else { 1 });
+        }
+        parts.first().copied().unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputChange {
+    pub name: String,
+    pub action: Action,
+}
+
+/// Counts and addresses of a plan. `plan_sha256` binds it to the plan file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub customer: String,
+    pub environment: String,
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub replace: usize,
+    pub resources: Vec<ResourceChange>,
+    pub outputs: Vec<OutputChange>,
+    pub has_changes: bool,
+    pub plan_sha256: String,
+    pub state_key: String,
+    /// The customer commit planned, when known.
+    #[serde(default)]
+    pub sha: Option<String>,
+    /// Policy gates evaluated after the plan.
+    #[serde(default)]
+    pub gates: Option<crate::policy::verdict::Verdict>,
+}
+
+impl PlanSummary {
+    /// Builds the summary from `terraform show -json` output.
+    pub fn from_show_json(
+        json: &Value,
+        customer: &str,
+        environment: &str,
+        state_key: &str,
+        plan_sha256: &str,
+        has_changes: bool,
+    ) -> Self {
+        let mut s = PlanSummary {
+            customer: customer.into(),
+            environment: environment.into(),
+            create: 0,
+            update: 0,
+            delete: 0,
+            replace: 0,
+            resources: Vec::new(),
+            outputs: Vec::new(),
+            has_changes,
+            plan_sha256: plan_sha256.into(),
+            state_key: state_key.into(),
+            sha: None,
+            gates: None,
+        };
+        let empty = Vec::new();
+        for rc in json
+            .get("resource_changes")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+        {
+            let actions = rc
+                .pointer("/change/actions")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
+            let Some(action) = Action::from_actions(actions) else {
+                continue;
+            };
+            match action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Delete => s.delete += 1,
+                Action::Replace => s.replace += 1,
+                Action::Read => {}
+            }
+            let address = rc
+                .get("address")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let resource_type = rc.get("type").and_then(Value::as_str).map(str::to_string);
+            s.resources.push(ResourceChange {
+                address,
+                action,
+                resource_type,
+            });
+        }
+        if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
+            for (name, oc) in outs {
+                let actions = oc
+                    .get("actions")
+                    .and_then(Value::as_array)
+                    .unwrap_or(&empty);
+                if let Some(action) = Action::from_actions(actions) {
+                    s.outputs.push(OutputChange {
+                        name: name.clone(),
+                        action,
+                    });
+                }
+            }
+        }
+        s
+    }
+
+    /// `+2 ~1 -0` (replacements count as one add and one destroy, as
+    /// Terraform counts them).
+    pub fn counts(&self) -> String {
+        format!(
+            "+{} ~{} -{}",
+            self.create + self.replace,
+            self.update,
+            self.delete + self.replace
+        )
+    }
+
+    /// One line, as in a commit status: `staging: +2 ~1 -0`.
+    pub fn headline(&self) -> String {
+        if self.has_changes && self.resources.is_empty() {
+            format!("{}: {} (outputs only)", self.environment, self.counts())
+        } else {
+            format!("{}: {}", self.environment, self.counts())
+        }
+    }
+}

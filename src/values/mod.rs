@@ -1,0 +1,12 @@
+//! The customer's values: the JSON Schema, credential detection, the value
+//! layers, value templates, and the customer files (check and render).
+//! YAML itself (positions, limits) lives in `crates/fleetform-yaml`.
+//!
+//! May import: `config`, `util` and the YAML crate. Nothing that runs
+//! Terraform, talks to GitHub or renders reports.
+
+pub mod customer;
+pub mod layers;
+pub mod schema;
+pub mod secrets;
+pub mod template;
