@@ -71,7 +71,7 @@ pub fn lock_timeout_from_env() -> Result<Duration, LockError> {
         .filter(|s| *s <= 3600)
         .map(Duration::from_secs)
         .ok_or_else(|| LockError::BadTimeout {
-            value: crate::github::shown(&text),
+            value: crate::util::text::shown(&text),
         })
 }
 

@@ -14,6 +14,11 @@ use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 
 pub mod edit;
 
+pub use crate::util::path::{clean_path, display_path, is_relative_inside};
+
+/// Highest dispatch-key generation a registry entry may hold.
+pub const MAX_KEY_GENERATION: u32 = 1_000_000;
+
 /// Loads the manager side: the configuration and the registry.
 pub fn load(dir: &Path) -> Result<(Manager, Registry), ConfigError> {
     let manager = Manager::load(dir)?;
@@ -474,52 +479,6 @@ fn check_key_template(t: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// True for a relative path with no `..`, root or prefix components.
-pub fn is_relative_inside(p: &Path) -> bool {
-    !p.as_os_str().is_empty()
-        && p.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::CurDir
-            )
-        })
-}
-
-/// A path as shown to users: lexically cleaned (`a/./b/../c` → `a/c`) and
-/// relative to the current directory when inside it.
-pub fn display_path(p: &Path) -> PathBuf {
-    let p = clean_path(p);
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = p.strip_prefix(&cwd) {
-            return rel.to_path_buf();
-        }
-    }
-    p
-}
-
-/// Removes `.` and resolves `..` against preceding normal components.
-pub fn clean_path(p: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out: Vec<Component> = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => match out.last() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir) => {}
-                _ => out.push(c),
-            },
-            c => out.push(c),
-        }
-    }
-    if out.is_empty() {
-        return PathBuf::from(".");
-    }
-    out.iter().collect()
-}
-
 /// Lowercase letters, digits and inner `-`, 1–63 characters.
 pub fn is_slug(s: &str) -> bool {
     let b = s.as_bytes();
@@ -765,7 +724,7 @@ impl Registry {
             if !is_date(&c.added) {
                 return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
             }
-            let max_gen = crate::dispatch::auth::MAX_GENERATION;
+            let max_gen = MAX_KEY_GENERATION;
             if c.key_generation.is_some_and(|g| g == 0 || g > max_gen) {
                 return Err(self.invalid(
                     &at("key_generation"),

@@ -53,8 +53,8 @@ const KEY_PREFIX: &str = "ffdk1";
 const SIG_PREFIX: &str = "v1";
 const DERIVE_LABEL: &[u8] = b"fleetform/dispatch-key/v1";
 const CANONICAL_LABEL: &str = "fleetform/dispatch/v1";
-/// Highest key generation (a registry check keeps `key_generation` below it).
-pub const MAX_GENERATION: u32 = 1_000_000;
+/// Highest key generation (the registry's bound).
+pub use crate::config::MAX_KEY_GENERATION as MAX_GENERATION;
 
 /// Why a dispatch, a key or the manager's secret was not accepted. The
 /// messages name what is wrong and what to do; they never hold key material.

@@ -7,40 +7,7 @@ use base64::Engine as _;
 
 use super::root::{ApiRoot, Origin};
 
-/// At most this many characters of a foreign value appear in a message.
-const SHOWN_CHARS: usize = 100;
-
-/// Foreign text made safe to show in one line of a message: `user:pw@`
-/// in a URL becomes `***@`, control characters and line breaks are
-/// escaped, and long text is cut.
-pub fn shown(text: &str) -> String {
-    let redacted = redact_userinfo(text);
-    let mut out = String::new();
-    for (i, c) in redacted.chars().enumerate() {
-        if i == SHOWN_CHARS {
-            out.push('…');
-            break;
-        }
-        if c.is_control() || (c.is_whitespace() && c != ' ') {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `scheme://user:pw@host…` → `scheme://***@host…`.
-fn redact_userinfo(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest.get(..authority_end).and_then(|a| a.rfind('@')) {
-        Some(at) => format!("{scheme}://***{}", rest.get(at..).unwrap_or_default()),
-        None => text.to_string(),
-    }
-}
+pub use crate::util::text::shown;
 
 /// A full commit sha as GitHub writes it: 40 lowercase hex digits.
 pub fn check_sha(value: &str) -> Result<(), String> {

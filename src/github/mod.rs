@@ -947,7 +947,7 @@ impl GitHub {
         &self,
         repo: &str,
         run_id: u64,
-    ) -> Result<Vec<RunReview>, GitHubError> {
+    ) -> Result<Vec<crate::policy::approval::RunReview>, GitHubError> {
         let p = format!("{}/actions/runs/{run_id}/approvals", repo_path(repo));
         let r = self.send(Method::Get, &p, None).await?;
         let items = r
@@ -966,7 +966,7 @@ impl GitHub {
                     .iter()
                     .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
                     .collect();
-                Ok(RunReview {
+                Ok(crate::policy::approval::RunReview {
                     state,
                     login,
                     environments,
@@ -1351,16 +1351,6 @@ fn message_of(text: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| truncate_chars(text.trim(), 200))
-}
-
-/// One reviewer's answer to a run's deployment to environments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunReview {
-    /// approved, rejected or pending
-    pub state: String,
-    pub login: String,
-    /// Names of the environments the answer was for.
-    pub environments: Vec<String>,
 }
 
 pub fn truncate_chars(s: &str, n: usize) -> String {

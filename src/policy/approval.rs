@@ -9,7 +9,15 @@
 //! the dispatcher (the run's actor) and whoever re-ran it (the triggering
 //! actor). That approver is the apply's actor in the audit log.
 
-use crate::github::RunReview;
+/// One reviewer's answer to a run's deployment to environments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReview {
+    /// approved, rejected or pending
+    pub state: String,
+    pub login: String,
+    /// Names of the environments the answer was for.
+    pub environments: Vec<String>,
+}
 
 /// Who must not approve their own apply: the run's actor (for a
 /// `repository_dispatch`, whoever's token sent it) and the triggering actor

@@ -33,7 +33,7 @@ impl FsError {
     pub fn new(action: &'static str, path: &Path, reason: std::io::Error) -> Self {
         FsError {
             action,
-            path: crate::config::display_path(path),
+            path: crate::util::path::display_path(path),
             reason,
         }
     }
@@ -131,7 +131,7 @@ fn read_limited(f: File, limit: u64) -> std::io::Result<Vec<u8>> {
 pub fn read_under(root: &Path, rel: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
     let full = root.join(rel);
     let err = |e| FsError::new("reading", &full, e);
-    if !crate::config::is_relative_inside(rel) {
+    if !crate::util::path::is_relative_inside(rel) {
         return Err(err(refused(
             "the path must be relative and stay inside the repo",
         )));

@@ -1,8 +1,11 @@
 //! Leaf helpers every layer may use: files written atomically and read
-//! within bounds (`fs`), the scrubbed environment of child processes
-//! (`process`).
+//! within bounds (`fs`), paths as checked and shown (`path`), the scrubbed
+//! environment of child processes (`process`) and foreign text made safe
+//! to show (`text`).
 //!
-//! May import: nothing of fleetform's but `config`'s path display.
+//! May import: nothing of fleetform's.
 
 pub mod fs;
+pub mod path;
 pub mod process;
+pub mod text;
