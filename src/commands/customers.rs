@@ -395,32 +395,9 @@ fn instructions(
         "/actions/trigger@v1",
         &format!("/actions/trigger@{action_ref}"),
     );
-    let override_default = manager.root.join("templates/instructions.md.j2");
-    let source = match template {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
-        ),
-        None => std::fs::read_to_string(&override_default).ok(),
-    };
+    let source = instructions_template(manager, template)?;
     let (owner, name) = manager_repo.split_once('/').expect("checked");
-    let apply_note = manager
-        .config
-        .environments
-        .iter()
-        .map(|e| {
-            format!(
-                "{}: {}",
-                e.name,
-                if e.auto_apply {
-                    "automatic"
-                } else {
-                    "after the provider's approval"
-                }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let apply_note = apply_note(manager);
     let ctx = minijinja::context! {
         customer => minijinja::Value::from(minijinja::value::Serde(c)),
         manager_repo => manager_repo,
@@ -447,6 +424,36 @@ fn instructions(
     .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
     out.result(text.trim_end());
     Ok(())
+}
+
+/// The instructions template: `--template`, else the manager's
+/// `templates/instructions.md.j2`, else (`None`) the embedded one.
+fn instructions_template(manager: &Manager, template: Option<&PathBuf>) -> Result<Option<String>> {
+    match template {
+        Some(p) => std::fs::read_to_string(p)
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("{}: {e}", p.display()))),
+        None => Ok(std::fs::read_to_string(manager.root.join("templates/instructions.md.j2")).ok()),
+    }
+}
+
+/// How each environment applies, e.g. `staging: automatic, production:
+/// after the provider's approval`.
+fn apply_note(manager: &Manager) -> String {
+    manager
+        .config
+        .environments
+        .iter()
+        .map(|e| {
+            let how = if e.auto_apply {
+                "automatic"
+            } else {
+                "after the provider's approval"
+            };
+            format!("{}: {how}", e.name)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The manager's dispatch secret, for the `customers` commands that issue

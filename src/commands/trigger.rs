@@ -195,13 +195,7 @@ fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
 pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let ctx = RunContext::from_env();
-    out.mask(settings.token.expose());
-    if let Some(t) = &settings.status_token {
-        out.mask(t.expose());
-    }
-    for m in settings.key.mask_strings() {
-        out.mask(&m);
-    }
+    mask_secrets(&settings, out);
     let Some(subject) = subject(&ctx)? else {
         out.note("the branch was deleted; nothing to plan");
         return Ok(());
@@ -213,33 +207,96 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         )));
     }
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let gh = GitHub::new(
-        &rt,
-        &GitHub::api_url_from_env(),
-        Some(&settings.token),
-        settings.dry_run,
-    )
-    .map_err(Error::from)?;
-    // The customer repo's commit status, with its own token when given.
-    let status_client = match &settings.status_token {
-        Some(t) => Some(
-            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), settings.dry_run)
-                .map_err(Error::from)?,
-        ),
-        None => None,
-    };
-    let sgh = status_client.as_ref().unwrap_or(&gh);
-    let requests = || gh.request_count() + status_client.as_ref().map_or(0, |c| c.request_count());
-    let withheld = || {
-        let mut w = gh.withheld();
-        if let Some(c) = &status_client {
+    let clients = Clients::new(&rt, &settings)?;
+    // Local files first: no request is spent on a checkout without variables.
+    let (source, files) = local_source(&settings)?;
+    let run_url = ctx.run_url();
+    let report = rt.block_on(async {
+        let schema = fetch_schema(&clients.gh, &settings).await?;
+        let sender = Sender {
+            clients: &clients,
+            settings: &settings,
+            subject: &subject,
+            run_url: run_url.clone(),
+        };
+        match customer::check(&source, &schema) {
+            Err(problems) => sender.refuse(problems).await,
+            Ok(_) => {
+                let payload = sender.payload(files, ctx.run_id.as_deref());
+                sender.dispatch(payload).await
+            }
+        }
+    })?;
+    record(&subject, &report, out);
+    publish(&ctx, &settings, &report, out);
+    if !report.problems.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} problem(s) in the variables; nothing was sent to the manager",
+            report.problems.len()
+        )));
+    }
+    match (settings.wait, &report.payload) {
+        (Some(wait), Some(p)) if !settings.dry_run => rt.block_on(wait_for_manager(
+            clients.status(),
+            &settings,
+            p,
+            wait,
+            run_url,
+            out,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn mask_secrets(settings: &Settings, out: &Output) {
+    out.mask(settings.token.expose());
+    if let Some(t) = &settings.status_token {
+        out.mask(t.expose());
+    }
+    for m in settings.key.mask_strings() {
+        out.mask(&m);
+    }
+}
+
+/// The manager's client and, with its own token, the customer repo's.
+struct Clients {
+    gh: GitHub,
+    status: Option<GitHub>,
+}
+
+impl Clients {
+    fn new(rt: &tokio::runtime::Runtime, settings: &Settings) -> Result<Clients> {
+        let api = GitHub::api_url_from_env();
+        let gh =
+            GitHub::new(rt, &api, Some(&settings.token), settings.dry_run).map_err(Error::from)?;
+        let status = match &settings.status_token {
+            Some(t) => Some(GitHub::new(rt, &api, Some(t), settings.dry_run).map_err(Error::from)?),
+            None => None,
+        };
+        Ok(Clients { gh, status })
+    }
+
+    /// The client for the customer commit's status.
+    fn status(&self) -> &GitHub {
+        self.status.as_ref().unwrap_or(&self.gh)
+    }
+
+    fn requests(&self) -> usize {
+        self.gh.request_count() + self.status.as_ref().map_or(0, |c| c.request_count())
+    }
+
+    fn withheld(&self) -> Vec<crate::github::PlannedRequest> {
+        let mut w = self.gh.withheld();
+        if let Some(c) = &self.status {
             w.extend(c.withheld());
         }
         w
-    };
-    let run_url = ctx.run_url();
+    }
+}
 
-    // Local files first: no request is spent on a checkout without variables.
+/// The checkout's variables file and override files, and their paths for
+/// the payload's `files`.
+fn local_source(settings: &Settings) -> Result<(CustomerSource, Vec<String>)> {
     let variables = std::fs::read(&settings.variables).map_err(|e| {
         Error::Usage(format!(
             "{}: cannot read the variables file: {e}; create it (see the provider's instructions)",
@@ -258,98 +315,152 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         variables: (PathBuf::from(&settings.variables), variables),
         overrides,
     };
+    Ok((source, files))
+}
 
-    let report = rt.block_on(async {
-        // 1. The schema, from the manager repo.
-        let schema_bytes = gh
-            .get_file(&settings.manager_repo, &settings.schema_path, settings.schema_ref.as_deref())
-            .await
-            .map_err(|e| Error::Failed(format!("cannot fetch the schema from {}: {e}", settings.manager_repo)))?
-            .ok_or_else(|| {
-                Error::Failed(format!(
-                    "{} has no `{}`; check MANAGER_REPO_OWNER/MANAGER_REPO_NAME and the schema path",
-                    settings.manager_repo, settings.schema_path
-                ))
-            })?;
-        let schema = Schema::from_bytes(&schema_bytes, Path::new(&format!("{}:{}", settings.manager_repo, settings.schema_path)))?;
-        let status = |state: &'static str, description: String| CommitStatus {
+/// The schema, from the manager repo (1 request).
+async fn fetch_schema(gh: &GitHub, settings: &Settings) -> Result<Schema> {
+    let bytes = gh
+        .get_file(
+            &settings.manager_repo,
+            &settings.schema_path,
+            settings.schema_ref.as_deref(),
+        )
+        .await
+        .map_err(|e| {
+            Error::Failed(format!(
+                "cannot fetch the schema from {}: {e}",
+                settings.manager_repo
+            ))
+        })?
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "{} has no `{}`; check MANAGER_REPO_OWNER/MANAGER_REPO_NAME and the schema path",
+                settings.manager_repo, settings.schema_path
+            ))
+        })?;
+    Ok(Schema::from_bytes(
+        &bytes,
+        Path::new(&format!(
+            "{}:{}",
+            settings.manager_repo, settings.schema_path
+        )),
+    )?)
+}
+
+/// Sends what the check decided: a failure status, or the signed dispatch
+/// and a pending status.
+struct Sender<'a> {
+    clients: &'a Clients,
+    settings: &'a Settings,
+    subject: &'a Subject,
+    run_url: Option<String>,
+}
+
+impl Sender<'_> {
+    fn status(&self, state: &'static str, description: String) -> CommitStatus {
+        CommitStatus {
             state,
-            context: settings.status_context.clone(),
+            context: self.settings.status_context.clone(),
             description,
-            target_url: run_url.clone(),
-        };
-        match customer::check(&source, &schema) {
-            Err(problems) => {
-                // 2. Failure status; no dispatch.
-                sgh.set_status(
-                    &subject.repo,
-                    &subject.sha,
-                    &status("failure", format!("invalid variables: {} problem(s), see the trigger run", problems.len())),
-                )
-                .await
-                .map_err(|e| Error::Failed(e.to_string()))?;
-                Ok::<_, Error>(TriggerReport {
-                    event_type: None,
-                    dispatched: false,
-                    payload: None,
-                    problems,
-                    requests: requests(),
-                    dry_run_requests: withheld(),
-                })
-            }
-            Ok(_) => {
-                let mut payload = Payload {
-                    v: 1,
-                    customer_repo: subject.repo.clone(),
-                    sha: subject.sha.clone(),
-                    git_ref: subject.git_ref.clone(),
-                    pr: subject.pr,
-                    event: subject.event.clone(),
-                    trigger_run_url: run_url.clone(),
-                    dispatch_id: dispatch_id(&subject.repo, &subject.sha, ctx.run_id.as_deref()),
-                    files: files.clone(),
-                    sig: None,
-                };
-                payload.sig = Some(settings.key.sign(subject.event_type, &payload, unix_now()));
-                // 2. Dispatch, 3. pending status.
-                gh.dispatch(&settings.manager_repo, subject.event_type, &serde_json::to_value(&payload).expect("serialisable"))
-                    .await
-                    .map_err(|e| Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo)))?;
-                sgh.set_status(&subject.repo, &subject.sha, &status("pending", "queued in manager".into()))
-                    .await
-                    .map_err(|e| Error::Failed(e.to_string()))?;
-                Ok(TriggerReport {
-                    event_type: Some(subject.event_type.to_string()),
-                    dispatched: !settings.dry_run,
-                    payload: Some(payload),
-                    problems: Vec::new(),
-                    requests: requests(),
-                    dry_run_requests: withheld(),
-                })
-            }
+            target_url: self.run_url.clone(),
         }
-    })?;
+    }
 
+    fn report(&self, payload: Option<Payload>, problems: Vec<Diagnostic>) -> TriggerReport {
+        TriggerReport {
+            event_type: payload
+                .as_ref()
+                .map(|_| self.subject.event_type.to_string()),
+            dispatched: payload.is_some() && !self.settings.dry_run,
+            payload,
+            problems,
+            requests: self.clients.requests(),
+            dry_run_requests: self.clients.withheld(),
+        }
+    }
+
+    /// Invalid variables: the failure status (1 request), no dispatch.
+    async fn refuse(&self, problems: Vec<Diagnostic>) -> Result<TriggerReport> {
+        let description = format!(
+            "invalid variables: {} problem(s), see the trigger run",
+            problems.len()
+        );
+        let s = self.subject;
+        self.clients
+            .status()
+            .set_status(&s.repo, &s.sha, &self.status("failure", description))
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        Ok(self.report(None, problems))
+    }
+
+    /// The payload, signed with the customer's dispatch key.
+    fn payload(&self, files: Vec<String>, run_id: Option<&str>) -> Payload {
+        let s = self.subject;
+        let mut payload = Payload {
+            v: 1,
+            customer_repo: s.repo.clone(),
+            sha: s.sha.clone(),
+            git_ref: s.git_ref.clone(),
+            pr: s.pr,
+            event: s.event.clone(),
+            trigger_run_url: self.run_url.clone(),
+            dispatch_id: dispatch_id(&s.repo, &s.sha, run_id),
+            files,
+            sig: None,
+        };
+        payload.sig = Some(self.settings.key.sign(s.event_type, &payload, unix_now()));
+        payload
+    }
+
+    /// The dispatch, then the pending status (2 requests).
+    async fn dispatch(&self, payload: Payload) -> Result<TriggerReport> {
+        let (settings, s) = (self.settings, self.subject);
+        self.clients
+            .gh
+            .dispatch(
+                &settings.manager_repo,
+                s.event_type,
+                &serde_json::to_value(&payload).expect("serialisable"),
+            )
+            .await
+            .map_err(|e| {
+                Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo))
+            })?;
+        self.clients
+            .status()
+            .set_status(
+                &s.repo,
+                &s.sha,
+                &self.status("pending", "queued in manager".into()),
+            )
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        Ok(self.report(Some(payload), Vec::new()))
+    }
+}
+
+/// The problems, the audit record and what a dry run withheld.
+fn record(subject: &Subject, report: &TriggerReport, out: &Output) {
     out.diagnostics(&report.problems);
+    let result = if report.problems.is_empty() {
+        "dispatched"
+    } else {
+        "invalid"
+    };
     crate::audit::record(
         out,
-        crate::audit::Entry::now(
-            "trigger",
-            if report.problems.is_empty() {
-                "dispatched"
-            } else {
-                "invalid"
-            },
-        )
-        .customer(&subject.repo)
-        .sha(Some(&subject.sha))
-        .dispatch(report.payload.as_ref().map(|p| p.dispatch_id.as_str()))
-        .detail(
-            report
-                .event_type
-                .clone()
-                .unwrap_or_else(|| format!("{} problem(s)", report.problems.len())),
-        ),
+        crate::audit::Entry::now("trigger", result)
+            .customer(&subject.repo)
+            .sha(Some(&subject.sha))
+            .dispatch(report.payload.as_ref().map(|p| p.dispatch_id.as_str()))
+            .detail(
+                report
+                    .event_type
+                    .clone()
+                    .unwrap_or_else(|| format!("{} problem(s)", report.problems.len())),
+            ),
     );
     for r in &report.dry_run_requests {
         out.note(&format!(
@@ -360,20 +471,22 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
         ));
     }
     out.verbose(&format!("{} GitHub API request(s)", report.requests));
+}
+
+/// Step outputs and the result line (or JSON).
+fn publish(ctx: &RunContext, settings: &Settings, report: &TriggerReport, out: &Output) {
+    let dispatch_id = report
+        .payload
+        .as_ref()
+        .map(|p| p.dispatch_id.clone())
+        .unwrap_or_default();
     let _ = ctx.set_outputs(&[
         ("dispatched", report.dispatched.to_string()),
         ("event_type", report.event_type.clone().unwrap_or_default()),
-        (
-            "dispatch_id",
-            report
-                .payload
-                .as_ref()
-                .map(|p| p.dispatch_id.clone())
-                .unwrap_or_default(),
-        ),
+        ("dispatch_id", dispatch_id),
     ]);
     if settings.json {
-        out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
+        out.result(&serde_json::to_string_pretty(report).expect("serialisable"));
     } else if let Some(p) = &report.payload {
         out.result(
             format!(
@@ -388,25 +501,6 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
             .trim(),
         );
     }
-    if !report.problems.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} problem(s) in the variables; nothing was sent to the manager",
-            report.problems.len()
-        )));
-    }
-    if let (Some(wait), Some(p)) = (settings.wait, &report.payload) {
-        if !settings.dry_run {
-            return rt.block_on(wait_for_manager(
-                sgh,
-                &settings,
-                p,
-                wait,
-                run_url.clone(),
-                out,
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Polls the customer commit's combined status until the manager answers
@@ -441,34 +535,8 @@ async fn wait_for_manager(
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = (interval * 2).min(cap);
         polls += 1;
-        let combined = gh
-            .combined_status(&payload.customer_repo, &payload.sha)
-            .await
-            .map_err(|e| Error::Failed(format!("cannot read the commit status: {e}")))?;
-        let ours = combined
-            .get("statuses")
-            .and_then(Value::as_array)
-            .and_then(|a| {
-                a.iter().find(|s| {
-                    s.get("context").and_then(Value::as_str)
-                        == Some(settings.status_context.as_str())
-                })
-            });
-        let state = ours
-            .and_then(|s| s.get("state"))
-            .and_then(Value::as_str)
-            .unwrap_or("pending");
-        let desc = ours
-            .and_then(|s| s.get("description"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let link = ours
-            .and_then(|s| s.get("target_url"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        match state {
+        let (state, desc, link) = manager_answer(gh, settings, payload).await?;
+        match state.as_str() {
             "pending" => continue,
             "success" => {
                 out.result(format!("the manager answered: {desc} {link}").trim_end());
@@ -501,6 +569,38 @@ async fn wait_for_manager(
         out.note(&format!("could not mark the commit: {e}"));
     }
     Err(Error::Failed(note))
+}
+
+/// The state, description and link of our context on the customer commit
+/// (1 request); `pending` while the manager has not answered.
+async fn manager_answer(
+    gh: &GitHub,
+    settings: &Settings,
+    payload: &Payload,
+) -> Result<(String, String, String)> {
+    let combined = gh
+        .combined_status(&payload.customer_repo, &payload.sha)
+        .await
+        .map_err(|e| Error::Failed(format!("cannot read the commit status: {e}")))?;
+    let ours = combined
+        .get("statuses")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter().find(|s| {
+                s.get("context").and_then(Value::as_str) == Some(settings.status_context.as_str())
+            })
+        });
+    let field = |name: &str, default: &str| {
+        ours.and_then(|s| s.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    Ok((
+        field("state", "pending"),
+        field("description", ""),
+        field("target_url", ""),
+    ))
 }
 
 fn unix_now() -> u64 {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::Customer;
-use crate::yaml::Document;
+use crate::yaml::{Document, Pos};
 
 /// How long an edit waits for another one by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -251,26 +251,58 @@ pub fn revoke(
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     let base = format!("/customers/{index}");
     let key_line = doc.key_pos(&format!("{base}/slug"));
+    let key_col = block_key_column(&lines, key_line).map_err(err)?;
+    let indent = " ".repeat(key_col);
+    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
+    if entry.get("revoked").is_some() {
+        return Err(err("the entry already has a `revoked:` block".into()));
+    }
+    let end = entry_end(&lines, key_line.line, key_col);
+    let block = [
+        format!("{indent}revoked:"),
+        format!("{indent}  date: {date}"),
+        format!("{indent}  reason: {}", quote(reason)),
+    ];
+    for (k, l) in block.into_iter().enumerate() {
+        out.insert(end + k, l);
+    }
+    match entry.get("status") {
+        Some(_) => {
+            let p = doc.pos(&format!("{base}/status"));
+            set_status_revoked(&mut out, p)
+                .map_err(|()| err("`status:` is not a plain `active` value".into()))?;
+        }
+        None => out.insert(end, format!("{indent}status: revoked")),
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    Ok(s)
+}
+
+/// The column (0-based) of a block-style entry's keys, given the position
+/// of its first key; a flow-style entry (`{...}`) cannot be edited here.
+fn block_key_column(lines: &[&str], key_line: Pos) -> Result<usize, String> {
     let first = lines
         .get(key_line.line.saturating_sub(1))
         .copied()
         .unwrap_or_default();
-    // Key column of the entry's fields.
-    let key_col = key_line.col.saturating_sub(1);
     // Block style has only spaces and `- ` before the entry's first key.
     let before_key = byte_at(first, key_line.col)
         .and_then(|b| first.get(..b))
         .unwrap_or(first);
     if !before_key.chars().all(|c| c == ' ' || c == '-') {
-        return Err(err(
+        return Err(
             "the entry is written in flow style (`{...}`); write it as a block to revoke it".into(),
-        ));
+        );
     }
-    let indent = " ".repeat(key_col);
-    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
-    // The entry's last line: before the next line indented left of its keys.
+    Ok(key_line.col.saturating_sub(1))
+}
+
+/// The index of the line after an entry's last line: before the next line
+/// indented left of its keys, trailing blank and comment lines excluded.
+fn entry_end(lines: &[&str], first_line: usize, key_col: usize) -> usize {
     let mut end = lines.len();
-    for (i, l) in lines.iter().enumerate().skip(key_line.line) {
+    for (i, l) in lines.iter().enumerate().skip(first_line) {
         let t = l.trim_start();
         if t.is_empty() || t.starts_with('#') {
             continue;
@@ -282,43 +314,26 @@ pub fn revoke(
             break;
         }
     }
-    while end > key_line.line
+    while end > first_line
         && (lines[end - 1].trim().is_empty() || lines[end - 1].trim_start().starts_with('#'))
     {
         end -= 1;
     }
-    if entry.get("revoked").is_some() {
-        return Err(err("the entry already has a `revoked:` block".into()));
-    }
-    let block = vec![
-        format!("{indent}revoked:"),
-        format!("{indent}  date: {date}"),
-        format!("{indent}  reason: {}", quote(reason)),
-    ];
-    for (k, l) in block.into_iter().enumerate() {
-        out.insert(end + k, l);
-    }
-    match entry.get("status") {
-        Some(_) => {
-            let p = doc.pos(&format!("{base}/status"));
-            let not_plain = || err("`status:` is not a plain `active` value".into());
-            let line = out
-                .get_mut(p.line.saturating_sub(1))
-                .ok_or_else(not_plain)?;
-            let start = byte_at(line, p.col).ok_or_else(not_plain)?;
-            let end = start + "active".len();
-            let (Some(before), Some("active"), Some(after)) =
-                (line.get(..start), line.get(start..end), line.get(end..))
-            else {
-                return Err(not_plain());
-            };
-            *line = format!("{before}revoked{after}");
-        }
-        None => out.insert(end, format!("{indent}status: revoked")),
-    }
-    let mut s = out.join("\n");
-    s.push('\n');
-    Ok(s)
+    end
+}
+
+/// Replaces the plain `active` at `p` with `revoked`.
+fn set_status_revoked(out: &mut [String], p: Pos) -> Result<(), ()> {
+    let line = out.get_mut(p.line.saturating_sub(1)).ok_or(())?;
+    let start = byte_at(line, p.col).ok_or(())?;
+    let end = start + "active".len();
+    let (Some(before), Some("active"), Some(after)) =
+        (line.get(..start), line.get(start..end), line.get(end..))
+    else {
+        return Err(());
+    };
+    *line = format!("{before}revoked{after}");
+    Ok(())
 }
 
 /// Sets entry `index`'s `key_generation:` to `generation`: the number is

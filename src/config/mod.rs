@@ -354,6 +354,22 @@ impl Manager {
                 "unsupported version; this fleetform reads `version: 1`",
             ));
         }
+        self.check_environments()?;
+        self.check_terraform()?;
+        self.check_customer_paths()?;
+        if c.status_context.trim().is_empty() {
+            return Err(self.invalid("/status_context", "must not be empty"));
+        }
+        self.check_policies()?;
+        if !c.sync.branch.starts_with("fleetform/") && c.sync.branch.contains("..") {
+            return Err(self.invalid("/sync/branch", "not a valid branch name"));
+        }
+        Ok(())
+    }
+
+    /// At least one environment, each with a slug name, none twice.
+    fn check_environments(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
         if c.environments.is_empty() {
             return Err(self.invalid("/environments", "declare at least one environment"));
         }
@@ -375,9 +391,14 @@ impl Manager {
                 ));
             }
         }
-        check_key_template(&c.terraform.state_key)
-            .map_err(|m| self.invalid("/terraform/state_key", m))?;
-        for (i, name) in c.terraform.pass_env.iter().enumerate() {
+        Ok(())
+    }
+
+    /// The state key template and the names in `pass_env`.
+    fn check_terraform(&self) -> Result<(), ConfigError> {
+        let t = &self.config.terraform;
+        check_key_template(&t.state_key).map_err(|m| self.invalid("/terraform/state_key", m))?;
+        for (i, name) in t.pass_env.iter().enumerate() {
             let ok = !name.is_empty()
                 && !name.starts_with(|ch: char| ch.is_ascii_digit())
                 && name
@@ -390,15 +411,22 @@ impl Manager {
                 ));
             }
         }
-        if !c.customer.overrides.contains("{environment}") {
+        Ok(())
+    }
+
+    /// The customer's file names: relative, inside the repo, and the
+    /// override name has `{environment}`.
+    fn check_customer_paths(&self) -> Result<(), ConfigError> {
+        let c = &self.config.customer;
+        if !c.overrides.contains("{environment}") {
             return Err(self.invalid(
                 "/customer/overrides",
                 "the override file name must contain `{environment}`",
             ));
         }
         for (pointer, p) in [
-            ("/customer/variables", c.customer.variables.as_str()),
-            ("/customer/overrides", c.customer.overrides.as_str()),
+            ("/customer/variables", c.variables.as_str()),
+            ("/customer/overrides", c.overrides.as_str()),
         ] {
             if !is_relative_inside(Path::new(p)) {
                 return Err(
@@ -406,9 +434,12 @@ impl Manager {
                 );
             }
         }
-        if c.status_context.trim().is_empty() {
-            return Err(self.invalid("/status_context", "must not be empty"));
-        }
+        Ok(())
+    }
+
+    /// Gate settings, for declared environments only.
+    fn check_policies(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
         c.policies
             .check()
             .map_err(|m| self.invalid("/policies", m))?;
@@ -423,9 +454,6 @@ impl Manager {
                     message: format!("policies for unknown environment `{env}`"),
                 });
             }
-        }
-        if !c.sync.branch.starts_with("fleetform/") && c.sync.branch.contains("..") {
-            return Err(self.invalid("/sync/branch", "not a valid branch name"));
         }
         Ok(())
     }
@@ -662,97 +690,124 @@ impl Registry {
         let mut slugs = HashSet::with_capacity(self.customers.len());
         let mut repos = HashSet::with_capacity(self.customers.len());
         for (i, c) in self.customers.iter().enumerate() {
-            let at = |field: &str| format!("/customers/{i}/{field}");
-            if !is_slug(&c.slug) {
+            self.check_identity(i, c, &mut slugs, &mut repos)?;
+            self.check_fields(i, c, &envs)?;
+            self.check_status(i, c)?;
+        }
+        Ok(())
+    }
+
+    /// A slug and a repo (or a local path), neither shared with another
+    /// customer.
+    fn check_identity<'c>(
+        &self,
+        i: usize,
+        c: &'c Customer,
+        slugs: &mut HashSet<&'c str>,
+        repos: &mut HashSet<String>,
+    ) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("/customers/{i}/{field}");
+        if !is_slug(&c.slug) {
+            return Err(self.invalid(
+                &at("slug"),
+                "slug must be 1–63 lowercase letters, digits or inner `-`",
+            ));
+        }
+        if !slugs.insert(c.slug.as_str()) {
+            return Err(self.invalid(
+                &at("slug"),
+                format!("customer `{}` is registered twice", c.slug),
+            ));
+        }
+        match (&c.repo, &c.path) {
+            (None, None) => {
                 return Err(self.invalid(
-                    &at("slug"),
-                    "slug must be 1–63 lowercase letters, digits or inner `-`",
-                ));
+                    &format!("/customers/{i}"),
+                    format!(
+                        "customer `{}` needs `repo` (owner/name) or, for local mode, `path`",
+                        c.slug
+                    ),
+                ))
             }
-            if !slugs.insert(c.slug.as_str()) {
-                return Err(self.invalid(
-                    &at("slug"),
-                    format!("customer `{}` is registered twice", c.slug),
-                ));
-            }
-            match (&c.repo, &c.path) {
-                (None, None) => {
+            (Some(repo), _) => {
+                if !is_repo(repo) {
                     return Err(self.invalid(
-                        &format!("/customers/{i}"),
-                        format!(
-                            "customer `{}` needs `repo` (owner/name) or, for local mode, `path`",
-                            c.slug
-                        ),
-                    ))
+                        &at("repo"),
+                        format!("`{repo}` is not a GitHub `owner/name`"),
+                    ));
                 }
-                (Some(repo), _) => {
-                    if !is_repo(repo) {
-                        return Err(self.invalid(
-                            &at("repo"),
-                            format!("`{repo}` is not a GitHub `owner/name`"),
-                        ));
-                    }
-                    if !repos.insert(repo.to_ascii_lowercase()) {
-                        return Err(self.invalid(
-                            &at("repo"),
-                            format!("repo `{repo}` belongs to two customers"),
-                        ));
-                    }
-                }
-                _ => {}
-            }
-            if !is_email(&c.contact) {
-                return Err(self.invalid(
-                    &at("contact"),
-                    format!("`{}` is not an e-mail address", c.contact),
-                ));
-            }
-            if c.environments.is_empty() {
-                return Err(self.invalid(&at("environments"), "enable at least one environment"));
-            }
-            for (j, e) in c.environments.iter().enumerate() {
-                if !envs.contains(&e.as_str()) {
+                if !repos.insert(repo.to_ascii_lowercase()) {
                     return Err(self.invalid(
-                        &format!("/customers/{i}/environments/{j}"),
-                        format!(
-                            "unknown environment `{e}`; fleetform.yml declares: {}",
-                            envs.join(", ")
-                        ),
+                        &at("repo"),
+                        format!("repo `{repo}` belongs to two customers"),
                     ));
                 }
             }
-            if !is_date(&c.added) {
-                return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
-            }
-            let max_gen = MAX_KEY_GENERATION;
-            if c.key_generation.is_some_and(|g| g == 0 || g > max_gen) {
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Contact, environments, dates and key generation.
+    fn check_fields(&self, i: usize, c: &Customer, envs: &[&str]) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("/customers/{i}/{field}");
+        if !is_email(&c.contact) {
+            return Err(self.invalid(
+                &at("contact"),
+                format!("`{}` is not an e-mail address", c.contact),
+            ));
+        }
+        if c.environments.is_empty() {
+            return Err(self.invalid(&at("environments"), "enable at least one environment"));
+        }
+        for (j, e) in c.environments.iter().enumerate() {
+            if !envs.contains(&e.as_str()) {
                 return Err(self.invalid(
-                    &at("key_generation"),
-                    format!("`key_generation` must be 1-{max_gen}; change it only with `fleetform customers rotate-key`"),
+                    &format!("/customers/{i}/environments/{j}"),
+                    format!(
+                        "unknown environment `{e}`; fleetform.yml declares: {}",
+                        envs.join(", ")
+                    ),
                 ));
             }
-            match (c.status, &c.revoked) {
-                (Status::Revoked, None) => {
-                    return Err(self.invalid(
-                        &at("status"),
-                        "a revoked customer needs `revoked: {date: YYYY-MM-DD, reason: ...}`",
-                    ))
-                }
-                (Status::Active, Some(_)) => {
-                    return Err(
-                        self.invalid(&at("revoked"), "`revoked` is set but `status` is `active`")
-                    )
-                }
-                (Status::Revoked, Some(r)) => {
-                    if !is_date(&r.date) {
-                        return Err(self.invalid(&at("revoked/date"), "date must be YYYY-MM-DD"));
-                    }
-                    if r.reason.trim().is_empty() {
-                        return Err(self.invalid(&at("revoked/reason"), "give a reason"));
-                    }
-                }
-                (Status::Active, None) => {}
+        }
+        if !is_date(&c.added) {
+            return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
+        }
+        let max_gen = MAX_KEY_GENERATION;
+        if c.key_generation.is_some_and(|g| g == 0 || g > max_gen) {
+            return Err(self.invalid(
+                &at("key_generation"),
+                format!("`key_generation` must be 1-{max_gen}; change it only with `fleetform customers rotate-key`"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `revoked` exactly when the status says so, with a date and a reason.
+    fn check_status(&self, i: usize, c: &Customer) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("/customers/{i}/{field}");
+        match (c.status, &c.revoked) {
+            (Status::Revoked, None) => {
+                return Err(self.invalid(
+                    &at("status"),
+                    "a revoked customer needs `revoked: {date: YYYY-MM-DD, reason: ...}`",
+                ))
             }
+            (Status::Active, Some(_)) => {
+                return Err(
+                    self.invalid(&at("revoked"), "`revoked` is set but `status` is `active`")
+                )
+            }
+            (Status::Revoked, Some(r)) => {
+                if !is_date(&r.date) {
+                    return Err(self.invalid(&at("revoked/date"), "date must be YYYY-MM-DD"));
+                }
+                if r.reason.trim().is_empty() {
+                    return Err(self.invalid(&at("revoked/reason"), "give a reason"));
+                }
+            }
+            (Status::Active, None) => {}
         }
         Ok(())
     }

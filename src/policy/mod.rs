@@ -234,143 +234,152 @@ pub fn evaluate(
     now: jiff::Timestamp,
     stage: Stage,
 ) -> Verdict {
-    let mut results = Vec::new();
-    let mut push = |gate: &str, passed: bool, skipped: bool, detail: String| {
-        results.push(GateResult {
-            gate: gate.into(),
-            passed,
-            waived: false,
-            skipped,
-            detail,
-        });
-    };
-    if let Some(max) = gates.max_destroy {
-        let n = summary.delete + summary.replace;
-        push(
-            "max_destroy",
-            n <= max,
-            false,
-            format!("{n} destroyed (replacements included), at most {max}"),
-        );
+    let results = [
+        max_destroy(gates, summary),
+        max_replace(gates, summary),
+        forbidden_types(gates, summary),
+        required_labels(gates, pull),
+        required_approvals(gates, pull),
+        apply_windows(gates, now, stage),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    waive(
+        Verdict {
+            results,
+            waiver: None,
+        },
+        gates,
+        pull,
+    )
+}
+
+fn gate(name: &str, passed: bool, skipped: bool, detail: String) -> GateResult {
+    GateResult {
+        gate: name.into(),
+        passed,
+        waived: false,
+        skipped,
+        detail,
     }
-    if let Some(max) = gates.max_replace {
-        push(
-            "max_replace",
-            summary.replace <= max,
-            false,
-            format!("{} replaced, at most {max}", summary.replace),
-        );
-    }
-    if let Some(pats) = gates
+}
+
+fn max_destroy(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
+    let max = gates.max_destroy?;
+    let n = summary.delete + summary.replace;
+    Some(gate(
+        "max_destroy",
+        n <= max,
+        false,
+        format!("{n} destroyed (replacements included), at most {max}"),
+    ))
+}
+
+fn max_replace(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
+    let max = gates.max_replace?;
+    Some(gate(
+        "max_replace",
+        summary.replace <= max,
+        false,
+        format!("{} replaced, at most {max}", summary.replace),
+    ))
+}
+
+fn forbidden_types(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
+    let pats = gates
         .forbidden_resource_types
         .as_ref()
-        .filter(|p| !p.is_empty())
-    {
-        let hits: Vec<&str> = summary
-            .resources
-            .iter()
-            .filter(|r| r.action != Action::Read)
-            .filter(|r| pats.iter().any(|p| glob(p, r.resource_type())))
-            .map(|r| r.address.as_str())
-            .collect();
-        push(
-            "forbidden_resource_types",
-            hits.is_empty(),
-            false,
-            if hits.is_empty() {
-                format!("no change to {}", pats.join(", "))
-            } else {
-                format!("changes forbidden types: {}", hits.join(", "))
-            },
-        );
-    }
-    if let Some(labels) = gates.required_labels.as_ref().filter(|l| !l.is_empty()) {
-        match pull {
-            None => push(
-                "required_labels",
-                false,
-                true,
-                format!("needs labels {} on the pull request", labels.join(", ")),
-            ),
-            Some(p) => {
-                let missing: Vec<&str> = labels
-                    .iter()
-                    .filter(|l| !p.labels.contains(l))
-                    .map(String::as_str)
-                    .collect();
-                push(
-                    "required_labels",
-                    missing.is_empty(),
-                    false,
-                    if missing.is_empty() {
-                        format!("labels present: {}", labels.join(", "))
-                    } else {
-                        format!("missing labels: {}", missing.join(", "))
-                    },
-                );
-            }
-        }
-    }
-    if let Some(n) = gates.required_approvals.filter(|n| *n > 0) {
-        match pull {
-            None => push(
-                "required_approvals",
-                false,
-                true,
-                format!("needs {n} approving review(s)"),
-            ),
-            Some(p) => push(
-                "required_approvals",
-                p.approvals.len() >= n,
-                false,
-                format!("{} of {n} approving review(s)", p.approvals.len()),
-            ),
-        }
-    }
-    if let Some(ws) = gates.apply_windows.as_ref().filter(|w| !w.is_empty()) {
-        let desc = ws
-            .iter()
-            .map(|w| {
-                format!(
-                    "{} {} {}",
-                    if w.days.is_empty() {
-                        "daily".into()
-                    } else {
-                        w.days.join(",")
-                    },
-                    w.hours,
-                    w.time_zone
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        match stage {
-            // At plan time the window is informational: the apply decides.
-            Stage::Plan => push(
-                "apply_windows",
-                true,
-                false,
-                format!("applies run within: {desc}"),
-            ),
-            Stage::Apply => match in_window(ws, now) {
-                Ok(inside) => push(
-                    "apply_windows",
-                    inside,
-                    false,
-                    if inside {
-                        format!("inside {desc}")
-                    } else {
-                        format!("outside {desc}")
-                    },
-                ),
-                Err(e) => push("apply_windows", false, false, e),
-            },
-        }
-    }
-    let mut verdict = Verdict {
-        results,
-        waiver: None,
+        .filter(|p| !p.is_empty())?;
+    let hits: Vec<&str> = summary
+        .resources
+        .iter()
+        .filter(|r| r.action != Action::Read)
+        .filter(|r| pats.iter().any(|p| glob(p, r.resource_type())))
+        .map(|r| r.address.as_str())
+        .collect();
+    let detail = if hits.is_empty() {
+        format!("no change to {}", pats.join(", "))
+    } else {
+        format!("changes forbidden types: {}", hits.join(", "))
     };
+    Some(gate(
+        "forbidden_resource_types",
+        hits.is_empty(),
+        false,
+        detail,
+    ))
+}
+
+fn required_labels(gates: &Gates, pull: Option<&PullFacts>) -> Option<GateResult> {
+    let labels = gates.required_labels.as_ref().filter(|l| !l.is_empty())?;
+    let Some(p) = pull else {
+        let detail = format!("needs labels {} on the pull request", labels.join(", "));
+        return Some(gate("required_labels", false, true, detail));
+    };
+    let missing: Vec<&str> = labels
+        .iter()
+        .filter(|l| !p.labels.contains(l))
+        .map(String::as_str)
+        .collect();
+    let detail = if missing.is_empty() {
+        format!("labels present: {}", labels.join(", "))
+    } else {
+        format!("missing labels: {}", missing.join(", "))
+    };
+    Some(gate("required_labels", missing.is_empty(), false, detail))
+}
+
+fn required_approvals(gates: &Gates, pull: Option<&PullFacts>) -> Option<GateResult> {
+    let n = gates.required_approvals.filter(|n| *n > 0)?;
+    Some(match pull {
+        None => gate(
+            "required_approvals",
+            false,
+            true,
+            format!("needs {n} approving review(s)"),
+        ),
+        Some(p) => gate(
+            "required_approvals",
+            p.approvals.len() >= n,
+            false,
+            format!("{} of {n} approving review(s)", p.approvals.len()),
+        ),
+    })
+}
+
+fn apply_windows(gates: &Gates, now: jiff::Timestamp, stage: Stage) -> Option<GateResult> {
+    let ws = gates.apply_windows.as_ref().filter(|w| !w.is_empty())?;
+    let desc = ws
+        .iter()
+        .map(|w| {
+            let days = if w.days.is_empty() {
+                "daily".into()
+            } else {
+                w.days.join(",")
+            };
+            format!("{days} {} {}", w.hours, w.time_zone)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(match stage {
+        // At plan time the window is informational: the apply decides.
+        Stage::Plan => gate(
+            "apply_windows",
+            true,
+            false,
+            format!("applies run within: {desc}"),
+        ),
+        Stage::Apply => match in_window(ws, now) {
+            Ok(true) => gate("apply_windows", true, false, format!("inside {desc}")),
+            Ok(false) => gate("apply_windows", false, false, format!("outside {desc}")),
+            Err(e) => gate("apply_windows", false, false, e),
+        },
+    })
+}
+
+/// The waiver label on the pull request waives every gate that failed.
+fn waive(mut verdict: Verdict, gates: &Gates, pull: Option<&PullFacts>) -> Verdict {
     if let (Some(label), Some(p)) = (&gates.waiver_label, pull) {
         if p.labels.contains(label) && !verdict.allows() {
             for r in &mut verdict.results {

@@ -201,94 +201,122 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             Err(d) => diags.push(d),
         }
     }
-    // Where credentials are, as pointers into the merged value: a schema
-    // message about those places (or around them) could quote one, so
-    // only the credential finding is reported there.
+    let secret_at = credentials(&variables, &overrides, &mut diags);
+    let mut checker = SchemaCheck {
+        schema,
+        secret_at,
+        seen: std::collections::BTreeSet::new(),
+        diags,
+    };
+    checker.layers(&variables, &overrides);
+    let mut diags = checker.diags;
+    if diags.is_empty() {
+        return Ok(CustomerDocs {
+            variables,
+            overrides,
+        });
+    }
+    diags.sort_by(|a, b| {
+        let key = |d: &Diagnostic| {
+            (
+                d.location.file.clone(),
+                d.location.pos.line,
+                d.location.pos.col,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Err(diags)
+}
+
+/// Credential findings in every file, as diagnostics; returns where they
+/// are, as pointers into the merged value: a schema message about those
+/// places (or around them) could quote one, so only the credential finding
+/// is reported there.
+fn credentials(
+    variables: &Document,
+    overrides: &BTreeMap<String, Arc<Document>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
     let mut secret_at = Vec::new();
-    for (d, p) in credential_findings(&variables) {
+    for (d, p) in credential_findings(variables) {
         diags.push(d);
         secret_at.push(p);
     }
-    for (env, doc) in &overrides {
+    for (env, doc) in overrides {
         for (d, p) in credential_findings(doc) {
             diags.push(d);
             secret_at.push(format!("/environments/{}{p}", escape_token(env)));
         }
     }
-    let mut seen = std::collections::BTreeSet::new();
-    // Validates one value; `locate` places an error's pointer in a file.
-    let mut check_one =
-        |value: &Value, locate: &dyn Fn(&str) -> Location, diags: &mut Vec<Diagnostic>| {
-            for v in schema.validate(value) {
-                if secret_at.iter().any(|p| overlaps(p, &v.pointer)) {
-                    continue;
-                }
-                let d = Diagnostic {
-                    location: locate(&v.pointer),
-                    pointer: Some(v.pointer),
-                    message: v.message,
-                };
-                if seen.insert(d.to_string()) {
-                    diags.push(d);
-                }
+    secret_at
+}
+
+/// Schema validation of the customer's layers, each error placed in the
+/// file (and line) it comes from, none repeated, none about a credential.
+struct SchemaCheck<'a> {
+    schema: &'a Schema,
+    secret_at: Vec<String>,
+    seen: std::collections::BTreeSet<String>,
+    diags: Vec<Diagnostic>,
+}
+
+impl SchemaCheck<'_> {
+    /// Validates one value; `locate` places an error's pointer in a file.
+    fn value(&mut self, value: &Value, locate: &dyn Fn(&str) -> Location) {
+        for v in self.schema.validate(value) {
+            if self.secret_at.iter().any(|p| overlaps(p, &v.pointer)) {
+                continue;
             }
-        };
-    let in_layers = |layered: &Layered, pointer: &str| {
-        layered
-            .origin(pointer)
-            .map(|o| o.location)
-            .unwrap_or_else(|| variables.locate(pointer))
-    };
-    if overrides.is_empty() && !contains_null(&variables.value) {
-        // Nothing to merge: the layered value would be the document itself
-        // (only nulls change in a merge), so validate it as it is and place
-        // errors in it directly.
-        check_one(&variables.value, &|p| variables.locate(p), &mut diags);
-    } else {
-        let mut base = Layered::new();
-        base.apply(
-            Source {
-                layer: Layer::Customer,
-                doc: variables.clone(),
-                root: String::new(),
-            },
-            &variables.value,
-        );
-        check_one(&base.value, &|p| in_layers(&base, p), &mut diags);
-        for (env, doc) in &overrides {
-            // An override file is the `environments.<env>` block, kept apart.
-            let mut l = base.clone();
-            l.apply_at(
-                &format!("/environments/{}", escape_token(env)),
-                Source {
-                    layer: Layer::CustomerEnvFile,
-                    doc: doc.clone(),
-                    root: String::new(),
-                },
-                &doc.value,
-            );
-            check_one(&l.value, &|p| in_layers(&l, p), &mut diags);
+            let d = Diagnostic {
+                location: locate(&v.pointer),
+                pointer: Some(v.pointer),
+                message: v.message,
+            };
+            if self.seen.insert(d.to_string()) {
+                self.diags.push(d);
+            }
         }
     }
-    if diags.is_empty() {
-        Ok(CustomerDocs {
-            variables,
-            overrides,
-        })
-    } else {
-        diags.sort_by(|a, b| {
-            (
-                a.location.file.as_path(),
-                a.location.pos.line,
-                a.location.pos.col,
-            )
-                .cmp(&(
-                    b.location.file.as_path(),
-                    b.location.pos.line,
-                    b.location.pos.col,
-                ))
-        });
-        Err(diags)
+
+    /// The variables file, then each environment's override file on top.
+    fn layers(&mut self, variables: &Arc<Document>, overrides: &BTreeMap<String, Arc<Document>>) {
+        if overrides.is_empty() && !contains_null(&variables.value) {
+            // Nothing to merge: the layered value would be the document
+            // itself (only nulls change in a merge), so validate it as it
+            // is and place errors in it directly.
+            self.value(&variables.value, &|p| variables.locate(p));
+            return;
+        }
+        let in_layers = |layered: &Layered, pointer: &str| {
+            layered
+                .origin(pointer)
+                .map(|o| o.location)
+                .unwrap_or_else(|| variables.locate(pointer))
+        };
+        let mut base = Layered::new();
+        let source = Source {
+            layer: Layer::Customer,
+            doc: variables.clone(),
+            root: String::new(),
+        };
+        base.apply(source, &variables.value);
+        self.value(&base.value, &|p| in_layers(&base, p));
+        for (env, doc) in overrides {
+            // An override file is the `environments.<env>` block, kept apart.
+            let mut l = base.clone();
+            let source = Source {
+                layer: Layer::CustomerEnvFile,
+                doc: doc.clone(),
+                root: String::new(),
+            };
+            l.apply_at(
+                &format!("/environments/{}", escape_token(env)),
+                source,
+                &doc.value,
+            );
+            self.value(&l.value, &|p| in_layers(&l, p));
+        }
     }
 }
 
