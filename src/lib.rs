@@ -2,7 +2,9 @@
 //!
 //! `main.rs` parses flags and calls [`run`]; each subcommand lives in
 //! [`commands`]. Library code returns data and errors; only [`output`]
-//! prints.
+//! prints. The folders name the layers (see README, "Layout"): `config` →
+//! `values` → `terraform`/`policy` → `fleet`/`deploy` and the adapters
+//! (`github`, `ci`) → `report`, with `util` at the bottom.
 
 pub mod audit;
 pub mod ci;

@@ -2,6 +2,8 @@
 //! outputs (`$GITHUB_OUTPUT`, multi-line safe) and the step summary
 //! (`$GITHUB_STEP_SUMMARY`, kept under 1 MiB). Printing workflow commands
 //! (annotations, masks, groups) is the output layer's job.
+//!
+//! May import: `util`. Nothing above it.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,5 +1,8 @@
 //! One module per subcommand. Each parses its raw flags into a checked
 //! settings struct before any I/O, runs, and returns data or an error.
+//!
+//! Commands never import one another: what two commands share lives in a
+//! layer below (`fleet`, `deploy`, `report`, ...).
 
 pub mod apply;
 pub mod audit_report;

@@ -3,6 +3,10 @@
 //!
 //! Both are loaded through [`crate::yaml`], deserialised with
 //! `deny_unknown_fields`, and every error points at the offending line.
+//!
+//! Here too: text-preserving edits of the registry and its lock (`edit`).
+//!
+//! May import: `policy` (gate settings), `util` and the YAML crate.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,11 @@
 //! checked for shape and size, unknown fields are refused, and nothing in it
 //! is ever used as a value — only to decide what to fetch, from where.
 //! Who sent it is proved by its signature ([`auth`]).
+//!
+//! Here too: the signature (`auth`) and the sealed plan artifacts handed
+//! from a plan job to its apply job (`seal`).
+//!
+//! May import: `config` (names and registry bounds), `audit`, `util`.
 
 pub mod auth;
 pub mod seal;

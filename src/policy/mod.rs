@@ -21,6 +21,13 @@
 //! known PR). A waiver label, when the environment names one, waives every
 //! failing gate; each waiver is audited with who and why (a
 //! `fleetform-waiver: <reason>` line in the PR description).
+//!
+//! Here: gate settings and their evaluation (`mod.rs`), the verdict as plain
+//! data (`verdict`), and the check that someone other than the dispatcher
+//! approved an apply (`approval`).
+//!
+//! May import: `terraform::summary` (the plan it judges). Never the engine,
+//! GitHub, the commands or the reports.
 
 use std::collections::BTreeMap;
 
