@@ -391,10 +391,12 @@ fn instructions(
     let action_ref = action_ref
         .map(str::to_string)
         .unwrap_or_else(crate::version::action_ref);
-    let workflow = crate::report::CUSTOMER_WORKFLOW.replace(
-        "/actions/trigger@v1",
-        &format!("/actions/trigger@{action_ref}"),
+    let workflow = crate::report::workflow::customer_workflow(
+        crate::report::CUSTOMER_WORKFLOW,
+        &action_ref,
+        version,
     );
+    let pinned_to = crate::report::workflow::describe_pin(&action_ref, version);
     let source = instructions_template(manager, template)?;
     let (owner, name) = manager_repo.split_once('/').expect("checked");
     let apply_note = apply_note(manager);
@@ -409,6 +411,7 @@ fn instructions(
         status_context => manager.config.status_context.clone(),
         version => version,
         action_ref => action_ref,
+        pinned_to => pinned_to,
         workflow => workflow.trim_end(),
         apply_note => apply_note,
         key_secret => auth::KEY_ENV,

@@ -37,9 +37,9 @@ pub fn defuse_markers(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `s` as a Markdown inline code span that nothing can break out of: no
-/// backticks (shown as `'`), no line breaks or control characters, no
-/// hidden markers. Inside a code span HTML (`</details>`), mentions and
+/// `s` as a Markdown inline code span that nothing can break out of and
+/// that shows it as it is, backticks included: no line breaks or control
+/// characters, no hidden markers. Inside a code span HTML (`</details>`), mentions and
 /// links are inert. For table cells use [`md_code_cell`].
 pub fn md_code(s: &str) -> String {
     code_span(s, false)
@@ -52,18 +52,29 @@ pub fn md_code_cell(s: &str) -> String {
 }
 
 fn code_span(s: &str, cell: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('`');
+    let mut inner = String::with_capacity(s.len());
     for c in defuse_markers(s).chars() {
         match c {
-            '`' => out.push('\''),
-            '|' if cell => out.push_str("\\|"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+            '|' if cell => inner.push_str("\\|"),
+            c if c.is_control() => inner.push(' '),
+            c => inner.push(c),
         }
     }
-    out.push('`');
-    out
+    // A delimiter longer than any run of backticks inside holds them
+    // (CommonMark code spans); a space pads content that starts or ends
+    // with a backtick, or with spaces the renderer would strip.
+    let mut longest = 0;
+    let mut run = 0;
+    for c in inner.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let ticks = "`".repeat(longest + 1);
+    let pad = inner.starts_with('`')
+        || inner.ends_with('`')
+        || (inner.starts_with(' ') && inner.ends_with(' ') && !inner.trim().is_empty());
+    let sp = if pad { " " } else { "" };
+    format!("{ticks}{sp}{inner}{sp}{ticks}")
 }
 
 /// A code fence longer than any run of backticks in `text`.

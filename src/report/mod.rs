@@ -7,6 +7,8 @@
 
 pub mod comment;
 pub mod markdown;
+pub mod plan_text;
+pub mod workflow;
 
 /// The customer trigger workflow template shipped in `workflows/`.
 pub const CUSTOMER_WORKFLOW: &str = include_str!("../../workflows/customer-trigger.yml");
