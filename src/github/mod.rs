@@ -10,14 +10,16 @@
 //!   (403/429 with `Retry-After` or `x-ratelimit-reset`), bounded in count
 //!   and total wait; each retry is logged at debug level without the token.
 //! - What GitHub answers is checked before it is used or shown
-//!   (`answers`): commit shas, branch names, URLs, base64 contents, and
-//!   `Link: rel="next"`, which is followed only under the API root.
+//!   (`answers`): commit shas, branch names, URLs, base64 contents; and
+//!   `Link: rel="next"` (`links`), which is followed only under the API
+//!   root.
 //! - Every request is counted; the count is reported with `--verbose` and in
 //!   JSON output.
 //! - `--dry-run`: reads are sent (they change nothing), every write is
 //!   printed instead of sent.
 
 mod answers;
+mod links;
 mod root;
 
 use std::fmt;
@@ -29,7 +31,7 @@ use octocrab::Octocrab;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use answers::shown;
+pub use crate::util::text::shown;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 
 /// The media type every request asks for.
@@ -764,7 +766,7 @@ impl GitHub {
                 });
             };
             items.into_iter().for_each(&mut each);
-            next = answers::next_page(r.link.as_deref(), &self.root.url_for(&path), &self.root)
+            next = links::next_page(r.link.as_deref(), &self.root.url_for(&path), &self.root)
                 .map_err(|e| GitHubError::BadNextLink {
                     method: "GET",
                     path: path.clone(),
