@@ -1,11 +1,13 @@
 //! Checks of what GitHub answers, before any of it is used or shown:
 //! commit shas, branch names, URLs and file contents (`Link` headers are
-//! checked in `links`). Each check returns a reason; the client turns it
-//! into an error that names the endpoint. Values that fail are never
-//! repeated raw.
+//! checked in `links`). Each check returns a reason; the field readers
+//! below (`required_str`, `checked_sha`, `checked_branch`) turn it into an
+//! error that names the endpoint. Values that fail are never repeated raw.
 
 use base64::Engine as _;
+use serde_json::Value;
 
+use super::error::{bad_value, GitHubError};
 use super::root::Origin;
 
 /// A full commit sha as GitHub writes it: 40 lowercase hex digits.
@@ -81,6 +83,48 @@ pub fn decode_content(content: &str) -> Result<Vec<u8>, base64::DecodeError> {
 /// Standard base64 with padding.
 pub fn encode_content(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+// -- fields of an answer, as errors that name the endpoint ------------
+
+/// A string field that must be present.
+pub(super) fn required_str<'a>(
+    body: &'a Value,
+    pointer: &str,
+    path: &str,
+    field: &'static str,
+) -> Result<&'a str, GitHubError> {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| GitHubError::BadJson {
+            method: "GET",
+            path: path.to_string(),
+            message: format!("no `{field}` in the answer"),
+        })
+}
+
+/// A commit or blob sha from an answer, checked.
+pub(super) fn checked_sha(
+    body: &Value,
+    pointer: &str,
+    path: &str,
+    field: &'static str,
+) -> Result<String, GitHubError> {
+    let sha = required_str(body, pointer, path, field)?;
+    check_sha(sha).map_err(|p| bad_value("GET", path, field, p))?;
+    Ok(sha.to_string())
+}
+
+/// A branch name from an answer, checked.
+pub(super) fn checked_branch(
+    body: &Value,
+    pointer: &str,
+    path: &str,
+    field: &'static str,
+) -> Result<String, GitHubError> {
+    let name = required_str(body, pointer, path, field)?;
+    check_branch(name).map_err(|p| bad_value("GET", path, field, p))?;
+    Ok(name.to_string())
 }
 
 #[cfg(test)]
