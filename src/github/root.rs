@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::answers::shown;
+use crate::util::text::shown;
 
 /// The public API, used when `GITHUB_API_URL` is unset or empty.
 pub const DEFAULT_API_ROOT: &str = "https://api.github.com";

@@ -1,0 +1,574 @@
+//! The client: octocrab underneath, and around every request the
+//! documented headers, retries with backoff within a budget, rate limits,
+//! the request count, `--dry-run`'s withheld writes, and pagination that
+//! follows `Link: rel="next"` only under the API root.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use octocrab::Octocrab;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::{GitHubError, Token};
+use super::links;
+use super::root::{self, ApiRoot, SettingError, DEFAULT_API_ROOT};
+
+/// The media type every request asks for.
+pub const ACCEPT: &str = "application/vnd.github+json";
+/// The REST API version every request pins.
+pub const API_VERSION: &str = "2022-11-28";
+/// Pages read of one list at most (100 items each).
+pub const MAX_PAGES: usize = 50;
+
+/// The single-threaded runtime the GitHub client runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, GitHubError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GitHubError::Setup(format!("cannot start the async runtime: {e}")))
+}
+
+/// Retry bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, first one included.
+    pub max_attempts: u32,
+    /// First backoff; doubles each retry.
+    pub base: Duration,
+    /// Total time spent waiting before giving up.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(1000),
+            max_wait: Duration::from_secs(90),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Defaults, changed by `FLEETFORM_RETRY_BASE_MS` (0–60,000),
+    /// `FLEETFORM_RETRY_MAX_WAIT_SECS` (0–3,600) and
+    /// `FLEETFORM_RETRY_ATTEMPTS` (1–10); a value out of range or not a
+    /// number is an error.
+    pub fn from_env() -> Result<Self, SettingError> {
+        let mut p = RetryPolicy::default();
+        if let Some(ms) = root::env_number("FLEETFORM_RETRY_BASE_MS", 0..=60_000)? {
+            p.base = Duration::from_millis(ms);
+        }
+        if let Some(s) = root::env_number("FLEETFORM_RETRY_MAX_WAIT_SECS", 0..=3600)? {
+            p.max_wait = Duration::from_secs(s);
+        }
+        if let Some(n) = root::env_number("FLEETFORM_RETRY_ATTEMPTS", 1..=10)? {
+            p.max_attempts = u32::try_from(n).unwrap_or(10);
+        }
+        Ok(p)
+    }
+}
+
+/// A write that `--dry-run` did not send.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedRequest {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+/// The client.
+pub struct GitHub {
+    octo: Octocrab,
+    root: ApiRoot,
+    retry: RetryPolicy,
+    requests: AtomicUsize,
+    pub dry_run: bool,
+    withheld: Mutex<Vec<PlannedRequest>>,
+}
+
+impl fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHub")
+            .field("api_root", &self.root.as_str())
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A decoded response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    /// The `Link` header as sent (several joined with `, `).
+    pub link: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Method {
+    Get,
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Patch => http::Method::PATCH,
+            Method::Put => http::Method::PUT,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+}
+
+/// What one attempt of a request came to.
+enum Attempt {
+    Done(Response),
+    /// Wait this long and try again; `give_up` is the error to report
+    /// instead of [`GitHubError::GaveUp`] when the budget is spent.
+    Retry {
+        wait: Duration,
+        reason: String,
+        give_up: Option<GitHubError>,
+    },
+}
+
+impl Attempt {
+    fn retry(wait: Duration, reason: String) -> Attempt {
+        Attempt::Retry {
+            wait,
+            reason,
+            give_up: None,
+        }
+    }
+}
+
+/// The response headers the client acts on.
+struct Headers {
+    retry_after: Option<u64>,
+    remaining: Option<String>,
+    reset: Option<u64>,
+    link: Option<String>,
+}
+
+impl Headers {
+    fn of(headers: &http::HeaderMap) -> Headers {
+        let text = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let links: Vec<String> = headers
+            .get_all(http::header::LINK)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        Headers {
+            retry_after: text("retry-after").and_then(|v| v.trim().parse::<u64>().ok()),
+            remaining: text("x-ratelimit-remaining"),
+            reset: text("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()),
+            link: (!links.is_empty()).then(|| links.join(", ")),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl GitHub {
+    /// `api_url` as in `GITHUB_API_URL` (default `https://api.github.com`),
+    /// checked first: a bad one is [`GitHubError::ApiRoot`].
+    /// The client lives on `rt` (octocrab needs a runtime to be built).
+    pub fn new(
+        rt: &tokio::runtime::Runtime,
+        api_url: &str,
+        token: Option<&Token>,
+        dry_run: bool,
+    ) -> Result<Self, GitHubError> {
+        let root = ApiRoot::parse(api_url)?;
+        GitHub::with_root(rt, root, token, dry_run)
+    }
+
+    /// A client for a checked API root.
+    pub fn with_root(
+        rt: &tokio::runtime::Runtime,
+        root: ApiRoot,
+        token: Option<&Token>,
+        dry_run: bool,
+    ) -> Result<Self, GitHubError> {
+        let timeout = root::http_timeout()?;
+        let retry = RetryPolicy::from_env()?;
+        if token.is_some_and(|t| !t.is_sendable()) {
+            return Err(GitHubError::BadToken);
+        }
+        let _guard = rt.enter();
+        let mut b = Octocrab::builder()
+            .base_uri(root.as_str())
+            .map_err(|e| GitHubError::Setup(format!("API root `{}`: {e}", root.as_str())))?
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(timeout))
+            .set_write_timeout(Some(timeout));
+        if let Some(t) = token {
+            b = b.personal_token(t.expose().to_string());
+        }
+        let octo = b.build().map_err(|e| GitHubError::Setup(e.to_string()))?;
+        Ok(GitHub {
+            octo,
+            root,
+            retry,
+            requests: AtomicUsize::new(0),
+            dry_run,
+            withheld: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `GITHUB_API_URL` or the public API, unchecked ([`GitHub::new`]
+    /// checks it; [`ApiRoot::from_env`] checks it on its own). A value that
+    /// is not UTF-8 keeps U+FFFD in place of the bad bytes, which the check
+    /// refuses.
+    pub fn api_url_from_env() -> String {
+        std::env::var_os("GITHUB_API_URL")
+            .map(|v| v.to_string_lossy().into_owned())
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_API_ROOT.into())
+    }
+
+    /// The checked API root.
+    pub fn api_root(&self) -> &ApiRoot {
+        &self.root
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Writes withheld by `--dry-run`, in order.
+    pub fn withheld(&self) -> Vec<PlannedRequest> {
+        lock(&self.withheld).clone()
+    }
+
+    /// Sends one request to `path` under the API root, retrying within
+    /// the budget.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, GitHubError> {
+        if self.dry_run && !matches!(method, Method::Get) {
+            lock(&self.withheld).push(PlannedRequest {
+                method: method.as_str(),
+                path: path.to_string(),
+                body: body.cloned(),
+            });
+            return Ok(Response {
+                status: 0,
+                body: Value::Null,
+                link: None,
+            });
+        }
+        let started = Instant::now();
+        let url = self.root.url_for(path);
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.requests.fetch_add(1, Ordering::SeqCst);
+            tracing::debug!(method = method.as_str(), path, attempt, "request");
+            let (wait, reason, give_up) =
+                match self.attempt(method, &url, path, body, attempt).await? {
+                    Attempt::Done(response) => {
+                        tracing::debug!(
+                            method = method.as_str(),
+                            path,
+                            status = response.status,
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "response"
+                        );
+                        return Ok(response);
+                    }
+                    Attempt::Retry {
+                        wait,
+                        reason,
+                        give_up,
+                    } => (wait, reason, give_up),
+                };
+            if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
+                return Err(give_up.unwrap_or(e));
+            }
+            tracing::debug!(
+                method = method.as_str(),
+                path,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                reason = %reason,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+            waited = waited.saturating_add(wait);
+        }
+    }
+
+    /// The request with the headers GitHub documents: exactly one
+    /// `Accept` and one `X-GitHub-Api-Version`, whatever octocrab adds.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<http::Request<octocrab::OctoBody>, GitHubError> {
+        let builder = http::Request::builder().method(method.http()).uri(url);
+        let mut request = self.octo.build_request(builder, body).map_err(|e| {
+            GitHubError::Setup(format!(
+                "{} {path}: cannot build the request: {e}",
+                method.as_str()
+            ))
+        })?;
+        let headers = request.headers_mut();
+        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static(ACCEPT));
+        headers.insert(
+            http::HeaderName::from_static("x-github-api-version"),
+            http::HeaderValue::from_static(API_VERSION),
+        );
+        Ok(request)
+    }
+
+    /// One try: send, read, and decide.
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &str,
+        path: &str,
+        body: Option<&Value>,
+        attempt: u32,
+    ) -> Result<Attempt, GitHubError> {
+        let request = self.request(method, url, path, body)?;
+        let response = match self.octo.execute(request).await {
+            // A POST that may have reached GitHub is not repeated here:
+            // the caller checks whether it took effect.
+            Err(e) if matches!(method, Method::Post) && request_was_sent(&e) => {
+                return Err(GitHubError::Unanswered {
+                    method: method.as_str(),
+                    path: path.to_string(),
+                    message: e.to_string(),
+                })
+            }
+            Err(e) => {
+                return Ok(Attempt::retry(
+                    self.backoff(attempt),
+                    format!("connection error: {e}"),
+                ))
+            }
+            Ok(r) => r,
+        };
+        let status = response.status().as_u16();
+        let headers = Headers::of(response.headers());
+        match self.octo.body_to_string(response).await {
+            Ok(text) => self.decide(method, path, status, headers, &text, attempt),
+            Err(e) => Ok(Attempt::retry(
+                self.backoff(attempt),
+                format!("reading the body: {e}"),
+            )),
+        }
+    }
+
+    /// Done, an error, or a retry after how long.
+    fn decide(
+        &self,
+        method: Method,
+        path: &str,
+        status: u16,
+        headers: Headers,
+        text: &str,
+        attempt: u32,
+    ) -> Result<Attempt, GitHubError> {
+        let rate_limited = (status == 403 || status == 429)
+            && (headers.retry_after.is_some()
+                || headers.remaining.as_deref() == Some("0")
+                || status == 429
+                || text.contains("rate limit"));
+        if status >= 500 || rate_limited {
+            let wait = if let Some(s) = headers.retry_after {
+                Duration::from_secs(s)
+            } else if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                Duration::from_secs(reset.saturating_sub(now).max(1))
+            } else {
+                self.backoff(attempt)
+            };
+            return Ok(Attempt::retry(
+                wait,
+                format!("HTTP {status}: {}", message_of(text)),
+            ));
+        }
+        if !(200..300).contains(&status) {
+            return Err(GitHubError::Status {
+                method: method.as_str(),
+                path: path.to_string(),
+                status,
+                message: message_of(text),
+            });
+        }
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    let bad = GitHubError::BadJson {
+                        method: method.as_str(),
+                        path: path.to_string(),
+                        message: e.to_string(),
+                    };
+                    // A garbled body is treated like a transient server
+                    // fault for reads.
+                    if !matches!(method, Method::Get) {
+                        return Err(bad);
+                    }
+                    return Ok(Attempt::Retry {
+                        wait: self.backoff(attempt),
+                        reason: format!("malformed JSON: {e}"),
+                        give_up: Some(bad),
+                    });
+                }
+            }
+        };
+        Ok(Attempt::Done(Response {
+            status,
+            body,
+            link: headers.link,
+        }))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.retry
+            .base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+    }
+
+    fn check_budget(
+        &self,
+        method: Method,
+        path: &str,
+        attempt: u32,
+        waited: Duration,
+        next_wait: Duration,
+        last: String,
+    ) -> Result<(), GitHubError> {
+        if attempt >= self.retry.max_attempts
+            || waited.saturating_add(next_wait) > self.retry.max_wait
+        {
+            return Err(GitHubError::GaveUp {
+                method: method.as_str(),
+                path: path.to_string(),
+                attempts: attempt,
+                waited,
+                last,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every item of a list, page by page, following `Link: rel="next"`
+    /// only under the API root; at most [`MAX_PAGES`] pages. An answer
+    /// that is not a list, a next link that cannot be followed, a failed
+    /// later page or too many pages is an error: no caller acts on an
+    /// incomplete list.
+    pub(super) async fn paginate(
+        &self,
+        first: String,
+        mut each: impl FnMut(Value),
+    ) -> Result<(), GitHubError> {
+        let mut next = Some(first.clone());
+        let mut page = 0usize;
+        while let Some(path) = next.take() {
+            page += 1;
+            if page > MAX_PAGES {
+                return Err(GitHubError::TooManyPages {
+                    path: first,
+                    pages: MAX_PAGES,
+                });
+            }
+            let r = self
+                .send(Method::Get, &path, None)
+                .await
+                .map_err(|e| match page {
+                    1 => e,
+                    _ => GitHubError::Page {
+                        page,
+                        source: Box::new(e),
+                    },
+                })?;
+            let Value::Array(items) = r.body else {
+                return Err(GitHubError::BadJson {
+                    method: "GET",
+                    path,
+                    message: "the answer is not a list".into(),
+                });
+            };
+            items.into_iter().for_each(&mut each);
+            next = links::next_page(r.link.as_deref(), &self.root.url_for(&path), &self.root)
+                .map_err(|e| GitHubError::BadNextLink {
+                    method: "GET",
+                    path: path.clone(),
+                    link: e.link,
+                    problem: e.problem,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// False when the request failed before reaching the server (the
+/// connection could not be made), so repeating it cannot duplicate it.
+fn request_was_sent(e: &octocrab::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("(Connect)") || text.contains("Connection refused") {
+            return false;
+        }
+        source = err.source();
+    }
+    true
+}
+
+fn message_of(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| truncate_chars(text.trim(), 200))
+}
+
+pub fn truncate_chars(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

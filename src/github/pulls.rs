@@ -1,0 +1,164 @@
+//! Pull requests: what policy gates need from one, open ones from a
+//! branch, and creating one; numbers and URLs in answers are checked.
+
+use serde_json::Value;
+
+use super::answers;
+use super::client::{truncate_chars, GitHub, Method};
+use super::error::{bad_value, GitHubError};
+use super::paths::{repo_path, seg};
+
+impl GitHub {
+    /// What policy gates need from a pull request: labels and description
+    /// (1 request) and, when `reviews`, approving reviewers (1 more).
+    pub async fn pull_facts(
+        &self,
+        repo: &str,
+        number: u64,
+        reviews: bool,
+    ) -> Result<crate::policy::PullFacts, GitHubError> {
+        let r = self
+            .send(
+                Method::Get,
+                &format!("{}/pulls/{number}", repo_path(repo)),
+                None,
+            )
+            .await?;
+        let labels = r
+            .body
+            .get("labels")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = r
+            .body
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let waiver_reason = body.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("fleetform-waiver:")
+                .map(|r| truncate_chars(r.trim(), 300))
+                .filter(|r| !r.is_empty())
+        });
+        let author = r
+            .body
+            .pointer("/user/login")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut approvals = Vec::new();
+        if reviews {
+            // The latest review of each reviewer counts: every page is
+            // read, so a later "changes requested" is never missed.
+            let mut latest: std::collections::BTreeMap<String, String> =
+                std::collections::BTreeMap::new();
+            let first = format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo));
+            self.paginate(first, |rv| {
+                if let (Some(user), Some(state)) = (
+                    rv.pointer("/user/login").and_then(Value::as_str),
+                    rv.get("state").and_then(Value::as_str),
+                ) {
+                    if state != "COMMENTED" {
+                        latest.insert(user.to_string(), state.to_string());
+                    }
+                }
+            })
+            .await?;
+            approvals = latest
+                .into_iter()
+                .filter(|(u, s)| s == "APPROVED" && Some(u) != author.as_ref())
+                .map(|(u, _)| u)
+                .collect();
+        }
+        Ok(crate::policy::PullFacts {
+            number,
+            labels,
+            approvals,
+            author,
+            waiver_reason,
+        })
+    }
+
+    /// Open PRs from `owner:branch`: (number, html_url).
+    pub async fn open_pulls_from(
+        &self,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Vec<(u64, String)>, GitHubError> {
+        let owner = repo.split_once('/').map_or(repo, |(o, _)| o);
+        let p = format!(
+            "{}/pulls?state=open&head={}&per_page=100",
+            repo_path(repo),
+            seg(&format!("{owner}:{branch}"))
+        );
+        let r = self.send(Method::Get, &p, None).await?;
+        let Value::Array(pulls) = r.body else {
+            return Err(GitHubError::BadJson {
+                method: "GET",
+                path: p,
+                message: "the answer is not a list".into(),
+            });
+        };
+        pulls.iter().map(|pr| pull_ref(pr, "GET", &p)).collect()
+    }
+
+    pub async fn create_pull(
+        &self,
+        repo: &str,
+        title: &str,
+        head: &str,
+        base: &str,
+        body: &str,
+    ) -> Result<(u64, String), GitHubError> {
+        let p = format!("{}/pulls", repo_path(repo));
+        let r = self
+            .send(
+                Method::Post,
+                &p,
+                Some(&serde_json::json!({ "title": title, "head": head, "base": base, "body": body })),
+            )
+            .await?;
+        if self.dry_run {
+            return Ok((0, String::new()));
+        }
+        pull_ref(&r.body, "POST", &p)
+    }
+}
+
+/// `(number, html_url)` of a pull request in an answer, both checked.
+fn pull_ref(pr: &Value, method: &'static str, path: &str) -> Result<(u64, String), GitHubError> {
+    let number = pr
+        .get("number")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad_value(method, path, "number", "is not a positive number"))?;
+    let url = pr
+        .get("html_url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_value(method, path, "html_url", "is missing"))?;
+    answers::check_web_url(url).map_err(|p| bad_value(method, path, "html_url", p))?;
+    Ok((number, url.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_answers_are_checked() {
+        let good = serde_json::json!({"number": 3, "html_url": "https://github.com/a/b/pull/3"});
+        assert_eq!(pull_ref(&good, "POST", "/p").unwrap().0, 3);
+        for bad in [
+            serde_json::json!({"html_url": "https://github.com/a/b/pull/3"}),
+            serde_json::json!({"number": 0, "html_url": "https://github.com/a/b/pull/3"}),
+            serde_json::json!({"number": 3}),
+            serde_json::json!({"number": 3, "html_url": "https://x/\n# hi"}),
+        ] {
+            assert!(pull_ref(&bad, "POST", "/p").is_err(), "{bad}");
+        }
+    }
+}
