@@ -1,5 +1,9 @@
-//! Snapshots of the Markdown plan comment: normal, no changes, truncated.
+//! Snapshots of the Markdown plan comment as a reviewer reads it: a
+//! replacement, destroys, blocked gates, a truncated plan, a link to a repo
+//! with `_`, an address with backticks; and the comment rendered by a GFM
+//! renderer (`cmark-gfm`), checked for the alert, the grouping and the link.
 
+use fleetform::policy::verdict::{GateResult, Verdict};
 use fleetform::report::comment::{render_comment, CommentContext, COMMENT_LIMIT};
 use fleetform::terraform::summary::{Action, OutputChange, PlanSummary, ResourceChange};
 
@@ -86,48 +90,319 @@ fn comment_without_changes() {
     insta::assert_snapshot!("comment_no_changes", c);
 }
 
-#[test]
-fn long_plan_keeps_head_and_tail_under_the_limit() {
-    let s = summary(true);
-    let plan: String = (0..20_000)
-        .map(|i| format!("  + line {i:05} of a very long plan output\n"))
-        .collect();
-    let c = render_comment(
+fn rc(address: &str, action: Action) -> ResourceChange {
+    ResourceChange {
+        address: address.into(),
+        action,
+        resource_type: None,
+    }
+}
+
+/// A plan that destroys two resources and replaces one.
+fn destructive() -> PlanSummary {
+    let mut s = summary(true);
+    s.resources = vec![
+        rc("terraform_data.network", Action::Update),
+        rc("terraform_data.old_logs", Action::Delete),
+        rc("terraform_data.instance[2]", Action::Create),
+        rc("terraform_data.legacy", Action::Replace),
+        rc("module.db.terraform_data.backup", Action::Delete),
+    ];
+    s.create = 1;
+    s.update = 1;
+    s.delete = 2;
+    s.replace = 1;
+    s
+}
+
+fn render(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
+    render_comment(
         &CommentContext {
-            summary: &s,
-            full_plan_at: "https://github.com/acme/manager/actions/runs/42",
+            summary: s,
+            full_plan_at,
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
         },
-        &plan,
+        plan,
     )
-    .unwrap();
-    assert!(c.len() <= COMMENT_LIMIT, "{} > {COMMENT_LIMIT}", c.len());
-    assert!(c.contains("line 00000"), "head kept");
-    assert!(c.contains("line 19999"), "tail kept");
-    assert!(c.contains("lines omitted"));
-    // Snapshot the shape: everything but the bulk of kept plan lines.
-    let lines: Vec<&str> = c.lines().collect();
-    let shape: Vec<&str> = lines
+    .unwrap()
+}
+
+#[test]
+fn one_set_of_counts_with_replacements_named() {
+    let c = render(&summary(true), "x", PLAN);
+    // Terraform: a replacement is one add and one destroy.
+    assert!(c.contains("**Plan: 3 to add, 1 to change, 1 to destroy (1 replacement: destroyed, then created again)**"), "{c}");
+    assert!(!c.contains("to create,"), "{c}");
+}
+
+#[test]
+fn destroys_and_replacements_lead_the_comment() {
+    let c = render(&destructive(), "x", PLAN);
+    let caution = c.find("> [!CAUTION]").expect("an alert");
+    assert!(
+        caution < c.find("**Plan:").unwrap(),
+        "the alert comes first: {c}"
+    );
+    for line in [
+        "> This plan **destroys 2** and **replaces 1** resources:",
+        "> - destroy `terraform_data.old_logs`",
+        "> - destroy `module.db.terraform_data.backup`",
+        "> - replace `terraform_data.legacy`",
+    ] {
+        assert!(c.contains(line), "{line}\n{c}");
+    }
+    // Grouped by action, destroys first, with counts.
+    assert!(
+        c.contains("Resources (5): 2 destroy, 1 replace, 1 update, 1 create"),
+        "{c}"
+    );
+    let order: Vec<usize> = ["| destroy |", "| replace |", "| update |", "| create |"]
         .iter()
-        .copied()
+        .map(|k| c.find(k).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{c}");
+    // The plan is a diff block: removals at column 0.
+    assert!(c.contains("```diff\n"), "{c}");
+    assert!(
+        c.contains("\n!   resource \"terraform_data\" \"network\" {"),
+        "{c}"
+    );
+    insta::assert_snapshot!("comment_destructive", c);
+}
+
+#[test]
+fn no_alert_without_destroys() {
+    let mut s = summary(true);
+    s.resources.retain(|r| r.action != Action::Replace);
+    s.replace = 0;
+    let c = render(&s, "x", PLAN);
+    assert!(!c.contains("[!CAUTION]"), "{c}");
+}
+
+#[test]
+fn one_verdict_for_the_gates() {
+    let mut s = destructive();
+    let g = |gate: &str, passed: bool, skipped: bool, detail: &str| GateResult {
+        gate: gate.into(),
+        passed,
+        waived: false,
+        skipped,
+        detail: detail.into(),
+    };
+    s.gates = Some(Verdict {
+        results: vec![
+            g(
+                "max_destroy",
+                false,
+                false,
+                "3 destroyed (replacements included), at most 0",
+            ),
+            g("max_replace", true, false, "1 replaced, at most 2"),
+            g(
+                "required_labels",
+                false,
+                true,
+                "needs labels infra-approved on the pull request",
+            ),
+            g(
+                "forbidden_resource_types",
+                false,
+                false,
+                "changes forbidden types: aws_iam_role.x | y",
+            ),
+        ],
+        waiver: None,
+    });
+    let c = render(&s, "x", PLAN);
+    assert!(
+        c.contains("**Gates: blocked by `max_destroy`, `forbidden_resource_types`**"),
+        "{c}"
+    );
+    assert!(
+        c.contains("| ❌ | `max_destroy` | 3 destroyed \\(replacements included\\), at most 0 |"),
+        "{c}"
+    );
+    assert!(c.contains("| ✅ | `max_replace` |"), "{c}");
+    assert!(c.contains("| ➖ | `required_labels` | needs labels infra-approved on the pull request (not applicable) |"), "{c}");
+    // No checkbox anyone could tick.
+    assert!(!c.contains("- [ ]") && !c.contains("- [x]"), "{c}");
+    // A pipe in a reason stays in its cell.
+    assert!(c.contains("aws\\_iam\\_role.x \\| y |"), "{c}");
+    insta::assert_snapshot!("comment_blocked_gates", c);
+}
+
+#[test]
+fn the_digest_has_its_own_line_near_the_top() {
+    let c = render(&summary(true), "x", PLAN);
+    let line = c
+        .lines()
+        .position(|l| {
+            l.starts_with("**Plan digest**")
+                && l.ends_with(
+                    "`sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08`",
+                )
+        })
+        .expect("a digest line");
+    assert!(line < 12, "{c}");
+}
+
+#[test]
+fn a_cut_plan_says_so_at_resource_boundaries() {
+    let s = destructive();
+    let mut plan = String::from("terraform_data.x: Refreshing state... [id=x]\n\nTerraform will perform the following actions:\n\n");
+    for i in 0..2_518 {
+        plan.push_str(&format!(
+            "  # terraform_data.item[{i}] will be created\n  + resource \"terraform_data\" \"item\" {{\n      + input = \"{}\"\n    }}\n\n",
+            "x".repeat(20)
+        ));
+    }
+    plan.push_str("Plan: 2518 to add, 0 to change, 0 to destroy.\n");
+    let url = "https://github.com/acme_corp/manager_repo/actions/runs/42";
+    let c = render(&s, url, &plan);
+    assert!(c.len() <= COMMENT_LIMIT, "{} > {COMMENT_LIMIT}", c.len());
+    assert!(!c.contains("Refreshing state"), "chatter dropped");
+    let notice = c
+        .lines()
+        .find(|l| l.starts_with("**Plan output truncated:**"))
+        .expect("a notice");
+    assert!(
+        notice.contains("lines shown, cut between resources"),
+        "{notice}"
+    );
+    assert!(notice.contains("of 12,593 lines"), "{notice}");
+    assert!(notice.contains(&format!("[full plan]({url})")), "{notice}");
+    assert!(
+        notice.contains("Left out: `terraform_data.item["),
+        "{notice}"
+    );
+    assert!(notice.contains(" more."), "{notice}");
+    // The notice is visible: outside the collapsed plan output.
+    assert!(
+        c.find("**Plan output truncated:**").unwrap()
+            < c.find("<summary>Plan output</summary>").unwrap()
+    );
+    // Every kept resource block is whole, and the plan's own summary stays.
+    let fence_start = c.find("```diff\n").unwrap();
+    let body = &c[fence_start..];
+    assert!(body.contains("Plan: 2518 to add"), "the Plan: line is kept");
+    assert_eq!(
+        body.matches("# terraform_data.item[").count(),
+        body.matches("resource \"terraform_data\" \"item\"").count()
+    );
+    assert!(
+        body.contains("\n+   resource \"terraform_data\" \"item\" {"),
+        "markers at column 0"
+    );
+    let shape: Vec<&str> = c
+        .lines()
         .filter(|l| {
-            !l.starts_with("  + line ") || l.contains("line 00000") || l.contains("line 19999")
+            l.starts_with("**Plan output truncated:**")
+                || !l.contains("terraform_data.item[")
+                    && !l.contains("input =")
+                    && !l.contains("resource \"terraform_data\" \"item\"")
+                    && l.trim() != "}"
+                    && !l.trim().is_empty()
         })
         .collect();
     insta::assert_snapshot!("comment_truncated_shape", shape.join("\n"));
 }
 
 #[test]
+fn links_are_never_escaped() {
+    let url = "https://github.com/acme_corp/infra_repo/actions/runs/42";
+    let c = render(&summary(true), url, PLAN);
+    assert!(c.contains(&format!("[full plan]({url})")), "{c}");
+    assert!(!c.contains("acme\\_corp"), "{c}");
+}
+
+#[test]
+fn backticks_in_addresses_are_shown_as_they_are() {
+    let mut s = destructive();
+    s.resources[1].address = "terraform_data.x[\"a`b\"]".into();
+    let c = render(&s, "x", PLAN);
+    assert!(
+        c.contains("> - destroy ``terraform_data.x[\"a`b\"]``"),
+        "{c}"
+    );
+    assert!(
+        c.contains("| destroy | ``terraform_data.x[\"a`b\"]`` |"),
+        "{c}"
+    );
+    insta::assert_snapshot!("comment_backtick_address", c);
+}
+
+#[test]
 fn backticks_in_plan_output_cannot_close_the_fence() {
     let s = summary(true);
-    let c = render_comment(
-        &CommentContext {
-            summary: &s,
-            full_plan_at: "x",
-            run_url: None,
-        },
-        "value = \"```</details>@org/team\"\n",
-    )
-    .unwrap();
-    assert!(c.contains("````text"), "{c}");
+    let c = render(&s, "x", "value = \"```</details>@org/team\"\n");
+    assert!(c.contains("````diff"), "{c}");
+}
+
+/// The comment through a GFM renderer (`cmark-gfm`, Debian package
+/// `cmark-gfm`): the alert is a blockquote that opens with `[!CAUTION]`
+/// (GitHub turns that into the alert), resources are one table in the
+/// destroy-first order, the link is a real link with the `_` intact, and no
+/// customer text became HTML.
+#[test]
+fn rendered_by_a_gfm_renderer() {
+    let url = "https://github.com/acme_corp/infra_repo/actions/runs/42";
+    let mut s = destructive();
+    s.resources[1].address = "terraform_data.x[\"<img src=x>`|\"]".into();
+    let c = render(&s, url, PLAN);
+    let html = gfm(&c);
+    let alert = html.find("<blockquote>\n<p>[!CAUTION]").expect(&html);
+    assert!(alert < html.find("<strong>Plan:").unwrap(), "{html}");
+    assert!(
+        html.contains(&format!("<a href=\"{url}\">full plan</a>")),
+        "{html}"
+    );
+    assert!(!html.contains("<img"), "{html}");
+    let rows: Vec<&str> = html
+        .lines()
+        .filter(|l| {
+            l.starts_with("<td>destroy")
+                || l.starts_with("<td>replace")
+                || l.starts_with("<td>update")
+                || l.starts_with("<td>create")
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "<td>destroy</td>",
+            "<td>destroy</td>",
+            "<td>replace</td>",
+            "<td>update</td>",
+            "<td>create</td>"
+        ],
+        "{html}"
+    );
+    // The hostile address stays in one cell, backtick and pipe included.
+    assert!(
+        html.contains("<td><code>terraform_data.x[&quot;&lt;img src=x&gt;`|&quot;]</code></td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<pre><code class=\"language-diff\">"),
+        "{html}"
+    );
+}
+
+fn gfm(markdown: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("cmark-gfm")
+        .args(["-e", "table", "-e", "autolink", "-e", "strikethrough", "-e", "tagfilter"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cmark-gfm is needed to render the comment ({e}); install it: apt-get install cmark-gfm"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(markdown.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }

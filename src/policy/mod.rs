@@ -515,6 +515,6 @@ mod tests {
         );
         assert!(v.allows());
         assert!(v.short().starts_with("gates waived"));
-        assert!(crate::report::comment::checklist(&v).contains("(waived by `fleetform-override`)"));
+        assert!(crate::report::comment::gates(&v).contains("(waived by `fleetform-override`)"));
     }
 }

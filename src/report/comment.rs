@@ -1,10 +1,15 @@
-//! The PR comment for a plan: the sticky marker, the gate checklist and the
-//! body, kept under GitHub's comment limit.
+//! The PR comment for a plan, as a reviewer reads it: a warning naming
+//! every destroy and replacement, Terraform's own counts, the digest the
+//! approver matches, one verdict for the gates, resources grouped by
+//! action and the plan as a coloured diff, cut at resource boundaries to
+//! stay under GitHub's comment limit.
 
 use serde::Serialize;
 
-use super::markdown::{defuse_markers, fence_for, md_escape};
+use super::markdown::{defuse_markers, fence_for, link, md_code, md_escape};
+use super::plan_text;
 use crate::policy::verdict::Verdict;
+use crate::terraform::summary::Action;
 use crate::terraform::summary::PlanSummary;
 
 /// GitHub's limit on an issue comment body.
@@ -42,86 +47,230 @@ pub struct CommentContext<'a> {
     pub run_url: Option<&'a str>,
 }
 
+/// Destroyed and replaced addresses listed in the caution at most.
+const CAUTION_LIST: usize = 40;
+/// Omitted addresses listed after a cut plan at most.
+const OMITTED_LIST: usize = 40;
+/// Room kept for what the truncation notice adds.
+const NOTICE_ROOM: usize = 8 * 1024;
+
+/// The order resources are grouped in: what is lost first.
+const GROUPS: [(Action, &str); 5] = [
+    (Action::Delete, "destroy"),
+    (Action::Replace, "replace"),
+    (Action::Update, "update"),
+    (Action::Create, "create"),
+    (Action::Read, "read"),
+];
+
 /// Renders the PR comment for a plan. If the full text would exceed
-/// [`COMMENT_LIMIT`], keeps the head and the tail of the plan output and
-/// says where the full plan is.
+/// [`COMMENT_LIMIT`], the plan output is cut at resource boundaries, and
+/// the visible part says how much is shown, which addresses were left out
+/// and where the full plan is.
 pub fn render_comment(
     ctx: &CommentContext<'_>,
     plan_text: &str,
 ) -> Result<String, minijinja::Error> {
-    let plan_text: &str = &defuse_markers(plan_text);
-    let render = |text: &str, omitted: usize| -> Result<String, minijinja::Error> {
-        let env = super::markdown::environment();
-        let t = env.get_template("plan_comment.md")?;
-        t.render(minijinja::context! {
-            marker => comment_marker(&ctx.summary.customer, &ctx.summary.environment),
-            s => minijinja::Value::from(minijinja::value::Serde(ctx.summary)),
-            counts => ctx.summary.counts(),
-            gates => ctx.summary.gates.as_ref().map(checklist).unwrap_or_default(),
-            full_plan_at => md_escape(ctx.full_plan_at),
-            run_url => ctx.run_url,
-            fence => fence_for(text),
-            plan_text => text,
-            omitted => omitted,
-        })
-    };
-    let full = render(plan_text, 0)?;
+    let cleaned = plan_text::without_chatter(&defuse_markers(plan_text));
+    let full = render_with(ctx, &plan_text::cut(&cleaned, usize::MAX))?;
     if full.len() <= COMMENT_LIMIT {
         return Ok(full);
     }
-    let lines: Vec<&str> = plan_text.lines().collect();
-    let overhead = full.len().saturating_sub(plan_text.len()) + 200;
-    let budget = COMMENT_LIMIT.saturating_sub(overhead);
-    let (mut head, mut tail) = (Vec::new(), Vec::new());
-    let (mut used, mut i, mut j) = (0usize, 0usize, lines.len());
-    // Take lines alternately from the head (2/3) and the tail (1/3).
-    while i < j {
-        let take_head = head.len() <= tail.len() * 2;
-        let line = if take_head { lines[i] } else { lines[j - 1] };
-        let cost = line.len() + 1;
-        if used + cost > budget {
-            break;
+    let mut budget = COMMENT_LIMIT
+        .saturating_sub(full.len() - cleaned.len())
+        .saturating_sub(NOTICE_ROOM);
+    loop {
+        let out = render_with(ctx, &plan_text::cut(&cleaned, budget))?;
+        if out.len() <= COMMENT_LIMIT || budget == 0 {
+            return Ok(out);
         }
-        used += cost;
-        if take_head {
-            head.push(line);
-            i += 1;
-        } else {
-            tail.push(line);
-            j -= 1;
-        }
+        budget = budget.saturating_sub(out.len() - COMMENT_LIMIT + 1024);
     }
-    tail.reverse();
-    let omitted = j - i;
-    let text = format!(
-        "{}\n... {omitted} lines omitted ...\n{}",
-        head.join("\n"),
-        tail.join("\n")
-    );
-    let out = render(&text, omitted)?;
-    debug_assert!(out.len() <= COMMENT_LIMIT);
-    Ok(out)
 }
 
-/// The gates as a Markdown checklist for the PR comment and the step summary.
-pub fn checklist(v: &Verdict) -> String {
+fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String, minijinja::Error> {
+    let s = ctx.summary;
+    let diff = plan_text::as_diff(&cut.text);
+    let env = super::markdown::environment();
+    env.get_template("plan_comment.md")?
+        .render(minijinja::context! {
+            marker => comment_marker(&s.customer, &s.environment),
+            s => minijinja::Value::from(minijinja::value::Serde(s)),
+            caution => caution(s),
+            totals => totals_line(s),
+            gates => s.gates.as_ref().map(gates).unwrap_or_default(),
+            groups => groups(s),
+            full_plan => full_plan(ctx.full_plan_at),
+            run_link => ctx.run_url.map(|u| link("run", u)),
+            fence => fence_for(&diff),
+            plan_text => diff,
+            truncated => truncation(cut, ctx.full_plan_at),
+        })
+}
+
+/// Terraform's own numbers (`Plan: 1 to add, 2 to change, 3 to destroy`),
+/// replacements named as such, and changed outputs.
+pub fn totals(s: &PlanSummary) -> String {
+    let mut t = format!(
+        "Plan: {} to add, {} to change, {} to destroy",
+        s.create + s.replace,
+        s.update,
+        s.delete + s.replace
+    );
+    if s.replace > 0 {
+        t.push_str(&format!(
+            " ({} replacement{}: destroyed, then created again)",
+            s.replace,
+            if s.replace == 1 { "" } else { "s" }
+        ));
+    }
+    t
+}
+
+/// The counts line: Terraform's totals and changed outputs, or no changes.
+fn totals_line(s: &PlanSummary) -> String {
+    if !s.has_changes {
+        return "**No changes.** The infrastructure matches the configuration.".into();
+    }
+    let mut line = format!("**{}**", totals(s));
+    let n = s.outputs.len();
+    if n > 0 {
+        line.push_str(&format!(
+            " · {n} output{} changed",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    line
+}
+
+/// A GitHub alert naming every destroyed and replaced address (up to
+/// [`CAUTION_LIST`]), or nothing.
+fn caution(s: &PlanSummary) -> String {
+    let lost: Vec<_> = [Action::Delete, Action::Replace]
+        .iter()
+        .flat_map(|a| s.resources.iter().filter(move |r| r.action == *a))
+        .collect();
+    if lost.is_empty() {
+        return String::new();
+    }
+    let mut what = Vec::new();
+    if s.delete > 0 {
+        what.push(format!("**destroys {}**", s.delete));
+    }
+    if s.replace > 0 {
+        what.push(format!("**replaces {}**", s.replace));
+    }
+    let plural = if s.delete + s.replace == 1 { "" } else { "s" };
+    let mut out = format!(
+        "> [!CAUTION]\n> This plan {} resource{plural}:\n",
+        what.join(" and ")
+    );
+    for r in lost.iter().take(CAUTION_LIST) {
+        let verb = if r.action == Action::Delete {
+            "destroy"
+        } else {
+            "replace"
+        };
+        out.push_str(&format!("> - {verb} {}\n", md_code(&r.address)));
+    }
+    if lost.len() > CAUTION_LIST {
+        out.push_str(&format!("> - and {} more\n", lost.len() - CAUTION_LIST));
+    }
+    out
+}
+
+/// Resources grouped by action, destroys first: `(label, count, rows)`.
+fn groups(s: &PlanSummary) -> Vec<(String, usize, Vec<String>)> {
+    GROUPS
+        .iter()
+        .filter_map(|(action, label)| {
+            let rows: Vec<String> = s
+                .resources
+                .iter()
+                .filter(|r| r.action == *action)
+                .map(|r| super::markdown::md_code_cell(&r.address))
+                .collect();
+            (!rows.is_empty()).then(|| (label.to_string(), rows.len(), rows))
+        })
+        .collect()
+}
+
+/// A link when the full plan is at a URL, else the path as code.
+fn full_plan(at: &str) -> String {
+    if at.starts_with("https://") || at.starts_with("http://") {
+        link("full plan", at)
+    } else {
+        format!("full plan: {}", md_code(at))
+    }
+}
+
+/// The visible notice of a cut plan, or nothing.
+fn truncation(cut: &plan_text::Cut, full_plan_at: &str) -> String {
+    if cut.shown_lines >= cut.total_lines {
+        return String::new();
+    }
+    let mut out = format!(
+        "**Plan output truncated:** {} of {} lines shown, cut between resources ({}).",
+        thousands(cut.shown_lines),
+        thousands(cut.total_lines),
+        full_plan(full_plan_at)
+    );
+    if !cut.omitted.is_empty() {
+        let listed: Vec<String> = cut
+            .omitted
+            .iter()
+            .take(OMITTED_LIST)
+            .map(|a| md_code(a))
+            .collect();
+        out.push_str(&format!(" Left out: {}", listed.join(", ")));
+        if cut.omitted.len() > OMITTED_LIST {
+            out.push_str(&format!(" and {} more", cut.omitted.len() - OMITTED_LIST));
+        }
+        out.push('.');
+    }
+    out
+}
+
+/// `2518` → `2,518`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One verdict for the gates, then a table: ✅ passed, ❌ blocking,
+/// ⚠️ failed but waived, ➖ not applicable. Nothing for no gates.
+pub fn gates(v: &Verdict) -> String {
     if v.results.is_empty() {
         return String::new();
     }
-    let mut s = String::from("**Policy gates**\n\n");
+    let blocking = v.blocking();
+    let waiver = v.waiver.as_deref().unwrap_or("label");
+    let headline = if !blocking.is_empty() {
+        let names: Vec<String> = blocking.iter().map(|r| md_code(&r.gate)).collect();
+        format!("**Gates: blocked by {}**", names.join(", "))
+    } else if v.results.iter().any(|r| r.waived) {
+        format!("**Gates: failed gates waived by {}**", md_code(waiver))
+    } else {
+        "**Gates: all pass**".to_string()
+    };
+    let mut s = format!("{headline}\n\n| | gate | result |\n|---|---|---|\n");
     for r in &v.results {
         let (mark, note) = match (r.passed, r.waived, r.skipped) {
-            (true, _, _) => ("- [x]", String::new()),
-            (_, true, _) => (
-                "- [x]",
-                format!(" (waived by `{}`)", v.waiver.as_deref().unwrap_or("label")),
-            ),
-            (_, _, true) => ("- [ ]", " (not applicable)".to_string()),
-            _ => ("- [ ]", " **blocked**".to_string()),
+            (true, _, _) => ("✅", String::new()),
+            (_, true, _) => ("⚠️", format!(" (waived by {})", md_code(waiver))),
+            (_, _, true) => ("➖", " (not applicable)".to_string()),
+            _ => ("❌", String::new()),
         };
         s.push_str(&format!(
-            "{mark} `{}`: {}{note}\n",
-            r.gate,
+            "| {mark} | {} | {}{note} |\n",
+            super::markdown::md_code_cell(&r.gate),
             md_escape(&r.detail)
         ));
     }

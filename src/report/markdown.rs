@@ -125,3 +125,21 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("templates/instructions.md.j2"),
     ),
 ];
+
+/// A Markdown link `[text](url)`: the text escaped, the URL never (a `_`
+/// stays a `_`); characters that could end the link or the line
+/// (whitespace, `()<>"\` and backticks, controls) are percent-encoded.
+pub fn link(text: &str, url: &str) -> String {
+    let mut target = String::with_capacity(url.len());
+    for c in url.chars() {
+        if c.is_whitespace() || c.is_control() || "()<>\"\\`".contains(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                target.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            target.push(c);
+        }
+    }
+    format!("[{}]({target})", md_escape(text))
+}
