@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use fleetform::commands::audit_report::{markdown, parse_since, Summary};
+use fleetform::commands::audit_report::parse_since;
+use fleetform::report::audit::{markdown, Summary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -14,35 +14,83 @@
 //! comment + state), plus, for customers without a local path, 1 request
 //! per variables file fetched from the default branch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-use serde::Serialize;
 
 use crate::ci::RunContext;
 use crate::cli::DriftArgs;
-use crate::commands::plan::{environments_for, execute, prepare, Outcome, Row};
-use crate::config::{is_repo, Customer};
+use crate::config::{is_repo, Customer, Manager};
 use crate::error::{Error, Result};
-use crate::github::{GitHub, Token};
+use crate::fleet::{Outcome, Row};
+use crate::github::{GitHub, Issue, Token};
 use crate::output::Output;
+use crate::report::drift::{gone_note, issue_body, issue_title, markdown, marker, Report};
+use crate::report::table::summary_table;
 use crate::values::customer::{override_path, CustomerSource, Diagnostic};
 use crate::yaml::{Location, Pos};
 
 pub const LABEL: &str = "fleetform-drift";
 
-fn marker(customer: &str) -> String {
-    format!("<!-- fleetform:drift customer={customer} -->")
+/// Checked flags.
+struct Settings {
+    jobs: usize,
+    /// `--shard`: customer → its listed environments (all when `None`).
+    shard: Option<BTreeMap<String, Option<Vec<String>>>>,
+    customers: Option<Vec<String>>,
+    environments: Option<Vec<String>>,
+    /// For customer files on GitHub.
+    token: Option<Token>,
+    /// For the manager repo's drift issues.
+    issues_token: Option<Token>,
+    issues: bool,
+    manager_repo: Option<String>,
+    out: PathBuf,
+    json: bool,
+    terraform: Option<PathBuf>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub checked: usize,
-    pub drifted: Vec<Row>,
-    pub errors: Vec<Row>,
-    pub clean: usize,
-    pub skipped: usize,
-    pub requests: usize,
+fn resolve(args: &DriftArgs) -> Result<Settings> {
+    let jobs = match args.jobs {
+        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    if let Some(r) = &args.manager_repo {
+        if !is_repo(r) {
+            return Err(Error::Usage(format!(
+                "--manager-repo `{r}` is not owner/name"
+            )));
+        }
+    }
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let token = Token::from_env();
+    // The manager repo's drift issues: the job's own token
+    // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
+    // a fine-grained token for the customer repos cannot reach the manager
+    // repo of another owner; else the token above.
+    let issues_token = std::env::var("FLEETFORM_ISSUES_TOKEN")
+        .ok()
+        .and_then(Token::new)
+        .or_else(|| token.clone());
+    if args.issues && issues_token.is_none() {
+        return Err(Error::Usage(
+            "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN"
+                .into(),
+        ));
+    }
+    Ok(Settings {
+        jobs,
+        shard,
+        customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
+        environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
+        token,
+        issues_token,
+        issues: args.issues,
+        manager_repo: args.manager_repo.clone(),
+        out: args.out.clone(),
+        json: args.json,
+        terraform: args.terraform.clone(),
+    })
 }
 
 /// Parses a shard: JSON list of `customer:environment` or `customer`.
@@ -73,147 +121,59 @@ fn parse_shard(s: &str) -> Result<BTreeMap<String, Option<Vec<String>>>> {
     Ok(out)
 }
 
-fn markdown(report: &Report) -> String {
-    let mut s = String::from("## fleetform drift\n\n");
-    s.push_str(&format!(
-        "{} checked · **{} drifted** · {} failed · {} clean · {} skipped\n\n",
-        report.checked,
-        report.drifted.len(),
-        report.errors.len(),
-        report.clean,
-        report.skipped
-    ));
-    if !report.drifted.is_empty() || !report.errors.is_empty() {
-        s.push_str("| customer | environment | +/~/- | result |\n|---|---|---|---|\n");
-        for r in report.drifted.iter().chain(&report.errors) {
-            let (counts, what) = match &r.outcome {
-                Outcome::Planned { summary, .. } => (summary.counts(), "drift".to_string()),
-                Outcome::Failed { error, .. } => (
-                    "-".into(),
-                    format!("error: {}", crate::report::markdown::md_escape(error)),
-                ),
-                Outcome::Skipped { reason } => {
-                    ("-".into(), crate::report::markdown::md_escape(reason))
-                }
-            };
-            s.push_str(&format!(
-                "| `{}` | `{}` | {counts} | {what} |\n",
-                r.customer, r.environment
-            ));
-        }
-    }
-    s
-}
-
-fn customer_issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
-    let mut s = format!("{}\nfleetform found drift for `{customer}`: applying the default branch would change infrastructure.\n\n", marker(customer));
-    s.push_str("| environment | +/~/- | resources |\n|---|---|---|\n");
-    for r in rows {
-        if let Outcome::Planned { summary, .. } = &r.outcome {
-            let res: Vec<String> = summary
-                .resources
-                .iter()
-                .take(20)
-                .map(|x| format!("`{}` {}", x.address.replace('`', "'"), x.action.symbol()))
-                .collect();
-            s.push_str(&format!(
-                "| `{}` | {} | {} |\n",
-                r.environment,
-                summary.counts(),
-                res.join("<br>")
-            ));
-        }
-    }
-    if let Some(u) = run_url {
-        s.push_str(&format!("\nDetected by [this run]({u}).\n"));
-    }
-    s
-}
-
-pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
-    // Settings, checked before any I/O.
-    let jobs = match args.jobs {
-        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
-    };
-    if let Some(r) = &args.manager_repo {
-        if !is_repo(r) {
-            return Err(Error::Usage(format!(
-                "--manager-repo `{r}` is not owner/name"
-            )));
-        }
-    }
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let token = Token::from_env();
-    // The manager repo's drift issues: the job's own token
-    // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
-    // a fine-grained token for the customer repos cannot reach the manager
-    // repo of another owner; else the token above.
-    let issues_token = std::env::var("FLEETFORM_ISSUES_TOKEN")
-        .ok()
-        .and_then(Token::new)
-        .or_else(|| token.clone());
-    if args.issues && issues_token.is_none() {
-        return Err(Error::Usage(
-            "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN"
-                .into(),
-        ));
-    }
-    for t in token.iter().chain(issues_token.iter()) {
-        out.mask(t.expose());
-    }
-
-    let (manager, registry) = crate::config::load(manager_dir)?;
-    let mut engine = crate::terraform::engine::build(&manager, true, args.terraform.as_deref())?;
-    let env_filter = (!args.environments.is_empty()).then(|| args.environments.clone());
-    crate::commands::plan::check_environments(&manager, env_filter.as_deref())?;
-    let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
-    match &shard {
-        Some(map) => {
-            for (slug, envs) in map {
-                let c = registry.get(slug).ok_or_else(|| {
-                    Error::Usage(format!("shard names unknown customer `{slug}`"))
-                })?;
-                let envs = environments_for(&manager, c, envs.as_deref());
-                selected.push((c, envs));
-            }
-        }
+/// The pairs to check: the shard's, or `--customer` × `--env`.
+fn select<'r>(
+    settings: &Settings,
+    manager: &Manager,
+    registry: &'r crate::config::Registry,
+) -> Result<Vec<(&'r Customer, Vec<String>)>> {
+    let env_filter = settings.environments.as_deref();
+    crate::fleet::check_environments(manager, env_filter)?;
+    match &settings.shard {
+        Some(map) => crate::fleet::shard_pairs(manager, registry, map),
         None => {
-            for c in crate::commands::plan::select(
-                &registry,
-                (!args.customers.is_empty()).then_some(args.customers.as_slice()),
-            )? {
-                selected.push((c, environments_for(&manager, c, env_filter.as_deref())));
-            }
+            let customers = crate::fleet::select(registry, settings.customers.as_deref())?;
+            Ok(crate::fleet::pairs(manager, customers, env_filter))
         }
     }
+}
 
-    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let gh = match &token {
-        Some(t) => Some(
-            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)?,
-        ),
-        None => None,
-    };
-    let issues_gh = match (&issues_token, args.issues) {
-        (Some(t), true) => Some(
-            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)?,
-        ),
-        _ => None,
-    };
+/// The GitHub clients: for customer files (when there is a token) and
+/// for the drift issues (with `--issues`).
+struct Clients {
+    rt: tokio::runtime::Runtime,
+    files: Option<GitHub>,
+    issues: Option<GitHub>,
+}
 
-    // Customer files: the local checkout, or the default branch on GitHub.
-    let local = crate::commands::plan::local_source(&manager, &registry);
-    let source = |c: &Customer,
-                  envs: &[String]|
-     -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
-        if c.path.is_some() {
-            return local(c, envs);
-        }
-        let (Some(gh), Some(repo)) = (&gh, &c.repo) else {
-            return local(c, envs);
+impl Clients {
+    fn new(settings: &Settings) -> Result<Clients> {
+        let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+        let client = |t: &Token| {
+            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)
         };
+        let files = settings.token.as_ref().map(client).transpose()?;
+        let issues = match (&settings.issues_token, settings.issues) {
+            (Some(t), true) => Some(client(t)?),
+            _ => None,
+        };
+        Ok(Clients { rt, files, issues })
+    }
+
+    fn requests(&self) -> usize {
+        self.files.as_ref().map_or(0, GitHub::request_count)
+            + self.issues.as_ref().map_or(0, GitHub::request_count)
+    }
+
+    /// A customer's files from its repo's default branch: the variables
+    /// file and the override files of `envs` that exist.
+    fn default_branch_files(
+        &self,
+        gh: &GitHub,
+        manager: &Manager,
+        repo: &str,
+        envs: &[String],
+    ) -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
         let fail = |m: String| {
             vec![Diagnostic {
                 location: Location {
@@ -224,7 +184,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 message: m,
             }]
         };
-        rt.block_on(async {
+        self.rt.block_on(async {
             let vars = gh
                 .get_file(repo, &manager.config.customer.variables, None)
                 .await
@@ -234,7 +194,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 })?;
             let mut overrides = BTreeMap::new();
             for e in envs {
-                let p = override_path(&manager, e);
+                let p = override_path(manager, e);
                 if let Some(b) = gh
                     .get_file(repo, &p, None)
                     .await
@@ -248,92 +208,122 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 overrides,
             })
         })
-    };
-    let fleet = prepare(&engine, &selected, &source, out);
-    let rows = execute(&mut engine, fleet, jobs, &args.out, false, "drift", out);
+    }
+}
 
-    let mut report = Report {
-        checked: 0,
-        drifted: Vec::new(),
-        errors: Vec::new(),
-        clean: 0,
-        skipped: 0,
-        requests: 0,
-    };
-    for r in &rows {
-        match &r.outcome {
-            Outcome::Planned { summary, .. } => {
-                report.checked += 1;
-                if summary.has_changes {
-                    report.drifted.push(r.clone());
-                } else {
-                    report.clean += 1;
-                }
+/// The sticky drift issues in the manager repo: one per drifted customer,
+/// opened or updated; closed with a note for customers this run checked
+/// clean.
+struct Issues<'a> {
+    gh: &'a GitHub,
+    repo: &'a str,
+    open: Vec<Issue>,
+    run_url: Option<String>,
+}
+
+impl Issues<'_> {
+    fn find(&self, customer: &str) -> Option<&Issue> {
+        self.open
+            .iter()
+            .find(|i| i.body.contains(&marker(customer)))
+    }
+
+    /// Opens or updates a drifted customer's issue (nothing when its body
+    /// is unchanged).
+    async fn drifted(&self, customer: &str, rows: &[&Row]) -> Result<()> {
+        let body = issue_body(customer, rows, self.run_url.as_deref());
+        match self.find(customer) {
+            Some(i) if i.body == body => {}
+            Some(i) => self
+                .gh
+                .update_issue(self.repo, i.number, Some(&body), None)
+                .await
+                .map_err(|e| Error::Failed(e.to_string()))?,
+            None => {
+                self.gh
+                    .create_issue(self.repo, &issue_title(customer), &body, &[LABEL])
+                    .await
+                    .map_err(|e| Error::Failed(e.to_string()))?;
             }
-            Outcome::Failed { .. } => {
-                report.checked += 1;
-                report.errors.push(r.clone());
-            }
-            Outcome::Skipped { .. } => report.skipped += 1,
         }
+        Ok(())
     }
 
-    // Sticky issues.
-    let ctx = RunContext::from_env();
-    if args.issues {
-        let gh = issues_gh
-            .as_ref()
-            .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
-        let repo = args.manager_repo.as_deref().expect("clap requires it");
-        rt.block_on(async {
-            let open = gh.list_open_issues(repo, LABEL).await.map_err(|e| Error::Failed(e.to_string()))?;
-            let mut by_customer: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-            for r in &report.drifted {
-                by_customer.entry(r.customer.as_str()).or_default().push(r);
-            }
-            let errored: std::collections::BTreeSet<&str> = report.errors.iter().map(|r| r.customer.as_str()).collect();
-            for (customer, rows) in &by_customer {
-                let body = customer_issue_body(customer, rows, ctx.run_url().as_deref());
-                match open.iter().find(|i| i.body.contains(&marker(customer))) {
-                    Some(i) if i.body == body => {}
-                    Some(i) => gh.update_issue(repo, i.number, Some(&body), None).await.map_err(|e| Error::Failed(e.to_string()))?,
-                    None => {
-                        gh.create_issue(repo, &format!("Drift: {customer}"), &body, &[LABEL])
-                            .await
-                            .map_err(|e| Error::Failed(e.to_string()))?;
-                    }
-                }
-            }
-            // Close issues of customers checked clean in this shard.
-            let checked: std::collections::BTreeSet<&str> = rows
-                .iter()
-                .filter(|r| matches!(r.outcome, Outcome::Planned { .. }))
-                .map(|r| r.customer.as_str())
-                .collect();
-            for (customer, _) in selected.iter().map(|(c, e)| (c.slug.as_str(), e)) {
-                if by_customer.contains_key(customer) || errored.contains(customer) || !checked.contains(customer) {
-                    continue;
-                }
-                if let Some(i) = open.iter().find(|i| i.body.contains(&marker(customer))) {
-                    let note = format!(
-                        "The drift is gone: every environment of `{customer}` plans without changes{}.",
-                        ctx.run_url().map(|u| format!(" ([run]({u}))")).unwrap_or_default()
-                    );
-                    gh.create_comment(repo, i.number, &note).await.map_err(|e| Error::Failed(e.to_string()))?;
-                    gh.update_issue(repo, i.number, None, Some("closed")).await.map_err(|e| Error::Failed(e.to_string()))?;
-                }
-            }
-            Ok::<(), Error>(())
-        })?;
+    /// Comments on and closes a clean customer's issue, if there is one.
+    async fn clean(&self, customer: &str) -> Result<()> {
+        if let Some(i) = self.find(customer) {
+            let note = gone_note(customer, self.run_url.as_deref());
+            self.gh
+                .create_comment(self.repo, i.number, &note)
+                .await
+                .map_err(|e| Error::Failed(e.to_string()))?;
+            self.gh
+                .update_issue(self.repo, i.number, None, Some("closed"))
+                .await
+                .map_err(|e| Error::Failed(e.to_string()))?;
+        }
+        Ok(())
     }
-    report.requests = gh.as_ref().map_or(0, GitHub::request_count)
-        + issues_gh.as_ref().map_or(0, GitHub::request_count);
+}
 
-    let md = markdown(&report);
-    let json = serde_json::to_string_pretty(&report).expect("serialisable");
-    crate::util::fs::write_atomic(&args.out.join("drift-report.json"), json.as_bytes())
+/// Keeps the drift issues in step with the report.
+fn sticky_issues(
+    clients: &Clients,
+    repo: &str,
+    report: &Report,
+    rows: &[Row],
+    selected: &[(&Customer, Vec<String>)],
+    ctx: &RunContext,
+) -> Result<()> {
+    let gh = clients
+        .issues
+        .as_ref()
+        .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
+    clients.rt.block_on(async {
+        let issues = Issues {
+            gh,
+            repo,
+            open: gh
+                .list_open_issues(repo, LABEL)
+                .await
+                .map_err(|e| Error::Failed(e.to_string()))?,
+            run_url: ctx.run_url(),
+        };
+        let mut by_customer: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+        for r in &report.drifted {
+            by_customer.entry(r.customer.as_str()).or_default().push(r);
+        }
+        for (customer, rows) in &by_customer {
+            issues.drifted(customer, rows).await?;
+        }
+        // Close issues of customers checked clean in this shard.
+        let errored: BTreeSet<&str> = report.errors.iter().map(|r| r.customer.as_str()).collect();
+        let checked: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Planned { .. }))
+            .map(|r| r.customer.as_str())
+            .collect();
+        for customer in selected.iter().map(|(c, _)| c.slug.as_str()) {
+            if by_customer.contains_key(customer)
+                || errored.contains(customer)
+                || !checked.contains(customer)
+            {
+                continue;
+            }
+            issues.clean(customer).await?;
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+/// Writes `drift-report.json` and `drift-report.md`, the step summary and
+/// the job's outputs; returns the JSON.
+fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<String> {
+    let md = markdown(report);
+    let json = serde_json::to_string_pretty(report).expect("serialisable");
+    crate::util::fs::write_atomic(&out_dir.join("drift-report.json"), json.as_bytes())
         .map_err(|e| Error::Failed(format!("writing the report: {e}")))?;
-    crate::util::fs::write_atomic(&args.out.join("drift-report.md"), md.as_bytes())
+    crate::util::fs::write_atomic(&out_dir.join("drift-report.md"), md.as_bytes())
         .map_err(|e| Error::Failed(format!("writing the report: {e}")))?;
     let _ = ctx.append_summary(&md);
     ctx.set_outputs(&[
@@ -341,16 +331,16 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         ("errors", report.errors.len().to_string()),
         (
             "report",
-            args.out.join("drift-report.json").display().to_string(),
+            out_dir.join("drift-report.json").display().to_string(),
         ),
     ])
     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
-    out.verbose(&format!("{} GitHub API request(s)", report.requests));
-    if args.json {
-        out.result(&json);
-    } else {
-        out.result(crate::commands::plan::summary_table(&rows).trim_end());
-    }
+    Ok(json)
+}
+
+/// Errors win over drift, so a broken check is never mistaken for a
+/// clean one.
+fn verdict(report: &Report) -> Result<()> {
     if !report.errors.is_empty() {
         return Err(Error::Failed(format!(
             "{} of {} drift checks failed",
@@ -366,4 +356,55 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    for t in settings.token.iter().chain(settings.issues_token.iter()) {
+        out.mask(t.expose());
+    }
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let mut engine =
+        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+    let selected = select(&settings, &manager, &registry)?;
+    let clients = Clients::new(&settings)?;
+
+    // Customer files: the local checkout, or the default branch on GitHub.
+    let local = crate::fleet::local_source(&manager, &registry);
+    let source =
+        |c: &Customer, envs: &[String]| -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
+            match (&clients.files, &c.repo) {
+                (Some(gh), Some(repo)) if c.path.is_none() => {
+                    clients.default_branch_files(gh, &manager, repo, envs)
+                }
+                _ => local(c, envs),
+            }
+        };
+    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
+    let rows = crate::fleet::execute(
+        &mut engine,
+        fleet,
+        settings.jobs,
+        &settings.out,
+        false,
+        "drift",
+        out,
+    );
+    let mut report = Report::tally(&rows);
+
+    let ctx = RunContext::from_env();
+    if settings.issues {
+        let repo = settings.manager_repo.as_deref().expect("clap requires it");
+        sticky_issues(&clients, repo, &report, &rows, &selected, &ctx)?;
+    }
+    report.requests = clients.requests();
+
+    let json = write_reports(&settings.out, &report, &ctx)?;
+    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    if settings.json {
+        out.result(&json);
+    } else {
+        out.result(summary_table(&rows).trim_end());
+    }
+    verdict(&report)
 }

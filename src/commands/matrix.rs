@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::ci::RunContext;
 use crate::cli::MatrixArgs;
-use crate::commands::plan::{check_environments, environments_for, select};
 use crate::config::{clean_path, Customer, Manager, Registry};
 use crate::error::{Error, Result};
+use crate::fleet::{check_environments, environments_for, select};
 use crate::output::Output;
 
 /// GitHub's limit on jobs per matrix.

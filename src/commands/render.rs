@@ -3,18 +3,18 @@
 //! with `--all --out DIR`, of every active customer × enabled environment,
 //! written to `DIR/<customer>/<environment>.tfvars.json`.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
-use std::path::Path;
-
 use crate::cli::RenderArgs;
-use crate::commands::plan::{check_environments, environments_for, local_source};
-use crate::config::{display_path, Customer};
+use crate::config::{display_path, Customer, Manager, Registry};
 use crate::error::{Error, Result};
+use crate::fleet::{check_environments, environments_for, local_source};
 use crate::output::{table, Output};
 use crate::terraform::engine::{Engine, RunError};
 use crate::values::customer::{self, CustomerSource, Diagnostic};
-use crate::values::layers::Origin;
+use crate::values::layers::{Layered, Origin};
 
 #[derive(Serialize)]
 struct Explained<'a> {
@@ -24,11 +24,39 @@ struct Explained<'a> {
     origin: Option<Origin>,
 }
 
-pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+/// Checked flags: one customer × environment on stdout, or every one
+/// into a folder.
+enum Settings {
+    One {
+        customer: String,
+        environment: String,
+        explain: bool,
+        json: bool,
+    },
+    All {
+        out: PathBuf,
+        environment: Option<String>,
+        jobs: usize,
+    },
+}
+
+fn resolve(args: &RenderArgs) -> Result<Settings> {
     if args.all {
-        return run_all(args, manager_dir, out);
+        let Some(out_dir) = &args.out else {
+            return Err(Error::Usage(
+                "--all writes one file per customer × environment: give --out DIR".into(),
+            ));
+        };
+        if args.jobs == Some(0) {
+            return Err(Error::Usage("--jobs must be at least 1".into()));
+        }
+        return Ok(Settings::All {
+            out: out_dir.clone(),
+            environment: args.environment.clone(),
+            jobs: crate::fleet::parallel::jobs(args.jobs),
+        });
     }
-    let (Some(wanted), Some(environment)) = (&args.customer, &args.environment) else {
+    let (Some(customer), Some(environment)) = (&args.customer, &args.environment) else {
         return Err(Error::Usage(
             "say what to render: --customer SLUG --env ENV, or --all --out DIR".into(),
         ));
@@ -43,7 +71,47 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             "--json goes with --explain (render prints JSON already)".into(),
         ));
     }
-    let (manager, registry) = crate::config::load(manager_dir)?;
+    Ok(Settings::One {
+        customer: customer.clone(),
+        environment: environment.clone(),
+        explain: args.explain,
+        json: args.json,
+    })
+}
+
+pub fn run(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    match resolve(args)? {
+        Settings::All {
+            out: out_dir,
+            environment,
+            jobs,
+        } => run_all(&out_dir, environment, jobs, manager_dir, out),
+        Settings::One {
+            customer,
+            environment,
+            explain,
+            json,
+        } => {
+            let (manager, registry) = crate::config::load(manager_dir)?;
+            let layered = render_one(&manager, &registry, &customer, &environment)?;
+            if !explain {
+                out.result(&to_json(&layered.value)?);
+            } else {
+                show_explained(&layered, json, out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The registered customer `wanted`, with `environment` declared and
+/// enabled for it.
+fn checked_pair<'r>(
+    manager: &Manager,
+    registry: &'r Registry,
+    wanted: &str,
+    environment: &str,
+) -> Result<&'r Customer> {
     let customer = registry
         .get(wanted)
         .ok_or_else(|| Error::Usage(format!("customer `{wanted}` is not registered")))?;
@@ -54,7 +122,7 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             manager.environment_names().join(", ")
         )));
     }
-    if !customer.environments.contains(environment) {
+    if !customer.environments.iter().any(|e| e == environment) {
         return Err(Error::Usage(format!(
             "environment `{}` is not enabled for `{}` (enabled: {})",
             environment,
@@ -62,26 +130,39 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             customer.environments.join(", ")
         )));
     }
+    Ok(customer)
+}
+
+/// Checks one customer's local files and renders one environment.
+fn render_one(
+    manager: &Manager,
+    registry: &Registry,
+    wanted: &str,
+    environment: &str,
+) -> Result<Layered> {
+    let customer = checked_pair(manager, registry, wanted, environment)?;
     let dir = registry.customer_dir(customer).ok_or_else(|| {
         Error::Usage(format!(
             "customer `{}` has no local `path` in the registry",
             customer.slug
         ))
     })?;
-    let engine = crate::terraform::engine::build(&manager, false, None)?;
-    let source = CustomerSource::from_dir(&manager, &dir, std::slice::from_ref(environment))
-        .map_err(|d| Error::Values(vec![d]))?;
+    let engine = crate::terraform::engine::build(manager, false, None)?;
+    let envs = [environment.to_string()];
+    let source =
+        CustomerSource::from_dir(manager, &dir, &envs).map_err(|d| Error::Values(vec![d]))?;
     let docs = customer::check(&source, &engine.schema).map_err(Error::Values)?;
-    let layered = engine
+    engine
         .render(customer, environment, &docs)
         .map_err(|e| match e {
             RunError::Values(d) => Error::Values(d),
             other => Error::Failed(other.to_string()),
-        })?;
-    if !args.explain {
-        out.result(&to_json(&layered.value)?);
-        return Ok(());
-    }
+        })
+}
+
+/// `--explain`: every value with the layer and position that set it, as
+/// JSON or a table.
+fn show_explained(layered: &Layered, json: bool, out: &Output) -> Result<()> {
     let leaves: Vec<Explained> = layered
         .leaves()
         .into_iter()
@@ -91,7 +172,7 @@ pub fn run(args: &RenderArgs, manager_dir: &std::path::Path, out: &Output) -> Re
             value,
         })
         .collect();
-    if args.json {
+    if json {
         out.result(&to_json(&leaves)?);
     } else {
         let rows: Vec<Vec<String>> = leaves
@@ -118,18 +199,15 @@ fn to_json(v: &impl Serialize) -> Result<String> {
 /// command, one customer per task on `--jobs` threads. The schema is
 /// compiled and the manager layers are read once; each worker writes its
 /// files as it goes, so memory does not grow with the fleet.
-fn run_all(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
-    let Some(out_dir) = &args.out else {
-        return Err(Error::Usage(
-            "--all writes one file per customer × environment: give --out DIR".into(),
-        ));
-    };
-    if args.jobs == Some(0) {
-        return Err(Error::Usage("--jobs must be at least 1".into()));
-    }
-    let jobs = crate::fleet::parallel::jobs(args.jobs);
+fn run_all(
+    out_dir: &Path,
+    environment: Option<String>,
+    jobs: usize,
+    manager_dir: &Path,
+    out: &Output,
+) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let filter = args.environment.clone().map(|e| vec![e]);
+    let filter = environment.map(|e| vec![e]);
     check_environments(&manager, filter.as_deref())?;
     let engine = crate::terraform::engine::build(&manager, false, None)?;
     let revoked = registry.customers.iter().filter(|c| !c.is_active()).count();

@@ -148,71 +148,91 @@ impl CustomerCheck<'_> {
     }
 }
 
-pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let results = match settings.target {
         Target::Files { schema, files } => {
-            let schema = match schema {
-                Some(p) => Schema::load(&p, &display_path(&p))?,
-                None => {
-                    let m = Manager::load(manager_dir)?;
-                    let p = m.path(&m.config.schema);
-                    Schema::load(&p, &display_path(&p))?
-                }
-            };
-            // One compiled schema, shared by every worker; each file is
-            // read, parsed and checked on its own.
-            crate::fleet::parallel::map(&files, settings.jobs, |f| check_file(f, &schema))
+            check_files(schema.as_deref(), &files, settings.jobs, manager_dir)?
         }
-        Target::Customers(wanted) => {
-            let manager = Manager::load(manager_dir)?;
-            let registry = Registry::load(&manager)?;
-            let p = manager.path(&manager.config.schema);
-            let schema = Schema::load(&p, &display_path(&p))?;
-            let selected: Vec<_> = if wanted.is_empty() {
-                registry
-                    .customers
-                    .iter()
-                    .filter(|c| c.is_active() && c.path.is_some())
-                    .collect()
-            } else {
-                wanted
-                    .iter()
-                    .map(|w| {
-                        registry.get(w).ok_or_else(|| {
-                            Error::Usage(format!(
-                                "customer `{w}` is not in {}",
-                                display_path(&registry.file).display()
-                            ))
-                        })
-                    })
-                    .collect::<Result<_>>()?
-            };
-            let layers = ManagerLayers::load(&manager).map_err(Error::Values)?;
-            let templates = ValueTemplates::default();
-            let ctx = CustomerCheck {
-                manager: &manager,
-                registry: &registry,
-                schema: &schema,
-                layers: &layers,
-                templates: &templates,
-            };
-            crate::fleet::parallel::map(&selected, settings.jobs, |c| ctx.check(c))
-        }
+        Target::Customers(wanted) => check_customers(&wanted, settings.jobs, manager_dir)?,
     };
     let invalid = results.iter().filter(|r| !r.valid).count();
     for r in &results {
         out.diagnostics(&r.problems);
     }
-    if settings.json {
-        let json = serde_json::to_string_pretty(&results)
+    show(&results, settings.json, out)?;
+    if invalid > 0 {
+        return Err(Error::Failed(format!(
+            "{invalid} of {} invalid",
+            results.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks variables files against `--schema` (the manager's when absent).
+fn check_files(
+    schema: Option<&Path>,
+    files: &[PathBuf],
+    jobs: usize,
+    manager_dir: &Path,
+) -> Result<Vec<Checked>> {
+    let schema = match schema {
+        Some(p) => Schema::load(p, &display_path(p))?,
+        None => {
+            let m = Manager::load(manager_dir)?;
+            let p = m.path(&m.config.schema);
+            Schema::load(&p, &display_path(&p))?
+        }
+    };
+    // One compiled schema, shared by every worker; each file is read,
+    // parsed and checked on its own.
+    Ok(crate::fleet::parallel::map(files, jobs, |f| {
+        check_file(f, &schema)
+    }))
+}
+
+/// Checks the named registry customers (every active one with a local
+/// `path` when none is named).
+fn check_customers(wanted: &[String], jobs: usize, manager_dir: &Path) -> Result<Vec<Checked>> {
+    let manager = Manager::load(manager_dir)?;
+    let registry = Registry::load(&manager)?;
+    let p = manager.path(&manager.config.schema);
+    let schema = Schema::load(&p, &display_path(&p))?;
+    let selected: Vec<&Customer> = if wanted.is_empty() {
+        registry
+            .customers
+            .iter()
+            .filter(|c| c.is_active() && c.path.is_some())
+            .collect()
+    } else {
+        crate::fleet::select(&registry, Some(wanted))?
+    };
+    let layers = ManagerLayers::load(&manager).map_err(Error::Values)?;
+    let templates = ValueTemplates::default();
+    let ctx = CustomerCheck {
+        manager: &manager,
+        registry: &registry,
+        schema: &schema,
+        layers: &layers,
+        templates: &templates,
+    };
+    Ok(crate::fleet::parallel::map(&selected, jobs, |c| {
+        ctx.check(c)
+    }))
+}
+
+/// The results as JSON, or one line each.
+fn show(results: &[Checked], json: bool, out: &Output) -> Result<()> {
+    if json {
+        let json = serde_json::to_string_pretty(results)
             .map_err(|e| Error::Failed(format!("serialising the results: {e}")))?;
         out.result(&json);
     } else if !results.is_empty() {
         // One write for the whole list: thousands of files print thousands
         // of lines.
         let mut text = String::new();
-        for r in &results {
+        for r in results {
             use std::fmt::Write as _;
             let _ = write!(
                 text,
@@ -227,12 +247,6 @@ pub fn run(args: &ValidateArgs, manager_dir: &std::path::Path, out: &Output) -> 
         }
         text.pop();
         out.result(&text);
-    }
-    if invalid > 0 {
-        return Err(Error::Failed(format!(
-            "{invalid} of {} invalid",
-            results.len()
-        )));
     }
     Ok(())
 }

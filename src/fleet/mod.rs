@@ -1,28 +1,19 @@
-//! Runs over the fleet: customers × environments, spread over the cores in
-//! a bounded, order-preserving way (`parallel`); one failing pair never
-//! stops the others.
+//! The fleet run, below the commands: which customer × environment pairs
+//! to cover (`select`), preparing and planning them with bounded
+//! concurrency, one failing pair never stopping the others, and collecting
+//! every result in order (`run`), the customer template `sync` propagates
+//! (`sync`), and an order-preserving parallel map for the batch modes
+//! (`parallel`).
 //!
-//! May import: `config`, `values`, `terraform`, `report` and `util`. Never
-//! the commands.
+//! May import: `config`, `values`, `terraform`, `report` (the row types a
+//! run returns live there, next to their table), `util`, `error`, `audit`
+//! (one record per pair as it finishes) and `output` (notes, diagnostics,
+//! progress). Never the commands, `deploy` or `github`.
 
 pub mod parallel;
+pub mod run;
+pub mod select;
+pub mod sync;
 
-use crate::output::Output;
-
-/// Removes the working copies that killed runs left under a results
-/// folder, and says which (see [`crate::terraform::remove_stale_workspaces`]).
-pub fn remove_leftovers(out: &Output, dir: &std::path::Path) {
-    let sweep = crate::terraform::remove_stale_workspaces(dir);
-    for p in &sweep.removed {
-        out.note(&format!(
-            "removed {}, a working copy left by a run that was killed",
-            crate::config::display_path(p).display()
-        ));
-    }
-    for (p, e) in &sweep.failed {
-        out.note(&format!(
-            "cannot remove {}, a working copy left by a run that was killed: {e}; remove it by hand",
-            crate::config::display_path(p).display()
-        ));
-    }
-}
+pub use run::{execute, local_source, prepare, remove_leftovers, Fleet, Outcome, Row, SourceFn};
+pub use select::{check_environments, environments_for, pairs, select, shard_pairs};

@@ -1,13 +1,25 @@
-//! Everything fleetform renders for people: the PR comment, Markdown
-//! escaping (in one place), the embedded templates and the customer
-//! workflow it hands out.
+//! Everything fleetform renders for people, each from plain data: the PR
+//! comment (`comment`), Markdown escaping in one place and the embedded
+//! templates (`markdown`), the plan text as a coloured diff cut at
+//! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
+//! per-pair rows it reads (`table`), the drift report and issue texts
+//! (`drift`), the audit report (`audit`), sync's table, pull request body
+//! and dry-run diff (`sync`), and the customer workflow it hands out,
+//! pinned to what its comment says (`workflow`).
 //!
-//! May import: plain data types from `terraform::summary` and
-//! `policy::verdict`. Never the commands, the engine or the adapters.
+//! May import: plain data types (`terraform::summary`, `policy::verdict`,
+//! `values::customer::Diagnostic`, `audit::Entry`, and the data structs
+//! kept here next to their rendering) and `output::table` for text tables.
+//! Never the commands, `deploy`, the engine (`terraform::engine`), `fleet`
+//! or `github`.
 
+pub mod audit;
 pub mod comment;
+pub mod drift;
 pub mod markdown;
 pub mod plan_text;
+pub mod sync;
+pub mod table;
 pub mod workflow;
 
 /// The customer trigger workflow template shipped in `workflows/`.

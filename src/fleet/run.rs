@@ -1,0 +1,284 @@
+//! One fleet run: decide each pair up front ([`prepare`]: revoked customers
+//! skipped, invalid ones failed alone), then plan the rest `jobs` at a
+//! time ([`execute`]), one audit record per pair as it finishes, and
+//! return every row in the selection's order.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::audit::Entry;
+use crate::config::{Customer, Manager, Registry};
+use crate::output::{Output, Progress};
+use crate::terraform::engine::{Engine, PlanRequest, RunError};
+use crate::values::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
+
+pub use crate::report::table::{Outcome, Row};
+
+struct Task<'a> {
+    slot: usize,
+    customer: &'a Customer,
+    environment: String,
+    docs: Arc<CustomerDocs>,
+}
+
+/// The work of a fleet run: rows decided up front (skipped, invalid) and
+/// plans still to run, each with its slot in the final order.
+pub struct Fleet<'a> {
+    rows: Vec<Option<Row>>,
+    tasks: Vec<Task<'a>>,
+}
+
+/// Where a customer's files come from.
+pub type SourceFn<'s> =
+    dyn Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 's;
+
+/// Local checkouts (the registry's `path`).
+pub fn local_source<'a>(
+    manager: &'a Manager,
+    registry: &'a Registry,
+) -> impl Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 'a {
+    move |c, envs| match registry.customer_dir(c) {
+        None => Err(vec![Diagnostic {
+            location: registry.doc.locate("/customers"),
+            pointer: None,
+            message: format!(
+                "customer `{}` has no local `path`; local mode reads customer files from disk",
+                c.slug
+            ),
+        }]),
+        Some(dir) => CustomerSource::from_dir(manager, &dir, envs).map_err(|d| vec![d]),
+    }
+}
+
+/// Decides what to plan: revoked customers are skipped, invalid ones fail
+/// alone (every problem reported), the rest become tasks.
+pub fn prepare<'a>(
+    engine: &Engine<'_>,
+    selected: &[(&'a Customer, Vec<String>)],
+    source: &SourceFn<'_>,
+    out: &Output,
+) -> Fleet<'a> {
+    let mut fleet = Fleet {
+        rows: Vec::new(),
+        tasks: Vec::new(),
+    };
+    for (c, envs) in selected {
+        let c: &'a Customer = c;
+        if !c.is_active() {
+            let reason = c
+                .revoked
+                .as_ref()
+                .map(|r| format!("revoked {}", r.date))
+                .unwrap_or_else(|| "revoked".into());
+            fleet.decided(c, envs, |_| Outcome::Skipped {
+                reason: reason.clone(),
+            });
+            continue;
+        }
+        match source(c, envs).and_then(|src| customer::check(&src, &engine.schema)) {
+            Err(problems) => {
+                out.diagnostics(&problems);
+                let error = RunError::Values(problems.clone()).short();
+                fleet.decided(c, envs, |_| Outcome::Failed {
+                    error: error.clone(),
+                    problems: problems.clone(),
+                });
+            }
+            Ok(docs) => fleet.queue(c, envs, Arc::new(docs)),
+        }
+    }
+    fleet
+}
+
+impl<'a> Fleet<'a> {
+    /// Rows for a customer's environments, decided without planning.
+    fn decided(&mut self, c: &Customer, envs: &[String], outcome: impl Fn(&str) -> Outcome) {
+        for e in envs {
+            self.rows.push(Some(Row {
+                customer: c.slug.clone(),
+                environment: e.to_string(),
+                outcome: outcome(e),
+            }));
+        }
+    }
+
+    /// Tasks for a customer's environments, each with a slot to fill.
+    fn queue(&mut self, c: &'a Customer, envs: &[String], docs: Arc<CustomerDocs>) {
+        for e in envs {
+            self.tasks.push(Task {
+                slot: self.rows.len(),
+                customer: c,
+                environment: e.clone(),
+                docs: docs.clone(),
+            });
+            self.rows.push(None);
+        }
+    }
+}
+
+/// Removes the working copies that killed runs left under a results
+/// folder, and says which (see [`crate::terraform::remove_stale_workspaces`]).
+pub fn remove_leftovers(out: &Output, dir: &Path) {
+    let sweep = crate::terraform::remove_stale_workspaces(dir);
+    for p in &sweep.removed {
+        out.note(&format!(
+            "removed {}, a working copy left by a run that was killed",
+            crate::config::display_path(p).display()
+        ));
+    }
+    for (p, e) in &sweep.failed {
+        out.note(&format!(
+            "cannot remove {}, a working copy left by a run that was killed: {e}; remove it by hand",
+            crate::config::display_path(p).display()
+        ));
+    }
+}
+
+/// How each plan of a fleet run is made and recorded.
+struct Run<'p, 'e> {
+    engine: &'p Engine<'e>,
+    out_dir: &'p Path,
+    refresh_only: bool,
+    /// The audit action (`plan`, `drift`).
+    action: &'p str,
+    out: &'p Output,
+    progress: &'p Progress,
+}
+
+/// Runs the fleet's plans, `jobs` at a time (their Terraforms sharing the
+/// cores, see [`Engine::share_cores`]), and returns every row in order.
+pub fn execute(
+    engine: &mut Engine<'_>,
+    fleet: Fleet<'_>,
+    jobs: usize,
+    out_dir: &Path,
+    refresh_only: bool,
+    action: &str,
+    out: &Output,
+) -> Vec<Row> {
+    let Fleet { mut rows, tasks } = fleet;
+    remove_leftovers(out, out_dir);
+    let progress = out.progress(tasks.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
+    let workers = jobs.min(tasks.len()).max(1);
+    engine.share_cores(workers);
+    let run = Run {
+        engine: &*engine,
+        out_dir,
+        refresh_only,
+        action,
+        out,
+        progress: &progress,
+    };
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(task) = tasks.get(i) else { break };
+                let row = run.one(task);
+                results
+                    .lock()
+                    .expect("no worker panics while holding the lock")
+                    .push((task.slot, row));
+            });
+        }
+    });
+    progress.done();
+    for (slot, row) in results.into_inner().expect("workers finished") {
+        rows[slot] = Some(row);
+    }
+    rows.into_iter()
+        .map(|r| r.expect("every slot filled"))
+        .collect()
+}
+
+impl Run<'_, '_> {
+    /// Plans one pair, shows its progress and records it in the audit log.
+    fn one(&self, task: &Task<'_>) -> Row {
+        let label = format!("{}/{}", task.customer.slug, task.environment);
+        self.progress.started(&label);
+        let outcome = self.plan(task, &label);
+        crate::audit::record(
+            self.out,
+            audit_entry(self.action, &outcome)
+                .customer(&task.customer.slug)
+                .environment(&task.environment),
+        );
+        Row {
+            customer: task.customer.slug.clone(),
+            environment: task.environment.clone(),
+            outcome,
+        }
+    }
+
+    fn plan(&self, task: &Task<'_>, label: &str) -> Outcome {
+        let req = PlanRequest {
+            customer: task.customer,
+            environment: &task.environment,
+            docs: &task.docs,
+            out_dir: self
+                .out_dir
+                .join(&task.customer.slug)
+                .join(&task.environment),
+            sha: None,
+            run_url: None,
+            refresh_only: self.refresh_only,
+            pull: None,
+        };
+        match self.engine.plan(&req) {
+            Ok(p) => {
+                self.progress
+                    .finished(&format!("planned {label}: {}", p.summary.counts()));
+                Outcome::Planned {
+                    summary: Box::new(p.summary),
+                    dir: p.dir,
+                }
+            }
+            Err(e) => {
+                self.progress
+                    .finished(&format!("FAILED {label}: {}", failure_detail(&e)));
+                let problems = match e {
+                    RunError::Values(ref d) => d.clone(),
+                    _ => Vec::new(),
+                };
+                Outcome::Failed {
+                    error: e.short(),
+                    problems,
+                }
+            }
+        }
+    }
+}
+
+/// A failed plan in full, for the progress line.
+fn failure_detail(e: &RunError) -> String {
+    match e {
+        RunError::Terraform(t) => t.to_string(),
+        RunError::Values(d) => d
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+/// The audit record of one pair's outcome.
+fn audit_entry(action: &str, outcome: &Outcome) -> Entry {
+    match outcome {
+        Outcome::Planned { summary, .. } => Entry::now(
+            action,
+            if summary.has_changes {
+                "changes"
+            } else {
+                "no-changes"
+            },
+        )
+        .plan(Some(&summary.plan_sha256))
+        .detail(summary.headline()),
+        Outcome::Failed { error, .. } => Entry::now(action, "failed").detail(error.clone()),
+        Outcome::Skipped { reason } => Entry::now(action, "skipped").detail(reason.clone()),
+    }
+}

@@ -1,0 +1,81 @@
+//! Which customer × environment pairs a fleet run covers: `--customer`
+//! names resolved against the registry, `--env` names checked against the
+//! manager, each customer's environments in the manager's order.
+
+use std::collections::BTreeMap;
+
+use crate::config::{display_path, Customer, Manager, Registry};
+use crate::error::{Error, Result};
+
+/// Resolves `--customer` names against the registry (all when empty).
+pub fn select<'r>(registry: &'r Registry, wanted: Option<&[String]>) -> Result<Vec<&'r Customer>> {
+    match wanted {
+        None => Ok(registry.customers.iter().collect()),
+        Some(wanted) => wanted
+            .iter()
+            .map(|w| {
+                registry.get(w).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "customer `{w}` is not in {}",
+                        display_path(&registry.file).display()
+                    ))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Checks `--env` names against the manager.
+pub fn check_environments(manager: &Manager, envs: Option<&[String]>) -> Result<()> {
+    for e in envs.unwrap_or_default() {
+        if manager.environment(e).is_none() {
+            return Err(Error::Usage(format!(
+                "unknown environment `{e}`; fleetform.yml declares: {}",
+                manager.environment_names().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The environments to run for a customer, in the manager's order,
+/// restricted to the customer's and to `filter`.
+pub fn environments_for(manager: &Manager, c: &Customer, filter: Option<&[String]>) -> Vec<String> {
+    manager
+        .environment_names()
+        .into_iter()
+        .filter(|e| c.environments.iter().any(|x| x == e))
+        .filter(|e| filter.is_none_or(|f| f.iter().any(|x| x == e)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every customer with its environments (see [`environments_for`]).
+pub fn pairs<'r>(
+    manager: &Manager,
+    customers: Vec<&'r Customer>,
+    filter: Option<&[String]>,
+) -> Vec<(&'r Customer, Vec<String>)> {
+    customers
+        .into_iter()
+        .map(|c| (c, environments_for(manager, c, filter)))
+        .collect()
+}
+
+/// The pairs of a shard (customer → its listed environments, or all of
+/// them when `None`), in the shard's order.
+pub fn shard_pairs<'r>(
+    manager: &Manager,
+    registry: &'r Registry,
+    shard: &BTreeMap<String, Option<Vec<String>>>,
+) -> Result<Vec<(&'r Customer, Vec<String>)>> {
+    shard
+        .iter()
+        .map(|(slug, envs)| {
+            let c = registry
+                .get(slug)
+                .ok_or_else(|| Error::Usage(format!("shard names unknown customer `{slug}`")))?;
+            Ok((c, environments_for(manager, c, envs.as_deref())))
+        })
+        .collect()
+}
