@@ -229,24 +229,24 @@ impl Issues<'_> {
     }
 
     /// Opens or updates a drifted customer's issue (nothing when its body
-    /// is unchanged).
-    async fn drifted(&self, customer: &str, rows: &[&Row]) -> Result<()> {
+    /// is unchanged); returns its number when known.
+    async fn drifted(&self, customer: &str, rows: &[&Row]) -> Result<Option<u64>> {
         let body = issue_body(customer, rows, self.run_url.as_deref());
         match self.find(customer) {
-            Some(i) if i.body == body => {}
-            Some(i) => self
-                .gh
-                .update_issue(self.repo, i.number, Some(&body), None)
-                .await
-                .map_err(|e| Error::Failed(e.to_string()))?,
-            None => {
+            Some(i) if i.body == body => Ok(Some(i.number)),
+            Some(i) => {
                 self.gh
-                    .create_issue(self.repo, &issue_title(customer), &body, &[LABEL])
+                    .update_issue(self.repo, i.number, Some(&body), None)
                     .await
                     .map_err(|e| Error::Failed(e.to_string()))?;
+                Ok(Some(i.number))
             }
+            None => self
+                .gh
+                .create_issue(self.repo, &issue_title(customer), &body, &[LABEL])
+                .await
+                .map_err(|e| Error::Failed(e.to_string())),
         }
-        Ok(())
     }
 
     /// Comments on and closes a clean customer's issue, if there is one.
@@ -266,7 +266,8 @@ impl Issues<'_> {
     }
 }
 
-/// Keeps the drift issues in step with the report.
+/// Keeps the drift issues in step with the report; returns each drifted
+/// customer's issue URL.
 fn sticky_issues(
     clients: &Clients,
     repo: &str,
@@ -274,7 +275,7 @@ fn sticky_issues(
     rows: &[Row],
     selected: &[(&Customer, Vec<String>)],
     ctx: &RunContext,
-) -> Result<()> {
+) -> Result<BTreeMap<String, String>> {
     let gh = clients
         .issues
         .as_ref()
@@ -293,8 +294,12 @@ fn sticky_issues(
         for r in &report.drifted {
             by_customer.entry(r.customer.as_str()).or_default().push(r);
         }
+        let mut links = BTreeMap::new();
         for (customer, rows) in &by_customer {
-            issues.drifted(customer, rows).await?;
+            if let Some(n) = issues.drifted(customer, rows).await? {
+                let url = format!("{}/{repo}/issues/{n}", ctx.server_url.trim_end_matches('/'));
+                links.insert(customer.to_string(), url);
+            }
         }
         // Close issues of customers checked clean in this shard.
         let errored: BTreeSet<&str> = report.errors.iter().map(|r| r.customer.as_str()).collect();
@@ -312,7 +317,7 @@ fn sticky_issues(
             }
             issues.clean(customer).await?;
         }
-        Ok::<(), Error>(())
+        Ok::<_, Error>(links)
     })
 }
 
@@ -395,8 +400,9 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     if settings.issues {
         let repo = settings.manager_repo.as_deref().expect("clap requires it");
-        sticky_issues(&clients, repo, &report, &rows, &selected, &ctx)?;
+        report.issues = sticky_issues(&clients, repo, &report, &rows, &selected, &ctx)?;
     }
+    report.run_url = ctx.run_url();
     report.requests = clients.requests();
 
     let json = write_reports(&settings.out, &report, &ctx)?;

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::markdown::md_escape;
+use super::markdown::{link, md_code, md_code_cell, md_escape};
 use super::table::{Outcome, Row};
 
 /// What a drift run found.
@@ -17,6 +17,13 @@ pub struct Report {
     pub skipped: usize,
     /// GitHub API requests the run sent (filled in by the caller).
     pub requests: usize,
+    /// Each drifted customer's issue, as a URL (filled in by the caller
+    /// when it keeps drift issues).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub issues: std::collections::BTreeMap<String, String>,
+    /// The run that checked (filled in by the caller under Actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
 }
 
 impl Report {
@@ -30,6 +37,8 @@ impl Report {
             clean: 0,
             skipped: 0,
             requests: 0,
+            issues: Default::default(),
+            run_url: None,
         };
         for r in rows {
             match &r.outcome {
@@ -57,32 +66,47 @@ pub fn marker(customer: &str) -> String {
     format!("<!-- fleetform:drift customer={customer} -->")
 }
 
-/// The report as Markdown (`drift-report.md` and the step summary).
+/// Rows listed per environment in a drift issue at most; the rest are
+/// counted.
+pub const ISSUE_ROWS: usize = 50;
+
+/// The report as Markdown (`drift-report.md` and the step summary): the
+/// tally, then a row per drifted or failed pair with its counts as one
+/// code span (never wrapped), its issue and the run.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::from("## fleetform drift\n\n");
     s.push_str(&format!(
-        "{} checked · **{} drifted** · {} failed · {} clean · {} skipped\n\n",
+        "{} checked · **{} drifted** · {} failed · {} clean · {} skipped",
         report.checked,
         report.drifted.len(),
         report.errors.len(),
         report.clean,
         report.skipped
     ));
-    if !report.drifted.is_empty() || !report.errors.is_empty() {
-        s.push_str("| customer | environment | +/~/- | result |\n|---|---|---|---|\n");
-        for r in report.drifted.iter().chain(&report.errors) {
-            let (counts, what) = match &r.outcome {
-                Outcome::Planned { summary, .. } => (summary.counts(), "drift".to_string()),
-                Outcome::Failed { error, .. } => {
-                    ("-".into(), format!("error: {}", md_escape(error)))
-                }
-                Outcome::Skipped { reason } => ("-".into(), md_escape(reason)),
-            };
-            s.push_str(&format!(
-                "| `{}` | `{}` | {counts} | {what} |\n",
-                r.customer, r.environment
-            ));
-        }
+    if let Some(u) = &report.run_url {
+        s.push_str(&format!(" · {}", link("run", u)));
+    }
+    s.push_str("\n\n");
+    if report.drifted.is_empty() && report.errors.is_empty() {
+        return s;
+    }
+    s.push_str("| customer | environment | plan | result | issue |\n|---|---|---|---|---|\n");
+    for r in report.drifted.iter().chain(&report.errors) {
+        let (counts, what) = match &r.outcome {
+            Outcome::Planned { summary, .. } => (format!("`{}`", summary.counts()), "drift".to_string()),
+            Outcome::Failed { error, .. } => ("-".into(), format!("error: {}", md_escape(error))),
+            Outcome::Skipped { reason } => ("-".into(), md_escape(reason)),
+        };
+        let issue = report
+            .issues
+            .get(&r.customer)
+            .map(|u| link(&format!("#{}", u.rsplit('/').next().unwrap_or("issue")), u))
+            .unwrap_or_else(|| "-".into());
+        s.push_str(&format!(
+            "| {} | {} | {counts} | {what} | {issue} |\n",
+            md_code_cell(&r.customer),
+            md_code_cell(&r.environment)
+        ));
     }
     s
 }
@@ -92,28 +116,55 @@ pub fn issue_title(customer: &str) -> String {
     format!("Drift: {customer}")
 }
 
-/// The body of a customer's drift issue: its drifted environments.
+/// The body of a customer's drift issue: per drifted environment,
+/// Terraform's counts and the resources grouped by action (destroys
+/// first), every address escaped as in the PR comment, and how many rows
+/// were left out.
 pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
-    let mut s = format!("{}\nfleetform found drift for `{customer}`: applying the default branch would change infrastructure.\n\n", marker(customer));
-    s.push_str("| environment | +/~/- | resources |\n|---|---|---|\n");
+    let mut s = format!(
+        "{}\nfleetform found drift for {}: applying the default branch would change infrastructure.\n",
+        marker(customer),
+        md_code(customer)
+    );
     for r in rows {
         if let Outcome::Planned { summary, .. } = &r.outcome {
-            let res: Vec<String> = summary
-                .resources
-                .iter()
-                .take(20)
-                .map(|x| format!("`{}` {}", x.address.replace('`', "'"), x.action.symbol()))
-                .collect();
-            s.push_str(&format!(
-                "| `{}` | {} | {} |\n",
-                r.environment,
-                summary.counts(),
-                res.join("<br>")
-            ));
+            s.push_str(&environment_section(&r.environment, summary));
         }
     }
     if let Some(u) = run_url {
-        s.push_str(&format!("\nDetected by [this run]({u}).\n"));
+        s.push_str(&format!("\nDetected by {}.\n", link("this run", u)));
+    }
+    s
+}
+
+/// One environment of a drift issue.
+fn environment_section(environment: &str, summary: &crate::terraform::summary::PlanSummary) -> String {
+    use crate::terraform::summary::Action;
+    let mut s = format!(
+        "\n### {}: {}\n\n| action | address |\n|---|---|\n",
+        md_code(environment),
+        super::comment::totals(summary)
+    );
+    let order = [
+        (Action::Delete, "destroy"),
+        (Action::Replace, "replace"),
+        (Action::Update, "update"),
+        (Action::Create, "create"),
+        (Action::Read, "read"),
+    ];
+    let sorted: Vec<_> = order
+        .iter()
+        .flat_map(|(a, label)| summary.resources.iter().filter(move |r| r.action == *a).map(move |r| (*label, r)))
+        .collect();
+    for (label, r) in sorted.iter().take(ISSUE_ROWS) {
+        s.push_str(&format!("| {label} | {} |\n", md_code_cell(&r.address)));
+    }
+    if sorted.len() > ISSUE_ROWS {
+        s.push_str(&format!(
+            "\n… and {} more: {} resources in all.\n",
+            sorted.len() - ISSUE_ROWS,
+            sorted.len()
+        ));
     }
     s
 }
@@ -123,7 +174,7 @@ pub fn gone_note(customer: &str, run_url: Option<&str>) -> String {
     format!(
         "The drift is gone: every environment of `{customer}` plans without changes{}.",
         run_url
-            .map(|u| format!(" ([run]({u}))"))
+            .map(|u| format!(" ({})", link("run", u)))
             .unwrap_or_default()
     )
 }
