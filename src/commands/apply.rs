@@ -1,43 +1,64 @@
 //! `fleetform apply`: apply a saved plan, only if its SHA-256 matches the
-//! recorded (or given) digest and the customer is still active.
+//! recorded (or given) digest and the customer is still active. With
+//! `--dispatch` the manager side of the GitHub loop applies
+//! ([`crate::deploy::apply`]); without it, a local plan folder.
 
+use std::path::{Path, PathBuf};
+
+use crate::audit::Entry;
 use crate::cli::ApplyArgs;
+use crate::deploy::ApplySettings;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::terraform::engine::RunError;
+use crate::terraform::engine::{ApplyOutcome, RunError};
+use crate::terraform::TerraformError;
 
-pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
-    if let Some(d) = &args.plan_sha256 {
+pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    check_digest(args.plan_sha256.as_deref())?;
+    if args.dispatch {
+        return crate::deploy::apply(dispatch_settings(args)?, manager_dir, out);
+    }
+    apply_local(args, manager_dir, out)
+}
+
+/// `--plan-sha256`, when given, is a SHA-256 in hex.
+fn check_digest(digest: Option<&str>) -> Result<()> {
+    if let Some(d) = digest {
         if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::Usage(
                 "--plan-sha256 must be 64 hex characters".into(),
             ));
         }
     }
-    if args.dispatch {
-        if args.customer.is_some() {
-            return Err(Error::Usage(
-                "--dispatch takes the customer from the event; drop --customer".into(),
-            ));
-        }
-        let Some(plan_dir) = args.plan_dir.clone() else {
-            return Err(Error::Usage(
-                "--dispatch needs --plan-dir (where the plan artifact was downloaded)".into(),
-            ));
-        };
-        return crate::deploy::apply(
-            crate::deploy::ApplySettings {
-                environment: args.environment.clone(),
-                plan_dir,
-                plan_sha256: args.plan_sha256.clone().expect("clap requires it"),
-                dry_run: args.dry_run,
-                json: args.json,
-                terraform: args.terraform.clone(),
-            },
-            manager_dir,
-            out,
-        );
+    Ok(())
+}
+
+/// The settings of `apply --dispatch`: the customer comes from the event,
+/// the plan from the downloaded artifact.
+fn dispatch_settings(args: &ApplyArgs) -> Result<ApplySettings> {
+    if args.customer.is_some() {
+        return Err(Error::Usage(
+            "--dispatch takes the customer from the event; drop --customer".into(),
+        ));
     }
+    let Some(plan_dir) = args.plan_dir.clone() else {
+        return Err(Error::Usage(
+            "--dispatch needs --plan-dir (where the plan artifact was downloaded)".into(),
+        ));
+    };
+    Ok(ApplySettings {
+        environment: args.environment.clone(),
+        plan_dir,
+        plan_sha256: args.plan_sha256.clone().expect("clap requires it"),
+        dry_run: args.dry_run,
+        json: args.json,
+        terraform: args.terraform.clone(),
+    })
+}
+
+/// Applies a local plan folder: registered customer → known environment →
+/// apply → audit line → result.
+fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let slug = args
         .customer
         .clone()
@@ -54,10 +75,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
             args.environment
         )));
     }
-    let dir = args
-        .plan_dir
-        .clone()
-        .unwrap_or_else(|| args.out.join(&customer.slug).join(&args.environment));
+    let dir = local_plan_dir(args, &customer.slug);
     let engine = crate::terraform::engine::build(&manager, true, args.terraform.as_deref())?;
     let result = engine.apply(
         customer,
@@ -66,25 +84,46 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         args.plan_sha256.as_deref(),
         None,
     );
-    let entry = match &result {
-        Ok(done) => crate::audit::Entry::now("apply", "ok").plan(Some(&done.plan_sha256)),
-        Err(RunError::Refused(m)) => {
-            crate::audit::Entry::now("refusal", "refused").detail(format!("apply: {m}"))
-        }
-        Err(RunError::Terraform(crate::terraform::TerraformError::StalePlan { .. })) => {
-            crate::audit::Entry::now("refusal", "refused").detail("apply: stale plan")
-        }
-        Err(e) => crate::audit::Entry::now("apply", "failed").detail(e.short()),
-    };
     crate::audit::record(
         out,
-        entry
+        audit_entry(&result)
             .customer(&customer.slug)
             .environment(&args.environment),
     );
+    finish(result, args.json, out)
+}
+
+/// `--plan-dir`, else `<out>/<customer>/<environment>`.
+fn local_plan_dir(args: &ApplyArgs, slug: &str) -> PathBuf {
+    args.plan_dir
+        .clone()
+        .unwrap_or_else(|| args.out.join(slug).join(&args.environment))
+}
+
+fn is_stale(e: &RunError) -> bool {
+    matches!(e, RunError::Terraform(TerraformError::StalePlan { .. }))
+}
+
+/// The audit line of a local apply: applied, refused (a stale plan too),
+/// or failed.
+fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
+    match result {
+        Ok(done) => Entry::now("apply", "ok").plan(Some(&done.plan_sha256)),
+        Err(RunError::Refused(m)) => Entry::now("refusal", "refused").detail(format!("apply: {m}")),
+        Err(e) if is_stale(e) => Entry::now("refusal", "refused").detail("apply: stale plan"),
+        Err(e) => Entry::now("apply", "failed").detail(e.short()),
+    }
+}
+
+/// The result line (or JSON), or the error to exit with.
+fn finish(
+    result: std::result::Result<ApplyOutcome, RunError>,
+    json: bool,
+    out: &Output,
+) -> Result<()> {
     match result {
         Ok(done) => {
-            if args.json {
+            if json {
                 out.result(&serde_json::to_string_pretty(&done).expect("serialisable"));
             } else {
                 out.result(&format!(
@@ -95,11 +134,28 @@ pub fn run(args: &ApplyArgs, manager_dir: &std::path::Path, out: &Output) -> Res
             Ok(())
         }
         Err(RunError::Refused(m)) => Err(Error::Refused(m)),
-        Err(RunError::Terraform(crate::terraform::TerraformError::StalePlan { .. })) => Err(Error::Refused(
+        Err(e) if is_stale(&e) => Err(Error::Refused(
             "the saved plan is stale: the state changed after it was made; nothing was applied, plan again".into(),
         )),
         Err(RunError::Terraform(t)) => Err(Error::Terraform(t)),
         Err(RunError::Values(d)) => Err(Error::Values(d)),
         Err(RunError::Io(e)) => Err(Error::Other(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_digest_is_64_hex_characters() {
+        assert!(check_digest(None).is_ok());
+        assert!(check_digest(Some(&"aB".repeat(32))).is_ok());
+        for bad in ["", "abc", &"g".repeat(64), &"a".repeat(65)] {
+            assert!(
+                matches!(check_digest(Some(bad)), Err(Error::Usage(_))),
+                "{bad}"
+            );
+        }
     }
 }

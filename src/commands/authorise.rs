@@ -17,69 +17,30 @@
 use std::path::Path;
 
 use crate::ci::RunContext;
-use crate::deploy::{authorise, read_event, Stage};
+use crate::deploy::{audit_refusal, authorise_dispatch, Authorised};
 use crate::error::{Error, Result};
-use crate::github::GitHub;
 use crate::output::Output;
 
 pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
-    let r = run_inner(&ctx, manager_dir, out);
-    if let Err(Error::Refused(m)) = &r {
-        let mut e =
-            crate::audit::Entry::now("refusal", "refused").detail(format!("authorise: {m}"));
-        if let Ok(d) = read_event(&ctx) {
-            e = e
-                .customer(&d.payload.customer_repo)
-                .sha(Some(&d.payload.sha))
-                .dispatch(Some(&d.payload.dispatch_id));
-        }
-        crate::audit::record(out, e);
-    }
+    let r = authorise_dispatch(&ctx, manager_dir, out).and_then(|a| hand_on(&ctx, &a, out));
+    audit_refusal(&r, "authorise", out);
     r
 }
 
-fn run_inner(ctx: &RunContext, manager_dir: &Path, out: &Output) -> Result<()> {
-    let dispatched = read_event(ctx)?;
-    let (manager, registry) = crate::config::load(manager_dir)?;
-    let rt = crate::github::runtime().map_err(Error::from)?;
-    // Without a token every write is withheld: nothing reaches GitHub.
-    let token = crate::github::Token::from_env();
-    if let Some(t) = &token {
-        out.mask(t.expose());
-    }
-    let gh = GitHub::new(
-        &rt,
-        &GitHub::api_url_from_env(),
-        token.as_ref(),
-        token.is_none(),
-    )
-    .map_err(Error::from)?;
-    let customer = rt.block_on(authorise(
-        &registry,
-        &manager,
-        &gh,
-        &dispatched,
-        Stage::Plan,
-        ctx.run_url(),
-        out,
-    ))?;
-    let environments: Vec<&str> = manager
-        .environment_names()
-        .into_iter()
-        .filter(|e| customer.environments.iter().any(|x| x == e))
-        .collect();
-    let environments_json = serde_json::to_string(&environments).expect("serialisable");
+/// The step outputs the later jobs key on, and the result line.
+fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
+    let environments_json = serde_json::to_string(&a.environments).expect("serialisable");
     ctx.set_outputs(&[
-        ("customer", customer.slug.clone()),
-        ("customer_repo", dispatched.payload.customer_repo.clone()),
-        ("event_type", dispatched.event_type.clone()),
+        ("customer", a.customer.clone()),
+        ("customer_repo", a.customer_repo.clone()),
+        ("event_type", a.event_type.clone()),
         ("environments", environments_json.clone()),
     ])
     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.result(&format!(
         "authorised {} dispatch from `{}` ({}); environments {environments_json}",
-        dispatched.event_type, customer.slug, dispatched.payload.customer_repo
+        a.event_type, a.customer, a.customer_repo
     ));
     Ok(())
 }

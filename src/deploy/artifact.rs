@@ -1,0 +1,165 @@
+//! The plan artifact: the plan folder's files sealed into one bundle for
+//! the customer and environment, and the record of where the plan came
+//! from ([`GitHubRecord`]) that the apply job reports back to.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dispatch::seal::{self, ArtifactKey, SealError};
+use crate::error::{Error, Result};
+
+/// Written next to the plan: what the apply job needs to report back.
+pub const GITHUB_FILE: &str = "github.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GitHubRecord {
+    pub customer_repo: String,
+    pub sha: String,
+    pub pr: Option<u64>,
+    pub comment_id: Option<u64>,
+    pub dispatch_id: String,
+    pub event_type: String,
+}
+
+/// The sealed bundle in each plan folder: the only file a workflow uploads.
+pub const BUNDLE_FILE: &str = "bundle.sealed";
+
+/// The plan folder's files that go into the bundle.
+pub(super) const BUNDLED: &[&str] = &[
+    crate::terraform::engine::PLAN_FILE,
+    crate::terraform::engine::SUMMARY_FILE,
+    GITHUB_FILE,
+    "comment.md",
+    "plan.txt",
+    "variables.tfvars.json",
+    "terraform.log",
+];
+
+pub(super) fn artifact_key() -> Result<ArtifactKey> {
+    ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// Writes [`GITHUB_FILE`] into the plan folder (before it is sealed).
+pub(super) fn write_record(dir: &Path, record: &GitHubRecord) -> Result<()> {
+    crate::util::fs::write_atomic(
+        &dir.join(GITHUB_FILE),
+        &serde_json::to_vec_pretty(record).expect("serialisable"),
+    )
+    .map_err(|e| Error::Failed(format!("writing {GITHUB_FILE}: {e}")))
+}
+
+/// The record in an opened plan folder; a folder without one holds no plan
+/// from a dispatch.
+pub(super) fn read_record(dir: &Path) -> Result<GitHubRecord> {
+    std::fs::read(dir.join(GITHUB_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "{} holds no plan from a dispatch; download the plan artifact first",
+                dir.display()
+            ))
+        })
+}
+
+/// Seals the plan folder's files into [`BUNDLE_FILE`] for the artifact.
+pub(super) fn seal_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
+    let bundle = seal::seal_dir(key, customer, env, dir, BUNDLED)
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
+        .map_err(|e| Error::Failed(e.to_string()))
+}
+
+/// Opens the downloaded bundle into the plan folder: the files the apply
+/// checks are the sealed ones, whatever else lies in the folder.
+pub(super) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
+    let bundle = dir.join(BUNDLE_FILE);
+    if !bundle.is_file() {
+        return Err(Error::Refused(format!(
+            "{} holds no sealed plan ({BUNDLE_FILE}); download the plan job's artifact into it",
+            dir.display()
+        )));
+    }
+    seal::open_into(key, customer, env, &bundle, dir)
+        .map(drop)
+        .map_err(|e| match e {
+            SealError::Fs(f) => Error::Failed(f.to_string()),
+            other => Error::Refused(other.to_string()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> ArtifactKey {
+        ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+    }
+
+    fn planned() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for name in BUNDLED {
+            std::fs::write(d.path().join(name), format!("{name}: sealed")).unwrap();
+        }
+        d
+    }
+
+    fn downloaded(from: &Path) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::copy(from.join(BUNDLE_FILE), d.path().join(BUNDLE_FILE)).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_sealed_plan_opens_only_for_its_key_customer_and_environment() {
+        let plan = planned();
+        seal_plan(&key("k"), "acme", "staging", plan.path()).unwrap();
+        for (k, customer, env) in [
+            (key("x"), "acme", "staging"),
+            (key("k"), "globex", "staging"),
+            (key("k"), "acme", "production"),
+        ] {
+            let d = downloaded(plan.path());
+            let r = open_plan(&k, customer, env, d.path());
+            assert!(
+                matches!(r, Err(Error::Refused(_))),
+                "{customer}/{env}: {r:?}"
+            );
+            assert!(!d.path().join(GITHUB_FILE).exists(), "nothing written");
+        }
+        let d = downloaded(plan.path());
+        // A file lying in the folder is replaced by the sealed one.
+        std::fs::write(d.path().join("plan.txt"), "forged").unwrap();
+        open_plan(&key("k"), "acme", "staging", d.path()).unwrap();
+        for name in BUNDLED {
+            let got = std::fs::read_to_string(d.path().join(name)).unwrap();
+            assert_eq!(got, format!("{name}: sealed"));
+        }
+        let empty = tempfile::tempdir().unwrap();
+        let r = open_plan(&key("k"), "acme", "staging", empty.path());
+        assert!(matches!(r, Err(Error::Refused(m)) if m.contains("holds no sealed plan")));
+    }
+
+    #[test]
+    fn the_record_round_trips_and_its_absence_is_a_refusal() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(
+            matches!(read_record(d.path()), Err(Error::Refused(m)) if m.contains("holds no plan from a dispatch"))
+        );
+        let record = GitHubRecord {
+            customer_repo: "acme/infra".into(),
+            sha: "a".repeat(40),
+            pr: Some(7),
+            comment_id: Some(42),
+            dispatch_id: "d-1".into(),
+            event_type: "fleetform-apply".into(),
+        };
+        write_record(d.path(), &record).unwrap();
+        let back = read_record(d.path()).unwrap();
+        assert_eq!(
+            (back.sha, back.pr, back.comment_id),
+            (record.sha, Some(7), Some(42))
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! Who may make the manager plan or apply: the registered, active customer
+//! that signed the dispatch ([`authorise`]); and for an apply that waited
+//! for its approval, that the customer is still active on the manager's
+//! default branch and that someone other than the dispatcher approved.
+
+use std::path::Path;
+
+use crate::ci::RunContext;
+use crate::config::{Customer, Manager, Registry};
+use crate::dispatch::{auth, Payload};
+use crate::error::{Error, Result};
+use crate::github::{CommitStatus, GitHub};
+use crate::output::Output;
+
+use super::event::{read_event, Dispatched, Stage};
+use super::fetch::enabled_in_order;
+use super::session::{client_if_token, gh_err, runtime};
+
+/// The registered, active customer that signed the dispatch — or a
+/// refusal. In this order, so that nothing unauthenticated causes a request
+/// or a write: the payload's repo must be registered (with its registered
+/// spelling), the signature must be that customer's, and only then does a
+/// revoked customer's commit get its failure status.
+pub async fn authorise<'r>(
+    registry: &'r Registry,
+    manager: &Manager,
+    gh: &GitHub,
+    dispatched: &Dispatched,
+    stage: Stage,
+    run_url: Option<String>,
+    out: &Output,
+) -> Result<&'r Customer> {
+    let payload = &dispatched.payload;
+    let customer = registered(registry, payload)?;
+    authenticate(customer, dispatched, stage, out)?;
+    if !customer.is_active() {
+        return Err(refuse_revoked(manager, gh, customer, payload, stage, run_url, out).await);
+    }
+    Ok(customer)
+}
+
+/// Marks a revoked customer's commit `failure` (a failed write is only
+/// noted) and returns the refusal.
+async fn refuse_revoked(
+    manager: &Manager,
+    gh: &GitHub,
+    customer: &Customer,
+    payload: &Payload,
+    stage: Stage,
+    run_url: Option<String>,
+    out: &Output,
+) -> Error {
+    let why = customer
+        .revoked
+        .as_ref()
+        .map(|r| r.date.clone())
+        .unwrap_or_default();
+    let st = CommitStatus {
+        state: "failure",
+        context: manager.config.status_context.clone(),
+        description: format!("customer access revoked {why}; contact the provider"),
+        target_url: run_url,
+    };
+    if let Err(e) = gh
+        .set_status(&payload.customer_repo, &payload.sha, &st)
+        .await
+    {
+        out.note(&format!("could not set the failure status: {e}"));
+    }
+    Error::Refused(format!(
+        "customer `{}` ({}) was revoked on {why}; {}",
+        customer.slug,
+        payload.customer_repo,
+        stage.nothing_done()
+    ))
+}
+
+/// The registry entry of the payload's repo. An unknown repo gets nothing
+/// written to it.
+pub(super) fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Result<&'r Customer> {
+    match registry.by_repo(&payload.customer_repo) {
+        None => Err(Error::Refused(format!(
+            "`{}` is not a registered customer; nothing was planned (register it with the provider first)",
+            payload.customer_repo
+        ))),
+        // GitHub names are case-insensitive, but the spelling is what the
+        // workflows' concurrency groups key on: only the registered one counts.
+        Some(c) if c.repo.as_deref() != Some(payload.customer_repo.as_str()) => Err(Error::Refused(format!(
+            "`{}` is registered as `{}`; dispatches must use the registered spelling",
+            payload.customer_repo,
+            c.repo.as_deref().unwrap_or_default()
+        ))),
+        Some(c) => Ok(c),
+    }
+}
+
+/// The dispatch must be signed with `customer`'s current dispatch key
+/// (derived from the manager's secret), for this event type, and every
+/// payload field (repo, sha, ref, pr, event, files, ...) as received.
+///
+/// How old the signature may be depends on the job:
+/// - **plan**: at most [`auth::PLAN_MAX_AGE_SECS`] (1 h), so a captured
+///   dispatch cannot be replayed later. A re-run keeps the original event,
+///   so a plan job re-run after that hour is refused; the customer's
+///   trigger runs again instead.
+/// - **apply**: at most [`auth::APPLY_MAX_AGE_SECS`] (30 days, GitHub's
+///   longest wait for an environment's reviewers). The apply job runs in
+///   the same workflow run as the plan job it `needs`, after an approval
+///   that may take days, with the same event: demanding an hour would refuse
+///   every approved production apply. Freshness was enforced by that plan
+///   job; the apply still checks the MAC against the *current* key (so a
+///   rotation or revocation after planning voids a pending apply), that it
+///   is a `fleetform-apply` dispatch, and then that its sha is still the
+///   head of the default branch (a replay can only re-apply what the
+///   customer's default branch already holds).
+fn authenticate(
+    customer: &Customer,
+    dispatched: &Dispatched,
+    stage: Stage,
+    out: &Output,
+) -> Result<()> {
+    let refuse = |e: auth::AuthError| {
+        Error::Refused(format!(
+            "dispatch not authenticated: {e}; {}",
+            stage.nothing_done()
+        ))
+    };
+    let secret = auth::ManagerSecret::from_env().map_err(refuse)?;
+    out.mask(secret.expose());
+    let key = secret.customer_key(&customer.slug, customer.key_generation());
+    let max_age = match stage {
+        Stage::Plan => auth::PLAN_MAX_AGE_SECS,
+        Stage::Apply => auth::APPLY_MAX_AGE_SECS,
+    };
+    auth::verify(
+        &key,
+        &dispatched.event_type,
+        &dispatched.payload,
+        auth::Freshness::now(max_age),
+    )
+    .map_err(refuse)?;
+    out.verbose(&format!(
+        "dispatch signed by `{}` (key generation {})",
+        customer.slug,
+        key.generation()
+    ));
+    Ok(())
+}
+
+/// What `fleetform authorise` hands to the later jobs of the deploy
+/// workflow: keys that come from the registry, never from the payload.
+#[derive(Debug)]
+pub struct Authorised {
+    pub customer: String,
+    pub customer_repo: String,
+    pub event_type: String,
+    /// The customer's enabled environments, in fleetform.yml's order.
+    pub environments: Vec<String>,
+}
+
+/// The checks of `plan --dispatch` on their own, for the deploy workflow's
+/// first job. It reads nothing from GitHub; the one write it may make is a
+/// revoked customer's `failure` status, and only with a token.
+pub fn authorise_dispatch(
+    ctx: &RunContext,
+    manager_dir: &Path,
+    out: &Output,
+) -> Result<Authorised> {
+    let dispatched = read_event(ctx)?;
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let rt = runtime()?;
+    let gh = client_if_token(&rt, out)?;
+    let customer = rt.block_on(authorise(
+        &registry,
+        &manager,
+        &gh,
+        &dispatched,
+        Stage::Plan,
+        ctx.run_url(),
+        out,
+    ))?;
+    Ok(Authorised {
+        customer: customer.slug.clone(),
+        environments: enabled_in_order(&manager, customer),
+        customer_repo: dispatched.payload.customer_repo,
+        event_type: dispatched.event_type,
+    })
+}
+
+/// Whether the customer is still registered and active in the registry
+/// on the manager repo's default branch. An apply may wait up to 30 days
+/// for its approval; the checkout it runs on is the one of the dispatch,
+/// and a revocation merged since must stop it. `Ok(Err(reason))` is a
+/// refusal.
+pub(super) async fn still_active_on_default_branch(
+    manager: &Manager,
+    (gh, repo): &(GitHub, String),
+    slug: &str,
+) -> Result<std::result::Result<(), String>> {
+    let rel = manager.config.registry.to_string_lossy().replace('\\', "/");
+    let Some(bytes) = gh.get_file(repo, &rel, None).await.map_err(gh_err)? else {
+        return Ok(Err(format!("{repo} has no `{rel}` on its default branch")));
+    };
+    let current = Registry::parse(manager, &manager.path(&manager.config.registry), &bytes)
+        .map_err(|e| Error::Failed(format!("the registry on {repo}'s default branch: {e}")))?;
+    Ok(match current.get(slug) {
+        Some(c) if c.is_active() => Ok(()),
+        Some(_) => Err(format!(
+            "`{slug}` was revoked on {repo}'s default branch after the plan"
+        )),
+        None => Err(format!(
+            "`{slug}` is no longer in the registry on {repo}'s default branch"
+        )),
+    })
+}
+
+/// Who approved this run's deployment to `env`'s apply environment: `None`
+/// for `auto_apply: true`; for `auto_apply: false` a reviewer other than
+/// the dispatcher, read from the run's deployment reviews (1 request), or
+/// `Ok(Err(reason))`, a refusal naming the missing protection.
+pub(super) async fn reviewed_by(
+    manager: &Manager,
+    env: &str,
+    ctx: &RunContext,
+    (gh, repo): &(GitHub, String),
+) -> Result<std::result::Result<Option<String>, String>> {
+    let environment = manager
+        .environment(env)
+        .ok_or_else(|| Error::Usage(format!("unknown environment `{env}`")))?;
+    if environment.auto_apply {
+        return Ok(Ok(None));
+    }
+    let run_id: u64 = ctx
+        .run_id
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| {
+            Error::Usage(
+                "GITHUB_RUN_ID is not set to a run number: apply --dispatch checks the run's approvals, so it runs inside the manager repo's workflow".into(),
+            )
+        })?;
+    let reviews = gh.run_reviews(repo, run_id).await.map_err(gh_err)?;
+    let dispatchers = crate::policy::approval::Dispatchers::new([
+        ctx.actor.clone(),
+        std::env::var("GITHUB_TRIGGERING_ACTOR").ok(),
+    ]);
+    Ok(crate::policy::approval::approver(
+        &reviews,
+        &environment.apply_environment(),
+        &dispatchers,
+        run_id,
+    )
+    .map(Some))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{manager, payload, registry};
+    use super::*;
+
+    #[test]
+    fn only_a_registered_repo_with_its_registered_spelling() {
+        let m = manager();
+        let r = registry(&m);
+        let acme = registered(&r, &payload("Acme/infra", &[])).unwrap();
+        assert_eq!(acme.slug, "acme");
+        let unknown = registered(&r, &payload("evil/infra", &[])).unwrap_err();
+        assert!(
+            matches!(&unknown, Error::Refused(m) if m.contains("`evil/infra` is not a registered customer")),
+            "{unknown:?}"
+        );
+        let spelling = registered(&r, &payload("acme/infra", &[])).unwrap_err();
+        assert!(
+            matches!(&spelling, Error::Refused(m) if m.contains("registered as `Acme/infra`")),
+            "{spelling:?}"
+        );
+        // A revoked customer is still found: authorise refuses it after the
+        // signature checked.
+        assert_eq!(
+            registered(&r, &payload("initech/infra", &[])).unwrap().slug,
+            "initech"
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The logic of `fleetform conclude`, the deploy workflow's last job: an
+//! apply that was due but did not run to its end marks the customer's
+//! commit `error`, with the reason.
+//!
+//! For each of the customer's environments whose plan job succeeded with
+//! changes and passing gates on a `fleetform-apply` dispatch, an apply job
+//! that was cancelled or skipped is an `error`; one that failed is an
+//! `error` unless its own step already reported `failure` or `error`
+//! ([`unfinished`]). The dispatch is checked as the apply checks it
+//! (registered, signed, active) before anything is written.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::ci::RunContext;
+use crate::config::Customer;
+use crate::dispatch::{Payload, EVENT_APPLY};
+use crate::error::{Error, Result};
+use crate::github::GitHub;
+use crate::output::Output;
+
+use super::authorise::authorise;
+use super::event::{read_event, Stage};
+use super::fetch::enabled_in_order;
+use super::record::entry;
+use super::session::{runtime, status_writer};
+use super::status::{status_of, Reporter};
+
+/// What `conclude` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Concluded {
+    /// A plan dispatch: no apply was due.
+    PlanDispatch,
+    /// The environments marked `error` on the customer's repo (none when
+    /// every apply that was due reported its own result).
+    Marked {
+        customer_repo: String,
+        environments: Vec<String>,
+    },
+}
+
+/// Marks each apply that was due but did not finish, from the workflow's
+/// `needs` (already parsed): see the module docs for which apply counts.
+pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concluded> {
+    let ctx = RunContext::from_env();
+    let dispatched = read_event(&ctx)?;
+    if dispatched.event_type != EVENT_APPLY {
+        return Ok(Concluded::PlanDispatch);
+    }
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let rt = runtime()?;
+    let gh = status_writer(&rt, out)?;
+    let payload = &dispatched.payload;
+    rt.block_on(async {
+        let customer = authorise(
+            &registry,
+            &manager,
+            &gh,
+            &dispatched,
+            Stage::Apply,
+            ctx.run_url(),
+            out,
+        )
+        .await?;
+        let reporter = Reporter::new(&gh, &manager, customer, payload, ctx.run_url());
+        let context = &manager.config.status_context;
+        let envs = enabled_in_order(&manager, customer);
+        let mut marked = Vec::new();
+        for env in &envs {
+            let Some(reason) = unfinished(needs, env, &envs) else {
+                continue;
+            };
+            if reason.needs_check && already_reported(&gh, context, payload, env).await? {
+                continue;
+            }
+            mark(&reporter, customer, payload, env, &reason, out).await?;
+            marked.push(env.clone());
+        }
+        Ok(Concluded::Marked {
+            customer_repo: payload.customer_repo.clone(),
+            environments: marked,
+        })
+    })
+}
+
+/// `error` on `env`'s status, an audit line and a note.
+async fn mark(
+    reporter: &Reporter<'_>,
+    customer: &Customer,
+    payload: &Payload,
+    env: &str,
+    reason: &Unfinished,
+    out: &Output,
+) -> Result<()> {
+    let description = format!("{env}: not applied: {}", reason.text);
+    reporter
+        .report(env, "error", description)
+        .await
+        .map_err(Error::from)?;
+    crate::audit::record(
+        out,
+        entry("apply", "not-applied", &customer.slug, env, payload).detail(reason.text.clone()),
+    );
+    out.note(&format!(
+        "{}/{env}: not applied: {}",
+        customer.slug, reason.text
+    ));
+    Ok(())
+}
+
+/// Why an apply that was due did not finish.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Unfinished {
+    pub text: String,
+    /// The job failed: its own step may have reported already.
+    pub needs_check: bool,
+}
+
+fn job<'a>(needs: &'a Value, name: &str) -> Option<(&'a str, &'a Value)> {
+    let j = needs.get(name)?;
+    Some((
+        j.get("result")?.as_str()?,
+        j.get("outputs").unwrap_or(&Value::Null),
+    ))
+}
+
+/// Whether `env`'s apply was due (its plan succeeded with changes and its
+/// gates pass) and did not succeed: the reason, or `None`.
+pub(super) fn unfinished(needs: &Value, env: &str, envs: &[String]) -> Option<Unfinished> {
+    let (plan, outputs) = job(needs, &format!("plan-{env}"))?;
+    let due = plan == "success"
+        && outputs.get("has_changes").and_then(Value::as_str) == Some("true")
+        && outputs.get("gates_pass").and_then(Value::as_str) == Some("true");
+    if !due {
+        return None;
+    }
+    let (apply, _) = job(needs, &format!("apply-{env}")).unwrap_or(("skipped", &Value::Null));
+    let (text, needs_check) = match apply {
+        "success" => return None,
+        "cancelled" => (
+            "the apply job was cancelled: a newer push replaced it, or the run was cancelled"
+                .to_string(),
+            false,
+        ),
+        "skipped" => (
+            match blocker(needs, env, envs) {
+                Some(e) => format!("skipped because `{e}` did not apply"),
+                None => "the apply job was skipped".to_string(),
+            },
+            false,
+        ),
+        _ => (
+            "the apply job failed before reporting: approval rejected or expired, or a step failed"
+                .to_string(),
+            true,
+        ),
+    };
+    Some(Unfinished { text, needs_check })
+}
+
+/// The nearest earlier environment whose apply failed or did not finish:
+/// why a later one was skipped.
+fn blocker<'e>(needs: &Value, env: &str, envs: &'e [String]) -> Option<&'e String> {
+    let earlier = envs.iter().take_while(|e| *e != env).collect::<Vec<_>>();
+    earlier.into_iter().rev().find(|e| {
+        matches!(job(needs, &format!("apply-{e}")), Some((r, _)) if r != "success" && r != "skipped")
+            || unfinished(needs, e, envs).is_some()
+    })
+}
+
+/// Whether the apply step already set `failure` or `error` on `env`'s
+/// context (1 request).
+async fn already_reported(
+    gh: &GitHub,
+    status_context: &str,
+    payload: &Payload,
+    env: &str,
+) -> Result<bool> {
+    let context = format!("{status_context}/{env}");
+    let held = gh
+        .combined_status(&payload.customer_repo, &payload.sha)
+        .await
+        .map_err(Error::from)?;
+    Ok(status_of(&held, &context)
+        .and_then(|s| s.get("state"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| s == "failure" || s == "error"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envs() -> Vec<String> {
+        vec!["staging".into(), "production".into()]
+    }
+
+    fn due() -> Value {
+        json!({"result": "success", "outputs": {"has_changes": "true", "gates_pass": "true"}})
+    }
+
+    #[test]
+    fn an_apply_that_ran_or_was_not_due_is_left_alone() {
+        let needs = json!({
+            "plan-staging": due(),
+            "apply-staging": {"result": "success", "outputs": {}},
+            "plan-production": {"result": "success", "outputs": {"has_changes": "false", "gates_pass": "true"}},
+            "apply-production": {"result": "skipped", "outputs": {}},
+        });
+        assert_eq!(unfinished(&needs, "staging", &envs()), None);
+        assert_eq!(unfinished(&needs, "production", &envs()), None);
+        let blocked = json!({
+            "plan-production": {"result": "success", "outputs": {"has_changes": "true", "gates_pass": "false"}},
+            "apply-production": {"result": "skipped", "outputs": {}},
+        });
+        assert_eq!(unfinished(&blocked, "production", &envs()), None);
+    }
+
+    #[test]
+    fn cancelled_skipped_and_failed_applies_that_were_due() {
+        let needs = json!({
+            "plan-staging": due(),
+            "apply-staging": {"result": "cancelled", "outputs": {}},
+            "plan-production": due(),
+            "apply-production": {"result": "skipped", "outputs": {}},
+        });
+        let s = unfinished(&needs, "staging", &envs()).unwrap();
+        assert!(s.text.contains("cancelled") && !s.needs_check, "{s:?}");
+        let p = unfinished(&needs, "production", &envs()).unwrap();
+        assert_eq!(p.text, "skipped because `staging` did not apply");
+        let failed = json!({"plan-production": due(), "apply-production": {"result": "failure"}});
+        let f = unfinished(&failed, "production", &envs()).unwrap();
+        assert!(f.needs_check, "{f:?}");
+    }
+
+    #[test]
+    fn a_skipped_apply_names_the_earlier_environment_that_did_not_apply() {
+        let envs: Vec<String> = vec!["dev".into(), "staging".into(), "production".into()];
+        // dev applied, staging was due and failed: production names staging.
+        let needs = json!({
+            "plan-dev": due(),
+            "apply-dev": {"result": "success"},
+            "plan-staging": due(),
+            "apply-staging": {"result": "failure"},
+            "plan-production": due(),
+            "apply-production": {"result": "skipped"},
+        });
+        let p = unfinished(&needs, "production", &envs).unwrap();
+        assert_eq!(p.text, "skipped because `staging` did not apply");
+        // Two earlier ones did not apply: the nearest is named.
+        let mut both = needs.clone();
+        both["apply-dev"] = json!({"result": "cancelled"});
+        let p = unfinished(&both, "production", &envs).unwrap();
+        assert_eq!(p.text, "skipped because `staging` did not apply");
+        let s = unfinished(&both, "staging", &envs).unwrap();
+        assert!(s.needs_check, "staging's own job failed: {s:?}");
+        // Nothing earlier failed: a plain skip. An apply job missing from
+        // `needs` counts as skipped.
+        let alone =
+            json!({"plan-dev": {"result": "success", "outputs": {}}, "plan-production": due()});
+        let p = unfinished(&alone, "production", &envs).unwrap();
+        assert_eq!(
+            (p.text.as_str(), p.needs_check),
+            ("the apply job was skipped", false)
+        );
+        // No plan job for the environment: nothing was due.
+        assert_eq!(unfinished(&json!({}), "production", &envs), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! A dispatched plan whose customer values are invalid: nothing is
+//! planned; the problems go to the customer's pull request, never to the
+//! manager's log.
+
+use crate::ci::RunContext;
+use crate::dispatch::{short_sha, Payload};
+use crate::error::{Error, Result};
+use crate::github::GitHub;
+use crate::output::Output;
+use crate::report::comment::comment_marker;
+use crate::values::customer::Diagnostic;
+
+use super::comment::{invalid_comment, sticky};
+use super::record::entry;
+use super::session::gh_err;
+use super::status::Reporter;
+
+/// A dispatched plan whose customer values are invalid.
+pub(super) struct InvalidRun<'a> {
+    pub gh: &'a GitHub,
+    pub ctx: &'a RunContext,
+    pub slug: &'a str,
+    pub payload: &'a Payload,
+    pub envs: &'a [String],
+    pub reporter: &'a Reporter<'a>,
+}
+
+impl InvalidRun<'_> {
+    /// Lists the problems on the customer's PR (they quote the customer's
+    /// keys and values, so never in the manager's log), marks every
+    /// environment `failure`, writes a values-free summary and audit lines,
+    /// and returns the error to end the step with.
+    pub async fn report(&self, problems: &[Diagnostic], out: &Output) -> Result<Error> {
+        let n = problems.len();
+        out.error(&format!(
+            "{}: {n} problem(s) in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
+            self.slug
+        ));
+        self.comment(problems, out).await?;
+        for env in self.envs {
+            let description = format!("{env}: invalid variables: {n} problem(s)");
+            self.reporter
+                .report(env, "failure", description)
+                .await
+                .map_err(gh_err)?;
+        }
+        let _ = self.ctx.append_summary(&format!(
+            "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {n} problem(s), listed on the customer's pull request.\n",
+            self.slug,
+            short_sha(&self.payload.sha),
+        ));
+        for env in self.envs {
+            crate::audit::record(
+                out,
+                entry("plan", "failed", self.slug, env, self.payload)
+                    .detail(format!("invalid variables: {n} problem(s)")),
+            );
+        }
+        Ok(Error::Failed(format!(
+            "{n} problem(s) in the customer's variables; nothing was planned"
+        )))
+    }
+
+    /// One sticky comment per environment on the PR, when there is one.
+    async fn comment(&self, problems: &[Diagnostic], out: &Output) -> Result<()> {
+        let Some(pr) = self.payload.pr else {
+            return Ok(());
+        };
+        for env in self.envs {
+            let marker = comment_marker(self.slug, env);
+            let body = invalid_comment(&marker, env, self.slug, &self.payload.sha, problems);
+            sticky(
+                self.gh,
+                &self.payload.customer_repo,
+                pr,
+                &marker,
+                &body,
+                out,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! What the loop leaves on the manager: audit lines (refusals, waivers,
+//! each plan and apply) and step summaries. Both are readable by everyone
+//! with access to the manager repo, so nothing here quotes the customer's
+//! values or Terraform's output.
+
+use crate::audit::Entry;
+use crate::ci::RunContext;
+use crate::dispatch::{short_sha, Payload};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::policy::{PullFacts, Verdict};
+use crate::terraform::engine::RunError;
+use crate::terraform::summary::PlanSummary;
+
+use super::event::read_event;
+
+/// Records a refusal (with the payload's repo when it could be read).
+pub fn audit_refusal(r: &Result<()>, what: &str, out: &Output) {
+    if let Err(Error::Refused(m)) = r {
+        let ctx = RunContext::from_env();
+        let payload = read_event(&ctx).ok().map(|d| d.payload);
+        let mut e = Entry::now("refusal", "refused").detail(format!("{what}: {m}"));
+        if let Some(p) = payload {
+            e = e
+                .customer(&p.customer_repo)
+                .sha(Some(&p.sha))
+                .dispatch(Some(&p.dispatch_id));
+        }
+        crate::audit::record(out, e);
+    }
+}
+
+/// An audit entry about `customer`/`env` at the dispatch's sha.
+pub(super) fn entry(
+    action: &str,
+    result: &str,
+    customer: &str,
+    env: &str,
+    payload: &Payload,
+) -> Entry {
+    Entry::now(action, result)
+        .customer(customer)
+        .environment(env)
+        .sha(Some(&payload.sha))
+        .dispatch(Some(&payload.dispatch_id))
+}
+
+/// One audit line per waived gate: who waived (the PR author who carries
+/// the label, and the actor of this run) and why.
+pub(super) fn audit_waivers(
+    out: &Output,
+    verdict: &Verdict,
+    pull: Option<&PullFacts>,
+    customer: &str,
+    env: &str,
+    payload: &Payload,
+    stage: &str,
+) {
+    let Some(label) = &verdict.waiver else { return };
+    for r in verdict.results.iter().filter(|r| r.waived) {
+        crate::audit::record(
+            out,
+            entry("waiver", "waived", customer, env, payload).detail(format!(
+                "{stage}: gate `{}` waived by label `{label}` on PR #{} (author {}): {}",
+                r.gate,
+                pull.map(|p| p.number).unwrap_or_default(),
+                pull.and_then(|p| p.author.clone()).unwrap_or_else(|| "unknown".into()),
+                pull.and_then(|p| p.waiver_reason.clone()).unwrap_or_else(|| "no reason given (add a `fleetform-waiver: <reason>` line to the PR description)".into())
+            )),
+        );
+    }
+}
+
+/// A run error without the customer's values or Terraform's output, for
+/// the manager's log: those go to the customer's pull request.
+pub(super) fn values_free(e: &RunError) -> String {
+    match e {
+        RunError::Values(d) => format!(
+            "{} problem(s) in the customer's variables (listed on the customer's pull request)",
+            d.len()
+        ),
+        RunError::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
+        RunError::Refused(m) => format!("refused: {m}"),
+        RunError::Io(_) => e.to_string(),
+    }
+}
+
+/// The step summary of a plan on the manager: counts, digest and gate
+/// verdict only. The plan itself quotes the customer's values and goes to
+/// the customer's pull request; the manager's summaries are readable by
+/// everyone with access to the manager repo.
+pub(super) fn manager_summary(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> String {
+    let gates = s
+        .gates
+        .as_ref()
+        .map(|v| {
+            format!(
+                " · gates: {}",
+                crate::report::markdown::md_escape(&v.short())
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "### fleetform plan: `{customer}` / `{env}`\n\n{} at `{}`{gates}. Plan digest `sha256:{}`. The full plan is on the customer's pull request; the plan files travel in the sealed artifact.\n\n",
+        s.headline(),
+        short_sha(sha),
+        s.plan_sha256
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_errors_reach_the_manager_log_without_values() {
+        assert_eq!(
+            values_free(&RunError::Values(Vec::new())),
+            "0 problem(s) in the customer's variables (listed on the customer's pull request)"
+        );
+        assert_eq!(
+            values_free(&RunError::Refused("plan digest differs".into())),
+            "refused: plan digest differs"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! What the dispatched jobs start from: the run, its checked event, the
+//! tokens and GitHub clients. Nothing here sends a request.
+
+use crate::ci::RunContext;
+use crate::error::{Error, Result};
+use crate::github::{GitHub, GitHubError, Token};
+use crate::output::Output;
+
+use super::event::{read_event, Dispatched};
+
+pub(super) fn gh_err(e: GitHubError) -> Error {
+    e.into()
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
+    crate::github::runtime().map_err(gh_err)
+}
+
+fn token() -> Result<Token> {
+    Token::from_env().ok_or_else(|| {
+        Error::Usage(
+            "no token: set FLEETFORM_TOKEN (the SOURCE_REPOS_PAT secret) or GITHUB_TOKEN".into(),
+        )
+    })
+}
+
+/// What both dispatched commands start from: the run, its checked event,
+/// and a GitHub client holding the manager's token.
+pub(super) struct Session {
+    pub ctx: RunContext,
+    pub dispatched: Dispatched,
+    pub rt: tokio::runtime::Runtime,
+    pub gh: GitHub,
+    pub run_url: Option<String>,
+}
+
+pub(super) fn open_session(dry_run: bool, out: &Output) -> Result<Session> {
+    let ctx = RunContext::from_env();
+    let token = token()?;
+    out.mask(token.expose());
+    let dispatched = read_event(&ctx)?;
+    let rt = runtime()?;
+    let gh =
+        GitHub::new(&rt, &GitHub::api_url_from_env(), Some(&token), dry_run).map_err(gh_err)?;
+    let run_url = ctx.run_url();
+    Ok(Session {
+        ctx,
+        dispatched,
+        rt,
+        gh,
+        run_url,
+    })
+}
+
+/// A client for `fleetform authorise`, which may run without a token:
+/// then every write is withheld and nothing reaches GitHub.
+pub(super) fn client_if_token(rt: &tokio::runtime::Runtime, out: &Output) -> Result<GitHub> {
+    let token = Token::from_env();
+    if let Some(t) = &token {
+        out.mask(t.expose());
+    }
+    GitHub::new(
+        rt,
+        &GitHub::api_url_from_env(),
+        token.as_ref(),
+        token.is_none(),
+    )
+    .map_err(Error::from)
+}
+
+/// A client for `fleetform conclude`, which writes the customer's commit
+/// statuses and so needs a token.
+pub(super) fn status_writer(rt: &tokio::runtime::Runtime, out: &Output) -> Result<GitHub> {
+    let token = Token::from_env()
+        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN) is not set: conclude writes the customer's commit statuses".into()))?;
+    out.mask(token.expose());
+    GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(Error::from)
+}
+
+/// The client and repo for reading the manager repo itself: the job's
+/// token for it (`FLEETFORM_MANAGER_TOKEN`, else the token).
+pub(super) fn manager_client(
+    rt: &tokio::runtime::Runtime,
+    ctx: &RunContext,
+    out: &Output,
+) -> Result<(GitHub, String)> {
+    let repo = ctx.repository.clone().ok_or_else(|| {
+        Error::Usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow".into())
+    })?;
+    let token = match std::env::var("FLEETFORM_MANAGER_TOKEN")
+        .ok()
+        .and_then(Token::new)
+    {
+        Some(t) => t,
+        None => token()?,
+    };
+    out.mask(token.expose());
+    // Reads only: nothing is ever written to the manager repo here.
+    let gh = GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(gh_err)?;
+    Ok((gh, repo))
+}
