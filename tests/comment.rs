@@ -406,3 +406,57 @@ fn gfm(markdown: &str) -> String {
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A drift issue: a `|` in an address stays in its cell, rows beyond the
+/// cap are counted ("and 62 more"), resources are grouped destroy-first
+/// under Terraform's counts, and the link is not escaped.
+#[test]
+fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
+    use fleetform::report::drift::{issue_body, ISSUE_ROWS};
+    use fleetform::report::table::{Outcome, Row};
+    let mut s = destructive();
+    s.environment = "staging".into();
+    s.resources[1].address = "terraform_data.x[\"a|b`c\"]".into();
+    for i in 0..110 {
+        s.resources
+            .push(rc(&format!("terraform_data.extra[{i}]"), Action::Create));
+    }
+    s.create += 110;
+    let row = Row {
+        customer: "acme".into(),
+        environment: "staging".into(),
+        outcome: Outcome::Planned {
+            summary: Box::new(s),
+            dir: "out".into(),
+        },
+    };
+    let body = issue_body(
+        "acme",
+        &[&row],
+        Some("https://github.com/p/m_x/actions/runs/7"),
+    );
+    let html = gfm(&body);
+    // The hostile address is one cell, pipe and backtick included.
+    assert!(
+        html.contains("<td><code>terraform_data.x[&quot;a|b`c&quot;]</code></td>"),
+        "{html}"
+    );
+    assert_eq!(body.matches("| destroy |").count(), 2, "{body}");
+    assert!(body.find("| destroy |").unwrap() < body.find("| replace |").unwrap());
+    assert!(
+        body.contains(&format!(
+            "… and {} more: 115 resources in all.",
+            115 - ISSUE_ROWS
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("Plan: 112 to add, 1 to change, 3 to destroy"),
+        "{body}"
+    );
+    assert!(
+        html.contains("<a href=\"https://github.com/p/m_x/actions/runs/7\">this run</a>"),
+        "{html}"
+    );
+    insta::assert_snapshot!("drift_issue", body);
+}

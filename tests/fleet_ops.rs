@@ -395,7 +395,8 @@ fn drift_after_apply_and_after_a_change() {
     assert_eq!(r["drifted"][0]["summary"]["update"], 1);
     let md = fx.read("manager/.fleetform/drift/drift-report.md");
     assert!(
-        md.contains("**1 drifted**") && md.contains("| `acme` | `staging` | +0 ~1 -0 | drift |"),
+        md.contains("**1 drifted**")
+            && md.contains("| `acme` | `staging` | `+0 ~1 -0` | drift | - |"),
         "{md}"
     );
 

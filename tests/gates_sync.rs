@@ -73,7 +73,7 @@ fn max_destroy_blocks_production_by_default() {
     let comment = fx.read("manager/.fleetform/out/acme/production/comment.md");
     assert!(
         comment.contains(
-            "- [ ] `max_destroy`: 1 destroyed \\(replacements included\\), at most 0 **blocked**"
+            "| ❌ | `max_destroy` | 1 destroyed \\(replacements included\\), at most 0 |"
         ),
         "{comment}"
     );
@@ -167,13 +167,13 @@ fn label_and_approval_gates_with_waiver() {
     let c = w.gh.comments(ACME, pr).pop().unwrap();
     assert!(
         c.body
-            .contains("- [ ] `required_labels`: missing labels: infra-approved **blocked**"),
+            .contains("| ❌ | `required_labels` | missing labels: infra-approved |"),
         "{}",
         c.body
     );
     assert!(c
         .body
-        .contains("- [ ] `required_approvals`: 0 of 1 approving review\\(s\\) **blocked**"));
+        .contains("| ❌ | `required_approvals` | 0 of 1 approving review\\(s\\) |"));
 
     // Label + approval: passes.
     w.gh.add_label(ACME, pr, "infra-approved");

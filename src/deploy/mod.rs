@@ -44,7 +44,7 @@
 //!
 //! # Imports
 //!
-//! This layer uses the ones below it (`config`, `dispatch`, `github`,
+//! May import the layers below it (`config`, `dispatch`, `github`,
 //! `policy`, `report`, `terraform`, `values`, `audit`, `ci`, `output`,
 //! `util`). It never imports `crate::commands`: the commands parse their
 //! flags, call in here, and print what comes back.

@@ -93,7 +93,9 @@ pub fn markdown(report: &Report) -> String {
     s.push_str("| customer | environment | plan | result | issue |\n|---|---|---|---|---|\n");
     for r in report.drifted.iter().chain(&report.errors) {
         let (counts, what) = match &r.outcome {
-            Outcome::Planned { summary, .. } => (format!("`{}`", summary.counts()), "drift".to_string()),
+            Outcome::Planned { summary, .. } => {
+                (format!("`{}`", summary.counts()), "drift".to_string())
+            }
             Outcome::Failed { error, .. } => ("-".into(), format!("error: {}", md_escape(error))),
             Outcome::Skipped { reason } => ("-".into(), md_escape(reason)),
         };
@@ -138,7 +140,10 @@ pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> Strin
 }
 
 /// One environment of a drift issue.
-fn environment_section(environment: &str, summary: &crate::terraform::summary::PlanSummary) -> String {
+fn environment_section(
+    environment: &str,
+    summary: &crate::terraform::summary::PlanSummary,
+) -> String {
     use crate::terraform::summary::Action;
     let mut s = format!(
         "\n### {}: {}\n\n| action | address |\n|---|---|\n",
@@ -154,7 +159,13 @@ fn environment_section(environment: &str, summary: &crate::terraform::summary::P
     ];
     let sorted: Vec<_> = order
         .iter()
-        .flat_map(|(a, label)| summary.resources.iter().filter(move |r| r.action == *a).map(move |r| (*label, r)))
+        .flat_map(|(a, label)| {
+            summary
+                .resources
+                .iter()
+                .filter(move |r| r.action == *a)
+                .map(move |r| (*label, r))
+        })
         .collect();
     for (label, r) in sorted.iter().take(ISSUE_ROWS) {
         s.push_str(&format!("| {label} | {} |\n", md_code_cell(&r.address)));
