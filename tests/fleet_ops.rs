@@ -228,6 +228,50 @@ fn customers_instructions_are_ready_to_send() {
         assert!(text.contains(expected), "missing {expected}:\n{text}");
     }
     assert!(!text.contains("/actions/trigger@v1\n"), "pinned");
+    // The text, the comment above the pin and the pin say the same thing.
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        text.contains(&format!(
+            "the action is pinned to\nthe ref `v1.4.2` (fleetform {version})"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "# Pinned to the release ref v1.4.2 (fleetform {version})."
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("/actions/trigger@v1.4.2 # v{version}")),
+        "{text}"
+    );
+    assert!(!text.contains("Pin this to the commit SHA"), "{text}");
+    // A commit SHA is named as a commit.
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "instructions",
+            "acme",
+            "--manager-repo",
+            "provider/manager",
+            "--action-ref",
+            sha,
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("# Pinned to commit {sha} (fleetform {version}).")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("commit `{sha}` (fleetform {version})")),
+        "{text}"
+    );
     // The provider's own template wins.
     fx.write(
         "manager/templates/instructions.md.j2",

@@ -24,7 +24,7 @@ use super::comment::sticky;
 use super::event::Stage;
 use super::fetch::{fetch_source, planned_environments, pull_for_gates};
 use super::invalid::InvalidRun;
-use super::record::{audit_refusal, audit_waivers, entry, manager_summary, values_free};
+use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, open_session, Session};
 use super::status::{plan_status, Reporter};
 
@@ -273,7 +273,12 @@ impl PlanRun<'_> {
         let _ = self
             .session
             .ctx
-            .append_summary(&manager_summary(slug, env, &payload.sha, s));
+            .append_summary(&crate::report::summary::manager_plan(
+                slug,
+                env,
+                &payload.sha,
+                s,
+            ));
         let result = if s.has_changes {
             "changes"
         } else {

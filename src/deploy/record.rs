@@ -5,12 +5,11 @@
 
 use crate::audit::Entry;
 use crate::ci::RunContext;
-use crate::dispatch::{short_sha, Payload};
+use crate::dispatch::Payload;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::policy::{PullFacts, Verdict};
 use crate::terraform::engine::RunError;
-use crate::terraform::summary::PlanSummary;
 
 use super::event::read_event;
 
@@ -83,29 +82,6 @@ pub(super) fn values_free(e: &RunError) -> String {
         RunError::Refused(m) => format!("refused: {m}"),
         RunError::Io(_) => e.to_string(),
     }
-}
-
-/// The step summary of a plan on the manager: counts, digest and gate
-/// verdict only. The plan itself quotes the customer's values and goes to
-/// the customer's pull request; the manager's summaries are readable by
-/// everyone with access to the manager repo.
-pub(super) fn manager_summary(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> String {
-    let gates = s
-        .gates
-        .as_ref()
-        .map(|v| {
-            format!(
-                " · gates: {}",
-                crate::report::markdown::md_escape(&v.short())
-            )
-        })
-        .unwrap_or_default();
-    format!(
-        "### fleetform plan: `{customer}` / `{env}`\n\n{} at `{}`{gates}. Plan digest `sha256:{}`. The full plan is on the customer's pull request; the plan files travel in the sealed artifact.\n\n",
-        s.headline(),
-        short_sha(sha),
-        s.plan_sha256
-    )
 }
 
 #[cfg(test)]

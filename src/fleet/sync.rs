@@ -87,6 +87,7 @@ pub fn render_for(
         manager_name => manager_repo.split_once('/').map(|(_, n)| n).unwrap_or(""),
         version => env!("CARGO_PKG_VERSION"),
         action_ref => action_ref,
+        pinned_to => crate::report::workflow::describe_pin(action_ref, env!("CARGO_PKG_VERSION")),
         schema_path => manager.config.schema.display().to_string(),
         variables => manager.config.customer.variables.clone(),
         overrides => manager.config.customer.overrides.clone(),

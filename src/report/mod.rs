@@ -4,7 +4,8 @@
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
 //! (`drift`), the audit report (`audit`), sync's table, pull request body
-//! and dry-run diff (`sync`), and the customer workflow it hands out,
+//! and dry-run diff (`sync`), the manager's values-free step summary of a
+//! plan (`summary`), and the customer workflow it hands out,
 //! pinned to what its comment says (`workflow`).
 //!
 //! May import: plain data types (`terraform::summary`, `policy::verdict`,
@@ -18,6 +19,7 @@ pub mod comment;
 pub mod drift;
 pub mod markdown;
 pub mod plan_text;
+pub mod summary;
 pub mod sync;
 pub mod table;
 pub mod workflow;
