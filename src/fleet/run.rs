@@ -164,6 +164,7 @@ pub fn execute(
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     let workers = jobs.min(tasks.len()).max(1);
     engine.share_cores(workers);
+    install_providers(engine, &tasks, out_dir, out);
     let run = Run {
         engine: &*engine,
         out_dir,
@@ -193,6 +194,24 @@ pub fn execute(
         .map(|r| r.expect("every slot filled"))
         .collect()
 }
+
+/// Providers are installed once for a run of more than one pair: every
+/// pair's `init` then links them from the cache. Failing that, each pair
+/// installs its own, as without a cache (and reports its own error).
+fn install_providers(engine: &mut Engine<'_>, tasks: &[Task<'_>], out_dir: &Path, out: &Output) {
+    if tasks.len() < 2 {
+        return;
+    }
+    if let Err(e) = engine.install_providers(&out_dir.join(PROVIDERS_DIR)) {
+        out.note(&format!(
+            "could not install the providers once for the run ({}); each customer × environment installs its own",
+            e.short()
+        ));
+    }
+}
+
+/// Where a fleet run keeps its provider cache, inside the results folder.
+pub const PROVIDERS_DIR: &str = ".providers";
 
 impl Run<'_, '_> {
     /// Plans one pair, shows its progress and records it in the audit log.

@@ -43,7 +43,24 @@ pub struct Terraform {
     pub threads: Option<usize>,
     /// Withheld variables fleetform.yml passes on (`terraform.pass_env`).
     pub pass_env: Vec<String>,
+    /// The providers of this run, installed once ([`Terraform::install_providers`]).
+    pub providers: Option<Providers>,
 }
+
+/// Providers installed once for a fleet run: the plugin cache every pair's
+/// `init` links them from, and the lock file it does so against.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    /// `TF_PLUGIN_CACHE_DIR` for the pairs; `None` when the user's own
+    /// (environment or CLI config) is in use.
+    pub cache: Option<PathBuf>,
+    /// The lock file to give working copies whose module has none (the
+    /// one the installing `init` wrote); the manager's own wins.
+    pub lock_file: Option<String>,
+}
+
+/// The lock file Terraform reads next to the root module.
+pub const LOCK_FILE: &str = ".terraform.lock.hcl";
 
 impl Terraform {
     /// Finds the engine: `FLEETFORM_TERRAFORM` if set, else the engine's
@@ -57,6 +74,7 @@ impl Terraform {
                     engine,
                     threads: None,
                     pass_env: Vec::new(),
+                    providers: None,
                 });
             }
             return Err(TerraformError::NotFound {
@@ -72,6 +90,7 @@ impl Terraform {
                     engine,
                     threads: None,
                     pass_env: Vec::new(),
+                    providers: None,
                 });
             }
         }
@@ -93,6 +112,110 @@ impl Terraform {
         self.threads =
             (runs > 1 && std::env::var_os("GOMAXPROCS").is_none()).then(|| (cores / runs).max(1));
     }
+}
+
+impl Terraform {
+    /// Installs the root module's providers once, before a fleet run's
+    /// parallel phase: one serial `init -backend=false` in a scratch copy
+    /// of the module fills a plugin cache, and every pair's `init` then
+    /// links the providers from it instead of unpacking them again.
+    /// Terraform's cache is not safe for concurrent writers, so it is
+    /// filled here, alone; the parallel inits only read it (every provider
+    /// is there, at the lock file's versions and checksums).
+    ///
+    /// The manager's `.terraform.lock.hcl` is the source of truth; a module
+    /// without one gets the lock file this `init` wrote, in every working
+    /// copy. A `TF_PLUGIN_CACHE_DIR` in the environment or a
+    /// `plugin_cache_dir` in the CLI configuration is the user's, and used
+    /// as it is: filled here, read by the pairs. State, `TF_DATA_DIR` and
+    /// working copies stay per pair.
+    pub fn install_providers(
+        &mut self,
+        manager: &Manager,
+        cache_root: &Path,
+    ) -> Result<(), TerraformError> {
+        let own_cache = user_plugin_cache().is_none();
+        let cache = cache_root.join("plugin-cache");
+        let io = |what: &'static str, path: &Path, e: std::io::Error| {
+            TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
+        };
+        std::fs::create_dir_all(&cache).map_err(|e| io("creating", &cache, e))?;
+        self.providers = Some(Providers {
+            cache: own_cache.then(|| cache.clone()),
+            lock_file: None,
+        });
+        let scratch = tempfile::Builder::new()
+            .prefix(".install-")
+            .tempdir_in(cache_root)
+            .map_err(|e| io("creating a scratch copy in", cache_root, e))?;
+        let module = manager.path(&manager.config.terraform.working_dir);
+        crate::util::fs::copy_module(&module, scratch.path())?;
+        let mut cmd = Command::new(&self.binary);
+        cmd.current_dir(scratch.path());
+        crate::util::process::scrub_env(&mut cmd, &self.pass_env, tf_withheld);
+        if own_cache {
+            cmd.env("TF_PLUGIN_CACHE_DIR", &cache);
+        }
+        let out = cmd
+            .env("TF_DATA_DIR", scratch.path().join(".terraform"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .stdin(Stdio::null())
+            .args(["init", "-backend=false", "-input=false", "-no-color"])
+            .output()
+            .map_err(TerraformError::Io)?;
+        if !out.status.success() {
+            return Err(TerraformError::Failed {
+                binary: self.name(),
+                step: "init (installing the providers)",
+                code: out.status.code().unwrap_or(-1),
+                output: tail(
+                    &format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    ),
+                    60,
+                ),
+            });
+        }
+        if !module.join(LOCK_FILE).exists() {
+            let lock = scratch.path().join(LOCK_FILE);
+            if let Ok(text) = std::fs::read_to_string(&lock) {
+                if let Some(p) = self.providers.as_mut() {
+                    p.lock_file = Some(text);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Variables that would set Terraform's inputs, flags, workspace or data
+/// dir behind fleetform's back.
+fn tf_withheld(k: &str) -> bool {
+    k.starts_with("TF_VAR_")
+        || k.starts_with("TF_CLI_ARGS")
+        || k == "TF_WORKSPACE"
+        || k == "TF_DATA_DIR"
+}
+
+/// The user's own plugin cache: `TF_PLUGIN_CACHE_DIR`, or `plugin_cache_dir`
+/// in the CLI configuration (`TF_CLI_CONFIG_FILE`, else `~/.terraformrc`).
+fn user_plugin_cache() -> Option<String> {
+    if let Some(v) = std::env::var_os("TF_PLUGIN_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return Some(v.to_string_lossy().into_owned());
+    }
+    let config = std::env::var_os("TF_CLI_CONFIG_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".terraformrc")))?;
+    let text = std::fs::read_to_string(config).ok()?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("plugin_cache_dir") && l.contains('='))
+        .map(str::to_string)
 }
 
 /// Working copies are folders named `.work-<random>` inside the results
@@ -288,14 +411,12 @@ impl Terraform {
         // providers, `external` data sources or provisioners (see
         // `crate::util::process`); nor do variables that would set Terraform's
         // inputs, flags, workspace or data dir behind fleetform's back.
-        crate::util::process::scrub_env(&mut cmd, &self.pass_env, |k| {
-            k.starts_with("TF_VAR_")
-                || k.starts_with("TF_CLI_ARGS")
-                || k == "TF_WORKSPACE"
-                || k == "TF_DATA_DIR"
-        });
+        crate::util::process::scrub_env(&mut cmd, &self.pass_env, tf_withheld);
         if let Some(n) = self.threads {
             cmd.env("GOMAXPROCS", n.to_string());
+        }
+        if let Some(cache) = self.providers.as_ref().and_then(|p| p.cache.as_ref()) {
+            cmd.env("TF_PLUGIN_CACHE_DIR", cache);
         }
         cmd.env("TF_DATA_DIR", ws.data_dir())
             .env("TF_IN_AUTOMATION", "1")
@@ -350,6 +471,16 @@ impl Terraform {
     }
 
     pub fn init(&self, ws: &mut Workspace) -> Result<(), TerraformError> {
+        // Without a lock file Terraform would not link from the cache:
+        // the one the installing `init` wrote, when the module has none.
+        if let Some(lock) = self.providers.as_ref().and_then(|p| p.lock_file.as_ref()) {
+            let path = ws.path().join(LOCK_FILE);
+            if !path.exists() {
+                std::fs::write(&path, lock).map_err(|e| {
+                    TerraformError::Fs(crate::util::fs::FsError::new("writing", &path, e))
+                })?;
+            }
+        }
         self.run(
             ws,
             "init",

@@ -123,6 +123,17 @@ impl Engine<'_> {
         }
     }
 
+    /// Installs the root module's providers once for a fleet run, under
+    /// `cache_root` (see [`Terraform::install_providers`]); nothing without
+    /// a Terraform.
+    pub fn install_providers(&mut self, cache_root: &Path) -> Result<(), RunError> {
+        let manager = self.manager;
+        match self.terraform.as_mut() {
+            Some(tf) => Ok(tf.install_providers(manager, cache_root)?),
+            None => Ok(()),
+        }
+    }
+
     fn terraform(&self) -> Result<&Terraform, RunError> {
         self.terraform.as_ref().ok_or_else(|| {
             RunError::Terraform(TerraformError::NotFound {
