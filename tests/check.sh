@@ -15,6 +15,14 @@ tfrc="$(mktemp)"
 trap 'rm -f "$tfrc"' EXIT
 export TF_CLI_CONFIG_FILE="$tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
+# crates/fakecloud (the test cloud's Terraform provider) generates its gRPC
+# code with protoc when it is built.
+if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
+  echo "error: protoc is not on PATH; building crates/fakecloud (the test cloud's provider) needs it." >&2
+  echo "hint: apt-get install -y protobuf-compiler (bash .ci/run installs it) or brew install protobuf, and run again" >&2
+  exit 1
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
