@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick]
+#   bash bench/run.sh [--quick] [--providers-only]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
 # python-yq from PyPI into bench/.venv, ajv-cli and ajv-formats from npm into
 # bench/node_modules; jq, GNU time and hyperfine from Debian when missing),
 # generates synthetic fleets under bench/.work, runs every case and writes
 # bench/results.md (also printed). --quick uses smaller fleets (minutes, not
-# half an hour). Needs cargo, terraform, python3 (3.9+), node and npm.
+# half an hour). --providers-only runs case 7 alone (a fleet plan with a
+# 150 MB provider from a packed mirror) and rewrites its section. Needs cargo, terraform, python3 (3.9+), node and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=bench
 
 quick=()
+providers_only=
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=(--quick) ;;
+    --providers-only) providers_only=1 ;;
     -h | --help)
       sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only])" >&2
       exit 2
       ;;
   esac
@@ -99,6 +102,20 @@ mkdir -p "$work"
 : >"$work/terraformrc"
 export TF_CLI_CONFIG_FILE="$PWD/$work/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
+# --- the test cloud provider for case 7 (release build; needs protoc) ---------
+command -v protoc >/dev/null || die "protoc is not installed; case 7 builds the fakecloud provider (apt-get install protobuf-compiler)"
+say "building the fakecloud provider (release)"
+cargo build --release -p fakecloud --target-dir target/bench-provider ||
+  die "cargo build of crates/fakecloud failed"
+provider=target/bench-provider/release/terraform-provider-fakecloud
+
+if [ -n "$providers_only" ]; then
+  say "case 7 only: a fleet plan with a heavy provider"
+  "$venv/bin/python" "$bench/providers.py" --fleetform "$bin" --provider "$provider" \
+    --work "$work" --results "$bench/results.md" "${quick[@]}"
+  exit 0
+fi
+
 # --- case 6: API requests per command (fake GitHub) ---------------------------
 say "case 6: request counts (cargo test --test budgets)"
 rm -f "$work/budgets.json"
@@ -116,4 +133,7 @@ say "running the cases${quick:+ (quick)}"
   --budgets "$work/budgets.json" \
   --results "$bench/results.md" \
   "${quick[@]}"
+say "case 7: a fleet plan with a heavy provider"
+"$venv/bin/python" "$bench/providers.py" --fleetform "$bin" --provider "$provider" \
+  --work "$work" --results "$bench/results.md" "${quick[@]}"
 say "results: bench/results.md"

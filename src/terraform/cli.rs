@@ -140,6 +140,11 @@ impl Terraform {
             TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
         };
         std::fs::create_dir_all(&cache).map_err(|e| io("creating", &cache, e))?;
+        // Terraform runs in each working copy: the cache path must not be
+        // relative to where fleetform started.
+        let cache = cache
+            .canonicalize()
+            .map_err(|e| io("resolving", &cache, e))?;
         self.providers = Some(Providers {
             cache: own_cache.then(|| cache.clone()),
             lock_file: None,
