@@ -1,0 +1,264 @@
+//! The customer registry (`customers.yml`): who is onboarded, where their
+//! repo is, which environments, and revocations; loaded and checked.
+
+use super::*;
+
+/// The registry is the provider's own file and grows with the fleet: tens
+/// of thousands of customers must load.
+pub const REGISTRY_LIMITS: Limits = Limits {
+    max_bytes: 64 * 1024 * 1024,
+    max_depth: 32,
+    max_nodes: 5_000_000,
+    max_keys: 5_000,
+    max_string: 64 * 1024,
+    max_expanded_bytes: 256 * 1024 * 1024,
+    max_index_bytes: 512 * 1024 * 1024,
+};
+
+/// `customers.yml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    #[serde(default)]
+    pub customers: Vec<Customer>,
+}
+
+/// One registered customer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// Stable identifier: lowercase `[a-z0-9-]`, at most 63 characters.
+    pub slug: String,
+    /// The customer's GitHub repository, `owner/name`.
+    pub repo: Option<String>,
+    /// Local checkout of the customer repo (local mode), relative to the
+    /// registry file.
+    pub path: Option<PathBuf>,
+    pub contact: String,
+    /// Environments enabled for this customer (a subset of the manager's).
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub status: Status,
+    /// Date the customer was added, `YYYY-MM-DD`.
+    pub added: String,
+    /// Set when revoked.
+    pub revoked: Option<Revocation>,
+    /// Generation of the customer's dispatch key (default 1); bumped by
+    /// `customers rotate-key`, which voids the previous key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_generation: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Active,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub date: String,
+    pub reason: String,
+}
+
+impl Customer {
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+
+    /// The generation of the customer's dispatch key.
+    pub fn key_generation(&self) -> u32 {
+        self.key_generation.unwrap_or(1)
+    }
+}
+
+/// The loaded registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub file: PathBuf,
+    pub customers: Vec<Customer>,
+    pub doc: Document,
+}
+
+impl Registry {
+    /// Loads the registry named by the manager config and checks every entry
+    /// against it.
+    pub fn load(manager: &Manager) -> Result<Registry, ConfigError> {
+        let path = manager.path(&manager.config.registry);
+        let shown = display_path(&path);
+        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Missing {
+            file: shown.clone(),
+            source,
+        })?;
+        Registry::parse(manager, &path, &bytes)
+    }
+
+    /// Parses and checks registry text (used to vet an edit before it is
+    /// written).
+    pub fn parse(manager: &Manager, path: &Path, bytes: &[u8]) -> Result<Registry, ConfigError> {
+        let doc = yaml::load_bytes(bytes, &display_path(path), &REGISTRY_LIMITS)?;
+        let file: RegistryFile = from_doc(&doc)?;
+        let registry = Registry {
+            file: path.to_path_buf(),
+            customers: file.customers,
+            doc,
+        };
+        registry.check(manager)?;
+        Ok(registry)
+    }
+
+    fn invalid(&self, pointer: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.doc.locate(pointer),
+            message: message.into(),
+        }
+    }
+
+    fn check(&self, manager: &Manager) -> Result<(), ConfigError> {
+        let envs = manager.environment_names();
+        let mut slugs = HashSet::with_capacity(self.customers.len());
+        let mut repos = HashSet::with_capacity(self.customers.len());
+        for (i, c) in self.customers.iter().enumerate() {
+            self.check_identity(i, c, &mut slugs, &mut repos)?;
+            self.check_fields(i, c, &envs)?;
+            self.check_status(i, c)?;
+        }
+        Ok(())
+    }
+
+    /// A slug and a repo (or a local path), neither shared with another
+    /// customer.
+    fn check_identity<'c>(
+        &self,
+        i: usize,
+        c: &'c Customer,
+        slugs: &mut HashSet<&'c str>,
+        repos: &mut HashSet<String>,
+    ) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("/customers/{i}/{field}");
+        if !is_slug(&c.slug) {
+            return Err(self.invalid(
+                &at("slug"),
+                "slug must be 1–63 lowercase letters, digits or inner `-`",
+            ));
+        }
+        if !slugs.insert(c.slug.as_str()) {
+            return Err(self.invalid(
+                &at("slug"),
+                format!("customer `{}` is registered twice", c.slug),
+            ));
+        }
+        match (&c.repo, &c.path) {
+            (None, None) => {
+                return Err(self.invalid(
+                    &format!("/customers/{i}"),
+                    format!(
+                        "customer `{}` needs `repo` (owner/name) or, for local mode, `path`",
+                        c.slug
+                    ),
+                ))
+            }
+            (Some(repo), _) => {
+                if !is_repo(repo) {
+                    return Err(self.invalid(
+                        &at("repo"),
+                        format!("`{repo}` is not a GitHub `owner/name`"),
+                    ));
+                }
+                if !repos.insert(repo.to_ascii_lowercase()) {
+                    return Err(self.invalid(
+                        &at("repo"),
+                        format!("repo `{repo}` belongs to two customers"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Contact, environments, dates and key generation.
+    fn check_fields(&self, i: usize, c: &Customer, envs: &[&str]) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("/customers/{i}/{field}");
+        if !is_email(&c.contact) {
+            return Err(self.invalid(
+                &at("contact"),
+                format!("`{}` is not an e-mail address", c.contact),
+            ));
+        }
+        if c.environments.is_empty() {
+            return Err(self.invalid(&at("environments"), "enable at least one environment"));
+        }
+        for (j, e) in c.environments.iter().enumerate() {
+            if !envs.contains(&e.as_str()) {
+                return Err(self.invalid(
+                    &format!("/customers/{i}/environments/{j}"),
+                    format!(
+                        "unknown environment `{e}`; fleetform.yml declares: {}",
+                        envs.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !is_date(&c.added) {
+            return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
+        }
+        let max_gen = MAX_KEY_GENERATION;
+        if c.key_generation.is_some_and(|g| g == 0 || g > max_gen) {
+            return Err(self.invalid(
+                &at("key_generation"),
+                format!("`key_generation` must be 1-{max_gen}; change it only with `fleetform customers rotate-key`"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `revoked` exactly when the status says so, with a date and a reason.
+    fn check_status(&self, i: usize, c: &Customer) -> Result<(), ConfigError> {
+        let at = |field: &str| format!("/customers/{i}/{field}");
+        match (c.status, &c.revoked) {
+            (Status::Revoked, None) => {
+                return Err(self.invalid(
+                    &at("status"),
+                    "a revoked customer needs `revoked: {date: YYYY-MM-DD, reason: ...}`",
+                ))
+            }
+            (Status::Active, Some(_)) => {
+                return Err(
+                    self.invalid(&at("revoked"), "`revoked` is set but `status` is `active`")
+                )
+            }
+            (Status::Revoked, Some(r)) => {
+                if !is_date(&r.date) {
+                    return Err(self.invalid(&at("revoked/date"), "date must be YYYY-MM-DD"));
+                }
+                if r.reason.trim().is_empty() {
+                    return Err(self.invalid(&at("revoked/reason"), "give a reason"));
+                }
+            }
+            (Status::Active, None) => {}
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, slug: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.slug == slug)
+    }
+
+    pub fn by_repo(&self, repo: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| {
+            c.repo
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(repo))
+        })
+    }
+
+    /// Local checkout of a customer, resolved against the registry's folder.
+    pub fn customer_dir(&self, c: &Customer) -> Option<PathBuf> {
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        c.path.as_ref().map(|p| base.join(p))
+    }
+}
