@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::markdown::{defuse_markers, fence_for, link, md_code, md_escape};
 use super::plan_text;
-use crate::policy::verdict::Verdict;
+use crate::policy::verdict::{GateResult, Verdict};
 use crate::terraform::summary::Action;
 use crate::terraform::summary::PlanSummary;
 
@@ -55,7 +55,7 @@ const OMITTED_LIST: usize = 40;
 const NOTICE_ROOM: usize = 8 * 1024;
 
 /// The order resources are grouped in: what is lost first.
-const GROUPS: [(Action, &str); 5] = [
+pub(super) const GROUPS: [(Action, &str); 5] = [
     (Action::Delete, "destroy"),
     (Action::Replace, "replace"),
     (Action::Update, "update"),
@@ -244,32 +244,54 @@ fn thousands(n: usize) -> String {
     out
 }
 
-/// One verdict for the gates, then a table: ✅ passed, ❌ blocking,
-/// ⚠️ failed but waived, ➖ not applicable. Nothing for no gates.
+/// The gates' verdict: `blocked by `a`, `b``, `failed gates waived by
+/// `label``, or `all pass`.
+pub fn verdict(v: &Verdict) -> String {
+    let blocking = v.blocking();
+    if !blocking.is_empty() {
+        let names: Vec<String> = blocking.iter().map(|r| md_code(&r.gate)).collect();
+        format!("blocked by {}", names.join(", "))
+    } else if v.results.iter().any(|r| r.waived) {
+        format!(
+            "failed gates waived by {}",
+            md_code(v.waiver.as_deref().unwrap_or("label"))
+        )
+    } else {
+        "all pass".to_string()
+    }
+}
+
+/// One gate's mark: ✅ passed, ⚠️ failed but waived, ➖ not applicable,
+/// ❌ blocking.
+pub fn mark(r: &GateResult) -> &'static str {
+    match (r.passed, r.waived, r.skipped) {
+        (true, _, _) => "✅",
+        (_, true, _) => "⚠️",
+        (_, _, true) => "➖",
+        _ => "❌",
+    }
+}
+
+/// One verdict for the gates, then a table of their marks and reasons.
+/// Nothing for no gates.
 pub fn gates(v: &Verdict) -> String {
     if v.results.is_empty() {
         return String::new();
     }
-    let blocking = v.blocking();
     let waiver = v.waiver.as_deref().unwrap_or("label");
-    let headline = if !blocking.is_empty() {
-        let names: Vec<String> = blocking.iter().map(|r| md_code(&r.gate)).collect();
-        format!("**Gates: blocked by {}**", names.join(", "))
-    } else if v.results.iter().any(|r| r.waived) {
-        format!("**Gates: failed gates waived by {}**", md_code(waiver))
-    } else {
-        "**Gates: all pass**".to_string()
-    };
-    let mut s = format!("{headline}\n\n| | gate | result |\n|---|---|---|\n");
+    let mut s = format!(
+        "**Gates: {}**\n\n| | gate | result |\n|---|---|---|\n",
+        verdict(v)
+    );
     for r in &v.results {
-        let (mark, note) = match (r.passed, r.waived, r.skipped) {
-            (true, _, _) => ("✅", String::new()),
-            (_, true, _) => ("⚠️", format!(" (waived by {})", md_code(waiver))),
-            (_, _, true) => ("➖", " (not applicable)".to_string()),
-            _ => ("❌", String::new()),
+        let note = match (r.passed, r.waived, r.skipped) {
+            (false, true, _) => format!(" (waived by {})", md_code(waiver)),
+            (false, false, true) => " (not applicable)".to_string(),
+            _ => String::new(),
         };
         s.push_str(&format!(
-            "| {mark} | {} | {}{note} |\n",
+            "| {} | {} | {}{note} |\n",
+            mark(r),
             super::markdown::md_code_cell(&r.gate),
             md_escape(&r.detail)
         ));

@@ -144,20 +144,12 @@ fn environment_section(
     environment: &str,
     summary: &crate::terraform::summary::PlanSummary,
 ) -> String {
-    use crate::terraform::summary::Action;
     let mut s = format!(
         "\n### {}: {}\n\n| action | address |\n|---|---|\n",
         md_code(environment),
         super::comment::totals(summary)
     );
-    let order = [
-        (Action::Delete, "destroy"),
-        (Action::Replace, "replace"),
-        (Action::Update, "update"),
-        (Action::Create, "create"),
-        (Action::Read, "read"),
-    ];
-    let sorted: Vec<_> = order
+    let sorted: Vec<_> = super::comment::GROUPS
         .iter()
         .flat_map(|(a, label)| {
             summary

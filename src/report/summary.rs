@@ -25,30 +25,11 @@ pub fn manager_plan(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> St
     ));
     out.push_str(&format!("**Plan digest:** `sha256:{}`\n\n", s.plan_sha256));
     if let Some(v) = s.gates.as_ref().filter(|v| !v.results.is_empty()) {
-        let blocking = v.blocking();
-        let verdict = if !blocking.is_empty() {
-            let names: Vec<String> = blocking.iter().map(|r| md_code(&r.gate)).collect();
-            format!("blocked by {}", names.join(", "))
-        } else if v.results.iter().any(|r| r.waived) {
-            format!(
-                "waived by {}",
-                md_code(v.waiver.as_deref().unwrap_or("label"))
-            )
-        } else {
-            "all pass".into()
-        };
+        let verdict = super::comment::verdict(v);
         let marks: Vec<String> = v
             .results
             .iter()
-            .map(|r| {
-                let mark = match (r.passed, r.waived, r.skipped) {
-                    (true, _, _) => "✅",
-                    (_, true, _) => "⚠️",
-                    (_, _, true) => "➖",
-                    _ => "❌",
-                };
-                format!("{mark} {}", md_code(&r.gate))
-            })
+            .map(|r| format!("{} {}", super::comment::mark(r), md_code(&r.gate)))
             .collect();
         out.push_str(&format!("**Gates: {verdict}** · {}\n\n", marks.join(" · ")));
     }
