@@ -302,6 +302,28 @@ fn s3_backend_state_keys_and_concurrent_applies() {
         "separate states"
     );
 
+    // A fleet plan copies one prepared data dir per pair: each reads the
+    // state at its own key (the applied ones plan no change, the one never
+    // applied plans its resources), and nothing else lands in the bucket.
+    let fleet = run(&fx, &["plan", "--all", "--jobs", "2", "--json", "-q"]);
+    ok(&fleet);
+    let rows: Vec<Value> = serde_json::from_slice(&fleet.stdout).unwrap();
+    let changes = |c: &str, e: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["customer"] == c && r["environment"] == e)
+            .unwrap_or_else(|| panic!("no row {c}/{e}: {rows:?}"));
+        assert_eq!(r["result"], "planned", "{r}");
+        r["summary"]["has_changes"].as_bool().unwrap()
+    };
+    assert!(!changes("acme", "staging"));
+    assert!(!changes("globex", "staging"));
+    assert!(!changes("acme", "production"));
+    assert!(changes("globex", "production"));
+    let mut after = moto.keys();
+    after.sort();
+    assert_eq!(after, keys, "a fleet plan writes nothing to the bucket");
+
     // Two plans of one change, then both applies at once.
     let vars = fx.read("customers/acme/infra/variables.yml");
     fx.write(

@@ -111,7 +111,9 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
     let acme = row(&planned, "acme", "staging");
     assert_eq!(acme["result"], "planned", "{acme}");
     assert!(acme["summary"]["create"].as_u64().unwrap() >= 3, "{acme}");
-    // One install filled the cache; every pair linked from it.
+    // One install filled the cache and made a data dir; every pair's is a
+    // copy of it (no `init` of its own, so no second unpacking or hashing
+    // of the providers), linking the providers from the cache.
     let cache = cloud
         .fx
         .path("manager/.fleetform/out/.providers/plugin-cache");
@@ -129,10 +131,8 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
         ("globex", "production"),
     ] {
         let log = cloud.log(c, e);
-        assert!(
-            log.contains("from the shared cache directory"),
-            "{c}/{e}: {log}"
-        );
+        assert!(log.contains("prepared data dir, copied"), "{c}/{e}: {log}");
+        assert!(!log.contains(" init "), "{c}/{e}: {log}");
     }
     let applied = apply_fleet(&cloud, None);
     assert!(applied.iter().all(|(_, _, ok)| *ok), "{applied:?}");
@@ -144,10 +144,16 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
         "{objects:?}"
     );
     assert!(objects.len() >= 4 * 3, "{objects:?}");
-    // Applied: a new plan changes nothing.
+    // Applied: a new plan changes nothing, so each copied data dir read
+    // its own pair's state.
     let out = cloud.plan_all();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    for r in rows(&out).iter().filter(|r| r["result"] == "planned") {
+    let planned: Vec<_> = rows(&out)
+        .into_iter()
+        .filter(|r| r["result"] == "planned")
+        .collect();
+    assert_eq!(planned.len(), 4, "{planned:?}");
+    for r in planned {
         assert_eq!(r["summary"]["has_changes"], false, "{r}");
     }
 }
@@ -347,7 +353,15 @@ fn the_users_own_plugin_cache_is_respected() {
         "{:?}",
         walk(&ours)
     );
+    let installed = walk(&theirs);
     assert!(cloud
         .log("globex", "production")
-        .contains("from the shared cache directory"));
+        .contains("prepared data dir, copied"));
+    // The pair's data dir links the provider in the user's cache.
+    assert!(
+        installed
+            .iter()
+            .any(|p| p.to_string_lossy().contains("linux_amd64")),
+        "{installed:?}"
+    );
 }

@@ -307,6 +307,16 @@ pub enum Backend {
     },
 }
 
+impl Backend {
+    /// Terraform's name for the backend type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::Local { .. } => "local",
+            Backend::S3 { .. } => "s3",
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

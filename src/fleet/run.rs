@@ -196,17 +196,21 @@ pub fn execute(
 }
 
 /// Providers are installed once for a run of more than one pair: every
-/// pair's `init` then links them from the cache. Failing that, each pair
-/// installs its own, as without a cache (and reports its own error).
+/// pair's data dir is then a copy of the one that install made (or, when
+/// that copy did not pass its check, its `init` links them from the
+/// cache). Failing that, each pair installs its own, as without a cache
+/// (and reports its own error).
 fn install_providers(engine: &mut Engine<'_>, tasks: &[Task<'_>], out_dir: &Path, out: &Output) {
     if tasks.len() < 2 {
         return;
     }
-    if let Err(e) = engine.install_providers(&out_dir.join(PROVIDERS_DIR)) {
-        out.note(&format!(
+    match engine.install_providers(&out_dir.join(PROVIDERS_DIR)) {
+        Ok(None) => {}
+        Ok(Some(note)) => out.note(&note),
+        Err(e) => out.note(&format!(
             "could not install the providers once for the run ({}); each customer × environment installs its own",
             e.short()
-        ));
+        )),
     }
 }
 

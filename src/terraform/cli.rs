@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::datadir::Template;
 use crate::config::{Backend, Engine, Manager};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,17 @@ pub struct Providers {
     /// The lock file to give working copies whose module has none (the
     /// one the installing `init` wrote); the manager's own wins.
     pub lock_file: Option<String>,
+    /// The data dir every pair's is copied from instead of running its own
+    /// `init` ([`super::datadir`]); `None` when it could not be made or
+    /// checked.
+    pub template: Option<std::sync::Arc<Prepared>>,
+}
+
+/// The template data dir and the scratch copy that holds it.
+#[derive(Debug)]
+pub struct Prepared {
+    template: Template,
+    _scratch: tempfile::TempDir,
 }
 
 /// The lock file Terraform reads next to the root module.
@@ -116,75 +128,59 @@ impl Terraform {
 
 impl Terraform {
     /// Installs the root module's providers once, before a fleet run's
-    /// parallel phase: one serial `init -backend=false` in a scratch copy
-    /// of the module fills a plugin cache, and every pair's `init` then
-    /// links the providers from it instead of unpacking them again.
-    /// Terraform's cache is not safe for concurrent writers, so it is
-    /// filled here, alone; the parallel inits only read it (every provider
-    /// is there, at the lock file's versions and checksums).
+    /// parallel phase: one serial `init` in a scratch copy of the module
+    /// fills a plugin cache and makes the data dir every pair's is copied
+    /// from ([`super::datadir`]), so no pair runs `init` (nor hashes the
+    /// providers again). Terraform's cache is not safe for concurrent
+    /// writers, so it is filled here, alone; the pairs only read it.
     ///
     /// The manager's `.terraform.lock.hcl` is the source of truth; a module
     /// without one gets the lock file this `init` wrote, in every working
     /// copy. A `TF_PLUGIN_CACHE_DIR` in the environment or a
     /// `plugin_cache_dir` in the CLI configuration is the user's, and used
-    /// as it is: filled here, read by the pairs. State, `TF_DATA_DIR` and
-    /// working copies stay per pair.
+    /// as it is. State, `TF_DATA_DIR` and working copies stay per pair.
+    /// Returns a note when the template could not be checked (every pair
+    /// then runs its own `init`, linking from the cache).
     pub fn install_providers(
         &mut self,
         manager: &Manager,
         cache_root: &Path,
-    ) -> Result<(), TerraformError> {
+    ) -> Result<Option<String>, TerraformError> {
         let own_cache = user_plugin_cache().is_none();
         let cache = cache_root.join("plugin-cache");
-        let io = |what: &'static str, path: &Path, e: std::io::Error| {
-            TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
-        };
-        std::fs::create_dir_all(&cache).map_err(|e| io("creating", &cache, e))?;
+        std::fs::create_dir_all(&cache).map_err(|e| fs_err("creating", &cache, e))?;
         // Terraform runs in each working copy: the cache path must not be
         // relative to where fleetform started.
         let cache = cache
             .canonicalize()
-            .map_err(|e| io("resolving", &cache, e))?;
+            .map_err(|e| fs_err("resolving", &cache, e))?;
         self.providers = Some(Providers {
             cache: own_cache.then(|| cache.clone()),
             lock_file: None,
+            template: None,
         });
-        let scratch = tempfile::Builder::new()
-            .prefix(".install-")
-            .tempdir_in(cache_root)
-            .map_err(|e| io("creating a scratch copy in", cache_root, e))?;
+        let scratch = scratch_copy(manager, cache_root, ".install-")?;
+        let (field, _) = pair_backend(manager, "")?;
+        let placeholder = scratch.path().join("placeholder.tfstate");
+        let placeholder = match field {
+            "path" => placeholder.to_string_lossy().into_owned(),
+            _ => ".fleetform/install/terraform.tfstate".to_string(),
+        };
+        // A relative data dir: the module paths it records then hold in
+        // every working copy.
+        self.run_in(
+            scratch.path(),
+            Path::new(".terraform"),
+            "init (installing the providers)",
+            &[
+                "init",
+                "-input=false",
+                "-no-color",
+                "-lock-timeout=120s",
+                &format!("-backend-config={field}={placeholder}"),
+            ],
+        )?;
         let module = manager.path(&manager.config.terraform.working_dir);
-        crate::util::fs::copy_module(&module, scratch.path())?;
-        let mut cmd = Command::new(&self.binary);
-        cmd.current_dir(scratch.path());
-        crate::util::process::scrub_env(&mut cmd, &self.pass_env, tf_withheld);
-        if own_cache {
-            cmd.env("TF_PLUGIN_CACHE_DIR", &cache);
-        }
-        let out = cmd
-            .env("TF_DATA_DIR", scratch.path().join(".terraform"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("TF_INPUT", "0")
-            .env("CHECKPOINT_DISABLE", "1")
-            .stdin(Stdio::null())
-            .args(["init", "-backend=false", "-input=false", "-no-color"])
-            .output()
-            .map_err(TerraformError::Io)?;
-        if !out.status.success() {
-            return Err(TerraformError::Failed {
-                binary: self.name(),
-                step: "init (installing the providers)",
-                code: out.status.code().unwrap_or(-1),
-                output: tail(
-                    &format!(
-                        "{}{}",
-                        String::from_utf8_lossy(&out.stdout),
-                        String::from_utf8_lossy(&out.stderr)
-                    ),
-                    60,
-                ),
-            });
-        }
         if !module.join(LOCK_FILE).exists() {
             let lock = scratch.path().join(LOCK_FILE);
             if let Ok(text) = std::fs::read_to_string(&lock) {
@@ -193,9 +189,127 @@ impl Terraform {
                 }
             }
         }
+        let template = Template::capture(
+            &scratch.path().join(".terraform"),
+            manager.config.terraform.backend.kind(),
+            field,
+        );
+        let Some(template) = template else {
+            return Ok(Some("the data dir's backend record is not in a known shape; every customer × environment runs its own `init`".into()));
+        };
+        let prepared = Prepared {
+            template,
+            _scratch: scratch,
+        };
+        if let Err(e) = self.check_template(manager, cache_root, &prepared) {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default().to_string();
+            return Ok(Some(format!(
+                "a copied data dir did not work ({first}); every customer × environment runs its own `init`"
+            )));
+        }
+        if let Some(p) = self.providers.as_mut() {
+            p.template = Some(std::sync::Arc::new(prepared));
+        }
+        Ok(None)
+    }
+
+    /// Checks a copy of the template in another scratch copy, with another
+    /// backend setting: Terraform must take its backend as initialised.
+    fn check_template(
+        &self,
+        manager: &Manager,
+        cache_root: &Path,
+        prepared: &Prepared,
+    ) -> Result<(), TerraformError> {
+        let probe = scratch_copy(manager, cache_root, ".probe-")?;
+        let data_dir = probe.path().join(".terraform");
+        let (field, _) = pair_backend(manager, "")?;
+        let value = match field {
+            "path" => probe
+                .path()
+                .join("probe.tfstate")
+                .to_string_lossy()
+                .into_owned(),
+            _ => ".fleetform/probe/terraform.tfstate".to_string(),
+        };
+        prepared.template.materialise(&data_dir, &value)?;
+        self.run_in(
+            probe.path(),
+            &data_dir,
+            "workspace list",
+            &["workspace", "list", "-no-color"],
+        )?;
         Ok(())
     }
+
+    /// Runs one command in `dir` outside a pair's working copy (installing,
+    /// checking), with the pairs' environment.
+    fn run_in(
+        &self,
+        dir: &Path,
+        data_dir: &Path,
+        step: &'static str,
+        args: &[&str],
+    ) -> Result<(), TerraformError> {
+        let mut cmd = Command::new(&self.binary);
+        cmd.current_dir(dir);
+        crate::util::process::scrub_env(&mut cmd, &self.pass_env, tf_withheld);
+        if let Some(cache) = self.providers.as_ref().and_then(|p| p.cache.as_ref()) {
+            cmd.env("TF_PLUGIN_CACHE_DIR", cache);
+        }
+        let out = cmd
+            .env("TF_DATA_DIR", data_dir)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .stdin(Stdio::null())
+            .args(args)
+            .output()
+            .map_err(TerraformError::Io)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(TerraformError::Failed {
+            binary: self.name(),
+            step,
+            code: out.status.code().unwrap_or(-1),
+            output: tail(
+                &format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+                60,
+            ),
+        })
+    }
 }
+
+fn fs_err(what: &'static str, path: &Path, e: std::io::Error) -> TerraformError {
+    TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
+}
+
+/// A scratch copy of the root module under `root`, with the backend
+/// override, for work outside any pair.
+fn scratch_copy(
+    manager: &Manager,
+    root: &Path,
+    prefix: &str,
+) -> Result<tempfile::TempDir, TerraformError> {
+    let scratch = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(root)
+        .map_err(|e| fs_err("creating a scratch copy in", root, e))?;
+    let module = manager.path(&manager.config.terraform.working_dir);
+    crate::util::fs::copy_module(&module, scratch.path())?;
+    let path = scratch.path().join(BACKEND_OVERRIDE);
+    std::fs::write(&path, backend_override(manager)).map_err(|e| fs_err("writing", &path, e))?;
+    Ok(scratch)
+}
+
+/// The file fleetform writes the backend into, in every working copy.
+const BACKEND_OVERRIDE: &str = "_fleetform_backend_override.tf";
 
 /// Variables that would set Terraform's inputs, flags, workspace or data
 /// dir behind fleetform's back.
@@ -241,6 +355,8 @@ pub struct Workspace {
     // locked file could not be removed on Windows).
     _lock: std::fs::File,
     dir: tempfile::TempDir,
+    /// The backend's per-pair setting: (`path` or `key`, its value).
+    backend: (&'static str, String),
     pub log: String,
 }
 
@@ -269,12 +385,14 @@ impl Workspace {
         let module = manager.path(&manager.config.terraform.working_dir);
         crate::util::fs::copy_module(&module, dir.path())?;
         let key = manager.state_key(customer, environment);
-        let backend = backend_override(manager, &key)?;
-        let override_path = dir.path().join("_fleetform_backend_override.tf");
-        std::fs::write(&override_path, backend).map_err(|e| io("writing", &override_path, e))?;
+        let backend = pair_backend(manager, &key)?;
+        let override_path = dir.path().join(BACKEND_OVERRIDE);
+        std::fs::write(&override_path, backend_override(manager))
+            .map_err(|e| io("writing", &override_path, e))?;
         Ok(Workspace {
             _lock: lock,
             dir,
+            backend,
             log: String::new(),
         })
     }
@@ -366,22 +484,13 @@ fn hcl_str(s: &str) -> String {
     out
 }
 
-fn backend_override(manager: &Manager, key: &str) -> Result<String, TerraformError> {
-    Ok(match &manager.config.terraform.backend {
-        Backend::Local { state_dir } => {
-            let dir = manager.path(state_dir);
-            let path = dir.join(key);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| crate::util::fs::FsError::new("creating", parent, e))?;
-            }
-            let abs = std::path::absolute(&path)
-                .map_err(|e| crate::util::fs::FsError::new("resolving", &path, e))?;
-            format!(
-                "# Written by fleetform from fleetform.yml; do not edit.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
-                hcl_str(&abs.to_string_lossy())
-            )
-        }
+/// The backend block every working copy gets: everything but the per-pair
+/// setting, which `init` passes as partial configuration (and which the
+/// data dir's backend record keeps out of its hash; see
+/// [`super::datadir`]).
+fn backend_override(manager: &Manager) -> String {
+    let body = match &manager.config.terraform.backend {
+        Backend::Local { .. } => String::new(),
         Backend::S3 {
             bucket,
             region,
@@ -390,9 +499,8 @@ fn backend_override(manager: &Manager, key: &str) -> Result<String, TerraformErr
             use_lockfile,
         } => {
             let mut body = format!(
-                "    bucket = {}\n    key = {}\n    region = {}\n    use_lockfile = {}\n    use_path_style = {}\n",
+                "    bucket = {}\n    region = {}\n    use_lockfile = {}\n    use_path_style = {}\n",
                 hcl_str(bucket),
-                hcl_str(key),
                 hcl_str(region),
                 use_lockfile,
                 use_path_style
@@ -403,8 +511,32 @@ fn backend_override(manager: &Manager, key: &str) -> Result<String, TerraformErr
                     hcl_str(ep)
                 ));
             }
-            format!("# Written by fleetform from fleetform.yml; do not edit.\nterraform {{\n  backend \"s3\" {{\n{body}  }}\n}}\n")
+            body
         }
+    };
+    format!(
+        "# Written by fleetform from fleetform.yml; do not edit.\nterraform {{\n  backend \"{}\" {{\n{body}  }}\n}}\n",
+        manager.config.terraform.backend.kind()
+    )
+}
+
+/// The backend's per-pair setting for state `key`: the local state file's
+/// absolute `path` (its folder created), or the s3 object `key`.
+fn pair_backend(manager: &Manager, key: &str) -> Result<(&'static str, String), TerraformError> {
+    Ok(match &manager.config.terraform.backend {
+        Backend::Local { state_dir } => {
+            let dir = manager.path(state_dir);
+            if key.is_empty() {
+                return Ok(("path", String::new()));
+            }
+            let path = dir.join(key);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| fs_err("creating", parent, e))?;
+            }
+            let abs = std::path::absolute(&path).map_err(|e| fs_err("resolving", &path, e))?;
+            ("path", abs.to_string_lossy().into_owned())
+        }
+        Backend::S3 { .. } => ("key", key.to_string()),
     })
 }
 
@@ -486,10 +618,27 @@ impl Terraform {
                 })?;
             }
         }
+        if let Some(prepared) = self.providers.as_ref().and_then(|p| p.template.as_ref()) {
+            let data_dir = ws.data_dir();
+            let started = std::time::Instant::now();
+            prepared.template.materialise(&data_dir, &ws.backend.1)?;
+            ws.log.push_str(&format!(
+                "(init: the run's prepared data dir, copied in {:.1} ms)\n",
+                started.elapsed().as_secs_f64() * 1000.0
+            ));
+            return Ok(());
+        }
+        let backend = format!("-backend-config={}={}", ws.backend.0, ws.backend.1);
         self.run(
             ws,
             "init",
-            &["init", "-input=false", "-no-color", "-lock-timeout=120s"],
+            &[
+                "init",
+                "-input=false",
+                "-no-color",
+                "-lock-timeout=120s",
+                &backend,
+            ],
         )?;
         Ok(())
     }

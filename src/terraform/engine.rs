@@ -125,12 +125,13 @@ impl Engine<'_> {
 
     /// Installs the root module's providers once for a fleet run, under
     /// `cache_root` (see [`Terraform::install_providers`]); nothing without
-    /// a Terraform.
-    pub fn install_providers(&mut self, cache_root: &Path) -> Result<(), RunError> {
+    /// a Terraform. Returns a note when the pairs still run their own
+    /// `init`.
+    pub fn install_providers(&mut self, cache_root: &Path) -> Result<Option<String>, RunError> {
         let manager = self.manager;
         match self.terraform.as_mut() {
             Some(tf) => Ok(tf.install_providers(manager, cache_root)?),
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 

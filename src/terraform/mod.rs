@@ -7,6 +7,7 @@
 //! commands, the GitHub client or the runner's I/O (`ci`).
 
 mod cli;
+mod datadir;
 pub mod engine;
 pub mod summary;
 
