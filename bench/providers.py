@@ -181,7 +181,7 @@ def case(a, sizes, reps):
 
         def ff():
             t = bench.run_timed(
-                [a.fleetform, "-C", "manager", "-q", "plan", "--all", "--jobs", "2", "--out", out_ff],
+                [a.fleetform, "-C", "manager", "-q", "plan", "--all", "--out", out_ff],
                 cwd=dest, env=e)
             disk["fleetform"] = disk_used(out_ff)
             copies.extend(copy_times(out_ff))
@@ -206,7 +206,7 @@ def report(c):
     out.append(
         f"`fakecloud` (the test cloud provider, release build) padded to a "
         f"{c['archive_bytes'] / 1e6:.0f} MB zip in a packed filesystem mirror, so every cold "
-        "`init` unpacks it as after a download. fleetform `plan --all --jobs 2` installs the "
+        "`init` unpacks it as after a download. fleetform `plan --all` (its default: two plans per core at once) installs the "
         "providers once (one `init` into a plugin cache, which also makes the data dir every pair's "
         "is copied from, so no pair runs `init`); the serial shell loop (`bench/peers/plan-loop.sh`) runs a cold `init` and a "
         "`plan` per pair. Alternating runs; medians. Disk: what each leaves behind (links counted "

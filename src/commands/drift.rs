@@ -53,7 +53,7 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
     let jobs = match args.jobs {
         Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        None => crate::fleet::terraform_jobs(),
     };
     if let Some(r) = &args.manager_repo {
         if !is_repo(r) {

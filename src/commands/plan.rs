@@ -28,7 +28,7 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
     let jobs = match args.jobs {
         Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        None => crate::fleet::terraform_jobs(),
     };
     Ok(Settings {
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),

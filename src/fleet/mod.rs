@@ -17,3 +17,11 @@ pub mod sync;
 
 pub use run::{execute, local_source, prepare, remove_leftovers, Fleet, Outcome, Row, SourceFn};
 pub use select::{check_environments, environments_for, pairs, select, shard_pairs};
+
+/// How many plans a fleet run makes at once by default: twice the cores.
+/// A Terraform run spends much of its time waiting (starting the provider,
+/// its gRPC calls, the backend), so two per core keep the cores busy; the
+/// runs share them (see `Engine::share_cores`). `--jobs` overrides it.
+pub fn terraform_jobs() -> usize {
+    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
