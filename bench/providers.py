@@ -171,6 +171,7 @@ def case(a, sizes, reps):
         work_sh = os.path.join(a.scratch, f"heavy-sh-{n}")
         e = dict(env, TF_CLI_CONFIG_FILE=tfrc)
         disk = {}
+        cpu = []
 
         def prepare(name):
             if name == "fleetform":
@@ -180,9 +181,10 @@ def case(a, sizes, reps):
                 bench.rm(work_sh)
 
         def ff():
-            t = bench.run_timed(
+            t, own, children = bench.run_cpu_split(
                 [a.fleetform, "-C", "manager", "-q", "plan", "--all", "--out", out_ff],
                 cwd=dest, env=e)
+            cpu.append(own + children)
             disk["fleetform"] = disk_used(out_ff)
             copies.extend(copy_times(out_ff))
             return t
@@ -194,7 +196,8 @@ def case(a, sizes, reps):
 
         bench.log(f"case 7: {meta['pairs']} pairs with a {archive_bytes / 1e6:.0f} MB packed provider")
         res = bench.alternate([("fleetform", ff), ("serial shell loop", sh)], reps, prepare, warmup=set())
-        rows.append({"pairs": meta["pairs"], "reps": reps, "results": res, "disk": dict(disk)})
+        rows.append({"pairs": meta["pairs"], "reps": reps, "results": res, "disk": dict(disk),
+                     "cpu": statistics.median(cpu) if cpu else None})
         bench.rm(out_ff)
         bench.rm(work_sh)
     return {"archive_bytes": archive_bytes, "init_cold": costs[0], "init_cached": costs[1],
@@ -238,7 +241,20 @@ def report(c):
     out += ["| goal | result | met |", "|------|--------|-----|",
             f"| case 7 at {big['pairs']} pairs: ≥ 5× faster than the serial loop | {speed:.1f}× | {'yes' if speed >= 5 else 'no'} |",
             f"| case 7: a pair's init after the first ≤ 10 % of a cold init | {share * 100:.1f} % | {'yes' if share <= 0.10 else 'no'} |",
-            "", MARK]
+            ""]
+    if ok and big.get("cpu"):
+        cores = os.cpu_count() or 1
+        floor = big["cpu"] / cores
+        out += [
+            f"Where the 5× goes: at {big['pairs']} pairs fleetform's run used {big['cpu']:.0f} s of CPU "
+            f"(fleetform, Terraform and the providers together: per pair one `plan` and one `show -json`, "
+            f"each starting the provider). On {cores} cores no schedule finishes in less than "
+            f"{floor:.0f} s, so the best ratio this machine allows against the loop's "
+            f"{bench.median(sh):.0f} s is {bench.median(sh) / floor:.1f}×; fleetform reached "
+            f"{speed:.1f}×. The loop's cold `init` here unpacks a local zip ({c['init_cold']:.2f} s); "
+            "with a registry download (about 20 s for the AWS provider) the loop's time, and the "
+            "ratio, grow with every pair while fleetform's stay the same.", ""]
+    out.append(MARK)
     return "\n".join(out) + "\n"
 
 

@@ -25,6 +25,9 @@ pub struct Entry {
     pub triggering_actor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
+    /// The product, for a manager with `products:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +86,16 @@ impl Entry {
     pub fn environment(mut self, e: &str) -> Self {
         self.environment = Some(e.into());
         self
+    }
+    pub fn product(mut self, p: Option<&str>) -> Self {
+        self.product = p.map(str::to_string);
+        self
+    }
+    /// Customer, product and environment of a unit.
+    pub fn unit(self, u: &crate::config::Unit) -> Self {
+        self.customer(&u.customer)
+            .product(u.product.as_deref())
+            .environment(&u.environment)
     }
     pub fn sha(mut self, s: Option<&str>) -> Self {
         self.sha = s.map(str::to_string);

@@ -363,6 +363,9 @@ pub struct RenderArgs {
         required_unless_present = "all"
     )]
     pub environment: Option<String>,
+    /// The product (a manager with `products:`; not with --all).
+    #[arg(long, env = "FLEETFORM_PRODUCT", conflicts_with = "all")]
+    pub product: Option<String>,
     /// Show, for every value, the layer and file:line that set it.
     #[arg(long)]
     pub explain: bool,
@@ -420,10 +423,14 @@ pub struct ApplyArgs {
     pub customer: Option<String>,
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
     pub environment: String,
+    /// The product (a manager with `products:`; not with --dispatch).
+    #[arg(long, env = "FLEETFORM_PRODUCT", conflicts_with = "dispatch")]
+    pub product: Option<String>,
     /// Results folder the plan was written to.
     #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
     pub out: PathBuf,
-    /// Folder holding this plan (default: OUT/CUSTOMER/ENV).
+    /// Folder holding this plan (default: OUT/CUSTOMER/ENV, or
+    /// OUT/CUSTOMER/PRODUCT/ENV).
     #[arg(long, env = "FLEETFORM_PLAN_DIR")]
     pub plan_dir: Option<PathBuf>,
     /// Digest the plan must have (the plan job's `plan_sha256` output).

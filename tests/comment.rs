@@ -55,6 +55,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         state_key: "acme/production/terraform.tfstate".into(),
         sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
         gates: None,
+        product: None,
     }
 }
 
@@ -424,6 +425,7 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
     s.create += 110;
     let row = Row {
         customer: "acme".into(),
+        product: None,
         environment: "staging".into(),
         outcome: Outcome::Planned {
             summary: Box::new(s),
@@ -459,4 +461,28 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
         "{html}"
     );
     insta::assert_snapshot!("drift_issue", body);
+}
+
+/// A product's comment names the product, says which variables came from
+/// which product's outputs and, when a needed product's plan changes
+/// them, warns first that this plan must be made again after its apply.
+#[test]
+fn a_products_comment_names_it_and_says_what_it_waits_for() {
+    use fleetform::terraform::summary::ProductFacts;
+    let mut s = summary(true);
+    s.state_key = "acme/app/production/terraform.tfstate".into();
+    s.product = Some(ProductFacts {
+        name: "app".into(),
+        inputs: [
+            ("network_id".to_string(), "network.id".to_string()),
+            ("network_cidr".to_string(), "network.cidr".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        inputs_sha256: Some("ab".repeat(32)),
+        awaiting: vec!["network".into()],
+    });
+    let c = render(&s, ".fleetform/out/acme/app/production/plan.txt", "Plan: 2 to add, 1 to change, 0 to destroy.\n");
+    assert!(c.starts_with("<!-- fleetform:plan customer=acme product=app environment=production -->"), "{c}");
+    insta::assert_snapshot!("comment_product_awaiting", c);
 }

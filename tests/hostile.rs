@@ -576,6 +576,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         state_key: "acme/staging/terraform.tfstate".into(),
         sha: Some("a".repeat(40)),
         gates: None,
+        product: None,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

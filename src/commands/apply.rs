@@ -3,10 +3,11 @@
 //! `--dispatch` the manager side of the GitHub loop applies
 //! ([`crate::deploy::apply`]); without it, a local plan folder.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::audit::Entry;
 use crate::cli::ApplyArgs;
+use crate::config::Unit;
 use crate::deploy::ApplySettings;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -69,14 +70,25 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
             "customer `{slug}` is not registered; nothing was applied"
         ))
     })?;
-    if manager.environment(&args.environment).is_none() {
+    let view = manager
+        .select_product(args.product.as_deref())
+        .map_err(Error::Usage)?;
+    if view.environment(&args.environment).is_none() {
         return Err(Error::Usage(format!(
-            "unknown environment `{}`",
-            args.environment
+            "unknown environment `{}`{}",
+            args.environment,
+            view.product
+                .as_deref()
+                .map(|p| format!(" for product `{p}`"))
+                .unwrap_or_default()
         )));
     }
-    let dir = local_plan_dir(args, &customer.slug);
-    let engine = crate::terraform::engine::build(&manager, true, args.terraform.as_deref())?;
+    let unit = view.unit(&customer.slug, &args.environment);
+    let dir = args
+        .plan_dir
+        .clone()
+        .unwrap_or_else(|| args.out.join(unit.rel_dir()));
+    let engine = crate::terraform::engine::build(&view, true, args.terraform.as_deref())?;
     let result = engine.apply(
         customer,
         &args.environment,
@@ -84,20 +96,8 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         args.plan_sha256.as_deref(),
         None,
     );
-    crate::audit::record(
-        out,
-        audit_entry(&result)
-            .customer(&customer.slug)
-            .environment(&args.environment),
-    );
-    finish(result, args.json, out)
-}
-
-/// `--plan-dir`, else `<out>/<customer>/<environment>`.
-fn local_plan_dir(args: &ApplyArgs, slug: &str) -> PathBuf {
-    args.plan_dir
-        .clone()
-        .unwrap_or_else(|| args.out.join(slug).join(&args.environment))
+    crate::audit::record(out, audit_entry(&result).unit(&unit));
+    finish(result, &unit, args.json, out)
 }
 
 fn is_stale(e: &RunError) -> bool {
@@ -109,7 +109,9 @@ fn is_stale(e: &RunError) -> bool {
 fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
     match result {
         Ok(done) => Entry::now("apply", "ok").plan(Some(&done.plan_sha256)),
-        Err(RunError::Refused(m)) => Entry::now("refusal", "refused").detail(format!("apply: {m}")),
+        Err(RunError::Refused(m) | RunError::Waiting(m)) => {
+            Entry::now("refusal", "refused").detail(format!("apply: {m}"))
+        }
         Err(e) if is_stale(e) => Entry::now("refusal", "refused").detail("apply: stale plan"),
         Err(e) => Entry::now("apply", "failed").detail(e.short()),
     }
@@ -118,6 +120,7 @@ fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
 /// The result line (or JSON), or the error to exit with.
 fn finish(
     result: std::result::Result<ApplyOutcome, RunError>,
+    unit: &Unit,
     json: bool,
     out: &Output,
 ) -> Result<()> {
@@ -126,14 +129,11 @@ fn finish(
             if json {
                 out.result(&serde_json::to_string_pretty(&done).expect("serialisable"));
             } else {
-                out.result(&format!(
-                    "applied {}/{} (plan sha256:{})",
-                    done.customer, done.environment, done.plan_sha256
-                ));
+                out.result(&format!("applied {unit} (plan sha256:{})", done.plan_sha256));
             }
             Ok(())
         }
-        Err(RunError::Refused(m)) => Err(Error::Refused(m)),
+        Err(RunError::Refused(m) | RunError::Waiting(m)) => Err(Error::Refused(m)),
         Err(e) if is_stale(&e) => Err(Error::Refused(
             "the saved plan is stale: the state changed after it was made; nothing was applied, plan again".into(),
         )),

@@ -48,6 +48,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
                 status: Status::Active,
                 added: date.clone().unwrap_or_else(crate::audit::today),
                 revoked: None,
+                products: None,
                 key_generation: None,
             };
             // The secret is needed before the registry is written; the key
@@ -405,7 +406,7 @@ fn instructions(
         manager_repo => manager_repo,
         manager_owner => owner,
         manager_name => name,
-        schema_path => manager.config.schema.display().to_string(),
+        schema_path => manager.config.schema.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         variables => manager.config.customer.variables.clone(),
         overrides => manager.config.customer.overrides.clone(),
         status_context => manager.config.status_context.clone(),

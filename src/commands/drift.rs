@@ -211,6 +211,28 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// A customer's `infra/products.yml` on its default branch, if there.
+    fn products_file(
+        &self,
+        gh: &GitHub,
+        repo: &str,
+    ) -> std::result::Result<Option<(PathBuf, Vec<u8>)>, Diagnostic> {
+        let path = crate::config::PRODUCTS_FILE;
+        self.rt
+            .block_on(gh.get_file(repo, path, None))
+            .map(|b| b.map(|b| (PathBuf::from(format!("{repo}:{path}")), b)))
+            .map_err(|e| Diagnostic {
+                location: Location {
+                    file: PathBuf::from(format!("{repo}:{path}")),
+                    pos: Pos { line: 1, col: 1 },
+                },
+                pointer: None,
+                message: e.to_string(),
+            })
+    }
+}
+
 /// The sticky drift issues in the manager repo: one per drifted customer,
 /// opened or updated; closed with a note for customers this run checked
 /// clean.
@@ -363,30 +385,60 @@ fn verdict(report: &Report) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
-    let settings = resolve(args)?;
-    for t in settings.token.iter().chain(settings.issues_token.iter()) {
-        out.mask(t.expose());
-    }
-    let (manager, registry) = crate::config::load(manager_dir)?;
-    let mut engine =
-        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
-    let selected = select(&settings, &manager, &registry)?;
-    let clients = Clients::new(&settings)?;
-
-    // Customer files: the local checkout, or the default branch on GitHub.
-    let local = crate::fleet::local_source(&manager, &registry);
-    let source =
-        |c: &Customer, envs: &[String]| -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
-            match (&clients.files, &c.repo) {
-                (Some(gh), Some(repo)) if c.path.is_none() => {
-                    clients.default_branch_files(gh, &manager, repo, envs)
+/// Plans every selected pair refresh-only; customer files come from the
+/// local checkout, or the default branch on GitHub. With products, each
+/// product in dependency order.
+fn check(
+    settings: &Settings,
+    manager: &Manager,
+    registry: &crate::config::Registry,
+    selected: &[(&Customer, Vec<String>)],
+    clients: &Clients,
+    out: &Output,
+) -> Result<Vec<crate::fleet::Row>> {
+    let local = crate::fleet::local_sources(registry);
+    let source_for: &crate::fleet::products::SourceFor<'_> = &|view: &Manager| {
+        let local = local(view);
+        let view = view.clone();
+        Box::new(
+            move |c: &Customer,
+                  envs: &[String]|
+                  -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
+                match (&clients.files, &c.repo) {
+                    (Some(gh), Some(repo)) if c.path.is_none() => {
+                        clients.default_branch_files(gh, &view, repo, envs)
+                    }
+                    _ => local(c, envs),
                 }
-                _ => local(c, envs),
-            }
+            },
+        ) as Box<crate::fleet::SourceFn<'_>>
+    };
+    if manager.has_products() {
+        let local_file = crate::fleet::local_products_file(registry);
+        let products_file = |c: &Customer| match (&clients.files, &c.repo) {
+            (Some(gh), Some(repo)) if c.path.is_none() => clients.products_file(gh, repo),
+            _ => local_file(c),
         };
-    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
-    let rows = crate::fleet::execute(
+        let run = crate::fleet::products::RunSettings {
+            jobs: settings.jobs,
+            out_dir: &settings.out,
+            refresh_only: false,
+            action: "drift",
+            terraform: settings.terraform.as_deref(),
+        };
+        return crate::fleet::products::run(
+            manager,
+            selected,
+            &products_file,
+            source_for,
+            &run,
+            out,
+        );
+    }
+    let mut engine = crate::terraform::engine::build(manager, true, settings.terraform.as_deref())?;
+    let source = source_for(manager);
+    let fleet = crate::fleet::prepare(&engine, selected, &*source, out);
+    Ok(crate::fleet::execute(
         &mut engine,
         fleet,
         settings.jobs,
@@ -394,7 +446,18 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         false,
         "drift",
         out,
-    );
+    ))
+}
+
+pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    for t in settings.token.iter().chain(settings.issues_token.iter()) {
+        out.mask(t.expose());
+    }
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let selected = select(&settings, &manager, &registry)?;
+    let clients = Clients::new(&settings)?;
+    let rows = check(&settings, &manager, &registry, &selected, &clients, out)?;
     let mut report = Report::tally(&rows);
 
     let ctx = RunContext::from_env();

@@ -73,12 +73,29 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 /// Plans the selected customers × environments from their local checkouts.
 fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let mut engine =
-        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
     let customers = crate::fleet::select(&registry, settings.customers.as_deref())?;
     let envs = settings.environments.as_deref();
     crate::fleet::check_environments(&manager, envs)?;
     let selected = crate::fleet::pairs(&manager, customers, envs);
+    if manager.has_products() {
+        let settings = crate::fleet::products::RunSettings {
+            jobs: settings.jobs,
+            out_dir: &settings.out,
+            refresh_only: false,
+            action: "plan",
+            terraform: settings.terraform.as_deref(),
+        };
+        return crate::fleet::products::run(
+            &manager,
+            &selected,
+            &crate::fleet::local_products_file(&registry),
+            &crate::fleet::local_sources(&registry),
+            &settings,
+            out,
+        );
+    }
+    let mut engine =
+        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
     let source = crate::fleet::local_source(&manager, &registry);
     let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
     Ok(crate::fleet::execute(

@@ -22,6 +22,9 @@ struct Explained<'a> {
     value: &'a serde_json::Value,
     #[serde(flatten)]
     origin: Option<Origin>,
+    /// The product whose layers these are (a manager with products).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product: Option<String>,
 }
 
 /// Checked flags: one customer × environment on stdout, or every one
@@ -29,6 +32,7 @@ struct Explained<'a> {
 enum Settings {
     One {
         customer: String,
+        product: Option<String>,
         environment: String,
         explain: bool,
         json: bool,
@@ -73,6 +77,7 @@ fn resolve(args: &RenderArgs) -> Result<Settings> {
     }
     Ok(Settings::One {
         customer: customer.clone(),
+        product: args.product.clone(),
         environment: environment.clone(),
         explain: args.explain,
         json: args.json,
@@ -88,16 +93,23 @@ pub fn run(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         } => run_all(&out_dir, environment, jobs, manager_dir, out),
         Settings::One {
             customer,
+            product,
             environment,
             explain,
             json,
         } => {
             let (manager, registry) = crate::config::load(manager_dir)?;
-            let layered = render_one(&manager, &registry, &customer, &environment)?;
+            let view = manager
+                .select_product(product.as_deref())
+                .map_err(Error::Usage)?;
+            if let Some(p) = &view.product {
+                check_enabled(&manager, &registry, &customer, p)?;
+            }
+            let layered = render_one(&view, &registry, &customer, &environment)?;
             if !explain {
                 out.result(&to_json(&layered.value)?);
             } else {
-                show_explained(&layered, json, out)?;
+                show_explained(&view, &layered, json, out)?;
             }
             Ok(())
         }
@@ -160,18 +172,82 @@ fn render_one(
         })
 }
 
+/// The customer enables `product` (its `infra/products.yml`, within what
+/// the manager allows).
+fn check_enabled(manager: &Manager, registry: &Registry, slug: &str, product: &str) -> Result<()> {
+    let Some(c) = registry.get(slug) else {
+        return Ok(()); // reported by checked_pair
+    };
+    let file =
+        crate::fleet::local_products_file(registry)(c).map_err(|d| Error::Values(vec![d]))?;
+    let enabled = crate::values::products::enabled(
+        manager,
+        c,
+        file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+    )
+    .map_err(Error::Values)?;
+    if !enabled.iter().any(|p| p == product) {
+        return Err(Error::Usage(format!(
+            "customer `{slug}` does not enable product `{product}` (enabled: {})",
+            enabled.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// `--explain`: every value with the layer and position that set it, as
-/// JSON or a table.
-fn show_explained(layered: &Layered, json: bool, out: &Output) -> Result<()> {
-    let leaves: Vec<Explained> = layered
+/// JSON or a table. With products, the product is part of every origin,
+/// and the variables passed from needed products are listed with the
+/// `needs:` entry that passes them (their values come at plan time).
+fn show_explained(view: &Manager, layered: &Layered, json: bool, out: &Output) -> Result<()> {
+    let mut leaves: Vec<Explained> = layered
         .leaves()
         .into_iter()
         .map(|(pointer, value)| Explained {
             origin: layered.origin(&pointer),
             pointer,
             value,
+            product: view.product.clone(),
         })
         .collect();
+    let pending: Vec<(String, serde_json::Value, Origin)> = view
+        .needs()
+        .into_iter()
+        .flat_map(|(dep, vars)| {
+            vars.into_iter()
+                .map(move |(var, output)| (dep.clone(), var, output))
+        })
+        .map(|(dep, var, output)| {
+            let at = format!(
+                "/products/{}/needs/{}/{}",
+                view.config
+                    .products
+                    .iter()
+                    .position(|p| Some(&p.name) == view.product.as_ref())
+                    .unwrap_or(0),
+                crate::yaml::escape_token(&dep),
+                crate::yaml::escape_token(&var)
+            );
+            (
+                format!("/{}", crate::yaml::escape_token(&var)),
+                serde_json::Value::String(format!(
+                    "(output `{output}` of product `{dep}`, read at plan time)"
+                )),
+                Origin {
+                    layer: crate::values::layers::Layer::ProductOutput,
+                    location: view.doc.locate(&at),
+                },
+            )
+        })
+        .collect();
+    for (pointer, value, origin) in &pending {
+        leaves.push(Explained {
+            pointer: pointer.clone(),
+            value,
+            origin: Some(origin.clone()),
+            product: view.product.clone(),
+        });
+    }
     if json {
         out.result(&to_json(&leaves)?);
     } else {
@@ -179,7 +255,13 @@ fn show_explained(layered: &Layered, json: bool, out: &Output) -> Result<()> {
             .iter()
             .map(|l| {
                 let (layer, at) = match &l.origin {
-                    Some(o) => (o.layer.to_string(), o.location.to_string()),
+                    Some(o) => (
+                        match &l.product {
+                            Some(p) => format!("{p}: {}", o.layer),
+                            None => o.layer.to_string(),
+                        },
+                        o.location.to_string(),
+                    ),
                     None => ("-".into(), "-".into()),
                 };
                 vec![l.pointer.clone(), l.value.to_string(), layer, at]

@@ -181,7 +181,13 @@ fn check_files(
         Some(p) => Schema::load(p, &display_path(p))?,
         None => {
             let m = Manager::load(manager_dir)?;
-            let p = m.path(&m.config.schema);
+            if m.has_products() {
+                return Err(Error::Usage(format!(
+                    "fleetform.yml declares products, each with its own schema: name one with --schema ({})",
+                    m.config.products.iter().map(|p| p.schema.display().to_string()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let p = m.path(m.schema_path());
             Schema::load(&p, &display_path(&p))?
         }
     };
@@ -197,8 +203,6 @@ fn check_files(
 fn check_customers(wanted: &[String], jobs: usize, manager_dir: &Path) -> Result<Vec<Checked>> {
     let manager = Manager::load(manager_dir)?;
     let registry = Registry::load(&manager)?;
-    let p = manager.path(&manager.config.schema);
-    let schema = Schema::load(&p, &display_path(&p))?;
     let selected: Vec<&Customer> = if wanted.is_empty() {
         registry
             .customers
@@ -208,18 +212,95 @@ fn check_customers(wanted: &[String], jobs: usize, manager_dir: &Path) -> Result
     } else {
         crate::fleet::select(&registry, Some(wanted))?
     };
-    let layers = ManagerLayers::load(&manager).map_err(Error::Values)?;
+    if manager.has_products() {
+        return check_products(&manager, &registry, &selected, jobs);
+    }
+    check_product(&manager, &registry, &selected, jobs)
+}
+
+/// Checks customers against one product's schema and layers (the
+/// manager itself without products).
+fn check_product(
+    view: &Manager,
+    registry: &Registry,
+    selected: &[&Customer],
+    jobs: usize,
+) -> Result<Vec<Checked>> {
+    let p = view.path(view.schema_path());
+    let schema = Schema::load(&p, &display_path(&p))?;
+    let layers = ManagerLayers::load(view).map_err(Error::Values)?;
     let templates = ValueTemplates::default();
     let ctx = CustomerCheck {
-        manager: &manager,
-        registry: &registry,
+        manager: view,
+        registry,
         schema: &schema,
         layers: &layers,
         templates: &templates,
     };
-    Ok(crate::fleet::parallel::map(&selected, jobs, |c| {
-        ctx.check(c)
+    Ok(crate::fleet::parallel::map(selected, jobs, |c| {
+        let mut checked = ctx.check(c);
+        if let Some(product) = &view.product {
+            checked.name = format!("{}/{product}", c.slug);
+        }
+        checked
     }))
+}
+
+/// With products: each customer's `infra/products.yml` (named `<slug>`),
+/// then every enabled product of every customer (`<slug>/<product>`),
+/// against that product's schema and layers.
+fn check_products(
+    manager: &Manager,
+    registry: &Registry,
+    selected: &[&Customer],
+    jobs: usize,
+) -> Result<Vec<Checked>> {
+    let read = crate::fleet::local_products_file(registry);
+    let mut results = Vec::new();
+    let mut enabled: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for c in selected {
+        let file = read(c).map_err(|d| vec![d]);
+        let list = file.and_then(|f| {
+            crate::values::products::enabled(
+                manager,
+                c,
+                f.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+            )
+        });
+        match list {
+            Ok(list) => {
+                enabled.insert(&c.slug, list);
+            }
+            Err(problems) => results.push(Checked {
+                name: c.slug.clone(),
+                valid: false,
+                problems,
+            }),
+        }
+    }
+    for view in manager.products() {
+        let name = view.product.clone().unwrap_or_default();
+        let subscribed: Vec<Customer> = selected
+            .iter()
+            .filter(|c| {
+                enabled
+                    .get(c.slug.as_str())
+                    .is_some_and(|l| l.contains(&name))
+            })
+            .map(|c| Customer {
+                environments: c
+                    .environments
+                    .iter()
+                    .filter(|e| view.environment(e).is_some())
+                    .cloned()
+                    .collect(),
+                ..(*c).clone()
+            })
+            .collect();
+        let refs: Vec<&Customer> = subscribed.iter().collect();
+        results.extend(check_product(&view, registry, &refs, jobs)?);
+    }
+    Ok(results)
 }
 
 /// The results as JSON, or one line each.

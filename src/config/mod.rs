@@ -20,9 +20,11 @@ use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 
 pub mod edit;
 mod names;
+mod products;
 mod registry;
 
 pub use names::{is_date, is_email, is_repo, is_slug};
+pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use registry::*;
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
@@ -116,8 +118,9 @@ impl ConfigError {
 pub struct ManagerConfig {
     /// Format version; only `1` exists.
     pub version: u32,
-    /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`.
-    pub schema: RepoPath,
+    /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`
+    /// (required without `products:`; each product names its own).
+    pub schema: Option<RepoPath>,
     /// Customer registry file.
     #[serde(default = "default_registry")]
     pub registry: RepoPath,
@@ -139,6 +142,10 @@ pub struct ManagerConfig {
     /// Template propagation to customer repos (`fleetform sync`).
     #[serde(default)]
     pub sync: SyncConfig,
+    /// Separate stacks per customer (see [`products`]); none means one
+    /// implicit product made of the keys above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductConfig>,
 }
 
 /// `sync:` in fleetform.yml.
@@ -247,8 +254,9 @@ impl Environment {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TerraformConfig {
-    /// Root module directory, relative to the manager repo.
-    pub working_dir: RepoPath,
+    /// Root module directory, relative to the manager repo (required
+    /// without `products:`; each product names its own).
+    pub working_dir: Option<RepoPath>,
     #[serde(default)]
     pub engine: Engine,
     #[serde(default)]
@@ -338,6 +346,9 @@ pub struct Manager {
     pub root: PathBuf,
     pub config: ManagerConfig,
     pub doc: Document,
+    /// The product this view is of (see [`products`]); `None` for the
+    /// manager itself.
+    pub product: Option<String>,
 }
 
 impl Manager {
@@ -355,6 +366,7 @@ impl Manager {
             root: root.to_path_buf(),
             config,
             doc,
+            product: None,
         };
         manager.check()?;
         Ok(manager)
@@ -376,8 +388,10 @@ impl Manager {
             ));
         }
         self.check_environments()?;
+        self.check_layout()?;
         self.check_terraform()?;
-        self.check_customer_paths()?;
+        self.check_files(&c.customer, "/customer")?;
+        self.check_products()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }
@@ -418,7 +432,8 @@ impl Manager {
     /// The state key template and the names in `pass_env`.
     fn check_terraform(&self) -> Result<(), ConfigError> {
         let t = &self.config.terraform;
-        check_key_template(&t.state_key).map_err(|m| self.invalid("/terraform/state_key", m))?;
+        check_key_template(&t.state_key, false)
+            .map_err(|m| self.invalid("/terraform/state_key", m))?;
         for (i, name) in t.pass_env.iter().enumerate() {
             let ok = !name.is_empty()
                 && !name.starts_with(|ch: char| ch.is_ascii_digit())
@@ -435,24 +450,58 @@ impl Manager {
         Ok(())
     }
 
-    /// The customer's file names: relative, inside the repo, and the
-    /// override name has `{environment}`.
-    fn check_customer_paths(&self) -> Result<(), ConfigError> {
-        let c = &self.config.customer;
+    /// Without products, the schema and the root module are required;
+    /// with products, each product names its own and the top-level keys
+    /// would be ignored, so they are refused.
+    fn check_layout(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
+        if c.products.is_empty() {
+            if c.schema.is_none() {
+                return Err(self.invalid("", "`schema:` is required: the JSON Schema customer values must satisfy (or declare `products:`, each with its own)"));
+            }
+            if c.terraform.working_dir.is_none() {
+                return Err(self.invalid("/terraform", "`working_dir:` is required: the root module (or declare `products:`, each with its own)"));
+            }
+            return Ok(());
+        }
+        let ignored = [
+            (c.schema.is_some(), "/schema", "schema"),
+            (
+                c.terraform.working_dir.is_some(),
+                "/terraform/working_dir",
+                "working_dir",
+            ),
+            (c.values.base.is_some(), "/values", "values"),
+        ];
+        for (set, pointer, key) in ignored {
+            if set {
+                return Err(self.invalid(pointer, format!("with `products:`, each product names its own `{key}`; move this one into its product")));
+            }
+        }
+        if let Some(i) = c.environments.iter().position(|e| e.values.is_some()) {
+            return Err(self.invalid(&format!("/environments/{i}/values"), "with `products:`, per-environment values go under each product's `values.environments`"));
+        }
+        Ok(())
+    }
+
+    /// A customer file set: relative, inside the repo, and the override
+    /// name has `{environment}`.
+    fn check_files(&self, c: &CustomerFiles, at: &str) -> Result<(), ConfigError> {
         if !c.overrides.contains("{environment}") {
             return Err(self.invalid(
-                "/customer/overrides",
+                &format!("{at}/overrides"),
                 "the override file name must contain `{environment}`",
             ));
         }
-        for (pointer, p) in [
-            ("/customer/variables", c.variables.as_str()),
-            ("/customer/overrides", c.overrides.as_str()),
+        for (key, p) in [
+            ("variables", c.variables.as_str()),
+            ("overrides", c.overrides.as_str()),
         ] {
             if !is_relative_inside(Path::new(p)) {
-                return Err(
-                    self.invalid(pointer, "must be a relative path inside the customer repo")
-                );
+                return Err(self.invalid(
+                    &format!("{at}/{key}"),
+                    "must be a relative path inside the customer repo",
+                ));
             }
         }
         Ok(())
@@ -495,6 +544,28 @@ impl Manager {
             .collect()
     }
 
+    /// The JSON Schema customer values must satisfy (this product's).
+    pub fn schema_path(&self) -> &Path {
+        self.config
+            .schema
+            .as_deref()
+            .expect("checked: a schema without products, and in every product view")
+    }
+
+    /// The root module (this product's).
+    pub fn working_dir(&self) -> &Path {
+        self.config
+            .terraform
+            .working_dir
+            .as_deref()
+            .expect("checked: a working_dir without products, and in every product view")
+    }
+
+    /// The unit of `customer` × this product × `environment`.
+    pub fn unit(&self, customer: &str, environment: &str) -> Unit {
+        Unit::new(customer, self.product.as_deref(), environment)
+    }
+
     /// The state key for a customer × environment.
     pub fn state_key(&self, customer: &str, environment: &str) -> String {
         self.config
@@ -507,15 +578,23 @@ impl Manager {
 
 /// A state-key template must be relative, keep `..` out and use only the
 /// known placeholders.
-fn check_key_template(t: &str) -> Result<(), String> {
+fn check_key_template(t: &str, product: bool) -> Result<(), String> {
     if !t.contains("{customer}") {
         return Err(
             "the state key must contain `{customer}` so customers never share state".into(),
         );
     }
-    let probe = t.replace("{customer}", "c").replace("{environment}", "e");
+    let mut probe = t.replace("{customer}", "c").replace("{environment}", "e");
+    if product {
+        probe = probe.replace("{product}", "p");
+    }
     if probe.contains('{') || probe.contains('}') {
-        return Err("only `{customer}` and `{environment}` may appear in the state key".into());
+        return Err(if product {
+            "only `{customer}`, `{product}` and `{environment}` may appear in the state key"
+        } else {
+            "only `{customer}` and `{environment}` may appear in the state key"
+        }
+        .into());
     }
     if !t.contains("{environment}") {
         return Err(
@@ -645,7 +724,7 @@ mod tests {
                   terraform:\n  working_dir: ./tf\n  backend:\n    kind: local\n    state_dir: st\n\
                   sync:\n  template_dir: t\n";
         let c = load(ok).unwrap();
-        assert_eq!(&*c.terraform.working_dir, Path::new("./tf"));
+        assert_eq!(c.terraform.working_dir.as_deref(), Some(Path::new("./tf")));
         for (from, to, at) in [
             ("schema: s.json", "schema: ../s.json", "2:1: /schema"),
             ("registry: c.yml", "registry: /c.yml", "3:1: /registry"),

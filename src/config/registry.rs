@@ -47,6 +47,11 @@ pub struct Customer {
     /// `customers rotate-key`, which voids the previous key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_generation: Option<u32>,
+    /// The products this customer may enable (default: every product);
+    /// the customer's `infra/products.yml` picks among them. Only for a
+    /// manager with `products:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -125,6 +130,42 @@ impl Registry {
             self.check_identity(i, c, &mut slugs, &mut repos)?;
             self.check_fields(i, c, &envs)?;
             self.check_status(i, c)?;
+            self.check_products(i, c, manager)?;
+        }
+        Ok(())
+    }
+
+    /// The products a customer may enable exist in fleetform.yml.
+    fn check_products(&self, i: usize, c: &Customer, manager: &Manager) -> Result<(), ConfigError> {
+        let Some(list) = &c.products else {
+            return Ok(());
+        };
+        if !manager.has_products() {
+            return Err(self.invalid(
+                &format!("/customers/{i}/products"),
+                "fleetform.yml declares no `products:`; remove this list",
+            ));
+        }
+        let known = manager.product_names();
+        for (j, p) in list.iter().enumerate() {
+            if !known.contains(&p.as_str()) {
+                return Err(self.invalid(
+                    &format!("/customers/{i}/products/{j}"),
+                    format!(
+                        "unknown product `{p}`; fleetform.yml declares: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            let needs = manager.product(p).map(|v| v.needs()).unwrap_or_default();
+            if let Some(dep) = needs.keys().find(|d| !list.contains(d)) {
+                return Err(self.invalid(
+                    &format!("/customers/{i}/products/{j}"),
+                    format!(
+                        "product `{p}` needs `{dep}` (it consumes its outputs); allow `{dep}` too"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

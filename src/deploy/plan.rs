@@ -198,6 +198,7 @@ impl PlanRun<'_> {
             run_url: self.session.run_url.clone(),
             refresh_only: false,
             pull,
+            awaiting: Vec::new(),
         });
         // Terraform's log quotes the customer's values: it goes into the
         // sealed bundle, never into the manager's log.
@@ -433,6 +434,7 @@ mod tests {
                 state_key: format!("acme/{env}"),
                 sha: None,
                 gates: None,
+                product: None,
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

@@ -79,7 +79,7 @@ pub(super) fn values_free(e: &RunError) -> String {
             d.len()
         ),
         RunError::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
-        RunError::Refused(m) => format!("refused: {m}"),
+        RunError::Refused(m) | RunError::Waiting(m) => format!("refused: {m}"),
         RunError::Io(_) => e.to_string(),
     }
 }

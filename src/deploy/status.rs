@@ -263,6 +263,7 @@ mod tests {
             state_key: "acme/staging".into(),
             sha: None,
             gates,
+            product: None,
         }
     }
 

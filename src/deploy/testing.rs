@@ -25,6 +25,7 @@ pub(super) fn manager() -> Manager {
         root: PathBuf::from("manager"),
         config: from_doc(&doc).expect("fixture is a manager config"),
         doc,
+        product: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The fleet run, below the commands: which customer × environment pairs
 //! to cover (`select`), preparing and planning them with bounded
 //! concurrency, one failing pair never stopping the others, and collecting
-//! every result in order (`run`), the customer template `sync` propagates
+//! every result in order (`run`), the same over products in dependency
+//! order (`products`), the customer template `sync` propagates
 //! (`sync`), and an order-preserving parallel map for the batch modes
 //! (`parallel`).
 //!
@@ -11,11 +12,15 @@
 //! progress). Never the commands, `deploy` or `github`.
 
 pub mod parallel;
+pub mod products;
 pub mod run;
 pub mod select;
 pub mod sync;
 
-pub use run::{execute, local_source, prepare, remove_leftovers, Fleet, Outcome, Row, SourceFn};
+pub use run::{
+    execute, local_products_file, local_source, local_sources, prepare, remove_leftovers, Fleet,
+    Outcome, Row, SourceFn,
+};
 pub use select::{check_environments, environments_for, pairs, select, shard_pairs};
 
 /// How many plans a fleet run makes at once by default: twice the cores.

@@ -20,6 +20,8 @@ struct Task<'a> {
     customer: &'a Customer,
     environment: String,
     docs: Arc<CustomerDocs>,
+    /// Needed products whose plans here change outputs.
+    awaiting: Vec<String>,
 }
 
 /// The work of a fleet run: rows decided up front (skipped, invalid) and
@@ -27,6 +29,8 @@ struct Task<'a> {
 pub struct Fleet<'a> {
     rows: Vec<Option<Row>>,
     tasks: Vec<Task<'a>>,
+    /// The product the run is of (`None` without products).
+    product: Option<String>,
 }
 
 /// Where a customer's files come from.
@@ -38,7 +42,25 @@ pub fn local_source<'a>(
     manager: &'a Manager,
     registry: &'a Registry,
 ) -> impl Fn(&Customer, &[String]) -> std::result::Result<CustomerSource, Vec<Diagnostic>> + 'a {
-    move |c, envs| match registry.customer_dir(c) {
+    move |c, envs| read_local(manager, registry, c, envs)
+}
+
+/// Local checkouts, for each product view of a run over products.
+pub fn local_sources<'r>(registry: &'r Registry) -> impl Fn(&Manager) -> Box<SourceFn<'r>> + 'r {
+    move |view: &Manager| -> Box<SourceFn<'r>> {
+        let view = view.clone();
+        Box::new(move |c: &Customer, envs: &[String]| read_local(&view, registry, c, envs))
+    }
+}
+
+/// A customer's files of `manager`'s product, from its local checkout.
+fn read_local(
+    manager: &Manager,
+    registry: &Registry,
+    c: &Customer,
+    envs: &[String],
+) -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
+    match registry.customer_dir(c) {
         None => Err(vec![Diagnostic {
             location: registry.doc.locate("/customers"),
             pointer: None,
@@ -48,6 +70,17 @@ pub fn local_source<'a>(
             ),
         }]),
         Some(dir) => CustomerSource::from_dir(manager, &dir, envs).map_err(|d| vec![d]),
+    }
+}
+
+/// A customer's `infra/products.yml` from its local checkout.
+pub fn local_products_file(
+    registry: &Registry,
+) -> impl Fn(&Customer) -> std::result::Result<Option<(std::path::PathBuf, Vec<u8>)>, Diagnostic> + '_
+{
+    move |c| match registry.customer_dir(c) {
+        None => Ok(None),
+        Some(dir) => crate::values::products::read_local(&dir),
     }
 }
 
@@ -62,6 +95,7 @@ pub fn prepare<'a>(
     let mut fleet = Fleet {
         rows: Vec::new(),
         tasks: Vec::new(),
+        product: engine.manager.product.clone(),
     };
     for (c, envs) in selected {
         let c: &'a Customer = c;
@@ -97,6 +131,7 @@ impl<'a> Fleet<'a> {
         for e in envs {
             self.rows.push(Some(Row {
                 customer: c.slug.clone(),
+                product: self.product.clone(),
                 environment: e.to_string(),
                 outcome: outcome(e),
             }));
@@ -111,8 +146,39 @@ impl<'a> Fleet<'a> {
                 customer: c,
                 environment: e.clone(),
                 docs: docs.clone(),
+                awaiting: Vec::new(),
             });
             self.rows.push(None);
+        }
+    }
+}
+
+impl Fleet<'_> {
+    /// Settles each queued plan against the products it needs, from the
+    /// rows of those products' plans: `Err` decides it without a plan
+    /// (failed or skipped, with the reason), `Ok` lists the needed
+    /// products whose plans change outputs (the plan is made, and marked
+    /// as awaiting them).
+    pub fn settle_needs(
+        &mut self,
+        check: impl Fn(&Customer, &str) -> Result<Vec<String>, Outcome>,
+    ) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for mut task in tasks {
+            match check(task.customer, &task.environment) {
+                Ok(awaiting) => {
+                    task.awaiting = awaiting;
+                    self.tasks.push(task);
+                }
+                Err(outcome) => {
+                    self.rows[task.slot] = Some(Row {
+                        customer: task.customer.slug.clone(),
+                        product: self.product.clone(),
+                        environment: task.environment.clone(),
+                        outcome,
+                    });
+                }
+            }
         }
     }
 }
@@ -157,7 +223,9 @@ pub fn execute(
     action: &str,
     out: &Output,
 ) -> Vec<Row> {
-    let Fleet { mut rows, tasks } = fleet;
+    let Fleet {
+        mut rows, tasks, ..
+    } = fleet;
     remove_leftovers(out, out_dir);
     let progress = out.progress(tasks.len());
     let next = AtomicUsize::new(0);
@@ -220,35 +288,33 @@ pub const PROVIDERS_DIR: &str = ".providers";
 impl Run<'_, '_> {
     /// Plans one pair, shows its progress and records it in the audit log.
     fn one(&self, task: &Task<'_>) -> Row {
-        let label = format!("{}/{}", task.customer.slug, task.environment);
+        let unit = self
+            .engine
+            .manager
+            .unit(&task.customer.slug, &task.environment);
+        let label = unit.to_string();
         self.progress.started(&label);
-        let outcome = self.plan(task, &label);
-        crate::audit::record(
-            self.out,
-            audit_entry(self.action, &outcome)
-                .customer(&task.customer.slug)
-                .environment(&task.environment),
-        );
+        let outcome = self.plan(task, &unit, &label);
+        crate::audit::record(self.out, audit_entry(self.action, &outcome).unit(&unit));
         Row {
-            customer: task.customer.slug.clone(),
-            environment: task.environment.clone(),
+            customer: unit.customer,
+            product: unit.product,
+            environment: unit.environment,
             outcome,
         }
     }
 
-    fn plan(&self, task: &Task<'_>, label: &str) -> Outcome {
+    fn plan(&self, task: &Task<'_>, unit: &crate::config::Unit, label: &str) -> Outcome {
         let req = PlanRequest {
             customer: task.customer,
             environment: &task.environment,
             docs: &task.docs,
-            out_dir: self
-                .out_dir
-                .join(&task.customer.slug)
-                .join(&task.environment),
+            out_dir: self.out_dir.join(unit.rel_dir()),
             sha: None,
             run_url: None,
             refresh_only: self.refresh_only,
             pull: None,
+            awaiting: task.awaiting.clone(),
         };
         match self.engine.plan(&req) {
             Ok(p) => {
@@ -258,6 +324,11 @@ impl Run<'_, '_> {
                     summary: Box::new(p.summary),
                     dir: p.dir,
                 }
+            }
+            Err(RunError::Waiting(reason)) => {
+                self.progress
+                    .finished(&format!("waiting {label}: {reason}"));
+                Outcome::Skipped { reason }
             }
             Err(e) => {
                 self.progress

@@ -88,7 +88,7 @@ pub fn render_for(
         version => env!("CARGO_PKG_VERSION"),
         action_ref => action_ref,
         pinned_to => crate::report::workflow::describe_pin(action_ref, env!("CARGO_PKG_VERSION")),
-        schema_path => manager.config.schema.display().to_string(),
+        schema_path => manager.config.schema.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         variables => manager.config.customer.variables.clone(),
         overrides => manager.config.customer.overrides.clone(),
         status_context => manager.config.status_context.clone(),

@@ -427,6 +427,7 @@ mod tests {
             state_key: String::new(),
             sha: None,
             gates: None,
+            product: None,
         }
     }
 

@@ -17,6 +17,12 @@ pub const COMMENT_LIMIT: usize = 65_536;
 
 /// The hidden marker that identifies a sticky comment.
 pub fn comment_marker(customer: &str, environment: &str) -> String {
+    product_marker(customer, None, environment)
+}
+
+/// The marker of a product's sticky comment (`product=` only for a
+/// manager with products, so existing comments keep theirs).
+pub fn product_marker(customer: &str, product: Option<&str>, environment: &str) -> String {
     // Slugs are `[a-z0-9-]` already; keep it so even if that ever changes,
     // so nothing can end the HTML comment (`-->`) early.
     let safe = |s: &str| -> String {
@@ -30,11 +36,19 @@ pub fn comment_marker(customer: &str, environment: &str) -> String {
             })
             .collect::<String>()
     };
-    format!(
-        "<!-- fleetform:plan customer={} environment={} -->",
-        safe(customer),
-        safe(environment)
-    )
+    match product {
+        None => format!(
+            "<!-- fleetform:plan customer={} environment={} -->",
+            safe(customer),
+            safe(environment)
+        ),
+        Some(p) => format!(
+            "<!-- fleetform:plan customer={} product={} environment={} -->",
+            safe(customer),
+            safe(p),
+            safe(environment)
+        ),
+    }
 }
 
 /// Inputs of the plan comment besides the summary.
@@ -94,7 +108,10 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
     let env = super::markdown::environment();
     env.get_template("plan_comment.md")?
         .render(minijinja::context! {
-            marker => comment_marker(&s.customer, &s.environment),
+            marker => product_marker(&s.customer, s.product.as_ref().map(|p| p.name.as_str()), &s.environment),
+            product => s.product.as_ref().map(|p| p.name.clone()),
+            awaiting => s.product.as_ref().map(|p| p.awaiting.clone()).unwrap_or_default(),
+            inputs => s.product.as_ref().map(|p| p.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()).unwrap_or_default(),
             s => minijinja::Value::from(minijinja::value::Serde(s)),
             caution => caution(s),
             totals => totals_line(s),

@@ -57,6 +57,7 @@ mod tests {
             state_key: "k".into(),
             sha: None,
             gates,
+            product: None,
         }
     }
 

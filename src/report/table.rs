@@ -30,6 +30,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub customer: String,
+    /// The product, for a manager with `products:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     pub environment: String,
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -40,26 +43,41 @@ impl Row {
         let (counts, result) = match &self.outcome {
             Outcome::Planned { summary, .. } => (
                 summary.counts(),
-                if summary.has_changes {
-                    "changes".to_string()
-                } else {
-                    "no changes".to_string()
+                match summary.product.as_ref().map(|p| &p.awaiting) {
+                    Some(a) if !a.is_empty() => {
+                        format!("changes; plan again after {} is applied", a.join(", "))
+                    }
+                    _ if summary.has_changes => "changes".to_string(),
+                    _ => "no changes".to_string(),
                 },
             ),
             Outcome::Failed { error, .. } => ("-".into(), format!("FAILED: {error}")),
             Outcome::Skipped { reason } => ("-".into(), format!("skipped ({reason})")),
         };
-        vec![
-            self.customer.clone(),
-            self.environment.clone(),
-            counts,
-            result,
-        ]
+        let mut cells = vec![self.customer.clone()];
+        if let Some(p) = &self.product {
+            cells.push(p.clone());
+        }
+        cells.extend([self.environment.clone(), counts, result]);
+        cells
+    }
+
+    /// The unit this row is about.
+    pub fn unit(&self) -> crate::config::Unit {
+        crate::config::Unit::new(&self.customer, self.product.as_deref(), &self.environment)
     }
 }
 
-/// Renders the end-of-run table.
+/// Renders the end-of-run table (with a PRODUCT column when the rows are
+/// of products).
 pub fn summary_table(rows: &[Row]) -> String {
     let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
-    table(&["CUSTOMER", "ENVIRONMENT", "+/~/-", "RESULT"], &cells)
+    if rows.iter().any(|r| r.product.is_some()) {
+        table(
+            &["CUSTOMER", "PRODUCT", "ENVIRONMENT", "+/~/-", "RESULT"],
+            &cells,
+        )
+    } else {
+        table(&["CUSTOMER", "ENVIRONMENT", "+/~/-", "RESULT"], &cells)
+    }
 }

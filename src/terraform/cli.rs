@@ -180,7 +180,7 @@ impl Terraform {
                 &format!("-backend-config={field}={placeholder}"),
             ],
         )?;
-        let module = manager.path(&manager.config.terraform.working_dir);
+        let module = manager.path(manager.working_dir());
         if !module.join(LOCK_FILE).exists() {
             let lock = scratch.path().join(LOCK_FILE);
             if let Ok(text) = std::fs::read_to_string(&lock) {
@@ -301,7 +301,7 @@ fn scratch_copy(
         .prefix(prefix)
         .tempdir_in(root)
         .map_err(|e| fs_err("creating a scratch copy in", root, e))?;
-    let module = manager.path(&manager.config.terraform.working_dir);
+    let module = manager.path(manager.working_dir());
     crate::util::fs::copy_module(&module, scratch.path())?;
     let path = scratch.path().join(BACKEND_OVERRIDE);
     std::fs::write(&path, backend_override(manager)).map_err(|e| fs_err("writing", &path, e))?;
@@ -382,13 +382,45 @@ impl Workspace {
             std::fs::File::create_new(&lock_path).map_err(|e| io("creating", &lock_path, e))?;
         lock.try_lock()
             .map_err(|e| io("locking", &lock_path, std::io::Error::other(e.to_string())))?;
-        let module = manager.path(&manager.config.terraform.working_dir);
+        let module = manager.path(manager.working_dir());
         crate::util::fs::copy_module(&module, dir.path())?;
         let key = manager.state_key(customer, environment);
         let backend = pair_backend(manager, &key)?;
         let override_path = dir.path().join(BACKEND_OVERRIDE);
         std::fs::write(&override_path, backend_override(manager))
             .map_err(|e| io("writing", &override_path, e))?;
+        Ok(Workspace {
+            _lock: lock,
+            dir,
+            backend,
+            log: String::new(),
+        })
+    }
+
+    /// A working copy with the backend of `manager`'s product for
+    /// customer × environment and nothing else: enough to read that
+    /// state's outputs through Terraform, without its providers.
+    pub fn backend_only(
+        manager: &Manager,
+        parent: &Path,
+        customer: &str,
+        environment: &str,
+    ) -> Result<Self, TerraformError> {
+        std::fs::create_dir_all(parent).map_err(|e| fs_err("creating", parent, e))?;
+        let dir = tempfile::Builder::new()
+            .prefix(WORK_PREFIX)
+            .tempdir_in(parent)
+            .map_err(|e| fs_err("creating a working copy in", parent, e))?;
+        let lock_path = dir.path().join(WORK_LOCK);
+        let lock =
+            std::fs::File::create_new(&lock_path).map_err(|e| fs_err("creating", &lock_path, e))?;
+        lock.try_lock()
+            .map_err(|e| fs_err("locking", &lock_path, std::io::Error::other(e.to_string())))?;
+        let key = manager.state_key(customer, environment);
+        let backend = pair_backend(manager, &key)?;
+        let override_path = dir.path().join(BACKEND_OVERRIDE);
+        std::fs::write(&override_path, backend_override(manager))
+            .map_err(|e| fs_err("writing", &override_path, e))?;
         Ok(Workspace {
             _lock: lock,
             dir,
@@ -582,7 +614,7 @@ impl Terraform {
         })?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if step != "show -json" {
+        if step != "show -json" && step != "output -json" {
             ws.log
                 .push_str(&format!("$ {} {}\n", self.name(), args.join(" ")));
             ws.log.push_str(&stdout);
@@ -641,6 +673,43 @@ impl Terraform {
             ],
         )?;
         Ok(())
+    }
+
+    /// `init` of the backend alone (a [`Workspace::backend_only`] copy):
+    /// never from the run's prepared data dir, which is another module's.
+    pub fn init_backend(&self, ws: &mut Workspace) -> Result<(), TerraformError> {
+        let backend = format!("-backend-config={}={}", ws.backend.0, ws.backend.1);
+        self.run(
+            ws,
+            "init",
+            &[
+                "init",
+                "-input=false",
+                "-no-color",
+                "-lock-timeout=120s",
+                &backend,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// `output -json`: the state's outputs, by name, each with its
+    /// `value` and `sensitive` flag.
+    pub fn outputs(
+        &self,
+        ws: &mut Workspace,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, TerraformError> {
+        let (_, out) = self.run(ws, "output -json", &["output", "-json", "-no-color"])?;
+        match serde_json::from_str(&out) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Ok(serde_json::Map::new()),
+            Err(e) => Err(TerraformError::Failed {
+                binary: self.name(),
+                step: "output -json",
+                code: 0,
+                output: format!("unreadable JSON: {e}"),
+            }),
+        }
     }
 
     /// `plan -detailed-exitcode -out`: whether there are changes, and the

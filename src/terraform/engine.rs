@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::config::{Customer, Manager};
+use crate::config::{Customer, Manager, Unit};
 use crate::report::comment::{render_comment, CommentContext};
-use crate::terraform::summary::PlanSummary;
+use crate::terraform::needs::Inputs;
+use crate::terraform::summary::{PlanSummary, ProductFacts};
 use crate::terraform::{Terraform, TerraformError, Workspace};
 use crate::util::fs::{sha256_file, write_atomic};
 use crate::values::customer::{self, CustomerDocs, Diagnostic, ManagerLayers};
@@ -32,6 +33,10 @@ pub enum RunError {
     Terraform(#[from] TerraformError),
     #[error("refused: {0}")]
     Refused(String),
+    /// A product cannot plan yet: a product it needs has not been applied
+    /// here (its outputs do not exist). Not a failure of this product.
+    #[error("{0}")]
+    Waiting(String),
     /// Shown with its whole chain of causes, so an OS error ("No space
     /// left on device") is never hidden behind "writing comment.md".
     #[error("{0:#}")]
@@ -63,12 +68,14 @@ impl RunError {
     }
 }
 
-/// Creates the results folder `<root>/<customer>/<environment>` so that
-/// neither of the two folders fleetform names can be a planted symlink
-/// that sends the plan's files (or a truncated lock) elsewhere.
-fn ensure_out_dir(dir: &Path, customer: &str, env: &str) -> Result<(), crate::util::fs::FsError> {
-    let tail = Path::new(customer).join(env);
-    let root = match dir.parent().and_then(Path::parent) {
+/// Creates the results folder `<root>/<unit>` (`<customer>/<environment>`
+/// or `<customer>/<product>/<environment>`) so that none of the folders
+/// fleetform names can be a planted symlink that sends the plan's files
+/// (or a truncated lock) elsewhere.
+fn ensure_out_dir(dir: &Path, unit: &Unit) -> Result<(), crate::util::fs::FsError> {
+    let tail = unit.rel_dir();
+    let depth = tail.components().count();
+    let root = match dir.ancestors().nth(depth) {
         Some(root) if dir.ends_with(&tail) => root,
         _ => return crate::util::fs::ensure_dir(dir, Path::new("")).map(drop),
     };
@@ -87,6 +94,8 @@ pub struct Engine<'m> {
     pub layers: ManagerLayers,
     pub templates: ValueTemplates,
     pub terraform: Option<Terraform>,
+    /// The products this one needs (a product view's `needs:`).
+    pub needs: Vec<crate::terraform::needs::Need>,
 }
 
 /// One plan to make.
@@ -101,6 +110,9 @@ pub struct PlanRequest<'a> {
     pub refresh_only: bool,
     /// The pull request, for gates that need its labels or reviews.
     pub pull: Option<&'a crate::policy::PullFacts>,
+    /// Needed products whose plans here change outputs (see
+    /// [`crate::terraform::summary::ProductFacts::awaiting`]).
+    pub awaiting: Vec<String>,
 }
 
 /// A finished plan.
@@ -158,10 +170,11 @@ impl Engine<'_> {
     pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
         let tf = self.terraform()?;
         // Rendering refuses credentials, so nothing below ever holds one.
-        let values = self.render(req.customer, req.environment, req.docs)?;
+        let mut values = self.render(req.customer, req.environment, req.docs)?;
         let slug = &req.customer.slug;
         let env = req.environment;
-        ensure_out_dir(&req.out_dir, slug, env)?;
+        ensure_out_dir(&req.out_dir, &self.manager.unit(slug, env))?;
+        let inputs = self.inputs(tf, slug, env, &req.out_dir, &mut values)?;
         let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
         let var_file = ws.path().join("fleetform.tfvars.json");
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
@@ -171,7 +184,13 @@ impl Engine<'_> {
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let (has_changes, json, plan_text) = result?;
-        let summary = self.summarise(req, &plan_path, &json, has_changes)?;
+        let mut summary = self.summarise(req, &plan_path, &json, has_changes)?;
+        summary.product = self.manager.product.clone().map(|name| ProductFacts {
+            name,
+            inputs_sha256: inputs.as_ref().map(Inputs::digest),
+            inputs: inputs.map(|i| i.sources).unwrap_or_default(),
+            awaiting: req.awaiting.clone(),
+        });
         let full_plan_at = req
             .run_url
             .clone()
@@ -200,6 +219,52 @@ impl Engine<'_> {
             plan_text,
             log: std::mem::take(&mut ws.log),
         })
+    }
+
+    /// The outputs of the products this one needs, merged into `values`
+    /// (none without needs). A customer value for one of these variables
+    /// is refused where it is written: only the needed product sets it.
+    fn inputs(
+        &self,
+        tf: &Terraform,
+        slug: &str,
+        env: &str,
+        out_dir: &Path,
+        values: &mut Layered,
+    ) -> Result<Option<Inputs>, RunError> {
+        if self.needs.is_empty() {
+            return Ok(None);
+        }
+        let mut problems = Vec::new();
+        for need in &self.needs {
+            for var in need.vars.keys() {
+                let pointer = format!("/{}", crate::yaml::escape_token(var));
+                if values.value.pointer(&pointer).is_some() {
+                    let location = values
+                        .origin(&pointer)
+                        .map(|o| o.location)
+                        .unwrap_or_else(|| self.manager.doc.locate("/products"));
+                    problems.push(Diagnostic {
+                        location,
+                        pointer: Some(pointer),
+                        message: format!(
+                            "`{var}` is passed from the outputs of product `{}`; remove it here",
+                            need.view.product.as_deref().unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RunError::Values(problems));
+        }
+        let inputs = crate::terraform::needs::read(tf, &self.needs, slug, env, out_dir)?;
+        if let Some(map) = values.value.as_object_mut() {
+            for (k, v) in &inputs.values {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(Some(inputs))
     }
 
     /// The plan's summary: counts and addresses from `show -json`, the
@@ -251,6 +316,7 @@ impl Engine<'_> {
         let output = result?;
         let outcome = ApplyOutcome {
             customer: customer.slug.clone(),
+            product: self.manager.product.clone(),
             environment: env.to_string(),
             plan_sha256: actual,
             applied: true,
@@ -278,16 +344,19 @@ impl Engine<'_> {
         pull: Option<&crate::policy::PullFacts>,
     ) -> Result<(String, crate::policy::Verdict), RunError> {
         let summary = read_summary(dir)?;
-        if summary.customer != customer.slug || summary.environment != env {
+        let planned = Unit::new(
+            &summary.customer,
+            summary.product.as_ref().map(|p| p.name.as_str()),
+            &summary.environment,
+        );
+        let wanted = self.manager.unit(&customer.slug, env);
+        if planned != wanted {
             return Err(RunError::Refused(format!(
-                "{} holds a plan for {}/{}, not {}/{}",
+                "{} holds a plan for {planned}, not {wanted}",
                 dir.display(),
-                summary.customer,
-                summary.environment,
-                customer.slug,
-                env
             )));
         }
+        self.check_inputs(&summary, dir)?;
         if let Some(exp) = expected {
             if !exp.eq_ignore_ascii_case(&summary.plan_sha256) {
                 return Err(RunError::Refused(format!(
@@ -336,9 +405,47 @@ impl Engine<'_> {
     }
 }
 
+impl Engine<'_> {
+    /// The needed products' outputs are still the ones the plan was made
+    /// with: once a needed product was applied and its outputs changed,
+    /// the plan is refused and must be made again.
+    fn check_inputs(&self, summary: &PlanSummary, dir: &Path) -> Result<(), RunError> {
+        let Some(recorded) = summary
+            .product
+            .as_ref()
+            .and_then(|p| p.inputs_sha256.as_ref())
+        else {
+            return Ok(());
+        };
+        let tf = self.terraform()?;
+        let now = crate::terraform::needs::read(
+            tf,
+            &self.needs,
+            &summary.customer,
+            &summary.environment,
+            dir,
+        )?;
+        if &now.digest() != recorded {
+            let from: Vec<&str> = self
+                .needs
+                .iter()
+                .filter_map(|n| n.view.product.as_deref())
+                .collect();
+            return Err(RunError::Refused(format!(
+                "the outputs of {} changed since this plan was made (applied after it); nothing was applied: plan `{}` again",
+                from.join(", "),
+                summary.product.as_ref().map(|p| p.name.as_str()).unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApplyOutcome {
     pub customer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     pub environment: String,
     pub plan_sha256: String,
     pub applied: bool,
@@ -431,7 +538,13 @@ pub fn build<'m>(
     explicit: Option<&Path>,
 ) -> Result<Engine<'m>, crate::error::Error> {
     use crate::error::Error;
-    let schema_path = manager.path(&manager.config.schema);
+    if manager.has_products() && manager.product.is_none() {
+        return Err(Error::Usage(format!(
+            "fleetform.yml declares products ({}); this command does not run per product yet: use `plan`, `apply --product`, `validate` or `render --product`",
+            manager.product_names().join(", ")
+        )));
+    }
+    let schema_path = manager.path(manager.schema_path());
     let schema = crate::values::schema::Schema::load(
         &schema_path,
         &crate::config::display_path(&schema_path),
@@ -451,5 +564,6 @@ pub fn build<'m>(
         layers,
         templates: crate::values::template::ValueTemplates::default(),
         terraform,
+        needs: crate::terraform::needs::of(manager),
     })
 }

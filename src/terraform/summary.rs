@@ -1,6 +1,8 @@
 //! Plan summaries: what a saved plan does, read from `terraform show -json`.
 //! Plain data; how it reads for people is `crate::report`'s job.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -88,6 +90,27 @@ pub struct PlanSummary {
     /// Policy gates evaluated after the plan.
     #[serde(default)]
     pub gates: Option<crate::policy::verdict::Verdict>,
+    /// The product, for a manager with `products:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<ProductFacts>,
+}
+
+/// What a product's plan took from the products it needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductFacts {
+    pub name: String,
+    /// Variable → `<product>.<output>` it was passed from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+    /// SHA-256 of the passed values (canonical JSON): an apply refuses
+    /// the plan when the outputs changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_sha256: Option<String>,
+    /// Needed products whose plans for this customer × environment change
+    /// outputs: this plan uses their current outputs and must be made
+    /// again once they are applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
 }
 
 impl PlanSummary {
@@ -114,6 +137,7 @@ impl PlanSummary {
             state_key: state_key.into(),
             sha: None,
             gates: None,
+            product: None,
         };
         let empty = Vec::new();
         for rc in json

@@ -281,6 +281,11 @@ pub fn sha256_file(path: &Path) -> Result<String, FsError> {
     Ok(hex(&h.finalize()))
 }
 
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -26,6 +26,9 @@ pub enum Layer {
     Customer,
     CustomerEnv,
     CustomerEnvFile,
+    /// An output of a product this one needs (set at plan time, after
+    /// every other layer; customers cannot set it).
+    ProductOutput,
 }
 
 impl fmt::Display for Layer {
@@ -36,6 +39,7 @@ impl fmt::Display for Layer {
             Layer::Customer => "customer",
             Layer::CustomerEnv => "customer environment",
             Layer::CustomerEnvFile => "customer environment file",
+            Layer::ProductOutput => "product output",
         })
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod customer;
 pub mod layers;
+pub mod products;
 pub mod schema;
 pub mod secrets;
 pub mod template;

@@ -1,0 +1,204 @@
+//! A fleet run over products: every selected customer × product ×
+//! environment, products in dependency order (a product's plans start once
+//! the plans of the products it needs are done, for every customer), each
+//! product with its own engine (schema, value layers, root module, state).
+//!
+//! Per customer the enabled products come first (see
+//! [`crate::values::products`]); a customer whose list is wrong fails alone.
+//! A plan whose needed product failed (or was skipped) for the same
+//! customer × environment fails with that reason; one whose needed product
+//! plans to change outputs is made with the current outputs and marked as
+//! awaiting that product's apply.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Customer, Manager, Unit};
+use crate::error::Result;
+use crate::output::Output;
+use crate::values::customer::Diagnostic;
+
+use super::run::{Outcome, Row, SourceFn};
+
+/// How the plans of a run are made.
+pub struct RunSettings<'a> {
+    pub jobs: usize,
+    pub out_dir: &'a Path,
+    pub refresh_only: bool,
+    /// The audit action (`plan`, `drift`).
+    pub action: &'a str,
+    pub terraform: Option<&'a Path>,
+}
+
+/// Where a customer's `infra/products.yml` comes from (`None`: absent).
+pub type ProductsFileFn<'s> =
+    dyn Fn(&Customer) -> std::result::Result<Option<(PathBuf, Vec<u8>)>, Diagnostic> + 's;
+
+/// Where a product's customer files come from, per product view.
+pub type SourceFor<'s> = dyn Fn(&Manager) -> Box<SourceFn<'s>> + 's;
+
+/// Plans the selection, product by product; rows come back per customer,
+/// then environment, then product, in the run's order.
+pub fn run(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    products_file: &ProductsFileFn<'_>,
+    source_for: &SourceFor<'_>,
+    settings: &RunSettings<'_>,
+    out: &Output,
+) -> Result<Vec<Row>> {
+    let (enabled, mut rows) = subscriptions(manager, selected, products_file, out);
+    for view in manager.products() {
+        let name = view.product.clone().unwrap_or_default();
+        let mut engine = crate::terraform::engine::build(&view, true, settings.terraform)?;
+        let pairs: Vec<(&Customer, Vec<String>)> = selected
+            .iter()
+            .filter(|(c, _)| {
+                enabled
+                    .get(&c.slug)
+                    .is_some_and(|list| list.contains(&name))
+            })
+            .map(|(c, envs)| {
+                let envs = envs
+                    .iter()
+                    .filter(|e| view.environment(e).is_some())
+                    .cloned()
+                    .collect();
+                (*c, envs)
+            })
+            .collect();
+        let source = source_for(&view);
+        let mut fleet = super::prepare(&engine, &pairs, &*source, out);
+        let needs = view.needs();
+        if !needs.is_empty() {
+            fleet.settle_needs(|c, env| upstream(&rows, &needs, c, env));
+        }
+        rows.extend(super::execute(
+            &mut engine,
+            fleet,
+            settings.jobs,
+            settings.out_dir,
+            settings.refresh_only,
+            settings.action,
+            out,
+        ));
+    }
+    Ok(in_order(manager, selected, rows))
+}
+
+/// Each selected customer's enabled products; a customer whose products
+/// file is wrong gets failed rows (one per allowed product × environment)
+/// and no products. Revoked customers keep every allowed product, so their
+/// rows say "skipped".
+fn subscriptions(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    products_file: &ProductsFileFn<'_>,
+    out: &Output,
+) -> (BTreeMap<String, Vec<String>>, Vec<Row>) {
+    let mut enabled = BTreeMap::new();
+    let mut rows = Vec::new();
+    for (c, envs) in selected {
+        let allowed: Vec<String> = c.products.clone().unwrap_or_else(|| {
+            manager
+                .product_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
+        let result = if c.is_active() {
+            products_file(c).map_err(|d| vec![d]).and_then(|file| {
+                crate::values::products::enabled(
+                    manager,
+                    c,
+                    file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+                )
+            })
+        } else {
+            Ok(allowed.clone())
+        };
+        match result {
+            Ok(list) => {
+                enabled.insert(c.slug.clone(), list);
+            }
+            Err(problems) => {
+                out.diagnostics(&problems);
+                let error = crate::terraform::engine::RunError::Values(problems.clone()).short();
+                for p in &allowed {
+                    for e in envs {
+                        rows.push(Row {
+                            customer: c.slug.clone(),
+                            product: Some(p.clone()),
+                            environment: e.clone(),
+                            outcome: Outcome::Failed {
+                                error: error.clone(),
+                                problems: problems.clone(),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+    }
+    (enabled, rows)
+}
+
+/// What the plans of the needed products say for one customer ×
+/// environment: a failure, or the products whose plans change outputs.
+fn upstream(
+    rows: &[Row],
+    needs: &BTreeMap<String, BTreeMap<String, String>>,
+    c: &Customer,
+    env: &str,
+) -> std::result::Result<Vec<String>, Outcome> {
+    let failed = |error: String| Outcome::Failed {
+        error,
+        problems: Vec::new(),
+    };
+    let mut awaiting = Vec::new();
+    for dep in needs.keys() {
+        let unit = Unit::new(&c.slug, Some(dep), env);
+        let row = rows.iter().find(|r| r.unit() == unit);
+        match row.map(|r| &r.outcome) {
+            Some(Outcome::Planned { summary, .. }) => {
+                if !summary.outputs.is_empty() {
+                    awaiting.push(dep.clone());
+                }
+            }
+            Some(Outcome::Failed { error, .. }) => {
+                return Err(failed(format!(
+                    "needs `{dep}`, whose plan failed here ({error})"
+                )));
+            }
+            Some(Outcome::Skipped { reason }) => {
+                return Err(Outcome::Skipped {
+                    reason: format!("waits for `{dep}` ({reason})"),
+                });
+            }
+            None => return Err(failed(format!("needs `{dep}`, which was not planned here"))),
+        }
+    }
+    Ok(awaiting)
+}
+
+/// Rows per selected customer, then the manager's environment order, then
+/// the products' run order.
+fn in_order(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    mut rows: Vec<Row>,
+) -> Vec<Row> {
+    let customer = |slug: &str| selected.iter().position(|(c, _)| c.slug == slug);
+    let envs = manager.environment_names();
+    let env = |e: &str| envs.iter().position(|x| *x == e);
+    let order: Vec<Option<String>> = manager.products().into_iter().map(|v| v.product).collect();
+    let product = |p: &Option<String>| order.iter().position(|x| x == p);
+    rows.sort_by_key(|r| {
+        (
+            customer(&r.customer),
+            env(&r.environment),
+            product(&r.product),
+        )
+    });
+    rows
+}
