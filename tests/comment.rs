@@ -482,7 +482,14 @@ fn a_products_comment_names_it_and_says_what_it_waits_for() {
         inputs_sha256: Some("ab".repeat(32)),
         awaiting: vec!["network".into()],
     });
-    let c = render(&s, ".fleetform/out/acme/app/production/plan.txt", "Plan: 2 to add, 1 to change, 0 to destroy.\n");
-    assert!(c.starts_with("<!-- fleetform:plan customer=acme product=app environment=production -->"), "{c}");
+    let c = render(
+        &s,
+        ".fleetform/out/acme/app/production/plan.txt",
+        "Plan: 2 to add, 1 to change, 0 to destroy.\n",
+    );
+    assert!(
+        c.starts_with("<!-- fleetform:plan customer=acme product=app environment=production -->"),
+        "{c}"
+    );
     insta::assert_snapshot!("comment_product_awaiting", c);
 }
