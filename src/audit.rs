@@ -115,8 +115,22 @@ impl Entry {
     }
 }
 
-/// Appends a record to the log; a failure to write it is reported, not
-/// fatal.
+/// The records store audit events also go to (see [`keep_in`]).
+static STORE: std::sync::OnceLock<crate::records::Store> = std::sync::OnceLock::new();
+
+/// Keeps every audit event of this process in `store` too, one object per
+/// event (see [`crate::records`]).
+pub fn keep_in(store: crate::records::Store) {
+    let _ = STORE.set(store);
+}
+
+/// The store audit events go to, if any.
+pub fn store() -> Option<&'static crate::records::Store> {
+    STORE.get()
+}
+
+/// Appends a record to the log, and writes it to the records store; a
+/// failure to write either is reported, not fatal.
 pub fn record(out: &crate::output::Output, entry: Entry) {
     let path = log_path();
     if let Err(e) = append(&path, &entry) {
@@ -124,6 +138,15 @@ pub fn record(out: &crate::output::Output, entry: Entry) {
             "cannot write the audit log {}: {e}",
             path.display()
         ));
+    }
+    if let Some(store) = STORE.get() {
+        let bytes = serde_json::to_vec(&entry).expect("an entry serialises");
+        if let Err(e) = store.create(&crate::records::audit_key(), &bytes) {
+            out.error(&format!(
+                "cannot keep the audit record in {}: {e}",
+                store.describe()
+            ));
+        }
     }
 }
 

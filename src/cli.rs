@@ -148,8 +148,12 @@ pub enum AuditCommand {
         #[arg(long)]
         since: Option<String>,
         /// The log file (default: FLEETFORM_AUDIT_LOG or .fleetform/audit.jsonl).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "records")]
         log: Option<PathBuf>,
+        /// Read the records store `fleetform.yml` names (`records:`, a
+        /// folder or an S3 bucket) instead of the log file.
+        #[arg(long)]
+        records: bool,
         #[arg(long)]
         json: bool,
     },

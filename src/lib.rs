@@ -18,6 +18,7 @@ pub mod fleet;
 pub mod github;
 pub mod output;
 pub mod policy;
+pub mod records;
 pub mod report;
 pub mod terraform;
 pub mod util;
@@ -43,6 +44,10 @@ pub fn run(cli: Cli) -> u8 {
         }
     }
     let dir = std::path::Path::new(".");
+    // In a manager repo, audit events are also kept in its records store.
+    if let Ok(manager) = config::Manager::load(dir) {
+        audit::keep_in(records::Store::for_manager(&manager));
+    }
     let result = match &cli.command {
         Command::Validate(a) => commands::validate::run(a, dir, &out),
         Command::Render(a) => commands::render::run(a, dir, &out),

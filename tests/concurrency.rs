@@ -11,13 +11,13 @@
 //!   never corrupt the state.
 
 mod common;
+#[path = "support/moto.rs"]
+mod moto;
 
-use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{require_terraform, sha256_hex, stderr, stdout, Fixture};
+use moto::{curl, Moto, BUCKET};
 use serde_json::Value;
 
 fn ok(out: &std::process::Output) {
@@ -130,93 +130,6 @@ fn two_plans_into_the_same_out_dir_at_once() {
 
 // ---------------------------------------------------------------------------
 // The s3 backend against moto.
-
-const BUCKET: &str = "fleetform-state";
-
-/// A moto S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-    _log: tempfile::NamedTempFile,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-        assert!(
-            bin.is_file(),
-            "moto is not installed ({} is missing); these tests run Terraform's s3 backend \
-             against moto's S3 server. Install it with `bash tests/install-moto.sh` and run again",
-            bin.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.reopen().unwrap())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto {
-            child,
-            port,
-            _log: log,
-        };
-        let started = Instant::now();
-        while curl(&moto.url("/"), "GET").is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not answer on port {port} within 30 s: {}",
-                std::fs::read_to_string(moto._log.path()).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        moto
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Keys in the bucket (ListObjectsV2).
-    fn keys(&self) -> Vec<String> {
-        let xml = curl(&self.url(&format!("/{BUCKET}?list-type=2")), "GET").expect("list");
-        xml.split("<Key>")
-            .skip(1)
-            .map(|s| s.split("</Key>").next().unwrap().to_string())
-            .collect()
-    }
-
-    fn object(&self, key: &str) -> Option<String> {
-        curl(&self.url(&format!("/{BUCKET}/{key}")), "GET")
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The body of a 2xx answer, or None. Requests are signed (SigV4 with
-/// moto's accept-anything credentials), as S3 refuses anonymous reads.
-fn curl(url: &str, method: &str) -> Option<String> {
-    let out = Command::new("curl")
-        .args(["-s", "-f", "-X", method, "--max-time", "10"])
-        .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "test:test"])
-        .arg(url)
-        .output()
-        .expect("curl is installed");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 fn s3_fixture(moto: &Moto) -> Fixture {
     let fx = Fixture::new();

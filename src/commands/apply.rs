@@ -96,8 +96,52 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         args.plan_sha256.as_deref(),
         None,
     );
-    crate::audit::record(out, audit_entry(&result).unit(&unit));
-    finish(result, &unit, args.json, out)
+    let entry = audit_entry(&result).unit(&unit);
+    let kept = match &result {
+        Ok(done) => Some(keep_deployment(
+            &view,
+            &unit,
+            &dir,
+            customer,
+            done,
+            &entry.actor,
+        )),
+        Err(_) => None,
+    };
+    crate::audit::record(out, entry);
+    finish(result, &unit, args.json, out)?;
+    match kept {
+        Some(Err(e)) => Err(Error::Failed(format!(
+            "applied, but the deployment record was not kept: {e}; the audit log has the apply"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The deployment record of a local apply, in the manager's records store.
+fn keep_deployment(
+    manager: &crate::config::Manager,
+    unit: &Unit,
+    dir: &Path,
+    customer: &crate::config::Customer,
+    done: &ApplyOutcome,
+    actor: &str,
+) -> std::result::Result<String, crate::records::RecordsError> {
+    let summary = crate::terraform::engine::read_summary(dir).ok();
+    let ctx = crate::ci::RunContext::from_env();
+    crate::records::record_deployment(
+        &crate::records::Store::for_manager(manager),
+        unit,
+        dir,
+        crate::records::DeploymentFacts {
+            customer_repo: customer.repo.clone(),
+            customer_sha: summary.and_then(|s| s.sha),
+            manager_sha: ctx.sha.clone(),
+            plan_sha256: done.plan_sha256.clone(),
+            actor: actor.to_string(),
+            run_url: ctx.run_url(),
+        },
+    )
 }
 
 fn is_stale(e: &RunError) -> bool {

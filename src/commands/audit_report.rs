@@ -17,14 +17,21 @@ use crate::report::audit::{markdown, Summary};
 struct Settings {
     since: Option<String>,
     log: PathBuf,
+    records: bool,
     json: bool,
 }
 
 fn resolve(args: &AuditArgs) -> Result<Settings> {
-    let AuditCommand::Report { since, log, json } = &args.command;
+    let AuditCommand::Report {
+        since,
+        log,
+        records,
+        json,
+    } = &args.command;
     Ok(Settings {
         since: since.as_deref().map(parse_since).transpose()?,
         log: log.clone().unwrap_or_else(audit::log_path),
+        records: *records,
         json: *json,
     })
 }
@@ -62,16 +69,50 @@ pub fn parse_since(text: &str) -> Result<String> {
     }
 }
 
-pub fn run(args: &AuditArgs, _manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let mut s = Summary::new(settings.since.as_deref());
-    audit::read_each(&settings.log, |e| s.add(e)).map_err(|e| Error::Failed(e.to_string()))?;
+    if settings.records {
+        let manager = crate::config::Manager::load(manager_dir)?;
+        let store = crate::records::Store::for_manager(&manager);
+        read_store(&store, settings.since.as_deref(), |e| s.add(e))?;
+    } else {
+        audit::read_each(&settings.log, |e| s.add(e)).map_err(|e| Error::Failed(e.to_string()))?;
+    }
     if settings.json {
         let json = serde_json::to_string_pretty(&s)
             .map_err(|e| Error::Failed(format!("serialising the report: {e}")))?;
         out.result(&json);
     } else {
         out.result(markdown(&s).trim_end());
+    }
+    Ok(())
+}
+
+/// Every audit record in the store (one object each), oldest first; days
+/// before `since` are not read.
+fn read_store(
+    store: &crate::records::Store,
+    since: Option<&str>,
+    mut each: impl FnMut(audit::Entry),
+) -> Result<()> {
+    let failed =
+        |e: crate::records::RecordsError| Error::Failed(format!("{}: {e}", store.describe()));
+    // `audit/YYYY/MM/DD/...`: a day before `since`'s day holds nothing newer.
+    let since_day = since.map(|s| s[..10].replace('-', "/"));
+    for key in store.list("audit/").map_err(failed)? {
+        let day = key.get(6..16).unwrap_or_default();
+        if since_day.as_deref().is_some_and(|d| day < d) {
+            continue;
+        }
+        let bytes = store.read(&key).map_err(failed)?;
+        let entry: audit::Entry = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Failed(format!(
+                "{}/{key}: not an audit record: {e}",
+                store.describe()
+            ))
+        })?;
+        each(entry);
     }
     Ok(())
 }

@@ -329,12 +329,28 @@ impl ApplyRun<'_> {
             run_url,
         )
         .await?;
-        crate::audit::record(
-            self.out,
-            entry("apply", "ok", slug, env, payload)
-                .approved_by(checked.approver.as_deref())
-                .plan(Some(&done.plan_sha256)),
+        let audit = entry("apply", "ok", slug, env, payload)
+            .approved_by(checked.approver.as_deref())
+            .plan(Some(&done.plan_sha256));
+        let kept = crate::records::record_deployment(
+            &crate::records::Store::for_manager(self.manager),
+            &self.manager.unit(slug, env),
+            &self.settings.plan_dir,
+            crate::records::DeploymentFacts {
+                customer_repo: Some(payload.customer_repo.clone()),
+                customer_sha: Some(payload.sha.clone()),
+                manager_sha: self.session.ctx.sha.clone(),
+                plan_sha256: done.plan_sha256.clone(),
+                actor: audit.actor.clone(),
+                run_url: self.session.run_url.clone(),
+            },
         );
+        crate::audit::record(self.out, audit);
+        if let Err(e) = kept {
+            self.out.error(&format!(
+                "{slug}/{env} was applied, but its deployment record was not kept: {e}"
+            ));
+        }
         let ctx = &self.session.ctx;
         let _ = ctx.append_summary(&format!(
             "### fleetform apply: `{slug}` / `{env}`\n\nApplied plan `sha256:{}`.\n",

@@ -33,6 +33,7 @@ pub(super) const BUNDLED: &[&str] = &[
     "comment.md",
     "plan.txt",
     "variables.tfvars.json",
+    crate::terraform::engine::FILES_FILE,
     "terraform.log",
 ];
 

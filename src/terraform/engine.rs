@@ -23,6 +23,7 @@ use crate::values::template::ValueTemplates;
 
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const PLAN_FILE: &str = "tfplan";
+pub use crate::records::FILES_FILE;
 
 /// Why one customer × environment did not plan or apply.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,17 @@ pub enum RunError {
     /// left on device") is never hidden behind "writing comment.md".
     #[error("{0:#}")]
     Io(#[from] anyhow::Error),
+}
+
+impl From<crate::terraform::needs::NeedsError> for RunError {
+    fn from(e: crate::terraform::needs::NeedsError) -> Self {
+        use crate::terraform::needs::NeedsError;
+        match e {
+            NeedsError::Waiting(m) => RunError::Waiting(m),
+            NeedsError::Refused(m) => RunError::Refused(m),
+            NeedsError::Terraform(t) => RunError::Terraform(t),
+        }
+    }
 }
 
 impl From<crate::util::fs::FsError> for RunError {
@@ -204,9 +216,12 @@ impl Engine<'_> {
             &plan_text,
         )
         .context("rendering the plan comment")?;
+        let files = crate::records::applied_files(&req.docs.files);
+        let files = serde_json::to_vec_pretty(&files).context("serialising the customer files")?;
         let results = Results {
             plan: &plan_path,
             vars: &vars,
+            files: &files,
             plan_text: &plan_text,
             comment: &comment,
             summary: &summary,
@@ -497,6 +512,8 @@ struct Results<'a> {
     /// The plan file in the working copy (moved into the folder).
     plan: &'a Path,
     vars: &'a [u8],
+    /// The customer's files the plan was made from ([`FILES_FILE`]).
+    files: &'a [u8],
     plan_text: &'a str,
     comment: &'a str,
     summary: &'a PlanSummary,
@@ -515,6 +532,7 @@ fn publish(dir: &Path, r: &Results<'_>) -> Result<(), RunError> {
     let summary = serde_json::to_vec_pretty(r.summary).context("serialising the summary")?;
     for (name, bytes) in [
         ("variables.tfvars.json", r.vars),
+        (FILES_FILE, r.files),
         ("plan.txt", r.plan_text.as_bytes()),
         ("comment.md", r.comment.as_bytes()),
         (SUMMARY_FILE, &summary),

@@ -14,8 +14,19 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::config::Manager;
-use crate::terraform::engine::RunError;
-use crate::terraform::{Terraform, Workspace};
+use crate::terraform::{Terraform, TerraformError, Workspace};
+
+/// Why the needed outputs could not be passed.
+#[derive(Debug, thiserror::Error)]
+pub enum NeedsError {
+    /// The needed product has not been applied here yet.
+    #[error("{0}")]
+    Waiting(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Terraform(#[from] TerraformError),
+}
 
 /// One needed product: its view and this product's variable → its output.
 #[derive(Debug, Clone)]
@@ -62,7 +73,7 @@ pub fn read(
     customer: &str,
     env: &str,
     scratch: &Path,
-) -> Result<Inputs, RunError> {
+) -> Result<Inputs, NeedsError> {
     let mut inputs = Inputs::default();
     for need in needs {
         let mut ws = Workspace::backend_only(&need.view, scratch, customer, env)?;
@@ -86,14 +97,14 @@ fn pick(
     output: &str,
     customer: &str,
     env: &str,
-) -> Result<Value, RunError> {
+) -> Result<Value, NeedsError> {
     let Some(o) = outputs.get(output) else {
-        return Err(RunError::Waiting(format!(
+        return Err(NeedsError::Waiting(format!(
             "waits for `{product}` to be applied for {customer}/{env} (it has no output `{output}` yet; or check the output's name in `needs:`)"
         )));
     };
     if o.get("sensitive").and_then(Value::as_bool) == Some(true) {
-        return Err(RunError::Refused(format!(
+        return Err(NeedsError::Refused(format!(
             "output `{output}` of product `{product}` is sensitive; fleetform does not pass sensitive outputs (they would be written to the var file and the saved plan): read the secret where it is kept instead"
         )));
     }

@@ -109,6 +109,9 @@ pub fn override_path(manager: &Manager, env: &str) -> String {
 pub struct CustomerDocs {
     pub variables: Arc<Document>,
     pub overrides: BTreeMap<String, Arc<Document>>,
+    /// The files as read (shown path, bytes): what a deployment record
+    /// keeps of what was applied.
+    pub files: Vec<(PathBuf, Arc<[u8]>)>,
 }
 
 fn parse(shown: &Path, bytes: &[u8]) -> Result<Arc<Document>, Diagnostic> {
@@ -211,9 +214,14 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
     checker.layers(&variables, &overrides);
     let mut diags = checker.diags;
     if diags.is_empty() {
+        let files = std::iter::once(&source.variables)
+            .chain(source.overrides.values())
+            .map(|(p, b)| (p.clone(), Arc::from(b.as_slice())))
+            .collect();
         return Ok(CustomerDocs {
             variables,
             overrides,
+            files,
         });
     }
     diags.sort_by(|a, b| {

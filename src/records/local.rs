@@ -1,0 +1,107 @@
+//! Records in a folder: each one a file, created through a hard link of a
+//! finished temporary file, which fails if the name exists: never
+//! overwritten, never half-written, never through a symlink.
+
+use std::path::{Path, PathBuf};
+
+use super::RecordsError;
+
+#[derive(Debug, Clone)]
+pub struct Folder {
+    root: PathBuf,
+}
+
+impl Folder {
+    pub fn new(root: PathBuf) -> Folder {
+        Folder { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn io(what: &'static str, key: &str, e: impl std::fmt::Display) -> RecordsError {
+        RecordsError::Io {
+            what,
+            key: key.to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    pub fn create(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
+        let rel = Path::new(key);
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let dir = crate::util::fs::ensure_dir(&self.root, parent)
+            .map_err(|e| Self::io("creating the folder of", key, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".record-")
+            .tempfile_in(&dir)
+            .map_err(|e| Self::io("writing", key, e))?;
+        std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Self::io("writing", key, e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Self::io("writing", key, e))?;
+        let dest = dir.join(rel.file_name().unwrap_or_default());
+        match std::fs::hard_link(tmp.path(), &dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(RecordsError::Exists {
+                key: key.to_string(),
+            }),
+            Err(e) => Err(Self::io("writing", key, e)),
+        }
+    }
+
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
+        let mut keys = Vec::new();
+        let start = self.root.join(prefix.trim_end_matches('/'));
+        walk(&self.root, &start, &mut keys).map_err(|e| Self::io("listing", prefix, e))?;
+        Ok(keys)
+    }
+
+    pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
+        crate::util::fs::read_under(&self.root, Path::new(key), 64 * 1024 * 1024)
+            .map_err(|e| Self::io("reading", key, e.reason))
+    }
+}
+
+/// Record files under `dir` (not following links), as keys.
+fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        let path = entry.path();
+        if ty.is_dir() {
+            walk(root, &path, keys)?;
+        } else if ty.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
+            if let Ok(rel) = path.strip_prefix(root) {
+                keys.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_created_once_and_never_overwritten() {
+        let d = tempfile::tempdir().unwrap();
+        let f = Folder::new(d.path().join("records"));
+        f.create("audit/2026/11/22/a.json", b"one").unwrap();
+        let again = f.create("audit/2026/11/22/a.json", b"two").unwrap_err();
+        assert!(matches!(again, RecordsError::Exists { .. }), "{again}");
+        assert_eq!(f.read("audit/2026/11/22/a.json").unwrap(), b"one");
+        f.create("audit/2026/11/23/b.json", b"b").unwrap();
+        let mut keys = f.list("audit/").unwrap();
+        keys.sort();
+        assert_eq!(keys, ["audit/2026/11/22/a.json", "audit/2026/11/23/b.json"]);
+        assert!(f.list("deployments/").unwrap().is_empty());
+    }
+}

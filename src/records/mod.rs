@@ -1,0 +1,301 @@
+//! Records that must outlive a runner: every audit event and the
+//! deployment record of every successful apply, kept in a folder or an
+//! S3-compatible bucket (`records:` in fleetform.yml).
+//!
+//! Every record is its own object under a key that names its time and a
+//! random suffix, written **create-only**: a folder gets it through a hard
+//! link of a finished temporary file (which fails if the name exists), a
+//! bucket through a conditional put (`If-None-Match: *`). Parallel jobs
+//! never contend for one object, and nothing is ever overwritten; a bucket
+//! with S3 Object Lock and a default retention also refuses deletes for
+//! the retention period.
+//!
+//! Keys: `audit/<YYYY>/<MM>/<DD>/<time>-<random>.json` and
+//! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`.
+//!
+//! May import: `config` and `util`.
+
+mod local;
+mod s3;
+
+use std::path::PathBuf;
+
+use crate::config::{Manager, Records, Unit};
+
+/// Why a record could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    #[error("record {key} exists already; records are never overwritten")]
+    Exists { key: String },
+    #[error("{what} {key}: {reason}")]
+    Io {
+        what: &'static str,
+        key: String,
+        reason: String,
+    },
+}
+
+/// Where records go.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Local(local::Folder),
+    S3(s3::Bucket),
+}
+
+impl Store {
+    /// The store `fleetform.yml` names (a folder by default).
+    pub fn for_manager(manager: &Manager) -> Store {
+        match &manager.config.records {
+            Records::Local { dir } => Store::Local(local::Folder::new(manager.path(dir))),
+            Records::S3 {
+                bucket,
+                region,
+                prefix,
+                endpoint,
+                use_path_style,
+            } => Store::S3(s3::Bucket::new(s3::Settings {
+                bucket: bucket.clone(),
+                region: region.clone(),
+                prefix: prefix.trim_end_matches('/').to_string(),
+                endpoint: endpoint.clone(),
+                path_style: *use_path_style,
+            })),
+        }
+    }
+
+    /// Where it is, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Local(f) => crate::config::display_path(f.root()).display().to_string(),
+            Store::S3(b) => b.describe(),
+        }
+    }
+
+    /// Writes a new record; [`RecordsError::Exists`] if the key is taken.
+    pub fn create(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
+        check_key(key)?;
+        match self {
+            Store::Local(f) => f.create(key, bytes),
+            Store::S3(b) => b.create(key, bytes),
+        }
+    }
+
+    /// The keys under `prefix` (`audit/`, `deployments/acme/`), sorted.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
+        check_key(prefix)?;
+        let mut keys = match self {
+            Store::Local(f) => f.list(prefix)?,
+            Store::S3(b) => b.list(prefix)?,
+        };
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// One record's bytes.
+    pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
+        check_key(key)?;
+        match self {
+            Store::Local(f) => f.read(key),
+            Store::S3(b) => b.read(key),
+        }
+    }
+}
+
+/// Keys are relative, `/`-separated, without `..`: built by fleetform from
+/// slugs and times, and checked again here.
+fn check_key(key: &str) -> Result<(), RecordsError> {
+    let ok = !key.starts_with('/')
+        && !key.split('/').any(|s| s == ".." || s == ".")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(RecordsError::Io {
+            what: "refusing the key",
+            key: key.to_string(),
+            reason: "not a record key".into(),
+        })
+    }
+}
+
+/// A unique name for a record made now: the time (sortable) and a random
+/// suffix, so two jobs recording in the same millisecond never collide.
+///
+/// `FLEETFORM_RECORDS_STAMP` (tests only) fixes the time and replaces the
+/// random part by a count, so a second run makes the same keys as the
+/// first: the store must refuse every one of them.
+fn stamp() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if let Ok(fixed) = std::env::var("FLEETFORM_RECORDS_STAMP") {
+        if fixed.len() == 20
+            && fixed
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        {
+            let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return format!("{fixed}-{n:012}");
+        }
+    }
+    let now = jiff::Timestamp::now();
+    let mut rand = [0u8; 6];
+    getrandom::fill(&mut rand).expect("the OS has randomness");
+    format!(
+        "{}-{}",
+        now.strftime("%Y%m%dT%H%M%S%.3fZ"),
+        crate::util::fs::hex(&rand)
+    )
+}
+
+/// The key of a new audit record.
+pub fn audit_key() -> String {
+    let s = stamp();
+    format!("audit/{}/{}/{}/{s}.json", &s[0..4], &s[4..6], &s[6..8])
+}
+
+/// The folder of a unit's deployment records.
+pub fn deployments_prefix(unit: &Unit) -> String {
+    format!(
+        "deployments/{}/{}/{}/",
+        unit.customer,
+        unit.product.as_deref().unwrap_or("_"),
+        unit.environment
+    )
+}
+
+/// The key of a new deployment record of `unit`.
+pub fn deployment_key(unit: &Unit) -> String {
+    format!("{}{}.json", deployments_prefix(unit), stamp())
+}
+
+/// One customer file as applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppliedFile {
+    pub path: String,
+    pub sha256: String,
+    pub content: String,
+}
+
+/// What is deployed where: written after every successful apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deployment {
+    pub time: String,
+    pub customer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    pub environment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_sha: Option<String>,
+    pub plan_sha256: String,
+    /// The customer's variables files the plan was made from.
+    pub files: Vec<AppliedFile>,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
+/// The file in a plan folder with the customer's files the plan was made
+/// from (path, digest, content), which the deployment record of its apply
+/// keeps.
+pub const FILES_FILE: &str = "customer-files.json";
+
+/// The customer's files as a deployment record keeps them.
+pub fn applied_files(files: &[(PathBuf, std::sync::Arc<[u8]>)]) -> Vec<AppliedFile> {
+    files
+        .iter()
+        .map(|(p, b)| AppliedFile {
+            path: p.display().to_string(),
+            sha256: crate::util::fs::sha256_bytes(b),
+            content: String::from_utf8_lossy(b).into_owned(),
+        })
+        .collect()
+}
+
+/// Writes the deployment record of an apply of `unit` from its plan
+/// folder (the customer files the plan was made from).
+pub fn record_deployment(
+    store: &Store,
+    unit: &Unit,
+    plan_dir: &std::path::Path,
+    facts: DeploymentFacts,
+) -> Result<String, RecordsError> {
+    let files_path = plan_dir.join(FILES_FILE);
+    let files: Vec<AppliedFile> = match std::fs::read(&files_path) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let record = Deployment {
+        time: jiff::Timestamp::now().to_string(),
+        customer: unit.customer.clone(),
+        product: unit.product.clone(),
+        environment: unit.environment.clone(),
+        customer_repo: facts.customer_repo,
+        customer_sha: facts.customer_sha,
+        manager_sha: facts.manager_sha,
+        plan_sha256: facts.plan_sha256,
+        files,
+        actor: facts.actor,
+        run_url: facts.run_url,
+    };
+    let key = deployment_key(unit);
+    let bytes = serde_json::to_vec_pretty(&record).expect("a record serialises");
+    store.create(&key, &bytes)?;
+    Ok(key)
+}
+
+/// What the caller knows of an apply.
+#[derive(Debug, Default)]
+pub struct DeploymentFacts {
+    pub customer_repo: Option<String>,
+    pub customer_sha: Option<String>,
+    pub manager_sha: Option<String>,
+    pub plan_sha256: String,
+    pub actor: String,
+    pub run_url: Option<String>,
+}
+
+/// The newest deployment record of a unit, if any.
+pub fn last_deployment(store: &Store, unit: &Unit) -> Result<Option<Deployment>, RecordsError> {
+    let keys = store.list(&deployments_prefix(unit))?;
+    let Some(key) = keys.last() else {
+        return Ok(None);
+    };
+    let bytes = store.read(key)?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| RecordsError::Io {
+            what: "reading",
+            key: key.clone(),
+            reason: format!("not a deployment record: {e}"),
+        })
+}
+
+/// The folder of a local store, for the tests' and docs' sake.
+pub fn local_root(store: &Store) -> Option<PathBuf> {
+    match store {
+        Store::Local(f) => Some(f.root().to_path_buf()),
+        Store::S3(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_time_and_stay_inside() {
+        let a = audit_key();
+        assert!(a.starts_with("audit/20"), "{a}");
+        assert!(check_key(&a).is_ok());
+        let u = Unit::new("acme", None, "staging");
+        assert!(deployment_key(&u).starts_with("deployments/acme/_/staging/20"));
+        for bad in ["../x", "/abs", "a/../b", "a b", "a/./b"] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+}
