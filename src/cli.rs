@@ -63,6 +63,8 @@ pub enum Command {
     Customers(CustomersArgs),
     /// A GitHub Actions matrix of active customers × environments (JSON).
     Matrix(MatrixArgs),
+    /// What a change to the manager repo does to every customer × product × environment.
+    Impact(ImpactArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
     /// The audit log.
@@ -88,6 +90,22 @@ pub struct SyncArgs {
     /// Ref the template pins the fleetform actions to (default: this release's tag).
     #[arg(long, env = "FLEETFORM_ACTION_REF")]
     pub action_ref: Option<String>,
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImpactArgs {
+    /// The manager as it was: a branch, tag or commit (e.g. origin/main).
+    #[arg(long, env = "FLEETFORM_IMPACT_BASE")]
+    pub base: String,
+    /// The manager as it will be (default: the working tree, uncommitted
+    /// changes included).
+    #[arg(long, env = "FLEETFORM_IMPACT_HEAD")]
+    pub head: Option<String>,
+    /// Pairs rendered at once (default: number of cores).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
 }

@@ -59,6 +59,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Customers(a) => commands::customers::run(a, dir, &out),
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),
         Command::Drift(a) => commands::drift::run(a, dir, &out),
+        Command::Impact(a) => commands::impact::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
         Command::Sync(a) => commands::sync::run(a, dir, &out),
     };

@@ -10,6 +10,7 @@ pub mod authorise;
 pub mod conclude;
 pub mod customers;
 pub mod drift;
+pub mod impact;
 pub mod matrix;
 pub mod plan;
 pub mod render;

@@ -2,7 +2,8 @@
 //! to cover (`select`), preparing and planning them with bounded
 //! concurrency, one failing pair never stopping the others, and collecting
 //! every result in order (`run`), the same over products in dependency
-//! order (`products`), the customer template `sync` propagates
+//! order (`products`), the impact of a manager change on every pair
+//! (`impact`), the customer template `sync` propagates
 //! (`sync`), and an order-preserving parallel map for the batch modes
 //! (`parallel`).
 //!
@@ -11,6 +12,7 @@
 //! (one record per pair as it finishes) and `output` (notes, diagnostics,
 //! progress). Never the commands, `deploy` or `github`.
 
+pub mod impact;
 pub mod parallel;
 pub mod products;
 pub mod run;

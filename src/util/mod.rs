@@ -1,11 +1,13 @@
 //! Leaf helpers every layer may use: files written atomically and read
-//! within bounds (`fs`), paths as checked and shown (`path`), the scrubbed
+//! within bounds (`fs`), git read-only (`git`), paths as checked and shown
+//! (`path`), the scrubbed
 //! environment of child processes (`process`) and foreign text made safe
 //! to show (`text`).
 //!
 //! May import: nothing of fleetform's.
 
 pub mod fs;
+pub mod git;
 pub mod path;
 pub mod process;
 pub mod text;

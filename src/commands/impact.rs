@@ -1,0 +1,100 @@
+//! `fleetform impact --base REF [--head REF]`: what a change to the manager
+//! repo does to every active customer × product × environment, without
+//! planning: variables key by key, customers whose files stop validating,
+//! products whose module changed. Both revisions are read through git
+//! (`git archive`) into a scratch folder; the customers, their files and
+//! the records store are the working tree's. Exit 1 when a customer would
+//! break.
+
+use std::path::Path;
+
+use crate::cli::ImpactArgs;
+use crate::config::{Manager, Registry};
+use crate::error::{Error, Result};
+use crate::fleet::impact::{compare, under, Context, Impact, Side};
+use crate::output::Output;
+use crate::util::git;
+
+struct Settings {
+    base: String,
+    head: Option<String>,
+    jobs: usize,
+    json: bool,
+}
+
+fn resolve(args: &ImpactArgs) -> Result<Settings> {
+    git::check_revision("--base", &args.base).map_err(Error::Usage)?;
+    if let Some(h) = &args.head {
+        git::check_revision("--head", h).map_err(Error::Usage)?;
+    }
+    if args.jobs == Some(0) {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
+    Ok(Settings {
+        base: args.base.clone(),
+        head: args.head.clone(),
+        jobs: crate::fleet::parallel::jobs(args.jobs),
+        json: args.json,
+    })
+}
+
+pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    let live = Manager::load(manager_dir)?;
+    let registry = Registry::load(&live)?;
+    let scratch =
+        tempfile::tempdir().map_err(|e| Error::Failed(format!("a scratch folder: {e}")))?;
+    let side = |rev: &str, name: &str| -> Result<Side> {
+        let dest = scratch.path().join(name);
+        std::fs::create_dir_all(&dest).map_err(|e| Error::Failed(e.to_string()))?;
+        let root = git::export(manager_dir, rev, &dest).map_err(|e| Error::Usage(e.to_string()))?;
+        Ok(Side {
+            manager: Manager::load(&root)?,
+        })
+    };
+    let base = side(&settings.base, "base")?;
+    let head = match &settings.head {
+        Some(h) => side(h, "head")?,
+        None => Side {
+            manager: live.clone(),
+        },
+    };
+    let changed = match &settings.head {
+        Some(h) => git::changed_files(manager_dir, &settings.base, h),
+        None => git::changed_since(manager_dir, &settings.base),
+    }
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let store = crate::records::Store::for_manager(&live);
+    let ctx = Context {
+        live: &live,
+        registry: &registry,
+        store: &store,
+        changed_files: under(manager_dir, changed),
+        jobs: settings.jobs,
+    };
+    let mut impact = compare(&base, &head, &ctx).map_err(Error::Failed)?;
+    impact.base = settings.base.clone();
+    impact.head = settings
+        .head
+        .clone()
+        .unwrap_or_else(|| "working tree".into());
+    show(&impact, settings.json, out)?;
+    if !impact.broken.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} customer(s) would stop validating",
+            impact.broken.len()
+        )));
+    }
+    Ok(())
+}
+
+fn show(impact: &Impact, json: bool, out: &Output) -> Result<()> {
+    if json {
+        let text = serde_json::to_string_pretty(impact)
+            .map_err(|e| Error::Failed(format!("serialising the impact: {e}")))?;
+        out.result(&text);
+    } else {
+        out.result(crate::report::impact::markdown(impact).trim_end());
+    }
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! The fleet-wide impact of a change to the manager repo: for every active
+//! customer × product × environment at the head (a "pair"), what its
+//! Terraform variables were at the base and are at the head (key by key,
+//! with the file that set the new value), whether the customer's files
+//! still validate against the head schema, and whether the product's root
+//! module, lock file or backend changed.
+//!
+//! The customer's files are what is deployed when a deployment record of
+//! the pair exists (see [`crate::records`]), else the local checkout. Both
+//! sides render the same customer files, so every difference is the
+//! manager's.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+pub use crate::report::impact::{Broken, Impact, PairImpact, ValueChange};
+
+use crate::config::{Customer, Manager, Registry, Unit};
+use crate::values::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
+use crate::values::schema::Schema;
+use crate::values::template::ValueTemplates;
+
+/// One side of the comparison: the manager as it was at a revision.
+pub struct Side {
+    pub manager: Manager,
+}
+
+/// Where the comparison reads the customers from: the manager in use
+/// (its registry paths and records store).
+pub struct Context<'a> {
+    pub live: &'a Manager,
+    pub registry: &'a Registry,
+    pub store: &'a crate::records::Store,
+    /// Files changed between base and head, relative to the manager root.
+    pub changed_files: Vec<PathBuf>,
+    pub jobs: usize,
+}
+
+/// One product's engine parts at one side.
+struct Layers {
+    view: Manager,
+    schema: Schema,
+    layers: ManagerLayers,
+}
+
+impl Layers {
+    fn load(view: Manager) -> Result<Layers, String> {
+        let p = view.path(view.schema_path());
+        let schema =
+            Schema::load(&p, &crate::config::display_path(&p)).map_err(|e| e.to_string())?;
+        let layers = ManagerLayers::load(&view).map_err(|d| {
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        Ok(Layers {
+            view,
+            schema,
+            layers,
+        })
+    }
+}
+
+/// Compares base and head for every pair.
+pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, String> {
+    let base_layers = products(&base.manager);
+    let head_layers = products(&head.manager);
+    for (name, l) in &head_layers {
+        if let Err(e) = l {
+            return Err(format!(
+                "the head's {}: {e}",
+                name.as_deref()
+                    .map(|n| format!("product `{n}`"))
+                    .unwrap_or("manager".into())
+            ));
+        }
+    }
+    let modules = changed_modules(base, head, ctx);
+    let (work, mut unreadable) = pairs_at_head(&head.manager, &head_layers, ctx);
+    let templates = ValueTemplates::default();
+    let results = super::parallel::map(&work, ctx.jobs, |(unit, c)| {
+        let head_l = head_layers.get(&unit.product).and_then(|l| l.as_ref().ok());
+        let base_l = base_layers.get(&unit.product).and_then(|l| l.as_ref().ok());
+        pair(unit, c, head_l.expect("listed"), base_l, ctx, &templates)
+    });
+    let mut changed = Vec::new();
+    let mut broken: Vec<Broken> = Vec::new();
+    for (r, (unit, _)) in results.into_iter().zip(&work) {
+        let who = |problems| Broken {
+            customer: unit.customer.clone(),
+            product: unit.product.clone(),
+            problems,
+        };
+        match r {
+            Outcome::Same => {}
+            Outcome::Changed(p) => changed.push(p),
+            Outcome::Broken(problems) => {
+                let seen = broken
+                    .iter()
+                    .any(|b| b.customer == unit.customer && b.product == unit.product);
+                if !seen {
+                    broken.push(who(problems));
+                }
+            }
+            Outcome::Unreadable(problems) => unreadable.push(who(problems)),
+        }
+    }
+    mark_modules(&mut changed, &work, &modules);
+    Ok(Impact {
+        base: String::new(),
+        head: String::new(),
+        pairs: work.len(),
+        changed,
+        broken,
+        modules: modules.into_iter().collect(),
+        unreadable,
+    })
+}
+
+/// Every active customer's pairs at the head (its enabled products × its
+/// environments), and the customers whose products file is unreadable.
+fn pairs_at_head<'r>(
+    head: &Manager,
+    layers: &BTreeMap<Option<String>, Result<Layers, String>>,
+    ctx: &Context<'r>,
+) -> (Vec<(Unit, &'r Customer)>, Vec<Broken>) {
+    let mut work = Vec::new();
+    let mut unreadable = Vec::new();
+    for c in ctx.registry.customers.iter().filter(|c| c.is_active()) {
+        let list = match enabled(head, ctx, c) {
+            Ok(list) => list,
+            Err(problems) => {
+                unreadable.push(Broken {
+                    customer: c.slug.clone(),
+                    product: None,
+                    problems,
+                });
+                continue;
+            }
+        };
+        // Products in the order they run (dependencies first).
+        for name in head.products().into_iter().map(|v| v.product) {
+            let Some(Ok(l)) = layers.get(&name) else {
+                continue;
+            };
+            if name.as_ref().is_some_and(|n| !list.contains(n)) {
+                continue;
+            }
+            for env in l.view.environment_names() {
+                if c.environments.iter().any(|e| e == env) {
+                    work.push((l.view.unit(&c.slug, env), c));
+                }
+            }
+        }
+    }
+    (work, unreadable)
+}
+
+/// A module change touches every pair of the product, even those whose
+/// values stay the same; the list keeps the pairs' order.
+fn mark_modules(
+    changed: &mut Vec<PairImpact>,
+    work: &[(Unit, &Customer)],
+    modules: &std::collections::BTreeSet<String>,
+) {
+    let touched = |u: &Unit| modules.contains(&u.product.clone().unwrap_or_default());
+    for p in changed.iter_mut() {
+        p.module = touched(&p.unit);
+    }
+    for (unit, _) in work {
+        if touched(unit) && !changed.iter().any(|p| &p.unit == unit) {
+            changed.push(PairImpact {
+                unit: unit.clone(),
+                new: false,
+                values: Vec::new(),
+                module: true,
+                files_from: String::new(),
+            });
+        }
+    }
+    let order: BTreeMap<&Unit, usize> = work.iter().enumerate().map(|(i, (u, _))| (u, i)).collect();
+    changed.sort_by_key(|p| order.get(&p.unit).copied());
+}
+
+enum Outcome {
+    Same,
+    Changed(PairImpact),
+    Broken(Vec<Diagnostic>),
+    Unreadable(Vec<Diagnostic>),
+}
+
+/// The products of one side by name (`None`: the implicit product), each
+/// with its schema and layers loaded.
+fn products(m: &Manager) -> BTreeMap<Option<String>, Result<Layers, String>> {
+    m.products()
+        .into_iter()
+        .map(|v| (v.product.clone(), Layers::load(v)))
+        .collect()
+}
+
+/// The customer's enabled products at the head (empty without products).
+fn enabled(
+    head: &Manager,
+    ctx: &Context<'_>,
+    c: &Customer,
+) -> Result<Vec<String>, Vec<Diagnostic>> {
+    if !head.has_products() {
+        return Ok(Vec::new());
+    }
+    let file = match ctx.registry.customer_dir(c) {
+        Some(dir) => crate::values::products::read_local(&dir).map_err(|d| vec![d])?,
+        None => None,
+    };
+    crate::values::products::enabled(
+        head,
+        c,
+        file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+    )
+}
+
+/// One pair: the same customer files rendered at both sides.
+fn pair(
+    unit: &Unit,
+    c: &Customer,
+    head: &Layers,
+    base: Option<&Layers>,
+    ctx: &Context<'_>,
+    templates: &ValueTemplates,
+) -> Outcome {
+    let envs = [unit.environment.clone()];
+    let (source, files_from) = match customer_files(unit, c, &head.view, ctx, &envs) {
+        Ok(s) => s,
+        Err(d) => return Outcome::Unreadable(d),
+    };
+    let docs = match customer::check(&source, &head.schema) {
+        Ok(d) => d,
+        Err(problems) => return Outcome::Broken(problems),
+    };
+    let Ok(new) = customer::render(&head.layers, &docs, c, &unit.environment, templates) else {
+        return Outcome::Same; // a render error is the plan's to report
+    };
+    let old = base
+        .filter(|b| b.view.environment(&unit.environment).is_some())
+        .and_then(|b| {
+            let docs = customer::check(&source, &b.schema).ok()?;
+            customer::render(&b.layers, &docs, c, &unit.environment, templates).ok()
+        });
+    let values = diff(old.as_ref(), &new);
+    if values.is_empty() && old.is_some() {
+        return Outcome::Same;
+    }
+    Outcome::Changed(PairImpact {
+        unit: unit.clone(),
+        new: old.is_none(),
+        values,
+        module: false,
+        files_from,
+    })
+}
+
+/// Key by key: every leaf whose value differs, with the file that sets it.
+fn diff(
+    old: Option<&crate::values::layers::Layered>,
+    new: &crate::values::layers::Layered,
+) -> Vec<ValueChange> {
+    let leaves = |l: &crate::values::layers::Layered| -> BTreeMap<String, Value> {
+        l.leaves()
+            .into_iter()
+            .map(|(p, v)| (p, v.clone()))
+            .collect()
+    };
+    let before = old.map(leaves).unwrap_or_default();
+    let after = leaves(new);
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| ValueChange {
+            key: k.clone(),
+            old: before.get(k).cloned(),
+            new: after.get(k).cloned(),
+            file: new
+                .origin(k)
+                .filter(|_| after.contains_key(k))
+                .or_else(|| old.and_then(|o| o.origin(k)))
+                .map(|o| o.location.to_string()),
+        })
+        .collect()
+}
+
+/// The customer's files of a pair: the last deployment's when recorded,
+/// else the local checkout.
+fn customer_files(
+    unit: &Unit,
+    c: &Customer,
+    view: &Manager,
+    ctx: &Context<'_>,
+    envs: &[String],
+) -> Result<(CustomerSource, String), Vec<Diagnostic>> {
+    if let Ok(Some(d)) = crate::records::last_deployment(ctx.store, unit) {
+        if let Some(src) = from_record(&d, view, &unit.environment) {
+            return Ok((src, "deployment record".into()));
+        }
+    }
+    let Some(dir) = ctx.registry.customer_dir(c) else {
+        return Err(vec![Diagnostic {
+            location: ctx.registry.doc.locate("/customers"),
+            pointer: None,
+            message: format!(
+                "customer `{}` has no deployment record and no local `path`",
+                c.slug
+            ),
+        }]);
+    };
+    CustomerSource::from_dir(view, &dir, envs)
+        .map(|s| (s, "local".into()))
+        .map_err(|d| vec![d])
+}
+
+/// The customer files a deployment record keeps, as a source.
+fn from_record(
+    d: &crate::records::Deployment,
+    view: &Manager,
+    env: &str,
+) -> Option<CustomerSource> {
+    let find = |name: &str| {
+        d.files
+            .iter()
+            .find(|f| Path::new(&f.path).ends_with(name))
+            .map(|f| (PathBuf::from(&f.path), f.content.clone().into_bytes()))
+    };
+    let variables = find(&view.config.customer.variables)?;
+    let mut overrides = BTreeMap::new();
+    if let Some(o) = find(&customer::override_path(view, env)) {
+        overrides.insert(env.to_string(), o);
+    }
+    Some(CustomerSource {
+        variables,
+        overrides,
+    })
+}
+
+/// Products whose root module (a file under it, its lock file included)
+/// changed, and every product when the backend or state key changed.
+fn changed_modules(
+    base: &Side,
+    head: &Side,
+    ctx: &Context<'_>,
+) -> std::collections::BTreeSet<String> {
+    let backend = |m: &Manager| {
+        serde_json::to_string(&(&m.config.terraform.backend, &m.config.terraform.engine))
+            .unwrap_or_default()
+    };
+    let base_keys: BTreeMap<Option<String>, String> = base
+        .manager
+        .products()
+        .into_iter()
+        .map(|v| (v.product.clone(), v.config.terraform.state_key.clone()))
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for view in head.manager.products() {
+        let name = view.product.clone().unwrap_or_default();
+        let dir = crate::config::clean_path(view.working_dir());
+        let module = ctx
+            .changed_files
+            .iter()
+            .any(|f| crate::config::clean_path(f).starts_with(&dir));
+        let key_moved = base_keys.get(&view.product) != Some(&view.config.terraform.state_key);
+        if module || key_moved || backend(&base.manager) != backend(&head.manager) {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+/// Relative paths of `files` under `root` (others dropped).
+pub fn under(root: &Path, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let root = crate::config::clean_path(
+        &std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
+    );
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let f = crate::config::clean_path(&f);
+            f.strip_prefix(&root).ok().map(Path::to_path_buf)
+        })
+        .collect()
+}

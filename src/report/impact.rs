@@ -1,0 +1,161 @@
+//! The fleet-wide impact of a manager change, for people: the summary
+//! line, the table of pairs and what changes for each, the customers that
+//! would break. The data is filled by `fleet::impact`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Unit;
+use crate::values::customer::Diagnostic;
+
+use super::markdown::{md_code_cell, md_escape};
+
+/// One variable that changes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ValueChange {
+    /// JSON pointer of the variable (`/instance_type`, `/tags/team`).
+    pub key: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+    /// The file (and position) that sets the new value, or set the old one.
+    pub file: Option<String>,
+}
+
+/// What changes for one pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairImpact {
+    #[serde(flatten)]
+    pub unit: Unit,
+    /// The pair does not exist at the base (new product, environment).
+    pub new: bool,
+    pub values: Vec<ValueChange>,
+    /// The product's root module, lock file or backend changed.
+    pub module: bool,
+    /// Where the customer's files came from: `deployment record` or `local`.
+    pub files_from: String,
+}
+
+/// A customer whose files would stop validating at the head.
+#[derive(Debug, Clone, Serialize)]
+pub struct Broken {
+    pub customer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    pub problems: Vec<Diagnostic>,
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Impact {
+    pub base: String,
+    pub head: String,
+    /// Pairs looked at (active customers × their products × environments).
+    pub pairs: usize,
+    /// Pairs that change, in registry order.
+    pub changed: Vec<PairImpact>,
+    pub broken: Vec<Broken>,
+    /// Products whose root module, lock file or backend changed.
+    pub modules: Vec<String>,
+    /// Customers whose files could not be read (not planned either way).
+    pub unreadable: Vec<Broken>,
+}
+
+/// Longest list of changed keys shown per pair in the table.
+const KEYS_SHOWN: usize = 5;
+
+/// The impact as Markdown (terminal and step summary alike).
+pub fn markdown(i: &Impact) -> String {
+    let mut out = format!(
+        "### fleetform impact: {} → {}\n\n",
+        md_code_cell(&i.base),
+        md_code_cell(&i.head)
+    );
+    let by_values = i.changed.iter().filter(|p| !p.values.is_empty()).count();
+    let by_module = i.changed.iter().filter(|p| p.module).count();
+    out.push_str(&format!(
+        "**{} of {} pairs change**: {by_values} by their variables, {by_module} by their module{}.",
+        i.changed.len(),
+        i.pairs,
+        if i.modules.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                i.modules
+                    .iter()
+                    .map(|m| if m.is_empty() {
+                        "the root module".to_string()
+                    } else {
+                        md_code_cell(m)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    if !i.broken.is_empty() {
+        out.push_str(&format!(
+            " **{} customer(s) would stop validating.**",
+            i.broken.len()
+        ));
+    }
+    out.push_str("\n\n");
+    if !i.changed.is_empty() {
+        out.push_str("| pair | what changes |\n|---|---|\n");
+        for p in &i.changed {
+            out.push_str(&format!(
+                "| {} | {} |\n",
+                md_code_cell(&p.unit.to_string()),
+                changes(p)
+            ));
+        }
+        out.push('\n');
+    }
+    for b in i.broken.iter().chain(&i.unreadable) {
+        let who = match &b.product {
+            Some(p) => format!("{}/{p}", b.customer),
+            None => b.customer.clone(),
+        };
+        out.push_str(&format!("- {}:\n", md_code_cell(&who)));
+        for d in &b.problems {
+            out.push_str(&format!("  - {}\n", md_escape(&d.to_string())));
+        }
+    }
+    out
+}
+
+/// One pair's changes for its table cell.
+fn changes(p: &PairImpact) -> String {
+    let show = |v: &Option<Value>| {
+        v.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or("(unset)".into())
+    };
+    let mut parts: Vec<String> = p
+        .values
+        .iter()
+        .take(KEYS_SHOWN)
+        .map(|c| {
+            format!(
+                "{}: {} → {}{}",
+                md_code_cell(&c.key),
+                md_code_cell(&show(&c.old)),
+                md_code_cell(&show(&c.new)),
+                c.file
+                    .as_deref()
+                    .map(|f| format!(" ({})", md_code_cell(f)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    if p.values.len() > KEYS_SHOWN {
+        parts.push(format!("and {} more", p.values.len() - KEYS_SHOWN));
+    }
+    if p.new {
+        parts.insert(0, "new pair".into());
+    }
+    if p.module {
+        parts.push("module changed".into());
+    }
+    parts.join("; ")
+}

@@ -1,0 +1,258 @@
+//! git, read-only: checked revisions, the files changed between two, and a
+//! revision's tree written into a folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Refuses a revision git could read as anything but one: an option
+/// (`--output=FILE`), a range, a pathspec or a reflog expression. Allowed:
+/// a ref name as `git check-ref-format` allows it (branch, tag,
+/// `origin/main`; a 4-40 hex commit is one too), ASCII only, optionally
+/// followed by `~N`/`^N` steps (`HEAD~1`, `v1.2^2`).
+pub fn check_revision(flag: &str, rev: &str) -> Result<(), String> {
+    match revision_problem(rev) {
+        None => Ok(()),
+        Some(why) => {
+            let shown: String = rev.chars().take(80).flat_map(char::escape_debug).collect();
+            Err(format!(
+                "{flag} `{shown}` is not a git revision: {why}; give a branch, tag or commit, optionally with ~N (e.g. origin/main~1)"
+            ))
+        }
+    }
+}
+
+fn revision_problem(rev: &str) -> Option<&'static str> {
+    if rev.is_empty() || rev.len() > 255 {
+        return Some("it must be 1-255 characters");
+    }
+    if rev.starts_with('-') {
+        return Some("it starts with `-`, which git reads as an option");
+    }
+    if rev.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("it contains whitespace or control characters");
+    }
+    if !rev.is_ascii() {
+        return Some("it contains non-ASCII characters");
+    }
+    let split = rev.find(['~', '^']).unwrap_or(rev.len());
+    let (name, steps) = rev.split_at(split);
+    if !steps
+        .split(['~', '^'])
+        .skip(1)
+        .all(|n| n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some("only ~N and ^N steps may follow the name");
+    }
+    ref_name_problem(name)
+}
+
+/// `git check-ref-format --allow-onelevel`'s rules.
+fn ref_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name == "@" {
+        return Some("it names no ref");
+    }
+    if name.contains("..") {
+        return Some("`..` is not allowed in a ref name");
+    }
+    if name.contains("@{") {
+        return Some("`@{` is not allowed in a ref name");
+    }
+    if name.contains([':', '?', '*', '[', '\\']) {
+        return Some("`:`, `?`, `*`, `[` and `\\` are not allowed in a ref name");
+    }
+    if name.ends_with('.')
+        || name
+            .split('/')
+            .any(|c| c.is_empty() || c.starts_with('.') || c.ends_with(".lock"))
+    {
+        return Some("a ref name has no empty parts, no part starting with `.` or ending with `.lock`, and does not end with `.`");
+    }
+    None
+}
+
+/// Why git could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0}")]
+    Missing(std::io::Error),
+    #[error("git {args} failed: {stderr}")]
+    Failed { args: String, stderr: String },
+    #[error("cannot unpack {rev} into {dest}: {reason}")]
+    Unpack {
+        rev: String,
+        dest: PathBuf,
+        reason: String,
+    },
+}
+
+/// Runs git with `args` in `dir`; its output on success. git never sees
+/// fleetform's or the runner's credentials.
+pub fn run(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let mut cmd = Command::new("git");
+    crate::util::process::scrub_env(&mut cmd, &[], |_| false);
+    let o = cmd
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .map_err(GitError::Missing)?;
+    if !o.status.success() {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Files changed between two checked revisions, as absolute paths. The
+/// revisions come after `--end-of-options` (git 2.24 or later), so none is
+/// ever read as an option; `--no-ext-diff` and `--no-textconv` keep git's
+/// configuration and environment from running a program; `-z` names every
+/// path exactly (no quoting).
+pub fn changed_files(dir: &Path, from: &str, to: &str) -> Result<Vec<PathBuf>, GitError> {
+    let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
+    let range = format!("{from}..{to}");
+    let names = run(
+        dir,
+        &[
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--end-of-options",
+            &range,
+            "--",
+        ],
+    )?;
+    Ok(names
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .map(|l| top.join(l))
+        .collect())
+}
+
+/// Files changed since a checked revision in the working tree (committed
+/// or not; untracked files are not listed), as absolute paths.
+pub fn changed_since(dir: &Path, from: &str) -> Result<Vec<PathBuf>, GitError> {
+    let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
+    let names = run(
+        dir,
+        &[
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--end-of-options",
+            from,
+            "--",
+        ],
+    )?;
+    Ok(names
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .map(|l| top.join(l))
+        .collect())
+}
+
+/// Writes the tree of a checked revision into `dest` (`git archive`, read
+/// by `tar`): the whole repository as it was, without touching the
+/// repository's own working tree, index or worktree list. Returns the
+/// folder in `dest` that matches `dir` (the manager may be a subfolder of
+/// its repository).
+pub fn export(dir: &Path, rev: &str, dest: &Path) -> Result<PathBuf, GitError> {
+    let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
+    let prefix = run(dir, &["rev-parse", "--show-prefix"])?
+        .trim()
+        .to_string();
+    let unpack = |reason: String| GitError::Unpack {
+        rev: rev.to_string(),
+        dest: dest.to_path_buf(),
+        reason,
+    };
+    let mut git = Command::new("git");
+    crate::util::process::scrub_env(&mut git, &[], |_| false);
+    let mut archive = git
+        .current_dir(&top)
+        .args(["archive", "--format=tar", "--end-of-options", rev])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(GitError::Missing)?;
+    let stdout = archive.stdout.take().expect("piped");
+    let mut tar = Command::new("tar");
+    crate::util::process::scrub_env(&mut tar, &[], |_| false);
+    let tar_out = tar
+        .args(["-x", "-f", "-", "-C"])
+        .arg(dest)
+        .stdin(stdout)
+        .output()
+        .map_err(|e| unpack(format!("cannot run tar: {e}")))?;
+    let git_out = archive.wait_with_output().map_err(GitError::Missing)?;
+    if !git_out.status.success() {
+        return Err(GitError::Failed {
+            args: format!("archive {rev}"),
+            stderr: String::from_utf8_lossy(&git_out.stderr).trim().to_string(),
+        });
+    }
+    if !tar_out.status.success() {
+        return Err(unpack(
+            String::from_utf8_lossy(&tar_out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(dest.join(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_that_git_could_read_otherwise_are_refused() {
+        for ok in [
+            "HEAD",
+            "HEAD~1",
+            "HEAD^",
+            "HEAD~2^2",
+            "origin/main",
+            "origin/main~1",
+            "v1.2.3",
+            "refs/heads/feature/x-y_z",
+            "0a1b",
+            "0123456789abcdef0123456789abcdef01234567",
+        ] {
+            assert_eq!(revision_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "--output=/tmp/x",
+            "-p",
+            "",
+            "main..evil",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "main\u{202e}",
+            "HEAD@{1}",
+            "HEAD:fleetform.yml",
+            "HEAD~x",
+            "HEAD~1..",
+            "ma*n",
+            "a//b",
+            "/main",
+            "main/",
+            ".hidden",
+            "a/.b",
+            "main.lock",
+            "main.",
+            "@",
+            "a\\b",
+            "é",
+        ] {
+            assert!(revision_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(revision_problem(&"a".repeat(256)).is_some());
+    }
+}

@@ -1,0 +1,233 @@
+//! `fleetform impact`: what a change to the manager repo does to every
+//! customer × environment, read through git at two revisions. A change to
+//! staging defaults touches only staging pairs whose customers do not set
+//! the value themselves; a schema change that breaks two customers names
+//! them with file:line:col and exits 1; a module change marks every pair;
+//! a deployed pair is compared with the files it was applied with.
+
+mod common;
+
+use std::process::Command;
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use serde_json::Value;
+
+/// The example fleet in a git repository, committed.
+fn repo() -> Fixture {
+    let fx = Fixture::new();
+    git(&fx, &["init", "-q"]);
+    commit(&fx, "base");
+    fx
+}
+
+fn git(fx: &Fixture, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(fx.root())
+        .args([
+            "-c",
+            "user.email=ci@example.test",
+            "-c",
+            "user.name=ci",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("git is installed");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn commit(fx: &Fixture, message: &str) {
+    git(fx, &["add", "-A"]);
+    git(fx, &["commit", "-q", "--allow-empty", "-m", message]);
+}
+
+fn impact(fx: &Fixture, args: &[&str]) -> (Option<i32>, Value, String) {
+    let out = fx
+        .fleetform()
+        .args(["impact", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    (out.status.code(), json, stderr(&out))
+}
+
+fn units(i: &Value) -> Vec<String> {
+    i["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["customer"].as_str().unwrap(),
+                p["environment"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_change_to_staging_defaults_touches_only_the_staging_pairs_it_reaches() {
+    let fx = repo();
+    let staging = fx.read("manager/values/staging.yml");
+    fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("region: us-east-1", "region: us-east-2"),
+    );
+    fx.append("manager/values/staging.yml", "min_instances: 2\n");
+    commit(&fx, "staging defaults");
+
+    let (code, i, err) = impact(&fx, &["--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(i["pairs"], 4, "{i:#}");
+    let changed = units(&i);
+    assert!(
+        changed.iter().all(|u| u.ends_with("/staging")),
+        "{changed:?}"
+    );
+    let globex = i["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["customer"] == "globex")
+        .unwrap();
+    let region = globex["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "/region")
+        .unwrap_or_else(|| panic!("{globex:#}"));
+    assert_eq!(region["old"], "us-east-1");
+    assert_eq!(region["new"], "us-east-2");
+    assert!(
+        region["file"]
+            .as_str()
+            .unwrap()
+            .contains("values/staging.yml:2:"),
+        "{region}"
+    );
+    // acme sets its own staging region: only min_instances could reach it,
+    // and it sets that too.
+    assert!(
+        !changed.contains(&"acme/staging".to_string()) || {
+            let acme = i["changed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["customer"] == "acme")
+                .unwrap();
+            acme["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["key"] != "/region")
+        }
+    );
+    assert!(i["broken"].as_array().unwrap().is_empty());
+    assert!(i["modules"].as_array().unwrap().is_empty());
+
+    // The working tree is the default head, and the text form says it all.
+    let out = fx
+        .fleetform()
+        .args(["impact", "--base", "HEAD~1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("of 4 pairs change"), "{text}");
+    assert!(text.contains("`\"us-east-1\"` → `\"us-east-2\"`"), "{text}");
+}
+
+#[test]
+fn a_schema_change_that_breaks_customers_names_them_and_fails() {
+    let fx = repo();
+    let schema = fx.read("manager/schema/variables.schema.json");
+    // project_name must now start with "x": every example customer breaks.
+    let tightened = schema.replace(
+        "\"pattern\": \"^[a-z][a-z0-9-]{1,40}$\"",
+        "\"pattern\": \"^x[a-z0-9-]{1,40}$\"",
+    );
+    assert_ne!(tightened, schema);
+    fx.write("manager/schema/variables.schema.json", &tightened);
+    let (code, i, _) = impact(&fx, &["--base", "HEAD"]);
+    assert_eq!(code, Some(1), "{i:#}");
+    let broken: Vec<&str> = i["broken"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["customer"].as_str().unwrap())
+        .collect();
+    assert!(broken.len() >= 2, "{i:#}");
+    let problem = i["broken"][0]["problems"][0]["location"].as_str().unwrap();
+    assert!(problem.contains("infra/variables.yml:"), "{problem}");
+}
+
+#[test]
+fn a_module_change_marks_every_pair_of_the_module() {
+    let fx = repo();
+    fx.append(
+        "manager/terraform/main.tf",
+        "\n# a comment is a change too\n",
+    );
+    commit(&fx, "module");
+    let (code, i, err) = impact(&fx, &["--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(units(&i).len(), 4, "{i:#}");
+    assert!(
+        i["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["module"] == true),
+        "{i:#}"
+    );
+    assert_eq!(i["modules"], serde_json::json!([""]));
+}
+
+/// A deployed pair is compared with the files it was applied with, not
+/// with what its checkout holds now.
+#[test]
+fn a_deployed_pair_is_compared_with_what_was_applied() {
+    require_terraform();
+    let fx = repo();
+    let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
+    assert!(run(&["plan", "--customer", "globex", "--env", "staging"])
+        .status
+        .success());
+    assert!(run(&["apply", "--customer", "globex", "--env", "staging"])
+        .status
+        .success());
+    // The checkout moves on (not applied): its own region now.
+    fx.append(
+        "customers/globex/infra/variables.yml",
+        "region: eu-west-1\n",
+    );
+    let staging = fx.read("manager/values/staging.yml");
+    fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("region: us-east-1", "region: us-east-2"),
+    );
+    let (_, i, err) = impact(&fx, &["--base", "HEAD"]);
+    let globex = i["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["customer"] == "globex" && p["environment"] == "staging")
+        .unwrap_or_else(|| panic!("{err}\n{i:#}"));
+    assert_eq!(globex["files_from"], "deployment record", "{globex:#}");
+    assert!(
+        globex["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["key"] == "/region" && v["new"] == "us-east-2"),
+        "{globex:#}"
+    );
+}
