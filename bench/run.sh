@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only]
+#   bash bench/run.sh [--quick] [--providers-only | --impact-only]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
 # python-yq from PyPI into bench/.venv, ajv-cli and ajv-formats from npm into
@@ -9,23 +9,27 @@
 # generates synthetic fleets under bench/.work, runs every case and writes
 # bench/results.md (also printed). --quick uses smaller fleets (minutes, not
 # half an hour). --providers-only runs case 7 alone (a fleet plan with a
-# 150 MB provider from a packed mirror) and rewrites its section. Needs cargo, terraform, python3 (3.9+), node and npm.
+# 150 MB provider from a packed mirror) and rewrites its section;
+# --impact-only runs case 8 alone (`fleetform impact` on 10,000 customers).
+# Needs cargo, terraform, git, python3 (3.9+), node and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=bench
 
 quick=()
 providers_only=
+impact_only=
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=(--quick) ;;
     --providers-only) providers_only=1 ;;
+    --impact-only) impact_only=1 ;;
     -h | --help)
-      sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only])" >&2
       exit 2
       ;;
   esac
@@ -41,6 +45,7 @@ say() { echo "==> $*" >&2; }
 command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 command -v terraform >/dev/null || die "terraform is not on PATH; case 3 plans with real terraform (>= 1.5)"
 command -v python3 >/dev/null || die "python3 is not installed; the driver and the PyPI peers need it"
+command -v git >/dev/null || die "git is not installed; case 8 reads a fleet at two commits"
 command -v node >/dev/null && command -v npm >/dev/null ||
   die "node and npm are not installed; ajv-cli (a peer) runs on Node.js (apt-get install nodejs npm)"
 
@@ -109,6 +114,13 @@ cargo build --release -p fakecloud --target-dir target/bench-provider ||
   die "cargo build of crates/fakecloud failed"
 provider=target/bench-provider/release/terraform-provider-fakecloud
 
+if [ -n "$impact_only" ]; then
+  say "case 8 only: the impact of a manager change"
+  "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
+    --results "$bench/results.md" "${quick[@]}"
+  exit 0
+fi
+
 if [ -n "$providers_only" ]; then
   say "case 7 only: a fleet plan with a heavy provider"
   "$venv/bin/python" "$bench/providers.py" --fleetform "$bin" --provider "$provider" \
@@ -136,4 +148,7 @@ say "running the cases${quick:+ (quick)}"
 say "case 7: a fleet plan with a heavy provider"
 "$venv/bin/python" "$bench/providers.py" --fleetform "$bin" --provider "$provider" \
   --work "$work" --results "$bench/results.md" "${quick[@]}"
+say "case 8: the impact of a manager change"
+"$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
+  --results "$bench/results.md" "${quick[@]}"
 say "results: bench/results.md"

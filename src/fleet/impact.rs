@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -80,15 +81,20 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
     }
     let modules = changed_modules(base, head, ctx);
     let (work, mut unreadable) = pairs_at_head(&head.manager, &head_layers, ctx);
+    let groups = by_group(&work);
     let templates = ValueTemplates::default();
-    let results = super::parallel::map(&work, ctx.jobs, |(unit, c)| {
-        let head_l = head_layers.get(&unit.product).and_then(|l| l.as_ref().ok());
-        let base_l = base_layers.get(&unit.product).and_then(|l| l.as_ref().ok());
-        pair(unit, c, head_l.expect("listed"), base_l, ctx, &templates)
+    let results = super::parallel::map(&groups, ctx.jobs, |(c, product, envs)| {
+        let head_l = head_layers.get(product).and_then(|l| l.as_ref().ok());
+        let base_l = base_layers.get(product).and_then(|l| l.as_ref().ok());
+        group(c, envs, head_l.expect("listed"), base_l, ctx, &templates)
     });
     let mut changed = Vec::new();
     let mut broken: Vec<Broken> = Vec::new();
-    for (r, (unit, _)) in results.into_iter().zip(&work) {
+    let units = groups.iter().flat_map(|(c, product, envs)| {
+        envs.iter()
+            .map(move |e| Unit::new(&c.slug, product.as_deref(), e))
+    });
+    for (r, unit) in results.into_iter().flatten().zip(units) {
         let who = |problems| Broken {
             customer: unit.customer.clone(),
             product: unit.product.clone(),
@@ -118,6 +124,21 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         modules: modules.into_iter().collect(),
         unreadable,
     })
+}
+
+/// The pairs grouped by customer × product (consecutive in `work`), with
+/// their environments.
+fn by_group<'r>(work: &[(Unit, &'r Customer)]) -> Vec<(&'r Customer, Option<String>, Vec<String>)> {
+    let mut groups: Vec<(&Customer, Option<String>, Vec<String>)> = Vec::new();
+    for (u, c) in work {
+        match groups.last_mut() {
+            Some((gc, gp, envs)) if gc.slug == c.slug && *gp == u.product => {
+                envs.push(u.environment.clone())
+            }
+            _ => groups.push((c, u.product.clone(), vec![u.environment.clone()])),
+        }
+    }
+    groups
 }
 
 /// Every active customer's pairs at the head (its enabled products × its
@@ -221,33 +242,81 @@ fn enabled(
     )
 }
 
-/// One pair: the same customer files rendered at both sides.
-fn pair(
-    unit: &Unit,
+/// One customer's product in some environments: the customer files read
+/// and checked once per source (the deployed files of a pair that has a
+/// deployment record, else the checkout, shared by the others), then every
+/// environment rendered at both sides from the same parsed documents.
+fn group(
     c: &Customer,
+    envs: &[String],
     head: &Layers,
     base: Option<&Layers>,
     ctx: &Context<'_>,
     templates: &ValueTemplates,
+) -> Vec<Outcome> {
+    let unit = |env: &str| head.view.unit(&c.slug, env);
+    let recorded: Vec<Option<CustomerSource>> = envs
+        .iter()
+        .map(|e| {
+            crate::records::last_deployment(ctx.store, &unit(e))
+                .ok()
+                .flatten()
+                .and_then(|d| from_record(&d, &head.view, e))
+        })
+        .collect();
+    let local_envs: Vec<String> = envs
+        .iter()
+        .zip(&recorded)
+        .filter(|(_, r)| r.is_none())
+        .map(|(e, _)| e.clone())
+        .collect();
+    let local = (!local_envs.is_empty()).then(|| {
+        local_files(c, &head.view, ctx, &local_envs).and_then(|src| {
+            customer::check(&src, &head.schema)
+                .map_err(|p| (true, p))
+                .map(Arc::new)
+        })
+    });
+    envs.iter()
+        .zip(recorded)
+        .map(|(env, record)| {
+            let (docs, files_from) = match record {
+                Some(src) => (
+                    customer::check(&src, &head.schema)
+                        .map_err(|p| (true, p))
+                        .map(Arc::new),
+                    "deployment record",
+                ),
+                None => (local.clone().expect("local envs have docs"), "local"),
+            };
+            match docs {
+                Err((true, problems)) => Outcome::Broken(problems),
+                Err((false, problems)) => Outcome::Unreadable(problems),
+                Ok(docs) => one(&unit(env), c, &docs, head, base, templates, files_from),
+            }
+        })
+        .collect()
+}
+
+/// One pair from its checked documents: rendered at both sides, compared.
+fn one(
+    unit: &Unit,
+    c: &Customer,
+    docs: &customer::CustomerDocs,
+    head: &Layers,
+    base: Option<&Layers>,
+    templates: &ValueTemplates,
+    files_from: &str,
 ) -> Outcome {
-    let envs = [unit.environment.clone()];
-    let (source, files_from) = match customer_files(unit, c, &head.view, ctx, &envs) {
-        Ok(s) => s,
-        Err(d) => return Outcome::Unreadable(d),
-    };
-    let docs = match customer::check(&source, &head.schema) {
-        Ok(d) => d,
-        Err(problems) => return Outcome::Broken(problems),
-    };
-    let Ok(new) = customer::render(&head.layers, &docs, c, &unit.environment, templates) else {
+    let env = &unit.environment;
+    let Ok(new) = customer::render(&head.layers, docs, c, env, templates) else {
         return Outcome::Same; // a render error is the plan's to report
     };
+    // The base renders the same documents: what they were checked against
+    // then does not matter, only what the manager made of them.
     let old = base
-        .filter(|b| b.view.environment(&unit.environment).is_some())
-        .and_then(|b| {
-            let docs = customer::check(&source, &b.schema).ok()?;
-            customer::render(&b.layers, &docs, c, &unit.environment, templates).ok()
-        });
+        .filter(|b| b.view.environment(env).is_some())
+        .and_then(|b| customer::render(&b.layers, docs, c, env, templates).ok());
     let values = diff(old.as_ref(), &new);
     if values.is_empty() && old.is_some() {
         return Outcome::Same;
@@ -257,7 +326,7 @@ fn pair(
         new: old.is_none(),
         values,
         module: false,
-        files_from,
+        files_from: files_from.to_string(),
     })
 }
 
@@ -290,33 +359,27 @@ fn diff(
         .collect()
 }
 
-/// The customer's files of a pair: the last deployment's when recorded,
-/// else the local checkout.
-fn customer_files(
-    unit: &Unit,
+/// The customer's files in its checkout; `Err((false, ...))`: unreadable.
+fn local_files(
     c: &Customer,
     view: &Manager,
     ctx: &Context<'_>,
     envs: &[String],
-) -> Result<(CustomerSource, String), Vec<Diagnostic>> {
-    if let Ok(Some(d)) = crate::records::last_deployment(ctx.store, unit) {
-        if let Some(src) = from_record(&d, view, &unit.environment) {
-            return Ok((src, "deployment record".into()));
-        }
-    }
+) -> Result<CustomerSource, (bool, Vec<Diagnostic>)> {
     let Some(dir) = ctx.registry.customer_dir(c) else {
-        return Err(vec![Diagnostic {
-            location: ctx.registry.doc.locate("/customers"),
-            pointer: None,
-            message: format!(
-                "customer `{}` has no deployment record and no local `path`",
-                c.slug
-            ),
-        }]);
+        return Err((
+            false,
+            vec![Diagnostic {
+                location: ctx.registry.doc.locate("/customers"),
+                pointer: None,
+                message: format!(
+                    "customer `{}` has no deployment record and no local `path`",
+                    c.slug
+                ),
+            }],
+        ));
     };
-    CustomerSource::from_dir(view, &dir, envs)
-        .map(|s| (s, "local".into()))
-        .map_err(|d| vec![d])
+    CustomerSource::from_dir(view, &dir, envs).map_err(|d| (false, vec![d]))
 }
 
 /// The customer files a deployment record keeps, as a source.

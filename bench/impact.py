@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Case 8: the impact of a manager change on a large fleet.
+
+A generated fleet (10,000 customers; about 18,600 customer x environment
+pairs) is committed to a git repository; the staging defaults then change in
+the working tree. `fleetform impact --base HEAD` (both revisions rendered
+for every pair, compared key by key) runs against what the same answer
+costs without it: `fleetform render --all` of the fleet twice (once per
+revision), alternating, and the rendered folders are compared by `diff -r`.
+
+    impact.py --fleetform BIN --work DIR --results FILE [--quick]
+
+Writes its section into FILE between `<!-- case 8 -->` markers.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench  # noqa: E402
+
+MARK = "<!-- case 8 -->"
+GOAL_S = 2.0
+
+
+def git(cwd, *args):
+    subprocess.run(
+        ["git", "-c", "user.email=bench@example.test", "-c", "user.name=bench",
+         "-c", "commit.gpgsign=false", *args],
+        cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+
+def repo(a, n):
+    """The fleet as a git repository at its base, and the changed head."""
+    src, meta = bench.fleet(a, f"impact{n}", n)
+    dest = os.path.join(a.scratch, f"impact{n}")
+    bench.rm(dest)
+    shutil.copytree(src, dest)
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "base")
+    staging = os.path.join(dest, "manager", "values", "staging.yml")
+    with open(staging) as f:
+        text = f.read()
+    with open(staging, "w") as f:
+        f.write(text.replace("region: us-east-1", "region: us-east-2"))
+    return dest, meta
+
+
+def case(a, n, reps):
+    dest, meta = repo(a, n)
+    env = dict(os.environ)
+    out_base = os.path.join(a.scratch, "impact-render-base")
+    out_head = os.path.join(a.scratch, "impact-render-head")
+    answer = {}
+
+    def impact():
+        t = bench.run_timed(
+            [a.fleetform, "-C", "manager", "-q", "impact", "--base", "HEAD", "--json"],
+            cwd=dest, env=env, stdout=open(os.path.join(a.scratch, "impact.json"), "w"))
+        with open(os.path.join(a.scratch, "impact.json")) as f:
+            answer["impact"] = json.load(f)
+        return t
+
+    def twice():
+        t0 = time.perf_counter()
+        git(dest, "stash", "-q")
+        try:
+            bench.rm(out_base)
+            bench.run_timed([a.fleetform, "-C", "manager", "-q", "render", "--all", "--out", out_base],
+                            cwd=dest, env=env)
+        finally:
+            git(dest, "stash", "pop", "-q")
+        bench.rm(out_head)
+        bench.run_timed([a.fleetform, "-C", "manager", "-q", "render", "--all", "--out", out_head],
+                        cwd=dest, env=env)
+        d = subprocess.run(["diff", "-rq", out_base, out_head], stdout=subprocess.PIPE)
+        answer["twice"] = len(d.stdout.decode().splitlines())
+        return time.perf_counter() - t0
+
+    bench.log(f"case 8: {meta['pairs']} pairs")
+    res = bench.alternate([("impact", impact), ("render twice + diff", twice)], reps)
+    return {"pairs": meta["pairs"], "results": res,
+            "changed": len(answer.get("impact", {}).get("changed", [])),
+            "files_differ": answer.get("twice")}
+
+
+def report(c):
+    imp, two = c["results"]["impact"], c["results"]["render twice + diff"]
+    out = [MARK, "", "## Case 8: the impact of a manager change", ""]
+    out.append(
+        f"A generated fleet of {c['pairs']:,} customer × environment pairs in a git repository; the "
+        "staging defaults change in the working tree (`region`). `fleetform impact --base HEAD "
+        "--json` (every pair rendered at both revisions from the same customer files, compared key "
+        "by key) against `fleetform render --all` at the base (`git stash`) and at the head, then "
+        "`diff -rq` of the two folders. Alternating runs; medians.")
+    out += ["", "| pairs | impact | render twice + diff | ratio | pairs that change (impact) | files that differ (diff) |",
+            "|---:|---:|---:|---:|---:|---:|"]
+    if isinstance(imp, Exception) or isinstance(two, Exception):
+        out.append(f"| {c['pairs']} | {imp} | {two} | failed | | |")
+        ok, mi = False, float("inf")
+    else:
+        mi, mt = bench.median(imp), bench.median(two)
+        out.append(f"| {c['pairs']:,} | {mi:.2f} s | {mt:.2f} s | {mt / mi:.1f}× | {c['changed']:,} | {c['files_differ']:,} |")
+        ok = mi <= GOAL_S
+    out += ["", "| goal | result | met |", "|------|--------|-----|",
+            f"| case 8: values impact for 10,000 customers × 2 environments ≤ {GOAL_S:.0f} s | "
+            f"{mi:.2f} s | {'yes' if ok else 'no'} |", "", MARK]
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fleetform", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    for k in ("fleetform", "work", "results"):
+        setattr(a, k, os.path.abspath(getattr(a, k)))
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else a.work
+    a.scratch = os.path.join(base, f"fleetform-impact-{os.getpid()}")
+    bench.rm(a.scratch)
+    os.makedirs(a.scratch)
+    t0 = time.time()
+    try:
+        c = case(a, 1000 if a.quick else 10000, 1 if a.quick else 3)
+    finally:
+        bench.rm(a.scratch)
+    section = report(c) + f"\nCase 8 took {time.time() - t0:.0f} s.\n"
+    write_markers(a.results, section)
+    print(section)
+
+
+def write_markers(results, section):
+    text = open(results).read() if os.path.exists(results) else ""
+    if MARK in text:
+        head, rest = text.split(MARK, 1)
+        tail = rest.split(MARK, 1)[1] if MARK in rest else ""
+        text = head + section.strip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(results, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
