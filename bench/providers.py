@@ -290,7 +290,8 @@ def main():
         c = case(a, sizes, reps)
     finally:
         bench.rm(a.scratch)
-    section = report(c) + f"\nCase 7 took {time.time() - t0:.0f} s.\n"
+    took = f"Case 7 took {time.time() - t0:.0f} s.\n\n"
+    section = report(c).replace("\n" + MARK + "\n", "\n" + took + MARK + "\n")
     write_section(a.results, section)
     print(section)
 

@@ -103,9 +103,19 @@ pub struct ImpactArgs {
     /// changes included).
     #[arg(long, env = "FLEETFORM_IMPACT_HEAD")]
     pub head: Option<String>,
-    /// Pairs rendered at once (default: number of cores).
+    /// Pairs rendered (or, with --plan, planned) at once.
     #[arg(short, long, env = "FLEETFORM_JOBS")]
     pub jobs: Option<usize>,
+    /// Also plan the affected pairs at the head against their real state
+    /// and group the plans (the head must be the working tree).
+    #[arg(long, conflicts_with = "head")]
+    pub plan: bool,
+    /// With --plan: where the plans go.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/impact")]
+    pub out: std::path::PathBuf,
+    /// Terraform (or OpenTofu) binary, with --plan.
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<std::path::PathBuf>,
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
 }

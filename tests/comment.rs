@@ -14,21 +14,25 @@ fn summary(has_changes: bool) -> PlanSummary {
                 address: "terraform_data.network".into(),
                 action: Action::Update,
                 resource_type: None,
+                changed: Vec::new(),
             },
             ResourceChange {
                 address: "terraform_data.instance[2]".into(),
                 action: Action::Create,
                 resource_type: None,
+                changed: Vec::new(),
             },
             ResourceChange {
                 address: "terraform_data.instance[3]".into(),
                 action: Action::Create,
                 resource_type: None,
+                changed: Vec::new(),
             },
             ResourceChange {
                 address: "terraform_data.legacy".into(),
                 action: Action::Replace,
                 resource_type: None,
+                changed: Vec::new(),
             },
         ]
     } else {
@@ -96,6 +100,7 @@ fn rc(address: &str, action: Action) -> ResourceChange {
         address: address.into(),
         action,
         resource_type: None,
+        changed: Vec::new(),
     }
 }
 

@@ -560,6 +560,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
             address: format!("terraform_data.tag[\"{h}\"]"),
             action: Action::Create,
             resource_type: None,
+            changed: Vec::new(),
         })
         .collect::<Vec<_>>();
     let summary = PlanSummary {

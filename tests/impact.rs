@@ -231,3 +231,57 @@ fn a_deployed_pair_is_compared_with_what_was_applied() {
         "{globex:#}"
     );
 }
+
+/// `--plan`: the affected pairs planned against their real state, grouped
+/// by what the plans do. A module change that adds one resource everywhere
+/// is one group with every pair in it, not one plan per pair.
+#[test]
+fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
+    require_terraform();
+    let fx = repo();
+    let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
+    let out = run(&["plan", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (c, e) in [
+        ("acme", "staging"),
+        ("acme", "production"),
+        ("globex", "staging"),
+        ("globex", "production"),
+    ] {
+        let out = run(&["apply", "--customer", c, "--env", e]);
+        if !out.status.success() {
+            assert!(
+                stderr(&out).contains("no plan summary"),
+                "{c}/{e}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    fx.append(
+        "manager/terraform/main.tf",
+        "\nresource \"terraform_data\" \"marker\" {\n  input = \"v2\"\n}\n",
+    );
+    let (code, i, err) = impact(&fx, &["--base", "HEAD", "--plan"]);
+    assert_eq!(code, Some(0), "{err}\n{i:#}");
+    let plans = &i["plans"];
+    let pairs = i["changed"].as_array().unwrap().len();
+    assert_eq!(plans["planned"], pairs, "{plans:#}");
+    assert_eq!(plans["groups"].as_array().unwrap().len(), 1, "{plans:#}");
+    let group = &plans["groups"][0];
+    assert_eq!(group["members"].as_array().unwrap().len(), pairs);
+    assert_eq!(
+        group["resources"],
+        serde_json::json!([{"address": "terraform_data.marker", "action": "create", "type": "terraform_data", "changed": ["/id", "/input", "/output"]}]),
+        "{group:#}"
+    );
+    let out = fx
+        .fleetform()
+        .args(["impact", "--base", "HEAD", "--plan"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("plan(s), 1 distinct"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -19,7 +19,15 @@ struct Settings {
     base: String,
     head: Option<String>,
     jobs: usize,
+    plan: Option<PlanWith>,
     json: bool,
+}
+
+/// `--plan`: where, with what.
+struct PlanWith {
+    out: std::path::PathBuf,
+    terraform: Option<std::path::PathBuf>,
+    jobs: usize,
 }
 
 fn resolve(args: &ImpactArgs) -> Result<Settings> {
@@ -34,6 +42,11 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
         base: args.base.clone(),
         head: args.head.clone(),
         jobs: crate::fleet::parallel::jobs(args.jobs),
+        plan: args.plan.then(|| PlanWith {
+            out: args.out.clone(),
+            terraform: args.terraform.clone(),
+            jobs: args.jobs.unwrap_or_else(crate::fleet::terraform_jobs),
+        }),
         json: args.json,
     })
 }
@@ -78,11 +91,31 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .head
         .clone()
         .unwrap_or_else(|| "working tree".into());
+    if let Some(p) = &settings.plan {
+        let with = crate::fleet::impact::PlanSettings {
+            jobs: p.jobs,
+            out_dir: &p.out,
+            terraform: p.terraform.as_deref(),
+        };
+        impact.plans = Some(crate::fleet::impact::plan_affected(
+            &live, &registry, &impact, &with, out,
+        )?);
+    }
     show(&impact, settings.json, out)?;
     if !impact.broken.is_empty() {
         return Err(Error::Failed(format!(
             "{} customer(s) would stop validating",
             impact.broken.len()
+        )));
+    }
+    if let Some(n) = impact
+        .plans
+        .as_ref()
+        .map(|p| p.failed.len())
+        .filter(|n| *n > 0)
+    {
+        return Err(Error::Failed(format!(
+            "{n} affected pair(s) failed to plan"
         )));
     }
     Ok(())

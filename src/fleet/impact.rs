@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use crate::report::impact::{Broken, Impact, PairImpact, ValueChange};
+pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
 use crate::config::{Customer, Manager, Registry, Unit};
 use crate::values::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
@@ -43,6 +43,8 @@ pub struct Context<'a> {
 struct Layers {
     view: Manager,
     schema: Schema,
+    /// The schema file's bytes: an unchanged schema cannot break anyone.
+    schema_bytes: Vec<u8>,
     layers: ManagerLayers,
 }
 
@@ -51,6 +53,7 @@ impl Layers {
         let p = view.path(view.schema_path());
         let schema =
             Schema::load(&p, &crate::config::display_path(&p)).map_err(|e| e.to_string())?;
+        let schema_bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
         let layers = ManagerLayers::load(&view).map_err(|d| {
             d.iter()
                 .map(ToString::to_string)
@@ -60,6 +63,7 @@ impl Layers {
         Ok(Layers {
             view,
             schema,
+            schema_bytes,
             layers,
         })
     }
@@ -123,6 +127,89 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         broken,
         modules: modules.into_iter().collect(),
         unreadable,
+        plans: None,
+    })
+}
+
+/// How `--plan` plans.
+pub struct PlanSettings<'a> {
+    pub jobs: usize,
+    pub out_dir: &'a Path,
+    pub terraform: Option<&'a Path>,
+}
+
+/// Plans the affected pairs at the head (the manager in use, against the
+/// real state; customer files from the checkouts) and groups the plans.
+pub fn plan_affected(
+    live: &Manager,
+    registry: &Registry,
+    impact: &Impact,
+    settings: &PlanSettings<'_>,
+    out: &crate::output::Output,
+) -> crate::error::Result<Plans> {
+    let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
+    for p in &impact.changed {
+        let Some(c) = registry.get(&p.unit.customer) else {
+            continue;
+        };
+        match selected.iter_mut().find(|(s, _)| s.slug == c.slug) {
+            Some((_, envs)) if !envs.contains(&p.unit.environment) => {
+                envs.push(p.unit.environment.clone())
+            }
+            Some(_) => {}
+            None => selected.push((c, vec![p.unit.environment.clone()])),
+        }
+    }
+    let rows = if live.has_products() {
+        let run = super::products::RunSettings {
+            jobs: settings.jobs,
+            out_dir: settings.out_dir,
+            refresh_only: false,
+            action: "impact-plan",
+            terraform: settings.terraform,
+        };
+        super::products::run(
+            live,
+            &selected,
+            &super::local_products_file(registry),
+            &super::local_sources(registry),
+            &run,
+            out,
+        )?
+    } else {
+        let mut engine = crate::terraform::engine::build(live, true, settings.terraform)?;
+        let source = super::local_source(live, registry);
+        let fleet = super::prepare(&engine, &selected, &source, out);
+        super::execute(
+            &mut engine,
+            fleet,
+            settings.jobs,
+            settings.out_dir,
+            false,
+            "impact-plan",
+            out,
+        )
+    };
+    let affected: Vec<&Unit> = impact.changed.iter().map(|p| &p.unit).collect();
+    let mut planned = Vec::new();
+    let mut failed = Vec::new();
+    for r in rows {
+        let unit = r.unit();
+        if !affected.contains(&&unit) {
+            continue;
+        }
+        match r.outcome {
+            super::Outcome::Planned { summary, dir } => {
+                planned.push((unit, *summary, dir.display().to_string()))
+            }
+            super::Outcome::Failed { error, .. } => failed.push((unit, error)),
+            super::Outcome::Skipped { reason } => failed.push((unit, reason)),
+        }
+    }
+    Ok(Plans {
+        planned: planned.len(),
+        groups: crate::report::impact::group_plans(planned),
+        failed,
     })
 }
 
@@ -255,6 +342,13 @@ fn group(
     templates: &ValueTemplates,
 ) -> Vec<Outcome> {
     let unit = |env: &str| head.view.unit(&c.slug, env);
+    // Nothing the manager sets for these environments changed, nor the
+    // schema: the customer's files are not even read.
+    let same_layers = |env: &str| unchanged(head, base, env);
+    let same_schema = base.is_some_and(|b| b.schema_bytes == head.schema_bytes);
+    if same_schema && envs.iter().all(|e| same_layers(e)) {
+        return envs.iter().map(|_| Outcome::Same).collect();
+    }
     let recorded: Vec<Option<CustomerSource>> = envs
         .iter()
         .map(|e| {
@@ -292,10 +386,25 @@ fn group(
             match docs {
                 Err((true, problems)) => Outcome::Broken(problems),
                 Err((false, problems)) => Outcome::Unreadable(problems),
+                Ok(_) if same_layers(env) => Outcome::Same,
                 Ok(docs) => one(&unit(env), c, &docs, head, base, templates, files_from),
             }
         })
         .collect()
+}
+
+/// Whether the manager's layers for `env` are the same at both sides (the
+/// product and the environment exist at the base, with the same files).
+fn unchanged(head: &Layers, base: Option<&Layers>, env: &str) -> bool {
+    let Some(base) = base else {
+        return false;
+    };
+    fn value(d: Option<&Arc<crate::yaml::Document>>) -> Option<&Value> {
+        d.map(|d| &d.value)
+    }
+    base.view.environment(env).is_some()
+        && value(head.layers.base.as_ref()) == value(base.layers.base.as_ref())
+        && value(head.layers.envs.get(env)) == value(base.layers.envs.get(env))
 }
 
 /// One pair from its checked documents: rendered at both sides, compared.

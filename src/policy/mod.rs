@@ -419,6 +419,7 @@ mod tests {
                     address: format!("{t}.x"),
                     action: Action::Create,
                     resource_type: Some(t.to_string()),
+                    changed: Vec::new(),
                 })
                 .collect(),
             outputs: Vec::new(),

@@ -58,6 +58,137 @@ pub struct Impact {
     pub modules: Vec<String>,
     /// Customers whose files could not be read (not planned either way).
     pub unreadable: Vec<Broken>,
+    /// With `--plan`: the affected pairs planned at the head, grouped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plans: Option<Plans>,
+}
+
+/// The affected pairs' plans, grouped by what they do.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Plans {
+    pub planned: usize,
+    pub groups: Vec<PlanGroup>,
+    /// Pairs whose plan failed, with why.
+    pub failed: Vec<(Unit, String)>,
+}
+
+/// Pairs whose plans do the same: the same actions on the same resource
+/// addresses touching the same attribute paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanGroup {
+    pub members: Vec<Unit>,
+    /// What each member's plan does.
+    pub resources: Vec<crate::terraform::summary::ResourceChange>,
+    /// The largest counts among the members.
+    pub most_destroyed: usize,
+    pub most_replaced: usize,
+    /// The gates' verdicts among the members (`gates 3/3`, `blocked by max_destroy`).
+    pub gates: Vec<String>,
+    /// The representative member's plan folder.
+    pub plan_dir: String,
+}
+
+/// Groups planned pairs by what their plans do; the biggest group first.
+pub fn group_plans(
+    planned: Vec<(Unit, crate::terraform::summary::PlanSummary, String)>,
+) -> Vec<PlanGroup> {
+    type Key = Vec<(String, String, Vec<String>)>;
+    let mut groups: Vec<(Key, PlanGroup)> = Vec::new();
+    for (unit, s, dir) in planned {
+        let mut key: Key = s
+            .resources
+            .iter()
+            .map(|r| {
+                (
+                    r.address.clone(),
+                    format!("{:?}", r.action),
+                    r.changed.clone(),
+                )
+            })
+            .collect();
+        key.sort();
+        let verdict = s
+            .gates
+            .as_ref()
+            .map(|v| v.short())
+            .unwrap_or_else(|| "no gates".into());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => {
+                g.members.push(unit);
+                g.most_destroyed = g.most_destroyed.max(s.delete + s.replace);
+                g.most_replaced = g.most_replaced.max(s.replace);
+                if !g.gates.contains(&verdict) {
+                    g.gates.push(verdict);
+                }
+            }
+            None => groups.push((
+                key,
+                PlanGroup {
+                    members: vec![unit],
+                    resources: s.resources.clone(),
+                    most_destroyed: s.delete + s.replace,
+                    most_replaced: s.replace,
+                    gates: vec![verdict],
+                    plan_dir: dir,
+                },
+            )),
+        }
+    }
+    let mut out: Vec<PlanGroup> = groups.into_iter().map(|(_, g)| g).collect();
+    out.sort_by_key(|g| std::cmp::Reverse(g.members.len()));
+    out
+}
+
+/// The plans section of the Markdown.
+fn plans_markdown(p: &Plans) -> String {
+    let mut out = format!(
+        "**{} plan(s), {} distinct**{}.\n\n",
+        p.planned,
+        p.groups.len(),
+        if p.failed.is_empty() {
+            String::new()
+        } else {
+            format!(", **{} failed**", p.failed.len())
+        }
+    );
+    for (i, g) in p.groups.iter().enumerate() {
+        let members: Vec<String> = g
+            .members
+            .iter()
+            .map(|u| md_code_cell(&u.to_string()))
+            .collect();
+        out.push_str(&format!(
+            "<details><summary>Plan {} ({} pair(s)): {} resource change(s), at most {} destroyed, {} replaced; {}</summary>\n\n",
+            i + 1,
+            g.members.len(),
+            g.resources.len(),
+            g.most_destroyed,
+            g.most_replaced,
+            md_escape(&g.gates.join(", "))
+        ));
+        out.push_str(&format!("Pairs: {}\n\n", members.join(", ")));
+        if !g.resources.is_empty() {
+            out.push_str("| action | address | attributes |\n|---|---|---|\n");
+            for r in &g.resources {
+                out.push_str(&format!(
+                    "| {:?} | {} | {} |\n",
+                    r.action,
+                    md_code_cell(&r.address),
+                    md_code_cell(&r.changed.join(", "))
+                ));
+            }
+            out.push('\n');
+        }
+        out.push_str("</details>\n\n");
+    }
+    for (u, why) in &p.failed {
+        out.push_str(&format!(
+            "- {} failed: {}\n",
+            md_code_cell(&u.to_string()),
+            md_escape(why)
+        ));
+    }
+    out
 }
 
 /// Longest list of changed keys shown per pair in the table.
@@ -110,6 +241,9 @@ pub fn markdown(i: &Impact) -> String {
             ));
         }
         out.push('\n');
+    }
+    if let Some(p) = &i.plans {
+        out.push_str(&plans_markdown(p));
     }
     for b in i.broken.iter().chain(&i.unreadable) {
         let who = match &b.product {

@@ -48,6 +48,10 @@ pub struct ResourceChange {
     /// The resource type (`aws_s3_bucket`), for policy gates.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
+    /// The attribute paths that change (`/tags/team`, `/instance_type`),
+    /// values left out: what makes two plans "the same change".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
 }
 
 impl ResourceChange {
@@ -165,10 +169,12 @@ impl PlanSummary {
                 .unwrap_or("?")
                 .to_string();
             let resource_type = rc.get("type").and_then(Value::as_str).map(str::to_string);
+            let changed = changed_paths(rc.get("change").unwrap_or(&Value::Null));
             s.resources.push(ResourceChange {
                 address,
                 action,
                 resource_type,
+                changed,
             });
         }
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
@@ -207,4 +213,84 @@ impl PlanSummary {
             format!("{}: {}", self.environment, self.counts())
         }
     }
+}
+
+/// The attribute paths a change touches: where `before` and `after`
+/// differ, and what is known only after apply, as JSON pointers (list
+/// indexes kept; at most 200 paths).
+fn changed_paths(change: &Value) -> Vec<String> {
+    fn walk(
+        before: &Value,
+        after: &Value,
+        unknown: &Value,
+        at: &mut String,
+        out: &mut Vec<String>,
+    ) {
+        if out.len() >= 200 {
+            return;
+        }
+        if unknown == &Value::Bool(true) {
+            out.push(at.clone());
+            return;
+        }
+        let empty = serde_json::Map::new();
+        // A created (or destroyed) object is compared with an empty one.
+        fn as_map<'a>(
+            v: &'a Value,
+            other: &Value,
+            empty: &'a serde_json::Map<String, Value>,
+        ) -> Option<&'a serde_json::Map<String, Value>> {
+            match (v, other) {
+                (Value::Object(m), _) => Some(m),
+                (Value::Null, Value::Object(_)) => Some(empty),
+                _ => None,
+            }
+        }
+        if let (Some(b), Some(a)) = (as_map(before, after, &empty), as_map(after, before, &empty)) {
+            let u = unknown.as_object().unwrap_or(&empty);
+            let keys: std::collections::BTreeSet<&String> =
+                b.keys().chain(a.keys()).chain(u.keys()).collect();
+            for k in keys {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                walk(
+                    b.get(k).unwrap_or(&Value::Null),
+                    a.get(k).unwrap_or(&Value::Null),
+                    u.get(k).unwrap_or(&Value::Null),
+                    at,
+                    out,
+                );
+                at.truncate(len);
+            }
+            return;
+        }
+        match (before, after) {
+            (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+                for i in 0..a.len() {
+                    let len = at.len();
+                    at.push_str(&format!("/{i}"));
+                    walk(
+                        &b[i],
+                        &a[i],
+                        unknown.get(i).unwrap_or(&Value::Null),
+                        at,
+                        out,
+                    );
+                    at.truncate(len);
+                }
+            }
+            (b, a) if b != a => out.push(at.clone()),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        change.get("before").unwrap_or(&Value::Null),
+        change.get("after").unwrap_or(&Value::Null),
+        change.get("after_unknown").unwrap_or(&Value::Null),
+        &mut String::new(),
+        &mut out,
+    );
+    out
 }

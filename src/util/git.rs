@@ -158,11 +158,11 @@ pub fn changed_since(dir: &Path, from: &str) -> Result<Vec<PathBuf>, GitError> {
         .collect())
 }
 
-/// Writes the tree of a checked revision into `dest` (`git archive`, read
-/// by `tar`): the whole repository as it was, without touching the
+/// Writes the tree of `dir` at a checked revision into `dest` (`git
+/// archive` of that folder, read by `tar`), without touching the
 /// repository's own working tree, index or worktree list. Returns the
 /// folder in `dest` that matches `dir` (the manager may be a subfolder of
-/// its repository).
+/// its repository; only that folder is written).
 pub fn export(dir: &Path, rev: &str, dest: &Path) -> Result<PathBuf, GitError> {
     let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
     let prefix = run(dir, &["rev-parse", "--show-prefix"])?
@@ -178,6 +178,9 @@ pub fn export(dir: &Path, rev: &str, dest: &Path) -> Result<PathBuf, GitError> {
     let mut archive = git
         .current_dir(&top)
         .args(["archive", "--format=tar", "--end-of-options", rev])
+        // Only the folder asked for (the manager), not the whole repository.
+        // (after --end-of-options, so the path is never read as an option).
+        .args((!prefix.is_empty()).then_some(prefix.as_str()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
