@@ -116,6 +116,20 @@ pub struct ImpactArgs {
     /// Terraform (or OpenTofu) binary, with --plan.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<std::path::PathBuf>,
+    /// Post the answer as one sticky comment on the manager's pull request
+    /// and set the `fleetform/impact` status on its head (3 requests; token
+    /// from FLEETFORM_TOKEN or GITHUB_TOKEN).
+    #[arg(long, requires_all = ["manager_repo", "pr", "sha"])]
+    pub comment: bool,
+    /// With --comment: the manager repo, owner/name.
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: Option<String>,
+    /// With --comment: the pull request number.
+    #[arg(long, env = "FLEETFORM_PR")]
+    pub pr: Option<u64>,
+    /// With --comment: the pull request's head commit (the status goes there).
+    #[arg(long, env = "FLEETFORM_SHA")]
+    pub sha: Option<String>,
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
 }

@@ -673,6 +673,7 @@ fn workflows_pin_actions_and_drop_credentials() {
         "workflows/customer-trigger.yml",
         "workflows/manager-deploy.yml",
         "workflows/manager-drift.yml",
+        "workflows/manager-pr.yml",
     ];
     let own =
         ["ci.yml", "action-selftest.yml", "release.yml"].map(|f| format!(".github/workflows/{f}"));

@@ -6,8 +6,11 @@
 //! a deployed pair is compared with the files it was applied with.
 
 mod common;
+mod support;
 
 use std::process::Command;
+
+use support::fake_github::FakeGitHub;
 
 use common::{require_terraform, stderr, stdout, Fixture};
 use serde_json::Value;
@@ -284,4 +287,90 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
         "{}",
         stdout(&out)
     );
+}
+
+/// `--comment`: one sticky comment on the manager's pull request (updated,
+/// not duplicated, on the next push) and a status on its head, in three
+/// requests; a change that breaks customers fails the status.
+#[test]
+fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
+    let fx = repo();
+    let gh = FakeGitHub::start();
+    let manager = "provider/manager";
+    gh.add_repo(manager);
+    gh.commit(manager, "main", &[("fleetform.yml", "version: 1\n")]);
+    gh.create_branch(manager, "defaults", "main");
+    let head = gh.commit(
+        manager,
+        "defaults",
+        &[("values/staging.yml", "region: us-east-2\n")],
+    );
+    let pr = gh.open_pr(manager, "defaults", "main", "staging defaults");
+    let staging = fx.read("manager/values/staging.yml");
+    fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("region: us-east-1", "region: us-east-2"),
+    );
+    let answer = |expect: i32| {
+        let before = gh.requests().len();
+        let out = fx
+            .fleetform()
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("GITHUB_TOKEN", gh.token())
+            .args([
+                "impact",
+                "--base",
+                "HEAD",
+                "--comment",
+                "--manager-repo",
+                manager,
+            ])
+            .args(["--pr", &pr.to_string(), "--sha", &head])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(expect), "{}", stderr(&out));
+        assert!(!stdout(&out).contains(gh.token()) && !stderr(&out).contains(gh.token()));
+        gh.requests().len() - before
+    };
+    assert_eq!(answer(0), 3, "list comments, create one, set the status");
+    let comments = gh.comments(manager, pr);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.starts_with("<!-- fleetform:impact -->"),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        comments[0].body.contains("`globex/staging`"),
+        "{}",
+        comments[0].body
+    );
+    let status = gh
+        .status_of(manager, &head, "fleetform/impact")
+        .expect("a status");
+    assert_eq!(status.state, "success");
+    assert_eq!(status.description.as_deref(), Some("1 of 4 pairs change"));
+
+    // A schema change that breaks the customers: the same comment, updated;
+    // the status fails.
+    let schema = fx.read("manager/schema/variables.schema.json");
+    fx.write(
+        "manager/schema/variables.schema.json",
+        &schema.replace(
+            "\"pattern\": \"^[a-z][a-z0-9-]{1,40}$\"",
+            "\"pattern\": \"^x[a-z0-9-]{1,40}$\"",
+        ),
+    );
+    assert_eq!(answer(1), 3, "list comments, update it, set the status");
+    let comments = gh.comments(manager, pr);
+    assert_eq!(comments.len(), 1, "updated, not duplicated");
+    assert!(
+        comments[0].body.contains("would stop validating"),
+        "{}",
+        comments[0].body
+    );
+    let status = gh
+        .status_of(manager, &head, "fleetform/impact")
+        .expect("a status");
+    assert_eq!(status.state, "failure", "{status:?}");
 }

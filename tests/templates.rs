@@ -1145,3 +1145,51 @@ fn apply_jobs_may_read_their_runs_approvals() {
         Some("${{ inputs.manager-token }}")
     );
 }
+
+/// The manager pull request workflow answers with the job's token only:
+/// no secrets, no cloud or state credentials (the pull request's own code
+/// runs there), the least permissions for a comment and a status, both
+/// commits in the checkout, every value through `env:`.
+#[test]
+fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
+    let rel = "workflows/manager-pr.yml";
+    let text = read(rel);
+    assert!(!text.contains("secrets."), "{rel}: no secrets");
+    let doc = load(rel);
+    assert!(doc["on"].get("pull_request").is_some());
+    let job = &doc["jobs"]["impact"];
+    let perms = job["permissions"].as_mapping().unwrap();
+    let mut granted: Vec<String> = perms
+        .iter()
+        .map(|(k, v)| format!("{}: {}", k.as_str().unwrap(), v.as_str().unwrap()))
+        .collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        ["contents: read", "pull-requests: write", "statuses: write"]
+    );
+    assert!(job.get("environment").is_none());
+    let steps = job["steps"].as_sequence().unwrap();
+    let checkout = &steps[0];
+    assert_eq!(checkout["with"]["fetch-depth"].as_u64(), Some(0));
+    assert_eq!(
+        checkout["with"]["persist-credentials"].as_bool(),
+        Some(false)
+    );
+    let run = steps.iter().find(|s| s.get("run").is_some()).unwrap();
+    let script = run["run"].as_str().unwrap();
+    assert!(!script.contains("${{"), "{script}");
+    assert_eq!(
+        script.trim(),
+        "fleetform impact --base \"$BASE_SHA\" --comment"
+    );
+    for k in [
+        "FLEETFORM_MANAGER_REPO",
+        "FLEETFORM_PR",
+        "FLEETFORM_SHA",
+        "BASE_SHA",
+        "GITHUB_TOKEN",
+    ] {
+        assert!(run["env"].get(k).is_some(), "{k}");
+    }
+}

@@ -20,7 +20,16 @@ struct Settings {
     head: Option<String>,
     jobs: usize,
     plan: Option<PlanWith>,
+    comment: Option<CommentOn>,
     json: bool,
+}
+
+/// `--comment`: the manager pull request to answer on.
+struct CommentOn {
+    repo: String,
+    pr: u64,
+    sha: String,
+    token: crate::github::Token,
 }
 
 /// `--plan`: where, with what.
@@ -38,10 +47,33 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
     if args.jobs == Some(0) {
         return Err(Error::Usage("--jobs must be at least 1".into()));
     }
+    let comment = match (args.comment, &args.manager_repo, args.pr, &args.sha) {
+        (true, Some(repo), Some(pr), Some(sha)) => {
+            if !crate::config::is_repo(repo) {
+                return Err(Error::Usage(format!(
+                    "--manager-repo `{repo}` is not owner/name"
+                )));
+            }
+            if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::Usage("--sha must be a 40-hex commit".into()));
+            }
+            let token = crate::github::Token::from_env().ok_or_else(|| {
+                Error::Usage("--comment needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
+            })?;
+            Some(CommentOn {
+                repo: repo.clone(),
+                pr,
+                sha: sha.to_ascii_lowercase(),
+                token,
+            })
+        }
+        _ => None,
+    };
     Ok(Settings {
         base: args.base.clone(),
         head: args.head.clone(),
         jobs: crate::fleet::parallel::jobs(args.jobs),
+        comment,
         plan: args.plan.then(|| PlanWith {
             out: args.out.clone(),
             terraform: args.terraform.clone(),
@@ -102,6 +134,12 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         )?);
     }
     show(&impact, settings.json, out)?;
+    let ctx = crate::ci::RunContext::from_env();
+    let _ = ctx.append_summary(&crate::report::impact::markdown(&impact));
+    if let Some(on) = &settings.comment {
+        out.mask(on.token.expose());
+        post(on, &impact, ctx.run_url(), out)?;
+    }
     if !impact.broken.is_empty() {
         return Err(Error::Failed(format!(
             "{} customer(s) would stop validating",
@@ -118,6 +156,39 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             "{n} affected pair(s) failed to plan"
         )));
     }
+    Ok(())
+}
+
+/// The sticky comment on the manager pull request and the status on its
+/// head: `failure` when a customer would break or a plan failed or a gate
+/// blocks, else `success`.
+fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Output) -> Result<()> {
+    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let gh = crate::github::GitHub::new(
+        &rt,
+        &crate::github::GitHub::api_url_from_env(),
+        Some(&on.token),
+        false,
+    )?;
+    let body = crate::report::impact::comment(impact, run_url.as_deref());
+    let (state, description) = crate::report::impact::verdict(impact);
+    rt.block_on(async {
+        gh.upsert_sticky_comment(&on.repo, on.pr, crate::report::impact::MARKER, &body)
+            .await?;
+        gh.set_status(
+            &on.repo,
+            &on.sha,
+            &crate::github::CommitStatus {
+                state,
+                context: "fleetform/impact".into(),
+                description,
+                target_url: run_url.clone(),
+            },
+        )
+        .await
+    })
+    .map_err(|e| Error::Failed(format!("answering on {}#{}: {e}", on.repo, on.pr)))?;
+    out.verbose(&format!("{} GitHub API request(s)", gh.request_count()));
     Ok(())
 }
 

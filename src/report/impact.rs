@@ -196,6 +196,12 @@ const KEYS_SHOWN: usize = 5;
 
 /// The impact as Markdown (terminal and step summary alike).
 pub fn markdown(i: &Impact) -> String {
+    markdown_listing(i, usize::MAX)
+}
+
+/// The Markdown with at most `listed` changed pairs in the table (the
+/// counts always of all of them).
+fn markdown_listing(i: &Impact, listed: usize) -> String {
     let mut out = format!(
         "### fleetform impact: {} → {}\n\n",
         md_code_cell(&i.base),
@@ -233,7 +239,7 @@ pub fn markdown(i: &Impact) -> String {
     out.push_str("\n\n");
     if !i.changed.is_empty() {
         out.push_str("| pair | what changes |\n|---|---|\n");
-        for p in &i.changed {
+        for p in i.changed.iter().take(listed) {
             out.push_str(&format!(
                 "| {} | {} |\n",
                 md_code_cell(&p.unit.to_string()),
@@ -241,6 +247,12 @@ pub fn markdown(i: &Impact) -> String {
             ));
         }
         out.push('\n');
+        if listed < i.changed.len() {
+            out.push_str(&format!(
+                "> [!NOTE]\n> Only the first {listed} of {} changed pairs are listed here.\n\n",
+                i.changed.len()
+            ));
+        }
     }
     if let Some(p) = &i.plans {
         out.push_str(&plans_markdown(p));
@@ -292,4 +304,51 @@ fn changes(p: &PairImpact) -> String {
         parts.push("module changed".into());
     }
     parts.join("; ")
+}
+
+/// The marker of the sticky impact comment on a manager pull request.
+pub const MARKER: &str = "<!-- fleetform:impact -->";
+
+/// The comment on the manager pull request: the answer, cut between pairs
+/// (with a notice) to stay under GitHub's 65,536 characters.
+pub fn comment(i: &Impact, run_url: Option<&str>) -> String {
+    let tail = match run_url {
+        Some(u) => format!(
+            "\nThe whole answer is in the {}.\n",
+            super::markdown::link("run's summary", u)
+        ),
+        None => String::new(),
+    };
+    let mut listed = i.changed.len();
+    loop {
+        let body = format!("{MARKER}\n{}{tail}", markdown_listing(i, listed));
+        if body.len() <= super::comment::COMMENT_LIMIT || listed == 0 {
+            return body;
+        }
+        listed = listed * 3 / 4;
+    }
+}
+
+/// The status on the pull request's head: state and description.
+pub fn verdict(i: &Impact) -> (&'static str, String) {
+    let failed = i.plans.as_ref().map_or(0, |p| p.failed.len());
+    let blocked = i.plans.as_ref().map_or(0, |p| {
+        p.groups
+            .iter()
+            .filter(|g| g.gates.iter().any(|v| v.starts_with("blocked")))
+            .count()
+    });
+    if !i.broken.is_empty() || failed > 0 || blocked > 0 {
+        return (
+            "failure",
+            format!(
+                "{} customer(s) would break, {failed} plan(s) failed, {blocked} group(s) blocked by gates",
+                i.broken.len()
+            ),
+        );
+    }
+    (
+        "success",
+        format!("{} of {} pairs change", i.changed.len(), i.pairs),
+    )
 }
