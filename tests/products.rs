@@ -470,3 +470,72 @@ fn a_circle_of_needs_is_a_configuration_error() {
         stderr(&out)
     );
 }
+
+/// A module change that replaces resources for some customers only: the
+/// impact preview groups the plans (here: initech's network is replaced,
+/// acme's is untouched) and names the replacement count.
+#[test]
+fn an_impact_preview_groups_a_module_change_that_replaces_some_customers_networks() {
+    let p = Products::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(p.fx.root())
+            .args([
+                "-c",
+                "user.email=ci@example.test",
+                "-c",
+                "user.name=ci",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    p.plan_all();
+    for c in ["acme", "initech"] {
+        assert!(p.apply(c, "network", "staging").status.success());
+    }
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    // Single-zone networks move to a new range: a replacement (cidr forces
+    // a new network), for initech only (acme has two zones).
+    let module =
+        p.fx.read("products/manager/products/network/terraform/main.tf");
+    p.fx.write(
+        "products/manager/products/network/terraform/main.tf",
+        &module.replace(
+            "  cidr  = var.cidr\n",
+            "  cidr  = var.zones > 1 ? var.cidr : \"10.250.0.0/16\"\n",
+        ),
+    );
+    let out = p.run(&["impact", "--base", "HEAD", "--plan", "--json"]);
+    let i: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    assert_eq!(i["modules"], serde_json::json!(["network"]), "{i:#}");
+    let groups = i["plans"]["groups"].as_array().unwrap();
+    let replaced: Vec<&Value> = groups.iter().filter(|g| g["most_replaced"] == 1).collect();
+    assert_eq!(replaced.len(), 1, "{groups:#?}");
+    assert_eq!(
+        replaced[0]["members"],
+        serde_json::json!([{"customer": "initech", "product": "network", "environment": "staging"}]),
+        "{groups:#?}"
+    );
+    let acme = groups
+        .iter()
+        .find(|g| {
+            g["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["customer"] == "acme" && m["environment"] == "staging")
+        })
+        .unwrap_or_else(|| panic!("{groups:#?}"));
+    assert_eq!(acme["most_replaced"], 0, "{acme:#}");
+}
