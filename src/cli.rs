@@ -110,6 +110,14 @@ pub struct ImpactArgs {
     /// and group the plans (the head must be the working tree).
     #[arg(long, conflicts_with = "head")]
     pub plan: bool,
+    /// With --plan: plan only this matrix shard's pairs (JSON list of
+    /// `customer:environment`, as `fleetform matrix` writes them).
+    #[arg(long, env = "FLEETFORM_SHARD", requires = "plan")]
+    pub shard: Option<String>,
+    /// The plans of the shards (`impact --plan --shard .. --json` outputs),
+    /// merged into this answer instead of planning here.
+    #[arg(long = "plans-from", num_args = 1.., conflicts_with = "plan")]
+    pub plans_from: Vec<std::path::PathBuf>,
     /// With --plan: where the plans go.
     #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/impact")]
     pub out: std::path::PathBuf,

@@ -287,6 +287,56 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
         "{}",
         stdout(&out)
     );
+
+    // The same in two matrix shards, merged by a last job: one group still.
+    for (name, shard) in [
+        ("a.json", r#"["acme:staging","acme:production"]"#),
+        ("b.json", r#"["globex"]"#),
+    ] {
+        let out = fx
+            .fleetform()
+            .args([
+                "impact", "--base", "HEAD", "--plan", "--json", "--shard", shard,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        fx.write(name, &stdout(&out));
+    }
+    let out = fx
+        .fleetform()
+        .args(["impact", "--base", "HEAD", "--json", "--plans-from"])
+        .arg(fx.path("a.json"))
+        .arg(fx.path("b.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(merged["plans"]["planned"], pairs, "{merged:#}");
+    assert_eq!(
+        merged["plans"]["groups"].as_array().unwrap().len(),
+        1,
+        "{merged:#}"
+    );
+    assert_eq!(
+        merged["plans"]["groups"][0]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        pairs
+    );
+    let out = fx
+        .fleetform()
+        .args(["impact", "--base", "HEAD", "--plans-from"])
+        .arg(fx.path("manager/fleetform.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not the output of `fleetform impact --plan --json`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// `--comment`: one sticky comment on the manager's pull request (updated,

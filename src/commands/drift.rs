@@ -62,7 +62,11 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
             )));
         }
     }
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(crate::fleet::parse_shard)
+        .transpose()?;
     let token = Token::from_env();
     // The manager repo's drift issues: the job's own token
     // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
@@ -91,34 +95,6 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         json: args.json,
         terraform: args.terraform.clone(),
     })
-}
-
-/// Parses a shard: JSON list of `customer:environment` or `customer`.
-fn parse_shard(s: &str) -> Result<BTreeMap<String, Option<Vec<String>>>> {
-    let items: Vec<String> = serde_json::from_str(s).map_err(|e| {
-        Error::Usage(format!(
-            "--shard must be a JSON list of \"customer:environment\" strings: {e}"
-        ))
-    })?;
-    if items.len() > 10_000 {
-        return Err(Error::Usage(
-            "--shard lists more than 10,000 entries".into(),
-        ));
-    }
-    let mut out: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
-    for i in items {
-        match i.split_once(':') {
-            Some((c, e)) => {
-                if let Some(list) = out.entry(c.to_string()).or_insert_with(|| Some(Vec::new())) {
-                    list.push(e.to_string());
-                }
-            }
-            None => {
-                out.insert(i, None);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The pairs to check: the shard's, or `--customer` × `--env`.

@@ -20,6 +20,8 @@ struct Settings {
     head: Option<String>,
     jobs: usize,
     plan: Option<PlanWith>,
+    /// Shard outputs whose plans are merged into this answer.
+    plans_from: Vec<std::path::PathBuf>,
     comment: Option<CommentOn>,
     json: bool,
 }
@@ -37,6 +39,7 @@ struct PlanWith {
     out: std::path::PathBuf,
     terraform: Option<std::path::PathBuf>,
     jobs: usize,
+    shard: Option<std::collections::BTreeMap<String, Option<Vec<String>>>>,
 }
 
 fn resolve(args: &ImpactArgs) -> Result<Settings> {
@@ -74,11 +77,20 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
         head: args.head.clone(),
         jobs: crate::fleet::parallel::jobs(args.jobs),
         comment,
-        plan: args.plan.then(|| PlanWith {
-            out: args.out.clone(),
-            terraform: args.terraform.clone(),
-            jobs: args.jobs.unwrap_or_else(crate::fleet::terraform_jobs),
-        }),
+        plan: match args.plan {
+            false => None,
+            true => Some(PlanWith {
+                out: args.out.clone(),
+                terraform: args.terraform.clone(),
+                jobs: args.jobs.unwrap_or_else(crate::fleet::terraform_jobs),
+                shard: args
+                    .shard
+                    .as_deref()
+                    .map(crate::fleet::parse_shard)
+                    .transpose()?,
+            }),
+        },
+        plans_from: args.plans_from.clone(),
         json: args.json,
     })
 }
@@ -128,10 +140,14 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             jobs: p.jobs,
             out_dir: &p.out,
             terraform: p.terraform.as_deref(),
+            shard: p.shard.as_ref(),
         };
         impact.plans = Some(crate::fleet::impact::plan_affected(
             &live, &registry, &impact, &with, out,
         )?);
+    }
+    if !settings.plans_from.is_empty() {
+        impact.plans = Some(merged(&settings.plans_from)?);
     }
     show(&impact, settings.json, out)?;
     let ctx = crate::ci::RunContext::from_env();
@@ -157,6 +173,33 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The plans of the shards' answers, merged.
+fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
+    let mut shards = Vec::new();
+    for f in files {
+        let bytes = crate::util::fs::read_bounded(f, 256 * 1024 * 1024)
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        #[derive(serde::Deserialize)]
+        struct Shard {
+            plans: Option<crate::fleet::impact::Plans>,
+        }
+        let shard: Shard = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Usage(format!(
+                "{}: not the output of `fleetform impact --plan --json`: {e}",
+                f.display()
+            ))
+        })?;
+        let plans = shard.plans.ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: holds no plans (made without --plan)",
+                f.display()
+            ))
+        })?;
+        shards.push(plans);
+    }
+    Ok(crate::report::impact::merge_plans(shards))
 }
 
 /// The sticky comment on the manager pull request and the status on its

@@ -136,6 +136,9 @@ pub struct PlanSettings<'a> {
     pub jobs: usize,
     pub out_dir: &'a Path,
     pub terraform: Option<&'a Path>,
+    /// Only these pairs (a matrix shard: customer → its environments, or
+    /// all of them when `None`).
+    pub shard: Option<&'a BTreeMap<String, Option<Vec<String>>>>,
 }
 
 /// Plans the affected pairs at the head (the manager in use, against the
@@ -147,8 +150,14 @@ pub fn plan_affected(
     settings: &PlanSettings<'_>,
     out: &crate::output::Output,
 ) -> crate::error::Result<Plans> {
+    let in_shard = |u: &Unit| {
+        settings.shard.is_none_or(|s| {
+            s.get(&u.customer)
+                .is_some_and(|envs| envs.as_ref().is_none_or(|e| e.contains(&u.environment)))
+        })
+    };
     let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
-    for p in &impact.changed {
+    for p in impact.changed.iter().filter(|p| in_shard(&p.unit)) {
         let Some(c) = registry.get(&p.unit.customer) else {
             continue;
         };
@@ -190,7 +199,12 @@ pub fn plan_affected(
             out,
         )
     };
-    let affected: Vec<&Unit> = impact.changed.iter().map(|p| &p.unit).collect();
+    let affected: Vec<&Unit> = impact
+        .changed
+        .iter()
+        .map(|p| &p.unit)
+        .filter(|u| in_shard(u))
+        .collect();
     let mut planned = Vec::new();
     let mut failed = Vec::new();
     for r in rows {

@@ -23,7 +23,7 @@ pub use run::{
     execute, local_products_file, local_source, local_sources, prepare, remove_leftovers, Fleet,
     Outcome, Row, SourceFn,
 };
-pub use select::{check_environments, environments_for, pairs, select, shard_pairs};
+pub use select::{check_environments, environments_for, pairs, parse_shard, select, shard_pairs};
 
 /// How many plans a fleet run makes at once by default: twice the cores.
 /// A Terraform run spends much of its time waiting (starting the provider,

@@ -79,3 +79,31 @@ pub fn shard_pairs<'r>(
         })
         .collect()
 }
+
+/// Parses a shard: JSON list of `customer:environment` or `customer`.
+pub fn parse_shard(s: &str) -> Result<BTreeMap<String, Option<Vec<String>>>> {
+    let items: Vec<String> = serde_json::from_str(s).map_err(|e| {
+        Error::Usage(format!(
+            "--shard must be a JSON list of \"customer:environment\" strings: {e}"
+        ))
+    })?;
+    if items.len() > 10_000 {
+        return Err(Error::Usage(
+            "--shard lists more than 10,000 entries".into(),
+        ));
+    }
+    let mut out: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
+    for i in items {
+        match i.split_once(':') {
+            Some((c, e)) => {
+                if let Some(list) = out.entry(c.to_string()).or_insert_with(|| Some(Vec::new())) {
+                    list.push(e.to_string());
+                }
+            }
+            None => {
+                out.insert(i, None);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -64,7 +64,7 @@ pub struct Impact {
 }
 
 /// The affected pairs' plans, grouped by what they do.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct Plans {
     pub planned: usize,
     pub groups: Vec<PlanGroup>,
@@ -74,7 +74,7 @@ pub struct Plans {
 
 /// Pairs whose plans do the same: the same actions on the same resource
 /// addresses touching the same attribute paths.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PlanGroup {
     pub members: Vec<Unit>,
     /// What each member's plan does.
@@ -136,6 +136,34 @@ pub fn group_plans(
     }
     let mut out: Vec<PlanGroup> = groups.into_iter().map(|(_, g)| g).collect();
     out.sort_by_key(|g| std::cmp::Reverse(g.members.len()));
+    out
+}
+
+/// The plans of several shards as one: groups with the same resource
+/// changes are merged (members joined, the largest counts, every verdict).
+pub fn merge_plans(shards: Vec<Plans>) -> Plans {
+    let mut out = Plans::default();
+    for p in shards {
+        out.planned += p.planned;
+        out.failed.extend(p.failed);
+        for g in p.groups {
+            match out.groups.iter_mut().find(|o| o.resources == g.resources) {
+                Some(o) => {
+                    o.members.extend(g.members);
+                    o.most_destroyed = o.most_destroyed.max(g.most_destroyed);
+                    o.most_replaced = o.most_replaced.max(g.most_replaced);
+                    for v in g.gates {
+                        if !o.gates.contains(&v) {
+                            o.gates.push(v);
+                        }
+                    }
+                }
+                None => out.groups.push(g),
+            }
+        }
+    }
+    out.groups
+        .sort_by_key(|g| std::cmp::Reverse(g.members.len()));
     out
 }
 
