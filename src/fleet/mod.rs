@@ -9,8 +9,9 @@
 //!
 //! May import: `config`, `values`, `terraform`, `report` (the row types a
 //! run returns live there, next to their table), `util`, `error`, `audit`
-//! (one record per pair as it finishes) and `output` (notes, diagnostics,
-//! progress). Never the commands, `deploy` or `github`.
+//! (one record per pair as it finishes), `records` (what was deployed, for
+//! the impact preview) and `output` (notes, diagnostics, progress). Never
+//! the commands, `deploy` or `github`.
 
 pub mod impact;
 pub mod parallel;

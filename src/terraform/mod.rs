@@ -5,7 +5,8 @@
 //! the outputs a product takes from the products it needs (`needs`) and
 //! plan summaries (`summary`: what a plan does).
 //!
-//! May import: `config`, `values`, `policy`, `report` and `util`. Never the
+//! May import: `config`, `values`, `policy`, `report`, `records` (the
+//! name of the customer-files file a plan keeps) and `util`. Never the
 //! commands, the GitHub client or the runner's I/O (`ci`).
 
 mod cli;
