@@ -132,6 +132,10 @@ pub struct ImpactArgs {
     /// With --comment: the manager repo, owner/name.
     #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
     pub manager_repo: Option<String>,
+    /// Show old → new values in the text output (never in the comment or
+    /// the step summary, which every reader of the manager repo sees).
+    #[arg(long)]
+    pub show_values: bool,
     /// With --comment: the pull request number.
     #[arg(long, env = "FLEETFORM_PR")]
     pub pr: Option<u64>,

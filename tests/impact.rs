@@ -139,7 +139,7 @@ fn a_change_to_staging_defaults_touches_only_the_staging_pairs_it_reaches() {
     // The working tree is the default head, and the text form says it all.
     let out = fx
         .fleetform()
-        .args(["impact", "--base", "HEAD~1"])
+        .args(["impact", "--base", "HEAD~1", "--show-values"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -392,6 +392,17 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
     );
     assert!(
         comments[0].body.contains("`globex/staging`"),
+        "{}",
+        comments[0].body
+    );
+    // Keys and the file that set them; never a customer's values.
+    assert!(
+        comments[0].body.contains("`/region` (`values/staging.yml:"),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        !comments[0].body.contains("us-east-"),
         "{}",
         comments[0].body
     );

@@ -23,6 +23,7 @@ struct Settings {
     /// Shard outputs whose plans are merged into this answer.
     plans_from: Vec<std::path::PathBuf>,
     comment: Option<CommentOn>,
+    show_values: bool,
     json: bool,
 }
 
@@ -77,6 +78,7 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
         head: args.head.clone(),
         jobs: crate::fleet::parallel::jobs(args.jobs),
         comment,
+        show_values: args.show_values,
         plan: match args.plan {
             false => None,
             true => Some(PlanWith {
@@ -149,9 +151,9 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if !settings.plans_from.is_empty() {
         impact.plans = Some(merged(&settings.plans_from)?);
     }
-    show(&impact, settings.json, out)?;
+    show(&impact, settings.json, settings.show_values, out)?;
     let ctx = crate::ci::RunContext::from_env();
-    let _ = ctx.append_summary(&crate::report::impact::markdown(&impact));
+    let _ = ctx.append_summary(&crate::report::impact::markdown(&impact, false));
     if let Some(on) = &settings.comment {
         out.mask(on.token.expose());
         post(on, &impact, ctx.run_url(), out)?;
@@ -235,13 +237,13 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Output) 
     Ok(())
 }
 
-fn show(impact: &Impact, json: bool, out: &Output) -> Result<()> {
+fn show(impact: &Impact, json: bool, values: bool, out: &Output) -> Result<()> {
     if json {
         let text = serde_json::to_string_pretty(impact)
             .map_err(|e| Error::Failed(format!("serialising the impact: {e}")))?;
         out.result(&text);
     } else {
-        out.result(crate::report::impact::markdown(impact).trim_end());
+        out.result(crate::report::impact::markdown(impact, values).trim_end());
     }
     Ok(())
 }

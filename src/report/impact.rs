@@ -223,13 +223,18 @@ fn plans_markdown(p: &Plans) -> String {
 const KEYS_SHOWN: usize = 5;
 
 /// The impact as Markdown (terminal and step summary alike).
-pub fn markdown(i: &Impact) -> String {
-    markdown_listing(i, usize::MAX)
+///
+/// The values themselves (old → new) only with `values`: a customer's
+/// values are the customer's, and the comment, the step summary and the
+/// log of a manager repo are read by everyone who can read that repo. By
+/// default a changed key shows the file and position that set it.
+pub fn markdown(i: &Impact, values: bool) -> String {
+    markdown_listing(i, usize::MAX, values)
 }
 
 /// The Markdown with at most `listed` changed pairs in the table (the
 /// counts always of all of them).
-fn markdown_listing(i: &Impact, listed: usize) -> String {
+fn markdown_listing(i: &Impact, listed: usize, values: bool) -> String {
     let mut out = format!(
         "### fleetform impact: {} → {}\n\n",
         md_code_cell(&i.base),
@@ -271,7 +276,7 @@ fn markdown_listing(i: &Impact, listed: usize) -> String {
             out.push_str(&format!(
                 "| {} | {} |\n",
                 md_code_cell(&p.unit.to_string()),
-                changes(p)
+                changes(p, values)
             ));
         }
         out.push('\n');
@@ -292,14 +297,23 @@ fn markdown_listing(i: &Impact, listed: usize) -> String {
         };
         out.push_str(&format!("- {}:\n", md_code_cell(&who)));
         for d in &b.problems {
-            out.push_str(&format!("  - {}\n", md_escape(&d.to_string())));
+            // The message may quote the customer's value: only with values.
+            let shown = if values {
+                d.to_string()
+            } else {
+                match &d.pointer {
+                    Some(p) if !p.is_empty() => format!("{}: {p}", d.location),
+                    _ => d.location.to_string(),
+                }
+            };
+            out.push_str(&format!("  - {}\n", md_escape(&shown)));
         }
     }
     out
 }
 
 /// One pair's changes for its table cell.
-fn changes(p: &PairImpact) -> String {
+fn changes(p: &PairImpact, values: bool) -> String {
     let show = |v: &Option<Value>| {
         v.as_ref()
             .map(|v| v.to_string())
@@ -310,16 +324,21 @@ fn changes(p: &PairImpact) -> String {
         .iter()
         .take(KEYS_SHOWN)
         .map(|c| {
-            format!(
-                "{}: {} → {}{}",
-                md_code_cell(&c.key),
-                md_code_cell(&show(&c.old)),
-                md_code_cell(&show(&c.new)),
-                c.file
-                    .as_deref()
-                    .map(|f| format!(" ({})", md_code_cell(f)))
-                    .unwrap_or_default()
-            )
+            let file = c
+                .file
+                .as_deref()
+                .map(|f| format!(" ({})", md_code_cell(f)))
+                .unwrap_or_default();
+            if values {
+                format!(
+                    "{}: {} → {}{file}",
+                    md_code_cell(&c.key),
+                    md_code_cell(&show(&c.old)),
+                    md_code_cell(&show(&c.new)),
+                )
+            } else {
+                format!("{}{file}", md_code_cell(&c.key))
+            }
         })
         .collect();
     if p.values.len() > KEYS_SHOWN {
@@ -349,7 +368,7 @@ pub fn comment(i: &Impact, run_url: Option<&str>) -> String {
     };
     let mut listed = i.changed.len();
     loop {
-        let body = format!("{MARKER}\n{}{tail}", markdown_listing(i, listed));
+        let body = format!("{MARKER}\n{}{tail}", markdown_listing(i, listed, false));
         if body.len() <= super::comment::COMMENT_LIMIT || listed == 0 {
             return body;
         }
