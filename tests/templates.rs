@@ -1192,4 +1192,47 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
     ] {
         assert!(run["env"].get(k).is_some(), "{k}");
     }
+    // The plans: shards in the environment that holds the read-only
+    // credentials, each reading only, its answer kept without values; one
+    // merge job answers with them.
+    let plan = &doc["jobs"]["plan"];
+    assert_eq!(plan["environment"].as_str(), Some("impact-plan"));
+    let perms: Vec<String> = plan["permissions"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{}: {}", k.as_str().unwrap(), v.as_str().unwrap()))
+        .collect();
+    assert_eq!(perms, ["contents: read"]);
+    let step = plan["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s.get("run").is_some())
+        .unwrap();
+    let script = step["run"].as_str().unwrap();
+    assert!(!script.contains("${{"), "{script}");
+    assert!(
+        script.contains("--plan --shard \"$SHARD\" --json"),
+        "{script}"
+    );
+    assert!(!script.contains("--show-values"), "{script}");
+    let merge = &doc["jobs"]["merge"];
+    assert_eq!(merge["needs"].as_str(), Some("plan"));
+    assert!(
+        merge.get("environment").is_none(),
+        "the merge job holds no credentials"
+    );
+    let script = merge["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s.get("run").is_some())
+        .unwrap()["run"]
+        .as_str()
+        .unwrap();
+    assert!(
+        script.contains("--plans-from") && script.contains("--comment"),
+        "{script}"
+    );
 }

@@ -151,6 +151,10 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if !settings.plans_from.is_empty() {
         impact.plans = Some(merged(&settings.plans_from)?);
     }
+    // A shard's answer becomes a workflow artifact: without values.
+    if settings.plan.as_ref().is_some_and(|p| p.shard.is_some()) && !settings.show_values {
+        impact = impact.without_values();
+    }
     show(&impact, settings.json, settings.show_values, out)?;
     let ctx = crate::ci::RunContext::from_env();
     let _ = ctx.append_summary(&crate::report::impact::markdown(&impact, false));

@@ -219,6 +219,28 @@ fn plans_markdown(p: &Plans) -> String {
     out
 }
 
+impl Impact {
+    /// The answer without the values (old and new) and without schema
+    /// messages (which may quote a value): what may be kept where every
+    /// reader of the manager repo can read it, like a workflow artifact.
+    pub fn without_values(mut self) -> Impact {
+        for p in &mut self.changed {
+            for v in &mut p.values {
+                v.old = None;
+                v.new = None;
+            }
+        }
+        for b in self.broken.iter_mut().chain(self.unreadable.iter_mut()) {
+            for d in &mut b.problems {
+                d.message =
+                    "fails the head schema (run impact --show-values locally for the message)"
+                        .into();
+            }
+        }
+        self
+    }
+}
+
 /// Longest list of changed keys shown per pair in the table.
 const KEYS_SHOWN: usize = 5;
 
