@@ -383,6 +383,30 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
         gh.requests().len() - before
     };
     assert_eq!(answer(0), 3, "list comments, create one, set the status");
+    // What a commenting job writes (the workflow keeps it as an artifact)
+    // has keys and files, never values.
+    let out = fx
+        .fleetform()
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_TOKEN", gh.token())
+        .args([
+            "impact",
+            "--base",
+            "HEAD",
+            "--json",
+            "--comment",
+            "--manager-repo",
+            manager,
+        ])
+        .args(["--pr", &pr.to_string(), "--sha", &head])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = stdout(&out);
+    assert!(
+        written.contains("\"/region\"") && !written.contains("us-east-"),
+        "{written}"
+    );
     let comments = gh.comments(manager, pr);
     assert_eq!(comments.len(), 1);
     assert!(

@@ -1235,4 +1235,8 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
         script.contains("--plans-from") && script.contains("--comment"),
         "{script}"
     );
+    assert!(
+        read(rel).contains("name: fleetform-impact\n"),
+        "the whole answer is an artifact"
+    );
 }

@@ -151,8 +151,12 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if !settings.plans_from.is_empty() {
         impact.plans = Some(merged(&settings.plans_from)?);
     }
-    // A shard's answer becomes a workflow artifact: without values.
-    if settings.plan.as_ref().is_some_and(|p| p.shard.is_some()) && !settings.show_values {
+    // A shard's answer, and whatever a job that comments writes, end up
+    // where every reader of the manager repo reads them (an artifact, the
+    // log): without values.
+    let shared =
+        settings.comment.is_some() || settings.plan.as_ref().is_some_and(|p| p.shard.is_some());
+    if shared && !settings.show_values {
         impact = impact.without_values();
     }
     show(&impact, settings.json, settings.show_values, out)?;
