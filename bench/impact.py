@@ -24,6 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
+from providers import write_section  # noqa: E402
 
 MARK = "<!-- case 8 -->"
 GOAL_S = 2.0
@@ -136,20 +137,8 @@ def main():
         bench.rm(a.scratch)
     took = f"Case 8 took {time.time() - t0:.0f} s.\n\n"
     section = report(c).replace("\n" + MARK + "\n", "\n" + took + MARK + "\n")
-    write_markers(a.results, section)
+    write_section(a.results, section, MARK)
     print(section)
-
-
-def write_markers(results, section):
-    text = open(results).read() if os.path.exists(results) else ""
-    if MARK in text:
-        head, rest = text.split(MARK, 1)
-        tail = rest.split(MARK, 1)[1] if MARK in rest else ""
-        text = head + section.strip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(results, "w") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":

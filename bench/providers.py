@@ -258,11 +258,12 @@ def report(c):
     return "\n".join(out) + "\n"
 
 
-def write_section(results, section):
+def write_section(results, section, mark=MARK):
+    """Replaces the section between two `mark` lines in FILE (or appends it)."""
     text = open(results).read() if os.path.exists(results) else ""
-    if MARK in text:
-        head, rest = text.split(MARK, 1)
-        tail = rest.split(MARK, 1)[1] if MARK in rest else ""
+    if mark in text:
+        head, rest = text.split(mark, 1)
+        tail = rest.split(mark, 1)[1] if mark in rest else ""
         text = head + section.strip("\n") + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section

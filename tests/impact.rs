@@ -8,8 +8,6 @@
 mod common;
 mod support;
 
-use std::process::Command;
-
 use support::fake_github::FakeGitHub;
 
 use common::{require_terraform, stderr, stdout, Fixture};
@@ -18,35 +16,14 @@ use serde_json::Value;
 /// The example fleet in a git repository, committed.
 fn repo() -> Fixture {
     let fx = Fixture::new();
-    git(&fx, &["init", "-q"]);
+    fx.git(&["init", "-q"]);
     commit(&fx, "base");
     fx
 }
 
-fn git(fx: &Fixture, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(fx.root())
-        .args([
-            "-c",
-            "user.email=ci@example.test",
-            "-c",
-            "user.name=ci",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git is installed");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn commit(fx: &Fixture, message: &str) {
-    git(fx, &["add", "-A"]);
-    git(fx, &["commit", "-q", "--allow-empty", "-m", message]);
+    fx.git(&["add", "-A"]);
+    fx.git(&["commit", "-q", "--allow-empty", "-m", message]);
 }
 
 fn impact(fx: &Fixture, args: &[&str]) -> (Option<i32>, Value, String) {

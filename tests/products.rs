@@ -477,33 +477,13 @@ fn a_circle_of_needs_is_a_configuration_error() {
 #[test]
 fn an_impact_preview_groups_a_module_change_that_replaces_some_customers_networks() {
     let p = Products::new();
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(p.fx.root())
-            .args([
-                "-c",
-                "user.email=ci@example.test",
-                "-c",
-                "user.name=ci",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     p.plan_all();
     for c in ["acme", "initech"] {
         assert!(p.apply(c, "network", "staging").status.success());
     }
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "base"]);
+    p.fx.git(&["init", "-q"]);
+    p.fx.git(&["add", "-A"]);
+    p.fx.git(&["commit", "-q", "-m", "base"]);
     // Single-zone networks move to a new range: a replacement (cidr forces
     // a new network), for initech only (acme has two zones).
     let module =

@@ -252,18 +252,8 @@ impl Terraform {
         step: &'static str,
         args: &[&str],
     ) -> Result<(), TerraformError> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.current_dir(dir);
-        crate::util::process::scrub_env(&mut cmd, &self.pass_env, tf_withheld);
-        if let Some(cache) = self.providers.as_ref().and_then(|p| p.cache.as_ref()) {
-            cmd.env("TF_PLUGIN_CACHE_DIR", cache);
-        }
-        let out = cmd
-            .env("TF_DATA_DIR", data_dir)
-            .env("TF_IN_AUTOMATION", "1")
-            .env("TF_INPUT", "0")
-            .env("CHECKPOINT_DISABLE", "1")
-            .stdin(Stdio::null())
+        let out = self
+            .command_in(dir, data_dir)
             .args(args)
             .output()
             .map_err(TerraformError::Io)?;
@@ -369,32 +359,10 @@ impl Workspace {
         customer: &str,
         environment: &str,
     ) -> Result<Self, TerraformError> {
-        let io = |what: &'static str, path: &Path, e: std::io::Error| {
-            TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
-        };
-        std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
-        let dir = tempfile::Builder::new()
-            .prefix(WORK_PREFIX)
-            .tempdir_in(parent)
-            .map_err(|e| io("creating a working copy in", parent, e))?;
-        let lock_path = dir.path().join(WORK_LOCK);
-        let lock =
-            std::fs::File::create_new(&lock_path).map_err(|e| io("creating", &lock_path, e))?;
-        lock.try_lock()
-            .map_err(|e| io("locking", &lock_path, std::io::Error::other(e.to_string())))?;
+        let ws = Workspace::backend_only(manager, parent, customer, environment)?;
         let module = manager.path(manager.working_dir());
-        crate::util::fs::copy_module(&module, dir.path())?;
-        let key = manager.state_key(customer, environment);
-        let backend = pair_backend(manager, &key)?;
-        let override_path = dir.path().join(BACKEND_OVERRIDE);
-        std::fs::write(&override_path, backend_override(manager))
-            .map_err(|e| io("writing", &override_path, e))?;
-        Ok(Workspace {
-            _lock: lock,
-            dir,
-            backend,
-            log: String::new(),
-        })
+        crate::util::fs::copy_module(&module, ws.path())?;
+        Ok(ws)
     }
 
     /// A working copy with the backend of `manager`'s product for
@@ -574,20 +542,27 @@ fn pair_backend(manager: &Manager, key: &str) -> Result<(&'static str, String), 
 
 impl Terraform {
     fn command(&self, ws: &Workspace) -> Command {
+        let mut cmd = self.command_in(ws.path(), &ws.data_dir());
+        if let Some(n) = self.threads {
+            cmd.env("GOMAXPROCS", n.to_string());
+        }
+        cmd
+    }
+
+    /// Terraform in `dir` with `data_dir`, the plugin cache of the run and
+    /// a scrubbed environment.
+    fn command_in(&self, dir: &Path, data_dir: &Path) -> Command {
         let mut cmd = Command::new(&self.binary);
-        cmd.current_dir(ws.path());
+        cmd.current_dir(dir);
         // Credentials and the runner's files never reach Terraform, its
         // providers, `external` data sources or provisioners (see
         // `crate::util::process`); nor do variables that would set Terraform's
         // inputs, flags, workspace or data dir behind fleetform's back.
         crate::util::process::scrub_env(&mut cmd, &self.pass_env, tf_withheld);
-        if let Some(n) = self.threads {
-            cmd.env("GOMAXPROCS", n.to_string());
-        }
         if let Some(cache) = self.providers.as_ref().and_then(|p| p.cache.as_ref()) {
             cmd.env("TF_PLUGIN_CACHE_DIR", cache);
         }
-        cmd.env("TF_DATA_DIR", ws.data_dir())
+        cmd.env("TF_DATA_DIR", data_dir)
             .env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")
             .env("CHECKPOINT_DISABLE", "1")
@@ -660,23 +635,12 @@ impl Terraform {
             ));
             return Ok(());
         }
-        let backend = format!("-backend-config={}={}", ws.backend.0, ws.backend.1);
-        self.run(
-            ws,
-            "init",
-            &[
-                "init",
-                "-input=false",
-                "-no-color",
-                "-lock-timeout=120s",
-                &backend,
-            ],
-        )?;
-        Ok(())
+        self.init_backend(ws)
     }
 
-    /// `init` of the backend alone (a [`Workspace::backend_only`] copy):
-    /// never from the run's prepared data dir, which is another module's.
+    /// A real `init` with the pair's backend setting; alone it serves a
+    /// [`Workspace::backend_only`] copy, never from the run's prepared
+    /// data dir, which is another module's.
     pub fn init_backend(&self, ws: &mut Workspace) -> Result<(), TerraformError> {
         let backend = format!("-backend-config={}={}", ws.backend.0, ws.backend.1);
         self.run(

@@ -110,32 +110,18 @@ pub fn run(dir: &Path, args: &[&str]) -> Result<String, GitError> {
 /// configuration and environment from running a program; `-z` names every
 /// path exactly (no quoting).
 pub fn changed_files(dir: &Path, from: &str, to: &str) -> Result<Vec<PathBuf>, GitError> {
-    let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
-    let range = format!("{from}..{to}");
-    let names = run(
-        dir,
-        &[
-            "diff",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--end-of-options",
-            &range,
-            "--",
-        ],
-    )?;
-    Ok(names
-        .split('\0')
-        .filter(|l| !l.is_empty())
-        .map(|l| top.join(l))
-        .collect())
+    changed(dir, &format!("{from}..{to}"))
 }
 
 /// Files changed since a checked revision in the working tree (committed
 /// or not; untracked files are not listed), as absolute paths.
 pub fn changed_since(dir: &Path, from: &str) -> Result<Vec<PathBuf>, GitError> {
+    changed(dir, from)
+}
+
+/// `git diff --name-only` of `revs` (a range, or one revision against the
+/// working tree), as absolute paths.
+fn changed(dir: &Path, revs: &str) -> Result<Vec<PathBuf>, GitError> {
     let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
     let names = run(
         dir,
@@ -147,7 +133,7 @@ pub fn changed_since(dir: &Path, from: &str) -> Result<Vec<PathBuf>, GitError> {
             "--no-ext-diff",
             "--no-textconv",
             "--end-of-options",
-            from,
+            revs,
             "--",
         ],
     )?;

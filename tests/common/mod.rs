@@ -55,6 +55,23 @@ impl Fixture {
         std::fs::write(p, text).unwrap();
     }
 
+    /// Runs git in the fixture's root (a repository once `init` ran),
+    /// with an identity and no signing.
+    pub fn git(&self, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .current_dir(self.root())
+            .args(["-c", "user.email=ci@example.test", "-c", "user.name=ci"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .expect("git is installed");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Appends text to a file.
     pub fn append(&self, rel: &str, text: &str) {
         let mut s = self.read(rel);
