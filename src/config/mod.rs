@@ -4,9 +4,10 @@
 //! Both are loaded through [`crate::yaml`], deserialised with
 //! `deny_unknown_fields`, and every error points at the offending line.
 //!
-//! Here: fleetform.yml (`mod.rs`), the registry (`registry`), the names
-//! both accept (`names`), and text-preserving edits of the registry and its
-//! lock (`edit`).
+//! Here: fleetform.yml (`mod.rs`), its products and the unit of work
+//! (`products`) and its records store (`records`), the registry
+//! (`registry`), the names both accept (`names`), and text-preserving edits
+//! of the registry and its lock (`edit`).
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
 
@@ -21,10 +22,12 @@ use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 pub mod edit;
 mod names;
 mod products;
+mod records;
 mod registry;
 
 pub use names::{is_date, is_email, is_repo, is_slug};
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
+pub use records::Records;
 pub use registry::*;
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
@@ -150,45 +153,6 @@ pub struct ManagerConfig {
     /// deployment records).
     #[serde(default)]
     pub records: Records,
-}
-
-/// `records:` in fleetform.yml: a folder, or an S3-compatible bucket.
-/// Every record is its own object, written create-only.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Records {
-    /// A folder in the manager repo (the default: `.fleetform/records`).
-    Local {
-        #[serde(default = "default_records_dir")]
-        dir: RepoPath,
-    },
-    /// An S3 bucket (usually the state bucket) under `prefix`; a bucket
-    /// with Object Lock and a default retention keeps records immutable.
-    S3 {
-        bucket: String,
-        region: String,
-        #[serde(default = "default_records_prefix")]
-        prefix: String,
-        /// Custom endpoint (S3-compatible stores, tests).
-        endpoint: Option<String>,
-        #[serde(default)]
-        use_path_style: bool,
-    },
-}
-
-impl Default for Records {
-    fn default() -> Self {
-        Records::Local {
-            dir: default_records_dir(),
-        }
-    }
-}
-
-fn default_records_dir() -> RepoPath {
-    RepoPath::default_for(".fleetform/records")
-}
-fn default_records_prefix() -> String {
-    "fleetform/records".into()
 }
 
 /// `sync:` in fleetform.yml.
@@ -489,27 +453,6 @@ impl Manager {
                     &format!("/terraform/pass_env/{i}"),
                     "an environment variable name: letters, digits and `_`, not starting with a digit",
                 ));
-            }
-        }
-        Ok(())
-    }
-
-    /// An S3 prefix is a relative key path without `..`.
-    fn check_records(&self) -> Result<(), ConfigError> {
-        if let Records::S3 { prefix, bucket, .. } = &self.config.records {
-            let ok = !prefix.starts_with('/')
-                && !prefix.split('/').any(|seg| seg == ".." || seg == ".")
-                && prefix
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-            if !ok {
-                return Err(self.invalid(
-                    "/records/prefix",
-                    "a key prefix of letters, digits, `-`, `_`, `.` and `/`, not starting with `/`, without `..`",
-                ));
-            }
-            if bucket.is_empty() || bucket.contains('/') {
-                return Err(self.invalid("/records/bucket", "a bucket name"));
             }
         }
         Ok(())

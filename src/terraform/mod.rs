@@ -1,5 +1,6 @@
-//! Terraform: the process runner (`cli`: an isolated working copy, the
-//! backend, a scrubbed environment, `init`/`plan`/`show`/`apply`), the
+//! Terraform: the process runner (`cli`: a scrubbed environment,
+//! `init`/`plan`/`show`/`apply`), a pair's isolated working copy and its
+//! backend (`workspace`), why either failed (`error`), the
 //! per customer × environment engine (`engine`: values → plan folder →
 //! gates → apply), a data dir prepared once per fleet run (`datadir`),
 //! the outputs a product takes from the products it needs (`needs`) and
@@ -12,7 +13,11 @@
 mod cli;
 mod datadir;
 pub mod engine;
+mod error;
 pub mod needs;
 pub mod summary;
+mod workspace;
 
 pub use cli::*;
+pub use error::TerraformError;
+pub use workspace::{remove_stale_workspaces, Sweep, Workspace, WORK_PREFIX};

@@ -1,0 +1,66 @@
+//! `records:` in fleetform.yml: where records that must outlive a runner
+//! are kept, and its check.
+
+use super::*;
+
+/// `records:` in fleetform.yml: a folder, or an S3-compatible bucket.
+/// Every record is its own object, written create-only.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Records {
+    /// A folder in the manager repo (the default: `.fleetform/records`).
+    Local {
+        #[serde(default = "default_records_dir")]
+        dir: RepoPath,
+    },
+    /// An S3 bucket (usually the state bucket) under `prefix`; a bucket
+    /// with Object Lock and a default retention keeps records immutable.
+    S3 {
+        bucket: String,
+        region: String,
+        #[serde(default = "default_records_prefix")]
+        prefix: String,
+        /// Custom endpoint (S3-compatible stores, tests).
+        endpoint: Option<String>,
+        #[serde(default)]
+        use_path_style: bool,
+    },
+}
+
+impl Default for Records {
+    fn default() -> Self {
+        Records::Local {
+            dir: default_records_dir(),
+        }
+    }
+}
+
+fn default_records_dir() -> RepoPath {
+    RepoPath::default_for(".fleetform/records")
+}
+fn default_records_prefix() -> String {
+    "fleetform/records".into()
+}
+
+impl Manager {
+    /// An S3 prefix is a relative key path without `..`.
+    pub(super) fn check_records(&self) -> Result<(), ConfigError> {
+        if let Records::S3 { prefix, bucket, .. } = &self.config.records {
+            let ok = !prefix.starts_with('/')
+                && !prefix.split('/').any(|seg| seg == ".." || seg == ".")
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+            if !ok {
+                return Err(self.invalid(
+                    "/records/prefix",
+                    "a key prefix of letters, digits, `-`, `_`, `.` and `/`, not starting with `/`, without `..`",
+                ));
+            }
+            if bucket.is_empty() || bucket.contains('/') {
+                return Err(self.invalid("/records/bucket", "a bucket name"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+//! Why running Terraform failed: shared by the runner and the working
+//! copies.
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TerraformError {
+    #[error("`{binary}` was not found on PATH; install it (https://developer.hashicorp.com/terraform/install or https://opentofu.org/docs/intro/install/) or set FLEETFORM_TERRAFORM to its path")]
+    NotFound { binary: String },
+    #[error("cannot prepare the working copy: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot prepare the working copy: {0}")]
+    Fs(#[from] crate::util::fs::FsError),
+    #[error("`{binary} {step}` failed (exit {code}):\n{output}")]
+    Failed {
+        binary: String,
+        step: &'static str,
+        code: i32,
+        output: String,
+    },
+    #[error("the saved plan is stale: the state changed after it was made; plan again")]
+    StalePlan { output: String },
+    #[error("the state is locked by another run; wait for it to finish (or release a stuck lock with `force-unlock`):\n{output}")]
+    Locked { output: String },
+}
+
+pub(super) fn fs_err(what: &'static str, path: &Path, e: std::io::Error) -> TerraformError {
+    TerraformError::Fs(crate::util::fs::FsError::new(what, path, e))
+}
