@@ -451,7 +451,6 @@ fn render_explains_a_products_layers() {
 #[test]
 fn a_circle_of_needs_is_a_configuration_error() {
     let p = Products::new();
-    p.fx.append("products/manager/fleetform.yml", "");
     let cfg = p.fx.read("products/manager/fleetform.yml");
     p.fx.write(
         "products/manager/fleetform.yml",

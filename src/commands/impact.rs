@@ -125,7 +125,6 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     .map_err(|e| Error::Usage(e.to_string()))?;
     let store = crate::records::Store::for_manager(&live);
     let ctx = Context {
-        live: &live,
         registry: &registry,
         store: &store,
         changed_files: under(manager_dir, changed),

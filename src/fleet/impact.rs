@@ -28,10 +28,9 @@ pub struct Side {
     pub manager: Manager,
 }
 
-/// Where the comparison reads the customers from: the manager in use
-/// (its registry paths and records store).
+/// Where the comparison reads the customers from (the registry of the
+/// manager in use, its records store) and what changed in git.
 pub struct Context<'a> {
-    pub live: &'a Manager,
     pub registry: &'a Registry,
     pub store: &'a crate::records::Store,
     /// Files changed between base and head, relative to the manager root.
