@@ -209,16 +209,29 @@ pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let clients = Clients::new(&rt, &settings)?;
     // Local files first: no request is spent on a checkout without variables.
-    let (source, files) = local_source(&settings)?;
+    let per_product = product_files(&settings);
+    let local = match &per_product {
+        Some(_) => None,
+        None => Some(local_source(&settings)?),
+    };
     let run_url = ctx.run_url();
     let report = rt.block_on(async {
-        let schema = fetch_schema(&clients.gh, &settings).await?;
         let sender = Sender {
             clients: &clients,
             settings: &settings,
             subject: &subject,
             run_url: run_url.clone(),
         };
+        let Some((source, files)) = local else {
+            // Per product: each product has its own schema in the manager,
+            // which checks the values and says so on the pull request.
+            out.note("products: the manager checks each product's values");
+            let files = per_product.clone().unwrap_or_default();
+            return sender
+                .dispatch(sender.payload(files, ctx.run_id.as_deref()))
+                .await;
+        };
+        let schema = fetch_schema(&clients.gh, &settings).await?;
         match customer::check(&source, &schema) {
             Err(problems) => sender.refuse(problems).await,
             Ok(_) => {
@@ -316,6 +329,54 @@ fn local_source(settings: &Settings) -> Result<(CustomerSource, Vec<String>)> {
         overrides,
     };
     Ok((source, files))
+}
+
+/// A checkout that subscribes to products (it has the products file, or
+/// no variables file but a product's, `infra/<product>/variables.yml`):
+/// the files the dispatch lists, the products file and every product's
+/// variables and override files. `None`: a checkout of one product.
+fn product_files(settings: &Settings) -> Option<Vec<String>> {
+    let infra = Path::new(&settings.variables)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let products_file = infra.join("products.yml");
+    let mut files = Vec::new();
+    let mut dirs: Vec<String> = std::fs::read_dir(if infra.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &infra
+    })
+    .map(|entries| {
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|name| is_slug(name))
+            .collect()
+    })
+    .unwrap_or_default();
+    dirs.sort();
+    for product in dirs {
+        let dir = infra.join(&product);
+        if !dir.join("variables.yml").is_file() {
+            continue;
+        }
+        files.push(dir.join("variables.yml").to_string_lossy().to_string());
+        let pattern = dir.join("variables.{environment}.yml");
+        for (_, path) in local_overrides(&pattern.to_string_lossy()) {
+            files.push(path.to_string_lossy().to_string());
+        }
+    }
+    let subscribes =
+        products_file.is_file() || (!Path::new(&settings.variables).exists() && !files.is_empty());
+    if !subscribes {
+        return None;
+    }
+    if products_file.is_file() {
+        files.insert(0, products_file.to_string_lossy().to_string());
+    }
+    Some(files)
 }
 
 /// The schema, from the manager repo (1 request).

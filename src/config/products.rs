@@ -80,6 +80,15 @@ impl Unit {
         }
     }
 
+    /// The unit within its customer: `<environment>`, or
+    /// `<product>/<environment>` (status slots, summaries, seals).
+    pub fn place(&self) -> String {
+        match &self.product {
+            Some(p) => format!("{p}/{}", self.environment),
+            None => self.environment.clone(),
+        }
+    }
+
     /// The folder of this unit under a results root:
     /// `<customer>/<environment>`, or `<customer>/<product>/<environment>`.
     pub fn rel_dir(&self) -> PathBuf {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Customer, Manager};
+use crate::config::{Customer, Manager, PRODUCTS_FILE};
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{short_sha, Payload, EVENT_APPLY};
 use crate::error::{Error, Result};
@@ -21,6 +21,7 @@ use super::authorise::{authorise, reviewed_by, still_active_on_default_branch};
 use super::comment::mark_applied;
 use super::event::{Dispatched, Stage};
 use super::fetch::{first_changed, pull_for_gates};
+use super::products::{combined_digest, slot, slots, subscribed};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, manager_client, open_session, Session};
 use super::status::Reporter;
@@ -51,7 +52,10 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             settings.environment
         )));
     }
-    let engine = crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+    if !manager.has_products() {
+        // Configuration errors before any request.
+        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+    }
     let manager_gh = manager_client(&session.rt, &session.ctx, out)?;
     let Session {
         rt,
@@ -71,31 +75,170 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             out,
         )
         .await?;
-        let run = ApplyRun {
-            session: &session,
-            manager: &manager,
-            engine: &engine,
-            customer,
-            settings: &settings,
-            reporter: Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone()),
-            out,
+        let reporter = Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone());
+        let env = settings.environment.as_str();
+        let views = match subscribed(gh, &manager, dispatched, customer).await? {
+            Ok(views) => views,
+            Err(problems) => {
+                let reason = format!(
+                    "`{PRODUCTS_FILE}` has {} problem(s) at {}; fix it and push again",
+                    problems.len(),
+                    short_sha(&dispatched.payload.sha)
+                );
+                return Err(reporter.refuse_apply(env, reason, out).await);
+            }
         };
-        let checked = run.checks(&key, &manager_gh).await?;
-        // Gates are checked again against the PR as it is now.
-        let pull = pull_for_gates(
-            gh,
-            &manager,
-            &dispatched.payload.customer_repo,
-            checked.record.pr,
-            &settings.environment,
-        )
-        .await?;
-        if settings.dry_run {
-            return run.dry_run(&checked, pull.as_ref());
-        }
-        let result = run.terraform_apply(pull.as_ref());
-        run.settle(result, &checked).await
+        let reporter = reporter.with_slots(slots(&manager, customer, &views));
+        let views: Vec<&Manager> = views
+            .iter()
+            .filter(|v| v.environment(env).is_some())
+            .collect();
+        let engines = views
+            .iter()
+            .map(|v| crate::terraform::engine::build(v, true, settings.terraform.as_deref()))
+            .collect::<Result<Vec<_>>>()?;
+        let runs: Vec<ApplyRun> = views
+            .iter()
+            .zip(&engines)
+            .map(|(view, engine)| ApplyRun {
+                session: &session,
+                manager: view,
+                engine,
+                customer,
+                settings: &settings,
+                dir: plan_dir(&settings, view, &customer.slug),
+                digest: settings.plan_sha256.clone(),
+                reporter: &reporter,
+                out,
+            })
+            .collect();
+        let approver = shared_checks(&runs, &manager, &manager_gh).await?;
+        let opened = open_all(runs, &key, manager.has_products()).await?;
+        apply_in_order(opened, approver).await
     })
+}
+
+/// Where one view's plan is: `--plan-dir` itself without products, else
+/// its `<product>/<env>` folder below it.
+fn plan_dir(settings: &ApplySettings, view: &Manager, slug: &str) -> PathBuf {
+    match &view.product {
+        None => settings.plan_dir.clone(),
+        Some(_) => {
+            let rel = view.unit(slug, &settings.environment).rel_dir();
+            settings
+                .plan_dir
+                .join(rel.strip_prefix(slug).unwrap_or(&rel))
+        }
+    }
+}
+
+/// Checks that hold for every product of the environment: the customer is
+/// still active on the manager's default branch, and the run was approved
+/// (`auto_apply: false`). A refusal marks every product `failure`.
+async fn shared_checks(
+    runs: &[ApplyRun<'_>],
+    manager: &Manager,
+    manager_gh: &(GitHub, String),
+) -> Result<Option<String>> {
+    let Some(first) = runs.first() else {
+        return Err(Error::Refused(
+            "no product of the customer exists in this environment".into(),
+        ));
+    };
+    let refusal = match still_active_on_default_branch(manager, manager_gh, &first.customer.slug)
+        .await?
+    {
+        Err(reason) => reason,
+        Ok(()) => match reviewed_by(manager, first.env(), &first.session.ctx, manager_gh).await? {
+            Ok(approver) => return Ok(approver),
+            Err(reason) => reason,
+        },
+    };
+    let mut error = None;
+    for run in runs {
+        error = Some(run.refuse(refusal.clone()).await);
+    }
+    Err(error.expect("at least one run"))
+}
+
+/// Opens every product's sealed plan. Without products the one plan must
+/// be there; with products a product without a bundle did not plan (it
+/// waits for another), and the set of plans opened must be the one the
+/// plan job made: their combined digest is `--plan-sha256`.
+async fn open_all<'a>(
+    runs: Vec<ApplyRun<'a>>,
+    key: &ArtifactKey,
+    per_product: bool,
+) -> Result<Vec<(ApplyRun<'a>, GitHubRecord)>> {
+    let mut opened = Vec::new();
+    for mut run in runs {
+        if per_product && !run.dir.join(super::artifact::BUNDLE_FILE).is_file() {
+            run.out.note(&format!(
+                "{}: no sealed plan; nothing to apply",
+                run.label()
+            ));
+            continue;
+        }
+        let record = run.open_artifact(key).await?;
+        if per_product {
+            let summary = crate::terraform::engine::read_summary(&run.dir)
+                .map_err(|e| Error::Failed(format!("{}: {e}", run.dir.display())))?;
+            run.digest = summary.plan_sha256;
+        }
+        opened.push((run, record));
+    }
+    if per_product {
+        let combined = combined_digest(opened.iter().map(|(r, _)| {
+            (
+                r.manager.product.clone().unwrap_or_default(),
+                r.digest.clone(),
+            )
+        }));
+        let expected = &opened.first().map(|(r, _)| r.settings.plan_sha256.clone());
+        if let (Some(expected), Some((run, _))) = (expected, opened.first()) {
+            if combined != *expected {
+                let reason = format!(
+                    "the plans in {} (combined sha256:{combined}) are not the ones planned (sha256:{expected})",
+                    run.settings.plan_dir.display()
+                );
+                let mut error = None;
+                for (run, _) in &opened {
+                    error = Some(run.refuse(reason.clone()).await);
+                }
+                return Err(error.expect("one run"));
+            }
+        }
+    }
+    Ok(opened)
+}
+
+/// Each product in dependency order: not stale → gates → apply → report.
+/// A product whose needed product failed here is not applied; the first
+/// failure is the step's.
+async fn apply_in_order(
+    opened: Vec<(ApplyRun<'_>, GitHubRecord)>,
+    approver: Option<String>,
+) -> Result<()> {
+    let mut failed: Vec<String> = Vec::new();
+    let mut first_error = None;
+    for (run, record) in opened {
+        let product = run.manager.product.clone().unwrap_or_default();
+        if let Some(dep) = run.manager.needs().keys().find(|d| failed.contains(d)) {
+            let reason = format!("needs `{dep}`, whose apply did not succeed here");
+            failed.push(product);
+            first_error.get_or_insert(run.refuse(reason).await);
+            continue;
+        }
+        let checked = Checked {
+            approver: approver.clone(),
+            record,
+        };
+        if let Err(e) = run.one(&checked).await {
+            failed.push(product);
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Applies run only for `fleetform-apply` dispatches.
@@ -115,14 +258,20 @@ struct Checked {
     record: GitHubRecord,
 }
 
-/// One dispatched apply of one customer × environment, once authorised.
+/// One dispatched apply of one customer's product × environment, once
+/// authorised.
 struct ApplyRun<'a> {
     session: &'a Session,
+    /// The product view (the manager itself without products).
     manager: &'a Manager,
     engine: &'a Engine<'a>,
     customer: &'a Customer,
     settings: &'a ApplySettings,
-    reporter: Reporter<'a>,
+    /// This plan's folder.
+    dir: PathBuf,
+    /// The digest this plan must have.
+    digest: String,
+    reporter: &'a Reporter<'a>,
     out: &'a Output,
 }
 
@@ -139,40 +288,49 @@ impl ApplyRun<'_> {
         &self.settings.environment
     }
 
-    /// Marks the environment `failure` with the reason; the refusal.
-    async fn refuse(&self, reason: String) -> Error {
-        self.reporter
-            .refuse_apply(self.env(), reason, self.out)
-            .await
+    /// The status slot: the environment, or `<product>/<env>`.
+    fn place(&self) -> String {
+        slot(self.manager.product.as_deref(), self.env())
     }
 
-    /// revocation → approval → artifact → stale, each refusal reported on
-    /// the customer's commit.
-    async fn checks(&self, key: &ArtifactKey, manager_gh: &(GitHub, String)) -> Result<Checked> {
-        // Revocation during the approval wait: the registry as it is now on
-        // the manager's default branch, not the checkout the dispatch ran on.
-        if let Err(reason) =
-            still_active_on_default_branch(self.manager, manager_gh, &self.customer.slug).await?
-        {
-            return Err(self.refuse(reason).await);
-        }
-        // `auto_apply: false`: someone other than the dispatcher approved
-        // this run's deployment to the apply environment.
-        let approver =
-            match reviewed_by(self.manager, self.env(), &self.session.ctx, manager_gh).await? {
-                Ok(approver) => approver,
-                Err(reason) => return Err(self.refuse(reason).await),
-            };
-        let record = self.open_artifact(key).await?;
+    /// The unit's name in the log.
+    fn label(&self) -> String {
+        self.manager
+            .unit(&self.customer.slug, self.env())
+            .to_string()
+    }
+
+    /// not stale → gates → apply (or the dry run) → report.
+    async fn one(&self, checked: &Checked) -> Result<()> {
         self.not_stale().await?;
-        Ok(Checked { approver, record })
+        // Gates are checked again against the PR as it is now.
+        let pull = pull_for_gates(
+            self.gh(),
+            self.manager,
+            &self.payload().customer_repo,
+            checked.record.pr,
+            self.env(),
+        )
+        .await?;
+        if self.settings.dry_run {
+            return self.dry_run(checked, pull.as_ref());
+        }
+        let result = self.terraform_apply(pull.as_ref());
+        self.settle(result, checked).await
+    }
+
+    /// Marks the unit `failure` with the reason; the refusal.
+    async fn refuse(&self, reason: String) -> Error {
+        self.reporter
+            .refuse_apply(&self.place(), reason, self.out)
+            .await
     }
 
     /// The files the apply checks are the sealed ones from the artifact,
     /// and the plan is of this dispatch's repo and sha.
     async fn open_artifact(&self, key: &ArtifactKey) -> Result<GitHubRecord> {
-        let dir = &self.settings.plan_dir;
-        match open_plan(key, &self.customer.slug, self.env(), dir) {
+        let dir = &self.dir;
+        match open_plan(key, &self.customer.slug, &self.place(), dir) {
             Err(Error::Refused(reason)) => return Err(self.refuse(reason).await),
             other => other?,
         }
@@ -210,10 +368,13 @@ impl ApplyRun<'_> {
         if head == payload.sha {
             return Ok(());
         }
-        let read = [
+        let mut read = vec![
             self.manager.config.customer.variables.clone(),
             override_path(self.manager, env),
         ];
+        if self.manager.product.is_some() {
+            read.push(PRODUCTS_FILE.to_string());
+        }
         if let Some(changed) =
             first_changed(gh, &payload.customer_repo, &payload.sha, &head, &read).await?
         {
@@ -236,10 +397,10 @@ impl ApplyRun<'_> {
 
     /// Every check, no apply, no writes.
     fn dry_run(&self, checked: &Checked, pull: Option<&PullFacts>) -> Result<()> {
-        let (s, env) = (self.settings, self.env());
+        let env = self.env();
         match self
             .engine
-            .check_apply(self.customer, env, &s.plan_dir, Some(&s.plan_sha256), pull)
+            .check_apply(self.customer, env, &self.dir, Some(&self.digest), pull)
         {
             Ok((digest, verdict)) => {
                 let approved = checked
@@ -248,9 +409,9 @@ impl ApplyRun<'_> {
                     .map(|a| format!(", approved by {a}"))
                     .unwrap_or_default();
                 self.out.result(&format!(
-                    "dry run: every check passed ({}{approved}); would apply {}/{env} (plan sha256:{digest})",
+                    "dry run: every check passed ({}{approved}); would apply {} (plan sha256:{digest})",
                     verdict.short(),
-                    self.customer.slug
+                    self.label()
                 ));
                 Ok(())
             }
@@ -263,12 +424,12 @@ impl ApplyRun<'_> {
         &self,
         pull: Option<&PullFacts>,
     ) -> std::result::Result<ApplyOutcome, RunError> {
-        let (s, env, slug) = (self.settings, self.env(), &self.customer.slug);
+        let (env, slug) = (self.env(), &self.customer.slug);
         self.out
-            .group_start(&format!("terraform apply {slug}/{env}"));
+            .group_start(&format!("terraform apply {}", self.label()));
         let result = self
             .engine
-            .apply(self.customer, env, &s.plan_dir, Some(&s.plan_sha256), pull);
+            .apply(self.customer, env, &self.dir, Some(&self.digest), pull);
         if let Ok(done) = &result {
             audit_waivers(
                 self.out,
@@ -313,10 +474,11 @@ impl ApplyRun<'_> {
     /// of the manager's log.
     async fn applied(&self, done: &ApplyOutcome, checked: &Checked) -> Result<()> {
         let (gh, payload, env, slug) = (self.gh(), self.payload(), self.env(), &self.customer.slug);
-        let summary = crate::terraform::engine::read_summary(&self.settings.plan_dir).ok();
+        let summary = crate::terraform::engine::read_summary(&self.dir).ok();
         let counts = summary.as_ref().map(|s| s.counts()).unwrap_or_default();
+        let place = self.place();
         self.reporter
-            .report(env, "success", format!("{env}: applied {counts}"))
+            .report(&place, "success", format!("{place}: applied {counts}"))
             .await
             .map_err(gh_err)?;
         let run_url = self.session.run_url.as_deref();
@@ -324,18 +486,19 @@ impl ApplyRun<'_> {
             gh,
             &payload.customer_repo,
             checked.record.comment_id,
-            &self.settings.plan_dir,
-            env,
+            &self.dir,
+            &self.place(),
             run_url,
         )
         .await?;
         let audit = entry("apply", "ok", slug, env, payload)
+            .product(self.manager.product.as_deref())
             .approved_by(checked.approver.as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
             &crate::records::Store::for_manager(self.manager),
             &self.manager.unit(slug, env),
-            &self.settings.plan_dir,
+            &self.dir,
             crate::records::DeploymentFacts {
                 customer_repo: Some(payload.customer_repo.clone()),
                 customer_sha: Some(payload.sha.clone()),
@@ -348,12 +511,14 @@ impl ApplyRun<'_> {
         crate::audit::record(self.out, audit);
         if let Err(e) = kept {
             self.out.error(&format!(
-                "{slug}/{env} was applied, but its deployment record was not kept: {e}"
+                "{} was applied, but its deployment record was not kept: {e}",
+                self.label()
             ));
         }
         let ctx = &self.session.ctx;
         let _ = ctx.append_summary(&format!(
-            "### fleetform apply: `{slug}` / `{env}`\n\nApplied plan `sha256:{}`.\n",
+            "### fleetform apply: `{slug}` / `{}`\n\nApplied plan `sha256:{}`.\n",
+            self.place(),
             done.plan_sha256
         ));
         ctx.set_outputs(&[
@@ -365,8 +530,7 @@ impl ApplyRun<'_> {
         out_applied(
             self.out,
             done,
-            slug,
-            env,
+            &self.label(),
             gh.request_count(),
             self.settings.json,
         );
@@ -376,33 +540,31 @@ impl ApplyRun<'_> {
     /// `failure` on the commit (a failed write is ignored), an audit line,
     /// and the values-free error.
     async fn failed(&self, e: RunError, checked: &Checked) -> Error {
-        let (env, slug) = (self.env(), &self.customer.slug);
+        let (env, slug, place) = (self.env(), &self.customer.slug, self.place());
         let _ = self
             .reporter
-            .report(env, "failure", format!("{env}: apply failed, see the run"))
+            .report(
+                &place,
+                "failure",
+                format!("{place}: apply failed, see the run"),
+            )
             .await;
         crate::audit::record(
             self.out,
             entry("apply", "failed", slug, env, self.payload())
+                .product(self.manager.product.as_deref())
                 .approved_by(checked.approver.as_deref())
                 .detail(e.short()),
         );
         match e {
             RunError::Refused(m) => Error::Refused(m),
-            other => Error::Failed(format!("{slug}/{env}: {}", values_free(&other))),
+            other => Error::Failed(format!("{}: {}", self.label(), values_free(&other))),
         }
     }
 }
 
 /// The request count and the result line (or JSON) of an apply.
-fn out_applied(
-    out: &Output,
-    done: &ApplyOutcome,
-    slug: &str,
-    env: &str,
-    requests: usize,
-    json: bool,
-) {
+fn out_applied(out: &Output, done: &ApplyOutcome, label: &str, requests: usize, json: bool) {
     out.verbose(&format!("{requests} GitHub API request(s)"));
     if json {
         out.result(
@@ -413,7 +575,7 @@ fn out_applied(
         );
     } else {
         out.result(&format!(
-            "applied {slug}/{env} (plan sha256:{})",
+            "applied {label} (plan sha256:{})",
             done.plan_sha256
         ));
     }

@@ -83,3 +83,14 @@ pub(super) async fn mark_applied(
     }
     Ok(())
 }
+
+/// The sticky comment of a product that cannot plan yet: a product it
+/// needs must be applied here first.
+pub(super) fn waiting_comment(marker: &str, label: &str, sha: &str, reason: &str) -> String {
+    format!(
+        "{marker}\n### fleetform plan: {}\n\n**Not planned yet** at `{}`: {}. It plans on the next push after that apply.\n",
+        md_code(label),
+        short_sha(sha),
+        md_escape(reason)
+    )
+}

@@ -45,21 +45,28 @@ pub(super) fn planned_environments(
     Ok(wanted.to_vec())
 }
 
-/// Fetches the customer's files at the dispatched sha, from the registered
-/// repo, with the manager's token: only the variables file and the
-/// manager's own override names, and for plans that lead to an apply the
-/// override of every planned environment whatever the payload lists.
+/// Fetches the customer's files of one product view (the manager itself
+/// without products) at the dispatched sha, from the registered repo, with
+/// the manager's token: only the view's variables file and override names,
+/// and for plans that lead to an apply the override of every planned
+/// environment whatever the payload lists. Every listed file must be one
+/// the manager reads ([`check_foreign`]).
 pub(super) async fn fetch_source(
     gh: &GitHub,
     manager: &Manager,
+    view: &Manager,
     dispatched: &Dispatched,
     envs: &[String],
 ) -> Result<CustomerSource> {
     let payload = &dispatched.payload;
-    let vars_name = manager.config.customer.variables.clone();
-    let allowed = allowed_files(manager);
-    check_listed(&payload.files, &allowed, &vars_name)?;
-    let wanted = files_to_fetch(manager, dispatched, envs);
+    let vars_name = view.config.customer.variables.clone();
+    check_foreign(&payload.files, &listable_files(manager))?;
+    check_listed(&payload.files, &vars_name)?;
+    let allowed = allowed_files(view);
+    let wanted: Vec<String> = files_to_fetch(view, dispatched, envs)
+        .into_iter()
+        .filter(|f| allowed.contains_key(f))
+        .collect();
     let (variables, overrides) = fetch_files(gh, payload, &allowed, &wanted, envs).await?;
     let variables =
         variables.ok_or_else(|| Error::Failed(format!("`{vars_name}` was not fetched")))?;
@@ -69,8 +76,35 @@ pub(super) async fn fetch_source(
     })
 }
 
-/// The only files that may be fetched: the variables file (`None`) and
-/// the manager's override name of each environment.
+/// The customer's `infra/products.yml` at the dispatched sha (shown path
+/// and bytes), `None` when absent: always looked up, whatever the payload
+/// lists, so a dispatch cannot hide a subscription change.
+pub(super) async fn fetch_products_file(
+    gh: &GitHub,
+    dispatched: &Dispatched,
+) -> Result<Option<(PathBuf, Vec<u8>)>> {
+    let payload = &dispatched.payload;
+    let file = crate::config::PRODUCTS_FILE;
+    let bytes = gh
+        .get_file(&payload.customer_repo, file, Some(&payload.sha))
+        .await
+        .map_err(gh_err)?;
+    Ok(bytes.map(|b| (PathBuf::from(file), b)))
+}
+
+/// Every file a dispatch may list: each product view's variables and
+/// override names, and with products the customer's products file.
+fn listable_files(manager: &Manager) -> BTreeMap<String, Option<String>> {
+    let mut all: BTreeMap<String, Option<String>> =
+        manager.products().iter().flat_map(allowed_files).collect();
+    if manager.has_products() {
+        all.insert(crate::config::PRODUCTS_FILE.to_string(), None);
+    }
+    all
+}
+
+/// The files of one view: its variables file (`None`) and its override
+/// name of each environment.
 fn allowed_files(manager: &Manager) -> BTreeMap<String, Option<String>> {
     let vars_name = manager.config.customer.variables.clone();
     std::iter::once((vars_name, None))
@@ -84,17 +118,18 @@ fn allowed_files(manager: &Manager) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-/// The payload must list the variables file, and nothing but allowed files.
-fn check_listed(
-    listed: &[String],
-    allowed: &BTreeMap<String, Option<String>>,
-    vars_name: &str,
-) -> Result<()> {
+/// The payload must list the view's variables file.
+fn check_listed(listed: &[String], vars_name: &str) -> Result<()> {
     if !listed.iter().any(|f| f == vars_name) {
         return Err(Error::Refused(format!(
             "the dispatch does not list `{vars_name}`"
         )));
     }
+    Ok(())
+}
+
+/// The payload lists nothing but files the manager reads.
+fn check_foreign(listed: &[String], allowed: &BTreeMap<String, Option<String>>) -> Result<()> {
     for f in listed {
         if !allowed.contains_key(f) {
             return Err(Error::Refused(format!(
@@ -238,18 +273,22 @@ mod tests {
     #[test]
     fn the_payload_lists_the_variables_file_and_only_known_names() {
         let m = manager();
-        let allowed = allowed_files(&m);
+        let allowed = listable_files(&m);
         let vars = "infra/variables.yml";
         let listed = strings(&[vars, "infra/variables.production.yml"]);
-        assert!(check_listed(&listed, &allowed, vars).is_ok());
+        assert!(check_listed(&listed, vars).is_ok());
+        assert!(check_foreign(&listed, &allowed).is_ok());
         let without = strings(&["infra/variables.staging.yml"]);
         assert!(
-            matches!(check_listed(&without, &allowed, vars), Err(Error::Refused(m)) if m.contains("does not list"))
+            matches!(check_listed(&without, vars), Err(Error::Refused(m)) if m.contains("does not list"))
         );
         let foreign = strings(&[vars, "infra/../secrets.yml"]);
         assert!(
-            matches!(check_listed(&foreign, &allowed, vars), Err(Error::Refused(m)) if m.contains("not a variables file"))
+            matches!(check_foreign(&foreign, &allowed), Err(Error::Refused(m)) if m.contains("not a variables file"))
         );
+        // Without products, the products file is not one the manager reads.
+        let products = strings(&[vars, crate::config::PRODUCTS_FILE]);
+        assert!(check_foreign(&products, &allowed).is_err());
     }
 
     #[test]

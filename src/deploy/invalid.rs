@@ -7,10 +7,11 @@ use crate::dispatch::{short_sha, Payload};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
-use crate::report::comment::comment_marker;
+use crate::report::comment::product_marker;
 use crate::values::customer::Diagnostic;
 
 use super::comment::{invalid_comment, sticky};
+use super::products::slot;
 use super::record::entry;
 use super::session::gh_err;
 use super::status::Reporter;
@@ -22,6 +23,9 @@ pub(super) struct InvalidRun<'a> {
     pub slug: &'a str,
     pub payload: &'a Payload,
     pub envs: &'a [String],
+    /// The product whose values are invalid (`None`: the manager has no
+    /// products, or its products file is wrong).
+    pub product: Option<&'a str>,
     pub reporter: &'a Reporter<'a>,
 }
 
@@ -38,9 +42,10 @@ impl InvalidRun<'_> {
         ));
         self.comment(problems, out).await?;
         for env in self.envs {
-            let description = format!("{env}: invalid variables: {n} problem(s)");
+            let place = slot(self.product, env);
+            let description = format!("{place}: invalid variables: {n} problem(s)");
             self.reporter
-                .report(env, "failure", description)
+                .report(&place, "failure", description)
                 .await
                 .map_err(gh_err)?;
         }
@@ -53,6 +58,7 @@ impl InvalidRun<'_> {
             crate::audit::record(
                 out,
                 entry("plan", "failed", self.slug, env, self.payload)
+                    .product(self.product)
                     .detail(format!("invalid variables: {n} problem(s)")),
             );
         }
@@ -67,8 +73,12 @@ impl InvalidRun<'_> {
             return Ok(());
         };
         for env in self.envs {
-            let marker = comment_marker(self.slug, env);
-            let body = invalid_comment(&marker, env, self.slug, &self.payload.sha, problems);
+            let marker = product_marker(self.slug, self.product, env);
+            let place = match self.product {
+                Some(p) => format!("{p}` / `{env}"),
+                None => env.to_string(),
+            };
+            let body = invalid_comment(&marker, &place, self.slug, &self.payload.sha, problems);
             sticky(
                 self.gh,
                 &self.payload.customer_repo,

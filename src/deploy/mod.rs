@@ -36,6 +36,8 @@
 //!   facts, files changed since the plan.
 //! - `plan`, `apply`: the two dispatched commands as their steps.
 //! - `invalid`: a plan with invalid customer values.
+//! - `products`: the customer's products in a dispatch, their status
+//!   slots, and what a needed product's plan means for a dependent one.
 //! - `status`: commit statuses ([`report_status`], the combined worst).
 //! - `comment`: the customer's PR comments.
 //! - `artifact`: the sealed bundle ([`BUNDLE_FILE`]) and [`GitHubRecord`].
@@ -58,6 +60,7 @@ mod event;
 mod fetch;
 mod invalid;
 mod plan;
+mod products;
 mod record;
 mod session;
 mod status;

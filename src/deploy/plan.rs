@@ -6,24 +6,25 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Customer, Manager};
+use crate::config::{Customer, Manager, Unit};
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::Payload;
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
-use crate::report::comment::comment_marker;
+use crate::report::comment::product_marker;
 use crate::terraform::engine::{Engine, PlanOutcome, PlanRequest, RunError};
 use crate::terraform::summary::PlanSummary;
 use crate::values::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
 
 use super::artifact::{artifact_key, seal_plan, write_record, GitHubRecord, BUNDLE_FILE};
 use super::authorise::authorise;
-use super::comment::sticky;
+use super::comment::{sticky, waiting_comment};
 use super::event::Stage;
 use super::fetch::{fetch_source, planned_environments, pull_for_gates};
 use super::invalid::InvalidRun;
+use super::products::{combined_digest, settle, slot, slots, subscribed, Blocked, Planned};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, open_session, Session};
 use super::status::{plan_status, Reporter};
@@ -38,10 +39,41 @@ pub struct PlanSettings {
 
 #[derive(Debug, Serialize)]
 struct EnvResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product: Option<String>,
     environment: String,
     summary: Option<PlanSummary>,
     error: Option<String>,
+    /// Why the plan was not made yet (a needed product is not applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting: Option<String>,
     comment_id: Option<u64>,
+}
+
+impl EnvResult {
+    fn failed(view: &Manager, env: &str, error: String) -> EnvResult {
+        EnvResult {
+            product: view.product.clone(),
+            environment: env.to_string(),
+            summary: None,
+            error: Some(error),
+            waiting: None,
+            comment_id: None,
+        }
+    }
+
+    fn unit(&self, customer: &str) -> Unit {
+        Unit::new(customer, self.product.as_deref(), &self.environment)
+    }
+
+    /// How this plan ended, for the products that need it.
+    fn planned(&self) -> Planned {
+        match (&self.summary, &self.waiting) {
+            (Some(s), _) => Planned::Outputs(!s.outputs.is_empty()),
+            (None, Some(_)) => Planned::Waiting,
+            (None, None) => Planned::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +89,14 @@ struct PlanReport {
 }
 
 impl PlanReport {
+    /// How each unit planned so far in this run ended.
+    fn planned(&self) -> Vec<(Unit, Planned)> {
+        self.results
+            .iter()
+            .map(|r| (r.unit(&self.customer), r.planned()))
+            .collect()
+    }
+
     fn new(customer: &Customer, payload: &Payload) -> Self {
         PlanReport {
             customer: customer.slug.clone(),
@@ -81,7 +121,10 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
     let key = artifact_key()?;
     let session = open_session(settings.dry_run, out)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let engine = crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+    if !manager.has_products() {
+        // Configuration errors before any request.
+        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+    }
     let Session {
         rt,
         gh,
@@ -101,27 +144,124 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
         )
         .await?;
         let envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
-        let source = fetch_source(gh, &manager, dispatched, &envs).await?;
-        let run = PlanRun {
+        let mut report = PlanReport::new(customer, &dispatched.payload);
+        let reporter = Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone());
+        let views = match subscribed(gh, &manager, dispatched, customer).await? {
+            Ok(views) => views,
+            Err(problems) => {
+                let invalid = InvalidRun {
+                    gh,
+                    ctx: &session.ctx,
+                    slug: &customer.slug,
+                    payload: &dispatched.payload,
+                    envs: &envs,
+                    product: None,
+                    reporter: &reporter,
+                };
+                return Err(invalid.report(&problems, out).await?);
+            }
+        };
+        let reporter = reporter.with_slots(slots(&manager, customer, &views));
+        let products = Products {
             session: &session,
             manager: &manager,
-            engine: &engine,
             customer,
             key: &key,
-            out_dir: &settings.out,
-            reporter: Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone()),
+            settings: &settings,
+            reporter: &reporter,
             out,
         };
-        let docs = run.check_values(&source, &envs).await?;
-        let mut report = PlanReport::new(customer, &dispatched.payload);
-        for env in &envs {
-            report.results.push(run.environment(env, &docs).await?);
+        for view in &views {
+            products.run(view, &envs, &mut report).await?;
         }
         finish(&session, &settings, report, out)
     })
 }
 
-/// One dispatched plan of one customer, once authorised.
+/// The products of one dispatched plan, each run in turn.
+struct Products<'a> {
+    session: &'a Session,
+    manager: &'a Manager,
+    customer: &'a Customer,
+    key: &'a ArtifactKey,
+    settings: &'a PlanSettings,
+    reporter: &'a Reporter<'a>,
+    out: &'a Output,
+}
+
+impl Products<'_> {
+    /// One product view in the planned environments where it exists:
+    /// its files, its values, then each environment once the products it
+    /// needs are planned. Without products a fetch or values problem ends
+    /// the step; with products it fails that product alone.
+    async fn run(&self, view: &Manager, envs: &[String], report: &mut PlanReport) -> Result<()> {
+        let envs: Vec<String> = envs
+            .iter()
+            .filter(|e| view.environment(e).is_some())
+            .cloned()
+            .collect();
+        if envs.is_empty() {
+            return Ok(());
+        }
+        let engine =
+            crate::terraform::engine::build(view, true, self.settings.terraform.as_deref())?;
+        let run = PlanRun {
+            session: self.session,
+            manager: view,
+            engine: &engine,
+            customer: self.customer,
+            key: self.key,
+            out_dir: &self.settings.out,
+            reporter: self.reporter,
+            out: self.out,
+        };
+        let per_product = self.manager.has_products();
+        let source = fetch_source(
+            &self.session.gh,
+            self.manager,
+            view,
+            &self.session.dispatched,
+            &envs,
+        )
+        .await;
+        let source = match source {
+            Ok(source) => source,
+            Err(e) if per_product => {
+                for env in &envs {
+                    let failed = run.failed(env, RunError::Refused(e.to_string())).await?;
+                    report.results.push(failed);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let docs = match run.check_values(&source, &envs).await {
+            Ok(docs) => docs,
+            Err(e) if per_product => {
+                // Reported on the pull request and the commit already.
+                for env in &envs {
+                    report
+                        .results
+                        .push(EnvResult::failed(view, env, e.to_string()));
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        for env in &envs {
+            let planned = report.planned();
+            let result = match settle(&planned, view, &self.customer.slug, env) {
+                Ok(awaiting) => run.environment(env, &docs, awaiting).await?,
+                Err(Blocked::Failed(reason)) => run.failed(env, RunError::Refused(reason)).await?,
+                Err(Blocked::Waiting(reason)) => run.waiting(env, reason).await?,
+            };
+            report.results.push(result);
+        }
+        Ok(())
+    }
+}
+
+/// One dispatched plan of one customer's product, once authorised.
 struct PlanRun<'a> {
     session: &'a Session,
     manager: &'a Manager,
@@ -129,7 +269,7 @@ struct PlanRun<'a> {
     customer: &'a Customer,
     key: &'a ArtifactKey,
     out_dir: &'a Path,
-    reporter: Reporter<'a>,
+    reporter: &'a Reporter<'a>,
     out: &'a Output,
 }
 
@@ -142,8 +282,17 @@ impl PlanRun<'_> {
         &self.session.dispatched.payload
     }
 
+    fn product(&self) -> Option<&str> {
+        self.manager.product.as_deref()
+    }
+
+    /// The unit's name in the log, statuses and seals.
+    fn label(&self, env: &str) -> String {
+        self.manager.unit(&self.customer.slug, env).to_string()
+    }
+
     /// The customer's documents checked against the schema; invalid ones
-    /// are reported ([`InvalidRun`]) and end the step.
+    /// are reported ([`InvalidRun`]) and end the step (the product).
     async fn check_values(&self, source: &CustomerSource, envs: &[String]) -> Result<CustomerDocs> {
         match customer::check(source, &self.engine.schema) {
             Ok(docs) => Ok(docs),
@@ -154,7 +303,8 @@ impl PlanRun<'_> {
                     slug: &self.customer.slug,
                     payload: self.payload(),
                     envs,
-                    reporter: &self.reporter,
+                    product: self.product(),
+                    reporter: self.reporter,
                 };
                 Err(invalid.report(&problems, self.out).await?)
             }
@@ -162,8 +312,14 @@ impl PlanRun<'_> {
     }
 
     /// gate facts → plan → publish and record, or report the failure.
-    async fn environment(&self, env: &str, docs: &CustomerDocs) -> Result<EnvResult> {
-        let dir = self.out_dir.join(&self.customer.slug).join(env);
+    async fn environment(
+        &self,
+        env: &str,
+        docs: &CustomerDocs,
+        awaiting: Vec<String>,
+    ) -> Result<EnvResult> {
+        let unit = self.manager.unit(&self.customer.slug, env);
+        let dir = self.out_dir.join(unit.rel_dir());
         let payload = self.payload();
         let pull = pull_for_gates(
             self.gh(),
@@ -173,8 +329,9 @@ impl PlanRun<'_> {
             env,
         )
         .await?;
-        match self.terraform_plan(env, docs, &dir, pull.as_ref()) {
+        match self.terraform_plan(env, docs, &dir, pull.as_ref(), awaiting) {
             Ok(p) => self.publish(env, &dir, p, pull.as_ref()).await,
+            Err(RunError::Waiting(reason)) => self.waiting(env, reason).await,
             Err(e) => self.failed(env, e).await,
         }
     }
@@ -185,10 +342,10 @@ impl PlanRun<'_> {
         docs: &CustomerDocs,
         dir: &Path,
         pull: Option<&PullFacts>,
+        awaiting: Vec<String>,
     ) -> std::result::Result<PlanOutcome, RunError> {
-        let slug = &self.customer.slug;
-        self.out
-            .group_start(&format!("terraform plan {slug}/{env}"));
+        let label = self.label(env);
+        self.out.group_start(&format!("terraform plan {label}"));
         let result = self.engine.plan(&PlanRequest {
             customer: self.customer,
             environment: env,
@@ -198,13 +355,13 @@ impl PlanRun<'_> {
             run_url: self.session.run_url.clone(),
             refresh_only: false,
             pull,
-            awaiting: Vec::new(),
+            awaiting,
         });
         // Terraform's log quotes the customer's values: it goes into the
         // sealed bundle, never into the manager's log.
         if let Ok(p) = &result {
             self.out.note(&format!(
-                "{slug}/{env}: {} (the plan is on the customer's pull request; the log is in the sealed bundle)",
+                "{label}: {} (the plan is on the customer's pull request; the log is in the sealed bundle)",
                 p.summary.headline()
             ));
         }
@@ -222,13 +379,14 @@ impl PlanRun<'_> {
         pull: Option<&PullFacts>,
     ) -> Result<EnvResult> {
         let (slug, payload, out) = (&self.customer.slug, self.payload(), self.out);
+        let marker = product_marker(slug, self.product(), env);
         let comment_id = match payload.pr {
             Some(pr) => {
                 sticky(
                     self.gh(),
                     &payload.customer_repo,
                     pr,
-                    &comment_marker(slug, env),
+                    &marker,
                     &p.comment,
                     out,
                 )
@@ -240,17 +398,20 @@ impl PlanRun<'_> {
         if let Some(v) = &p.summary.gates {
             audit_waivers(out, v, pull, slug, env, payload, "plan");
         }
+        let place = slot(self.product(), env);
         self.reporter
-            .report(env, state, description)
+            .report(&place, state, description)
             .await
             .map_err(gh_err)?;
         write_record(dir, &self.record(comment_id))?;
-        seal_plan(self.key, slug, env, dir)?;
+        seal_plan(self.key, slug, &place, dir)?;
         self.record_planned(env, &p.summary);
         Ok(EnvResult {
+            product: self.manager.product.clone(),
             environment: env.to_string(),
             summary: Some(p.summary),
             error: None,
+            waiting: None,
             comment_id,
         })
     }
@@ -270,13 +431,14 @@ impl PlanRun<'_> {
 
     /// The values-free step summary and the audit line of a plan.
     fn record_planned(&self, env: &str, s: &PlanSummary) {
-        let (slug, payload) = (&self.customer.slug, self.payload());
+        let payload = self.payload();
+        let place = slot(self.product(), env);
         let _ = self
             .session
             .ctx
             .append_summary(&crate::report::summary::manager_plan(
-                slug,
-                env,
+                &self.customer.slug,
+                &place,
                 &payload.sha,
                 s,
             ));
@@ -287,32 +449,73 @@ impl PlanRun<'_> {
         };
         crate::audit::record(
             self.out,
-            entry("plan", result, slug, env, payload)
+            self.entry("plan", result, env)
                 .plan(Some(&s.plan_sha256))
                 .detail(s.headline()),
         );
+    }
+
+    /// An audit line about this unit.
+    fn entry(&self, action: &str, result: &str, env: &str) -> crate::audit::Entry {
+        entry(action, result, &self.customer.slug, env, self.payload()).product(self.product())
     }
 
     /// A failed plan: the short form in the manager's log (Terraform's
     /// output and the customer's values stay out of it), `failure` on the
     /// commit, an audit line.
     async fn failed(&self, env: &str, e: RunError) -> Result<EnvResult> {
-        let slug = &self.customer.slug;
-        self.out
-            .error(&format!("{slug}/{env}: {}", values_free(&e)));
+        let label = self.label(env);
+        self.out.error(&format!("{label}: {}", values_free(&e)));
+        let place = slot(self.product(), env);
         self.reporter
-            .report(env, "failure", format!("{env}: plan failed, see the run"))
+            .report(
+                &place,
+                "failure",
+                format!("{place}: plan failed, see the run"),
+            )
             .await
             .map_err(gh_err)?;
         crate::audit::record(
             self.out,
-            entry("plan", "failed", slug, env, self.payload()).detail(e.short()),
+            self.entry("plan", "failed", env).detail(e.short()),
+        );
+        Ok(EnvResult::failed(self.manager, env, e.short()))
+    }
+
+    /// A product that cannot plan before a product it needs is applied
+    /// here: said on the pull request and the commit, not a failure.
+    async fn waiting(&self, env: &str, reason: String) -> Result<EnvResult> {
+        let (slug, payload, out) = (&self.customer.slug, self.payload(), self.out);
+        let label = self.label(env);
+        out.note(&format!("{label}: {reason}"));
+        let place = slot(self.product(), env);
+        let comment_id = match payload.pr {
+            Some(pr) => {
+                let marker = product_marker(slug, self.product(), env);
+                let body = waiting_comment(&marker, &label, &payload.sha, &reason);
+                sticky(self.gh(), &payload.customer_repo, pr, &marker, &body, out).await?
+            }
+            None => None,
+        };
+        self.reporter
+            .report(
+                &place,
+                "success",
+                format!("{place}: not planned yet, {reason}"),
+            )
+            .await
+            .map_err(gh_err)?;
+        crate::audit::record(
+            out,
+            self.entry("plan", "waiting", env).detail(reason.clone()),
         );
         Ok(EnvResult {
+            product: self.manager.product.clone(),
             environment: env.to_string(),
             summary: None,
-            error: Some(e.short()),
-            comment_id: None,
+            error: None,
+            waiting: Some(reason),
+            comment_id,
         })
     }
 }
@@ -357,26 +560,20 @@ fn print_report(report: &PlanReport, json: bool, out: &Output) {
         out.result(&serde_json::to_string_pretty(report).expect("serialisable"));
         return;
     }
-    let slug = &report.customer;
     for r in &report.results {
-        out.result(&match &r.summary {
-            Some(s) => format!(
-                "planned {slug}/{}: {} (sha256:{})",
-                r.environment,
-                s.counts(),
-                s.plan_sha256
-            ),
-            None => format!(
-                "FAILED {slug}/{}: {}",
-                r.environment,
-                r.error.as_deref().unwrap_or("")
-            ),
+        let unit = r.unit(&report.customer);
+        out.result(&match (&r.summary, &r.waiting) {
+            (Some(s), _) => format!("planned {unit}: {} (sha256:{})", s.counts(), s.plan_sha256),
+            (None, Some(w)) => format!("waiting {unit}: {w}"),
+            (None, None) => format!("FAILED {unit}: {}", r.error.as_deref().unwrap_or("")),
         });
     }
 }
 
 /// The plan step's outputs; the per-plan ones only when exactly one
-/// environment was planned.
+/// environment was planned and nothing failed. With products they cover
+/// every product planned there: `plan_sha256` is their combined digest
+/// ([`combined_digest`]), `plan_dir` the customer's folder above them.
 fn plan_outputs(
     report: &PlanReport,
     event_type: &str,
@@ -389,26 +586,62 @@ fn plan_outputs(
         ("event_type", event_type.to_string()),
         ("requests", report.requests.to_string()),
     ];
-    let [one] = report.results.as_slice() else {
+    let Some(first) = report.results.first() else {
         return outputs;
     };
-    outputs.push(("environment", one.environment.clone()));
-    if let Some(s) = &one.summary {
-        let dir = out_dir.join(&report.customer).join(&one.environment);
-        outputs.extend([
-            ("has_changes", s.has_changes.to_string()),
-            ("plan_sha256", s.plan_sha256.clone()),
-            ("create", s.create.to_string()),
-            ("update", s.update.to_string()),
-            ("delete", s.delete.to_string()),
-            ("replace", s.replace.to_string()),
-            ("plan_dir", dir.display().to_string()),
-            ("bundle", dir.join(BUNDLE_FILE).display().to_string()),
-            (
-                "gates_pass",
-                s.gates.as_ref().is_none_or(|v| v.allows()).to_string(),
+    let env = &first.environment;
+    if report.results.iter().any(|r| &r.environment != env) {
+        return outputs;
+    }
+    outputs.push(("environment", env.clone()));
+    if report.results.iter().any(|r| r.error.is_some()) {
+        return outputs;
+    }
+    let planned: Vec<(&EnvResult, &PlanSummary)> = report
+        .results
+        .iter()
+        .filter_map(|r| r.summary.as_ref().map(|s| (r, s)))
+        .collect();
+    let sum = |f: fn(&PlanSummary) -> usize| planned.iter().map(|(_, s)| f(s)).sum::<usize>();
+    let per_product = first.product.is_some();
+    let (digest, dir) = match planned.as_slice() {
+        [(_, s)] if !per_product => (
+            s.plan_sha256.clone(),
+            out_dir.join(&report.customer).join(env),
+        ),
+        _ => (
+            combined_digest(
+                planned
+                    .iter()
+                    .map(|(r, s)| (r.product.clone().unwrap_or_default(), s.plan_sha256.clone())),
             ),
-        ]);
+            out_dir.join(&report.customer),
+        ),
+    };
+    if planned.is_empty() {
+        return outputs;
+    }
+    outputs.extend([
+        (
+            "has_changes",
+            planned.iter().any(|(_, s)| s.has_changes).to_string(),
+        ),
+        ("plan_sha256", digest),
+        ("create", sum(|s| s.create).to_string()),
+        ("update", sum(|s| s.update).to_string()),
+        ("delete", sum(|s| s.delete).to_string()),
+        ("replace", sum(|s| s.replace).to_string()),
+        ("plan_dir", dir.display().to_string()),
+        (
+            "gates_pass",
+            planned
+                .iter()
+                .all(|(_, s)| s.gates.as_ref().is_none_or(|v| v.allows()))
+                .to_string(),
+        ),
+    ]);
+    if !per_product {
+        outputs.push(("bundle", dir.join(BUNDLE_FILE).display().to_string()));
     }
     outputs
 }
@@ -419,6 +652,8 @@ mod tests {
 
     fn result(env: &str, planned: bool) -> EnvResult {
         EnvResult {
+            product: None,
+            waiting: None,
             environment: env.into(),
             summary: planned.then(|| PlanSummary {
                 customer: "acme".into(),

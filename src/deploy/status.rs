@@ -147,6 +147,13 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    /// The customer's status slots (see [`super::products::slots`]) in
+    /// place of its environments, for a manager with products.
+    pub fn with_slots(mut self, slots: Vec<String>) -> Self {
+        self.envs = slots;
+        self
+    }
+
     /// Sets `env`'s status and the combined one ([`report_status`]).
     pub async fn report(
         &self,

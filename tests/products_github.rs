@@ -1,0 +1,351 @@
+//! Products on GitHub: the example manager in `examples/products`
+//! (network → app on the test cloud) behind the fake GitHub. The customer's
+//! trigger lists its products' files; the manager plans each product in
+//! dependency order, with one sticky comment and one commit status per
+//! product × environment; the apply job applies the products of one
+//! environment in order, refusing a set of plans that is not the one
+//! planned; a product that waits for another's apply says so.
+
+mod common;
+#[path = "support/fakecloud.rs"]
+mod fakecloud;
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use std::path::PathBuf;
+
+use common::{stderr, Fixture};
+use serde_json::json;
+use support::fake_github::FakeGitHub;
+use world::{ok, StepFiles, World, ACME, MANAGER};
+
+struct ProductsWorld {
+    w: World,
+    cli_config: PathBuf,
+    cloud_file: PathBuf,
+}
+
+/// Every file of a customer of `examples/products`, relative to its repo.
+fn product_customer_files(fx: &Fixture, dir: &str) -> Vec<(String, String)> {
+    let root = fx.path(&format!("products/customers/{dir}"));
+    let mut out = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+                out.push((rel, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+impl ProductsWorld {
+    fn new() -> ProductsWorld {
+        common::require_terraform();
+        let fx = Fixture::new();
+        let installed = fakecloud::install(&fx.path("fakecloud"));
+        let gh = FakeGitHub::start();
+        gh.add_repo(MANAGER);
+        gh.commit(
+            MANAGER,
+            "main",
+            &[("customers.yml", &fx.read("products/manager/customers.yml"))],
+        );
+        gh.add_repo(ACME);
+        let files = product_customer_files(&fx, "acme");
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        gh.commit(ACME, "main", &refs);
+        ProductsWorld {
+            cli_config: installed.cli_config,
+            cloud_file: fx.path("cloud.json"),
+            w: World {
+                fx,
+                gh,
+                scratch: tempfile::tempdir().unwrap(),
+                run_id: 1000,
+            },
+        }
+    }
+
+    fn manager(&self) -> PathBuf {
+        self.w.fx.path("products/manager")
+    }
+
+    /// A customer checkout of every file at `sha`.
+    fn checkout(&self, sha: &str) -> PathBuf {
+        let dir = self
+            .w
+            .scratch
+            .path()
+            .join(format!("checkout-{}", &sha[..12]));
+        for (p, _) in product_customer_files(&self.w.fx, "acme") {
+            if let Some(c) = self.w.gh.file_at(ACME, sha, &p) {
+                let f = dir.join(&p);
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, c).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn trigger_pr(&mut self, pr: u64, branch: &str, sha: &str) -> std::process::Output {
+        let event = json!({
+            "number": pr,
+            "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
+            "repository": { "default_branch": "main" }
+        });
+        let checkout = self.checkout(sha);
+        let (mut cmd, _) = self.w.step(ACME, "pull_request", &event, &"f".repeat(40));
+        cmd.current_dir(checkout)
+            .env("FLEETFORM_MANAGER_REPO", MANAGER)
+            .arg("trigger")
+            .output()
+            .unwrap()
+    }
+
+    fn trigger_push(&mut self, sha: &str) -> std::process::Output {
+        let event = json!({
+            "ref": "refs/heads/main", "after": sha,
+            "repository": { "default_branch": "main" },
+            "head_commit": { "message": "Merge pull request #1 from acme-corp/feature" }
+        });
+        let checkout = self.checkout(sha);
+        let (mut cmd, _) = self.w.step(ACME, "push", &event, sha);
+        cmd.current_dir(checkout)
+            .env("FLEETFORM_MANAGER_REPO", MANAGER)
+            .arg("trigger")
+            .output()
+            .unwrap()
+    }
+
+    /// A manager step for the latest dispatch, in the products manager.
+    fn manager_step(&mut self, args: &[&str]) -> (std::process::Output, StepFiles) {
+        let d = self.w.gh.dispatches(MANAGER).last().cloned().unwrap();
+        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+        let (mut cmd, files) = self
+            .w
+            .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let out = cmd
+            .current_dir(self.manager())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("FAKECLOUD_FILE", &self.cloud_file)
+            .args(args)
+            .output()
+            .unwrap();
+        (out, files)
+    }
+
+    fn plan(&mut self, env: &str) -> (std::process::Output, StepFiles) {
+        self.manager_step(&["plan", "--dispatch", "--env", env, "--json"])
+    }
+
+    fn apply(&mut self, env: &str, plan_dir: &str, digest: &str) -> std::process::Output {
+        self.manager_step(&[
+            "apply",
+            "--dispatch",
+            "--env",
+            env,
+            "--plan-dir",
+            plan_dir,
+            "--plan-sha256",
+            digest,
+        ])
+        .0
+    }
+
+    fn status(&self, sha: &str, context: &str) -> (String, String) {
+        let s =
+            self.w.gh.status_of(ACME, sha, context).unwrap_or_else(|| {
+                panic!("no status {context}: {:?}", self.w.gh.statuses(ACME, sha))
+            });
+        (s.state, s.description.unwrap_or_default())
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        // Objects are keyed `<type>/<id>`.
+        let mut kinds: Vec<String> = fakecloud::objects(&self.cloud_file)
+            .keys()
+            .filter_map(|k| k.split_once('/').map(|(t, _)| t.to_string()))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+}
+
+/// A pull request plans each product with its own comment and status;
+/// the app waits for the network's first apply. The merge applies the
+/// network; the next push plans and applies the app with the network's
+/// outputs. A changed set of plans is refused.
+#[test]
+fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
+    let mut p = ProductsWorld::new();
+    let network_vars =
+        p.w.fx
+            .read("products/customers/acme/infra/network/variables.yml");
+    let sha = p.w.gh.commit(
+        ACME,
+        "feature",
+        &[(
+            "infra/network/variables.yml",
+            &network_vars.replace("10.1.0.0/16", "10.9.0.0/16"),
+        )],
+    );
+    let pr = p.w.gh.open_pr(ACME, "feature", "main", "Network");
+    let out = p.trigger_pr(pr, "feature", &sha);
+    ok(&out);
+    let d = p.w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let listed: Vec<&str> = d["client_payload"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "infra/products.yml",
+            "infra/app/variables.yml",
+            "infra/network/variables.yml"
+        ]
+    );
+
+    p.w.gh.reset_counters();
+    let (out, files) = p.plan("staging");
+    ok(&out);
+    let requests = p.w.gh.request_count();
+    // The README's budget: the products file (1), then per product × environment
+    // its files (1 here: the variables file), the sticky comment (2: list,
+    // create) and the statuses (3: own, combined read, combined write).
+    assert_eq!(requests, 1 + 2 * 6, "plan budget");
+    // Workflow commands come first on stdout under Actions; the JSON after.
+    let text = common::stdout(&out);
+    let json_start = text.find("\n{").expect("a JSON report") + 1;
+    let report: serde_json::Value =
+        serde_json::from_str(&text[json_start..]).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{report:#}");
+    assert_eq!(results[0]["product"], "network");
+    assert!(results[0]["summary"]["plan_sha256"].is_string());
+    assert_eq!(results[1]["product"], "app");
+    assert!(
+        results[1]["waiting"].as_str().unwrap().contains("network"),
+        "{report:#}"
+    );
+    // One sticky comment per product × environment.
+    let comments = p.w.gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 2);
+    assert!(comments.iter().any(|c| c.body.contains("product=network")));
+    let app = comments
+        .iter()
+        .find(|c| c.body.contains("product=app"))
+        .unwrap();
+    assert!(app.body.contains("Not planned yet"), "{}", app.body);
+    // One status per product × environment, and the combined one.
+    let (state, desc) = p.status(&sha, "infra/terraform-deploy/network/staging");
+    assert_eq!(state, "success", "{desc}");
+    let (state, desc) = p.status(&sha, "infra/terraform-deploy/app/staging");
+    assert_eq!(state, "success");
+    assert!(desc.contains("not planned yet"), "{desc}");
+    // Production is enabled but not planned yet: the combined status waits.
+    assert_eq!(p.status(&sha, "infra/terraform-deploy").0, "pending");
+    assert_eq!(files.outputs()["environment"], "staging");
+
+    // The merge: the network is planned and applied; the app waits.
+    let merged = p.w.gh.merge_pr(ACME, pr);
+    ok(&p.trigger_push(&merged));
+    let (out, files) = p.plan("staging");
+    ok(&out);
+    let outputs = files.outputs();
+    let digest = outputs["plan_sha256"].clone();
+    let plan_dir = outputs["plan_dir"].clone();
+    assert!(plan_dir.ends_with("acme"), "{plan_dir}");
+    assert_eq!(outputs["has_changes"], "true");
+    // A digest that is not the plans' combined one is refused.
+    let out = p.apply("staging", &plan_dir, &"0".repeat(64));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not the ones planned"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(p.kinds().is_empty());
+    let out = p.apply("staging", &plan_dir, &digest);
+    ok(&out);
+    assert_eq!(p.kinds(), ["fakecloud_network"]);
+    let (state, desc) = p.status(&merged, "infra/terraform-deploy/network/staging");
+    assert_eq!(state, "success");
+    assert!(desc.contains("applied"), "{desc}");
+
+    // The next push: the network has nothing to do; the app plans with
+    // the network's outputs and applies.
+    let app_vars =
+        p.w.fx
+            .read("products/customers/acme/infra/app/variables.yml");
+    let next = p.w.gh.commit(
+        ACME,
+        "main",
+        &[("infra/app/variables.yml", &format!("{app_vars}\n"))],
+    );
+    ok(&p.trigger_push(&next));
+    let (out, files) = p.plan("staging");
+    ok(&out);
+    let outputs = files.outputs();
+    ok(&p.apply("staging", &outputs["plan_dir"], &outputs["plan_sha256"]));
+    let kinds = p.kinds();
+    assert!(
+        kinds.contains(&"fakecloud_instance".to_string()),
+        "{kinds:?}"
+    );
+    let (state, desc) = p.status(&next, "infra/terraform-deploy/app/staging");
+    assert_eq!(state, "success");
+    assert!(desc.contains("applied"), "{desc}");
+    // Each product keeps its own state.
+    for product in ["network", "app"] {
+        assert!(p
+            .manager()
+            .join(format!(
+                ".fleetform/state/acme/{product}/staging/terraform.tfstate"
+            ))
+            .is_file());
+    }
+}
+
+/// A wrong products file fails the plan with the problem on the pull
+/// request at its line, and plans nothing.
+#[test]
+fn a_wrong_products_file_is_reported_on_the_pull_request() {
+    let mut p = ProductsWorld::new();
+    let sha = p.w.gh.commit(
+        ACME,
+        "bad",
+        &[("infra/products.yml", "products: [network, database]\n")],
+    );
+    let pr = p.w.gh.open_pr(ACME, "bad", "main", "Database");
+    ok(&p.trigger_pr(pr, "bad", &sha));
+    let (out, _) = p.plan("staging");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let comments = p.w.gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("infra/products.yml:1:") && comments[0].body.contains("database"),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(
+        p.status(&sha, "infra/terraform-deploy/staging").0,
+        "failure"
+    );
+    assert!(p.kinds().is_empty());
+    assert!(!p.manager().join(".fleetform/out/acme").exists());
+}
