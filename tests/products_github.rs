@@ -280,8 +280,12 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
         stderr(&out)
     );
     assert!(p.kinds().is_empty());
+    p.w.gh.reset_counters();
     let out = p.apply("staging", &plan_dir, &digest);
     ok(&out);
+    // The README's budget: the products file and the registry once, then
+    // per applied product the repo, its head, its status (3) and comment.
+    assert_eq!(p.w.gh.request_count(), 2 + 6, "apply budget");
     assert_eq!(p.kinds(), ["fakecloud_network"]);
     let (state, desc) = p.status(&merged, "infra/terraform-deploy/network/staging");
     assert_eq!(state, "success");
@@ -301,7 +305,12 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     let (out, files) = p.plan("staging");
     ok(&out);
     let outputs = files.outputs();
-    ok(&p.apply("staging", &outputs["plan_dir"], &outputs["plan_sha256"]));
+    p.w.gh.reset_counters();
+    let out = p.apply("staging", &outputs["plan_dir"], &outputs["plan_sha256"]);
+    ok(&out);
+    // The network's plan changes nothing: only the app is applied.
+    assert!(common::stderr(&out).contains("acme/network/staging: the plan changes nothing"));
+    assert_eq!(p.w.gh.request_count(), 2 + 6, "apply budget");
     let kinds = p.kinds();
     assert!(
         kinds.contains(&"fakecloud_instance".to_string()),

@@ -681,12 +681,17 @@ fn plan_artifacts_are_sealed_named_per_attempt_and_outlive_an_approval() {
             })
             .collect();
         assert_eq!(uploads.len(), 1);
+        assert_eq!(
+            uploads[0]["if"].as_str(),
+            Some("steps.plan.outputs.plan_dir != ''"),
+            "no upload (of `/**`) when nothing was planned"
+        );
         let w = &uploads[0]["with"];
         assert_eq!(w["name"].as_str(), Some(name), "the name the apply is told");
         assert_eq!(
             w["path"].as_str(),
-            Some("${{ steps.plan.outputs.plan_dir }}/bundle.sealed"),
-            "only the sealed bundle"
+            Some("${{ steps.plan.outputs.plan_dir }}/**/bundle.sealed"),
+            "only the sealed bundles (one per product)"
         );
         assert_eq!(w["retention-days"].as_u64(), Some(35));
         assert_eq!(w["if-no-files-found"].as_str(), Some("error"));

@@ -169,7 +169,7 @@ async fn open_all<'a>(
     runs: Vec<ApplyRun<'a>>,
     key: &ArtifactKey,
     per_product: bool,
-) -> Result<Vec<(ApplyRun<'a>, GitHubRecord)>> {
+) -> Result<Vec<Opened<'a>>> {
     let mut opened = Vec::new();
     for mut run in runs {
         if per_product && !run.dir.join(super::artifact::BUNDLE_FILE).is_file() {
@@ -180,49 +180,71 @@ async fn open_all<'a>(
             continue;
         }
         let record = run.open_artifact(key).await?;
+        let mut changes = true;
         if per_product {
             let summary = crate::terraform::engine::read_summary(&run.dir)
                 .map_err(|e| Error::Failed(format!("{}: {e}", run.dir.display())))?;
             run.digest = summary.plan_sha256;
+            changes = summary.has_changes;
         }
-        opened.push((run, record));
+        opened.push(Opened {
+            run,
+            record,
+            changes,
+        });
     }
-    if per_product {
-        let combined = combined_digest(opened.iter().map(|(r, _)| {
+    if let (true, Some(first)) = (per_product, opened.first()) {
+        let combined = combined_digest(opened.iter().map(|o| {
             (
-                r.manager.product.clone().unwrap_or_default(),
-                r.digest.clone(),
+                o.run.manager.product.clone().unwrap_or_default(),
+                o.run.digest.clone(),
             )
         }));
-        let expected = &opened.first().map(|(r, _)| r.settings.plan_sha256.clone());
-        if let (Some(expected), Some((run, _))) = (expected, opened.first()) {
-            if combined != *expected {
-                let reason = format!(
-                    "the plans in {} (combined sha256:{combined}) are not the ones planned (sha256:{expected})",
-                    run.settings.plan_dir.display()
-                );
-                let mut error = None;
-                for (run, _) in &opened {
-                    error = Some(run.refuse(reason.clone()).await);
-                }
-                return Err(error.expect("one run"));
+        let expected = &first.run.settings.plan_sha256;
+        if combined != *expected {
+            let reason = format!(
+                "the plans in {} (combined sha256:{combined}) are not the ones planned (sha256:{expected})",
+                first.run.settings.plan_dir.display()
+            );
+            let mut error = None;
+            for o in &opened {
+                error = Some(o.run.refuse(reason.clone()).await);
             }
+            return Err(error.expect("one run"));
         }
     }
     Ok(opened)
 }
 
+/// A product's opened plan.
+struct Opened<'a> {
+    run: ApplyRun<'a>,
+    record: GitHubRecord,
+    /// Whether the plan changes anything (always `true` without products:
+    /// the workflow applies only plans with changes).
+    changes: bool,
+}
+
 /// Each product in dependency order: not stale → gates → apply → report.
 /// A product whose needed product failed here is not applied; the first
 /// failure is the step's.
-async fn apply_in_order(
-    opened: Vec<(ApplyRun<'_>, GitHubRecord)>,
-    approver: Option<String>,
-) -> Result<()> {
+async fn apply_in_order(opened: Vec<Opened<'_>>, approver: Option<String>) -> Result<()> {
     let mut failed: Vec<String> = Vec::new();
     let mut first_error = None;
-    for (run, record) in opened {
+    for Opened {
+        run,
+        record,
+        changes,
+    } in opened
+    {
         let product = run.manager.product.clone().unwrap_or_default();
+        if !changes {
+            run.out.note(&format!(
+                "{}: the plan changes nothing; nothing to apply",
+                run.label()
+            ));
+            continue;
+        }
         if let Some(dep) = run.manager.needs().keys().find(|d| failed.contains(d)) {
             let reason = format!("needs `{dep}`, whose apply did not succeed here");
             failed.push(product);
