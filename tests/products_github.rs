@@ -358,3 +358,54 @@ fn a_wrong_products_file_is_reported_on_the_pull_request() {
     assert!(p.kinds().is_empty());
     assert!(!p.manager().join(".fleetform/out/acme").exists());
 }
+
+/// `conclude` marks each product × environment whose apply was due and
+/// did not report: all of them after a cancelled job; after a failed job,
+/// only those the job did not report on.
+#[test]
+fn conclude_marks_each_product_that_was_not_applied() {
+    let mut p = ProductsWorld::new();
+    let sha = p.w.gh.commit(ACME, "main", &[("README.md", "x\n")]);
+    ok(&p.trigger_push(&sha));
+    let (out, _) = p.plan("staging");
+    ok(&out);
+    let network = "infra/terraform-deploy/network/staging";
+    let app = "infra/terraform-deploy/app/staging";
+    let due =
+        json!({"result": "success", "outputs": {"has_changes": "true", "gates_pass": "true"}});
+    let d = p.w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let conclude = |p: &mut ProductsWorld, apply: &str| {
+        let needs = json!({
+            "authorise": {"result": "success", "outputs": {}},
+            "plan-staging": due,
+            "apply-staging": {"result": apply, "outputs": {}},
+        });
+        let (mut cmd, _) =
+            p.w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let out = cmd
+            .current_dir(p.manager())
+            .env("FLEETFORM_NEEDS", needs.to_string())
+            .arg("conclude")
+            .output()
+            .unwrap();
+        ok(&out);
+    };
+
+    // Cancelled while waiting: every product of staging is marked.
+    conclude(&mut p, "cancelled");
+    for context in [network, app] {
+        let (state, desc) = p.status(&sha, context);
+        assert_eq!(state, "error", "{context}: {desc}");
+        assert!(desc.contains("not applied"), "{desc}");
+    }
+    assert_eq!(p.status(&sha, "infra/terraform-deploy").0, "error");
+
+    // Failed: the network's failure is the job's own report and stays; the
+    // app, never reached, is marked.
+    p.w.gh.add_status(ACME, &sha, "failure", network);
+    p.w.gh.add_status(ACME, &sha, "pending", app);
+    conclude(&mut p, "failure");
+    assert_eq!(p.status(&sha, network).0, "failure");
+    assert_eq!(p.status(&sha, app).0, "error");
+}

@@ -23,6 +23,7 @@ use crate::output::Output;
 use super::authorise::authorise;
 use super::event::{read_event, Stage};
 use super::fetch::enabled_in_order;
+use super::products::{slot, slots, subscribed};
 use super::record::entry;
 use super::session::{runtime, status_writer};
 use super::status::{status_of, Reporter};
@@ -64,6 +65,13 @@ pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concl
         )
         .await?;
         let reporter = Reporter::new(&gh, &manager, customer, payload, ctx.run_url());
+        // With products each product × environment has its own status; a
+        // products file that no longer reads leaves the environments'.
+        let views = match subscribed(&gh, &manager, &dispatched, customer).await? {
+            Ok(views) => views,
+            Err(_) => vec![manager.clone()],
+        };
+        let reporter = reporter.with_slots(slots(&manager, customer, &views));
         let context = &manager.config.status_context;
         let envs = enabled_in_order(&manager, customer);
         let mut marked = Vec::new();
@@ -71,11 +79,17 @@ pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concl
             let Some(reason) = unfinished(needs, env, &envs) else {
                 continue;
             };
-            if reason.needs_check && already_reported(&gh, context, payload, env).await? {
-                continue;
+            let places = views
+                .iter()
+                .filter(|v| v.environment(env).is_some())
+                .map(|v| slot(v.product.as_deref(), env));
+            for place in places {
+                if reason.needs_check && already_reported(&gh, context, payload, &place).await? {
+                    continue;
+                }
+                mark(&reporter, customer, payload, &place, &reason, out).await?;
+                marked.push(place);
             }
-            mark(&reporter, customer, payload, env, &reason, out).await?;
-            marked.push(env.clone());
         }
         Ok(Concluded::Marked {
             customer_repo: payload.customer_repo.clone(),
@@ -169,8 +183,9 @@ fn blocker<'e>(needs: &Value, env: &str, envs: &'e [String]) -> Option<&'e Strin
     })
 }
 
-/// Whether the apply step already set `failure` or `error` on `env`'s
-/// context (1 request).
+/// Whether the apply step already reported on `env`'s context (a slot:
+/// `<env>` or `<product>/<env>`): `failure`, `error`, or with products a
+/// product it applied (1 request).
 async fn already_reported(
     gh: &GitHub,
     status_context: &str,
@@ -182,10 +197,14 @@ async fn already_reported(
         .combined_status(&payload.customer_repo, &payload.sha)
         .await
         .map_err(Error::from)?;
-    Ok(status_of(&held, &context)
-        .and_then(|s| s.get("state"))
-        .and_then(Value::as_str)
-        .is_some_and(|s| s == "failure" || s == "error"))
+    let status = status_of(&held, &context);
+    let state = status.and_then(|s| s.get("state")).and_then(Value::as_str);
+    let applied = env.contains('/')
+        && status
+            .and_then(|s| s.get("description"))
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.starts_with(&format!("{env}: applied")));
+    Ok(applied || matches!(state, Some("failure" | "error")))
 }
 
 #[cfg(test)]
