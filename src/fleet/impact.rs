@@ -354,7 +354,6 @@ fn group(
     ctx: &Context<'_>,
     templates: &ValueTemplates,
 ) -> Vec<Outcome> {
-    let unit = |env: &str| head.view.unit(&c.slug, env);
     // Nothing the manager sets for these environments changed, nor the
     // schema: the customer's files are not even read.
     let same_layers = |env: &str| unchanged(head, base, env);
@@ -362,6 +361,34 @@ fn group(
     if same_schema && envs.iter().all(|e| same_layers(e)) {
         return envs.iter().map(|_| Outcome::Same).collect();
     }
+    // With the same schema, an environment whose layers are the same is
+    // the same: its override file is not even read.
+    let todo: Vec<String> = envs
+        .iter()
+        .filter(|e| !same_schema || !same_layers(e))
+        .cloned()
+        .collect();
+    let mut done = changed_envs(c, &todo, head, base, ctx, templates).into_iter();
+    envs.iter()
+        .map(|e| match todo.contains(e) {
+            true => done.next().unwrap_or(Outcome::Same),
+            false => Outcome::Same,
+        })
+        .collect()
+}
+
+/// The environments of one customer's product whose layers or schema
+/// changed: read, checked and rendered at both sides.
+fn changed_envs(
+    c: &Customer,
+    envs: &[String],
+    head: &Layers,
+    base: Option<&Layers>,
+    ctx: &Context<'_>,
+    templates: &ValueTemplates,
+) -> Vec<Outcome> {
+    let unit = |env: &str| head.view.unit(&c.slug, env);
+    let same_layers = |env: &str| unchanged(head, base, env);
     let recorded: Vec<Option<CustomerSource>> = envs
         .iter()
         .map(|e| {
@@ -457,26 +484,17 @@ fn diff(
     old: Option<&crate::values::layers::Layered>,
     new: &crate::values::layers::Layered,
 ) -> Vec<ValueChange> {
-    let leaves = |l: &crate::values::layers::Layered| -> BTreeMap<String, Value> {
-        l.leaves()
-            .into_iter()
-            .map(|(p, v)| (p, v.clone()))
-            .collect()
-    };
-    let before = old.map(leaves).unwrap_or_default();
-    let after = leaves(new);
-    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    keys.into_iter()
-        .filter(|k| before.get(*k) != after.get(*k))
-        .map(|k| ValueChange {
-            key: k.clone(),
-            old: before.get(k).cloned(),
-            new: after.get(k).cloned(),
+    crate::values::layers::changed_leaves(old.map(|o| &o.value), &new.value)
+        .into_iter()
+        .map(|(key, before, after)| ValueChange {
             file: new
-                .origin(k)
-                .filter(|_| after.contains_key(k))
-                .or_else(|| old.and_then(|o| o.origin(k)))
+                .origin(&key)
+                .filter(|_| after.is_some())
+                .or_else(|| old.and_then(|o| o.origin(&key)))
                 .map(|o| o.location.to_string()),
+            old: before.cloned(),
+            new: after.cloned(),
+            key,
         })
         .collect()
 }

@@ -158,6 +158,89 @@ impl Layered {
     }
 }
 
+/// The leaves (as [`Layered::leaves`] names them) that differ between two
+/// values: pointer, old, new; `None` where a side has no such leaf. Equal
+/// subtrees are skipped whole, so a small change costs little however big
+/// the values are. Sorted by pointer.
+pub fn changed_leaves<'a>(
+    old: Option<&'a Value>,
+    new: &'a Value,
+) -> Vec<(String, Option<&'a Value>, Option<&'a Value>)> {
+    let mut out = Vec::new();
+    walk_changes(old, Some(new), &mut String::new(), &mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+type Change<'a> = (String, Option<&'a Value>, Option<&'a Value>);
+
+fn walk_changes<'a>(
+    old: Option<&'a Value>,
+    new: Option<&'a Value>,
+    ptr: &mut String,
+    out: &mut Vec<Change<'a>>,
+) {
+    if let (Some(a), Some(b)) = (old, new) {
+        if a == b {
+            return;
+        }
+    }
+    let is_leaf = |v: &Value| match v {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => true,
+    };
+    let (old_leaf, new_leaf) = (old.filter(|v| is_leaf(v)), new.filter(|v| is_leaf(v)));
+    if old_leaf.is_some() || new_leaf.is_some() {
+        out.push((ptr.clone(), old_leaf, new_leaf));
+    }
+    let mut child = |token: &str, a: Option<&'a Value>, b: Option<&'a Value>| {
+        let len = ptr.len();
+        ptr.push('/');
+        ptr.push_str(token);
+        walk_changes(a, b, ptr, out);
+        ptr.truncate(len);
+    };
+    match (old, new) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            for (k, va) in a {
+                child(&escape_token(k), Some(va), b.get(k));
+            }
+            for (k, vb) in b.iter().filter(|(k, _)| !a.contains_key(*k)) {
+                child(&escape_token(k), None, Some(vb));
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) => {
+            for i in 0..a.len().max(b.len()) {
+                child(&i.to_string(), a.get(i), b.get(i));
+            }
+        }
+        _ => {
+            for (side, v) in [(0, old), (1, new)] {
+                let children: Vec<(String, &'a Value)> = match v {
+                    Some(Value::Object(m)) => m
+                        .iter()
+                        .map(|(k, c)| (escape_token(k).into_owned(), c))
+                        .collect(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (i.to_string(), c))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for (token, c) in children {
+                    if side == 0 {
+                        child(&token, Some(c), None);
+                    } else {
+                        child(&token, None, Some(c));
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a Value)>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
@@ -288,6 +371,53 @@ mod tests {
 
     fn doc(name: &str, text: &str) -> Arc<Document> {
         Arc::new(load_str(text, Path::new(name), &Limits::default()).unwrap())
+    }
+
+    /// The leaf maps of both sides compared key by key: what
+    /// [`changed_leaves`] must answer.
+    fn naive(old: Option<&Value>, new: &Value) -> Vec<(String, Option<Value>, Option<Value>)> {
+        let leaves = |v: &Value| {
+            let mut out = Vec::new();
+            collect_leaves(v, &mut String::new(), &mut out);
+            out.into_iter()
+                .map(|(k, v)| (k, v.clone()))
+                .collect::<BTreeMap<String, Value>>()
+        };
+        let before = old.map(leaves).unwrap_or_default();
+        let after = leaves(new);
+        let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        keys.into_iter()
+            .filter(|k| before.get(*k) != after.get(*k))
+            .map(|k| (k.clone(), before.get(k).cloned(), after.get(k).cloned()))
+            .collect()
+    }
+
+    #[test]
+    fn changed_leaves_are_the_leaf_maps_compared() {
+        let values = [
+            serde_json::json!({}),
+            serde_json::json!({"a": 1, "b": {"c": [1, 2, {"d": "x"}], "e": {}}, "f": []}),
+            serde_json::json!({"a": 2, "b": {"c": [1, {"d": "y"}], "e": {"g": null}}, "f": [3]}),
+            serde_json::json!({"a": {"n": 1}, "b": "flat", "x/y": {"~": true}}),
+            serde_json::json!({"a": [], "b": {"c": []}, "x/y": 1}),
+            serde_json::json!("scalar"),
+            serde_json::json!([{"a": 1}, [], 2]),
+        ];
+        for old in &values {
+            for new in &values {
+                let got: Vec<(String, Option<Value>, Option<Value>)> =
+                    changed_leaves(Some(old), new)
+                        .into_iter()
+                        .map(|(k, a, b)| (k, a.cloned(), b.cloned()))
+                        .collect();
+                assert_eq!(got, naive(Some(old), new), "{old} -> {new}");
+            }
+            let from_nothing: Vec<_> = changed_leaves(None, old)
+                .into_iter()
+                .map(|(k, a, b)| (k, a.cloned(), b.cloned()))
+                .collect();
+            assert_eq!(from_nothing, naive(None, old), "nothing -> {old}");
+        }
     }
 
     #[test]
