@@ -409,3 +409,74 @@ fn conclude_marks_each_product_that_was_not_applied() {
     assert_eq!(p.status(&sha, network).0, "failure");
     assert_eq!(p.status(&sha, app).0, "error");
 }
+
+impl ProductsWorld {
+    /// A push to main at `sha`: trigger, plan staging, apply staging.
+    fn deploy(&mut self, sha: &str) -> std::process::Output {
+        ok(&self.trigger_push(sha));
+        let (out, files) = self.plan("staging");
+        ok(&out);
+        let o = files.outputs();
+        match (o.get("plan_dir"), o.get("plan_sha256")) {
+            (Some(dir), Some(digest)) => self.apply("staging", dir, digest),
+            _ => out,
+        }
+    }
+}
+
+/// A network change that changes its outputs: the app's plan on the pull
+/// request says it waits for the network's apply; after the merge the
+/// network applies and the app's plan, made with the old outputs, is
+/// refused with what to do; the next push applies the app.
+#[test]
+fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
+    let mut p = ProductsWorld::new();
+    let first = p.w.gh.commit(ACME, "main", &[("README.md", "1\n")]);
+    ok(&p.deploy(&first));
+    let second = p.w.gh.commit(ACME, "main", &[("README.md", "2\n")]);
+    ok(&p.deploy(&second));
+    assert!(p.kinds().contains(&"fakecloud_instance".to_string()));
+
+    let vars =
+        p.w.fx
+            .read("products/customers/acme/infra/network/variables.yml");
+    let sha = p.w.gh.commit(
+        ACME,
+        "cidr",
+        &[(
+            "infra/network/variables.yml",
+            &vars.replace("10.1.0.0/16", "10.7.0.0/16"),
+        )],
+    );
+    let pr = p.w.gh.open_pr(ACME, "cidr", "main", "New CIDR");
+    ok(&p.trigger_pr(pr, "cidr", &sha));
+    let (out, _) = p.plan("staging");
+    ok(&out);
+    let app =
+        p.w.gh
+            .comments(ACME, pr)
+            .into_iter()
+            .find(|c| c.body.contains("product=app"))
+            .expect("the app's comment");
+    assert!(
+        app.body.contains("whose plan here changes them") && app.body.contains("`network`"),
+        "{}",
+        app.body
+    );
+
+    let merged = p.w.gh.merge_pr(ACME, pr);
+    let out = p.deploy(&merged);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let (state, desc) = p.status(&merged, "infra/terraform-deploy/network/staging");
+    assert_eq!(state, "success", "{desc}");
+    assert!(desc.contains("applied"), "{desc}");
+    let (state, desc) = p.status(&merged, "infra/terraform-deploy/app/staging");
+    assert_eq!(state, "failure");
+    assert!(desc.contains("plan `app` again"), "{desc}");
+
+    let next = p.w.gh.commit(ACME, "main", &[("README.md", "3\n")]);
+    ok(&p.deploy(&next));
+    let (state, desc) = p.status(&next, "infra/terraform-deploy/app/staging");
+    assert_eq!(state, "success");
+    assert!(desc.contains("applied"), "{desc}");
+}

@@ -185,7 +185,14 @@ async fn open_all<'a>(
             let summary = crate::terraform::engine::read_summary(&run.dir)
                 .map_err(|e| Error::Failed(format!("{}: {e}", run.dir.display())))?;
             run.digest = summary.plan_sha256;
-            changes = summary.has_changes;
+            // A plan made with outputs its needed products were about to
+            // change goes through the apply's checks even without changes:
+            // once they changed, it is refused and must be made again.
+            let awaiting = summary
+                .product
+                .as_ref()
+                .is_some_and(|p| !p.awaiting.is_empty());
+            changes = summary.has_changes || awaiting;
         }
         opened.push(Opened {
             run,
@@ -220,8 +227,9 @@ async fn open_all<'a>(
 struct Opened<'a> {
     run: ApplyRun<'a>,
     record: GitHubRecord,
-    /// Whether the plan changes anything (always `true` without products:
-    /// the workflow applies only plans with changes).
+    /// Whether the plan changes anything or waited for a needed product's
+    /// new outputs (always `true` without products: the workflow applies
+    /// only plans with changes).
     changes: bool,
 }
 

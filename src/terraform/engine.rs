@@ -447,9 +447,9 @@ impl Engine<'_> {
                 .filter_map(|n| n.view.product.as_deref())
                 .collect();
             return Err(RunError::Refused(format!(
-                "the outputs of {} changed since this plan was made (applied after it); nothing was applied: plan `{}` again",
-                from.join(", "),
-                summary.product.as_ref().map(|p| p.name.as_str()).unwrap_or_default()
+                "plan `{}` again: the outputs of {} changed since this plan was made (applied after it); nothing was applied",
+                summary.product.as_ref().map(|p| p.name.as_str()).unwrap_or_default(),
+                from.join(", ")
             )));
         }
         Ok(())
