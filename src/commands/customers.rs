@@ -49,6 +49,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
                 added: date.clone().unwrap_or_else(crate::audit::today),
                 revoked: None,
                 products: None,
+                labels: Default::default(),
                 key_generation: None,
             };
             // The secret is needed before the registry is written; the key

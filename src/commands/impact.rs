@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::cli::ImpactArgs;
 use crate::config::{Manager, Registry};
 use crate::error::{Error, Result};
-use crate::fleet::impact::{compare, under, Context, Impact, Side};
+use crate::fleet::impact::Impact;
 use crate::output::Output;
 use crate::util::git;
 
@@ -101,36 +101,14 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let live = Manager::load(manager_dir)?;
     let registry = Registry::load(&live)?;
-    let scratch =
-        tempfile::tempdir().map_err(|e| Error::Failed(format!("a scratch folder: {e}")))?;
-    let side = |rev: &str, name: &str| -> Result<Side> {
-        let dest = scratch.path().join(name);
-        std::fs::create_dir_all(&dest).map_err(|e| Error::Failed(e.to_string()))?;
-        let root = git::export(manager_dir, rev, &dest).map_err(|e| Error::Usage(e.to_string()))?;
-        Ok(Side {
-            manager: Manager::load(&root)?,
-        })
-    };
-    let base = side(&settings.base, "base")?;
-    let head = match &settings.head {
-        Some(h) => side(h, "head")?,
-        None => Side {
-            manager: live.clone(),
-        },
-    };
-    let changed = match &settings.head {
-        Some(h) => git::changed_files(manager_dir, &settings.base, h),
-        None => git::changed_since(manager_dir, &settings.base),
-    }
-    .map_err(|e| Error::Usage(e.to_string()))?;
-    let store = crate::records::Store::for_manager(&live);
-    let ctx = Context {
-        registry: &registry,
-        store: &store,
-        changed_files: under(manager_dir, changed),
-        jobs: settings.jobs,
-    };
-    let mut impact = compare(&base, &head, &ctx).map_err(Error::Failed)?;
+    let mut impact = crate::fleet::impact::of_revisions(
+        manager_dir,
+        &live,
+        &registry,
+        &settings.base,
+        settings.head.as_deref(),
+        settings.jobs,
+    )?;
     impact.base = settings.base.clone();
     impact.head = settings
         .head

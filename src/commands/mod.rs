@@ -17,3 +17,16 @@ pub mod render;
 pub mod sync;
 pub mod trigger;
 pub mod validate;
+
+/// The impact of two revisions, as the commands report it: a revision git
+/// cannot read is a usage error.
+impl From<crate::fleet::impact::ImpactError> for crate::error::Error {
+    fn from(e: crate::fleet::impact::ImpactError) -> Self {
+        use crate::fleet::impact::ImpactError;
+        match e {
+            ImpactError::Revision(m) => Self::Usage(m),
+            ImpactError::Config(c) => Self::Config(c),
+            ImpactError::Failed(m) => Self::Failed(m),
+        }
+    }
+}

@@ -24,11 +24,13 @@ mod names;
 mod products;
 mod records;
 mod registry;
+pub mod rollout;
 
 pub use names::{is_date, is_email, is_repo, is_slug};
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use records::Records;
 pub use registry::*;
+pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
 
@@ -153,6 +155,9 @@ pub struct ManagerConfig {
     /// deployment records).
     #[serde(default)]
     pub records: Records,
+    /// How a manager change reaches the fleet, in waves (see [`rollout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutConfig>,
 }
 
 /// `sync:` in fleetform.yml.
@@ -400,6 +405,7 @@ impl Manager {
         self.check_files(&c.customer, "/customer")?;
         self.check_products()?;
         self.check_records()?;
+        self.check_rollout()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }

@@ -52,6 +52,9 @@ pub struct Customer {
     /// manager with `products:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<String>>,
+    /// Labels that rollout waves select by (`tier: internal`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -131,6 +134,27 @@ impl Registry {
             self.check_fields(i, c, &envs)?;
             self.check_status(i, c)?;
             self.check_products(i, c, manager)?;
+            self.check_labels(i, c)?;
+        }
+        Ok(())
+    }
+
+    /// Label names and values are short words: letters, digits, `-`, `_`,
+    /// `.`.
+    fn check_labels(&self, i: usize, c: &Customer) -> Result<(), ConfigError> {
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        };
+        for (k, v) in &c.labels {
+            if !word(k) || !word(v) {
+                return Err(self.invalid(
+                    &format!("/customers/{i}/labels/{}", crate::yaml::escape_token(k)),
+                    "a label is `name: value`, each 1-63 letters, digits, `-`, `_` or `.`",
+                ));
+            }
         }
         Ok(())
     }

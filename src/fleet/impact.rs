@@ -130,6 +130,62 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
     })
 }
 
+/// Why the impact of two revisions could not be told.
+#[derive(Debug, thiserror::Error)]
+pub enum ImpactError {
+    /// A revision git cannot read (a usage error).
+    #[error("{0}")]
+    Revision(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The impact of the manager at `base` against `head` (a revision, or the
+/// working tree of `manager_dir` when `None`, which is `live`).
+pub fn of_revisions(
+    manager_dir: &Path,
+    live: &Manager,
+    registry: &Registry,
+    base: &str,
+    head: Option<&str>,
+    jobs: usize,
+) -> Result<Impact, ImpactError> {
+    use crate::util::git;
+    let scratch =
+        tempfile::tempdir().map_err(|e| ImpactError::Failed(format!("a scratch folder: {e}")))?;
+    let side = |rev: &str, name: &str| -> Result<Side, ImpactError> {
+        let dest = scratch.path().join(name);
+        std::fs::create_dir_all(&dest).map_err(|e| ImpactError::Failed(e.to_string()))?;
+        let root = git::export(manager_dir, rev, &dest)
+            .map_err(|e| ImpactError::Revision(e.to_string()))?;
+        Ok(Side {
+            manager: Manager::load(&root)?,
+        })
+    };
+    let base_side = side(base, "base")?;
+    let head_side = match head {
+        Some(h) => side(h, "head")?,
+        None => Side {
+            manager: live.clone(),
+        },
+    };
+    let changed = match head {
+        Some(h) => git::changed_files(manager_dir, base, h),
+        None => git::changed_since(manager_dir, base),
+    }
+    .map_err(|e| ImpactError::Revision(e.to_string()))?;
+    let store = crate::records::Store::for_manager(live);
+    let ctx = Context {
+        registry,
+        store: &store,
+        changed_files: under(manager_dir, changed),
+        jobs,
+    };
+    compare(&base_side, &head_side, &ctx).map_err(ImpactError::Failed)
+}
+
 /// How `--plan` plans.
 pub struct PlanSettings<'a> {
     pub jobs: usize,
