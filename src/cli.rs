@@ -65,6 +65,8 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// What a change to the manager repo does to every customer × product × environment.
     Impact(ImpactArgs),
+    /// Roll a manager change out to the fleet in waves (`rollout:` in fleetform.yml).
+    Rollout(RolloutArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
     /// The audit log.
@@ -210,6 +212,56 @@ pub enum AuditCommand {
         records: bool,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    #[command(subcommand)]
+    pub command: RolloutCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Start a rollout of the manager's working tree: the pairs whose
+    /// values or module changed since --base, in waves.
+    Start {
+        /// The manager as the fleet has it now (e.g. the commit before the merge).
+        #[arg(long, env = "FLEETFORM_ROLLOUT_BASE")]
+        base: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a rollout stands: wave, pairs, applied, failed, baking until.
+    Status {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Advance whatever may advance now (safe to run twice, or from two jobs).
+    Tick {
+        #[arg(long)]
+        id: Option<String>,
+        /// Plans at once within a wave (default: the rollout's max_parallel).
+        #[arg(short, long, env = "FLEETFORM_JOBS")]
+        jobs: Option<usize>,
+        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/rollout")]
+        out: PathBuf,
+        #[arg(long, env = "FLEETFORM_TERRAFORM")]
+        terraform: Option<PathBuf>,
+    },
+    /// Stop the rollout: nothing more is applied until `resume`.
+    Halt {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Go on after a halt; failed pairs are tried again.
+    Resume {
+        #[arg(long)]
+        id: Option<String>,
     },
 }
 

@@ -20,6 +20,7 @@ pub mod output;
 pub mod policy;
 pub mod records;
 pub mod report;
+pub mod rollout;
 pub mod terraform;
 pub mod util;
 pub mod values;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),
         Command::Drift(a) => commands::drift::run(a, dir, &out),
         Command::Impact(a) => commands::impact::run(a, dir, &out),
+        Command::Rollout(a) => commands::rollout::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
         Command::Sync(a) => commands::sync::run(a, dir, &out),
     };

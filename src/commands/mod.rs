@@ -14,6 +14,7 @@ pub mod impact;
 pub mod matrix;
 pub mod plan;
 pub mod render;
+pub mod rollout;
 pub mod sync;
 pub mod trigger;
 pub mod validate;

@@ -15,7 +15,7 @@
 //!
 //! May import: `config` and `util`.
 
-mod local;
+pub mod local;
 mod s3;
 
 use std::path::PathBuf;

@@ -21,6 +21,7 @@ pub mod drift;
 pub mod impact;
 pub mod markdown;
 pub mod plan_text;
+pub mod rollout;
 pub mod summary;
 pub mod sync;
 pub mod table;

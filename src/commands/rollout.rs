@@ -1,0 +1,141 @@
+//! `fleetform rollout start|status|tick|halt|resume`: flags → the rollout
+//! layer → result lines or JSON.
+
+use std::path::Path;
+
+use crate::cli::{RolloutArgs, RolloutCommand};
+use crate::config::{Manager, Registry};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::records::Store;
+use crate::rollout::{self, Fleet, StartSettings, TickSettings};
+
+/// Who runs the command, for the events.
+fn actor() -> String {
+    crate::ci::RunContext::from_env()
+        .actor
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let manager = Manager::load(manager_dir)?;
+    let registry = Registry::load(&manager)?;
+    let store = Store::for_manager(&manager);
+    let f = Fleet {
+        manager: &manager,
+        registry: &registry,
+        store: &store,
+    };
+    match &args.command {
+        RolloutCommand::Start { base, json } => start(&f, manager_dir, base, *json, out),
+        RolloutCommand::Status { id, json } => status(&store, id.as_deref(), *json, out),
+        RolloutCommand::Tick {
+            id,
+            jobs,
+            out: out_dir,
+            terraform,
+        } => {
+            let s = rollout::pick(&store, id.as_deref())?;
+            let config = manager.config.rollout.as_ref();
+            let settings = TickSettings {
+                jobs: jobs.or(config.map(|c| c.max_parallel)).unwrap_or(1),
+                out_dir,
+                terraform: terraform.as_deref(),
+                actor: actor(),
+                lease_secs: 3600,
+            };
+            for line in rollout::tick(&f, &s.id, &settings, out)? {
+                out.result(&line);
+            }
+            halted_is_an_error(&store, &s.id)
+        }
+        RolloutCommand::Halt { id, reason } => {
+            let mut s = rollout::pick(&store, id.as_deref())?;
+            rollout::halt(&f, &mut s, reason, &actor(), out)?;
+            out.result(&format!("rollout {} halted: {reason}", s.id));
+            Ok(())
+        }
+        RolloutCommand::Resume { id } => {
+            let mut s = rollout::pick(&store, id.as_deref())?;
+            rollout::resume(&f, &mut s, &actor(), out)?;
+            out.result(&format!("rollout {} resumed; the next tick goes on", s.id));
+            Ok(())
+        }
+    }
+}
+
+fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output) -> Result<()> {
+    crate::util::git::check_revision("--base", base).map_err(Error::Usage)?;
+    let manager_sha = crate::util::git::run(manager_dir, &["rev-parse", "HEAD"])
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::Usage(format!("the manager repo's HEAD: {e}")))?;
+    let settings = StartSettings {
+        manager_dir,
+        base,
+        manager_sha,
+        jobs: crate::fleet::parallel::jobs(None),
+        actor: actor(),
+    };
+    let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
+    if json {
+        out.result(&serde_json::to_string_pretty(&started).expect("serialisable"));
+        return Ok(());
+    }
+    out.result(&format!(
+        "rollout {}: {} stage(s)",
+        started.id,
+        started.stages.len()
+    ));
+    for (i, st) in started.stages.iter().enumerate() {
+        out.result(&format!(
+            "  {}. {} / {}: {} pair(s), bake {} s",
+            i + 1,
+            st.environment,
+            st.wave,
+            st.units.len(),
+            st.bake
+        ));
+    }
+    if !started.unassigned.is_empty() {
+        out.note(&format!(
+            "no wave selects {} (their pairs change but are not rolled out): {}",
+            started.unassigned.len(),
+            started.unassigned.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn status(store: &Store, id: Option<&str>, json: bool, out: &Output) -> Result<()> {
+    let s = rollout::pick(store, id)?;
+    let rows = rollout::status(&s);
+    if json {
+        let v = serde_json::json!({
+            "id": s.id,
+            "manager_sha": s.manager_sha,
+            "halted": s.halted,
+            "finished": s.finished,
+            "stages": rows,
+            "failed": s.failed.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
+        });
+        out.result(&serde_json::to_string_pretty(&v).expect("serialisable"));
+        return Ok(());
+    }
+    out.result(&crate::report::rollout::table(
+        &s.id,
+        &rows,
+        s.halted.as_deref(),
+    ));
+    Ok(())
+}
+
+/// A tick that left the rollout halted ends with an error, so the job that
+/// ran it turns red.
+fn halted_is_an_error(store: &Store, id: &str) -> Result<()> {
+    let s = rollout::state::load(store, id).map_err(rollout::records_err)?;
+    match s.halted {
+        Some(reason) => Err(Error::Failed(format!("rollout {id} is halted: {reason}"))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,293 @@
+//! A rollout is its events: one create-only record each, numbered, in the
+//! manager's records store (`rollouts/<id>/<seq>.json`). The state is the
+//! fold of the events; writing the next number is the lock: of two jobs
+//! that read the same state, only one can write what comes next, and the
+//! other reads again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Unit;
+use crate::records::{RecordsError, Store};
+
+/// One stage of a rollout: a wave of customers in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub environment: String,
+    pub wave: String,
+    /// The pairs of this stage, in order.
+    pub units: Vec<Unit>,
+    /// Bake time after the stage, in seconds.
+    pub bake: u64,
+}
+
+/// What happened, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    Started {
+        manager_sha: String,
+        base: String,
+        stages: Vec<Stage>,
+        at: u64,
+        actor: String,
+    },
+    /// A tick took the current stage until `lease_until`.
+    TickStarted {
+        stage: usize,
+        at: u64,
+        lease_until: u64,
+    },
+    Applied {
+        unit: Unit,
+        plan_sha256: String,
+        changed: bool,
+        at: u64,
+    },
+    Failed {
+        unit: Unit,
+        reason: String,
+        at: u64,
+    },
+    /// Every pair of the stage applied; the next waits until `bake_until`.
+    StageDone {
+        stage: usize,
+        at: u64,
+        bake_until: u64,
+    },
+    Halted {
+        reason: String,
+        at: u64,
+        actor: String,
+    },
+    Resumed {
+        at: u64,
+        actor: String,
+    },
+    Finished {
+        at: u64,
+    },
+    /// A newer rollout took over this halted one.
+    Superseded {
+        by: String,
+        at: u64,
+    },
+}
+
+/// A rollout as its events say it is now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct State {
+    pub id: String,
+    pub manager_sha: String,
+    pub base: String,
+    pub stages: Vec<Stage>,
+    /// The first stage not done.
+    pub current: usize,
+    pub applied: BTreeSet<Unit>,
+    pub failed: BTreeMap<Unit, String>,
+    pub halted: Option<String>,
+    pub bake_until: Option<u64>,
+    pub lease_until: Option<u64>,
+    pub finished: bool,
+    pub superseded_by: Option<String>,
+    /// How many events there are (the next one's number).
+    pub events: usize,
+}
+
+impl State {
+    /// The fold of `events`.
+    pub fn of(id: &str, events: &[Event]) -> State {
+        let mut s = State {
+            id: id.to_string(),
+            events: events.len(),
+            ..State::default()
+        };
+        for e in events {
+            s.apply(e);
+        }
+        s
+    }
+
+    fn apply(&mut self, e: &Event) {
+        match e {
+            Event::Started {
+                manager_sha,
+                base,
+                stages,
+                ..
+            } => {
+                self.manager_sha = manager_sha.clone();
+                self.base = base.clone();
+                self.stages = stages.clone();
+            }
+            Event::TickStarted { lease_until, .. } => self.lease_until = Some(*lease_until),
+            Event::Applied { unit, .. } => {
+                self.failed.remove(unit);
+                self.applied.insert(unit.clone());
+            }
+            Event::Failed { unit, reason, .. } => {
+                self.failed.insert(unit.clone(), reason.clone());
+            }
+            Event::StageDone {
+                stage, bake_until, ..
+            } => {
+                self.current = stage + 1;
+                self.bake_until = Some(*bake_until);
+                self.lease_until = None;
+            }
+            Event::Halted { reason, .. } => {
+                self.halted = Some(reason.clone());
+                self.lease_until = None;
+            }
+            Event::Resumed { .. } => {
+                self.halted = None;
+                self.failed.clear();
+            }
+            Event::Finished { .. } => {
+                self.finished = true;
+                self.lease_until = None;
+            }
+            Event::Superseded { by, .. } => self.superseded_by = Some(by.clone()),
+        }
+    }
+
+    /// Neither finished nor superseded.
+    pub fn is_open(&self) -> bool {
+        !self.finished && self.superseded_by.is_none()
+    }
+}
+
+/// Where a rollout's events live.
+pub fn prefix(id: &str) -> String {
+    format!("rollouts/{id}/")
+}
+
+/// Every rollout's id, oldest first (ids start with their start time).
+pub fn ids(store: &Store) -> Result<Vec<String>, RecordsError> {
+    let mut ids: Vec<String> = store
+        .list("rollouts/")?
+        .iter()
+        .filter_map(|k| {
+            k.strip_prefix("rollouts/")?
+                .split('/')
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// A rollout's events, in order.
+pub fn events(store: &Store, id: &str) -> Result<Vec<Event>, RecordsError> {
+    store
+        .list(&prefix(id))?
+        .iter()
+        .map(|k| {
+            let bytes = store.read(k)?;
+            serde_json::from_slice(&bytes).map_err(|e| RecordsError::Io {
+                what: "reading rollout event",
+                key: k.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Loads a rollout's state.
+pub fn load(store: &Store, id: &str) -> Result<State, RecordsError> {
+    Ok(State::of(id, &events(store, id)?))
+}
+
+/// Writes event number `state.events`: [`RecordsError::Exists`] when
+/// another job wrote it first (read the state again). Updates `state`.
+pub fn append(store: &Store, state: &mut State, event: Event) -> Result<(), RecordsError> {
+    let key = format!("{}{:06}.json", prefix(&state.id), state.events);
+    store.create(
+        &key,
+        &serde_json::to_vec_pretty(&event).expect("serialisable"),
+    )?;
+    state.apply(&event);
+    state.events += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(c: &str) -> Unit {
+        Unit::new(c, None, "staging")
+    }
+
+    #[test]
+    fn the_state_is_the_fold_of_the_events() {
+        let stages = vec![Stage {
+            environment: "staging".into(),
+            wave: "canary".into(),
+            units: vec![unit("acme"), unit("globex")],
+            bake: 60,
+        }];
+        let events = vec![
+            Event::Started {
+                manager_sha: "abc".into(),
+                base: "main~1".into(),
+                stages,
+                at: 1,
+                actor: "ops".into(),
+            },
+            Event::TickStarted {
+                stage: 0,
+                at: 2,
+                lease_until: 100,
+            },
+            Event::Failed {
+                unit: unit("acme"),
+                reason: "boom".into(),
+                at: 3,
+            },
+            Event::Halted {
+                reason: "1 failed".into(),
+                at: 4,
+                actor: "fleetform".into(),
+            },
+        ];
+        let s = State::of("r1", &events);
+        assert_eq!(s.halted.as_deref(), Some("1 failed"));
+        assert_eq!(s.failed.len(), 1);
+        assert_eq!(s.lease_until, None);
+        assert_eq!(s.events, 4);
+        let mut more = events.clone();
+        more.push(Event::Resumed {
+            at: 5,
+            actor: "ops".into(),
+        });
+        more.push(Event::Applied {
+            unit: unit("acme"),
+            plan_sha256: "f".into(),
+            changed: true,
+            at: 6,
+        });
+        let s = State::of("r1", &more);
+        assert!(s.halted.is_none() && s.failed.is_empty());
+        assert!(s.applied.contains(&unit("acme")));
+    }
+
+    #[test]
+    fn only_one_job_writes_the_next_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(crate::records::local::Folder::new(dir.path().to_path_buf()));
+        let mut a = State::of("r1", &[]);
+        let mut b = State::of("r1", &[]);
+        let tick = |stage| Event::TickStarted {
+            stage,
+            at: 1,
+            lease_until: 2,
+        };
+        append(&store, &mut a, tick(0)).unwrap();
+        let lost = append(&store, &mut b, tick(0)).unwrap_err();
+        assert!(matches!(lost, RecordsError::Exists { .. }), "{lost}");
+        assert_eq!(load(&store, "r1").unwrap().events, 1);
+    }
+}

@@ -1,0 +1,288 @@
+//! `rollout tick`: advance whatever may advance now. A tick takes the
+//! current stage (an event written create-only, so two ticks never take
+//! the same one), plans its pairs that are not applied yet with today's
+//! manager, applies each plan behind its digest and gates, writes one event
+//! per pair, then halts the rollout or marks the stage done (its bake time
+//! starts). With no bake time it goes on to the next stage.
+
+use std::path::Path;
+
+use crate::config::{Customer, Manager, Registry, Unit};
+use crate::error::Result;
+use crate::fleet::{Outcome, Row};
+use crate::output::Output;
+use crate::records::{RecordsError, Store};
+use crate::terraform::engine::Engine;
+
+use super::state::{append, load, Event, Stage, State};
+use super::{now, records_err};
+
+/// How a tick runs.
+pub struct TickSettings<'a> {
+    pub jobs: usize,
+    pub out_dir: &'a Path,
+    pub terraform: Option<&'a Path>,
+    pub actor: String,
+    /// How long a tick holds its stage (another tick waits that long
+    /// when this one dies).
+    pub lease_secs: u64,
+}
+
+/// The manager, its registry and store, as a tick needs them.
+pub struct Fleet<'a> {
+    pub manager: &'a Manager,
+    pub registry: &'a Registry,
+    pub store: &'a Store,
+}
+
+/// Advances the rollout `id` as far as it may go now; what it did, as
+/// lines for the log.
+pub fn tick(
+    f: &Fleet<'_>,
+    id: &str,
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<Vec<String>> {
+    let mut said = Vec::new();
+    loop {
+        let mut s = load(f.store, id).map_err(records_err)?;
+        if let Some(stop) = why_not_now(&s) {
+            said.push(stop);
+            return Ok(said);
+        }
+        let at = now();
+        if s.current >= s.stages.len() {
+            record(f, &mut s, Event::Finished { at }, out)?;
+            said.push(format!("rollout {id} finished"));
+            return Ok(said);
+        }
+        let claim = Event::TickStarted {
+            stage: s.current,
+            at,
+            lease_until: at + settings.lease_secs,
+        };
+        match append(f.store, &mut s, claim) {
+            Err(RecordsError::Exists { .. }) => {
+                said.push("another tick took this stage first; nothing to do".into());
+                return Ok(said);
+            }
+            other => other.map_err(records_err)?,
+        }
+        let stage = s.stages[s.current].clone();
+        said.push(format!(
+            "stage {} of {}: {} in {} ({} pair(s))",
+            s.current + 1,
+            s.stages.len(),
+            stage.wave,
+            stage.environment,
+            stage.units.len()
+        ));
+        run_stage(f, &mut s, &stage, settings, out)?;
+        if let Some(reason) = halt_reason(f.manager, &s, &stage) {
+            let halt = Event::Halted {
+                reason: reason.clone(),
+                at: now(),
+                actor: "fleetform".into(),
+            };
+            record(f, &mut s, halt, out)?;
+            said.push(format!("halted: {reason}"));
+            return Ok(said);
+        }
+        let done = Event::StageDone {
+            stage: s.current,
+            at: now(),
+            bake_until: now() + stage.bake,
+        };
+        record(f, &mut s, done, out)?;
+        if stage.bake > 0 {
+            said.push(format!("stage done; baking for {} s", stage.bake));
+            return Ok(said);
+        }
+    }
+}
+
+/// Why nothing may advance now, if so.
+fn why_not_now(s: &State) -> Option<String> {
+    let at = now();
+    if s.stages.is_empty() && s.events == 0 {
+        return Some(format!("no rollout `{}`", s.id));
+    }
+    if s.finished {
+        return Some(format!("rollout {} is finished", s.id));
+    }
+    if let Some(by) = &s.superseded_by {
+        return Some(format!("rollout {} was superseded by {by}", s.id));
+    }
+    if let Some(reason) = &s.halted {
+        return Some(format!(
+            "rollout {} is halted ({reason}); `fleetform rollout resume` after the fix",
+            s.id
+        ));
+    }
+    match (s.lease_until, s.bake_until) {
+        (Some(l), _) if l > at => Some(format!(
+            "another tick holds stage {} until {l}",
+            s.current + 1
+        )),
+        (_, Some(b)) if b > at => Some(format!("baking until {b} (unix seconds)")),
+        _ => None,
+    }
+}
+
+/// The halt conditions after a stage: too many failed pairs, or a gate
+/// that blocked (unless `halt.gate_failed: false`).
+fn halt_reason(manager: &Manager, s: &State, stage: &Stage) -> Option<String> {
+    let halt = manager.config.rollout.as_ref()?.halt.clone();
+    let failed: Vec<&Unit> = stage
+        .units
+        .iter()
+        .filter(|u| s.failed.contains_key(u))
+        .collect();
+    let gates = failed
+        .iter()
+        .filter(|u| s.failed[**u].starts_with("gate"))
+        .count();
+    if halt.gate_failed && gates > 0 {
+        return Some(format!(
+            "{gates} pair(s) blocked by policy gates in wave {}",
+            stage.wave
+        ));
+    }
+    let ungated = if halt.gate_failed {
+        failed.len() - gates
+    } else {
+        failed.len()
+    };
+    if ungated > halt.max_failures {
+        let first = failed.first().map(|u| u.to_string()).unwrap_or_default();
+        return Some(format!(
+            "{ungated} pair(s) failed in wave {} (more than {}), first {first}",
+            stage.wave, halt.max_failures
+        ));
+    }
+    None
+}
+
+/// Plans the stage's pairs not applied yet and applies each; one event per
+/// pair.
+fn run_stage(
+    f: &Fleet<'_>,
+    s: &mut State,
+    stage: &Stage,
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<()> {
+    let todo: Vec<&Customer> = stage
+        .units
+        .iter()
+        .filter(|u| !s.applied.contains(u))
+        .filter_map(|u| f.registry.get(&u.customer))
+        .collect();
+    let selected: Vec<(&Customer, Vec<String>)> = todo
+        .iter()
+        .map(|c| (*c, vec![stage.environment.clone()]))
+        .collect();
+    let mut engine = crate::terraform::engine::build(f.manager, true, settings.terraform)?;
+    let source = crate::fleet::local_source(f.manager, f.registry);
+    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
+    let jobs = settings.jobs.max(1);
+    let rows = crate::fleet::execute(
+        &mut engine,
+        fleet,
+        jobs,
+        settings.out_dir,
+        false,
+        "plan",
+        out,
+    );
+    for row in rows {
+        let event = apply_row(f, &engine, s, &row, &settings.actor);
+        record(f, s, event, out)?;
+    }
+    Ok(())
+}
+
+/// One planned pair: applied (or nothing to apply), or why not.
+fn apply_row(f: &Fleet<'_>, engine: &Engine<'_>, s: &State, row: &Row, actor: &str) -> Event {
+    let unit = Unit::new(&row.customer, row.product.as_deref(), &row.environment);
+    let at = now();
+    let failed = |reason: String| Event::Failed {
+        unit: unit.clone(),
+        reason,
+        at,
+    };
+    let (summary, dir) = match &row.outcome {
+        Outcome::Planned { summary, dir } => (summary, dir),
+        Outcome::Failed { error, .. } => return failed(format!("plan: {error}")),
+        Outcome::Skipped { reason } => return failed(format!("plan: skipped ({reason})")),
+    };
+    if let Some(v) = summary.gates.as_ref().filter(|v| !v.allows()) {
+        return failed(format!("gate: {}", v.short()));
+    }
+    let applied = |changed| Event::Applied {
+        unit: unit.clone(),
+        plan_sha256: summary.plan_sha256.clone(),
+        changed,
+        at,
+    };
+    if !summary.has_changes {
+        return applied(false);
+    }
+    let Some(customer) = f.registry.get(&row.customer) else {
+        return failed("not registered".into());
+    };
+    match engine.apply(
+        customer,
+        &row.environment,
+        dir,
+        Some(&summary.plan_sha256),
+        None,
+    ) {
+        Ok(_) => {
+            let kept = keep_deployment(f, s, &unit, dir, customer, &summary.plan_sha256, actor);
+            match kept {
+                Ok(()) => applied(true),
+                Err(e) => failed(format!(
+                    "applied, but the deployment record was not kept: {e}"
+                )),
+            }
+        }
+        Err(e) => failed(format!("apply: {}", e.short())),
+    }
+}
+
+/// The deployment record of a rollout's apply.
+fn keep_deployment(
+    f: &Fleet<'_>,
+    s: &State,
+    unit: &Unit,
+    dir: &Path,
+    customer: &Customer,
+    plan_sha256: &str,
+    actor: &str,
+) -> std::result::Result<(), RecordsError> {
+    let ctx = crate::ci::RunContext::from_env();
+    crate::records::record_deployment(
+        f.store,
+        unit,
+        dir,
+        crate::records::DeploymentFacts {
+            customer_repo: customer.repo.clone(),
+            customer_sha: crate::terraform::engine::read_summary(dir)
+                .ok()
+                .and_then(|s| s.sha),
+            manager_sha: Some(s.manager_sha.clone()),
+            plan_sha256: plan_sha256.to_string(),
+            actor: actor.to_string(),
+            run_url: ctx.run_url(),
+        },
+    )
+    .map(drop)
+}
+
+/// Appends the event and writes its audit line.
+pub(super) fn record(f: &Fleet<'_>, s: &mut State, event: Event, out: &Output) -> Result<()> {
+    append(f.store, s, event.clone()).map_err(records_err)?;
+    super::audit(out, &s.id, &event);
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! Rollouts on the test cloud: 20 customers, three waves (by label, by
+//! percentage, the rest). A failure injected in wave 2 halts the rollout
+//! and wave 3 never starts; a tick while halted applies nothing; resume
+//! after the fix finishes it; two ticks at once apply nothing twice; every
+//! step is an event in the records store and an audit line.
+
+mod common;
+#[path = "support/fakecloud.rs"]
+mod fakecloud;
+
+use std::path::PathBuf;
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use serde_json::Value;
+
+const MODULE: &str = include_str!("../examples/fakecloud/main.tf");
+
+const ROLLOUT: &str = "
+rollout:
+  bake: 0s
+  max_parallel: 4
+  halt:
+    max_failures: 0
+  waves:
+    - name: internal
+      labels: {tier: internal}
+    - name: half
+      percent: 50
+    - name: rest
+";
+
+struct World {
+    fx: Fixture,
+    cli_config: PathBuf,
+    cloud_file: PathBuf,
+}
+
+fn slug(i: usize) -> String {
+    format!("c{i:02}")
+}
+
+impl World {
+    /// The example manager on the test cloud with 20 customers (staging
+    /// only; c01-c03 labelled `tier: internal`), committed, then a change
+    /// of the staging defaults committed on top.
+    fn new() -> World {
+        require_terraform();
+        let fx = Fixture::new();
+        let installed = fakecloud::install(&fx.path("fakecloud"));
+        fx.write("manager/terraform/main.tf", MODULE);
+        let vars = fx.read("customers/acme/infra/variables.yml");
+        let mut registry = String::from("customers:\n");
+        for i in 1..=20 {
+            let c = slug(i);
+            fx.write(
+                &format!("customers/{c}/infra/variables.yml"),
+                &vars.replace("acme", &c),
+            );
+            registry.push_str(&format!(
+                "  - slug: {c}\n    path: ../customers/{c}\n    contact: ops@{c}.test\n    environments: [staging]\n    added: 2026-01-01\n"
+            ));
+            if i <= 3 {
+                registry.push_str("    labels: {tier: internal}\n");
+            }
+        }
+        fx.write("manager/customers.yml", &registry);
+        fx.append("manager/fleetform.yml", ROLLOUT);
+        fx.git(&["init", "-q"]);
+        fx.git(&["add", "-A"]);
+        fx.git(&["commit", "-q", "-m", "base"]);
+        let staging = fx.read("manager/values/staging.yml");
+        fx.write(
+            "manager/values/staging.yml",
+            &staging.replace("tier: staging", "tier: staging-2"),
+        );
+        fx.git(&["commit", "-q", "-am", "staging tier"]);
+        World {
+            cli_config: installed.cli_config,
+            cloud_file: fx.path("cloud.json"),
+            fx,
+        }
+    }
+
+    fn fleetform(&self) -> assert_cmd::Command {
+        let mut cmd = self.fx.fleetform();
+        cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("FAKECLOUD_FILE", &self.cloud_file)
+            .env("USER", "ops-dana");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.fleetform().args(args).output().unwrap()
+    }
+
+    fn status(&self) -> Value {
+        let out = self.run(&["rollout", "status", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Customers with a network in the cloud.
+    fn rolled(&self) -> Vec<String> {
+        let mut c: Vec<String> = fakecloud::objects(&self.cloud_file)
+            .iter()
+            .filter(|(k, _)| k.starts_with("fakecloud_network/"))
+            .filter_map(|(_, v)| {
+                v["name"]
+                    .as_str()
+                    .and_then(|n| n.strip_suffix("-staging"))
+                    .map(str::to_string)
+            })
+            .collect();
+        c.sort();
+        c
+    }
+
+    /// The rollout's events, in order.
+    fn events(&self) -> Vec<Value> {
+        let root = self.fx.path("manager/.fleetform/records/rollouts");
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(root).unwrap() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir.unwrap().path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            for f in files {
+                out.push(serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap());
+            }
+        }
+        out
+    }
+}
+
+/// Start → tick (wave 2 fails) → halted, wave 3 untouched → tick again
+/// does nothing → resume → tick finishes every customer.
+#[test]
+fn a_failure_in_wave_two_halts_until_resumed() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stages = started["stages"].as_array().unwrap();
+    let sizes: Vec<usize> = stages
+        .iter()
+        .map(|s| s["units"].as_array().unwrap().len())
+        .collect();
+    // 3 internal; half of the 17 left (rounded up); the rest.
+    assert_eq!(sizes, [3, 9, 8], "{started:#}");
+    let wave2: Vec<String> = stages[1]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["customer"].as_str().unwrap().to_string())
+        .collect();
+    let victim = wave2[4].clone();
+
+    // A second start while this one runs is refused.
+    let again = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+
+    let out = w
+        .fleetform()
+        .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
+        .args(["rollout", "tick"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("halted:"), "{}", stdout(&out));
+    let rolled = w.rolled();
+    assert_eq!(rolled.len(), 3 + 8, "{rolled:?}");
+    assert!(!rolled.contains(&victim));
+    let wave3: Vec<String> = stages[2]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["customer"].as_str().unwrap().to_string())
+        .collect();
+    assert!(wave3.iter().all(|c| !rolled.contains(c)), "wave 3 started");
+    let status = w.status();
+    assert!(
+        status["halted"].as_str().unwrap().contains(&victim),
+        "{status:#}"
+    );
+    assert_eq!(status["stages"][1]["failed"], 1);
+    assert_eq!(status["stages"][2]["state"], "waiting");
+    let table = stdout(&w.run(&["rollout", "status"]));
+    assert!(
+        table.contains("halted") && table.contains("half"),
+        "{table}"
+    );
+
+    // Halted: a tick applies nothing.
+    let out = w.run(&["rollout", "tick"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("is halted"), "{}", stdout(&out));
+    assert_eq!(w.rolled().len(), 11);
+
+    // The fix is in (no more injected failure): resume, tick.
+    let out = w.run(&["rollout", "resume"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = w.run(&["rollout", "tick"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("finished"), "{}", stdout(&out));
+    assert_eq!(w.rolled().len(), 20);
+    assert_eq!(w.status()["finished"], true);
+
+    // Every step is an event and an audit line; each pair applied once.
+    let events = w.events();
+    let applied = events
+        .iter()
+        .filter(|e| e["event"] == "applied" && e["changed"] == true)
+        .count();
+    assert_eq!(applied, 20);
+    let audit = w.fx.read("manager/.fleetform/audit.jsonl");
+    for kind in ["started", "failed", "halted", "resumed", "finished"] {
+        assert!(
+            audit.contains(&format!("\"action\":\"rollout\",\"result\":\"{kind}\""))
+                || audit.contains(&format!("\"result\":\"{kind}\"")),
+            "no {kind} in the audit log"
+        );
+    }
+}
+
+/// Two ticks at once: one takes the stages, the other finds them taken;
+/// no pair is applied twice.
+#[test]
+fn two_ticks_at_once_apply_nothing_twice() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let ticks: Vec<_> = (0..2)
+            .map(|_| {
+                let mut cmd = w.fleetform();
+                s.spawn(move || cmd.args(["rollout", "tick"]).output().unwrap())
+            })
+            .collect();
+        ticks.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    }
+    // Once more, to finish whatever the two left.
+    let out = w.run(&["rollout", "tick"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.rolled().len(), 20);
+    let mut seen = std::collections::BTreeSet::new();
+    for e in w.events().iter().filter(|e| e["event"] == "applied") {
+        let unit = e["unit"].to_string();
+        assert!(seen.insert(unit.clone()), "{unit} applied twice");
+    }
+    assert_eq!(seen.len(), 20);
+}
