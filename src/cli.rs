@@ -263,6 +263,18 @@ pub enum RolloutCommand {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Put the base's configuration back on every pair the rollout changed,
+    /// last wave first (the rollout must be halted or finished).
+    Rollback {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(short, long, env = "FLEETFORM_JOBS")]
+        jobs: Option<usize>,
+        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/rollout")]
+        out: PathBuf,
+        #[arg(long, env = "FLEETFORM_TERRAFORM")]
+        terraform: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

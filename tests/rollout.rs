@@ -265,3 +265,79 @@ fn two_ticks_at_once_apply_nothing_twice() {
     }
     assert_eq!(seen.len(), 20);
 }
+
+/// A finished rollout, then a second one halted in wave 2: rollback puts
+/// the first one's configuration back on every pair the second changed,
+/// and the cloud is as it was before the second rollout.
+#[test]
+fn rollback_returns_the_rolled_customers_to_where_they_were() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = w.run(&["rollout", "tick"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let before = fakecloud::objects(&w.cloud_file);
+    assert_eq!(w.rolled().len(), 20);
+
+    let staging = w.fx.read("manager/values/staging.yml");
+    w.fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("tier: staging-2", "tier: staging-3"),
+    );
+    w.fx.git(&["commit", "-q", "-am", "staging tier 3"]);
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let victim = started["stages"][1]["units"][0]["customer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Rolling back a running rollout is refused: halt it first.
+    let out = w.run(&["rollout", "rollback"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = w
+        .fleetform()
+        .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
+        .args(["rollout", "tick"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let tiers = |objects: &serde_json::Map<String, Value>| -> Vec<String> {
+        objects
+            .iter()
+            .filter(|(k, _)| k.starts_with("fakecloud_network/"))
+            .map(|(_, v)| v["tags"]["tier"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let during = tiers(&fakecloud::objects(&w.cloud_file));
+    assert_eq!(during.iter().filter(|t| *t == "staging-3").count(), 3 + 8);
+
+    let out = w.run(&["rollout", "rollback"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("rolled back"), "{}", stdout(&out));
+    let after = fakecloud::objects(&w.cloud_file);
+    assert!(
+        tiers(&after).iter().all(|t| t == "staging-2"),
+        "{:?}",
+        tiers(&after)
+    );
+    assert_eq!(after, before, "the cloud is as it was before the rollout");
+    // Rolled back: ticks do nothing; a second rollback says so.
+    let out = w.run(&["rollout", "tick"]);
+    assert!(stdout(&out).contains("rolled back"), "{}", stdout(&out));
+    let out = w.run(&["rollout", "rollback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("already"), "{}", stdout(&out));
+}

@@ -37,18 +37,21 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             terraform,
         } => {
             let s = rollout::pick(&store, id.as_deref())?;
-            let config = manager.config.rollout.as_ref();
-            let settings = TickSettings {
-                jobs: jobs.or(config.map(|c| c.max_parallel)).unwrap_or(1),
-                out_dir,
-                terraform: terraform.as_deref(),
-                actor: actor(),
-                lease_secs: 3600,
-            };
+            let settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
             for line in rollout::tick(&f, &s.id, &settings, out)? {
                 out.result(&line);
             }
             halted_is_an_error(&store, &s.id)
+        }
+        RolloutCommand::Rollback {
+            id,
+            jobs,
+            out: out_dir,
+            terraform,
+        } => {
+            let s = rollout::pick(&store, id.as_deref())?;
+            let settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
+            rollback(&f, manager_dir, &s, &settings, out)
         }
         RolloutCommand::Halt { id, reason } => {
             let mut s = rollout::pick(&store, id.as_deref())?;
@@ -65,11 +68,62 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
 }
 
+/// How ticks and rollbacks plan and apply.
+fn tick_settings<'a>(
+    manager: &Manager,
+    jobs: Option<usize>,
+    out_dir: &'a Path,
+    terraform: Option<&'a Path>,
+) -> TickSettings<'a> {
+    let config = manager.config.rollout.as_ref();
+    TickSettings {
+        jobs: jobs.or(config.map(|c| c.max_parallel)).unwrap_or(1),
+        out_dir,
+        terraform,
+        actor: actor(),
+        lease_secs: 3600,
+    }
+}
+
+/// The commit a revision names, so a rollout keeps what `--base` meant.
+fn commit_of(manager_dir: &Path, flag: &str, rev: &str) -> Result<String> {
+    crate::util::git::check_revision(flag, rev).map_err(Error::Usage)?;
+    crate::util::git::run(
+        manager_dir,
+        &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+    )
+    .map(|s| s.trim().to_string())
+    .map_err(|e| Error::Usage(format!("{flag} {rev}: {e}")))
+}
+
+/// Rolls back with the manager at the rollout's base, exported from git,
+/// keeping state and records where this one keeps them.
+fn rollback(
+    live: &Fleet<'_>,
+    manager_dir: &Path,
+    s: &rollout::state::State,
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<()> {
+    let scratch =
+        tempfile::tempdir().map_err(|e| Error::Failed(format!("a scratch folder: {e}")))?;
+    let root = crate::util::git::export(manager_dir, &s.base, scratch.path())
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let base = Manager::load(&root)?.with_state_of(live.manager);
+    let base_fleet = Fleet {
+        manager: &base,
+        registry: live.registry,
+        store: live.store,
+    };
+    for line in rollout::rollback(live, &base_fleet, &s.id, settings, out)? {
+        out.result(&line);
+    }
+    Ok(())
+}
+
 fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output) -> Result<()> {
-    crate::util::git::check_revision("--base", base).map_err(Error::Usage)?;
-    let manager_sha = crate::util::git::run(manager_dir, &["rev-parse", "HEAD"])
-        .map(|s| s.trim().to_string())
-        .map_err(|e| Error::Usage(format!("the manager repo's HEAD: {e}")))?;
+    let base = &commit_of(manager_dir, "--base", base)?;
+    let manager_sha = commit_of(manager_dir, "HEAD", "HEAD")?;
     let settings = StartSettings {
         manager_dir,
         base,

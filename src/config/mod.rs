@@ -364,6 +364,27 @@ pub struct Manager {
 }
 
 impl Manager {
+    /// This manager (another revision's export) keeping state and records
+    /// where `live` keeps them: the same backend (a local state folder as
+    /// an absolute path) and the same records store. For re-applying an
+    /// earlier revision's configuration to the real state (rollback).
+    pub fn with_state_of(mut self, live: &Manager) -> Manager {
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        self.config.terraform.backend = match &live.config.terraform.backend {
+            Backend::Local { state_dir } => Backend::Local {
+                state_dir: RepoPath(absolute(live.path(&state_dir.0))),
+            },
+            other => other.clone(),
+        };
+        self.config.records = match &live.config.records {
+            Records::Local { dir } => Records::Local {
+                dir: RepoPath(absolute(live.path(&dir.0))),
+            },
+            other => other.clone(),
+        };
+        self
+    }
+
     /// Loads and checks `fleetform.yml` under `root`.
     pub fn load(root: &Path) -> Result<Manager, ConfigError> {
         let path = root.join(CONFIG_FILE);

@@ -10,6 +10,7 @@
 //! `terraform`, `records`, `report` (the status row), `audit`, `ci`,
 //! `error`, `output`, `util`. Never the commands, `deploy` or `github`.
 
+pub mod rollback;
 pub mod state;
 pub mod tick;
 pub mod waves;
@@ -28,6 +29,7 @@ use state::{Event, State};
 
 pub use crate::report::rollout::StageRow;
 
+pub use rollback::rollback;
 pub use tick::{tick, Fleet, TickSettings};
 
 /// Now, in Unix seconds (`FLEETFORM_NOW` in tests, to pass bake times).
@@ -68,6 +70,18 @@ fn audit(out: &Output, id: &str, event: &Event) {
         Event::Finished { .. } => Entry::now("rollout", "finished").detail(id.to_string()),
         Event::Superseded { by, .. } => {
             Entry::now("rollout", "superseded").detail(format!("{id}: by {by}"))
+        }
+        Event::RollbackStarted { .. } => {
+            Entry::now("rollout", "rollback-started").detail(id.to_string())
+        }
+        Event::RolledBack { unit, .. } => Entry::now("rollout", "rolled-back")
+            .unit(unit)
+            .detail(id.to_string()),
+        Event::RollbackFailed { unit, reason, .. } => Entry::now("rollout", "rollback-failed")
+            .unit(unit)
+            .detail(format!("{id}: {reason}")),
+        Event::RollbackDone { .. } => {
+            Entry::now("rollout", "rolled-back-all").detail(id.to_string())
         }
     };
     crate::audit::record(out, e);

@@ -73,6 +73,25 @@ pub enum Event {
         by: String,
         at: u64,
     },
+    /// Rolling back: the base's configuration goes back to every pair this
+    /// rollout changed, last stage first. Nothing is ticked any more.
+    RollbackStarted {
+        at: u64,
+        actor: String,
+    },
+    RolledBack {
+        unit: Unit,
+        plan_sha256: String,
+        at: u64,
+    },
+    RollbackFailed {
+        unit: Unit,
+        reason: String,
+        at: u64,
+    },
+    RollbackDone {
+        at: u64,
+    },
 }
 
 /// A rollout as its events say it is now.
@@ -91,6 +110,12 @@ pub struct State {
     pub lease_until: Option<u64>,
     pub finished: bool,
     pub superseded_by: Option<String>,
+    /// Pairs this rollout applied with changes (what a rollback undoes).
+    pub changed: BTreeSet<Unit>,
+    pub rolling_back: bool,
+    pub rolled_back: BTreeSet<Unit>,
+    pub rollback_failed: BTreeMap<Unit, String>,
+    pub rollback_done: bool,
     /// How many events there are (the next one's number).
     pub events: usize,
 }
@@ -122,9 +147,12 @@ impl State {
                 self.stages = stages.clone();
             }
             Event::TickStarted { lease_until, .. } => self.lease_until = Some(*lease_until),
-            Event::Applied { unit, .. } => {
+            Event::Applied { unit, changed, .. } => {
                 self.failed.remove(unit);
                 self.applied.insert(unit.clone());
+                if *changed {
+                    self.changed.insert(unit.clone());
+                }
             }
             Event::Failed { unit, reason, .. } => {
                 self.failed.insert(unit.clone(), reason.clone());
@@ -149,12 +177,25 @@ impl State {
                 self.lease_until = None;
             }
             Event::Superseded { by, .. } => self.superseded_by = Some(by.clone()),
+            Event::RollbackStarted { .. } => {
+                self.rolling_back = true;
+                self.rollback_failed.clear();
+                self.lease_until = None;
+            }
+            Event::RolledBack { unit, .. } => {
+                self.rollback_failed.remove(unit);
+                self.rolled_back.insert(unit.clone());
+            }
+            Event::RollbackFailed { unit, reason, .. } => {
+                self.rollback_failed.insert(unit.clone(), reason.clone());
+            }
+            Event::RollbackDone { .. } => self.rollback_done = true,
         }
     }
 
-    /// Neither finished nor superseded.
+    /// Neither finished, superseded nor rolled back.
     pub fn is_open(&self) -> bool {
-        !self.finished && self.superseded_by.is_none()
+        !self.finished && self.superseded_by.is_none() && !self.rollback_done
     }
 }
 

@@ -110,6 +110,17 @@ fn why_not_now(s: &State) -> Option<String> {
     if s.finished {
         return Some(format!("rollout {} is finished", s.id));
     }
+    if s.rolling_back {
+        return Some(format!(
+            "rollout {} is rolled back{}",
+            s.id,
+            if s.rollback_done {
+                ""
+            } else {
+                " (in progress: `fleetform rollout rollback` again)"
+            }
+        ));
+    }
     if let Some(by) = &s.superseded_by {
         return Some(format!("rollout {} was superseded by {by}", s.id));
     }
@@ -172,15 +183,35 @@ fn run_stage(
     settings: &TickSettings<'_>,
     out: &Output,
 ) -> Result<()> {
-    let todo: Vec<&Customer> = stage
+    let todo: Vec<Unit> = stage
         .units
         .iter()
         .filter(|u| !s.applied.contains(u))
-        .filter_map(|u| f.registry.get(&u.customer))
+        .cloned()
         .collect();
-    let selected: Vec<(&Customer, Vec<String>)> = todo
+    let (engine, rows) = plan_units(f, &todo, settings, out)?;
+    for row in rows {
+        let event = apply_row(f, &engine, s, &row, &settings.actor);
+        record(f, s, event, out)?;
+    }
+    Ok(())
+}
+
+/// Plans `units` with `f`'s manager, in parallel; the engine (to apply
+/// with) and the rows.
+pub(super) fn plan_units<'m>(
+    f: &Fleet<'m>,
+    units: &[Unit],
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<(Engine<'m>, Vec<Row>)> {
+    let selected: Vec<(&Customer, Vec<String>)> = units
         .iter()
-        .map(|c| (*c, vec![stage.environment.clone()]))
+        .filter_map(|u| {
+            f.registry
+                .get(&u.customer)
+                .map(|c| (c, vec![u.environment.clone()]))
+        })
         .collect();
     let mut engine = crate::terraform::engine::build(f.manager, true, settings.terraform)?;
     let source = crate::fleet::local_source(f.manager, f.registry);
@@ -195,15 +226,17 @@ fn run_stage(
         "plan",
         out,
     );
-    for row in rows {
-        let event = apply_row(f, &engine, s, &row, &settings.actor);
-        record(f, s, event, out)?;
-    }
-    Ok(())
+    Ok((engine, rows))
 }
 
 /// One planned pair: applied (or nothing to apply), or why not.
-fn apply_row(f: &Fleet<'_>, engine: &Engine<'_>, s: &State, row: &Row, actor: &str) -> Event {
+pub(super) fn apply_row(
+    f: &Fleet<'_>,
+    engine: &Engine<'_>,
+    s: &State,
+    row: &Row,
+    actor: &str,
+) -> Event {
     let unit = Unit::new(&row.customer, row.product.as_deref(), &row.environment);
     let at = now();
     let failed = |reason: String| Event::Failed {
