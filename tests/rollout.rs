@@ -341,3 +341,55 @@ fn rollback_returns_the_rolled_customers_to_where_they_were() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("already"), "{}", stdout(&out));
 }
+
+/// Bake time holds the next wave back; drift in a pair already rolled,
+/// found when the next wave would start, halts the rollout.
+#[test]
+fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
+    let w = World::new();
+    let config = w.fx.read("manager/fleetform.yml");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &config.replace("    - name: half\n", "      bake: 1h\n    - name: half\n"),
+    );
+    w.fx.git(&["commit", "-q", "-am", "bake after the internal wave"]);
+    let out = w.run(&["rollout", "start", "--base", "HEAD~2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = w.run(&["rollout", "tick"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("baking for 3600 s"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
+    // Still baking: nothing happens.
+    let out = w.run(&["rollout", "tick"]);
+    assert!(stdout(&out).contains("baking until"), "{}", stdout(&out));
+    assert_eq!(w.rolled().len(), 3);
+
+    // Someone changes c02's network by hand.
+    let mut cloud: Value = serde_json::from_slice(&std::fs::read(&w.cloud_file).unwrap()).unwrap();
+    let objects = cloud["objects"].as_object_mut().unwrap();
+    let (_, net) = objects
+        .iter_mut()
+        .find(|(k, v)| k.starts_with("fakecloud_network/") && v["name"] == "c02-staging")
+        .unwrap();
+    net["tags"]["tier"] = "by-hand".into();
+    std::fs::write(&w.cloud_file, serde_json::to_vec(&cloud).unwrap()).unwrap();
+
+    let later = (common::unix_now() + 2 * 3600).to_string();
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_NOW", &later)
+        .args(["rollout", "tick"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("halted: drift in c02/staging"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.rolled().len(), 3, "the next wave did not start");
+}

@@ -69,6 +69,16 @@ pub fn tick(
             other => other.map_err(records_err)?,
         }
         let stage = s.stages[s.current].clone();
+        if let Some(reason) = drift_before(f, &s, &stage, settings, out)? {
+            let halt = Event::Halted {
+                reason: reason.clone(),
+                at: now(),
+                actor: "fleetform".into(),
+            };
+            record(f, &mut s, halt, out)?;
+            said.push(format!("halted: {reason}"));
+            return Ok(said);
+        }
         said.push(format!(
             "stage {} of {}: {} in {} ({} pair(s))",
             s.current + 1,
@@ -138,6 +148,52 @@ fn why_not_now(s: &State) -> Option<String> {
         (_, Some(b)) if b > at => Some(format!("baking until {b} (unix seconds)")),
         _ => None,
     }
+}
+
+/// Before a stage starts (`halt.drift`, not the first stage): the pairs
+/// this rollout changed are planned again; a plan with changes is drift
+/// (someone changed the cloud after the rollout applied), and so is one
+/// that no longer plans.
+fn drift_before(
+    f: &Fleet<'_>,
+    s: &State,
+    stage: &Stage,
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<Option<String>> {
+    let check = f
+        .manager
+        .config
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.halt.drift);
+    let started = stage
+        .units
+        .iter()
+        .any(|u| s.applied.contains(u) || s.failed.contains_key(u));
+    let rolled: Vec<Unit> = s
+        .changed
+        .iter()
+        .filter(|u| !stage.units.contains(u))
+        .cloned()
+        .collect();
+    if !check || started || rolled.is_empty() {
+        return Ok(None);
+    }
+    let (_, rows) = plan_units(f, &rolled, settings, out)?;
+    Ok(rows.iter().find_map(|r| {
+        let unit = Unit::new(&r.customer, r.product.as_deref(), &r.environment);
+        match &r.outcome {
+            Outcome::Planned { summary, .. } if summary.has_changes => Some(format!(
+                "drift in {unit}, rolled earlier by this rollout ({})",
+                summary.counts()
+            )),
+            Outcome::Failed { error, .. } => Some(format!(
+                "{unit}, rolled earlier by this rollout, no longer plans: {error}"
+            )),
+            _ => None,
+        }
+    }))
 }
 
 /// The halt conditions after a stage: too many failed pairs, or a gate
