@@ -238,6 +238,11 @@ pub enum RolloutCommand {
         id: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Under Actions: the next stage (wave, environment, customers) to
+        /// the step summary, and `ready`, `environment`, `wave`, `id` as
+        /// step outputs.
+        #[arg(long)]
+        summary: bool,
     },
     /// Advance whatever may advance now (safe to run twice, or from two jobs).
     Tick {
@@ -250,6 +255,10 @@ pub enum RolloutCommand {
         out: PathBuf,
         #[arg(long, env = "FLEETFORM_TERRAFORM")]
         terraform: Option<PathBuf>,
+        /// At most one stage (environment × wave) per tick: on GitHub each
+        /// tick job waits for its environment's approval, wave by wave.
+        #[arg(long)]
+        one_stage: bool,
     },
     /// Stop the rollout: nothing more is applied until `resume`.
     Halt {

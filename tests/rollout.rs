@@ -393,3 +393,47 @@ fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
     );
     assert_eq!(w.rolled().len(), 3, "the next wave did not start");
 }
+
+/// The workflow's steps: `status --summary` gives the next stage as step
+/// outputs and its wave and customers in the job summary (what the
+/// reviewer approves); `tick --one-stage` runs that stage only and says
+/// what it applied in the job summary.
+#[test]
+fn github_steps_show_the_next_wave_and_tick_one_stage() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let (output, summary) = (dir.path().join("output"), dir.path().join("summary"));
+    std::fs::write(&output, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    let step = |args: &[&str]| {
+        w.fleetform()
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = step(&["rollout", "status", "--summary"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outputs = common::parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(outputs["ready"], "true");
+    assert_eq!(outputs["environment"], "staging");
+    assert_eq!(outputs["wave"], "internal");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("wave `internal` in `staging`"), "{text}");
+    for c in ["c01/staging", "c02/staging", "c03/staging"] {
+        assert!(text.contains(c), "{text}");
+    }
+
+    let out = step(&["rollout", "tick", "--one-stage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("| `c01/staging` | applied sha256:"), "{text}");
+    let status = w.status();
+    assert_eq!(status["next"]["wave"], "half");
+    assert!(status["next"]["waiting"].is_null(), "{status:#}");
+}

@@ -326,12 +326,29 @@ fn failed() -> Outcome {
 /// against the results and outputs of the jobs it needs; a job that runs
 /// gets the outcome `outcome(job)`. Returns every job's result.
 fn simulate(event_type: &str, outcome: &dyn Fn(&str) -> Outcome) -> BTreeMap<String, &'static str> {
-    let doc = load("workflows/manager-deploy.yml");
+    simulate_workflow(
+        "workflows/manager-deploy.yml",
+        &[
+            ("github.event.action", event_type),
+            ("github.run_attempt", "1"),
+        ],
+        outcome,
+    )
+}
+
+/// Runs a template's job graph with the given `github.*`/`inputs.*` values.
+fn simulate_workflow(
+    path: &str,
+    given: &[(&str, &str)],
+    outcome: &dyn Fn(&str) -> Outcome,
+) -> BTreeMap<String, &'static str> {
+    let doc = load(path);
     let jobs = doc["jobs"].as_mapping().unwrap();
     let mut results: BTreeMap<String, &'static str> = BTreeMap::new();
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    values.insert("github.event.action".into(), event_type.into());
-    values.insert("github.run_attempt".into(), "1".into());
+    let mut values: BTreeMap<String, String> = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     while results.len() < jobs.len() {
         let before = results.len();
         for (name, job) in jobs {
@@ -1243,5 +1260,78 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
     assert!(
         read(rel).contains("name: fleetform-impact\n"),
         "the whole answer is an artifact"
+    );
+}
+
+/// The rollout template: a push starts a rollout and ticks the due stage
+/// in its environment's apply environment (one stage per approval); the
+/// schedule only ticks; a dispatch runs its action; a stage that is not
+/// ready (baking, halted, none) asks nobody for an approval.
+#[test]
+fn the_rollout_template_starts_on_push_and_ticks_one_stage_per_approval() {
+    let path = "workflows/manager-rollout.yml";
+    let ready = |r: &'static str| {
+        move |job: &str| match job {
+            "next" => done(&[("ready", r), ("environment", "staging"), ("id", "r1")]),
+            _ => done(&[]),
+        }
+    };
+    let run = |given: &[(&str, &str)], r: &'static str| simulate_workflow(path, given, &ready(r));
+    let push = run(&[("github.event_name", "push")], "true");
+    assert_eq!(
+        (push["start"], push["next"], push["tick"], push["control"]),
+        ("success", "success", "success", "skipped")
+    );
+    let baking = run(&[("github.event_name", "schedule")], "false");
+    assert_eq!(
+        (baking["start"], baking["next"], baking["tick"]),
+        ("skipped", "success", "skipped")
+    );
+    let halt = run(
+        &[
+            ("github.event_name", "workflow_dispatch"),
+            ("inputs.action", "halt"),
+        ],
+        "true",
+    );
+    assert_eq!(
+        (halt["control"], halt["next"], halt["tick"]),
+        ("success", "skipped", "skipped")
+    );
+    let tick = run(
+        &[
+            ("github.event_name", "workflow_dispatch"),
+            ("inputs.action", "tick"),
+        ],
+        "true",
+    );
+    assert_eq!((tick["control"], tick["tick"]), ("skipped", "success"));
+    // A failed start ticks nothing.
+    let failed_start =
+        simulate_workflow(
+            path,
+            &[("github.event_name", "push")],
+            &|job: &str| match job {
+                "start" => failed(),
+                "next" => done(&[("ready", "true"), ("environment", "staging")]),
+                _ => done(&[]),
+            },
+        );
+    assert_eq!(failed_start["next"], "skipped");
+
+    let doc = load(path);
+    let tick_job = &doc["jobs"]["tick"];
+    assert_eq!(
+        tick_job["environment"].as_str(),
+        Some("${{ needs.next.outputs.environment }}-apply"),
+        "the stage's reviewers approve its wave"
+    );
+    let text = read(path);
+    assert!(text.contains("fleetform rollout tick --id \"$ROLLOUT_ID\" --one-stage"));
+    assert!(text.contains("fleetform rollout status --summary"));
+    assert_eq!(
+        doc["jobs"]["start"]["steps"][0]["with"]["fetch-depth"].as_u64(),
+        Some(0),
+        "the impact reads the commit before the push"
     );
 }

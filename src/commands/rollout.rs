@@ -29,18 +29,24 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     };
     match &args.command {
         RolloutCommand::Start { base, json } => start(&f, manager_dir, base, *json, out),
-        RolloutCommand::Status { id, json } => status(&store, id.as_deref(), *json, out),
+        RolloutCommand::Status { id, json, summary } => {
+            status(&store, id.as_deref(), *json, *summary, out)
+        }
         RolloutCommand::Tick {
             id,
             jobs,
             out: out_dir,
             terraform,
+            one_stage,
         } => {
             let s = rollout::pick(&store, id.as_deref())?;
-            let settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
-            for line in rollout::tick(&f, &s.id, &settings, out)? {
-                out.result(&line);
+            let mut settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
+            settings.one_stage = *one_stage;
+            let lines = rollout::tick(&f, &s.id, &settings, out)?;
+            for line in &lines {
+                out.result(line);
             }
+            summarise_tick(&store, &s, &lines);
             halted_is_an_error(&store, &s.id)
         }
         RolloutCommand::Rollback {
@@ -82,6 +88,7 @@ fn tick_settings<'a>(
         terraform,
         actor: actor(),
         lease_secs: 3600,
+        one_stage: false,
     }
 }
 
@@ -132,6 +139,12 @@ fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output
         actor: actor(),
     };
     let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
+    if started.stages.is_empty() && !json {
+        out.result(&format!(
+            "nothing to roll out: no pair changes since {base}"
+        ));
+        return Ok(());
+    }
     if json {
         out.result(&serde_json::to_string_pretty(&started).expect("serialisable"));
         return Ok(());
@@ -161,8 +174,73 @@ fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output
     Ok(())
 }
 
-fn status(store: &Store, id: Option<&str>, json: bool, out: &Output) -> Result<()> {
+/// The tick's step summary: what it said, and each pair it applied (plan
+/// digest) or failed, from the events it wrote.
+fn summarise_tick(store: &Store, before: &rollout::state::State, lines: &[String]) {
+    use rollout::state::Event;
+    let events = rollout::state::events(store, &before.id).unwrap_or_default();
+    let pairs: Vec<(String, String)> = events
+        .iter()
+        .skip(before.events)
+        .filter_map(|e| match e {
+            Event::Applied {
+                unit,
+                plan_sha256,
+                changed,
+                ..
+            } => Some((
+                unit.to_string(),
+                match changed {
+                    true => format!("applied sha256:{plan_sha256}"),
+                    false => "no changes".into(),
+                },
+            )),
+            Event::Failed { unit, reason, .. } => Some((unit.to_string(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    let md = crate::report::rollout::tick_summary(&before.id, lines, &pairs);
+    let _ = crate::ci::RunContext::from_env().append_summary(&md);
+}
+
+fn status(store: &Store, id: Option<&str>, json: bool, summary: bool, out: &Output) -> Result<()> {
     let s = rollout::pick(store, id)?;
+    let next = rollout::next(&s);
+    if summary {
+        if let Some(n) = next.as_ref().filter(|n| n.waiting.is_none()) {
+            let units: Vec<String> = n.units.iter().map(|u| u.to_string()).collect();
+            let md = crate::report::rollout::next_summary(
+                &s.id,
+                n.stage,
+                &n.environment,
+                &n.wave,
+                &units,
+            );
+            let _ = crate::ci::RunContext::from_env().append_summary(&md);
+        }
+        let ctx = crate::ci::RunContext::from_env();
+        let outputs = [
+            ("id", s.id.clone()),
+            (
+                "ready",
+                next.as_ref()
+                    .is_some_and(|n| n.waiting.is_none())
+                    .to_string(),
+            ),
+            (
+                "environment",
+                next.as_ref()
+                    .map(|n| n.environment.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "wave",
+                next.as_ref().map(|n| n.wave.clone()).unwrap_or_default(),
+            ),
+        ];
+        ctx.set_outputs(&outputs)
+            .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+    }
     let rows = rollout::status(&s);
     if json {
         let v = serde_json::json!({
@@ -171,6 +249,7 @@ fn status(store: &Store, id: Option<&str>, json: bool, out: &Output) -> Result<(
             "halted": s.halted,
             "finished": s.finished,
             "stages": rows,
+            "next": next,
             "failed": s.failed.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
         });
         out.result(&serde_json::to_string_pretty(&v).expect("serialisable"));

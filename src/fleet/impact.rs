@@ -578,6 +578,30 @@ fn local_files(
     CustomerSource::from_dir(view, &dir, envs).map_err(|d| (false, vec![d]))
 }
 
+/// Customer files for plans of what is deployed: for each pair, the files
+/// of its last deployment record when there is one (a provider's rollout
+/// needs no checkout of the customer's repo), else the local checkout.
+pub fn deployed_or_local<'a>(
+    manager: &'a Manager,
+    registry: &'a Registry,
+    store: &'a crate::records::Store,
+) -> impl Fn(&Customer, &[String]) -> Result<CustomerSource, Vec<Diagnostic>> + 'a {
+    let local = super::local_source(manager, registry);
+    move |c, envs| {
+        let recorded = match envs {
+            [env] => crate::records::last_deployment(store, &manager.unit(&c.slug, env))
+                .ok()
+                .flatten()
+                .and_then(|d| from_record(&d, manager, env)),
+            _ => None,
+        };
+        match recorded {
+            Some(src) => Ok(src),
+            None => local(c, envs),
+        }
+    }
+}
+
 /// The customer files a deployment record keeps, as a source.
 fn from_record(
     d: &crate::records::Deployment,

@@ -48,3 +48,44 @@ pub fn table(id: &str, rows: &[StageRow], halted: Option<&str>) -> String {
     }
     s
 }
+
+/// The step summary of the stage a tick job is about to run (shown to the
+/// reviewer who approves the wave): the wave, its environment and its
+/// customers.
+pub fn next_summary(
+    id: &str,
+    stage: usize,
+    environment: &str,
+    wave: &str,
+    units: &[String],
+) -> String {
+    use super::markdown::md_code;
+    let mut s = format!(
+        "### fleetform rollout {}: stage {stage}, wave {} in {}\n\n{} pair(s) to plan and apply after approval:\n\n",
+        md_code(id),
+        md_code(wave),
+        md_code(environment),
+        units.len()
+    );
+    for u in units {
+        s.push_str(&format!("- {}\n", md_code(u)));
+    }
+    s
+}
+
+/// The step summary of a tick: every pair it applied or failed, with the
+/// plan digest applied.
+pub fn tick_summary(id: &str, lines: &[String], pairs: &[(String, String)]) -> String {
+    use super::markdown::{md_code, md_escape};
+    let mut s = format!("### fleetform rollout {}\n\n", md_code(id));
+    for l in lines {
+        s.push_str(&format!("- {}\n", md_escape(l)));
+    }
+    if !pairs.is_empty() {
+        s.push_str("\n| pair | result |\n|---|---|\n");
+        for (unit, result) in pairs {
+            s.push_str(&format!("| {} | {} |\n", md_code(unit), md_escape(result)));
+        }
+    }
+    s
+}

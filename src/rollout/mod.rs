@@ -143,6 +143,14 @@ pub fn start(
     let customers: BTreeSet<String> = affected.iter().map(|u| u.customer.clone()).collect();
     let (waves, unassigned) = waves::assign(config, &registry.customers, &customers);
     let stages = waves::stages(manager, config, &waves, &affected);
+    if stages.is_empty() {
+        // Nothing this change touches: no rollout.
+        return Ok(Started {
+            id: String::new(),
+            stages,
+            unassigned,
+        });
+    }
     let id = new_id(&settings.manager_sha);
     let mut s = State::of(&id, &[]);
     let f = Fleet {
@@ -244,6 +252,34 @@ pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, out: &Output) -> Result
         actor: actor.to_string(),
     };
     tick::record(f, s, e, out)
+}
+
+/// The stage the next tick runs, and whether it may run now.
+#[derive(Debug, Serialize)]
+pub struct Next {
+    pub stage: usize,
+    pub environment: String,
+    pub wave: String,
+    pub units: Vec<Unit>,
+    /// `None`: a tick would run it now; else why not.
+    pub waiting: Option<String>,
+}
+
+/// What the next tick would do (none when every stage is done).
+pub fn next(s: &State) -> Option<Next> {
+    let st = s.stages.get(s.current)?;
+    Some(Next {
+        stage: s.current + 1,
+        environment: st.environment.clone(),
+        wave: st.wave.clone(),
+        units: st
+            .units
+            .iter()
+            .filter(|u| !s.applied.contains(u))
+            .cloned()
+            .collect(),
+        waiting: tick::why_not_now(s),
+    })
 }
 
 /// The stages of a rollout, with counts and where each stands.

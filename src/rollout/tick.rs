@@ -26,6 +26,8 @@ pub struct TickSettings<'a> {
     /// How long a tick holds its stage (another tick waits that long
     /// when this one dies).
     pub lease_secs: u64,
+    /// At most one stage per tick (on GitHub, one approval per wave).
+    pub one_stage: bool,
 }
 
 /// The manager, its registry and store, as a tick needs them.
@@ -108,11 +110,15 @@ pub fn tick(
             said.push(format!("stage done; baking for {} s", stage.bake));
             return Ok(said);
         }
+        if settings.one_stage {
+            said.push("stage done; the next tick goes on".into());
+            return Ok(said);
+        }
     }
 }
 
 /// Why nothing may advance now, if so.
-fn why_not_now(s: &State) -> Option<String> {
+pub(super) fn why_not_now(s: &State) -> Option<String> {
     let at = now();
     if s.stages.is_empty() && s.events == 0 {
         return Some(format!("no rollout `{}`", s.id));
@@ -270,7 +276,9 @@ pub(super) fn plan_units<'m>(
         })
         .collect();
     let mut engine = crate::terraform::engine::build(f.manager, true, settings.terraform)?;
-    let source = crate::fleet::local_source(f.manager, f.registry);
+    // What is deployed: the files of each pair's last deployment record,
+    // else the customer's checkout.
+    let source = crate::fleet::impact::deployed_or_local(f.manager, f.registry, f.store);
     let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
     let jobs = settings.jobs.max(1);
     let rows = crate::fleet::execute(
