@@ -182,7 +182,7 @@ fn requests_per_command_within_the_readme_budgets() {
     let digest = plan.output("plan_sha256");
     w.gh.reset_counters();
     w.apply("staging", &digest).expect(0);
-    count(&w, "apply --dispatch", "staging", 7);
+    count(&w, "apply --dispatch", "staging", 10);
 
     // Drift with sticky issues: open, update, then close once it is gone.
     w.drift("acme,globex").expect(4);

@@ -191,11 +191,33 @@ fn merge_applies_and_unsafe_applies_are_refused() {
     let (out, files) = w.apply_latest("staging", &digest);
     ok(&out);
     assert!(
-        w.gh.request_count() <= 7,
+        w.gh.request_count() <= 10,
         "apply budget: {} requests",
         w.gh.request_count()
     );
     assert_eq!(files.outputs()["applied"], "true");
+    // The customer sees the apply as a deployment of the merged commit.
+    let deployments = w.gh.deployments(ACME);
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    let d = &deployments[0];
+    assert_eq!(
+        (d.sha.as_str(), d.environment.as_str()),
+        (sha.as_str(), "staging")
+    );
+    assert!(
+        d.description
+            .as_deref()
+            .unwrap_or("")
+            .contains("from manager"),
+        "{d:?}"
+    );
+    let states: Vec<&str> = d.statuses.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(states, ["in_progress", "success"]);
+    assert!(d.statuses[1]
+        .2
+        .as_deref()
+        .unwrap_or("")
+        .contains("/actions/runs/"));
     let last =
         w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
             .unwrap();
@@ -1173,10 +1195,10 @@ fn production_applies_only_after_another_person_approved_the_run() {
     w.gh.reset_counters();
     let out = apply(&mut w);
     ok(&out);
-    // 6 of the 7 (no PR, so no comment to update) + 1 for the approvals.
+    // 9 of the 10 (no PR, so no comment to update) + 1 for the approvals.
     assert_eq!(
         w.gh.request_count(),
-        7,
+        10,
         "apply budget with an approval check"
     );
     assert!(state.is_file());

@@ -284,8 +284,9 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     let out = p.apply("staging", &plan_dir, &digest);
     ok(&out);
     // The README's budget: the products file and the registry once, then
-    // per applied product the repo, its head, its status (3) and comment.
-    assert_eq!(p.w.gh.request_count(), 2 + 6, "apply budget");
+    // per applied product the repo, its head, its deployment (3), its
+    // status (3) and comment.
+    assert_eq!(p.w.gh.request_count(), 2 + 9, "apply budget");
     assert_eq!(p.kinds(), ["fakecloud_network"]);
     let (state, desc) = p.status(&merged, "infra/terraform-deploy/network/staging");
     assert_eq!(state, "success");
@@ -310,7 +311,7 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     ok(&out);
     // The network's plan changes nothing: only the app is applied.
     assert!(common::stderr(&out).contains("acme/network/staging: the plan changes nothing"));
-    assert_eq!(p.w.gh.request_count(), 2 + 6, "apply budget");
+    assert_eq!(p.w.gh.request_count(), 2 + 9, "apply budget");
     let kinds = p.kinds();
     assert!(
         kinds.contains(&"fakecloud_instance".to_string()),

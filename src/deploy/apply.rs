@@ -345,8 +345,90 @@ impl ApplyRun<'_> {
         if self.settings.dry_run {
             return self.dry_run(checked, pull.as_ref());
         }
+        let deployment = self.deployment_started().await;
         let result = self.terraform_apply(pull.as_ref());
+        self.deployment_ended(deployment, &result).await;
         self.settle(result, checked).await
+    }
+
+    /// The apply as a GitHub deployment on the customer's repo (environment,
+    /// the applied commit, the manager commit), `in_progress`. A deployment
+    /// that cannot be written is noted; it never stops the apply.
+    async fn deployment_started(&self) -> Option<u64> {
+        let payload = self.payload();
+        let manager_sha = self
+            .session
+            .ctx
+            .sha
+            .as_deref()
+            .map(short_sha)
+            .unwrap_or("?".into());
+        let d = crate::github::NewDeployment {
+            sha: payload.sha.clone(),
+            environment: self.env().to_string(),
+            description: format!("fleetform: {} from manager {manager_sha}", self.place()),
+            production: self.env() == "production",
+        };
+        let run_url = self.session.run_url.as_deref();
+        let created = self
+            .gh()
+            .create_deployment(&payload.customer_repo, &d)
+            .await;
+        let id = match created {
+            Ok(id) => id?,
+            Err(e) => {
+                self.out.note(&format!(
+                    "no deployment recorded on {}: {e}",
+                    payload.customer_repo
+                ));
+                return None;
+            }
+        };
+        let started = self
+            .gh()
+            .set_deployment_status(
+                &payload.customer_repo,
+                id,
+                "in_progress",
+                "applying",
+                run_url,
+            )
+            .await;
+        if let Err(e) = started {
+            self.out.note(&format!("deployment {id}: {e}"));
+        }
+        Some(id)
+    }
+
+    /// The deployment's end: `success`, or `failure` with why.
+    async fn deployment_ended(
+        &self,
+        id: Option<u64>,
+        result: &std::result::Result<ApplyOutcome, RunError>,
+    ) {
+        let Some(id) = id else {
+            return;
+        };
+        let (state, description) = match result {
+            Ok(done) => (
+                "success",
+                format!(
+                    "applied plan sha256:{}",
+                    &done.plan_sha256[..12.min(done.plan_sha256.len())]
+                ),
+            ),
+            Err(RunError::Refused(_)) => ("failure", "refused; nothing was applied".to_string()),
+            Err(_) => ("failure", "the apply failed; see the run".to_string()),
+        };
+        let repo = &self.payload().customer_repo;
+        let run_url = self.session.run_url.as_deref();
+        if let Err(e) = self
+            .gh()
+            .set_deployment_status(repo, id, state, &description, run_url)
+            .await
+        {
+            self.out.note(&format!("deployment {id}: {e}"));
+        }
     }
 
     /// Marks the unit `failure` with the reason; the refusal.

@@ -47,6 +47,7 @@ mod answers;
 mod client;
 mod comments;
 mod contents;
+mod deployments;
 mod dispatch;
 mod error;
 mod git;
@@ -63,6 +64,7 @@ pub use client::{
     MAX_PAGES,
 };
 pub use comments::IssueComment;
+pub use deployments::NewDeployment;
 pub use error::{GitHubError, Token};
 pub use issues::Issue;
 pub use paths::{repo_path, seg};

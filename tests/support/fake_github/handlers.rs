@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::render;
 use super::state::{IssueRec, PullRec, Repo, SecretRec, State};
 use super::util::{b64_decode, is_full_sha, now_rfc3339, parse_rfc3339, percent_encode_query};
-use super::{Comment, Review, Status};
+use super::{Comment, Deployment, Review, Status};
 
 /// GitHub's size limit for issue, pull request and comment bodies.
 const MAX_BODY_CHARS: usize = 65_536;
@@ -135,6 +135,8 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         "repos/create-dispatch-event" => dispatch(state, &repo_name, ctx),
         "repos/create-commit-status" => create_status(state, &repo_name, ctx),
         "repos/get-combined-status-for-ref" => combined_status(state, repo, ctx),
+        "repos/create-deployment" => create_deployment(state, &repo_name, ctx),
+        "repos/create-deployment-status" => create_deployment_status(state, &repo_name, ctx),
         "repos/list-commit-statuses-for-ref" => list_statuses(state, repo, ctx),
         "issues/list-comments" => list_comments(state, repo, ctx),
         "issues/create-comment" => create_comment(state, &repo_name, ctx),
@@ -468,6 +470,70 @@ fn create_status(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
     };
     let body = render::status(state, &repo, &status, true);
     state.seeded(repo_name).statuses.push(status);
+    Answer::json(201, body)
+}
+
+/// POST /repos/{o}/{r}/deployments: the ref must resolve; unless
+/// `required_contexts` is `[]`, every status context on the commit must be
+/// `success` (else 409, as GitHub answers).
+fn create_deployment(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
+    let repo = state.seeded(repo_name).clone();
+    let given = ctx.str_field("ref").unwrap_or_default().to_string();
+    let Some(sha) = state.resolve(&repo, &given) else {
+        return Answer::error(422, &format!("No ref found for: {given}"));
+    };
+    let bypass = ctx
+        .field("required_contexts")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.is_empty());
+    let latest = render::latest_statuses(&repo, &sha);
+    if !bypass && latest.iter().any(|s| s.state != "success") {
+        return Answer::error(409, "Conflict: Commit status checks failed for the ref.");
+    }
+    let creator = state.bot_login.clone();
+    state.user_id(&creator);
+    let d = Deployment {
+        id: state.next_id(),
+        sha,
+        git_ref: given,
+        environment: ctx
+            .str_field("environment")
+            .unwrap_or("production")
+            .to_string(),
+        description: ctx.str_field("description").map(str::to_string),
+        creator,
+        created_at: now_rfc3339(),
+        statuses: Vec::new(),
+    };
+    let body = render::deployment(state, &repo, &d);
+    state.seeded(repo_name).deployments.push(d);
+    Answer::json(201, body)
+}
+
+/// POST /repos/{o}/{r}/deployments/{id}/statuses.
+fn create_deployment_status(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
+    let id = ctx.number("deployment_id");
+    let status_id = state.next_id();
+    let creator = state.bot_login.clone();
+    state.user_id(&creator);
+    let repo = state.seeded(repo_name).clone();
+    let Some(d) = repo.deployments.iter().find(|d| d.id == id) else {
+        return Answer::not_found();
+    };
+    let entry = (
+        ctx.str_field("state").unwrap_or_default().to_string(),
+        ctx.str_field("description").map(str::to_string),
+        ctx.str_field("log_url").map(str::to_string),
+    );
+    let body = render::deployment_status(state, &repo, d, status_id, &entry, &creator);
+    if let Some(d) = state
+        .seeded(repo_name)
+        .deployments
+        .iter_mut()
+        .find(|d| d.id == id)
+    {
+        d.statuses.push(entry);
+    }
     Answer::json(201, body)
 }
 

@@ -73,6 +73,20 @@ use self::state::{QueuedFault, State};
 /// The REST API versions GitHub supports (`X-GitHub-Api-Version`).
 pub const API_VERSIONS: &[&str] = &["2022-11-28"];
 
+/// A deployment (Deployments API) and its statuses, as posted to the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: u64,
+    pub sha: String,
+    pub git_ref: String,
+    pub environment: String,
+    pub description: Option<String>,
+    pub creator: String,
+    pub created_at: String,
+    /// (state, description, log_url), oldest first.
+    pub statuses: Vec<(String, Option<String>, Option<String>)>,
+}
+
 /// A commit status as posted to the fake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -783,6 +797,14 @@ impl FakeGitHub {
             .into_iter()
             .rev()
             .find(|s| s.context == context)
+    }
+
+    /// The deployments of `repo`, oldest first.
+    pub fn deployments(&self, repo: &str) -> Vec<Deployment> {
+        let st = self.state();
+        st.repo(repo)
+            .map(|r| r.deployments.clone())
+            .unwrap_or_default()
     }
 
     pub fn statuses(&self, repo: &str, sha: &str) -> Vec<Status> {

@@ -470,6 +470,57 @@ pub(crate) fn status(state: &State, repo: &Repo, s: &Status, full: bool) -> Valu
     value
 }
 
+/// A deployment as GitHub answers it.
+pub(crate) fn deployment(state: &State, repo: &Repo, d: &super::Deployment) -> Value {
+    let url = format!("{}/deployments/{}", repo_api(state, repo), d.id);
+    json!({
+        "url": url,
+        "id": d.id,
+        "node_id": node_id("Deployment", d.id),
+        "sha": d.sha,
+        "ref": d.git_ref,
+        "task": "deploy",
+        "payload": {},
+        "original_environment": d.environment,
+        "environment": d.environment,
+        "description": d.description,
+        "creator": user(state, &d.creator),
+        "created_at": d.created_at,
+        "updated_at": d.created_at,
+        "statuses_url": format!("{url}/statuses"),
+        "repository_url": repo_api(state, repo),
+        "transient_environment": false,
+        "production_environment": d.environment == "production",
+    })
+}
+
+/// A deployment status as GitHub answers it.
+pub(crate) fn deployment_status(
+    state: &State,
+    repo: &Repo,
+    d: &super::Deployment,
+    id: u64,
+    entry: &(String, Option<String>, Option<String>),
+    creator: &str,
+) -> Value {
+    let url = format!("{}/deployments/{}", repo_api(state, repo), d.id);
+    json!({
+        "url": format!("{url}/statuses/{id}"),
+        "id": id,
+        "node_id": node_id("DeploymentStatus", id),
+        "state": entry.0,
+        "creator": user(state, creator),
+        "description": entry.1.clone().unwrap_or_default(),
+        "environment": d.environment,
+        "target_url": entry.2.clone().unwrap_or_default(),
+        "log_url": entry.2.clone().unwrap_or_default(),
+        "created_at": super::util::now_rfc3339(),
+        "updated_at": super::util::now_rfc3339(),
+        "deployment_url": url,
+        "repository_url": repo_api(state, repo),
+    })
+}
+
 /// Latest status per context, most recent first.
 pub(crate) fn latest_statuses<'a>(repo: &'a Repo, sha: &str) -> Vec<&'a Status> {
     let mut latest: Vec<&Status> = Vec::new();

@@ -98,6 +98,8 @@ pub(crate) struct Repo {
     pub public_key: (String, String),
     /// Deployment reviews of workflow runs, by run id, oldest first.
     pub run_reviews: BTreeMap<u64, Vec<RunReview>>,
+    /// Deployments (the Deployments API), oldest first.
+    pub deployments: Vec<super::Deployment>,
     pub next_number: u64,
     pub created_at: String,
     pub pushed_at: String,
@@ -250,6 +252,7 @@ impl State {
             secrets: BTreeMap::new(),
             public_key: (key_id, key),
             run_reviews: BTreeMap::new(),
+            deployments: Vec::new(),
             next_number: 1,
             created_at: now.clone(),
             pushed_at: now,

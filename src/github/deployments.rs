@@ -1,0 +1,77 @@
+//! Deployments on a customer's repo (the Deployments API): what the
+//! manager applied there, so customers watch applies, their own and a
+//! provider's rollouts, in their repo's "Deployments".
+
+use serde_json::{json, Value};
+
+use super::client::{truncate_chars, GitHub, Method};
+use super::error::GitHubError;
+use super::paths::repo_path;
+
+/// A deployment to record.
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    /// The customer commit applied.
+    pub sha: String,
+    /// The environment's name.
+    pub environment: String,
+    pub description: String,
+    pub production: bool,
+}
+
+impl GitHub {
+    /// `POST /repos/{repo}/deployments`: the deployment's id (`None` in a
+    /// dry run). The commit's status checks are bypassed
+    /// (`required_contexts: []`): the apply is checked already, and its own
+    /// pending status would block it.
+    pub async fn create_deployment(
+        &self,
+        repo: &str,
+        d: &NewDeployment,
+    ) -> Result<Option<u64>, GitHubError> {
+        let body = json!({
+            "ref": d.sha,
+            "task": "deploy",
+            "auto_merge": false,
+            "required_contexts": [],
+            "environment": d.environment,
+            "description": truncate_chars(&d.description, 140),
+            "production_environment": d.production,
+        });
+        let path = format!("{}/deployments", repo_path(repo));
+        let answer = self.send(Method::Post, &path, Some(&body)).await?;
+        if self.dry_run {
+            return Ok(None);
+        }
+        match answer.body.get("id").and_then(Value::as_u64) {
+            Some(id) => Ok(Some(id)),
+            None => Err(GitHubError::BadValue {
+                method: "POST",
+                path,
+                field: "id",
+                problem: "is not a number".into(),
+            }),
+        }
+    }
+
+    /// `POST /repos/{repo}/deployments/{id}/statuses`: `in_progress`,
+    /// `success` or `failure`, linked to the run.
+    pub async fn set_deployment_status(
+        &self,
+        repo: &str,
+        id: u64,
+        state: &'static str,
+        description: &str,
+        log_url: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        let mut body = json!({
+            "state": state,
+            "description": truncate_chars(description, 140),
+        });
+        if let Some(url) = log_url {
+            body["log_url"] = Value::String(url.to_string());
+        }
+        let path = format!("{}/deployments/{id}/statuses", repo_path(repo));
+        self.send(Method::Post, &path, Some(&body)).await.map(drop)
+    }
+}
