@@ -350,6 +350,11 @@ fn long_functions(text: &str, limit: usize) -> Vec<(String, usize)> {
             }
             j += 1;
         }
+        if lines.get(j).is_some_and(|l| l.trim_end().ends_with(';')) {
+            // A declaration without a body (a trait method).
+            i = j + 1;
+            continue;
+        }
         let mut k = j + 1;
         while k < lines.len() {
             let l = lines[k];
@@ -379,6 +384,12 @@ fn no_function_grows_past_a_few_named_steps() {
     // The scan is real: a long function is found.
     let sample = format!("fn long() {{\n{}}}\n", "    step();\n".repeat(100));
     assert_eq!(long_functions(&sample, 90).len(), 1);
+    // A trait method without a body is not measured to the next brace.
+    let declared = format!(
+        "trait T {{\n    fn f(\n        &self,\n    ) -> u8;\n{}}}\n",
+        "    // note\n".repeat(100)
+    );
+    assert!(long_functions(&declared, 90).is_empty());
     assert!(
         long.is_empty(),
         "split these into named steps:\n{}",

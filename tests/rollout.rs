@@ -7,6 +7,7 @@
 mod common;
 #[path = "support/fakecloud.rs"]
 mod fakecloud;
+mod support;
 
 use std::path::PathBuf;
 
@@ -436,4 +437,77 @@ fn github_steps_show_the_next_wave_and_tick_one_stage() {
     let status = w.status();
     assert_eq!(status["next"]["wave"], "half");
     assert!(status["next"]["waiting"].is_null(), "{status:#}");
+}
+
+/// On GitHub a rollout's apply is a deployment on the customer's repo: the
+/// commit its last deployment record names, in the environment, described
+/// by the rollout, the wave and the manager commit, `in_progress` then
+/// `success`, linked to the run. Pairs without such a record have none.
+#[test]
+fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
+    let w = World::new();
+    let gh = support::fake_github::FakeGitHub::start();
+    let repo = "c01-org/infra";
+    gh.add_repo(repo);
+    let vars = w.fx.read("customers/c01/infra/variables.yml");
+    let sha = gh.commit(repo, "main", &[("infra/variables.yml", &vars)]);
+    w.fx.write("vars-c01.yml", &vars);
+    let record = serde_json::json!({
+        "time": "2026-01-01T00:00:00Z",
+        "customer": "c01",
+        "environment": "staging",
+        "customer_repo": repo,
+        "customer_sha": sha,
+        "plan_sha256": "0".repeat(64),
+        "files": [{
+            "path": "infra/variables.yml",
+            "sha256": common::sha256_hex(&w.fx.path("vars-c01.yml")),
+            "content": vars,
+        }],
+        "actor": "ops-dana",
+    });
+    w.fx.write(
+        "manager/.fleetform/records/deployments/c01/_/staging/20260101T000000.000Z-000000000000.json",
+        &record.to_string(),
+    );
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    gh.reset_counters();
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_TOKEN", gh.token())
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "provider/manager")
+        .env("GITHUB_RUN_ID", "4242")
+        .args(["rollout", "tick", "--one-stage"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
+    assert_eq!(gh.request_count(), 3, "one deployment and its two statuses");
+    let deployments = gh.deployments(repo);
+    assert_eq!(deployments.len(), 1);
+    let d = &deployments[0];
+    assert_eq!(
+        (d.sha.as_str(), d.environment.as_str()),
+        (sha.as_str(), "staging")
+    );
+    let description = d.description.clone().unwrap_or_default();
+    assert!(
+        description.contains("wave internal") && description.contains("manager "),
+        "{description}"
+    );
+    let states: Vec<&str> = d.statuses.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(states, ["in_progress", "success"]);
+    assert_eq!(
+        d.statuses[1].2.as_deref(),
+        Some("https://github.com/provider/manager/actions/runs/4242")
+    );
 }

@@ -30,7 +30,7 @@ use state::{Event, State};
 pub use crate::report::rollout::StageRow;
 
 pub use rollback::rollback;
-pub use tick::{tick, Fleet, TickSettings};
+pub use tick::{tick, ApplyObserver, Fleet, TickSettings};
 
 /// Now, in Unix seconds (`FLEETFORM_NOW` in tests, to pass bake times).
 pub fn now() -> u64 {

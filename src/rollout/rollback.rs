@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 
 use super::state::{load, Event};
-use super::tick::{apply_row, plan_units, record, Fleet, TickSettings};
+use super::tick::{apply_row, plan_units, record, ApplyCtx, Fleet, TickSettings};
 use super::{now, records_err};
 
 /// Rolls the rollout `id` back with `base` (the manager at the rollout's
@@ -64,7 +64,12 @@ pub fn rollback(
         ));
         let (engine, rows) = plan_units(base, &todo, settings, out)?;
         for row in rows {
-            let event = match apply_row(base, &engine, &s, &row, &settings.actor) {
+            let ctx = ApplyCtx {
+                actor: &settings.actor,
+                wave: "rollback",
+                observer: settings.observer,
+            };
+            let event = match apply_row(base, &engine, &s, &row, &ctx) {
                 Event::Applied {
                     unit, plan_sha256, ..
                 } => Event::RolledBack {

@@ -28,6 +28,24 @@ pub struct TickSettings<'a> {
     pub lease_secs: u64,
     /// At most one stage per tick (on GitHub, one approval per wave).
     pub one_stage: bool,
+    /// Told about each apply (the customer's GitHub deployment), if any.
+    pub observer: Option<&'a dyn ApplyObserver>,
+}
+
+/// Told when a rollout applies a pair and how it ended: the commands layer
+/// records it as a deployment on the customer's repo.
+pub trait ApplyObserver {
+    /// The apply of `unit` starts; `deployed` is the pair's last deployment
+    /// record (the customer's repo and commit); `wave` names the stage.
+    /// Returns a handle for [`ApplyObserver::ended`].
+    fn started(
+        &self,
+        unit: &Unit,
+        deployed: &crate::records::Deployment,
+        rollout: &str,
+        wave: &str,
+    ) -> Option<u64>;
+    fn ended(&self, handle: u64, deployed: &crate::records::Deployment, ok: bool, detail: &str);
 }
 
 /// The manager, its registry and store, as a tick needs them.
@@ -252,8 +270,13 @@ fn run_stage(
         .cloned()
         .collect();
     let (engine, rows) = plan_units(f, &todo, settings, out)?;
+    let ctx = ApplyCtx {
+        actor: &settings.actor,
+        wave: &stage.wave,
+        observer: settings.observer,
+    };
     for row in rows {
-        let event = apply_row(f, &engine, s, &row, &settings.actor);
+        let event = apply_row(f, &engine, s, &row, &ctx);
         record(f, s, event, out)?;
     }
     Ok(())
@@ -299,7 +322,7 @@ pub(super) fn apply_row(
     engine: &Engine<'_>,
     s: &State,
     row: &Row,
-    actor: &str,
+    ctx: &ApplyCtx<'_>,
 ) -> Event {
     let unit = Unit::new(&row.customer, row.product.as_deref(), &row.environment);
     let at = now();
@@ -328,15 +351,29 @@ pub(super) fn apply_row(
     let Some(customer) = f.registry.get(&row.customer) else {
         return failed("not registered".into());
     };
-    match engine.apply(
+    let before = crate::records::last_deployment(f.store, &unit)
+        .ok()
+        .flatten();
+    let watch = ctx.observer.zip(before.as_ref());
+    let handle = watch.and_then(|(o, d)| o.started(&unit, d, &s.id, ctx.wave));
+    let result = engine.apply(
         customer,
         &row.environment,
         dir,
         Some(&summary.plan_sha256),
         None,
-    ) {
+    );
+    let event = match result {
         Ok(_) => {
-            let kept = keep_deployment(f, s, &unit, dir, customer, &summary.plan_sha256, actor);
+            let kept = keep_deployment(
+                f,
+                s,
+                &unit,
+                dir,
+                before.as_ref(),
+                &summary.plan_sha256,
+                ctx.actor,
+            );
             match kept {
                 Ok(()) => applied(true),
                 Err(e) => failed(format!(
@@ -345,29 +382,53 @@ pub(super) fn apply_row(
             }
         }
         Err(e) => failed(format!("apply: {}", e.short())),
+    };
+    if let (Some((o, d)), Some(h)) = (watch, handle) {
+        match &event {
+            Event::Failed { reason, .. } => o.ended(h, d, false, reason),
+            _ => o.ended(
+                h,
+                d,
+                true,
+                &format!("applied plan sha256:{}", &summary.plan_sha256[..12]),
+            ),
+        }
     }
+    event
 }
 
-/// The deployment record of a rollout's apply.
+/// What an apply in a stage knows besides the row.
+pub(super) struct ApplyCtx<'a> {
+    pub actor: &'a str,
+    pub wave: &'a str,
+    pub observer: Option<&'a dyn ApplyObserver>,
+}
+
+/// The deployment record of a rollout's apply: the customer's repo and
+/// commit carried over from the record its files came from, if any.
 fn keep_deployment(
     f: &Fleet<'_>,
     s: &State,
     unit: &Unit,
     dir: &Path,
-    customer: &Customer,
+    before: Option<&crate::records::Deployment>,
     plan_sha256: &str,
     actor: &str,
 ) -> std::result::Result<(), RecordsError> {
     let ctx = crate::ci::RunContext::from_env();
+    let summary_sha = crate::terraform::engine::read_summary(dir)
+        .ok()
+        .and_then(|s| s.sha);
+    let customer = f.registry.get(&unit.customer);
     crate::records::record_deployment(
         f.store,
         unit,
         dir,
         crate::records::DeploymentFacts {
-            customer_repo: customer.repo.clone(),
-            customer_sha: crate::terraform::engine::read_summary(dir)
-                .ok()
-                .and_then(|s| s.sha),
+            customer_repo: before
+                .and_then(|d| d.customer_repo.clone())
+                .or_else(|| customer.and_then(|c| c.repo.clone())),
+            customer_sha: summary_sha.or_else(|| before.and_then(|d| d.customer_sha.clone())),
             manager_sha: Some(s.manager_sha.clone()),
             plan_sha256: plan_sha256.to_string(),
             actor: actor.to_string(),
