@@ -61,7 +61,12 @@ impl Moto {
 
     /// Keys in the bucket (ListObjectsV2).
     pub fn keys(&self) -> Vec<String> {
-        let xml = curl(&self.url(&format!("/{BUCKET}?list-type=2")), "GET").expect("list");
+        self.keys_in(BUCKET)
+    }
+
+    /// Keys in `bucket` (ListObjectsV2, the first 1,000).
+    pub fn keys_in(&self, bucket: &str) -> Vec<String> {
+        let xml = curl(&self.url(&format!("/{bucket}?list-type=2")), "GET").expect("list");
         xml.split("<Key>")
             .skip(1)
             .map(|s| s.split("</Key>").next().unwrap().to_string())
@@ -78,6 +83,11 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A signed PUT with no body (a bucket); whether it succeeded.
+pub fn curl_signed_put(url: &str) -> bool {
+    curl(url, "PUT").is_some()
 }
 
 /// The body of a 2xx answer, or None. Requests are signed (SigV4 with
