@@ -573,3 +573,116 @@ fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
         Some("https://github.com/provider/manager/actions/runs/4242")
     );
 }
+
+/// Products: a rollout from nothing to the example's network → app on the
+/// test cloud. Within a customer × environment the network is applied
+/// before the app is even planned, so the app's plan reads the network's
+/// outputs; one wave takes acme, the other the rest.
+#[test]
+fn a_rollout_applies_products_in_dependency_order() {
+    require_terraform();
+    let fx = Fixture::new();
+    let installed = fakecloud::install(&fx.path("fakecloud"));
+    let cloud = fx.path("cloud.json");
+    fx.append(
+        "products/manager/fleetform.yml",
+        "\nrollout:\n  waves:\n    - name: canary\n      customers: [acme]\n    - name: rest\n",
+    );
+    // The base: values the rollout then changes for every pair.
+    let network = "products/manager/products/network/values/base.yml";
+    let app = "products/manager/products/app/values/base.yml";
+    let (n, a) = (fx.read(network), fx.read(app));
+    fx.write(network, &n.replace("zones: 2", "zones: 1"));
+    fx.write(
+        app,
+        &a.replace("instance_type: small", "instance_type: tiny"),
+    );
+    fx.git(&["init", "-q"]);
+    fx.git(&["add", "-A"]);
+    fx.git(&["commit", "-q", "-m", "base"]);
+    fx.write(network, &n);
+    fx.write(app, &a);
+    fx.git(&["commit", "-q", "-am", "the change"]);
+    let run = |args: &[&str]| {
+        common::fleetform_bin()
+            .current_dir(fx.path("products/manager"))
+            .env("TF_CLI_CONFIG_FILE", &installed.cli_config)
+            .env("FAKECLOUD_FILE", &cloud)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let canary: Vec<String> = started["stages"][0]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{}/{}",
+                u["product"].as_str().unwrap_or("-"),
+                u["environment"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        canary.contains(&"network/staging".to_string()),
+        "{canary:?}"
+    );
+    assert!(canary.contains(&"app/staging".to_string()), "{canary:?}");
+    let out = run(&["rollout", "tick"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let objects = fakecloud::objects(&cloud);
+    let count = |kind: &str| objects.keys().filter(|k| k.starts_with(kind)).count();
+    // The pairs whose values the change reaches: acme's staging network and
+    // app, globex's network (acme's production and initech set these values
+    // themselves).
+    assert_eq!(count("fakecloud_network/"), 2, "{:?}", objects.keys());
+    assert_eq!(count("fakecloud_instance/"), 2, "{:?}", objects.keys());
+    let out = run(&["rollout", "status", "--json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["finished"], true, "{status:#}");
+    // Network before app for every customer × environment.
+    let root = fx.path("products/manager/.fleetform/records/rollouts");
+    let dir = std::fs::read_dir(&root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let order: Vec<String> = files
+        .iter()
+        .map(|f| serde_json::from_slice::<Value>(&std::fs::read(f).unwrap()).unwrap())
+        .filter(|e| e["event"] == "applied")
+        .map(|e| {
+            format!(
+                "{}/{}/{}",
+                e["unit"]["customer"].as_str().unwrap(),
+                e["unit"]["product"].as_str().unwrap(),
+                e["unit"]["environment"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "acme/network/staging",
+            "acme/app/staging",
+            "globex/network/staging"
+        ],
+        "the network before the app that needs it"
+    );
+}

@@ -118,11 +118,6 @@ pub fn start(
     let config = manager.config.rollout.as_ref().ok_or_else(|| {
         Error::Usage("fleetform.yml has no `rollout:`; declare its waves first".into())
     })?;
-    if manager.has_products() {
-        return Err(Error::Usage(
-            "rollouts run on a manager without `products:` for now".into(),
-        ));
-    }
     let older = open_rollouts(store)?;
     if let Some(busy) = older.iter().find(|s| s.halted.is_none()) {
         return Err(Error::Refused(format!(

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 
 use super::state::{load, Event};
-use super::tick::{apply_row, plan_units, record, ApplyCtx, Fleet, TickSettings};
+use super::tick::{apply_by_product, record, ApplyCtx, Fleet, TickSettings};
 use super::{now, records_err};
 
 /// Rolls the rollout `id` back with `base` (the manager at the rollout's
@@ -62,30 +62,34 @@ pub fn rollback(
             stage.wave,
             todo.len()
         ));
-        let (engine, rows) = plan_units(base, &todo, settings, out)?;
-        for row in rows {
-            let ctx = ApplyCtx {
-                actor: &settings.actor,
-                wave: "rollback",
-                observer: settings.observer,
-            };
-            let event = match apply_row(base, &engine, &s, &row, &ctx) {
-                Event::Applied {
-                    unit, plan_sha256, ..
-                } => Event::RolledBack {
-                    unit,
-                    plan_sha256,
-                    at: now(),
-                },
-                Event::Failed { unit, reason, .. } => Event::RollbackFailed {
-                    unit,
-                    reason,
-                    at: now(),
-                },
-                other => other,
-            };
-            record(live, &mut s, event, out)?;
-        }
+        let ctx = ApplyCtx {
+            actor: &settings.actor,
+            wave: "rollback",
+            observer: settings.observer,
+        };
+        let as_rollback = |e: Event| match e {
+            Event::Applied {
+                unit, plan_sha256, ..
+            } => Event::RolledBack {
+                unit,
+                plan_sha256,
+                at: now(),
+            },
+            Event::Failed { unit, reason, .. } => Event::RollbackFailed {
+                unit,
+                reason,
+                at: now(),
+            },
+            other => other,
+        };
+        // Planned and applied with the base's products, writing to the
+        // live store.
+        let both = Fleet {
+            manager: base.manager,
+            registry: live.registry,
+            store: live.store,
+        };
+        apply_by_product(&both, &mut s, &todo, settings, &ctx, out, &as_rollback)?;
     }
     if !s.rollback_failed.is_empty() {
         return Err(Error::Failed(format!(

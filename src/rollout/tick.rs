@@ -204,7 +204,23 @@ fn drift_before(
     if !check || started || rolled.is_empty() {
         return Ok(None);
     }
-    let (_, rows) = plan_units(f, &rolled, settings, out)?;
+    let mut rows = Vec::new();
+    for view in f.manager.products() {
+        let mine: Vec<Unit> = rolled
+            .iter()
+            .filter(|u| u.product == view.product)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let pf = Fleet {
+            manager: &view,
+            registry: f.registry,
+            store: f.store,
+        };
+        rows.extend(plan_units(&pf, &mine, settings, out)?.1);
+    }
     Ok(rows.iter().find_map(|r| {
         let unit = Unit::new(&r.customer, r.product.as_deref(), &r.environment);
         match &r.outcome {
@@ -269,15 +285,66 @@ fn run_stage(
         .filter(|u| !s.applied.contains(u))
         .cloned()
         .collect();
-    let (engine, rows) = plan_units(f, &todo, settings, out)?;
     let ctx = ApplyCtx {
         actor: &settings.actor,
         wave: &stage.wave,
         observer: settings.observer,
     };
-    for row in rows {
-        let event = apply_row(f, &engine, s, &row, &ctx);
-        record(f, s, event, out)?;
+    apply_by_product(f, s, &todo, settings, &ctx, out, &|e| e)
+}
+
+/// `units` product by product in dependency order (a product's plans are
+/// made once the products it needs are applied, so they read the new
+/// outputs): plan, apply, one event per unit (`map` turns an apply's event
+/// into the caller's, e.g. a rollback's). A unit whose needed product
+/// failed here is not planned.
+pub(super) fn apply_by_product(
+    f: &Fleet<'_>,
+    s: &mut State,
+    units: &[Unit],
+    settings: &TickSettings<'_>,
+    ctx: &ApplyCtx<'_>,
+    out: &Output,
+    map: &dyn Fn(Event) -> Event,
+) -> Result<()> {
+    let mut failed: Vec<Unit> = Vec::new();
+    for view in f.manager.products() {
+        let (mut ready, mut blocked) = (Vec::new(), Vec::new());
+        for u in units.iter().filter(|u| u.product == view.product) {
+            let dep = view
+                .needs()
+                .into_keys()
+                .find(|d| failed.contains(&Unit::new(&u.customer, Some(d), &u.environment)));
+            match dep {
+                Some(d) => blocked.push((u.clone(), d)),
+                None => ready.push(u.clone()),
+            }
+        }
+        for (u, d) in blocked {
+            let e = Event::Failed {
+                unit: u.clone(),
+                reason: format!("needs `{d}`, whose apply failed here"),
+                at: now(),
+            };
+            failed.push(u);
+            record(f, s, map(e), out)?;
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        let pf = Fleet {
+            manager: &view,
+            registry: f.registry,
+            store: f.store,
+        };
+        let (engine, rows) = plan_units(&pf, &ready, settings, out)?;
+        for row in rows {
+            let event = apply_row(&pf, &engine, s, &row, ctx);
+            if let Event::Failed { unit, .. } = &event {
+                failed.push(unit.clone());
+            }
+            record(f, s, map(event), out)?;
+        }
     }
     Ok(())
 }
