@@ -259,6 +259,11 @@ pub enum RolloutCommand {
         /// tick job waits for its environment's approval, wave by wave.
         #[arg(long)]
         one_stage: bool,
+        /// Only these pairs of the current stage, a JSON list of
+        /// `customer[/product]/environment` (a matrix job of `rollout status
+        /// --summary`'s `matrix`); the last shard to finish settles the stage.
+        #[arg(long, env = "FLEETFORM_SHARD")]
+        shard: Option<String>,
     },
     /// Stop the rollout: nothing more is applied until `resume`.
     Halt {

@@ -686,3 +686,72 @@ fn a_rollout_applies_products_in_dependency_order() {
         "the network before the app that needs it"
     );
 }
+
+/// The wave's pairs in shards (`status --summary`'s `matrix`), ticked by
+/// parallel jobs: every pair applied once, and the stage marked done once,
+/// by whichever shard finished last.
+#[test]
+fn shards_of_a_wave_run_together_and_the_last_settles_it() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Stage 1 first, whole; then stage 2 (9 pairs) in shards.
+    let out = w.run(&["rollout", "tick", "--one-stage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    std::fs::write(&output, "").unwrap();
+    let out = w
+        .fleetform()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .args(["rollout", "status", "--summary"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outputs = common::parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    let matrix: Value = serde_json::from_str(&outputs["matrix"]).unwrap();
+    let shards: Vec<String> = matrix["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["shard"].to_string())
+        .collect();
+    assert_eq!(shards.len(), 4, "max_parallel shards: {matrix}");
+    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let jobs: Vec<_> = shards
+            .iter()
+            .map(|shard| {
+                let mut cmd = w.fleetform();
+                s.spawn(move || {
+                    cmd.args(["rollout", "tick", "--one-stage", "--shard", shard])
+                        .output()
+                        .unwrap()
+                })
+            })
+            .collect();
+        jobs.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            stdout(out),
+            stderr(out)
+        );
+    }
+    assert_eq!(w.rolled().len(), 3 + 9);
+    let events = w.events();
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "stage-done")
+        .collect();
+    assert_eq!(done.len(), 2, "stage 1 and stage 2, once each: {done:?}");
+    let applied = events.iter().filter(|e| e["event"] == "applied").count();
+    assert_eq!(applied, 12, "each pair once");
+    assert_eq!(w.status()["next"]["wave"], "rest");
+    // A shard that names something else is refused before any work.
+    let out = w.run(&["rollout", "tick", "--shard", "[\"../x\"]"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

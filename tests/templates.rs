@@ -1272,7 +1272,15 @@ fn the_rollout_template_starts_on_push_and_ticks_one_stage_per_approval() {
     let path = "workflows/manager-rollout.yml";
     let ready = |r: &'static str| {
         move |job: &str| match job {
-            "next" => done(&[("ready", r), ("environment", "staging"), ("id", "r1")]),
+            "next" => done(&[
+                ("ready", r),
+                ("environment", "staging"),
+                ("id", "r1"),
+                (
+                    "matrix",
+                    r#"{"include":[{"id":"1","shard":["acme/staging"]}]}"#,
+                ),
+            ]),
             _ => done(&[]),
         }
     };
@@ -1327,7 +1335,14 @@ fn the_rollout_template_starts_on_push_and_ticks_one_stage_per_approval() {
         "the stage's reviewers approve its wave"
     );
     let text = read(path);
-    assert!(text.contains("fleetform rollout tick --id \"$ROLLOUT_ID\" --one-stage"));
+    assert!(
+        text.contains("fleetform rollout tick --id \"$ROLLOUT_ID\" --one-stage --shard \"$SHARD\"")
+    );
+    assert_eq!(
+        tick_job["strategy"]["matrix"].as_str(),
+        Some("${{ fromJSON(needs.next.outputs.matrix) }}"),
+        "the wave's pairs in shards"
+    );
     assert!(text.contains("fleetform rollout status --summary"));
     assert_eq!(
         doc["jobs"]["start"]["steps"][0]["with"]["fetch-depth"].as_u64(),

@@ -30,7 +30,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     match &args.command {
         RolloutCommand::Start { base, json } => start(&f, manager_dir, base, *json, out),
         RolloutCommand::Status { id, json, summary } => {
-            status(&store, id.as_deref(), *json, *summary, out)
+            status(&f, id.as_deref(), *json, *summary, out)
         }
         RolloutCommand::Tick {
             id,
@@ -38,11 +38,13 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             out: out_dir,
             terraform,
             one_stage,
+            shard,
         } => {
             let s = rollout::pick(&store, id.as_deref())?;
             let deployments = Deployments::from_env(&s.manager_sha, out);
             let mut settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
             settings.one_stage = *one_stage;
+            settings.shard = shard.as_deref().map(parse_units).transpose()?;
             settings.observer = deployments
                 .as_ref()
                 .map(|d| d as &dyn rollout::ApplyObserver);
@@ -82,6 +84,43 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
 }
 
+/// A shard: a JSON list of `customer[/product]/environment`.
+fn parse_units(text: &str) -> Result<Vec<crate::config::Unit>> {
+    let bad = |why: String| Error::Usage(format!("--shard: {why}"));
+    let list: Vec<String> = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    list.iter()
+        .map(|u| {
+            let parts: Vec<&str> = u.split('/').collect();
+            let ok = |s: &str| crate::config::is_slug(s);
+            match parts.as_slice() {
+                [c, e] if ok(c) && ok(e) => Ok(crate::config::Unit::new(c, None, e)),
+                [c, p, e] if ok(c) && ok(p) && ok(e) => Ok(crate::config::Unit::new(c, Some(p), e)),
+                _ => Err(bad(format!(
+                    "`{}` is not customer[/product]/environment",
+                    u.escape_debug()
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// The next stage's pending pairs as a job matrix: at most `max_parallel`
+/// shards, pairs dealt round-robin.
+fn stage_matrix(units: &[crate::config::Unit], max_parallel: usize) -> serde_json::Value {
+    let n = max_parallel.clamp(1, 256).min(units.len().max(1));
+    let mut shards: Vec<Vec<String>> = vec![Vec::new(); n];
+    for (i, u) in units.iter().enumerate() {
+        shards[i % n].push(u.to_string());
+    }
+    let include: Vec<serde_json::Value> = shards
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, shard)| serde_json::json!({"id": (i + 1).to_string(), "shard": shard}))
+        .collect();
+    serde_json::json!({ "include": include })
+}
+
 /// How ticks and rollbacks plan and apply.
 fn tick_settings<'a>(
     manager: &Manager,
@@ -97,6 +136,7 @@ fn tick_settings<'a>(
         actor: actor(),
         lease_secs: 3600,
         one_stage: false,
+        shard: None,
         observer: None,
     }
 }
@@ -212,7 +252,8 @@ fn summarise_tick(store: &Store, before: &rollout::state::State, lines: &[String
     let _ = crate::ci::RunContext::from_env().append_summary(&md);
 }
 
-fn status(store: &Store, id: Option<&str>, json: bool, summary: bool, out: &Output) -> Result<()> {
+fn status(f: &Fleet<'_>, id: Option<&str>, json: bool, summary: bool, out: &Output) -> Result<()> {
+    let store = f.store;
     let s = rollout::pick(store, id)?;
     let next = rollout::next(&s);
     if summary {
@@ -228,7 +269,18 @@ fn status(store: &Store, id: Option<&str>, json: bool, summary: bool, out: &Outp
             let _ = crate::ci::RunContext::from_env().append_summary(&md);
         }
         let ctx = crate::ci::RunContext::from_env();
+        let max_parallel = f
+            .manager
+            .config
+            .rollout
+            .as_ref()
+            .map_or(1, |r| r.max_parallel);
+        let matrix = next
+            .as_ref()
+            .map(|n| stage_matrix(&n.units, max_parallel))
+            .unwrap_or_else(|| serde_json::json!({"include": []}));
         let outputs = [
+            ("matrix", matrix.to_string()),
             ("id", s.id.clone()),
             (
                 "ready",

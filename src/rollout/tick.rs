@@ -28,6 +28,10 @@ pub struct TickSettings<'a> {
     pub lease_secs: u64,
     /// At most one stage per tick (on GitHub, one approval per wave).
     pub one_stage: bool,
+    /// Only these pairs of the current stage (a matrix job of the stage):
+    /// no claim is taken, the stage's shards run together, and whichever
+    /// finishes last settles the stage.
+    pub shard: Option<Vec<Unit>>,
     /// Told about each apply (the customer's GitHub deployment), if any.
     pub observer: Option<&'a dyn ApplyObserver>,
 }
@@ -70,69 +74,127 @@ pub fn tick(
             said.push(stop);
             return Ok(said);
         }
-        let at = now();
         if s.current >= s.stages.len() {
-            record(f, &mut s, Event::Finished { at }, out)?;
-            said.push(format!("rollout {id} finished"));
+            let done = record_if(f, &mut s, Event::Finished { at: now() }, out, &|s| {
+                !s.finished
+            })?;
+            if done {
+                said.push(format!("rollout {id} finished"));
+            }
             return Ok(said);
         }
-        let claim = Event::TickStarted {
-            stage: s.current,
-            at,
-            lease_until: at + settings.lease_secs,
-        };
-        match append(f.store, &mut s, claim) {
-            Err(RecordsError::Exists { .. }) => {
-                said.push("another tick took this stage first; nothing to do".into());
-                return Ok(said);
-            }
-            other => other.map_err(records_err)?,
+        if settings.shard.is_none() && !claim(f, &mut s, settings)? {
+            said.push("another tick took this stage first; nothing to do".into());
+            return Ok(said);
         }
-        let stage = s.stages[s.current].clone();
+        let index = s.current;
+        let stage = s.stages[index].clone();
         if let Some(reason) = drift_before(f, &s, &stage, settings, out)? {
-            let halt = Event::Halted {
-                reason: reason.clone(),
-                at: now(),
-                actor: "fleetform".into(),
-            };
-            record(f, &mut s, halt, out)?;
+            halt(f, &mut s, index, &reason, out)?;
             said.push(format!("halted: {reason}"));
             return Ok(said);
         }
         said.push(format!(
             "stage {} of {}: {} in {} ({} pair(s))",
-            s.current + 1,
+            index + 1,
             s.stages.len(),
             stage.wave,
             stage.environment,
             stage.units.len()
         ));
         run_stage(f, &mut s, &stage, settings, out)?;
-        if let Some(reason) = halt_reason(f.manager, &s, &stage) {
-            let halt = Event::Halted {
-                reason: reason.clone(),
-                at: now(),
-                actor: "fleetform".into(),
-            };
-            record(f, &mut s, halt, out)?;
-            said.push(format!("halted: {reason}"));
-            return Ok(said);
-        }
-        let done = Event::StageDone {
-            stage: s.current,
-            at: now(),
-            bake_until: now() + stage.bake,
-        };
-        record(f, &mut s, done, out)?;
-        if stage.bake > 0 {
-            said.push(format!("stage done; baking for {} s", stage.bake));
-            return Ok(said);
-        }
-        if settings.one_stage {
-            said.push("stage done; the next tick goes on".into());
+        let line = settle(f, &mut s, index, &stage, out)?;
+        let go_on = matches!(line, Settled::Done { bake: 0 });
+        said.push(line.to_string());
+        if !go_on || settings.one_stage || settings.shard.is_some() {
             return Ok(said);
         }
     }
+}
+
+/// Takes the current stage for this tick (an event only one job can
+/// write); false when another tick took it first.
+fn claim(f: &Fleet<'_>, s: &mut State, settings: &TickSettings<'_>) -> Result<bool> {
+    let at = now();
+    let claim = Event::TickStarted {
+        stage: s.current,
+        at,
+        lease_until: at + settings.lease_secs,
+    };
+    match append(f.store, s, claim) {
+        Err(RecordsError::Exists { .. }) => Ok(false),
+        other => other.map(|()| true).map_err(records_err),
+    }
+}
+
+fn halt(f: &Fleet<'_>, s: &mut State, index: usize, reason: &str, out: &Output) -> Result<()> {
+    let halt = Event::Halted {
+        reason: reason.to_string(),
+        at: now(),
+        actor: "fleetform".into(),
+    };
+    record_if(f, s, halt, out, &|s| {
+        s.halted.is_none() && s.current == index
+    })
+    .map(drop)
+}
+
+/// How a stage stands after a tick's work on it.
+enum Settled {
+    /// Other jobs (shards) still work on it.
+    Open,
+    Halted(String),
+    Done {
+        bake: u64,
+    },
+}
+
+impl std::fmt::Display for Settled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Settled::Open => write!(
+                f,
+                "this shard is done; the stage's other pairs are still running"
+            ),
+            Settled::Halted(reason) => write!(f, "halted: {reason}"),
+            Settled::Done { bake: 0 } => write!(f, "stage done"),
+            Settled::Done { bake } => write!(f, "stage done; baking for {bake} s"),
+        }
+    }
+}
+
+/// Once every pair of the stage is applied or failed: halt (see
+/// [`halt_reason`]) or mark the stage done, whichever job gets there.
+fn settle(
+    f: &Fleet<'_>,
+    s: &mut State,
+    index: usize,
+    stage: &Stage,
+    out: &Output,
+) -> Result<Settled> {
+    *s = load(f.store, &s.id).map_err(records_err)?;
+    let decided = |s: &State| {
+        stage
+            .units
+            .iter()
+            .all(|u| s.applied.contains(u) || s.failed.contains_key(u))
+    };
+    if !decided(s) {
+        return Ok(Settled::Open);
+    }
+    if let Some(reason) = halt_reason(f.manager, s, stage) {
+        halt(f, s, index, &reason, out)?;
+        return Ok(Settled::Halted(reason));
+    }
+    let done = Event::StageDone {
+        stage: index,
+        at: now(),
+        bake_until: now() + stage.bake,
+    };
+    record_if(f, s, done, out, &|s| {
+        s.current == index && s.halted.is_none()
+    })?;
+    Ok(Settled::Done { bake: stage.bake })
 }
 
 /// Why nothing may advance now, if so.
@@ -283,6 +345,11 @@ fn run_stage(
         .units
         .iter()
         .filter(|u| !s.applied.contains(u))
+        .filter(|u| match &settings.shard {
+            // A shard leaves what another shard decided.
+            Some(shard) => shard.contains(u) && !s.failed.contains_key(u),
+            None => true,
+        })
         .cloned()
         .collect();
     let ctx = ApplyCtx {
@@ -507,7 +574,36 @@ fn keep_deployment(
 
 /// Appends the event and writes its audit line.
 pub(super) fn record(f: &Fleet<'_>, s: &mut State, event: Event, out: &Output) -> Result<()> {
-    append(f.store, s, event.clone()).map_err(records_err)?;
-    super::audit(out, &s.id, &event);
-    Ok(())
+    record_if(f, s, event, out, &|_| true).map(drop)
+}
+
+/// Appends the event while `still` holds for the state: when another job
+/// wrote the next event first, the state is read again and `still` asked
+/// again (so a stage is never marked done twice, nor after a halt). Whether
+/// it was written.
+pub(super) fn record_if(
+    f: &Fleet<'_>,
+    s: &mut State,
+    event: Event,
+    out: &Output,
+    still: &dyn Fn(&State) -> bool,
+) -> Result<bool> {
+    for _ in 0..50 {
+        if !still(s) {
+            return Ok(false);
+        }
+        match append(f.store, s, event.clone()) {
+            Ok(()) => {
+                super::audit(out, &s.id, &event);
+                return Ok(true);
+            }
+            Err(RecordsError::Exists { .. }) => {
+                *s = load(f.store, &s.id).map_err(records_err)?;
+            }
+            Err(e) => return Err(records_err(e)),
+        }
+    }
+    Err(crate::error::Error::Failed(
+        "rollout records: too many jobs writing at once; run the tick again".into(),
+    ))
 }
