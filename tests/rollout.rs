@@ -755,3 +755,68 @@ fn shards_of_a_wave_run_together_and_the_last_settles_it() {
     let out = w.run(&["rollout", "tick", "--shard", "[\"../x\"]"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `rollout:` mistakes are configuration errors at their place in
+/// fleetform.yml, before anything runs.
+#[test]
+fn rollout_mistakes_point_at_fleetform_yml() {
+    let w = World::new();
+    let config = w.fx.read("manager/fleetform.yml");
+    for (from, to, what) in [
+        (
+            "      percent: 50\n",
+            "      percent: 0\n",
+            "percentage from 1 to 100",
+        ),
+        ("  bake: 0s\n", "  bake: soon\n", "a duration"),
+        (
+            "    - name: rest\n",
+            "    - name: internal\n",
+            "declared twice",
+        ),
+        (
+            "      labels: {tier: internal}\n",
+            "      labels: {tier: internal}\n      percent: 10\n",
+            "one of",
+        ),
+        (
+            "    - name: half\n      percent: 50\n",
+            "    - name: half\n",
+            "say which customers",
+        ),
+    ] {
+        assert!(config.contains(from), "{from}");
+        w.fx.write("manager/fleetform.yml", &config.replace(from, to));
+        let out = w.run(&["rollout", "status"]);
+        assert_eq!(out.status.code(), Some(2), "{to}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("fleetform.yml:") && err.contains(what),
+            "{to}: {err}"
+        );
+    }
+}
+
+/// A halted rollout is superseded by the next start; a running one is not.
+#[test]
+fn a_new_rollout_supersedes_a_halted_one() {
+    let w = World::new();
+    let first = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let id = first["id"].as_str().unwrap().to_string();
+    let out = w.run(&["rollout", "halt", "--reason", "wrong tag"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Halting twice is halting once.
+    let out = w.run(&["rollout", "halt", "--reason", "again"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
+    let out = w.run(&["rollout", "status", "--id", &id, "--json"]);
+    let old: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(old["superseded_by"], second["id"], "{old:#}");
+    assert_eq!(old["halted"], "wrong tag");
+    // Without --id the open one is meant.
+    assert_eq!(w.status()["id"], second["id"]);
+}

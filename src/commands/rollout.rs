@@ -308,6 +308,8 @@ fn status(f: &Fleet<'_>, id: Option<&str>, json: bool, summary: bool, out: &Outp
             "id": s.id,
             "manager_sha": s.manager_sha,
             "halted": s.halted,
+            "superseded_by": s.superseded_by,
+            "rolled_back": s.rollback_done,
             "finished": s.finished,
             "stages": rows,
             "next": next,

@@ -175,10 +175,14 @@ pub fn start(
     })
 }
 
-/// A new rollout's id: its start time, then the manager commit.
+/// A new rollout's id: its start time (so ids sort by age), the manager
+/// commit, and a random part (two starts in one second differ).
 fn new_id(manager_sha: &str) -> String {
     let short: String = manager_sha.chars().take(12).collect();
-    format!("{:012}-{short}", now())
+    let mut random = [0u8; 3];
+    // Without randomness the time and commit still tell most ids apart.
+    let _ = getrandom::fill(&mut random);
+    format!("{:012}-{short}-{}", now(), crate::util::fs::hex(&random))
 }
 
 /// Every rollout neither finished nor superseded, oldest first.

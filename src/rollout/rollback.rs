@@ -66,6 +66,7 @@ pub fn rollback(
             actor: &settings.actor,
             wave: "rollback",
             observer: settings.observer,
+            stop_on_halt: false,
         };
         let as_rollback = |e: Event| match e {
             Event::Applied {

@@ -173,6 +173,9 @@ fn settle(
     out: &Output,
 ) -> Result<Settled> {
     *s = load(f.store, &s.id).map_err(records_err)?;
+    if let Some(reason) = &s.halted {
+        return Ok(Settled::Halted(reason.clone()));
+    }
     let decided = |s: &State| {
         stage
             .units
@@ -356,6 +359,7 @@ fn run_stage(
         actor: &settings.actor,
         wave: &stage.wave,
         observer: settings.observer,
+        stop_on_halt: true,
     };
     apply_by_product(f, s, &todo, settings, &ctx, out, &|e| e)
 }
@@ -406,6 +410,11 @@ pub(super) fn apply_by_product(
         };
         let (engine, rows) = plan_units(&pf, &ready, settings, out)?;
         for row in rows {
+            // A halt written meanwhile (`rollout halt`) stops the applies.
+            *s = load(f.store, &s.id).map_err(records_err)?;
+            if ctx.stop_on_halt && s.halted.is_some() {
+                return Ok(());
+            }
             let event = apply_row(&pf, &engine, s, &row, ctx);
             if let Event::Failed { unit, .. } = &event {
                 failed.push(unit.clone());
@@ -536,6 +545,9 @@ pub(super) struct ApplyCtx<'a> {
     pub actor: &'a str,
     pub wave: &'a str,
     pub observer: Option<&'a dyn ApplyObserver>,
+    /// Stop before the next apply once the rollout is halted (a tick; a
+    /// rollback runs on a halted rollout).
+    pub stop_on_halt: bool,
 }
 
 /// The deployment record of a rollout's apply: the customer's repo and
