@@ -819,4 +819,9 @@ fn a_new_rollout_supersedes_a_halted_one() {
     assert_eq!(old["halted"], "wrong tag");
     // Without --id the open one is meant.
     assert_eq!(w.status()["id"], second["id"]);
+    // An id is only what `status` shows.
+    for bad in ["../x", "a/b", "", "x y"] {
+        let out = w.run(&["rollout", "status", "--id", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+    }
 }

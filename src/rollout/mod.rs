@@ -201,6 +201,15 @@ pub fn open_rollouts(store: &Store) -> Result<Vec<State>> {
 /// latest.
 pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
     if let Some(id) = id {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        if !ok {
+            return Err(Error::Usage(format!(
+                "--id `{}` is not a rollout id (digits, hex and `-`, as `rollout status` shows them)",
+                id.escape_debug()
+            )));
+        }
         let s = state::load(store, id).map_err(records_err)?;
         if s.events == 0 {
             return Err(Error::Usage(format!("no rollout `{id}`")));
