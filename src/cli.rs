@@ -264,6 +264,31 @@ pub enum RolloutCommand {
         /// --summary`'s `matrix`); the last shard to finish settles the stage.
         #[arg(long, env = "FLEETFORM_SHARD")]
         shard: Option<String>,
+        /// Apply the plans `rollout plan` made for review (their sealed
+        /// bundles under DIR, opened with FLEETFORM_ARTIFACT_KEY); a pair
+        /// without one there is planned here.
+        #[arg(long)]
+        plans_from: Option<PathBuf>,
+    },
+    /// Plan the current stage's pairs for review before the wave is
+    /// approved: grouped plans and digests in the job summary, each plan
+    /// sealed (FLEETFORM_ARTIFACT_KEY) in its folder under --out for
+    /// `tick --plans-from`.
+    Plan {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, env = "FLEETFORM_SHARD")]
+        shard: Option<String>,
+        #[arg(short, long, env = "FLEETFORM_JOBS")]
+        jobs: Option<usize>,
+        #[arg(
+            long,
+            env = "FLEETFORM_OUT_DIR",
+            default_value = ".fleetform/rollout-plans"
+        )]
+        out: PathBuf,
+        #[arg(long, env = "FLEETFORM_TERRAFORM")]
+        terraform: Option<PathBuf>,
     },
     /// Stop the rollout: nothing more is applied until `resume`.
     Halt {

@@ -825,3 +825,124 @@ fn a_new_rollout_supersedes_a_halted_one() {
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
     }
 }
+
+/// Plans for review: `rollout plan` makes the wave's plans before the
+/// approval (grouped, with digests, in the job summary; sealed); `tick
+/// --plans-from` applies exactly those, and a bundle that was changed is
+/// refused and halts the rollout.
+#[test]
+fn the_reviewer_sees_the_plans_that_are_applied() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary");
+    std::fs::write(&summary, "").unwrap();
+    let out = w
+        .fleetform()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["rollout", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("3 pair(s) in 1 group(s)"), "{text}");
+    assert!(text.contains("`c01/staging`"), "{text}");
+    assert!(w.rolled().is_empty(), "nothing applied before the approval");
+    let planned: Vec<(String, String)> = w
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "planned")
+        .map(|e| {
+            (
+                e["unit"]["customer"].as_str().unwrap().to_string(),
+                e["plan_sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(planned.len(), 3);
+    for (c, digest) in &planned {
+        assert!(text.contains(digest.as_str()), "{c}: {text}");
+    }
+
+    let out = w.run(&[
+        "rollout",
+        "tick",
+        "--one-stage",
+        "--plans-from",
+        ".fleetform/rollout-plans",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
+    let applied: Vec<(String, String)> = w
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "applied")
+        .map(|e| {
+            (
+                e["unit"]["customer"].as_str().unwrap().to_string(),
+                e["plan_sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut a = applied.clone();
+    let mut p = planned.clone();
+    a.sort();
+    p.sort();
+    assert_eq!(a, p, "the reviewed plans are the applied ones");
+
+    // The next wave: planned, then one bundle changed before the tick.
+    let out = w.run(&["rollout", "plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let victim = w
+        .events()
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "planned")
+        .map(|e| e["unit"]["customer"].as_str().unwrap().to_string())
+        .unwrap();
+    let bundle = w.fx.path(&format!(
+        "manager/.fleetform/rollout-plans/{victim}/staging/bundle.sealed"
+    ));
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&bundle, bytes).unwrap();
+    let out = w.run(&[
+        "rollout",
+        "tick",
+        "--one-stage",
+        "--plans-from",
+        ".fleetform/rollout-plans",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let status = w.status();
+    let failed = status["failed"].as_array().unwrap();
+    assert!(
+        failed
+            .iter()
+            .any(|f| f["unit"]["customer"] == victim.as_str()
+                && f["reason"].as_str().unwrap().contains("cannot be opened")),
+        "{status:#}"
+    );
+    assert!(!w.rolled().contains(&victim));
+}

@@ -1287,13 +1287,24 @@ fn the_rollout_template_starts_on_push_and_ticks_one_stage_per_approval() {
     let run = |given: &[(&str, &str)], r: &'static str| simulate_workflow(path, given, &ready(r));
     let push = run(&[("github.event_name", "push")], "true");
     assert_eq!(
-        (push["start"], push["next"], push["tick"], push["control"]),
-        ("success", "success", "success", "skipped")
+        (
+            push["start"],
+            push["next"],
+            push["plan"],
+            push["tick"],
+            push["control"]
+        ),
+        ("success", "success", "success", "success", "skipped")
     );
     let baking = run(&[("github.event_name", "schedule")], "false");
     assert_eq!(
-        (baking["start"], baking["next"], baking["tick"]),
-        ("skipped", "success", "skipped")
+        (
+            baking["start"],
+            baking["next"],
+            baking["plan"],
+            baking["tick"]
+        ),
+        ("skipped", "success", "skipped", "skipped")
     );
     let halt = run(
         &[
@@ -1335,8 +1346,35 @@ fn the_rollout_template_starts_on_push_and_ticks_one_stage_per_approval() {
         "the stage's reviewers approve its wave"
     );
     let text = read(path);
-    assert!(
-        text.contains("fleetform rollout tick --id \"$ROLLOUT_ID\" --one-stage --shard \"$SHARD\"")
+    assert!(text.contains(
+        "fleetform rollout tick --id \"$ROLLOUT_ID\" --one-stage --shard \"$SHARD\" --plans-from rollout-plans"
+    ));
+    assert!(text.contains(
+        "fleetform rollout plan --id \"$ROLLOUT_ID\" --shard \"$SHARD\" --out rollout-plans"
+    ));
+    let plan_job = &doc["jobs"]["plan"];
+    assert_eq!(
+        plan_job["environment"].as_str(),
+        Some("${{ needs.next.outputs.environment }}-plan")
+    );
+    let step_using = |job: &Y, action: &str| -> Y {
+        job["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+            .cloned()
+            .unwrap()
+    };
+    let upload = step_using(plan_job, "actions/upload-artifact@");
+    assert_eq!(
+        upload["with"]["path"].as_str(),
+        Some("rollout-plans/**/bundle.sealed")
+    );
+    let download = step_using(tick_job, "actions/download-artifact@");
+    assert_eq!(
+        download["with"]["name"], upload["with"]["name"],
+        "the tick applies its shard's plans"
     );
     assert_eq!(
         tick_job["strategy"]["matrix"].as_str(),

@@ -39,12 +39,18 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             terraform,
             one_stage,
             shard,
+            plans_from,
         } => {
             let s = rollout::pick(&store, id.as_deref())?;
             let deployments = Deployments::from_env(&s.manager_sha, out);
+            let key = match plans_from {
+                Some(_) => Some(artifact_key()?),
+                None => None,
+            };
             let mut settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
             settings.one_stage = *one_stage;
             settings.shard = shard.as_deref().map(parse_units).transpose()?;
+            settings.plans_from = plans_from.as_deref().zip(key.as_ref());
             settings.observer = deployments
                 .as_ref()
                 .map(|d| d as &dyn rollout::ApplyObserver);
@@ -69,6 +75,19 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 .map(|d| d as &dyn rollout::ApplyObserver);
             rollback(&f, manager_dir, &s, &settings, out)
         }
+        RolloutCommand::Plan {
+            id,
+            shard,
+            jobs,
+            out: out_dir,
+            terraform,
+        } => {
+            let s = rollout::pick(&store, id.as_deref())?;
+            let key = artifact_key()?;
+            let mut settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
+            settings.shard = shard.as_deref().map(parse_units).transpose()?;
+            plan(&f, &s.id, &key, &settings, out)
+        }
         RolloutCommand::Halt { id, reason } => {
             let mut s = rollout::pick(&store, id.as_deref())?;
             rollout::halt(&f, &mut s, reason, &actor(), out)?;
@@ -82,6 +101,50 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn artifact_key() -> Result<crate::dispatch::seal::ArtifactKey> {
+    crate::dispatch::seal::ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// `rollout plan`: the stage's plans for review, grouped in the job
+/// summary, and a line per pair.
+fn plan(
+    f: &Fleet<'_>,
+    id: &str,
+    key: &crate::dispatch::seal::ArtifactKey,
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<()> {
+    let (s, planned) = rollout::plan::plan_stage(f, id, key, settings, out)?;
+    let stage = &s.stages[s.current.min(s.stages.len().saturating_sub(1))];
+    let digests: Vec<(String, String)> = planned
+        .iter()
+        .map(|(u, summary, _)| (u.to_string(), summary.plan_sha256.clone()))
+        .collect();
+    for (u, d) in &digests {
+        out.result(&format!("planned {u} (sha256:{d})"));
+    }
+    let groups = crate::report::impact::group_plans(planned);
+    let md = crate::report::rollout::plan_summary(
+        id,
+        &stage.wave,
+        &stage.environment,
+        &groups,
+        &digests,
+    );
+    let _ = crate::ci::RunContext::from_env().append_summary(&md);
+    let failed = stage
+        .units
+        .iter()
+        .filter(|u| s.failed.contains_key(u))
+        .count();
+    if failed > 0 {
+        return Err(Error::Failed(format!(
+            "{failed} pair(s) of the wave failed to plan"
+        )));
+    }
+    Ok(())
 }
 
 /// A shard: a JSON list of `customer[/product]/environment`.
@@ -137,6 +200,7 @@ fn tick_settings<'a>(
         lease_secs: 3600,
         one_stage: false,
         shard: None,
+        plans_from: None,
         observer: None,
     }
 }

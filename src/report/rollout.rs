@@ -89,3 +89,51 @@ pub fn tick_summary(id: &str, lines: &[String], pairs: &[(String, String)]) -> S
     }
     s
 }
+
+/// The step summary of `rollout plan`: the wave's plans grouped by what
+/// they do (what the reviewer approves), then every pair's digest.
+pub fn plan_summary(
+    id: &str,
+    wave: &str,
+    environment: &str,
+    groups: &[super::impact::PlanGroup],
+    digests: &[(String, String)],
+) -> String {
+    use super::markdown::{md_code, md_escape};
+    let mut s = format!(
+        "### fleetform rollout {}: the plans of wave {} in {}\n\n{} pair(s) in {} group(s) of the same changes; approving applies exactly these plans.\n\n",
+        md_code(id),
+        md_code(wave),
+        md_code(environment),
+        digests.len(),
+        groups.len()
+    );
+    for (i, g) in groups.iter().enumerate() {
+        let members: Vec<String> = g.members.iter().map(|u| md_code(&u.to_string())).collect();
+        s.push_str(&format!(
+            "**Group {}** ({} pair(s), gates: {}): {}\n\n",
+            i + 1,
+            g.members.len(),
+            md_escape(&g.gates.join(", ")),
+            members.join(", ")
+        ));
+        for r in &g.resources {
+            s.push_str(&format!(
+                "- {:?} {} {}\n",
+                r.action,
+                md_code(&r.address),
+                r.changed
+                    .iter()
+                    .map(|c| md_code(c))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+        s.push('\n');
+    }
+    s.push_str("| pair | plan sha256 |\n|---|---|\n");
+    for (unit, digest) in digests {
+        s.push_str(&format!("| {} | `{digest}` |\n", md_code(unit)));
+    }
+    s
+}

@@ -7,10 +7,13 @@
 //! (`tick`), `halt` and `resume` say so. Every event is also an audit line.
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
-//! `terraform`, `records`, `report` (the status row), `audit`, `ci`,
-//! `error`, `output`, `util`. Never the commands, `deploy` or `github`.
+//! `terraform`, `records`, `report` (the status row), `dispatch` (sealed
+//! plan bundles), `audit`, `ci`, `error`, `output`, `util`. Never the
+//! commands, `deploy` or `github`.
 
+pub mod plan;
 pub mod rollback;
+pub mod sealed;
 pub mod state;
 pub mod tick;
 pub mod waves;
@@ -60,6 +63,12 @@ fn audit(out: &Output, id: &str, event: &Event) {
         Event::Failed { unit, reason, .. } => Entry::now("rollout", "failed")
             .unit(unit)
             .detail(format!("{id}: {reason}")),
+        Event::Planned {
+            unit, plan_sha256, ..
+        } => Entry::now("rollout", "planned")
+            .unit(unit)
+            .plan(Some(plan_sha256))
+            .detail(id.to_string()),
         Event::StageDone { stage, .. } => {
             Entry::now("rollout", "stage-done").detail(format!("{id}: stage {}", stage + 1))
         }

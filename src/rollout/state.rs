@@ -50,6 +50,12 @@ pub enum Event {
         reason: String,
         at: u64,
     },
+    /// A plan made for review before the wave's approval (`rollout plan`).
+    Planned {
+        unit: Unit,
+        plan_sha256: String,
+        at: u64,
+    },
     /// Every pair of the stage applied; the next waits until `bake_until`.
     StageDone {
         stage: usize,
@@ -105,6 +111,8 @@ pub struct State {
     pub current: usize,
     pub applied: BTreeSet<Unit>,
     pub failed: BTreeMap<Unit, String>,
+    /// The digest of each pair's plan made for review.
+    pub planned: BTreeMap<Unit, String>,
     pub halted: Option<String>,
     pub bake_until: Option<u64>,
     pub lease_until: Option<u64>,
@@ -156,6 +164,11 @@ impl State {
             }
             Event::Failed { unit, reason, .. } => {
                 self.failed.insert(unit.clone(), reason.clone());
+            }
+            Event::Planned {
+                unit, plan_sha256, ..
+            } => {
+                self.planned.insert(unit.clone(), plan_sha256.clone());
             }
             Event::StageDone {
                 stage, bake_until, ..

@@ -28,6 +28,10 @@ pub struct TickSettings<'a> {
     pub lease_secs: u64,
     /// At most one stage per tick (on GitHub, one approval per wave).
     pub one_stage: bool,
+    /// Plans made for review (`rollout plan`), sealed: a pair with a plan
+    /// there is applied from it (its digest the recorded one), not planned
+    /// again. With the key that opens them.
+    pub plans_from: Option<(&'a Path, &'a crate::dispatch::seal::ArtifactKey)>,
     /// Only these pairs of the current stage (a matrix job of the stage):
     /// no claim is taken, the stage's shards run together, and whichever
     /// finishes last settles the stage.
@@ -408,7 +412,30 @@ pub(super) fn apply_by_product(
             registry: f.registry,
             store: f.store,
         };
-        let (engine, rows) = plan_units(&pf, &ready, settings, out)?;
+        let (reviewed, ready) = reviewed_plans(s, &ready, settings);
+        let mut rows = Vec::new();
+        for (unit, r) in reviewed {
+            match r {
+                Ok(row) => rows.push(row),
+                Err(reason) => {
+                    failed.push(unit.clone());
+                    let e = Event::Failed {
+                        unit,
+                        reason,
+                        at: now(),
+                    };
+                    record(f, s, map(e), out)?;
+                }
+            }
+        }
+        let (engine, planned) = match (ready.is_empty(), rows.is_empty()) {
+            (true, false) => (
+                crate::terraform::engine::build(&view, true, settings.terraform)?,
+                Vec::new(),
+            ),
+            _ => plan_units(&pf, &ready, settings, out)?,
+        };
+        rows.extend(planned);
         for row in rows {
             // A halt written meanwhile (`rollout halt`) stops the applies.
             *s = load(f.store, &s.id).map_err(records_err)?;
@@ -423,6 +450,26 @@ pub(super) fn apply_by_product(
         }
     }
     Ok(())
+}
+
+/// The units with a plan made for review (opened and checked), and the
+/// units the tick plans itself.
+type Reviewed = Vec<(Unit, std::result::Result<Row, String>)>;
+
+fn reviewed_plans(s: &State, units: &[Unit], settings: &TickSettings<'_>) -> (Reviewed, Vec<Unit>) {
+    let Some((plans, key)) = settings.plans_from else {
+        return (Vec::new(), units.to_vec());
+    };
+    let mut reviewed = Vec::new();
+    let mut rest = Vec::new();
+    for u in units {
+        match super::sealed::reviewed(s, key, plans, u) {
+            Ok(Some(row)) => reviewed.push((u.clone(), Ok(row))),
+            Ok(None) => rest.push(u.clone()),
+            Err(reason) => reviewed.push((u.clone(), Err(reason))),
+        }
+    }
+    (reviewed, rest)
 }
 
 /// Plans `units` with `f`'s manager, in parallel; the engine (to apply
