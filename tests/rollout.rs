@@ -854,6 +854,10 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     );
     let text = std::fs::read_to_string(&summary).unwrap();
     assert!(text.contains("3 pair(s) in 1 group(s)"), "{text}");
+    assert_eq!(
+        w.status()["stages"][0]["state"],
+        "planned, waiting for approval"
+    );
     assert!(text.contains("`c01/staging`"), "{text}");
     assert!(w.rolled().is_empty(), "nothing applied before the approval");
     let planned: Vec<(String, String)> = w

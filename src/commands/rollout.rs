@@ -47,9 +47,16 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 Some(_) => Some(artifact_key()?),
                 None => None,
             };
-            let mut settings = tick_settings(&manager, *jobs, out_dir, terraform.as_deref());
+            let units = shard.as_deref().map(parse_units).transpose()?;
+            // Shards of one stage may run side by side on one machine:
+            // each works in its own folder (its working copies, providers).
+            let own_dir = match &units {
+                Some(u) => out_dir.join(shard_folder(u)),
+                None => out_dir.clone(),
+            };
+            let mut settings = tick_settings(&manager, *jobs, &own_dir, terraform.as_deref());
             settings.one_stage = *one_stage;
-            settings.shard = shard.as_deref().map(parse_units).transpose()?;
+            settings.shard = units;
             settings.plans_from = plans_from.as_deref().zip(key.as_ref());
             settings.observer = deployments
                 .as_ref()
@@ -145,6 +152,19 @@ fn plan(
         )));
     }
     Ok(())
+}
+
+/// The folder of a shard's work under the tick's results folder: named
+/// from its first pair and a digest of all of them.
+fn shard_folder(units: &[crate::config::Unit]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for u in units {
+        h.update(u.to_string().as_bytes());
+        h.update(b"\n");
+    }
+    let digest = crate::util::fs::hex(&h.finalize());
+    format!("shard-{}", &digest[..12])
 }
 
 /// A shard: a JSON list of `customer[/product]/environment`.

@@ -314,7 +314,18 @@ pub fn status(s: &State) -> Vec<StageRow> {
                 },
                 std::cmp::Ordering::Equal if s.halted.is_some() => "halted".into(),
                 std::cmp::Ordering::Equal if s.finished => "done".into(),
-                std::cmp::Ordering::Equal => "next".into(),
+                std::cmp::Ordering::Equal => {
+                    let reviewed = st
+                        .units
+                        .iter()
+                        .any(|u| s.planned.contains_key(u) && !s.applied.contains(u));
+                    match reviewed {
+                        // `rollout plan` made its plans; the apply job waits
+                        // for the wave's approval.
+                        true => "planned, waiting for approval".into(),
+                        false => "next".into(),
+                    }
+                }
                 std::cmp::Ordering::Greater => "waiting".into(),
             };
             StageRow {
