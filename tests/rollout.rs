@@ -150,6 +150,23 @@ impl World {
         c
     }
 
+    /// (customer, plan digest) of every event of `kind`, sorted.
+    fn digests(&self, kind: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .events()
+            .iter()
+            .filter(|e| e["event"] == kind)
+            .map(|e| {
+                (
+                    e["unit"]["customer"].as_str().unwrap().to_string(),
+                    e["plan_sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The rollout's events, in order.
     fn events(&self) -> Vec<Value> {
         let root = self.fx.path("manager/.fleetform/records/rollouts");
@@ -860,17 +877,7 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     );
     assert!(text.contains("`c01/staging`"), "{text}");
     assert!(w.rolled().is_empty(), "nothing applied before the approval");
-    let planned: Vec<(String, String)> = w
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "planned")
-        .map(|e| {
-            (
-                e["unit"]["customer"].as_str().unwrap().to_string(),
-                e["plan_sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let planned: Vec<(String, String)> = w.digests("planned");
     assert_eq!(planned.len(), 3);
     for (c, digest) in &planned {
         assert!(text.contains(digest.as_str()), "{c}: {text}");
@@ -891,22 +898,8 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         stderr(&out)
     );
     assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
-    let applied: Vec<(String, String)> = w
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "applied")
-        .map(|e| {
-            (
-                e["unit"]["customer"].as_str().unwrap().to_string(),
-                e["plan_sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let mut a = applied.clone();
-    let mut p = planned.clone();
-    a.sort();
-    p.sort();
-    assert_eq!(a, p, "the reviewed plans are the applied ones");
+    let applied: Vec<(String, String)> = w.digests("applied");
+    assert_eq!(applied, planned, "the reviewed plans are the applied ones");
 
     // The next wave: planned, then one bundle changed before the tick.
     let out = w.run(&["rollout", "plan"]);

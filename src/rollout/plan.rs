@@ -14,7 +14,7 @@ use crate::terraform::summary::PlanSummary;
 
 use super::sealed::{BUNDLE, BUNDLED};
 use super::state::{load, Event, State};
-use super::tick::{plan_units, record, why_not_now, Fleet, TickSettings};
+use super::tick::{plan_by_product, record, why_not_now, Fleet, TickSettings};
 use super::{now, records_err};
 
 /// A pair planned for review: its unit, plan summary and folder.
@@ -45,25 +45,9 @@ pub fn plan_stage(
         .cloned()
         .collect();
     let mut planned = Vec::new();
-    for view in f.manager.products() {
-        let mine: Vec<Unit> = todo
-            .iter()
-            .filter(|u| u.product == view.product)
-            .cloned()
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let pf = Fleet {
-            manager: &view,
-            registry: f.registry,
-            store: f.store,
-        };
-        let (_, rows) = plan_units(&pf, &mine, settings, out)?;
-        for row in rows {
-            if let Some(p) = seal_row(f, &mut s, key, &row, out)? {
-                planned.push(p);
-            }
+    for row in plan_by_product(f, &todo, settings, out)? {
+        if let Some(p) = seal_row(f, &mut s, key, &row, out)? {
+            planned.push(p);
         }
     }
     Ok((s, planned))

@@ -273,23 +273,7 @@ fn drift_before(
     if !check || started || rolled.is_empty() {
         return Ok(None);
     }
-    let mut rows = Vec::new();
-    for view in f.manager.products() {
-        let mine: Vec<Unit> = rolled
-            .iter()
-            .filter(|u| u.product == view.product)
-            .cloned()
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let pf = Fleet {
-            manager: &view,
-            registry: f.registry,
-            store: f.store,
-        };
-        rows.extend(plan_units(&pf, &mine, settings, out)?.1);
-    }
+    let rows = plan_by_product(f, &rolled, settings, out)?;
     Ok(rows.iter().find_map(|r| {
         let unit = Unit::new(&r.customer, r.product.as_deref(), &r.environment);
         match &r.outcome {
@@ -470,6 +454,34 @@ fn reviewed_plans(s: &State, units: &[Unit], settings: &TickSettings<'_>) -> (Re
         }
     }
     (reviewed, rest)
+}
+
+/// Plans `units` (nothing applied), each product's with its own engine,
+/// products in dependency order; every row.
+pub(super) fn plan_by_product(
+    f: &Fleet<'_>,
+    units: &[Unit],
+    settings: &TickSettings<'_>,
+    out: &Output,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for view in f.manager.products() {
+        let mine: Vec<Unit> = units
+            .iter()
+            .filter(|u| u.product == view.product)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let pf = Fleet {
+            manager: &view,
+            registry: f.registry,
+            store: f.store,
+        };
+        rows.extend(plan_units(&pf, &mine, settings, out)?.1);
+    }
+    Ok(rows)
 }
 
 /// Plans `units` with `f`'s manager, in parallel; the engine (to apply
