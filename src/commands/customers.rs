@@ -50,6 +50,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
                 revoked: None,
                 products: None,
                 labels: Default::default(),
+                identity: None,
                 key_generation: None,
             };
             // The secret is needed before the registry is written; the key

@@ -11,7 +11,7 @@
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -19,13 +19,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 
+mod approvals;
 pub mod edit;
+mod identity;
 mod names;
 mod products;
 mod records;
 mod registry;
 pub mod rollout;
 
+pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
+pub use identity::{
+    is_role_arn, AwsIdentity, CloudIdentity, CustomerIdentity, IdentityConfig, IdentityFields,
+    IdentityStage,
+};
 pub use names::{is_date, is_email, is_repo, is_slug};
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use records::Records;
@@ -158,6 +165,14 @@ pub struct ManagerConfig {
     /// How a manager change reaches the fleet, in waves (see [`rollout`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutConfig>,
+    /// The cloud identity each customer × environment is planned and
+    /// applied with (see [`identity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityConfig>,
+    /// Who must approve applies on the customer's PR, per environment
+    /// (see [`approvals`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub approvals: ApprovalsConfig,
 }
 
 /// `sync:` in fleetform.yml.
@@ -427,6 +442,8 @@ impl Manager {
         self.check_products()?;
         self.check_records()?;
         self.check_rollout()?;
+        self.check_identity()?;
+        self.check_approvals()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }

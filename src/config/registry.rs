@@ -55,6 +55,10 @@ pub struct Customer {
     /// Labels that rollout waves select by (`tier: internal`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Fields for the cloud identity patterns of fleetform.yml, or whole
+    /// roles (see [`super::identity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<CustomerIdentity>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -118,7 +122,7 @@ impl Registry {
         Ok(registry)
     }
 
-    fn invalid(&self, pointer: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(&self, pointer: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             location: self.doc.locate(pointer),
             message: message.into(),
@@ -135,6 +139,7 @@ impl Registry {
             self.check_status(i, c)?;
             self.check_products(i, c, manager)?;
             self.check_labels(i, c)?;
+            self.check_cloud_identity(i, c, &envs)?;
         }
         Ok(())
     }
