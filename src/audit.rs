@@ -43,6 +43,13 @@ pub struct Entry {
     /// A short human note (never values or secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The cloud identity the job ran as (a role ARN; not a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Who approved this plan on the pull request (fleetform.yml's
+    /// `approvals:`), oldest approval first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
 }
 
 impl Entry {
@@ -107,6 +114,14 @@ impl Entry {
     }
     pub fn dispatch(mut self, id: Option<&str>) -> Self {
         self.dispatch_id = id.map(str::to_string);
+        self
+    }
+    pub fn identity(mut self, role: Option<&str>) -> Self {
+        self.identity = role.map(str::to_string);
+        self
+    }
+    pub fn approvers(mut self, logins: &[String]) -> Self {
+        self.approvers = logins.to_vec();
         self
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {

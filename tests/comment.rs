@@ -60,6 +60,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
         gates: None,
         product: None,
+        identity: None,
     }
 }
 

@@ -578,6 +578,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         sha: Some("a".repeat(40)),
         gates: None,
         product: None,
+        identity: None,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

@@ -36,11 +36,24 @@ fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
         ("customer_repo", a.customer_repo.clone()),
         ("event_type", a.event_type.clone()),
         ("environments", environments_json.clone()),
+        ("identity", identity_json(a)),
     ])
     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.result(&format!(
         "authorised {} dispatch from `{}` ({}); environments {environments_json}",
         a.event_type, a.customer, a.customer_repo
     ));
+    for (env, ids) in &a.identities {
+        out.result(&format!(
+            "{env}: plans as `{}`, applies as `{}` ({})",
+            ids.plan.role_arn, ids.apply.role_arn, ids.apply.region
+        ));
+    }
     Ok(())
+}
+
+/// `{"<env>": {"plan": {role_arn, session_name, region, …}, "apply": …}}`
+/// for the templates' `aws-actions/configure-aws-credentials` steps.
+fn identity_json(a: &Authorised) -> String {
+    serde_json::to_string(&a.identities).expect("serialisable")
 }

@@ -144,8 +144,15 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
     let c = registry
         .get(slug)
         .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    let identities = manager.stage_identities(c, &c.environments);
     if json {
-        out.result(&serde_json::to_string_pretty(c).expect("serialisable"));
+        let mut v = serde_json::to_value(c).expect("serialisable");
+        match &identities {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => v["cloud_identities"] = serde_json::to_value(ids).expect("serialisable"),
+            Err(e) => v["cloud_identities_error"] = e.clone().into(),
+        }
+        out.result(&serde_json::to_string_pretty(&v).expect("serialisable"));
         return Ok(());
     }
     let mut rows = vec![
@@ -178,6 +185,20 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", "),
     ]);
+    match identities {
+        Ok(ids) => {
+            for (env, i) in ids {
+                rows.push(vec![
+                    format!("identity {env}"),
+                    format!(
+                        "plan {}, apply {} ({})",
+                        i.plan.role_arn, i.apply.role_arn, i.apply.region
+                    ),
+                ]);
+            }
+        }
+        Err(e) => rows.push(vec!["identity".into(), format!("error: {e}")]),
+    }
     out.result(table(&["FIELD", "VALUE"], &rows).trim_end());
     Ok(())
 }

@@ -9,7 +9,7 @@
 //!     apply_role: "arn:aws:iam::{account}:role/fleetform-apply"
 //!     external_id: "fleetform-{customer}"                  # optional
 //!     session_name: "fleetform-{customer}-{environment}"   # the default
-//!     region: eu-west-1                                    # optional
+//!     region: eu-west-1                                    # required (here or per customer)
 //!
 //! # customers.yml, per customer
 //!     identity:
@@ -27,6 +27,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
+
+pub use super::cloud::{CloudIdentity, StageIdentities};
 
 /// `identity:` in fleetform.yml.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -80,20 +82,6 @@ pub struct IdentityFields {
 pub enum IdentityStage {
     Plan,
     Apply,
-}
-
-/// A resolved cloud identity: what the job assumes. Not a secret: it
-/// appears in outputs, comments and the audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CloudIdentity {
-    /// `aws`
-    pub cloud: &'static str,
-    pub role_arn: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
-    pub session_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
 }
 
 const PLACEHOLDERS: [&str; 4] = ["customer", "environment", "account", "region"];
@@ -194,6 +182,12 @@ impl Manager {
             ("session_name", &aws.session_name),
             ("region", &aws.region),
         ];
+        if let Some(r) = aws.region.as_deref().filter(|r| !is_region(r)) {
+            return Err(self.invalid(
+                "/identity/aws/region",
+                format!("`{r}` is not a region name like `eu-west-1`"),
+            ));
+        }
         for (key, value) in fields {
             if let Some(v) = value {
                 placeholders(v).map_err(|m| self.invalid(&format!("/identity/aws/{key}"), m))?;
@@ -278,13 +272,52 @@ impl Manager {
                 customer.slug
             ));
         }
+        let region = region.cloned().ok_or_else(|| format!("no region for customer `{}` in `{env}`: set `identity.aws.region` in fleetform.yml or `identity.region` in its registry entry", customer.slug))?;
+        if !is_region(&region) {
+            return Err(format!(
+                "`{region}` (region of customer `{}`) is not a region name like `eu-west-1`",
+                customer.slug
+            ));
+        }
         Ok(Some(CloudIdentity {
-            cloud: "aws",
+            cloud: "aws".into(),
             role_arn,
             external_id,
             session_name,
-            region: region.cloned(),
+            region,
         }))
+    }
+}
+
+impl Manager {
+    /// Both identities of `customer` in `env`, or `None` without
+    /// `identity:`.
+    pub fn identities_of(
+        &self,
+        customer: &Customer,
+        env: &str,
+    ) -> Result<Option<StageIdentities>, String> {
+        let plan = self.cloud_identity(customer, env, IdentityStage::Plan)?;
+        let apply = self.cloud_identity(customer, env, IdentityStage::Apply)?;
+        Ok(plan
+            .zip(apply)
+            .map(|(plan, apply)| StageIdentities { plan, apply }))
+    }
+
+    /// The plan and apply identities of `customer` in each of `envs`;
+    /// empty when fleetform.yml names no identity.
+    pub fn stage_identities(
+        &self,
+        customer: &Customer,
+        envs: &[String],
+    ) -> Result<BTreeMap<String, StageIdentities>, String> {
+        let mut out = BTreeMap::new();
+        for env in envs {
+            if let Some(ids) = self.identities_of(customer, env)? {
+                out.insert(env.clone(), ids);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 
 mod approvals;
+pub mod cloud;
 pub mod edit;
 mod identity;
 mod names;
@@ -31,7 +32,7 @@ pub mod rollout;
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
 pub use identity::{
     is_role_arn, AwsIdentity, CloudIdentity, CustomerIdentity, IdentityConfig, IdentityFields,
-    IdentityStage,
+    IdentityStage, StageIdentities,
 };
 pub use names::{is_date, is_email, is_repo, is_slug};
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};

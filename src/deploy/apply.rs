@@ -261,6 +261,7 @@ async fn apply_in_order(opened: Vec<Opened<'_>>, approver: Option<String>) -> Re
         }
         let checked = Checked {
             approver: approver.clone(),
+            approvers: Vec::new(),
             record,
         };
         if let Err(e) = run.one(&checked).await {
@@ -285,6 +286,8 @@ fn only_apply_dispatches(dispatched: &Dispatched) -> Result<()> {
 /// What the checks found: who approved, and the plan's record.
 struct Checked {
     approver: Option<String>,
+    /// Who approved this plan on the pull request (`approvals:`).
+    approvers: Vec<String>,
     record: GitHubRecord,
 }
 
@@ -333,6 +336,7 @@ impl ApplyRun<'_> {
     /// not stale → gates → apply (or the dry run) → report.
     async fn one(&self, checked: &Checked) -> Result<()> {
         self.not_stale().await?;
+        self.same_identity().await?;
         // Gates are checked again against the PR as it is now.
         let pull = pull_for_gates(
             self.gh(),
@@ -471,6 +475,41 @@ impl ApplyRun<'_> {
     /// changed a file fleetform reads. A newer commit that touches
     /// nothing fleetform reads (a README) does not trigger a new plan,
     /// so refusing then would leave the change unapplied forever.
+    /// The apply runs as the identity fleetform.yml and the registry name
+    /// now, and that is the one the plan was made for: a plan made for
+    /// another account's state is refused.
+    async fn same_identity(&self) -> Result<()> {
+        let now = self
+            .manager
+            .identities_of(self.customer, self.env())
+            .map_err(|m| Error::Failed(format!("the cloud identity: {m}")))?;
+        let planned = crate::terraform::engine::read_summary(&self.dir)
+            .ok()
+            .and_then(|s| s.identity);
+        if now == planned {
+            return Ok(());
+        }
+        let shown = |i: &Option<crate::config::StageIdentities>| {
+            i.as_ref()
+                .map_or("none".to_string(), |i| format!("`{}`", i.apply.role_arn))
+        };
+        Err(self
+            .refuse(format!(
+                "the cloud identity changed since the plan (planned for {}, now {}); plan again",
+                shown(&planned),
+                shown(&now)
+            ))
+            .await)
+    }
+
+    /// The role this apply runs as, if fleetform.yml names identities.
+    fn apply_role(&self) -> Option<String> {
+        crate::terraform::engine::read_summary(&self.dir)
+            .ok()
+            .and_then(|s| s.identity)
+            .map(|i| i.apply.role_arn)
+    }
+
     async fn not_stale(&self) -> Result<()> {
         let (gh, payload, env) = (self.gh(), self.payload(), self.env());
         let (branch, head) = gh
@@ -606,6 +645,8 @@ impl ApplyRun<'_> {
         let audit = entry("apply", "ok", slug, env, payload)
             .product(self.manager.product.as_deref())
             .approved_by(checked.approver.as_deref())
+            .approvers(&checked.approvers)
+            .identity(self.apply_role().as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
             &crate::records::Store::for_manager(self.manager),
@@ -636,6 +677,7 @@ impl ApplyRun<'_> {
         ctx.set_outputs(&[
             ("applied", "true".into()),
             ("plan_sha256", done.plan_sha256.clone()),
+            ("identity", self.apply_role().unwrap_or_default()),
             ("requests", gh.request_count().to_string()),
         ])
         .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;

@@ -156,6 +156,10 @@ pub struct Authorised {
     pub event_type: String,
     /// The customer's enabled environments, in fleetform.yml's order.
     pub environments: Vec<String>,
+    /// The cloud identity of each enabled environment's plan and apply
+    /// jobs, from fleetform.yml and the registry only (empty without
+    /// `identity:`).
+    pub identities: std::collections::BTreeMap<String, crate::config::StageIdentities>,
 }
 
 /// The checks of `plan --dispatch` on their own, for the deploy workflow's
@@ -179,9 +183,14 @@ pub fn authorise_dispatch(
         ctx.run_url(),
         out,
     ))?;
+    let environments = enabled_in_order(&manager, customer);
+    let identities = manager
+        .stage_identities(customer, &environments)
+        .map_err(|m| Error::Failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
     Ok(Authorised {
         customer: customer.slug.clone(),
-        environments: enabled_in_order(&manager, customer),
+        environments,
+        identities,
         customer_repo: dispatched.payload.customer_repo,
         event_type: dispatched.event_type,
     })

@@ -451,6 +451,7 @@ impl PlanRun<'_> {
             self.out,
             self.entry("plan", result, env)
                 .plan(Some(&s.plan_sha256))
+                .identity(s.identity.as_ref().map(|i| i.plan.role_arn.as_str()))
                 .detail(s.headline()),
         );
     }
@@ -594,6 +595,13 @@ fn plan_outputs(
         return outputs;
     }
     outputs.push(("environment", env.clone()));
+    if let Some(id) = report
+        .results
+        .iter()
+        .find_map(|r| r.summary.as_ref().and_then(|s| s.identity.as_ref()))
+    {
+        outputs.push(("identity", id.plan.role_arn.clone()));
+    }
     if report.results.iter().any(|r| r.error.is_some()) {
         return outputs;
     }
@@ -670,6 +678,7 @@ mod tests {
                 sha: None,
                 gates: None,
                 product: None,
+                identity: None,
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

@@ -271,6 +271,7 @@ mod tests {
             sha: None,
             gates,
             product: None,
+            identity: None,
         }
     }
 

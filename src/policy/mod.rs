@@ -429,6 +429,7 @@ mod tests {
             sha: None,
             gates: None,
             product: None,
+            identity: None,
         }
     }
 

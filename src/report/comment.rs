@@ -110,6 +110,7 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
         .render(minijinja::context! {
             marker => product_marker(&s.customer, s.product.as_ref().map(|p| p.name.as_str()), &s.environment),
             product => s.product.as_ref().map(|p| p.name.clone()),
+            identity => s.identity.as_ref().map(|i| minijinja::Value::from(minijinja::value::Serde(i))),
             awaiting => s.product.as_ref().map(|p| p.awaiting.clone()).unwrap_or_default(),
             inputs => s.product.as_ref().map(|p| p.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()).unwrap_or_default(),
             s => minijinja::Value::from(minijinja::value::Serde(s)),

@@ -58,6 +58,7 @@ mod tests {
             sha: None,
             gates,
             product: None,
+            identity: None,
         }
     }
 

@@ -181,10 +181,14 @@ impl Engine<'_> {
     /// Plans one customer × environment and writes its results.
     pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
         let tf = self.terraform()?;
-        // Rendering refuses credentials, so nothing below ever holds one.
-        let mut values = self.render(req.customer, req.environment, req.docs)?;
         let slug = &req.customer.slug;
         let env = req.environment;
+        let identity = self
+            .manager
+            .identities_of(req.customer, env)
+            .map_err(|m| RunError::Refused(format!("the cloud identity: {m}")))?;
+        // Rendering refuses credentials, so nothing below ever holds one.
+        let mut values = self.render(req.customer, req.environment, req.docs)?;
         ensure_out_dir(&req.out_dir, &self.manager.unit(slug, env))?;
         let inputs = self.inputs(tf, slug, env, &req.out_dir, &mut values)?;
         let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
@@ -203,6 +207,7 @@ impl Engine<'_> {
             inputs: inputs.map(|i| i.sources).unwrap_or_default(),
             awaiting: req.awaiting.clone(),
         });
+        summary.identity = identity;
         let full_plan_at = req
             .run_url
             .clone()

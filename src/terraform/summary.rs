@@ -97,6 +97,10 @@ pub struct PlanSummary {
     /// The product, for a manager with `products:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<ProductFacts>,
+    /// The cloud identities this customer × environment is planned and
+    /// applied with (fleetform.yml's `identity:` and the registry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::config::cloud::StageIdentities>,
 }
 
 /// What a product's plan took from the products it needs.
@@ -142,6 +146,7 @@ impl PlanSummary {
             sha: None,
             gates: None,
             product: None,
+            identity: None,
         };
         let empty = Vec::new();
         for rc in json

@@ -18,6 +18,18 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// A moto server that answers the first `calls` requests without
+    /// checking who sent them (its readiness probe is one), then enforces
+    /// IAM: only signed requests of known principals, within their
+    /// policies (moto's `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_enforcing_after(calls: u32) -> Moto {
+        Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", calls.to_string())])
+    }
+
+    fn start_with(env: &[(&str, String)]) -> Moto {
         let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
         assert!(
             bin.is_file(),
@@ -33,6 +45,7 @@ impl Moto {
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.reopen().unwrap())
             .stderr(log.reopen().unwrap())

@@ -237,6 +237,16 @@ impl World {
             .last()
             .cloned()
             .expect("a dispatch was sent");
+        self.apply_latest_of(&d, env, sha256)
+    }
+
+    /// The apply step for dispatch `d`, of the plan in acme's plan folder.
+    pub fn apply_latest_of(
+        &mut self,
+        d: &Value,
+        env: &str,
+        sha256: &str,
+    ) -> (std::process::Output, StepFiles) {
         let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
         let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
         let plan_dir = format!(".fleetform/out/acme/{env}");
