@@ -74,6 +74,7 @@ fn comment_with_changes() {
             summary: &s,
             full_plan_at: "the run summary",
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
+            approve: None,
         },
         PLAN,
     )
@@ -89,6 +90,7 @@ fn comment_without_changes() {
             summary: &s,
             full_plan_at: "out/plan.txt",
             run_url: None,
+            approve: None,
         },
         "\nNo changes. Your infrastructure matches the configuration.\n",
     )
@@ -128,6 +130,7 @@ fn render(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
             summary: s,
             full_plan_at,
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
+            approve: None,
         },
         plan,
     )

@@ -585,6 +585,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         summary: &summary,
         full_plan_at: "https://github.com/p/m/actions/runs/1 @acme/admins </details>",
         run_url: Some("https://github.com/p/m/actions/runs/1"),
+        approve: None,
     };
     let marker = comment_marker("acme", "staging");
     let body = render_comment(&ctx, &plan_text).unwrap();

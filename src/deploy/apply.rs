@@ -284,6 +284,7 @@ fn only_apply_dispatches(dispatched: &Dispatched) -> Result<()> {
 }
 
 /// What the checks found: who approved, and the plan's record.
+#[derive(Clone)]
 struct Checked {
     approver: Option<String>,
     /// Who approved this plan on the pull request (`approvals:`).
@@ -337,6 +338,11 @@ impl ApplyRun<'_> {
     async fn one(&self, checked: &Checked) -> Result<()> {
         self.not_stale().await?;
         self.same_identity().await?;
+        let approvers = self.approved_on_the_pull_request(&checked.record).await?;
+        let checked = &Checked {
+            approvers,
+            ..checked.clone()
+        };
         // Gates are checked again against the PR as it is now.
         let pull = pull_for_gates(
             self.gh(),
@@ -500,6 +506,32 @@ impl ApplyRun<'_> {
                 shown(&now)
             ))
             .await)
+    }
+
+    /// With `approvals:` for this environment, enough approvers approved
+    /// this very plan on the customer's pull request (see
+    /// [`super::approvals`]); who they were, or the refusal.
+    async fn approved_on_the_pull_request(&self, record: &GitHubRecord) -> Result<Vec<String>> {
+        let Some(rule) = self.manager.approval_rule(self.env()) else {
+            return Ok(Vec::new());
+        };
+        let ask = super::approvals::Ask {
+            repo: &self.payload().customer_repo,
+            pr: record.pr,
+            digest: &self.digest,
+            planned_at: record.planned_at.as_deref(),
+        };
+        match super::approvals::check(self.gh(), rule, &ask).await? {
+            Ok(approvers) => {
+                self.out.note(&format!(
+                    "{}: approved on the pull request by {}",
+                    self.label(),
+                    approvers.join(", ")
+                ));
+                Ok(approvers)
+            }
+            Err(reason) => Err(self.refuse(reason).await),
+        }
     }
 
     /// The role this apply runs as, if fleetform.yml names identities.

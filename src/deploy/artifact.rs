@@ -20,6 +20,10 @@ pub struct GitHubRecord {
     pub comment_id: Option<u64>,
     pub dispatch_id: String,
     pub event_type: String,
+    /// When the plan was made (RFC 3339, whole seconds): approvals on the
+    /// pull request count only from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_at: Option<String>,
 }
 
 /// The sealed bundle in each plan folder: the only file a workflow uploads.
@@ -155,6 +159,7 @@ mod tests {
             comment_id: Some(42),
             dispatch_id: "d-1".into(),
             event_type: "fleetform-apply".into(),
+            planned_at: Some("2026-11-01T10:00:00Z".into()),
         };
         write_record(d.path(), &record).unwrap();
         let back = read_record(d.path()).unwrap();

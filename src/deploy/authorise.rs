@@ -236,7 +236,10 @@ pub(super) async fn reviewed_by(
     let environment = manager
         .environment(env)
         .ok_or_else(|| Error::Usage(format!("unknown environment `{env}`")))?;
-    if environment.auto_apply {
+    // With `approvals:` the approvals on the pull request are what
+    // fleetform enforces (checked per plan before its apply); reviewers on
+    // the environment, where the plan has them, still hold the job.
+    if environment.auto_apply || manager.approval_rule(env).is_some() {
         return Ok(Ok(None));
     }
     let run_id: u64 = ctx

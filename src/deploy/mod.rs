@@ -52,6 +52,7 @@
 //! flags, call in here, and print what comes back.
 
 mod apply;
+mod approvals;
 mod artifact;
 mod authorise;
 mod comment;

@@ -426,6 +426,7 @@ impl PlanRun<'_> {
             comment_id,
             dispatch_id: payload.dispatch_id.clone(),
             event_type: self.session.dispatched.event_type.clone(),
+            planned_at: Some(crate::audit::rfc3339_now()),
         }
     }
 

@@ -13,7 +13,39 @@ pub struct IssueComment {
     pub body: String,
 }
 
+/// A comment as an approval reads it: who, what, when, edited or not.
+fn note_of(c: &Value) -> Option<crate::policy::approval::PrNote> {
+    let created = c.get("created_at").and_then(Value::as_str)?;
+    Some(crate::policy::approval::PrNote {
+        login: c
+            .pointer("/user/login")
+            .and_then(Value::as_str)?
+            .to_string(),
+        body: c
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        at: created.to_string(),
+        edited: c.get("updated_at").and_then(Value::as_str) != Some(created),
+        bot: c.pointer("/user/type").and_then(Value::as_str) != Some("User"),
+        review_state: None,
+    })
+}
+
 impl GitHub {
+    /// Every comment on a pull request as approval notes (every page).
+    pub async fn comment_notes(
+        &self,
+        repo: &str,
+        issue: u64,
+    ) -> Result<Vec<crate::policy::approval::PrNote>, GitHubError> {
+        let mut out = Vec::new();
+        let first = format!("{}/issues/{issue}/comments?per_page=100", repo_path(repo));
+        self.paginate(first, |c| out.extend(note_of(&c))).await?;
+        Ok(out)
+    }
+
     /// Every comment on an issue or PR, following pagination (an error
     /// when the list cannot be read completely).
     pub async fn list_comments(

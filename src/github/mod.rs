@@ -27,8 +27,8 @@
 //! - One file per API family, each an `impl GitHub` block: `contents`
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
 //!   `pulls`, `git` (the repository, its default branch and refs),
-//!   `dispatch` (`repository_dispatch`) and `actions` (a run's deployment
-//!   reviews).
+//!   `dispatch` (`repository_dispatch`), `actions` (a run's deployment
+//!   reviews) and `teams` (team membership of approvers).
 //! - `answers` (checks of answer values), `links` (the `Link` header and
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
@@ -39,7 +39,8 @@
 //! or a family, so no two files import each other.
 //!
 //! May import: `util`, `dispatch`'s sha check (`is_sha`), `policy`'s plain
-//! data types (`PullFacts`, `approval::RunReview`) and `error`. Never the
+//! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`) and
+//! `error`. Never the
 //! commands, `deploy`, `terraform` or `report`.
 
 mod actions;
@@ -57,6 +58,7 @@ mod paths;
 mod pulls;
 mod root;
 mod statuses;
+mod teams;
 
 pub use crate::util::text::shown;
 pub use client::{

@@ -83,6 +83,52 @@ impl GitHub {
         })
     }
 
+    /// A pull request's author and its reviews as approval notes (every
+    /// page; a review without a submission time is pending and skipped).
+    pub async fn review_notes(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<(Option<String>, Vec<crate::policy::approval::PrNote>), GitHubError> {
+        let r = self
+            .send(
+                Method::Get,
+                &format!("{}/pulls/{number}", repo_path(repo)),
+                None,
+            )
+            .await?;
+        let author = r
+            .body
+            .pointer("/user/login")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut notes = Vec::new();
+        let first = format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo));
+        self.paginate(first, |rv| {
+            let (Some(login), Some(at), Some(state)) = (
+                rv.pointer("/user/login").and_then(Value::as_str),
+                rv.get("submitted_at").and_then(Value::as_str),
+                rv.get("state").and_then(Value::as_str),
+            ) else {
+                return;
+            };
+            notes.push(crate::policy::approval::PrNote {
+                login: login.to_string(),
+                body: rv
+                    .get("body")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                at: at.to_string(),
+                edited: false,
+                bot: rv.pointer("/user/type").and_then(Value::as_str) != Some("User"),
+                review_state: Some(state.to_string()),
+            });
+        })
+        .await?;
+        Ok((author, notes))
+    }
+
     /// Open PRs from `owner:branch`: (number, html_url).
     pub async fn open_pulls_from(
         &self,

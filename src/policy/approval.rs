@@ -164,3 +164,151 @@ mod tests {
         assert!(e.contains("rejected"), "{e}");
     }
 }
+
+/// The command an approver writes on the pull request.
+pub const APPROVE_COMMAND: &str = "/fleetform approve";
+/// The fewest hex digits of the plan digest an approval must quote.
+pub const MIN_DIGEST_PREFIX: usize = 12;
+
+/// One comment or review on the customer's pull request, as far as an
+/// approval goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrNote {
+    pub login: String,
+    pub body: String,
+    /// When it was written (RFC 3339).
+    pub at: String,
+    /// Edited after it was written (comments only): an approval must be
+    /// the approver's own unchanged words, not text someone with write
+    /// access changed later.
+    pub edited: bool,
+    /// Written by a bot or an app.
+    pub bot: bool,
+    /// `APPROVED`, … for reviews; `None` for comments.
+    pub review_state: Option<String>,
+}
+
+/// The digest prefixes a text approves: lines `/fleetform approve <hex>`,
+/// lowercase hex of at least [`MIN_DIGEST_PREFIX`] digits.
+pub fn approved_prefixes(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix(APPROVE_COMMAND)?;
+            let word = rest.split_whitespace().next()?;
+            let hex = word.strip_prefix("sha256:").unwrap_or(word);
+            (hex.len() >= MIN_DIGEST_PREFIX
+                && hex.len() <= 64
+                && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| hex.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+/// Who approved `digest` on the pull request, in the order they did:
+/// a comment (not edited) or an approving review quoting the command with
+/// a prefix of `digest`, written after `planned_at`, not by a bot, and not
+/// by the author unless `allow_author`. Each login once.
+pub fn approvers_of(
+    notes: &[PrNote],
+    digest: &str,
+    planned_at: Option<jiff::Timestamp>,
+    author: Option<&str>,
+    allow_author: bool,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in notes {
+        let counts = !n.bot
+            && !n.edited
+            && n.review_state.as_deref().is_none_or(|s| s == "APPROVED")
+            && (allow_author || !author.is_some_and(|a| a.eq_ignore_ascii_case(&n.login)))
+            && newer(&n.at, planned_at)
+            && approved_prefixes(&n.body)
+                .iter()
+                .any(|p| digest.to_ascii_lowercase().starts_with(p.as_str()));
+        if counts && !out.iter().any(|l| l.eq_ignore_ascii_case(&n.login)) {
+            out.push(n.login.clone());
+        }
+    }
+    out
+}
+
+/// Written after the plan; a time that does not parse never counts.
+fn newer(at: &str, planned_at: Option<jiff::Timestamp>) -> bool {
+    match (at.parse::<jiff::Timestamp>(), planned_at) {
+        (Ok(t), Some(p)) => t >= p,
+        (Ok(_), None) => true,
+        (Err(_), _) => false,
+    }
+}
+
+#[cfg(test)]
+mod pr_tests {
+    use super::*;
+
+    const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn note(login: &str, body: &str, at: &str) -> PrNote {
+        PrNote {
+            login: login.into(),
+            body: body.into(),
+            at: at.into(),
+            edited: false,
+            bot: false,
+            review_state: None,
+        }
+    }
+
+    #[test]
+    fn prefixes_are_long_hex_on_their_own_line() {
+        assert_eq!(
+            approved_prefixes("/fleetform approve 0123456789ab"),
+            ["0123456789ab"]
+        );
+        assert_eq!(
+            approved_prefixes("ok\n  /fleetform approve sha256:0123456789AB  lgtm"),
+            ["0123456789ab"]
+        );
+        assert!(approved_prefixes("/fleetform approve 0123456789a").is_empty());
+        assert!(approved_prefixes("please /fleetform approve 0123456789ab").is_empty());
+        assert!(approved_prefixes("/fleetform approve 0123456789zz").is_empty());
+        assert!(approved_prefixes("> /fleetform approve").is_empty());
+    }
+
+    #[test]
+    fn only_fresh_unedited_approvals_of_this_digest_by_others_count() {
+        let planned = "2026-11-01T10:00:00Z".parse().ok();
+        let ok = "/fleetform approve 0123456789ab";
+        let mut edited = note("erin", ok, "2026-11-01T11:00:00Z");
+        edited.edited = true;
+        let mut bot = note("ci-bot", ok, "2026-11-01T11:00:00Z");
+        bot.bot = true;
+        let mut changes = note("frank", ok, "2026-11-01T11:00:00Z");
+        changes.review_state = Some("CHANGES_REQUESTED".into());
+        let mut review = note("gina", &format!("lgtm\n{ok}"), "2026-11-01T11:00:00Z");
+        review.review_state = Some("APPROVED".into());
+        let notes = vec![
+            note("alice", ok, "2026-11-01T11:00:00Z"),
+            note("alice", ok, "2026-11-01T12:00:00Z"),
+            note("bob", ok, "2026-11-01T09:00:00Z"),
+            note(
+                "carol",
+                "/fleetform approve ffffffffffff",
+                "2026-11-01T11:00:00Z",
+            ),
+            note("author", ok, "2026-11-01T11:00:00Z"),
+            note("dave", ok, "not a time"),
+            edited,
+            bot,
+            changes,
+            review,
+        ];
+        assert_eq!(
+            approvers_of(&notes, DIGEST, planned, Some("author"), false),
+            ["alice", "gina"]
+        );
+        assert_eq!(
+            approvers_of(&notes, DIGEST, planned, Some("AUTHOR"), true),
+            ["alice", "author", "gina"]
+        );
+    }
+}

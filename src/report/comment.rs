@@ -59,6 +59,10 @@ pub struct CommentContext<'a> {
     pub full_plan_at: &'a str,
     /// A link to the run that planned, if any.
     pub run_url: Option<&'a str>,
+    /// Who must approve this plan on the pull request before its apply,
+    /// and how (fleetform.yml's `approvals:`), already worded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approve: Option<String>,
 }
 
 /// Destroyed and replaced addresses listed in the caution at most.
@@ -120,6 +124,7 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             groups => groups(s),
             full_plan => full_plan(ctx.full_plan_at),
             run_link => ctx.run_url.map(|u| link("run", u)),
+            approve => ctx.approve.clone(),
             fence => fence_for(&diff),
             plan_text => diff,
             truncated => truncation(cut, ctx.full_plan_at),

@@ -178,6 +178,23 @@ impl Engine<'_> {
             .map_err(RunError::Values)
     }
 
+    /// How this plan is approved on the pull request, when fleetform.yml
+    /// has `approvals:` for `env`.
+    fn approve_hint(&self, env: &str, digest: &str) -> Option<String> {
+        let rule = self.manager.approval_rule(env)?;
+        let mut who: Vec<String> = rule.users.iter().map(|u| format!("`{u}`")).collect();
+        who.extend(rule.teams.iter().map(|t| format!("a member of `{t}`")));
+        let prefix = &digest[..crate::policy::approval::MIN_DIGEST_PREFIX.min(digest.len())];
+        Some(format!(
+            "{} approval{} by {}{}: comment `{} {prefix}` on this pull request after this plan (an edited comment does not count).",
+            rule.required,
+            if rule.required == 1 { "" } else { "s" },
+            who.join(", "),
+            if rule.allow_author { "" } else { ", not the author" },
+            crate::policy::approval::APPROVE_COMMAND,
+        ))
+    }
+
     /// Plans one customer × environment and writes its results.
     pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
         let tf = self.terraform()?;
@@ -217,6 +234,7 @@ impl Engine<'_> {
                 summary: &summary,
                 full_plan_at: &full_plan_at,
                 run_url: req.run_url.as_deref(),
+                approve: self.approve_hint(env, &summary.plan_sha256),
             },
             &plan_text,
         )

@@ -114,8 +114,47 @@ impl Answer {
     }
 }
 
+/// Operations not under `/repos/{owner}/{repo}`.
+fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
+    match ctx.op {
+        "teams/get-membership-for-user-in-org" => Some(team_membership(state, ctx)),
+        _ => None,
+    }
+}
+
+/// `GET /orgs/{org}/teams/{team_slug}/memberships/{username}`: 404 unless
+/// the user is a member (or invited: `pending`).
+fn team_membership(state: &mut State, ctx: &Ctx) -> Answer {
+    let (org, team, login) = (
+        &ctx.params["org"],
+        &ctx.params["team_slug"],
+        &ctx.params["username"],
+    );
+    let key = format!("{org}/{team}").to_ascii_lowercase();
+    let Some((_, member_state)) = state
+        .teams
+        .get(&key)
+        .and_then(|m| m.iter().find(|(l, _)| l.eq_ignore_ascii_case(login)))
+        .cloned()
+    else {
+        return Answer::not_found();
+    };
+    let api = state.api_url.clone();
+    Answer::json(
+        200,
+        json!({
+            "url": format!("{api}/orgs/{org}/teams/{team}/memberships/{login}"),
+            "role": "member",
+            "state": member_state,
+        }),
+    )
+}
+
 /// Serve one validated request.
 pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
+    if let Some(answer) = handle_outside_repos(state, ctx) {
+        return answer;
+    }
     let repo_name = ctx.repo_name();
     let Some(repo) = state.repo(&repo_name) else {
         return Answer::not_found();

@@ -731,6 +731,43 @@ impl FakeGitHub {
         handlers::add_review(&mut self.state(), repo, pr, user, state, "")
     }
 
+    /// A review with a body (e.g. one that quotes an approval command).
+    pub fn add_review_with_body(
+        &self,
+        repo: &str,
+        pr: u64,
+        user: &str,
+        state: &str,
+        body: &str,
+    ) -> u64 {
+        handlers::add_review(&mut self.state(), repo, pr, user, state, body)
+    }
+
+    /// `login` is a member of `org/team` (`active`, or `pending` for an
+    /// invitation not yet accepted).
+    pub fn add_team_member(&self, org: &str, team: &str, login: &str, member_state: &str) {
+        self.state()
+            .teams
+            .entry(format!("{org}/{team}").to_ascii_lowercase())
+            .or_default()
+            .push((login.to_string(), member_state.to_string()));
+    }
+
+    /// Someone with write access edits comment `id` later (its
+    /// `updated_at` moves a second past its `created_at`).
+    pub fn edit_comment(&self, repo: &str, id: u64, body: &str) {
+        let mut st = self.state();
+        let c = st
+            .seeded(repo)
+            .comments
+            .iter_mut()
+            .find(|c| c.id == id)
+            .expect("fake GitHub: no such comment");
+        c.body = body.to_string();
+        let t = util::parse_rfc3339(&c.created_at).expect("created_at") + 1;
+        c.updated_at = util::rfc3339(t);
+    }
+
     /// Add a comment by `user` (e.g. an earlier comment the tool should
     /// update). Returns the comment id.
     pub fn add_comment(&self, repo: &str, number: u64, user: &str, body: &str) -> u64 {

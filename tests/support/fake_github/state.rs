@@ -148,6 +148,9 @@ pub(crate) struct State {
     pub requests: Vec<RequestRecord>,
     pub violations: Vec<Violation>,
     pub rate_limit_used: u64,
+    /// Team memberships: `org/team` (lowercase) → (login, `active` or
+    /// `pending`).
+    pub teams: BTreeMap<String, Vec<(String, String)>>,
 }
 
 /// Key of a repository in [`State::repos`]: GitHub names are case-insensitive.
@@ -177,6 +180,7 @@ impl State {
             requests: Vec::new(),
             violations: Vec::new(),
             rate_limit_used: 0,
+            teams: BTreeMap::new(),
         }
     }
 
