@@ -163,7 +163,8 @@ fn fleetform_approvals_stand_in_for_environment_reviewers() {
 
 #[test]
 fn each_missing_must_fails_with_a_row_naming_it() {
-    let cases: Vec<(&str, Box<dyn Fn(&FakeGitHub)>, &str)> = vec![
+    type Breakage = Box<dyn Fn(&FakeGitHub)>;
+    let cases: Vec<(&str, Breakage, &str)> = vec![
         (
             "repository secrets",
             Box::new(|gh| gh.add_repo_secret(MANAGER, "SOURCE_REPOS_PAT")),

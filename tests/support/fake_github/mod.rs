@@ -74,6 +74,8 @@ use self::http::{HttpRequest, HttpResponse, Reply, Server};
 use self::spec::{spec, Route};
 use self::state::{QueuedFault, State};
 
+// Used by the tests that seed settings, not by every test binary.
+#[allow(unused_imports)]
 pub use self::settings::{BranchPolicy, Environment, Ruleset};
 
 /// The REST API versions GitHub supports (`X-GitHub-Api-Version`).
