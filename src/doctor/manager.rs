@@ -83,7 +83,16 @@ pub fn secrets_needed(role: Role) -> &'static [&'static str] {
 
 /// Every check of the manager repo, in checklist order.
 pub fn manager_checks(manager: &Manager, facts: &ManagerFacts) -> Vec<Check> {
-    let mut out = Vec::new();
+    let what = format!("manager repo {}", facts.repo);
+    let mut out = vec![match &facts.default_branch {
+        Ok(b) => Check::pass(Level::Must, what, format!("default branch `{b}`")),
+        Err(e) => Check::unknown(
+            Level::Must,
+            what,
+            e,
+            "check --repo (or GITHUB_REPOSITORY) and that the token can read the repo",
+        ),
+    }];
     match &facts.environments {
         Err(e) => out.push(Check::unknown(
             Level::Must,
@@ -418,4 +427,77 @@ fn workflow_checks(p: &Result<WorkflowPermissions, String>) -> Vec<Check> {
         )
     };
     vec![default, approve]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Verdict;
+
+    fn env(policy: BranchPolicy) -> EnvironmentFacts {
+        EnvironmentFacts {
+            name: "production-apply".into(),
+            required_reviewers: true,
+            prevent_self_review: true,
+            branch_policy: policy,
+        }
+    }
+
+    #[test]
+    fn only_the_default_branch_may_deploy() {
+        let main = Ok("main".to_string());
+        let custom = |p: &[(&str, &str)]| {
+            BranchPolicy::Custom(Ok(p
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect()))
+        };
+        let check = |p| branch_policy_check(Level::Must, &env(p), &main);
+        assert_eq!(check(custom(&[("main", "branch")])).result, Verdict::Pass);
+        assert_eq!(check(BranchPolicy::ProtectedBranches).result, Verdict::Pass);
+        let c = check(custom(&[
+            ("main", "branch"),
+            ("release/*", "branch"),
+            ("v*", "tag"),
+        ]));
+        assert_eq!(c.result, Verdict::Fail);
+        assert_eq!(c.found, "also branch `release/*`, tag `v*`");
+        assert_eq!(check(custom(&[])).result, Verdict::Fail);
+        assert_eq!(check(BranchPolicy::Any).result, Verdict::Fail);
+        let c = check(BranchPolicy::Custom(Err("403".into())));
+        assert!(c.found.starts_with("could not read it"));
+        let should = branch_policy_check(Level::Should, &env(BranchPolicy::Any), &main);
+        assert_eq!(should.result, Verdict::Warn);
+    }
+
+    #[test]
+    fn rulesets_count_when_active_on_every_ref() {
+        let r = |target: &str, include: &str, rules: &[&str]| Ruleset {
+            name: "r".into(),
+            target: target.into(),
+            enforcement: "active".into(),
+            include: vec![include.into()],
+            rules: rules.iter().map(|s| s.to_string()).collect(),
+        };
+        let all = ["creation", "update", "deletion"];
+        let checks = ruleset_checks(&Ok(vec![
+            r("branch", "~ALL", &["creation", "update"]),
+            r("branch", "refs/heads/**", &["deletion"]),
+            r("tag", "refs/tags/v*", &all),
+        ]));
+        assert_eq!(checks[0].result, Verdict::Pass, "{:?}", checks[0]);
+        assert_eq!(checks[1].result, Verdict::Fail);
+        assert!(checks[1].found.contains("creation, update, deletion"));
+    }
+
+    #[test]
+    fn credentials_are_never_repository_secrets() {
+        let c = repo_secrets_check(&Ok(vec!["OTHER".into(), "FLEETFORM_ARTIFACT_KEY".into()]));
+        assert_eq!(c.result, Verdict::Fail);
+        assert!(c.found.starts_with("FLEETFORM_ARTIFACT_KEY readable"));
+        assert_eq!(
+            repo_secrets_check(&Ok(vec!["OTHER".into()])).result,
+            Verdict::Pass
+        );
+    }
 }

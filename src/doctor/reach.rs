@@ -50,14 +50,16 @@ pub fn customer_check(c: &CustomerFacts) -> Check {
             format!("{}: the token may not read it", c.repo),
             format!("give the token Contents: read on {}", c.repo),
         ),
-        RepoReach::Found { permissions, .. } => {
-            let how = match permissions {
-                Some(p) if p.push => "reachable, with write access",
-                Some(_) => "reachable, read access",
-                None => "reachable",
-            };
-            Check::pass(Level::Must, what, format!("{}: {how}", c.repo))
-        }
+        RepoReach::Found {
+            permissions: Some(p),
+            ..
+        } if !p.push => Check::warn(
+            Level::Must,
+            what,
+            format!("{}: reachable, read-only (commit statuses and pull request comments need write access)", c.repo),
+            format!("give the token Commit statuses and Pull requests: write on {}", c.repo),
+        ),
+        RepoReach::Found { .. } => Check::pass(Level::Must, what, format!("{}: reachable", c.repo)),
     }
 }
 
@@ -133,6 +135,64 @@ mod tests {
         ] {
             assert_eq!(parse_expiration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn customer_repos() {
+        use crate::doctor::facts::RepoPermissions;
+        use crate::doctor::Verdict::*;
+        let c = |reach| CustomerFacts {
+            slug: "acme".into(),
+            repo: "acme-corp/acme-infra".into(),
+            reach,
+        };
+        let found = |name: &str, archived, permissions| RepoReach::Found {
+            full_name: name.into(),
+            archived,
+            permissions,
+        };
+        let rw = Some(RepoPermissions {
+            pull: true,
+            push: true,
+        });
+        let ro = Some(RepoPermissions {
+            pull: true,
+            push: false,
+        });
+        let none = Some(RepoPermissions {
+            pull: false,
+            push: false,
+        });
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", false, rw))).result,
+            Pass
+        );
+        // GitHub names are case-insensitive.
+        assert_eq!(
+            customer_check(&c(found("Acme-Corp/Acme-Infra", false, None))).result,
+            Pass
+        );
+        let renamed = customer_check(&c(found("acme-corp/infra", false, rw)));
+        assert_eq!(renamed.result, Fail);
+        assert!(renamed.fix.contains("customers.yml"));
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", true, rw))).result,
+            Fail
+        );
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", false, ro))).result,
+            Warn
+        );
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", false, none))).result,
+            Fail
+        );
+        assert_eq!(customer_check(&c(RepoReach::Missing)).result, Fail);
+        assert_eq!(customer_check(&c(RepoReach::Moved)).result, Fail);
+        assert_eq!(
+            customer_check(&c(RepoReach::Failed("x".into()))).result,
+            Fail
+        );
     }
 
     #[test]
