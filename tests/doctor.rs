@@ -135,6 +135,9 @@ fn a_manager_configured_as_security_md_asks_passes() {
         ("must", "pass", "required reviewers")
     );
     insta::assert_snapshot!("doctor_configured", r.stdout);
+    // README, "Request budgets": 5 + 5 environments' secrets + 5 custom
+    // branch policies + 2 rulesets on the manager, 2 customers.
+    assert_eq!(gh.request_count(), 19);
     gh.assert_clean();
 }
 
