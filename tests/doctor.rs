@@ -407,3 +407,35 @@ fn the_manager_token_reads_the_settings_and_the_other_the_customers() {
     }
     gh.assert_clean();
 }
+
+#[test]
+fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    let out = fx
+        .fleetform()
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_TOKEN", gh.token())
+        .env("GITHUB_REPOSITORY", MANAGER)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 26 check(s)"));
+
+    let usage = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = fx.fleetform();
+        cmd.env("GITHUB_API_URL", gh.api_url())
+            .arg("doctor")
+            .args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{envs:?} {args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(usage(&[("GITHUB_TOKEN", gh.token())], &[]).contains("--repo owner/name"));
+    assert!(usage(&[("GITHUB_TOKEN", gh.token())], &["--repo", "nope"]).contains("not owner/name"));
+    assert!(usage(&[], &["--repo", MANAGER]).contains("no token"));
+}
