@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     version = crate::version::SHORT,
     long_version = crate::version::LONG,
     about = "Run Terraform for a fleet of customers from one manager repo",
-    after_help = "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 refused by a safety check."
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 refused by a safety check, 4 drift found, 5 doctor: a must-have setting is missing."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -73,6 +73,21 @@ pub enum Command {
     Audit(AuditArgs),
     /// Propagate the customer template to every customer repo as pull requests.
     Sync(SyncArgs),
+    /// Check through the GitHub API what SECURITY.md asks you to configure
+    /// (environments, reviewers, branch policies, where secrets live,
+    /// rulesets, workflow permissions, each customer repo, the token's
+    /// expiry); exit 5 when a must fails.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The manager repo, owner/name (default: GITHUB_REPOSITORY).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub repo: Option<String>,
+    /// The checklist as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! | 2 | usage or configuration error: bad flags, unreadable or invalid `fleetform.yml`, registry or schema |
 //! | 3 | refused: a safety check said no (plan digest mismatch, stale plan, revoked or unknown customer) |
 //! | 4 | drift found (`fleetform drift`, when no check failed) |
+//! | 5 | `fleetform doctor`: a *must* check failed or could not be made |
 
 use crate::config::ConfigError;
 use crate::terraform::TerraformError;
@@ -18,6 +19,7 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_REFUSED: u8 = 3;
 pub const EXIT_DRIFT: u8 = 4;
+pub const EXIT_DOCTOR: u8 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,6 +43,9 @@ pub enum Error {
     /// Drift was found (not an error of fleetform's).
     #[error("{0}")]
     Drift(String),
+    /// `doctor` found a *must* that fails (the checklist is already shown).
+    #[error("{0}")]
+    Doctor(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -51,6 +56,7 @@ impl Error {
             Error::Config(_) | Error::Schema(_) | Error::Usage(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Drift(_) => EXIT_DRIFT,
+            Error::Doctor(_) => EXIT_DOCTOR,
             Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => {
                 EXIT_FAILED
             }

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod dispatch;
+pub mod doctor;
 pub mod error;
 pub mod fleet;
 pub mod github;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Rollout(a) => commands::rollout::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
         Command::Sync(a) => commands::sync::run(a, dir, &out),
+        Command::Doctor(a) => commands::doctor::run(a, dir, &out),
     };
     match result {
         Ok(()) => error::EXIT_OK,

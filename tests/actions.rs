@@ -674,6 +674,7 @@ fn workflows_pin_actions_and_drop_credentials() {
         "workflows/manager-deploy.yml",
         "workflows/manager-drift.yml",
         "workflows/manager-pr.yml",
+        "workflows/manager-doctor.yml",
     ];
     let own =
         ["ci.yml", "action-selftest.yml", "release.yml"].map(|f| format!(".github/workflows/{f}"));
@@ -775,6 +776,10 @@ fn templates_document_their_secrets_and_variables() {
             ],
         ),
         ("workflows/manager-drift.yml", &["SOURCE_REPOS_PAT"]),
+        (
+            "workflows/manager-doctor.yml",
+            &["FLEETFORM_DOCTOR_TOKEN", "SOURCE_REPOS_PAT"],
+        ),
         (
             "workflows/inbox-relay.yml",
             &["MANAGER_RELAY_TOKEN", "MANAGER_REPO"],

@@ -1651,3 +1651,82 @@ fn octocrab_typed_api_round_trip() {
 fn octocrab_typed_api_round_trip_with_enterprise_prefix() {
     octocrab_round_trip(&FakeGitHub::start_with_prefix("/api/v3"));
 }
+
+#[test]
+fn repository_settings_for_the_doctor() {
+    use support::fake_github::{BranchPolicy, Environment, Ruleset};
+    let (gh, _) = seeded();
+    gh.set_environment(
+        REPO,
+        "production-apply",
+        Environment {
+            reviewers: vec!["alice".into()],
+            prevent_self_review: true,
+            branch_policy: BranchPolicy::Custom(vec![("main".into(), "branch".into())]),
+            secrets: ["FLEETFORM_ARTIFACT_KEY".to_string()].into(),
+        },
+    );
+    gh.set_environment(REPO, "drift", Environment::default());
+    gh.add_repo_secret(REPO, "SOURCE_REPOS_PAT");
+    gh.add_ruleset(
+        REPO,
+        Ruleset {
+            name: "lock".into(),
+            target: "branch".into(),
+            enforcement: "active".into(),
+            include: vec!["~ALL".into()],
+            rules: vec!["creation".into(), "update".into(), "deletion".into()],
+        },
+    );
+    gh.set_workflow_permissions(REPO, "write", true);
+    gh.set_token_expiration(Some("2026-12-01 10:00:00 UTC"));
+
+    let envs = get(&gh, "/repos/acme/app/environments");
+    assert_eq!(
+        envs.header("github-authentication-token-expiration"),
+        Some("2026-12-01 10:00:00 UTC")
+    );
+    let envs = envs.json();
+    assert_eq!(envs["total_count"], 2);
+    let prod = &envs["environments"][1];
+    assert_eq!(prod["name"], "production-apply");
+    assert_eq!(prod["protection_rules"][0]["type"], "required_reviewers");
+    assert_eq!(
+        prod["deployment_branch_policy"]["custom_branch_policies"],
+        true
+    );
+    assert!(envs["environments"][0]["deployment_branch_policy"].is_null());
+    let policies = get(
+        &gh,
+        "/repos/acme/app/environments/production-apply/deployment-branch-policies",
+    )
+    .json();
+    assert_eq!(policies["branch_policies"][0]["name"], "main");
+    let secrets = get(&gh, "/repos/acme/app/environments/production-apply/secrets").json();
+    assert_eq!(secrets["secrets"][0]["name"], "FLEETFORM_ARTIFACT_KEY");
+    assert!(secrets["secrets"][0].get("value").is_none());
+    assert_eq!(
+        get(&gh, "/repos/acme/app/environments/nope/secrets").status,
+        404
+    );
+    let repo_secrets = get(&gh, "/repos/acme/app/actions/secrets").json();
+    assert_eq!(repo_secrets["secrets"][0]["name"], "SOURCE_REPOS_PAT");
+    let list = get(&gh, "/repos/acme/app/rulesets").json();
+    assert!(list[0].get("rules").is_none(), "the list leaves rules out");
+    let id = list[0]["id"].as_u64().unwrap();
+    let one = get(&gh, &format!("/repos/acme/app/rulesets/{id}")).json();
+    assert_eq!(one["conditions"]["ref_name"]["include"][0], "~ALL");
+    assert_eq!(one["rules"][2]["type"], "deletion");
+    let perms = get(&gh, "/repos/acme/app/actions/permissions/workflow").json();
+    assert_eq!(perms["default_workflow_permissions"], "write");
+    assert_eq!(perms["can_approve_pull_request_reviews"], true);
+
+    gh.rename_repo(REPO, "acme/app2");
+    let moved = get(&gh, "/repos/acme/app");
+    assert_eq!(moved.status, 301);
+    assert_eq!(
+        get(&gh, "/repos/acme/app2").json()["full_name"],
+        "acme/app2"
+    );
+    gh.assert_clean();
+}

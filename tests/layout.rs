@@ -249,6 +249,21 @@ fn layers_import_only_what_is_below_them() {
                 "values/",
             ],
         ),
+        // The doctor's checks are pure: facts in, checklist out.
+        (
+            "doctor/",
+            &[
+                "commands/",
+                "deploy/",
+                "fleet/",
+                "github/",
+                "report/",
+                "terraform/",
+                "values/",
+                "policy/",
+                "ci/",
+            ],
+        ),
         (
             "ci/",
             &[

@@ -773,6 +773,7 @@ fn plan_paths_mean_the_same_to_fleetform_and_the_artifact_actions() {
     for rel in [
         "workflows/manager-deploy.yml",
         "workflows/manager-drift.yml",
+        "workflows/manager-doctor.yml",
     ] {
         let doc = load(rel);
         for (name, job) in doc["jobs"].as_mapping().unwrap() {
@@ -978,6 +979,7 @@ fn manager_secrets_come_from_environments_as_the_docs_say() {
     for rel in [
         "workflows/manager-deploy.yml",
         "workflows/manager-drift.yml",
+        "workflows/manager-doctor.yml",
     ] {
         let doc = load(rel);
         let h = header(rel);
@@ -1387,4 +1389,59 @@ fn the_rollout_template_starts_on_push_and_ticks_one_stage_per_approval() {
         Some(0),
         "the impact reads the commit before the push"
     );
+}
+
+/// The doctor runs weekly and on demand, reads nothing with the job's own
+/// token but the checkout, and hands its two tokens to fleetform through
+/// `env:` only.
+#[test]
+fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
+    let rel = "workflows/manager-doctor.yml";
+    let doc = load(rel);
+    let on = doc["on"].as_mapping().unwrap();
+    let events: Vec<&str> = on.keys().map(|k| s(k, "event")).collect();
+    assert_eq!(events, ["schedule", "workflow_dispatch"]);
+    let cron = s(&doc["on"]["schedule"][0]["cron"], "cron");
+    assert_eq!(cron.split(' ').nth(4), Some("1"), "weekly: {cron}");
+    assert_eq!(
+        yaml_serde::to_string(&doc["permissions"]).unwrap().trim(),
+        "{}"
+    );
+    let job = &doc["jobs"]["doctor"];
+    assert_eq!(job["environment"].as_str(), Some("doctor"));
+    assert_eq!(
+        yaml_serde::to_string(&job["permissions"]).unwrap().trim(),
+        "contents: read"
+    );
+    let steps = job["steps"].as_sequence().unwrap();
+    let run = steps
+        .iter()
+        .find(|st| st.get("run").is_some())
+        .expect("a run step");
+    assert_eq!(s(&run["run"], "run").trim(), "fleetform doctor");
+    let env = &run["env"];
+    assert_eq!(
+        env["FLEETFORM_MANAGER_TOKEN"].as_str(),
+        Some("${{ secrets.FLEETFORM_DOCTOR_TOKEN }}")
+    );
+    assert_eq!(
+        env["FLEETFORM_TOKEN"].as_str(),
+        Some("${{ secrets.SOURCE_REPOS_PAT }}")
+    );
+    for st in steps {
+        let text = st.get("run").and_then(|r| r.as_str()).unwrap_or_default();
+        assert!(!text.contains("${{"), "{rel}: an expression inside run:");
+    }
+    assert!(steps
+        .iter()
+        .any(|st| st["uses"].as_str() == Some("fleetform/fleetform@v1")));
+    let h = header(rel);
+    for needle in [
+        "exit 5",
+        "FLEETFORM_DOCTOR_TOKEN",
+        "SOURCE_REPOS_PAT",
+        "names only",
+    ] {
+        assert!(h.contains(needle), "the header explains: {needle}");
+    }
 }

@@ -9,6 +9,7 @@ pub mod audit_report;
 pub mod authorise;
 pub mod conclude;
 pub mod customers;
+pub mod doctor;
 pub mod drift;
 pub mod impact;
 pub mod matrix;

@@ -88,6 +88,9 @@ pub struct GitHub {
     requests: AtomicUsize,
     pub dry_run: bool,
     withheld: Mutex<Vec<PlannedRequest>>,
+    /// The last `GitHub-Authentication-Token-Expiration` header GitHub
+    /// sent (tokens with an expiry get it on every answer).
+    token_expiration: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for GitHub {
@@ -167,6 +170,7 @@ struct Headers {
     remaining: Option<String>,
     reset: Option<u64>,
     link: Option<String>,
+    token_expiration: Option<String>,
 }
 
 impl Headers {
@@ -187,6 +191,7 @@ impl Headers {
             remaining: text("x-ratelimit-remaining"),
             reset: text("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()),
             link: (!links.is_empty()).then(|| links.join(", ")),
+            token_expiration: text("github-authentication-token-expiration"),
         }
     }
 }
@@ -239,6 +244,7 @@ impl GitHub {
             requests: AtomicUsize::new(0),
             dry_run,
             withheld: Mutex::new(Vec::new()),
+            token_expiration: Mutex::new(None),
         })
     }
 
@@ -260,6 +266,14 @@ impl GitHub {
 
     pub fn request_count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The token's expiry as GitHub last stated it (the
+    /// `GitHub-Authentication-Token-Expiration` header, e.g. `2026-12-01
+    /// 10:00:00 UTC`), unparsed; `None` when no answer carried it (a token
+    /// without an expiry, an installation token, or no request yet).
+    pub fn token_expiration(&self) -> Option<String> {
+        lock(&self.token_expiration).clone()
     }
 
     /// Writes withheld by `--dry-run`, in order.
@@ -384,6 +398,9 @@ impl GitHub {
         };
         let status = response.status().as_u16();
         let headers = Headers::of(response.headers());
+        if let Some(expiry) = &headers.token_expiration {
+            *lock(&self.token_expiration) = Some(expiry.clone());
+        }
         match self.octo.body_to_string(response).await {
             Ok(text) => self.decide(method, path, status, headers, &text, attempt),
             Err(e) => Ok(Attempt::retry(
@@ -501,6 +518,18 @@ impl GitHub {
     pub(super) async fn paginate(
         &self,
         first: String,
+        each: impl FnMut(Value),
+    ) -> Result<(), GitHubError> {
+        self.paginate_in(first, None, each).await
+    }
+
+    /// [`GitHub::paginate`] for lists GitHub wraps in an object (`{"total_count":
+    /// .., "<key>": [..]}`, e.g. environments and secrets): the items
+    /// under `key` of every page.
+    pub(super) async fn paginate_in(
+        &self,
+        first: String,
+        key: Option<&'static str>,
         mut each: impl FnMut(Value),
     ) -> Result<(), GitHubError> {
         let mut next = Some(first.clone());
@@ -523,7 +552,11 @@ impl GitHub {
                         source: Box::new(e),
                     },
                 })?;
-            let Value::Array(items) = r.body else {
+            let list = match key {
+                Some(k) => r.body.get(k).cloned().unwrap_or(Value::Null),
+                None => r.body,
+            };
+            let Value::Array(items) = list else {
                 return Err(GitHubError::BadJson {
                     method: "GET",
                     path,

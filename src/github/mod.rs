@@ -28,7 +28,9 @@
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
 //!   `pulls`, `git` (the repository, its default branch and refs),
 //!   `dispatch` (`repository_dispatch`), `actions` (a run's deployment
-//!   reviews) and `teams` (team membership of approvers).
+//!   reviews), `teams` (team membership of approvers) and `settings` (a
+//!   repo's environments, secret names, rulesets, workflow permissions and
+//!   reach, for `doctor`).
 //! - `answers` (checks of answer values), `links` (the `Link` header and
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
@@ -39,8 +41,8 @@
 //! or a family, so no two files import each other.
 //!
 //! May import: `util`, `dispatch`'s sha check (`is_sha`), `policy`'s plain
-//! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`) and
-//! `error`. Never the
+//! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`),
+//! `doctor::facts` (plain data) and `error`. Never the
 //! commands, `deploy`, `terraform` or `report`.
 
 mod actions;
@@ -57,6 +59,7 @@ mod links;
 mod paths;
 mod pulls;
 mod root;
+mod settings;
 mod statuses;
 mod teams;
 

@@ -4,19 +4,21 @@
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
 //! (`drift`), the impact of a manager change (`impact`), the audit report
-//! (`audit`), sync's table, pull request body
+//! (`audit`), `doctor`'s checklist, sync's table, pull request body
 //! and dry-run diff (`sync`), the manager's values-free step summary of a
 //! plan (`summary`), and the customer workflow it hands out,
 //! pinned to what its comment says (`workflow`).
 //!
 //! May import: plain data types (`terraform::summary`, `policy::verdict`,
-//! `values::customer::Diagnostic`, `audit::Entry`, `config::Unit`, and the data structs
+//! `values::customer::Diagnostic`, `audit::Entry`, `config::Unit`,
+//! `doctor`'s checklist, and the data structs
 //! kept here next to their rendering) and `output::table` for text tables.
 //! Never the commands, `deploy`, the engine (`terraform::engine`), `fleet`
 //! or `github`.
 
 pub mod audit;
 pub mod comment;
+pub mod doctor;
 pub mod drift;
 pub mod impact;
 pub mod markdown;

@@ -30,7 +30,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn param(&self, name: &str) -> &str {
+    pub(crate) fn param(&self, name: &str) -> &str {
         self.params
             .get(name)
             .map(String::as_str)
@@ -41,7 +41,7 @@ impl Ctx<'_> {
         self.param(name).parse().unwrap_or(0)
     }
 
-    fn query(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(n, _)| n == name)
@@ -73,7 +73,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn json(status: u16, body: Value) -> Answer {
+    pub(crate) fn json(status: u16, body: Value) -> Answer {
         Answer {
             status,
             body: Some(body),
@@ -97,7 +97,7 @@ impl Answer {
         Answer::json(status, render::error(message, status))
     }
 
-    fn not_found() -> Answer {
+    pub(crate) fn not_found() -> Answer {
         Answer::error(404, "Not Found")
     }
 
@@ -108,7 +108,7 @@ impl Answer {
         )
     }
 
-    fn header(mut self, name: &str, value: String) -> Answer {
+    pub(crate) fn header(mut self, name: &str, value: String) -> Answer {
         self.headers.push((name.to_string(), value));
         self
     }
@@ -156,9 +156,15 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         return answer;
     }
     let repo_name = ctx.repo_name();
+    if let Some(answer) = super::settings::moved(state, &repo_name) {
+        return answer;
+    }
     let Some(repo) = state.repo(&repo_name) else {
         return Answer::not_found();
     };
+    if let Some(answer) = super::settings::handle(state, repo, ctx) {
+        return answer;
+    }
     if ctx.method != "GET" && repo.archived {
         return Answer::error(403, "Repository was archived so is read-only.");
     }
@@ -223,7 +229,7 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
 }
 
 /// One page of `items` per `per_page`/`page`, with GitHub's `Link` header.
-fn paginate(state: &State, ctx: &Ctx, items: Vec<Value>, default_size: usize) -> Answer {
+pub(crate) fn paginate(state: &State, ctx: &Ctx, items: Vec<Value>, default_size: usize) -> Answer {
     let per_page = ctx
         .query("per_page")
         .and_then(|v| v.parse::<usize>().ok())

@@ -47,12 +47,16 @@
 //! snapshots; SHAs are 40 hex digits but not Git's), contents, refs, commit
 //! statuses, issues and pull requests sharing one number sequence per
 //! repository, issue comments, reviews, repository dispatches, check runs,
-//! merge-upstream, Actions secrets. Lists paginate with GitHub's `Link`
+//! merge-upstream, Actions secrets, and the settings `fleetform doctor`
+//! reads (environments with reviewers, branch policies and secrets,
+//! rulesets, default workflow permissions, renamed repositories, the
+//! token-expiry header; see `settings`). Lists paginate with GitHub's `Link`
 //! header. Faults ([`Fault`]) can be queued to test retries.
 
 mod handlers;
 mod http;
 mod render;
+mod settings;
 mod spec;
 mod state;
 mod util;
@@ -69,6 +73,10 @@ use serde_json::{json, Value};
 use self::http::{HttpRequest, HttpResponse, Reply, Server};
 use self::spec::{spec, Route};
 use self::state::{QueuedFault, State};
+
+// Used by the tests that seed settings, not by every test binary.
+#[allow(unused_imports)]
+pub use self::settings::{BranchPolicy, Environment, Ruleset};
 
 /// The REST API versions GitHub supports (`X-GitHub-Api-Version`).
 pub const API_VERSIONS: &[&str] = &["2022-11-28"];
@@ -1381,6 +1389,12 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
         headers.push((
             "content-type".to_string(),
             "application/json; charset=utf-8".to_string(),
+        ));
+    }
+    if let Some(expiry) = &st.token_expiration {
+        headers.push((
+            "github-authentication-token-expiration".to_string(),
+            expiry.clone(),
         ));
     }
     headers.extend(outcome.headers);

@@ -100,6 +100,9 @@ pub(crate) struct Repo {
     pub run_reviews: BTreeMap<u64, Vec<RunReview>>,
     /// Deployments (the Deployments API), oldest first.
     pub deployments: Vec<super::Deployment>,
+    /// Settings `fleetform doctor` reads: environments, rulesets, the
+    /// default workflow permissions.
+    pub settings: super::settings::RepoSettings,
     pub next_number: u64,
     pub created_at: String,
     pub pushed_at: String,
@@ -151,6 +154,11 @@ pub(crate) struct State {
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
     /// `pending`).
     pub teams: BTreeMap<String, Vec<(String, String)>>,
+    /// Sent as `github-authentication-token-expiration` on every answer.
+    pub token_expiration: Option<String>,
+    /// Old name (key as in [`repo_key`]) → new `owner/name`: requests for
+    /// the old name are answered 301, as GitHub does after a rename.
+    pub renamed: BTreeMap<String, String>,
 }
 
 /// Key of a repository in [`State::repos`]: GitHub names are case-insensitive.
@@ -181,6 +189,8 @@ impl State {
             violations: Vec::new(),
             rate_limit_used: 0,
             teams: BTreeMap::new(),
+            token_expiration: None,
+            renamed: BTreeMap::new(),
         }
     }
 
@@ -257,6 +267,7 @@ impl State {
             public_key: (key_id, key),
             run_reviews: BTreeMap::new(),
             deployments: Vec::new(),
+            settings: Default::default(),
             next_number: 1,
             created_at: now.clone(),
             pushed_at: now,

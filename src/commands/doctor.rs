@@ -1,0 +1,178 @@
+//! `fleetform doctor`: checks through the GitHub API what SECURITY.md
+//! ("What you must configure") asks of the manager repo and the tokens,
+//! and prints a checklist (must/should, pass/warn/fail, what was found,
+//! how to fix it), as JSON with `--json`, and into the step summary under
+//! Actions. Exit 5 when any *must* fails or could not be checked; warnings
+//! alone exit 0.
+//!
+//! Tokens: the manager repo's settings are read with
+//! `FLEETFORM_MANAGER_TOKEN` (read access to its administration,
+//! environments and secrets), else with `FLEETFORM_TOKEN`/`GITHUB_TOKEN`;
+//! the customer repos with `FLEETFORM_TOKEN`/`GITHUB_TOKEN` (the
+//! `SOURCE_REPOS_PAT`). Only names of secrets are read; GitHub's secret
+//! endpoints return no values.
+//!
+//! API budget: on the manager 1 (repo) + 1 (environments) + 1 per
+//! environment with custom branch policies + 1 (repository secrets) + 1
+//! per fleetform environment that exists (its secrets) + 1 + 1 per ruleset
+//! + 1 (workflow permissions); 1 per active customer with a repo.
+
+use std::path::Path;
+
+use crate::config::{is_repo, Manager, Registry};
+use crate::doctor::facts::{CustomerFacts, ManagerFacts, TokenFacts};
+use crate::doctor::{self, Report};
+use crate::error::{Error, Result};
+use crate::github::{GitHub, Token};
+use crate::output::Output;
+
+/// Checked flags and tokens.
+struct Settings {
+    repo: String,
+    json: bool,
+    manager_token: Token,
+    /// For the customer repos; `None`: the manager token.
+    customer_token: Option<Token>,
+}
+
+fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
+    let repo = args
+        .repo
+        .clone()
+        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| {
+            Error::Usage("name the manager repo: --repo owner/name (or GITHUB_REPOSITORY)".into())
+        })?;
+    if !is_repo(&repo) {
+        return Err(Error::Usage(format!("--repo `{repo}` is not owner/name")));
+    }
+    let token = Token::from_env();
+    let manager = std::env::var("FLEETFORM_MANAGER_TOKEN")
+        .ok()
+        .and_then(Token::new);
+    let (manager_token, customer_token) = match (manager, token) {
+        (Some(m), t) => {
+            let t = t.filter(|t| t.expose() != m.expose());
+            (m, t)
+        }
+        (None, Some(t)) => (t, None),
+        (None, None) => {
+            return Err(Error::Usage(
+                "no token: set FLEETFORM_MANAGER_TOKEN (the manager repo's settings) and FLEETFORM_TOKEN (the customer repos), or GITHUB_TOKEN".into(),
+            ))
+        }
+    };
+    Ok(Settings {
+        repo,
+        json: args.json,
+        manager_token,
+        customer_token,
+    })
+}
+
+/// Reads the manager repo's settings; a read that fails is kept as its
+/// message for the check to report.
+async fn read_manager(gh: &GitHub, repo: &str, manager: &Manager) -> ManagerFacts {
+    let text = |e: crate::github::GitHubError| e.to_string();
+    let environments = gh.environments(repo).await.map_err(text);
+    let mut environment_secrets = Vec::new();
+    if let Ok(envs) = &environments {
+        for x in doctor::expected_environments(manager) {
+            if envs.iter().any(|e| e.name == x.name) {
+                let names = gh.environment_secret_names(repo, &x.name).await;
+                environment_secrets.push((x.name, names.map_err(text)));
+            }
+        }
+    }
+    ManagerFacts {
+        repo: repo.to_string(),
+        default_branch: gh.repo_info(repo).await.map(|(b, _)| b).map_err(text),
+        environments,
+        repo_secrets: gh.repo_secret_names(repo).await.map_err(text),
+        environment_secrets,
+        rulesets: gh.rulesets(repo).await.map_err(text),
+        workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
+    }
+}
+
+/// How GitHub answers for every active customer's repo.
+async fn read_customers(gh: &GitHub, registry: &Registry) -> Vec<CustomerFacts> {
+    let mut out = Vec::new();
+    for c in registry.customers.iter().filter(|c| c.is_active()) {
+        let Some(repo) = &c.repo else { continue };
+        out.push(CustomerFacts {
+            slug: c.slug.clone(),
+            repo: repo.clone(),
+            reach: gh.repo_reach(repo).await,
+        });
+    }
+    out
+}
+
+fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
+    TokenFacts {
+        label: label.to_string(),
+        expiration: gh.token_expiration(),
+        used: gh.request_count() > 0,
+    }
+}
+
+/// Reads everything and judges it.
+fn examine(settings: &Settings, manager: &Manager, registry: &Registry) -> Result<Report> {
+    let rt = crate::github::runtime()?;
+    let api = GitHub::api_url_from_env();
+    let manager_gh = GitHub::new(&rt, &api, Some(&settings.manager_token), false)?;
+    let customer_gh = match &settings.customer_token {
+        Some(t) => Some(GitHub::new(&rt, &api, Some(t), false)?),
+        None => None,
+    };
+    let (manager_facts, customers) = rt.block_on(async {
+        let m = read_manager(&manager_gh, &settings.repo, manager).await;
+        let c = read_customers(customer_gh.as_ref().unwrap_or(&manager_gh), registry).await;
+        (m, c)
+    });
+    let mut checks = doctor::manager_checks(manager, &manager_facts);
+    checks.extend(customers.iter().map(doctor::customer_check));
+    let now = crate::rollout::now() as i64;
+    let mut tokens = vec![token_facts(
+        if customer_gh.is_some() {
+            "manager token"
+        } else {
+            "token"
+        },
+        &manager_gh,
+    )];
+    if let Some(gh) = &customer_gh {
+        tokens.push(token_facts("customer token", gh));
+    }
+    checks.extend(tokens.iter().map(|t| doctor::token_check(t, now)));
+    let requests =
+        manager_gh.request_count() + customer_gh.as_ref().map_or(0, GitHub::request_count);
+    Ok(Report::new(&settings.repo, checks, requests))
+}
+
+pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    out.mask(settings.manager_token.expose());
+    if let Some(t) = &settings.customer_token {
+        out.mask(t.expose());
+    }
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let report = examine(&settings, &manager, &registry)?;
+    let ctx = crate::ci::RunContext::from_env();
+    let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
+    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    if settings.json {
+        out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
+    } else {
+        out.result(&crate::report::doctor::text(&report));
+    }
+    if report.must_failed > 0 {
+        return Err(Error::Doctor(format!(
+            "{} must check(s) failed; fix them and run `fleetform doctor` again",
+            report.must_failed
+        )));
+    }
+    Ok(())
+}

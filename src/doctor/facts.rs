@@ -1,0 +1,108 @@
+//! What `doctor` read from GitHub, as plain data: filled by `github`,
+//! judged by the checks next to this file. A read that failed keeps its
+//! error message in place of the value, so the check can say it could not
+//! look (never a pass).
+
+/// A read that worked, or why it did not.
+pub type Fetched<T> = Result<T, String>;
+
+/// One GitHub environment of the manager repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentFacts {
+    pub name: String,
+    /// A `required_reviewers` protection rule is set.
+    pub required_reviewers: bool,
+    /// That rule has "prevent self-review" on.
+    pub prevent_self_review: bool,
+    pub branch_policy: BranchPolicy,
+}
+
+/// `deployment_branch_policy` of an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchPolicy {
+    /// `null`: every branch and tag may deploy.
+    Any,
+    /// Only protected branches.
+    ProtectedBranches,
+    /// Custom policies: each `(name pattern, type)`, type `branch` or `tag`.
+    Custom(Fetched<Vec<(String, String)>>),
+}
+
+/// A ruleset of the manager repo, as `GET .../rulesets/{id}` answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruleset {
+    pub name: String,
+    /// `branch`, `tag`, `push` or `repository`.
+    pub target: String,
+    /// `active`, `evaluate` or `disabled`.
+    pub enforcement: String,
+    /// `conditions.ref_name.include`.
+    pub include: Vec<String>,
+    /// The rule types (`creation`, `update`, `deletion`, ...).
+    pub rules: Vec<String>,
+}
+
+/// `GET .../actions/permissions/workflow`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowPermissions {
+    /// `read` or `write`.
+    pub default: String,
+    pub can_approve_pull_request_reviews: bool,
+}
+
+/// What the manager repo's settings are.
+#[derive(Debug, Clone)]
+pub struct ManagerFacts {
+    pub repo: String,
+    /// The manager repo's default branch.
+    pub default_branch: Fetched<String>,
+    pub environments: Fetched<Vec<EnvironmentFacts>>,
+    /// Names of the repository's Actions secrets (never values).
+    pub repo_secrets: Fetched<Vec<String>>,
+    /// Names of each existing environment's secrets (never values).
+    pub environment_secrets: Vec<(String, Fetched<Vec<String>>)>,
+    pub rulesets: Fetched<Vec<Ruleset>>,
+    pub workflow_permissions: Fetched<WorkflowPermissions>,
+}
+
+/// The `permissions` of a repository answer (what the token may do there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoPermissions {
+    pub pull: bool,
+    pub push: bool,
+}
+
+/// How `GET /repos/{owner}/{repo}` answered for a customer repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoReach {
+    Found {
+        full_name: String,
+        archived: bool,
+        permissions: Option<RepoPermissions>,
+    },
+    /// 404: gone, or the token cannot see it.
+    Missing,
+    /// 301: the repository was renamed or transferred.
+    Moved,
+    /// Any other failure.
+    Failed(String),
+}
+
+/// One active customer's repo.
+#[derive(Debug, Clone)]
+pub struct CustomerFacts {
+    pub slug: String,
+    pub repo: String,
+    pub reach: RepoReach,
+}
+
+/// One token and the expiry GitHub stated for it.
+#[derive(Debug, Clone)]
+pub struct TokenFacts {
+    /// Which token (`manager token`, `customer token`).
+    pub label: String,
+    /// The `GitHub-Authentication-Token-Expiration` header, unparsed.
+    pub expiration: Option<String>,
+    /// Whether any request was answered with it.
+    pub used: bool,
+}

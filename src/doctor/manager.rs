@@ -1,0 +1,503 @@
+//! The manager repo's settings against "What you must configure" in
+//! SECURITY.md: its environments, who reviews applies, which branches may
+//! deploy, where the credentials live, the rulesets and the default
+//! permissions of `GITHUB_TOKEN`.
+
+use crate::config::Manager;
+
+use super::facts::{BranchPolicy, EnvironmentFacts, ManagerFacts, Ruleset, WorkflowPermissions};
+use super::{Check, Level};
+
+/// The environment every dispatch is authorised in (`manager-deploy.yml`).
+pub const AUTHORISE: &str = "fleetform-authorise";
+/// The drift workflow's environment; checked only when it exists.
+pub const DRIFT: &str = "drift";
+
+/// The credentials that must never be repository secrets.
+pub const CREDENTIALS: [&str; 3] = [
+    "SOURCE_REPOS_PAT",
+    "FLEETFORM_DISPATCH_SECRET",
+    "FLEETFORM_ARTIFACT_KEY",
+];
+
+/// What a GitHub environment of the manager is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Authorise,
+    Plan,
+    /// Apply, with whether fleetform.yml says `auto_apply: true`.
+    Apply {
+        auto_apply: bool,
+    },
+    Drift,
+}
+
+/// A GitHub environment the workflow templates run jobs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub name: String,
+    /// The fleetform environment (`production`) of a plan or apply one.
+    pub environment: Option<String>,
+    pub role: Role,
+}
+
+/// `fleetform-authorise`, every `<env>-plan` and `<env>-apply` (as named
+/// in fleetform.yml), and `drift`.
+pub fn expected_environments(manager: &Manager) -> Vec<Expected> {
+    let mut out = vec![Expected {
+        name: AUTHORISE.into(),
+        environment: None,
+        role: Role::Authorise,
+    }];
+    for e in &manager.config.environments {
+        out.push(Expected {
+            name: e.plan_environment(),
+            environment: Some(e.name.clone()),
+            role: Role::Plan,
+        });
+        out.push(Expected {
+            name: e.apply_environment(),
+            environment: Some(e.name.clone()),
+            role: Role::Apply {
+                auto_apply: e.auto_apply,
+            },
+        });
+    }
+    out.push(Expected {
+        name: DRIFT.into(),
+        environment: None,
+        role: Role::Drift,
+    });
+    out
+}
+
+/// The secrets a job in an environment of this role reads
+/// (`workflows/manager-deploy.yml`, `manager-drift.yml`).
+pub fn secrets_needed(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Authorise => &["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"],
+        Role::Plan | Role::Apply { .. } => &CREDENTIALS,
+        Role::Drift => &["SOURCE_REPOS_PAT"],
+    }
+}
+
+/// Every check of the manager repo, in checklist order.
+pub fn manager_checks(manager: &Manager, facts: &ManagerFacts) -> Vec<Check> {
+    let what = format!("manager repo {}", facts.repo);
+    let mut out = vec![match &facts.default_branch {
+        Ok(b) => Check::pass(Level::Must, what, format!("default branch `{b}`")),
+        Err(e) => Check::unknown(
+            Level::Must,
+            what,
+            e,
+            "check --repo (or GITHUB_REPOSITORY) and that the token can read the repo",
+        ),
+    }];
+    match &facts.environments {
+        Err(e) => out.push(Check::unknown(
+            Level::Must,
+            "environments",
+            e,
+            "give the doctor's token read access to the manager repo's environments",
+        )),
+        Ok(envs) => {
+            for x in expected_environments(manager) {
+                let found = envs.iter().find(|e| e.name == x.name);
+                environment_checks(manager, facts, &x, found, &mut out);
+            }
+        }
+    }
+    out.push(repo_secrets_check(&facts.repo_secrets));
+    out.extend(ruleset_checks(&facts.rulesets));
+    out.extend(workflow_checks(&facts.workflow_permissions));
+    out
+}
+
+fn environment_checks(
+    manager: &Manager,
+    facts: &ManagerFacts,
+    x: &Expected,
+    found: Option<&EnvironmentFacts>,
+    out: &mut Vec<Check>,
+) {
+    let what = format!("environment {}", x.name);
+    let Some(env) = found else {
+        if x.role != Role::Drift {
+            out.push(Check::not_met(
+                Level::Must,
+                what,
+                "missing",
+                format!(
+                    "create it: Settings → Environments → New environment `{}`",
+                    x.name
+                ),
+            ));
+        }
+        return;
+    };
+    out.push(Check::pass(Level::Must, what, "exists"));
+    if let Role::Apply { auto_apply } = x.role {
+        let env_name = x.environment.as_deref().unwrap_or_default();
+        out.extend(reviewer_checks(manager, env_name, auto_apply, env));
+    }
+    let level = match x.role {
+        Role::Apply { .. } => Level::Must,
+        _ => Level::Should,
+    };
+    out.push(branch_policy_check(level, env, &facts.default_branch));
+    let secrets = facts
+        .environment_secrets
+        .iter()
+        .find(|(n, _)| *n == env.name)
+        .map(|(_, s)| s);
+    out.push(environment_secrets_check(&env.name, x.role, secrets));
+}
+
+/// Required reviewers on `<env>-apply`, or fleetform approvals for `env`:
+/// which of them holds.
+fn reviewer_checks(
+    manager: &Manager,
+    env: &str,
+    auto_apply: bool,
+    facts: &EnvironmentFacts,
+) -> Vec<Check> {
+    let what = format!("reviewers {}", facts.name);
+    let approvals = manager.approval_rule(env).map(|r| {
+        format!(
+            "fleetform approvals (`approvals.{env}`: {} of {} user(s), {} team(s))",
+            r.required,
+            r.users.len(),
+            r.teams.len()
+        )
+    });
+    let mut out = Vec::new();
+    let found = match (facts.required_reviewers, approvals) {
+        (true, Some(a)) => format!("required reviewers and {a}"),
+        (true, None) => "required reviewers".to_string(),
+        (false, Some(a)) => a,
+        (false, None) if auto_apply => {
+            out.push(Check::warn(
+                Level::Should,
+                what,
+                format!("no required reviewers and no `approvals.{env}`; `auto_apply: true` applies unreviewed"),
+                "add required reviewers, or `approvals:` for it in fleetform.yml, unless unreviewed applies are meant",
+            ));
+            return out;
+        }
+        (false, None) => {
+            out.push(Check::not_met(
+                Level::Must,
+                what,
+                format!("no required reviewers and no `approvals.{env}` in fleetform.yml"),
+                format!("Settings → Environments → {} → Required reviewers (with \"Prevent self-review\"), or `approvals: {env}:` in fleetform.yml", facts.name),
+            ));
+            return out;
+        }
+    };
+    out.push(Check::pass(Level::Must, what, found));
+    if facts.required_reviewers && !facts.prevent_self_review {
+        out.push(Check::not_met(
+            Level::Should,
+            format!("self-review {}", facts.name),
+            "a reviewer may approve their own run",
+            format!(
+                "Settings → Environments → {} → tick \"Prevent self-review\"",
+                facts.name
+            ),
+        ));
+    }
+    out
+}
+
+fn branch_policy_check(
+    level: Level,
+    env: &EnvironmentFacts,
+    default_branch: &Result<String, String>,
+) -> Check {
+    let what = format!("branch policy {}", env.name);
+    let fix = |b: &str| {
+        format!(
+            "Settings → Environments → {} → Deployment branches and tags → Selected branches: only `{b}`",
+            env.name
+        )
+    };
+    let branch = default_branch.as_deref().unwrap_or("the default branch");
+    match &env.branch_policy {
+        BranchPolicy::Any => Check::not_met(level, what, "every branch may deploy", fix(branch)),
+        BranchPolicy::ProtectedBranches => Check::pass(
+            level,
+            what,
+            "protected branches only (keep the default branch the only protected one)",
+        ),
+        BranchPolicy::Custom(Err(e)) => Check::unknown(level, what, e, &fix(branch)),
+        BranchPolicy::Custom(Ok(policies)) => {
+            let Ok(default) = default_branch else {
+                let e = default_branch.as_ref().err().cloned().unwrap_or_default();
+                return Check::unknown(level, what, &e, &fix(branch));
+            };
+            let others: Vec<String> = policies
+                .iter()
+                .filter(|(name, kind)| !(kind == "branch" && name == default))
+                .map(|(name, kind)| format!("{kind} `{name}`"))
+                .collect();
+            if policies.is_empty() {
+                Check::not_met(level, what, "no branch may deploy", fix(default))
+            } else if others.is_empty() {
+                Check::pass(level, what, format!("only `{default}`"))
+            } else {
+                let found = format!("also {}", others.join(", "));
+                Check::not_met(level, what, found, fix(default))
+            }
+        }
+    }
+}
+
+fn environment_secrets_check(
+    env: &str,
+    role: Role,
+    secrets: Option<&Result<Vec<String>, String>>,
+) -> Check {
+    let what = format!("secrets {env}");
+    let needed = secrets_needed(role);
+    let fix = |names: &[&str]| {
+        format!(
+            "Settings → Environments → {env} → Environment secrets: add {}",
+            names.join(", ")
+        )
+    };
+    let level = match role {
+        Role::Drift => Level::Should,
+        _ => Level::Must,
+    };
+    match secrets {
+        None => Check::unknown(level, what, "not read", &fix(needed)),
+        Some(Err(e)) => Check::unknown(level, what, e, &fix(needed)),
+        Some(Ok(names)) => {
+            let missing: Vec<&str> = needed
+                .iter()
+                .copied()
+                .filter(|n| !names.iter().any(|have| have == n))
+                .collect();
+            if missing.is_empty() {
+                Check::pass(level, what, needed.join(", "))
+            } else {
+                Check::not_met(
+                    level,
+                    what,
+                    format!("missing {}", missing.join(", ")),
+                    fix(&missing),
+                )
+            }
+        }
+    }
+}
+
+fn repo_secrets_check(secrets: &Result<Vec<String>, String>) -> Check {
+    let what = "repository secrets";
+    let fix = "delete them from Settings → Secrets and variables → Actions → Repository secrets; keep them only as environment secrets";
+    match secrets {
+        Err(e) => Check::unknown(Level::Must, what, e, fix),
+        Ok(names) => {
+            let wrong: Vec<&str> = CREDENTIALS
+                .iter()
+                .copied()
+                .filter(|c| names.iter().any(|n| n == c))
+                .collect();
+            if wrong.is_empty() {
+                Check::pass(
+                    Level::Must,
+                    what,
+                    "no fleetform credential is a repository secret",
+                )
+            } else {
+                Check::not_met(
+                    Level::Must,
+                    what,
+                    format!(
+                        "{} readable by every workflow on every branch",
+                        wrong.join(", ")
+                    ),
+                    fix,
+                )
+            }
+        }
+    }
+}
+
+/// The ref patterns a ruleset must include to cover every branch or tag.
+fn covers_every_ref(r: &Ruleset) -> bool {
+    let all = match r.target.as_str() {
+        "branch" => "refs/heads/**",
+        "tag" => "refs/tags/**",
+        _ => return false,
+    };
+    r.include.iter().any(|i| i == "~ALL" || i == all)
+}
+
+/// Active rulesets that restrict creating, updating and deleting every
+/// branch, and every tag.
+fn ruleset_checks(rulesets: &Result<Vec<Ruleset>, String>) -> Vec<Check> {
+    let fix = |t: &str| {
+        let all = if t == "branch" {
+            "All branches"
+        } else {
+            "All tags"
+        };
+        format!("Settings → Rules → Rulesets → New {t} ruleset: enforcement Active, target {all}, rules \"Restrict creations\", \"Restrict updates\", \"Restrict deletions\"; bypass only the provider's admins or app")
+    };
+    let rulesets = match rulesets {
+        Ok(r) => r,
+        Err(e) => return vec![Check::unknown(Level::Must, "rulesets", e, &fix("branch"))],
+    };
+    ["branch", "tag"]
+        .into_iter()
+        .map(|target| {
+            let what = if target == "branch" {
+                "rulesets (branches)"
+            } else {
+                "rulesets (tags)"
+            };
+            let covering: Vec<&Ruleset> = rulesets
+                .iter()
+                .filter(|r| r.target == target && r.enforcement == "active" && covers_every_ref(r))
+                .collect();
+            let missing: Vec<&str> = ["creation", "update", "deletion"]
+                .into_iter()
+                .filter(|rule| !covering.iter().any(|r| r.rules.iter().any(|x| x == rule)))
+                .collect();
+            if missing.is_empty() {
+                let names: Vec<&str> = covering.iter().map(|r| r.name.as_str()).collect();
+                return Check::pass(
+                    Level::Must,
+                    what,
+                    format!(
+                        "creation, update and deletion restricted ({})",
+                        names.join(", ")
+                    ),
+                );
+            }
+            let inactive = rulesets
+                .iter()
+                .filter(|r| r.target == target && r.enforcement != "active")
+                .count();
+            let mut found = format!(
+                "no active ruleset on every {target} restricts {}",
+                missing.join(", ")
+            );
+            if inactive > 0 {
+                found.push_str(&format!(" ({inactive} ruleset(s) not active)"));
+            }
+            Check::not_met(Level::Must, what, found, fix(target))
+        })
+        .collect()
+}
+
+fn workflow_checks(p: &Result<WorkflowPermissions, String>) -> Vec<Check> {
+    let fix = "Settings → Actions → General → Workflow permissions: \"Read repository contents and packages permissions\", and untick \"Allow GitHub Actions to create and approve pull requests\"";
+    let p = match p {
+        Ok(p) => p,
+        Err(e) => return vec![Check::unknown(Level::Must, "workflow permissions", e, fix)],
+    };
+    let default = if p.default == "read" {
+        Check::pass(
+            Level::Must,
+            "workflow permissions",
+            "GITHUB_TOKEN reads by default",
+        )
+    } else {
+        Check::not_met(
+            Level::Must,
+            "workflow permissions",
+            format!("GITHUB_TOKEN gets `{}` by default", p.default),
+            fix,
+        )
+    };
+    let approve = if p.can_approve_pull_request_reviews {
+        Check::not_met(
+            Level::Should,
+            "workflow approvals",
+            "GitHub Actions may approve pull requests",
+            fix,
+        )
+    } else {
+        Check::pass(
+            Level::Should,
+            "workflow approvals",
+            "GitHub Actions cannot approve pull requests",
+        )
+    };
+    vec![default, approve]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Verdict;
+
+    fn env(policy: BranchPolicy) -> EnvironmentFacts {
+        EnvironmentFacts {
+            name: "production-apply".into(),
+            required_reviewers: true,
+            prevent_self_review: true,
+            branch_policy: policy,
+        }
+    }
+
+    #[test]
+    fn only_the_default_branch_may_deploy() {
+        let main = Ok("main".to_string());
+        let custom = |p: &[(&str, &str)]| {
+            BranchPolicy::Custom(Ok(p
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect()))
+        };
+        let check = |p| branch_policy_check(Level::Must, &env(p), &main);
+        assert_eq!(check(custom(&[("main", "branch")])).result, Verdict::Pass);
+        assert_eq!(check(BranchPolicy::ProtectedBranches).result, Verdict::Pass);
+        let c = check(custom(&[
+            ("main", "branch"),
+            ("release/*", "branch"),
+            ("v*", "tag"),
+        ]));
+        assert_eq!(c.result, Verdict::Fail);
+        assert_eq!(c.found, "also branch `release/*`, tag `v*`");
+        assert_eq!(check(custom(&[])).result, Verdict::Fail);
+        assert_eq!(check(BranchPolicy::Any).result, Verdict::Fail);
+        let c = check(BranchPolicy::Custom(Err("403".into())));
+        assert!(c.found.starts_with("could not read it"));
+        let should = branch_policy_check(Level::Should, &env(BranchPolicy::Any), &main);
+        assert_eq!(should.result, Verdict::Warn);
+    }
+
+    #[test]
+    fn rulesets_count_when_active_on_every_ref() {
+        let r = |target: &str, include: &str, rules: &[&str]| Ruleset {
+            name: "r".into(),
+            target: target.into(),
+            enforcement: "active".into(),
+            include: vec![include.into()],
+            rules: rules.iter().map(|s| s.to_string()).collect(),
+        };
+        let all = ["creation", "update", "deletion"];
+        let checks = ruleset_checks(&Ok(vec![
+            r("branch", "~ALL", &["creation", "update"]),
+            r("branch", "refs/heads/**", &["deletion"]),
+            r("tag", "refs/tags/v*", &all),
+        ]));
+        assert_eq!(checks[0].result, Verdict::Pass, "{:?}", checks[0]);
+        assert_eq!(checks[1].result, Verdict::Fail);
+        assert!(checks[1].found.contains("creation, update, deletion"));
+    }
+
+    #[test]
+    fn credentials_are_never_repository_secrets() {
+        let c = repo_secrets_check(&Ok(vec!["OTHER".into(), "FLEETFORM_ARTIFACT_KEY".into()]));
+        assert_eq!(c.result, Verdict::Fail);
+        assert!(c.found.starts_with("FLEETFORM_ARTIFACT_KEY readable"));
+        assert_eq!(
+            repo_secrets_check(&Ok(vec!["OTHER".into()])).result,
+            Verdict::Pass
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! `fleetform doctor`'s judgement: pure checks over what was read from
+//! GitHub ([`facts`]), each a row of the checklist: *must* or *should*,
+//! pass, warn or fail, what was found and how to fix it. Reading is
+//! `github`'s, printing `report::doctor`'s, the command only wires them.
+//!
+//! Here: the plain facts (`facts`), the manager repo's settings
+//! (`manager`: environments, reviewers or fleetform approvals, deployment
+//! branch policies, where the secrets live, rulesets, default workflow
+//! permissions) and the reach of the tokens (`reach`: each customer repo,
+//! the token's expiry).
+//!
+//! May import: `config` (the manager and its environments) and `util`.
+//! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
+
+pub mod facts;
+mod manager;
+mod reach;
+
+use serde::Serialize;
+
+pub use manager::{expected_environments, manager_checks, secrets_needed};
+pub use reach::{customer_check, parse_expiration, token_check};
+
+/// How much a check matters: a failed *must* fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Must,
+    Should,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One row of the checklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub level: Level,
+    pub result: Verdict,
+    /// What is checked, e.g. `environment production-apply`.
+    pub what: String,
+    /// What was found.
+    pub found: String,
+    /// How to fix it (empty on a pass).
+    pub fix: String,
+}
+
+impl Check {
+    pub fn pass(level: Level, what: impl Into<String>, found: impl Into<String>) -> Check {
+        Check {
+            level,
+            result: Verdict::Pass,
+            what: what.into(),
+            found: found.into(),
+            fix: String::new(),
+        }
+    }
+
+    /// Fails a *must*, warns on a *should*.
+    pub fn not_met(
+        level: Level,
+        what: impl Into<String>,
+        found: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            level,
+            result: match level {
+                Level::Must => Verdict::Fail,
+                Level::Should => Verdict::Warn,
+            },
+            what: what.into(),
+            found: found.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// A warning whatever the level.
+    pub fn warn(
+        level: Level,
+        what: impl Into<String>,
+        found: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            result: Verdict::Warn,
+            ..Check::not_met(level, what, found, fix)
+        }
+    }
+
+    /// A check that could not be made: a failed *must*.
+    pub fn unknown(level: Level, what: impl Into<String>, error: &str, fix: &str) -> Check {
+        Check::not_met(
+            level,
+            what,
+            format!("could not read it: {error}"),
+            fix.to_string(),
+        )
+    }
+}
+
+/// The checklist and its tally.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub repo: String,
+    pub checks: Vec<Check>,
+    pub passed: usize,
+    pub warnings: usize,
+    pub failed: usize,
+    /// Failed *must* checks: any fails the run.
+    pub must_failed: usize,
+    pub requests: usize,
+}
+
+impl Report {
+    pub fn new(repo: &str, checks: Vec<Check>, requests: usize) -> Report {
+        let count = |v: Verdict| checks.iter().filter(|c| c.result == v).count();
+        Report {
+            repo: repo.to_string(),
+            passed: count(Verdict::Pass),
+            warnings: count(Verdict::Warn),
+            failed: count(Verdict::Fail),
+            must_failed: checks
+                .iter()
+                .filter(|c| c.level == Level::Must && c.result == Verdict::Fail)
+                .count(),
+            checks,
+            requests,
+        }
+    }
+}

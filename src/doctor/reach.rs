@@ -1,0 +1,223 @@
+//! What the tokens reach: every active customer's repo, as
+//! `GET /repos/{owner}/{repo}` answers it, and how long the token lives
+//! (GitHub's `GitHub-Authentication-Token-Expiration` header).
+
+use super::facts::{CustomerFacts, RepoReach, TokenFacts};
+use super::{Check, Level};
+
+/// Warn this long before a token expires.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// A customer repo: found, not archived, under the name the registry
+/// has, and readable by the token.
+pub fn customer_check(c: &CustomerFacts) -> Check {
+    let what = format!("customer {}", c.slug);
+    let registry = format!("update `repo:` of `{}` in customers.yml", c.slug);
+    match &c.reach {
+        RepoReach::Missing => Check::not_met(
+            Level::Must,
+            what,
+            format!("{}: not found (deleted, or the token cannot see it)", c.repo),
+            format!("give the token access to {} (the GitHub App installation or the fine-grained token's repositories), or revoke the customer", c.repo),
+        ),
+        RepoReach::Moved => Check::not_met(
+            Level::Must,
+            what,
+            format!("{}: GitHub answers 301, the repository was renamed or transferred", c.repo),
+            registry,
+        ),
+        RepoReach::Failed(e) => Check::unknown(Level::Must, what, e, "run again; check the token"),
+        RepoReach::Found { full_name, .. } if !full_name.eq_ignore_ascii_case(&c.repo) => {
+            Check::not_met(
+                Level::Must,
+                what,
+                format!("{} is now {full_name}", c.repo),
+                registry,
+            )
+        }
+        RepoReach::Found { archived: true, .. } => Check::not_met(
+            Level::Must,
+            what,
+            format!("{} is archived (read-only: no statuses, comments or pull requests)", c.repo),
+            format!("unarchive {}, or `fleetform customers revoke {}`", c.repo, c.slug),
+        ),
+        RepoReach::Found {
+            permissions: Some(p),
+            ..
+        } if !p.pull => Check::not_met(
+            Level::Must,
+            what,
+            format!("{}: the token may not read it", c.repo),
+            format!("give the token Contents: read on {}", c.repo),
+        ),
+        RepoReach::Found {
+            permissions: Some(p),
+            ..
+        } if !p.push => Check::warn(
+            Level::Must,
+            what,
+            format!("{}: reachable, read-only (commit statuses and pull request comments need write access)", c.repo),
+            format!("give the token Commit statuses and Pull requests: write on {}", c.repo),
+        ),
+        RepoReach::Found { .. } => Check::pass(Level::Must, what, format!("{}: reachable", c.repo)),
+    }
+}
+
+/// `2026-12-01 10:00:00 UTC` (or with an offset such as `-0800`, as
+/// GitHub sometimes sends) in Unix seconds.
+pub fn parse_expiration(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (date_time, zone) = t.rsplit_once(' ')?;
+    let zone = match zone {
+        "UTC" | "GMT" | "Z" => "+00:00".to_string(),
+        z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
+            format!("{}:{}", &z[..3], &z[3..])
+        }
+        z if z.len() == 6 && z.as_bytes()[3] == b':' => z.to_string(),
+        _ => return None,
+    };
+    let (date, time) = date_time.split_once(' ')?;
+    let stamp: jiff::Timestamp = format!("{date}T{time}{zone}").parse().ok()?;
+    Some(stamp.as_second())
+}
+
+/// The token's expiry: fail when past, warn within
+/// [`EXPIRY_WARNING_DAYS`], pass otherwise or when GitHub states none.
+pub fn token_check(t: &TokenFacts, now: i64) -> Check {
+    let what = format!("expiry of the {}", t.label);
+    let fix = "make a new token (or move to a GitHub App) and replace the secret that holds it";
+    let Some(text) = &t.expiration else {
+        let found = if t.used {
+            "GitHub states no expiry (a token without one, a GitHub App or GITHUB_TOKEN)"
+        } else {
+            "not used: no request was sent with it"
+        };
+        return Check::pass(Level::Must, what, found);
+    };
+    let Some(at) = parse_expiration(text) else {
+        return Check::warn(
+            Level::Must,
+            what,
+            format!("GitHub states an expiry fleetform cannot read: {text:?}"),
+            "check the token's expiry in GitHub's settings",
+        );
+    };
+    let days = (at - now).div_euclid(86_400);
+    if at <= now {
+        Check::not_met(Level::Must, what, format!("expired {text}"), fix)
+    } else if days < EXPIRY_WARNING_DAYS {
+        Check::warn(
+            Level::Must,
+            what,
+            format!("expires {text}, in {days} day(s)"),
+            fix,
+        )
+    } else {
+        Check::pass(Level::Must, what, format!("expires {text}, in {days} days"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_formats() {
+        let utc = parse_expiration("2026-12-01 10:00:00 UTC").unwrap();
+        assert_eq!(utc, 1_796_119_200);
+        assert_eq!(parse_expiration("2026-12-01 02:00:00 -0800"), Some(utc));
+        assert_eq!(parse_expiration("2026-12-01 11:00:00 +01:00"), Some(utc));
+        for bad in [
+            "",
+            "2026-12-01",
+            "2026-12-01 10:00:00 CEST",
+            "tomorrow 10:00 UTC",
+        ] {
+            assert_eq!(parse_expiration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn customer_repos() {
+        use crate::doctor::facts::RepoPermissions;
+        use crate::doctor::Verdict::*;
+        let c = |reach| CustomerFacts {
+            slug: "acme".into(),
+            repo: "acme-corp/acme-infra".into(),
+            reach,
+        };
+        let found = |name: &str, archived, permissions| RepoReach::Found {
+            full_name: name.into(),
+            archived,
+            permissions,
+        };
+        let rw = Some(RepoPermissions {
+            pull: true,
+            push: true,
+        });
+        let ro = Some(RepoPermissions {
+            pull: true,
+            push: false,
+        });
+        let none = Some(RepoPermissions {
+            pull: false,
+            push: false,
+        });
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", false, rw))).result,
+            Pass
+        );
+        // GitHub names are case-insensitive.
+        assert_eq!(
+            customer_check(&c(found("Acme-Corp/Acme-Infra", false, None))).result,
+            Pass
+        );
+        let renamed = customer_check(&c(found("acme-corp/infra", false, rw)));
+        assert_eq!(renamed.result, Fail);
+        assert!(renamed.fix.contains("customers.yml"));
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", true, rw))).result,
+            Fail
+        );
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", false, ro))).result,
+            Warn
+        );
+        assert_eq!(
+            customer_check(&c(found("acme-corp/acme-infra", false, none))).result,
+            Fail
+        );
+        assert_eq!(customer_check(&c(RepoReach::Missing)).result, Fail);
+        assert_eq!(customer_check(&c(RepoReach::Moved)).result, Fail);
+        assert_eq!(
+            customer_check(&c(RepoReach::Failed("x".into()))).result,
+            Fail
+        );
+    }
+
+    #[test]
+    fn expiry_verdicts() {
+        let t = |e: Option<&str>| TokenFacts {
+            label: "token".into(),
+            expiration: e.map(str::to_string),
+            used: true,
+        };
+        let at = parse_expiration("2026-12-01 10:00:00 UTC").unwrap();
+        let day = 86_400;
+        use crate::doctor::Verdict::*;
+        assert_eq!(
+            token_check(&t(Some("2026-12-01 10:00:00 UTC")), at - 40 * day).result,
+            Pass
+        );
+        assert_eq!(
+            token_check(&t(Some("2026-12-01 10:00:00 UTC")), at - 10 * day).result,
+            Warn
+        );
+        assert_eq!(
+            token_check(&t(Some("2026-12-01 10:00:00 UTC")), at + 1).result,
+            Fail
+        );
+        assert_eq!(token_check(&t(None), at).result, Pass);
+        assert_eq!(token_check(&t(Some("soon")), at).result, Warn);
+    }
+}

@@ -1,0 +1,235 @@
+//! A repository's settings, read for `fleetform doctor`: its environments
+//! (protection rules, deployment branch policies), the names of its
+//! Actions secrets and of each environment's (never values: GitHub's
+//! secret endpoints return none), its rulesets, the default permissions
+//! of `GITHUB_TOKEN`, and how `GET /repos/{owner}/{repo}` answers for it.
+//! Answers land in the plain facts of `doctor::facts`.
+
+use serde_json::Value;
+
+use super::answers::required_str;
+use super::client::{GitHub, Method};
+use super::error::{bad_value, GitHubError};
+use super::paths::{repo_path, seg};
+use crate::doctor::facts::{
+    BranchPolicy, EnvironmentFacts, RepoPermissions, RepoReach, Ruleset, WorkflowPermissions,
+};
+
+fn names(items: &[Value], path: &str) -> Result<Vec<String>, GitHubError> {
+    items
+        .iter()
+        .map(|i| required_str(i, "/name", path, "name").map(str::to_string))
+        .collect()
+}
+
+impl GitHub {
+    /// Every environment (`GET .../environments`, 1 request per 100), each
+    /// with its custom branch policies when it has them (1 request per
+    /// such environment).
+    pub async fn environments(&self, repo: &str) -> Result<Vec<EnvironmentFacts>, GitHubError> {
+        let p = format!("{}/environments?per_page=100", repo_path(repo));
+        let mut items = Vec::new();
+        self.paginate_in(p.clone(), Some("environments"), |v| items.push(v))
+            .await?;
+        let mut out = Vec::new();
+        for item in &items {
+            let name = required_str(item, "/name", &p, "name")?.to_string();
+            let rules = item
+                .get("protection_rules")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let reviewers = rules
+                .iter()
+                .find(|r| r.get("type").and_then(Value::as_str) == Some("required_reviewers"));
+            let policy = item.get("deployment_branch_policy").unwrap_or(&Value::Null);
+            let branch_policy = if policy.is_null() {
+                BranchPolicy::Any
+            } else if policy.get("protected_branches").and_then(Value::as_bool) == Some(true) {
+                BranchPolicy::ProtectedBranches
+            } else {
+                BranchPolicy::Custom(
+                    self.branch_policies(repo, &name)
+                        .await
+                        .map_err(|e| e.to_string()),
+                )
+            };
+            out.push(EnvironmentFacts {
+                name,
+                required_reviewers: reviewers.is_some(),
+                prevent_self_review: reviewers
+                    .and_then(|r| r.get("prevent_self_review"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                branch_policy,
+            });
+        }
+        Ok(out)
+    }
+
+    /// An environment's custom deployment branch policies: (name, type).
+    async fn branch_policies(
+        &self,
+        repo: &str,
+        env: &str,
+    ) -> Result<Vec<(String, String)>, GitHubError> {
+        let p = format!(
+            "{}/environments/{}/deployment-branch-policies?per_page=100",
+            repo_path(repo),
+            seg(env)
+        );
+        let mut items = Vec::new();
+        self.paginate_in(p.clone(), Some("branch_policies"), |v| items.push(v))
+            .await?;
+        items
+            .iter()
+            .map(|i| {
+                let name = required_str(i, "/name", &p, "name")?.to_string();
+                let kind = i.get("type").and_then(Value::as_str).unwrap_or("branch");
+                Ok((name, kind.to_string()))
+            })
+            .collect()
+    }
+
+    /// The names of the repository's Actions secrets.
+    pub async fn repo_secret_names(&self, repo: &str) -> Result<Vec<String>, GitHubError> {
+        let p = format!("{}/actions/secrets?per_page=100", repo_path(repo));
+        let mut items = Vec::new();
+        self.paginate_in(p.clone(), Some("secrets"), |v| items.push(v))
+            .await?;
+        names(&items, &p)
+    }
+
+    /// The names of an environment's secrets.
+    pub async fn environment_secret_names(
+        &self,
+        repo: &str,
+        env: &str,
+    ) -> Result<Vec<String>, GitHubError> {
+        let p = format!(
+            "{}/environments/{}/secrets?per_page=100",
+            repo_path(repo),
+            seg(env)
+        );
+        let mut items = Vec::new();
+        self.paginate_in(p.clone(), Some("secrets"), |v| items.push(v))
+            .await?;
+        names(&items, &p)
+    }
+
+    /// The repository's rulesets, each read whole (the list leaves out
+    /// rules and conditions): 1 request per 100, plus 1 per ruleset.
+    pub async fn rulesets(&self, repo: &str) -> Result<Vec<Ruleset>, GitHubError> {
+        let p = format!("{}/rulesets?per_page=100", repo_path(repo));
+        let mut items = Vec::new();
+        self.paginate(p.clone(), |v| items.push(v)).await?;
+        let mut out = Vec::new();
+        for item in &items {
+            let id = item
+                .get("id")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad_value("GET", &p, "id", "is not a number"))?;
+            let one = format!("{}/rulesets/{id}", repo_path(repo));
+            let r = self.send(Method::Get, &one, None).await?;
+            out.push(ruleset(&r.body, &one)?);
+        }
+        Ok(out)
+    }
+
+    /// The default permissions of `GITHUB_TOKEN` in the repository.
+    pub async fn workflow_permissions(
+        &self,
+        repo: &str,
+    ) -> Result<WorkflowPermissions, GitHubError> {
+        let p = format!("{}/actions/permissions/workflow", repo_path(repo));
+        let r = self.send(Method::Get, &p, None).await?;
+        Ok(WorkflowPermissions {
+            default: required_str(
+                &r.body,
+                "/default_workflow_permissions",
+                &p,
+                "default_workflow_permissions",
+            )?
+            .to_string(),
+            can_approve_pull_request_reviews: r
+                .body
+                .get("can_approve_pull_request_reviews")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| {
+                    bad_value(
+                        "GET",
+                        &p,
+                        "can_approve_pull_request_reviews",
+                        "is not true or false",
+                    )
+                })?,
+        })
+    }
+
+    /// How `GET /repos/{owner}/{repo}` answers: found (its name, whether
+    /// archived, the token's permissions), 404, 301, or another failure.
+    pub async fn repo_reach(&self, repo: &str) -> RepoReach {
+        let p = repo_path(repo);
+        let r = match self.send(Method::Get, &p, None).await {
+            Ok(r) => r,
+            Err(e) => {
+                return match e.status() {
+                    Some(404) => RepoReach::Missing,
+                    Some(301) => RepoReach::Moved,
+                    _ => RepoReach::Failed(e.to_string()),
+                }
+            }
+        };
+        let full_name = match required_str(&r.body, "/full_name", &p, "full_name") {
+            Ok(n) => n.to_string(),
+            Err(e) => return RepoReach::Failed(e.to_string()),
+        };
+        let flag = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+        RepoReach::Found {
+            full_name,
+            archived: flag(&r.body, "archived"),
+            permissions: r
+                .body
+                .get("permissions")
+                .filter(|v| v.is_object())
+                .map(|v| RepoPermissions {
+                    pull: flag(v, "pull"),
+                    push: flag(v, "push"),
+                }),
+        }
+    }
+}
+
+fn ruleset(v: &Value, path: &str) -> Result<Ruleset, GitHubError> {
+    let strings = |ptr: &str| -> Vec<String> {
+        v.pointer(ptr)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Ruleset {
+        name: required_str(v, "/name", path, "name")?.to_string(),
+        target: v
+            .get("target")
+            .and_then(Value::as_str)
+            .unwrap_or("branch")
+            .to_string(),
+        enforcement: required_str(v, "/enforcement", path, "enforcement")?.to_string(),
+        include: strings("/conditions/ref_name/include"),
+        rules: v
+            .get("rules")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get("type").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}

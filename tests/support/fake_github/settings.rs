@@ -1,0 +1,302 @@
+//! The repository settings `fleetform doctor` reads: environments (with
+//! required reviewers, a deployment branch policy and secrets), rulesets,
+//! the default workflow permissions, renamed repositories (answered 301)
+//! and the `github-authentication-token-expiration` header. Secrets are
+//! names only: GitHub's list endpoints return no values, and neither does
+//! the fake.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::handlers::{paginate, Answer, Ctx};
+use super::render;
+use super::state::{repo_key, Repo, State};
+use super::util::{node_id, now_rfc3339};
+use super::FakeGitHub;
+
+/// Who may deploy to an environment (`deployment_branch_policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BranchPolicy {
+    /// `null`: any branch or tag.
+    #[default]
+    Any,
+    ProtectedBranches,
+    /// Custom policies: (name pattern, `branch` or `tag`).
+    Custom(Vec<(String, String)>),
+}
+
+/// One environment of a repository.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// Logins of the required reviewers (none: no such rule).
+    pub reviewers: Vec<String>,
+    pub prevent_self_review: bool,
+    pub branch_policy: BranchPolicy,
+    /// Names of its secrets.
+    pub secrets: BTreeSet<String>,
+}
+
+/// One ruleset of a repository.
+#[derive(Debug, Clone)]
+pub struct Ruleset {
+    pub name: String,
+    /// `branch`, `tag`, `push`.
+    pub target: String,
+    /// `active`, `evaluate`, `disabled`.
+    pub enforcement: String,
+    /// `conditions.ref_name.include`, e.g. `~ALL`.
+    pub include: Vec<String>,
+    /// Rule types, e.g. `creation`, `update`, `deletion`.
+    pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RepoSettings {
+    pub environments: BTreeMap<String, (u64, Environment)>,
+    pub rulesets: Vec<(u64, Ruleset)>,
+    /// (`read` or `write`, can approve pull request reviews).
+    pub workflow_permissions: (String, bool),
+    pub created_at: String,
+}
+
+impl Default for RepoSettings {
+    fn default() -> Self {
+        RepoSettings {
+            environments: BTreeMap::new(),
+            rulesets: Vec::new(),
+            workflow_permissions: ("read".into(), false),
+            created_at: now_rfc3339(),
+        }
+    }
+}
+
+impl FakeGitHub {
+    /// Add or replace an environment of `repo`.
+    pub fn set_environment(&self, repo: &str, name: &str, env: Environment) {
+        let mut st = self.state();
+        for login in &env.reviewers {
+            st.user_id(login);
+        }
+        let id = st.next_id();
+        st.seeded(repo)
+            .settings
+            .environments
+            .insert(name.to_string(), (id, env));
+    }
+
+    /// Add an Actions secret to the repository itself (the value is not
+    /// kept: the doctor lists names).
+    pub fn add_repo_secret(&self, repo: &str, name: &str) {
+        let mut st = self.state();
+        let r = st.seeded(repo);
+        let key_id = r.public_key.0.clone();
+        let now = now_rfc3339();
+        r.secrets.insert(
+            name.to_string(),
+            super::state::SecretRec {
+                encrypted_value: String::new(),
+                key_id,
+                created_at: now.clone(),
+                updated_at: now,
+            },
+        );
+    }
+
+    pub fn add_ruleset(&self, repo: &str, ruleset: Ruleset) {
+        let mut st = self.state();
+        let id = st.next_id();
+        st.seeded(repo).settings.rulesets.push((id, ruleset));
+    }
+
+    /// The default `GITHUB_TOKEN` permissions (`read` or `write`) and
+    /// whether Actions may approve pull requests (default `read`, false).
+    pub fn set_workflow_permissions(&self, repo: &str, default: &str, can_approve: bool) {
+        self.state().seeded(repo).settings.workflow_permissions =
+            (default.to_string(), can_approve);
+    }
+
+    /// Send `github-authentication-token-expiration: <value>` on every
+    /// answer, as GitHub does for a token with an expiry.
+    pub fn set_token_expiration(&self, value: Option<&str>) {
+        self.state().token_expiration = value.map(str::to_string);
+    }
+
+    /// Rename `old` to `new` (same owner or another): requests for the old
+    /// name are answered 301 from now on.
+    pub fn rename_repo(&self, old: &str, new: &str) {
+        let mut st = self.state();
+        let mut repo = st
+            .repos
+            .remove(&repo_key(old))
+            .unwrap_or_else(|| panic!("fake GitHub: repository {old} was not added"));
+        let (owner, name) = new.split_once('/').expect("owner/name");
+        repo.owner = owner.to_string();
+        repo.name = name.to_string();
+        st.repos.insert(repo_key(new), repo);
+        st.renamed.insert(repo_key(old), new.to_string());
+    }
+}
+
+/// 301 for a renamed repository's old name.
+pub(crate) fn moved(state: &State, repo_name: &str) -> Option<Answer> {
+    let new = state.renamed.get(&repo_key(repo_name))?;
+    let id = state.repo(new).map_or(0, |r| r.id);
+    let url = format!("{}/repositories/{id}", state.api_url);
+    Some(
+        Answer::json(
+            301,
+            json!({
+                "message": "Moved Permanently",
+                "url": url,
+                "documentation_url": "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
+            }),
+        )
+        .header("location", url),
+    )
+}
+
+/// The operations served here; `None` for every other.
+pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
+    let s = &repo.settings;
+    let env = || s.environments.get(ctx.param("environment_name"));
+    let answer = match ctx.op {
+        "repos/get-all-environments" => {
+            let items = s
+                .environments
+                .iter()
+                .map(|(name, (id, e))| environment(state, repo, name, *id, e))
+                .collect();
+            wrapped(state, ctx, "environments", items)
+        }
+        "repos/list-deployment-branch-policies" => match env() {
+            Some((_, e)) => {
+                let items = match &e.branch_policy {
+                    BranchPolicy::Custom(p) => p
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (name, kind))| {
+                            let id = 5000 + i as u64;
+                            json!({ "id": id, "node_id": node_id("DeploymentBranchPolicy", id), "name": name, "type": kind })
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                wrapped(state, ctx, "branch_policies", items)
+            }
+            None => Answer::not_found(),
+        },
+        "actions/list-repo-secrets" => {
+            let items = repo
+                .secrets
+                .iter()
+                .map(|(name, rec)| secret(name, &rec.created_at))
+                .collect();
+            wrapped(state, ctx, "secrets", items)
+        }
+        "actions/list-environment-secrets" => match env() {
+            Some((_, e)) => {
+                let items = e.secrets.iter().map(|n| secret(n, &s.created_at)).collect();
+                wrapped(state, ctx, "secrets", items)
+            }
+            None => Answer::not_found(),
+        },
+        "repos/get-repo-rulesets" => {
+            let items = s
+                .rulesets
+                .iter()
+                .map(|(id, r)| ruleset(state, repo, *id, r, false))
+                .collect();
+            paginate(state, ctx, items, state.page_size)
+        }
+        "repos/get-repo-ruleset" => {
+            let id: u64 = ctx.param("ruleset_id").parse().unwrap_or(0);
+            match s.rulesets.iter().find(|(i, _)| *i == id) {
+                Some((id, r)) => Answer::json(200, ruleset(state, repo, *id, r, true)),
+                None => Answer::not_found(),
+            }
+        }
+        "actions/get-github-actions-default-workflow-permissions-repository" => Answer::json(
+            200,
+            json!({
+                "default_workflow_permissions": s.workflow_permissions.0,
+                "can_approve_pull_request_reviews": s.workflow_permissions.1,
+            }),
+        ),
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// A page of a list GitHub wraps in `{"total_count", key: [...]}`.
+fn wrapped(state: &State, ctx: &Ctx, key: &str, items: Vec<Value>) -> Answer {
+    let total = items.len();
+    let mut answer = paginate(state, ctx, items, state.page_size);
+    let page = answer.body.take().unwrap_or(Value::Array(Vec::new()));
+    answer.body = Some(json!({ "total_count": total, key: page }));
+    answer
+}
+
+fn secret(name: &str, at: &str) -> Value {
+    json!({ "name": name, "created_at": at, "updated_at": at })
+}
+
+fn environment(state: &State, repo: &Repo, name: &str, id: u64, e: &Environment) -> Value {
+    let api = render::repo_api(state, repo);
+    let mut rules = Vec::new();
+    if !e.reviewers.is_empty() {
+        rules.push(json!({
+            "id": id + 1,
+            "node_id": node_id("ProtectionRule", id + 1),
+            "type": "required_reviewers",
+            "prevent_self_review": e.prevent_self_review,
+            "reviewers": e.reviewers.iter().map(|l| json!({ "type": "User", "reviewer": render::user(state, l) })).collect::<Vec<_>>(),
+        }));
+    }
+    let policy = match &e.branch_policy {
+        BranchPolicy::Any => Value::Null,
+        BranchPolicy::ProtectedBranches => {
+            json!({ "protected_branches": true, "custom_branch_policies": false })
+        }
+        BranchPolicy::Custom(_) => {
+            json!({ "protected_branches": false, "custom_branch_policies": true })
+        }
+    };
+    json!({
+        "id": id,
+        "node_id": node_id("Environment", id),
+        "name": name,
+        "url": format!("{api}/environments/{name}"),
+        "html_url": format!("{}/{}/deployments/activity_log?environments_filter={name}", state.web_url, repo.full_name()),
+        "created_at": repo.settings.created_at,
+        "updated_at": repo.settings.created_at,
+        "protection_rules": rules,
+        "deployment_branch_policy": policy,
+    })
+}
+
+fn ruleset(state: &State, repo: &Repo, id: u64, r: &Ruleset, whole: bool) -> Value {
+    let api = render::repo_api(state, repo);
+    let mut v = json!({
+        "id": id,
+        "name": r.name,
+        "target": r.target,
+        "source_type": "Repository",
+        "source": repo.full_name(),
+        "enforcement": r.enforcement,
+        "node_id": node_id("RepositoryRuleset", id),
+        "_links": {
+            "self": { "href": format!("{api}/rulesets/{id}") },
+            "html": { "href": format!("{}/{}/rules/{id}", state.web_url, repo.full_name()) },
+        },
+        "created_at": repo.settings.created_at,
+        "updated_at": repo.settings.created_at,
+    });
+    if whole {
+        v["bypass_actors"] = json!([]);
+        v["current_user_can_bypass"] = json!("never");
+        v["conditions"] = json!({ "ref_name": { "include": r.include, "exclude": [] } });
+        v["rules"] = r.rules.iter().map(|t| json!({ "type": t })).collect();
+    }
+    v
+}
