@@ -285,6 +285,10 @@ pub fn rfc3339_now() -> String {
     rfc3339(now_secs())
 }
 
+pub fn now_unix() -> u64 {
+    now_secs()
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

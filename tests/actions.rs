@@ -68,6 +68,8 @@ const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
     "FLEETFORM_MANAGER_TOKEN",
+    "FLEETFORM_APP_ID",
+    "FLEETFORM_APP_PRIVATE_KEY",
 ];
 
 /// Variables an action passes that the binary does not read yet (another
@@ -496,7 +498,13 @@ fn inputs_are_documented_and_reach_fleetform() {
                     var, "FLEETFORM_TOKEN",
                     "{rel}: the token input is FLEETFORM_TOKEN"
                 );
-                assert_eq!(spec.required, Some(true), "{rel}: token is required");
+                // Required, unless a GitHub App can stand in for it.
+                assert!(
+                    spec.required == Some(true)
+                        || (a.inputs.contains_key("app-id")
+                            && a.inputs.contains_key("app-private-key")),
+                    "{rel}: token is required"
+                );
             }
             for (secret_input, secret_var) in [
                 ("dispatch-key", "FLEETFORM_DISPATCH_KEY"),
@@ -585,13 +593,20 @@ fn outputs_are_set_by_their_step() {
                 "replace",
                 "plan_dir",
                 "gates_pass",
+                "identity",
             ],
         ),
         (
             "authorise",
-            &["customer", "customer_repo", "event_type", "environments"],
+            &[
+                "customer",
+                "customer_repo",
+                "event_type",
+                "environments",
+                "identity",
+            ],
         ),
-        ("apply", &["applied", "plan_sha256", "requests"]),
+        ("apply", &["applied", "plan_sha256", "identity", "requests"]),
         ("drift", &["drifted", "errors", "report"]),
         ("validate", &[]),
     ];

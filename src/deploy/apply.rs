@@ -43,7 +43,7 @@ pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Resul
 
 fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
     let key = artifact_key()?;
-    let session = open_session(settings.dry_run, out)?;
+    let session = open_session(settings.dry_run, super::session::access::APPLY, out)?;
     only_apply_dispatches(&session.dispatched)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     if manager.environment(&settings.environment).is_none() {

@@ -173,7 +173,7 @@ pub fn authorise_dispatch(
     let dispatched = read_event(ctx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
-    let gh = client_if_token(&rt, out)?;
+    let gh = client_if_token(&rt, &dispatched.payload.customer_repo, out)?;
     let customer = rt.block_on(authorise(
         &registry,
         &manager,

@@ -51,7 +51,7 @@ pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concl
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
-    let gh = status_writer(&rt, out)?;
+    let gh = status_writer(&rt, &dispatched.payload.customer_repo, out)?;
     let payload = &dispatched.payload;
     rt.block_on(async {
         let customer = authorise(

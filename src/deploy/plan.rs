@@ -119,7 +119,7 @@ pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<
 
 fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
     let key = artifact_key()?;
-    let session = open_session(settings.dry_run, out)?;
+    let session = open_session(settings.dry_run, super::session::access::PLAN, out)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     if !manager.has_products() {
         // Configuration errors before any request.
@@ -596,13 +596,16 @@ fn plan_outputs(
         return outputs;
     }
     outputs.push(("environment", env.clone()));
-    if let Some(id) = report
+    let identity = report
         .results
         .iter()
-        .find_map(|r| r.summary.as_ref().and_then(|s| s.identity.as_ref()))
-    {
-        outputs.push(("identity", id.plan.role_arn.clone()));
-    }
+        .find_map(|r| r.summary.as_ref().and_then(|s| s.identity.as_ref()));
+    outputs.push((
+        "identity",
+        identity
+            .map(|i| i.plan.role_arn.clone())
+            .unwrap_or_default(),
+    ));
     if report.results.iter().any(|r| r.error.is_some()) {
         return outputs;
     }

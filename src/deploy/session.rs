@@ -3,7 +3,7 @@
 
 use crate::ci::RunContext;
 use crate::error::{Error, Result};
-use crate::github::{GitHub, GitHubError, Token};
+use crate::github::{AppKey, GitHub, GitHubError, Permissions, Token};
 use crate::output::Output;
 
 use super::event::{read_event, Dispatched};
@@ -14,6 +14,54 @@ pub(super) fn gh_err(e: GitHubError) -> Error {
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     crate::github::runtime().map_err(gh_err)
+}
+
+/// What each dispatched command may do on the customer's repo, asked of
+/// a GitHub App's installation token (a PAT has what it was given).
+pub(super) mod access {
+    use super::Permissions;
+    /// Read `infra/`, write the commit status and the PR comment.
+    pub const PLAN: Permissions = &[
+        ("contents", "read"),
+        ("statuses", "write"),
+        ("pull_requests", "write"),
+    ];
+    /// The plan's, plus the deployment on the customer's repo.
+    pub const APPLY: Permissions = &[
+        ("contents", "read"),
+        ("statuses", "write"),
+        ("pull_requests", "write"),
+        ("deployments", "write"),
+    ];
+    /// A commit status only (authorise, conclude).
+    pub const STATUS: Permissions = &[("statuses", "write")];
+}
+
+/// The token for `repo`: with a GitHub App (`FLEETFORM_APP_ID`,
+/// `FLEETFORM_APP_PRIVATE_KEY`), an installation token for that one
+/// repository with `permissions`; else `FLEETFORM_TOKEN`/`GITHUB_TOKEN`.
+/// Whatever it is, it is masked in the log.
+pub(super) fn repo_token(
+    rt: &tokio::runtime::Runtime,
+    repo: &str,
+    permissions: Permissions,
+    out: &Output,
+) -> Result<Option<Token>> {
+    let Some(app) = AppKey::from_env().map_err(|e| Error::Usage(e.to_string()))? else {
+        let token = Token::from_env();
+        if let Some(t) = &token {
+            out.mask(t.expose());
+        }
+        return Ok(token);
+    };
+    let jwt = app.jwt(crate::audit::now_unix()).map_err(gh_err)?;
+    out.mask(jwt.expose());
+    let gh = GitHub::new(rt, &GitHub::api_url_from_env(), Some(&jwt), false).map_err(gh_err)?;
+    let token = rt
+        .block_on(gh.installation_token(repo, permissions))
+        .map_err(gh_err)?;
+    out.mask(token.expose());
+    Ok(Some(token))
 }
 
 fn token() -> Result<Token> {
@@ -34,12 +82,20 @@ pub(super) struct Session {
     pub run_url: Option<String>,
 }
 
-pub(super) fn open_session(dry_run: bool, out: &Output) -> Result<Session> {
+pub(super) fn open_session(
+    dry_run: bool,
+    permissions: Permissions,
+    out: &Output,
+) -> Result<Session> {
     let ctx = RunContext::from_env();
-    let token = token()?;
-    out.mask(token.expose());
     let dispatched = read_event(&ctx)?;
     let rt = runtime()?;
+    // With an App, a token for the payload's repository only: the
+    // dispatch's signature is checked before it is used for anything.
+    let token = match repo_token(&rt, &dispatched.payload.customer_repo, permissions, out)? {
+        Some(t) => t,
+        None => token()?,
+    };
     let gh =
         GitHub::new(&rt, &GitHub::api_url_from_env(), Some(&token), dry_run).map_err(gh_err)?;
     let run_url = ctx.run_url();
@@ -54,11 +110,12 @@ pub(super) fn open_session(dry_run: bool, out: &Output) -> Result<Session> {
 
 /// A client for `fleetform authorise`, which may run without a token:
 /// then every write is withheld and nothing reaches GitHub.
-pub(super) fn client_if_token(rt: &tokio::runtime::Runtime, out: &Output) -> Result<GitHub> {
-    let token = Token::from_env();
-    if let Some(t) = &token {
-        out.mask(t.expose());
-    }
+pub(super) fn client_if_token(
+    rt: &tokio::runtime::Runtime,
+    repo: &str,
+    out: &Output,
+) -> Result<GitHub> {
+    let token = repo_token(rt, repo, access::STATUS, out)?;
     GitHub::new(
         rt,
         &GitHub::api_url_from_env(),
@@ -70,10 +127,13 @@ pub(super) fn client_if_token(rt: &tokio::runtime::Runtime, out: &Output) -> Res
 
 /// A client for `fleetform conclude`, which writes the customer's commit
 /// statuses and so needs a token.
-pub(super) fn status_writer(rt: &tokio::runtime::Runtime, out: &Output) -> Result<GitHub> {
-    let token = Token::from_env()
-        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN) is not set: conclude writes the customer's commit statuses".into()))?;
-    out.mask(token.expose());
+pub(super) fn status_writer(
+    rt: &tokio::runtime::Runtime,
+    repo: &str,
+    out: &Output,
+) -> Result<GitHub> {
+    let token = repo_token(rt, repo, access::STATUS, out)?
+        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or a GitHub App) is not set: conclude writes the customer's commit statuses".into()))?;
     GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(Error::from)
 }
 

@@ -24,6 +24,8 @@
 //!   retries and the request budget, `paginate`, dry-run's withheld
 //!   writes), the runtime and [`RetryPolicy`].
 //! - `error`: [`GitHubError`] and [`Token`].
+//! - `app`: GitHub App authentication (the JWT, the installation token for
+//!   one repository and the permissions a command needs).
 //! - One file per API family, each an `impl GitHub` block: `contents`
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
 //!   `pulls`, `git` (the repository, its default branch and refs),
@@ -47,6 +49,7 @@
 
 mod actions;
 mod answers;
+mod app;
 mod client;
 mod comments;
 mod contents;
@@ -64,6 +67,7 @@ mod statuses;
 mod teams;
 
 pub use crate::util::text::shown;
+pub use app::{AppKey, AppKeyError, Permissions};
 pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, RetryPolicy, ACCEPT, API_VERSION,
     MAX_PAGES,

@@ -93,7 +93,7 @@ impl Answer {
         }
     }
 
-    fn error(status: u16, message: &str) -> Answer {
+    pub(crate) fn error(status: u16, message: &str) -> Answer {
         Answer::json(status, render::error(message, status))
     }
 
@@ -118,6 +118,11 @@ impl Answer {
 fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
     match ctx.op {
         "teams/get-membership-for-user-in-org" => Some(team_membership(state, ctx)),
+        "apps/create-installation-access-token" => Some(super::apps::create_token(state, ctx)),
+        "apps/get-repo-installation" => {
+            let repo = ctx.repo_name();
+            Some(super::apps::repo_installation(state, ctx, &repo))
+        }
         _ => None,
     }
 }

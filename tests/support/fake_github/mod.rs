@@ -53,6 +53,7 @@
 //! token-expiry header; see `settings`). Lists paginate with GitHub's `Link`
 //! header. Faults ([`Fault`]) can be queued to test retries.
 
+mod apps;
 mod handlers;
 mod http;
 mod render;
@@ -739,6 +740,38 @@ impl FakeGitHub {
         handlers::add_review(&mut self.state(), repo, pr, user, state, "")
     }
 
+    /// Register a GitHub App with the public half of `pem` (a PKCS#1 RSA
+    /// private key).
+    pub fn register_app(&self, app_id: u64, pem: &str) {
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
+            .expect("PEM body");
+        let pair = ring::signature::RsaKeyPair::from_der(&der).expect("an RSA key");
+        use ring::signature::KeyPair as _;
+        self.state().apps.push(apps::App {
+            id: app_id,
+            public_key: pair.public_key().as_ref().to_vec(),
+        });
+    }
+
+    /// Install App `app_id` on `account` for `repos`; the installation id.
+    pub fn install_app(&self, app_id: u64, account: &str, repos: &[&str]) -> u64 {
+        let mut st = self.state();
+        let id = st.next_id();
+        st.installations.push(apps::Installation {
+            id,
+            app_id,
+            account: account.to_string(),
+            repos: repos.iter().map(|r| r.to_string()).collect(),
+        });
+        id
+    }
+
+    /// The installation tokens minted so far.
+    pub fn minted_tokens(&self) -> Vec<apps::MintedToken> {
+        self.state().minted.clone()
+    }
+
     /// A review with a body (e.g. one that quotes an approval command).
     pub fn add_review_with_body(
         &self,
@@ -1187,7 +1220,27 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             problems.push(format!("request outside the API prefix {:?}", inner.prefix));
             break 'outcome Outcome::error(404, "Not Found");
         }
+        st.current_app = None;
+        if let Some(jwt) = req
+            .header("authorization")
+            .and_then(header_token)
+            .filter(|t| t.starts_with("eyJ"))
+        {
+            match apps::verify_jwt(&st, jwt) {
+                Ok(_) if !apps::jwt_may_call(&path) => {
+                    problems.push(format!("an App's JWT was used for {path}; it may only call the App's endpoints (use an installation token)"));
+                    break 'outcome Outcome::error(401, "A JSON web token could not be decoded");
+                }
+                Ok(app) => st.current_app = Some(app),
+                Err(why) => {
+                    problems.push(format!("bad App JWT: {why}"));
+                    break 'outcome Outcome::error(401, "A JSON web token could not be decoded");
+                }
+            }
+        }
+        let jwt_ok = st.current_app.is_some();
         match check_scoped_token(&st, req.header("authorization"), &path, &mut problems) {
+            _ if jwt_ok => {}
             Some(Ok(())) => {}
             Some(Err(outcome)) => break 'outcome outcome,
             None => {

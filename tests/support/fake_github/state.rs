@@ -154,6 +154,13 @@ pub(crate) struct State {
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
     /// `pending`).
     pub teams: BTreeMap<String, Vec<(String, String)>>,
+    /// Registered GitHub Apps, their installations and the installation
+    /// tokens minted; `current_app` is the App whose JWT the request being
+    /// served carries.
+    pub apps: Vec<super::apps::App>,
+    pub installations: Vec<super::apps::Installation>,
+    pub minted: Vec<super::apps::MintedToken>,
+    pub current_app: Option<u64>,
     /// Sent as `github-authentication-token-expiration` on every answer.
     pub token_expiration: Option<String>,
     /// Old name (key as in [`repo_key`]) → new `owner/name`: requests for
@@ -189,6 +196,10 @@ impl State {
             violations: Vec::new(),
             rate_limit_used: 0,
             teams: BTreeMap::new(),
+            apps: Vec::new(),
+            installations: Vec::new(),
+            minted: Vec::new(),
+            current_app: None,
             token_expiration: None,
             renamed: BTreeMap::new(),
         }

@@ -1,0 +1,203 @@
+//! GitHub App authentication. With `FLEETFORM_APP_ID` and
+//! `FLEETFORM_APP_PRIVATE_KEY` (and no PAT), a dispatched job signs a JWT,
+//! finds the App's installation on the customer's repository and works
+//! with an installation token restricted to that one repository and the
+//! permissions the command needs. The fake GitHub verifies the JWT with
+//! the App's public key, lets it call only the App's endpoints, and
+//! refuses the installation token anywhere but the repositories it was
+//! minted for: a job for acme cannot touch globex, although the App is
+//! installed on both.
+
+mod common;
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use std::process::Command;
+
+use serde_json::json;
+
+use common::{stderr, stdout};
+use world::{ok, World, ACME, MANAGER};
+
+const APP_ID: u64 = 4242;
+const GLOBEX: &str = "globex/globex-app";
+
+fn pem() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app/test-app.pem"),
+    )
+    .unwrap()
+}
+
+fn pr_dispatch(w: &World, event_type: &str) -> (serde_json::Value, u64) {
+    let sha = w.change_acme("feature", 5);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "five");
+    let d = common::signed(&json!({
+        "event_type": event_type,
+        "client_payload": {
+            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/feature",
+            "pr": pr, "event": "pull_request", "trigger_run_url": null,
+            "dispatch_id": "d-app", "files": ["infra/variables.yml"]
+        }
+    }));
+    (d, pr)
+}
+
+/// The manager's plan step with the App's settings instead of a PAT.
+fn plan_as_app(
+    w: &mut World,
+    d: &serde_json::Value,
+    pem: &str,
+) -> (std::process::Output, world::StepFiles) {
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .env_remove("FLEETFORM_TOKEN")
+        .env("FLEETFORM_APP_ID", APP_ID.to_string())
+        .env("FLEETFORM_APP_PRIVATE_KEY", pem)
+        .args(["plan", "--dispatch", "--env", "staging"])
+        .output()
+        .unwrap();
+    (out, files)
+}
+
+#[test]
+fn a_job_gets_a_token_for_its_customer_only() {
+    let mut w = World::new();
+    w.gh.register_app(APP_ID, &pem());
+    // One installation covering both customers: the restriction is
+    // fleetform's request, not the installation's reach.
+    w.gh.install_app(APP_ID, "customers-org", &[ACME, GLOBEX]);
+    let (d, pr) = pr_dispatch(&w, "fleetform-plan");
+    w.gh.reset_counters();
+    let (out, files) = plan_as_app(&mut w, &d, &pem());
+    ok(&out);
+    assert!(w.gh.violations().is_empty(), "{:?}", w.gh.violations());
+
+    // Exactly one token, for acme's repository, with the plan's permissions.
+    let minted = w.gh.minted_tokens();
+    assert_eq!(minted.len(), 1, "{minted:?}");
+    let t = &minted[0];
+    assert_eq!(t.repos, [ACME.to_ascii_lowercase()]);
+    assert_eq!(
+        t.permissions,
+        json!({ "contents": "read", "statuses": "write", "pull_requests": "write" })
+    );
+    // The JWT called the App's endpoints; everything else carried the
+    // installation token.
+    let requests = w.gh.requests();
+    let (app_calls, rest): (Vec<_>, Vec<_>) = requests
+        .iter()
+        .partition(|r| r.path.starts_with("/app/") || r.path.ends_with("/installation"));
+    assert_eq!(app_calls.len(), 2, "{app_calls:?}");
+    assert!(app_calls
+        .iter()
+        .all(|r| r.token().is_some_and(|t| t.starts_with("eyJ"))));
+    assert!(!rest.is_empty());
+    assert!(
+        rest.iter().all(|r| r.token() == Some(t.token.as_str())),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter()
+            .all(|r| r.path.starts_with(&format!("/repos/{ACME}/"))),
+        "{rest:?}"
+    );
+    assert!(w
+        .gh
+        .comments(ACME, pr)
+        .iter()
+        .any(|c| c.body.contains("fleetform plan")));
+
+    // Nothing shows the key or a token, except the lines that mask them.
+    let shown = format!(
+        "{}{}{}{}",
+        stdout(&out),
+        stderr(&out),
+        std::fs::read_to_string(&files.output).unwrap(),
+        files.summary()
+    );
+    let unmasked: String = shown
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        !unmasked.contains(&t.token),
+        "the installation token leaked"
+    );
+    assert!(!unmasked.contains("eyJ"), "a JWT leaked");
+    assert!(!unmasked.contains("PRIVATE KEY"), "the key leaked");
+    assert!(
+        shown.contains(&format!("::add-mask::{}", t.token)),
+        "the token is masked"
+    );
+
+    // The token itself is refused for globex.
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {}", t.token)])
+        .args(["-H", "Accept: application/vnd.github+json"])
+        .args(["-H", "X-GitHub-Api-Version: 2022-11-28"])
+        .arg(format!(
+            "{}/repos/{GLOBEX}/contents/infra/variables.yml",
+            w.gh.api_url()
+        ))
+        .output()
+        .expect("curl is installed");
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "403");
+    let refused = w.gh.take_violations();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+}
+
+#[test]
+fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
+    let mut w = World::new();
+    w.gh.register_app(APP_ID, &pem());
+    w.gh.install_app(APP_ID, "globex", &[GLOBEX]);
+    let (d, _) = pr_dispatch(&w, "fleetform-plan");
+    let (out, _) = plan_as_app(&mut w, &d, &pem());
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/installation") && err.contains("404"),
+        "{err}"
+    );
+    assert!(w.gh.minted_tokens().is_empty());
+
+    let broken = pem().replace("MII", "MIJ");
+    let (out, _) = plan_as_app(&mut w, &d, &broken);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("FLEETFORM_APP_PRIVATE_KEY is not an RSA private key"),
+        "{err}"
+    );
+    assert!(!err.contains("MIJ"), "the key is never quoted: {err}");
+
+    // A key of another App: GitHub refuses the JWT.
+    let other = String::from_utf8(
+        Command::new("openssl")
+            .args(["genrsa", "-traditional", "2048"])
+            .output()
+            .expect("openssl is installed (apt-get install openssl)")
+            .stdout,
+    )
+    .unwrap();
+    let (out, _) = plan_as_app(&mut w, &d, &other);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    let refused = w.gh.take_violations();
+    assert!(
+        refused.len() == 1 && format!("{refused:?}").contains("does not verify"),
+        "{refused:?}"
+    );
+}

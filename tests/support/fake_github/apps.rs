@@ -1,0 +1,197 @@
+//! GitHub Apps in the fake: registered Apps (their public keys), their
+//! installations, JWT checks, and installation tokens restricted to the
+//! repositories and permissions asked for ("Generating a JSON Web Token
+//! (JWT) for a GitHub App", "Create an installation access token for an
+//! app").
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use super::handlers::{Answer, Ctx};
+use super::render;
+use super::state::{repo_key, State};
+use super::util::{epoch_secs, rfc3339};
+
+/// A registered App.
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    pub id: u64,
+    /// RSAPublicKey DER.
+    pub public_key: Vec<u8>,
+}
+
+/// An App's installation on an account, for some of its repositories.
+#[derive(Debug, Clone)]
+pub(crate) struct Installation {
+    pub id: u64,
+    pub app_id: u64,
+    pub account: String,
+    /// `owner/name`, as given.
+    pub repos: Vec<String>,
+}
+
+/// An installation token the fake minted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedToken {
+    pub token: String,
+    pub installation_id: u64,
+    /// Lowercase `owner/name`.
+    pub repos: Vec<String>,
+    pub permissions: Value,
+}
+
+/// The App a bearer JWT was signed by, or what is wrong with it.
+pub(crate) fn verify_jwt(st: &State, jwt: &str) -> Result<u64, String> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, claims, sig] = parts.as_slice() else {
+        return Err("a JWT has three parts".into());
+    };
+    let decode = |p: &str| {
+        b64.decode(p)
+            .map_err(|_| "a JWT part is not base64url".to_string())
+    };
+    let header: Value = serde_json::from_slice(&decode(header)?).map_err(|e| e.to_string())?;
+    if header["alg"] != "RS256" {
+        return Err(format!("JWT alg must be RS256, not {}", header["alg"]));
+    }
+    let claims: Value = serde_json::from_slice(&decode(claims)?).map_err(|e| e.to_string())?;
+    let iss = match &claims["iss"] {
+        Value::String(s) => s
+            .parse::<u64>()
+            .map_err(|_| format!("iss {s} is not an App id"))?,
+        Value::Number(n) => n.as_u64().ok_or("iss is not an App id")?,
+        _ => return Err("JWT without iss".into()),
+    };
+    let app = st
+        .apps
+        .iter()
+        .find(|a| a.id == iss)
+        .ok_or(format!("no App {iss}"))?;
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        &app.public_key,
+    );
+    let signed = jwt.rsplit_once('.').map(|(s, _)| s).unwrap_or_default();
+    key.verify(signed.as_bytes(), &decode(sig)?)
+        .map_err(|_| "the JWT's signature does not verify with the App's key".to_string())?;
+    let (now, iat, exp) = (
+        epoch_secs() as i64,
+        claims["iat"].as_i64().ok_or("JWT without iat")?,
+        claims["exp"].as_i64().ok_or("JWT without exp")?,
+    );
+    if exp <= now || iat > now + 60 || exp - iat > 660 {
+        return Err(format!(
+            "JWT times out of bounds (iat {iat}, exp {exp}, now {now}; at most 10 minutes)"
+        ));
+    }
+    Ok(iss)
+}
+
+/// Paths a JWT may call: the App's own endpoints.
+pub(crate) fn jwt_may_call(path: &str) -> bool {
+    path.starts_with("/app/")
+        || path
+            .strip_prefix("/repos/")
+            .is_some_and(|r| r.split('/').count() == 3 && r.ends_with("/installation"))
+}
+
+/// `GET /repos/{owner}/{repo}/installation`.
+pub(crate) fn repo_installation(st: &mut State, ctx: &Ctx, repo: &str) -> Answer {
+    let Some(app) = st.current_app else {
+        return Answer::error(401, "A JSON web token could not be decoded");
+    };
+    let key = repo_key(repo);
+    let Some(inst) = st
+        .installations
+        .iter()
+        .find(|i| i.app_id == app && i.repos.iter().any(|r| repo_key(r) == key))
+        .cloned()
+    else {
+        return Answer::not_found();
+    };
+    let _ = ctx;
+    Answer::json(200, installation_json(st, &inst))
+}
+
+fn installation_json(st: &mut State, inst: &Installation) -> Value {
+    let api = st.api_url.clone();
+    let account = render::user(st, &inst.account);
+    json!({
+        "id": inst.id,
+        "account": account,
+        "repository_selection": "selected",
+        "access_tokens_url": format!("{api}/app/installations/{}/access_tokens", inst.id),
+        "repositories_url": format!("{api}/installation/repositories"),
+        "html_url": format!("{}/organizations/{}/settings/installations/{}", st.web_url, inst.account, inst.id),
+        "app_id": inst.app_id,
+        "target_id": 1,
+        "target_type": "Organization",
+        "permissions": { "contents": "read", "statuses": "write", "pull_requests": "write", "deployments": "write" },
+        "events": [],
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "single_file_name": null,
+        "app_slug": "fleetform-test",
+        "suspended_by": null,
+        "suspended_at": null,
+    })
+}
+
+/// `POST /app/installations/{installation_id}/access_tokens`.
+pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
+    let Some(app) = st.current_app else {
+        return Answer::error(401, "A JSON web token could not be decoded");
+    };
+    let id: u64 = ctx.param("installation_id").parse().unwrap_or(0);
+    let Some(inst) = st
+        .installations
+        .iter()
+        .find(|i| i.id == id && i.app_id == app)
+        .cloned()
+    else {
+        return Answer::not_found();
+    };
+    let body = ctx.body.cloned().unwrap_or(json!({}));
+    let owned = |name: &str| {
+        inst.repos
+            .iter()
+            .find(|r| {
+                r.split_once('/')
+                    .is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
+            })
+            .map(|r| repo_key(r))
+    };
+    let repos: Vec<String> = match body.get("repositories").and_then(Value::as_array) {
+        Some(names) => {
+            let mut out = Vec::new();
+            for n in names.iter().filter_map(Value::as_str) {
+                match owned(n) {
+                    Some(r) => out.push(r),
+                    None => return Answer::error(422, &format!("There is at least one repository that does not exist or is not accessible to the parent installation: {n}")),
+                }
+            }
+            out
+        }
+        None => inst.repos.iter().map(|r| repo_key(r)).collect(),
+    };
+    let n = st.next_id();
+    let token = format!("ghs_fakeinstallationtoken{n:012}");
+    let permissions = body.get("permissions").cloned().unwrap_or(json!({}));
+    st.scoped_tokens.push((token.clone(), repos.clone()));
+    st.minted.push(MintedToken {
+        token: token.clone(),
+        installation_id: id,
+        repos,
+        permissions: permissions.clone(),
+    });
+    Answer::json(
+        201,
+        json!({
+            "token": token,
+            "expires_at": rfc3339(epoch_secs() + 3600),
+            "permissions": permissions,
+            "repository_selection": "selected",
+        }),
+    )
+}
