@@ -439,3 +439,40 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
     assert!(usage(&[("GITHUB_TOKEN", gh.token())], &["--repo", "nope"]).contains("not owner/name"));
     assert!(usage(&[], &["--repo", MANAGER]).contains("no token"));
 }
+
+/// With a GitHub App configured, the App's installation on every active
+/// customer's repo is a must: a repo it is not installed on fails.
+#[test]
+fn the_app_must_be_installed_on_every_customer_repo() {
+    let gh = configured();
+    let pem = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app/test-app.pem"),
+    )
+    .unwrap();
+    gh.register_app(77, &pem);
+    gh.install_app(77, "acme-corp", &["acme-corp/acme-infra"]);
+    let fx = common::Fixture::new();
+    let app = [
+        ("FLEETFORM_APP_ID", "77".to_string()),
+        ("FLEETFORM_APP_PRIVATE_KEY", pem.clone()),
+    ];
+    let r = doctor(&gh, &fx, &app, &[]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        row(&r.stdout, "GitHub App on customer acme").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        row(&r.stdout, "GitHub App on customer globex").1,
+        "FAIL",
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("PRIVATE KEY") && !r.stderr.contains("PRIVATE KEY"));
+
+    gh.install_app(77, "globex", &["globex/globex-app"]);
+    let r = doctor(&gh, &fx, &app, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}

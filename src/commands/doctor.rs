@@ -97,17 +97,37 @@ async fn read_manager(gh: &GitHub, repo: &str, manager: &Manager) -> ManagerFact
 }
 
 /// How GitHub answers for every active customer's repo.
-async fn read_customers(gh: &GitHub, registry: &Registry) -> Vec<CustomerFacts> {
+async fn read_customers(
+    gh: &GitHub,
+    app: Option<&GitHub>,
+    registry: &Registry,
+) -> Vec<CustomerFacts> {
     let mut out = Vec::new();
     for c in registry.customers.iter().filter(|c| c.is_active()) {
         let Some(repo) = &c.repo else { continue };
+        let app_installed = match app {
+            Some(app) => Some(app.app_installed(repo).await.map_err(|e| e.to_string())),
+            None => None,
+        };
         out.push(CustomerFacts {
             slug: c.slug.clone(),
             repo: repo.clone(),
             reach: gh.repo_reach(repo).await,
+            app_installed,
         });
     }
     out
+}
+
+/// A client holding the GitHub App's JWT, when the App is configured.
+fn app_client(rt: &tokio::runtime::Runtime, api: &str, out: &Output) -> Result<Option<GitHub>> {
+    let Some(app) = crate::github::AppKey::from_env().map_err(|e| Error::Usage(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let jwt = app.jwt(crate::audit::now_unix())?;
+    out.mask(jwt.expose());
+    Ok(Some(GitHub::new(rt, api, Some(&jwt), false)?))
 }
 
 fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
@@ -119,9 +139,15 @@ fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
 }
 
 /// Reads everything and judges it.
-fn examine(settings: &Settings, manager: &Manager, registry: &Registry) -> Result<Report> {
+fn examine(
+    settings: &Settings,
+    manager: &Manager,
+    registry: &Registry,
+    out: &Output,
+) -> Result<Report> {
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
+    let app_gh = app_client(&rt, &api, out)?;
     let manager_gh = GitHub::new(&rt, &api, Some(&settings.manager_token), false)?;
     let customer_gh = match &settings.customer_token {
         Some(t) => Some(GitHub::new(&rt, &api, Some(t), false)?),
@@ -129,11 +155,17 @@ fn examine(settings: &Settings, manager: &Manager, registry: &Registry) -> Resul
     };
     let (manager_facts, customers) = rt.block_on(async {
         let m = read_manager(&manager_gh, &settings.repo, manager).await;
-        let c = read_customers(customer_gh.as_ref().unwrap_or(&manager_gh), registry).await;
+        let c = read_customers(
+            customer_gh.as_ref().unwrap_or(&manager_gh),
+            app_gh.as_ref(),
+            registry,
+        )
+        .await;
         (m, c)
     });
     let mut checks = doctor::manager_checks(manager, &manager_facts);
     checks.extend(customers.iter().map(doctor::customer_check));
+    checks.extend(customers.iter().filter_map(doctor::app_check));
     let now = crate::rollout::now() as i64;
     let mut tokens = vec![token_facts(
         if customer_gh.is_some() {
@@ -147,8 +179,9 @@ fn examine(settings: &Settings, manager: &Manager, registry: &Registry) -> Resul
         tokens.push(token_facts("customer token", gh));
     }
     checks.extend(tokens.iter().map(|t| doctor::token_check(t, now)));
-    let requests =
-        manager_gh.request_count() + customer_gh.as_ref().map_or(0, GitHub::request_count);
+    let requests = manager_gh.request_count()
+        + customer_gh.as_ref().map_or(0, GitHub::request_count)
+        + app_gh.as_ref().map_or(0, GitHub::request_count);
     Ok(Report::new(&settings.repo, checks, requests))
 }
 
@@ -159,7 +192,7 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
         out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let report = examine(&settings, &manager, &registry)?;
+    let report = examine(&settings, &manager, &registry, out)?;
     let ctx = crate::ci::RunContext::from_env();
     let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
     out.verbose(&format!("{} GitHub API request(s)", report.requests));

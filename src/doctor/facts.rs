@@ -94,6 +94,9 @@ pub struct CustomerFacts {
     pub slug: String,
     pub repo: String,
     pub reach: RepoReach,
+    /// With a GitHub App configured: whether it is installed on the repo
+    /// (`Err`: the question could not be asked); `None` without an App.
+    pub app_installed: Option<Result<bool, String>>,
 }
 
 /// One token and the expiry GitHub stated for it.

@@ -19,7 +19,7 @@ mod reach;
 use serde::Serialize;
 
 pub use manager::{expected_environments, manager_checks, secrets_needed};
-pub use reach::{customer_check, parse_expiration, token_check};
+pub use reach::{app_check, customer_check, parse_expiration, token_check};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -63,6 +63,22 @@ pub fn customer_check(c: &CustomerFacts) -> Check {
     }
 }
 
+/// With a GitHub App: it is installed on the customer's repo, or no
+/// installation token can be made for the customer's jobs.
+pub fn app_check(c: &CustomerFacts) -> Option<Check> {
+    let what = format!("GitHub App on customer {}", c.slug);
+    Some(match c.app_installed.as_ref()? {
+        Ok(true) => Check::pass(Level::Must, what, format!("installed on {}", c.repo)),
+        Ok(false) => Check::not_met(
+            Level::Must,
+            what,
+            format!("the App is not installed on {}", c.repo),
+            format!("install the App on {} (the customer installs it, or adds the repo to the installation)", c.repo),
+        ),
+        Err(e) => Check::unknown(Level::Must, what, e, "check FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY"),
+    })
+}
+
 /// `2026-12-01 10:00:00 UTC` (or with an offset such as `-0800`, as
 /// GitHub sometimes sends) in Unix seconds.
 pub fn parse_expiration(text: &str) -> Option<i64> {
@@ -145,6 +161,7 @@ mod tests {
             slug: "acme".into(),
             repo: "acme-corp/acme-infra".into(),
             reach,
+            app_installed: None,
         };
         let found = |name: &str, archived, permissions| RepoReach::Found {
             full_name: name.into(),

@@ -128,6 +128,22 @@ fn pem_body(pem: &str) -> Result<(&str, Vec<u8>), AppKeyError> {
 pub type Permissions = &'static [(&'static str, &'static str)];
 
 impl GitHub {
+    /// Whether the App (this client holds its JWT) is installed on `repo`.
+    pub async fn app_installed(&self, repo: &str) -> Result<bool, GitHubError> {
+        match self
+            .send(
+                Method::Get,
+                &format!("{}/installation", repo_path(repo)),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// An installation token for `repo` only, with `permissions` only.
     /// This client must hold the App's JWT.
     pub async fn installation_token(
