@@ -194,6 +194,7 @@ fn one_verdict_for_the_gates() {
         waived: false,
         skipped,
         detail: detail.into(),
+        ..GateResult::default()
     };
     s.gates = Some(Verdict {
         results: vec![

@@ -1,0 +1,324 @@
+//! Gates that run policy tools (`policies: … tools:`) on the plan JSON,
+//! against real terraform and real checkov (tests/install-checkov.sh), and
+//! fake tools for the timeout, a missing tool and the environment a tool
+//! gets.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{require_terraform, stderr, stdout, Fixture};
+use serde_json::Value;
+
+/// checkov from the repo's .venv or PATH; fails (never skips) without it.
+fn checkov() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/checkov");
+    if venv.is_file() {
+        return venv;
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("checkov"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "checkov is not installed ({} is missing and it is not on PATH); these tests run \
+                 it on real plans. Install it with `bash tests/install-checkov.sh` and run again",
+                venv.display()
+            )
+        })
+}
+
+/// The custom checks of tests/fixtures/checkov: CKV_FF_1 fails on the
+/// example fleet, CKV_FF_2 passes.
+fn checks_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/checkov")
+        .display()
+        .to_string()
+}
+
+/// A checkov tool entry running one check.
+fn checkov_tool(name: &str, check: &str, required: bool) -> String {
+    format!(
+        "      - name: {name}\n        kind: checkov\n        run: {}\n        args: [\"--external-checks-dir\", \"{}\", \"--check\", \"{check}\", \"--skip-download\"]\n        timeout: 5m\n        required: {required}\n",
+        checkov().display(),
+        checks_dir()
+    )
+}
+
+fn with_tools(fx: &Fixture, tools: &str) {
+    fx.append(
+        "manager/fleetform.yml",
+        &format!("\npolicies:\n  default:\n    tools:\n{tools}"),
+    );
+}
+
+/// `plan --json` for acme/staging: the gates' results.
+fn plan_gates(fx: &Fixture) -> Vec<Value> {
+    let out = fx
+        .fleetform()
+        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    rows[0]["summary"]["gates"]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no gates: {rows}"))
+}
+
+fn gate<'a>(gates: &'a [Value], name: &str) -> &'a Value {
+    gates
+        .iter()
+        .find(|g| g["gate"] == name)
+        .unwrap_or_else(|| panic!("no gate {name}: {gates:?}"))
+}
+
+fn apply(fx: &Fixture) -> std::process::Output {
+    fx.fleetform()
+        .args(["apply", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
+    require_terraform();
+    let fx = Fixture::new();
+    with_tools(
+        &fx,
+        &(checkov_tool("cidr", "CKV_FF_2", true) + &checkov_tool("owners", "CKV_FF_1", false)),
+    );
+    let gates = plan_gates(&fx);
+    let cidr = gate(&gates, "cidr");
+    assert_eq!(cidr["passed"], true, "{cidr}");
+    assert_eq!(cidr["detail"], "1 check(s) passed, no findings");
+    let owners = gate(&gates, "owners");
+    assert_eq!(owners["passed"], false, "{owners}");
+    assert_eq!(owners["advisory"], true, "{owners}");
+    let comment = fx.read("manager/.fleetform/out/acme/staging/comment.md");
+    assert!(comment.contains("**Gates: all pass**"), "{comment}");
+    assert!(
+        comment.contains("| ⚠️ | `owners` | 3 finding\\(s\\), 0 check\\(s\\) passed (advisory: does not block) |"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains(
+            "- `CKV_FF_1` on `terraform_data.network`: Ensure the resource's tags name an owner"
+        ),
+        "{comment}"
+    );
+    let out = apply(&fx);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_required_checkov_finding_blocks_the_apply() {
+    require_terraform();
+    let fx = Fixture::new();
+    with_tools(&fx, &checkov_tool("owners", "CKV_FF_1", true));
+    let gates = plan_gates(&fx);
+    let owners = gate(&gates, "owners");
+    assert_eq!(owners["passed"], false, "{owners}");
+    assert!(owners.get("advisory").is_none(), "{owners}");
+    let findings = owners["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 3, "{owners}");
+    assert!(findings
+        .iter()
+        .all(|f| f["check"] == "CKV_FF_1"
+            && f["title"] == "Ensure the resource's tags name an owner"));
+    let comment = fx.read("manager/.fleetform/out/acme/staging/comment.md");
+    assert!(
+        comment.contains("**Gates: blocked by `owners`**"),
+        "{comment}"
+    );
+    let out = apply(&fx);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("policy gates block the apply: owners (3 finding(s)"),
+        "{text}"
+    );
+}
+
+/// A fake tool: a shell script in the manager repo.
+fn fake_tool(fx: &Fixture, name: &str, body: &str) {
+    fx.write(
+        &format!("manager/tools/{name}"),
+        &format!("#!/bin/sh\n{body}\n"),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let p = fx.path(&format!("manager/tools/{name}"));
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn a_tool_past_its_timeout_is_killed_and_fails_its_gate() {
+    require_terraform();
+    let fx = Fixture::new();
+    fake_tool(&fx, "slow", "sleep 60\necho '[]'");
+    with_tools(
+        &fx,
+        "      - { name: slow, kind: conftest, run: tools/slow, timeout: 1s }\n",
+    );
+    let started = Instant::now();
+    let gates = plan_gates(&fx);
+    assert!(started.elapsed() < Duration::from_secs(50), "not killed");
+    let slow = gate(&gates, "slow");
+    assert_eq!(slow["passed"], false, "{slow}");
+    assert_eq!(
+        slow["detail"],
+        "killed after its timeout of 1s; raise `timeout` or make the check faster"
+    );
+}
+
+#[test]
+fn a_missing_tool_fails_when_required_and_warns_when_advisory() {
+    require_terraform();
+    let fx = Fixture::new();
+    with_tools(
+        &fx,
+        "      - { name: scan, kind: checkov, run: no-such-checkov-here }\n      - { name: opa, kind: conftest, run: tools/absent, required: false }\n",
+    );
+    let gates = plan_gates(&fx);
+    let scan = gate(&gates, "scan");
+    assert_eq!(scan["passed"], false, "{scan}");
+    assert!(scan.get("advisory").is_none(), "{scan}");
+    let detail = scan["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("`checkov` is not installed (not found: no-such-checkov-here); install it with `pip install checkov`"),
+        "{detail}"
+    );
+    let opa = gate(&gates, "opa");
+    assert_eq!(opa["advisory"], true, "{opa}");
+    assert!(
+        opa["detail"]
+            .as_str()
+            .unwrap()
+            .contains("https://www.conftest.dev/install/"),
+        "{opa}"
+    );
+    let comment = fx.read("manager/.fleetform/out/acme/staging/comment.md");
+    assert!(
+        comment.contains("**Gates: blocked by `scan`**"),
+        "{comment}"
+    );
+}
+
+#[test]
+fn a_tool_gets_the_plan_json_and_no_credentials() {
+    require_terraform();
+    let fx = Fixture::new();
+    let seen = fx.path("seen");
+    fake_tool(
+        &fx,
+        "conftest",
+        &format!(
+            "env > '{0}/env'\nfor a in \"$@\"; do echo \"$a\"; done > '{0}/args'\ncp \"$5\" '{0}/plan.json'\n\
+             printf '%s' '[{{\"namespace\":\"main\",\"successes\":1,\"failures\":[{{\"msg\":\"::error::no owner\\n@team\",\"metadata\":{{\"details\":{{\"resource\":\"terraform_data.network\"}}}}}}]}}]'\nexit 1",
+            seen.display()
+        ),
+    );
+    std::fs::create_dir_all(&seen).unwrap();
+    fx.write("manager/policy/main.rego", "package main\n");
+    with_tools(
+        &fx,
+        "      - { name: opa, kind: conftest, run: tools/conftest, policy: policy }\n",
+    );
+    let out = fx
+        .fleetform()
+        .env("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
+        .env("GITHUB_TOKEN", "ghs_secret")
+        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let env = std::fs::read_to_string(seen.join("env")).unwrap();
+    for secret in [
+        "aws-secret-value",
+        "ghs_secret",
+        common::DISPATCH_SECRET,
+        common::ARTIFACT_KEY,
+    ] {
+        assert!(!env.contains(secret), "{env}");
+    }
+    assert!(env.contains("PATH="), "{env}");
+    let args: Vec<String> = std::fs::read_to_string(seen.join("args"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(args[..4], ["test", "--no-color", "--output", "json"]);
+    assert_eq!(args[5], "-p");
+    assert!(args[6].ends_with("/manager/policy"), "{args:?}");
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(seen.join("plan.json")).unwrap()).unwrap();
+    assert!(plan["resource_changes"].is_array(), "{plan}");
+    // The plan JSON went with the working copy.
+    let out_dir = fx.path("manager/.fleetform/out/acme/staging");
+    let leftovers: Vec<_> = walk(&out_dir)
+        .into_iter()
+        .filter(|p| p.ends_with("plan.json"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The tool's text is one line and inert in the comment.
+    let comment = fx.read("manager/.fleetform/out/acme/staging/comment.md");
+    assert!(
+        comment.contains("- `main` on `terraform_data.network`: ::error::no owner @\u{200b}team\n"),
+        "{comment}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn tool_settings_are_checked_at_their_line() {
+    let fx = Fixture::new();
+    with_tools(
+        &fx,
+        "      - name: scan\n        kind: checkov\n        timeout: soon\n",
+    );
+    let line = fx.read("manager/fleetform.yml").lines().count();
+    let out = fx.fleetform().arg("validate").output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains(&format!(
+            "fleetform.yml:{line}:18: `soon` is not a duration like 90s, 5m or 1h"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let fx = Fixture::new();
+    with_tools(&fx, "      - { name: scan, kind: trivy }\n");
+    let out = fx.fleetform().arg("validate").output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("trivy"), "{}", stderr(&out));
+}
