@@ -170,13 +170,18 @@ fn fake_tool(fx: &Fixture, name: &str, body: &str) {
 }
 
 #[test]
-fn a_tool_past_its_timeout_is_killed_and_fails_its_gate() {
+fn a_tool_past_its_timeout_or_failing_without_findings_fails_its_gate() {
     require_terraform();
     let fx = Fixture::new();
     fake_tool(&fx, "slow", "sleep 60\necho '[]'");
+    fake_tool(
+        &fx,
+        "broken",
+        "echo '[]'\necho 'policy: rego_parse_error' >&2\nexit 2",
+    );
     with_tools(
         &fx,
-        "      - { name: slow, kind: conftest, run: tools/slow, timeout: 1s }\n",
+        "      - { name: slow, kind: conftest, run: tools/slow, timeout: 1s }\n      - { name: broken, kind: conftest, run: tools/broken }\n",
     );
     let started = Instant::now();
     let gates = plan_gates(&fx);
@@ -186,6 +191,13 @@ fn a_tool_past_its_timeout_is_killed_and_fails_its_gate() {
     assert_eq!(
         slow["detail"],
         "killed after its timeout of 1s; raise `timeout` or make the check faster"
+    );
+    // A failing exit without findings is no pass.
+    let broken = gate(&gates, "broken");
+    assert_eq!(broken["passed"], false, "{broken}");
+    assert_eq!(
+        broken["detail"],
+        "exited with 2 but reported no findings; stderr: policy: rego_parse_error"
     );
 }
 

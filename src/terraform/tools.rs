@@ -130,23 +130,22 @@ fn read_capped(mut f: std::fs::File) -> std::io::Result<String> {
 }
 
 /// The report on stdout, read by the tool's kind. Both tools exit 1 when
-/// checks fail, so the exit code decides nothing while the report reads;
-/// when it does not, the reason and the end of stderr say why.
+/// checks fail, so a report with findings counts whatever the exit code;
+/// a report that does not read, or a failing exit without findings, is a
+/// failed run, with the end of stderr saying why.
 fn read_report(tool: &Tool, code: i32, out: std::fs::File, err: std::fs::File) -> ToolOutcome {
     let stdout = read_capped(out).unwrap_or_default();
-    match parse(tool.kind, &stdout) {
-        Ok(outcome) => outcome,
-        Err(why) => {
-            let stderr = read_capped(err).unwrap_or_default();
-            let tail: String = {
-                let chars: Vec<char> = stderr.trim().chars().collect();
-                chars[chars.len().saturating_sub(300)..].iter().collect()
-            };
-            ToolOutcome::Failed {
-                reason: format!(
-                    "exited with {code} and no report that reads: {why}; stderr: {tail}"
-                ),
-            }
+    let why = match parse(tool.kind, &stdout) {
+        Ok(ToolOutcome::Ran { failed: 0, .. }) if code != 0 => {
+            format!("exited with {code} but reported no findings")
         }
+        Ok(outcome) => return outcome,
+        Err(why) => format!("exited with {code} and no report that reads: {why}"),
+    };
+    let stderr = read_capped(err).unwrap_or_default();
+    let chars: Vec<char> = stderr.trim().chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(300)..].iter().collect();
+    ToolOutcome::Failed {
+        reason: format!("{why}; stderr: {tail}"),
     }
 }
