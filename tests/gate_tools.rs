@@ -4,6 +4,9 @@
 //! gets.
 
 mod common;
+mod support;
+#[path = "support/world.rs"]
+mod world;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -333,4 +336,94 @@ fn tool_settings_are_checked_at_their_line() {
     let out = fx.fleetform().arg("validate").output().unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("trivy"), "{}", stderr(&out));
+}
+
+/// On the GitHub path: a required tool's findings block the commit status
+/// and are listed in the PR comment; the waiver label waives them like any
+/// gate, and the apply (from the sealed plan) goes through with the
+/// findings recorded at plan time.
+#[test]
+fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
+    let mut w = world::World::new();
+    fake_tool(
+        &w.fx,
+        "conftest",
+        "printf '%s' '[{\"namespace\":\"main\",\"successes\":2,\"failures\":[{\"msg\":\"network needs an owner tag\",\"metadata\":{\"details\":{\"resource\":\"terraform_data.network\"}}}]}]'\nexit 1",
+    );
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\npolicies:\n  environments:\n    staging:\n      waiver_label: fleetform-override\n      tools:\n        - { name: opa, kind: conftest, run: tools/conftest }\n",
+    );
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(world::ACME, "feature", "main", "x");
+    world::ok(&w.trigger_pr(world::ACME, pr, "feature", &sha).0);
+    let (out, _) = w.plan_latest("staging");
+    world::ok(&out);
+    let status = |w: &world::World| {
+        let s =
+            w.gh.status_of(world::ACME, &sha, "infra/terraform-deploy/staging")
+                .unwrap();
+        (s.state, s.description.unwrap_or_default())
+    };
+    assert_eq!(
+        status(&w),
+        (
+            "failure".into(),
+            "staging: +3 ~0 -0 · blocked by opa".into()
+        )
+    );
+    let c = w.gh.comments(world::ACME, pr).pop().unwrap();
+    assert!(
+        c.body
+            .contains("| ❌ | `opa` | 1 finding\\(s\\), 2 check\\(s\\) passed |"),
+        "{}",
+        c.body
+    );
+    assert!(
+        c.body
+            .contains("- `main` on `terraform_data.network`: network needs an owner tag"),
+        "{}",
+        c.body
+    );
+    w.gh.add_label(world::ACME, pr, "fleetform-override");
+    let (out, _) = w.plan_latest("staging");
+    world::ok(&out);
+    assert_eq!(
+        status(&w),
+        (
+            "success".into(),
+            "staging: +3 ~0 -0 · gates waived (fleetform-override)".into()
+        )
+    );
+    // Merged with the label: the push's plan is waived and applies.
+    let merged = w.gh.merge_pr(world::ACME, pr);
+    world::ok(
+        &w.trigger_push(
+            world::ACME,
+            &merged,
+            &format!("Merge pull request #{pr} from acme-corp/feature"),
+        )
+        .0,
+    );
+    let (out, files) = w.plan_latest("staging");
+    world::ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    // Without the label the recorded finding refuses the apply.
+    w.gh.remove_label(world::ACME, pr, "fleetform-override");
+    let (out, _) = w.apply_latest("staging", &digest);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("policy gates block the apply: opa (1 finding(s)"),
+        "{}",
+        stderr(&out)
+    );
+    w.gh.add_label(world::ACME, pr, "fleetform-override");
+    let (out, _) = w.apply_latest("staging", &digest);
+    world::ok(&out);
+    assert!(w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .exists());
+    w.gh.assert_clean();
 }
