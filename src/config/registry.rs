@@ -111,11 +111,7 @@ impl TokenInfo {
 /// characters, or what looks like the token itself.
 pub fn token_name_problem(name: &str) -> Option<String> {
     let n = name.trim();
-    if n.is_empty() || name.chars().count() > TOKEN_NAME_MAX || name.chars().any(char::is_control) {
-        return Some(format!(
-            "the token's name is 1-{TOKEN_NAME_MAX} characters on one line, as GitHub shows it"
-        ));
-    }
+    // Checked first: a pasted token is also too long for a name.
     let secretish = [
         "ghp_",
         "github_pat_",
@@ -129,6 +125,11 @@ pub fn token_name_problem(name: &str) -> Option<String> {
         return Some(
             "this looks like the token itself; record only its name (never its value), and have the customer replace the token: it was exposed".into(),
         );
+    }
+    if n.is_empty() || name.chars().count() > TOKEN_NAME_MAX || name.chars().any(char::is_control) {
+        return Some(format!(
+            "the token's name is 1-{TOKEN_NAME_MAX} characters on one line, as GitHub shows it"
+        ));
     }
     None
 }
