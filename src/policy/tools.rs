@@ -35,6 +35,16 @@ pub const MAX_FINDINGS: usize = 50;
 /// Characters kept of one piece of a tool's text.
 const MAX_TEXT: usize = 200;
 
+/// The names of the gates that are not tools (a tool may not take one).
+const BUILT_IN_GATES: &[&str] = &[
+    "max_destroy",
+    "max_replace",
+    "forbidden_resource_types",
+    "required_labels",
+    "required_approvals",
+    "apply_windows",
+];
+
 /// Which tool, and so how it is called and how its output reads.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -127,6 +137,15 @@ pub fn check(tools: &[Tool]) -> Result<(), (String, String)> {
             return Err((
                 at("name"),
                 "a tool needs a short name (1 to 64 characters)".into(),
+            ));
+        }
+        if BUILT_IN_GATES.contains(&t.name.as_str()) {
+            return Err((
+                at("name"),
+                format!(
+                    "`{}` is a built-in gate's name; name the tool after what it checks",
+                    t.name
+                ),
             ));
         }
         if tools[..i].iter().any(|o| o.name == t.name) {
@@ -560,7 +579,13 @@ mod tests {
             "/tools/1/name"
         );
         t.policy = Some("policy".into());
-        assert_eq!(check(&[t]).unwrap_err().0, "/tools/0/policy");
+        assert_eq!(
+            check(std::slice::from_ref(&t)).unwrap_err().0,
+            "/tools/0/policy"
+        );
+        t.policy = None;
+        t.name = "max_destroy".into();
+        assert!(check(&[t]).unwrap_err().1.contains("built-in gate"));
     }
 
     #[test]
