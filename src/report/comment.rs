@@ -320,11 +320,15 @@ pub fn gates(v: &Verdict) -> String {
     s
 }
 
+/// Findings listed per tool in the comment (the rest are counted), so a
+/// noisy tool leaves room for the plan.
+const FINDINGS_SHOWN: usize = 20;
+
 /// A policy tool's findings under the gates' table: check, resource and
 /// title, all of it the tool's (untrusted) text, escaped.
 fn findings(r: &GateResult) -> String {
     let mut s = format!("\n**{} findings**\n\n", md_code(&r.gate));
-    for f in &r.findings {
+    for f in r.findings.iter().take(FINDINGS_SHOWN) {
         let on = f
             .resource
             .as_deref()
@@ -334,6 +338,12 @@ fn findings(r: &GateResult) -> String {
             "- {}{on}: {}\n",
             md_code(&f.check),
             md_escape(&f.title)
+        ));
+    }
+    if r.findings.len() > FINDINGS_SHOWN {
+        s.push_str(&format!(
+            "- … {} more listed in the plan's `summary.json`\n",
+            r.findings.len() - FINDINGS_SHOWN
         ));
     }
     s
