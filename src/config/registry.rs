@@ -428,3 +428,34 @@ impl Registry {
         c.path.as_ref().map(|p| base.join(p))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_states_around_the_warning_window() {
+        let t = TokenInfo {
+            name: "fleetform-dispatch".into(),
+            expires: "2027-03-01".into(),
+        };
+        let on = |d: &str| t.state(d.parse().unwrap());
+        assert_eq!(on("2027-01-29"), Some(TokenState::Valid(31)));
+        assert_eq!(on("2027-01-30"), Some(TokenState::Expiring(30)));
+        assert_eq!(on("2027-03-01"), Some(TokenState::Expiring(0)));
+        assert_eq!(on("2027-03-02"), Some(TokenState::Expired(1)));
+        let bad = TokenInfo {
+            expires: "2027-02-30".into(),
+            ..t.clone()
+        };
+        assert_eq!(bad.state("2027-01-01".parse().unwrap()), None);
+        assert!(!is_real_date("2027-02-30") && is_real_date("2028-02-29"));
+        assert!(token_name_problem("fleetform-dispatch").is_none());
+        assert!(token_name_problem(" ").is_some());
+        assert!(token_name_problem(&"x".repeat(41)).is_some());
+        assert!(token_name_problem("a\nb").is_some());
+        assert!(token_name_problem("github_pat_11AAA")
+            .unwrap()
+            .contains("token itself"));
+    }
+}
