@@ -427,3 +427,30 @@ fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
         .exists());
     w.gh.assert_clean();
 }
+
+/// A drift check judges no plan: it runs no policy tools; a plan does.
+#[test]
+fn drift_checks_run_no_tools() {
+    require_terraform();
+    let fx = Fixture::new();
+    let marker = fx.path("ran");
+    fake_tool(
+        &fx,
+        "conftest",
+        &format!("touch '{}'\necho '[]'", marker.display()),
+    );
+    with_tools(
+        &fx,
+        "      - { name: opa, kind: conftest, run: tools/conftest }\n",
+    );
+    let out = fx
+        .fleetform()
+        .args(["drift", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 4)), "{}", stderr(&out));
+    assert!(!marker.exists(), "drift ran a policy tool");
+    let gates = plan_gates(&fx);
+    assert_eq!(gate(&gates, "opa")["passed"], true);
+    assert!(marker.exists(), "the plan ran no policy tool");
+}

@@ -125,6 +125,9 @@ pub struct PlanRequest<'a> {
     /// Needed products whose plans here change outputs (see
     /// [`crate::terraform::summary::ProductFacts::awaiting`]).
     pub awaiting: Vec<String>,
+    /// Run the policy tools of `policies` on the plan (false for drift
+    /// checks, which judge no plan).
+    pub policy_tools: bool,
 }
 
 /// A finished plan.
@@ -196,7 +199,10 @@ impl Engine<'_> {
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let (has_changes, json, plan_text) = result?;
-        let tools = self.run_tools(env, &ws, &json)?;
+        let tools = match req.policy_tools {
+            true => self.run_tools(env, &ws, &json)?,
+            false => Vec::new(),
+        };
         let mut summary = self.summarise(req, &plan_path, &json, has_changes, tools)?;
         summary.product = self.manager.product.clone().map(|name| ProductFacts {
             name,
