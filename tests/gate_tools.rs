@@ -32,21 +32,25 @@ fn checkov() -> PathBuf {
         })
 }
 
-/// The custom checks of tests/fixtures/checkov: CKV_FF_1 fails on the
-/// example fleet, CKV_FF_2 passes.
-fn checks_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/checkov")
-        .display()
-        .to_string()
+/// Copies the custom checks of tests/fixtures/checkov into the manager
+/// repo as `checks/` (CKV_FF_1 fails on the example fleet, CKV_FF_2
+/// passes), where checkov's byte code stays out of the source tree.
+fn install_checks(fx: &Fixture) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/checkov");
+    for f in ["__init__.py", "owner_tag.py"] {
+        fx.write(
+            &format!("manager/checks/{f}"),
+            &std::fs::read_to_string(from.join(f)).unwrap(),
+        );
+    }
 }
 
-/// A checkov tool entry running one check.
+/// A checkov tool entry running one check; `checks` is relative to
+/// fleetform.yml, as `args` paths are.
 fn checkov_tool(name: &str, check: &str, required: bool) -> String {
     format!(
-        "      - name: {name}\n        kind: checkov\n        run: {}\n        args: [\"--external-checks-dir\", \"{}\", \"--check\", \"{check}\", \"--skip-download\"]\n        timeout: 5m\n        required: {required}\n",
+        "      - name: {name}\n        kind: checkov\n        run: {}\n        args: [\"--external-checks-dir\", \"checks\", \"--check\", \"{check}\", \"--skip-download\"]\n        timeout: 5m\n        required: {required}\n",
         checkov().display(),
-        checks_dir()
     )
 }
 
@@ -96,6 +100,7 @@ fn apply(fx: &Fixture) -> std::process::Output {
 fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
     require_terraform();
     let fx = Fixture::new();
+    install_checks(&fx);
     with_tools(
         &fx,
         &(checkov_tool("cidr", "CKV_FF_2", true) + &checkov_tool("owners", "CKV_FF_1", false)),
@@ -133,6 +138,7 @@ fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
 fn a_required_checkov_finding_blocks_the_apply() {
     require_terraform();
     let fx = Fixture::new();
+    install_checks(&fx);
     with_tools(&fx, &checkov_tool("owners", "CKV_FF_1", true));
     let gates = plan_gates(&fx);
     let owners = gate(&gates, "owners");
