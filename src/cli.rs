@@ -361,8 +361,16 @@ pub enum CustomersCommand {
         /// Date added (default: today, UTC).
         #[arg(long)]
         date: Option<String>,
+        /// The name of the token the customer created for the manager
+        /// (`MANAGER_REPO_PAT`), as GitHub shows it; never its value.
+        #[arg(long, requires = "token_expires")]
+        token_name: Option<String>,
+        /// That token's expiry date, YYYY-MM-DD (`customers list` flags it
+        /// 30 days ahead).
+        #[arg(long, requires = "token_name")]
+        token_expires: Option<String>,
     },
-    /// List customers.
+    /// List customers (tokens expiring within 30 days or expired are flagged).
     List {
         #[arg(long)]
         json: bool,
@@ -373,7 +381,9 @@ pub enum CustomersCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Mark a customer revoked (never deleted; its state is kept).
+    /// Mark a customer revoked (never deleted; its state is kept) and print
+    /// what to delete where: the secrets in the customer's repo, its token,
+    /// and what the manager holds for it.
     Revoke {
         slug: String,
         #[arg(long)]

@@ -65,6 +65,11 @@ if [ ! -x .venv/bin/moto_server ]; then
   echo "moto_server not in .venv yet: installing it (tests/install-moto.sh)"
   bash tests/install-moto.sh
 fi
+# checkov for the policy tool gates (tests/gate_tools.rs).
+if [ ! -x .venv/bin/checkov ]; then
+  echo "checkov not in .venv yet: installing it (tests/install-checkov.sh)"
+  bash tests/install-checkov.sh
+fi
 
 echo "==> cargo test"
 cargo test --locked --workspace --all-targets

@@ -198,6 +198,7 @@ fn one_verdict_for_the_gates() {
         waived: false,
         skipped,
         detail: detail.into(),
+        ..GateResult::default()
     };
     s.gates = Some(Verdict {
         results: vec![
@@ -239,6 +240,54 @@ fn one_verdict_for_the_gates() {
     // A pipe in a reason stays in its cell.
     assert!(c.contains("aws\\_iam\\_role.x \\| y |"), "{c}");
     insta::assert_snapshot!("comment_blocked_gates", c);
+}
+
+#[test]
+fn tool_findings_are_listed_escaped_and_capped() {
+    use fleetform::policy::verdict::Finding;
+    let mut s = destructive();
+    let findings: Vec<Finding> = (0..25)
+        .map(|i| Finding {
+            check: format!("CKV_X_{i}"),
+            resource: Some(format!("aws_s3_bucket.b{i}")),
+            title: "<b>@team</b> [link](http://x) | `tick`".into(),
+        })
+        .collect();
+    s.gates = Some(Verdict {
+        results: vec![
+            GateResult {
+                gate: "checkov".into(),
+                detail: "25 finding(s), 3 check(s) passed".into(),
+                findings: findings.clone(),
+                tool: true,
+                ..GateResult::default()
+            },
+            GateResult {
+                gate: "opa".into(),
+                detail: "1 finding(s), 0 check(s) passed".into(),
+                findings: findings[..1].to_vec(),
+                advisory: true,
+                tool: true,
+                ..GateResult::default()
+            },
+        ],
+        waiver: None,
+    });
+    let c = render(&s, "x", PLAN);
+    assert!(c.contains("**Gates: blocked by `checkov`**"), "{c}");
+    assert!(
+        c.contains(
+            "| ⚠️ | `opa` | 1 finding\\(s\\), 0 check\\(s\\) passed (advisory: does not block) |"
+        ),
+        "{c}"
+    );
+    assert!(c.contains("**`checkov` findings**"), "{c}");
+    assert!(c.contains("- `CKV_X_19` on `aws_s3_bucket.b19`: &lt;b&gt;@\u{200b}team&lt;/b&gt; \\[link\\]\\(http://x\\) \\| \\`tick\\`\n"), "{c}");
+    assert!(!c.contains("CKV_X_20"), "{c}");
+    assert!(
+        c.contains("- … 5 more listed in the plan's `summary.json`"),
+        "{c}"
+    );
 }
 
 #[test]

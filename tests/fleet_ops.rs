@@ -198,6 +198,248 @@ fn customers_revoke_marks_and_keeps() {
     assert!(stdout(&out).contains("already revoked"));
 }
 
+/// 2026-11-20T00:00:00Z, for the token expiry flags.
+const NOW_2026_11_20: &str = "1795132800";
+
+/// Records tokens for the example customers: acme's expired, globex's
+/// expires in 10 days, initech's (revoked) expired but is not flagged.
+fn with_tokens(fx: &Fixture) {
+    let text = fx
+        .read("manager/customers.yml")
+        .replace(
+            "    added: 2026-01-15\n",
+            "    added: 2026-01-15\n    token: {name: fleetform-dispatch, expires: 2026-11-01}\n",
+        )
+        .replace(
+            "    added: 2026-03-02\n",
+            "    added: 2026-03-02\n    token:\n      name: globex manager token\n      expires: 2026-11-30\n",
+        )
+        .replace(
+            "    added: 2025-11-20\n",
+            "    added: 2025-11-20\n    token: {name: old, expires: 2026-10-01}\n",
+        );
+    fx.write("manager/customers.yml", &text);
+}
+
+#[test]
+fn customers_list_flags_tokens_that_expire_soon_or_did() {
+    let fx = Fixture::new();
+    with_tokens(&fx);
+    let out = fx
+        .fleetform()
+        .env("FLEETFORM_NOW", NOW_2026_11_20)
+        .args([
+            "customers",
+            "add",
+            "hooli",
+            "--repo",
+            "hooli/platform",
+            "--contact",
+            "ops@hooli.example",
+            "--env",
+            "staging",
+            "--date",
+            "2026-11-21",
+            "--token-name",
+            "fleetform: \"hooli\"",
+            "--token-expires",
+            "2027-03-01",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        fx.read("manager/customers.yml").ends_with(
+            "    added: 2026-11-21\n    token:\n      name: \"fleetform: \\\"hooli\\\"\"\n      expires: 2027-03-01\n"
+        ),
+        "{}",
+        fx.read("manager/customers.yml")
+    );
+    let list = |args: &[&str]| {
+        let out = fx
+            .fleetform()
+            .env("FLEETFORM_NOW", NOW_2026_11_20)
+            .args(["customers", "list"])
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&out);
+        out
+    };
+    let out = list(&[]);
+    insta::assert_snapshot!("customers_list_tokens", stdout(&out));
+    assert!(
+        stderr(&out).contains("the tokens of acme, globex expire within 30 days or have expired"),
+        "{}",
+        stderr(&out)
+    );
+    let json: Value = serde_json::from_slice(&list(&["--json"]).stdout).unwrap();
+    assert_eq!(json[0]["token"]["name"], "fleetform-dispatch");
+    assert_eq!(
+        json[0]["token_state"],
+        serde_json::json!({"state": "expired", "days": 19})
+    );
+    assert_eq!(
+        json[1]["token_state"],
+        serde_json::json!({"state": "expiring", "days": 10})
+    );
+    assert_eq!(
+        json[3]["token_state"],
+        serde_json::json!({"state": "valid", "days": 101})
+    );
+    let out = fx
+        .fleetform()
+        .env("FLEETFORM_NOW", NOW_2026_11_20)
+        .args(["customers", "show", "globex"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stdout(&out)
+            .contains("token         globex manager token 2026-11-30 (expires in 10 days)\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn token_records_are_checked_at_their_line() {
+    for (entry, at, expect) in [
+        (
+            "{name: \"\", expires: 2027-01-01}",
+            ":12:19:",
+            "1-40 characters",
+        ),
+        (
+            "{name: x, expires: 2027-02-30}",
+            ":12:31:",
+            "`expires` must be the token's expiry date",
+        ),
+        (
+            "{name: github_pat_11AAAA, expires: 2027-01-01}",
+            ":12:19:",
+            "looks like the token itself",
+        ),
+        (
+            "{name: x, expires: 2027-01-01, value: y}",
+            "",
+            "unknown field `value`",
+        ),
+    ] {
+        let fx = Fixture::new();
+        let text = fx.read("manager/customers.yml").replacen(
+            "    added: 2026-01-15\n",
+            &format!("    added: 2026-01-15\n    token: {entry}\n"),
+            1,
+        );
+        fx.write("manager/customers.yml", &text);
+        let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{entry}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("customers.yml{at}")) && err.contains(expect),
+            "{entry}: {err}"
+        );
+    }
+    let fx = Fixture::new();
+    let before = fx.read("manager/customers.yml");
+    for (args, expect) in [
+        (vec!["--token-name", "x"], "--token-expires"),
+        (
+            vec!["--token-name", "x", "--token-expires", "soon"],
+            "--token-expires must be",
+        ),
+        (
+            vec![
+                "--token-name",
+                "ghp_abcdefabcdefabcdefabcdefabcdefabcdef",
+                "--token-expires",
+                "2027-01-01",
+            ],
+            "token",
+        ),
+    ] {
+        let out = fx
+            .fleetform()
+            .args([
+                "customers",
+                "add",
+                "newco",
+                "--path",
+                "../customers/acme",
+                "--contact",
+                "a@b.example",
+            ])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            fx.read("manager/customers.yml"),
+            before,
+            "nothing written for {args:?}"
+        );
+    }
+}
+
+#[test]
+fn customers_revoke_says_what_to_delete_where() {
+    let fx = Fixture::new();
+    with_tokens(&fx);
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "revoke",
+            "acme",
+            "--reason",
+            "left",
+            "--date",
+            "2026-11-20",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    insta::assert_snapshot!("customers_revoke_steps", stdout(&out));
+    // Another customer under the same owner keeps the manager's token.
+    fx.append(
+        "manager/customers.yml",
+        "\n  - slug: globex-two\n    repo: globex/second\n    contact: ops@globex.example\n    environments: [staging]\n    added: 2026-11-01\n",
+    );
+    let out = fx
+        .fleetform()
+        .args([
+            "customers",
+            "revoke",
+            "globex",
+            "--reason",
+            "left",
+            "--date",
+            "2026-11-20",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("The fine-grained token `globex manager token` (expires 2026-11-30)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 other active customer(s) are under `globex`: keep the token, and take globex/globex-app out of its repository access"),
+        "{text}"
+    );
+    // Asked again, it says it again.
+    let out = fx
+        .fleetform()
+        .args(["customers", "revoke", "globex", "--reason", "again"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(stdout(&out).contains("already revoked") && stdout(&out).contains("MANAGER_REPO_PAT"));
+}
+
 #[test]
 fn customers_instructions_are_ready_to_send() {
     let fx = Fixture::new();

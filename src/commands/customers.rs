@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::cli::{CustomersArgs, CustomersCommand};
 use crate::config::edit;
 use crate::config::{
-    display_path, is_date, is_email, is_repo, is_slug, Customer, Manager, Registry, Status,
+    display_path, is_date, is_email, is_real_date, is_repo, is_slug, token_name_problem, Customer,
+    Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN_DAYS,
 };
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
 use crate::error::{Error, Result};
@@ -23,36 +24,9 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
     match &args.command {
         CustomersCommand::List { json } => list(&manager, *json, out),
         CustomersCommand::Show { slug, json } => show(&manager, slug, *json, out),
-        CustomersCommand::Add {
-            slug,
-            repo,
-            path,
-            contact,
-            environments,
-            date,
-        } => {
-            let c = Customer {
-                slug: slug.clone(),
-                repo: repo.clone(),
-                path: path.clone(),
-                contact: contact.clone(),
-                environments: if environments.is_empty() {
-                    manager
-                        .environment_names()
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect()
-                } else {
-                    environments.clone()
-                },
-                status: Status::Active,
-                added: date.clone().unwrap_or_else(crate::audit::today),
-                revoked: None,
-                products: None,
-                labels: Default::default(),
-                identity: None,
-                key_generation: None,
-            };
+        CustomersCommand::Add { .. } => {
+            let c = new_customer(&manager, &args.command)
+                .ok_or_else(|| Error::Failed("`customers add` without its arguments".into()))?;
             // The secret is needed before the registry is written; the key
             // is shown once the customer is in.
             let secret = match &c.repo {
@@ -87,6 +61,52 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
     }
 }
 
+/// The customer `customers add` registers (none for another command).
+fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Customer> {
+    let CustomersCommand::Add {
+        slug,
+        repo,
+        path,
+        contact,
+        environments,
+        date,
+        token_name,
+        token_expires,
+    } = command
+    else {
+        return None;
+    };
+    Some(Customer {
+        slug: slug.clone(),
+        repo: repo.clone(),
+        path: path.clone(),
+        contact: contact.clone(),
+        environments: if environments.is_empty() {
+            manager
+                .environment_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            environments.clone()
+        },
+        status: Status::Active,
+        added: date.clone().unwrap_or_else(crate::audit::today),
+        revoked: None,
+        products: None,
+        labels: Default::default(),
+        identity: None,
+        key_generation: None,
+        token: match (token_name, token_expires) {
+            (Some(name), Some(expires)) => Some(TokenInfo {
+                name: name.clone(),
+                expires: expires.clone(),
+            }),
+            _ => None,
+        },
+    })
+}
+
 fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
     #[derive(Serialize)]
@@ -97,7 +117,13 @@ fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
         environments: &'a [String],
         added: &'a str,
         revoked: Option<&'a crate::config::Revocation>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a TokenInfo>,
+        /// Where the token stands today.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token_state: Option<TokenState>,
     }
+    let today = today();
     let items: Vec<Item> = registry
         .customers
         .iter()
@@ -108,16 +134,19 @@ fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
             environments: &c.environments,
             added: &c.added,
             revoked: c.revoked.as_ref(),
+            token: c.token.as_ref(),
+            token_state: c.token.as_ref().and_then(|t| t.state(today)),
         })
         .collect();
     if json {
         out.result(&serde_json::to_string_pretty(&items).expect("serialisable"));
         return Ok(());
     }
+    let with_tokens = items.iter().any(|i| i.token.is_some());
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
-            vec![
+            let mut row = vec![
                 i.slug.to_string(),
                 match i.revoked {
                     Some(r) => format!("revoked {}", r.date),
@@ -126,17 +155,67 @@ fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
                 i.repo.unwrap_or("-").to_string(),
                 i.environments.join(","),
                 i.added.to_string(),
-            ]
+            ];
+            if with_tokens {
+                row.push(token_cell(i.token, i.token_state, i.revoked.is_none()));
+            }
+            row
         })
         .collect();
-    out.result(
-        table(
-            &["CUSTOMER", "STATUS", "REPO", "ENVIRONMENTS", "ADDED"],
-            &rows,
-        )
-        .trim_end(),
-    );
+    let mut header = vec!["CUSTOMER", "STATUS", "REPO", "ENVIRONMENTS", "ADDED"];
+    if with_tokens {
+        header.push("TOKEN");
+    }
+    out.result(table(&header, &rows).trim_end());
+    token_warning(&registry, today, out);
     Ok(())
+}
+
+/// Today, UTC (`FLEETFORM_NOW`, Unix seconds, in tests).
+fn today() -> jiff::civil::Date {
+    let secs = i64::try_from(crate::rollout::now()).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+/// The token column: its name and expiry, flagged when an active
+/// customer's token expires within 30 days or has expired.
+fn token_cell(token: Option<&TokenInfo>, state: Option<TokenState>, active: bool) -> String {
+    let Some(t) = token else {
+        return "-".into();
+    };
+    let flag = match state {
+        Some(TokenState::Expiring(0)) if active => " (EXPIRES TODAY)".to_string(),
+        Some(TokenState::Expiring(d)) if active => format!(" (expires in {d} days)"),
+        Some(TokenState::Expired(d)) if active => format!(" (EXPIRED {d} days ago)"),
+        _ => String::new(),
+    };
+    format!("{} {}{flag}", t.name, t.expires)
+}
+
+/// One note naming the active customers whose tokens need renewing.
+fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output) {
+    let due: Vec<&str> = registry
+        .customers
+        .iter()
+        .filter(|c| c.is_active())
+        .filter(|c| {
+            let state = c.token.as_ref().and_then(|t| t.state(today));
+            matches!(
+                state,
+                Some(TokenState::Expiring(_) | TokenState::Expired(_))
+            )
+        })
+        .map(|c| c.slug.as_str())
+        .collect();
+    if !due.is_empty() {
+        out.note(&format!(
+            "the tokens of {} expire within {TOKEN_WARN_DAYS} days or have expired: ask each customer for a new MANAGER_REPO_PAT, then record it with its new expiry in customers.yml",
+            due.join(", ")
+        ));
+    }
 }
 
 fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
@@ -174,6 +253,15 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
             format!("generation {}", c.key_generation()),
         ],
     ];
+    if let Some(t) = &c.token {
+        let state = t.state(today());
+        rows.push(vec![
+            "token".into(),
+            token_cell(Some(t), state, c.is_active())
+                .trim_end()
+                .to_string(),
+        ]);
+    }
     if let Some(r) = &c.revoked {
         rows.push(vec!["revoked".into(), format!("{} ({})", r.date, r.reason)]);
     }
@@ -296,6 +384,17 @@ fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
         return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
     }
     refuse_secretish("--contact", &c.contact)?;
+    if let Some(t) = &c.token {
+        refuse_secretish("--token-name", &t.name)?;
+        if let Some(problem) = token_name_problem(&t.name) {
+            return Err(Error::Usage(format!("--token-name: {problem}")));
+        }
+        if !is_real_date(&t.expires) {
+            return Err(Error::Usage(
+                "--token-expires must be the token's expiry date, YYYY-MM-DD".into(),
+            ));
+        }
+    }
     edit_registry(
         manager,
         |registry, text, file| {
@@ -375,10 +474,14 @@ fn revoke(
             )),
         },
     )?;
-    if written.is_none() {
+    let Some(after) = written else {
         out.result(&format!("`{slug}` is already revoked"));
+        let registry = Registry::load(manager)?;
+        if let Some(c) = registry.get(slug) {
+            out.result(&revoke_steps(manager, &registry, c));
+        }
         return Ok(());
-    }
+    };
     crate::audit::record(
         out,
         crate::audit::Entry::now("registry", "revoked")
@@ -386,9 +489,76 @@ fn revoke(
             .detail(reason.to_string()),
     );
     out.result(&format!(
-        "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept; remove the customer's token from the manager's access yourself."
+        "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept."
     ));
+    if let Some(c) = after.get(slug) {
+        out.result(&revoke_steps(manager, &after, c));
+    }
     Ok(())
+}
+
+/// What to delete where once a customer is revoked: the secrets and
+/// variables of `workflows/customer-trigger.yml` in its repo, the token
+/// it created (by its recorded name), and the manager's access to its
+/// repos (`SOURCE_REPOS_PAT` in the manager's environments).
+fn revoke_steps(manager: &Manager, registry: &Registry, c: &Customer) -> String {
+    let Some(repo) = c.repo.as_deref() else {
+        return format!(
+            "Nothing to delete on GitHub: `{}` has no repo (local mode).",
+            c.slug
+        );
+    };
+    let owner = repo.split('/').next().unwrap_or(repo);
+    let token = match &c.token {
+        Some(t) => format!("The fine-grained token `{}` (expires {})", t.name, t.expires),
+        None => "The fine-grained token stored as MANAGER_REPO_PAT (its name is not recorded in customers.yml)".to_string(),
+    };
+    let mut s = format!(
+        "Delete, to end the customer's access:\n\
+         1. In {repo}: Settings → Secrets and variables → Actions: the secrets MANAGER_REPO_PAT and {key}, and the variables MANAGER_REPO_OWNER and MANAGER_REPO_NAME; and the workflow file that runs the fleetform trigger action (.github/workflows/fleetform.yml if it was installed as instructed).\n\
+         2. {token}: whoever created it deletes it under their GitHub Settings → Developer settings → Personal access tokens → Fine-grained tokens (ask the customer); an owner of the organization that owns the manager repo can also revoke it: the organization's Settings → Personal access tokens → Active tokens.\n",
+        key = crate::dispatch::auth::KEY_ENV,
+    );
+    s.push_str(&manager_access_step(manager, registry, c, owner));
+    s.push_str(
+        "Nothing else: the dispatch key is derived from FLEETFORM_DISPATCH_SECRET and is refused for a revoked customer; its state and records are kept.",
+    );
+    s
+}
+
+/// Step 3: the manager's token for the customer's repos.
+fn manager_access_step(
+    manager: &Manager,
+    registry: &Registry,
+    c: &Customer,
+    owner: &str,
+) -> String {
+    let others = registry
+        .customers
+        .iter()
+        .filter(|o| o.slug != c.slug && o.is_active())
+        .filter(|o| {
+            o.repo
+                .as_deref()
+                .and_then(|r| r.split('/').next())
+                .is_some_and(|r| r.eq_ignore_ascii_case(owner))
+        })
+        .count();
+    let mut envs = vec!["fleetform-authorise".to_string()];
+    for e in &manager.config.environments {
+        envs.push(e.plan_environment());
+        envs.push(e.apply_environment());
+    }
+    envs.push("drift".into());
+    let what = if others == 0 {
+        format!("no other active customer is under `{owner}`: if SOURCE_REPOS_PAT is a fine-grained token for `{owner}`, delete it from these environments and delete the token itself; if it is a GitHub App, uninstall it from `{owner}`")
+    } else {
+        format!("{others} other active customer(s) are under `{owner}`: keep the token, and take {} out of its repository access (or out of the GitHub App's installation)", c.repo.as_deref().unwrap_or(owner))
+    };
+    format!(
+        "3. In the manager repo: Settings → Environments ({}): SOURCE_REPOS_PAT reads the customer's repo; {what}.\n",
+        envs.join(", ")
+    )
 }
 
 fn instructions(

@@ -152,6 +152,11 @@ fn entry_lines(c: &Customer, indent: &str) -> Vec<String> {
     ));
     lines.push(format!("{inner}status: active"));
     lines.push(format!("{inner}added: {}", c.added));
+    if let Some(t) = &c.token {
+        lines.push(format!("{inner}token:"));
+        lines.push(format!("{inner}  name: {}", quote(&t.name)));
+        lines.push(format!("{inner}  expires: {}", t.expires));
+    }
     lines
 }
 

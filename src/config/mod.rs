@@ -566,6 +566,9 @@ impl Manager {
         c.policies
             .check()
             .map_err(|m| self.invalid("/policies", m))?;
+        c.policies
+            .check_tools()
+            .map_err(|(pointer, m)| self.invalid(&pointer, m))?;
         for env in c.policies.environments.keys() {
             if self.environment(env).is_none() {
                 let pointer = format!("/policies/environments/{}", yaml::escape_token(env));

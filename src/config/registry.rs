@@ -59,6 +59,84 @@ pub struct Customer {
     /// roles (see [`super::identity`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<CustomerIdentity>,
+    /// The token the customer created for the manager (`MANAGER_REPO_PAT`
+    /// in its repo): its name and expiry only, never its value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenInfo>,
+}
+
+/// What is recorded of a customer's token: enough to warn before it
+/// expires and to say which one to delete.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInfo {
+    /// The token's name on GitHub (at most [`TOKEN_NAME_MAX`] characters).
+    pub name: String,
+    /// Its expiry date, `YYYY-MM-DD`.
+    pub expires: String,
+}
+
+/// GitHub's limit on a fine-grained token's name.
+pub const TOKEN_NAME_MAX: usize = 40;
+/// A token expiring within this many days is flagged.
+pub const TOKEN_WARN_DAYS: i64 = 30;
+
+/// Where a token stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "state", content = "days")]
+pub enum TokenState {
+    /// More than [`TOKEN_WARN_DAYS`] days left.
+    Valid(i64),
+    /// Expires within [`TOKEN_WARN_DAYS`] days (0: today).
+    Expiring(i64),
+    /// Expired this many days ago.
+    Expired(i64),
+}
+
+impl TokenInfo {
+    /// The token's state on `today` (none for an expiry that is not a
+    /// real date, which the registry's check refuses).
+    pub fn state(&self, today: jiff::civil::Date) -> Option<TokenState> {
+        let expires: jiff::civil::Date = self.expires.parse().ok()?;
+        let days = i64::from(today.until((jiff::Unit::Day, expires)).ok()?.get_days());
+        Some(match days {
+            d if d < 0 => TokenState::Expired(-d),
+            d if d <= TOKEN_WARN_DAYS => TokenState::Expiring(d),
+            d => TokenState::Valid(d),
+        })
+    }
+}
+
+/// Why a token name is refused, if it is: empty, too long, control
+/// characters, or what looks like the token itself.
+pub fn token_name_problem(name: &str) -> Option<String> {
+    let n = name.trim();
+    // Checked first: a pasted token is also too long for a name.
+    let secretish = [
+        "ghp_",
+        "github_pat_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "ghr_",
+        "ffdk1.",
+    ];
+    if secretish.iter().any(|p| n.starts_with(p)) {
+        return Some(
+            "this looks like the token itself; record only its name (never its value), and have the customer replace the token: it was exposed".into(),
+        );
+    }
+    if n.is_empty() || name.chars().count() > TOKEN_NAME_MAX || name.chars().any(char::is_control) {
+        return Some(format!(
+            "the token's name is 1-{TOKEN_NAME_MAX} characters on one line, as GitHub shows it"
+        ));
+    }
+    None
+}
+
+/// True when `s` is a real `YYYY-MM-DD` date.
+pub fn is_real_date(s: &str) -> bool {
+    is_date(s) && s.parse::<jiff::civil::Date>().is_ok()
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -140,6 +218,24 @@ impl Registry {
             self.check_products(i, c, manager)?;
             self.check_labels(i, c)?;
             self.check_cloud_identity(i, c, &envs)?;
+            self.check_token(i, c)?;
+        }
+        Ok(())
+    }
+
+    /// A token is recorded by a short name and a real expiry date.
+    fn check_token(&self, i: usize, c: &Customer) -> Result<(), ConfigError> {
+        let Some(t) = &c.token else {
+            return Ok(());
+        };
+        if let Some(problem) = token_name_problem(&t.name) {
+            return Err(self.invalid(&format!("/customers/{i}/token/name"), problem));
+        }
+        if !is_real_date(&t.expires) {
+            return Err(self.invalid(
+                &format!("/customers/{i}/token/expires"),
+                "`expires` must be the token's expiry date, YYYY-MM-DD",
+            ));
         }
         Ok(())
     }
@@ -330,5 +426,36 @@ impl Registry {
     pub fn customer_dir(&self, c: &Customer) -> Option<PathBuf> {
         let base = self.file.parent().unwrap_or(Path::new("."));
         c.path.as_ref().map(|p| base.join(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_states_around_the_warning_window() {
+        let t = TokenInfo {
+            name: "fleetform-dispatch".into(),
+            expires: "2027-03-01".into(),
+        };
+        let on = |d: &str| t.state(d.parse().unwrap());
+        assert_eq!(on("2027-01-29"), Some(TokenState::Valid(31)));
+        assert_eq!(on("2027-01-30"), Some(TokenState::Expiring(30)));
+        assert_eq!(on("2027-03-01"), Some(TokenState::Expiring(0)));
+        assert_eq!(on("2027-03-02"), Some(TokenState::Expired(1)));
+        let bad = TokenInfo {
+            expires: "2027-02-30".into(),
+            ..t.clone()
+        };
+        assert_eq!(bad.state("2027-01-01".parse().unwrap()), None);
+        assert!(!is_real_date("2027-02-30") && is_real_date("2028-02-29"));
+        assert!(token_name_problem("fleetform-dispatch").is_none());
+        assert!(token_name_problem(" ").is_some());
+        assert!(token_name_problem(&"x".repeat(41)).is_some());
+        assert!(token_name_problem("a\nb").is_some());
+        assert!(token_name_problem("github_pat_11AAA")
+            .unwrap()
+            .contains("token itself"));
     }
 }

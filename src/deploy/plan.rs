@@ -356,6 +356,7 @@ impl PlanRun<'_> {
             refresh_only: false,
             pull,
             awaiting,
+            policy_tools: true,
         });
         // Terraform's log quotes the customer's values: it goes into the
         // sealed bundle, never into the manager's log.

@@ -283,6 +283,7 @@ mod tests {
                 waived,
                 skipped: false,
                 detail: String::new(),
+                ..GateResult::default()
             }],
             waiver: waived.then(|| "fleetform-waive".to_string()),
         }

@@ -315,6 +315,9 @@ impl Run<'_, '_> {
             refresh_only: self.refresh_only,
             pull: None,
             awaiting: task.awaiting.clone(),
+            // A drift check judges no plan: its policy tools would only
+            // take time.
+            policy_tools: self.action != "drift",
         };
         match self.engine.plan(&req) {
             Ok(p) => {

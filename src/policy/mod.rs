@@ -14,6 +14,8 @@
 //!       apply_windows:
 //!         - { days: [mon, tue, wed, thu], hours: "09:00-16:00", time_zone: Europe/Berlin }
 //!       waiver_label: fleetform-override
+//!       tools:                    # policy tools on the plan JSON
+//!         - { name: checkov, kind: checkov, args: ["--check", "CKV_AWS_20"] }
 //! ```
 //!
 //! Gates that need the pull request (labels, approvals) are "not
@@ -23,8 +25,9 @@
 //! `fleetform-waiver: <reason>` line in the PR description).
 //!
 //! Here: gate settings and their evaluation (`mod.rs`), the verdict as plain
-//! data (`verdict`), and the check that someone other than the dispatcher
-//! approved an apply (`approval`).
+//! data (`verdict`), policy tools' settings, reports and gates (`tools`:
+//! the engine runs them and hands their outcomes in), and the check that
+//! someone other than the dispatcher approved an apply (`approval`).
 //!
 //! May import: `terraform::summary` (the plan it judges). Never the engine,
 //! GitHub, the commands or the reports.
@@ -36,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::terraform::summary::{Action, PlanSummary};
 
 pub mod approval;
+pub mod tools;
 pub mod verdict;
 
 pub use verdict::{GateResult, Verdict};
@@ -52,6 +56,8 @@ pub struct Gates {
     pub apply_windows: Option<Vec<Window>>,
     /// A PR label that waives failing gates (none when unset).
     pub waiver_label: Option<String>,
+    /// Policy tools run on the plan JSON (see [`tools`]).
+    pub tools: Option<Vec<tools::Tool>>,
 }
 
 /// When applies may run.
@@ -95,6 +101,7 @@ impl Policies {
             required_approvals: e.required_approvals.or(d.required_approvals),
             apply_windows: e.apply_windows.or(d.apply_windows.clone()),
             waiver_label: e.waiver_label.or(d.waiver_label.clone()),
+            tools: e.tools.or(d.tools.clone()),
         }
     }
 
@@ -119,6 +126,26 @@ impl Policies {
             }
         }
         Ok(())
+    }
+
+    /// Checks the tool settings; an error is (the YAML pointer in
+    /// fleetform.yml, the message).
+    pub fn check_tools(&self) -> Result<(), (String, String)> {
+        let all = std::iter::once(("/policies/default".to_string(), &self.default)).chain(
+            self.environments
+                .iter()
+                .map(|(k, v)| (format!("/policies/environments/{}", escape(k)), v)),
+        );
+        for (at, g) in all {
+            tools::check(g.tools.as_deref().unwrap_or_default())
+                .map_err(|(pointer, m)| (format!("{at}{pointer}"), m))?;
+        }
+        Ok(())
+    }
+
+    /// The tools `env` runs on its plans.
+    pub fn tools_for(&self, env: &str) -> Vec<tools::Tool> {
+        self.for_environment(env).tools.unwrap_or_default()
     }
 
     /// True when any gate of `env` needs the pull request's labels.
@@ -233,13 +260,21 @@ pub enum Stage {
     Apply,
 }
 
-/// Evaluates the gates of `gates` for `summary`.
+/// A JSON pointer token (`~` and `/` escaped).
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Evaluates the gates of `gates` for `summary`; `tools` are the policy
+/// tools' gate results ([`tools::gate_result`] at plan time,
+/// [`tools::recorded`] at apply time), checked after the others.
 pub fn evaluate(
     gates: &Gates,
     summary: &PlanSummary,
     pull: Option<&PullFacts>,
     now: jiff::Timestamp,
     stage: Stage,
+    tools: Vec<GateResult>,
 ) -> Verdict {
     let results = [
         max_destroy(gates, summary),
@@ -251,6 +286,7 @@ pub fn evaluate(
     ]
     .into_iter()
     .flatten()
+    .chain(tools)
     .collect();
     waive(
         Verdict {
@@ -269,6 +305,7 @@ fn gate(name: &str, passed: bool, skipped: bool, detail: String) -> GateResult {
         waived: false,
         skipped,
         detail,
+        ..GateResult::default()
     }
 }
 
@@ -390,7 +427,7 @@ fn waive(mut verdict: Verdict, gates: &Gates, pull: Option<&PullFacts>) -> Verdi
     if let (Some(label), Some(p)) = (&gates.waiver_label, pull) {
         if p.labels.contains(label) && !verdict.allows() {
             for r in &mut verdict.results {
-                if !r.passed && !r.skipped {
+                if !r.lets_through() {
                     r.waived = true;
                 }
             }
@@ -446,6 +483,7 @@ mod tests {
             None,
             now("2026-11-23T10:00:00Z"),
             Stage::Plan,
+            Vec::new(),
         );
         assert!(!v.allows());
         assert_eq!(v.short(), "blocked by max_destroy");
@@ -455,6 +493,7 @@ mod tests {
             None,
             now("2026-11-23T10:00:00Z"),
             Stage::Plan,
+            Vec::new(),
         );
         assert!(v.allows());
     }
@@ -490,6 +529,7 @@ mod tests {
             Some(&pr),
             now("2026-11-23T10:00:00Z"),
             Stage::Apply,
+            Vec::new(),
         );
         assert_eq!(
             v.blocking()
@@ -505,6 +545,7 @@ mod tests {
             Some(&pr),
             now("2026-11-23T16:30:00Z"),
             Stage::Apply,
+            Vec::new(),
         );
         assert_eq!(v.short(), "blocked by apply_windows");
         // Waived by label.
@@ -515,9 +556,65 @@ mod tests {
             Some(&pr),
             now("2026-11-23T16:30:00Z"),
             Stage::Apply,
+            Vec::new(),
         );
         assert!(v.allows());
         assert!(v.short().starts_with("gates waived"));
         assert!(crate::report::comment::gates(&v).contains("(waived by `fleetform-override`)"));
+    }
+
+    #[test]
+    fn tool_gates_block_unless_advisory_and_the_waiver_label_waives_them() {
+        use tools::{gate_result, Tool, ToolKind, ToolOutcome};
+        let tool = |name: &str, required| Tool {
+            name: name.into(),
+            kind: ToolKind::Checkov,
+            run: None,
+            args: Vec::new(),
+            timeout: None,
+            required,
+            policy: None,
+        };
+        let found = ToolOutcome::Ran {
+            findings: Vec::new(),
+            failed: 1,
+            passed: 0,
+        };
+        let results = vec![
+            gate_result(&tool("strict", true), &found),
+            gate_result(&tool("hint", false), &found),
+        ];
+        let gates = Gates {
+            waiver_label: Some("fleetform-override".into()),
+            ..Gates::default()
+        };
+        let s = summary(0, 0, &[]);
+        let t = now("2026-11-23T10:00:00Z");
+        let v = evaluate(&gates, &s, None, t, Stage::Plan, results.clone());
+        assert_eq!(v.short(), "blocked by strict");
+        let v = evaluate(&gates, &s, None, t, Stage::Plan, results[1..].to_vec());
+        assert!(v.allows());
+        assert_eq!(v.short(), "gates 0/1, 1 advisory failed");
+        let pr = PullFacts {
+            labels: vec!["fleetform-override".into()],
+            ..PullFacts::default()
+        };
+        let v = evaluate(&gates, &s, Some(&pr), t, Stage::Apply, results);
+        assert!(v.allows());
+        assert!(v.results[0].waived && !v.results[1].waived, "{v:?}");
+    }
+
+    #[test]
+    fn tool_settings_are_checked_where_they_are_written() {
+        let yaml = r#"{"environments": {"production": {"tools": [{"name": "c", "kind": "checkov", "timeout": "soon"}]}}}"#;
+        let p: Policies = serde_json::from_str(yaml).unwrap();
+        let (pointer, message) = p.check_tools().unwrap_err();
+        assert_eq!(pointer, "/policies/environments/production/tools/0/timeout");
+        assert!(message.contains("`soon` is not a duration"), "{message}");
+        assert_eq!(
+            p.tools_for("production")[0].timeout_secs(),
+            tools::DEFAULT_TIMEOUT_SECS
+        );
+        assert!(p.tools_for("staging").is_empty());
     }
 }

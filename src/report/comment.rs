@@ -284,10 +284,10 @@ pub fn verdict(v: &Verdict) -> String {
     }
 }
 
-/// One gate's mark: ✅ passed, ⚠️ failed but waived, ➖ not applicable,
-/// ❌ blocking.
+/// One gate's mark: ✅ passed, ⚠️ failed but waived or only advisory,
+/// ➖ not applicable, ❌ blocking.
 pub fn mark(r: &GateResult) -> &'static str {
-    match (r.passed, r.waived, r.skipped) {
+    match (r.passed, r.waived || r.advisory, r.skipped) {
         (true, _, _) => "✅",
         (_, true, _) => "⚠️",
         (_, _, true) => "➖",
@@ -310,6 +310,7 @@ pub fn gates(v: &Verdict) -> String {
         let note = match (r.passed, r.waived, r.skipped) {
             (false, true, _) => format!(" (waived by {})", md_code(waiver)),
             (false, false, true) => " (not applicable)".to_string(),
+            (false, false, false) if r.advisory => " (advisory: does not block)".to_string(),
             _ => String::new(),
         };
         s.push_str(&format!(
@@ -317,6 +318,38 @@ pub fn gates(v: &Verdict) -> String {
             mark(r),
             super::markdown::md_code_cell(&r.gate),
             md_escape(&r.detail)
+        ));
+    }
+    for r in v.results.iter().filter(|r| !r.findings.is_empty()) {
+        s.push_str(&findings(r));
+    }
+    s
+}
+
+/// Findings listed per tool in the comment (the rest are counted), so a
+/// noisy tool leaves room for the plan.
+const FINDINGS_SHOWN: usize = 20;
+
+/// A policy tool's findings under the gates' table: check, resource and
+/// title, all of it the tool's (untrusted) text, escaped.
+fn findings(r: &GateResult) -> String {
+    let mut s = format!("\n**{} findings**\n\n", md_code(&r.gate));
+    for f in r.findings.iter().take(FINDINGS_SHOWN) {
+        let on = f
+            .resource
+            .as_deref()
+            .map(|a| format!(" on {}", md_code(a)))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "- {}{on}: {}\n",
+            md_code(&f.check),
+            md_escape(&f.title)
+        ));
+    }
+    if r.findings.len() > FINDINGS_SHOWN {
+        s.push_str(&format!(
+            "- … {} more listed in the plan's `summary.json`\n",
+            r.findings.len() - FINDINGS_SHOWN
         ));
     }
     s

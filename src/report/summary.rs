@@ -71,6 +71,7 @@ mod tests {
                 waived: false,
                 skipped: false,
                 detail: "changes forbidden types: aws_iam_role.secret_value".into(),
+                ..GateResult::default()
             }],
             waiver: None,
         };

@@ -125,6 +125,9 @@ pub struct PlanRequest<'a> {
     /// Needed products whose plans here change outputs (see
     /// [`crate::terraform::summary::ProductFacts::awaiting`]).
     pub awaiting: Vec<String>,
+    /// Run the policy tools of `policies` on the plan (false for drift
+    /// checks, which judge no plan).
+    pub policy_tools: bool,
 }
 
 /// A finished plan.
@@ -217,7 +220,11 @@ impl Engine<'_> {
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let (has_changes, json, plan_text) = result?;
-        let mut summary = self.summarise(req, &plan_path, &json, has_changes)?;
+        let tools = match req.policy_tools {
+            true => self.run_tools(env, &ws, &json)?,
+            false => Vec::new(),
+        };
+        let mut summary = self.summarise(req, &plan_path, &json, has_changes, tools)?;
         summary.product = self.manager.product.clone().map(|name| ProductFacts {
             name,
             inputs_sha256: inputs.as_ref().map(Inputs::digest),
@@ -305,14 +312,45 @@ impl Engine<'_> {
         Ok(Some(inputs))
     }
 
+    /// The policy tools' gates of `env` on this plan: its JSON is written
+    /// into the working copy (removed with it), each tool runs on it, and
+    /// a plan without changes has nothing for them to judge.
+    fn run_tools(
+        &self,
+        env: &str,
+        ws: &Workspace,
+        json: &serde_json::Value,
+    ) -> Result<Vec<crate::policy::GateResult>, RunError> {
+        use crate::policy::tools::{gate_result, ToolOutcome};
+        let tools = self.manager.config.policies.tools_for(env);
+        if tools.is_empty() {
+            return Ok(Vec::new());
+        }
+        let outcomes = if json.is_null() {
+            vec![ToolOutcome::NoChanges; tools.len()]
+        } else {
+            let path = ws.path().join("plan.json");
+            let bytes = serde_json::to_vec(json).context("serialising the plan JSON")?;
+            write_atomic(&path, &bytes)?;
+            crate::terraform::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
+        };
+        Ok(tools
+            .iter()
+            .zip(&outcomes)
+            .map(|(t, o)| gate_result(t, o))
+            .collect())
+    }
+
     /// The plan's summary: counts and addresses from `show -json`, the
-    /// plan file's digest, and the gates' verdict at plan time.
+    /// plan file's digest, and the gates' verdict at plan time (`tools`:
+    /// the policy tools' gates).
     fn summarise(
         &self,
         req: &PlanRequest<'_>,
         plan_path: &Path,
         json: &serde_json::Value,
         has_changes: bool,
+        tools: Vec<crate::policy::GateResult>,
     ) -> Result<PlanSummary, RunError> {
         let (slug, env) = (&req.customer.slug, req.environment);
         let digest = sha256_file(plan_path)?;
@@ -326,6 +364,7 @@ impl Engine<'_> {
             req.pull,
             jiff::Timestamp::now(),
             crate::policy::Stage::Plan,
+            tools,
         );
         summary.gates = (!verdict.results.is_empty()).then_some(verdict);
         Ok(summary)
@@ -421,12 +460,16 @@ impl Engine<'_> {
         }
         // Gates again, now: labels may have been removed, the window closed.
         let gates = self.manager.config.policies.for_environment(env);
+        let at_plan = summary.gates.as_ref().map_or(&[][..], |v| &v.results[..]);
+        let tools =
+            crate::policy::tools::recorded(gates.tools.as_deref().unwrap_or_default(), at_plan);
         let verdict = crate::policy::evaluate(
             &gates,
             &summary,
             pull,
             jiff::Timestamp::now(),
             crate::policy::Stage::Apply,
+            tools,
         );
         if !verdict.allows() {
             let why: Vec<String> = verdict

@@ -4,7 +4,8 @@
 //! per customer × environment engine (`engine`: values → plan folder →
 //! gates → apply), a data dir prepared once per fleet run (`datadir`),
 //! the outputs a product takes from the products it needs (`needs`) and
-//! plan summaries (`summary`: what a plan does).
+//! plan summaries (`summary`: what a plan does) and the policy tools run
+//! on a plan's JSON (`tools`).
 //!
 //! May import: `config`, `values`, `policy`, `report`, `records` (the
 //! name of the customer-files file a plan keeps) and `util`. Never the
@@ -16,6 +17,7 @@ pub mod engine;
 mod error;
 pub mod needs;
 pub mod summary;
+pub mod tools;
 mod workspace;
 
 pub use cli::*;

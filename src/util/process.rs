@@ -1,5 +1,5 @@
-//! The environment fleetform's children (Terraform, its providers, git)
-//! start with.
+//! The environment fleetform's children (Terraform, its providers, git,
+//! policy tools) start with.
 //!
 //! fleetform holds credentials its children never need: the GitHub tokens
 //! it reads (`FLEETFORM_TOKEN`, `GITHUB_TOKEN`, `GH_TOKEN`, …), every
@@ -49,6 +49,33 @@ pub fn scrub_env(cmd: &mut Command, pass: &[String], extra: impl Fn(&str) -> boo
         }
         if is_withheld(&k) || extra(&k) {
             cmd.env_remove(k.as_ref());
+        }
+    }
+}
+
+/// Variables a policy tool (checkov, conftest) keeps: where programs are,
+/// a home and a temporary folder, the locale. Nothing else.
+const TOOL_KEEPS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "SYSTEMROOT",
+];
+
+/// Starts `cmd` with an environment of [`TOOL_KEEPS`] only: a policy tool
+/// reads the plan JSON and needs no credentials at all, so not even the
+/// cloud's (`AWS_*`, `ARM_*`, …) or `terraform.pass_env` reach it.
+pub fn tool_env(cmd: &mut Command) {
+    cmd.env_clear();
+    for k in TOOL_KEEPS {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
         }
     }
 }

@@ -1,0 +1,600 @@
+//! Gates that run policy tools on the plan JSON (`tools:` in a gate
+//! setting): what a tool is, what its run came to, how checkov's and
+//! conftest's JSON reads, and the gate result it makes. Running the tool is
+//! the engine's business (`terraform::tools`); here everything is plain
+//! data and parsing, and all text a tool printed is taken as untrusted:
+//! one line each, without control characters, cut short.
+//!
+//! ```yaml
+//! policies:
+//!   default:
+//!     tools:
+//!       - name: checkov             # the gate's name in the checklist
+//!         kind: checkov             # checkov | conftest
+//!         run: checkov              # optional: a command on PATH or a path
+//!                                   # relative to fleetform.yml
+//!         args: ["--check", "CKV_AWS_20"]  # paths relative to fleetform.yml
+//!         timeout: 5m               # s, m or h; at most 1h
+//!         required: true            # false: shown, never blocks
+//!       - name: opa
+//!         kind: conftest
+//!         policy: policy/           # conftest's `-p`, relative to fleetform.yml
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::verdict::{Finding, GateResult};
+
+/// The default time a tool may take.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+/// The longest time a tool may be given.
+const MAX_TIMEOUT_SECS: u64 = 3600;
+/// Findings kept per tool (the count says how many there were).
+pub const MAX_FINDINGS: usize = 50;
+/// Characters kept of one piece of a tool's text.
+const MAX_TEXT: usize = 200;
+
+/// The names of the gates that are not tools (a tool may not take one).
+const BUILT_IN_GATES: &[&str] = &[
+    "max_destroy",
+    "max_replace",
+    "forbidden_resource_types",
+    "required_labels",
+    "required_approvals",
+    "apply_windows",
+];
+
+/// Which tool, and so how it is called and how its output reads.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolKind {
+    Checkov,
+    Conftest,
+}
+
+impl ToolKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolKind::Checkov => "checkov",
+            ToolKind::Conftest => "conftest",
+        }
+    }
+
+    /// How to install it, for a tool that is not found.
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            ToolKind::Checkov => "install it with `pip install checkov` (https://www.checkov.io), or set `run:` to its path",
+            ToolKind::Conftest => "install it from https://www.conftest.dev/install/, or set `run:` to its path",
+        }
+    }
+}
+
+/// One tool gate.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub kind: ToolKind,
+    /// The program: a command on PATH, or a path relative to fleetform.yml
+    /// (anything with a `/`). The kind's name when unset.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Extra arguments, after fleetform's own.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// `<n>s`, `<n>m` or `<n>h`; five minutes when unset.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// A finding blocks (true, the default) or is only shown.
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// conftest's policy folder (`-p`), relative to fleetform.yml.
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Tool {
+    /// The program to start.
+    pub fn program(&self) -> &str {
+        self.run.as_deref().unwrap_or(self.kind.as_str())
+    }
+
+    /// The timeout in seconds (checked by [`check`]).
+    pub fn timeout_secs(&self) -> u64 {
+        self.timeout
+            .as_deref()
+            .and_then(parse_timeout)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+    }
+}
+
+/// `<n>s`, `<n>m`, `<n>h` → seconds (none for anything else or zero).
+pub fn parse_timeout(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let n: u64 = text.get(..text.len() - unit.len_utf8())?.parse().ok()?;
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|s| *s > 0)
+}
+
+/// Checks one environment's tools: unique non-empty names, a timeout that
+/// reads and is at most an hour, a policy folder only for conftest. Errors
+/// are (the YAML pointer below the gate setting, the message).
+pub fn check(tools: &[Tool]) -> Result<(), (String, String)> {
+    for (i, t) in tools.iter().enumerate() {
+        let at = |field: &str| format!("/tools/{i}/{field}");
+        if t.name.trim().is_empty() || t.name.len() > 64 || t.name.chars().any(char::is_control) {
+            return Err((
+                at("name"),
+                "a tool needs a short name (1 to 64 characters)".into(),
+            ));
+        }
+        if BUILT_IN_GATES.contains(&t.name.as_str()) {
+            return Err((
+                at("name"),
+                format!(
+                    "`{}` is a built-in gate's name; name the tool after what it checks",
+                    t.name
+                ),
+            ));
+        }
+        if tools[..i].iter().any(|o| o.name == t.name) {
+            return Err((at("name"), format!("a second tool named `{}`", t.name)));
+        }
+        if t.run.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            return Err((
+                at("run"),
+                "empty; leave `run` out to run the kind's command".into(),
+            ));
+        }
+        if let Some(text) = &t.timeout {
+            match parse_timeout(text) {
+                Some(s) if s <= MAX_TIMEOUT_SECS => {}
+                Some(_) => return Err((at("timeout"), format!("`{text}` is over an hour"))),
+                None => {
+                    return Err((
+                        at("timeout"),
+                        format!("`{text}` is not a duration like 90s, 5m or 1h"),
+                    ))
+                }
+            }
+        }
+        if t.policy.is_some() && t.kind != ToolKind::Conftest {
+            return Err((
+                at("policy"),
+                "`policy` is conftest's policy folder; checkov takes `args`".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What one tool's run came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolOutcome {
+    /// It ran and reported: its findings (at most [`MAX_FINDINGS`]) and
+    /// how many there were, and how many checks passed.
+    Ran {
+        findings: Vec<Finding>,
+        failed: usize,
+        passed: usize,
+    },
+    /// The program was not found.
+    Missing { program: String },
+    /// It was killed after its timeout.
+    TimedOut { secs: u64 },
+    /// It could not start, or exited without a report that reads.
+    Failed { reason: String },
+    /// The plan changes nothing: there is nothing to judge.
+    NoChanges,
+}
+
+/// The gate result of one tool. A required tool that did not report
+/// fails; an advisory one that did not is marked advisory.
+pub fn gate_result(tool: &Tool, outcome: &ToolOutcome) -> GateResult {
+    let (passed, skipped, detail, findings) = match outcome {
+        ToolOutcome::Ran {
+            findings,
+            failed,
+            passed,
+        } => {
+            let detail = if *failed == 0 && *passed == 0 {
+                "no check applied to this plan".to_string()
+            } else if *failed == 0 {
+                format!("{passed} check(s) passed, no findings")
+            } else {
+                format!("{failed} finding(s), {passed} check(s) passed")
+            };
+            (*failed == 0, false, detail, findings.clone())
+        }
+        ToolOutcome::Missing { program } => (
+            false,
+            false,
+            format!(
+                "`{}` is not installed (not found: {}); {}",
+                tool.kind.as_str(),
+                clean(program),
+                tool.kind.install_hint()
+            ),
+            Vec::new(),
+        ),
+        ToolOutcome::TimedOut { secs } => (
+            false,
+            false,
+            format!(
+                "killed after its timeout of {secs}s; raise `timeout` or make the check faster"
+            ),
+            Vec::new(),
+        ),
+        ToolOutcome::Failed { reason } => (false, false, clean(reason), Vec::new()),
+        ToolOutcome::NoChanges => (true, true, "no changes to check".into(), Vec::new()),
+    };
+    GateResult {
+        gate: tool.name.clone(),
+        passed,
+        waived: false,
+        skipped,
+        detail,
+        advisory: !tool.required && !passed && !skipped,
+        findings,
+        tool: true,
+    }
+}
+
+/// Untrusted text as one short line: control characters become spaces,
+/// anything past [`MAX_TEXT`] characters is cut (marked with `…`).
+pub fn clean(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(MAX_TEXT) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line,
+    }
+}
+
+fn text_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(clean)
+        .filter(|s| !s.is_empty())
+}
+
+fn finding(check: Option<String>, resource: Option<String>, title: Option<String>) -> Finding {
+    Finding {
+        check: check.unwrap_or_else(|| "?".into()),
+        resource,
+        title: title.unwrap_or_default(),
+    }
+}
+
+/// Reads `checkov -o json`: one report object, a list of them (one per
+/// framework), or the bare summary checkov prints when nothing was
+/// scanned. Returns the outcome or why the output does not read.
+pub fn parse_checkov(stdout: &str) -> Result<ToolOutcome, String> {
+    let v: Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("checkov's output is not JSON ({e})"))?;
+    let reports = match &v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![&v],
+        _ => return Err("checkov's output is neither a report nor a list of reports".into()),
+    };
+    let (mut findings, mut failed, mut passed) = (Vec::new(), 0, 0);
+    for r in reports {
+        let Some(results) = r.get("results") else {
+            // The summary alone: nothing was scanned, or counts only.
+            failed += count(r, "failed");
+            passed += count(r, "passed");
+            continue;
+        };
+        let list = |k: &str| results.get(k).and_then(Value::as_array).cloned();
+        let fails = list("failed_checks").unwrap_or_default();
+        passed += list("passed_checks").map_or(0, |p| p.len());
+        failed += fails.len();
+        for f in &fails {
+            if findings.len() < MAX_FINDINGS {
+                findings.push(finding(
+                    text_of(f, "check_id"),
+                    text_of(f, "resource_address").or_else(|| text_of(f, "resource")),
+                    text_of(f, "check_name"),
+                ));
+            }
+        }
+    }
+    Ok(ToolOutcome::Ran {
+        findings,
+        failed,
+        passed,
+    })
+}
+
+fn count(v: &Value, key: &str) -> usize {
+    v.get(key)
+        .and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+/// Reads `conftest test --output json`: a list with one entry per file
+/// and namespace, each with `failures` (findings) and `successes` (a
+/// count). Warnings do not fail conftest and are not findings here.
+pub fn parse_conftest(stdout: &str) -> Result<ToolOutcome, String> {
+    let v: Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("conftest's output is not JSON ({e})"))?;
+    let Value::Array(entries) = v else {
+        return Err("conftest's output is not a list of results".into());
+    };
+    let (mut findings, mut failed, mut passed) = (Vec::new(), 0, 0);
+    for e in &entries {
+        let namespace = text_of(e, "namespace");
+        passed += count(e, "successes");
+        for f in e
+            .get("failures")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            failed += 1;
+            if findings.len() < MAX_FINDINGS {
+                let meta = f.get("metadata");
+                let pick = |k: &str| meta.and_then(|m| text_of(m, k));
+                let details = |k: &str| {
+                    meta.and_then(|m| m.get("details"))
+                        .and_then(|d| text_of(d, k))
+                };
+                findings.push(finding(
+                    pick("id")
+                        .or_else(|| details("id"))
+                        .or_else(|| namespace.clone()),
+                    pick("resource").or_else(|| details("resource")),
+                    text_of(f, "msg"),
+                ));
+            }
+        }
+    }
+    Ok(ToolOutcome::Ran {
+        findings,
+        failed,
+        passed,
+    })
+}
+
+/// Reads a tool's report by its kind.
+pub fn parse(kind: ToolKind, stdout: &str) -> Result<ToolOutcome, String> {
+    match kind {
+        ToolKind::Checkov => parse_checkov(stdout),
+        ToolKind::Conftest => parse_conftest(stdout),
+    }
+}
+
+/// The tool gates at apply time: each tool's result recorded with the
+/// plan (the plan file is the one judged: its digest was checked), or a
+/// failed gate for a tool that did not run on it.
+pub fn recorded(tools: &[Tool], at_plan: &[GateResult]) -> Vec<GateResult> {
+    tools
+        .iter()
+        .map(
+            |t| match at_plan.iter().find(|r| r.tool && r.gate == t.name) {
+                Some(r) => GateResult {
+                    waived: false,
+                    advisory: !t.required && !r.passed && !r.skipped,
+                    ..r.clone()
+                },
+                None => gate_result(
+                    t,
+                    &ToolOutcome::Failed {
+                        reason: format!(
+                            "`{}` did not run on this plan (added after it was made); plan again",
+                            t.name
+                        ),
+                    },
+                ),
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(kind: ToolKind, required: bool) -> Tool {
+        Tool {
+            name: kind.as_str().into(),
+            kind,
+            run: None,
+            args: Vec::new(),
+            timeout: None,
+            required,
+            policy: None,
+        }
+    }
+
+    const CHECKOV: &str = r#"{
+      "check_type": "terraform_plan",
+      "results": {
+        "passed_checks": [{"check_id": "CKV_AWS_19", "resource": "aws_s3_bucket.ok"}],
+        "failed_checks": [
+          {"check_id": "CKV_AWS_20", "check_name": "S3 Bucket has an ACL defined which allows public READ access.",
+           "resource": "aws_s3_bucket.data", "file_path": "/plan.json"},
+          {"check_id": "CKV_AWS_21", "check_name": "Ensure all data stored in the S3 bucket have versioning enabled\n::error::owned",
+           "resource": "aws_s3_bucket.data"}
+        ],
+        "skipped_checks": [], "parsing_errors": []
+      },
+      "summary": {"passed": 1, "failed": 2, "skipped": 0}
+    }"#;
+
+    #[test]
+    fn checkov_reports_read_in_every_shape() {
+        let ToolOutcome::Ran {
+            findings,
+            failed,
+            passed,
+        } = parse_checkov(CHECKOV).unwrap()
+        else {
+            panic!("not a report")
+        };
+        assert_eq!((failed, passed), (2, 1));
+        assert_eq!(findings[0].check, "CKV_AWS_20");
+        assert_eq!(findings[0].resource.as_deref(), Some("aws_s3_bucket.data"));
+        // Untrusted text is one line.
+        assert!(!findings[1].title.contains('\n'), "{:?}", findings[1]);
+        // A list of reports adds up.
+        let two = format!("[{CHECKOV}, {CHECKOV}]");
+        assert!(matches!(
+            parse_checkov(&two),
+            Ok(ToolOutcome::Ran {
+                failed: 4,
+                passed: 2,
+                ..
+            })
+        ));
+        // Nothing scanned: the bare summary.
+        let bare =
+            r#"{"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}"#;
+        assert!(matches!(
+            parse_checkov(bare),
+            Ok(ToolOutcome::Ran {
+                failed: 0,
+                passed: 0,
+                ..
+            })
+        ));
+        assert!(parse_checkov("Traceback (most recent call last)").is_err());
+        assert!(parse_checkov("42").is_err());
+    }
+
+    #[test]
+    fn conftest_failures_are_findings_and_warnings_are_not() {
+        let out = r#"[
+          {"filename": "plan.json", "namespace": "main", "successes": 3,
+           "warnings": [{"msg": "only a warning"}],
+           "failures": [
+             {"msg": "aws_s3_bucket.data must not be public", "metadata": {"details": {"resource": "aws_s3_bucket.data"}}},
+             {"msg": "no owner tag"}
+           ]},
+          {"filename": "plan.json", "namespace": "tags", "successes": 1}
+        ]"#;
+        let ToolOutcome::Ran {
+            findings,
+            failed,
+            passed,
+        } = parse_conftest(out).unwrap()
+        else {
+            panic!("not a report")
+        };
+        assert_eq!((failed, passed), (2, 4));
+        assert_eq!(findings[0].check, "main");
+        assert_eq!(findings[0].resource.as_deref(), Some("aws_s3_bucket.data"));
+        assert_eq!(findings[1].title, "no owner tag");
+        assert!(parse_conftest(r#"{"not": "a list"}"#).is_err());
+        assert!(parse_conftest("").is_err());
+    }
+
+    #[test]
+    fn findings_are_capped_and_text_is_cut() {
+        let fails: Vec<String> = (0..80)
+            .map(|i| {
+                format!(
+                    r#"{{"check_id": "C{i}", "resource": "r.{i}", "check_name": "{}"}}"#,
+                    "x".repeat(500)
+                )
+            })
+            .collect();
+        let out = format!(
+            r#"{{"results": {{"failed_checks": [{}]}}}}"#,
+            fails.join(",")
+        );
+        let ToolOutcome::Ran {
+            findings, failed, ..
+        } = parse_checkov(&out).unwrap()
+        else {
+            panic!("not a report")
+        };
+        assert_eq!((findings.len(), failed), (MAX_FINDINGS, 80));
+        assert_eq!(findings[0].title.chars().count(), MAX_TEXT + 1);
+    }
+
+    #[test]
+    fn outcomes_make_required_and_advisory_gates() {
+        let ran = ToolOutcome::Ran {
+            findings: vec![finding(Some("C".into()), None, None)],
+            failed: 1,
+            passed: 0,
+        };
+        let r = gate_result(&tool(ToolKind::Checkov, true), &ran);
+        assert!(!r.passed && !r.advisory && r.tool);
+        let r = gate_result(&tool(ToolKind::Checkov, false), &ran);
+        assert!(!r.passed && r.advisory);
+        let missing = ToolOutcome::Missing {
+            program: "checkov".into(),
+        };
+        let r = gate_result(&tool(ToolKind::Checkov, true), &missing);
+        assert!(
+            !r.passed && r.detail.contains("pip install checkov"),
+            "{}",
+            r.detail
+        );
+        let r = gate_result(
+            &tool(ToolKind::Conftest, true),
+            &ToolOutcome::TimedOut { secs: 2 },
+        );
+        assert!(
+            !r.passed && r.detail.contains("timeout of 2s"),
+            "{}",
+            r.detail
+        );
+        let r = gate_result(&tool(ToolKind::Conftest, true), &ToolOutcome::NoChanges);
+        assert!(r.passed && r.skipped);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert_eq!(parse_timeout("5m"), Some(300));
+        assert_eq!(parse_timeout("0s"), None);
+        assert_eq!(parse_timeout("5"), None);
+        assert_eq!(parse_timeout("é"), None);
+        let mut t = tool(ToolKind::Checkov, true);
+        t.timeout = Some("2h".into());
+        assert_eq!(
+            check(std::slice::from_ref(&t)).unwrap_err().0,
+            "/tools/0/timeout"
+        );
+        t.timeout = None;
+        assert_eq!(
+            check(&[t.clone(), t.clone()]).unwrap_err().0,
+            "/tools/1/name"
+        );
+        t.policy = Some("policy".into());
+        assert_eq!(
+            check(std::slice::from_ref(&t)).unwrap_err().0,
+            "/tools/0/policy"
+        );
+        t.policy = None;
+        t.name = "max_destroy".into();
+        assert!(check(&[t]).unwrap_err().1.contains("built-in gate"));
+    }
+
+    #[test]
+    fn apply_uses_the_recorded_results_and_fails_unrun_tools() {
+        let checkov = tool(ToolKind::Checkov, true);
+        let at_plan = vec![gate_result(&checkov, &ToolOutcome::NoChanges)];
+        let r = recorded(std::slice::from_ref(&checkov), &at_plan);
+        assert!(r[0].passed);
+        let r = recorded(&[checkov], &[]);
+        assert!(!r[0].passed && r[0].detail.contains("plan again"));
+    }
+}

@@ -1,0 +1,151 @@
+//! Runs the policy tools of a plan's gates (`tools:`, see
+//! [`crate::policy::tools`]) on its plan JSON: each in an environment of
+//! PATH, HOME and the locale only, with its own timeout (killed at it),
+//! its output read from files (so a tool that never closes its output
+//! cannot hang the run) and capped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::policy::tools::{parse, Tool, ToolKind, ToolOutcome};
+
+/// The most of a tool's output read.
+const MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+/// How often a running tool is looked at.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Runs every tool on `plan_json` in `root`, the manager repo (so `run:`
+/// paths, conftest's `policy:` and paths in `args` are relative to
+/// fleetform.yml); `work` is a scratch folder for their output. One
+/// outcome per tool, in order.
+pub fn run_all(tools: &[Tool], plan_json: &Path, work: &Path, root: &Path) -> Vec<ToolOutcome> {
+    // Absolute, so that the paths hold in the tool's working directory.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (plan_json, root) = (absolute(plan_json), absolute(root));
+    tools
+        .iter()
+        .map(|t| run(t, &plan_json, work, &root))
+        .collect()
+}
+
+/// The arguments fleetform gives a tool, before the tool's own `args`.
+fn arguments(tool: &Tool, plan_json: &Path, root: &Path) -> Vec<String> {
+    let plan = plan_json.display().to_string();
+    let mut args: Vec<String> = match tool.kind {
+        ToolKind::Checkov => ["-f", &plan, "--framework", "terraform_plan", "-o", "json"]
+            .map(String::from)
+            .to_vec(),
+        ToolKind::Conftest => ["test", "--no-color", "--output", "json", &plan]
+            .map(String::from)
+            .to_vec(),
+    };
+    if let Some(p) = &tool.policy {
+        args.push("-p".into());
+        args.push(root.join(p).display().to_string());
+    }
+    args.extend(tool.args.iter().cloned());
+    args
+}
+
+/// The program: a path (anything with a separator) is taken relative to
+/// the manager repo, a bare name is looked up on PATH.
+fn program(tool: &Tool, root: &Path) -> PathBuf {
+    let p = tool.program();
+    if p.contains('/') || p.contains(std::path::MAIN_SEPARATOR) {
+        root.join(p)
+    } else {
+        PathBuf::from(p)
+    }
+}
+
+/// Runs one tool to its outcome.
+pub fn run(tool: &Tool, plan_json: &Path, work: &Path, root: &Path) -> ToolOutcome {
+    let program = program(tool, root);
+    let failed = |what: &str, e: std::io::Error| ToolOutcome::Failed {
+        reason: format!("{what}: {e}"),
+    };
+    let (out, err) = match (tempfile::tempfile_in(work), tempfile::tempfile_in(work)) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => return failed("creating its output files", e),
+    };
+    let (Ok(out_w), Ok(err_w)) = (out.try_clone(), err.try_clone()) else {
+        return ToolOutcome::Failed {
+            reason: "could not share its output files".into(),
+        };
+    };
+    let mut cmd = Command::new(&program);
+    cmd.args(arguments(tool, plan_json, root))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(out_w)
+        .stderr(err_w);
+    crate::util::process::tool_env(&mut cmd);
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return ToolOutcome::Missing {
+                program: program.display().to_string(),
+            }
+        }
+        Err(e) => return failed(&format!("starting {}", program.display()), e),
+    };
+    let secs = tool.timeout_secs();
+    match wait(child, Duration::from_secs(secs)) {
+        Err(e) => failed("waiting for it", e),
+        Ok(None) => ToolOutcome::TimedOut { secs },
+        Ok(Some(code)) => read_report(tool, code, out, err),
+    }
+}
+
+/// Its exit code, or none when it was killed at the timeout.
+fn wait(mut child: Child, limit: Duration) -> std::io::Result<Option<i32>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status.code().unwrap_or(-1)));
+        }
+        if Instant::now() >= deadline {
+            kill(&mut child);
+            return Ok(None);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Kills a tool at its timeout. Processes it started itself may outlive
+/// it; their output goes to files nothing waits for, so they hold up
+/// nothing.
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn read_capped(mut f: std::fs::File) -> std::io::Result<String> {
+    use std::io::{Read as _, Seek as _};
+    f.rewind()?;
+    let mut bytes = Vec::new();
+    f.take(MAX_OUTPUT).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The report on stdout, read by the tool's kind. Both tools exit 1 when
+/// checks fail, so a report with findings counts whatever the exit code;
+/// a report that does not read, or a failing exit without findings, is a
+/// failed run, with the end of stderr saying why.
+fn read_report(tool: &Tool, code: i32, out: std::fs::File, err: std::fs::File) -> ToolOutcome {
+    let stdout = read_capped(out).unwrap_or_default();
+    let why = match parse(tool.kind, &stdout) {
+        Ok(ToolOutcome::Ran { failed: 0, .. }) if code != 0 => {
+            format!("exited with {code} but reported no findings")
+        }
+        Ok(outcome) => return outcome,
+        Err(why) => format!("exited with {code} and no report that reads: {why}"),
+    };
+    let stderr = read_capped(err).unwrap_or_default();
+    let chars: Vec<char> = stderr.trim().chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(300)..].iter().collect();
+    ToolOutcome::Failed {
+        reason: format!("{why}; stderr: {tail}"),
+    }
+}
