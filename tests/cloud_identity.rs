@@ -649,3 +649,43 @@ fn s3_backend(fx: &Fixture, moto: &moto::Moto) {
     assert!(cfg.contains("kind: s3"), "{cfg}");
     fx.write("manager/fleetform.yml", &cfg);
 }
+
+/// `fleetform matrix` gives each one-pair job its read-only role for the
+/// drift template's configure-aws-credentials step; a customer whose
+/// identity does not resolve gets none and an error naming why.
+#[test]
+fn matrix_jobs_carry_their_plan_role() {
+    let fx = Fixture::new();
+    with_identity(&fx, ACME_ACCOUNT, ACME_PROD_ACCOUNT);
+    let reg = fx.read("manager/customers.yml");
+    fx.write(
+        "manager/customers.yml",
+        &reg.replacen("    identity:\n      account: \"333333333333\"\n", "", 1),
+    );
+    let out = fx.fleetform().arg("matrix").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let job = |id: &str| {
+        m["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .unwrap_or_else(|| panic!("no job {id}: {m}"))
+            .clone()
+    };
+    assert_eq!(
+        job("acme-staging")["identity"]["role_arn"],
+        role(ACME_ACCOUNT, "plan")
+    );
+    assert_eq!(
+        job("acme-production")["identity"]["role_arn"],
+        role(ACME_PROD_ACCOUNT, "plan")
+    );
+    assert!(job("globex-staging").get("identity").is_none());
+    assert!(
+        stderr(&out).contains("globex:staging: no cloud identity"),
+        "{}",
+        stderr(&out)
+    );
+}

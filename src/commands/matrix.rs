@@ -25,6 +25,11 @@ pub struct Job {
     pub id: String,
     /// `customer:environment` pairs for this job (what `drift --shard` takes).
     pub shard: Vec<String>,
+    /// The read-only (plan) cloud identity of a one-pair job, when
+    /// fleetform.yml names identities: the template assumes it. A shard of
+    /// many pairs has none (one job holds one role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::config::CloudIdentity>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,6 +50,7 @@ pub fn build(pairs_by_customer: &[(String, Vec<String>)], max_jobs: usize) -> Ma
                 envs.iter().map(move |e| Job {
                     id: format!("{c}-{e}"),
                     shard: vec![format!("{c}:{e}")],
+                    identity: None,
                 })
             })
             .collect();
@@ -67,6 +73,7 @@ pub fn build(pairs_by_customer: &[(String, Vec<String>)], max_jobs: usize) -> Ma
                 .iter()
                 .flat_map(|(c, envs)| envs.iter().map(move |e| format!("{c}:{e}")))
                 .collect(),
+            identity: None,
         })
         .collect();
     Matrix { include }
@@ -173,7 +180,8 @@ pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .filter(|c| c.is_active())
         .map(|c| (c.slug.clone(), environments_for(&manager, c, envs)))
         .collect();
-    let matrix = build(&pairs, settings.max_jobs);
+    let mut matrix = build(&pairs, settings.max_jobs);
+    attach_identities(&mut matrix, &manager, &registry, out);
     let json = serde_json::to_string(&matrix)
         .map_err(|e| Error::Failed(format!("serialising the matrix: {e}")))?;
     let ctx = RunContext::from_env();
@@ -184,6 +192,29 @@ pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.result(&json);
     Ok(())
+}
+
+/// Each one-pair job's plan role. A customer whose identity does not
+/// resolve gets none, with a warning naming why: its job fails on its own.
+fn attach_identities(matrix: &mut Matrix, manager: &Manager, registry: &Registry, out: &Output) {
+    if !manager.has_identity() {
+        return;
+    }
+    for job in &mut matrix.include {
+        let [pair] = job.shard.as_slice() else {
+            continue;
+        };
+        let Some((slug, env)) = pair.split_once(':') else {
+            continue;
+        };
+        let Some(customer) = registry.get(slug) else {
+            continue;
+        };
+        match manager.cloud_identity(customer, env, crate::config::IdentityStage::Plan) {
+            Ok(identity) => job.identity = identity,
+            Err(e) => out.error(&format!("{pair}: no cloud identity: {e}")),
+        }
+    }
 }
 
 #[cfg(test)]

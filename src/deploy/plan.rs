@@ -722,7 +722,10 @@ mod tests {
             "fleetform-plan",
             out,
         );
-        assert_eq!(names(&failed), [&common[..], &["environment"]].concat());
+        assert_eq!(
+            names(&failed),
+            [&common[..], &["environment", "identity"]].concat()
+        );
         let one = plan_outputs(
             &report(vec![result("staging", true)]),
             "fleetform-apply",
