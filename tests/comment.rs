@@ -82,6 +82,36 @@ fn comment_with_changes() {
     insta::assert_snapshot!("comment_changes", c);
 }
 
+/// What an approver reads when fleetform.yml has `approvals:` and
+/// `identity:` for the environment: who approves, what to write, and the
+/// roles the plan and its apply run as.
+#[test]
+fn comment_with_approvals_and_identity() {
+    let mut s = summary(true);
+    let role = |stage: &str| fleetform::config::CloudIdentity {
+        cloud: "aws".into(),
+        role_arn: format!("arn:aws:iam::111111111111:role/acme-{stage}"),
+        external_id: None,
+        session_name: "fleetform-acme-staging".into(),
+        region: "eu-west-1".into(),
+    };
+    s.identity = Some(fleetform::config::StageIdentities {
+        plan: role("plan"),
+        apply: role("apply"),
+    });
+    let c = render_comment(
+        &CommentContext {
+            summary: &s,
+            full_plan_at: "the run summary",
+            run_url: Some("https://github.com/acme/manager/actions/runs/42"),
+            approve: Some("2 approvals by `alice`, a member of `provider/platform`, not the author: comment `/fleetform approve 0123456789ab` on this pull request after this plan (an edited comment does not count).".into()),
+        },
+        PLAN,
+    )
+    .unwrap();
+    insta::assert_snapshot!("comment_approvals_identity", c);
+}
+
 #[test]
 fn comment_without_changes() {
     let s = summary(false);
