@@ -12,6 +12,8 @@ mod common;
 #[path = "support/fakecloud.rs"]
 mod fakecloud;
 mod support;
+#[path = "support/world.rs"]
+mod world;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
@@ -94,11 +96,17 @@ fn notify_yaml(events_slack: &str, events_hook: &str) -> String {
     )
 }
 
-/// Nothing secret in the output or in what was sent.
+/// Nothing secret in the output or in what was sent (but in the line that
+/// asks the Actions runner to mask it).
 fn assert_no_secrets(out: &std::process::Output, sent: &[Value], urls: &[&str]) {
+    let shown: Vec<String> = stdout(out)
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .map(str::to_string)
+        .collect();
     let all = format!(
         "{}\n{}\n{}",
-        stdout(out),
+        shown.join("\n"),
         stderr(out),
         serde_json::to_string(sent).unwrap()
     );
@@ -438,4 +446,95 @@ fn bad_notify_config_is_refused_at_its_line() {
         assert!(err.contains(&located), "{yaml}: want {located}: {err}");
         assert!(err.contains(want), "{yaml}: want {want}: {err}");
     }
+}
+
+/// `apply --dispatch` refused because the plan waits for approvals on the
+/// pull request (`approvals:`, on the fake GitHub): `approval_waiting`
+/// for acme/production with the plan digest's prefix and the run. The
+/// manager's secrets and token never reach the receiver or the log.
+#[test]
+fn an_apply_waiting_for_approvals_is_sent() {
+    use world::{ok, World, ACME};
+    let mut w = World::new();
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\napprovals:\n  production:\n    required: 1\n    users: [alice]\n",
+    );
+    w.fx.append(
+        "manager/fleetform.yml",
+        &notify_yaml("approval_waiting", "approval_waiting, apply_failed"),
+    );
+    w.change_acme("feature", 9);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "more instances");
+    let sha = w.change_acme("main", 9);
+    let d = common::signed(&serde_json::json!({
+        "event_type": "fleetform-apply",
+        "client_payload": {
+            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/main",
+            "pr": pr, "event": "push", "trigger_run_url": null,
+            "dispatch_id": "d-notify", "files": ["infra/variables.yml"]
+        }
+    }));
+    let (plan, files) = w.plan_event(&d, "production");
+    ok(&plan);
+    let digest = files.outputs()["plan_sha256"].clone();
+    let slack = Receiver::start(vec![], 200);
+    let pager = Receiver::start(vec![], 200);
+    let event =
+        serde_json::json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, _) = w.step(
+        "provider/manager",
+        "repository_dispatch",
+        &event,
+        &"e".repeat(40),
+    );
+    let apply = cmd
+        .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
+        .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
+        .args(["apply", "--dispatch", "--env", "production"])
+        .args([
+            "--plan-dir",
+            ".fleetform/out/acme/production",
+            "--plan-sha256",
+            &digest,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    assert!(
+        stderr(&apply).contains("waiting for approval: 0 of 1"),
+        "{}",
+        stderr(&apply)
+    );
+    let (s, p) = (slack.bodies(), pager.bodies());
+    assert_eq!((s.len(), p.len()), (1, 1), "{s:?} {p:?}");
+    assert_generic(&p[0]);
+    assert_eq!(p[0]["event"], "approval_waiting");
+    assert_eq!(p[0]["customer"], "acme");
+    assert_eq!(p[0]["environment"], "production");
+    let summary = p[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.ends_with(&format!("(plan sha256:{})", &digest[..12])),
+        "{summary}"
+    );
+    assert!(!summary.contains(&digest), "only a prefix: {summary}");
+    assert!(
+        p[0]["run_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://github.com/provider/manager/actions/runs/"),
+        "{p:?}"
+    );
+    let text = s[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("fleetform approval waiting — acme/production: "),
+        "{text}"
+    );
+    // Under Actions the URL is handed to the runner to mask, and nowhere else.
+    assert!(stdout(&apply).contains(&format!("::add-mask::{}", slack.url)));
+    assert_no_secrets(
+        &apply,
+        &[s, p].concat(),
+        &[&slack.url, &pager.url, &w.gh.token()],
+    );
 }
