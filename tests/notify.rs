@@ -535,6 +535,6 @@ fn an_apply_waiting_for_approvals_is_sent() {
     assert_no_secrets(
         &apply,
         &[s, p].concat(),
-        &[&slack.url, &pager.url, &w.gh.token()],
+        &[&slack.url, &pager.url, w.gh.token()],
     );
 }
