@@ -179,3 +179,53 @@ fn one_day_is_inclusive() {
     assert_eq!(v["evidence"]["events"], 1);
     assert_eq!(v["rows"][0]["time"], "2026-11-30T23:59:59Z");
 }
+
+/// From the records store (a folder here): the same events, each with its
+/// object's key and the SHA-256 of the object; days outside the period are
+/// not read.
+#[test]
+fn records_store_rows_carry_their_keys_and_digests() {
+    let fx = common::Fixture::new();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)).unwrap();
+    let mut want = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let t = v["time"].as_str().unwrap();
+        let stamp = format!("{}{}{}T000000.000Z-{i:012}", &t[0..4], &t[5..7], &t[8..10]);
+        let key = format!("audit/{}/{}/{}/{stamp}.json", &t[0..4], &t[5..7], &t[8..10]);
+        fx.write(&format!("manager/.fleetform/records/{key}"), line);
+        if t.starts_with("2026-11-") {
+            want.push((key, hex::encode(Sha256::digest(line.as_bytes()))));
+        }
+    }
+    let out = fx
+        .fleetform()
+        .args(["audit", "report", "--records", "--format", "json"])
+        .args(NOVEMBER)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        v["evidence"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("records store "),
+        "{v:#}"
+    );
+    let got: Vec<(String, String)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["record_key"].as_str().unwrap().to_string(),
+                r["record_sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // The same lines, so the same digest of the set as from the log.
+    assert_eq!(v["evidence"]["digest"], november().1.as_str());
+}
