@@ -1,7 +1,9 @@
 //! Notifications (`notify:` in fleetform.yml), received by a small HTTP
 //! server on 127.0.0.1 in the test: the Slack `{"text"}` and the generic
-//! JSON shapes for `drift_found` (`fleetform drift`), `apply_failed` and
-//! `rollout_halted` (a rollout tick on the test cloud whose apply fails)
+//! JSON shapes for `drift_found` (`fleetform drift`), `apply_failed` (an
+//! `apply --dispatch` on the fake GitHub whose Terraform apply fails, and a
+//! rollout tick on the test cloud whose apply fails) with `rollout_halted`,
+//! `approval_waiting` (`apply --dispatch` refused for want of approvals)
 //! and `token_expiring` (`customers list --notify`); a 500 is retried and
 //! then delivered; a receiver that always fails, or a missing variable, is
 //! a warning that leaves the exit code alone; nothing secret (the webhook
@@ -532,6 +534,100 @@ fn an_apply_waiting_for_approvals_is_sent() {
     );
     // Under Actions the URL is handed to the runner to mask, and nowhere else.
     assert!(stdout(&apply).contains(&format!("::add-mask::{}", slack.url)));
+    assert_no_secrets(
+        &apply,
+        &[s, p].concat(),
+        &[&slack.url, &pager.url, w.gh.token()],
+    );
+}
+
+/// `apply --dispatch` whose Terraform apply fails (its state file cannot be
+/// written: a folder stands where it goes): `apply_failed` for
+/// acme/staging, without Terraform's words; the exit code is the failure's.
+#[test]
+fn a_failed_dispatched_apply_is_sent() {
+    use world::{ok, World, ACME};
+    let mut w = World::new();
+    w.fx.append(
+        "manager/fleetform.yml",
+        &notify_yaml("apply_failed", "apply_failed"),
+    );
+    let sha = w.change_acme("main", 9);
+    let d = common::signed(&serde_json::json!({
+        "event_type": "fleetform-apply",
+        "client_payload": {
+            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/main",
+            "pr": null, "event": "push", "trigger_run_url": null,
+            "dispatch_id": "d-notify-fail", "files": ["infra/variables.yml"]
+        }
+    }));
+    let (plan, files) = w.plan_event(&d, "staging");
+    ok(&plan);
+    let digest = files.outputs()["plan_sha256"].clone();
+    let state =
+        w.fx.path("manager/.fleetform/state/acme/staging/terraform.tfstate");
+    std::fs::create_dir_all(state.join("in-the-way")).unwrap();
+    let slack = Receiver::start(vec![], 200);
+    let pager = Receiver::start(vec![], 200);
+    let event =
+        serde_json::json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, _) = w.step(
+        "provider/manager",
+        "repository_dispatch",
+        &event,
+        &"e".repeat(40),
+    );
+    let apply = cmd
+        .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
+        .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
+        .args(["apply", "--dispatch", "--env", "staging"])
+        .args([
+            "--plan-dir",
+            ".fleetform/out/acme/staging",
+            "--plan-sha256",
+            &digest,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        apply.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&apply),
+        stderr(&apply)
+    );
+    let (s, p) = (slack.bodies(), pager.bodies());
+    assert_eq!(
+        (s.len(), p.len()),
+        (1, 1),
+        "{s:?} {p:?}\n{}",
+        stderr(&apply)
+    );
+    assert_generic(&p[0]);
+    assert_eq!(
+        (&p[0]["event"], &p[0]["customer"], &p[0]["environment"]),
+        (
+            &Value::from("apply_failed"),
+            &Value::from("acme"),
+            &Value::from("staging")
+        )
+    );
+    assert_eq!(
+        p[0]["summary"],
+        format!(
+            "the apply failed; see the run (plan sha256:{})",
+            &digest[..12]
+        )
+    );
+    let text = s[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("fleetform apply failed — acme/staging: "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("tfstate") && !text.contains("in-the-way"),
+        "{text}"
+    );
     assert_no_secrets(
         &apply,
         &[s, p].concat(),
