@@ -213,7 +213,24 @@ pub enum ReadError {
 /// (memory holds one line, whatever the size of the log). A missing log
 /// has no records; a damaged line is an error naming its number. Returns
 /// how many records were read.
-pub fn read_each(path: &Path, each: impl FnMut(Entry)) -> Result<usize, ReadError> {
+pub fn read_each(path: &Path, mut each: impl FnMut(Entry)) -> Result<usize, ReadError> {
+    read_each_line(path, |e, _| each(e))
+}
+
+/// Reads records from `reader` (shown as `path` in errors), one line at a
+/// time, each at most [`MAX_LINE`] bytes; blank lines are skipped.
+pub fn read_records(
+    reader: impl std::io::BufRead,
+    path: &Path,
+    mut each: impl FnMut(Entry),
+) -> Result<usize, ReadError> {
+    read_lines(reader, path, |e, _| each(e))
+}
+
+/// Reads the log at `path` like [`read_each`], handing each record with
+/// the bytes of its line (without the newline), which the compliance
+/// report digests.
+pub fn read_each_line(path: &Path, each: impl FnMut(Entry, &[u8])) -> Result<usize, ReadError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -224,15 +241,14 @@ pub fn read_each(path: &Path, each: impl FnMut(Entry)) -> Result<usize, ReadErro
             })
         }
     };
-    read_records(std::io::BufReader::new(file), path, each)
+    read_lines(std::io::BufReader::new(file), path, each)
 }
 
-/// Reads records from `reader` (shown as `path` in errors), one line at a
-/// time, each at most [`MAX_LINE`] bytes; blank lines are skipped.
-pub fn read_records(
+/// [`read_records`] with each record's line.
+pub fn read_lines(
     mut reader: impl std::io::BufRead,
     path: &Path,
-    mut each: impl FnMut(Entry),
+    mut each: impl FnMut(Entry, &[u8]),
 ) -> Result<usize, ReadError> {
     let damaged = |line: usize, message: String| ReadError::Damaged {
         path: path.to_path_buf(),
@@ -266,7 +282,7 @@ pub fn read_records(
             continue;
         }
         let entry = serde_json::from_slice(&buf).map_err(|e| damaged(line, e.to_string()))?;
-        each(entry);
+        each(entry, &buf);
         count += 1;
     }
     Ok(count)

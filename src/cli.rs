@@ -225,9 +225,26 @@ pub enum AuditCommand {
         /// folder or an S3 bucket) instead of the log file.
         #[arg(long)]
         records: bool,
+        /// Only records until this date (YYYY-MM-DD, inclusive: the whole
+        /// day) or UTC time (YYYY-MM-DDTHH:MM:SSZ).
+        #[arg(long)]
+        until: Option<String>,
+        /// Markdown, JSON or one self-contained HTML file (evidence to
+        /// attach: period, source, count and digest of the events).
+        #[arg(long, value_enum, conflicts_with = "json")]
+        format: Option<ReportFormat>,
+        /// The same as `--format json`.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `audit report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -374,6 +391,11 @@ pub enum CustomersCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// Also send `token_expiring` to the `notify:` targets that ask for
+        /// it, one per active customer whose token expires within 30 days
+        /// or has expired (e.g. from a daily scheduled workflow).
+        #[arg(long)]
+        notify: bool,
     },
     /// Show one customer.
     Show {

@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod error;
 pub mod fleet;
 pub mod github;
+pub mod notify;
 pub mod output;
 pub mod policy;
 pub mod records;

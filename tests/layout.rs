@@ -277,6 +277,23 @@ fn layers_import_only_what_is_below_them() {
                 "config/",
             ],
         ),
+        // Notifications read the targets and post; they never reach into
+        // what happened.
+        (
+            "notify/",
+            &[
+                "commands/",
+                "deploy/",
+                "fleet/",
+                "report/",
+                "terraform/",
+                "values/",
+                "github/",
+                "policy/",
+                "dispatch/",
+                "rollout/",
+            ],
+        ),
         (
             "util/",
             &[

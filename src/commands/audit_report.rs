@@ -1,24 +1,27 @@
 //! `fleetform audit report`: applies per customer, refusals, who approved
 //! what (the actor of each apply job, which GitHub records as the person
 //! who approved the environment deployment when reviewers are required),
-//! and failures, since a date. The summary and its Markdown are
+//! and failures, in a period (`--since`, `--until`), with the compliance
+//! evidence of [`crate::report::evidence`] (md, json or html). The summary and its Markdown are
 //! [`crate::report::audit`]'s; this reads the flags and the log.
 
 use std::path::{Path, PathBuf};
 
 use crate::audit;
-use crate::cli::{AuditArgs, AuditCommand};
+use crate::cli::{AuditArgs, AuditCommand, ReportFormat};
 use crate::config::is_date;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::report::audit::{markdown, Summary};
+use crate::report::audit::{markdown_with, Summary};
+use crate::report::evidence::{self, Format, Header, Row};
 
 /// Checked flags.
 struct Settings {
     since: Option<String>,
+    until: Option<String>,
     log: PathBuf,
     records: bool,
-    json: bool,
+    format: Format,
 }
 
 fn resolve(args: &AuditArgs) -> Result<Settings> {
@@ -26,13 +29,30 @@ fn resolve(args: &AuditArgs) -> Result<Settings> {
         since,
         log,
         records,
+        until,
+        format,
         json,
     } = &args.command;
+    let since = since.as_deref().map(parse_since).transpose()?;
+    let until = until.as_deref().map(parse_until).transpose()?;
+    if let (Some(s), Some(u)) = (&since, &until) {
+        if u < s {
+            return Err(Error::Usage(format!(
+                "--until {u} is before --since {s}: the period is empty; give an --until on or after --since"
+            )));
+        }
+    }
+    let format = match (format, json) {
+        (Some(ReportFormat::Json), _) | (None, true) => Format::Json,
+        (Some(ReportFormat::Html), _) => Format::Html,
+        (Some(ReportFormat::Md), _) | (None, false) => Format::Markdown,
+    };
     Ok(Settings {
-        since: since.as_deref().map(parse_since).transpose()?,
+        since,
+        until,
         log: log.clone().unwrap_or_else(audit::log_path),
         records: *records,
-        json: *json,
+        format,
     })
 }
 
@@ -40,14 +60,24 @@ fn resolve(args: &AuditArgs) -> Result<Settings> {
 /// (`YYYY-MM-DDTHH:MM:SSZ`), the form the log's times have, which are
 /// compared as text.
 pub fn parse_since(text: &str) -> Result<String> {
+    parse_bound(text, "--since", "00:00:00Z")
+}
+
+/// `--until`: a date (inclusive: up to its last second, a leap second
+/// too) or a UTC time (inclusive).
+pub fn parse_until(text: &str) -> Result<String> {
+    parse_bound(text, "--until", "23:59:60Z")
+}
+
+fn parse_bound(text: &str, flag: &str, day_time: &str) -> Result<String> {
     let refused = || {
         let shown: String = text.chars().take(40).flat_map(char::escape_debug).collect();
         Error::Usage(format!(
-            "--since `{shown}` is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+            "{flag} `{shown}` is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
         ))
     };
     let (date, time) = match text.split_once('T') {
-        None => (text, "00:00:00Z"),
+        None => (text, day_time),
         Some((date, time)) => (date, time),
     };
     let num = |s: &str, max: u32| s.parse::<u32>().ok().filter(|n| *n <= max);
@@ -69,40 +99,134 @@ pub fn parse_since(text: &str) -> Result<String> {
     }
 }
 
-pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
-    let settings = resolve(args)?;
-    let mut s = Summary::new(settings.since.as_deref());
-    if settings.records {
+/// Where the records come from: the log (read twice, streaming) or the
+/// records store (read once, kept for the second pass).
+enum Source {
+    Log(PathBuf),
+    Store {
+        describe: String,
+        rows: Vec<(audit::Entry, Vec<u8>, String)>,
+    },
+}
+
+impl Source {
+    fn open(settings: &Settings, manager_dir: &Path) -> Result<Source> {
+        if !settings.records {
+            return Ok(Source::Log(settings.log.clone()));
+        }
         let manager = crate::config::Manager::load(manager_dir)?;
         let store = crate::records::Store::for_manager(&manager);
-        read_store(&store, settings.since.as_deref(), |e| s.add(e))?;
-    } else {
-        audit::read_each(&settings.log, |e| s.add(e)).map_err(|e| Error::Failed(e.to_string()))?;
+        let mut rows = Vec::new();
+        read_store(
+            &store,
+            settings.since.as_deref(),
+            settings.until.as_deref(),
+            |e, bytes, key| rows.push((e, bytes, key)),
+        )?;
+        Ok(Source::Store {
+            describe: store.describe(),
+            rows,
+        })
     }
-    if settings.json {
-        let json = serde_json::to_string_pretty(&s)
-            .map_err(|e| Error::Failed(format!("serialising the report: {e}")))?;
-        out.result(&json);
-    } else {
-        out.result(markdown(&s).trim_end());
+
+    fn describe(&self) -> String {
+        match self {
+            Source::Log(p) => format!("local log {}", p.display()),
+            Source::Store { describe, .. } => format!("records store {describe}"),
+        }
+    }
+
+    /// Every record with its bytes and, from the store, its key.
+    fn each(&self, mut each: impl FnMut(audit::Entry, &[u8], Option<&str>)) -> Result<()> {
+        match self {
+            Source::Log(path) => {
+                audit::read_each_line(path, |e, line| each(e, line, None))
+                    .map_err(|e| Error::Failed(e.to_string()))?;
+            }
+            Source::Store { rows, .. } => {
+                for (e, bytes, key) in rows {
+                    each(e.clone(), bytes, Some(key.as_str()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let settings = resolve(args)?;
+    let source = Source::open(&settings, manager_dir)?;
+    let mut s = Summary::new(settings.since.as_deref());
+    s.until.clone_from(&settings.until);
+    let mut h = Header::new(
+        settings.since.as_deref(),
+        settings.until.as_deref(),
+        source.describe(),
+    );
+    source.each(|e, bytes, key| {
+        if h.covers(&e.time) {
+            h.add(&Row::new(e.clone(), bytes, key));
+            s.add(e);
+        }
+    })?;
+    h.finish();
+    let head = match settings.format {
+        Format::Markdown => format!(
+            "{}\n{}",
+            markdown_with(&s, evidence::markdown_head(&h).trim_end()),
+            evidence::markdown_events_head(&h)
+        ),
+        Format::Json => evidence::json_head(&s, &h),
+        Format::Html => evidence::html_head(&h)
+            .map_err(|e| Error::Failed(format!("rendering the HTML report: {e}")))?,
+    };
+    out.result(head.trim_end());
+    let mut first = true;
+    let mut failed = None;
+    source.each(|e, bytes, key| {
+        if !h.covers(&e.time) || failed.is_some() {
+            return;
+        }
+        let row = Row::new(e, bytes, key);
+        match settings.format {
+            Format::Markdown => out.result(&evidence::markdown_row(&row)),
+            Format::Json => out.result(&evidence::json_row(&row, first)),
+            Format::Html => match evidence::html_row(&row) {
+                Ok(r) => out.result(r.trim_end()),
+                Err(e) => failed = Some(e),
+            },
+        }
+        first = false;
+    })?;
+    if let Some(e) = failed {
+        return Err(Error::Failed(format!("rendering the HTML report: {e}")));
+    }
+    match settings.format {
+        Format::Markdown => {}
+        Format::Json => out.result(evidence::JSON_FOOT),
+        Format::Html => out.result(evidence::HTML_FOOT),
     }
     Ok(())
 }
 
-/// Every audit record in the store (one object each), oldest first; days
-/// before `since` are not read.
+/// Every audit record in the store (one object each) with its bytes and
+/// key, oldest first; days outside `since`..`until` are not read.
 fn read_store(
     store: &crate::records::Store,
     since: Option<&str>,
-    mut each: impl FnMut(audit::Entry),
+    until: Option<&str>,
+    mut each: impl FnMut(audit::Entry, Vec<u8>, String),
 ) -> Result<()> {
     let failed =
         |e: crate::records::RecordsError| Error::Failed(format!("{}: {e}", store.describe()));
-    // `audit/YYYY/MM/DD/...`: a day before `since`'s day holds nothing newer.
-    let since_day = since.map(|s| s[..10].replace('-', "/"));
+    // `audit/YYYY/MM/DD/...`: a day outside the period's days holds nothing in it.
+    let day_of = |t: &str| t.get(..10).map(|d| d.replace('-', "/"));
+    let (since_day, until_day) = (since.and_then(day_of), until.and_then(day_of));
     for key in store.list("audit/").map_err(failed)? {
         let day = key.get(6..16).unwrap_or_default();
-        if since_day.as_deref().is_some_and(|d| day < d) {
+        if since_day.as_deref().is_some_and(|d| day < d)
+            || until_day.as_deref().is_some_and(|d| day > d)
+        {
             continue;
         }
         let bytes = store.read(&key).map_err(failed)?;
@@ -112,7 +236,7 @@ fn read_store(
                 store.describe()
             ))
         })?;
-        each(entry);
+        each(entry, bytes, key);
     }
     Ok(())
 }
@@ -128,6 +252,8 @@ mod tests {
             parse_since("2026-11-01T10:20:30Z").unwrap(),
             "2026-11-01T10:20:30Z"
         );
+        assert_eq!(parse_until("2026-11-30").unwrap(), "2026-11-30T23:59:60Z");
+        assert!(parse_until("2026-11-31").is_err());
         for bad in [
             "ééééééééééééééééééééé",
             "2026-11-01Tab:cd:efZ",

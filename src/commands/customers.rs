@@ -22,7 +22,7 @@ use crate::output::{table, Output};
 pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
     match &args.command {
-        CustomersCommand::List { json } => list(&manager, *json, out),
+        CustomersCommand::List { json, notify } => list(&manager, *json, *notify, out),
         CustomersCommand::Show { slug, json } => show(&manager, slug, *json, out),
         CustomersCommand::Add { .. } => {
             let c = new_customer(&manager, &args.command)
@@ -107,7 +107,7 @@ fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Custome
     })
 }
 
-fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
+fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
     #[derive(Serialize)]
     struct Item<'a> {
@@ -138,6 +138,9 @@ fn list(manager: &Manager, json: bool, out: &Output) -> Result<()> {
             token_state: c.token.as_ref().and_then(|t| t.state(today)),
         })
         .collect();
+    if notify {
+        notify_tokens(manager, &registry, today, out);
+    }
     if json {
         out.result(&serde_json::to_string_pretty(&items).expect("serialisable"));
         return Ok(());
@@ -193,6 +196,24 @@ fn token_cell(token: Option<&TokenInfo>, state: Option<TokenState>, active: bool
         _ => String::new(),
     };
     format!("{} {}{flag}", t.name, t.expires)
+}
+
+/// One `token_expiring` notice per active customer whose token expires
+/// within [`TOKEN_WARN_DAYS`] days or has expired: the slug, the days.
+fn notify_tokens(manager: &Manager, registry: &Registry, today: jiff::civil::Date, out: &Output) {
+    for c in registry.customers.iter().filter(|c| c.is_active()) {
+        let when = match c.token.as_ref().and_then(|t| t.state(today)) {
+            Some(TokenState::Expiring(d)) => format!("expires in {d} day(s)"),
+            Some(TokenState::Expired(d)) => format!("expired {d} day(s) ago"),
+            _ => continue,
+        };
+        let mut notice = crate::notify::Notice::new(
+            crate::config::NotifyEvent::TokenExpiring,
+            format!("the customer's manager-repo token (MANAGER_REPO_PAT) {when}; ask for a new one and record its expiry in customers.yml"),
+        );
+        notice.customer = Some(c.slug.clone());
+        crate::notify::send(manager, &notice, out);
+    }
 }
 
 /// One note naming the active customers whose tokens need renewing.

@@ -341,6 +341,22 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
     Ok(json)
 }
 
+/// One `drift_found` notice per drifted pair: its counts, nothing else.
+fn notify_drift(manager: &Manager, report: &Report, out: &Output) {
+    for r in &report.drifted {
+        let counts = match &r.outcome {
+            Outcome::Planned { summary, .. } => summary.counts(),
+            _ => continue,
+        };
+        let notice = crate::notify::Notice::new(
+            crate::config::NotifyEvent::DriftFound,
+            format!("drift: {counts} (refresh-only plan of the default branch)"),
+        )
+        .unit(&r.customer, &r.environment, r.product.as_deref());
+        crate::notify::send(manager, &notice, out);
+    }
+}
+
 /// Errors win over drift, so a broken check is never mistaken for a
 /// clean one.
 fn verdict(report: &Report) -> Result<()> {
@@ -446,6 +462,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 
     let json = write_reports(&settings.out, &report, &ctx)?;
     out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    notify_drift(&manager, &report, out);
     if settings.json {
         out.result(&json);
     } else {

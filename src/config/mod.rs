@@ -6,7 +6,8 @@
 //!
 //! Here: fleetform.yml (`mod.rs`), its products and the unit of work
 //! (`products`) and its records store (`records`), the registry
-//! (`registry`), the names both accept (`names`), and text-preserving edits
+//! (`registry`), the names both accept (`names`), its notification
+//! targets (`notify`), and text-preserving edits
 //! of the registry and its lock (`edit`).
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
@@ -24,6 +25,7 @@ pub mod cloud;
 pub mod edit;
 mod identity;
 mod names;
+mod notify;
 mod products;
 mod records;
 mod registry;
@@ -35,6 +37,7 @@ pub use identity::{
     IdentityStage, StageIdentities,
 };
 pub use names::{is_date, is_email, is_repo, is_slug};
+pub use notify::{is_env_name, is_own_secret, NotifyEvent, NotifyKind, NotifyTarget};
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use records::Records;
 pub use registry::*;
@@ -174,6 +177,9 @@ pub struct ManagerConfig {
     /// (see [`approvals`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub approvals: ApprovalsConfig,
+    /// Who is told when something needs people (see [`notify`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// `sync:` in fleetform.yml.
@@ -445,6 +451,7 @@ impl Manager {
         self.check_rollout()?;
         self.check_identity()?;
         self.check_approvals()?;
+        self.check_notify()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }

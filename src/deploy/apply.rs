@@ -530,8 +530,29 @@ impl ApplyRun<'_> {
                 ));
                 Ok(approvers)
             }
-            Err(reason) => Err(self.refuse(reason).await),
+            Err(reason) => {
+                if reason.starts_with("waiting for approval") {
+                    self.notify(
+                        crate::config::NotifyEvent::ApprovalWaiting,
+                        "the apply is waiting for approvals of this plan on the customer's pull request",
+                    );
+                }
+                Err(self.refuse(reason).await)
+            }
         }
+    }
+
+    /// Tells the targets that asked for `event` about this unit: `what`,
+    /// the plan digest's prefix and the run.
+    fn notify(&self, event: crate::config::NotifyEvent, what: &str) {
+        let prefix: String = self.digest.chars().take(12).collect();
+        let notice = crate::notify::Notice::new(event, format!("{what} (plan sha256:{prefix})"))
+            .unit(
+                &self.customer.slug,
+                self.env(),
+                self.manager.product.as_deref(),
+            );
+        crate::notify::send(self.manager, &notice, self.out);
     }
 
     /// The role this apply runs as, if fleetform.yml names identities.
@@ -742,6 +763,12 @@ impl ApplyRun<'_> {
                 .approved_by(checked.approver.as_deref())
                 .detail(e.short()),
         );
+        if !matches!(e, RunError::Refused(_) | RunError::Waiting(_)) {
+            self.notify(
+                crate::config::NotifyEvent::ApplyFailed,
+                "the apply failed; see the run",
+            );
+        }
         match e {
             RunError::Refused(m) => Error::Refused(m),
             other => Error::Failed(format!("{}: {}", self.label(), values_free(&other))),

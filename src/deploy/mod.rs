@@ -47,7 +47,7 @@
 //! # Imports
 //!
 //! May import the layers below it (`config`, `dispatch`, `github`,
-//! `policy`, `records`, `report`, `terraform`, `values`, `audit`, `ci`, `output`,
+//! `policy`, `records`, `report`, `terraform`, `values`, `audit`, `notify`, `ci`, `output`,
 //! `util`). It never imports `crate::commands`: the commands parse their
 //! flags, call in here, and print what comes back.
 

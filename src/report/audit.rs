@@ -13,6 +13,8 @@ use crate::audit::Entry;
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
     pub records: usize,
     pub applies_per_customer: BTreeMap<String, usize>,
     pub applies: Vec<Entry>,
@@ -105,13 +107,24 @@ fn section(m: &mut String, title: &str, rows: &[Entry]) {
 }
 
 pub fn markdown(s: &Summary) -> String {
+    markdown_with(s, "")
+}
+
+/// The report with `header` (Markdown, e.g. the evidence's) right after
+/// the title.
+pub fn markdown_with(s: &Summary, header: &str) -> String {
     use std::fmt::Write as _;
     let mut m = format!(
-        "# fleetform audit report{}\n\n{} records.\n\n## Applies per customer\n\n",
+        "# fleetform audit report{}{}\n\n{header}{}{} records.\n\n## Applies per customer\n\n",
         s.since
             .as_deref()
             .map(|t| format!(" since {t}"))
             .unwrap_or_default(),
+        s.until
+            .as_deref()
+            .map(|t| format!(" until {t}"))
+            .unwrap_or_default(),
+        if header.is_empty() { "" } else { "\n\n" },
         s.records
     );
     if s.applies_per_customer.is_empty() {

@@ -4,7 +4,7 @@
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
 //! (`drift`), the impact of a manager change (`impact`), the audit report
-//! (`audit`), `doctor`'s checklist, sync's table, pull request body
+//! (`audit`) and its compliance evidence (`evidence`), `doctor`'s checklist, sync's table, pull request body
 //! and dry-run diff (`sync`), the manager's values-free step summary of a
 //! plan (`summary`), and the customer workflow it hands out,
 //! pinned to what its comment says (`workflow`).
@@ -20,6 +20,7 @@ pub mod audit;
 pub mod comment;
 pub mod doctor;
 pub mod drift;
+pub mod evidence;
 pub mod impact;
 pub mod markdown;
 pub mod plan_text;

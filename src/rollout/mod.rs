@@ -8,7 +8,7 @@
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
 //! `terraform`, `records`, `report` (the status row), `dispatch` (sealed
-//! plan bundles), `audit`, `ci`, `error`, `output`, `util`. Never the
+//! plan bundles), `audit`, `notify`, `ci`, `error`, `output`, `util`. Never the
 //! commands, `deploy` or `github`.
 
 pub mod plan;
@@ -94,6 +94,26 @@ fn audit(out: &Output, id: &str, event: &Event) {
         }
     };
     crate::audit::record(out, e);
+}
+
+/// A notice for the events people must act on: an apply that failed (the
+/// reason stays in the run: it may quote Terraform) and a halt.
+fn notify(manager: &Manager, out: &Output, id: &str, event: &Event) {
+    use crate::config::NotifyEvent;
+    use crate::notify::Notice;
+    let notice = match event {
+        Event::Failed { unit, .. } => Notice::new(
+            NotifyEvent::ApplyFailed,
+            format!("rollout {id}: the apply failed; see the run"),
+        )
+        .unit(&unit.customer, &unit.environment, unit.product.as_deref()),
+        Event::Halted { .. } => Notice::new(
+            NotifyEvent::RolloutHalted,
+            format!("rollout {id} halted; see the run, then `fleetform rollout resume`"),
+        ),
+        _ => return,
+    };
+    crate::notify::send(manager, &notice, out);
 }
 
 /// What `start` needs to know about the change.

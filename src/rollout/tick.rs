@@ -666,6 +666,7 @@ pub(super) fn record_if(
         match append(f.store, s, event.clone()) {
             Ok(()) => {
                 super::audit(out, &s.id, &event);
+                super::notify(f.manager, out, &s.id, &event);
                 return Ok(true);
             }
             Err(RecordsError::Exists { .. }) => {

@@ -1,0 +1,162 @@
+//! Notifications (`notify:` in fleetform.yml): an apply that failed, drift
+//! found, a rollout halted, an apply waiting for approvals and tokens
+//! about to expire are posted to the targets that asked for the event, as
+//! a Slack-compatible `{"text": …}` or a generic JSON object.
+//!
+//! A notice carries only what fleetform composes itself from names it has
+//! checked (slugs, environments, products, counts, digest prefixes) and
+//! the run URL: never a value, a secret, Terraform output or a URL from a
+//! customer. The webhook URL is a secret read from the variable the target
+//! names; only that variable's name is ever shown. Delivery never fails
+//! the command: a missing variable or a failed post is a warning.
+//!
+//! Here: the notice and who gets it (`mod.rs`), the HTTP post with its
+//! timeout and retries (`deliver`).
+//!
+//! May import: `config` (the targets), `ci` (the run URL), `audit` (the
+//! time), `output` (warnings) and `util`.
+
+mod deliver;
+
+use serde::Serialize;
+
+use crate::config::{Manager, NotifyEvent, NotifyKind, NotifyTarget};
+use crate::output::Output;
+
+pub use deliver::{Attempts, DeliveryError};
+
+/// What happened, in fleetform's own words.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub event: &'static str,
+    pub customer: Option<String>,
+    pub environment: Option<String>,
+    pub product: Option<String>,
+    /// A line fleetform composes: names, counts, digest prefixes.
+    pub summary: String,
+    pub run_url: Option<String>,
+    pub time: String,
+    #[serde(skip)]
+    kind: Option<NotifyEvent>,
+}
+
+impl Notice {
+    /// A notice of `event` now, from this run.
+    pub fn new(event: NotifyEvent, summary: impl Into<String>) -> Notice {
+        Notice {
+            event: event.as_str(),
+            customer: None,
+            environment: None,
+            product: None,
+            summary: summary.into(),
+            run_url: crate::ci::RunContext::from_env().run_url(),
+            time: crate::audit::rfc3339_now(),
+            kind: Some(event),
+        }
+    }
+
+    pub fn unit(mut self, customer: &str, environment: &str, product: Option<&str>) -> Notice {
+        self.customer = Some(customer.to_string());
+        self.environment = Some(environment.to_string());
+        self.product = product.map(str::to_string);
+        self
+    }
+
+    /// The Slack text: one line, the run URL on its own.
+    pub fn text(&self) -> String {
+        let mut t = format!("fleetform {}", self.event.replace('_', " "));
+        if let (Some(c), Some(e)) = (&self.customer, &self.environment) {
+            match &self.product {
+                Some(p) => t.push_str(&format!(" — {c}/{p}/{e}")),
+                None => t.push_str(&format!(" — {c}/{e}")),
+            }
+        }
+        t.push_str(&format!(": {}", self.summary));
+        if let Some(u) = &self.run_url {
+            t.push_str(&format!("\nRun: {u}"));
+        }
+        t
+    }
+
+    /// The body a target of `kind` receives.
+    pub fn body(&self, kind: NotifyKind) -> Vec<u8> {
+        let v = match kind {
+            NotifyKind::Slack => serde_json::json!({ "text": self.text() }),
+            NotifyKind::Webhook => serde_json::to_value(self).unwrap_or_default(),
+        };
+        serde_json::to_vec(&v).unwrap_or_default()
+    }
+}
+
+/// Sends `notice` to every target of `manager` that asked for its event;
+/// problems are warnings, never errors.
+pub fn send(manager: &Manager, notice: &Notice, out: &Output) {
+    send_to(&manager.config.notify, notice, out);
+}
+
+/// [`send`] to `targets`.
+pub fn send_to(targets: &[NotifyTarget], notice: &Notice, out: &Output) {
+    for t in targets
+        .iter()
+        .filter(|t| notice.kind.is_some_and(|k| t.events.contains(&k)))
+    {
+        let url = match std::env::var(&t.url_env) {
+            Ok(u) if !u.trim().is_empty() => u,
+            _ => {
+                out.note(&format!(
+                    "warning: notify target `{}`: {} is not set; {} not sent",
+                    t.name, t.url_env, notice.event
+                ));
+                continue;
+            }
+        };
+        out.mask(&url);
+        match deliver::post(&url, &notice.body(t.kind), &Attempts::default()) {
+            Ok(()) => out.verbose(&format!("notified `{}` of {}", t.name, notice.event)),
+            Err(e) => out.note(&format!(
+                "warning: notify target `{}` (URL from {}): {} not delivered: {e}",
+                t.name, t.url_env, notice.event
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let mut n = Notice::new(
+            NotifyEvent::ApplyFailed,
+            "apply failed (plan sha256:abcdef012345)",
+        )
+        .unit("acme", "production", Some("app"));
+        n.run_url = Some("https://github.com/o/m/actions/runs/1".into());
+        let slack: serde_json::Value = serde_json::from_slice(&n.body(NotifyKind::Slack)).unwrap();
+        assert_eq!(
+            slack["text"],
+            "fleetform apply failed — acme/app/production: apply failed (plan sha256:abcdef012345)\nRun: https://github.com/o/m/actions/runs/1"
+        );
+        let hook: serde_json::Value = serde_json::from_slice(&n.body(NotifyKind::Webhook)).unwrap();
+        let keys: Vec<&str> = hook
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "event",
+                "customer",
+                "environment",
+                "product",
+                "summary",
+                "run_url",
+                "time"
+            ]
+        );
+        assert_eq!(hook["event"], "apply_failed");
+    }
+}
