@@ -1445,3 +1445,74 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
         assert!(h.contains(needle), "the header explains: {needle}");
     }
 }
+
+/// OIDC tokens only where a customer's role is assumed: each deploy plan
+/// and apply job (its own stage's role, from the authorise job's
+/// `identity` output, never from the payload) and each drift job (the
+/// matrix job's plan role). No other job of any template may ask for one.
+#[test]
+fn oidc_only_in_jobs_that_assume_the_customers_role() {
+    let rels = [
+        "workflows/customer-trigger.yml",
+        "workflows/inbox-relay.yml",
+        "workflows/manager-deploy.yml",
+        "workflows/manager-doctor.yml",
+        "workflows/manager-drift.yml",
+        "workflows/manager-pr.yml",
+        "workflows/manager-rollout.yml",
+    ];
+    let mut with_oidc = Vec::new();
+    for rel in rels {
+        let doc = load(rel);
+        assert!(
+            doc["permissions"].get("id-token").is_none(),
+            "{rel}: not at the top"
+        );
+        for (name, job) in doc["jobs"].as_mapping().unwrap() {
+            let name = s(name, "job name").to_string();
+            let oidc = job["permissions"]
+                .get("id-token")
+                .map(|v| s(v, "id-token").to_string());
+            let assume = job["steps"].as_sequence().unwrap().iter().find(|st| {
+                st["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+            });
+            match (oidc.as_deref(), assume) {
+                (None, None) => continue,
+                (Some("write"), Some(step)) => {
+                    let role = s(&step["with"]["role-to-assume"], "role-to-assume");
+                    let expected = if let Some(env) = name.strip_prefix("plan-") {
+                        format!("fromJSON(needs.authorise.outputs.identity)['{env}'].plan.role_arn")
+                    } else if let Some(env) = name.strip_prefix("apply-") {
+                        format!(
+                            "fromJSON(needs.authorise.outputs.identity)['{env}'].apply.role_arn"
+                        )
+                    } else {
+                        "matrix.identity.role_arn".to_string()
+                    };
+                    assert_eq!(role, format!("${{{{ {expected} }}}}"), "{rel}: {name}");
+                    assert!(
+                        s(&step["uses"], "uses")
+                            .contains("@e6de054238d6b7531b4efff3b6587d9aade6a06c"),
+                        "{rel}: {name}: pinned to a commit"
+                    );
+                    with_oidc.push(format!("{rel}:{name}"));
+                }
+                other => {
+                    panic!("{rel}: {name}: id-token {other:?} without (or with) an assume step")
+                }
+            }
+        }
+    }
+    assert_eq!(
+        with_oidc,
+        [
+            "workflows/manager-deploy.yml:plan-staging",
+            "workflows/manager-deploy.yml:plan-production",
+            "workflows/manager-deploy.yml:apply-staging",
+            "workflows/manager-deploy.yml:apply-production",
+            "workflows/manager-drift.yml:drift",
+        ]
+    );
+}
