@@ -240,6 +240,28 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Writes `data` to a new file at `path` the way [`write_atomic`] does (a
+/// temporary file, then a rename), but never replaces anything: when
+/// `path` exists (a file, a folder or a symlink) it fails with
+/// `AlreadyExists` and leaves it alone.
+pub fn write_new(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    let err = |e| FsError::new("writing", path, e);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| FsError::new("writing", dir, e))?;
+    check_real_dir(dir, &meta)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("creating a temporary file in", dir, e))?;
+    tmp.write_all(data).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist_noclobber(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
 /// Opens (creating if needed) a lock file without following a symlink and
 /// without truncating it; the caller locks it.
 pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
