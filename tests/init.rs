@@ -278,3 +278,38 @@ fn the_printed_settings() {
         insta::assert_snapshot!("init_settings", printed);
     });
 }
+
+#[test]
+fn the_commented_out_examples_are_valid_once_uncommented() {
+    let r = Repos::new();
+    r.init(&["--dir", "manager"]);
+    let path = r.root().join("manager/fleetform.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = Vec::new();
+    let mut active = false;
+    let mut uncommented = Vec::new();
+    for line in text.lines() {
+        for key in ["policies", "sync", "rollout", "identity", "approvals"] {
+            if line == format!("# {key}:") {
+                active = true;
+                uncommented.push(key);
+            }
+        }
+        if line.trim().is_empty() {
+            active = false;
+        }
+        out.push(match line.strip_prefix("# ") {
+            Some(rest) if active => rest,
+            _ => line,
+        });
+    }
+    assert_eq!(uncommented.len(), 5, "{text}");
+    let edited = out.join("\n") + "\n";
+    assert!(
+        edited.contains("\npolicies:\n") && edited.contains("\napprovals:\n"),
+        "{edited}"
+    );
+    std::fs::write(&path, edited).unwrap();
+    let out = r.cmd("manager").arg("validate").output().unwrap();
+    assert!(out.status.success(), "validate: {}", stderr(&out));
+}
