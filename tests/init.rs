@@ -66,6 +66,20 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
     assert!(printed.contains("fleetform doctor"), "{printed}");
     let out = r.cmd("manager").arg("validate").output().unwrap();
     assert!(out.status.success(), "validate: {}", stderr(&out));
+    for f in r.files("manager") {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.ends_with('\n') && !text.ends_with("\n\n"),
+            "{}: {text:?}",
+            f.display()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{}", f.display());
+        }
+    }
 
     // A customer repo from `init --customer`, registered in local mode.
     let printed = r.init(&["--customer", "--dir", "example"]);

@@ -93,6 +93,7 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
         minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
+            .keep_trailing_newline(true)
             .build()?,
     );
     for (name, src) in TEMPLATES {
