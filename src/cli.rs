@@ -78,6 +78,46 @@ pub enum Command {
     /// rulesets, workflow permissions, each customer repo, the token's
     /// expiry); exit 5 when a must fails.
     Doctor(DoctorArgs),
+    /// Create a manager repo (or, with --customer, a customer repo) in a
+    /// folder: fleetform.yml, schema, values, registry, a root module and
+    /// the workflows. Refuses if any file it would write exists.
+    Init(InitArgs),
+    /// Shell completions on stdout, e.g.
+    /// `fleetform completions bash > /etc/bash_completion.d/fleetform`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the repo (created if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The environments, in promotion order.
+    #[arg(long, value_delimiter = ',', default_value = "staging,production")]
+    pub environments: Vec<String>,
+    /// A customer repo instead: infra/variables.yml (valid against the
+    /// starter schema) and the trigger workflow.
+    #[arg(long)]
+    pub customer: bool,
+    /// Ref the workflows pin the fleetform actions to (default: this
+    /// release's tag).
+    #[arg(long, env = "FLEETFORM_ACTION_REF")]
+    pub action_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `fleetform completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
         Command::Sync(a) => commands::sync::run(a, dir, &out),
         Command::Doctor(a) => commands::doctor::run(a, dir, &out),
+        Command::Init(a) => commands::init::run(a, &out),
+        Command::Completions(a) => commands::completions::run(a, &out),
     };
     match result {
         Ok(()) => error::EXIT_OK,

@@ -7,11 +7,13 @@
 pub mod apply;
 pub mod audit_report;
 pub mod authorise;
+pub mod completions;
 pub mod conclude;
 pub mod customers;
 pub mod doctor;
 pub mod drift;
 pub mod impact;
+pub mod init;
 pub mod matrix;
 pub mod plan;
 pub mod render;

@@ -6,8 +6,9 @@
 //! (`drift`), the impact of a manager change (`impact`), the audit report
 //! (`audit`) and its compliance evidence (`evidence`), `doctor`'s checklist, sync's table, pull request body
 //! and dry-run diff (`sync`), the manager's values-free step summary of a
-//! plan (`summary`), and the customer workflow it hands out,
-//! pinned to what its comment says (`workflow`).
+//! plan (`summary`), the workflows it hands out, pinned to what their
+//! comments say (`workflow`), and the repos `fleetform init` writes with
+//! the settings it prints (`scaffold`).
 //!
 //! May import: plain data types (`terraform::summary`, `policy::verdict`,
 //! `values::customer::Diagnostic`, `audit::Entry`, `config::Unit`,
@@ -25,6 +26,7 @@ pub mod impact;
 pub mod markdown;
 pub mod plan_text;
 pub mod rollout;
+pub mod scaffold;
 pub mod summary;
 pub mod sync;
 pub mod table;

@@ -1,36 +1,48 @@
-//! The customer's trigger workflow as fleetform hands it out: the template
-//! from `workflows/customer-trigger.yml`, with the action pinned to exactly
-//! what the comment above it and the instructions say.
+//! The workflows as fleetform hands them out: the templates from
+//! `workflows/`, with fleetform's actions pinned to exactly what the
+//! comment above each says.
 
-/// The line of the template that uses the trigger action, and the comment
-/// lines above it that tell a reader of the template what to pin.
-const USES: &str = "uses: fleetform/fleetform/actions/trigger@v1";
+/// The action every template names by its major tag, and that tag.
+const ACTION: &str = "uses: fleetform/fleetform";
+const MAJOR: &str = "@v1";
+/// The comment lines above each such line that tell a reader of the
+/// template what to pin.
 const PIN_HINT: &str = "# Pin this to the commit SHA of a fleetform release in your copy, e.g.";
-const PIN_EXAMPLE: &str = "#   fleetform/fleetform/actions/trigger@<40-hex sha> # v1.2.3";
+const PIN_EXAMPLE: &str = "@<40-hex sha> # v1.2.3";
+
+fn is_sha(action_ref: &str) -> bool {
+    action_ref.len() == 40 && action_ref.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 /// What a pinned ref is, in words: a commit or a release ref.
 pub fn describe_pin(action_ref: &str, version: &str) -> String {
-    if action_ref.len() == 40 && action_ref.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if is_sha(action_ref) {
         format!("commit `{action_ref}` (fleetform {version})")
     } else {
         format!("the ref `{action_ref}` (fleetform {version})")
     }
 }
 
-/// The template with the trigger action pinned to `action_ref`, and the
-/// comment above it saying so (and how to pin a commit SHA instead when
-/// the ref is a tag).
+/// The customer's trigger workflow template pinned to `action_ref`.
 pub fn customer_workflow(template: &str, action_ref: &str, version: &str) -> String {
-    let is_sha = action_ref.len() == 40 && action_ref.bytes().all(|b| b.is_ascii_hexdigit());
+    pin_actions(template, action_ref, version)
+}
+
+/// A workflow template with every fleetform action (`fleetform/fleetform`
+/// and `fleetform/fleetform/actions/*` at `@v1`) pinned to `action_ref`,
+/// and the comment above each saying so (and how to pin a commit SHA
+/// instead when the ref is a tag).
+pub fn pin_actions(template: &str, action_ref: &str, version: &str) -> String {
     let mut out = Vec::new();
     for line in template.lines() {
         let t = line.trim_start();
         let indent = &line[..line.len() - t.len()];
-        if t == PIN_HINT || t == PIN_EXAMPLE {
+        if t == PIN_HINT || (t.starts_with("#   fleetform/fleetform") && t.ends_with(PIN_EXAMPLE)) {
             continue;
         }
-        if let Some(lead) = t.strip_suffix(USES) {
-            let said = if is_sha {
+        let pinned = t.contains(ACTION).then(|| t.strip_suffix(MAJOR)).flatten();
+        if let Some(head) = pinned {
+            let said = if is_sha(action_ref) {
                 format!("{indent}# Pinned to commit {action_ref} (fleetform {version}).")
             } else {
                 format!(
@@ -39,9 +51,7 @@ pub fn customer_workflow(template: &str, action_ref: &str, version: &str) -> Str
                 )
             };
             out.push(said);
-            out.push(format!(
-                "{indent}{lead}uses: fleetform/fleetform/actions/trigger@{action_ref} # v{version}"
-            ));
+            out.push(format!("{indent}{head}@{action_ref} # v{version}"));
             continue;
         }
         out.push(line.to_string());

@@ -240,6 +240,36 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Writes `data` to a new file at `path` the way [`write_atomic`] does (a
+/// temporary file, then a rename), but never replaces anything: when
+/// `path` exists (a file, a folder or a symlink) it fails with
+/// `AlreadyExists` and leaves it alone. The file is readable by everyone
+/// (0644 on Unix): for files that hold no secrets, e.g. a new repo's.
+pub fn write_new(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    let err = |e| FsError::new("writing", path, e);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| FsError::new("writing", dir, e))?;
+    check_real_dir(dir, &meta)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("creating a temporary file in", dir, e))?;
+    tmp.write_all(data).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(err)?;
+    }
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist_noclobber(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
 /// Opens (creating if needed) a lock file without following a symlink and
 /// without truncating it; the caller locks it.
 pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
@@ -391,6 +421,36 @@ mod tests {
         write_atomic(&f, b"b").unwrap();
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_never_replace_anything() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::write(root.join("victim"), "keep").unwrap();
+        std::os::unix::fs::symlink(root.join("victim"), root.join("link")).unwrap();
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
+        for name in ["victim", "link", "dangling"] {
+            let e = write_new(&root.join(name), b"new").unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{name}: {e}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(root.join("victim")).unwrap(),
+            "keep"
+        );
+        assert!(!root.join("nowhere").exists());
+        write_new(&root.join("fresh"), b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("fresh")).unwrap(), "new");
+        let mode = std::fs::metadata(root.join("fresh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644);
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(root).unwrap().count(), 4);
     }
 
     #[test]

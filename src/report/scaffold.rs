@@ -1,0 +1,283 @@
+//! What `fleetform init` writes: a manager repo (fleetform.yml with every
+//! key, a starter schema, values, an empty registry, a root module without
+//! providers, the workflow templates pinned to this release) or a customer
+//! repo (variables valid against the starter schema, the trigger
+//! workflow), and the settings to make on GitHub afterwards. Everything is
+//! embedded; nothing is read from disk.
+
+use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
+
+/// The files to write (relative path, content) and the text to print.
+#[derive(Debug)]
+pub struct Scaffold {
+    pub files: Vec<(String, String)>,
+    pub settings: String,
+}
+
+/// What the scaffold is made for.
+pub struct Settings<'a> {
+    /// The folder as the user named it (only shown).
+    pub dir: &'a str,
+    /// Environment names in promotion order (checked slugs).
+    pub environments: &'a [String],
+    /// The ref fleetform's actions are pinned to.
+    pub action_ref: &'a str,
+    pub version: &'a str,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "fleetform.yml",
+        include_str!("templates/init/fleetform.yml.j2"),
+    ),
+    (
+        "variables.schema.json",
+        include_str!("templates/init/variables.schema.json.j2"),
+    ),
+    (
+        "environment.yml",
+        include_str!("templates/init/environment.yml.j2"),
+    ),
+    (
+        "customers.yml",
+        include_str!("templates/init/customers.yml.j2"),
+    ),
+    (
+        "customer_variables.yml",
+        include_str!("templates/init/customer_variables.yml.j2"),
+    ),
+    ("zizmor.yml", include_str!("templates/init/zizmor.yml.j2")),
+    (
+        "settings.txt",
+        include_str!("templates/init/settings.txt.j2"),
+    ),
+    (
+        "customer_settings.txt",
+        include_str!("templates/init/customer_settings.txt.j2"),
+    ),
+];
+
+/// Copied as they are.
+const BASE_VALUES: &str = include_str!("templates/init/base.yml");
+const MAIN_TF: &str = include_str!("templates/init/main.tf");
+
+/// The manager workflow templates shipped in `workflows/`, by file name.
+const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
+    (
+        "manager-deploy.yml",
+        include_str!("../../workflows/manager-deploy.yml"),
+    ),
+    (
+        "manager-pr.yml",
+        include_str!("../../workflows/manager-pr.yml"),
+    ),
+    (
+        "manager-drift.yml",
+        include_str!("../../workflows/manager-drift.yml"),
+    ),
+    (
+        "manager-doctor.yml",
+        include_str!("../../workflows/manager-doctor.yml"),
+    ),
+    (
+        "manager-rollout.yml",
+        include_str!("../../workflows/manager-rollout.yml"),
+    ),
+];
+
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()?,
+    );
+    for (name, src) in TEMPLATES {
+        env.add_template(name, src)?;
+    }
+    Ok(env)
+}
+
+/// A manager repo.
+pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
+    let env = environment()?;
+    let ctx = context! {
+        environments => s.environments.to_vec(),
+        version => s.version.to_string(),
+    };
+    let render = |name: &str| env.get_template(name).and_then(|t| t.render(&ctx));
+    let mut files = vec![
+        ("fleetform.yml".to_string(), render("fleetform.yml")?),
+        (
+            "schema/variables.schema.json".to_string(),
+            render("variables.schema.json")?,
+        ),
+        ("values/base.yml".to_string(), BASE_VALUES.to_string()),
+    ];
+    for e in s.environments {
+        let text = env
+            .get_template("environment.yml")?
+            .render(context! { env => e })?;
+        files.push((format!("values/{e}.yml"), text));
+    }
+    files.push(("customers.yml".to_string(), render("customers.yml")?));
+    files.push(("terraform/main.tf".to_string(), MAIN_TF.to_string()));
+    for (name, template) in MANAGER_WORKFLOWS {
+        files.push((
+            format!(".github/workflows/{name}"),
+            super::workflow::pin_actions(template, s.action_ref, s.version),
+        ));
+    }
+    files.push((
+        ".github/zizmor.yml".to_string(),
+        zizmor_config(&env, s, false)?,
+    ));
+    let manual: Vec<String> = auto_apply_off(s.environments)
+        .iter()
+        .map(|e| format!("{e}-apply"))
+        .collect();
+    let manual = if manual.is_empty() {
+        "none".to_string()
+    } else {
+        manual.join(", ")
+    };
+    let settings = env.get_template("settings.txt")?.render(context! {
+        dir => s.dir.to_string(),
+        files => files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        environments => s.environments.to_vec(),
+        manual => manual,
+        action_ref => s.action_ref.to_string(),
+        version => s.version.to_string(),
+    })?;
+    Ok(Scaffold { files, settings })
+}
+
+/// zizmor's settings for the workflows written: fleetform's actions may
+/// be pinned to a release ref until the user pins their SHA.
+fn zizmor_config(
+    env: &Environment,
+    s: &Settings,
+    customer: bool,
+) -> Result<String, minijinja::Error> {
+    env.get_template("zizmor.yml")?.render(context! {
+        action_ref => s.action_ref.to_string(),
+        customer => customer,
+    })
+}
+
+/// The environments fleetform.yml starts without `auto_apply` (all but
+/// the first of several, as the template writes them).
+fn auto_apply_off(environments: &[String]) -> Vec<&String> {
+    let skip = usize::from(environments.len() > 1);
+    environments.iter().skip(skip).collect()
+}
+
+/// A customer repo.
+pub fn customer(s: &Settings) -> Result<Scaffold, minijinja::Error> {
+    let env = environment()?;
+    let files = vec![
+        (
+            "infra/variables.yml".to_string(),
+            env.get_template("customer_variables.yml")?
+                .render(context! { environments => s.environments.to_vec() })?,
+        ),
+        (
+            ".github/workflows/customer-trigger.yml".to_string(),
+            super::workflow::customer_workflow(super::CUSTOMER_WORKFLOW, s.action_ref, s.version),
+        ),
+        (
+            ".github/zizmor.yml".to_string(),
+            zizmor_config(&env, s, true)?,
+        ),
+    ];
+    let settings = env
+        .get_template("customer_settings.txt")?
+        .render(context! {
+            dir => s.dir.to_string(),
+            files => files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            action_ref => s.action_ref.to_string(),
+            version => s.version.to_string(),
+        })?;
+    Ok(Scaffold { files, settings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(envs: &[String]) -> Settings<'_> {
+        Settings {
+            dir: ".",
+            environments: envs,
+            action_ref: "v0.1.0-action",
+            version: "0.1.0",
+        }
+    }
+
+    /// fleetform.yml names every top-level key, set or commented out.
+    #[test]
+    fn every_key_is_in_fleetform_yml() {
+        let envs = vec!["staging".to_string(), "production".to_string()];
+        let s = manager(&settings(&envs)).unwrap();
+        let yml = &s.files[0].1;
+        for key in [
+            "version",
+            "schema",
+            "registry",
+            "values",
+            "customer",
+            "environments",
+            "terraform",
+            "status_context",
+            "policies",
+            "sync",
+            "products",
+            "records",
+            "rollout",
+            "identity",
+            "approvals",
+        ] {
+            let set = yml.lines().any(|l| l.starts_with(&format!("{key}:")));
+            let commented = yml.lines().any(|l| l.starts_with(&format!("# {key}:")));
+            assert!(set || commented, "{key} missing:\n{yml}");
+        }
+        for key in [
+            "working_dir",
+            "engine",
+            "backend",
+            "state_key",
+            "pass_env",
+            "tools",
+        ] {
+            assert!(yml.contains(&format!("{key}:")), "{key} missing:\n{yml}");
+        }
+    }
+
+    /// Every fleetform action is pinned; no `@v1` is left.
+    #[test]
+    fn workflows_are_pinned() {
+        let envs = vec!["dev".to_string()];
+        let s = manager(&settings(&envs)).unwrap();
+        let workflows: Vec<_> = s
+            .files
+            .iter()
+            .filter(|(p, _)| p.starts_with(".github/"))
+            .collect();
+        assert_eq!(workflows.len(), MANAGER_WORKFLOWS.len() + 1);
+        for (path, text) in workflows {
+            assert!(
+                !text.contains("fleetform@v1") && !text.contains("@v1\n"),
+                "{path}"
+            );
+            if path.starts_with(".github/workflows/") {
+                assert!(text.contains("@v0.1.0-action # v0.1.0"), "{path}");
+            }
+            assert!(!text.contains(PIN_HINT_TEXT), "{path}");
+        }
+    }
+    const PIN_HINT_TEXT: &str = "Pin this to the commit SHA";
+}
