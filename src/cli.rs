@@ -78,6 +78,10 @@ pub enum Command {
     /// rulesets, workflow permissions, each customer repo, the token's
     /// expiry); exit 5 when a must fails.
     Doctor(DoctorArgs),
+    /// The fleet dashboard: one self-contained HTML file from the records
+    /// (a customers × environments grid, rollouts, applies per week, each
+    /// customer's history).
+    Report(ReportArgs),
     /// Create a manager repo (or, with --customer, a customer repo) in a
     /// folder: fleetform.yml, schema, values, registry, a root module and
     /// the workflows. Refuses if any file it would write exists.
@@ -128,6 +132,20 @@ pub struct DoctorArgs {
     /// The checklist as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where to write the dashboard (one HTML file).
+    #[arg(long, value_name = "OUT")]
+    pub html: PathBuf,
+    /// The local audit log (relative to the manager repo).
+    #[arg(long, default_value = crate::audit::DEFAULT_LOG)]
+    pub log: PathBuf,
+    /// Read the audit events from the records store of fleetform.yml
+    /// instead of the local log.
+    #[arg(long)]
+    pub records: bool,
 }
 
 #[derive(Debug, Args)]

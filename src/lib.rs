@@ -67,6 +67,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
         Command::Sync(a) => commands::sync::run(a, dir, &out),
         Command::Doctor(a) => commands::doctor::run(a, dir, &out),
+        Command::Report(a) => commands::report::run(a, dir, &out),
         Command::Init(a) => commands::init::run(a, &out),
         Command::Completions(a) => commands::completions::run(a, &out),
     };

@@ -690,6 +690,7 @@ fn workflows_pin_actions_and_drop_credentials() {
         "workflows/manager-drift.yml",
         "workflows/manager-pr.yml",
         "workflows/manager-doctor.yml",
+        "workflows/manager-dashboard.yml",
     ];
     let own =
         ["ci.yml", "action-selftest.yml", "release.yml"].map(|f| format!(".github/workflows/{f}"));

@@ -1449,12 +1449,14 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
 /// OIDC tokens only where a customer's role is assumed: each deploy plan
 /// and apply job (its own stage's role, from the authorise job's
 /// `identity` output, never from the payload) and each drift job (the
-/// matrix job's plan role). No other job of any template may ask for one.
+/// matrix job's plan role). No other job of any template may ask for one,
+/// but the dashboard's Pages deployment, which GitHub requires it for.
 #[test]
 fn oidc_only_in_jobs_that_assume_the_customers_role() {
     let rels = [
         "workflows/customer-trigger.yml",
         "workflows/inbox-relay.yml",
+        "workflows/manager-dashboard.yml",
         "workflows/manager-deploy.yml",
         "workflows/manager-doctor.yml",
         "workflows/manager-drift.yml",
@@ -1478,8 +1480,15 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
                     .as_str()
                     .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
             });
+            let pages = job["steps"].as_sequence().unwrap().iter().any(|st| {
+                st["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/deploy-pages@"))
+            });
             match (oidc.as_deref(), assume) {
                 (None, None) => continue,
+                // GitHub Pages' deployment proves the run with an OIDC token.
+                (Some("write"), None) if pages => continue,
                 (Some("write"), Some(step)) => {
                     let role = s(&step["with"]["role-to-assume"], "role-to-assume");
                     let expected = if let Some(env) = name.strip_prefix("plan-") {

@@ -17,6 +17,7 @@ pub mod init;
 pub mod matrix;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod rollout;
 pub mod sync;
 pub mod trigger;

@@ -8,7 +8,8 @@
 //! and dry-run diff (`sync`), the manager's values-free step summary of a
 //! plan (`summary`), the workflows it hands out, pinned to what their
 //! comments say (`workflow`), and the repos `fleetform init` writes with
-//! the settings it prints (`scaffold`).
+//! the settings it prints (`scaffold`), and the fleet dashboard
+//! (`dashboard`).
 //!
 //! May import: plain data types (`terraform::summary`, `policy::verdict`,
 //! `values::customer::Diagnostic`, `audit::Entry`, `config::Unit`,
@@ -19,6 +20,7 @@
 
 pub mod audit;
 pub mod comment;
+pub mod dashboard;
 pub mod doctor;
 pub mod drift;
 pub mod evidence;

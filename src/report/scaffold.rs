@@ -83,6 +83,10 @@ const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
         "manager-rollout.yml",
         include_str!("../../workflows/manager-rollout.yml"),
     ),
+    (
+        "manager-dashboard.yml",
+        include_str!("../../workflows/manager-dashboard.yml"),
+    ),
 ];
 
 fn environment() -> Result<Environment<'static>, minijinja::Error> {

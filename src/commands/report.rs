@@ -1,0 +1,305 @@
+//! `fleetform report --html OUT`: the fleet dashboard from the records.
+//! What is deployed where comes from the deployment records, drift,
+//! failures, approvals waiting and the history from the audit events (the
+//! local log, or the records store with `--records`), the rollouts from
+//! their events. The page is [`crate::report::dashboard`]'s.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::audit::Entry;
+use crate::cli::ReportArgs;
+use crate::config::{Customer, Manager, Unit};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::report::dashboard::{Cell, CustomerView, Dashboard, Event, RolloutView, Week};
+
+/// Events kept per customer in its history.
+const HISTORY: usize = 500;
+/// Weeks in the chart.
+const WEEKS: i64 = 12;
+const DAY: i64 = 86_400;
+
+pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let store = crate::records::Store::for_manager(&manager);
+    let (events, source) = read_events(args, &manager, &store)?;
+    let now = crate::rollout::now() as i64;
+    let rollouts = crate::rollout::open_rollouts(&store)?;
+    let wave_of = waves(&rollouts);
+    let customers = registry
+        .customers
+        .iter()
+        .filter(|c| c.is_active())
+        .map(|c| customer_view(&manager, &store, c, &events, &wave_of, now))
+        .collect::<Result<Vec<_>>>()?;
+    let mut places: Vec<String> = Vec::new();
+    for c in &customers {
+        for cell in &c.cells {
+            if !places.contains(&cell.place) {
+                places.push(cell.place.clone());
+            }
+        }
+    }
+    let d = Dashboard {
+        generated_at: crate::audit::rfc3339(now as u64),
+        source,
+        places,
+        customers,
+        rollouts: rollouts
+            .iter()
+            .map(|s| RolloutView {
+                id: s.id.clone(),
+                manager_sha: s.manager_sha.chars().take(12).collect(),
+                halted: s.halted.clone(),
+                stages: crate::rollout::status(s),
+            })
+            .collect(),
+        weeks: weeks(&events, now),
+    };
+    let html = crate::report::dashboard::html(&d)
+        .map_err(|e| Error::Failed(format!("rendering the dashboard: {e}")))?;
+    crate::util::fs::write_atomic(&args.html, html.as_bytes())
+        .map_err(|e| Error::Failed(format!("{}: {e}", args.html.display())))?;
+    out.result(&format!(
+        "wrote {} ({} customers, {} rollouts)",
+        args.html.display(),
+        d.customers.len(),
+        d.rollouts.len()
+    ));
+    Ok(())
+}
+
+/// Every audit event, oldest first, and where they came from.
+fn read_events(
+    args: &ReportArgs,
+    manager: &Manager,
+    store: &crate::records::Store,
+) -> Result<(Vec<Entry>, String)> {
+    let mut events = Vec::new();
+    let source = if args.records {
+        let failed =
+            |e: crate::records::RecordsError| Error::Failed(format!("{}: {e}", store.describe()));
+        for key in store.list("audit/").map_err(failed)? {
+            let bytes = store.read(&key).map_err(failed)?;
+            let e: Entry = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Failed(format!(
+                    "{}/{key}: not an audit record: {e}",
+                    store.describe()
+                ))
+            })?;
+            events.push(e);
+        }
+        format!("records store {}", store.describe())
+    } else {
+        let path = manager.root.join(&args.log);
+        if path.exists() {
+            crate::audit::read_each(&path, |e| events.push(e))
+                .map_err(|e| Error::Failed(e.to_string()))?;
+        }
+        format!("local log {}", args.log.display())
+    };
+    events.sort_by(|a, b| a.time.cmp(&b.time));
+    Ok((events, source))
+}
+
+/// The wave of the first unfinished stage holding each pair, per open
+/// rollout.
+fn waves(rollouts: &[crate::rollout::state::State]) -> BTreeMap<Unit, String> {
+    let mut out = BTreeMap::new();
+    for s in rollouts {
+        for stage in s.stages.iter().skip(s.current) {
+            for u in &stage.units {
+                out.entry(u.clone())
+                    .or_insert_with(|| format!("{} ({})", stage.wave, s.id));
+            }
+        }
+    }
+    out
+}
+
+/// Whether an event is about `c` (audit lines name the slug; refusals may
+/// name the customer's repo).
+fn about(e: &Entry, c: &Customer) -> bool {
+    e.customer
+        .as_deref()
+        .is_some_and(|x| x == c.slug || Some(x) == c.repo.as_deref())
+}
+
+fn place_of(product: Option<&str>, env: Option<&str>) -> String {
+    match (product, env) {
+        (Some(p), Some(e)) => format!("{p}/{e}"),
+        (None, Some(e)) => e.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn customer_view(
+    manager: &Manager,
+    store: &crate::records::Store,
+    c: &Customer,
+    events: &[Entry],
+    wave_of: &BTreeMap<Unit, String>,
+    now: i64,
+) -> Result<CustomerView> {
+    let mine: Vec<&Entry> = events.iter().filter(|e| about(e, c)).collect();
+    let mut cells = Vec::new();
+    for unit in units_of(manager, c) {
+        cells.push(cell(store, &unit, &mine, wave_of, now)?);
+    }
+    let history = mine
+        .iter()
+        .rev()
+        .take(HISTORY)
+        .map(|e| Event {
+            time: e.time.clone(),
+            action: e.action.clone(),
+            result: e.result.clone(),
+            place: place_of(e.product.as_deref(), e.environment.as_deref()),
+            actor: e.actor.clone(),
+            plan: e
+                .plan_sha256
+                .as_deref()
+                .map(|p| p.chars().take(12).collect()),
+            detail: e.detail.clone(),
+            run_url: e.run_url.clone().filter(|u| u.starts_with("https://")),
+        })
+        .collect();
+    Ok(CustomerView {
+        slug: c.slug.clone(),
+        repo: c.repo.clone(),
+        cells,
+        history,
+    })
+}
+
+/// The customer's pairs in fleetform.yml's order: each enabled
+/// environment, per product the registry lets it have.
+fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
+    let envs: Vec<&str> = manager
+        .environment_names()
+        .into_iter()
+        .filter(|e| c.environments.iter().any(|x| x == e))
+        .collect();
+    if !manager.has_products() {
+        return envs.iter().map(|e| Unit::new(&c.slug, None, e)).collect();
+    }
+    let mut out = Vec::new();
+    for view in manager.products() {
+        let name = view.product.clone().unwrap_or_default();
+        if c.products
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(&name))
+        {
+            continue;
+        }
+        for e in envs.iter().filter(|e| view.environment(e).is_some()) {
+            out.push(Unit::new(&c.slug, Some(&name), e));
+        }
+    }
+    out
+}
+
+fn cell(
+    store: &crate::records::Store,
+    unit: &Unit,
+    mine: &[&Entry],
+    wave_of: &BTreeMap<Unit, String>,
+    now: i64,
+) -> Result<Cell> {
+    let last =
+        crate::records::last_deployment(store, unit).map_err(|e| Error::Failed(e.to_string()))?;
+    let here: Vec<&&Entry> = mine
+        .iter()
+        .filter(|e| {
+            e.environment.as_deref() == Some(unit.environment.as_str())
+                && e.product.as_deref() == unit.product.as_deref()
+        })
+        .collect();
+    let drift = here.iter().rev().find(|e| e.action == "drift").map(|e| {
+        match e.result.as_str() {
+            "changes" => "drift",
+            "no-changes" => "clean",
+            _ => "error",
+        }
+        .to_string()
+    });
+    let since = crate::audit::rfc3339((now - 30 * DAY).max(0) as u64);
+    let failures = here
+        .iter()
+        .filter(|e| e.action == "apply" && e.result == "failed" && e.time >= since)
+        .count();
+    let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
+    let waiting = mine.iter().any(|e| {
+        e.action == "refusal"
+            && e.time > last_apply
+            && e.detail.as_deref().is_some_and(|d| {
+                d.contains("waiting for approval") && d.contains(&unit.environment)
+            })
+    });
+    let age = |t: &str| {
+        t.parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| (now - t.as_second()) / DAY)
+    };
+    Ok(Cell {
+        place: unit.place(),
+        applied_at: last.as_ref().map(|d| d.time.clone()),
+        age_days: last.as_ref().and_then(|d| age(&d.time)),
+        manager_sha: last.as_ref().and_then(|d| {
+            d.manager_sha
+                .as_deref()
+                .map(|s| s.chars().take(12).collect())
+        }),
+        customer_sha: last.as_ref().and_then(|d| {
+            d.customer_sha
+                .as_deref()
+                .map(|s| s.chars().take(12).collect())
+        }),
+        plan: last
+            .as_ref()
+            .map(|d| d.plan_sha256.chars().take(12).collect()),
+        drift,
+        failures,
+        waiting,
+        wave: wave_of.get(unit).cloned(),
+    })
+}
+
+/// Applies and failed applies per ISO week, the last [`WEEKS`] weeks.
+fn weeks(events: &[Entry], now: i64) -> Vec<Week> {
+    let label = |secs: i64| -> Option<String> {
+        let t = jiff::Timestamp::from_second(secs).ok()?;
+        let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let w = d.iso_week_date();
+        Some(format!("{}-W{:02}", w.year(), w.week()))
+    };
+    let mut out: Vec<Week> = (0..WEEKS)
+        .rev()
+        .filter_map(|i| label(now - i * 7 * DAY))
+        .map(|label| Week {
+            label,
+            applies: 0,
+            failures: 0,
+        })
+        .collect();
+    out.dedup_by(|a, b| a.label == b.label);
+    for e in events.iter().filter(|e| e.action == "apply") {
+        let Some(l) = e
+            .time
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| label(t.as_second()))
+        else {
+            continue;
+        };
+        if let Some(w) = out.iter_mut().find(|w| w.label == l) {
+            match e.result.as_str() {
+                "ok" => w.applies += 1,
+                "failed" => w.failures += 1,
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,146 @@
+//! `fleetform report --html OUT`: the fleet dashboard, one self-contained
+//! HTML file built from the records: the grid shows what was applied
+//! where and when, drift and failures; each customer has its history;
+//! hostile text in the records stays text; nothing is fetched.
+
+mod common;
+
+use common::{require_terraform, stderr, Fixture};
+
+fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        common::stdout(out),
+        stderr(out)
+    );
+}
+
+fn dashboard(fx: &Fixture) -> String {
+    let out = fx
+        .fleetform()
+        .args(["report", "--html", "dash.html"])
+        .output()
+        .unwrap();
+    ok(&out);
+    std::fs::read_to_string(fx.path("manager/dash.html")).unwrap()
+}
+
+#[test]
+fn the_dashboard_shows_the_fleet_and_each_customers_history() {
+    require_terraform();
+    let fx = Fixture::new();
+    for (c, e) in [("acme", "staging"), ("globex", "staging")] {
+        ok(&fx
+            .fleetform()
+            .args(["plan", "--customer", c, "--env", e])
+            .output()
+            .unwrap());
+        ok(&fx
+            .fleetform()
+            .args(["apply", "--customer", c, "--env", e])
+            .output()
+            .unwrap());
+    }
+    ok(&fx
+        .fleetform()
+        .args(["drift", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap());
+    // A failed apply a minute ago, with hostile text, stays text.
+    let now = std::process::Command::new("date")
+        .args(["-u", "-d", "1 minute ago", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    let now = String::from_utf8(now.stdout).unwrap();
+    fx.append(
+        "manager/.fleetform/audit.jsonl",
+        &format!(
+            r#"{{"time":"{}","action":"apply","actor":"<script>alert(1)</script>","customer":"acme","environment":"staging","result":"failed","detail":"<img src=x onerror=alert(1)>","run_url":"javascript:alert(1)"}}
+"#,
+            now.trim()
+        ),
+    );
+    let html = dashboard(&fx);
+
+    // The grid: every active customer and environment, applied or not.
+    assert!(
+        html.contains(r##"<a href="#customer-acme">acme</a>"##),
+        "{html}"
+    );
+    assert!(html.contains(r##"<a href="#customer-globex">globex</a>"##));
+    assert!(
+        !html.contains("customer-initech"),
+        "revoked customers are not in the fleet"
+    );
+    assert!(
+        html.contains(r#"<th scope="col">staging</th>"#)
+            && html.contains(r#"<th scope="col">production</th>"#)
+    );
+    assert!(html.contains("applied ") && html.contains("never applied"));
+    assert!(html.contains("drift: clean"), "acme's drift check: {html}");
+    assert!(
+        html.contains("1 failed apply"),
+        "the failed apply in the last 30 days"
+    );
+    // History per customer, newest first, and the weekly chart.
+    let acme = html.split(r#"id="customer-acme""#).nth(1).unwrap();
+    let acme = acme.split("</section>").next().unwrap();
+    assert!(
+        acme.contains("<td>apply</td>")
+            && acme.contains("<td>plan</td>")
+            && acme.contains("<td>drift</td>")
+    );
+    assert!(html.contains("<svg role=\"img\""));
+    // This week: two applies and the failed one.
+    assert!(html.contains("</td><td>2</td><td>1</td></tr>"), "{html}");
+
+    // Hostile text is escaped, and only https run links become links.
+    assert!(!html.contains("<script>alert"), "escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;"), "shown as text");
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("javascript:"));
+    // Self-contained: no script, no stylesheet or image fetched.
+    for tag in ["<script", "<link", "<img", "<iframe", "src=\"", "url("] {
+        assert!(!html.contains(tag), "nothing fetched: {tag}");
+    }
+    assert!(html.contains("default-src 'none'"));
+    // Keyboard: a skip link, visible focus, every view reachable by links.
+    assert!(html.contains(r##"<a class="skip" href="#grid">"##) && html.contains("a:focus"));
+    for view in ["#grid", "#rollouts", "#activity", "#customers"] {
+        assert!(html.contains(&format!(r#"href="{view}""#)), "{view}");
+    }
+}
+
+/// Text and background colours of the page meet WCAG AA (4.5:1).
+#[test]
+fn the_dashboard_colours_have_enough_contrast() {
+    let fx = Fixture::new();
+    let html = dashboard(&fx);
+    let lum = |hex: &str| {
+        let c = |i: usize| {
+            let v = u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * c(0) + 0.7152 * c(2) + 0.0722 * c(4)
+    };
+    let ratio = |a: &str, b: &str| {
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    };
+    // Each text colour on each background the page uses.
+    for fg in ["111111", "555555", "0645ad"] {
+        for bg in ["ffffff", "eeeeee", "e6f4ea", "fde8e8", "fff4d6"] {
+            assert!(ratio(fg, bg) >= 4.5, "#{fg} on #{bg}: {:.2}", ratio(fg, bg));
+        }
+    }
+    for colour in [
+        "#111", "#555", "#0645ad", "#eee", "#e6f4ea", "#fde8e8", "#fff4d6",
+    ] {
+        assert!(html.contains(colour), "{colour} is what the page uses");
+    }
+}
