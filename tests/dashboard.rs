@@ -144,3 +144,130 @@ fn the_dashboard_colours_have_enough_contrast() {
         assert!(html.contains(colour), "{colour} is what the page uses");
     }
 }
+
+// ---------------------------------------------------------------------------
+// What people see: each view rendered by headless Chromium.
+
+/// Chromium (Debian package `chromium`; `.ci/run` installs it).
+fn chromium() -> String {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return c.to_string();
+        }
+    }
+    panic!("headless Chromium is not installed; these tests screenshot the dashboard. Install it with `apt-get install -y chromium` (bash .ci/run does) and run again");
+}
+
+/// A screenshot of `page#view`: (width, height, RGB pixels).
+fn screenshot(
+    browser: &str,
+    page: &std::path::Path,
+    view: &str,
+    dir: &std::path::Path,
+) -> (u32, u32, Vec<[u8; 3]>) {
+    let png = dir.join(format!("{}.png", view.trim_start_matches('#')));
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg("--no-first-run")
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .args(["--window-size=1000,700"])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}{view}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        png.is_file(),
+        "no screenshot of {view}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, pixels)
+}
+
+fn has(pixels: &[[u8; 3]], rgb: [u8; 3]) -> usize {
+    pixels.iter().filter(|p| **p == rgb).count()
+}
+
+/// Each view renders: the grid with acme's staging applied (green) and the
+/// pairs never applied (yellow), a failed apply (red) once one is
+/// recorded; the chart's bars; a customer's history under its own link,
+/// a different picture from the grid.
+#[test]
+fn each_view_renders_in_headless_chromium() {
+    require_terraform();
+    let browser = chromium();
+    let fx = Fixture::new();
+    ok(&fx
+        .fleetform()
+        .args(["plan", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap());
+    ok(&fx
+        .fleetform()
+        .args(["apply", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap());
+    dashboard(&fx);
+    let page = fx.path("manager/dash.html");
+    let shots = tempfile::tempdir().unwrap();
+
+    let (w, h, grid) = screenshot(&browser, &page, "#grid", shots.path());
+    assert_eq!((w, h), (1000, 700));
+    let (green, yellow, red) = ([0xe6, 0xf4, 0xea], [0xff, 0xf4, 0xd6], [0xfd, 0xe8, 0xe8]);
+    assert!(
+        has(&grid, green) > 500,
+        "acme's applied staging cell is green"
+    );
+    assert!(has(&grid, yellow) > 500, "pairs never applied are yellow");
+    assert_eq!(has(&grid, red), 0, "nothing failed yet");
+
+    let (_, _, chart) = screenshot(&browser, &page, "#activity", shots.path());
+    assert!(
+        has(&chart, [0x1f, 0x4e, 0x99]) > 100,
+        "the week's apply is a blue bar"
+    );
+
+    let (_, _, acme) = screenshot(&browser, &page, "#customer-acme", shots.path());
+    assert_ne!(acme, grid, "the customer's view is its own");
+    assert!(
+        has(&acme, [0xee, 0xee, 0xee]) > 500,
+        "its history table's header row"
+    );
+
+    // A failed apply turns acme's cell red.
+    fx.append(
+        "manager/.fleetform/audit.jsonl",
+        &format!(
+            "{{\"time\":\"{}\",\"action\":\"apply\",\"actor\":\"ci\",\"customer\":\"acme\",\"environment\":\"staging\",\"result\":\"failed\"}}\n",
+            String::from_utf8(
+                std::process::Command::new("date")
+                    .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+                    .output()
+                    .unwrap()
+                    .stdout
+            )
+            .unwrap()
+            .trim()
+        ),
+    );
+    dashboard(&fx);
+    let (_, _, grid) = screenshot(&browser, &page, "#grid", shots.path());
+    assert!(has(&grid, red) > 500, "a failed apply is red");
+}
