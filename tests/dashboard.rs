@@ -271,3 +271,186 @@ fn each_view_renders_in_headless_chromium() {
     let (_, _, grid) = screenshot(&browser, &page, "#grid", shots.path());
     assert!(has(&grid, red) > 500, "a failed apply is red");
 }
+
+/// chromedriver (Debian `chromium-driver`) on a free port, stopped on drop.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+    session: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed; the keyboard test drives Chromium with it. Install it with `apt-get install -y chromium-driver` (bash .ci/run does) and run again");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut d = Driver {
+            child,
+            url,
+            session: String::new(),
+        };
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu"]}}}});
+        for _ in 0..50 {
+            if let Some(v) = d.call("POST", "/session", Some(&caps)) {
+                if let Some(s) = v["value"]["sessionId"].as_str() {
+                    d.session = s.to_string();
+                    return d;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("chromedriver did not start a session");
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Option<serde_json::Value> {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args([
+            "-s",
+            "--max-time",
+            "30",
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+        ]);
+        if let Some(b) = body {
+            cmd.args(["-d", &b.to_string()]);
+        }
+        let out = cmd.arg(format!("{}{path}", self.url)).output().ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    fn session(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        self.call(
+            method,
+            &format!("/session/{}{path}", self.session),
+            body.as_ref(),
+        )
+        .unwrap_or_else(|| panic!("{method} {path}: no answer"))["value"]
+            .clone()
+    }
+
+    /// Presses a key (WebDriver key code) and returns the focused element.
+    fn press(&self, key: &str) -> String {
+        let actions = serde_json::json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]});
+        self.session("POST", "/actions", Some(actions));
+        let active = self.session("GET", "/element/active", None);
+        active
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .unwrap()
+            .to_string()
+    }
+
+    fn text(&self, element: &str) -> String {
+        self.session("GET", &format!("/element/{element}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// With the keyboard alone: the skip link comes first, every view is a
+/// Tab away, focus is visible, and Enter on a customer opens its page.
+#[test]
+fn the_keyboard_reaches_every_view() {
+    let _ = chromium();
+    let fx = Fixture::new();
+    dashboard(&fx);
+    let page = fx.path("manager/dash.html");
+    let d = Driver::start();
+    d.session(
+        "POST",
+        "/url",
+        Some(serde_json::json!({"url": format!("file://{}", page.display())})),
+    );
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        let el = d.press(TAB);
+        order.push(d.text(&el));
+    }
+    assert_eq!(
+        order,
+        [
+            "Skip to the fleet grid",
+            "Fleet",
+            "Rollouts",
+            "Applies per week",
+            "Customers"
+        ]
+    );
+    let focused = d.press(TAB);
+    assert_eq!(d.text(&focused), "acme", "then the grid's first customer");
+    let outline = d.session(
+        "GET",
+        &format!("/element/{focused}/css/outline-style"),
+        None,
+    );
+    assert_eq!(outline, "solid", "focus is visible");
+    d.press(ENTER);
+    let url = d.session("GET", "/url", None);
+    assert!(url.as_str().unwrap().ends_with("#customer-acme"), "{url}");
+    let heading = d.session(
+        "POST",
+        "/element",
+        Some(serde_json::json!({"using": "css selector", "value": "#customer-acme h2"})),
+    );
+    let heading = heading
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|v| v.as_str())
+        .unwrap()
+        .to_string();
+    assert_eq!(d.text(&heading), "acme", "its page is shown");
+    let grid = d.session(
+        "POST",
+        "/element",
+        Some(serde_json::json!({"using": "css selector", "value": "#grid h2"})),
+    );
+    let grid = grid
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|v| v.as_str())
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        d.text(&grid),
+        "",
+        "the grid is hidden while a customer's page is shown"
+    );
+}
