@@ -943,3 +943,66 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     );
     assert!(!w.rolled().contains(&victim));
 }
+
+/// The dashboard (`report --html`) shows the open rollout's stages and,
+/// in the fleet grid, the wave still holding each pair not yet rolled.
+#[test]
+fn the_dashboard_shows_the_rollout_and_each_pairs_wave() {
+    let w = World::new();
+    let out = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = started["id"].as_str().unwrap().to_string();
+    let second: Vec<String> = started["stages"][1]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["customer"].as_str().unwrap().to_string())
+        .collect();
+    let out = w.run(&["rollout", "tick", "--one-stage"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = w.run(&["report", "--html", "dash.html"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = w.fx.read("manager/dash.html");
+
+    let rollouts = html.split(r#"id="rollouts""#).nth(1).unwrap();
+    let rollouts = rollouts.split("</section>").next().unwrap();
+    assert!(rollouts.contains(&format!("Rollout {id}")), "{rollouts}");
+    for wave in ["internal", "half", "rest"] {
+        assert!(
+            rollouts.contains(&format!("<td>{wave}</td>")),
+            "{wave}: {rollouts}"
+        );
+    }
+    // The internal wave is applied: 3 of 3.
+    assert!(
+        rollouts.contains("<td>internal</td><td>3</td><td>3</td><td>0</td>"),
+        "{rollouts}"
+    );
+
+    let grid = html.split(r#"id="grid""#).nth(1).unwrap();
+    let grid = grid.split("</section>").next().unwrap();
+    let row = |c: &str| {
+        grid.split(&format!(r##"<a href="#customer-{c}">{c}</a>"##))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no row {c}"))
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert!(row("c01").contains("applied 0 d ago"), "{}", row("c01"));
+    assert!(!row("c01").contains("rollout wave"), "{}", row("c01"));
+    let next = &second[0];
+    assert!(
+        row(next).contains(&format!("rollout wave half ({id})")),
+        "{}",
+        row(next)
+    );
+}
