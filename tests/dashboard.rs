@@ -238,6 +238,14 @@ fn each_view_renders_in_headless_chromium() {
     assert!(has(&grid, yellow) > 500, "pairs never applied are yellow");
     assert_eq!(has(&grid, red), 0, "nothing failed yet");
 
+    let (_, _, rollouts) = screenshot(&browser, &page, "#rollouts", shots.path());
+    assert_ne!(rollouts, grid, "the rollouts view is its own");
+    assert!(
+        has(&rollouts, [0x11, 0x11, 0x11]) > 200,
+        "its heading and text"
+    );
+    assert_eq!(has(&rollouts, green), 0, "no grid on it");
+
     let (_, _, chart) = screenshot(&browser, &page, "#activity", shots.path());
     assert!(
         has(&chart, [0x1f, 0x4e, 0x99]) > 100,
