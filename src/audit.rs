@@ -288,6 +288,34 @@ pub fn read_lines(
     Ok(count)
 }
 
+/// Every audit record in the records store (one object each) with its
+/// bytes and key, oldest first; days outside `since`..`until` are not
+/// read. The error names the store and the key.
+pub fn read_store(
+    store: &crate::records::Store,
+    since: Option<&str>,
+    until: Option<&str>,
+    mut each: impl FnMut(Entry, Vec<u8>, String),
+) -> Result<(), String> {
+    let failed = |e: crate::records::RecordsError| format!("{}: {e}", store.describe());
+    // `audit/YYYY/MM/DD/...`: a day outside the period's days holds nothing in it.
+    let day_of = |t: &str| t.get(..10).map(|d| d.replace('-', "/"));
+    let (since_day, until_day) = (since.and_then(day_of), until.and_then(day_of));
+    for key in store.list("audit/").map_err(failed)? {
+        let day = key.get(6..16).unwrap_or_default();
+        if since_day.as_deref().is_some_and(|d| day < d)
+            || until_day.as_deref().is_some_and(|d| day > d)
+        {
+            continue;
+        }
+        let bytes = store.read(&key).map_err(failed)?;
+        let entry: Entry = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}/{key}: not an audit record: {e}", store.describe()))?;
+        each(entry, bytes, key);
+    }
+    Ok(())
+}
+
 /// Reads every record into memory (tests and small logs; the report
 /// streams with [`read_each`]).
 pub fn read(path: &Path) -> Result<Vec<Entry>, ReadError> {

@@ -117,12 +117,13 @@ impl Source {
         let manager = crate::config::Manager::load(manager_dir)?;
         let store = crate::records::Store::for_manager(&manager);
         let mut rows = Vec::new();
-        read_store(
+        audit::read_store(
             &store,
             settings.since.as_deref(),
             settings.until.as_deref(),
             |e, bytes, key| rows.push((e, bytes, key)),
-        )?;
+        )
+        .map_err(Error::Failed)?;
         Ok(Source::Store {
             describe: store.describe(),
             rows,
@@ -205,38 +206,6 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         Format::Markdown => {}
         Format::Json => out.result(evidence::JSON_FOOT),
         Format::Html => out.result(evidence::HTML_FOOT),
-    }
-    Ok(())
-}
-
-/// Every audit record in the store (one object each) with its bytes and
-/// key, oldest first; days outside `since`..`until` are not read.
-fn read_store(
-    store: &crate::records::Store,
-    since: Option<&str>,
-    until: Option<&str>,
-    mut each: impl FnMut(audit::Entry, Vec<u8>, String),
-) -> Result<()> {
-    let failed =
-        |e: crate::records::RecordsError| Error::Failed(format!("{}: {e}", store.describe()));
-    // `audit/YYYY/MM/DD/...`: a day outside the period's days holds nothing in it.
-    let day_of = |t: &str| t.get(..10).map(|d| d.replace('-', "/"));
-    let (since_day, until_day) = (since.and_then(day_of), until.and_then(day_of));
-    for key in store.list("audit/").map_err(failed)? {
-        let day = key.get(6..16).unwrap_or_default();
-        if since_day.as_deref().is_some_and(|d| day < d)
-            || until_day.as_deref().is_some_and(|d| day > d)
-        {
-            continue;
-        }
-        let bytes = store.read(&key).map_err(failed)?;
-        let entry: audit::Entry = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Failed(format!(
-                "{}/{key}: not an audit record: {e}",
-                store.describe()
-            ))
-        })?;
-        each(entry, bytes, key);
     }
     Ok(())
 }

@@ -78,18 +78,8 @@ fn read_events(
 ) -> Result<(Vec<Entry>, String)> {
     let mut events = Vec::new();
     let source = if args.records {
-        let failed =
-            |e: crate::records::RecordsError| Error::Failed(format!("{}: {e}", store.describe()));
-        for key in store.list("audit/").map_err(failed)? {
-            let bytes = store.read(&key).map_err(failed)?;
-            let e: Entry = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Failed(format!(
-                    "{}/{key}: not an audit record: {e}",
-                    store.describe()
-                ))
-            })?;
-            events.push(e);
-        }
+        crate::audit::read_store(store, None, None, |e, _, _| events.push(e))
+            .map_err(Error::Failed)?;
         format!("records store {}", store.describe())
     } else {
         let path = manager.root.join(&args.log);

@@ -39,6 +39,15 @@ pub struct ApprovalRule {
     pub allow_author: bool,
 }
 
+impl ApprovalRule {
+    /// Who may approve, for people: `` `alice`, a member of `org/team` ``.
+    pub fn approvers_shown(&self) -> String {
+        let mut who: Vec<String> = self.users.iter().map(|u| format!("`{u}`")).collect();
+        who.extend(self.teams.iter().map(|t| format!("a member of `{t}`")));
+        who.join(", ")
+    }
+}
+
 fn one() -> usize {
     1
 }

@@ -555,14 +555,6 @@ impl ApplyRun<'_> {
         crate::notify::send(self.manager, &notice, self.out);
     }
 
-    /// The role this apply runs as, if fleetform.yml names identities.
-    fn apply_role(&self) -> Option<String> {
-        crate::terraform::engine::read_summary(&self.dir)
-            .ok()
-            .and_then(|s| s.identity)
-            .map(|i| i.apply.role_arn)
-    }
-
     async fn not_stale(&self) -> Result<()> {
         let (gh, payload, env) = (self.gh(), self.payload(), self.env());
         let (branch, head) = gh
@@ -695,11 +687,15 @@ impl ApplyRun<'_> {
             run_url,
         )
         .await?;
+        let role = summary
+            .as_ref()
+            .and_then(|s| s.identity.as_ref())
+            .map(|i| i.apply.role_arn.clone());
         let audit = entry("apply", "ok", slug, env, payload)
             .product(self.manager.product.as_deref())
             .approved_by(checked.approver.as_deref())
             .approvers(&checked.approvers)
-            .identity(self.apply_role().as_deref())
+            .identity(role.as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
             &crate::records::Store::for_manager(self.manager),
@@ -730,7 +726,7 @@ impl ApplyRun<'_> {
         ctx.set_outputs(&[
             ("applied", "true".into()),
             ("plan_sha256", done.plan_sha256.clone()),
-            ("identity", self.apply_role().unwrap_or_default()),
+            ("identity", role.unwrap_or_default()),
             ("requests", gh.request_count().to_string()),
         ])
         .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;

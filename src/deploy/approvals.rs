@@ -74,8 +74,6 @@ async fn may_approve(gh: &GitHub, rule: &ApprovalRule, login: &str) -> Result<bo
 /// The refusal: how many approved, who may, and what to write where.
 fn waiting(rule: &ApprovalRule, ask: &Ask<'_>, pr: u64, approvers: &[String]) -> String {
     let prefix = &ask.digest[..MIN_DIGEST_PREFIX.min(ask.digest.len())];
-    let mut who: Vec<String> = rule.users.iter().map(|u| format!("`{u}`")).collect();
-    who.extend(rule.teams.iter().map(|t| format!("team `{t}`")));
     let so_far = if approvers.is_empty() {
         "none".to_string()
     } else {
@@ -85,7 +83,7 @@ fn waiting(rule: &ApprovalRule, ask: &Ask<'_>, pr: u64, approvers: &[String]) ->
         "waiting for approval: {} of {} approvals of this plan (so far: {so_far}); {} comment `{APPROVE_COMMAND} {prefix}` on {}#{pr}, then re-run this job",
         approvers.len(),
         rule.required,
-        who.join(", "),
+        rule.approvers_shown(),
         ask.repo
     )
 }

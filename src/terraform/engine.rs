@@ -185,14 +185,12 @@ impl Engine<'_> {
     /// has `approvals:` for `env`.
     fn approve_hint(&self, env: &str, digest: &str) -> Option<String> {
         let rule = self.manager.approval_rule(env)?;
-        let mut who: Vec<String> = rule.users.iter().map(|u| format!("`{u}`")).collect();
-        who.extend(rule.teams.iter().map(|t| format!("a member of `{t}`")));
         let prefix = &digest[..crate::policy::approval::MIN_DIGEST_PREFIX.min(digest.len())];
         Some(format!(
             "{} approval{} by {}{}: comment `{} {prefix}` on this pull request after this plan (an edited comment does not count).",
             rule.required,
             if rule.required == 1 { "" } else { "s" },
-            who.join(", "),
+            rule.approvers_shown(),
             if rule.allow_author { "" } else { ", not the author" },
             crate::policy::approval::APPROVE_COMMAND,
         ))
