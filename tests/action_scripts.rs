@@ -5,8 +5,8 @@
 //! real fleetform binary. The setup step is modelled: its `path` output is
 //! the built binary, whose folder is also on PATH.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -8,10 +8,8 @@
 //! minted for: a job for acme cannot touch globex, although the App is
 //! installed on both.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use std::process::Command;
 

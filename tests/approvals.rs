@@ -10,10 +10,8 @@
 //! and not the author. Everything else is counted out, and the approvers
 //! are in the audit line.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use serde_json::{json, Value};
 

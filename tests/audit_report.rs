@@ -8,7 +8,7 @@
 //! waiver, a refusal, applies with approvers and a failed apply across acme
 //! and globex in November 2026, and one event on each side of November.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

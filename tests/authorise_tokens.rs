@@ -9,10 +9,8 @@
 //!   (the job's `GITHUB_TOKEN`): a fine-grained token covers one owner's
 //!   repos, so one token cannot do both.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use common::{dispatch_key, sign_dispatch_with, signed, stderr, stdout, unix_now};
 use serde_json::{json, Value};

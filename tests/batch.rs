@@ -1,7 +1,7 @@
 //! Batch modes: `render --all --out DIR` (every active customer ×
 //! environment, in parallel) and `validate FILE...` over many files.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, Fixture};
 

@@ -3,10 +3,8 @@
 //! `FLEETFORM_BENCH_OUT=FILE` the table is also written there as JSON for
 //! `bench/run.sh` (bench/results.md).
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use common::{stderr, stdout};
 use serde_json::{json, Value};

@@ -13,12 +13,9 @@
 //!   against the s3 backend with exactly those credentials; the runner's
 //!   own credentials are refused.
 
-mod common;
-#[path = "support/moto.rs"]
-mod moto;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::moto;
+use crate::world;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! `fleetform completions SHELL`: clap's generator for bash, zsh and fish.
 
-mod common;
+use crate::common;
 
 use common::{fleetform_bin, stderr, stdout};
 

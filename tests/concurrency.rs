@@ -10,9 +10,8 @@
 //!   applies of one customer × environment at once never both apply and
 //!   never corrupt the state.
 
-mod common;
-#[path = "support/moto.rs"]
-mod moto;
+use crate::common;
+use crate::moto;
 
 use std::process::{Child, Command, Stdio};
 

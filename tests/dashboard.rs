@@ -3,7 +3,7 @@
 //! where and when, drift and failures; each customer has its history;
 //! hostile text in the records stays text; nothing is fetched.
 
-mod common;
+use crate::common;
 
 use common::{require_terraform, stderr, Fixture};
 

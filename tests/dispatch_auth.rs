@@ -4,10 +4,8 @@
 //! is refused before the manager sends a single request: exit 3, one audit
 //! line, nothing written to either repo.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

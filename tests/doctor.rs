@@ -4,8 +4,8 @@
 //! 0), an expired one fails; `--json` and the step summary carry the same
 //! checklist, and no secret value appears anywhere.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use serde_json::Value;
 use support::fake_github::{BranchPolicy, Environment, FakeGitHub, Ruleset};

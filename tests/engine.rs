@@ -1,7 +1,7 @@
 //! The engine end to end with real terraform on `examples/`: fleet plan,
 //! apply, refusals, validation positions, layering provenance.
 
-mod common;
+use crate::common;
 
 use common::{require_terraform, sha256_hex, stderr, stdout, Fixture};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! state changes, validation against GitHub's OpenAPI description,
 //! pagination, faults and the GHES-style prefix.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

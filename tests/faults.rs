@@ -3,8 +3,8 @@
 //! answers, long comment lists). Each case: bounded retries, the right final
 //! result, never a duplicate comment or status, a clear error when giving up.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

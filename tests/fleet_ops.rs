@@ -1,6 +1,6 @@
 //! Daily operations: the registry commands, the matrix, drift.
 
-mod common;
+use crate::common;
 
 use common::{require_terraform, stderr, stdout, Fixture};
 use serde_json::Value;

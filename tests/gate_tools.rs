@@ -3,10 +3,8 @@
 //! fake tools for the timeout, a missing tool and the environment a tool
 //! gets.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

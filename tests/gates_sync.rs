@@ -1,10 +1,8 @@
 //! Policy gates (at plan and again at apply) and template propagation
 //! (`fleetform sync`), against real terraform and the fake GitHub.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use common::{stderr, stdout};
 use serde_json::{json, Value};

@@ -6,10 +6,9 @@
 //! GitHub documents, and a bad `GITHUB_API_URL`, token or numeric setting
 //! is a usage error (exit 2), never a panic.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::support;
+use crate::world;
 
 use serde_json::{json, Value};
 

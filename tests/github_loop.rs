@@ -2,10 +2,9 @@
 //! fake GitHub that checks every request against GitHub's OpenAPI
 //! description: trigger → dispatch → plan → comment + status → gated apply.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::support;
+use crate::world;
 
 use std::path::Path;
 

@@ -7,10 +7,9 @@
 //! address space, and must end with a non-zero exit (not a panic) and a
 //! message naming the problem, having written no state and no plan.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::support;
+use crate::world;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;

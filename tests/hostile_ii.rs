@@ -5,10 +5,8 @@
 //! `tests/hostile.rs`; this file checks what the corpus cannot: every
 //! command that reads values refuses them, and nothing repeats a secret.
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@
 //! - credentials in a child's environment;
 //! - I/O errors that must name the path and the OS reason.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;

@@ -5,8 +5,8 @@
 //! them with file:line:col and exits 1; a module change marks every pair;
 //! a deployed pair is compared with the files it was applied with.
 
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use support::fake_github::FakeGitHub;
 

@@ -2,7 +2,7 @@
 //! written (validate, plan, the linters on the workflows), and a refusal
 //! that writes nothing.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

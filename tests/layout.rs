@@ -428,3 +428,32 @@ fn no_function_grows_past_a_few_named_steps() {
         long.join("\n")
     );
 }
+
+/// The integration tests are one binary (`autotests = false`): a file in
+/// `tests/` that `tests/integration.rs` does not declare would never be
+/// compiled, let alone run.
+#[test]
+fn every_test_file_is_a_module_of_the_integration_binary() {
+    let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let root = std::fs::read_to_string(tests.join("integration.rs")).unwrap();
+    let declared: BTreeSet<&str> = root
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+        .collect();
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(&tests).unwrap() {
+        let p = e.unwrap().path();
+        let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let is_rs = p.extension().is_some_and(|x| x == "rs");
+        if is_rs && stem != "integration" && !declared.contains(stem) {
+            missing.push(stem.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "tests/{{{}}}.rs are not declared in tests/integration.rs: add `mod <name>;` there",
+        missing.join(",")
+    );
+}

@@ -10,12 +10,9 @@
 //! URL, the dispatch secret) appears in the output or the messages; a bad
 //! `notify:` is refused at fleetform.yml:line:col.
 
-mod common;
-#[path = "support/fakecloud.rs"]
-mod fakecloud;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::fakecloud;
+use crate::world;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;

@@ -6,9 +6,8 @@
 //! wait for it. Subscription and configuration errors point at their file,
 //! line and column, and one bad customer never blocks the others.
 
-mod common;
-#[path = "support/fakecloud.rs"]
-mod fakecloud;
+use crate::common;
+use crate::fakecloud;
 
 use std::path::PathBuf;
 

@@ -6,12 +6,10 @@
 //! environment in order, refusing a set of plans that is not the one
 //! planned; a product that waits for another's apply says so.
 
-mod common;
-#[path = "support/fakecloud.rs"]
-mod fakecloud;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::fakecloud;
+use crate::support;
+use crate::world;
 
 use std::path::PathBuf;
 

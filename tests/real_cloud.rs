@@ -5,9 +5,8 @@
 //! apply fails halfway through a fleet, gates count real replacements, and
 //! the providers are installed once per fleet run.
 
-mod common;
-#[path = "support/fakecloud.rs"]
-mod fakecloud;
+use crate::common;
+use crate::fakecloud;
 
 use std::path::{Path, PathBuf};
 

@@ -4,9 +4,8 @@
 //! Lock and a default retention), and read back by `audit report
 //! --records`. A second run that makes the same keys overwrites nothing.
 
-mod common;
-#[path = "support/moto.rs"]
-mod moto;
+use crate::common;
+use crate::moto;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! write atomically: edits at once all land, none is lost, the file keeps
 //! its mode, and a lock held too long ends in a clear message.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

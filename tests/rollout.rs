@@ -4,12 +4,10 @@
 //! after the fix finishes it; two ticks at once apply nothing twice; every
 //! step is an event in the records store and an audit line.
 
-mod common;
-#[path = "support/fakecloud.rs"]
-mod fakecloud;
-#[path = "support/moto.rs"]
-mod moto;
-mod support;
+use crate::common;
+use crate::fakecloud;
+use crate::moto;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -9,10 +9,8 @@
 //! another customer could read: stdout and stderr (the log), the step
 //! summary, the step outputs and the uploaded artifact (`bundle.sealed`).
 
-mod common;
-mod support;
-#[path = "support/world.rs"]
-mod world;
+use crate::common;
+use crate::world;
 
 use serde_json::json;
 

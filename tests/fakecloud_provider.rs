@@ -2,8 +2,7 @@
 //! a filesystem mirror, it creates, updates, replaces and deletes objects in
 //! its JSON file, shows edits of that file as drift, and fails on demand.
 
-#[path = "support/fakecloud.rs"]
-mod fakecloud;
+use crate::fakecloud;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

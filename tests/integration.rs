@@ -1,0 +1,54 @@
+//! The integration tests, one binary: every `tests/*.rs` is a module of
+//! it (one link instead of one per file keeps a fresh build's disk and
+//! time small; `tests/layout.rs` checks that no file is left out). Run one
+//! file's tests with `cargo test --test integration comment::`.
+
+mod common;
+#[path = "support/fakecloud.rs"]
+mod fakecloud;
+#[path = "support/moto.rs"]
+mod moto;
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+mod action_scripts;
+mod actions;
+mod app_auth;
+mod approvals;
+mod audit_report;
+mod authorise_tokens;
+mod batch;
+mod budgets;
+mod cloud_identity;
+mod comment;
+mod completions;
+mod concurrency;
+mod dashboard;
+mod dispatch_auth;
+mod doctor;
+mod engine;
+mod fake_github_selftest;
+mod fakecloud_provider;
+mod faults;
+mod fleet_ops;
+mod gate_tools;
+mod gates_sync;
+mod github_answers;
+mod github_loop;
+mod hostile;
+mod hostile_ii;
+mod hostile_io;
+mod impact;
+mod init;
+mod layout;
+mod notify;
+mod products;
+mod products_github;
+mod real_cloud;
+mod records;
+mod registry_lock;
+mod rollout;
+mod setup_action;
+mod templates;
+mod tenant_isolation;
