@@ -20,6 +20,7 @@ struct Cloud {
     fx: Fixture,
     cli_config: PathBuf,
     cloud_file: PathBuf,
+    installed: fakecloud::Installed,
 }
 
 impl Cloud {
@@ -30,9 +31,10 @@ impl Cloud {
         fx.write("manager/terraform/main.tf", MODULE);
         let cloud_file = fx.path("cloud.json");
         Cloud {
-            cli_config: installed.cli_config,
+            cli_config: installed.cli_config.clone(),
             cloud_file,
             fx,
+            installed,
         }
     }
 
@@ -363,4 +365,97 @@ fn the_users_own_plugin_cache_is_respected() {
             .any(|p| p.to_string_lossy().contains("linux_amd64")),
         "{installed:?}"
     );
+}
+
+/// The lock file a real `init` writes for the module: the provider's
+/// version and its checksums.
+fn real_lock_file(cloud: &Cloud) -> String {
+    let dir = cloud.fx.path("lock-probe");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.tf"), MODULE).unwrap();
+    let out = fakecloud::terraform(&cloud.installed, &dir)
+        .args(["init", "-backend=false", "-input=false", "-no-color"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read_to_string(dir.join(".terraform.lock.hcl")).unwrap()
+}
+
+/// The lock file inside a saved plan (a zip archive).
+fn lock_in_plan(plan: &Path) -> String {
+    let out = std::process::Command::new("unzip")
+        .args(["-p"])
+        .arg(plan)
+        .arg(".terraform.lock.hcl")
+        .output()
+        .expect("unzip is installed (bash .ci/run installs it)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The manager's lock file is the source of truth: a package that does
+/// not match its checksums is refused at `init`, before any plan, in a
+/// fleet run and for one pair. After `init` checked the packages, the
+/// working copy's lock keeps the versions only (the plan and `show` need
+/// not hash the provider again), and a plan made that way is applied by
+/// another process, whose own `init` checks the packages again.
+#[test]
+fn the_lock_files_checksums_are_checked_once_per_working_copy() {
+    let cloud = Cloud::new();
+    let good = real_lock_file(&cloud);
+    assert!(good.contains("h1:"), "{good}");
+    let wrong = good
+        .lines()
+        .map(|l| match l.trim_start().strip_prefix("\"h1:") {
+            Some(_) => "    \"h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",",
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(wrong, good);
+    cloud
+        .fx
+        .write("manager/terraform/.terraform.lock.hcl", &wrong);
+
+    let out = cloud.plan_all();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = rows(&out);
+    for (c, e) in [
+        ("acme", "staging"),
+        ("acme", "production"),
+        ("globex", "staging"),
+        ("globex", "production"),
+    ] {
+        assert_eq!(row(&rows, c, e)["result"], "failed", "{rows:?}");
+    }
+    for (c, e) in [("acme", "staging"), ("globex", "production")] {
+        let log = cloud.log(c, e);
+        assert!(log.contains("checksums"), "{c}/{e}: {log}");
+        assert!(!log.contains("providers checked by init"), "{c}/{e}: {log}");
+    }
+    let one = cloud
+        .fleetform()
+        .args(["plan", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+    assert!(cloud.objects().is_empty());
+
+    cloud
+        .fx
+        .write("manager/terraform/.terraform.lock.hcl", &good);
+    let out = cloud.plan_all();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = cloud.fx.path("manager/.fleetform/out/acme/staging/tfplan");
+    let recorded = lock_in_plan(&plan);
+    assert!(recorded.contains("version = \"0.1.0\""), "{recorded}");
+    assert!(!recorded.contains("h1:"), "{recorded}");
+    assert!(cloud
+        .log("acme", "staging")
+        .contains("providers checked by init"));
+    // The manager's own lock file is untouched.
+    assert_eq!(cloud.fx.read("manager/terraform/.terraform.lock.hcl"), good);
+    let applied = cloud.apply("acme", "staging");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(!cloud.objects().is_empty());
 }

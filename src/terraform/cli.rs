@@ -52,8 +52,7 @@ pub struct Prepared {
     _scratch: tempfile::TempDir,
 }
 
-/// The lock file Terraform reads next to the root module.
-pub const LOCK_FILE: &str = ".terraform.lock.hcl";
+pub use super::lockfile::LOCK_FILE;
 
 impl Terraform {
     /// Finds the engine: `FLEETFORM_TERRAFORM` if set, else the engine's
@@ -394,9 +393,18 @@ impl Terraform {
                 "(init: the run's prepared data dir, copied in {:.1} ms)\n",
                 started.elapsed().as_secs_f64() * 1000.0
             ));
-            return Ok(());
+        } else {
+            self.init_backend(ws)?;
         }
-        self.init_backend(ws)
+        // The packages were checked against the lock file's checksums (by
+        // this `init`, or by the run's installing one): the commands that
+        // follow need not hash them again (see `lockfile`).
+        if super::lockfile::drop_checksums_after_init(ws.path())? {
+            ws.log.push_str(
+                "(lock file: providers checked by init; later commands skip the re-hash)\n",
+            );
+        }
+        Ok(())
     }
 
     /// A real `init` with the pair's backend setting; alone it serves a

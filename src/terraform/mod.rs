@@ -3,6 +3,7 @@
 //! backend (`workspace`), why either failed (`error`), the
 //! per customer × environment engine (`engine`: values → plan folder →
 //! gates → apply), a data dir prepared once per fleet run (`datadir`),
+//! the lock file a working copy keeps after `init` (`lockfile`),
 //! the outputs a product takes from the products it needs (`needs`) and
 //! plan summaries (`summary`: what a plan does) and the policy tools run
 //! on a plan's JSON (`tools`).
@@ -15,6 +16,7 @@ mod cli;
 mod datadir;
 pub mod engine;
 mod error;
+mod lockfile;
 pub mod needs;
 pub mod summary;
 pub mod tools;
