@@ -247,6 +247,7 @@ pub struct DriftArgs {
     /// A matrix job's shard: JSON list of `customer:environment` (or `customer`).
     #[arg(long, env = "FLEETFORM_SHARD", conflicts_with_all = ["customers", "environments"])]
     pub shard: Option<String>,
+    /// Plans to run at once (default: four per core).
     #[arg(short, long, env = "FLEETFORM_JOBS")]
     pub jobs: Option<usize>,
     #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/drift")]
@@ -661,7 +662,7 @@ pub struct PlanArgs {
     /// Environments to plan (default: each customer's enabled ones).
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
     pub environments: Vec<String>,
-    /// Plans to run at once (default: number of cores).
+    /// Plans to run at once (default: four per core).
     #[arg(short, long, env = "FLEETFORM_JOBS")]
     pub jobs: Option<usize>,
     /// Results folder (plan files, summaries, comments).

@@ -26,10 +26,12 @@ pub use run::{
 };
 pub use select::{check_environments, environments_for, pairs, parse_shard, select, shard_pairs};
 
-/// How many plans a fleet run makes at once by default: twice the cores.
-/// A Terraform run spends much of its time waiting (starting the provider,
-/// its gRPC calls, the backend), so two per core keep the cores busy; the
-/// runs share them (see `Engine::share_cores`). `--jobs` overrides it.
+/// How many plans a fleet run makes at once by default: four per core.
+/// A Terraform run spends most of its time waiting (starting its
+/// providers, their gRPC round trips, the cloud's API, the backend): with
+/// two per core a 100-pair fleet kept 2 cores 60 % busy, with four 90 %
+/// (bench/ case 7). The runs share the cores (see `Engine::share_cores`).
+/// `--jobs` overrides it, e.g. on a runner short of memory.
 pub fn terraform_jobs() -> usize {
-    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
