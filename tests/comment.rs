@@ -61,6 +61,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         gates: None,
         product: None,
         identity: None,
+        lock_checksums_dropped: false,
     }
 }
 

@@ -578,6 +578,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         gates: None,
         product: None,
         identity: None,
+        lock_checksums_dropped: false,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

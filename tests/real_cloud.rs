@@ -455,6 +455,25 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         .contains("providers checked by init"));
     // The manager's own lock file is untouched.
     assert_eq!(cloud.fx.read("manager/terraform/.terraform.lock.hcl"), good);
+    // The summary says so, and the apply follows it: told the plan kept its
+    // checksums, the apply keeps them too and Terraform refuses the plan.
+    let summary_path = "manager/.fleetform/out/acme/staging/summary.json";
+    let summary = cloud.fx.read(summary_path);
+    let recorded: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(recorded["lock_checksums_dropped"], true, "{recorded}");
+    let mut kept = recorded.clone();
+    kept.as_object_mut()
+        .unwrap()
+        .remove("lock_checksums_dropped");
+    cloud
+        .fx
+        .write(summary_path, &serde_json::to_string_pretty(&kept).unwrap());
+    let refused = cloud.apply("acme", "staging");
+    assert_ne!(refused.status.code(), Some(0), "{}", stdout(&refused));
+    let said = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(said.contains("Inconsistent dependency lock file"), "{said}");
+    assert!(cloud.objects().is_empty());
+    cloud.fx.write(summary_path, &summary);
     let applied = cloud.apply("acme", "staging");
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
     assert!(!cloud.objects().is_empty());

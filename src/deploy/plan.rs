@@ -684,6 +684,7 @@ mod tests {
                 gates: None,
                 product: None,
                 identity: None,
+                lock_checksums_dropped: false,
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

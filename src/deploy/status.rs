@@ -272,6 +272,7 @@ mod tests {
             gates,
             product: None,
             identity: None,
+            lock_checksums_dropped: false,
         }
     }
 

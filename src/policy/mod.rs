@@ -467,6 +467,7 @@ mod tests {
             gates: None,
             product: None,
             identity: None,
+            lock_checksums_dropped: false,
         }
     }
 

@@ -59,6 +59,7 @@ mod tests {
             gates,
             product: None,
             identity: None,
+            lock_checksums_dropped: false,
         }
     }
 

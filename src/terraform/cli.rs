@@ -374,7 +374,9 @@ impl Terraform {
         Ok((code, stdout))
     }
 
-    pub fn init(&self, ws: &mut Workspace) -> Result<(), TerraformError> {
+    /// Initialises the working copy; with `drop_checksums`, then drops the
+    /// lock file's checksums (see `lockfile`). Returns whether it did.
+    pub fn init(&self, ws: &mut Workspace, drop_checksums: bool) -> Result<bool, TerraformError> {
         // Without a lock file Terraform would not link from the cache:
         // the one the installing `init` wrote, when the module has none.
         if let Some(lock) = self.providers.as_ref().and_then(|p| p.lock_file.as_ref()) {
@@ -399,12 +401,13 @@ impl Terraform {
         // The packages were checked against the lock file's checksums (by
         // this `init`, or by the run's installing one): the commands that
         // follow need not hash them again (see `lockfile`).
-        if super::lockfile::drop_checksums_after_init(ws.path())? {
+        let dropped = drop_checksums && super::lockfile::drop_checksums_after_init(ws.path())?;
+        if dropped {
             ws.log.push_str(
                 "(lock file: providers checked by init; later commands skip the re-hash)\n",
             );
         }
-        Ok(())
+        Ok(dropped)
     }
 
     /// A real `init` with the pair's backend setting; alone it serves a

@@ -217,7 +217,12 @@ impl Engine<'_> {
         let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only);
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
-        let (has_changes, json, plan_text) = result?;
+        let Made {
+            changes: has_changes,
+            json,
+            text: plan_text,
+            checksums_dropped,
+        } = result?;
         let tools = match req.policy_tools {
             true => self.run_tools(env, &ws, &json)?,
             false => Vec::new(),
@@ -230,6 +235,7 @@ impl Engine<'_> {
             awaiting: req.awaiting.clone(),
         });
         summary.identity = identity;
+        summary.lock_checksums_dropped = checksums_dropped;
         let full_plan_at = req
             .run_url
             .clone()
@@ -378,12 +384,14 @@ impl Engine<'_> {
         pull: Option<&crate::policy::PullFacts>,
     ) -> Result<ApplyOutcome, RunError> {
         let (actual, verdict) = self.check_apply(customer, env, dir, expected, pull)?;
+        // The plan's lock file and the apply's must be equal for Terraform.
+        let drop_checksums = read_summary(dir)?.lock_checksums_dropped;
         let plan_path = dir.join(PLAN_FILE);
         let tf = self.terraform()?;
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
         let abs_plan = std::path::absolute(&plan_path).map_err(io_err(&plan_path))?;
         let result = (|| -> Result<String, TerraformError> {
-            tf.init(&mut ws)?;
+            tf.init(&mut ws, drop_checksums)?;
             tf.apply(&mut ws, &abs_plan)
         })();
         let log_path = dir.join("apply.log");
@@ -549,16 +557,27 @@ pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
     })
 }
 
-/// `init`, `plan -out` and, when there are changes, `show -json`: whether
-/// the plan has changes, its JSON (null without changes) and its text.
+/// What [`run_plan`] made.
+struct Made {
+    /// The plan has changes.
+    changes: bool,
+    /// `show -json` (null without changes).
+    json: serde_json::Value,
+    /// The plan text.
+    text: String,
+    /// The working copy's lock file lost its checksums after `init`.
+    checksums_dropped: bool,
+}
+
+/// `init`, `plan -out` and, when there are changes, `show -json`.
 fn run_plan(
     tf: &Terraform,
     ws: &mut Workspace,
     var_file: &Path,
     plan_path: &Path,
     refresh_only: bool,
-) -> Result<(bool, serde_json::Value, String), TerraformError> {
-    tf.init(ws)?;
+) -> Result<Made, TerraformError> {
+    let checksums_dropped = tf.init(ws, true)?;
     let (changes, text) = tf.plan(ws, var_file, plan_path, refresh_only)?;
     // `-detailed-exitcode` 0 means no resource, output or move changes:
     // the JSON plan would only list no-ops, so the summary is empty and
@@ -568,7 +587,12 @@ fn run_plan(
     } else {
         serde_json::Value::Null
     };
-    Ok((changes, json, text))
+    Ok(Made {
+        changes,
+        json,
+        text,
+        checksums_dropped,
+    })
 }
 
 /// What a plan publishes into its results folder.

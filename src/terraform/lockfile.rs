@@ -15,10 +15,10 @@
 //! working copy is a fresh copy of the module, and `init` runs once in it),
 //! so a package that does not match the manager's checksums is refused
 //! before any plan or apply. A saved plan records the lock file it was made
-//! with; the apply's own `init` checks its packages against the manager's
-//! checksums and then drops them the same way, so Terraform's comparison of
-//! the two lock files still refuses a plan made with other provider
-//! versions.
+//! with, and its summary whether the checksums were dropped; the apply's
+//! own `init` checks its packages against the manager's checksums and then
+//! does the same, so Terraform's comparison of the two lock files holds and
+//! still refuses a plan made with other provider versions.
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -101,6 +101,12 @@ pub struct PlanSummary {
     /// applied with (fleetform.yml's `identity:` and the registry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<crate::config::cloud::StageIdentities>,
+    /// The plan was made with a lock file whose checksums were dropped
+    /// after `init` checked them (see `terraform::lockfile`): the apply's
+    /// working copy drops them the same way, so Terraform finds the two
+    /// lock files equal. Absent in plans made before, which keep them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lock_checksums_dropped: bool,
 }
 
 /// What a product's plan took from the products it needs.
@@ -147,6 +153,7 @@ impl PlanSummary {
             gates: None,
             product: None,
             identity: None,
+            lock_checksums_dropped: false,
         };
         let empty = Vec::new();
         for rc in json
