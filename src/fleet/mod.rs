@@ -29,7 +29,7 @@ pub use select::{check_environments, environments_for, pairs, parse_shard, selec
 /// How many plans a fleet run makes at once by default: four per core.
 /// A Terraform run spends most of its time waiting (starting its
 /// providers, their gRPC round trips, the cloud's API, the backend): with
-/// two per core a 100-pair fleet kept 2 cores 60 % busy, with four 90 %
+/// two per core a 100-pair fleet kept 2 cores 57 % busy, with four 87 %
 /// (bench/ case 7). The runs share the cores (see `Engine::share_cores`).
 /// `--jobs` overrides it, e.g. on a runner short of memory.
 pub fn terraform_jobs() -> usize {
