@@ -207,7 +207,8 @@ def main():
         c["groups"] = grouping(a, 10 if a.quick else GROUP_CUSTOMERS)
     finally:
         bench.rm(a.scratch)
-    took = f"Case 8 took {time.time() - t0:.0f} s.\n\n"
+    ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    took = f"Case 8 took {time.time() - t0:.0f} s (ended {ended}).\n\n"
     section = report(c).replace("\n" + MARK + "\n", "\n" + took + MARK + "\n")
     write_section(a.results, section, MARK)
     print(section)

@@ -299,7 +299,8 @@ def main():
         c = case(a, sizes, reps)
     finally:
         bench.rm(a.scratch)
-    took = f"Case 7 took {time.time() - t0:.0f} s.\n\n"
+    ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    took = f"Case 7 took {time.time() - t0:.0f} s (ended {ended}).\n\n"
     section = report(c).replace("\n" + MARK + "\n", "\n" + took + MARK + "\n")
     write_section(a.results, section)
     print(section)
