@@ -383,9 +383,10 @@ impl Engine<'_> {
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
     ) -> Result<ApplyOutcome, RunError> {
-        let (actual, verdict) = self.check_apply(customer, env, dir, expected, pull)?;
+        let (summary, verdict) = self.checked_plan(customer, env, dir, expected, pull)?;
         // The plan's lock file and the apply's must be equal for Terraform.
-        let drop_checksums = read_summary(dir)?.lock_checksums_dropped;
+        let drop_checksums = summary.lock_checksums_dropped;
+        let actual = summary.plan_sha256;
         let plan_path = dir.join(PLAN_FILE);
         let tf = self.terraform()?;
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
@@ -426,6 +427,20 @@ impl Engine<'_> {
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
     ) -> Result<(String, crate::policy::Verdict), RunError> {
+        let (summary, verdict) = self.checked_plan(customer, env, dir, expected, pull)?;
+        Ok((summary.plan_sha256, verdict))
+    }
+
+    /// [`Engine::check_apply`], returning the summary it checked (its
+    /// digest is the plan file's).
+    fn checked_plan(
+        &self,
+        customer: &Customer,
+        env: &str,
+        dir: &Path,
+        expected: Option<&str>,
+        pull: Option<&crate::policy::PullFacts>,
+    ) -> Result<(PlanSummary, crate::policy::Verdict), RunError> {
         let summary = read_summary(dir)?;
         let planned = Unit::new(
             &summary.customer,
@@ -488,7 +503,7 @@ impl Engine<'_> {
                 why.join("; ")
             )));
         }
-        Ok((actual, verdict))
+        Ok((summary, verdict))
     }
 }
 
