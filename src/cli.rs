@@ -86,6 +86,14 @@ pub enum Command {
     /// folder: fleetform.yml, schema, values, registry, a root module and
     /// the workflows. Refuses if any file it would write exists.
     Init(InitArgs),
+    /// The dispatch relay: customers reach the manager with their run's
+    /// OIDC token (or the App's webhook) and hold no provider credential
+    /// (`relay:` in fleetform.yml).
+    Relay(RelayArgs),
+    /// For providers who run no relay: find new default-branch heads and
+    /// open pull requests of the fleet through the App (conditional
+    /// requests) and dispatch what changed; run it from a schedule.
+    Poll(PollArgs),
     /// Shell completions on stdout, e.g.
     /// `fleetform completions bash > /etc/bash_completion.d/fleetform`.
     Completions(CompletionsArgs),
@@ -107,6 +115,50 @@ pub struct InitArgs {
     /// release's tag).
     #[arg(long, env = "FLEETFORM_ACTION_REF")]
     pub action_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    #[command(subcommand)]
+    pub command: RelayCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Serve POST /dispatch, POST /webhook, GET /schema and GET /healthz.
+    /// Needs FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY (the relay's
+    /// App), and FLEETFORM_WEBHOOK_SECRET for /webhook.
+    Serve {
+        /// Address to listen on (port 0: any free port; the address is
+        /// printed first).
+        #[arg(long, env = "FLEETFORM_RELAY_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Requests handled at once; more wait up to 10 s, then get 503.
+        #[arg(long, env = "FLEETFORM_RELAY_CONCURRENCY", default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds a client has to send a request's head, and then its
+        /// body (slow clients are cut off).
+        #[arg(long, env = "FLEETFORM_RELAY_TIMEOUT", default_value_t = 10)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Where what was seen is kept between runs (ETags, heads, pull
+    /// request heads): restore it from a cache before the run.
+    #[arg(
+        long,
+        env = "FLEETFORM_POLL_STATE",
+        default_value = ".fleetform/poll-state.json"
+    )]
+    pub state: PathBuf,
+    /// Show what would be dispatched; dispatch nothing, keep no state.
+    #[arg(long, env = "FLEETFORM_DRY_RUN")]
+    pub dry_run: bool,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -425,6 +477,11 @@ pub enum CustomersCommand {
         /// The customer's GitHub repo, owner/name.
         #[arg(long)]
         repo: Option<String>,
+        /// GitHub's numeric id of --repo (default: looked up through the
+        /// API when FLEETFORM_TOKEN or GITHUB_TOKEN is set). The relay finds
+        /// customers by it, so with `relay:` in fleetform.yml it is required.
+        #[arg(long, requires = "repo")]
+        repo_id: Option<u64>,
         /// Local checkout of the customer repo (local mode), relative to the registry.
         #[arg(long)]
         path: Option<PathBuf>,
@@ -508,9 +565,22 @@ pub struct ConcludeArgs {
 
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
-    /// The manager repo, owner/name.
-    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
-    pub manager_repo: String,
+    /// The manager repo, owner/name (the token path; not with --relay-url).
+    #[arg(
+        long,
+        env = "FLEETFORM_MANAGER_REPO",
+        required_unless_present = "relay_url"
+    )]
+    pub manager_repo: Option<String>,
+    /// The provider's relay: the trigger proves who it is with the run's
+    /// OIDC token (the job needs `id-token: write`) and holds no provider
+    /// credential. Without it, the legacy token path (FLEETFORM_TOKEN and a
+    /// dispatch key).
+    #[arg(long, env = "FLEETFORM_RELAY_URL")]
+    pub relay_url: Option<String>,
+    /// The audience the OIDC token is asked for (the relay's `audience`).
+    #[arg(long, env = "FLEETFORM_RELAY_AUDIENCE", default_value = "fleetform")]
+    pub relay_audience: String,
     /// Path of the variables schema inside the manager repo.
     #[arg(
         long,

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod output;
 pub mod policy;
 pub mod records;
+pub mod relay;
 pub mod report;
 pub mod rollout;
 pub mod terraform;
@@ -69,6 +70,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Doctor(a) => commands::doctor::run(a, dir, &out),
         Command::Report(a) => commands::report::run(a, dir, &out),
         Command::Init(a) => commands::init::run(a, &out),
+        Command::Relay(a) => commands::relay::run(a, dir, &out),
+        Command::Poll(a) => commands::poll::run(a, dir, &out),
         Command::Completions(a) => commands::completions::run(a, &out),
     };
     match result {

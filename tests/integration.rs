@@ -48,6 +48,7 @@ mod products_github;
 mod real_cloud;
 mod records;
 mod registry_lock;
+mod relay;
 mod rollout;
 mod setup_action;
 mod templates;

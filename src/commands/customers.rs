@@ -25,13 +25,15 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::List { json, notify } => list(&manager, *json, *notify, out),
         CustomersCommand::Show { slug, json } => show(&manager, slug, *json, out),
         CustomersCommand::Add { .. } => {
-            let c = new_customer(&manager, &args.command)
+            let mut c = new_customer(&manager, &args.command)
                 .ok_or_else(|| Error::Failed("`customers add` without its arguments".into()))?;
+            resolve_repo_id(&manager, &mut c, out)?;
             // The secret is needed before the registry is written; the key
-            // is shown once the customer is in.
+            // is shown once the customer is in. Behind the relay customers
+            // hold no key.
             let secret = match &c.repo {
-                Some(_) => Some(manager_secret("add")?),
-                None => None,
+                Some(_) if manager.config.relay.is_none() => Some(manager_secret("add")?),
+                _ => None,
             };
             let (slug, repo) = (c.slug.clone(), c.repo.clone());
             add(&manager, c, out)?;
@@ -61,11 +63,54 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
     }
 }
 
+/// Fills the new customer's `repo_id` from GitHub when it was not given.
+/// Behind the relay it is required (customers are found by it); without
+/// the relay a lookup that cannot be made is only a note.
+fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Output) -> Result<()> {
+    let (Some(repo), None) = (c.repo.clone(), c.repo_id) else {
+        return Ok(());
+    };
+    let relay = manager.config.relay.is_some();
+    match crate::github::Token::from_env() {
+        Some(token) => {
+            out.mask(token.expose());
+            let rt = crate::github::runtime()?;
+            let gh = crate::github::GitHub::new(
+                &rt,
+                &crate::github::GitHub::api_url_from_env(),
+                Some(&token),
+                false,
+            )?;
+            let found = rt
+                .block_on(gh.repo_facts(&repo))
+                .map_err(|e| Error::Failed(format!("looking up the id of {repo}: {e}")))?;
+            match found {
+                Some(facts) => c.repo_id = Some(facts.id),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "{repo} does not exist or the token cannot see it; check the name (pass --repo-id to register it anyway)"
+                    )))
+                }
+            }
+        }
+        None if relay => {
+            return Err(Error::Usage(format!(
+                "the relay finds customers by repository id: pass --repo-id (the `id` of `gh api repos/{repo}`) or set FLEETFORM_TOKEN so it is looked up"
+            )))
+        }
+        None => out.note(&format!(
+            "{repo}: no token to look up its repository id (set FLEETFORM_TOKEN or pass --repo-id); the relay needs it"
+        )),
+    }
+    Ok(())
+}
+
 /// The customer `customers add` registers (none for another command).
 fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Customer> {
     let CustomersCommand::Add {
         slug,
         repo,
+        repo_id,
         path,
         contact,
         environments,
@@ -79,6 +124,7 @@ fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Custome
     Some(Customer {
         slug: slug.clone(),
         repo: repo.clone(),
+        repo_id: *repo_id,
         path: path.clone(),
         contact: contact.clone(),
         environments: if environments.is_empty() {

@@ -16,6 +16,8 @@ pub mod impact;
 pub mod init;
 pub mod matrix;
 pub mod plan;
+pub mod poll;
+pub mod relay;
 pub mod render;
 pub mod report;
 pub mod rollout;

@@ -41,10 +41,10 @@ struct Settings {
 }
 
 fn resolve(args: &TriggerArgs) -> Result<Settings> {
-    if !is_repo(&args.manager_repo) {
+    let manager_repo = args.manager_repo.clone().unwrap_or_default();
+    if !is_repo(&manager_repo) {
         return Err(Error::Usage(format!(
-            "--manager-repo `{}` is not owner/name (set MANAGER_REPO_OWNER and MANAGER_REPO_NAME)",
-            args.manager_repo
+            "--manager-repo `{manager_repo}` is not owner/name (set MANAGER_REPO_OWNER and MANAGER_REPO_NAME)"
         )));
     }
     if !args.overrides.contains("{environment}") {
@@ -62,7 +62,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
         .and_then(Token::new);
     let key = DispatchKey::from_env().map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Settings {
-        manager_repo: args.manager_repo.clone(),
+        manager_repo,
         schema_path: args.schema_path.clone(),
         schema_ref: args.schema_ref.clone(),
         variables: args.variables.clone(),
@@ -193,6 +193,9 @@ fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
 }
 
 pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
+    if let Some(relay) = &args.relay_url {
+        return via_relay(args, relay, out);
+    }
     let settings = resolve(args)?;
     let ctx = RunContext::from_env();
     mask_secrets(&settings, out);
@@ -310,22 +313,29 @@ impl Clients {
 /// The checkout's variables file and override files, and their paths for
 /// the payload's `files`.
 fn local_source(settings: &Settings) -> Result<(CustomerSource, Vec<String>)> {
-    let variables = std::fs::read(&settings.variables).map_err(|e| {
+    checkout_source(&settings.variables, &settings.overrides)
+}
+
+/// [`local_source`] for a variables file and override pattern.
+fn checkout_source(
+    variables_path: &str,
+    overrides_pattern: &str,
+) -> Result<(CustomerSource, Vec<String>)> {
+    let variables = std::fs::read(variables_path).map_err(|e| {
         Error::Usage(format!(
-            "{}: cannot read the variables file: {e}; create it (see the provider's instructions)",
-            settings.variables
+            "{variables_path}: cannot read the variables file: {e}; create it (see the provider's instructions)"
         ))
     })?;
     let mut overrides = std::collections::BTreeMap::new();
-    let mut files = vec![settings.variables.clone()];
-    for (env, path) in local_overrides(&settings.overrides) {
+    let mut files = vec![variables_path.to_string()];
+    for (env, path) in local_overrides(overrides_pattern) {
         let bytes =
             std::fs::read(&path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
         files.push(path.to_string_lossy().to_string());
         overrides.insert(env, (display_path(&path), bytes));
     }
     let source = CustomerSource {
-        variables: (PathBuf::from(&settings.variables), variables),
+        variables: (PathBuf::from(variables_path), variables),
         overrides,
     };
     Ok((source, files))
@@ -470,6 +480,7 @@ impl Sender<'_> {
             dispatch_id: dispatch_id(&s.repo, &s.sha, run_id),
             files,
             sig: None,
+            repo_id: None,
         };
         payload.sig = Some(self.settings.key.sign(s.event_type, &payload, unix_now()));
         payload
@@ -684,4 +695,69 @@ fn dispatch_id(repo: &str, sha: &str, run_id: Option<&str>) -> String {
         std::process::id()
     ));
     crate::util::fs::hex(&h[..8])
+}
+
+/// The trigger behind the provider's relay: the run's OIDC token is the
+/// only credential. The schema comes from the relay; the values are
+/// checked here first, then the relay dispatches to the manager, which
+/// reports on the commit. Needs `id-token: write` and `contents: read` only.
+fn via_relay(args: &TriggerArgs, relay: &str, out: &Output) -> Result<()> {
+    use crate::relay::client;
+    if !crate::config::is_web_url(relay) {
+        return Err(Error::Usage(format!(
+            "--relay-url `{relay}` is not an https:// address"
+        )));
+    }
+    if !args.overrides.contains("{environment}") {
+        return Err(Error::Usage(
+            "--overrides must contain `{environment}`".into(),
+        ));
+    }
+    let ctx = RunContext::from_env();
+    let Some(subject) = subject(&ctx)? else {
+        out.note("the branch was deleted; nothing to plan");
+        return Ok(());
+    };
+    let (source, files) = checkout_source(&args.variables, &args.overrides)?;
+    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let refused = |e: client::ClientError| Error::Failed(e.to_string());
+    let answer = rt.block_on(async {
+        let token = client::oidc_token(&args.relay_audience)
+            .await
+            .map_err(refused)?;
+        out.mask(&token);
+        let (path, schema) = client::schema(relay, &token).await.map_err(refused)?;
+        let schema = Schema::from_bytes(&schema, Path::new(&format!("manager:{path}")))
+            .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
+        if let Err(problems) = customer::check(&source, &schema) {
+            return Ok(Err(problems));
+        }
+        client::dispatch(relay, &token, subject.pr, &files)
+            .await
+            .map(Ok)
+            .map_err(refused)
+    })?;
+    match answer {
+        Err(problems) => {
+            out.diagnostics(&problems);
+            Err(Error::Failed(format!(
+                "{} problem(s) in the variables; nothing was sent to the manager",
+                problems.len()
+            )))
+        }
+        Ok(v) => {
+            if args.json {
+                out.result(&v.to_string());
+                return Ok(());
+            }
+            let d = &v["dispatched"];
+            out.result(&format!(
+                "dispatched {} for {} at {} through the relay",
+                d["event_type"].as_str().unwrap_or("?"),
+                d["customer"].as_str().unwrap_or("?"),
+                d["sha"].as_str().map(short_sha).unwrap_or_default()
+            ));
+            Ok(())
+        }
+    }
 }

@@ -142,6 +142,9 @@ fn entry_lines(c: &Customer, indent: &str) -> Vec<String> {
     if let Some(r) = &c.repo {
         lines.push(format!("{inner}repo: {r}"));
     }
+    if let Some(id) = c.repo_id {
+        lines.push(format!("{inner}repo_id: {id}"));
+    }
     if let Some(p) = &c.path {
         lines.push(format!("{inner}path: {}", quote(&p.to_string_lossy())));
     }

@@ -7,7 +7,7 @@
 //! Here: fleetform.yml (`mod.rs`), its products and the unit of work
 //! (`products`) and its records store (`records`), the registry
 //! (`registry`), the names both accept (`names`), its notification
-//! targets (`notify`), and text-preserving edits
+//! targets (`notify`), the dispatch relay (`relay`), and text-preserving edits
 //! of the registry and its lock (`edit`).
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
@@ -29,6 +29,7 @@ mod notify;
 mod products;
 mod records;
 mod registry;
+mod relay;
 pub mod rollout;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
@@ -41,6 +42,7 @@ pub use notify::{is_env_name, is_own_secret, NotifyEvent, NotifyKind, NotifyTarg
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use records::Records;
 pub use registry::*;
+pub use relay::{is_web_url, RelayConfig, GITHUB_ACTIONS_ISSUER};
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
@@ -180,6 +182,9 @@ pub struct ManagerConfig {
     /// Who is told when something needs people (see [`notify`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<NotifyTarget>,
+    /// The dispatch relay and the GitHub App it acts as (see [`relay`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayConfig>,
 }
 
 /// `sync:` in fleetform.yml.
@@ -452,6 +457,7 @@ impl Manager {
         self.check_identity()?;
         self.check_approvals()?;
         self.check_notify()?;
+        self.check_relay()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }

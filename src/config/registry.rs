@@ -31,6 +31,12 @@ pub struct Customer {
     pub slug: String,
     /// The customer's GitHub repository, `owner/name`.
     pub repo: Option<String>,
+    /// GitHub's numeric id of `repo`. It survives a rename and a repo
+    /// deleted and created again under the same name gets another one: the
+    /// relay finds customers by it (the OIDC token's `repository_id`).
+    /// `customers add` resolves it; `doctor` flags a mismatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_id: Option<u64>,
     /// Local checkout of the customer repo (local mode), relative to the
     /// registry file.
     pub path: Option<PathBuf>,
@@ -211,8 +217,10 @@ impl Registry {
         let envs = manager.environment_names();
         let mut slugs = HashSet::with_capacity(self.customers.len());
         let mut repos = HashSet::with_capacity(self.customers.len());
+        let mut ids = HashSet::with_capacity(self.customers.len());
         for (i, c) in self.customers.iter().enumerate() {
             self.check_identity(i, c, &mut slugs, &mut repos)?;
+            self.check_repo_id(i, c, &mut ids)?;
             self.check_fields(i, c, &envs)?;
             self.check_status(i, c)?;
             self.check_products(i, c, manager)?;
@@ -346,6 +354,35 @@ impl Registry {
         Ok(())
     }
 
+    /// A repo id needs a repo, is a positive number and is nobody else's.
+    fn check_repo_id(
+        &self,
+        i: usize,
+        c: &Customer,
+        ids: &mut HashSet<u64>,
+    ) -> Result<(), ConfigError> {
+        let Some(id) = c.repo_id else {
+            return Ok(());
+        };
+        let at = format!("/customers/{i}/repo_id");
+        if c.repo.is_none() {
+            return Err(self.invalid(
+                &at,
+                "`repo_id` belongs with `repo` (the id GitHub gives that repository)",
+            ));
+        }
+        if id == 0 {
+            return Err(self.invalid(
+                &at,
+                "`repo_id` is GitHub's repository id, a positive number",
+            ));
+        }
+        if !ids.insert(id) {
+            return Err(self.invalid(&at, format!("repository id {id} belongs to two customers")));
+        }
+        Ok(())
+    }
+
     /// Contact, environments, dates and key generation.
     fn check_fields(&self, i: usize, c: &Customer, envs: &[&str]) -> Result<(), ConfigError> {
         let at = |field: &str| format!("/customers/{i}/{field}");
@@ -420,6 +457,11 @@ impl Registry {
                 .as_deref()
                 .is_some_and(|r| r.eq_ignore_ascii_case(repo))
         })
+    }
+
+    /// The customer whose repo has GitHub's id `id`.
+    pub fn by_repo_id(&self, id: u64) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.repo_id == Some(id))
     }
 
     /// Local checkout of a customer, resolved against the registry's folder.

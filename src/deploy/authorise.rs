@@ -32,7 +32,7 @@ pub async fn authorise<'r>(
 ) -> Result<&'r Customer> {
     let payload = &dispatched.payload;
     let customer = registered(registry, payload)?;
-    authenticate(customer, dispatched, stage, out)?;
+    authenticate(manager, customer, dispatched, stage, out)?;
     if !customer.is_active() {
         return Err(refuse_revoked(manager, gh, customer, payload, stage, run_url, out).await);
     }
@@ -78,6 +78,17 @@ async fn refuse_revoked(
 /// The registry entry of the payload's repo. An unknown repo gets nothing
 /// written to it.
 pub(super) fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Result<&'r Customer> {
+    // The relay found the customer by its repository id (only the relay's
+    // dispatches carry one: `authenticate` checks the sender); the name
+    // is the repo's current one, which a rename changed.
+    if let Some(id) = payload.repo_id {
+        return registry.by_repo_id(id).ok_or_else(|| {
+            Error::Refused(format!(
+                "no customer is registered with repository id {id} (`{}`); nothing was planned",
+                payload.customer_repo
+            ))
+        });
+    }
     match registry.by_repo(&payload.customer_repo) {
         None => Err(Error::Refused(format!(
             "`{}` is not a registered customer; nothing was planned (register it with the provider first)",
@@ -113,12 +124,41 @@ pub(super) fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Resul
 ///   is a `fleetform-apply` dispatch, and then that its sha is still the
 ///   head of the default branch (a replay can only re-apply what the
 ///   customer's default branch already holds).
+///
+/// A dispatch the relay sent (`relay:` in fleetform.yml) is authenticated
+/// by GitHub: its `sender` is the relay App's bot account, which only the
+/// App's installation tokens act as; the relay found the customer by the
+/// verified OIDC token's repository id. It carries no signature.
 fn authenticate(
+    manager: &Manager,
     customer: &Customer,
     dispatched: &Dispatched,
     stage: Stage,
     out: &Output,
 ) -> Result<()> {
+    if let Some(relay) = &manager.config.relay {
+        if dispatched.sender.as_deref() == Some(relay.sender_login().as_str()) {
+            if dispatched.payload.sig.is_some() {
+                return Err(Error::Refused(format!(
+                    "a relayed dispatch carries no signature; {}",
+                    stage.nothing_done()
+                )));
+            }
+            out.verbose(&format!(
+                "dispatch sent by the relay App `{}` for `{}`",
+                relay.sender_login(),
+                customer.slug
+            ));
+            return Ok(());
+        }
+    }
+    if dispatched.payload.repo_id.is_some() {
+        return Err(Error::Refused(format!(
+            "the dispatch names a repository id, which only the relay App sends, but it was sent by `{}`; {}",
+            dispatched.sender.as_deref().unwrap_or("(unknown)"),
+            stage.nothing_done()
+        )));
+    }
     let refuse = |e: auth::AuthError| {
         Error::Refused(format!(
             "dispatch not authenticated: {e}; {}",

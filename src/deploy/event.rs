@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 pub struct Dispatched {
     pub event_type: String,
     pub payload: Payload,
+    /// The account that sent the dispatch (the event's `sender.login`, set
+    /// by GitHub from the token used: `<app>[bot]` for an App).
+    pub sender: Option<String>,
 }
 
 /// Reads and checks the `repository_dispatch` event.
@@ -35,9 +38,15 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
     }
     let payload = Payload::parse(event.get("client_payload").unwrap_or(&Value::Null))
         .map_err(|e| Error::Refused(e.to_string()))?;
+    let sender = event
+        .pointer("/sender/login")
+        .and_then(Value::as_str)
+        .filter(|s| s.len() <= 100)
+        .map(str::to_string);
     Ok(Dispatched {
         event_type,
         payload,
+        sender,
     })
 }
 

@@ -47,6 +47,7 @@ pub(super) fn payload(repo: &str, files: &[&str]) -> Payload {
         dispatch_id: "d-1".into(),
         files: files.iter().map(|f| f.to_string()).collect(),
         sig: None,
+        repo_id: None,
     }
 }
 
@@ -54,6 +55,7 @@ pub(super) fn dispatched(event_type: &str, payload: Payload) -> Dispatched {
     Dispatched {
         event_type: event_type.into(),
         payload,
+        sender: None,
     }
 }
 

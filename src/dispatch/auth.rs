@@ -426,6 +426,9 @@ pub fn canonical(event_type: &str, payload: &Payload, time: u64, generation: u32
         dispatch_id,
         files,
         sig: _,
+        // Set only by the relay, whose dispatches are not signed; a signed
+        // payload carrying it is refused before the signature is checked.
+        repo_id: _,
     } = payload;
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(CANONICAL_LABEL.as_bytes());
@@ -474,6 +477,7 @@ mod tests {
             dispatch_id: "d-1".into(),
             files: vec!["infra/variables.yml".into()],
             sig: None,
+            repo_id: None,
         }
     }
 

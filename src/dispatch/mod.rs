@@ -54,6 +54,11 @@ pub struct Payload {
     /// payload without one; parsing only checks its shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
+    /// GitHub's id of the customer repo: set by the relay (which found the
+    /// customer by it), never by a signed trigger. The manager then finds
+    /// the customer by it, so a renamed repo keeps working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_id: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +178,14 @@ impl Payload {
                     f.escape_debug()
                 )));
             }
+        }
+        if self.repo_id == Some(0) {
+            return Err(bad("`repo_id` must be a repository id"));
+        }
+        if self.sig.is_some() && self.repo_id.is_some() {
+            return Err(bad(
+                "a signed dispatch carries no `repo_id` (only the relay sets it)",
+            ));
         }
         if let Some(sig) = &self.sig {
             if auth::Signature::parse(sig).is_none() {

@@ -221,12 +221,22 @@ impl GitHub {
         token: Option<&Token>,
         dry_run: bool,
     ) -> Result<Self, GitHubError> {
+        let _guard = rt.enter();
+        GitHub::in_runtime(root, token, dry_run)
+    }
+
+    /// A client built on the runtime the caller runs on (a long-running
+    /// service builds clients from inside its tasks).
+    pub fn in_runtime(
+        root: ApiRoot,
+        token: Option<&Token>,
+        dry_run: bool,
+    ) -> Result<Self, GitHubError> {
         let timeout = root::http_timeout()?;
         let retry = RetryPolicy::from_env()?;
         if token.is_some_and(|t| !t.is_sendable()) {
             return Err(GitHubError::BadToken);
         }
-        let _guard = rt.enter();
         let mut b = Octocrab::builder()
             .base_uri(root.as_str())
             .map_err(|e| GitHubError::Setup(format!("API root `{}`: {e}", root.as_str())))?

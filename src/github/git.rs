@@ -9,7 +9,76 @@ use super::client::{GitHub, Method};
 use super::error::GitHubError;
 use super::paths::{file_path, repo_path};
 
+/// What the relay and `customers add` need of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoFacts {
+    /// GitHub's numeric id: kept across renames, new for a repo created
+    /// again under an old name.
+    pub id: u64,
+    /// `owner/name` as GitHub spells it now.
+    pub full_name: String,
+    pub default_branch: String,
+    pub archived: bool,
+}
+
+/// `owner/name` of the characters GitHub allows in them.
+fn is_full_name(s: &str) -> bool {
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 100
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((o, n)) if ok(o) && ok(n))
+}
+
 impl GitHub {
+    /// The repository's id, current name and default branch; `None` when
+    /// it does not exist (or the token cannot see it).
+    pub async fn repo_facts(&self, repo: &str) -> Result<Option<RepoFacts>, GitHubError> {
+        let p = repo_path(repo);
+        let r = match self.send(Method::Get, &p, None).await {
+            Ok(r) => r,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let default_branch = checked_branch(&r.body, "/default_branch", &p, "default_branch")?;
+        let id = r
+            .body
+            .get("id")
+            .and_then(Value::as_u64)
+            .filter(|id| *id > 0)
+            .ok_or_else(|| GitHubError::BadValue {
+                method: "GET",
+                path: p.clone(),
+                field: "id",
+                problem: "is not a positive number".into(),
+            })?;
+        let full_name = r
+            .body
+            .get("full_name")
+            .and_then(Value::as_str)
+            .filter(|n| is_full_name(n))
+            .ok_or_else(|| GitHubError::BadValue {
+                method: "GET",
+                path: p.clone(),
+                field: "full_name",
+                problem: "is not owner/name".into(),
+            })?
+            .to_string();
+        let archived = r
+            .body
+            .get("archived")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(Some(RepoFacts {
+            id,
+            full_name,
+            default_branch,
+            archived,
+        }))
+    }
+
     /// The repo's default branch (checked) and whether it is archived.
     pub async fn repo_info(&self, repo: &str) -> Result<(String, bool), GitHubError> {
         let p = repo_path(repo);

@@ -75,7 +75,9 @@ pub use client::{
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;
 pub use error::{GitHubError, Token};
+pub use git::RepoFacts;
 pub use issues::Issue;
 pub use paths::{repo_path, seg};
+pub use pulls::PullHead;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;

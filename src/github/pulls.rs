@@ -208,3 +208,79 @@ mod tests {
         }
     }
 }
+
+/// Where a pull request stands: what the relay checks a caller's commit
+/// against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullHead {
+    pub number: u64,
+    pub open: bool,
+    pub head_sha: String,
+    pub head_ref: String,
+    /// The id of the repo the head branch is in (another one for a fork).
+    pub head_repo_id: Option<u64>,
+    /// The test merge commit GitHub made, if any (a `pull_request` run's
+    /// `GITHUB_SHA`).
+    pub merge_commit_sha: Option<String>,
+}
+
+impl GitHub {
+    /// The pull request's head (sha and branch checked) and merge commit;
+    /// `None` when there is no such pull request.
+    pub async fn pull_head(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<Option<PullHead>, GitHubError> {
+        let p = format!("{}/pulls/{number}", repo_path(repo));
+        let r = match self.send(Method::Get, &p, None).await {
+            Ok(r) => r,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let head_sha = answers::checked_sha(&r.body, "/head/sha", &p, "head.sha")?;
+        let head_ref = answers::checked_branch(&r.body, "/head/ref", &p, "head.ref")?;
+        let merge_commit_sha = r
+            .body
+            .get("merge_commit_sha")
+            .and_then(Value::as_str)
+            .filter(|s| answers::check_sha(s).is_ok())
+            .map(str::to_string);
+        Ok(Some(PullHead {
+            number,
+            open: r.body.get("state").and_then(Value::as_str) == Some("open"),
+            head_sha,
+            head_ref,
+            head_repo_id: r.body.pointer("/head/repo/id").and_then(Value::as_u64),
+            merge_commit_sha,
+        }))
+    }
+
+    /// The names of the files a pull request changes (every page; renamed
+    /// files under both names).
+    pub async fn pull_files(&self, repo: &str, number: u64) -> Result<Vec<String>, GitHubError> {
+        let first = format!("{}/pulls/{number}/files?per_page=100", repo_path(repo));
+        let mut names = Vec::new();
+        self.paginate(first, |f| {
+            for key in ["filename", "previous_filename"] {
+                if let Some(n) = f.get(key).and_then(Value::as_str) {
+                    names.push(n.to_string());
+                }
+            }
+        })
+        .await?;
+        Ok(names)
+    }
+
+    /// The first line of a commit's message ("" when it has none).
+    pub async fn commit_title(&self, repo: &str, sha: &str) -> Result<String, GitHubError> {
+        let p = format!("{}/commits/{}", repo_path(repo), seg(sha));
+        let r = self.send(Method::Get, &p, None).await?;
+        Ok(r.body
+            .pointer("/commit/message")
+            .and_then(Value::as_str)
+            .and_then(|m| m.lines().next())
+            .map(|l| truncate_chars(l, 300))
+            .unwrap_or_default())
+    }
+}

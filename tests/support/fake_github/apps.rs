@@ -195,3 +195,25 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
         }),
     )
 }
+
+/// The account a request with `token` acts as: `<slug>[bot]` for an
+/// installation token the fake minted, else the fake's own account.
+pub(crate) fn sender_of(st: &State, token: Option<&str>) -> String {
+    let minted = token.and_then(|t| st.minted.iter().find(|m| m.token == t));
+    let app = minted.and_then(|m| {
+        st.installations
+            .iter()
+            .find(|i| i.id == m.installation_id)
+            .map(|i| i.app_id)
+    });
+    match app {
+        Some(id) => format!(
+            "{}[bot]",
+            st.app_slugs
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| format!("app-{id}"))
+        ),
+        None => st.bot_login.clone(),
+    }
+}

@@ -216,6 +216,18 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
             _ => Answer::not_found(),
         },
         "pulls/list" => list_pulls(state, repo, ctx),
+        "pulls/list-files" => list_pull_files(state, repo, ctx),
+        "repos/get-commit" => {
+            let reference = ctx.param("ref");
+            let sha = repo
+                .branch(reference)
+                .cloned()
+                .unwrap_or_else(|| reference.to_string());
+            match state.commits.get(&sha) {
+                Some(c) => Answer::json(200, render::commit(state, repo, c)),
+                None => Answer::error(422, &format!("No commit found for SHA: {reference}")),
+            }
+        }
         "pulls/create" => create_pull(state, &repo_name, ctx),
         "pulls/update" => update_pull(state, &repo_name, ctx),
         "pulls/list-reviews" => list_reviews(state, repo, ctx),
@@ -478,6 +490,17 @@ fn dispatch(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
             "dispatch client_payload is {payload_size} bytes; GitHub allows less than 64 KB"
         ));
         return answer;
+    }
+    // What GitHub puts in the event's `sender`: the account the token acts as.
+    let login = state.current_sender.clone();
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    let mut body = body;
+    if let Some(o) = body.as_object_mut() {
+        o.insert("sender".into(), json!({ "login": login, "type": kind }));
     }
     state.seeded(repo_name).dispatches.push(body);
     Answer::no_content()
@@ -1231,4 +1254,47 @@ fn put_secret(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
             Answer::json(201, json!({}))
         }
     }
+}
+
+/// `pulls/list-files`: the files that differ between the base branch and
+/// the head (`diff-entry`), paginated.
+fn list_pull_files(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
+    let Some(rec) = repo.issues.get(&ctx.number("pull_number")) else {
+        return Answer::not_found();
+    };
+    let Some(pull) = rec.pull.as_ref() else {
+        return Answer::not_found();
+    };
+    let empty = BTreeMap::new();
+    let files_of = |sha: &str| state.commits.get(sha).map(|c| &c.files).unwrap_or(&empty);
+    let head_sha = render::pull_head_sha(state, rec);
+    let base_sha = repo.branch(&pull.base_ref).cloned().unwrap_or_default();
+    let (base, head) = (files_of(&base_sha), files_of(&head_sha));
+    let api = render::repo_api(state, repo);
+    let mut items = Vec::new();
+    let paths: std::collections::BTreeSet<&String> = base.keys().chain(head.keys()).collect();
+    for path in paths {
+        let (old, new) = (base.get(path), head.get(path));
+        if old == new {
+            continue;
+        }
+        let status = match (old, new) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "modified",
+        };
+        let lines = |b: Option<&Vec<u8>>| b.map_or(0, |b| b.split(|c| *c == b'\n').count());
+        items.push(json!({
+            "sha": super::util::blob_sha(new.or(old).map(Vec::as_slice).unwrap_or_default()),
+            "filename": path,
+            "status": status,
+            "additions": lines(new),
+            "deletions": lines(old),
+            "changes": lines(new) + lines(old),
+            "blob_url": format!("{}/blob/{head_sha}/{path}", state.web_url),
+            "raw_url": format!("{}/raw/{head_sha}/{path}", state.web_url),
+            "contents_url": format!("{api}/contents/{path}?ref={head_sha}"),
+        }));
+    }
+    paginate(state, ctx, items, 30)
 }

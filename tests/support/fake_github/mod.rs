@@ -55,7 +55,7 @@
 
 mod apps;
 mod handlers;
-mod http;
+pub(crate) mod http;
 mod render;
 mod settings;
 mod spec;
@@ -755,6 +755,28 @@ impl FakeGitHub {
     }
 
     /// Install App `app_id` on `account` for `repos`; the installation id.
+    /// GitHub's numeric id of `repo` (kept by a rename; a repo removed and
+    /// added again gets a new one).
+    pub fn repo_id(&self, repo: &str) -> u64 {
+        self.state()
+            .repo(repo)
+            .unwrap_or_else(|| panic!("fake GitHub: repository {repo} was not added"))
+            .id
+    }
+
+    /// The test merge commit GitHub reports for an open pull request (what
+    /// a `pull_request` run's `GITHUB_SHA` is).
+    pub fn set_merge_commit(&self, repo: &str, number: u64, sha: &str) {
+        let mut st = self.state();
+        let rec = issue_mut(&mut st, repo, number);
+        rec.pull.as_mut().expect("a pull request").merge_commit_sha = Some(sha.to_string());
+    }
+
+    /// The App's slug: its installation tokens act as `<slug>[bot]`.
+    pub fn set_app_slug(&self, app_id: u64, slug: &str) {
+        self.state().app_slugs.insert(app_id, slug.to_string());
+    }
+
     pub fn install_app(&self, app_id: u64, account: &str, repos: &[&str]) -> u64 {
         let mut st = self.state();
         let id = st.next_id();
@@ -1239,6 +1261,8 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             }
         }
         let jwt_ok = st.current_app.is_some();
+        st.current_sender =
+            apps::sender_of(&st, req.header("authorization").and_then(header_token));
         match check_scoped_token(&st, req.header("authorization"), &path, &mut problems) {
             _ if jwt_ok => {}
             Some(Ok(())) => {}

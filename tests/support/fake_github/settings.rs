@@ -135,6 +135,14 @@ impl FakeGitHub {
         repo.name = name.to_string();
         st.repos.insert(repo_key(new), repo);
         st.renamed.insert(repo_key(old), new.to_string());
+        // Installations hold repositories by id: they follow the rename.
+        for inst in &mut st.installations {
+            for r in &mut inst.repos {
+                if repo_key(r) == repo_key(old) {
+                    *r = new.to_string();
+                }
+            }
+        }
     }
 }
 

@@ -161,6 +161,12 @@ pub(crate) struct State {
     pub installations: Vec<super::apps::Installation>,
     pub minted: Vec<super::apps::MintedToken>,
     pub current_app: Option<u64>,
+    /// The account the request being served acts as: `<slug>[bot]` for an
+    /// App's installation token, else `bot_login` (the account of the
+    /// fake's token). Repository dispatches record it as `sender`.
+    pub current_sender: String,
+    /// App slugs by App id (default `app-<id>`).
+    pub app_slugs: BTreeMap<u64, String>,
     /// Sent as `github-authentication-token-expiration` on every answer.
     pub token_expiration: Option<String>,
     /// Old name (key as in [`repo_key`]) → new `owner/name`: requests for
@@ -200,6 +206,8 @@ impl State {
             installations: Vec::new(),
             minted: Vec::new(),
             current_app: None,
+            current_sender: String::new(),
+            app_slugs: BTreeMap::new(),
             token_expiration: None,
             renamed: BTreeMap::new(),
         }

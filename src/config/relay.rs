@@ -1,0 +1,128 @@
+//! `relay:` in fleetform.yml: the provider's dispatch relay
+//! (`fleetform relay serve`, `fleetform poll`) and the GitHub App it acts
+//! as. With it, a customer reaches the manager holding no credential of
+//! the provider: its trigger proves who it is with the GitHub Actions OIDC
+//! token of its own run (or the App's webhook tells the relay), and the
+//! relay dispatches to the manager as the App. The manager's `authorise`
+//! then trusts a dispatch whose `sender` is this App's bot account.
+
+use super::*;
+
+/// GitHub Actions' OIDC issuer.
+pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// `relay:` in fleetform.yml.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// The relay App's slug (its URL name): dispatches it sends come from
+    /// the account `<app_slug>[bot]`, which no user can hold.
+    pub app_slug: String,
+    /// The manager repo the relay dispatches to, `owner/name`.
+    pub manager_repo: String,
+    /// The `aud` the customer's trigger asks its OIDC token for and the
+    /// relay requires (default `fleetform`).
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// The OIDC issuer (default GitHub Actions'; GHES has its own).
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// Where the issuer's keys are (default `<issuer>/.well-known/jwks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// The web address of the GitHub the runs live on, for run links
+    /// (default `https://github.com`).
+    #[serde(default = "default_server_url")]
+    pub server_url: String,
+}
+
+fn default_audience() -> String {
+    "fleetform".into()
+}
+fn default_issuer() -> String {
+    GITHUB_ACTIONS_ISSUER.into()
+}
+fn default_server_url() -> String {
+    "https://github.com".into()
+}
+
+impl RelayConfig {
+    /// The login dispatches sent as the App carry in `sender.login`.
+    pub fn sender_login(&self) -> String {
+        format!("{}[bot]", self.app_slug)
+    }
+
+    /// The JWKS address: the configured one, else the issuer's.
+    pub fn jwks_url(&self) -> String {
+        self.jwks_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/jwks", self.issuer.trim_end_matches('/')))
+    }
+}
+
+/// An https address, or http to a loopback host (tests, a local issuer).
+pub fn is_web_url(u: &str) -> bool {
+    let Ok(url) = url::Url::parse(u) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => url.host_str().is_some(),
+        "http" => {
+            matches!(
+                url.host(),
+                Some(url::Host::Ipv4(a)) if a.is_loopback()
+            ) || matches!(url.host(), Some(url::Host::Ipv6(a)) if a.is_loopback())
+                || url.host_str() == Some("localhost")
+        }
+        _ => false,
+    }
+}
+
+/// A GitHub App slug: lower-case letters, digits and `-`, at most 34.
+fn is_app_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 34
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Manager {
+    pub(super) fn check_relay(&self) -> Result<(), ConfigError> {
+        let Some(r) = &self.config.relay else {
+            return Ok(());
+        };
+        if !is_app_slug(&r.app_slug) {
+            return Err(self.invalid(
+                "/relay/app_slug",
+                "the App's slug: lower-case letters, digits and `-` (the name in https://github.com/apps/<slug>)",
+            ));
+        }
+        if !is_repo(&r.manager_repo) {
+            return Err(self.invalid("/relay/manager_repo", "the manager repo as owner/name"));
+        }
+        let aud_ok = !r.audience.is_empty()
+            && r.audience.len() <= 200
+            && r.audience.chars().all(|c| c.is_ascii_graphic());
+        if !aud_ok {
+            return Err(self.invalid(
+                "/relay/audience",
+                "an audience of 1-200 visible ASCII characters (the trigger asks its OIDC token for it)",
+            ));
+        }
+        for (key, value) in [
+            ("/relay/issuer", Some(r.issuer.as_str())),
+            ("/relay/jwks_url", r.jwks_url.as_deref()),
+            ("/relay/server_url", Some(r.server_url.as_str())),
+        ] {
+            if let Some(v) = value {
+                if !is_web_url(v) {
+                    return Err(
+                        self.invalid(key, "an https:// address (http:// only to a loopback host)")
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}

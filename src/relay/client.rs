@@ -1,0 +1,130 @@
+//! The customer's side of the relay (`fleetform trigger --relay-url`): the
+//! run's OIDC token from the Actions runner, the schema from `GET /schema`,
+//! and `POST /dispatch`. The customer holds no credential of the provider:
+//! the token proves which repository's run is asking, and for which commit.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use super::fetch::{send, FetchError, Request};
+
+/// Why the relay could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not set: the trigger's job needs `permissions: id-token: write` to get an OIDC token for the relay")]
+    NoTokenRequest,
+    #[error("the Actions runner gave no OIDC token ({0})")]
+    NoToken(String),
+    #[error("the relay at {url} could not be reached: {why}")]
+    Unreachable { url: String, why: FetchError },
+    #[error("the relay refused ({status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+/// GitHub Actions' OIDC token for `audience`, from the runner.
+pub async fn oidc_token(audience: &str) -> Result<Zeroizing<String>, ClientError> {
+    let url =
+        std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").map_err(|_| ClientError::NoTokenRequest)?;
+    let request_token = Zeroizing::new(
+        std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map_err(|_| ClientError::NoTokenRequest)?,
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let full = format!("{url}{sep}audience={}", percent_encode(audience));
+    let r = Request {
+        method: "GET",
+        url: &full,
+        auth: Some(("bearer", request_token.as_str())),
+        json: None,
+    };
+    let (status, body) = send(r, 64 * 1024, Duration::from_secs(30))
+        .await
+        .map_err(|e| ClientError::NoToken(e.to_string()))?;
+    if status != 200 {
+        return Err(ClientError::NoToken(format!(
+            "the runner answered {status}"
+        )));
+    }
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|_| ClientError::NoToken("not JSON".into()))?;
+    v.get("value")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(|t| Zeroizing::new(t.to_string()))
+        .ok_or_else(|| ClientError::NoToken("no `value`".into()))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The relay's answer: its JSON on 2xx, else the refusal's message.
+async fn call(base: &str, path: &str, r: Request<'_>) -> Result<Value, ClientError> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let r = Request { url: &url, ..r };
+    let (status, body) = send(r, 4 * 1024 * 1024, Duration::from_secs(60))
+        .await
+        .map_err(|why| ClientError::Unreachable {
+            url: base.to_string(),
+            why,
+        })?;
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if (200..300).contains(&status) {
+        return Ok(v);
+    }
+    let message = v
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("no reason given")
+        .chars()
+        .take(500)
+        .collect();
+    Err(ClientError::Refused { status, message })
+}
+
+/// `GET /schema`: the schema path and the schema.
+pub async fn schema(base: &str, token: &str) -> Result<(String, Vec<u8>), ClientError> {
+    let v = call(
+        base,
+        "/schema",
+        Request {
+            method: "GET",
+            url: "",
+            auth: Some(("Bearer", token)),
+            json: None,
+        },
+    )
+    .await?;
+    let path = v["schema_path"].as_str().unwrap_or("schema").to_string();
+    let schema = serde_json::to_vec(&v["schema"]).unwrap_or_default();
+    Ok((path, schema))
+}
+
+/// `POST /dispatch`: the relay's answer (`dispatched`: what it sent).
+pub async fn dispatch(
+    base: &str,
+    token: &str,
+    pr: Option<u64>,
+    files: &[String],
+) -> Result<Value, ClientError> {
+    let body = json!({ "token": token, "pr": pr, "files": files });
+    call(
+        base,
+        "/dispatch",
+        Request {
+            method: "POST",
+            url: "",
+            auth: None,
+            json: Some(serde_json::to_vec(&body).unwrap_or_default()),
+        },
+    )
+    .await
+}

@@ -1,0 +1,446 @@
+//! The dispatch relay (`fleetform relay serve`): customers reach the
+//! manager without holding any credential of the provider.
+//!
+//! - `POST /dispatch`: the customer's trigger sends the GitHub Actions OIDC
+//!   token of its own run ([`oidc`]); the customer is the registry entry
+//!   with the token's `repository_id`, the commit and ref are the token's.
+//! - `POST /webhook`: the provider's App tells the relay of pushes and pull
+//!   requests ([`webhook`]); the customer needs no workflow at all.
+//! - `GET /schema`: the schema the trigger validates against, for an OIDC
+//!   token.
+//!
+//! Either way the relay dispatches to the manager as the App, with an
+//! installation token for the manager repo only; the manager's `authorise`
+//! trusts a dispatch whose `sender` is the App's bot account. The registry
+//! is read from the manager's default branch (at most [`REGISTRY_TTL`] old).
+//! The relay keeps nothing on disk; what it remembers (token ids and
+//! webhook deliveries already handled, installation tokens, the issuer's
+//! keys) is bounded and lost on restart.
+//!
+//! May import: `config`, `dispatch`, `github`, `util`.
+
+pub mod client;
+pub mod fetch;
+pub mod oidc;
+pub mod serve;
+mod subject;
+pub mod webhook;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::config::{Customer, Manager, Registry, RelayConfig};
+use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::github::{ApiRoot, AppKey, GitHub, GitHubError, Permissions};
+
+pub use subject::Subject;
+
+/// How old the registry read from the manager's default branch may be.
+pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
+/// Installation tokens last an hour; they are used for at most this long.
+const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
+/// How many token ids and webhook deliveries are remembered.
+pub const REMEMBERED: usize = 100_000;
+
+/// What the relay's App may do on the manager repo: read the registry and
+/// schema, send `repository_dispatch` (which needs Contents write).
+const MANAGER_ACCESS: Permissions = &[("contents", "write")];
+/// What it may do on a customer's repo: read its files and pull requests.
+const CUSTOMER_ACCESS: Permissions = &[("contents", "read"), ("pull_requests", "read")];
+
+/// An answer: the HTTP status and its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn ok(status: u16, body: Value) -> Answer {
+        Answer { status, body }
+    }
+
+    /// A refusal: `error` is a stable code, `message` says why and what to
+    /// do. Neither ever holds a token.
+    pub fn refuse(status: u16, error: &str, message: impl Into<String>) -> Answer {
+        Answer {
+            status,
+            body: json!({ "error": error, "message": message.into() }),
+        }
+    }
+
+    pub(crate) fn github(e: &GitHubError) -> Answer {
+        let status = match e.status() {
+            Some(s) if s < 500 => 502,
+            _ => 503,
+        };
+        Answer::refuse(status, "github", format!("GitHub could not be asked: {e}"))
+    }
+}
+
+/// A bounded set of ids seen (oldest forgotten first).
+struct Seen {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl Seen {
+    fn new(cap: usize) -> Seen {
+        Seen {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    /// False when `id` was seen already.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.set.insert(id.to_string());
+        self.order.push_back(id.to_string());
+        true
+    }
+
+    fn forget(&mut self, id: &str) {
+        if self.set.remove(id) {
+            self.order.retain(|x| x != id);
+        }
+    }
+}
+
+/// The relay's settings, resolved before it listens.
+pub struct Settings {
+    pub manager: Manager,
+    pub relay: RelayConfig,
+    pub app: AppKey,
+    pub api_root: ApiRoot,
+    /// The App's webhook secret; `/webhook` answers 404 without one.
+    pub webhook_secret: Option<zeroize::Zeroizing<Vec<u8>>>,
+}
+
+/// The relay: settings and what it remembers between requests.
+pub struct Relay {
+    pub settings: Settings,
+    jwks: oidc::Jwks,
+    tokens: Mutex<HashMap<String, (Arc<GitHub>, Instant)>>,
+    registry: Mutex<Option<(Arc<Registry>, Instant)>>,
+    used_tokens: std::sync::Mutex<Seen>,
+    deliveries: std::sync::Mutex<Seen>,
+}
+
+impl Relay {
+    pub fn new(settings: Settings) -> Relay {
+        let jwks = oidc::Jwks::new(settings.relay.jwks_url());
+        Relay {
+            settings,
+            jwks,
+            tokens: Mutex::new(HashMap::new()),
+            registry: Mutex::new(None),
+            used_tokens: std::sync::Mutex::new(Seen::new(REMEMBERED)),
+            deliveries: std::sync::Mutex::new(Seen::new(REMEMBERED)),
+        }
+    }
+
+    fn expect(&self) -> oidc::Expect {
+        oidc::Expect {
+            issuer: self.settings.relay.issuer.clone(),
+            audience: self.settings.relay.audience.clone(),
+        }
+    }
+
+    /// The claims of a caller's OIDC token, or the refusal.
+    pub async fn claims(&self, token: &str) -> Result<oidc::Claims, Answer> {
+        match oidc::verify(&self.jwks, token, &self.expect(), crate::util::now_unix()).await {
+            Ok(c) => Ok(c),
+            Err(oidc::VerifyError::Token(e)) => {
+                Err(Answer::refuse(401, "bad_token", e.to_string()))
+            }
+            Err(oidc::VerifyError::Keys(e)) => {
+                Err(Answer::refuse(503, "issuer_unavailable", e.to_string()))
+            }
+        }
+    }
+
+    /// A client holding an installation token for `repo` only.
+    async fn client_for(&self, repo: &str, access: Permissions) -> Result<Arc<GitHub>, Answer> {
+        let key = format!("{}\n{}", repo.to_ascii_lowercase(), access.len());
+        let mut tokens = self.tokens.lock().await;
+        if let Some((gh, at)) = tokens.get(&key) {
+            if at.elapsed() < TOKEN_TTL {
+                return Ok(gh.clone());
+            }
+        }
+        let jwt = self
+            .settings
+            .app
+            .jwt(crate::util::now_unix())
+            .map_err(|e| Answer::github(&e))?;
+        let app = GitHub::in_runtime(self.settings.api_root.clone(), Some(&jwt), false)
+            .map_err(|e| Answer::github(&e))?;
+        let token = app
+            .installation_token(repo, access)
+            .await
+            .map_err(|e| match e.status() {
+                Some(404) => Answer::refuse(
+                    403,
+                    "not_installed",
+                    format!("the relay's App is not installed on {repo}"),
+                ),
+                _ => Answer::github(&e),
+            })?;
+        let gh = Arc::new(
+            GitHub::in_runtime(self.settings.api_root.clone(), Some(&token), false)
+                .map_err(|e| Answer::github(&e))?,
+        );
+        if tokens.len() > 10_000 {
+            tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
+        }
+        tokens.insert(key, (gh.clone(), Instant::now()));
+        Ok(gh)
+    }
+
+    pub(crate) async fn manager_client(&self) -> Result<Arc<GitHub>, Answer> {
+        let repo = self.settings.relay.manager_repo.clone();
+        self.client_for(&repo, MANAGER_ACCESS).await
+    }
+
+    pub(crate) async fn customer_client(&self, repo: &str) -> Result<Arc<GitHub>, Answer> {
+        self.client_for(repo, CUSTOMER_ACCESS).await
+    }
+
+    /// The registry on the manager's default branch (cached briefly).
+    pub(crate) async fn registry(&self) -> Result<Arc<Registry>, Answer> {
+        let mut cached = self.registry.lock().await;
+        if let Some((r, at)) = cached.as_ref() {
+            if at.elapsed() < REGISTRY_TTL {
+                return Ok(r.clone());
+            }
+        }
+        let manager = &self.settings.manager;
+        let gh = self.manager_client().await?;
+        let rel = manager.config.registry.to_string_lossy().replace('\\', "/");
+        let repo = &self.settings.relay.manager_repo;
+        let bytes = gh
+            .get_file(repo, &rel, None)
+            .await
+            .map_err(|e| Answer::github(&e))?
+            .ok_or_else(|| {
+                Answer::refuse(
+                    503,
+                    "no_registry",
+                    format!("{repo} has no `{rel}` on its default branch"),
+                )
+            })?;
+        let registry = Registry::parse(manager, &manager.path(&manager.config.registry), &bytes)
+            .map_err(|e| {
+                Answer::refuse(
+                    503,
+                    "bad_registry",
+                    format!("the registry on {repo}'s default branch: {e}"),
+                )
+            })?;
+        let registry = Arc::new(registry);
+        *cached = Some((registry.clone(), Instant::now()));
+        Ok(registry)
+    }
+
+    /// The active customer whose repo has GitHub's id `id` (`name` is the
+    /// repo's name now, for the messages).
+    pub(crate) fn customer<'r>(
+        registry: &'r Registry,
+        id: u64,
+        name: &str,
+    ) -> Result<&'r Customer, Answer> {
+        let Some(c) = registry.by_repo_id(id) else {
+            return Err(match registry.by_repo(name) {
+                Some(c) if c.repo_id.is_some() => Answer::refuse(
+                    403,
+                    "repo_id_mismatch",
+                    format!("{name} is not the repository registered for `{}` (its id differs: the repository was deleted and created again); the provider must register it anew", c.slug),
+                ),
+                Some(c) => Answer::refuse(
+                    403,
+                    "no_repo_id",
+                    format!("`{}` is registered without `repo_id`; the provider must add it (`fleetform customers add` resolves it, `fleetform doctor` shows it)", c.slug),
+                ),
+                None => Answer::refuse(403, "unknown_repo", format!("{name} is not a registered customer repository")),
+            });
+        };
+        if !c.is_active() {
+            return Err(Answer::refuse(
+                403,
+                "revoked",
+                format!("customer `{}` is revoked; contact the provider", c.slug),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Remembers a token id or delivery: false when it was handled before.
+    fn first_use(seen: &std::sync::Mutex<Seen>, id: &str) -> bool {
+        seen.lock().unwrap_or_else(|p| p.into_inner()).insert(id)
+    }
+
+    fn forget(seen: &std::sync::Mutex<Seen>, id: &str) {
+        seen.lock().unwrap_or_else(|p| p.into_inner()).forget(id);
+    }
+
+    /// Sends `subject` to the manager as `repository_dispatch`.
+    pub(crate) async fn dispatch(&self, customer: &Customer, subject: &Subject) -> Answer {
+        let payload = Payload {
+            v: 1,
+            customer_repo: subject.repo.clone(),
+            sha: subject.sha.clone(),
+            git_ref: subject.git_ref.clone(),
+            pr: subject.pr,
+            event: subject.event.clone(),
+            trigger_run_url: subject.run_url.clone(),
+            dispatch_id: subject.dispatch_id.clone(),
+            files: subject.files.clone(),
+            sig: None,
+            repo_id: customer.repo_id,
+        };
+        let value = match serde_json::to_value(&payload) {
+            Ok(v) => v,
+            Err(e) => return Answer::refuse(500, "internal", e.to_string()),
+        };
+        if let Err(e) = Payload::parse(&value) {
+            return Answer::refuse(400, "bad_payload", e.to_string());
+        }
+        let event_type = if subject.apply {
+            EVENT_APPLY
+        } else {
+            EVENT_PLAN
+        };
+        let gh = match self.manager_client().await {
+            Ok(gh) => gh,
+            Err(a) => return a,
+        };
+        if let Err(e) = gh
+            .dispatch(&self.settings.relay.manager_repo, event_type, &value)
+            .await
+        {
+            return Answer::github(&e);
+        }
+        Answer::ok(
+            202,
+            json!({
+                "dispatched": {
+                    "event_type": event_type,
+                    "customer": customer.slug,
+                    "customer_repo": payload.customer_repo,
+                    "sha": payload.sha,
+                    "ref": payload.git_ref,
+                    "pr": payload.pr,
+                    "dispatch_id": payload.dispatch_id,
+                    "files": payload.files,
+                }
+            }),
+        )
+    }
+
+    /// `POST /dispatch`: `{"token": <OIDC token>, "pr": N?, "files": [..]?}`.
+    pub async fn handle_dispatch(&self, body: &[u8]) -> Answer {
+        let req = match subject::DispatchRequest::parse(body) {
+            Ok(r) => r,
+            Err(a) => return a,
+        };
+        let claims = match self.claims(&req.token).await {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let registry = match self.registry().await {
+            Ok(r) => r,
+            Err(a) => return a,
+        };
+        let customer = match Relay::customer(&registry, claims.repository_id, &claims.repository) {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        // One dispatch per token: a replayed token is refused.
+        let token_id = claims.jti.clone().unwrap_or_else(|| {
+            format!(
+                "{}:{}:{}",
+                claims.repository_id,
+                claims.run_id.unwrap_or(0),
+                claims.sha
+            )
+        });
+        if !Relay::first_use(&self.used_tokens, &token_id) {
+            return Answer::refuse(409, "token_used", "this OIDC token was already used for a dispatch; run the trigger again for a new one");
+        }
+        let answer = match self.subject_of(customer, &claims, &req).await {
+            Ok(subject) => self.dispatch(customer, &subject).await,
+            Err(a) => a,
+        };
+        if answer.status != 202 {
+            // Nothing was dispatched: the token may be used again.
+            Relay::forget(&self.used_tokens, &token_id);
+        }
+        answer
+    }
+
+    /// `GET /schema`: the schema the customer's trigger validates against,
+    /// from the manager's default branch, for a registered, active caller.
+    pub async fn handle_schema(&self, token: &str) -> Answer {
+        let claims = match self.claims(token).await {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let registry = match self.registry().await {
+            Ok(r) => r,
+            Err(a) => return a,
+        };
+        if let Err(a) = Relay::customer(&registry, claims.repository_id, &claims.repository) {
+            return a;
+        }
+        let manager = &self.settings.manager;
+        let Some(schema) = manager.config.schema.as_ref() else {
+            return Answer::refuse(404, "no_schema", "the manager has one schema per product; the trigger validates on the manager's side");
+        };
+        let rel = schema.to_string_lossy().replace('\\', "/");
+        let gh = match self.manager_client().await {
+            Ok(gh) => gh,
+            Err(a) => return a,
+        };
+        match gh
+            .get_file(&self.settings.relay.manager_repo, &rel, None)
+            .await
+        {
+            Ok(Some(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(schema) => Answer::ok(
+                    200,
+                    json!({
+                        "schema_path": rel,
+                        "schema": schema,
+                        "variables": manager.config.customer.variables,
+                        "overrides": manager.config.customer.overrides,
+                    }),
+                ),
+                Err(e) => Answer::refuse(
+                    503,
+                    "bad_schema",
+                    format!("`{rel}` on the manager's default branch is not JSON: {e}"),
+                ),
+            },
+            Ok(None) => Answer::refuse(
+                503,
+                "no_schema",
+                format!("`{rel}` is not on the manager's default branch"),
+            ),
+            Err(e) => Answer::github(&e),
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! GitHub Actions OIDC tokens, checked the way an identity provider's
+//! relying party must: RS256 only (never `none`, never an HMAC, never an
+//! algorithm the token chooses), a key of the issuer's JWKS by `kid`, the
+//! issuer and audience exactly, and the times with a small skew. Only then
+//! are the claims read, and only the claims say who the caller is.
+//!
+//! The JWKS is cached; an unknown `kid` refreshes it once (at most once a
+//! minute, so a stream of made-up `kid`s cannot make the relay hammer the
+//! issuer), and a fetch is retried a bounded number of times before the
+//! caller gets 503.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::fetch::{get_bounded, FetchError};
+
+/// Seconds of clock skew allowed on `exp`, `nbf` and `iat`.
+pub const SKEW_SECS: u64 = 60;
+/// The longest token accepted (GitHub's are about 1.5 KB).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// How long fetched keys are used before they are fetched again.
+const JWKS_TTL: Duration = Duration::from_secs(3600);
+/// The shortest time between two fetches caused by an unknown `kid`.
+const REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Attempts per JWKS fetch, and the largest JWKS read.
+const JWKS_ATTEMPTS: u32 = 3;
+const JWKS_MAX_BYTES: usize = 256 * 1024;
+
+/// Why a token was refused. The messages name the check, never the token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("not a JWT (three base64url parts, at most {MAX_TOKEN_BYTES} bytes)")]
+    Malformed,
+    #[error("the token's algorithm `{0}` is refused: only RS256 is accepted")]
+    Algorithm(String),
+    #[error("the token names no key (`kid`)")]
+    NoKid,
+    #[error("the token is signed with a key the issuer does not publish")]
+    UnknownKey,
+    #[error("the token's signature does not verify")]
+    Signature,
+    #[error("the token's issuer is not {expected}")]
+    Issuer { expected: String },
+    #[error("the token's audience is not `{expected}`: request the OIDC token with that audience")]
+    Audience { expected: String },
+    #[error("the token expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf or iat in the future)")]
+    NotYet,
+    #[error("the token lacks the claim `{0}`")]
+    Claim(&'static str),
+}
+
+/// Why the issuer's keys could not be had: the caller gets 503.
+#[derive(Debug, thiserror::Error)]
+#[error("the OIDC issuer's keys could not be fetched from {url}: {why}")]
+pub struct KeysUnavailable {
+    pub url: String,
+    pub why: String,
+}
+
+/// The claims of a GitHub Actions OIDC token the relay uses.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// `owner/name` of the repo whose workflow asked for the token.
+    pub repository: String,
+    /// Its numeric id: a renamed repo keeps it, a recreated one does not.
+    #[serde(deserialize_with = "number_or_string")]
+    pub repository_id: u64,
+    /// The commit the run is on (for a pull request: the merge commit).
+    pub sha: String,
+    /// The ref the run is on (`refs/heads/..`, `refs/pull/N/merge`).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// `push`, `pull_request`, `workflow_dispatch`, ...
+    pub event_name: String,
+    #[serde(default, deserialize_with = "opt_number_or_string")]
+    pub run_id: Option<u64>,
+    #[serde(default, deserialize_with = "opt_number_or_string")]
+    pub run_attempt: Option<u64>,
+    /// The token's unique id.
+    #[serde(default)]
+    pub jti: Option<String>,
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| serde::de::Error::custom("not a positive integer")),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| serde::de::Error::custom("not a positive integer")),
+        _ => Err(serde::de::Error::custom("not a positive integer")),
+    }
+}
+
+fn opt_number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    number_or_string(d).map(Some)
+}
+
+/// What a token must carry besides a good signature.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub issuer: String,
+    pub audience: String,
+}
+
+struct Cached {
+    keys: HashMap<String, RsaPublicKeyComponents<Vec<u8>>>,
+    fetched: Option<Instant>,
+    last_refresh: Option<Instant>,
+}
+
+/// The issuer's keys, fetched on first use and cached.
+pub struct Jwks {
+    url: String,
+    cache: Mutex<Cached>,
+}
+
+impl Jwks {
+    pub fn new(url: String) -> Jwks {
+        Jwks {
+            url,
+            cache: Mutex::new(Cached {
+                keys: HashMap::new(),
+                fetched: None,
+                last_refresh: None,
+            }),
+        }
+    }
+
+    /// The key `kid`, fetching the set when there is none yet, when it is
+    /// old, or (at most once a minute) when `kid` is not in it.
+    async fn key(
+        &self,
+        kid: &str,
+    ) -> Result<Option<RsaPublicKeyComponents<Vec<u8>>>, KeysUnavailable> {
+        let mut c = self.cache.lock().await;
+        let stale = c.fetched.is_none_or(|t| t.elapsed() > JWKS_TTL);
+        let unknown = !c.keys.contains_key(kid);
+        let may_refresh = c
+            .last_refresh
+            .is_none_or(|t| t.elapsed() >= REFRESH_MIN_INTERVAL);
+        if stale || (unknown && may_refresh) {
+            c.last_refresh = Some(Instant::now());
+            match self.fetch().await {
+                Ok(keys) => {
+                    c.keys = keys;
+                    c.fetched = Some(Instant::now());
+                }
+                // Keys already held keep working while the issuer is down.
+                Err(e) if c.keys.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(c.keys.get(kid).map(|k| RsaPublicKeyComponents {
+            n: k.n.clone(),
+            e: k.e.clone(),
+        }))
+    }
+
+    async fn fetch(
+        &self,
+    ) -> Result<HashMap<String, RsaPublicKeyComponents<Vec<u8>>>, KeysUnavailable> {
+        let unavailable = |why: String| KeysUnavailable {
+            url: self.url.clone(),
+            why,
+        };
+        let mut last = String::new();
+        for attempt in 0..JWKS_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            match get_bounded(&self.url, JWKS_MAX_BYTES, Duration::from_secs(5)).await {
+                Ok(body) => return parse_jwks(&body).map_err(unavailable),
+                Err(FetchError::Status(s)) if s < 500 && s != 429 => {
+                    return Err(unavailable(format!("the issuer answered {s}")))
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(unavailable(format!(
+            "{JWKS_ATTEMPTS} attempts failed; the last: {last}"
+        )))
+    }
+}
+
+/// The RSA signing keys of a JWKS document, by `kid`.
+pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, RsaPublicKeyComponents<Vec<u8>>>, String> {
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|_| "the JWKS is not JSON".to_string())?;
+    let keys = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("the JWKS has no `keys` list")?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut out = HashMap::new();
+    for k in keys.iter().take(100) {
+        let field = |name: &str| k.get(name).and_then(Value::as_str);
+        let usable = field("kty") == Some("RSA")
+            && field("use").is_none_or(|u| u == "sig")
+            && field("alg").is_none_or(|a| a == "RS256");
+        let (Some(kid), Some(n), Some(e)) = (field("kid"), field("n"), field("e")) else {
+            continue;
+        };
+        if !usable {
+            continue;
+        }
+        if let (Ok(n), Ok(e)) = (b64.decode(n), b64.decode(e)) {
+            out.insert(kid.to_string(), RsaPublicKeyComponents { n, e });
+        }
+    }
+    if out.is_empty() {
+        return Err("the JWKS holds no RSA signing key".into());
+    }
+    Ok(out)
+}
+
+/// Either the token is refused, or the keys could not be had.
+#[derive(Debug)]
+pub enum VerifyError {
+    Token(TokenError),
+    Keys(KeysUnavailable),
+}
+
+/// Checks `token` and returns its claims.
+pub async fn verify(
+    jwks: &Jwks,
+    token: &str,
+    expect: &Expect,
+    now: u64,
+) -> Result<Claims, VerifyError> {
+    let parts = split(token).map_err(VerifyError::Token)?;
+    let kid = header_kid(&parts.header).map_err(VerifyError::Token)?;
+    let key = jwks
+        .key(&kid)
+        .await
+        .map_err(VerifyError::Keys)?
+        .ok_or(VerifyError::Token(TokenError::UnknownKey))?;
+    key.verify(
+        &RSA_PKCS1_2048_8192_SHA256,
+        parts.signing_input.as_bytes(),
+        &parts.signature,
+    )
+    .map_err(|_| VerifyError::Token(TokenError::Signature))?;
+    check_claims(&parts.claims, expect, now).map_err(VerifyError::Token)
+}
+
+struct Parts {
+    header: Value,
+    claims: Value,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+fn split(token: &str) -> Result<Parts, TokenError> {
+    let token = token.trim();
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::Malformed);
+    }
+    let mut it = token.split('.');
+    let (Some(h), Some(c), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return Err(TokenError::Malformed);
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let json = |p: &str| -> Result<Value, TokenError> {
+        let bytes = b64.decode(p).map_err(|_| TokenError::Malformed)?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        v.is_object().then_some(v).ok_or(TokenError::Malformed)
+    };
+    Ok(Parts {
+        header: json(h)?,
+        claims: json(c)?,
+        signing_input: format!("{h}.{c}"),
+        signature: b64.decode(s).map_err(|_| TokenError::Malformed)?,
+    })
+}
+
+/// The header's `kid`, after the algorithm is pinned to RS256 and no
+/// critical extension is asked for.
+fn header_kid(header: &Value) -> Result<String, TokenError> {
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    if alg != "RS256" {
+        let shown: String = alg
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect();
+        return Err(TokenError::Algorithm(if shown.is_empty() {
+            "(none)".into()
+        } else {
+            shown
+        }));
+    }
+    if header.get("crit").is_some() {
+        return Err(TokenError::Malformed);
+    }
+    header
+        .get("kid")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .map(str::to_string)
+        .ok_or(TokenError::NoKid)
+}
+
+fn check_claims(claims: &Value, expect: &Expect, now: u64) -> Result<Claims, TokenError> {
+    let num = |name: &'static str| claims.get(name).and_then(Value::as_u64);
+    if claims.get("iss").and_then(Value::as_str) != Some(expect.issuer.as_str()) {
+        return Err(TokenError::Issuer {
+            expected: expect.issuer.clone(),
+        });
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => *a == expect.audience,
+        Some(Value::Array(list)) => list
+            .iter()
+            .any(|a| a.as_str() == Some(expect.audience.as_str())),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(TokenError::Audience {
+            expected: expect.audience.clone(),
+        });
+    }
+    let exp = num("exp").ok_or(TokenError::Claim("exp"))?;
+    if exp.saturating_add(SKEW_SECS) <= now {
+        return Err(TokenError::Expired);
+    }
+    let iat = num("iat").ok_or(TokenError::Claim("iat"))?;
+    let nbf = num("nbf").unwrap_or(iat);
+    if nbf > now + SKEW_SECS || iat > now + SKEW_SECS {
+        return Err(TokenError::NotYet);
+    }
+    let claims: Claims = serde_json::from_value(claims.clone()).map_err(|e| {
+        let missing = ["repository_id", "repository", "sha", "ref", "event_name"]
+            .into_iter()
+            .find(|k| e.to_string().contains(k))
+            .unwrap_or("repository_id");
+        TokenError::Claim(missing)
+    })?;
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(v: &Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[test]
+    fn algorithms_other_than_rs256_are_refused_before_any_key_is_fetched() {
+        for alg in ["none", "HS256", "RS512", "ES256", ""] {
+            let h = serde_json::json!({"alg": alg, "kid": "k"});
+            assert!(
+                matches!(header_kid(&h), Err(TokenError::Algorithm(_))),
+                "{alg}"
+            );
+        }
+        let ok = serde_json::json!({"alg": "RS256", "kid": "k"});
+        assert_eq!(header_kid(&ok).unwrap(), "k");
+        let crit = serde_json::json!({"alg": "RS256", "kid": "k", "crit": ["b64"]});
+        assert_eq!(header_kid(&crit), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let h = b64(&serde_json::json!({"alg":"RS256","kid":"k"}));
+        for t in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            &format!("{h}.!!.x"),
+            &"a".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
+            assert!(split(t).is_err(), "{t:.40}");
+        }
+    }
+
+    #[test]
+    fn claims_are_checked_with_skew() {
+        let e = Expect {
+            issuer: "https://issuer".into(),
+            audience: "fleetform".into(),
+        };
+        let base = serde_json::json!({
+            "iss": "https://issuer", "aud": "fleetform", "exp": 1000, "iat": 900, "nbf": 900,
+            "repository": "a/b", "repository_id": "42", "sha": "x", "ref": "refs/heads/main",
+            "event_name": "push"
+        });
+        assert_eq!(check_claims(&base, &e, 950).unwrap().repository_id, 42);
+        assert_eq!(
+            check_claims(&base, &e, 1000 + SKEW_SECS),
+            Err(TokenError::Expired)
+        );
+        assert!(check_claims(&base, &e, 1000 + SKEW_SECS - 1).is_ok());
+        assert_eq!(
+            check_claims(&base, &e, 900 - SKEW_SECS - 1),
+            Err(TokenError::NotYet)
+        );
+        let mut aud = base.clone();
+        aud["aud"] = serde_json::json!(["other", "fleetform"]);
+        assert!(check_claims(&aud, &e, 950).is_ok());
+        aud["aud"] = serde_json::json!("other");
+        assert!(matches!(
+            check_claims(&aud, &e, 950),
+            Err(TokenError::Audience { .. })
+        ));
+        let mut iss = base.clone();
+        iss["iss"] = serde_json::json!("https://issuer/");
+        assert!(matches!(
+            check_claims(&iss, &e, 950),
+            Err(TokenError::Issuer { .. })
+        ));
+        let mut no_id = base;
+        no_id.as_object_mut().unwrap().remove("repository_id");
+        assert_eq!(
+            check_claims(&no_id, &e, 950),
+            Err(TokenError::Claim("repository_id"))
+        );
+    }
+}

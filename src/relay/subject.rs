@@ -1,0 +1,274 @@
+//! What a verified caller asked for: the commit, ref and pull request the
+//! manager plans, taken from the OIDC token's claims and checked against
+//! GitHub, never from the request body alone.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::oidc::Claims;
+use super::{Answer, Relay};
+use crate::config::Customer;
+use crate::dispatch::{is_sha, pr_from_commit_message};
+
+/// The largest `/dispatch` body read.
+pub const MAX_DISPATCH_BODY: usize = 64 * 1024;
+
+/// The body of `POST /dispatch`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DispatchRequest {
+    /// The GitHub Actions OIDC token of the customer's trigger run.
+    pub token: String,
+    /// The pull request the run is about: accepted only if its head (or
+    /// GitHub's merge commit of it) is the token's `sha`.
+    #[serde(default)]
+    pub pr: Option<u64>,
+    /// The customer's variables files present at the commit (names only;
+    /// the manager fetches only the files it reads).
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for DispatchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DispatchRequest")
+            .field("token", &"***")
+            .field("pr", &self.pr)
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+impl DispatchRequest {
+    pub fn parse(body: &[u8]) -> Result<DispatchRequest, Answer> {
+        serde_json::from_slice(body).map_err(|e| {
+            // serde's message may quote the value it choked on: only its
+            // position is shown.
+            Answer::refuse(
+                400,
+                "bad_request",
+                format!(
+                    "the body must be JSON {{\"token\": <OIDC token>, \"pr\": <number>?, \"files\": [..]?}} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })
+    }
+}
+
+/// What is dispatched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The customer repo as GitHub names it now (a rename changes it; the
+    /// manager finds the customer by `repo_id`).
+    pub repo: String,
+    pub sha: String,
+    pub git_ref: String,
+    pub pr: Option<u64>,
+    /// `pull_request`, `push` or `workflow_dispatch`.
+    pub event: String,
+    /// A plan that leads to an apply (default branch).
+    pub apply: bool,
+    pub run_url: Option<String>,
+    pub dispatch_id: String,
+    pub files: Vec<String>,
+}
+
+/// The pull request number of `refs/pull/<n>/merge` (or `/head`).
+fn pr_of_ref(git_ref: &str) -> Option<u64> {
+    let rest = git_ref.strip_prefix("refs/pull/")?;
+    let (n, tail) = rest.split_once('/')?;
+    matches!(tail, "merge" | "head")
+        .then(|| n.parse().ok())
+        .flatten()
+}
+
+/// A dispatch id from the token: unique per run attempt and token.
+fn dispatch_id(claims: &Claims) -> String {
+    let jti: String = claims
+        .jti
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(24)
+        .collect();
+    let id = format!(
+        "r{}-{}-{}",
+        claims.run_id.unwrap_or(0),
+        claims.run_attempt.unwrap_or(1),
+        if jti.is_empty() {
+            &claims.sha[..12.min(claims.sha.len())]
+        } else {
+            &jti
+        }
+    );
+    id.chars().take(64).collect()
+}
+
+impl Relay {
+    /// The subject of a verified `/dispatch`: the token's commit, on its
+    /// ref; for a pull request, that pull request's head, which must be
+    /// (or merge) the token's commit.
+    pub(super) async fn subject_of(
+        &self,
+        customer: &Customer,
+        claims: &Claims,
+        req: &DispatchRequest,
+    ) -> Result<Subject, Answer> {
+        if !is_sha(&claims.sha) {
+            return Err(Answer::refuse(
+                401,
+                "bad_token",
+                "the token's `sha` is not a commit",
+            ));
+        }
+        let _ = customer;
+        let repo = claims.repository.clone();
+        let ref_pr = pr_of_ref(&claims.git_ref);
+        if let (Some(a), Some(b)) = (ref_pr, req.pr) {
+            if a != b {
+                return Err(Answer::refuse(
+                    400,
+                    "wrong_pr",
+                    format!("the run is for pull request #{a}, not #{b}"),
+                ));
+            }
+        }
+        let pr = req.pr.or(ref_pr);
+        let files = match &req.files {
+            Some(f) => f.clone(),
+            None => vec![self.settings.manager.config.customer.variables.clone()],
+        };
+        let mut subject = Subject {
+            repo: repo.clone(),
+            sha: claims.sha.clone(),
+            git_ref: claims.git_ref.clone(),
+            pr,
+            event: claims.event_name.clone(),
+            apply: false,
+            run_url: claims.run_id.map(|id| {
+                format!(
+                    "{}/{}/actions/runs/{id}",
+                    self.settings.relay.server_url.trim_end_matches('/'),
+                    claims.repository
+                )
+            }),
+            dispatch_id: dispatch_id(claims),
+            files,
+        };
+        match (claims.event_name.as_str(), pr) {
+            ("pull_request" | "pull_request_target" | "push" | "workflow_dispatch", Some(n)) => {
+                self.pull_subject(&repo, n, claims, &mut subject).await?;
+            }
+            ("push" | "workflow_dispatch", None) => {
+                self.branch_subject(&repo, claims, &mut subject).await?;
+            }
+            (other, _) => {
+                return Err(Answer::refuse(
+                    400,
+                    "unsupported_event",
+                    format!("runs of `{}` events are not dispatched (push, pull_request, workflow_dispatch are)", other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect::<String>()),
+                ))
+            }
+        }
+        Ok(subject)
+    }
+
+    /// A pull request's head, checked against the token.
+    async fn pull_subject(
+        &self,
+        repo: &str,
+        n: u64,
+        claims: &Claims,
+        subject: &mut Subject,
+    ) -> Result<(), Answer> {
+        let gh = self.customer_client(repo).await?;
+        let head = gh
+            .pull_head(repo, n)
+            .await
+            .map_err(|e| Answer::github(&e))?
+            .ok_or_else(|| {
+                Answer::refuse(404, "no_pr", format!("{repo} has no pull request #{n}"))
+            })?;
+        if head
+            .head_repo_id
+            .is_some_and(|id| id != claims.repository_id)
+        {
+            return Err(Answer::refuse(403, "fork", format!("pull request #{n} comes from another repository; only branches of {repo} are planned")));
+        }
+        let matches = head.head_sha == claims.sha
+            || (pr_of_ref(&claims.git_ref) == Some(n)
+                && head.merge_commit_sha.as_deref() == Some(claims.sha.as_str()));
+        if !matches || !head.open {
+            return Err(Answer::refuse(
+                409,
+                "stale_pr_head",
+                format!("pull request #{n}'s head is not the commit this run is on (it moved on, or the run is not for it); the run for the new head dispatches it"),
+            ));
+        }
+        subject.sha = head.head_sha;
+        subject.git_ref = format!("refs/heads/{}", head.head_ref);
+        subject.pr = Some(n);
+        subject.event = "pull_request".into();
+        Ok(())
+    }
+
+    /// A push (or manual run) on a branch: the default branch plans for an
+    /// apply, naming the merged pull request when the commit says it.
+    async fn branch_subject(
+        &self,
+        repo: &str,
+        claims: &Claims,
+        subject: &mut Subject,
+    ) -> Result<(), Answer> {
+        let Some(branch) = claims.git_ref.strip_prefix("refs/heads/") else {
+            return Err(Answer::refuse(
+                400,
+                "not_a_branch",
+                "only runs on a branch (refs/heads/...) are dispatched",
+            ));
+        };
+        let gh = self.customer_client(repo).await?;
+        let facts = gh
+            .repo_facts(repo)
+            .await
+            .map_err(|e| Answer::github(&e))?
+            .ok_or_else(|| Answer::refuse(404, "no_repo", format!("{repo} cannot be read")))?;
+        if facts.id != claims.repository_id {
+            return Err(Answer::refuse(
+                403,
+                "repo_id_mismatch",
+                format!("{repo} is not the repository the token is for"),
+            ));
+        }
+        if branch == facts.default_branch {
+            subject.apply = true;
+            let title = gh
+                .commit_title(repo, &claims.sha)
+                .await
+                .map_err(|e| Answer::github(&e))?;
+            subject.pr = pr_from_commit_message(&title);
+        }
+        Ok(())
+    }
+}
+
+/// `Value` helper for the webhook: a string at `pointer`.
+pub(super) fn text<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_request_refs() {
+        assert_eq!(pr_of_ref("refs/pull/12/merge"), Some(12));
+        assert_eq!(pr_of_ref("refs/pull/12/head"), Some(12));
+        assert_eq!(pr_of_ref("refs/pull/x/merge"), None);
+        assert_eq!(pr_of_ref("refs/heads/main"), None);
+    }
+}

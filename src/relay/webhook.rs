@@ -1,0 +1,296 @@
+//! `POST /webhook`: the App's events. The signature (`X-Hub-Signature-256`,
+//! HMAC-SHA256 of the body under the webhook secret) is checked in constant
+//! time before the body is parsed; a delivery already handled is answered
+//! 200 and not dispatched again. Dispatched: a push to the default branch
+//! and a pull request opened, synchronized or reopened, of an installed
+//! customer repo, when the change touches a file fleetform reads.
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use super::subject::text;
+use super::{Answer, Relay, Subject};
+use crate::dispatch::{is_sha, pr_from_commit_message};
+
+/// GitHub caps webhook payloads at 25 MB.
+pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
+
+/// The headers of a delivery the relay reads.
+#[derive(Debug, Default)]
+pub struct Delivery<'a> {
+    pub signature: Option<&'a str>,
+    pub event: Option<&'a str>,
+    pub id: Option<&'a str>,
+}
+
+/// Whether `signature` (`sha256=<hex>`) is the HMAC of `body`; compared
+/// in constant time.
+pub fn signature_ok(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    let Some(hex_sig) = signature.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(given) = hex::decode(hex_sig.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+fn ignored(why: impl Into<String>) -> Answer {
+    Answer::ok(200, json!({ "ignored": why.into() }))
+}
+
+impl Relay {
+    pub async fn handle_webhook(&self, headers: &Delivery<'_>, body: &[u8]) -> Answer {
+        let Some(secret) = self.settings.webhook_secret.as_ref() else {
+            return Answer::refuse(
+                404,
+                "no_webhook",
+                "this relay has no webhook secret (FLEETFORM_WEBHOOK_SECRET)",
+            );
+        };
+        if !headers
+            .signature
+            .is_some_and(|s| signature_ok(secret, body, s))
+        {
+            return Answer::refuse(
+                401,
+                "bad_signature",
+                "X-Hub-Signature-256 does not match the body under the webhook secret",
+            );
+        }
+        let Some(id) = headers.id.filter(|i| !i.is_empty() && i.len() <= 100) else {
+            return Answer::refuse(400, "no_delivery", "X-GitHub-Delivery is missing");
+        };
+        if !Relay::first_use(&self.deliveries, id) {
+            return ignored("delivery already handled");
+        }
+        let answer = self.webhook_event(headers.event.unwrap_or(""), body).await;
+        if answer.status >= 500 {
+            // GitHub may redeliver it: let it through then.
+            Relay::forget(&self.deliveries, id);
+        }
+        answer
+    }
+
+    async fn webhook_event(&self, event: &str, body: &[u8]) -> Answer {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return Answer::refuse(400, "bad_request", "the delivery is not JSON");
+        };
+        match event {
+            "push" => self.on_push(&v).await,
+            "pull_request" => self.on_pull_request(&v).await,
+            "ping" => ignored("ping"),
+            _ => ignored("an event the relay does not act on"),
+        }
+    }
+
+    /// The customer of a delivery's repository, by its id.
+    async fn delivery_customer(&self, v: &Value) -> Result<crate::config::Customer, Answer> {
+        let id = v
+            .pointer("/repository/id")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let name = text(v, "/repository/full_name").unwrap_or("(unnamed)");
+        let registry = self.registry().await?;
+        Relay::customer(&registry, id, name).cloned()
+    }
+
+    /// The files a dispatch may list, as the manager's fleetform.yml names
+    /// them (the variables file and each environment's override file).
+    fn read_files(&self) -> Vec<String> {
+        let m = &self.settings.manager;
+        let mut files = vec![m.config.customer.variables.clone()];
+        for e in &m.config.environments {
+            files.push(
+                m.config
+                    .customer
+                    .overrides
+                    .replace("{environment}", &e.name),
+            );
+        }
+        files
+    }
+
+    async fn on_push(&self, v: &Value) -> Answer {
+        let (Some(git_ref), Some(after), Some(default)) = (
+            text(v, "/ref"),
+            text(v, "/after"),
+            text(v, "/repository/default_branch"),
+        ) else {
+            return Answer::refuse(
+                400,
+                "bad_request",
+                "a push delivery without ref, after or repository.default_branch",
+            );
+        };
+        if git_ref != format!("refs/heads/{default}") {
+            return ignored(
+                "a push to a branch other than the default branch (pull requests are planned)",
+            );
+        }
+        if !is_sha(after) || after.bytes().all(|b| b == b'0') {
+            return ignored("the branch was deleted");
+        }
+        let customer = match self.delivery_customer(v).await {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let read = self.read_files();
+        let touched = v
+            .get("commits")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|c| ["added", "modified", "removed"].map(|k| c.get(k)))
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|f| read.iter().any(|r| r == f));
+        if !touched {
+            return ignored("the push changes no file fleetform reads");
+        }
+        let repo = text(v, "/repository/full_name")
+            .unwrap_or_default()
+            .to_string();
+        let files = match self.present_files(&repo, after).await {
+            Ok(f) => f,
+            Err(a) => return a,
+        };
+        let subject = Subject {
+            repo,
+            sha: after.to_string(),
+            git_ref: git_ref.to_string(),
+            pr: text(v, "/head_commit/message").and_then(pr_from_commit_message),
+            event: "push".into(),
+            apply: true,
+            run_url: None,
+            dispatch_id: delivery_dispatch_id(v, after),
+            files,
+        };
+        self.dispatch(&customer, &subject).await
+    }
+
+    async fn on_pull_request(&self, v: &Value) -> Answer {
+        let action = text(v, "/action").unwrap_or("");
+        if !matches!(action, "opened" | "synchronize" | "reopened") {
+            return ignored("a pull request action that changes no commit");
+        }
+        let (Some(n), Some(sha), Some(head_ref)) = (
+            v.pointer("/pull_request/number").and_then(Value::as_u64),
+            text(v, "/pull_request/head/sha"),
+            text(v, "/pull_request/head/ref"),
+        ) else {
+            return Answer::refuse(
+                400,
+                "bad_request",
+                "a pull_request delivery without number or head",
+            );
+        };
+        let customer = match self.delivery_customer(v).await {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let repo_id = v.pointer("/repository/id").and_then(Value::as_u64);
+        if v.pointer("/pull_request/head/repo/id")
+            .and_then(Value::as_u64)
+            != repo_id
+        {
+            return ignored("a pull request from another repository (a fork) is not planned");
+        }
+        let repo = text(v, "/repository/full_name")
+            .unwrap_or_default()
+            .to_string();
+        let gh = match self.customer_client(&repo).await {
+            Ok(gh) => gh,
+            Err(a) => return a,
+        };
+        let changed = match gh.pull_files(&repo, n).await {
+            Ok(f) => f,
+            Err(e) => return Answer::github(&e),
+        };
+        let read = self.read_files();
+        if !changed.iter().any(|f| read.contains(f)) {
+            return ignored("the pull request changes no file fleetform reads");
+        }
+        let files = match self.present_files(&repo, sha).await {
+            Ok(f) => f,
+            Err(a) => return a,
+        };
+        let subject = Subject {
+            repo,
+            sha: sha.to_string(),
+            git_ref: format!("refs/heads/{head_ref}"),
+            pr: Some(n),
+            event: "pull_request".into(),
+            apply: false,
+            run_url: None,
+            dispatch_id: delivery_dispatch_id(v, sha),
+            files,
+        };
+        self.dispatch(&customer, &subject).await
+    }
+
+    /// Which of the files fleetform reads exist at `sha`.
+    async fn present_files(&self, repo: &str, sha: &str) -> Result<Vec<String>, Answer> {
+        let gh = self.customer_client(repo).await?;
+        let mut present = Vec::new();
+        for f in self.read_files() {
+            match gh.get_file(repo, &f, Some(sha)).await {
+                Ok(Some(_)) => present.push(f),
+                Ok(None) => {}
+                Err(e) => return Err(Answer::github(&e)),
+            }
+        }
+        if present.is_empty() {
+            return Err(ignored_err(format!(
+                "{repo} has no `{}` at {}",
+                self.settings.manager.config.customer.variables,
+                crate::dispatch::short_sha(sha)
+            )));
+        }
+        Ok(present)
+    }
+}
+
+fn ignored_err(why: String) -> Answer {
+    ignored(why)
+}
+
+/// A dispatch id for a delivery: the commit and the repository.
+fn delivery_dispatch_id(v: &Value, sha: &str) -> String {
+    let id = v
+        .pointer("/repository/id")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    format!("w{id}-{}", &sha[..12.min(sha.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures() {
+        let secret = b"s3cret";
+        let body = br#"{"a":1}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(body);
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(signature_ok(secret, body, &good));
+        assert!(!signature_ok(secret, b"{\"a\":2}", &good));
+        assert!(!signature_ok(b"other", body, &good));
+        assert!(!signature_ok(
+            secret,
+            body,
+            &good.replace("sha256=", "sha1=")
+        ));
+        assert!(!signature_ok(secret, body, "sha256=zz"));
+        assert!(!signature_ok(secret, body, ""));
+    }
+}
