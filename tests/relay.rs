@@ -724,3 +724,75 @@ fn two_hundred_concurrent_dispatches_none_lost_or_doubled() {
         .collect();
     assert_eq!(ids.len(), 200, "a dispatch id twice");
 }
+
+fn poll(rw: &RelayWorld, state: &std::path::Path) -> Value {
+    let out =
+        rw.w.fx
+            .fleetform()
+            .env("GITHUB_API_URL", rw.w.gh.api_url())
+            .env("FLEETFORM_APP_ID", APP_ID.to_string())
+            .env("FLEETFORM_APP_PRIVATE_KEY", pem())
+            .args(["poll", "--json", "--state"])
+            .arg(state)
+            .output()
+            .unwrap();
+    ok(&out);
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// `fleetform poll` from a schedule: the first run records, unchanged
+/// repos cost 304s, changes are dispatched once, as the App.
+#[test]
+fn poll_dispatches_what_changed_once_with_conditional_requests() {
+    let rw = RelayWorld::new();
+    let state = rw.w.scratch.path().join("poll-state.json");
+    let first = poll(&rw, &state);
+    assert_eq!(first["first_seen"], json!(["acme", "globex"]), "{first}");
+    assert!(first["dispatched"].as_array().unwrap().is_empty());
+
+    let before = rw.w.gh.not_modified_count();
+    let quiet = poll(&rw, &state);
+    assert!(
+        quiet["dispatched"].as_array().unwrap().is_empty(),
+        "{quiet}"
+    );
+    assert_eq!(quiet["not_modified"], 4, "{quiet}");
+    assert_eq!(rw.w.gh.not_modified_count() - before, 4);
+
+    // A README commit on main changes no file fleetform reads.
+    rw.w.gh.commit(ACME, "main", &[("README.md", "hello\n")]);
+    let readme = poll(&rw, &state);
+    assert!(
+        readme["dispatched"].as_array().unwrap().is_empty(),
+        "{readme}"
+    );
+
+    let main = rw.w.change_acme("main", 13);
+    let feature = rw.w.change_acme("feature", 14);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "fourteen");
+    let changed = poll(&rw, &state);
+    let d = changed["dispatched"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{changed}");
+    assert_eq!(
+        (d[0]["event_type"].as_str(), d[0]["sha"].as_str()),
+        (Some("fleetform-apply"), Some(main.as_str()))
+    );
+    assert_eq!(
+        (d[1]["event_type"].as_str(), d[1]["pr"].as_u64()),
+        (Some("fleetform-plan"), Some(pr))
+    );
+    assert_eq!(d[1]["sha"], feature);
+    let sent = rw.w.gh.dispatches(MANAGER);
+    assert_eq!(sent.len(), 2);
+    assert!(sent
+        .iter()
+        .all(|s| s["sender"]["login"] == format!("{SLUG}[bot]")));
+
+    let again = poll(&rw, &state);
+    assert!(
+        again["dispatched"].as_array().unwrap().is_empty(),
+        "{again}"
+    );
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 2);
+    rw.w.gh.assert_clean();
+}

@@ -13,7 +13,9 @@ use crate::relay::{Relay, Settings};
 /// The variable holding the App's webhook secret.
 pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
 
-fn resolve(manager_dir: &std::path::Path) -> Result<Settings> {
+/// The relay's settings from fleetform.yml and the environment (also
+/// `fleetform poll`'s).
+pub(crate) fn resolve(manager_dir: &std::path::Path) -> Result<Settings> {
     let manager = Manager::load(manager_dir)?;
     let relay = manager.config.relay.clone().ok_or_else(|| {
         Error::Usage(

@@ -109,6 +109,8 @@ pub struct Response {
     pub body: Value,
     /// The `Link` header as sent (several joined with `, `).
     pub link: Option<String>,
+    /// The `ETag` header, for a later conditional request.
+    pub etag: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -171,6 +173,7 @@ struct Headers {
     reset: Option<u64>,
     link: Option<String>,
     token_expiration: Option<String>,
+    etag: Option<String>,
 }
 
 impl Headers {
@@ -192,6 +195,7 @@ impl Headers {
             reset: text("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()),
             link: (!links.is_empty()).then(|| links.join(", ")),
             token_expiration: text("github-authentication-token-expiration"),
+            etag: text("etag").filter(|e| e.len() <= 200),
         }
     }
 }
@@ -309,8 +313,31 @@ impl GitHub {
                 status: 0,
                 body: Value::Null,
                 link: None,
+                etag: None,
             });
         }
+        self.send_if(method, path, body, None).await
+    }
+
+    /// A GET that sends `If-None-Match: etag`: `None` when GitHub answers
+    /// 304 Not Modified (which does not count against the primary rate
+    /// limit), else the response with its new `ETag`.
+    pub(super) async fn get_if_changed(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<Response>, GitHubError> {
+        let r = self.send_if(Method::Get, path, None, etag).await?;
+        Ok((r.status != 304).then_some(r))
+    }
+
+    async fn send_if(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        if_none_match: Option<&str>,
+    ) -> Result<Response, GitHubError> {
         let started = Instant::now();
         let url = self.root.url_for(path);
         let mut waited = Duration::ZERO;
@@ -319,24 +346,26 @@ impl GitHub {
             attempt += 1;
             self.requests.fetch_add(1, Ordering::SeqCst);
             tracing::debug!(method = method.as_str(), path, attempt, "request");
-            let (wait, reason, give_up) =
-                match self.attempt(method, &url, path, body, attempt).await? {
-                    Attempt::Done(response) => {
-                        tracing::debug!(
-                            method = method.as_str(),
-                            path,
-                            status = response.status,
-                            elapsed_ms = started.elapsed().as_millis() as u64,
-                            "response"
-                        );
-                        return Ok(response);
-                    }
-                    Attempt::Retry {
-                        wait,
-                        reason,
-                        give_up,
-                    } => (wait, reason, give_up),
-                };
+            let (wait, reason, give_up) = match self
+                .attempt(method, &url, path, body, if_none_match, attempt)
+                .await?
+            {
+                Attempt::Done(response) => {
+                    tracing::debug!(
+                        method = method.as_str(),
+                        path,
+                        status = response.status,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "response"
+                    );
+                    return Ok(response);
+                }
+                Attempt::Retry {
+                    wait,
+                    reason,
+                    give_up,
+                } => (wait, reason, give_up),
+            };
             if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
                 return Err(give_up.unwrap_or(e));
             }
@@ -361,6 +390,7 @@ impl GitHub {
         url: &str,
         path: &str,
         body: Option<&Value>,
+        if_none_match: Option<&str>,
     ) -> Result<http::Request<octocrab::OctoBody>, GitHubError> {
         let builder = http::Request::builder().method(method.http()).uri(url);
         let mut request = self.octo.build_request(builder, body).map_err(|e| {
@@ -375,6 +405,9 @@ impl GitHub {
             http::HeaderName::from_static("x-github-api-version"),
             http::HeaderValue::from_static(API_VERSION),
         );
+        if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
+            headers.insert(http::header::IF_NONE_MATCH, v);
+        }
         Ok(request)
     }
 
@@ -385,9 +418,10 @@ impl GitHub {
         url: &str,
         path: &str,
         body: Option<&Value>,
+        if_none_match: Option<&str>,
         attempt: u32,
     ) -> Result<Attempt, GitHubError> {
-        let request = self.request(method, url, path, body)?;
+        let request = self.request(method, url, path, body, if_none_match)?;
         let response = match self.octo.execute(request).await {
             // A POST that may have reached GitHub is not repeated here:
             // the caller checks whether it took effect.
@@ -452,6 +486,14 @@ impl GitHub {
                 format!("HTTP {status}: {}", message_of(text)),
             ));
         }
+        if status == 304 {
+            return Ok(Attempt::Done(Response {
+                status,
+                body: Value::Null,
+                link: None,
+                etag: headers.etag,
+            }));
+        }
         if !(200..300).contains(&status) {
             return Err(GitHubError::Status {
                 method: method.as_str(),
@@ -488,6 +530,7 @@ impl GitHub {
             status,
             body,
             link: headers.link,
+            etag: headers.etag,
         }))
     }
 

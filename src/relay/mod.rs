@@ -22,6 +22,7 @@
 pub mod client;
 pub mod fetch;
 pub mod oidc;
+pub mod poll;
 pub mod serve;
 mod subject;
 pub mod webhook;

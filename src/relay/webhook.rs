@@ -102,7 +102,7 @@ impl Relay {
 
     /// The files a dispatch may list, as the manager's fleetform.yml names
     /// them (the variables file and each environment's override file).
-    fn read_files(&self) -> Vec<String> {
+    pub(super) fn read_files(&self) -> Vec<String> {
         let m = &self.settings.manager;
         let mut files = vec![m.config.customer.variables.clone()];
         for e in &m.config.environments {

@@ -219,6 +219,11 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         "pulls/list-files" => list_pull_files(state, repo, ctx),
         "repos/get-commit" => {
             let reference = ctx.param("ref");
+            let reference = if reference == "HEAD" {
+                repo.default_branch.as_str()
+            } else {
+                reference
+            };
             let sha = repo
                 .branch(reference)
                 .cloned()

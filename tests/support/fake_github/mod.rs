@@ -1056,6 +1056,11 @@ impl FakeGitHub {
         self.state().requests.clone()
     }
 
+    /// How many requests were answered 304 Not Modified.
+    pub fn not_modified_count(&self) -> usize {
+        self.state().not_modified
+    }
+
     pub fn request_count(&self) -> usize {
         self.state().requests.len()
     }
@@ -1400,6 +1405,26 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             }
             None => answer.body.map(|b| b.to_string().into_bytes()),
         };
+        // Conditional requests, as GitHub serves them: every 200 GET
+        // carries an ETag; `If-None-Match` with it is answered 304 with no
+        // body, which does not count against the primary rate limit.
+        if req.method == "GET" && answer.status == 200 {
+            if let Some(b) = &body {
+                use sha2::Digest as _;
+                let etag = format!("\"{}\"", &hex::encode(sha2::Sha256::digest(b))[..32]);
+                headers.push(("etag".to_string(), etag.clone()));
+                if req.header("if-none-match") == Some(etag.as_str()) {
+                    st.not_modified += 1;
+                    st.rate_limit_used = st.rate_limit_used.saturating_sub(1);
+                    break 'outcome Outcome {
+                        status: 304,
+                        headers,
+                        body: None,
+                        reset: false,
+                    };
+                }
+            }
+        }
         Outcome {
             status: answer.status,
             headers,

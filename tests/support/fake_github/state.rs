@@ -167,6 +167,8 @@ pub(crate) struct State {
     pub current_sender: String,
     /// App slugs by App id (default `app-<id>`).
     pub app_slugs: BTreeMap<u64, String>,
+    /// Requests answered 304 Not Modified.
+    pub not_modified: usize,
     /// Sent as `github-authentication-token-expiration` on every answer.
     pub token_expiration: Option<String>,
     /// Old name (key as in [`repo_key`]) → new `owner/name`: requests for
@@ -208,6 +210,7 @@ impl State {
             current_app: None,
             current_sender: String::new(),
             app_slugs: BTreeMap::new(),
+            not_modified: 0,
             token_expiration: None,
             renamed: BTreeMap::new(),
         }
