@@ -552,6 +552,10 @@ pub enum CustomersCommand {
         /// Ref to pin the trigger action to (default: this fleetform's release tag).
         #[arg(long)]
         action_ref: Option<String>,
+        /// The relay's public address, for a manager with `relay:` (the
+        /// customer's FLEETFORM_RELAY_URL variable).
+        #[arg(long, env = "FLEETFORM_RELAY_URL")]
+        relay_url: Option<String>,
     },
 }
 

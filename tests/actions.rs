@@ -498,11 +498,13 @@ fn inputs_are_documented_and_reach_fleetform() {
                     var, "FLEETFORM_TOKEN",
                     "{rel}: the token input is FLEETFORM_TOKEN"
                 );
-                // Required, unless a GitHub App can stand in for it.
+                // Required, unless a GitHub App can stand in for it, or
+                // the relay (the run's OIDC token) replaces it.
                 assert!(
                     spec.required == Some(true)
                         || (a.inputs.contains_key("app-id")
-                            && a.inputs.contains_key("app-private-key")),
+                            && a.inputs.contains_key("app-private-key"))
+                        || a.inputs.contains_key("relay-url"),
                     "{rel}: token is required"
                 );
             }
@@ -517,7 +519,11 @@ fn inputs_are_documented_and_reach_fleetform() {
                         (secret_input, secret_var),
                         "{rel}"
                     );
-                    assert_eq!(spec.required, Some(true), "{rel}: {input} is required");
+                    assert!(
+                        spec.required == Some(true)
+                            || (input == "dispatch-key" && a.inputs.contains_key("relay-url")),
+                        "{rel}: {input} is required"
+                    );
                 }
             }
         }
@@ -686,6 +692,7 @@ fn workflow_steps(doc: &yaml_serde::Value) -> Vec<(String, Vec<&yaml_serde::Valu
 fn workflows_pin_actions_and_drop_credentials() {
     let templates = [
         "workflows/customer-trigger.yml",
+        "workflows/customer-trigger-token.yml",
         "workflows/manager-deploy.yml",
         "workflows/manager-drift.yml",
         "workflows/manager-pr.yml",
@@ -774,8 +781,9 @@ fn workflows_pin_actions_and_drop_credentials() {
 #[test]
 fn templates_document_their_secrets_and_variables() {
     let want: &[(&str, &[&str])] = &[
+        ("workflows/customer-trigger.yml", &["FLEETFORM_RELAY_URL"]),
         (
-            "workflows/customer-trigger.yml",
+            "workflows/customer-trigger-token.yml",
             &[
                 "MANAGER_REPO_PAT",
                 "FLEETFORM_DISPATCH_KEY",
@@ -910,7 +918,7 @@ fn templates_document_their_secrets_and_variables() {
     for rel in [
         "workflows/manager-deploy.yml",
         "workflows/manager-drift.yml",
-        "workflows/customer-trigger.yml",
+        "workflows/customer-trigger-token.yml",
     ] {
         assert!(!read(rel).contains("TF_STATE_BUCKET"), "{rel}");
     }
@@ -927,7 +935,7 @@ fn templates_document_their_secrets_and_variables() {
 
     // The customer's trigger signs with its key, passed as the action's input.
     let doc: yaml_serde::Value =
-        yaml_serde::from_str(&read("workflows/customer-trigger.yml")).unwrap();
+        yaml_serde::from_str(&read("workflows/customer-trigger-token.yml")).unwrap();
     let steps = doc["jobs"]["trigger"]["steps"].as_sequence().unwrap();
     let trigger = steps
         .iter()

@@ -316,12 +316,12 @@ fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
         "{wf}"
     );
     assert!(
-        wf.contains("${{ secrets.MANAGER_REPO_PAT }}"),
-        "GitHub expressions kept: {wf}"
+        wf.contains("relay-url: ${{ vars.FLEETFORM_RELAY_URL }}"),
+        "GitHub expressions kept, the trigger goes through the relay: {wf}"
     );
     assert!(
-        wf.contains("dispatch-key: ${{ secrets.FLEETFORM_DISPATCH_KEY }}"),
-        "the trigger signs its dispatches: {wf}"
+        wf.contains("id-token: write") && !wf.contains("secrets."),
+        "the customer holds no provider credential: {wf}"
     );
     assert!(w
         .gh

@@ -83,7 +83,8 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
 
     // A customer repo from `init --customer`, registered in local mode.
     let printed = r.init(&["--customer", "--dir", "example"]);
-    assert!(printed.contains("FLEETFORM_DISPATCH_KEY"), "{printed}");
+    assert!(printed.contains("FLEETFORM_RELAY_URL"), "{printed}");
+    assert!(!printed.contains("MANAGER_REPO_PAT"), "{printed}");
     let out = r
         .cmd("manager")
         .args(["customers", "add", "example", "--path", "../example"])

@@ -796,3 +796,83 @@ fn poll_dispatches_what_changed_once_with_conditional_requests() {
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 2);
     rw.w.gh.assert_clean();
 }
+
+/// Behind the relay, onboarding issues no key and hands out the relay
+/// trigger; `customers add` records the repository id GitHub reports.
+#[test]
+fn onboarding_behind_the_relay_hands_out_no_credential() {
+    let rw = RelayWorld::new();
+    rw.w.gh.add_repo("hooli/infra");
+    let out =
+        rw.w.fx
+            .fleetform()
+            .env_remove("FLEETFORM_DISPATCH_SECRET")
+            .env("GITHUB_API_URL", rw.w.gh.api_url())
+            .env("FLEETFORM_TOKEN", rw.w.gh.token())
+            .args([
+                "customers",
+                "add",
+                "hooli",
+                "--repo",
+                "hooli/infra",
+                "--contact",
+                "ops@hooli.example",
+            ])
+            .output()
+            .unwrap();
+    ok(&out);
+    assert!(!stdout(&out).contains("ffdk1."), "{}", stdout(&out));
+    let registry = rw.w.fx.read("manager/customers.yml");
+    assert!(
+        registry.contains(&format!(
+            "repo: hooli/infra\n    repo_id: {}\n",
+            rw.w.gh.repo_id("hooli/infra")
+        )),
+        "{registry}"
+    );
+    // Without a token to look it up, the relay's manager needs the id given.
+    let out =
+        rw.w.fx
+            .fleetform()
+            .args([
+                "customers",
+                "add",
+                "pied",
+                "--repo",
+                "pied/piper",
+                "--contact",
+                "ops@pied.example",
+            ])
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--repo-id"), "{}", stderr(&out));
+
+    let out =
+        rw.w.fx
+            .fleetform()
+            .args([
+                "customers",
+                "instructions",
+                "hooli",
+                "--manager-repo",
+                MANAGER,
+            ])
+            .args(["--relay-url", "https://relay.provider.example"])
+            .output()
+            .unwrap();
+    ok(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("`FLEETFORM_RELAY_URL` | `https://relay.provider.example`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("relay-url: ${{ vars.FLEETFORM_RELAY_URL }}"),
+        "{text}"
+    );
+    assert!(text.contains("id-token: write"), "{text}");
+    for absent in ["MANAGER_REPO_PAT", "FLEETFORM_DISPATCH_KEY", "secrets."] {
+        assert!(!text.contains(absent), "{absent}: {text}");
+    }
+}

@@ -798,7 +798,7 @@ fn plan_paths_mean_the_same_to_fleetform_and_the_artifact_actions() {
 }
 
 fn trigger_steps() -> Vec<Y> {
-    load("workflows/customer-trigger.yml")["jobs"]["trigger"]["steps"]
+    load("workflows/customer-trigger-token.yml")["jobs"]["trigger"]["steps"]
         .as_sequence()
         .unwrap()
         .clone()
@@ -806,7 +806,7 @@ fn trigger_steps() -> Vec<Y> {
 
 #[test]
 fn the_trigger_runs_on_default_branch_pushes_and_pull_request_events_only() {
-    let doc = load("workflows/customer-trigger.yml");
+    let doc = load("workflows/customer-trigger-token.yml");
     let on = &doc["on"];
     let push = &on["push"];
     assert_eq!(
@@ -816,7 +816,7 @@ fn the_trigger_runs_on_default_branch_pushes_and_pull_request_events_only() {
         Some(vec!["main"])
     );
     assert!(push.get("tags").is_none() && push.get("branches-ignore").is_none());
-    assert!(read("workflows/customer-trigger.yml").contains("Adjust if it is not `main`"));
+    assert!(read("workflows/customer-trigger-token.yml").contains("Adjust if it is not `main`"));
     let types: Vec<&str> = on["pull_request"]["types"]
         .as_sequence()
         .expect("pull_request.types")
@@ -911,7 +911,7 @@ fn forks_and_dependabot_get_a_notice_instead_of_a_failure() {
 #[test]
 fn each_token_does_what_github_lets_it() {
     // The trigger: MANAGER_REPO_PAT dispatches, the job's token sets the status.
-    let doc = load("workflows/customer-trigger.yml");
+    let doc = load("workflows/customer-trigger-token.yml");
     assert_eq!(
         yaml_serde::to_string(&doc["permissions"]).unwrap().trim(),
         "{}"
@@ -1455,6 +1455,7 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
 fn oidc_only_in_jobs_that_assume_the_customers_role() {
     let rels = [
         "workflows/customer-trigger.yml",
+        "workflows/customer-trigger-token.yml",
         "workflows/inbox-relay.yml",
         "workflows/manager-dashboard.yml",
         "workflows/manager-deploy.yml",
@@ -1489,6 +1490,10 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
                 (None, None) => continue,
                 // GitHub Pages' deployment proves the run with an OIDC token.
                 (Some("write"), None) if pages => continue,
+                // The customer's trigger proves its run to the relay.
+                (Some("write"), None) if rel == "workflows/customer-trigger.yml" => {
+                    with_oidc.push(format!("{rel}:{name}"));
+                }
                 (Some("write"), Some(step)) => {
                     let role = s(&step["with"]["role-to-assume"], "role-to-assume");
                     let expected = if let Some(env) = name.strip_prefix("plan-") {
@@ -1517,11 +1522,68 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
     assert_eq!(
         with_oidc,
         [
+            "workflows/customer-trigger.yml:trigger",
             "workflows/manager-deploy.yml:plan-staging",
             "workflows/manager-deploy.yml:plan-production",
             "workflows/manager-deploy.yml:apply-staging",
             "workflows/manager-deploy.yml:apply-production",
             "workflows/manager-drift.yml:drift",
         ]
+    );
+}
+
+/// The default trigger holds no credential of the provider: its job may
+/// read the checkout and ask for an OIDC token, nothing else; it names no
+/// secret; the trigger step goes through the relay; forks and Dependabot
+/// (no OIDC token) get a notice.
+#[test]
+fn the_relay_trigger_holds_no_provider_credential() {
+    let rel = "workflows/customer-trigger.yml";
+    let doc = load(rel);
+    assert_eq!(
+        yaml_serde::to_string(&doc["permissions"]).unwrap().trim(),
+        "{}"
+    );
+    let perms = doc["jobs"]["trigger"]["permissions"].as_mapping().unwrap();
+    let got: BTreeMap<&str, &str> = perms
+        .iter()
+        .map(|(k, v)| (s(k, "perm"), s(v, "perm")))
+        .collect();
+    assert_eq!(
+        got,
+        BTreeMap::from([("contents", "read"), ("id-token", "write")])
+    );
+    let text = read(rel);
+    assert!(!text.contains("secrets."), "{rel} names a secret");
+    let steps = doc["jobs"]["trigger"]["steps"].as_sequence().unwrap();
+    let trigger = steps
+        .iter()
+        .find(|st| {
+            st["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/trigger@"))
+        })
+        .unwrap();
+    let with: BTreeMap<&str, &str> = trigger["with"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (s(k, "with"), s(v, "with")))
+        .collect();
+    assert_eq!(
+        with,
+        BTreeMap::from([("relay-url", "${{ vars.FLEETFORM_RELAY_URL }}")])
+    );
+    for st in steps.iter().skip(1) {
+        assert_eq!(
+            st["if"].as_str(),
+            Some("steps.identity.outputs.available == 'true'")
+        );
+    }
+    // The inbox (legacy) keeps its relay token in an environment.
+    let inbox = load("workflows/inbox-relay.yml");
+    assert_eq!(
+        inbox["jobs"]["relay"]["environment"].as_str(),
+        Some("fleetform-inbox")
     );
 }

@@ -52,12 +52,16 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             manager_repo,
             template,
             action_ref,
+            relay_url,
         } => instructions(
             &manager,
             slug,
             manager_repo,
-            template.as_ref(),
-            action_ref.as_deref(),
+            (
+                template.as_ref(),
+                action_ref.as_deref(),
+                relay_url.as_deref(),
+            ),
             out,
         ),
     }
@@ -632,8 +636,7 @@ fn instructions(
     manager: &Manager,
     slug: &str,
     manager_repo: &str,
-    template: Option<&PathBuf>,
-    action_ref: Option<&str>,
+    (template, action_ref, relay_url): (Option<&PathBuf>, Option<&str>, Option<&str>),
     out: &Output,
 ) -> Result<()> {
     if !is_repo(manager_repo) {
@@ -652,11 +655,14 @@ fn instructions(
     let action_ref = action_ref
         .map(str::to_string)
         .unwrap_or_else(crate::version::action_ref);
-    let workflow = crate::report::workflow::customer_workflow(
-        crate::report::CUSTOMER_WORKFLOW,
-        &action_ref,
-        version,
-    );
+    // Behind the relay the customer holds nothing of the provider's; the
+    // token path is the legacy one, for managers without `relay:`.
+    let relay = manager.config.relay.as_ref();
+    let trigger = match relay {
+        Some(_) => crate::report::CUSTOMER_WORKFLOW,
+        None => crate::report::CUSTOMER_WORKFLOW_TOKEN,
+    };
+    let workflow = crate::report::workflow::customer_workflow(trigger, &action_ref, version);
     let pinned_to = crate::report::workflow::describe_pin(&action_ref, version);
     let source = instructions_template(manager, template)?;
     let (owner, name) = manager_repo.split_once('/').expect("checked");
@@ -676,6 +682,8 @@ fn instructions(
         workflow => workflow.trim_end(),
         apply_note => apply_note,
         key_secret => auth::KEY_ENV,
+        relay => relay.is_some(),
+        relay_url => relay_url.unwrap_or("(the relay address we send you)"),
     };
     let env = crate::report::markdown::environment();
     let text = match source {

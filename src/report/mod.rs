@@ -34,5 +34,10 @@ pub mod sync;
 pub mod table;
 pub mod workflow;
 
-/// The customer trigger workflow template shipped in `workflows/`.
+/// The customer trigger workflow template shipped in `workflows/`: the
+/// relay path (the run's OIDC token, no provider credential).
 pub const CUSTOMER_WORKFLOW: &str = include_str!("../../workflows/customer-trigger.yml");
+/// The legacy token path's trigger (a provider token and a dispatch key in
+/// the customer's repo), for managers without `relay:`.
+pub const CUSTOMER_WORKFLOW_TOKEN: &str =
+    include_str!("../../workflows/customer-trigger-token.yml");
