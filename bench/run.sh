@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only | --impact-only]
+#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --relay-only]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
 # python-yq from PyPI into bench/.venv, ajv-cli and ajv-formats from npm into
@@ -10,7 +10,8 @@
 # bench/results.md (also printed). --quick uses smaller fleets (minutes, not
 # half an hour). --providers-only runs case 7 alone (a fleet plan with a
 # 150 MB provider from a packed mirror) and rewrites its section;
-# --impact-only runs case 8 alone (`fleetform impact` on 10,000 customers).
+# --impact-only runs case 8 alone (`fleetform impact` on 10,000 customers);
+# --relay-only runs case 9 alone (the dispatch relay under load).
 # Needs cargo, terraform, git, python3 (3.9+), node and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,17 +20,19 @@ bench=bench
 quick=()
 providers_only=
 impact_only=
+relay_only=
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=(--quick) ;;
     --providers-only) providers_only=1 ;;
     --impact-only) impact_only=1 ;;
+    --relay-only) relay_only=1 ;;
     -h | --help)
       sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --relay-only])" >&2
       exit 2
       ;;
   esac
@@ -114,6 +117,12 @@ cargo build --release -p fakecloud --target-dir target/bench-provider ||
   die "cargo build of crates/fakecloud failed"
 provider=target/bench-provider/release/terraform-provider-fakecloud
 
+if [ -n "$relay_only" ]; then
+  say "case 9 only: the dispatch relay under load"
+  "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
+  exit 0
+fi
+
 if [ -n "$impact_only" ]; then
   say "case 8 only: the impact of a manager change"
   "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
@@ -129,9 +138,9 @@ if [ -n "$providers_only" ]; then
 fi
 
 # --- case 6: API requests per command (fake GitHub) ---------------------------
-say "case 6: request counts (cargo test --test budgets)"
+say "case 6: request counts (cargo test --test integration budgets::)"
 rm -f "$work/budgets.json"
-FLEETFORM_BENCH_OUT="$PWD/$work/budgets.json" cargo test --test budgets -- --nocapture ||
+FLEETFORM_BENCH_OUT="$PWD/$work/budgets.json" cargo test --test integration budgets:: -- --nocapture ||
   die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
 
 # --- cases 1-5 ---------------------------------------------------------------
@@ -151,4 +160,6 @@ say "case 7: a fleet plan with a heavy provider"
 say "case 8: the impact of a manager change"
 "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
   --results "$bench/results.md" "${quick[@]}"
+say "case 9: the dispatch relay under load"
+"$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
 say "results: bench/results.md"

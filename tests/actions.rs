@@ -783,6 +783,10 @@ fn templates_document_their_secrets_and_variables() {
     let want: &[(&str, &[&str])] = &[
         ("workflows/customer-trigger.yml", &["FLEETFORM_RELAY_URL"]),
         (
+            "workflows/manager-poll.yml",
+            &["FLEETFORM_APP_PRIVATE_KEY", "FLEETFORM_APP_ID"],
+        ),
+        (
             "workflows/customer-trigger-token.yml",
             &[
                 "MANAGER_REPO_PAT",

@@ -29,7 +29,7 @@ fn pem() -> String {
 
 /// The relay process; killed when dropped.
 pub struct RelayProc {
-    child: Child,
+    pub child: Child,
     pub url: String,
     pub stderr_log: std::path::PathBuf,
 }
@@ -83,7 +83,12 @@ impl RelayWorld {
             .scratch
             .path()
             .join(format!("relay-{}.log", common::unix_now()));
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
+        // The bench (bench/run.sh --relay-only) measures the static release
+        // binary; the tests run the debug build.
+        let bin = std::env::var_os("FLEETFORM_BENCH_BIN")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("fleetform"));
+        let mut cmd = std::process::Command::new(bin);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("GITHUB_API_URL", self.w.gh.api_url())
@@ -875,4 +880,101 @@ fn onboarding_behind_the_relay_hands_out_no_credential() {
     for absent in ["MANAGER_REPO_PAT", "FLEETFORM_DISPATCH_KEY", "secrets."] {
         assert!(!text.contains(absent), "{absent}: {text}");
     }
+}
+
+/// Not a test: the measurement `bash bench/run.sh --relay-only` runs (with
+/// `--ignored`): `FLEETFORM_BENCH_N` dispatches (default 200) at once
+/// against the relay on loopback, each timed from connect to answer; prints
+/// one JSON line with the latencies, the relay's peak memory (VmHWM) and
+/// what the fake GitHub counted.
+#[test]
+#[ignore = "a measurement for bench/run.sh, not a test"]
+fn bench_relay_load() {
+    let n: usize = std::env::var("FLEETFORM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let rw = RelayWorld::new();
+    let relay = rw.start(64);
+    let sha = rw.w.change_acme("main", 15);
+    // Warm: the issuer's keys, the registry and the installation tokens.
+    let (status, _) = dispatch(
+        &relay,
+        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
+    );
+    assert_eq!(status, 202);
+    let tokens: Vec<String> = (0..n).map(|_| rw.push_token(ACME, "main", &sha)).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let started = std::time::Instant::now();
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|t| {
+            let (url, barrier) = (relay.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let body = json!({ "token": t }).to_string();
+                barrier.wait();
+                let t0 = std::time::Instant::now();
+                let (status, _) = http(&url, "POST", "/dispatch", &[], body.as_bytes());
+                (status, t0.elapsed())
+            })
+        })
+        .collect();
+    let mut results: Vec<(u16, Duration)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let wall = started.elapsed();
+    results.sort_by_key(|r| r.1);
+    let pct = |p: f64| {
+        results[((results.len() as f64 * p).ceil() as usize).saturating_sub(1)]
+            .1
+            .as_secs_f64()
+            * 1000.0
+    };
+    let vm_hwm_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let ok = results.iter().filter(|r| r.0 == 202).count();
+    let sent = rw.w.gh.dispatches(MANAGER).len() - 1;
+    println!(
+        "{}",
+        json!({
+            "n": n, "answered_202": ok, "dispatches_at_fake": sent,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+            "wall_ms": wall.as_secs_f64() * 1000.0, "peak_rss_kb": vm_hwm_kb,
+            "github_requests": rw.w.gh.request_count(),
+        })
+    );
+}
+
+/// The relay's image holds the static binary only and runs it unprivileged.
+#[test]
+fn the_relay_image_is_the_binary_alone_run_unprivileged() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"),
+    )
+    .unwrap();
+    let instructions: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(instructions.first(), Some(&"FROM scratch"), "{text}");
+    assert!(
+        instructions.contains(&"COPY fleetform /fleetform"),
+        "{text}"
+    );
+    assert!(
+        instructions
+            .iter()
+            .filter(|l| l.starts_with("COPY"))
+            .count()
+            == 1,
+        "{text}"
+    );
+    assert!(instructions.contains(&"USER 65532:65532"), "{text}");
+    assert!(
+        instructions.contains(&r#"ENTRYPOINT ["/fleetform", "-C", "/manager", "relay", "serve"]"#),
+        "{text}"
+    );
 }
