@@ -1090,7 +1090,11 @@ fn dispatches_are_recorded() {
     );
     assert_eq!(resp.status, 204);
     assert_eq!(resp.body, "");
-    assert_eq!(gh.dispatches(REPO), [body]);
+    // Recorded with the account the token acts as, as GitHub's event's
+    // `sender` (an App's installation token: `<slug>[bot]`).
+    let mut recorded = body.clone();
+    recorded["sender"] = json!({ "login": gh.bot_login(), "type": "User" });
+    assert_eq!(gh.dispatches(REPO), [recorded]);
     // A payload of 64 KB or more is refused, and a violation.
     let big = json!({ "event_type": "x", "client_payload": { "blob": "x".repeat(70_000) } });
     assert_eq!(

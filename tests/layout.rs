@@ -249,6 +249,19 @@ fn layers_import_only_what_is_below_them() {
                 "values/",
             ],
         ),
+        // The relay: the GitHub side of the loop, below every command.
+        (
+            "relay/",
+            &[
+                "commands/",
+                "deploy/",
+                "fleet/",
+                "report/",
+                "terraform/",
+                "values/",
+                "policy/",
+            ],
+        ),
         // The doctor's checks are pure: facts in, checklist out.
         (
             "doctor/",

@@ -223,17 +223,10 @@ fn a_valid_token_dispatches_once_as_the_app_and_a_replay_is_refused() {
 fn identity_comes_from_the_token_never_from_the_body() {
     let rw = RelayWorld::new();
     let relay = rw.start(16);
-    let sha = rw.w.gh.commit(
-        GLOBEX,
-        "main",
-        &[(
-            "infra/variables.yml",
-            &rw.w
-                .fx
-                .read("customers/globex/infra/variables.yml")
-                .replace("max_instances", "max_instances"),
-        )],
-    );
+    let globex_vars = format!("{}\n", rw.w.fx.read("customers/globex/infra/variables.yml"));
+    let sha =
+        rw.w.gh
+            .commit(GLOBEX, "main", &[("infra/variables.yml", &globex_vars)]);
     let token = rw.push_token(GLOBEX, "main", &sha);
     // A body naming acme is not even parsed.
     let (status, answer) = dispatch(&relay, &json!({ "token": token, "customer_repo": ACME }));
@@ -977,4 +970,45 @@ fn the_relay_image_is_the_binary_alone_run_unprivileged() {
         instructions.contains(&r#"ENTRYPOINT ["/fleetform", "-C", "/manager", "relay", "serve"]"#),
         "{text}"
     );
+}
+
+/// `GET /schema` answers a registered, active customer's run only.
+#[test]
+fn the_schema_is_served_to_registered_customers_only() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(16);
+    let sha = rw.w.change_acme("main", 16);
+    let token = rw.push_token(ACME, "main", &sha);
+    let auth = format!("Bearer {token}");
+    let (status, answer) = http(
+        &relay.url,
+        "GET",
+        "/schema",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["schema_path"], "schema/variables.schema.json");
+    assert!(answer["schema"]["properties"].is_object(), "{answer}");
+    assert_eq!(answer["variables"], "infra/variables.yml");
+    let (status, answer) = http(&relay.url, "GET", "/schema", &[], b"");
+    assert_eq!((status, answer["error"].as_str()), (401, Some("no_token")));
+    rw.w.gh.add_repo("evil/infra");
+    let evil = rw.push_token("evil/infra", "main", &sha);
+    let auth = format!("Bearer {evil}");
+    let (status, answer) = http(
+        &relay.url,
+        "GET",
+        "/schema",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("unknown_repo")),
+        "{answer}"
+    );
+    // Reading the schema does not use up the token's one dispatch.
+    let (status, answer) = dispatch(&relay, &json!({ "token": token }));
+    assert_eq!(status, 202, "{answer}");
 }

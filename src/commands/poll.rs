@@ -24,7 +24,7 @@ fn load_state(path: &std::path::Path) -> Result<PollState> {
 }
 
 pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
-    let settings = super::relay::resolve(manager_dir)?;
+    let settings = crate::relay::Settings::load(manager_dir)?;
     let registry = Registry::load(&settings.manager)?;
     let mut state = load_state(&args.state)?;
     let relay = Relay::new(settings);

@@ -17,7 +17,7 @@
 //! webhook deliveries already handled, installation tokens, the issuer's
 //! keys) is bounded and lost on restart.
 //!
-//! May import: `config`, `dispatch`, `github`, `util`.
+//! May import: `config`, `dispatch`, `github`, `error`, `util`.
 
 pub mod client;
 pub mod fetch;
@@ -36,6 +36,7 @@ use tokio::sync::Mutex;
 
 use crate::config::{Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::error::Error;
 use crate::github::{ApiRoot, AppKey, GitHub, GitHubError, Permissions};
 
 pub use subject::Subject;
@@ -129,6 +130,46 @@ pub struct Settings {
     pub api_root: ApiRoot,
     /// The App's webhook secret; `/webhook` answers 404 without one.
     pub webhook_secret: Option<zeroize::Zeroizing<Vec<u8>>>,
+}
+
+/// The variable holding the App's webhook secret.
+pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
+
+impl Settings {
+    /// The relay's settings from fleetform.yml and the environment (also
+    /// `fleetform poll`'s), checked before anything listens or is sent.
+    pub fn load(manager_dir: &std::path::Path) -> crate::error::Result<Settings> {
+        let manager = Manager::load(manager_dir)?;
+        let relay = manager.config.relay.clone().ok_or_else(|| {
+        Error::Usage(
+            "fleetform.yml has no `relay:` section: name the relay's App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\"".into(),
+        )
+    })?;
+        let app = AppKey::from_env()
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .ok_or_else(|| {
+            Error::Usage(
+                "the relay acts as the provider's GitHub App: set FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY".into(),
+            )
+        })?;
+        let api_root = ApiRoot::from_env().map_err(|e| Error::Usage(e.to_string()))?;
+        let webhook_secret = match std::env::var(WEBHOOK_SECRET_ENV) {
+        Ok(s) if s.len() >= 16 => Some(zeroize::Zeroizing::new(s.into_bytes())),
+        Ok(s) if !s.is_empty() => {
+            return Err(Error::Usage(format!(
+                "{WEBHOOK_SECRET_ENV} is shorter than 16 characters; use the App's webhook secret (e.g. the output of `openssl rand -hex 32`)"
+            )))
+        }
+        _ => None,
+    };
+        Ok(Settings {
+            manager,
+            relay,
+            app,
+            api_root,
+            webhook_secret,
+        })
+    }
 }
 
 /// The relay: settings and what it remembers between requests.

@@ -107,46 +107,24 @@ impl Relay {
             .customer_client(repo)
             .await
             .map_err(|a| a.body["message"].to_string())?;
-        let err = |e: crate::github::GitHubError| e.to_string();
-        match gh
+        let head = gh
             .default_head_if_changed(repo, seen.head_etag.as_deref())
             .await
-            .map_err(err)?
-        {
+            .map_err(|e| e.to_string())?;
+        match head {
             None => report.not_modified += 1,
             Some((sha, title, etag)) => {
                 seen.head_etag = etag;
-                if seen.head.as_deref() != Some(sha.as_str()) {
-                    let files = self.blob_shas(repo, &sha).await?;
-                    let changed = !first && files != seen.files;
-                    seen.head = Some(sha.clone());
-                    seen.files = files.clone();
-                    if changed && !files.is_empty() {
-                        let subject = Subject {
-                            repo: repo.to_string(),
-                            git_ref: format!("refs/heads/{}", self.default_branch(repo).await?),
-                            pr: crate::dispatch::pr_from_commit_message(&title),
-                            event: "push".into(),
-                            apply: true,
-                            run_url: None,
-                            dispatch_id: format!(
-                                "p{}-{}",
-                                c.repo_id.unwrap_or(0),
-                                crate::dispatch::short_sha(&sha)
-                            ),
-                            files: files.keys().cloned().collect(),
-                            sha,
-                        };
-                        self.poll_dispatch(c, subject, dry_run, report).await;
-                    }
+                if let Some(subject) = self.new_head(c, repo, seen, first, sha, &title).await? {
+                    self.poll_dispatch(c, subject, dry_run, report).await;
                 }
             }
         }
-        match gh
+        let pulls = gh
             .open_pulls_if_changed(repo, seen.pulls_etag.as_deref())
             .await
-            .map_err(err)?
-        {
+            .map_err(|e| e.to_string())?;
+        match pulls {
             None => report.not_modified += 1,
             Some((pulls, etag)) => {
                 seen.pulls_etag = etag;
@@ -158,32 +136,81 @@ impl Relay {
                     if first || !new_head || !own {
                         continue;
                     }
-                    let changed = gh.pull_files(repo, pr.number).await.map_err(err)?;
-                    if !changed.iter().any(|f| self.read_files().contains(f)) {
-                        continue;
+                    if let Some(subject) = self.new_pull(c, repo, pr).await? {
+                        self.poll_dispatch(c, subject, dry_run, report).await;
                     }
-                    let files = self.blob_shas(repo, &pr.head_sha).await?;
-                    let subject = Subject {
-                        repo: repo.to_string(),
-                        git_ref: format!("refs/heads/{}", pr.head_ref),
-                        pr: Some(pr.number),
-                        event: "pull_request".into(),
-                        apply: false,
-                        run_url: None,
-                        dispatch_id: format!(
-                            "p{}-{}",
-                            c.repo_id.unwrap_or(0),
-                            crate::dispatch::short_sha(&pr.head_sha)
-                        ),
-                        files: files.keys().cloned().collect(),
-                        sha: pr.head_sha,
-                    };
-                    self.poll_dispatch(c, subject, dry_run, report).await;
                 }
                 seen.pulls = now;
             }
         }
         Ok(())
+    }
+
+    /// A default-branch head not seen before: an apply when a read file
+    /// changed since the last head (by blob sha), nothing on the first run.
+    async fn new_head(
+        &self,
+        c: &Customer,
+        repo: &str,
+        seen: &mut RepoSeen,
+        first: bool,
+        sha: String,
+        title: &str,
+    ) -> Result<Option<Subject>, String> {
+        if seen.head.as_deref() == Some(sha.as_str()) {
+            return Ok(None);
+        }
+        let files = self.blob_shas(repo, &sha).await?;
+        let changed = !first && files != seen.files;
+        seen.head = Some(sha.clone());
+        seen.files = files.clone();
+        if !changed || files.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Subject {
+            repo: repo.to_string(),
+            git_ref: format!("refs/heads/{}", self.default_branch(repo).await?),
+            pr: crate::dispatch::pr_from_commit_message(title),
+            event: "push".into(),
+            apply: true,
+            run_url: None,
+            dispatch_id: poll_dispatch_id(c, &sha),
+            files: files.keys().cloned().collect(),
+            sha,
+        }))
+    }
+
+    /// An open pull request with a new head: a plan when it changes a read
+    /// file.
+    async fn new_pull(
+        &self,
+        c: &Customer,
+        repo: &str,
+        pr: crate::github::OpenPull,
+    ) -> Result<Option<Subject>, String> {
+        let gh = self
+            .customer_client(repo)
+            .await
+            .map_err(|a| a.body["message"].to_string())?;
+        let changed = gh
+            .pull_files(repo, pr.number)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !changed.iter().any(|f| self.read_files().contains(f)) {
+            return Ok(None);
+        }
+        let files = self.blob_shas(repo, &pr.head_sha).await?;
+        Ok(Some(Subject {
+            repo: repo.to_string(),
+            git_ref: format!("refs/heads/{}", pr.head_ref),
+            pr: Some(pr.number),
+            event: "pull_request".into(),
+            apply: false,
+            run_url: None,
+            dispatch_id: poll_dispatch_id(c, &pr.head_sha),
+            files: files.keys().cloned().collect(),
+            sha: pr.head_sha,
+        }))
     }
 
     async fn poll_dispatch(
@@ -241,4 +268,13 @@ impl Relay {
         }
         Ok(out)
     }
+}
+
+/// A dispatch id for a polled commit: the repository and the commit.
+fn poll_dispatch_id(c: &Customer, sha: &str) -> String {
+    format!(
+        "p{}-{}",
+        c.repo_id.unwrap_or(0),
+        crate::dispatch::short_sha(sha)
+    )
 }
