@@ -75,7 +75,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Check through the GitHub API what SECURITY.md asks you to configure
     /// (environments, reviewers, branch policies, where secrets live,
-    /// rulesets, workflow permissions, each customer repo, the token's
+    /// rulesets, workflow permissions, who reaches the manager repo and its
+    /// Pages site, each customer repo and its `repo_id`, the token's
     /// expiry); exit 5 when a must fails.
     Doctor(DoctorArgs),
     /// The fleet dashboard: one self-contained HTML file from the records

@@ -10,8 +10,8 @@ use crate::support;
 use serde_json::Value;
 use support::fake_github::{BranchPolicy, Environment, FakeGitHub, Ruleset};
 
-const MANAGER: &str = "provider/manager";
-const CUSTOMERS: [&str; 2] = ["acme-corp/acme-infra", "globex/globex-app"];
+pub(crate) const MANAGER: &str = "provider/manager";
+pub(crate) const CUSTOMERS: [&str; 2] = ["acme-corp/acme-infra", "globex/globex-app"];
 const CREDENTIALS: [&str; 3] = [
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
@@ -42,7 +42,7 @@ fn lock(target: &str) -> Ruleset {
 
 /// A manager repo set up as SECURITY.md asks, and the example customers'
 /// repos.
-fn configured() -> FakeGitHub {
+pub(crate) fn configured() -> FakeGitHub {
     let gh = without_rulesets();
     gh.add_ruleset(MANAGER, lock("branch"));
     gh.add_ruleset(MANAGER, lock("tag"));
@@ -69,13 +69,18 @@ fn without_rulesets() -> FakeGitHub {
     gh
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-fn doctor(gh: &FakeGitHub, fx: &common::Fixture, extra: &[(&str, String)], args: &[&str]) -> Run {
+pub(crate) fn doctor(
+    gh: &FakeGitHub,
+    fx: &common::Fixture,
+    extra: &[(&str, String)],
+    args: &[&str],
+) -> Run {
     let mut cmd = fx.fleetform();
     cmd.env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_TOKEN", gh.token())
@@ -108,7 +113,7 @@ fn doctor(gh: &FakeGitHub, fx: &common::Fixture, extra: &[(&str, String)], args:
 }
 
 /// The row of `what` in the text table: (level, result, found).
-fn row<'a>(stdout: &'a str, what: &str) -> (&'a str, &'a str, &'a str) {
+pub(crate) fn row<'a>(stdout: &'a str, what: &str) -> (&'a str, &'a str, &'a str) {
     let line = stdout
         .lines()
         .find(|l| l.split("  ").map(str::trim).any(|c| c == what))
@@ -125,6 +130,7 @@ fn row<'a>(stdout: &'a str, what: &str) -> (&'a str, &'a str, &'a str) {
 fn a_manager_configured_as_security_md_asks_passes() {
     let gh = configured();
     let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
@@ -136,8 +142,9 @@ fn a_manager_configured_as_security_md_asks_passes() {
     );
     insta::assert_snapshot!("doctor_configured", r.stdout);
     // README, "Request budgets": 5 + 5 environments' secrets + 5 custom
-    // branch policies + 2 rulesets on the manager, 2 customers.
-    assert_eq!(gh.request_count(), 19);
+    // branch policies + 2 rulesets + 4 (collaborators, outside
+    // collaborators, organisation, Pages) on the manager, 2 customers.
+    assert_eq!(gh.request_count(), 23);
     gh.assert_clean();
 }
 
@@ -421,7 +428,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 26 check(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 32 check(s)"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();
@@ -475,4 +482,26 @@ fn the_app_must_be_installed_on_every_customer_repo() {
     gh.install_app(77, "globex", &["globex/globex-app"]);
     let r = doctor(&gh, &fx, &app, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+/// Adds `repo_id:` under each example customer's `repo:` in customers.yml:
+/// the id GitHub gives that repo, or `ids`' for it.
+pub(crate) fn register_repo_ids(fx: &common::Fixture, gh: &FakeGitHub, ids: &[(&str, u64)]) {
+    let mut out = String::new();
+    for line in fx.read("manager/customers.yml").lines() {
+        out.push_str(line);
+        out.push('\n');
+        let Some(repo) = line.trim().strip_prefix("repo: ") else {
+            continue;
+        };
+        if CUSTOMERS.contains(&repo) {
+            let id = ids
+                .iter()
+                .find(|(r, _)| *r == repo)
+                .map_or_else(|| gh.repo_id(repo), |(_, id)| *id);
+            let indent = &line[..line.len() - line.trim_start().len()];
+            out.push_str(&format!("{indent}repo_id: {id}\n"));
+        }
+    }
+    fx.write("manager/customers.yml", &out);
 }

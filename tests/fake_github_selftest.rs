@@ -1734,3 +1734,71 @@ fn repository_settings_for_the_doctor() {
     );
     gh.assert_clean();
 }
+
+/// Collaborators by affiliation and permission, organisations (base
+/// permission `none` unless set; a user answers 404) and Pages sites, each
+/// answer valid against its response schema (`assert_clean`).
+#[test]
+fn who_reaches_a_repository_for_the_doctor() {
+    let (gh, _) = seeded();
+    let logins = |path: &str| -> Vec<String> {
+        let v = get(&gh, path).json();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("{}:{}", c["login"].as_str().unwrap(), c["role_name"]))
+            .collect()
+    };
+    assert!(logins("/repos/acme/app/collaborators").is_empty());
+    gh.add_collaborator(REPO, "outsider", "outside");
+    gh.add_collaborator_as(REPO, "member", "direct", "read");
+    gh.add_collaborator_as(REPO, "owner", "team", "admin");
+    let all = logins("/repos/acme/app/collaborators?affiliation=all");
+    assert_eq!(
+        all,
+        [
+            r#"outsider:"write""#,
+            r#"member:"read""#,
+            r#"owner:"admin""#
+        ]
+    );
+    assert_eq!(
+        logins("/repos/acme/app/collaborators?affiliation=outside"),
+        [r#"outsider:"write""#]
+    );
+    assert_eq!(
+        logins("/repos/acme/app/collaborators?affiliation=direct").len(),
+        2
+    );
+    assert_eq!(
+        logins("/repos/acme/app/collaborators?permission=push").len(),
+        2
+    );
+    let one = get(
+        &gh,
+        "/repos/acme/app/collaborators?affiliation=all&per_page=1",
+    );
+    assert!(one.header("link").unwrap().contains("rel=\"next\""));
+    let admin = &get(&gh, "/repos/acme/app/collaborators?permission=admin").json()[0];
+    assert_eq!(admin["permissions"]["maintain"], true);
+
+    let org = get(&gh, "/orgs/acme").json();
+    assert_eq!(org["type"], "Organization");
+    assert_eq!(org["default_repository_permission"], "none");
+    gh.set_org_base_permission("acme", "write");
+    assert_eq!(
+        get(&gh, "/orgs/ACME").json()["default_repository_permission"],
+        "write"
+    );
+    assert_eq!(get(&gh, "/orgs/nobody").status, 404);
+    gh.set_user_account("acme");
+    assert_eq!(get(&gh, "/orgs/acme").status, 404);
+
+    assert_eq!(get(&gh, "/repos/acme/app/pages").status, 404);
+    gh.set_pages(REPO, true);
+    let site = get(&gh, "/repos/acme/app/pages").json();
+    assert_eq!(site["public"], true);
+    gh.set_pages(REPO, false);
+    assert_eq!(get(&gh, "/repos/acme/app/pages").json()["public"], false);
+    gh.assert_clean();
+}

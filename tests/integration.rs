@@ -27,6 +27,7 @@ mod concurrency;
 mod dashboard;
 mod dispatch_auth;
 mod doctor;
+mod doctor_isolation;
 mod engine;
 mod fake_github_selftest;
 mod fakecloud_provider;

@@ -7,20 +7,24 @@
 //!
 //! Tokens: the manager repo's settings are read with
 //! `FLEETFORM_MANAGER_TOKEN` (read access to its administration,
-//! environments and secrets), else with `FLEETFORM_TOKEN`/`GITHUB_TOKEN`;
+//! environments, secrets and Pages; collaborators are listed only to an
+//! account with write access, the organisation's base permission shown
+//! only to an owner), else with `FLEETFORM_TOKEN`/`GITHUB_TOKEN`;
 //! the customer repos with `FLEETFORM_TOKEN`/`GITHUB_TOKEN` (the
 //! `SOURCE_REPOS_PAT`). Only names of secrets are read; GitHub's secret
 //! endpoints return no values.
 //!
 //! API budget: on the manager 1 (repo) + 1 (environments) + 1 per
 //! environment with custom branch policies + 1 (repository secrets) + 1
-//! per fleetform environment that exists (its secrets) + 1 + 1 per ruleset
-//! + 1 (workflow permissions); 1 per active customer with a repo.
+//! per fleetform environment that exists (its secrets) + 1 + 1 per
+//! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
+//! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
+//! 1 per active customer with a repo (its reach and id in one answer).
 
 use std::path::Path;
 
 use crate::config::{is_repo, Manager, Registry};
-use crate::doctor::facts::{CustomerFacts, ManagerFacts, TokenFacts};
+use crate::doctor::facts::{AccessFacts, CustomerFacts, ManagerFacts, TokenFacts};
 use crate::doctor::{self, Report};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
@@ -85,14 +89,36 @@ async fn read_manager(gh: &GitHub, repo: &str, manager: &Manager) -> ManagerFact
             }
         }
     }
+    let info = gh.repo_info(repo).await.map_err(text);
     ManagerFacts {
         repo: repo.to_string(),
-        default_branch: gh.repo_info(repo).await.map(|(b, _)| b).map_err(text),
+        default_branch: info
+            .as_ref()
+            .map(|i| i.default_branch.clone())
+            .map_err(Clone::clone),
+        private: info.and_then(|i| {
+            i.private
+                .ok_or_else(|| format!("GitHub's answer for {repo} has no `private` flag"))
+        }),
         environments,
         repo_secrets: gh.repo_secret_names(repo).await.map_err(text),
         environment_secrets,
         rulesets: gh.rulesets(repo).await.map_err(text),
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
+        access: read_access(gh, repo).await,
+    }
+}
+
+/// Who reaches the manager repo: its collaborators (all, then the outside
+/// ones), its owner's organisation and its Pages site.
+async fn read_access(gh: &GitHub, repo: &str) -> AccessFacts {
+    let text = |e: crate::github::GitHubError| e.to_string();
+    let owner = repo.split_once('/').map_or(repo, |(o, _)| o);
+    AccessFacts {
+        collaborators: gh.collaborators(repo, "all").await.map_err(text),
+        outside_collaborators: gh.collaborators(repo, "outside").await.map_err(text),
+        owner: gh.owner_account(owner).await.map_err(text),
+        pages: gh.pages(repo).await.map_err(text),
     }
 }
 
@@ -112,6 +138,7 @@ async fn read_customers(
         out.push(CustomerFacts {
             slug: c.slug.clone(),
             repo: repo.clone(),
+            repo_id: c.repo_id,
             reach: gh.repo_reach(repo).await,
             app_installed,
         });
@@ -163,8 +190,14 @@ fn examine(
         .await;
         (m, c)
     });
+    let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, &manager_facts);
+    checks.extend(doctor::isolation_checks(
+        &registry.customers,
+        &manager_facts,
+    ));
     checks.extend(customers.iter().map(doctor::customer_check));
+    checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));
     checks.extend(customers.iter().filter_map(doctor::app_check));
     let now = crate::rollout::now() as i64;
     let mut tokens = vec![token_facts(

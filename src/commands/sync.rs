@@ -222,8 +222,9 @@ async fn sync_one(
     repo: &str,
     files: &Files,
 ) -> std::result::Result<(String, Option<String>), String> {
-    let (default_branch, archived) = ctx.gh.repo_info(repo).await.map_err(|e| e.to_string())?;
-    if archived {
+    let info = ctx.gh.repo_info(repo).await.map_err(|e| e.to_string())?;
+    let default_branch = info.default_branch;
+    if info.archived {
         return Err("the repository is archived (read-only)".into());
     }
     // Compare with the default branch.

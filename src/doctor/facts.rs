@@ -63,6 +63,50 @@ pub struct ManagerFacts {
     pub environment_secrets: Vec<(String, Fetched<Vec<String>>)>,
     pub rulesets: Fetched<Vec<Ruleset>>,
     pub workflow_permissions: Fetched<WorkflowPermissions>,
+    /// Whether the manager repo is private (the same answer as
+    /// `default_branch`).
+    pub private: Fetched<bool>,
+    /// Who reaches the manager repo, and whether its Pages site is public.
+    pub access: AccessFacts,
+}
+
+/// One collaborator of a repository, as `GET .../collaborators` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collaborator {
+    pub login: String,
+    /// `role_name`: `read`, `triage`, `write`, `maintain`, `admin` or a
+    /// custom role's name.
+    pub role: String,
+}
+
+/// The manager repo's owner, as `GET /orgs/{owner}` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// 404: a user account, which has no organisation settings.
+    User,
+    /// `default_repository_permission`: `None` when GitHub did not show
+    /// it (only an organisation owner's token sees it).
+    Organisation { base_permission: Option<String> },
+}
+
+/// The manager repo's GitHub Pages site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pages {
+    /// 404: no site.
+    None,
+    /// A site; `public`: anyone on the internet may see it.
+    Site { public: bool },
+}
+
+/// Who reaches the manager repo besides the provider: every collaborator
+/// (`affiliation=all`), the outside collaborators (`affiliation=outside`),
+/// the owner's organisation base permission, and the Pages site.
+#[derive(Debug, Clone)]
+pub struct AccessFacts {
+    pub collaborators: Fetched<Vec<Collaborator>>,
+    pub outside_collaborators: Fetched<Vec<Collaborator>>,
+    pub owner: Fetched<Owner>,
+    pub pages: Fetched<Pages>,
 }
 
 /// The `permissions` of a repository answer (what the token may do there).
@@ -76,6 +120,9 @@ pub struct RepoPermissions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepoReach {
     Found {
+        /// GitHub's numeric id: kept across renames, new for a repository
+        /// deleted and created again under the same name.
+        id: u64,
         full_name: String,
         archived: bool,
         permissions: Option<RepoPermissions>,
@@ -93,6 +140,8 @@ pub enum RepoReach {
 pub struct CustomerFacts {
     pub slug: String,
     pub repo: String,
+    /// The registry's `repo_id` of it.
+    pub repo_id: Option<u64>,
     pub reach: RepoReach,
     /// With a GitHub App configured: whether it is installed on the repo
     /// (`Err`: the question could not be asked); `None` without an App.

@@ -6,20 +6,25 @@
 //! Here: the plain facts (`facts`), the manager repo's settings
 //! (`manager`: environments, reviewers or fleetform approvals, deployment
 //! branch policies, where the secrets live, rulesets, default workflow
-//! permissions) and the reach of the tokens (`reach`: each customer repo,
-//! the token's expiry).
+//! permissions), tenant isolation (`isolation`: no customer account among
+//! the manager's collaborators, outside collaborators, the organisation's
+//! base permission, a public Pages site of a private manager) and the
+//! reach of the tokens (`reach`: each customer repo and its `repo_id`, the
+//! token's expiry).
 //!
 //! May import: `config` (the manager and its environments) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
 pub mod facts;
+mod isolation;
 mod manager;
 mod reach;
 
 use serde::Serialize;
 
+pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
-pub use reach::{app_check, customer_check, parse_expiration, token_check};
+pub use reach::{app_check, customer_check, parse_expiration, repo_id_check, token_check};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,6 +1,7 @@
 //! What the tokens reach: every active customer's repo, as
-//! `GET /repos/{owner}/{repo}` answers it, and how long the token lives
-//! (GitHub's `GitHub-Authentication-Token-Expiration` header).
+//! `GET /repos/{owner}/{repo}` answers it (and whether its id is the
+//! registry's `repo_id`), and how long the token lives (GitHub's
+//! `GitHub-Authentication-Token-Expiration` header).
 
 use super::facts::{CustomerFacts, RepoReach, TokenFacts};
 use super::{Check, Level};
@@ -60,6 +61,63 @@ pub fn customer_check(c: &CustomerFacts) -> Check {
             format!("give the token Commit statuses and Pull requests: write on {}", c.repo),
         ),
         RepoReach::Found { .. } => Check::pass(Level::Must, what, format!("{}: reachable", c.repo)),
+    }
+}
+
+/// The registry's `repo_id` of a customer is GitHub's id of its repo. The
+/// relay finds customers by it: behind the relay (`relay:` in
+/// fleetform.yml) a missing one is a *must*, else a *should*; a mismatch
+/// is always a *must*.
+pub fn repo_id_check(c: &CustomerFacts, relay: bool) -> Check {
+    let what = format!("repo_id {}", c.slug);
+    let github_id = match &c.reach {
+        RepoReach::Found { id, .. } => Some(*id),
+        _ => None,
+    };
+    let set = |id: &str| {
+        format!(
+            "set `repo_id: {id}` for `{}` in customers.yml (`fleetform customers add --repo-id` records it for a new customer)",
+            c.slug
+        )
+    };
+    match (c.repo_id, github_id) {
+        (Some(ours), Some(theirs)) if ours == theirs => Check::pass(
+            Level::Must,
+            what,
+            format!("{}: {ours}, as GitHub reports", c.repo),
+        ),
+        (Some(ours), Some(theirs)) => Check::not_met(
+            Level::Must,
+            what,
+            format!(
+                "the registry has {ours}, GitHub reports {theirs} for {}: the repository was deleted and created again, or the registry is wrong",
+                c.repo
+            ),
+            format!("make sure {} is the customer's repository, then {}", c.repo, set(&theirs.to_string())),
+        ),
+        (Some(ours), None) => Check::warn(
+            Level::Must,
+            what,
+            format!("{ours} not compared: GitHub did not answer with {}", c.repo),
+            format!("fix `customer {}` first", c.slug),
+        ),
+        (None, theirs) => {
+            let (level, why) = if relay {
+                (Level::Must, "the relay cannot find this customer")
+            } else {
+                (Level::Should, "the relay would not find this customer")
+            };
+            let id = match theirs {
+                Some(t) => t.to_string(),
+                None => format!("<the `id` of `gh api repos/{}`>", c.repo),
+            };
+            Check::not_met(
+                level,
+                what,
+                format!("no `repo_id` in customers.yml: {why}"),
+                set(&id),
+            )
+        }
     }
 }
 
@@ -160,10 +218,12 @@ mod tests {
         let c = |reach| CustomerFacts {
             slug: "acme".into(),
             repo: "acme-corp/acme-infra".into(),
+            repo_id: None,
             reach,
             app_installed: None,
         };
         let found = |name: &str, archived, permissions| RepoReach::Found {
+            id: 7,
             full_name: name.into(),
             archived,
             permissions,
@@ -210,6 +270,46 @@ mod tests {
             customer_check(&c(RepoReach::Failed("x".into()))).result,
             Fail
         );
+    }
+
+    #[test]
+    fn repo_ids() {
+        use crate::doctor::Verdict::*;
+        let c = |repo_id, reach| CustomerFacts {
+            slug: "acme".into(),
+            repo: "acme-corp/acme-infra".into(),
+            repo_id,
+            reach,
+            app_installed: None,
+        };
+        let found = |id| RepoReach::Found {
+            id,
+            full_name: "acme-corp/acme-infra".into(),
+            archived: false,
+            permissions: None,
+        };
+        let same = repo_id_check(&c(Some(41), found(41)), false);
+        assert_eq!((same.level, same.result), (Level::Must, Pass));
+        // A mismatch fails with or without the relay.
+        for relay in [false, true] {
+            let other = repo_id_check(&c(Some(41), found(42)), relay);
+            assert_eq!((other.level, other.result), (Level::Must, Fail));
+            assert!(other.found.contains("deleted and created again"));
+            assert!(other.fix.contains("`repo_id: 42`"), "{}", other.fix);
+        }
+        // A missing one fails only behind the relay.
+        let warn = repo_id_check(&c(None, found(42)), false);
+        assert_eq!((warn.level, warn.result), (Level::Should, Warn));
+        assert!(warn.fix.contains("`repo_id: 42`") && warn.fix.contains("--repo-id"));
+        let fail = repo_id_check(&c(None, found(42)), true);
+        assert_eq!((fail.level, fail.result), (Level::Must, Fail));
+        assert!(fail.found.contains("the relay cannot find this customer"));
+        let unread = repo_id_check(&c(None, RepoReach::Missing), true);
+        assert_eq!(unread.result, Fail);
+        assert!(unread.fix.contains("gh api repos/acme-corp/acme-infra"));
+        // Not comparable: the customer's own row fails already.
+        let gone = repo_id_check(&c(Some(41), RepoReach::Missing), true);
+        assert_eq!(gone.result, Warn);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The repository and its git refs: default branch (and whether the repo
-//! is archived), branch heads, new branches. Shas and branch names in
-//! answers are checked.
+//! is archived or private), branch heads, new branches. Shas and branch
+//! names in answers are checked.
 
 use serde_json::Value;
 
@@ -19,6 +19,15 @@ pub struct RepoFacts {
     pub full_name: String,
     pub default_branch: String,
     pub archived: bool,
+}
+
+/// A repository's default branch and flags (`GET /repos/{owner}/{repo}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub default_branch: String,
+    pub archived: bool,
+    /// `None` when the answer has no `private` flag.
+    pub private: Option<bool>,
 }
 
 /// `owner/name` of the characters GitHub allows in them.
@@ -79,17 +88,18 @@ impl GitHub {
         }))
     }
 
-    /// The repo's default branch (checked) and whether it is archived.
-    pub async fn repo_info(&self, repo: &str) -> Result<(String, bool), GitHubError> {
+    /// The repo's default branch (checked), whether it is archived and
+    /// whether it is private.
+    pub async fn repo_info(&self, repo: &str) -> Result<RepoInfo, GitHubError> {
         let p = repo_path(repo);
         let r = self.send(Method::Get, &p, None).await?;
-        let branch = checked_branch(&r.body, "/default_branch", &p, "default_branch")?;
-        let archived = r
-            .body
-            .get("archived")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        Ok((branch, archived))
+        let default_branch = checked_branch(&r.body, "/default_branch", &p, "default_branch")?;
+        let flag = |k: &str| r.body.get(k).and_then(Value::as_bool);
+        Ok(RepoInfo {
+            default_branch,
+            archived: flag("archived").unwrap_or(false),
+            private: flag("private"),
+        })
     }
 
     /// The default branch and its head commit, both checked.

@@ -30,9 +30,11 @@
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
 //!   `pulls`, `git` (the repository, its default branch and refs),
 //!   `dispatch` (`repository_dispatch`), `actions` (a run's deployment
-//!   reviews), `teams` (team membership of approvers) and `settings` (a
+//!   reviews), `teams` (team membership of approvers), `settings` (a
 //!   repo's environments, secret names, rulesets, workflow permissions and
-//!   reach, for `doctor`).
+//!   reach, for `doctor`) and `access` (a repo's collaborators, its
+//!   owner's organisation base permission and its Pages site, for
+//!   `doctor`).
 //! - `answers` (checks of answer values), `links` (the `Link` header and
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
@@ -47,6 +49,7 @@
 //! `doctor::facts` (plain data) and `error`. Never the
 //! commands, `deploy`, `terraform` or `report`.
 
+mod access;
 mod actions;
 mod answers;
 mod app;
@@ -76,7 +79,7 @@ pub use client::{
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;
 pub use error::{GitHubError, Token};
-pub use git::RepoFacts;
+pub use git::{RepoFacts, RepoInfo};
 pub use issues::Issue;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;

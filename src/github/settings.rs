@@ -166,8 +166,9 @@ impl GitHub {
         })
     }
 
-    /// How `GET /repos/{owner}/{repo}` answers: found (its name, whether
-    /// archived, the token's permissions), 404, 301, or another failure.
+    /// How `GET /repos/{owner}/{repo}` answers: found (its id and name,
+    /// whether archived, the token's permissions), 404, 301, or another
+    /// failure.
     pub async fn repo_reach(&self, repo: &str) -> RepoReach {
         let p = repo_path(repo);
         let r = match self.send(Method::Get, &p, None).await {
@@ -184,8 +185,19 @@ impl GitHub {
             Ok(n) => n.to_string(),
             Err(e) => return RepoReach::Failed(e.to_string()),
         };
+        let Some(id) = r
+            .body
+            .get("id")
+            .and_then(Value::as_u64)
+            .filter(|id| *id > 0)
+        else {
+            return RepoReach::Failed(
+                bad_value("GET", &p, "id", "is not a positive number").to_string(),
+            );
+        };
         let flag = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
         RepoReach::Found {
+            id,
             full_name,
             archived: flag(&r.body, "archived"),
             permissions: r

@@ -118,6 +118,7 @@ impl Answer {
 fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
     match ctx.op {
         "teams/get-membership-for-user-in-org" => Some(team_membership(state, ctx)),
+        "orgs/get" => Some(super::access::org(state, ctx)),
         "apps/create-installation-access-token" => Some(super::apps::create_token(state, ctx)),
         "apps/get-repo-installation" => {
             let repo = ctx.repo_name();
@@ -168,6 +169,9 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         return Answer::not_found();
     };
     if let Some(answer) = super::settings::handle(state, repo, ctx) {
+        return answer;
+    }
+    if let Some(answer) = super::access::handle(state, repo, ctx) {
         return answer;
     }
     if ctx.method != "GET" && repo.archived {

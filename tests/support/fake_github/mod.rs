@@ -50,9 +50,12 @@
 //! merge-upstream, Actions secrets, and the settings `fleetform doctor`
 //! reads (environments with reviewers, branch policies and secrets,
 //! rulesets, default workflow permissions, renamed repositories, the
-//! token-expiry header; see `settings`). Lists paginate with GitHub's `Link`
-//! header. Faults ([`Fault`]) can be queued to test retries.
+//! token-expiry header, see `settings`; collaborators, organisations'
+//! base permissions and Pages sites, see `access`). Lists paginate with
+//! GitHub's `Link` header. Faults ([`Fault`]) can be queued to test
+//! retries.
 
+mod access;
 mod apps;
 mod handlers;
 pub(crate) mod http;

@@ -57,6 +57,8 @@ pub(crate) struct RepoSettings {
     pub rulesets: Vec<(u64, Ruleset)>,
     /// (`read` or `write`, can approve pull request reviews).
     pub workflow_permissions: (String, bool),
+    /// Collaborators and the Pages site (see `access`).
+    pub access: super::access::RepoAccess,
     pub created_at: String,
 }
 
@@ -66,6 +68,7 @@ impl Default for RepoSettings {
             environments: BTreeMap::new(),
             rulesets: Vec::new(),
             workflow_permissions: ("read".into(), false),
+            access: Default::default(),
             created_at: now_rfc3339(),
         }
     }

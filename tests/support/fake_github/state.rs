@@ -174,6 +174,9 @@ pub(crate) struct State {
     /// Old name (key as in [`repo_key`]) → new `owner/name`: requests for
     /// the old name are answered 301, as GitHub does after a rename.
     pub renamed: BTreeMap<String, String>,
+    /// Organisations' base permissions and the accounts that are users
+    /// (`GET /orgs/{org}`; see `access`).
+    pub accounts: super::access::Accounts,
 }
 
 /// Key of a repository in [`State::repos`]: GitHub names are case-insensitive.
@@ -213,6 +216,7 @@ impl State {
             not_modified: 0,
             token_expiration: None,
             renamed: BTreeMap::new(),
+            accounts: super::access::Accounts::new(),
         }
     }
 
