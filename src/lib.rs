@@ -71,6 +71,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Init(a) => commands::init::run(a, &out),
         Command::Completions(a) => commands::completions::run(a, &out),
     };
+    // Notifications the command queued: waited for up to their deadline,
+    // never a change to its result.
+    notify::finish(&out);
     match result {
         Ok(()) => error::EXIT_OK,
         Err(e) => {
