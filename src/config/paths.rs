@@ -104,7 +104,10 @@ impl Manager {
                 add(format!("/products/{i}/values/base"), b);
             }
             for (env, v) in &p.values.environments {
-                let at = format!("/products/{i}/values/environments/{}", yaml::escape_token(env));
+                let at = format!(
+                    "/products/{i}/values/environments/{}",
+                    yaml::escape_token(env)
+                );
                 add(at, v);
             }
         }
@@ -145,22 +148,23 @@ impl Manager {
     /// an absolute path), or through a broken link, is refused at its key.
     pub(super) fn check_paths_resolve(&self) -> Result<(), ConfigError> {
         for (pointer, rel) in self.repo_paths() {
+            let shown = match self.doc.exact_pos(&pointer) {
+                Some(_) => format!("`{}`", rel.display()),
+                None => format!("`{}` (the default)", rel.display()),
+            };
             let problem = match resolve_under(&self.root, rel) {
                 Ok(Resolved::Inside(_)) => continue,
                 Ok(Resolved::Outside { to, root }) => format!(
-                    "`{}` leads to {}, outside the manager repo ({}); every path fleetform.yml names, and every link on its way, must stay inside the manager repo: copy what it names into the repo",
-                    rel.display(),
+                    "{shown} leads to {}, outside the manager repo ({}); every path fleetform.yml names, and every link on its way, must stay inside the manager repo: copy what it names into the repo",
                     to.display(),
                     root.display()
                 ),
                 Ok(Resolved::Broken { at, reason }) => format!(
-                    "`{}` cannot be resolved: {} is a link that leads nowhere ({reason}); fix or remove the link",
-                    rel.display(),
+                    "{shown} cannot be resolved: {} is a link that leads nowhere ({reason}); fix or remove the link",
                     at.display()
                 ),
                 Err(e) => format!(
-                    "`{}` cannot be resolved: the manager repo {}: {e}",
-                    rel.display(),
+                    "{shown} cannot be resolved: the manager repo {}: {e}",
                     self.root.display()
                 ),
             };
@@ -248,7 +252,9 @@ mod tests {
             assert!(listed.iter().any(|p| p == want), "{want}: {listed:?}");
         }
         assert!(
-            !listed.iter().any(|p| p.contains("environments/staging/tools")),
+            !listed
+                .iter()
+                .any(|p| p.contains("environments/staging/tools")),
             "an absolute program is the runner's: {listed:?}"
         );
     }
@@ -275,7 +281,10 @@ mod tests {
         let outside = std::fs::canonicalize(dir.path().join("outside")).unwrap();
         assert!(
             e.starts_with("fleetform.yml:4:10: /values/base: `v/b.yml` leads to ")
-                && e.contains(&format!("{}, outside the manager repo", outside.join("b.yml").display())),
+                && e.contains(&format!(
+                    "{}, outside the manager repo",
+                    outside.join("b.yml").display()
+                )),
             "{e}"
         );
         std::fs::remove_file(root.join("v")).unwrap();
@@ -285,8 +294,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("fleetform.yml:12:5: /terraform/backend/state_dir: `st` cannot be resolved: ")
-                && e.contains("is a link that leads nowhere"),
+            e.starts_with(
+                "fleetform.yml:12:5: /terraform/backend/state_dir: `st` cannot be resolved: "
+            ) && e.contains("is a link that leads nowhere"),
             "{e}"
         );
     }

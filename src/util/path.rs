@@ -119,8 +119,14 @@ mod tests {
         let outside = std::fs::canonicalize(&outside).unwrap();
         let r = |p: &str| resolve_under(&root, Path::new(p)).unwrap();
         assert_eq!(r("tf"), Resolved::Inside(canon.join("tf")));
-        assert_eq!(r("inside-link/x.json"), Resolved::Inside(canon.join("tf/x.json")));
-        assert_eq!(r("not/yet/there"), Resolved::Inside(canon.join("not/yet/there")));
+        assert_eq!(
+            r("inside-link/x.json"),
+            Resolved::Inside(canon.join("tf/x.json"))
+        );
+        assert_eq!(
+            r("not/yet/there"),
+            Resolved::Inside(canon.join("not/yet/there"))
+        );
         let out = |to: PathBuf| Resolved::Outside {
             to,
             root: canon.clone(),
