@@ -321,19 +321,20 @@ fn hostile_links() {
         let case: LinkCase = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let manager = lay_out(&fx, &case);
         let run = run_bounded(&manager, &fx.path("terraformrc"), &["plan", "--all"], &[]);
-        failures.extend(judge_in(file, expect, &run, &manager));
+        let mut problems: Vec<String> =
+            judge_in(file, expect, &run, &manager).into_iter().collect();
         let outside = std::fs::canonicalize(fx.path("outside")).unwrap();
         let leads_out = case.links.last().is_some_and(|l| {
             l.to.starts_with("{outside}") && !l.missing || l.to.starts_with("../")
         });
         if leads_out && !run.text().contains(&outside.display().to_string()) {
-            failures.push(format!(
-                "{file}: does not say where the path leads: {}",
-                run.text()
-            ));
+            problems.push(format!("{file}: does not say where the path leads"));
         }
         if run.code != Some(2) {
-            failures.push(format!("{file}: expected exit 2, got {:?}", run.code));
+            problems.push(format!("{file}: expected exit 2, got {:?}", run.code));
+        }
+        if !problems.is_empty() {
+            failures.push(problems.join("\n"));
         }
     }
     report(failures, cases.len());
