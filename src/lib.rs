@@ -74,6 +74,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Poll(a) => commands::poll::run(a, dir, &out),
         Command::Completions(a) => commands::completions::run(a, &out),
     };
+    // Notifications the command queued: waited for up to their deadline,
+    // never a change to its result.
+    notify::finish(&out);
     match result {
         Ok(()) => error::EXIT_OK,
         Err(e) => {

@@ -4,6 +4,8 @@
 //! file's tests with `cargo test --test integration comment::`.
 
 mod common;
+#[path = "support/corpus.rs"]
+mod corpus;
 #[path = "support/fakecloud.rs"]
 mod fakecloud;
 #[path = "support/moto.rs"]
@@ -39,6 +41,7 @@ mod github_answers;
 mod github_loop;
 mod hostile;
 mod hostile_ii;
+mod hostile_iii;
 mod hostile_io;
 mod impact;
 mod init;

@@ -23,14 +23,14 @@ use serde_json::Value;
 
 /// A receiver on 127.0.0.1: answers each request with the next status of
 /// `statuses` (then `then`), keeps every body it got.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
     hits: Arc<Mutex<usize>>,
 }
 
 impl Receiver {
-    fn start(statuses: Vec<u16>, then: u16) -> Receiver {
+    pub(crate) fn start(statuses: Vec<u16>, then: u16) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -79,11 +79,11 @@ impl Receiver {
         }
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.bodies.lock().unwrap().clone()
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         *self.hits.lock().unwrap()
     }
 }

@@ -368,7 +368,8 @@ fn customers_cannot_set_what_a_needed_product_passes() {
         ]
     );
 
-    // A schema that lets anything through: the engine still refuses.
+    // A schema that lets anything through: validate and plan still refuse,
+    // at the same place with the same words.
     p.fx.write(
         "products/manager/products/app/schema.json",
         "{\"type\": \"object\"}\n",
@@ -377,13 +378,20 @@ fn customers_cannot_set_what_a_needed_product_passes() {
         "products/customers/acme/infra/app/variables.yml",
         "network_id: net-of-my-choice\n",
     );
+    let out = p.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("customers/acme/infra/app/variables.yml:5:13: /network_id: `network_id` is passed from the outputs of product `network`; remove it here"),
+        "{}",
+        stderr(&out)
+    );
     assert!(p.apply_network_first());
     let rows = p.plan_all();
     let app = row(&rows, "acme", "app", "staging");
     assert_eq!(app["result"], "failed", "{app}");
     let problem = app["problems"][0].to_string();
     assert!(
-        problem.contains("customers/acme/infra/app/variables.yml:5:1")
+        problem.contains("customers/acme/infra/app/variables.yml:5:13")
             && problem.contains(
                 "`network_id` is passed from the outputs of product `network`; remove it here"
             ),

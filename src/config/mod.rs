@@ -7,7 +7,9 @@
 //! Here: fleetform.yml (`mod.rs`), its products and the unit of work
 //! (`products`) and its records store (`records`), the registry
 //! (`registry`), the names both accept (`names`), its notification
-//! targets (`notify`), the dispatch relay (`relay`), and text-preserving edits
+//! targets (`notify`), the dispatch relay (`relay`), the paths it names
+//! and their containment on the file system (`paths`), and text-preserving
+//! edits
 //! of the registry and its lock (`edit`).
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
@@ -26,6 +28,7 @@ pub mod edit;
 mod identity;
 mod names;
 mod notify;
+mod paths;
 mod products;
 mod records;
 mod registry;
@@ -39,6 +42,7 @@ pub use identity::{
 };
 pub use names::{is_date, is_email, is_repo, is_slug};
 pub use notify::{is_env_name, is_own_secret, NotifyEvent, NotifyKind, NotifyTarget};
+pub use paths::RepoPath;
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use records::Records;
 pub use registry::*;
@@ -59,52 +63,6 @@ pub fn load(dir: &Path) -> Result<(Manager, Registry), ConfigError> {
 
 /// File name of the manager configuration at the manager repo root.
 pub const CONFIG_FILE: &str = "fleetform.yml";
-
-/// A path in `fleetform.yml`, relative to the manager repo and inside it
-/// (no `..`, not absolute). Every manager-side path key has this type, so
-/// reading the key checks it: no key can be added without the check (a
-/// test refuses a plain `PathBuf` field in this file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct RepoPath(PathBuf);
-
-impl RepoPath {
-    /// The message of a refused path; [`from_doc`] places it at the key.
-    const REFUSED: &'static str = "must be a relative path inside the manager repo";
-
-    /// A default: one of the literals below, all inside.
-    fn default_for(literal: &'static str) -> Self {
-        RepoPath(PathBuf::from(literal))
-    }
-}
-
-impl<'de> Deserialize<'de> for RepoPath {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let p = PathBuf::deserialize(d)?;
-        if is_relative_inside(&p) {
-            Ok(RepoPath(p))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "{} (no `..`, not absolute), not `{}`; keep the file in the manager repo and name it relative to fleetform.yml",
-                RepoPath::REFUSED,
-                p.display()
-            )))
-        }
-    }
-}
-
-impl std::ops::Deref for RepoPath {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for RepoPath {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
 
 /// Errors in the manager configuration or the registry.
 #[derive(Debug, thiserror::Error)]
@@ -465,7 +423,8 @@ impl Manager {
         if !c.sync.branch.starts_with("fleetform/") && c.sync.branch.contains("..") {
             return Err(self.invalid("/sync/branch", "not a valid branch name"));
         }
-        Ok(())
+        // Last: the paths are known to be well-formed and complete.
+        self.check_paths_resolve()
     }
 
     /// At least one environment, each with a slug name, none twice.

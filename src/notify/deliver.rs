@@ -1,25 +1,31 @@
-//! One notification posted: `https` (plain `http` only to a loopback
+//! Posting to one target: `https` (plain `http` only to a loopback
 //! address, for tests and local relays), a timeout per attempt, and a
-//! bounded number of attempts with backoff on connection errors, timeouts,
-//! 429 and 5xx (a `Retry-After` in seconds is honoured up to a cap).
+//! budget of failed attempts the target has for the whole command, shared
+//! by every notice sent to it. Connection errors, timeouts, 429 and 5xx
+//! are tried again after a backoff (a `Retry-After` in seconds is honoured
+//! up to a cap) while the budget lasts; any other status is not, and costs
+//! one attempt. Once the budget is spent the target gets nothing more in
+//! that command.
 //!
 //! The request is sent by the HTTP client fleetform already has (hyper
-//! with rustls, as the records store sends S3 requests) on a thread of its
-//! own with a small runtime, so it can be called from synchronous code and
-//! from inside another runtime. No error ever holds the URL.
+//! with rustls, as the records store sends S3 requests); the caller owns
+//! the runtime (see `queue`). No error ever holds the URL.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
 /// How hard to try.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempts {
+    /// Failed attempts a target may have in one command, whatever the
+    /// number of notices it is sent.
     pub tries: u32,
-    /// The wait before the second attempt; doubled for each next one.
+    /// The wait before a notice's second attempt; doubled for each next one.
     pub backoff: Duration,
     /// The most one attempt may take.
     pub timeout: Duration,
@@ -27,12 +33,15 @@ pub struct Attempts {
     pub retry_after_cap: Duration,
 }
 
+/// The longest an attempt may take, and the default.
+pub const MAX_TIMEOUT_MS: u64 = 10_000;
+
 impl Default for Attempts {
     fn default() -> Self {
         Attempts {
             tries: 3,
             backoff: Duration::from_millis(500),
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_millis(MAX_TIMEOUT_MS),
             retry_after_cap: Duration::from_secs(10),
         }
     }
@@ -40,7 +49,7 @@ impl Default for Attempts {
 
 /// Why a notification was not delivered (never with the URL: it is a
 /// secret).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DeliveryError {
     #[error("the URL is not a valid absolute URL; check the variable's value")]
     BadUrl,
@@ -50,6 +59,10 @@ pub enum DeliveryError {
     Status { status: u16, tries: u32 },
     #[error("no answer after {tries} attempt(s) (connection failed or timed out); check the receiver and the network")]
     Unreachable { tries: u32 },
+    #[error("not sent: the target failed all {0} attempts it has in one command")]
+    Spent(u32),
+    #[error("not sent: the deadline for this command's notifications passed")]
+    Stopped,
     #[error("cannot start the HTTP client")]
     Client,
 }
@@ -75,67 +88,97 @@ enum Tried {
     Refused(u16),
 }
 
-/// Posts `body` as JSON to `url`.
-pub fn post(url: &str, body: &[u8], attempts: &Attempts) -> Result<(), DeliveryError> {
-    check_url(url)?;
-    let (url, body, attempts) = (
-        url.to_string(),
-        Bytes::from(body.to_vec()),
-        attempts.clone(),
-    );
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|_| DeliveryError::Client)?;
-        rt.block_on(post_with_retries(&url, body, &attempts))
-    })
-    .join()
-    .map_err(|_| DeliveryError::Client)?
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One target (one webhook URL) for one command: its client and what is
+/// left of its budget.
+pub struct Target {
+    url: String,
+    client: HttpsClient,
+    attempts: Attempts,
+    left: u32,
 }
 
-async fn post_with_retries(url: &str, body: Bytes, a: &Attempts) -> Result<(), DeliveryError> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let tries = a.tries.max(1);
-    let mut wait = a.backoff;
-    let mut last_status = None;
-    for n in 1..=tries {
+impl Target {
+    /// A target for `url` (checked: https or loopback http). Call inside
+    /// the runtime that will post.
+    pub fn new(url: &str, attempts: &Attempts) -> Result<Target, DeliveryError> {
+        check_url(url)?;
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Target {
+            url: url.to_string(),
+            client: Client::builder(TokioExecutor::new()).build(https),
+            attempts: attempts.clone(),
+            left: attempts.tries.max(1),
+        })
+    }
+
+    /// True once the target has failed every attempt it had.
+    pub fn spent(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Posts `body` as JSON, trying again while the budget lasts; stops
+    /// before the next attempt once `stop` is set.
+    pub async fn post(&mut self, body: Bytes, stop: &AtomicBool) -> Result<(), DeliveryError> {
+        let a = self.attempts.clone();
+        let mut wait = a.backoff;
+        let mut last_status = None;
+        let mut n = 0;
+        loop {
+            if self.left == 0 {
+                return Err(match (n, last_status) {
+                    (0, _) => DeliveryError::Spent(a.tries.max(1)),
+                    (_, Some(status)) => DeliveryError::Status { status, tries: n },
+                    (_, None) => DeliveryError::Unreachable { tries: n },
+                });
+            }
+            if stop.load(Ordering::SeqCst) {
+                return Err(DeliveryError::Stopped);
+            }
+            n += 1;
+            let tried = self.attempt(body.clone()).await?;
+            match tried {
+                Tried::Done => return Ok(()),
+                Tried::Refused(status) => {
+                    self.left -= 1;
+                    return Err(DeliveryError::Status { status, tries: n });
+                }
+                Tried::Again(after, status) => {
+                    self.left -= 1;
+                    last_status = status;
+                    if self.left > 0 {
+                        let pause = after.map_or(wait, |d| d.min(a.retry_after_cap).max(wait));
+                        tokio::time::sleep(pause).await;
+                        wait = wait.saturating_mul(2);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, body: Bytes) -> Result<Tried, DeliveryError> {
         let req = http::Request::builder()
             .method("POST")
-            .uri(url)
+            .uri(self.url.as_str())
             .header("content-type", "application/json")
             .header(
                 "user-agent",
                 concat!("fleetform/", env!("CARGO_PKG_VERSION")),
             )
-            .body(Full::new(body.clone()))
+            .body(Full::new(body))
             .map_err(|_| DeliveryError::BadUrl)?;
-        let tried = match tokio::time::timeout(a.timeout, client.request(req)).await {
-            Ok(Ok(resp)) => judge(&resp),
-            _ => Tried::Again(None, None),
-        };
-        match tried {
-            Tried::Done => return Ok(()),
-            Tried::Refused(status) => return Err(DeliveryError::Status { status, tries: n }),
-            Tried::Again(after, status) => {
-                last_status = status;
-                if n < tries {
-                    let pause = after.map_or(wait, |d| d.min(a.retry_after_cap).max(wait));
-                    tokio::time::sleep(pause).await;
-                    wait *= 2;
-                }
-            }
-        }
+        Ok(
+            match tokio::time::timeout(self.attempts.timeout, self.client.request(req)).await {
+                Ok(Ok(resp)) => judge(&resp),
+                _ => Tried::Again(None, None),
+            },
+        )
     }
-    Err(match last_status {
-        Some(status) => DeliveryError::Status { status, tries },
-        None => DeliveryError::Unreachable { tries },
-    })
 }
 
 /// 2xx delivered; 429 and 5xx worth another attempt (with `Retry-After`);

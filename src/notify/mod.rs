@@ -10,13 +10,22 @@
 //! names; only that variable's name is ever shown. Delivery never fails
 //! the command: a missing variable or a failed post is a warning.
 //!
-//! Here: the notice and who gets it (`mod.rs`), the HTTP post with its
-//! timeout and retries (`deliver`).
+//! Notices are queued and posted in the background, each target (webhook
+//! URL) by a worker of its own with one budget of attempts for the whole
+//! command; [`finish`], called once when the command is done, waits for
+//! them up to one deadline and reports what was not delivered.
+//!
+//! Here: the notice and who gets it (`mod.rs`), the command's queue and
+//! its deadline (`queue`), the HTTP post with its timeout and the
+//! target's budget (`deliver`).
 //!
 //! May import: `config` (the targets), `ci` (the run URL), `audit` (the
 //! time), `output` (warnings) and `util`.
 
 mod deliver;
+mod queue;
+
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -24,6 +33,29 @@ use crate::config::{Manager, NotifyEvent, NotifyKind, NotifyTarget};
 use crate::output::Output;
 
 pub use deliver::{Attempts, DeliveryError};
+pub use queue::{Job, Notifier, DEADLINE_SECS};
+
+/// The notifications of this process's command.
+static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
+
+fn notifier(out: &Output) -> &'static Notifier {
+    NOTIFIER.get_or_init(|| {
+        let (n, warnings) = Notifier::from_env();
+        for w in warnings {
+            out.note(&w);
+        }
+        n
+    })
+}
+
+/// Waits for the command's notifications still in flight, up to their
+/// deadline, and warns about each one not delivered. Called once, when
+/// the command is done (its result is already decided).
+pub fn finish(out: &Output) {
+    if let Some(n) = NOTIFIER.get() {
+        n.finish(out);
+    }
+}
 
 /// What happened, in fleetform's own words.
 #[derive(Debug, Clone, Serialize)]
@@ -88,14 +120,14 @@ impl Notice {
     }
 }
 
-/// Sends `notice` to every target of `manager` that asked for its event;
-/// problems are warnings, never errors.
+/// Queues `notice` for every target of `manager` that asked for its
+/// event; problems are warnings (here or at [`finish`]), never errors.
 pub fn send(manager: &Manager, notice: &Notice, out: &Output) {
-    send_to(&manager.config.notify, notice, out);
+    send_to(notifier(out), &manager.config.notify, notice, out);
 }
 
-/// [`send`] to `targets`.
-pub fn send_to(targets: &[NotifyTarget], notice: &Notice, out: &Output) {
+/// [`send`] to `targets`, through `notifier`.
+pub fn send_to(notifier: &Notifier, targets: &[NotifyTarget], notice: &Notice, out: &Output) {
     for t in targets
         .iter()
         .filter(|t| notice.kind.is_some_and(|k| t.events.contains(&k)))
@@ -111,13 +143,15 @@ pub fn send_to(targets: &[NotifyTarget], notice: &Notice, out: &Output) {
             }
         };
         out.mask(&url);
-        match deliver::post(&url, &notice.body(t.kind), &Attempts::default()) {
-            Ok(()) => out.verbose(&format!("notified `{}` of {}", t.name, notice.event)),
-            Err(e) => out.note(&format!(
-                "warning: notify target `{}` (URL from {}): {} not delivered: {e}",
-                t.name, t.url_env, notice.event
-            )),
-        }
+        notifier.send(
+            url.trim(),
+            Job {
+                target: t.name.clone(),
+                url_env: t.url_env.clone(),
+                event: notice.event,
+                body: notice.body(t.kind),
+            },
+        );
     }
 }
 

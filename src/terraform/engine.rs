@@ -271,8 +271,9 @@ impl Engine<'_> {
     }
 
     /// The outputs of the products this one needs, merged into `values`
-    /// (none without needs). A customer value for one of these variables
-    /// is refused where it is written: only the needed product sets it.
+    /// (none without needs). A value for one of these variables never
+    /// gets here: rendering refused it where it is written
+    /// (`customer::render`, the one check `validate` makes too).
     fn inputs(
         &self,
         tf: &Terraform,
@@ -283,29 +284,6 @@ impl Engine<'_> {
     ) -> Result<Option<Inputs>, RunError> {
         if self.needs.is_empty() {
             return Ok(None);
-        }
-        let mut problems = Vec::new();
-        for need in &self.needs {
-            for var in need.vars.keys() {
-                let pointer = format!("/{}", crate::yaml::escape_token(var));
-                if values.value.pointer(&pointer).is_some() {
-                    let location = values
-                        .origin(&pointer)
-                        .map(|o| o.location)
-                        .unwrap_or_else(|| self.manager.doc.locate("/products"));
-                    problems.push(Diagnostic {
-                        location,
-                        pointer: Some(pointer),
-                        message: format!(
-                            "`{var}` is passed from the outputs of product `{}`; remove it here",
-                            need.view.product.as_deref().unwrap_or_default()
-                        ),
-                    });
-                }
-            }
-        }
-        if !problems.is_empty() {
-            return Err(RunError::Values(problems));
         }
         let inputs = crate::terraform::needs::read(tf, &self.needs, slug, env, out_dir)?;
         if let Some(map) = values.value.as_object_mut() {

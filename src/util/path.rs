@@ -47,3 +47,103 @@ pub fn clean_path(p: &Path) -> PathBuf {
     }
     out.iter().collect()
 }
+
+/// Where a path below a folder leads on the file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Inside the folder (links followed), as a canonical path; the part
+    /// that does not exist yet is appended as written.
+    Inside(PathBuf),
+    /// Outside it: the canonical path it leads to, and the folder's.
+    Outside { to: PathBuf, root: PathBuf },
+    /// A link on the way leads nowhere (its target is missing, or links
+    /// loop): where, and the operating system's reason.
+    Broken { at: PathBuf, reason: String },
+}
+
+/// Resolves `rel` below `root` as the operating system would open it:
+/// every symlink on the way is followed (`canonicalize`), and the result
+/// is compared with the canonical `root`. A path that does not exist yet
+/// is judged by its longest existing part (what is created below it lands
+/// there). `rel` may be anything: `..` and absolute paths are resolved
+/// too, so a check on the text is not needed for this one to hold.
+pub fn resolve_under(root: &Path, rel: &Path) -> std::io::Result<Resolved> {
+    let root = std::fs::canonicalize(root)?;
+    let full = root.join(rel);
+    let parts: Vec<std::path::Component> = full.components().collect();
+    // The longest part that exists (`lstat`: a link counts, even a broken
+    // one, so that it is judged below and not skipped).
+    let mut n = parts.len();
+    while n > 1 && std::fs::symlink_metadata(parts[..n].iter().collect::<PathBuf>()).is_err() {
+        n -= 1;
+    }
+    let existing: PathBuf = parts[..n].iter().collect();
+    let mut to = match std::fs::canonicalize(&existing) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Resolved::Broken {
+                at: existing,
+                reason: e.to_string(),
+            })
+        }
+    };
+    to.extend(&parts[n..]);
+    // What does not exist yet is appended as written: a `..` there would
+    // climb from the canonical part, so it is resolved lexically here.
+    let to = clean_path(&to);
+    if to.starts_with(&root) {
+        Ok(Resolved::Inside(to))
+    } else {
+        Ok(Resolved::Outside { to, root })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_and_judged_where_they_lead() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("repo"), tmp.path().join("outside"));
+        std::fs::create_dir_all(root.join("tf")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        symlink("tf", root.join("inside-link")).unwrap();
+        symlink(&outside, root.join("out-link")).unwrap();
+        symlink("inside-link/../../outside", root.join("climb")).unwrap();
+        symlink("nowhere", root.join("broken")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        let canon = std::fs::canonicalize(&root).unwrap();
+        let outside = std::fs::canonicalize(&outside).unwrap();
+        let r = |p: &str| resolve_under(&root, Path::new(p)).unwrap();
+        assert_eq!(r("tf"), Resolved::Inside(canon.join("tf")));
+        assert_eq!(
+            r("inside-link/x.json"),
+            Resolved::Inside(canon.join("tf/x.json"))
+        );
+        assert_eq!(
+            r("not/yet/there"),
+            Resolved::Inside(canon.join("not/yet/there"))
+        );
+        let out = |to: PathBuf| Resolved::Outside {
+            to,
+            root: canon.clone(),
+        };
+        assert_eq!(r("out-link"), out(outside.clone()));
+        assert_eq!(r("out-link/not/yet"), out(outside.join("not/yet")));
+        assert_eq!(r("climb/m"), out(outside.join("m")));
+        assert_eq!(r("../outside"), out(outside.clone()));
+        assert_eq!(r("tf/../../outside/new"), out(outside.join("new")));
+        assert_eq!(r("missing/../../outside"), out(outside.clone()));
+        assert_eq!(r("/etc"), out(std::fs::canonicalize("/etc").unwrap()));
+        for broken in ["broken", "broken/below", "loop"] {
+            assert!(
+                matches!(r(broken), Resolved::Broken { ref at, .. } if at.ends_with(broken.split('/').next().unwrap())),
+                "{broken}: {:?}",
+                r(broken)
+            );
+        }
+    }
+}

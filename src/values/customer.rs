@@ -343,6 +343,52 @@ fn contains_null(v: &Value) -> bool {
 pub struct ManagerLayers {
     pub base: Option<Arc<Document>>,
     pub envs: BTreeMap<String, Arc<Document>>,
+    /// The variables this product takes from the outputs of the products
+    /// it needs (`needs:`): no layer may set one, and [`render`] refuses a
+    /// value for one where it is written, so `validate`, `render` and
+    /// `plan` give the same verdict.
+    pub passed: BTreeMap<String, Passed>,
+}
+
+/// A variable passed from another product's outputs.
+#[derive(Debug, Clone)]
+pub struct Passed {
+    /// The product whose output it is.
+    pub product: String,
+    /// The `needs:` entry in fleetform.yml that passes it.
+    pub at: Location,
+}
+
+impl Passed {
+    /// Every variable `manager` (a product view) takes from the outputs of
+    /// the products it needs.
+    fn of(manager: &Manager) -> BTreeMap<String, Passed> {
+        let index = manager
+            .config
+            .products
+            .iter()
+            .position(|p| Some(&p.name) == manager.product.as_ref())
+            .unwrap_or(0);
+        let mut passed = BTreeMap::new();
+        for (product, vars) in manager.needs() {
+            for var in vars.into_keys() {
+                let pointer = format!(
+                    "/products/{index}/needs/{}/{}",
+                    escape_token(&product),
+                    escape_token(&var)
+                );
+                let at = manager.doc.locate(&pointer);
+                passed.insert(
+                    var,
+                    Passed {
+                        product: product.clone(),
+                        at,
+                    },
+                );
+            }
+        }
+        passed
+    }
 }
 
 impl ManagerLayers {
@@ -381,7 +427,11 @@ impl ManagerLayers {
             diags.extend(credential_diagnostics(d));
         }
         if diags.is_empty() {
-            Ok(ManagerLayers { base, envs })
+            Ok(ManagerLayers {
+                base,
+                envs,
+                passed: Passed::of(manager),
+            })
         } else {
             Err(diags)
         }
@@ -427,7 +477,7 @@ pub fn render(
             .map(str::to_string),
         repo: customer.repo.clone(),
     };
-    let mut diags = Vec::new();
+    let mut diags = passed_values(layers, &l);
     let mut rendered = l.value.clone();
     render_strings(
         &mut rendered,
@@ -444,6 +494,30 @@ pub fn render(
     } else {
         Err(diags)
     }
+}
+
+/// Values set for variables another product passes (see
+/// [`ManagerLayers::passed`]), each refused where it is written.
+fn passed_values(layers: &ManagerLayers, l: &Layered) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for (var, passed) in &layers.passed {
+        let pointer = format!("/{}", escape_token(var));
+        if l.value.pointer(&pointer).is_none() {
+            continue;
+        }
+        diags.push(Diagnostic {
+            location: l
+                .origin(&pointer)
+                .map(|o| o.location)
+                .unwrap_or_else(|| passed.at.clone()),
+            pointer: Some(pointer),
+            message: format!(
+                "`{var}` is passed from the outputs of product `{}`; remove it here",
+                passed.product
+            ),
+        });
+    }
+    diags
 }
 
 /// The five layers for one environment, merged with provenance.
