@@ -116,8 +116,12 @@ impl Policies {
                     weekday(d)
                         .ok_or_else(|| format!("policies.{name}: `{d}` is not a day (mon..sun)"))?;
                 }
-                jiff::tz::TimeZone::get(&w.time_zone)
-                    .map_err(|_| format!("policies.{name}: unknown time zone `{}`", w.time_zone))?;
+                jiff::tz::TimeZone::get(&w.time_zone).map_err(|_| {
+                    format!(
+                        "policies.{name}: unknown time zone `{}`; fleetform reads time zones from the system's tz database (/usr/share/zoneinfo, or TZDIR): check the name, or install tzdata",
+                        w.time_zone
+                    )
+                })?;
             }
             for pat in g.forbidden_resource_types.iter().flatten() {
                 if pat.is_empty() {
