@@ -775,6 +775,15 @@ impl FakeGitHub {
         rec.pull.as_mut().expect("a pull request").merge_commit_sha = Some(sha.to_string());
     }
 
+    /// Takes `repo` out of every App installation (the customer
+    /// uninstalled the App, or removed the repo from its installation).
+    pub fn uninstall_from(&self, repo: &str) {
+        let key = state::repo_key(repo);
+        for inst in &mut self.state().installations {
+            inst.repos.retain(|r| state::repo_key(r) != key);
+        }
+    }
+
     /// The App's slug: its installation tokens act as `<slug>[bot]`.
     pub fn set_app_slug(&self, app_id: u64, slug: &str) {
         self.state().app_slugs.insert(app_id, slug.to_string());
