@@ -197,7 +197,7 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
     let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
     out.verbose(&format!("{} GitHub API request(s)", report.requests));
     if settings.json {
-        out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
+        out.json(&report).expect("serialisable");
     } else {
         out.result(&crate::report::doctor::text(&report));
     }

@@ -464,7 +464,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     out.verbose(&format!("{} GitHub API request(s)", report.requests));
     notify_drift(&manager, &report, out);
     if settings.json {
-        out.result(&json);
+        out.json_text(&json);
     } else {
         out.result(summary_table(&rows).trim_end());
     }

@@ -547,7 +547,7 @@ fn publish(ctx: &RunContext, settings: &Settings, report: &TriggerReport, out: &
         ("dispatch_id", dispatch_id),
     ]);
     if settings.json {
-        out.result(&serde_json::to_string_pretty(report).expect("serialisable"));
+        out.json(report).expect("serialisable");
     } else if let Some(p) = &report.payload {
         out.result(
             format!(
