@@ -39,6 +39,7 @@ mod github_loop;
 mod hostile;
 mod hostile_ii;
 mod hostile_io;
+mod hostile_out;
 mod impact;
 mod init;
 mod layout;
