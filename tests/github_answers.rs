@@ -429,7 +429,7 @@ fn a_token_that_cannot_be_sent_is_a_usage_error_not_a_panic() {
         let out = cmd.env("FLEETFORM_TOKEN", bad).output().unwrap();
         assert_usage(
             &out,
-            &["the token (FLEETFORM_TOKEN or GITHUB_TOKEN) contains spaces, line breaks"],
+            &["FLEETFORM_TOKEN contains spaces, line breaks"],
             Some("ghp_abc"),
         );
     }

@@ -439,8 +439,9 @@ fn a_tool_without_a_report_fails_its_gate() {
 // ---------------------------------------------------------------------------
 // Credentials are never echoed.
 
-/// Each credential variable set to something malformed that holds a
-/// token: the error names the variable, never the value.
+/// Credential variables whose value can be malformed (the App's id and
+/// key, the tokens, the dispatch key and secret) set to something that
+/// holds a token: the error names the variable, never the value.
 #[test]
 fn credential_errors_name_the_variable_never_the_value() {
     let token = "ghp_EchoMe0123456789abcdefABCDEF012345";
@@ -460,6 +461,11 @@ fn credential_errors_name_the_variable_never_the_value() {
         (
             "FLEETFORM_TOKEN",
             format!("{token} x"),
+            vec!["doctor", "--repo", "provider/manager"],
+        ),
+        (
+            "FLEETFORM_MANAGER_TOKEN",
+            format!("{token}\u{1}"),
             vec!["doctor", "--repo", "provider/manager"],
         ),
         (
@@ -487,6 +493,7 @@ fn credential_errors_name_the_variable_never_the_value() {
         if var != "FLEETFORM_TOKEN" && args[0] != "doctor" {
             cmd.env("FLEETFORM_TOKEN", gh.token());
         }
+
         let out = cmd.env(var, &value).args(&args).output().unwrap();
         // Masks registered with the runner (which hides the value) aside.
         let all: String = format!("{}\n{}", stdout(&out), stderr(&out))

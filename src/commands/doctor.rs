@@ -48,9 +48,7 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
         return Err(Error::Usage(format!("--repo `{repo}` is not owner/name")));
     }
     let token = Token::from_env();
-    let manager = std::env::var("FLEETFORM_MANAGER_TOKEN")
-        .ok()
-        .and_then(Token::new);
+    let manager = Token::from_var("FLEETFORM_MANAGER_TOKEN");
     let (manager_token, customer_token) = match (manager, token) {
         (Some(m), t) => {
             let t = t.filter(|t| t.expose() != m.expose());

@@ -72,10 +72,7 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
     // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
     // a fine-grained token for the customer repos cannot reach the manager
     // repo of another owner; else the token above.
-    let issues_token = std::env::var("FLEETFORM_ISSUES_TOKEN")
-        .ok()
-        .and_then(Token::new)
-        .or_else(|| token.clone());
+    let issues_token = Token::from_var("FLEETFORM_ISSUES_TOKEN").or_else(|| token.clone());
     if args.issues && issues_token.is_none() {
         return Err(Error::Usage(
             "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN"

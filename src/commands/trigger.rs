@@ -57,9 +57,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
             "no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into(),
         )
     })?;
-    let status_token = std::env::var("FLEETFORM_STATUS_TOKEN")
-        .ok()
-        .and_then(Token::new);
+    let status_token = Token::from_var("FLEETFORM_STATUS_TOKEN");
     let key = DispatchKey::from_env().map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),
