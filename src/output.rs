@@ -4,25 +4,43 @@
 //!
 //! Everything printed here may quote text fleetform did not write: customer
 //! keys and values in diagnostics, Terraform's output (which quotes values),
-//! API messages, paths. Two rules hold for all of it:
+//! API messages, paths. Three rules hold for all of it:
 //!
-//! - **Terminal safety.** Control characters (ANSI/OSC escapes, CR, other
-//!   C0/C1 controls) and bidirectional overrides are shown as `\u{..}`
-//!   escapes ([`sanitize`]), so customer text cannot move the cursor,
-//!   rewrite a line, retitle the terminal or reorder what is shown.
+//! - **Terminal safety.** Hidden characters (ANSI/OSC escapes, CR, other
+//!   C0/C1 controls, bidirectional controls, zero-width and other invisible
+//!   characters: `util::text::is_hidden`) are shown as `\u{..}` escapes
+//!   ([`sanitize`]), so customer text cannot move the cursor, rewrite a
+//!   line, retitle the terminal, reorder or hide what is shown.
 //! - **No workflow commands.** Under GitHub Actions the runner obeys
-//!   `::command::` (and the legacy `##[command]`) on every line of stdout
-//!   and stderr after leading whitespace. Every line of text fleetform did
-//!   not compose itself that would read as a command gets a zero-width
-//!   space in front ([`neutralise_commands`]). The only commands the runner
-//!   sees are the ones built here (`::error`, `::add-mask::`, `::group::`),
-//!   whose data is escaped. (Terraform's own log is never printed on the
-//!   manager: it travels in the sealed plan bundle.)
+//!   `::command::` at the start of a line and the legacy `##[command]`
+//!   anywhere in one, skipping invisible characters
+//!   (`util::runner`). Every line printed gets a backslash before anything
+//!   that would make it a command ([`crate::util::runner::neutralise`]), so it is
+//!   shown, not obeyed. The only commands the runner sees are the ones
+//!   built here (`::error`, `::add-mask::`, `::group::`), whose data is
+//!   made safe the same way and escaped as the runner requires. They go to
+//!   stderr, which the runner reads too: stdout holds results alone (a
+//!   dispatch key is the one exception, masked first on its own stream,
+//!   [`Output::secret_result`]).
+//!   (Terraform's own log is never printed on the manager: it travels in
+//!   the sealed plan bundle.)
+//! - **JSON is JSON.** `--json` output ([`Output::json`]) is serialised
+//!   JSON, never run through the terminal escapes (`\u{..}` is no JSON
+//!   escape): hidden characters and command marks inside its strings
+//!   become `\uXXXX` escapes ([`crate::util::runner::safe_json`]), so it parses
+//!   to the same value and the runner obeys none of it. Markdown and HTML
+//!   documents ([`Output::document`]) are made safe by `report`, which
+//!   shows hidden characters already; here only controls are escaped and
+//!   commands neutralised.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
+use serde::Serialize;
+
+use crate::util::runner;
+use crate::util::text::{is_hidden, show_hidden};
 use crate::values::customer::Diagnostic;
 
 /// How and where to print.
@@ -56,30 +74,74 @@ impl Output {
         }
     }
 
-    /// Registers a secret with the runner so it is masked in logs.
+    /// Registers a secret with the runner so it is masked in logs (on
+    /// stderr, like every command of fleetform's own: stdout holds results
+    /// only, and reaches the runner only when nothing captures it).
     pub fn mask(&self, secret: &str) {
         if self.github && !secret.is_empty() {
-            println!("::add-mask::{}", escape_data(secret));
+            eprintln!("::add-mask::{}", escape_data(secret));
         }
+    }
+
+    /// Writes a secret the user asked for (a dispatch key) to stdout,
+    /// registering `masks` with the runner first on the same stream, so
+    /// the runner knows them before it reads the line that holds them.
+    pub fn secret_result(&self, secret: &str, masks: &[String]) {
+        let mut out = std::io::stdout().lock();
+        if self.github {
+            for m in masks.iter().filter(|m| !m.is_empty()) {
+                let _ = writeln!(out, "::add-mask::{}", escape_data(m));
+            }
+        }
+        let _ = writeln!(out, "{}", self.clean(secret));
     }
 
     /// Opens a collapsible log group under Actions.
     pub fn group_start(&self, title: &str) {
         if self.github {
-            println!("::group::{}", escape_data(&sanitize(title)));
+            eprintln!("::group::{}", escape_data(&command_data(title)));
         }
     }
 
     pub fn group_end(&self) {
         if self.github {
-            println!("::endgroup::");
+            eprintln!("::endgroup::");
         }
     }
 
     /// Writes a line to stdout (results).
     pub fn result(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.clean(text));
+        print_line(&self.clean(text));
+    }
+
+    /// Writes `value` to stdout as pretty JSON (`--json`), made safe by
+    /// [`runner::safe_json`]: the same value, no command, no hidden
+    /// character outside an escape.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), serde_json::Error> {
+        let text = serde_json::to_string_pretty(value)?;
+        self.json_text(&text);
+        Ok(())
+    }
+
+    /// Writes serialised JSON (or one piece of a JSON document streamed in
+    /// pieces, each with whole strings) to stdout, made safe like
+    /// [`Output::json`].
+    pub fn json_text(&self, json: &str) {
+        print_line(&runner::safe_json(json));
+    }
+
+    /// Writes a Markdown or HTML document to stdout. `report` rendered it
+    /// with every foreign character escaped for its format and hidden ones
+    /// shown (its own zero-width spaces after `@` and in `<!-` stay);
+    /// controls are escaped again here and, under Actions, no line is a
+    /// command.
+    pub fn document(&self, text: &str) {
+        let text = escape_chars(text, |c| c.is_control() && c != '\n' && c != '\t');
+        if self.github {
+            print_line(&runner::neutralise(&text));
+        } else {
+            print_line(&text);
+        }
     }
 
     /// Writes a note to stderr unless quiet.
@@ -93,7 +155,7 @@ impl Output {
     pub fn error(&self, text: &str) {
         eprintln!("error: {}", self.clean(text));
         if self.github {
-            println!("::error::{}", escape_data(&sanitize(text)));
+            eprintln!("::error::{}", escape_data(&command_data(text)));
         }
     }
 
@@ -105,12 +167,12 @@ impl Output {
                 Some(p) if !p.is_empty() => format!("{p}: {}", d.message),
                 _ => d.message.clone(),
             };
-            println!(
+            eprintln!(
                 "::error file={},line={},col={}::{}",
-                escape_property(&sanitize(&d.location.file.display().to_string())),
+                escape_property(&command_data(&d.location.file.display().to_string())),
                 d.location.pos.line,
                 d.location.pos.col,
-                escape_data(&sanitize(&msg))
+                escape_data(&command_data(&msg))
             );
         }
     }
@@ -183,93 +245,52 @@ impl Progress {
     }
 }
 
-/// Characters that change how text is shown rather than what it says: C0
-/// and C1 controls (ESC starts ANSI/OSC sequences, CR rewrites the line)
-/// except line feed and tab, and bidirectional overrides and isolates.
-fn is_display_control(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+fn print_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
 }
 
-/// Shows display controls as `\u{..}` escapes (`\r` for CR), keeping line
-/// feeds and tabs: nothing in the text can act on the terminal.
+/// Hidden characters (`util::text::is_hidden`) except line feed and tab.
+fn is_display_control(c: char) -> bool {
+    is_hidden(c) && c != '\n' && c != '\t'
+}
+
+/// Shows hidden characters as `\u{..}` escapes (`\r` for CR), keeping
+/// line feeds and tabs: nothing in the text can act on the terminal or
+/// hide from the reader.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_display_control) {
+    escape_chars(text, is_display_control)
+}
+
+fn escape_chars(text: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            '\r' => out.push_str("\\r"),
-            c if is_display_control(c) => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
+            '\r' if escape(c) => out.push_str("\\r"),
+            c if escape(c) => out.push_str(&show_hidden(c)),
             c => out.push(c),
         }
     }
     Cow::Owned(out)
 }
 
-/// Line breaks as the runner splits lines (CR, LF, and the Unicode ones).
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
-    )
+/// Foreign text inside one of fleetform's own commands: shown safely and
+/// no command of its own (before the runner's escaping).
+fn command_data(text: &str) -> String {
+    runner::neutralise(&sanitize(text)).into_owned()
 }
 
-/// True when a line would be read as a workflow command: after leading
-/// whitespace it starts with `::` or `##[`.
-pub fn is_command_line(line: &str) -> bool {
-    let t = line.trim_start();
-    t.starts_with("::") || t.starts_with("##[")
-}
-
-/// Puts a zero-width space before every line that the runner would read as
-/// a workflow command, so it is shown, not obeyed. (The runner trims
-/// whitespace, and U+200B is not whitespace, so the line no longer starts
-/// with `::`.)
-pub fn neutralise_commands(text: &str) -> Cow<'_, str> {
-    let mut out: Option<String> = None;
-    let mut start = 0;
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), '\n')))
-    {
-        if !is_line_break(c) {
-            continue;
-        }
-        let line = &text[start..i];
-        if is_command_line(line) {
-            let o = out.get_or_insert_with(|| text[..start].to_string());
-            let ws = line.len() - line.trim_start().len();
-            o.push_str(&line[..ws]);
-            o.push('\u{200B}');
-            o.push_str(&line[ws..]);
-        } else if let Some(o) = out.as_mut() {
-            o.push_str(line);
-        }
-        if let Some(o) = out.as_mut() {
-            if i < text.len() {
-                o.push(c);
-            }
-        }
-        start = i + c.len_utf8();
-    }
-    match out {
-        Some(o) => Cow::Owned(o),
-        None => Cow::Borrowed(text),
-    }
-}
-
-/// Text fleetform did not compose itself, made safe to print: display
-/// controls escaped and, under Actions, no line a workflow command.
+/// Text fleetform did not compose itself, made safe to print: hidden
+/// characters escaped and, under Actions, no line a workflow command.
 fn make_safe(text: &str, github: bool) -> Cow<'_, str> {
     let text = sanitize(text);
     if !github {
         return text;
     }
-    match neutralise_commands(&text) {
+    match runner::neutralise(&text) {
         Cow::Borrowed(_) => text,
         Cow::Owned(o) => Cow::Owned(o),
     }
@@ -358,10 +379,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
 
-    fn commands_in(text: &str) -> Vec<&str> {
-        text.split(is_line_break)
-            .filter(|l| is_command_line(l))
-            .collect()
+    fn under_actions() -> Output {
+        Output {
+            github: true,
+            quiet: false,
+            verbose: 0,
+        }
     }
 
     #[test]
@@ -377,36 +400,43 @@ mod tests {
             "x\u{85}::debug::y",
             "\u{3000}::notice::ideographic space",
             "\u{a0}::notice::nbsp",
+            "\u{200b}::error::zero-width space first",
+            "S3 said: AccessDenied \u{200b}##[warning]mid-line",
+            "GitHub: #\u{2060}#[error]split by a word joiner",
         ];
         for h in hostile {
-            let out = Output {
-                github: true,
-                quiet: false,
-                verbose: 0,
-            };
-            let cleaned = out.clean(h);
-            assert!(commands_in(&cleaned).is_empty(), "{h:?} -> {cleaned:?}");
+            let cleaned = under_actions().clean(h);
+            assert!(!runner::has_command(&cleaned), "{h:?} -> {cleaned:?}");
             assert!(
-                cleaned.contains("::") || cleaned.contains("##["),
+                cleaned.ends_with(&h[h.len() - 4..]),
                 "the text is still shown: {cleaned:?}"
             );
         }
     }
 
     #[test]
+    fn own_commands_carry_no_foreign_command() {
+        let data = command_data("fine ##[warning]x\n::error::y");
+        assert!(!runner::has_command(&data), "{data:?}");
+        assert_eq!(escape_data(&data), "fine ##\\[warning]x%0A\\::error::y");
+    }
+
+    #[test]
     fn harmless_text_is_untouched() {
         for t in ["plain", "a::b", "x\n  y :: z", "", "##not a command"] {
-            assert_eq!(neutralise_commands(t), t);
+            assert_eq!(under_actions().clean(t), t);
             assert_eq!(sanitize(t), t);
         }
     }
 
     #[test]
     fn display_controls_are_escaped() {
-        let s = sanitize("a\u{1b}]0;title\u{7}b\u{1b}[2Jc\rd\u{202e}e\tf\ng\u{9b}h");
+        let s = sanitize(
+            "a\u{1b}]0;title\u{7}b\u{1b}[2Jc\rd\u{202e}e\tf\ng\u{9b}h\u{200b}i\u{2028}j\u{7f}",
+        );
         assert_eq!(
             s,
-            "a\\u{1b}]0;title\\u{7}b\\u{1b}[2Jc\\rd\\u{202e}e\tf\ng\\u{9b}h"
+            "a\\u{1b}]0;title\\u{7}b\\u{1b}[2Jc\\rd\\u{202e}e\tf\ng\\u{9b}h\\u{200b}i\\u{2028}j\\u{7f}"
         );
         assert!(!s.chars().any(is_display_control));
     }

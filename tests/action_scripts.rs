@@ -415,14 +415,9 @@ fn trigger_action_validates_dispatches_and_marks_pending() {
     );
     r.ok();
     assert_eq!(r.outputs["dispatched"], "false");
-    // Workflow commands (the token's ::add-mask::) come first on stdout.
-    let json_text: String = r
-        .stdout()
-        .lines()
-        .filter(|l| !l.starts_with("::"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let report: Value = serde_json::from_str(&json_text)
+    // stdout is the JSON alone: workflow commands (the token's
+    // ::add-mask::) go to stderr.
+    let report: Value = serde_json::from_str(&r.stdout())
         .unwrap_or_else(|e| panic!("json input: {e}\n{}", r.stdout()));
     assert_eq!(report["dispatched"], false);
     assert_eq!(

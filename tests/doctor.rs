@@ -102,8 +102,8 @@ pub(crate) fn doctor(
     let shown: String = run
         .stdout
         .lines()
-        .filter(|l| !l.starts_with("::add-mask::"))
         .chain(run.stderr.lines())
+        .filter(|l| !l.starts_with("::add-mask::"))
         .collect::<Vec<_>>()
         .join("\n");
     for secret in [common::DISPATCH_SECRET, common::ARTIFACT_KEY, gh.token()] {
@@ -358,11 +358,12 @@ fn json_and_the_step_summary_carry_the_checklist() {
     for key in ["level", "result", "what", "found", "fix"] {
         assert!(failed[0].get(key).is_some(), "{key}");
     }
-    // Under Actions the error is an annotation too.
+    // Under Actions the error is an annotation too (on stderr: stdout
+    // holds the results).
     assert!(
-        r.stdout.contains("::error::1 must check(s) failed"),
+        r.stderr.contains("::error::1 must check(s) failed"),
         "{}",
-        r.stdout
+        r.stderr
     );
 
     let md = std::fs::read_to_string(&summary).unwrap();

@@ -333,7 +333,7 @@ fn annotations_under_actions() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let o = stdout(&out);
+    let o = stderr(&out);
     assert!(
         o.contains("::error file=../invalid/broken-co/infra/variables.yml,line=8,col=20::/environments/staging/min_instances: \"one\" is not of type \"integer\""),
         "{o}"

@@ -52,7 +52,7 @@ fn checkov_tool(name: &str, check: &str, required: bool) -> String {
     )
 }
 
-fn with_tools(fx: &Fixture, tools: &str) {
+pub(crate) fn with_tools(fx: &Fixture, tools: &str) {
     fx.append(
         "manager/fleetform.yml",
         &format!("\npolicies:\n  default:\n    tools:\n{tools}"),
@@ -60,7 +60,7 @@ fn with_tools(fx: &Fixture, tools: &str) {
 }
 
 /// `plan --json` for acme/staging: the gates' results.
-fn plan_gates(fx: &Fixture) -> Vec<Value> {
+pub(crate) fn plan_gates(fx: &Fixture) -> Vec<Value> {
     let out = fx
         .fleetform()
         .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
@@ -80,7 +80,7 @@ fn plan_gates(fx: &Fixture) -> Vec<Value> {
         .unwrap_or_else(|| panic!("no gates: {rows}"))
 }
 
-fn gate<'a>(gates: &'a [Value], name: &str) -> &'a Value {
+pub(crate) fn gate<'a>(gates: &'a [Value], name: &str) -> &'a Value {
     gates
         .iter()
         .find(|g| g["gate"] == name)
@@ -163,7 +163,7 @@ fn a_required_checkov_finding_blocks_the_apply() {
 }
 
 /// A fake tool: a shell script in the manager repo.
-fn fake_tool(fx: &Fixture, name: &str, body: &str) {
+pub(crate) fn fake_tool(fx: &Fixture, name: &str, body: &str) {
     fx.write(
         &format!("manager/tools/{name}"),
         &format!("#!/bin/sh\n{body}\n"),
@@ -184,7 +184,7 @@ fn a_tool_past_its_timeout_or_failing_without_findings_fails_its_gate() {
     fake_tool(
         &fx,
         "broken",
-        "echo '[]'\necho 'policy: rego_parse_error' >&2\nexit 2",
+        "echo '[{\"filename\":\"plan.json\",\"namespace\":\"main\",\"successes\":0}]'\necho 'policy: rego_parse_error' >&2\nexit 2",
     );
     with_tools(
         &fx,
@@ -441,7 +441,10 @@ fn drift_checks_run_no_tools() {
     fake_tool(
         &fx,
         "conftest",
-        &format!("touch '{}'\necho '[]'", marker.display()),
+        &format!(
+            "touch '{}'\necho '[{{\"filename\":\"plan.json\",\"namespace\":\"main\",\"successes\":0}}]'",
+            marker.display()
+        ),
     );
     with_tools(
         &fx,

@@ -423,9 +423,9 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
     let (out, _) = w.trigger_pr(ACME, pr, "bad", &sha);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("::error file=infra/variables.yml,line=8,col=20::"),
+        stderr(&out).contains("::error file=infra/variables.yml,line=8,col=20::"),
         "{}",
-        stdout(&out)
+        stderr(&out)
     );
     assert!(w.gh.dispatches(MANAGER).is_empty());
     assert_eq!(w.gh.statuses(ACME, &sha).last().unwrap().state, "failure");
@@ -614,14 +614,16 @@ fn the_token_never_leaks() {
             .unwrap();
     texts.push((stdout(&out), stderr(&out), String::new(), String::new()));
     for (o, e, s, outputs) in &texts {
-        let o: String = o
-            .lines()
-            .filter(|l| !l.starts_with("::add-mask::"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let unmasked = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with("::add-mask::"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let (o, e) = (unmasked(o), unmasked(e));
         for (what, t) in [
             ("stdout", &o),
-            ("stderr", e),
+            ("stderr", &e),
             ("summary", s),
             ("outputs", outputs),
         ] {

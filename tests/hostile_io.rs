@@ -59,7 +59,7 @@ fn child_output_never_becomes_a_workflow_command() {
         err.contains("::stop-commands::x"),
         "shown, not obeyed: {err}"
     );
-    assert!(err.contains("##[error]legacy"), "{err}");
+    assert!(err.contains("##\\[error]legacy"), "{err}");
     assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
     assert!(err.contains("\\u{1b}]0;retitled"), "{err}");
     assert_only_own_commands(&out);

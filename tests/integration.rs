@@ -43,6 +43,7 @@ mod hostile;
 mod hostile_ii;
 mod hostile_iii;
 mod hostile_io;
+mod hostile_out;
 mod impact;
 mod init;
 mod layout;

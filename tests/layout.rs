@@ -470,3 +470,27 @@ fn every_test_file_is_a_module_of_the_integration_binary() {
         missing.join(",")
     );
 }
+
+/// `src/output.rs` is the one output layer: no other file writes to stdout
+/// or stderr (their text would skip the terminal escapes and, under
+/// Actions, the neutralising of workflow commands). `src/main.rs` hands the
+/// log and flag errors to it.
+#[test]
+fn only_the_output_layer_prints() {
+    let tree = Tree::load();
+    let writes = regex::Regex::new(r"\b(?:e?print(?:ln)?|dbg)!|\bio::std(?:out|err)\b").unwrap();
+    let mut wrong = Vec::new();
+    for (file, code) in &tree.files {
+        if file == "output.rs" {
+            continue;
+        }
+        for m in writes.find_iter(code) {
+            wrong.push(format!("src/{file} uses {}", m.as_str()));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "print through src/output.rs instead:\n{}",
+        wrong.join("\n")
+    );
+}

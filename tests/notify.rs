@@ -98,15 +98,14 @@ fn notify_yaml(events_slack: &str, events_hook: &str) -> String {
 /// Nothing secret in the output or in what was sent (but in the line that
 /// asks the Actions runner to mask it).
 fn assert_no_secrets(out: &std::process::Output, sent: &[Value], urls: &[&str]) {
-    let shown: Vec<String> = stdout(out)
+    let shown: Vec<String> = format!("{}\n{}", stdout(out), stderr(out))
         .lines()
         .filter(|l| !l.starts_with("::add-mask::"))
         .map(str::to_string)
         .collect();
     let all = format!(
-        "{}\n{}\n{}",
+        "{}\n{}",
         shown.join("\n"),
-        stderr(out),
         serde_json::to_string(sent).unwrap()
     );
     for secret in urls.iter().copied().chain([
@@ -530,7 +529,7 @@ fn an_apply_waiting_for_approvals_is_sent() {
         "{text}"
     );
     // Under Actions the URL is handed to the runner to mask, and nowhere else.
-    assert!(stdout(&apply).contains(&format!("::add-mask::{}", slack.url)));
+    assert!(stderr(&apply).contains(&format!("::add-mask::{}", slack.url)));
     assert_no_secrets(
         &apply,
         &[s, p].concat(),

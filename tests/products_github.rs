@@ -226,11 +226,10 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     // its files (1 here: the variables file), the sticky comment (2: list,
     // create) and the statuses (3: own, combined read, combined write).
     assert_eq!(requests, 1 + 2 * 6, "plan budget");
-    // Workflow commands come first on stdout under Actions; the JSON after.
+    // stdout is the JSON report alone (workflow commands go to stderr).
     let text = common::stdout(&out);
-    let json_start = text.find("\n{").expect("a JSON report") + 1;
     let report: serde_json::Value =
-        serde_json::from_str(&text[json_start..]).unwrap_or_else(|e| panic!("{e}: {text}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 2, "{report:#}");
     assert_eq!(results[0]["product"], "network");

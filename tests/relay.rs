@@ -568,12 +568,21 @@ fn webhooks_dispatch_pushes_and_pull_requests_once() {
     assert_eq!(status, 403);
     // A registered repo the App is no longer installed on: refused, named.
     rw.w.gh.uninstall_from(GLOBEX);
-    let globex = rw.w.gh.commit(GLOBEX, "main", &[("infra/variables.yml", "project_name: g\n")]);
+    let globex = rw.w.gh.commit(
+        GLOBEX,
+        "main",
+        &[("infra/variables.yml", "project_name: g\n")],
+    );
     let mut uninstalled = push.clone();
     uninstalled["after"] = json!(globex);
-    uninstalled["repository"] = json!({ "id": rw.w.gh.repo_id(GLOBEX), "full_name": GLOBEX, "default_branch": "main" });
+    uninstalled["repository"] =
+        json!({ "id": rw.w.gh.repo_id(GLOBEX), "full_name": GLOBEX, "default_branch": "main" });
     let (status, answer) = signed_delivery(&relay, "push", "d-5", &uninstalled, WEBHOOK_SECRET);
-    assert_eq!((status, answer["error"].as_str()), (403, Some("not_installed")), "{answer}");
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("not_installed")),
+        "{answer}"
+    );
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 2);
     rw.w.gh.assert_clean();
 }

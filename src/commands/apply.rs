@@ -171,7 +171,7 @@ fn finish(
     match result {
         Ok(done) => {
             if json {
-                out.result(&serde_json::to_string_pretty(&done).expect("serialisable"));
+                out.json(&done).expect("serialisable");
             } else {
                 out.result(&format!("applied {unit} (plan sha256:{})", done.plan_sha256));
             }

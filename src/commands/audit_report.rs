@@ -181,7 +181,11 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         Format::Html => evidence::html_head(&h)
             .map_err(|e| Error::Failed(format!("rendering the HTML report: {e}")))?,
     };
-    out.result(head.trim_end());
+    let print = |text: &str| match settings.format {
+        Format::Json => out.json_text(text),
+        Format::Markdown | Format::Html => out.document(text),
+    };
+    print(head.trim_end());
     let mut first = true;
     let mut failed = None;
     source.each(|e, bytes, key| {
@@ -190,10 +194,10 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         }
         let row = Row::new(e, bytes, key);
         match settings.format {
-            Format::Markdown => out.result(&evidence::markdown_row(&row)),
-            Format::Json => out.result(&evidence::json_row(&row, first)),
+            Format::Markdown => print(&evidence::markdown_row(&row)),
+            Format::Json => print(&evidence::json_row(&row, first)),
             Format::Html => match evidence::html_row(&row) {
-                Ok(r) => out.result(r.trim_end()),
+                Ok(r) => print(r.trim_end()),
                 Err(e) => failed = Some(e),
             },
         }
@@ -204,8 +208,8 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     match settings.format {
         Format::Markdown => {}
-        Format::Json => out.result(evidence::JSON_FOOT),
-        Format::Html => out.result(evidence::HTML_FOOT),
+        Format::Json => print(evidence::JSON_FOOT),
+        Format::Html => print(evidence::HTML_FOOT),
     }
     Ok(())
 }

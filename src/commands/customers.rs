@@ -192,7 +192,7 @@ fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()>
         notify_tokens(manager, &registry, today, out);
     }
     if json {
-        out.result(&serde_json::to_string_pretty(&items).expect("serialisable"));
+        out.json(&items).expect("serialisable");
         return Ok(());
     }
     let with_tokens = items.iter().any(|i| i.token.is_some());
@@ -302,7 +302,7 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
             Ok(ids) => v["cloud_identities"] = serde_json::to_value(ids).expect("serialisable"),
             Err(e) => v["cloud_identities_error"] = e.clone().into(),
         }
-        out.result(&serde_json::to_string_pretty(&v).expect("serialisable"));
+        out.json(&v).expect("serialisable");
         return Ok(());
     }
     let mut rows = vec![
@@ -694,7 +694,7 @@ fn instructions(
             .render(ctx),
     }
     .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
-    out.result(text.trim_end());
+    out.document(text.trim_end());
     Ok(())
 }
 
@@ -744,10 +744,7 @@ fn manager_secret(command: &str) -> Result<ManagerSecret> {
 /// Prints a key the user asked for: on stdout alone (masked under Actions),
 /// with where it goes on stderr. Never audited, never in an error.
 fn print_key(key: &DispatchKey, repo: &str, out: &Output) {
-    for m in key.mask_strings() {
-        out.mask(&m);
-    }
-    out.result(&key.expose());
+    out.secret_result(&key.expose(), &key.mask_strings());
     out.note(&format!(
         "the dispatch key of `{}` (generation {}): send it over a private channel; the customer stores it in {repo} as the Actions repository secret {} (see `fleetform customers instructions {}`)",
         key.slug(),

@@ -52,9 +52,7 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
         return Err(Error::Usage(format!("--repo `{repo}` is not owner/name")));
     }
     let token = Token::from_env();
-    let manager = std::env::var("FLEETFORM_MANAGER_TOKEN")
-        .ok()
-        .and_then(Token::new);
+    let manager = Token::from_var("FLEETFORM_MANAGER_TOKEN");
     let (manager_token, customer_token) = match (manager, token) {
         (Some(m), t) => {
             let t = t.filter(|t| t.expose() != m.expose());
@@ -230,7 +228,7 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
     let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
     out.verbose(&format!("{} GitHub API request(s)", report.requests));
     if settings.json {
-        out.result(&serde_json::to_string_pretty(&report).expect("serialisable"));
+        out.json(&report).expect("serialisable");
     } else {
         out.result(&crate::report::doctor::text(&report));
     }

@@ -72,10 +72,7 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
     // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
     // a fine-grained token for the customer repos cannot reach the manager
     // repo of another owner; else the token above.
-    let issues_token = std::env::var("FLEETFORM_ISSUES_TOKEN")
-        .ok()
-        .and_then(Token::new)
-        .or_else(|| token.clone());
+    let issues_token = Token::from_var("FLEETFORM_ISSUES_TOKEN").or_else(|| token.clone());
     if args.issues && issues_token.is_none() {
         return Err(Error::Usage(
             "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN"
@@ -464,7 +461,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     out.verbose(&format!("{} GitHub API request(s)", report.requests));
     notify_drift(&manager, &report, out);
     if settings.json {
-        out.result(&json);
+        out.json_text(&json);
     } else {
         out.result(summary_table(&rows).trim_end());
     }

@@ -224,11 +224,10 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Output) 
 
 fn show(impact: &Impact, json: bool, values: bool, out: &Output) -> Result<()> {
     if json {
-        let text = serde_json::to_string_pretty(impact)
+        out.json(impact)
             .map_err(|e| Error::Failed(format!("serialising the impact: {e}")))?;
-        out.result(&text);
     } else {
-        out.result(crate::report::impact::markdown(impact, values).trim_end());
+        out.document(crate::report::impact::markdown(impact, values).trim_end());
     }
     Ok(())
 }

@@ -190,7 +190,7 @@ pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         ("jobs", matrix.include.len().to_string()),
     ])
     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
-    out.result(&json);
+    out.json_text(&json);
     Ok(())
 }
 

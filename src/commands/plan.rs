@@ -112,7 +112,7 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
 /// The rows as JSON or as the summary table.
 fn show(settings: &Settings, rows: &[Row], out: &Output) {
     if settings.json {
-        out.result(&serde_json::to_string_pretty(rows).expect("serialisable"));
+        out.json(rows).expect("serialisable");
     } else {
         out.result(summary_table(rows).trim_end());
     }

@@ -56,7 +56,9 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
 
 fn print(report: &PollReport, json: bool, dry_run: bool, out: &Output) {
     if json {
-        out.result(&serde_json::to_string_pretty(report).unwrap_or_default());
+        if let Err(e) = out.json(report) {
+            out.error(&format!("the report could not be written as JSON: {e}"));
+        }
         return;
     }
     let rows: Vec<Vec<String>> = report

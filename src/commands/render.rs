@@ -107,7 +107,7 @@ pub fn run(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             }
             let layered = render_one(&view, &registry, &customer, &environment)?;
             if !explain {
-                out.result(&to_json(&layered.value)?);
+                to_json(&layered.value, out)?;
             } else {
                 show_explained(&view, &layered, json, out)?;
             }
@@ -249,7 +249,7 @@ fn show_explained(view: &Manager, layered: &Layered, json: bool, out: &Output) -
         });
     }
     if json {
-        out.result(&to_json(&leaves)?);
+        to_json(&leaves, out)?;
     } else {
         let rows: Vec<Vec<String>> = leaves
             .iter()
@@ -272,8 +272,9 @@ fn show_explained(view: &Manager, layered: &Layered, json: bool, out: &Output) -
     Ok(())
 }
 
-fn to_json(v: &impl Serialize) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| Error::Failed(format!("serialising: {e}")))
+fn to_json(v: &impl Serialize, out: &Output) -> Result<()> {
+    out.json(v)
+        .map_err(|e| Error::Failed(format!("serialising: {e}")))
 }
 
 /// `render --all --out DIR`: every active customer × enabled environment

@@ -279,7 +279,7 @@ fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output
         return Ok(());
     }
     if json {
-        out.result(&serde_json::to_string_pretty(&started).expect("serialisable"));
+        out.json(&started).expect("serialisable");
         return Ok(());
     }
     out.result(&format!(
@@ -399,7 +399,7 @@ fn status(f: &Fleet<'_>, id: Option<&str>, json: bool, summary: bool, out: &Outp
             "next": next,
             "failed": s.failed.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
         });
-        out.result(&serde_json::to_string_pretty(&v).expect("serialisable"));
+        out.json(&v).expect("serialisable");
         return Ok(());
     }
     out.result(&crate::report::rollout::table(

@@ -361,7 +361,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     };
     let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary);
     if settings.json {
-        out.result(&serde_json::to_string_pretty(&rows).expect("serialisable"));
+        out.json(&rows).expect("serialisable");
     } else {
         out.result(results_table(&rows).trim_end());
     }

@@ -57,9 +57,7 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
             "no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into(),
         )
     })?;
-    let status_token = std::env::var("FLEETFORM_STATUS_TOKEN")
-        .ok()
-        .and_then(Token::new);
+    let status_token = Token::from_var("FLEETFORM_STATUS_TOKEN");
     let key = DispatchKey::from_env().map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Settings {
         manager_repo,
@@ -558,7 +556,7 @@ fn publish(ctx: &RunContext, settings: &Settings, report: &TriggerReport, out: &
         ("dispatch_id", dispatch_id),
     ]);
     if settings.json {
-        out.result(&serde_json::to_string_pretty(report).expect("serialisable"));
+        out.json(report).expect("serialisable");
     } else if let Some(p) = &report.payload {
         out.result(
             format!(
@@ -747,8 +745,9 @@ fn via_relay(args: &TriggerArgs, relay: &str, out: &Output) -> Result<()> {
         }
         Ok(v) => {
             if args.json {
-                out.result(&v.to_string());
-                return Ok(());
+                return out
+                    .json(&v)
+                    .map_err(|e| Error::Failed(format!("the relay's answer as JSON: {e}")));
             }
             let d = &v["dispatched"];
             out.result(&format!(

@@ -306,9 +306,8 @@ fn check_products(
 /// The results as JSON, or one line each.
 fn show(results: &[Checked], json: bool, out: &Output) -> Result<()> {
     if json {
-        let json = serde_json::to_string_pretty(results)
+        out.json(&results)
             .map_err(|e| Error::Failed(format!("serialising the results: {e}")))?;
-        out.result(&json);
     } else if !results.is_empty() {
         // One write for the whole list: thousands of files print thousands
         // of lines.

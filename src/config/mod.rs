@@ -471,6 +471,12 @@ impl Manager {
                     "an environment variable name: letters, digits and `_`, not starting with a digit",
                 ));
             }
+            if crate::util::credentials::credential(name).is_some() {
+                return Err(self.invalid(
+                    &format!("/terraform/pass_env/{i}"),
+                    format!("`{name}` holds one of fleetform's own credentials, which Terraform, its providers and provisioners would all get; remove it (give Terraform credentials of its own)"),
+                ));
+            }
         }
         Ok(())
     }

@@ -52,36 +52,12 @@ impl NotifyEvent {
     }
 }
 
-/// Variables fleetform reads its own secrets from: a webhook URL read from
-/// one would send that secret to the webhook.
-const OWN_SECRETS: &[&str] = &[
-    "FLEETFORM_TOKEN",
-    "FLEETFORM_DISPATCH_SECRET",
-    "FLEETFORM_ARTIFACT_KEY",
-    "FLEETFORM_APP_ID",
-    "FLEETFORM_APP_PRIVATE_KEY",
-    "FLEETFORM_MANAGER_TOKEN",
-    "FLEETFORM_ISSUES_TOKEN",
-    "FLEETFORM_STATUS_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
-    "MANAGER_REPO_PAT",
-    "SOURCE_REPOS_PAT",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-];
-
-/// True for an environment variable name fleetform or the runner keeps a
-/// secret in.
+/// True for a variable fleetform or the runner keeps a secret in
+/// (`util::credentials`): a webhook URL read from one would send that
+/// secret to the webhook.
 pub fn is_own_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    OWN_SECRETS.contains(&upper.as_str())
-        || ["ACTIONS_", "INPUT_", "RUNNER_"]
-            .iter()
-            .any(|p| upper.starts_with(p))
+    crate::util::credentials::credential(name).is_some()
+        || crate::util::credentials::is_runner_secret(name)
 }
 
 /// An environment variable name: letters, digits and `_`, not starting
@@ -126,7 +102,7 @@ impl Manager {
             if is_own_secret(&t.url_env) {
                 return Err(self.invalid(
                     &at("url_env"),
-                    format!("`{}` holds one of fleetform's or the runner's own secrets; keep the webhook URL in a variable of its own (e.g. FLEETFORM_SLACK_WEBHOOK)", t.url_env),
+                    format!("`{}` holds one of fleetform's or the runner's own secrets, which would be sent to the webhook; keep the webhook URL in a variable of its own (e.g. FLEETFORM_SLACK_WEBHOOK)", t.url_env),
                 ));
             }
             if t.events.is_empty() {

@@ -776,12 +776,8 @@ impl ApplyRun<'_> {
 fn out_applied(out: &Output, done: &ApplyOutcome, label: &str, requests: usize, json: bool) {
     out.verbose(&format!("{requests} GitHub API request(s)"));
     if json {
-        out.result(
-            &serde_json::to_string_pretty(
-                &serde_json::json!({"applied": done, "requests": requests}),
-            )
-            .expect("serialisable"),
-        );
+        out.json(&serde_json::json!({"applied": done, "requests": requests}))
+            .expect("serialisable");
     } else {
         out.result(&format!(
             "applied {label} (plan sha256:{})",

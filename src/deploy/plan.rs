@@ -560,7 +560,7 @@ fn finish(
 
 fn print_report(report: &PlanReport, json: bool, out: &Output) {
     if json {
-        out.result(&serde_json::to_string_pretty(report).expect("serialisable"));
+        out.json(report).expect("serialisable");
         return;
     }
     for r in &report.results {

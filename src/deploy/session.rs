@@ -147,10 +147,7 @@ pub(super) fn manager_client(
     let repo = ctx.repository.clone().ok_or_else(|| {
         Error::Usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow".into())
     })?;
-    let token = match std::env::var("FLEETFORM_MANAGER_TOKEN")
-        .ok()
-        .and_then(Token::new)
-    {
+    let token = match Token::from_var("FLEETFORM_MANAGER_TOKEN") {
         Some(t) => t,
         None => token()?,
     };

@@ -75,28 +75,14 @@ pub fn is_sha(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Invisible characters that make text read differently from what it is:
-/// bidirectional overrides and isolates, zero-width characters, BOM, soft
-/// hyphen.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-    )
-}
-
+/// No whitespace and nothing hidden (`util::text::is_hidden`: controls,
+/// bidirectional and zero-width characters, BOM, soft hyphen, …: text that
+/// reads differently from what it is), within `max` bytes.
 fn clean_text(s: &str, max: usize) -> bool {
     s.len() <= max
         && !s
             .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || is_invisible(c))
+            .any(|c| c.is_whitespace() || crate::util::text::is_hidden(c))
 }
 
 impl Payload {

@@ -35,8 +35,10 @@ impl fmt::Debug for AppKey {
 pub enum AppKeyError {
     #[error("FLEETFORM_APP_ID is set but FLEETFORM_APP_PRIVATE_KEY is not (or the other way round); set both from the App's settings, or neither to use FLEETFORM_TOKEN")]
     Half,
-    #[error("FLEETFORM_APP_ID `{0}` is not an App id (digits) or client id (`Iv` and letters or digits)")]
-    Id(String),
+    /// Never quotes the value: a token pasted into the wrong secret would
+    /// be printed.
+    #[error("FLEETFORM_APP_ID is not an App id (digits) or client id (`Iv` and letters or digits); set it to the id on the App's settings page")]
+    Id,
     #[error("FLEETFORM_APP_PRIVATE_KEY is not an RSA private key in PEM (`-----BEGIN RSA PRIVATE KEY-----` as GitHub issues it, or PKCS#8): {0}; paste the whole .pem file into the secret")]
     Key(&'static str),
 }
@@ -60,7 +62,7 @@ impl AppKey {
             && id.len() <= 40
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
         if !digits && !client {
-            return Err(AppKeyError::Id(id.chars().take(40).collect()));
+            return Err(AppKeyError::Id);
         }
         // Secrets are sometimes stored with `\n` for line breaks.
         let pem = pem.replace("\\n", "\n");
@@ -193,7 +195,10 @@ mod tests {
 
     #[test]
     fn ids_and_keys_are_checked_without_quoting_the_key() {
-        assert!(matches!(AppKey::parse("12a", "x"), Err(AppKeyError::Id(_))));
+        assert!(matches!(AppKey::parse("12a", "x"), Err(AppKeyError::Id)));
+        let token = "ghp_0123456789abcdefABCDEF0123456789abcd";
+        let e = AppKey::parse(token, "x").unwrap_err().to_string();
+        assert!(e.contains("FLEETFORM_APP_ID") && !e.contains("ghp_"), "{e}");
         let e = AppKey::parse(
             "123",
             "-----BEGIN RSA PRIVATE KEY-----\nnot base64!\n-----END RSA PRIVATE KEY-----",

@@ -238,8 +238,8 @@ impl GitHub {
     ) -> Result<Self, GitHubError> {
         let timeout = root::http_timeout()?;
         let retry = RetryPolicy::from_env()?;
-        if token.is_some_and(|t| !t.is_sendable()) {
-            return Err(GitHubError::BadToken);
+        if let Some(t) = token.filter(|t| !t.is_sendable()) {
+            return Err(GitHubError::BadToken(t.name()));
         }
         let mut b = Octocrab::builder()
             .base_uri(root.as_str())

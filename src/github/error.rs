@@ -6,31 +6,51 @@ use std::time::Duration;
 
 use super::root::{ApiRootError, SettingError};
 
-/// A token that never shows itself in Debug or Display.
+/// A token that never shows itself in Debug or Display, and where it came
+/// from (the variable it was read from), so an error about it can name
+/// that and nothing of the value.
 #[derive(Clone)]
-pub struct Token(String);
+pub struct Token {
+    value: String,
+    from: &'static str,
+}
 
 impl Token {
     pub fn new(s: String) -> Option<Token> {
         let s = s.trim().to_string();
-        (!s.is_empty()).then_some(Token(s))
+        (!s.is_empty()).then_some(Token {
+            value: s,
+            from: "the token",
+        })
+    }
+
+    /// The token in the environment variable `var`, if it is set.
+    pub fn from_var(var: &'static str) -> Option<Token> {
+        let mut t = std::env::var(var).ok().and_then(Token::new)?;
+        t.from = var;
+        Some(t)
     }
 
     /// `FLEETFORM_TOKEN`, else `GITHUB_TOKEN`.
     pub fn from_env() -> Option<Token> {
         ["FLEETFORM_TOKEN", "GITHUB_TOKEN"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().and_then(Token::new))
+            .into_iter()
+            .find_map(Token::from_var)
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    /// What to call it in a message: the variable it was read from.
+    pub(super) fn name(&self) -> &'static str {
+        self.from
     }
 
     /// Only visible ASCII can go into an `Authorization` header (GitHub's
     /// tokens are letters, digits and `_`).
     pub(super) fn is_sendable(&self) -> bool {
-        self.0.bytes().all(|b| b.is_ascii_graphic())
+        self.value.bytes().all(|b| b.is_ascii_graphic())
     }
 }
 
@@ -105,8 +125,9 @@ pub enum GitHubError {
     ApiRoot(#[from] ApiRootError),
     #[error(transparent)]
     Setting(#[from] SettingError),
-    #[error("the token (FLEETFORM_TOKEN or GITHUB_TOKEN) contains spaces, line breaks or other characters no token has; set it again from the secret")]
-    BadToken,
+    /// Names the variable the token came from, never the value.
+    #[error("{0} contains spaces, line breaks or other characters no token has; set it again from the secret")]
+    BadToken(&'static str),
     #[error("cannot set up the GitHub client: {0}")]
     Setup(String),
 }
@@ -128,7 +149,7 @@ impl GitHubError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            GitHubError::ApiRoot(_) | GitHubError::Setting(_) | GitHubError::BadToken
+            GitHubError::ApiRoot(_) | GitHubError::Setting(_) | GitHubError::BadToken(_)
         )
     }
 }
@@ -178,7 +199,7 @@ mod tests {
 
     #[test]
     fn settings_errors_are_usage_errors() {
-        let e: crate::error::Error = GitHubError::BadToken.into();
+        let e: crate::error::Error = GitHubError::BadToken("FLEETFORM_TOKEN").into();
         assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
         let e: crate::error::Error =
             GitHubError::from(ApiRoot::parse("ftp://h").unwrap_err()).into();

@@ -25,8 +25,9 @@
 //! `fleetform-waiver: <reason>` line in the PR description).
 //!
 //! Here: gate settings and their evaluation (`mod.rs`), the verdict as plain
-//! data (`verdict`), policy tools' settings, reports and gates (`tools`:
-//! the engine runs them and hands their outcomes in), and the check that
+//! data (`verdict`), policy tools' settings and gates (`tools`: the engine
+//! runs them and hands their outcomes in), how their reports read, strictly
+//! (`tool_reports`), and the check that
 //! someone other than the dispatcher approved an apply (`approval`).
 //!
 //! May import: `terraform::summary` (the plan it judges). Never the engine,
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::terraform::summary::{Action, PlanSummary};
 
 pub mod approval;
+pub mod tool_reports;
 pub mod tools;
 pub mod verdict;
 

@@ -1,9 +1,10 @@
 //! Gates that run policy tools on the plan JSON (`tools:` in a gate
-//! setting): what a tool is, what its run came to, how checkov's and
-//! conftest's JSON reads, and the gate result it makes. Running the tool is
-//! the engine's business (`terraform::tools`); here everything is plain
-//! data and parsing, and all text a tool printed is taken as untrusted:
-//! one line each, without control characters, cut short.
+//! setting): what a tool is, what its run came to, and the gate result it
+//! makes. Running the tool is
+//! the engine's business (`terraform::tools`), reading its report is
+//! `tool_reports`'s; here everything is plain data, and all text a tool
+//! printed is taken as untrusted: one line each, without control
+//! characters, cut short ([`clean`]).
 //!
 //! ```yaml
 //! policies:
@@ -22,7 +23,6 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::verdict::{Finding, GateResult};
 
@@ -33,7 +33,7 @@ const MAX_TIMEOUT_SECS: u64 = 3600;
 /// Findings kept per tool (the count says how many there were).
 pub const MAX_FINDINGS: usize = 50;
 /// Characters kept of one piece of a tool's text.
-const MAX_TEXT: usize = 200;
+pub(super) const MAX_TEXT: usize = 200;
 
 /// The names of the gates that are not tools (a tool may not take one).
 const BUILT_IN_GATES: &[&str] = &[
@@ -265,120 +265,6 @@ pub fn clean(text: &str) -> String {
     }
 }
 
-fn text_of(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .map(clean)
-        .filter(|s| !s.is_empty())
-}
-
-fn finding(check: Option<String>, resource: Option<String>, title: Option<String>) -> Finding {
-    Finding {
-        check: check.unwrap_or_else(|| "?".into()),
-        resource,
-        title: title.unwrap_or_default(),
-    }
-}
-
-/// Reads `checkov -o json`: one report object, a list of them (one per
-/// framework), or the bare summary checkov prints when nothing was
-/// scanned. Returns the outcome or why the output does not read.
-pub fn parse_checkov(stdout: &str) -> Result<ToolOutcome, String> {
-    let v: Value = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("checkov's output is not JSON ({e})"))?;
-    let reports = match &v {
-        Value::Array(items) => items.iter().collect(),
-        Value::Object(_) => vec![&v],
-        _ => return Err("checkov's output is neither a report nor a list of reports".into()),
-    };
-    let (mut findings, mut failed, mut passed) = (Vec::new(), 0, 0);
-    for r in reports {
-        let Some(results) = r.get("results") else {
-            // The summary alone: nothing was scanned, or counts only.
-            failed += count(r, "failed");
-            passed += count(r, "passed");
-            continue;
-        };
-        let list = |k: &str| results.get(k).and_then(Value::as_array).cloned();
-        let fails = list("failed_checks").unwrap_or_default();
-        passed += list("passed_checks").map_or(0, |p| p.len());
-        failed += fails.len();
-        for f in &fails {
-            if findings.len() < MAX_FINDINGS {
-                findings.push(finding(
-                    text_of(f, "check_id"),
-                    text_of(f, "resource_address").or_else(|| text_of(f, "resource")),
-                    text_of(f, "check_name"),
-                ));
-            }
-        }
-    }
-    Ok(ToolOutcome::Ran {
-        findings,
-        failed,
-        passed,
-    })
-}
-
-fn count(v: &Value, key: &str) -> usize {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0)
-}
-
-/// Reads `conftest test --output json`: a list with one entry per file
-/// and namespace, each with `failures` (findings) and `successes` (a
-/// count). Warnings do not fail conftest and are not findings here.
-pub fn parse_conftest(stdout: &str) -> Result<ToolOutcome, String> {
-    let v: Value = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("conftest's output is not JSON ({e})"))?;
-    let Value::Array(entries) = v else {
-        return Err("conftest's output is not a list of results".into());
-    };
-    let (mut findings, mut failed, mut passed) = (Vec::new(), 0, 0);
-    for e in &entries {
-        let namespace = text_of(e, "namespace");
-        passed += count(e, "successes");
-        for f in e
-            .get("failures")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            failed += 1;
-            if findings.len() < MAX_FINDINGS {
-                let meta = f.get("metadata");
-                let pick = |k: &str| meta.and_then(|m| text_of(m, k));
-                let details = |k: &str| {
-                    meta.and_then(|m| m.get("details"))
-                        .and_then(|d| text_of(d, k))
-                };
-                findings.push(finding(
-                    pick("id")
-                        .or_else(|| details("id"))
-                        .or_else(|| namespace.clone()),
-                    pick("resource").or_else(|| details("resource")),
-                    text_of(f, "msg"),
-                ));
-            }
-        }
-    }
-    Ok(ToolOutcome::Ran {
-        findings,
-        failed,
-        passed,
-    })
-}
-
-/// Reads a tool's report by its kind.
-pub fn parse(kind: ToolKind, stdout: &str) -> Result<ToolOutcome, String> {
-    match kind {
-        ToolKind::Checkov => parse_checkov(stdout),
-        ToolKind::Conftest => parse_conftest(stdout),
-    }
-}
-
 /// The tool gates at apply time: each tool's result recorded with the
 /// plan (the plan file is the one judged: its digest was checked), or a
 /// failed gate for a tool that did not run on it.
@@ -422,116 +308,14 @@ mod tests {
         }
     }
 
-    const CHECKOV: &str = r#"{
-      "check_type": "terraform_plan",
-      "results": {
-        "passed_checks": [{"check_id": "CKV_AWS_19", "resource": "aws_s3_bucket.ok"}],
-        "failed_checks": [
-          {"check_id": "CKV_AWS_20", "check_name": "S3 Bucket has an ACL defined which allows public READ access.",
-           "resource": "aws_s3_bucket.data", "file_path": "/plan.json"},
-          {"check_id": "CKV_AWS_21", "check_name": "Ensure all data stored in the S3 bucket have versioning enabled\n::error::owned",
-           "resource": "aws_s3_bucket.data"}
-        ],
-        "skipped_checks": [], "parsing_errors": []
-      },
-      "summary": {"passed": 1, "failed": 2, "skipped": 0}
-    }"#;
-
-    #[test]
-    fn checkov_reports_read_in_every_shape() {
-        let ToolOutcome::Ran {
-            findings,
-            failed,
-            passed,
-        } = parse_checkov(CHECKOV).unwrap()
-        else {
-            panic!("not a report")
-        };
-        assert_eq!((failed, passed), (2, 1));
-        assert_eq!(findings[0].check, "CKV_AWS_20");
-        assert_eq!(findings[0].resource.as_deref(), Some("aws_s3_bucket.data"));
-        // Untrusted text is one line.
-        assert!(!findings[1].title.contains('\n'), "{:?}", findings[1]);
-        // A list of reports adds up.
-        let two = format!("[{CHECKOV}, {CHECKOV}]");
-        assert!(matches!(
-            parse_checkov(&two),
-            Ok(ToolOutcome::Ran {
-                failed: 4,
-                passed: 2,
-                ..
-            })
-        ));
-        // Nothing scanned: the bare summary.
-        let bare =
-            r#"{"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}"#;
-        assert!(matches!(
-            parse_checkov(bare),
-            Ok(ToolOutcome::Ran {
-                failed: 0,
-                passed: 0,
-                ..
-            })
-        ));
-        assert!(parse_checkov("Traceback (most recent call last)").is_err());
-        assert!(parse_checkov("42").is_err());
-    }
-
-    #[test]
-    fn conftest_failures_are_findings_and_warnings_are_not() {
-        let out = r#"[
-          {"filename": "plan.json", "namespace": "main", "successes": 3,
-           "warnings": [{"msg": "only a warning"}],
-           "failures": [
-             {"msg": "aws_s3_bucket.data must not be public", "metadata": {"details": {"resource": "aws_s3_bucket.data"}}},
-             {"msg": "no owner tag"}
-           ]},
-          {"filename": "plan.json", "namespace": "tags", "successes": 1}
-        ]"#;
-        let ToolOutcome::Ran {
-            findings,
-            failed,
-            passed,
-        } = parse_conftest(out).unwrap()
-        else {
-            panic!("not a report")
-        };
-        assert_eq!((failed, passed), (2, 4));
-        assert_eq!(findings[0].check, "main");
-        assert_eq!(findings[0].resource.as_deref(), Some("aws_s3_bucket.data"));
-        assert_eq!(findings[1].title, "no owner tag");
-        assert!(parse_conftest(r#"{"not": "a list"}"#).is_err());
-        assert!(parse_conftest("").is_err());
-    }
-
-    #[test]
-    fn findings_are_capped_and_text_is_cut() {
-        let fails: Vec<String> = (0..80)
-            .map(|i| {
-                format!(
-                    r#"{{"check_id": "C{i}", "resource": "r.{i}", "check_name": "{}"}}"#,
-                    "x".repeat(500)
-                )
-            })
-            .collect();
-        let out = format!(
-            r#"{{"results": {{"failed_checks": [{}]}}}}"#,
-            fails.join(",")
-        );
-        let ToolOutcome::Ran {
-            findings, failed, ..
-        } = parse_checkov(&out).unwrap()
-        else {
-            panic!("not a report")
-        };
-        assert_eq!((findings.len(), failed), (MAX_FINDINGS, 80));
-        assert_eq!(findings[0].title.chars().count(), MAX_TEXT + 1);
-    }
-
     #[test]
     fn outcomes_make_required_and_advisory_gates() {
         let ran = ToolOutcome::Ran {
-            findings: vec![finding(Some("C".into()), None, None)],
+            findings: vec![Finding {
+                check: "C".into(),
+                resource: None,
+                title: String::new(),
+            }],
             failed: 1,
             passed: 0,
         };

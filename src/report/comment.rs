@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::markdown::{defuse_markers, fence_for, link, md_code, md_escape};
+use super::markdown::{fence_for, link, md_block, md_code, md_escape};
 use super::plan_text;
 use crate::policy::verdict::{GateResult, Verdict};
 use crate::terraform::summary::Action;
@@ -89,7 +89,7 @@ pub fn render_comment(
     ctx: &CommentContext<'_>,
     plan_text: &str,
 ) -> Result<String, minijinja::Error> {
-    let cleaned = plan_text::without_chatter(&defuse_markers(plan_text));
+    let cleaned = plan_text::without_chatter(&md_block(plan_text));
     let full = render_with(ctx, &plan_text::cut(&cleaned, usize::MAX))?;
     if full.len() <= COMMENT_LIMIT {
         return Ok(full);

@@ -2,8 +2,10 @@
 //! HTML file (inline CSS and SVG, no script, nothing fetched) that works
 //! from `file://` and GitHub Pages. A grid of customers × environments,
 //! the open rollouts, applies and failures per week, and a section per
-//! customer with its history. Every value is escaped (minijinja's HTML
-//! auto-escaping of an embedded template with strict undefined).
+//! customer with its history. Every value is escaped by the report's one
+//! HTML escape (`markdown::html_environment`: hidden characters shown as
+//! `\u{..}`, as everywhere), in an embedded template with strict
+//! undefined.
 
 use serde::Serialize;
 
@@ -118,9 +120,7 @@ const TEMPLATE: &str = include_str!("templates/dashboard.html.j2");
 
 /// The whole page.
 pub fn html(d: &Dashboard) -> Result<String, minijinja::Error> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    let mut env = super::markdown::html_environment();
     env.add_template("dashboard.html", TEMPLATE)?;
     let chart = bars(&d.weeks);
     let width = 40 + chart.len().max(1) * BAR_STEP;

@@ -6,7 +6,8 @@
 //! Rendering streams: the header ([`Header`], counted in a first pass over
 //! the records) is rendered once, then one row per event as it is read
 //! again, so memory does not grow with the period. Every value is
-//! untrusted text: Markdown escapes it, HTML autoescapes it.
+//! untrusted text, escaped for its format by the report's one escape
+//! (`markdown`: hidden characters shown as `\u{..}` in both).
 
 use std::collections::BTreeMap;
 
@@ -268,12 +269,10 @@ pub fn markdown_row(r: &Row) -> String {
     )
 }
 
-/// The HTML templates: autoescaped (every value is untrusted text),
+/// The HTML templates: every value escaped (`markdown::html_environment`),
 /// strict about undefined names, inline CSS, no scripts.
 fn html_env() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    let mut env = super::markdown::html_environment();
     for (name, src) in [
         ("head.html", include_str!("templates/evidence_head.html.j2")),
         ("row.html", include_str!("templates/evidence_row.html.j2")),

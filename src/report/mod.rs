@@ -1,6 +1,6 @@
 //! Everything fleetform renders for people, each from plain data: the PR
-//! comment (`comment`), Markdown escaping in one place and the embedded
-//! templates (`markdown`), the plan text as a coloured diff cut at
+//! comment (`comment`), Markdown and HTML escaping in one place (one rule
+//! for hidden characters) and the embedded templates (`markdown`), the plan text as a coloured diff cut at
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
 //! (`drift`), the impact of a manager change (`impact`), the audit report

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::policy::tools::{parse, Tool, ToolKind, ToolOutcome};
+use crate::policy::tool_reports::parse;
+use crate::policy::tools::{Tool, ToolKind, ToolOutcome};
 
 /// The most of a tool's output read.
 const MAX_OUTPUT: u64 = 64 * 1024 * 1024;

@@ -14,19 +14,14 @@
 
 use std::process::Command;
 
-/// Exact names withheld from children.
+/// Exact names withheld from children besides fleetform's credentials
+/// (`util::credentials`, all but the cloud's): the runner's command files.
 const WITHHELD: &[&str] = &[
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
     "GITHUB_ENV",
     "GITHUB_OUTPUT",
     "GITHUB_PATH",
     "GITHUB_STATE",
     "GITHUB_STEP_SUMMARY",
-    "MANAGER_REPO_PAT",
-    "SOURCE_REPOS_PAT",
 ];
 
 /// Prefixes withheld from children: fleetform's own settings and secrets,
@@ -36,7 +31,9 @@ const WITHHELD_PREFIXES: &[&str] = &["FLEETFORM_", "ACTIONS_", "INPUT_"];
 /// True when `name` is withheld from children by default.
 pub fn is_withheld(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    WITHHELD.contains(&upper.as_str()) || WITHHELD_PREFIXES.iter().any(|p| upper.starts_with(p))
+    WITHHELD.contains(&upper.as_str())
+        || WITHHELD_PREFIXES.iter().any(|p| upper.starts_with(p))
+        || super::credentials::credential(name).is_some_and(|c| !c.for_children)
 }
 
 /// Removes every withheld variable (and any for which `extra` says so)

@@ -1,11 +1,65 @@
-//! Foreign text made safe to show in a message.
+//! Foreign text made safe to show: the one rule for characters a reader
+//! cannot see ([`is_hidden`], shown as `\u{..}` by [`show_hidden`]), used by
+//! the terminal (`output`), the HTML and Markdown reports (`report`) and
+//! short quotes in messages ([`shown`]).
 
 /// At most this many characters of a foreign value appear in a message.
 const SHOWN_CHARS: usize = 100;
 
+/// True for a character that changes how text is shown, or that a reader
+/// cannot see, rather than what it says: every control character (C0,
+/// DEL, C1; callers keep the line feeds and tabs they lay text out with),
+/// the Unicode line and paragraph separators, bidirectional marks,
+/// embeddings, overrides and isolates, and every other invisible format
+/// character (zero-width spaces and joiners, the word joiner and invisible
+/// operators, soft hyphen, BOM, variation selectors, tag characters, Hangul
+/// fillers, and the rest of Unicode's default-ignorable code points and
+/// format controls).
+///
+/// Besides hiding text from a reader, these are the characters the Actions
+/// runner's culture-aware string matching skips, so a command split by one
+/// of them still reads as a command (see `output`).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// `c` as the visible escape every output shows a hidden character as:
+/// `\u{202e}`.
+pub fn show_hidden(c: char) -> String {
+    format!("\\u{{{:x}}}", c as u32)
+}
+
 /// Foreign text made safe to show in one line of a message: `user:pw@`
-/// in a URL becomes `***@`, control characters and line breaks are
-/// escaped, and long text is cut.
+/// in a URL becomes `***@`, hidden characters (line breaks included) and
+/// whitespace other than the space are escaped, and long text is cut.
 pub fn shown(text: &str) -> String {
     let redacted = redact_userinfo(text);
     let mut out = String::new();
@@ -16,6 +70,8 @@ pub fn shown(text: &str) -> String {
         }
         if c.is_control() || (c.is_whitespace() && c != ' ') {
             out.extend(c.escape_default());
+        } else if is_hidden(c) {
+            out.push_str(&show_hidden(c));
         } else {
             out.push(c);
         }
@@ -32,5 +88,52 @@ fn redact_userinfo(text: &str) -> String {
     match rest.get(..authority_end).and_then(|a| a.rfind('@')) {
         Some(at) => format!("{scheme}://***{}", rest.get(at..).unwrap_or_default()),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_the_invisible_ones() {
+        for c in [
+            '\u{0}',
+            '\u{1b}',
+            '\u{7f}',
+            '\u{85}',
+            '\u{9b}',
+            '\u{ad}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{200e}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{3164}',
+            '\u{fe0f}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            assert!(is_hidden(c), "{c:?}");
+        }
+        for c in [
+            'a', ' ', '#', '[', ':', 'é', 'ß', '→', '\u{3000}', '漢', '😀',
+        ] {
+            assert!(!is_hidden(c), "{c:?}");
+        }
+        assert_eq!(show_hidden('\u{202e}'), "\\u{202e}");
+    }
+
+    #[test]
+    fn shown_text_is_one_visible_line() {
+        assert_eq!(shown("a\u{202e}b\nc\u{200b}"), "a\\u{202e}b\\nc\\u{200b}");
+        assert_eq!(
+            shown("https://user:pw@example.com/x"),
+            "https://***@example.com/x"
+        );
     }
 }

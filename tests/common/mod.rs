@@ -273,16 +273,47 @@ pub fn sha256_hex(path: &Path) -> String {
         .collect()
 }
 
-/// Lines of `text` the Actions runner would read as workflow commands
-/// (after leading whitespace, `::` or the legacy `##[`), splitting lines
-/// wherever the runner might.
+/// Characters the runner's culture-aware matching (.NET on ICU) skips:
+/// controls and Unicode's invisible format characters.
+fn runner_ignores(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
+}
+
+/// Lines of `text` the Actions runner would read as workflow commands, as
+/// it reads them (actions/runner `ActionCommand`): `::` at the start after
+/// leading whitespace, or the legacy `##[` anywhere in the line, both
+/// matched without the characters its matching ignores. Lines are split
+/// wherever the runner might split them.
 pub fn command_lines(text: &str) -> Vec<String> {
     text.split([
         '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
     ])
-    .map(str::trim_start)
-    .filter(|l| l.starts_with("::") || l.starts_with("##["))
-    .map(str::to_string)
+    .map(|l| {
+        l.chars()
+            .filter(|&c| !runner_ignores(c))
+            .collect::<String>()
+    })
+    .filter(|l| l.trim_start().starts_with("::") || l.contains("##["))
+    .map(|l| l.trim_start().to_string())
     .collect()
 }
 
@@ -293,6 +324,9 @@ pub fn command_lines(text: &str) -> Vec<String> {
 pub fn foreign_commands(text: &str) -> Option<String> {
     let mut open: Option<String> = None;
     for line in command_lines(text) {
+        if line.contains("##[") {
+            return Some(format!("the runner would obey a legacy command: {line:?}"));
+        }
         if let Some(token) = line.strip_prefix("::stop-commands::") {
             let good = token.len() == 42
                 && token.starts_with("fleetform-")
