@@ -78,6 +78,11 @@ impl RelayWorld {
     }
 
     pub fn start(&self, concurrency: usize) -> RelayProc {
+        self.start_with(concurrency, 10)
+    }
+
+    /// The relay with `timeout_secs` for a request's head and body.
+    pub fn start_with(&self, concurrency: usize, timeout_secs: u64) -> RelayProc {
         let log = self
             .w
             .scratch
@@ -96,7 +101,7 @@ impl RelayWorld {
             .env("FLEETFORM_APP_PRIVATE_KEY", pem())
             .env("FLEETFORM_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("FLEETFORM_RETRY_BASE_MS", "20")
-            .env("FLEETFORM_RELAY_TIMEOUT", "1")
+            .env("FLEETFORM_RELAY_TIMEOUT", timeout_secs.to_string())
             .current_dir(self.w.fx.manager())
             .args(["relay", "serve", "--listen", "127.0.0.1:0", "--concurrency"])
             .arg(concurrency.to_string())
@@ -431,7 +436,7 @@ fn the_issuer_down_is_503_after_bounded_retries() {
 #[test]
 fn oversized_and_slow_bodies_are_cut_off() {
     let rw = RelayWorld::new();
-    let relay = rw.start(16);
+    let relay = rw.start_with(16, 1);
     // 10 MB declared: refused from the header, before it is read.
     let addr = relay.url.trim_start_matches("http://").to_string();
     let mut s = TcpStream::connect(&addr).unwrap();
@@ -924,7 +929,10 @@ fn bench_relay_load() {
                 let body = json!({ "token": t }).to_string();
                 barrier.wait();
                 let t0 = std::time::Instant::now();
-                let (status, _) = http(&url, "POST", "/dispatch", &[], body.as_bytes());
+                let status = std::panic::catch_unwind(|| {
+                    http(&url, "POST", "/dispatch", &[], body.as_bytes()).0
+                })
+                .unwrap_or(0);
                 (status, t0.elapsed())
             })
         })
@@ -946,6 +954,15 @@ fn bench_relay_load() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
     let ok = results.iter().filter(|r| r.0 == 202).count();
+    if ok < n {
+        let log = std::fs::read_to_string(&relay.stderr_log).unwrap_or_default();
+        let mut statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
+        statuses.dedup();
+        eprintln!(
+            "answers other than 202: {statuses:?}; the relay's log ends:\n{}",
+            log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+        );
+    }
     let sent = rw.w.gh.dispatches(MANAGER).len() - 1;
     println!(
         "{}",

@@ -86,9 +86,21 @@ pub async fn serve(relay: Arc<Relay>, listener: TcpListener, limits: Limits, log
     }
 }
 
+/// Connections the kernel may queue before the relay accepts them (the
+/// kernel caps it at `net.core.somaxconn`): a burst of dispatches waits in
+/// the queue rather than being dropped.
+const BACKLOG: u32 = 4096;
+
 /// Binds `addr` (port 0: any free port).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 async fn handle(
