@@ -4,6 +4,8 @@
 //! file's tests with `cargo test --test integration comment::`.
 
 mod common;
+#[path = "support/fake_s3.rs"]
+mod fake_s3;
 #[path = "support/fakecloud.rs"]
 mod fakecloud;
 #[path = "support/moto.rs"]
@@ -47,6 +49,7 @@ mod products;
 mod products_github;
 mod real_cloud;
 mod records;
+mod records_s3;
 mod registry_lock;
 mod rollout;
 mod setup_action;
