@@ -291,7 +291,10 @@ fn a_record_larger_than_64_mib_is_refused_while_it_streams() {
             .unwrap();
         assert!(get.cut_off, "the client hung up: {get:?}");
         if announced.is_some() {
-            assert!(get.streamed < 32 << 20, "not read at all: {get:?}");
+            // Refused on its length: what was written sits in the socket
+            // buffers (loopback's grow to 32 MiB + 4 MiB on Linux), below
+            // the 64 MiB and more that reading up to the limit would take.
+            assert!(get.streamed < 48 << 20, "not read at all: {get:?}");
         }
     }
 }

@@ -203,8 +203,9 @@ impl Bucket {
 
     /// Reads `keys`, [`READ_AHEAD`] at a time, and hands each record to
     /// `each` in the order of `keys`; stops at the first error, a read's
-    /// (the first in that order) or `each`'s. At most `READ_AHEAD` + 2
-    /// records are in memory at once.
+    /// (the first in that order) or `each`'s. At most `READ_AHEAD` + 3
+    /// records are in memory at once: those in flight, one being handed
+    /// over, one waiting in the channel and the one `each` has.
     pub fn read_each(
         &self,
         keys: &[String],
