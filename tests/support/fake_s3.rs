@@ -13,7 +13,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -90,10 +91,15 @@ pub struct Seen {
 
 type Handler = dyn Fn(&Req, usize) -> Reply + Send + Sync;
 
+/// What was answered, and a signal for each entry added.
+type Log = (Mutex<Vec<Seen>>, Condvar);
+
 /// The endpoint on a free loopback port, stopped on drop.
 pub struct FakeS3 {
     port: u16,
-    log: Arc<Mutex<Vec<Seen>>>,
+    log: Arc<Log>,
+    /// Requests received (each is logged once its answer ends).
+    count: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -106,11 +112,11 @@ impl FakeS3 {
     ) -> FakeS3 {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log: Arc<Log> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
         let count = Arc::new(AtomicUsize::new(0));
-        let (log2, stop2) = (log.clone(), stop.clone());
+        let (log2, stop2, count2) = (log.clone(), stop.clone(), count.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
@@ -118,11 +124,16 @@ impl FakeS3 {
                 }
                 let Ok(conn) = conn else { continue };
                 let _ = conn.set_nodelay(true);
-                let (handler, log, count) = (handler.clone(), log2.clone(), count.clone());
+                let (handler, log, count) = (handler.clone(), log2.clone(), count2.clone());
                 std::thread::spawn(move || serve(conn, upstream, &*handler, &log, &count));
             }
         });
-        FakeS3 { port, log, stop }
+        FakeS3 {
+            port,
+            log,
+            count,
+            stop,
+        }
     }
 
     /// The endpoint for `records: {endpoint: ...}`.
@@ -130,9 +141,24 @@ impl FakeS3 {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Every request so far, in the order they were answered.
+    /// Every request received so far, in the order their answers ended.
+    /// Waits for the answers still being written (a client that has exited
+    /// makes the last write fail at once); 30 s at most.
     pub fn seen(&self) -> Vec<Seen> {
-        self.log.lock().unwrap().clone()
+        let (log, added) = &*self.log;
+        let start = Instant::now();
+        let mut seen = log.lock().unwrap();
+        while seen.len() < self.count.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "an answer never ended: {seen:?}"
+            );
+            seen = added
+                .wait_timeout(seen, Duration::from_millis(50))
+                .unwrap()
+                .0;
+        }
+        seen.clone()
     }
 }
 
@@ -149,7 +175,7 @@ fn serve(
     conn: TcpStream,
     upstream: Option<u16>,
     handler: &Handler,
-    log: &Mutex<Vec<Seen>>,
+    log: &Log,
     count: &AtomicUsize,
 ) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
@@ -167,7 +193,8 @@ fn serve(
             cut_off: false,
         };
         let keep_open = answer(&mut conn, &req, reply, upstream, &mut seen);
-        log.lock().unwrap().push(seen);
+        log.0.lock().unwrap().push(seen);
+        log.1.notify_all();
         if !keep_open {
             return;
         }
