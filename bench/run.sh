@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --relay-only]
+#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
 # python-yq from PyPI into bench/.venv, ajv-cli and ajv-formats from npm into
@@ -11,7 +11,10 @@
 # half an hour). --providers-only runs case 7 alone (a fleet plan with a
 # 150 MB provider from a packed mirror) and rewrites its section;
 # --impact-only runs case 8 alone (`fleetform impact` on 10,000 customers);
-# --relay-only runs case 9 alone (the dispatch relay under load).
+# --records-only runs case 9 alone (10,000 records read from moto's S3,
+# which tests/install-moto.sh installs; BENCH_BASELINE=BIN runs an older
+# fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
+# --relay-only runs case 10 alone (the dispatch relay under load).
 # Needs cargo, terraform, git, python3 (3.9+), node and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,18 +24,20 @@ quick=()
 providers_only=
 impact_only=
 relay_only=
+records_only=
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=(--quick) ;;
     --providers-only) providers_only=1 ;;
     --impact-only) impact_only=1 ;;
     --relay-only) relay_only=1 ;;
+    --records-only) records_only=1 ;;
     -h | --help)
-      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --relay-only])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only])" >&2
       exit 2
       ;;
   esac
@@ -110,6 +115,24 @@ mkdir -p "$work"
 : >"$work/terraformrc"
 export TF_CLI_CONFIG_FILE="$PWD/$work/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
+# --- case 9: records read from moto's S3 --------------------------------------
+records_case() {
+  say "case 9: 10,000 records read from S3 (moto)"
+  bash tests/install-moto.sh >/dev/null || die "tests/install-moto.sh could not install moto (PyPI moto[server])"
+  baseline=()
+  if [ -n "${BENCH_BASELINE:-}" ]; then
+    [ -x "$BENCH_BASELINE" ] || die "BENCH_BASELINE=$BENCH_BASELINE is not an executable"
+    baseline=(--baseline "$BENCH_BASELINE" --baseline-label "${BENCH_BASELINE_LABEL:-$BENCH_BASELINE}")
+  fi
+  label="$(git rev-parse --short HEAD 2>/dev/null || echo "this checkout")$(git diff --quiet HEAD 2>/dev/null || echo " + changes") (static release build)"
+  "$venv/bin/python" "$bench/records.py" --fleetform "$bin" --label "$label" "${baseline[@]}" \
+    --moto .venv/bin/moto_server --work "$work" --results "$bench/results.md" "${quick[@]}"
+}
+if [ -n "$records_only" ]; then
+  records_case
+  exit 0
+fi
+
 # --- the test cloud provider for case 7 (release build; needs protoc) ---------
 command -v protoc >/dev/null || die "protoc is not installed; case 7 builds the fakecloud provider (apt-get install protobuf-compiler)"
 say "building the fakecloud provider (release)"
@@ -118,7 +141,7 @@ cargo build --release -p fakecloud --target-dir target/bench-provider ||
 provider=target/bench-provider/release/terraform-provider-fakecloud
 
 if [ -n "$relay_only" ]; then
-  say "case 9 only: the dispatch relay under load"
+  say "case 10 only: the dispatch relay under load"
   "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
   exit 0
 fi
@@ -160,6 +183,7 @@ say "case 7: a fleet plan with a heavy provider"
 say "case 8: the impact of a manager change"
 "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
   --results "$bench/results.md" "${quick[@]}"
-say "case 9: the dispatch relay under load"
+records_case
+say "case 10: the dispatch relay under load"
 "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
 say "results: bench/results.md"

@@ -290,7 +290,9 @@ pub fn read_lines(
 
 /// Every audit record in the records store (one object each) with its
 /// bytes and key, oldest first; days outside `since`..`until` are not
-/// read. The error names the store and the key.
+/// read (nor listed, when the period lies in one year or month). The
+/// records are read several at a time, handed over in key order. The
+/// error names the store and the key.
 pub fn read_store(
     store: &crate::records::Store,
     since: Option<&str>,
@@ -301,19 +303,43 @@ pub fn read_store(
     // `audit/YYYY/MM/DD/...`: a day outside the period's days holds nothing in it.
     let day_of = |t: &str| t.get(..10).map(|d| d.replace('-', "/"));
     let (since_day, until_day) = (since.and_then(day_of), until.and_then(day_of));
-    for key in store.list("audit/").map_err(failed)? {
-        let day = key.get(6..16).unwrap_or_default();
-        if since_day.as_deref().is_some_and(|d| day < d)
-            || until_day.as_deref().is_some_and(|d| day > d)
-        {
-            continue;
-        }
-        let bytes = store.read(&key).map_err(failed)?;
-        let entry: Entry = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}/{key}: not an audit record: {e}", store.describe()))?;
-        each(entry, bytes, key);
-    }
-    Ok(())
+    let keys: Vec<String> = store
+        .list(&audit_prefix(since_day.as_deref(), until_day.as_deref()))
+        .map_err(failed)?
+        .into_iter()
+        .filter(|key| {
+            let day = key.get(6..16).unwrap_or_default();
+            !(since_day.as_deref().is_some_and(|d| day < d)
+                || until_day.as_deref().is_some_and(|d| day > d))
+        })
+        .collect();
+    store
+        .read_each(&keys, |key, bytes| {
+            let entry: Entry =
+                serde_json::from_slice(&bytes).map_err(|e| crate::records::RecordsError::Io {
+                    what: "reading",
+                    key: key.to_string(),
+                    reason: format!("not an audit record: {e}"),
+                })?;
+            each(entry, bytes, key.to_string());
+            Ok(())
+        })
+        .map_err(failed)
+}
+
+/// The folder that holds every audit record of the days `since`..`until`
+/// (`YYYY/MM/DD`): the year or month both fall in, else `audit/`.
+fn audit_prefix(since: Option<&str>, until: Option<&str>) -> String {
+    let (Some(a), Some(b)) = (since, until) else {
+        return "audit/".into();
+    };
+    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    // Whole `YYYY/` or `YYYY/MM/` only: `2026/1` would also hold October.
+    let folder = match a.get(..common).and_then(|c| c.rfind('/')) {
+        Some(end) if a.len() == 10 && b.len() == 10 => &a[..=end],
+        _ => "",
+    };
+    format!("audit/{folder}")
 }
 
 /// Reads every record into memory (tests and small logs; the report
@@ -433,6 +459,18 @@ mod tests {
             read(Path::new("/nonexistent/audit.jsonl")).unwrap(),
             Vec::<Entry>::new()
         );
+    }
+
+    #[test]
+    fn a_period_in_one_year_or_month_lists_only_its_folder() {
+        let p = |a, b| audit_prefix(Some(a), Some(b));
+        assert_eq!(p("2026/11/01", "2026/11/30"), "audit/2026/11/");
+        assert_eq!(p("2026/10/01", "2026/12/31"), "audit/2026/");
+        assert_eq!(p("2026/01/05", "2026/10/05"), "audit/2026/");
+        assert_eq!(p("2025/12/01", "2026/01/31"), "audit/");
+        assert_eq!(p("2026/11/03", "2026/11/03"), "audit/2026/11/");
+        assert_eq!(audit_prefix(Some("2026/11/03"), None), "audit/");
+        assert_eq!(audit_prefix(None, None), "audit/");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 mod common;
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/fake_s3.rs"]
+mod fake_s3;
 #[path = "support/fakecloud.rs"]
 mod fakecloud;
 #[path = "support/moto.rs"]
@@ -52,6 +54,7 @@ mod products;
 mod products_github;
 mod real_cloud;
 mod records;
+mod records_s3;
 mod registry_lock;
 mod relay;
 mod rollout;

@@ -87,7 +87,13 @@ impl World {
 
     /// The records store in a bucket of moto's S3 server instead of the
     /// local folder.
-    fn on_s3(mut self, moto: &moto::Moto) -> World {
+    fn on_s3(self, moto: &moto::Moto) -> World {
+        let endpoint = moto.url("");
+        self.on_s3_at(moto, &endpoint)
+    }
+
+    /// The same bucket, reached through `endpoint` (a proxy in front of moto).
+    fn on_s3_at(mut self, moto: &moto::Moto, endpoint: &str) -> World {
         let bucket = "fleetform-rollouts";
         assert!(moto::curl_signed_put(&moto.url(&format!("/{bucket}"))));
         let cfg = self.fx.read("manager/fleetform.yml");
@@ -98,8 +104,7 @@ impl World {
             &cfg.replace(
                 local,
                 &format!(
-                    "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {}\n  use_path_style: true\n",
-                    moto.url("")
+                    "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n"
                 ),
             ),
         );
@@ -305,6 +310,60 @@ fn two_ticks_at_once_apply_nothing_twice_with_records_in_s3() {
             .any(|k| k.starts_with("fleet/records/rollouts/")),
         "{keys:?}"
     );
+    assert!(!w.fx.path("manager/.fleetform/records/rollouts").exists());
+}
+
+/// The same through an endpoint that fails as S3 does now and then: a put
+/// carried out but answered 500, a put answered 503 `SlowDown`, a put
+/// carried out whose answer is lost, and two failed reads. Each is
+/// retried (a put carried out is read back and found to be the tick's
+/// own), and still no pair is applied twice.
+#[test]
+fn two_ticks_at_once_apply_nothing_twice_with_s3_failing_transiently() {
+    use crate::fake_s3::{FakeS3, Reply};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    let moto = moto::Moto::start();
+    let (puts, gets, injected) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let counted = injected.clone();
+    let proxy = FakeS3::start(Some(moto.port()), move |req, _| {
+        let reply = if req.is_object("PUT") {
+            match puts.fetch_add(1, SeqCst) {
+                1 => Reply::ForwardThenError(500, "InternalError"),
+                4 => Reply::Error(503, "SlowDown"),
+                7 => Reply::ForwardThenHangUp,
+                _ => Reply::Forward,
+            }
+        } else if req.method == "GET" {
+            match gets.fetch_add(1, SeqCst) {
+                2 => Reply::Error(500, "InternalError"),
+                9 => Reply::Error(503, "SlowDown"),
+                _ => Reply::Forward,
+            }
+        } else {
+            Reply::Forward
+        };
+        if !matches!(reply, Reply::Forward) {
+            counted.fetch_add(1, SeqCst);
+        }
+        reply
+    });
+    let w = World::new().on_s3_at(&moto, &proxy.url());
+    ticks_at_once(&w);
+    assert_eq!(injected.load(SeqCst), 5, "every fault was injected");
+    // No audit record was lost to a fault either.
+    let lines = w.fx.read("manager/.fleetform/audit.jsonl").lines().count();
+    let kept = moto
+        .keys_in("fleetform-rollouts")
+        .iter()
+        .filter(|k| k.starts_with("fleet/records/audit/"))
+        .count();
+    assert_eq!(kept, lines, "every audit line is a record in the bucket");
     assert!(!w.fx.path("manager/.fleetform/records/rollouts").exists());
 }
 

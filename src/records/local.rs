@@ -59,7 +59,7 @@ impl Folder {
     }
 
     pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
-        crate::util::fs::read_under(&self.root, Path::new(key), 64 * 1024 * 1024)
+        crate::util::fs::read_under(&self.root, Path::new(key), super::MAX_RECORD as u64)
             .map_err(|e| Self::io("reading", key, e.reason))
     }
 }

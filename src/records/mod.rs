@@ -17,10 +17,16 @@
 
 pub mod local;
 mod s3;
+mod s3_http;
 
 use std::path::PathBuf;
 
 use crate::config::{Manager, Records, Unit};
+
+/// The largest record read, from a folder or a bucket: fleetform writes
+/// records of a few KiB (a deployment record holds the customer's files,
+/// each at most 1 MiB), and anything larger is not one of them.
+pub const MAX_RECORD: usize = 64 * 1024 * 1024;
 
 /// Why a record could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +103,23 @@ impl Store {
         match self {
             Store::Local(f) => f.read(key),
             Store::S3(b) => b.read(key),
+        }
+    }
+
+    /// Every record of `keys`, handed to `each` in the order of `keys`
+    /// (from a bucket, several are read at once); stops at the first
+    /// error, a read's or `each`'s.
+    pub fn read_each(
+        &self,
+        keys: &[String],
+        mut each: impl FnMut(&str, Vec<u8>) -> Result<(), RecordsError>,
+    ) -> Result<(), RecordsError> {
+        for key in keys {
+            check_key(key)?;
+        }
+        match self {
+            Store::Local(f) => keys.iter().try_for_each(|k| each(k, f.read(k)?)),
+            Store::S3(b) => b.read_each(keys, each),
         }
     }
 }

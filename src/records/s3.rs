@@ -1,32 +1,50 @@
 //! Records in an S3-compatible bucket: `rusty-s3` signs each request
 //! (SigV4 with the credentials in `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, as
-//! `aws-actions/configure-aws-credentials` exports them), the HTTP client
-//! fleetform already has for GitHub (hyper with rustls) sends it.
+//! `aws-actions/configure-aws-credentials` exports them), [`super::s3_http`]
+//! sends it, retries it on S3's transient answers and bounds what it reads.
 //!
 //! Every put is conditional (`If-None-Match: *`: S3 answers 412 when the
 //! key exists, so nothing is ever overwritten) and carries `Content-MD5`,
-//! which a bucket with Object Lock and a default retention requires.
+//! which a bucket with Object Lock and a default retention requires, and a
+//! random write id as metadata ([`WRITE_ID`]). When a put is retried after
+//! an attempt S3 may have carried out (a 500, an answer lost) and the retry
+//! answers 412, the object is read back: the same bytes under the same
+//! write id are this put's own (success); anything else is another
+//! writer's (exists). Bytes alone could not tell: two rollout ticks in the
+//! same second write the same event.
 //!
-//! Calls run on a thread of their own with a small runtime, so records
-//! can be written from synchronous code and from inside another runtime.
+//! Reads are bounded: a record by [`super::MAX_RECORD`], a list page by
+//! [`MAX_LIST_PAGE`], a listing by [`MAX_PAGES`] pages and [`MAX_KEYS`]
+//! keys, and a continuation token S3 gave before ends it with an error.
+//! Many records are read [`READ_AHEAD`] at a time, in order
+//! ([`Bucket::read_each`]).
 
+use std::collections::{HashSet, VecDeque};
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use md5::Digest as _;
 use rusty_s3::{actions::ListObjectsV2, Bucket as S3Bucket, Credentials, S3Action, UrlStyle};
 
-use super::RecordsError;
+use super::s3_http::{self, Failure, Http, Request, Sent, MAX_ERROR_BODY};
+use super::{RecordsError, MAX_RECORD};
 
-/// How long a signed request stays valid: it is sent at once.
+/// How long a signed request stays valid: it is sent at once, and its
+/// retries end within [`s3_http::PATIENCE`].
 const SIGNED_FOR: Duration = Duration::from_secs(300);
-/// The most a record (or a list page) may take to answer.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// The metadata header with a put's random write id.
+const WRITE_ID: &str = "x-amz-meta-fleetform-write";
+/// The largest list page read: S3 answers at most 1,000 keys of at most
+/// 1,024 bytes (about 1.5 MB of XML).
+const MAX_LIST_PAGE: usize = 8 * 1024 * 1024;
+/// The most pages and keys one listing reads.
+pub const MAX_PAGES: usize = 2_000;
+pub const MAX_KEYS: usize = 1_000_000;
+/// Records read at once by [`Bucket::read_each`].
+pub const READ_AHEAD: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -43,12 +61,85 @@ pub struct Bucket {
     settings: Settings,
 }
 
-/// One request to send: method, signed URL, extra headers, body.
-struct Call {
-    method: http::Method,
-    url: url::Url,
-    headers: Vec<(&'static str, String)>,
-    body: Bytes,
+/// The bucket with the credentials: signs requests for keys under the
+/// prefix.
+#[derive(Clone)]
+struct Signer {
+    bucket: S3Bucket,
+    creds: Credentials,
+    prefix: String,
+}
+
+impl Signer {
+    fn object(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+
+    fn get(&self, key: &str) -> Request {
+        let object = self.object(key);
+        Request {
+            method: http::Method::GET,
+            url: self
+                .bucket
+                .get_object(Some(&self.creds), &object)
+                .sign(SIGNED_FOR),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    fn put(&self, key: &str, bytes: &Bytes, write_id: &str) -> Request {
+        let object = self.object(key);
+        let mut action = self.bucket.put_object(Some(&self.creds), &object);
+        // S3 refuses `x-amz-*` headers a presigned URL does not sign.
+        action.headers_mut().insert(WRITE_ID, write_id);
+        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes));
+        Request {
+            method: http::Method::PUT,
+            url: action.sign(SIGNED_FOR),
+            headers: vec![
+                ("if-none-match", "*".into()),
+                ("content-md5", md5),
+                (WRITE_ID, write_id.to_string()),
+            ],
+            body: bytes.clone(),
+        }
+    }
+
+    fn list(&self, full_prefix: &str, token: Option<&str>) -> Request {
+        let mut action = self.bucket.list_objects_v2(Some(&self.creds));
+        action.with_prefix(full_prefix);
+        if let Some(t) = token {
+            action.with_continuation_token(t);
+        }
+        Request {
+            method: http::Method::GET,
+            url: action.sign(SIGNED_FOR),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+}
+
+fn io(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsError {
+    RecordsError::Io {
+        what,
+        key: key.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The error of a request that ended without the answer hoped for.
+fn failed(what: &'static str, key: &str, sent: &Sent) -> RecordsError {
+    let reason = match &sent.answer {
+        Ok(a) => a.describe(),
+        Err(f) => f.to_string(),
+    };
+    io(what, key, format!("{reason}{}", sent.note()))
 }
 
 impl Bucket {
@@ -60,176 +151,249 @@ impl Bucket {
         format!("s3://{}/{}", self.settings.bucket, self.settings.prefix)
     }
 
-    fn full(&self, key: &str) -> String {
-        if self.settings.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}/{key}", self.settings.prefix)
-        }
-    }
-
-    fn err(what: &'static str, key: &str, reason: impl std::fmt::Display) -> RecordsError {
-        RecordsError::Io {
-            what,
-            key: key.to_string(),
-            reason: reason.to_string(),
-        }
-    }
-
     /// The bucket and the credentials from the environment.
-    fn open(&self, what: &'static str, key: &str) -> Result<(S3Bucket, Credentials), RecordsError> {
+    fn open(&self, what: &'static str, key: &str) -> Result<Signer, RecordsError> {
         let s = &self.settings;
         let endpoint = s
             .endpoint
             .clone()
             .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", s.region));
-        let endpoint = url::Url::parse(&endpoint).map_err(|e| Self::err(what, key, e))?;
+        let endpoint = url::Url::parse(&endpoint).map_err(|e| io(what, key, e))?;
         let style = if s.path_style {
             UrlStyle::Path
         } else {
             UrlStyle::VirtualHost
         };
         let bucket = S3Bucket::new(endpoint, style, s.bucket.clone(), s.region.clone())
-            .map_err(|e| Self::err(what, key, e))?;
+            .map_err(|e| io(what, key, e))?;
         let creds = Credentials::from_env().ok_or_else(|| {
-            Self::err(
+            io(
                 what,
                 key,
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), e.g. with aws-actions/configure-aws-credentials",
             )
         })?;
-        Ok((bucket, creds))
+        Ok(Signer {
+            bucket,
+            creds,
+            prefix: s.prefix.clone(),
+        })
     }
 
     pub fn create(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
-        let (bucket, creds) = self.open("writing", key)?;
-        let object = self.full(key);
-        let action = bucket.put_object(Some(&creds), &object);
-        let md5 = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(bytes));
-        let call = Call {
-            method: http::Method::PUT,
-            url: action.sign(SIGNED_FOR),
-            headers: vec![("if-none-match", "*".into()), ("content-md5", md5)],
-            body: Bytes::copy_from_slice(bytes),
-        };
-        match send(call) {
-            Ok((status, _)) if status.is_success() => Ok(()),
-            // 412: the key exists; 409: a concurrent conditional put won.
-            Ok((status, _)) if status == 412 || status == 409 => Err(RecordsError::Exists {
-                key: key.to_string(),
-            }),
-            Ok((status, body)) => Err(Self::err("writing", key, s3_error(status, &body))),
-            Err(e) => Err(Self::err("writing", key, e)),
-        }
+        let signer = self.open("writing", key)?;
+        let (owned, bytes) = (key.to_string(), Bytes::copy_from_slice(bytes));
+        s3_http::run(move |http| async move { create(&http, &signer, &owned, bytes).await })
+            .map_err(|e| io("writing", key, e))?
     }
 
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
-        let (bucket, creds) = self.open("listing", prefix)?;
-        let full = self.full(prefix);
-        let base = self.full("");
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut action = bucket.list_objects_v2(Some(&creds));
-            action.with_prefix(full.as_str());
-            if let Some(t) = &token {
-                action.with_continuation_token(t.as_str());
-            }
-            let call = Call {
-                method: http::Method::GET,
-                url: action.sign(SIGNED_FOR),
-                headers: Vec::new(),
-                body: Bytes::new(),
-            };
-            let (status, body) = send(call).map_err(|e| Self::err("listing", prefix, e))?;
-            if !status.is_success() {
-                return Err(Self::err("listing", prefix, s3_error(status, &body)));
-            }
-            let text = String::from_utf8_lossy(&body);
-            let page = ListObjectsV2::parse_response(&text)
-                .map_err(|e| Self::err("listing", prefix, e))?;
-            keys.extend(
-                page.contents
-                    .into_iter()
-                    .map(|o| o.key.strip_prefix(&base).unwrap_or(&o.key).to_string()),
-            );
-            match page.next_continuation_token {
-                Some(t) => token = Some(t),
-                None => return Ok(keys),
-            }
-        }
+        let signer = self.open("listing", prefix)?;
+        let owned = prefix.to_string();
+        s3_http::run(move |http| async move { list(&http, &signer, &owned).await })
+            .map_err(|e| io("listing", prefix, e))?
     }
 
     pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
-        let (bucket, creds) = self.open("reading", key)?;
-        let object = self.full(key);
-        let action = bucket.get_object(Some(&creds), &object);
-        let call = Call {
-            method: http::Method::GET,
-            url: action.sign(SIGNED_FOR),
-            headers: Vec::new(),
-            body: Bytes::new(),
+        let signer = self.open("reading", key)?;
+        let owned = key.to_string();
+        s3_http::run(move |http| async move { get(&http, &signer, &owned).await })
+            .map_err(|e| io("reading", key, e))?
+    }
+
+    /// Reads `keys`, [`READ_AHEAD`] at a time, and hands each record to
+    /// `each` in the order of `keys`; stops at the first error, a read's
+    /// (the first in that order) or `each`'s. At most `READ_AHEAD` + 3
+    /// records are in memory at once: those in flight, one being handed
+    /// over, one waiting in the channel and the one `each` has.
+    pub fn read_each(
+        &self,
+        keys: &[String],
+        mut each: impl FnMut(&str, Vec<u8>) -> Result<(), RecordsError>,
+    ) -> Result<(), RecordsError> {
+        let Some(first) = keys.first() else {
+            return Ok(());
         };
-        match send(call) {
-            Ok((status, body)) if status.is_success() => Ok(body.to_vec()),
-            Ok((status, body)) => Err(Self::err("reading", key, s3_error(status, &body))),
-            Err(e) => Err(Self::err("reading", key, e)),
+        let signer = self.open("reading", first)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let owned = keys.to_vec();
+        // Not joined: dropping `rx` on an early return ends it at its next
+        // record.
+        std::thread::spawn(move || match s3_http::runtime() {
+            Ok(rt) => rt.block_on(read_ahead(s3_http::client(), signer, owned, tx)),
+            Err(e) => {
+                let _ = tx.send(Err(io("reading", &owned[0], e)));
+            }
+        });
+        for key in keys {
+            match rx.recv() {
+                Ok(Ok(bytes)) => each(key, bytes)?,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(io("reading", key, "the S3 client stopped")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A random write id: 128 bits, hex.
+fn write_id() -> Result<String, String> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| format!("no randomness for the write id: {e}"))?;
+    Ok(crate::util::fs::hex(&id))
+}
+
+async fn create(http: &Http, signer: &Signer, key: &str, bytes: Bytes) -> Result<(), RecordsError> {
+    let id = write_id().map_err(|e| io("writing", key, e))?;
+    let sent = s3_http::send(http, &signer.put(key, &bytes, &id), MAX_ERROR_BODY).await;
+    match &sent.answer {
+        Ok(a) if a.status.is_success() => Ok(()),
+        // 412: the key exists; 409: a concurrent conditional put won. After
+        // an attempt S3 may have carried out, the object may be this put's.
+        Ok(a) if a.status == 412 || a.status == 409 => {
+            if sent.retried {
+                read_back(http, signer, key, &bytes, &id).await
+            } else {
+                Err(RecordsError::Exists {
+                    key: key.to_string(),
+                })
+            }
+        }
+        _ => Err(failed("writing", key, &sent)),
+    }
+}
+
+/// Whether the object at `key` is the one this put (`id`) wrote.
+async fn read_back(
+    http: &Http,
+    signer: &Signer,
+    key: &str,
+    bytes: &[u8],
+    id: &str,
+) -> Result<(), RecordsError> {
+    let exists = || RecordsError::Exists {
+        key: key.to_string(),
+    };
+    // A larger object is not this put's: read no more than its size.
+    let sent = s3_http::send(http, &signer.get(key), bytes.len()).await;
+    match &sent.answer {
+        Ok(a) if a.status.is_success() => {
+            let own = a.headers.get(WRITE_ID).and_then(|v| v.to_str().ok()) == Some(id);
+            if own && a.body == bytes {
+                Ok(())
+            } else {
+                Err(exists())
+            }
+        }
+        Ok(a) if a.status == 404 => Err(exists()),
+        Err(Failure::TooLarge { .. }) => Err(exists()),
+        _ => {
+            let e = failed("reading back", key, &sent);
+            Err(io(
+                "writing",
+                key,
+                format!("S3 refused a retried put as the key exists, and whether this put wrote it is unknown: {e}"),
+            ))
         }
     }
 }
 
-/// S3's error code and message, without the request ids.
-fn s3_error(status: http::StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let tag = |name: &str| {
-        text.split(&format!("<{name}>"))
-            .nth(1)
-            .and_then(|s| s.split(&format!("</{name}>")).next())
-            .map(str::to_string)
-    };
-    match (tag("Code"), tag("Message")) {
-        (Some(c), Some(m)) => format!("S3 answered {status}: {c}: {m}"),
-        _ => format!("S3 answered {status}"),
+async fn get(http: &Http, signer: &Signer, key: &str) -> Result<Vec<u8>, RecordsError> {
+    let sent = s3_http::send(http, &signer.get(key), MAX_RECORD).await;
+    match sent.answer {
+        Ok(a) if a.status.is_success() => Ok(a.body.to_vec()),
+        Err(Failure::TooLarge { announced, .. }) => Err(io(
+            "reading",
+            key,
+            format!(
+                "the object is larger than a record may be ({} MiB{}); fleetform never writes one that large: check what wrote it and the bucket's endpoint",
+                MAX_RECORD >> 20,
+                announced
+                    .map(|n| format!(", S3 announced {n} bytes"))
+                    .unwrap_or_default()
+            ),
+        )),
+        _ => Err(failed("reading", key, &sent)),
     }
 }
 
-/// Sends one request on a thread with its own runtime; the status and body.
-fn send(call: Call) -> Result<(http::StatusCode, Bytes), String> {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async move {
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_webpki_roots()
-                .https_or_http()
-                .enable_http1()
-                .build();
-            let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-            let mut req = http::Request::builder()
-                .method(call.method)
-                .uri(call.url.as_str())
-                .header("content-length", call.body.len());
-            for (k, v) in &call.headers {
-                req = req.header(*k, v);
-            }
-            let req = req.body(Full::new(call.body)).map_err(|e| e.to_string())?;
-            let answer = tokio::time::timeout(TIMEOUT, async {
-                let resp = client.request(req).await.map_err(|e| e.to_string())?;
-                let status = resp.status();
-                let body = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .to_bytes();
-                Ok::<_, String>((status, body))
-            })
-            .await;
-            answer.map_err(|_| format!("no answer within {} s", TIMEOUT.as_secs()))?
-        })
-    })
-    .join()
-    .map_err(|_| "the S3 client stopped".to_string())?
+async fn list(http: &Http, signer: &Signer, prefix: &str) -> Result<Vec<String>, RecordsError> {
+    let full = signer.object(prefix);
+    let base = signer.object("");
+    let mut keys = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut token: Option<String> = None;
+    for page in 1..=MAX_PAGES {
+        let sent = s3_http::send(http, &signer.list(&full, token.as_deref()), MAX_LIST_PAGE).await;
+        let body = match &sent.answer {
+            Ok(a) if a.status.is_success() => &a.body,
+            _ => return Err(failed("listing", prefix, &sent)),
+        };
+        let text = String::from_utf8_lossy(body);
+        let parsed = ListObjectsV2::parse_response(&text)
+            .map_err(|e| io("listing", prefix, format!("page {page}: {e}")))?;
+        keys.extend(
+            parsed
+                .contents
+                .into_iter()
+                .map(|o| o.key.strip_prefix(&base).unwrap_or(&o.key).to_string()),
+        );
+        if keys.len() > MAX_KEYS {
+            return Err(io(
+                "listing",
+                prefix,
+                format!("more than {MAX_KEYS} records; fleetform reads at most that many at once: keep older records under another prefix"),
+            ));
+        }
+        let Some(next) = parsed.next_continuation_token else {
+            return Ok(keys);
+        };
+        if !seen.insert(next.clone()) {
+            return Err(io(
+                "listing",
+                prefix,
+                format!("S3 answered page {page} with a continuation token it gave before; following it would never end"),
+            ));
+        }
+        token = Some(next);
+    }
+    Err(io(
+        "listing",
+        prefix,
+        format!("S3 was still answering \"more\" after {MAX_PAGES} pages; fleetform reads at most that many in one listing"),
+    ))
+}
+
+/// Reads `keys` with up to [`READ_AHEAD`] requests at once and sends each
+/// result down `tx` in the order of `keys`, ending after the first error
+/// or when the receiver is gone. (`tx.send` blocks this runtime while the
+/// receiver is busy; the requests in flight wait, nothing is lost.)
+async fn read_ahead(
+    http: Http,
+    signer: Signer,
+    keys: Vec<String>,
+    tx: SyncSender<Result<Vec<u8>, RecordsError>>,
+) {
+    let start = |key: String| {
+        let (http, signer) = (http.clone(), signer.clone());
+        let task = tokio::spawn({
+            let key = key.clone();
+            async move { get(&http, &signer, &key).await }
+        });
+        (key, task)
+    };
+    let mut keys = keys.into_iter();
+    let mut window: VecDeque<_> = keys.by_ref().take(READ_AHEAD).map(start).collect();
+    while let Some((key, task)) = window.pop_front() {
+        let result = task
+            .await
+            .unwrap_or_else(|e| Err(io("reading", &key, format!("the S3 client stopped: {e}"))));
+        if let Some(next) = keys.next() {
+            window.push_back(start(next));
+        }
+        let end = result.is_err();
+        if tx.send(result).is_err() || end {
+            return;
+        }
+    }
 }

@@ -235,18 +235,17 @@ pub fn ids(store: &Store) -> Result<Vec<String>, RecordsError> {
 
 /// A rollout's events, in order.
 pub fn events(store: &Store, id: &str) -> Result<Vec<Event>, RecordsError> {
-    store
-        .list(&prefix(id))?
-        .iter()
-        .map(|k| {
-            let bytes = store.read(k)?;
-            serde_json::from_slice(&bytes).map_err(|e| RecordsError::Io {
-                what: "reading rollout event",
-                key: k.clone(),
-                reason: e.to_string(),
-            })
-        })
-        .collect()
+    let mut events = Vec::new();
+    store.read_each(&store.list(&prefix(id))?, |k, bytes| {
+        let event = serde_json::from_slice(&bytes).map_err(|e| RecordsError::Io {
+            what: "reading rollout event",
+            key: k.to_string(),
+            reason: e.to_string(),
+        })?;
+        events.push(event);
+        Ok(())
+    })?;
+    Ok(events)
 }
 
 /// Loads a rollout's state.
