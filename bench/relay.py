@@ -51,6 +51,7 @@ def main():
     a = ap.parse_args()
     a.fleetform = os.path.abspath(a.fleetform)
     t0 = time.time()
+    load0 = os.getloadavg()[0]
     reps = 1 if a.quick else 3
     rows = []
     for n in ([200] if a.quick else [200, 1000]):
@@ -91,6 +92,8 @@ def main():
             f"{'yes' if all(r[7] == 0 and r[8] == 0 for r in rows) else 'no'} |",
             ""]
     ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out += [f"Load average (1 min) at the start {load0:.2f}, at the end {os.getloadavg()[0]:.2f} "
+            f"on {os.cpu_count()} cores: with other jobs running, the times are upper bounds.", ""]
     out += [f"Case 10 took {time.time() - t0:.0f} s (ended {ended}).", "", MARK]
     section = "\n".join(out) + "\n"
     write_section(a.results, section, MARK)
