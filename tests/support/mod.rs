@@ -1,3 +1,5 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod rollout_world;
+pub mod workflow_sim;
