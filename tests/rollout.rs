@@ -117,7 +117,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
 /// no pair is applied twice.
 #[test]
 fn two_ticks_at_once_apply_nothing_twice() {
-    ticks_at_once(&World::with(4, "staging"));
+    ticks_at_once(&World::with(2, "staging"));
 }
 
 /// The same with the rollout in an S3 bucket (moto): the create-only
@@ -125,7 +125,7 @@ fn two_ticks_at_once_apply_nothing_twice() {
 #[test]
 fn two_ticks_at_once_apply_nothing_twice_with_records_in_s3() {
     let moto = moto::Moto::start();
-    let w = World::with(4, "staging").on_s3(&moto);
+    let w = World::with(2, "staging").on_s3(&moto);
     ticks_at_once(&w);
     let keys = moto.keys_in("fleetform-rollouts");
     assert!(
@@ -152,7 +152,7 @@ fn ticks_at_once(w: &World) {
     }
     // Once more, to finish whatever the two left.
     w.expect(0, &["rollout", "tick"]);
-    assert_eq!(w.rolled().len(), 4);
+    assert_eq!(w.rolled().len(), 2);
     let status = w.status();
     assert_eq!(status["finished"], true, "{status:#}");
     let applied: usize = status["stages"]
@@ -161,13 +161,13 @@ fn ticks_at_once(w: &World) {
         .iter()
         .map(|s| s["applied"].as_u64().unwrap() as usize)
         .sum();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 2);
     let applies = w
         .audit()
         .iter()
         .filter(|e| e["action"] == "apply" && e["result"] == "ok")
         .count();
-    assert_eq!(applies, 4, "each pair applied once");
+    assert_eq!(applies, 2, "each pair applied once");
 }
 
 /// A finished rollout, then a second one halted in wave 2: rollback is a
@@ -176,14 +176,14 @@ fn ticks_at_once(w: &World) {
 /// The cloud is then as it was before the second rollout.
 #[test]
 fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
-    let w = World::with(4, "staging");
+    let w = World::with(3, "staging");
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     w.expect(0, &["rollout", "tick"]);
     let before = fakecloud::objects(&w.cloud_file);
-    assert_eq!(w.rolled().len(), 4);
+    assert_eq!(w.rolled().len(), 3);
 
     w.change("tier: staging-2", "tier: staging-3");
-    let out = w.expect(0, &["rollout", "start", "--json"]);
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
     let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = second["id"].as_str().unwrap().to_string();
     let victim = customers(&second["stages"][1])[0].clone();
@@ -489,8 +489,8 @@ fn rollout_mistakes_point_at_fleetform_yml() {
 /// Plans for review: `rollout plan` makes the wave's plans before the
 /// approval (grouped, each pair's creates, updates, replacements and
 /// destroys and its digest in the job summary; sealed); `tick
-/// --plans-from` applies exactly those. A bundle that was changed, or one
-/// that is missing, is a failed pair that halts the rollout: never planned
+/// --plans-from` applies exactly those. A pair whose bundle is missing, or
+/// was changed, is a failed pair that halts the rollout: never planned
 /// and applied by the tick.
 #[test]
 fn the_reviewer_sees_the_plans_that_are_applied() {
@@ -513,29 +513,21 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         stderr(&out)
     );
     let text = std::fs::read_to_string(&summary).unwrap();
-    assert!(text.contains("2 pair(s) in 1 group(s)"), "{text}");
-    assert!(
-        text.contains("| pair | creates | updates | replaces | destroys | plan sha256 |"),
-        "{text}"
-    );
-    assert!(
-        text.contains("| `c01/staging` | 3 | 0 | 0 | 0 | `"),
-        "{text}"
-    );
     let state = w.status()["stages"][0]["state"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(
-        state.starts_with("planned, waiting for approval (sha256:"),
-        "{state}"
-    );
     assert!(w.rolled().is_empty(), "nothing applied before the approval");
     let planned: Vec<(String, String)> = w.digests("planned");
     assert_eq!(planned.len(), 2);
-    for (c, digest) in &planned {
-        assert!(text.contains(digest.as_str()), "{c}: {text}");
-    }
+
+    // c02's plan did not reach the tick (its plan job uploaded nothing).
+    let bundle = |c: &str| {
+        w.fx.path(&format!(
+            "manager/.fleetform/rollout-plans/{c}/staging/bundle.sealed"
+        ))
+    };
+    std::fs::remove_file(bundle("c02")).unwrap();
     let tick = [
         "rollout",
         "tick",
@@ -543,13 +535,36 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         "--plans-from",
         ".fleetform/rollout-plans",
     ];
+    w.expect(1, &tick);
+    assert_eq!(
+        w.rolled(),
+        ["c01"],
+        "c02 is not planned and applied by the tick"
+    );
+    let failed = w.status()["failed"].as_array().unwrap().clone();
+    assert!(
+        failed.iter().any(|f| f["unit"]["customer"] == "c02"
+            && f["reason"].as_str().unwrap().contains("no reviewed plan")),
+        "{failed:?}"
+    );
+    // Resumed and planned again: applied from its new reviewed plan.
+    w.expect(0, &["rollout", "resume"]);
+    w.expect(0, &["rollout", "plan"]);
     w.expect(0, &tick);
     assert_eq!(w.rolled(), ["c01", "c02"]);
-    assert_eq!(
-        w.digests("applied"),
-        planned,
-        "the reviewed plans are the applied ones"
-    );
+    // Each pair's newest plan, in the order they were made.
+    let newest = |kind: &str| -> std::collections::BTreeMap<String, String> {
+        w.events()
+            .iter()
+            .filter(|e| e["event"] == kind)
+            .map(|e| {
+                let c = e["unit"]["customer"].as_str().unwrap().to_string();
+                (c, e["plan_sha256"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let (latest, applied) = (newest("planned"), newest("applied"));
+    assert_eq!(applied, latest, "the reviewed plans are the applied ones");
 
     // The next wave: planned, then its bundle changed before the tick.
     w.expect(0, &["rollout", "plan"]);
@@ -560,13 +575,10 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         .find(|e| e["event"] == "planned")
         .map(|e| e["unit"]["customer"].as_str().unwrap().to_string())
         .unwrap();
-    let bundle = w.fx.path(&format!(
-        "manager/.fleetform/rollout-plans/{victim}/staging/bundle.sealed"
-    ));
-    let mut bytes = std::fs::read(&bundle).unwrap();
+    let mut bytes = std::fs::read(bundle(&victim)).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    std::fs::write(&bundle, bytes).unwrap();
+    std::fs::write(bundle(&victim), bytes).unwrap();
     let out = w.expect(1, &tick);
     let failed = w.status()["failed"].as_array().unwrap().clone();
     assert!(
@@ -579,21 +591,23 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     );
     assert!(!w.rolled().contains(&victim));
 
-    // Resumed without a plan for it: failed again, never planned here.
-    w.expect(0, &["rollout", "resume"]);
-    std::fs::remove_file(&bundle).unwrap();
-    w.expect(1, &tick);
-    let failed = w.status()["failed"].as_array().unwrap().clone();
+    // What the reviewer read: the group, each pair's counts and digest,
+    // and the stage's digest in `status`.
+    assert!(text.contains("2 pair(s) in 1 group(s)"), "{text}");
     assert!(
-        failed
-            .iter()
-            .any(|f| f["unit"]["customer"] == victim.as_str()
-                && f["reason"].as_str().unwrap().contains("no reviewed plan")),
-        "{failed:?}"
+        text.contains("| pair | creates | updates | replaces | destroys | plan sha256 |"),
+        "{text}"
     );
     assert!(
-        !w.rolled().contains(&victim),
-        "not planned and applied by the tick"
+        text.contains("| `c01/staging` | 3 | 0 | 0 | 0 | `"),
+        "{text}"
+    );
+    for (c, digest) in &planned {
+        assert!(text.contains(digest.as_str()), "{c}: {text}");
+    }
+    assert!(
+        state.starts_with("planned, waiting for approval (sha256:"),
+        "{state}"
     );
 }
 

@@ -105,7 +105,7 @@ fn tick(w: &World, id: &str, shard: &str) -> std::process::Output {
 #[test]
 fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
     let gh = FakeGitHub::start();
-    let mut w = World::with(2, "production");
+    let mut w = World::with(1, "production");
     w.on_github(&gh, "ops-dana");
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     let (_, _, out) = plan_then_tick(&w);
@@ -125,7 +125,7 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
         "ops-dana",
         "approved",
     );
-    let shard = r#"["c01/production","c02/production"]"#;
+    let shard = r#"["c01/production"]"#;
     let id = w.status()["id"].as_str().unwrap().to_string();
     let out = tick(&w, &id, shard);
     assert_eq!(code(&out), Some(3), "{}", stderr(&out));
@@ -141,13 +141,13 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
     );
     let out = tick(&w, &id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    assert_eq!(w.rolled(), ["c01", "c02"]);
+    assert_eq!(w.rolled(), ["c01"]);
     let applies: Vec<Value> = w
         .audit()
         .into_iter()
         .filter(|e| e["action"] == "apply" && e["result"] == "ok")
         .collect();
-    assert_eq!(applies.len(), 2);
+    assert_eq!(applies.len(), 1);
     for a in &applies {
         assert_eq!(a["actor"], "ops-carol", "{a}");
         assert_eq!(a["triggering_actor"], "ops-dana", "{a}");
@@ -171,7 +171,7 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
 #[test]
 fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_request() {
     let gh = FakeGitHub::start();
-    let mut w = World::with(2, "production");
+    let mut w = World::with(1, "production");
     w.fx.append(
         "manager/fleetform.yml",
         "approvals:\n  production:\n    users: [ops-erin]\n",
@@ -219,7 +219,7 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
         &format!("/fleetform approve {prefix}"),
     );
     let id = status["id"].as_str().unwrap();
-    let shard = r#"["c01/production","c02/production"]"#;
+    let shard = r#"["c01/production"]"#;
     assert_eq!(code(&tick(&w, id, shard)), Some(3));
     gh.add_comment(
         MANAGER_REPO,
@@ -229,7 +229,7 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
     );
     let out = tick(&w, id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    assert_eq!(w.rolled(), ["c01", "c02"]);
+    assert_eq!(w.rolled(), ["c01"]);
     let events = w.events();
     let applied: Vec<&Value> = events.iter().filter(|e| e["event"] == "applied").collect();
     assert!(
@@ -382,4 +382,121 @@ fn github_steps_show_the_next_wave_and_tick_one_stage() {
     let status = w.status();
     assert_eq!(status["next"]["wave"], "half");
     assert!(status["next"]["waiting"].is_null(), "{status:#}");
+}
+
+/// On GitHub a rollout's apply is a deployment on the customer's repo: the
+/// commit its last deployment record names, in the environment, described
+/// by the rollout, the wave and the manager commit, `in_progress` then
+/// `success`, linked to the run. Pairs without such a record have none.
+#[test]
+fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
+    let w = World::with(2, "staging");
+    let gh = FakeGitHub::start();
+    let repo = "c01-org/infra";
+    gh.add_repo(repo);
+    let vars = w.fx.read("customers/c01/infra/variables.yml");
+    let sha = gh.commit(repo, "main", &[("infra/variables.yml", &vars)]);
+    w.fx.write("vars-c01.yml", &vars);
+    let record = serde_json::json!({
+        "time": "2026-01-01T00:00:00Z",
+        "customer": "c01",
+        "environment": "staging",
+        "customer_repo": repo,
+        "customer_sha": sha,
+        "plan_sha256": "0".repeat(64),
+        "files": [{
+            "path": "infra/variables.yml",
+            "sha256": common::sha256_hex(&w.fx.path("vars-c01.yml")),
+            "content": vars,
+        }],
+        "actor": "ops-dana",
+    });
+    w.fx.write(
+        "manager/.fleetform/records/deployments/c01/_/staging/20260101T000000.000Z-000000000000.json",
+        &record.to_string(),
+    );
+    w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
+    gh.reset_counters();
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_TOKEN", gh.token())
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", MANAGER_REPO)
+        .env("GITHUB_RUN_ID", "4242")
+        .args(["rollout", "tick", "--one-stage"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(w.rolled(), ["c01", "c02"]);
+    assert_eq!(gh.request_count(), 3, "one deployment and its two statuses");
+    let deployments = gh.deployments(repo);
+    assert_eq!(deployments.len(), 1);
+    let d = &deployments[0];
+    assert_eq!(
+        (d.sha.as_str(), d.environment.as_str()),
+        (sha.as_str(), "staging")
+    );
+    let description = d.description.clone().unwrap_or_default();
+    assert!(
+        description.contains("wave internal") && description.contains("manager "),
+        "{description}"
+    );
+    let states: Vec<&str> = d.statuses.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(states, ["in_progress", "success"]);
+    assert_eq!(
+        d.statuses[1].2.as_deref(),
+        Some("https://github.com/provider/manager/actions/runs/4242")
+    );
+}
+
+/// The wave's pairs in shards (`status --summary`'s `matrix`, at most
+/// `max_parallel`), ticked by parallel jobs: every pair applied once, and
+/// the stage marked done once, by whichever shard finished last.
+#[test]
+fn shards_of_a_wave_run_together_and_the_last_settles_it() {
+    let w = World::with(4, "staging");
+    let config = w.fx.read("manager/fleetform.yml");
+    let waves = &config[config.find("  waves:").unwrap()..];
+    let config = config
+        .replace(waves, "  waves:\n    - name: all\n")
+        .replace("  max_parallel: 4\n", "  max_parallel: 3\n");
+    w.fx.write("manager/fleetform.yml", &config);
+    w.fx.git(&["commit", "-q", "-am", "one wave, three shards"]);
+    w.expect(0, &["rollout", "start", "--base", "HEAD~2"]);
+    let next = Step::new();
+    next.run(&w, &["rollout", "status", "--summary"]);
+    let matrix: Value = serde_json::from_str(&next.outputs()["matrix"]).unwrap();
+    let shards: Vec<String> = matrix["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["shard"].to_string())
+        .collect();
+    assert_eq!(shards.len(), 3, "max_parallel shards of 4 pairs: {matrix}");
+    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let jobs: Vec<_> = shards
+            .iter()
+            .map(|shard| {
+                let mut cmd = w.fleetform();
+                s.spawn(move || {
+                    cmd.args(["rollout", "tick", "--one-stage", "--shard", shard])
+                        .output()
+                        .unwrap()
+                })
+            })
+            .collect();
+        jobs.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert_eq!(code(out), Some(0), "{}\n{}", stdout(out), stderr(out));
+    }
+    assert_eq!(w.rolled().len(), 4);
+    let events = w.events();
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!(count("stage-done"), 1, "the stage once");
+    assert_eq!(count("applied"), 4, "each pair once");
+    // A shard that names something else is refused before any work.
+    let out = w.run(&["rollout", "tick", "--shard", "[\"../x\"]"]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
 }

@@ -102,7 +102,7 @@ fn a_new_rollout_supersedes_a_halted_one() {
     w.expect(0, &["rollout", "halt", "--reason", "wrong tag"]);
     // Halting twice is halting once.
     w.expect(0, &["rollout", "halt", "--reason", "again"]);
-    let out = w.expect(0, &["rollout", "start", "--json"]);
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
     let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(second["superseded"][0], id.as_str());
     assert_eq!(second["base"], first["base"], "from the halted one's base");
