@@ -139,8 +139,11 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
         "ops-carol",
         "approved",
     );
+    gh.reset_counters();
     let out = tick(&w, &id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    // README, "Request budgets": the registry and the run's reviews.
+    assert_eq!(gh.request_count(), 2);
     assert_eq!(w.rolled(), ["c01"]);
     let applies: Vec<Value> = w
         .audit()
@@ -227,8 +230,12 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
         "ops-erin",
         &format!("/fleetform approve {prefix}"),
     );
+    gh.reset_counters();
     let out = tick(&w, id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    // README, "Request budgets": the registry, the commit's pull request,
+    // that pull request (its author), its reviews and its comments.
+    assert_eq!(gh.request_count(), 5);
     assert_eq!(w.rolled(), ["c01"]);
     let events = w.events();
     let applied: Vec<&Value> = events.iter().filter(|e| e["event"] == "applied").collect();
@@ -282,7 +289,9 @@ fn only_operators_halt_resume_and_roll_back() {
     }
     assert!(w.status()["halted"].is_null());
     w.set_env("GITHUB_ACTOR", "ops-dana");
+    gh.reset_counters();
     w.expect(0, &["rollout", "halt", "--reason", "by an operator"]);
+    assert_eq!(gh.request_count(), 1, "README, \"Request budgets\"");
     // Re-run by someone else: both must be operators.
     w.set_env("GITHUB_TRIGGERING_ACTOR", "mallory");
     w.expect(3, &["rollout", "resume"]);

@@ -235,6 +235,87 @@ mod tests {
         assert_eq!(when(at, at), "2026-11-23T05:00Z, now");
     }
 
+    fn summary(customer: &str, actions: &[(&str, Action)]) -> PlanSummary {
+        let count = |a: Action| actions.iter().filter(|(_, x)| *x == a).count();
+        PlanSummary {
+            customer: customer.into(),
+            environment: "production".into(),
+            create: count(Action::Create),
+            update: count(Action::Update),
+            delete: count(Action::Delete),
+            replace: count(Action::Replace),
+            resources: actions
+                .iter()
+                .map(
+                    |(address, action)| crate::terraform::summary::ResourceChange {
+                        address: address.to_string(),
+                        action: *action,
+                        resource_type: None,
+                        changed: Vec::new(),
+                    },
+                )
+                .collect(),
+            outputs: Vec::new(),
+            has_changes: true,
+            plan_sha256: format!("{customer:0>64}"),
+            state_key: String::new(),
+            sha: None,
+            gates: None,
+            product: None,
+            identity: None,
+            lock_checksums_dropped: false,
+        }
+    }
+
+    /// What an approver of a wave signs off: each pair's counts and the
+    /// pull request comment's CAUTION for what is destroyed or replaced.
+    #[test]
+    fn the_wave_plan_shows_counts_and_the_caution() {
+        let lost = summary(
+            "acme",
+            &[
+                ("fakecloud_bucket.logs", Action::Delete),
+                ("fakecloud_network.main", Action::Replace),
+                ("fakecloud_instance.web[0]", Action::Update),
+            ],
+        );
+        let kept = summary("globex", &[("fakecloud_instance.web[0]", Action::Create)]);
+        let unit = |c: &str| crate::config::Unit::new(c, None, "production");
+        let planned = vec![
+            (unit("acme"), lost.clone(), "a".to_string()),
+            (unit("globex"), kept.clone(), "g".to_string()),
+        ];
+        let groups = super::super::impact::group_plans(planned);
+        let rows = [
+            PlannedRow {
+                pair: "acme/production".into(),
+                summary: &lost,
+            },
+            PlannedRow {
+                pair: "globex/production".into(),
+                summary: &kept,
+            },
+        ];
+        let md = plan_summary("r1", "rest", "production", &groups, &rows);
+        assert!(
+            md.contains("> [!CAUTION]\n> This plan **destroys 1** and **replaces 1** resources:\n> - destroy `fakecloud_bucket.logs`\n> - replace `fakecloud_network.main`\n"),
+            "{md}"
+        );
+        assert_eq!(
+            md.matches("[!CAUTION]").count(),
+            1,
+            "only the group that loses something: {md}"
+        );
+        assert!(
+            md.contains("| `acme/production` | 0 | 1 | 1 | 1 | `"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `globex/production` | 1 | 0 | 0 | 0 | `"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn a_halt_is_the_first_line() {
         let t = table("r1", &[], Some("2 pair(s) failed"), None);
