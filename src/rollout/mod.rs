@@ -2,9 +2,14 @@
 //! fleetform.yml), per environment in promotion order, with bake time
 //! between waves, halting by itself when something goes wrong.
 //!
-//! A rollout is a list of events in the records store (`state`): `start`
-//! writes the stages the impact preview found (`waves`), `tick` advances
-//! (`tick`), `halt` and `resume` say so. Every event is also an audit line.
+//! A rollout is a list of events in the records store (`state`, written
+//! by `record`, each also an audit line): `start` writes the stages the
+//! impact preview found (`waves`), queued behind a running rollout or
+//! superseding a halted one; `plan` makes a stage's plans for review;
+//! `tick` advances, applying (`apply`) only what the [`ApprovalGate`]
+//! lets through (`gate`), with `settings` saying how; `halt` and
+//! `resume` say so; `rollback` starts a rollout of the base. The oldest
+//! open rollout is the current one.
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
 //! `terraform`, `records`, `report` (the status row), `dispatch` (sealed
