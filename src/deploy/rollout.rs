@@ -217,7 +217,7 @@ impl Gate<'_> {
             return Err(refused(format!(
                 "`{}` needs approvals on the pull request that brought the rollout's change, but {} came without one; merge manager changes through pull requests",
                 stage.environment,
-                &s.manager_sha[..s.manager_sha.len().min(12)]
+                crate::dispatch::short_sha(&s.manager_sha)
             )));
         };
         let planned_at = crate::audit::rfc3339(digest.planned_at);

@@ -298,7 +298,10 @@ fn apply_row(
                 h,
                 d,
                 true,
-                &format!("applied plan sha256:{}", &summary.plan_sha256[..12]),
+                &format!(
+                    "applied plan sha256:{}",
+                    crate::dispatch::short_sha(&summary.plan_sha256)
+                ),
             ),
         }
     }

@@ -180,7 +180,7 @@ pub fn next(s: &State, queued_behind: Option<&str>, replan: bool) -> Option<Next
             format!(
                 "the plans of stage {} (sha256:{}) wait for approval: approve them, then re-run the failed tick jobs of the run that planned them (or run the workflow with `tick` to plan again)",
                 s.current + 1,
-                &digest[..digest.len().min(12)]
+                crate::dispatch::short_sha(digest)
             )
         });
     let waiting = queued_behind
@@ -228,7 +228,10 @@ pub fn status(s: &State) -> Vec<StageRow> {
                         // `rollout plan` made its plans; the apply job waits
                         // for the wave's approval.
                         (true, Some(d)) => {
-                            format!("planned, waiting for approval (sha256:{})", &d.digest[..12])
+                            format!(
+                                "planned, waiting for approval (sha256:{})",
+                                crate::dispatch::short_sha(&d.digest)
+                            )
                         }
                         _ => "next".into(),
                     }

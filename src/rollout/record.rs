@@ -164,7 +164,7 @@ fn notify(manager: &Manager, out: &Output, id: &str, event: &Event) {
             format!(
                 "rollout {id}: the plans of stage {} wait for approval (sha256:{})",
                 stage + 1,
-                &digest[..digest.len().min(12)]
+                crate::dispatch::short_sha(digest)
             ),
         ),
         _ => return,

@@ -76,7 +76,7 @@ pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Output) -> Result<Ve
             said.push(format!(
                 "rollback {rid}: {} stage(s) back to {}, newest first; ticks plan and apply them",
                 stages.len(),
-                &s.base[..s.base.len().min(12)]
+                crate::dispatch::short_sha(&s.base)
             ));
             Some(rid)
         }

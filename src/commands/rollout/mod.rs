@@ -369,7 +369,7 @@ fn start(
         "rollout {}: {} stage(s), the change since {}",
         started.id,
         started.stages.len(),
-        &started.base[..started.base.len().min(12)]
+        crate::dispatch::short_sha(&started.base)
     ));
     if let Some(ahead) = &started.queued_behind {
         out.result(&format!(
