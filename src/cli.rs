@@ -368,11 +368,18 @@ pub struct RolloutArgs {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Start a rollout of the manager's working tree: the pairs whose
-    /// values or module changed since --base, in waves.
+    /// values or module changed since where the last rollout left off (or
+    /// --base), in waves. Queued while another rollout runs; a halted one
+    /// is superseded.
     Start {
-        /// The manager as the fleet has it now (e.g. the commit before the merge).
+        /// The manager as the fleet has it now (e.g. the commit before the
+        /// merge); needed for the first rollout only.
         #[arg(long, env = "FLEETFORM_ROLLOUT_BASE")]
-        base: String,
+        base: Option<String>,
+        /// Supersede every open rollout, running or not: the new one covers
+        /// everything since the oldest one's base.
+        #[arg(long)]
+        supersede: bool,
         #[arg(long)]
         json: bool,
     },
@@ -387,6 +394,10 @@ pub enum RolloutCommand {
         /// step outputs.
         #[arg(long)]
         summary: bool,
+        /// Ready even when the stage's reviewed plans wait for an approval
+        /// (planning again voids them).
+        #[arg(long)]
+        replan: bool,
     },
     /// Advance whatever may advance now (safe to run twice, or from two jobs).
     Tick {
@@ -410,7 +421,7 @@ pub enum RolloutCommand {
         shard: Option<String>,
         /// Apply the plans `rollout plan` made for review (their sealed
         /// bundles under DIR, opened with FLEETFORM_ARTIFACT_KEY); a pair
-        /// without one there is planned here.
+        /// without one there is a failed pair (nothing is planned here).
         #[arg(long)]
         plans_from: Option<PathBuf>,
     },
@@ -446,17 +457,12 @@ pub enum RolloutCommand {
         #[arg(long)]
         id: Option<String>,
     },
-    /// Put the base's configuration back on every pair the rollout changed,
-    /// last wave first (the rollout must be halted or finished).
+    /// Roll a halted or finished rollout back: a rollout of its base's
+    /// configuration over every pair it changed, newest stage first, that
+    /// ticks plan, approve and apply like any other.
     Rollback {
         #[arg(long)]
         id: Option<String>,
-        #[arg(short, long, env = "FLEETFORM_JOBS")]
-        jobs: Option<usize>,
-        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/rollout")]
-        out: PathBuf,
-        #[arg(long, env = "FLEETFORM_TERRAFORM")]
-        terraform: Option<PathBuf>,
     },
 }
 

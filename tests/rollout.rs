@@ -1,219 +1,48 @@
-//! Rollouts on the test cloud: 20 customers, three waves (by label, by
-//! percentage, the rest). A failure injected in wave 2 halts the rollout
-//! and wave 3 never starts; a tick while halted applies nothing; resume
-//! after the fix finishes it; two ticks at once apply nothing twice; every
-//! step is an event in the records store and an audit line.
+//! Rollouts on the test cloud, run by hand (no GitHub): a fleet of
+//! numbered customers in three waves (by label, by percentage, the rest).
+//! A failure injected in wave 2 halts the rollout and wave 3 never starts;
+//! a tick while halted applies nothing; resume after the fix finishes it;
+//! two ticks at once apply nothing twice (records in a folder and in S3);
+//! a change merged during a rollout is queued behind it; a customer
+//! removed meanwhile is skipped and the stage settles; a rollback is a
+//! rollout of the base; every step is an event and an audit line, and a
+//! rollout's applies count as applies. The workflow's steps on GitHub are
+//! in `tests/rollout_github.rs`.
 
 use crate::common;
 use crate::fakecloud;
 use crate::moto;
-use crate::support;
+use crate::support::rollout_world::World;
 
-use std::path::PathBuf;
-
-use common::{require_terraform, stderr, stdout, Fixture};
+use common::{stderr, stdout};
 use serde_json::Value;
 
-const MODULE: &str = include_str!("../examples/fakecloud/main.tf");
-
-const ROLLOUT: &str = "
-rollout:
-  bake: 0s
-  max_parallel: 4
-  halt:
-    max_failures: 0
-  waves:
-    - name: internal
-      labels: {tier: internal}
-    - name: half
-      percent: 50
-    - name: rest
-";
-
-struct World {
-    fx: Fixture,
-    cli_config: PathBuf,
-    cloud_file: PathBuf,
-    /// Extra environment for every run (S3 credentials for moto).
-    env: Vec<(&'static str, String)>,
-}
-
-fn slug(i: usize) -> String {
-    format!("c{i:02}")
-}
-
-impl World {
-    /// The example manager on the test cloud with 20 customers (staging
-    /// only; c01-c03 labelled `tier: internal`), committed, then a change
-    /// of the staging defaults committed on top.
-    fn new() -> World {
-        require_terraform();
-        let fx = Fixture::new();
-        let installed = fakecloud::install(&fx.path("fakecloud"));
-        fx.write("manager/terraform/main.tf", MODULE);
-        let vars = fx.read("customers/acme/infra/variables.yml");
-        let mut registry = String::from("customers:\n");
-        for i in 1..=20 {
-            let c = slug(i);
-            fx.write(
-                &format!("customers/{c}/infra/variables.yml"),
-                &vars.replace("acme", &c),
-            );
-            registry.push_str(&format!(
-                "  - slug: {c}\n    path: ../customers/{c}\n    contact: ops@{c}.test\n    environments: [staging]\n    added: 2026-01-01\n"
-            ));
-            if i <= 3 {
-                registry.push_str("    labels: {tier: internal}\n");
-            }
-        }
-        fx.write("manager/customers.yml", &registry);
-        fx.append("manager/fleetform.yml", ROLLOUT);
-        fx.git(&["init", "-q"]);
-        fx.git(&["add", "-A"]);
-        fx.git(&["commit", "-q", "-m", "base"]);
-        let staging = fx.read("manager/values/staging.yml");
-        fx.write(
-            "manager/values/staging.yml",
-            &staging.replace("tier: staging", "tier: staging-2"),
-        );
-        fx.git(&["commit", "-q", "-am", "staging tier"]);
-        World {
-            cli_config: installed.cli_config,
-            cloud_file: fx.path("cloud.json"),
-            fx,
-            env: Vec::new(),
-        }
-    }
-
-    /// The records store in a bucket of moto's S3 server instead of the
-    /// local folder.
-    fn on_s3(self, moto: &moto::Moto) -> World {
-        let endpoint = moto.url("");
-        self.on_s3_at(moto, &endpoint)
-    }
-
-    /// The same bucket, reached through `endpoint` (a proxy in front of moto).
-    fn on_s3_at(mut self, moto: &moto::Moto, endpoint: &str) -> World {
-        let bucket = "fleetform-rollouts";
-        assert!(moto::curl_signed_put(&moto.url(&format!("/{bucket}"))));
-        let cfg = self.fx.read("manager/fleetform.yml");
-        let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-        assert!(cfg.contains(local), "{cfg}");
-        self.fx.write(
-            "manager/fleetform.yml",
-            &cfg.replace(
-                local,
-                &format!(
-                    "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n"
-                ),
-            ),
-        );
-        self.env = vec![
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ];
-        self
-    }
-
-    fn fleetform(&self) -> assert_cmd::Command {
-        let mut cmd = self.fx.fleetform();
-        cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("FAKECLOUD_FILE", &self.cloud_file)
-            .env("USER", "ops-dana");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        self.fleetform().args(args).output().unwrap()
-    }
-
-    fn status(&self) -> Value {
-        let out = self.run(&["rollout", "status", "--json"]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// Customers with a network in the cloud.
-    fn rolled(&self) -> Vec<String> {
-        let mut c: Vec<String> = fakecloud::objects(&self.cloud_file)
-            .iter()
-            .filter(|(k, _)| k.starts_with("fakecloud_network/"))
-            .filter_map(|(_, v)| {
-                v["name"]
-                    .as_str()
-                    .and_then(|n| n.strip_suffix("-staging"))
-                    .map(str::to_string)
-            })
-            .collect();
-        c.sort();
-        c
-    }
-
-    /// (customer, plan digest) of every event of `kind`, sorted.
-    fn digests(&self, kind: &str) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .events()
-            .iter()
-            .filter(|e| e["event"] == kind)
-            .map(|e| {
-                (
-                    e["unit"]["customer"].as_str().unwrap().to_string(),
-                    e["plan_sha256"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    /// The rollout's events, in order.
-    fn events(&self) -> Vec<Value> {
-        let root = self.fx.path("manager/.fleetform/records/rollouts");
-        let mut out = Vec::new();
-        for dir in std::fs::read_dir(root).unwrap() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir.unwrap().path())
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            files.sort();
-            for f in files {
-                out.push(serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap());
-            }
-        }
-        out
-    }
-}
-
-/// Start → tick (wave 2 fails) → halted, wave 3 untouched → tick again
-/// does nothing → resume → tick finishes every customer.
-#[test]
-fn a_failure_in_wave_two_halts_until_resumed() {
-    let w = World::new();
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let stages = started["stages"].as_array().unwrap();
-    let sizes: Vec<usize> = stages
-        .iter()
-        .map(|s| s["units"].as_array().unwrap().len())
-        .collect();
-    // 3 internal; half of the 17 left (rounded up); the rest.
-    assert_eq!(sizes, [3, 9, 8], "{started:#}");
-    let wave2: Vec<String> = stages[1]["units"]
+fn customers(stage: &Value) -> Vec<String> {
+    stage["units"]
         .as_array()
         .unwrap()
         .iter()
         .map(|u| u["customer"].as_str().unwrap().to_string())
-        .collect();
-    let victim = wave2[4].clone();
+        .collect()
+}
 
-    // A second start while this one runs is refused.
-    let again = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+/// Start → tick (wave 2 fails) → halted (the status says so first), wave 3
+/// untouched → tick again does nothing → resume → tick finishes every
+/// customer; each apply is an `apply` audit line that `audit report`
+/// counts.
+#[test]
+fn a_failure_in_wave_two_halts_until_resumed() {
+    let w = World::with(4, "staging");
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
+    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stages = started["stages"].as_array().unwrap();
+    let sizes: Vec<usize> = stages.iter().map(|s| customers(s).len()).collect();
+    // 2 internal; half of the 2 left (rounded up); the rest.
+    assert_eq!(sizes, [2, 1, 1], "{started:#}");
+    let victim = customers(&stages[1])[0].clone();
+
+    // A second start of the same commit while this one runs is refused.
+    w.expect(3, &["rollout", "start", "--base", "HEAD~1"]);
 
     let out = w
         .fleetform()
@@ -229,16 +58,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("halted:"), "{}", stdout(&out));
-    let rolled = w.rolled();
-    assert_eq!(rolled.len(), 3 + 8, "{rolled:?}");
-    assert!(!rolled.contains(&victim));
-    let wave3: Vec<String> = stages[2]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["customer"].as_str().unwrap().to_string())
-        .collect();
-    assert!(wave3.iter().all(|c| !rolled.contains(c)), "wave 3 started");
+    assert_eq!(w.rolled(), ["c01", "c02"]);
     let status = w.status();
     assert!(
         status["halted"].as_str().unwrap().contains(&victim),
@@ -247,46 +67,44 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     assert_eq!(status["stages"][1]["failed"], 1);
     assert_eq!(status["stages"][2]["state"], "waiting");
     let table = stdout(&w.run(&["rollout", "status"]));
-    assert!(
-        table.contains("halted") && table.contains("half"),
-        "{table}"
-    );
+    assert!(table.starts_with("HALTED: 1 pair(s) failed"), "{table}");
 
     // Halted: a tick applies nothing.
-    let out = w.run(&["rollout", "tick"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = w.expect(1, &["rollout", "tick"]);
     assert!(stdout(&out).contains("is halted"), "{}", stdout(&out));
-    assert_eq!(w.rolled().len(), 11);
+    assert_eq!(w.rolled().len(), 2);
 
     // The fix is in (no more injected failure): resume, tick.
-    let out = w.run(&["rollout", "resume"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = w.run(&["rollout", "tick"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    w.expect(0, &["rollout", "resume"]);
+    let out = w.expect(0, &["rollout", "tick"]);
     assert!(stdout(&out).contains("finished"), "{}", stdout(&out));
-    assert_eq!(w.rolled().len(), 20);
+    assert_eq!(w.rolled().len(), 4);
     assert_eq!(w.status()["finished"], true);
 
-    // Every step is an event and an audit line; each pair applied once.
-    let events = w.events();
-    let applied = events
+    // Every step is an event and an audit line; each pair applied once,
+    // and a rollout's apply is an apply (its failure a failed apply).
+    let applied = w
+        .events()
         .iter()
         .filter(|e| e["event"] == "applied" && e["changed"] == true)
         .count();
-    assert_eq!(applied, 20);
-    let audit = w.fx.read("manager/.fleetform/audit.jsonl");
-    for kind in ["started", "failed", "halted", "resumed", "finished"] {
-        assert!(
-            audit.contains(&format!("\"action\":\"rollout\",\"result\":\"{kind}\""))
-                || audit.contains(&format!("\"result\":\"{kind}\"")),
-            "no {kind} in the audit log"
-        );
+    assert_eq!(applied, 4);
+    let audit = w.audit();
+    let count = |action: &str, result: &str| {
+        audit
+            .iter()
+            .filter(|e| e["action"] == action && e["result"] == result)
+            .count()
+    };
+    assert_eq!(count("apply", "ok"), 4);
+    assert_eq!(count("apply", "failed"), 1);
+    for kind in ["started", "halted", "resumed", "finished"] {
+        assert_eq!(count("rollout", kind), 1, "no {kind} in the audit log");
+    }
+    let out = w.expect(0, &["audit", "report", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for c in ["c01", "c02", "c03", "c04"] {
+        assert_eq!(report["applies_per_customer"][c], 1, "{report:#}");
     }
 }
 
@@ -294,7 +112,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
 /// no pair is applied twice.
 #[test]
 fn two_ticks_at_once_apply_nothing_twice() {
-    ticks_at_once(&World::new());
+    ticks_at_once(&World::with(2, "staging"));
 }
 
 /// The same with the rollout in an S3 bucket (moto): the create-only
@@ -302,7 +120,7 @@ fn two_ticks_at_once_apply_nothing_twice() {
 #[test]
 fn two_ticks_at_once_apply_nothing_twice_with_records_in_s3() {
     let moto = moto::Moto::start();
-    let w = World::new().on_s3(&moto);
+    let w = World::with(2, "staging").on_s3(&moto);
     ticks_at_once(&w);
     let keys = moto.keys_in("fleetform-rollouts");
     assert!(
@@ -353,7 +171,7 @@ fn two_ticks_at_once_apply_nothing_twice_with_s3_failing_transiently() {
         }
         reply
     });
-    let w = World::new().on_s3_at(&moto, &proxy.url());
+    let w = World::with(2, "staging").on_s3_at(&moto, &proxy.url());
     ticks_at_once(&w);
     assert_eq!(injected.load(SeqCst), 5, "every fault was injected");
     // No audit record was lost to a fault either.
@@ -368,8 +186,7 @@ fn two_ticks_at_once_apply_nothing_twice_with_s3_failing_transiently() {
 }
 
 fn ticks_at_once(w: &World) {
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
         let ticks: Vec<_> = (0..2)
             .map(|_| {
@@ -383,9 +200,8 @@ fn ticks_at_once(w: &World) {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     }
     // Once more, to finish whatever the two left.
-    let out = w.run(&["rollout", "tick"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(w.rolled().len(), 20);
+    w.expect(0, &["rollout", "tick"]);
+    assert_eq!(w.rolled().len(), 2);
     let status = w.status();
     assert_eq!(status["finished"], true, "{status:#}");
     let applied: usize = status["stages"]
@@ -394,50 +210,34 @@ fn ticks_at_once(w: &World) {
         .iter()
         .map(|s| s["applied"].as_u64().unwrap() as usize)
         .sum();
-    assert_eq!(applied, 20);
-    let audit = w.fx.read("manager/.fleetform/audit.jsonl");
-    let applied_lines = audit
-        .lines()
-        .filter(|l| l.contains("\"action\":\"rollout\"") && l.contains("\"result\":\"applied\""))
+    assert_eq!(applied, 2);
+    let applies = w
+        .audit()
+        .iter()
+        .filter(|e| e["action"] == "apply" && e["result"] == "ok")
         .count();
-    assert_eq!(applied_lines, 20, "each pair applied once");
+    assert_eq!(applies, 2, "each pair applied once");
 }
 
-/// A finished rollout, then a second one halted in wave 2: rollback puts
-/// the first one's configuration back on every pair the second changed,
-/// and the cloud is as it was before the second rollout.
+/// A finished rollout, then a second one halted in wave 2: rollback is a
+/// rollout of the second one's base over the pairs it changed, newest
+/// stage first, that ticks apply; the rollback itself applies nothing.
+/// The cloud is then as it was before the second rollout.
 #[test]
-fn rollback_returns_the_rolled_customers_to_where_they_were() {
-    let w = World::new();
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = w.run(&["rollout", "tick"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
+    let w = World::with(3, "staging");
+    w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
+    w.expect(0, &["rollout", "tick"]);
     let before = fakecloud::objects(&w.cloud_file);
-    assert_eq!(w.rolled().len(), 20);
+    assert_eq!(w.rolled().len(), 3);
 
-    let staging = w.fx.read("manager/values/staging.yml");
-    w.fx.write(
-        "manager/values/staging.yml",
-        &staging.replace("tier: staging-2", "tier: staging-3"),
-    );
-    w.fx.git(&["commit", "-q", "-am", "staging tier 3"]);
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let victim = started["stages"][1]["units"][0]["customer"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    w.change("tier: staging-2", "tier: staging-3");
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = second["id"].as_str().unwrap().to_string();
+    let victim = customers(&second["stages"][1])[0].clone();
     // Rolling back a running rollout is refused: halt it first.
-    let out = w.run(&["rollout", "rollback"]);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    w.expect(3, &["rollout", "rollback"]);
     let out = w
         .fleetform()
         .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
@@ -445,65 +245,78 @@ fn rollback_returns_the_rolled_customers_to_where_they_were() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let tiers = |objects: &serde_json::Map<String, Value>| -> Vec<String> {
-        objects
+    let tier3 = |w: &World| {
+        w.networks()
             .iter()
-            .filter(|(k, _)| k.starts_with("fakecloud_network/"))
-            .map(|(_, v)| v["tags"]["tier"].as_str().unwrap_or("").to_string())
-            .collect()
+            .filter(|(_, t)| t == "staging-3")
+            .count()
     };
-    let during = tiers(&fakecloud::objects(&w.cloud_file));
-    assert_eq!(during.iter().filter(|t| *t == "staging-3").count(), 3 + 8);
+    assert_eq!(tier3(&w), 2);
 
-    let out = w.run(&["rollout", "rollback"]);
+    let during = fakecloud::objects(&w.cloud_file);
+    let out = w.expect(0, &["rollout", "rollback"]);
+    assert!(stdout(&out).contains("rollback "), "{}", stdout(&out));
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
+        fakecloud::objects(&w.cloud_file),
+        during,
+        "nothing applied yet"
     );
-    assert!(stdout(&out).contains("rolled back"), "{}", stdout(&out));
-    let after = fakecloud::objects(&w.cloud_file);
-    assert!(
-        tiers(&after).iter().all(|t| t == "staging-2"),
-        "{:?}",
-        tiers(&after)
+    let old = w.expect(0, &["rollout", "status", "--id", &id, "--json"]);
+    let old: Value = serde_json::from_slice(&old.stdout).unwrap();
+    let rollback = old["rolled_back_by"].as_str().unwrap().to_string();
+    let status = w.status();
+    assert_eq!(
+        status["id"],
+        rollback.as_str(),
+        "the rollback is the current rollout"
     );
-    assert_eq!(after, before, "the cloud is as it was before the rollout");
-    // Rolled back: ticks do nothing; a second rollback says so.
-    let out = w.run(&["rollout", "tick"]);
+    assert_eq!(status["rollback_of"], id.as_str());
+    // The pairs the second rollout changed, its only stage with changes.
+    assert_eq!(status["stages"].as_array().unwrap().len(), 1, "{status:#}");
+    assert_eq!(status["stages"][0]["wave"], "internal");
+
+    let out = w.expect(0, &["rollout", "tick"]);
+    assert!(stdout(&out).contains("finished"), "{}", stdout(&out));
+    assert_eq!(
+        fakecloud::objects(&w.cloud_file),
+        before,
+        "the cloud is as it was"
+    );
+    // Rolled back: its ticks do nothing; a second rollback says so.
+    let out = w.expect(0, &["rollout", "tick", "--id", &id]);
     assert!(stdout(&out).contains("rolled back"), "{}", stdout(&out));
-    let out = w.run(&["rollout", "rollback"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = w.expect(0, &["rollout", "rollback", "--id", &id]);
     assert!(stdout(&out).contains("already"), "{}", stdout(&out));
 }
 
-/// Bake time holds the next wave back; drift in a pair already rolled,
-/// found when the next wave would start, halts the rollout.
+/// Bake time holds the next wave back (its end in RFC 3339, and how far
+/// off); drift in a pair already rolled, found when the next wave would
+/// start, halts the rollout.
 #[test]
 fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
-    let w = World::new();
+    let w = World::with(4, "staging");
     let config = w.fx.read("manager/fleetform.yml");
+    let config = config.replace("    - name: half\n", "      bake: 1h\n    - name: half\n");
     w.fx.write(
         "manager/fleetform.yml",
-        &config.replace("    - name: half\n", "      bake: 1h\n    - name: half\n"),
+        &config.replace("drift: false", "drift: true"),
     );
     w.fx.git(&["commit", "-q", "-am", "bake after the internal wave"]);
-    let out = w.run(&["rollout", "start", "--base", "HEAD~2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = w.run(&["rollout", "tick"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    w.expect(0, &["rollout", "start", "--base", "HEAD~2"]);
+    let out = w.expect(0, &["rollout", "tick"]);
     assert!(
         stdout(&out).contains("baking for 3600 s"),
         "{}",
         stdout(&out)
     );
-    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
-    // Still baking: nothing happens.
+    assert_eq!(w.rolled(), ["c01", "c02"]);
+    // Still baking: nothing happens; the end reads as a time.
     let out = w.run(&["rollout", "tick"]);
-    assert!(stdout(&out).contains("baking until"), "{}", stdout(&out));
-    assert_eq!(w.rolled().len(), 3);
+    let said = stdout(&out);
+    let re = regex::Regex::new(r"baking until \d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z, in (59 min|1 h)")
+        .unwrap();
+    assert!(re.is_match(&said), "{said}");
+    assert_eq!(w.rolled().len(), 2);
 
     // Someone changes c02's network by hand.
     let mut cloud: Value = serde_json::from_slice(&std::fs::read(&w.cloud_file).unwrap()).unwrap();
@@ -528,134 +341,49 @@ fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
         "{}",
         stdout(&out)
     );
-    assert_eq!(w.rolled().len(), 3, "the next wave did not start");
+    assert_eq!(w.rolled().len(), 2, "the next wave did not start");
 }
 
-/// The workflow's steps: `status --summary` gives the next stage as step
-/// outputs and its wave and customers in the job summary (what the
-/// reviewer approves); `tick --one-stage` runs that stage only and says
-/// what it applied in the job summary.
+/// A customer removed from the registry while its stage waits is skipped,
+/// named, and the stage settles: the rollout goes on and finishes, never
+/// "another tick holds stage N" for good; a run that is no shard never
+/// speaks of shards.
 #[test]
-fn github_steps_show_the_next_wave_and_tick_one_stage() {
-    let w = World::new();
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let dir = tempfile::tempdir().unwrap();
-    let (output, summary) = (dir.path().join("output"), dir.path().join("summary"));
-    std::fs::write(&output, "").unwrap();
-    std::fs::write(&summary, "").unwrap();
-    let step = |args: &[&str]| {
-        w.fleetform()
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_OUTPUT", &output)
-            .env("GITHUB_STEP_SUMMARY", &summary)
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let out = step(&["rollout", "status", "--summary"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let outputs = common::parse_outputs(&std::fs::read_to_string(&output).unwrap());
-    assert_eq!(outputs["ready"], "true");
-    assert_eq!(outputs["environment"], "staging");
-    assert_eq!(outputs["wave"], "internal");
-    let text = std::fs::read_to_string(&summary).unwrap();
-    assert!(text.contains("wave `internal` in `staging`"), "{text}");
-    for c in ["c01/staging", "c02/staging", "c03/staging"] {
-        assert!(text.contains(c), "{text}");
-    }
-
-    let out = step(&["rollout", "tick", "--one-stage"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
-    let text = std::fs::read_to_string(&summary).unwrap();
-    assert!(text.contains("| `c01/staging` | applied sha256:"), "{text}");
-    let status = w.status();
-    assert_eq!(status["next"]["wave"], "half");
-    assert!(status["next"]["waiting"].is_null(), "{status:#}");
-}
-
-/// On GitHub a rollout's apply is a deployment on the customer's repo: the
-/// commit its last deployment record names, in the environment, described
-/// by the rollout, the wave and the manager commit, `in_progress` then
-/// `success`, linked to the run. Pairs without such a record have none.
-#[test]
-fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
-    let w = World::new();
-    let gh = support::fake_github::FakeGitHub::start();
-    let repo = "c01-org/infra";
-    gh.add_repo(repo);
-    let vars = w.fx.read("customers/c01/infra/variables.yml");
-    let sha = gh.commit(repo, "main", &[("infra/variables.yml", &vars)]);
-    w.fx.write("vars-c01.yml", &vars);
-    let record = serde_json::json!({
-        "time": "2026-01-01T00:00:00Z",
-        "customer": "c01",
-        "environment": "staging",
-        "customer_repo": repo,
-        "customer_sha": sha,
-        "plan_sha256": "0".repeat(64),
-        "files": [{
-            "path": "infra/variables.yml",
-            "sha256": common::sha256_hex(&w.fx.path("vars-c01.yml")),
-            "content": vars,
-        }],
-        "actor": "ops-dana",
-    });
+fn a_customer_removed_during_a_rollout_is_skipped_and_the_stage_settles() {
+    let w = World::with(3, "staging");
+    w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
+    let registry = w.fx.read("manager/customers.yml");
+    let c02 = registry.find("  - slug: c02").unwrap();
+    let c03 = registry.find("  - slug: c03").unwrap();
     w.fx.write(
-        "manager/.fleetform/records/deployments/c01/_/staging/20260101T000000.000Z-000000000000.json",
-        &record.to_string(),
+        "manager/customers.yml",
+        &format!("{}{}", &registry[..c02], &registry[c03..]),
     );
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    gh.reset_counters();
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_TOKEN", gh.token())
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_REPOSITORY", "provider/manager")
-        .env("GITHUB_RUN_ID", "4242")
-        .args(["rollout", "tick", "--one-stage"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
-    assert_eq!(gh.request_count(), 3, "one deployment and its two statuses");
-    let deployments = gh.deployments(repo);
-    assert_eq!(deployments.len(), 1);
-    let d = &deployments[0];
-    assert_eq!(
-        (d.sha.as_str(), d.environment.as_str()),
-        (sha.as_str(), "staging")
-    );
-    let description = d.description.clone().unwrap_or_default();
+    let out = w.expect(0, &["rollout", "tick"]);
+    let said = stdout(&out);
     assert!(
-        description.contains("wave internal") && description.contains("manager "),
-        "{description}"
+        said.contains("skipped c02/staging (customer `c02` is no longer in `customers.yml`)"),
+        "{said}"
     );
-    let states: Vec<&str> = d.statuses.iter().map(|(s, _, _)| s.as_str()).collect();
-    assert_eq!(states, ["in_progress", "success"]);
-    assert_eq!(
-        d.statuses[1].2.as_deref(),
-        Some("https://github.com/provider/manager/actions/runs/4242")
-    );
+    assert!(said.contains("finished"), "{said}");
+    assert!(!said.contains("shard"), "{said}");
+    assert_eq!(w.rolled(), ["c01", "c03"]);
+    let status = w.status();
+    assert_eq!(status["stages"][0]["skipped"], 1, "{status:#}");
+    assert_eq!(status["finished"], true);
+    let out = w.expect(0, &["rollout", "tick"]);
+    assert!(stdout(&out).contains("is finished"), "{}", stdout(&out));
 }
 
 /// Products: a rollout from nothing to the example's network → app on the
-/// test cloud. Within a customer × environment the network is applied
-/// before the app is even planned, so the app's plan reads the network's
-/// outputs; one wave takes acme, the other the rest.
+/// test cloud. A wave's network pairs are a stage before its app pairs, so
+/// the app's plan (made, and on GitHub reviewed, after the network's
+/// apply) reads the network's outputs; one wave takes acme, the other the
+/// rest.
 #[test]
 fn a_rollout_applies_products_in_dependency_order() {
-    require_terraform();
-    let fx = Fixture::new();
+    common::require_terraform();
+    let fx = common::Fixture::new();
     let installed = fakecloud::install(&fx.path("fakecloud"));
     let cloud = fx.path("cloud.json");
     fx.append(
@@ -689,23 +417,34 @@ fn a_rollout_applies_products_in_dependency_order() {
     let out = run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let started: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let canary: Vec<String> = started["stages"][0]["units"]
+    let stages: Vec<(String, Vec<String>)> = started["stages"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| {
-            format!(
-                "{}/{}",
-                u["product"].as_str().unwrap_or("-"),
-                u["environment"].as_str().unwrap()
-            )
+        .map(|s| {
+            let units = s["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{}/{}",
+                        u["customer"].as_str().unwrap(),
+                        u["product"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            (s["wave"].as_str().unwrap().to_string(), units)
         })
         .collect();
-    assert!(
-        canary.contains(&"network/staging".to_string()),
-        "{canary:?}"
+    assert_eq!(
+        stages[..2],
+        [
+            ("canary".to_string(), vec!["acme/network".to_string()]),
+            ("canary".to_string(), vec!["acme/app".to_string()]),
+        ],
+        "{stages:?}"
     );
-    assert!(canary.contains(&"app/staging".to_string()), "{canary:?}");
     let out = run(&["rollout", "tick"]);
     assert_eq!(
         out.status.code(),
@@ -724,29 +463,18 @@ fn a_rollout_applies_products_in_dependency_order() {
     let out = run(&["rollout", "status", "--json"]);
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["finished"], true, "{status:#}");
-    // Network before app for every customer × environment.
-    let root = fx.path("products/manager/.fleetform/records/rollouts");
-    let dir = std::fs::read_dir(&root)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let order: Vec<String> = files
-        .iter()
-        .map(|f| serde_json::from_slice::<Value>(&std::fs::read(f).unwrap()).unwrap())
-        .filter(|e| e["event"] == "applied")
+    let audit =
+        std::fs::read_to_string(fx.path("products/manager/.fleetform/audit.jsonl")).unwrap();
+    let order: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "apply" && e["result"] == "ok")
         .map(|e| {
             format!(
                 "{}/{}/{}",
-                e["unit"]["customer"].as_str().unwrap(),
-                e["unit"]["product"].as_str().unwrap(),
-                e["unit"]["environment"].as_str().unwrap()
+                e["customer"].as_str().unwrap(),
+                e["product"].as_str().unwrap(),
+                e["environment"].as_str().unwrap()
             )
         })
         .collect();
@@ -761,80 +489,11 @@ fn a_rollout_applies_products_in_dependency_order() {
     );
 }
 
-/// The wave's pairs in shards (`status --summary`'s `matrix`), ticked by
-/// parallel jobs: every pair applied once, and the stage marked done once,
-/// by whichever shard finished last.
-#[test]
-fn shards_of_a_wave_run_together_and_the_last_settles_it() {
-    let w = World::new();
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // Stage 1 first, whole; then stage 2 (9 pairs) in shards.
-    let out = w.run(&["rollout", "tick", "--one-stage"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("output");
-    std::fs::write(&output, "").unwrap();
-    let out = w
-        .fleetform()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", &output)
-        .args(["rollout", "status", "--summary"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let outputs = common::parse_outputs(&std::fs::read_to_string(&output).unwrap());
-    let matrix: Value = serde_json::from_str(&outputs["matrix"]).unwrap();
-    let shards: Vec<String> = matrix["include"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["shard"].to_string())
-        .collect();
-    assert_eq!(shards.len(), 4, "max_parallel shards: {matrix}");
-    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
-        let jobs: Vec<_> = shards
-            .iter()
-            .map(|shard| {
-                let mut cmd = w.fleetform();
-                s.spawn(move || {
-                    cmd.args(["rollout", "tick", "--one-stage", "--shard", shard])
-                        .output()
-                        .unwrap()
-                })
-            })
-            .collect();
-        jobs.into_iter().map(|j| j.join().unwrap()).collect()
-    });
-    for out in &outputs {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}\n{}",
-            stdout(out),
-            stderr(out)
-        );
-    }
-    assert_eq!(w.rolled().len(), 3 + 9);
-    let events = w.events();
-    let done: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["event"] == "stage-done")
-        .collect();
-    assert_eq!(done.len(), 2, "stage 1 and stage 2, once each: {done:?}");
-    let applied = events.iter().filter(|e| e["event"] == "applied").count();
-    assert_eq!(applied, 12, "each pair once");
-    assert_eq!(w.status()["next"]["wave"], "rest");
-    // A shard that names something else is refused before any work.
-    let out = w.run(&["rollout", "tick", "--shard", "[\"../x\"]"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-}
-
 /// `rollout:` mistakes are configuration errors at their place in
 /// fleetform.yml, before anything runs.
 #[test]
 fn rollout_mistakes_point_at_fleetform_yml() {
-    let w = World::new();
+    let w = World::with(1, "staging");
     let config = w.fx.read("manager/fleetform.yml");
     for (from, to, what) in [
         (
@@ -858,6 +517,11 @@ fn rollout_mistakes_point_at_fleetform_yml() {
             "    - name: half\n",
             "say which customers",
         ),
+        (
+            "  max_parallel: 4\n",
+            "  max_parallel: 4\n  operators: ops\n",
+            "`org/team-slug`",
+        ),
     ] {
         assert!(config.contains(from), "{from}");
         w.fx.write("manager/fleetform.yml", &config.replace(from, to));
@@ -871,50 +535,21 @@ fn rollout_mistakes_point_at_fleetform_yml() {
     }
 }
 
-/// A halted rollout is superseded by the next start; a running one is not.
-#[test]
-fn a_new_rollout_supersedes_a_halted_one() {
-    let w = World::new();
-    let first = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
-    let id = first["id"].as_str().unwrap().to_string();
-    let out = w.run(&["rollout", "halt", "--reason", "wrong tag"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // Halting twice is halting once.
-    let out = w.run(&["rollout", "halt", "--reason", "again"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let second = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
-    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
-    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
-    let out = w.run(&["rollout", "status", "--id", &id, "--json"]);
-    let old: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(old["superseded_by"], second["id"], "{old:#}");
-    assert_eq!(old["halted"], "wrong tag");
-    // Without --id the open one is meant.
-    assert_eq!(w.status()["id"], second["id"]);
-    // An id is only what `status` shows.
-    for bad in ["../x", "a/b", "", "x y"] {
-        let out = w.run(&["rollout", "status", "--id", bad]);
-        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
-    }
-}
-
 /// Plans for review: `rollout plan` makes the wave's plans before the
-/// approval (grouped, with digests, in the job summary; sealed); `tick
-/// --plans-from` applies exactly those, and a bundle that was changed is
-/// refused and halts the rollout.
+/// approval (grouped, each pair's creates, updates, replacements and
+/// destroys and its digest in the job summary; sealed); `tick
+/// --plans-from` applies exactly those. A pair whose bundle is missing, or
+/// was changed, is a failed pair that halts the rollout: never planned
+/// and applied by the tick.
 #[test]
 fn the_reviewer_sees_the_plans_that_are_applied() {
-    let w = World::new();
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let w = World::with(4, "staging");
+    w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary");
     std::fs::write(&summary, "").unwrap();
     let out = w
         .fleetform()
-        .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["rollout", "plan"])
         .output()
@@ -927,40 +562,61 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         stderr(&out)
     );
     let text = std::fs::read_to_string(&summary).unwrap();
-    assert!(text.contains("3 pair(s) in 1 group(s)"), "{text}");
-    assert_eq!(
-        w.status()["stages"][0]["state"],
-        "planned, waiting for approval"
-    );
-    assert!(text.contains("`c01/staging`"), "{text}");
+    let state = w.status()["stages"][0]["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(w.rolled().is_empty(), "nothing applied before the approval");
     let planned: Vec<(String, String)> = w.digests("planned");
-    assert_eq!(planned.len(), 3);
-    for (c, digest) in &planned {
-        assert!(text.contains(digest.as_str()), "{c}: {text}");
-    }
+    assert_eq!(planned.len(), 2);
 
-    let out = w.run(&[
+    // c02's plan did not reach the tick (its plan job uploaded nothing).
+    let bundle = |c: &str| {
+        w.fx.path(&format!(
+            "manager/.fleetform/rollout-plans/{c}/staging/bundle.sealed"
+        ))
+    };
+    std::fs::remove_file(bundle("c02")).unwrap();
+    let tick = [
         "rollout",
         "tick",
         "--one-stage",
         "--plans-from",
         ".fleetform/rollout-plans",
-    ]);
+    ];
+    w.expect(1, &tick);
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
+        w.rolled(),
+        ["c01"],
+        "c02 is not planned and applied by the tick"
     );
-    assert_eq!(w.rolled(), ["c01", "c02", "c03"]);
-    let applied: Vec<(String, String)> = w.digests("applied");
-    assert_eq!(applied, planned, "the reviewed plans are the applied ones");
+    let failed = w.status()["failed"].as_array().unwrap().clone();
+    assert!(
+        failed.iter().any(|f| f["unit"]["customer"] == "c02"
+            && f["reason"].as_str().unwrap().contains("no reviewed plan")),
+        "{failed:?}"
+    );
+    // Resumed and planned again: applied from its new reviewed plan.
+    w.expect(0, &["rollout", "resume"]);
+    w.expect(0, &["rollout", "plan"]);
+    w.expect(0, &tick);
+    assert_eq!(w.rolled(), ["c01", "c02"]);
+    // Each pair's newest plan, in the order they were made.
+    let newest = |kind: &str| -> std::collections::BTreeMap<String, String> {
+        w.events()
+            .iter()
+            .filter(|e| e["event"] == kind)
+            .map(|e| {
+                let c = e["unit"]["customer"].as_str().unwrap().to_string();
+                (c, e["plan_sha256"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let (latest, applied) = (newest("planned"), newest("applied"));
+    assert_eq!(applied, latest, "the reviewed plans are the applied ones");
 
-    // The next wave: planned, then one bundle changed before the tick.
-    let out = w.run(&["rollout", "plan"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The next wave: planned, then its bundle changed before the tick.
+    w.expect(0, &["rollout", "plan"]);
     let victim = w
         .events()
         .iter()
@@ -968,64 +624,54 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         .find(|e| e["event"] == "planned")
         .map(|e| e["unit"]["customer"].as_str().unwrap().to_string())
         .unwrap();
-    let bundle = w.fx.path(&format!(
-        "manager/.fleetform/rollout-plans/{victim}/staging/bundle.sealed"
-    ));
-    let mut bytes = std::fs::read(&bundle).unwrap();
+    let mut bytes = std::fs::read(bundle(&victim)).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    std::fs::write(&bundle, bytes).unwrap();
-    let out = w.run(&[
-        "rollout",
-        "tick",
-        "--one-stage",
-        "--plans-from",
-        ".fleetform/rollout-plans",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let status = w.status();
-    let failed = status["failed"].as_array().unwrap();
+    std::fs::write(bundle(&victim), bytes).unwrap();
+    let out = w.expect(1, &tick);
+    let failed = w.status()["failed"].as_array().unwrap().clone();
     assert!(
         failed
             .iter()
             .any(|f| f["unit"]["customer"] == victim.as_str()
                 && f["reason"].as_str().unwrap().contains("cannot be opened")),
-        "{status:#}"
+        "{failed:?}\n{}",
+        stdout(&out)
     );
     assert!(!w.rolled().contains(&victim));
+
+    // What the reviewer read: the group, each pair's counts and digest,
+    // and the stage's digest in `status`.
+    assert!(text.contains("2 pair(s) in 1 group(s)"), "{text}");
+    assert!(
+        text.contains("| pair | creates | updates | replaces | destroys | plan sha256 |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| `c01/staging` | 3 | 0 | 0 | 0 | `"),
+        "{text}"
+    );
+    for (c, digest) in &planned {
+        assert!(text.contains(digest.as_str()), "{c}: {text}");
+    }
+    assert!(
+        state.starts_with("planned, waiting for approval (sha256:"),
+        "{state}"
+    );
 }
 
 /// The dashboard (`report --html`) shows the open rollout's stages and,
-/// in the fleet grid, the wave still holding each pair not yet rolled.
+/// in the fleet grid, the wave still holding each pair not yet rolled; a
+/// rollout's applies count in the grid's pairs and the weekly chart.
 #[test]
 fn the_dashboard_shows_the_rollout_and_each_pairs_wave() {
-    let w = World::new();
-    let out = w.run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let w = World::with(4, "staging");
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
     let started: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = started["id"].as_str().unwrap().to_string();
-    let second: Vec<String> = started["stages"][1]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["customer"].as_str().unwrap().to_string())
-        .collect();
-    let out = w.run(&["rollout", "tick", "--one-stage"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let out = w.run(&["report", "--html", "dash.html"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = customers(&started["stages"][1]);
+    w.expect(0, &["rollout", "tick", "--one-stage"]);
+    w.expect(0, &["report", "--html", "dash.html"]);
     let html = w.fx.read("manager/dash.html");
 
     let rollouts = html.split(r#"id="rollouts""#).nth(1).unwrap();
@@ -1037,9 +683,9 @@ fn the_dashboard_shows_the_rollout_and_each_pairs_wave() {
             "{wave}: {rollouts}"
         );
     }
-    // The internal wave is applied: 3 of 3.
+    // The internal wave is applied: 2 of 2.
     assert!(
-        rollouts.contains("<td>internal</td><td>3</td><td>3</td><td>0</td>"),
+        rollouts.contains("<td>internal</td><td>2</td><td>2</td><td>0</td>"),
         "{rollouts}"
     );
 
@@ -1061,5 +707,14 @@ fn the_dashboard_shows_the_rollout_and_each_pairs_wave() {
         row(next).contains(&format!("rollout wave half ({id})")),
         "{}",
         row(next)
+    );
+    // This week's row of the chart's table: the two applies.
+    let activity = html.split(r#"id="activity""#).nth(1).unwrap();
+    let activity = activity.split("</section>").next().unwrap();
+    let rows: Vec<&str> = activity.split("<tr><td>").skip(1).collect();
+    let this_week = rows.last().unwrap();
+    assert!(
+        this_week.contains("</td><td>2</td><td>0</td>"),
+        "{activity}"
     );
 }

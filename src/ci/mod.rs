@@ -31,6 +31,11 @@ pub struct RunContext {
     pub summary: Option<PathBuf>,
 }
 
+/// Whether this runs in a GitHub Actions job (`GITHUB_ACTIONS=true`).
+pub fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
 fn var(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }

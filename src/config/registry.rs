@@ -177,6 +177,9 @@ pub struct Registry {
     pub file: PathBuf,
     pub customers: Vec<Customer>,
     pub doc: Document,
+    /// Where it was read from when not from `file` (the manager's default
+    /// branch), for messages.
+    pub origin: Option<String>,
 }
 
 impl Registry {
@@ -201,9 +204,26 @@ impl Registry {
             file: path.to_path_buf(),
             customers: file.customers,
             doc,
+            origin: None,
         };
         registry.check(manager)?;
         Ok(registry)
+    }
+
+    /// The same registry, said to be read from `origin`.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Registry {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Where it was read from, for messages: its file, or its origin.
+    pub fn source(&self) -> String {
+        self.origin.clone().unwrap_or_else(|| {
+            display_path(&self.file)
+                .file_name()
+                .map(|n| format!("`{}`", n.to_string_lossy()))
+                .unwrap_or_else(|| "the registry".into())
+        })
     }
 
     pub(super) fn invalid(&self, pointer: &str, message: impl Into<String>) -> ConfigError {

@@ -5,6 +5,8 @@
 //! rollout:
 //!   bake: 30m            # after each wave (default 0s); a wave may say its own
 //!   max_parallel: 4      # applies at once within a wave (default 4)
+//!   operators: acme/ops  # org/team: only its active members halt, resume,
+//!                        # roll back or supersede on GitHub (checked through the API)
 //!   halt:
 //!     max_failures: 0    # more failed pairs than this halts (default 0)
 //!     gate_failed: true  # a policy gate that blocks halts (default true)
@@ -38,6 +40,10 @@ pub struct RolloutConfig {
     pub max_parallel: usize,
     #[serde(default)]
     pub halt: HaltConfig,
+    /// `org/team-slug` whose active members may halt, resume, roll back
+    /// and supersede rollouts from the workflow.
+    #[serde(default)]
+    pub operators: Option<String>,
 }
 
 fn default_max_parallel() -> usize {
@@ -132,6 +138,16 @@ impl Manager {
             if parse_duration(b).is_none() {
                 return Err(self.invalid("/rollout/bake", DURATION));
             }
+        }
+        if let Some(t) = r
+            .operators
+            .as_deref()
+            .filter(|t| !super::approvals::is_team(t))
+        {
+            return Err(self.invalid(
+                "/rollout/operators",
+                format!("`{t}` is not `org/team-slug`"),
+            ));
         }
         let mut seen = BTreeSet::new();
         for (i, w) in r.waves.iter().enumerate() {

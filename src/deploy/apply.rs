@@ -521,7 +521,7 @@ impl ApplyRun<'_> {
             digest: &self.digest,
             planned_at: record.planned_at.as_deref(),
         };
-        match super::approvals::check(self.gh(), rule, &ask).await? {
+        match super::approvals::check(self.gh(), self.gh(), rule, &ask).await? {
             Ok(approvers) => {
                 self.out.note(&format!(
                     "{}: approved on the pull request by {}",

@@ -26,8 +26,11 @@ pub(super) struct Ask<'a> {
 }
 
 /// The approvers (oldest approval first), or why there are not enough.
+/// `gh` reads the pull request; `teams` answers team membership (a token
+/// that can read the teams' organisation).
 pub(super) async fn check(
     gh: &GitHub,
+    teams: &GitHub,
     rule: &ApprovalRule,
     ask: &Ask<'_>,
 ) -> Result<std::result::Result<Vec<String>, String>> {
@@ -47,7 +50,7 @@ pub(super) async fn check(
     );
     let mut approvers = Vec::new();
     for login in candidates {
-        if may_approve(gh, rule, &login).await? {
+        if may_approve(teams, rule, &login).await? {
             approvers.push(login);
         }
     }
@@ -72,7 +75,7 @@ async fn may_approve(gh: &GitHub, rule: &ApprovalRule, login: &str) -> Result<bo
 }
 
 /// The refusal: how many approved, who may, and what to write where.
-fn waiting(rule: &ApprovalRule, ask: &Ask<'_>, pr: u64, approvers: &[String]) -> String {
+pub(super) fn waiting(rule: &ApprovalRule, ask: &Ask<'_>, pr: u64, approvers: &[String]) -> String {
     let prefix = &ask.digest[..MIN_DIGEST_PREFIX.min(ask.digest.len())];
     let so_far = if approvers.is_empty() {
         "none".to_string()

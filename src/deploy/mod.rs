@@ -43,6 +43,8 @@
 //! - `artifact`: the sealed bundle ([`BUNDLE_FILE`]) and [`GitHubRecord`].
 //! - `record`: audit lines and step summaries, values-free.
 //! - `conclude`: applies that were due and did not finish.
+//! - `rollout`: the rollout workflow's checks on GitHub (the registry on
+//!   the default branch, a wave's approval, the operators team).
 //!
 //! # Imports
 //!
@@ -63,6 +65,7 @@ mod invalid;
 mod plan;
 mod products;
 mod record;
+mod rollout;
 mod session;
 mod status;
 
@@ -77,4 +80,5 @@ pub use event::{read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
+pub use rollout::{Gate as RolloutGate, RolloutGitHub};
 pub use status::report_status;

@@ -9,6 +9,25 @@ use super::error::{bad_value, GitHubError};
 use super::paths::{repo_path, seg};
 
 impl GitHub {
+    /// The pull request that brought commit `sha` in (1 request): the one
+    /// whose merge commit it is, else the first associated with it; `None`
+    /// for a commit pushed without one.
+    pub async fn pull_of_commit(&self, repo: &str, sha: &str) -> Result<Option<u64>, GitHubError> {
+        let p = format!(
+            "{}/commits/{}/pulls?per_page=100",
+            repo_path(repo),
+            seg(sha)
+        );
+        let r = self.send(Method::Get, &p, None).await?;
+        let pulls = r.body.as_array().cloned().unwrap_or_default();
+        let number = |v: &Value| v.get("number").and_then(Value::as_u64).filter(|n| *n > 0);
+        let merged = pulls
+            .iter()
+            .find(|v| v.get("merge_commit_sha").and_then(Value::as_str) == Some(sha))
+            .and_then(number);
+        Ok(merged.or_else(|| pulls.iter().find_map(number)))
+    }
+
     /// What policy gates need from a pull request: labels and description
     /// (1 request) and, when `reviews`, approving reviewers (1 more).
     pub async fn pull_facts(

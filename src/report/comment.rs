@@ -169,21 +169,32 @@ fn totals_line(s: &PlanSummary) -> String {
 /// A GitHub alert naming every destroyed and replaced address (up to
 /// [`CAUTION_LIST`]), or nothing.
 fn caution(s: &PlanSummary) -> String {
+    caution_for(&s.resources, s.delete, s.replace)
+}
+
+/// The alert of [`caution`] for a list of resource changes with `delete`
+/// destroys and `replace` replacements (also the rollout plan summary's,
+/// per group of pairs whose plans do the same).
+pub fn caution_for(
+    resources: &[crate::terraform::summary::ResourceChange],
+    delete: usize,
+    replace: usize,
+) -> String {
     let lost: Vec<_> = [Action::Delete, Action::Replace]
         .iter()
-        .flat_map(|a| s.resources.iter().filter(move |r| r.action == *a))
+        .flat_map(|a| resources.iter().filter(move |r| r.action == *a))
         .collect();
     if lost.is_empty() {
         return String::new();
     }
     let mut what = Vec::new();
-    if s.delete > 0 {
-        what.push(format!("**destroys {}**", s.delete));
+    if delete > 0 {
+        what.push(format!("**destroys {delete}**"));
     }
-    if s.replace > 0 {
-        what.push(format!("**replaces {}**", s.replace));
+    if replace > 0 {
+        what.push(format!("**replaces {replace}**"));
     }
-    let plural = if s.delete + s.replace == 1 { "" } else { "s" };
+    let plural = if delete + replace == 1 { "" } else { "s" };
     let mut out = format!(
         "> [!CAUTION]\n> This plan {} resource{plural}:\n",
         what.join(" and ")

@@ -1,6 +1,9 @@
-//! The `rollout status` table.
+//! The `rollout status` table, the job summaries of the rollout workflow's
+//! steps, and how a rollout's times read (RFC 3339 and how far off).
 
 use serde::Serialize;
+
+use crate::terraform::summary::{Action, PlanSummary};
 
 /// One row of `status`: a stage and how far it got.
 #[derive(Debug, Serialize)]
@@ -11,11 +14,43 @@ pub struct StageRow {
     pub pairs: usize,
     pub applied: usize,
     pub failed: usize,
+    pub skipped: usize,
     pub state: String,
 }
 
-/// The table, with the rollout's id and, when halted, why.
-pub fn table(id: &str, rows: &[StageRow], halted: Option<&str>) -> String {
+/// A Unix time as people read it: RFC 3339 in UTC (to the minute when
+/// it has no seconds) and how far from `now` (`2026-11-23T05:00Z, in 42
+/// min`).
+pub fn when(at: u64, now: u64) -> String {
+    let stamp = i64::try_from(at)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| match at % 60 {
+            0 => t.strftime("%Y-%m-%dT%H:%MZ").to_string(),
+            _ => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        })
+        .unwrap_or_else(|| format!("{at} (Unix seconds)"));
+    let span = |d: u64| -> String {
+        let (days, hours, mins) = (d / 86_400, d % 86_400 / 3600, d % 3600 / 60);
+        match (days, hours, mins) {
+            (0, 0, 0) => format!("{d} s"),
+            (0, 0, m) => format!("{m} min"),
+            (0, h, 0) => format!("{h} h"),
+            (0, h, m) => format!("{h} h {m} min"),
+            (d, 0, _) => format!("{d} d"),
+            (d, h, _) => format!("{d} d {h} h"),
+        }
+    };
+    match at.cmp(&now) {
+        std::cmp::Ordering::Greater => format!("{stamp}, in {}", span(at - now)),
+        std::cmp::Ordering::Less => format!("{stamp}, {} ago", span(now - at)),
+        std::cmp::Ordering::Equal => format!("{stamp}, now"),
+    }
+}
+
+/// The table, with the rollout's id and, when halted, why: first, so it
+/// is what one reads.
+pub fn table(id: &str, rows: &[StageRow], halted: Option<&str>, note: Option<&str>) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -26,6 +61,7 @@ pub fn table(id: &str, rows: &[StageRow], halted: Option<&str>) -> String {
                 r.pairs.to_string(),
                 r.applied.to_string(),
                 r.failed.to_string(),
+                r.skipped.to_string(),
                 r.state.clone(),
             ]
         })
@@ -38,14 +74,20 @@ pub fn table(id: &str, rows: &[StageRow], halted: Option<&str>) -> String {
             "PAIRS",
             "APPLIED",
             "FAILED",
+            "SKIPPED",
             "STATE",
         ],
         &cells,
     );
-    let mut s = format!("rollout {id}\n{t}");
+    let mut s = String::new();
     if let Some(reason) = halted {
-        s.push_str(&format!("halted: {reason}\n"));
+        s.push_str(&format!("HALTED: {reason}\n"));
     }
+    s.push_str(&format!("rollout {id}\n"));
+    if let Some(n) = note {
+        s.push_str(&format!("{n}\n"));
+    }
+    s.push_str(&t);
     s
 }
 
@@ -73,12 +115,26 @@ pub fn next_summary(
     s
 }
 
-/// The step summary of a tick: every pair it applied or failed, with the
-/// plan digest applied.
-pub fn tick_summary(id: &str, lines: &[String], pairs: &[(String, String)]) -> String {
+/// The step summary of a tick: a halt first (not one line among others),
+/// then what it said, then every pair it applied, failed or skipped, with
+/// the plan digest applied.
+pub fn tick_summary(
+    id: &str,
+    halted: Option<&str>,
+    lines: &[String],
+    pairs: &[(String, String)],
+) -> String {
     use super::markdown::{md_code, md_escape};
-    let mut s = format!("### fleetform rollout {}\n\n", md_code(id));
-    for l in lines {
+    let mut s = String::new();
+    if let Some(reason) = halted {
+        s.push_str(&format!(
+            "> [!CAUTION]\n> **Rollout {} is halted:** {}\n\n",
+            md_code(id),
+            md_escape(reason)
+        ));
+    }
+    s.push_str(&format!("### fleetform rollout {}\n\n", md_code(id)));
+    for l in lines.iter().filter(|l| !l.starts_with("halted: ")) {
         s.push_str(&format!("- {}\n", md_escape(l)));
     }
     if !pairs.is_empty() {
@@ -90,14 +146,22 @@ pub fn tick_summary(id: &str, lines: &[String], pairs: &[(String, String)]) -> S
     s
 }
 
+/// One pair planned for the wave's review.
+pub struct PlannedRow<'a> {
+    pub pair: String,
+    pub summary: &'a PlanSummary,
+}
+
 /// The step summary of `rollout plan`: the wave's plans grouped by what
-/// they do (what the reviewer approves), then every pair's digest.
+/// they do (what the reviewer approves), each group's destroys and
+/// replacements in the same CAUTION as the pull request comment, then
+/// every pair's creates, updates, replacements, destroys and digest.
 pub fn plan_summary(
     id: &str,
     wave: &str,
     environment: &str,
     groups: &[super::impact::PlanGroup],
-    digests: &[(String, String)],
+    pairs: &[PlannedRow<'_>],
 ) -> String {
     use super::markdown::{md_code, md_escape};
     let mut s = format!(
@@ -105,7 +169,7 @@ pub fn plan_summary(
         md_code(id),
         md_code(wave),
         md_code(environment),
-        digests.len(),
+        pairs.len(),
         groups.len()
     );
     for (i, g) in groups.iter().enumerate() {
@@ -117,6 +181,16 @@ pub fn plan_summary(
             md_escape(&g.gates.join(", ")),
             members.join(", ")
         ));
+        let count = |a: Action| g.resources.iter().filter(|r| r.action == a).count();
+        let caution = super::comment::caution_for(
+            &g.resources,
+            count(Action::Delete),
+            count(Action::Replace),
+        );
+        if !caution.is_empty() {
+            s.push_str(&caution);
+            s.push('\n');
+        }
         for r in &g.resources {
             s.push_str(&format!(
                 "- {:?} {} {}\n",
@@ -131,9 +205,126 @@ pub fn plan_summary(
         }
         s.push('\n');
     }
-    s.push_str("| pair | plan sha256 |\n|---|---|\n");
-    for (unit, digest) in digests {
-        s.push_str(&format!("| {} | `{digest}` |\n", md_code(unit)));
+    s.push_str("| pair | creates | updates | replaces | destroys | plan sha256 |\n|---|---|---|---|---|---|\n");
+    for p in pairs {
+        let x = p.summary;
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | `{}` |\n",
+            md_code(&p.pair),
+            x.create,
+            x.update,
+            x.replace,
+            x.delete,
+            x.plan_sha256
+        ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_rfc3339_and_how_far_off() {
+        // 2026-11-23T05:00:00Z
+        let at = 1_795_410_000;
+        assert_eq!(when(at, at - 42 * 60), "2026-11-23T05:00Z, in 42 min");
+        assert_eq!(when(at + 30, at - 3 * 3600), "2026-11-23T05:00:30Z, in 3 h");
+        assert_eq!(when(at, at + 90_000), "2026-11-23T05:00Z, 1 d 1 h ago");
+        assert_eq!(when(at, at), "2026-11-23T05:00Z, now");
+    }
+
+    fn summary(customer: &str, actions: &[(&str, Action)]) -> PlanSummary {
+        let count = |a: Action| actions.iter().filter(|(_, x)| *x == a).count();
+        PlanSummary {
+            customer: customer.into(),
+            environment: "production".into(),
+            create: count(Action::Create),
+            update: count(Action::Update),
+            delete: count(Action::Delete),
+            replace: count(Action::Replace),
+            resources: actions
+                .iter()
+                .map(
+                    |(address, action)| crate::terraform::summary::ResourceChange {
+                        address: address.to_string(),
+                        action: *action,
+                        resource_type: None,
+                        changed: Vec::new(),
+                    },
+                )
+                .collect(),
+            outputs: Vec::new(),
+            has_changes: true,
+            plan_sha256: format!("{customer:0>64}"),
+            state_key: String::new(),
+            sha: None,
+            gates: None,
+            product: None,
+            identity: None,
+            lock_checksums_dropped: false,
+        }
+    }
+
+    /// What an approver of a wave signs off: each pair's counts and the
+    /// pull request comment's CAUTION for what is destroyed or replaced.
+    #[test]
+    fn the_wave_plan_shows_counts_and_the_caution() {
+        let lost = summary(
+            "acme",
+            &[
+                ("fakecloud_bucket.logs", Action::Delete),
+                ("fakecloud_network.main", Action::Replace),
+                ("fakecloud_instance.web[0]", Action::Update),
+            ],
+        );
+        let kept = summary("globex", &[("fakecloud_instance.web[0]", Action::Create)]);
+        let unit = |c: &str| crate::config::Unit::new(c, None, "production");
+        let planned = vec![
+            (unit("acme"), lost.clone(), "a".to_string()),
+            (unit("globex"), kept.clone(), "g".to_string()),
+        ];
+        let groups = super::super::impact::group_plans(planned);
+        let rows = [
+            PlannedRow {
+                pair: "acme/production".into(),
+                summary: &lost,
+            },
+            PlannedRow {
+                pair: "globex/production".into(),
+                summary: &kept,
+            },
+        ];
+        let md = plan_summary("r1", "rest", "production", &groups, &rows);
+        assert!(
+            md.contains("> [!CAUTION]\n> This plan **destroys 1** and **replaces 1** resources:\n> - destroy `fakecloud_bucket.logs`\n> - replace `fakecloud_network.main`\n"),
+            "{md}"
+        );
+        assert_eq!(
+            md.matches("[!CAUTION]").count(),
+            1,
+            "only the group that loses something: {md}"
+        );
+        assert!(
+            md.contains("| `acme/production` | 0 | 1 | 1 | 1 | `"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `globex/production` | 1 | 0 | 0 | 0 | `"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_halt_is_the_first_line() {
+        let t = table("r1", &[], Some("2 pair(s) failed"), None);
+        assert!(t.starts_with("HALTED: 2 pair(s) failed\n"), "{t}");
+        let md = tick_summary("r1", Some("2 failed"), &["halted: 2 failed".into()], &[]);
+        assert!(
+            md.starts_with("> [!CAUTION]\n> **Rollout `r1` is halted:** 2 failed"),
+            "{md}"
+        );
+        assert!(!md.contains("- halted"), "{md}");
+    }
 }

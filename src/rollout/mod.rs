@@ -2,28 +2,35 @@
 //! fleetform.yml), per environment in promotion order, with bake time
 //! between waves, halting by itself when something goes wrong.
 //!
-//! A rollout is a list of events in the records store (`state`): `start`
-//! writes the stages the impact preview found (`waves`), `tick` advances
-//! (`tick`), `halt` and `resume` say so. Every event is also an audit line.
+//! A rollout is a list of events in the records store (`state`, written
+//! by `record`, each also an audit line): `start` writes the stages the
+//! impact preview found (`waves`), queued behind a running rollout or
+//! superseding a halted one; `plan` makes a stage's plans for review;
+//! `tick` advances, applying (`apply`) only what the [`ApprovalGate`]
+//! lets through (`gate`), with `settings` saying how; `halt` and
+//! `resume` say so; `rollback` starts a rollout of the base. The oldest
+//! open rollout is the current one.
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
 //! `terraform`, `records`, `report` (the status row), `dispatch` (sealed
 //! plan bundles), `audit`, `notify`, `ci`, `error`, `output`, `util`. Never the
 //! commands, `deploy` or `github`.
 
+mod apply;
+pub mod gate;
 pub mod plan;
+mod record;
 pub mod rollback;
 pub mod sealed;
+mod settings;
+pub mod start;
 pub mod state;
 pub mod tick;
 pub mod waves;
 
-use std::collections::BTreeSet;
-use std::path::Path;
-
 use serde::Serialize;
 
-use crate::config::{Manager, Registry, Unit};
+use crate::config::Unit;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::{RecordsError, Store};
@@ -32,8 +39,11 @@ use state::{Event, State};
 
 pub use crate::report::rollout::StageRow;
 
+pub use gate::{ApprovalGate, Refusal};
 pub use rollback::rollback;
-pub use tick::{tick, ApplyObserver, Fleet, TickSettings};
+pub use settings::{ApplyObserver, Fleet, TickSettings};
+pub use start::{start, StartSettings, Started};
+pub use tick::tick;
 
 /// Now, in Unix seconds (`FLEETFORM_NOW` in tests, to pass bake times).
 pub fn now() -> u64 {
@@ -47,187 +57,45 @@ pub fn records_err(e: RecordsError) -> Error {
     Error::Failed(format!("rollout records: {e}"))
 }
 
-/// One audit line per event.
-fn audit(out: &Output, id: &str, event: &Event) {
-    use crate::audit::Entry;
-    let e = match event {
-        Event::Started { stages, .. } => {
-            Entry::now("rollout", "started").detail(format!("{id}: {} stage(s)", stages.len()))
-        }
-        Event::TickStarted { stage, .. } => {
-            Entry::now("rollout", "tick").detail(format!("{id}: stage {}", stage + 1))
-        }
-        Event::Applied { unit, changed, .. } => Entry::now("rollout", "applied").unit(unit).detail(
-            format!("{id}: {}", if *changed { "applied" } else { "no changes" }),
-        ),
-        Event::Failed { unit, reason, .. } => Entry::now("rollout", "failed")
-            .unit(unit)
-            .detail(format!("{id}: {reason}")),
-        Event::Planned {
-            unit, plan_sha256, ..
-        } => Entry::now("rollout", "planned")
-            .unit(unit)
-            .plan(Some(plan_sha256))
-            .detail(id.to_string()),
-        Event::StageDone { stage, .. } => {
-            Entry::now("rollout", "stage-done").detail(format!("{id}: stage {}", stage + 1))
-        }
-        Event::Halted { reason, .. } => {
-            Entry::now("rollout", "halted").detail(format!("{id}: {reason}"))
-        }
-        Event::Resumed { .. } => Entry::now("rollout", "resumed").detail(id.to_string()),
-        Event::Finished { .. } => Entry::now("rollout", "finished").detail(id.to_string()),
-        Event::Superseded { by, .. } => {
-            Entry::now("rollout", "superseded").detail(format!("{id}: by {by}"))
-        }
-        Event::RollbackStarted { .. } => {
-            Entry::now("rollout", "rollback-started").detail(id.to_string())
-        }
-        Event::RolledBack { unit, .. } => Entry::now("rollout", "rolled-back")
-            .unit(unit)
-            .detail(id.to_string()),
-        Event::RollbackFailed { unit, reason, .. } => Entry::now("rollout", "rollback-failed")
-            .unit(unit)
-            .detail(format!("{id}: {reason}")),
-        Event::RollbackDone { .. } => {
-            Entry::now("rollout", "rolled-back-all").detail(id.to_string())
-        }
-    };
-    crate::audit::record(out, e);
-}
-
-/// A notice for the events people must act on: an apply that failed (the
-/// reason stays in the run: it may quote Terraform) and a halt.
-fn notify(manager: &Manager, out: &Output, id: &str, event: &Event) {
-    use crate::config::NotifyEvent;
-    use crate::notify::Notice;
-    let notice = match event {
-        Event::Failed { unit, .. } => Notice::new(
-            NotifyEvent::ApplyFailed,
-            format!("rollout {id}: the apply failed; see the run"),
-        )
-        .unit(&unit.customer, &unit.environment, unit.product.as_deref()),
-        Event::Halted { .. } => Notice::new(
-            NotifyEvent::RolloutHalted,
-            format!("rollout {id} halted; see the run, then `fleetform rollout resume`"),
-        ),
-        _ => return,
-    };
-    crate::notify::send(manager, &notice, out);
-}
-
-/// What `start` needs to know about the change.
-pub struct StartSettings<'a> {
-    pub manager_dir: &'a Path,
-    pub base: &'a str,
-    pub manager_sha: String,
-    pub jobs: usize,
-    pub actor: String,
-}
-
-/// What `start` made: the rollout's id and stages, and customers whose
-/// pairs change but whom no wave selects.
-#[derive(Debug, Serialize)]
-pub struct Started {
-    pub id: String,
-    pub stages: Vec<state::Stage>,
-    pub unassigned: Vec<String>,
-}
-
-/// Starts a rollout of the manager's working tree against `base`: the
-/// pairs the impact preview finds affected, in waves. Refused while
-/// another rollout is open and not halted; a halted one is superseded.
-pub fn start(
-    manager: &Manager,
-    registry: &Registry,
-    store: &Store,
-    settings: &StartSettings<'_>,
-    out: &Output,
-) -> Result<Started> {
-    let config = manager.config.rollout.as_ref().ok_or_else(|| {
-        Error::Usage("fleetform.yml has no `rollout:`; declare its waves first".into())
-    })?;
-    let older = open_rollouts(store)?;
-    if let Some(busy) = older.iter().find(|s| s.halted.is_none()) {
-        return Err(Error::Refused(format!(
-            "rollout {} is still running; halt it first (`fleetform rollout halt --id {} --reason ...`)",
-            busy.id, busy.id
-        )));
-    }
-    let impact = crate::fleet::impact::of_revisions(
-        settings.manager_dir,
-        manager,
-        registry,
-        settings.base,
-        None,
-        settings.jobs,
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
-    let affected: BTreeSet<Unit> = impact.changed.iter().map(|p| p.unit.clone()).collect();
-    let customers: BTreeSet<String> = affected.iter().map(|u| u.customer.clone()).collect();
-    let (waves, unassigned) = waves::assign(config, &registry.customers, &customers);
-    let stages = waves::stages(manager, config, &waves, &affected);
-    if stages.is_empty() {
-        // Nothing this change touches: no rollout.
-        return Ok(Started {
-            id: String::new(),
-            stages,
-            unassigned,
-        });
-    }
-    let id = new_id(&settings.manager_sha);
-    let mut s = State::of(&id, &[]);
-    let f = Fleet {
-        manager,
-        registry,
-        store,
-    };
-    let started = Event::Started {
-        manager_sha: settings.manager_sha.clone(),
-        base: settings.base.to_string(),
-        stages: stages.clone(),
-        at: now(),
-        actor: settings.actor.clone(),
-    };
-    tick::record(&f, &mut s, started, out)?;
-    for mut old in older {
-        let superseded = Event::Superseded {
-            by: id.clone(),
-            at: now(),
-        };
-        tick::record(&f, &mut old, superseded, out)?;
-    }
-    Ok(Started {
-        id,
-        stages,
-        unassigned,
-    })
-}
-
-/// A new rollout's id: its start time (so ids sort by age), the manager
-/// commit, and a random part (two starts in one second differ).
-fn new_id(manager_sha: &str) -> String {
-    let short: String = manager_sha.chars().take(12).collect();
-    let mut random = [0u8; 3];
-    // Without randomness the time and commit still tell most ids apart.
-    let _ = getrandom::fill(&mut random);
-    format!("{:012}-{short}-{}", now(), crate::util::fs::hex(&random))
-}
-
-/// Every rollout neither finished nor superseded, oldest first.
+/// Every rollout neither finished, superseded nor rolled back, oldest
+/// first: the first is the current one, the others are queued behind it.
 pub fn open_rollouts(store: &Store) -> Result<Vec<State>> {
-    let mut open = Vec::new();
-    for id in state::ids(store).map_err(records_err)? {
-        let s = state::load(store, &id).map_err(records_err)?;
-        if s.is_open() {
-            open.push(s);
-        }
-    }
-    Ok(open)
+    Ok(start::every_rollout(store)?
+        .into_iter()
+        .filter(State::is_open)
+        .collect())
 }
 
-/// The rollout a command is about: `id`, else the only open one, else the
-/// latest.
+/// The open rollout `s` waits behind, if any (an older open one).
+pub fn queued_behind(store: &Store, s: &State) -> Result<Option<String>> {
+    for id in state::ids(store).map_err(records_err)? {
+        if id >= s.id {
+            break;
+        }
+        if state::load(store, &id).map_err(records_err)?.is_open() {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// Where a rollout stands, in a word or two.
+pub fn describe(s: &State) -> String {
+    match () {
+        _ if s.rollback_done => "rolled back".into(),
+        _ if s.rolling_back => match &s.rolled_back_by {
+            Some(by) => format!("rolled back by {by}"),
+            None => "being rolled back".into(),
+        },
+        _ if s.finished => "finished".into(),
+        _ if s.superseded_by.is_some() => "superseded".into(),
+        _ if s.halted.is_some() => "halted".into(),
+        _ => "running".into(),
+    }
+}
+
+/// The rollout a command is about: `id`, else the current one (the
+/// oldest open one), else the latest.
 pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
     if let Some(id) = id {
         let ok = !id.is_empty()
@@ -245,24 +113,15 @@ pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
         }
         return Ok(s);
     }
-    let mut open = open_rollouts(store)?;
-    match open.len() {
-        0 => match state::ids(store).map_err(records_err)?.last() {
-            // Nothing open: the latest one (finished, or superseded).
-            Some(latest) => state::load(store, latest).map_err(records_err),
-            None => Err(Error::Usage(
-                "no rollout yet; `fleetform rollout start` makes one".into(),
-            )),
-        },
-        1 => Ok(open.remove(0)),
-        _ => Err(Error::Usage(format!(
-            "{} open rollouts; say which: --id {}",
-            open.len(),
-            open.iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ))),
+    if let Some(current) = open_rollouts(store)?.into_iter().next() {
+        return Ok(current);
+    }
+    match state::ids(store).map_err(records_err)?.last() {
+        // Nothing open: the latest one (finished, rolled back or superseded).
+        Some(latest) => state::load(store, latest).map_err(records_err),
+        None => Err(Error::Usage(
+            "no rollout yet; `fleetform rollout start` makes one".into(),
+        )),
     }
 }
 
@@ -276,7 +135,7 @@ pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, out: &Outpu
         at: now(),
         actor: actor.to_string(),
     };
-    tick::record(f, s, e, out)
+    record::record_if(f, s, e, out, &|s| s.halted.is_none() && s.is_open()).map(drop)
 }
 
 /// Resumes a halted rollout: its failed pairs are tried again.
@@ -288,7 +147,7 @@ pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, out: &Output) -> Result
         at: now(),
         actor: actor.to_string(),
     };
-    tick::record(f, s, e, out)
+    record::record_if(f, s, e, out, &|s| s.halted.is_some()).map(drop)
 }
 
 /// The stage the next tick runs, and whether it may run now.
@@ -297,25 +156,49 @@ pub struct Next {
     pub stage: usize,
     pub environment: String,
     pub wave: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
     pub units: Vec<Unit>,
     /// `None`: a tick would run it now; else why not.
     pub waiting: Option<String>,
 }
 
-/// What the next tick would do (none when every stage is done).
-pub fn next(s: &State) -> Option<Next> {
+/// What the next tick would do (none when every stage is done): not while
+/// queued behind another rollout, and, unless `replan`, not while its
+/// reviewed plans wait for an approval (a new plan would void them).
+pub fn next(s: &State, queued_behind: Option<&str>, replan: bool) -> Option<Next> {
     let st = s.stages.get(s.current)?;
+    let approval = s
+        .approval_wanted
+        .as_ref()
+        .filter(|(stage, digest)| {
+            *stage == s.current
+                && !replan
+                && s.stage_digest(st).is_some_and(|d| d.digest == *digest)
+        })
+        .map(|(_, digest)| {
+            format!(
+                "the plans of stage {} (sha256:{}) wait for approval: approve them, then re-run the failed tick jobs of the run that planned them (or run the workflow with `tick` to plan again)",
+                s.current + 1,
+                crate::dispatch::short_sha(digest)
+            )
+        });
+    let waiting = queued_behind
+        .map(|ahead| format!("queued behind rollout {ahead}; it begins when that one ends"))
+        .or_else(|| tick::why_not_now(s))
+        .or(approval);
     Some(Next {
         stage: s.current + 1,
         environment: st.environment.clone(),
         wave: st.wave.clone(),
+        products: st.products.clone(),
         units: st
             .units
             .iter()
-            .filter(|u| !s.applied.contains(u))
+            .filter(|u| !s.applied.contains(u) && !s.skipped.contains_key(u))
             .cloned()
             .collect(),
-        waiting: tick::why_not_now(s),
+        waiting,
     })
 }
 
@@ -329,7 +212,9 @@ pub fn status(s: &State) -> Vec<StageRow> {
             let count = |f: &dyn Fn(&Unit) -> bool| st.units.iter().filter(|u| f(u)).count();
             let state = match i.cmp(&s.current) {
                 std::cmp::Ordering::Less => match s.bake_until {
-                    Some(b) if i + 1 == s.current && b > at => format!("baking until {b}"),
+                    Some(b) if i + 1 == s.current && b > at => {
+                        format!("baking until {}", crate::report::rollout::when(b, at))
+                    }
                     _ => "done".into(),
                 },
                 std::cmp::Ordering::Equal if s.halted.is_some() => "halted".into(),
@@ -339,11 +224,16 @@ pub fn status(s: &State) -> Vec<StageRow> {
                         .units
                         .iter()
                         .any(|u| s.planned.contains_key(u) && !s.applied.contains(u));
-                    match reviewed {
+                    match (reviewed, s.stage_digest(st)) {
                         // `rollout plan` made its plans; the apply job waits
                         // for the wave's approval.
-                        true => "planned, waiting for approval".into(),
-                        false => "next".into(),
+                        (true, Some(d)) => {
+                            format!(
+                                "planned, waiting for approval (sha256:{})",
+                                crate::dispatch::short_sha(&d.digest)
+                            )
+                        }
+                        _ => "next".into(),
                     }
                 }
                 std::cmp::Ordering::Greater => "waiting".into(),
@@ -351,10 +241,14 @@ pub fn status(s: &State) -> Vec<StageRow> {
             StageRow {
                 stage: i + 1,
                 environment: st.environment.clone(),
-                wave: st.wave.clone(),
+                wave: match st.products.is_empty() {
+                    true => st.wave.clone(),
+                    false => format!("{} ({})", st.wave, st.products.join(", ")),
+                },
                 pairs: st.units.len(),
                 applied: count(&|u| s.applied.contains(u)),
                 failed: count(&|u| s.failed.contains_key(u)),
+                skipped: count(&|u| s.skipped.contains_key(u)),
                 state,
             }
         })

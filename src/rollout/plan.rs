@@ -12,9 +12,12 @@ use crate::fleet::{Outcome, Row};
 use crate::output::Output;
 use crate::terraform::summary::PlanSummary;
 
+use super::apply::plan_by_product;
+use super::record::record;
 use super::sealed::{BUNDLE, BUNDLED};
+use super::settings::{Fleet, TickSettings};
 use super::state::{load, Event, State};
-use super::tick::{plan_by_product, record, why_not_now, Fleet, TickSettings};
+use super::tick::{skip_gone, why_not_now};
 use super::{now, records_err};
 
 /// A pair planned for review: its unit, plan summary and folder.
@@ -34,13 +37,21 @@ pub fn plan_stage(
     if let Some(why) = why_not_now(&s) {
         return Err(Error::Refused(format!("nothing to plan: {why}")));
     }
+    if let Some(ahead) = super::queued_behind(f.store, &s)? {
+        return Err(Error::Refused(format!(
+            "nothing to plan: rollout {id} is queued behind rollout {ahead}"
+        )));
+    }
     let Some(stage) = s.stages.get(s.current).cloned() else {
         return Err(Error::Refused(format!("rollout {id}: every stage is done")));
     };
+    skip_gone(f, &mut s, &stage, settings, out)?;
     let todo: Vec<Unit> = stage
         .units
         .iter()
-        .filter(|u| !s.applied.contains(u) && !s.failed.contains_key(u))
+        .filter(|u| {
+            !s.applied.contains(u) && !s.failed.contains_key(u) && !s.skipped.contains_key(u)
+        })
         .filter(|u| settings.shard.as_ref().is_none_or(|sh| sh.contains(u)))
         .cloned()
         .collect();
@@ -74,7 +85,15 @@ fn seal_row(
             record(f, s, e, out)?;
             return Ok(None);
         }
-        Outcome::Skipped { .. } => return Ok(None),
+        Outcome::Skipped { reason } => {
+            let e = Event::Skipped {
+                unit,
+                reason: reason.clone(),
+                at: now(),
+            };
+            record(f, s, e, out)?;
+            return Ok(None);
+        }
     };
     let bundle = seal::seal_dir(key, &unit.customer, &unit.place(), dir, BUNDLED)
         .map_err(|e| Error::Failed(e.to_string()))?;

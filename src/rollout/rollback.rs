@@ -1,105 +1,131 @@
-//! `rollout rollback`: the base's configuration (the manager as it was
-//! before the rollout) goes back to every pair the rollout changed, last
-//! stage first, planned and applied with the same checks (digest, gates).
-//! Once started, nothing is ticked any more; running it again finishes
-//! what a failed run left.
+//! `rollout rollback`: a rollback is itself a rollout. It goes back to the
+//! rolled-back rollout's base (its manager commit), over the pairs that
+//! rollout changed, newest stage first, and is planned, reviewed, approved
+//! and applied by ticks like any other (on GitHub, in each stage's
+//! `<env>-apply`). The rolled-back rollout is never ticked again; the
+//! rollouts queued behind it, built on its change, are superseded.
+//!
+//! Refused while a tick holds the rollout (halt it first), while it runs
+//! unhalted, and when a later rollout that is not queued behind it came
+//! after it (roll that one back first).
 
 use crate::error::{Error, Result};
 use crate::output::Output;
 
-use super::state::{load, Event};
-use super::tick::{apply_by_product, record, ApplyCtx, Fleet, TickSettings};
+use super::record::record;
+use super::settings::Fleet;
+use super::start::{every_rollout, new_id};
+use super::state::{load, Event, Stage, State};
 use super::{now, records_err};
 
-/// Rolls the rollout `id` back with `base` (the manager at the rollout's
-/// base, keeping state and records where the live one does); what it did.
-pub fn rollback(
-    live: &Fleet<'_>,
-    base: &Fleet<'_>,
-    id: &str,
-    settings: &TickSettings<'_>,
-    out: &Output,
-) -> Result<Vec<String>> {
-    let mut s = load(live.store, id).map_err(records_err)?;
+/// Starts rolling the rollout `id` back; what it did.
+pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Output) -> Result<Vec<String>> {
+    let mut s = load(f.store, id).map_err(records_err)?;
     if s.rollback_done {
         return Ok(vec![format!("rollout {id} is rolled back already")]);
     }
-    if !s.rolling_back {
-        if s.lease_until.is_some_and(|l| l > now()) {
-            return Err(Error::Refused(format!(
-                "a tick holds rollout {id}; halt it and let the tick end first"
-            )));
-        }
-        if s.halted.is_none() && !s.finished {
-            return Err(Error::Refused(format!(
-                "rollout {id} is running; halt it first (`fleetform rollout halt --reason ...`)"
-            )));
-        }
-        let started = Event::RollbackStarted {
-            at: now(),
-            actor: settings.actor.clone(),
-        };
-        record(live, &mut s, started, out)?;
+    if let Some(by) = &s.rolled_back_by {
+        return Ok(vec![format!(
+            "rollout {id} is being rolled back by rollout {by}; `fleetform rollout tick` goes on with it"
+        )]);
     }
-    let mut said = Vec::new();
-    let last = s.current.min(s.stages.len().saturating_sub(1));
-    for i in (0..=last).rev() {
-        let Some(stage) = s.stages.get(i).cloned() else {
-            continue;
-        };
-        let todo: Vec<_> = stage
-            .units
-            .iter()
-            .filter(|u| s.changed.contains(u) && !s.rolled_back.contains(u))
-            .cloned()
-            .collect();
-        if todo.is_empty() {
-            continue;
-        }
-        said.push(format!(
-            "rolling back {} / {}: {} pair(s)",
-            stage.environment,
-            stage.wave,
-            todo.len()
-        ));
-        let ctx = ApplyCtx {
-            actor: &settings.actor,
-            wave: "rollback",
-            observer: settings.observer,
-            stop_on_halt: false,
-        };
-        let as_rollback = |e: Event| match e {
-            Event::Applied {
-                unit, plan_sha256, ..
-            } => Event::RolledBack {
-                unit,
-                plan_sha256,
-                at: now(),
-            },
-            Event::Failed { unit, reason, .. } => Event::RollbackFailed {
-                unit,
-                reason,
-                at: now(),
-            },
-            other => other,
-        };
-        // Planned and applied with the base's products, writing to the
-        // live store.
-        let both = Fleet {
-            manager: base.manager,
-            registry: live.registry,
-            store: live.store,
-        };
-        apply_by_product(&both, &mut s, &todo, settings, &ctx, out, &as_rollback)?;
-    }
-    if !s.rollback_failed.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} pair(s) could not be rolled back (first: {}); fix and run `fleetform rollout rollback` again",
-            s.rollback_failed.len(),
-            s.rollback_failed.keys().next().map(|u| u.to_string()).unwrap_or_default()
+    if s.lease_until.is_some_and(|l| l > now()) && s.is_open() {
+        return Err(Error::Refused(format!(
+            "a tick holds rollout {id}; halt it and let the tick end first"
         )));
     }
-    record(live, &mut s, Event::RollbackDone { at: now() }, out)?;
-    said.push(format!("rollout {id} rolled back"));
+    if s.is_open() && s.halted.is_none() {
+        return Err(Error::Refused(format!(
+            "rollout {id} is running; halt it first (`fleetform rollout halt --reason ...`)"
+        )));
+    }
+    let all = every_rollout(f.store)?;
+    let later: Vec<&State> = all.iter().filter(|o| o.id > s.id).collect();
+    let queued: Vec<&State> = later
+        .iter()
+        .copied()
+        .filter(|o| o.is_open() && s.is_open())
+        .collect();
+    if let Some(in_the_way) = later.iter().find(|o| {
+        let undone = o.rolling_back || o.superseded_by.is_some();
+        !undone && !queued.iter().any(|q| q.id == o.id)
+    }) {
+        return Err(Error::Refused(format!(
+            "rollout {} came after rollout {id} ({}); roll it back first",
+            in_the_way.id,
+            super::describe(in_the_way)
+        )));
+    }
+    let stages = undo_stages(&s);
+    let mut said = Vec::new();
+    let by = match stages.is_empty() {
+        true => None,
+        false => {
+            let newest = all.last().map(|n| n.id.as_str());
+            let rid = new_id(&s.base, newest);
+            let mut r = State::of(&rid, &[]);
+            let started = Event::Started {
+                manager_sha: s.base.clone(),
+                base: s.manager_sha.clone(),
+                stages: stages.clone(),
+                at: now(),
+                actor: actor.to_string(),
+                rollback_of: Some(id.to_string()),
+            };
+            record(f, &mut r, started, out)?;
+            said.push(format!(
+                "rollback {rid}: {} stage(s) back to {}, newest first; ticks plan and apply them",
+                stages.len(),
+                crate::dispatch::short_sha(&s.base)
+            ));
+            Some(rid)
+        }
+    };
+    let e = Event::RollbackStarted {
+        at: now(),
+        actor: actor.to_string(),
+        by: by.clone(),
+    };
+    record(f, &mut s, e, out)?;
+    for q in queued {
+        let mut q = q.clone();
+        let e = Event::Superseded {
+            by: format!("the rollback of {id}"),
+            at: now(),
+        };
+        record(f, &mut q, e, out)?;
+        said.push(format!(
+            "rollout {} (queued behind {id}, built on its change) superseded",
+            q.id
+        ));
+    }
+    if by.is_none() {
+        record(f, &mut s, Event::RollbackDone { at: now() }, out)?;
+        said.push(format!("rollout {id} changed nothing; rolled back"));
+    }
     Ok(said)
+}
+
+/// The stages of the rollback: the rollout's stages that changed pairs,
+/// newest first, each with only those pairs and no bake time.
+fn undo_stages(s: &State) -> Vec<Stage> {
+    let last = s.current.min(s.stages.len().saturating_sub(1));
+    s.stages
+        .iter()
+        .take(last + 1)
+        .rev()
+        .filter_map(|st| {
+            let units: Vec<_> = st
+                .units
+                .iter()
+                .filter(|u| s.changed.contains(u))
+                .cloned()
+                .collect();
+            (!units.is_empty()).then(|| Stage {
+                units,
+                bake: 0,
+                ..st.clone()
+            })
+        })
+        .collect()
 }

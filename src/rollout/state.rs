@@ -20,6 +20,11 @@ pub struct Stage {
     pub units: Vec<Unit>,
     /// Bake time after the stage, in seconds.
     pub bake: u64,
+    /// With `products:`, the products of this stage: a wave's pairs go in
+    /// one stage per dependency level, so a product is planned (and its
+    /// plan reviewed) after the products it needs were applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
 }
 
 /// What happened, in order.
@@ -32,6 +37,10 @@ pub enum Event {
         stages: Vec<Stage>,
         at: u64,
         actor: String,
+        /// A rollback: the rollout this one undoes (its base's
+        /// configuration, newest stage first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rollback_of: Option<String>,
     },
     /// A tick took the current stage until `lease_until`.
     TickStarted {
@@ -43,6 +52,26 @@ pub enum Event {
         unit: Unit,
         plan_sha256: String,
         changed: bool,
+        at: u64,
+        /// Who the apply is recorded as: the approver of the wave, or who
+        /// ran the tick where the environment needs no approval.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        actor: String,
+    },
+    /// A pair left out: its customer is unknown, revoked or no longer has
+    /// the environment (in the registry the tick read). Decided, not failed.
+    Skipped {
+        unit: Unit,
+        reason: String,
+        at: u64,
+    },
+    /// A tick found the stage's reviewed plans not approved (yet): the
+    /// stage waits for the approval and a re-run of that tick, and is not
+    /// planned again by a scheduled run.
+    ApprovalWanted {
+        stage: usize,
+        digest: String,
+        reason: String,
         at: u64,
     },
     Failed {
@@ -74,16 +103,22 @@ pub enum Event {
     Finished {
         at: u64,
     },
-    /// A newer rollout took over this halted one.
+    /// A newer rollout took over this one (a halted one, every open one
+    /// with `start --supersede`, or the ones queued behind a rollout that
+    /// is rolled back).
     Superseded {
         by: String,
         at: u64,
     },
     /// Rolling back: the base's configuration goes back to every pair this
-    /// rollout changed, last stage first. Nothing is ticked any more.
+    /// rollout changed, last stage first, by the rollout `by` (ticked,
+    /// reviewed and approved like any other). Nothing of this one is ticked
+    /// any more.
     RollbackStarted {
         at: u64,
         actor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     RolledBack {
         unit: Unit,
@@ -100,19 +135,43 @@ pub enum Event {
     },
 }
 
+/// A stage's reviewed plans as one digest (what an approver approves),
+/// and when the newest of them was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageDigest {
+    pub digest: String,
+    pub planned_at: u64,
+    /// The pairs it covers.
+    pub pairs: usize,
+}
+
 /// A rollout as its events say it is now.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct State {
     pub id: String,
     pub manager_sha: String,
     pub base: String,
+    /// Who started it (the author of the change, on GitHub the pusher).
+    pub started_by: String,
+    pub started_at: u64,
+    /// The rollout this one rolls back, if it is a rollback.
+    pub rollback_of: Option<String>,
+    /// The rollback rollout of this one.
+    pub rolled_back_by: Option<String>,
     pub stages: Vec<Stage>,
     /// The first stage not done.
     pub current: usize,
     pub applied: BTreeSet<Unit>,
     pub failed: BTreeMap<Unit, String>,
-    /// The digest of each pair's plan made for review.
+    /// The digest of each pair's plan made for review, and when.
     pub planned: BTreeMap<Unit, String>,
+    pub planned_at: BTreeMap<Unit, u64>,
+    /// Pairs left out, with why.
+    pub skipped: BTreeMap<Unit, String>,
+    /// The stage and digest a tick wanted an approval of.
+    pub approval_wanted: Option<(usize, String)>,
+    /// Who each applied pair is recorded as.
+    pub applied_by: BTreeMap<Unit, String>,
     pub halted: Option<String>,
     pub bake_until: Option<u64>,
     pub lease_until: Option<u64>,
@@ -148,27 +207,49 @@ impl State {
                 manager_sha,
                 base,
                 stages,
-                ..
+                at,
+                actor,
+                rollback_of,
             } => {
                 self.manager_sha = manager_sha.clone();
                 self.base = base.clone();
                 self.stages = stages.clone();
+                self.started_by = actor.clone();
+                self.started_at = *at;
+                self.rollback_of = rollback_of.clone();
             }
             Event::TickStarted { lease_until, .. } => self.lease_until = Some(*lease_until),
-            Event::Applied { unit, changed, .. } => {
+            Event::Applied {
+                unit,
+                changed,
+                actor,
+                ..
+            } => {
                 self.failed.remove(unit);
                 self.applied.insert(unit.clone());
+                if !actor.is_empty() {
+                    self.applied_by.insert(unit.clone(), actor.clone());
+                }
                 if *changed {
                     self.changed.insert(unit.clone());
                 }
+            }
+            Event::Skipped { unit, reason, .. } => {
+                self.skipped.insert(unit.clone(), reason.clone());
+            }
+            Event::ApprovalWanted { stage, digest, .. } => {
+                self.approval_wanted = Some((*stage, digest.clone()));
             }
             Event::Failed { unit, reason, .. } => {
                 self.failed.insert(unit.clone(), reason.clone());
             }
             Event::Planned {
-                unit, plan_sha256, ..
+                unit,
+                plan_sha256,
+                at,
             } => {
                 self.planned.insert(unit.clone(), plan_sha256.clone());
+                self.planned_at.insert(unit.clone(), *at);
             }
             Event::StageDone {
                 stage, bake_until, ..
@@ -190,8 +271,9 @@ impl State {
                 self.lease_until = None;
             }
             Event::Superseded { by, .. } => self.superseded_by = Some(by.clone()),
-            Event::RollbackStarted { .. } => {
+            Event::RollbackStarted { by, .. } => {
                 self.rolling_back = true;
+                self.rolled_back_by = by.clone();
                 self.rollback_failed.clear();
                 self.lease_until = None;
             }
@@ -206,9 +288,48 @@ impl State {
         }
     }
 
-    /// Neither finished, superseded nor rolled back.
+    /// Neither finished, superseded nor rolled back (or being rolled
+    /// back).
     pub fn is_open(&self) -> bool {
-        !self.finished && self.superseded_by.is_none() && !self.rollback_done
+        !self.finished && self.superseded_by.is_none() && !self.rolling_back
+    }
+
+    /// Every pair of `stage` applied, failed or skipped.
+    pub fn decided(&self, stage: &Stage) -> bool {
+        stage.units.iter().all(|u| {
+            self.applied.contains(u) || self.failed.contains_key(u) || self.skipped.contains_key(u)
+        })
+    }
+
+    /// The digest of `stage`'s reviewed plans: SHA-256 over a line
+    /// `<pair> <plan sha256>` per pair with a plan made for review, in
+    /// pair order, whether applied yet or not (shards of one stage see the
+    /// same digest). `None` when no pair has one.
+    pub fn stage_digest(&self, stage: &Stage) -> Option<StageDigest> {
+        use sha2::Digest as _;
+        let mut units: Vec<&Unit> = stage
+            .units
+            .iter()
+            .filter(|u| self.planned.contains_key(*u))
+            .collect();
+        if units.is_empty() {
+            return None;
+        }
+        units.sort_by_key(|u| u.to_string());
+        let mut h = sha2::Sha256::new();
+        for u in &units {
+            h.update(format!("{u} {}\n", self.planned[*u]).as_bytes());
+        }
+        Some(StageDigest {
+            digest: crate::util::fs::hex(&h.finalize()),
+            planned_at: units
+                .iter()
+                .filter_map(|u| self.planned_at.get(*u))
+                .copied()
+                .max()
+                .unwrap_or(0),
+            pairs: units.len(),
+        })
     }
 }
 
@@ -281,6 +402,7 @@ mod tests {
             wave: "canary".into(),
             units: vec![unit("acme"), unit("globex")],
             bake: 60,
+            products: Vec::new(),
         }];
         let events = vec![
             Event::Started {
@@ -289,6 +411,7 @@ mod tests {
                 stages,
                 at: 1,
                 actor: "ops".into(),
+                rollback_of: None,
             },
             Event::TickStarted {
                 stage: 0,
@@ -321,6 +444,7 @@ mod tests {
             plan_sha256: "f".into(),
             changed: true,
             at: 6,
+            actor: "ops-erin".into(),
         });
         let s = State::of("r1", &more);
         assert!(s.halted.is_none() && s.failed.is_empty());

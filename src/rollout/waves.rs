@@ -54,36 +54,79 @@ fn choose(w: &WaveConfig, last: bool, registry: &[Customer], left: &[String]) ->
 }
 
 /// The stages: per environment in promotion order, per wave, the affected
-/// pairs of that wave's customers (empty stages are left out).
+/// pairs of that wave's customers (empty stages are left out). With
+/// `products:`, a wave's pairs go in one stage per dependency level
+/// (products that need nothing, then those that need only them, ...): a
+/// product's plans are made, and reviewed, after the products it needs
+/// were applied, so they read their new outputs. The bake time follows a
+/// wave's last stage.
 pub fn stages(
     manager: &Manager,
     config: &RolloutConfig,
     waves: &[Vec<String>],
     affected: &BTreeSet<Unit>,
 ) -> Vec<Stage> {
+    let levels = product_levels(manager);
     let mut out = Vec::new();
     for env in manager.environment_names() {
         for (i, (w, customers)) in config.waves.iter().zip(waves).enumerate() {
-            let units: Vec<Unit> = customers
-                .iter()
-                .flat_map(|c| {
-                    affected
-                        .iter()
-                        .filter(move |u| &u.customer == c && u.environment == env)
-                        .cloned()
-                })
-                .collect();
-            if !units.is_empty() {
-                out.push(Stage {
-                    environment: env.to_string(),
-                    wave: w.name.clone(),
-                    units,
-                    bake: config.bake_after(i),
-                });
+            let mut wave_stages = Vec::new();
+            for level in &levels {
+                let units: Vec<Unit> = customers
+                    .iter()
+                    .flat_map(|c| {
+                        affected
+                            .iter()
+                            .filter(move |u| {
+                                &u.customer == c
+                                    && u.environment == env
+                                    && level.contains(&u.product)
+                            })
+                            .cloned()
+                    })
+                    .collect();
+                if !units.is_empty() {
+                    wave_stages.push(Stage {
+                        environment: env.to_string(),
+                        wave: w.name.clone(),
+                        units,
+                        bake: 0,
+                        products: level.iter().flatten().cloned().collect(),
+                    });
+                }
             }
+            if let Some(last) = wave_stages.last_mut() {
+                last.bake = config.bake_after(i);
+            }
+            out.extend(wave_stages);
         }
     }
     out
+}
+
+/// The products by dependency level (`[[None]]` without products).
+fn product_levels(manager: &Manager) -> Vec<Vec<Option<String>>> {
+    let mut level: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut levels: Vec<Vec<Option<String>>> = Vec::new();
+    for view in manager.products() {
+        let Some(name) = view.product.clone() else {
+            return vec![vec![None]];
+        };
+        // Dependencies first: every needed product has its level already.
+        let l = view
+            .needs()
+            .keys()
+            .filter_map(|d| level.get(d))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level.insert(name.clone(), l);
+        if levels.len() <= l {
+            levels.resize(l + 1, Vec::new());
+        }
+        levels[l].push(Some(name));
+    }
+    levels
 }
 
 #[cfg(test)]
@@ -111,6 +154,7 @@ mod tests {
             bake: None,
             max_parallel: 4,
             halt: Default::default(),
+            operators: None,
         };
         let affected: BTreeSet<String> = (1..=9).map(|i| format!("c{i:02}")).collect();
         let (waves, left) = assign(&config, &[], &affected);

@@ -104,6 +104,38 @@ pub fn run(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
+/// Whether commit `a` is an ancestor of (or is) commit `b`. Both must be
+/// commit ids (4-40 hex), as the records store keeps them; git reads them
+/// after `--end-of-options`.
+pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> Result<bool, GitError> {
+    let hex = |c: &str| (4..=40).contains(&c.len()) && c.bytes().all(|x| x.is_ascii_hexdigit());
+    if !hex(a) || !hex(b) {
+        return Err(GitError::Failed {
+            args: "merge-base --is-ancestor".into(),
+            stderr: format!(
+                "`{}` or `{}` is not a commit id",
+                a.escape_debug(),
+                b.escape_debug()
+            ),
+        });
+    }
+    let mut cmd = Command::new("git");
+    crate::util::process::scrub_env(&mut cmd, &[], |_| false);
+    let o = cmd
+        .current_dir(dir)
+        .args(["merge-base", "--is-ancestor", "--end-of-options", a, b])
+        .output()
+        .map_err(GitError::Missing)?;
+    match o.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(GitError::Failed {
+            args: format!("merge-base --is-ancestor {a} {b}"),
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        }),
+    }
+}
+
 /// Files changed between two checked revisions, as absolute paths. The
 /// revisions come after `--end-of-options` (git 2.24 or later), so none is
 /// ever read as an option; `--no-ext-diff` and `--no-textconv` keep git's

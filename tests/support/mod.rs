@@ -2,3 +2,5 @@
 
 pub mod fake_github;
 pub mod oidc;
+pub mod rollout_world;
+pub mod workflow_sim;

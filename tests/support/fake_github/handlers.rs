@@ -240,6 +240,7 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         "pulls/create" => create_pull(state, &repo_name, ctx),
         "pulls/update" => update_pull(state, &repo_name, ctx),
         "pulls/list-reviews" => list_reviews(state, repo, ctx),
+        "repos/list-pull-requests-associated-with-commit" => pulls_of_commit(state, repo, ctx),
         "checks/create" => create_check_run(state, &repo_name, ctx),
         "repos/merge-upstream" => merge_upstream(state, &repo_name, ctx),
         "actions/get-repo-public-key" => Answer::json(
@@ -922,6 +923,25 @@ fn list_pulls(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
         })
         .collect();
     sort_issues(&mut recs, repo, ctx);
+    let items = recs
+        .iter()
+        .map(|r| render::pull(state, repo, r, false))
+        .collect();
+    paginate(state, ctx, items, state.page_size)
+}
+
+/// The pull requests a commit belongs to: merged as it, or its head.
+fn pulls_of_commit(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
+    let sha = ctx.param("commit_sha");
+    let recs: Vec<&IssueRec> = repo
+        .issues
+        .values()
+        .filter(|i| {
+            i.pull
+                .as_ref()
+                .is_some_and(|p| p.merge_commit_sha.as_deref() == Some(sha) || p.head_sha == sha)
+        })
+        .collect();
     let items = recs
         .iter()
         .map(|r| render::pull(state, repo, r, false))

@@ -720,6 +720,24 @@ impl FakeGitHub {
         sha
     }
 
+    /// Marks a pull request merged as `sha`, a commit made outside the fake
+    /// (e.g. the manager's local repository in a test): GitHub then lists
+    /// it among the pull requests of that commit.
+    pub fn merged_as(&self, repo: &str, number: u64, sha: &str) {
+        let mut st = self.state();
+        let rec = st
+            .seeded(repo)
+            .issues
+            .get_mut(&number)
+            .filter(|i| i.pull.is_some())
+            .unwrap_or_else(|| panic!("fake GitHub: {repo}#{number} is not a pull request"));
+        rec.state = "closed".into();
+        rec.closed_at = Some(util::now_rfc3339());
+        let p = rec.pull.as_mut().expect("checked above");
+        p.merged_at = Some(util::now_rfc3339());
+        p.merge_commit_sha = Some(sha.to_string());
+    }
+
     /// Add a label to an issue or pull request.
     pub fn add_label(&self, repo: &str, number: u64, label: &str) {
         let mut st = self.state();

@@ -1,0 +1,409 @@
+//! `fleetform rollout start|status|plan|tick|halt|resume|rollback`: flags →
+//! the rollout layer → result lines or JSON.
+//!
+//! Under GitHub Actions the jobs that plan or apply read the registry on
+//! the manager's default branch, a tick asks the wave's approval through
+//! the API, and control actions (halt, resume, rollback, supersede) are
+//! accepted only from the operators team ([`crate::deploy::RolloutGitHub`]).
+//! A plan or tick of a rollout whose commit is not the checkout's works
+//! with the manager at the rollout's commit, exported from git.
+//!
+//! May import what any command may (`rollout`, `deploy` for the GitHub
+//! checks, `github` for the deployments, `config`, `records`, `report`,
+//! `ci`, `dispatch`, `util`, `error`, `output`); `steps` and `deployments`
+//! are this command's own parts.
+
+mod deployments;
+mod steps;
+
+use std::path::Path;
+
+use crate::cli::{RolloutArgs, RolloutCommand};
+use crate::config::{Manager, Registry};
+use crate::deploy::RolloutGitHub;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::records::Store;
+use crate::rollout::{self, Fleet, StartSettings, TickSettings};
+
+use deployments::Deployments;
+
+/// Who runs the command, for the events.
+fn actor() -> String {
+    crate::ci::RunContext::from_env()
+        .actor
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let manager = Manager::load(manager_dir)?;
+    let store = Store::for_manager(&manager);
+    let live = Live {
+        dir: manager_dir,
+        manager: &manager,
+        store: &store,
+    };
+    match &args.command {
+        RolloutCommand::Start {
+            base,
+            supersede,
+            json,
+        } => {
+            let who = match supersede {
+                true => operator(&manager, "superseded", out)?,
+                false => actor(),
+            };
+            let registry = Registry::load(&manager)?;
+            let f = live.fleet(&registry);
+            start(
+                &f,
+                manager_dir,
+                base.as_deref(),
+                *supersede,
+                &who,
+                *json,
+                out,
+            )
+        }
+        RolloutCommand::Status {
+            id,
+            json,
+            summary,
+            replan,
+        } => steps::status(
+            &manager,
+            &store,
+            id.as_deref(),
+            *json,
+            *summary,
+            *replan,
+            out,
+        ),
+        RolloutCommand::Tick {
+            id,
+            jobs,
+            out: out_dir,
+            terraform,
+            one_stage,
+            shard,
+            plans_from,
+        } => {
+            let how = TickFlags {
+                jobs: *jobs,
+                out_dir,
+                terraform: terraform.as_deref(),
+                one_stage: *one_stage,
+                shard: shard.as_deref(),
+                plans_from: plans_from.as_deref(),
+            };
+            tick(&live, id.as_deref(), &how, out)
+        }
+        RolloutCommand::Plan {
+            id,
+            shard,
+            jobs,
+            out: out_dir,
+            terraform,
+        } => {
+            let how = TickFlags {
+                jobs: *jobs,
+                out_dir,
+                terraform: terraform.as_deref(),
+                one_stage: false,
+                shard: shard.as_deref(),
+                plans_from: None,
+            };
+            plan(&live, id.as_deref(), &how, out)
+        }
+        RolloutCommand::Halt { id, reason } => {
+            control(&live, id.as_deref(), Control::Halt(reason), out)
+        }
+        RolloutCommand::Resume { id } => control(&live, id.as_deref(), Control::Resume, out),
+        RolloutCommand::Rollback { id } => control(&live, id.as_deref(), Control::Rollback, out),
+    }
+}
+
+/// The checkout a command runs in: its folder, manager and store.
+struct Live<'a> {
+    dir: &'a Path,
+    manager: &'a Manager,
+    store: &'a Store,
+}
+
+impl<'a> Live<'a> {
+    fn fleet<'r>(&self, registry: &'r Registry) -> Fleet<'r>
+    where
+        'a: 'r,
+    {
+        Fleet {
+            manager: self.manager,
+            registry,
+            store: self.store,
+        }
+    }
+}
+
+/// A control action: only an operator's, on GitHub.
+enum Control<'a> {
+    Halt(&'a str),
+    Resume,
+    Rollback,
+}
+
+fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, out: &Output) -> Result<()> {
+    let done = match action {
+        Control::Halt(_) => "halted",
+        Control::Resume => "resumed",
+        Control::Rollback => "rolled back",
+    };
+    let who = operator(live.manager, done, out)?;
+    let registry = Registry::load(live.manager)?;
+    let f = live.fleet(&registry);
+    let mut s = rollout::pick(live.store, id)?;
+    match action {
+        Control::Halt(reason) => {
+            rollout::halt(&f, &mut s, reason, &who, out)?;
+            out.result(&format!("rollout {} halted: {reason}", s.id));
+        }
+        Control::Resume => {
+            rollout::resume(&f, &mut s, &who, out)?;
+            out.result(&format!("rollout {} resumed; the next tick goes on", s.id));
+        }
+        Control::Rollback => {
+            for line in rollout::rollback(&f, &s.id, &who, out)? {
+                out.result(&line);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rollout plan` of the rollout `id` (else the current one), with the
+/// manager at its commit and the registry of now.
+fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
+    let s = rollout::pick(live.store, id)?;
+    let key = artifact_key()?;
+    let github = RolloutGitHub::from_env(out)?;
+    let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
+    let m = at.manager();
+    let registry = registry(live.manager, github.as_ref())?;
+    let f = Fleet {
+        manager: m,
+        registry: &registry,
+        store: live.store,
+    };
+    let mut settings = tick_settings(m, how.jobs, how.out_dir, how.terraform);
+    settings.shard = how.shard.map(steps::parse_units).transpose()?;
+    steps::plan(&f, &s.id, &key, &settings, out)
+}
+
+/// `rollout tick`'s (and `plan`'s) flags.
+struct TickFlags<'a> {
+    jobs: Option<usize>,
+    out_dir: &'a Path,
+    terraform: Option<&'a Path>,
+    one_stage: bool,
+    shard: Option<&'a str>,
+    plans_from: Option<&'a Path>,
+}
+
+/// A tick of the rollout `id` (else the current one), with the manager at
+/// its commit, the registry of now, the approval gate and the customers'
+/// deployments on GitHub; a tick that leaves it halted is an error.
+fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
+    let s = rollout::pick(live.store, id)?;
+    let github = RolloutGitHub::from_env(out)?;
+    let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
+    let m = at.manager();
+    let registry = registry(live.manager, github.as_ref())?;
+    let f = Fleet {
+        manager: m,
+        registry: &registry,
+        store: live.store,
+    };
+    let deployments = Deployments::from_env(&s.manager_sha, out);
+    let key = how.plans_from.map(|_| artifact_key()).transpose()?;
+    let units = how.shard.map(steps::parse_units).transpose()?;
+    // Shards of one stage may run side by side on one machine: each works
+    // in its own folder (its working copies, providers).
+    let own_dir = match &units {
+        Some(u) => how.out_dir.join(steps::shard_folder(u)),
+        None => how.out_dir.to_path_buf(),
+    };
+    let gate = github.as_ref().map(|g| g.gate(m));
+    let mut settings = tick_settings(m, how.jobs, &own_dir, how.terraform);
+    settings.one_stage = how.one_stage;
+    settings.shard = units;
+    settings.plans_from = how.plans_from.zip(key.as_ref());
+    settings.observer = deployments
+        .as_ref()
+        .map(|d| d as &dyn rollout::ApplyObserver);
+    settings.gate = gate.as_ref().map(|g| g as &dyn rollout::ApprovalGate);
+    let ticked = rollout::tick(&f, &s.id, &settings, out);
+    let lines = ticked.as_deref().unwrap_or_default();
+    for line in lines {
+        out.result(line);
+    }
+    steps::summarise_tick(live.store, &s, lines, ticked.as_ref().err());
+    ticked?;
+    halted_is_an_error(live.store, &s.id)
+}
+
+/// Who performs a control action: on GitHub, the run's actor once
+/// checked against `rollout.operators` (fail closed); by hand, the user.
+fn operator(manager: &Manager, action: &str, out: &Output) -> Result<String> {
+    match RolloutGitHub::from_env(out)? {
+        Some(gh) => gh.operator(manager, action),
+        None => Ok(actor()),
+    }
+}
+
+/// The registry a plan or tick works with, whatever commit the rollout is
+/// of: what is registered now, on GitHub on the default branch, else in
+/// the checkout.
+fn registry(manager: &Manager, github: Option<&RolloutGitHub>) -> Result<Registry> {
+    match github {
+        Some(gh) => gh.registry(manager),
+        None => Registry::load(manager).map_err(Error::from),
+    }
+}
+
+fn artifact_key() -> Result<crate::dispatch::seal::ArtifactKey> {
+    crate::dispatch::seal::ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// The manager at a rollout's commit: the checkout when it is that commit
+/// (with its uncommitted edits, for a run by hand), else that commit
+/// exported from git into a scratch folder, with the checkout's state and
+/// records. A tick never applies another commit's configuration.
+struct ManagerAt {
+    manager: Manager,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl ManagerAt {
+    fn of(dir: &Path, live: &Manager, sha: &str) -> Result<ManagerAt> {
+        let head = rollout::start::commit_of(dir, "HEAD", "HEAD").ok();
+        if sha.is_empty() || head.as_deref() == Some(sha) {
+            return Ok(ManagerAt {
+                manager: live.clone(),
+                _scratch: None,
+            });
+        }
+        let scratch =
+            tempfile::tempdir().map_err(|e| Error::Failed(format!("a scratch folder: {e}")))?;
+        let root = crate::util::git::export(dir, sha, scratch.path()).map_err(|e| {
+            Error::Failed(format!(
+                "the rollout is of manager commit {sha}, which this checkout cannot export ({e}); check out with its history (fetch-depth: 0)"
+            ))
+        })?;
+        let manager = Manager::load(&root)?.with_state_of(live);
+        Ok(ManagerAt {
+            manager,
+            _scratch: Some(scratch),
+        })
+    }
+
+    fn manager(&self) -> &Manager {
+        &self.manager
+    }
+}
+
+/// How ticks and plans run.
+fn tick_settings<'a>(
+    manager: &Manager,
+    jobs: Option<usize>,
+    out_dir: &'a Path,
+    terraform: Option<&'a Path>,
+) -> TickSettings<'a> {
+    let config = manager.config.rollout.as_ref();
+    TickSettings {
+        jobs: jobs.or(config.map(|c| c.max_parallel)).unwrap_or(1),
+        out_dir,
+        terraform,
+        actor: actor(),
+        lease_secs: 3600,
+        one_stage: false,
+        shard: None,
+        plans_from: None,
+        observer: None,
+        gate: None,
+    }
+}
+
+fn start(
+    f: &Fleet<'_>,
+    manager_dir: &Path,
+    base: Option<&str>,
+    supersede: bool,
+    who: &str,
+    json: bool,
+    out: &Output,
+) -> Result<()> {
+    let manager_sha = rollout::start::commit_of(manager_dir, "HEAD", "HEAD")?;
+    let settings = StartSettings {
+        manager_dir,
+        base,
+        manager_sha,
+        jobs: crate::fleet::parallel::jobs(None),
+        actor: who.to_string(),
+        supersede,
+    };
+    let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
+    if json {
+        out.result(&serde_json::to_string_pretty(&started).expect("serialisable"));
+        return Ok(());
+    }
+    for old in &started.superseded {
+        out.result(&format!("rollout {old} superseded"));
+    }
+    if started.stages.is_empty() {
+        out.result(&format!(
+            "nothing to roll out: no pair changes since {}",
+            started.base
+        ));
+        return Ok(());
+    }
+    out.result(&format!(
+        "rollout {}: {} stage(s), the change since {}",
+        started.id,
+        started.stages.len(),
+        crate::dispatch::short_sha(&started.base)
+    ));
+    if let Some(ahead) = &started.queued_behind {
+        out.result(&format!(
+            "queued behind rollout {ahead}: it begins when that one ends"
+        ));
+    }
+    for (i, st) in started.stages.iter().enumerate() {
+        out.result(&format!(
+            "  {}. {} / {}: {} pair(s), bake {} s",
+            i + 1,
+            st.environment,
+            st.wave,
+            st.units.len(),
+            st.bake
+        ));
+    }
+    if !started.unassigned.is_empty() {
+        out.note(&format!(
+            "no wave selects {} (their pairs change but are not rolled out): {}",
+            started.unassigned.len(),
+            started.unassigned.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// A tick that left the rollout halted ends with an error, so the job that
+/// ran it turns red (not once it was rolled back or superseded).
+fn halted_is_an_error(store: &Store, id: &str) -> Result<()> {
+    let s = rollout::state::load(store, id).map_err(rollout::records_err)?;
+    match s.halted {
+        Some(reason) if s.is_open() => {
+            Err(Error::Failed(format!("rollout {id} is halted: {reason}")))
+        }
+        _ => Ok(()),
+    }
+}
