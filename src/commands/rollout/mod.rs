@@ -352,7 +352,7 @@ fn start(
     };
     let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
     if json {
-        out.result(&serde_json::to_string_pretty(&started).expect("serialisable"));
+        out.json(&started).expect("serialisable");
         return Ok(());
     }
     for old in &started.superseded {

@@ -179,7 +179,7 @@ pub(super) fn status(
             "failed": s.failed.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
             "skipped": s.skipped.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
         });
-        out.result(&serde_json::to_string_pretty(&v).expect("serialisable"));
+        out.json(&v).expect("serialisable");
         return Ok(());
     }
     let note = match (&queued, &s.rollback_of) {
