@@ -104,13 +104,19 @@ pub struct InitArgs {
     /// Where to create the repo (created if missing).
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
-    /// The environments, in promotion order.
-    #[arg(long, value_delimiter = ',', default_value = "staging,production")]
-    pub environments: Vec<String>,
+    /// The environments, in promotion order (default: staging,production;
+    /// with --customer --manager: the manager's).
+    #[arg(long, value_delimiter = ',')]
+    pub environments: Option<Vec<String>>,
     /// A customer repo instead: infra/variables.yml (valid against the
-    /// starter schema) and the trigger workflow.
+    /// starter schema, or --manager's schema) and the trigger workflow.
     #[arg(long)]
     pub customer: bool,
+    /// With --customer: the provider's manager repo (a folder holding
+    /// fleetform.yml), whose environments and schema infra/variables.yml
+    /// is written for.
+    #[arg(long, value_name = "DIR", requires = "customer")]
+    pub manager: Option<PathBuf>,
     /// Ref the workflows pin the fleetform actions to (default: this
     /// release's tag).
     #[arg(long, env = "FLEETFORM_ACTION_REF")]

@@ -88,8 +88,9 @@ fn report(out: &Output, e: &Error) {
         Error::Values(ds) => {
             out.diagnostics(ds);
             out.error(&format!(
-                "{} problem(s) found; fix them and run again",
-                ds.len()
+                "{} found; fix {} and run again",
+                util::text::count(ds.len(), "problem", "problems"),
+                if ds.len() == 1 { "it" } else { "them" }
             ));
         }
         Error::Config(c) => match c.location() {

@@ -42,6 +42,7 @@ mod hostile_io;
 mod impact;
 mod init;
 mod layout;
+mod newcomer;
 mod notify;
 mod products;
 mod products_github;

@@ -102,6 +102,7 @@ fn select<'r>(
     settings: &Settings,
     manager: &Manager,
     registry: &'r crate::config::Registry,
+    out: &Output,
 ) -> Result<Vec<(&'r Customer, Vec<String>)>> {
     let env_filter = settings.environments.as_deref();
     crate::fleet::check_environments(manager, env_filter)?;
@@ -109,7 +110,13 @@ fn select<'r>(
         Some(map) => crate::fleet::shard_pairs(manager, registry, map),
         None => {
             let customers = crate::fleet::select(registry, settings.customers.as_deref())?;
-            Ok(crate::fleet::pairs(manager, customers, env_filter))
+            let selected = crate::fleet::pairs(manager, customers, env_filter);
+            if settings.customers.is_some() {
+                for gap in crate::fleet::select::check_named("check", &selected, env_filter)? {
+                    out.note(&format!("{gap}: not checked"));
+                }
+            }
+            Ok(selected)
         }
     }
 }
@@ -447,7 +454,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let selected = select(&settings, &manager, &registry)?;
+    let selected = select(&settings, &manager, &registry, out)?;
     let clients = Clients::new(&settings)?;
     let rows = check(&settings, &manager, &registry, &selected, &clients, out)?;
     let mut report = Report::tally(&rows);

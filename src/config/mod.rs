@@ -7,8 +7,9 @@
 //! Here: fleetform.yml (`mod.rs`), its products and the unit of work
 //! (`products`) and its records store (`records`), the registry
 //! (`registry`), the names both accept (`names`), its notification
-//! targets (`notify`), the dispatch relay (`relay`), and text-preserving edits
-//! of the registry and its lock (`edit`).
+//! targets (`notify`), the dispatch relay (`relay`), the files it names and
+//! that they exist (`files`), and text-preserving edits of the registry and
+//! its lock (`edit`).
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
 
@@ -23,6 +24,7 @@ use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 mod approvals;
 pub mod cloud;
 pub mod edit;
+mod files;
 mod identity;
 mod names;
 mod notify;
