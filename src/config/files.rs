@@ -83,3 +83,27 @@ impl Manager {
         ))
     }
 }
+
+/// The nearest folder above `start` holding fleetform.yml, as a relative
+/// path (`..`, `../..`), when `start` holds none: the search stops at the
+/// first folder with `.git` (the repository `start` is in), as git's own
+/// search stops at a repository's root. `None` when `start` has one, or
+/// no folder up to there does.
+pub fn find_manager_above(start: &Path) -> Option<std::path::PathBuf> {
+    if start.join(super::CONFIG_FILE).is_file() {
+        return None;
+    }
+    let here = std::path::absolute(start).ok()?;
+    let mut up = std::path::PathBuf::new();
+    let mut dir = here.as_path();
+    loop {
+        if dir.join(".git").exists() {
+            return None;
+        }
+        dir = dir.parent()?;
+        up.push("..");
+        if dir.join(super::CONFIG_FILE).is_file() {
+            return Some(up);
+        }
+    }
+}

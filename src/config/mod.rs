@@ -25,6 +25,7 @@ mod approvals;
 pub mod cloud;
 pub mod edit;
 mod files;
+pub use files::find_manager_above;
 mod identity;
 mod names;
 mod notify;
@@ -115,7 +116,7 @@ pub enum ConfigError {
     Yaml(#[from] YamlError),
     #[error("{location}: {message}")]
     Invalid { location: Location, message: String },
-    #[error("{file}: cannot read: {source}; run fleetform from the manager repo root or pass --manager-dir")]
+    #[error("{file}: cannot read: {source}; run fleetform inside the manager repo (it finds fleetform.yml from a subfolder) or name it with -C DIR")]
     Missing {
         file: PathBuf,
         source: std::io::Error,
