@@ -869,3 +869,60 @@ fn completions_offer_the_fleets_slugs_and_environments() {
         );
     }
 }
+
+/// Point 10: a pair never applied is its own state, not drift: exit 0,
+/// "never applied" in the table, the reports, the audit log and the
+/// dashboard, and no drift issue or notification.
+#[test]
+fn never_applied_is_not_drift() {
+    require_terraform();
+    let fx = common::Fixture::new();
+    let out = fx
+        .fleetform()
+        .args(["drift", "--customer", "acme"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.contains("acme      staging      +3 ~0 -0  never applied"),
+        "{table}"
+    );
+    assert!(
+        stderr(&out).contains("2 pairs never applied"),
+        "{}",
+        stderr(&out)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&fx.read("manager/.fleetform/drift/drift-report.json")).unwrap();
+    assert_eq!(report["drifted"].as_array().unwrap().len(), 0);
+    assert_eq!(report["never_applied"].as_array().unwrap().len(), 2);
+    let md = fx.read("manager/.fleetform/drift/drift-report.md");
+    assert!(
+        md.contains("**0 drifted**") && md.contains("2 never applied"),
+        "{md}"
+    );
+    let log = fx.read("manager/.fleetform/audit.jsonl");
+    assert!(
+        log.contains(r#""action":"drift""#) && log.contains(r#""result":"never-applied""#),
+        "{log}"
+    );
+
+    let out = fx
+        .fleetform()
+        .args(["report", "--html", "dash.html"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("(2 customers, 0 rollouts)"),
+        "{}",
+        stdout(&out)
+    );
+    let html = fx.read("manager/dash.html");
+    assert!(html.contains("never applied"), "{html}");
+    assert!(
+        !html.contains("drift: drift") && !html.contains("drift: found"),
+        "{html}"
+    );
+}

@@ -25,7 +25,7 @@ use crate::fleet::{Outcome, Row};
 use crate::github::{GitHub, Issue, Token};
 use crate::output::Output;
 use crate::report::drift::{gone_note, issue_body, issue_title, markdown, marker, Report};
-use crate::report::table::summary_table;
+use crate::report::table::drift_table;
 use crate::values::customer::{override_path, CustomerSource, Diagnostic};
 use crate::yaml::{Location, Pos};
 
@@ -473,7 +473,13 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if settings.json {
         out.result(&json);
     } else {
-        out.result(summary_table(&rows).trim_end());
+        out.result(drift_table(&rows).trim_end());
+    }
+    if !report.never_applied.is_empty() {
+        out.note(&format!(
+            "{} never applied: nothing to drift from; their plans are a first apply",
+            crate::util::text::count(report.never_applied.len(), "pair", "pairs")
+        ));
     }
     verdict(&report)
 }

@@ -210,6 +210,7 @@ fn cell(
         match e.result.as_str() {
             "changes" => "drift",
             "no-changes" => "clean",
+            "never-applied" => "never applied",
             _ => "error",
         }
         .to_string()

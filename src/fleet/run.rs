@@ -376,10 +376,12 @@ fn audit_entry(action: &str, outcome: &Outcome) -> Entry {
     match outcome {
         Outcome::Planned { summary, .. } => Entry::now(
             action,
-            if summary.has_changes {
-                "changes"
-            } else {
-                "no-changes"
+            match (summary.has_changes, summary.never_applied) {
+                // A drift check of a pair never applied found nothing to
+                // drift from.
+                (true, true) if action == "drift" => "never-applied",
+                (true, _) => "changes",
+                (false, _) => "no-changes",
             },
         )
         .plan(Some(&summary.plan_sha256))

@@ -468,6 +468,7 @@ mod tests {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            never_applied: false,
         }
     }
 
