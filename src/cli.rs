@@ -401,6 +401,11 @@ pub enum RolloutCommand {
         /// The manager as the fleet has it now (e.g. the commit before the merge).
         #[arg(long, env = "FLEETFORM_ROLLOUT_BASE")]
         base: String,
+        /// Start even when the manager's folder has uncommitted changes:
+        /// they are rolled out under HEAD's commit, which lacks them; the
+        /// audit log records that it was started so.
+        #[arg(long)]
+        allow_dirty: bool,
         /// The result as JSON on stdout.
         #[arg(long)]
         json: bool,

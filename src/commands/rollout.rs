@@ -28,7 +28,11 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         store: &store,
     };
     match &args.command {
-        RolloutCommand::Start { base, json } => start(&f, manager_dir, base, *json, out),
+        RolloutCommand::Start {
+            base,
+            json,
+            allow_dirty,
+        } => start(&f, manager_dir, base, (*json, *allow_dirty), out),
         RolloutCommand::Status { id, json, summary } => {
             status(&f, id.as_deref(), *json, *summary, out)
         }
@@ -226,6 +230,49 @@ fn tick_settings<'a>(
 }
 
 /// The commit a revision names, so a rollout keeps what `--base` meant.
+/// The commit a start records, shortened for messages.
+fn started_sha(settings: &StartSettings<'_>) -> String {
+    settings.manager_sha.chars().take(12).collect()
+}
+
+/// What in the manager's folder differs from HEAD: changed, staged and
+/// untracked files (ignored ones, fleetform's own `.fleetform/` and the
+/// registry's lock excluded), as `git status` names them.
+fn uncommitted(manager_dir: &Path) -> Result<Vec<String>> {
+    let text = crate::util::git::run(
+        manager_dir,
+        &[
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=all",
+            "--",
+            ".",
+            ":(exclude).fleetform",
+            ":(exclude)*.lock",
+        ],
+    )
+    .map_err(|e| Error::Usage(format!("reading the manager's git status: {e}")))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.get(3..))
+        .map(str::to_string)
+        .collect())
+}
+
+/// At most five file names, then how many more.
+fn shown_files(files: &[String]) -> String {
+    let mut s = files
+        .iter()
+        .take(5)
+        .map(|f| crate::util::text::shown(f))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > 5 {
+        s.push_str(&format!(" and {} more", files.len() - 5));
+    }
+    s
+}
+
 fn commit_of(manager_dir: &Path, flag: &str, rev: &str) -> Result<String> {
     crate::util::git::check_revision(flag, rev).map_err(Error::Usage)?;
     crate::util::git::run(
@@ -261,9 +308,23 @@ fn rollback(
     Ok(())
 }
 
-fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output) -> Result<()> {
+fn start(
+    f: &Fleet<'_>,
+    manager_dir: &Path,
+    base: &str,
+    (json, allow_dirty): (bool, bool),
+    out: &Output,
+) -> Result<()> {
     let base = &commit_of(manager_dir, "--base", base)?;
     let manager_sha = commit_of(manager_dir, "HEAD", "HEAD")?;
+    let dirty = uncommitted(manager_dir)?;
+    if !dirty.is_empty() && !allow_dirty {
+        return Err(Error::Refused(format!(
+            "the manager's folder has uncommitted changes ({}); a rollout records the commit {}, which does not contain them, and would roll them out under it. Commit them (or stash them) and start again, or pass --allow-dirty to roll out the working tree as it is, recorded as such",
+            shown_files(&dirty),
+            &manager_sha[..12.min(manager_sha.len())]
+        )));
+    }
     let settings = StartSettings {
         manager_dir,
         base,
@@ -272,6 +333,19 @@ fn start(f: &Fleet<'_>, manager_dir: &Path, base: &str, json: bool, out: &Output
         actor: actor(),
     };
     let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
+    if !dirty.is_empty() && !started.stages.is_empty() {
+        let said = format!(
+            "{}: started with --allow-dirty from a working tree with uncommitted changes ({}) that commit {} does not contain",
+            started.id,
+            shown_files(&dirty),
+            started_sha(&settings)
+        );
+        out.note(&format!("warning: {said}"));
+        crate::audit::record(
+            out,
+            crate::audit::Entry::now("rollout", "started-dirty").detail(said),
+        );
+    }
     if started.stages.is_empty() && !json {
         out.result(&format!(
             "nothing to roll out: no pair changes since {base}"
