@@ -10,6 +10,11 @@ Called by run.sh, which builds fleetform and installs the peers:
 
     bench.py --fleetform BIN --venv DIR --node-modules DIR --work DIR
              --results FILE [--quick] [--budgets FILE]
+    bench.py --smoke --fleetform BIN --work DIR --results FILE [--budgets FILE]
+
+--smoke (run.sh --smoke, which tests/check.sh runs) checks that the bench
+still runs: case 1 on 50 generated files for fleetform alone and case 6's
+table, into FILE; no peers, no venv, nothing installed.
 """
 
 import argparse
@@ -668,18 +673,7 @@ def report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, quick):
     add("")
 
     # Case 6
-    add("## 6. GitHub API requests per command\n")
-    add("Counted by the fake GitHub (`tests/support/fake_github`) in `tests/budgets.rs` "
-        "(`cargo test --test budgets`), against the README's \"Request budgets\"; the test fails on any "
-        "count over budget. Retries are not counted (none happen here).\n")
-    if budgets:
-        add("| command | case | requests | budget |")
-        add("|---------|------|---------:|-------:|")
-        for b in budgets:
-            add(f"| `{b['command']}` | {b['case']} | {b['requests']} | {b['budget']} |")
-    else:
-        add("_not run (see the bench log)_")
-    add("")
+    L.extend(budgets_section(budgets))
 
     # Goals
     add("## Goals\n")
@@ -778,17 +772,28 @@ def print_summary(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fleetform", required=True)
-    ap.add_argument("--venv", required=True)
-    ap.add_argument("--node-modules", required=True)
+    ap.add_argument("--venv")
+    ap.add_argument("--node-modules")
     ap.add_argument("--work", required=True)
     ap.add_argument("--results", required=True)
-    ap.add_argument("--tfrc", required=True)
+    ap.add_argument("--tfrc")
     ap.add_argument("--budgets")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
+    if not a.smoke and not (a.venv and a.node_modules and a.tfrc):
+        ap.error("--venv, --node-modules and --tfrc are required (but with --smoke)")
     for k in ("fleetform", "venv", "node_modules", "work", "results"):
-        setattr(a, k, os.path.abspath(getattr(a, k)))
+        if getattr(a, k):
+            setattr(a, k, os.path.abspath(getattr(a, k)))
     os.makedirs(a.work, exist_ok=True)
+    if a.smoke:
+        try:
+            run_smoke(a)
+        except Failed as e:
+            log(f"smoke run failed: {e}")
+            sys.exit(1)
+        return
     # Outputs (var files, plans, terraform working copies) go to tmpfs when
     # there is one: on a virtual disk shared with other jobs, creating a file
     # can take milliseconds, which would time the disk, not the tools.
@@ -805,6 +810,67 @@ def main():
         run_all(a)
     finally:
         rm(a.scratch)
+
+
+def budgets_section(budgets):
+    """Case 6's section: the request counts tests/budgets.rs wrote."""
+    out = ["## 6. GitHub API requests per command\n",
+           "Counted by the fake GitHub (`tests/support/fake_github`) in `tests/budgets.rs` "
+           "(`cargo test --test integration budgets::`), against the README's \"Request budgets\"; "
+           "the test fails on any count over budget. Retries are not counted (none happen here).\n"]
+    if budgets:
+        out.append("| command | case | requests | budget |")
+        out.append("|---------|------|---------:|-------:|")
+        for b in budgets:
+            out.append(f"| `{b['command']}` | {b['case']} | {b['requests']} | {b['budget']} |")
+    else:
+        out.append("_not run (see the bench log)_")
+    out.append("")
+    return out
+
+
+def run_smoke(a):
+    """--smoke: case 1 on a small fleet for fleetform alone, through the
+    same generator, timing loop and checks as the full run, and case 6's
+    table; fails when any of it no longer works."""
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n = 50
+    dest, meta = fleet(a, f"smoke-n{n}", n)
+    files = files_of(dest)
+    if len(files) < n:
+        raise Failed(f"the generator made {len(files)} files for {n} customers")
+    code = (1,) if meta["invalid_files"] else (0,)
+    cmd = [a.fleetform, "validate", "--schema", "manager/schema/variables.schema.json"] + files
+
+    def one():
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, cwd=dest, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if p.returncode not in code:
+            raise Failed(f"fleetform validate exited {p.returncode}: {p.stderr.strip()[-300:]}")
+        return dt, sum(1 for line in p.stdout.splitlines() if line.startswith("invalid "))
+
+    res = alternate([("fleetform", one)], 3)["fleetform"]
+    if isinstance(res, Failed):
+        raise res
+    invalid = {r[1] for r in res}
+    if invalid != {meta["invalid_files"]}:
+        raise Failed(f"fleetform found {sorted(invalid)} invalid files, the generator made {meta['invalid_files']}")
+    budgets = None
+    if a.budgets:
+        with open(a.budgets) as f:
+            budgets = json.load(f)
+        if not budgets or any(b["requests"] > b["budget"] for b in budgets):
+            raise Failed(f"case 6's table is empty or over budget: {a.budgets}")
+    lines = [f"# fleetform bench: smoke run ({started})\n",
+             "Not a measurement: `bash bench/run.sh --smoke` checks that the bench still runs.\n",
+             "## 1. Schema validation (fleetform alone)\n",
+             "| files | invalid | median |", "|------:|--------:|-------:|",
+             f"| {len(files)} | {meta['invalid_files']} | {fmt_s(median(res))} |", ""]
+    lines.extend(budgets_section(budgets))
+    with open(a.results, "w") as f:
+        f.write("\n".join(lines))
+    log(f"wrote {a.results}")
 
 
 def run_all(a):

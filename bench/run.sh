@@ -2,6 +2,7 @@
 # Benchmarks: fleetform side by side with what users would use instead.
 #
 #   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only]
+#   bash bench/run.sh --smoke [--results FILE]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
 # python-yq from PyPI into bench/.venv, ajv-cli and ajv-formats from npm into
@@ -16,6 +17,13 @@
 # fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
 # --relay-only runs case 10 alone (the dispatch relay under load).
 # Needs cargo, terraform, git, python3 (3.9+), node and npm.
+#
+# --smoke checks that the bench still runs, in a minute or two (tests/check.sh
+# runs it, so CI catches a bench that rotted): case 6 (the request budgets)
+# and case 1 on 50 generated files for fleetform alone (no peers, nothing
+# installed: cargo, terraform and python3 only), both writing to a temporary
+# folder; the results go to FILE (default: a temporary file, printed), never
+# to bench/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=bench
@@ -25,23 +33,37 @@ providers_only=
 impact_only=
 relay_only=
 records_only=
+smoke=
+smoke_results=
+expect_results=
 for arg in "$@"; do
+  if [ -n "$expect_results" ]; then
+    smoke_results="$arg"
+    expect_results=
+    continue
+  fi
   case "$arg" in
     --quick) quick=(--quick) ;;
+    --smoke) smoke=1 ;;
+    --results) expect_results=1 ;;
     --providers-only) providers_only=1 ;;
     --impact-only) impact_only=1 ;;
     --relay-only) relay_only=1 ;;
     --records-only) records_only=1 ;;
     -h | --help)
-      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only] | --smoke [--results FILE])" >&2
       exit 2
       ;;
   esac
 done
+if [ -n "$expect_results" ] || { [ -n "$smoke_results" ] && [ -z "$smoke" ]; }; then
+  echo "error: --results FILE goes with --smoke (bash bench/run.sh --smoke --results FILE)" >&2
+  exit 2
+fi
 
 die() {
   echo "error: $*" >&2
@@ -53,6 +75,29 @@ say() { echo "==> $*" >&2; }
 command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 command -v terraform >/dev/null || die "terraform is not on PATH; case 3 plans with real terraform (>= 1.5)"
 command -v python3 >/dev/null || die "python3 is not installed; the driver and the PyPI peers need it"
+
+# --- --smoke: case 6 and one small timed case, nothing installed -------------
+if [ -n "$smoke" ]; then
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+  results="${smoke_results:-$scratch/results.md}"
+  say "smoke: building the static release binary"
+  RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --locked --release --target x86_64-unknown-linux-gnu --target-dir target/static ||
+    die "cargo build of the static binary failed"
+  bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
+  : >"$scratch/terraformrc"
+  export TF_CLI_CONFIG_FILE="$scratch/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+  say "smoke: case 6, request counts (cargo test --test integration budgets::)"
+  FLEETFORM_BENCH_OUT="$scratch/budgets.json" cargo test --locked --test integration budgets:: -- --nocapture ||
+    die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
+  say "smoke: case 1 on a small fleet, fleetform alone"
+  python3 "$bench/bench.py" --smoke --fleetform "$bin" --work "$scratch/work" \
+    --budgets "$scratch/budgets.json" --results "$results" ||
+    die "bench/bench.py --smoke failed: the bench driver or the fleet generator rotted"
+  [ -n "$smoke_results" ] || cat "$results"
+  exit 0
+fi
 command -v git >/dev/null || die "git is not installed; case 8 reads a fleet at two commits"
 command -v node >/dev/null && command -v npm >/dev/null ||
   die "node and npm are not installed; ajv-cli (a peer) runs on Node.js (apt-get install nodejs npm)"

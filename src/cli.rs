@@ -1,5 +1,8 @@
-//! Command-line flags. Every flag can also come from a `FLEETFORM_*`
-//! environment variable, which is how the composite actions pass inputs.
+//! Command-line flags. The flags a workflow passes can also come from a
+//! `FLEETFORM_*` environment variable (`[env: …]` in `--help`), which is
+//! how the composite actions pass inputs; the README's CLI reference names
+//! the ones that cannot, and `tests/newcomer.rs` checks both. Every flag
+//! and argument has help text.
 
 use std::path::PathBuf;
 
@@ -105,13 +108,19 @@ pub struct InitArgs {
     /// Where to create the repo (created if missing).
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
-    /// The environments, in promotion order.
-    #[arg(long, value_delimiter = ',', default_value = "staging,production")]
-    pub environments: Vec<String>,
+    /// The environments, in promotion order (default: staging,production;
+    /// with --customer --manager: the manager's).
+    #[arg(long, value_delimiter = ',')]
+    pub environments: Option<Vec<String>>,
     /// A customer repo instead: infra/variables.yml (valid against the
-    /// starter schema) and the trigger workflow.
+    /// starter schema, or --manager's schema) and the trigger workflow.
     #[arg(long)]
     pub customer: bool,
+    /// With --customer: the provider's manager repo (a folder holding
+    /// fleetform.yml), whose environments and schema infra/variables.yml
+    /// is written for.
+    #[arg(long, value_name = "DIR", requires = "customer")]
+    pub manager: Option<PathBuf>,
     /// Ref the workflows pin the fleetform actions to (default: this
     /// release's tag).
     #[arg(long, env = "FLEETFORM_ACTION_REF")]
@@ -165,8 +174,19 @@ pub struct PollArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell.
-    #[arg(value_enum)]
-    pub shell: Shell,
+    #[arg(value_enum, required_unless_present = "list")]
+    pub shell: Option<Shell>,
+    /// What the scripts call while completing: the active customers' slugs
+    /// or the environments of the manager repo here, one a line.
+    #[arg(long, value_enum, hide = true)]
+    pub list: Option<Listed>,
+}
+
+/// What `completions --list` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Listed {
+    Customers,
+    Environments,
 }
 
 /// The shells `fleetform completions` writes for.
@@ -218,6 +238,7 @@ pub struct SyncArgs {
     /// Ref the template pins the fleetform actions to (default: this release's tag).
     #[arg(long, env = "FLEETFORM_ACTION_REF")]
     pub action_ref: Option<String>,
+    /// The result as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
 }
@@ -270,14 +291,17 @@ pub struct ImpactArgs {
     /// With --comment: the pull request's head commit (the status goes there).
     #[arg(long, env = "FLEETFORM_SHA")]
     pub sha: Option<String>,
+    /// The result as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
+    /// Only these customers (comma-separated slugs).
     #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
     pub customers: Vec<String>,
+    /// Only these environments (comma-separated).
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
     pub environments: Vec<String>,
     /// Only customers whose files changed since this git ref.
@@ -293,8 +317,10 @@ pub struct MatrixArgs {
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
+    /// Only these customers (comma-separated slugs).
     #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
     pub customers: Vec<String>,
+    /// Only these environments (comma-separated).
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
     pub environments: Vec<String>,
     /// A matrix job's shard: JSON list of `customer:environment` (or `customer`).
@@ -303,8 +329,10 @@ pub struct DriftArgs {
     /// Plans to run at once (default: four per core).
     #[arg(short, long, env = "FLEETFORM_JOBS")]
     pub jobs: Option<usize>,
+    /// Results folder (plan files, summaries, comments).
     #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/drift")]
     pub out: PathBuf,
+    /// The result as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
     /// Keep one sticky issue per drifted customer in the manager repo.
@@ -313,6 +341,7 @@ pub struct DriftArgs {
     /// The manager repo, owner/name (for --issues and for customers without a local path).
     #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
     pub manager_repo: Option<String>,
+    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
 }
@@ -385,8 +414,10 @@ pub enum RolloutCommand {
     },
     /// Where a rollout stands: wave, pairs, applied, failed, baking until.
     Status {
+        /// The rollout (default: the open one).
         #[arg(long)]
         id: Option<String>,
+        /// The result as JSON on stdout.
         #[arg(long)]
         json: bool,
         /// Under Actions: the next stage (wave, environment, customers) to
@@ -401,13 +432,16 @@ pub enum RolloutCommand {
     },
     /// Advance whatever may advance now (safe to run twice, or from two jobs).
     Tick {
+        /// The rollout (default: the open one).
         #[arg(long)]
         id: Option<String>,
         /// Plans at once within a wave (default: the rollout's max_parallel).
         #[arg(short, long, env = "FLEETFORM_JOBS")]
         jobs: Option<usize>,
+        /// Results folder (plan files, summaries, comments).
         #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/rollout")]
         out: PathBuf,
+        /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
         #[arg(long, env = "FLEETFORM_TERRAFORM")]
         terraform: Option<PathBuf>,
         /// At most one stage (environment × wave) per tick: on GitHub each
@@ -430,30 +464,40 @@ pub enum RolloutCommand {
     /// sealed (FLEETFORM_ARTIFACT_KEY) in its folder under --out for
     /// `tick --plans-from`.
     Plan {
+        /// The rollout (default: the open one).
         #[arg(long)]
         id: Option<String>,
+        /// Only these pairs of the current stage, a JSON list of
+        /// `customer[/product]/environment` (a matrix job of `rollout status
+        /// --summary`'s `matrix`).
         #[arg(long, env = "FLEETFORM_SHARD")]
         shard: Option<String>,
+        /// Plans to run at once (default: four per core).
         #[arg(short, long, env = "FLEETFORM_JOBS")]
         jobs: Option<usize>,
+        /// Results folder (plan files, summaries, comments).
         #[arg(
             long,
             env = "FLEETFORM_OUT_DIR",
             default_value = ".fleetform/rollout-plans"
         )]
         out: PathBuf,
+        /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
         #[arg(long, env = "FLEETFORM_TERRAFORM")]
         terraform: Option<PathBuf>,
     },
     /// Stop the rollout: nothing more is applied until `resume`.
     Halt {
+        /// The rollout (default: the open one).
         #[arg(long)]
         id: Option<String>,
+        /// Why, for the audit log and whoever reads the status.
         #[arg(long)]
         reason: String,
     },
     /// Go on after a halt; failed pairs are tried again.
     Resume {
+        /// The rollout (default: the open one).
         #[arg(long)]
         id: Option<String>,
     },
@@ -461,6 +505,7 @@ pub enum RolloutCommand {
     /// configuration over every pair it changed, newest stage first, that
     /// ticks plan, approve and apply like any other.
     Rollback {
+        /// The rollout (default: the open one).
         #[arg(long)]
         id: Option<String>,
     },
@@ -480,6 +525,7 @@ pub enum CustomersCommand {
     /// A customer with --repo needs FLEETFORM_DISPATCH_SECRET (the manager's
     /// dispatch secret) in the environment to issue its key.
     Add {
+        /// The customer's slug.
         slug: String,
         /// The customer's GitHub repo, owner/name.
         #[arg(long)]
@@ -512,6 +558,7 @@ pub enum CustomersCommand {
     },
     /// List customers (tokens expiring within 30 days or expired are flagged).
     List {
+        /// The result as JSON on stdout.
         #[arg(long)]
         json: bool,
         /// Also send `token_expiring` to the `notify:` targets that ask for
@@ -522,7 +569,9 @@ pub enum CustomersCommand {
     },
     /// Show one customer.
     Show {
+        /// The customer's slug.
         slug: String,
+        /// The result as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -530,7 +579,9 @@ pub enum CustomersCommand {
     /// what to delete where: the secrets in the customer's repo, its token,
     /// and what the manager holds for it.
     Revoke {
+        /// The customer's slug.
         slug: String,
+        /// Why, for the audit log and whoever reads the status.
         #[arg(long)]
         reason: String,
         /// Date of revocation (default: today, UTC).
@@ -542,12 +593,19 @@ pub enum CustomersCommand {
     /// The customer stores it as the repository secret FLEETFORM_DISPATCH_KEY;
     /// its trigger signs every dispatch with it. Under GitHub Actions the
     /// key is masked in the log.
-    DispatchKey { slug: String },
+    DispatchKey {
+        /// The customer's slug.
+        slug: String,
+    },
     /// Issue a new dispatch key for a customer; the old one is void at once
     /// (needs FLEETFORM_DISPATCH_SECRET).
-    RotateKey { slug: String },
+    RotateKey {
+        /// The customer's slug.
+        slug: String,
+    },
     /// Ready-to-send onboarding text for a customer.
     Instructions {
+        /// The customer's slug.
         slug: String,
         /// The manager repo, owner/name.
         #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
@@ -626,6 +684,7 @@ pub struct TriggerArgs {
     /// Print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN")]
     pub dry_run: bool,
+    /// The result as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
     /// Wait this long (e.g. 10m, 90s) for the manager to answer on the
@@ -769,6 +828,7 @@ pub struct ApplyArgs {
     /// The customer (not with --dispatch, which takes it from the event).
     #[arg(long, env = "FLEETFORM_CUSTOMER", required_unless_present = "dispatch")]
     pub customer: Option<String>,
+    /// The environment.
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
     pub environment: String,
     /// The product (a manager with `products:`; not with --dispatch).
@@ -784,8 +844,10 @@ pub struct ApplyArgs {
     /// Digest the plan must have (the plan job's `plan_sha256` output).
     #[arg(long, env = "FLEETFORM_PLAN_SHA256")]
     pub plan_sha256: Option<String>,
+    /// The result as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
+    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
     /// Apply for the repository_dispatch event: checks the customer, that

@@ -3,11 +3,14 @@
 //! | code | meaning |
 //! |-----:|---------|
 //! | 0 | success |
-//! | 1 | something failed: invalid values, a template or Terraform error, or some customers in a fleet run failed |
-//! | 2 | usage or configuration error: bad flags, unreadable or invalid `fleetform.yml`, registry or schema |
-//! | 3 | refused: a safety check said no (plan digest mismatch, stale plan, revoked or unknown customer) |
+//! | 1 | something failed: invalid values, a template or Terraform error, some customers of a fleet run failed, or a `rollout tick` left its rollout halted |
+//! | 2 | usage or configuration error: bad flags, invalid `fleetform.yml`, registry or schema, a path it names that does not exist, an unknown customer or environment named on the command line (the message lists the known ones), nothing to do for what was asked (e.g. `plan --customer X --env E` where X does not have E), a `--terraform` that names no program |
+//! | 3 | refused by a safety check: plan digest mismatch, stale plan, an apply for a revoked customer, a dispatch from an unknown or revoked customer, hostile, unsigned or wrongly signed dispatch, a rollout started or rolled back while another runs |
 //! | 4 | drift found (`fleetform drift`, when no check failed) |
-//! | 5 | `fleetform doctor`: a *must* check failed or could not be made |
+//! | 5 | `fleetform doctor`: a *must* check failed or could not be made (warnings alone exit 0) |
+//!
+//! The README's table (*Exit codes*) is this one; `tests/newcomer.rs` checks
+//! that they agree.
 
 use crate::config::ConfigError;
 use crate::terraform::TerraformError;
@@ -30,7 +33,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// Problems in values; each is reported on its own.
-    #[error("{} problem(s) in the values", .0.len())]
+    #[error("{} in the values", crate::util::text::count(.0.len(), "problem", "problems"))]
     Values(Vec<Diagnostic>),
     #[error(transparent)]
     Terraform(#[from] TerraformError),
@@ -53,7 +56,10 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Schema(_) | Error::Usage(_) => EXIT_USAGE,
+            Error::Config(_)
+            | Error::Schema(_)
+            | Error::Usage(_)
+            | Error::Terraform(TerraformError::NotABinary { .. }) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Drift(_) => EXIT_DRIFT,
             Error::Doctor(_) => EXIT_DOCTOR,

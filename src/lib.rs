@@ -47,6 +47,24 @@ pub fn run(cli: Cli) -> u8 {
             return error::EXIT_USAGE;
         }
     }
+    // Without -C, from a folder inside a manager repo: run from its root,
+    // as git finds its repository from a subfolder.
+    if cli.global.manager_dir == std::path::Path::new(".") && reads_manager(&cli.command) {
+        if let Some(root) = config::find_manager_above(std::path::Path::new(".")) {
+            if let Err(e) = std::env::set_current_dir(&root) {
+                out.error(&format!(
+                    "cannot enter the manager repo {}: {e}",
+                    root.display()
+                ));
+                return error::EXIT_USAGE;
+            }
+            out.note(&format!(
+                "using the manager repo at {} (fleetform.yml is there): run as with `-C {}`, relative paths included",
+                root.display(),
+                root.display()
+            ));
+        }
+    }
     let dir = std::path::Path::new(".");
     // In a manager repo, audit events are also kept in its records store.
     if let Ok(manager) = config::Manager::load(dir) {
@@ -72,7 +90,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Init(a) => commands::init::run(a, &out),
         Command::Relay(a) => commands::relay::run(a, dir, &out),
         Command::Poll(a) => commands::poll::run(a, dir, &out),
-        Command::Completions(a) => commands::completions::run(a, &out),
+        Command::Completions(a) => commands::completions::run(a, dir, &out),
     };
     // Notifications the command queued: waited for up to their deadline,
     // never a change to its result.
@@ -86,13 +104,26 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// Whether a command reads the manager repo (so it may be found above
+/// the current folder). `init`, `trigger`, `completions` and `validate
+/// FILE...` work where they are started.
+fn reads_manager(c: &Command) -> bool {
+    match c {
+        Command::Init(_) | Command::Trigger(_) => false,
+        Command::Completions(a) => a.list.is_some(),
+        Command::Validate(a) => a.files.is_empty(),
+        _ => true,
+    }
+}
+
 fn report(out: &Output, e: &Error) {
     match e {
         Error::Values(ds) => {
             out.diagnostics(ds);
             out.error(&format!(
-                "{} problem(s) found; fix them and run again",
-                ds.len()
+                "{} found; fix {} and run again",
+                util::text::count(ds.len(), "problem", "problems"),
+                if ds.len() == 1 { "it" } else { "them" }
             ));
         }
         Error::Config(c) => match c.location() {

@@ -176,7 +176,7 @@ fn validate_many_files_reports_each_invalid_file_in_order() {
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 122);
     assert_eq!(lines[0], "ok      many/c000.yml");
-    assert_eq!(lines[7], "invalid many/c007.yml (4 problem(s))");
+    assert_eq!(lines[7], "invalid many/c007.yml (4 problems)");
     assert!(lines[121].starts_with("invalid many/missing.yml"));
 
     // --json: one entry per file, in order; --jobs 1 gives the same.
@@ -202,7 +202,7 @@ fn validate_registry_customers_in_parallel() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "ok      acme\nok      globex\ninvalid broken-co (4 problem(s))\n"
+        "ok      acme\nok      globex\ninvalid broken-co (4 problems)\n"
     );
     let out = run(&fx, &["validate", "--jobs", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -62,6 +62,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         product: None,
         identity: None,
         lock_checksums_dropped: false,
+        never_applied: false,
     }
 }
 

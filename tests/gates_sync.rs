@@ -309,8 +309,12 @@ fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
     let prs = w.gh.pulls(ACME);
     assert_eq!(prs.len(), 1);
     let wf =
-        w.gh.file_at(ACME, "fleetform/sync", ".github/workflows/fleetform.yml")
-            .unwrap();
+        w.gh.file_at(
+            ACME,
+            "fleetform/sync",
+            ".github/workflows/customer-trigger.yml",
+        )
+        .unwrap();
     assert!(
         wf.contains("fleetform/fleetform/actions/trigger@v9.9.9"),
         "{wf}"

@@ -947,7 +947,27 @@ fn drift_issues_open_update_and_close() {
             .unwrap();
         (out, files)
     };
-    // Nothing applied yet: everything is "drift".
+    // Nothing applied yet: never applied, which is no drift.
+    let (out, files) = run(&mut w);
+    ok(&out);
+    assert_eq!(files.outputs()["drifted"], "0");
+    assert!(w.gh.issues(MANAGER).is_empty());
+    // Applied, then the customer's values change: drift.
+    let apply = |w: &mut World| {
+        for step in ["plan", "apply"] {
+            let out =
+                w.fx.fleetform()
+                    .args([step, "--customer", "acme", "--env", "staging"])
+                    .output()
+                    .unwrap();
+            ok(&out);
+        }
+    };
+    apply(&mut w);
+    let v =
+        w.fx.read("customers/acme/infra/variables.yml")
+            .replace("max_instances: 2", "max_instances: 5");
+    w.fx.write("customers/acme/infra/variables.yml", &v);
     let (out, files) = run(&mut w);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_eq!(files.outputs()["drifted"], "1");
@@ -959,19 +979,8 @@ fn drift_issues_open_update_and_close() {
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(w.gh.issues(MANAGER).len(), 1, "updated, not duplicated");
 
-    // Apply locally, then drift is gone and the issue closes.
-    let out =
-        w.fx.fleetform()
-            .args(["plan", "--customer", "acme", "--env", "staging"])
-            .output()
-            .unwrap();
-    ok(&out);
-    let out =
-        w.fx.fleetform()
-            .args(["apply", "--customer", "acme", "--env", "staging"])
-            .output()
-            .unwrap();
-    ok(&out);
+    // Apply the change locally, then drift is gone and the issue closes.
+    apply(&mut w);
     w.gh.reset_counters();
     let (out, files) = run(&mut w);
     ok(&out);
@@ -1048,6 +1057,20 @@ fn drift_issues_use_the_issues_token() {
     let manager_only = "ghs_manager_job_token_0123456789";
     w.gh.add_scoped_token(customers_only, &[ACME, "globex/globex-app"]);
     w.gh.add_scoped_token(manager_only, &[MANAGER]);
+    // Drift: acme's staging applied, then its values changed (a pair never
+    // applied is no drift).
+    for step in ["plan", "apply"] {
+        let out =
+            w.fx.fleetform()
+                .args([step, "--customer", "acme", "--env", "staging"])
+                .output()
+                .unwrap();
+        ok(&out);
+    }
+    let v =
+        w.fx.read("customers/acme/infra/variables.yml")
+            .replace("max_instances: 2", "max_instances: 5");
+    w.fx.write("customers/acme/infra/variables.yml", &v);
     let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
     let out = cmd
         .env("FLEETFORM_TOKEN", customers_only)

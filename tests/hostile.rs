@@ -379,6 +379,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         product: None,
         identity: None,
         lock_checksums_dropped: false,
+        never_applied: false,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

@@ -49,6 +49,7 @@ mod hostile_out;
 mod impact;
 mod init;
 mod layout;
+mod newcomer;
 mod notify;
 mod products;
 mod products_github;

@@ -136,10 +136,30 @@ fn assert_generic(v: &Value) {
     );
 }
 
+/// acme applied in `envs`, then its tags changed: drift there (a pair
+/// never applied is not drift).
+fn drifted_acme(fx: &Fixture, envs: &[&str]) {
+    for env in envs {
+        for step in ["plan", "apply"] {
+            let out = fx
+                .fleetform()
+                .args([step, "--customer", "acme", "--env", env])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{step} {env}: {}", stderr(&out));
+        }
+    }
+    let v = fx
+        .read("customers/acme/infra/variables.yml")
+        .replace("project: shop", "project: store");
+    fx.write("customers/acme/infra/variables.yml", &v);
+}
+
 #[test]
 fn drift_found_reaches_slack_and_the_webhook() {
     require_terraform();
     let fx = Fixture::new();
+    drifted_acme(&fx, &["staging", "production"]);
     fx.append(
         "manager/fleetform.yml",
         &notify_yaml("drift_found, apply_failed", "drift_found"),
@@ -194,6 +214,7 @@ fn drift_found_reaches_slack_and_the_webhook() {
 fn retries_and_failures_never_change_the_exit_code() {
     require_terraform();
     let fx = Fixture::new();
+    drifted_acme(&fx, &["staging"]);
     fx.append(
         "manager/fleetform.yml",
         &notify_yaml("drift_found", "drift_found"),

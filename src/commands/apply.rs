@@ -65,11 +65,9 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         .clone()
         .expect("clap requires it without --dispatch");
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let customer = registry.get(&slug).ok_or_else(|| {
-        Error::Refused(format!(
-            "customer `{slug}` is not registered; nothing was applied"
-        ))
-    })?;
+    let customer = registry
+        .require(&slug)
+        .map_err(|m| Error::Usage(format!("{m}; nothing was applied")))?;
     let view = manager
         .select_product(args.product.as_deref())
         .map_err(Error::Usage)?;

@@ -20,6 +20,8 @@ struct Settings {
     since: Option<String>,
     until: Option<String>,
     log: PathBuf,
+    /// `--log` was given (not the default or FLEETFORM_AUDIT_LOG).
+    log_given: bool,
     records: bool,
     format: Format,
 }
@@ -51,6 +53,7 @@ fn resolve(args: &AuditArgs) -> Result<Settings> {
         since,
         until,
         log: log.clone().unwrap_or_else(audit::log_path),
+        log_given: log.is_some(),
         records: *records,
         format,
     })
@@ -156,6 +159,18 @@ impl Source {
 
 pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
+    if !settings.records && !settings.log.exists() {
+        let shown = settings.log.display();
+        if settings.log_given {
+            return Err(Error::Usage(format!(
+                "--log {shown}: no such file; name an audit log that exists (fleetform writes {} in the manager repo), or use --records for the records store",
+                audit::DEFAULT_LOG
+            )));
+        }
+        out.note(&format!(
+            "no audit log at {shown}: nothing was recorded here yet, so the report is empty (--log FILE names another log, --records reads the records store)"
+        ));
+    }
     let source = Source::open(&settings, manager_dir)?;
     let mut s = Summary::new(settings.since.as_deref());
     s.until.clone_from(&settings.until);

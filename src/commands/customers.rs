@@ -291,9 +291,7 @@ fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output) {
 
 fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
-    let c = registry
-        .get(slug)
-        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
     let identities = manager.stage_identities(c, &c.environments);
     if json {
         let mut v = serde_json::to_value(c).expect("serialisable");
@@ -427,6 +425,23 @@ fn commit_edit(
     Ok(registry)
 }
 
+/// `--path` names the customer's checkout, a folder that exists, relative
+/// to the registry's folder (as `path:` in the registry is read).
+fn check_local_path(manager: &Manager, p: &std::path::Path) -> Result<()> {
+    let (registry, shown) = registry_file(manager);
+    let base = registry.parent().unwrap_or(std::path::Path::new("."));
+    let problem = match std::fs::metadata(base.join(p)) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "is not a folder".to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        Err(e) => format!("cannot be read: {e}"),
+    };
+    Err(Error::Usage(format!(
+        "--path `{}` {problem} (it is relative to the folder of {shown}); give the customer's checkout, e.g. one made with `fleetform init --customer --dir DIR`",
+        p.display()
+    )))
+}
+
 fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
     if !is_slug(&c.slug) {
         return Err(Error::Usage(format!(
@@ -444,6 +459,9 @@ fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
             return Err(Error::Usage(format!("`{r}` is not a GitHub owner/name")))
         }
         _ => {}
+    }
+    if let Some(p) = &c.path {
+        check_local_path(manager, p)?;
     }
     if !is_email(&c.contact) {
         return Err(Error::Usage(format!(
@@ -526,11 +544,7 @@ fn revoke(
     let written = edit_registry(
         manager,
         |registry, text, file| {
-            let index = registry
-                .customers
-                .iter()
-                .position(|c| c.slug == slug)
-                .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+            let index = registry.index_of(slug).map_err(Error::Usage)?;
             if !registry.customers[index].is_active() {
                 return Ok(None);
             }
@@ -586,7 +600,7 @@ fn revoke_steps(manager: &Manager, registry: &Registry, c: &Customer) -> String 
     };
     let mut s = format!(
         "Delete, to end the customer's access:\n\
-         1. In {repo}: Settings → Secrets and variables → Actions: the secrets MANAGER_REPO_PAT and {key}, and the variables MANAGER_REPO_OWNER and MANAGER_REPO_NAME; and the workflow file that runs the fleetform trigger action (.github/workflows/fleetform.yml if it was installed as instructed).\n\
+         1. In {repo}: Settings → Secrets and variables → Actions: the secrets MANAGER_REPO_PAT and {key}, and the variables MANAGER_REPO_OWNER and MANAGER_REPO_NAME; and the workflow file that runs the fleetform trigger action (.github/workflows/customer-trigger.yml if it was installed as instructed).\n\
          2. {token}: whoever created it deletes it under their GitHub Settings → Developer settings → Personal access tokens → Fine-grained tokens (ask the customer); an owner of the organization that owns the manager repo can also revoke it: the organization's Settings → Personal access tokens → Active tokens.\n",
         key = crate::dispatch::auth::KEY_ENV,
     );
@@ -645,9 +659,7 @@ fn instructions(
         )));
     }
     let registry = Registry::load(manager)?;
-    let c = registry
-        .get(slug)
-        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
     if !c.is_active() {
         return Err(Error::Usage(format!("customer `{slug}` is revoked")));
     }
@@ -667,6 +679,7 @@ fn instructions(
     let source = instructions_template(manager, template)?;
     let (owner, name) = manager_repo.split_once('/').expect("checked");
     let apply_note = apply_note(manager);
+    let (starter, required) = starter_variables(manager, c)?;
     let ctx = minijinja::context! {
         customer => minijinja::Value::from(minijinja::value::Serde(c)),
         manager_repo => manager_repo,
@@ -684,6 +697,9 @@ fn instructions(
         key_secret => auth::KEY_ENV,
         relay => relay.is_some(),
         relay_url => relay_url.unwrap_or("(the relay address we send you)"),
+        starter => starter.as_deref().map(str::trim_end),
+        required => required,
+        workflow_path => crate::report::CUSTOMER_WORKFLOW_PATH,
     };
     let env = crate::report::markdown::environment();
     let text = match source {
@@ -696,6 +712,43 @@ fn instructions(
     .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
     out.document(text.trim_end());
     Ok(())
+}
+
+/// The customer's starter `infra/variables.yml`, made from the manager's
+/// schema and checked as `validate --customer` checks the customer's file
+/// (schema, credentials, and rendered through the manager's layers for
+/// each of its environments); without one that passes, the schema's
+/// required keys instead. With products there is no one schema: neither.
+fn starter_variables(
+    manager: &Manager,
+    c: &crate::config::Customer,
+) -> Result<(Option<String>, Vec<String>)> {
+    let Some(rel) = manager.config.schema.as_deref() else {
+        return Ok((None, Vec::new()));
+    };
+    let path = manager.path(rel);
+    let schema = crate::values::schema::Schema::load(&path, &crate::config::display_path(&path))?;
+    let layers = crate::values::customer::ManagerLayers::load(manager).map_err(Error::Values)?;
+    let hints = crate::values::starter::Hints {
+        slug: &c.slug,
+        environments: &c.environments,
+    };
+    let shown = std::path::Path::new(&manager.config.customer.variables);
+    match crate::values::starter::checked(&schema, &hints, shown) {
+        Ok(text) => {
+            let problems =
+                crate::values::starter::render_problems(&text, shown, &schema, &layers, c);
+            if problems.is_empty() {
+                Ok((Some(text), Vec::new()))
+            } else {
+                Ok((
+                    None,
+                    crate::values::starter::required_keys(&schema.document),
+                ))
+            }
+        }
+        Err(required) => Ok((None, required)),
+    }
 }
 
 /// The instructions template: `--template`, else the manager's
@@ -756,11 +809,7 @@ fn print_key(key: &DispatchKey, repo: &str, out: &Output) {
 
 /// The registered, active customer with a repo that a key is issued for.
 fn keyed_customer<'r>(registry: &'r Registry, slug: &str) -> Result<(usize, &'r Customer, String)> {
-    let index = registry
-        .customers
-        .iter()
-        .position(|c| c.slug == slug)
-        .ok_or_else(|| Error::Usage(format!("customer `{slug}` is not registered")))?;
+    let index = registry.index_of(slug).map_err(Error::Usage)?;
     let c = &registry.customers[index];
     if !c.is_active() {
         return Err(Error::Usage(format!(

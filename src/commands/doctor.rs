@@ -73,10 +73,44 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
     })
 }
 
+/// Every fact unread for one reason (GitHub could not be reached).
+fn unread_manager(repo: &str, reason: &str) -> ManagerFacts {
+    ManagerFacts {
+        repo: repo.to_string(),
+        default_branch: Err(reason.to_string()),
+        environments: Err(reason.to_string()),
+        repo_secrets: Err(reason.to_string()),
+        environment_secrets: Vec::new(),
+        rulesets: Err(reason.to_string()),
+        workflow_permissions: Err(reason.to_string()),
+        private: Err(reason.to_string()),
+        access: crate::doctor::facts::AccessFacts {
+            collaborators: Err(reason.to_string()),
+            outside_collaborators: Err(reason.to_string()),
+            owner: Err(reason.to_string()),
+            pages: Err(reason.to_string()),
+        },
+    }
+}
+
 /// Reads the manager repo's settings; a read that fails is kept as its
-/// message for the check to report.
-async fn read_manager(gh: &GitHub, repo: &str, manager: &Manager) -> ManagerFacts {
+/// message for the check to report. The repo itself is read first: when
+/// GitHub does not answer it at all, nothing more is sent and `Err` says
+/// why (once, instead of every read waiting out its retries).
+async fn read_manager(
+    gh: &GitHub,
+    repo: &str,
+    manager: &Manager,
+) -> std::result::Result<ManagerFacts, String> {
     let text = |e: crate::github::GitHubError| e.to_string();
+    // The manager repo first: when GitHub answers nothing, nothing more is
+    // sent.
+    let info = gh.repo_info(repo).await.map_err(text);
+    if gh.answered_count() == 0 {
+        if let Err(e) = info {
+            return Err(e);
+        }
+    }
     let environments = gh.environments(repo).await.map_err(text);
     let mut environment_secrets = Vec::new();
     if let Ok(envs) = &environments {
@@ -87,8 +121,7 @@ async fn read_manager(gh: &GitHub, repo: &str, manager: &Manager) -> ManagerFact
             }
         }
     }
-    let info = gh.repo_info(repo).await.map_err(text);
-    ManagerFacts {
+    Ok(ManagerFacts {
         repo: repo.to_string(),
         default_branch: info
             .as_ref()
@@ -104,7 +137,7 @@ async fn read_manager(gh: &GitHub, repo: &str, manager: &Manager) -> ManagerFact
         rulesets: gh.rulesets(repo).await.map_err(text),
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
         access: read_access(gh, repo).await,
-    }
+    })
 }
 
 /// Who reaches the manager repo: its collaborators (all, then the outside
@@ -118,6 +151,24 @@ async fn read_access(gh: &GitHub, repo: &str) -> AccessFacts {
         owner: gh.owner_account(owner).await.map_err(text),
         pages: gh.pages(repo).await.map_err(text),
     }
+}
+
+/// Every active customer with a repo, unread for one reason.
+fn unread_customers(registry: &Registry, app: bool, reason: &str) -> Vec<CustomerFacts> {
+    registry
+        .customers
+        .iter()
+        .filter(|c| c.is_active())
+        .filter_map(|c| {
+            Some(CustomerFacts {
+                slug: c.slug.clone(),
+                repo: c.repo.clone()?,
+                repo_id: c.repo_id,
+                reach: crate::doctor::facts::RepoReach::Failed(reason.to_string()),
+                app_installed: app.then(|| Err(reason.to_string())),
+            })
+        })
+        .collect()
 }
 
 /// How GitHub answers for every active customer's repo.
@@ -159,7 +210,7 @@ fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
     TokenFacts {
         label: label.to_string(),
         expiration: gh.token_expiration(),
-        used: gh.request_count() > 0,
+        used: gh.answered_count() > 0,
     }
 }
 
@@ -178,15 +229,30 @@ fn examine(
         Some(t) => Some(GitHub::new(&rt, &api, Some(t), false)?),
         None => None,
     };
+    let mut unreachable = false;
     let (manager_facts, customers) = rt.block_on(async {
-        let m = read_manager(&manager_gh, &settings.repo, manager).await;
-        let c = read_customers(
-            customer_gh.as_ref().unwrap_or(&manager_gh),
-            app_gh.as_ref(),
-            registry,
-        )
-        .await;
-        (m, c)
+        match read_manager(&manager_gh, &settings.repo, manager).await {
+            Ok(m) => {
+                let c = read_customers(
+                    customer_gh.as_ref().unwrap_or(&manager_gh),
+                    app_gh.as_ref(),
+                    registry,
+                )
+                .await;
+                (m, c)
+            }
+            Err(e) => {
+                out.error(&format!(
+                    "cannot reach GitHub at {api}: {e}; no check below could be made: check the network (a proxy, a firewall) or GITHUB_API_URL and run doctor again"
+                ));
+                unreachable = true;
+                let reason = format!("GitHub at {api} did not answer (said above)");
+                (
+                    unread_manager(&settings.repo, &reason),
+                    unread_customers(registry, app_gh.is_some(), &reason),
+                )
+            }
+        }
     });
     let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, &manager_facts);
@@ -210,6 +276,12 @@ fn examine(
         tokens.push(token_facts("customer token", gh));
     }
     checks.extend(tokens.iter().map(|t| doctor::token_check(t, now)));
+    if unreachable {
+        // Their fix is the one said first: reach GitHub.
+        for c in checks.iter_mut() {
+            c.fix.clear();
+        }
+    }
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count);
@@ -234,7 +306,7 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
     }
     if report.must_failed > 0 {
         return Err(Error::Doctor(format!(
-            "{} must check(s) failed; fix them and run `fleetform doctor` again",
+            "{} must check(s) failed or could not be made; fix them and run `fleetform doctor` again",
             report.must_failed
         )));
     }

@@ -25,7 +25,7 @@ use crate::fleet::{Outcome, Row};
 use crate::github::{GitHub, Issue, Token};
 use crate::output::Output;
 use crate::report::drift::{gone_note, issue_body, issue_title, markdown, marker, Report};
-use crate::report::table::summary_table;
+use crate::report::table::drift_table;
 use crate::values::customer::{override_path, CustomerSource, Diagnostic};
 use crate::yaml::{Location, Pos};
 
@@ -99,6 +99,7 @@ fn select<'r>(
     settings: &Settings,
     manager: &Manager,
     registry: &'r crate::config::Registry,
+    out: &Output,
 ) -> Result<Vec<(&'r Customer, Vec<String>)>> {
     let env_filter = settings.environments.as_deref();
     crate::fleet::check_environments(manager, env_filter)?;
@@ -106,7 +107,13 @@ fn select<'r>(
         Some(map) => crate::fleet::shard_pairs(manager, registry, map),
         None => {
             let customers = crate::fleet::select(registry, settings.customers.as_deref())?;
-            Ok(crate::fleet::pairs(manager, customers, env_filter))
+            let selected = crate::fleet::pairs(manager, customers, env_filter);
+            if settings.customers.is_some() {
+                for gap in crate::fleet::select::check_named("check", &selected, env_filter)? {
+                    out.note(&format!("{gap}: not checked"));
+                }
+            }
+            Ok(selected)
         }
     }
 }
@@ -444,7 +451,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let selected = select(&settings, &manager, &registry)?;
+    let selected = select(&settings, &manager, &registry, out)?;
     let clients = Clients::new(&settings)?;
     let rows = check(&settings, &manager, &registry, &selected, &clients, out)?;
     let mut report = Report::tally(&rows);
@@ -463,7 +470,13 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     if settings.json {
         out.json_text(&json);
     } else {
-        out.result(summary_table(&rows).trim_end());
+        out.result(drift_table(&rows).trim_end());
+    }
+    if !report.never_applied.is_empty() {
+        out.note(&format!(
+            "{} never applied: nothing to drift from; their plans are a first apply",
+            crate::util::text::count(report.never_applied.len(), "pair", "pairs")
+        ));
     }
     verdict(&report)
 }

@@ -5,36 +5,53 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::InitArgs;
+use crate::config::{display_path, Manager};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::scaffold::{self, Scaffold};
+use crate::values::schema::Schema;
+use crate::values::starter;
 
 struct Settings {
     dir: PathBuf,
     environments: Vec<String>,
     customer: bool,
+    /// `--environments` was given (not the default, not the manager's).
+    given: bool,
+    /// With --customer: the manager repo read for environments and schema.
+    manager: Option<Manager>,
     action_ref: String,
 }
 
 fn resolve(args: &InitArgs) -> Result<Settings> {
-    let mut seen = std::collections::BTreeSet::new();
-    for e in &args.environments {
-        if !crate::config::is_slug(e) {
-            return Err(Error::Usage(format!(
-                "--environments: `{e}` is not a valid environment name; use lowercase letters, digits and inner `-` (e.g. staging,production)"
-            )));
-        }
-        if !seen.insert(e) {
-            return Err(Error::Usage(format!(
-                "--environments: `{e}` is named twice; name each environment once, in promotion order"
-            )));
-        }
+    let given = args.environments.clone();
+    if let Some(envs) = &given {
+        check_environments(envs)?;
     }
-    if args.environments.is_empty() {
-        return Err(Error::Usage(
-            "--environments: name at least one environment (e.g. staging,production)".into(),
-        ));
-    }
+    let manager = match &args.manager {
+        Some(dir) => Some(Manager::load(dir)?),
+        None => None,
+    };
+    let environments = match (&given, &manager) {
+        (Some(envs), Some(m)) => {
+            let declared = m.environment_names();
+            if let Some(e) = envs.iter().find(|e| !declared.contains(&e.as_str())) {
+                return Err(Error::Usage(format!(
+                    "--environments: `{e}` is not an environment of the manager in {} (it declares: {})",
+                    args.manager.as_deref().unwrap_or(Path::new(".")).display(),
+                    declared.join(", ")
+                )));
+            }
+            envs.clone()
+        }
+        (Some(envs), None) => envs.clone(),
+        (None, Some(m)) => m
+            .environment_names()
+            .iter()
+            .map(|e| e.to_string())
+            .collect(),
+        (None, None) => vec!["staging".to_string(), "production".to_string()],
+    };
     let action_ref = args
         .action_ref
         .clone()
@@ -50,10 +67,34 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
     }
     Ok(Settings {
         dir: args.dir.clone(),
-        environments: args.environments.clone(),
+        environments,
         customer: args.customer,
+        given: given.is_some(),
+        manager,
         action_ref,
     })
+}
+
+fn check_environments(envs: &[String]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in envs {
+        if !crate::config::is_slug(e) {
+            return Err(Error::Usage(format!(
+                "--environments: `{e}` is not a valid environment name; use lowercase letters, digits and inner `-` (e.g. staging,production)"
+            )));
+        }
+        if !seen.insert(e) {
+            return Err(Error::Usage(format!(
+                "--environments: `{e}` is named twice; name each environment once, in promotion order"
+            )));
+        }
+    }
+    if envs.is_empty() {
+        return Err(Error::Usage(
+            "--environments: name at least one environment (e.g. staging,production)".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
@@ -65,43 +106,128 @@ pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
         action_ref: &s.action_ref,
         version: crate::version::SHORT,
     };
+    let rendering =
+        |e: minijinja::Error| Error::Failed(format!("rendering the embedded templates: {e:#}"));
     let made = if s.customer {
-        scaffold::customer(&what)
+        let variables = customer_variables(&s)?;
+        let manager_shown = args.manager.as_ref().map(|m| m.display().to_string());
+        let origin = scaffold::CustomerOrigin {
+            variables: &variables,
+            manager: manager_shown.as_deref(),
+            given: s.given,
+        };
+        scaffold::customer(&what, &origin).map_err(rendering)?
     } else {
-        scaffold::manager(&what)
-    }
-    .map_err(|e| Error::Failed(format!("rendering the embedded templates: {e:#}")))?;
-    refuse_existing(&s.dir, &made)?;
-    write_all(&s.dir, &made)?;
+        scaffold::manager(&what).map_err(rendering)?
+    };
+    let appended = refuse_existing(&s.dir, &made)?;
+    write_all(&s.dir, &made, appended.as_ref())?;
     out.result(made.settings.trim_end());
+    if let Some(lines) = appended.filter(|l| !l.is_empty()) {
+        out.note(&format!(
+            "{} existed: appended {}",
+            s.dir.join(".gitignore").display(),
+            lines.join(", ")
+        ));
+    }
     Ok(())
 }
 
+/// A customer repo's `infra/variables.yml`: made from the manager's schema
+/// (with --manager) or the starter schema for the environments, and
+/// checked against it as `validate` would.
+fn customer_variables(s: &Settings) -> Result<String> {
+    let shown = Path::new("infra/variables.yml");
+    let (schema, from) = match &s.manager {
+        Some(m) if m.has_products() => {
+            return Err(Error::Usage(
+                "--manager: fleetform.yml declares products, each with its own schema; init --customer writes one variables file: run it without --manager and write infra/<product>/variables.yml by hand".into(),
+            ))
+        }
+        Some(m) => {
+            let p = m.path(m.schema_path());
+            (Schema::load(&p, &display_path(&p))?, display_path(&p))
+        }
+        None => {
+            let text = scaffold::starter_schema(&s.environments)
+                .map_err(|e| Error::Failed(format!("rendering the starter schema: {e:#}")))?;
+            let shown = PathBuf::from("schema/variables.schema.json");
+            (Schema::from_bytes(text.as_bytes(), &shown)?, shown)
+        }
+    };
+    let hints = starter::Hints {
+        slug: "my-project",
+        environments: &s.environments,
+    };
+    let body = starter::checked(&schema, &hints, shown).map_err(|required| {
+        Error::Failed(format!(
+            "could not make an infra/variables.yml that validates against {} (it requires: {}); nothing was written. Run init --customer without --manager and write the file by hand",
+            from.display(),
+            required.join(", ")
+        ))
+    })?;
+    Ok(format!(
+        "# Your infrastructure settings, checked against the provider's schema\n\
+         # ({} in the manager repo) on every change. Written by\n\
+         # `fleetform init --customer`; the comments are the schema's descriptions.\n\n{body}",
+        s.manager
+            .as_ref()
+            .map_or("schema/variables.schema.json".into(), |m| m
+                .schema_path()
+                .display()
+                .to_string())
+    ))
+}
+
 /// Every file that would be written and already exists (or is a link or
-/// a folder), named; nothing is written then.
-fn refuse_existing(dir: &Path, made: &Scaffold) -> Result<()> {
+/// a folder), named; nothing is written then. A manager's `.gitignore`
+/// that exists as a regular file is kept and gets the lines it lacks
+/// (returned).
+fn refuse_existing(dir: &Path, made: &Scaffold) -> Result<Option<Vec<String>>> {
+    let mut appended = None;
     let existing: Vec<String> = made
         .files
         .iter()
-        .filter(|(rel, _)| std::fs::symlink_metadata(dir.join(rel)).is_ok())
+        .filter(|(rel, _)| {
+            let path = dir.join(rel);
+            let meta = std::fs::symlink_metadata(&path);
+            if rel == ".gitignore" && meta.as_ref().is_ok_and(|m| m.is_file()) {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let have: Vec<&str> = text.lines().map(str::trim).collect();
+                let missing: Vec<String> = scaffold::GITIGNORE
+                    .iter()
+                    .filter(|l| !have.contains(l) && !have.contains(&l.trim_end_matches('/')))
+                    .map(|l| l.to_string())
+                    .collect();
+                appended = Some(missing);
+                return false;
+            }
+            meta.is_ok()
+        })
         .map(|(rel, _)| dir.join(rel).display().to_string())
         .collect();
     if existing.is_empty() {
-        return Ok(());
+        return Ok(appended);
     }
+    let n = existing.len();
     Err(Error::Usage(format!(
-        "{} already exist(s): {}; fleetform init overwrites nothing and wrote nothing. Move them away or choose another --dir",
-        existing.len(),
-        existing.join(", ")
+        "{} already {}: {}; fleetform init overwrites nothing and wrote nothing. Move {} away or choose another --dir",
+        crate::util::text::count(n, "file", "files"),
+        if n == 1 { "exists" } else { "exist" },
+        existing.join(", "),
+        if n == 1 { "it" } else { "them" }
     )))
 }
 
 /// Writes each file create-only (a temporary file, then a rename that
 /// never replaces); on a failure the files written so far are removed
 /// again.
-fn write_all(dir: &Path, made: &Scaffold) -> Result<()> {
+fn write_all(dir: &Path, made: &Scaffold, appended: Option<&Vec<String>>) -> Result<()> {
     let mut written: Vec<PathBuf> = Vec::new();
     for (rel, text) in &made.files {
+        if rel == ".gitignore" && appended.is_some() {
+            continue;
+        }
         let rel = Path::new(rel);
         let result = crate::util::fs::ensure_dir(dir, rel.parent().unwrap_or(Path::new("")))
             .and_then(|parent| {
@@ -120,5 +246,27 @@ fn write_all(dir: &Path, made: &Scaffold) -> Result<()> {
             }
         }
     }
+    if let Some(lines) = appended.filter(|l| !l.is_empty()) {
+        append_lines(&dir.join(".gitignore"), lines)
+            .map_err(|e| Error::Failed(format!("{}: {e}", dir.join(".gitignore").display())))?;
+    }
     Ok(())
+}
+
+/// Adds lines at the end of an existing file (after a newline if it
+/// lacks one), never rewriting what is there.
+fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
+    use std::io::Write;
+    let text = std::fs::read(path)?;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    let mut add = String::new();
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        add.push('\n');
+    }
+    add.push_str("# Added by `fleetform init`: fleetform's local files, never for git.\n");
+    for l in lines {
+        add.push_str(l);
+        add.push('\n');
+    }
+    f.write_all(add.as_bytes())
 }

@@ -77,6 +77,11 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
     let envs = settings.environments.as_deref();
     crate::fleet::check_environments(&manager, envs)?;
     let selected = crate::fleet::pairs(&manager, customers, envs);
+    if settings.customers.is_some() {
+        for gap in crate::fleet::select::check_named("plan", &selected, envs)? {
+            out.note(&format!("{gap}: not planned"));
+        }
+    }
     if manager.has_products() {
         let settings = crate::fleet::products::RunSettings {
             jobs: settings.jobs,

@@ -124,9 +124,7 @@ fn checked_pair<'r>(
     wanted: &str,
     environment: &str,
 ) -> Result<&'r Customer> {
-    let customer = registry
-        .get(wanted)
-        .ok_or_else(|| Error::Usage(format!("customer `{wanted}` is not registered")))?;
+    let customer = registry.require(wanted).map_err(Error::Usage)?;
     if manager.environment(environment).is_none() {
         return Err(Error::Usage(format!(
             "unknown environment `{}`; fleetform.yml declares: {}",
@@ -135,11 +133,9 @@ fn checked_pair<'r>(
         )));
     }
     if !customer.environments.iter().any(|e| e == environment) {
-        return Err(Error::Usage(format!(
-            "environment `{}` is not enabled for `{}` (enabled: {})",
+        return Err(Error::Usage(crate::fleet::select::not_enabled(
+            customer,
             environment,
-            customer.slug,
-            customer.environments.join(", ")
         )));
     }
     Ok(customer)
@@ -153,12 +149,7 @@ fn render_one(
     environment: &str,
 ) -> Result<Layered> {
     let customer = checked_pair(manager, registry, wanted, environment)?;
-    let dir = registry.customer_dir(customer).ok_or_else(|| {
-        Error::Usage(format!(
-            "customer `{}` has no local `path` in the registry",
-            customer.slug
-        ))
-    })?;
+    let dir = crate::fleet::local_dir(registry, customer).map_err(|d| Error::Values(vec![d]))?;
     let engine = crate::terraform::engine::build(manager, false, None)?;
     let envs = [environment.to_string()];
     let source =

@@ -62,10 +62,10 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     crate::util::fs::write_atomic(&args.html, html.as_bytes())
         .map_err(|e| Error::Failed(format!("{}: {e}", args.html.display())))?;
     out.result(&format!(
-        "wrote {} ({} customers, {} rollouts)",
+        "wrote {} ({}, {})",
         args.html.display(),
-        d.customers.len(),
-        d.rollouts.len()
+        crate::util::text::count(d.customers.len(), "customer", "customers"),
+        crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));
     Ok(())
 }
@@ -210,6 +210,7 @@ fn cell(
         match e.result.as_str() {
             "changes" => "drift",
             "no-changes" => "clean",
+            "never-applied" => "never applied",
             _ => "error",
         }
         .to_string()

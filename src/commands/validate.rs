@@ -106,16 +106,9 @@ impl CustomerCheck<'_> {
     /// environment exactly as `render` and `plan` do: template errors and
     /// credentials that only a rendered value shows are found here too.
     fn check(&self, c: &Customer) -> Checked {
-        let problems = match self.registry.customer_dir(c) {
-            None => vec![Diagnostic {
-                location: self.registry.doc.locate("/customers"),
-                pointer: None,
-                message: format!(
-                    "customer `{}` has no local `path`; validate its files directly",
-                    c.slug
-                ),
-            }],
-            Some(dir) => match CustomerSource::from_dir(self.manager, &dir, &c.environments)
+        let problems = match crate::fleet::local_dir(self.registry, c) {
+            Err(d) => vec![d],
+            Ok(dir) => match CustomerSource::from_dir(self.manager, &dir, &c.environments)
                 .map_err(|d| vec![d])
                 .and_then(|src| customer::check(&src, self.schema))
             {
@@ -202,12 +195,13 @@ fn check_files(
 /// `path` when none is named).
 fn check_customers(wanted: &[String], jobs: usize, manager_dir: &Path) -> Result<Vec<Checked>> {
     let manager = Manager::load(manager_dir)?;
+    manager.check_named_paths()?;
     let registry = Registry::load(&manager)?;
     let selected: Vec<&Customer> = if wanted.is_empty() {
         registry
             .customers
             .iter()
-            .filter(|c| c.is_active() && c.path.is_some())
+            .filter(|c| c.is_active())
             .collect()
     } else {
         crate::fleet::select(&registry, Some(wanted))?
@@ -321,7 +315,12 @@ fn show(results: &[Checked], json: bool, out: &Output) -> Result<()> {
                 r.name
             );
             if !r.valid {
-                let _ = write!(text, " ({} problem(s))", r.problems.len());
+                let n = r.problems.len();
+                let _ = write!(
+                    text,
+                    " ({})",
+                    crate::util::text::count(n, "problem", "problems")
+                );
             }
             text.push('\n');
         }

@@ -8,9 +8,9 @@
 //! (`products`) and its records store (`records`), the registry
 //! (`registry`), the names both accept (`names`), its notification
 //! targets (`notify`), the dispatch relay (`relay`), the paths it names
-//! and their containment on the file system (`paths`), and text-preserving
-//! edits
-//! of the registry and its lock (`edit`).
+//! and their containment on the file system (`paths`), the files it names
+//! and that they exist (`files`), and text-preserving edits of the
+//! registry and its lock (`edit`).
 //!
 //! May import: `policy` (gate settings), `util` and the YAML crate.
 
@@ -25,6 +25,8 @@ use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 mod approvals;
 pub mod cloud;
 pub mod edit;
+mod files;
+pub use files::find_manager_above;
 mod identity;
 mod names;
 mod notify;
@@ -71,7 +73,7 @@ pub enum ConfigError {
     Yaml(#[from] YamlError),
     #[error("{location}: {message}")]
     Invalid { location: Location, message: String },
-    #[error("{file}: cannot read: {source}; run fleetform from the manager repo root or pass --manager-dir")]
+    #[error("{file}: cannot read: {source}; run fleetform inside the manager repo (it finds fleetform.yml from a subfolder) or name it with -C DIR")]
     Missing {
         file: PathBuf,
         source: std::io::Error,

@@ -471,6 +471,52 @@ impl Registry {
         self.customers.iter().find(|c| c.slug == slug)
     }
 
+    /// The customer `slug`, or what to say when it names none: the
+    /// registry file and the slugs it does list (the same words for every
+    /// command that takes a slug).
+    pub fn require(&self, slug: &str) -> Result<&Customer, String> {
+        self.get(slug).ok_or_else(|| self.unknown(slug))
+    }
+
+    /// The position of customer `slug` in the registry (see [`Self::require`]).
+    pub fn index_of(&self, slug: &str) -> Result<usize, String> {
+        self.customers
+            .iter()
+            .position(|c| c.slug == slug)
+            .ok_or_else(|| self.unknown(slug))
+    }
+
+    fn unknown(&self, slug: &str) -> String {
+        const SHOWN: usize = 20;
+        let file = super::display_path(&self.file);
+        let known: Vec<&str> = self.customers.iter().map(|c| c.slug.as_str()).collect();
+        let shown = crate::util::text::shown(slug);
+        match known.len() {
+            0 => format!(
+                "customer `{shown}` is not registered: {} lists no customers yet; add one with `fleetform customers add`",
+                file.display()
+            ),
+            n => format!(
+                "customer `{shown}` is not registered; {} lists: {}{}",
+                file.display(),
+                known[..n.min(SHOWN)].join(", "),
+                if n > SHOWN {
+                    format!(" and {} more (`fleetform customers list`)", n - SHOWN)
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+
+    /// Where a customer's entry is in the registry file.
+    pub fn locate(&self, c: &Customer) -> crate::yaml::Location {
+        match self.customers.iter().position(|x| x.slug == c.slug) {
+            Some(i) => self.doc.locate(&format!("/customers/{i}")),
+            None => self.doc.locate("/customers"),
+        }
+    }
+
     pub fn by_repo(&self, repo: &str) -> Option<&Customer> {
         self.customers.iter().find(|c| {
             c.repo

@@ -685,6 +685,7 @@ mod tests {
                 product: None,
                 identity: None,
                 lock_checksums_dropped: false,
+                never_applied: false,
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

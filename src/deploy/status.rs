@@ -273,6 +273,7 @@ mod tests {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            never_applied: false,
         }
     }
 

@@ -155,6 +155,6 @@ pub struct TokenFacts {
     pub label: String,
     /// The `GitHub-Authentication-Token-Expiration` header, unparsed.
     pub expiration: Option<String>,
-    /// Whether any request was answered with it.
+    /// Whether GitHub answered any request sent with it (any status).
     pub used: bool,
 }

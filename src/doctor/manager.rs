@@ -465,7 +465,8 @@ mod tests {
         assert_eq!(check(custom(&[])).result, Verdict::Fail);
         assert_eq!(check(BranchPolicy::Any).result, Verdict::Fail);
         let c = check(BranchPolicy::Custom(Err("403".into())));
-        assert!(c.found.starts_with("could not read it"));
+        assert_eq!(c.result, Verdict::Unknown);
+        assert!(c.found.starts_with("could not check: 403"));
         let should = branch_policy_check(Level::Should, &env(BranchPolicy::Any), &main);
         assert_eq!(should.result, Verdict::Warn);
     }

@@ -40,6 +40,10 @@ pub enum Verdict {
     Pass,
     Warn,
     Fail,
+    /// The check could not be made (GitHub did not answer, or refused the
+    /// read); a *must* that could not be made fails the run like a failed
+    /// one, and is never shown as a pass.
+    Unknown,
 }
 
 /// One row of the checklist.
@@ -98,14 +102,16 @@ impl Check {
         }
     }
 
-    /// A check that could not be made: a failed *must*.
+    /// A check that could not be made, with the reason (a *must* that
+    /// could not be made fails the run).
     pub fn unknown(level: Level, what: impl Into<String>, error: &str, fix: &str) -> Check {
-        Check::not_met(
+        Check {
             level,
-            what,
-            format!("could not read it: {error}"),
-            fix.to_string(),
-        )
+            result: Verdict::Unknown,
+            what: what.into(),
+            found: format!("could not check: {error}"),
+            fix: fix.to_string(),
+        }
     }
 }
 
@@ -117,7 +123,9 @@ pub struct Report {
     pub passed: usize,
     pub warnings: usize,
     pub failed: usize,
-    /// Failed *must* checks: any fails the run.
+    /// Checks that could not be made.
+    pub unknown: usize,
+    /// *Must* checks that failed or could not be made: any fails the run.
     pub must_failed: usize,
     pub requests: usize,
 }
@@ -130,9 +138,12 @@ impl Report {
             passed: count(Verdict::Pass),
             warnings: count(Verdict::Warn),
             failed: count(Verdict::Fail),
+            unknown: count(Verdict::Unknown),
             must_failed: checks
                 .iter()
-                .filter(|c| c.level == Level::Must && c.result == Verdict::Fail)
+                .filter(|c| {
+                    c.level == Level::Must && matches!(c.result, Verdict::Fail | Verdict::Unknown)
+                })
                 .count(),
             checks,
             requests,

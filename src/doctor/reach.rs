@@ -161,12 +161,19 @@ pub fn token_check(t: &TokenFacts, now: i64) -> Check {
     let what = format!("expiry of the {}", t.label);
     let fix = "make a new token (or move to a GitHub App) and replace the secret that holds it";
     let Some(text) = &t.expiration else {
-        let found = if t.used {
-            "GitHub states no expiry (a token without one, a GitHub App or GITHUB_TOKEN)"
-        } else {
-            "not used: no request was sent with it"
-        };
-        return Check::pass(Level::Must, what, found);
+        if !t.used {
+            return Check::unknown(
+                Level::Must,
+                what,
+                "GitHub answered no request sent with it, so its expiry is unknown",
+                "run doctor again once GitHub answers",
+            );
+        }
+        return Check::pass(
+            Level::Must,
+            what,
+            "GitHub states no expiry (a token without one, a GitHub App or GITHUB_TOKEN)",
+        );
     };
     let Some(at) = parse_expiration(text) else {
         return Check::warn(
@@ -268,7 +275,7 @@ mod tests {
         assert_eq!(customer_check(&c(RepoReach::Moved)).result, Fail);
         assert_eq!(
             customer_check(&c(RepoReach::Failed("x".into()))).result,
-            Fail
+            Unknown
         );
     }
 
@@ -336,5 +343,13 @@ mod tests {
         );
         assert_eq!(token_check(&t(None), at).result, Pass);
         assert_eq!(token_check(&t(Some("soon")), at).result, Warn);
+        // A token GitHub never answered for: its expiry is unknown, not fine.
+        let unanswered = TokenFacts {
+            used: false,
+            ..t(None)
+        };
+        let c = token_check(&unanswered, at);
+        assert_eq!(c.result, Unknown);
+        assert!(c.found.starts_with("could not check"), "{}", c.found);
     }
 }

@@ -21,8 +21,8 @@ pub mod select;
 pub mod sync;
 
 pub use run::{
-    execute, local_products_file, local_source, local_sources, prepare, remove_leftovers, Fleet,
-    Outcome, Row, SourceFn,
+    execute, local_dir, local_products_file, local_source, local_sources, prepare,
+    remove_leftovers, Fleet, Outcome, Row, SourceFn,
 };
 pub use select::{check_environments, environments_for, pairs, parse_shard, select, shard_pairs};
 

@@ -60,17 +60,26 @@ fn read_local(
     c: &Customer,
     envs: &[String],
 ) -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
-    match registry.customer_dir(c) {
-        None => Err(vec![Diagnostic {
-            location: registry.doc.locate("/customers"),
-            pointer: None,
-            message: format!(
-                "customer `{}` has no local `path`; local mode reads customer files from disk",
-                c.slug
-            ),
-        }]),
-        Some(dir) => CustomerSource::from_dir(manager, &dir, envs).map_err(|d| vec![d]),
-    }
+    let dir = local_dir(registry, c).map_err(|d| vec![d])?;
+    CustomerSource::from_dir(manager, &dir, envs).map_err(|d| vec![d])
+}
+
+/// A customer's local checkout, or the problem at its own entry in the
+/// registry: the one check `validate` and local `plan`, `render` and
+/// `drift` share.
+pub fn local_dir(
+    registry: &Registry,
+    c: &Customer,
+) -> std::result::Result<std::path::PathBuf, Diagnostic> {
+    registry.customer_dir(c).ok_or_else(|| Diagnostic {
+        location: registry.locate(c),
+        pointer: None,
+        message: format!(
+            "customer `{}` has no local `path`: local mode reads its files from a checkout; add `path:` (relative to {}) or check a file with `fleetform validate FILE`",
+            c.slug,
+            crate::config::display_path(&registry.file).display()
+        ),
+    })
 }
 
 /// A customer's `infra/products.yml` from its local checkout.
@@ -367,10 +376,12 @@ fn audit_entry(action: &str, outcome: &Outcome) -> Entry {
     match outcome {
         Outcome::Planned { summary, .. } => Entry::now(
             action,
-            if summary.has_changes {
-                "changes"
-            } else {
-                "no-changes"
+            match (summary.has_changes, summary.never_applied) {
+                // A drift check of a pair never applied found nothing to
+                // drift from.
+                (true, true) if action == "drift" => "never-applied",
+                (true, _) => "changes",
+                (false, _) => "no-changes",
             },
         )
         .plan(Some(&summary.plan_sha256))

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{display_path, Customer, Manager, Registry};
+use crate::config::{Customer, Manager, Registry};
 use crate::error::{Error, Result};
 
 /// Resolves `--customer` names against the registry (all when empty).
@@ -13,14 +13,7 @@ pub fn select<'r>(registry: &'r Registry, wanted: Option<&[String]>) -> Result<V
         None => Ok(registry.customers.iter().collect()),
         Some(wanted) => wanted
             .iter()
-            .map(|w| {
-                registry.get(w).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "customer `{w}` is not in {}",
-                        display_path(&registry.file).display()
-                    ))
-                })
-            })
+            .map(|w| registry.require(w).map_err(Error::Usage))
             .collect(),
     }
 }
@@ -36,6 +29,46 @@ pub fn check_environments(manager: &Manager, envs: Option<&[String]>) -> Result<
         }
     }
     Ok(())
+}
+
+/// The words for an environment the manager declares that a customer does
+/// not have (the same in `render`, `plan` and `drift`).
+pub fn not_enabled(c: &Customer, env: &str) -> String {
+    format!(
+        "environment `{env}` is not enabled for `{}` (enabled: {})",
+        c.slug,
+        c.environments.join(", ")
+    )
+}
+
+/// For customers named on the command line with `--env`: every asked
+/// environment a customer does not have. `Err` when that leaves nothing to
+/// run at all (a usage error saying what was asked and why), else the
+/// gaps to report while the rest runs.
+pub fn check_named(
+    action: &str,
+    selected: &[(&Customer, Vec<String>)],
+    filter: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let Some(filter) = filter else {
+        return Ok(Vec::new());
+    };
+    let gaps: Vec<String> = selected
+        .iter()
+        .flat_map(|(c, _)| {
+            filter
+                .iter()
+                .filter(|e| !c.environments.contains(e))
+                .map(|e| not_enabled(c, e))
+        })
+        .collect();
+    if !selected.is_empty() && selected.iter().all(|(_, envs)| envs.is_empty()) {
+        return Err(Error::Usage(format!(
+            "nothing to {action}: {}",
+            gaps.join("; ")
+        )));
+    }
+    Ok(gaps)
 }
 
 /// The environments to run for a customer, in the manager's order,
@@ -73,8 +106,8 @@ pub fn shard_pairs<'r>(
         .iter()
         .map(|(slug, envs)| {
             let c = registry
-                .get(slug)
-                .ok_or_else(|| Error::Usage(format!("shard names unknown customer `{slug}`")))?;
+                .require(slug)
+                .map_err(|m| Error::Usage(format!("--shard: {m}")))?;
             Ok((c, environments_for(manager, c, envs.as_deref())))
         })
         .collect()

@@ -86,6 +86,8 @@ pub struct GitHub {
     root: ApiRoot,
     retry: RetryPolicy,
     requests: AtomicUsize,
+    /// Requests GitHub answered (with any status).
+    answered: AtomicUsize,
     pub dry_run: bool,
     withheld: Mutex<Vec<PlannedRequest>>,
     /// The last `GitHub-Authentication-Token-Expiration` header GitHub
@@ -256,6 +258,7 @@ impl GitHub {
             root,
             retry,
             requests: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
             dry_run,
             withheld: Mutex::new(Vec::new()),
             token_expiration: Mutex::new(None),
@@ -280,6 +283,12 @@ impl GitHub {
 
     pub fn request_count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many requests GitHub answered (any status): 0 when it could not
+    /// be reached at all.
+    pub fn answered_count(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
     }
 
     /// The token's expiry as GitHub last stated it (the
@@ -440,6 +449,7 @@ impl GitHub {
             }
             Ok(r) => r,
         };
+        self.answered.fetch_add(1, Ordering::SeqCst);
         let status = response.status().as_u16();
         let headers = Headers::of(response.headers());
         if let Some(expiry) = &headers.token_expiration {

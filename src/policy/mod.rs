@@ -474,6 +474,7 @@ mod tests {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            never_applied: false,
         }
     }
 

@@ -21,7 +21,8 @@ pub struct Cell {
     pub manager_sha: Option<String>,
     pub customer_sha: Option<String>,
     pub plan: Option<String>,
-    /// `drift`, `clean` or `error` from the last drift check.
+    /// `drift`, `clean`, `never applied` or `error` from the last drift
+    /// check.
     pub drift: Option<String>,
     /// Failed applies in the last 30 days.
     pub failures: usize,

@@ -20,13 +20,19 @@ fn result(c: &Check) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Warn => "WARN",
         Verdict::Fail => "FAIL",
+        Verdict::Unknown => "could not check",
     }
 }
 
 /// The one-line tally.
 pub fn tally(r: &Report) -> String {
+    let unknown = if r.unknown > 0 {
+        format!(", {} could not be checked", r.unknown)
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {} check(s), {} passed, {} warning(s), {} failed ({} must)",
+        "{}: {} check(s), {} passed, {} warning(s), {} failed{unknown} ({} must)",
         r.repo,
         r.checks.len(),
         r.passed,
@@ -79,6 +85,7 @@ pub fn markdown(r: &Report) -> String {
             Verdict::Pass => "✅ pass",
             Verdict::Warn => "⚠️ warn",
             Verdict::Fail => "❌ fail",
+            Verdict::Unknown => "❔ could not check",
         };
         out.push_str(&format!(
             "| {} | {icon} | {} | {} | {} |\n",

@@ -12,6 +12,9 @@ use super::table::{Outcome, Row};
 pub struct Report {
     pub checked: usize,
     pub drifted: Vec<Row>,
+    /// Pairs whose state holds nothing yet: their plan is a first apply,
+    /// not drift (no issue, no notification, exit 0).
+    pub never_applied: Vec<Row>,
     pub errors: Vec<Row>,
     pub clean: usize,
     pub skipped: usize,
@@ -27,12 +30,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// Sorts a fleet run's rows: planned with changes is drift, planned
-    /// without is clean, failed is an error; skipped pairs are not checked.
+    /// Sorts a fleet run's rows: planned with changes is drift (or, from a
+    /// state without resources, never applied), planned without is clean,
+    /// failed is an error; skipped pairs are not checked.
     pub fn tally(rows: &[Row]) -> Report {
         let mut report = Report {
             checked: 0,
             drifted: Vec::new(),
+            never_applied: Vec::new(),
             errors: Vec::new(),
             clean: 0,
             skipped: 0,
@@ -44,7 +49,9 @@ impl Report {
             match &r.outcome {
                 Outcome::Planned { summary, .. } => {
                     report.checked += 1;
-                    if summary.has_changes {
+                    if summary.has_changes && summary.never_applied {
+                        report.never_applied.push(r.clone());
+                    } else if summary.has_changes {
                         report.drifted.push(r.clone());
                     } else {
                         report.clean += 1;
@@ -76,23 +83,33 @@ pub const ISSUE_ROWS: usize = 50;
 pub fn markdown(report: &Report) -> String {
     let mut s = String::from("## fleetform drift\n\n");
     s.push_str(&format!(
-        "{} checked · **{} drifted** · {} failed · {} clean · {} skipped",
+        "{} checked · **{} drifted** · {} failed · {} clean · {} never applied · {} skipped",
         report.checked,
         report.drifted.len(),
         report.errors.len(),
         report.clean,
+        report.never_applied.len(),
         report.skipped
     ));
     if let Some(u) = &report.run_url {
         s.push_str(&format!(" · {}", link("run", u)));
     }
     s.push_str("\n\n");
-    if report.drifted.is_empty() && report.errors.is_empty() {
+    if report.drifted.is_empty() && report.errors.is_empty() && report.never_applied.is_empty() {
         return s;
     }
     s.push_str("| customer | environment | plan | result | issue |\n|---|---|---|---|---|\n");
-    for r in report.drifted.iter().chain(&report.errors) {
+    for r in report
+        .drifted
+        .iter()
+        .chain(&report.errors)
+        .chain(&report.never_applied)
+    {
         let (counts, what) = match &r.outcome {
+            Outcome::Planned { summary, .. } if summary.never_applied => (
+                format!("`{}`", summary.counts()),
+                "never applied".to_string(),
+            ),
             Outcome::Planned { summary, .. } => {
                 (format!("`{}`", summary.counts()), "drift".to_string())
             }

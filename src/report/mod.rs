@@ -37,6 +37,10 @@ pub mod workflow;
 /// The customer trigger workflow template shipped in `workflows/`: the
 /// relay path (the run's OIDC token, no provider credential).
 pub const CUSTOMER_WORKFLOW: &str = include_str!("../../workflows/customer-trigger.yml");
+/// Where the customer's trigger workflow goes in its repo: what `init
+/// --customer` writes, `customers instructions` names and the example
+/// sync template keeps in line.
+pub const CUSTOMER_WORKFLOW_PATH: &str = ".github/workflows/customer-trigger.yml";
 /// The legacy token path's trigger (a provider token and a dispatch key in
 /// the customer's repo), for managers without `relay:`.
 pub const CUSTOMER_WORKFLOW_TOKEN: &str =

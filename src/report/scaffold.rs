@@ -42,10 +42,6 @@ const TEMPLATES: &[(&str, &str)] = &[
         "customers.yml",
         include_str!("templates/init/customers.yml.j2"),
     ),
-    (
-        "customer_variables.yml",
-        include_str!("templates/init/customer_variables.yml.j2"),
-    ),
     ("zizmor.yml", include_str!("templates/init/zizmor.yml.j2")),
     (
         "settings.txt",
@@ -61,7 +57,10 @@ const TEMPLATES: &[(&str, &str)] = &[
 const BASE_VALUES: &str = include_str!("templates/init/base.yml");
 const MAIN_TF: &str = include_str!("templates/init/main.tf");
 
-/// The manager workflow templates shipped in `workflows/`, by file name.
+/// The manager workflow templates shipped in `workflows/`, by file name:
+/// those the configuration `init` writes uses. `manager-rollout.yml`
+/// (needs `rollout:`) and `manager-poll.yml` (needs `relay:`) are not
+/// among them; the printed settings say when to copy them.
 const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-deploy.yml",
@@ -78,10 +77,6 @@ const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-doctor.yml",
         include_str!("../../workflows/manager-doctor.yml"),
-    ),
-    (
-        "manager-rollout.yml",
-        include_str!("../../workflows/manager-rollout.yml"),
     ),
     (
         "manager-dashboard.yml",
@@ -129,6 +124,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
         files.push((format!("values/{e}.yml"), text));
     }
     files.push(("customers.yml".to_string(), render("customers.yml")?));
+    files.push((".gitignore".to_string(), gitignore()));
     files.push(("terraform/main.tf".to_string(), MAIN_TF.to_string()));
     for (name, template) in MANAGER_WORKFLOWS {
         files.push((
@@ -180,17 +176,55 @@ fn auto_apply_off(environments: &[String]) -> Vec<&String> {
     environments.iter().skip(skip).collect()
 }
 
+/// The starter schema `init` writes for these environments (the schema a
+/// customer repo's `infra/variables.yml` is made for when no manager is
+/// named).
+pub fn starter_schema(environments: &[String]) -> Result<String, minijinja::Error> {
+    environment()?
+        .get_template("variables.schema.json")?
+        .render(context! { environments => environments.to_vec() })
+}
+
+/// The lines of the `.gitignore` a manager repo gets: what fleetform keeps
+/// in the checkout and never belongs in git (plans, local state, the audit
+/// log and records, which hold customers' values; the registry's edit
+/// lock).
+pub const GITIGNORE: &[&str] = &[".fleetform/", "customers.yml.lock", ".terraform/"];
+
+/// The `.gitignore` of a new manager repo.
+pub fn gitignore() -> String {
+    let mut text = String::from(
+        "# Written by `fleetform init`. .fleetform/ holds plans, local state, the\n\
+         # audit log and records: customers' values, never for git.\n",
+    );
+    for line in GITIGNORE {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// Where a customer repo's environments came from, for the text `init
+/// --customer` prints.
+pub struct CustomerOrigin<'a> {
+    /// `infra/variables.yml` as made from the schema.
+    pub variables: &'a str,
+    /// The manager folder whose fleetform.yml and schema were read, if any.
+    pub manager: Option<&'a str>,
+    /// Whether the environments were given with --environments.
+    pub given: bool,
+}
+
 /// A customer repo.
-pub fn customer(s: &Settings) -> Result<Scaffold, minijinja::Error> {
+pub fn customer(s: &Settings, origin: &CustomerOrigin) -> Result<Scaffold, minijinja::Error> {
     let env = environment()?;
     let files = vec![
         (
             "infra/variables.yml".to_string(),
-            env.get_template("customer_variables.yml")?
-                .render(context! { environments => s.environments.to_vec() })?,
+            origin.variables.to_string(),
         ),
         (
-            ".github/workflows/customer-trigger.yml".to_string(),
+            super::CUSTOMER_WORKFLOW_PATH.to_string(),
             super::workflow::customer_workflow(super::CUSTOMER_WORKFLOW, s.action_ref, s.version),
         ),
         (
@@ -205,6 +239,9 @@ pub fn customer(s: &Settings) -> Result<Scaffold, minijinja::Error> {
             files => files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
             action_ref => s.action_ref.to_string(),
             version => s.version.to_string(),
+            environments => s.environments.to_vec(),
+            manager => origin.manager,
+            given => origin.given,
         })?;
     Ok(Scaffold { files, settings })
 }

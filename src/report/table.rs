@@ -39,8 +39,15 @@ pub struct Row {
 }
 
 impl Row {
-    fn cells(&self) -> Vec<String> {
+    /// The row's cells; `drift`: a pair never applied says so instead of
+    /// "changes" (it has nothing to drift from).
+    fn cells(&self, drift: bool) -> Vec<String> {
         let (counts, result) = match &self.outcome {
+            Outcome::Planned { summary, .. }
+                if drift && summary.has_changes && summary.never_applied =>
+            {
+                (summary.counts(), "never applied".to_string())
+            }
             Outcome::Planned { summary, .. } => (
                 summary.counts(),
                 match summary.product.as_ref().map(|p| &p.awaiting) {
@@ -71,7 +78,16 @@ impl Row {
 /// Renders the end-of-run table (with a PRODUCT column when the rows are
 /// of products).
 pub fn summary_table(rows: &[Row]) -> String {
-    let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
+    table_of(rows, false)
+}
+
+/// The end-of-run table of a drift check: pairs never applied say so.
+pub fn drift_table(rows: &[Row]) -> String {
+    table_of(rows, true)
+}
+
+fn table_of(rows: &[Row], drift: bool) -> String {
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.cells(drift)).collect();
     if rows.iter().any(|r| r.product.is_some()) {
         table(
             &["CUSTOMER", "PRODUCT", "ENVIRONMENT", "+/~/-", "RESULT"],

@@ -211,6 +211,12 @@ pub fn status(s: &State) -> Vec<StageRow> {
         .map(|(i, st)| {
             let count = |f: &dyn Fn(&Unit) -> bool| st.units.iter().filter(|u| f(u)).count();
             let state = match i.cmp(&s.current) {
+                // A rollback undid what the stages did: say so, not "done".
+                _ if s.rollback_done && (i <= s.current) => "rolled back".into(),
+                _ if s.rollback_done => "never started (rolled back)".into(),
+                _ if s.rolling_back && i <= s.current => {
+                    "rolling back (run `rollout rollback` again)".into()
+                }
                 std::cmp::Ordering::Less => match s.bake_until {
                     Some(b) if i + 1 == s.current && b > at => {
                         format!("baking until {}", crate::report::rollout::when(b, at))

@@ -59,20 +59,29 @@ impl Terraform {
     /// binary on PATH.
     pub fn locate(engine: Engine, explicit: Option<&Path>) -> Result<Self, TerraformError> {
         let name = engine.binary();
-        if let Some(p) = explicit {
-            if p.is_file() {
-                return Ok(Terraform {
-                    binary: p.to_path_buf(),
-                    engine,
-                    threads: None,
-                    pass_env: Vec::new(),
-                    providers: None,
-                });
-            }
-            return Err(TerraformError::NotFound {
-                binary: p.display().to_string(),
+        let bare = explicit.filter(|p| p.components().count() == 1 && !p.is_file());
+        if let Some(p) = explicit.filter(|_| bare.is_none()) {
+            let reason = match std::fs::metadata(p) {
+                Ok(m) if m.is_file() => {
+                    return Ok(Terraform {
+                        binary: p.to_path_buf(),
+                        engine,
+                        threads: None,
+                        pass_env: Vec::new(),
+                        providers: None,
+                    })
+                }
+                Ok(_) => "that is not a file".to_string(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no such file".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return Err(TerraformError::NotABinary {
+                path: p.display().to_string(),
+                reason,
             });
         }
+        // A bare name (`--terraform tofu`) is looked up on PATH.
+        let name = bare.map_or(std::ffi::OsStr::new(name), |p| p.as_os_str());
         let path = std::env::var_os("PATH").unwrap_or_default();
         for dir in std::env::split_paths(&path) {
             let candidate = dir.join(name);
@@ -87,7 +96,7 @@ impl Terraform {
             }
         }
         Err(TerraformError::NotFound {
-            binary: name.to_string(),
+            binary: name.to_string_lossy().into_owned(),
         })
     }
 

@@ -643,6 +643,7 @@ pub fn build<'m>(
             manager.product_names().join(", ")
         )));
     }
+    manager.check_named_paths()?;
     let schema_path = manager.path(manager.schema_path());
     let schema = crate::values::schema::Schema::load(
         &schema_path,

@@ -7,6 +7,9 @@ use std::path::Path;
 pub enum TerraformError {
     #[error("`{binary}` was not found on PATH; install it (https://developer.hashicorp.com/terraform/install or https://opentofu.org/docs/intro/install/) or set FLEETFORM_TERRAFORM to its path")]
     NotFound { binary: String },
+    /// `--terraform` (or FLEETFORM_TERRAFORM) names no program.
+    #[error("--terraform `{path}` (or FLEETFORM_TERRAFORM): {reason}; give the path of the terraform or tofu binary, or leave it out to use the engine of fleetform.yml from PATH")]
+    NotABinary { path: String, reason: String },
     #[error("cannot prepare the working copy: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot prepare the working copy: {0}")]

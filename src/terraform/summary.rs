@@ -107,6 +107,11 @@ pub struct PlanSummary {
     /// lock files equal. Absent in plans made before, which keep them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lock_checksums_dropped: bool,
+    /// The plan starts from a state without managed resources: the pair
+    /// was never applied (or everything was destroyed), so its changes
+    /// are a first apply, not drift. Set only for plans with changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_applied: bool,
 }
 
 /// What a product's plan took from the products it needs.
@@ -125,6 +130,27 @@ pub struct ProductFacts {
     /// again once they are applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub awaiting: Vec<String>,
+}
+
+/// Whether a state in `show -json`'s shape (`values.root_module`, its
+/// `child_modules`) holds a managed resource; data sources do not count.
+fn has_managed_resources(state: Option<&Value>) -> bool {
+    fn module(m: &Value) -> bool {
+        let managed = m
+            .get("resources")
+            .and_then(Value::as_array)
+            .is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| r.get("mode").and_then(Value::as_str) != Some("data"))
+            });
+        managed
+            || m.get("child_modules")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| cs.iter().any(module))
+    }
+    state
+        .and_then(|s| s.pointer("/values/root_module"))
+        .is_some_and(module)
 }
 
 impl PlanSummary {
@@ -154,6 +180,7 @@ impl PlanSummary {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
         };
         let empty = Vec::new();
         for rc in json
@@ -305,4 +332,34 @@ fn changed_paths(change: &Value) -> Vec<String> {
         &mut out,
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_prior(prior: Value) -> PlanSummary {
+        let plan = json!({
+            "prior_state": prior,
+            "resource_changes": [{"address": "a.b", "type": "a", "change": {"actions": ["create"]}}],
+        });
+        PlanSummary::from_show_json(&plan, "c", "e", "k", "d", true)
+    }
+
+    /// A plan from a state without managed resources is a first apply;
+    /// data sources read into the state do not make it applied.
+    #[test]
+    fn never_applied_is_a_state_without_managed_resources() {
+        assert!(with_prior(json!({"values": {"root_module": {}}})).never_applied);
+        assert!(with_prior(Value::Null).never_applied);
+        let data = json!({"values": {"root_module": {"resources": [{"mode": "data"}]}}});
+        assert!(with_prior(data).never_applied);
+        let managed = json!({"values": {"root_module": {"child_modules": [
+            {"resources": [{"mode": "managed"}]}
+        ]}}});
+        assert!(!with_prior(managed).never_applied);
+        let no_changes = PlanSummary::from_show_json(&json!({}), "c", "e", "k", "d", false);
+        assert!(!no_changes.never_applied);
+    }
 }

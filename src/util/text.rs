@@ -79,6 +79,11 @@ pub fn shown(text: &str) -> String {
     out
 }
 
+/// A count with its noun in the right number: `1 customer`, `2 customers`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `scheme://user:pw@host…` → `scheme://***@host…`.
 fn redact_userinfo(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {

@@ -10,4 +10,5 @@ pub mod layers;
 pub mod products;
 pub mod schema;
 pub mod secrets;
+pub mod starter;
 pub mod template;

@@ -35,6 +35,9 @@ pub struct Violation {
 /// A compiled schema. Compile once, validate many.
 pub struct Schema {
     pub file: PathBuf,
+    /// The schema as written (for what is made from it, e.g. a starter
+    /// variables file).
+    pub document: Value,
     validator: jsonschema::Validator,
 }
 
@@ -68,6 +71,7 @@ impl Schema {
         })?;
         Ok(Schema {
             file: shown.to_path_buf(),
+            document: value,
             validator,
         })
     }
