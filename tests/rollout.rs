@@ -219,23 +219,23 @@ fn ticks_at_once(w: &World) {
     assert_eq!(applies, 2, "each pair applied once");
 }
 
-/// A finished rollout, then a second one halted in wave 2: rollback is a
-/// rollout of the second one's base over the pairs it changed, newest
+/// A finished rollout, then a second one halted by a failed pair: rollback
+/// is a rollout of the second one's base over the pairs it changed, newest
 /// stage first, that ticks apply; the rollback itself applies nothing.
 /// The cloud is then as it was before the second rollout.
 #[test]
 fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
-    let w = World::with(3, "staging");
+    let w = World::with(2, "staging");
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     w.expect(0, &["rollout", "tick"]);
     let before = fakecloud::objects(&w.cloud_file);
-    assert_eq!(w.rolled().len(), 3);
+    assert_eq!(w.rolled().len(), 2);
 
     w.change("tier: staging-2", "tier: staging-3");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
     let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = second["id"].as_str().unwrap().to_string();
-    let victim = customers(&second["stages"][1])[0].clone();
+    let victim = customers(&second["stages"][0])[1].clone();
     // Rolling back a running rollout is refused: halt it first.
     w.expect(3, &["rollout", "rollback"]);
     let out = w
@@ -251,7 +251,7 @@ fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
             .filter(|(_, t)| t == "staging-3")
             .count()
     };
-    assert_eq!(tier3(&w), 2);
+    assert_eq!(tier3(&w), 1);
 
     let during = fakecloud::objects(&w.cloud_file);
     let out = w.expect(0, &["rollout", "rollback"]);
@@ -271,9 +271,9 @@ fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
         "the rollback is the current rollout"
     );
     assert_eq!(status["rollback_of"], id.as_str());
-    // The pairs the second rollout changed, its only stage with changes.
+    // Only the pair the second rollout changed (not the one that failed).
     assert_eq!(status["stages"].as_array().unwrap().len(), 1, "{status:#}");
-    assert_eq!(status["stages"][0]["wave"], "internal");
+    assert_eq!(status["stages"][0]["pairs"], 1, "{status:#}");
 
     let out = w.expect(0, &["rollout", "tick"]);
     assert!(stdout(&out).contains("finished"), "{}", stdout(&out));
