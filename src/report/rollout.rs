@@ -257,6 +257,7 @@ mod tests {
                 .collect(),
             outputs: Vec::new(),
             has_changes: true,
+            never_applied: false,
             plan_sha256: format!("{customer:0>64}"),
             state_key: String::new(),
             sha: None,
