@@ -60,4 +60,5 @@ mod relay;
 mod rollout;
 mod setup_action;
 mod templates;
+mod templates_reruns;
 mod tenant_isolation;

@@ -1190,7 +1190,12 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
     granted.sort();
     assert_eq!(
         granted,
-        ["contents: read", "pull-requests: write", "statuses: write"]
+        [
+            "contents: read",
+            "id-token: write",
+            "pull-requests: write",
+            "statuses: write"
+        ]
     );
     assert!(job.get("environment").is_none());
     let steps = job["steps"].as_sequence().unwrap();
@@ -1227,7 +1232,7 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
         .iter()
         .map(|(k, v)| format!("{}: {}", k.as_str().unwrap(), v.as_str().unwrap()))
         .collect();
-    assert_eq!(perms, ["contents: read"]);
+    assert_eq!(perms, ["contents: read", "id-token: write"]);
     let step = plan["steps"]
         .as_sequence()
         .unwrap()
@@ -1448,9 +1453,12 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
 
 /// OIDC tokens only where a customer's role is assumed: each deploy plan
 /// and apply job (its own stage's role, from the authorise job's
-/// `identity` output, never from the payload) and each drift job (the
-/// matrix job's plan role). No other job of any template may ask for one,
-/// but the dashboard's Pages deployment, which GitHub requires it for.
+/// `identity` output, never from the payload), each drift job and each PR
+/// plan shard (the matrix job's plan role), and the two jobs that read the
+/// records store (the PR's impact job and the dashboard's build, the role
+/// in `vars.FLEETFORM_RECORDS_READ_ROLE`). No other job of any template may
+/// ask for one, but the dashboard's Pages deployment, which GitHub requires
+/// it for.
 #[test]
 fn oidc_only_in_jobs_that_assume_the_customers_role() {
     let rels = [
@@ -1496,6 +1504,22 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
                 }
                 (Some("write"), Some(step)) => {
                     let role = s(&step["with"]["role-to-assume"], "role-to-assume");
+                    if role == "${{ vars.FLEETFORM_RECORDS_READ_ROLE }}" {
+                        // The records store's read role, only where the
+                        // job reads the records and never beside another.
+                        assert!(
+                            rel.ends_with("manager-pr.yml")
+                                || rel.ends_with("manager-dashboard.yml"),
+                            "{rel}: {name}"
+                        );
+                        assert_eq!(
+                            step["if"].as_str(),
+                            Some("vars.FLEETFORM_RECORDS_READ_ROLE != ''"),
+                            "{rel}: {name}: no role, no assume"
+                        );
+                        with_oidc.push(format!("{rel}:{name}"));
+                        continue;
+                    }
                     let expected = if let Some(env) = name.strip_prefix("plan-") {
                         format!("fromJSON(needs.authorise.outputs.identity)['{env}'].plan.role_arn")
                     } else if let Some(env) = name.strip_prefix("apply-") {
@@ -1523,11 +1547,14 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
         with_oidc,
         [
             "workflows/customer-trigger.yml:trigger",
+            "workflows/manager-dashboard.yml:build",
             "workflows/manager-deploy.yml:plan-staging",
             "workflows/manager-deploy.yml:plan-production",
             "workflows/manager-deploy.yml:apply-staging",
             "workflows/manager-deploy.yml:apply-production",
             "workflows/manager-drift.yml:drift",
+            "workflows/manager-pr.yml:impact",
+            "workflows/manager-pr.yml:plan",
         ]
     );
 }
