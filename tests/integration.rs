@@ -27,6 +27,7 @@ mod budgets;
 mod cloud_identity;
 mod comment;
 mod completions;
+mod conclude_plans;
 mod concurrency;
 mod dashboard;
 mod dispatch_auth;

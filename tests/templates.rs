@@ -594,7 +594,7 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
     assert!(steps.iter().any(|st| st["uses"]
         .as_str()
         .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/authorise@"))));
-    for key in ["customer", "environments", "event_type"] {
+    for key in ["customer", "environments", "event_type", "plan_key"] {
         assert_eq!(
             auth["outputs"][key].as_str(),
             Some(format!("${{{{ steps.authorise.outputs.{key} }}}}").as_str())
@@ -624,7 +624,7 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
         let (kind, env) = name.split_once('-').unwrap();
         let want = match kind {
             "plan" => format!(
-                "fleetform-plan-${{{{ needs.authorise.outputs.customer }}}}-{env}-${{{{ needs.authorise.outputs.event_type }}}}"
+                "fleetform-plan-${{{{ needs.authorise.outputs.customer }}}}-{env}-${{{{ needs.authorise.outputs.event_type }}}}-${{{{ needs.authorise.outputs.plan_key }}}}"
             ),
             "apply" => format!("fleetform-apply-${{{{ needs.authorise.outputs.customer }}}}-{env}"),
             other => panic!("unexpected job {other}"),
@@ -639,8 +639,21 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
             let concrete = g
                 .replace("${{ needs.authorise.outputs.customer }}", "acme")
                 .replace("${{ needs.authorise.outputs.event_type }}", event)
+                .replace("${{ needs.authorise.outputs.plan_key }}", "pr-7")
                 .to_ascii_lowercase(); // GitHub: group names are case-insensitive
             assert!(seen.insert(concrete.clone()), "shared group {concrete}");
+        }
+    }
+    // Two pull requests of one customer never share a plan group (GitHub
+    // keeps one pending job per group: the middle of three pushes to
+    // different PRs would be cancelled); an apply group is per customer.
+    for (name, g) in &groups {
+        let of = |key: &str| g.replace("${{ needs.authorise.outputs.plan_key }}", key);
+        if name.starts_with("plan-") {
+            assert_ne!(of("pr-7"), of("pr-8"), "{name}");
+            assert_ne!(of("pr-7"), of("refs/heads/main"), "{name}");
+        } else {
+            assert!(!g.contains("plan_key"), "{name}");
         }
     }
     for env in ENVS {
@@ -1116,7 +1129,7 @@ fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
     let results = simulate("fleetform-apply", &apply_with(failed(), done(&[])));
     assert_eq!(results["apply-production"], "skipped", "{results:?}");
     assert_eq!(results["conclude"], "success", "{results:?}");
-    // A PR plan has no apply to conclude; a refused dispatch has nothing.
+    // A refused dispatch has nothing to conclude.
     let plan_only = Case {
         name: "plan",
         event: "fleetform-plan",
@@ -1126,7 +1139,16 @@ fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
         want_applies: &[],
     };
     let results = simulate("fleetform-plan", &outcome_of(&plan_only));
-    assert_eq!(results["conclude"], "skipped", "{results:?}");
+    assert_eq!(
+        results["conclude"], "success",
+        "a plan dispatch is concluded too (a replaced plan): {results:?}"
+    );
+    // A newer push to the same PR replaced this run's pending plan.
+    let results = simulate("fleetform-plan", &|job| match job {
+        "plan-production" => cancelled(),
+        other => outcome_of(&plan_only)(other),
+    });
+    assert_eq!(results["conclude"], "success", "{results:?}");
     let results = simulate("fleetform-apply", &|job| match job {
         "authorise" => failed(),
         _ => done(&[("has_changes", "true"), ("gates_pass", "true")]),
