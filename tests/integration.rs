@@ -60,6 +60,7 @@ mod registry_lock;
 mod relay;
 mod rollout;
 mod setup_action;
+mod status_truth;
 mod templates;
 mod templates_reruns;
 mod tenant_isolation;

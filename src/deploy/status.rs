@@ -107,13 +107,26 @@ pub(super) fn description_of(status: Option<&Value>) -> String {
         .to_string()
 }
 
+/// What an apply dispatch's plan says while its apply is still to come.
+pub(super) const WAITING_FOR_APPLY: &str = "planned, waiting for apply";
+
 /// The state and description of a finished plan: `failure` when its gates
-/// block, with the verdict after the headline when there are gates.
-pub(super) fn plan_status(summary: &PlanSummary) -> (&'static str, String) {
-    match &summary.gates {
-        Some(v) if !v.allows() => ("failure", format!("{} · {}", summary.headline(), v.short())),
+/// block, with the verdict after the headline when there are gates. On an
+/// apply dispatch (`apply_follows`) a plan with changes that its gates let
+/// through is `pending`, "planned, waiting for apply": nothing is applied
+/// yet, and the apply (or `conclude`) writes the final state.
+pub(super) fn plan_status(summary: &PlanSummary, apply_follows: bool) -> (&'static str, String) {
+    let (state, description) = match &summary.gates {
+        Some(v) if !v.allows() => {
+            return ("failure", format!("{} · {}", summary.headline(), v.short()))
+        }
         Some(v) => ("success", format!("{} · {}", summary.headline(), v.short())),
         None => ("success", summary.headline()),
+    };
+    if apply_follows && summary.has_changes {
+        ("pending", format!("{description} · {WAITING_FOR_APPLY}"))
+    } else {
+        (state, description)
     }
 }
 
@@ -293,15 +306,36 @@ mod tests {
     #[test]
     fn a_plan_whose_gates_block_is_a_failure() {
         let plain = summary(None);
-        assert_eq!(plan_status(&plain), ("success", plain.headline()));
-        let (state, description) = plan_status(&summary(Some(gate(false, false))));
+        assert_eq!(plan_status(&plain, false), ("success", plain.headline()));
+        let (state, description) = plan_status(&summary(Some(gate(false, false))), false);
         assert_eq!(state, "failure");
         assert!(
             description.ends_with(" · blocked by max_deletes"),
             "{description}"
         );
-        let (state, description) = plan_status(&summary(Some(gate(false, true))));
+        let (state, description) = plan_status(&summary(Some(gate(false, true))), false);
         assert_eq!(state, "success");
         assert!(description.contains("waived"), "{description}");
+    }
+
+    #[test]
+    fn an_apply_dispatchs_plan_with_changes_is_pending_until_the_apply() {
+        let mut changed = summary(None);
+        changed.has_changes = true;
+        let (state, description) = plan_status(&changed, true);
+        assert_eq!(state, "pending");
+        assert!(
+            description.ends_with(" · planned, waiting for apply"),
+            "{description}"
+        );
+        // A pull request's plan, or nothing to apply: the plan is the result.
+        assert_eq!(plan_status(&changed, false).0, "success");
+        let mut same = summary(None);
+        same.has_changes = false;
+        assert_eq!(plan_status(&same, true).0, "success");
+        // Blocked gates stay a failure: no apply follows.
+        let mut blocked = summary(Some(gate(false, false)));
+        blocked.has_changes = true;
+        assert_eq!(plan_status(&blocked, true).0, "failure");
     }
 }
