@@ -3,7 +3,10 @@
 //! the combined status is the worst of all environments whoever writes it
 //! last.
 
+use crate::support;
 use crate::world;
+
+use support::fake_github::Fault;
 
 use world::{ok, World, ACME, MANAGER};
 
@@ -64,5 +67,57 @@ fn a_pull_requests_plan_is_its_own_result() {
         w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
             .unwrap();
     assert_eq!(staging.state, "success", "{staging:?}");
+    w.gh.assert_clean();
+}
+
+/// Two environment jobs interleave: production's job reads the combined
+/// status before staging's own `success` is visible (staging's job wrote
+/// it and its combined `success` meanwhile), then writes its combined
+/// status last. The last writer must still leave the worst state of all
+/// environments as GitHub holds them: `success`, not the `pending` of its
+/// stale read.
+#[test]
+fn the_last_combined_write_holds_the_worst_of_every_environment() {
+    let mut w = World::new();
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
+    ok(&out);
+    let (out, _) = w.plan_latest("staging");
+    ok(&out);
+    let staging =
+        w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
+            .unwrap();
+    assert_eq!(staging.state, "success");
+    // Production's first read of the combined status is the view from
+    // before staging's write.
+    let stale = serde_json::json!({
+        "state": "pending",
+        "sha": sha,
+        "total_count": 1,
+        "statuses": [{
+            "context": format!("{CONTEXT}/staging"),
+            "state": "pending",
+            "description": "queued in manager",
+        }],
+    });
+    w.gh.inject_matching(
+        "GET",
+        &format!("/commits/{sha}/status"),
+        Fault::Status {
+            code: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: stale.to_string(),
+        },
+    );
+    let (out, _) = w.plan_latest("production");
+    ok(&out);
+    assert_eq!(w.gh.pending_faults(), 0, "the stale read was served");
+    let production =
+        w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/production"))
+            .unwrap();
+    assert_eq!(production.state, "success");
+    let combined = w.gh.status_of(ACME, &sha, CONTEXT).unwrap();
+    assert_eq!(combined.state, "success", "{combined:?}");
     w.gh.assert_clean();
 }

@@ -13,12 +13,23 @@ use crate::terraform::summary::PlanSummary;
 
 use super::fetch::enabled_in_order;
 
+/// How often one job writes the combined status before it leaves it to
+/// the jobs still changing their environments: each rewrite follows a
+/// change another job made, and that job checks the combined status again
+/// after its own write.
+const COMBINED_WRITES: usize = 4;
+
 /// Sets the environment's own status (`<context>/<env>`), then the combined
 /// `<context>` (the seed's `infra/terraform-deploy`): the worst state over
 /// the customer's environments, an environment without a status yet
 /// counting as pending. Parallel environment jobs each own their context,
 /// so one can never overwrite another's failure; each recomputes the
-/// combined one from what GitHub holds after its own write.
+/// combined one from what GitHub holds after its own write, and reads
+/// again after writing it: when another job's environment changed the
+/// worst state in between (its combined write may have landed before this
+/// one's, with a view that lacked this environment), it writes again. So
+/// whichever job writes the combined status last wrote the worst state of
+/// every environment as GitHub holds them after all the jobs' own writes.
 pub async fn report_status(
     gh: &GitHub,
     envs: &[String],
@@ -32,19 +43,22 @@ pub async fn report_status(
         ..st.clone()
     };
     gh.set_status(repo, sha, &own).await?;
-    let held = gh.combined_status(repo, sha).await?;
-    let (state, description) = worst_of(&held, &st.context, envs, &own);
-    gh.set_status(
-        repo,
-        sha,
-        &CommitStatus {
+    let mut held = gh.combined_status(repo, sha).await?;
+    for _ in 0..COMBINED_WRITES {
+        let (state, description) = worst_of(&held, &st.context, envs, &own);
+        let combined = CommitStatus {
             state,
-            context: st.context,
+            context: st.context.clone(),
             description,
-            target_url: st.target_url,
-        },
-    )
-    .await
+            target_url: st.target_url.clone(),
+        };
+        gh.set_status(repo, sha, &combined).await?;
+        held = gh.combined_status(repo, sha).await?;
+        if worst_of(&held, &st.context, envs, &own).0 == state {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The worst state over `envs` (failure or error, then pending, then
