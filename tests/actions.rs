@@ -610,6 +610,7 @@ fn outputs_are_set_by_their_step() {
                 "event_type",
                 "environments",
                 "identity",
+                "plan_key",
             ],
         ),
         ("apply", &["applied", "plan_sha256", "identity", "requests"]),

@@ -91,9 +91,20 @@ fn authorise_outputs_the_registered_customer_and_its_environments() {
         assert_eq!(o["environments"], r#"["staging","production"]"#);
         // No `identity:` in the example: an empty object the templates skip on.
         assert_eq!(o["identity"], "{}");
-        assert_eq!(o.len(), 5, "{o:?}");
+        // The plan groups' key: a push's signed ref.
+        assert_eq!(o["plan_key"], "refs/heads/main");
+        assert_eq!(o.len(), 6, "{o:?}");
         assert_eq!(w.gh.request_count(), 0, "{:?}", w.gh.requests());
     }
+    // A pull request's dispatch: its plans key on the pull request, so
+    // two pull requests of one customer never replace each other's plans.
+    let mut d = dispatch_for(&w, ACME, "fleetform-plan");
+    d["client_payload"]["pr"] = json!(7);
+    d["client_payload"]["event"] = json!("pull_request");
+    d["client_payload"]["ref"] = json!("refs/heads/feature");
+    let (out, files) = authorise(&mut w, &signed(&d));
+    ok(&out);
+    assert_eq!(files.outputs()["plan_key"], "pr-7");
 
     // A staging-only customer: production is not in the list, so the
     // workflow skips its production jobs instead of failing them.

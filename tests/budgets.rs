@@ -150,21 +150,21 @@ fn requests_per_command_within_the_readme_budgets() {
         &w,
         "plan --dispatch",
         "staging: variables file only, new comment",
-        6,
+        7,
     );
     w.plan("production").expect(0);
     count(
         &w,
         "plan --dispatch",
         "production: + 1 override file, new comment",
-        7,
+        8,
     );
     w.plan("staging").expect(0);
     count(
         &w,
         "plan --dispatch",
         "staging again: sticky comment updated",
-        6,
+        7,
     );
 
     // The merge: trigger on push, plan, apply.
@@ -180,7 +180,7 @@ fn requests_per_command_within_the_readme_budgets() {
     let digest = plan.output("plan_sha256");
     w.gh.reset_counters();
     w.apply("staging", &digest).expect(0);
-    count(&w, "apply --dispatch", "staging", 10);
+    count(&w, "apply --dispatch", "staging", 11);
 
     // Drift with sticky issues: open, update, then close once it is gone.
     // globex's staging applied from its checkout, then changed there (a

@@ -64,7 +64,7 @@ fn pull_request_loop_with_sticky_comment() {
     ok(&out);
     // acme has an override file for production, not staging: one file here.
     assert!(
-        w.gh.request_count() <= 6,
+        w.gh.request_count() <= 7,
         "plan budget: {} requests",
         w.gh.request_count()
     );
@@ -123,7 +123,7 @@ fn pull_request_loop_with_sticky_comment() {
     let (out, _) = w.plan_latest("production");
     ok(&out);
     assert!(
-        w.gh.request_count() <= 7,
+        w.gh.request_count() <= 8,
         "plan budget with one override file: {}",
         w.gh.request_count()
     );
@@ -190,7 +190,7 @@ fn merge_applies_and_unsafe_applies_are_refused() {
     let (out, files) = w.apply_latest("staging", &digest);
     ok(&out);
     assert!(
-        w.gh.request_count() <= 10,
+        w.gh.request_count() <= 11,
         "apply budget: {} requests",
         w.gh.request_count()
     );
@@ -1219,10 +1219,10 @@ fn production_applies_only_after_another_person_approved_the_run() {
     w.gh.reset_counters();
     let out = apply(&mut w);
     ok(&out);
-    // 9 of the 10 (no PR, so no comment to update) + 1 for the approvals.
+    // 10 of the 11 (no PR, so no comment to update) + 1 for the approvals.
     assert_eq!(
         w.gh.request_count(),
-        10,
+        11,
         "apply budget with an approval check"
     );
     assert!(state.is_file());
@@ -1282,7 +1282,7 @@ fn conclude_marks_applies_that_did_not_run() {
     ok(&out);
     assert_eq!(
         w.gh.request_count(),
-        3,
+        4,
         "conclude budget: one apply that did not run"
     );
     let prod =

@@ -224,8 +224,9 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     let requests = p.w.gh.request_count();
     // The README's budget: the products file (1), then per product × environment
     // its files (1 here: the variables file), the sticky comment (2: list,
-    // create) and the statuses (3: own, combined read, combined write).
-    assert_eq!(requests, 1 + 2 * 6, "plan budget");
+    // create) and the statuses (4: own, combined read, combined write,
+    // combined read again).
+    assert_eq!(requests, 1 + 2 * 7, "plan budget");
     // stdout is the JSON report alone (workflow commands go to stderr).
     let text = common::stdout(&out);
     let report: serde_json::Value =
@@ -282,8 +283,9 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     ok(&out);
     // The README's budget: the products file and the registry once, then
     // per applied product the repo, its head, its deployment (3), its
-    // status (3) and comment.
-    assert_eq!(p.w.gh.request_count(), 2 + 9, "apply budget");
+    // status (4: own, combined read, combined write, combined read again)
+    // and comment.
+    assert_eq!(p.w.gh.request_count(), 2 + 10, "apply budget");
     assert_eq!(p.kinds(), ["fakecloud_network"]);
     let (state, desc) = p.status(&merged, "infra/terraform-deploy/network/staging");
     assert_eq!(state, "success");
@@ -308,7 +310,7 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     ok(&out);
     // The network's plan changes nothing: only the app is applied.
     assert!(common::stderr(&out).contains("acme/network/staging: the plan changes nothing"));
-    assert_eq!(p.w.gh.request_count(), 2 + 9, "apply budget");
+    assert_eq!(p.w.gh.request_count(), 2 + 10, "apply budget");
     let kinds = p.kinds();
     assert!(
         kinds.contains(&"fakecloud_instance".to_string()),

@@ -246,7 +246,7 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
     assert!(steps.iter().any(|st| st["uses"]
         .as_str()
         .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/authorise@"))));
-    for key in ["customer", "environments", "event_type"] {
+    for key in ["customer", "environments", "event_type", "plan_key"] {
         assert_eq!(
             auth["outputs"][key].as_str(),
             Some(format!("${{{{ steps.authorise.outputs.{key} }}}}").as_str())
@@ -276,7 +276,7 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
         let (kind, env) = name.split_once('-').unwrap();
         let want = match kind {
             "plan" => format!(
-                "fleetform-plan-${{{{ needs.authorise.outputs.customer }}}}-{env}-${{{{ needs.authorise.outputs.event_type }}}}"
+                "fleetform-plan-${{{{ needs.authorise.outputs.customer }}}}-{env}-${{{{ needs.authorise.outputs.event_type }}}}-${{{{ needs.authorise.outputs.plan_key }}}}"
             ),
             "apply" => format!("fleetform-apply-${{{{ needs.authorise.outputs.customer }}}}-{env}"),
             other => panic!("unexpected job {other}"),
@@ -291,8 +291,21 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
             let concrete = g
                 .replace("${{ needs.authorise.outputs.customer }}", "acme")
                 .replace("${{ needs.authorise.outputs.event_type }}", event)
+                .replace("${{ needs.authorise.outputs.plan_key }}", "pr-7")
                 .to_ascii_lowercase(); // GitHub: group names are case-insensitive
             assert!(seen.insert(concrete.clone()), "shared group {concrete}");
+        }
+    }
+    // Two pull requests of one customer never share a plan group (GitHub
+    // keeps one pending job per group: the middle of three pushes to
+    // different PRs would be cancelled); an apply group is per customer.
+    for (name, g) in &groups {
+        let of = |key: &str| g.replace("${{ needs.authorise.outputs.plan_key }}", key);
+        if name.starts_with("plan-") {
+            assert_ne!(of("pr-7"), of("pr-8"), "{name}");
+            assert_ne!(of("pr-7"), of("refs/heads/main"), "{name}");
+        } else {
+            assert!(!g.contains("plan_key"), "{name}");
         }
     }
     for env in ENVS {
@@ -768,7 +781,7 @@ fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
     let results = simulate("fleetform-apply", &apply_with(failed(), done(&[])));
     assert_eq!(results["apply-production"], "skipped", "{results:?}");
     assert_eq!(results["conclude"], "success", "{results:?}");
-    // A PR plan has no apply to conclude; a refused dispatch has nothing.
+    // A refused dispatch has nothing to conclude.
     let plan_only = Case {
         name: "plan",
         event: "fleetform-plan",
@@ -778,7 +791,16 @@ fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
         want_applies: &[],
     };
     let results = simulate("fleetform-plan", &outcome_of(&plan_only));
-    assert_eq!(results["conclude"], "skipped", "{results:?}");
+    assert_eq!(
+        results["conclude"], "success",
+        "a plan dispatch is concluded too (a replaced plan): {results:?}"
+    );
+    // A newer push to the same PR replaced this run's pending plan.
+    let results = simulate("fleetform-plan", &|job| match job {
+        "plan-production" => cancelled(),
+        other => outcome_of(&plan_only)(other),
+    });
+    assert_eq!(results["conclude"], "success", "{results:?}");
     let results = simulate("fleetform-apply", &|job| match job {
         "authorise" => failed(),
         _ => done(&[("has_changes", "true"), ("gates_pass", "true")]),
@@ -842,7 +864,12 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
     granted.sort();
     assert_eq!(
         granted,
-        ["contents: read", "pull-requests: write", "statuses: write"]
+        [
+            "contents: read",
+            "id-token: write",
+            "pull-requests: write",
+            "statuses: write"
+        ]
     );
     assert!(job.get("environment").is_none());
     let steps = job["steps"].as_sequence().unwrap();
@@ -879,7 +906,7 @@ fn the_manager_pull_request_workflow_answers_with_nothing_but_its_token() {
         .iter()
         .map(|(k, v)| format!("{}: {}", k.as_str().unwrap(), v.as_str().unwrap()))
         .collect();
-    assert_eq!(perms, ["contents: read"]);
+    assert_eq!(perms, ["contents: read", "id-token: write"]);
     let step = plan["steps"]
         .as_sequence()
         .unwrap()
@@ -974,9 +1001,12 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
 
 /// OIDC tokens only where a customer's role is assumed: each deploy plan
 /// and apply job (its own stage's role, from the authorise job's
-/// `identity` output, never from the payload) and each drift job (the
-/// matrix job's plan role). No other job of any template may ask for one,
-/// but the dashboard's Pages deployment, which GitHub requires it for.
+/// `identity` output, never from the payload), each drift job and each PR
+/// plan shard (the matrix job's plan role), and the two jobs that read the
+/// records store (the PR's impact job and the dashboard's build, the role
+/// in `vars.FLEETFORM_RECORDS_READ_ROLE`). No other job of any template may
+/// ask for one, but the dashboard's Pages deployment, which GitHub requires
+/// it for.
 #[test]
 fn oidc_only_in_jobs_that_assume_the_customers_role() {
     let rels = [
@@ -1022,6 +1052,22 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
                 }
                 (Some("write"), Some(step)) => {
                     let role = s(&step["with"]["role-to-assume"], "role-to-assume");
+                    if role == "${{ vars.FLEETFORM_RECORDS_READ_ROLE }}" {
+                        // The records store's read role, only where the
+                        // job reads the records and never beside another.
+                        assert!(
+                            rel.ends_with("manager-pr.yml")
+                                || rel.ends_with("manager-dashboard.yml"),
+                            "{rel}: {name}"
+                        );
+                        assert_eq!(
+                            step["if"].as_str(),
+                            Some("vars.FLEETFORM_RECORDS_READ_ROLE != ''"),
+                            "{rel}: {name}: no role, no assume"
+                        );
+                        with_oidc.push(format!("{rel}:{name}"));
+                        continue;
+                    }
                     let expected = if let Some(env) = name.strip_prefix("plan-") {
                         format!("fromJSON(needs.authorise.outputs.identity)['{env}'].plan.role_arn")
                     } else if let Some(env) = name.strip_prefix("apply-") {
@@ -1049,11 +1095,14 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
         with_oidc,
         [
             "workflows/customer-trigger.yml:trigger",
+            "workflows/manager-dashboard.yml:build",
             "workflows/manager-deploy.yml:plan-staging",
             "workflows/manager-deploy.yml:plan-production",
             "workflows/manager-deploy.yml:apply-staging",
             "workflows/manager-deploy.yml:apply-production",
             "workflows/manager-drift.yml:drift",
+            "workflows/manager-pr.yml:impact",
+            "workflows/manager-pr.yml:plan",
         ]
     );
 }

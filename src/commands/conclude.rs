@@ -1,6 +1,6 @@
 //! `fleetform conclude` (manager side, the deploy workflow's last job, on
-//! `repository_dispatch`): an apply that was due but did not run to its end
-//! marks the customer's commit `error`, with the reason.
+//! `repository_dispatch`): a plan or an apply that was due but did not run
+//! to its end marks the customer's commit `error`, with the reason.
 //!
 //! An apply job that runs reports its own result on the customer's commit.
 //! One that never gets that far cannot: GitHub cancels a job waiting in a
@@ -10,7 +10,13 @@
 //! Without this job the commit would keep the plan's state, and a skipped
 //! production apply would look like success.
 //!
+//! The same holds for plans: a newer push to the same pull request replaces
+//! a pending plan job in its concurrency group, and the commit would stay
+//! `pending` forever.
+//!
 //! It reads the workflow's `needs` (`FLEETFORM_NEEDS`, `toJSON(needs)`):
+//! on every dispatch, a plan job that was cancelled or skipped is an
+//! `error` (one that failed, unless it reported); and
 //! for each of the customer's environments whose plan job succeeded with
 //! changes and passing gates on a `fleetform-apply` dispatch, an apply job
 //! that was cancelled or skipped is an `error`; one that failed is an
@@ -43,9 +49,8 @@ pub fn run(args: &ConcludeArgs, manager_dir: &Path, out: &Output) -> Result<()> 
 /// The result line.
 fn describe(concluded: &Concluded) -> String {
     match concluded {
-        Concluded::PlanDispatch => "a plan dispatch: no apply was due".to_string(),
         Concluded::Marked { environments, .. } if environments.is_empty() => {
-            "every apply that was due reported its own result".to_string()
+            "every plan and apply that was due reported its own result".to_string()
         }
         Concluded::Marked {
             customer_repo,
@@ -93,17 +98,13 @@ mod tests {
 
     #[test]
     fn the_result_line_names_what_was_marked() {
-        assert_eq!(
-            describe(&Concluded::PlanDispatch),
-            "a plan dispatch: no apply was due"
-        );
         let none = Concluded::Marked {
             customer_repo: "acme/infra".into(),
             environments: vec![],
         };
         assert_eq!(
             describe(&none),
-            "every apply that was due reported its own result"
+            "every plan and apply that was due reported its own result"
         );
         let two = Concluded::Marked {
             customer_repo: "acme/infra".into(),

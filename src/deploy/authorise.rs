@@ -200,6 +200,19 @@ pub struct Authorised {
     /// jobs, from fleetform.yml and the registry only (empty without
     /// `identity:`).
     pub identities: std::collections::BTreeMap<String, crate::config::StageIdentities>,
+    /// What the plan jobs' concurrency groups key on besides the customer:
+    /// `pr-<number>` for a pull request's dispatch, else the signed ref, so
+    /// a newer plan replaces only a pending plan of the same pull request
+    /// or branch.
+    pub plan_key: String,
+}
+
+/// `pr-<number>`, or the ref (already checked: `refs/...`, no whitespace).
+pub fn plan_key(payload: &crate::dispatch::Payload) -> String {
+    match payload.pr {
+        Some(pr) => format!("pr-{pr}"),
+        None => payload.git_ref.clone(),
+    }
 }
 
 /// The checks of `plan --dispatch` on their own, for the deploy workflow's
@@ -228,6 +241,7 @@ pub fn authorise_dispatch(
         .stage_identities(customer, &environments)
         .map_err(|m| Error::Failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
     Ok(Authorised {
+        plan_key: plan_key(&dispatched.payload),
         customer: customer.slug.clone(),
         environments,
         identities,

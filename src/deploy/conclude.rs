@@ -1,13 +1,16 @@
-//! The logic of `fleetform conclude`, the deploy workflow's last job: an
-//! apply that was due but did not run to its end marks the customer's
-//! commit `error`, with the reason.
+//! The logic of `fleetform conclude`, the deploy workflow's last job: a
+//! plan or an apply that was due but did not run to its end marks the
+//! customer's commit `error`, with the reason.
 //!
-//! For each of the customer's environments whose plan job succeeded with
-//! changes and passing gates on a `fleetform-apply` dispatch, an apply job
-//! that was cancelled or skipped is an `error`; one that failed is an
-//! `error` unless its own step already reported `failure` or `error`
-//! ([`unfinished`]). The dispatch is checked as the apply checks it
-//! (registered, signed, active) before anything is written.
+//! On every dispatch, each of the customer's environments whose plan job
+//! was cancelled (GitHub replaced it in its concurrency group, or the run
+//! was cancelled) or skipped is an `error`; one whose plan job failed is an
+//! `error` unless the plan already reported `failure` or `error`. On a
+//! `fleetform-apply` dispatch, each environment whose plan succeeded with
+//! changes and passing gates and whose apply job was cancelled or skipped
+//! is an `error`; one whose apply failed is an `error` unless its own step
+//! already reported ([`unfinished`]). The dispatch is checked as the apply
+//! checks it (registered, signed, active) before anything is written.
 
 use std::path::Path;
 
@@ -31,10 +34,8 @@ use super::status::{status_of, Reporter};
 /// What `conclude` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Concluded {
-    /// A plan dispatch: no apply was due.
-    PlanDispatch,
     /// The environments marked `error` on the customer's repo (none when
-    /// every apply that was due reported its own result).
+    /// every plan and apply that was due reported its own result).
     Marked {
         customer_repo: String,
         environments: Vec<String>,
@@ -46,9 +47,7 @@ pub enum Concluded {
 pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concluded> {
     let ctx = RunContext::from_env();
     let dispatched = read_event(&ctx)?;
-    if dispatched.event_type != EVENT_APPLY {
-        return Ok(Concluded::PlanDispatch);
-    }
+    let applies = dispatched.event_type == EVENT_APPLY;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
     let gh = status_writer(&rt, &dispatched.payload.customer_repo, out)?;
@@ -76,7 +75,10 @@ pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concl
         let envs = enabled_in_order(&manager, customer);
         let mut marked = Vec::new();
         for env in &envs {
-            let Some(reason) = unfinished(needs, env, &envs) else {
+            let reason = unplanned(needs, env);
+            let reason =
+                reason.or_else(|| applies.then(|| unfinished(needs, env, &envs)).flatten());
+            let Some(reason) = reason else {
                 continue;
             };
             let places = views
@@ -107,28 +109,54 @@ async fn mark(
     reason: &Unfinished,
     out: &Output,
 ) -> Result<()> {
-    let description = format!("{env}: not applied: {}", reason.text);
+    let (step, what) = match reason.stage {
+        Stage::Plan => ("plan", "not planned"),
+        Stage::Apply => ("apply", "not applied"),
+    };
+    let description = format!("{env}: {what}: {}", reason.text);
     reporter
         .report(env, "error", description)
         .await
         .map_err(Error::from)?;
+    let result = what.replace(' ', "-");
     crate::audit::record(
         out,
-        entry("apply", "not-applied", &customer.slug, env, payload).detail(reason.text.clone()),
+        entry(step, &result, &customer.slug, env, payload).detail(reason.text.clone()),
     );
-    out.note(&format!(
-        "{}/{env}: not applied: {}",
-        customer.slug, reason.text
-    ));
+    out.note(&format!("{}/{env}: {what}: {}", customer.slug, reason.text));
     Ok(())
 }
 
-/// Why an apply that was due did not finish.
+/// Why a plan or an apply that was due did not finish.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Unfinished {
+    /// The plan or the apply.
+    pub stage: Stage,
     pub text: String,
     /// The job failed: its own step may have reported already.
     pub needs_check: bool,
+}
+
+/// Whether `env`'s plan job (one the workflow has) did not succeed: the
+/// reason, or `None`. The plan of every enabled environment is due on
+/// every dispatch, so a cancelled or skipped one never leaves the commit
+/// `pending`.
+pub(super) fn unplanned(needs: &Value, env: &str) -> Option<Unfinished> {
+    let (plan, _) = job(needs, &format!("plan-{env}"))?;
+    let (text, needs_check) = match plan {
+        "success" => return None,
+        "cancelled" => (
+            "the plan job was cancelled: a newer plan of the same pull request or branch replaced it, or the run was cancelled",
+            false,
+        ),
+        "skipped" => ("the plan job was skipped", false),
+        _ => ("the plan job failed before reporting", true),
+    };
+    Some(Unfinished {
+        stage: Stage::Plan,
+        text: text.to_string(),
+        needs_check,
+    })
 }
 
 fn job<'a>(needs: &'a Value, name: &str) -> Option<(&'a str, &'a Value)> {
@@ -170,7 +198,11 @@ pub(super) fn unfinished(needs: &Value, env: &str, envs: &[String]) -> Option<Un
             true,
         ),
     };
-    Some(Unfinished { text, needs_check })
+    Some(Unfinished {
+        stage: Stage::Apply,
+        text,
+        needs_check,
+    })
 }
 
 /// The nearest earlier environment whose apply failed or did not finish:
@@ -286,5 +318,24 @@ mod tests {
         );
         // No plan job for the environment: nothing was due.
         assert_eq!(unfinished(&json!({}), "production", &envs), None);
+    }
+
+    #[test]
+    fn a_plan_that_did_not_succeed_is_concluded_on_every_dispatch() {
+        let needs = json!({
+            "plan-staging": {"result": "cancelled"},
+            "plan-production": {"result": "skipped"},
+            "plan-dev": {"result": "failure"},
+            "plan-qa": due(),
+        });
+        let s = unplanned(&needs, "staging").unwrap();
+        assert_eq!((s.stage, s.needs_check), (Stage::Plan, false));
+        assert!(s.text.contains("cancelled"), "{s:?}");
+        let p = unplanned(&needs, "production").unwrap();
+        assert_eq!(p.text, "the plan job was skipped");
+        let d = unplanned(&needs, "dev").unwrap();
+        assert!(d.needs_check, "its own step may have reported: {d:?}");
+        assert_eq!(unplanned(&needs, "qa"), None);
+        assert_eq!(unplanned(&needs, "eu"), None, "no such job: nothing due");
     }
 }

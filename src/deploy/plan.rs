@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Customer, Manager, Unit};
 use crate::dispatch::seal::ArtifactKey;
-use crate::dispatch::Payload;
+use crate::dispatch::{Payload, EVENT_APPLY};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
@@ -395,7 +395,8 @@ impl PlanRun<'_> {
             }
             None => None,
         };
-        let (state, description) = plan_status(&p.summary);
+        let apply_follows = self.session.dispatched.event_type == EVENT_APPLY;
+        let (state, description) = plan_status(&p.summary, apply_follows);
         if let Some(v) = &p.summary.gates {
             audit_waivers(out, v, pull, slug, env, payload, "plan");
         }

@@ -13,12 +13,23 @@ use crate::terraform::summary::PlanSummary;
 
 use super::fetch::enabled_in_order;
 
+/// How often one job writes the combined status before it leaves it to
+/// the jobs still changing their environments: each rewrite follows a
+/// change another job made, and that job checks the combined status again
+/// after its own write.
+const COMBINED_WRITES: usize = 4;
+
 /// Sets the environment's own status (`<context>/<env>`), then the combined
 /// `<context>` (the seed's `infra/terraform-deploy`): the worst state over
 /// the customer's environments, an environment without a status yet
 /// counting as pending. Parallel environment jobs each own their context,
 /// so one can never overwrite another's failure; each recomputes the
-/// combined one from what GitHub holds after its own write.
+/// combined one from what GitHub holds after its own write, and reads
+/// again after writing it: when another job's environment changed the
+/// worst state in between (its combined write may have landed before this
+/// one's, with a view that lacked this environment), it writes again. So
+/// whichever job writes the combined status last wrote the worst state of
+/// every environment as GitHub holds them after all the jobs' own writes.
 pub async fn report_status(
     gh: &GitHub,
     envs: &[String],
@@ -32,19 +43,22 @@ pub async fn report_status(
         ..st.clone()
     };
     gh.set_status(repo, sha, &own).await?;
-    let held = gh.combined_status(repo, sha).await?;
-    let (state, description) = worst_of(&held, &st.context, envs, &own);
-    gh.set_status(
-        repo,
-        sha,
-        &CommitStatus {
+    let mut held = gh.combined_status(repo, sha).await?;
+    for _ in 0..COMBINED_WRITES {
+        let (state, description) = worst_of(&held, &st.context, envs, &own);
+        let combined = CommitStatus {
             state,
-            context: st.context,
+            context: st.context.clone(),
             description,
-            target_url: st.target_url,
-        },
-    )
-    .await
+            target_url: st.target_url.clone(),
+        };
+        gh.set_status(repo, sha, &combined).await?;
+        held = gh.combined_status(repo, sha).await?;
+        if worst_of(&held, &st.context, envs, &own).0 == state {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The worst state over `envs` (failure or error, then pending, then
@@ -107,13 +121,26 @@ pub(super) fn description_of(status: Option<&Value>) -> String {
         .to_string()
 }
 
+/// What an apply dispatch's plan says while its apply is still to come.
+pub(super) const WAITING_FOR_APPLY: &str = "planned, waiting for apply";
+
 /// The state and description of a finished plan: `failure` when its gates
-/// block, with the verdict after the headline when there are gates.
-pub(super) fn plan_status(summary: &PlanSummary) -> (&'static str, String) {
-    match &summary.gates {
-        Some(v) if !v.allows() => ("failure", format!("{} · {}", summary.headline(), v.short())),
+/// block, with the verdict after the headline when there are gates. On an
+/// apply dispatch (`apply_follows`) a plan with changes that its gates let
+/// through is `pending`, "planned, waiting for apply": nothing is applied
+/// yet, and the apply (or `conclude`) writes the final state.
+pub(super) fn plan_status(summary: &PlanSummary, apply_follows: bool) -> (&'static str, String) {
+    let (state, description) = match &summary.gates {
+        Some(v) if !v.allows() => {
+            return ("failure", format!("{} · {}", summary.headline(), v.short()))
+        }
         Some(v) => ("success", format!("{} · {}", summary.headline(), v.short())),
         None => ("success", summary.headline()),
+    };
+    if apply_follows && summary.has_changes {
+        ("pending", format!("{description} · {WAITING_FOR_APPLY}"))
+    } else {
+        (state, description)
     }
 }
 
@@ -294,15 +321,36 @@ mod tests {
     #[test]
     fn a_plan_whose_gates_block_is_a_failure() {
         let plain = summary(None);
-        assert_eq!(plan_status(&plain), ("success", plain.headline()));
-        let (state, description) = plan_status(&summary(Some(gate(false, false))));
+        assert_eq!(plan_status(&plain, false), ("success", plain.headline()));
+        let (state, description) = plan_status(&summary(Some(gate(false, false))), false);
         assert_eq!(state, "failure");
         assert!(
             description.ends_with(" · blocked by max_deletes"),
             "{description}"
         );
-        let (state, description) = plan_status(&summary(Some(gate(false, true))));
+        let (state, description) = plan_status(&summary(Some(gate(false, true))), false);
         assert_eq!(state, "success");
         assert!(description.contains("waived"), "{description}");
+    }
+
+    #[test]
+    fn an_apply_dispatchs_plan_with_changes_is_pending_until_the_apply() {
+        let mut changed = summary(None);
+        changed.has_changes = true;
+        let (state, description) = plan_status(&changed, true);
+        assert_eq!(state, "pending");
+        assert!(
+            description.ends_with(" · planned, waiting for apply"),
+            "{description}"
+        );
+        // A pull request's plan, or nothing to apply: the plan is the result.
+        assert_eq!(plan_status(&changed, false).0, "success");
+        let mut same = summary(None);
+        same.has_changes = false;
+        assert_eq!(plan_status(&same, true).0, "success");
+        // Blocked gates stay a failure: no apply follows.
+        let mut blocked = summary(Some(gate(false, false)));
+        blocked.has_changes = true;
+        assert_eq!(plan_status(&blocked, true).0, "failure");
     }
 }

@@ -1,0 +1,139 @@
+//! Re-runs and schedules of the manager templates on github.com.
+//!
+//! GitHub keeps a run's artifacts across its attempts, so an upload under a
+//! name an earlier attempt used fails with 409 unless it overwrites (or the
+//! name carries `github.run_attempt`), and `deploy-pages` refuses a run
+//! holding two Pages artifacts of one name. Scheduled runs at the top and
+//! the half of the hour fall on GitHub's documented peak, where they are
+//! delayed or dropped.
+
+use std::path::PathBuf;
+
+use yaml_serde::Value as Y;
+
+fn load(rel: &str) -> Y {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn steps_using<'a>(job: &'a Y, prefix: &str) -> Vec<&'a Y> {
+    job["steps"]
+        .as_sequence()
+        .map(|s| s.iter())
+        .into_iter()
+        .flatten()
+        .filter(|st| st["uses"].as_str().is_some_and(|u| u.starts_with(prefix)))
+        .collect()
+}
+
+/// Every upload of the PR, drift and dashboard templates survives a
+/// re-run: it overwrites, or its name carries the run attempt.
+#[test]
+fn every_artifact_upload_survives_a_rerun() {
+    let mut seen = 0;
+    for rel in [
+        "workflows/manager-pr.yml",
+        "workflows/manager-drift.yml",
+        "workflows/manager-dashboard.yml",
+    ] {
+        let doc = load(rel);
+        for (name, job) in doc["jobs"].as_mapping().unwrap() {
+            let name = name.as_str().unwrap();
+            for up in steps_using(job, "actions/upload-artifact@") {
+                seen += 1;
+                let w = &up["with"];
+                let per_attempt = w["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("${{ github.run_attempt }}"));
+                assert!(
+                    w["overwrite"].as_bool() == Some(true) || per_attempt,
+                    "{rel}: {name}: {:?} fails a re-run with 409",
+                    w["name"]
+                );
+            }
+        }
+    }
+    assert_eq!(seen, 4, "the PR's two, drift's and the dashboard's");
+}
+
+/// The Pages artifact is named per attempt and the deployment asks for
+/// the build's name (a re-run of the publish job alone keeps the build's
+/// output, so both agree on every attempt).
+#[test]
+fn the_pages_deployment_finds_one_artifact_on_every_attempt() {
+    let doc = load("workflows/manager-dashboard.yml");
+    let build = &doc["jobs"]["build"];
+    assert_eq!(
+        build["outputs"]["pages"].as_str(),
+        Some("github-pages-${{ github.run_attempt }}")
+    );
+    let upload = steps_using(build, "actions/upload-pages-artifact@");
+    assert_eq!(upload.len(), 1);
+    assert_eq!(
+        upload[0]["with"]["name"].as_str(),
+        Some("github-pages-${{ github.run_attempt }}")
+    );
+    let publish = &doc["jobs"]["publish"];
+    let deploy = steps_using(publish, "actions/deploy-pages@");
+    assert_eq!(deploy.len(), 1);
+    assert_eq!(
+        deploy[0]["with"]["artifact_name"].as_str(),
+        Some("${{ needs.build.outputs.pages }}")
+    );
+}
+
+/// The minutes a cron runs at: `17`, `2-59/5`, `*/30`, `0,30`.
+fn minutes(field: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = part.split_once('/').unwrap_or((part, "1"));
+        let step: u32 = step.parse().unwrap();
+        let (lo, hi) = match range {
+            "*" => (0, 59),
+            r => match r.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                None if part.contains('/') => (r.parse().unwrap(), 59),
+                None => (r.parse().unwrap(), r.parse().unwrap()),
+            },
+        };
+        out.extend((lo..=hi).step_by(step as usize));
+    }
+    out
+}
+
+#[test]
+fn cron_minutes_are_read_as_github_reads_them() {
+    assert_eq!(minutes("17"), [17]);
+    assert_eq!(minutes("*/30"), [0, 30]);
+    assert_eq!(minutes("0,30"), [0, 30]);
+    assert_eq!(minutes("2-59/5").first(), Some(&2));
+    assert!(!minutes("2-59/5").contains(&0));
+    assert_eq!(minutes("5/20"), [5, 25, 45]);
+}
+
+/// No schedule of these templates fires at :00 or :30.
+/// (`manager-rollout.yml` is another change's.)
+#[test]
+fn schedules_avoid_the_peak_minutes() {
+    let mut crons = 0;
+    for rel in [
+        "workflows/manager-dashboard.yml",
+        "workflows/manager-doctor.yml",
+        "workflows/manager-drift.yml",
+        "workflows/manager-poll.yml",
+    ] {
+        let doc = load(rel);
+        for entry in doc["on"]["schedule"].as_sequence().unwrap() {
+            crons += 1;
+            let cron = entry["cron"].as_str().unwrap();
+            let minute = cron.split(' ').next().unwrap();
+            let at = minutes(minute);
+            assert!(
+                !at.contains(&0) && !at.contains(&30),
+                "{rel}: {cron} fires on the peak minute"
+            );
+        }
+    }
+    assert_eq!(crons, 4);
+}
