@@ -58,6 +58,7 @@ mod records_s3;
 mod registry_lock;
 mod relay;
 mod rollout;
+mod schema_authoring;
 mod setup_action;
 mod templates;
 mod tenant_isolation;

@@ -97,6 +97,10 @@ pub struct ManagerConfig {
     /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`
     /// (required without `products:`; each product names its own).
     pub schema: Option<RepoPath>,
+    /// Whether `format` in the schema constrains values (`assert`, the
+    /// default) or only annotates them (`annotate`).
+    #[serde(default)]
+    pub schema_formats: crate::values::schema::formats::FormatMode,
     /// Customer registry file.
     #[serde(default = "default_registry")]
     pub registry: RepoPath,
