@@ -133,3 +133,132 @@ fn schema_lint_warns_and_fails_with_strict() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
+
+#[test]
+fn schema_drafts_are_honoured_or_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let draft7 = r#"{"$schema": "http://json-schema.org/draft-07/schema#",
+      "type": "object", "properties": {"pair": {"items": [{"type": "string"}, {"type": "integer"}]}}}"#;
+    write(dir.path(), draft7, "pair: [a, 1]\n");
+    let out = validate(dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    write(dir.path(), draft7, "pair: [a, b]\n");
+    let out = validate(dir.path(), &[]);
+    assert!(
+        stderr(&out).contains("v.yml:1:11: /pair/1: \"b\" is not of type \"integer\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let draft3 = r#"{"$schema": "http://json-schema.org/draft-03/schema#", "type": "object"}"#;
+    write(dir.path(), draft3, "a: 1\n");
+    let out = validate(dir.path(), &[]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("schema.json: `$schema: http://json-schema.org/draft-03/schema#` is not a draft fleetform validates; use `https://json-schema.org/draft/2020-12/schema` (draft 2020-12), `https://json-schema.org/draft/2019-09/schema` (draft 2019-09), `http://json-schema.org/draft-07/schema` (draft-07)"),
+        "{err}"
+    );
+}
+
+/// The example manager's schema (published under an https `$id`) with
+/// `region` taken from `target`.
+fn manager_with_ref(target: &str) -> Fixture {
+    let fx = Fixture::new();
+    let schema = fx.read("manager/schema/variables.schema.json").replace(
+        r#""project_name": {"#,
+        &format!(
+            r#""home": {{"$ref": "{target}"}},
+    "project_name": {{"#
+        ),
+    );
+    fx.write("manager/schema/variables.schema.json", &schema);
+    fx.write(
+        "manager/schema/common.json",
+        r#"{"$defs": {"region": {"type": "string", "pattern": "^[a-z]+-[a-z]+-[0-9]$"}}}"#,
+    );
+    fx.write("outside.json", r#"{"type": "string"}"#);
+    fx
+}
+
+fn validate_acme(fx: &Fixture, extra: &str) -> std::process::Output {
+    fx.append("customers/acme/infra/variables.yml", extra);
+    fx.fleetform()
+        .args(["validate", "../customers/acme/infra/variables.yml"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn refs_resolve_to_files_inside_the_manager_repo_only() {
+    let fx = manager_with_ref("common.json#/$defs/region");
+    let out = validate_acme(&fx, "home: eu-west-1\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fx = manager_with_ref("common.json#/$defs/region");
+    let out = validate_acme(&fx, "home: Europe\n");
+    assert!(
+        stderr(&out).contains("/home: \"Europe\" does not match"),
+        "{}",
+        stderr(&out)
+    );
+
+    // `../../outside.json` stops at the `$id`'s host root (the manager
+    // repo's root); a `file:` URI can name any path.
+    let fx = manager_with_ref("../../outside.json");
+    let out = validate_acme(&fx, "home: x\n");
+    assert!(
+        stderr(&out).contains("`outside.json`: No such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+    let outside = format!("file://{}", fx.path("outside.json").display());
+    let fx = manager_with_ref(&outside);
+    let out = validate_acme(&fx, "home: x\n");
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("variables.schema.json: a `$ref` cannot be resolved: `"),
+        "{err}"
+    );
+    assert!(
+        err.contains("outside.json` is outside the manager repo"),
+        "{err}"
+    );
+
+    let fx = manager_with_ref("https://schemas.example.com/region.json");
+    let out = validate_acme(&fx, "home: x\n");
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(
+            "a `$ref` cannot be resolved: fleetform never fetches schemas from the network"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("copy `https://schemas.example.com/region.json` into the manager repo"),
+        "{err}"
+    );
+    assert!(!err.contains("resolve-http"), "{err}");
+}
+
+#[test]
+fn a_ref_beside_a_schema_given_on_its_own_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("port.json"),
+        r#"{"type": "integer", "maximum": 65535}"#,
+    )
+    .unwrap();
+    write(
+        dir.path(),
+        r#"{"properties": {"port": {"$ref": "port.json"}}}"#,
+        "port: 70000\n",
+    );
+    let out = validate(dir.path(), &[]);
+    assert!(
+        stderr(&out).contains("v.yml:1:7: /port: 70000 is greater than the maximum of 65535"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -75,10 +75,28 @@ impl ManagerFiles {
             return Some(p);
         }
         let (id_dir, dir) = self.published.as_ref()?;
-        let rest = uri.strip_prefix(id_dir.as_str())?;
-        let rest = rest.split(['#', '?']).next().unwrap_or(rest);
-        let rel = Path::new(rest);
-        crate::util::path::is_relative_inside(rel).then(|| dir.join(rel))
+        let rest = uri.split(['#', '?']).next().unwrap_or(uri);
+        let (origin, id_path) = split_origin(id_dir)?;
+        let (uri_origin, uri_path) = split_origin(rest)?;
+        if origin != uri_origin {
+            return None;
+        }
+        // The path from the `$id`'s folder to `uri`, applied to the
+        // schema's folder: `../x.json` stays `..` for the containment check.
+        let from: Vec<&str> = id_path.split('/').filter(|s| !s.is_empty()).collect();
+        let to: Vec<&str> = uri_path.split('/').filter(|s| !s.is_empty()).collect();
+        let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+        let mut path = dir.clone();
+        for _ in common..from.len() {
+            path.pop();
+        }
+        for part in &to[common..] {
+            if *part == ".." || *part == "." {
+                return None;
+            }
+            path.push(part);
+        }
+        Some(path)
     }
 
     fn read(&self, uri: &str) -> Result<Value, RefError> {
@@ -103,6 +121,13 @@ impl ManagerFiles {
             reason: format!("not valid JSON at {}:{}: {e}", e.line(), e.column()),
         })
     }
+}
+
+/// `https://host/a/b` → (`https://host`, `/a/b`).
+fn split_origin(uri: &str) -> Option<(&str, &str)> {
+    let after = uri.find("://")? + 3;
+    let slash = uri[after..].find('/').map_or(uri.len(), |i| after + i);
+    Some((&uri[..slash], &uri[slash..]))
 }
 
 impl jsonschema::Retrieve for ManagerFiles {
