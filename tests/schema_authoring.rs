@@ -262,3 +262,27 @@ fn a_ref_beside_a_schema_given_on_its_own_resolves() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_number_written_with_a_leading_zero_says_how_to_quote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = r#"{"properties": {"zip": {"type": "string"}, "modes": {"items": {"type": "string"}}, "n": {"type": "string"}}}"#;
+    write(
+        dir.path(),
+        schema,
+        "zip: 01234\nmodes: [\"0644\", 0755]\nn: 12\n",
+    );
+    let out = validate(dir.path(), &[]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("v.yml:1:6: /zip: 1234 is not of type \"string\": `01234` in the file is read as a number (unquoted digits are a number in YAML 1.2 and the leading zero is dropped); to keep it as text, quote it: `zip: \"01234\"`"),
+        "{err}"
+    );
+    assert!(err.contains("v.yml:2:17: /modes/1: 755 is not of type \"string\": `0755` in the file is read as a number"), "{err}");
+    assert!(err.contains("quote it: `\"0755\"`"), "{err}");
+    // A number written as it reads gets the plain message.
+    assert!(
+        err.contains("v.yml:3:4: /n: 12 is not of type \"string\"\n"),
+        "{err}"
+    );
+}

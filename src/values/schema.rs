@@ -115,6 +115,9 @@ fn draft_of(value: &Value, file: &Path) -> Result<(jsonschema::Draft, &'static s
 pub struct Violation {
     pub pointer: String,
     pub message: String,
+    /// A number where the schema wants a string (see
+    /// [`crate::values::quoting`]).
+    pub number_for_string: bool,
 }
 
 /// A compiled schema. Compile once, validate many.
@@ -281,11 +284,30 @@ impl Schema {
                 } else {
                     e.to_string()
                 };
-                Violation { pointer, message }
+                let number_for_string =
+                    value.pointer(&pointer).is_some_and(Value::is_number) && wants_string(e.kind());
+                Violation {
+                    pointer,
+                    message,
+                    number_for_string,
+                }
             })
             .collect();
         out.dedup();
         out
+    }
+}
+
+fn wants_string(kind: &jsonschema::error::ValidationErrorKind) -> bool {
+    use jsonschema::error::{TypeKind, ValidationErrorKind};
+    match kind {
+        ValidationErrorKind::Type {
+            kind: TypeKind::Single(t),
+        } => *t == jsonschema::JsonType::String,
+        ValidationErrorKind::Type {
+            kind: TypeKind::Multiple(set),
+        } => set.contains(jsonschema::JsonType::String),
+        _ => false,
     }
 }
 
