@@ -225,6 +225,20 @@ fn refs_resolve_to_files_inside_the_manager_repo_only() {
         "{err}"
     );
 
+    // A link inside the repo that leads out is refused like every manager path.
+    let fx = manager_with_ref("linked.json");
+    std::os::unix::fs::symlink(
+        fx.path("outside.json"),
+        fx.path("manager/schema/linked.json"),
+    )
+    .unwrap();
+    let out = validate_acme(&fx, "home: x\n");
+    assert!(
+        stderr(&out).contains("linked.json` is outside the manager repo"),
+        "{}",
+        stderr(&out)
+    );
+
     let fx = manager_with_ref("https://schemas.example.com/region.json");
     let out = validate_acme(&fx, "home: x\n");
     let err = stderr(&out);
@@ -284,5 +298,49 @@ fn a_number_written_with_a_leading_zero_says_how_to_quote_it() {
     assert!(
         err.contains("v.yml:3:4: /n: 12 is not of type \"string\"\n"),
         "{err}"
+    );
+}
+
+#[test]
+fn another_tools_template_says_how_to_write_it_literally_and_then_renders_as_written() {
+    let fx = Fixture::new();
+    fx.append(
+        "customers/acme/infra/variables.yml",
+        "  alert: \"{{ $labels.instance }} is down\"\n",
+    );
+    let out = fx
+        .fleetform()
+        .args(["validate", "--customer", "acme"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("template syntax error"), "{err}");
+    assert!(
+        err.contains("if this one is meant literally (e.g. a Prometheus or Go template), write it as a template that outputs it: {{ '{{ $labels.instance }} is down' }}"),
+        "{err}"
+    );
+
+    let vars = fx.read("customers/acme/infra/variables.yml").replace(
+        "\"{{ $labels.instance }} is down\"",
+        "\"{{ '{{ $labels.instance }} is down' }}\"",
+    );
+    fx.write("customers/acme/infra/variables.yml", &vars);
+    let out = fx
+        .fleetform()
+        .args(["validate", "--customer", "acme"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = fx
+        .fleetform()
+        .args(["render", "--customer", "acme", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("{{ $labels.instance }} is down"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
     );
 }

@@ -106,16 +106,23 @@ impl ManagerFiles {
         let Some(root) = &self.root else {
             return Err(RefError::NoRoot(uri.to_string()));
         };
-        let rel = path
-            .strip_prefix(root)
-            .ok()
-            .filter(|r| crate::util::path::is_relative_inside(r))
-            .ok_or_else(|| RefError::Outside(path.display().to_string()))?;
         let shown = crate::config::display_path(&path).display().to_string();
-        let bytes = crate::util::fs::read_under(root, rel, LIMIT).map_err(|e| RefError::Read {
+        let outside = || RefError::Outside(shown.clone());
+        // As every manager path: links followed, the result inside the
+        // canonical manager root.
+        let rel = path.strip_prefix(root).map_err(|_| outside())?;
+        let read_err = |reason: String| RefError::Read {
             file: shown.clone(),
-            reason: e.reason.to_string(),
-        })?;
+            reason,
+        };
+        let full = match crate::util::path::resolve_under(root, rel) {
+            Ok(crate::util::path::Resolved::Inside(full)) => full,
+            Ok(crate::util::path::Resolved::Outside { .. }) => return Err(outside()),
+            Ok(crate::util::path::Resolved::Broken { reason, .. }) => return Err(read_err(reason)),
+            Err(e) => return Err(read_err(e.to_string())),
+        };
+        let bytes = crate::util::fs::read_bounded(&full, LIMIT)
+            .map_err(|e| read_err(e.reason.to_string()))?;
         serde_json::from_slice(&bytes).map_err(|e| RefError::Read {
             file: shown,
             reason: format!("not valid JSON at {}:{}: {e}", e.line(), e.column()),
