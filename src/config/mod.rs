@@ -94,7 +94,8 @@ impl ConfigError {
 pub struct ManagerConfig {
     /// Format version; only `1` exists.
     pub version: u32,
-    /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`
+    /// JSON Schema (draft 2020-12 unless its `$schema` names another) for
+    /// customer `infra/variables.yml`
     /// (required without `products:`; each product names its own).
     pub schema: Option<RepoPath>,
     /// Whether `format` in the schema constrains values (`assert`, the
