@@ -9,6 +9,8 @@
 pub mod formats;
 pub mod lint;
 pub mod refs;
+#[cfg(test)]
+mod suite;
 
 use std::path::{Path, PathBuf};
 
