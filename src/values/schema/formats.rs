@@ -18,8 +18,11 @@ pub enum FormatMode {
     Annotate,
 }
 
+/// A format's check.
+pub type Check = fn(&str) -> bool;
+
 /// The formats fleetform adds, by name, with their check.
-pub const CUSTOM: &[(&str, fn(&str) -> bool)] = &[
+pub const CUSTOM: &[(&str, Check)] = &[
     ("cidr", is_cidr),
     ("cidr-ipv4", is_cidr_v4),
     ("cidr-ipv6", is_cidr_v6),
