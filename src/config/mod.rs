@@ -34,6 +34,7 @@ mod records;
 mod registry;
 mod relay;
 pub mod rollout;
+pub mod schema_formats;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
 pub use identity::{
@@ -101,7 +102,7 @@ pub struct ManagerConfig {
     /// Whether `format` in the schema constrains values (`assert`, the
     /// default) or only annotates them (`annotate`).
     #[serde(default)]
-    pub schema_formats: crate::values::schema::formats::FormatMode,
+    pub schema_formats: schema_formats::FormatMode,
     /// Customer registry file.
     #[serde(default = "default_registry")]
     pub registry: RepoPath,
