@@ -756,6 +756,11 @@ pub struct ValidateArgs {
     /// Files or customers to check at once (default: number of cores).
     #[arg(short, long, env = "FLEETFORM_JOBS")]
     pub jobs: Option<usize>,
+    /// Fail on the schema's lint findings (unknown keywords close to a
+    /// known one, `required` names without a property, `$ref`s that
+    /// resolve nowhere), which are otherwise warnings.
+    #[arg(long, env = "FLEETFORM_STRICT")]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -161,14 +161,24 @@ impl Output {
 
     /// A located problem: `error: file:line:col: pointer: message`.
     pub fn diagnostic(&self, d: &Diagnostic) {
-        eprintln!("error: {}", self.clean(&d.to_string()));
+        self.located("error", d);
+    }
+
+    /// A located finding that does not fail the run:
+    /// `warning: file:line:col: message`.
+    pub fn warning(&self, d: &Diagnostic) {
+        self.located("warning", d);
+    }
+
+    fn located(&self, level: &str, d: &Diagnostic) {
+        eprintln!("{level}: {}", self.clean(&d.to_string()));
         if self.github {
             let msg = match &d.pointer {
                 Some(p) if !p.is_empty() => format!("{p}: {}", d.message),
                 _ => d.message.clone(),
             };
             eprintln!(
-                "::error file={},line={},col={}::{}",
+                "::{level} file={},line={},col={}::{}",
                 escape_property(&command_data(&d.location.file.display().to_string())),
                 d.location.pos.line,
                 d.location.pos.col,

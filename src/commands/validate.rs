@@ -26,6 +26,7 @@ struct Settings {
     target: Target,
     json: bool,
     jobs: usize,
+    strict: bool,
 }
 
 fn resolve(args: &ValidateArgs) -> Result<Settings> {
@@ -54,6 +55,7 @@ fn resolve(args: &ValidateArgs) -> Result<Settings> {
         target,
         json: args.json,
         jobs: crate::fleet::parallel::jobs(args.jobs),
+        strict: args.strict,
     })
 }
 
@@ -143,12 +145,26 @@ impl CustomerCheck<'_> {
 
 pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
+    let mut lints = Vec::new();
     let results = match settings.target {
-        Target::Files { schema, files } => {
-            check_files(schema.as_deref(), &files, settings.jobs, manager_dir)?
+        Target::Files { schema, files } => check_files(
+            schema.as_deref(),
+            &files,
+            settings.jobs,
+            manager_dir,
+            &mut lints,
+        )?,
+        Target::Customers(wanted) => {
+            check_customers(&wanted, settings.jobs, manager_dir, &mut lints)?
         }
-        Target::Customers(wanted) => check_customers(&wanted, settings.jobs, manager_dir)?,
     };
+    for d in &lints {
+        if settings.strict {
+            out.diagnostic(d);
+        } else {
+            out.warning(d);
+        }
+    }
     let invalid = results.iter().filter(|r| !r.valid).count();
     for r in &results {
         out.diagnostics(&r.problems);
@@ -160,7 +176,27 @@ pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> 
             results.len()
         )));
     }
+    if settings.strict && !lints.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} finding(s) in the schema (--strict)",
+            lints.len()
+        )));
+    }
     Ok(())
+}
+
+/// The schema's lint findings, located in its file.
+fn lint(schema: &Schema, path: &Path) -> Vec<Diagnostic> {
+    let bytes = std::fs::read(path).ok();
+    schema
+        .lint(bytes.as_deref())
+        .into_iter()
+        .map(|(location, message)| Diagnostic {
+            location,
+            pointer: None,
+            message,
+        })
+        .collect()
 }
 
 /// Checks variables files against `--schema` (the manager's when absent).
@@ -169,9 +205,14 @@ fn check_files(
     files: &[PathBuf],
     jobs: usize,
     manager_dir: &Path,
+    lints: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Checked>> {
     let schema = match schema {
-        Some(p) => Schema::load(p, &display_path(p))?,
+        Some(p) => {
+            let s = Schema::load(p, &display_path(p))?;
+            lints.extend(lint(&s, p));
+            s
+        }
         None => {
             let m = Manager::load(manager_dir)?;
             if m.has_products() {
@@ -180,8 +221,9 @@ fn check_files(
                     m.config.products.iter().map(|p| p.schema.display().to_string()).collect::<Vec<_>>().join(", ")
                 )));
             }
-            let p = m.path(m.schema_path());
-            Schema::load(&p, &display_path(&p))?
+            let s = Schema::of_manager(&m, m.schema_path())?;
+            lints.extend(lint(&s, &m.path(m.schema_path())));
+            s
         }
     };
     // One compiled schema, shared by every worker; each file is read,
@@ -193,7 +235,12 @@ fn check_files(
 
 /// Checks the named registry customers (every active one with a local
 /// `path` when none is named).
-fn check_customers(wanted: &[String], jobs: usize, manager_dir: &Path) -> Result<Vec<Checked>> {
+fn check_customers(
+    wanted: &[String],
+    jobs: usize,
+    manager_dir: &Path,
+    lints: &mut Vec<Diagnostic>,
+) -> Result<Vec<Checked>> {
     let manager = Manager::load(manager_dir)?;
     manager.check_named_paths()?;
     let registry = Registry::load(&manager)?;
@@ -207,9 +254,9 @@ fn check_customers(wanted: &[String], jobs: usize, manager_dir: &Path) -> Result
         crate::fleet::select(&registry, Some(wanted))?
     };
     if manager.has_products() {
-        return check_products(&manager, &registry, &selected, jobs);
+        return check_products(&manager, &registry, &selected, jobs, lints);
     }
-    check_product(&manager, &registry, &selected, jobs)
+    check_product(&manager, &registry, &selected, jobs, lints)
 }
 
 /// Checks customers against one product's schema and layers (the
@@ -219,9 +266,10 @@ fn check_product(
     registry: &Registry,
     selected: &[&Customer],
     jobs: usize,
+    lints: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Checked>> {
-    let p = view.path(view.schema_path());
-    let schema = Schema::load(&p, &display_path(&p))?;
+    let schema = Schema::of_manager(view, view.schema_path())?;
+    lints.extend(lint(&schema, &view.path(view.schema_path())));
     let layers = ManagerLayers::load(view).map_err(Error::Values)?;
     let templates = ValueTemplates::default();
     let ctx = CustomerCheck {
@@ -248,6 +296,7 @@ fn check_products(
     registry: &Registry,
     selected: &[&Customer],
     jobs: usize,
+    lints: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Checked>> {
     let read = crate::fleet::local_products_file(registry);
     let mut results = Vec::new();
@@ -292,7 +341,7 @@ fn check_products(
             })
             .collect();
         let refs: Vec<&Customer> = subscribed.iter().collect();
-        results.extend(check_product(&view, registry, &refs, jobs)?);
+        results.extend(check_product(&view, registry, &refs, jobs, lints)?);
     }
     Ok(results)
 }

@@ -36,6 +36,7 @@ mod records;
 mod registry;
 mod relay;
 pub mod rollout;
+pub mod schema_formats;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
 pub use identity::{
@@ -96,9 +97,14 @@ impl ConfigError {
 pub struct ManagerConfig {
     /// Format version; only `1` exists.
     pub version: u32,
-    /// JSON Schema (draft 2020-12) for customer `infra/variables.yml`
+    /// JSON Schema (draft 2020-12 unless its `$schema` names another) for
+    /// customer `infra/variables.yml`
     /// (required without `products:`; each product names its own).
     pub schema: Option<RepoPath>,
+    /// Whether `format` in the schema constrains values (`assert`, the
+    /// default) or only annotates them (`annotate`).
+    #[serde(default)]
+    pub schema_formats: schema_formats::FormatMode,
     /// Customer registry file.
     #[serde(default = "default_registry")]
     pub registry: RepoPath,

@@ -50,8 +50,7 @@ struct Layers {
 impl Layers {
     fn load(view: Manager) -> Result<Layers, String> {
         let p = view.path(view.schema_path());
-        let schema =
-            Schema::load(&p, &crate::config::display_path(&p)).map_err(|e| e.to_string())?;
+        let schema = Schema::of_manager(&view, view.schema_path()).map_err(|e| e.to_string())?;
         let schema_bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
         let layers = ManagerLayers::load(&view).map_err(|d| {
             d.iter()

@@ -644,11 +644,7 @@ pub fn build<'m>(
         )));
     }
     manager.check_named_paths()?;
-    let schema_path = manager.path(manager.schema_path());
-    let schema = crate::values::schema::Schema::load(
-        &schema_path,
-        &crate::config::display_path(&schema_path),
-    )?;
+    let schema = crate::values::schema::Schema::of_manager(manager, manager.schema_path())?;
     let layers = crate::values::customer::ManagerLayers::load(manager).map_err(Error::Values)?;
     let terraform = if with_terraform {
         let mut tf =

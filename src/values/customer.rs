@@ -207,6 +207,7 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
     let secret_at = credentials(&variables, &overrides, &mut diags);
     let mut checker = SchemaCheck {
         schema,
+        source,
         secret_at,
         seen: std::collections::BTreeSet::new(),
         diags,
@@ -264,6 +265,7 @@ fn credentials(
 /// file (and line) it comes from, none repeated, none about a credential.
 struct SchemaCheck<'a> {
     schema: &'a Schema,
+    source: &'a CustomerSource,
     secret_at: Vec<String>,
     seen: std::collections::BTreeSet<String>,
     diags: Vec<Diagnostic>,
@@ -276,15 +278,34 @@ impl SchemaCheck<'_> {
             if self.secret_at.iter().any(|p| overlaps(p, &v.pointer)) {
                 continue;
             }
+            let location = locate(&v.pointer);
+            let mut message = v.message;
+            if v.number_for_string {
+                if let Some(hint) = self.number_hint(&location, &v.pointer) {
+                    message = format!("{message}: {hint}");
+                }
+            }
             let d = Diagnostic {
-                location: locate(&v.pointer),
+                location,
                 pointer: Some(v.pointer),
-                message: v.message,
+                message,
             };
             if self.seen.insert(d.to_string()) {
                 self.diags.push(d);
             }
         }
+    }
+
+    /// Why a number stands where the file seems to hold text.
+    fn number_hint(&self, at: &Location, pointer: &str) -> Option<String> {
+        let (_, text) = std::iter::once(&self.source.variables)
+            .chain(self.source.overrides.values())
+            .find(|(shown, _)| *shown == at.file)?;
+        let key = pointer
+            .rsplit_once('/')
+            .map(|(_, k)| k.replace("~1", "/").replace("~0", "~"))
+            .filter(|k| !k.chars().all(|c| c.is_ascii_digit()));
+        crate::values::quoting::number_hint(text, at.pos, key.as_deref())
     }
 
     /// The variables file, then each environment's override file on top.

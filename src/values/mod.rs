@@ -8,6 +8,7 @@
 pub mod customer;
 pub mod layers;
 pub mod products;
+pub mod quoting;
 pub mod schema;
 pub mod secrets;
 pub mod starter;

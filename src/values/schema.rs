@@ -1,4 +1,16 @@
-//! The manager's JSON Schema for customer variables (draft 2020-12).
+//! The manager's JSON Schema for customer variables: draft 2020-12 unless
+//! its `$schema` names another draft the validator supports (4, 6, 7,
+//! 2019-09); `format` asserted unless fleetform.yml says
+//! `schema_formats: annotate` (see [`formats`]); `$ref`s to files resolved
+//! inside the manager repo and never fetched from the network (see
+//! [`refs`]); [`lint`] finds what the validator accepts but the author did
+//! not mean.
+
+pub mod formats;
+pub mod lint;
+pub mod refs;
+#[cfg(test)]
+mod suite;
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +33,83 @@ pub enum SchemaError {
         col: usize,
         message: String,
     },
-    #[error("{file}: the schema is not a valid JSON Schema (draft 2020-12): {message}")]
-    Compile { file: PathBuf, message: String },
+    #[error("{file}: the schema is not a valid JSON Schema ({draft}): {message}")]
+    Compile {
+        file: PathBuf,
+        draft: &'static str,
+        message: String,
+    },
+    #[error("{file}: `$schema: {found}` is not a draft fleetform validates; use {expected} (or drop `$schema` for 2020-12)")]
+    Draft {
+        file: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("{file}: a `$ref` cannot be resolved: {message}")]
+    Ref { file: PathBuf, message: String },
+}
+
+/// How a schema is compiled: where its `$ref`s may lead and whether
+/// `format` asserts.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub formats: formats::FormatMode,
+    /// The manager repo; `$ref`s to files resolve inside it only. `None`
+    /// for a schema that came from elsewhere (a relay's answer).
+    pub root: Option<PathBuf>,
+}
+
+/// The `$schema` URIs fleetform honours, and their names.
+const DRAFTS: &[(&str, jsonschema::Draft, &str)] = &[
+    (
+        "https://json-schema.org/draft/2020-12/schema",
+        jsonschema::Draft::Draft202012,
+        "draft 2020-12",
+    ),
+    (
+        "https://json-schema.org/draft/2019-09/schema",
+        jsonschema::Draft::Draft201909,
+        "draft 2019-09",
+    ),
+    (
+        "http://json-schema.org/draft-07/schema",
+        jsonschema::Draft::Draft7,
+        "draft-07",
+    ),
+    (
+        "http://json-schema.org/draft-06/schema",
+        jsonschema::Draft::Draft6,
+        "draft-06",
+    ),
+    (
+        "http://json-schema.org/draft-04/schema",
+        jsonschema::Draft::Draft4,
+        "draft-04",
+    ),
+];
+
+/// The draft `$schema` names (2020-12 without one), or the refusal.
+fn draft_of(value: &Value, file: &Path) -> Result<(jsonschema::Draft, &'static str), SchemaError> {
+    let Some(found) = value.get("$schema") else {
+        return Ok((jsonschema::Draft::Draft202012, "draft 2020-12"));
+    };
+    let uri = found.as_str().unwrap_or_default();
+    let bare = uri.trim_end_matches('#');
+    DRAFTS
+        .iter()
+        .find(|(u, _, _)| {
+            bare == *u || bare.replace("http://", "https://") == u.replace("http://", "https://")
+        })
+        .map(|(_, d, name)| (*d, *name))
+        .ok_or_else(|| SchemaError::Draft {
+            file: file.to_path_buf(),
+            found: found.to_string().trim_matches('"').to_string(),
+            expected: DRAFTS
+                .iter()
+                .map(|(u, _, n)| format!("`{u}` ({n})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// One schema violation, located by JSON pointer in the validated value.
@@ -30,15 +117,19 @@ pub enum SchemaError {
 pub struct Violation {
     pub pointer: String,
     pub message: String,
+    /// A number where the schema wants a string (see
+    /// [`crate::values::quoting`]).
+    pub number_for_string: bool,
 }
 
 /// A compiled schema. Compile once, validate many.
 pub struct Schema {
     pub file: PathBuf,
     /// The schema as written (for what is made from it, e.g. a starter
-    /// variables file).
+    /// variables file, and for [`Schema::lint`]).
     pub document: Value,
     validator: jsonschema::Validator,
+    settings: Settings,
 }
 
 impl std::fmt::Debug for Schema {
@@ -50,30 +141,123 @@ impl std::fmt::Debug for Schema {
 }
 
 impl Schema {
+    /// A schema given on its own: `$ref`s resolve beside it, `format` asserts.
     pub fn load(path: &Path, shown: &Path) -> Result<Schema, SchemaError> {
+        let root = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        Schema::load_with(
+            path,
+            shown,
+            Settings {
+                root,
+                ..Settings::default()
+            },
+        )
+    }
+
+    /// The manager's schema at `path`, compiled as its fleetform.yml says.
+    pub fn of_manager(m: &crate::config::Manager, path: &Path) -> Result<Schema, SchemaError> {
+        let full = m.path(path);
+        let settings = Settings {
+            formats: m.config.schema_formats,
+            root: std::path::absolute(&m.root).ok(),
+        };
+        Schema::load_with(&full, &crate::config::display_path(&full), settings)
+    }
+
+    pub fn load_with(path: &Path, shown: &Path, settings: Settings) -> Result<Schema, SchemaError> {
         let bytes = std::fs::read(path).map_err(|source| SchemaError::Read {
             file: shown.to_path_buf(),
             source,
         })?;
-        Schema::from_bytes(&bytes, shown)
+        let base = std::path::absolute(path).ok().map(|p| refs::file_uri(&p));
+        Schema::compile(&bytes, shown, settings, base)
     }
 
+    /// A schema that came from elsewhere: no files beside it.
     pub fn from_bytes(bytes: &[u8], shown: &Path) -> Result<Schema, SchemaError> {
+        Schema::compile(bytes, shown, Settings::default(), None)
+    }
+
+    fn compile(
+        bytes: &[u8],
+        shown: &Path,
+        settings: Settings,
+        base: Option<String>,
+    ) -> Result<Schema, SchemaError> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| SchemaError::Json {
             file: shown.to_path_buf(),
             line: e.line(),
             col: e.column(),
             message: e.to_string(),
         })?;
-        let validator = jsonschema::draft202012::new(&value).map_err(|e| SchemaError::Compile {
-            file: shown.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let (draft, draft_name) = draft_of(&value, shown)?;
+        let mut options = jsonschema::options()
+            .with_draft(draft)
+            .should_validate_formats(settings.formats == formats::FormatMode::Assert)
+            .with_retriever(refs::ManagerFiles {
+                root: settings.root.clone(),
+                published: published(&value, base.as_deref()),
+            });
+        for (name, check) in formats::CUSTOM {
+            options = options.with_format(*name, *check);
+        }
+        if let Some(base) = base {
+            options = options.with_base_uri(base);
+        }
+        let validator = options
+            .build(&value)
+            .map_err(|e| compile_error(e, shown, draft_name))?;
         Ok(Schema {
             file: shown.to_path_buf(),
             document: value,
             validator,
+            settings,
         })
+    }
+
+    /// What the validator accepts but the schema's author likely did not
+    /// mean (see [`lint`]), each with the schema's `file:line:col`.
+    pub fn lint(&self, bytes: Option<&[u8]>) -> Vec<(crate::yaml::Location, String)> {
+        let doc = bytes.and_then(|b| {
+            crate::yaml::load_bytes(b, &self.file, &crate::yaml::Limits::default()).ok()
+        });
+        let resolves = |r: &str| self.resolves(r);
+        lint::lint(&self.document, &resolves)
+            .into_iter()
+            .map(|f| {
+                let location = match &doc {
+                    Some(d) => crate::yaml::Location {
+                        file: self.file.clone(),
+                        pos: d.key_pos(&f.pointer),
+                    },
+                    None => crate::yaml::Location {
+                        file: self.file.clone(),
+                        pos: crate::yaml::Pos { line: 1, col: 1 },
+                    },
+                };
+                (location, format!("{} (at {})", f.message, f.pointer))
+            })
+            .collect()
+    }
+
+    /// Whether a local `$ref` (`#/…` pointer or `#anchor`) leads somewhere;
+    /// references to other documents were resolved when compiling.
+    fn resolves(&self, r: &str) -> bool {
+        let Some(fragment) = r.strip_prefix('#') else {
+            return true;
+        };
+        if fragment.is_empty() || fragment.starts_with('/') {
+            let decoded = fragment.replace("%25", "%").replace("%22", "\"");
+            return self.document.pointer(&decoded).is_some();
+        }
+        // An anchor: declared somewhere in the document.
+        has_anchor(&self.document, fragment)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Every violation of `value`, in document order.
@@ -103,10 +287,79 @@ impl Schema {
                 } else {
                     e.to_string()
                 };
-                Violation { pointer, message }
+                let number_for_string =
+                    value.pointer(&pointer).is_some_and(Value::is_number) && wants_string(e.kind());
+                Violation {
+                    pointer,
+                    message,
+                    number_for_string,
+                }
             })
             .collect();
         out.dedup();
         out
+    }
+}
+
+fn wants_string(kind: &jsonschema::error::ValidationErrorKind) -> bool {
+    use jsonschema::error::{TypeKind, ValidationErrorKind};
+    match kind {
+        ValidationErrorKind::Type {
+            kind: TypeKind::Single(t),
+        } => *t == jsonschema::JsonType::String,
+        ValidationErrorKind::Type {
+            kind: TypeKind::Multiple(set),
+        } => set.contains(jsonschema::JsonType::String),
+        _ => false,
+    }
+}
+
+/// The folder of the schema's `$id` and of its file, when it has both.
+fn published(value: &Value, base: Option<&str>) -> Option<(String, PathBuf)> {
+    let id = value.get("$id").or_else(|| value.get("id"))?.as_str()?;
+    let (dir, _) = id.split('#').next()?.rsplit_once('/')?;
+    let file = refs::file_path(base?)?;
+    Some((format!("{dir}/"), file.parent()?.to_path_buf()))
+}
+
+fn has_anchor(v: &Value, name: &str) -> bool {
+    match v {
+        Value::Object(m) => {
+            ["$anchor", "$dynamicAnchor"]
+                .iter()
+                .any(|k| m.get(*k).and_then(Value::as_str) == Some(name))
+                || m.get("$id")
+                    .or_else(|| m.get("id"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| id.strip_prefix('#') == Some(name))
+                || m.values().any(|c| has_anchor(c, name))
+        }
+        Value::Array(a) => a.iter().any(|c| has_anchor(c, name)),
+        _ => false,
+    }
+}
+
+/// The crate's compile error, with a `$ref` that could not be read said as
+/// fleetform's own (remote refused, outside the repo, unreadable file).
+fn compile_error(
+    e: jsonschema::ValidationError<'_>,
+    shown: &Path,
+    draft: &'static str,
+) -> SchemaError {
+    if let jsonschema::error::ValidationErrorKind::Referencing(
+        jsonschema::ReferencingError::Unretrievable { source, .. },
+    ) = e.kind()
+    {
+        if let Some(r) = source.downcast_ref::<refs::RefError>() {
+            return SchemaError::Ref {
+                file: shown.to_path_buf(),
+                message: r.to_string(),
+            };
+        }
+    }
+    SchemaError::Compile {
+        file: shown.to_path_buf(),
+        draft,
+        message: e.to_string(),
     }
 }

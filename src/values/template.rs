@@ -143,7 +143,7 @@ impl ValueTemplates {
         let tmpl = self
             .env
             .template_from_str(source)
-            .map_err(|e| TemplateError(describe(&e)))?;
+            .map_err(|e| TemplateError(with_literal_hint(describe(&e), &e, source)))?;
         let mut out = Capped {
             buf: Vec::new(),
             over: false,
@@ -382,6 +382,25 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
         .map(|p| p + from)
 }
 
+/// A value that does not compile may be another tool's template (a
+/// Prometheus `{{ $labels.instance }}`, a Go or Helm template) meant
+/// literally: say how to write it so that it renders to itself.
+fn with_literal_hint(message: String, e: &minijinja::Error, source: &str) -> String {
+    if e.kind() != ErrorKind::SyntaxError {
+        return message;
+    }
+    format!(
+        "{message}; string values are templates: if this one is meant literally (e.g. a Prometheus or Go template), write it as a template that outputs it: {}",
+        literal(source)
+    )
+}
+
+/// A value template that renders to `text` exactly.
+pub fn literal(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("{{{{ '{escaped}' }}}}")
+}
+
 fn describe(e: &minijinja::Error) -> String {
     let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
     match e.kind() {
@@ -407,6 +426,24 @@ mod tests {
 
     fn ctx() -> serde_json::Value {
         serde_json::json!({"environment": "staging", "customer": "acme", "project_name": "shop", "repo": "acme/infra"})
+    }
+
+    #[test]
+    fn another_tools_template_is_refused_with_the_way_to_write_it_literally() {
+        let t = ValueTemplates::default();
+        let ctx = ctx();
+        for text in [
+            "{{ $labels.instance }} is down",
+            r#"{{ printf "%.2f" $value }} o'clock \ {{"#,
+        ] {
+            let e = t.render(text, &ctx).unwrap_err().0;
+            let hint = e
+                .rsplit_once("write it as a template that outputs it: ")
+                .unwrap()
+                .1;
+            assert!(e.starts_with("template syntax error"), "{e}");
+            assert_eq!(t.render(hint, &ctx).unwrap(), text, "{hint}");
+        }
     }
 
     #[test]

@@ -1,0 +1,269 @@
+//! Lint of the manager's schema: what the validator accepts but its author
+//! did not mean. A keyword with a typo (`additionalproperties`) is ignored by
+//! JSON Schema, so the constraint silently does not hold.
+
+use serde_json::Value;
+
+/// One finding, at a JSON pointer in the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Keywords of drafts 4 to 2020-12 (core, applicator, validation,
+/// meta-data, format, content).
+const KEYWORDS: &[&str] = &[
+    "$schema",
+    "$id",
+    "id",
+    "$ref",
+    "$anchor",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$recursiveRef",
+    "$recursiveAnchor",
+    "$defs",
+    "definitions",
+    "$comment",
+    "$vocabulary",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "dependentSchemas",
+    "dependencies",
+    "prefixItems",
+    "items",
+    "additionalItems",
+    "contains",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "type",
+    "enum",
+    "const",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxContains",
+    "minContains",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "dependentRequired",
+    "title",
+    "description",
+    "default",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "examples",
+    "format",
+    "contentEncoding",
+    "contentMediaType",
+    "contentSchema",
+];
+
+/// Keywords whose value is a schema.
+const ONE: &[&str] = &[
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "additionalProperties",
+    "additionalItems",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+    "items",
+];
+/// Keywords whose value is an array of schemas.
+const MANY: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems", "items"];
+/// Keywords whose value maps names to schemas.
+const MAP: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "dependencies",
+];
+
+/// Every finding in `schema`, in document order. `resolves` says whether a
+/// `$ref` leads somewhere (local pointers are checked here, files by the
+/// caller).
+pub fn lint(schema: &Value, resolves: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    walk(schema, "", resolves, &mut out);
+    out
+}
+
+fn walk(v: &Value, at: &str, resolves: &dyn Fn(&str) -> bool, out: &mut Vec<Finding>) {
+    let Value::Object(map) = v else { return };
+    for (key, value) in map {
+        let here = format!("{at}/{}", crate::yaml::escape_token(key));
+        if !KEYWORDS.contains(&key.as_str()) {
+            if let Some(known) = near(key) {
+                out.push(Finding {
+                    pointer: here.clone(),
+                    message: format!("unknown keyword `{key}` is ignored: did you mean `{known}`?"),
+                });
+            }
+            continue;
+        }
+        match (key.as_str(), value) {
+            ("$ref", Value::String(r)) if !resolves(r) => out.push(Finding {
+                pointer: here.clone(),
+                message: format!("`$ref: {r}` resolves nowhere in this schema"),
+            }),
+            (k, Value::Array(items)) if MANY.contains(&k) => {
+                for (i, s) in items.iter().enumerate() {
+                    walk(s, &format!("{here}/{i}"), resolves, out);
+                }
+            }
+            (k, Value::Object(m)) if MAP.contains(&k) => {
+                for (name, s) in m {
+                    walk(
+                        s,
+                        &format!("{here}/{}", crate::yaml::escape_token(name)),
+                        resolves,
+                        out,
+                    );
+                }
+            }
+            (k, s) if ONE.contains(&k) => walk(s, &here, resolves, out),
+            _ => {}
+        }
+    }
+    required_without_property(map, at, out);
+}
+
+/// `required: [nmae]` beside `properties: {name: …}` (and no pattern or
+/// additional properties that could supply it) can never be met.
+fn required_without_property(
+    map: &serde_json::Map<String, Value>,
+    at: &str,
+    out: &mut Vec<Finding>,
+) {
+    let (Some(Value::Array(required)), Some(Value::Object(props))) =
+        (map.get("required"), map.get("properties"))
+    else {
+        return;
+    };
+    if map.contains_key("patternProperties")
+        || map
+            .get("additionalProperties")
+            .is_some_and(|a| a != &Value::Bool(false))
+    {
+        return;
+    }
+    for (i, name) in required.iter().enumerate() {
+        if let Some(name) = name.as_str().filter(|n| !props.contains_key(*n)) {
+            out.push(Finding {
+                pointer: format!("{at}/required/{i}"),
+                message: format!("`{name}` is required but `properties` does not declare it"),
+            });
+        }
+    }
+}
+
+/// The known keyword `key` is most likely a typo of: same letters in
+/// another case, or at most two edits away (one for short keys).
+fn near(key: &str) -> Option<&'static str> {
+    if let Some(k) = KEYWORDS.iter().find(|k| k.eq_ignore_ascii_case(key)) {
+        return Some(k);
+    }
+    let allowed = if key.chars().count() <= 5 { 1 } else { 2 };
+    KEYWORDS
+        .iter()
+        .map(|k| {
+            (
+                distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()),
+                *k,
+            )
+        })
+        .filter(|(d, _)| *d <= allowed)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over chars.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn messages(s: Value) -> Vec<String> {
+        lint(&s, &|r| r == "#/$defs/a")
+            .into_iter()
+            .map(|f| format!("{} {}", f.pointer, f.message))
+            .collect()
+    }
+
+    #[test]
+    fn typos_required_and_refs_are_found_where_they_are() {
+        let found = messages(json!({
+            "additionalproperties": false,
+            "required": ["name", "nmae"],
+            "properties": {
+                "name": {"type": "string", "minLenght": 1},
+                "additionalproperties": {"$ref": "#/$defs/b"},
+                "ok": {"$ref": "#/$defs/a"}
+            },
+            "$defs": {"a": {"x-vendor": 1, "title": "t"}}
+        }));
+        assert_eq!(
+            found,
+            [
+                "/additionalproperties unknown keyword `additionalproperties` is ignored: did you mean `additionalProperties`?",
+                "/properties/name/minLenght unknown keyword `minLenght` is ignored: did you mean `minLength`?",
+                "/properties/additionalproperties/$ref `$ref: #/$defs/b` resolves nowhere in this schema",
+                "/required/1 `nmae` is required but `properties` does not declare it",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clean_schema_has_no_findings() {
+        assert!(messages(json!({
+            "type": "object",
+            "required": ["a"],
+            "properties": {"a": {"items": [{"type": "string"}]}},
+            "patternProperties": {},
+            "x-internal": "yes"
+        }))
+        .is_empty());
+    }
+}
