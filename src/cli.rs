@@ -409,6 +409,7 @@ pub enum RolloutCommand {
         /// everything since the oldest one's base.
         #[arg(long)]
         supersede: bool,
+        /// The rollout started (its stages and pairs) as JSON on stdout.
         #[arg(long)]
         json: bool,
     },

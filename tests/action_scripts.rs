@@ -859,12 +859,43 @@ fn drift_action_passes_its_inputs_and_maps_exit_codes() {
 }
 
 /// The drift action with the real `fleetform drift` on the example fleet
-/// (local mode, real terraform): nothing is applied, so the plan shows
-/// changes, which is drift.
+/// (local mode, real terraform): globex staging is applied, then its values
+/// change outside a run, so the plan shows changes, which is drift (a pair
+/// never applied is not drift).
 #[test]
 fn drift_action_runs_fleetform_drift() {
     require_terraform();
     let fx = Fixture::new();
+    let planned = fx
+        .fleetform()
+        .args(["plan", "--customer", "globex", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let applied = fx
+        .fleetform()
+        .args(["apply", "--customer", "globex", "--env", "staging"])
+        .output()
+        .unwrap();
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let vars = fx.read("customers/globex/infra/variables.yml");
+    fx.write(
+        "customers/globex/infra/variables.yml",
+        &format!("{vars}\n# drifted\n"),
+    );
+    let staging = fx.read("manager/values/staging.yml");
+    fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("tier: staging", "tier: staging-drifted"),
+    );
     let gh = FakeGitHub::start();
     let job = Job::new(
         fx.root(),

@@ -598,8 +598,13 @@ fn doctor_without_github_says_so_once_and_passes_nothing() {
         .collect();
     assert!(rows.len() >= 6, "{table}");
     for row in rows {
-        assert!(row.contains("could not check"), "{row}");
         assert!(!row.contains(" pass "), "{row}");
+        // The registry's own facts (a customer without `repo_id`) are
+        // known without GitHub; everything GitHub holds could not be checked.
+        if row.contains("no `repo_id` in customers.yml") {
+            continue;
+        }
+        assert!(row.contains("could not check"), "{row}");
     }
     assert!(table.contains("expiry of the token"), "{table}");
 }
@@ -925,70 +930,4 @@ fn never_applied_is_not_drift() {
         !html.contains("drift: drift") && !html.contains("drift: found"),
         "{html}"
     );
-}
-
-/// Point 9: `rollout start` refuses a manager folder with uncommitted
-/// changes (they would roll out under a commit that lacks them) unless
-/// `--allow-dirty`, which the audit log records; after a rollback,
-/// `rollout status` says "rolled back", not "done".
-#[test]
-fn a_rollout_starts_from_a_commit_and_says_when_it_was_rolled_back() {
-    require_terraform();
-    let fx = common::Fixture::new();
-    fx.append(
-        "manager/fleetform.yml",
-        "\nrollout:\n  bake: 0s\n  waves:\n    - name: all\n",
-    );
-    fx.git(&["init", "-q"]);
-    fx.git(&["add", "-A"]);
-    fx.git(&["commit", "-q", "-m", "the fleet"]);
-    let base = fx.read("manager/values/staging.yml");
-    fx.write(
-        "manager/values/staging.yml",
-        &format!("{base}\ninstance_count: 2\n"),
-    );
-
-    let out = fx
-        .fleetform()
-        .args(["rollout", "start", "--base", "HEAD"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("uncommitted changes (manager/values/staging.yml)")
-            && err.contains("--allow-dirty"),
-        "{err}"
-    );
-    assert!(!fx.path("manager/.fleetform/records/rollouts").exists());
-
-    let out = fx
-        .fleetform()
-        .args(["rollout", "start", "--base", "HEAD", "--allow-dirty"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("started with --allow-dirty"),
-        "{}",
-        stderr(&out)
-    );
-    let log = fx.read("manager/.fleetform/audit.jsonl");
-    assert!(log.contains(r#""result":"started-dirty""#), "{log}");
-
-    // That rollout applies, is rolled back, and its status says so.
-    let out = fx.fleetform().args(["rollout", "tick"]).output().unwrap();
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let out = fx.fleetform().args(["rollout", "status"]).output().unwrap();
-    assert!(stdout(&out).contains(" done"), "{}", stdout(&out));
-    let out = fx
-        .fleetform()
-        .args(["rollout", "rollback"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let out = fx.fleetform().args(["rollout", "status"]).output().unwrap();
-    let table = stdout(&out);
-    assert!(table.contains("rolled back"), "{table}");
-    assert!(!table.contains(" done"), "{table}");
 }
