@@ -195,19 +195,14 @@ impl Output {
 
     /// A progress reporter for `total` steps.
     pub fn progress(&self, total: usize) -> Progress {
-        let bar = (!self.quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                )
-                .expect("valid template"),
-            );
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            bar
+        let bar = (!self.quiet && std::io::stderr().is_terminal()).then(|| Bar {
+            total,
+            done: 0,
+            started: std::time::Instant::now(),
+            message: String::new(),
         });
         Progress {
-            bar,
+            bar: bar.map(Mutex::new),
             quiet: self.quiet,
             github: self.github,
             lock: Mutex::new(()),
@@ -215,9 +210,44 @@ impl Output {
     }
 }
 
-/// Progress on stderr: a bar on a terminal, plain lines otherwise.
+/// The status line a terminal shows under the finished lines: elapsed
+/// time, steps done of all, and what started last. (Drawn here: a
+/// progress-bar crate cost ~100 KB of the static binary, over its 10 MB
+/// limit, for one line.)
+struct Bar {
+    total: usize,
+    done: usize,
+    started: std::time::Instant,
+    message: String,
+}
+
+impl Bar {
+    /// Clears the status line, writes `line` (if any) above it, and draws
+    /// it again.
+    fn draw(&self, line: Option<&str>) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K");
+        if let Some(l) = line {
+            let _ = writeln!(err, "{l}");
+        }
+        let secs = self.started.elapsed().as_secs();
+        let _ = write!(
+            err,
+            "[{:02}:{:02}:{:02}] {}/{} {}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            self.done,
+            self.total,
+            self.message
+        );
+        let _ = err.flush();
+    }
+}
+
+/// Progress on stderr: a status line on a terminal, plain lines otherwise.
 pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+    bar: Option<Mutex<Bar>>,
     quiet: bool,
     github: bool,
     lock: Mutex<()>,
@@ -230,15 +260,18 @@ impl Progress {
 
     pub fn started(&self, what: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_message(sanitize(what).into_owned());
+            let mut b = bar.lock().unwrap_or_else(|p| p.into_inner());
+            b.message = sanitize(what).chars().take(80).collect();
+            b.draw(None);
         }
     }
 
     pub fn finished(&self, line: &str) {
         match &self.bar {
             Some(bar) => {
-                bar.println(sanitize(line));
-                bar.inc(1);
+                let mut b = bar.lock().unwrap_or_else(|p| p.into_inner());
+                b.done += 1;
+                b.draw(Some(&sanitize(line)));
             }
             None if !self.quiet => {
                 let _g = self.lock.lock();
@@ -249,8 +282,10 @@ impl Progress {
     }
 
     pub fn done(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if self.bar.is_some() {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
         }
     }
 }
