@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod error;
 pub mod fleet;
 pub mod github;
+pub mod net;
 pub mod notify;
 pub mod output;
 pub mod policy;

@@ -24,6 +24,10 @@ pub enum Records {
         endpoint: Option<String>,
         #[serde(default)]
         use_path_style: bool,
+        /// A PEM bundle of CA certificates trusted for the endpoint (in
+        /// the manager repo), in addition to the system's and the bundled
+        /// roots: an S3-compatible store with an internal CA.
+        ca_file: Option<RepoPath>,
     },
 }
 

@@ -1,4 +1,5 @@
-//! The client: octocrab underneath, and around every request the
+//! The client: hyper over the shared connector of `net` (proxies, the
+//! trusted roots, `FLEETFORM_GITHUB_CA_FILE`), and around every request the
 //! documented headers, retries with backoff within a budget, rate limits,
 //! the request count, `--dry-run`'s withheld writes, and pagination that
 //! follows `Link: rel="next"` only under the API root.
@@ -8,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use octocrab::Octocrab;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -20,8 +22,14 @@ use super::root::{self, ApiRoot, SettingError, DEFAULT_API_ROOT};
 pub const ACCEPT: &str = "application/vnd.github+json";
 /// The REST API version every request pins.
 pub const API_VERSION: &str = "2022-11-28";
+/// The `User-Agent` every request sends (GitHub requires one).
+pub const USER_AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
 /// Pages read of one list at most (100 items each).
 pub const MAX_PAGES: usize = 50;
+
+/// The variable naming an extra CA bundle trusted for GitHub only (GitHub
+/// Enterprise Server with a private CA).
+pub const CA_FILE_VAR: &str = "FLEETFORM_GITHUB_CA_FILE";
 
 /// The single-threaded runtime the GitHub client runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, GitHubError> {
@@ -82,7 +90,11 @@ pub struct PlannedRequest {
 
 /// The client.
 pub struct GitHub {
-    octo: Octocrab,
+    http: crate::net::Client,
+    /// `Authorization: Bearer <token>`, marked sensitive.
+    auth: Option<http::HeaderValue>,
+    /// How long an answer's head, and each part of its body, may take.
+    timeout: Duration,
     root: ApiRoot,
     retry: RetryPolicy,
     requests: AtomicUsize,
@@ -209,7 +221,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl GitHub {
     /// `api_url` as in `GITHUB_API_URL` (default `https://api.github.com`),
     /// checked first: a bad one is [`GitHubError::ApiRoot`].
-    /// The client lives on `rt` (octocrab needs a runtime to be built).
+    /// The client lives on `rt`.
     pub fn new(
         rt: &tokio::runtime::Runtime,
         api_url: &str,
@@ -243,18 +255,25 @@ impl GitHub {
         if let Some(t) = token.filter(|t| !t.is_sendable()) {
             return Err(GitHubError::BadToken(t.name()));
         }
-        let mut b = Octocrab::builder()
-            .base_uri(root.as_str())
-            .map_err(|e| GitHubError::Setup(format!("API root `{}`: {e}", root.as_str())))?
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(timeout))
-            .set_write_timeout(Some(timeout));
-        if let Some(t) = token {
-            b = b.personal_token(t.expose().to_string());
-        }
-        let octo = b.build().map_err(|e| GitHubError::Setup(e.to_string()))?;
+        let auth = token
+            .map(|t| {
+                let mut v = http::HeaderValue::from_str(&format!("Bearer {}", t.expose()))
+                    .map_err(|_| GitHubError::BadToken(t.name()))?;
+                v.set_sensitive(true);
+                Ok::<_, GitHubError>(v)
+            })
+            .transpose()?;
+        let extra = std::env::var_os(CA_FILE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(|p| crate::net::ExtraCa {
+                setting: CA_FILE_VAR,
+                path: p.into(),
+            });
+        let http = crate::net::client(extra.as_ref(), Some(CA_FILE_VAR))?;
         Ok(GitHub {
-            octo,
+            http,
+            auth,
+            timeout,
             root,
             retry,
             requests: AtomicUsize::new(0),
@@ -392,7 +411,8 @@ impl GitHub {
     }
 
     /// The request with the headers GitHub documents: exactly one
-    /// `Accept` and one `X-GitHub-Api-Version`, whatever octocrab adds.
+    /// `Accept` and one `X-GitHub-Api-Version`, the token, and the body as
+    /// JSON.
     fn request(
         &self,
         method: Method,
@@ -400,24 +420,73 @@ impl GitHub {
         path: &str,
         body: Option<&Value>,
         if_none_match: Option<&str>,
-    ) -> Result<http::Request<octocrab::OctoBody>, GitHubError> {
-        let builder = http::Request::builder().method(method.http()).uri(url);
-        let mut request = self.octo.build_request(builder, body).map_err(|e| {
+    ) -> Result<http::Request<Full<Bytes>>, GitHubError> {
+        let mut builder = http::Request::builder()
+            .method(method.http())
+            .uri(url)
+            .header(http::header::ACCEPT, ACCEPT)
+            .header("x-github-api-version", API_VERSION)
+            .header(http::header::USER_AGENT, USER_AGENT);
+        if let Some(auth) = &self.auth {
+            builder = builder.header(http::header::AUTHORIZATION, auth.clone());
+        }
+        if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
+            builder = builder.header(http::header::IF_NONE_MATCH, v);
+        }
+        let bytes = match body {
+            Some(b) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(b).unwrap_or_default())
+            }
+            None => Bytes::new(),
+        };
+        builder.body(Full::new(bytes)).map_err(|e| {
             GitHubError::Setup(format!(
                 "{} {path}: cannot build the request: {e}",
                 method.as_str()
             ))
-        })?;
-        let headers = request.headers_mut();
-        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static(ACCEPT));
-        headers.insert(
-            http::HeaderName::from_static("x-github-api-version"),
-            http::HeaderValue::from_static(API_VERSION),
-        );
-        if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
-            headers.insert(http::header::IF_NONE_MATCH, v);
+        })
+    }
+
+    /// The answer's head within the timeout; `Err` holds what failed.
+    async fn exchange(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, Unanswered> {
+        match tokio::time::timeout(self.timeout, self.http.request(request)).await {
+            Err(_) => Err(Unanswered {
+                message: format!("no answer within {} s", self.timeout.as_secs()),
+                sent: true,
+                permanent: false,
+            }),
+            Ok(Err(e)) => {
+                let connect = crate::net::connect_error(&e);
+                Err(Unanswered {
+                    message: crate::net::error_text(&e),
+                    sent: !e.is_connect(),
+                    permanent: connect.is_some_and(crate::net::ConnectError::is_permanent),
+                })
+            }
+            Ok(Ok(r)) => Ok(r),
         }
-        Ok(request)
+    }
+
+    /// The body as text, each part within the timeout.
+    async fn body_text(&self, mut body: hyper::body::Incoming) -> Result<String, String> {
+        let mut buf = Vec::new();
+        loop {
+            match tokio::time::timeout(self.timeout, body.frame()).await {
+                Err(_) => return Err(format!("no data within {} s", self.timeout.as_secs())),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(crate::net::error_text(&e)),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        String::from_utf8(buf).map_err(|_| "the body is not UTF-8".to_string())
     }
 
     /// One try: send, read, and decide.
@@ -431,20 +500,30 @@ impl GitHub {
         attempt: u32,
     ) -> Result<Attempt, GitHubError> {
         let request = self.request(method, url, path, body, if_none_match)?;
-        let response = match self.octo.execute(request).await {
+        let response = match self.exchange(request).await {
+            // A connection that cannot be made for a reason trying again
+            // will not change (a refused certificate, a proxy wanting
+            // credentials) is reported at once.
+            Err(e) if e.permanent => {
+                return Err(GitHubError::Network {
+                    method: method.as_str(),
+                    path: path.to_string(),
+                    message: e.message,
+                })
+            }
             // A POST that may have reached GitHub is not repeated here:
             // the caller checks whether it took effect.
-            Err(e) if matches!(method, Method::Post) && request_was_sent(&e) => {
+            Err(e) if matches!(method, Method::Post) && e.sent => {
                 return Err(GitHubError::Unanswered {
                     method: method.as_str(),
                     path: path.to_string(),
-                    message: e.to_string(),
+                    message: e.message,
                 })
             }
             Err(e) => {
                 return Ok(Attempt::retry(
                     self.backoff(attempt),
-                    format!("connection error: {e}"),
+                    format!("connection error: {}", e.message),
                 ))
             }
             Ok(r) => r,
@@ -455,7 +534,7 @@ impl GitHub {
         if let Some(expiry) = &headers.token_expiration {
             *lock(&self.token_expiration) = Some(expiry.clone());
         }
-        match self.octo.body_to_string(response).await {
+        match self.body_text(response.into_body()).await {
             Ok(text) => self.decide(method, path, status, headers, &text, attempt),
             Err(e) => Ok(Attempt::retry(
                 self.backoff(attempt),
@@ -639,18 +718,12 @@ impl GitHub {
     }
 }
 
-/// False when the request failed before reaching the server (the
-/// connection could not be made), so repeating it cannot duplicate it.
-fn request_was_sent(e: &octocrab::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = source {
-        let text = err.to_string();
-        if text.contains("(Connect)") || text.contains("Connection refused") {
-            return false;
-        }
-        source = err.source();
-    }
-    true
+/// A request that got no answer: why, whether it may have reached the
+/// server (the connection was made), and whether trying again can help.
+struct Unanswered {
+    message: String,
+    sent: bool,
+    permanent: bool,
 }
 
 fn message_of(text: &str) -> String {

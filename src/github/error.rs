@@ -121,6 +121,17 @@ pub enum GitHubError {
         path: String,
         message: String,
     },
+    /// No connection, for a reason trying again will not change (a
+    /// refused certificate, a proxy that wants credentials).
+    #[error("{method} {path}: {message}")]
+    Network {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
+    /// A proxy or CA setting that cannot be used.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
     #[error(transparent)]
     ApiRoot(#[from] ApiRootError),
     #[error(transparent)]
@@ -149,7 +160,10 @@ impl GitHubError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            GitHubError::ApiRoot(_) | GitHubError::Setting(_) | GitHubError::BadToken(_)
+            GitHubError::ApiRoot(_)
+                | GitHubError::Setting(_)
+                | GitHubError::BadToken(_)
+                | GitHubError::Net(_)
         )
     }
 }

@@ -1,11 +1,13 @@
-//! GitHub REST client on octocrab.
+//! GitHub REST client on the shared HTTP client of `net` (proxies, the
+//! system's and the environment's CAs, `FLEETFORM_GITHUB_CA_FILE` for a
+//! GitHub Enterprise Server with a private CA).
 //!
 //! - API root from `GITHUB_API_URL` (GitHub Enterprise Server works, path
 //!   prefix included), checked before the client is built
 //!   ([`ApiRoot`]); token from `FLEETFORM_TOKEN` or `GITHUB_TOKEN`.
 //! - Every request sends `Accept: application/vnd.github+json` and
 //!   `X-GitHub-Api-Version: 2022-11-28`, as GitHub documents.
-//! - Requests go through octocrab's raw methods so fleetform sees status and
+//! - Requests are sent as raw HTTP so fleetform sees status and
 //!   headers: retries with backoff on 5xx, connection errors and rate limits
 //!   (403/429 with `Retry-After` or `x-ratelimit-reset`), bounded in count
 //!   and total wait; each retry is logged at debug level without the token.
@@ -46,7 +48,7 @@
 //!
 //! May import: `util`, `dispatch`'s sha check (`is_sha`), `policy`'s plain
 //! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`),
-//! `doctor::facts` (plain data) and `error`. Never the
+//! `doctor::facts` (plain data), `net` and `error`. Never the
 //! commands, `deploy`, `terraform` or `report`.
 
 mod access;

@@ -7,17 +7,17 @@
 //! one attempt. Once the budget is spent the target gets nothing more in
 //! that command.
 //!
-//! The request is sent by the HTTP client fleetform already has (hyper
-//! with rustls, as the records store sends S3 requests); the caller owns
-//! the runtime (see `queue`). No error ever holds the URL.
+//! The request is sent by the shared client of `net` (proxies and the
+//! trusted roots, as every other request); the caller owns the runtime
+//! (see `queue`). No error ever holds the URL: a connection that cannot
+//! be made for a lasting reason (a refused certificate, a proxy wanting
+//! credentials) is said without the host.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 
 /// How hard to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,13 @@ pub enum DeliveryError {
     Status { status: u16, tries: u32 },
     #[error("no answer after {tries} attempt(s) (connection failed or timed out); check the receiver and the network")]
     Unreachable { tries: u32 },
+    /// A connection that cannot be made for a lasting reason; the reason
+    /// never names the host.
+    #[error("no connection: {0}")]
+    Refused(String),
+    /// A proxy or CA setting that cannot be used.
+    #[error("{0}")]
+    Network(String),
     #[error("not sent: the target failed all {0} attempts it has in one command")]
     Spent(u32),
     #[error("not sent: the deadline for this command's notifications passed")]
@@ -88,13 +95,11 @@ enum Tried {
     Refused(u16),
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// One target (one webhook URL) for one command: its client and what is
 /// left of its budget.
 pub struct Target {
     url: String,
-    client: HttpsClient,
+    client: crate::net::Client,
     attempts: Attempts,
     left: u32,
 }
@@ -104,14 +109,11 @@ impl Target {
     /// the runtime that will post.
     pub fn new(url: &str, attempts: &Attempts) -> Result<Target, DeliveryError> {
         check_url(url)?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client =
+            crate::net::client(None, None).map_err(|e| DeliveryError::Network(e.to_string()))?;
         Ok(Target {
             url: url.to_string(),
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client,
             attempts: attempts.clone(),
             left: attempts.tries.max(1),
         })
@@ -175,7 +177,11 @@ impl Target {
         Ok(
             match tokio::time::timeout(self.attempts.timeout, self.client.request(req)).await {
                 Ok(Ok(resp)) => judge(&resp),
-                _ => Tried::Again(None, None),
+                Ok(Err(e)) => match crate::net::connect_error(&e).filter(|c| c.is_permanent()) {
+                    Some(c) => return Err(DeliveryError::Refused(c.reason())),
+                    None => Tried::Again(None, None),
+                },
+                Err(_) => Tried::Again(None, None),
             },
         )
     }

@@ -59,12 +59,14 @@ impl Store {
                 prefix,
                 endpoint,
                 use_path_style,
+                ca_file,
             } => Store::S3(s3::Bucket::new(s3::Settings {
                 bucket: bucket.clone(),
                 region: region.clone(),
                 prefix: prefix.trim_end_matches('/').to_string(),
                 endpoint: endpoint.clone(),
                 path_style: *use_path_style,
+                ca_file: ca_file.as_ref().map(|p| manager.path(p)),
             })),
         }
     }

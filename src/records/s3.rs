@@ -54,6 +54,8 @@ pub struct Settings {
     pub prefix: String,
     pub endpoint: Option<String>,
     pub path_style: bool,
+    /// An extra CA bundle trusted for the endpoint (`records: ca_file:`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,21 +185,26 @@ impl Bucket {
     pub fn create(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
         let signer = self.open("writing", key)?;
         let (owned, bytes) = (key.to_string(), Bytes::copy_from_slice(bytes));
-        s3_http::run(move |http| async move { create(&http, &signer, &owned, bytes).await })
+        let ca = self.settings.ca_file.clone();
+        s3_http::run(ca, move |http| async move {
+            create(&http, &signer, &owned, bytes).await
+        })
             .map_err(|e| io("writing", key, e))?
     }
 
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
         let signer = self.open("listing", prefix)?;
         let owned = prefix.to_string();
-        s3_http::run(move |http| async move { list(&http, &signer, &owned).await })
+        let ca = self.settings.ca_file.clone();
+        s3_http::run(ca, move |http| async move { list(&http, &signer, &owned).await })
             .map_err(|e| io("listing", prefix, e))?
     }
 
     pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
         let signer = self.open("reading", key)?;
         let owned = key.to_string();
-        s3_http::run(move |http| async move { get(&http, &signer, &owned).await })
+        let ca = self.settings.ca_file.clone();
+        s3_http::run(ca, move |http| async move { get(&http, &signer, &owned).await })
             .map_err(|e| io("reading", key, e))?
     }
 
@@ -219,10 +226,13 @@ impl Bucket {
         let owned = keys.to_vec();
         // Not joined: dropping `rx` on an early return ends it at its next
         // record.
-        std::thread::spawn(move || match s3_http::runtime() {
-            Ok(rt) => rt.block_on(read_ahead(s3_http::client(), signer, owned, tx)),
-            Err(e) => {
-                let _ = tx.send(Err(io("reading", &owned[0], e)));
+        let ca = self.settings.ca_file.clone();
+        std::thread::spawn(move || {
+            match s3_http::runtime().and_then(|rt| Ok((rt, s3_http::client(ca.as_deref())?))) {
+                Ok((rt, http)) => rt.block_on(read_ahead(http, signer, owned, tx)),
+                Err(e) => {
+                    let _ = tx.send(Err(io("reading", &owned[0], e)));
+                }
             }
         });
         for key in keys {

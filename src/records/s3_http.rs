@@ -1,5 +1,5 @@
-//! How requests reach the bucket: hyper with rustls (the client fleetform
-//! already has for GitHub), on a thread of its own with a small runtime,
+//! How requests reach the bucket: the shared client of `net` (proxies, the
+//! trusted roots and `records: ca_file:`), on a thread of its own with a small runtime,
 //! so records can be used from synchronous code and from inside another
 //! runtime; one client per operation, its connections reused.
 //!
@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 
 /// Attempts of one request, the first included.
 pub const ATTEMPTS: u32 = 6;
@@ -42,7 +40,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The HTTP client.
-pub type Http = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type Http = crate::net::Client;
+
+/// The setting that names the records endpoint's own CA bundle.
+pub const CA_SETTING: &str = "`records: ca_file:` in fleetform.yml";
 
 /// One request to send: method, signed URL, extra headers, body.
 #[derive(Debug, Clone)]
@@ -140,23 +141,27 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the S3 client: {e}"))
 }
 
-pub fn client() -> Http {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new()).build(https)
+/// A client trusting `ca_file` too, if set.
+pub fn client(ca_file: Option<&std::path::Path>) -> Result<Http, String> {
+    let extra = ca_file.map(|p| crate::net::ExtraCa {
+        setting: CA_SETTING,
+        path: p.to_path_buf(),
+    });
+    crate::net::client(extra.as_ref(), Some(CA_SETTING)).map_err(|e| e.to_string())
 }
 
-/// Runs `work` with a client on a thread of its own and waits for it.
-pub fn run<T, F, Fut>(work: F) -> Result<T, String>
+/// Runs `work` with a client (trusting `ca_file` too) on a thread of its
+/// own and waits for it.
+pub fn run<T, F, Fut>(ca_file: Option<std::path::PathBuf>, work: F) -> Result<T, String>
 where
     F: FnOnce(Http) -> Fut + Send + 'static,
     Fut: Future<Output = T>,
     T: Send + 'static,
 {
-    std::thread::spawn(move || Ok(runtime()?.block_on(work(client()))))
+    std::thread::spawn(move || {
+        let http = client(ca_file.as_deref())?;
+        Ok(runtime()?.block_on(work(http)))
+    })
         .join()
         .map_err(|_| "the S3 client stopped".to_string())?
 }
@@ -227,7 +232,7 @@ async fn once(
         let resp = http
             .request(request)
             .await
-            .map_err(|e| Failure::NoAnswer(chain(&e)))?;
+            .map_err(|e| Failure::NoAnswer(crate::net::error_text(&e)))?;
         let (parts, body) = resp.into_parts();
         let body = if parts.status.is_success() {
             read_capped(body, limit, &parts.headers).await?
@@ -243,18 +248,6 @@ async fn once(
     tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| Failure::NoAnswer(format!("no answer within {} s", timeout.as_secs())))?
-}
-
-/// An error with its causes (hyper's own says only "client error").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// The body, or [`Failure::TooLarge`] as soon as it announces or brings
@@ -274,7 +267,7 @@ async fn read_capped(
     }
     let mut buf = Vec::with_capacity(announced.map_or(0, |n| n as usize).min(1 << 20));
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Failure::NoAnswer(chain(&e)))?;
+        let frame = frame.map_err(|e| Failure::NoAnswer(crate::net::error_text(&e)))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
                 return Err(too_large(announced));

@@ -1,13 +1,12 @@
-//! The relay's own outbound reads (the OIDC issuer's keys): one GET with a
-//! timeout and a cap on what is read, over the HTTP client fleetform
-//! already has. https, or http to a loopback host only.
+//! The relay's own outbound reads (the OIDC issuer's keys) and the
+//! customer's calls to the relay: one request with a timeout and a cap on
+//! what is read, over the shared client of `net` (proxies, the trusted
+//! roots). https, or http to a loopback host only.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 /// Why a GET gave nothing usable.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +17,10 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("the connection failed")]
     Connect,
+    /// No connection for a lasting reason (a refused certificate, a proxy
+    /// wanting credentials), or network settings that cannot be used.
+    #[error("{0}")]
+    Network(String),
     #[error("the server answered {0}")]
     Status(u16),
     #[error("the answer is larger than {0} bytes")]
@@ -63,12 +66,7 @@ pub async fn send(
     if !crate::config::is_web_url(r.url) {
         return Err(FetchError::BadUrl);
     }
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let client = crate::net::client(None, None).map_err(|e| FetchError::Network(e.to_string()))?;
     let mut b = http::Request::builder()
         .method(r.method)
         .uri(r.url)
@@ -87,7 +85,12 @@ pub async fn send(
         .body(Full::new(Bytes::from(r.json.unwrap_or_default())))
         .map_err(|_| FetchError::BadUrl)?;
     let read = async {
-        let resp = client.request(req).await.map_err(|_| FetchError::Connect)?;
+        let resp = client.request(req).await.map_err(|e| {
+            match crate::net::connect_error(&e).filter(|c| c.is_permanent()) {
+                Some(c) => FetchError::Network(c.to_string()),
+                None => FetchError::Connect,
+            }
+        })?;
         let status = resp.status().as_u16();
         let body = Limited::new(resp.into_body(), max)
             .collect()

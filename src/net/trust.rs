@@ -1,0 +1,267 @@
+//! Which certificate authorities a TLS server may be signed by: the bundled
+//! Mozilla roots (`webpki-roots`), the system's bundle (the first of the
+//! usual paths that exists: Debian/Ubuntu/Alpine, RHEL/Fedora, SUSE, …),
+//! `SSL_CERT_FILE` and every file in the directories of `SSL_CERT_DIR`
+//! (`:`-separated), all at once; plus, for one client only, the extra bundle
+//! its own setting names (`FLEETFORM_GITHUB_CA_FILE`, `records: ca_file:`).
+//! A variable or setting naming a file that cannot be read or holds no
+//! certificate is an error saying which; a system bundle that is missing is
+//! not (the bundled roots remain).
+//!
+//! A failed handshake is told apart here ([`tls_problem`]): unknown issuer,
+//! a name the certificate does not cover, expired or not yet valid, with
+//! the setting that fixes it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::RootCertStore;
+
+use super::NetError;
+
+/// The system bundles fleetform looks for, the first found is read (the
+/// paths `openssl-probe` knows on Linux and the BSDs).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+    "/usr/local/share/certs/ca-root-nss.crt",
+];
+
+/// One source of trusted roots and how many certificates it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// E.g. `bundled Mozilla roots`, `system bundle /etc/ssl/...`,
+    /// `SSL_CERT_FILE /path`.
+    pub what: String,
+    pub certificates: usize,
+}
+
+/// The roots every client trusts, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub roots: Arc<RootCertStore>,
+    pub sources: Vec<Source>,
+}
+
+/// The certificates of a PEM file; `None` when it cannot be read.
+fn pem_certificates(path: &Path) -> std::io::Result<Vec<CertificateDer<'static>>> {
+    let bytes = std::fs::read(path)?;
+    Ok(CertificateDer::pem_slice_iter(&bytes)
+        .filter_map(Result::ok)
+        .collect())
+}
+
+/// Adds `certs` to `roots`; how many were usable.
+fn add(roots: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> usize {
+    roots.add_parsable_certificates(certs).0
+}
+
+/// The certificates of the file a setting names: an error when it cannot
+/// be read or holds none.
+pub fn required_bundle(
+    setting: &str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let bad = |problem: String| NetError::Trust {
+        setting: setting.to_string(),
+        path: path.to_path_buf(),
+        problem,
+    };
+    let certs = pem_certificates(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+impl Trust {
+    /// The roots of the bundled set, the system and the environment
+    /// (`get` reads a variable).
+    pub fn load(get: &dyn Fn(&str) -> Option<String>) -> Result<Trust, NetError> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut sources = vec![Source {
+            what: "bundled Mozilla roots".into(),
+            certificates: roots.len(),
+        }];
+        if let Some(path) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
+            if let Ok(certs) = pem_certificates(path) {
+                sources.push(Source {
+                    what: format!("system bundle {}", path.display()),
+                    certificates: add(&mut roots, certs),
+                });
+            }
+        }
+        if let Some(file) = get("SSL_CERT_FILE").filter(|v| !v.trim().is_empty()) {
+            let path = PathBuf::from(file.trim());
+            let certs = required_bundle("SSL_CERT_FILE", &path)?;
+            sources.push(Source {
+                what: format!("SSL_CERT_FILE {}", path.display()),
+                certificates: add(&mut roots, certs),
+            });
+        }
+        if let Some(dirs) = get("SSL_CERT_DIR").filter(|v| !v.trim().is_empty()) {
+            for dir in dirs.split(':').filter(|d| !d.trim().is_empty()) {
+                let dir = PathBuf::from(dir.trim());
+                let certs = dir_certificates(&dir)?;
+                sources.push(Source {
+                    what: format!("SSL_CERT_DIR {}", dir.display()),
+                    certificates: add(&mut roots, certs),
+                });
+            }
+        }
+        Ok(Trust {
+            roots: Arc::new(roots),
+            sources,
+        })
+    }
+
+    /// These roots and the extra bundle `setting` names at `path`.
+    pub fn with_extra(&self, setting: &str, path: &Path) -> Result<Trust, NetError> {
+        let certs = required_bundle(setting, path)?;
+        let mut roots = (*self.roots).clone();
+        let n = add(&mut roots, certs);
+        let mut sources = self.sources.clone();
+        sources.push(Source {
+            what: format!("{setting} {}", path.display()),
+            certificates: n,
+        });
+        Ok(Trust {
+            roots: Arc::new(roots),
+            sources,
+        })
+    }
+
+    /// A summary for people: `bundled Mozilla roots (146), system bundle
+    /// /etc/ssl/certs/ca-certificates.crt (140)`.
+    pub fn describe(&self) -> String {
+        self.sources
+            .iter()
+            .map(|s| format!("{} ({})", s.what, s.certificates))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The certificates of every PEM file in `dir` (files that are not PEM
+/// are skipped, as OpenSSL does); an error when `dir` cannot be listed.
+fn dir_certificates(dir: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| NetError::Trust {
+        setting: "SSL_CERT_DIR".into(),
+        path: dir.to_path_buf(),
+        problem: format!("cannot be listed ({e})"),
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    Ok(paths
+        .iter()
+        .filter_map(|p| pem_certificates(p).ok())
+        .flatten()
+        .collect())
+}
+
+/// What went wrong in a handshake, for people: the problem and what fixes
+/// it. `ca_setting` is the client's own extra-bundle setting, if it has
+/// one.
+pub fn tls_problem(e: &std::io::Error, ca_setting: Option<&str>) -> (String, String) {
+    use rustls::CertificateError as C;
+    let trust_fix = match ca_setting {
+        Some(s) => format!("trust its CA: install it in the runner's system store, or set SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR, or {s}"),
+        None => "trust its CA: install it in the runner's system store, or set SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR".into(),
+    };
+    let inner = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>());
+    let Some(rustls::Error::InvalidCertificate(cert)) = inner else {
+        return match inner {
+            Some(other) => (
+                format!("the TLS handshake failed ({other})"),
+                "check that the address speaks https and that no proxy or firewall intercepts it".into(),
+            ),
+            None => (
+                format!("the connection failed during the TLS handshake ({e})"),
+                "check that the address speaks https, and the network".into(),
+            ),
+        };
+    };
+    match cert {
+        C::UnknownIssuer => (
+            "unknown issuer: the server's certificate is not signed by a CA fleetform trusts".into(),
+            trust_fix,
+        ),
+        C::NotValidForName | C::NotValidForNameContext { .. } => (
+            "name mismatch: the server's certificate is not issued for this host name".into(),
+            "use the host name the certificate is issued for (GITHUB_API_URL, the records endpoint, the URL), or have the certificate reissued".into(),
+        ),
+        C::Expired | C::ExpiredContext { .. } => (
+            "expired: the server's certificate has expired".into(),
+            "the server's certificate must be renewed (or the runner's clock is wrong)".into(),
+        ),
+        C::NotValidYet | C::NotValidYetContext { .. } => (
+            "not yet valid: the server's certificate is not valid yet".into(),
+            "check the runner's clock, or the server's certificate".into(),
+        ),
+        other => (
+            format!("the server's certificate is refused ({other:?})"),
+            trust_fix,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_roots_are_always_there_and_settings_must_read() {
+        let t = Trust::load(&|_| None).unwrap();
+        assert!(t.sources[0].certificates > 100, "{:?}", t.sources);
+        assert!(t.describe().starts_with("bundled Mozilla roots ("));
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let m = missing.display().to_string();
+        let e = Trust::load(&|k| (k == "SSL_CERT_FILE").then(|| m.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SSL_CERT_FILE") && e.contains("cannot be read"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate").unwrap();
+        let e = t.with_extra("FLEETFORM_GITHUB_CA_FILE", &empty).unwrap_err();
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+        let d = dir.path().join("nodir").display().to_string();
+        let e = Trust::load(&|k| (k == "SSL_CERT_DIR").then(|| d.clone())).unwrap_err();
+        assert!(e.to_string().contains("SSL_CERT_DIR"), "{e}");
+    }
+
+    #[test]
+    fn handshake_failures_say_what_and_which_setting_fixes_it() {
+        let io = |c: rustls::CertificateError| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(c),
+            )
+        };
+        let (what, fix) = tls_problem(
+            &io(rustls::CertificateError::UnknownIssuer),
+            Some("FLEETFORM_GITHUB_CA_FILE"),
+        );
+        assert!(what.starts_with("unknown issuer"), "{what}");
+        assert!(fix.contains("SSL_CERT_FILE") && fix.contains("FLEETFORM_GITHUB_CA_FILE"));
+        let (what, _) = tls_problem(&io(rustls::CertificateError::NotValidForName), None);
+        assert!(what.starts_with("name mismatch"), "{what}");
+        let (what, _) = tls_problem(&io(rustls::CertificateError::Expired), None);
+        assert!(what.starts_with("expired"), "{what}");
+    }
+}
