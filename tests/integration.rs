@@ -50,6 +50,7 @@ mod hostile_out;
 mod impact;
 mod init;
 mod layout;
+mod network;
 mod newcomer;
 mod notify;
 mod products;

@@ -307,6 +307,29 @@ fn layers_import_only_what_is_below_them() {
                 "rollout/",
             ],
         ),
+        // The network setup is a leaf every client uses.
+        (
+            "net/",
+            &[
+                "commands/",
+                "deploy/",
+                "fleet/",
+                "report/",
+                "terraform/",
+                "values/",
+                "github/",
+                "config/",
+                "policy/",
+                "ci/",
+                "dispatch/",
+                "doctor/",
+                "records/",
+                "relay/",
+                "notify/",
+                "rollout/",
+                "util/",
+            ],
+        ),
         (
             "util/",
             &[

@@ -214,6 +214,16 @@ fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
     }
 }
 
+/// The proxy and the trusted CAs requests to `api` use (never a
+/// credential).
+fn network_route(api: &str) -> Result<String> {
+    let net = crate::net::settings().map_err(|e| Error::Usage(e.to_string()))?;
+    let extra = std::env::var_os(crate::github::CA_FILE_VAR)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    Ok(crate::net::describe_route(net, api, extra.as_deref()))
+}
+
 /// Reads everything and judges it.
 fn examine(
     settings: &Settings,
@@ -282,6 +292,10 @@ fn examine(
             c.fix.clear();
         }
     }
+    checks.insert(
+        0,
+        doctor::network_check(&network_route(&api)?, !unreachable),
+    );
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count);

@@ -24,7 +24,9 @@ use serde::Serialize;
 
 pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
-pub use reach::{app_check, customer_check, parse_expiration, repo_id_check, token_check};
+pub use reach::{
+    app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
+};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

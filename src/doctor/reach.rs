@@ -353,3 +353,24 @@ mod tests {
         assert!(c.found.starts_with("could not check"), "{}", c.found);
     }
 }
+
+/// The network doctor's requests went through (the proxy or none, the
+/// trusted CAs: `route`, never a credential), and whether GitHub answered
+/// through it.
+pub fn network_check(route: &str, answered: bool) -> Check {
+    let what = "network to GitHub (proxy, trusted CAs)";
+    if answered {
+        Check::pass(
+            Level::Must,
+            what,
+            format!("GitHub answered, connecting {route}"),
+        )
+    } else {
+        Check::unknown(
+            Level::Must,
+            what,
+            &format!("GitHub did not answer, connecting {route}"),
+            "check the proxy (HTTPS_PROXY, NO_PROXY) and the trusted CAs (SSL_CERT_FILE, SSL_CERT_DIR, FLEETFORM_GITHUB_CA_FILE) shown here; the error above says what failed",
+        )
+    }
+}

@@ -76,7 +76,7 @@ pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};
 pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, RetryPolicy, ACCEPT, API_VERSION,
-    MAX_PAGES,
+    CA_FILE_VAR, MAX_PAGES,
 };
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;

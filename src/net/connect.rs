@@ -166,18 +166,14 @@ impl Connector {
                 fix: "check the URL".into(),
             }
         })?;
-        let tls = self
-            .tls
-            .connect(name, stream)
-            .await
-            .map_err(|e| {
-                let (problem, fix) = tls_problem(&e, self.ca_setting);
-                ConnectError::Tls {
-                    target: target.clone(),
-                    problem,
-                    fix,
-                }
-            })?;
+        let tls = self.tls.connect(name, stream).await.map_err(|e| {
+            let (problem, fix) = tls_problem(&e, self.ca_setting);
+            ConnectError::Tls {
+                target: target.clone(),
+                problem,
+                fix,
+            }
+        })?;
         Ok(Conn::Tls(TokioIo::new(tls)))
     }
 }

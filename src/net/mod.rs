@@ -23,7 +23,7 @@ use http_body_util::Full;
 use hyper_util::rt::TokioExecutor;
 
 pub use connect::ConnectError;
-pub use proxy::{ProxySetting, Proxies};
+pub use proxy::{Proxies, ProxySetting};
 pub use trust::Trust;
 
 /// A setting the network cannot be used with.
@@ -173,7 +173,9 @@ pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The described settings for one destination, for doctor: the proxy it
-/// goes through (or `direct`, and why) and the roots trusted.
+/// goes through (or `directly`, and why) and the roots trusted, e.g.
+/// `through the proxy http://proxy:3128 (HTTPS_PROXY, with credentials);
+/// trusting bundled Mozilla roots (146), …`. Never a credential.
 pub fn describe_route(net: &Net, url: &str, extra: Option<&Path>) -> String {
     let proxy = match net.proxies.shown_for(url) {
         Some(p) => format!(
@@ -186,12 +188,17 @@ pub fn describe_route(net: &Net, url: &str, extra: Option<&Path>) -> String {
                 ""
             }
         ),
-        None => match (&net.proxies.https, &net.proxies.no_proxy) {
-            (Some(_), Some((var, _))) if url.starts_with("https:") => {
-                format!("direct ({var} names it)")
+        None => {
+            let scheme_proxy = if url.starts_with("https:") {
+                &net.proxies.https
+            } else {
+                &net.proxies.http
+            };
+            match (scheme_proxy, &net.proxies.no_proxy) {
+                (Some(_), Some((var, _))) => format!("directly ({var} names the host)"),
+                _ => "directly (no proxy set)".into(),
             }
-            _ => "direct (no proxy set)".into(),
-        },
+        }
     };
     let extra = extra
         .map(|p| format!(" + {}", p.display()))

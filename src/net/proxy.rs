@@ -148,7 +148,9 @@ fn checked(var: &'static str, value: &str) -> Result<(ProxySetting, String), Net
         .filter(|h| !h.is_empty())
         .ok_or_else(|| bad("names no host"))?;
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("has a path, query or fragment; a proxy URL is http://[user:password@]host:port"));
+        return Err(bad(
+            "has a path, query or fragment; a proxy URL is http://[user:password@]host:port",
+        ));
     }
     let port = url.port_or_known_default().unwrap_or(80);
     let credentials = !url.username().is_empty() || url.password().is_some();
@@ -166,7 +168,10 @@ fn checked(var: &'static str, value: &str) -> Result<(ProxySetting, String), Net
     // The matcher parses on its own; a URL it drops would silently mean no
     // proxy, so it must take this one.
     let probe = Matcher::builder().all(for_matcher.clone()).build();
-    if probe.intercept(&Uri::from_static("http://probe.invalid/")).is_none() {
+    if probe
+        .intercept(&Uri::from_static("http://probe.invalid/"))
+        .is_none()
+    {
         return Err(bad("does not parse as a proxy URL (percent-encode special characters in the user name and password)"));
     }
     Ok((
@@ -206,7 +211,10 @@ mod tests {
         assert_eq!(p.https.as_ref().unwrap().var, "https_proxy");
         assert_eq!(p.https.as_ref().unwrap().shown, "http://lower:2");
         assert_eq!(p.http.as_ref().unwrap().var, "ALL_PROXY");
-        assert_eq!(via(&p, "https://api.github.com/x").unwrap(), "http://lower:2/");
+        assert_eq!(
+            via(&p, "https://api.github.com/x").unwrap(),
+            "http://lower:2/"
+        );
         assert_eq!(via(&p, "http://h/x").unwrap(), "http://all:3/");
         let none = from(&[("HTTPS_PROXY", "  ")]).unwrap();
         assert!(none.https.is_none() && via(&none, "https://x/").is_none());
@@ -217,7 +225,10 @@ mod tests {
         let p = from(&[
             ("HTTPS_PROXY", "http://proxy:3128"),
             ("HTTP_PROXY", "http://proxy:3128"),
-            ("NO_PROXY", "ghe.internal, .corp.example, 10.0.0.0/8, ::1, 192.168.1.7"),
+            (
+                "NO_PROXY",
+                "ghe.internal, .corp.example, 10.0.0.0/8, ::1, 192.168.1.7",
+            ),
         ])
         .unwrap();
         for direct in [
@@ -266,7 +277,10 @@ mod tests {
             ("http://u:hunter2@:3128", "not a URL"),
         ] {
             let e = from(&[("HTTPS_PROXY", value)]).unwrap_err().to_string();
-            assert!(e.contains("HTTPS_PROXY") && e.contains(says), "{value}: {e}");
+            assert!(
+                e.contains("HTTPS_PROXY") && e.contains(says),
+                "{value}: {e}"
+            );
             assert!(!e.contains("hunter2"), "{e}");
         }
     }

@@ -181,14 +181,13 @@ pub fn tls_problem(e: &std::io::Error, ca_setting: Option<&str>) -> (String, Str
         Some(s) => format!("trust its CA: install it in the runner's system store, or set SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR, or {s}"),
         None => "trust its CA: install it in the runner's system store, or set SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR".into(),
     };
-    let inner = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<rustls::Error>());
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     let Some(rustls::Error::InvalidCertificate(cert)) = inner else {
         return match inner {
             Some(other) => (
                 format!("the TLS handshake failed ({other})"),
-                "check that the address speaks https and that no proxy or firewall intercepts it".into(),
+                "check that the address speaks https and that no proxy or firewall intercepts it"
+                    .into(),
             ),
             None => (
                 format!("the connection failed during the TLS handshake ({e})"),
@@ -235,10 +234,15 @@ mod tests {
         let e = Trust::load(&|k| (k == "SSL_CERT_FILE").then(|| m.clone()))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("SSL_CERT_FILE") && e.contains("cannot be read"), "{e}");
+        assert!(
+            e.contains("SSL_CERT_FILE") && e.contains("cannot be read"),
+            "{e}"
+        );
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate").unwrap();
-        let e = t.with_extra("FLEETFORM_GITHUB_CA_FILE", &empty).unwrap_err();
+        let e = t
+            .with_extra("FLEETFORM_GITHUB_CA_FILE", &empty)
+            .unwrap_err();
         assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
         let d = dir.path().join("nodir").display().to_string();
         let e = Trust::load(&|k| (k == "SSL_CERT_DIR").then(|| d.clone())).unwrap_err();

@@ -189,23 +189,29 @@ impl Bucket {
         s3_http::run(ca, move |http| async move {
             create(&http, &signer, &owned, bytes).await
         })
-            .map_err(|e| io("writing", key, e))?
+        .map_err(|e| io("writing", key, e))?
     }
 
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
         let signer = self.open("listing", prefix)?;
         let owned = prefix.to_string();
         let ca = self.settings.ca_file.clone();
-        s3_http::run(ca, move |http| async move { list(&http, &signer, &owned).await })
-            .map_err(|e| io("listing", prefix, e))?
+        s3_http::run(
+            ca,
+            move |http| async move { list(&http, &signer, &owned).await },
+        )
+        .map_err(|e| io("listing", prefix, e))?
     }
 
     pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
         let signer = self.open("reading", key)?;
         let owned = key.to_string();
         let ca = self.settings.ca_file.clone();
-        s3_http::run(ca, move |http| async move { get(&http, &signer, &owned).await })
-            .map_err(|e| io("reading", key, e))?
+        s3_http::run(
+            ca,
+            move |http| async move { get(&http, &signer, &owned).await },
+        )
+        .map_err(|e| io("reading", key, e))?
     }
 
     /// Reads `keys`, [`READ_AHEAD`] at a time, and hands each record to

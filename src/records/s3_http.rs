@@ -95,6 +95,10 @@ pub enum Failure {
     /// No answer: no connection, the connection closed, too slow.
     #[error("{0}")]
     NoAnswer(String),
+    /// No connection, for a reason trying again will not change (a
+    /// refused certificate, a proxy that wants credentials): not retried.
+    #[error("{0}")]
+    Refused(String),
     /// A successful answer's body is over the caller's limit.
     #[error("the answer is larger than {limit} bytes{}", announced.map(|n| format!(" (it announced {n} bytes)")).unwrap_or_default())]
     TooLarge {
@@ -162,8 +166,8 @@ where
         let http = client(ca_file.as_deref())?;
         Ok(runtime()?.block_on(work(http)))
     })
-        .join()
-        .map_err(|_| "the S3 client stopped".to_string())?
+    .join()
+    .map_err(|_| "the S3 client stopped".to_string())?
 }
 
 /// Sends `req`, again after a transient failure (module docs); a
@@ -229,10 +233,13 @@ async fn once(
         .body(Full::new(req.body.clone()))
         .map_err(|e| Failure::Invalid(e.to_string()))?;
     let exchange = async {
-        let resp = http
-            .request(request)
-            .await
-            .map_err(|e| Failure::NoAnswer(crate::net::error_text(&e)))?;
+        let resp = http.request(request).await.map_err(|e| {
+            let text = crate::net::error_text(&e);
+            match crate::net::connect_error(&e).is_some_and(|c| c.is_permanent()) {
+                true => Failure::Refused(text),
+                false => Failure::NoAnswer(text),
+            }
+        })?;
         let (parts, body) = resp.into_parts();
         let body = if parts.status.is_success() {
             read_capped(body, limit, &parts.headers).await?

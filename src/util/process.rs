@@ -99,4 +99,25 @@ mod tests {
             assert!(!is_withheld(k), "{k}");
         }
     }
+
+    /// SECURITY.md (*Proxies and private CAs*): Terraform and its
+    /// providers reach their APIs through the same proxy and trust the
+    /// same CAs; fleetform's own CA setting stays with fleetform.
+    #[test]
+    fn proxy_and_ca_variables_reach_terraform_but_fleetforms_own_do_not() {
+        for k in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "NO_PROXY",
+            "no_proxy",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+        ] {
+            assert!(!is_withheld(k), "{k}");
+        }
+        assert!(is_withheld("FLEETFORM_GITHUB_CA_FILE"));
+    }
 }

@@ -448,6 +448,16 @@ impl FakeGitHub {
         self.state().api_url.clone()
     }
 
+    /// Answers as if served at `web_url` (e.g. `https://localhost:<port>`
+    /// through a TLS front): the API URL and every link it writes start
+    /// there.
+    pub fn serve_as(&self, web_url: &str) {
+        let prefix = self.inner.prefix.clone();
+        let mut st = self.state();
+        st.web_url = web_url.trim_end_matches('/').to_string();
+        st.api_url = format!("{}{prefix}", st.web_url);
+    }
+
     /// The socket address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.as_ref().expect("server running").addr()
