@@ -20,7 +20,7 @@ use crate::world::{ACME, MANAGER};
 
 const USER: &str = "proxy-user";
 const PASSWORD: &str = "pr0xy-Passw0rd-never-shown";
-const NETWORK: &str = "network to GitHub (proxy, trusted CAs)";
+const NETWORK: &str = "network to GitHub";
 
 /// Neither the proxy's password nor its user name is printed.
 fn assert_no_credentials(run: &Run) {
@@ -49,7 +49,7 @@ fn github_through_a_proxy_with_credentials_in_plain_http() {
         &gh,
         &fx,
         &[("HTTP_PROXY", proxy.url_with(USER, PASSWORD))],
-        &[],
+        &["-vv"],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_no_credentials(&r);
@@ -116,7 +116,8 @@ fn github_over_tls_through_a_connect_tunnel_trusting_a_private_ca() {
                 ("HTTPS_PROXY", proxy.url_with(USER, PASSWORD)),
                 (trust, ca_file.clone()),
             ],
-            &[],
+            // Trace logging shows no credential either.
+            &["-vv"],
         );
         assert_eq!(r.code, 0, "{trust}: {}\n{}", r.stdout, r.stderr);
         assert_no_credentials(&r);

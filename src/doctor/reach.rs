@@ -198,6 +198,27 @@ pub fn token_check(t: &TokenFacts, now: i64) -> Check {
     }
 }
 
+/// The network doctor's requests went through (the proxy or none, the
+/// trusted CAs: `route`, never a credential), and whether GitHub answered
+/// through it.
+pub fn network_check(route: &str, answered: bool) -> Check {
+    let what = "network to GitHub";
+    if answered {
+        Check::pass(
+            Level::Must,
+            what,
+            format!("GitHub answered, connecting {route}"),
+        )
+    } else {
+        Check::unknown(
+            Level::Must,
+            what,
+            &format!("GitHub did not answer, connecting {route}"),
+            "check the proxy (HTTPS_PROXY, NO_PROXY) and the trusted CAs (SSL_CERT_FILE, SSL_CERT_DIR, FLEETFORM_GITHUB_CA_FILE) shown here; the error above says what failed",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,25 +373,24 @@ mod tests {
         assert_eq!(c.result, Unknown);
         assert!(c.found.starts_with("could not check"), "{}", c.found);
     }
-}
 
-/// The network doctor's requests went through (the proxy or none, the
-/// trusted CAs: `route`, never a credential), and whether GitHub answered
-/// through it.
-pub fn network_check(route: &str, answered: bool) -> Check {
-    let what = "network to GitHub (proxy, trusted CAs)";
-    if answered {
-        Check::pass(
-            Level::Must,
-            what,
-            format!("GitHub answered, connecting {route}"),
-        )
-    } else {
-        Check::unknown(
-            Level::Must,
-            what,
-            &format!("GitHub did not answer, connecting {route}"),
-            "check the proxy (HTTPS_PROXY, NO_PROXY) and the trusted CAs (SSL_CERT_FILE, SSL_CERT_DIR, FLEETFORM_GITHUB_CA_FILE) shown here; the error above says what failed",
-        )
+    #[test]
+    fn the_network_row_passes_only_when_github_answered() {
+        let route = "through the proxy http://proxy:3128 (HTTPS_PROXY); trusting bundled Mozilla roots (146)";
+        let c = network_check(route, true);
+        assert_eq!(
+            (c.level, c.result),
+            (Level::Must, crate::doctor::Verdict::Pass)
+        );
+        assert!(c.found.contains(route), "{}", c.found);
+        let c = network_check(route, false);
+        assert_eq!(c.result, crate::doctor::Verdict::Unknown);
+        assert!(
+            c.found
+                .starts_with("could not check: GitHub did not answer"),
+            "{}",
+            c.found
+        );
+        assert!(c.fix.contains("HTTPS_PROXY"), "{}", c.fix);
     }
 }

@@ -174,7 +174,7 @@ impl Connector {
                 fix,
             }
         })?;
-        Ok(Conn::Tls(TokioIo::new(tls)))
+        Ok(Conn::Tls(Box::new(TokioIo::new(tls))))
     }
 }
 
@@ -238,7 +238,7 @@ pub enum Conn {
         io: TokioIo<TcpStream>,
         proxied: bool,
     },
-    Tls(TokioIo<TlsStream<TcpStream>>),
+    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }
 
 impl Connection for Conn {
@@ -258,7 +258,7 @@ impl Read for Conn {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain { io, .. } => Pin::new(io).poll_read(cx, buf),
-            Conn::Tls(io) => Pin::new(io).poll_read(cx, buf),
+            Conn::Tls(io) => Pin::new(&mut **io).poll_read(cx, buf),
         }
     }
 }
@@ -271,21 +271,21 @@ impl Write for Conn {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain { io, .. } => Pin::new(io).poll_write(cx, buf),
-            Conn::Tls(io) => Pin::new(io).poll_write(cx, buf),
+            Conn::Tls(io) => Pin::new(&mut **io).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain { io, .. } => Pin::new(io).poll_flush(cx),
-            Conn::Tls(io) => Pin::new(io).poll_flush(cx),
+            Conn::Tls(io) => Pin::new(&mut **io).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Conn::Plain { io, .. } => Pin::new(io).poll_shutdown(cx),
-            Conn::Tls(io) => Pin::new(io).poll_shutdown(cx),
+            Conn::Tls(io) => Pin::new(&mut **io).poll_shutdown(cx),
         }
     }
 }

@@ -20,7 +20,7 @@
 //! target's budget (`deliver`).
 //!
 //! May import: `config` (the targets), `ci` (the run URL), `audit` (the
-//! time), `output` (warnings) and `util`.
+//! time), `output` (warnings), `net` (the HTTP client) and `util`.
 
 mod deliver;
 mod queue;

@@ -13,7 +13,7 @@
 //! Keys: `audit/<YYYY>/<MM>/<DD>/<time>-<random>.json` and
 //! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`.
 //!
-//! May import: `config` and `util`.
+//! May import: `config`, `net` (the HTTP client) and `util`.
 
 pub mod local;
 mod s3;

@@ -17,7 +17,8 @@
 //! webhook deliveries already handled, installation tokens, the issuer's
 //! keys) is bounded and lost on restart.
 //!
-//! May import: `config`, `dispatch`, `github`, `error`, `util`.
+//! May import: `config`, `dispatch`, `github`, `net` (the HTTP client),
+//! `error`, `util`.
 
 pub mod client;
 pub mod fetch;
