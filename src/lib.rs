@@ -14,6 +14,7 @@ pub mod config;
 pub mod deploy;
 pub mod dispatch;
 pub mod doctor;
+pub mod engine;
 pub mod error;
 pub mod fleet;
 pub mod github;

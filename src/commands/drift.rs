@@ -431,7 +431,7 @@ fn check(
             out,
         );
     }
-    let mut engine = crate::terraform::engine::build(manager, true, settings.terraform.as_deref())?;
+    let mut engine = crate::engine::Engine::with_terraform(manager, settings.terraform.as_deref())?;
     let source = source_for(manager);
     let fleet = crate::fleet::prepare(&engine, selected, &*source, out);
     Ok(crate::fleet::execute(

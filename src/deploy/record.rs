@@ -6,10 +6,10 @@
 use crate::audit::Entry;
 use crate::ci::RunContext;
 use crate::dispatch::Payload;
+use crate::engine::RunError;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::policy::{PullFacts, Verdict};
-use crate::terraform::engine::RunError;
 
 use super::event::read_event;
 

@@ -240,7 +240,7 @@ pub fn plan_affected(
             out,
         )?
     } else {
-        let mut engine = crate::terraform::engine::build(live, true, settings.terraform)?;
+        let mut engine = crate::engine::Engine::with_terraform(live, settings.terraform)?;
         let source = super::local_source(live, registry);
         let fleet = super::prepare(&engine, &selected, &source, out);
         super::execute(

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::audit::Entry;
 use crate::config::{Customer, Manager, Registry};
+use crate::engine::{Engine, PlanRequest, RunError};
 use crate::output::{Output, Progress};
-use crate::terraform::engine::{Engine, PlanRequest, RunError};
 use crate::values::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
 
 pub use crate::report::table::{Outcome, Row};

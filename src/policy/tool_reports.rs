@@ -1,6 +1,6 @@
 //! How checkov's and conftest's JSON reads, strictly: a tool's stdout is a
 //! report of the documented shape or it is no report, and no report is a
-//! failed gate (`terraform::tools` says so with the end of its stderr),
+//! failed gate (`engine::tools` says so with the end of its stderr),
 //! never "no check applied". A tool that exits 0 after printing `[0]`,
 //! `["ok"]` or `{"results": 5}` has told nothing about the plan.
 //!

@@ -1,7 +1,7 @@
 //! Gates that run policy tools on the plan JSON (`tools:` in a gate
 //! setting): what a tool is, what its run came to, and the gate result it
 //! makes. Running the tool is
-//! the engine's business (`terraform::tools`), reading its report is
+//! the engine's business (`engine::tools`), reading its report is
 //! `tool_reports`'s; here everything is plain data, and all text a tool
 //! printed is taken as untrusted: one line each, without control
 //! characters, cut short ([`clean`]).

@@ -15,7 +15,7 @@
 //! `values::customer::Diagnostic`, `audit::Entry`, `config::Unit`,
 //! `doctor`'s checklist, and the data structs
 //! kept here next to their rendering) and `output::table` for text tables.
-//! Never the commands, `deploy`, the engine (`terraform::engine`), `fleet`
+//! Never the commands, `deploy`, the engine (`engine`), `fleet`
 //! or `github`.
 
 pub mod audit;

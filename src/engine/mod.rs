@@ -1,10 +1,21 @@
 //! The plan/apply engine for one customer × environment, shared by local
-//! fleet mode and the GitHub path.
+//! fleet mode and the GitHub path: values → plan folder → gates → apply,
+//! and the policy tools a plan's gates run (`tools`). Built once per run
+//! by [`Engine::with_terraform`] (or [`Engine::without_terraform`] for
+//! what only reads the values).
+//!
+//! May import: `config`, `values`, `terraform`, `policy`, `report` (the
+//! plan comment it writes into the plan folder), `records` (the name of
+//! the customer-files file a plan keeps), `error` and `util`. Never
+//! `fleet`, `rollout`, `deploy`, the commands, the GitHub client or the
+//! runner's I/O (`ci`).
 //!
 //! Results of a plan land in one folder per customer × environment:
 //! `tfplan`, `variables.tfvars.json`, `plan.txt`, `comment.md`,
 //! `terraform.log` and, written last, `summary.json` (which records the plan
 //! file's SHA-256).
+
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
@@ -314,7 +325,7 @@ impl Engine<'_> {
             let path = ws.path().join("plan.json");
             let bytes = serde_json::to_vec(json).context("serialising the plan JSON")?;
             write_atomic(&path, &bytes)?;
-            crate::terraform::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
+            crate::engine::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
         };
         Ok(tools
             .iter()
@@ -629,9 +640,27 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     move |e| RunError::Io(anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+impl<'m> Engine<'m> {
+    /// The engine of one run, with Terraform located up front (`explicit`,
+    /// or the manager's engine on PATH) so a missing Terraform fails before
+    /// any work starts.
+    pub fn with_terraform(
+        manager: &'m Manager,
+        explicit: Option<&Path>,
+    ) -> Result<Engine<'m>, crate::error::Error> {
+        build(manager, true, explicit)
+    }
+
+    /// The engine of one run that only reads and renders the values
+    /// (`render`): no Terraform is located.
+    pub fn without_terraform(manager: &'m Manager) -> Result<Engine<'m>, crate::error::Error> {
+        build(manager, false, None)
+    }
+}
+
 /// Builds the engine; `with_terraform` locates the engine binary up front so
 /// a missing Terraform fails before any work starts.
-pub fn build<'m>(
+fn build<'m>(
     manager: &'m Manager,
     with_terraform: bool,
     explicit: Option<&Path>,
