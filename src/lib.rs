@@ -11,6 +11,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod data;
 pub mod deploy;
 pub mod dispatch;
 pub mod doctor;
@@ -128,7 +129,7 @@ fn report(out: &Output, e: &Error) {
             ));
         }
         Error::Config(c) => match c.location() {
-            Some(loc) => out.diagnostic(&values::customer::Diagnostic {
+            Some(loc) => out.diagnostic(&data::Diagnostic {
                 location: loc.clone(),
                 pointer: None,
                 message: match c {

@@ -202,11 +202,12 @@ const LAYERS: &[(&str, &str)] = &[
     ("output.rs", "the only printer"),
     ("error.rs", "the command's error and its exit code"),
     ("policy/", "gates, their verdict, the approval check"),
-    ("terraform/", "the Terraform process, a pair's working copy, plan summaries"),
+    ("terraform/", "the Terraform process, a pair's working copy and backend"),
     ("doctor/", "doctor's checks: pure functions over the settings read from GitHub"),
     ("values/", "schema, layers, value templates, customer files"),
     ("records/", "records that outlive the runner: a folder or an S3 bucket, create-only"),
     ("ci/", "the runner's side: event, outputs, step summary"),
+    ("data/", "plain data: what a plan does, what its gates said, a problem and where it is"),
     ("config/", "fleetform.yml, the registry and its text-preserving edits"),
     ("version.rs", "the version and build facts"),
     ("util/", "leaf helpers: files, paths, child processes, credentials, shown text"),
@@ -218,7 +219,6 @@ const LAYERS: &[(&str, &str)] = &[
 const UPWARD_STILL: &[&str] = &[
     "config/mod.rs -> policy/mod.rs",
     "config/paths.rs -> policy/mod.rs",
-    "terraform/summary.rs -> policy/verdict.rs",
 ];
 
 /// The layer a file belongs to: its folder (`deploy/`) or, at the top of
@@ -449,7 +449,6 @@ const LONG_STILL: &[&str] = &[
     "src/config/mod.rs",
     "src/deploy/apply.rs",
     "src/deploy/plan.rs",
-    "src/values/customer.rs",
 ];
 
 fn says_why_one_unit(text: &str) -> bool {

@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use crate::cli::RenderArgs;
 use crate::config::{display_path, Customer, Manager, Registry};
+use crate::data::Diagnostic;
 use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
 use crate::fleet::{check_environments, environments_for, local_source};
 use crate::output::{table, Output};
-use crate::values::customer::{self, CustomerSource, Diagnostic};
+use crate::values::customer::{self, CustomerSource};
 use crate::values::layers::{Layered, Origin};
 
 #[derive(Serialize)]

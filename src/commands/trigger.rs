@@ -10,12 +10,13 @@ use serde_json::Value;
 use crate::ci::RunContext;
 use crate::cli::TriggerArgs;
 use crate::config::{display_path, is_repo, is_slug};
+use crate::data::Diagnostic;
 use crate::dispatch::auth::DispatchKey;
 use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::{CommitStatus, GitHub, Token};
 use crate::output::Output;
-use crate::values::customer::{self, CustomerSource, Diagnostic};
+use crate::values::customer::{self, CustomerSource};
 use crate::values::schema::Schema;
 
 struct Settings {

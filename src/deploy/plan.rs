@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::summary::PlanSummary;
+use crate::data::Diagnostic;
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{Payload, EVENT_APPLY};
 use crate::engine::{Engine, PlanOutcome, PlanRequest, RunError};
@@ -15,8 +17,7 @@ use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
 use crate::report::comment::product_marker;
-use crate::terraform::summary::PlanSummary;
-use crate::values::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
+use crate::values::customer::{self, CustomerDocs, CustomerSource};
 
 use super::artifact::{artifact_key, seal_plan, write_record, GitHubRecord, BUNDLE_FILE};
 use super::authorise::authorise;

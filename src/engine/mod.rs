@@ -22,12 +22,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::summary::{PlanSummary, ProductFacts};
+use crate::data::Diagnostic;
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
-use crate::terraform::summary::{PlanSummary, ProductFacts};
 use crate::terraform::{Terraform, TerraformError, Workspace};
 use crate::util::fs::{sha256_file, write_atomic};
-use crate::values::customer::{self, CustomerDocs, Diagnostic, ManagerLayers};
+use crate::values::customer::{self, CustomerDocs, ManagerLayers};
 use crate::values::layers::Layered;
 use crate::values::schema::Schema;
 use crate::values::template::ValueTemplates;
@@ -134,7 +135,7 @@ pub struct PlanRequest<'a> {
     /// The pull request, for gates that need its labels or reviews.
     pub pull: Option<&'a crate::policy::PullFacts>,
     /// Needed products whose plans here change outputs (see
-    /// [`crate::terraform::summary::ProductFacts::awaiting`]).
+    /// [`crate::data::summary::ProductFacts::awaiting`]).
     pub awaiting: Vec<String>,
     /// Run the policy tools of `policies` on the plan (false for drift
     /// checks, which judge no plan).
@@ -313,7 +314,7 @@ impl Engine<'_> {
         env: &str,
         ws: &Workspace,
         json: &serde_json::Value,
-    ) -> Result<Vec<crate::policy::GateResult>, RunError> {
+    ) -> Result<Vec<crate::data::verdict::GateResult>, RunError> {
         use crate::policy::tools::{gate_result, ToolOutcome};
         let tools = self.manager.config.policies.tools_for(env);
         if tools.is_empty() {
@@ -343,7 +344,7 @@ impl Engine<'_> {
         plan_path: &Path,
         json: &serde_json::Value,
         has_changes: bool,
-        tools: Vec<crate::policy::GateResult>,
+        tools: Vec<crate::data::verdict::GateResult>,
     ) -> Result<PlanSummary, RunError> {
         let (slug, env) = (&req.customer.slug, req.environment);
         let digest = sha256_file(plan_path)?;
@@ -415,7 +416,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<(String, crate::policy::Verdict), RunError> {
+    ) -> Result<(String, crate::data::verdict::Verdict), RunError> {
         let (summary, verdict) = self.checked_plan(customer, env, dir, expected, pull)?;
         Ok((summary.plan_sha256, verdict))
     }
@@ -429,7 +430,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<(PlanSummary, crate::policy::Verdict), RunError> {
+    ) -> Result<(PlanSummary, crate::data::verdict::Verdict), RunError> {
         let summary = read_summary(dir)?;
         let planned = Unit::new(
             &summary.customer,
@@ -540,7 +541,7 @@ pub struct ApplyOutcome {
     pub environment: String,
     pub plan_sha256: String,
     pub applied: bool,
-    pub gates: crate::policy::Verdict,
+    pub gates: crate::data::verdict::Verdict,
     #[serde(skip)]
     pub output: String,
 }

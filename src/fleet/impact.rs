@@ -19,7 +19,8 @@ use serde_json::Value;
 pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
 use crate::config::{Customer, Manager, Registry, Unit};
-use crate::values::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
+use crate::data::Diagnostic;
+use crate::values::customer::{self, CustomerSource, ManagerLayers};
 use crate::values::schema::Schema;
 use crate::values::template::ValueTemplates;
 

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::Diagnostic;
 use crate::error::Result;
 use crate::output::Output;
-use crate::values::customer::Diagnostic;
 
 use super::run::{Outcome, Row, SourceFn};
 

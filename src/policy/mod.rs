@@ -24,27 +24,26 @@
 //! failing gate; each waiver is audited with who and why (a
 //! `fleetform-waiver: <reason>` line in the PR description).
 //!
-//! Here: gate settings and their evaluation (`mod.rs`), the verdict as plain
-//! data (`verdict`), policy tools' settings and gates (`tools`: the engine
+//! Here: gate settings and their evaluation (`mod.rs`; the verdict it
+//! gives is plain data in `crate::data::verdict`), policy tools' settings and gates (`tools`: the engine
 //! runs them and hands their outcomes in), how their reports read, strictly
 //! (`tool_reports`), and the check that
 //! someone other than the dispatcher approved an apply (`approval`).
 //!
-//! May import: `terraform::summary` (the plan it judges). Never the engine,
+//! May import: `data` (the plan it judges, the verdict it gives). Never the engine,
 //! GitHub, the commands or the reports.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::terraform::summary::{Action, PlanSummary};
+use crate::data::summary::{Action, PlanSummary};
 
 pub mod approval;
 pub mod tool_reports;
 pub mod tools;
-pub mod verdict;
 
-pub use verdict::{GateResult, Verdict};
+use crate::data::verdict::{GateResult, Verdict};
 
 /// Gate settings; unset fields inherit from `default`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -446,7 +445,7 @@ fn waive(mut verdict: Verdict, gates: &Gates, pull: Option<&PullFacts>) -> Verdi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::terraform::summary::ResourceChange;
+    use crate::data::summary::ResourceChange;
 
     fn summary(delete: usize, replace: usize, types: &[&str]) -> PlanSummary {
         PlanSummary {

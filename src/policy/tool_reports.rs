@@ -20,7 +20,7 @@
 use serde_json::{Map, Value};
 
 use super::tools::{clean, ToolKind, ToolOutcome, MAX_FINDINGS};
-use super::verdict::Finding;
+use crate::data::verdict::Finding;
 
 /// Reads a tool's report by its kind; the outcome, or why it is no report.
 pub fn parse(kind: ToolKind, stdout: &str) -> Result<ToolOutcome, String> {

@@ -24,7 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::verdict::{Finding, GateResult};
+use crate::data::verdict::{Finding, GateResult};
 
 /// The default time a tool may take.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;

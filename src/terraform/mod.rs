@@ -3,12 +3,11 @@
 //! backend (`workspace`), why either failed (`error`), a data dir
 //! prepared once per fleet run (`datadir`), the lock file a working copy
 //! keeps after `init` (`lockfile`), the outputs a product takes from the
-//! products it needs (`needs`) and plan summaries (`summary`: what a plan
-//! does). The engine that drives it per customer × environment is
+//! products it needs (`needs`). What a plan does is plain data in
+//! `crate::data::summary`. The engine that drives it per customer × environment is
 //! `crate::engine`, a layer above.
 //!
-//! May import: `config`, `policy` (the gates' verdict a summary keeps)
-//! and `util`. Never the engine, the values, the reports, the commands,
+//! May import: `config`, `data` and `util`. Never the engine, the values, the reports, the commands,
 //! the GitHub client or the runner's I/O (`ci`).
 
 mod cli;
@@ -16,7 +15,6 @@ mod datadir;
 mod error;
 mod lockfile;
 pub mod needs;
-pub mod summary;
 mod workspace;
 
 pub use cli::*;
