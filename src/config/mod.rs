@@ -10,9 +10,11 @@
 //! targets (`notify`), the dispatch relay (`relay`), the paths it names
 //! and their containment on the file system (`paths`), the files it names
 //! and that they exist (`files`), and text-preserving edits of the
-//! registry and its lock (`edit`).
+//! registry and its lock (`edit`), and the gate settings of `policies:`
+//! (`policies`, with the policy tools' settings in `policy_tools`; the
+//! policy layer evaluates them).
 //!
-//! May import: `policy` (gate settings), `util` and the YAML crate.
+//! May import: `util` and the YAML crate.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ mod identity;
 mod names;
 mod notify;
 mod paths;
+pub mod policies;
+pub mod policy_tools;
 mod products;
 mod records;
 mod registry;
@@ -122,7 +126,7 @@ pub struct ManagerConfig {
     pub status_context: String,
     /// Policy gates per environment (see `fleetform::policy`).
     #[serde(default)]
-    pub policies: crate::policy::Policies,
+    pub policies: policies::Policies,
     /// Template propagation to customer repos (`fleetform sync`).
     #[serde(default)]
     pub sync: SyncConfig,

@@ -19,7 +19,8 @@
 
 use serde_json::{Map, Value};
 
-use super::tools::{clean, ToolKind, ToolOutcome, MAX_FINDINGS};
+use super::tools::{clean, ToolOutcome, MAX_FINDINGS};
+use crate::config::policy_tools::ToolKind;
 use crate::data::verdict::Finding;
 
 /// Reads a tool's report by its kind; the outcome, or why it is no report.
