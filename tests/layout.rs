@@ -442,7 +442,6 @@ const LONG_STILL: &[&str] = &[
     "crates/fleetform-yaml/src/lib.rs",
     "src/cli.rs",
     "src/commands/customers.rs",
-    "src/config/mod.rs",
     "src/deploy/apply.rs",
     "src/deploy/plan.rs",
 ];
