@@ -2,9 +2,11 @@
 //!
 //! `main.rs` parses flags and calls [`run`]; each subcommand lives in
 //! [`commands`]. Library code returns data and errors; only [`output`]
-//! prints. The folders name the layers (see README, "Layout"): `config` →
-//! `values` → `terraform`/`policy` → `fleet`/`deploy` and the adapters
-//! (`github`, `ci`) → `report`, with `util` at the bottom.
+//! prints. The folders name the layers, declared once, highest first, as
+//! `LAYERS` in `tests/layout.rs` (the README's "Layout" shows it): the
+//! commands over deploy, rollout and fleet, over the engine, over the
+//! adapters and reports, over policy, terraform and values, over the
+//! plain data (`data`) and `config`, with `util` at the bottom.
 
 pub mod audit;
 pub mod ci;

@@ -161,7 +161,7 @@ fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
 /// Checks the customer's values and dispatches them to the manager.
 pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
-    mask_secrets(&settings, out);
+    mask_secrets(settings, out);
     let Some(subject) = subject(&ctx)? else {
         out.note("the branch was deleted; nothing to plan");
         return Ok(());
@@ -173,18 +173,18 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
         )));
     }
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let clients = Clients::new(&rt, &settings)?;
+    let clients = Clients::new(&rt, settings)?;
     // Local files first: no request is spent on a checkout without variables.
-    let per_product = product_files(&settings);
+    let per_product = product_files(settings);
     let local = match &per_product {
         Some(_) => None,
-        None => Some(local_source(&settings)?),
+        None => Some(local_source(settings)?),
     };
     let run_url = ctx.run_url();
     let report = rt.block_on(async {
         let sender = Sender {
             clients: &clients,
-            settings: &settings,
+            settings,
             subject: &subject,
             run_url: run_url.clone(),
         };
@@ -197,7 +197,7 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
                 .dispatch(sender.payload(files, ctx.run_id.as_deref()))
                 .await;
         };
-        let schema = fetch_schema(&clients.gh, &settings).await?;
+        let schema = fetch_schema(&clients.gh, settings).await?;
         match customer::check(&source, &schema) {
             Err(problems) => sender.refuse(problems).await,
             Ok(_) => {
@@ -207,7 +207,7 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
         }
     })?;
     record(&subject, &report, out);
-    publish(&ctx, &settings, &report, out);
+    publish(&ctx, settings, &report, out);
     if !report.problems.is_empty() {
         return Err(Error::Failed(format!(
             "{} problem(s) in the variables; nothing was sent to the manager",
@@ -217,7 +217,7 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     match (settings.wait, &report.payload) {
         (Some(wait), Some(p)) if !settings.dry_run => rt.block_on(wait_for_manager(
             clients.status(),
-            &settings,
+            settings,
             p,
             wait,
             run_url,
