@@ -13,8 +13,8 @@
 //! that they agree.
 
 use crate::config::ConfigError;
+use crate::data::Diagnostic;
 use crate::terraform::TerraformError;
-use crate::values::customer::Diagnostic;
 use crate::values::schema::SchemaError;
 
 pub const EXIT_OK: u8 = 0;

@@ -2,18 +2,22 @@
 //!
 //! `main.rs` parses flags and calls [`run`]; each subcommand lives in
 //! [`commands`]. Library code returns data and errors; only [`output`]
-//! prints. The folders name the layers (see README, "Layout"): `config` →
-//! `values` → `terraform`/`policy` → `fleet`/`deploy` and the adapters
-//! (`github`, `ci`) → `report`, with `util` at the bottom.
+//! prints. The folders name the layers, declared once, highest first, as
+//! `LAYERS` in `tests/layout.rs` (the README's "Layout" shows it): the
+//! commands over deploy, rollout and fleet, over the engine, over the
+//! adapters and reports, over policy, terraform and values, over the
+//! plain data (`data`) and `config`, with `util` at the bottom.
 
 pub mod audit;
 pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod data;
 pub mod deploy;
 pub mod dispatch;
 pub mod doctor;
+pub mod engine;
 pub mod error;
 pub mod fleet;
 pub mod github;
@@ -128,7 +132,7 @@ fn report(out: &Output, e: &Error) {
             ));
         }
         Error::Config(c) => match c.location() {
-            Some(loc) => out.diagnostic(&values::customer::Diagnostic {
+            Some(loc) => out.diagnostic(&data::Diagnostic {
                 location: loc.clone(),
                 pointer: None,
                 message: match c {

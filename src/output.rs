@@ -39,9 +39,9 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::data::Diagnostic;
 use crate::util::runner;
 use crate::util::text::{is_hidden, show_hidden};
-use crate::values::customer::Diagnostic;
 
 /// How and where to print.
 #[derive(Debug, Clone)]

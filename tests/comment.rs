@@ -3,9 +3,9 @@
 //! with `_`, an address with backticks; and the comment rendered by a GFM
 //! renderer (`cmark-gfm`), checked for the alert, the grouping and the link.
 
-use fleetform::policy::verdict::{GateResult, Verdict};
+use fleetform::data::summary::{Action, OutputChange, PlanSummary, ResourceChange};
+use fleetform::data::verdict::{GateResult, Verdict};
 use fleetform::report::comment::{render_comment, CommentContext, COMMENT_LIMIT};
-use fleetform::terraform::summary::{Action, OutputChange, PlanSummary, ResourceChange};
 
 fn summary(has_changes: bool) -> PlanSummary {
     let resources = if has_changes {
@@ -276,7 +276,7 @@ fn one_verdict_for_the_gates() {
 
 #[test]
 fn tool_findings_are_listed_escaped_and_capped() {
-    use fleetform::policy::verdict::Finding;
+    use fleetform::data::verdict::Finding;
     let mut s = destructive();
     let findings: Vec<Finding> = (0..25)
         .map(|i| Finding {
@@ -558,7 +558,7 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
 /// them, warns first that this plan must be made again after its apply.
 #[test]
 fn a_products_comment_names_it_and_says_what_it_waits_for() {
-    use fleetform::terraform::summary::ProductFacts;
+    use fleetform::data::summary::ProductFacts;
     let mut s = summary(true);
     s.state_key = "acme/app/production/terraform.tfstate".into();
     s.product = Some(ProductFacts {

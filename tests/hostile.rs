@@ -351,8 +351,8 @@ fn check_comment_structure(body: &str, marker: &str) {
 
 #[test]
 fn hostile_addresses_and_plan_text_stay_inside_code() {
+    use fleetform::data::summary::{Action, PlanSummary, ResourceChange};
     use fleetform::report::comment::{comment_marker, render_comment, CommentContext};
-    use fleetform::terraform::summary::{Action, PlanSummary, ResourceChange};
     let resources = HOSTILE
         .iter()
         .map(|h| ResourceChange {

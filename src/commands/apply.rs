@@ -9,9 +9,9 @@ use crate::audit::Entry;
 use crate::cli::ApplyArgs;
 use crate::config::Unit;
 use crate::deploy::ApplySettings;
+use crate::engine::{ApplyOutcome, RunError};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::terraform::engine::{ApplyOutcome, RunError};
 use crate::terraform::TerraformError;
 
 pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
@@ -86,7 +86,7 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         .plan_dir
         .clone()
         .unwrap_or_else(|| args.out.join(unit.rel_dir()));
-    let engine = crate::terraform::engine::build(&view, true, args.terraform.as_deref())?;
+    let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
     let result = engine.apply(
         customer,
         &args.environment,
@@ -125,7 +125,7 @@ fn keep_deployment(
     done: &ApplyOutcome,
     actor: &str,
 ) -> std::result::Result<String, crate::records::RecordsError> {
-    let summary = crate::terraform::engine::read_summary(dir).ok();
+    let summary = crate::engine::read_summary(dir).ok();
     let ctx = crate::ci::RunContext::from_env();
     crate::records::record_deployment(
         &crate::records::Store::for_manager(manager),

@@ -20,13 +20,14 @@ use std::path::{Path, PathBuf};
 use crate::ci::RunContext;
 use crate::cli::DriftArgs;
 use crate::config::{is_repo, Customer, Manager};
+use crate::data::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
 use crate::github::{GitHub, Issue, Token};
 use crate::output::Output;
 use crate::report::drift::{gone_note, issue_body, issue_title, markdown, marker, Report};
 use crate::report::table::drift_table;
-use crate::values::customer::{override_path, CustomerSource, Diagnostic};
+use crate::values::customer::{override_path, CustomerSource};
 use crate::yaml::{Location, Pos};
 
 pub const LABEL: &str = "fleetform-drift";
@@ -431,7 +432,7 @@ fn check(
             out,
         );
     }
-    let mut engine = crate::terraform::engine::build(manager, true, settings.terraform.as_deref())?;
+    let mut engine = crate::engine::Engine::with_terraform(manager, settings.terraform.as_deref())?;
     let source = source_for(manager);
     let fleet = crate::fleet::prepare(&engine, selected, &*source, out);
     Ok(crate::fleet::execute(

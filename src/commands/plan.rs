@@ -100,7 +100,7 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
         );
     }
     let mut engine =
-        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+        crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     let source = crate::fleet::local_source(&manager, &registry);
     let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
     Ok(crate::fleet::execute(

@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use crate::cli::RenderArgs;
 use crate::config::{display_path, Customer, Manager, Registry};
+use crate::data::Diagnostic;
+use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
 use crate::fleet::{check_environments, environments_for, local_source};
 use crate::output::{table, Output};
-use crate::terraform::engine::{Engine, RunError};
-use crate::values::customer::{self, CustomerSource, Diagnostic};
+use crate::values::customer::{self, CustomerSource};
 use crate::values::layers::{Layered, Origin};
 
 #[derive(Serialize)]
@@ -150,7 +151,7 @@ fn render_one(
 ) -> Result<Layered> {
     let customer = checked_pair(manager, registry, wanted, environment)?;
     let dir = crate::fleet::local_dir(registry, customer).map_err(|d| Error::Values(vec![d]))?;
-    let engine = crate::terraform::engine::build(manager, false, None)?;
+    let engine = crate::engine::Engine::without_terraform(manager)?;
     let envs = [environment.to_string()];
     let source =
         CustomerSource::from_dir(manager, &dir, &envs).map_err(|d| Error::Values(vec![d]))?;
@@ -283,7 +284,7 @@ fn run_all(
     let (manager, registry) = crate::config::load(manager_dir)?;
     let filter = environment.map(|e| vec![e]);
     check_environments(&manager, filter.as_deref())?;
-    let engine = crate::terraform::engine::build(&manager, false, None)?;
+    let engine = crate::engine::Engine::without_terraform(&manager)?;
     let revoked = registry.customers.iter().filter(|c| !c.is_active()).count();
     let selected: Vec<(&Customer, Vec<String>)> = registry
         .customers

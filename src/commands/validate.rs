@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use crate::cli::ValidateArgs;
 use crate::config::{display_path, Customer, Manager, Registry};
+use crate::data::Diagnostic;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::values::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
+use crate::values::customer::{self, CustomerSource, ManagerLayers};
 use crate::values::schema::Schema;
 use crate::values::template::ValueTemplates;
 

@@ -10,20 +10,23 @@
 //! targets (`notify`), the dispatch relay (`relay`), the paths it names
 //! and their containment on the file system (`paths`), the files it names
 //! and that they exist (`files`), and text-preserving edits of the
-//! registry and its lock (`edit`).
+//! registry and its lock (`edit`), `terraform:` (`terraform`), how a
+//! document becomes a typed section with its positions (`doc`), and the
+//! gate settings of `policies:` (`policies`, with the policy tools'
+//! settings in `policy_tools`; the policy layer evaluates them).
 //!
-//! May import: `policy` (gate settings), `util` and the YAML crate.
+//! May import: `util` and the YAML crate.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
 
 mod approvals;
 pub mod cloud;
+mod doc;
 pub mod edit;
 mod files;
 pub use files::find_manager_above;
@@ -31,14 +34,18 @@ mod identity;
 mod names;
 mod notify;
 mod paths;
+pub mod policies;
+pub mod policy_tools;
 mod products;
 mod records;
 mod registry;
 mod relay;
 pub mod rollout;
 pub mod schema_formats;
+mod terraform;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
+pub use doc::from_doc;
 pub use identity::{
     is_role_arn, AwsIdentity, CloudIdentity, CustomerIdentity, IdentityConfig, IdentityFields,
     IdentityStage, StageIdentities,
@@ -51,6 +58,8 @@ pub use records::Records;
 pub use registry::*;
 pub use relay::{is_web_url, RelayConfig, GITHUB_ACTIONS_ISSUER};
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
+use terraform::check_key_template;
+pub use terraform::{Backend, Engine, TerraformConfig};
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
 
@@ -122,7 +131,7 @@ pub struct ManagerConfig {
     pub status_context: String,
     /// Policy gates per environment (see `fleetform::policy`).
     #[serde(default)]
-    pub policies: crate::policy::Policies,
+    pub policies: policies::Policies,
     /// Template propagation to customer repos (`fleetform sync`).
     #[serde(default)]
     pub sync: SyncConfig,
@@ -252,96 +261,6 @@ impl Environment {
         self.apply_environment
             .clone()
             .unwrap_or_else(|| format!("{}-apply", self.name))
-    }
-}
-
-/// The Terraform (or OpenTofu) side.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TerraformConfig {
-    /// Root module directory, relative to the manager repo (required
-    /// without `products:`; each product names its own).
-    pub working_dir: Option<RepoPath>,
-    #[serde(default)]
-    pub engine: Engine,
-    #[serde(default)]
-    pub backend: Backend,
-    /// State key per customer × environment; `{customer}` and `{environment}`
-    /// are replaced.
-    #[serde(default = "default_state_key")]
-    pub state_key: String,
-    /// Variables fleetform withholds from Terraform by default (its own
-    /// tokens and settings, the runner's tokens and files; see
-    /// `crate::util::process`) that Terraform should get anyway, by exact name.
-    #[serde(default)]
-    pub pass_env: Vec<String>,
-}
-
-fn default_state_key() -> String {
-    "{customer}/{environment}/terraform.tfstate".into()
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    #[default]
-    Terraform,
-    Tofu,
-}
-
-impl Engine {
-    pub fn binary(self) -> &'static str {
-        match self {
-            Engine::Terraform => "terraform",
-            Engine::Tofu => "tofu",
-        }
-    }
-}
-
-/// Where state lives. Customer values can never change this.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Backend {
-    /// State files under `state_dir` (relative to the manager repo).
-    Local {
-        #[serde(default = "default_state_dir")]
-        state_dir: RepoPath,
-    },
-    /// Terraform's built-in `s3` backend.
-    S3 {
-        bucket: String,
-        region: String,
-        /// Custom endpoint (S3-compatible stores, tests).
-        endpoint: Option<String>,
-        #[serde(default)]
-        use_path_style: bool,
-        #[serde(default = "yes")]
-        use_lockfile: bool,
-    },
-}
-
-impl Backend {
-    /// Terraform's name for the backend type.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Backend::Local { .. } => "local",
-            Backend::S3 { .. } => "s3",
-        }
-    }
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_state_dir() -> RepoPath {
-    RepoPath::default_for(".fleetform/state")
-}
-
-impl Default for Backend {
-    fn default() -> Self {
-        Backend::Local {
-            state_dir: default_state_dir(),
-        }
     }
 }
 
@@ -615,111 +534,6 @@ impl Manager {
             .state_key
             .replace("{customer}", customer)
             .replace("{environment}", environment)
-    }
-}
-
-/// A state-key template must be relative, keep `..` out and use only the
-/// known placeholders.
-fn check_key_template(t: &str, product: bool) -> Result<(), String> {
-    if !t.contains("{customer}") {
-        return Err(
-            "the state key must contain `{customer}` so customers never share state".into(),
-        );
-    }
-    let mut probe = t.replace("{customer}", "c").replace("{environment}", "e");
-    if product {
-        probe = probe.replace("{product}", "p");
-    }
-    if probe.contains('{') || probe.contains('}') {
-        return Err(if product {
-            "only `{customer}`, `{product}` and `{environment}` may appear in the state key"
-        } else {
-            "only `{customer}` and `{environment}` may appear in the state key"
-        }
-        .into());
-    }
-    if !t.contains("{environment}") {
-        return Err(
-            "the state key must contain `{environment}` so environments never share state".into(),
-        );
-    }
-    if !is_relative_inside(Path::new(&probe)) {
-        return Err("the state key must be a relative path without `..`".into());
-    }
-    Ok(())
-}
-
-/// Deserialises a document, mapping serde's error path to a file position.
-pub fn from_doc<T: DeserializeOwned>(doc: &Document) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(&doc.value).map_err(|e| {
-        let mut pointer = String::new();
-        for seg in e.path().iter() {
-            use serde_path_to_error::Segment;
-            match seg {
-                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-                Segment::Map { key } => {
-                    pointer.push('/');
-                    pointer.push_str(&yaml::escape_token(key));
-                }
-                Segment::Enum { .. } | Segment::Unknown => {}
-            }
-        }
-        let inner = e.inner().to_string();
-        let (pos, message) = if inner.starts_with(RepoPath::REFUSED) {
-            pointer = refused_path_entry(doc, pointer);
-            (doc.key_pos(&pointer), inner)
-        } else if let Some(field) = unknown_field(&inner) {
-            // The path ends at the unknown key itself or at its mapping.
-            let key_ptr = if pointer.ends_with(&format!("/{}", yaml::escape_token(&field))) {
-                pointer.clone()
-            } else {
-                format!("{pointer}/{}", yaml::escape_token(&field))
-            };
-            (
-                doc.key_pos(&key_ptr),
-                format!("{inner}; remove it or fix its spelling"),
-            )
-        } else {
-            (doc.pos(&pointer), inner)
-        };
-        let shown = if pointer.is_empty() {
-            String::new()
-        } else {
-            format!("{pointer}: ")
-        };
-        ConfigError::Invalid {
-            location: Location {
-                file: doc.file.clone(),
-                pos: if pos == Pos::default() {
-                    Pos { line: 1, col: 1 }
-                } else {
-                    pos
-                },
-            },
-            message: format!("{shown}{message}"),
-        }
-    })
-}
-
-fn unknown_field(msg: &str) -> Option<String> {
-    let rest = msg.strip_prefix("unknown field `")?;
-    Some(rest.get(..rest.find('`')?)?.to_string())
-}
-
-/// The entry a [`RepoPath`] error is about. serde loses the path inside an
-/// internally tagged enum (`terraform.backend`) and stops at the enum's
-/// mapping; the entry is then the one below it whose string is refused.
-fn refused_path_entry(doc: &Document, pointer: String) -> String {
-    let Some(serde_json::Value::Object(map)) = doc.value.pointer(&pointer) else {
-        return pointer;
-    };
-    let refused = map.iter().find(|(_, v)| {
-        v.as_str()
-            .is_some_and(|s| !is_relative_inside(Path::new(s)))
-    });
-    match refused {
-        Some((k, _)) => format!("{pointer}/{}", yaml::escape_token(k)),
-        None => pointer,
     }
 }
 

@@ -120,7 +120,7 @@ impl Manager {
     /// program installed on the runner; a bare name is looked up on PATH).
     fn tool_paths(&self) -> Vec<(String, &Path)> {
         let policies = &self.config.policies;
-        let mut gates: Vec<(String, &crate::policy::Gates)> =
+        let mut gates: Vec<(String, &super::policies::Gates)> =
             vec![("/policies/default".into(), &policies.default)];
         for (env, g) in &policies.environments {
             gates.push((

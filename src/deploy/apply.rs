@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use crate::config::{Customer, Manager, PRODUCTS_FILE};
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{short_sha, Payload, EVENT_APPLY};
+use crate::engine::{ApplyOutcome, Engine, RunError};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
-use crate::terraform::engine::{ApplyOutcome, Engine, RunError};
 use crate::terraform::TerraformError;
 use crate::values::customer::override_path;
 
@@ -54,7 +54,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
     }
     if !manager.has_products() {
         // Configuration errors before any request.
-        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+        crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
     let manager_gh = manager_client(&session.rt, &session.ctx, out)?;
     let Session {
@@ -95,7 +95,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             .collect();
         let engines = views
             .iter()
-            .map(|v| crate::terraform::engine::build(v, true, settings.terraform.as_deref()))
+            .map(|v| crate::engine::Engine::with_terraform(v, settings.terraform.as_deref()))
             .collect::<Result<Vec<_>>>()?;
         let runs: Vec<ApplyRun> = views
             .iter()
@@ -182,7 +182,7 @@ async fn open_all<'a>(
         let record = run.open_artifact(key).await?;
         let mut changes = true;
         if per_product {
-            let summary = crate::terraform::engine::read_summary(&run.dir)
+            let summary = crate::engine::read_summary(&run.dir)
                 .map_err(|e| Error::Failed(format!("{}: {e}", run.dir.display())))?;
             run.digest = summary.plan_sha256;
             // A plan made with outputs its needed products were about to
@@ -489,7 +489,7 @@ impl ApplyRun<'_> {
             .manager
             .identities_of(self.customer, self.env())
             .map_err(|m| Error::Failed(format!("the cloud identity: {m}")))?;
-        let planned = crate::terraform::engine::read_summary(&self.dir)
+        let planned = crate::engine::read_summary(&self.dir)
             .ok()
             .and_then(|s| s.identity);
         if now == planned {
@@ -670,7 +670,7 @@ impl ApplyRun<'_> {
     /// of the manager's log.
     async fn applied(&self, done: &ApplyOutcome, checked: &Checked) -> Result<()> {
         let (gh, payload, env, slug) = (self.gh(), self.payload(), self.env(), &self.customer.slug);
-        let summary = crate::terraform::engine::read_summary(&self.dir).ok();
+        let summary = crate::engine::read_summary(&self.dir).ok();
         let counts = summary.as_ref().map(|s| s.counts()).unwrap_or_default();
         let place = self.place();
         self.reporter

@@ -31,13 +31,13 @@ pub const BUNDLE_FILE: &str = "bundle.sealed";
 
 /// The plan folder's files that go into the bundle.
 pub(super) const BUNDLED: &[&str] = &[
-    crate::terraform::engine::PLAN_FILE,
-    crate::terraform::engine::SUMMARY_FILE,
+    crate::engine::PLAN_FILE,
+    crate::engine::SUMMARY_FILE,
     GITHUB_FILE,
     "comment.md",
     "plan.txt",
     "variables.tfvars.json",
-    crate::terraform::engine::FILES_FILE,
+    crate::engine::FILES_FILE,
     "terraform.log",
 ];
 

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
+use crate::data::Diagnostic;
 use crate::dispatch::short_sha;
 use crate::error::Result;
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::report::markdown::{md_code, md_escape};
-use crate::values::customer::Diagnostic;
 
 use super::session::gh_err;
 

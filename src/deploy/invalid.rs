@@ -3,12 +3,12 @@
 //! manager's log.
 
 use crate::ci::RunContext;
+use crate::data::Diagnostic;
 use crate::dispatch::{short_sha, Payload};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::report::comment::product_marker;
-use crate::values::customer::Diagnostic;
 
 use super::comment::{invalid_comment, sticky};
 use super::products::slot;

@@ -1,7 +1,9 @@
-//! The manager side of the GitHub loop, run on `repository_dispatch`:
+//! The GitHub loop. The manager side, run on `repository_dispatch`:
 //! `fleetform plan --dispatch`, `fleetform apply --dispatch`, and the
 //! deploy workflow's first and last jobs, `fleetform authorise` and
-//! `fleetform conclude`.
+//! `fleetform conclude`. Beside it the customer side that starts the loop,
+//! `fleetform trigger` (`trigger`, and `trigger_relay` behind the
+//! provider's relay).
 //!
 //! The payload is hostile: the customer must be registered and active, the
 //! files are fetched from the customer's repo at the dispatched sha with the
@@ -43,12 +45,16 @@
 //! - `artifact`: the sealed bundle ([`BUNDLE_FILE`]) and [`GitHubRecord`].
 //! - `record`: audit lines and step summaries, values-free.
 //! - `conclude`: applies that were due and did not finish.
+//! - `trigger`, `trigger_relay`: the customer side: check the values,
+//!   dispatch them to the manager (or through the relay), mark the commit
+//!   pending and, with `--wait`, wait for the manager's answer.
 //! - `rollout`: the rollout workflow's checks on GitHub (the registry on
 //!   the default branch, a wave's approval, the operators team).
 //!
 //! # Imports
 //!
-//! May import the layers below it (`config`, `dispatch`, `github`,
+//! May import the layers below it (`config`, `dispatch`, `relay` (its
+//! client), `github`,
 //! `policy`, `records`, `report`, `terraform`, `values`, `audit`, `notify`, `ci`, `output`,
 //! `util`). It never imports `crate::commands`: the commands parse their
 //! flags, call in here, and print what comes back.
@@ -68,6 +74,8 @@ mod record;
 mod rollout;
 mod session;
 mod status;
+mod trigger;
+mod trigger_relay;
 
 #[cfg(test)]
 mod testing;
@@ -82,3 +90,5 @@ pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
 pub use rollout::{Gate as RolloutGate, RolloutGitHub};
 pub use status::report_status;
+pub use trigger::{trigger, Settings as TriggerSettings, TriggerReport};
+pub use trigger_relay::{trigger_via_relay, RelaySettings};

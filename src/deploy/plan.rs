@@ -7,16 +7,17 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::summary::PlanSummary;
+use crate::data::Diagnostic;
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{Payload, EVENT_APPLY};
+use crate::engine::{Engine, PlanOutcome, PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
 use crate::report::comment::product_marker;
-use crate::terraform::engine::{Engine, PlanOutcome, PlanRequest, RunError};
-use crate::terraform::summary::PlanSummary;
-use crate::values::customer::{self, CustomerDocs, CustomerSource, Diagnostic};
+use crate::values::customer::{self, CustomerDocs, CustomerSource};
 
 use super::artifact::{artifact_key, seal_plan, write_record, GitHubRecord, BUNDLE_FILE};
 use super::authorise::authorise;
@@ -123,7 +124,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
     let (manager, registry) = crate::config::load(manager_dir)?;
     if !manager.has_products() {
         // Configuration errors before any request.
-        crate::terraform::engine::build(&manager, true, settings.terraform.as_deref())?;
+        crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
     let Session {
         rt,
@@ -204,7 +205,7 @@ impl Products<'_> {
             return Ok(());
         }
         let engine =
-            crate::terraform::engine::build(view, true, self.settings.terraform.as_deref())?;
+            crate::engine::Engine::with_terraform(view, self.settings.terraform.as_deref())?;
         let run = PlanRun {
             session: self.session,
             manager: view,

@@ -10,9 +10,9 @@
 //! sealed bundle and apply.
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::Diagnostic;
 use crate::error::Result;
 use crate::github::GitHub;
-use crate::values::customer::Diagnostic;
 
 use super::event::Dispatched;
 use super::fetch::{enabled_in_order, fetch_products_file};

@@ -5,11 +5,12 @@
 
 use crate::audit::Entry;
 use crate::ci::RunContext;
+use crate::data::verdict::Verdict;
 use crate::dispatch::Payload;
+use crate::engine::RunError;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::policy::{PullFacts, Verdict};
-use crate::terraform::engine::RunError;
+use crate::policy::PullFacts;
 
 use super::event::read_event;
 

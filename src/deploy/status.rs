@@ -5,11 +5,11 @@
 use serde_json::Value;
 
 use crate::config::{Customer, Manager};
+use crate::data::summary::PlanSummary;
 use crate::dispatch::Payload;
 use crate::error::Error;
 use crate::github::{CommitStatus, GitHub, GitHubError};
 use crate::output::Output;
-use crate::terraform::summary::PlanSummary;
 
 use super::fetch::enabled_in_order;
 
@@ -212,7 +212,7 @@ impl<'a> Reporter<'a> {
 mod tests {
     use super::super::testing::strings;
     use super::*;
-    use crate::policy::{GateResult, Verdict};
+    use crate::data::verdict::{GateResult, Verdict};
     use serde_json::json;
 
     fn written(env: &str, state: &'static str, description: &str) -> CommitStatus {

@@ -19,7 +19,8 @@ use serde_json::Value;
 pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
 use crate::config::{Customer, Manager, Registry, Unit};
-use crate::values::customer::{self, CustomerSource, Diagnostic, ManagerLayers};
+use crate::data::Diagnostic;
+use crate::values::customer::{self, CustomerSource, ManagerLayers};
 use crate::values::schema::Schema;
 use crate::values::template::ValueTemplates;
 
@@ -240,7 +241,7 @@ pub fn plan_affected(
             out,
         )?
     } else {
-        let mut engine = crate::terraform::engine::build(live, true, settings.terraform)?;
+        let mut engine = crate::engine::Engine::with_terraform(live, settings.terraform)?;
         let source = super::local_source(live, registry);
         let fleet = super::prepare(&engine, &selected, &source, out);
         super::execute(

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::Diagnostic;
 use crate::error::Result;
 use crate::output::Output;
-use crate::values::customer::Diagnostic;
 
 use super::run::{Outcome, Row, SourceFn};
 
@@ -50,7 +50,7 @@ pub fn run(
     let (enabled, mut rows) = subscriptions(manager, selected, products_file, out);
     for view in manager.products() {
         let name = view.product.clone().unwrap_or_default();
-        let mut engine = crate::terraform::engine::build(&view, true, settings.terraform)?;
+        let mut engine = crate::engine::Engine::with_terraform(&view, settings.terraform)?;
         let pairs: Vec<(&Customer, Vec<String>)> = selected
             .iter()
             .filter(|(c, _)| {
@@ -123,7 +123,7 @@ fn subscriptions(
             }
             Err(problems) => {
                 out.diagnostics(&problems);
-                let error = crate::terraform::engine::RunError::Values(problems.clone()).short();
+                let error = crate::engine::RunError::Values(problems.clone()).short();
                 for p in &allowed {
                     for e in envs {
                         rows.push(Row {

@@ -1,6 +1,6 @@
 //! How checkov's and conftest's JSON reads, strictly: a tool's stdout is a
 //! report of the documented shape or it is no report, and no report is a
-//! failed gate (`terraform::tools` says so with the end of its stderr),
+//! failed gate (`engine::tools` says so with the end of its stderr),
 //! never "no check applied". A tool that exits 0 after printing `[0]`,
 //! `["ok"]` or `{"results": 5}` has told nothing about the plan.
 //!
@@ -19,8 +19,9 @@
 
 use serde_json::{Map, Value};
 
-use super::tools::{clean, ToolKind, ToolOutcome, MAX_FINDINGS};
-use super::verdict::Finding;
+use super::tools::{clean, ToolOutcome, MAX_FINDINGS};
+use crate::config::policy_tools::ToolKind;
+use crate::data::verdict::Finding;
 
 /// Reads a tool's report by its kind; the outcome, or why it is no report.
 pub fn parse(kind: ToolKind, stdout: &str) -> Result<ToolOutcome, String> {

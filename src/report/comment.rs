@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::markdown::{fence_for, link, md_block, md_code, md_escape};
 use super::plan_text;
-use crate::policy::verdict::{GateResult, Verdict};
-use crate::terraform::summary::Action;
-use crate::terraform::summary::PlanSummary;
+use crate::data::summary::Action;
+use crate::data::summary::PlanSummary;
+use crate::data::verdict::{GateResult, Verdict};
 
 /// GitHub's limit on an issue comment body.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -176,7 +176,7 @@ fn caution(s: &PlanSummary) -> String {
 /// destroys and `replace` replacements (also the rollout plan summary's,
 /// per group of pairs whose plans do the same).
 pub fn caution_for(
-    resources: &[crate::terraform::summary::ResourceChange],
+    resources: &[crate::data::summary::ResourceChange],
     delete: usize,
     replace: usize,
 ) -> String {

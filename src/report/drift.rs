@@ -157,10 +157,7 @@ pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> Strin
 }
 
 /// One environment of a drift issue.
-fn environment_section(
-    environment: &str,
-    summary: &crate::terraform::summary::PlanSummary,
-) -> String {
+fn environment_section(environment: &str, summary: &crate::data::summary::PlanSummary) -> String {
     let mut s = format!(
         "\n### {}: {}\n\n| action | address |\n|---|---|\n",
         md_code(environment),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Unit;
-use crate::values::customer::Diagnostic;
+use crate::data::Diagnostic;
 
 use super::markdown::{md_code_cell, md_escape};
 
@@ -78,7 +78,7 @@ pub struct Plans {
 pub struct PlanGroup {
     pub members: Vec<Unit>,
     /// What each member's plan does.
-    pub resources: Vec<crate::terraform::summary::ResourceChange>,
+    pub resources: Vec<crate::data::summary::ResourceChange>,
     /// The largest counts among the members.
     pub most_destroyed: usize,
     pub most_replaced: usize,
@@ -90,7 +90,7 @@ pub struct PlanGroup {
 
 /// Groups planned pairs by what their plans do; the biggest group first.
 pub fn group_plans(
-    planned: Vec<(Unit, crate::terraform::summary::PlanSummary, String)>,
+    planned: Vec<(Unit, crate::data::summary::PlanSummary, String)>,
 ) -> Vec<PlanGroup> {
     type Key = Vec<(String, String, Vec<String>)>;
     let mut groups: Vec<(Key, PlanGroup)> = Vec::new();

@@ -11,11 +11,11 @@
 //! the settings it prints (`scaffold`), and the fleet dashboard
 //! (`dashboard`).
 //!
-//! May import: plain data types (`terraform::summary`, `policy::verdict`,
-//! `values::customer::Diagnostic`, `audit::Entry`, `config::Unit`,
+//! May import: plain data types (`data`: plan summaries, verdicts and
+//! diagnostics; `audit::Entry`, `config::Unit`,
 //! `doctor`'s checklist, and the data structs
 //! kept here next to their rendering) and `output::table` for text tables.
-//! Never the commands, `deploy`, the engine (`terraform::engine`), `fleet`
+//! Never the commands, `deploy`, the engine (`engine`), `fleet`
 //! or `github`.
 
 pub mod audit;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::terraform::summary::{Action, PlanSummary};
+use crate::data::summary::{Action, PlanSummary};
 
 /// One row of `status`: a stage and how far it got.
 #[derive(Debug, Serialize)]
@@ -246,14 +246,12 @@ mod tests {
             replace: count(Action::Replace),
             resources: actions
                 .iter()
-                .map(
-                    |(address, action)| crate::terraform::summary::ResourceChange {
-                        address: address.to_string(),
-                        action: *action,
-                        resource_type: None,
-                        changed: Vec::new(),
-                    },
-                )
+                .map(|(address, action)| crate::data::summary::ResourceChange {
+                    address: address.to_string(),
+                    action: *action,
+                    resource_type: None,
+                    changed: Vec::new(),
+                })
                 .collect(),
             outputs: Vec::new(),
             has_changes: true,

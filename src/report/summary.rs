@@ -5,7 +5,7 @@
 //! plan itself (addresses and values) is on the customer's pull request.
 
 use super::markdown::md_code;
-use crate::terraform::summary::PlanSummary;
+use crate::data::summary::PlanSummary;
 
 /// One environment's section.
 pub fn manager_plan(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> String {
@@ -40,7 +40,7 @@ pub fn manager_plan(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::verdict::{GateResult, Verdict};
+    use crate::data::verdict::{GateResult, Verdict};
 
     fn summary(env: &str, gates: Option<Verdict>) -> PlanSummary {
         PlanSummary {

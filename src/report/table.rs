@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::data::summary::PlanSummary;
+use crate::data::Diagnostic;
 use crate::output::table;
-use crate::terraform::summary::PlanSummary;
-use crate::values::customer::Diagnostic;
 
 /// What happened to one customer × environment.
 #[derive(Debug, Clone, Serialize)]

@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use crate::config::{Customer, Unit};
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::fleet::{Outcome, Row};
 use crate::output::Output;
 use crate::records::{RecordsError, Store};
-use crate::terraform::engine::Engine;
 
 use super::record::record;
 use super::settings::{ApplyObserver, Fleet, TickSettings};
@@ -107,7 +107,7 @@ fn plans_of<'m>(
     if let Some((plans, key)) = settings.plans_from {
         // No plan is made here. The providers are installed once for the
         // applies, as for a fleet run's plans, not once per pair.
-        let mut engine = crate::terraform::engine::build(f.manager, true, settings.terraform)?;
+        let mut engine = crate::engine::Engine::with_terraform(f.manager, settings.terraform)?;
         let rows: Plans = units
             .iter()
             .map(|u| (u.clone(), reviewed(s, u, plans, key)))
@@ -199,7 +199,7 @@ fn plan_units<'m>(
                 .map(|c| (c, vec![u.environment.clone()]))
         })
         .collect();
-    let mut engine = crate::terraform::engine::build(f.manager, true, settings.terraform)?;
+    let mut engine = crate::engine::Engine::with_terraform(f.manager, settings.terraform)?;
     // What is deployed: the files of each pair's last deployment record,
     // else the customer's checkout.
     let source = crate::fleet::impact::deployed_or_local(f.manager, f.registry, f.store);
@@ -321,9 +321,7 @@ fn keep_deployment(
     actor: &str,
 ) -> std::result::Result<(), RecordsError> {
     let ctx = crate::ci::RunContext::from_env();
-    let summary_sha = crate::terraform::engine::read_summary(dir)
-        .ok()
-        .and_then(|s| s.sha);
+    let summary_sha = crate::engine::read_summary(dir).ok().and_then(|s| s.sha);
     crate::records::record_deployment(
         store,
         unit,

@@ -6,11 +6,11 @@
 //! is not the recorded one is refused.
 
 use crate::config::Unit;
+use crate::data::summary::PlanSummary;
 use crate::dispatch::seal::{self, ArtifactKey};
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
 use crate::output::Output;
-use crate::terraform::summary::PlanSummary;
 
 use super::apply::plan_by_product;
 use super::record::record;

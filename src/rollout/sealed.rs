@@ -15,11 +15,11 @@ pub const BUNDLE: &str = "bundle.sealed";
 
 /// The plan folder's files that travel in the bundle.
 pub(super) const BUNDLED: &[&str] = &[
-    crate::terraform::engine::PLAN_FILE,
-    crate::terraform::engine::SUMMARY_FILE,
+    crate::engine::PLAN_FILE,
+    crate::engine::SUMMARY_FILE,
     "variables.tfvars.json",
     "plan.txt",
-    crate::terraform::engine::FILES_FILE,
+    crate::engine::FILES_FILE,
 ];
 
 /// The reviewed plan of `unit` from `plans`: opened from its sealed bundle
@@ -38,7 +38,7 @@ pub fn reviewed(
     }
     seal::open_into(key, &unit.customer, &unit.place(), &bundle, &dir)
         .map_err(|e| format!("the reviewed plan cannot be opened: {e}"))?;
-    let summary = crate::terraform::engine::read_summary(&dir)
+    let summary = crate::engine::read_summary(&dir)
         .map_err(|e| format!("the reviewed plan has no summary: {e}"))?;
     match s.planned.get(unit) {
         Some(d) if *d == summary.plan_sha256 => Ok(Some(Row {

@@ -5,7 +5,6 @@
 //! (files fetched at a commit): both hand over bytes.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,33 +12,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{display_path, Customer, Manager};
+use crate::data::Diagnostic;
 use crate::values::layers::{Layer, Layered, Source};
 use crate::values::schema::Schema;
 use crate::values::secrets;
 use crate::values::template::{is_template, ValueTemplates};
 use crate::yaml::{self, escape_token, Document, Limits, Location};
-
-/// One problem in a customer's (or manager's) values, with its place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    #[serde(serialize_with = "ser_loc")]
-    pub location: Location,
-    pub pointer: Option<String>,
-    pub message: String,
-}
-
-fn ser_loc<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&l.to_string())
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.pointer {
-            Some(p) if !p.is_empty() => write!(f, "{}: {}: {}", self.location, p, self.message),
-            _ => write!(f, "{}: {}", self.location, self.message),
-        }
-    }
-}
 
 /// Raw customer files, however they were obtained.
 #[derive(Debug, Clone)]

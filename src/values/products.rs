@@ -15,7 +15,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::config::{display_path, Customer, Manager, PRODUCTS_FILE};
-use crate::values::customer::Diagnostic;
+use crate::data::Diagnostic;
 use crate::yaml::{self, Limits, Location};
 
 /// The customer's products, in the order they run (dependencies first).

@@ -16,7 +16,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::values::customer::{self, CustomerSource, Diagnostic};
+use crate::data::Diagnostic;
+use crate::values::customer::{self, CustomerSource};
 use crate::values::schema::Schema;
 
 /// What the starter may use besides the schema.

@@ -93,7 +93,7 @@ pub struct PlanSummary {
     pub sha: Option<String>,
     /// Policy gates evaluated after the plan.
     #[serde(default)]
-    pub gates: Option<crate::policy::verdict::Verdict>,
+    pub gates: Option<super::verdict::Verdict>,
     /// The product, for a manager with `products:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<ProductFacts>,

@@ -1,22 +1,34 @@
 //! The plan/apply engine for one customer × environment, shared by local
-//! fleet mode and the GitHub path.
+//! fleet mode and the GitHub path: values → plan folder → gates → apply,
+//! and the policy tools a plan's gates run (`tools`). Built once per run
+//! by [`Engine::with_terraform`] (or [`Engine::without_terraform`] for
+//! what only reads the values).
+//!
+//! May import: `config`, `values`, `terraform`, `policy`, `report` (the
+//! plan comment it writes into the plan folder), `records` (the name of
+//! the customer-files file a plan keeps), `error` and `util`. Never
+//! `fleet`, `rollout`, `deploy`, the commands, the GitHub client or the
+//! runner's I/O (`ci`).
 //!
 //! Results of a plan land in one folder per customer × environment:
 //! `tfplan`, `variables.tfvars.json`, `plan.txt`, `comment.md`,
 //! `terraform.log` and, written last, `summary.json` (which records the plan
 //! file's SHA-256).
 
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::config::{Customer, Manager, Unit};
+use crate::data::summary::{PlanSummary, ProductFacts};
+use crate::data::Diagnostic;
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
-use crate::terraform::summary::{PlanSummary, ProductFacts};
 use crate::terraform::{Terraform, TerraformError, Workspace};
 use crate::util::fs::{sha256_file, write_atomic};
-use crate::values::customer::{self, CustomerDocs, Diagnostic, ManagerLayers};
+use crate::values::customer::{self, CustomerDocs, ManagerLayers};
 use crate::values::layers::Layered;
 use crate::values::schema::Schema;
 use crate::values::template::ValueTemplates;
@@ -123,7 +135,7 @@ pub struct PlanRequest<'a> {
     /// The pull request, for gates that need its labels or reviews.
     pub pull: Option<&'a crate::policy::PullFacts>,
     /// Needed products whose plans here change outputs (see
-    /// [`crate::terraform::summary::ProductFacts::awaiting`]).
+    /// [`crate::data::summary::ProductFacts::awaiting`]).
     pub awaiting: Vec<String>,
     /// Run the policy tools of `policies` on the plan (false for drift
     /// checks, which judge no plan).
@@ -302,7 +314,7 @@ impl Engine<'_> {
         env: &str,
         ws: &Workspace,
         json: &serde_json::Value,
-    ) -> Result<Vec<crate::policy::GateResult>, RunError> {
+    ) -> Result<Vec<crate::data::verdict::GateResult>, RunError> {
         use crate::policy::tools::{gate_result, ToolOutcome};
         let tools = self.manager.config.policies.tools_for(env);
         if tools.is_empty() {
@@ -314,7 +326,7 @@ impl Engine<'_> {
             let path = ws.path().join("plan.json");
             let bytes = serde_json::to_vec(json).context("serialising the plan JSON")?;
             write_atomic(&path, &bytes)?;
-            crate::terraform::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
+            crate::engine::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
         };
         Ok(tools
             .iter()
@@ -332,7 +344,7 @@ impl Engine<'_> {
         plan_path: &Path,
         json: &serde_json::Value,
         has_changes: bool,
-        tools: Vec<crate::policy::GateResult>,
+        tools: Vec<crate::data::verdict::GateResult>,
     ) -> Result<PlanSummary, RunError> {
         let (slug, env) = (&req.customer.slug, req.environment);
         let digest = sha256_file(plan_path)?;
@@ -404,7 +416,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<(String, crate::policy::Verdict), RunError> {
+    ) -> Result<(String, crate::data::verdict::Verdict), RunError> {
         let (summary, verdict) = self.checked_plan(customer, env, dir, expected, pull)?;
         Ok((summary.plan_sha256, verdict))
     }
@@ -418,7 +430,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<(PlanSummary, crate::policy::Verdict), RunError> {
+    ) -> Result<(PlanSummary, crate::data::verdict::Verdict), RunError> {
         let summary = read_summary(dir)?;
         let planned = Unit::new(
             &summary.customer,
@@ -529,7 +541,7 @@ pub struct ApplyOutcome {
     pub environment: String,
     pub plan_sha256: String,
     pub applied: bool,
-    pub gates: crate::policy::Verdict,
+    pub gates: crate::data::verdict::Verdict,
     #[serde(skip)]
     pub output: String,
 }
@@ -629,9 +641,27 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     move |e| RunError::Io(anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+impl<'m> Engine<'m> {
+    /// The engine of one run, with Terraform located up front (`explicit`,
+    /// or the manager's engine on PATH) so a missing Terraform fails before
+    /// any work starts.
+    pub fn with_terraform(
+        manager: &'m Manager,
+        explicit: Option<&Path>,
+    ) -> Result<Engine<'m>, crate::error::Error> {
+        build(manager, true, explicit)
+    }
+
+    /// The engine of one run that only reads and renders the values
+    /// (`render`): no Terraform is located.
+    pub fn without_terraform(manager: &'m Manager) -> Result<Engine<'m>, crate::error::Error> {
+        build(manager, false, None)
+    }
+}
+
 /// Builds the engine; `with_terraform` locates the engine binary up front so
 /// a missing Terraform fails before any work starts.
-pub fn build<'m>(
+fn build<'m>(
     manager: &'m Manager,
     with_terraform: bool,
     explicit: Option<&Path>,

@@ -1,5 +1,5 @@
 //! Runs the policy tools of a plan's gates (`tools:`, see
-//! [`crate::policy::tools`]) on its plan JSON: each in an environment of
+//! [`crate::config::policy_tools`]) on its plan JSON: each in an environment of
 //! PATH, HOME and the locale only, with its own timeout (killed at it),
 //! its output read from files (so a tool that never closes its output
 //! cannot hang the run) and capped.
@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::config::policy_tools::{Tool, ToolKind};
 use crate::policy::tool_reports::parse;
-use crate::policy::tools::{Tool, ToolKind, ToolOutcome};
+use crate::policy::tools::ToolOutcome;
 
 /// The most of a tool's output read.
 const MAX_OUTPUT: u64 = 64 * 1024 * 1024;

@@ -1,0 +1,15 @@
+//! Plain data that several layers read and none of them owns: what a plan
+//! does (`summary`), what its gates said (`verdict`) and a problem with the
+//! YAML location it points into (`diagnostic`). The engine and the policy
+//! fill them in; the output, the reports, GitHub and the records read them.
+//!
+//! May import: `config` (the cloud identities a summary names), the YAML
+//! crate (`crate::yaml`) and `util`. Never anything that produces or shows
+//! these: not the engine, `terraform`, `policy`, `values`, `report` or
+//! `output`.
+
+mod diagnostic;
+pub mod summary;
+pub mod verdict;
+
+pub use diagnostic::Diagnostic;

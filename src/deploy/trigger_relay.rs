@@ -1,0 +1,78 @@
+//! The customer side of the GitHub loop behind the provider's relay
+//! (`fleetform trigger --relay-url`): the values are checked here against
+//! the schema the relay serves, then the relay dispatches them.
+
+use std::path::Path;
+
+use crate::ci::RunContext;
+use crate::dispatch::short_sha;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::values::customer;
+use crate::values::schema::Schema;
+
+/// What `fleetform trigger --relay-url` was told, checked.
+pub struct RelaySettings {
+    /// The relay's https:// address.
+    pub relay: String,
+    /// The audience of the run's OIDC token.
+    pub audience: String,
+    pub variables: String,
+    pub overrides: String,
+    pub json: bool,
+}
+
+/// The trigger behind the provider's relay: the run's OIDC token is the
+/// only credential. The schema comes from the relay; the values are
+/// checked here first, then the relay dispatches to the manager, which
+/// reports on the commit. Needs `id-token: write` and `contents: read` only.
+pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
+    let relay = args.relay.as_str();
+    use crate::relay::client;
+    let ctx = RunContext::from_env();
+    let Some(subject) = super::trigger::subject(&ctx)? else {
+        out.note("the branch was deleted; nothing to plan");
+        return Ok(());
+    };
+    let (source, files) = super::trigger::checkout_source(&args.variables, &args.overrides)?;
+    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let refused = |e: client::ClientError| Error::Failed(e.to_string());
+    let answer = rt.block_on(async {
+        let token = client::oidc_token(&args.audience).await.map_err(refused)?;
+        out.mask(&token);
+        let (path, schema) = client::schema(relay, &token).await.map_err(refused)?;
+        let schema = Schema::from_bytes(&schema, Path::new(&format!("manager:{path}")))
+            .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
+        if let Err(problems) = customer::check(&source, &schema) {
+            return Ok(Err(problems));
+        }
+        client::dispatch(relay, &token, subject.pr, &files)
+            .await
+            .map(Ok)
+            .map_err(refused)
+    })?;
+    match answer {
+        Err(problems) => {
+            out.diagnostics(&problems);
+            Err(Error::Failed(format!(
+                "{} problem(s) in the variables; nothing was sent to the manager",
+                problems.len()
+            )))
+        }
+        Ok(v) => {
+            if args.json {
+                return out
+                    .json(&v)
+                    .map_err(|e| Error::Failed(format!("the relay's answer as JSON: {e}")));
+            }
+            let d = &v["dispatched"];
+            out.result(&format!(
+                "dispatched {} for {} at {} through the relay",
+                d["event_type"].as_str().unwrap_or("?"),
+                d["customer"].as_str().unwrap_or("?"),
+                d["sha"].as_str().map(short_sha).unwrap_or_default()
+            ));
+            Ok(())
+        }
+    }
+}
