@@ -429,7 +429,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 32 check(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 33 check(s)"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();
