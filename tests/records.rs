@@ -218,7 +218,9 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
 fn a_customer_role_never_writes_the_records() {
     require_terraform();
     let moto = Moto::start();
-    assert!(moto::curl_signed_put(&moto.url(&format!("/{}", moto::BUCKET))));
+    assert!(moto::curl_signed_put(
+        &moto.url(&format!("/{}", moto::BUCKET))
+    ));
     let fx = Fixture::new();
     let cfg = fx.read("manager/fleetform.yml").replace(
         "records:\n  kind: local\n  dir: .fleetform/records\n",
