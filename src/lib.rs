@@ -71,9 +71,21 @@ pub fn run(cli: Cli) -> u8 {
         }
     }
     let dir = std::path::Path::new(".");
-    // In a manager repo, audit events are also kept in its records store.
+    // In a manager repo, audit events are also kept in its records store,
+    // with the records' own credential where the job holds a customer's
+    // cloud role.
     if let Ok(manager) = config::Manager::load(dir) {
-        audit::keep_in(records::Store::for_manager(&manager));
+        let customer_role = match &cli.command {
+            Command::Plan(a) => a.dispatch,
+            Command::Apply(a) => a.dispatch,
+            Command::Drift(_) => true,
+            _ => false,
+        };
+        audit::keep_in(if customer_role {
+            records::Store::for_customer_role(&manager)
+        } else {
+            records::Store::for_manager(&manager)
+        });
     }
     let result = match &cli.command {
         Command::Validate(a) => commands::validate::run(a, dir, &out),

@@ -498,9 +498,10 @@ fn gfm(markdown: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A drift issue: a `|` in an address stays in its cell, rows beyond the
-/// cap are counted ("and 62 more"), resources are grouped destroy-first
-/// under Terraform's counts, and the link is not escaped.
+/// A drift issue: an address's `for_each` key (a customer value) is not
+/// shown in the manager repo, only `[…]`; rows beyond the cap are counted
+/// ("and 62 more"), resources are grouped destroy-first under
+/// Terraform's counts, and the link is not escaped.
 #[test]
 fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
     use fleetform::report::drift::{issue_body, ISSUE_ROWS};
@@ -528,9 +529,10 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
         Some("https://github.com/p/m_x/actions/runs/7"),
     );
     let html = gfm(&body);
-    // The hostile address is one cell, pipe and backtick included.
+    // The hostile address's key is hidden, pipe and backtick included.
+    assert!(!body.contains("a|b"), "{body}");
     assert!(
-        html.contains("<td><code>terraform_data.x[&quot;a|b`c&quot;]</code></td>"),
+        html.contains("<td><code>terraform_data.x[…]</code></td>"),
         "{html}"
     );
     assert_eq!(body.matches("| destroy |").count(), 2, "{body}");
@@ -551,6 +553,36 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
         "{html}"
     );
     insta::assert_snapshot!("drift_issue", body);
+}
+
+/// The drift report (`drift-report.json`, uploaded in the manager repo)
+/// keeps no `for_each` key of a drifted pair's addresses or changed maps.
+#[test]
+fn the_drift_report_hides_resource_keys() {
+    use fleetform::report::drift::Report;
+    use fleetform::report::table::{Outcome, Row};
+    let mut s = destructive();
+    s.resources[1].address = "module.m[\"vip-key\"].terraform_data.x[\"secret-key\"]".into();
+    s.resources[1].changed = vec!["/tags/tag-key".into()];
+    let row = Row {
+        customer: "acme".into(),
+        product: None,
+        environment: "staging".into(),
+        outcome: Outcome::Planned {
+            summary: Box::new(s),
+            dir: "out".into(),
+        },
+    };
+    let report = Report::tally(&[row]);
+    let json = serde_json::to_string(&report).unwrap();
+    for key in ["vip-key", "secret-key", "tag-key"] {
+        assert!(!json.contains(key), "{key} in {json}");
+    }
+    assert!(
+        json.contains(r#""address":"module.m[…].terraform_data.x[…]""#),
+        "{json}"
+    );
+    assert!(json.contains(r#""changed":["/tags"]"#), "{json}");
 }
 
 /// A product's comment names the product, says which variables came from

@@ -208,3 +208,66 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
         .collect();
     assert_eq!(now, original, "every record as the first run wrote it");
 }
+
+/// A job that holds a customer's cloud role (`identity:` in fleetform.yml,
+/// here drift) never writes a record with it: with only `AWS_*` set the
+/// audit record is refused, naming the records' own credential, and
+/// nothing lands in the bucket; with `FLEETFORM_RECORDS_AWS_*` set it is
+/// written with those.
+#[test]
+fn a_customer_role_never_writes_the_records() {
+    require_terraform();
+    let moto = Moto::start();
+    assert!(moto::curl_signed_put(
+        &moto.url(&format!("/{}", moto::BUCKET))
+    ));
+    let fx = Fixture::new();
+    let cfg = fx.read("manager/fleetform.yml").replace(
+        "records:\n  kind: local\n  dir: .fleetform/records\n",
+        &format!(
+            "records:\n  kind: s3\n  bucket: {}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {}\n  use_path_style: true\n",
+            moto::BUCKET,
+            moto.url("")
+        ),
+    );
+    assert!(cfg.contains("kind: s3"), "{cfg}");
+    fx.write(
+        "manager/fleetform.yml",
+        &format!("{cfg}\nidentity:\n  aws:\n    plan_role: \"arn:aws:iam::{{account}}:role/{{customer}}-plan\"\n    apply_role: \"arn:aws:iam::{{account}}:role/{{customer}}-apply\"\n    region: us-east-1\n"),
+    );
+    let reg = fx.read("manager/customers.yml").replacen(
+        "    added: 2026-01-15\n",
+        "    added: 2026-01-15\n    identity:\n      account: \"111111111111\"\n",
+        1,
+    );
+    fx.write("manager/customers.yml", &reg);
+    let drift = |own: bool| {
+        let mut cmd = fx.fleetform();
+        cmd.env("AWS_ACCESS_KEY_ID", "customer-role-key")
+            .env("AWS_SECRET_ACCESS_KEY", "customer-role-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["drift", "--customer", "acme", "--env", "staging"]);
+        if own {
+            cmd.env("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID", "records-key")
+                .env("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY", "records-secret");
+        }
+        cmd.output().unwrap()
+    };
+    let audit = || {
+        moto.keys()
+            .into_iter()
+            .filter(|k| k.starts_with("fleet/records/audit/"))
+            .count()
+    };
+    let out = drift(false);
+    let err = stderr(&out);
+    assert!(err.contains("holds a customer's cloud role"), "{err}");
+    assert!(err.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"), "{err}");
+    assert!(!err.contains("customer-role-secret"), "{err}");
+    assert_eq!(audit(), 0, "nothing written with the customer's role");
+
+    let out = drift(true);
+    let err = stderr(&out);
+    assert!(!err.contains("cannot keep the audit record"), "{err}");
+    assert_eq!(audit(), 1, "{err}");
+}

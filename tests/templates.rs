@@ -1032,18 +1032,34 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
             let oidc = job["permissions"]
                 .get("id-token")
                 .map(|v| s(v, "id-token").to_string());
-            let assume = job["steps"].as_sequence().unwrap().iter().find(|st| {
+            let assumes = |st: &&Y| {
                 st["uses"]
                     .as_str()
                     .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
-            });
+            };
+            let steps = job["steps"].as_sequence().unwrap();
+            // The records role's step (its credential for fleetform alone)
+            // is checked by `records_are_written_with_their_own_role`.
+            let assume = steps
+                .iter()
+                .filter(assumes)
+                .find(|st| st["id"].as_str() != Some("records"));
             let pages = job["steps"].as_sequence().unwrap().iter().any(|st| {
                 st["uses"]
                     .as_str()
                     .is_some_and(|u| u.starts_with("actions/deploy-pages@"))
             });
+            let records = steps
+                .iter()
+                .filter(assumes)
+                .any(|st| st["id"].as_str() == Some("records"));
             match (oidc.as_deref(), assume) {
                 (None, None) => continue,
+                // Only the records role (the deploy's authorise and
+                // conclude jobs).
+                (Some("write"), None) if records => {
+                    with_oidc.push(format!("{rel}:{name}"));
+                }
                 // GitHub Pages' deployment proves the run with an OIDC token.
                 (Some("write"), None) if pages => continue,
                 // The customer's trigger proves its run to the relay.
@@ -1096,10 +1112,12 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
         [
             "workflows/customer-trigger.yml:trigger",
             "workflows/manager-dashboard.yml:build",
+            "workflows/manager-deploy.yml:authorise",
             "workflows/manager-deploy.yml:plan-staging",
             "workflows/manager-deploy.yml:plan-production",
             "workflows/manager-deploy.yml:apply-staging",
             "workflows/manager-deploy.yml:apply-production",
+            "workflows/manager-deploy.yml:conclude",
             "workflows/manager-drift.yml:drift",
             "workflows/manager-pr.yml:impact",
             "workflows/manager-pr.yml:plan",

@@ -20,11 +20,14 @@
 //! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
 //! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
 //! 1 per active customer with a repo (its reach and id in one answer).
+//! The GitHub plan is judged from these answers (the organisation's
+//! `plan.name`, a 403 on the rulesets read); the deploy workflow's records
+//! from the checkout's `.github/workflows/` and fleetform.yml, no request.
 
 use std::path::Path;
 
 use crate::config::{is_repo, Manager, Registry};
-use crate::doctor::facts::{AccessFacts, CustomerFacts, ManagerFacts, TokenFacts};
+use crate::doctor::facts::{AccessFacts, CustomerFacts, DeployWorkflow, ManagerFacts, TokenFacts};
 use crate::doctor::{self, Report};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
@@ -90,6 +93,7 @@ fn unread_manager(repo: &str, reason: &str) -> ManagerFacts {
             owner: Err(reason.to_string()),
             pages: Err(reason.to_string()),
         },
+        plan_refusal: None,
     }
 }
 
@@ -112,6 +116,7 @@ async fn read_manager(
         }
     }
     let environments = gh.environments(repo).await.map_err(text);
+    let rulesets = gh.rulesets(repo).await;
     let mut environment_secrets = Vec::new();
     if let Ok(envs) = &environments {
         for x in doctor::expected_environments(manager) {
@@ -134,9 +139,51 @@ async fn read_manager(
         environments,
         repo_secrets: gh.repo_secret_names(repo).await.map_err(text),
         environment_secrets,
-        rulesets: gh.rulesets(repo).await.map_err(text),
+        plan_refusal: rulesets.as_ref().err().and_then(plan_refusal),
+        rulesets: rulesets.map_err(text),
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
         access: read_access(gh, repo).await,
+    })
+}
+
+/// GitHub's message when it refused a read for the repository's plan (403
+/// "Upgrade to GitHub Pro or make this repository public…").
+fn plan_refusal(e: &crate::github::GitHubError) -> Option<String> {
+    const UPGRADE: &str = "Upgrade to GitHub Pro or make this repository public";
+    let text = e.to_string();
+    (e.status() == Some(403) && text.contains(UPGRADE)).then(|| {
+        let at = text.find(UPGRADE).unwrap_or(0);
+        text.get(at..).unwrap_or("").chars().take(200).collect()
+    })
+}
+
+/// The manager checkout's deploy workflow: the first file of
+/// `.github/workflows/` (in name order, at most 1 MiB each) that uses
+/// fleetform's plan or apply action.
+fn deploy_workflow(manager_dir: &Path) -> Option<DeployWorkflow> {
+    let dir = manager_dir.join(".github/workflows");
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    names.sort();
+    names.into_iter().find_map(|p| {
+        let meta = std::fs::symlink_metadata(&p).ok()?;
+        if !meta.is_file() || meta.len() > 1 << 20 {
+            return None;
+        }
+        let text = std::fs::read_to_string(&p).ok()?;
+        let deploys = ["/actions/plan@", "/actions/apply@"]
+            .iter()
+            .any(|a| text.contains(&format!("fleetform/fleetform{a}")));
+        deploys.then(|| DeployWorkflow {
+            path: format!(
+                ".github/workflows/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            records_credential: text.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
+        })
     })
 }
 
@@ -229,6 +276,7 @@ fn examine(
     settings: &Settings,
     manager: &Manager,
     registry: &Registry,
+    deploy: Option<DeployWorkflow>,
     out: &Output,
 ) -> Result<Report> {
     let rt = crate::github::runtime()?;
@@ -266,6 +314,8 @@ fn examine(
     });
     let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, &manager_facts);
+    checks.push(doctor::plan_check(&manager_facts));
+    checks.extend(doctor::records_check(manager, deploy.as_ref()));
     checks.extend(doctor::isolation_checks(
         &registry.customers,
         &manager_facts,
@@ -309,7 +359,13 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
         out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let report = examine(&settings, &manager, &registry, out)?;
+    let report = examine(
+        &settings,
+        &manager,
+        &registry,
+        deploy_workflow(manager_dir),
+        out,
+    )?;
     let ctx = crate::ci::RunContext::from_env();
     let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
     out.verbose(&format!("{} GitHub API request(s)", report.requests));

@@ -698,7 +698,7 @@ impl ApplyRun<'_> {
             .identity(role.as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
-            &crate::records::Store::for_manager(self.manager),
+            &crate::records::Store::for_customer_role(self.manager),
             &self.manager.unit(slug, env),
             &self.dir,
             crate::records::DeploymentFacts {

@@ -68,6 +68,22 @@ pub struct ManagerFacts {
     pub private: Fetched<bool>,
     /// Who reaches the manager repo, and whether its Pages site is public.
     pub access: AccessFacts,
+    /// GitHub's refusal of a feature for the repository's plan: the
+    /// rulesets read answered 403 "Upgrade to GitHub Pro or make this
+    /// repository public to enable this feature" (a private repository on
+    /// GitHub Free). The message as GitHub gave it.
+    pub plan_refusal: Option<String>,
+}
+
+/// The manager checkout's deploy workflow (a file in `.github/workflows/`
+/// that uses fleetform's plan or apply action), as `doctor` found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployWorkflow {
+    /// Its path, relative to the manager repo.
+    pub path: String,
+    /// It hands fleetform the records' own credential
+    /// (`FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID`).
+    pub records_credential: bool,
 }
 
 /// One collaborator of a repository, as `GET .../collaborators` lists it.
@@ -85,8 +101,14 @@ pub enum Owner {
     /// 404: a user account, which has no organisation settings.
     User,
     /// `default_repository_permission`: `None` when GitHub did not show
-    /// it (only an organisation owner's token sees it).
-    Organisation { base_permission: Option<String> },
+    /// it (only an organisation owner's token sees it); `plan`: the
+    /// organisation's GitHub plan (`plan.name`: `free`, `team`,
+    /// `enterprise`, …), `None` when GitHub did not show it (only to an
+    /// owner, or an App with *Organization plan*).
+    Organisation {
+        base_permission: Option<String>,
+        plan: Option<String>,
+    },
 }
 
 /// The manager repo's GitHub Pages site.

@@ -137,6 +137,7 @@ fn base_permission_check(owner: &str, account: &Result<Owner, String>) -> Check 
         ),
         Ok(Owner::Organisation {
             base_permission: None,
+            ..
         }) => Check::unknown(
             Level::Must,
             what,
@@ -145,6 +146,7 @@ fn base_permission_check(owner: &str, account: &Result<Owner, String>) -> Check 
         ),
         Ok(Owner::Organisation {
             base_permission: Some(p),
+            ..
         }) if p == "none" => Check::pass(
             Level::Must,
             what,
@@ -152,6 +154,7 @@ fn base_permission_check(owner: &str, account: &Result<Owner, String>) -> Check 
         ),
         Ok(Owner::Organisation {
             base_permission: Some(p),
+            ..
         }) => Check::not_met(
             Level::Must,
             what,
@@ -257,6 +260,7 @@ mod tests {
         let org = |p: Option<&str>| {
             Ok(Owner::Organisation {
                 base_permission: p.map(str::to_string),
+                plan: None,
             })
         };
         assert_eq!(base_permission_check("p", &org(Some("none"))).result, Pass);

@@ -10,7 +10,9 @@
 //! the manager's collaborators, outside collaborators, the organisation's
 //! base permission, a public Pages site of a private manager) and the
 //! reach of the tokens (`reach`: each customer repo and its `repo_id`, the
-//! token's expiry).
+//! token's expiry), and whether the set-up can be made at all (`setup`:
+//! the GitHub plan of a private manager repo, the deploy workflow's
+//! records).
 //!
 //! May import: `config` (the manager and its environments) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
@@ -19,6 +21,7 @@ pub mod facts;
 mod isolation;
 mod manager;
 mod reach;
+mod setup;
 
 use serde::Serialize;
 
@@ -27,6 +30,7 @@ pub use manager::{expected_environments, manager_checks, secrets_needed};
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
+pub use setup::{plan_check, records_check};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -42,8 +42,8 @@ impl GitHub {
     }
 
     /// The account `owner` as `GET /orgs/{owner}` answers: an organisation
-    /// (with its `default_repository_permission` when GitHub shows it), or,
-    /// on 404, a user.
+    /// (with its `default_repository_permission` and its plan's name when
+    /// GitHub shows them), or, on 404, a user.
     pub async fn owner_account(&self, owner: &str) -> Result<Owner, GitHubError> {
         let p = format!("/orgs/{}", seg(owner));
         let r = match self.send(Method::Get, &p, None).await {
@@ -63,7 +63,22 @@ impl GitHub {
                 ))
             }
         };
-        Ok(Owner::Organisation { base_permission })
+        let plan = match r.body.pointer("/plan/name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s))
+                if !s.is_empty()
+                    && s.len() <= 64
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_ ".contains(&b)) =>
+            {
+                Some(s.to_ascii_lowercase())
+            }
+            Some(_) => return Err(bad_value("GET", &p, "plan.name", "is not a plan name")),
+        };
+        Ok(Owner::Organisation {
+            base_permission,
+            plan,
+        })
     }
 
     /// The repository's GitHub Pages site and whether it is public; on 404

@@ -51,6 +51,18 @@ pub enum Store {
 impl Store {
     /// The store `fleetform.yml` names (a folder by default).
     pub fn for_manager(manager: &Manager) -> Store {
+        Store::for_job(manager, false)
+    }
+
+    /// The store for a job that holds a customer's cloud role (a
+    /// dispatched plan or apply, drift): with `identity:` in fleetform.yml
+    /// a bucket is written only with the records' own credential
+    /// ([`s3::OWN_CREDENTIAL`]), never with the customer's role.
+    pub fn for_customer_role(manager: &Manager) -> Store {
+        Store::for_job(manager, manager.has_identity())
+    }
+
+    fn for_job(manager: &Manager, own_credential: bool) -> Store {
         match &manager.config.records {
             Records::Local { dir } => Store::Local(local::Folder::new(manager.path(dir))),
             Records::S3 {
@@ -67,6 +79,7 @@ impl Store {
                 endpoint: endpoint.clone(),
                 path_style: *use_path_style,
                 ca_file: ca_file.as_ref().map(|p| manager.path(p)),
+                own_credential,
             })),
         }
     }

@@ -1,7 +1,9 @@
 //! Records in an S3-compatible bucket: `rusty-s3` signs each request
-//! (SigV4 with the credentials in `AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, as
-//! `aws-actions/configure-aws-credentials` exports them), [`super::s3_http`]
+//! (SigV4 with the records' own credential, [`OWN_CREDENTIAL`], when it is
+//! set, else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+//! `AWS_SESSION_TOKEN`, as `aws-actions/configure-aws-credentials` exports
+//! them; a job that holds a customer's cloud role must use the records'
+//! own, see [`Settings::own_credential`]), [`super::s3_http`]
 //! sends it, retries it on S3's transient answers and bounds what it reads.
 //!
 //! Every put is conditional (`If-None-Match: *`: S3 answers 412 when the
@@ -56,6 +58,52 @@ pub struct Settings {
     pub path_style: bool,
     /// An extra CA bundle trusted for the endpoint (`records: ca_file:`).
     pub ca_file: Option<std::path::PathBuf>,
+    /// The job holds a customer's cloud role (`identity:` in a dispatched
+    /// plan or apply, or drift): records are written only with their own
+    /// credential ([`OWN_CREDENTIAL`]), never with the `AWS_*` one, which
+    /// is the customer's and must not reach the provider's bucket.
+    pub own_credential: bool,
+}
+
+/// The records' own credential: the access key id, secret key and session
+/// token, e.g. the outputs of a `configure-aws-credentials` step of the
+/// records role with `output-credentials: true`
+/// (`workflows/manager-deploy.yml`). `FLEETFORM_*`, so no child sees them.
+pub const OWN_CREDENTIAL: [&str; 3] = [
+    "FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID",
+    "FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY",
+    "FLEETFORM_RECORDS_AWS_SESSION_TOKEN",
+];
+
+/// The credential to sign with: the records' own when its key id is set,
+/// else (unless `own` is required) the `AWS_*` one. `Err` says what to set.
+pub fn pick_credentials(
+    own: bool,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials, String> {
+    let var = |k: &str| var(k).filter(|v| !v.is_empty());
+    let [key, secret, token] = OWN_CREDENTIAL;
+    if let Some(id) = var(key) {
+        let secret = var(secret).ok_or_else(|| format!("{key} is set without {secret}"))?;
+        return Ok(match var(token) {
+            Some(t) => Credentials::new_with_token(id, secret, t),
+            None => Credentials::new(id, secret),
+        });
+    }
+    if own {
+        return Err(format!(
+            "this job holds a customer's cloud role (identity:), which never writes the records: set {key} and {secret} (and {token}) to the records' own credential, e.g. from a configure-aws-credentials step of the records role with output-credentials: true, as workflows/manager-deploy.yml does"
+        ));
+    }
+    match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Ok(match var("AWS_SESSION_TOKEN") {
+            Some(t) => Credentials::new_with_token(id, secret, t),
+            None => Credentials::new(id, secret),
+        }),
+        _ => Err(format!(
+            "no AWS credentials: set {key} and {secret} (the records' own), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), e.g. with aws-actions/configure-aws-credentials"
+        )),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -168,13 +216,8 @@ impl Bucket {
         };
         let bucket = S3Bucket::new(endpoint, style, s.bucket.clone(), s.region.clone())
             .map_err(|e| io(what, key, e))?;
-        let creds = Credentials::from_env().ok_or_else(|| {
-            io(
-                what,
-                key,
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), e.g. with aws-actions/configure-aws-credentials",
-            )
-        })?;
+        let creds = pick_credentials(s.own_credential, |k| std::env::var(k).ok())
+            .map_err(|e| io(what, key, e))?;
         Ok(Signer {
             bucket,
             creds,
@@ -411,5 +454,60 @@ async fn read_ahead(
         if tx.send(result).is_err() || end {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const CUSTOMER: [(&str, &str); 3] = [
+        ("AWS_ACCESS_KEY_ID", "customer-id"),
+        ("AWS_SECRET_ACCESS_KEY", "customer-secret"),
+        ("AWS_SESSION_TOKEN", "customer-token"),
+    ];
+
+    /// A job holding a customer's role never signs a record with it.
+    #[test]
+    fn a_customer_role_never_writes_the_records() {
+        let e = pick_credentials(true, env(&CUSTOMER)).unwrap_err();
+        assert!(e.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"), "{e}");
+        assert!(!e.contains("customer-"), "{e}");
+        let mut both = CUSTOMER.to_vec();
+        both.extend([
+            ("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID", "records-id"),
+            ("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY", "records-secret"),
+            ("FLEETFORM_RECORDS_AWS_SESSION_TOKEN", "records-token"),
+        ]);
+        for own in [true, false] {
+            let c = pick_credentials(own, env(&both)).unwrap();
+            assert_eq!(
+                (c.key(), c.secret(), c.token()),
+                ("records-id", "records-secret", Some("records-token"))
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_customer_role_the_job_credential_serves() {
+        let c = pick_credentials(false, env(&CUSTOMER)).unwrap();
+        assert_eq!(c.key(), "customer-id");
+        let e = pick_credentials(false, env(&[])).unwrap_err();
+        assert!(e.starts_with("no AWS credentials"), "{e}");
+        let half = [("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID", "records-id")];
+        let e = pick_credentials(false, env(&half)).unwrap_err();
+        assert!(
+            e.contains("without FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY"),
+            "{e}"
+        );
     }
 }

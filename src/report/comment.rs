@@ -66,7 +66,7 @@ pub struct CommentContext<'a> {
 }
 
 /// Destroyed and replaced addresses listed in the caution at most.
-const CAUTION_LIST: usize = 40;
+pub(super) const CAUTION_LIST: usize = 40;
 /// Omitted addresses listed after a cut plan at most.
 const OMITTED_LIST: usize = 40;
 /// Room kept for what the truncation notice adds.
@@ -187,18 +187,7 @@ pub fn caution_for(
     if lost.is_empty() {
         return String::new();
     }
-    let mut what = Vec::new();
-    if delete > 0 {
-        what.push(format!("**destroys {delete}**"));
-    }
-    if replace > 0 {
-        what.push(format!("**replaces {replace}**"));
-    }
-    let plural = if delete + replace == 1 { "" } else { "s" };
-    let mut out = format!(
-        "> [!CAUTION]\n> This plan {} resource{plural}:\n",
-        what.join(" and ")
-    );
+    let mut out = caution_head(delete, replace);
     for r in lost.iter().take(CAUTION_LIST) {
         let verb = if r.action == Action::Delete {
             "destroy"
@@ -211,6 +200,22 @@ pub fn caution_for(
         out.push_str(&format!("> - and {} more\n", lost.len() - CAUTION_LIST));
     }
     out
+}
+
+/// The CAUTION's first lines: what the plan destroys and replaces.
+pub(super) fn caution_head(delete: usize, replace: usize) -> String {
+    let mut what = Vec::new();
+    if delete > 0 {
+        what.push(format!("**destroys {delete}**"));
+    }
+    if replace > 0 {
+        what.push(format!("**replaces {replace}**"));
+    }
+    let plural = if delete + replace == 1 { "" } else { "s" };
+    format!(
+        "> [!CAUTION]\n> This plan {} resource{plural}:\n",
+        what.join(" and ")
+    )
 }
 
 /// Resources grouped by action, destroys first: `(label, count, rows)`.

@@ -32,7 +32,9 @@ pub struct Report {
 impl Report {
     /// Sorts a fleet run's rows: planned with changes is drift (or, from a
     /// state without resources, never applied), planned without is clean,
-    /// failed is an error; skipped pairs are not checked.
+    /// failed is an error; skipped pairs are not checked. The rows kept
+    /// carry opaque addresses (`super::opaque`): the report is uploaded
+    /// in the manager repo and its issues are written from it.
     pub fn tally(rows: &[Row]) -> Report {
         let mut report = Report {
             checked: 0,
@@ -50,9 +52,9 @@ impl Report {
                 Outcome::Planned { summary, .. } => {
                     report.checked += 1;
                     if summary.has_changes && summary.never_applied {
-                        report.never_applied.push(r.clone());
+                        report.never_applied.push(opaque_row(r));
                     } else if summary.has_changes {
-                        report.drifted.push(r.clone());
+                        report.drifted.push(opaque_row(r));
                     } else {
                         report.clean += 1;
                     }
@@ -66,6 +68,15 @@ impl Report {
         }
         report
     }
+}
+
+/// The row with its plan's resources opaque.
+fn opaque_row(row: &Row) -> Row {
+    let mut row = row.clone();
+    if let Outcome::Planned { summary, .. } = &mut row.outcome {
+        summary.resources = super::opaque::resources(&summary.resources);
+    }
+    row
 }
 
 /// The hidden marker that finds a customer's drift issue.
@@ -137,11 +148,13 @@ pub fn issue_title(customer: &str) -> String {
 
 /// The body of a customer's drift issue: per drifted environment,
 /// Terraform's counts and the resources grouped by action (destroys
-/// first), every address escaped as in the PR comment, and how many rows
-/// were left out.
+/// first), every address opaque (`super::opaque`: the issue is in the
+/// manager repo, and `for_each` keys can be customer values; resources
+/// that read the same are one row with their count) and escaped as in the
+/// PR comment, and how many rows were left out.
 pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
     let mut s = format!(
-        "{}\nfleetform found drift for {}: applying the default branch would change infrastructure.\n",
+        "{}\nfleetform found drift for {}: applying the default branch would change infrastructure. Resource keys are hidden here (`[…]`): they can hold customer values.\n",
         marker(customer),
         md_code(customer)
     );
@@ -159,28 +172,32 @@ pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> Strin
 /// One environment of a drift issue.
 fn environment_section(environment: &str, summary: &crate::data::summary::PlanSummary) -> String {
     let mut s = format!(
-        "\n### {}: {}\n\n| action | address |\n|---|---|\n",
+        "\n### {}: {}\n\n| action | address | resources |\n|---|---|---|\n",
         md_code(environment),
         super::comment::totals(summary)
     );
+    let lines = super::opaque::lines(&summary.resources);
     let sorted: Vec<_> = super::comment::GROUPS
         .iter()
         .flat_map(|(a, label)| {
-            summary
-                .resources
+            lines
                 .iter()
-                .filter(move |r| r.action == *a)
-                .map(move |r| (*label, r))
+                .filter(move |l| l.action == *a)
+                .map(move |l| (*label, l))
         })
         .collect();
-    for (label, r) in sorted.iter().take(ISSUE_ROWS) {
-        s.push_str(&format!("| {label} | {} |\n", md_code_cell(&r.address)));
+    for (label, l) in sorted.iter().take(ISSUE_ROWS) {
+        s.push_str(&format!(
+            "| {label} | {} | {} |\n",
+            md_code_cell(&l.address),
+            l.count
+        ));
     }
     if sorted.len() > ISSUE_ROWS {
+        let left: usize = sorted[ISSUE_ROWS..].iter().map(|(_, l)| l.count).sum();
         s.push_str(&format!(
-            "\n… and {} more: {} resources in all.\n",
-            sorted.len() - ISSUE_ROWS,
-            sorted.len()
+            "\n… and {left} more: {} resources in all.\n",
+            summary.resources.len()
         ));
     }
     s

@@ -156,6 +156,9 @@ pub struct PlannedRow<'a> {
 /// they do (what the reviewer approves), each group's destroys and
 /// replacements in the same CAUTION as the pull request comment, then
 /// every pair's creates, updates, replacements, destroys and digest.
+/// The summary is read in the manager repo, so addresses are opaque
+/// (`super::opaque`: no `for_each` key, changed attributes cut to their
+/// top level); the customers' plans keep the full ones.
 pub fn plan_summary(
     id: &str,
     wave: &str,
@@ -181,28 +184,7 @@ pub fn plan_summary(
             md_escape(&g.gates.join(", ")),
             members.join(", ")
         ));
-        let count = |a: Action| g.resources.iter().filter(|r| r.action == a).count();
-        let caution = super::comment::caution_for(
-            &g.resources,
-            count(Action::Delete),
-            count(Action::Replace),
-        );
-        if !caution.is_empty() {
-            s.push_str(&caution);
-            s.push('\n');
-        }
-        for r in &g.resources {
-            s.push_str(&format!(
-                "- {:?} {} {}\n",
-                r.action,
-                md_code(&r.address),
-                r.changed
-                    .iter()
-                    .map(|c| md_code(c))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-        }
+        s.push_str(&opaque_resources(&g.resources));
         s.push('\n');
     }
     s.push_str("| pair | creates | updates | replaces | destroys | plan sha256 |\n|---|---|---|---|---|---|\n");
@@ -216,6 +198,61 @@ pub fn plan_summary(
             x.replace,
             x.delete,
             x.plan_sha256
+        ));
+    }
+    s
+}
+
+/// A group's resources as opaque lines: the CAUTION for what is
+/// destroyed or replaced, then every line with its count and the
+/// top-level attributes it changes.
+fn opaque_resources(resources: &[crate::terraform::summary::ResourceChange]) -> String {
+    use super::markdown::md_code;
+    let lines = super::opaque::lines(resources);
+    let times = |n: usize| {
+        if n > 1 {
+            format!(" × {n}")
+        } else {
+            String::new()
+        }
+    };
+    let count = |a: Action| resources.iter().filter(|r| r.action == a).count();
+    let (delete, replace) = (count(Action::Delete), count(Action::Replace));
+    let mut s = String::new();
+    if delete + replace > 0 {
+        s.push_str(&super::comment::caution_head(delete, replace));
+        let lost = [Action::Delete, Action::Replace]
+            .into_iter()
+            .flat_map(|a| lines.iter().filter(move |l| l.action == a));
+        for l in lost.clone().take(super::comment::CAUTION_LIST) {
+            let verb = if l.action == Action::Delete {
+                "destroy"
+            } else {
+                "replace"
+            };
+            s.push_str(&format!(
+                "> - {verb} {}{}\n",
+                md_code(&l.address),
+                times(l.count)
+            ));
+        }
+        let more = lost.count().saturating_sub(super::comment::CAUTION_LIST);
+        if more > 0 {
+            s.push_str(&format!("> - and {more} more\n"));
+        }
+        s.push('\n');
+    }
+    for l in &lines {
+        s.push_str(&format!(
+            "- {:?} {}{} {}\n",
+            l.action,
+            md_code(&l.address),
+            times(l.count),
+            l.changed
+                .iter()
+                .map(|c| md_code(c))
+                .collect::<Vec<_>>()
+                .join(" ")
         ));
     }
     s
@@ -311,6 +348,49 @@ mod tests {
         );
         assert!(
             md.contains("| `globex/production` | 1 | 0 | 0 | 0 | `"),
+            "{md}"
+        );
+    }
+
+    /// The summary is read in the manager repo: no `for_each` key (a
+    /// customer value) of any address or changed map, in the CAUTION or
+    /// the list; resources that read the same once opaque are counted.
+    #[test]
+    fn the_wave_plan_hides_resource_keys() {
+        let mut s = summary(
+            "acme",
+            &[
+                (
+                    r#"module.site["acme-secret.example"].fakecloud_bucket.b["k1"]"#,
+                    Action::Delete,
+                ),
+                (r#"fakecloud_dns.r["vip-customer"]"#, Action::Update),
+                (r#"fakecloud_dns.r["other-customer"]"#, Action::Update),
+            ],
+        );
+        s.resources[1].changed = vec!["/tags/customer-tag-key".into()];
+        let unit = crate::config::Unit::new("acme", None, "production");
+        let groups = super::super::impact::group_plans(vec![(unit, s.clone(), "a".into())]);
+        let rows = [PlannedRow {
+            pair: "acme/production".into(),
+            summary: &s,
+        }];
+        let md = plan_summary("r1", "rest", "production", &groups, &rows);
+        for secret in [
+            "acme-secret",
+            "k1",
+            "vip-customer",
+            "other-customer",
+            "customer-tag-key",
+        ] {
+            assert!(!md.contains(secret), "{secret} in {md}");
+        }
+        assert!(
+            md.contains("> - destroy `module.site[…].fakecloud_bucket.b[…]`\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- Update `fakecloud_dns.r[…]` × 2 `/tags`\n"),
             "{md}"
         );
     }

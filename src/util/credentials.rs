@@ -51,6 +51,10 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_ARTIFACT_KEY"),
     // The relay App's webhook secret (`fleetform relay serve`).
     own("FLEETFORM_WEBHOOK_SECRET"),
+    // The records' own credential on S3 (`records::s3::OWN_CREDENTIAL`).
+    own("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
+    own("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY"),
+    own("FLEETFORM_RECORDS_AWS_SESSION_TOKEN"),
     // The records store on S3 (Terraform's AWS provider reads them too).
     cloud("AWS_ACCESS_KEY_ID"),
     cloud("AWS_SECRET_ACCESS_KEY"),

@@ -52,6 +52,11 @@ pub(crate) struct Accounts {
     pub base_permission: BTreeMap<String, String>,
     /// Lowercase logins of accounts that are users, not organisations.
     pub users: std::collections::BTreeSet<String>,
+    /// Lowercase login → its GitHub plan (`free`, `pro`, `team`,
+    /// `enterprise`) and whether `GET /orgs/{org}` shows it (GitHub shows
+    /// `plan` to owners only). Without one, no `plan` is shown and every
+    /// feature exists.
+    pub plans: BTreeMap<String, (String, bool)>,
     pub created_at: String,
 }
 
@@ -102,6 +107,22 @@ impl FakeGitHub {
         st.accounts.users.insert(key);
     }
 
+    /// The GitHub plan of account `login`, shown in `GET /orgs/{login}`
+    /// or not. On `free`, GitHub refuses a private repository's rulesets
+    /// with 403 "Upgrade to GitHub Pro or make this repository public to
+    /// enable this feature." (what github.com answers; the OpenAPI
+    /// description documents no 403 for it).
+    pub fn set_account_plan(&self, login: &str, plan: &str, shown: bool) {
+        assert!(
+            ["free", "pro", "team", "enterprise"].contains(&plan),
+            "fake GitHub: no plan {plan:?}"
+        );
+        self.state()
+            .accounts
+            .plans
+            .insert(login.to_ascii_lowercase(), (plan.to_string(), shown));
+    }
+
     /// Give `repo` a GitHub Pages site, public (anyone on the internet may
     /// see it) or not.
     pub fn set_pages(&self, repo: &str, public: bool) {
@@ -144,9 +165,7 @@ pub(crate) fn org(state: &State, ctx: &Ctx) -> Answer {
         .filter(|r| r.owner.eq_ignore_ascii_case(login) && !r.private)
         .count();
     let at = &state.accounts.created_at;
-    Answer::json(
-        200,
-        json!({
+    let mut body = json!({
             "login": login,
             "id": id,
             "node_id": node_id("Organization", id),
@@ -173,8 +192,15 @@ pub(crate) fn org(state: &State, ctx: &Ctx) -> Answer {
             "default_repository_permission": seeded.map_or("none", String::as_str),
             "members_can_create_repositories": false,
             "two_factor_requirement_enabled": true,
-        }),
-    )
+    });
+    // GitHub shows the plan to owners only.
+    if let Some((name, true)) = state.accounts.plans.get(&key) {
+        body["plan"] = json!({
+            "name": name, "space": 976_562_499, "private_repos": 999_999,
+            "filled_seats": 3, "seats": 5
+        });
+    }
+    Answer::json(200, body)
 }
 
 /// The operations served here; `None` for every other.

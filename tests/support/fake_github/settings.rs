@@ -212,6 +212,12 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
             }
             None => Answer::not_found(),
         },
+        "repos/get-repo-rulesets" if repo.private && state.on_free_plan(&repo.owner) => {
+            Answer::error(
+                403,
+                "Upgrade to GitHub Pro or make this repository public to enable this feature.",
+            )
+        }
         "repos/get-repo-rulesets" => {
             let items = s
                 .rulesets

@@ -185,6 +185,15 @@ pub(crate) fn repo_key(full_name: &str) -> String {
 }
 
 impl State {
+    /// Whether account `login` is on GitHub Free
+    /// (`FakeGitHub::set_account_plan`).
+    pub(crate) fn on_free_plan(&self, login: &str) -> bool {
+        self.accounts
+            .plans
+            .get(&login.to_ascii_lowercase())
+            .is_some_and(|(p, _)| p == "free")
+    }
+
     pub fn new(api_url: String, web_url: String) -> State {
         State {
             api_url,

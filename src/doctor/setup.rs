@@ -1,0 +1,160 @@
+//! Whether the set-up can be made at all: the GitHub plan of the manager
+//! repo (SECURITY.md's minimum-plan table) and, for the deploy workflow,
+//! records that outlive the runner, written with their own credential.
+
+use super::facts::{DeployWorkflow, ManagerFacts, Owner};
+use super::{Check, Level};
+use crate::config::{Manager, Records};
+
+/// What a private repository on GitHub Free lacks (SECURITY.md, the
+/// minimum-plan table).
+const FREE_LACKS: &str =
+    "environments, environment secrets, deployment branch policies, branch protection and rulesets";
+
+const PLAN_FIX: &str = "move the manager repo to an account on GitHub Pro (a user), Team or Enterprise (an organisation), or make it public; SECURITY.md, \"What you must configure\", lists the minimum plan per feature";
+
+/// The manager repo's GitHub plan: a public repository has every feature
+/// on every plan; a private one on GitHub Free cannot hold SECURITY.md's
+/// set-up, which fails the run. The plan is read from the organisation's
+/// answer (`plan.name`, shown to owners) and from GitHub refusing the
+/// rulesets read for the plan (403 "Upgrade to GitHub Pro…").
+pub fn plan_check(facts: &ManagerFacts) -> Check {
+    let what = "GitHub plan";
+    let private = match &facts.private {
+        Err(e) => return Check::unknown(Level::Must, what, e, PLAN_FIX),
+        Ok(p) => *p,
+    };
+    if !private {
+        return Check::pass(
+            Level::Must,
+            what,
+            "public repository: environments, their secrets and branch policies, required reviewers and rulesets exist on every plan",
+        );
+    }
+    let plan = match &facts.access.owner {
+        Ok(Owner::Organisation { plan, .. }) => plan.clone(),
+        _ => None,
+    };
+    if plan.as_deref() == Some("free") {
+        return Check::not_met(
+            Level::Must,
+            what,
+            format!("private repository of an organisation on GitHub Free: no {FREE_LACKS}, so the set-up cannot be secured (its secrets would be repository secrets every branch's workflows read)"),
+            PLAN_FIX,
+        );
+    }
+    if let Some(refusal) = &facts.plan_refusal {
+        return Check::not_met(
+            Level::Must,
+            what,
+            format!("private repository, and GitHub refused its rulesets for the plan (\"{refusal}\"): on GitHub Free there are no {FREE_LACKS}"),
+            PLAN_FIX,
+        );
+    }
+    match plan {
+        Some(p) => Check::pass(
+            Level::Must,
+            what,
+            format!("private repository on GitHub plan `{p}`: environments, their secrets and branch policies and rulesets exist (required reviewers only on Enterprise: else `approvals:`)"),
+        ),
+        None => match &facts.environments {
+            Ok(envs) if !envs.is_empty() => Check::pass(
+                Level::Must,
+                what,
+                "private repository with environments, which GitHub Free does not have (the plan itself was not shown to this token)",
+            ),
+            _ => Check::unknown(
+                Level::Must,
+                what,
+                "a private repository without environments, and GitHub did not show the plan (only to an organisation owner's token)",
+                &format!("run doctor with an organisation owner's token, or check the plan yourself: {PLAN_FIX}"),
+            ),
+        },
+    }
+}
+
+/// The deploy workflow needs records in a bucket (a folder in the
+/// checkout vanishes with the runner), and with `identity:` hands
+/// fleetform the records' own credential (the jobs hold the customer's
+/// role, which never writes the provider's records). No row without a
+/// deploy workflow in the checkout.
+pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Option<Check> {
+    let deploy = deploy?;
+    let what = "records";
+    let fix_store = format!("set `records: {{kind: s3, bucket: …, region: …, prefix: …}}` in fleetform.yml and the repository variables FLEETFORM_RECORDS_WRITE_ROLE and FLEETFORM_RECORDS_REGION (the header of {})", deploy.path);
+    Some(match &manager.config.records {
+        Records::Local { dir } => Check::not_met(
+            Level::Must,
+            what,
+            format!(
+                "a folder (`{}`) while {} deploys: deployment records and the audit log vanish with the runner, and `impact` and `rollout` then see every pair as unknown",
+                dir.display(),
+                deploy.path
+            ),
+            fix_store,
+        ),
+        Records::S3 { .. } if manager.has_identity() && !deploy.records_credential => {
+            Check::not_met(
+                Level::Must,
+                what,
+                format!(
+                    "{} gives fleetform no credential of the records' own (FLEETFORM_RECORDS_AWS_*): its jobs hold the customer's role (`identity:`), which never writes the records",
+                    deploy.path
+                ),
+                "assume FLEETFORM_RECORDS_WRITE_ROLE in a step of its own with output-credentials and pass them to fleetform, as fleetform's workflows/manager-deploy.yml does",
+            )
+        }
+        Records::S3 {
+            bucket, prefix, ..
+        } => Check::pass(
+            Level::Must,
+            what,
+            format!("s3://{bucket}/{prefix}, for {}", deploy.path),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::facts::AccessFacts;
+    use crate::doctor::Verdict::{Fail, Pass, Unknown};
+
+    fn facts(private: bool, plan: Option<&str>, refusal: Option<&str>) -> ManagerFacts {
+        ManagerFacts {
+            repo: "p/m".into(),
+            default_branch: Ok("main".into()),
+            environments: Ok(Vec::new()),
+            repo_secrets: Ok(Vec::new()),
+            environment_secrets: Vec::new(),
+            rulesets: Ok(Vec::new()),
+            workflow_permissions: Err("x".into()),
+            private: Ok(private),
+            access: AccessFacts {
+                collaborators: Ok(Vec::new()),
+                outside_collaborators: Ok(Vec::new()),
+                owner: Ok(Owner::Organisation {
+                    base_permission: None,
+                    plan: plan.map(str::to_string),
+                }),
+                pages: Err("x".into()),
+            },
+            plan_refusal: refusal.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_private_repo_on_free_cannot_be_secured() {
+        assert_eq!(plan_check(&facts(false, Some("free"), None)).result, Pass);
+        let c = plan_check(&facts(true, Some("free"), None));
+        assert_eq!((c.level, c.result), (Level::Must, Fail));
+        assert!(c.found.contains("GitHub Free"), "{}", c.found);
+        let upgrade =
+            "Upgrade to GitHub Pro or make this repository public to enable this feature.";
+        let c = plan_check(&facts(true, None, Some(upgrade)));
+        assert_eq!(c.result, Fail);
+        assert!(c.found.contains(upgrade), "{}", c.found);
+        assert_eq!(plan_check(&facts(true, Some("team"), None)).result, Pass);
+        assert_eq!(plan_check(&facts(true, None, None)).result, Unknown);
+    }
+}

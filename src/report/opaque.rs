@@ -1,0 +1,181 @@
+//! Resource addresses as the manager repo's readers may see them.
+//!
+//! A resource address carries the `for_each` keys of the resource and of
+//! every module instance on its way (`module.site["acme.example"].aws_s3_bucket.b["logs"]`),
+//! and those keys can be customer values. What fleetform writes into the
+//! manager repo (drift issues, the drift report artifact, the rollout's
+//! step summaries) shows an address with every string key replaced by
+//! `[…]`: the module path, the resource type and name (the provider's
+//! code) and `count` indexes stay, the keys do not, not even hashed (a
+//! short value hashes back by guessing). Changed attributes are cut to
+//! their first segment (`/tags/<key>` becomes `/tags`): the top-level
+//! attribute is the provider schema's, deeper segments may be map keys.
+//! The customer's own pull request keeps the full addresses.
+
+use crate::terraform::summary::{Action, ResourceChange};
+
+/// The address with every `["key"]` replaced by `[…]`. Numeric indexes
+/// (`[0]`) stay. An unterminated key hides the rest of the address.
+pub fn address(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut chars = address.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '[' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() != Some(&'"') {
+            out.push(c);
+            continue;
+        }
+        chars.next();
+        out.push_str("[…]");
+        // A Terraform string literal: `\"` and `\\` are escapes.
+        let mut closed = false;
+        while let Some(k) = chars.next() {
+            match k {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    closed = chars.peek() == Some(&']');
+                    if closed {
+                        chars.next();
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if !closed {
+            break;
+        }
+    }
+    out
+}
+
+/// The top-level attribute of a changed path (`/tags/team` → `/tags`).
+pub fn attribute(path: &str) -> String {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    format!("/{}", rest.split('/').next().unwrap_or(""))
+}
+
+/// One line of an opaque resource list: an action, an opaque address,
+/// how many resources read so, and the top-level attributes they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub action: Action,
+    pub address: String,
+    pub count: usize,
+    pub changed: Vec<String>,
+}
+
+/// The resources as opaque lines, in their order; resources of one action
+/// that read the same once opaque are one line with their count.
+pub fn lines(resources: &[ResourceChange]) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
+    for r in resources {
+        let shown = address(&r.address);
+        let changed = r.changed.iter().map(|c| attribute(c));
+        match out
+            .iter_mut()
+            .find(|l| l.action == r.action && l.address == shown)
+        {
+            Some(l) => {
+                l.count += 1;
+                l.changed.extend(changed);
+            }
+            None => out.push(Line {
+                action: r.action,
+                address: shown,
+                count: 1,
+                changed: changed.collect(),
+            }),
+        }
+    }
+    for l in &mut out {
+        l.changed.sort();
+        l.changed.dedup();
+    }
+    out
+}
+
+/// The resources with opaque addresses and changed attributes, one per
+/// resource (for what is serialised: the drift report's JSON).
+pub fn resources(resources: &[ResourceChange]) -> Vec<ResourceChange> {
+    resources
+        .iter()
+        .map(|r| {
+            let mut changed: Vec<String> = r.changed.iter().map(|c| attribute(c)).collect();
+            changed.dedup();
+            ResourceChange {
+                address: address(&r.address),
+                action: r.action,
+                resource_type: r.resource_type.clone(),
+                changed,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_hidden_and_the_code_stays() {
+        assert_eq!(address("aws_s3_bucket.logs"), "aws_s3_bucket.logs");
+        assert_eq!(address("aws_instance.web[0]"), "aws_instance.web[0]");
+        assert_eq!(
+            address(r#"module.site["acme.example"].aws_s3_bucket.b["secret-name"]"#),
+            "module.site[…].aws_s3_bucket.b[…]"
+        );
+        assert_eq!(
+            address(r#"data.x.y["a\"]b"].z["q"]"#),
+            "data.x.y[…].z[…]",
+            "an escaped quote and a bracket inside a key end nothing"
+        );
+        assert_eq!(address(r#"a.b["unterminated"#), "a.b[…]");
+        assert_eq!(address(r#"a.b["x"y].c"#), "a.b[…]");
+        assert_eq!(address("é.ü[\"ü\"]"), "é.ü[…]");
+    }
+
+    #[test]
+    fn attributes_are_cut_to_the_top_level() {
+        assert_eq!(attribute("/tags/customer-secret"), "/tags");
+        assert_eq!(attribute("/instance_type"), "/instance_type");
+        assert_eq!(attribute(""), "/");
+    }
+
+    #[test]
+    fn resources_of_one_opaque_address_are_counted() {
+        let rc = |a: &str, action, changed: &[&str]| ResourceChange {
+            address: a.into(),
+            action,
+            resource_type: None,
+            changed: changed.iter().map(|s| s.to_string()).collect(),
+        };
+        let got = lines(&[
+            rc(r#"x.y["one"]"#, Action::Update, &["/tags/one"]),
+            rc(r#"x.y["two"]"#, Action::Update, &["/tags/two", "/acl"]),
+            rc(r#"x.y["three"]"#, Action::Delete, &[]),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                Line {
+                    action: Action::Update,
+                    address: "x.y[…]".into(),
+                    count: 2,
+                    changed: vec!["/acl".into(), "/tags".into()],
+                },
+                Line {
+                    action: Action::Delete,
+                    address: "x.y[…]".into(),
+                    count: 1,
+                    changed: vec![],
+                },
+            ]
+        );
+    }
+}
