@@ -51,6 +51,8 @@ mod impact;
 mod init;
 mod layout;
 mod newcomer;
+mod newcomer_docs;
+mod newcomer_ops;
 mod notify;
 mod products;
 mod products_github;
