@@ -356,6 +356,105 @@ fn init_writes_workflows_that_its_checklist_covers() {
     }
 }
 
+/// Point 4: `init --environments dev,qa,prod` writes a deploy workflow
+/// for dev, qa and prod (not staging and production): a plan and an apply
+/// job per environment, each apply after those before it, every
+/// environment on the printed checklist, and the workflows pass actionlint
+/// and zizmor as the default ones do.
+#[test]
+fn init_writes_deploy_jobs_for_the_environments_it_configures() {
+    let d = Desk::new();
+    let printed = d.ok(
+        ".",
+        &["init", "--dir", "m", "--environments", "dev,qa,prod"],
+    );
+    let path = d.path("m/.github/workflows/manager-deploy.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc: serde_json::Value = yaml_serde::from_str(&text).unwrap();
+    let jobs = doc["jobs"].as_object().unwrap();
+    let mut environments: Vec<&str> = jobs
+        .values()
+        .filter_map(|j| j["environment"].as_str())
+        .collect();
+    environments.sort();
+    assert_eq!(
+        environments,
+        [
+            "dev-apply",
+            "dev-plan",
+            "fleetform-authorise",
+            "fleetform-authorise",
+            "prod-apply",
+            "prod-plan",
+            "qa-apply",
+            "qa-plan"
+        ],
+        "{text}"
+    );
+    let after = |job: &str| -> Vec<String> {
+        jobs[job]["needs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        after("apply-qa"),
+        ["authorise", "plan-dev", "apply-dev", "plan-qa"]
+    );
+    assert_eq!(
+        after("apply-prod"),
+        [
+            "authorise",
+            "plan-dev",
+            "apply-dev",
+            "plan-qa",
+            "apply-qa",
+            "plan-prod"
+        ]
+    );
+    assert_eq!(after("conclude").len(), 7);
+    for env in environments {
+        assert!(
+            printed.contains(env),
+            "{env} is not on the checklist:\n{printed}"
+        );
+    }
+    assert!(
+        !printed.contains("make one plan-<env>/apply-<env> pair"),
+        "{printed}"
+    );
+
+    let out = std::process::Command::new(crate::init::linter("actionlint"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = std::process::Command::new(crate::init::linter("zizmor"))
+        .args([
+            "--offline",
+            "--strict-collection",
+            "--no-progress",
+            "--persona",
+            "pedantic",
+        ])
+        .arg(d.path("m"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "zizmor: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
 /// Point 5: A question with nothing to answer says so, with the reason, instead
 /// of an empty table or report and exit 0.
 #[test]
@@ -555,4 +654,49 @@ fn messages_say_what_they_know() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Point 7: no message is worded "N thing(s)": every count in `src/` is
+/// said in the right number (`util::text::count`). A string literal with
+/// `(s)` or `(es)` after a word is one such message (`http(s)` aside).
+#[test]
+fn no_message_counts_in_thing_s() {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, found);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                found.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    assert!(files.len() > 50, "{files:?}");
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            // The parts of the line inside double quotes.
+            let quoted = line.split('"').skip(1).step_by(2);
+            let bad = quoted.into_iter().any(|q| {
+                let q = q.replace("http(s)", "");
+                ["(s)", "(es)"].iter().any(|suffix| {
+                    q.match_indices(suffix)
+                        .any(|(at, _)| q[..at].ends_with(|c: char| c.is_ascii_alphabetic()))
+                })
+            });
+            if bad {
+                found.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new());
 }

@@ -121,6 +121,14 @@ pub enum GitHubError {
         path: String,
         message: String,
     },
+    /// No connection could be made, and the client was told not to
+    /// retry that ([`super::GitHub::without_connect_retries`]).
+    #[error("{method} {path}: no connection could be made ({message})")]
+    NoConnection {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
     #[error(transparent)]
     ApiRoot(#[from] ApiRootError),
     #[error(transparent)]

@@ -137,6 +137,9 @@ impl World {
                 ),
             ),
         );
+        // Part of the change being rolled out: a rollout starts from a
+        // committed manager only.
+        self.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
         self.env = vec![
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
