@@ -205,6 +205,10 @@ pub struct DoctorArgs {
     /// The checklist as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
+    /// The schema lint's findings (as `validate` lints the manager's
+    /// schema) fail the run instead of warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -409,6 +413,11 @@ pub enum RolloutCommand {
         /// everything since the oldest one's base.
         #[arg(long)]
         supersede: bool,
+        /// Start even when the manager's folder has uncommitted changes:
+        /// they roll out under HEAD's commit, which lacks them; the audit
+        /// log records that it was started so (`started-dirty`).
+        #[arg(long)]
+        allow_dirty: bool,
         /// The rollout started (its stages and pairs) as JSON on stdout.
         #[arg(long)]
         json: bool,

@@ -214,7 +214,7 @@ fn approvals_are_checked_where_they_are_written() {
         ),
         (
             "approvals:\n  production:\n    required: 2\n    users: [alice]\n",
-            "2 approvals required but only 1 users named",
+            "2 approvals required but only 1 user named",
         ),
         (
             "approvals:\n  production:\n    users: [\"al ice\"]\n",

@@ -20,7 +20,7 @@ fn render_all_writes_what_render_prints_for_each_customer() {
         stderr(&out)
     );
     assert!(
-        stderr(&out).contains("1 revoked customer(s) skipped"),
+        stderr(&out).contains("1 revoked customer skipped"),
         "{}",
         stderr(&out)
     );

@@ -161,7 +161,7 @@ fn fleetform_approvals_stand_in_for_environment_reviewers() {
     let (level, result, found) = row(&r.stdout, "reviewers production-apply");
     assert_eq!((level, result), ("must", "FAIL"));
     assert!(found.contains("no required reviewers and no `approvals.production`"));
-    assert!(r.stderr.contains("1 must check(s) failed"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 must check failed"), "{}", r.stderr);
 
     fx.append(
         "manager/fleetform.yml",
@@ -257,7 +257,7 @@ fn only_active_rulesets_on_every_branch_and_tag_count() {
     let (level, result, found) = row(&r.stdout, "rulesets (branches)");
     assert_eq!((level, result), ("must", "FAIL"));
     assert!(
-        found.contains("restricts creation, update, deletion (1 ruleset(s) not active)"),
+        found.contains("restricts creation, update, deletion (1 ruleset not active)"),
         "{found}"
     );
     assert_eq!(row(&r.stdout, "rulesets (tags)").1, "FAIL");
@@ -315,7 +315,7 @@ fn the_token_warns_a_month_before_it_expires_and_fails_once_expired() {
     assert_eq!(r.code, 0, "warnings alone pass:\n{}", r.stdout);
     let (_, result, found) = row(&r.stdout, "expiry of the token");
     assert_eq!(result, "WARN");
-    assert!(found.contains("in 10 day(s)"), "{found}");
+    assert!(found.contains("in 10 days"), "{found}");
 
     let past = [("FLEETFORM_NOW", (EXPIRY + 60).to_string())];
     let r = doctor(&gh, &fx, &past, &[]);
@@ -364,7 +364,7 @@ fn json_and_the_step_summary_carry_the_checklist() {
     // Under Actions the error is an annotation too (on stderr: stdout
     // holds the results).
     assert!(
-        r.stderr.contains("::error::1 must check(s) failed"),
+        r.stderr.contains("::error::1 must check failed"),
         "{}",
         r.stderr
     );
@@ -432,7 +432,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 33 check(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 33 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();
@@ -508,4 +508,46 @@ pub(crate) fn register_repo_ids(fx: &common::Fixture, gh: &FakeGitHub, ids: &[(&
         }
     }
     fx.write("manager/customers.yml", &out);
+}
+
+/// The schema lint runs in `doctor` too (issue #35): a typo in the
+/// manager's schema is a located warning and a *should* row, exit 0;
+/// `--strict` makes it a located error and a failed *must*, exit 5.
+#[test]
+fn the_schema_lint_warns_and_fails_with_strict() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let schema = fx.read("manager/schema/variables.schema.json");
+    let typo = schema.replacen(
+        "\"additionalProperties\": false",
+        "\"additionalproperties\": false",
+        1,
+    );
+    assert_ne!(typo, schema);
+    fx.write("manager/schema/variables.schema.json", &typo);
+
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        row(&r.stdout, "schema lint"),
+        ("should", "WARN", "1 finding (said above, located)")
+    );
+    assert!(
+        r.stderr.contains("warning: schema/variables.schema.json:")
+            && r.stderr.contains("unknown keyword `additionalproperties` is ignored: did you mean `additionalProperties`?"),
+        "{}",
+        r.stderr
+    );
+
+    let r = doctor(&gh, &fx, &[], &["--strict"]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(row(&r.stdout, "schema lint").0, "must");
+    assert_eq!(row(&r.stdout, "schema lint").1, "FAIL");
+    assert!(
+        r.stderr.contains("error: schema/variables.schema.json:")
+            && r.stderr.contains("1 must check failed"),
+        "{}",
+        r.stderr
+    );
 }

@@ -103,7 +103,7 @@ fn no_customer_account_reaches_the_manager_repo() {
         (
             "must",
             "pass",
-            "none of the 2 collaborator(s) is a customer's account"
+            "none of the 2 collaborators is a customer's account"
         )
     );
     assert_eq!(

@@ -427,7 +427,7 @@ fn customers_revoke_says_what_to_delete_where() {
         "{text}"
     );
     assert!(
-        text.contains("1 other active customer(s) are under `globex`: keep the token, and take globex/globex-app out of its repository access"),
+        text.contains("1 other active customer is under `globex`: keep the token, and take globex/globex-app out of its repository access"),
         "{text}"
     );
     // Asked again, it says it again.

@@ -106,14 +106,15 @@ fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
     let gates = plan_gates(&fx);
     let cidr = gate(&gates, "cidr");
     assert_eq!(cidr["passed"], true, "{cidr}");
-    assert_eq!(cidr["detail"], "1 check(s) passed, no findings");
+    assert_eq!(cidr["detail"], "1 check passed, no findings");
     let owners = gate(&gates, "owners");
     assert_eq!(owners["passed"], false, "{owners}");
     assert_eq!(owners["advisory"], true, "{owners}");
     let comment = fx.read("manager/.fleetform/out/acme/staging/comment.md");
     assert!(comment.contains("**Gates: all pass**"), "{comment}");
     assert!(
-        comment.contains("| ⚠️ | `owners` | 3 finding\\(s\\), 0 check\\(s\\) passed (advisory: does not block) |"),
+        comment
+            .contains("| ⚠️ | `owners` | 3 findings, 0 checks passed (advisory: does not block) |"),
         "{comment}"
     );
     assert!(
@@ -157,7 +158,7 @@ fn a_required_checkov_finding_blocks_the_apply() {
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
-        text.contains("policy gates block the apply: owners (3 finding(s)"),
+        text.contains("policy gates block the apply: owners (3 findings"),
         "{text}"
     );
 }
@@ -379,7 +380,7 @@ fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
     let c = w.gh.comments(world::ACME, pr).pop().unwrap();
     assert!(
         c.body
-            .contains("| ❌ | `opa` | 1 finding\\(s\\), 2 check\\(s\\) passed |"),
+            .contains("| ❌ | `opa` | 1 finding, 2 checks passed |"),
         "{}",
         c.body
     );
@@ -417,7 +418,7 @@ fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
     let (out, _) = w.apply_latest("staging", &digest);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("policy gates block the apply: opa (1 finding(s)"),
+        stderr(&out).contains("policy gates block the apply: opa (1 finding"),
         "{}",
         stderr(&out)
     );

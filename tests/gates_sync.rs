@@ -171,7 +171,7 @@ fn label_and_approval_gates_with_waiver() {
     );
     assert!(c
         .body
-        .contains("| ❌ | `required_approvals` | 0 of 1 approving review\\(s\\) |"));
+        .contains("| ❌ | `required_approvals` | 0 of 1 approving review |"));
 
     // Label + approval: passes.
     w.gh.add_label(ACME, pr, "infra-approved");
@@ -358,7 +358,7 @@ fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
     let (out, _, _) = sync(&mut w, &[]);
     ok(&out);
     assert!(
-        stdout(&out).contains("PR updated (1 file(s))"),
+        stdout(&out).contains("PR updated (1 file)"),
         "{}",
         stdout(&out)
     );
@@ -431,7 +431,7 @@ fn sync_canary_stops_and_dry_run_writes_nothing() {
         err.contains("--- acme-corp/acme-infra") && err.contains("+++ b/infra/README.md"),
         "{err}"
     );
-    assert!(stdout(&out).contains("would update 2 file(s)"));
+    assert!(stdout(&out).contains("would update 2 files"));
     let _ = json!({});
 }
 

@@ -451,7 +451,7 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
     assert_eq!(last.state, "failure");
     assert_eq!(
         last.description.as_deref(),
-        Some("staging: invalid variables: 4 problem(s)")
+        Some("staging: invalid variables: 4 problems")
     );
     assert!(
         !w.fx.manager().join(".fleetform/out/acme").exists(),
@@ -708,7 +708,7 @@ fn request_count_is_reported_and_comment_pages_are_followed() {
         .unwrap();
     ok(&out);
     assert!(
-        stderr(&out).contains("GitHub API request(s)"),
+        stderr(&out).contains("GitHub API request"),
         "{}",
         stderr(&out)
     );

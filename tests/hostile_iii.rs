@@ -173,9 +173,9 @@ fn a_silent_webhook_gets_three_attempts_per_command() {
     customers.sort();
     assert_eq!(customers, ["c01", "c02", "c03", "c04"], "{err}");
     for want in [
-        "warning: notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): token_expiring not delivered: no answer after 3 attempt(s)",
-        "warning: notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): 3 more notice(s) not sent (token_expiring, token_expiring, token_expiring): the target failed all 3 attempts it has in one command",
-        "warning: notify target `pager-copy` (URL from FLEETFORM_PAGER_COPY_WEBHOOK): 4 more notice(s) not sent",
+        "warning: notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): token_expiring not delivered: no answer after 3 attempts",
+        "warning: notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): 3 more notices not sent (token_expiring, token_expiring, token_expiring): the target failed all 3 attempts it has in one command",
+        "warning: notify target `pager-copy` (URL from FLEETFORM_PAGER_COPY_WEBHOOK): 4 more notices not sent",
     ] {
         assert_eq!(err.matches(want).count(), 1, "want once: {want}\n{err}");
     }
@@ -216,7 +216,7 @@ fn one_deadline_ends_every_notification_of_a_command() {
     assert_eq!(slack.bodies().len(), 4, "{err}");
     assert!(
         err.contains("warning: notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): ")
-            && err.contains(" notice(s) not delivered (token_expiring")
+            && err.contains(" not delivered (token_expiring")
             && err.contains("a command waits at most 5 s for its notifications"),
         "{err}"
     );

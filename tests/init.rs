@@ -204,7 +204,7 @@ fn bad_environment_names_are_usage_errors() {
 
 /// The linter from the repo's `.venv` (tests/install-linters.sh); a
 /// missing one fails the test with the hint.
-fn linter(name: &str) -> PathBuf {
+pub(crate) fn linter(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".venv/bin")
         .join(name);

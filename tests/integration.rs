@@ -53,6 +53,8 @@ mod init;
 mod layout;
 mod network;
 mod newcomer;
+mod newcomer_docs;
+mod newcomer_ops;
 mod notify;
 mod oidc_trust;
 mod products;

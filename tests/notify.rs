@@ -235,7 +235,7 @@ fn retries_and_failures_never_change_the_exit_code() {
     assert!(down.bodies().is_empty());
     let err = stderr(&out);
     assert!(
-        err.contains("notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): drift_found not delivered: the receiver answered 500 after 3 attempt(s)"),
+        err.contains("notify target `pager` (URL from FLEETFORM_PAGER_WEBHOOK): drift_found not delivered: the receiver answered 500 after 3 attempts"),
         "{err}"
     );
     assert_no_secrets(&out, &flaky.bodies(), &[&flaky.url, &down.url]);
@@ -417,7 +417,7 @@ fn expiring_tokens_are_sent_by_customers_list_notify() {
         p[0]["summary"]
             .as_str()
             .unwrap()
-            .contains("expires in 9 day(s)"),
+            .contains("expires in 9 days"),
         "{p:?}"
     );
     assert!(!p[0].to_string().contains("acme-manager-pat"), "{p:?}");

@@ -1024,6 +1024,7 @@ fn the_schema_is_served_to_registered_customers_only() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["schema_path"], "schema/variables.schema.json");
     assert!(answer["schema"]["properties"].is_object(), "{answer}");
+    assert_eq!(answer["schema_formats"], "assert", "{answer}");
     assert_eq!(answer["variables"], "infra/variables.yml");
     let (status, answer) = http(&relay.url, "GET", "/schema", &[], b"");
     assert_eq!((status, answer["error"].as_str()), (401, Some("no_token")));

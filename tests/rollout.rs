@@ -67,7 +67,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     assert_eq!(status["stages"][1]["failed"], 1);
     assert_eq!(status["stages"][2]["state"], "waiting");
     let table = stdout(&w.run(&["rollout", "status"]));
-    assert!(table.starts_with("HALTED: 1 pair(s) failed"), "{table}");
+    assert!(table.starts_with("HALTED: 1 pair failed"), "{table}");
 
     // Halted: a tick applies nothing.
     let out = w.expect(1, &["rollout", "tick"]);
@@ -642,7 +642,7 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
 
     // What the reviewer read: the group, each pair's counts and digest,
     // and the stage's digest in `status`.
-    assert!(text.contains("2 pair(s) in 1 group(s)"), "{text}");
+    assert!(text.contains("2 pairs in 1 group"), "{text}");
     assert!(
         text.contains("| pair | creates | updates | replaces | destroys | plan sha256 |"),
         "{text}"

@@ -1,11 +1,13 @@
 //! The manager's schema as its authors write it (issue #35): `format`
 //! asserted (with `cidr`), `$schema` drafts, lint of typos, `$ref`s to
 //! files inside the manager repo, leading-zero numbers and template-looking
-//! values.
+//! values; the trigger behind the relay honours `schema_formats` too.
 
 use std::path::Path;
 
 use crate::common::{fleetform_bin, stderr, stdout, Fixture};
+use crate::support::oidc::REQUEST_TOKEN;
+use crate::world::{ok, ACME, MANAGER};
 
 /// `fleetform validate --schema schema.json FILE` in `dir`.
 fn validate(dir: &Path, extra: &[&str]) -> std::process::Output {
@@ -122,10 +124,7 @@ fn schema_lint_warns_and_fails_with_strict() {
         err.contains("error: schema.json:1:20: unknown keyword"),
         "{err}"
     );
-    assert!(
-        err.contains("3 finding(s) in the schema (--strict)"),
-        "{err}"
-    );
+    assert!(err.contains("3 findings in the schema (--strict)"), "{err}");
 
     // A clean schema passes --strict.
     write(dir.path(), FORMATS, "ip: 10.0.0.1\n");
@@ -343,4 +342,87 @@ fn another_tools_template_says_how_to_write_it_literally_and_then_renders_as_wri
         stdout(&out),
         stderr(&out)
     );
+}
+
+/// The trigger behind the relay checks `format` as `validate` does: with
+/// `schema_formats: annotate` in fleetform.yml, `GET /schema` says so and
+/// a value no `format: ipv4` allows is dispatched (the schema's `format`
+/// is an annotation there), not refused by the customer's trigger.
+#[test]
+fn the_trigger_behind_the_relay_honours_schema_formats() {
+    let mut rw = crate::relay::RelayWorld::new();
+    let schema = rw.w.fx.read("manager/schema/variables.schema.json");
+    let schema = schema.replacen(
+        "\"properties\": {\n",
+        "\"properties\": {\n    \"admin_ip\": { \"type\": \"string\", \"format\": \"ipv4\" },\n",
+        1,
+    );
+    assert!(schema.contains("admin_ip"), "{schema}");
+    rw.w.fx
+        .write("manager/schema/variables.schema.json", &schema);
+    rw.w.gh.commit(
+        MANAGER,
+        "main",
+        &[("schema/variables.schema.json", &schema)],
+    );
+    rw.w.fx
+        .append("manager/fleetform.yml", "\nschema_formats: annotate\n");
+    let relay = rw.start(4);
+
+    let vars = format!(
+        "{}\nadmin_ip: 999.1.1.1\n",
+        rw.w.fx.read("customers/acme/infra/variables.yml")
+    );
+    let sha =
+        rw.w.gh
+            .commit(ACME, "feature", &[("infra/variables.yml", &vars)]);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "an address");
+    let token = rw.push_token(ACME, "feature", &sha);
+    let auth = format!("Bearer {token}");
+    let (status, answer) = crate::relay::http(
+        &relay.url,
+        "GET",
+        "/schema",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["schema_formats"], "annotate", "{answer}");
+
+    let id = rw.w.gh.repo_id(ACME);
+    rw.issuer.set_runner_claims(rw.issuer.claims(
+        ACME,
+        id,
+        "pull_request",
+        "refs/heads/feature",
+        &sha,
+    ));
+    let (mut cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = cmd
+        .env_remove("FLEETFORM_TOKEN")
+        .env_remove("FLEETFORM_DISPATCH_KEY")
+        .env_remove("FLEETFORM_MANAGER_REPO")
+        .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stdout(&out).contains("dispatched fleetform-plan for acme"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // `validate` on the manager's side agrees: the same file is valid.
+    let file = rw.w.fx.path("acme-vars.yml");
+    std::fs::write(&file, &vars).unwrap();
+    let out =
+        rw.w.fx
+            .fleetform()
+            .args(["validate"])
+            .arg(&file)
+            .output()
+            .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
 }

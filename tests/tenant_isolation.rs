@@ -107,7 +107,7 @@ fn invalid_values_are_listed_on_the_pr_not_in_the_manager_log() {
         !seen.contains(MARKER),
         "a value reached the manager's readers:\n{seen}"
     );
-    assert!(seen.contains("1 problem(s)"), "{seen}");
+    assert!(seen.contains("1 problem"), "{seen}");
     let pr = dispatch["client_payload"]["pr"].as_u64().unwrap();
     assert!(w
         .gh

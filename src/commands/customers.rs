@@ -241,8 +241,14 @@ fn token_cell(token: Option<&TokenInfo>, state: Option<TokenState>, active: bool
     };
     let flag = match state {
         Some(TokenState::Expiring(0)) if active => " (EXPIRES TODAY)".to_string(),
-        Some(TokenState::Expiring(d)) if active => format!(" (expires in {d} days)"),
-        Some(TokenState::Expired(d)) if active => format!(" (EXPIRED {d} days ago)"),
+        Some(TokenState::Expiring(d)) if active => format!(
+            " (expires in {})",
+            crate::util::text::count(d, "day", "days")
+        ),
+        Some(TokenState::Expired(d)) if active => format!(
+            " (EXPIRED {} ago)",
+            crate::util::text::count(d, "day", "days")
+        ),
         _ => String::new(),
     };
     format!("{} {}{flag}", t.name, t.expires)
@@ -253,8 +259,12 @@ fn token_cell(token: Option<&TokenInfo>, state: Option<TokenState>, active: bool
 fn notify_tokens(manager: &Manager, registry: &Registry, today: jiff::civil::Date, out: &Output) {
     for c in registry.customers.iter().filter(|c| c.is_active()) {
         let when = match c.token.as_ref().and_then(|t| t.state(today)) {
-            Some(TokenState::Expiring(d)) => format!("expires in {d} day(s)"),
-            Some(TokenState::Expired(d)) => format!("expired {d} day(s) ago"),
+            Some(TokenState::Expiring(d)) => {
+                format!("expires in {}", crate::util::text::count(d, "day", "days"))
+            }
+            Some(TokenState::Expired(d)) => {
+                format!("expired {} ago", crate::util::text::count(d, "day", "days"))
+            }
             _ => continue,
         };
         let mut notice = crate::notify::Notice::new(
@@ -638,7 +648,10 @@ fn manager_access_step(
     let what = if others == 0 {
         format!("no other active customer is under `{owner}`: if SOURCE_REPOS_PAT is a fine-grained token for `{owner}`, delete it from these environments and delete the token itself; if it is a GitHub App, uninstall it from `{owner}`")
     } else {
-        format!("{others} other active customer(s) are under `{owner}`: keep the token, and take {} out of its repository access (or out of the GitHub App's installation)", c.repo.as_deref().unwrap_or(owner))
+        format!("{} under `{owner}`: keep the token, and take {} out of its repository access (or out of the GitHub App's installation)", match others {
+            1 => "1 other active customer is".to_string(),
+            n => format!("{n} other active customers are"),
+        }, c.repo.as_deref().unwrap_or(owner))
     };
     format!(
         "3. In the manager repo: Settings → Environments ({}): SOURCE_REPOS_PAT reads the customer's repo; {what}.\n",

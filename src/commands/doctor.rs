@@ -37,6 +37,8 @@ use crate::output::Output;
 struct Settings {
     repo: String,
     json: bool,
+    /// Schema lint findings fail a *must* instead of warning.
+    strict: bool,
     manager_token: Token,
     /// For the customer repos; `None`: the manager token.
     customer_token: Option<Token>,
@@ -71,6 +73,7 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
     Ok(Settings {
         repo,
         json: args.json,
+        strict: args.strict,
         manager_token,
         customer_token,
     })
@@ -282,7 +285,10 @@ fn examine(
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
     let app_gh = app_client(&rt, &api, out)?;
-    let manager_gh = GitHub::new(&rt, &api, Some(&settings.manager_token), false)?;
+    // Whether GitHub can be reached at all is the first request's answer:
+    // a connection that cannot be made is said at once, not retried.
+    let manager_gh =
+        GitHub::new(&rt, &api, Some(&settings.manager_token), false)?.without_connect_retries();
     let customer_gh = match &settings.customer_token {
         Some(t) => Some(GitHub::new(&rt, &api, Some(t), false)?),
         None => None,
@@ -346,10 +352,60 @@ fn examine(
         0,
         doctor::network_check(&network_route(&api)?, !unreachable),
     );
+    // Known without GitHub: the manager's own schema.
+    checks.push(schema_check(manager, settings.strict, out));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count);
     Ok(Report::new(&settings.repo, checks, requests))
+}
+
+/// The manager's schemas (each product's, with products), linted as
+/// `validate` lints them: the findings said located (warnings, errors with
+/// `--strict`) and summed up in one check, a *should* (a *must* with
+/// `--strict`).
+fn schema_check(manager: &Manager, strict: bool, out: &Output) -> doctor::Check {
+    let level = match strict {
+        true => doctor::Level::Must,
+        false => doctor::Level::Should,
+    };
+    let what = "schema lint";
+    let paths: Vec<&Path> = match manager.has_products() {
+        true => manager.config.products.iter().map(|p| &*p.schema).collect(),
+        false => vec![manager.schema_path()],
+    };
+    let mut findings = Vec::new();
+    for rel in paths {
+        match crate::values::schema::Schema::of_manager(manager, rel) {
+            Ok(schema) => findings.extend(super::validate::lint(&schema, &manager.path(rel))),
+            Err(e) => {
+                return doctor::Check::not_met(
+                    doctor::Level::Must,
+                    what,
+                    format!("{}: {e}", rel.display()),
+                    "fix the schema (`fleetform validate` says the same)",
+                )
+            }
+        }
+    }
+    for d in &findings {
+        match strict {
+            true => out.diagnostic(d),
+            false => out.warning(d),
+        }
+    }
+    if findings.is_empty() {
+        return doctor::Check::pass(level, what, "no findings");
+    }
+    doctor::Check::not_met(
+        level,
+        what,
+        format!(
+            "{} (said above, located)",
+            crate::util::text::count(findings.len(), "finding", "findings")
+        ),
+        "fix the schema where the findings point (`fleetform validate --strict` fails on them too)",
+    )
 }
 
 pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> Result<()> {
@@ -368,7 +424,11 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
     )?;
     let ctx = crate::ci::RunContext::from_env();
     let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
-    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    out.verbose(&crate::util::text::count(
+        report.requests,
+        "GitHub API request",
+        "GitHub API requests",
+    ));
     if settings.json {
         out.json(&report).expect("serialisable");
     } else {
@@ -376,8 +436,8 @@ pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> R
     }
     if report.must_failed > 0 {
         return Err(Error::Doctor(format!(
-            "{} must check(s) failed or could not be made; fix them and run `fleetform doctor` again",
-            report.must_failed
+            "{} failed or could not be made; fix them and run `fleetform doctor` again",
+            crate::util::text::count(report.must_failed, "must check", "must checks")
         )));
     }
     Ok(())

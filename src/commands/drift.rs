@@ -466,7 +466,11 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     report.requests = clients.requests();
 
     let json = write_reports(&settings.out, &report, &ctx)?;
-    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    out.verbose(&crate::util::text::count(
+        report.requests,
+        "GitHub API request",
+        "GitHub API requests",
+    ));
     notify_drift(&manager, &report, out);
     if settings.json {
         out.json_text(&json);

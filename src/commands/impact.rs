@@ -145,8 +145,8 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     if !impact.broken.is_empty() {
         return Err(Error::Failed(format!(
-            "{} customer(s) would stop validating",
-            impact.broken.len()
+            "{} would stop validating",
+            crate::util::text::count(impact.broken.len(), "customer", "customers")
         )));
     }
     if let Some(n) = impact
@@ -156,7 +156,8 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .filter(|n| *n > 0)
     {
         return Err(Error::Failed(format!(
-            "{n} affected pair(s) failed to plan"
+            "{} failed to plan",
+            crate::util::text::count(n, "affected pair", "affected pairs")
         )));
     }
     Ok(())
@@ -218,7 +219,11 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Output) 
         .await
     })
     .map_err(|e| Error::Failed(format!("answering on {}#{}: {e}", on.repo, on.pr)))?;
-    out.verbose(&format!("{} GitHub API request(s)", gh.request_count()));
+    out.verbose(&crate::util::text::count(
+        gh.request_count(),
+        "GitHub API request",
+        "GitHub API requests",
+    ));
     Ok(())
 }
 

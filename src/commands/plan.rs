@@ -63,8 +63,8 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         .count();
     if failed > 0 {
         return Err(Error::Failed(format!(
-            "{failed} of {} plans failed",
-            rows.len()
+            "{failed} of {} failed",
+            crate::util::text::count(rows.len(), "plan", "plans")
         )));
     }
     Ok(())

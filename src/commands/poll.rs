@@ -47,8 +47,9 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
         .count();
     if !report.failed.is_empty() || refused > 0 {
         return Err(Error::Failed(format!(
-            "{} customer(s) could not be polled and {refused} dispatch(es) were refused; the others were polled",
-            report.failed.len()
+            "{} not polled and {} refused; the others were polled",
+            crate::util::text::count(report.failed.len(), "customer", "customers"),
+            crate::util::text::count(refused, "dispatch", "dispatches")
         )));
     }
     Ok(())

@@ -310,7 +310,10 @@ fn run_all(
         "rendered {written} of {total} customer × environment pairs to {}{}",
         display_path(out_dir).display(),
         if revoked > 0 {
-            format!(" ({revoked} revoked customer(s) skipped)")
+            format!(
+                " ({} skipped)",
+                crate::util::text::count(revoked, "revoked customer", "revoked customers")
+            )
         } else {
             String::new()
         }

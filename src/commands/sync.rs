@@ -173,9 +173,13 @@ impl Ctx<'_> {
             .await
             .map_err(|e| e.to_string())?;
         match open.first() {
-            Some((_, url)) if written > 0 => {
-                Ok((format!("PR updated ({written} file(s))"), Some(url.clone())))
-            }
+            Some((_, url)) if written > 0 => Ok((
+                format!(
+                    "PR updated ({})",
+                    crate::util::text::count(written, "file", "files")
+                ),
+                Some(url.clone()),
+            )),
             Some((_, url)) => Ok(("PR open, unchanged".into(), Some(url.clone()))),
             None => {
                 let (_, url) = gh
@@ -241,7 +245,13 @@ async fn sync_one(
     }
     if ctx.dry_run {
         ctx.show_diff(repo, files, &current, &differing);
-        return Ok((format!("would update {} file(s)", differing.len()), None));
+        return Ok((
+            format!(
+                "would update {}",
+                crate::util::text::count(differing.len(), "file", "files")
+            ),
+            None,
+        ));
     }
     let (created, on_branch) = ctx
         .prepare_branch(repo, &default_branch, &current, &differing)
@@ -365,12 +375,16 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     } else {
         out.result(results_table(&rows).trim_end());
     }
-    out.verbose(&format!("{} GitHub API request(s)", gh.request_count()));
+    out.verbose(&crate::util::text::count(
+        gh.request_count(),
+        "GitHub API request",
+        "GitHub API requests",
+    ));
     let failed = rows.iter().filter(|r| !r.ok).count();
     if failed > 0 {
         return Err(Error::Failed(format!(
-            "{failed} of {} customers did not sync",
-            rows.len()
+            "{failed} of {} did not sync",
+            crate::util::text::count(rows.len(), "customer", "customers")
         )));
     }
     Ok(())

@@ -179,15 +179,16 @@ pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> 
     }
     if settings.strict && !lints.is_empty() {
         return Err(Error::Failed(format!(
-            "{} finding(s) in the schema (--strict)",
-            lints.len()
+            "{} in the schema (--strict)",
+            crate::util::text::count(lints.len(), "finding", "findings")
         )));
     }
     Ok(())
 }
 
-/// The schema's lint findings, located in its file.
-fn lint(schema: &Schema, path: &Path) -> Vec<Diagnostic> {
+/// The schema's lint findings, located in its file (`doctor` lints the
+/// manager's schemas with it too).
+pub(crate) fn lint(schema: &Schema, path: &Path) -> Vec<Diagnostic> {
     let bytes = std::fs::read(path).ok();
     schema
         .lint(bytes.as_deref())

@@ -112,9 +112,9 @@ impl Manager {
                 return Err(self.invalid(
                     &format!("{at}/required"),
                     format!(
-                        "{} approvals required but only {} users named",
-                        rule.required,
-                        rule.users.len()
+                        "{} required but only {} named",
+                        crate::util::text::count(rule.required, "approval", "approvals"),
+                        crate::util::text::count(rule.users.len(), "user", "users")
                     ),
                 ));
             }

@@ -81,8 +81,8 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             Ok(views) => views,
             Err(problems) => {
                 let reason = format!(
-                    "`{PRODUCTS_FILE}` has {} problem(s) at {}; fix it and push again",
-                    problems.len(),
+                    "`{PRODUCTS_FILE}` has {} at {}; fix it and push again",
+                    crate::util::text::count(problems.len(), "problem", "problems"),
                     short_sha(&dispatched.payload.sha)
                 );
                 return Err(reporter.refuse_apply(env, reason, out).await);
@@ -774,7 +774,11 @@ impl ApplyRun<'_> {
 
 /// The request count and the result line (or JSON) of an apply.
 fn out_applied(out: &Output, done: &ApplyOutcome, label: &str, requests: usize, json: bool) {
-    out.verbose(&format!("{requests} GitHub API request(s)"));
+    out.verbose(&crate::util::text::count(
+        requests,
+        "GitHub API request",
+        "GitHub API requests",
+    ));
     if json {
         out.json(&serde_json::json!({"applied": done, "requests": requests}))
             .expect("serialisable");

@@ -35,22 +35,23 @@ impl InvalidRun<'_> {
     /// environment `failure`, writes a values-free summary and audit lines,
     /// and returns the error to end the step with.
     pub async fn report(&self, problems: &[Diagnostic], out: &Output) -> Result<Error> {
-        let n = problems.len();
+        let n = crate::util::text::count(problems.len(), "problem", "problems");
         out.error(&format!(
-            "{}: {n} problem(s) in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
-            self.slug
+            "{}: {} in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
+            self.slug,
+            n
         ));
         self.comment(problems, out).await?;
         for env in self.envs {
             let place = slot(self.product, env);
-            let description = format!("{place}: invalid variables: {n} problem(s)");
+            let description = format!("{place}: invalid variables: {n}");
             self.reporter
                 .report(&place, "failure", description)
                 .await
                 .map_err(gh_err)?;
         }
         let _ = self.ctx.append_summary(&format!(
-            "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {n} problem(s), listed on the customer's pull request.\n",
+            "### fleetform plan: `{}`\n\nInvalid variables at `{}`: {n}, listed on the customer's pull request.\n",
             self.slug,
             short_sha(&self.payload.sha),
         ));
@@ -59,11 +60,11 @@ impl InvalidRun<'_> {
                 out,
                 entry("plan", "failed", self.slug, env, self.payload)
                     .product(self.product)
-                    .detail(format!("invalid variables: {n} problem(s)")),
+                    .detail(format!("invalid variables: {n}")),
             );
         }
         Ok(Error::Failed(format!(
-            "{n} problem(s) in the customer's variables; nothing was planned"
+            "{n} in the customer's variables; nothing was planned"
         )))
     }
 

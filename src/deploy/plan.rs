@@ -543,7 +543,11 @@ fn finish(
             r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
         ));
     }
-    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    out.verbose(&crate::util::text::count(
+        report.requests,
+        "GitHub API request",
+        "GitHub API requests",
+    ));
     let outputs = plan_outputs(&report, &session.dispatched.event_type, &settings.out);
     session
         .ctx
@@ -553,8 +557,8 @@ fn finish(
     let failed = report.results.iter().filter(|r| r.error.is_some()).count();
     if failed > 0 {
         return Err(Error::Failed(format!(
-            "{failed} of {} plans failed",
-            report.results.len()
+            "{failed} of {} failed",
+            crate::util::text::count(report.results.len(), "plan", "plans")
         )));
     }
     Ok(())

@@ -76,8 +76,8 @@ pub(super) fn audit_waivers(
 pub(super) fn values_free(e: &RunError) -> String {
     match e {
         RunError::Values(d) => format!(
-            "{} problem(s) in the customer's variables (listed on the customer's pull request)",
-            d.len()
+            "{} in the customer's variables (listed on the customer's pull request)",
+            crate::util::text::count(d.len(), "problem", "problems")
         ),
         RunError::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
         RunError::Refused(m) | RunError::Waiting(m) => format!("refused: {m}"),
@@ -93,7 +93,7 @@ mod tests {
     fn run_errors_reach_the_manager_log_without_values() {
         assert_eq!(
             values_free(&RunError::Values(Vec::new())),
-            "0 problem(s) in the customer's variables (listed on the customer's pull request)"
+            "0 problems in the customer's variables (listed on the customer's pull request)"
         );
         assert_eq!(
             values_free(&RunError::Refused("plan digest differs".into())),

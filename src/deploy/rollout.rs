@@ -240,8 +240,11 @@ impl Gate<'_> {
             Ok(Ok(approvers)) => Ok(Some(approvers.join(", "))),
             Ok(Err(reason)) => Err(Refusal {
                 reason: format!(
-                    "the {} plan(s) of wave `{}` in `{}` (sha256:{}): {reason}",
-                    digest.pairs, stage.wave, stage.environment, digest.digest
+                    "the {} of wave `{}` in `{}` (sha256:{}): {reason}",
+                    crate::util::text::count(digest.pairs, "plan", "plans"),
+                    stage.wave,
+                    stage.environment,
+                    digest.digest
                 ),
                 wanted: Some(digest.digest),
             }),

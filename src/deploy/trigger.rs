@@ -210,8 +210,8 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     publish(&ctx, settings, &report, out);
     if !report.problems.is_empty() {
         return Err(Error::Failed(format!(
-            "{} problem(s) in the variables; nothing was sent to the manager",
-            report.problems.len()
+            "{} in the variables; nothing was sent to the manager",
+            crate::util::text::count(report.problems.len(), "problem", "problems")
         )));
     }
     match (settings.wait, &report.payload) {
@@ -417,8 +417,8 @@ impl Sender<'_> {
     /// Invalid variables: the failure status (1 request), no dispatch.
     async fn refuse(&self, problems: Vec<Diagnostic>) -> Result<TriggerReport> {
         let description = format!(
-            "invalid variables: {} problem(s), see the trigger run",
-            problems.len()
+            "invalid variables: {}, see the trigger run",
+            crate::util::text::count(problems.len(), "problem", "problems")
         );
         let s = self.subject;
         self.clients
@@ -490,12 +490,9 @@ fn record(subject: &Subject, report: &TriggerReport, out: &Output) {
             .customer(&subject.repo)
             .sha(Some(&subject.sha))
             .dispatch(report.payload.as_ref().map(|p| p.dispatch_id.as_str()))
-            .detail(
-                report
-                    .event_type
-                    .clone()
-                    .unwrap_or_else(|| format!("{} problem(s)", report.problems.len())),
-            ),
+            .detail(report.event_type.clone().unwrap_or_else(|| {
+                crate::util::text::count(report.problems.len(), "problem", "problems")
+            })),
     );
     for r in &report.dry_run_requests {
         out.note(&format!(
@@ -505,7 +502,11 @@ fn record(subject: &Subject, report: &TriggerReport, out: &Output) {
             r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
         ));
     }
-    out.verbose(&format!("{} GitHub API request(s)", report.requests));
+    out.verbose(&crate::util::text::count(
+        report.requests,
+        "GitHub API request",
+        "GitHub API requests",
+    ));
 }
 
 /// Step outputs and the result line (or JSON).
@@ -575,7 +576,11 @@ async fn wait_for_manager(
             "pending" => continue,
             "success" => {
                 out.result(format!("the manager answered: {desc} {link}").trim_end());
-                out.verbose(&format!("{polls} status poll(s)"));
+                out.verbose(&crate::util::text::count(
+                    polls,
+                    "status poll",
+                    "status polls",
+                ));
                 return Ok(());
             }
             _ => {

@@ -40,8 +40,9 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
     let answer = rt.block_on(async {
         let token = client::oidc_token(&args.audience).await.map_err(refused)?;
         out.mask(&token);
-        let (path, schema) = client::schema(relay, &token).await.map_err(refused)?;
-        let schema = Schema::from_bytes(&schema, Path::new(&format!("manager:{path}")))
+        let (path, schema, formats) = client::schema(relay, &token).await.map_err(refused)?;
+        let schema =
+            Schema::from_bytes_with(&schema, Path::new(&format!("manager:{path}")), formats)
             .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
         if let Err(problems) = customer::check(&source, &schema) {
             return Ok(Err(problems));
@@ -55,8 +56,8 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
         Err(problems) => {
             out.diagnostics(&problems);
             Err(Error::Failed(format!(
-                "{} problem(s) in the variables; nothing was sent to the manager",
-                problems.len()
+                "{} in the variables; nothing was sent to the manager",
+                crate::util::text::count(problems.len(), "problem", "problems")
             )))
         }
         Ok(v) => {

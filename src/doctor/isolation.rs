@@ -85,8 +85,8 @@ fn customer_accounts_check(
             Level::Must,
             what,
             format!(
-                "none of the {} collaborator(s) is a customer's account",
-                all.len()
+                "none of the {} is a customer's account",
+                crate::util::text::count(all.len(), "collaborator", "collaborators")
             ),
         );
     }

@@ -164,10 +164,10 @@ fn reviewer_checks(
     let what = format!("reviewers {}", facts.name);
     let approvals = manager.approval_rule(env).map(|r| {
         format!(
-            "fleetform approvals (`approvals.{env}`: {} of {} user(s), {} team(s))",
+            "fleetform approvals (`approvals.{env}`: {} of {}, {})",
             r.required,
-            r.users.len(),
-            r.teams.len()
+            crate::util::text::count(r.users.len(), "user", "users"),
+            crate::util::text::count(r.teams.len(), "team", "teams")
         )
     });
     let mut out = Vec::new();
@@ -385,7 +385,10 @@ fn ruleset_checks(rulesets: &Result<Vec<Ruleset>, String>) -> Vec<Check> {
                 missing.join(", ")
             );
             if inactive > 0 {
-                found.push_str(&format!(" ({inactive} ruleset(s) not active)"));
+                found.push_str(&format!(
+                    " ({} not active)",
+                    crate::util::text::count(inactive, "ruleset", "rulesets")
+                ));
             }
             Check::not_met(Level::Must, what, found, fix(target))
         })

@@ -190,11 +190,21 @@ pub fn token_check(t: &TokenFacts, now: i64) -> Check {
         Check::warn(
             Level::Must,
             what,
-            format!("expires {text}, in {days} day(s)"),
+            format!(
+                "expires {text}, in {}",
+                crate::util::text::count(days, "day", "days")
+            ),
             fix,
         )
     } else {
-        Check::pass(Level::Must, what, format!("expires {text}, in {days} days"))
+        Check::pass(
+            Level::Must,
+            what,
+            format!(
+                "expires {text}, in {}",
+                crate::util::text::count(days, "day", "days")
+            ),
+        )
     }
 }
 

@@ -105,6 +105,9 @@ pub struct GitHub {
     /// The last `GitHub-Authentication-Token-Expiration` header GitHub
     /// sent (tokens with an expiry get it on every answer).
     token_expiration: Mutex<Option<String>>,
+    /// Whether a connection that could not be made (refused, no route, a
+    /// name that does not resolve, the connect timeout) is retried.
+    retry_unconnected: bool,
 }
 
 impl fmt::Debug for GitHub {
@@ -281,7 +284,18 @@ impl GitHub {
             dry_run,
             withheld: Mutex::new(Vec::new()),
             token_expiration: Mutex::new(None),
+            retry_unconnected: true,
         })
+    }
+
+    /// This client does not retry a connection that could not be made: it
+    /// fails at once with [`GitHubError::NoConnection`]. For a command that
+    /// asks first whether GitHub can be reached at all (`doctor`), where
+    /// waiting out the retries of a refused connection only delays saying
+    /// so; answers GitHub gives (429, 5xx) are retried as always.
+    pub fn without_connect_retries(mut self) -> Self {
+        self.retry_unconnected = false;
+        self
     }
 
     /// `GITHUB_API_URL` or the public API, unchecked ([`GitHub::new`]
@@ -520,6 +534,13 @@ impl GitHub {
                     message: e.message,
                 })
             }
+            Err(e) if !self.retry_unconnected && !request_was_sent(&e) => {
+                return Err(GitHubError::NoConnection {
+                    method: method.as_str(),
+                    path: path.to_string(),
+                    message: connect_error(&e),
+                })
+            }
             Err(e) => {
                 return Ok(Attempt::retry(
                     self.backoff(attempt),
@@ -724,6 +745,18 @@ struct Unanswered {
     message: String,
     sent: bool,
     permanent: bool,
+}
+
+/// The innermost cause of a failed connection (`Connection refused (os
+/// error 111)`), which says more than octocrab's outer layers.
+fn connect_error(e: &octocrab::Error) -> String {
+    let mut last = e.to_string();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(err) = source {
+        last = err.to_string();
+        source = err.source();
+    }
+    truncate_chars(&last, 200)
 }
 
 fn message_of(text: &str) -> String {

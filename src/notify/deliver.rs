@@ -55,9 +55,15 @@ pub enum DeliveryError {
     BadUrl,
     #[error("the URL is not https (plain http is only allowed to a loopback address); use the https URL of the webhook")]
     NotHttps,
-    #[error("the receiver answered {status} after {tries} attempt(s)")]
+    #[error(
+        "the receiver answered {status} after {}",
+        crate::util::text::count(tries, "attempt", "attempts")
+    )]
     Status { status: u16, tries: u32 },
-    #[error("no answer after {tries} attempt(s) (connection failed or timed out); check the receiver and the network")]
+    #[error(
+        "no answer after {} (connection failed or timed out); check the receiver and the network",
+        crate::util::text::count(tries, "attempt", "attempts")
+    )]
     Unreachable { tries: u32 },
     /// A connection that cannot be made for a lasting reason; the reason
     /// never names the host.

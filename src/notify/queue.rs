@@ -236,8 +236,8 @@ impl Notifier {
         }
         for ((target, url_env), events) in spent {
             out.note(&format!(
-                "warning: notify target `{target}` (URL from {url_env}): {} more notice(s) not sent ({}): the target failed all {} attempts it has in one command",
-                events.len(),
+                "warning: notify target `{target}` (URL from {url_env}): {} not sent ({}): the target failed all {} attempts it has in one command",
+                crate::util::text::count(events.len(), "more notice", "more notices"),
                 events.join(", "),
                 self.attempts.tries
             ));
@@ -248,8 +248,8 @@ impl Notifier {
         }
         for ((target, url_env), events) in late {
             out.note(&format!(
-                "warning: notify target `{target}` (URL from {url_env}): {} notice(s) not delivered ({}): a command waits at most {} s for its notifications",
-                events.len(),
+                "warning: notify target `{target}` (URL from {url_env}): {} not delivered ({}): a command waits at most {} s for its notifications",
+                crate::util::text::count(events.len(), "notice", "notices"),
                 events.join(", "),
                 self.deadline.as_secs()
             ));

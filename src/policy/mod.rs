@@ -224,13 +224,20 @@ fn required_approvals(gates: &Gates, pull: Option<&PullFacts>) -> Option<GateRes
             "required_approvals",
             false,
             true,
-            format!("needs {n} approving review(s)"),
+            format!(
+                "needs {}",
+                crate::util::text::count(n, "approving review", "approving reviews")
+            ),
         ),
         Some(p) => gate(
             "required_approvals",
             p.approvals.len() >= n,
             false,
-            format!("{} of {n} approving review(s)", p.approvals.len()),
+            format!(
+                "{} of {}",
+                p.approvals.len(),
+                crate::util::text::count(n, "approving review", "approving reviews")
+            ),
         ),
     })
 }

@@ -48,9 +48,16 @@ pub fn gate_result(tool: &Tool, outcome: &ToolOutcome) -> GateResult {
             let detail = if *failed == 0 && *passed == 0 {
                 "no check applied to this plan".to_string()
             } else if *failed == 0 {
-                format!("{passed} check(s) passed, no findings")
+                format!(
+                    "{} passed, no findings",
+                    crate::util::text::count(passed, "check", "checks")
+                )
             } else {
-                format!("{failed} finding(s), {passed} check(s) passed")
+                format!(
+                    "{}, {} passed",
+                    crate::util::text::count(failed, "finding", "findings"),
+                    crate::util::text::count(passed, "check", "checks")
+                )
             };
             (*failed == 0, false, detail, findings.clone())
         }

@@ -90,8 +90,13 @@ async fn call(base: &str, path: &str, r: Request<'_>) -> Result<Value, ClientErr
     Err(ClientError::Refused { status, message })
 }
 
-/// `GET /schema`: the schema path and the schema.
-pub async fn schema(base: &str, token: &str) -> Result<(String, Vec<u8>), ClientError> {
+/// `GET /schema`: the schema path, the schema, and whether its `format`s
+/// are asserted (the manager's `schema_formats:`; a relay that does not
+/// say is an older one, whose managers asserted them).
+pub async fn schema(
+    base: &str,
+    token: &str,
+) -> Result<(String, Vec<u8>, crate::config::schema_formats::FormatMode), ClientError> {
     let v = call(
         base,
         "/schema",
@@ -105,7 +110,17 @@ pub async fn schema(base: &str, token: &str) -> Result<(String, Vec<u8>), Client
     .await?;
     let path = v["schema_path"].as_str().unwrap_or("schema").to_string();
     let schema = serde_json::to_vec(&v["schema"]).unwrap_or_default();
-    Ok((path, schema))
+    let formats = match v.get("schema_formats") {
+        None | Some(Value::Null) => Default::default(),
+        Some(f) => serde_json::from_value(f.clone()).map_err(|_| ClientError::Refused {
+            status: 200,
+            message: format!(
+                "the relay answered `schema_formats: {}`, which this fleetform does not know (assert or annotate); use the fleetform release the relay runs",
+                crate::util::text::shown(&f.to_string())
+            ),
+        })?,
+    };
+    Ok((path, schema, formats))
 }
 
 /// `POST /dispatch`: the relay's answer (`dispatched`: what it sent).

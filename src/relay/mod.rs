@@ -468,6 +468,8 @@ impl Relay {
                     json!({
                         "schema_path": rel,
                         "schema": schema,
+                        // The trigger checks `format` as `validate` does.
+                        "schema_formats": manager.config.schema_formats,
                         "variables": manager.config.customer.variables,
                         "overrides": manager.config.customer.overrides,
                     }),

@@ -32,11 +32,11 @@ pub fn tally(r: &Report) -> String {
         String::new()
     };
     format!(
-        "{}: {} check(s), {} passed, {} warning(s), {} failed{unknown} ({} must)",
+        "{}: {}, {} passed, {}, {} failed{unknown} ({} must)",
         r.repo,
-        r.checks.len(),
+        crate::util::text::count(r.checks.len(), "check", "checks"),
         r.passed,
-        r.warnings,
+        crate::util::text::count(r.warnings, "warning", "warnings"),
         r.failed,
         r.must_failed
     )

@@ -170,8 +170,8 @@ pub fn merge_plans(shards: Vec<Plans>) -> Plans {
 /// The plans section of the Markdown.
 fn plans_markdown(p: &Plans) -> String {
     let mut out = format!(
-        "**{} plan(s), {} distinct**{}.\n\n",
-        p.planned,
+        "**{}, {} distinct**{}.\n\n",
+        crate::util::text::count(p.planned, "plan", "plans"),
         p.groups.len(),
         if p.failed.is_empty() {
             String::new()
@@ -186,10 +186,10 @@ fn plans_markdown(p: &Plans) -> String {
             .map(|u| md_code_cell(&u.to_string()))
             .collect();
         out.push_str(&format!(
-            "<details><summary>Plan {} ({} pair(s)): {} resource change(s), at most {} destroyed, {} replaced; {}</summary>\n\n",
+            "<details><summary>Plan {} ({}): {}, at most {} destroyed, {} replaced; {}</summary>\n\n",
             i + 1,
-            g.members.len(),
-            g.resources.len(),
+            crate::util::text::count(g.members.len(), "pair", "pairs"),
+            crate::util::text::count(g.resources.len(), "resource change", "resource changes"),
             g.most_destroyed,
             g.most_replaced,
             md_escape(&g.gates.join(", "))
@@ -287,8 +287,8 @@ fn markdown_listing(i: &Impact, listed: usize, values: bool) -> String {
     ));
     if !i.broken.is_empty() {
         out.push_str(&format!(
-            " **{} customer(s) would stop validating.**",
-            i.broken.len()
+            " **{} would stop validating.**",
+            crate::util::text::count(i.broken.len(), "customer", "customers")
         ));
     }
     out.push_str("\n\n");
@@ -411,8 +411,10 @@ pub fn verdict(i: &Impact) -> (&'static str, String) {
         return (
             "failure",
             format!(
-                "{} customer(s) would break, {failed} plan(s) failed, {blocked} group(s) blocked by gates",
-                i.broken.len()
+                "{} would break, {} failed, {} blocked by gates",
+                crate::util::text::count(i.broken.len(), "customer", "customers"),
+                crate::util::text::count(failed, "plan", "plans"),
+                crate::util::text::count(blocked, "group", "groups")
             ),
         );
     }

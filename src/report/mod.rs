@@ -22,6 +22,7 @@
 pub mod audit;
 pub mod comment;
 pub mod dashboard;
+pub mod deploy_jobs;
 pub mod doctor;
 pub mod drift;
 pub mod evidence;

@@ -103,11 +103,11 @@ pub fn next_summary(
 ) -> String {
     use super::markdown::md_code;
     let mut s = format!(
-        "### fleetform rollout {}: stage {stage}, wave {} in {}\n\n{} pair(s) to plan and apply after approval:\n\n",
+        "### fleetform rollout {}: stage {stage}, wave {} in {}\n\n{} to plan and apply after approval:\n\n",
         md_code(id),
         md_code(wave),
         md_code(environment),
-        units.len()
+        crate::util::text::count(units.len(), "pair", "pairs")
     );
     for u in units {
         s.push_str(&format!("- {}\n", md_code(u)));
@@ -168,19 +168,19 @@ pub fn plan_summary(
 ) -> String {
     use super::markdown::{md_code, md_escape};
     let mut s = format!(
-        "### fleetform rollout {}: the plans of wave {} in {}\n\n{} pair(s) in {} group(s) of the same changes; approving applies exactly these plans.\n\n",
+        "### fleetform rollout {}: the plans of wave {} in {}\n\n{} in {} of the same changes; approving applies exactly these plans.\n\n",
         md_code(id),
         md_code(wave),
         md_code(environment),
-        pairs.len(),
-        groups.len()
+        crate::util::text::count(pairs.len(), "pair", "pairs"),
+        crate::util::text::count(groups.len(), "group", "groups")
     );
     for (i, g) in groups.iter().enumerate() {
         let members: Vec<String> = g.members.iter().map(|u| md_code(&u.to_string())).collect();
         s.push_str(&format!(
-            "**Group {}** ({} pair(s), gates: {}): {}\n\n",
+            "**Group {}** ({}, gates: {}): {}\n\n",
             i + 1,
-            g.members.len(),
+            crate::util::text::count(g.members.len(), "pair", "pairs"),
             md_escape(&g.gates.join(", ")),
             members.join(", ")
         ));
@@ -397,8 +397,8 @@ mod tests {
 
     #[test]
     fn a_halt_is_the_first_line() {
-        let t = table("r1", &[], Some("2 pair(s) failed"), None);
-        assert!(t.starts_with("HALTED: 2 pair(s) failed\n"), "{t}");
+        let t = table("r1", &[], Some("2 pairs failed"), None);
+        assert!(t.starts_with("HALTED: 2 pairs failed\n"), "{t}");
         let md = tick_summary("r1", Some("2 failed"), &["halted: 2 failed".into()], &[]);
         assert!(
             md.starts_with("> [!CAUTION]\n> **Rollout `r1` is halted:** 2 failed"),

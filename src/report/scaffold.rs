@@ -127,9 +127,20 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
     files.push((".gitignore".to_string(), gitignore()));
     files.push(("terraform/main.tf".to_string(), MAIN_TF.to_string()));
     for (name, template) in MANAGER_WORKFLOWS {
+        let text = match *name {
+            // One plan/apply pair per environment the configuration has.
+            "manager-deploy.yml" => super::deploy_jobs::deploy_workflow(template, s.environments)
+                .ok_or_else(|| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    "the embedded manager-deploy.yml lacks a job init expects",
+                )
+            })?,
+            _ => template.to_string(),
+        };
         files.push((
             format!(".github/workflows/{name}"),
-            super::workflow::pin_actions(template, s.action_ref, s.version),
+            super::workflow::pin_actions(&text, s.action_ref, s.version),
         ));
     }
     files.push((

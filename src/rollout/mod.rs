@@ -244,6 +244,11 @@ pub fn status(s: &State) -> Vec<StageRow> {
                 }
                 std::cmp::Ordering::Greater => "waiting".into(),
             };
+            // A rollback's stage done is its pairs back where they were.
+            let state = match s.rollback_of.is_some() && state == "done" {
+                true => "rolled back".into(),
+                false => state,
+            };
             StageRow {
                 stage: i + 1,
                 environment: st.environment.clone(),

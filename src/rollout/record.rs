@@ -67,9 +67,10 @@ fn audit(out: &Output, s: &State, event: &Event) {
         None => format!("rollout {id}"),
     };
     let e = match event {
-        Event::Started { stages, .. } => {
-            Entry::now("rollout", "started").detail(format!("{id}: {} stage(s)", stages.len()))
-        }
+        Event::Started { stages, .. } => Entry::now("rollout", "started").detail(format!(
+            "{id}: {}",
+            crate::util::text::count(stages.len(), "stage", "stages")
+        )),
         Event::TickStarted { stage, .. } => {
             Entry::now("rollout", "tick").detail(format!("{id}: stage {}", stage + 1))
         }

@@ -74,8 +74,8 @@ pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Output) -> Result<Ve
             };
             record(f, &mut r, started, out)?;
             said.push(format!(
-                "rollback {rid}: {} stage(s) back to {}, newest first; ticks plan and apply them",
-                stages.len(),
+                "rollback {rid}: {} back to {}, newest first; ticks plan and apply them",
+                crate::util::text::count(stages.len(), "stage", "stages"),
                 crate::dispatch::short_sha(&s.base)
             ));
             Some(rid)

@@ -61,12 +61,12 @@ pub fn tick(
             return Ok(said);
         }
         said.push(format!(
-            "stage {} of {}: {} in {} ({} pair(s))",
+            "stage {} of {}: {} in {} ({})",
             index + 1,
             s.stages.len(),
             stage.wave,
             stage.environment,
-            stage.units.len()
+            crate::util::text::count(stage.units.len(), "pair", "pairs")
         ));
         if let Some(who) = &approver {
             said.push(format!("approved by {who}"));
@@ -238,8 +238,8 @@ impl std::fmt::Display for Settled {
             ),
             Settled::Open(left) => write!(
                 f,
-                "the stage is not settled: {} pair(s) left (first {}); the next tick goes on",
-                left.len(),
+                "the stage is not settled: {} left (first {}); the next tick goes on",
+                crate::util::text::count(left.len(), "pair", "pairs"),
                 left.first().map(|u| u.to_string()).unwrap_or_default()
             ),
             Settled::Halted(reason) => write!(f, "halted: {reason}"),
@@ -394,7 +394,8 @@ fn halt_reason(manager: &Manager, s: &State, stage: &Stage) -> Option<String> {
         .count();
     if halt.gate_failed && gates > 0 {
         return Some(format!(
-            "{gates} pair(s) blocked by policy gates in wave {}",
+            "{} blocked by policy gates in wave {}",
+            crate::util::text::count(gates, "pair", "pairs"),
             stage.wave
         ));
     }
@@ -406,8 +407,10 @@ fn halt_reason(manager: &Manager, s: &State, stage: &Stage) -> Option<String> {
     if ungated > halt.max_failures {
         let first = failed.first().map(|u| u.to_string()).unwrap_or_default();
         return Some(format!(
-            "{ungated} pair(s) failed in wave {} (more than {}), first {first}",
-            stage.wave, halt.max_failures
+            "{} failed in wave {} (more than {}), first {first}",
+            crate::util::text::count(ungated, "pair", "pairs"),
+            stage.wave,
+            halt.max_failures
         ));
     }
     None

@@ -80,8 +80,9 @@ pub fn shown(text: &str) -> String {
 }
 
 /// A count with its noun in the right number: `1 customer`, `2 customers`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+pub fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    format!("{n} {}", if n == "1" { one } else { many })
 }
 
 /// `scheme://user:pw@host…` → `scheme://***@host…`.

@@ -180,6 +180,20 @@ impl Schema {
         Schema::compile(bytes, shown, Settings::default(), None)
     }
 
+    /// The same, with `format`s checked as the manager's `schema_formats:`
+    /// says (a schema a relay served).
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        shown: &Path,
+        formats: formats::FormatMode,
+    ) -> Result<Schema, SchemaError> {
+        let settings = Settings {
+            formats,
+            ..Settings::default()
+        };
+        Schema::compile(bytes, shown, settings, None)
+    }
+
     fn compile(
         bytes: &[u8],
         shown: &Path,

@@ -137,6 +137,9 @@ impl World {
                 ),
             ),
         );
+        // Part of the change being rolled out: a rollout starts from a
+        // committed manager only.
+        self.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
         self.env = vec![
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
@@ -257,14 +260,17 @@ impl World {
     /// The manager repo on a fake GitHub: its default branch holds this
     /// registry, and the change came in through a merged pull request.
     /// Runs then see a GitHub Actions job of run `run_id` by `actor`.
-    /// The stages run as one shard (`max_parallel: 1`, not committed), so
-    /// each step of the workflow runs once.
+    /// The stages run as one shard (`max_parallel: 1`, folded into the last
+    /// commit), so each step of the workflow runs once.
     pub fn on_github(&mut self, gh: &FakeGitHub, actor: &str) -> u64 {
         let config = self.fx.read("manager/fleetform.yml");
         self.fx.write(
             "manager/fleetform.yml",
             &config.replace("  max_parallel: 4\n", "  max_parallel: 1\n"),
         );
+        // Part of the change being rolled out: a rollout starts from a
+        // committed manager only.
+        self.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
         gh.add_repo(MANAGER_REPO);
         let registry = self.fx.read("manager/customers.yml");
         gh.commit(

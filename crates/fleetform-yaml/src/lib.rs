@@ -539,6 +539,12 @@ impl Builder<'_> {
                 self.count_bytes(text_len, pos)?;
                 if self.expecting_key() {
                     self.count(1, pos)?;
+                    // A key may be anchored and aliased later, as a key or
+                    // a value (`&a a: b` then `*a : c`).
+                    if anchor > 0 {
+                        self.anchors
+                            .insert(anchor, (Value::String(text.to_string()), 1, text_len));
+                    }
                     return self.set_key(text.into_owned(), pos);
                 }
                 let value = if forced_str || style != ScalarStyle::Plain {
@@ -847,6 +853,9 @@ fn is_float(s: &str) -> bool {
     }
     i == b.len()
 }
+
+#[cfg(test)]
+mod suite;
 
 #[cfg(test)]
 mod tests {

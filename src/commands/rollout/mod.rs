@@ -10,10 +10,11 @@
 //!
 //! May import what any command may (`rollout`, `deploy` for the GitHub
 //! checks, `github` for the deployments, `config`, `records`, `report`,
-//! `ci`, `dispatch`, `util`, `error`, `output`); `steps` and `deployments`
-//! are this command's own parts.
+//! `ci`, `dispatch`, `util`, `error`, `output`); `steps`, `deployments`
+//! and `dirty` are this command's own parts.
 
 mod deployments;
+mod dirty;
 mod steps;
 
 use std::path::Path;
@@ -48,6 +49,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         RolloutCommand::Start {
             base,
             supersede,
+            allow_dirty,
             json,
         } => {
             let who = match supersede {
@@ -56,15 +58,13 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             };
             let registry = Registry::load(&manager)?;
             let f = live.fleet(&registry);
-            start(
-                &f,
-                manager_dir,
-                base.as_deref(),
-                *supersede,
-                &who,
-                *json,
-                out,
-            )
+            let how = StartFlags {
+                base: base.as_deref(),
+                supersede: *supersede,
+                allow_dirty: *allow_dirty,
+                json: *json,
+            };
+            start(&f, manager_dir, &how, &who, out)
         }
         RolloutCommand::Status {
             id,
@@ -332,26 +332,39 @@ fn tick_settings<'a>(
     }
 }
 
+/// `rollout start`'s flags.
+struct StartFlags<'a> {
+    base: Option<&'a str>,
+    supersede: bool,
+    allow_dirty: bool,
+    json: bool,
+}
+
 fn start(
     f: &Fleet<'_>,
     manager_dir: &Path,
-    base: Option<&str>,
-    supersede: bool,
+    how: &StartFlags<'_>,
     who: &str,
-    json: bool,
     out: &Output,
 ) -> Result<()> {
     let manager_sha = rollout::start::commit_of(manager_dir, "HEAD", "HEAD")?;
+    let uncommitted = dirty::uncommitted(manager_dir)?;
+    if !uncommitted.is_empty() && !how.allow_dirty {
+        return Err(dirty::refusal(&uncommitted, &manager_sha));
+    }
     let settings = StartSettings {
         manager_dir,
-        base,
+        base: how.base,
         manager_sha,
         jobs: crate::fleet::parallel::jobs(None),
         actor: who.to_string(),
-        supersede,
+        supersede: how.supersede,
     };
     let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
-    if json {
+    if !uncommitted.is_empty() && !started.stages.is_empty() {
+        dirty::record(out, &started.id, &uncommitted, &settings.manager_sha);
+    }
+    if how.json {
         out.json(&started).expect("serialisable");
         return Ok(());
     }
@@ -366,9 +379,9 @@ fn start(
         return Ok(());
     }
     out.result(&format!(
-        "rollout {}: {} stage(s), the change since {}",
+        "rollout {}: {}, the change since {}",
         started.id,
-        started.stages.len(),
+        crate::util::text::count(started.stages.len(), "stage", "stages"),
         crate::dispatch::short_sha(&started.base)
     ));
     if let Some(ahead) = &started.queued_behind {
@@ -378,11 +391,11 @@ fn start(
     }
     for (i, st) in started.stages.iter().enumerate() {
         out.result(&format!(
-            "  {}. {} / {}: {} pair(s), bake {} s",
+            "  {}. {} / {}: {}, bake {} s",
             i + 1,
             st.environment,
             st.wave,
-            st.units.len(),
+            crate::util::text::count(st.units.len(), "pair", "pairs"),
             st.bake
         ));
     }

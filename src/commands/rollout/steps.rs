@@ -40,7 +40,8 @@ pub(super) fn plan(
         .count();
     if failed > 0 {
         return Err(Error::Failed(format!(
-            "{failed} pair(s) of the wave failed to plan; the plans that were made are sealed for the tick"
+            "{} of the wave failed to plan; the plans that were made are sealed for the tick",
+            crate::util::text::count(failed, "pair", "pairs")
         )));
     }
     Ok(())
@@ -184,6 +185,7 @@ pub(super) fn status(
     }
     let note = match (&queued, &s.rollback_of) {
         (Some(ahead), _) => Some(format!("queued behind rollout {ahead}")),
+        (None, Some(of)) if s.finished => Some(format!("rolled back rollout {of}")),
         (None, Some(of)) => Some(format!("rolls back rollout {of}")),
         _ => (!s.is_open()).then(|| rollout::describe(&s)),
     };
