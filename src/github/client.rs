@@ -534,11 +534,11 @@ impl GitHub {
                     message: e.message,
                 })
             }
-            Err(e) if !self.retry_unconnected && !request_was_sent(&e) => {
+            Err(e) if !self.retry_unconnected && !e.sent => {
                 return Err(GitHubError::NoConnection {
                     method: method.as_str(),
                     path: path.to_string(),
-                    message: connect_error(&e),
+                    message: truncate_chars(&e.message, 200),
                 })
             }
             Err(e) => {
@@ -745,18 +745,6 @@ struct Unanswered {
     message: String,
     sent: bool,
     permanent: bool,
-}
-
-/// The innermost cause of a failed connection (`Connection refused (os
-/// error 111)`), which says more than octocrab's outer layers.
-fn connect_error(e: &octocrab::Error) -> String {
-    let mut last = e.to_string();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(err) = source {
-        last = err.to_string();
-        source = err.source();
-    }
-    truncate_chars(&last, 200)
 }
 
 fn message_of(text: &str) -> String {

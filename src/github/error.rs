@@ -125,6 +125,10 @@ pub enum GitHubError {
     /// refused certificate, a proxy that wants credentials).
     #[error("{method} {path}: {message}")]
     Network {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
     /// No connection could be made, and the client was told not to
     /// retry that ([`super::GitHub::without_connect_retries`]).
     #[error("{method} {path}: no connection could be made ({message})")]

@@ -12,7 +12,7 @@
 //! attribute is the provider schema's, deeper segments may be map keys.
 //! The customer's own pull request keeps the full addresses.
 
-use crate::terraform::summary::{Action, ResourceChange};
+use crate::data::summary::{Action, ResourceChange};
 
 /// The address with every `["key"]` replaced by `[…]`. Numeric indexes
 /// (`[0]`) stay. An unterminated key hides the rest of the address.

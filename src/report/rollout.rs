@@ -206,7 +206,7 @@ pub fn plan_summary(
 /// A group's resources as opaque lines: the CAUTION for what is
 /// destroyed or replaced, then every line with its count and the
 /// top-level attributes it changes.
-fn opaque_resources(resources: &[crate::terraform::summary::ResourceChange]) -> String {
+fn opaque_resources(resources: &[crate::data::summary::ResourceChange]) -> String {
     use super::markdown::md_code;
     let lines = super::opaque::lines(resources);
     let times = |n: usize| {
