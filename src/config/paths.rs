@@ -94,8 +94,12 @@ impl Manager {
             add("/terraform/backend/state_dir".into(), state_dir);
         }
         add("/sync/template_dir".into(), &c.sync.template_dir);
-        if let Records::Local { dir } = &c.records {
-            add("/records/dir".into(), dir);
+        match &c.records {
+            Records::Local { dir } => add("/records/dir".into(), dir),
+            Records::S3 {
+                ca_file: Some(ca), ..
+            } => add("/records/ca_file".into(), ca),
+            Records::S3 { .. } => {}
         }
         for (i, p) in c.products.iter().enumerate() {
             add(format!("/products/{i}/working_dir"), &p.working_dir);
@@ -206,13 +210,17 @@ mod tests {
         products:\n  - name: app\n    working_dir: app/tf\n    schema: app/s.json\n\
         \x20   values:\n      base: app/b.yml\n      environments: {staging: app/s.yml}\n";
 
+    const S3_CA: &str = "version: 1\nenvironments:\n  - name: staging\n\
+        terraform:\n  backend: {kind: local}\n\
+        records: {kind: s3, bucket: b, region: eu-west-1, ca_file: ca.pem}\n";
+
     /// Every `RepoPath` field declared in the configuration is listed by
     /// `repo_paths`: a new path key left out of it would skip the check
     /// on the file system.
     #[test]
     fn every_path_key_is_resolved() {
         let dir = tempfile::tempdir().unwrap();
-        let listed: Vec<String> = [ALL_KEYS, PRODUCTS]
+        let listed: Vec<String> = [ALL_KEYS, PRODUCTS, S3_CA]
             .iter()
             .flat_map(|t| {
                 let m = manager(dir.path(), t);

@@ -24,7 +24,8 @@
 //!
 //! - `client`: the [`GitHub`] struct and its transport (`send` with
 //!   retries and the request budget, `paginate`, dry-run's withheld
-//!   writes), the runtime and [`RetryPolicy`].
+//!   writes) and the runtime; `retry`: [`RetryPolicy`] and the answer's
+//!   headers that decide a retry.
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
 //!   one repository and the permissions a command needs).
@@ -67,6 +68,7 @@ mod links;
 mod paths;
 mod poll;
 mod pulls;
+mod retry;
 mod root;
 mod settings;
 mod statuses;
@@ -74,8 +76,9 @@ mod teams;
 
 pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};
+pub use retry::RetryPolicy;
 pub use client::{
-    runtime, truncate_chars, GitHub, PlannedRequest, Response, RetryPolicy, ACCEPT, API_VERSION,
+    runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION,
     CA_FILE_VAR, MAX_PAGES,
 };
 pub use comments::IssueComment;
