@@ -432,7 +432,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 33 checks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 35 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();

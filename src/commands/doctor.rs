@@ -377,7 +377,7 @@ fn schema_check(manager: &Manager, strict: bool, out: &Output) -> doctor::Check 
     let mut findings = Vec::new();
     for rel in paths {
         match crate::values::schema::Schema::of_manager(manager, rel) {
-            Ok(schema) => findings.extend(super::validate::lint(&schema, &manager.path(rel))),
+            Ok(schema) => findings.extend(schema.lint_file(&manager.path(rel))),
             Err(e) => {
                 return doctor::Check::not_met(
                     doctor::Level::Must,

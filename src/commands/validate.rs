@@ -186,21 +186,6 @@ pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> 
     Ok(())
 }
 
-/// The schema's lint findings, located in its file (`doctor` lints the
-/// manager's schemas with it too).
-pub(crate) fn lint(schema: &Schema, path: &Path) -> Vec<Diagnostic> {
-    let bytes = std::fs::read(path).ok();
-    schema
-        .lint(bytes.as_deref())
-        .into_iter()
-        .map(|(location, message)| Diagnostic {
-            location,
-            pointer: None,
-            message,
-        })
-        .collect()
-}
-
 /// Checks variables files against `--schema` (the manager's when absent).
 fn check_files(
     schema: Option<&Path>,
@@ -212,7 +197,7 @@ fn check_files(
     let schema = match schema {
         Some(p) => {
             let s = Schema::load(p, &display_path(p))?;
-            lints.extend(lint(&s, p));
+            lints.extend(s.lint_file(p));
             s
         }
         None => {
@@ -224,7 +209,7 @@ fn check_files(
                 )));
             }
             let s = Schema::of_manager(&m, m.schema_path())?;
-            lints.extend(lint(&s, &m.path(m.schema_path())));
+            lints.extend(s.lint_file(&m.path(m.schema_path())));
             s
         }
     };
@@ -271,7 +256,7 @@ fn check_product(
     lints: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Checked>> {
     let schema = Schema::of_manager(view, view.schema_path())?;
-    lints.extend(lint(&schema, &view.path(view.schema_path())));
+    lints.extend(schema.lint_file(&view.path(view.schema_path())));
     let layers = ManagerLayers::load(view).map_err(Error::Values)?;
     let templates = ValueTemplates::default();
     let ctx = CustomerCheck {

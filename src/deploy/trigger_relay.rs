@@ -43,7 +43,7 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
         let (path, schema, formats) = client::schema(relay, &token).await.map_err(refused)?;
         let schema =
             Schema::from_bytes_with(&schema, Path::new(&format!("manager:{path}")), formats)
-            .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
+                .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
         if let Err(problems) = customer::check(&source, &schema) {
             return Ok(Err(problems));
         }

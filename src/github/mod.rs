@@ -76,10 +76,9 @@ mod teams;
 
 pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};
-pub use retry::RetryPolicy;
 pub use client::{
-    runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION,
-    CA_FILE_VAR, MAX_PAGES,
+    runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION, CA_FILE_VAR,
+    MAX_PAGES,
 };
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;
@@ -89,5 +88,6 @@ pub use issues::Issue;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;
 pub use pulls::PullHead;
+pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;

@@ -231,6 +231,20 @@ impl Schema {
         })
     }
 
+    /// [`Schema::lint`]'s findings as diagnostics, located in the schema's
+    /// file at `path` (`validate` and `doctor` both report them).
+    pub fn lint_file(&self, path: &std::path::Path) -> Vec<crate::data::Diagnostic> {
+        let bytes = std::fs::read(path).ok();
+        self.lint(bytes.as_deref())
+            .into_iter()
+            .map(|(location, message)| crate::data::Diagnostic {
+                location,
+                pointer: None,
+                message,
+            })
+            .collect()
+    }
+
     /// What the validator accepts but the schema's author likely did not
     /// mean (see [`lint`]), each with the schema's `file:line:col`.
     pub fn lint(&self, bytes: Option<&[u8]>) -> Vec<(crate::yaml::Location, String)> {
