@@ -26,6 +26,9 @@ use crate::values::template::ValueTemplates;
 /// One side of the comparison: the manager as it was at a revision.
 pub struct Side {
     pub manager: Manager,
+    /// The commit it was read at (shown after a file's path: `values/base.yml:12:15
+    /// at 1a2b3c4d5e6f`); `None` for the working tree.
+    pub at: Option<String>,
 }
 
 /// Where the comparison reads the customers from (the registry of the
@@ -41,6 +44,11 @@ pub struct Context<'a> {
 /// One product's engine parts at one side.
 struct Layers {
     view: Manager,
+    /// Where the side's files are, and the commit they were read at: a
+    /// file is shown relative to the manager, at that commit, never at the
+    /// scratch folder it was read from.
+    root: PathBuf,
+    at: Option<String>,
     schema: Schema,
     /// The schema file's bytes: an unchanged schema cannot break anyone.
     schema_bytes: Vec<u8>,
@@ -48,7 +56,7 @@ struct Layers {
 }
 
 impl Layers {
-    fn load(view: Manager) -> Result<Layers, String> {
+    fn load(view: Manager, side: &Side) -> Result<Layers, String> {
         let p = view.path(view.schema_path());
         let schema = Schema::of_manager(&view, view.schema_path()).map_err(|e| e.to_string())?;
         let schema_bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
@@ -60,6 +68,8 @@ impl Layers {
         })?;
         Ok(Layers {
             view,
+            root: side.manager.root.clone(),
+            at: side.at.clone(),
             schema,
             schema_bytes,
             layers,
@@ -69,8 +79,8 @@ impl Layers {
 
 /// Compares base and head for every pair.
 pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, String> {
-    let base_layers = products(&base.manager);
-    let head_layers = products(&head.manager);
+    let base_layers = products(base);
+    let head_layers = products(head);
     for (name, l) in &head_layers {
         if let Err(e) = l {
             return Err(format!(
@@ -159,8 +169,19 @@ pub fn of_revisions(
         std::fs::create_dir_all(&dest).map_err(|e| ImpactError::Failed(e.to_string()))?;
         let root = git::export(manager_dir, rev, &dest)
             .map_err(|e| ImpactError::Revision(e.to_string()))?;
+        let sha = git::run(
+            manager_dir,
+            &[
+                "rev-parse",
+                "--verify",
+                "--end-of-options",
+                &format!("{rev}^{{commit}}"),
+            ],
+        )
+        .map_err(|e| ImpactError::Revision(e.to_string()))?;
         Ok(Side {
             manager: Manager::load(&root)?,
+            at: Some(sha.trim().chars().take(12).collect()),
         })
     };
     let base_side = side(base, "base")?;
@@ -168,6 +189,7 @@ pub fn of_revisions(
         Some(h) => side(h, "head")?,
         None => Side {
             manager: live.clone(),
+            at: None,
         },
     };
     let changed = match head {
@@ -370,10 +392,11 @@ enum Outcome {
 
 /// The products of one side by name (`None`: the implicit product), each
 /// with its schema and layers loaded.
-fn products(m: &Manager) -> BTreeMap<Option<String>, Result<Layers, String>> {
-    m.products()
+fn products(side: &Side) -> BTreeMap<Option<String>, Result<Layers, String>> {
+    side.manager
+        .products()
         .into_iter()
-        .map(|v| (v.product.clone(), Layers::load(v)))
+        .map(|v| (v.product.clone(), Layers::load(v, side)))
         .collect()
 }
 
@@ -521,7 +544,7 @@ fn one(
     let old = base
         .filter(|b| b.view.environment(env).is_some())
         .and_then(|b| customer::render(&b.layers, docs, c, env, templates).ok());
-    let values = diff(old.as_ref(), &new);
+    let values = diff(old.as_ref(), &new, head, base);
     if values.is_empty() && old.is_some() {
         return Outcome::Same;
     }
@@ -538,6 +561,8 @@ fn one(
 fn diff(
     old: Option<&crate::values::layers::Layered>,
     new: &crate::values::layers::Layered,
+    head: &Layers,
+    base: Option<&Layers>,
 ) -> Vec<ValueChange> {
     crate::values::layers::changed_leaves(old.map(|o| &o.value), &new.value)
         .into_iter()
@@ -545,13 +570,32 @@ fn diff(
             file: new
                 .origin(&key)
                 .filter(|_| after.is_some())
-                .or_else(|| old.and_then(|o| o.origin(&key)))
-                .map(|o| o.location.to_string()),
+                .map(|o| shown_at(&o.location, head))
+                .or_else(|| {
+                    let o = old.and_then(|o| o.origin(&key))?;
+                    Some(shown_at(&o.location, base?))
+                }),
             old: before.cloned(),
             new: after.cloned(),
             key,
         })
         .collect()
+}
+
+/// A position in a side's file as a reader finds it: the path relative to
+/// the manager (a customer's file, outside it, as it is), then the commit
+/// (`values/base.yml:12:15 at 1a2b3c4d5e6f`).
+fn shown_at(location: &crate::yaml::Location, side: &Layers) -> String {
+    let file = location
+        .file
+        .strip_prefix(&side.root)
+        .unwrap_or(&location.file);
+    let file = file.strip_prefix(".").unwrap_or(file);
+    let mut out = format!("{}:{}", file.display(), location.pos);
+    if let Some(at) = &side.at {
+        out.push_str(&format!(" at {at}"));
+    }
+    out
 }
 
 /// The customer's files in its checkout; `Err((false, ...))`: unreadable.
