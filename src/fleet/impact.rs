@@ -8,7 +8,7 @@
 //! The customer's files are what is deployed when a deployment record of
 //! the pair exists (see [`crate::records`]), else the local checkout. Both
 //! sides render the same customer files, so every difference is the
-//! manager's.
+//! manager's. `--plan` (in `impact_plan`) plans both sides the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use super::impact_plan::{plan_affected, PlanSettings};
 pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
 use crate::config::{Customer, Manager, Registry, Unit};
@@ -110,17 +111,19 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         let who = |problems| Broken {
             customer: unit.customer.clone(),
             product: unit.product.clone(),
+            environments: vec![unit.environment.clone()],
             problems,
         };
         match r {
             Outcome::Same => {}
             Outcome::Changed(p) => changed.push(p),
             Outcome::Broken(problems) => {
-                let seen = broken
-                    .iter()
-                    .any(|b| b.customer == unit.customer && b.product == unit.product);
-                if !seen {
-                    broken.push(who(problems));
+                match broken
+                    .iter_mut()
+                    .find(|b| b.customer == unit.customer && b.product == unit.product)
+                {
+                    Some(b) => b.environments.push(unit.environment.clone()),
+                    None => broken.push(who(problems)),
                 }
             }
             Outcome::Unreadable(problems) => unreadable.push(who(problems)),
@@ -204,103 +207,11 @@ pub fn of_revisions(
         changed_files: under(manager_dir, changed),
         jobs,
     };
-    compare(&base_side, &head_side, &ctx).map_err(ImpactError::Failed)
-}
-
-/// How `--plan` plans.
-pub struct PlanSettings<'a> {
-    pub jobs: usize,
-    pub out_dir: &'a Path,
-    pub terraform: Option<&'a Path>,
-    /// Only these pairs (a matrix shard: customer → its environments, or
-    /// all of them when `None`).
-    pub shard: Option<&'a BTreeMap<String, Option<Vec<String>>>>,
-}
-
-/// Plans the affected pairs at the head (the manager in use, against the
-/// real state; customer files from the checkouts) and groups the plans.
-pub fn plan_affected(
-    live: &Manager,
-    registry: &Registry,
-    impact: &Impact,
-    settings: &PlanSettings<'_>,
-    out: &crate::output::Output,
-) -> crate::error::Result<Plans> {
-    let in_shard = |u: &Unit| {
-        settings.shard.is_none_or(|s| {
-            s.get(&u.customer)
-                .is_some_and(|envs| envs.as_ref().is_none_or(|e| e.contains(&u.environment)))
-        })
-    };
-    let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
-    for p in impact.changed.iter().filter(|p| in_shard(&p.unit)) {
-        let Some(c) = registry.get(&p.unit.customer) else {
-            continue;
-        };
-        match selected.iter_mut().find(|(s, _)| s.slug == c.slug) {
-            Some((_, envs)) if !envs.contains(&p.unit.environment) => {
-                envs.push(p.unit.environment.clone())
-            }
-            Some(_) => {}
-            None => selected.push((c, vec![p.unit.environment.clone()])),
-        }
-    }
-    let rows = if live.has_products() {
-        let run = super::products::RunSettings {
-            jobs: settings.jobs,
-            out_dir: settings.out_dir,
-            refresh_only: false,
-            action: "impact-plan",
-            terraform: settings.terraform,
-        };
-        super::products::run(
-            live,
-            &selected,
-            &super::local_products_file(registry),
-            &super::local_sources(registry),
-            &run,
-            out,
-        )?
-    } else {
-        let mut engine = crate::terraform::engine::build(live, true, settings.terraform)?;
-        let source = super::local_source(live, registry);
-        let fleet = super::prepare(&engine, &selected, &source, out);
-        super::execute(
-            &mut engine,
-            fleet,
-            settings.jobs,
-            settings.out_dir,
-            false,
-            "impact-plan",
-            out,
-        )
-    };
-    let affected: Vec<&Unit> = impact
-        .changed
-        .iter()
-        .map(|p| &p.unit)
-        .filter(|u| in_shard(u))
-        .collect();
-    let mut planned = Vec::new();
-    let mut failed = Vec::new();
-    for r in rows {
-        let unit = r.unit();
-        if !affected.contains(&&unit) {
-            continue;
-        }
-        match r.outcome {
-            super::Outcome::Planned { summary, dir } => {
-                planned.push((unit, *summary, dir.display().to_string()))
-            }
-            super::Outcome::Failed { error, .. } => failed.push((unit, error)),
-            super::Outcome::Skipped { reason } => failed.push((unit, reason)),
-        }
-    }
-    Ok(Plans {
-        planned: planned.len(),
-        groups: crate::report::impact::group_plans(planned),
-        failed,
-    })
+    let mut impact = compare(&base_side, &head_side, &ctx).map_err(ImpactError::Failed)?;
+    // The commits compared, as a reader finds them (`1a2b3c4d5e6f`).
+    impact.base = base_side.at.clone().unwrap_or_default();
+    impact.head = head_side.at.clone().unwrap_or("working tree".into());
+    Ok(impact)
 }
 
 /// The pairs grouped by customer × product (consecutive in `work`), with
@@ -334,6 +245,7 @@ fn pairs_at_head<'r>(
                 unreadable.push(Broken {
                     customer: c.slug.clone(),
                     product: None,
+                    environments: Vec::new(),
                     problems,
                 });
                 continue;
@@ -646,7 +558,7 @@ pub fn deployed_or_local<'a>(
 }
 
 /// The customer files a deployment record keeps, as a source.
-fn from_record(
+pub(super) fn from_record(
     d: &crate::records::Deployment,
     view: &Manager,
     env: &str,

@@ -3,7 +3,8 @@
 //! for hidden characters) and the embedded templates (`markdown`), the plan text as a coloured diff cut at
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
-//! (`drift`), the impact of a manager change (`impact`), the audit report
+//! (`drift`), the impact of a manager change (`impact`, and as people read
+//! it `impact_comment`), the audit report
 //! (`audit`) and its compliance evidence (`evidence`), `doctor`'s checklist, sync's table, pull request body
 //! and dry-run diff (`sync`), the manager's values-free step summary of a
 //! plan (`summary`), the workflows it hands out, pinned to what their
@@ -25,6 +26,7 @@ pub mod doctor;
 pub mod drift;
 pub mod evidence;
 pub mod impact;
+pub mod impact_comment;
 pub mod markdown;
 pub mod plan_text;
 pub mod rollout;
