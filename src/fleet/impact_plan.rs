@@ -41,18 +41,7 @@ pub fn plan_affected(
     settings: &PlanSettings<'_>,
     out: &crate::output::Output,
 ) -> crate::error::Result<Plans> {
-    let in_shard = |u: &Unit| {
-        settings.shard.is_none_or(|s| {
-            s.get(&u.customer)
-                .is_some_and(|envs| envs.as_ref().is_none_or(|e| e.contains(&u.environment)))
-        })
-    };
-    let affected: Vec<(&Unit, bool)> = impact
-        .changed
-        .iter()
-        .filter(|p| in_shard(&p.unit))
-        .map(|p| (&p.unit, p.new))
-        .collect();
+    let affected = affected(impact, settings);
     // One entry per pair: a pair's record holds its own files.
     let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
     for (u, _) in &affected {
@@ -83,50 +72,76 @@ pub fn plan_affected(
         "base",
         out,
     )?;
+    let mut plans = Plans::default();
     let mut planned = Vec::new();
-    let mut failed = Vec::new();
-    let mut apart = Vec::new();
     for (unit, new) in affected {
         let pending = pending(live, registry, &store, unit);
-        match (head.get(unit), base.get(unit)) {
-            (Some(Outcome::Planned { summary, dir }), b) => {
-                // What the base's plan does too; drift unless the pair was
-                // never applied (then it is a first apply at either side).
-                let (both, drift) = match (b, new) {
-                    (Some(Outcome::Planned { summary: b, .. }), _) => (
-                        b.resources.clone(),
-                        match b.never_applied {
-                            true => Vec::new(),
-                            false => b.resources.clone(),
-                        },
-                    ),
-                    (_, true) => (Vec::new(), Vec::new()),
-                    (b, false) => {
-                        failed.push((unit.clone(), base_failure(b)));
-                        continue;
-                    }
-                };
-                let only_head = only_in_head(summary, &both);
-                planned.push((unit.clone(), only_head, dir.display().to_string()));
+        match judge(head.get(unit), base.get(unit), new) {
+            Ok((only_head, dir, drift)) => {
+                planned.push((unit.clone(), only_head, dir));
                 if !drift.is_empty() || !pending.is_empty() {
-                    apart.push(Apart {
+                    plans.apart.push(Apart {
                         unit: unit.clone(),
                         drift,
                         pending,
                     });
                 }
             }
-            (Some(Outcome::Failed { error, .. }), _) => failed.push((unit.clone(), error.clone())),
-            (Some(Outcome::Skipped { reason }), _) => failed.push((unit.clone(), reason.clone())),
-            (None, _) => failed.push((unit.clone(), "not planned".into())),
+            Err(why) => plans.failed.push((unit.clone(), why)),
         }
     }
-    Ok(Plans {
-        planned: planned.len(),
-        groups: crate::report::impact::group_plans(planned),
-        failed,
-        apart,
-    })
+    plans.planned = planned.len();
+    plans.groups = crate::report::impact::group_plans(planned);
+    Ok(plans)
+}
+
+/// The changed pairs of the shard, each with whether it is new at the head.
+fn affected<'i>(impact: &'i Impact, settings: &PlanSettings<'_>) -> Vec<(&'i Unit, bool)> {
+    let in_shard = |u: &Unit| {
+        settings.shard.is_none_or(|s| {
+            s.get(&u.customer)
+                .is_some_and(|envs| envs.as_ref().is_none_or(|e| e.contains(&u.environment)))
+        })
+    };
+    impact
+        .changed
+        .iter()
+        .filter(|p| in_shard(&p.unit))
+        .map(|p| (&p.unit, p.new))
+        .collect()
+}
+
+/// One pair's plans at both sides: what only the head does (and its plan
+/// folder) and the drift, or why it has no plan to show.
+fn judge(
+    head: Option<&Outcome>,
+    base: Option<&Outcome>,
+    new: bool,
+) -> Result<(PlanSummary, String, Vec<ResourceChange>), String> {
+    let (summary, dir) = match head {
+        Some(Outcome::Planned { summary, dir }) => (summary, dir),
+        Some(Outcome::Failed { error, .. }) => return Err(error.clone()),
+        Some(Outcome::Skipped { reason }) => return Err(reason.clone()),
+        None => return Err("not planned".into()),
+    };
+    // What the base's plan does too; drift unless the pair was never
+    // applied (then it is a first apply at either side).
+    let (both, drift) = match (base, new) {
+        (Some(Outcome::Planned { summary: b, .. }), _) => (
+            b.resources.clone(),
+            match b.never_applied {
+                true => Vec::new(),
+                false => b.resources.clone(),
+            },
+        ),
+        (_, true) => (Vec::new(), Vec::new()),
+        (b, false) => return Err(base_failure(b)),
+    };
+    Ok((
+        only_in_head(summary, &both),
+        dir.display().to_string(),
+        drift,
+    ))
 }
 
 /// Why a pair's base could not be planned: without it, drift and the
