@@ -152,7 +152,10 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     show(&impact, settings.json, settings.show_values, out)?;
     let ctx = crate::ci::RunContext::from_env();
-    let _ = ctx.append_summary(&crate::report::impact::summary(&impact, ctx.summary_room()));
+    // Rendered only for a job that has a step summary.
+    if ctx.summary.is_some() {
+        let _ = ctx.append_summary(&crate::report::impact::summary(&impact, ctx.summary_room()));
+    }
     if let Some(on) = &settings.comment {
         out.mask(on.token.expose());
         post(on, &impact, ctx.run_url(), out)?;
