@@ -49,6 +49,7 @@ mod hostile_iii;
 mod hostile_io;
 mod hostile_out;
 mod impact;
+mod impact_preview;
 mod init;
 mod layout;
 mod network;

@@ -96,6 +96,17 @@ impl RunContext {
         append(path, &text)
     }
 
+    /// What the step summary can still take under [`SUMMARY_LIMIT`]
+    /// (all of it outside Actions).
+    pub fn summary_room(&self) -> usize {
+        let used = self
+            .summary
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len() as usize);
+        SUMMARY_LIMIT.saturating_sub(used)
+    }
+
     /// Appends Markdown to the step summary, keeping the file under
     /// [`SUMMARY_LIMIT`]; an oversized part is cut with a note.
     pub fn append_summary(&self, markdown: &str) -> Result<(), FsError> {

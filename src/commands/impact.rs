@@ -25,6 +25,8 @@ struct Settings {
     comment: Option<CommentOn>,
     show_values: bool,
     json: bool,
+    /// The pull request's head commit (`--sha`), shown for the working tree.
+    sha: Option<String>,
 }
 
 /// `--comment`: the manager pull request to answer on.
@@ -94,6 +96,11 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
         },
         plans_from: args.plans_from.clone(),
         json: args.json,
+        sha: args
+            .sha
+            .as_ref()
+            .filter(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|s| s.to_ascii_lowercase()),
     })
 }
 
@@ -109,24 +116,31 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         settings.head.as_deref(),
         settings.jobs,
     )?;
-    impact.base = settings.base.clone();
-    impact.head = settings
-        .head
-        .clone()
-        .unwrap_or_else(|| "working tree".into());
+    // The working tree of a pull request's job is the pull request's
+    // head: shown as its commit, as GitHub names it.
+    if let (None, Some(sha)) = (&settings.head, &settings.sha) {
+        impact.head = sha.chars().take(12).collect();
+    }
     if let Some(p) = &settings.plan {
         let with = crate::fleet::impact::PlanSettings {
             jobs: p.jobs,
             out_dir: &p.out,
             terraform: p.terraform.as_deref(),
             shard: p.shard.as_ref(),
+            manager_dir,
+            base: &settings.base,
         };
         impact.plans = Some(crate::fleet::impact::plan_affected(
             &live, &registry, &impact, &with, out,
         )?);
     }
     if !settings.plans_from.is_empty() {
-        impact.plans = Some(merged(&settings.plans_from)?);
+        let mut plans = merged(&settings.plans_from)?;
+        // A shard that failed before it answered (or whose answer is
+        // missing) leaves its pairs unplanned: they are failed pairs,
+        // listed with the others' plans, never silently dropped.
+        crate::report::impact::unanswered(&mut plans, &impact.changed);
+        impact.plans = Some(plans);
     }
     // A shard's answer, and whatever a job that comments writes, end up
     // where every reader of the manager repo reads them (an artifact, the
@@ -138,7 +152,10 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     show(&impact, settings.json, settings.show_values, out)?;
     let ctx = crate::ci::RunContext::from_env();
-    let _ = ctx.append_summary(&crate::report::impact::markdown(&impact, false));
+    // Rendered only for a job that has a step summary.
+    if ctx.summary.is_some() {
+        let _ = ctx.append_summary(&crate::report::impact::summary(&impact, ctx.summary_room()));
+    }
     if let Some(on) = &settings.comment {
         out.mask(on.token.expose());
         post(on, &impact, ctx.run_url(), out)?;
@@ -169,6 +186,11 @@ fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
     for f in files {
         let bytes = crate::util::fs::read_bounded(f, 256 * 1024 * 1024)
             .map_err(|e| Error::Failed(e.to_string()))?;
+        // A shard that failed before answering leaves an empty file: its
+        // pairs are listed as unanswered below.
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
         #[derive(serde::Deserialize)]
         struct Shard {
             plans: Option<crate::fleet::impact::Plans>,

@@ -8,7 +8,7 @@
 //! The customer's files are what is deployed when a deployment record of
 //! the pair exists (see [`crate::records`]), else the local checkout. Both
 //! sides render the same customer files, so every difference is the
-//! manager's.
+//! manager's. `--plan` (in `impact_plan`) plans both sides the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use super::impact_plan::{plan_affected, PlanSettings};
 pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
 use crate::config::{Customer, Manager, Registry, Unit};
@@ -27,6 +28,9 @@ use crate::values::template::ValueTemplates;
 /// One side of the comparison: the manager as it was at a revision.
 pub struct Side {
     pub manager: Manager,
+    /// The commit it was read at (shown after a file's path: `values/base.yml:12:15
+    /// at 1a2b3c4d5e6f`); `None` for the working tree.
+    pub at: Option<String>,
 }
 
 /// Where the comparison reads the customers from (the registry of the
@@ -42,6 +46,11 @@ pub struct Context<'a> {
 /// One product's engine parts at one side.
 struct Layers {
     view: Manager,
+    /// Where the side's files are, and the commit they were read at: a
+    /// file is shown relative to the manager, at that commit, never at the
+    /// scratch folder it was read from.
+    root: PathBuf,
+    at: Option<String>,
     schema: Schema,
     /// The schema file's bytes: an unchanged schema cannot break anyone.
     schema_bytes: Vec<u8>,
@@ -49,7 +58,7 @@ struct Layers {
 }
 
 impl Layers {
-    fn load(view: Manager) -> Result<Layers, String> {
+    fn load(view: Manager, side: &Side) -> Result<Layers, String> {
         let p = view.path(view.schema_path());
         let schema = Schema::of_manager(&view, view.schema_path()).map_err(|e| e.to_string())?;
         let schema_bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
@@ -61,6 +70,8 @@ impl Layers {
         })?;
         Ok(Layers {
             view,
+            root: side.manager.root.clone(),
+            at: side.at.clone(),
             schema,
             schema_bytes,
             layers,
@@ -70,8 +81,8 @@ impl Layers {
 
 /// Compares base and head for every pair.
 pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, String> {
-    let base_layers = products(&base.manager);
-    let head_layers = products(&head.manager);
+    let base_layers = products(base);
+    let head_layers = products(head);
     for (name, l) in &head_layers {
         if let Err(e) = l {
             return Err(format!(
@@ -101,17 +112,19 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         let who = |problems| Broken {
             customer: unit.customer.clone(),
             product: unit.product.clone(),
+            environments: vec![unit.environment.clone()],
             problems,
         };
         match r {
             Outcome::Same => {}
             Outcome::Changed(p) => changed.push(p),
             Outcome::Broken(problems) => {
-                let seen = broken
-                    .iter()
-                    .any(|b| b.customer == unit.customer && b.product == unit.product);
-                if !seen {
-                    broken.push(who(problems));
+                match broken
+                    .iter_mut()
+                    .find(|b| b.customer == unit.customer && b.product == unit.product)
+                {
+                    Some(b) => b.environments.push(unit.environment.clone()),
+                    None => broken.push(who(problems)),
                 }
             }
             Outcome::Unreadable(problems) => unreadable.push(who(problems)),
@@ -160,8 +173,19 @@ pub fn of_revisions(
         std::fs::create_dir_all(&dest).map_err(|e| ImpactError::Failed(e.to_string()))?;
         let root = git::export(manager_dir, rev, &dest)
             .map_err(|e| ImpactError::Revision(e.to_string()))?;
+        let sha = git::run(
+            manager_dir,
+            &[
+                "rev-parse",
+                "--verify",
+                "--end-of-options",
+                &format!("{rev}^{{commit}}"),
+            ],
+        )
+        .map_err(|e| ImpactError::Revision(e.to_string()))?;
         Ok(Side {
             manager: Manager::load(&root)?,
+            at: Some(sha.trim().chars().take(12).collect()),
         })
     };
     let base_side = side(base, "base")?;
@@ -169,6 +193,7 @@ pub fn of_revisions(
         Some(h) => side(h, "head")?,
         None => Side {
             manager: live.clone(),
+            at: None,
         },
     };
     let changed = match head {
@@ -183,103 +208,11 @@ pub fn of_revisions(
         changed_files: under(manager_dir, changed),
         jobs,
     };
-    compare(&base_side, &head_side, &ctx).map_err(ImpactError::Failed)
-}
-
-/// How `--plan` plans.
-pub struct PlanSettings<'a> {
-    pub jobs: usize,
-    pub out_dir: &'a Path,
-    pub terraform: Option<&'a Path>,
-    /// Only these pairs (a matrix shard: customer → its environments, or
-    /// all of them when `None`).
-    pub shard: Option<&'a BTreeMap<String, Option<Vec<String>>>>,
-}
-
-/// Plans the affected pairs at the head (the manager in use, against the
-/// real state; customer files from the checkouts) and groups the plans.
-pub fn plan_affected(
-    live: &Manager,
-    registry: &Registry,
-    impact: &Impact,
-    settings: &PlanSettings<'_>,
-    out: &crate::output::Output,
-) -> crate::error::Result<Plans> {
-    let in_shard = |u: &Unit| {
-        settings.shard.is_none_or(|s| {
-            s.get(&u.customer)
-                .is_some_and(|envs| envs.as_ref().is_none_or(|e| e.contains(&u.environment)))
-        })
-    };
-    let mut selected: Vec<(&Customer, Vec<String>)> = Vec::new();
-    for p in impact.changed.iter().filter(|p| in_shard(&p.unit)) {
-        let Some(c) = registry.get(&p.unit.customer) else {
-            continue;
-        };
-        match selected.iter_mut().find(|(s, _)| s.slug == c.slug) {
-            Some((_, envs)) if !envs.contains(&p.unit.environment) => {
-                envs.push(p.unit.environment.clone())
-            }
-            Some(_) => {}
-            None => selected.push((c, vec![p.unit.environment.clone()])),
-        }
-    }
-    let rows = if live.has_products() {
-        let run = super::products::RunSettings {
-            jobs: settings.jobs,
-            out_dir: settings.out_dir,
-            refresh_only: false,
-            action: "impact-plan",
-            terraform: settings.terraform,
-        };
-        super::products::run(
-            live,
-            &selected,
-            &super::local_products_file(registry),
-            &super::local_sources(registry),
-            &run,
-            out,
-        )?
-    } else {
-        let mut engine = crate::engine::Engine::with_terraform(live, settings.terraform)?;
-        let source = super::local_source(live, registry);
-        let fleet = super::prepare(&engine, &selected, &source, out);
-        super::execute(
-            &mut engine,
-            fleet,
-            settings.jobs,
-            settings.out_dir,
-            false,
-            "impact-plan",
-            out,
-        )
-    };
-    let affected: Vec<&Unit> = impact
-        .changed
-        .iter()
-        .map(|p| &p.unit)
-        .filter(|u| in_shard(u))
-        .collect();
-    let mut planned = Vec::new();
-    let mut failed = Vec::new();
-    for r in rows {
-        let unit = r.unit();
-        if !affected.contains(&&unit) {
-            continue;
-        }
-        match r.outcome {
-            super::Outcome::Planned { summary, dir } => {
-                planned.push((unit, *summary, dir.display().to_string()))
-            }
-            super::Outcome::Failed { error, .. } => failed.push((unit, error)),
-            super::Outcome::Skipped { reason } => failed.push((unit, reason)),
-        }
-    }
-    Ok(Plans {
-        planned: planned.len(),
-        groups: crate::report::impact::group_plans(planned),
-        failed,
-    })
+    let mut impact = compare(&base_side, &head_side, &ctx).map_err(ImpactError::Failed)?;
+    // The commits compared, as a reader finds them (`1a2b3c4d5e6f`).
+    impact.base = base_side.at.clone().unwrap_or_default();
+    impact.head = head_side.at.clone().unwrap_or("working tree".into());
+    Ok(impact)
 }
 
 /// The pairs grouped by customer × product (consecutive in `work`), with
@@ -313,6 +246,7 @@ fn pairs_at_head<'r>(
                 unreadable.push(Broken {
                     customer: c.slug.clone(),
                     product: None,
+                    environments: Vec::new(),
                     problems,
                 });
                 continue;
@@ -371,10 +305,11 @@ enum Outcome {
 
 /// The products of one side by name (`None`: the implicit product), each
 /// with its schema and layers loaded.
-fn products(m: &Manager) -> BTreeMap<Option<String>, Result<Layers, String>> {
-    m.products()
+fn products(side: &Side) -> BTreeMap<Option<String>, Result<Layers, String>> {
+    side.manager
+        .products()
         .into_iter()
-        .map(|v| (v.product.clone(), Layers::load(v)))
+        .map(|v| (v.product.clone(), Layers::load(v, side)))
         .collect()
 }
 
@@ -522,7 +457,7 @@ fn one(
     let old = base
         .filter(|b| b.view.environment(env).is_some())
         .and_then(|b| customer::render(&b.layers, docs, c, env, templates).ok());
-    let values = diff(old.as_ref(), &new);
+    let values = diff(old.as_ref(), &new, head, base);
     if values.is_empty() && old.is_some() {
         return Outcome::Same;
     }
@@ -539,6 +474,8 @@ fn one(
 fn diff(
     old: Option<&crate::values::layers::Layered>,
     new: &crate::values::layers::Layered,
+    head: &Layers,
+    base: Option<&Layers>,
 ) -> Vec<ValueChange> {
     crate::values::layers::changed_leaves(old.map(|o| &o.value), &new.value)
         .into_iter()
@@ -546,13 +483,32 @@ fn diff(
             file: new
                 .origin(&key)
                 .filter(|_| after.is_some())
-                .or_else(|| old.and_then(|o| o.origin(&key)))
-                .map(|o| o.location.to_string()),
+                .map(|o| shown_at(&o.location, head))
+                .or_else(|| {
+                    let o = old.and_then(|o| o.origin(&key))?;
+                    Some(shown_at(&o.location, base?))
+                }),
             old: before.cloned(),
             new: after.cloned(),
             key,
         })
         .collect()
+}
+
+/// A position in a side's file as a reader finds it: the path relative to
+/// the manager (a customer's file, outside it, as it is), then the commit
+/// (`values/base.yml:12:15 at 1a2b3c4d5e6f`).
+fn shown_at(location: &crate::yaml::Location, side: &Layers) -> String {
+    let file = location
+        .file
+        .strip_prefix(&side.root)
+        .unwrap_or(&location.file);
+    let file = file.strip_prefix(".").unwrap_or(file);
+    let mut out = format!("{}:{}", file.display(), location.pos);
+    if let Some(at) = &side.at {
+        out.push_str(&format!(" at {at}"));
+    }
+    out
 }
 
 /// The customer's files in its checkout; `Err((false, ...))`: unreadable.
@@ -603,7 +559,7 @@ pub fn deployed_or_local<'a>(
 }
 
 /// The customer files a deployment record keeps, as a source.
-fn from_record(
+pub(super) fn from_record(
     d: &crate::records::Deployment,
     view: &Manager,
     env: &str,

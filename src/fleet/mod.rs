@@ -14,6 +14,7 @@
 //! the commands, `deploy` or `github`.
 
 pub mod impact;
+pub mod impact_plan;
 pub mod parallel;
 pub mod products;
 pub mod run;

@@ -271,7 +271,7 @@ fn truncation(cut: &plan_text::Cut, full_plan_at: &str) -> String {
 }
 
 /// `2518` → `2,518`.
-fn thousands(n: usize) -> String {
+pub(super) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

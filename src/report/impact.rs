@@ -1,6 +1,7 @@
-//! The fleet-wide impact of a manager change, for people: the summary
-//! line, the table of pairs and what changes for each, the customers that
-//! would break. The data is filled by `fleet::impact`.
+//! The fleet-wide impact of a manager change: its data (filled by
+//! `fleet::impact`), the grouping of the affected pairs' plans and the
+//! status on the pull request. What people read of it is rendered by
+//! `impact_comment`.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -8,7 +9,7 @@ use serde_json::Value;
 use crate::config::Unit;
 use crate::data::Diagnostic;
 
-use super::markdown::{md_code_cell, md_escape};
+pub use super::impact_comment::{comment, markdown, summary, MARKER};
 
 /// One variable that changes.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -41,6 +42,10 @@ pub struct Broken {
     pub customer: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// The environments of the customer's product that break (none
+    /// known: a file that cannot be read breaks them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
     pub problems: Vec<Diagnostic>,
 }
 
@@ -70,6 +75,28 @@ pub struct Plans {
     pub groups: Vec<PlanGroup>,
     /// Pairs whose plan failed, with why.
     pub failed: Vec<(Unit, String)>,
+    /// What else differs for a planned pair, apart from the manager's
+    /// change (drift, the customer's own pending edit): never in `groups`.
+    #[serde(default)]
+    pub apart: Vec<Apart>,
+}
+
+/// What differs for one pair besides the manager's change, labelled as
+/// such: the plans compare the same customer files (as last applied)
+/// under the manager's base and head, so neither shows as the change's.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Apart {
+    #[serde(flatten)]
+    pub unit: Unit,
+    /// What the base's plan (the customer files and manager as last
+    /// applied) already changes: the cloud or the state moved since the
+    /// apply (drift).
+    #[serde(default)]
+    pub drift: Vec<crate::data::summary::ResourceChange>,
+    /// Customer files whose checkout differs from what was applied: the
+    /// customer's own change, not yet applied, not planned here.
+    #[serde(default)]
+    pub pending: Vec<String>,
 }
 
 /// Pairs whose plans do the same: the same actions on the same resource
@@ -84,6 +111,9 @@ pub struct PlanGroup {
     pub most_replaced: usize,
     /// The gates' verdicts among the members (`gates 3/3`, `blocked by max_destroy`).
     pub gates: Vec<String>,
+    /// The members the gates block, each with its verdict.
+    #[serde(default)]
+    pub blocked: Vec<(Unit, String)>,
     /// The representative member's plan folder.
     pub plan_dir: String,
 }
@@ -112,8 +142,12 @@ pub fn group_plans(
             .as_ref()
             .map(|v| v.short())
             .unwrap_or_else(|| "no gates".into());
+        let blocked = verdict
+            .starts_with("blocked")
+            .then(|| (unit.clone(), verdict.clone()));
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => {
+                g.blocked.extend(blocked);
                 g.members.push(unit);
                 g.most_destroyed = g.most_destroyed.max(s.delete + s.replace);
                 g.most_replaced = g.most_replaced.max(s.replace);
@@ -129,6 +163,7 @@ pub fn group_plans(
                     most_destroyed: s.delete + s.replace,
                     most_replaced: s.replace,
                     gates: vec![verdict],
+                    blocked: blocked.into_iter().collect(),
                     plan_dir: dir,
                 },
             )),
@@ -146,10 +181,12 @@ pub fn merge_plans(shards: Vec<Plans>) -> Plans {
     for p in shards {
         out.planned += p.planned;
         out.failed.extend(p.failed);
+        out.apart.extend(p.apart);
         for g in p.groups {
             match out.groups.iter_mut().find(|o| o.resources == g.resources) {
                 Some(o) => {
                     o.members.extend(g.members);
+                    o.blocked.extend(g.blocked);
                     o.most_destroyed = o.most_destroyed.max(g.most_destroyed);
                     o.most_replaced = o.most_replaced.max(g.most_replaced);
                     for v in g.gates {
@@ -167,56 +204,25 @@ pub fn merge_plans(shards: Vec<Plans>) -> Plans {
     out
 }
 
-/// The plans section of the Markdown.
-fn plans_markdown(p: &Plans) -> String {
-    let mut out = format!(
-        "**{}, {} distinct**{}.\n\n",
-        crate::util::text::count(p.planned, "plan", "plans"),
-        p.groups.len(),
-        if p.failed.is_empty() {
-            String::new()
-        } else {
-            format!(", **{} failed**", p.failed.len())
-        }
-    );
-    for (i, g) in p.groups.iter().enumerate() {
-        let members: Vec<String> = g
-            .members
-            .iter()
-            .map(|u| md_code_cell(&u.to_string()))
-            .collect();
-        out.push_str(&format!(
-            "<details><summary>Plan {} ({}): {}, at most {} destroyed, {} replaced; {}</summary>\n\n",
-            i + 1,
-            crate::util::text::count(g.members.len(), "pair", "pairs"),
-            crate::util::text::count(g.resources.len(), "resource change", "resource changes"),
-            g.most_destroyed,
-            g.most_replaced,
-            md_escape(&g.gates.join(", "))
-        ));
-        out.push_str(&format!("Pairs: {}\n\n", members.join(", ")));
-        if !g.resources.is_empty() {
-            out.push_str("| action | address | attributes |\n|---|---|---|\n");
-            for r in &g.resources {
-                out.push_str(&format!(
-                    "| {:?} | {} | {} |\n",
-                    r.action,
-                    md_code_cell(&r.address),
-                    md_code_cell(&r.changed.join(", "))
-                ));
-            }
-            out.push('\n');
-        }
-        out.push_str("</details>\n\n");
-    }
-    for (u, why) in &p.failed {
-        out.push_str(&format!(
-            "- {} failed: {}\n",
-            md_code_cell(&u.to_string()),
-            md_escape(why)
-        ));
-    }
-    out
+/// Why a changed pair that no shard answered for has no plan.
+pub const UNANSWERED: &str =
+    "no plan: its shard gave no answer (it failed or was cancelled; see the run's plan jobs)";
+
+/// Lists each changed pair that no shard planned nor reported failed as
+/// failed ([`UNANSWERED`]), so a lost shard shows in the answer.
+pub fn unanswered(plans: &mut Plans, changed: &[PairImpact]) {
+    let answered: std::collections::BTreeSet<&Unit> = plans
+        .groups
+        .iter()
+        .flat_map(|g| &g.members)
+        .chain(plans.failed.iter().map(|(u, _)| u))
+        .collect();
+    let missing: Vec<(Unit, String)> = changed
+        .iter()
+        .filter(|p| !answered.contains(&p.unit))
+        .map(|p| (p.unit.clone(), UNANSWERED.to_string()))
+        .collect();
+    plans.failed.extend(missing);
 }
 
 impl Impact {
@@ -237,164 +243,18 @@ impl Impact {
                         .into();
             }
         }
-        self
-    }
-}
-
-/// Longest list of changed keys shown per pair in the table.
-const KEYS_SHOWN: usize = 5;
-
-/// The impact as Markdown (terminal and step summary alike).
-///
-/// The values themselves (old → new) only with `values`: a customer's
-/// values are the customer's, and the comment, the step summary and the
-/// log of a manager repo are read by everyone who can read that repo. By
-/// default a changed key shows the file and position that set it.
-pub fn markdown(i: &Impact, values: bool) -> String {
-    markdown_listing(i, usize::MAX, values)
-}
-
-/// The Markdown with at most `listed` changed pairs in the table (the
-/// counts always of all of them).
-fn markdown_listing(i: &Impact, listed: usize, values: bool) -> String {
-    let mut out = format!(
-        "### fleetform impact: {} → {}\n\n",
-        md_code_cell(&i.base),
-        md_code_cell(&i.head)
-    );
-    let by_values = i.changed.iter().filter(|p| !p.values.is_empty()).count();
-    let by_module = i.changed.iter().filter(|p| p.module).count();
-    out.push_str(&format!(
-        "**{} of {} pairs change**: {by_values} by their variables, {by_module} by their module{}.",
-        i.changed.len(),
-        i.pairs,
-        if i.modules.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                i.modules
-                    .iter()
-                    .map(|m| if m.is_empty() {
-                        "the root module".to_string()
-                    } else {
-                        md_code_cell(m)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    ));
-    if !i.broken.is_empty() {
-        out.push_str(&format!(
-            " **{} would stop validating.**",
-            crate::util::text::count(i.broken.len(), "customer", "customers")
-        ));
-    }
-    out.push_str("\n\n");
-    if !i.changed.is_empty() {
-        out.push_str("| pair | what changes |\n|---|---|\n");
-        for p in i.changed.iter().take(listed) {
-            out.push_str(&format!(
-                "| {} | {} |\n",
-                md_code_cell(&p.unit.to_string()),
-                changes(p, values)
-            ));
-        }
-        out.push('\n');
-        if listed < i.changed.len() {
-            out.push_str(&format!(
-                "> [!NOTE]\n> Only the first {listed} of {} changed pairs are listed here.\n\n",
-                i.changed.len()
-            ));
-        }
-    }
-    if let Some(p) = &i.plans {
-        out.push_str(&plans_markdown(p));
-    }
-    for b in i.broken.iter().chain(&i.unreadable) {
-        let who = match &b.product {
-            Some(p) => format!("{}/{p}", b.customer),
-            None => b.customer.clone(),
-        };
-        out.push_str(&format!("- {}:\n", md_code_cell(&who)));
-        for d in &b.problems {
-            // The message may quote the customer's value: only with values.
-            let shown = if values {
-                d.to_string()
-            } else {
-                match &d.pointer {
-                    Some(p) if !p.is_empty() => format!("{}: {p}", d.location),
-                    _ => d.location.to_string(),
-                }
-            };
-            out.push_str(&format!("  - {}\n", md_escape(&shown)));
-        }
-    }
-    out
-}
-
-/// One pair's changes for its table cell.
-fn changes(p: &PairImpact, values: bool) -> String {
-    let show = |v: &Option<Value>| {
-        v.as_ref()
-            .map(|v| v.to_string())
-            .unwrap_or("(unset)".into())
-    };
-    let mut parts: Vec<String> = p
-        .values
-        .iter()
-        .take(KEYS_SHOWN)
-        .map(|c| {
-            let file = c
-                .file
-                .as_deref()
-                .map(|f| format!(" ({})", md_code_cell(f)))
-                .unwrap_or_default();
-            if values {
-                format!(
-                    "{}: {} → {}{file}",
-                    md_code_cell(&c.key),
-                    md_code_cell(&show(&c.old)),
-                    md_code_cell(&show(&c.new)),
-                )
-            } else {
-                format!("{}{file}", md_code_cell(&c.key))
+        // Resource addresses carry `for_each` keys, which can be customer
+        // values: the manager's readers see them opaque, as in drift
+        // issues and the rollout's summaries.
+        if let Some(p) = &mut self.plans {
+            for g in &mut p.groups {
+                g.resources = super::opaque::resources(&g.resources);
             }
-        })
-        .collect();
-    if p.values.len() > KEYS_SHOWN {
-        parts.push(format!("and {} more", p.values.len() - KEYS_SHOWN));
-    }
-    if p.new {
-        parts.insert(0, "new pair".into());
-    }
-    if p.module {
-        parts.push("module changed".into());
-    }
-    parts.join("; ")
-}
-
-/// The marker of the sticky impact comment on a manager pull request.
-pub const MARKER: &str = "<!-- fleetform:impact -->";
-
-/// The comment on the manager pull request: the answer, cut between pairs
-/// (with a notice) to stay under GitHub's 65,536 characters.
-pub fn comment(i: &Impact, run_url: Option<&str>) -> String {
-    let tail = match run_url {
-        Some(u) => format!(
-            "\nThe whole answer is in the {}.\n",
-            super::markdown::link("run's summary", u)
-        ),
-        None => String::new(),
-    };
-    let mut listed = i.changed.len();
-    loop {
-        let body = format!("{MARKER}\n{}{tail}", markdown_listing(i, listed, false));
-        if body.len() <= super::comment::COMMENT_LIMIT || listed == 0 {
-            return body;
+            for a in &mut p.apart {
+                a.drift = super::opaque::resources(&a.drift);
+            }
         }
-        listed = listed * 3 / 4;
+        self
     }
 }
 
@@ -402,10 +262,7 @@ pub fn comment(i: &Impact, run_url: Option<&str>) -> String {
 pub fn verdict(i: &Impact) -> (&'static str, String) {
     let failed = i.plans.as_ref().map_or(0, |p| p.failed.len());
     let blocked = i.plans.as_ref().map_or(0, |p| {
-        p.groups
-            .iter()
-            .filter(|g| g.gates.iter().any(|v| v.starts_with("blocked")))
-            .count()
+        p.groups.iter().map(|g| g.blocked.len()).sum::<usize>()
     });
     if !i.broken.is_empty() || failed > 0 || blocked > 0 {
         return (
@@ -414,7 +271,7 @@ pub fn verdict(i: &Impact) -> (&'static str, String) {
                 "{} would break, {} failed, {} blocked by gates",
                 crate::util::text::count(i.broken.len(), "customer", "customers"),
                 crate::util::text::count(failed, "plan", "plans"),
-                crate::util::text::count(blocked, "group", "groups")
+                crate::util::text::count(blocked, "pair", "pairs")
             ),
         );
     }

@@ -4,7 +4,8 @@
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
 //! (`drift`), resource addresses without their keys for the manager's
-//! readers (`opaque`), the impact of a manager change (`impact`), the audit report
+//! readers (`opaque`), the impact of a manager change (`impact`, and as
+//! people read it `impact_comment`), the audit report
 //! (`audit`) and its compliance evidence (`evidence`), `doctor`'s checklist, sync's table, pull request body
 //! and dry-run diff (`sync`), the manager's values-free step summary of a
 //! plan (`summary`), the workflows it hands out, pinned to what their
@@ -27,6 +28,7 @@ pub mod doctor;
 pub mod drift;
 pub mod evidence;
 pub mod impact;
+pub mod impact_comment;
 pub mod markdown;
 pub mod opaque;
 pub mod plan_text;
