@@ -63,6 +63,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         identity: None,
         lock_checksums_dropped: false,
         never_applied: false,
+        cloud_drift: Vec::new(),
     }
 }
 
@@ -77,6 +78,7 @@ fn comment_with_changes() {
             full_plan_at: "the run summary",
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: None,
+            applies: None,
         },
         PLAN,
     )
@@ -107,6 +109,7 @@ fn comment_with_approvals_and_identity() {
             full_plan_at: "the run summary",
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: Some("2 approvals by `alice`, a member of `provider/platform`, not the author: comment `/fleetform approve 0123456789ab` on this pull request after this plan (an edited comment does not count).".into()),
+            applies: None,
         },
         PLAN,
     )
@@ -123,6 +126,7 @@ fn comment_without_changes() {
             full_plan_at: "out/plan.txt",
             run_url: None,
             approve: None,
+            applies: None,
         },
         "\nNo changes. Your infrastructure matches the configuration.\n",
     )
@@ -163,6 +167,7 @@ fn render(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
             full_plan_at,
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: None,
+            applies: None,
         },
         plan,
     )

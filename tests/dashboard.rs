@@ -149,7 +149,7 @@ fn the_dashboard_colours_have_enough_contrast() {
 // What people see: each view rendered by headless Chromium.
 
 /// Chromium (Debian package `chromium`; `.ci/run` installs it).
-fn chromium() -> String {
+pub(crate) fn chromium() -> String {
     for c in ["chromium", "chromium-browser", "google-chrome"] {
         if std::process::Command::new(c)
             .arg("--version")
@@ -169,7 +169,18 @@ fn screenshot(
     view: &str,
     dir: &std::path::Path,
 ) -> (u32, u32, Vec<[u8; 3]>) {
-    let png = dir.join(format!("{}.png", view.trim_start_matches('#')));
+    screenshot_at(browser, page, view, dir, (1000, 700))
+}
+
+/// A screenshot of `page#view` in a window of `size` (width, height).
+pub(crate) fn screenshot_at(
+    browser: &str,
+    page: &std::path::Path,
+    view: &str,
+    dir: &std::path::Path,
+    size: (u32, u32),
+) -> (u32, u32, Vec<[u8; 3]>) {
+    let png = dir.join(format!("{}-{}.png", view.trim_start_matches('#'), size.0));
     let out = std::process::Command::new(browser)
         .args([
             "--headless=new",
@@ -179,7 +190,7 @@ fn screenshot(
         ])
         .arg("--no-first-run")
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .args(["--window-size=1000,700"])
+        .arg(format!("--window-size={},{}", size.0, size.1))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}{view}", page.display()))
         .output()
@@ -201,7 +212,7 @@ fn screenshot(
     (info.width, info.height, pixels)
 }
 
-fn has(pixels: &[[u8; 3]], rgb: [u8; 3]) -> usize {
+pub(crate) fn has(pixels: &[[u8; 3]], rgb: [u8; 3]) -> usize {
     pixels.iter().filter(|p| **p == rgb).count()
 }
 
@@ -281,14 +292,14 @@ fn each_view_renders_in_headless_chromium() {
 }
 
 /// chromedriver (Debian `chromium-driver`) on a free port, stopped on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: std::process::Child,
     url: String,
     session: String,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -341,6 +352,25 @@ impl Driver {
         }
         let out = cmd.arg(format!("{}{path}", self.url)).output().ok()?;
         serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Opens `url` in a window of `width` × `height`.
+    pub(crate) fn open(&self, url: &str, width: u32, height: u32) {
+        self.session(
+            "POST",
+            "/window/rect",
+            Some(serde_json::json!({"width": width, "height": height})),
+        );
+        self.session("POST", "/url", Some(serde_json::json!({"url": url})));
+    }
+
+    /// Runs `script` (a function body) in the page and returns its value.
+    pub(crate) fn eval(&self, script: &str) -> serde_json::Value {
+        self.session(
+            "POST",
+            "/execute/sync",
+            Some(serde_json::json!({"script": script, "args": []})),
+        )
     }
 
     fn session(

@@ -136,9 +136,10 @@ pub fn issue_title(customer: &str) -> String {
 }
 
 /// The body of a customer's drift issue: per drifted environment,
-/// Terraform's counts and the resources grouped by action (destroys
-/// first), every address escaped as in the PR comment, and how many rows
-/// were left out.
+/// Terraform's counts, what changed in the cloud and what is not applied
+/// yet, each resource with its changed attributes (no values), grouped by
+/// action (destroys first), every address escaped as in the PR comment,
+/// and how many rows were left out.
 pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
     let mut s = format!(
         "{}\nfleetform found drift for {}: applying the default branch would change infrastructure.\n",
@@ -150,34 +151,64 @@ pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> Strin
             s.push_str(&environment_section(&r.environment, summary));
         }
     }
+    s.push_str("\nAttributes are named without their values: this issue is readable by everyone with access to the manager repo.\n");
     if let Some(u) = run_url {
         s.push_str(&format!("\nDetected by {}.\n", link("this run", u)));
     }
     s
 }
 
-/// One environment of a drift issue.
-fn environment_section(
-    environment: &str,
-    summary: &crate::terraform::summary::PlanSummary,
-) -> String {
-    let mut s = format!(
-        "\n### {}: {}\n\n| action | address |\n|---|---|\n",
-        md_code(environment),
-        super::comment::totals(summary)
-    );
+/// Attribute paths shown per resource at most; the rest are counted.
+const ATTRIBUTES_SHOWN: usize = 12;
+
+/// A change's attribute paths as code spans (`tags.team`), values left
+/// out.
+fn attributes(r: &crate::terraform::summary::ResourceChange) -> String {
+    if r.changed.is_empty() {
+        return "-".into();
+    }
+    let mut shown: Vec<String> = r
+        .changed
+        .iter()
+        .take(ATTRIBUTES_SHOWN)
+        .map(|p| {
+            let dotted = p
+                .trim_start_matches('/')
+                .split('/')
+                .map(|k| k.replace("~1", "/").replace("~0", "~"))
+                .collect::<Vec<_>>()
+                .join(".");
+            md_code_cell(if dotted.is_empty() {
+                "(whole)"
+            } else {
+                &dotted
+            })
+        })
+        .collect();
+    if r.changed.len() > ATTRIBUTES_SHOWN {
+        shown.push(format!("and {} more", r.changed.len() - ATTRIBUTES_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// A table of changes, grouped by action (destroys first), at most
+/// [`ISSUE_ROWS`] rows and how many were left out.
+fn changes_table(rows: &[&crate::terraform::summary::ResourceChange]) -> String {
+    let mut s = String::from("| action | address | attributes |\n|---|---|---|\n");
     let sorted: Vec<_> = super::comment::GROUPS
         .iter()
         .flat_map(|(a, label)| {
-            summary
-                .resources
-                .iter()
+            rows.iter()
                 .filter(move |r| r.action == *a)
-                .map(move |r| (*label, r))
+                .map(move |r| (*label, *r))
         })
         .collect();
     for (label, r) in sorted.iter().take(ISSUE_ROWS) {
-        s.push_str(&format!("| {label} | {} |\n", md_code_cell(&r.address)));
+        s.push_str(&format!(
+            "| {label} | {} | {} |\n",
+            md_code_cell(&r.address),
+            attributes(r)
+        ));
     }
     if sorted.len() > ISSUE_ROWS {
         s.push_str(&format!(
@@ -185,6 +216,42 @@ fn environment_section(
             sorted.len() - ISSUE_ROWS,
             sorted.len()
         ));
+    }
+    s
+}
+
+/// One environment of a drift issue: what changed in the cloud (the
+/// plan's refresh found it changed outside Terraform), then what applying
+/// would change because the configuration is not what was applied (edits
+/// of the customer's files or the manager's not applied yet), apart.
+fn environment_section(
+    environment: &str,
+    summary: &crate::terraform::summary::PlanSummary,
+) -> String {
+    let mut s = format!(
+        "\n### {}: {}\n",
+        md_code(environment),
+        super::comment::totals(summary)
+    );
+    let cloud: Vec<_> = summary.cloud_drift.iter().collect();
+    let edits: Vec<_> = summary
+        .resources
+        .iter()
+        .filter(|r| !summary.cloud_drift.iter().any(|d| d.address == r.address))
+        .collect();
+    if !cloud.is_empty() {
+        s.push_str(&format!(
+            "\n**Changed outside Terraform** ({}): the cloud no longer matches the last apply; applying puts it back.\n\n",
+            crate::util::text::count(cloud.len(), "resource", "resources")
+        ));
+        s.push_str(&changes_table(&cloud));
+    }
+    if !edits.is_empty() {
+        s.push_str(&format!(
+            "\n**Not applied yet** ({}): the configuration differs from what was last applied (the customer's files or the manager's changed since); not drift in the cloud.\n\n",
+            crate::util::text::count(edits.len(), "resource", "resources")
+        ));
+        s.push_str(&changes_table(&edits));
     }
     s
 }
