@@ -174,13 +174,14 @@ impl Approval {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
-    /// A customer's dispatch (`apply --dispatch`).
+    /// A customer's dispatch (`apply --dispatch`): any apply on GitHub
+    /// Actions outside a rollout.
     Dispatch,
     /// A rollout's tick.
     Rollout,
     /// A rollback (a rollout of the base, or an older rollback event).
     Rollback,
-    /// `fleetform apply` run by hand.
+    /// `fleetform apply` run by hand, outside GitHub Actions.
     Local,
 }
 
@@ -245,7 +246,8 @@ pub fn apply_of(e: &Entry) -> Option<Apply> {
         Trigger::Rollback
     } else if e.action == "rollout" || detail.starts_with("rollout ") {
         Trigger::Rollout
-    } else if e.dispatch_id.is_some() {
+    } else if e.dispatch_id.is_some() || e.run_url.is_some() {
+        // On GitHub Actions an apply outside a rollout is a dispatch's.
         Trigger::Dispatch
     } else {
         Trigger::Local

@@ -366,7 +366,10 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
         "{notice}"
     );
     assert!(notice.contains("of 12,593 lines"), "{notice}");
-    assert!(notice.contains(&format!("[full plan]({url})")), "{notice}");
+    assert!(
+        notice.contains(&format!("[full plan in the run]({url})")),
+        "{notice}"
+    );
     assert!(
         notice.contains("Left out: `terraform_data.item["),
         "{notice}"
@@ -407,7 +410,7 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
 fn links_are_never_escaped() {
     let url = "https://github.com/acme_corp/infra_repo/actions/runs/42";
     let c = render(&summary(true), url, PLAN);
-    assert!(c.contains(&format!("[full plan]({url})")), "{c}");
+    assert!(c.contains(&format!("[full plan in the run]({url})")), "{c}");
     assert!(!c.contains("acme\\_corp"), "{c}");
 }
 
@@ -449,7 +452,7 @@ fn rendered_by_a_gfm_renderer() {
     let alert = html.find("<blockquote>\n<p>[!CAUTION]").expect(&html);
     assert!(alert < html.find("<strong>Plan:").unwrap(), "{html}");
     assert!(
-        html.contains(&format!("<a href=\"{url}\">full plan</a>")),
+        html.contains(&format!("<a href=\"{url}\">full plan in the run</a>")),
         "{html}"
     );
     assert!(!html.contains("<img"), "{html}");

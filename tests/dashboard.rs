@@ -78,7 +78,10 @@ fn the_dashboard_shows_the_fleet_and_each_customers_history() {
             && html.contains(r#"<th scope="col">production</th>"#)
     );
     assert!(html.contains("applied ") && html.contains("never applied"));
-    assert!(html.contains("drift: clean"), "acme's drift check: {html}");
+    assert!(
+        html.contains("drift check: clean"),
+        "acme's drift check: {html}"
+    );
     assert!(
         html.contains("1 failed apply"),
         "the failed apply in the last 30 days"
@@ -134,12 +137,16 @@ fn the_dashboard_colours_have_enough_contrast() {
     };
     // Each text colour on each background the page uses.
     for fg in ["111111", "555555", "0645ad"] {
-        for bg in ["ffffff", "eeeeee", "e6f4ea", "fde8e8", "fff4d6"] {
+        for bg in [
+            "ffffff", "eeeeee", "e6f4ea", "fde8e8", "fff4d6", "f9d2d0", "ffe0c2", "eadcf5",
+            "dce8fb",
+        ] {
             assert!(ratio(fg, bg) >= 4.5, "#{fg} on #{bg}: {:.2}", ratio(fg, bg));
         }
     }
     for colour in [
-        "#111", "#555", "#0645ad", "#eee", "#e6f4ea", "#fde8e8", "#fff4d6",
+        "#111", "#555", "#0645ad", "#eee", "#e6f4ea", "#fde8e8", "#fff4d6", "#f9d2d0", "#ffe0c2",
+        "#eadcf5", "#dce8fb",
     ] {
         assert!(html.contains(colour), "{colour} is what the page uses");
     }
@@ -241,13 +248,15 @@ fn each_view_renders_in_headless_chromium() {
 
     let (w, h, grid) = screenshot(&browser, &page, "#grid", shots.path());
     assert_eq!((w, h), (1000, 700));
-    let (green, yellow, red) = ([0xe6, 0xf4, 0xea], [0xff, 0xf4, 0xd6], [0xfd, 0xe8, 0xe8]);
+    let (green, yellow, red) = ([0xe6, 0xf4, 0xea], [0xff, 0xf4, 0xd6], [0xf9, 0xd2, 0xd0]);
     assert!(
         has(&grid, green) > 500,
         "acme's applied staging cell is green"
     );
     assert!(has(&grid, yellow) > 500, "pairs never applied are yellow");
-    assert_eq!(has(&grid, red), 0, "nothing failed yet");
+    // Only the legend's swatch is red: nothing failed yet.
+    let legend_red = has(&grid, red);
+    assert!(legend_red < 2000, "nothing failed yet: {legend_red}");
 
     let (_, _, rollouts) = screenshot(&browser, &page, "#rollouts", shots.path());
     assert_ne!(rollouts, grid, "the rollouts view is its own");
@@ -288,7 +297,7 @@ fn each_view_renders_in_headless_chromium() {
     );
     dashboard(&fx);
     let (_, _, grid) = screenshot(&browser, &page, "#grid", shots.path());
-    assert!(has(&grid, red) > 500, "a failed apply is red");
+    assert!(has(&grid, red) > legend_red + 2000, "a failed apply is red");
 }
 
 /// chromedriver (Debian `chromium-driver`) on a free port, stopped on drop.

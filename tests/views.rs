@@ -546,3 +546,55 @@ fn a_drift_issue_says_what_drifted_apart_from_edits_not_applied() {
     let (_, _, shot) = screenshot_at(&chromium(), &page, "", dir.path(), (1280, 700));
     assert!(has(&shot, CODE) > 200, "the attributes show as code");
 }
+
+/// Point 5: the plan comment says when the plan applies (staging, with
+/// `auto_apply: true`, on merge; production after its reviewer), and its
+/// footer links the run once.
+#[test]
+fn the_comment_says_when_it_applies_and_links_the_run_once() {
+    common::require_terraform();
+    let fx = Fixture::new();
+    let run = "https://github.com/provider/manager/actions/runs/77";
+    for env in ["staging", "production"] {
+        ok(&fx
+            .fleetform()
+            .args(["plan", "--customer", "acme", "--env", env])
+            .output()
+            .unwrap());
+    }
+    let staging = fx.read("manager/.fleetform/out/acme/staging/comment.md");
+    assert!(
+        staging.contains("**When it applies**: on merge. `staging` has `auto_apply: true`: merging this pull request applies this plan, with no approval."),
+        "{staging}"
+    );
+    let production = fx.read("manager/.fleetform/out/acme/production/comment.md");
+    assert!(
+        production.contains("**When it applies**: after merge, once a reviewer of the provider's `production-apply` environment approves the apply run."),
+        "{production}"
+    );
+    // Under a dispatch the full plan is in the run: the footer links it
+    // once.
+    let s: fleetform::terraform::summary::PlanSummary =
+        serde_json::from_str(&fx.read("manager/.fleetform/out/acme/staging/summary.json")).unwrap();
+    let c = fleetform::report::comment::render_comment(
+        &fleetform::report::comment::CommentContext {
+            summary: &s,
+            full_plan_at: run,
+            run_url: Some(run),
+            approve: None,
+            applies: None,
+        },
+        "No changes.",
+    )
+    .unwrap();
+    let footer = c.lines().last().unwrap();
+    assert_eq!(
+        footer.matches(run).count(),
+        1,
+        "one link to the run: {footer}"
+    );
+    assert!(
+        footer.contains(&format!("[full plan in the run]({run})")),
+        "{footer}"
+    );
+}
