@@ -216,16 +216,7 @@ fn cell(
         }
         .to_string()
     });
-    let since = crate::audit::rfc3339((now - 30 * DAY).max(0) as u64);
-    let applies: Vec<(&Entry, crate::audit::Apply)> = here
-        .iter()
-        .filter_map(|e| crate::audit::apply_of(e).map(|a| (**e, a)))
-        .collect();
-    let failures = applies
-        .iter()
-        .filter(|(e, a)| !a.ok && e.time >= since)
-        .count();
-    let last_apply_failed = applies.last().is_some_and(|(_, a)| !a.ok);
+    let (failures, last_apply_failed) = applies_here(&here, now);
     let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
     let waiting = mine.iter().any(|e| {
         e.action == "refusal"
@@ -271,6 +262,22 @@ fn cell(
     cell.state = State::of(&cell);
     cell.state_word = cell.state.word();
     Ok(cell)
+}
+
+/// Of a pair's events (oldest first): its failed applies in the last 30
+/// days, and whether its last apply failed (every apply as
+/// [`crate::audit::apply_of`] defines it).
+fn applies_here(here: &[&&Entry], now: i64) -> (usize, bool) {
+    let since = crate::audit::rfc3339((now - 30 * DAY).max(0) as u64);
+    let applies: Vec<(&Entry, crate::audit::Apply)> = here
+        .iter()
+        .filter_map(|e| crate::audit::apply_of(e).map(|a| (**e, a)))
+        .collect();
+    let failures = applies
+        .iter()
+        .filter(|(e, a)| !a.ok && e.time >= since)
+        .count();
+    (failures, applies.last().is_some_and(|(_, a)| !a.ok))
 }
 
 /// Applies and failed applies per ISO week (every apply, as

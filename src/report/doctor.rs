@@ -98,7 +98,7 @@ pub fn text(r: &Report) -> String {
 /// nothing in a name GitHub answered can become markup either way.
 pub fn md_text(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         // An odd number of backticks: not fleetform's quoting.
         return md_escape(s);
     }
@@ -176,4 +176,22 @@ pub fn markdown(r: &Report) -> String {
         out.push_str("\n</details>\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// fleetform's quoting is code; the rest is escaped prose, and a name
+    /// GitHub answered cannot become markup either way.
+    #[test]
+    fn own_backticks_are_code_and_the_rest_is_escaped() {
+        assert_eq!(
+            md_text("set `auto_apply: true` for *x*"),
+            "set `auto_apply: true` for \\*x\\*"
+        );
+        assert_eq!(md_text("branch `a|<img>`"), "branch `a\\|<img>`");
+        // An odd number of backticks is not fleetform's quoting.
+        assert_eq!(md_text("a ` b"), "a \\` b");
+    }
 }
