@@ -50,6 +50,11 @@ pub struct Entry {
     /// `approvals:`), oldest approval first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// How an apply was let through: `approved`, `automatic` or `local`
+    /// (see [`Approval`]); absent on other events and on older records,
+    /// whose approval [`apply_of`] infers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 impl Entry {
@@ -128,6 +133,141 @@ impl Entry {
         self.detail = Some(d.into());
         self
     }
+    /// How this apply was let through.
+    pub fn approval(mut self, a: Approval) -> Self {
+        self.approval = Some(a.as_str().to_string());
+        self
+    }
+}
+
+/// How an apply was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Approval {
+    /// Someone approved it: approvals on the pull request, or a reviewer
+    /// of the run's deployment other than who started it.
+    Approved,
+    /// On GitHub Actions, where the environment needs no approval
+    /// (`auto_apply: true`).
+    Automatic,
+    /// Run by hand outside GitHub Actions (`fleetform apply`, a tick on a
+    /// workstation): nobody approved it in fleetform.
+    Local,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::Approved => "approved",
+            Approval::Automatic => "automatic",
+            Approval::Local => "local",
+        }
+    }
+    fn parse(s: &str) -> Option<Approval> {
+        [Approval::Approved, Approval::Automatic, Approval::Local]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// What started an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A customer's dispatch (`apply --dispatch`): any apply on GitHub
+    /// Actions outside a rollout.
+    Dispatch,
+    /// A rollout's tick.
+    Rollout,
+    /// A rollback (a rollout of the base, or an older rollback event).
+    Rollback,
+    /// `fleetform apply` run by hand, outside GitHub Actions.
+    Local,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Dispatch => "dispatch",
+            Trigger::Rollout => "rollout",
+            Trigger::Rollback => "rollback",
+            Trigger::Local => "local",
+        }
+    }
+}
+
+/// One apply, as every count reads it (see [`apply_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Apply {
+    /// Applied (`true`) or failed while applying.
+    pub ok: bool,
+    pub trigger: Trigger,
+    pub approval: Approval,
+}
+
+/// Whether a rollout's failed pair's reason is an apply's failure (not a
+/// plan, a gate or a missing reviewed plan, where nothing was applied).
+pub fn is_apply_failure(reason: &str) -> bool {
+    reason.starts_with("apply:") || reason.starts_with("applied, but")
+}
+
+/// The one definition of "an apply", used by the audit report, the
+/// compliance evidence and the dashboard: a customer's dispatch, a
+/// rollout's tick or a rollback that ran `terraform apply`, whether it
+/// applied or failed. A plan, a gate or a missing review that stopped a
+/// pair before anything was applied is not an apply, nor is a rollout's
+/// pair with no changes.
+///
+/// Records written before rollouts wrote `apply` lines count too: a
+/// rollout's `applied` (with changes), `rolled-back` and
+/// `rollback-failed`, and a rollout's `failed` whose reason is the
+/// apply's.
+pub fn apply_of(e: &Entry) -> Option<Apply> {
+    let detail = e.detail.as_deref().unwrap_or_default();
+    let ok = match (e.action.as_str(), e.result.as_str()) {
+        ("apply", "ok") => true,
+        ("apply", "failed") => false,
+        ("rollout", "applied") if detail.ends_with(": applied") => true,
+        ("rollout", "rolled-back") => true,
+        ("rollout", "rollback-failed") => false,
+        ("rollout", "failed") => {
+            let reason = detail.split_once(": ").map(|(_, r)| r).unwrap_or_default();
+            if is_apply_failure(reason) {
+                false
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    let trigger = if e.action == "rollout" && e.result.starts_with("roll")
+        || detail.starts_with("rollback")
+    {
+        Trigger::Rollback
+    } else if e.action == "rollout" || detail.starts_with("rollout ") {
+        Trigger::Rollout
+    } else if e.dispatch_id.is_some() || e.run_url.is_some() {
+        // On GitHub Actions an apply outside a rollout is a dispatch's.
+        Trigger::Dispatch
+    } else {
+        Trigger::Local
+    };
+    let approval =
+        e.approval
+            .as_deref()
+            .and_then(Approval::parse)
+            .unwrap_or(if e.run_url.is_none() {
+                Approval::Local
+            } else if !e.approvers.is_empty() || e.triggering_actor.is_some() {
+                Approval::Approved
+            } else {
+                Approval::Automatic
+            });
+    Some(Apply {
+        ok,
+        trigger,
+        approval,
+    })
 }
 
 /// The records store audit events also go to (see [`keep_in`]).
@@ -471,6 +611,73 @@ mod tests {
         assert_eq!(p("2026/11/03", "2026/11/03"), "audit/2026/11/");
         assert_eq!(audit_prefix(Some("2026/11/03"), None), "audit/");
         assert_eq!(audit_prefix(None, None), "audit/");
+    }
+
+    /// One definition of an apply: dispatch, rollout tick and rollback,
+    /// applied or failed, older rollout records included; how each was
+    /// let through, recorded or read off older records.
+    #[test]
+    fn an_apply_is_a_dispatch_a_tick_or_a_rollback() {
+        let e = |action: &str, result: &str, detail: Option<&str>| Entry {
+            action: action.into(),
+            result: result.into(),
+            detail: detail.map(str::to_string),
+            run_url: Some("https://github.com/o/m/actions/runs/1".into()),
+            ..Entry::default()
+        };
+        let kind = |e: &Entry| apply_of(e).map(|a| (a.ok, a.trigger));
+        let dispatch = Entry {
+            dispatch_id: Some("d".into()),
+            ..e("apply", "ok", None)
+        };
+        assert_eq!(kind(&dispatch), Some((true, Trigger::Dispatch)));
+        assert_eq!(
+            kind(&e("apply", "failed", Some("rollout r1: apply: x"))),
+            Some((false, Trigger::Rollout))
+        );
+        assert_eq!(
+            kind(&e("apply", "ok", Some("rollback r2 of r1"))),
+            Some((true, Trigger::Rollback))
+        );
+        // Older rollout records.
+        assert_eq!(
+            kind(&e("rollout", "applied", Some("r1: applied"))),
+            Some((true, Trigger::Rollout))
+        );
+        assert_eq!(kind(&e("rollout", "applied", Some("r1: no changes"))), None);
+        assert_eq!(
+            kind(&e("rollout", "failed", Some("r1: apply: boom"))),
+            Some((false, Trigger::Rollout))
+        );
+        assert_eq!(kind(&e("rollout", "failed", Some("r1: plan: boom"))), None);
+        assert_eq!(
+            kind(&e("rollout", "rolled-back", Some("r1"))),
+            Some((true, Trigger::Rollback))
+        );
+        assert_eq!(
+            kind(&e("rollout", "rollback-failed", Some("r1: x"))),
+            Some((false, Trigger::Rollback))
+        );
+        for other in [e("plan", "failed", None), e("apply", "skipped", None)] {
+            assert_eq!(kind(&other), None);
+        }
+        // Approval: recorded, else read off the record.
+        let approval = |e: Entry| apply_of(&e).unwrap().approval;
+        let local = Entry {
+            run_url: None,
+            ..e("apply", "ok", None)
+        };
+        assert_eq!(approval(local), Approval::Local);
+        assert_eq!(approval(e("apply", "ok", None)), Approval::Automatic);
+        let reviewed = Entry {
+            approvers: vec!["alice".into()],
+            ..e("apply", "ok", None)
+        };
+        assert_eq!(approval(reviewed), Approval::Approved);
+        assert_eq!(
+            approval(e("apply", "ok", None).approval(Approval::Approved)),
+            Approval::Approved
+        );
     }
 
     #[test]

@@ -63,6 +63,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         identity: None,
         lock_checksums_dropped: false,
         never_applied: false,
+        cloud_drift: Vec::new(),
     }
 }
 
@@ -77,6 +78,7 @@ fn comment_with_changes() {
             full_plan_at: "the run summary",
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: None,
+            applies: None,
         },
         PLAN,
     )
@@ -107,6 +109,7 @@ fn comment_with_approvals_and_identity() {
             full_plan_at: "the run summary",
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: Some("2 approvals by `alice`, a member of `provider/platform`, not the author: comment `/fleetform approve 0123456789ab` on this pull request after this plan (an edited comment does not count).".into()),
+            applies: None,
         },
         PLAN,
     )
@@ -123,6 +126,7 @@ fn comment_without_changes() {
             full_plan_at: "out/plan.txt",
             run_url: None,
             approve: None,
+            applies: None,
         },
         "\nNo changes. Your infrastructure matches the configuration.\n",
     )
@@ -163,6 +167,7 @@ fn render(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
             full_plan_at,
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: None,
+            applies: None,
         },
         plan,
     )
@@ -361,7 +366,10 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
         "{notice}"
     );
     assert!(notice.contains("of 12,593 lines"), "{notice}");
-    assert!(notice.contains(&format!("[full plan]({url})")), "{notice}");
+    assert!(
+        notice.contains(&format!("[full plan in the run]({url})")),
+        "{notice}"
+    );
     assert!(
         notice.contains("Left out: `terraform_data.item["),
         "{notice}"
@@ -402,7 +410,7 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
 fn links_are_never_escaped() {
     let url = "https://github.com/acme_corp/infra_repo/actions/runs/42";
     let c = render(&summary(true), url, PLAN);
-    assert!(c.contains(&format!("[full plan]({url})")), "{c}");
+    assert!(c.contains(&format!("[full plan in the run]({url})")), "{c}");
     assert!(!c.contains("acme\\_corp"), "{c}");
 }
 
@@ -444,7 +452,7 @@ fn rendered_by_a_gfm_renderer() {
     let alert = html.find("<blockquote>\n<p>[!CAUTION]").expect(&html);
     assert!(alert < html.find("<strong>Plan:").unwrap(), "{html}");
     assert!(
-        html.contains(&format!("<a href=\"{url}\">full plan</a>")),
+        html.contains(&format!("<a href=\"{url}\">full plan in the run</a>")),
         "{html}"
     );
     assert!(!html.contains("<img"), "{html}");

@@ -378,7 +378,7 @@ fn json_and_the_step_summary_carry_the_checklist() {
         md.contains("| must | ❌ fail | repository secrets |"),
         "{md}"
     );
-    assert!(md.contains("| how to fix |"));
+    assert!(md.contains("| what to change, and where |"));
     for secret in [common::DISPATCH_SECRET, common::ARTIFACT_KEY, gh.token()] {
         assert!(!md.contains(secret));
     }

@@ -111,7 +111,10 @@ fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
     assert_eq!(owners["passed"], false, "{owners}");
     assert_eq!(owners["advisory"], true, "{owners}");
     let comment = fx.read("manager/.fleetform/out/acme/staging/comment.md");
-    assert!(comment.contains("**Gates: all pass**"), "{comment}");
+    assert!(
+        comment.contains("**Gates: 1 pass, 1 advisory failed (does not block)**"),
+        "{comment}"
+    );
     assert!(
         comment
             .contains("| ⚠️ | `owners` | 3 findings, 0 checks passed (advisory: does not block) |"),

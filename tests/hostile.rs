@@ -380,6 +380,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         identity: None,
         lock_checksums_dropped: false,
         never_applied: false,
+        cloud_drift: Vec::new(),
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {
@@ -387,6 +388,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         full_plan_at: "https://github.com/p/m/actions/runs/1 @acme/admins </details>",
         run_url: Some("https://github.com/p/m/actions/runs/1"),
         approve: None,
+        applies: None,
     };
     let marker = comment_marker("acme", "staging");
     let body = render_comment(&ctx, &plan_text).unwrap();

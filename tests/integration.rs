@@ -75,3 +75,4 @@ mod status_truth;
 mod templates;
 mod templates_reruns;
 mod tenant_isolation;
+mod views;

@@ -149,13 +149,22 @@ fn is_stale(e: &RunError) -> bool {
 /// The audit line of a local apply: applied, refused (a stale plan too),
 /// or failed.
 fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
+    // Nobody approved it in fleetform: by hand, or a workflow's own step.
+    let how = |e: Entry| {
+        let a = if e.run_url.is_none() {
+            crate::audit::Approval::Local
+        } else {
+            crate::audit::Approval::Automatic
+        };
+        e.approval(a)
+    };
     match result {
-        Ok(done) => Entry::now("apply", "ok").plan(Some(&done.plan_sha256)),
+        Ok(done) => how(Entry::now("apply", "ok").plan(Some(&done.plan_sha256))),
         Err(RunError::Refused(m) | RunError::Waiting(m)) => {
             Entry::now("refusal", "refused").detail(format!("apply: {m}"))
         }
         Err(e) if is_stale(e) => Entry::now("refusal", "refused").detail("apply: stale plan"),
-        Err(e) => Entry::now("apply", "failed").detail(e.short()),
+        Err(e) => how(Entry::now("apply", "failed").detail(e.short())),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::cli::ReportArgs;
 use crate::config::{Customer, Manager, Unit};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::report::dashboard::{Cell, CustomerView, Dashboard, Event, RolloutView, Week};
+use crate::report::dashboard::{Cell, CustomerView, Dashboard, Event, RolloutView, State, Week};
 
 /// Events kept per customer in its history.
 const HISTORY: usize = 500;
@@ -27,12 +27,13 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
     let wave_of = waves(&rollouts);
-    let customers = registry
+    let mut customers = registry
         .customers
         .iter()
         .filter(|c| c.is_active())
         .map(|c| customer_view(&manager, &store, c, &events, &wave_of, now))
         .collect::<Result<Vec<_>>>()?;
+    crate::report::dashboard::worst_first(&mut customers);
     let mut places: Vec<String> = Vec::new();
     for c in &customers {
         for cell in &c.cells {
@@ -94,14 +95,14 @@ fn read_events(
 }
 
 /// The wave of the first unfinished stage holding each pair, per open
-/// rollout.
-fn waves(rollouts: &[crate::rollout::state::State]) -> BTreeMap<Unit, String> {
+/// rollout, and whether that rollout is halted.
+fn waves(rollouts: &[crate::rollout::state::State]) -> BTreeMap<Unit, (String, bool)> {
     let mut out = BTreeMap::new();
     for s in rollouts {
         for stage in s.stages.iter().skip(s.current) {
             for u in &stage.units {
                 out.entry(u.clone())
-                    .or_insert_with(|| format!("{} ({})", stage.wave, s.id));
+                    .or_insert_with(|| (format!("{} ({})", stage.wave, s.id), s.halted.is_some()));
             }
         }
     }
@@ -129,7 +130,7 @@ fn customer_view(
     store: &crate::records::Store,
     c: &Customer,
     events: &[Entry],
-    wave_of: &BTreeMap<Unit, String>,
+    wave_of: &BTreeMap<Unit, (String, bool)>,
     now: i64,
 ) -> Result<CustomerView> {
     let mine: Vec<&Entry> = events.iter().filter(|e| about(e, c)).collect();
@@ -194,7 +195,7 @@ fn cell(
     store: &crate::records::Store,
     unit: &Unit,
     mine: &[&Entry],
-    wave_of: &BTreeMap<Unit, String>,
+    wave_of: &BTreeMap<Unit, (String, bool)>,
     now: i64,
 ) -> Result<Cell> {
     let last =
@@ -215,11 +216,7 @@ fn cell(
         }
         .to_string()
     });
-    let since = crate::audit::rfc3339((now - 30 * DAY).max(0) as u64);
-    let failures = here
-        .iter()
-        .filter(|e| e.action == "apply" && e.result == "failed" && e.time >= since)
-        .count();
+    let (failures, last_apply_failed) = applies_here(&here, now);
     let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
     let waiting = mine.iter().any(|e| {
         e.action == "refusal"
@@ -233,10 +230,13 @@ fn cell(
             .ok()
             .map(|t| (now - t.as_second()) / DAY)
     };
-    Ok(Cell {
+    let age_days = last.as_ref().and_then(|d| age(&d.time));
+    let wave = wave_of.get(unit).cloned();
+    let mut cell = Cell {
         place: unit.place(),
         applied_at: last.as_ref().map(|d| d.time.clone()),
-        age_days: last.as_ref().and_then(|d| age(&d.time)),
+        age_days,
+        applied_ago: age_days.map(crate::report::dashboard::days_ago),
         manager_sha: last.as_ref().and_then(|d| {
             d.manager_sha
                 .as_deref()
@@ -253,11 +253,35 @@ fn cell(
         drift,
         failures,
         waiting,
-        wave: wave_of.get(unit).cloned(),
-    })
+        halted: wave.as_ref().is_some_and(|w| w.1),
+        wave: wave.map(|w| w.0),
+        last_apply_failed,
+        state: State::Applied,
+        state_word: "",
+    };
+    cell.state = State::of(&cell);
+    cell.state_word = cell.state.word();
+    Ok(cell)
 }
 
-/// Applies and failed applies per ISO week, the last [`WEEKS`] weeks.
+/// Of a pair's events (oldest first): its failed applies in the last 30
+/// days, and whether its last apply failed (every apply as
+/// [`crate::audit::apply_of`] defines it).
+fn applies_here(here: &[&&Entry], now: i64) -> (usize, bool) {
+    let since = crate::audit::rfc3339((now - 30 * DAY).max(0) as u64);
+    let applies: Vec<(&Entry, crate::audit::Apply)> = here
+        .iter()
+        .filter_map(|e| crate::audit::apply_of(e).map(|a| (**e, a)))
+        .collect();
+    let failures = applies
+        .iter()
+        .filter(|(e, a)| !a.ok && e.time >= since)
+        .count();
+    (failures, applies.last().is_some_and(|(_, a)| !a.ok))
+}
+
+/// Applies and failed applies per ISO week (every apply, as
+/// [`crate::audit::apply_of`] defines it), the last [`WEEKS`] weeks.
 fn weeks(events: &[Entry], now: i64) -> Vec<Week> {
     let label = |secs: i64| -> Option<String> {
         let t = jiff::Timestamp::from_second(secs).ok()?;
@@ -275,7 +299,10 @@ fn weeks(events: &[Entry], now: i64) -> Vec<Week> {
         })
         .collect();
     out.dedup_by(|a, b| a.label == b.label);
-    for e in events.iter().filter(|e| e.action == "apply") {
+    for (e, apply) in events
+        .iter()
+        .filter_map(|e| crate::audit::apply_of(e).map(|a| (e, a)))
+    {
         let Some(l) = e
             .time
             .parse::<jiff::Timestamp>()
@@ -285,10 +312,10 @@ fn weeks(events: &[Entry], now: i64) -> Vec<Week> {
             continue;
         };
         if let Some(w) = out.iter_mut().find(|w| w.label == l) {
-            match e.result.as_str() {
-                "ok" => w.applies += 1,
-                "failed" => w.failures += 1,
-                _ => {}
+            if apply.ok {
+                w.applies += 1;
+            } else {
+                w.failures += 1;
             }
         }
     }

@@ -112,6 +112,13 @@ pub struct PlanSummary {
     /// are a first apply, not drift. Set only for plans with changes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub never_applied: bool,
+    /// What changed outside Terraform since the last apply, as the plan's
+    /// refresh found it (`resource_drift`): each resource and the paths of
+    /// its changed attributes, values left out. A change in `resources`
+    /// of an address not listed here comes from the configuration (edits
+    /// not applied yet), not from the cloud.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cloud_drift: Vec<ResourceChange>,
 }
 
 /// What a product's plan took from the products it needs.
@@ -181,6 +188,7 @@ impl PlanSummary {
             identity: None,
             lock_checksums_dropped: false,
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
+            cloud_drift: Vec::new(),
         };
         let empty = Vec::new();
         for rc in json
@@ -216,6 +224,21 @@ impl PlanSummary {
                 changed,
             });
         }
+        s.cloud_drift = json
+            .get("resource_drift")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(|rc| {
+                let actions = rc.pointer("/change/actions").and_then(Value::as_array)?;
+                Some(ResourceChange {
+                    address: rc.get("address").and_then(Value::as_str)?.to_string(),
+                    action: Action::from_actions(actions)?,
+                    resource_type: rc.get("type").and_then(Value::as_str).map(str::to_string),
+                    changed: changed_paths(rc.get("change").unwrap_or(&Value::Null)),
+                })
+            })
+            .collect();
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
             for (name, oc) in outs {
                 let actions = oc

@@ -292,6 +292,17 @@ struct Checked {
     record: GitHubRecord,
 }
 
+impl Checked {
+    /// Approved when someone approved it, else automatic (`auto_apply`).
+    fn approval(&self) -> crate::audit::Approval {
+        if self.approver.is_some() || !self.approvers.is_empty() {
+            crate::audit::Approval::Approved
+        } else {
+            crate::audit::Approval::Automatic
+        }
+    }
+}
+
 /// One dispatched apply of one customer's product × environment, once
 /// authorised.
 struct ApplyRun<'a> {
@@ -695,6 +706,7 @@ impl ApplyRun<'_> {
             .product(self.manager.product.as_deref())
             .approved_by(checked.approver.as_deref())
             .approvers(&checked.approvers)
+            .approval(checked.approval())
             .identity(role.as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
@@ -757,6 +769,8 @@ impl ApplyRun<'_> {
             entry("apply", "failed", slug, env, self.payload())
                 .product(self.manager.product.as_deref())
                 .approved_by(checked.approver.as_deref())
+                .approvers(&checked.approvers)
+                .approval(checked.approval())
                 .detail(e.short()),
         );
         if !matches!(e, RunError::Refused(_) | RunError::Waiting(_)) {

@@ -445,6 +445,11 @@ impl PlanRun<'_> {
                 &place,
                 &payload.sha,
                 s,
+                payload.pr.map(|number| crate::report::summary::PullRef {
+                    server_url: &self.session.ctx.server_url,
+                    repo: &payload.customer_repo,
+                    number,
+                }),
             ));
         let result = if s.has_changes {
             "changes"
@@ -692,6 +697,7 @@ mod tests {
                 identity: None,
                 lock_checksums_dropped: false,
                 never_applied: false,
+                cloud_drift: Vec::new(),
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

@@ -208,6 +208,24 @@ impl Engine<'_> {
         ))
     }
 
+    /// When a plan of `env` is applied, for the comment: on merge for an
+    /// `auto_apply: true` environment, else after an approval.
+    fn applies_hint(&self, env: &str) -> Option<String> {
+        let e = self.manager.environment(env)?;
+        Some(if e.auto_apply {
+            format!(
+                "on merge. `{env}` has `auto_apply: true`: merging this pull request applies this plan, with no approval."
+            )
+        } else if self.manager.approval_rule(env).is_some() {
+            "after merge, once approved on this pull request (below).".to_string()
+        } else {
+            format!(
+                "after merge, once a reviewer of the provider's `{}` environment approves the apply run.",
+                e.apply_environment()
+            )
+        })
+    }
+
     /// Plans one customer × environment and writes its results.
     pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
         let tf = self.terraform()?;
@@ -258,6 +276,7 @@ impl Engine<'_> {
                 full_plan_at: &full_plan_at,
                 run_url: req.run_url.as_deref(),
                 approve: self.approve_hint(env, &summary.plan_sha256),
+                applies: self.applies_hint(env),
             },
             &plan_text,
         )

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::markdown::{md_code_cell, md_escape};
-use crate::audit::Entry;
+use crate::audit::{apply_of, Apply, Approval, Entry};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -16,9 +16,21 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
     pub records: usize,
+    /// Applies that applied, per customer (see [`crate::audit::apply_of`]).
     pub applies_per_customer: BTreeMap<String, usize>,
+    /// Applies that failed, per customer.
+    pub failed_applies_per_customer: BTreeMap<String, usize>,
+    /// Every apply that applied: a customer's dispatch, a rollout's tick,
+    /// a rollback or by hand.
     pub applies: Vec<Entry>,
+    /// `applies`, counted by how each was let through (`approved`,
+    /// `automatic`, `local`).
+    pub applies_by_approval: BTreeMap<&'static str, usize>,
     pub refusals: Vec<Entry>,
+    /// Applies that failed.
+    pub failed_applies: Vec<Entry>,
+    /// Every failure: the failed applies and what failed before anything
+    /// was applied (a plan, a drift check, a sync, a rollout's pair).
     pub failures: Vec<Entry>,
     pub waivers: Vec<Entry>,
     pub registry_changes: Vec<Entry>,
@@ -40,14 +52,26 @@ impl Summary {
             return;
         }
         self.records += 1;
-        match (e.action.as_str(), e.result.as_str()) {
-            ("apply", "ok") => {
+        if let Some(apply) = crate::audit::apply_of(&e) {
+            let customer = e.customer.clone().unwrap_or_default();
+            if apply.ok {
+                *self.applies_per_customer.entry(customer).or_default() += 1;
                 *self
-                    .applies_per_customer
-                    .entry(e.customer.clone().unwrap_or_default())
+                    .applies_by_approval
+                    .entry(apply.approval.as_str())
                     .or_default() += 1;
                 self.applies.push(e);
+            } else {
+                *self
+                    .failed_applies_per_customer
+                    .entry(customer)
+                    .or_default() += 1;
+                self.failed_applies.push(e.clone());
+                self.failures.push(e);
             }
+            return;
+        }
+        match (e.action.as_str(), e.result.as_str()) {
             ("refusal", _) => self.refusals.push(e),
             ("waiver", _) => self.waivers.push(e),
             ("registry", _) => self.registry_changes.push(e),
@@ -80,7 +104,7 @@ fn short_digest(v: &Option<String>) -> String {
 }
 
 /// One section's table of records.
-fn section(m: &mut String, title: &str, rows: &[Entry]) {
+fn section(m: &mut String, title: &str, rows: &[&Entry]) {
     use std::fmt::Write as _;
     let _ = write!(m, "\n## {title}\n\n");
     if rows.is_empty() {
@@ -89,14 +113,11 @@ fn section(m: &mut String, title: &str, rows: &[Entry]) {
     }
     m.push_str("| time | actor | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|\n");
     for e in rows {
-        let who = match &e.triggering_actor {
-            Some(t) => format!("{} (run by {})", md_escape(&e.actor), md_escape(t)),
-            None => md_escape(&e.actor),
-        };
         let _ = writeln!(
             m,
-            "| {} | {who} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             md_escape(&e.time),
+            who(e),
             cell(&e.customer),
             cell(&e.environment),
             short_digest(&e.sha),
@@ -104,6 +125,49 @@ fn section(m: &mut String, title: &str, rows: &[Entry]) {
             cell(&e.detail)
         );
     }
+}
+
+fn who(e: &Entry) -> String {
+    match &e.triggering_actor {
+        Some(t) => format!("{} (run by {})", md_escape(&e.actor), md_escape(t)),
+        None => md_escape(&e.actor),
+    }
+}
+
+/// A table of applies: what started each (dispatch, rollout, rollback,
+/// by hand) and, for approved ones, who approved.
+fn apply_section(m: &mut String, title: &str, note: &str, rows: &[(&Entry, Apply)]) {
+    use std::fmt::Write as _;
+    let _ = write!(m, "\n## {title}\n\n{note}\n\n");
+    if rows.is_empty() {
+        m.push_str("None.\n");
+        return;
+    }
+    m.push_str("| time | started by | actor | approvers | customer | environment | sha | plan | detail |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (e, a) in rows {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            md_escape(&e.time),
+            a.trigger.as_str(),
+            who(e),
+            cell(&Some(e.approvers.join(", ")).filter(|s| !s.is_empty())),
+            cell(&e.customer),
+            cell(&e.environment),
+            short_digest(&e.sha),
+            short_digest(&e.plan_sha256),
+            cell(&e.detail)
+        );
+    }
+}
+
+/// The applies of `s` let through as `approval`.
+fn applies_of(s: &Summary, approval: Approval) -> Vec<(&Entry, Apply)> {
+    s.applies
+        .iter()
+        .filter_map(|e| apply_of(e).map(|a| (e, a)))
+        .filter(|(_, a)| a.approval == approval)
+        .collect()
 }
 
 pub fn markdown(s: &Summary) -> String {
@@ -127,19 +191,63 @@ pub fn markdown_with(s: &Summary, header: &str) -> String {
         if header.is_empty() { "" } else { "\n\n" },
         s.records
     );
-    if s.applies_per_customer.is_empty() {
+    let customers: std::collections::BTreeSet<&String> = s
+        .applies_per_customer
+        .keys()
+        .chain(s.failed_applies_per_customer.keys())
+        .collect();
+    if customers.is_empty() {
         m.push_str("None.\n");
     } else {
-        m.push_str("| customer | applies |\n|---|---|\n");
-        for (c, n) in &s.applies_per_customer {
-            let _ = writeln!(m, "| {} | {n} |", md_code_cell(c));
+        m.push_str("| customer | applied | failed |\n|---|---|---|\n");
+        for c in customers {
+            let n = |map: &BTreeMap<String, usize>| map.get(c).copied().unwrap_or(0);
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} |",
+                md_code_cell(c),
+                n(&s.applies_per_customer),
+                n(&s.failed_applies_per_customer)
+            );
         }
     }
-    section(&mut m, "Approved applies (who approved what)", &s.applies);
-    section(&mut m, "Refusals", &s.refusals);
-    section(&mut m, "Failures", &s.failures);
-    section(&mut m, "Waivers", &s.waivers);
-    section(&mut m, "Registry changes", &s.registry_changes);
+    m.push_str("\nAn apply is a customer's dispatch, a rollout's tick or a rollback that ran `terraform apply`, or `fleetform apply` by hand.\n");
+    apply_section(
+        &mut m,
+        "Approved applies (who approved what)",
+        "Approved on the pull request (`approvals:`) or by a reviewer of the run's deployment.",
+        &applies_of(s, Approval::Approved),
+    );
+    apply_section(
+        &mut m,
+        "Automatic applies",
+        "Applied on GitHub Actions without an approval: the environment has `auto_apply: true`.",
+        &applies_of(s, Approval::Automatic),
+    );
+    apply_section(
+        &mut m,
+        "Local applies",
+        "Run by hand outside GitHub Actions (`fleetform apply`, a rollout tick on a workstation): nobody approved them in fleetform.",
+        &applies_of(s, Approval::Local),
+    );
+    let refusals: Vec<&Entry> = s.refusals.iter().collect();
+    section(&mut m, "Refusals", &refusals);
+    let failed: Vec<&Entry> = s.failed_applies.iter().collect();
+    section(&mut m, "Failed applies", &failed);
+    let other: Vec<&Entry> = s
+        .failures
+        .iter()
+        .filter(|e| apply_of(e).is_none())
+        .collect();
+    section(
+        &mut m,
+        "Other failures (nothing was applied: plans, drift checks, syncs, rollout pairs)",
+        &other,
+    );
+    let waivers: Vec<&Entry> = s.waivers.iter().collect();
+    section(&mut m, "Waivers", &waivers);
+    let registry: Vec<&Entry> = s.registry_changes.iter().collect();
+    section(&mut m, "Registry changes", &registry);
     m
 }
 
@@ -172,7 +280,14 @@ mod tests {
         };
         let rows: Vec<&str> = m.lines().filter(|l| l.starts_with('|')).collect();
         assert_eq!(rows.len(), 6, "{m}");
-        assert!(rows[..3].iter().all(|l| borders(l) == 3), "{m}");
-        assert!(rows[3..].iter().all(|l| borders(l) == 8), "{m}");
+        assert!(rows[..3].iter().all(|l| borders(l) == 4), "{m}");
+        assert!(rows[3..].iter().all(|l| borders(l) == 10), "{m}");
+        // No run: by hand, not approved.
+        assert!(m.contains("## Local applies"), "{m}");
+        let approved = m.split("## Approved applies").nth(1).unwrap();
+        assert!(
+            approved.split("\n## ").next().unwrap().contains("None."),
+            "{m}"
+        );
     }
 }

@@ -63,6 +63,10 @@ pub struct CommentContext<'a> {
     /// and how (fleetform.yml's `approvals:`), already worded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approve: Option<String>,
+    /// When the plan is applied, already worded: on merge for an
+    /// `auto_apply: true` environment, else after whose approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applies: Option<String>,
 }
 
 /// Destroyed and replaced addresses listed in the caution at most.
@@ -123,7 +127,9 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             gates => s.gates.as_ref().map(gates).unwrap_or_default(),
             groups => groups(s),
             full_plan => full_plan(ctx.full_plan_at),
-            run_link => ctx.run_url.map(|u| link("run", u)),
+            // One link per place: the full plan is in the run when it is at its URL.
+            run_link => ctx.run_url.filter(|u| *u != ctx.full_plan_at).map(|u| link("run", u)),
+            applies => ctx.applies.clone(),
             approve => ctx.approve.clone(),
             fence => fence_for(&diff),
             plan_text => diff,
@@ -234,10 +240,10 @@ fn groups(s: &PlanSummary) -> Vec<(String, usize, Vec<String>)> {
         .collect()
 }
 
-/// A link when the full plan is at a URL, else the path as code.
+/// A link when the full plan is at a URL (the run), else the path as code.
 fn full_plan(at: &str) -> String {
     if at.starts_with("https://") || at.starts_with("http://") {
-        link("full plan", at)
+        link("full plan in the run", at)
     } else {
         format!("full plan: {}", md_code(at))
     }
@@ -290,14 +296,40 @@ pub fn verdict(v: &Verdict) -> String {
     if !blocking.is_empty() {
         let names: Vec<String> = blocking.iter().map(|r| md_code(&r.gate)).collect();
         format!("blocked by {}", names.join(", "))
-    } else if v.results.iter().any(|r| r.waived) {
-        format!(
+    } else {
+        verdict_word(v)
+    }
+}
+
+/// The gates' verdict without the names of the blocking gates, for a line
+/// that lists every gate after it: `blocked`, `failed gates waived by
+/// `label``, `all pass`, or the passes counted beside what was not
+/// applicable or only advisory (`2 pass, 1 not applicable`).
+pub fn verdict_word(v: &Verdict) -> String {
+    if !v.blocking().is_empty() {
+        return "blocked".into();
+    }
+    if v.results.iter().any(|r| r.waived) {
+        return format!(
             "failed gates waived by {}",
             md_code(v.waiver.as_deref().unwrap_or("label"))
-        )
-    } else {
-        "all pass".to_string()
+        );
     }
+    let count = |f: &dyn Fn(&GateResult) -> bool| v.results.iter().filter(|r| f(r)).count();
+    let passed = count(&|r| r.passed);
+    let skipped = count(&|r| !r.passed && r.skipped);
+    let advisory = count(&|r| !r.passed && !r.skipped && r.advisory);
+    if passed == v.results.len() {
+        return "all pass".into();
+    }
+    let mut parts = vec![format!("{passed} pass")];
+    if skipped > 0 {
+        parts.push(format!("{skipped} not applicable"));
+    }
+    if advisory > 0 {
+        parts.push(format!("{advisory} advisory failed (does not block)"));
+    }
+    parts.join(", ")
 }
 
 /// One gate's mark: ✅ passed, ⚠️ failed but waived or only advisory,

@@ -18,6 +18,8 @@ pub struct Cell {
     pub place: String,
     pub applied_at: Option<String>,
     pub age_days: Option<i64>,
+    /// `today`, `3 days ago`.
+    pub applied_ago: Option<String>,
     pub manager_sha: Option<String>,
     pub customer_sha: Option<String>,
     pub plan: Option<String>,
@@ -30,6 +32,110 @@ pub struct Cell {
     pub waiting: bool,
     /// The current rollout's wave holding this pair, if any.
     pub wave: Option<String>,
+    /// Whether that rollout is halted.
+    pub halted: bool,
+    /// The last apply of the pair failed (nothing applied since).
+    pub last_apply_failed: bool,
+    /// The one state the cell shows (see [`State`]), and its word.
+    pub state: State,
+    pub state_word: &'static str,
+}
+
+/// A pair's state on the grid: one per cell, with a colour and a word,
+/// worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// The last apply failed.
+    Failed,
+    /// The last drift check found the cloud differs from the last apply.
+    Drifted,
+    /// A rollout holding this pair is halted.
+    Halted,
+    /// An apply waits for approvals.
+    Waiting,
+    NeverApplied,
+    Applied,
+}
+
+impl State {
+    /// Every state, worst first, with its word (the legend's order).
+    pub const ALL: [State; 6] = [
+        State::Failed,
+        State::Drifted,
+        State::Halted,
+        State::Waiting,
+        State::NeverApplied,
+        State::Applied,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Failed => "failed",
+            State::Drifted => "drifted",
+            State::Halted => "in a halted wave",
+            State::Waiting => "waiting for approval",
+            State::NeverApplied => "never applied",
+            State::Applied => "applied",
+        }
+    }
+
+    /// What the state means, for the legend.
+    fn meaning(self) -> &'static str {
+        match self {
+            State::Failed => "the last apply failed",
+            State::Drifted => "the last drift check found the cloud changed",
+            State::Halted => "a halted rollout holds it: see Rollouts",
+            State::Waiting => "an apply waits for approvals",
+            State::NeverApplied => "nothing applied yet",
+            State::Applied => "applied, no drift found",
+        }
+    }
+
+    /// The worst state that holds for a cell's facts.
+    pub fn of(cell: &Cell) -> State {
+        if cell.last_apply_failed {
+            State::Failed
+        } else if cell.drift.as_deref() == Some("drift") {
+            State::Drifted
+        } else if cell.halted {
+            State::Halted
+        } else if cell.waiting {
+            State::Waiting
+        } else if cell.applied_at.is_none() {
+            State::NeverApplied
+        } else {
+            State::Applied
+        }
+    }
+}
+
+/// A legend entry.
+#[derive(Debug, Serialize)]
+struct LegendEntry {
+    state: State,
+    word: &'static str,
+    meaning: &'static str,
+}
+
+/// How long ago, in words: `today`, `1 day ago`, `12 days ago`.
+pub fn days_ago(days: i64) -> String {
+    match days {
+        i64::MIN..=0 => "today".into(),
+        1 => "1 day ago".into(),
+        n => format!("{n} days ago"),
+    }
+}
+
+/// Puts the customers with the worst cell first (then as they were).
+pub fn worst_first(customers: &mut [CustomerView]) {
+    customers.sort_by_key(|c| {
+        c.cells
+            .iter()
+            .map(|x| x.state)
+            .min()
+            .unwrap_or(State::Applied)
+    });
 }
 
 /// One event of a customer's history.
@@ -131,5 +237,15 @@ pub fn html(d: &Dashboard) -> Result<String, minijinja::Error> {
             chart => minijinja::Value::from(minijinja::value::Serde(&chart)),
             chart_width => width,
             chart_height => CHART_HEIGHT,
+            legend => minijinja::Value::from(minijinja::value::Serde(
+                State::ALL
+                    .iter()
+                    .map(|&state| LegendEntry {
+                        state,
+                        word: state.word(),
+                        meaning: state.meaning(),
+                    })
+                    .collect::<Vec<_>>()
+            )),
         })
 }

@@ -6,7 +6,7 @@
 use crate::doctor::{Check, Level, Report, Verdict};
 use crate::output::table;
 
-use super::markdown::md_escape;
+use super::markdown::{md_code_cell, md_escape};
 
 fn level(c: &Check) -> &'static str {
     match c.level {
@@ -42,11 +42,31 @@ pub fn tally(r: &Report) -> String {
     )
 }
 
-/// The text checklist: LEVEL, RESULT, CHECK, FOUND; then how to fix each
-/// row that did not pass.
+/// Which part of the checklist a row goes in: what must be fixed (a
+/// *must* that failed or could not be checked), what should be (every
+/// other row that did not pass), what passed.
+fn part(c: &Check) -> u8 {
+    match (c.level, c.result) {
+        (_, Verdict::Pass) => 2,
+        (Level::Must, Verdict::Fail | Verdict::Unknown) => 0,
+        _ => 1,
+    }
+}
+
+/// The rows in the order they are shown: must fix, should fix, passed
+/// (each in the order the checks were made).
+fn ordered(r: &Report) -> Vec<&Check> {
+    let mut rows: Vec<&Check> = r.checks.iter().collect();
+    rows.sort_by_key(|c| part(c));
+    rows
+}
+
+/// The text checklist: the tally, then LEVEL, RESULT, CHECK, FOUND, what
+/// failed first (must, then should); then how to fix each row that did
+/// not pass, in the same order.
 pub fn text(r: &Report) -> String {
-    let rows: Vec<Vec<String>> = r
-        .checks
+    let rows = ordered(r);
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|c| {
             vec![
@@ -57,44 +77,121 @@ pub fn text(r: &Report) -> String {
             ]
         })
         .collect();
-    let mut out = table(&["LEVEL", "RESULT", "CHECK", "FOUND"], &rows);
-    let fixes: Vec<String> = r
-        .checks
+    let mut out = tally(r);
+    out.push_str("\n\n");
+    out.push_str(&table(&["LEVEL", "RESULT", "CHECK", "FOUND"], &cells));
+    let fixes: Vec<String> = rows
         .iter()
         .filter(|c| c.result != Verdict::Pass && !c.fix.is_empty())
-        .map(|c| format!("  {}: {}", c.what, c.fix))
+        .map(|c| format!("  {} {}: {}", level(c), c.what, c.fix))
         .collect();
     if !fixes.is_empty() {
         out.push_str("\nHow to fix:\n");
         out.push_str(&fixes.join("\n"));
         out.push('\n');
     }
-    out.push('\n');
-    out.push_str(&tally(r));
     out
 }
 
-/// The Markdown checklist for the step summary.
-pub fn markdown(r: &Report) -> String {
-    let mut out = format!(
-        "## fleetform doctor: {}\n\n| level | result | check | found | how to fix |\n|---|---|---|---|---|\n",
-        md_escape(&r.repo)
-    );
-    for c in &r.checks {
+/// fleetform's own text (which quotes names and settings in backticks) as
+/// Markdown: the quoted parts as code spans, the rest escaped prose, so
+/// nothing in a name GitHub answered can become markup either way.
+pub fn md_text(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        // An odd number of backticks: not fleetform's quoting.
+        return md_escape(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                md_code_cell(p)
+            } else {
+                md_escape(p)
+            }
+        })
+        .collect()
+}
+
+/// One part's table, or nothing when it has no rows.
+fn md_part(out: &mut String, title: &str, rows: &[&Check], fixes: bool) {
+    use std::fmt::Write as _;
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(out, "\n### {title}\n\n");
+    if fixes {
+        out.push_str("| level | result | check | found | what to change, and where |\n|---|---|---|---|---|\n");
+    } else {
+        out.push_str("| level | result | check | found |\n|---|---|---|---|\n");
+    }
+    for c in rows {
         let icon = match c.result {
             Verdict::Pass => "✅ pass",
             Verdict::Warn => "⚠️ warn",
             Verdict::Fail => "❌ fail",
             Verdict::Unknown => "❔ could not check",
         };
-        out.push_str(&format!(
-            "| {} | {icon} | {} | {} | {} |\n",
+        let _ = write!(
+            out,
+            "| {} | {icon} | {} | {} |",
             level(c),
-            md_escape(&c.what),
-            md_escape(&c.found),
-            md_escape(&c.fix)
-        ));
+            md_text(&c.what),
+            md_text(&c.found)
+        );
+        if fixes {
+            let _ = write!(out, " {} |", md_text(&c.fix));
+        }
+        out.push('\n');
     }
-    out.push_str(&format!("\n{}\n", md_escape(&tally(r))));
+}
+
+/// The Markdown checklist for the step summary: the tally first, then
+/// what must be fixed, what should be (each with what to change and
+/// where), and what passed, folded.
+pub fn markdown(r: &Report) -> String {
+    let rows = ordered(r);
+    let of = |p: u8| -> Vec<&Check> { rows.iter().copied().filter(|c| part(c) == p).collect() };
+    let mut out = format!(
+        "## fleetform doctor: {}\n\n**{}**\n",
+        md_escape(&r.repo),
+        md_escape(&tally(r))
+    );
+    md_part(
+        &mut out,
+        "Must fix (the run fails until these pass)",
+        &of(0),
+        true,
+    );
+    md_part(&mut out, "Should fix", &of(1), true);
+    let passed = of(2);
+    if !passed.is_empty() {
+        out.push_str(&format!(
+            "\n<details><summary>{} passed</summary>\n",
+            crate::util::text::count(passed.len(), "check", "checks")
+        ));
+        md_part(&mut out, "Passed", &passed, false);
+        out.push_str("\n</details>\n");
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// fleetform's quoting is code; the rest is escaped prose, and a name
+    /// GitHub answered cannot become markup either way.
+    #[test]
+    fn own_backticks_are_code_and_the_rest_is_escaped() {
+        assert_eq!(
+            md_text("set `auto_apply: true` for *x*"),
+            "set `auto_apply: true` for \\*x\\*"
+        );
+        assert_eq!(md_text("branch `a|<img>`"), "branch `a\\|<img>`");
+        // An odd number of backticks is not fleetform's quoting.
+        assert_eq!(md_text("a ` b"), "a \\` b");
+    }
 }

@@ -75,6 +75,7 @@ fn opaque_row(row: &Row) -> Row {
     let mut row = row.clone();
     if let Outcome::Planned { summary, .. } = &mut row.outcome {
         summary.resources = super::opaque::resources(&summary.resources);
+        summary.cloud_drift = super::opaque::resources(&summary.cloud_drift);
     }
     row
 }
@@ -147,11 +148,12 @@ pub fn issue_title(customer: &str) -> String {
 }
 
 /// The body of a customer's drift issue: per drifted environment,
-/// Terraform's counts and the resources grouped by action (destroys
-/// first), every address opaque (`super::opaque`: the issue is in the
-/// manager repo, and `for_each` keys can be customer values; resources
-/// that read the same are one row with their count) and escaped as in the
-/// PR comment, and how many rows were left out.
+/// Terraform's counts, what changed in the cloud and what is not applied
+/// yet, each resource with its changed attributes (no values), grouped by
+/// action (destroys first), every address opaque (`super::opaque`: the
+/// issue is in the manager repo, and `for_each` keys can be customer
+/// values; resources that read the same are one row with their count) and
+/// escaped as in the PR comment, and how many rows were left out.
 pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
     let mut s = format!(
         "{}\nfleetform found drift for {}: applying the default branch would change infrastructure. Resource keys are hidden here (`[…]`): they can hold customer values.\n",
@@ -163,20 +165,45 @@ pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> Strin
             s.push_str(&environment_section(&r.environment, summary));
         }
     }
+    s.push_str("\nAttributes are named without their values: this issue is readable by everyone with access to the manager repo.\n");
     if let Some(u) = run_url {
         s.push_str(&format!("\nDetected by {}.\n", link("this run", u)));
     }
     s
 }
 
-/// One environment of a drift issue.
-fn environment_section(environment: &str, summary: &crate::data::summary::PlanSummary) -> String {
-    let mut s = format!(
-        "\n### {}: {}\n\n| action | address | resources |\n|---|---|---|\n",
-        md_code(environment),
-        super::comment::totals(summary)
-    );
-    let lines = super::opaque::lines(&summary.resources);
+/// Attribute names shown per row at most; the rest are counted.
+const ATTRIBUTES_SHOWN: usize = 12;
+
+/// A row's changed attributes as code spans, at their top level (the
+/// provider schema's names; deeper segments can be map keys), values left
+/// out.
+fn attributes(changed: &[String]) -> String {
+    if changed.is_empty() {
+        return "-".into();
+    }
+    let mut shown: Vec<String> = changed
+        .iter()
+        .take(ATTRIBUTES_SHOWN)
+        .map(|p| {
+            let name = p
+                .trim_start_matches('/')
+                .replace("~1", "/")
+                .replace("~0", "~");
+            md_code_cell(if name.is_empty() { "(whole)" } else { &name })
+        })
+        .collect();
+    if changed.len() > ATTRIBUTES_SHOWN {
+        shown.push(format!("and {} more", changed.len() - ATTRIBUTES_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// A table of changes with opaque addresses, grouped by action (destroys
+/// first), at most [`ISSUE_ROWS`] rows and how many were left out.
+fn changes_table(rows: &[crate::data::summary::ResourceChange]) -> String {
+    let mut s = String::from("| action | address | resources | attributes |\n|---|---|---|---|\n");
+    let lines = super::opaque::lines(rows);
     let sorted: Vec<_> = super::comment::GROUPS
         .iter()
         .flat_map(|(a, label)| {
@@ -188,17 +215,52 @@ fn environment_section(environment: &str, summary: &crate::data::summary::PlanSu
         .collect();
     for (label, l) in sorted.iter().take(ISSUE_ROWS) {
         s.push_str(&format!(
-            "| {label} | {} | {} |\n",
+            "| {label} | {} | {} | {} |\n",
             md_code_cell(&l.address),
-            l.count
+            l.count,
+            attributes(&l.changed)
         ));
     }
     if sorted.len() > ISSUE_ROWS {
         let left: usize = sorted[ISSUE_ROWS..].iter().map(|(_, l)| l.count).sum();
         s.push_str(&format!(
             "\n… and {left} more: {} resources in all.\n",
-            summary.resources.len()
+            rows.len()
         ));
+    }
+    s
+}
+
+/// One environment of a drift issue: what changed in the cloud (the
+/// plan's refresh found it changed outside Terraform), then what applying
+/// would change because the configuration is not what was applied (edits
+/// of the customer's files or the manager's not applied yet), apart.
+fn environment_section(environment: &str, summary: &crate::data::summary::PlanSummary) -> String {
+    let mut s = format!(
+        "\n### {}: {}\n",
+        md_code(environment),
+        super::comment::totals(summary)
+    );
+    let cloud: Vec<_> = summary.cloud_drift.to_vec();
+    let edits: Vec<_> = summary
+        .resources
+        .iter()
+        .filter(|r| !summary.cloud_drift.iter().any(|d| d.address == r.address))
+        .cloned()
+        .collect();
+    if !cloud.is_empty() {
+        s.push_str(&format!(
+            "\n**Changed outside Terraform** ({}): the cloud no longer matches the last apply; applying puts it back.\n\n",
+            crate::util::text::count(cloud.len(), "resource", "resources")
+        ));
+        s.push_str(&changes_table(&cloud));
+    }
+    if !edits.is_empty() {
+        s.push_str(&format!(
+            "\n**Not applied yet** ({}): the configuration differs from what was last applied (the customer's files or the manager's changed since); not drift in the cloud.\n\n",
+            crate::util::text::count(edits.len(), "resource", "resources")
+        ));
+        s.push_str(&changes_table(&edits));
     }
     s
 }

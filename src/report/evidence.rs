@@ -46,9 +46,29 @@ pub struct Row {
     pub detail: Option<String>,
     pub record_sha256: String,
     pub record_key: Option<String>,
+    /// How an apply was let through, as recorded (older records: absent).
+    #[serde(skip)]
+    approval: Option<String>,
+    #[serde(skip)]
+    dispatch_id: Option<String>,
 }
 
 impl Row {
+    /// The fields of the audit entry [`crate::audit::apply_of`] reads.
+    fn entry(&self) -> Entry {
+        Entry {
+            action: self.action.clone(),
+            result: self.result.clone(),
+            detail: self.detail.clone(),
+            run_url: self.run_url.clone(),
+            approvers: self.approvers.clone(),
+            triggering_actor: self.triggering_actor.clone(),
+            dispatch_id: self.dispatch_id.clone(),
+            approval: self.approval.clone(),
+            ..Entry::default()
+        }
+    }
+
     /// The row of `e`, whose record's bytes are `bytes`.
     pub fn new(e: Entry, bytes: &[u8], key: Option<&str>) -> Row {
         Row {
@@ -68,6 +88,8 @@ impl Row {
             detail: e.detail,
             record_sha256: hex::encode(Sha256::digest(bytes)),
             record_key: key.map(str::to_string),
+            approval: e.approval,
+            dispatch_id: e.dispatch_id,
         }
     }
 }
@@ -79,7 +101,12 @@ pub struct UnitCounts {
     pub environment: String,
     pub events: usize,
     pub plans: usize,
+    /// Applies that applied (see [`crate::audit::apply_of`]), of which
+    /// approved, automatic and local.
     pub applies: usize,
+    pub approved_applies: usize,
+    pub automatic_applies: usize,
+    pub local_applies: usize,
     pub failed_applies: usize,
     pub waivers: usize,
     pub refusals: usize,
@@ -148,16 +175,23 @@ impl Header {
                 ..UnitCounts::default()
             });
         u.events += 1;
-        match (row.action.as_str(), row.result.as_str()) {
-            ("plan", _) => u.plans += 1,
-            ("apply", "ok") => {
+        match crate::audit::apply_of(&row.entry()) {
+            Some(a) if a.ok => {
                 u.applies += 1;
+                match a.approval {
+                    crate::audit::Approval::Approved => u.approved_applies += 1,
+                    crate::audit::Approval::Automatic => u.automatic_applies += 1,
+                    crate::audit::Approval::Local => u.local_applies += 1,
+                }
                 push_unique(&mut u.appliers, &row.actor);
             }
-            ("apply", "failed") => u.failed_applies += 1,
-            ("waiver", _) => u.waivers += 1,
-            ("refusal", _) => u.refusals += 1,
-            _ => {}
+            Some(_) => u.failed_applies += 1,
+            None => match row.action.as_str() {
+                "plan" => u.plans += 1,
+                "waiver" => u.waivers += 1,
+                "refusal" => u.refusals += 1,
+                _ => {}
+            },
         }
         for a in &row.approvers {
             push_unique(&mut u.approvers, a);
@@ -214,16 +248,19 @@ pub fn markdown_head(h: &Header) -> String {
     if h.units.is_empty() {
         m.push_str("None.\n");
     } else {
-        m.push_str("| customer | environment | events | plans | applies | failed applies | waivers | refusals | approved by | applied by |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        m.push_str("| customer | environment | events | plans | applies (approved, automatic, local) | failed applies | waivers | refusals | approved by | applied by |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for u in &h.units {
             let _ = writeln!(
                 m,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} ({}, {}, {}) | {} | {} | {} | {} | {} |",
                 md_code_cell(&u.customer),
                 md_code_cell(&u.environment),
                 u.events,
                 u.plans,
                 u.applies,
+                u.approved_applies,
+                u.automatic_applies,
+                u.local_applies,
                 u.failed_applies,
                 u.waivers,
                 u.refusals,
@@ -308,7 +345,7 @@ pub fn html_row(r: &Row) -> Result<String, minijinja::Error> {
 }
 
 /// The end of the HTML document.
-pub const HTML_FOOT: &str = "</tbody></table>\n</body>\n</html>";
+pub const HTML_FOOT: &str = "</tbody></table></div>\n</body>\n</html>";
 
 /// The JSON header: the summary's fields, `"evidence": HEADER` and
 /// `"rows": [` (rows follow, then [`JSON_FOOT`]).

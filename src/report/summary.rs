@@ -7,8 +7,39 @@
 use super::markdown::md_code;
 use crate::data::summary::PlanSummary;
 
-/// One environment's section.
-pub fn manager_plan(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> String {
+/// The customer's pull request a plan is for: its repo and number, and
+/// the GitHub it is on (`GITHUB_SERVER_URL`).
+#[derive(Debug, Clone, Copy)]
+pub struct PullRef<'a> {
+    pub server_url: &'a str,
+    pub repo: &'a str,
+    pub number: u64,
+}
+
+impl PullRef<'_> {
+    /// `[owner/repo#12](https://github.com/owner/repo/pull/12)`.
+    pub fn link(&self) -> String {
+        super::markdown::link(
+            &format!("{}#{}", self.repo, self.number),
+            &format!(
+                "{}/{}/pull/{}",
+                self.server_url.trim_end_matches('/'),
+                self.repo,
+                self.number
+            ),
+        )
+    }
+}
+
+/// One environment's section: the counts at the commit, the digest, the
+/// gates (one verdict, each gate once) and where the plan itself is.
+pub fn manager_plan(
+    customer: &str,
+    env: &str,
+    sha: &str,
+    s: &PlanSummary,
+    pull: Option<PullRef<'_>>,
+) -> String {
     let mut out = format!(
         "### fleetform plan: {} / {}\n\n",
         md_code(customer),
@@ -25,15 +56,31 @@ pub fn manager_plan(customer: &str, env: &str, sha: &str, s: &PlanSummary) -> St
     ));
     out.push_str(&format!("**Plan digest:** `sha256:{}`\n\n", s.plan_sha256));
     if let Some(v) = s.gates.as_ref().filter(|v| !v.results.is_empty()) {
-        let verdict = super::comment::verdict(v);
         let marks: Vec<String> = v
             .results
             .iter()
-            .map(|r| format!("{} {}", super::comment::mark(r), md_code(&r.gate)))
+            .map(|r| {
+                let na = if r.skipped && !r.passed && !r.waived {
+                    " (not applicable)"
+                } else {
+                    ""
+                };
+                format!("{} {}{na}", super::comment::mark(r), md_code(&r.gate))
+            })
             .collect();
-        out.push_str(&format!("**Gates: {verdict}** · {}\n\n", marks.join(" · ")));
+        out.push_str(&format!(
+            "**Gates: {}** · {}\n\n",
+            super::comment::verdict_word(v),
+            marks.join(" · ")
+        ));
     }
-    out.push_str("The plan itself is on the customer's pull request; its files travel in the sealed artifact.\n\n");
+    match pull {
+        Some(p) => out.push_str(&format!(
+            "The plan itself (addresses and values) is on the customer's pull request {}; its files travel in the sealed artifact.\n\n",
+            p.link()
+        )),
+        None => out.push_str("The plan itself (addresses and values) is in the sealed artifact; no pull request was named in the dispatch.\n\n"),
+    }
     out
 }
 
@@ -61,6 +108,7 @@ mod tests {
             identity: None,
             lock_checksums_dropped: false,
             never_applied: false,
+            cloud_drift: Vec::new(),
         }
     }
 
@@ -78,17 +126,31 @@ mod tests {
             waiver: None,
         };
         let sha = "0123456789abcdef0123456789abcdef01234567";
-        let staging = manager_plan("acme", "staging", sha, &summary("staging", None));
+        let pull = PullRef {
+            server_url: "https://github.com",
+            repo: "acme-corp/acme-infra",
+            number: 12,
+        };
+        let staging = manager_plan("acme", "staging", sha, &summary("staging", None), None);
         let production = manager_plan(
             "acme",
             "production",
             sha,
             &summary("production", Some(blocked)),
+            Some(pull),
         );
         assert!(!staging.contains("Gates"), "{staging}");
+        assert!(staging.contains("no pull request was named"), "{staging}");
+        // Each gate named once: the verdict, then every gate's mark.
+        assert!(
+            production.contains("**Gates: blocked** · ❌ `forbidden_resource_types`\n"),
+            "{production}"
+        );
+        assert_eq!(production.matches("forbidden_resource_types").count(), 1);
+        // The approver of the run finds the plan on the named pull request.
         assert!(
             production.contains(
-                "**Gates: blocked by `forbidden_resource_types`** · ❌ `forbidden_resource_types`"
+                "pull request [acme-corp/acme-infra\\#12](https://github.com/acme-corp/acme-infra/pull/12)"
             ),
             "{production}"
         );
@@ -104,9 +166,36 @@ mod tests {
             production.contains(&format!("**Plan digest:** `sha256:{}`", "ab".repeat(32))),
             "{production}"
         );
+        assert_eq!(
+            production.matches("](http").count(),
+            1,
+            "only the pull request is linked: {production}"
+        );
+    }
+
+    /// A gate that was not applicable is said so, never "all pass".
+    #[test]
+    fn a_gate_not_applicable_is_not_all_pass() {
+        let gate = |name: &str, passed: bool, skipped: bool| GateResult {
+            gate: name.into(),
+            passed,
+            skipped,
+            ..GateResult::default()
+        };
+        let v = Verdict {
+            results: vec![
+                gate("max_destroy", true, false),
+                gate("pr_author", false, true),
+            ],
+            waiver: None,
+        };
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let text = manager_plan("acme", "staging", sha, &summary("staging", Some(v)), None);
         assert!(
-            !production.contains("](http"),
-            "no link to itself: {production}"
+            text.contains(
+                "**Gates: 1 pass, 1 not applicable** · ✅ `max_destroy` · ➖ `pr_author` (not applicable)"
+            ),
+            "{text}"
         );
     }
 }

@@ -53,10 +53,18 @@ pub(super) fn record_if(
     ))
 }
 
-/// Whether a failed pair's reason is an apply's failure (not a plan, a
-/// gate or a missing reviewed plan, where nothing was applied).
-pub fn is_apply_failure(reason: &str) -> bool {
-    reason.starts_with("apply:") || reason.starts_with("applied, but")
+/// How a rollout's apply was let through: on a workstation, by hand; on
+/// GitHub Actions, approved when the wave's approver is not who ran the
+/// tick (the gate never takes the runner's own approval), else automatic.
+fn approval_of(e: &Entry, applied_by: &str) -> crate::audit::Approval {
+    use crate::audit::Approval;
+    if e.run_url.is_none() {
+        Approval::Local
+    } else if !applied_by.is_empty() && !applied_by.eq_ignore_ascii_case(&e.actor) {
+        Approval::Approved
+    } else {
+        Approval::Automatic
+    }
 }
 
 /// One audit line per event.
@@ -80,18 +88,22 @@ fn audit(out: &Output, s: &State, event: &Event) {
             plan_sha256,
             actor,
             ..
-        } => Entry::now("apply", "ok")
-            .unit(unit)
-            .plan(Some(plan_sha256))
-            .approved_by(Some(actor.as_str()).filter(|a| !a.is_empty()))
-            .detail(what),
+        } => {
+            let e = Entry::now("apply", "ok");
+            let approval = approval_of(&e, actor);
+            e.unit(unit)
+                .plan(Some(plan_sha256))
+                .approved_by(Some(actor.as_str()).filter(|a| !a.is_empty()))
+                .approval(approval)
+                .detail(what)
+        }
         Event::Applied {
             unit, plan_sha256, ..
         } => Entry::now("rollout", "no-changes")
             .unit(unit)
             .plan(Some(plan_sha256))
             .detail(id.to_string()),
-        Event::Failed { unit, reason, .. } if is_apply_failure(reason) => {
+        Event::Failed { unit, reason, .. } if crate::audit::is_apply_failure(reason) => {
             Entry::now("apply", "failed")
                 .unit(unit)
                 .detail(format!("{what}: {reason}"))

@@ -269,8 +269,8 @@ fn caution(i: &Impact) -> String {
     if lost.len() > CAUTION_LIST {
         let _ = writeln!(
             out,
-            "> - and {} more destroyed or replaced address(es)",
-            lost.len() - CAUTION_LIST
+            "> - and {} more destroyed or replaced",
+            crate::util::text::count(lost.len() - CAUTION_LIST, "address", "addresses")
         );
     }
     out.push('\n');
