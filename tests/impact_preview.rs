@@ -106,8 +106,9 @@ mod rendered {
     use fleetform::config::Unit;
     use fleetform::data::summary::{Action, ResourceChange};
     use fleetform::report::impact::{
-        comment, summary, Apart, Broken, Impact, PairImpact, PlanGroup, Plans, ValueChange,
+        Apart, Broken, Impact, PairImpact, PlanGroup, Plans, ValueChange,
     };
+    use fleetform::report::impact_comment::{comment, summary};
 
     const RUN: &str = "https://github.com/provider/manager_repo/actions/runs/42";
 

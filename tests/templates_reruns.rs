@@ -54,7 +54,10 @@ fn every_artifact_upload_survives_a_rerun() {
             }
         }
     }
-    assert_eq!(seen, 4, "the PR's two, drift's and the dashboard's");
+    assert_eq!(
+        seen, 5,
+        "the PR's three (impact, each plan shard, the merge), drift's and the dashboard's"
+    );
 }
 
 /// The Pages artifact is named per attempt and the deployment asks for

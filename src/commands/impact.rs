@@ -122,7 +122,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         impact.head = sha.chars().take(12).collect();
     }
     if let Some(p) = &settings.plan {
-        let with = crate::fleet::impact::PlanSettings {
+        let with = crate::fleet::impact_plan::PlanSettings {
             jobs: p.jobs,
             out_dir: &p.out,
             terraform: p.terraform.as_deref(),
@@ -130,7 +130,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             manager_dir,
             base: &settings.base,
         };
-        impact.plans = Some(crate::fleet::impact::plan_affected(
+        impact.plans = Some(crate::fleet::impact_plan::plan_affected(
             &live, &registry, &impact, &with, out,
         )?);
     }
@@ -154,7 +154,10 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = crate::ci::RunContext::from_env();
     // Rendered only for a job that has a step summary.
     if ctx.summary.is_some() {
-        let _ = ctx.append_summary(&crate::report::impact::summary(&impact, ctx.summary_room()));
+        let _ = ctx.append_summary(&crate::report::impact_comment::summary(
+            &impact,
+            ctx.summary_room(),
+        ));
     }
     if let Some(on) = &settings.comment {
         out.mask(on.token.expose());
@@ -223,11 +226,16 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Output) 
         Some(&on.token),
         false,
     )?;
-    let body = crate::report::impact::comment(impact, run_url.as_deref());
+    let body = crate::report::impact_comment::comment(impact, run_url.as_deref());
     let (state, description) = crate::report::impact::verdict(impact);
     rt.block_on(async {
-        gh.upsert_sticky_comment(&on.repo, on.pr, crate::report::impact::MARKER, &body)
-            .await?;
+        gh.upsert_sticky_comment(
+            &on.repo,
+            on.pr,
+            crate::report::impact_comment::MARKER,
+            &body,
+        )
+        .await?;
         gh.set_status(
             &on.repo,
             &on.sha,
@@ -254,7 +262,7 @@ fn show(impact: &Impact, json: bool, values: bool, out: &Output) -> Result<()> {
         out.json(impact)
             .map_err(|e| Error::Failed(format!("serialising the impact: {e}")))?;
     } else {
-        out.document(crate::report::impact::markdown(impact, values).trim_end());
+        out.document(crate::report::impact_comment::markdown(impact, values).trim_end());
     }
     Ok(())
 }

@@ -139,6 +139,23 @@ pub struct ProductFacts {
     pub awaiting: Vec<String>,
 }
 
+/// One entry of `resource_changes` or `resource_drift`: its address, action,
+/// type and changed attribute paths (`None` for an action fleetform does
+/// not count, a no-op).
+fn resource_change(rc: &Value) -> Option<ResourceChange> {
+    let actions = rc.pointer("/change/actions").and_then(Value::as_array)?;
+    Some(ResourceChange {
+        action: Action::from_actions(actions)?,
+        address: rc
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string(),
+        resource_type: rc.get("type").and_then(Value::as_str).map(str::to_string),
+        changed: changed_paths(rc.get("change").unwrap_or(&Value::Null)),
+    })
+}
+
 /// Whether a state in `show -json`'s shape (`values.root_module`, its
 /// `child_modules`) holds a managed resource; data sources do not count.
 fn has_managed_resources(state: Option<&Value>) -> bool {
@@ -191,54 +208,25 @@ impl PlanSummary {
             cloud_drift: Vec::new(),
         };
         let empty = Vec::new();
-        for rc in json
-            .get("resource_changes")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty)
-        {
-            let actions = rc
-                .pointer("/change/actions")
+        let changes = |key: &str| -> Vec<ResourceChange> {
+            json.get(key)
                 .and_then(Value::as_array)
-                .unwrap_or(&empty);
-            let Some(action) = Action::from_actions(actions) else {
-                continue;
-            };
-            match action {
+                .unwrap_or(&empty)
+                .iter()
+                .filter_map(resource_change)
+                .collect()
+        };
+        s.resources = changes("resource_changes");
+        for r in &s.resources {
+            match r.action {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
                 Action::Delete => s.delete += 1,
                 Action::Replace => s.replace += 1,
                 Action::Read => {}
             }
-            let address = rc
-                .get("address")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            let resource_type = rc.get("type").and_then(Value::as_str).map(str::to_string);
-            let changed = changed_paths(rc.get("change").unwrap_or(&Value::Null));
-            s.resources.push(ResourceChange {
-                address,
-                action,
-                resource_type,
-                changed,
-            });
         }
-        s.cloud_drift = json
-            .get("resource_drift")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty)
-            .iter()
-            .filter_map(|rc| {
-                let actions = rc.pointer("/change/actions").and_then(Value::as_array)?;
-                Some(ResourceChange {
-                    address: rc.get("address").and_then(Value::as_str)?.to_string(),
-                    action: Action::from_actions(actions)?,
-                    resource_type: rc.get("type").and_then(Value::as_str).map(str::to_string),
-                    changed: changed_paths(rc.get("change").unwrap_or(&Value::Null)),
-                })
-            })
-            .collect();
+        s.cloud_drift = changes("resource_drift");
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
             for (name, oc) in outs {
                 let actions = oc

@@ -15,7 +15,10 @@
 //! `terraform.log` and, written last, `summary.json` (which records the plan
 //! file's SHA-256).
 
+mod error;
 pub mod tools;
+
+pub use error::RunError;
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +26,6 @@ use anyhow::Context as _;
 
 use crate::config::{Customer, Manager, Unit};
 use crate::data::summary::{PlanSummary, ProductFacts};
-use crate::data::Diagnostic;
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
 use crate::terraform::{Terraform, TerraformError, Workspace};
@@ -36,61 +38,6 @@ use crate::values::template::ValueTemplates;
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const PLAN_FILE: &str = "tfplan";
 pub use crate::records::FILES_FILE;
-
-/// Why one customer × environment did not plan or apply.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("invalid values")]
-    Values(Vec<Diagnostic>),
-    #[error(transparent)]
-    Terraform(#[from] TerraformError),
-    #[error("refused: {0}")]
-    Refused(String),
-    /// A product cannot plan yet: a product it needs has not been applied
-    /// here (its outputs do not exist). Not a failure of this product.
-    #[error("{0}")]
-    Waiting(String),
-    /// Shown with its whole chain of causes, so an OS error ("No space
-    /// left on device") is never hidden behind "writing comment.md".
-    #[error("{0:#}")]
-    Io(#[from] anyhow::Error),
-}
-
-impl From<crate::terraform::needs::NeedsError> for RunError {
-    fn from(e: crate::terraform::needs::NeedsError) -> Self {
-        use crate::terraform::needs::NeedsError;
-        match e {
-            NeedsError::Waiting(m) => RunError::Waiting(m),
-            NeedsError::Refused(m) => RunError::Refused(m),
-            NeedsError::Terraform(t) => RunError::Terraform(t),
-        }
-    }
-}
-
-impl From<crate::util::fs::FsError> for RunError {
-    fn from(e: crate::util::fs::FsError) -> Self {
-        RunError::Io(e.into())
-    }
-}
-
-impl RunError {
-    /// A one-line description for tables.
-    pub fn short(&self) -> String {
-        match self {
-            RunError::Values(d) => match d.first() {
-                Some(first) if d.len() == 1 => first.to_string(),
-                Some(first) => format!("{first} (and {} more)", d.len() - 1),
-                None => "invalid values".into(),
-            },
-            RunError::Terraform(TerraformError::Failed {
-                binary, step, code, ..
-            }) => {
-                format!("`{binary} {step}` failed (exit {code})")
-            }
-            other => other.to_string(),
-        }
-    }
-}
 
 /// Creates the results folder `<root>/<unit>` (`<customer>/<environment>`
 /// or `<customer>/<product>/<environment>`) so that none of the folders

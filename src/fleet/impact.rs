@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use super::impact_plan::{plan_affected, PlanSettings};
 pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
 use crate::config::{Customer, Manager, Registry, Unit};

@@ -9,8 +9,6 @@ use serde_json::Value;
 use crate::config::Unit;
 use crate::data::Diagnostic;
 
-pub use super::impact_comment::{comment, markdown, summary, MARKER};
-
 /// One variable that changes.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ValueChange {

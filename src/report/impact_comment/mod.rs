@@ -13,6 +13,10 @@
 //! while they fit; what does not fit is named exactly, with where the
 //! full report is. Text inside raw HTML (`<summary>`) is HTML-escaped,
 //! never Markdown-escaped.
+//!
+//! May import: the impact's data (`report::impact`), the comment's limits
+//! and escapes (`report::comment`, `report::markdown`), `config::Unit` and
+//! plain data (`data`). Nothing imports it but the commands that show it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
