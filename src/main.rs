@@ -1,4 +1,5 @@
 use clap::Parser;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 // mimalloc: fleet runs allocate and free many small values on every
 // thread; glibc's allocator spent a quarter of `impact` (bench case 8).
@@ -12,19 +13,30 @@ fn main() -> std::process::ExitCode {
         Err(e) => return fleetform::output::clap_error(&e, github),
     };
     let level = match (cli.global.quiet, cli.global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "debug",
-        (false, _) => "trace",
+        (true, _) => LevelFilter::ERROR,
+        (false, 0) => LevelFilter::WARN,
+        (false, 1) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETFORM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("fleetform={level}")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(move || fleetform::output::SafeStderr { github })
-        .with_ansi(false)
-        .with_target(false)
-        .without_time()
+    // `FLEETFORM_LOG`: comma-separated `target=level` directives or a bare
+    // level (tracing-subscriber's `Targets`, which needs no regex engine:
+    // EnvFilter's span and field matchers cost the binary 146 KB).
+    let filter = std::env::var("FLEETFORM_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_target("fleetform", level));
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || fleetform::output::SafeStderr { github })
+                .with_ansi(false)
+                .with_target(false)
+                .without_time(),
+        )
+        .with(filter)
         .init();
     std::process::ExitCode::from(fleetform::run(cli))
 }

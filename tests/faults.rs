@@ -200,6 +200,30 @@ fn connection_resets_are_retried() {
     w.gh.assert_clean();
 }
 
+/// `FLEETFORM_LOG` as the README documents it: `target=level` directives or
+/// a bare level; a value that does not parse falls back to the default
+/// (warnings only), as an unset one does.
+#[test]
+fn fleetform_log_takes_directives_or_a_level_and_falls_back_when_unparsable() {
+    let w = World::new();
+    for (value, debug_shown) in [
+        ("fleetform=debug", true),
+        ("debug", true),
+        ("fleetform=warn", false),
+        ("fleetform=loud", false),
+        ("", false),
+    ] {
+        let (out, _) = w.plan(&[("FLEETFORM_LOG", value)]);
+        ok(&out);
+        assert_eq!(
+            stderr(&out).contains("attempt=1"),
+            debug_shown,
+            "FLEETFORM_LOG={value:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn slow_reads_past_the_client_timeout_are_retried() {
     let w = World::new();

@@ -60,7 +60,6 @@ impl Default for ValueTemplates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(VALUE_FUEL));
         env.set_recursion_limit(16);
-        env.set_debug(false);
         env.add_filter("lower", f::lower);
         env.add_filter("upper", f::upper);
         env.add_filter("title", f::title);
