@@ -50,6 +50,9 @@ pub struct Entry {
     /// `approvals:`), oldest approval first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// Why, as the operator gave it (`--reason` of a day-2 operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Entry {
@@ -126,6 +129,10 @@ impl Entry {
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
+        self
+    }
+    pub fn reason(mut self, r: &str) -> Self {
+        self.reason = Some(r.into());
         self
     }
 }

@@ -70,6 +70,10 @@ pub enum Command {
     Impact(ImpactArgs),
     /// Roll a manager change out to the fleet in waves (`rollout:` in fleetform.yml).
     Rollout(RolloutArgs),
+    /// Day-2 state operations on one customer × environment (import,
+    /// mv, rm, force-unlock), with a reason, recorded in the audit log
+    /// and the records store.
+    State(StateArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
     /// The audit log.
@@ -836,6 +840,69 @@ pub struct PlanArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
+    /// Plan the replacement of this resource (`-replace`; repeatable; one
+    /// customer, needs --reason). A replace counts toward `max_replace`.
+    #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
+    pub replace: Vec<String>,
+    /// Plan only this resource and what it depends on (`-target`;
+    /// repeatable; one customer, needs --reason).
+    #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
+    pub target: Vec<String>,
+    /// Why this targeted plan is made (kept in its summary, the audit log
+    /// and its apply's records).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub op: StateCommand,
+    /// The customer.
+    #[arg(long, global = true, env = "FLEETFORM_CUSTOMER")]
+    pub customer: Option<String>,
+    /// The environment.
+    #[arg(long = "env", global = true, env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// The product (a manager with `products:`).
+    #[arg(long, global = true, env = "FLEETFORM_PRODUCT")]
+    pub product: Option<String>,
+    /// Why (required; kept in the audit log and the record).
+    #[arg(long, global = true, env = "FLEETFORM_REASON")]
+    pub reason: Option<String>,
+    /// Results folder (the operation's log lands in OUT/CUSTOMER/ENV).
+    #[arg(
+        long,
+        global = true,
+        env = "FLEETFORM_OUT_DIR",
+        default_value = ".fleetform/out"
+    )]
+    pub out: PathBuf,
+    /// The result as JSON on stdout.
+    #[arg(long, global = true, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
+    #[arg(long, global = true, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+    /// On GitHub: create a deployment on the customer's repo and comment
+    /// on its open pull request, if any (needs a token; see README).
+    #[arg(long, global = true, env = "FLEETFORM_REPORT_GITHUB")]
+    pub github: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Adopt an object created outside Terraform: `import ADDR ID`.
+    Import { address: String, id: String },
+    /// Move an object in the state after a module refactor: `mv FROM TO`.
+    Mv { from: String, to: String },
+    /// Forget objects without destroying them: `rm ADDR...`.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+    /// Release a lock a killed run left: `force-unlock LOCK_ID`.
+    ForceUnlock { lock_id: String },
 }
 
 #[derive(Debug, Args)]

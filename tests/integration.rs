@@ -30,6 +30,7 @@ mod completions;
 mod conclude_plans;
 mod concurrency;
 mod dashboard;
+mod day2_ops;
 mod dispatch_auth;
 mod doctor;
 mod doctor_isolation;

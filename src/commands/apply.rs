@@ -94,7 +94,20 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         args.plan_sha256.as_deref(),
         None,
     );
-    let entry = audit_entry(&result).unit(&unit);
+    let mut entry = audit_entry(&result).unit(&unit);
+    if let Some(t) = crate::engine::read_summary(&dir)
+        .ok()
+        .and_then(|s| s.targeting)
+    {
+        // A targeted plan's apply names what it targeted, who asked, why.
+        let detail = entry.detail.take();
+        entry = entry
+            .detail(match detail {
+                Some(d) => format!("{}; {d}", t.flags().join(" ")),
+                None => format!("{} (planned by {})", t.flags().join(" "), t.actor),
+            })
+            .reason(&t.reason);
+    }
     let kept = match &result {
         Ok(done) => Some(keep_deployment(
             &view,

@@ -17,6 +17,8 @@ struct Settings {
     out: PathBuf,
     json: bool,
     terraform: Option<PathBuf>,
+    /// `--replace`/`--target` with the reason.
+    targeting: Option<crate::data::summary::Targeting>,
 }
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
@@ -30,7 +32,9 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
         Some(n) => n,
         None => crate::fleet::terraform_jobs(),
     };
+    let targeting = targeting(args)?;
     Ok(Settings {
+        targeting,
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
         environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
         jobs,
@@ -38,6 +42,30 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
         json: args.json,
         terraform: args.terraform.clone(),
     })
+}
+
+/// `--replace`/`--target`: one customer and environment, addresses that
+/// are not flags, and a reason; the actor as the audit log names it.
+fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>> {
+    if args.replace.is_empty() && args.target.is_empty() {
+        return Ok(None);
+    }
+    if args.customers.len() != 1 || args.environments.len() != 1 {
+        return Err(Error::Usage(
+            "--replace and --target plan one customer × environment: give one --customer and one --env".into(),
+        ));
+    }
+    for a in args.replace.iter().chain(&args.target) {
+        crate::engine::ops::check_operand("--replace/--target", a).map_err(Error::Usage)?;
+    }
+    let reason = crate::deploy::ops::require_reason(args.reason.as_deref())?;
+    Ok(Some(crate::data::summary::Targeting {
+        replace: args.replace.clone(),
+        target: args.target.clone(),
+        destroy: false,
+        reason,
+        actor: crate::audit::Entry::now("plan", "").actor,
+    }))
 }
 
 pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
@@ -82,6 +110,11 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             out.note(&format!("{gap}: not planned"));
         }
     }
+    if manager.has_products() && settings.targeting.is_some() {
+        return Err(Error::Usage(
+            "--replace and --target are not available for a manager with products yet; nothing was planned".into(),
+        ));
+    }
     if manager.has_products() {
         let settings = crate::fleet::products::RunSettings {
             jobs: settings.jobs,
@@ -101,6 +134,7 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
     }
     let mut engine =
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
+    engine.targeting = settings.targeting.clone();
     let source = crate::fleet::local_source(&manager, &registry);
     let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
     Ok(crate::fleet::execute(

@@ -692,6 +692,7 @@ mod tests {
                 identity: None,
                 lock_checksums_dropped: false,
                 never_applied: false,
+                targeting: None,
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

@@ -15,6 +15,7 @@
 //! `terraform.log` and, written last, `summary.json` (which records the plan
 //! file's SHA-256).
 
+pub mod ops;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -120,6 +121,9 @@ pub struct Engine<'m> {
     pub terraform: Option<Terraform>,
     /// The products this one needs (a product view's `needs:`).
     pub needs: Vec<crate::terraform::needs::Need>,
+    /// Every plan of this run is targeted (`plan --replace/--target`, an
+    /// offboarding's `-destroy`); recorded in its summary.
+    pub targeting: Option<crate::data::summary::Targeting>,
 }
 
 /// One plan to make.
@@ -226,7 +230,12 @@ impl Engine<'_> {
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
         write_atomic(&var_file, &vars)?;
         let plan_path = ws.path().join(PLAN_FILE);
-        let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only);
+        let flags = self
+            .targeting
+            .as_ref()
+            .map(|t| t.flags())
+            .unwrap_or_default();
+        let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only, &flags);
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let Made {
@@ -248,6 +257,7 @@ impl Engine<'_> {
         });
         summary.identity = identity;
         summary.lock_checksums_dropped = checksums_dropped;
+        summary.targeting = self.targeting.clone();
         let full_plan_at = req
             .run_url
             .clone()
@@ -581,9 +591,10 @@ fn run_plan(
     var_file: &Path,
     plan_path: &Path,
     refresh_only: bool,
+    flags: &[String],
 ) -> Result<Made, TerraformError> {
     let checksums_dropped = tf.init(ws, true)?;
-    let (changes, text) = tf.plan(ws, var_file, plan_path, refresh_only)?;
+    let (changes, text) = tf.plan_with(ws, var_file, plan_path, refresh_only, flags)?;
     // `-detailed-exitcode` 0 means no resource, output or move changes:
     // the JSON plan would only list no-ops, so the summary is empty and
     // `show -json` is not run.
@@ -691,5 +702,6 @@ fn build<'m>(
         templates: crate::values::template::ValueTemplates::default(),
         terraform,
         needs: crate::terraform::needs::of(manager),
+        targeting: None,
     })
 }

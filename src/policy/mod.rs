@@ -320,6 +320,7 @@ mod tests {
             identity: None,
             lock_checksums_dropped: false,
             never_applied: false,
+            targeting: None,
         }
     }
 

@@ -293,6 +293,7 @@ mod tests {
             outputs: Vec::new(),
             has_changes: true,
             never_applied: false,
+            targeting: None,
             plan_sha256: format!("{customer:0>64}"),
             state_key: String::new(),
             sha: None,
