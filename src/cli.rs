@@ -852,6 +852,10 @@ pub struct PlanArgs {
     /// and its apply's records).
     #[arg(long)]
     pub reason: Option<String>,
+    /// The customer's checkout to read its files from instead of the
+    /// registry's `path` (one --customer; the ops workflow's checkout).
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR", conflicts_with_all = ["all", "dispatch"])]
+    pub customer_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -884,6 +888,10 @@ pub struct StateArgs {
     /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, global = true, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
+    /// The customer's checkout (`import` reads its values) instead of
+    /// the registry's `path`.
+    #[arg(long, global = true, env = "FLEETFORM_CUSTOMER_DIR")]
+    pub customer_dir: Option<PathBuf>,
     /// On GitHub: create a deployment on the customer's repo and comment
     /// on its open pull request, if any (needs a token; see README).
     #[arg(long, global = true, env = "FLEETFORM_REPORT_GITHUB")]
@@ -893,16 +901,30 @@ pub struct StateArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Adopt an object created outside Terraform: `import ADDR ID`.
-    Import { address: String, id: String },
+    Import {
+        /// The resource address in the root module.
+        address: String,
+        /// The object's id in the cloud.
+        id: String,
+    },
     /// Move an object in the state after a module refactor: `mv FROM TO`.
-    Mv { from: String, to: String },
+    Mv {
+        /// The address in the state now.
+        from: String,
+        /// The address in the refactored module.
+        to: String,
+    },
     /// Forget objects without destroying them: `rm ADDR...`.
     Rm {
+        /// The addresses to forget.
         #[arg(required = true)]
         addresses: Vec<String>,
     },
     /// Release a lock a killed run left: `force-unlock LOCK_ID`.
-    ForceUnlock { lock_id: String },
+    ForceUnlock {
+        /// The lock's id, as the error of the blocked run names it.
+        lock_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -939,6 +961,10 @@ pub struct ApplyArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
+    /// A local apply of a targeted plan (`plan --replace/--target`): also
+    /// a deployment on the customer's repo and a comment on its open PR.
+    #[arg(long, env = "FLEETFORM_REPORT_GITHUB", conflicts_with = "dispatch")]
+    pub github: bool,
 }
 
 #[cfg(test)]

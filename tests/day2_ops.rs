@@ -447,3 +447,72 @@ fn an_operation_is_reported_on_the_customers_repo() {
         fakecloud::objects(&w.cloud_file).contains_key("fakecloud_bucket/bucket-c01-staging-logs")
     );
 }
+
+#[test]
+fn on_github_actions_only_operators_operate() {
+    let w = applied();
+    let gh = FakeGitHub::start();
+    gh.add_team_member("prov", "ops", "ops-dana", "active");
+    let cfg = w.fx.read("manager/fleetform.yml");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
+    );
+    let run = |actor: &str| {
+        w.fleetform()
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", actor)
+            .env("GITHUB_REPOSITORY", "provider/manager")
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("FLEETFORM_TOKEN", gh.token())
+            .env("FLEETFORM_TEAMS_TOKEN", gh.token())
+            .args([
+                "state",
+                "rm",
+                "fakecloud_bucket.logs",
+                "--customer",
+                "c01",
+                "--env",
+                ENV,
+                "--reason",
+                "handover",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run("mallory");
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("not an active member of `prov/ops`"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(audit_of(&w, "state").is_empty(), "refused before running");
+    // A targeted plan is refused the same way.
+    let out = w
+        .fleetform()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTOR", "mallory")
+        .env("GITHUB_REPOSITORY", "provider/manager")
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("FLEETFORM_TOKEN", gh.token())
+        .args([
+            "plan",
+            "--customer",
+            "c01",
+            "--env",
+            ENV,
+            "--replace",
+            "fakecloud_bucket.logs",
+            "--reason",
+            "r",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    let out = run("ops-dana");
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let audit = audit_of(&w, "state");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["actor"], "ops-dana");
+}

@@ -58,6 +58,7 @@ mod newcomer_docs;
 mod newcomer_ops;
 mod notify;
 mod oidc_trust;
+mod ops_workflow;
 mod products;
 mod products_github;
 mod real_cloud;

@@ -17,6 +17,8 @@ struct Settings {
     out: PathBuf,
     json: bool,
     terraform: Option<PathBuf>,
+    /// The one customer's checkout, instead of the registry's `path`.
+    customer_dir: Option<PathBuf>,
     /// `--replace`/`--target` with the reason.
     targeting: Option<crate::data::summary::Targeting>,
 }
@@ -33,7 +35,13 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
         None => crate::fleet::terraform_jobs(),
     };
     let targeting = targeting(args)?;
+    if args.customer_dir.is_some() && args.customers.len() != 1 {
+        return Err(Error::Usage(
+            "--customer-dir holds one customer's files: give one --customer".into(),
+        ));
+    }
     Ok(Settings {
+        customer_dir: args.customer_dir.clone(),
         targeting,
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
         environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
@@ -101,6 +109,9 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 /// Plans the selected customers × environments from their local checkouts.
 fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
+    if settings.targeting.is_some() {
+        crate::deploy::ops::check_operator(&manager, out)?;
+    }
     let customers = crate::fleet::select(&registry, settings.customers.as_deref())?;
     let envs = settings.environments.as_deref();
     crate::fleet::check_environments(&manager, envs)?;
@@ -110,9 +121,9 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             out.note(&format!("{gap}: not planned"));
         }
     }
-    if manager.has_products() && settings.targeting.is_some() {
+    if manager.has_products() && (settings.targeting.is_some() || settings.customer_dir.is_some()) {
         return Err(Error::Usage(
-            "--replace and --target are not available for a manager with products yet; nothing was planned".into(),
+            "--replace, --target and --customer-dir are not available for a manager with products yet; nothing was planned".into(),
         ));
     }
     if manager.has_products() {
@@ -135,8 +146,19 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
     let mut engine =
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     engine.targeting = settings.targeting.clone();
-    let source = crate::fleet::local_source(&manager, &registry);
-    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
+    let fleet = match &settings.customer_dir {
+        Some(dir) => {
+            let source = |_: &crate::config::Customer, envs: &[String]| {
+                crate::values::customer::CustomerSource::from_dir(&manager, dir, envs)
+                    .map_err(|d| vec![d])
+            };
+            crate::fleet::prepare(&engine, &selected, &source, out)
+        }
+        None => {
+            let source = crate::fleet::local_source(&manager, &registry);
+            crate::fleet::prepare(&engine, &selected, &source, out)
+        }
+    };
     Ok(crate::fleet::execute(
         &mut engine,
         fleet,

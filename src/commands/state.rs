@@ -62,6 +62,7 @@ fn resolve(args: &StateArgs) -> Result<OpTarget> {
         reason,
         out: args.out.clone(),
         terraform: args.terraform.clone(),
+        customer_dir: args.customer_dir.clone(),
         github: args.github,
     })
 }

@@ -5,6 +5,8 @@
 //! event with actor and reason, and an operation record in the records
 //! store, create-only) and, with `--github`, reported on the customer's
 //! repo: a deployment, and a comment on its newest open pull request.
+//! Under GitHub Actions the run's actor must be an active member of the
+//! operators team (`rollout.operators`), as for rollout control.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,8 @@ pub struct OpTarget {
     /// Results folder; the operation's log lands in its pair's folder.
     pub out: PathBuf,
     pub terraform: Option<PathBuf>,
+    /// The customer's checkout, instead of the registry's `path`.
+    pub customer_dir: Option<PathBuf>,
     /// Report on the customer's repo (a deployment, a PR comment).
     pub github: bool,
 }
@@ -75,9 +79,12 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
         )));
     }
     let unit = view.unit(&customer.slug, &t.environment);
+    // On GitHub Actions only active members of `rollout.operators` (the
+    // run's actor and whoever re-ran it) operate on a state; fail closed.
+    check_operator(&manager, out)?;
     let engine = Engine::with_terraform(&view, t.terraform.as_deref())?;
     let docs = match op {
-        StateOp::Import { .. } => Some(read_docs(&engine, &registry, customer, &t.environment)?),
+        StateOp::Import { .. } => Some(read_docs(&engine, &registry, customer, t)?),
         _ => None,
     };
     let dir = t.out.join(unit.rel_dir());
@@ -102,22 +109,44 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
     crate::audit::record(out, entry);
     if t.github {
         let what = format!("`{}` {}", op.name(), md_operands(&done.operands));
-        report_on_github(customer, &unit, &what, &done, failure.is_none(), out)?;
+        let report = Report {
+            what: &what,
+            operation: &done.operation,
+            actor: &done.actor,
+            reason: &done.reason,
+            ok: failure.is_none(),
+        };
+        report_on_github(customer, &unit, &report, out)?;
     }
     done.output = result.map_err(run_error)?;
     Ok(done)
 }
 
-/// The customer's values for `env` from its local checkout, checked.
+/// Under GitHub Actions, the run's actor (and whoever re-ran it) is an
+/// active member of `rollout.operators`; else the refusal. Nothing to
+/// check outside Actions (a command run by hand: its user is the actor).
+pub fn check_operator(manager: &crate::config::Manager, out: &Output) -> Result<()> {
+    if let Some(gh) = super::RolloutGitHub::from_env(out)? {
+        gh.operator(manager, "changed")?;
+    }
+    Ok(())
+}
+
+/// The customer's values for the target's environment from its
+/// checkout (`--customer-dir`, else the registry's `path`), checked.
 fn read_docs(
     engine: &Engine<'_>,
     registry: &crate::config::Registry,
     customer: &Customer,
-    env: &str,
+    t: &OpTarget,
 ) -> Result<crate::values::customer::CustomerDocs> {
-    let source = crate::fleet::local_source(engine.manager, registry);
-    source(customer, &[env.to_string()])
-        .and_then(|src| crate::values::customer::check(&src, &engine.schema))
+    use crate::values::customer::CustomerSource;
+    let envs = [t.environment.clone()];
+    let read = match &t.customer_dir {
+        Some(dir) => CustomerSource::from_dir(engine.manager, dir, &envs).map_err(|d| vec![d]),
+        None => crate::fleet::local_source(engine.manager, registry)(customer, &envs),
+    };
+    read.and_then(|src| crate::values::customer::check(&src, &engine.schema))
         .map_err(Error::Values)
 }
 
@@ -164,7 +193,8 @@ fn keep_record(
     }
 }
 
-fn md_operands(ops: &[String]) -> String {
+/// Each operand as inline code.
+pub fn md_operands(ops: &[String]) -> String {
     ops.iter().map(|o| md_code(o)).collect::<Vec<_>>().join(" ")
 }
 
@@ -178,16 +208,25 @@ pub(super) fn run_error(e: RunError) -> Error {
     }
 }
 
+/// What [`report_on_github`] says was done.
+pub struct Report<'a> {
+    /// Markdown: the operation and its operands, escaped.
+    pub what: &'a str,
+    /// Plain: `rm`, `replace`, ...
+    pub operation: &'a str,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub ok: bool,
+}
+
 /// On the customer's repo: a deployment of its default branch's head in
 /// the environment, `success` or `failure`, and a comment on its newest
 /// open pull request into that branch, if any. A customer without a repo
-/// gets a note. `what` is Markdown.
-pub(super) fn report_on_github(
+/// gets a note.
+pub fn report_on_github(
     customer: &Customer,
     unit: &Unit,
-    what: &str,
-    done: &OpDone,
-    ok: bool,
+    r: &Report<'_>,
     out: &Output,
 ) -> Result<()> {
     let Some(repo) = customer.repo.as_deref() else {
@@ -210,17 +249,16 @@ pub(super) fn report_on_github(
     )
     .map_err(super::session::gh_err)?;
     let run_url = crate::ci::RunContext::from_env().run_url();
-    let plain = format!(
-        "fleetform {} by {}: {}",
-        done.operation, done.actor, done.reason
-    );
+    let ok = r.ok;
+    let plain = format!("fleetform {} by {}: {}", r.operation, r.actor, r.reason);
     let body = format!(
-        "**fleetform** on {}: {what} {} by {} (`{}`).\n\nReason: {}{}\n",
+        "**fleetform** on {}: {} {} by {} (`{}`).\n\nReason: {}{}\n",
         md_code(&unit.to_string()),
+        r.what,
         if ok { "done" } else { "**failed**" },
-        md_escape(&done.actor),
+        md_escape(r.actor),
         unit.environment,
-        md_escape(&done.reason),
+        md_escape(r.reason),
         run_url
             .as_deref()
             .map(|u| format!("\n\n[The run]({u})"))
@@ -236,7 +274,7 @@ pub(super) fn report_on_github(
         };
         if let Some(id) = gh.create_deployment(repo, &d).await? {
             let state = if ok { "success" } else { "failure" };
-            let desc = format!("{} {}", done.operation, state);
+            let desc = format!("{} {}", r.operation, state);
             gh.set_deployment_status(repo, id, state, &desc, run_url.as_deref())
                 .await?;
         }

@@ -15,8 +15,12 @@
 //! `terraform.log` and, written last, `summary.json` (which records the plan
 //! file's SHA-256).
 
+mod folder;
 pub mod ops;
 pub mod tools;
+
+use folder::ensure_out_dir;
+pub use folder::read_summary;
 
 use std::path::{Path, PathBuf};
 
@@ -93,25 +97,6 @@ impl RunError {
     }
 }
 
-/// Creates the results folder `<root>/<unit>` (`<customer>/<environment>`
-/// or `<customer>/<product>/<environment>`) so that none of the folders
-/// fleetform names can be a planted symlink that sends the plan's files
-/// (or a truncated lock) elsewhere.
-fn ensure_out_dir(dir: &Path, unit: &Unit) -> Result<(), crate::util::fs::FsError> {
-    let tail = unit.rel_dir();
-    let depth = tail.components().count();
-    let root = match dir.ancestors().nth(depth) {
-        Some(root) if dir.ends_with(&tail) => root,
-        _ => return crate::util::fs::ensure_dir(dir, Path::new("")).map(drop),
-    };
-    let root = if root.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        root
-    };
-    crate::util::fs::ensure_dir(root, &tail).map(drop)
-}
-
 /// Everything loaded once per run.
 pub struct Engine<'m> {
     pub manager: &'m Manager,
@@ -121,8 +106,7 @@ pub struct Engine<'m> {
     pub terraform: Option<Terraform>,
     /// The products this one needs (a product view's `needs:`).
     pub needs: Vec<crate::terraform::needs::Need>,
-    /// Every plan of this run is targeted (`plan --replace/--target`, an
-    /// offboarding's `-destroy`); recorded in its summary.
+    /// Every plan of this run is targeted (`-replace`, `-target`, `-destroy`).
     pub targeting: Option<crate::data::summary::Targeting>,
 }
 
@@ -554,22 +538,6 @@ pub struct ApplyOutcome {
     pub gates: crate::data::verdict::Verdict,
     #[serde(skip)]
     pub output: String,
-}
-
-pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
-    let p = dir.join(SUMMARY_FILE);
-    let bytes = std::fs::read(&p).map_err(|e| {
-        RunError::Refused(format!(
-            "no plan summary at {} ({e}); run `fleetform plan` first",
-            p.display()
-        ))
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        RunError::Refused(format!(
-            "{} is not a fleetform plan summary: {e}",
-            p.display()
-        ))
-    })
 }
 
 /// What [`run_plan`] made.
