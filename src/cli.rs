@@ -636,6 +636,33 @@ pub enum CustomersCommand {
         #[arg(long, env = "FLEETFORM_RELAY_URL")]
         relay_url: Option<String>,
     },
+    /// Destroy everything a revoked customer has: without --approve, plan
+    /// the destroy of every product × environment (reverse dependency
+    /// order) and print the plans and their digest; with --approve DIGEST,
+    /// apply exactly those plans, archive each final state and mark the
+    /// entry `offboarded`.
+    Offboard {
+        /// The customer's slug.
+        slug: String,
+        /// Why (kept in the plans, the audit log and the records).
+        #[arg(long)]
+        reason: String,
+        /// The offboarding digest the plan printed (at least 12 hex digits).
+        #[arg(long)]
+        approve: Option<String>,
+        /// Results folder for the plans.
+        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+        out: PathBuf,
+        /// The customer's checkout instead of the registry's `path`.
+        #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+        customer_dir: Option<PathBuf>,
+        /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
+        #[arg(long, env = "FLEETFORM_TERRAFORM")]
+        terraform: Option<PathBuf>,
+        /// The plans (or the result) as JSON on stdout.
+        #[arg(long, env = "FLEETFORM_JSON")]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

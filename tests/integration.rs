@@ -57,6 +57,7 @@ mod newcomer;
 mod newcomer_docs;
 mod newcomer_ops;
 mod notify;
+mod offboard;
 mod oidc_trust;
 mod ops_workflow;
 mod products;

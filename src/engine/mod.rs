@@ -457,11 +457,28 @@ impl Engine<'_> {
                 summary.plan_sha256
             )));
         }
-        if !customer.is_active() {
+        // An offboarding's destroy plan applies only through the
+        // offboarding (approved by its digest), and only there to a
+        // revoked customer; the gates judge changes, not the end.
+        let destroy = summary.targeting.as_ref().is_some_and(|t| t.destroy);
+        if destroy != self.targeting.as_ref().is_some_and(|t| t.destroy) {
+            return Err(RunError::Refused(format!(
+                "{} holds {}; nothing was applied",
+                dir.display(),
+                match destroy {
+                    true => "an offboarding's destroy plan: it applies only with `customers offboard --approve`",
+                    false => "a plan that is not an offboarding's destroy plan",
+                }
+            )));
+        }
+        if !customer.is_active() && !destroy {
             return Err(RunError::Refused(format!(
                 "customer `{}` was revoked; nothing was applied",
                 customer.slug
             )));
+        }
+        if destroy {
+            return Ok((summary, crate::data::verdict::Verdict::default()));
         }
         // Gates again, now: labels may have been removed, the window closed.
         let gates = self.manager.config.policies.for_environment(env);

@@ -131,6 +131,25 @@ impl Engine<'_> {
     }
 }
 
+impl Engine<'_> {
+    /// A read of `customer` × `env`'s state (`state pull`, `state list`)
+    /// in a working copy under `out_dir`: Terraform's output.
+    pub fn state_read(
+        &self,
+        customer: &Customer,
+        env: &str,
+        out_dir: &Path,
+        step: &'static str,
+    ) -> Result<String, RunError> {
+        let tf = self.terraform()?;
+        ensure_out_dir(out_dir, &self.manager.unit(&customer.slug, env))?;
+        let mut ws = Workspace::prepare(self.manager, out_dir, &customer.slug, env)?;
+        tf.init(&mut ws, false)?;
+        let args: Vec<&str> = step.split(' ').collect();
+        Ok(tf.state_op(&mut ws, step, &args)?)
+    }
+}
+
 fn step(op: &StateOp) -> &'static str {
     match op {
         StateOp::Import { .. } => "import",

@@ -14,6 +14,7 @@
 //! the commands, `deploy` or `github`.
 
 pub mod impact;
+pub mod offboard;
 pub mod parallel;
 pub mod products;
 pub mod run;
