@@ -187,3 +187,110 @@ fn an_offboarding_that_fails_halfway_says_what_is_left() {
     assert!(!reg.contains("offboarded:"), "{reg}");
     assert!(reg.contains("status: revoked"), "{reg}");
 }
+
+#[test]
+fn products_are_destroyed_dependents_first() {
+    crate::common::require_terraform();
+    let fx = crate::common::Fixture::new();
+    let installed = fakecloud::install(&fx.path("fakecloud"));
+    let cloud = fx.path("cloud.json");
+    let reg = fx.read("products/manager/customers.yml");
+    fx.write(
+        "products/manager/customers.yml",
+        &reg.replacen(
+            "environments: [staging, production]",
+            "environments: [staging]",
+            1,
+        ),
+    );
+    let run = |code: i32, args: &[&str]| {
+        let out = crate::common::fleetform_bin()
+            .current_dir(fx.path("products/manager"))
+            .env("TF_CLI_CONFIG_FILE", &installed.cli_config)
+            .env("FAKECLOUD_FILE", &cloud)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    };
+    let acme = || {
+        fakecloud::objects(&cloud)
+            .values()
+            .filter(|o| o["name"].as_str().unwrap_or_default().starts_with("acme"))
+            .count()
+    };
+    for product in ["network", "app"] {
+        run(0, &["plan", "--customer", "acme", "--env", "staging"]);
+        run(
+            0,
+            &[
+                "apply",
+                "--customer",
+                "acme",
+                "--product",
+                product,
+                "--env",
+                "staging",
+            ],
+        );
+    }
+    assert!(acme() >= 2, "{:?}", fakecloud::objects(&cloud).keys());
+    run(
+        0,
+        &["customers", "revoke", "acme", "--reason", "contract ended"],
+    );
+    let text = stdout(&run(
+        0,
+        &[
+            "customers",
+            "offboard",
+            "acme",
+            "--reason",
+            "contract ended",
+        ],
+    ));
+    let app = text
+        .find("## acme/app/staging")
+        .unwrap_or_else(|| panic!("{text}"));
+    let network = text
+        .find("## acme/network/staging")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        app < network,
+        "the app (which needs the network) goes first:\n{text}"
+    );
+    let digest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Offboarding digest: "))
+        .unwrap()
+        .to_string();
+    run(
+        0,
+        &[
+            "customers",
+            "offboard",
+            "acme",
+            "--reason",
+            "contract ended",
+            "--approve",
+            &digest,
+        ],
+    );
+    assert_eq!(acme(), 0, "{:?}", fakecloud::objects(&cloud).keys());
+    let audit =
+        std::fs::read_to_string(fx.path("products/manager/.fleetform/audit.jsonl")).unwrap();
+    let order: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "offboard")
+        .map(|e| e["product"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order, ["app", "network"]);
+}

@@ -632,20 +632,12 @@ fn offboard(
         let plan = offboard::plan(manager, &registry, c, s, out)?;
         match json {
             true => out.json(&plan).expect("serialisable"),
-            false => out.result(&&offboard::render(&plan)),
+            false => out.result(&offboard::render(&plan)),
         }
         return Ok(());
     };
     let plan = offboard::made(manager, c, s.out_dir)?;
-    let given = approve.trim().to_ascii_lowercase();
-    if given.len() < crate::policy::approval::MIN_DIGEST_PREFIX || !plan.digest.starts_with(&given)
-    {
-        return Err(Error::Refused(format!(
-            "--approve {given} is not the digest of the offboarding plans in {} ({}); nothing was destroyed. Plan again and approve the digest it prints",
-            s.out_dir.display(),
-            plan.digest
-        )));
-    }
+    offboard::check_approval(&plan, approve, s.out_dir)?;
     let applied = offboard::apply(manager, c, &plan, s, out)?;
     if json {
         out.json(&applied).expect("serialisable");

@@ -227,6 +227,21 @@ pub fn made(manager: &Manager, c: &Customer, out_dir: &Path) -> Result<Plan> {
     })
 }
 
+/// `--approve` names the digest of the plans in `out_dir` (at least
+/// [`crate::policy::approval::MIN_DIGEST_PREFIX`] hex digits of it).
+pub fn check_approval(plan: &Plan, approve: &str, out_dir: &Path) -> Result<()> {
+    let given = approve.trim().to_ascii_lowercase();
+    if given.len() < crate::policy::approval::MIN_DIGEST_PREFIX || !plan.digest.starts_with(&given)
+    {
+        return Err(Error::Refused(format!(
+            "--approve {given} is not the digest of the offboarding plans in {} ({}); nothing was destroyed. Plan again and approve the digest it prints",
+            out_dir.display(),
+            plan.digest
+        )));
+    }
+    Ok(())
+}
+
 /// Applies the approved plans in order; each destroyed unit's final state
 /// is archived, each failure named with what is left; the others go on.
 pub fn apply(
