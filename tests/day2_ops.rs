@@ -143,21 +143,28 @@ fn state_mv_after_a_refactor_then_plans_clean() {
         (1, 1, 0),
         "before: destroy and create"
     );
-    // An operand that Terraform would read as a flag is refused.
-    w.expect(
+    // An operand that Terraform would read as a flag is refused (clap
+    // takes it after `--`; fleetform does not).
+    let out = w.expect(
         2,
         &[
             "state",
             "mv",
-            "-lock=false",
-            "fakecloud_bucket.archive",
             "--customer",
             "c01",
             "--env",
             ENV,
             "--reason",
             "r",
+            "--",
+            "-lock=false",
+            "fakecloud_bucket.archive",
         ],
+    );
+    assert!(
+        common::stderr(&out).contains("`-lock=false` is not a resource address"),
+        "{}",
+        common::stderr(&out)
     );
     w.expect(
         0,
