@@ -659,9 +659,6 @@ pub enum CustomersCommand {
         /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
         #[arg(long, env = "FLEETFORM_TERRAFORM")]
         terraform: Option<PathBuf>,
-        /// The plans (or the result) as JSON on stdout.
-        #[arg(long, env = "FLEETFORM_JSON")]
-        json: bool,
     },
 }
 
@@ -909,9 +906,6 @@ pub struct StateArgs {
         default_value = ".fleetform/out"
     )]
     pub out: PathBuf,
-    /// The result as JSON on stdout.
-    #[arg(long, global = true, env = "FLEETFORM_JSON")]
-    pub json: bool,
     /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, global = true, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,

@@ -54,7 +54,6 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             out: out_dir,
             customer_dir,
             terraform,
-            json,
         } => {
             let s = crate::fleet::offboard::Settings {
                 out_dir,
@@ -62,7 +61,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
                 customer_dir: customer_dir.as_deref(),
                 reason,
             };
-            offboard(&manager, slug, approve.as_deref(), &s, *json, out)
+            offboard(&manager, slug, approve.as_deref(), &s, out)
         }
         CustomersCommand::Instructions {
             slug,
@@ -621,7 +620,6 @@ fn offboard(
     slug: &str,
     approve: Option<&str>,
     s: &crate::fleet::offboard::Settings<'_>,
-    json: bool,
     out: &Output,
 ) -> Result<()> {
     use crate::fleet::offboard;
@@ -630,18 +628,12 @@ fn offboard(
     let c = registry.require(slug).map_err(Error::Usage)?;
     let Some(approve) = approve else {
         let plan = offboard::plan(manager, &registry, c, s, out)?;
-        match json {
-            true => out.json(&plan).expect("serialisable"),
-            false => out.result(&offboard::render(&plan)),
-        }
+        out.result(&offboard::render(&plan));
         return Ok(());
     };
     let plan = offboard::made(manager, c, s.out_dir)?;
     offboard::check_approval(&plan, approve, s.out_dir)?;
     let applied = offboard::apply(manager, c, &plan, s, out)?;
-    if json {
-        out.json(&applied).expect("serialisable");
-    }
     if !applied.failed.is_empty() {
         return Err(Error::Failed(offboard::what_is_left(slug, &applied)));
     }
@@ -667,13 +659,11 @@ fn offboard(
             .customer(slug)
             .reason(s.reason),
     );
-    if !json {
-        out.result(&format!(
-            "offboarded `{slug}` ({date}): {} destroyed, each final state archived in {}",
-            crate::util::text::count(applied.archived.len(), "pair", "pairs"),
-            crate::records::Store::for_manager(manager).describe()
-        ));
-    }
+    out.result(&format!(
+        "offboarded `{slug}` ({date}): {} destroyed, each final state archived in {}",
+        crate::util::text::count(applied.archived.len(), "pair", "pairs"),
+        crate::records::Store::for_manager(manager).describe()
+    ));
     Ok(())
 }
 

@@ -32,18 +32,14 @@ pub fn run(args: &StateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         check_operand(op.name(), o).map_err(Error::Usage)?;
     }
     let done = crate::deploy::ops::state_op(&target, &op, manager_dir, out)?;
-    if args.json {
-        out.json(&done).expect("serialisable");
-    } else {
-        out.result(&format!(
-            "{} {}: done for {}/{} by {}",
-            done.operation,
-            done.operands.join(" "),
-            done.customer,
-            done.environment,
-            done.actor
-        ));
-    }
+    out.result(&format!(
+        "{} {}: done for {}/{} by {}",
+        done.operation,
+        done.operands.join(" "),
+        done.customer,
+        done.environment,
+        done.actor
+    ));
     Ok(())
 }
 

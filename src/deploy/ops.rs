@@ -36,10 +36,9 @@ pub struct OpTarget {
 }
 
 /// What an operation did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct OpDone {
     pub customer: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     pub environment: String,
     pub operation: String,
@@ -47,9 +46,7 @@ pub struct OpDone {
     pub actor: String,
     pub reason: String,
     /// The operation's record in the records store.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
-    #[serde(skip)]
     pub output: String,
 }
 

@@ -26,20 +26,18 @@ pub struct Settings<'a> {
 }
 
 /// One planned destroy.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Planned {
     pub unit: Unit,
     pub plan_sha256: String,
     /// Addresses the plan destroys.
     pub destroys: Vec<String>,
-    #[serde(skip)]
     pub comment: String,
-    #[serde(skip)]
     pub dir: PathBuf,
 }
 
 /// The offboarding's plans, in the order they apply, and their digest.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub customer: String,
     pub units: Vec<Planned>,
@@ -49,13 +47,13 @@ pub struct Plan {
 
 /// What the apply left: the units destroyed (their archived state's key)
 /// and those that failed, with why and what their state still holds.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default)]
 pub struct Applied {
     pub archived: Vec<(String, String)>,
     pub failed: Vec<Failed>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 pub struct Failed {
     pub unit: String,
     pub error: String,

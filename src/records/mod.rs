@@ -220,7 +220,7 @@ pub fn operation_key(unit: &Unit, what: &str) -> String {
 }
 
 /// What a day-2 operation did, kept create-only beside the audit event.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct Operation {
     pub time: String,
     pub customer: String,
