@@ -653,12 +653,6 @@ pub enum CustomersCommand {
         /// Results folder for the plans.
         #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
         out: PathBuf,
-        /// The customer's checkout instead of the registry's `path`.
-        #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
-        customer_dir: Option<PathBuf>,
-        /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
-        #[arg(long, env = "FLEETFORM_TERRAFORM")]
-        terraform: Option<PathBuf>,
     },
 }
 
@@ -884,68 +878,48 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct StateArgs {
-    #[command(subcommand)]
+    /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID
+    #[arg(value_enum)]
     pub op: StateCommand,
+    /// The operation's addresses, id or lock id, as shown above.
+    #[arg(required = true)]
+    pub operands: Vec<String>,
     /// The customer.
-    #[arg(long, global = true, env = "FLEETFORM_CUSTOMER")]
-    pub customer: Option<String>,
+    #[arg(long, env = "FLEETFORM_CUSTOMER")]
+    pub customer: String,
     /// The environment.
-    #[arg(long = "env", global = true, env = "FLEETFORM_ENVIRONMENT")]
-    pub environment: Option<String>,
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
     /// The product (a manager with `products:`).
-    #[arg(long, global = true, env = "FLEETFORM_PRODUCT")]
+    #[arg(long, env = "FLEETFORM_PRODUCT")]
     pub product: Option<String>,
     /// Why (required; kept in the audit log and the record).
-    #[arg(long, global = true, env = "FLEETFORM_REASON")]
+    #[arg(long, env = "FLEETFORM_REASON")]
     pub reason: Option<String>,
     /// Results folder (the operation's log lands in OUT/CUSTOMER/ENV).
-    #[arg(
-        long,
-        global = true,
-        env = "FLEETFORM_OUT_DIR",
-        default_value = ".fleetform/out"
-    )]
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
     pub out: PathBuf,
-    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
-    #[arg(long, global = true, env = "FLEETFORM_TERRAFORM")]
-    pub terraform: Option<PathBuf>,
     /// The customer's checkout (`import` reads its values) instead of
     /// the registry's `path`.
-    #[arg(long, global = true, env = "FLEETFORM_CUSTOMER_DIR")]
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
     pub customer_dir: Option<PathBuf>,
-    /// On GitHub: create a deployment on the customer's repo and comment
-    /// on its open pull request, if any (needs a token; see README).
-    #[arg(long, global = true, env = "FLEETFORM_REPORT_GITHUB")]
+    /// On GitHub: a deployment on the customer's repo and a comment on
+    /// its open pull request, if any.
+    #[arg(long, env = "FLEETFORM_REPORT_GITHUB")]
     pub github: bool,
 }
 
-#[derive(Debug, Subcommand)]
+/// A state operation.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum StateCommand {
     /// Adopt an object created outside Terraform: `import ADDR ID`.
-    Import {
-        /// The resource address in the root module.
-        address: String,
-        /// The object's id in the cloud.
-        id: String,
-    },
-    /// Move an object in the state after a module refactor: `mv FROM TO`.
-    Mv {
-        /// The address in the state now.
-        from: String,
-        /// The address in the refactored module.
-        to: String,
-    },
+    Import,
+    /// Move an object after a module refactor: `mv FROM TO`.
+    Mv,
     /// Forget objects without destroying them: `rm ADDR...`.
-    Rm {
-        /// The addresses to forget.
-        #[arg(required = true)]
-        addresses: Vec<String>,
-    },
+    Rm,
     /// Release a lock a killed run left: `force-unlock LOCK_ID`.
-    ForceUnlock {
-        /// The lock's id, as the error of the blocked run names it.
-        lock_id: String,
-    },
+    ForceUnlock,
 }
 
 #[derive(Debug, Args)]

@@ -44,18 +44,26 @@ fn audit_of(w: &World, action: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The operation records kept for c01 in staging.
+/// The `state` audit events kept in the records store (create-only, one
+/// object each), oldest first.
 fn op_records(w: &World) -> Vec<Value> {
-    let dir =
-        w.fx.path("manager/.fleetform/records/operations/c01/_/staging");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&w.fx.path("manager/.fleetform/records/audit"), &mut files);
     files.sort();
     files
         .iter()
-        .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+        .map(|f| serde_json::from_slice::<Value>(&std::fs::read(f).unwrap()).unwrap())
+        .filter(|e| e["action"] == "state" && e["customer"] == "c01")
         .collect()
 }
 
@@ -123,7 +131,10 @@ fn import_adopts_a_bucket_created_outside_terraform() {
     );
     let records = op_records(&w);
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["operation"], "import");
+    assert_eq!(
+        records[0]["detail"],
+        "import fakecloud_bucket.extra bucket-c01-extra"
+    );
     assert_eq!(records[0]["reason"], "made by hand in INC-7");
     assert_eq!(records[0]["result"], "ok");
 }

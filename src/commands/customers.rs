@@ -52,13 +52,11 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             reason,
             approve,
             out: out_dir,
-            customer_dir,
-            terraform,
         } => {
+            let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
             let s = crate::fleet::offboard::Settings {
                 out_dir,
                 terraform: terraform.as_deref(),
-                customer_dir: customer_dir.as_deref(),
                 reason,
             };
             offboard(&manager, slug, approve.as_deref(), &s, out)

@@ -12,22 +12,7 @@ use crate::output::Output;
 
 pub fn run(args: &StateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let target = resolve(args)?;
-    let op = match &args.op {
-        StateCommand::Import { address, id } => StateOp::Import {
-            address: address.clone(),
-            id: id.clone(),
-        },
-        StateCommand::Mv { from, to } => StateOp::Move {
-            from: from.clone(),
-            to: to.clone(),
-        },
-        StateCommand::Rm { addresses } => StateOp::Remove {
-            addresses: addresses.clone(),
-        },
-        StateCommand::ForceUnlock { lock_id } => StateOp::ForceUnlock {
-            lock_id: lock_id.clone(),
-        },
-    };
+    let op = operation(args.op, &args.operands)?;
     for o in op.operands() {
         check_operand(op.name(), o).map_err(Error::Usage)?;
     }
@@ -43,21 +28,40 @@ pub fn run(args: &StateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     Ok(())
 }
 
+/// The operation from its name and operands, each with its own count.
+fn operation(op: StateCommand, operands: &[String]) -> Result<StateOp> {
+    let o = |i: usize| operands[i].clone();
+    Ok(match (op, operands.len()) {
+        (StateCommand::Import, 2) => StateOp::Import {
+            address: o(0),
+            id: o(1),
+        },
+        (StateCommand::Mv, 2) => StateOp::Move {
+            from: o(0),
+            to: o(1),
+        },
+        (StateCommand::Rm, _) => StateOp::Remove {
+            addresses: operands.to_vec(),
+        },
+        (StateCommand::ForceUnlock, 1) => StateOp::ForceUnlock { lock_id: o(0) },
+        _ => {
+            return Err(Error::Usage(
+                "state takes: import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID"
+                    .into(),
+            ))
+        }
+    })
+}
+
 fn resolve(args: &StateArgs) -> Result<OpTarget> {
     let reason = require_reason(args.reason.as_deref())?;
-    let (Some(customer), Some(environment)) = (&args.customer, &args.environment) else {
-        return Err(Error::Usage(
-            "say where: --customer SLUG --env ENVIRONMENT (and --product for a manager with products)"
-                .into(),
-        ));
-    };
     Ok(OpTarget {
-        customer: customer.clone(),
-        environment: environment.clone(),
+        customer: args.customer.clone(),
+        environment: args.environment.clone(),
         product: args.product.clone(),
         reason,
         out: args.out.clone(),
-        terraform: args.terraform.clone(),
+        terraform: std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from),
         customer_dir: args.customer_dir.clone(),
         github: args.github,
     })

@@ -146,11 +146,6 @@ impl Targeting {
         }
         f
     }
-
-    /// One line for the audit log: the flags and the reason.
-    pub fn describe(&self) -> String {
-        format!("{} (reason: {})", self.flags().join(" "), self.reason)
-    }
 }
 
 /// What a product's plan took from the products it needs.

@@ -2,8 +2,8 @@
 //! (`fleetform state import|mv|rm|force-unlock`): the customer and
 //! environment checked, the operation run by the engine with the pair's
 //! backend, state key and scrubbed environment, then recorded (an audit
-//! event with actor and reason, and an operation record in the records
-//! store, create-only) and, with `--github`, reported on the customer's
+//! event with actor and reason, which the records store keeps too,
+//! create-only) and, with `--github`, reported on the customer's
 //! repo: a deployment, and a comment on its newest open pull request.
 //! Under GitHub Actions the run's actor must be an active member of the
 //! operators team (`rollout.operators`), as for rollout control.
@@ -45,8 +45,6 @@ pub struct OpDone {
     pub operands: Vec<String>,
     pub actor: String,
     pub reason: String,
-    /// The operation's record in the records store.
-    pub record: Option<String>,
     pub output: String,
 }
 
@@ -98,11 +96,15 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
         operands: op.operands().iter().map(|s| s.to_string()).collect(),
         actor: entry.actor.clone(),
         reason: t.reason.clone(),
-        record: None,
         output: String::new(),
     };
     let failure = result.as_ref().err().map(RunError::short);
-    done.record = keep_record(&view, &unit, &done, failure.as_deref(), out);
+    // The audit event is the operation's record: it is kept in the
+    // records store too (create-only), with the failure when it failed.
+    let entry = match &failure {
+        Some(f) => entry.detail(format!("{} {}: {f}", op.name(), op.operands().join(" "))),
+        None => entry,
+    };
     crate::audit::record(out, entry);
     if t.github {
         let what = format!("`{}` {}", op.name(), md_operands(&done.operands));
@@ -145,49 +147,6 @@ fn read_docs(
     };
     read.and_then(|src| crate::values::customer::check(&src, &engine.schema))
         .map_err(Error::Values)
-}
-
-/// The operation's record in the store audit events go to (the
-/// manager's otherwise); a failure to write it is reported, not fatal.
-fn keep_record(
-    manager: &crate::config::Manager,
-    unit: &Unit,
-    done: &OpDone,
-    failure: Option<&str>,
-    out: &Output,
-) -> Option<String> {
-    let record = crate::records::Operation {
-        time: jiff::Timestamp::now().to_string(),
-        customer: unit.customer.clone(),
-        product: unit.product.clone(),
-        environment: unit.environment.clone(),
-        operation: done.operation.clone(),
-        operands: done.operands.clone(),
-        actor: done.actor.clone(),
-        reason: done.reason.clone(),
-        result: if failure.is_some() { "failed" } else { "ok" }.into(),
-        detail: failure.map(str::to_string),
-        run_url: crate::ci::RunContext::from_env().run_url(),
-    };
-    let own;
-    let store = match crate::audit::store() {
-        Some(s) => s,
-        None => {
-            own = crate::records::Store::for_manager(manager);
-            &own
-        }
-    };
-    match crate::records::record_operation(store, unit, &record) {
-        Ok(key) => Some(key),
-        Err(e) => {
-            out.error(&format!(
-                "the record of `{}` was not kept in {}: {e}; the audit log has it",
-                done.operation,
-                store.describe()
-            ));
-            None
-        }
-    }
 }
 
 /// Each operand as inline code.

@@ -14,14 +14,12 @@ use crate::data::summary::Targeting;
 use crate::engine::{Engine, PlanRequest, RunError};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::values::customer::{self, CustomerSource};
+use crate::values::customer;
 
 /// Where and why.
 pub struct Settings<'a> {
     pub out_dir: &'a Path,
     pub terraform: Option<&'a Path>,
-    /// The customer's checkout, instead of the registry's `path`.
-    pub customer_dir: Option<&'a Path>,
     pub reason: &'a str,
 }
 
@@ -116,16 +114,12 @@ pub fn plan(
     out: &Output,
 ) -> Result<Plan> {
     check_revoked(c)?;
-    let mut units = Vec::new();
     for (view, envs) in views(manager, c) {
         if envs.is_empty() {
             continue;
         }
         let engine = engine(&view, s)?;
-        let source = match s.customer_dir {
-            Some(dir) => CustomerSource::from_dir(&view, dir, &envs).map_err(|d| vec![d]),
-            None => crate::fleet::local_source(&view, registry)(c, &envs),
-        };
+        let source = crate::fleet::local_source(&view, registry)(c, &envs);
         let docs = source
             .and_then(|src| customer::check(&src, &engine.schema))
             .map_err(Error::Values)?;
@@ -144,18 +138,7 @@ pub fn plan(
                 policy_tools: false,
             };
             match engine.plan(&req) {
-                Ok(p) => units.push(Planned {
-                    destroys: p
-                        .summary
-                        .resources
-                        .iter()
-                        .map(|r| r.address.clone())
-                        .collect(),
-                    plan_sha256: p.summary.plan_sha256,
-                    comment: p.comment,
-                    dir: p.dir,
-                    unit,
-                }),
+                Ok(_) => {}
                 // A product whose needed product was never applied here
                 // was never applied either: nothing to destroy.
                 Err(RunError::Waiting(why)) => {
@@ -170,12 +153,11 @@ pub fn plan(
             }
         }
     }
-    let digest = digest(&units);
-    Ok(Plan {
-        customer: c.slug.clone(),
-        units,
-        digest,
-    })
+    let mut plan = made(manager, c, s.out_dir)?;
+    for u in &mut plan.units {
+        u.comment = std::fs::read_to_string(u.dir.join("comment.md")).unwrap_or_default();
+    }
+    Ok(plan)
 }
 
 fn digest(units: &[Planned]) -> String {
@@ -197,12 +179,10 @@ pub fn made(manager: &Manager, c: &Customer, out_dir: &Path) -> Result<Plan> {
             let Ok(summary) = crate::engine::read_summary(&dir) else {
                 continue;
             };
+            // Only this offboarding's destroy plans count (a plain plan
+            // left in the folder is not one; the digest then differs).
             if !summary.targeting.as_ref().is_some_and(|t| t.destroy) {
-                return Err(Error::Refused(format!(
-                    "{} holds a plan that is not this offboarding's; plan it again: `fleetform customers offboard {} --reason ...`",
-                    dir.display(),
-                    c.slug
-                )));
+                continue;
             }
             units.push(Planned {
                 destroys: summary
@@ -309,11 +289,7 @@ fn archive(
                 e.short()
             ))
         })?;
-    let key = crate::records::operation_key(&u.unit, "final-state").replacen(
-        "operations/",
-        "offboarded/",
-        1,
-    );
+    let key = crate::records::final_state_key(&u.unit);
     store.create(&key, state.as_bytes()).map_err(|e| {
         Error::Failed(format!(
             "{} was destroyed, but its final state was not archived in {}: {e}",

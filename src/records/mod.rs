@@ -207,49 +207,15 @@ pub fn deployment_key(unit: &Unit) -> String {
     format!("{}{}.json", deployments_prefix(unit), stamp())
 }
 
-/// The key of a new record of a day-2 operation (`state`, a targeted
-/// apply, an offboarding) of `unit`, named `what`.
-pub fn operation_key(unit: &Unit, what: &str) -> String {
+/// The key of an offboarded unit's archived final state.
+pub fn final_state_key(unit: &Unit) -> String {
     format!(
-        "operations/{}/{}/{}/{}-{what}.json",
+        "offboarded/{}/{}/{}/{}-final-state.json",
         unit.customer,
         unit.product.as_deref().unwrap_or("_"),
         unit.environment,
         stamp()
     )
-}
-
-/// What a day-2 operation did, kept create-only beside the audit event.
-#[derive(Debug, serde::Serialize)]
-pub struct Operation {
-    pub time: String,
-    pub customer: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    pub environment: String,
-    /// `import`, `mv`, `rm`, `force-unlock`, `offboard-archive`.
-    pub operation: String,
-    pub operands: Vec<String>,
-    pub actor: String,
-    pub reason: String,
-    /// `ok` or `failed`.
-    pub result: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_url: Option<String>,
-}
-
-/// Writes `op`'s record; its key.
-pub fn record_operation(
-    store: &Store,
-    unit: &Unit,
-    op: &Operation,
-) -> Result<String, RecordsError> {
-    let key = operation_key(unit, &op.operation);
-    let bytes = serde_json::to_vec_pretty(op).expect("a record serialises");
-    store.create(&key, &bytes)?;
-    Ok(key)
 }
 
 /// One customer file as applied.
