@@ -16,15 +16,12 @@ pub fn run(args: &StateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     for o in op.operands() {
         check_operand(op.name(), o).map_err(Error::Usage)?;
     }
-    let done = crate::deploy::ops::state_op(&target, &op, manager_dir, out)?;
-    out.result(&format!(
-        "{} {}: done for {}/{} by {}",
-        done.operation,
-        done.operands.join(" "),
-        done.customer,
-        done.environment,
-        done.actor
-    ));
+    out.result(&crate::deploy::ops::state_op(
+        &target,
+        &op,
+        manager_dir,
+        out,
+    )?);
     Ok(())
 }
 

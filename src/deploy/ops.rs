@@ -35,19 +35,6 @@ pub struct OpTarget {
     pub github: bool,
 }
 
-/// What an operation did.
-#[derive(Debug, Clone)]
-pub struct OpDone {
-    pub customer: String,
-    pub product: Option<String>,
-    pub environment: String,
-    pub operation: String,
-    pub operands: Vec<String>,
-    pub actor: String,
-    pub reason: String,
-    pub output: String,
-}
-
 /// `reason`, when given and not blank.
 pub fn require_reason(reason: Option<&str>) -> Result<String> {
     match reason.map(str::trim) {
@@ -59,7 +46,8 @@ pub fn require_reason(reason: Option<&str>) -> Result<String> {
 }
 
 /// Runs `op` on the target's state and records it.
-pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) -> Result<OpDone> {
+/// Returns the result line.
+pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
         .require(&t.customer)
@@ -84,41 +72,33 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
     };
     let dir = t.out.join(unit.rel_dir());
     let result = engine.state_op(customer, &t.environment, docs.as_ref(), &dir, op);
-    let entry = Entry::now("state", if result.is_ok() { "ok" } else { "failed" })
-        .unit(&unit)
-        .detail(format!("{} {}", op.name(), op.operands().join(" ")))
-        .reason(&t.reason);
-    let mut done = OpDone {
-        customer: customer.slug.clone(),
-        product: unit.product.clone(),
-        environment: t.environment.clone(),
-        operation: op.name().to_string(),
-        operands: op.operands().iter().map(|s| s.to_string()).collect(),
-        actor: entry.actor.clone(),
-        reason: t.reason.clone(),
-        output: String::new(),
-    };
     let failure = result.as_ref().err().map(RunError::short);
+    let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
     // The audit event is the operation's record: it is kept in the
     // records store too (create-only), with the failure when it failed.
-    let entry = match &failure {
-        Some(f) => entry.detail(format!("{} {}: {f}", op.name(), op.operands().join(" "))),
-        None => entry,
-    };
+    let detail = format!("{} {}", op.name(), operands.join(" "));
+    let entry = Entry::now("state", if failure.is_some() { "failed" } else { "ok" })
+        .unit(&unit)
+        .reason(&t.reason)
+        .detail(match &failure {
+            Some(f) => format!("{detail}: {f}"),
+            None => detail.clone(),
+        });
+    let actor = entry.actor.clone();
     crate::audit::record(out, entry);
     if t.github {
-        let what = format!("`{}` {}", op.name(), md_operands(&done.operands));
+        let what = format!("`{}` {}", op.name(), md_operands(&operands));
         let report = Report {
             what: &what,
-            operation: &done.operation,
-            actor: &done.actor,
-            reason: &done.reason,
+            operation: op.name(),
+            actor: &actor,
+            reason: &t.reason,
             ok: failure.is_none(),
         };
         report_on_github(customer, &unit, &report, out)?;
     }
-    done.output = result.map_err(run_error)?;
-    Ok(done)
+    result.map_err(run_error)?;
+    Ok(format!("{detail}: done for {unit} by {actor}"))
 }
 
 /// Under GitHub Actions, the run's actor (and whoever re-ran it) is an
@@ -221,9 +201,10 @@ pub fn report_on_github(
             .unwrap_or_default(),
     );
     rt.block_on(async {
-        let (branch, sha) = gh.default_branch_head(repo).await?;
+        // The deployment's ref is the default branch (GitHub resolves it).
+        let branch = gh.repo_info(repo).await?.default_branch;
         let d = crate::github::NewDeployment {
-            sha,
+            sha: branch.clone(),
             environment: unit.environment.clone(),
             description: plain,
             production: unit.environment == "production",
