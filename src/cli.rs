@@ -70,9 +70,7 @@ pub enum Command {
     Impact(ImpactArgs),
     /// Roll a manager change out to the fleet in waves (`rollout:` in fleetform.yml).
     Rollout(RolloutArgs),
-    /// Day-2 state operations on one customer × environment (import,
-    /// mv, rm, force-unlock), with a reason, recorded in the audit log
-    /// and the records store.
+    /// Day-2 state operations on one customer × environment, with a reason.
     State(StateArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
@@ -636,18 +634,15 @@ pub enum CustomersCommand {
         #[arg(long, env = "FLEETFORM_RELAY_URL")]
         relay_url: Option<String>,
     },
-    /// Destroy everything a revoked customer has: without --approve, plan
-    /// the destroy of every product × environment (reverse dependency
-    /// order) and print the plans and their digest; with --approve DIGEST,
-    /// apply exactly those plans, archive each final state and mark the
-    /// entry `offboarded`.
+    /// Plan the destroy of everything a revoked customer has; with
+    /// --approve DIGEST, apply it and mark the entry `offboarded`.
     Offboard {
         /// The customer's slug.
         slug: String,
-        /// Why (kept in the plans, the audit log and the records).
+        /// Why.
         #[arg(long)]
         reason: String,
-        /// The offboarding digest the plan printed (at least 12 hex digits).
+        /// The digest the plan printed.
         #[arg(long)]
         approve: Option<String>,
         /// Results folder for the plans.
@@ -858,20 +853,16 @@ pub struct PlanArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
-    /// Plan the replacement of this resource (`-replace`; repeatable; one
-    /// customer, needs --reason). A replace counts toward `max_replace`.
+    /// Plan the replacement of this resource (`-replace`).
     #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
     pub replace: Vec<String>,
-    /// Plan only this resource and what it depends on (`-target`;
-    /// repeatable; one customer, needs --reason).
+    /// Plan only this resource (`-target`).
     #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
     pub target: Vec<String>,
-    /// Why this targeted plan is made (kept in its summary, the audit log
-    /// and its apply's records).
+    /// Why (--replace, --target).
     #[arg(long)]
     pub reason: Option<String>,
-    /// The customer's checkout to read its files from instead of the
-    /// registry's `path` (one --customer; the ops workflow's checkout).
+    /// The customer's checkout instead of the registry's `path`.
     #[arg(long, env = "FLEETFORM_CUSTOMER_DIR", conflicts_with_all = ["all", "dispatch"])]
     pub customer_dir: Option<PathBuf>,
 }
@@ -881,7 +872,7 @@ pub struct StateArgs {
     /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID
     #[arg(value_enum)]
     pub op: StateCommand,
-    /// The operation's addresses, id or lock id, as shown above.
+    /// Its addresses or id.
     #[arg(required = true)]
     pub operands: Vec<String>,
     /// The customer.
@@ -893,18 +884,16 @@ pub struct StateArgs {
     /// The product (a manager with `products:`).
     #[arg(long, env = "FLEETFORM_PRODUCT")]
     pub product: Option<String>,
-    /// Why (required; kept in the audit log and the record).
+    /// Why (required).
     #[arg(long, env = "FLEETFORM_REASON")]
     pub reason: Option<String>,
-    /// Results folder (the operation's log lands in OUT/CUSTOMER/ENV).
+    /// Results folder.
     #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
     pub out: PathBuf,
-    /// The customer's checkout (`import` reads its values) instead of
-    /// the registry's `path`.
+    /// The customer's checkout instead of the registry's `path`.
     #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
     pub customer_dir: Option<PathBuf>,
-    /// On GitHub: a deployment on the customer's repo and a comment on
-    /// its open pull request, if any.
+    /// Report on the customer's repo (deployment, PR comment).
     #[arg(long, env = "FLEETFORM_REPORT_GITHUB")]
     pub github: bool,
 }
@@ -912,13 +901,13 @@ pub struct StateArgs {
 /// A state operation.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum StateCommand {
-    /// Adopt an object created outside Terraform: `import ADDR ID`.
+    /// `import ADDR ID`
     Import,
-    /// Move an object after a module refactor: `mv FROM TO`.
+    /// `mv FROM TO`
     Mv,
-    /// Forget objects without destroying them: `rm ADDR...`.
+    /// `rm ADDR...`
     Rm,
-    /// Release a lock a killed run left: `force-unlock LOCK_ID`.
+    /// `force-unlock LOCK_ID`
     ForceUnlock,
 }
 
@@ -956,8 +945,7 @@ pub struct ApplyArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
-    /// A local apply of a targeted plan (`plan --replace/--target`): also
-    /// a deployment on the customer's repo and a comment on its open PR.
+    /// A targeted plan's apply: report on the customer's repo too.
     #[arg(long, env = "FLEETFORM_REPORT_GITHUB", conflicts_with = "dispatch")]
     pub github: bool,
 }
