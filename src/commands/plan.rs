@@ -123,7 +123,7 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
     }
     if manager.has_products() && (settings.targeting.is_some() || settings.customer_dir.is_some()) {
         return Err(Error::Usage(
-            "--replace, --target and --customer-dir are not available for a manager with products yet; nothing was planned".into(),
+            "--replace, --target and --customer-dir: not yet with products".into(),
         ));
     }
     if manager.has_products() {

@@ -92,8 +92,8 @@ fn engine<'m>(view: &'m Manager, s: &Settings<'_>) -> Result<Engine<'m>> {
 pub fn check_revoked(c: &Customer) -> Result<()> {
     if c.is_active() {
         return Err(Error::Usage(format!(
-            "`{}` is active: revoke it first (`fleetform customers revoke {} --reason ...`), then offboard it",
-            c.slug, c.slug
+            "`{}` is active: revoke it first, then offboard it",
+            c.slug
         )));
     }
     if let Some(date) = &c.offboarded {
@@ -212,7 +212,7 @@ pub fn check_approval(plan: &Plan, approve: &str, out_dir: &Path) -> Result<()> 
     if given.len() < crate::policy::approval::MIN_DIGEST_PREFIX || !plan.digest.starts_with(&given)
     {
         return Err(Error::Refused(format!(
-            "--approve {given} is not the digest of the offboarding plans in {} ({}); nothing was destroyed. Plan again and approve the digest it prints",
+            "--approve {given} is not the digest of the offboarding plans in {} ({}); nothing was destroyed",
             out_dir.display(),
             plan.digest
         )));
@@ -329,7 +329,7 @@ pub fn what_is_left(slug: &str, applied: &Applied) -> String {
         .map(|f| format!("{} ({}): left {}", f.unit, f.error, f.left.join(", ")))
         .collect();
     format!(
-        "`{slug}` stays revoked, not offboarded: {} of its destroys failed: {}. {} destroyed (final state archived). Fix the cause, then plan and approve the offboarding again",
+        "`{slug}` stays revoked: {} of its destroys failed: {}. {} destroyed",
         failed.len(),
         failed.join("; "),
         crate::util::text::count(applied.archived.len(), "pair was", "pairs were"),
