@@ -55,6 +55,9 @@ pub struct Entry {
     /// whose approval [`apply_of`] infers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Why, as the operator gave it (`--reason` of a day-2 operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Entry {
@@ -136,6 +139,10 @@ impl Entry {
     /// How this apply was let through.
     pub fn approval(mut self, a: Approval) -> Self {
         self.approval = Some(a.as_str().to_string());
+        self
+    }
+    pub fn reason(mut self, r: &str) -> Self {
+        self.reason = Some(r.into());
         self
     }
 }

@@ -70,6 +70,8 @@ pub enum Command {
     Impact(ImpactArgs),
     /// Roll a manager change out to the fleet in waves (`rollout:` in fleetform.yml).
     Rollout(RolloutArgs),
+    /// Day-2 state operations on one customer × environment, with a reason.
+    State(StateArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
     /// The audit log.
@@ -632,6 +634,21 @@ pub enum CustomersCommand {
         #[arg(long, env = "FLEETFORM_RELAY_URL")]
         relay_url: Option<String>,
     },
+    /// Plan the destroy of everything a revoked customer has; with
+    /// --approve DIGEST, apply it and mark the entry `offboarded`.
+    Offboard {
+        /// The customer's slug.
+        slug: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The digest the plan printed.
+        #[arg(long)]
+        approve: Option<String>,
+        /// Results folder for the plans.
+        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -836,6 +853,62 @@ pub struct PlanArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
+    /// Plan the replacement of this resource (`-replace`).
+    #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
+    pub replace: Vec<String>,
+    /// Plan only this resource (`-target`).
+    #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
+    pub target: Vec<String>,
+    /// Why (--replace, --target).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The customer's checkout instead of the registry's `path`.
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR", conflicts_with_all = ["all", "dispatch"])]
+    pub customer_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID
+    #[arg(value_enum)]
+    pub op: StateCommand,
+    /// Its addresses or id.
+    #[arg(required = true)]
+    pub operands: Vec<String>,
+    /// The customer.
+    #[arg(long, env = "FLEETFORM_CUSTOMER")]
+    pub customer: String,
+    /// The environment.
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
+    /// The product (a manager with `products:`).
+    #[arg(long, env = "FLEETFORM_PRODUCT")]
+    pub product: Option<String>,
+    /// Why (required).
+    #[arg(long, env = "FLEETFORM_REASON")]
+    pub reason: Option<String>,
+    /// Results folder.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// The customer's checkout instead of the registry's `path`.
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+    pub customer_dir: Option<PathBuf>,
+    /// Report on the customer's repo (deployment, PR comment).
+    #[arg(long, env = "FLEETFORM_REPORT_GITHUB")]
+    pub github: bool,
+}
+
+/// A state operation.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StateCommand {
+    /// `import ADDR ID`
+    Import,
+    /// `mv FROM TO`
+    Mv,
+    /// `rm ADDR...`
+    Rm,
+    /// `force-unlock LOCK_ID`
+    ForceUnlock,
 }
 
 #[derive(Debug, Args)]
@@ -872,6 +945,9 @@ pub struct ApplyArgs {
     /// With --dispatch: print the writes instead of sending them.
     #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
     pub dry_run: bool,
+    /// A targeted plan's apply: report on the customer's repo too.
+    #[arg(long, env = "FLEETFORM_REPORT_GITHUB", conflicts_with = "dispatch")]
+    pub github: bool,
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> u8 {
             Command::Plan(a) => a.dispatch,
             Command::Apply(a) => a.dispatch,
             Command::Drift(_) => true,
+            Command::State(a) => a.github,
             _ => false,
         };
         audit::keep_in(if customer_role {
@@ -98,6 +99,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Customers(a) => commands::customers::run(a, dir, &out),
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),
         Command::Drift(a) => commands::drift::run(a, dir, &out),
+        Command::State(a) => commands::state::run(a, dir, &out),
         Command::Impact(a) => commands::impact::run(a, dir, &out),
         Command::Rollout(a) => commands::rollout::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),

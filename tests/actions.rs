@@ -806,6 +806,10 @@ fn templates_document_their_secrets_and_variables() {
         ),
         ("workflows/manager-drift.yml", &["SOURCE_REPOS_PAT"]),
         (
+            "workflows/manager-ops.yml",
+            &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],
+        ),
+        (
             "workflows/manager-doctor.yml",
             &["FLEETFORM_DOCTOR_TOKEN", "SOURCE_REPOS_PAT"],
         ),

@@ -64,6 +64,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         lock_checksums_dropped: false,
         never_applied: false,
         cloud_drift: Vec::new(),
+        targeting: None,
     }
 }
 

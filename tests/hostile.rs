@@ -381,6 +381,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         lock_checksums_dropped: false,
         never_applied: false,
         cloud_drift: Vec::new(),
+        targeting: None,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

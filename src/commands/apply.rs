@@ -94,7 +94,20 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         args.plan_sha256.as_deref(),
         None,
     );
-    let entry = audit_entry(&result).unit(&unit);
+    let mut entry = audit_entry(&result).unit(&unit);
+    let targeting = crate::engine::read_summary(&dir)
+        .ok()
+        .and_then(|s| s.targeting);
+    if let Some(t) = &targeting {
+        // A targeted plan's apply names what it targeted, who asked, why.
+        let detail = entry.detail.take();
+        entry = entry
+            .detail(match detail {
+                Some(d) => format!("{}; {d}", t.flags().join(" ")),
+                None => format!("{} (planned by {})", t.flags().join(" "), t.actor),
+            })
+            .reason(&t.reason);
+    }
     let kept = match &result {
         Ok(done) => Some(keep_deployment(
             &view,
@@ -106,7 +119,11 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         )),
         Err(_) => None,
     };
+    let ok = result.is_ok();
     crate::audit::record(out, entry);
+    if let (true, Some(t)) = (args.github, &targeting) {
+        report_targeted(customer, &unit, t, ok, out)?;
+    }
     finish(result, &unit, args.json, out)?;
     match kept {
         Some(Err(e)) => Err(Error::Failed(format!(
@@ -114,6 +131,33 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         ))),
         _ => Ok(()),
     }
+}
+
+/// A targeted plan's apply on the customer's repo (a deployment, a PR
+/// comment), as the state operations report theirs.
+fn report_targeted(
+    customer: &crate::config::Customer,
+    unit: &Unit,
+    t: &crate::data::summary::Targeting,
+    ok: bool,
+    out: &Output,
+) -> Result<()> {
+    use crate::deploy::ops::{md_operands, report_on_github, Report};
+    let operation = if t.replace.is_empty() {
+        "target"
+    } else {
+        "replace"
+    };
+    let what = format!("apply of {}", md_operands(&t.flags()));
+    let actor = crate::audit::Entry::now("apply", "").actor;
+    let report = Report {
+        what: &what,
+        operation,
+        actor: &actor,
+        reason: &t.reason,
+        ok,
+    };
+    report_on_github(customer, unit, &report, out)
 }
 
 /// The deployment record of a local apply, in the manager's records store.

@@ -47,6 +47,20 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
+        CustomersCommand::Offboard {
+            slug,
+            reason,
+            approve,
+            out: out_dir,
+        } => {
+            let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
+            let s = crate::fleet::offboard::Settings {
+                out_dir,
+                terraform: terraform.as_deref(),
+                reason,
+            };
+            offboard(&manager, slug, approve.as_deref(), &s, out)
+        }
         CustomersCommand::Instructions {
             slug,
             manager_repo,
@@ -143,6 +157,7 @@ fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Custome
         status: Status::Active,
         added: date.clone().unwrap_or_else(crate::audit::today),
         revoked: None,
+        offboarded: None,
         products: None,
         labels: Default::default(),
         identity: None,
@@ -596,6 +611,60 @@ fn revoke(
 /// variables of `workflows/customer-trigger.yml` in its repo, the token
 /// it created (by its recorded name), and the manager's access to its
 /// repos (`SOURCE_REPOS_PAT` in the manager's environments).
+/// `customers offboard`: the plans and their digest, or, approved, their
+/// apply and the entry marked `offboarded` when nothing is left.
+fn offboard(
+    manager: &Manager,
+    slug: &str,
+    approve: Option<&str>,
+    s: &crate::fleet::offboard::Settings<'_>,
+    out: &Output,
+) -> Result<()> {
+    use crate::fleet::offboard;
+    crate::deploy::ops::require_reason(Some(s.reason))?;
+    let registry = Registry::load(manager)?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
+    let Some(approve) = approve else {
+        let plan = offboard::plan(manager, &registry, c, s, out)?;
+        out.result(&offboard::render(&plan));
+        return Ok(());
+    };
+    let plan = offboard::made(manager, c, s.out_dir)?;
+    offboard::check_approval(&plan, approve, s.out_dir)?;
+    let applied = offboard::apply(manager, c, &plan, s, out)?;
+    if !applied.failed.is_empty() {
+        return Err(Error::Failed(offboard::what_is_left(slug, &applied)));
+    }
+    let date = crate::audit::today();
+    edit_registry(
+        manager,
+        |registry, text, file| {
+            let index = registry.index_of(slug).map_err(Error::Usage)?;
+            edit::offboard(text, &registry.doc, file, index, &date)
+                .map(Some)
+                .map_err(|e| Error::Failed(e.to_string()))
+        },
+        |after| match after.get(slug) {
+            Some(c) if c.offboarded.is_some() && !c.is_active() => Ok(()),
+            _ => Err(Error::Failed(
+                "the edit did not mark the customer offboarded, so nothing was written".into(),
+            )),
+        },
+    )?;
+    crate::audit::record(
+        out,
+        crate::audit::Entry::now("registry", "offboarded")
+            .customer(slug)
+            .reason(s.reason),
+    );
+    out.result(&format!(
+        "offboarded `{slug}` ({date}): {} destroyed, each final state archived in {}",
+        crate::util::text::count(applied.archived.len(), "pair", "pairs"),
+        crate::records::Store::for_manager(manager).describe()
+    ));
+    Ok(())
+}
+
 fn revoke_steps(manager: &Manager, registry: &Registry, c: &Customer) -> String {
     let Some(repo) = c.repo.as_deref() else {
         return format!(

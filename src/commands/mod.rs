@@ -21,6 +21,7 @@ pub mod relay;
 pub mod render;
 pub mod report;
 pub mod rollout;
+pub mod state;
 pub mod sync;
 pub mod trigger;
 pub mod validate;

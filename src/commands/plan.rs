@@ -17,6 +17,10 @@ struct Settings {
     out: PathBuf,
     json: bool,
     terraform: Option<PathBuf>,
+    /// The one customer's checkout, instead of the registry's `path`.
+    customer_dir: Option<PathBuf>,
+    /// `--replace`/`--target` with the reason.
+    targeting: Option<crate::data::summary::Targeting>,
 }
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
@@ -30,7 +34,15 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
         Some(n) => n,
         None => crate::fleet::terraform_jobs(),
     };
+    let targeting = targeting(args)?;
+    if args.customer_dir.is_some() && args.customers.len() != 1 {
+        return Err(Error::Usage(
+            "--customer-dir holds one customer's files: give one --customer".into(),
+        ));
+    }
     Ok(Settings {
+        customer_dir: args.customer_dir.clone(),
+        targeting,
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
         environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
         jobs,
@@ -38,6 +50,30 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
         json: args.json,
         terraform: args.terraform.clone(),
     })
+}
+
+/// `--replace`/`--target`: one customer and environment, addresses that
+/// are not flags, and a reason; the actor as the audit log names it.
+fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>> {
+    if args.replace.is_empty() && args.target.is_empty() {
+        return Ok(None);
+    }
+    if args.customers.len() != 1 || args.environments.len() != 1 {
+        return Err(Error::Usage(
+            "--replace and --target plan one customer × environment: give one --customer and one --env".into(),
+        ));
+    }
+    for a in args.replace.iter().chain(&args.target) {
+        crate::engine::ops::check_operand("--replace/--target", a).map_err(Error::Usage)?;
+    }
+    let reason = crate::deploy::ops::require_reason(args.reason.as_deref())?;
+    Ok(Some(crate::data::summary::Targeting {
+        replace: args.replace.clone(),
+        target: args.target.clone(),
+        destroy: false,
+        reason,
+        actor: crate::audit::Entry::now("plan", "").actor,
+    }))
 }
 
 pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
@@ -73,6 +109,9 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 /// Plans the selected customers × environments from their local checkouts.
 fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
+    if settings.targeting.is_some() {
+        crate::deploy::ops::check_operator(&manager, out)?;
+    }
     let customers = crate::fleet::select(&registry, settings.customers.as_deref())?;
     let envs = settings.environments.as_deref();
     crate::fleet::check_environments(&manager, envs)?;
@@ -81,6 +120,11 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
         for gap in crate::fleet::select::check_named("plan", &selected, envs)? {
             out.note(&format!("{gap}: not planned"));
         }
+    }
+    if manager.has_products() && (settings.targeting.is_some() || settings.customer_dir.is_some()) {
+        return Err(Error::Usage(
+            "--replace, --target and --customer-dir: not yet with products".into(),
+        ));
     }
     if manager.has_products() {
         let settings = crate::fleet::products::RunSettings {
@@ -101,8 +145,20 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
     }
     let mut engine =
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
-    let source = crate::fleet::local_source(&manager, &registry);
-    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
+    engine.targeting = settings.targeting.clone();
+    let fleet = match &settings.customer_dir {
+        Some(dir) => {
+            let source = |_: &crate::config::Customer, envs: &[String]| {
+                crate::values::customer::CustomerSource::from_dir(&manager, dir, envs)
+                    .map_err(|d| vec![d])
+            };
+            crate::fleet::prepare(&engine, &selected, &source, out)
+        }
+        None => {
+            let source = crate::fleet::local_source(&manager, &registry);
+            crate::fleet::prepare(&engine, &selected, &source, out)
+        }
+    };
     Ok(crate::fleet::execute(
         &mut engine,
         fleet,

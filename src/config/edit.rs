@@ -287,6 +287,35 @@ pub fn revoke(
     Ok(s)
 }
 
+/// Marks revoked entry `index` offboarded: an `offboarded: <date>` line
+/// at the end of the entry (the rest of the file as it was).
+pub fn offboard(
+    text: &str,
+    doc: &Document,
+    file: &str,
+    index: usize,
+    date: &str,
+) -> Result<String, EditError> {
+    let err = |reason: String| EditError {
+        file: file.to_string(),
+        reason,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let base = format!("/customers/{index}");
+    let key_line = doc.key_pos(&format!("{base}/slug"));
+    let key_col = block_key_column(&lines, key_line).map_err(err)?;
+    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
+    if entry.get("offboarded").is_some() {
+        return Err(err("the entry is already marked `offboarded:`".into()));
+    }
+    let end = entry_end(&lines, key_line.line, key_col);
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out.insert(end, format!("{}offboarded: {date}", " ".repeat(key_col)));
+    let mut s = out.join("\n");
+    s.push('\n');
+    Ok(s)
+}
+
 /// The column (0-based) of a block-style entry's keys, given the position
 /// of its first key; a flow-style entry (`{...}`) cannot be edited here.
 fn block_key_column(lines: &[&str], key_line: Pos) -> Result<usize, String> {

@@ -49,6 +49,10 @@ pub struct Customer {
     pub added: String,
     /// Set when revoked.
     pub revoked: Option<Revocation>,
+    /// Date (`YYYY-MM-DD`) `customers offboard` destroyed everything the
+    /// customer had and archived its final state; set on revoked entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offboarded: Option<String>,
     /// Generation of the customer's dispatch key (default 1); bumped by
     /// `customers rotate-key`, which voids the previous key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -119,6 +119,40 @@ pub struct PlanSummary {
     /// not applied yet), not from the cloud.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cloud_drift: Vec<ResourceChange>,
+    /// A targeted plan's `-replace`/`-target` addresses, who asked and
+    /// why; its apply records them. `-destroy` for an offboarding's plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
+}
+
+/// What made a plan other than a plain one (`plan --replace/--target`,
+/// an offboarding's destroy), with the actor and the reason given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targeting {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destroy: bool,
+    pub reason: String,
+    pub actor: String,
+}
+
+impl Targeting {
+    /// Terraform's flags for it, each one argument.
+    pub fn flags(&self) -> Vec<String> {
+        let mut f: Vec<String> = self
+            .replace
+            .iter()
+            .map(|a| format!("-replace={a}"))
+            .collect();
+        f.extend(self.target.iter().map(|a| format!("-target={a}")));
+        if self.destroy {
+            f.push("-destroy".into());
+        }
+        f
+    }
 }
 
 /// What a product's plan took from the products it needs.
@@ -206,6 +240,7 @@ impl PlanSummary {
             lock_checksums_dropped: false,
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
             cloud_drift: Vec::new(),
+            targeting: None,
         };
         let empty = Vec::new();
         let changes = |key: &str| -> Vec<ResourceChange> {

@@ -48,6 +48,8 @@
 //! - `trigger`, `trigger_relay`: the customer side: check the values,
 //!   dispatch them to the manager (or through the relay), mark the commit
 //!   pending and, with `--wait`, wait for the manager's answer.
+//! - `ops`: day-2 operations on one customer × environment (`state`),
+//!   recorded and reported on the customer's repo.
 //! - `rollout`: the rollout workflow's checks on GitHub (the registry on
 //!   the default branch, a wave's approval, the operators team).
 //!
@@ -68,6 +70,7 @@ mod conclude;
 mod event;
 mod fetch;
 mod invalid;
+pub mod ops;
 mod plan;
 mod products;
 mod record;

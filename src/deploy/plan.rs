@@ -698,6 +698,7 @@ mod tests {
                 lock_checksums_dropped: false,
                 never_applied: false,
                 cloud_drift: Vec::new(),
+                targeting: None,
             }),
             error: (!planned).then(|| "terraform failed".to_string()),
             comment_id: None,

@@ -16,9 +16,13 @@
 //! file's SHA-256).
 
 mod error;
+mod folder;
+pub mod ops;
 pub mod tools;
 
 pub use error::RunError;
+use folder::ensure_out_dir;
+pub use folder::read_summary;
 
 use std::path::{Path, PathBuf};
 
@@ -39,25 +43,6 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const PLAN_FILE: &str = "tfplan";
 pub use crate::records::FILES_FILE;
 
-/// Creates the results folder `<root>/<unit>` (`<customer>/<environment>`
-/// or `<customer>/<product>/<environment>`) so that none of the folders
-/// fleetform names can be a planted symlink that sends the plan's files
-/// (or a truncated lock) elsewhere.
-fn ensure_out_dir(dir: &Path, unit: &Unit) -> Result<(), crate::util::fs::FsError> {
-    let tail = unit.rel_dir();
-    let depth = tail.components().count();
-    let root = match dir.ancestors().nth(depth) {
-        Some(root) if dir.ends_with(&tail) => root,
-        _ => return crate::util::fs::ensure_dir(dir, Path::new("")).map(drop),
-    };
-    let root = if root.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        root
-    };
-    crate::util::fs::ensure_dir(root, &tail).map(drop)
-}
-
 /// Everything loaded once per run.
 pub struct Engine<'m> {
     pub manager: &'m Manager,
@@ -67,6 +52,8 @@ pub struct Engine<'m> {
     pub terraform: Option<Terraform>,
     /// The products this one needs (a product view's `needs:`).
     pub needs: Vec<crate::terraform::needs::Need>,
+    /// Every plan of this run is targeted (`-replace`, `-target`, `-destroy`).
+    pub targeting: Option<crate::data::summary::Targeting>,
 }
 
 /// One plan to make.
@@ -191,7 +178,12 @@ impl Engine<'_> {
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
         write_atomic(&var_file, &vars)?;
         let plan_path = ws.path().join(PLAN_FILE);
-        let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only);
+        let flags = self
+            .targeting
+            .as_ref()
+            .map(|t| t.flags())
+            .unwrap_or_default();
+        let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only, &flags);
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let Made {
@@ -213,6 +205,7 @@ impl Engine<'_> {
         });
         summary.identity = identity;
         summary.lock_checksums_dropped = checksums_dropped;
+        summary.targeting = self.targeting.clone();
         let full_plan_at = req
             .run_url
             .clone()
@@ -429,11 +422,28 @@ impl Engine<'_> {
                 summary.plan_sha256
             )));
         }
-        if !customer.is_active() {
+        // An offboarding's destroy plan applies only through the
+        // offboarding (approved by its digest), and only there to a
+        // revoked customer; the gates judge changes, not the end.
+        let destroy = summary.targeting.as_ref().is_some_and(|t| t.destroy);
+        if destroy != self.targeting.as_ref().is_some_and(|t| t.destroy) {
+            return Err(RunError::Refused(format!(
+                "{} holds {}; nothing was applied",
+                dir.display(),
+                match destroy {
+                    true => "an offboarding's destroy plan: it applies only with `customers offboard --approve`",
+                    false => "a plan that is not an offboarding's destroy plan",
+                }
+            )));
+        }
+        if !customer.is_active() && !destroy {
             return Err(RunError::Refused(format!(
                 "customer `{}` was revoked; nothing was applied",
                 customer.slug
             )));
+        }
+        if destroy {
+            return Ok((summary, crate::data::verdict::Verdict::default()));
         }
         // Gates again, now: labels may have been removed, the window closed.
         let gates = self.manager.config.policies.for_environment(env);
@@ -512,22 +522,6 @@ pub struct ApplyOutcome {
     pub output: String,
 }
 
-pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
-    let p = dir.join(SUMMARY_FILE);
-    let bytes = std::fs::read(&p).map_err(|e| {
-        RunError::Refused(format!(
-            "no plan summary at {} ({e}); run `fleetform plan` first",
-            p.display()
-        ))
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        RunError::Refused(format!(
-            "{} is not a fleetform plan summary: {e}",
-            p.display()
-        ))
-    })
-}
-
 /// What [`run_plan`] made.
 struct Made {
     /// The plan has changes.
@@ -547,9 +541,10 @@ fn run_plan(
     var_file: &Path,
     plan_path: &Path,
     refresh_only: bool,
+    flags: &[String],
 ) -> Result<Made, TerraformError> {
     let checksums_dropped = tf.init(ws, true)?;
-    let (changes, text) = tf.plan(ws, var_file, plan_path, refresh_only)?;
+    let (changes, text) = tf.plan_with(ws, var_file, plan_path, refresh_only, flags)?;
     // `-detailed-exitcode` 0 means no resource, output or move changes:
     // the JSON plan would only list no-ops, so the summary is empty and
     // `show -json` is not run.
@@ -657,5 +652,6 @@ fn build<'m>(
         templates: crate::values::template::ValueTemplates::default(),
         terraform,
         needs: crate::terraform::needs::of(manager),
+        targeting: None,
     })
 }

@@ -305,7 +305,14 @@ impl Run<'_, '_> {
         let label = unit.to_string();
         self.progress.started(&label);
         let outcome = self.plan(task, &unit, &label);
-        crate::audit::record(self.out, audit_entry(self.action, &outcome).unit(&unit));
+        let mut entry = audit_entry(self.action, &outcome).unit(&unit);
+        if let Some(t) = &self.engine.targeting {
+            let detail = entry.detail.take().unwrap_or_default();
+            entry = entry
+                .detail(format!("{}; {detail}", t.flags().join(" ")))
+                .reason(&t.reason);
+        }
+        crate::audit::record(self.out, entry);
         Row {
             customer: unit.customer,
             product: unit.product,

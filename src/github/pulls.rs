@@ -171,6 +171,28 @@ impl GitHub {
         pulls.iter().map(|pr| pull_ref(pr, "GET", &p)).collect()
     }
 
+    /// The most recently updated open PR into `base`: (number, html_url).
+    pub async fn newest_open_pull(
+        &self,
+        repo: &str,
+        base: &str,
+    ) -> Result<Option<(u64, String)>, GitHubError> {
+        let p = format!(
+            "{}/pulls?state=open&base={}&sort=updated&direction=desc&per_page=1",
+            repo_path(repo),
+            seg(base)
+        );
+        let r = self.send(Method::Get, &p, None).await?;
+        let Value::Array(pulls) = r.body else {
+            return Err(GitHubError::BadJson {
+                method: "GET",
+                path: p,
+                message: "the answer is not a list".into(),
+            });
+        };
+        pulls.first().map(|pr| pull_ref(pr, "GET", &p)).transpose()
+    }
+
     pub async fn create_pull(
         &self,
         repo: &str,

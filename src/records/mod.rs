@@ -207,6 +207,17 @@ pub fn deployment_key(unit: &Unit) -> String {
     format!("{}{}.json", deployments_prefix(unit), stamp())
 }
 
+/// The key of an offboarded unit's archived final state.
+pub fn final_state_key(unit: &Unit) -> String {
+    format!(
+        "offboarded/{}/{}/{}/{}-final-state.json",
+        unit.customer,
+        unit.product.as_deref().unwrap_or("_"),
+        unit.environment,
+        stamp()
+    )
+}
+
 /// One customer file as applied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppliedFile {

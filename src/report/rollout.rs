@@ -294,6 +294,7 @@ mod tests {
             has_changes: true,
             never_applied: false,
             cloud_drift: Vec::new(),
+            targeting: None,
             plan_sha256: format!("{customer:0>64}"),
             state_key: String::new(),
             sha: None,

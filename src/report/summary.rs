@@ -109,6 +109,7 @@ mod tests {
             lock_checksums_dropped: false,
             never_applied: false,
             cloud_drift: Vec::new(),
+            targeting: None,
         }
     }
 

@@ -467,6 +467,19 @@ impl Terraform {
         plan_out: &Path,
         refresh_only: bool,
     ) -> Result<(bool, String), TerraformError> {
+        self.plan_with(ws, var_file, plan_out, refresh_only, &[])
+    }
+
+    /// [`Terraform::plan`] with `extra` flags (`-replace=ADDR`,
+    /// `-target=ADDR`, `-destroy`), each one argument.
+    pub fn plan_with(
+        &self,
+        ws: &mut Workspace,
+        var_file: &Path,
+        plan_out: &Path,
+        refresh_only: bool,
+        extra: &[String],
+    ) -> Result<(bool, String), TerraformError> {
         let var_arg = format!("-var-file={}", var_file.display());
         let out_arg = format!("-out={}", plan_out.display());
         let mut args = vec![
@@ -481,6 +494,7 @@ impl Terraform {
         if refresh_only {
             args.push("-refresh-only");
         }
+        args.extend(extra.iter().map(String::as_str));
         let (code, stdout) = self.run(ws, "plan", &args)?;
         Ok((code == 2, plan_text(&stdout)))
     }
@@ -519,6 +533,19 @@ impl Terraform {
                 &p,
             ],
         )?;
+        Ok(out)
+    }
+
+    /// A state operation (`import`, `state mv`, `state rm`,
+    /// `force-unlock`): `args` as given, in the pair's working copy with
+    /// its backend and scrubbed environment. Returns its output.
+    pub fn state_op(
+        &self,
+        ws: &mut Workspace,
+        step: &'static str,
+        args: &[&str],
+    ) -> Result<String, TerraformError> {
+        let (_, out) = self.run(ws, step, args)?;
         Ok(out)
     }
 

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 /// Create and update of objects whose `name` is listed fail.
 pub const FAIL_ON: &str = "FAKECLOUD_FAIL_ON";
+/// Delete of objects whose `name` is listed fails.
+pub const FAIL_DELETE_ON: &str = "FAKECLOUD_FAIL_DELETE_ON";
 /// Milliseconds to sleep in each create, update and delete.
 pub const SLOW_MS: &str = "FAKECLOUD_SLOW_MS";
 /// The cloud file when the provider block has no `cloud_file`.
@@ -12,6 +14,11 @@ pub const FILE: &str = "FAKECLOUD_FILE";
 /// Whether `FAKECLOUD_FAIL_ON` (comma-separated names) lists `name`.
 pub fn fails(name: &str) -> bool {
     std::env::var(FAIL_ON).is_ok_and(|list| listed(&list, name))
+}
+
+/// Whether `FAKECLOUD_FAIL_DELETE_ON` (comma-separated names) lists `name`.
+pub fn delete_fails(name: &str) -> bool {
+    std::env::var(FAIL_DELETE_ON).is_ok_and(|list| listed(&list, name))
 }
 
 fn listed(list: &str, name: &str) -> bool {

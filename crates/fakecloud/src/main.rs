@@ -36,6 +36,8 @@
 //! # Test knobs (environment of the Terraform process, which the provider
 //! # inherits)
 //!
+//! - `FAKECLOUD_FAIL_DELETE_ON=<name>[,<name>...]`: deleting an object whose
+//!   `name` is listed fails (a destroy that stops halfway).
 //! - `FAKECLOUD_FAIL_ON=<name>[,<name>...]`: creating or updating an object
 //!   whose `name` is listed fails with the diagnostic
 //!   `fakecloud: injected failure: create fakecloud_instance "<name>"`; the

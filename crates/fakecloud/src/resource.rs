@@ -236,6 +236,21 @@ impl Resource for FakeResource {
         if !self.knobs(diags, "delete", None).await {
             return None;
         }
+        if let Some(name) = kinds::string(&prior, "name").filter(|n| knobs::delete_fails(n)) {
+            error(
+                diags,
+                format!(
+                    "fakecloud: injected failure: delete {} {name:?}",
+                    self.kind.type_name
+                ),
+                format!(
+                    "{} lists {name:?}, so fakecloud refuses to delete it.",
+                    knobs::FAIL_DELETE_ON
+                ),
+                AttributePath::new("name"),
+            );
+            return None;
+        }
         let key = self
             .kind
             .key(&kinds::string(&prior, "id").unwrap_or_default());

@@ -1,0 +1,160 @@
+//! State operations on one customer × environment (`fleetform state`):
+//! `import`, `state mv`, `state rm` and `force-unlock`, run in a working
+//! copy with the same backend, state key and scrubbed environment as a
+//! plan (and, for `import`, the same variables). None changes the
+//! infrastructure, so no gate judges them; the command records each.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::{ensure_out_dir, Engine, RunError};
+use crate::config::Customer;
+use crate::terraform::Workspace;
+use crate::util::fs::write_atomic;
+use crate::values::customer::CustomerDocs;
+
+/// One state operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateOp {
+    /// `import ADDRESS ID`: adopt an object created outside Terraform.
+    Import { address: String, id: String },
+    /// `state mv FROM TO`: follow a refactor of the module.
+    Move { from: String, to: String },
+    /// `state rm ADDRESS...`: forget objects without destroying them.
+    Remove { addresses: Vec<String> },
+    /// `force-unlock LOCK_ID`: release a lock a killed run left.
+    ForceUnlock { lock_id: String },
+}
+
+impl StateOp {
+    /// Its name in the audit log and the records (`import`, `mv`, `rm`,
+    /// `force-unlock`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StateOp::Import { .. } => "import",
+            StateOp::Move { .. } => "mv",
+            StateOp::Remove { .. } => "rm",
+            StateOp::ForceUnlock { .. } => "force-unlock",
+        }
+    }
+
+    /// The operation's own arguments, as given.
+    pub fn operands(&self) -> Vec<&str> {
+        match self {
+            StateOp::Import { address, id } => vec![address, id],
+            StateOp::Move { from, to } => vec![from, to],
+            StateOp::Remove { addresses } => addresses.iter().map(String::as_str).collect(),
+            StateOp::ForceUnlock { lock_id } => vec![lock_id],
+        }
+    }
+
+    /// An operand Terraform would read as a flag (`-lock=false`,
+    /// `-state=...`) or an empty one, if any: refused before anything runs.
+    pub fn bad_operand(&self) -> Option<&str> {
+        self.operands()
+            .into_iter()
+            .find(|a| a.is_empty() || a.starts_with('-'))
+    }
+}
+
+/// An address or id given to `-replace`/`-target` or a state operation
+/// reads as a flag (or is empty): the message to refuse it with.
+pub fn check_operand(what: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() || value.starts_with('-') {
+        return Err(format!(
+            "{what} `{value}` is not a resource address (it is empty or starts with `-`)"
+        ));
+    }
+    Ok(())
+}
+
+impl Engine<'_> {
+    /// Runs `op` on the state of `customer` × `env`; its log goes to
+    /// `<out_dir>/<op>.log`. Returns Terraform's output.
+    pub fn state_op(
+        &self,
+        customer: &Customer,
+        env: &str,
+        docs: Option<&CustomerDocs>,
+        out_dir: &Path,
+        op: &StateOp,
+    ) -> Result<String, RunError> {
+        if let Some(bad) = op.bad_operand() {
+            return Err(RunError::Refused(
+                check_operand("operand", bad).unwrap_err(),
+            ));
+        }
+        let tf = self.terraform()?;
+        let slug = &customer.slug;
+        ensure_out_dir(out_dir, &self.manager.unit(slug, env))?;
+        let mut ws = Workspace::prepare(self.manager, out_dir, slug, env)?;
+        let var_arg = match (op, docs) {
+            (StateOp::Import { .. }, Some(docs)) => {
+                let mut values = self.render(customer, env, docs)?;
+                self.inputs(tf, slug, env, out_dir, &mut values)?;
+                let var_file = ws.path().join("fleetform.tfvars.json");
+                let vars =
+                    serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
+                write_atomic(&var_file, &vars)?;
+                Some(format!("-var-file={}", var_file.display()))
+            }
+            (StateOp::Import { .. }, None) => {
+                return Err(RunError::Refused(format!(
+                    "`import` needs the values of `{slug}` and none were read"
+                )))
+            }
+            _ => None,
+        };
+        let result = (|| {
+            tf.init(&mut ws, false)?;
+            let mut args: Vec<&str> = match op {
+                StateOp::Import { .. } => vec!["import", "-input=false", "-no-color"],
+                StateOp::Move { .. } => vec!["state", "mv"],
+                StateOp::Remove { .. } => vec!["state", "rm"],
+                StateOp::ForceUnlock { .. } => vec!["force-unlock", "-force"],
+            };
+            if !matches!(op, StateOp::ForceUnlock { .. }) {
+                args.push("-lock-timeout=120s");
+            }
+            if let Some(v) = &var_arg {
+                args.push(v);
+            }
+            // Operands after `--`-free positions: none starts with `-`
+            // (checked above), so Terraform reads none as a flag.
+            args.extend(op.operands());
+            tf.state_op(&mut ws, step(op), &args)
+        })();
+        let log_path = out_dir.join(format!("{}.log", op.name()));
+        write_atomic(&log_path, ws.log.as_bytes())?;
+        Ok(result?)
+    }
+}
+
+impl Engine<'_> {
+    /// A read of `customer` × `env`'s state (`state pull`, `state list`)
+    /// in a working copy under `out_dir`: Terraform's output.
+    pub fn state_read(
+        &self,
+        customer: &Customer,
+        env: &str,
+        out_dir: &Path,
+        step: &'static str,
+    ) -> Result<String, RunError> {
+        let tf = self.terraform()?;
+        ensure_out_dir(out_dir, &self.manager.unit(&customer.slug, env))?;
+        let mut ws = Workspace::prepare(self.manager, out_dir, &customer.slug, env)?;
+        tf.init(&mut ws, false)?;
+        let args: Vec<&str> = step.split(' ').collect();
+        Ok(tf.state_op(&mut ws, step, &args)?)
+    }
+}
+
+fn step(op: &StateOp) -> &'static str {
+    match op {
+        StateOp::Import { .. } => "import",
+        StateOp::Move { .. } => "state mv",
+        StateOp::Remove { .. } => "state rm",
+        StateOp::ForceUnlock { .. } => "force-unlock",
+    }
+}
