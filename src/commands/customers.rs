@@ -154,6 +154,7 @@ fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Custome
             }),
             _ => None,
         },
+        pins: Vec::new(),
     })
 }
 

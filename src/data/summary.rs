@@ -112,6 +112,10 @@ pub struct PlanSummary {
     /// are a first apply, not drift. Set only for plans with changes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub never_applied: bool,
+    /// The customer's pin this plan was made at (the manager's code and
+    /// defaults at its ref, not the head's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<crate::config::pins::Pin>,
 }
 
 /// What a product's plan took from the products it needs.
@@ -180,6 +184,7 @@ impl PlanSummary {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            pin: None,
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
         };
         let empty = Vec::new();
