@@ -99,19 +99,26 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             out,
         );
     }
-    let mut engine =
-        crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
-    let source = crate::fleet::local_source(&manager, &registry);
-    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
-    Ok(crate::fleet::execute(
-        &mut engine,
-        fleet,
-        settings.jobs,
-        &settings.out,
-        false,
-        "plan",
+    // Without products the manager is the one view; pinned customers run
+    // at their pin.
+    let run = crate::fleet::products::RunSettings {
+        jobs: settings.jobs,
+        out_dir: &settings.out,
+        refresh_only: false,
+        action: "plan",
+        terraform: settings.terraform.as_deref(),
+    };
+    let mut rows = Vec::new();
+    crate::fleet::products::run_at_pins(
+        &manager,
+        &manager,
+        selected.clone(),
+        &mut rows,
+        &crate::fleet::local_sources(&registry),
+        &run,
         out,
-    ))
+    )?;
+    Ok(crate::fleet::products::ordered(&manager, &selected, rows))
 }
 
 /// The rows as JSON or as the summary table.

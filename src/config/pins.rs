@@ -61,6 +61,18 @@ impl Pin {
             crate::util::text::shown(&self.reason)
         )
     }
+
+    /// [`Self::describe`], and how long ago it expired when it did.
+    pub fn describe_on(&self, today: jiff::civil::Date) -> String {
+        match self.expired_days(today) {
+            Some(d) => format!(
+                "{} (EXPIRED {d} day{} ago: move the customer on, or extend `until`)",
+                self.describe(),
+                if d == 1 { "" } else { "s" }
+            ),
+            None => self.describe(),
+        }
+    }
 }
 
 impl Customer {
