@@ -380,6 +380,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         identity: None,
         lock_checksums_dropped: false,
         never_applied: false,
+        pin: None,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

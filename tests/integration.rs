@@ -57,6 +57,7 @@ mod newcomer_docs;
 mod newcomer_ops;
 mod notify;
 mod oidc_trust;
+mod pins;
 mod products;
 mod products_github;
 mod real_cloud;
