@@ -1,8 +1,8 @@
 //! Per-customer pins (#37 point 3), on the rollout tests' world (three
 //! customers in staging, the staging defaults' `tier` changed in the head
 //! commit; `v1` tags the commit before): a customer pinned at `v1` is left
-//! out of a rollout (said in `--json` and in words), is planned with the
-//! manager at `v1` (its old `tier`), and the hold shows in its plan
+//! out of a rollout (said in `--json` and in words), is planned and applied
+//! with the manager at `v1` (its old `tier`), and the hold shows in its plan
 //! comment, `customers show` and, once expired, the dashboard; a pin added
 //! during a rollout is skipped by the tick; a pin git could read as an
 //! option is refused.
@@ -104,6 +104,9 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
     assert_eq!(summary["pin"]["ref"], "v1", "{summary:#}");
     let other = std::fs::read_to_string(dir("c03").join("comment.md")).unwrap();
     assert!(!other.contains("Pinned"), "{other}");
+    // Applied at the pin too: its network keeps `v1`'s tier.
+    let out = w.expect(0, &["apply", "--customer", "c02", "--env", "staging"]);
+    assert!(w.networks().contains(&("c02-staging".into(), "staging".into())), "{:?}\n{}", w.networks(), stdout(&out));
 
     // `customers show`, before and after the expiry; the dashboard flags it.
     let show = |now: &str| {
