@@ -17,7 +17,8 @@ const BEFORE: &str = "1798761600";
 /// 2027-02-05T00:00:00Z, five days after it.
 const AFTER: &str = "1801785600";
 
-const PIN: &str = "    pins:\n      - ref: v1\n        until: 2027-01-31\n        reason: change freeze\n";
+const PIN: &str =
+    "    pins:\n      - ref: v1\n        until: 2027-01-31\n        reason: change freeze\n";
 
 /// Pins `slug` at `v1` in the registry (the working tree: the live
 /// registry).
@@ -66,11 +67,15 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
     // The words of a start (a fresh world: this one's change is rolled out).
     let words = world();
     pin(&words, "c02");
-    words.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
+    words
+        .fx
+        .git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
     let out = words.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     assert!(
-        stderr(&out).contains("skipped c02/staging (pinned at `v1` until 2027-01-31; not rolled out)")
-            || stdout(&out).contains("skipped c02/staging (pinned at `v1` until 2027-01-31; not rolled out)"),
+        stderr(&out)
+            .contains("skipped c02/staging (pinned at `v1` until 2027-01-31; not rolled out)")
+            || stdout(&out)
+                .contains("skipped c02/staging (pinned at `v1` until 2027-01-31; not rolled out)"),
         "{}\n{}",
         stdout(&out),
         stderr(&out)
@@ -84,14 +89,31 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         .args(["plan", "--customer", "c02,c03", "--env", "staging"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    let dir = |c: &str| w.fx.manager().join(".fleetform/out").join(c).join("staging");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let dir = |c: &str| {
+        w.fx.manager()
+            .join(".fleetform/out")
+            .join(c)
+            .join("staging")
+    };
     let vars = |c: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(dir(c).join("variables.tfvars.json")).unwrap())
-            .unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(dir(c).join("variables.tfvars.json")).unwrap(),
+        )
+        .unwrap()
     };
     let tier = |c: &str| vars(c).to_string();
-    assert!(tier("c02").contains("\"staging\"") && !tier("c02").contains("staging-2"), "{}", tier("c02"));
+    assert!(
+        tier("c02").contains("\"staging\"") && !tier("c02").contains("staging-2"),
+        "{}",
+        tier("c02")
+    );
     assert!(tier("c03").contains("staging-2"), "{}", tier("c03"));
     let comment = std::fs::read_to_string(dir("c02").join("comment.md")).unwrap();
     assert!(
@@ -106,7 +128,13 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
     assert!(!other.contains("Pinned"), "{other}");
     // Applied at the pin too: its network keeps `v1`'s tier.
     let out = w.expect(0, &["apply", "--customer", "c02", "--env", "staging"]);
-    assert!(w.networks().contains(&("c02-staging".into(), "staging".into())), "{:?}\n{}", w.networks(), stdout(&out));
+    assert!(
+        w.networks()
+            .contains(&("c02-staging".into(), "staging".into())),
+        "{:?}\n{}",
+        w.networks(),
+        stdout(&out)
+    );
 
     // `customers show`, before and after the expiry; the dashboard flags it.
     let show = |now: &str| {
@@ -120,9 +148,16 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         stdout(&out)
     };
     let before = show(BEFORE);
-    assert!(before.contains("held at `v1` until 2027-01-31: change freeze"), "{before}");
+    assert!(
+        before.contains("held at `v1` until 2027-01-31: change freeze"),
+        "{before}"
+    );
     assert!(!before.contains("EXPIRED"), "{before}");
-    assert!(show(AFTER).contains("EXPIRED 5 days ago"), "{}", show(AFTER));
+    assert!(
+        show(AFTER).contains("EXPIRED 5 days ago"),
+        "{}",
+        show(AFTER)
+    );
     let html = w.fx.path("dash.html");
     let out = w
         .fleetform()
@@ -147,7 +182,9 @@ fn a_pin_added_during_a_rollout_is_skipped_by_the_tick() {
     let out = w.expect(0, &["rollout", "tick"]);
     let said = stdout(&out);
     assert!(
-        said.contains("skipped c03/staging (customer `c03` is pinned in `customers.yml` (held at `v1`))"),
+        said.contains(
+            "skipped c03/staging (customer `c03` is pinned in `customers.yml` (held at `v1`))"
+        ),
         "{said}"
     );
     assert_eq!(w.rolled(), ["c01", "c02"]);

@@ -170,13 +170,16 @@ pub fn pinned_view(
     };
     crate::util::git::check_revision("`ref`", &pin.git_ref).map_err(|e| failed(&e))?;
     std::fs::create_dir_all(scratch).map_err(|e| failed(&e))?;
-    let root = crate::util::git::export(&live.root, &pin.git_ref, scratch).map_err(|e| failed(&e))?;
+    let root =
+        crate::util::git::export(&live.root, &pin.git_ref, scratch).map_err(|e| failed(&e))?;
     let at_ref = Manager::load(&root)
         .map_err(|e| failed(&e))?
         .with_state_of(live);
     let mut pinned = match &view.product {
         Some(name) => at_ref.product(name).ok_or_else(|| {
-            failed(&format!("fleetform.yml at that ref has no product `{name}`"))
+            failed(&format!(
+                "fleetform.yml at that ref has no product `{name}`"
+            ))
         })?,
         None => at_ref,
     };

@@ -25,7 +25,9 @@ use super::comment::{sticky, waiting_comment};
 use super::event::Stage;
 use super::fetch::{fetch_source, planned_environments, pull_for_gates};
 use super::invalid::InvalidRun;
-use super::products::{at_pins, combined_digest, settle, slot, slots, subscribed, Blocked, Planned};
+use super::products::{
+    at_pins, combined_digest, settle, slot, slots, subscribed, Blocked, Planned,
+};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, open_session, Session};
 use super::status::{plan_status, Reporter};

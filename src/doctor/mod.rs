@@ -27,8 +27,8 @@ mod setup;
 use serde::Serialize;
 
 pub use isolation::isolation_checks;
-pub use pins::pin_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
+pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };

@@ -51,7 +51,11 @@ mod tests {
         assert_eq!(on("2026-03-01")[0].result, super::super::Verdict::Pass);
         let late = on("2026-03-03");
         assert_eq!(late[0].result, super::super::Verdict::Warn);
-        assert!(late[0].found.contains("EXPIRED 2 days ago"), "{}", late[0].found);
+        assert!(
+            late[0].found.contains("EXPIRED 2 days ago"),
+            "{}",
+            late[0].found
+        );
         c.status = crate::config::Status::Revoked;
         assert!(on("2026-03-03").is_empty());
     }

@@ -86,8 +86,9 @@ pub fn run_at_pins<'c>(
     out: &Output,
 ) -> Result<()> {
     let product = view.product.as_deref();
-    let (pinned, plain): (Vec<_>, Vec<_>) =
-        pairs.into_iter().partition(|(c, _)| c.pin_for(product).is_some());
+    let (pinned, plain): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .partition(|(c, _)| c.pin_for(product).is_some());
     run_view(view, &plain, rows, source_for, settings, out)?;
     for (c, envs) in pinned {
         let scratch = tempfile::tempdir().map_err(|e| {
@@ -145,7 +146,11 @@ fn run_view(
 
 /// The rows of a run over `selected`, in its order: customer, environment,
 /// product.
-pub fn ordered(manager: &Manager, selected: &[(&Customer, Vec<String>)], rows: Vec<Row>) -> Vec<Row> {
+pub fn ordered(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    rows: Vec<Row>,
+) -> Vec<Row> {
     in_order(manager, selected, rows)
 }
 
