@@ -1,8 +1,8 @@
 //! Per-customer pins (#37 point 3), on the rollout tests' world (three
 //! customers in staging, the staging defaults' `tier` changed in the head
 //! commit; `v1` tags the commit before): a customer pinned at `v1` is left
-//! out of a rollout (said in `--json` and in words), is planned and applied
-//! with the manager at `v1` (its old `tier`), and the hold shows in its plan
+//! out of a rollout (said in `--json` and in words), is planned, applied
+//! and checked for drift with the manager at `v1` (its old `tier`), and the hold shows in its plan
 //! comment, `customers show` and, once expired, the dashboard; a pin added
 //! during a rollout is skipped by the tick; a pin git could read as an
 //! option is refused.
@@ -135,6 +135,9 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         w.networks(),
         stdout(&out)
     );
+    // Drift is checked at the pin too: none (at the head `tier` differs).
+    w.expect(0, &["drift", "--customer", "c02", "--env", "staging"]);
+    w.expect(0, &["drift", "--customer", "c01", "--env", "staging"]);
 
     // `customers show`, before and after the expiry; the dashboard flags it.
     let show = |now: &str| {

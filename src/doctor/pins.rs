@@ -47,9 +47,9 @@ mod tests {
             until: "2026-03-01".into(),
             reason: "freeze".into(),
         });
-        let on = |d: &str| pin_checks(std::slice::from_ref(&c), d.parse().unwrap());
-        assert_eq!(on("2026-03-01")[0].result, super::super::Verdict::Pass);
-        let late = on("2026-03-03");
+        let on = |c: &Customer, d: &str| pin_checks(std::slice::from_ref(c), d.parse().unwrap());
+        assert_eq!(on(&c, "2026-03-01")[0].result, super::super::Verdict::Pass);
+        let late = on(&c, "2026-03-03");
         assert_eq!(late[0].result, super::super::Verdict::Warn);
         assert!(
             late[0].found.contains("EXPIRED 2 days ago"),
@@ -57,6 +57,6 @@ mod tests {
             late[0].found
         );
         c.status = crate::config::Status::Revoked;
-        assert!(on("2026-03-03").is_empty());
+        assert!(on(&c, "2026-03-03").is_empty());
     }
 }

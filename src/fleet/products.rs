@@ -76,10 +76,10 @@ pub fn run(
 /// ([`crate::config::pins::pinned_view`]); one whose pin cannot be read
 /// fails, named, and runs nothing at the wrong version. Rows land in `rows`
 /// (whose plans of needed products settle this view's).
-pub fn run_at_pins<'c>(
+pub fn run_at_pins(
     live: &Manager,
     view: &Manager,
-    pairs: Vec<(&'c Customer, Vec<String>)>,
+    pairs: Vec<(&Customer, Vec<String>)>,
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
