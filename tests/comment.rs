@@ -65,6 +65,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         never_applied: false,
         cloud_drift: Vec::new(),
         targeting: None,
+        pin: None,
     }
 }
 

@@ -382,6 +382,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         never_applied: false,
         cloud_drift: Vec::new(),
         targeting: None,
+        pin: None,
     };
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {

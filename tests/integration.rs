@@ -61,6 +61,7 @@ mod notify;
 mod offboard;
 mod oidc_trust;
 mod ops_workflow;
+mod pins;
 mod products;
 mod products_github;
 mod real_cloud;

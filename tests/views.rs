@@ -198,6 +198,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
         repo: None,
         cells,
         history: Vec::new(),
+        pins: Vec::new(),
     };
     let mut customers = vec![
         customer(

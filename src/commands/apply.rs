@@ -86,6 +86,12 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         .plan_dir
         .clone()
         .unwrap_or_else(|| args.out.join(unit.rel_dir()));
+    // A pinned customer applies with the manager at its pin, as it planned.
+    let scratch = tempfile::tempdir()
+        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+    let view = crate::config::pins::pinned_view(&manager, &view, customer, scratch.path())
+        .map_err(|e| Error::Refused(format!("{e}; nothing was applied")))?
+        .unwrap_or(view);
     let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
     let result = engine.apply(
         customer,

@@ -169,6 +169,7 @@ fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Custome
             }),
             _ => None,
         },
+        pins: Vec::new(),
     })
 }
 
@@ -325,6 +326,9 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
             Ok(ids) => v["cloud_identities"] = serde_json::to_value(ids).expect("serialisable"),
             Err(e) => v["cloud_identities_error"] = e.clone().into(),
         }
+        for (i, p) in c.pins.iter().enumerate() {
+            v["pins"][i]["expired_days"] = p.expired_days(today()).into();
+        }
         out.json(&v).expect("serialisable");
         return Ok(());
     }
@@ -358,6 +362,9 @@ fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
     }
     if let Some(r) = &c.revoked {
         rows.push(vec!["revoked".into(), format!("{} ({})", r.date, r.reason)]);
+    }
+    for p in &c.pins {
+        rows.push(vec!["pin".into(), p.describe_on(today())]);
     }
     rows.push(vec![
         "state keys".into(),

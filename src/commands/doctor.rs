@@ -352,8 +352,13 @@ fn examine(
         0,
         doctor::network_check(&network_route(&api)?, !unreachable),
     );
-    // Known without GitHub: the manager's own schema.
+    // Known without GitHub: the manager's own schema, the pins' expiry.
     checks.push(schema_check(manager, settings.strict, out));
+    let today = jiff::Timestamp::from_second(now)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    checks.extend(doctor::pin_checks(&registry.customers, today));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count);

@@ -432,18 +432,26 @@ fn check(
             out,
         );
     }
-    let mut engine = crate::engine::Engine::with_terraform(manager, settings.terraform.as_deref())?;
-    let source = source_for(manager);
-    let fleet = crate::fleet::prepare(&engine, selected, &*source, out);
-    Ok(crate::fleet::execute(
-        &mut engine,
-        fleet,
-        settings.jobs,
-        &settings.out,
-        false,
-        "drift",
+    // Without products the manager is the one view; pinned customers are
+    // checked at their pin.
+    let run = crate::fleet::products::RunSettings {
+        jobs: settings.jobs,
+        out_dir: &settings.out,
+        refresh_only: false,
+        action: "drift",
+        terraform: settings.terraform.as_deref(),
+    };
+    let mut rows = Vec::new();
+    crate::fleet::products::run_at_pins(
+        manager,
+        manager,
+        selected.to_vec(),
+        &mut rows,
+        source_for,
+        &run,
         out,
-    ))
+    )?;
+    Ok(crate::fleet::products::ordered(manager, selected, rows))
 }
 
 pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {

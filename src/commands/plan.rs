@@ -143,31 +143,55 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             out,
         );
     }
-    let mut engine =
-        crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
-    engine.targeting = settings.targeting.clone();
-    let fleet = match &settings.customer_dir {
-        Some(dir) => {
-            let source = |_: &crate::config::Customer, envs: &[String]| {
-                crate::values::customer::CustomerSource::from_dir(&manager, dir, envs)
-                    .map_err(|d| vec![d])
-            };
-            crate::fleet::prepare(&engine, &selected, &source, out)
-        }
-        None => {
-            let source = crate::fleet::local_source(&manager, &registry);
-            crate::fleet::prepare(&engine, &selected, &source, out)
-        }
+    // A targeted plan or one of a customer's own folder (one customer ×
+    // environment, on request) runs at the manager's head.
+    if settings.targeting.is_some() || settings.customer_dir.is_some() {
+        let mut engine =
+            crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
+        engine.targeting = settings.targeting.clone();
+        let fleet = match &settings.customer_dir {
+            Some(dir) => {
+                let source = |_: &crate::config::Customer, envs: &[String]| {
+                    crate::values::customer::CustomerSource::from_dir(&manager, dir, envs)
+                        .map_err(|d| vec![d])
+                };
+                crate::fleet::prepare(&engine, &selected, &source, out)
+            }
+            None => {
+                let source = crate::fleet::local_source(&manager, &registry);
+                crate::fleet::prepare(&engine, &selected, &source, out)
+            }
+        };
+        return Ok(crate::fleet::execute(
+            &mut engine,
+            fleet,
+            settings.jobs,
+            &settings.out,
+            false,
+            "plan",
+            out,
+        ));
+    }
+    // Without products the manager is the one view; pinned customers run
+    // at their pin.
+    let run = crate::fleet::products::RunSettings {
+        jobs: settings.jobs,
+        out_dir: &settings.out,
+        refresh_only: false,
+        action: "plan",
+        terraform: settings.terraform.as_deref(),
     };
-    Ok(crate::fleet::execute(
-        &mut engine,
-        fleet,
-        settings.jobs,
-        &settings.out,
-        false,
-        "plan",
+    let mut rows = Vec::new();
+    crate::fleet::products::run_at_pins(
+        &manager,
+        &manager,
+        selected.clone(),
+        &mut rows,
+        &crate::fleet::local_sources(&registry),
+        &run,
         out,
-    ))
+    )?;
+    Ok(crate::fleet::products::ordered(&manager, &selected, rows))
 }
 
 /// The rows as JSON or as the summary table.

@@ -156,11 +156,24 @@ fn customer_view(
             run_url: e.run_url.clone().filter(|u| u.starts_with("https://")),
         })
         .collect();
+    let today = jiff::Timestamp::from_second(crate::rollout::now() as i64)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let pins = c
+        .pins
+        .iter()
+        .map(|p| crate::report::dashboard::PinView {
+            text: p.describe_on(today),
+            expired: p.expired_days(today).is_some(),
+        })
+        .collect();
     Ok(CustomerView {
         slug: c.slug.clone(),
         repo: c.repo.clone(),
         cells,
         history,
+        pins,
     })
 }
 

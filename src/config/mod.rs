@@ -34,6 +34,7 @@ mod identity;
 mod names;
 mod notify;
 mod paths;
+pub mod pins;
 pub mod policies;
 pub mod policy_tools;
 mod products;
@@ -273,6 +274,9 @@ pub struct Manager {
     /// The product this view is of (see [`products`]); `None` for the
     /// manager itself.
     pub product: Option<String>,
+    /// Set on a view read at a customer's pin ([`pins::pinned_view`]):
+    /// the hold it was read for.
+    pub pin: Option<pins::Pin>,
 }
 
 impl Manager {
@@ -312,6 +316,7 @@ impl Manager {
             config,
             doc,
             product: None,
+            pin: None,
         };
         manager.check()?;
         Ok(manager)

@@ -195,6 +195,7 @@ mod tests {
             config: from_doc(&doc).unwrap(),
             doc,
             product: None,
+            pin: None,
         }
     }
 

@@ -211,6 +211,7 @@ impl Manager {
             config,
             doc: self.doc.clone(),
             product: Some(p.name.clone()),
+            pin: None,
         }
     }
 
@@ -449,6 +450,7 @@ mod tests {
             config,
             doc,
             product: None,
+            pin: None,
         };
         m.check().map_err(|e| e.to_string())?;
         Ok(m)

@@ -73,6 +73,9 @@ pub struct Customer {
     /// in its repo): its name and expiry only, never its value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenInfo>,
+    /// Products held at a manager version (see [`super::pins`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<super::pins::Pin>,
 }
 
 /// What is recorded of a customer's token: enough to warn before it
@@ -251,6 +254,7 @@ impl Registry {
             self.check_labels(i, c)?;
             self.check_cloud_identity(i, c, &envs)?;
             self.check_token(i, c)?;
+            self.check_pins(i, c, manager)?;
         }
         Ok(())
     }

@@ -123,6 +123,10 @@ pub struct PlanSummary {
     /// why; its apply records them. `-destroy` for an offboarding's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targeting: Option<Targeting>,
+    /// The customer's pin this plan was made at (the manager's code and
+    /// defaults at its ref, not the head's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<crate::config::pins::Pin>,
 }
 
 /// What made a plan other than a plain one (`plan --replace/--target`,
@@ -238,6 +242,7 @@ impl PlanSummary {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            pin: None,
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
             cloud_drift: Vec::new(),
             targeting: None,

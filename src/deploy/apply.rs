@@ -21,7 +21,7 @@ use super::authorise::{authorise, reviewed_by, still_active_on_default_branch};
 use super::comment::mark_applied;
 use super::event::{Dispatched, Stage};
 use super::fetch::{first_changed, pull_for_gates};
-use super::products::{combined_digest, slot, slots, subscribed};
+use super::products::{at_pins, combined_digest, slot, slots, subscribed};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, manager_client, open_session, Session};
 use super::status::Reporter;
@@ -89,6 +89,12 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             }
         };
         let reporter = reporter.with_slots(slots(&manager, customer, &views));
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::Failed(format!("a scratch folder for pinned views: {e}")))?;
+        let views = match at_pins(&manager, customer, views, scratch.path()) {
+            Ok(views) => views,
+            Err(e) => return Err(reporter.refuse_apply(env, e.to_string(), out).await),
+        };
         let views: Vec<&Manager> = views
             .iter()
             .filter(|v| v.environment(env).is_some())

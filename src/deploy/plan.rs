@@ -25,7 +25,9 @@ use super::comment::{sticky, waiting_comment};
 use super::event::Stage;
 use super::fetch::{fetch_source, planned_environments, pull_for_gates};
 use super::invalid::InvalidRun;
-use super::products::{combined_digest, settle, slot, slots, subscribed, Blocked, Planned};
+use super::products::{
+    at_pins, combined_digest, settle, slot, slots, subscribed, Blocked, Planned,
+};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, open_session, Session};
 use super::status::{plan_status, Reporter};
@@ -163,6 +165,9 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             }
         };
         let reporter = reporter.with_slots(slots(&manager, customer, &views));
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::Failed(format!("a scratch folder for pinned views: {e}")))?;
+        let views = at_pins(&manager, customer, views, scratch.path())?;
         let products = Products {
             session: &session,
             manager: &manager,
@@ -696,6 +701,7 @@ mod tests {
                 product: None,
                 identity: None,
                 lock_checksums_dropped: false,
+                pin: None,
                 never_applied: false,
                 cloud_drift: Vec::new(),
                 targeting: None,

@@ -38,6 +38,28 @@ pub(super) async fn subscribed(
     Ok(names.map(|names| names.iter().filter_map(|n| manager.product(n)).collect()))
 }
 
+/// The views a plan or an apply runs: each one the customer is pinned for
+/// is the manager at the pin's ref, exported under `scratch`
+/// ([`crate::config::pins::pinned_view`]); a pin whose ref cannot be read
+/// ends the step (nothing of that customer runs at the wrong version).
+pub(super) fn at_pins(
+    manager: &Manager,
+    customer: &Customer,
+    views: Vec<Manager>,
+    scratch: &std::path::Path,
+) -> Result<Vec<Manager>> {
+    let mut out = Vec::with_capacity(views.len());
+    for (i, view) in views.into_iter().enumerate() {
+        let dir = scratch.join(i.to_string());
+        match crate::config::pins::pinned_view(manager, &view, customer, &dir) {
+            Ok(Some(pinned)) => out.push(pinned),
+            Ok(None) => out.push(view),
+            Err(e) => return Err(crate::error::Error::Failed(e)),
+        }
+    }
+    Ok(out)
+}
+
 /// The name of a unit's commit status under the manager's context, and
 /// what its sealed bundle is bound to: `<env>`, or `<product>/<env>`
 /// ([`Unit::place`]).

@@ -300,6 +300,7 @@ mod tests {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            pin: None,
             never_applied: false,
             cloud_drift: Vec::new(),
             targeting: None,

@@ -26,6 +26,7 @@ pub(super) fn manager() -> Manager {
         config: from_doc(&doc).expect("fixture is a manager config"),
         doc,
         product: None,
+        pin: None,
     }
 }
 

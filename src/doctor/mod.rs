@@ -10,7 +10,7 @@
 //! the manager's collaborators, outside collaborators, the organisation's
 //! base permission, a public Pages site of a private manager) and the
 //! reach of the tokens (`reach`: each customer repo and its `repo_id`, the
-//! token's expiry), and whether the set-up can be made at all (`setup`:
+//! token's expiry), the customers' pins (`pins`: expired ones warn), and whether the set-up can be made at all (`setup`:
 //! the GitHub plan of a private manager repo, the deploy workflow's
 //! records).
 //!
@@ -20,6 +20,7 @@
 pub mod facts;
 mod isolation;
 mod manager;
+mod pins;
 mod reach;
 mod setup;
 
@@ -27,6 +28,7 @@ use serde::Serialize;
 
 pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
+pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };

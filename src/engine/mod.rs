@@ -310,6 +310,7 @@ impl Engine<'_> {
         let key = self.manager.state_key(slug, env);
         let mut summary = PlanSummary::from_show_json(json, slug, env, &key, &digest, has_changes);
         summary.sha = req.sha.clone();
+        summary.pin = self.manager.pin.clone();
         let gates = self.manager.config.policies.for_environment(env);
         let verdict = crate::policy::evaluate(
             &gates,

@@ -50,7 +50,6 @@ pub fn run(
     let (enabled, mut rows) = subscriptions(manager, selected, products_file, out);
     for view in manager.products() {
         let name = view.product.clone().unwrap_or_default();
-        let mut engine = crate::engine::Engine::with_terraform(&view, settings.terraform)?;
         let pairs: Vec<(&Customer, Vec<String>)> = selected
             .iter()
             .filter(|(c, _)| {
@@ -67,23 +66,92 @@ pub fn run(
                 (*c, envs)
             })
             .collect();
-        let source = source_for(&view);
-        let mut fleet = super::prepare(&engine, &pairs, &*source, out);
-        let needs = view.needs();
-        if !needs.is_empty() {
-            fleet.settle_needs(|c, env| upstream(&rows, &needs, c, env));
-        }
-        rows.extend(super::execute(
-            &mut engine,
-            fleet,
-            settings.jobs,
-            settings.out_dir,
-            settings.refresh_only,
-            settings.action,
-            out,
-        ));
+        run_at_pins(manager, &view, pairs, &mut rows, source_for, settings, out)?;
     }
     Ok(in_order(manager, selected, rows))
+}
+
+/// Runs `pairs` of `view` (of the manager `live`): a customer pinned for
+/// this view runs alone, with the manager at its pin
+/// ([`crate::config::pins::pinned_view`]); one whose pin cannot be read
+/// fails, named, and runs nothing at the wrong version. Rows land in `rows`
+/// (whose plans of needed products settle this view's).
+pub fn run_at_pins(
+    live: &Manager,
+    view: &Manager,
+    pairs: Vec<(&Customer, Vec<String>)>,
+    rows: &mut Vec<Row>,
+    source_for: &SourceFor<'_>,
+    settings: &RunSettings<'_>,
+    out: &Output,
+) -> Result<()> {
+    let product = view.product.as_deref();
+    let (pinned, plain): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .partition(|(c, _)| c.pin_for(product).is_some());
+    run_view(view, &plain, rows, source_for, settings, out)?;
+    for (c, envs) in pinned {
+        let scratch = tempfile::tempdir().map_err(|e| {
+            crate::error::Error::Failed(format!("a scratch folder for a pinned view: {e}"))
+        })?;
+        match crate::config::pins::pinned_view(live, view, c, scratch.path()) {
+            Ok(at_pin) => {
+                let at_pin = at_pin.unwrap_or_else(|| view.clone());
+                run_view(&at_pin, &[(c, envs)], rows, source_for, settings, out)?;
+            }
+            Err(error) => {
+                out.error(&error);
+                rows.extend(envs.into_iter().map(|e| Row {
+                    customer: c.slug.clone(),
+                    product: view.product.clone(),
+                    environment: e,
+                    outcome: Outcome::Failed {
+                        error: error.clone(),
+                        problems: Vec::new(),
+                    },
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One engine of `view` over `pairs`.
+fn run_view(
+    view: &Manager,
+    pairs: &[(&Customer, Vec<String>)],
+    rows: &mut Vec<Row>,
+    source_for: &SourceFor<'_>,
+    settings: &RunSettings<'_>,
+    out: &Output,
+) -> Result<()> {
+    let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform)?;
+    let source = source_for(view);
+    let mut fleet = super::prepare(&engine, pairs, &*source, out);
+    let needs = view.needs();
+    if !needs.is_empty() {
+        fleet.settle_needs(|c, env| upstream(rows, &needs, c, env));
+    }
+    rows.extend(super::execute(
+        &mut engine,
+        fleet,
+        settings.jobs,
+        settings.out_dir,
+        settings.refresh_only,
+        settings.action,
+        out,
+    ));
+    Ok(())
+}
+
+/// The rows of a run over `selected`, in its order: customer, environment,
+/// product.
+pub fn ordered(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    rows: Vec<Row>,
+) -> Vec<Row> {
+    in_order(manager, selected, rows)
 }
 
 /// Each selected customer's enabled products; a customer whose products

@@ -158,6 +158,15 @@ pub struct CustomerView {
     pub cells: Vec<Cell>,
     /// Newest first.
     pub history: Vec<Event>,
+    /// The customer's pins (the registry's `pins:`).
+    pub pins: Vec<PinView>,
+}
+
+/// One pin of a customer: the hold in words, and whether it expired.
+#[derive(Debug, Clone, Serialize)]
+pub struct PinView {
+    pub text: String,
+    pub expired: bool,
 }
 
 /// Applies and failures of one ISO week.

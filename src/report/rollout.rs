@@ -302,6 +302,7 @@ mod tests {
             product: None,
             identity: None,
             lock_checksums_dropped: false,
+            pin: None,
         }
     }
 

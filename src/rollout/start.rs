@@ -59,6 +59,42 @@ pub struct Started {
     /// The rollouts it superseded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<String>,
+    /// Pairs the change affects but left out: their customer is pinned
+    /// for that product (the registry's `pins:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<Pinned>,
+}
+
+/// A pair a rollout leaves out because its customer is pinned.
+#[derive(Debug, Serialize)]
+pub struct Pinned {
+    pub unit: Unit,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub until: String,
+}
+
+/// Splits the affected pairs: those a rollout takes, and those whose
+/// customer is held at a pin for that product.
+fn without_pinned(registry: &Registry, affected: BTreeSet<Unit>) -> (BTreeSet<Unit>, Vec<Pinned>) {
+    let mut pinned = Vec::new();
+    let mut taken = BTreeSet::new();
+    for u in affected {
+        let pin = registry
+            .get(&u.customer)
+            .and_then(|c| c.pin_for(u.product.as_deref()));
+        match pin {
+            Some(p) => pinned.push(Pinned {
+                git_ref: p.git_ref.clone(),
+                until: p.until.clone(),
+                unit: u,
+            }),
+            None => {
+                taken.insert(u);
+            }
+        }
+    }
+    (taken, pinned)
 }
 
 /// Starts a rollout of the manager's working tree (see the module docs
@@ -93,6 +129,7 @@ pub fn start(
         crate::fleet::impact::of_revisions(dir, manager, registry, &base, None, settings.jobs)
             .map_err(|e| Error::Usage(e.to_string()))?;
     let affected: BTreeSet<Unit> = impact.changed.iter().map(|p| p.unit.clone()).collect();
+    let (affected, pinned) = without_pinned(registry, affected);
     let customers: BTreeSet<String> = affected.iter().map(|u| u.customer.clone()).collect();
     let (waves, unassigned) = waves::assign(config, &registry.customers, &customers);
     let stages = waves::stages(manager, config, &waves, &affected);
@@ -146,6 +183,7 @@ pub fn start(
         unassigned,
         queued_behind,
         superseded,
+        pinned,
     })
 }
 

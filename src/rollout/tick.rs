@@ -115,8 +115,9 @@ fn finish(f: &Fleet<'_>, s: &mut State, out: &Output) -> Result<bool> {
     Ok(done)
 }
 
-/// Pairs whose customer is no longer registered, is revoked, or no longer
-/// has the environment, in the registry the tick reads (on GitHub the
+/// Pairs whose customer is no longer registered, is revoked, is pinned for
+/// the pair's product (a pin added after the start), or no longer has the
+/// environment, in the registry the tick reads (on GitHub the
 /// default branch's): skipped, named, and decided, so the stage settles.
 pub(super) fn skip_gone(
     f: &Fleet<'_>,
@@ -136,6 +137,14 @@ pub(super) fn skip_gone(
                 "customer `{}` is revoked in {}",
                 u.customer,
                 f.registry.source()
+            ),
+            Some(c) if c.pin_for(u.product.as_deref()).is_some() => format!(
+                "customer `{}` is pinned in {} (held at `{}`)",
+                u.customer,
+                f.registry.source(),
+                c.pin_for(u.product.as_deref())
+                    .map(|p| p.git_ref.as_str())
+                    .unwrap_or_default()
             ),
             Some(c) if !c.environments.contains(&u.environment) => format!(
                 "customer `{}` no longer has `{}` in {}",

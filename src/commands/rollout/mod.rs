@@ -399,6 +399,12 @@ fn start(
             st.bake
         ));
     }
+    for p in &started.pinned {
+        out.note(&format!(
+            "skipped {} (pinned at `{}` until {}; not rolled out)",
+            p.unit, p.git_ref, p.until
+        ));
+    }
     if !started.unassigned.is_empty() {
         out.note(&format!(
             "no wave selects {} (their pairs change but are not rolled out): {}",
