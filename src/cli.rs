@@ -348,6 +348,10 @@ pub struct DriftArgs {
     /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
+    /// Seconds from the start after which no issue write waits for GitHub's limits:
+    /// what is left is listed as deferred and written by the next run.
+    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
+    pub deadline: Option<u64>,
 }
 
 #[derive(Debug, Args)]

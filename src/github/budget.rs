@@ -63,8 +63,16 @@ impl Limits {
             root::env_number(var, 1..=max).map(|v| v.unwrap_or(default))
         };
         Ok(Limits {
-            points_per_minute: get("FLEETFORM_GITHUB_POINTS_PER_MINUTE", 900, d.points_per_minute)?,
-            writes_per_minute: get("FLEETFORM_GITHUB_WRITES_PER_MINUTE", 80, d.writes_per_minute)?,
+            points_per_minute: get(
+                "FLEETFORM_GITHUB_POINTS_PER_MINUTE",
+                900,
+                d.points_per_minute,
+            )?,
+            writes_per_minute: get(
+                "FLEETFORM_GITHUB_WRITES_PER_MINUTE",
+                80,
+                d.writes_per_minute,
+            )?,
             writes_per_hour: get("FLEETFORM_GITHUB_WRITES_PER_HOUR", 500, d.writes_per_hour)?,
             concurrency: get("FLEETFORM_GITHUB_CONCURRENCY", 100, 100)? as usize,
         })
@@ -108,17 +116,27 @@ impl Ledger {
 
     /// A slot for a read or a write at `now` (epoch ms).
     pub fn reserve(&mut self, write: bool, now: u64) -> Slot {
-        while self.points.front().is_some_and(|(t, _)| t + MINUTE_MS <= now) {
+        while self
+            .points
+            .front()
+            .is_some_and(|(t, _)| t + MINUTE_MS <= now)
+        {
             self.points.pop_front();
         }
         while self.writes.front().is_some_and(|t| t + HOUR_MS <= now) {
             self.writes.pop_front();
         }
         if now < self.hold_until {
-            return wait(self.hold_until - now, "a secondary rate limit's retry-after");
+            return wait(
+                self.hold_until - now,
+                "a secondary rate limit's retry-after",
+            );
         }
         if self.remaining == Some(0) && now < self.reset_ms {
-            return wait(self.reset_ms - now, "the primary rate limit (x-ratelimit-reset)");
+            return wait(
+                self.reset_ms - now,
+                "the primary rate limit (x-ratelimit-reset)",
+            );
         }
         let cost = if write { 5 } else { 1 };
         let used: u64 = self.points.iter().map(|(_, p)| p).sum();
@@ -182,7 +200,10 @@ impl Ledger {
 }
 
 fn wait(ms: u64, what: &'static str) -> Slot {
-    Slot::Wait { ms: ms.max(1), what }
+    Slot::Wait {
+        ms: ms.max(1),
+        what,
+    }
 }
 
 /// The wall clock in epoch milliseconds.
@@ -226,7 +247,10 @@ mod tests {
         // The 4th write in the minute waits until the first leaves it.
         assert_eq!(
             l.reserve(true, t0 + 10),
-            Slot::Wait { ms: MINUTE_MS - 10, what: "content writes per minute" }
+            Slot::Wait {
+                ms: MINUTE_MS - 10,
+                what: "content writes per minute"
+            }
         );
         // Reads still go (points: 15 of 20 used).
         assert_eq!(l.reserve(false, t0 + 10), Slot::Go);
@@ -257,7 +281,10 @@ mod tests {
         // points leave the minute.
         assert_eq!(
             l.reserve(false, t0 + 100),
-            Slot::Wait { ms: MINUTE_MS - 100, what: "points per minute" }
+            Slot::Wait {
+                ms: MINUTE_MS - 100,
+                what: "points per minute"
+            }
         );
         assert_eq!(l.reserve(false, t0 + MINUTE_MS), Slot::Go);
     }
@@ -271,12 +298,18 @@ mod tests {
         // The last request of the hour was sent: wait for the reset.
         assert_eq!(
             l.reserve(false, now + 1),
-            Slot::Wait { ms: 99_999, what: "the primary rate limit (x-ratelimit-reset)" }
+            Slot::Wait {
+                ms: 99_999,
+                what: "the primary rate limit (x-ratelimit-reset)"
+            }
         );
         assert_eq!(l.reserve(false, 1_700_000_100_000), Slot::Go);
         l.answered(Some("4999"), Some(1_700_003_600));
         l.hold(now + 200_000, Duration::from_secs(30));
-        assert!(matches!(l.reserve(false, now + 229_999), Slot::Wait { ms: 1, .. }));
+        assert!(matches!(
+            l.reserve(false, now + 229_999),
+            Slot::Wait { ms: 1, .. }
+        ));
         assert_eq!(l.reserve(true, now + 230_000), Slot::Go);
     }
 }

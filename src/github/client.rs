@@ -358,10 +358,10 @@ impl GitHub {
                     give_up,
                 } => (wait, reason, give_up),
             };
-            self.may_wait(method, path, "a retry", wait.as_millis() as u64)?;
             if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
                 return Err(give_up.unwrap_or(e));
             }
+            self.may_wait(method, path, "a retry", wait.as_millis() as u64)?;
             tracing::debug!(
                 method = method.as_str(),
                 path,
@@ -382,9 +382,11 @@ impl GitHub {
         method: Method,
         path: &str,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, GitHubError> {
-        let permit = self.slots.acquire().await.map_err(|_| {
-            GitHubError::Setup("the client's request slots are closed".into())
-        })?;
+        let permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
@@ -392,7 +394,13 @@ impl GitHub {
                 return Ok(permit);
             };
             self.may_wait(method, path, what, ms)?;
-            tracing::debug!(method = method.as_str(), path, wait_ms = ms, what, "scheduled");
+            tracing::debug!(
+                method = method.as_str(),
+                path,
+                wait_ms = ms,
+                what,
+                "scheduled"
+            );
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
     }

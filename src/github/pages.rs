@@ -62,13 +62,17 @@ impl GitHub {
                 });
             };
             items.into_iter().for_each(&mut each);
-            next = links::next_page(r.link.as_deref(), &self.api_root().url_for(&path), self.api_root())
-                .map_err(|e| GitHubError::BadNextLink {
-                    method: "GET",
-                    path: path.clone(),
-                    link: e.link,
-                    problem: e.problem,
-                })?;
+            next = links::next_page(
+                r.link.as_deref(),
+                &self.api_root().url_for(&path),
+                self.api_root(),
+            )
+            .map_err(|e| GitHubError::BadNextLink {
+                method: "GET",
+                path: path.clone(),
+                link: e.link,
+                problem: e.problem,
+            })?;
         }
         Ok(())
     }
