@@ -36,17 +36,15 @@ fn two_drifted() -> World {
     w
 }
 
-/// One drift run with `--issues --json` and the write budget `per_hour`
-/// (`None`: GitHub's 500); its exit code and JSON report.
-fn drift(w: &mut World, per_hour: Option<&str>) -> (Option<i32>, Value) {
+/// One drift run with `--issues --json`, `env` and `extra` flags; its
+/// exit code and JSON report.
+fn drift_with(w: &mut World, env: &[(&str, &str)], extra: &[&str]) -> (Option<i32>, Value) {
     let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-    if let Some(n) = per_hour {
-        cmd.env("FLEETFORM_GITHUB_WRITES_PER_HOUR", n);
-    }
     let out = cmd
-        .env("FLEETFORM_RETRY_MAX_WAIT_SECS", "5")
+        .envs(env.iter().copied())
         .args(["drift", "--customer", "acme,globex", "--env", "staging"])
         .args(["--issues", "--json", "--manager-repo", MANAGER])
+        .args(extra)
         .output()
         .unwrap();
     let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -56,6 +54,13 @@ fn drift(w: &mut World, per_hour: Option<&str>) -> (Option<i32>, Value) {
         stderr(&out)
     );
     (out.status.code(), report)
+}
+
+/// A drift run with the write budget `per_hour` (`None`: GitHub's 500).
+fn drift(w: &mut World, per_hour: Option<&str>) -> (Option<i32>, Value) {
+    let mut env = vec![("FLEETFORM_RETRY_MAX_WAIT_SECS", "5")];
+    env.extend(per_hour.map(|n| ("FLEETFORM_GITHUB_WRITES_PER_HOUR", n)));
+    drift_with(w, &env, &[])
 }
 
 fn limits(per_hour: usize) -> Limits {
@@ -104,4 +109,17 @@ fn without_the_budget_github_limits_the_run() {
     assert_eq!(code, Some(1), "{report}");
     assert!(w.gh.limit_answers() >= 1);
     w.gh.take_violations();
+}
+
+/// A write that would wait for a slot past `--deadline` is not waited
+/// for: the run ends with it deferred (without the deadline it waits the
+/// minute, within the 90 s the client waits, and writes it).
+#[test]
+fn a_wait_past_the_deadline_defers_instead_of_waiting() {
+    let mut w = two_drifted();
+    let env = [("FLEETFORM_GITHUB_WRITES_PER_MINUTE", "1")];
+    let (code, report) = drift_with(&mut w, &env, &["--deadline", "20"]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open"]));
+    w.gh.assert_clean();
 }
