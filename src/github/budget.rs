@@ -214,13 +214,40 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The error for a wait that is not waited.
-pub fn deferred(method: &'static str, path: &str, what: &'static str, ms: u64) -> GitHubError {
-    GitHubError::Deferred {
-        method,
-        path: path.to_string(),
-        limit: what,
-        wait: Duration::from_millis(ms),
+/// How long a client waits: at most `max_wait` at a time, and never past
+/// `deadline` (epoch ms).
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    pub max_wait: Duration,
+    pub deadline: Option<u64>,
+}
+
+impl Patience {
+    pub fn new(max_wait: Duration) -> Patience {
+        Patience {
+            max_wait,
+            deadline: None,
+        }
+    }
+
+    /// A wait of `ms` for `what` that is too long is
+    /// [`GitHubError::Deferred`] for `request` (method, path).
+    pub fn check(
+        &self,
+        request: (&'static str, &str),
+        what: &'static str,
+        ms: u64,
+    ) -> Result<(), GitHubError> {
+        let late = self.deadline.is_some_and(|d| now_ms() + ms > d);
+        if late || ms > self.max_wait.as_millis() as u64 {
+            return Err(GitHubError::Deferred {
+                method: request.0,
+                path: request.1.to_string(),
+                limit: what,
+                wait: Duration::from_millis(ms),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -311,5 +338,16 @@ mod tests {
             Slot::Wait { ms: 1, .. }
         ));
         assert_eq!(l.reserve(true, now + 230_000), Slot::Go);
+    }
+
+    #[test]
+    fn waits_past_the_longest_wait_or_the_deadline_are_deferred() {
+        let mut p = Patience::new(Duration::from_secs(90));
+        assert!(p.check(("POST", "/x"), "w", 60_000).is_ok());
+        let e = p.check(("POST", "/x"), "w", 90_001).unwrap_err();
+        assert!(matches!(e, GitHubError::Deferred { limit: "w", .. }), "{e}");
+        p.deadline = Some(now_ms() + 30_000);
+        assert!(p.check(("POST", "/x"), "w", 1_000).is_ok());
+        assert!(p.check(("POST", "/x"), "w", 60_000).is_err());
     }
 }

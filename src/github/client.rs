@@ -72,8 +72,8 @@ pub struct GitHub {
     /// ([`budget`]), and its concurrency cap.
     ledger: Mutex<Ledger>,
     slots: tokio::sync::Semaphore,
-    /// No wait may end past this (epoch ms).
-    deadline: Option<u64>,
+    /// How long a wait may be, and the deadline no wait may end past.
+    patience: budget::Patience,
 }
 
 impl fmt::Debug for GitHub {
@@ -220,7 +220,7 @@ impl GitHub {
             retry_unconnected: true,
             ledger: Mutex::new(Ledger::new(limits)),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
-            deadline: None,
+            patience: budget::Patience::new(retry.max_wait),
         })
     }
 
@@ -238,7 +238,7 @@ impl GitHub {
     /// `deadline`: it fails with [`GitHubError::Deferred`] instead.
     pub fn with_deadline(mut self, deadline: std::time::SystemTime) -> Self {
         let ms = deadline.duration_since(std::time::UNIX_EPOCH);
-        self.deadline = Some(ms.map_or(0, |d| d.as_millis() as u64));
+        self.patience.deadline = Some(ms.map_or(0, |d| d.as_millis() as u64));
         self
     }
 
@@ -361,7 +361,9 @@ impl GitHub {
             if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
                 return Err(give_up.unwrap_or(e));
             }
-            self.may_wait(method, path, "a retry", wait.as_millis() as u64)?;
+            let ms = wait.as_millis() as u64;
+            self.patience
+                .check((method.as_str(), path), "a retry", ms)?;
             tracing::debug!(
                 method = method.as_str(),
                 path,
@@ -393,7 +395,7 @@ impl GitHub {
             let Slot::Wait { ms, what } = slot else {
                 return Ok(permit);
             };
-            self.may_wait(method, path, what, ms)?;
+            self.patience.check((method.as_str(), path), what, ms)?;
             tracing::debug!(
                 method = method.as_str(),
                 path,
@@ -403,22 +405,6 @@ impl GitHub {
             );
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-    }
-
-    /// A wait of `ms` for `what` that is longer than the client waits or
-    /// ends past the deadline is [`GitHubError::Deferred`].
-    fn may_wait(
-        &self,
-        method: Method,
-        path: &str,
-        what: &'static str,
-        ms: u64,
-    ) -> Result<(), GitHubError> {
-        let late = self.deadline.is_some_and(|d| budget::now_ms() + ms > d);
-        if late || ms > self.retry.max_wait.as_millis() as u64 {
-            return Err(budget::deferred(method.as_str(), path, what, ms));
-        }
-        Ok(())
     }
 
     /// The request with the headers GitHub documents: exactly one
