@@ -49,9 +49,9 @@ impl Enforcer {
         let cost = if write { 5 } else { 1 };
         let used: u64 = self.points.iter().map(|(_, p)| p).sum();
         let in_minute = self.writes.iter().filter(|t| now - **t < minute).count();
-        let over = if used + cost > self.limits.points_per_minute {
-            Some(60)
-        } else if write && in_minute >= self.limits.writes_per_minute {
+        let minute_full = used + cost > self.limits.points_per_minute
+            || (write && in_minute >= self.limits.writes_per_minute);
+        let over = if minute_full {
             Some(60)
         } else if write && self.writes.len() >= self.limits.writes_per_hour {
             Some(3600)
