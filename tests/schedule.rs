@@ -123,3 +123,28 @@ fn a_wait_past_the_deadline_defers_instead_of_waiting() {
     assert_eq!(report["deferred"], json!(["globex: open"]));
     w.gh.assert_clean();
 }
+
+/// With `--write-log`, a run counts the writes an earlier run made in the
+/// same hour: the hour's budget (here 1) holds across runs.
+#[test]
+fn the_write_log_carries_the_hours_budget_across_runs() {
+    let mut w = two_drifted();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("writes.json");
+    let log = log.to_str().unwrap();
+    let env = [
+        ("FLEETFORM_GITHUB_WRITES_PER_HOUR", "1"),
+        ("FLEETFORM_RETRY_MAX_WAIT_SECS", "5"),
+    ];
+    let (code, report) = drift_with(&mut w, &env, &["--write-log", log]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open"]));
+    let kept: Vec<u64> = serde_json::from_slice(&std::fs::read(log).unwrap()).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    // The same hour: its one write is spent, everything waits.
+    let (code, report) = drift_with(&mut w, &env, &["--write-log", log]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open", "acme: update"]));
+    assert_eq!(w.gh.issues(MANAGER).len(), 1);
+    w.gh.assert_clean();
+}

@@ -48,6 +48,8 @@ struct Settings {
     out: PathBuf,
     json: bool,
     terraform: Option<PathBuf>,
+    /// `--write-log`: the last hour's issue writes, kept between runs.
+    write_log: Option<PathBuf>,
     /// `--deadline`: no issue write waits past this.
     deadline: Option<std::time::SystemTime>,
 }
@@ -94,6 +96,7 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         out: args.out.clone(),
         json: args.json,
         terraform: args.terraform.clone(),
+        write_log: args.write_log.clone(),
         deadline: args
             .deadline
             .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
@@ -384,6 +387,21 @@ fn sticky_issues(
     Ok(())
 }
 
+/// The write times an earlier run kept; a missing file is none, an
+/// unreadable one a note (the hour's budget then counts this run only).
+fn read_write_log(path: &Path, out: &Output) -> Vec<u64> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        out.note(&format!(
+            "{}: not a write log (a JSON list of times); this run counts its own writes only",
+            path.display()
+        ));
+        Vec::new()
+    })
+}
+
 /// Writes `drift-report.json` and `drift-report.md`, the step summary and
 /// the job's outputs; returns the JSON.
 fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<String> {
@@ -520,7 +538,18 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     if settings.issues {
         let repo = settings.manager_repo.as_deref().expect("clap requires it");
-        sticky_issues(&clients, repo, &mut report, &rows, &selected, &ctx)?;
+        let gh = clients.issues.as_ref();
+        if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
+            gh.count_earlier_writes(read_write_log(log, out));
+        }
+        let made = sticky_issues(&clients, repo, &mut report, &rows, &selected, &ctx);
+        if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
+            let times = serde_json::to_vec(&gh.writes_of_the_hour()).unwrap_or_default();
+            crate::util::fs::write_atomic(log, &times).map_err(|e| {
+                Error::Failed(format!("writing the write log {}: {e}", log.display()))
+            })?;
+        }
+        made?;
     }
     report.run_url = ctx.run_url();
     report.requests = clients.requests();

@@ -192,6 +192,22 @@ impl Ledger {
         }
     }
 
+    /// The times (epoch ms) of the writes of the hour before `now`: what
+    /// a later run must count against the same hour's budget.
+    pub fn writes_of_the_hour(&self, now: u64) -> Vec<u64> {
+        let hour = self.writes.iter().copied();
+        hour.filter(|t| t + HOUR_MS > now && *t <= now).collect()
+    }
+
+    /// Counts writes an earlier run made (times in epoch ms) against
+    /// this hour's budget.
+    pub fn add_earlier_writes(&mut self, mut times: Vec<u64>, now: u64) {
+        times.retain(|t| t + HOUR_MS > now && *t <= now);
+        times.extend(self.writes.drain(..));
+        times.sort_unstable();
+        self.writes = times.into();
+    }
+
     /// A secondary-limit answer: nothing is sent before `now + wait`.
     pub fn hold(&mut self, now: u64, wait: Duration) {
         let until = now.saturating_add(wait.as_millis() as u64);
@@ -291,6 +307,30 @@ mod tests {
         assert_eq!(ms, HOUR_MS - 2 * MINUTE_MS);
         assert_eq!(l.reserve(true, t0 + HOUR_MS), Slot::Go);
         assert_eq!(l.writes_sent, 6);
+        // A later run counts the writes still in its hour (3 of them):
+        // 2 more fit, the 3rd waits.
+        let now = t0 + HOUR_MS + 10;
+        let earlier = l.writes_of_the_hour(now);
+        assert_eq!(earlier.len(), 3);
+        let mut next = Ledger::new(Limits {
+            writes_per_minute: 80,
+            points_per_minute: 900,
+            ..small()
+        });
+        next.add_earlier_writes(earlier, now);
+        assert_eq!(next.reserve(true, now), Slot::Go);
+        assert_eq!(next.reserve(true, now + 1), Slot::Go);
+        let third = next.reserve(true, now + 2);
+        assert!(
+            matches!(
+                third,
+                Slot::Wait {
+                    what: "content writes per hour",
+                    ..
+                }
+            ),
+            "{third:?}"
+        );
     }
 
     #[test]

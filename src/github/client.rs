@@ -247,6 +247,17 @@ impl GitHub {
         lock(&self.ledger).writes_sent
     }
 
+    /// The times (epoch ms) of the writes of the last hour, to count in
+    /// a later run ([`GitHub::count_earlier_writes`]).
+    pub fn writes_of_the_hour(&self) -> Vec<u64> {
+        lock(&self.ledger).writes_of_the_hour(budget::now_ms())
+    }
+
+    /// Counts an earlier run's writes against this hour's budget.
+    pub fn count_earlier_writes(&self, times: Vec<u64>) {
+        lock(&self.ledger).add_earlier_writes(times, budget::now_ms());
+    }
+
     /// `GITHUB_API_URL` or the public API, unchecked ([`GitHub::new`]
     /// checks it; [`ApiRoot::from_env`] checks it on its own). A value that
     /// is not UTF-8 keeps U+FFFD in place of the bad bytes, which the check
