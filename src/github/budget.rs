@@ -15,7 +15,8 @@
 //! 90 s by default) or past the command's deadline is not waited: the
 //! request fails with [`GitHubError::Deferred`], so a command can stop
 //! cleanly or carry the write over to its next run. The numbers can be
-//! lowered (tests, a token shared with other tools):
+//! changed, 1 to 1,000,000 (tests, a token shared with other tools, a
+//! GitHub Enterprise Server with its own limits):
 //! `FLEETFORM_GITHUB_POINTS_PER_MINUTE`, `FLEETFORM_GITHUB_WRITES_PER_MINUTE`,
 //! `FLEETFORM_GITHUB_WRITES_PER_HOUR`, `FLEETFORM_GITHUB_CONCURRENCY`.
 //!
@@ -29,6 +30,8 @@ use super::error::GitHubError;
 use super::root::{self, SettingError};
 
 const MINUTE_MS: u64 = 60_000;
+/// The largest value a limit's variable takes.
+pub const MAX_SETTING: u64 = 1_000_000;
 const HOUR_MS: u64 = 3_600_000;
 /// GitHub: "wait for at least one minute before retrying" a secondary
 /// limit answer that has no `retry-after`.
@@ -55,26 +58,19 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// GitHub's numbers, each lowered by its variable (a value out of
-    /// range is an error).
+    /// GitHub's numbers, each changed by its variable (a value out of
+    /// range is an error). Up to [`MAX_SETTING`]: a GitHub Enterprise
+    /// Server sets its own limits (or none).
     pub fn from_env() -> Result<Limits, SettingError> {
         let d = Limits::default();
-        let get = |var, max: u64, default: u64| {
-            root::env_number(var, 1..=max).map(|v| v.unwrap_or(default))
+        let get = |var, default: u64| {
+            root::env_number(var, 1..=MAX_SETTING).map(|v| v.unwrap_or(default))
         };
         Ok(Limits {
-            points_per_minute: get(
-                "FLEETFORM_GITHUB_POINTS_PER_MINUTE",
-                900,
-                d.points_per_minute,
-            )?,
-            writes_per_minute: get(
-                "FLEETFORM_GITHUB_WRITES_PER_MINUTE",
-                80,
-                d.writes_per_minute,
-            )?,
-            writes_per_hour: get("FLEETFORM_GITHUB_WRITES_PER_HOUR", 500, d.writes_per_hour)?,
-            concurrency: get("FLEETFORM_GITHUB_CONCURRENCY", 100, 100)? as usize,
+            points_per_minute: get("FLEETFORM_GITHUB_POINTS_PER_MINUTE", d.points_per_minute)?,
+            writes_per_minute: get("FLEETFORM_GITHUB_WRITES_PER_MINUTE", d.writes_per_minute)?,
+            writes_per_hour: get("FLEETFORM_GITHUB_WRITES_PER_HOUR", d.writes_per_hour)?,
+            concurrency: get("FLEETFORM_GITHUB_CONCURRENCY", 100)? as usize,
         })
     }
 }
