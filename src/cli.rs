@@ -350,6 +350,14 @@ pub struct DriftArgs {
     /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
+    /// Seconds from the start after which no issue write waits for GitHub's limits:
+    /// what is left is listed as deferred and written by the next run.
+    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
+    pub deadline: Option<u64>,
+    /// A file keeping the times of the last hour's issue writes, so the next run
+    /// counts them against the same hour's write budget (keep it between runs).
+    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
+    pub write_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,22 @@ fn a_job_gets_a_token_for_its_customer_only() {
         .iter()
         .partition(|r| r.path.starts_with("/app/") || r.path.ends_with("/installation"));
     assert_eq!(app_calls.len(), 2, "{app_calls:?}");
+    // Every request, the App's token exchange included, names fleetform
+    // (GitHub asks integrations to identify themselves).
+    let agent = format!("fleetform/{}", env!("CARGO_PKG_VERSION"));
+    let agents: Vec<Option<&str>> = requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+                .map(|(_, v)| v.as_str())
+        })
+        .collect();
+    assert!(
+        agents.iter().all(|a| *a == Some(agent.as_str())),
+        "{agents:?}"
+    );
     assert!(app_calls
         .iter()
         .all(|r| r.token().is_some_and(|t| t.starts_with("eyJ"))));

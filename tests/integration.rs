@@ -73,6 +73,7 @@ mod rollout;
 mod rollout_github;
 mod rollout_queue;
 mod rollout_workflow;
+mod schedule;
 mod schema_authoring;
 mod setup_action;
 mod status_truth;

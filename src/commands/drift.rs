@@ -23,7 +23,7 @@ use crate::config::{is_repo, Customer, Manager};
 use crate::data::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
-use crate::github::{GitHub, Issue, Token};
+use crate::github::{GitHub, GitHubError, Issue, Token};
 use crate::output::Output;
 use crate::report::drift::{gone_note, issue_body, issue_title, markdown, marker, Report};
 use crate::report::table::drift_table;
@@ -48,6 +48,10 @@ struct Settings {
     out: PathBuf,
     json: bool,
     terraform: Option<PathBuf>,
+    /// `--write-log`: the last hour's issue writes, kept between runs.
+    write_log: Option<PathBuf>,
+    /// `--deadline`: no issue write waits past this.
+    deadline: Option<std::time::SystemTime>,
 }
 
 fn resolve(args: &DriftArgs) -> Result<Settings> {
@@ -92,6 +96,10 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         out: args.out.clone(),
         json: args.json,
         terraform: args.terraform.clone(),
+        write_log: args.write_log.clone(),
+        deadline: args
+            .deadline
+            .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
     })
 }
 
@@ -135,7 +143,10 @@ impl Clients {
         };
         let files = settings.token.as_ref().map(client).transpose()?;
         let issues = match (&settings.issues_token, settings.issues) {
-            (Some(t), true) => Some(client(t)?),
+            (Some(t), true) => Some(match settings.deadline {
+                Some(d) => client(t)?.with_deadline(d),
+                None => client(t)?,
+            }),
             _ => None,
         };
         Ok(Clients { rt, files, issues })
@@ -224,6 +235,33 @@ struct Issues<'a> {
     run_url: Option<String>,
 }
 
+/// One issue write, in the order they are made: new drift first, then
+/// closes of drift that is gone, then updates of issues already open (the
+/// order GitHub's write budget is spent in; what does not fit is deferred).
+enum Write<'r> {
+    Open(&'r str, Vec<&'r Row>),
+    Close(&'r str, u64),
+    Update(&'r str, u64, Vec<&'r Row>),
+}
+
+impl Write<'_> {
+    fn rank(&self) -> u8 {
+        match self {
+            Write::Open(..) => 0,
+            Write::Close(..) => 1,
+            Write::Update(..) => 2,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Write::Open(c, _) => format!("{c}: open"),
+            Write::Close(c, _) => format!("{c}: close"),
+            Write::Update(c, ..) => format!("{c}: update"),
+        }
+    }
+}
+
 impl Issues<'_> {
     fn find(&self, customer: &str) -> Option<&Issue> {
         self.open
@@ -231,78 +269,84 @@ impl Issues<'_> {
             .find(|i| i.body.contains(&marker(customer)))
     }
 
-    /// Opens or updates a drifted customer's issue (nothing when its body
-    /// is unchanged); returns its number when known.
-    async fn drifted(&self, customer: &str, rows: &[&Row]) -> Result<Option<u64>> {
-        let body = issue_body(customer, rows, self.run_url.as_deref());
-        match self.find(customer) {
-            Some(i) if i.body == body => Ok(Some(i.number)),
-            Some(i) => {
+    /// Makes one write; returns the issue's number when known.
+    async fn write(&self, w: &Write<'_>) -> std::result::Result<Option<u64>, GitHubError> {
+        match w {
+            Write::Open(customer, rows) => {
+                let body = issue_body(customer, rows, self.run_url.as_deref());
+                let title = issue_title(customer);
                 self.gh
-                    .update_issue(self.repo, i.number, Some(&body), None)
+                    .create_issue(self.repo, &title, &body, &[LABEL])
                     .await
-                    .map_err(|e| Error::Failed(e.to_string()))?;
-                Ok(Some(i.number))
             }
-            None => self
-                .gh
-                .create_issue(self.repo, &issue_title(customer), &body, &[LABEL])
-                .await
-                .map_err(|e| Error::Failed(e.to_string())),
+            Write::Update(customer, n, rows) => {
+                let body = issue_body(customer, rows, self.run_url.as_deref());
+                let r = self.gh.update_issue(self.repo, *n, Some(&body), None);
+                r.await.map(|()| Some(*n))
+            }
+            Write::Close(customer, n) => {
+                let note = gone_note(customer, self.run_url.as_deref());
+                self.gh.create_comment(self.repo, *n, &note).await?;
+                let r = self.gh.update_issue(self.repo, *n, None, Some("closed"));
+                r.await.map(|()| None)
+            }
         }
-    }
-
-    /// Comments on and closes a clean customer's issue, if there is one.
-    async fn clean(&self, customer: &str) -> Result<()> {
-        if let Some(i) = self.find(customer) {
-            let note = gone_note(customer, self.run_url.as_deref());
-            self.gh
-                .create_comment(self.repo, i.number, &note)
-                .await
-                .map_err(|e| Error::Failed(e.to_string()))?;
-            self.gh
-                .update_issue(self.repo, i.number, None, Some("closed"))
-                .await
-                .map_err(|e| Error::Failed(e.to_string()))?;
-        }
-        Ok(())
     }
 }
 
-/// Keeps the drift issues in step with the report; returns each drifted
-/// customer's issue URL.
+/// The writes the report calls for, in order, and the issues of drifted
+/// customers whose body is unchanged (no write).
+fn plan_writes<'r>(
+    issues: &Issues<'_>,
+    by_customer: &BTreeMap<&'r str, Vec<&'r Row>>,
+    clean: impl Iterator<Item = &'r str>,
+) -> (Vec<Write<'r>>, BTreeMap<String, u64>) {
+    let mut writes = Vec::new();
+    let mut unchanged = BTreeMap::new();
+    for (customer, rows) in by_customer {
+        match issues.find(customer) {
+            None => writes.push(Write::Open(customer, rows.clone())),
+            Some(i) if i.body == issue_body(customer, rows, issues.run_url.as_deref()) => {
+                unchanged.insert(customer.to_string(), i.number);
+            }
+            Some(i) => writes.push(Write::Update(customer, i.number, rows.clone())),
+        }
+    }
+    for customer in clean {
+        if let Some(i) = issues.find(customer) {
+            writes.push(Write::Close(customer, i.number));
+        }
+    }
+    writes.sort_by_key(Write::rank);
+    (writes, unchanged)
+}
+
+/// Keeps the drift issues in step with the report: fills in each drifted
+/// customer's issue URL and the writes deferred to the next run.
 fn sticky_issues(
     clients: &Clients,
     repo: &str,
-    report: &Report,
+    report: &mut Report,
     rows: &[Row],
     selected: &[(&Customer, Vec<String>)],
     ctx: &RunContext,
-) -> Result<BTreeMap<String, String>> {
+) -> Result<()> {
     let gh = clients
         .issues
         .as_ref()
         .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
-    clients.rt.block_on(async {
+    let failed = |e: GitHubError| Error::Failed(e.to_string());
+    let (links, deferred) = clients.rt.block_on(async {
+        let open = gh.list_open_issues(repo, LABEL).await.map_err(failed)?;
         let issues = Issues {
             gh,
             repo,
-            open: gh
-                .list_open_issues(repo, LABEL)
-                .await
-                .map_err(|e| Error::Failed(e.to_string()))?,
+            open,
             run_url: ctx.run_url(),
         };
         let mut by_customer: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
         for r in &report.drifted {
             by_customer.entry(r.customer.as_str()).or_default().push(r);
-        }
-        let mut links = BTreeMap::new();
-        for (customer, rows) in &by_customer {
-            if let Some(n) = issues.drifted(customer, rows).await? {
-                let url = format!("{}/{repo}/issues/{n}", ctx.server_url.trim_end_matches('/'));
-                links.insert(customer.to_string(), url);
-            }
         }
         // Close issues of customers checked clean in this shard.
         let errored: BTreeSet<&str> = report.errors.iter().map(|r| r.customer.as_str()).collect();
@@ -311,16 +355,50 @@ fn sticky_issues(
             .filter(|r| matches!(r.outcome, Outcome::Planned { .. }))
             .map(|r| r.customer.as_str())
             .collect();
-        for customer in selected.iter().map(|(c, _)| c.slug.as_str()) {
-            if by_customer.contains_key(customer)
-                || errored.contains(customer)
-                || !checked.contains(customer)
-            {
+        let clean = selected.iter().map(|(c, _)| c.slug.as_str()).filter(|c| {
+            !by_customer.contains_key(c) && !errored.contains(c) && checked.contains(c)
+        });
+        let (writes, mut numbers) = plan_writes(&issues, &by_customer, clean);
+        let mut deferred = Vec::new();
+        for w in &writes {
+            if !deferred.is_empty() {
+                deferred.push(w.describe());
                 continue;
             }
-            issues.clean(customer).await?;
+            match issues.write(w).await {
+                Ok(Some(n)) if !matches!(w, Write::Close(..)) => {
+                    let (Write::Open(c, _) | Write::Update(c, ..) | Write::Close(c, _)) = w;
+                    numbers.insert(c.to_string(), n);
+                }
+                Ok(_) => {}
+                Err(GitHubError::Deferred { .. }) => deferred.push(w.describe()),
+                Err(e) => return Err(failed(e)),
+            }
         }
-        Ok::<_, Error>(links)
+        let server = ctx.server_url.trim_end_matches('/').to_string();
+        let links: BTreeMap<String, String> = numbers
+            .into_iter()
+            .map(|(c, n)| (c, format!("{server}/{repo}/issues/{n}")))
+            .collect();
+        Ok::<_, Error>((links, deferred))
+    })?;
+    report.issues = links;
+    report.deferred = deferred;
+    Ok(())
+}
+
+/// The write times an earlier run kept; a missing file is none, an
+/// unreadable one a note (the hour's budget then counts this run only).
+fn read_write_log(path: &Path, out: &Output) -> Vec<u64> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        out.note(&format!(
+            "{}: not a write log (a JSON list of times); this run counts its own writes only",
+            path.display()
+        ));
+        Vec::new()
     })
 }
 
@@ -468,7 +546,18 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     if settings.issues {
         let repo = settings.manager_repo.as_deref().expect("clap requires it");
-        report.issues = sticky_issues(&clients, repo, &report, &rows, &selected, &ctx)?;
+        let gh = clients.issues.as_ref();
+        if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
+            gh.count_earlier_writes(read_write_log(log, out));
+        }
+        let made = sticky_issues(&clients, repo, &mut report, &rows, &selected, &ctx);
+        if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
+            let times = serde_json::to_vec(&gh.writes_of_the_hour()).unwrap_or_default();
+            crate::util::fs::write_atomic(log, &times).map_err(|e| {
+                Error::Failed(format!("writing the write log {}: {e}", log.display()))
+            })?;
+        }
+        made?;
     }
     report.run_url = ctx.run_url();
     report.requests = clients.requests();

@@ -14,8 +14,8 @@ use http_body_util::{BodyExt as _, Full};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::budget::{self, Ledger, Limits, Slot};
 use super::error::{GitHubError, Token};
-use super::links;
 use super::retry::{Headers, RetryPolicy};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
 
@@ -68,6 +68,12 @@ pub struct GitHub {
     /// Whether a connection that could not be made (refused, no route, a
     /// name that does not resolve, the connect timeout) is retried.
     retry_unconnected: bool,
+    /// The scheduler's bookkeeping for this credential
+    /// ([`budget`]), and its concurrency cap.
+    ledger: Mutex<Ledger>,
+    slots: tokio::sync::Semaphore,
+    /// How long a wait may be, and the deadline no wait may end past.
+    patience: budget::Patience,
 }
 
 impl fmt::Debug for GitHub {
@@ -181,6 +187,7 @@ impl GitHub {
     ) -> Result<Self, GitHubError> {
         let timeout = root::http_timeout()?;
         let retry = RetryPolicy::from_env()?;
+        let limits = Limits::from_env()?;
         if let Some(t) = token.filter(|t| !t.is_sendable()) {
             return Err(GitHubError::BadToken(t.name()));
         }
@@ -211,6 +218,9 @@ impl GitHub {
             withheld: Mutex::new(Vec::new()),
             token_expiration: Mutex::new(None),
             retry_unconnected: true,
+            ledger: Mutex::new(Ledger::new(limits)),
+            slots: tokio::sync::Semaphore::new(limits.concurrency),
+            patience: budget::Patience::new(retry.max_wait),
         })
     }
 
@@ -222,6 +232,30 @@ impl GitHub {
     pub fn without_connect_retries(mut self) -> Self {
         self.retry_unconnected = false;
         self
+    }
+
+    /// No request of this client waits for a slot or a retry past
+    /// `deadline`: it fails with [`GitHubError::Deferred`] instead.
+    pub fn with_deadline(mut self, deadline: std::time::SystemTime) -> Self {
+        let ms = deadline.duration_since(std::time::UNIX_EPOCH);
+        self.patience.deadline = Some(ms.map_or(0, |d| d.as_millis() as u64));
+        self
+    }
+
+    /// Writes this client sent.
+    pub fn write_count(&self) -> u64 {
+        lock(&self.ledger).writes_sent
+    }
+
+    /// The times (epoch ms) of the writes of the last hour, to count in
+    /// a later run ([`GitHub::count_earlier_writes`]).
+    pub fn writes_of_the_hour(&self) -> Vec<u64> {
+        lock(&self.ledger).writes_of_the_hour(budget::now_ms())
+    }
+
+    /// Counts an earlier run's writes against this hour's budget.
+    pub fn count_earlier_writes(&self, times: Vec<u64>) {
+        lock(&self.ledger).add_earlier_writes(times, budget::now_ms());
     }
 
     /// `GITHUB_API_URL` or the public API, unchecked ([`GitHub::new`]
@@ -312,6 +346,7 @@ impl GitHub {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let _slot = self.slot(method, path).await?;
             self.requests.fetch_add(1, Ordering::SeqCst);
             tracing::debug!(method = method.as_str(), path, attempt, "request");
             let (wait, reason, give_up) = match self
@@ -337,6 +372,9 @@ impl GitHub {
             if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
                 return Err(give_up.unwrap_or(e));
             }
+            let ms = wait.as_millis() as u64;
+            self.patience
+                .check((method.as_str(), path), "a retry", ms)?;
             tracing::debug!(
                 method = method.as_str(),
                 path,
@@ -347,6 +385,36 @@ impl GitHub {
             );
             tokio::time::sleep(wait).await;
             waited = waited.saturating_add(wait);
+        }
+    }
+
+    /// Waits for a slot within the limits ([`budget`]); the permit holds
+    /// one of the concurrent requests.
+    async fn slot(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, GitHubError> {
+        let permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
+        let write = !matches!(method, Method::Get);
+        loop {
+            let slot = lock(&self.ledger).reserve(write, budget::now_ms());
+            let Slot::Wait { ms, what } = slot else {
+                return Ok(permit);
+            };
+            self.patience.check((method.as_str(), path), what, ms)?;
+            tracing::debug!(
+                method = method.as_str(),
+                path,
+                wait_ms = ms,
+                what,
+                "scheduled"
+            );
+            tokio::time::sleep(Duration::from_millis(ms)).await;
         }
     }
 
@@ -478,6 +546,7 @@ impl GitHub {
         self.answered.fetch_add(1, Ordering::SeqCst);
         let status = response.status().as_u16();
         let headers = Headers::of(response.headers());
+        lock(&self.ledger).answered(headers.remaining.as_deref(), headers.reset);
         if let Some(expiry) = &headers.token_expiration {
             *lock(&self.token_expiration) = Some(expiry.clone());
         }
@@ -506,8 +575,11 @@ impl GitHub {
                 || status == 429
                 || text.contains("rate limit"));
         if status >= 500 || rate_limited {
+            let secondary = text.contains("secondary rate limit");
             let wait = if let Some(s) = headers.retry_after {
                 Duration::from_secs(s)
+            } else if secondary {
+                budget::SECONDARY_WAIT
             } else if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -517,6 +589,9 @@ impl GitHub {
             } else {
                 self.backoff(attempt)
             };
+            if rate_limited {
+                lock(&self.ledger).hold(budget::now_ms(), wait);
+            }
             return Ok(Attempt::retry(
                 wait,
                 format!("HTTP {status}: {}", message_of(text)),
@@ -595,71 +670,6 @@ impl GitHub {
                 waited,
                 last,
             });
-        }
-        Ok(())
-    }
-
-    /// Every item of a list, page by page, following `Link: rel="next"`
-    /// only under the API root; at most [`MAX_PAGES`] pages. An answer
-    /// that is not a list, a next link that cannot be followed, a failed
-    /// later page or too many pages is an error: no caller acts on an
-    /// incomplete list.
-    pub(super) async fn paginate(
-        &self,
-        first: String,
-        each: impl FnMut(Value),
-    ) -> Result<(), GitHubError> {
-        self.paginate_in(first, None, each).await
-    }
-
-    /// [`GitHub::paginate`] for lists GitHub wraps in an object (`{"total_count":
-    /// .., "<key>": [..]}`, e.g. environments and secrets): the items
-    /// under `key` of every page.
-    pub(super) async fn paginate_in(
-        &self,
-        first: String,
-        key: Option<&'static str>,
-        mut each: impl FnMut(Value),
-    ) -> Result<(), GitHubError> {
-        let mut next = Some(first.clone());
-        let mut page = 0usize;
-        while let Some(path) = next.take() {
-            page += 1;
-            if page > MAX_PAGES {
-                return Err(GitHubError::TooManyPages {
-                    path: first,
-                    pages: MAX_PAGES,
-                });
-            }
-            let r = self
-                .send(Method::Get, &path, None)
-                .await
-                .map_err(|e| match page {
-                    1 => e,
-                    _ => GitHubError::Page {
-                        page,
-                        source: Box::new(e),
-                    },
-                })?;
-            let list = match key {
-                Some(k) => r.body.get(k).cloned().unwrap_or(Value::Null),
-                None => r.body,
-            };
-            let Value::Array(items) = list else {
-                return Err(GitHubError::BadJson {
-                    method: "GET",
-                    path,
-                    message: "the answer is not a list".into(),
-                });
-            };
-            items.into_iter().for_each(&mut each);
-            next = links::next_page(r.link.as_deref(), &self.root.url_for(&path), &self.root)
-                .map_err(|e| GitHubError::BadNextLink {
-                    method: "GET",
-                    path: path.clone(),
-                    link: e.link,
-                    problem: e.problem,
-                })?;
         }
         Ok(())
     }

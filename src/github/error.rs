@@ -77,6 +77,16 @@ pub enum GitHubError {
         waited: Duration,
         last: String,
     },
+    /// Not sent: the wait for a slot within GitHub's limits (`limit`)
+    /// is longer than the client waits or ends past the command's
+    /// deadline. The request can be made by a later run.
+    #[error("{method} {path}: not sent: {limit} would need a wait of {wait:?}, past what this run may wait (its deadline or FLEETFORM_RETRY_MAX_WAIT_SECS)")]
+    Deferred {
+        method: &'static str,
+        path: String,
+        limit: &'static str,
+        wait: Duration,
+    },
     #[error("{method} {path}: the response is not valid JSON: {message}")]
     BadJson {
         method: &'static str,

@@ -23,9 +23,11 @@
 //! What lives here:
 //!
 //! - `client`: the [`GitHub`] struct and its transport (`send` with
-//!   retries and the request budget, `paginate`, dry-run's withheld
-//!   writes) and the runtime; `retry`: [`RetryPolicy`] and the answer's
-//!   headers that decide a retry.
+//!   retries and the request budget, dry-run's withheld writes) and the
+//!   runtime; `retry`: [`RetryPolicy`] and the answer's headers that
+//!   decide a retry; `budget`: the scheduler every request waits in for a
+//!   slot within GitHub's primary and secondary limits ([`Limits`]);
+//!   `pages`: `paginate`, lists read page by page.
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
 //!   one repository and the permissions a command needs).
@@ -42,8 +44,9 @@
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
 //!
-//! Inside this folder the client may import `error`, `root` and `links`;
-//! the API families import the client, `error`, `answers` and `paths`;
+//! Inside this folder the client may import `error`, `root`, `retry` and
+//! `budget`; `pages` and the API families import the client, `error`,
+//! `answers` and `paths` (`pages` also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
 //! or a family, so no two files import each other.
 //!
@@ -56,6 +59,7 @@ mod access;
 mod actions;
 mod answers;
 mod app;
+mod budget;
 mod client;
 mod comments;
 mod contents;
@@ -65,6 +69,7 @@ mod error;
 mod git;
 mod issues;
 mod links;
+mod pages;
 mod paths;
 mod poll;
 mod pulls;
@@ -76,6 +81,7 @@ mod teams;
 
 pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};
+pub use budget::Limits;
 pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION, CA_FILE_VAR,
     MAX_PAGES,

@@ -24,6 +24,12 @@ pub struct Report {
     /// when it keeps drift issues).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub issues: std::collections::BTreeMap<String, String>,
+    /// Issue writes not made this run (GitHub's write budget or the
+    /// deadline), in the order they were due: `customer: open|close|update`.
+    /// The next run makes them (issues are found by their marker, so none
+    /// is written twice).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
     /// The run that checked (filled in by the caller under Actions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
@@ -45,6 +51,7 @@ impl Report {
             skipped: 0,
             requests: 0,
             issues: Default::default(),
+            deferred: Vec::new(),
             run_url: None,
         };
         for r in rows {
@@ -107,6 +114,13 @@ pub fn markdown(report: &Report) -> String {
         s.push_str(&format!(" · {}", link("run", u)));
     }
     s.push_str("\n\n");
+    if !report.deferred.is_empty() {
+        s.push_str(&format!(
+            "**{} issue writes deferred** to the next run (GitHub's write budget or the deadline): {}\n\n",
+            report.deferred.len(),
+            md_escape(&report.deferred.join(", "))
+        ));
+    }
     if report.drifted.is_empty() && report.errors.is_empty() && report.never_applied.is_empty() {
         return s;
     }

@@ -59,6 +59,7 @@ mod access;
 mod apps;
 mod handlers;
 pub(crate) mod http;
+mod limits;
 mod render;
 mod settings;
 mod spec;
@@ -75,6 +76,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use self::http::{HttpRequest, HttpResponse, Reply, Server};
+pub use self::limits::Limits;
 use self::spec::{spec, Route};
 use self::state::{QueuedFault, State};
 
@@ -1114,6 +1116,18 @@ impl FakeGitHub {
             .count()
     }
 
+    /// Enforce GitHub's secondary limits (scaled down as a test needs)
+    /// from now on: a request over one is answered 403 with `retry-after`.
+    pub fn enforce_limits(&self, limits: Limits) {
+        self.state().limits = Some(limits::Enforcer::new(limits));
+    }
+
+    /// Requests answered with a secondary-limit 403 by
+    /// [`FakeGitHub::enforce_limits`].
+    pub fn limit_answers(&self) -> usize {
+        self.state().limits.as_ref().map_or(0, |l| l.answers)
+    }
+
     /// Forget the request log (violations are kept).
     pub fn reset_counters(&self) {
         self.state().requests.clear();
@@ -1359,6 +1373,18 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             );
         }
 
+        if let Some(wait) = st.limits.as_mut().and_then(|l| l.check(&req.method)) {
+            record.fault = Some(format!("secondary rate limit, retry-after {wait}"));
+            let Fault::Status { headers, body, .. } = Fault::secondary_rate_limit(wait) else {
+                unreachable!("a status fault")
+            };
+            break 'outcome Outcome {
+                status: 403,
+                headers,
+                body: Some(body.into_bytes()),
+                reset: false,
+            };
+        }
         if let Some(fault) = take_fault(&mut st, &req.method, &path) {
             record.fault = Some(fault.label());
             match fault {

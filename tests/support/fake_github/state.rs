@@ -151,6 +151,8 @@ pub(crate) struct State {
     pub requests: Vec<RequestRecord>,
     pub violations: Vec<Violation>,
     pub rate_limit_used: u64,
+    /// Secondary limits enforced when a test asks.
+    pub limits: Option<super::limits::Enforcer>,
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
     /// `pending`).
     pub teams: BTreeMap<String, Vec<(String, String)>>,
@@ -215,6 +217,7 @@ impl State {
             requests: Vec::new(),
             violations: Vec::new(),
             rate_limit_used: 0,
+            limits: None,
             teams: BTreeMap::new(),
             apps: Vec::new(),
             installations: Vec::new(),

@@ -1,0 +1,389 @@
+//! The request scheduler: every request of a client (one client per
+//! credential: a token, or one App installation's token) waits here for a
+//! slot that keeps it inside GitHub's documented limits, instead of being
+//! sent and throttled ("Rate limits for the REST API"):
+//!
+//! - the primary limit, from the `x-ratelimit-remaining` / `-reset` headers
+//!   of the answers: at 0 left, requests wait for the reset;
+//! - points per minute (900; a read costs 1, a write 5);
+//! - content-creating writes per minute (80) and per hour (500);
+//! - concurrent requests (100);
+//! - a secondary-limit answer (`retry-after`, or 60 s when GitHub gives
+//!   none) holds every request of the client until it has passed.
+//!
+//! A wait longer than the client's longest wait (`FLEETFORM_RETRY_MAX_WAIT_SECS`,
+//! 90 s by default) or past the command's deadline is not waited: the
+//! request fails with [`GitHubError::Deferred`], so a command can stop
+//! cleanly or carry the write over to its next run. The numbers can be
+//! changed, 1 to 1,000,000 (tests, a token shared with other tools, a
+//! GitHub Enterprise Server with its own limits):
+//! `FLEETFORM_GITHUB_POINTS_PER_MINUTE`, `FLEETFORM_GITHUB_WRITES_PER_MINUTE`,
+//! `FLEETFORM_GITHUB_WRITES_PER_HOUR`, `FLEETFORM_GITHUB_CONCURRENCY`.
+//!
+//! The bookkeeping ([`Ledger`]) takes the time as an argument, so it is
+//! tested with a made-up clock; the client sleeps.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::error::GitHubError;
+use super::root::{self, SettingError};
+
+const MINUTE_MS: u64 = 60_000;
+/// The largest value a limit's variable takes.
+pub const MAX_SETTING: u64 = 1_000_000;
+const HOUR_MS: u64 = 3_600_000;
+/// GitHub: "wait for at least one minute before retrying" a secondary
+/// limit answer that has no `retry-after`.
+pub const SECONDARY_WAIT: Duration = Duration::from_secs(60);
+
+/// The limits scheduled against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub points_per_minute: u64,
+    pub writes_per_minute: u64,
+    pub writes_per_hour: u64,
+    pub concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            points_per_minute: 900,
+            writes_per_minute: 80,
+            writes_per_hour: 500,
+            concurrency: 100,
+        }
+    }
+}
+
+impl Limits {
+    /// GitHub's numbers, each changed by its variable (a value out of
+    /// range is an error). Up to [`MAX_SETTING`]: a GitHub Enterprise
+    /// Server sets its own limits (or none).
+    pub fn from_env() -> Result<Limits, SettingError> {
+        let d = Limits::default();
+        let get = |var, default: u64| {
+            root::env_number(var, 1..=MAX_SETTING).map(|v| v.unwrap_or(default))
+        };
+        Ok(Limits {
+            points_per_minute: get("FLEETFORM_GITHUB_POINTS_PER_MINUTE", d.points_per_minute)?,
+            writes_per_minute: get("FLEETFORM_GITHUB_WRITES_PER_MINUTE", d.writes_per_minute)?,
+            writes_per_hour: get("FLEETFORM_GITHUB_WRITES_PER_HOUR", d.writes_per_hour)?,
+            concurrency: get("FLEETFORM_GITHUB_CONCURRENCY", 100)? as usize,
+        })
+    }
+}
+
+/// What the ledger says to a request asking for a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Send now (the request is booked).
+    Go,
+    /// Ask again after this long; `what` names the limit.
+    Wait { ms: u64, what: &'static str },
+}
+
+/// What has been sent, in epoch milliseconds, and what GitHub said.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    limits: Limits,
+    /// (time, points) of the last minute's requests.
+    points: VecDeque<(u64, u64)>,
+    /// Times of the last hour's writes.
+    writes: VecDeque<u64>,
+    /// Primary limit: requests left and when it resets (epoch ms), as
+    /// last answered, less what was sent since.
+    remaining: Option<u64>,
+    reset_ms: u64,
+    /// No request before this (a secondary-limit answer).
+    hold_until: u64,
+    /// Writes sent (for reports).
+    pub writes_sent: u64,
+}
+
+impl Ledger {
+    pub fn new(limits: Limits) -> Ledger {
+        Ledger {
+            limits,
+            ..Ledger::default()
+        }
+    }
+
+    /// A slot for a read or a write at `now` (epoch ms).
+    pub fn reserve(&mut self, write: bool, now: u64) -> Slot {
+        while self
+            .points
+            .front()
+            .is_some_and(|(t, _)| t + MINUTE_MS <= now)
+        {
+            self.points.pop_front();
+        }
+        while self.writes.front().is_some_and(|t| t + HOUR_MS <= now) {
+            self.writes.pop_front();
+        }
+        if now < self.hold_until {
+            return wait(
+                self.hold_until - now,
+                "a secondary rate limit's retry-after",
+            );
+        }
+        if self.remaining == Some(0) && now < self.reset_ms {
+            return wait(
+                self.reset_ms - now,
+                "the primary rate limit (x-ratelimit-reset)",
+            );
+        }
+        let cost = if write { 5 } else { 1 };
+        let used: u64 = self.points.iter().map(|(_, p)| p).sum();
+        if used + cost > self.limits.points_per_minute {
+            if let Some(ms) = self.free_after(cost, now) {
+                return wait(ms, "points per minute");
+            }
+        }
+        if write {
+            let l = &self.limits;
+            let in_minute = self.writes.iter().rev();
+            let in_minute = in_minute.take_while(|t| *t + MINUTE_MS > now).count() as u64;
+            if in_minute >= l.writes_per_minute {
+                let nth = self.writes.len() - l.writes_per_minute as usize;
+                let t = self.writes.get(nth).copied().unwrap_or(now);
+                return wait(t + MINUTE_MS - now, "content writes per minute");
+            }
+            if self.writes.len() as u64 >= l.writes_per_hour {
+                let nth = self.writes.len() - l.writes_per_hour as usize;
+                let t = self.writes.get(nth).copied().unwrap_or(now);
+                return wait(t + HOUR_MS - now, "content writes per hour");
+            }
+            self.writes.push_back(now);
+            self.writes_sent += 1;
+        }
+        self.points.push_back((now, cost));
+        if let Some(r) = self.remaining.as_mut() {
+            *r = r.saturating_sub(1);
+        }
+        Slot::Go
+    }
+
+    /// How long until `cost` more points fit in the minute.
+    fn free_after(&self, cost: u64, now: u64) -> Option<u64> {
+        let mut used: u64 = self.points.iter().map(|(_, p)| p).sum();
+        for (t, p) in &self.points {
+            used -= p;
+            if used + cost <= self.limits.points_per_minute {
+                return Some((t + MINUTE_MS).saturating_sub(now).max(1));
+            }
+        }
+        None
+    }
+
+    /// What an answer said: `x-ratelimit-remaining` and `-reset` (epoch
+    /// seconds).
+    pub fn answered(&mut self, remaining: Option<&str>, reset_secs: Option<u64>) {
+        if let Some(r) = remaining.and_then(|r| r.trim().parse::<u64>().ok()) {
+            self.remaining = Some(r);
+        }
+        if let Some(s) = reset_secs {
+            self.reset_ms = s.saturating_mul(1000);
+        }
+    }
+
+    /// The times (epoch ms) of the writes of the hour before `now`: what
+    /// a later run must count against the same hour's budget.
+    pub fn writes_of_the_hour(&self, now: u64) -> Vec<u64> {
+        let hour = self.writes.iter().copied();
+        hour.filter(|t| t + HOUR_MS > now && *t <= now).collect()
+    }
+
+    /// Counts writes an earlier run made (times in epoch ms) against
+    /// this hour's budget.
+    pub fn add_earlier_writes(&mut self, mut times: Vec<u64>, now: u64) {
+        times.retain(|t| t + HOUR_MS > now && *t <= now);
+        times.extend(self.writes.drain(..));
+        times.sort_unstable();
+        self.writes = times.into();
+    }
+
+    /// A secondary-limit answer: nothing is sent before `now + wait`.
+    pub fn hold(&mut self, now: u64, wait: Duration) {
+        let until = now.saturating_add(wait.as_millis() as u64);
+        self.hold_until = self.hold_until.max(until);
+    }
+}
+
+fn wait(ms: u64, what: &'static str) -> Slot {
+    Slot::Wait {
+        ms: ms.max(1),
+        what,
+    }
+}
+
+/// The wall clock in epoch milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// How long a client waits: at most `max_wait` at a time, and never past
+/// `deadline` (epoch ms).
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    pub max_wait: Duration,
+    pub deadline: Option<u64>,
+}
+
+impl Patience {
+    pub fn new(max_wait: Duration) -> Patience {
+        Patience {
+            max_wait,
+            deadline: None,
+        }
+    }
+
+    /// A wait of `ms` for `what` that is too long is
+    /// [`GitHubError::Deferred`] for `request` (method, path).
+    pub fn check(
+        &self,
+        request: (&'static str, &str),
+        what: &'static str,
+        ms: u64,
+    ) -> Result<(), GitHubError> {
+        let late = self.deadline.is_some_and(|d| now_ms() + ms > d);
+        if late || ms > self.max_wait.as_millis() as u64 {
+            return Err(GitHubError::Deferred {
+                method: request.0,
+                path: request.1.to_string(),
+                limit: what,
+                wait: Duration::from_millis(ms),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Limits {
+        Limits {
+            points_per_minute: 20,
+            writes_per_minute: 3,
+            writes_per_hour: 5,
+            concurrency: 2,
+        }
+    }
+
+    #[test]
+    fn writes_per_minute_and_hour_are_spread_not_exceeded() {
+        let mut l = Ledger::new(small());
+        let t0 = 1_000_000;
+        for i in 0..3 {
+            assert_eq!(l.reserve(true, t0 + i), Slot::Go);
+        }
+        // The 4th write in the minute waits until the first leaves it.
+        assert_eq!(
+            l.reserve(true, t0 + 10),
+            Slot::Wait {
+                ms: MINUTE_MS - 10,
+                what: "content writes per minute"
+            }
+        );
+        // Reads still go (points: 15 of 20 used).
+        assert_eq!(l.reserve(false, t0 + 10), Slot::Go);
+        assert_eq!(l.reserve(true, t0 + MINUTE_MS), Slot::Go);
+        assert_eq!(l.reserve(true, t0 + MINUTE_MS + 1), Slot::Go);
+        // 5 writes in the hour: the 6th waits for the hour of the first.
+        let Slot::Wait { ms, what } = l.reserve(true, t0 + 2 * MINUTE_MS) else {
+            panic!("the hour's budget is spent");
+        };
+        assert_eq!(what, "content writes per hour");
+        assert_eq!(ms, HOUR_MS - 2 * MINUTE_MS);
+        assert_eq!(l.reserve(true, t0 + HOUR_MS), Slot::Go);
+        assert_eq!(l.writes_sent, 6);
+        // A later run counts the writes still in its hour (3 of them):
+        // 2 more fit, the 3rd waits.
+        let now = t0 + HOUR_MS + 10;
+        let earlier = l.writes_of_the_hour(now);
+        assert_eq!(earlier.len(), 3);
+        let mut next = Ledger::new(Limits {
+            writes_per_minute: 80,
+            points_per_minute: 900,
+            ..small()
+        });
+        next.add_earlier_writes(earlier, now);
+        assert_eq!(next.reserve(true, now), Slot::Go);
+        assert_eq!(next.reserve(true, now + 1), Slot::Go);
+        let third = next.reserve(true, now + 2);
+        assert!(
+            matches!(
+                third,
+                Slot::Wait {
+                    what: "content writes per hour",
+                    ..
+                }
+            ),
+            "{third:?}"
+        );
+    }
+
+    #[test]
+    fn points_per_minute_count_writes_as_five() {
+        let mut l = Ledger::new(Limits {
+            writes_per_minute: 80,
+            writes_per_hour: 500,
+            ..small()
+        });
+        let t0 = 5_000_000;
+        for i in 0..4 {
+            assert_eq!(l.reserve(true, t0 + i), Slot::Go);
+        }
+        // 20 points used: even a read waits until the first write's
+        // points leave the minute.
+        assert_eq!(
+            l.reserve(false, t0 + 100),
+            Slot::Wait {
+                ms: MINUTE_MS - 100,
+                what: "points per minute"
+            }
+        );
+        assert_eq!(l.reserve(false, t0 + MINUTE_MS), Slot::Go);
+    }
+
+    #[test]
+    fn primary_limit_and_secondary_answers_hold_every_request() {
+        let mut l = Ledger::new(Limits::default());
+        let now = 1_700_000_000_000;
+        l.answered(Some("1"), Some(1_700_000_100));
+        assert_eq!(l.reserve(false, now), Slot::Go);
+        // The last request of the hour was sent: wait for the reset.
+        assert_eq!(
+            l.reserve(false, now + 1),
+            Slot::Wait {
+                ms: 99_999,
+                what: "the primary rate limit (x-ratelimit-reset)"
+            }
+        );
+        assert_eq!(l.reserve(false, 1_700_000_100_000), Slot::Go);
+        l.answered(Some("4999"), Some(1_700_003_600));
+        l.hold(now + 200_000, Duration::from_secs(30));
+        assert!(matches!(
+            l.reserve(false, now + 229_999),
+            Slot::Wait { ms: 1, .. }
+        ));
+        assert_eq!(l.reserve(true, now + 230_000), Slot::Go);
+    }
+
+    #[test]
+    fn waits_past_the_longest_wait_or_the_deadline_are_deferred() {
+        let mut p = Patience::new(Duration::from_secs(90));
+        assert!(p.check(("POST", "/x"), "w", 60_000).is_ok());
+        let e = p.check(("POST", "/x"), "w", 90_001).unwrap_err();
+        assert!(matches!(e, GitHubError::Deferred { limit: "w", .. }), "{e}");
+        p.deadline = Some(now_ms() + 30_000);
+        assert!(p.check(("POST", "/x"), "w", 1_000).is_ok());
+        assert!(p.check(("POST", "/x"), "w", 60_000).is_err());
+    }
+}

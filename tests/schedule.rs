@@ -1,0 +1,150 @@
+//! The request scheduler (src/github/budget.rs) against a fake GitHub that
+//! enforces secondary limits: drift issue writes that do not fit the
+//! hour's write budget are deferred in priority order, written by the next
+//! run, never twice; without the scheduler's budget GitHub limits the run.
+
+use crate::common;
+use crate::support;
+use crate::world;
+
+use common::stderr;
+use serde_json::{json, Value};
+use support::fake_github::Limits;
+use world::{ok, World, MANAGER};
+
+/// acme's and globex's staging applied, then both changed: two drifted
+/// customers.
+fn two_drifted() -> World {
+    let w = World::new();
+    for customer in ["acme", "globex"] {
+        for step in ["plan", "apply"] {
+            let out =
+                w.fx.fleetform()
+                    .args([step, "--customer", customer, "--env", "staging"])
+                    .output()
+                    .unwrap();
+            ok(&out);
+        }
+        let file = format!("customers/{customer}/infra/variables.yml");
+        let v = w.fx.read(&file);
+        let changed = v
+            .replace("max_instances: 2", "max_instances: 7")
+            .replace("max_instances: 3", "max_instances: 7");
+        assert_ne!(v, changed, "{file}");
+        w.fx.write(&file, &changed);
+    }
+    w
+}
+
+/// One drift run with `--issues --json`, `env` and `extra` flags; its
+/// exit code and JSON report.
+fn drift_with(w: &mut World, env: &[(&str, &str)], extra: &[&str]) -> (Option<i32>, Value) {
+    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let out = cmd
+        .envs(env.iter().copied())
+        .args(["drift", "--customer", "acme,globex", "--env", "staging"])
+        .args(["--issues", "--json", "--manager-repo", MANAGER])
+        .args(extra)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(
+        out.status.code() != Some(4) || report.is_object(),
+        "{}",
+        stderr(&out)
+    );
+    (out.status.code(), report)
+}
+
+/// A drift run with the write budget `per_hour` (`None`: GitHub's 500).
+fn drift(w: &mut World, per_hour: Option<&str>) -> (Option<i32>, Value) {
+    let mut env = vec![("FLEETFORM_RETRY_MAX_WAIT_SECS", "5")];
+    env.extend(per_hour.map(|n| ("FLEETFORM_GITHUB_WRITES_PER_HOUR", n)));
+    drift_with(w, &env, &[])
+}
+
+fn limits(per_hour: usize) -> Limits {
+    Limits {
+        writes_per_minute: 80,
+        writes_per_hour: per_hour,
+        points_per_minute: 900,
+    }
+}
+
+#[test]
+fn writes_over_the_hours_budget_are_carried_over_in_priority_order() {
+    let mut w = two_drifted();
+    w.gh.enforce_limits(limits(1));
+    let (code, report) = drift(&mut w, Some("1"));
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open"]));
+    assert_eq!(w.gh.issues(MANAGER).len(), 1);
+    // The next run: new drift (globex) before the update of acme's issue,
+    // which waits for the run after.
+    w.gh.enforce_limits(limits(1));
+    let (code, report) = drift(&mut w, Some("1"));
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["acme: update"]));
+    let issues = w.gh.issues(MANAGER);
+    let mut titles: Vec<&str> = issues.iter().map(|i| i.title.as_str()).collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["Drift: acme", "Drift: globex"],
+        "none written twice"
+    );
+    w.gh.enforce_limits(limits(5));
+    let (_, report) = drift(&mut w, Some("5"));
+    assert!(report.get("deferred").is_none(), "{report}");
+    assert_eq!(w.gh.issues(MANAGER).len(), 2);
+    assert_eq!(w.gh.limit_answers(), 0, "the scheduler never met a limit");
+    w.gh.assert_clean();
+}
+
+#[test]
+fn without_the_budget_github_limits_the_run() {
+    let mut w = two_drifted();
+    w.gh.enforce_limits(limits(1));
+    let (code, report) = drift(&mut w, None);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(w.gh.limit_answers() >= 1);
+    w.gh.take_violations();
+}
+
+/// A write that would wait for a slot past `--deadline` is not waited
+/// for: the run ends with it deferred (without the deadline it waits the
+/// minute, within the 90 s the client waits, and writes it).
+#[test]
+fn a_wait_past_the_deadline_defers_instead_of_waiting() {
+    let mut w = two_drifted();
+    let env = [("FLEETFORM_GITHUB_WRITES_PER_MINUTE", "1")];
+    let (code, report) = drift_with(&mut w, &env, &["--deadline", "20"]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open"]));
+    w.gh.assert_clean();
+}
+
+/// With `--write-log`, a run counts the writes an earlier run made in the
+/// same hour: the hour's budget (here 1) holds across runs.
+#[test]
+fn the_write_log_carries_the_hours_budget_across_runs() {
+    let mut w = two_drifted();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("writes.json");
+    let log = log.to_str().unwrap();
+    let env = [
+        ("FLEETFORM_GITHUB_WRITES_PER_HOUR", "1"),
+        ("FLEETFORM_RETRY_MAX_WAIT_SECS", "5"),
+    ];
+    let (code, report) = drift_with(&mut w, &env, &["--write-log", log]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open"]));
+    let kept: Vec<u64> = serde_json::from_slice(&std::fs::read(log).unwrap()).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    // The same hour: its one write is spent, everything waits.
+    let (code, report) = drift_with(&mut w, &env, &["--write-log", log]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["deferred"], json!(["globex: open", "acme: update"]));
+    assert_eq!(w.gh.issues(MANAGER).len(), 1);
+    w.gh.assert_clean();
+}
