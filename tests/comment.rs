@@ -490,22 +490,19 @@ fn rendered_by_a_gfm_renderer() {
 }
 
 fn gfm(markdown: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("cmark-gfm")
-        .args(["-e", "table", "-e", "autolink", "-e", "strikethrough", "-e", "tagfilter"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cmark-gfm is needed to render the comment ({e}); install it: apt-get install cmark-gfm"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(markdown.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    crate::common::cmark_gfm(
+        markdown,
+        &[
+            "-e",
+            "table",
+            "-e",
+            "autolink",
+            "-e",
+            "strikethrough",
+            "-e",
+            "tagfilter",
+        ],
+    )
 }
 
 /// A drift issue: an address's `for_each` key (a customer value) is not

@@ -385,9 +385,9 @@ fn the_audit_html_fits_a_1280_px_window() {
 /// Markdown as GitHub renders it (cmark-gfm with GitHub's extensions), in
 /// a page with GitHub's code and table colours.
 fn github_page(markdown: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("cmark-gfm")
-        .args([
+    let body = crate::common::cmark_gfm(
+        markdown,
+        &[
             "-e",
             "table",
             "-e",
@@ -396,22 +396,8 @@ fn github_page(markdown: &str) -> String {
             "strikethrough",
             "-e",
             "tagfilter",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cmark-gfm renders the Markdown ({e}); install it: apt-get install cmark-gfm")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(markdown.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let body = String::from_utf8(out.stdout).unwrap();
+        ],
+    );
     format!(
         "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;margin:16px;color:#1f2328;background:#fff}}
 code{{background:#e3e6e8;padding:.1em .3em;border-radius:4px}}table{{border-collapse:collapse}}th,td{{border:1px solid #d1d9e0;padding:6px 13px}}</style>{body}"

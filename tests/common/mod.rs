@@ -356,3 +356,27 @@ pub fn foreign_commands(text: &str) -> Option<String> {
     }
     open.map(|t| format!("commands stopped with {t} and never resumed"))
 }
+
+/// `markdown` rendered by `cmark-gfm` (Debian package `cmark-gfm`) with
+/// the given options (`-e table`, `--unsafe`, ...), as GitHub renders it.
+/// Fails with an install hint when the tool is missing.
+pub fn cmark_gfm(markdown: &str, args: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("cmark-gfm")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cmark-gfm renders the Markdown ({e}); install it: apt-get install cmark-gfm")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(markdown.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "cmark-gfm failed");
+    String::from_utf8(out.stdout).unwrap()
+}
