@@ -509,3 +509,52 @@ fn shards_of_a_wave_run_together_and_the_last_settles_it() {
     let out = w.run(&["rollout", "tick", "--shard", "[\"../x\"]"]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
 }
+
+/// A tick on the manager (under Actions) whose pairs fail: one with
+/// invalid values that quote a customer value, one whose apply fails with
+/// Terraform's diagnostic. The log, the step summary and `rollout status`
+/// name both pairs as failed with the short reason, and neither the value
+/// nor Terraform's output: every reader of the manager repo sees them.
+#[test]
+fn a_ticks_failures_reach_the_manager_without_values_or_terraform_output() {
+    let gh = FakeGitHub::start();
+    let mut w = World::with(4, "staging");
+    w.on_github(&gh, "ops-dana");
+    w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
+    let vars = "customers/c01/infra/variables.yml";
+    let text = w.fx.read(vars);
+    w.fx.write(
+        vars,
+        &text.replacen("project_name: c01-shop", "project_name: Leaky_Value_77", 1),
+    );
+    assert!(w.fx.read(vars).contains("Leaky_Value_77"));
+    w.set_env("FAKECLOUD_FAIL_ON", "c02-staging");
+    let step = Step::new();
+    let out = step.run(&w, &["rollout", "tick"]);
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(code(&out), Some(1), "{so}\n{se}");
+    // The summary's Markdown escapes `(`, `)` and backticks.
+    let text = step.summary().replace('\\', "");
+    let status = w.status();
+    let failed = status["failed"].as_array().unwrap().clone();
+    let reason = |c: &str| {
+        failed
+            .iter()
+            .find(|f| f["unit"]["customer"] == c)
+            .and_then(|f| f["reason"].as_str())
+            .unwrap_or_else(|| panic!("{c} is not failed: {failed:?}"))
+            .to_string()
+    };
+    assert_eq!(reason("c01"), "plan: invalid values (1 problem)");
+    assert!(
+        reason("c02").starts_with("apply: `terraform apply` failed (exit 1)"),
+        "{failed:?}"
+    );
+    assert!(text.contains("invalid values (1 problem)"), "{text}");
+    assert!(text.contains("failed (exit 1)"), "{text}");
+    for shown in [&so, &se, &text, &status.to_string()] {
+        for secret in ["Leaky_Value_77", "injected failure"] {
+            assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+        }
+    }
+}

@@ -41,20 +41,69 @@ impl From<crate::util::fs::FsError> for RunError {
 }
 
 impl RunError {
-    /// A one-line description for tables.
+    /// A one-line description for tables, free of customer values:
+    /// the values' problems are counted, Terraform's output is left out.
     pub fn short(&self) -> String {
         match self {
-            RunError::Values(d) => match d.first() {
-                Some(first) if d.len() == 1 => first.to_string(),
-                Some(first) => format!("{first} (and {} more)", d.len() - 1),
-                None => "invalid values".into(),
-            },
-            RunError::Terraform(TerraformError::Failed {
-                binary, step, code, ..
-            }) => {
-                format!("`{binary} {step}` failed (exit {code})")
-            }
+            // The problems quote the customer's keys and values; this
+            // line reaches tables, rollout and drift summaries and the
+            // audit log on the manager, so it only counts them.
+            RunError::Values(d) => format!(
+                "invalid values ({})",
+                crate::util::text::count(d.len(), "problem", "problems")
+            ),
+            RunError::Terraform(t) => terraform_short(t),
             other => other.to_string(),
         }
+    }
+}
+
+/// Terraform's error without Terraform's output (which can quote values).
+fn terraform_short(t: &TerraformError) -> String {
+    match t {
+        TerraformError::Failed {
+            binary, step, code, ..
+        } => format!("`{binary} {step}` failed (exit {code})"),
+        TerraformError::StalePlan { .. } => {
+            "the saved plan is stale: the state changed after it was made; plan again".into()
+        }
+        TerraformError::Locked { .. } => {
+            "the state is locked by another run; wait for it to finish (or release a stuck lock with `force-unlock`)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Diagnostic;
+
+    #[test]
+    fn the_short_form_carries_no_value_and_no_terraform_output() {
+        let d = Diagnostic {
+            location: crate::yaml::Location {
+                file: "infra/variables.yml".into(),
+                pos: crate::yaml::Pos { line: 3, col: 5 },
+            },
+            pointer: Some("/name".into()),
+            message: "\"secret-value\" is not allowed".into(),
+        };
+        let values = RunError::Values(vec![d.clone(), d]).short();
+        assert_eq!(values, "invalid values (2 problems)");
+        let failed = RunError::Terraform(TerraformError::Failed {
+            binary: "terraform".into(),
+            step: "plan",
+            code: 1,
+            output: "Error: bucket \"secret-value\" exists".into(),
+        })
+        .short();
+        assert_eq!(failed, "`terraform plan` failed (exit 1)");
+        let locked = RunError::Terraform(TerraformError::Locked {
+            output: "ID: secret-value".into(),
+        })
+        .short();
+        assert!(locked.starts_with("the state is locked"), "{locked}");
+        assert!(!locked.contains("secret-value"), "{locked}");
     }
 }
