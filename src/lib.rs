@@ -74,7 +74,16 @@ pub fn run(cli: Cli) -> u8 {
     // In a manager repo, audit events are also kept in its records store,
     // with the records' own credential where the job holds a customer's
     // cloud role.
-    if let Ok(manager) = config::Manager::load(dir) {
+    // `impact` previews and changes nothing: its plans on a pull request
+    // hold a read-only role and write no record.
+    let previews = matches!(cli.command, Command::Impact(_));
+    if let Ok(manager) = config::Manager::load(dir)
+        .map_err(|_| ())
+        .and_then(|m| match previews {
+            true => Err(()),
+            false => Ok(m),
+        })
+    {
         let customer_role = match &cli.command {
             Command::Plan(a) => a.dispatch,
             Command::Apply(a) => a.dispatch,

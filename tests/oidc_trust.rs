@@ -91,6 +91,21 @@ fn assumed(job: &NormalJob) -> Vec<(Option<&str>, String)> {
         .collect()
 }
 
+/// A step that runs fleetform: one of its actions, or a `run:` that
+/// calls the binary the setup action installed.
+fn runs_fleetform(step: &Step) -> bool {
+    if let Some((action, _)) = uses(step) {
+        return action.starts_with("fleetform/fleetform/actions/");
+    }
+    match step {
+        Step::Run(r) => r
+            .run
+            .lines()
+            .any(|l| l.trim_start().starts_with("fleetform ") || l.contains(") fleetform ")),
+        _ => false,
+    }
+}
+
 fn asks_for_a_token(job: &NormalJob) -> bool {
     matches!(&job.permissions, Permissions::Explicit(p)
         if p.get("id-token") == Some(&Permission::Write))
@@ -149,11 +164,14 @@ fn derived() -> BTreeMap<&'static str, BTreeMap<String, BTreeSet<String>>> {
                     None => ENVIRONMENTS.iter().map(|e| e.to_string()).collect(),
                 };
                 for e in envs {
+                    // The rollout's stage jobs take the stage's environment
+                    // from the `next` job: one of the environments.
+                    let sub = sub.replace("${{ needs.next.outputs.environment }}", &e);
                     out.entry(role)
                         .or_default()
                         .entry(e)
                         .or_default()
-                        .insert(sub.clone());
+                        .insert(sub);
                 }
             }
         }
@@ -263,13 +281,15 @@ fn records_are_written_with_their_own_role() {
             let customer = roles
                 .iter()
                 .any(|(_, r)| matches!(role(r).0, "FleetformPlanRole" | "FleetformApplyRole"));
-            let runs_fleetform_there = job.steps.iter().any(|st| {
-                uses(st).is_some_and(|(a, _)| a.starts_with("fleetform/fleetform/actions/"))
-            });
-            // Every job of the deploy workflow writes records (refusals,
-            // plans, applies, conclusions); elsewhere, those that hold a
-            // customer's role.
-            if !(runs_fleetform_there && (customer || name == "manager-deploy.yml")) {
+            let runs_fleetform_there = job.steps.iter().any(runs_fleetform);
+            // Every job of the deploy and rollout workflows writes records
+            // (refusals, plans, applies, conclusions, a rollout's events);
+            // elsewhere, those that hold a customer's role.
+            let writes = matches!(name.as_str(), "manager-deploy.yml" | "manager-rollout.yml");
+            // `impact` (the pull request's plans) keeps no record
+            // (src/lib.rs) and reads an S3 store with the plan role.
+            let previews = name == "manager-pr.yml";
+            if !(runs_fleetform_there && (customer || writes) && !previews) {
                 continue;
             }
             jobs.push(format!("{name}:{job_name}"));
@@ -309,11 +329,7 @@ fn records_are_written_with_their_own_role() {
                     continue;
                 }
                 given += 1;
-                let (action, _) = uses(st).expect("a fleetform action step");
-                assert!(
-                    action.starts_with("fleetform/fleetform/actions/"),
-                    "{action}"
-                );
+                assert!(runs_fleetform(st), "{name}: {job_name}: {env:?}");
                 for (k, v) in own {
                     let out = k
                         .trim_start_matches("FLEETFORM_RECORDS_")
@@ -335,6 +351,11 @@ fn records_are_written_with_their_own_role() {
             "manager-deploy.yml:apply-production",
             "manager-deploy.yml:conclude",
             "manager-drift.yml:drift",
+            "manager-rollout.yml:start",
+            "manager-rollout.yml:control",
+            "manager-rollout.yml:next",
+            "manager-rollout.yml:plan",
+            "manager-rollout.yml:tick",
         ]
     );
 }

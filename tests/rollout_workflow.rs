@@ -334,12 +334,18 @@ fn each_job_gets_what_its_checks_need() {
         BTreeMap::from([
             ("actions".to_string(), "read".to_string()),
             ("contents".to_string(), "read".to_string()),
+            ("id-token".to_string(), "write".to_string()),
             ("pull-requests".to_string(), "read".to_string()),
         ])
     );
+    // The token is for the records role alone
+    // (`oidc_trust::records_are_written_with_their_own_role`).
     assert_eq!(
         perms(plan),
-        BTreeMap::from([("contents".to_string(), "read".to_string())])
+        BTreeMap::from([
+            ("contents".to_string(), "read".to_string()),
+            ("id-token".to_string(), "write".to_string()),
+        ])
     );
     for (name, j, step) in [
         ("plan", plan, "rollout plan"),

@@ -1156,6 +1156,11 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
             "workflows/manager-deploy.yml:conclude",
             "workflows/manager-drift.yml:drift",
             "workflows/manager-pr.yml:plan",
+            "workflows/manager-rollout.yml:start",
+            "workflows/manager-rollout.yml:control",
+            "workflows/manager-rollout.yml:next",
+            "workflows/manager-rollout.yml:plan",
+            "workflows/manager-rollout.yml:tick",
         ]
     );
 }
