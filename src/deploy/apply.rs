@@ -396,35 +396,15 @@ impl ApplyRun<'_> {
             description: format!("fleetform: {} from manager {manager_sha}", self.place()),
             production: self.env() == "production",
         };
-        let run_url = self.session.run_url.as_deref();
-        let created = self
-            .gh()
-            .create_deployment(&payload.customer_repo, &d)
-            .await;
-        let id = match created {
-            Ok(id) => id?,
-            Err(e) => {
-                self.out.note(&format!(
-                    "no deployment recorded on {}: {e}",
-                    payload.customer_repo
-                ));
-                return None;
-            }
-        };
-        let started = self
-            .gh()
-            .set_deployment_status(
+        let note = |n: String| self.out.note(&n);
+        self.gh()
+            .apply_started(
                 &payload.customer_repo,
-                id,
-                "in_progress",
-                "applying",
-                run_url,
+                &d,
+                self.session.run_url.as_deref(),
+                &note,
             )
-            .await;
-        if let Err(e) = started {
-            self.out.note(&format!("deployment {id}: {e}"));
-        }
-        Some(id)
+            .await
     }
 
     /// The deployment's end: `success`, or `failure` with why.
@@ -436,26 +416,23 @@ impl ApplyRun<'_> {
         let Some(id) = id else {
             return;
         };
-        let (state, description) = match result {
+        let (ok, description) = match result {
             Ok(done) => (
-                "success",
+                true,
                 format!(
                     "applied plan sha256:{}",
                     &done.plan_sha256[..12.min(done.plan_sha256.len())]
                 ),
             ),
-            Err(RunError::Refused(_)) => ("failure", "refused; nothing was applied".to_string()),
-            Err(_) => ("failure", "the apply failed; see the run".to_string()),
+            Err(RunError::Refused(_)) => (false, "refused; nothing was applied".to_string()),
+            Err(_) => (false, "the apply failed; see the run".to_string()),
         };
         let repo = &self.payload().customer_repo;
+        let note = |n: String| self.out.note(&n);
         let run_url = self.session.run_url.as_deref();
-        if let Err(e) = self
-            .gh()
-            .set_deployment_status(repo, id, state, &description, run_url)
-            .await
-        {
-            self.out.note(&format!("deployment {id}: {e}"));
-        }
+        self.gh()
+            .apply_ended(repo, id, ok, &description, run_url, &note)
+            .await;
     }
 
     /// Marks the unit `failure` with the reason; the refusal.

@@ -75,3 +75,53 @@ impl GitHub {
         self.send(Method::Post, &path, Some(&body)).await.map(drop)
     }
 }
+
+/// Where a note about a deployment that could not be written goes (the
+/// caller's output): a deployment never stops the apply it shows.
+pub type Note<'a> = &'a (dyn Fn(String) + Sync);
+
+impl GitHub {
+    /// An apply starts: its deployment on the customer's repo, marked
+    /// `in_progress` and linked to the run. `None` when it could not be
+    /// created (noted) or in a dry run. The one way every apply (a
+    /// dispatched one, a rollout's) is shown as a deployment.
+    pub async fn apply_started(
+        &self,
+        repo: &str,
+        d: &NewDeployment,
+        run_url: Option<&str>,
+        note: Note<'_>,
+    ) -> Option<u64> {
+        let id = match self.create_deployment(repo, d).await {
+            Ok(id) => id?,
+            Err(e) => {
+                note(format!("no deployment recorded on {repo}: {e}"));
+                return None;
+            }
+        };
+        let started = self
+            .set_deployment_status(repo, id, "in_progress", "applying", run_url)
+            .await;
+        if let Err(e) = started {
+            note(format!("deployment {id}: {e}"));
+        }
+        Some(id)
+    }
+
+    /// The apply ended: its deployment `success` or `failure`, with why.
+    pub async fn apply_ended(
+        &self,
+        repo: &str,
+        id: u64,
+        ok: bool,
+        description: &str,
+        run_url: Option<&str>,
+        note: Note<'_>,
+    ) {
+        let state = if ok { "success" } else { "failure" };
+        let set = self.set_deployment_status(repo, id, state, description, run_url);
+        if let Err(e) = set.await {
+            note(format!("deployment {id}: {e}"));
+        }
+    }
+}

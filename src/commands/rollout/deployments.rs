@@ -52,34 +52,19 @@ impl rollout::ApplyObserver for Deployments<'_> {
             ),
             production: unit.environment == "production",
         };
-        let id = match self.rt.block_on(self.gh.create_deployment(repo, &d)) {
-            Ok(id) => id?,
-            Err(e) => {
-                self.out
-                    .note(&format!("no deployment recorded on {repo}: {e}"));
-                return None;
-            }
-        };
+        let note = |n: String| self.out.note(&n);
         let run_url = self.run_url.as_deref();
-        let set = self
-            .gh
-            .set_deployment_status(repo, id, "in_progress", "applying", run_url);
-        if let Err(e) = self.rt.block_on(set) {
-            self.out.note(&format!("deployment {id}: {e}"));
-        }
-        Some(id)
+        self.rt
+            .block_on(self.gh.apply_started(repo, &d, run_url, &note))
     }
 
     fn ended(&self, id: u64, deployed: &crate::records::Deployment, ok: bool, detail: &str) {
         let Some(repo) = deployed.customer_repo.as_ref() else {
             return;
         };
-        let state = if ok { "success" } else { "failure" };
-        let set = self
-            .gh
-            .set_deployment_status(repo, id, state, detail, self.run_url.as_deref());
-        if let Err(e) = self.rt.block_on(set) {
-            self.out.note(&format!("deployment {id}: {e}"));
-        }
+        let note = |n: String| self.out.note(&n);
+        let run_url = self.run_url.as_deref();
+        self.rt
+            .block_on(self.gh.apply_ended(repo, id, ok, detail, run_url, &note));
     }
 }
