@@ -541,7 +541,7 @@ fn registry_rules_are_enforced() {
     let out = fx.fleetform().args(["validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains(&format!("customers.yml:{line}:11: slug must be")),
+        stderr(&out).contains(&format!("customers.yml:{line}:11: `slug` must be")),
         "{}",
         stderr(&out)
     );

@@ -87,19 +87,19 @@ fn customers_add_refuses_duplicates_and_bad_input() {
         ),
         (
             vec!["Bad_Slug", "--repo", "x/y", "--contact", "a@b.example"],
-            "not a valid slug",
+            "the slug must be 1–63",
         ),
         (
             vec!["../../etc", "--repo", "x/y", "--contact", "a@b.example"],
-            "not a valid slug",
+            "the slug must be 1–63",
         ),
         (
             vec!["newco", "--repo", "not a repo", "--contact", "a@b.example"],
-            "not a GitHub owner/name",
+            "--repo: `not a repo` is not a GitHub `owner/name`",
         ),
         (
             vec!["newco", "--repo", "x/y", "--contact", "nobody"],
-            "not an e-mail address",
+            "--contact: `nobody` is not an e-mail address",
         ),
         (
             vec![

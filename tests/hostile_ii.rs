@@ -217,7 +217,8 @@ fn manager_layer_templates_are_scanned_after_rendering() {
 /// The dispatched plan goes through the same render: a token that only the
 /// rendered value shows passes the customer's trigger (it cannot render
 /// without the manager) and is refused by the manager, with nothing
-/// planned and the secret in no status, comment, summary or log.
+/// planned, the problem (not the secret) listed on the customer's pull
+/// request, and the secret in no status, comment, summary or log.
 #[test]
 fn dispatched_plans_refuse_templated_secrets() {
     let mut w = World::new();
@@ -229,12 +230,15 @@ fn dispatched_plans_refuse_templated_secrets() {
     let (out, files) = w.plan_latest("staging");
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains(
-            "infra/variables.yml:7:7: /tags/ci: value looks like a GitHub token once rendered"
-        ),
-        "{text}"
-    );
+    // The manager's log counts the problem; the customer's pull request
+    // lists it, with its place.
+    assert!(text.contains("invalid values (1 problem)"), "{text}");
+    let listed = w.gh.comments(ACME, pr).iter().any(|c| {
+        c.body.contains(
+            "`infra/variables.yml:7:7` `/tags/ci`: value looks like a GitHub token once rendered",
+        )
+    });
+    assert!(listed, "{:?}", w.gh.comments(ACME, pr));
     let status = w.gh.statuses(ACME, &sha).last().cloned().unwrap();
     assert_eq!(status.state, "failure");
     let mut written = text.clone();

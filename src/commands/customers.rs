@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::cli::{CustomersArgs, CustomersCommand};
 use crate::config::edit;
 use crate::config::{
-    display_path, is_date, is_email, is_real_date, is_repo, is_slug, token_name_problem, Customer,
-    Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN_DAYS,
+    display_path, is_date, is_repo, Customer, Manager, Registry, Status, TokenInfo, TokenState,
+    TOKEN_WARN_DAYS,
 };
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
 use crate::error::{Error, Result};
@@ -474,48 +474,28 @@ fn check_local_path(manager: &Manager, p: &std::path::Path) -> Result<()> {
     )))
 }
 
-fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
-    if !is_slug(&c.slug) {
-        return Err(Error::Usage(format!(
-            "`{}` is not a valid slug: 1-63 lowercase letters, digits or inner `-`",
-            c.slug
-        )));
+/// How `customers add` names a registry field in a message: its flag.
+fn flag_name(field: &'static str) -> String {
+    match field {
+        "slug" => "the slug".into(),
+        "added" => "--date".into(),
+        "token/name" => "--token-name".into(),
+        "token/expires" => "--token-expires".into(),
+        other => format!("--{other}"),
     }
-    match (&c.repo, &c.path) {
-        (None, None) => {
-            return Err(Error::Usage(
-                "give --repo owner/name (or --path for local mode)".into(),
-            ))
-        }
-        (Some(r), _) if !is_repo(r) => {
-            return Err(Error::Usage(format!("`{r}` is not a GitHub owner/name")))
-        }
-        _ => {}
+}
+
+/// `customers add`: the registry's own rules for one entry
+/// ([`crate::config::entry_problem`]) named by flag, the local
+/// path, then the edit under the registry's lock.
+fn add(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
+    if let Some((_, problem)) = crate::config::entry_problem(&c, &flag_name) {
+        return Err(Error::Usage(problem));
     }
     if let Some(p) = &c.path {
         check_local_path(manager, p)?;
     }
-    if !is_email(&c.contact) {
-        return Err(Error::Usage(format!(
-            "`{}` is not an e-mail address",
-            c.contact
-        )));
-    }
-    if !is_date(&c.added) {
-        return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
-    }
     refuse_secretish("--contact", &c.contact)?;
-    if let Some(t) = &c.token {
-        refuse_secretish("--token-name", &t.name)?;
-        if let Some(problem) = token_name_problem(&t.name) {
-            return Err(Error::Usage(format!("--token-name: {problem}")));
-        }
-        if !is_real_date(&t.expires) {
-            return Err(Error::Usage(
-                "--token-expires must be the token's expiry date, YYYY-MM-DD".into(),
-            ));
-        }
-    }
     edit_registry(
         manager,
         |registry, text, file| {

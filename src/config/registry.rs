@@ -147,6 +147,71 @@ pub fn token_name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// The first rule one customer entry breaks on its own, whatever else the
+/// registry holds: `(field, message)`, the field a JSON pointer below the
+/// entry (`""` for the entry itself). `name` says how the message names a
+/// field: the registry's check names the key, `customers add` its flag.
+/// Both apply these rules, and only these, so they cannot disagree.
+pub fn entry_problem(
+    c: &Customer,
+    name: &dyn Fn(&'static str) -> String,
+) -> Option<(&'static str, String)> {
+    if !is_slug(&c.slug) {
+        let m = format!(
+            "{} must be 1–63 lowercase letters, digits or inner `-`",
+            name("slug")
+        );
+        return Some(("slug", m));
+    }
+    match (&c.repo, &c.path) {
+        (None, None) => {
+            let m = format!(
+                "customer `{}` needs {} (owner/name) or, for local mode, {}",
+                c.slug,
+                name("repo"),
+                name("path")
+            );
+            return Some(("", m));
+        }
+        (Some(repo), _) if !is_repo(repo) => {
+            let m = format!("{}: `{repo}` is not a GitHub `owner/name`", name("repo"));
+            return Some(("repo", m));
+        }
+        _ => {}
+    }
+    if !is_email(&c.contact) {
+        let m = format!(
+            "{}: `{}` is not an e-mail address",
+            name("contact"),
+            c.contact
+        );
+        return Some(("contact", m));
+    }
+    if !is_date(&c.added) {
+        return Some((
+            "added",
+            format!("{} must be a date, YYYY-MM-DD", name("added")),
+        ));
+    }
+    let t = c.token.as_ref()?;
+    if let Some(problem) = token_name_problem(&t.name) {
+        return Some(("token/name", format!("{}: {problem}", name("token/name"))));
+    }
+    if !is_real_date(&t.expires) {
+        let m = format!(
+            "{} must be the token's expiry date, YYYY-MM-DD",
+            name("token/expires")
+        );
+        return Some(("token/expires", m));
+    }
+    None
+}
+
+/// How the registry's messages name a field: its key.
+fn key_name(field: &'static str) -> String {
+    format!("`{}`", field.rsplit('/').next().unwrap_or(field))
+}
+
 /// True when `s` is a real `YYYY-MM-DD` date.
 pub fn is_real_date(s: &str) -> bool {
     is_date(s) && s.parse::<jiff::civil::Date>().is_ok()
@@ -246,6 +311,13 @@ impl Registry {
         let mut repos = HashSet::with_capacity(self.customers.len());
         let mut ids = HashSet::with_capacity(self.customers.len());
         for (i, c) in self.customers.iter().enumerate() {
+            if let Some((field, message)) = entry_problem(c, &key_name) {
+                let at = match field {
+                    "" => format!("/customers/{i}"),
+                    f => format!("/customers/{i}/{f}"),
+                };
+                return Err(self.invalid(&at, message));
+            }
             self.check_identity(i, c, &mut slugs, &mut repos)?;
             self.check_repo_id(i, c, &mut ids)?;
             self.check_fields(i, c, &envs)?;
@@ -253,25 +325,7 @@ impl Registry {
             self.check_products(i, c, manager)?;
             self.check_labels(i, c)?;
             self.check_cloud_identity(i, c, &envs)?;
-            self.check_token(i, c)?;
             self.check_pins(i, c, manager)?;
-        }
-        Ok(())
-    }
-
-    /// A token is recorded by a short name and a real expiry date.
-    fn check_token(&self, i: usize, c: &Customer) -> Result<(), ConfigError> {
-        let Some(t) = &c.token else {
-            return Ok(());
-        };
-        if let Some(problem) = token_name_problem(&t.name) {
-            return Err(self.invalid(&format!("/customers/{i}/token/name"), problem));
-        }
-        if !is_real_date(&t.expires) {
-            return Err(self.invalid(
-                &format!("/customers/{i}/token/expires"),
-                "`expires` must be the token's expiry date, YYYY-MM-DD",
-            ));
         }
         Ok(())
     }
@@ -331,8 +385,7 @@ impl Registry {
         Ok(())
     }
 
-    /// A slug and a repo (or a local path), neither shared with another
-    /// customer.
+    /// A slug and a repo neither shared with another customer.
     fn check_identity<'c>(
         &self,
         i: usize,
@@ -341,43 +394,19 @@ impl Registry {
         repos: &mut HashSet<String>,
     ) -> Result<(), ConfigError> {
         let at = |field: &str| format!("/customers/{i}/{field}");
-        if !is_slug(&c.slug) {
-            return Err(self.invalid(
-                &at("slug"),
-                "slug must be 1–63 lowercase letters, digits or inner `-`",
-            ));
-        }
         if !slugs.insert(c.slug.as_str()) {
             return Err(self.invalid(
                 &at("slug"),
                 format!("customer `{}` is registered twice", c.slug),
             ));
         }
-        match (&c.repo, &c.path) {
-            (None, None) => {
+        if let Some(repo) = &c.repo {
+            if !repos.insert(repo.to_ascii_lowercase()) {
                 return Err(self.invalid(
-                    &format!("/customers/{i}"),
-                    format!(
-                        "customer `{}` needs `repo` (owner/name) or, for local mode, `path`",
-                        c.slug
-                    ),
-                ))
+                    &at("repo"),
+                    format!("repo `{repo}` belongs to two customers"),
+                ));
             }
-            (Some(repo), _) => {
-                if !is_repo(repo) {
-                    return Err(self.invalid(
-                        &at("repo"),
-                        format!("`{repo}` is not a GitHub `owner/name`"),
-                    ));
-                }
-                if !repos.insert(repo.to_ascii_lowercase()) {
-                    return Err(self.invalid(
-                        &at("repo"),
-                        format!("repo `{repo}` belongs to two customers"),
-                    ));
-                }
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -411,15 +440,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Contact, environments, dates and key generation.
+    /// Environments and key generation.
     fn check_fields(&self, i: usize, c: &Customer, envs: &[&str]) -> Result<(), ConfigError> {
         let at = |field: &str| format!("/customers/{i}/{field}");
-        if !is_email(&c.contact) {
-            return Err(self.invalid(
-                &at("contact"),
-                format!("`{}` is not an e-mail address", c.contact),
-            ));
-        }
         if c.environments.is_empty() {
             return Err(self.invalid(&at("environments"), "enable at least one environment"));
         }
@@ -433,9 +456,6 @@ impl Registry {
                     ),
                 ));
             }
-        }
-        if !is_date(&c.added) {
-            return Err(self.invalid(&at("added"), "`added` must be a date, YYYY-MM-DD"));
         }
         let max_gen = MAX_KEY_GENERATION;
         if c.key_generation.is_some_and(|g| g == 0 || g > max_gen) {

@@ -69,7 +69,7 @@ impl InvalidRun<'_> {
     }
 
     /// One sticky comment per environment on the PR, when there is one.
-    async fn comment(&self, problems: &[Diagnostic], out: &Output) -> Result<()> {
+    pub(super) async fn comment(&self, problems: &[Diagnostic], out: &Output) -> Result<()> {
         let Some(pr) = self.payload.pr else {
             return Ok(());
         };

@@ -481,6 +481,21 @@ impl PlanRun<'_> {
     async fn failed(&self, env: &str, e: RunError) -> Result<EnvResult> {
         let label = self.label(env);
         self.out.error(&format!("{label}: {}", values_free(&e)));
+        if let RunError::Values(problems) = &e {
+            // Found while rendering (a template's result): listed where the
+            // schema's problems are, on the customer's pull request.
+            let envs = [env.to_string()];
+            let invalid = InvalidRun {
+                gh: self.gh(),
+                ctx: &self.session.ctx,
+                slug: &self.customer.slug,
+                payload: self.payload(),
+                envs: &envs,
+                product: self.product(),
+                reporter: self.reporter,
+            };
+            invalid.comment(problems, self.out).await?;
+        }
         let place = slot(self.product(), env);
         self.reporter
             .report(

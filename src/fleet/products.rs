@@ -190,7 +190,7 @@ fn subscriptions(
                 enabled.insert(c.slug.clone(), list);
             }
             Err(problems) => {
-                super::run::shown_problems(out, &c.slug, &problems);
+                out.diagnostics(&problems);
                 let error = crate::engine::RunError::Values(problems.clone()).short();
                 for p in &allowed {
                     for e in envs {

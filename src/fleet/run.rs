@@ -122,7 +122,7 @@ pub fn prepare<'a>(
         }
         match source(c, envs).and_then(|src| customer::check(&src, &engine.schema)) {
             Err(problems) => {
-                shown_problems(out, &c.slug, &problems);
+                out.diagnostics(&problems);
                 let error = RunError::Values(problems.clone()).short();
                 fleet.decided(c, envs, |_| Outcome::Failed {
                     error: error.clone(),
@@ -351,17 +351,8 @@ impl Run<'_, '_> {
                 Outcome::Skipped { reason }
             }
             Err(e) => {
-                let detail = match self.out.github {
-                    // Under Actions the log is the manager repo's: every
-                    // reader sees it (SECURITY.md, tenant isolation).
-                    true => format!(
-                        "{} (Terraform's output: {})",
-                        e.short(),
-                        req_log(&self.out_dir.join(unit.rel_dir())).display()
-                    ),
-                    false => failure_detail(&e),
-                };
-                self.progress.finished(&format!("FAILED {label}: {detail}"));
+                self.progress
+                    .finished(&format!("FAILED {label}: {}", failure_detail(&e)));
                 let problems = match e {
                     RunError::Values(ref d) => d.clone(),
                     _ => Vec::new(),
@@ -372,26 +363,6 @@ impl Run<'_, '_> {
                 }
             }
         }
-    }
-}
-
-/// Where a pair's Terraform output is kept.
-fn req_log(dir: &Path) -> std::path::PathBuf {
-    dir.join("terraform.log")
-}
-
-/// A customer's invalid values: every problem on a terminal; under
-/// Actions, where the log is read by everyone with read access to the
-/// manager repo, only their count (the problems quote keys and values;
-/// `fleetform validate` shows them where the values are kept).
-pub(crate) fn shown_problems(out: &Output, slug: &str, problems: &[Diagnostic]) {
-    if out.github {
-        out.note(&format!(
-            "{slug}: {}; `fleetform validate --customer {slug}` lists them",
-            RunError::Values(problems.to_vec()).short()
-        ));
-    } else {
-        out.diagnostics(problems);
     }
 }
 
