@@ -440,7 +440,6 @@ const FILE_LIMIT: usize = 700;
 
 /// Files still over the limit without a reason; the list only shrinks.
 const LONG_STILL: &[&str] = &[
-    "crates/fleetform-yaml/src/lib.rs",
     "src/cli.rs",
     "src/commands/customers.rs",
     "src/deploy/apply.rs",
@@ -569,7 +568,7 @@ fn long_functions(text: &str, limit: usize) -> Vec<(String, usize)> {
 }
 
 /// Functions still over the limit, by `file: fn name`; the list only shrinks.
-const LONG_FNS_STILL: &[&str] = &["crates/fleetform-yaml/src/lib.rs: fn event "];
+const LONG_FNS_STILL: &[&str] = &[];
 
 #[test]
 fn no_function_grows_past_a_few_named_steps() {
