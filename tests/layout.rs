@@ -441,7 +441,6 @@ const FILE_LIMIT: usize = 700;
 /// Files still over the limit without a reason; the list only shrinks.
 const LONG_STILL: &[&str] = &[
     "src/cli.rs",
-    "src/commands/customers.rs",
     "src/deploy/apply.rs",
     "src/deploy/plan.rs",
 ];

@@ -1,0 +1,236 @@
+//! `customers list` and `customers show`: the registry as a table or
+//! JSON, tokens about to expire (warned, notified), one customer's entry.
+
+use serde::Serialize;
+
+use crate::config::{Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN_DAYS};
+use crate::error::{Error, Result};
+use crate::output::{table, Output};
+
+pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
+    let registry = Registry::load(manager)?;
+    #[derive(Serialize)]
+    struct Item<'a> {
+        slug: &'a str,
+        status: Status,
+        repo: Option<&'a str>,
+        environments: &'a [String],
+        added: &'a str,
+        revoked: Option<&'a crate::config::Revocation>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a TokenInfo>,
+        /// Where the token stands today.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token_state: Option<TokenState>,
+    }
+    let today = today();
+    let items: Vec<Item> = registry
+        .customers
+        .iter()
+        .map(|c| Item {
+            slug: &c.slug,
+            status: c.status,
+            repo: c.repo.as_deref(),
+            environments: &c.environments,
+            added: &c.added,
+            revoked: c.revoked.as_ref(),
+            token: c.token.as_ref(),
+            token_state: c.token.as_ref().and_then(|t| t.state(today)),
+        })
+        .collect();
+    if notify {
+        notify_tokens(manager, &registry, today, out);
+    }
+    if json {
+        out.json(&items).expect("serialisable");
+        return Ok(());
+    }
+    let with_tokens = items.iter().any(|i| i.token.is_some());
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            let mut row = vec![
+                i.slug.to_string(),
+                match i.revoked {
+                    Some(r) => format!("revoked {}", r.date),
+                    None => "active".into(),
+                },
+                i.repo.unwrap_or("-").to_string(),
+                i.environments.join(","),
+                i.added.to_string(),
+            ];
+            if with_tokens {
+                row.push(token_cell(i.token, i.token_state, i.revoked.is_none()));
+            }
+            row
+        })
+        .collect();
+    let mut header = vec!["CUSTOMER", "STATUS", "REPO", "ENVIRONMENTS", "ADDED"];
+    if with_tokens {
+        header.push("TOKEN");
+    }
+    out.result(table(&header, &rows).trim_end());
+    token_warning(&registry, today, out);
+    Ok(())
+}
+
+/// Today, UTC (`FLEETFORM_NOW`, Unix seconds, in tests).
+pub(super) fn today() -> jiff::civil::Date {
+    let secs = i64::try_from(crate::rollout::now()).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+/// The token column: its name and expiry, flagged when an active
+/// customer's token expires within 30 days or has expired.
+pub(super) fn token_cell(
+    token: Option<&TokenInfo>,
+    state: Option<TokenState>,
+    active: bool,
+) -> String {
+    let Some(t) = token else {
+        return "-".into();
+    };
+    let flag = match state {
+        Some(TokenState::Expiring(0)) if active => " (EXPIRES TODAY)".to_string(),
+        Some(TokenState::Expiring(d)) if active => format!(
+            " (expires in {})",
+            crate::util::text::count(d, "day", "days")
+        ),
+        Some(TokenState::Expired(d)) if active => format!(
+            " (EXPIRED {} ago)",
+            crate::util::text::count(d, "day", "days")
+        ),
+        _ => String::new(),
+    };
+    format!("{} {}{flag}", t.name, t.expires)
+}
+
+/// One `token_expiring` notice per active customer whose token expires
+/// within [`TOKEN_WARN_DAYS`] days or has expired: the slug, the days.
+pub(super) fn notify_tokens(
+    manager: &Manager,
+    registry: &Registry,
+    today: jiff::civil::Date,
+    out: &Output,
+) {
+    for c in registry.customers.iter().filter(|c| c.is_active()) {
+        let when = match c.token.as_ref().and_then(|t| t.state(today)) {
+            Some(TokenState::Expiring(d)) => {
+                format!("expires in {}", crate::util::text::count(d, "day", "days"))
+            }
+            Some(TokenState::Expired(d)) => {
+                format!("expired {} ago", crate::util::text::count(d, "day", "days"))
+            }
+            _ => continue,
+        };
+        let mut notice = crate::notify::Notice::new(
+            crate::config::NotifyEvent::TokenExpiring,
+            format!("the customer's manager-repo token (MANAGER_REPO_PAT) {when}; ask for a new one and record its expiry in customers.yml"),
+        );
+        notice.customer = Some(c.slug.clone());
+        crate::notify::send(manager, &notice, out);
+    }
+}
+
+/// One note naming the active customers whose tokens need renewing.
+pub(super) fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output) {
+    let due: Vec<&str> = registry
+        .customers
+        .iter()
+        .filter(|c| c.is_active())
+        .filter(|c| {
+            let state = c.token.as_ref().and_then(|t| t.state(today));
+            matches!(
+                state,
+                Some(TokenState::Expiring(_) | TokenState::Expired(_))
+            )
+        })
+        .map(|c| c.slug.as_str())
+        .collect();
+    if !due.is_empty() {
+        out.note(&format!(
+            "the tokens of {} expire within {TOKEN_WARN_DAYS} days or have expired: ask each customer for a new MANAGER_REPO_PAT, then record it with its new expiry in customers.yml",
+            due.join(", ")
+        ));
+    }
+}
+
+pub(super) fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
+    let registry = Registry::load(manager)?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
+    let identities = manager.stage_identities(c, &c.environments);
+    if json {
+        let mut v = serde_json::to_value(c).expect("serialisable");
+        match &identities {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => v["cloud_identities"] = serde_json::to_value(ids).expect("serialisable"),
+            Err(e) => v["cloud_identities_error"] = e.clone().into(),
+        }
+        for (i, p) in c.pins.iter().enumerate() {
+            v["pins"][i]["expired_days"] = p.expired_days(today()).into();
+        }
+        out.json(&v).expect("serialisable");
+        return Ok(());
+    }
+    let mut rows = vec![
+        vec!["slug".into(), c.slug.clone()],
+        vec!["status".into(), format!("{:?}", c.status).to_lowercase()],
+        vec!["repo".into(), c.repo.clone().unwrap_or_else(|| "-".into())],
+        vec![
+            "path".into(),
+            c.path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "-".into()),
+        ],
+        vec!["contact".into(), c.contact.clone()],
+        vec!["environments".into(), c.environments.join(", ")],
+        vec!["added".into(), c.added.clone()],
+        vec![
+            "dispatch key".into(),
+            format!("generation {}", c.key_generation()),
+        ],
+    ];
+    if let Some(t) = &c.token {
+        let state = t.state(today());
+        rows.push(vec![
+            "token".into(),
+            token_cell(Some(t), state, c.is_active())
+                .trim_end()
+                .to_string(),
+        ]);
+    }
+    if let Some(r) = &c.revoked {
+        rows.push(vec!["revoked".into(), format!("{} ({})", r.date, r.reason)]);
+    }
+    for p in &c.pins {
+        rows.push(vec!["pin".into(), p.describe_on(today())]);
+    }
+    rows.push(vec![
+        "state keys".into(),
+        c.environments
+            .iter()
+            .map(|e| manager.state_key(&c.slug, e))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ]);
+    match identities {
+        Ok(ids) => {
+            for (env, i) in ids {
+                rows.push(vec![
+                    format!("identity {env}"),
+                    format!(
+                        "plan {}, apply {} ({})",
+                        i.plan.role_arn, i.apply.role_arn, i.apply.region
+                    ),
+                ]);
+            }
+        }
+        Err(e) => rows.push(vec!["identity".into(), format!("error: {e}")]),
+    }
+    out.result(table(&["FIELD", "VALUE"], &rows).trim_end());
+    Ok(())
+}
