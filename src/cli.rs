@@ -8,6 +8,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
+mod fleet;
+mod rollout;
+mod setup;
+mod values;
+
+pub use audit::*;
+pub use fleet::*;
+pub use rollout::*;
+pub use setup::*;
+pub use values::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetform",
@@ -106,56 +118,6 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Where to create the repo (created if missing).
-    #[arg(long, default_value = ".")]
-    pub dir: PathBuf,
-    /// The environments, in promotion order (default: staging,production;
-    /// with --customer --manager: the manager's).
-    #[arg(long, value_delimiter = ',')]
-    pub environments: Option<Vec<String>>,
-    /// A customer repo instead: infra/variables.yml (valid against the
-    /// starter schema, or --manager's schema) and the trigger workflow.
-    #[arg(long)]
-    pub customer: bool,
-    /// With --customer: the provider's manager repo (a folder holding
-    /// fleetform.yml), whose environments and schema infra/variables.yml
-    /// is written for.
-    #[arg(long, value_name = "DIR", requires = "customer")]
-    pub manager: Option<PathBuf>,
-    /// Ref the workflows pin the fleetform actions to (default: this
-    /// release's tag).
-    #[arg(long, env = "FLEETFORM_ACTION_REF")]
-    pub action_ref: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct RelayArgs {
-    #[command(subcommand)]
-    pub command: RelayCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RelayCommand {
-    /// Serve POST /dispatch, POST /webhook, GET /schema and GET /healthz.
-    /// Needs FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY (the relay's
-    /// App), and FLEETFORM_WEBHOOK_SECRET for /webhook.
-    Serve {
-        /// Address to listen on (port 0: any free port; the address is
-        /// printed first).
-        #[arg(long, env = "FLEETFORM_RELAY_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Requests handled at once; more wait up to 10 s, then get 503.
-        #[arg(long, env = "FLEETFORM_RELAY_CONCURRENCY", default_value_t = 64)]
-        concurrency: usize,
-        /// Seconds a client has to send a request's head, and then its
-        /// body (slow clients are cut off).
-        #[arg(long, env = "FLEETFORM_RELAY_TIMEOUT", default_value_t = 10)]
-        timeout: u64,
-    },
-}
-
-#[derive(Debug, Args)]
 pub struct PollArgs {
     /// Where what was seen is kept between runs (ETags, heads, pull
     /// request heads): restore it from a cache before the run.
@@ -174,32 +136,6 @@ pub struct PollArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
-    /// The shell.
-    #[arg(value_enum, required_unless_present = "list")]
-    pub shell: Option<Shell>,
-    /// What the scripts call while completing: the active customers' slugs
-    /// or the environments of the manager repo here, one a line.
-    #[arg(long, value_enum, hide = true)]
-    pub list: Option<Listed>,
-}
-
-/// What `completions --list` prints.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Listed {
-    Customers,
-    Environments,
-}
-
-/// The shells `fleetform completions` writes for.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
-
-#[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The manager repo, owner/name (default: GITHUB_REPOSITORY).
     #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
@@ -211,42 +147,6 @@ pub struct DoctorArgs {
     /// schema) fail the run instead of warning.
     #[arg(long)]
     pub strict: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// Where to write the dashboard (one HTML file).
-    #[arg(long, value_name = "OUT")]
-    pub html: PathBuf,
-    /// The local audit log (relative to the manager repo).
-    #[arg(long, default_value = crate::audit::DEFAULT_LOG)]
-    pub log: PathBuf,
-    /// Read the audit events from the records store of fleetform.yml
-    /// instead of the local log.
-    #[arg(long)]
-    pub records: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct SyncArgs {
-    /// The manager repo, owner/name (rendered into the template).
-    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
-    pub manager_repo: String,
-    /// Only these customers (default: every active customer with a repo).
-    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
-    pub customers: Vec<String>,
-    /// Update this many customers first and stop if any of them fails.
-    #[arg(long, env = "FLEETFORM_CANARY")]
-    pub canary: Option<usize>,
-    /// Print the diff per customer; write nothing.
-    #[arg(long, env = "FLEETFORM_DRY_RUN")]
-    pub dry_run: bool,
-    /// Ref the template pins the fleetform actions to (default: this release's tag).
-    #[arg(long, env = "FLEETFORM_ACTION_REF")]
-    pub action_ref: Option<String>,
-    /// The result as JSON on stdout.
-    #[arg(long, env = "FLEETFORM_JSON")]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,25 +203,6 @@ pub struct ImpactArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MatrixArgs {
-    /// Only these customers (comma-separated slugs).
-    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
-    pub customers: Vec<String>,
-    /// Only these environments (comma-separated).
-    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
-    pub environments: Vec<String>,
-    /// Only customers whose files changed since this git ref.
-    #[arg(long, env = "FLEETFORM_CHANGED_FROM")]
-    pub changed_from: Option<String>,
-    /// End of the change range (default HEAD).
-    #[arg(long, env = "FLEETFORM_CHANGED_TO")]
-    pub changed_to: Option<String>,
-    /// Most jobs in the matrix; customers are packed into shards beyond it.
-    #[arg(long, env = "FLEETFORM_MAX_JOBS", default_value_t = 256)]
-    pub max_jobs: usize,
-}
-
-#[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Only these customers (comma-separated slugs).
     #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
@@ -358,177 +239,6 @@ pub struct DriftArgs {
     /// counts them against the same hour's write budget (keep it between runs).
     #[arg(long, env = "FLEETFORM_WRITE_LOG")]
     pub write_log: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    #[command(subcommand)]
-    pub command: AuditCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Summarise the audit log: applies per customer, refusals, approvals, failures.
-    Report {
-        /// Only records since this date (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ).
-        #[arg(long)]
-        since: Option<String>,
-        /// The log file (default: FLEETFORM_AUDIT_LOG or .fleetform/audit.jsonl).
-        #[arg(long, conflicts_with = "records")]
-        log: Option<PathBuf>,
-        /// Read the records store `fleetform.yml` names (`records:`, a
-        /// folder or an S3 bucket) instead of the log file.
-        #[arg(long)]
-        records: bool,
-        /// Only records until this date (YYYY-MM-DD, inclusive: the whole
-        /// day) or UTC time (YYYY-MM-DDTHH:MM:SSZ).
-        #[arg(long)]
-        until: Option<String>,
-        /// Markdown, JSON or one self-contained HTML file (evidence to
-        /// attach: period, source, count and digest of the events).
-        #[arg(long, value_enum, conflicts_with = "json")]
-        format: Option<ReportFormat>,
-        /// The same as `--format json`.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// `audit report --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Md,
-    Json,
-    Html,
-}
-
-#[derive(Debug, Args)]
-pub struct RolloutArgs {
-    #[command(subcommand)]
-    pub command: RolloutCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RolloutCommand {
-    /// Start a rollout of the manager's working tree: the pairs whose
-    /// values or module changed since where the last rollout left off (or
-    /// --base), in waves. Queued while another rollout runs; a halted one
-    /// is superseded.
-    Start {
-        /// The manager as the fleet has it now (e.g. the commit before the
-        /// merge); needed for the first rollout only.
-        #[arg(long, env = "FLEETFORM_ROLLOUT_BASE")]
-        base: Option<String>,
-        /// Supersede every open rollout, running or not: the new one covers
-        /// everything since the oldest one's base.
-        #[arg(long)]
-        supersede: bool,
-        /// Start even when the manager's folder has uncommitted changes:
-        /// they roll out under HEAD's commit, which lacks them; the audit
-        /// log records that it was started so (`started-dirty`).
-        #[arg(long)]
-        allow_dirty: bool,
-        /// The rollout started (its stages and pairs) as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Where a rollout stands: wave, pairs, applied, failed, baking until.
-    Status {
-        /// The rollout (default: the open one).
-        #[arg(long)]
-        id: Option<String>,
-        /// The result as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Under Actions: the next stage (wave, environment, customers) to
-        /// the step summary, and `ready`, `environment`, `wave`, `id` as
-        /// step outputs.
-        #[arg(long)]
-        summary: bool,
-        /// Ready even when the stage's reviewed plans wait for an approval
-        /// (planning again voids them).
-        #[arg(long)]
-        replan: bool,
-    },
-    /// Advance whatever may advance now (safe to run twice, or from two jobs).
-    Tick {
-        /// The rollout (default: the open one).
-        #[arg(long)]
-        id: Option<String>,
-        /// Plans at once within a wave (default: the rollout's max_parallel).
-        #[arg(short, long, env = "FLEETFORM_JOBS")]
-        jobs: Option<usize>,
-        /// Results folder (plan files, summaries, comments).
-        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/rollout")]
-        out: PathBuf,
-        /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
-        #[arg(long, env = "FLEETFORM_TERRAFORM")]
-        terraform: Option<PathBuf>,
-        /// At most one stage (environment × wave) per tick: on GitHub each
-        /// tick job waits for its environment's approval, wave by wave.
-        #[arg(long)]
-        one_stage: bool,
-        /// Only these pairs of the current stage, a JSON list of
-        /// `customer[/product]/environment` (a matrix job of `rollout status
-        /// --summary`'s `matrix`); the last shard to finish settles the stage.
-        #[arg(long, env = "FLEETFORM_SHARD")]
-        shard: Option<String>,
-        /// Apply the plans `rollout plan` made for review (their sealed
-        /// bundles under DIR, opened with FLEETFORM_ARTIFACT_KEY); a pair
-        /// without one there is a failed pair (nothing is planned here).
-        #[arg(long)]
-        plans_from: Option<PathBuf>,
-    },
-    /// Plan the current stage's pairs for review before the wave is
-    /// approved: grouped plans and digests in the job summary, each plan
-    /// sealed (FLEETFORM_ARTIFACT_KEY) in its folder under --out for
-    /// `tick --plans-from`.
-    Plan {
-        /// The rollout (default: the open one).
-        #[arg(long)]
-        id: Option<String>,
-        /// Only these pairs of the current stage, a JSON list of
-        /// `customer[/product]/environment` (a matrix job of `rollout status
-        /// --summary`'s `matrix`).
-        #[arg(long, env = "FLEETFORM_SHARD")]
-        shard: Option<String>,
-        /// Plans to run at once (default: four per core).
-        #[arg(short, long, env = "FLEETFORM_JOBS")]
-        jobs: Option<usize>,
-        /// Results folder (plan files, summaries, comments).
-        #[arg(
-            long,
-            env = "FLEETFORM_OUT_DIR",
-            default_value = ".fleetform/rollout-plans"
-        )]
-        out: PathBuf,
-        /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
-        #[arg(long, env = "FLEETFORM_TERRAFORM")]
-        terraform: Option<PathBuf>,
-    },
-    /// Stop the rollout: nothing more is applied until `resume`.
-    Halt {
-        /// The rollout (default: the open one).
-        #[arg(long)]
-        id: Option<String>,
-        /// Why, for the audit log and whoever reads the status.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Go on after a halt; failed pairs are tried again.
-    Resume {
-        /// The rollout (default: the open one).
-        #[arg(long)]
-        id: Option<String>,
-    },
-    /// Roll a halted or finished rollout back: a rollout of its base's
-    /// configuration over every pair it changed, newest stage first, that
-    /// ticks plan, approve and apply like any other.
-    Rollback {
-        /// The rollout (default: the open one).
-        #[arg(long)]
-        id: Option<String>,
-    },
 }
 
 #[derive(Debug, Args)]
@@ -773,62 +483,6 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(too_long());
     }
     Ok(std::time::Duration::from_secs(total))
-}
-
-#[derive(Debug, Args)]
-pub struct ValidateArgs {
-    /// Customers to validate (default: every active customer with a local path).
-    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
-    pub customers: Vec<String>,
-    /// Schema for FILES (default: the one named in fleetform.yml).
-    #[arg(long, env = "FLEETFORM_SCHEMA")]
-    pub schema: Option<PathBuf>,
-    /// Validate these variables files on their own instead of registry customers.
-    pub files: Vec<PathBuf>,
-    /// Machine-readable results on stdout.
-    #[arg(long, env = "FLEETFORM_JSON")]
-    pub json: bool,
-    /// Files or customers to check at once (default: number of cores).
-    #[arg(short, long, env = "FLEETFORM_JOBS")]
-    pub jobs: Option<usize>,
-    /// Fail on the schema's lint findings (unknown keywords close to a
-    /// known one, `required` names without a property, `$ref`s that
-    /// resolve nowhere), which are otherwise warnings.
-    #[arg(long, env = "FLEETFORM_STRICT")]
-    pub strict: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct RenderArgs {
-    /// The customer (not with --all).
-    #[arg(long, env = "FLEETFORM_CUSTOMER", required_unless_present = "all")]
-    pub customer: Option<String>,
-    /// The environment (with --all: only this one).
-    #[arg(
-        long = "env",
-        env = "FLEETFORM_ENVIRONMENT",
-        required_unless_present = "all"
-    )]
-    pub environment: Option<String>,
-    /// The product (a manager with `products:`; not with --all).
-    #[arg(long, env = "FLEETFORM_PRODUCT", conflicts_with = "all")]
-    pub product: Option<String>,
-    /// Show, for every value, the layer and file:line that set it.
-    #[arg(long)]
-    pub explain: bool,
-    /// With --explain: JSON instead of a table.
-    #[arg(long, env = "FLEETFORM_JSON")]
-    pub json: bool,
-    /// Render every active customer × enabled environment into
-    /// `OUT/<customer>/<environment>.tfvars.json`, in parallel.
-    #[arg(long, conflicts_with_all = ["customer", "explain"], requires = "out")]
-    pub all: bool,
-    /// With --all: the folder to write the var files to.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// With --all: customers to render at once (default: number of cores).
-    #[arg(short, long, env = "FLEETFORM_JOBS")]
-    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]

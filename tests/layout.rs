@@ -220,10 +220,16 @@ const LAYERS: &[(&str, &str)] = &[
 const UPWARD_STILL: &[&str] = &[];
 
 /// The layer a file belongs to: its folder (`deploy/`) or, at the top of
-/// `src/`, the file itself (`audit.rs`; `lib.rs` goes with `main.rs`).
+/// `src/`, the file itself (`audit.rs`; `lib.rs` goes with `main.rs`). A
+/// folder beside a file module (`cli/` beside `cli.rs`) is in that file's
+/// layer.
 fn layer_of(rel: &str) -> &str {
     match rel.split_once('/') {
-        Some((folder, _)) => &rel[..folder.len() + 1],
+        Some((folder, _)) => LAYERS
+            .iter()
+            .map(|(l, _)| *l)
+            .find(|l| l.strip_suffix(".rs") == Some(folder))
+            .unwrap_or(&rel[..folder.len() + 1]),
         None if rel == "lib.rs" => "main.rs",
         None => rel,
     }
@@ -439,11 +445,7 @@ fn all_sources() -> Vec<(String, String)> {
 const FILE_LIMIT: usize = 700;
 
 /// Files still over the limit without a reason; the list only shrinks.
-const LONG_STILL: &[&str] = &[
-    "src/cli.rs",
-    "src/deploy/apply.rs",
-    "src/deploy/plan.rs",
-];
+const LONG_STILL: &[&str] = &["src/deploy/apply.rs", "src/deploy/plan.rs"];
 
 fn says_why_one_unit(text: &str) -> bool {
     text.lines()

@@ -1,0 +1,81 @@
+//! The flags of the set-up commands: `init`, `relay`, `completions`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the repo (created if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The environments, in promotion order (default: staging,production;
+    /// with --customer --manager: the manager's).
+    #[arg(long, value_delimiter = ',')]
+    pub environments: Option<Vec<String>>,
+    /// A customer repo instead: infra/variables.yml (valid against the
+    /// starter schema, or --manager's schema) and the trigger workflow.
+    #[arg(long)]
+    pub customer: bool,
+    /// With --customer: the provider's manager repo (a folder holding
+    /// fleetform.yml), whose environments and schema infra/variables.yml
+    /// is written for.
+    #[arg(long, value_name = "DIR", requires = "customer")]
+    pub manager: Option<PathBuf>,
+    /// Ref the workflows pin the fleetform actions to (default: this
+    /// release's tag).
+    #[arg(long, env = "FLEETFORM_ACTION_REF")]
+    pub action_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    #[command(subcommand)]
+    pub command: RelayCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Serve POST /dispatch, POST /webhook, GET /schema and GET /healthz.
+    /// Needs FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY (the relay's
+    /// App), and FLEETFORM_WEBHOOK_SECRET for /webhook.
+    Serve {
+        /// Address to listen on (port 0: any free port; the address is
+        /// printed first).
+        #[arg(long, env = "FLEETFORM_RELAY_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Requests handled at once; more wait up to 10 s, then get 503.
+        #[arg(long, env = "FLEETFORM_RELAY_CONCURRENCY", default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds a client has to send a request's head, and then its
+        /// body (slow clients are cut off).
+        #[arg(long, env = "FLEETFORM_RELAY_TIMEOUT", default_value_t = 10)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, required_unless_present = "list")]
+    pub shell: Option<Shell>,
+    /// What the scripts call while completing: the active customers' slugs
+    /// or the environments of the manager repo here, one a line.
+    #[arg(long, value_enum, hide = true)]
+    pub list: Option<Listed>,
+}
+
+/// What `completions --list` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Listed {
+    Customers,
+    Environments,
+}
+
+/// The shells `fleetform completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
