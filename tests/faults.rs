@@ -8,7 +8,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use common::{require_terraform, signed, stderr, stdout, Fixture};
+use common::{assert_ok as ok, require_terraform, signed, stderr, Fixture};
 use serde_json::json;
 use support::fake_github::{FakeGitHub, Fault, RequestRecord};
 
@@ -111,16 +111,6 @@ impl World {
             .filter(|r| r.fault.is_some())
             .collect()
     }
-}
-
-fn ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// A plan with no faults: 7 requests (file, comment list, comment, the

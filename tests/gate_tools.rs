@@ -61,19 +61,12 @@ pub(crate) fn with_tools(fx: &Fixture, tools: &str) {
 
 /// `plan --json` for acme/staging: the gates' results.
 pub(crate) fn plan_gates(fx: &Fixture) -> Vec<Value> {
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(
+        &fx,
+        &["plan", "--customer", "acme", "--env", "staging", "--json"],
+    )
+    .code(0);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
     rows[0]["summary"]["gates"]["results"]
         .as_array()
         .cloned()
@@ -265,14 +258,11 @@ fn a_tool_gets_the_plan_json_and_no_credentials() {
         &fx,
         "      - { name: opa, kind: conftest, run: tools/conftest, policy: policy }\n",
     );
-    let out = fx
-        .fleetform()
+    common::Run::from(fx.fleetform())
         .env("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
         .env("GITHUB_TOKEN", "ghs_secret")
         .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     let env = std::fs::read_to_string(seen.join("env")).unwrap();
     for secret in [
         "aws-secret-value",

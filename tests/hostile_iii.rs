@@ -364,15 +364,13 @@ fn links_that_stay_inside_the_repo_are_followed() {
         ],
     };
     lay_out(&fx, &case);
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::run(&fx, &["validate"]).code(0);
+    let out = common::run(
+        &fx,
+        &["plan", "--customer", "acme", "--env", "staging", "--json"],
+    )
+    .code(0);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(rows[0]["result"], "planned", "{rows}");
     assert_eq!(rows[0]["summary"]["create"], 3, "{rows}");
 }

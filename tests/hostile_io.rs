@@ -20,7 +20,7 @@ use common::{require_terraform, Fixture};
 
 /// Asserts that the only workflow commands in the output are the ones
 /// fleetform writes itself.
-fn assert_only_own_commands(out: &Output) {
+fn assert_only_own_commands(out: &impl common::Streams) {
     let all = format!("{}\n{}", common::stdout(out), common::stderr(out));
     if let Some(problem) = common::foreign_commands(&all) {
         panic!("{problem}\n{all}");
@@ -46,14 +46,11 @@ fn child_output_never_becomes_a_workflow_command() {
         "#!/bin/sh\necho '   ::stop-commands::x'\necho '::add-mask::customer'\necho '\t::warning::from stdout'\n\
          echo '  ##[error]legacy' >&2\nprintf 'a\\r::notice::after cr\\n' >&2\nprintf '\\033]0;retitled\\007\\n' >&2\nexit 1\n",
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .env("FLEETFORM_TERRAFORM", &tf)
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+        .code(1);
     let err = common::stderr(&out);
     assert!(
         err.contains("::stop-commands::x"),
@@ -283,13 +280,9 @@ fn render_all_never_writes_through_links() {
     std::fs::create_dir_all(out_dir.join("acme")).unwrap();
     symlink(&victim, out_dir.join("acme/staging.tfvars.json")).unwrap();
     symlink(&victim_dir, out_dir.join("globex")).unwrap();
-    let out = fx
-        .fleetform()
-        .args(["render", "--all", "--out"])
+    let out = common::run(&fx, &["render", "--all", "--out"])
         .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+        .code(1);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     let written = out_dir.join("acme/staging.tfvars.json");
@@ -371,8 +364,7 @@ fn pass_env_names_are_checked() {
         .read("manager/fleetform.yml")
         .replace("  pass_env: []", "  pass_env: [\"A=B\"]");
     fx.write("manager/fleetform.yml", &cfg);
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&fx, &["validate"]).code(2);
     let err = common::stderr(&out);
     assert!(
         err.contains("fleetform.yml:") && err.contains("environment variable name"),

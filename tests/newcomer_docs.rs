@@ -202,13 +202,12 @@ fn fleetform_yml_is_found_from_a_subfolder() {
 #[test]
 fn a_local_path_must_exist() {
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["customers", "add", "newco", "--path", "../customers/newco"])
-        .args(["--contact", "ops@newco.example"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let out = common::run(
+        &fx,
+        &["customers", "add", "newco", "--path", "../customers/newco"],
+    )
+    .args(["--contact", "ops@newco.example"])
+    .code(2);
     assert!(
         stderr(&out).contains("--path `../customers/newco` does not exist"),
         "{}",

@@ -97,7 +97,7 @@ fn notify_yaml(events_slack: &str, events_hook: &str) -> String {
 
 /// Nothing secret in the output or in what was sent (but in the line that
 /// asks the Actions runner to mask it).
-fn assert_no_secrets(out: &std::process::Output, sent: &[Value], urls: &[&str]) {
+fn assert_no_secrets(out: &impl common::Streams, sent: &[Value], urls: &[&str]) {
     let shown: Vec<String> = format!("{}\n{}", stdout(out), stderr(out))
         .lines()
         .filter(|l| !l.starts_with("::add-mask::"))
@@ -166,17 +166,14 @@ fn drift_found_reaches_slack_and_the_webhook() {
     );
     let slack = Receiver::start(vec![], 200);
     let pager = Receiver::start(vec![], 200);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
         .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_REPOSITORY", "provider/manager")
         .env("GITHUB_RUN_ID", "4242")
         .args(["drift", "--customer", "acme", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     let (s, p) = (slack.bodies(), pager.bodies());
     assert_eq!((s.len(), p.len()), (2, 2), "{s:?} {p:?}");
     let text = s[0]["text"].as_str().unwrap();
@@ -221,14 +218,11 @@ fn retries_and_failures_never_change_the_exit_code() {
     );
     let flaky = Receiver::start(vec![500, 500], 200);
     let down = Receiver::start(vec![], 500);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_SLACK_WEBHOOK", &flaky.url)
         .env("FLEETFORM_PAGER_WEBHOOK", &down.url)
         .args(["drift", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     assert_eq!(flaky.bodies().len(), 1, "delivered once");
     assert_eq!(flaky.hits(), 3, "two 500s, then the 200");
     assert_eq!(down.hits(), 3, "three attempts");
@@ -241,13 +235,10 @@ fn retries_and_failures_never_change_the_exit_code() {
     assert_no_secrets(&out, &flaky.bodies(), &[&flaky.url, &down.url]);
 
     // No variable: a warning naming it, the same exit code.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_PAGER_WEBHOOK", &down.url)
         .args(["drift", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     assert!(
         stderr(&out).contains("notify target `ops-slack`: FLEETFORM_SLACK_WEBHOOK is not set"),
         "{}",
@@ -255,16 +246,13 @@ fn retries_and_failures_never_change_the_exit_code() {
     );
 
     // Plain http to anything but a loopback address is not sent.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env(
             "FLEETFORM_SLACK_WEBHOOK",
             "http://hooks.example.com/T0SECRET/xyzzy-webhook-token",
         )
         .args(["drift", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     assert!(stderr(&out).contains("is not https"), "{}", stderr(&out));
     assert_no_secrets(&out, &[], &["hooks.example.com"]);
 }

@@ -70,8 +70,8 @@ impl Cloud {
     }
 }
 
-fn rows(out: &std::process::Output) -> Vec<Value> {
-    serde_json::from_slice(&out.stdout)
+fn rows(out: &impl common::Streams) -> Vec<Value> {
+    serde_json::from_slice(out.out_bytes())
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
 }
 
@@ -181,18 +181,10 @@ fn drift_in_the_cloud_is_found() {
             .expect("globex's staging bucket");
         objects.remove(&bucket);
     });
-    let out = cloud
-        .fleetform()
+    let out = common::Run::from(cloud.fleetform())
         .args(["drift", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "drift exits 4: {}",
-        stderr(&out)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .code(4);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let drifted: Vec<(String, String)> = report["drifted"]
         .as_array()
         .unwrap()
@@ -259,8 +251,7 @@ fn gates_count_real_replacements() {
     cloud
         .fx
         .write("customers/acme/infra/variables.yml", &changed);
-    let out = cloud
-        .fleetform()
+    let out = common::Run::from(cloud.fleetform())
         .args([
             "plan",
             "--customer",
@@ -269,9 +260,7 @@ fn gates_count_real_replacements() {
             "production",
             "--json",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     let planned = rows(&out);
     let prod = row(&planned, "acme", "production");
     let summary = &prod["summary"];
@@ -330,13 +319,10 @@ fn the_users_own_plugin_cache_is_respected() {
     let cloud = Cloud::new();
     let theirs = cloud.fx.path("their-cache");
     std::fs::create_dir_all(&theirs).unwrap();
-    let out = cloud
-        .fleetform()
+    common::Run::from(cloud.fleetform())
         .env("TF_PLUGIN_CACHE_DIR", &theirs)
         .args(["plan", "--all", "--jobs", "2", "-q"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     assert!(
         walk(&theirs).iter().any(|p| p
             .to_string_lossy()
@@ -433,12 +419,9 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         assert!(log.contains("checksums"), "{c}/{e}: {log}");
         assert!(!log.contains("providers checked by init"), "{c}/{e}: {log}");
     }
-    let one = cloud
-        .fleetform()
+    common::Run::from(cloud.fleetform())
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+        .code(1);
     assert!(cloud.objects().is_empty());
 
     cloud

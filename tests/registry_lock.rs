@@ -42,13 +42,8 @@ fn add(fx: &Fixture, slug: &str) -> assert_cmd::Command {
 }
 
 fn slugs(fx: &Fixture) -> Vec<String> {
-    let out = fx
-        .fleetform()
-        .args(["customers", "list", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["customers", "list", "--json"]).code(0);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
     list.iter()
         .map(|c| c["slug"].as_str().unwrap().to_string())
         .collect()
@@ -144,13 +139,12 @@ fn a_held_lock_times_out_with_a_clear_message() {
         waited >= std::time::Duration::from_secs(1),
         "gave up after {waited:?}"
     );
-    let out = fx
-        .fleetform()
-        .args(["customers", "revoke", "acme", "--reason", "contract ended"])
-        .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "0")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = common::run(
+        &fx,
+        &["customers", "revoke", "acme", "--reason", "contract ended"],
+    )
+    .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "0")
+    .code(1);
     assert!(stderr(&out).contains("is locked by another fleetform"));
     assert_eq!(std::fs::read_to_string(&registry).unwrap(), original);
 

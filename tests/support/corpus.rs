@@ -9,7 +9,7 @@ use crate::common;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Fixture;
@@ -62,20 +62,10 @@ impl Run {
 /// Runs the binary like `common::fleetform_bin` (scrubbed environment) in
 /// `dir`, under a deadline and an address-space limit.
 pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
-    cmd.env_clear();
-    for keep in ["PATH", "HOME", "TMPDIR"] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    cmd.env("TF_IN_AUTOMATION", "1")
-        .env("TF_INPUT", "0")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("NO_COLOR", "1")
-        // Every case runs as under GitHub Actions, where any line of output
-        // could be a workflow command (`judge` checks there is none).
-        .env("GITHUB_ACTIONS", "true")
+    let mut cmd = common::fleetform_std();
+    // Every case runs as under GitHub Actions, where any line of output
+    // could be a workflow command (`judge` checks there is none).
+    cmd.env("GITHUB_ACTIONS", "true")
         .env("TF_CLI_CONFIG_FILE", tf_config)
         .env("FLEETFORM_AUDIT_LOG", dir.join("audit.jsonl"));
     for (k, v) in env {
