@@ -214,6 +214,28 @@ fn fleetform_log_takes_directives_or_a_level_and_falls_back_when_unparsable() {
     }
 }
 
+/// Waits until the fake has answered (and recorded) the request a
+/// `Fault::Delay` held: a condition with a generous deadline, not a sleep
+/// as long as the delay, so a loaded machine cannot make the check early.
+fn wait_for_delayed(gh: &FakeGitHub, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let landed = gh.requests().iter().any(|r| {
+            r.method == method
+                && r.path.contains(path)
+                && r.fault.as_deref().is_some_and(|f| f.starts_with("delay"))
+        });
+        if landed {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the delayed {method} {path} never landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn slow_reads_past_the_client_timeout_are_retried() {
     let w = World::new();
@@ -231,7 +253,7 @@ fn slow_reads_past_the_client_timeout_are_retried() {
         stderr(&out)
     );
     // The fake records the slow request once its delay is over.
-    std::thread::sleep(Duration::from_secs(4));
+    wait_for_delayed(&w.gh, "GET", "/contents/");
     let gets =
         w.gh.requests()
             .into_iter()
@@ -248,8 +270,8 @@ fn slow_writes_past_the_client_timeout_never_duplicate_the_comment() {
     let w = World::new();
     w.gh.inject(Fault::Delay(Duration::from_secs(3)).on("POST", "/comments"));
     let (out, _) = w.plan(&[("FLEETFORM_HTTP_TIMEOUT_SECS", "1")]);
-    // Give the delayed request time to land before looking.
-    std::thread::sleep(Duration::from_secs(3));
+    // The delayed request landed before looking.
+    wait_for_delayed(&w.gh, "POST", "/comments");
     let ours = w.ours();
     assert!(
         ours.len() <= 1,

@@ -3,8 +3,8 @@
 //! README), customer values that try to reach Terraform's environment or
 //! backend, and customer text that tries to break out of PR comments.
 //!
-//! Every corpus case runs the built binary with a 20 s deadline and 1 GiB of
-//! address space, and must end with a non-zero exit (not a panic) and a
+//! Every corpus case runs the built binary within 20 s of CPU time (120 s
+//! of wall-clock time counts as hung) and 1 GiB of address space, and must end with a non-zero exit (not a panic) and a
 //! message naming the problem, having written no state and no plan (the
 //! harness is `support/corpus.rs`; `hostile_iii.rs` runs the `links/` and
 //! `products/` cases).
