@@ -130,7 +130,7 @@ fn parallel_plans_share_the_cores() {
             cmd.env("GOMAXPROCS", v);
         }
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        common::assert_code(&out, 0);
         let log = std::fs::read_to_string(&calls).unwrap();
         std::fs::write(&calls, "").unwrap();
         // The providers are installed once, alone, before the pairs run,

@@ -170,7 +170,7 @@ fn a_retry_after_beyond_the_wait_budget_gives_up_at_once() {
     let w = World::new();
     w.gh.inject(Fault::secondary_rate_limit(3600).on("GET", "/contents/"));
     let (out, elapsed) = w.plan(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
     let e = stderr(&out);
     assert!(e.contains("gave up"), "{e}");
@@ -303,7 +303,7 @@ fn malformed_json_after_a_write_is_a_clear_error_not_a_second_write() {
     let w = World::new();
     w.gh.inject(Fault::MalformedJson.on("POST", "/statuses/"));
     let (out, _) = w.plan(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let e = stderr(&out);
     assert!(e.contains("JSON") || e.contains("json"), "{e}");
     assert_eq!(w.ours().len(), 1);
@@ -320,7 +320,7 @@ fn giving_up_is_bounded_and_clear() {
     let w = World::new();
     w.gh.inject(Fault::status(502).times(100).on("POST", "/statuses/"));
     let (out, elapsed) = w.plan(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let e = stderr(&out);
     assert!(e.contains("gave up after 5 attempts"), "{e}");
     assert!(e.contains("HTTP 502"), "{e}");

@@ -608,7 +608,7 @@ fn drift_after_apply_and_after_a_change() {
         .replace("max_instances: 2", "max_instances: 5");
     fx.write("customers/acme/infra/variables.yml", &v);
     let out = drift(&fx);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    common::assert_code(&out, 4);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["drifted"].as_array().unwrap().len(), 1);
     assert_eq!(r["drifted"][0]["environment"], "staging");
@@ -640,7 +640,7 @@ fn drift_after_apply_and_after_a_change() {
         .unwrap();
     // acme's production is as applied; globex's staging was never applied,
     // which is no drift.
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["checked"], 2);
     assert_eq!(r["clean"], 1);

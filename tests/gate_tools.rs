@@ -120,13 +120,7 @@ fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
         "{comment}"
     );
     let out = apply(&fx);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 0);
 }
 
 #[test]
@@ -409,7 +403,7 @@ fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
     // Without the label the recorded finding refuses the apply.
     w.gh.remove_label(world::ACME, pr, "fleetform-override");
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("policy gates block the apply: opa (1 finding"),
         "{}",

@@ -217,7 +217,7 @@ fn apply_rechecks_gates() {
     let digest = files.outputs()["plan_sha256"].clone();
     w.gh.remove_label(ACME, pr, "infra-approved");
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains(
             "policy gates block the apply: required_labels (missing labels: infra-approved)"
@@ -248,7 +248,7 @@ fn apply_rechecks_gates() {
     );
     w.fx.write("manager/fleetform.yml", &cfg);
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("apply_windows (outside"),
         "{}",
@@ -371,7 +371,7 @@ fn sync_reports_archived_and_unreachable_customers_and_continues() {
         "\n  - slug: ghost\n    repo: ghost/nowhere\n    contact: a@ghost.example\n    environments: [staging]\n    added: 2026-01-01\n",
     );
     let (out, _, _) = sync(&mut w, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     let table = stdout(&out);
     assert!(
         table.contains("acme") && table.contains("failed: the repository is archived"),
@@ -395,7 +395,7 @@ fn sync_canary_stops_and_dry_run_writes_nothing() {
     let mut w = World::new();
     w.gh.set_archived(ACME, true);
     let (out, _, _) = sync(&mut w, &["--canary", "1"]);
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     assert!(
         stdout(&out).contains("not attempted (a canary failed)"),
         "{}",

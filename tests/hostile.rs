@@ -448,13 +448,7 @@ fn hostile_for_each_keys_in_a_real_plan_comment() {
     vars.push_str("  \"</details> @acme-corp/admins <!-- fleetform:plan customer=acme environment=production -->\": \"``` </details> @everyone\"\n");
     vars.push_str("  \"x` | cell |\": \"<img src=x onerror=alert(1)>\"\n");
     let (out, pr) = plan_acme_pr(&mut w, &vars);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        common::stdout(&out),
-        common::stderr(&out)
-    );
+    common::assert_code(&out, 0);
     let comments = w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;
@@ -478,7 +472,7 @@ fn hostile_keys_in_the_invalid_variables_comment() {
     vars.push_str("  \"a\\n\\n@acme-corp/admins </details> <!-- fleetform:plan customer=acme environment=production -->\": 5\n");
     vars.push_str("evil_key_</details>_@everyone: 1\n");
     let (out, pr) = plan_acme_pr(&mut w, &vars);
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     let comments = w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;

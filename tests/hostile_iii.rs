@@ -146,7 +146,7 @@ fn a_silent_webhook_gets_three_attempts_per_command() {
     let silent = Silent::start();
     let ops = Receiver::start(vec![], 200);
     let plain = customers_list(&fx, false, &[]);
-    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    common::assert_code(&plain, 0);
     let out = customers_list(
         &fx,
         true,
@@ -230,7 +230,7 @@ fn one_deadline_ends_every_notification_of_a_command() {
             ("FLEETFORM_NOTIFY_DEADLINE_SECS", "forever"),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(
         stderr(&out).contains(
             "warning: FLEETFORM_NOTIFY_DEADLINE_SECS=`forever` is not a whole number from 0 to 600; using 40"

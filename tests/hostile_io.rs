@@ -81,7 +81,7 @@ fn customer_text_in_diagnostics_never_becomes_a_command() {
             .args(["validate", "--customer", "acme"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+        common::assert_code(&out, 1);
         let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
         assert!(all.contains("stop-commands::pwned"), "{all}");
         assert!(
@@ -104,7 +104,7 @@ fn flag_errors_never_become_commands() {
         .args(["validate", "--jobs", "x\n::stop-commands::y"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    common::assert_code(&out, 2);
     assert!(common::stderr(&out).contains("stop-commands::y"));
     assert_only_own_commands(&out);
 }
@@ -140,7 +140,7 @@ fn a_symlinked_variables_file_is_refused() {
         assert!(err.contains("infra/variables.yml"), "{err}");
     }
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(!fx
         .manager()
         .join(".fleetform/out/acme/staging/summary.json")
@@ -209,7 +209,7 @@ fn a_fifo_never_stalls_the_fleet() {
         started.elapsed() < Duration::from_secs(120),
         "plan --all blocked on the FIFO"
     );
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains("a FIFO"),
         "{}",
@@ -239,7 +239,7 @@ fn a_planted_lock_link_never_truncates_its_target() {
     std::fs::create_dir_all(&dir).unwrap();
     symlink(&victim, dir.join(".publish.lock")).unwrap();
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains(".publish.lock: is a symbolic link"),
         "{}",
@@ -258,7 +258,7 @@ fn a_planted_folder_link_is_refused() {
     std::fs::create_dir_all(&out_root).unwrap();
     symlink(&elsewhere, out_root.join("acme")).unwrap();
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains("is a symbolic link"),
         "{}",
@@ -327,7 +327,7 @@ fn no_credential_reaches_terraform_unless_passed_on() {
             .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        common::assert_code(&out, 0);
         std::fs::read_to_string(&log).unwrap()
     };
     let env_log = run(&fx);
@@ -382,7 +382,7 @@ fn write_errors_name_the_path_and_the_reason() {
     let dir = fx.manager().join(".fleetform/out/acme/staging");
     std::fs::create_dir_all(dir.join("comment.md")).unwrap();
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     let err = common::stderr(&out);
     assert!(
         err.contains("writing .fleetform/out/acme/staging/comment.md: ")

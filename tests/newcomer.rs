@@ -123,7 +123,7 @@ fn a_fresh_manager_keeps_fleetforms_files_out_of_git() {
     std::fs::create_dir(d.path("other")).unwrap();
     std::fs::write(d.path("other/.gitignore"), "node_modules/").unwrap();
     let out = d.run(".", &["init", "--dir", "other"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let ignore = d.read("other/.gitignore");
     assert!(ignore.starts_with("node_modules/\n"), "{ignore}");
     assert!(ignore.lines().any(|l| l == ".fleetform/"), "{ignore}");
@@ -302,7 +302,7 @@ fn a_customer_repo_gets_the_managers_environments() {
             "staging",
         ],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("declares: dev, qa, prod"),
         "{}",
@@ -430,12 +430,7 @@ fn init_writes_deploy_jobs_for_the_environments_it_configures() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "actionlint: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
     let out = std::process::Command::new(crate::init::linter("zizmor"))
         .args([
             "--offline",
@@ -447,12 +442,7 @@ fn init_writes_deploy_jobs_for_the_environments_it_configures() {
         .arg(d.path("m"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "zizmor: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
 }
 
 /// Point 5: A question with nothing to answer says so, with the reason, instead

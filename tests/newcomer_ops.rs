@@ -104,7 +104,7 @@ fn never_applied_is_not_drift() {
         .args(["report", "--html", "dash.html"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(
         stdout(&out).contains("(2 customers, 0 rollouts)"),
         "{}",
@@ -145,7 +145,7 @@ fn a_rollout_starts_from_a_commit_or_says_it_did_not() {
         .args(["rollout", "start", "--base", "HEAD", "--allow-dirty"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(
         stderr(&out).contains("started with --allow-dirty from a folder with uncommitted changes (manager/values/staging.yml)"),
         "{}",

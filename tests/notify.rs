@@ -319,15 +319,9 @@ fn a_failed_rollout_apply_and_the_halt_are_sent() {
         cmd.args(args).output().unwrap()
     };
     let out = run(&["rollout", "start", "--base", "HEAD~1"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let out = run(&["rollout", "tick"], Some("c02-staging"));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 1);
     let (s, p) = (slack.bodies(), pager.bodies());
     let texts: Vec<&str> = s.iter().map(|v| v["text"].as_str().unwrap()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
@@ -392,10 +386,10 @@ fn expiring_tokens_are_sent_by_customers_list_notify() {
         cmd.output().unwrap()
     };
     let out = list(false);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(slack.bodies().is_empty(), "only with --notify");
     let out = list(true);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let p = pager.bodies();
     assert_eq!(p.len(), 1, "{p:?}");
     assert_generic(&p[0]);
@@ -507,7 +501,7 @@ fn an_apply_waiting_for_approvals_is_sent() {
         ])
         .output()
         .unwrap();
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     assert!(
         stderr(&apply).contains("waiting for approval: 0 of 1"),
         "{}",
@@ -594,13 +588,7 @@ fn a_failed_dispatched_apply_is_sent() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        apply.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&apply),
-        stderr(&apply)
-    );
+    common::assert_code(&apply, 1);
     let (s, p) = (slack.bodies(), pager.bodies());
     assert_eq!(
         (s.len(), p.len()),

@@ -107,7 +107,7 @@ fn apply_fleet(cloud: &Cloud, fail_on: Option<&str>) -> Vec<(String, String, boo
 fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_once() {
     let cloud = Cloud::new();
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let planned = rows(&out);
     let acme = row(&planned, "acme", "staging");
     assert_eq!(acme["result"], "planned", "{acme}");
@@ -148,7 +148,7 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
     // Applied: a new plan changes nothing, so each copied data dir read
     // its own pair's state.
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let planned: Vec<_> = rows(&out)
         .into_iter()
         .filter(|r| r["result"] == "planned")
@@ -233,7 +233,7 @@ fn one_failing_customer_does_not_stop_the_fleet() {
     assert!(!names.contains(&"globex-staging-web-0"), "{names:?}");
     // The failed apply left a stale plan: a new plan picks up the rest.
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let globex = row(&rows(&out), "globex", "staging").clone();
     assert_eq!(globex["summary"]["has_changes"], true, "{globex}");
 }
@@ -286,7 +286,7 @@ fn gates_count_real_replacements() {
     // The apply refuses: nothing is replaced.
     let before = cloud.objects();
     let out = cloud.apply("acme", "production");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert_eq!(cloud.objects(), before);
 }
 
@@ -363,7 +363,7 @@ fn real_lock_file(cloud: &Cloud) -> String {
         .args(["init", "-backend=false", "-input=false", "-no-color"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     std::fs::read_to_string(dir.join(".terraform.lock.hcl")).unwrap()
 }
 
@@ -375,7 +375,7 @@ fn lock_in_plan(plan: &Path) -> String {
         .arg(".terraform.lock.hcl")
         .output()
         .expect("unzip is installed (bash .ci/run installs it)");
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -404,7 +404,7 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         .write("manager/terraform/.terraform.lock.hcl", &wrong);
 
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let rows = rows(&out);
     for (c, e) in [
         ("acme", "staging"),
@@ -428,7 +428,7 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         .fx
         .write("manager/terraform/.terraform.lock.hcl", &good);
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let plan = cloud.fx.path("manager/.fleetform/out/acme/staging/tfplan");
     let recorded = lock_in_plan(&plan);
     assert!(recorded.contains("version = \"0.1.0\""), "{recorded}");
@@ -458,6 +458,6 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
     assert!(cloud.objects().is_empty());
     cloud.fx.write(summary_path, &summary);
     let applied = cloud.apply("acme", "staging");
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    common::assert_code(&applied, 0);
     assert!(!cloud.objects().is_empty());
 }

@@ -96,7 +96,7 @@ fn an_edit_keeps_the_file_mode() {
     let registry = fx.path("manager/customers.yml");
     std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = add(&fx, "mode-co").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(slugs(&fx).contains(&"mode-co".to_string()));
     assert_eq!(
         format!("{:o}", mode(&registry)),
@@ -127,7 +127,7 @@ fn a_held_lock_times_out_with_a_clear_message() {
         .output()
         .unwrap();
     let waited = started.elapsed();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains(
             "customers.yml is locked by another fleetform for more than 1 s; wait for it to finish and run again"
@@ -153,7 +153,7 @@ fn a_held_lock_times_out_with_a_clear_message() {
         .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(slugs(&fx).contains(&"waiting-co".to_string()));
 }
 
@@ -183,7 +183,7 @@ fn the_registry_is_checked_again_inside_the_lock() {
         drop(holder);
         (h.join().unwrap(), ())
     });
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("customer `twice-co` already exists"),
         "{}",
@@ -214,7 +214,7 @@ fn bad_lock_settings_are_usage_errors() {
     let target = fx.path("elsewhere");
     std::os::unix::fs::symlink(&target, fx.path("manager/customers.yml.lock")).unwrap();
     let out = add(&fx, "x-co").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("is a symbolic link"),
         "{}",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod run;
-pub use run::{assert_ok, run, run_bin, Ran, Run};
+pub use run::{assert_code, assert_ok, run, run_bin, Ran, Run};
 
 /// Fails (never skips) when terraform is missing.
 pub fn require_terraform() {
@@ -275,6 +275,7 @@ pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
 pub trait Streams {
     fn out_bytes(&self) -> &[u8];
     fn err_bytes(&self) -> &[u8];
+    fn exit_code(&self) -> Option<i32>;
 }
 
 impl Streams for std::process::Output {
@@ -283,6 +284,9 @@ impl Streams for std::process::Output {
     }
     fn err_bytes(&self) -> &[u8] {
         &self.stderr
+    }
+    fn exit_code(&self) -> Option<i32> {
+        self.status.code()
     }
 }
 
@@ -293,6 +297,9 @@ impl<T: Streams> Streams for &T {
     fn err_bytes(&self) -> &[u8] {
         (*self).err_bytes()
     }
+    fn exit_code(&self) -> Option<i32> {
+        (*self).exit_code()
+    }
 }
 
 impl Streams for Ran {
@@ -301,6 +308,9 @@ impl Streams for Ran {
     }
     fn err_bytes(&self) -> &[u8] {
         self.stderr.as_bytes()
+    }
+    fn exit_code(&self) -> Option<i32> {
+        self.code
     }
 }
 

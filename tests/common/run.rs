@@ -9,7 +9,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Output;
 
-use super::{fleetform_bin, Fixture};
+use super::{fleetform_bin, Fixture, Streams};
 
 /// `fleetform <args>` from the fixture's manager directory with the
 /// scrubbed environment of [`Fixture::fleetform`].
@@ -181,16 +181,22 @@ impl std::fmt::Display for Ran {
     }
 }
 
-/// Asserts that `out` (from a child a test spawned itself) exited 0,
-/// printing both streams otherwise.
+/// Asserts that `out` (an `Output` a test got elsewhere, such as from a
+/// child it spawned or a helper) exited 0, printing both streams otherwise.
 #[track_caller]
-pub fn assert_ok(out: &Output) {
+pub fn assert_ok(out: &impl Streams) {
     assert_code(out, 0);
 }
 
 /// Asserts that `out` exited with `n`, printing both streams otherwise.
 #[track_caller]
-pub fn assert_code(out: &Output, n: i32) {
-    let ran = Ran::new("(a child the test spawned)", out.clone());
-    ran.expect(ran.code == Some(n), &format!("expected exit code {n}"));
+pub fn assert_code(out: &impl Streams, n: i32) {
+    let code = out.exit_code();
+    assert!(
+        code == Some(n),
+        "expected exit code {n}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        code.map_or("none (killed by a signal)".into(), |c| c.to_string()),
+        String::from_utf8_lossy(out.out_bytes()),
+        String::from_utf8_lossy(out.err_bytes())
+    );
 }
