@@ -8,7 +8,7 @@ use crate::common;
 use common::{require_terraform, Fixture};
 
 fn dashboard(fx: &Fixture) -> String {
-    common::run(&fx, &["report", "--html", "dash.html"]).ok();
+    common::run(fx, &["report", "--html", "dash.html"]).ok();
     std::fs::read_to_string(fx.path("manager/dash.html")).unwrap()
 }
 

@@ -220,12 +220,11 @@ fn customers_list_flags_tokens_that_expire_soon_or_did() {
         fx.read("manager/customers.yml")
     );
     let list = |args: &[&str]| {
-        let out = common::Run::from(fx.fleetform())
+        common::Run::from(fx.fleetform())
             .env("FLEETFORM_NOW", NOW_2026_11_20)
             .args(["customers", "list"])
             .args(args)
-            .ok();
-        out
+            .ok()
     };
     let out = list(&[]);
     insta::assert_snapshot!("customers_list_tokens", stdout(&out));

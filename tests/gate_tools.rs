@@ -62,7 +62,7 @@ pub(crate) fn with_tools(fx: &Fixture, tools: &str) {
 /// `plan --json` for acme/staging: the gates' results.
 pub(crate) fn plan_gates(fx: &Fixture) -> Vec<Value> {
     let out = common::run(
-        &fx,
+        fx,
         &["plan", "--customer", "acme", "--env", "staging", "--json"],
     )
     .code(0);

@@ -35,8 +35,8 @@ fn max_destroy_blocks_production_by_default() {
     let w = World::new();
     let fx = &w.fx;
     for _ in 0..1 {
-        common::run(&fx, &["plan", "--customer", "acme", "--env", "production"]).ok();
-        common::run(&fx, &["apply", "--customer", "acme", "--env", "production"]).ok();
+        common::run(fx, &["plan", "--customer", "acme", "--env", "production"]).ok();
+        common::run(fx, &["apply", "--customer", "acme", "--env", "production"]).ok();
     }
     // Fewer instances: a destroy in production.
     let v = fx
@@ -44,7 +44,7 @@ fn max_destroy_blocks_production_by_default() {
         .replace("min_instances: 2", "min_instances: 1");
     fx.write("customers/acme/infra/variables.yml", &v);
     let out = common::run(
-        &fx,
+        fx,
         &[
             "plan",
             "--customer",
@@ -66,14 +66,14 @@ fn max_destroy_blocks_production_by_default() {
         ),
         "{comment}"
     );
-    let out = common::run(&fx, &["apply", "--customer", "acme", "--env", "production"]).code(3);
+    let out = common::run(fx, &["apply", "--customer", "acme", "--env", "production"]).code(3);
     assert!(
         stderr(&out).contains("policy gates block the apply: max_destroy"),
         "{}",
         stderr(&out)
     );
     // Staging has no such default.
-    common::run(&fx, &["plan", "--customer", "acme", "--env", "staging"]).ok();
+    common::run(fx, &["plan", "--customer", "acme", "--env", "staging"]).ok();
 }
 
 #[test]

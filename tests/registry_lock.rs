@@ -25,7 +25,12 @@ fn large_registry(extra: usize) -> Fixture {
 
 fn add(fx: &Fixture, slug: &str) -> assert_cmd::Command {
     let mut cmd = fx.fleetform();
-    cmd.args([
+    cmd.args(add_args(slug));
+    cmd
+}
+
+fn add_args(slug: &str) -> [String; 11] {
+    [
         "customers",
         "add",
         slug,
@@ -37,12 +42,35 @@ fn add(fx: &Fixture, slug: &str) -> assert_cmd::Command {
         "staging",
         "--date",
         "2026-02-01",
-    ]);
-    cmd
+    ]
+    .map(str::to_string)
+}
+
+/// Waits (a generous deadline, polling) until process `pid` has `file`
+/// open: a registry edit opens the lock file, then waits for the lock.
+fn wait_until_open(pid: u32, file: &Path) {
+    let file = file.canonicalize().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|target| target == file);
+        if open {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} never opened {}",
+            file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn slugs(fx: &Fixture) -> Vec<String> {
-    let out = common::run(&fx, &["customers", "list", "--json"]).code(0);
+    let out = common::run(fx, &["customers", "list", "--json"]).code(0);
     let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
     list.iter()
         .map(|c| c["slug"].as_str().unwrap().to_string())
@@ -170,19 +198,25 @@ fn the_registry_is_checked_again_inside_the_lock() {
         .open(fx.path("manager/customers.yml.lock"))
         .unwrap();
     holder.lock().unwrap();
-    let mut waiting = add(&fx, "twice-co");
-    waiting.env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "60");
-    let (out, ()) = std::thread::scope(|s| {
-        let h = s.spawn(move || waiting.output().unwrap());
-        // While it waits, the lock holder adds the same slug.
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        fx.append(
-            "manager/customers.yml",
-            "\n  - slug: twice-co\n    repo: other/twice\n    contact: a@b.example\n    environments: [staging]\n    added: 2026-01-01\n",
-        );
-        drop(holder);
-        (h.join().unwrap(), ())
-    });
+    let waiting = fx
+        .fleetform_std()
+        .args(add_args("twice-co"))
+        .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "60")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it waits for the lock (it opened the lock file), the lock
+    // holder adds the same slug: a condition, not a guess at how long the
+    // edit takes to start.
+    wait_until_open(waiting.id(), &fx.path("manager/customers.yml.lock"));
+    fx.append(
+        "manager/customers.yml",
+        "\n  - slug: twice-co\n    repo: other/twice\n    contact: a@b.example\n    environments: [staging]\n    added: 2026-01-01\n",
+    );
+    drop(holder);
+    let out = waiting.wait_with_output().unwrap();
     common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("customer `twice-co` already exists"),
