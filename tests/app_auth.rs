@@ -189,7 +189,7 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
 
     let broken = pem().replace("MII", "MIJ");
     let (out, _) = plan_as_app(&mut w, &d, &broken);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
         err.contains("FLEETFORM_APP_PRIVATE_KEY is not an RSA private key"),

@@ -84,7 +84,7 @@ fn only_fresh_approvals_of_this_plan_by_listed_approvers_count() {
     // Nobody approved: refused, saying what to do (no deployment review is
     // asked for: approvals replace it).
     let (apply, _) = w.apply_latest_of(&d, "production", &digest);
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     let err = stderr(&apply);
     assert!(err.contains("waiting for approval: 0 of 2"), "{err}");
     assert!(
@@ -111,7 +111,7 @@ fn only_fresh_approvals_of_this_plan_by_listed_approvers_count() {
     w.gh.edit_comment(ACME, erin, &good); // changed later by someone with write access
     w.gh.add_review_with_body(ACME, pr, "carol", "CHANGES_REQUESTED", &good);
     let (apply, _) = w.apply_latest_of(&d, "production", &digest);
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     let err = stderr(&apply);
     assert!(
         err.contains("waiting for approval: 1 of 2 approvals of this plan (so far: alice)"),
@@ -165,7 +165,7 @@ fn approvals_of_an_earlier_plan_do_not_carry_over() {
     let second = files.outputs()["plan_sha256"].clone();
     assert_ne!(first, second, "every plan has its own digest");
     let (apply, _) = w.apply_latest_of(&d, "production", &second);
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     assert!(stderr(&apply).contains("0 of 1"), "{}", stderr(&apply));
 
     w.gh.add_comment(
@@ -192,7 +192,7 @@ fn a_commit_without_a_pull_request_cannot_be_approved() {
     ok(&plan);
     let digest = files.outputs()["plan_sha256"].clone();
     let (apply, _) = w.apply_latest_of(&d, "production", &digest);
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     assert!(
         stderr(&apply).contains("no pull request is known"),
         "{}",

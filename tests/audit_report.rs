@@ -54,7 +54,7 @@ fn november() -> (Vec<String>, String) {
 #[test]
 fn markdown_evidence_for_a_period() {
     let out = report(NOVEMBER);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let md = stdout(&out);
     let (lines, digest) = november();
     assert_eq!(lines.len(), 7);
@@ -75,7 +75,7 @@ fn json_evidence_and_the_alias() {
     let (lines, digest) = november();
     for args in [["--format", "json"].as_slice(), ["--json"].as_slice()] {
         let out = report(&[NOVEMBER, args].concat());
-        assert!(out.status.success(), "{}", stderr(&out));
+        common::assert_ok(&out);
         let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
         let ev = &v["evidence"];
         assert_eq!(ev["since"], "2026-11-01T00:00:00Z");
@@ -124,7 +124,7 @@ fn json_evidence_and_the_alias() {
 #[test]
 fn html_is_self_contained_and_escaped() {
     let out = report(&[NOVEMBER, &["--format", "html"]].concat());
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let html = stdout(&out);
     let (lines, digest) = november();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
@@ -155,7 +155,7 @@ fn html_is_self_contained_and_escaped() {
 #[test]
 fn until_before_since_is_a_usage_error() {
     let out = report(&["--since", "2026-11-02", "--until", "2026-11-01"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("is before --since"),
         "{}",
@@ -163,18 +163,18 @@ fn until_before_since_is_a_usage_error() {
     );
     for bad in ["2026-11-31", "tomorrow"] {
         let out = report(&["--until", bad]);
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        common::assert_code(&out, 2);
         assert!(stderr(&out).contains("--until"), "{}", stderr(&out));
     }
     let out = report(&["--format", "pdf"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
 }
 
 /// A single day: `--since D --until D` is the whole of that day.
 #[test]
 fn one_day_is_inclusive() {
     let out = report(&["--since", "2026-11-30", "--until", "2026-11-30", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["evidence"]["events"], 1);
     assert_eq!(v["rows"][0]["time"], "2026-11-30T23:59:59Z");
@@ -205,7 +205,7 @@ fn records_store_rows_carry_their_keys_and_digests() {
         .args(NOVEMBER)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(
         v["evidence"]["source"]

@@ -49,13 +49,7 @@ fn audit_lines(w: &World) -> Vec<Value> {
 fn assert_refused(w: &mut World, d: &Value, expect: &str) {
     let before = audit_lines(w).len();
     let (out, files) = authorise(w, d);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains(expect),
         "want `{expect}`:\n{}",
@@ -160,7 +154,7 @@ fn authorise_refuses_what_plan_refuses_without_a_request() {
     sign_dispatch_with(&mut d, &dispatch_key("initech", 1), unix_now());
     w.gh.reset_counters();
     let (out, files) = authorise(&mut w, &d);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
     assert!(files.outputs().is_empty());
     let sha = w.gh.branch_head(INITECH, "main").unwrap();
@@ -176,7 +170,7 @@ fn authorise_refuses_what_plan_refuses_without_a_request() {
     let (mut cmd, files) = w.step(MANAGER, "push", &json!({}), &"e".repeat(40));
     w.gh.reset_counters();
     let out = cmd.arg("authorise").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(files.outputs().is_empty());
     assert_eq!(w.gh.request_count(), 0);
     w.gh.assert_clean();
@@ -255,7 +249,7 @@ fn without_a_status_token_the_dispatch_token_is_refused_on_the_customer_repo() {
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
     let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     let out = cmd.env("FLEETFORM_TOKEN", DISPATCH_TOKEN).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(w.gh.statuses(ACME, &sha).is_empty());
     let v = w.gh.take_violations();
     assert!(
@@ -279,7 +273,7 @@ fn waiting_reads_and_marks_the_status_with_the_status_token() {
         .output()
         .unwrap();
     // The manager never answers here.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let seen = tokens_by_request(&w);
     let on_acme: Vec<_> = seen
         .iter()

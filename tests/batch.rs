@@ -13,7 +13,7 @@ fn run(fx: &Fixture, args: &[&str]) -> std::process::Output {
 fn render_all_writes_what_render_prints_for_each_customer() {
     let fx = Fixture::new();
     let out = run(&fx, &["render", "--all", "--out", "vars", "--jobs", "3"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(
         stderr(&out).contains("rendered 4 of 4 customer × environment pairs to vars"),
         "{}",
@@ -27,7 +27,7 @@ fn render_all_writes_what_render_prints_for_each_customer() {
     for customer in ["acme", "globex"] {
         for env in ["staging", "production"] {
             let single = run(&fx, &["render", "--customer", customer, "--env", env]);
-            assert_eq!(single.status.code(), Some(0), "{}", stderr(&single));
+            common::assert_code(&single, 0);
             let file = fx.read(&format!("manager/vars/{customer}/{env}.tfvars.json"));
             assert_eq!(file, stdout(&single), "{customer}/{env}");
         }
@@ -48,7 +48,7 @@ fn render_all_with_env_renders_only_that_environment() {
         &fx,
         &["render", "--all", "--env", "production", "--out", "vars"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(fx
         .path("manager/vars/acme/production.tfvars.json")
         .is_file());
@@ -59,7 +59,7 @@ fn render_all_with_env_renders_only_that_environment() {
             "render", "--all", "--env", "qa", "--out", "vars", "--jobs", "1",
         ],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(stderr(&out).contains("unknown environment `qa`"));
 }
 
@@ -68,7 +68,7 @@ fn render_all_reports_an_invalid_customer_and_renders_the_others() {
     let fx = Fixture::new();
     fx.register_invalid_customer();
     let out = run(&fx, &["render", "--all", "--out", "vars"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
         err.contains(
@@ -98,7 +98,7 @@ fn render_flags_are_checked() {
     let fx = Fixture::new();
     // Neither one customer nor --all.
     let out = run(&fx, &["render"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     // --all needs --out, and does not go with --customer or --explain.
     for args in [
         &["render", "--all"][..],
@@ -118,11 +118,11 @@ fn render_flags_are_checked() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
     let out = run(&fx, &["render", "--all", "--out", "v", "--jobs", "0"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(stderr(&out).contains("--jobs must be at least 1"));
     // The single-customer form is unchanged.
     let out = run(&fx, &["render", "--customer", "acme", "--env", "staging"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["customer"], "acme");
 }
@@ -150,7 +150,7 @@ fn validate_many_files_reports_each_invalid_file_in_order() {
     let mut args = vec!["validate", "--schema", "schema/variables.schema.json"];
     args.extend(names.iter().map(String::as_str));
     let out = run(&fx, &args);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let err = stderr(&out);
     for i in [7, 47, 87] {
         let f = format!("many/c{i:03}.yml");
@@ -199,11 +199,11 @@ fn validate_registry_customers_in_parallel() {
     let fx = Fixture::new();
     fx.register_invalid_customer();
     let out = run(&fx, &["validate", "--jobs", "4"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert_eq!(
         stdout(&out),
         "ok      acme\nok      globex\ninvalid broken-co (4 problems)\n"
     );
     let out = run(&fx, &["validate", "--jobs", "0"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
 }

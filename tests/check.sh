@@ -72,7 +72,28 @@ if [ ! -x .venv/bin/checkov ]; then
 fi
 
 echo "==> cargo test"
-cargo test --locked --workspace --all-targets
+# Each test's time, for the ten slowest at the end: libtest's --report-time.
+# It is unstable, so on stable Rust it is enabled for the test binaries
+# alone (RUSTC_BOOTSTRAP through cargo's target runner): rustc never sees
+# it, so the build and its cache are the same as without. No extra tool to
+# install (cargo-nextest would print times too, but costs its own build on
+# every fresh clone). If a toolchain drops the flag, the run fails loudly.
+host="$(rustc -vV | sed -n 's/^host: //p')"
+runner_var="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUNNER"
+test_log="$(mktemp)"
+trap 'rm -f "$tfrc" "$test_log"' EXIT
+set +e
+env "$runner_var=env RUSTC_BOOTSTRAP=1" \
+  cargo test --locked --workspace --all-targets -- -Z unstable-options --report-time 2>&1 |
+  tee "$test_log"
+test_status="${PIPESTATUS[0]}"
+set -e
+echo "==> the ten slowest tests (seconds)"
+sed -nE 's/^test (.*) \.\.\. .* <([0-9.]+)s>$/\2 \1/p' "$test_log" | sort -rn | head -n 10
+if [ "$test_status" -ne 0 ]; then
+  echo "error: cargo test failed (exit $test_status); the failures are above" >&2
+  exit "$test_status"
+fi
 
 # The release binary linked statically (cargo-dist builds the Linux releases
 # for musl, which links statically by default; this checks the same property

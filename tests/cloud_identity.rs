@@ -298,7 +298,7 @@ fn an_apply_whose_identity_changed_since_its_plan_is_refused() {
         ),
     );
     let (apply, _) = w.apply_latest_of(&d, "staging", &digest);
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     assert!(
         stderr(&apply).contains("the cloud identity changed since the plan"),
         "{}",
@@ -567,7 +567,7 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
         .args(["customers", "show", "acme", "--json"])
         .output()
         .unwrap();
-    assert!(show.status.success(), "{}", stderr(&show));
+    common::assert_ok(&show);
     let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
     let staging = &shown["cloud_identities"]["staging"];
     let plan_role = staging["plan"]["role_arn"].as_str().unwrap().to_string();
@@ -622,7 +622,7 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
         &plan_keys,
         &["plan", "--customer", "acme", "--env", "staging", "--json"],
     );
-    assert!(again.status.success(), "{}", stderr(&again));
+    common::assert_ok(&again);
     let text = stdout(&again);
     assert!(text.contains("\"has_changes\": false"), "{text}");
     assert!(text.contains("tenants/acme/staging.tfstate"), "{text}");
@@ -660,7 +660,7 @@ fn matrix_jobs_carry_their_plan_role() {
         &reg.replacen("    identity:\n      account: \"333333333333\"\n", "", 1),
     );
     let out = fx.fleetform().arg("matrix").output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     let job = |id: &str| {
         m["include"]

@@ -226,6 +226,17 @@ fn no_alert_without_destroys() {
     s.replace = 0;
     let c = render(&s, "x", PLAN);
     assert!(!c.contains("[!CAUTION]"), "{c}");
+    // Not an empty render: the heading, the counts and the plan table are
+    // there, with the resources that are left.
+    for part in [
+        "### fleetform plan: `acme` / `production`",
+        "**Plan: 2 to add, 1 to change, 0 to destroy**",
+        "| action | address |",
+        "| update | `terraform_data.network` |",
+        "| create | `terraform_data.instance[3]` |",
+    ] {
+        assert!(c.contains(part), "{part:?} missing from:\n{c}");
+    }
 }
 
 #[test]

@@ -2,17 +2,12 @@
 
 use crate::common;
 
-use common::{fleetform_bin, stderr, stdout};
+use common::run_bin;
 
 #[test]
 fn each_shell_gets_a_script_naming_the_subcommands() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = fleetform_bin()
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{shell}: {}", stderr(&out));
-        let script = stdout(&out);
+        let script = run_bin(&["completions", shell]).ok().stdout;
         assert!(script.len() > 1000, "{shell}: {script}");
         for sub in [
             "validate",
@@ -26,18 +21,22 @@ fn each_shell_gets_a_script_naming_the_subcommands() {
         }
     }
     // Nested subcommands too.
-    let out = fleetform_bin()
-        .args(["completions", "bash"])
-        .output()
-        .unwrap();
-    assert!(stdout(&out).contains("rotate-key"));
+    run_bin(&["completions", "bash"])
+        .ok()
+        .stdout_has("rotate-key");
 }
 
 #[test]
 fn an_unknown_shell_is_a_usage_error() {
-    for args in [&["completions", "powershell"][..], &["completions"][..]] {
-        let out = fleetform_bin().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stdout(&out).is_empty());
+    for (args, why) in [
+        (
+            &["completions", "powershell"][..],
+            "invalid value 'powershell'",
+        ),
+        (&["completions"][..], "required arguments were not provided"),
+    ] {
+        let out = run_bin(args).code(2);
+        out.stderr_has(why).stderr_has("try '--help'");
+        assert!(out.stdout.is_empty(), "{out}");
     }
 }

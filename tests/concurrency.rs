@@ -13,36 +13,16 @@
 use crate::common;
 use crate::moto;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
-use common::{require_terraform, sha256_hex, stderr, stdout, Fixture};
+use common::{assert_ok as ok, require_terraform, sha256_hex, stderr, stdout, Fixture};
 use moto::{curl, Moto, BUCKET};
 use serde_json::Value;
 
-fn ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
 /// Spawns `fleetform` with the fixture's scrubbed environment.
 fn spawn(fx: &Fixture, args: &[&str], env: &[(&str, String)]) -> std::process::Child {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
-    cmd.env_clear();
-    for keep in ["PATH", "HOME", "TMPDIR"] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    cmd.env("TF_IN_AUTOMATION", "1")
-        .env("TF_INPUT", "0")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("NO_COLOR", "1")
-        .env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"));
+    let mut cmd = common::fleetform_std();
+    cmd.env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -111,9 +91,9 @@ fn two_plans_into_the_same_out_dir_at_once() {
             .collect();
         assert!(leftovers.is_empty(), "round {round}: {leftovers:?}");
     }
-    let out = fx
-        .fleetform()
-        .args([
+    common::run(
+        &fx,
+        &[
             "apply",
             "--customer",
             "acme",
@@ -121,10 +101,9 @@ fn two_plans_into_the_same_out_dir_at_once() {
             "staging",
             "--plan-dir",
             "shared-out/acme/staging",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
 }
 
 // ---------------------------------------------------------------------------

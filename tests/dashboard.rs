@@ -5,24 +5,10 @@
 
 use crate::common;
 
-use common::{require_terraform, stderr, Fixture};
-
-fn ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        common::stdout(out),
-        stderr(out)
-    );
-}
+use common::{require_terraform, Fixture};
 
 fn dashboard(fx: &Fixture) -> String {
-    let out = fx
-        .fleetform()
-        .args(["report", "--html", "dash.html"])
-        .output()
-        .unwrap();
-    ok(&out);
+    common::run(fx, &["report", "--html", "dash.html"]).ok();
     std::fs::read_to_string(fx.path("manager/dash.html")).unwrap()
 }
 
@@ -31,22 +17,10 @@ fn the_dashboard_shows_the_fleet_and_each_customers_history() {
     require_terraform();
     let fx = Fixture::new();
     for (c, e) in [("acme", "staging"), ("globex", "staging")] {
-        ok(&fx
-            .fleetform()
-            .args(["plan", "--customer", c, "--env", e])
-            .output()
-            .unwrap());
-        ok(&fx
-            .fleetform()
-            .args(["apply", "--customer", c, "--env", e])
-            .output()
-            .unwrap());
+        common::run(&fx, &["plan", "--customer", c, "--env", e]).ok();
+        common::run(&fx, &["apply", "--customer", c, "--env", e]).ok();
     }
-    ok(&fx
-        .fleetform()
-        .args(["drift", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap());
+    common::run(&fx, &["drift", "--customer", "acme", "--env", "staging"]).ok();
     // A failed apply a minute ago, with hostile text, stays text.
     let now = std::process::Command::new("date")
         .args(["-u", "-d", "1 minute ago", "+%Y-%m-%dT%H:%M:%SZ"])
@@ -232,16 +206,8 @@ fn each_view_renders_in_headless_chromium() {
     require_terraform();
     let browser = chromium();
     let fx = Fixture::new();
-    ok(&fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap());
-    ok(&fx
-        .fleetform()
-        .args(["apply", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap());
+    common::run(&fx, &["plan", "--customer", "acme", "--env", "staging"]).ok();
+    common::run(&fx, &["apply", "--customer", "acme", "--env", "staging"]).ok();
     dashboard(&fx);
     let page = fx.path("manager/dash.html");
     let shots = tempfile::tempdir().unwrap();

@@ -10,12 +10,7 @@ use serde_json::Value;
 fn fleet_plan_of_the_examples() {
     require_terraform();
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--all", "--jobs", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let out = common::run(&fx, &["plan", "--all", "--jobs", "2"]).code(0);
     insta::assert_snapshot!("fleet_plan_table", stdout(&out));
 
     for (c, e) in [
@@ -61,13 +56,12 @@ fn fleet_plan_of_the_examples() {
 fn json_results_are_machine_readable() {
     require_terraform();
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "globex", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(
+        &fx,
+        &["plan", "--customer", "globex", "--env", "staging", "--json"],
+    )
+    .code(0);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1);
     assert_eq!(rows[0]["result"], "planned");
     assert_eq!(rows[0]["summary"]["create"], 3);
@@ -79,14 +73,11 @@ fn apply_then_replan_has_no_changes() {
     let fx = Fixture::new();
     let (tf, calls) = common::recording_terraform(&fx, "echo \"$1\"");
     let plan = |fx: &Fixture| {
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .env("FLEETFORM_TERRAFORM", &tf)
             .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-        let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+            .code(0);
+        let rows: Value = serde_json::from_str(&out.stdout).unwrap();
         rows[0]["summary"].clone()
     };
     let steps = || -> Vec<String> {
@@ -102,13 +93,10 @@ fn apply_then_replan_has_no_changes() {
         ["init", "plan", "show"],
         "a plan with changes is read back as JSON"
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_TERRAFORM", &tf)
         .args(["apply", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        .code(0);
     assert!(stdout(&out).contains("applied acme/staging"));
     assert!(fx
         .manager()
@@ -142,7 +130,7 @@ fn parallel_plans_share_the_cores() {
             cmd.env("GOMAXPROCS", v);
         }
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        common::assert_code(&out, 0);
         let log = std::fs::read_to_string(&calls).unwrap();
         std::fs::write(&calls, "").unwrap();
         // The providers are installed once, alone, before the pairs run,
@@ -174,24 +162,14 @@ fn parallel_plans_share_the_cores() {
 fn apply_refuses_a_tampered_plan() {
     require_terraform();
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    common::run(&fx, &["plan", "--customer", "acme", "--env", "staging"]).code(0);
     let plan = fx.manager().join(".fleetform/out/acme/staging/tfplan");
     let mut bytes = std::fs::read(&plan).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&plan, bytes).unwrap();
 
-    let out = fx
-        .fleetform()
-        .args(["apply", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    let out = common::run(&fx, &["apply", "--customer", "acme", "--env", "staging"]).code(3);
     assert!(
         stderr(&out).contains("changed after planning"),
         "{}",
@@ -209,15 +187,10 @@ fn apply_refuses_a_tampered_plan() {
 fn apply_refuses_a_digest_other_than_the_approved_one() {
     require_terraform();
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let out = fx
-        .fleetform()
-        .args([
+    common::run(&fx, &["plan", "--customer", "acme", "--env", "staging"]).code(0);
+    let out = common::run(
+        &fx,
+        &[
             "apply",
             "--customer",
             "acme",
@@ -225,10 +198,9 @@ fn apply_refuses_a_digest_other_than_the_approved_one() {
             "staging",
             "--plan-sha256",
             &"0".repeat(64),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+        ],
+    )
+    .code(3);
     assert!(stderr(&out).contains("differs"), "{}", stderr(&out));
     assert!(!fx
         .manager()
@@ -243,9 +215,9 @@ fn stale_plan_is_refused() {
     // Two plans from the same (empty) state; applying the first makes the
     // second stale.
     let plan_to = |out: &str| {
-        let o = fx
-            .fleetform()
-            .args([
+        common::run(
+            &fx,
+            &[
                 "plan",
                 "--customer",
                 "acme",
@@ -253,16 +225,15 @@ fn stale_plan_is_refused() {
                 "staging",
                 "--out",
                 out,
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+            ],
+        )
+        .code(0);
     };
     plan_to("a");
     plan_to("b");
-    let o = fx
-        .fleetform()
-        .args([
+    common::run(
+        &fx,
+        &[
             "apply",
             "--customer",
             "acme",
@@ -270,13 +241,12 @@ fn stale_plan_is_refused() {
             "staging",
             "--out",
             "a",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let o = fx
-        .fleetform()
-        .args([
+        ],
+    )
+    .code(0);
+    let o = common::run(
+        &fx,
+        &[
             "apply",
             "--customer",
             "acme",
@@ -284,10 +254,9 @@ fn stale_plan_is_refused() {
             "staging",
             "--out",
             "b",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+        ],
+    )
+    .code(3);
     assert!(stderr(&o).contains("stale"), "{}", stderr(&o));
 }
 
@@ -296,8 +265,7 @@ fn invalid_customer_fails_alone_with_positions() {
     require_terraform();
     let fx = Fixture::new();
     fx.register_invalid_customer();
-    let out = fx.fleetform().args(["plan", "--all"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let out = common::run(&fx, &["plan", "--all"]).code(1);
     let err = stderr(&out);
     for expected in [
         "../invalid/broken-co/infra/variables.yml:8:20: /environments/staging/min_instances: \"one\" is not of type \"integer\"",
@@ -326,13 +294,10 @@ fn invalid_customer_fails_alone_with_positions() {
 #[test]
 fn annotations_under_actions() {
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .args(["validate", "../invalid/broken-co/infra/variables.yml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .code(1);
     let o = stderr(&out);
     assert!(
         o.contains("::error file=../invalid/broken-co/infra/variables.yml,line=8,col=20::/environments/staging/min_instances: \"one\" is not of type \"integer\""),
@@ -343,9 +308,9 @@ fn annotations_under_actions() {
 #[test]
 fn explain_names_the_layer_that_set_each_value() {
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "render",
             "--customer",
             "acme",
@@ -353,11 +318,10 @@ fn explain_names_the_layer_that_set_each_value() {
             "production",
             "--explain",
             "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let leaves: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    )
+    .code(0);
+    let leaves: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
     let find = |p: &str| {
         leaves
             .iter()
@@ -398,19 +362,18 @@ fn explain_names_the_layer_that_set_each_value() {
     );
 
     // The table form, too.
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "render",
             "--customer",
             "globex",
             "--env",
             "staging",
             "--explain",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+        ],
+    )
+    .code(0);
     insta::assert_snapshot!("explain_globex_staging", stdout(&out));
 }
 
@@ -418,13 +381,8 @@ fn explain_names_the_layer_that_set_each_value() {
 fn null_deletes_a_key_from_earlier_layers() {
     let fx = Fixture::new();
     fx.append("customers/globex/infra/variables.yml", "  managed_by: ~\n");
-    let out = fx
-        .fleetform()
-        .args(["render", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["render", "--customer", "globex", "--env", "staging"]).code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(v["tags"].get("managed_by").is_none(), "{v}");
     assert_eq!(v["tags"]["name"], "globex-api-staging");
 }
@@ -436,12 +394,7 @@ fn undefined_template_variable_fails_with_its_location() {
         "customers/globex/infra/variables.yml",
         "  owner: \"{{ team_owner }}\"\n",
     );
-    let out = fx
-        .fleetform()
-        .args(["render", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    let out = common::run(&fx, &["render", "--customer", "globex", "--env", "staging"]).code(1);
     let err = stderr(&out);
     assert!(err.contains("../customers/globex/infra/variables.yml:23:10: /tags/owner: template uses an undefined variable"), "{err}");
 }
@@ -458,12 +411,7 @@ fn credential_looking_values_are_rejected_without_echo() {
         .read("customers/acme/infra/variables.yml")
         .lines()
         .count();
-    let out = fx
-        .fleetform()
-        .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = common::run(&fx, &["validate", "--customer", "acme"]).code(1);
     let err = stderr(&out);
     assert!(
         err.contains(&format!("../customers/acme/infra/variables.yml:{line}:15: /deploy_token: value looks like a GitHub token")),
@@ -479,12 +427,7 @@ fn credential_looking_values_are_rejected_without_echo() {
         "customers/acme/infra/variables.yml",
         "db_password: \"Zq8#vR2!mK9@pL4$wX7\"\n",
     );
-    let out = fx
-        .fleetform()
-        .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = common::run(&fx, &["validate", "--customer", "acme"]).code(1);
     assert!(
         stderr(&out).contains("/db_password: value looks like a secret"),
         "{}",
@@ -501,8 +444,7 @@ fn unknown_config_keys_are_rejected_with_their_line() {
     );
     fx.write("manager/fleetform.yml", &cfg);
     let line = cfg.lines().position(|l| l.contains("wokring_dir")).unwrap() + 1;
-    let out = fx.fleetform().args(["plan", "--all"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&fx, &["plan", "--all"]).code(2);
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
@@ -514,8 +456,7 @@ fn unknown_config_keys_are_rejected_with_their_line() {
     let fx = Fixture::new();
     fx.append("manager/customers.yml", "    colour: blue\n");
     let line = fx.read("manager/customers.yml").lines().count();
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&fx, &["validate"]).code(2);
     assert!(
         stderr(&out).contains(&format!(
             "customers.yml:{line}:5: /customers/2/colour: unknown field `colour`"
@@ -538,8 +479,7 @@ fn registry_rules_are_enforced() {
         .position(|l| l.contains("Bad_Slug"))
         .unwrap()
         + 1;
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&fx, &["validate"]).code(2);
     assert!(
         stderr(&out).contains(&format!("customers.yml:{line}:11: `slug` must be")),
         "{}",
@@ -551,8 +491,7 @@ fn registry_rules_are_enforced() {
         "manager/customers.yml",
         "\n  - slug: acme\n    path: x\n    contact: a@b.example\n    environments: [staging]\n    added: 2026-01-01\n",
     );
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&fx, &["validate"]).code(2);
     assert!(
         stderr(&out).contains("customer `acme` is registered twice"),
         "{}",
@@ -563,13 +502,10 @@ fn registry_rules_are_enforced() {
 #[test]
 fn missing_terraform_fails_with_an_install_hint() {
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("PATH", "/nonexistent")
         .args(["plan", "--all"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .code(1);
     assert!(
         stderr(&out).contains("`terraform` was not found on PATH; install it"),
         "{}",
@@ -584,12 +520,7 @@ fn yaml_syntax_errors_have_positions() {
         "customers/acme/infra/variables.yml",
         "project_name: acme\nenvironments:\n  staging: [unclosed\n",
     );
-    let out = fx
-        .fleetform()
-        .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = common::run(&fx, &["validate", "--customer", "acme"]).code(1);
     let err = stderr(&out);
     assert!(
         err.contains("../customers/acme/infra/variables.yml:4:1: YAML syntax error"),

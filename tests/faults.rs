@@ -8,7 +8,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use common::{require_terraform, signed, stderr, stdout, Fixture};
+use common::{assert_ok as ok, require_terraform, signed, stderr, Fixture};
 use serde_json::json;
 use support::fake_github::{FakeGitHub, Fault, RequestRecord};
 
@@ -113,16 +113,6 @@ impl World {
     }
 }
 
-fn ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
 /// A plan with no faults: 7 requests (file, comment list, comment, the
 /// environment's status, the statuses read back, the combined status, the
 /// statuses read again).
@@ -180,7 +170,7 @@ fn a_retry_after_beyond_the_wait_budget_gives_up_at_once() {
     let w = World::new();
     w.gh.inject(Fault::secondary_rate_limit(3600).on("GET", "/contents/"));
     let (out, elapsed) = w.plan(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
     let e = stderr(&out);
     assert!(e.contains("gave up"), "{e}");
@@ -224,6 +214,28 @@ fn fleetform_log_takes_directives_or_a_level_and_falls_back_when_unparsable() {
     }
 }
 
+/// Waits until the fake has answered (and recorded) the request a
+/// `Fault::Delay` held: a condition with a generous deadline, not a sleep
+/// as long as the delay, so a loaded machine cannot make the check early.
+fn wait_for_delayed(gh: &FakeGitHub, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let landed = gh.requests().iter().any(|r| {
+            r.method == method
+                && r.path.contains(path)
+                && r.fault.as_deref().is_some_and(|f| f.starts_with("delay"))
+        });
+        if landed {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the delayed {method} {path} never landed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn slow_reads_past_the_client_timeout_are_retried() {
     let w = World::new();
@@ -241,7 +253,7 @@ fn slow_reads_past_the_client_timeout_are_retried() {
         stderr(&out)
     );
     // The fake records the slow request once its delay is over.
-    std::thread::sleep(Duration::from_secs(4));
+    wait_for_delayed(&w.gh, "GET", "/contents/");
     let gets =
         w.gh.requests()
             .into_iter()
@@ -258,8 +270,8 @@ fn slow_writes_past_the_client_timeout_never_duplicate_the_comment() {
     let w = World::new();
     w.gh.inject(Fault::Delay(Duration::from_secs(3)).on("POST", "/comments"));
     let (out, _) = w.plan(&[("FLEETFORM_HTTP_TIMEOUT_SECS", "1")]);
-    // Give the delayed request time to land before looking.
-    std::thread::sleep(Duration::from_secs(3));
+    // The delayed request landed before looking.
+    wait_for_delayed(&w.gh, "POST", "/comments");
     let ours = w.ours();
     assert!(
         ours.len() <= 1,
@@ -291,7 +303,7 @@ fn malformed_json_after_a_write_is_a_clear_error_not_a_second_write() {
     let w = World::new();
     w.gh.inject(Fault::MalformedJson.on("POST", "/statuses/"));
     let (out, _) = w.plan(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let e = stderr(&out);
     assert!(e.contains("JSON") || e.contains("json"), "{e}");
     assert_eq!(w.ours().len(), 1);
@@ -308,7 +320,7 @@ fn giving_up_is_bounded_and_clear() {
     let w = World::new();
     w.gh.inject(Fault::status(502).times(100).on("POST", "/statuses/"));
     let (out, elapsed) = w.plan(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let e = stderr(&out);
     assert!(e.contains("gave up after 5 attempts"), "{e}");
     assert!(e.contains("HTTP 502"), "{e}");

@@ -2,26 +2,16 @@
 
 use crate::common;
 
-use common::{require_terraform, stderr, stdout, Fixture};
+use common::{assert_ok as ok, require_terraform, stderr, stdout, Fixture};
 use serde_json::Value;
-
-fn ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
 
 #[test]
 fn customers_add_keeps_comments_and_order() {
     let fx = Fixture::new();
     let before = fx.read("manager/customers.yml");
-    let out = fx
-        .fleetform()
-        .args([
+    common::run(
+        &fx,
+        &[
             "customers",
             "add",
             "hooli",
@@ -33,10 +23,9 @@ fn customers_add_keeps_comments_and_order() {
             "staging",
             "--date",
             "2026-11-21",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
     let after = fx.read("manager/customers.yml");
     assert!(
         after.starts_with(before.trim_end()),
@@ -44,13 +33,8 @@ fn customers_add_keeps_comments_and_order() {
     );
     insta::assert_snapshot!("registry_after_add", &after[before.trim_end().len()..]);
     // Valid and visible.
-    let out = fx
-        .fleetform()
-        .args(["customers", "list", "--json"])
-        .output()
-        .unwrap();
-    ok(&out);
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["customers", "list", "--json"]).ok();
+    let list: Value = serde_json::from_str(&out.stdout).unwrap();
     let hooli = list
         .as_array()
         .unwrap()
@@ -129,9 +113,9 @@ fn customers_add_refuses_duplicates_and_bad_input() {
         );
     }
     // Tokens are never taken on the command line.
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "customers",
             "add",
             "newco",
@@ -141,19 +125,18 @@ fn customers_add_refuses_duplicates_and_bad_input() {
             "a@b.example",
             "--token",
             "ghp_x",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        ],
+    )
+    .code(2);
     assert!(stderr(&out).contains("unexpected argument '--token'"));
 }
 
 #[test]
 fn customers_revoke_marks_and_keeps() {
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args([
+    common::run(
+        &fx,
+        &[
             "customers",
             "revoke",
             "globex",
@@ -161,40 +144,24 @@ fn customers_revoke_marks_and_keeps() {
             "moved to another provider",
             "--date",
             "2026-11-20",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
     let text = fx.read("manager/customers.yml");
     assert!(
         text.contains("# Customer registry. Edit with"),
         "comments kept"
     );
-    let out = fx
-        .fleetform()
-        .args(["customers", "show", "globex", "--json"])
-        .output()
-        .unwrap();
-    ok(&out);
-    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["customers", "show", "globex", "--json"]).ok();
+    let c: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(c["status"], "revoked");
     assert_eq!(c["revoked"]["date"], "2026-11-20");
     assert_eq!(c["revoked"]["reason"], "moved to another provider");
     assert_eq!(c["repo"], "globex/globex-app", "never deleted");
     // A revoked customer is skipped by the fleet plan.
-    let out = fx
-        .fleetform()
-        .args(["render", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
-    ok(&out);
+    common::run(&fx, &["render", "--customer", "globex", "--env", "staging"]).ok();
     // Revoking twice is harmless.
-    let out = fx
-        .fleetform()
-        .args(["customers", "revoke", "globex", "--reason", "again"])
-        .output()
-        .unwrap();
-    ok(&out);
+    let out = common::run(&fx, &["customers", "revoke", "globex", "--reason", "again"]).ok();
     assert!(stdout(&out).contains("already revoked"));
 }
 
@@ -225,8 +192,7 @@ fn with_tokens(fx: &Fixture) {
 fn customers_list_flags_tokens_that_expire_soon_or_did() {
     let fx = Fixture::new();
     with_tokens(&fx);
-    let out = fx
-        .fleetform()
+    common::Run::from(fx.fleetform())
         .env("FLEETFORM_NOW", NOW_2026_11_20)
         .args([
             "customers",
@@ -245,9 +211,7 @@ fn customers_list_flags_tokens_that_expire_soon_or_did() {
             "--token-expires",
             "2027-03-01",
         ])
-        .output()
-        .unwrap();
-    ok(&out);
+        .ok();
     assert!(
         fx.read("manager/customers.yml").ends_with(
             "    added: 2026-11-21\n    token:\n      name: \"fleetform: \\\"hooli\\\"\"\n      expires: 2027-03-01\n"
@@ -256,15 +220,11 @@ fn customers_list_flags_tokens_that_expire_soon_or_did() {
         fx.read("manager/customers.yml")
     );
     let list = |args: &[&str]| {
-        let out = fx
-            .fleetform()
+        common::Run::from(fx.fleetform())
             .env("FLEETFORM_NOW", NOW_2026_11_20)
             .args(["customers", "list"])
             .args(args)
-            .output()
-            .unwrap();
-        ok(&out);
-        out
+            .ok()
     };
     let out = list(&[]);
     insta::assert_snapshot!("customers_list_tokens", stdout(&out));
@@ -273,7 +233,7 @@ fn customers_list_flags_tokens_that_expire_soon_or_did() {
         "{}",
         stderr(&out)
     );
-    let json: Value = serde_json::from_slice(&list(&["--json"]).stdout).unwrap();
+    let json: Value = serde_json::from_str(&list(&["--json"]).stdout).unwrap();
     assert_eq!(json[0]["token"]["name"], "fleetform-dispatch");
     assert_eq!(
         json[0]["token_state"],
@@ -287,13 +247,10 @@ fn customers_list_flags_tokens_that_expire_soon_or_did() {
         json[3]["token_state"],
         serde_json::json!({"state": "valid", "days": 101})
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_NOW", NOW_2026_11_20)
         .args(["customers", "show", "globex"])
-        .output()
-        .unwrap();
-    ok(&out);
+        .ok();
     assert!(
         stdout(&out)
             .contains("token         globex manager token 2026-11-30 (expires in 10 days)\n"),
@@ -387,9 +344,9 @@ fn token_records_are_checked_at_their_line() {
 fn customers_revoke_says_what_to_delete_where() {
     let fx = Fixture::new();
     with_tokens(&fx);
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "customers",
             "revoke",
             "acme",
@@ -397,19 +354,18 @@ fn customers_revoke_says_what_to_delete_where() {
             "left",
             "--date",
             "2026-11-20",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
     insta::assert_snapshot!("customers_revoke_steps", stdout(&out));
     // Another customer under the same owner keeps the manager's token.
     fx.append(
         "manager/customers.yml",
         "\n  - slug: globex-two\n    repo: globex/second\n    contact: ops@globex.example\n    environments: [staging]\n    added: 2026-11-01\n",
     );
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "customers",
             "revoke",
             "globex",
@@ -417,10 +373,9 @@ fn customers_revoke_says_what_to_delete_where() {
             "left",
             "--date",
             "2026-11-20",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
     let text = stdout(&out);
     assert!(
         text.contains("The fine-grained token `globex manager token` (expires 2026-11-30)"),
@@ -431,21 +386,16 @@ fn customers_revoke_says_what_to_delete_where() {
         "{text}"
     );
     // Asked again, it says it again.
-    let out = fx
-        .fleetform()
-        .args(["customers", "revoke", "globex", "--reason", "again"])
-        .output()
-        .unwrap();
-    ok(&out);
+    let out = common::run(&fx, &["customers", "revoke", "globex", "--reason", "again"]).ok();
     assert!(stdout(&out).contains("already revoked") && stdout(&out).contains("MANAGER_REPO_PAT"));
 }
 
 #[test]
 fn customers_instructions_are_ready_to_send() {
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "customers",
             "instructions",
             "acme",
@@ -453,10 +403,9 @@ fn customers_instructions_are_ready_to_send() {
             "provider/manager",
             "--action-ref",
             "v1.4.2",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
     let text = stdout(&out);
     for expected in [
         "`MANAGER_REPO_PAT`",
@@ -491,9 +440,9 @@ fn customers_instructions_are_ready_to_send() {
     assert!(!text.contains("Pin this to the commit SHA"), "{text}");
     // A commit SHA is named as a commit.
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        &fx,
+        &[
             "customers",
             "instructions",
             "acme",
@@ -501,10 +450,9 @@ fn customers_instructions_are_ready_to_send() {
             "provider/manager",
             "--action-ref",
             sha,
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+        ],
+    )
+    .ok();
     let text = stdout(&out);
     assert!(
         text.contains(&format!("# Pinned to commit {sha} (fleetform {version}).")),
@@ -519,12 +467,11 @@ fn customers_instructions_are_ready_to_send() {
         "manager/templates/instructions.md.j2",
         "Hi {{ customer.slug }}, use {{ action_ref }} with {{ manager_repo }}.\n",
     );
-    let out = fx
-        .fleetform()
-        .args(["customers", "instructions", "acme", "--manager-repo", "p/m"])
-        .output()
-        .unwrap();
-    ok(&out);
+    let out = common::run(
+        &fx,
+        &["customers", "instructions", "acme", "--manager-repo", "p/m"],
+    )
+    .ok();
     assert_eq!(
         stdout(&out).trim(),
         format!(
@@ -544,9 +491,8 @@ fn matrix_of_a_thousand_customers_fits_in_256_jobs() {
         ));
     }
     fx.write("manager/customers.yml", &reg);
-    let out = fx.fleetform().args(["matrix"]).output().unwrap();
-    ok(&out);
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["matrix"]).ok();
+    let m: Value = serde_json::from_str(&out.stdout).unwrap();
     let jobs = m["include"].as_array().unwrap();
     assert!(jobs.len() <= 256, "{} jobs", jobs.len());
     let mut pairs = std::collections::BTreeSet::new();
@@ -563,7 +509,7 @@ fn matrix_of_a_thousand_customers_fits_in_256_jobs() {
     }
     // Deterministic.
     let again = fx.fleetform().args(["matrix"]).output().unwrap();
-    assert_eq!(again.stdout, out.stdout);
+    assert_eq!(again.stdout, out.stdout.as_bytes());
     // Tunable, and small fleets get a job per pair.
     let out = fx
         .fleetform()
@@ -609,13 +555,8 @@ fn matrix_of_customers_changed_between_refs() {
     git(&["commit", "-qm", "base"]);
     fx.append("customers/globex/infra/variables.yml", "  team: web\n");
     git(&["commit", "-qam", "globex change"]);
-    let out = fx
-        .fleetform()
-        .args(["matrix", "--changed-from", "HEAD~1"])
-        .output()
-        .unwrap();
-    ok(&out);
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["matrix", "--changed-from", "HEAD~1"]).ok();
+    let m: Value = serde_json::from_str(&out.stdout).unwrap();
     let ids: Vec<&str> = m["include"]
         .as_array()
         .unwrap()
@@ -650,16 +591,8 @@ fn drift_after_apply_and_after_a_change() {
             .unwrap()
     };
     for env in ["staging", "production"] {
-        ok(&fx
-            .fleetform()
-            .args(["plan", "--customer", "acme", "--env", env])
-            .output()
-            .unwrap());
-        ok(&fx
-            .fleetform()
-            .args(["apply", "--customer", "acme", "--env", env])
-            .output()
-            .unwrap());
+        common::run(&fx, &["plan", "--customer", "acme", "--env", env]).ok();
+        common::run(&fx, &["apply", "--customer", "acme", "--env", env]).ok();
     }
     let out = drift(&fx);
     ok(&out);
@@ -674,7 +607,7 @@ fn drift_after_apply_and_after_a_change() {
         .replace("max_instances: 2", "max_instances: 5");
     fx.write("customers/acme/infra/variables.yml", &v);
     let out = drift(&fx);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    common::assert_code(&out, 4);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["drifted"].as_array().unwrap().len(), 1);
     assert_eq!(r["drifted"][0]["environment"], "staging");
@@ -688,13 +621,8 @@ fn drift_after_apply_and_after_a_change() {
 
     // One broken customer: an error, not a clean report, and the others still run.
     fx.register_invalid_customer();
-    let out = fx
-        .fleetform()
-        .args(["drift", "--json", "--jobs", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "errors win over drift");
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["drift", "--json", "--jobs", "2"]).code(1);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(r["errors"].as_array().unwrap().len(), 1);
     assert_eq!(r["errors"][0]["customer"], "broken-co");
     assert!(r["checked"].as_u64().unwrap() >= 5);
@@ -711,7 +639,7 @@ fn drift_after_apply_and_after_a_change() {
         .unwrap();
     // acme's production is as applied; globex's staging was never applied,
     // which is no drift.
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["checked"], 2);
     assert_eq!(r["clean"], 1);

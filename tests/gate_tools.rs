@@ -61,19 +61,12 @@ pub(crate) fn with_tools(fx: &Fixture, tools: &str) {
 
 /// `plan --json` for acme/staging: the gates' results.
 pub(crate) fn plan_gates(fx: &Fixture) -> Vec<Value> {
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(
+        fx,
+        &["plan", "--customer", "acme", "--env", "staging", "--json"],
+    )
+    .code(0);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
     rows[0]["summary"]["gates"]["results"]
         .as_array()
         .cloned()
@@ -127,13 +120,7 @@ fn an_advisory_checkov_finding_is_shown_and_lets_the_apply_through() {
         "{comment}"
     );
     let out = apply(&fx);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 0);
 }
 
 #[test]
@@ -265,14 +252,11 @@ fn a_tool_gets_the_plan_json_and_no_credentials() {
         &fx,
         "      - { name: opa, kind: conftest, run: tools/conftest, policy: policy }\n",
     );
-    let out = fx
-        .fleetform()
+    common::Run::from(fx.fleetform())
         .env("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
         .env("GITHUB_TOKEN", "ghs_secret")
         .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     let env = std::fs::read_to_string(seen.join("env")).unwrap();
     for secret in [
         "aws-secret-value",
@@ -419,7 +403,7 @@ fn a_blocking_tool_on_a_pull_request_is_waived_by_the_label() {
     // Without the label the recorded finding refuses the apply.
     w.gh.remove_label(world::ACME, pr, "fleetform-override");
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("policy gates block the apply: opa (1 finding"),
         "{}",

@@ -35,36 +35,27 @@ fn max_destroy_blocks_production_by_default() {
     let w = World::new();
     let fx = &w.fx;
     for _ in 0..1 {
-        ok(&fx
-            .fleetform()
-            .args(["plan", "--customer", "acme", "--env", "production"])
-            .output()
-            .unwrap());
-        ok(&fx
-            .fleetform()
-            .args(["apply", "--customer", "acme", "--env", "production"])
-            .output()
-            .unwrap());
+        common::run(fx, &["plan", "--customer", "acme", "--env", "production"]).ok();
+        common::run(fx, &["apply", "--customer", "acme", "--env", "production"]).ok();
     }
     // Fewer instances: a destroy in production.
     let v = fx
         .read("customers/acme/infra/variables.yml")
         .replace("min_instances: 2", "min_instances: 1");
     fx.write("customers/acme/infra/variables.yml", &v);
-    let out = fx
-        .fleetform()
-        .args([
+    let out = common::run(
+        fx,
+        &[
             "plan",
             "--customer",
             "acme",
             "--env",
             "production",
             "--json",
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    )
+    .ok();
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
     let gates = &rows[0]["summary"]["gates"]["results"];
     assert_eq!(gates[0]["gate"], "max_destroy");
     assert_eq!(gates[0]["passed"], false);
@@ -75,23 +66,14 @@ fn max_destroy_blocks_production_by_default() {
         ),
         "{comment}"
     );
-    let out = fx
-        .fleetform()
-        .args(["apply", "--customer", "acme", "--env", "production"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = common::run(fx, &["apply", "--customer", "acme", "--env", "production"]).code(3);
     assert!(
         stderr(&out).contains("policy gates block the apply: max_destroy"),
         "{}",
         stderr(&out)
     );
     // Staging has no such default.
-    ok(&fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap());
+    common::run(fx, &["plan", "--customer", "acme", "--env", "staging"]).ok();
 }
 
 #[test]
@@ -123,8 +105,7 @@ fn forbidden_types_and_max_replace() {
     );
     w.fx.write("manager/fleetform.yml", &cfg);
     let line = cfg.lines().position(|l| l == "    qa:").unwrap() + 1;
-    let out = w.fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = common::run(&w.fx, &["validate"]).code(2);
     assert!(
         stderr(&out).contains(&format!(
             "fleetform.yml:{line}:5: policies for unknown environment `qa`"
@@ -236,7 +217,7 @@ fn apply_rechecks_gates() {
     let digest = files.outputs()["plan_sha256"].clone();
     w.gh.remove_label(ACME, pr, "infra-approved");
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains(
             "policy gates block the apply: required_labels (missing labels: infra-approved)"
@@ -267,7 +248,7 @@ fn apply_rechecks_gates() {
     );
     w.fx.write("manager/fleetform.yml", &cfg);
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("apply_windows (outside"),
         "{}",
@@ -390,7 +371,7 @@ fn sync_reports_archived_and_unreachable_customers_and_continues() {
         "\n  - slug: ghost\n    repo: ghost/nowhere\n    contact: a@ghost.example\n    environments: [staging]\n    added: 2026-01-01\n",
     );
     let (out, _, _) = sync(&mut w, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     let table = stdout(&out);
     assert!(
         table.contains("acme") && table.contains("failed: the repository is archived"),
@@ -414,7 +395,7 @@ fn sync_canary_stops_and_dry_run_writes_nothing() {
     let mut w = World::new();
     w.gh.set_archived(ACME, true);
     let (out, _, _) = sync(&mut w, &["--canary", "1"]);
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     assert!(
         stdout(&out).contains("not attempted (a canary failed)"),
         "{}",

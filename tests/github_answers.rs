@@ -278,7 +278,7 @@ fn a_bad_default_branch_name_is_refused_without_showing_it() {
             .on("GET", "/repos/acme-corp/acme-infra"),
     );
     let out = sync(&w);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         text.contains(
@@ -309,7 +309,7 @@ fn a_bad_commit_sha_is_refused_before_use() {
             .on("GET", "/git/ref/heads/main"),
     );
     let out = sync(&w);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         text.contains("GitHub answered an unusable `object.sha`: it is not a commit sha"),
@@ -337,7 +337,7 @@ fn a_bad_blob_sha_is_refused() {
             .on("GET", "/contents/"),
     );
     let out = sync(&w);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         text.contains("GitHub answered an unusable `sha`: it is not a commit sha (40 lowercase hex digits; got 3 characters)"),

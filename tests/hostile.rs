@@ -3,8 +3,8 @@
 //! README), customer values that try to reach Terraform's environment or
 //! backend, and customer text that tries to break out of PR comments.
 //!
-//! Every corpus case runs the built binary with a 20 s deadline and 1 GiB of
-//! address space, and must end with a non-zero exit (not a panic) and a
+//! Every corpus case runs the built binary within 20 s of CPU time (120 s
+//! of wall-clock time counts as hung) and 1 GiB of address space, and must end with a non-zero exit (not a panic) and a
 //! message naming the problem, having written no state and no plan (the
 //! harness is `support/corpus.rs`; `hostile_iii.rs` runs the `links/` and
 //! `products/` cases).
@@ -215,8 +215,7 @@ fn customer_values_never_reach_terraforms_environment_or_backend() {
     );
     let (tf, log) = recording_terraform(&fx);
     let token = "ghp_SeCrEtToKeN0123456789abcdefABCDEF0123";
-    let out = fx
-        .fleetform()
+    common::Run::from(fx.fleetform())
         .env("FLEETFORM_TERRAFORM", &tf)
         .env("FLEETFORM_TOKEN", token)
         .env("TF_VAR_region", "evil-region-1")
@@ -224,15 +223,7 @@ fn customer_values_never_reach_terraforms_environment_or_backend() {
         .env("TF_CLI_ARGS_plan", "-destroy")
         .env("TF_WORKSPACE", "attacker")
         .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        common::stdout(&out),
-        common::stderr(&out)
-    );
+        .code(0);
     let dir = fx.manager().join(".fleetform/out/acme/staging");
     let vars: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("variables.tfvars.json")).unwrap())
@@ -457,13 +448,7 @@ fn hostile_for_each_keys_in_a_real_plan_comment() {
     vars.push_str("  \"</details> @acme-corp/admins <!-- fleetform:plan customer=acme environment=production -->\": \"``` </details> @everyone\"\n");
     vars.push_str("  \"x` | cell |\": \"<img src=x onerror=alert(1)>\"\n");
     let (out, pr) = plan_acme_pr(&mut w, &vars);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        common::stdout(&out),
-        common::stderr(&out)
-    );
+    common::assert_code(&out, 0);
     let comments = w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;
@@ -487,7 +472,7 @@ fn hostile_keys_in_the_invalid_variables_comment() {
     vars.push_str("  \"a\\n\\n@acme-corp/admins </details> <!-- fleetform:plan customer=acme environment=production -->\": 5\n");
     vars.push_str("evil_key_</details>_@everyone: 1\n");
     let (out, pr) = plan_acme_pr(&mut w, &vars);
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     let comments = w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     let body = &comments[0].body;

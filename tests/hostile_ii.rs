@@ -361,13 +361,10 @@ fn matrix_passes_revisions_after_end_of_options() {
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
     )
     .unwrap();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("PATH", path)
         .args(["matrix", "--changed-from", "HEAD~1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     let m: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let ids: Vec<&str> = m["include"]
         .as_array()
@@ -396,18 +393,8 @@ fn matrix_passes_revisions_after_end_of_options() {
 /// `fleetform plan` as a child process (to be killed), with the scrubbed
 /// environment of `common::fleetform_bin`.
 fn spawn_plan(fx: &Fixture, args: &[&str], env: &[(&str, &Path)]) -> std::process::Child {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
-    cmd.env_clear();
-    for keep in ["PATH", "HOME", "TMPDIR"] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    cmd.env("TF_IN_AUTOMATION", "1")
-        .env("TF_INPUT", "0")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("NO_COLOR", "1")
-        .env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"))
+    let mut cmd = common::fleetform_std();
+    cmd.env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"))
         .current_dir(fx.manager())
         .arg("plan")
         .args(args)
@@ -484,12 +471,7 @@ fn working_copies_of_killed_runs_are_removed_by_the_next_run() {
     assert_eq!(left.len(), 1, "{left:?}");
 
     // A run beside the live one keeps its working copy.
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = common::run(&fx, &["plan", "--customer", "globex", "--env", "staging"]).code(0);
     assert!(!stderr(&out).contains("removed"), "{}", stderr(&out));
     assert!(left[0].exists(), "a live run's working copy was removed");
 

@@ -146,7 +146,7 @@ fn a_silent_webhook_gets_three_attempts_per_command() {
     let silent = Silent::start();
     let ops = Receiver::start(vec![], 200);
     let plain = customers_list(&fx, false, &[]);
-    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    common::assert_code(&plain, 0);
     let out = customers_list(
         &fx,
         true,
@@ -230,7 +230,7 @@ fn one_deadline_ends_every_notification_of_a_command() {
             ("FLEETFORM_NOTIFY_DEADLINE_SECS", "forever"),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(
         stderr(&out).contains(
             "warning: FLEETFORM_NOTIFY_DEADLINE_SECS=`forever` is not a whole number from 0 to 600; using 40"
@@ -364,15 +364,13 @@ fn links_that_stay_inside_the_repo_are_followed() {
         ],
     };
     lay_out(&fx, &case);
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::run(&fx, &["validate"]).code(0);
+    let out = common::run(
+        &fx,
+        &["plan", "--customer", "acme", "--env", "staging", "--json"],
+    )
+    .code(0);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(rows[0]["result"], "planned", "{rows}");
     assert_eq!(rows[0]["summary"]["create"], 3, "{rows}");
 }

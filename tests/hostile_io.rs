@@ -20,7 +20,7 @@ use common::{require_terraform, Fixture};
 
 /// Asserts that the only workflow commands in the output are the ones
 /// fleetform writes itself.
-fn assert_only_own_commands(out: &Output) {
+fn assert_only_own_commands(out: &impl common::Streams) {
     let all = format!("{}\n{}", common::stdout(out), common::stderr(out));
     if let Some(problem) = common::foreign_commands(&all) {
         panic!("{problem}\n{all}");
@@ -46,14 +46,11 @@ fn child_output_never_becomes_a_workflow_command() {
         "#!/bin/sh\necho '   ::stop-commands::x'\necho '::add-mask::customer'\necho '\t::warning::from stdout'\n\
          echo '  ##[error]legacy' >&2\nprintf 'a\\r::notice::after cr\\n' >&2\nprintf '\\033]0;retitled\\007\\n' >&2\nexit 1\n",
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .env("FLEETFORM_TERRAFORM", &tf)
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+        .code(1);
     let err = common::stderr(&out);
     assert!(
         err.contains("::stop-commands::x"),
@@ -84,7 +81,7 @@ fn customer_text_in_diagnostics_never_becomes_a_command() {
             .args(["validate", "--customer", "acme"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+        common::assert_code(&out, 1);
         let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
         assert!(all.contains("stop-commands::pwned"), "{all}");
         assert!(
@@ -107,7 +104,7 @@ fn flag_errors_never_become_commands() {
         .args(["validate", "--jobs", "x\n::stop-commands::y"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    common::assert_code(&out, 2);
     assert!(common::stderr(&out).contains("stop-commands::y"));
     assert_only_own_commands(&out);
 }
@@ -143,7 +140,7 @@ fn a_symlinked_variables_file_is_refused() {
         assert!(err.contains("infra/variables.yml"), "{err}");
     }
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(!fx
         .manager()
         .join(".fleetform/out/acme/staging/summary.json")
@@ -212,7 +209,7 @@ fn a_fifo_never_stalls_the_fleet() {
         started.elapsed() < Duration::from_secs(120),
         "plan --all blocked on the FIFO"
     );
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains("a FIFO"),
         "{}",
@@ -242,7 +239,7 @@ fn a_planted_lock_link_never_truncates_its_target() {
     std::fs::create_dir_all(&dir).unwrap();
     symlink(&victim, dir.join(".publish.lock")).unwrap();
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains(".publish.lock: is a symbolic link"),
         "{}",
@@ -261,7 +258,7 @@ fn a_planted_folder_link_is_refused() {
     std::fs::create_dir_all(&out_root).unwrap();
     symlink(&elsewhere, out_root.join("acme")).unwrap();
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains("is a symbolic link"),
         "{}",
@@ -283,13 +280,9 @@ fn render_all_never_writes_through_links() {
     std::fs::create_dir_all(out_dir.join("acme")).unwrap();
     symlink(&victim, out_dir.join("acme/staging.tfvars.json")).unwrap();
     symlink(&victim_dir, out_dir.join("globex")).unwrap();
-    let out = fx
-        .fleetform()
-        .args(["render", "--all", "--out"])
+    let out = common::run(&fx, &["render", "--all", "--out"])
         .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+        .code(1);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert_eq!(std::fs::read_dir(&victim_dir).unwrap().count(), 0);
     let written = out_dir.join("acme/staging.tfvars.json");
@@ -334,7 +327,7 @@ fn no_credential_reaches_terraform_unless_passed_on() {
             .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        common::assert_code(&out, 0);
         std::fs::read_to_string(&log).unwrap()
     };
     let env_log = run(&fx);
@@ -371,8 +364,7 @@ fn pass_env_names_are_checked() {
         .read("manager/fleetform.yml")
         .replace("  pass_env: []", "  pass_env: [\"A=B\"]");
     fx.write("manager/fleetform.yml", &cfg);
-    let out = fx.fleetform().args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&fx, &["validate"]).code(2);
     let err = common::stderr(&out);
     assert!(
         err.contains("fleetform.yml:") && err.contains("environment variable name"),
@@ -390,7 +382,7 @@ fn write_errors_name_the_path_and_the_reason() {
     let dir = fx.manager().join(".fleetform/out/acme/staging");
     std::fs::create_dir_all(dir.join("comment.md")).unwrap();
     let out = plan_staging(&fx, "acme");
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    common::assert_code(&out, 1);
     let err = common::stderr(&out);
     assert!(
         err.contains("writing .fleetform/out/acme/staging/comment.md: ")

@@ -131,7 +131,7 @@ fn github_answers_in_doctors_table_never_become_commands() {
             cmd.arg("--json");
         }
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        common::assert_code(&out, 5);
         assert_obeys_nothing(&out);
         let text = stdout(&out);
         if json {
@@ -530,7 +530,7 @@ fn hidden_characters_read_the_same_in_every_report() {
         .args(["report", "--html", "dash.html"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let mut pages = vec![std::fs::read_to_string(fx.path("manager/dash.html")).unwrap()];
     for format in ["html", "md"] {
         let out = fx
@@ -538,7 +538,7 @@ fn hidden_characters_read_the_same_in_every_report() {
             .args(["audit", "report", "--format", format])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        common::assert_ok(&out);
         pages.push(stdout(&out));
     }
     for page in &pages {

@@ -65,7 +65,7 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
     let printed = r.init(&["--dir", "manager"]);
     assert!(printed.contains("fleetform doctor"), "{printed}");
     let out = r.cmd("manager").arg("validate").output().unwrap();
-    assert!(out.status.success(), "validate: {}", stderr(&out));
+    common::assert_ok(&out);
     for f in r.files("manager") {
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(
@@ -91,9 +91,9 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
         .args(["--contact", "ops@example.com", "--date", "2026-01-15"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "customers add: {}", stderr(&out));
+    common::assert_ok(&out);
     let out = r.cmd("manager").arg("validate").output().unwrap();
-    assert!(out.status.success(), "validate: {}", stderr(&out));
+    common::assert_ok(&out);
     assert!(stdout(&out).contains("ok      example"), "{}", stdout(&out));
 
     let out = r
@@ -101,12 +101,7 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
         .args(["plan", "--customer", "example", "--env", "staging"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "plan: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
     assert!(stdout(&out).contains("+1 ~0 -0"), "{}", stdout(&out));
 }
 
@@ -126,7 +121,7 @@ fn the_customer_file_is_checked_against_the_schema_for_real() {
         .arg("c/infra/variables.yml")
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", stderr(&ok));
+    common::assert_ok(&ok);
     std::fs::write(
         r.root().join("c/infra/variables.yml"),
         "project_name: Not A Slug\nenvironments: {qa: {}}\n",
@@ -142,7 +137,7 @@ fn the_customer_file_is_checked_against_the_schema_for_real() {
         .arg("c/infra/variables.yml")
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    common::assert_code(&bad, 1);
     // fleetform.yml lists the environments given.
     let yml = std::fs::read_to_string(r.root().join("manager/fleetform.yml")).unwrap();
     assert!(
@@ -158,7 +153,7 @@ fn an_existing_file_is_named_and_nothing_is_written() {
     std::fs::create_dir_all(r.root().join("m/terraform")).unwrap();
     std::fs::write(r.root().join("m/terraform/main.tf"), "# mine\n").unwrap();
     let out = r.cmd(".").args(["init", "--dir", "m"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(stderr(&out).contains("main.tf"), "{}", stderr(&out));
     assert_eq!(r.files("m"), vec![r.root().join("m/terraform/main.tf")]);
     assert_eq!(
@@ -179,7 +174,7 @@ fn an_existing_file_is_named_and_nothing_is_written() {
         .args(["init", "--customer", "--dir", "c"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("customer-trigger.yml"),
         "{}",
@@ -276,12 +271,7 @@ fn the_generated_workflows_pass_zizmor_and_actionlint() {
         .args(&workflows)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "actionlint: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
 }
 
 #[test]
@@ -326,5 +316,5 @@ fn the_commented_out_examples_are_valid_once_uncommented() {
     );
     std::fs::write(&path, edited).unwrap();
     let out = r.cmd("manager").arg("validate").output().unwrap();
-    assert!(out.status.success(), "validate: {}", stderr(&out));
+    common::assert_ok(&out);
 }

@@ -7,6 +7,7 @@
 //! `records: ca_file:`, refused without, saying which host, what failed
 //! and which setting fixes it. No proxy credential appears in any output.
 
+use crate::common;
 use crate::common::{stderr, stdout, Fixture};
 use crate::doctor::{configured, doctor, row, Run};
 use crate::fake_s3::{ok, FakeS3, Reply};
@@ -303,7 +304,7 @@ fn records_in_moto_go_through_the_proxy_with_credentials() {
     let proxy = ForwardProxy::start(Some((USER, PASSWORD)));
     let fx = records_at(endpoint, "fleet-records", "");
     let out = revoke(&fx, &[("HTTP_PROXY", proxy.url_with(USER, PASSWORD))]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(!stderr(&out).contains("error"), "{}", stderr(&out));
     for text in [stdout(&out), stderr(&out)] {
         assert!(!text.contains(PASSWORD) && !text.contains(USER), "{text}");
@@ -341,15 +342,12 @@ fn notifications_go_through_the_proxy_with_credentials() {
     );
     let pager = Receiver::start(vec![], 200);
     let proxy = ForwardProxy::start(Some((USER, PASSWORD)));
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
         .env("HTTP_PROXY", proxy.url_with(USER, PASSWORD))
         .env("FLEETFORM_NOW", "1795305600")
         .args(["customers", "list", "--notify"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     for text in [stdout(&out), stderr(&out)] {
         assert!(!text.contains(PASSWORD) && !text.contains(USER), "{text}");
     }
@@ -394,7 +392,7 @@ fn the_relay_trigger_goes_through_the_proxy() {
         .env("HTTP_PROXY", proxy.url_with(USER, PASSWORD))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     for text in [stdout(&out), stderr(&out)] {
         assert!(!text.contains(PASSWORD) && !text.contains(USER), "{text}");
     }
@@ -444,6 +442,6 @@ fn records_over_tls_trust_their_own_ca_file() {
         &std::fs::read_to_string(ca.ca_file()).unwrap(),
     );
     let out = revoke(&fx, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(s3.seen().iter().any(|s| s.method == "PUT"));
 }

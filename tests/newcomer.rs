@@ -123,7 +123,7 @@ fn a_fresh_manager_keeps_fleetforms_files_out_of_git() {
     std::fs::create_dir(d.path("other")).unwrap();
     std::fs::write(d.path("other/.gitignore"), "node_modules/").unwrap();
     let out = d.run(".", &["init", "--dir", "other"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let ignore = d.read("other/.gitignore");
     assert!(ignore.starts_with("node_modules/\n"), "{ignore}");
     assert!(ignore.lines().any(|l| l == ".fleetform/"), "{ignore}");
@@ -302,7 +302,7 @@ fn a_customer_repo_gets_the_managers_environments() {
             "staging",
         ],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("declares: dev, qa, prod"),
         "{}",
@@ -430,12 +430,7 @@ fn init_writes_deploy_jobs_for_the_environments_it_configures() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "actionlint: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
     let out = std::process::Command::new(crate::init::linter("zizmor"))
         .args([
             "--offline",
@@ -447,12 +442,7 @@ fn init_writes_deploy_jobs_for_the_environments_it_configures() {
         .arg(d.path("m"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "zizmor: {}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
 }
 
 /// Point 5: A question with nothing to answer says so, with the reason, instead
@@ -460,12 +450,11 @@ fn init_writes_deploy_jobs_for_the_environments_it_configures() {
 #[test]
 fn nothing_to_do_is_said_with_the_reason() {
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "initech", "--env", "production"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let out = common::run(
+        &fx,
+        &["plan", "--customer", "initech", "--env", "production"],
+    )
+    .code(2);
     let said = "environment `production` is not enabled for `initech` (enabled: staging)";
     assert!(
         stderr(&out).contains(&format!("nothing to plan: {said}")),
@@ -474,30 +463,23 @@ fn nothing_to_do_is_said_with_the_reason() {
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     // `render` says it in the same words.
-    let out = fx
-        .fleetform()
-        .args(["render", "--customer", "initech", "--env", "production"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(
+        &fx,
+        &["render", "--customer", "initech", "--env", "production"],
+    )
+    .code(2);
     assert!(stderr(&out).contains(said), "{}", stderr(&out));
 
     // A missing audit log named with --log is an error; the default one
     // missing is said, and the report is still made.
-    let out = fx
-        .fleetform()
-        .args(["audit", "report", "--log", "nope.jsonl"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let out = common::run(&fx, &["audit", "report", "--log", "nope.jsonl"]).code(2);
     assert!(
         stderr(&out).contains("--log nope.jsonl: no such file"),
         "{}",
         stderr(&out)
     );
     assert!(stdout(&out).is_empty());
-    let out = fx.fleetform().args(["audit", "report"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = common::run(&fx, &["audit", "report"]).code(0);
     assert!(
         stderr(&out).contains("no audit log at .fleetform/audit.jsonl"),
         "{}",
@@ -538,8 +520,7 @@ fn validate_finds_what_plan_finds_at_the_same_place() {
         &["validate"][..],
         &["plan", "--customer", "acme", "--env", "staging"][..],
     ] {
-        let out = fx.fleetform().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let out = common::Run::from(fx.fleetform()).args(args).code(2);
         assert!(
             stderr(&out).contains(&at) && stderr(&out).contains("`terrafrom` does not exist"),
             "{args:?}: {}",
@@ -557,8 +538,7 @@ fn validate_finds_what_plan_finds_at_the_same_place() {
         .replace("    path: ../customers/globex\n", "");
     fx.write("manager/customers.yml", &reg);
     let at = format!("customers.yml:{}:", line_of(&reg, "- slug: globex"));
-    let out = fx.fleetform().arg("validate").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let out = common::Run::from(fx.fleetform()).arg("validate").code(1);
     assert!(
         stdout(&out).contains("invalid globex (1 problem)"),
         "{}",
@@ -566,12 +546,7 @@ fn validate_finds_what_plan_finds_at_the_same_place() {
     );
     assert_eq!(no_path_at(&stderr(&out)), at, "{}", stderr(&out));
     require_terraform();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = common::run(&fx, &["plan", "--customer", "globex", "--env", "staging"]).code(1);
     assert_eq!(no_path_at(&stderr(&out)), at, "{}", stderr(&out));
 }
 
@@ -590,8 +565,7 @@ fn an_unknown_slug_is_said_the_same_everywhere() {
         &["customers", "show", "acmee"][..],
         &["customers", "revoke", "acmee", "--reason", "x"][..],
     ] {
-        let out = fx.fleetform().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let out = common::Run::from(fx.fleetform()).args(args).code(2);
         assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
     }
 }
@@ -624,13 +598,9 @@ fn the_readme_exit_codes_are_the_codes() {
 #[test]
 fn messages_say_what_they_know() {
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["plan", "--customer", "acme", "--env", "staging"])
+    let out = common::run(&fx, &["plan", "--customer", "acme", "--env", "staging"])
         .args(["--terraform", "/nope/terraform"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        .code(2);
     let err = stderr(&out);
     assert!(
         err.contains("--terraform `/nope/terraform`") && err.contains("no such file"),

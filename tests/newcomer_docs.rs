@@ -175,7 +175,7 @@ fn fleetform_yml_is_found_from_a_subfolder() {
         .args(["customers", "list"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(stdout(&out).contains("globex"), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("using the manager repo at .. (fleetform.yml is there)"),
@@ -190,7 +190,7 @@ fn fleetform_yml_is_found_from_a_subfolder() {
         .args(["customers", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("fleetform.yml: cannot read"),
         "{}",
@@ -202,13 +202,12 @@ fn fleetform_yml_is_found_from_a_subfolder() {
 #[test]
 fn a_local_path_must_exist() {
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["customers", "add", "newco", "--path", "../customers/newco"])
-        .args(["--contact", "ops@newco.example"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let out = common::run(
+        &fx,
+        &["customers", "add", "newco", "--path", "../customers/newco"],
+    )
+    .args(["--contact", "ops@newco.example"])
+    .code(2);
     assert!(
         stderr(&out).contains("--path `../customers/newco` does not exist"),
         "{}",
@@ -247,7 +246,7 @@ fn completions_offer_the_fleets_slugs_and_environments() {
             .args(["-c", &program])
             .output()
             .expect("bash is installed");
-        assert!(out.status.success(), "{}", stderr(&out));
+        common::assert_ok(&out);
         stdout(&out).trim().to_string()
     };
     assert_eq!(

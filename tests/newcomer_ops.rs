@@ -17,14 +17,11 @@ fn doctor_without_github_says_so_once_and_passes_nothing() {
     };
     let api = format!("http://127.0.0.1:{port}");
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_API_URL", &api)
         .env("GITHUB_TOKEN", "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
         .args(["-v", "doctor", "--repo", "provider/manager"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
+        .code(5);
     let err = stderr(&out);
     let said: Vec<&str> = err
         .lines()
@@ -76,12 +73,7 @@ fn doctor_without_github_says_so_once_and_passes_nothing() {
 fn never_applied_is_not_drift() {
     require_terraform();
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
-        .args(["drift", "--customer", "acme"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = common::run(&fx, &["drift", "--customer", "acme"]).code(0);
     let table = stdout(&out);
     assert!(
         table.contains("acme      staging      +3 ~0 -0  never applied"),
@@ -112,7 +104,7 @@ fn never_applied_is_not_drift() {
         .args(["report", "--html", "dash.html"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(
         stdout(&out).contains("(2 customers, 0 rollouts)"),
         "{}",
@@ -139,12 +131,7 @@ fn a_rollout_starts_from_a_commit_or_says_it_did_not() {
         &format!("{base}\ninstance_count: 2\n"),
     );
 
-    let out = fx
-        .fleetform()
-        .args(["rollout", "start", "--base", "HEAD"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let out = common::run(&fx, &["rollout", "start", "--base", "HEAD"]).code(3);
     let err = stderr(&out);
     assert!(
         err.contains("error: refused: the manager's folder has uncommitted changes (manager/values/staging.yml); a rollout records the commit ")
@@ -158,7 +145,7 @@ fn a_rollout_starts_from_a_commit_or_says_it_did_not() {
         .args(["rollout", "start", "--base", "HEAD", "--allow-dirty"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(
         stderr(&out).contains("started with --allow-dirty from a folder with uncommitted changes (manager/values/staging.yml)"),
         "{}",

@@ -97,7 +97,7 @@ fn notify_yaml(events_slack: &str, events_hook: &str) -> String {
 
 /// Nothing secret in the output or in what was sent (but in the line that
 /// asks the Actions runner to mask it).
-fn assert_no_secrets(out: &std::process::Output, sent: &[Value], urls: &[&str]) {
+fn assert_no_secrets(out: &impl common::Streams, sent: &[Value], urls: &[&str]) {
     let shown: Vec<String> = format!("{}\n{}", stdout(out), stderr(out))
         .lines()
         .filter(|l| !l.starts_with("::add-mask::"))
@@ -166,17 +166,14 @@ fn drift_found_reaches_slack_and_the_webhook() {
     );
     let slack = Receiver::start(vec![], 200);
     let pager = Receiver::start(vec![], 200);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
         .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_REPOSITORY", "provider/manager")
         .env("GITHUB_RUN_ID", "4242")
         .args(["drift", "--customer", "acme", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     let (s, p) = (slack.bodies(), pager.bodies());
     assert_eq!((s.len(), p.len()), (2, 2), "{s:?} {p:?}");
     let text = s[0]["text"].as_str().unwrap();
@@ -221,14 +218,11 @@ fn retries_and_failures_never_change_the_exit_code() {
     );
     let flaky = Receiver::start(vec![500, 500], 200);
     let down = Receiver::start(vec![], 500);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_SLACK_WEBHOOK", &flaky.url)
         .env("FLEETFORM_PAGER_WEBHOOK", &down.url)
         .args(["drift", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     assert_eq!(flaky.bodies().len(), 1, "delivered once");
     assert_eq!(flaky.hits(), 3, "two 500s, then the 200");
     assert_eq!(down.hits(), 3, "three attempts");
@@ -241,13 +235,10 @@ fn retries_and_failures_never_change_the_exit_code() {
     assert_no_secrets(&out, &flaky.bodies(), &[&flaky.url, &down.url]);
 
     // No variable: a warning naming it, the same exit code.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("FLEETFORM_PAGER_WEBHOOK", &down.url)
         .args(["drift", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     assert!(
         stderr(&out).contains("notify target `ops-slack`: FLEETFORM_SLACK_WEBHOOK is not set"),
         "{}",
@@ -255,16 +246,13 @@ fn retries_and_failures_never_change_the_exit_code() {
     );
 
     // Plain http to anything but a loopback address is not sent.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env(
             "FLEETFORM_SLACK_WEBHOOK",
             "http://hooks.example.com/T0SECRET/xyzzy-webhook-token",
         )
         .args(["drift", "--customer", "acme", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        .code(4);
     assert!(stderr(&out).contains("is not https"), "{}", stderr(&out));
     assert_no_secrets(&out, &[], &["hooks.example.com"]);
 }
@@ -331,15 +319,9 @@ fn a_failed_rollout_apply_and_the_halt_are_sent() {
         cmd.args(args).output().unwrap()
     };
     let out = run(&["rollout", "start", "--base", "HEAD~1"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let out = run(&["rollout", "tick"], Some("c02-staging"));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 1);
     let (s, p) = (slack.bodies(), pager.bodies());
     let texts: Vec<&str> = s.iter().map(|v| v["text"].as_str().unwrap()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
@@ -404,10 +386,10 @@ fn expiring_tokens_are_sent_by_customers_list_notify() {
         cmd.output().unwrap()
     };
     let out = list(false);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(slack.bodies().is_empty(), "only with --notify");
     let out = list(true);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let p = pager.bodies();
     assert_eq!(p.len(), 1, "{p:?}");
     assert_generic(&p[0]);
@@ -519,7 +501,7 @@ fn an_apply_waiting_for_approvals_is_sent() {
         ])
         .output()
         .unwrap();
-    assert_eq!(apply.status.code(), Some(3), "{}", stderr(&apply));
+    common::assert_code(&apply, 3);
     assert!(
         stderr(&apply).contains("waiting for approval: 0 of 1"),
         "{}",
@@ -606,13 +588,7 @@ fn a_failed_dispatched_apply_is_sent() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        apply.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&apply),
-        stderr(&apply)
-    );
+    common::assert_code(&apply, 1);
     let (s, p) = (slack.bodies(), pager.bodies());
     assert_eq!(
         (s.len(), p.len()),

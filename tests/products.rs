@@ -159,7 +159,7 @@ fn the_app_plans_and_applies_with_the_networks_outputs_in_its_own_state() {
     let p = Products::new();
     p.plan_all();
     let out = p.apply("acme", "network", "staging");
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(
         stdout(&out).contains("applied acme/network/staging"),
         "{}",
@@ -194,7 +194,7 @@ fn the_app_plans_and_applies_with_the_networks_outputs_in_its_own_state() {
     assert_eq!(row(&rows, "acme", "app", "production")["result"], "skipped");
 
     let out = p.apply("acme", "app", "staging");
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let objects = p.objects();
     let web: Vec<&Value> = objects
         .iter()
@@ -252,7 +252,7 @@ fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
         "cidr: \"10.9.0.0/16\"\n",
     );
     let out = p.run(&["plan", "--customer", "acme", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let table = stdout(&out);
     assert!(table.contains("PRODUCT"), "{table}");
     assert!(
@@ -271,7 +271,7 @@ fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
 
     assert!(p.apply("acme", "network", "staging").status.success());
     let out = p.apply("acme", "app", "staging");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("the outputs of network changed since this plan was made"),
         "{}",
@@ -302,7 +302,7 @@ fn a_wrong_products_file_fails_its_customer_alone_where_it_is_written() {
         "products: [network, app]\n",
     );
     let out = p.run(&["plan", "--all", "--json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
         err.contains("customers/initech/infra/products.yml:3:5")
@@ -334,7 +334,7 @@ fn a_wrong_products_file_fails_its_customer_alone_where_it_is_written() {
         "products: [app]\n",
     );
     let out = p.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("initech/infra/products.yml:1:12")
             && stderr(&out).contains(
@@ -351,7 +351,7 @@ fn a_wrong_products_file_fails_its_customer_alone_where_it_is_written() {
 fn customers_cannot_set_what_a_needed_product_passes() {
     let p = Products::new();
     let out = p.run(&["validate", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let checked: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = checked
         .iter()
@@ -379,7 +379,7 @@ fn customers_cannot_set_what_a_needed_product_passes() {
         "network_id: net-of-my-choice\n",
     );
     let out = p.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("customers/acme/infra/app/variables.yml:5:13: /network_id: `network_id` is passed from the outputs of product `network`; remove it here"),
         "{}",
@@ -421,7 +421,7 @@ fn render_explains_a_products_layers() {
         "production",
         "--explain",
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("app: customer environment"), "{text}");
     assert!(text.contains("products/app/values/base.yml"), "{text}");
@@ -431,7 +431,7 @@ fn render_explains_a_products_layers() {
         "{text}"
     );
     let out = p.run(&["render", "--customer", "acme", "--env", "staging"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("say which product: --product (network, app)"),
         "{}",
@@ -446,7 +446,7 @@ fn render_explains_a_products_layers() {
         "--env",
         "staging",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("does not enable product `app`"),
         "{}",
@@ -467,7 +467,7 @@ fn a_circle_of_needs_is_a_configuration_error() {
         ),
     );
     let out = p.run(&["plan", "--all"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("fleetform.yml:")
             && stderr(&out)

@@ -271,7 +271,7 @@ fn each_product_has_its_comment_status_and_apply_in_dependency_order() {
     assert_eq!(outputs["has_changes"], "true");
     // A digest that is not the plans' combined one is refused.
     let out = p.apply("staging", &plan_dir, &"0".repeat(64));
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("not the ones planned"),
         "{}",
@@ -343,7 +343,7 @@ fn a_wrong_products_file_is_reported_on_the_pull_request() {
     let pr = p.w.gh.open_pr(ACME, "bad", "main", "Database");
     ok(&p.trigger_pr(pr, "bad", &sha));
     let (out, _) = p.plan("staging");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let comments = p.w.gh.comments(ACME, pr);
     assert_eq!(comments.len(), 1);
     assert!(
@@ -466,7 +466,7 @@ fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
 
     let merged = p.w.gh.merge_pr(ACME, pr);
     let out = p.deploy(&merged);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     let (state, desc) = p.status(&merged, "infra/terraform-deploy/network/staging");
     assert_eq!(state, "success", "{desc}");
     assert!(desc.contains("applied"), "{desc}");

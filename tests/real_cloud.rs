@@ -70,8 +70,8 @@ impl Cloud {
     }
 }
 
-fn rows(out: &std::process::Output) -> Vec<Value> {
-    serde_json::from_slice(&out.stdout)
+fn rows(out: &impl common::Streams) -> Vec<Value> {
+    serde_json::from_slice(out.out_bytes())
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
 }
 
@@ -107,7 +107,7 @@ fn apply_fleet(cloud: &Cloud, fail_on: Option<&str>) -> Vec<(String, String, boo
 fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_once() {
     let cloud = Cloud::new();
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let planned = rows(&out);
     let acme = row(&planned, "acme", "staging");
     assert_eq!(acme["result"], "planned", "{acme}");
@@ -148,7 +148,7 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
     // Applied: a new plan changes nothing, so each copied data dir read
     // its own pair's state.
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let planned: Vec<_> = rows(&out)
         .into_iter()
         .filter(|r| r["result"] == "planned")
@@ -181,18 +181,10 @@ fn drift_in_the_cloud_is_found() {
             .expect("globex's staging bucket");
         objects.remove(&bucket);
     });
-    let out = cloud
-        .fleetform()
+    let out = common::Run::from(cloud.fleetform())
         .args(["drift", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "drift exits 4: {}",
-        stderr(&out)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .code(4);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let drifted: Vec<(String, String)> = report["drifted"]
         .as_array()
         .unwrap()
@@ -241,7 +233,7 @@ fn one_failing_customer_does_not_stop_the_fleet() {
     assert!(!names.contains(&"globex-staging-web-0"), "{names:?}");
     // The failed apply left a stale plan: a new plan picks up the rest.
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let globex = row(&rows(&out), "globex", "staging").clone();
     assert_eq!(globex["summary"]["has_changes"], true, "{globex}");
 }
@@ -259,8 +251,7 @@ fn gates_count_real_replacements() {
     cloud
         .fx
         .write("customers/acme/infra/variables.yml", &changed);
-    let out = cloud
-        .fleetform()
+    let out = common::Run::from(cloud.fleetform())
         .args([
             "plan",
             "--customer",
@@ -269,9 +260,7 @@ fn gates_count_real_replacements() {
             "production",
             "--json",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     let planned = rows(&out);
     let prod = row(&planned, "acme", "production");
     let summary = &prod["summary"];
@@ -297,7 +286,7 @@ fn gates_count_real_replacements() {
     // The apply refuses: nothing is replaced.
     let before = cloud.objects();
     let out = cloud.apply("acme", "production");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert_eq!(cloud.objects(), before);
 }
 
@@ -330,13 +319,10 @@ fn the_users_own_plugin_cache_is_respected() {
     let cloud = Cloud::new();
     let theirs = cloud.fx.path("their-cache");
     std::fs::create_dir_all(&theirs).unwrap();
-    let out = cloud
-        .fleetform()
+    common::Run::from(cloud.fleetform())
         .env("TF_PLUGIN_CACHE_DIR", &theirs)
         .args(["plan", "--all", "--jobs", "2", "-q"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .code(0);
     assert!(
         walk(&theirs).iter().any(|p| p
             .to_string_lossy()
@@ -377,7 +363,7 @@ fn real_lock_file(cloud: &Cloud) -> String {
         .args(["init", "-backend=false", "-input=false", "-no-color"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     std::fs::read_to_string(dir.join(".terraform.lock.hcl")).unwrap()
 }
 
@@ -389,7 +375,7 @@ fn lock_in_plan(plan: &Path) -> String {
         .arg(".terraform.lock.hcl")
         .output()
         .expect("unzip is installed (bash .ci/run installs it)");
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -418,7 +404,7 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         .write("manager/terraform/.terraform.lock.hcl", &wrong);
 
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let rows = rows(&out);
     for (c, e) in [
         ("acme", "staging"),
@@ -433,19 +419,16 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         assert!(log.contains("checksums"), "{c}/{e}: {log}");
         assert!(!log.contains("providers checked by init"), "{c}/{e}: {log}");
     }
-    let one = cloud
-        .fleetform()
+    common::Run::from(cloud.fleetform())
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
-    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+        .code(1);
     assert!(cloud.objects().is_empty());
 
     cloud
         .fx
         .write("manager/terraform/.terraform.lock.hcl", &good);
     let out = cloud.plan_all();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     let plan = cloud.fx.path("manager/.fleetform/out/acme/staging/tfplan");
     let recorded = lock_in_plan(&plan);
     assert!(recorded.contains("version = \"0.1.0\""), "{recorded}");
@@ -475,6 +458,6 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
     assert!(cloud.objects().is_empty());
     cloud.fx.write(summary_path, &summary);
     let applied = cloud.apply("acme", "staging");
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    common::assert_code(&applied, 0);
     assert!(!cloud.objects().is_empty());
 }

@@ -41,9 +41,9 @@ fn a_local_store_keeps_every_event_and_the_deployment() {
     let fx = Fixture::new();
     let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
     let out = run(&["plan", "--customer", "acme", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let out = run(&["apply", "--customer", "acme", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
 
     let root = fx.manager().join(".fleetform/records");
     let files = files_under(&root);
@@ -79,7 +79,7 @@ fn a_local_store_keeps_every_event_and_the_deployment() {
     );
 
     let out = run(&["audit", "report", "--records", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(report.to_string().contains("acme"), "{report:#}");
 }
@@ -164,9 +164,9 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
             .unwrap()
     };
     let out = run(&["plan", "--customer", "acme", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let out = run(&["apply", "--customer", "acme", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let first = keys(&moto);
     assert_eq!(
         first,
@@ -190,7 +190,7 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
 
     // Read back through the store.
     let out = run(&["audit", "report", "--records", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(stdout(&out).contains("acme"), "{}", stdout(&out));
 
     // The same keys again: the plan's audit record is refused, not

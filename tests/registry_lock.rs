@@ -25,7 +25,12 @@ fn large_registry(extra: usize) -> Fixture {
 
 fn add(fx: &Fixture, slug: &str) -> assert_cmd::Command {
     let mut cmd = fx.fleetform();
-    cmd.args([
+    cmd.args(add_args(slug));
+    cmd
+}
+
+fn add_args(slug: &str) -> [String; 11] {
+    [
         "customers",
         "add",
         slug,
@@ -37,18 +42,36 @@ fn add(fx: &Fixture, slug: &str) -> assert_cmd::Command {
         "staging",
         "--date",
         "2026-02-01",
-    ]);
-    cmd
+    ]
+    .map(str::to_string)
+}
+
+/// Waits (a generous deadline, polling) until process `pid` has `file`
+/// open: a registry edit opens the lock file, then waits for the lock.
+fn wait_until_open(pid: u32, file: &Path) {
+    let file = file.canonicalize().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|target| target == file);
+        if open {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} never opened {}",
+            file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn slugs(fx: &Fixture) -> Vec<String> {
-    let out = fx
-        .fleetform()
-        .args(["customers", "list", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(fx, &["customers", "list", "--json"]).code(0);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
     list.iter()
         .map(|c| c["slug"].as_str().unwrap().to_string())
         .collect()
@@ -101,7 +124,7 @@ fn an_edit_keeps_the_file_mode() {
     let registry = fx.path("manager/customers.yml");
     std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = add(&fx, "mode-co").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(slugs(&fx).contains(&"mode-co".to_string()));
     assert_eq!(
         format!("{:o}", mode(&registry)),
@@ -132,7 +155,7 @@ fn a_held_lock_times_out_with_a_clear_message() {
         .output()
         .unwrap();
     let waited = started.elapsed();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains(
             "customers.yml is locked by another fleetform for more than 1 s; wait for it to finish and run again"
@@ -144,13 +167,12 @@ fn a_held_lock_times_out_with_a_clear_message() {
         waited >= std::time::Duration::from_secs(1),
         "gave up after {waited:?}"
     );
-    let out = fx
-        .fleetform()
-        .args(["customers", "revoke", "acme", "--reason", "contract ended"])
-        .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "0")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = common::run(
+        &fx,
+        &["customers", "revoke", "acme", "--reason", "contract ended"],
+    )
+    .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "0")
+    .code(1);
     assert!(stderr(&out).contains("is locked by another fleetform"));
     assert_eq!(std::fs::read_to_string(&registry).unwrap(), original);
 
@@ -159,7 +181,7 @@ fn a_held_lock_times_out_with_a_clear_message() {
         .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_code(&out, 0);
     assert!(slugs(&fx).contains(&"waiting-co".to_string()));
 }
 
@@ -176,20 +198,26 @@ fn the_registry_is_checked_again_inside_the_lock() {
         .open(fx.path("manager/customers.yml.lock"))
         .unwrap();
     holder.lock().unwrap();
-    let mut waiting = add(&fx, "twice-co");
-    waiting.env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "60");
-    let (out, ()) = std::thread::scope(|s| {
-        let h = s.spawn(move || waiting.output().unwrap());
-        // While it waits, the lock holder adds the same slug.
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        fx.append(
-            "manager/customers.yml",
-            "\n  - slug: twice-co\n    repo: other/twice\n    contact: a@b.example\n    environments: [staging]\n    added: 2026-01-01\n",
-        );
-        drop(holder);
-        (h.join().unwrap(), ())
-    });
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let waiting = fx
+        .fleetform_std()
+        .args(add_args("twice-co"))
+        .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "60")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it waits for the lock (it opened the lock file), the lock
+    // holder adds the same slug: a condition, not a guess at how long the
+    // edit takes to start.
+    wait_until_open(waiting.id(), &fx.path("manager/customers.yml.lock"));
+    fx.append(
+        "manager/customers.yml",
+        "\n  - slug: twice-co\n    repo: other/twice\n    contact: a@b.example\n    environments: [staging]\n    added: 2026-01-01\n",
+    );
+    drop(holder);
+    let out = waiting.wait_with_output().unwrap();
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("customer `twice-co` already exists"),
         "{}",
@@ -220,7 +248,7 @@ fn bad_lock_settings_are_usage_errors() {
     let target = fx.path("elsewhere");
     std::os::unix::fs::symlink(&target, fx.path("manager/customers.yml.lock")).unwrap();
     let out = add(&fx, "x-co").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("is a symbolic link"),
         "{}",

@@ -699,7 +699,7 @@ fn the_customer_loop_runs_with_no_customer_held_secret() {
         .args(["plan", "--dispatch", "--env", "staging"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("only the relay App sends"),
         "{}",
@@ -870,7 +870,7 @@ fn onboarding_behind_the_relay_hands_out_no_credential() {
             ])
             .output()
             .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(stderr(&out).contains("--repo-id"), "{}", stderr(&out));
 
     let out =

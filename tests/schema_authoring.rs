@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::common::{fleetform_bin, stderr, stdout, Fixture};
+use crate::common::{self, fleetform_bin, stderr, stdout, Fixture};
 use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
@@ -57,7 +57,7 @@ fn formats_are_asserted_by_default_with_cidr() {
         "ip: 10.1.1.1\nday: 2026-02-28\nnet: 2001:db8::/32\n",
     );
     let out = validate(dir.path(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn schema_formats_annotate_in_fleetform_yml_lets_any_string_through() {
     );
     fx.write("manager/fleetform.yml", &config);
     let out = run();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
 }
 
 const TYPO: &str = r##"{"type": "object", "additionalproperties": false,
@@ -129,7 +129,7 @@ fn schema_lint_warns_and_fails_with_strict() {
     // A clean schema passes --strict.
     write(dir.path(), FORMATS, "ip: 10.0.0.1\n");
     let out = validate(dir.path(), &["--strict"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
@@ -140,7 +140,7 @@ fn schema_drafts_are_honoured_or_refused_by_name() {
       "type": "object", "properties": {"pair": {"items": [{"type": "string"}, {"type": "integer"}]}}}"#;
     write(dir.path(), draft7, "pair: [a, 1]\n");
     let out = validate(dir.path(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     write(dir.path(), draft7, "pair: [a, b]\n");
     let out = validate(dir.path(), &[]);
     assert!(
@@ -192,7 +192,7 @@ fn validate_acme(fx: &Fixture, extra: &str) -> std::process::Output {
 fn refs_resolve_to_files_inside_the_manager_repo_only() {
     let fx = manager_with_ref("common.json#/$defs/region");
     let out = validate_acme(&fx, "home: eu-west-1\n");
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let fx = manager_with_ref("common.json#/$defs/region");
     let out = validate_acme(&fx, "home: Europe\n");
     assert!(
@@ -330,7 +330,7 @@ fn another_tools_template_says_how_to_write_it_literally_and_then_renders_as_wri
         .args(["validate", "--customer", "acme"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let out = fx
         .fleetform()
         .args(["render", "--customer", "acme", "--env", "staging"])
@@ -424,5 +424,5 @@ fn the_trigger_behind_the_relay_honours_schema_formats() {
             .arg(&file)
             .output()
             .unwrap();
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    common::assert_ok(&out);
 }

@@ -101,7 +101,7 @@ fn invalid_values_are_listed_on_the_pr_not_in_the_manager_log() {
     );
     let dispatch = acme_pr(&w, &vars);
     let (out, files) = w.plan_event(&dispatch, "staging");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let seen = readable(&out, &files, None);
     assert!(
         !seen.contains(MARKER),
@@ -175,7 +175,7 @@ fn without_the_artifact_key_nothing_is_planned() {
         .args(["plan", "--dispatch", "--env", "staging"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("FLEETFORM_ARTIFACT_KEY is not set"),
         "{}",

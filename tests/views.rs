@@ -11,12 +11,8 @@
 use crate::common;
 use crate::dashboard::{chromium, has, screenshot_at, Driver};
 
-use common::{stderr, stdout, Fixture};
+use common::{assert_ok as ok, stdout, Fixture};
 use serde_json::Value;
-
-fn ok(out: &std::process::Output) {
-    assert!(out.status.success(), "{}\n{}", stdout(out), stderr(out));
-}
 
 /// One of each kind of apply, as the audit log has them, `secs` seconds
 /// ago each (all within the last minutes):
@@ -61,13 +57,8 @@ fn every_view_counts_every_apply_the_same() {
         &mixed_log(fleetform::audit::now_unix()),
     );
     // The audit report, as JSON: applied and failed per customer.
-    let out = fx
-        .fleetform()
-        .args(["audit", "report", "--format", "json"])
-        .output()
-        .unwrap();
-    ok(&out);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::run(&fx, &["audit", "report", "--format", "json"]).ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["applies_per_customer"]["acme"], 4, "{v:#}");
     assert_eq!(v["applies_per_customer"]["globex"], 3, "{v:#}");
     assert_eq!(v["failed_applies_per_customer"]["acme"], 1, "{v:#}");
@@ -98,8 +89,7 @@ fn every_view_counts_every_apply_the_same() {
 
     // The Markdown: approved, automatic and local applies apart; the
     // failed applies apart from what failed before anything was applied.
-    let out = fx.fleetform().args(["audit", "report"]).output().unwrap();
-    ok(&out);
+    let out = common::run(&fx, &["audit", "report"]).ok();
     let md = stdout(&out);
     let section = |title: &str| {
         md.split(&format!("\n## {title}"))
@@ -129,12 +119,7 @@ fn every_view_counts_every_apply_the_same() {
 
     // The dashboard: the chart's weeks add up to the same, and acme's
     // staging shows its last apply failed.
-    let out = fx
-        .fleetform()
-        .args(["report", "--html", "dash.html"])
-        .output()
-        .unwrap();
-    ok(&out);
+    common::run(&fx, &["report", "--html", "dash.html"]).ok();
     let html = fx.read("manager/dash.html");
     let activity = html.split(r#"id="activity""#).nth(1).unwrap();
     let table = activity.split("<tbody>").nth(1).unwrap();
@@ -548,11 +533,7 @@ fn the_comment_says_when_it_applies_and_links_the_run_once() {
     let fx = Fixture::new();
     let run = "https://github.com/provider/manager/actions/runs/77";
     for env in ["staging", "production"] {
-        ok(&fx
-            .fleetform()
-            .args(["plan", "--customer", "acme", "--env", env])
-            .output()
-            .unwrap());
+        common::run(&fx, &["plan", "--customer", "acme", "--env", env]).ok();
     }
     let staging = fx.read("manager/.fleetform/out/acme/staging/comment.md");
     assert!(

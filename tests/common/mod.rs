@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod run;
+pub use run::{assert_code, assert_ok, run, run_bin, Ran, Run};
+
 /// Fails (never skips) when terraform is missing.
 pub fn require_terraform() {
     let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
@@ -90,7 +93,13 @@ impl Fixture {
     /// `fleetform` run from the manager dir with a scrubbed environment and
     /// the manager's dispatch secret ([`DISPATCH_SECRET`]).
     pub fn fleetform(&self) -> Command {
-        let mut cmd = fleetform_bin();
+        Command::from_std(self.fleetform_std())
+    }
+
+    /// [`Fixture::fleetform`] as a `std::process::Command`, for tests that
+    /// spawn the binary and wait on it later.
+    pub fn fleetform_std(&self) -> std::process::Command {
+        let mut cmd = fleetform_std();
         cmd.current_dir(self.manager());
         cmd.env("TF_CLI_CONFIG_FILE", self.path("terraformrc"))
             .env("FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET)
@@ -102,7 +111,13 @@ impl Fixture {
 /// The binary with nothing from the outer environment but PATH and HOME:
 /// no `GITHUB_*`, `RUNNER_*`, `ACTIONS_*` or `TF_*` leak in.
 pub fn fleetform_bin() -> Command {
-    let mut cmd = Command::cargo_bin("fleetform").expect("binary built");
+    Command::from_std(fleetform_std())
+}
+
+/// [`fleetform_bin`] as a `std::process::Command` (to spawn it): the one
+/// place the scrubbed environment is made.
+pub fn fleetform_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
     cmd.env_clear();
     for keep in ["PATH", "HOME", "TMPDIR"] {
         if let Some(v) = std::env::var_os(keep) {
@@ -256,12 +271,55 @@ pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
     map
 }
 
-pub fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// A finished command's streams: an `Output` or a [`Ran`].
+pub trait Streams {
+    fn out_bytes(&self) -> &[u8];
+    fn err_bytes(&self) -> &[u8];
+    fn exit_code(&self) -> Option<i32>;
 }
 
-pub fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+impl Streams for std::process::Output {
+    fn out_bytes(&self) -> &[u8] {
+        &self.stdout
+    }
+    fn err_bytes(&self) -> &[u8] {
+        &self.stderr
+    }
+    fn exit_code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+impl<T: Streams> Streams for &T {
+    fn out_bytes(&self) -> &[u8] {
+        (*self).out_bytes()
+    }
+    fn err_bytes(&self) -> &[u8] {
+        (*self).err_bytes()
+    }
+    fn exit_code(&self) -> Option<i32> {
+        (*self).exit_code()
+    }
+}
+
+impl Streams for Ran {
+    fn out_bytes(&self) -> &[u8] {
+        self.stdout.as_bytes()
+    }
+    fn err_bytes(&self) -> &[u8] {
+        self.stderr.as_bytes()
+    }
+    fn exit_code(&self) -> Option<i32> {
+        self.code
+    }
+}
+
+pub fn stdout(out: &impl Streams) -> String {
+    String::from_utf8_lossy(out.out_bytes()).into_owned()
+}
+
+pub fn stderr(out: &impl Streams) -> String {
+    String::from_utf8_lossy(out.err_bytes()).into_owned()
 }
 
 pub fn sha256_hex(path: &Path) -> String {

@@ -9,12 +9,18 @@ use crate::common;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Fixture;
 
-pub const DEADLINE: Duration = Duration::from_secs(20);
+/// The CPU time (user and system, the binary and the children it waited
+/// for) a case may take: what the corpus promises ("within 20 s"), counted
+/// in CPU time so that a loaded machine cannot make a case look slow.
+pub const CPU_LIMIT: Duration = Duration::from_secs(20);
+/// Wall-clock time after which a case is taken as hung (a hang uses no
+/// CPU, so [`CPU_LIMIT`] cannot see it); generous for the same reason.
+pub const DEADLINE: Duration = Duration::from_secs(120);
 pub const MEMORY: u64 = 1 << 30;
 
 pub fn corpus() -> PathBuf {
@@ -51,6 +57,8 @@ pub struct Run {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// User and system CPU time of the binary and its waited-for children.
+    pub cpu: Duration,
 }
 
 impl Run {
@@ -62,20 +70,10 @@ impl Run {
 /// Runs the binary like `common::fleetform_bin` (scrubbed environment) in
 /// `dir`, under a deadline and an address-space limit.
 pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
-    cmd.env_clear();
-    for keep in ["PATH", "HOME", "TMPDIR"] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    cmd.env("TF_IN_AUTOMATION", "1")
-        .env("TF_INPUT", "0")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("NO_COLOR", "1")
-        // Every case runs as under GitHub Actions, where any line of output
-        // could be a workflow command (`judge` checks there is none).
-        .env("GITHUB_ACTIONS", "true")
+    let mut cmd = common::fleetform_std();
+    // Every case runs as under GitHub Actions, where any line of output
+    // could be a workflow command (`judge` checks there is none).
+    cmd.env("GITHUB_ACTIONS", "true")
         .env("TF_CLI_CONFIG_FILE", tf_config)
         .env("FLEETFORM_AUDIT_LOG", dir.join("audit.jsonl"));
     for (k, v) in env {
@@ -110,28 +108,16 @@ pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, St
         let _ = err.read_to_end(&mut s);
         s
     });
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break Some(st);
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let (status, cpu) = wait_with_cpu(&mut child, started);
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
     Run {
-        code: match status {
-            Some(st) => st.code().or(Some(-1)),
-            None => None,
-        },
+        code: status,
         stdout,
         stderr,
         elapsed,
+        cpu,
     }
 }
 
@@ -156,6 +142,43 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Waits for `child` (polling, killed after [`DEADLINE`]) and reaps it with
+/// `wait4`, which also gives its CPU time: (exit code, -1 for a signal and
+/// `None` when killed at the deadline; CPU time).
+fn wait_with_cpu(child: &mut std::process::Child, started: Instant) -> (Option<i32>, Duration) {
+    let pid = child.id() as libc::pid_t;
+    let mut killed = false;
+    loop {
+        let mut status = 0;
+        // SAFETY: plain out-pointers to locals; the pid is our own child,
+        // not reaped before (std's `Child` is not waited on elsewhere).
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if killed { 0 } else { libc::WNOHANG };
+        let got = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        assert!(got >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if got == pid {
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+            };
+            let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+            let code = if killed {
+                None
+            } else if libc::WIFEXITED(status) {
+                Some(libc::WEXITSTATUS(status))
+            } else {
+                Some(-1)
+            };
+            return (code, cpu);
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            killed = true;
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The checks every hostile case must pass; returns a failure description.
 pub fn judge(case: &str, expect: &str, run: &Run, fx: &Fixture) -> Option<String> {
     judge_in(case, expect, run, &fx.manager())
@@ -166,10 +189,16 @@ pub fn judge_in(case: &str, expect: &str, run: &Run, manager: &Path) -> Option<S
     let text = run.text();
     let mut problems = Vec::new();
     match run.code {
-        None => problems.push(format!("did not finish within {DEADLINE:?}")),
+        None => problems.push(format!("did not finish within {DEADLINE:?} (hung)")),
         Some(0) => problems.push("exited 0".into()),
         Some(101) => problems.push("panicked (exit 101)".into()),
         Some(_) => {}
+    }
+    if run.cpu > CPU_LIMIT {
+        problems.push(format!(
+            "took {:?} of CPU time, over {CPU_LIMIT:?}",
+            run.cpu
+        ));
     }
     if run.stderr.contains("panicked") {
         problems.push("\"panicked\" in stderr".into());
@@ -202,10 +231,11 @@ pub fn judge_in(case: &str, expect: &str, run: &Run, manager: &Path) -> Option<S
     } else {
         let cut = |s: &str| s.chars().take(1500).collect::<String>();
         Some(format!(
-            "{case}: {} (exit {:?}, {:?})\n  stdout: {}\n  stderr: {}",
+            "{case}: {} (exit {:?}, {:?}, CPU {:?})\n  stdout: {}\n  stderr: {}",
             problems.join("; "),
             run.code,
             run.elapsed,
+            run.cpu,
             cut(&run.stdout),
             cut(&run.stderr)
         ))

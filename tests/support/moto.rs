@@ -37,13 +37,27 @@ impl Moto {
              against moto's S3 server. Install it with `bash tests/install-moto.sh` and run again",
             bin.display()
         );
+        // The port is free when picked but not held: another process may
+        // take it before moto binds it. Then moto exits (or another server
+        // answers while ours is gone): start again on another port.
+        for _ in 0..5 {
+            if let Some(moto) = Self::try_start(&bin, env) {
+                return moto;
+            }
+        }
+        panic!("moto_server could not bind a free loopback port in 5 attempts");
+    }
+
+    /// moto on a port just found free: `None` when it exited before it
+    /// answered (its port was taken meanwhile).
+    fn try_start(bin: &Path, env: &[(&str, String)]) -> Option<Moto> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -51,21 +65,29 @@ impl Moto {
             .stderr(log.reopen().unwrap())
             .spawn()
             .expect("start moto_server");
-        let moto = Moto {
+        let mut moto = Moto {
             child,
             port,
             _log: log,
         };
+        // A generous deadline: moto's start is slow on a loaded machine.
         let started = Instant::now();
-        while curl(&moto.url("/"), "GET").is_none() {
+        loop {
+            if moto.child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            // Ready when our own process listens on the port and answers
+            // (not some other server that took the port meanwhile).
+            if listens(moto.child.id(), port) && curl(&moto.url("/"), "GET").is_some() {
+                return Some(moto);
+            }
             assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not answer on port {port} within 30 s: {}",
+                started.elapsed() < Duration::from_secs(120),
+                "moto_server did not answer on port {port} within 120 s: {}",
                 std::fs::read_to_string(moto._log.path()).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        moto
     }
 
     pub fn port(&self) -> u16 {
@@ -95,6 +117,32 @@ impl Moto {
     }
 }
 
+/// Whether process `pid` holds a socket listening on 127.0.0.1:`port`
+/// (`/proc/net/tcp` for the socket, `/proc/PID/fd` for its owner).
+fn listens(pid: u32, port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let listening = f.get(3) == Some(&"0A");
+            let ours = f
+                .get(1)
+                .is_some_and(|a| a.ends_with(&format!(":{port:04X}")));
+            if !(listening && ours) {
+                return None;
+            }
+            Some(format!("socket:[{}]", f.get(9)?))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -111,7 +159,7 @@ pub fn curl_signed_put(url: &str) -> bool {
 /// moto's accept-anything credentials), as S3 refuses anonymous reads.
 pub fn curl(url: &str, method: &str) -> Option<String> {
     let out = Command::new("curl")
-        .args(["-s", "-f", "-X", method, "--max-time", "10"])
+        .args(["-s", "-f", "-X", method, "--max-time", "60"])
         .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "test:test"])
         .arg(url)
         .output()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::common::{require_terraform, stderr, stdout, Fixture};
+use crate::common::{require_terraform, Fixture};
 use crate::support::fake_github::FakeGitHub;
 
 pub const MANAGER: &str = "provider/manager";
@@ -295,15 +295,8 @@ pub fn customer_files(fx: &Fixture, dir: &str) -> Vec<(String, String)> {
     out
 }
 
-pub fn ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
+/// Asserts exit code 0 (the one copy: [`crate::common::assert_ok`]).
+pub use crate::common::assert_ok as ok;
 
 pub fn acme_vars_with(fx: &Fixture, from: &str, to: &str) -> String {
     let v = fx.read("customers/acme/infra/variables.yml");
