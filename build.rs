@@ -1,7 +1,8 @@
 //! Bakes the build target and the git commit into the binary for
-//! `fleetform --version`.
+//! `fleetform --version`, and packs the static binary's relocations.
 
 fn main() {
+    pack_relative_relocations();
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
     println!("cargo:rustc-env=FLEETFORM_BUILD_TARGET={target}");
     let commit = std::env::var("FLEETFORM_GIT_COMMIT").ok().or_else(|| {
@@ -22,4 +23,46 @@ fn main() {
         println!("cargo:rerun-if-changed=.git/HEAD");
         println!("cargo:rerun-if-changed=.git/refs");
     }
+}
+
+/// A static glibc binary is a static PIE: it relocates itself at start-up,
+/// and its 18,000 relative relocations took 441 KB as RELA entries (24
+/// bytes each). `-z pack-relative-relocs` stores them as DT_RELR (a few KB)
+/// and keeps the PIE (address randomisation). The static start-up code of
+/// glibc 2.36 and later applies DT_RELR; older ones do not, so it is asked
+/// for only when the glibc linked into the binary (the build host's: native
+/// builds only) is new enough. A linker without the option ignores it with
+/// a warning. musl (the release builds) and dynamic builds are unchanged.
+fn pack_relative_relocations() {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let static_crt = var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static");
+    let gnu_linux = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
+    if static_crt && gnu_linux && var("HOST") == var("TARGET") && host_glibc_applies_relr() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Whether the build host's glibc is 2.36 or later (DT_RELR in static PIEs).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn host_glibc_applies_relr() -> bool {
+    extern "C" {
+        fn gnu_get_libc_version() -> *const std::ffi::c_char;
+    }
+    // SAFETY: glibc returns a static NUL-terminated string such as "2.36".
+    let version = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
+    let mut parts = version.to_str().unwrap_or("").split('.');
+    let mut next = || {
+        parts
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    (next(), next()) >= (2, 36)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn host_glibc_applies_relr() -> bool {
+    false
 }

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use hmac::Mac;
+use hmac::{KeyInit, Mac};
 use serde_json::{json, Value};
 
 use crate::common::{self, stderr, stdout};

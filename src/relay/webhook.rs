@@ -5,7 +5,7 @@
 //! and a pull request opened, synchronized or reopened, of an installed
 //! customer repo, when the change touches a file fleetform reads.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 

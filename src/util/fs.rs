@@ -307,7 +307,15 @@ pub fn sha256_file(path: &Path) -> Result<String, FsError> {
     let err = |e| FsError::new("hashing", path, e);
     let mut f = open_regular(path).map_err(err)?;
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(err)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match std::io::Read::read(&mut f, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err(e)),
+        }
+    }
     Ok(hex(&h.finalize()))
 }
 

@@ -152,7 +152,7 @@ impl FakeIssuer {
     /// A token signed with HMAC-SHA256 under `secret` (the classic
     /// algorithm-confusion attack uses the public key as the secret).
     pub fn mint_hs256(&self, claims: &Value, secret: &[u8]) -> String {
-        use hmac::Mac;
+        use hmac::{KeyInit, Mac};
         let header = json!({ "alg": "HS256", "typ": "JWT", "kid": KID });
         let input = format!(
             "{}.{}",
