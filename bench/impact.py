@@ -31,7 +31,7 @@ import bench  # noqa: E402
 from providers import write_section  # noqa: E402
 
 MARK = "<!-- case 8 -->"
-GOAL_S = 2.0
+GOAL_S = 1.0
 
 
 def git(cwd, *args):

@@ -305,6 +305,60 @@ fn a_missing_environment_fails() {
     assert!(!r.stdout.contains("environment drift"));
 }
 
+/// A manager whose workflows plan pull requests in `impact-plan`
+/// (`workflows/manager-pr.yml` copied in) must have required reviewers on
+/// it: nothing is said without such a workflow; it fails while the
+/// environment is missing or has no reviewers, passes with them, and
+/// could not check when GitHub refuses the environments.
+#[test]
+fn impact_plan_needs_required_reviewers_where_a_workflow_plans_in_it() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("reviewers impact-plan"), "{}", r.stdout);
+
+    let template =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/manager-pr.yml");
+    fx.write(
+        "manager/.github/workflows/manager-pr.yml",
+        &std::fs::read_to_string(template).unwrap(),
+    );
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}", r.stdout);
+    let (level, result, found) = row(&r.stdout, "reviewers impact-plan");
+    assert_eq!((level, result), ("must", "FAIL"), "{}", r.stdout);
+    assert!(found.contains("environment missing"), "{found}");
+
+    gh.set_environment(MANAGER, "impact-plan", env(&[], &[]));
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}", r.stdout);
+    let (_, result, found) = row(&r.stdout, "reviewers impact-plan");
+    assert_eq!(result, "FAIL", "{}", r.stdout);
+    assert!(found.starts_with("no required reviewers"), "{found}");
+    assert!(
+        found.contains(".github/workflows/manager-pr.yml"),
+        "{found}"
+    );
+
+    gh.set_environment(MANAGER, "impact-plan", env(&["alice"], &[]));
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(row(&r.stdout, "reviewers impact-plan").1, "pass");
+
+    gh.inject_matching(
+        "GET",
+        "/environments",
+        support::fake_github::Fault::status(403),
+    );
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}", r.stdout);
+    let (level, result, found) = row(&r.stdout, "reviewers impact-plan");
+    assert_eq!((level, result), ("must", "could not check"), "{}", r.stdout);
+    assert!(found.starts_with("could not check"), "{found}");
+}
+
 #[test]
 fn the_token_warns_a_month_before_it_expires_and_fails_once_expired() {
     let gh = configured();

@@ -394,6 +394,38 @@ mod rendered {
         assert!(c.contains("Plan 1: 3 pairs"), "{c}");
     }
 
+    /// A failed pair's reason can quote a customer value: what every
+    /// reader of the manager repo sees (the comment, a shard's artifact)
+    /// shows the reason's class, and the pair is still listed as failed.
+    #[test]
+    fn a_failure_reason_shared_shows_no_customer_value() {
+        let mut i = small();
+        let plans = i.plans.as_mut().unwrap();
+        plans.failed = vec![(
+            unit("umbrella", "network", "production"),
+            "terraform plan: exit status 1\n\nError: invalid value \"acme-secret-name\" for bucket (acme-secret-name)\n\n  on main.tf line 4".into(),
+        )];
+        let shown = comment(&i, Some(RUN));
+        assert!(shown.contains("acme-secret-name"), "{shown}");
+        let shared = i.without_values();
+        let artifact = serde_json::to_string(&shared).unwrap();
+        let c = comment(&shared, Some(RUN));
+        for text in [&c, &artifact] {
+            assert!(!text.contains("acme-secret-name"), "{text}");
+        }
+        assert!(c.contains("**1 pair failed to plan**"), "{c}");
+        assert!(
+            c.contains("`umbrella/network/production`: Error: invalid value"),
+            "{c}"
+        );
+        let failed: serde_json::Value = serde_json::from_str(&artifact).unwrap();
+        assert_eq!(failed["plans"]["failed"][0][0]["customer"], "umbrella");
+        assert_eq!(
+            failed["plans"]["failed"][0][1], "Error: invalid value \"…\" for bucket (…)",
+            "{artifact}"
+        );
+    }
+
     /// A 10,000-pair fleet with hundreds of distinct plans, blocked and
     /// failed pairs and broken customers: the comment fits GitHub's
     /// 65,536 characters and the step summary its 1 MiB.

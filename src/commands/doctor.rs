@@ -321,6 +321,10 @@ fn examine(
     let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, &manager_facts);
     checks.push(doctor::plan_check(&manager_facts));
+    checks.extend(doctor::impact_plan_check(
+        doctor::impact_plan_workflow(&manager.root).as_deref(),
+        &manager_facts.environments,
+    ));
     checks.extend(doctor::records_check(manager, deploy.as_ref()));
     checks.extend(doctor::isolation_checks(
         &registry.customers,

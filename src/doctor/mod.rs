@@ -18,6 +18,7 @@
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
 pub mod facts;
+mod impact_plan;
 mod isolation;
 mod manager;
 mod pins;
@@ -26,6 +27,7 @@ mod setup;
 
 use serde::Serialize;
 
+pub use impact_plan::{impact_plan_check, impact_plan_workflow};
 pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
 pub use pins::pin_checks;

@@ -195,11 +195,8 @@ pub fn of_revisions(
             at: None,
         },
     };
-    let changed = match head {
-        Some(h) => git::changed_files(manager_dir, base, h),
-        None => git::changed_since(manager_dir, base),
-    }
-    .map_err(|e| ImpactError::Revision(e.to_string()))?;
+    let changed = git::changed_under(manager_dir, base, head)
+        .map_err(|e| ImpactError::Revision(e.to_string()))?;
     let store = crate::records::Store::for_manager(live);
     let ctx = Context {
         registry,

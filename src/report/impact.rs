@@ -245,6 +245,11 @@ impl Impact {
         // values: the manager's readers see them opaque, as in drift
         // issues and the rollout's summaries.
         if let Some(p) = &mut self.plans {
+            // A failure reason can quote a customer value (`Error: invalid
+            // value "…"`): its class only.
+            for (_, why) in &mut p.failed {
+                *why = super::opaque::failure(why, &[UNANSWERED, "not planned"]);
+            }
             for g in &mut p.groups {
                 g.resources = super::opaque::resources(&g.resources);
             }

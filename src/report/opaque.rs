@@ -118,6 +118,89 @@ pub fn resources(resources: &[ResourceChange]) -> Vec<ResourceChange> {
         .collect()
 }
 
+/// A failure reason (a failed plan's, Terraform's words) as the manager
+/// repo's readers may see it: its class, the first `Error: <summary>` line
+/// with every quoted string, bracketed part, number and value-like word
+/// (a number, one with `.`, `/`, `@`, `=` or `:` inside, or with digits
+/// and `-` or `_`) replaced by `…`, or "failed,
+/// see the run log" when it has none. fleetform's own reasons (`keep`)
+/// stay: they quote nothing of a customer's. Applying it twice changes
+/// nothing more.
+pub fn failure(why: &str, keep: &[&str]) -> String {
+    const NONE: &str = "failed, see the run log";
+    if keep.contains(&why) {
+        return why.to_string();
+    }
+    let Some(at) = why.find("Error: ") else {
+        return NONE.into();
+    };
+    let line = why[at + "Error: ".len()..].lines().next().unwrap_or("");
+    let class = scrub(line.trim());
+    if class.chars().all(|c| !c.is_alphabetic()) {
+        return NONE.into();
+    }
+    format!("Error: {class}")
+}
+
+/// `text` with quoted and bracketed parts, numbers and value-like words
+/// replaced by `…` (see [`failure`]).
+fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut prev = ' ';
+    while let Some(c) = chars.next() {
+        let close = match c {
+            '"' | '`' => Some(c),
+            '\'' if !prev.is_alphanumeric() => Some(c),
+            '(' => Some(')'),
+            '[' => Some(']'),
+            '{' => Some('}'),
+            '<' => Some('>'),
+            _ => None,
+        };
+        match close {
+            Some(end) => {
+                // Everything to the closing mark (or the end) goes, escapes
+                // and nesting included.
+                let mut depth = 0usize;
+                for k in chars.by_ref() {
+                    if k == end && depth == 0 {
+                        break;
+                    }
+                    if k == c && c != end {
+                        depth += 1;
+                    } else if k == end {
+                        depth -= 1;
+                    }
+                }
+                out.push(c);
+                out.push('…');
+                out.push(end);
+                prev = end;
+            }
+            None => {
+                out.push(c);
+                prev = c;
+            }
+        }
+    }
+    out.split(' ')
+        .map(|w| {
+            let inner = w.trim_end_matches([':', ',', '.', ';']);
+            // `S3`, `EC2` name a service; `409`, `acme-7` are values.
+            let digits = inner.chars().any(|c| c.is_ascii_digit())
+                && (inner.starts_with(|c: char| c.is_ascii_digit()) || inner.contains(['-', '_']));
+            let valued = digits || inner.contains(['.', '/', '@', '=', ':', '\\']);
+            if valued && !inner.contains('…') {
+                format!("…{}", &w[inner.len()..])
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +260,38 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_failure_shows_its_class_and_no_value() {
+        let keep = ["not planned"];
+        let f = |why: &str| failure(why, &keep);
+        assert_eq!(
+            f("terraform plan: exit status 1\n\nError: invalid value \"acme-secret-name\"\n\n  on main.tf line 3"),
+            "Error: invalid value \"…\""
+        );
+        assert_eq!(
+            f("Error: reading VPC: AccessDenied"),
+            "Error: reading VPC: AccessDenied"
+        );
+        assert_eq!(
+            f("Error: creating S3 Bucket (acme-logs-7): status 409, id=abc, at db.acme.example"),
+            "Error: creating S3 Bucket (…): status …, …, at …"
+        );
+        assert_eq!(
+            f("Error: can't read 'secret value' here"),
+            "Error: can't read '…' here"
+        );
+        assert_eq!(f("exit status 1: acme-secret"), "failed, see the run log");
+        assert_eq!(f("Error: \"acme-secret\""), "failed, see the run log");
+        assert_eq!(f("not planned"), "not planned");
+        for why in [
+            "Error: bad key [\"a\"] {x} <y> 12 'q",
+            "Error: x (unclosed acme",
+        ] {
+            let once = f(why);
+            assert_eq!(f(&once), once, "{why}");
+            assert!(!once.contains("acme") && !once.contains("12"), "{once}");
+        }
     }
 }

@@ -142,33 +142,40 @@ pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> Result<bool, GitError> {
 /// configuration and environment from running a program; `-z` names every
 /// path exactly (no quoting).
 pub fn changed_files(dir: &Path, from: &str, to: &str) -> Result<Vec<PathBuf>, GitError> {
-    changed(dir, &format!("{from}..{to}"))
+    changed(dir, &format!("{from}..{to}"), None)
 }
 
-/// Files changed since a checked revision in the working tree (committed
-/// or not; untracked files are not listed), as absolute paths.
-pub fn changed_since(dir: &Path, from: &str) -> Result<Vec<PathBuf>, GitError> {
-    changed(dir, from)
+/// Files under `dir` changed between two checked revisions, or (`to`
+/// `None`) since `from` in the working tree (committed or not; untracked
+/// files are not listed), as absolute paths. Only `dir` is compared: git
+/// neither reads nor (for the working tree) stats the rest of the
+/// repository, which in a repository that also holds the customers'
+/// folders is most of its files.
+pub fn changed_under(dir: &Path, from: &str, to: Option<&str>) -> Result<Vec<PathBuf>, GitError> {
+    match to {
+        Some(to) => changed(dir, &format!("{from}..{to}"), Some(".")),
+        None => changed(dir, from, Some(".")),
+    }
 }
 
 /// `git diff --name-only` of `revs` (a range, or one revision against the
-/// working tree), as absolute paths.
-fn changed(dir: &Path, revs: &str) -> Result<Vec<PathBuf>, GitError> {
+/// working tree), as absolute paths; `pathspec` (relative to `dir`)
+/// limits the files compared.
+fn changed(dir: &Path, revs: &str, pathspec: Option<&str>) -> Result<Vec<PathBuf>, GitError> {
     let top = PathBuf::from(run(dir, &["rev-parse", "--show-toplevel"])?.trim());
-    let names = run(
-        dir,
-        &[
-            "diff",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--end-of-options",
-            revs,
-            "--",
-        ],
-    )?;
+    let mut args = vec![
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--end-of-options",
+        revs,
+        "--",
+    ];
+    args.extend(pathspec);
+    let names = run(dir, &args)?;
     Ok(names
         .split('\0')
         .filter(|l| !l.is_empty())

@@ -347,6 +347,10 @@ pub struct ManagerLayers {
     /// value for one where it is written, so `validate`, `render` and
     /// `plan` give the same verdict.
     pub passed: BTreeMap<String, Passed>,
+    /// The manager's layers merged once (base, then the environment's
+    /// file): every customer's layers go on top of a copy, instead of
+    /// merging the same files again for each.
+    merged: crate::values::layers::MergedManager,
 }
 
 /// A variable passed from another product's outputs.
@@ -427,6 +431,7 @@ impl ManagerLayers {
         }
         if diags.is_empty() {
             Ok(ManagerLayers {
+                merged: crate::values::layers::MergedManager::of(base.as_ref(), &envs),
                 base,
                 envs,
                 passed: Passed::of(manager),
@@ -477,7 +482,9 @@ pub fn render(
         repo: customer.repo.clone(),
     };
     let mut diags = passed_values(layers, &l);
-    let mut rendered = l.value.clone();
+    // Rendered in place: where a value came from is in `l`'s origins,
+    // which do not need its value.
+    let mut rendered = std::mem::take(&mut l.value);
     render_strings(
         &mut rendered,
         &mut String::new(),
@@ -521,18 +528,17 @@ fn passed_values(layers: &ManagerLayers, l: &Layered) -> Vec<Diagnostic> {
 
 /// The five layers for one environment, merged with provenance.
 fn layer(layers: &ManagerLayers, docs: &CustomerDocs, env: &str) -> Layered {
-    let mut l = Layered::new();
+    let mut l = layers
+        .merged
+        .envs
+        .get(env)
+        .unwrap_or(&layers.merged.base)
+        .clone();
     let whole = |layer, doc: &Arc<Document>| Source {
         layer,
         doc: doc.clone(),
         root: String::new(),
     };
-    if let Some(base) = &layers.base {
-        l.apply(whole(Layer::ManagerBase, base), &base.value);
-    }
-    if let Some(d) = layers.envs.get(env) {
-        l.apply(whole(Layer::ManagerEnv, d), &d.value);
-    }
     let vars = &docs.variables;
     let mut common = vars.value.as_object().cloned().unwrap_or_default();
     let env_block = common.remove("environments");

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -70,8 +71,10 @@ fn ser_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Er
 pub struct Layered {
     pub value: Value,
     sources: Vec<Source>,
-    /// result pointer → (source index, pointer inside that source's document)
-    origins: BTreeMap<String, (usize, String)>,
+    /// result pointer → (source index, pointer inside that source's
+    /// document: `None` when it is the result pointer, as for every source
+    /// merged whole)
+    origins: Origins,
 }
 
 impl Layered {
@@ -143,7 +146,7 @@ impl Layered {
                 let s = self.sources.get(*idx)?;
                 return Some(Origin {
                     layer: s.layer,
-                    location: s.doc.locate(src_ptr),
+                    location: s.doc.locate(src_ptr.as_deref().unwrap_or(p)),
                 });
             }
             p = p.get(..p.rfind('/')?)?;
@@ -155,6 +158,38 @@ impl Layered {
         let mut out = Vec::new();
         collect_leaves(&self.value, &mut String::new(), &mut out);
         out
+    }
+}
+
+/// The manager's value layers (see `values::customer::ManagerLayers`)
+/// merged: the base alone, and with each environment's
+/// file.
+#[derive(Debug, Clone)]
+pub struct MergedManager {
+    pub base: Layered,
+    pub envs: BTreeMap<String, Layered>,
+}
+
+impl MergedManager {
+    pub fn of(base: Option<&Arc<Document>>, envs: &BTreeMap<String, Arc<Document>>) -> Self {
+        let whole = |layer, doc: &Arc<Document>| Source {
+            layer,
+            doc: doc.clone(),
+            root: String::new(),
+        };
+        let mut merged = Layered::new();
+        if let Some(base) = base {
+            merged.apply(whole(Layer::ManagerBase, base), &base.value);
+        }
+        let envs = envs
+            .iter()
+            .map(|(name, d)| {
+                let mut l = merged.clone();
+                l.apply(whole(Layer::ManagerEnv, d), &d.value);
+                (name.clone(), l)
+            })
+            .collect();
+        MergedManager { base: merged, envs }
     }
 }
 
@@ -264,19 +299,37 @@ fn collect_leaves<'a>(v: &'a Value, ptr: &mut String, out: &mut Vec<(String, &'a
     }
 }
 
-type Origins = BTreeMap<String, (usize, String)>;
+type Origins = BTreeMap<String, (usize, Option<String>)>;
 
-fn forget_below(origins: &mut Origins, ptr: &str) {
-    let lo = format!("{ptr}/");
-    let hi = format!("{ptr}0"); // '0' follows '/' in ASCII
-    let doomed: Vec<String> = origins.range(lo..hi).map(|(k, _)| k.clone()).collect();
+/// An origin entry: the source and, when it differs, the pointer in it.
+fn entry(idx: usize, ptr: &str, src: &str) -> (usize, Option<String>) {
+    (idx, (src != ptr).then(|| src.to_string()))
+}
+
+/// Forgets the origins of every node below `ptr` (given back unchanged);
+/// nothing is allocated when there are none, the usual case.
+fn forget_below(origins: &mut Origins, ptr: &mut String) {
+    let len = ptr.len();
+    ptr.push('/');
+    let below = |k: &&String| k.starts_with(ptr.as_str());
+    let from = || (Bound::Included(ptr.as_str()), Bound::Unbounded);
+    let doomed: Vec<String> = match origins.range::<str, _>(from()).next() {
+        Some((k, _)) if below(&k) => origins
+            .range::<str, _>(from())
+            .map(|(k, _)| k)
+            .take_while(below)
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    ptr.truncate(len);
     for k in doomed {
         origins.remove(&k);
     }
 }
 
 fn record_all(v: &Value, ptr: &mut String, src: &mut String, idx: usize, origins: &mut Origins) {
-    origins.insert(ptr.clone(), (idx, src.clone()));
+    origins.insert(ptr.clone(), entry(idx, ptr, src));
     match v {
         Value::Object(m) => {
             for (k, child) in m {
@@ -315,9 +368,9 @@ fn merge(
 ) {
     match (target, overlay) {
         (Value::Object(t), Value::Object(o)) => {
-            origins
-                .entry(ptr.clone())
-                .or_insert_with(|| (idx, src.clone()));
+            if !origins.contains_key(ptr.as_str()) {
+                origins.insert(ptr.clone(), entry(idx, ptr, src));
+            }
             for (k, v) in o {
                 let (pl, sl) = (ptr.len(), src.len());
                 let tok = escape_token(k);
@@ -390,6 +443,43 @@ mod tests {
             .filter(|k| before.get(*k) != after.get(*k))
             .map(|k| (k.clone(), before.get(k).cloned(), after.get(k).cloned()))
             .collect()
+    }
+
+    /// The manager's layers merged once, then a customer's on top of a
+    /// copy, give what merging every layer afresh gives: the same value
+    /// and the same origin for every node (nulls deleting manager keys,
+    /// replaced subtrees and an environment without a file included).
+    #[test]
+    fn merged_manager_layers_are_the_layers_merged_afresh() {
+        let base = doc(
+            "base.yml",
+            "a: 1\nb: {c: 2, d: [1, 2]}\ntags: {tier: x, keep: y}\n",
+        );
+        let staging = doc("staging.yml", "b: {c: 3}\ntags: {tier: null}\n");
+        let customer = doc("customer.yml", "b: 5\ntags: {own: z}\na: null\n");
+        let envs = BTreeMap::from([("staging".to_string(), staging.clone())]);
+        let merged = MergedManager::of(Some(&base), &envs);
+        let whole = |layer, doc: &Arc<Document>| Source {
+            layer,
+            doc: doc.clone(),
+            root: String::new(),
+        };
+        for env in ["staging", "production"] {
+            let mut fresh = Layered::new();
+            fresh.apply(whole(Layer::ManagerBase, &base), &base.value);
+            if env == "staging" {
+                fresh.apply(whole(Layer::ManagerEnv, &staging), &staging.value);
+            }
+            let mut copy = merged.envs.get(env).unwrap_or(&merged.base).clone();
+            for l in [&mut fresh, &mut copy] {
+                l.apply(whole(Layer::Customer, &customer), &customer.value);
+            }
+            assert_eq!(copy.value, fresh.value, "{env}");
+            assert_eq!(copy.origins, fresh.origins, "{env}");
+            let origins = |l: &Layered| l.origins.keys().map(|k| l.origin(k)).collect::<Vec<_>>();
+            assert_eq!(origins(&copy), origins(&fresh), "{env}");
+        }
+        assert_ne!(merged.envs["staging"].value, merged.base.value);
     }
 
     #[test]
