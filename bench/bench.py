@@ -457,8 +457,8 @@ def case_matrix(a, n, reps):
             json.dump(want, f)
     mgr = os.path.join(dest, "manager")
     yq_filter = (
-        '[.customers[] | select(.status != "revoked") | .slug as $s | .environments[] | "\\($s):\\(.)"]'
-        ' | if length <= 256 then {include: map({id: sub(":"; "-"), shard: [.]})}'
+        '[.customers[] | select(.status != "revoked") | .slug as $s | .environments[] | "\\($s)/\\(.)"]'
+        ' | if length <= 256 then {include: map({id: sub("/"; "-"), shard: [.]})}'
         ' else {include: [range(0; length; (length / 256 | ceil)) as $i'
         ' | .[$i:$i + (length / 256 | ceil)] | {id: "shard", shard: .}]} end'
     )

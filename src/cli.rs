@@ -166,7 +166,7 @@ pub struct ImpactArgs {
     #[arg(long, conflicts_with = "head")]
     pub plan: bool,
     /// With --plan: plan only this matrix shard's pairs (JSON list of
-    /// `customer:environment`, as `fleetform matrix` writes them).
+    /// `customer/environment`, as `fleetform matrix` writes them).
     #[arg(long, env = "FLEETFORM_SHARD", requires = "plan")]
     pub shard: Option<String>,
     /// The plans of the shards (`impact --plan --shard .. --json` outputs),
@@ -210,7 +210,7 @@ pub struct DriftArgs {
     /// Only these environments (comma-separated).
     #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
     pub environments: Vec<String>,
-    /// A matrix job's shard: JSON list of `customer:environment` (or `customer`).
+    /// A matrix job's shard: JSON list of `customer/environment` (or `customer`).
     #[arg(long, env = "FLEETFORM_SHARD", conflicts_with_all = ["customers", "environments"])]
     pub shard: Option<String>,
     /// Plans to run at once (default: four per core).

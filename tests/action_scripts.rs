@@ -909,7 +909,7 @@ fn drift_action_runs_fleetform_drift() {
     let inputs = [
         ("token", "unused"),
         ("manager-dir", "manager"),
-        ("shard", r#"["globex:staging"]"#),
+        ("shard", r#"["globex/staging"]"#),
     ];
     let tf = format!("TF_CLI_CONFIG_FILE={}", fx.path("terraformrc").display());
     let (k, v) = tf.split_once('=').unwrap();

@@ -681,7 +681,7 @@ fn matrix_jobs_carry_their_plan_role() {
     );
     assert!(job("globex-staging").get("identity").is_none());
     assert!(
-        stderr(&out).contains("globex:staging: no cloud identity"),
+        stderr(&out).contains("globex/staging: no cloud identity"),
         "{}",
         stderr(&out)
     );

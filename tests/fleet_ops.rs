@@ -504,7 +504,7 @@ fn matrix_of_a_thousand_customers_fits_in_256_jobs() {
     assert_eq!(pairs.len(), 2000);
     for i in 0..1000 {
         for e in ["staging", "production"] {
-            assert!(pairs.contains(&format!("c{i:04}:{e}")));
+            assert!(pairs.contains(&format!("c{i:04}/{e}")));
         }
     }
     // Deterministic.
@@ -526,7 +526,7 @@ fn matrix_of_a_thousand_customers_fits_in_256_jobs() {
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         m["include"][0],
-        serde_json::json!({"id": "c0001-staging", "shard": ["c0001:staging"]})
+        serde_json::json!({"id": "c0001-staging", "shard": ["c0001/staging"]})
     );
     assert_eq!(m["include"].as_array().unwrap().len(), 4);
 }
@@ -633,7 +633,7 @@ fn drift_after_apply_and_after_a_change() {
             "drift",
             "--json",
             "--shard",
-            r#"["acme:production","globex:staging"]"#,
+            r#"["acme/production","globex/staging"]"#,
         ])
         .output()
         .unwrap();

@@ -263,7 +263,7 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
 
     // The same in two matrix shards, merged by a last job: one group still.
     for (name, shard) in [
-        ("a.json", r#"["acme:staging","acme:production"]"#),
+        ("a.json", r#"["acme/staging","acme/production"]"#),
         ("b.json", r#"["globex"]"#),
     ] {
         let out = fx

@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::ci::RunContext;
 use crate::cli::MatrixArgs;
 use crate::config::{clean_path, Customer, Manager, Registry};
@@ -16,68 +14,7 @@ use crate::error::{Error, Result};
 use crate::fleet::{check_environments, environments_for, select};
 use crate::output::Output;
 
-/// GitHub's limit on jobs per matrix.
-pub const GITHUB_MAX_JOBS: usize = 256;
-
-#[derive(Debug, Serialize)]
-pub struct Job {
-    /// A stable, readable job id.
-    pub id: String,
-    /// `customer:environment` pairs for this job (what `drift --shard` takes).
-    pub shard: Vec<String>,
-    /// The read-only (plan) cloud identity of a one-pair job, when
-    /// fleetform.yml names identities: the template assumes it. A shard of
-    /// many pairs has none (one job holds one role).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<crate::config::CloudIdentity>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Matrix {
-    pub include: Vec<Job>,
-}
-
-pub fn build(pairs_by_customer: &[(String, Vec<String>)], max_jobs: usize) -> Matrix {
-    let total: usize = pairs_by_customer.iter().map(|(_, e)| e.len()).sum();
-    let nonempty: Vec<&(String, Vec<String>)> = pairs_by_customer
-        .iter()
-        .filter(|(_, e)| !e.is_empty())
-        .collect();
-    if total <= max_jobs {
-        let include = nonempty
-            .iter()
-            .flat_map(|(c, envs)| {
-                envs.iter().map(move |e| Job {
-                    id: format!("{c}-{e}"),
-                    shard: vec![format!("{c}:{e}")],
-                    identity: None,
-                })
-            })
-            .collect();
-        return Matrix { include };
-    }
-    // Contiguous chunks of whole customers: ceil(C / max) customers each,
-    // which makes at most `max_jobs` shards.
-    let per = nonempty.len().div_ceil(max_jobs);
-    let shards = nonempty.len().div_ceil(per);
-    let include = nonempty
-        .chunks(per)
-        .enumerate()
-        .map(|(i, chunk)| Job {
-            id: format!(
-                "shard-{:0w$}-of-{shards}",
-                i + 1,
-                w = shards.to_string().len()
-            ),
-            shard: chunk
-                .iter()
-                .flat_map(|(c, envs)| envs.iter().map(move |e| format!("{c}:{e}")))
-                .collect(),
-            identity: None,
-        })
-        .collect();
-    Matrix { include }
-}
+use crate::fleet::matrix::{build, Matrix, GITHUB_MAX_JOBS};
 
 /// Checked flags.
 struct Settings {
@@ -178,7 +115,11 @@ pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let pairs: Vec<(String, Vec<String>)> = selected
         .into_iter()
         .filter(|c| c.is_active())
-        .map(|c| (c.slug.clone(), environments_for(&manager, c, envs)))
+        .map(|c| {
+            let units = environments_for(&manager, c, envs);
+            let units = units.iter().map(|e| format!("{}/{e}", c.slug)).collect();
+            (c.slug.clone(), units)
+        })
         .collect();
     let mut matrix = build(&pairs, settings.max_jobs);
     attach_identities(&mut matrix, &manager, &registry, out);
@@ -204,51 +145,16 @@ fn attach_identities(matrix: &mut Matrix, manager: &Manager, registry: &Registry
         let [pair] = job.shard.as_slice() else {
             continue;
         };
-        let Some((slug, env)) = pair.split_once(':') else {
+        let Ok(unit) = crate::config::Unit::parse(pair) else {
             continue;
         };
-        let Some(customer) = registry.get(slug) else {
+        let Some(customer) = registry.get(&unit.customer) else {
             continue;
         };
-        match manager.cloud_identity(customer, env, crate::config::IdentityStage::Plan) {
+        let stage = crate::config::IdentityStage::Plan;
+        match manager.cloud_identity(customer, &unit.environment, stage) {
             Ok(identity) => job.identity = identity,
             Err(e) => out.error(&format!("{pair}: no cloud identity: {e}")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn small_fleets_get_one_job_per_pair() {
-        let m = build(
-            &[
-                ("a".into(), vec!["s".into(), "p".into()]),
-                ("b".into(), vec!["s".into()]),
-            ],
-            256,
-        );
-        let ids: Vec<&str> = m.include.iter().map(|j| j.id.as_str()).collect();
-        assert_eq!(ids, ["a-s", "a-p", "b-s"]);
-    }
-
-    #[test]
-    fn big_fleets_are_packed_into_at_most_max_jobs() {
-        let pairs: Vec<(String, Vec<String>)> = (0..1000)
-            .map(|i| {
-                (
-                    format!("c{i:04}"),
-                    vec!["staging".into(), "production".into()],
-                )
-            })
-            .collect();
-        let m = build(&pairs, 256);
-        assert!(m.include.len() <= 256);
-        let all: Vec<&String> = m.include.iter().flat_map(|j| &j.shard).collect();
-        assert_eq!(all.len(), 2000);
-        let unique: std::collections::BTreeSet<_> = all.iter().collect();
-        assert_eq!(unique.len(), 2000, "every pair exactly once");
     }
 }

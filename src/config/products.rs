@@ -101,6 +101,24 @@ impl Unit {
     }
 }
 
+impl Unit {
+    /// The one shard and unit syntax: `customer/environment` or
+    /// `customer/product/environment` (as [`Unit`] displays), each part a
+    /// slug.
+    pub fn parse(text: &str) -> Result<Unit, String> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let ok = |s: &str| super::is_slug(s);
+        match parts.as_slice() {
+            [c, e] if ok(c) && ok(e) => Ok(Unit::new(c, None, e)),
+            [c, p, e] if ok(c) && ok(p) && ok(e) => Ok(Unit::new(c, Some(p), e)),
+            _ => Err(format!(
+                "`{}` is not customer/environment or customer/product/environment",
+                text.escape_debug()
+            )),
+        }
+    }
+}
+
 impl fmt::Display for Unit {
     /// `acme/staging`, or `acme/network/staging`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

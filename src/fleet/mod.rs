@@ -18,6 +18,7 @@
 
 pub mod impact;
 pub mod impact_plan;
+pub mod matrix;
 pub mod offboard;
 pub mod parallel;
 pub mod products;

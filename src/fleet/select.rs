@@ -113,29 +113,33 @@ pub fn shard_pairs<'r>(
         .collect()
 }
 
-/// Parses a shard: JSON list of `customer:environment` or `customer`.
+/// Parses a shard (what `fleetform matrix` writes): a JSON list of
+/// `customer/environment` ([`crate::config::Unit::parse`], the syntax of
+/// every shard) or of whole customers (`customer`).
 pub fn parse_shard(s: &str) -> Result<BTreeMap<String, Option<Vec<String>>>> {
+    let bad = |why: String| Error::Usage(format!("--shard: {why}"));
     let items: Vec<String> = serde_json::from_str(s).map_err(|e| {
-        Error::Usage(format!(
-            "--shard must be a JSON list of \"customer:environment\" strings: {e}"
+        bad(format!(
+            "a JSON list of \"customer/environment\" strings, as `fleetform matrix` writes: {e}"
         ))
     })?;
     if items.len() > 10_000 {
-        return Err(Error::Usage(
-            "--shard lists more than 10,000 entries".into(),
-        ));
+        return Err(bad("more than 10,000 entries".into()));
     }
     let mut out: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     for i in items {
-        match i.split_once(':') {
-            Some((c, e)) => {
-                if let Some(list) = out.entry(c.to_string()).or_insert_with(|| Some(Vec::new())) {
-                    list.push(e.to_string());
-                }
-            }
-            None => {
-                out.insert(i, None);
-            }
+        if !i.contains('/') {
+            out.insert(i, None);
+            continue;
+        }
+        let unit = crate::config::Unit::parse(&i).map_err(bad)?;
+        if unit.product.is_some() {
+            return Err(bad(format!(
+                "`{i}` names a product; this command runs every product of a pair"
+            )));
+        }
+        if let Some(list) = out.entry(unit.customer).or_insert_with(|| Some(Vec::new())) {
+            list.push(unit.environment);
         }
     }
     Ok(out)

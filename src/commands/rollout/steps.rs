@@ -60,41 +60,26 @@ pub(super) fn shard_folder(units: &[Unit]) -> String {
     format!("shard-{}", &digest[..12])
 }
 
-/// A shard: a JSON list of `customer[/product]/environment`.
+/// A shard: a JSON list of units ([`Unit::parse`], the one shard syntax).
 pub(super) fn parse_units(text: &str) -> Result<Vec<Unit>> {
     let bad = |why: String| Error::Usage(format!("--shard: {why}"));
     let list: Vec<String> = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-    list.iter()
-        .map(|u| {
-            let parts: Vec<&str> = u.split('/').collect();
-            let ok = |s: &str| crate::config::is_slug(s);
-            match parts.as_slice() {
-                [c, e] if ok(c) && ok(e) => Ok(Unit::new(c, None, e)),
-                [c, p, e] if ok(c) && ok(p) && ok(e) => Ok(Unit::new(c, Some(p), e)),
-                _ => Err(bad(format!(
-                    "`{}` is not customer[/product]/environment",
-                    u.escape_debug()
-                ))),
-            }
-        })
-        .collect()
+    list.iter().map(|u| Unit::parse(u).map_err(bad)).collect()
 }
 
-/// The next stage's pending pairs as a job matrix: at most `max_parallel`
-/// shards, pairs dealt round-robin.
+/// The next stage's pending pairs as a job matrix of at most
+/// `max_parallel` jobs ([`crate::fleet::matrix::build`]: a customer's
+/// products stay in one job, so they apply in their order).
 fn stage_matrix(units: &[Unit], max_parallel: usize) -> serde_json::Value {
-    let n = max_parallel.clamp(1, 256).min(units.len().max(1));
-    let mut shards: Vec<Vec<String>> = vec![Vec::new(); n];
-    for (i, u) in units.iter().enumerate() {
-        shards[i % n].push(u.to_string());
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for u in units {
+        match groups.iter_mut().find(|(c, _)| *c == u.customer) {
+            Some((_, list)) => list.push(u.to_string()),
+            None => groups.push((u.customer.clone(), vec![u.to_string()])),
+        }
     }
-    let include: Vec<serde_json::Value> = shards
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .enumerate()
-        .map(|(i, shard)| serde_json::json!({"id": (i + 1).to_string(), "shard": shard}))
-        .collect();
-    serde_json::json!({ "include": include })
+    let matrix = crate::fleet::matrix::build(&groups, max_parallel.clamp(1, 256));
+    serde_json::to_value(&matrix).unwrap_or_else(|_| serde_json::json!({"include": []}))
 }
 
 /// The tick's step summary: a halt first, what it said (or why it was
