@@ -27,6 +27,8 @@
 //!   runtime; `retry`: [`RetryPolicy`] and the answer's headers that
 //!   decide a retry; `budget`: the scheduler every request waits in for a
 //!   slot within GitHub's primary and secondary limits ([`Limits`]);
+//!   `wire`: the request with its headers, and the answer read within
+//!   the timeout;
 //!   `pages`: `paginate`, lists read page by page.
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
@@ -44,9 +46,10 @@
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
 //!
-//! Inside this folder the client may import `error`, `root`, `retry` and
-//! `budget`; `pages` and the API families import the client, `error`,
-//! `answers` and `paths` (`pages` also `links`);
+//! Inside this folder the client may import `error`, `root`, `retry`,
+//! `budget` and `wire` (which imports only `error`); `pages` and the API
+//! families import the client, `error`, `answers` and `paths` (`pages`
+//! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
 //! or a family, so no two files import each other.
 //!
@@ -78,6 +81,7 @@ mod root;
 mod settings;
 mod statuses;
 mod teams;
+mod wire;
 
 pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};
