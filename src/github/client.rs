@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::budget::{self, Ledger, Limits, Slot};
 use super::error::{GitHubError, Token};
+use super::etags::EtagCache;
 use super::retry::{Headers, RetryPolicy};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
 pub use super::wire::truncate_chars;
@@ -68,6 +69,9 @@ pub struct GitHub {
     slots: tokio::sync::Semaphore,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
+    /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
+    etags: Option<Arc<EtagCache>>,
+    not_modified: AtomicUsize,
 }
 
 impl fmt::Debug for GitHub {
@@ -186,6 +190,8 @@ impl GitHub {
             ledger: Mutex::new(Ledger::new(limits)),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
             patience: budget::Patience::new(retry.max_wait),
+            etags: None,
+            not_modified: AtomicUsize::new(0),
         })
     }
 
@@ -205,6 +211,19 @@ impl GitHub {
         let ms = deadline.duration_since(std::time::UNIX_EPOCH);
         self.patience.deadline = Some(ms.map_or(0, |d| d.as_millis() as u64));
         self
+    }
+
+    /// Every GET sends the ETag `cache` keeps for its URL, and a 304 is
+    /// answered from it ([`EtagCache`]).
+    pub fn with_etag_cache(mut self, cache: Arc<EtagCache>) -> Self {
+        self.etags = Some(cache);
+        self
+    }
+
+    /// Requests GitHub answered 304 Not Modified (not counted against the
+    /// primary rate limit).
+    pub fn not_modified_count(&self) -> usize {
+        self.not_modified.load(Ordering::SeqCst)
     }
 
     /// Writes this client sent.
@@ -283,7 +302,35 @@ impl GitHub {
                 etag: None,
             });
         }
-        self.send_if(method, path, body, None).await
+        match (&self.etags, method) {
+            (Some(cache), Method::Get) => self.get_cached(cache, path).await,
+            _ => self.send_if(method, path, body, None).await,
+        }
+    }
+
+    /// A GET with the cached ETag of its URL: a 304 is answered with the
+    /// cached body, a 200 with an ETag is kept.
+    async fn get_cached(&self, cache: &EtagCache, path: &str) -> Result<Response, GitHubError> {
+        let url = self.root.url_for(path);
+        let etag = cache.etag(&url);
+        let r = self
+            .send_if(Method::Get, path, None, etag.as_deref())
+            .await?;
+        if r.status == 304 {
+            if let Some((body, link)) = cache.not_modified(&url) {
+                return Ok(Response {
+                    status: 200,
+                    body,
+                    link,
+                    etag,
+                });
+            }
+            return self.send_if(Method::Get, path, None, None).await;
+        }
+        if let Some(e) = &r.etag {
+            cache.keep(&url, e, &r.body, r.link.as_deref());
+        }
+        Ok(r)
     }
 
     /// A GET that sends `If-None-Match: etag`: `None` when GitHub answers
@@ -484,6 +531,7 @@ impl GitHub {
             ));
         }
         if status == 304 {
+            self.not_modified.fetch_add(1, Ordering::SeqCst);
             return Ok(Attempt::Done(Response {
                 status,
                 body: Value::Null,

@@ -29,7 +29,8 @@
 //!   slot within GitHub's primary and secondary limits ([`Limits`]);
 //!   `wire`: the request with its headers, and the answer read within
 //!   the timeout;
-//!   `pages`: `paginate`, lists read page by page.
+//!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
+//!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
 //!   one repository and the permissions a command needs).
@@ -47,7 +48,7 @@
 //!   `paths` (percent-encoded API paths).
 //!
 //! Inside this folder the client may import `error`, `root`, `retry`,
-//! `budget` and `wire` (which imports only `error`); `pages` and the API
+//! `budget`, `etags` and `wire` (which imports only `error`); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
 //! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
@@ -69,6 +70,7 @@ mod contents;
 mod deployments;
 mod dispatch;
 mod error;
+mod etags;
 mod git;
 mod issues;
 mod links;
@@ -93,6 +95,7 @@ pub use client::{
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;
 pub use error::{GitHubError, Token};
+pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};
 pub use issues::Issue;
 pub use paths::{repo_path, seg};

@@ -1107,6 +1107,12 @@ impl FakeGitHub {
         self.state().requests.len()
     }
 
+    /// Requests counted against the primary rate limit so far (what
+    /// `x-ratelimit-used` says; a 304 is not counted).
+    pub fn rate_limit_used(&self) -> u64 {
+        self.state().rate_limit_used
+    }
+
     /// Requests other than `GET` (faulted ones included).
     pub fn write_count(&self) -> usize {
         self.state()
