@@ -72,6 +72,9 @@ pub struct GitHub {
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
     etags: Option<Arc<EtagCache>>,
     not_modified: AtomicUsize,
+    /// `FLEETFORM_GITHUB_SCHEDULER=off` (measurements only): requests are
+    /// sent without waiting for a slot, as a client without the scheduler.
+    unscheduled: bool,
 }
 
 impl fmt::Debug for GitHub {
@@ -192,6 +195,7 @@ impl GitHub {
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             not_modified: AtomicUsize::new(0),
+            unscheduled: std::env::var_os("FLEETFORM_GITHUB_SCHEDULER").is_some_and(|v| v == "off"),
         })
     }
 
@@ -413,7 +417,7 @@ impl GitHub {
             .await
             .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
-        loop {
+        while !self.unscheduled {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
             let Slot::Wait { ms, what } = slot else {
                 return Ok(permit);
@@ -428,6 +432,7 @@ impl GitHub {
             );
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
+        Ok(permit)
     }
 
     /// One try: send, read, and decide.
