@@ -417,7 +417,10 @@ impl GitHub {
             .await
             .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
-        while !self.unscheduled {
+        if self.unscheduled {
+            return Ok(permit);
+        }
+        loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
             let Slot::Wait { ms, what } = slot else {
                 return Ok(permit);
@@ -432,7 +435,6 @@ impl GitHub {
             );
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        Ok(permit)
     }
 
     /// One try: send, read, and decide.
