@@ -147,6 +147,10 @@ pub struct DoctorArgs {
     /// schema) fail the run instead of warning.
     #[arg(long)]
     pub strict: bool,
+    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
+    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
+    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
+    pub etag_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +243,10 @@ pub struct DriftArgs {
     /// counts them against the same hour's write budget (keep it between runs).
     #[arg(long, env = "FLEETFORM_WRITE_LOG")]
     pub write_log: Option<PathBuf>,
+    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
+    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
+    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
+    pub etag_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -128,8 +128,21 @@ fn only_fresh_approvals_of_this_plan_by_listed_approvers_count() {
 
     // A team member's approving review that quotes the command: applied.
     w.gh.add_review_with_body(ACME, pr, "frank", "APPROVED", &format!("ship it\n\n{good}"));
+    w.gh.reset_counters();
     let (apply, _) = w.apply_latest_of(&d, "production", &digest);
     ok(&apply);
+    // README, "Request budgets": the apply's 11, + 3 for `approvals:`,
+    // + 1 per team membership asked (frank, bob and dave approved this
+    // plan without being listed by name; the others' approvals were of
+    // another plan, too short, by the author or a bot, or edited).
+    let table = crate::support::readme_budgets::Budgets::from_readme();
+    let apply_row = "`apply --dispatch`";
+    assert_eq!(
+        w.gh.request_count(),
+        table.lead(apply_row)
+            + table.n(apply_row, " (the pull request, its reviews, its comments")
+            + 3 * table.n(apply_row, " per team membership asked")
+    );
     let audit = last_audit(&w, "apply");
     assert_eq!(audit["result"], "ok");
     // Oldest approval first; these two may share a second.

@@ -36,6 +36,7 @@ mod doctor;
 mod doctor_isolation;
 mod doctor_setup;
 mod engine;
+mod etag_cache;
 mod fake_github_selftest;
 mod fakecloud_provider;
 mod faults;

@@ -148,3 +148,30 @@ fn the_write_log_carries_the_hours_budget_across_runs() {
     assert_eq!(w.gh.issues(MANAGER).len(), 1);
     w.gh.assert_clean();
 }
+
+/// The fake GitHub enforces the primary limit per token (2 requests per
+/// 2 s window here, scaled down from 5,000 per hour): answers count
+/// `x-ratelimit-remaining` down. The scheduler waits for
+/// `x-ratelimit-reset` when an answer says 0 are left, and meets no limit
+/// answer; the same run without it (`FLEETFORM_GITHUB_SCHEDULER=off`)
+/// is answered 403 and only then waits. Both write each issue once.
+#[test]
+fn the_primary_limit_per_token_is_waited_for_not_met() {
+    for (scheduler, limited) in [("on", false), ("off", true)] {
+        let mut w = two_drifted();
+        w.gh.enforce_primary_limit(2, std::time::Duration::from_secs(2));
+        let env = [("FLEETFORM_GITHUB_SCHEDULER", scheduler)];
+        let (code, report) = drift_with(&mut w, &env, &[]);
+        assert_eq!(code, Some(4), "{report}");
+        assert!(report.get("deferred").is_none(), "{report}");
+        // The list and two issues opened: 3 requests, 2 per window.
+        assert_eq!(w.gh.issues(MANAGER).len(), 2, "none written twice");
+        let answers = w.gh.primary_limit_answers();
+        assert_eq!(answers > 0, limited, "scheduler {scheduler}: {answers}");
+        if limited {
+            w.gh.take_violations();
+        } else {
+            w.gh.assert_clean();
+        }
+    }
+}

@@ -42,6 +42,8 @@ struct Settings {
     manager_token: Token,
     /// For the customer repos; `None`: the manager token.
     customer_token: Option<Token>,
+    /// `--etag-cache`: the reads' ETags, kept between runs.
+    etags: Option<std::sync::Arc<crate::github::EtagCache>>,
 }
 
 fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
@@ -76,6 +78,10 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
         strict: args.strict,
         manager_token,
         customer_token,
+        etags: args
+            .etag_cache
+            .as_deref()
+            .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
     })
 }
 
@@ -274,6 +280,29 @@ fn network_route(api: &str) -> Result<String> {
     Ok(crate::net::describe_route(net, api, extra.as_deref()))
 }
 
+/// The manager's client and the customers' (when their token is another),
+/// with `--etag-cache`'s cache. Whether GitHub can be reached at all is the
+/// manager client's first answer: a connection that cannot be made is said
+/// at once, not retried.
+fn token_clients(
+    settings: &Settings,
+    rt: &tokio::runtime::Runtime,
+    api: &str,
+) -> Result<(GitHub, Option<GitHub>)> {
+    let cached = |gh: GitHub| match &settings.etags {
+        Some(cache) => gh.with_etag_cache(cache.clone()),
+        None => gh,
+    };
+    let manager_gh = cached(
+        GitHub::new(rt, api, Some(&settings.manager_token), false)?.without_connect_retries(),
+    );
+    let customer_gh = match &settings.customer_token {
+        Some(t) => Some(cached(GitHub::new(rt, api, Some(t), false)?)),
+        None => None,
+    };
+    Ok((manager_gh, customer_gh))
+}
+
 /// Reads everything and judges it.
 fn examine(
     settings: &Settings,
@@ -285,14 +314,7 @@ fn examine(
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
     let app_gh = app_client(&rt, &api, out)?;
-    // Whether GitHub can be reached at all is the first request's answer:
-    // a connection that cannot be made is said at once, not retried.
-    let manager_gh =
-        GitHub::new(&rt, &api, Some(&settings.manager_token), false)?.without_connect_retries();
-    let customer_gh = match &settings.customer_token {
-        Some(t) => Some(GitHub::new(&rt, &api, Some(t), false)?),
-        None => None,
-    };
+    let (manager_gh, customer_gh) = token_clients(settings, &rt, &api)?;
     let mut unreachable = false;
     let (manager_facts, customers) = rt.block_on(async {
         match read_manager(&manager_gh, &settings.repo, manager).await {
@@ -366,6 +388,11 @@ fn examine(
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count);
+    if let Some(Err(e)) = settings.etags.as_ref().map(|c| c.save()) {
+        out.note(&format!(
+            "the ETag cache was not kept ({e}); the next run reads everything again"
+        ));
+    }
     Ok(Report::new(&settings.repo, checks, requests))
 }
 

@@ -52,6 +52,8 @@ struct Settings {
     write_log: Option<PathBuf>,
     /// `--deadline`: no issue write waits past this.
     deadline: Option<std::time::SystemTime>,
+    /// `--etag-cache`: the reads' ETags, kept between runs.
+    etags: Option<std::sync::Arc<crate::github::EtagCache>>,
 }
 
 fn resolve(args: &DriftArgs) -> Result<Settings> {
@@ -97,6 +99,10 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         json: args.json,
         terraform: args.terraform.clone(),
         write_log: args.write_log.clone(),
+        etags: args
+            .etag_cache
+            .as_deref()
+            .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
         deadline: args
             .deadline
             .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
@@ -139,7 +145,11 @@ impl Clients {
     fn new(settings: &Settings) -> Result<Clients> {
         let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
         let client = |t: &Token| {
-            GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false).map_err(Error::from)
+            let gh = GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false)?;
+            Ok::<_, Error>(match &settings.etags {
+                Some(cache) => gh.with_etag_cache(cache.clone()),
+                None => gh,
+            })
         };
         let files = settings.token.as_ref().map(client).transpose()?;
         let issues = match (&settings.issues_token, settings.issues) {
@@ -150,6 +160,11 @@ impl Clients {
             _ => None,
         };
         Ok(Clients { rt, files, issues })
+    }
+
+    fn not_modified(&self) -> usize {
+        self.files.as_ref().map_or(0, GitHub::not_modified_count)
+            + self.issues.as_ref().map_or(0, GitHub::not_modified_count)
     }
 
     fn requests(&self) -> usize {
@@ -561,6 +576,14 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     report.run_url = ctx.run_url();
     report.requests = clients.requests();
+    report.not_modified = clients.not_modified();
+    if let Some(cache) = &settings.etags {
+        if let Err(e) = cache.save() {
+            out.note(&format!(
+                "the ETag cache was not kept ({e}); the next run reads everything again"
+            ));
+        }
+    }
 
     let json = write_reports(&settings.out, &report, &ctx)?;
     out.verbose(&crate::util::text::count(

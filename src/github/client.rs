@@ -2,29 +2,27 @@
 //! trusted roots, `FLEETFORM_GITHUB_CA_FILE`), and around every request the
 //! documented headers, retries with backoff within a budget, rate limits,
 //! the request count, `--dry-run`'s withheld writes, and pagination that
-//! follows `Link: rel="next"` only under the API root.
+//! follows `Link: rel="next"` only under the API root. The request as
+//! sent and the answer as read are in `wire`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::budget::{self, Ledger, Limits, Slot};
 use super::error::{GitHubError, Token};
+use super::etags::EtagCache;
 use super::retry::{Headers, RetryPolicy};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
+pub use super::wire::truncate_chars;
+pub(super) use super::wire::Method;
+use super::wire::{message_of, Wire};
+pub use super::wire::{ACCEPT, API_VERSION};
 
-/// The media type every request asks for.
-pub const ACCEPT: &str = "application/vnd.github+json";
-/// The REST API version every request pins.
-pub const API_VERSION: &str = "2022-11-28";
-/// The `User-Agent` every request sends (GitHub requires one).
-pub const USER_AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
 /// Pages read of one list at most (100 items each).
 pub const MAX_PAGES: usize = 50;
 
@@ -50,11 +48,8 @@ pub struct PlannedRequest {
 
 /// The client.
 pub struct GitHub {
-    http: crate::net::Client,
-    /// `Authorization: Bearer <token>`, marked sensitive.
-    auth: Option<http::HeaderValue>,
-    /// How long an answer's head, and each part of its body, may take.
-    timeout: Duration,
+    /// The HTTP client, the token and the timeout.
+    wire: Wire,
     root: ApiRoot,
     retry: RetryPolicy,
     requests: AtomicUsize,
@@ -74,6 +69,12 @@ pub struct GitHub {
     slots: tokio::sync::Semaphore,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
+    /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
+    etags: Option<Arc<EtagCache>>,
+    not_modified: AtomicUsize,
+    /// `FLEETFORM_GITHUB_SCHEDULER=off` (measurements only): requests are
+    /// sent without waiting for a slot, as a client without the scheduler.
+    unscheduled: bool,
 }
 
 impl fmt::Debug for GitHub {
@@ -94,37 +95,6 @@ pub struct Response {
     pub link: Option<String>,
     /// The `ETag` header, for a later conditional request.
     pub etag: Option<String>,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum Method {
-    Get,
-    Post,
-    Patch,
-    Put,
-    Delete,
-}
-
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Patch => "PATCH",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
-    }
-
-    fn http(self) -> http::Method {
-        match self {
-            Method::Get => http::Method::GET,
-            Method::Post => http::Method::POST,
-            Method::Patch => http::Method::PATCH,
-            Method::Put => http::Method::PUT,
-            Method::Delete => http::Method::DELETE,
-        }
-    }
 }
 
 /// What one attempt of a request came to.
@@ -207,9 +177,11 @@ impl GitHub {
             });
         let http = crate::net::client(extra.as_ref(), Some(CA_FILE_VAR))?;
         Ok(GitHub {
-            http,
-            auth,
-            timeout,
+            wire: Wire {
+                http,
+                auth,
+                timeout,
+            },
             root,
             retry,
             requests: AtomicUsize::new(0),
@@ -221,6 +193,9 @@ impl GitHub {
             ledger: Mutex::new(Ledger::new(limits)),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
             patience: budget::Patience::new(retry.max_wait),
+            etags: None,
+            not_modified: AtomicUsize::new(0),
+            unscheduled: std::env::var_os("FLEETFORM_GITHUB_SCHEDULER").is_some_and(|v| v == "off"),
         })
     }
 
@@ -240,6 +215,19 @@ impl GitHub {
         let ms = deadline.duration_since(std::time::UNIX_EPOCH);
         self.patience.deadline = Some(ms.map_or(0, |d| d.as_millis() as u64));
         self
+    }
+
+    /// Every GET sends the ETag `cache` keeps for its URL, and a 304 is
+    /// answered from it ([`EtagCache`]).
+    pub fn with_etag_cache(mut self, cache: Arc<EtagCache>) -> Self {
+        self.etags = Some(cache);
+        self
+    }
+
+    /// Requests GitHub answered 304 Not Modified (not counted against the
+    /// primary rate limit).
+    pub fn not_modified_count(&self) -> usize {
+        self.not_modified.load(Ordering::SeqCst)
     }
 
     /// Writes this client sent.
@@ -318,7 +306,35 @@ impl GitHub {
                 etag: None,
             });
         }
-        self.send_if(method, path, body, None).await
+        match (&self.etags, method) {
+            (Some(cache), Method::Get) => self.get_cached(cache, path).await,
+            _ => self.send_if(method, path, body, None).await,
+        }
+    }
+
+    /// A GET with the cached ETag of its URL: a 304 is answered with the
+    /// cached body, a 200 with an ETag is kept.
+    async fn get_cached(&self, cache: &EtagCache, path: &str) -> Result<Response, GitHubError> {
+        let url = self.root.url_for(path);
+        let etag = cache.etag(&url);
+        let r = self
+            .send_if(Method::Get, path, None, etag.as_deref())
+            .await?;
+        if r.status == 304 {
+            if let Some((body, link)) = cache.not_modified(&url) {
+                return Ok(Response {
+                    status: 200,
+                    body,
+                    link,
+                    etag,
+                });
+            }
+            return self.send_if(Method::Get, path, None, None).await;
+        }
+        if let Some(e) = &r.etag {
+            cache.keep(&url, e, &r.body, r.link.as_deref());
+        }
+        Ok(r)
     }
 
     /// A GET that sends `If-None-Match: etag`: `None` when GitHub answers
@@ -401,6 +417,9 @@ impl GitHub {
             .await
             .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
+        if self.unscheduled {
+            return Ok(permit);
+        }
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
             let Slot::Wait { ms, what } = slot else {
@@ -418,85 +437,6 @@ impl GitHub {
         }
     }
 
-    /// The request with the headers GitHub documents: exactly one
-    /// `Accept` and one `X-GitHub-Api-Version`, the token, and the body as
-    /// JSON.
-    fn request(
-        &self,
-        method: Method,
-        url: &str,
-        path: &str,
-        body: Option<&Value>,
-        if_none_match: Option<&str>,
-    ) -> Result<http::Request<Full<Bytes>>, GitHubError> {
-        let mut builder = http::Request::builder()
-            .method(method.http())
-            .uri(url)
-            .header(http::header::ACCEPT, ACCEPT)
-            .header("x-github-api-version", API_VERSION)
-            .header(http::header::USER_AGENT, USER_AGENT);
-        if let Some(auth) = &self.auth {
-            builder = builder.header(http::header::AUTHORIZATION, auth.clone());
-        }
-        if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
-            builder = builder.header(http::header::IF_NONE_MATCH, v);
-        }
-        let bytes = match body {
-            Some(b) => {
-                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(b).unwrap_or_default())
-            }
-            None => Bytes::new(),
-        };
-        builder.body(Full::new(bytes)).map_err(|e| {
-            GitHubError::Setup(format!(
-                "{} {path}: cannot build the request: {e}",
-                method.as_str()
-            ))
-        })
-    }
-
-    /// The answer's head within the timeout; `Err` holds what failed.
-    async fn exchange(
-        &self,
-        request: http::Request<Full<Bytes>>,
-    ) -> Result<http::Response<hyper::body::Incoming>, Unanswered> {
-        match tokio::time::timeout(self.timeout, self.http.request(request)).await {
-            Err(_) => Err(Unanswered {
-                message: format!("no answer within {} s", self.timeout.as_secs()),
-                sent: true,
-                permanent: false,
-            }),
-            Ok(Err(e)) => {
-                let connect = crate::net::connect_error(&e);
-                Err(Unanswered {
-                    message: crate::net::error_text(&e),
-                    sent: !e.is_connect(),
-                    permanent: connect.is_some_and(crate::net::ConnectError::is_permanent),
-                })
-            }
-            Ok(Ok(r)) => Ok(r),
-        }
-    }
-
-    /// The body as text, each part within the timeout.
-    async fn body_text(&self, mut body: hyper::body::Incoming) -> Result<String, String> {
-        let mut buf = Vec::new();
-        loop {
-            match tokio::time::timeout(self.timeout, body.frame()).await {
-                Err(_) => return Err(format!("no data within {} s", self.timeout.as_secs())),
-                Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(crate::net::error_text(&e)),
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        buf.extend_from_slice(&data);
-                    }
-                }
-            }
-        }
-        String::from_utf8(buf).map_err(|_| "the body is not UTF-8".to_string())
-    }
-
     /// One try: send, read, and decide.
     async fn attempt(
         &self,
@@ -507,8 +447,8 @@ impl GitHub {
         if_none_match: Option<&str>,
         attempt: u32,
     ) -> Result<Attempt, GitHubError> {
-        let request = self.request(method, url, path, body, if_none_match)?;
-        let response = match self.exchange(request).await {
+        let request = self.wire.request(method, url, path, body, if_none_match)?;
+        let response = match self.wire.exchange(request).await {
             // A connection that cannot be made for a reason trying again
             // will not change (a refused certificate, a proxy wanting
             // credentials) is reported at once.
@@ -550,7 +490,7 @@ impl GitHub {
         if let Some(expiry) = &headers.token_expiration {
             *lock(&self.token_expiration) = Some(expiry.clone());
         }
-        match self.body_text(response.into_body()).await {
+        match self.wire.body_text(response.into_body()).await {
             Ok(text) => self.decide(method, path, status, headers, &text, attempt),
             Err(e) => Ok(Attempt::retry(
                 self.backoff(attempt),
@@ -598,6 +538,7 @@ impl GitHub {
             ));
         }
         if status == 304 {
+            self.not_modified.fetch_add(1, Ordering::SeqCst);
             return Ok(Attempt::Done(Response {
                 status,
                 body: Value::Null,
@@ -673,28 +614,4 @@ impl GitHub {
         }
         Ok(())
     }
-}
-
-/// A request that got no answer: why, whether it may have reached the
-/// server (the connection was made), and whether trying again can help.
-struct Unanswered {
-    message: String,
-    sent: bool,
-    permanent: bool,
-}
-
-fn message_of(text: &str) -> String {
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| truncate_chars(text.trim(), 200))
-}
-
-pub fn truncate_chars(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

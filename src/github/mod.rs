@@ -27,7 +27,10 @@
 //!   runtime; `retry`: [`RetryPolicy`] and the answer's headers that
 //!   decide a retry; `budget`: the scheduler every request waits in for a
 //!   slot within GitHub's primary and secondary limits ([`Limits`]);
-//!   `pages`: `paginate`, lists read page by page.
+//!   `wire`: the request with its headers, and the answer read within
+//!   the timeout;
+//!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
+//!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
 //!   one repository and the permissions a command needs).
@@ -44,9 +47,10 @@
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
 //!
-//! Inside this folder the client may import `error`, `root`, `retry` and
-//! `budget`; `pages` and the API families import the client, `error`,
-//! `answers` and `paths` (`pages` also `links`);
+//! Inside this folder the client may import `error`, `root`, `retry`,
+//! `budget`, `etags` and `wire` (which imports only `error`); `pages` and the API
+//! families import the client, `error`, `answers` and `paths` (`pages`
+//! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
 //! or a family, so no two files import each other.
 //!
@@ -66,6 +70,7 @@ mod contents;
 mod deployments;
 mod dispatch;
 mod error;
+mod etags;
 mod git;
 mod issues;
 mod links;
@@ -78,6 +83,7 @@ mod root;
 mod settings;
 mod statuses;
 mod teams;
+mod wire;
 
 pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};
@@ -89,6 +95,7 @@ pub use client::{
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;
 pub use error::{GitHubError, Token};
+pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};
 pub use issues::Issue;
 pub use paths::{repo_path, seg};

@@ -20,6 +20,10 @@ pub struct Report {
     pub skipped: usize,
     /// GitHub API requests the run sent (filled in by the caller).
     pub requests: usize,
+    /// Of those, reads GitHub answered 304 Not Modified (`--etag-cache`;
+    /// not counted against the primary rate limit).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_modified: usize,
     /// Each drifted customer's issue, as a URL (filled in by the caller
     /// when it keeps drift issues).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -33,6 +37,10 @@ pub struct Report {
     /// The run that checked (filled in by the caller under Actions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -50,6 +58,7 @@ impl Report {
             clean: 0,
             skipped: 0,
             requests: 0,
+            not_modified: 0,
             issues: Default::default(),
             deferred: Vec::new(),
             run_url: None,

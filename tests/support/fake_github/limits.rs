@@ -69,3 +69,84 @@ impl Enforcer {
         None
     }
 }
+
+/// GitHub's primary limit, per token, when a test asks
+/// ([`super::FakeGitHub::enforce_primary_limit`]): `limit` requests per
+/// `window` (an hour at GitHub, scaled down here), each token its own
+/// bucket. Answers carry the token's `x-ratelimit-remaining` counting down
+/// and `x-ratelimit-reset`; at 0 a request is answered 403 with both
+/// (remaining 0) and GitHub's message, and counted. A 304 is given back.
+#[derive(Debug)]
+pub struct Primary {
+    limit: u64,
+    window: Duration,
+    /// Token → (when its window started, requests counted).
+    buckets: std::collections::HashMap<String, (Instant, u64)>,
+    pub answers: usize,
+}
+
+impl Primary {
+    pub fn new(limit: u64, window: Duration) -> Primary {
+        Primary {
+            limit,
+            window,
+            buckets: Default::default(),
+            answers: 0,
+        }
+    }
+
+    fn bucket(&mut self, token: &str) -> &mut (Instant, u64) {
+        let now = Instant::now();
+        let window = self.window;
+        let b = self.buckets.entry(token.to_string()).or_insert((now, 0));
+        if now.duration_since(b.0) >= window {
+            *b = (now, 0);
+        }
+        b
+    }
+
+    /// Counts a request of `token`; `Err(reset)` when none is left.
+    pub fn take(&mut self, token: &str) -> Result<(), u64> {
+        let limit = self.limit;
+        let b = self.bucket(token);
+        if b.1 >= limit {
+            let reset = self.reset(token);
+            self.answers += 1;
+            return Err(reset);
+        }
+        b.1 += 1;
+        Ok(())
+    }
+
+    /// A 304: not counted.
+    pub fn give_back(&mut self, token: &str) {
+        let b = self.bucket(token);
+        b.1 = b.1.saturating_sub(1);
+    }
+
+    /// `x-ratelimit-limit`, `-remaining`, `-reset` (epoch seconds) for
+    /// `token`.
+    pub fn headers(&mut self, token: &str) -> [(String, String); 3] {
+        let limit = self.limit;
+        let used = self.bucket(token).1;
+        [
+            ("x-ratelimit-limit".into(), limit.to_string()),
+            (
+                "x-ratelimit-remaining".into(),
+                limit.saturating_sub(used).to_string(),
+            ),
+            ("x-ratelimit-reset".into(), self.reset(token).to_string()),
+        ]
+    }
+
+    /// The end of `token`'s window, in epoch seconds, rounded up.
+    fn reset(&mut self, token: &str) -> u64 {
+        let window = self.window;
+        let start = self.bucket(token).0;
+        let left = (start + window).saturating_duration_since(Instant::now());
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (epoch + left).as_secs() + 1
+    }
+}

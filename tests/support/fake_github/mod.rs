@@ -1107,6 +1107,12 @@ impl FakeGitHub {
         self.state().requests.len()
     }
 
+    /// Requests counted against the primary rate limit so far (what
+    /// `x-ratelimit-used` says; a 304 is not counted).
+    pub fn rate_limit_used(&self) -> u64 {
+        self.state().rate_limit_used
+    }
+
     /// Requests other than `GET` (faulted ones included).
     pub fn write_count(&self) -> usize {
         self.state()
@@ -1120,6 +1126,17 @@ impl FakeGitHub {
     /// from now on: a request over one is answered 403 with `retry-after`.
     pub fn enforce_limits(&self, limits: Limits) {
         self.state().limits = Some(limits::Enforcer::new(limits));
+    }
+
+    /// Enforce the primary limit per token: `limit` requests per `window`
+    /// ([`limits::Primary`]).
+    pub fn enforce_primary_limit(&self, limit: u64, window: std::time::Duration) {
+        self.state().primary = Some(limits::Primary::new(limit, window));
+    }
+
+    /// Primary-limit answers given (403, remaining 0).
+    pub fn primary_limit_answers(&self) -> usize {
+        self.state().primary.as_ref().map_or(0, |p| p.answers)
     }
 
     /// Requests answered with a secondary-limit 403 by
@@ -1373,6 +1390,31 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             );
         }
 
+        let token = record.token().unwrap_or_default().to_string();
+        if let Some(Err(reset)) = st.primary.as_mut().map(|p| p.take(&token)) {
+            record.fault = Some("primary rate limit".into());
+            let Fault::Status {
+                mut headers, body, ..
+            } = Fault::rate_limit_exhausted(reset)
+            else {
+                unreachable!("a status fault")
+            };
+            headers.retain(|(n, _)| n != "x-ratelimit-limit");
+            headers.extend(
+                st.primary
+                    .as_mut()
+                    .map(|p| p.headers(&token))
+                    .into_iter()
+                    .flatten()
+                    .take(1),
+            );
+            break 'outcome Outcome {
+                status: 403,
+                headers,
+                body: Some(body.into_bytes()),
+                reset: false,
+            };
+        }
         if let Some(wait) = st.limits.as_mut().and_then(|l| l.check(&req.method)) {
             record.fault = Some(format!("secondary rate limit, retry-after {wait}"));
             let Fault::Status { headers, body, .. } = Fault::secondary_rate_limit(wait) else {
@@ -1481,6 +1523,9 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
                 headers.push(("etag".to_string(), etag.clone()));
                 if req.header("if-none-match") == Some(etag.as_str()) {
                     st.not_modified += 1;
+                    if let (Some(p), Some(t)) = (st.primary.as_mut(), record.token()) {
+                        p.give_back(t);
+                    }
                     st.rate_limit_used = st.rate_limit_used.saturating_sub(1);
                     break 'outcome Outcome {
                         status: 304,
@@ -1548,6 +1593,12 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             ),
             ("x-ratelimit-resource".to_string(), "core".to_string()),
         ]);
+        // With the primary limit enforced, the token's own bucket.
+        let token = record.token().unwrap_or_default().to_string();
+        if let Some(per_token) = st.primary.as_mut().map(|p| p.headers(&token)) {
+            headers.retain(|(n, _)| !per_token.iter().any(|(m, _)| m == n));
+            headers.extend(per_token);
+        }
     }
     let has_type = outcome
         .headers

@@ -153,6 +153,8 @@ pub(crate) struct State {
     pub rate_limit_used: u64,
     /// Secondary limits enforced when a test asks.
     pub limits: Option<super::limits::Enforcer>,
+    /// The primary limit per token, enforced when a test asks.
+    pub primary: Option<super::limits::Primary>,
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
     /// `pending`).
     pub teams: BTreeMap<String, Vec<(String, String)>>,
@@ -218,6 +220,7 @@ impl State {
             violations: Vec::new(),
             rate_limit_used: 0,
             limits: None,
+            primary: None,
             teams: BTreeMap::new(),
             apps: Vec::new(),
             installations: Vec::new(),

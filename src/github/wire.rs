@@ -1,0 +1,170 @@
+//! The wire side of one request: the HTTP method, the request with the
+//! headers GitHub documents (`Accept`, `X-GitHub-Api-Version`,
+//! `User-Agent`, the token, `If-None-Match`), the answer's head and body
+//! each within the client's timeout, and the texts made of an answer.
+//! Split from `client`, which decides what an answer means; this file
+//! imports no other of the folder but `error`.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use serde_json::Value;
+
+use std::time::Duration;
+
+use super::error::GitHubError;
+
+/// The media type every request asks for.
+pub const ACCEPT: &str = "application/vnd.github+json";
+/// The REST API version every request pins.
+pub const API_VERSION: &str = "2022-11-28";
+/// The `User-Agent` every request sends (GitHub requires one).
+pub const USER_AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
+
+/// The connection side of a client: the HTTP client, the token and the
+/// timeout.
+pub(super) struct Wire {
+    pub http: crate::net::Client,
+    /// `Authorization: Bearer <token>`, marked sensitive.
+    pub auth: Option<http::HeaderValue>,
+    /// How long an answer's head, and each part of its body, may take.
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Method {
+    Get,
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    pub(super) fn http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Patch => http::Method::PATCH,
+            Method::Put => http::Method::PUT,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+}
+
+impl Wire {
+    /// The request with the headers GitHub documents: exactly one
+    /// `Accept` and one `X-GitHub-Api-Version`, the token, and the body as
+    /// JSON.
+    pub(super) fn request(
+        &self,
+        method: Method,
+        url: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_none_match: Option<&str>,
+    ) -> Result<http::Request<Full<Bytes>>, GitHubError> {
+        let mut builder = http::Request::builder()
+            .method(method.http())
+            .uri(url)
+            .header(http::header::ACCEPT, ACCEPT)
+            .header("x-github-api-version", API_VERSION)
+            .header(http::header::USER_AGENT, USER_AGENT);
+        if let Some(auth) = &self.auth {
+            builder = builder.header(http::header::AUTHORIZATION, auth.clone());
+        }
+        if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
+            builder = builder.header(http::header::IF_NONE_MATCH, v);
+        }
+        let bytes = match body {
+            Some(b) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(b).unwrap_or_default())
+            }
+            None => Bytes::new(),
+        };
+        builder.body(Full::new(bytes)).map_err(|e| {
+            GitHubError::Setup(format!(
+                "{} {path}: cannot build the request: {e}",
+                method.as_str()
+            ))
+        })
+    }
+
+    /// The answer's head within the timeout; `Err` holds what failed.
+    pub(super) async fn exchange(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, Unanswered> {
+        match tokio::time::timeout(self.timeout, self.http.request(request)).await {
+            Err(_) => Err(Unanswered {
+                message: format!("no answer within {} s", self.timeout.as_secs()),
+                sent: true,
+                permanent: false,
+            }),
+            Ok(Err(e)) => {
+                let connect = crate::net::connect_error(&e);
+                Err(Unanswered {
+                    message: crate::net::error_text(&e),
+                    sent: !e.is_connect(),
+                    permanent: connect.is_some_and(crate::net::ConnectError::is_permanent),
+                })
+            }
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
+    /// The body as text, each part within the timeout.
+    pub(super) async fn body_text(
+        &self,
+        mut body: hyper::body::Incoming,
+    ) -> Result<String, String> {
+        let mut buf = Vec::new();
+        loop {
+            match tokio::time::timeout(self.timeout, body.frame()).await {
+                Err(_) => return Err(format!("no data within {} s", self.timeout.as_secs())),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(crate::net::error_text(&e)),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        String::from_utf8(buf).map_err(|_| "the body is not UTF-8".to_string())
+    }
+}
+
+/// A request that got no answer: why, whether it may have reached the
+/// server (the connection was made), and whether trying again can help.
+pub(super) struct Unanswered {
+    pub message: String,
+    pub sent: bool,
+    pub permanent: bool,
+}
+
+pub(super) fn message_of(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| truncate_chars(text.trim(), 200))
+}
+
+pub fn truncate_chars(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
