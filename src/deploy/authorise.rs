@@ -236,7 +236,18 @@ pub fn authorise_dispatch(
         ctx.run_url(),
         out,
     ))?;
-    let environments = enabled_in_order(&manager, customer);
+    let command = rt.block_on(super::comment_command::admit(
+        &manager,
+        customer,
+        &gh,
+        &dispatched,
+        Stage::Plan,
+        out,
+    ))?;
+    let mut environments = enabled_in_order(&manager, customer);
+    if let Some(only) = command.and_then(|c| c.environment) {
+        environments.retain(|e| *e == only);
+    }
     let identities = manager
         .stage_identities(customer, &environments)
         .map_err(|m| Error::Failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
