@@ -75,7 +75,18 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
     let event = ctx.event().map_err(Error::Usage)?;
     let s = |p: &str| event.pointer(p).and_then(Value::as_str).map(str::to_string);
     Ok(Ok(match event_name.as_str() {
-        "issue_comment" => return Ok(super::trigger_comment::subject(repo, &event)),
+        "issue_comment" => match super::trigger_comment::subject(&event) {
+            Err(note) => return Ok(Err(note)),
+            Ok(c) => Subject {
+                repo,
+                sha: String::new(), // read from GitHub next
+                git_ref: String::new(),
+                pr: Some(c.pr),
+                event: "issue_comment".into(),
+                event_type: c.event_type,
+                comment: Some(c.id),
+            },
+        },
         "pull_request" | "pull_request_target" => Subject {
             repo,
             sha: s("/pull_request/head/sha")
@@ -124,11 +135,9 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
             event_type: EVENT_PLAN,
             comment: None,
         },
-        other => {
-            return Err(Error::Usage(format!(
-            "trigger runs on pull_request, push, workflow_dispatch or issue_comment, not `{other}`"
-        )))
-        }
+        other => return Err(Error::Usage(format!(
+            "trigger runs on pull_request, push, workflow_dispatch or issue_comment, not {other:?}"
+        ))),
     }))
 }
 
@@ -178,18 +187,13 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     };
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let clients = Clients::new(&rt, settings)?;
-    if subject.comment.is_some() {
-        let head = rt.block_on(super::trigger_comment::pull_head(
-            clients.status(),
-            &subject,
-        ))?;
-        match head {
-            Ok((sha, git_ref)) => (subject.sha, subject.git_ref) = (sha, git_ref),
-            Err(note) => {
-                out.note(&note);
-                return Ok(());
-            }
-        }
+    if let Some(pr) = subject.pr.filter(|_| subject.comment.is_some()) {
+        let gh = clients.status();
+        let head = super::trigger_comment::pull_head(gh, &subject.repo, pr, out);
+        let Some((sha, git_ref)) = rt.block_on(head)? else {
+            return Ok(());
+        };
+        (subject.sha, subject.git_ref) = (sha, git_ref);
     }
     if !crate::dispatch::is_sha(&subject.sha) {
         return Err(Error::Usage(format!(

@@ -8,15 +8,23 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::github::GitHub;
+use crate::output::Output;
 
 use super::comment_command::parse;
 use super::session::gh_err;
-use super::trigger::Subject;
+
+/// A comment command as the trigger sends it: the pull request, the
+/// comment and the dispatch's `event_type`.
+pub(super) struct CommentSubject {
+    pub pr: u64,
+    pub id: u64,
+    pub event_type: &'static str,
+}
 
 /// The comment command of an `issue_comment` event, or why there is none:
 /// only a new comment (`created`) on a pull request whose whole text is a
 /// command. Its sha and ref are read from GitHub next ([`pull_head`]).
-pub(super) fn subject(repo: String, event: &Value) -> std::result::Result<Subject, String> {
+pub(super) fn subject(event: &Value) -> std::result::Result<CommentSubject, String> {
     let action = event.get("action").and_then(Value::as_str).unwrap_or("");
     if action != "created" {
         return Err(format!(
@@ -37,29 +45,26 @@ pub(super) fn subject(repo: String, event: &Value) -> std::result::Result<Subjec
     let (Some(pr), Some(id)) = (number("/issue/number"), number("/comment/id")) else {
         return Err("the event names no pull request number or comment id".into());
     };
-    Ok(Subject {
-        repo,
-        sha: String::new(),
-        git_ref: String::new(),
-        pr: Some(pr),
-        event: "issue_comment".into(),
+    Ok(CommentSubject {
+        pr,
+        id,
         event_type: command.event_type(),
-        comment: Some(id),
     })
 }
 
-/// The pull request's head sha and branch ref (1 request), or why there
-/// is nothing to run (it is closed or gone).
+/// The pull request's head sha and branch ref (1 request); `None`, noted,
+/// when there is nothing to run (it is closed or gone).
 pub(super) async fn pull_head(
     gh: &GitHub,
-    subject: &Subject,
-) -> Result<std::result::Result<(String, String), String>> {
-    let pr = subject.pr.unwrap_or_default();
-    Ok(
-        match gh.pull_head(&subject.repo, pr).await.map_err(gh_err)? {
-            Some(h) if h.open => Ok((h.head_sha, format!("refs/heads/{}", h.head_ref))),
-            Some(_) => Err(format!("#{pr} is closed: nothing to do")),
-            None => Err(format!("{} has no pull request #{pr}", subject.repo)),
-        },
-    )
+    repo: &str,
+    pr: u64,
+    out: &Output,
+) -> Result<Option<(String, String)>> {
+    let note = match gh.pull_head(repo, pr).await.map_err(gh_err)? {
+        Some(h) if h.open => return Ok(Some((h.head_sha, format!("refs/heads/{}", h.head_ref)))),
+        Some(_) => format!("#{pr} is closed: nothing to do"),
+        None => format!("{repo} has no pull request #{pr}"),
+    };
+    out.note(&note);
+    Ok(None)
 }
