@@ -26,6 +26,7 @@ mod batch;
 mod budgets;
 mod cloud_identity;
 mod comment;
+mod comment_commands;
 mod completions;
 mod conclude_plans;
 mod concurrency;

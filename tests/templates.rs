@@ -496,7 +496,34 @@ fn the_trigger_runs_on_default_branch_pushes_and_pull_request_events_only() {
         .keys()
         .map(|k| s(k, "event"))
         .collect();
-    assert_eq!(keys, ["push", "pull_request"]);
+    assert_eq!(keys, ["push", "pull_request", "issue_comment"]);
+    // Comment commands: new comments only (an edit re-runs nothing), on
+    // pull requests only, and the comment's text reaches no script.
+    let types: Vec<&str> = on["issue_comment"]["types"]
+        .as_sequence()
+        .expect("issue_comment.types")
+        .iter()
+        .map(|t| s(t, "type"))
+        .collect();
+    assert_eq!(types, ["created"]);
+    let job = &doc["jobs"]["trigger"];
+    let cond = job["if"].as_str().expect("the trigger job's if");
+    assert!(
+        cond.contains("github.event.issue.pull_request")
+            && cond.contains("startsWith(github.event.comment.body, '/fleetform plan')"),
+        "{cond}"
+    );
+    assert_eq!(job["permissions"]["pull-requests"].as_str(), Some("read"));
+    for st in trigger_steps() {
+        let run = st["run"].as_str().unwrap_or_default();
+        assert!(!run.contains("github.event.comment"), "{run}");
+        assert!(
+            !yaml_serde::to_string(&st["env"])
+                .unwrap()
+                .contains("comment.body"),
+            "the trigger reads the comment from the event file itself"
+        );
+    }
 }
 
 /// Runs the trigger job's secrets check the way the runner would.

@@ -8,11 +8,14 @@
 //! registry, never from the payload, and a dispatch that merely names a
 //! customer joins none of its groups.
 //!
-//! It reads nothing from GitHub. The one write it may make is the `failure`
-//! status on a revoked customer's commit, after the dispatch's signature
-//! verified, and only with a token (`FLEETFORM_TOKEN`, the template passes
-//! SOURCE_REPOS_PAT); without one every write is withheld. A refusal is
-//! exit 3 with one audit line, like `plan --dispatch`.
+//! It reads nothing from GitHub but, for a comment command
+//! (`deploy::comment_command`), the comment and its author's permission;
+//! its environments are then the one the comment names, if any. The writes
+//! it may make are the `failure` status on a revoked customer's commit,
+//! after the dispatch's signature verified, and a comment command's
+//! reaction or refusal reply, and only with a token (`FLEETFORM_TOKEN`, the
+//! template passes SOURCE_REPOS_PAT); without one every write is withheld.
+//! A refusal is exit 3 with one audit line, like `plan --dispatch`.
 
 use std::path::Path;
 

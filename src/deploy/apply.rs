@@ -75,6 +75,8 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Res
             out,
         )
         .await?;
+        super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Apply, out)
+            .await?;
         let reporter = Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone());
         let env = settings.environment.as_str();
         let views = match subscribed(gh, &manager, dispatched, customer).await? {
@@ -551,6 +553,13 @@ impl ApplyRun<'_> {
 
     async fn not_stale(&self) -> Result<()> {
         let (gh, payload, env) = (self.gh(), self.payload(), self.env());
+        if payload.comment.is_some() {
+            // A comment command applies the pull request's head.
+            return match super::comment_command::still_pull_head(gh, payload).await? {
+                Ok(()) => Ok(()),
+                Err(why) => Err(self.refuse(why).await),
+            };
+        }
         let (branch, head) = gh
             .default_branch_head(&payload.customer_repo)
             .await

@@ -216,8 +216,10 @@ pub fn plan_key(payload: &crate::dispatch::Payload) -> String {
 }
 
 /// The checks of `plan --dispatch` on their own, for the deploy workflow's
-/// first job. It reads nothing from GitHub; the one write it may make is a
-/// revoked customer's `failure` status, and only with a token.
+/// first job. It reads nothing from GitHub but a comment command's comment
+/// and its author's permission; the writes it may make are a revoked
+/// customer's `failure` status and a comment command's reaction or reply,
+/// and only with a token.
 pub fn authorise_dispatch(
     ctx: &RunContext,
     manager_dir: &Path,
@@ -226,7 +228,12 @@ pub fn authorise_dispatch(
     let dispatched = read_event(ctx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
-    let gh = client_if_token(&rt, &dispatched.payload.customer_repo, out)?;
+    // A comment command's comment is read, answered and reacted to here.
+    let permissions = match dispatched.payload.comment {
+        Some(_) => super::session::access::PLAN,
+        None => super::session::access::STATUS,
+    };
+    let gh = client_if_token(&rt, &dispatched.payload.customer_repo, permissions, out)?;
     let customer = rt.block_on(authorise(
         &registry,
         &manager,
@@ -236,7 +243,18 @@ pub fn authorise_dispatch(
         ctx.run_url(),
         out,
     ))?;
-    let environments = enabled_in_order(&manager, customer);
+    let command = rt.block_on(super::comment_command::admit(
+        &manager,
+        customer,
+        &gh,
+        &dispatched,
+        Stage::Plan,
+        out,
+    ))?;
+    let mut environments = enabled_in_order(&manager, customer);
+    if let Some(only) = command.and_then(|c| c.environment) {
+        environments.retain(|e| *e == only);
+    }
     let identities = manager
         .stage_identities(customer, &environments)
         .map_err(|m| Error::Failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;

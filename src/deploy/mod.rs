@@ -66,6 +66,7 @@ mod approvals;
 mod artifact;
 mod authorise;
 mod comment;
+pub mod comment_command;
 mod conclude;
 mod event;
 mod fetch;
@@ -78,6 +79,7 @@ mod rollout;
 mod session;
 mod status;
 mod trigger;
+mod trigger_comment;
 mod trigger_relay;
 
 #[cfg(test)]

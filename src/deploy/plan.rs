@@ -146,7 +146,12 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Resul
             out,
         )
         .await?;
-        let envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
+        let command =
+            super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Plan, out);
+        let mut envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
+        if let Some(only) = command.await?.and_then(|c| c.environment) {
+            envs.retain(|e| *e == only); // the authorise job runs no other
+        }
         let mut report = PlanReport::new(customer, &dispatched.payload);
         let reporter = Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone());
         let views = match subscribed(gh, &manager, dispatched, customer).await? {

@@ -113,9 +113,10 @@ pub(super) fn open_session(
 pub(super) fn client_if_token(
     rt: &tokio::runtime::Runtime,
     repo: &str,
+    permissions: Permissions,
     out: &Output,
 ) -> Result<GitHub> {
-    let token = repo_token(rt, repo, access::STATUS, out)?;
+    let token = repo_token(rt, repo, permissions, out)?;
     GitHub::new(
         rt,
         &GitHub::api_url_from_env(),

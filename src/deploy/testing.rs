@@ -49,6 +49,7 @@ pub(super) fn payload(repo: &str, files: &[&str]) -> Payload {
         files: files.iter().map(|f| f.to_string()).collect(),
         sig: None,
         repo_id: None,
+        comment: None,
     }
 }
 

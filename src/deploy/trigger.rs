@@ -56,23 +56,38 @@ pub struct TriggerReport {
 
 /// The customer commit and PR this run is about.
 pub(super) struct Subject {
-    repo: String,
-    sha: String,
-    git_ref: String,
+    pub(super) repo: String,
+    pub(super) sha: String,
+    pub(super) git_ref: String,
     pub(super) pr: Option<u64>,
-    event: String,
-    event_type: &'static str,
+    pub(super) event: String,
+    pub(super) event_type: &'static str,
+    /// A comment command's comment id (its sha and ref are read later).
+    pub(super) comment: Option<u64>,
 }
 
-pub(super) fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
+/// The subject of this run, or why there is none (a note).
+pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, String>> {
     let repo = ctx.repository.clone().ok_or_else(|| {
         Error::Usage("GITHUB_REPOSITORY is not set; run inside GitHub Actions".into())
     })?;
     let event_name = ctx.event_name.clone().unwrap_or_default();
     let event = ctx.event().map_err(Error::Usage)?;
     let s = |p: &str| event.pointer(p).and_then(Value::as_str).map(str::to_string);
-    Ok(match event_name.as_str() {
-        "pull_request" | "pull_request_target" => Some(Subject {
+    Ok(Ok(match event_name.as_str() {
+        "issue_comment" => match super::trigger_comment::subject(&event) {
+            Err(note) => return Ok(Err(note)),
+            Ok(c) => Subject {
+                repo,
+                sha: String::new(), // read from GitHub next
+                git_ref: String::new(),
+                pr: Some(c.pr),
+                event: "issue_comment".into(),
+                event_type: c.event_type,
+                comment: Some(c.id),
+            },
+        },
+        "pull_request" | "pull_request_target" => Subject {
             repo,
             sha: s("/pull_request/head/sha")
                 .ok_or_else(|| Error::Usage("event has no pull_request.head.sha".into()))?,
@@ -83,18 +98,19 @@ pub(super) fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
             pr: event.get("number").and_then(Value::as_u64),
             event: "pull_request".into(),
             event_type: EVENT_PLAN,
-        }),
+            comment: None,
+        },
         "push" => {
             let sha = s("/after").or_else(|| ctx.sha.clone()).unwrap_or_default();
             if sha.bytes().all(|b| b == b'0') {
-                return Ok(None); // branch deleted
+                return Ok(Err("the branch was deleted; nothing to plan".into()));
             }
             let git_ref = s("/ref")
                 .or_else(|| ctx.git_ref.clone())
                 .unwrap_or_default();
             let default = s("/repository/default_branch").unwrap_or_else(|| "main".into());
             let on_default = git_ref == format!("refs/heads/{default}");
-            Some(Subject {
+            Subject {
                 repo,
                 sha,
                 git_ref,
@@ -107,22 +123,22 @@ pub(super) fn subject(ctx: &RunContext) -> Result<Option<Subject>> {
                 },
                 event: "push".into(),
                 event_type: if on_default { EVENT_APPLY } else { EVENT_PLAN },
-            })
+                comment: None,
+            }
         }
-        "workflow_dispatch" => Some(Subject {
+        "workflow_dispatch" => Subject {
             repo,
             sha: ctx.sha.clone().unwrap_or_default(),
             git_ref: ctx.git_ref.clone().unwrap_or_default(),
             pr: None,
             event: "workflow_dispatch".into(),
             event_type: EVENT_PLAN,
-        }),
-        other => {
-            return Err(Error::Usage(format!(
-                "trigger runs on pull_request, push or workflow_dispatch, not `{other}`"
-            )))
-        }
-    })
+            comment: None,
+        },
+        other => return Err(Error::Usage(format!(
+            "trigger runs on pull_request, push, workflow_dispatch or issue_comment, not {other:?}"
+        ))),
+    }))
 }
 
 /// Override files present in the checkout, by environment.
@@ -162,18 +178,29 @@ fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
 pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     mask_secrets(settings, out);
-    let Some(subject) = subject(&ctx)? else {
-        out.note("the branch was deleted; nothing to plan");
-        return Ok(());
+    let mut subject = match subject(&ctx)? {
+        Ok(s) => s,
+        Err(note) => {
+            out.note(&note);
+            return Ok(());
+        }
     };
+    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let clients = Clients::new(&rt, settings)?;
+    if let Some(pr) = subject.pr.filter(|_| subject.comment.is_some()) {
+        let gh = clients.status();
+        let head = super::trigger_comment::pull_head(gh, &subject.repo, pr, out);
+        let Some((sha, git_ref)) = rt.block_on(head)? else {
+            return Ok(());
+        };
+        (subject.sha, subject.git_ref) = (sha, git_ref);
+    }
     if !crate::dispatch::is_sha(&subject.sha) {
         return Err(Error::Usage(format!(
             "`{}` is not a commit sha",
             subject.sha
         )));
     }
-    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let clients = Clients::new(&rt, settings)?;
     // Local files first: no request is spent on a checkout without variables.
     let per_product = product_files(settings);
     let local = match &per_product {
@@ -439,11 +466,13 @@ impl Sender<'_> {
             git_ref: s.git_ref.clone(),
             pr: s.pr,
             event: s.event.clone(),
-            trigger_run_url: self.run_url.clone(),
+            // A comment command names its comment instead (10 keys at most).
+            trigger_run_url: self.run_url.clone().filter(|_| s.comment.is_none()),
             dispatch_id: dispatch_id(&s.repo, &s.sha, run_id),
             files,
             sig: None,
             repo_id: None,
+            comment: s.comment,
         };
         payload.sig = Some(self.settings.key.sign(s.event_type, &payload, unix_now()));
         payload

@@ -30,10 +30,20 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
     let relay = args.relay.as_str();
     use crate::relay::client;
     let ctx = RunContext::from_env();
-    let Some(subject) = super::trigger::subject(&ctx)? else {
-        out.note("the branch was deleted; nothing to plan");
-        return Ok(());
+    let subject = match super::trigger::subject(&ctx)? {
+        Ok(s) => s,
+        Err(note) => {
+            out.note(&note);
+            return Ok(());
+        }
     };
+    if subject.comment.is_some() {
+        // The relay dispatches the commit its OIDC token names: for a
+        // comment, the default branch's, not the pull request's head.
+        return Err(Error::Usage(
+            "comment commands are not carried by the relay: use the token trigger (customer-trigger-token.yml) for them".into(),
+        ));
+    }
     let (source, files) = super::trigger::checkout_source(&args.variables, &args.overrides)?;
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let refused = |e: client::ClientError| Error::Failed(e.to_string());

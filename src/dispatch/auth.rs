@@ -412,6 +412,7 @@ pub fn verify(
 /// dispatch_id:<len>:<text>
 /// files:<count>
 /// file:<len>:<text>        (once per file, in order)
+/// comment:<n>              (only when the payload names a comment)
 /// ```
 pub fn canonical(event_type: &str, payload: &Payload, time: u64, generation: u32) -> Vec<u8> {
     // Destructured so that a new payload field cannot be left out unnoticed.
@@ -429,6 +430,7 @@ pub fn canonical(event_type: &str, payload: &Payload, time: u64, generation: u32
         // Set only by the relay, whose dispatches are not signed; a signed
         // payload carrying it is refused before the signature is checked.
         repo_id: _,
+        comment,
     } = payload;
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(CANONICAL_LABEL.as_bytes());
@@ -456,6 +458,11 @@ pub fn canonical(event_type: &str, payload: &Payload, time: u64, generation: u32
     for f in files {
         line("file", &text(f));
     }
+    // Last and only when present: signatures over payloads without one
+    // stay what they were.
+    if let Some(id) = comment {
+        line("comment", &id.to_string());
+    }
     out
 }
 
@@ -478,6 +485,7 @@ mod tests {
             files: vec!["infra/variables.yml".into()],
             sig: None,
             repo_id: None,
+            comment: None,
         }
     }
 

@@ -41,9 +41,13 @@ pub struct Payload {
     pub git_ref: String,
     /// The pull request, if any.
     pub pr: Option<u64>,
-    /// `pull_request`, `push` or `workflow_dispatch`.
+    /// `pull_request`, `push`, `workflow_dispatch` or `issue_comment` (a
+    /// comment command on the pull request `pr`, see `comment`).
     pub event: String,
-    /// Link to the customer's trigger run.
+    /// Link to the customer's trigger run. Left out (not `null`) when
+    /// absent, so that a comment command's payload, which has none, fits
+    /// GitHub's 10 keys with `comment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_run_url: Option<String>,
     /// Correlates the trigger, the manager's runs and the audit log.
     pub dispatch_id: String,
@@ -59,6 +63,13 @@ pub struct Payload {
     /// the customer by it, so a renamed repo keeps working.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_id: Option<u64>,
+    /// The id of the pull request comment that asked for this run
+    /// (`/fleetform plan|apply`), with `event: issue_comment` only. The
+    /// manager reads the comment itself from GitHub (who wrote it, what it
+    /// says, on which pull request) and checks its author's permission:
+    /// nothing of it is taken from the payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,11 +145,23 @@ impl Payload {
         }
         if !matches!(
             self.event.as_str(),
-            "pull_request" | "push" | "workflow_dispatch"
+            "pull_request" | "push" | "workflow_dispatch" | "issue_comment"
         ) {
             return Err(bad(
-                "`event` must be pull_request, push or workflow_dispatch",
+                "`event` must be pull_request, push, workflow_dispatch or issue_comment",
             ));
+        }
+        match (self.event == "issue_comment", self.comment, self.pr) {
+            (true, Some(id), Some(_)) if id > 0 => {}
+            (true, _, _) => {
+                return Err(bad(
+                    "an `issue_comment` dispatch names its `comment` (an id) and `pr`",
+                ))
+            }
+            (false, Some(_), _) => {
+                return Err(bad("only an `issue_comment` dispatch names a `comment`"))
+            }
+            (false, None, _) => {}
         }
         if let Some(u) = &self.trigger_run_url {
             if !(u.starts_with("https://") || u.starts_with("http://")) || !clean_text(u, 512) {

@@ -65,6 +65,7 @@ mod answers;
 mod app;
 mod budget;
 mod client;
+mod commands;
 mod comments;
 mod contents;
 mod deployments;
@@ -92,6 +93,7 @@ pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION, CA_FILE_VAR,
     MAX_PAGES,
 };
+pub use commands::CommentFacts;
 pub use comments::IssueComment;
 pub use deployments::NewDeployment;
 pub use error::{GitHubError, Token};

@@ -354,6 +354,7 @@ impl Relay {
             files: subject.files.clone(),
             sig: None,
             repo_id: customer.repo_id,
+            comment: None,
         };
         let value = match serde_json::to_value(&payload) {
             Ok(v) => v,

@@ -57,6 +57,7 @@
 
 mod access;
 mod apps;
+mod comment_commands;
 mod handlers;
 pub(crate) mod http;
 mod limits;

@@ -89,6 +89,8 @@ pub(crate) struct Repo {
     pub statuses: Vec<Status>,
     pub issues: BTreeMap<u64, IssueRec>,
     pub comments: Vec<Comment>,
+    /// Reactions to comments: (comment id, login, content), oldest first.
+    pub reactions: Vec<(u64, String, String)>,
     /// Label name to label id.
     pub labels: BTreeMap<String, u64>,
     pub dispatches: Vec<Value>,
@@ -301,6 +303,7 @@ impl State {
             statuses: Vec::new(),
             issues: BTreeMap::new(),
             comments: Vec::new(),
+            reactions: Vec::new(),
             labels: BTreeMap::new(),
             dispatches: Vec::new(),
             check_runs: Vec::new(),

@@ -1,0 +1,281 @@
+//! Comment commands: `/fleetform plan` or `/fleetform apply`, optionally
+//! `-e <environment>`, written on a customer's pull request, re-run the
+//! loop for that pull request's head.
+//!
+//! The customer's trigger (on `issue_comment`, `created` only) reads the
+//! command with [`parse`], the pull request's head from GitHub, and sends
+//! a signed dispatch (`event: issue_comment`) naming the comment's id. The
+//! manager trusts none of the comment's content from the payload: [`admit`]
+//! reads the comment from GitHub (its author, its text, its pull request),
+//! refuses an edited one, parses it again, and checks that its author has
+//! `write` (or `admin`) permission on the customer's repository; an apply
+//! only for environments with `auto_apply: true` (approvals, where
+//! `approvals:` asks for them, are checked by the apply as for any apply).
+//! Each refusal is said on the pull request; an admitted command gets a
+//! reaction on the comment.
+
+use crate::config::{Customer, Manager};
+use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::error::{Error, Result};
+use crate::github::GitHub;
+use crate::output::Output;
+
+use super::event::{Dispatched, Stage};
+use super::fetch::enabled_in_order;
+use super::session::gh_err;
+
+/// A comment command: what to run, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub apply: bool,
+    /// `-e <environment>`: only this one; else every enabled one.
+    pub environment: Option<String>,
+}
+
+impl Command {
+    /// The dispatch's `event_type` for this command.
+    pub fn event_type(&self) -> &'static str {
+        if self.apply {
+            EVENT_APPLY
+        } else {
+            EVENT_PLAN
+        }
+    }
+}
+
+/// A comment's text as a command: exactly `/fleetform plan` or
+/// `/fleetform apply`, optionally followed by `-e <environment>` (a slug),
+/// words separated by spaces, on one line (trailing spaces and line ends
+/// allowed). Anything else, including hidden or control characters, is
+/// not a command. The text is the commenter's: only these few words are
+/// ever read from it.
+pub fn parse(body: &str) -> Option<Command> {
+    let line = body.trim_end_matches([' ', '\r', '\n']);
+    if line.len() > 200
+        || line
+            .chars()
+            .any(|c| c != ' ' && (c.is_whitespace() || crate::util::text::is_hidden(c)))
+    {
+        return None;
+    }
+    let words: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+    let apply = match words.get(..2)? {
+        ["/fleetform", "plan"] => false,
+        ["/fleetform", "apply"] => true,
+        _ => return None,
+    };
+    let environment = match &words[2..] {
+        [] => None,
+        ["-e", env] if crate::config::is_slug(env) => Some(env.to_string()),
+        _ => return None,
+    };
+    Some(Command { apply, environment })
+}
+
+/// For a comment command's dispatch, the command, read from GitHub and
+/// checked (see the module docs); `None` for any other dispatch. A refusal
+/// is said on the pull request (a failed reply is only noted) and returned.
+/// Cost: 2 requests, plus 1 for the reaction or the reply.
+pub async fn admit(
+    manager: &Manager,
+    customer: &Customer,
+    gh: &GitHub,
+    dispatched: &Dispatched,
+    stage: Stage,
+    out: &Output,
+) -> Result<Option<Command>> {
+    let payload = &dispatched.payload;
+    let (Some(id), Some(pr)) = (payload.comment, payload.pr) else {
+        return Ok(None);
+    };
+    let repo = payload.customer_repo.as_str();
+    let refuse = |why: String| Error::Refused(format!("{why}; {}", stage.nothing_done()));
+    let facts = gh
+        .issue_comment(repo, id)
+        .await
+        .map_err(gh_err)?
+        .ok_or_else(|| refuse(format!("comment {id} of {repo} does not exist (deleted?)")))?;
+    if facts.issue != pr {
+        return Err(refuse(format!(
+            "comment {id} is on #{} of {repo}, not on #{pr}",
+            facts.issue
+        )));
+    }
+    let reply = Reply {
+        gh,
+        payload,
+        pr,
+        id,
+        out,
+    };
+    let author = facts.author.as_str();
+    let checked = if facts.edited {
+        Err("the comment was edited after it was written; write a new one".to_string())
+    } else {
+        match parse(&facts.body) {
+            None => Err(format!("this is not a command fleetform runs: {USAGE}")),
+            Some(c) if c.event_type() != dispatched.event_type => {
+                Err("the dispatch does not match the comment".into())
+            }
+            Some(c) => allowed(manager, customer, &c).map(|()| c),
+        }
+    };
+    let command = match checked {
+        Ok(c) => c,
+        Err(why) => return Err(reply.refuse(why, refuse).await),
+    };
+    let permission = gh.permission_of(repo, author).await.map_err(gh_err)?;
+    if !matches!(permission.as_str(), "write" | "admin") {
+        let why = format!(
+            "@{author} has `{permission}` permission on {repo}; comment commands need `write`"
+        );
+        return Err(reply.refuse(why, refuse).await);
+    }
+    out.note(&format!(
+        "comment command of @{author} ({permission}) on #{pr}: {}",
+        describe(&command)
+    ));
+    if stage == Stage::Plan {
+        reply
+            .react(if command.apply { "rocket" } else { "eyes" })
+            .await;
+    }
+    Ok(Some(command))
+}
+
+const USAGE: &str = "`/fleetform plan` or `/fleetform apply`, optionally followed by `-e <environment>`, alone on one line";
+
+fn describe(c: &Command) -> String {
+    format!(
+        "{} {}",
+        if c.apply { "apply" } else { "plan" },
+        c.environment
+            .as_deref()
+            .map_or("every environment".to_string(), |e| format!("`{e}`"))
+    )
+}
+
+/// The named environment is enabled for the customer, and an apply only
+/// goes where `auto_apply` lets it go without a reviewer.
+fn allowed(manager: &Manager, customer: &Customer, c: &Command) -> std::result::Result<(), String> {
+    let envs = match &c.environment {
+        Some(e) if !customer.environments.contains(e) => {
+            return Err(format!(
+                "`{e}` is not an environment of `{}`",
+                customer.slug
+            ))
+        }
+        Some(e) => vec![e.clone()],
+        None => enabled_in_order(manager, customer),
+    };
+    if !c.apply {
+        return Ok(());
+    }
+    let held: Vec<String> = envs
+        .iter()
+        .filter(|e| !manager.environment(e).is_some_and(|x| x.auto_apply))
+        .map(|e| format!("`{e}`"))
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} not `auto_apply`: {} only after the pull request is merged and the apply approved; `/fleetform apply -e <environment>` applies an `auto_apply` environment",
+        held.join(", "),
+        if held.len() == 1 { "it applies" } else { "they apply" }
+    ))
+}
+
+/// Answers on the pull request.
+struct Reply<'a> {
+    gh: &'a GitHub,
+    payload: &'a Payload,
+    pr: u64,
+    id: u64,
+    out: &'a Output,
+}
+
+impl Reply<'_> {
+    async fn react(&self, content: &str) {
+        let repo = &self.payload.customer_repo;
+        if let Err(e) = self.gh.react_to_comment(repo, self.id, content).await {
+            self.out
+                .note(&format!("could not react to comment {}: {e}", self.id));
+        }
+    }
+
+    /// A reply naming the refusal, then the refusal.
+    async fn refuse(&self, why: String, refuse: impl Fn(String) -> Error) -> Error {
+        let body = format!(
+            "fleetform did not run the command of [this comment](#issuecomment-{}): {why}.",
+            self.id
+        );
+        let repo = &self.payload.customer_repo;
+        if let Err(e) = self.gh.create_comment(repo, self.pr, &body).await {
+            self.out
+                .note(&format!("could not reply on #{}: {e}", self.pr));
+        }
+        refuse(why)
+    }
+}
+
+/// For an apply of a comment command: the pull request is still open and
+/// its head is still the planned commit (1 request). `Ok(Err(reason))` is
+/// a refusal.
+pub async fn still_pull_head(
+    gh: &GitHub,
+    payload: &Payload,
+) -> Result<std::result::Result<(), String>> {
+    let pr = payload.pr.unwrap_or_default();
+    let head = gh
+        .pull_head(&payload.customer_repo, pr)
+        .await
+        .map_err(gh_err)?;
+    Ok(match head {
+        Some(h) if h.open && h.head_sha == payload.sha => Ok(()),
+        Some(h) if h.open => Err(format!(
+            "stale plan: #{pr} is at {} now, not at the planned {}; comment again",
+            crate::dispatch::short_sha(&h.head_sha),
+            crate::dispatch::short_sha(&payload.sha)
+        )),
+        _ => Err(format!("#{pr} is no longer open")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_commands_parse() {
+        let plan = Command {
+            apply: false,
+            environment: None,
+        };
+        assert_eq!(parse("/fleetform plan"), Some(plan.clone()));
+        assert_eq!(parse("/fleetform plan \r\n"), Some(plan));
+        assert_eq!(
+            parse("/fleetform apply -e staging"),
+            Some(Command {
+                apply: true,
+                environment: Some("staging".into())
+            })
+        );
+        for bad in [
+            "",
+            "/fleetform",
+            "/fleetform plan please",
+            "/fleetform plan -e",
+            "/fleetform plan -e ../x",
+            "/fleetform plan -e $(id)",
+            "/fleetform plan\n/fleetform apply",
+            "/fleetform plan\tx",
+            "/fleetform\u{200b} plan",
+            "/Fleetform plan",
+            "please /fleetform plan",
+            "/fleetform destroy",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+}
