@@ -26,6 +26,9 @@ use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, manager_client, open_session, Session};
 use super::status::Reporter;
 
+mod checks;
+mod outcome;
+
 pub struct ApplySettings {
     pub environment: String,
     pub plan_dir: PathBuf,
@@ -444,100 +447,6 @@ impl ApplyRun<'_> {
             .await
     }
 
-    /// The files the apply checks are the sealed ones from the artifact,
-    /// and the plan is of this dispatch's repo and sha.
-    async fn open_artifact(&self, key: &ArtifactKey) -> Result<GitHubRecord> {
-        let dir = &self.dir;
-        match open_plan(key, &self.customer.slug, &self.place(), dir) {
-            Err(Error::Refused(reason)) => return Err(self.refuse(reason).await),
-            other => other?,
-        }
-        let record = read_record(dir)?;
-        let payload = self.payload();
-        if !record
-            .customer_repo
-            .eq_ignore_ascii_case(&payload.customer_repo)
-            || record.sha != payload.sha
-        {
-            return Err(self
-                .refuse(format!(
-                    "the plan in {} is for {}@{}, not {}@{}",
-                    dir.display(),
-                    record.customer_repo,
-                    record.sha,
-                    payload.customer_repo,
-                    payload.sha
-                ))
-                .await);
-        }
-        Ok(record)
-    }
-
-    /// Stale: the default branch moved past the planned commit and
-    /// changed a file fleetform reads. A newer commit that touches
-    /// nothing fleetform reads (a README) does not trigger a new plan,
-    /// so refusing then would leave the change unapplied forever.
-    /// The apply runs as the identity fleetform.yml and the registry name
-    /// now, and that is the one the plan was made for: a plan made for
-    /// another account's state is refused.
-    async fn same_identity(&self) -> Result<()> {
-        let now = self
-            .manager
-            .identities_of(self.customer, self.env())
-            .map_err(|m| Error::Failed(format!("the cloud identity: {m}")))?;
-        let planned = crate::engine::read_summary(&self.dir)
-            .ok()
-            .and_then(|s| s.identity);
-        if now == planned {
-            return Ok(());
-        }
-        let shown = |i: &Option<crate::config::StageIdentities>| {
-            i.as_ref()
-                .map_or("none".to_string(), |i| format!("`{}`", i.apply.role_arn))
-        };
-        Err(self
-            .refuse(format!(
-                "the cloud identity changed since the plan (planned for {}, now {}); plan again",
-                shown(&planned),
-                shown(&now)
-            ))
-            .await)
-    }
-
-    /// With `approvals:` for this environment, enough approvers approved
-    /// this very plan on the customer's pull request (see
-    /// [`super::approvals`]); who they were, or the refusal.
-    async fn approved_on_the_pull_request(&self, record: &GitHubRecord) -> Result<Vec<String>> {
-        let Some(rule) = self.manager.approval_rule(self.env()) else {
-            return Ok(Vec::new());
-        };
-        let ask = super::approvals::Ask {
-            repo: &self.payload().customer_repo,
-            pr: record.pr,
-            digest: &self.digest,
-            planned_at: record.planned_at.as_deref(),
-        };
-        match super::approvals::check(self.gh(), self.gh(), rule, &ask).await? {
-            Ok(approvers) => {
-                self.out.note(&format!(
-                    "{}: approved on the pull request by {}",
-                    self.label(),
-                    approvers.join(", ")
-                ));
-                Ok(approvers)
-            }
-            Err(reason) => {
-                if reason.starts_with("waiting for approval") {
-                    self.notify(
-                        crate::config::NotifyEvent::ApprovalWaiting,
-                        "the apply is waiting for approvals of this plan on the customer's pull request",
-                    );
-                }
-                Err(self.refuse(reason).await)
-            }
-        }
-    }
-
     /// Tells the targets that asked for `event` about this unit: `what`,
     /// the plan digest's prefix and the run.
     fn notify(&self, event: crate::config::NotifyEvent, what: &str) {
@@ -549,49 +458,6 @@ impl ApplyRun<'_> {
                 self.manager.product.as_deref(),
             );
         crate::notify::send(self.manager, &notice, self.out);
-    }
-
-    async fn not_stale(&self) -> Result<()> {
-        let (gh, payload, env) = (self.gh(), self.payload(), self.env());
-        if payload.comment.is_some() {
-            // A comment command applies the pull request's head.
-            return match super::comment_command::still_pull_head(gh, payload).await? {
-                Ok(()) => Ok(()),
-                Err(why) => Err(self.refuse(why).await),
-            };
-        }
-        let (branch, head) = gh
-            .default_branch_head(&payload.customer_repo)
-            .await
-            .map_err(gh_err)?;
-        if head == payload.sha {
-            return Ok(());
-        }
-        let mut read = vec![
-            self.manager.config.customer.variables.clone(),
-            override_path(self.manager, env),
-        ];
-        if self.manager.product.is_some() {
-            read.push(PRODUCTS_FILE.to_string());
-        }
-        if let Some(changed) =
-            first_changed(gh, &payload.customer_repo, &payload.sha, &head, &read).await?
-        {
-            return Err(self
-                .refuse(format!(
-                    "stale plan: `{branch}` of {} is at {} now and `{changed}` changed since {}, the planned commit; the newer push plans and applies on its own",
-                    payload.customer_repo,
-                    short_sha(&head),
-                    short_sha(&payload.sha)
-                ))
-                .await);
-        }
-        self.out.note(&format!(
-            "`{branch}` moved to {} after the plan, without changing the files fleetform reads; applying the plan of {}",
-            short_sha(&head),
-            short_sha(&payload.sha)
-        ));
-        Ok(())
     }
 
     /// Every check, no apply, no writes.
@@ -642,139 +508,6 @@ impl ApplyRun<'_> {
         }
         self.out.group_end();
         result
-    }
-
-    /// Reports the apply's result: applied, refused, or failed.
-    async fn settle(
-        &self,
-        result: std::result::Result<ApplyOutcome, RunError>,
-        checked: &Checked,
-    ) -> Result<()> {
-        match result {
-            Ok(done) => self.applied(&done, checked).await,
-            Err(RunError::Refused(reason)) => Err(self
-                .refuse(
-                    reason
-                        .trim_end_matches("; nothing was applied")
-                        .trim_end_matches(". Nothing was applied; plan again")
-                        .to_string(),
-                )
-                .await),
-            Err(RunError::Terraform(TerraformError::StalePlan { .. })) => Err(self
-                .refuse("the saved plan is stale: the state changed after it was made".into())
-                .await),
-            Err(e) => Err(self.failed(e, checked).await),
-        }
-    }
-
-    /// `success` on the commit, "Applied" on the plan's comment, then the
-    /// audit line, summary, outputs and result. Terraform's output (it may
-    /// print values and outputs) stays in the plan folder's apply.log, out
-    /// of the manager's log.
-    async fn applied(&self, done: &ApplyOutcome, checked: &Checked) -> Result<()> {
-        let (gh, payload, env, slug) = (self.gh(), self.payload(), self.env(), &self.customer.slug);
-        let summary = crate::engine::read_summary(&self.dir).ok();
-        let counts = summary.as_ref().map(|s| s.counts()).unwrap_or_default();
-        let place = self.place();
-        self.reporter
-            .report(&place, "success", format!("{place}: applied {counts}"))
-            .await
-            .map_err(gh_err)?;
-        let run_url = self.session.run_url.as_deref();
-        mark_applied(
-            gh,
-            &payload.customer_repo,
-            checked.record.comment_id,
-            &self.dir,
-            &self.place(),
-            run_url,
-        )
-        .await?;
-        let role = summary
-            .as_ref()
-            .and_then(|s| s.identity.as_ref())
-            .map(|i| i.apply.role_arn.clone());
-        let audit = entry("apply", "ok", slug, env, payload)
-            .product(self.manager.product.as_deref())
-            .approved_by(checked.approver.as_deref())
-            .approvers(&checked.approvers)
-            .approval(checked.approval())
-            .identity(role.as_deref())
-            .plan(Some(&done.plan_sha256));
-        let kept = crate::records::record_deployment(
-            &crate::records::Store::for_customer_role(self.manager),
-            &self.manager.unit(slug, env),
-            &self.dir,
-            crate::records::DeploymentFacts {
-                customer_repo: Some(payload.customer_repo.clone()),
-                customer_sha: Some(payload.sha.clone()),
-                manager_sha: self.session.ctx.sha.clone(),
-                plan_sha256: done.plan_sha256.clone(),
-                actor: audit.actor.clone(),
-                run_url: self.session.run_url.clone(),
-            },
-        );
-        crate::audit::record(self.out, audit);
-        if let Err(e) = kept {
-            self.out.error(&format!(
-                "{} was applied, but its deployment record was not kept: {e}",
-                self.label()
-            ));
-        }
-        let ctx = &self.session.ctx;
-        let _ = ctx.append_summary(&format!(
-            "### fleetform apply: `{slug}` / `{}`\n\nApplied plan `sha256:{}`.\n",
-            self.place(),
-            done.plan_sha256
-        ));
-        ctx.set_outputs(&[
-            ("applied", "true".into()),
-            ("plan_sha256", done.plan_sha256.clone()),
-            ("identity", role.unwrap_or_default()),
-            ("requests", gh.request_count().to_string()),
-        ])
-        .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
-        out_applied(
-            self.out,
-            done,
-            &self.label(),
-            gh.request_count(),
-            self.settings.json,
-        );
-        Ok(())
-    }
-
-    /// `failure` on the commit (a failed write is ignored), an audit line,
-    /// and the values-free error.
-    async fn failed(&self, e: RunError, checked: &Checked) -> Error {
-        let (env, slug, place) = (self.env(), &self.customer.slug, self.place());
-        let _ = self
-            .reporter
-            .report(
-                &place,
-                "failure",
-                format!("{place}: apply failed, see the run"),
-            )
-            .await;
-        crate::audit::record(
-            self.out,
-            entry("apply", "failed", slug, env, self.payload())
-                .product(self.manager.product.as_deref())
-                .approved_by(checked.approver.as_deref())
-                .approvers(&checked.approvers)
-                .approval(checked.approval())
-                .detail(e.short()),
-        );
-        if !matches!(e, RunError::Refused(_) | RunError::Waiting(_)) {
-            self.notify(
-                crate::config::NotifyEvent::ApplyFailed,
-                "the apply failed; see the run",
-            );
-        }
-        match e {
-            RunError::Refused(m) => Error::Refused(m),
-            other => Error::Failed(format!("{}: {}", self.label(), values_free(&other))),
-        }
     }
 }
 

@@ -135,9 +135,11 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
             event_type: EVENT_PLAN,
             comment: None,
         },
-        other => return Err(Error::Usage(format!(
+        other => {
+            return Err(Error::Usage(format!(
             "trigger runs on pull_request, push, workflow_dispatch or issue_comment, not {other:?}"
-        ))),
+        )))
+        }
     }))
 }
 

@@ -1,0 +1,147 @@
+//! The checks an apply makes before Terraform runs: the sealed artifact
+//! is this dispatch's, the identity is the plan's, the pull request's
+//! approvals, and the plan is not stale.
+
+use super::*;
+
+impl ApplyRun<'_> {
+    /// The files the apply checks are the sealed ones from the artifact,
+    /// and the plan is of this dispatch's repo and sha.
+    pub(super) async fn open_artifact(&self, key: &ArtifactKey) -> Result<GitHubRecord> {
+        let dir = &self.dir;
+        match open_plan(key, &self.customer.slug, &self.place(), dir) {
+            Err(Error::Refused(reason)) => return Err(self.refuse(reason).await),
+            other => other?,
+        }
+        let record = read_record(dir)?;
+        let payload = self.payload();
+        if !record
+            .customer_repo
+            .eq_ignore_ascii_case(&payload.customer_repo)
+            || record.sha != payload.sha
+        {
+            return Err(self
+                .refuse(format!(
+                    "the plan in {} is for {}@{}, not {}@{}",
+                    dir.display(),
+                    record.customer_repo,
+                    record.sha,
+                    payload.customer_repo,
+                    payload.sha
+                ))
+                .await);
+        }
+        Ok(record)
+    }
+
+    /// Stale: the default branch moved past the planned commit and
+    /// changed a file fleetform reads. A newer commit that touches
+    /// nothing fleetform reads (a README) does not trigger a new plan,
+    /// so refusing then would leave the change unapplied forever.
+    /// The apply runs as the identity fleetform.yml and the registry name
+    /// now, and that is the one the plan was made for: a plan made for
+    /// another account's state is refused.
+    pub(super) async fn same_identity(&self) -> Result<()> {
+        let now = self
+            .manager
+            .identities_of(self.customer, self.env())
+            .map_err(|m| Error::Failed(format!("the cloud identity: {m}")))?;
+        let planned = crate::engine::read_summary(&self.dir)
+            .ok()
+            .and_then(|s| s.identity);
+        if now == planned {
+            return Ok(());
+        }
+        let shown = |i: &Option<crate::config::StageIdentities>| {
+            i.as_ref()
+                .map_or("none".to_string(), |i| format!("`{}`", i.apply.role_arn))
+        };
+        Err(self
+            .refuse(format!(
+                "the cloud identity changed since the plan (planned for {}, now {}); plan again",
+                shown(&planned),
+                shown(&now)
+            ))
+            .await)
+    }
+
+    /// With `approvals:` for this environment, enough approvers approved
+    /// this very plan on the customer's pull request (see
+    /// [`super::approvals`]); who they were, or the refusal.
+    pub(super) async fn approved_on_the_pull_request(
+        &self,
+        record: &GitHubRecord,
+    ) -> Result<Vec<String>> {
+        let Some(rule) = self.manager.approval_rule(self.env()) else {
+            return Ok(Vec::new());
+        };
+        let ask = super::super::approvals::Ask {
+            repo: &self.payload().customer_repo,
+            pr: record.pr,
+            digest: &self.digest,
+            planned_at: record.planned_at.as_deref(),
+        };
+        match super::super::approvals::check(self.gh(), self.gh(), rule, &ask).await? {
+            Ok(approvers) => {
+                self.out.note(&format!(
+                    "{}: approved on the pull request by {}",
+                    self.label(),
+                    approvers.join(", ")
+                ));
+                Ok(approvers)
+            }
+            Err(reason) => {
+                if reason.starts_with("waiting for approval") {
+                    self.notify(
+                        crate::config::NotifyEvent::ApprovalWaiting,
+                        "the apply is waiting for approvals of this plan on the customer's pull request",
+                    );
+                }
+                Err(self.refuse(reason).await)
+            }
+        }
+    }
+
+    pub(super) async fn not_stale(&self) -> Result<()> {
+        let (gh, payload, env) = (self.gh(), self.payload(), self.env());
+        if payload.comment.is_some() {
+            // A comment command applies the pull request's head.
+            return match super::super::comment_command::still_pull_head(gh, payload).await? {
+                Ok(()) => Ok(()),
+                Err(why) => Err(self.refuse(why).await),
+            };
+        }
+        let (branch, head) = gh
+            .default_branch_head(&payload.customer_repo)
+            .await
+            .map_err(gh_err)?;
+        if head == payload.sha {
+            return Ok(());
+        }
+        let mut read = vec![
+            self.manager.config.customer.variables.clone(),
+            override_path(self.manager, env),
+        ];
+        if self.manager.product.is_some() {
+            read.push(PRODUCTS_FILE.to_string());
+        }
+        if let Some(changed) =
+            first_changed(gh, &payload.customer_repo, &payload.sha, &head, &read).await?
+        {
+            return Err(self
+                .refuse(format!(
+                    "stale plan: `{branch}` of {} is at {} now and `{changed}` changed since {}, the planned commit; the newer push plans and applies on its own",
+                    payload.customer_repo,
+                    short_sha(&head),
+                    short_sha(&payload.sha)
+                ))
+                .await);
+        }
+        self.out.note(&format!(
+            "`{branch}` moved to {} after the plan, without changing the files fleetform reads; applying the plan of {}",
+            short_sha(&head),
+            short_sha(&payload.sha)
+        ));
+        Ok(())
+    }
+}
