@@ -89,7 +89,9 @@ env "$runner_var=env RUSTC_BOOTSTRAP=1" \
 test_status="${PIPESTATUS[0]}"
 set -e
 echo "==> the ten slowest tests (seconds)"
-sed -nE 's/^test (.*) \.\.\. .* <([0-9.]+)s>$/\2 \1/p' "$test_log" | sort -rn | head -n 10
+# `sed -n` reads all of sort's output: `head` would close the pipe early,
+# and under pipefail sort's SIGPIPE (exit 141) would end the script.
+sed -nE 's/^test (.*) \.\.\. .* <([0-9.]+)s>$/\2 \1/p' "$test_log" | sort -rn | sed -n '1,10p'
 if [ "$test_status" -ne 0 ]; then
   echo "error: cargo test failed (exit $test_status); the failures are above" >&2
   exit "$test_status"
