@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only]
+#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only]
 #   bash bench/run.sh --smoke [--results FILE]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
@@ -16,12 +16,17 @@
 # which tests/install-moto.sh installs; BENCH_BASELINE=BIN runs an older
 # fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
 # --relay-only runs case 10 alone (the dispatch relay under load).
+# --github-only runs case 11 alone (a fleet drift's GitHub traffic across
+# runs against the fake GitHub's scaled-down limits, with and without the
+# request scheduler; bench/github.py; BENCH_GITHUB_CUSTOMERS (20) and
+# BENCH_GITHUB_WRITES_PER_HOUR (8) set the fleet and the scaled write budget).
 # Needs cargo, terraform, git, python3 (3.9+), node and npm.
 #
 # --smoke checks that the bench still runs, in a minute or two (tests/check.sh
 # runs it, so CI catches a bench that rotted): case 6 (the request budgets)
 # and case 1 on 50 generated files for fleetform alone (no peers, nothing
-# installed: cargo, terraform and python3 only), both writing to a temporary
+# installed: cargo, terraform and python3 only), and case 11 on 3 customers,
+# all writing to a temporary
 # folder; the results go to FILE (default: a temporary file, printed), never
 # to bench/results.md.
 set -euo pipefail
@@ -33,6 +38,7 @@ providers_only=
 impact_only=
 relay_only=
 records_only=
+github_only=
 smoke=
 smoke_results=
 expect_results=
@@ -50,12 +56,13 @@ for arg in "$@"; do
     --impact-only) impact_only=1 ;;
     --relay-only) relay_only=1 ;;
     --records-only) records_only=1 ;;
+    --github-only) github_only=1 ;;
     -h | --help)
-      sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only] | --smoke [--results FILE])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only] | --smoke [--results FILE])" >&2
       exit 2
       ;;
   esac
@@ -95,7 +102,25 @@ if [ -n "$smoke" ]; then
   python3 "$bench/bench.py" --smoke --fleetform "$bin" --work "$scratch/work" \
     --budgets "$scratch/budgets.json" --results "$results" ||
     die "bench/bench.py --smoke failed: the bench driver or the fleet generator rotted"
+  say "smoke: case 11 on 3 customers"
+  python3 "$bench/github.py" --smoke --results "$results" >/dev/null ||
+    die "bench/github.py --smoke failed: the GitHub traffic harness (tests/bench_github.rs) rotted"
   [ -n "$smoke_results" ] || cat "$results"
+  exit 0
+fi
+
+# --- case 11: GitHub traffic under the limits (fake GitHub, debug build) ------
+github_case() {
+  say "case 11: a fleet drift's GitHub traffic across runs, with and without the scheduler"
+  tfrc="$(mktemp)"
+  TF_CLI_CONFIG_FILE="$tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1 \
+    python3 "$bench/github.py" --results "$bench/results.md" --customers "${BENCH_GITHUB_CUSTOMERS:-20}" \
+    --writes-per-hour "${BENCH_GITHUB_WRITES_PER_HOUR:-8}" ||
+    die "bench/github.py failed"
+  rm -f "$tfrc"
+}
+if [ -n "$github_only" ]; then
+  github_case
   exit 0
 fi
 command -v git >/dev/null || die "git is not installed; case 8 reads a fleet at two commits"
@@ -231,4 +256,5 @@ say "case 8: the impact of a manager change"
 records_case
 say "case 10: the dispatch relay under load"
 "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
+github_case
 say "results: bench/results.md"

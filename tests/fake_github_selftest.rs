@@ -1282,6 +1282,33 @@ fn actions_secrets() {
 
 // ----- faults -----
 
+/// With concurrency enforced (1 request in flight per token here; GitHub
+/// allows 100), a request arriving while its token's one is held is
+/// answered as a secondary limit: 403 with `retry-after`.
+#[test]
+fn a_request_over_the_concurrency_limit_is_refused() {
+    let (gh, _) = seeded();
+    gh.enforce_concurrency(1, Duration::from_secs(600), 7);
+    std::thread::scope(|s| {
+        let held = s.spawn(|| get(&gh, "/repos/acme/app"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while gh.concurrency().2 == 0 {
+            assert!(Instant::now() < deadline, "the first request never arrived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let over = get(&gh, "/repos/acme/app");
+        assert_eq!((over.status, over.header("retry-after")), (403, Some("7")));
+        assert!(over.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("secondary rate limit"));
+        gh.release_held();
+        assert_eq!(held.join().unwrap().status, 200);
+    });
+    assert_eq!(gh.concurrency(), (1, 1, 0));
+    assert_eq!(get(&gh, "/repos/acme/app").status, 200);
+}
+
 #[test]
 fn faults_are_consumed_in_order_and_logged() {
     let (gh, _) = seeded();

@@ -23,6 +23,7 @@ mod approvals;
 mod audit_report;
 mod authorise_tokens;
 mod batch;
+mod bench_github;
 mod budgets;
 mod cloud_identity;
 mod comment;

@@ -175,3 +175,86 @@ fn the_primary_limit_per_token_is_waited_for_not_met() {
         }
     }
 }
+
+/// Twelve reads sent together through one client, against a fake GitHub
+/// that allows 4 requests in flight per token (GitHub: 100) and holds
+/// each until the test releases it: the scheduler's cap (concurrency 4)
+/// keeps the client under the limit; unscheduled, every read past the
+/// 4 held is answered with a secondary limit (403, `retry-after`), then
+/// retried after it.
+#[test]
+fn the_concurrency_cap_keeps_a_client_under_githubs_concurrency_limit() {
+    use fleetform::github::{GitHub, Limits, Token};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    for capped in [true, false] {
+        let gh = support::fake_github::FakeGitHub::start();
+        gh.add_repo("acme/app");
+        gh.commit("acme/app", "main", &[("README.md", "# app\n")]);
+        gh.enforce_concurrency(4, Duration::from_secs(600), 1);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let token = Token::new(gh.token().to_string()).unwrap();
+        let limits = Limits {
+            concurrency: 4,
+            ..Limits::default()
+        };
+        let client = GitHub::new(&rt, &gh.api_url(), Some(&token), false).unwrap();
+        let client = Arc::new(client.with_limits(capped.then_some(limits)));
+        let reads: Vec<_> = (0..12)
+            .map(|_| {
+                let c = client.clone();
+                rt.spawn(async move { c.get_file("acme/app", "README.md", None).await })
+            })
+            .collect();
+        // 4 held in flight; unscheduled, the others are refused meanwhile.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let wanted = |(answers, _, in_flight): (usize, usize, usize)| {
+            in_flight == 4 && (capped || answers >= 8)
+        };
+        while !wanted(gh.concurrency()) {
+            assert!(Instant::now() < deadline, "{:?}", gh.concurrency());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if capped {
+            // Time for a read over the cap to arrive, were one sent.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        gh.release_held();
+        for read in reads {
+            let file = rt.block_on(read).unwrap().unwrap();
+            assert_eq!(file.as_deref(), Some(&b"# app\n"[..]));
+        }
+        let (answers, most, _) = gh.concurrency();
+        assert_eq!(most, 4, "capped {capped}");
+        if capped {
+            assert_eq!(answers, 0, "the cap never met the limit");
+            gh.assert_clean();
+        } else {
+            assert!(answers >= 8, "{answers}");
+            gh.take_violations();
+        }
+    }
+}
+
+/// A fleet command under the fake's concurrency limit (4, each request
+/// held 100 ms as GitHub's latency) with the cap lowered to it: drift
+/// with its issues meets no limit answer. (Drift sends its requests one
+/// after the other today; the cap is what keeps it under should that
+/// change, see the test above.)
+#[test]
+fn a_fleet_drift_stays_under_the_concurrency_limit() {
+    let mut w = two_drifted();
+    w.gh.enforce_concurrency(4, std::time::Duration::from_millis(100), 1);
+    let env = [("FLEETFORM_GITHUB_CONCURRENCY", "4")];
+    let (code, report) = drift_with(&mut w, &env, &[]);
+    assert_eq!(code, Some(4), "{report}");
+    assert_eq!(w.gh.issues(MANAGER).len(), 2);
+    let (answers, most, _) = w.gh.concurrency();
+    assert_eq!(answers, 0);
+    assert!((1..=4).contains(&most), "{most} in flight at most");
+    w.gh.assert_clean();
+}

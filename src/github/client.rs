@@ -73,7 +73,8 @@ pub struct GitHub {
     etags: Option<Arc<EtagCache>>,
     not_modified: AtomicUsize,
     /// `FLEETFORM_GITHUB_SCHEDULER=off` (measurements only): requests are
-    /// sent without waiting for a slot, as a client without the scheduler.
+    /// sent without waiting for a slot, as a client without the scheduler
+    /// (nor its concurrency cap).
     unscheduled: bool,
 }
 
@@ -214,6 +215,18 @@ impl GitHub {
     pub fn with_deadline(mut self, deadline: std::time::SystemTime) -> Self {
         let ms = deadline.duration_since(std::time::UNIX_EPOCH);
         self.patience.deadline = Some(ms.map_or(0, |d| d.as_millis() as u64));
+        self
+    }
+
+    /// Schedules against `limits` instead of the ones from the environment
+    /// ([`Limits::from_env`]); `None`: unscheduled, as with
+    /// `FLEETFORM_GITHUB_SCHEDULER=off` (tests, measurements).
+    pub fn with_limits(mut self, limits: Option<Limits>) -> Self {
+        self.unscheduled = limits.is_none();
+        if let Some(limits) = limits {
+            self.ledger = Mutex::new(Ledger::new(limits));
+            self.slots = tokio::sync::Semaphore::new(limits.concurrency);
+        }
         self
     }
 
@@ -405,25 +418,25 @@ impl GitHub {
     }
 
     /// Waits for a slot within the limits ([`budget`]); the permit holds
-    /// one of the concurrent requests.
+    /// one of the concurrent requests (none when unscheduled).
     async fn slot(
         &self,
         method: Method,
         path: &str,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, GitHubError> {
+    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, GitHubError> {
+        if self.unscheduled {
+            return Ok(None);
+        }
         let permit = self
             .slots
             .acquire()
             .await
             .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
-        if self.unscheduled {
-            return Ok(permit);
-        }
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
             let Slot::Wait { ms, what } = slot else {
-                return Ok(permit);
+                return Ok(Some(permit));
             };
             self.patience.check((method.as_str(), path), what, ms)?;
             tracing::debug!(

@@ -1,8 +1,9 @@
 //! GitHub's secondary rate limits, enforced when a test asks
 //! ([`super::FakeGitHub::enforce_limits`]): content-creating writes per
-//! minute and per hour, and points per minute (a read 1, a write 5). A
-//! request over a limit is answered as GitHub does: 403, `retry-after`
-//! and the secondary-limit message; every such answer is counted.
+//! minute and per hour, points per minute (a read 1, a write 5), and
+//! concurrent requests per token ([`Concurrency`]). A request over a
+//! limit is answered as GitHub does: 403, `retry-after` and the
+//! secondary-limit message; every such answer is counted.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -149,4 +150,96 @@ impl Primary {
             .unwrap_or_default();
         (epoch + left).as_secs() + 1
     }
+}
+
+/// GitHub's concurrency limit (at most 100 requests in flight), per token,
+/// when a test asks ([`super::FakeGitHub::enforce_concurrency`]). Each
+/// admitted request is held `hold` before it is served (GitHub's latency,
+/// so that requests sent together overlap) or until the test releases the
+/// held ones; one arriving while `limit` of its token's are in flight is
+/// answered as a secondary limit (403, `retry-after`) and counted.
+#[derive(Debug)]
+pub struct Concurrency {
+    limit: usize,
+    pub hold: Duration,
+    pub retry_after: u64,
+    in_flight: std::collections::HashMap<String, usize>,
+    /// The most requests of one token seen in flight together.
+    pub most: usize,
+    pub answers: usize,
+    pub released: bool,
+}
+
+impl Concurrency {
+    pub fn new(limit: usize, hold: Duration, retry_after: u64) -> Concurrency {
+        Concurrency {
+            limit,
+            hold,
+            retry_after,
+            in_flight: Default::default(),
+            most: 0,
+            answers: 0,
+            released: false,
+        }
+    }
+
+    /// A request of `token` arrives: `false` (counted) when `limit` of its
+    /// requests are already in flight.
+    pub fn enter(&mut self, token: &str) -> bool {
+        let n = self.in_flight.entry(token.to_string()).or_insert(0);
+        if *n >= self.limit {
+            self.answers += 1;
+            return false;
+        }
+        *n += 1;
+        self.most = self.most.max(*n);
+        true
+    }
+
+    /// An admitted request of `token` was answered.
+    pub fn leave(&mut self, token: &str) {
+        if let Some(n) = self.in_flight.get_mut(token) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Requests in flight, all tokens together.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.values().sum()
+    }
+}
+
+/// The fake's handler: counts `req` in flight for its token while it is
+/// held and served ([`Concurrency`]), or has it answered as over the limit.
+pub(super) fn serve_in_flight(inner: &super::Inner, req: super::HttpRequest) -> super::Reply {
+    let token = req
+        .header("authorization")
+        .and_then(super::header_token)
+        .unwrap_or_default()
+        .to_string();
+    let admitted = super::lock(&inner.concurrency)
+        .as_mut()
+        .map(|c| (c.enter(&token), c.hold, c.retry_after));
+    match admitted {
+        None => super::serve(inner, req, None),
+        Some((false, _, retry_after)) => super::serve(inner, req, Some(retry_after)),
+        Some((true, hold, _)) => {
+            let end = Instant::now() + hold;
+            while Instant::now() < end && !held_released(inner) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let reply = super::serve(inner, req, None);
+            if let Some(c) = super::lock(&inner.concurrency).as_mut() {
+                c.leave(&token);
+            }
+            reply
+        }
+    }
+}
+
+fn held_released(inner: &super::Inner) -> bool {
+    inner.shutdown.load(std::sync::atomic::Ordering::SeqCst)
+        || super::lock(&inner.concurrency)
+            .as_ref()
+            .is_none_or(|c| c.released)
 }

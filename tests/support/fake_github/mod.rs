@@ -390,6 +390,8 @@ struct Inner {
     /// API prefix such as `/api/v3`, or empty.
     prefix: String,
     shutdown: Arc<AtomicBool>,
+    /// Requests in flight per token, when enforced ([`limits::Concurrency`]).
+    concurrency: Mutex<Option<limits::Concurrency>>,
 }
 
 /// The fake server. Dropping it stops the server and fails the test if there
@@ -424,9 +426,11 @@ impl FakeGitHub {
             state: Mutex::new(State::new(String::new(), String::new())),
             prefix,
             shutdown: shutdown.clone(),
+            concurrency: Mutex::new(None),
         });
         let handler_inner = inner.clone();
-        let handler: Arc<http::Handler> = Arc::new(move |req| serve(&handler_inner, req));
+        let handler: Arc<http::Handler> =
+            Arc::new(move |req| limits::serve_in_flight(&handler_inner, req));
         let server = Server::start(handler, shutdown).expect("fake GitHub: cannot listen");
         let token = {
             let mut st = lock(&inner.state);
@@ -1135,6 +1139,30 @@ impl FakeGitHub {
         self.state().primary = Some(limits::Primary::new(limit, window));
     }
 
+    /// Enforce GitHub's concurrency limit per token: at most `limit`
+    /// requests in flight, each held `hold` (or until
+    /// [`FakeGitHub::release_held`]); one over it is answered 403 with
+    /// `retry-after: retry_after` ([`limits::Concurrency`]).
+    pub fn enforce_concurrency(&self, limit: usize, hold: Duration, retry_after: u64) {
+        *lock(&self.inner.concurrency) = Some(limits::Concurrency::new(limit, hold, retry_after));
+    }
+
+    /// Concurrency-limit answers given, the most requests of one token
+    /// seen in flight together, and the requests in flight now.
+    pub fn concurrency(&self) -> (usize, usize, usize) {
+        lock(&self.inner.concurrency)
+            .as_ref()
+            .map_or((0, 0, 0), |c| (c.answers, c.most, c.in_flight()))
+    }
+
+    /// Answer the requests held by [`FakeGitHub::enforce_concurrency`] now,
+    /// and hold none from now on.
+    pub fn release_held(&self) {
+        if let Some(c) = lock(&self.inner.concurrency).as_mut() {
+            c.released = true;
+        }
+    }
+
     /// Primary-limit answers given (403, remaining 0).
     pub fn primary_limit_answers(&self) -> usize {
         self.state().primary.as_ref().map_or(0, |p| p.answers)
@@ -1291,7 +1319,9 @@ impl Outcome {
     }
 }
 
-fn serve(inner: &Inner, req: HttpRequest) -> Reply {
+/// Serves `req`; `over_concurrency` (its retry-after) when it arrived with
+/// its token's concurrent requests at the limit.
+fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u64>) -> Reply {
     let query = util::parse_query(&req.query);
     let path = match req.path.strip_prefix(inner.prefix.as_str()) {
         Some(rest) if rest.starts_with('/') => rest.to_string(),
@@ -1391,6 +1421,20 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             );
         }
 
+        if let Some(wait) = over_concurrency {
+            record.fault = Some(format!(
+                "secondary rate limit (concurrency), retry-after {wait}"
+            ));
+            let Fault::Status { headers, body, .. } = Fault::secondary_rate_limit(wait) else {
+                unreachable!("a status fault")
+            };
+            break 'outcome Outcome {
+                status: 403,
+                headers,
+                body: Some(body.into_bytes()),
+                reset: false,
+            };
+        }
         let token = record.token().unwrap_or_default().to_string();
         if let Some(Err(reset)) = st.primary.as_mut().map(|p| p.take(&token)) {
             record.fault = Some("primary rate limit".into());
