@@ -63,6 +63,7 @@ mod notify;
 mod offboard;
 mod oidc_trust;
 mod ops_workflow;
+mod pin_cli;
 mod pins;
 mod products;
 mod products_github;

@@ -1,5 +1,5 @@
-//! `fleetform customers add | list | show | revoke | dispatch-key |
-//! rotate-key | instructions`: the registry, edited in place (order and
+//! `fleetform customers add | list | show | revoke | pin | unpin |
+//! dispatch-key | rotate-key | instructions`: the registry, edited in place (order and
 //! comments kept, atomic writes). Tokens are never accepted on the command
 //! line nor written to any file; dispatch keys are derived from the
 //! manager's secret (`FLEETFORM_DISPATCH_SECRET`) and printed only by the
@@ -15,6 +15,7 @@ use crate::output::Output;
 
 mod instructions;
 mod keys;
+mod pins;
 mod view;
 
 use instructions::instructions;
@@ -44,6 +45,8 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             }
             Ok(())
         }
+        CustomersCommand::Pin(a) => pins::pin(&manager, a, out),
+        CustomersCommand::Unpin(a) => pins::unpin(&manager, a, out),
         CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
         CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
         CustomersCommand::Revoke { slug, reason, date } => {
