@@ -540,6 +540,10 @@ pub struct PlanArgs {
     /// Why (--replace, --target).
     #[arg(long)]
     pub reason: Option<String>,
+    /// The product --replace and --target act on (required with
+    /// `products:` in fleetform.yml).
+    #[arg(long, conflicts_with_all = ["all", "dispatch"])]
+    pub product: Option<String>,
     /// The customer's checkout instead of the registry's `path`.
     #[arg(long, env = "FLEETFORM_CUSTOMER_DIR", conflicts_with_all = ["all", "dispatch"])]
     pub customer_dir: Option<PathBuf>,

@@ -80,6 +80,7 @@ mod schedule;
 mod schema_authoring;
 mod setup_action;
 mod status_truth;
+mod targeted_products;
 mod templates;
 mod templates_reruns;
 mod tenant_isolation;
