@@ -382,6 +382,9 @@ pub enum CustomersCommand {
         /// Results folder for the plans.
         #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
         out: PathBuf,
+        /// The customer's checkout instead of the registry's `path`.
+        #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+        customer_dir: Option<PathBuf>,
     },
 }
 

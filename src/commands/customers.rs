@@ -57,12 +57,14 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             reason,
             approve,
             out: out_dir,
+            customer_dir,
         } => {
             let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
             let s = crate::fleet::offboard::Settings {
                 out_dir,
                 terraform: terraform.as_deref(),
                 reason,
+                customer_dir: customer_dir.as_deref(),
             };
             offboard(&manager, slug, approve.as_deref(), &s, out)
         }
@@ -395,6 +397,8 @@ fn offboard(
 ) -> Result<()> {
     use crate::fleet::offboard;
     crate::deploy::ops::require_reason(Some(s.reason))?;
+    // On GitHub Actions only active members of `rollout.operators`.
+    crate::deploy::ops::check_operator(manager, out)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
     let Some(approve) = approve else {
