@@ -148,3 +148,44 @@ fn the_destroy_applies_the_digest_its_plan_printed_and_nothing_else() {
         assert!(!calls.contains("--approve"), "{calls}");
     }
 }
+
+/// Under GitHub Actions `customers offboard` (what the workflow runs) is
+/// refused to anyone but an active member of the operators team, before
+/// anything is planned.
+#[test]
+fn on_github_actions_only_operators_offboard() {
+    use crate::support::fake_github::FakeGitHub;
+    let w = crate::support::rollout_world::World::with(1, "staging");
+    let gh = FakeGitHub::start();
+    gh.add_team_member("prov", "ops", "ops-dana", "active");
+    let cfg = w.fx.read("manager/fleetform.yml");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
+    );
+    let run = |actor: &str| {
+        w.fleetform()
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", actor)
+            .env("GITHUB_REPOSITORY", "provider/manager")
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("FLEETFORM_TOKEN", gh.token())
+            .env("FLEETFORM_TEAMS_TOKEN", gh.token())
+            .args(["customers", "offboard", "c01", "--reason", "contract ended"])
+            .output()
+            .unwrap()
+    };
+    let out = run("mallory");
+    let said = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("not an active member of `prov/ops`"),
+        "{said}"
+    );
+    // An operator gets past the check to the customer's own refusal (c01
+    // is active, not revoked).
+    let out = run("ops-dana");
+    let said = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(!said.contains("not an active member"), "{said}");
+}
