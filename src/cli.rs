@@ -10,12 +10,14 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod fleet;
+mod pins;
 mod rollout;
 mod setup;
 mod values;
 
 pub use audit::*;
 pub use fleet::*;
+pub use pins::*;
 pub use rollout::*;
 pub use setup::*;
 pub use values::*;
@@ -326,6 +328,12 @@ pub enum CustomersCommand {
         #[arg(long)]
         date: Option<String>,
     },
+    /// Hold a customer (or every customer of a rollout wave) at a manager
+    /// version for a product until a date, while the rest of the fleet
+    /// moves on (replaces the customer's pin of that product).
+    Pin(PinArgs),
+    /// End a customer's (or a wave's) hold: one product's pin, or all.
+    Unpin(UnpinArgs),
     /// Print a customer's current dispatch key (needs FLEETFORM_DISPATCH_SECRET).
     ///
     /// The customer stores it as the repository secret FLEETFORM_DISPATCH_KEY;
@@ -374,6 +382,9 @@ pub enum CustomersCommand {
         /// Results folder for the plans.
         #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
         out: PathBuf,
+        /// The customer's checkout instead of the registry's `path`.
+        #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+        customer_dir: Option<PathBuf>,
     },
 }
 
@@ -532,6 +543,10 @@ pub struct PlanArgs {
     /// Why (--replace, --target).
     #[arg(long)]
     pub reason: Option<String>,
+    /// The product --replace and --target act on (required with
+    /// `products:` in fleetform.yml).
+    #[arg(long, conflicts_with_all = ["all", "dispatch"])]
+    pub product: Option<String>,
     /// The customer's checkout instead of the registry's `path`.
     #[arg(long, env = "FLEETFORM_CUSTOMER_DIR", conflicts_with_all = ["all", "dispatch"])]
     pub customer_dir: Option<PathBuf>,

@@ -810,6 +810,10 @@ fn templates_document_their_secrets_and_variables() {
             &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],
         ),
         (
+            "workflows/manager-offboard.yml",
+            &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],
+        ),
+        (
             "workflows/manager-doctor.yml",
             &["FLEETFORM_DOCTOR_TOKEN", "SOURCE_REPOS_PAT"],
         ),

@@ -1,5 +1,5 @@
-//! `fleetform customers add | list | show | revoke | dispatch-key |
-//! rotate-key | instructions`: the registry, edited in place (order and
+//! `fleetform customers add | list | show | revoke | pin | unpin |
+//! dispatch-key | rotate-key | instructions`: the registry, edited in place (order and
 //! comments kept, atomic writes). Tokens are never accepted on the command
 //! line nor written to any file; dispatch keys are derived from the
 //! manager's secret (`FLEETFORM_DISPATCH_SECRET`) and printed only by the
@@ -15,6 +15,7 @@ use crate::output::Output;
 
 mod instructions;
 mod keys;
+mod pins;
 mod view;
 
 use instructions::instructions;
@@ -44,6 +45,8 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             }
             Ok(())
         }
+        CustomersCommand::Pin(a) => pins::pin(&manager, a, out),
+        CustomersCommand::Unpin(a) => pins::unpin(&manager, a, out),
         CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
         CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
         CustomersCommand::Revoke { slug, reason, date } => {
@@ -54,12 +57,14 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             reason,
             approve,
             out: out_dir,
+            customer_dir,
         } => {
             let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
             let s = crate::fleet::offboard::Settings {
                 out_dir,
                 terraform: terraform.as_deref(),
                 reason,
+                customer_dir: customer_dir.as_deref(),
             };
             offboard(&manager, slug, approve.as_deref(), &s, out)
         }
@@ -392,6 +397,8 @@ fn offboard(
 ) -> Result<()> {
     use crate::fleet::offboard;
     crate::deploy::ops::require_reason(Some(s.reason))?;
+    // On GitHub Actions only active members of `rollout.operators`.
+    crate::deploy::ops::check_operator(manager, out)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
     let Some(approve) = approve else {

@@ -21,6 +21,8 @@ struct Settings {
     customer_dir: Option<PathBuf>,
     /// `--replace`/`--target` with the reason.
     targeting: Option<crate::data::summary::Targeting>,
+    /// The product `--replace`/`--target` act on.
+    product: Option<String>,
 }
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
@@ -40,7 +42,13 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
             "--customer-dir holds one customer's files: give one --customer".into(),
         ));
     }
+    if args.product.is_some() && targeting.is_none() {
+        return Err(Error::Usage(
+            "--product goes with --replace or --target (a plan of a customer plans each of its products)".into(),
+        ));
+    }
     Ok(Settings {
+        product: args.product.clone(),
         customer_dir: args.customer_dir.clone(),
         targeting,
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
@@ -121,10 +129,19 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             out.note(&format!("{gap}: not planned"));
         }
     }
-    if manager.has_products() && (settings.targeting.is_some() || settings.customer_dir.is_some()) {
+    if manager.has_products() && settings.customer_dir.is_some() {
         return Err(Error::Usage(
-            "--replace, --target and --customer-dir: not yet with products".into(),
+            "--customer-dir is not yet supported with `products:`; plan from the registry's `path` instead".into(),
         ));
+    }
+    // A targeted plan or one of a customer's own folder (one customer ×
+    // environment, on request) runs at the manager's head.
+    if settings.targeting.is_some() || settings.customer_dir.is_some() {
+        let view = match &settings.targeting {
+            Some(_) => targeted_view(&manager, &registry, &selected, settings.product.as_deref())?,
+            None => manager.clone(),
+        };
+        return plan_one(settings, &view, &registry, &selected, out);
     }
     if manager.has_products() {
         let settings = crate::fleet::products::RunSettings {
@@ -142,35 +159,6 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             &settings,
             out,
         );
-    }
-    // A targeted plan or one of a customer's own folder (one customer ×
-    // environment, on request) runs at the manager's head.
-    if settings.targeting.is_some() || settings.customer_dir.is_some() {
-        let mut engine =
-            crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
-        engine.targeting = settings.targeting.clone();
-        let fleet = match &settings.customer_dir {
-            Some(dir) => {
-                let source = |_: &crate::config::Customer, envs: &[String]| {
-                    crate::values::customer::CustomerSource::from_dir(&manager, dir, envs)
-                        .map_err(|d| vec![d])
-                };
-                crate::fleet::prepare(&engine, &selected, &source, out)
-            }
-            None => {
-                let source = crate::fleet::local_source(&manager, &registry);
-                crate::fleet::prepare(&engine, &selected, &source, out)
-            }
-        };
-        return Ok(crate::fleet::execute(
-            &mut engine,
-            fleet,
-            settings.jobs,
-            &settings.out,
-            false,
-            "plan",
-            out,
-        ));
     }
     // Without products the manager is the one view; pinned customers run
     // at their pin.
@@ -201,4 +189,81 @@ fn show(settings: &Settings, rows: &[Row], out: &Output) {
     } else {
         out.result(summary_table(rows).trim_end());
     }
+}
+
+/// One customer × environment of `view` with the targeting, from the
+/// customer's own folder or the registry's `path`.
+fn plan_one(
+    settings: &Settings,
+    view: &crate::config::Manager,
+    registry: &crate::config::Registry,
+    selected: &[(&crate::config::Customer, Vec<String>)],
+    out: &Output,
+) -> Result<Vec<Row>> {
+    let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform.as_deref())?;
+    engine.targeting = settings.targeting.clone();
+    let fleet = match &settings.customer_dir {
+        Some(dir) => {
+            let source = |_: &crate::config::Customer, envs: &[String]| {
+                crate::values::customer::CustomerSource::from_dir(view, dir, envs)
+                    .map_err(|d| vec![d])
+            };
+            crate::fleet::prepare(&engine, selected, &source, out)
+        }
+        None => {
+            let source = crate::fleet::local_source(view, registry);
+            crate::fleet::prepare(&engine, selected, &source, out)
+        }
+    };
+    Ok(crate::fleet::execute(
+        &mut engine,
+        fleet,
+        settings.jobs,
+        &settings.out,
+        false,
+        "plan",
+        out,
+    ))
+}
+
+/// The manager's view a targeted plan runs in (at the manager's head):
+/// the manager itself, or with `products:` the one named by `--product`,
+/// which the customer must have and which must exist in the environment.
+fn targeted_view(
+    manager: &crate::config::Manager,
+    registry: &crate::config::Registry,
+    selected: &[(&crate::config::Customer, Vec<String>)],
+    product: Option<&str>,
+) -> Result<crate::config::Manager> {
+    let view = manager.select_product(product).map_err(|e| {
+        Error::Usage(format!(
+            "--replace and --target act on one product's state: {e}"
+        ))
+    })?;
+    let Some(name) = view.product.as_deref() else {
+        return Ok(view);
+    };
+    for (c, envs) in selected {
+        let file =
+            crate::fleet::local_products_file(registry)(c).map_err(|d| Error::Values(vec![d]))?;
+        let enabled = crate::values::products::enabled(
+            manager,
+            c,
+            file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+        )
+        .map_err(Error::Values)?;
+        if !enabled.iter().any(|p| p == name) {
+            return Err(Error::Usage(format!(
+                "customer `{}` does not have product `{name}` (it has: {}); nothing was planned",
+                c.slug,
+                enabled.join(", ")
+            )));
+        }
+        if let Some(e) = envs.iter().find(|e| view.environment(e).is_none()) {
+            return Err(Error::Usage(format!(
+                "product `{name}` is not deployed to environment `{e}`; nothing was planned"
+            )));
+        }
+    }
+    Ok(view)
 }

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use crate::config::Customer;
 use crate::yaml::{Document, Pos};
 
+mod pins;
+pub use pins::set_pins;
+
 /// How long an edit waits for another one by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a held lock is tried again.

@@ -21,6 +21,9 @@ pub struct Settings<'a> {
     pub out_dir: &'a Path,
     pub terraform: Option<&'a Path>,
     pub reason: &'a str,
+    /// The customer's checkout, instead of the registry's `path` (the
+    /// offboarding workflow checks the customer's repo out).
+    pub customer_dir: Option<&'a Path>,
 }
 
 /// One planned destroy.
@@ -119,7 +122,10 @@ pub fn plan(
             continue;
         }
         let engine = engine(&view, s)?;
-        let source = crate::fleet::local_source(&view, registry)(c, &envs);
+        let source = match s.customer_dir {
+            Some(dir) => customer::CustomerSource::from_dir(&view, dir, &envs).map_err(|d| vec![d]),
+            None => crate::fleet::local_source(&view, registry)(c, &envs),
+        };
         let docs = source
             .and_then(|src| customer::check(&src, &engine.schema))
             .map_err(Error::Values)?;

@@ -1,0 +1,229 @@
+//! `customers pin` and `customers unpin`: a customer's (or a rollout
+//! wave's) `pins:` in the registry, set through the comment-keeping
+//! editor under the registry lock ([`super::edit_registry`]), each change
+//! audited.
+
+use std::collections::BTreeSet;
+
+use crate::cli::{PinArgs, PinWho, UnpinArgs};
+use crate::config::pins::Pin;
+use crate::config::{edit, is_real_date, Manager, Registry};
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+use super::{edit_registry, refuse_secretish};
+
+pub(super) fn pin(manager: &Manager, args: &PinArgs, out: &Output) -> Result<()> {
+    let reason = args.reason.trim();
+    if reason.is_empty() || reason.chars().any(char::is_control) {
+        return Err(Error::Usage("--reason must say why, on one line".into()));
+    }
+    refuse_secretish("--reason", reason)?;
+    check_product(manager, args.product.as_deref())?;
+    check_until(&args.until)?;
+    check_ref(manager, &args.git_ref)?;
+    let new = Pin {
+        product: args.product.clone(),
+        git_ref: args.git_ref.clone(),
+        until: args.until.clone(),
+        reason: reason.to_string(),
+    };
+    let slugs = who(manager, &args.who)?;
+    let held = |pins: &[Pin]| pins.contains(&new);
+    edit_pins(
+        manager,
+        &slugs,
+        |pins| {
+            pins.retain(|p| p.product != new.product);
+            pins.push(new.clone());
+        },
+        |c| held(&c.pins),
+    )?;
+    for slug in &slugs {
+        crate::audit::record(
+            out,
+            crate::audit::Entry::now("registry", "pinned")
+                .customer(slug)
+                .reason(reason)
+                .detail(new.describe()),
+        );
+        out.result(&format!("pinned `{slug}`: {}", new.describe()));
+    }
+    Ok(())
+}
+
+pub(super) fn unpin(manager: &Manager, args: &UnpinArgs, out: &Output) -> Result<()> {
+    let reason = args.reason.as_deref().map(str::trim).unwrap_or("");
+    if reason.chars().any(char::is_control) {
+        return Err(Error::Usage("--reason must be one line".into()));
+    }
+    refuse_secretish("--reason", reason)?;
+    if let Some(p) = &args.product {
+        check_product(manager, Some(p))?;
+    }
+    let slugs = who(manager, &args.who)?;
+    let product = args.product.as_deref();
+    let released = |p: &Pin| product.is_none_or(|want| p.product.as_deref() == Some(want));
+    let before = Registry::load(manager)?;
+    edit_pins(
+        manager,
+        &slugs,
+        |pins| pins.retain(|p| !released(p)),
+        |c| !c.pins.iter().any(released),
+    )?;
+    for slug in &slugs {
+        let gone: Vec<&Pin> = before
+            .get(slug)
+            .map(|c| c.pins.iter().filter(|p| released(p)).collect())
+            .unwrap_or_default();
+        if gone.is_empty() {
+            out.result(&format!("`{slug}` had no such pin; nothing changed"));
+            continue;
+        }
+        for p in gone {
+            let mut entry = crate::audit::Entry::now("registry", "unpinned")
+                .customer(slug)
+                .detail(p.describe());
+            if !reason.is_empty() {
+                entry = entry.reason(reason);
+            }
+            crate::audit::record(out, entry);
+            out.result(&format!("unpinned `{slug}`: was {}", p.describe()));
+        }
+    }
+    Ok(())
+}
+
+/// Changes the pins of every customer in `slugs` with `change` in one
+/// edit of the registry; `done` must hold for each of them afterwards.
+fn edit_pins(
+    manager: &Manager,
+    slugs: &[String],
+    change: impl Fn(&mut Vec<Pin>),
+    done: impl Fn(&crate::config::Customer) -> bool,
+) -> Result<()> {
+    edit_registry(
+        manager,
+        |registry, text, file| {
+            let mut indices = slugs
+                .iter()
+                .map(|s| registry.index_of(s).map_err(Error::Usage))
+                .collect::<Result<Vec<_>>>()?;
+            // From the last entry up: an edit moves only the lines after it.
+            indices.sort_unstable_by(|a, b| b.cmp(a));
+            let mut text = text.to_string();
+            let mut changed = false;
+            for i in indices {
+                let mut pins = registry.customers[i].pins.clone();
+                change(&mut pins);
+                if pins != registry.customers[i].pins {
+                    text = edit::set_pins(&text, &registry.doc, file, i, &pins)
+                        .map_err(|e| Error::Failed(e.to_string()))?;
+                    changed = true;
+                }
+            }
+            Ok(changed.then_some(text))
+        },
+        |after| match slugs.iter().find(|s| !after.get(s).is_some_and(&done)) {
+            None => Ok(()),
+            Some(s) => Err(Error::Failed(format!(
+                "the edit did not change the pins of `{s}`, so nothing was written"
+            ))),
+        },
+    )?;
+    Ok(())
+}
+
+/// The slugs a pin or unpin is for: the one named, or every active
+/// customer the wave selects today.
+fn who(manager: &Manager, who: &PinWho) -> Result<Vec<String>> {
+    let registry = Registry::load(manager)?;
+    let (Some(wave), None) = (&who.wave, &who.slug) else {
+        let slug = who.slug.clone().unwrap_or_default();
+        registry.require(&slug).map_err(Error::Usage)?;
+        return Ok(vec![slug]);
+    };
+    let Some(rollout) = &manager.config.rollout else {
+        return Err(Error::Usage(format!(
+            "--wave `{wave}`: fleetform.yml has no `rollout:` waves; name the customer instead"
+        )));
+    };
+    let Some(at) = rollout.waves.iter().position(|w| &w.name == wave) else {
+        let names: Vec<&str> = rollout.waves.iter().map(|w| w.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "--wave `{wave}` is not a wave of fleetform.yml's `rollout:`; its waves: {}",
+            names.join(", ")
+        )));
+    };
+    let active: BTreeSet<String> = registry
+        .customers
+        .iter()
+        .filter(|c| c.is_active())
+        .map(|c| c.slug.clone())
+        .collect();
+    let (waves, _) = crate::rollout::waves::assign(rollout, &registry.customers, &active);
+    let chosen = waves.into_iter().nth(at).unwrap_or_default();
+    if chosen.is_empty() {
+        return Err(Error::Usage(format!(
+            "wave `{wave}` selects no active customer today; nothing to do"
+        )));
+    }
+    Ok(chosen)
+}
+
+/// `--product` exactly when the manager has products, and a known one.
+fn check_product(manager: &Manager, product: Option<&str>) -> Result<()> {
+    let names = || manager.product_names().join(", ");
+    match (product, manager.has_products()) {
+        (None, true) => Err(Error::Usage(format!(
+            "--product is required: fleetform.yml declares products ({}); name the one to hold",
+            names()
+        ))),
+        (Some(_), false) => Err(Error::Usage(
+            "--product: fleetform.yml declares no `products:`; a pin holds the whole manager, leave --product out".into(),
+        )),
+        (Some(p), true) if manager.product(p).is_none() => Err(Error::Usage(format!(
+            "--product `{}` is not a product of fleetform.yml; it declares: {}",
+            crate::util::text::shown(p),
+            names()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `--until` is a real date, today or later.
+fn check_until(until: &str) -> Result<()> {
+    if !is_real_date(until) {
+        return Err(Error::Usage(format!(
+            "--until `{}` is not a date; give the last day of the hold as YYYY-MM-DD",
+            crate::util::text::shown(until)
+        )));
+    }
+    let today = super::view::today().to_string();
+    if until < today.as_str() {
+        return Err(Error::Usage(format!(
+            "--until {until} is already past (today is {today}); give the last day of the hold, today or later"
+        )));
+    }
+    Ok(())
+}
+
+/// `--ref` reads as a revision and names a commit of the manager repo.
+fn check_ref(manager: &Manager, git_ref: &str) -> Result<()> {
+    crate::util::git::check_revision("--ref", git_ref).map_err(Error::Usage)?;
+    let commit = format!("{git_ref}^{{commit}}");
+    let args = [
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        &commit,
+    ];
+    crate::util::git::run(&manager.root, &args).map_err(|_| {
+        Error::Usage(format!(
+            "--ref `{git_ref}` is not a commit of the manager repo at {}; give a tag, branch or commit it has (fetch it first if it is only on the remote)",
+            crate::config::display_path(&manager.root).display()
+        ))
+    })?;
+    Ok(())
+}
