@@ -470,7 +470,8 @@ pub fn render(
     env: &str,
     templates: &ValueTemplates,
 ) -> Result<Layered, Vec<Diagnostic>> {
-    render_memo(layers, docs, customer, env, &mut TemplateMemo::new(templates))
+    let memo = &mut TemplateMemo::new(templates);
+    render_memo(layers, docs, customer, env, memo)
 }
 
 /// [`render`] with the templates' outputs kept in `memo` for the next

@@ -466,10 +466,18 @@ mod tests {
         let t = ValueTemplates::default();
         let mut memo = TemplateMemo::new(&t);
         let other = serde_json::json!({"environment": "production", "customer": "zeta"});
-        for source in ["{{ customer }}-{{ environment }}", "{{ nope }}", "{{ customer | upper }}"] {
+        for source in [
+            "{{ customer }}-{{ environment }}",
+            "{{ nope }}",
+            "{{ customer | upper }}",
+        ] {
             for c in [ctx(), ctx(), other.clone(), ctx()] {
                 let want = t.render(source, &c).map_err(|e| e.0);
-                assert_eq!(memo.render(source, &c).map_err(|e| e.0), want, "{source} {c}");
+                assert_eq!(
+                    memo.render(source, &c).map_err(|e| e.0),
+                    want,
+                    "{source} {c}"
+                );
             }
         }
         assert_eq!(memo.render("{{ customer }}", &other).unwrap(), "zeta");
