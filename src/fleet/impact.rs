@@ -22,7 +22,9 @@ use crate::config::{Customer, Manager, Registry, Unit};
 use crate::data::Diagnostic;
 use crate::values::customer::{self, CustomerSource, ManagerLayers};
 use crate::values::schema::Schema;
-use crate::values::template::ValueTemplates;
+use crate::values::template::{TemplateMemo, ValueTemplates};
+
+mod deployed;
 
 /// One side of the comparison: the manager as it was at a revision.
 pub struct Side {
@@ -96,10 +98,17 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
     let (work, mut unreadable) = pairs_at_head(&head.manager, &head_layers, ctx);
     let groups = by_group(&work);
     let templates = ValueTemplates::default();
+    let deployed = deployed::Deployed::new(ctx.store);
+    let same = same_per_product(&head_layers, &base_layers);
     let results = super::parallel::map(&groups, ctx.jobs, |(c, product, envs)| {
         let head_l = head_layers.get(product).and_then(|l| l.as_ref().ok());
         let base_l = base_layers.get(product).and_then(|l| l.as_ref().ok());
-        group(c, envs, head_l.expect("listed"), base_l, ctx, &templates)
+        let sides = Sides {
+            head: head_l.expect("listed"),
+            base: base_l,
+            same: &same[product],
+        };
+        group(c, envs, &sides, ctx, &deployed, &templates)
     });
     let mut changed = Vec::new();
     let mut broken: Vec<Broken> = Vec::new();
@@ -329,6 +338,53 @@ fn enabled(
     )
 }
 
+/// What stayed the same in one product between the sides, told once per
+/// run rather than once per pair.
+struct Same {
+    /// The schema file's bytes are equal.
+    schema: bool,
+    /// The environments whose manager layers are equal (see [`unchanged`]).
+    envs: std::collections::BTreeSet<String>,
+}
+
+/// [`Same`] for every product the head has.
+fn same_per_product(
+    head: &BTreeMap<Option<String>, Result<Layers, String>>,
+    base: &BTreeMap<Option<String>, Result<Layers, String>>,
+) -> BTreeMap<Option<String>, Same> {
+    head.iter()
+        .map(|(name, h)| {
+            let same = match h {
+                Ok(h) => {
+                    let b = base.get(name).and_then(|b| b.as_ref().ok());
+                    Same {
+                        schema: b.is_some_and(|b| b.schema_bytes == h.schema_bytes),
+                        envs: h
+                            .view
+                            .environment_names()
+                            .into_iter()
+                            .filter(|e| unchanged(h, b, e))
+                            .map(|e| e.to_string())
+                            .collect(),
+                    }
+                }
+                Err(_) => Same {
+                    schema: false,
+                    envs: Default::default(),
+                },
+            };
+            (name.clone(), same)
+        })
+        .collect()
+}
+
+/// One product at both sides, and what stayed the same in it.
+struct Sides<'a> {
+    head: &'a Layers,
+    base: Option<&'a Layers>,
+    same: &'a Same,
+}
+
 /// One customer's product in some environments: the customer files read
 /// and checked once per source (the deployed files of a pair that has a
 /// deployment record, else the checkout, shared by the others), then every
@@ -336,15 +392,15 @@ fn enabled(
 fn group(
     c: &Customer,
     envs: &[String],
-    head: &Layers,
-    base: Option<&Layers>,
+    sides: &Sides<'_>,
     ctx: &Context<'_>,
+    deployed: &deployed::Deployed<'_>,
     templates: &ValueTemplates,
 ) -> Vec<Outcome> {
     // Nothing the manager sets for these environments changed, nor the
     // schema: the customer's files are not even read.
-    let same_layers = |env: &str| unchanged(head, base, env);
-    let same_schema = base.is_some_and(|b| b.schema_bytes == head.schema_bytes);
+    let same_layers = |env: &str| sides.same.envs.contains(env);
+    let same_schema = sides.same.schema;
     if same_schema && envs.iter().all(|e| same_layers(e)) {
         return envs.iter().map(|_| Outcome::Same).collect();
     }
@@ -355,7 +411,7 @@ fn group(
         .filter(|e| !same_schema || !same_layers(e))
         .cloned()
         .collect();
-    let mut done = changed_envs(c, &todo, head, base, ctx, templates).into_iter();
+    let mut done = changed_envs(c, &todo, sides, ctx, deployed, templates).into_iter();
     envs.iter()
         .map(|e| match todo.contains(e) {
             true => done.next().unwrap_or(Outcome::Same),
@@ -369,19 +425,19 @@ fn group(
 fn changed_envs(
     c: &Customer,
     envs: &[String],
-    head: &Layers,
-    base: Option<&Layers>,
+    sides: &Sides<'_>,
     ctx: &Context<'_>,
+    deployed: &deployed::Deployed<'_>,
     templates: &ValueTemplates,
 ) -> Vec<Outcome> {
+    let (head, base) = (sides.head, sides.base);
     let unit = |env: &str| head.view.unit(&c.slug, env);
-    let same_layers = |env: &str| unchanged(head, base, env);
+    let same_layers = |env: &str| sides.same.envs.contains(env);
     let recorded: Vec<Option<CustomerSource>> = envs
         .iter()
         .map(|e| {
-            crate::records::last_deployment(ctx.store, &unit(e))
-                .ok()
-                .flatten()
+            deployed
+                .last(&unit(e))
                 .and_then(|d| from_record(&d, &head.view, e))
         })
         .collect();
@@ -445,14 +501,17 @@ fn one(
     files_from: &str,
 ) -> Outcome {
     let env = &unit.environment;
-    let Ok(new) = customer::render(&head.layers, docs, c, env, templates) else {
+    // The base's templates render with the same context as the head's
+    // (unless `project_name` differs): each is rendered once.
+    let memo = &mut TemplateMemo::new(templates);
+    let Ok(new) = customer::render_memo(&head.layers, docs, c, env, memo) else {
         return Outcome::Same; // a render error is the plan's to report
     };
     // The base renders the same documents: what they were checked against
     // then does not matter, only what the manager made of them.
     let old = base
         .filter(|b| b.view.environment(env).is_some())
-        .and_then(|b| customer::render(&b.layers, docs, c, env, templates).ok());
+        .and_then(|b| customer::render_memo(&b.layers, docs, c, env, memo).ok());
     let values = diff(old.as_ref(), &new, head, base);
     if values.is_empty() && old.is_some() {
         return Outcome::Same;

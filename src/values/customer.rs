@@ -16,8 +16,11 @@ use crate::data::Diagnostic;
 use crate::values::layers::{Layer, Layered, Source};
 use crate::values::schema::Schema;
 use crate::values::secrets;
-use crate::values::template::{is_template, ValueTemplates};
+use crate::values::template::{is_template, TemplateMemo, ValueTemplates};
 use crate::yaml::{self, escape_token, Document, Limits, Location};
+
+mod strings;
+use strings::render_strings;
 
 /// Raw customer files, however they were obtained.
 #[derive(Debug, Clone)]
@@ -446,7 +449,7 @@ impl ManagerLayers {
 pub const MAX_CONTEXT_VALUE: usize = 256;
 
 /// The context every value template sees.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TemplateContext {
     pub customer: String,
     pub environment: String,
@@ -466,6 +469,19 @@ pub fn render(
     customer: &Customer,
     env: &str,
     templates: &ValueTemplates,
+) -> Result<Layered, Vec<Diagnostic>> {
+    let memo = &mut TemplateMemo::new(templates);
+    render_memo(layers, docs, customer, env, memo)
+}
+
+/// [`render`] with the templates' outputs kept in `memo` for the next
+/// render with the same context.
+pub fn render_memo(
+    layers: &ManagerLayers,
+    docs: &CustomerDocs,
+    customer: &Customer,
+    env: &str,
+    memo: &mut TemplateMemo<'_, TemplateContext>,
 ) -> Result<Layered, Vec<Diagnostic>> {
     let mut l = layer(layers, docs, env);
     let ctx = TemplateContext {
@@ -489,7 +505,7 @@ pub fn render(
         &mut rendered,
         &mut String::new(),
         &ctx,
-        templates,
+        memo,
         &l,
         &mut diags,
     );
@@ -578,52 +594,6 @@ fn unknown_origin() -> Location {
     Location {
         file: PathBuf::from("<values>"),
         pos: yaml::Pos { line: 1, col: 1 },
-    }
-}
-
-fn render_strings(
-    v: &mut Value,
-    ptr: &mut String,
-    ctx: &TemplateContext,
-    templates: &ValueTemplates,
-    layered: &Layered,
-    diags: &mut Vec<Diagnostic>,
-) {
-    match v {
-        Value::String(s) if is_template(s) => match templates.render(s, ctx) {
-            Ok(out) => *s = out,
-            Err(e) => {
-                // Not a rendered value: the credential scan that follows
-                // must not take the source for one.
-                s.clear();
-                diags.push(Diagnostic {
-                    location: layered
-                        .origin(ptr)
-                        .map(|o| o.location)
-                        .unwrap_or_else(unknown_origin),
-                    pointer: Some(ptr.clone()),
-                    message: e.0,
-                });
-            }
-        },
-        Value::Object(m) => {
-            for (k, child) in m.iter_mut() {
-                let len = ptr.len();
-                ptr.push('/');
-                ptr.push_str(&escape_token(k));
-                render_strings(child, ptr, ctx, templates, layered, diags);
-                ptr.truncate(len);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter_mut().enumerate() {
-                let len = ptr.len();
-                ptr.push_str(&format!("/{i}"));
-                render_strings(child, ptr, ctx, templates, layered, diags);
-                ptr.truncate(len);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -162,6 +162,40 @@ impl ValueTemplates {
     }
 }
 
+/// Template outputs kept for one context: rendering the same values twice
+/// with the same context (the base and head of a pair in `impact`)
+/// renders each template source once. A different context starts afresh.
+pub struct TemplateMemo<'t, C> {
+    templates: &'t ValueTemplates,
+    ctx: Option<C>,
+    out: std::collections::HashMap<String, Result<String, String>>,
+}
+
+impl<'t, C: Serialize + PartialEq + Clone> TemplateMemo<'t, C> {
+    pub fn new(templates: &'t ValueTemplates) -> Self {
+        TemplateMemo {
+            templates,
+            ctx: None,
+            out: std::collections::HashMap::new(),
+        }
+    }
+
+    /// [`ValueTemplates::render`], or what it gave for this source and
+    /// context before.
+    pub fn render(&mut self, source: &str, ctx: &C) -> Result<String, TemplateError> {
+        if self.ctx.as_ref() != Some(ctx) {
+            self.out.clear();
+            self.ctx = Some(ctx.clone());
+        }
+        if let Some(r) = self.out.get(source) {
+            return r.clone().map_err(TemplateError);
+        }
+        let r = self.templates.render(source, ctx).map_err(|e| e.0);
+        self.out.insert(source.to_string(), r.clone());
+        r.map_err(TemplateError)
+    }
+}
+
 /// Refuses what the sandbox does not offer, by scanning the source the way
 /// minijinja's lexer does (see [`lex`]): statements other than `if`, and
 /// the `*`/`**` operators. Text outside tags is free
@@ -425,6 +459,29 @@ mod tests {
 
     fn ctx() -> serde_json::Value {
         serde_json::json!({"environment": "staging", "customer": "acme", "project_name": "shop", "repo": "acme/infra"})
+    }
+
+    #[test]
+    fn a_memo_gives_what_rendering_gives_and_forgets_on_a_new_context() {
+        let t = ValueTemplates::default();
+        let mut memo = TemplateMemo::new(&t);
+        let other = serde_json::json!({"environment": "production", "customer": "zeta"});
+        for source in [
+            "{{ customer }}-{{ environment }}",
+            "{{ nope }}",
+            "{{ customer | upper }}",
+        ] {
+            for c in [ctx(), ctx(), other.clone(), ctx()] {
+                let want = t.render(source, &c).map_err(|e| e.0);
+                assert_eq!(
+                    memo.render(source, &c).map_err(|e| e.0),
+                    want,
+                    "{source} {c}"
+                );
+            }
+        }
+        assert_eq!(memo.render("{{ customer }}", &other).unwrap(), "zeta");
+        assert_eq!(memo.out.len(), 1, "a new context starts afresh");
     }
 
     #[test]
