@@ -118,6 +118,12 @@ fn build_provider() -> PathBuf {
             cmd.env_remove(&*k);
         }
     }
+    // tests/check.sh's target runner sets RUSTC_BOOTSTRAP for libtest's
+    // `--report-time` alone; proc-macro2's build script reruns when it
+    // changes (and turns on nightly code with it), so passed on it would
+    // rebuild proc-macro2, syn and every derive here, and again in the next
+    // cargo run without it.
+    cmd.env_remove("RUSTC_BOOTSTRAP");
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cargo:?} build -p fakecloud: {e}"));
