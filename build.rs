@@ -19,10 +19,32 @@ fn main() {
         commit.unwrap_or_else(|| "unknown".into())
     );
     println!("cargo:rerun-if-env-changed=FLEETFORM_GIT_COMMIT");
-    if std::path::Path::new(".git/HEAD").exists() {
-        println!("cargo:rerun-if-changed=.git/HEAD");
-        println!("cargo:rerun-if-changed=.git/refs");
+    for file in git_files_naming_head() {
+        println!("cargo:rerun-if-changed={file}");
     }
+}
+
+/// The files whose change moves HEAD: HEAD itself, the branch it names and
+/// packed-refs, wherever git keeps them. Asked of git, since in a worktree
+/// `.git` is a file and HEAD and the branches live elsewhere. Only files that
+/// exist (cargo reruns on every build for a missing one); none without git.
+fn git_files_naming_head() -> Vec<String> {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git").args(args).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let mut paths = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        paths.push(branch);
+    }
+    paths
+        .iter()
+        .filter_map(|p| git(&["rev-parse", "--git-path", p]))
+        .filter(|f| std::path::Path::new(f).is_file())
+        .collect()
 }
 
 /// A static glibc binary is a static PIE: it relocates itself at start-up,

@@ -871,21 +871,13 @@ fn drift_action_runs_fleetform_drift() {
         .args(["plan", "--customer", "globex", "--env", "staging"])
         .output()
         .unwrap();
-    assert!(
-        planned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
+    common::assert_ok(&planned);
     let applied = fx
         .fleetform()
         .args(["apply", "--customer", "globex", "--env", "staging"])
         .output()
         .unwrap();
-    assert!(
-        applied.status.success(),
-        "{}",
-        String::from_utf8_lossy(&applied.stderr)
-    );
+    common::assert_ok(&applied);
     let vars = fx.read("customers/globex/infra/variables.yml");
     fx.write(
         "customers/globex/infra/variables.yml",

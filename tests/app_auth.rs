@@ -179,7 +179,7 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
     w.gh.install_app(APP_ID, "globex", &[GLOBEX]);
     let (d, _) = pr_dispatch(&w, "fleetform-plan");
     let (out, _) = plan_as_app(&mut w, &d, &pem());
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     let err = stderr(&out);
     assert!(
         err.contains("/installation") && err.contains("404"),
@@ -207,7 +207,7 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
     )
     .unwrap();
     let (out, _) = plan_as_app(&mut w, &d, &other);
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     assert!(stderr(&out).contains("401"), "{}", stderr(&out));
     let refused = w.gh.take_violations();
     assert!(

@@ -242,7 +242,7 @@ fn approvals_are_checked_where_they_are_written() {
         let cfg = fx.read("manager/fleetform.yml");
         fx.append("manager/fleetform.yml", &format!("\n{bad}"));
         let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
-        assert_ne!(out.status.code(), Some(0), "{bad}");
+        common::assert_fails_for(format_args!("{bad}"), &out);
         let err = stderr(&out);
         assert!(
             err.contains("fleetform.yml:") && err.contains(says),

@@ -115,7 +115,7 @@ fn render_flags_are_checked() {
         ],
     ] {
         let out = run(&fx, args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        common::assert_code_for(format_args!("{args:?}"), &out, 2);
     }
     let out = run(&fx, &["render", "--all", "--out", "v", "--jobs", "0"]);
     common::assert_code(&out, 2);

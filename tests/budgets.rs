@@ -241,7 +241,7 @@ fn requests_per_command_within_the_readme_budgets() {
                 .args([step, "--customer", "globex", "--env", "staging"])
                 .output()
                 .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        common::assert_ok(&out);
     }
     let v =
         w.fx.read("customers/globex/infra/variables.yml")
@@ -267,7 +267,7 @@ fn requests_per_command_within_the_readme_budgets() {
         ["apply", "--customer", "acme", "--env", "staging"],
     ] {
         let out = w.fx.fleetform().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        common::assert_ok(&out);
     }
     w.gh.reset_counters();
     w.drift("acme").expect(0);

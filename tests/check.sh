@@ -15,6 +15,22 @@ tfrc="$(mktemp)"
 trap 'rm -f "$tfrc"' EXIT
 export TF_CLI_CONFIG_FILE="$tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
+# Each step's wall time (and the machine's load, which other jobs share),
+# printed as it ends and again as a table at the end.
+step_name=""
+step_start=$SECONDS
+step_times=""
+step() {
+  if [ -n "$step_name" ]; then
+    local took=$((SECONDS - step_start))
+    echo "==> $step_name: ${took}s (load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"
+    step_times+="$(printf '%6ss  %s' "$took" "$step_name")"$'\n'
+  fi
+  step_name="$1"
+  step_start=$SECONDS
+  [ -z "$1" ] || echo "==> $1"
+}
+
 # crates/fakecloud (the test cloud's Terraform provider) generates its gRPC
 # code with protoc when it is built.
 if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
@@ -23,10 +39,10 @@ if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
   exit 1
 fi
 
-echo "==> cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "==> cargo clippy"
+step "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # The setup action's tests build and unpack release archives with these.
@@ -38,7 +54,7 @@ for tool in tar xz zip unzip curl sha256sum; do
   fi
 done
 
-echo "==> GitHub Actions: zizmor and actionlint"
+step "GitHub Actions: zizmor and actionlint"
 zizmor=.venv/bin/zizmor
 actionlint=.venv/bin/actionlint
 if [ ! -x "$zizmor" ] || [ ! -x "$actionlint" ]; then
@@ -71,7 +87,10 @@ if [ ! -x .venv/bin/checkov ]; then
   bash tests/install-checkov.sh
 fi
 
-echo "==> cargo test"
+step "test build (cargo test --no-run)"
+cargo test --locked --workspace --all-targets --no-run
+
+step "cargo test"
 # Each test's time, for the ten slowest at the end: libtest's --report-time.
 # It is unstable, so on stable Rust it is enabled for the test binaries
 # alone (RUSTC_BOOTSTRAP through cargo's target runner): rustc never sees
@@ -100,7 +119,7 @@ fi
 # The release binary linked statically (cargo-dist builds the Linux releases
 # for musl, which links statically by default; this checks the same property
 # with the installed target). Own target dir: the debug build stays warm.
-echo "==> static release binary"
+step "static release binary"
 RUSTFLAGS="-C target-feature=+crt-static" \
   cargo build --locked --release --target x86_64-unknown-linux-gnu --target-dir target/static
 static_bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
@@ -125,5 +144,8 @@ fi
 # The benchmark still runs (its case 6 and one small timed case, into a
 # temporary file; bench/results.md is never written here): a bench that
 # rotted fails CI instead of the next person who runs it.
-echo "==> bench smoke (bash bench/run.sh --smoke)"
+step "bench smoke (bash bench/run.sh --smoke)"
 bash bench/run.sh --smoke
+step ""
+echo "==> time per step (total ${SECONDS}s)"
+printf '%s' "$step_times"

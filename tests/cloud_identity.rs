@@ -255,7 +255,7 @@ fn nothing_a_customer_sends_changes_its_identity() {
                 "{what}: {comment}"
             );
         } else {
-            assert_ne!(plan.status.code(), Some(0), "{what}");
+            common::assert_fails_for(format_args!("{what}"), &plan);
         }
     }
 }
@@ -343,7 +343,7 @@ fn a_missing_or_malformed_identity_is_an_error_of_that_customer() {
         .args(["plan", "--customer", "acme", "--env", "staging"])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     assert!(
         stderr(&out).contains("identity.account"),
         "{}",
@@ -365,7 +365,7 @@ fn a_missing_or_malformed_identity_is_an_error_of_that_customer() {
         .args(["customers", "list"])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     let err = stderr(&out);
     assert!(
         err.contains("customers.yml:") && err.contains("not an AWS account id"),
@@ -383,7 +383,7 @@ fn a_missing_or_malformed_identity_is_an_error_of_that_customer() {
         .args(["customers", "list"])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     let err = stderr(&out);
     assert!(
         err.contains("fleetform.yml:") && err.contains("unknown placeholder `{tenant}`"),
@@ -584,12 +584,7 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
     };
     // The runner's own credentials may assume roles, nothing else.
     let denied = run(&runner, &["plan", "--customer", "acme", "--env", "staging"]);
-    assert_ne!(
-        denied.status.code(),
-        Some(0),
-        "moto enforces IAM: {}",
-        stdout(&denied)
-    );
+    common::assert_fails_for(format_args!("moto enforces IAM"), &denied);
 
     let session = staging["plan"]["session_name"].as_str().unwrap();
     assert_eq!(session, "fleetform-acme-staging");
@@ -598,23 +593,13 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
         &plan_keys,
         &["plan", "--customer", "acme", "--env", "staging"],
     );
-    assert!(
-        plan.status.success(),
-        "plan as {plan_role}:\n{}\n{}",
-        stdout(&plan),
-        stderr(&plan)
-    );
+    common::assert_ok_for(format_args!("plan as {plan_role}"), &plan);
     let apply_keys = assume(&moto, &runner, &apply_role, session);
     let apply = run(
         &apply_keys,
         &["apply", "--customer", "acme", "--env", "staging"],
     );
-    assert!(
-        apply.status.success(),
-        "apply as {apply_role}:\n{}\n{}",
-        stdout(&apply),
-        stderr(&apply)
-    );
+    common::assert_ok_for(format_args!("apply as {apply_role}"), &apply);
 
     // The state is at acme's key, which the plan role reads: planning
     // again changes nothing.

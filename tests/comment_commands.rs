@@ -3,7 +3,7 @@
 //! customer's trigger on `issue_comment`, then the manager's plan, which
 //! reads the comment and its author's permission from GitHub.
 
-use crate::common::{stderr, stdout};
+use crate::common::{self, stderr, stdout};
 use crate::world::{ok, StepFiles, World, ACME, MANAGER};
 
 use serde_json::json;
@@ -102,7 +102,7 @@ fn a_readers_command_is_refused_with_a_reply() {
     let (out, _) = trigger_comment(&mut w, pr, true, (id, "/fleetform plan", "created"), &sha);
     ok(&out);
     let (out, _) = w.plan_latest("staging");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains(
             "@reader has `read` permission on acme-corp/acme-infra; comment commands need `write`"
@@ -181,7 +181,7 @@ fn an_apply_command_without_auto_apply_is_refused_with_the_reason() {
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     assert_eq!(d["event_type"], "fleetform-apply");
     let (out, _) = w.plan_latest("staging");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("`production` not `auto_apply`"),
         "{}",
@@ -207,7 +207,7 @@ fn an_apply_command_without_auto_apply_is_refused_with_the_reason() {
     );
     ok(&out);
     let (out, _) = w.plan_latest("production");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         !w.fx.manager().join(".fleetform/out").exists(),
         "no terraform ran"

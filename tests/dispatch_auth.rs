@@ -56,13 +56,7 @@ fn assert_refused(w: &mut World, d: &Value, expect: &str) {
     let outputs_before = plan_outputs(w);
     w.gh.reset_counters();
     let (out, files) = w.plan_event(d, "staging");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains(expect),
         "want `{expect}`:\n{}",
@@ -276,7 +270,7 @@ fn without_the_manager_secret_every_dispatch_is_refused_with_a_hint() {
                 ]);
             }
             let out = cmd.output().unwrap();
-            assert_eq!(out.status.code(), Some(3), "{command}: {}", stderr(&out));
+            common::assert_code_for(format_args!("{command}"), &out, 3);
             let err = stderr(&out);
             assert!(err.contains(expect), "{command}: {err}");
             if secret.is_none() {
@@ -423,7 +417,7 @@ fn keys_are_issued_only_for_active_customers_with_a_repo_and_the_secret() {
         .unwrap()
     };
     let out = add(false);
-    assert_eq!(out.status.code(), Some(2));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("FLEETFORM_DISPATCH_SECRET is not set: `customers add` derives"),
         "{}",
@@ -474,7 +468,7 @@ fn keys_are_issued_only_for_active_customers_with_a_repo_and_the_secret() {
                 .args(&args)
                 .output()
                 .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        common::assert_code_for(format_args!("{args:?}"), &out, 2);
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
     }
     let out =
@@ -483,7 +477,7 @@ fn keys_are_issued_only_for_active_customers_with_a_repo_and_the_secret() {
             .args(["customers", "rotate-key", "acme"])
             .output()
             .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    common::assert_code(&out, 2);
     assert!(stderr(&out).contains("FLEETFORM_DISPATCH_SECRET is not set"));
     // The instructions name the secret and the workflow passes it.
     let out =
@@ -529,7 +523,7 @@ fn the_trigger_needs_a_well_formed_key_before_any_request() {
             Some(k) => cmd.env("FLEETFORM_DISPATCH_KEY", k),
         };
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        common::assert_code(&out, 2);
         assert!(stderr(&out).contains(expect), "{}", stderr(&out));
         if key.is_none() {
             assert!(
@@ -598,7 +592,7 @@ fn the_apply_checks_the_signature_against_the_current_key() {
     let refused = |w: &mut World, d: &Value, expect: &str| {
         let before = audit_lines(w).len();
         let out = apply(w, d);
-        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        common::assert_code(&out, 3);
         assert!(stderr(&out).contains(expect), "{expect}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("nothing was applied"),

@@ -485,7 +485,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .arg("doctor")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    common::assert_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 35 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
@@ -497,7 +497,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{envs:?} {args:?}");
+        common::assert_code_for(format_args!("{envs:?} {args:?}"), &out, 2);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     assert!(usage(&[("GITHUB_TOKEN", gh.token())], &[]).contains("--repo owner/name"));

@@ -104,7 +104,7 @@ fn customers_add_refuses_duplicates_and_bad_input() {
             .args(&args)
             .output()
             .unwrap();
-        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        common::assert_fails_for(format_args!("{args:?}"), &out);
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
         assert_eq!(
             fx.read("manager/customers.yml"),
@@ -291,7 +291,7 @@ fn token_records_are_checked_at_their_line() {
         );
         fx.write("manager/customers.yml", &text);
         let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
-        assert_ne!(out.status.code(), Some(0), "{entry}");
+        common::assert_fails_for(format_args!("{entry}"), &out);
         let err = stderr(&out);
         assert!(
             err.contains(&format!("customers.yml{at}")) && err.contains(expect),
@@ -330,7 +330,7 @@ fn token_records_are_checked_at_their_line() {
             .args(&args)
             .output()
             .unwrap();
-        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        common::assert_fails_for(format_args!("{args:?}"), &out);
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
         assert_eq!(
             fx.read("manager/customers.yml"),

@@ -145,7 +145,7 @@ fn a_required_checkov_finding_blocks_the_apply() {
         "{comment}"
     );
     let out = apply(&fx);
-    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    common::assert_fails(&out);
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         text.contains("policy gates block the apply: owners (3 findings"),
@@ -315,7 +315,7 @@ fn tool_settings_are_checked_at_their_line() {
     );
     let line = fx.read("manager/fleetform.yml").lines().count();
     let out = fx.fleetform().arg("validate").output().unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     assert!(
         stderr(&out).contains(&format!(
             "fleetform.yml:{line}:18: `soon` is not a duration like 90s, 5m or 1h"
@@ -326,7 +326,7 @@ fn tool_settings_are_checked_at_their_line() {
     let fx = Fixture::new();
     with_tools(&fx, "      - { name: scan, kind: trivy }\n");
     let out = fx.fleetform().arg("validate").output().unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     assert!(stderr(&out).contains("trivy"), "{}", stderr(&out));
 }
 

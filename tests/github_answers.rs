@@ -44,12 +44,7 @@ fn ours(w: &World, pr: u64) -> usize {
 
 fn assert_failed(out: &std::process::Output, needles: &[&str]) {
     let err = stderr(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{err}",
-        stdout(out)
-    );
+    common::assert_code(&out, 1);
     for n in needles {
         assert!(err.contains(n), "`{n}` not in:\n{err}");
     }
@@ -357,7 +352,7 @@ fn assert_usage(out: &std::process::Output, needles: &[&str], secret: Option<&st
         .filter(|l| !l.starts_with("::add-mask::"))
         .collect::<Vec<_>>()
         .join("\n");
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    common::assert_code(&out, 2);
     assert!(!err.contains("panicked"), "{err}");
     for n in needles {
         assert!(err.contains(n), "`{n}` not in:\n{err}");

@@ -253,7 +253,7 @@ fn merge_applies_and_unsafe_applies_are_refused() {
     std::fs::write(&bundle, bytes).unwrap();
     w.approve_next_run("production", "ops-carol");
     let (out, _) = w.apply_latest("production", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("cannot be opened") && stderr(&out).contains("was changed"),
         "{}",
@@ -275,7 +275,7 @@ fn merge_applies_and_unsafe_applies_are_refused() {
     let vars = acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 7");
     let newer = w.gh.commit(ACME, "main", &[("infra/variables.yml", &vars)]);
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(stderr(&out).contains("stale plan"), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("`infra/variables.yml` changed"),
@@ -341,7 +341,7 @@ fn unknown_and_revoked_repos_are_refused() {
         }})
     };
     let (out, _) = w.plan_event(&dispatch("evil/unknown"), "staging");
-    assert_eq!(out.status.code(), Some(3));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("`evil/unknown` is not a registered customer"),
         "{}",
@@ -355,12 +355,12 @@ fn unknown_and_revoked_repos_are_refused() {
 
     // Unsigned, it is refused like any unsigned dispatch: nothing written.
     let (out, _) = w.plan_event(&dispatch("initech/tps-reports"), "staging");
-    assert_eq!(out.status.code(), Some(3));
+    common::assert_code(&out, 3);
     assert!(stderr(&out).contains("not signed"), "{}", stderr(&out));
     assert_eq!(w.gh.write_count(), 0);
     // Signed with its (last) key, its commit is told it was revoked.
     let (out, _) = w.plan_event(&signed(&dispatch("initech/tps-reports")), "staging");
-    assert_eq!(out.status.code(), Some(3));
+    common::assert_code(&out, 3);
     assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
     let st = w.gh.statuses("initech/tps-reports", &sha);
     assert_eq!(st.len(), 1);
@@ -390,7 +390,7 @@ fn hostile_payloads_are_refused() {
             &json!({"event_type": "fleetform-plan", "client_payload": p}),
             "staging",
         );
-        assert_eq!(out.status.code(), Some(3), "{field}: {}", stderr(&out));
+        common::assert_code_for(format_args!("{field}"), &out, 3);
         assert!(
             stderr(&out).contains("dispatch payload rejected"),
             "{field}: {}",
@@ -407,7 +407,7 @@ fn hostile_payloads_are_refused() {
         &signed(&json!({"event_type": "fleetform-plan", "client_payload": p})),
         "staging",
     );
-    assert_eq!(out.status.code(), Some(3));
+    common::assert_code(&out, 3);
     assert!(stderr(&out).contains("not a variables file of this manager"));
     assert_eq!(w.gh.request_count(), 0, "nothing was fetched");
 }
@@ -421,7 +421,7 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
         w.gh.commit(ACME, "bad", &[("infra/variables.yml", &broken)]);
     let pr = w.gh.open_pr(ACME, "bad", "main", "oops");
     let (out, _) = w.trigger_pr(ACME, pr, "bad", &sha);
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("::error file=infra/variables.yml,line=8,col=20::"),
         "{}",
@@ -436,7 +436,7 @@ fn invalid_variables_fail_with_lines_and_no_terraform() {
         "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d2", "files": ["infra/variables.yml"]
     }}));
     let (out, _) = w.plan_event(&d, "staging");
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     let c = w.gh.comments(ACME, pr);
     assert_eq!(c.len(), 1);
     assert!(c[0].body.contains("**Invalid variables**"));
@@ -493,7 +493,7 @@ fn server_errors_and_rate_limits_are_retried() {
     // Giving up is bounded and clear.
     w.gh.inject(Fault::status(500).times(20));
     let (out, _) = w.plan_latest("staging");
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("gave up after 5 attempts"),
         "{}",
@@ -598,7 +598,7 @@ fn the_token_never_leaks() {
     let mut d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     common::sign_dispatch_with(&mut d, &dispatch_key("globex", 1), common::unix_now());
     let (out, f) = w.plan_event(&d, "staging");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     texts.push((
         stdout(&out),
         stderr(&out),
@@ -769,7 +769,7 @@ fn trigger_wait_times_out_when_the_manager_never_answers() {
         .args(["--wait", "2s"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("the manager never answered within 2s"),
         "{}",
@@ -856,7 +856,7 @@ fn audit_lines_for_a_full_run() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    common::assert_code(&out, 3);
 
     let lines: Vec<Value> = std::fs::read_to_string(&log)
         .unwrap()
@@ -969,14 +969,14 @@ fn drift_issues_open_update_and_close() {
             .replace("max_instances: 2", "max_instances: 5");
     w.fx.write("customers/acme/infra/variables.yml", &v);
     let (out, files) = run(&mut w);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    common::assert_code(&out, 4);
     assert_eq!(files.outputs()["drifted"], "1");
     let issues = w.gh.issues(MANAGER);
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].title, "Drift: acme");
     assert_eq!(issues[0].labels, ["fleetform-drift"]);
     let (out, _) = run(&mut w);
-    assert_eq!(out.status.code(), Some(4));
+    common::assert_code(&out, 4);
     assert_eq!(w.gh.issues(MANAGER).len(), 1, "updated, not duplicated");
 
     // Apply the change locally, then drift is gone and the issue closes.
@@ -1087,7 +1087,7 @@ fn drift_issues_use_the_issues_token() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    common::assert_code(&out, 4);
     assert_eq!(
         w.gh.issues(MANAGER).len(),
         1,
@@ -1123,7 +1123,7 @@ fn a_revocation_during_the_approval_wait_stops_the_apply() {
     assert!(revoked.contains("status: revoked\n    added: 2026-01-15"));
     w.gh.commit(MANAGER, "main", &[("customers.yml", &revoked)]);
     let (out, _) = w.apply_latest("staging", &digest);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("`acme` was revoked on provider/manager's default branch"),
         "{}",
@@ -1178,7 +1178,7 @@ fn production_applies_only_after_another_person_approved_the_run() {
 
     // No reviewers on the environment: nobody approved the run.
     let out = apply(&mut w);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     let err = stderr(&out);
     assert!(
         err.contains("no one approved the deployment to `production-apply`"),
@@ -1209,7 +1209,7 @@ fn production_applies_only_after_another_person_approved_the_run() {
         "approved",
     );
     let out = apply(&mut w);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert!(stderr(&out).contains("self-review"), "{}", stderr(&out));
     assert!(!state.exists());
 
@@ -1337,7 +1337,7 @@ fn conclude_marks_applies_that_did_not_run() {
     let mut forged = event.clone();
     forged["client_payload"]["pr"] = json!(99);
     let out = conclude(&mut w, &needs, &forged);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    common::assert_code(&out, 3);
     assert_eq!(w.gh.statuses(ACME, &sha).len(), before);
     // Needs that are not the JSON of `needs`: a usage error.
     let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
@@ -1346,6 +1346,6 @@ fn conclude_marks_applies_that_did_not_run() {
         .arg("conclude")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     w.gh.assert_clean();
 }

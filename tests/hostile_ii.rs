@@ -91,7 +91,7 @@ fn templated_secrets_are_refused_by_every_local_command() {
         ] {
             let out = fx.fleetform().args(args).output().unwrap();
             let text = format!("{}{}", stdout(&out), stderr(&out));
-            assert_eq!(out.status.code(), Some(1), "{file} {args:?}: {text}");
+            common::assert_code_for(format_args!("{file} {args:?}"), &out, 1);
             assert!(text.contains(message), "{file} {args:?}: {text}");
             assert!(text.contains(at), "{file} {args:?}: no position: {text}");
             assert_never_repeated(&text, fragments, &format!("{file} {args:?}"));
@@ -122,7 +122,7 @@ fn validate_files_finds_secrets_in_template_text() {
         let text = format!("{}{}", stdout(&out), stderr(&out));
         assert_never_repeated(&text, fragments, file);
         if *in_raw_text {
-            assert_eq!(out.status.code(), Some(1), "{file}: {text}");
+            common::assert_code_for(format_args!("{file}"), &out, 1);
             assert!(text.contains(message), "{file}: {text}");
         }
     }
@@ -144,7 +144,7 @@ fn a_credential_key_is_never_repeated() {
         .output()
         .unwrap();
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    common::assert_code(&out, 1);
     assert!(
         text.contains("variables.yml:7:3: /tags: a key of this mapping looks like a GitHub token"),
         "{text}"
@@ -178,7 +178,7 @@ fn schema_messages_never_quote_a_credential() {
         .output()
         .unwrap();
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    common::assert_code(&out, 1);
     for want in [
         "infra/variables.yml:26:1: a key of this mapping looks like a GitHub token",
         "infra/variables.yml:19:3: /networking: a key of this mapping looks like a GitHub token",
@@ -205,7 +205,7 @@ fn manager_layer_templates_are_scanned_after_rendering() {
         .output()
         .unwrap();
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    common::assert_code(&out, 1);
     assert!(
         text.contains("values/base.yml:")
             && text.contains("/build_id: value looks like a GitHub token once rendered"),
@@ -229,7 +229,7 @@ fn dispatched_plans_refuse_templated_secrets() {
     world::ok(&out);
     let (out, files) = w.plan_latest("staging");
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    common::assert_code(&out, 1);
     // The manager's log counts the problem; the customer's pull request
     // lists it, with its place.
     assert!(text.contains("invalid values (1 problem)"), "{text}");
@@ -314,7 +314,7 @@ fn matrix_refuses_revisions_that_git_would_read_as_options() {
         }
         let out = cmd.output().unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        common::assert_code_for(format_args!("{args:?} {env:?}"), &out, 2);
         assert!(
             err.contains("is not a git revision"),
             "{args:?} {env:?}: {err}"
@@ -486,7 +486,7 @@ fn working_copies_of_killed_runs_are_removed_by_the_next_run() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    common::assert_ok(&out);
     let name = left[0].file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         err.contains(&format!(
@@ -618,7 +618,7 @@ fn plan_io_errors_name_the_path_and_the_reason() {
         .output()
         .unwrap();
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    common::assert_code(&out, 1);
     assert!(
         text.contains(".fleetform/out/acme/staging/terraform.log: ") && text.contains("(os error"),
         "{text}"

@@ -158,7 +158,7 @@ fn a_silent_webhook_gets_three_attempts_per_command() {
         ],
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    common::assert_ok(&out);
     assert_eq!(
         stdout(&out),
         stdout(&plain),
@@ -211,7 +211,7 @@ fn one_deadline_ends_every_notification_of_a_command() {
         ],
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    common::assert_ok(&out);
     assert!(silent.hits() <= 1, "{err}");
     assert_eq!(slack.bodies().len(), 4, "{err}");
     assert!(

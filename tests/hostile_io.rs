@@ -133,7 +133,7 @@ fn a_symlinked_variables_file_is_refused() {
         vec!["render", "--customer", "acme", "--env", "staging"],
     ] {
         let out = fx.fleetform().args(&args).output().unwrap();
-        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        common::assert_fails_for(format_args!("{args:?}"), &out);
         assert!(!common::stdout(&out).contains("globex"), "{args:?}");
         let err = common::stderr(&out);
         assert!(err.contains("symbolic link"), "{args:?}: {err}");
@@ -160,7 +160,7 @@ fn linked_folders_and_overrides_are_refused() {
         .args(["render", "--customer", "acme", "--env", "staging"])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     assert!(
         common::stderr(&out).contains("infra: is a symbolic link"),
         "{}",
@@ -179,7 +179,7 @@ fn linked_folders_and_overrides_are_refused() {
         .args(["render", "--customer", "acme", "--env", "staging"])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     assert!(!common::stdout(&out).contains("eu-stolen-1"));
     assert!(
         common::stderr(&out).contains("variables.staging.yml"),
@@ -403,7 +403,7 @@ fn a_full_disk_is_named() {
         .args(["matrix"])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    common::assert_fails(&out);
     let err = common::stderr(&out);
     assert!(
         err.contains("/dev/full: No space left on device (os error 28)"),

@@ -36,7 +36,7 @@ impl Repos {
     /// `init` with `args` from the root, which must succeed.
     fn init(&self, args: &[&str]) -> String {
         let out = self.cmd(".").arg("init").args(args).output().unwrap();
-        assert!(out.status.success(), "init {args:?}: {}", stderr(&out));
+        common::assert_ok_for(format_args!("init {args:?}"), &out);
         stdout(&out)
     }
     fn files(&self, dir: &str) -> Vec<PathBuf> {
@@ -192,7 +192,7 @@ fn bad_environment_names_are_usage_errors() {
             .args(["init", "--dir", "m", "--environments", envs])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{envs}: {}", stderr(&out));
+        common::assert_code_for(format_args!("{envs}"), &out, 2);
     }
     assert!(!r.root().join("m").exists());
 }

@@ -43,12 +43,7 @@ impl Desk {
     /// Like [`Desk::run`], which must succeed; its stdout.
     pub(crate) fn ok(&self, dir: &str, args: &[&str]) -> String {
         let out = self.run(dir, args);
-        assert!(
-            out.status.success(),
-            "fleetform {args:?}: {}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        common::assert_ok_for(format_args!("fleetform {args:?}"), &out);
         stdout(&out)
     }
 
@@ -167,10 +162,9 @@ fn the_onboarding_text_passes_the_managers_own_checks() {
     let starter = block_after(&text, "## 1.", "yaml");
     std::fs::write(d.path("acme-infra/infra/variables.yml"), &starter).unwrap();
     let out = d.run("infra-manager", &["validate", "--customer", "acme"]);
-    assert!(
-        out.status.success(),
-        "the starter from the instructions:\n{starter}\nvalidate: {}",
-        stderr(&out)
+    common::assert_ok_for(
+        format_args!("the starter from the instructions:\n{starter}\nvalidate"),
+        &out,
     );
 
     // The workflow goes where `init --customer` puts it.
@@ -230,7 +224,7 @@ fn the_example_managers_onboarding_starter_validates() {
         .args(["validate", "--customer", "globex"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{starter}\n{}", stderr(&out));
+    common::assert_ok_for(format_args!("{starter}"), &out);
 }
 
 /// Point 3: After `init --environments dev,qa,prod`, the README's next commands
@@ -279,7 +273,7 @@ fn a_customer_repo_gets_the_managers_environments() {
         ],
     );
     let out = d.run("infra-manager", &["validate"]);
-    assert!(out.status.success(), "{vars}\n{}", stderr(&out));
+    common::assert_ok_for(format_args!("{vars}"), &out);
 
     // Without a manager it says which environments it assumed and how to
     // match the provider's.

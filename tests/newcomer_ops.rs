@@ -179,12 +179,7 @@ fn after_a_rollback_the_status_says_rolled_back() {
     fx.git(&["commit", "-q", "-am", "two instances"]);
     let run = |args: &[&str]| {
         let out = fx.fleetform().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        common::assert_ok_for(format_args!("{args:?}"), &out);
         stdout(&out)
     };
     run(&["rollout", "start", "--base", "HEAD~1"]);

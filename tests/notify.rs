@@ -146,7 +146,7 @@ fn drifted_acme(fx: &Fixture, envs: &[&str]) {
                 .args([step, "--customer", "acme", "--env", env])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{step} {env}: {}", stderr(&out));
+            common::assert_ok_for(format_args!("{step} {env}"), &out);
         }
     }
     let v = fx
@@ -440,7 +440,7 @@ fn bad_notify_config_is_refused_at_its_line() {
         let notify_line = 1 + text.lines().position(|l| l == "notify:").unwrap();
         let out = fx.fleetform().args(["validate"]).output().unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{yaml}: {err}");
+        common::assert_code_for(format_args!("{yaml}"), &out, 2);
         let (line, col) = at[1..].split_once(':').unwrap();
         let line: usize = line.parse::<usize>().unwrap() + notify_line - 1;
         let located = format!("fleetform.yml:{line}:{col}");

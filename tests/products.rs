@@ -242,9 +242,9 @@ fn the_app_plans_and_applies_with_the_networks_outputs_in_its_own_state() {
 fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
     let p = Products::new();
     p.plan_all();
-    assert!(p.apply("acme", "network", "staging").status.success());
+    common::assert_ok(&p.apply("acme", "network", "staging"));
     p.plan_all();
-    assert!(p.apply("acme", "app", "staging").status.success());
+    common::assert_ok(&p.apply("acme", "app", "staging"));
 
     // A new CIDR replaces the network: new id, new cidr.
     p.fx.write(
@@ -269,7 +269,7 @@ fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
         "{comment}"
     );
 
-    assert!(p.apply("acme", "network", "staging").status.success());
+    common::assert_ok(&p.apply("acme", "network", "staging"));
     let out = p.apply("acme", "app", "staging");
     common::assert_code(&out, 3);
     assert!(
@@ -285,7 +285,7 @@ fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
         2,
         "{app}"
     );
-    assert!(p.apply("acme", "app", "staging").status.success());
+    common::assert_ok(&p.apply("acme", "app", "staging"));
 }
 
 /// Subscription errors are the customer's alone, at file:line:col; the
@@ -485,7 +485,7 @@ fn an_impact_preview_groups_a_module_change_that_replaces_some_customers_network
     let p = Products::new();
     p.plan_all();
     for c in ["acme", "initech"] {
-        assert!(p.apply(c, "network", "staging").status.success());
+        common::assert_ok(&p.apply(c, "network", "staging"));
     }
     p.fx.git(&["init", "-q"]);
     p.fx.git(&["add", "-A"]);

@@ -164,7 +164,7 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
 #[test]
 fn drift_in_the_cloud_is_found() {
     let cloud = Cloud::new();
-    assert_eq!(cloud.plan_all().status.code(), Some(0));
+    common::assert_ok(&cloud.plan_all());
     assert!(apply_fleet(&cloud, None).iter().all(|(_, _, ok)| *ok));
     // Someone resizes globex's staging network by hand, and deletes its bucket.
     fakecloud::edit_objects(&cloud.cloud_file, |objects| {
@@ -211,7 +211,7 @@ fn drift_in_the_cloud_is_found() {
 #[test]
 fn one_failing_customer_does_not_stop_the_fleet() {
     let cloud = Cloud::new();
-    assert_eq!(cloud.plan_all().status.code(), Some(0));
+    common::assert_ok(&cloud.plan_all());
     let applied = apply_fleet(&cloud, Some("globex-staging-web-0"));
     let failed: Vec<_> = applied.iter().filter(|(_, _, ok)| !ok).collect();
     assert_eq!(failed.len(), 1, "{applied:?}");
@@ -244,7 +244,7 @@ fn one_failing_customer_does_not_stop_the_fleet() {
 #[test]
 fn gates_count_real_replacements() {
     let cloud = Cloud::new();
-    assert_eq!(cloud.plan_all().status.code(), Some(0));
+    common::assert_ok(&cloud.plan_all());
     assert!(apply_fleet(&cloud, None).iter().all(|(_, _, ok)| *ok));
     let vars = cloud.fx.read("customers/acme/infra/variables.yml");
     let changed = change_cidr(&vars);
@@ -452,7 +452,7 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         .fx
         .write(summary_path, &serde_json::to_string_pretty(&kept).unwrap());
     let refused = cloud.apply("acme", "staging");
-    assert_ne!(refused.status.code(), Some(0), "{}", stdout(&refused));
+    common::assert_fails(&refused);
     let said = format!("{}{}", stdout(&refused), stderr(&refused));
     assert!(said.contains("Inconsistent dependency lock file"), "{said}");
     assert!(cloud.objects().is_empty());

@@ -153,7 +153,7 @@ fn a_put_carried_out_whose_answer_was_lost_is_read_back_as_its_own() {
         let proxy = proxy_faulting_puts(&moto, fault);
         let fx = records_in(&proxy.url(), bucket);
         let out = revoke(&fx);
-        assert!(out.status.success(), "{bucket}: {}", stderr(&out));
+        common::assert_ok_for(format_args!("{bucket}"), &out);
         assert!(
             !stderr(&out).contains("cannot keep"),
             "{bucket}: {}",
@@ -267,12 +267,7 @@ fn a_record_larger_than_64_mib_is_refused_while_it_streams() {
         });
         let fx = records_in(&fake.url(), "b");
         let out = run(&fx, &["audit", "report", "--records", "--json"]);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{announced:?}: {}",
-            stderr(&out)
-        );
+        common::assert_code_for(format_args!("{announced:?}"), &out, 1);
         let err = stderr(&out);
         let said = match announced {
             Some(n) => format!(", S3 announced {n} bytes"),

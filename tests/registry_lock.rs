@@ -100,7 +100,7 @@ fn concurrent_adds_all_land() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for (k, out) in outputs.iter().enumerate() {
-        assert_eq!(out.status.code(), Some(0), "add {k}: {}", stderr(out));
+        common::assert_ok_for(format_args!("add {k}"), &out);
         assert!(stdout(out).contains(&format!("added `new-{k}`")));
     }
     let after = slugs(&fx);
@@ -235,7 +235,7 @@ fn bad_lock_settings_are_usage_errors() {
             .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", bad)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        common::assert_code_for(format_args!("{bad}"), &out, 2);
         assert!(
             stderr(&out).contains(&format!(
                 "FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS=`{bad}` is not a whole number of seconds from 0 to 3600"

@@ -50,13 +50,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
         .args(["rollout", "tick"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_code(&out, 1);
     assert!(stdout(&out).contains("halted:"), "{}", stdout(&out));
     assert_eq!(w.rolled(), ["c01", "c02"]);
     let status = w.status();
@@ -197,7 +191,7 @@ fn ticks_at_once(w: &World) {
         ticks.into_iter().map(|t| t.join().unwrap()).collect()
     });
     for out in &outputs {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        common::assert_ok(&out);
     }
     // Once more, to finish whatever the two left.
     w.expect(0, &["rollout", "tick"]);
@@ -244,7 +238,7 @@ fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
         .args(["rollout", "tick"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let tier3 = |w: &World| {
         w.networks()
             .iter()
@@ -335,7 +329,7 @@ fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
         .args(["rollout", "tick"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     assert!(
         stdout(&out).contains("halted: drift in c02/staging"),
         "{}",
@@ -415,7 +409,7 @@ fn a_rollout_applies_products_in_dependency_order() {
             .unwrap()
     };
     let out = run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    common::assert_ok(&out);
     let started: Value = serde_json::from_slice(&out.stdout).unwrap();
     let stages: Vec<(String, Vec<String>)> = started["stages"]
         .as_array()
@@ -446,13 +440,7 @@ fn a_rollout_applies_products_in_dependency_order() {
         "{stages:?}"
     );
     let out = run(&["rollout", "tick"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
     let objects = fakecloud::objects(&cloud);
     let count = |kind: &str| objects.keys().filter(|k| k.starts_with(kind)).count();
     // The pairs whose values the change reaches: acme's staging network and
@@ -526,7 +514,7 @@ fn rollout_mistakes_point_at_fleetform_yml() {
         assert!(config.contains(from), "{from}");
         w.fx.write("manager/fleetform.yml", &config.replace(from, to));
         let out = w.run(&["rollout", "status"]);
-        assert_eq!(out.status.code(), Some(2), "{to}: {}", stderr(&out));
+        common::assert_code_for(format_args!("{to}"), &out, 2);
         let err = stderr(&out);
         assert!(
             err.contains("fleetform.yml:") && err.contains(what),
@@ -554,13 +542,7 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
         .args(["rollout", "plan"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    common::assert_ok(&out);
     let text = std::fs::read_to_string(&summary).unwrap();
     let state = w.status()["stages"][0]["state"]
         .as_str()

@@ -115,6 +115,6 @@ fn a_new_rollout_supersedes_a_halted_one() {
     // An id is only what `status` shows.
     for bad in ["../x", "a/b", "", "x y"] {
         let out = w.run(&["rollout", "status", "--id", bad]);
-        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        common::assert_code_for(format_args!("{bad}"), &out, 2);
     }
 }

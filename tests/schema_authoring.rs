@@ -40,7 +40,7 @@ fn formats_are_asserted_by_default_with_cidr() {
     );
     let out = validate(dir.path(), &[]);
     let err = stderr(&out);
-    assert!(!out.status.success(), "{err}");
+    common::assert_fails(&out);
     assert!(
         err.contains("v.yml:1:5: /ip: \"999.1.1.1\" is not a \"ipv4\""),
         "{err}"
@@ -80,7 +80,7 @@ fn schema_formats_annotate_in_fleetform_yml_lets_any_string_through() {
             .unwrap()
     };
     let out = run();
-    assert!(!out.status.success());
+    common::assert_fails(&out);
     assert!(
         stderr(&out).contains("is not a \"ipv4\""),
         "{}",
@@ -107,7 +107,7 @@ fn schema_lint_warns_and_fails_with_strict() {
     write(dir.path(), TYPO, "name: x\nnmae: y\n");
     let out = validate(dir.path(), &[]);
     let err = stderr(&out);
-    assert!(out.status.success(), "warnings only: {err}");
+    common::assert_ok_for(format_args!("warnings only"), &out);
     for expected in [
         "warning: schema.json:1:20: unknown keyword `additionalproperties` is ignored: did you mean `additionalProperties`? (at /additionalproperties)",
         "warning: schema.json:2:24: `nmae` is required but `properties` does not declare it",
@@ -119,7 +119,7 @@ fn schema_lint_warns_and_fails_with_strict() {
 
     let out = validate(dir.path(), &["--strict"]);
     let err = stderr(&out);
-    assert!(!out.status.success(), "{err}");
+    common::assert_fails(&out);
     assert!(
         err.contains("error: schema.json:1:20: unknown keyword"),
         "{err}"
@@ -153,7 +153,7 @@ fn schema_drafts_are_honoured_or_refused_by_name() {
     write(dir.path(), draft3, "a: 1\n");
     let out = validate(dir.path(), &[]);
     let err = stderr(&out);
-    assert!(!out.status.success());
+    common::assert_fails(&out);
     assert!(
         err.contains("schema.json: `$schema: http://json-schema.org/draft-03/schema#` is not a draft fleetform validates; use `https://json-schema.org/draft/2020-12/schema` (draft 2020-12), `https://json-schema.org/draft/2019-09/schema` (draft 2019-09), `http://json-schema.org/draft-07/schema` (draft-07)"),
         "{err}"
@@ -214,7 +214,7 @@ fn refs_resolve_to_files_inside_the_manager_repo_only() {
     let fx = manager_with_ref(&outside);
     let out = validate_acme(&fx, "home: x\n");
     let err = stderr(&out);
-    assert!(!out.status.success());
+    common::assert_fails(&out);
     assert!(
         err.contains("variables.schema.json: a `$ref` cannot be resolved: `"),
         "{err}"
@@ -241,7 +241,7 @@ fn refs_resolve_to_files_inside_the_manager_repo_only() {
     let fx = manager_with_ref("https://schemas.example.com/region.json");
     let out = validate_acme(&fx, "home: x\n");
     let err = stderr(&out);
-    assert!(!out.status.success());
+    common::assert_fails(&out);
     assert!(
         err.contains(
             "a `$ref` cannot be resolved: fleetform never fetches schemas from the network"
@@ -313,7 +313,7 @@ fn another_tools_template_says_how_to_write_it_literally_and_then_renders_as_wri
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert!(!out.status.success());
+    common::assert_fails(&out);
     assert!(err.contains("template syntax error"), "{err}");
     assert!(
         err.contains("if this one is meant literally (e.g. a Prometheus or Go template), write it as a template that outputs it: {{ '{{ $labels.instance }} is down' }}"),

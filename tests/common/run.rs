@@ -191,10 +191,54 @@ pub fn assert_ok(out: &impl Streams) {
 /// Asserts that `out` exited with `n`, printing both streams otherwise.
 #[track_caller]
 pub fn assert_code(out: &impl Streams, n: i32) {
+    check_code(None, out, n);
+}
+
+/// [`assert_ok`] naming the case (a loop's item, the command's arguments)
+/// in the failure.
+#[track_caller]
+pub fn assert_ok_for(case: std::fmt::Arguments<'_>, out: &impl Streams) {
+    assert_code_for(case, out, 0);
+}
+
+/// [`assert_code`] naming the case (a loop's item, the command's
+/// arguments) in the failure.
+#[track_caller]
+pub fn assert_code_for(case: std::fmt::Arguments<'_>, out: &impl Streams, n: i32) {
+    check_code(Some(case), out, n);
+}
+
+/// Asserts that `out` failed (any exit code but 0, or killed), printing
+/// both streams otherwise: for refusals whose exact code is not the point.
+#[track_caller]
+pub fn assert_fails(out: &impl Streams) {
+    check_fails(None, out);
+}
+
+/// [`assert_fails`] naming the case in the failure.
+#[track_caller]
+pub fn assert_fails_for(case: std::fmt::Arguments<'_>, out: &impl Streams) {
+    check_fails(Some(case), out);
+}
+
+#[track_caller]
+fn check_fails(case: Option<std::fmt::Arguments<'_>>, out: &impl Streams) {
+    let case = case.map_or(String::new(), |c| format!("{c}: "));
+    assert!(
+        out.exit_code() != Some(0),
+        "{case}expected a failure, but it exited 0\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(out.out_bytes()),
+        String::from_utf8_lossy(out.err_bytes())
+    );
+}
+
+#[track_caller]
+fn check_code(case: Option<std::fmt::Arguments<'_>>, out: &impl Streams, n: i32) {
     let code = out.exit_code();
+    let case = case.map_or(String::new(), |c| format!("{c}: "));
     assert!(
         code == Some(n),
-        "expected exit code {n}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        "{case}expected exit code {n}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         code.map_or("none (killed by a signal)".into(), |c| c.to_string()),
         String::from_utf8_lossy(out.out_bytes()),
         String::from_utf8_lossy(out.err_bytes())

@@ -90,7 +90,8 @@ pub fn require_protoc() {
     );
 }
 
-/// The provider binary, built by `cargo build -p fakecloud` into the test's
+/// The provider binary, built by `cargo build --workspace --all-targets`
+/// into the test's
 /// own target directory the first time a test asks for it (cargo makes it a
 /// no-op when it is up to date).
 pub fn provider_binary() -> &'static Path {
@@ -104,7 +105,12 @@ fn build_provider() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = std::time::Instant::now();
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--quiet", "-p", "fakecloud", "--bin", BINARY])
+    // The whole workspace with every target, as tests/check.sh's test build
+    // (`cargo test --workspace --all-targets`) resolves it: the same
+    // features, so the same dependency builds, and only the provider's own
+    // binary is new. `-p fakecloud` alone resolved other features (tokio,
+    // syn, serde_core...) and built most of the tree a second time.
+    cmd.args(["build", "--quiet", "--workspace", "--all-targets"])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target);
@@ -118,12 +124,18 @@ fn build_provider() -> PathBuf {
             cmd.env_remove(&*k);
         }
     }
+    // tests/check.sh's target runner sets RUSTC_BOOTSTRAP for libtest's
+    // `--report-time` alone; proc-macro2's build script reruns when it
+    // changes (and turns on nightly code with it), so passed on it would
+    // rebuild proc-macro2, syn and every derive here, and again in the next
+    // cargo run without it.
+    cmd.env_remove("RUSTC_BOOTSTRAP");
     let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("running {cargo:?} build -p fakecloud: {e}"));
+        .unwrap_or_else(|e| panic!("running {cargo:?} build --workspace --all-targets: {e}"));
     assert!(
         out.status.success(),
-        "cargo build -p fakecloud failed ({}):\n{}",
+        "cargo build --workspace --all-targets (for the fakecloud provider) failed ({}):\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
