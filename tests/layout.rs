@@ -456,12 +456,10 @@ fn says_why_one_unit(text: &str) -> bool {
         })
 }
 
-#[test]
-fn no_file_grows_past_the_limit() {
-    let sources = all_sources();
-    assert!(sources
-        .iter()
-        .any(|(f, _)| f.starts_with("crates/fleetform-yaml/")));
+/// No file of `sources` over [`FILE_LIMIT`] lines unless its docs say why
+/// it is one unit or `still` (named `list`) names it; and `still` names
+/// only files still over it.
+fn within_the_limit(sources: &[(String, String)], still: &[&str], list: &str) {
     let long: BTreeSet<String> = sources
         .iter()
         .filter(|(_, text)| text.lines().count() > FILE_LIMIT && !says_why_one_unit(text))
@@ -471,7 +469,7 @@ fn no_file_grows_past_the_limit() {
         .iter()
         .map(|l| l.split(' ').next().unwrap().to_string())
         .collect();
-    let allowed: BTreeSet<String> = LONG_STILL.iter().map(|s| s.to_string()).collect();
+    let allowed: BTreeSet<String> = still.iter().map(|s| s.to_string()).collect();
     let new: Vec<&String> = long
         .iter()
         .filter(|l| !allowed.contains(l.split(' ').next().unwrap()))
@@ -484,8 +482,53 @@ fn no_file_grows_past_the_limit() {
     let fixed: Vec<&String> = allowed.difference(&over).collect();
     assert!(
         fixed.is_empty(),
-        "no longer over the limit: take these off LONG_STILL: {fixed:?}"
+        "no longer over the limit: take these off {list}: {fixed:?}"
     );
+}
+
+/// Test files still over the limit; the list only shrinks.
+const LONG_TESTS_STILL: &[&str] = &[
+    "tests/action_scripts.rs",
+    "tests/actions.rs",
+    "tests/fake_github_selftest.rs",
+    "tests/github_loop.rs",
+    "tests/relay.rs",
+    "tests/rollout.rs",
+    "tests/setup_action.rs",
+    "tests/support/fake_github/handlers.rs",
+    "tests/support/fake_github/mod.rs",
+    "tests/support/fake_github/render.rs",
+    "tests/templates.rs",
+];
+
+/// The tests keep the same limit as the code.
+#[test]
+fn no_test_file_grows_past_the_limit() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    rust_files(&root.join("tests"), &mut paths);
+    let sources: Vec<(String, String)> = paths
+        .into_iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    assert!(sources.iter().any(|(f, _)| f == "tests/layout.rs"));
+    within_the_limit(&sources, LONG_TESTS_STILL, "LONG_TESTS_STILL");
+}
+
+#[test]
+fn no_file_grows_past_the_limit() {
+    let sources = all_sources();
+    assert!(sources
+        .iter()
+        .any(|(f, _)| f.starts_with("crates/fleetform-yaml/")));
+    within_the_limit(&sources, LONG_STILL, "LONG_STILL");
     // The escape needs a reason, not just the words.
     assert!(says_why_one_unit(
         "//! Docs.\n//! One unit: the grammar's states share one table.\n"
