@@ -432,3 +432,42 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
         .expect("a status");
     assert_eq!(status.state, "failure", "{status:?}");
 }
+
+/// A customer held at a manager version (`customers pin`) keeps that
+/// version: its changed pairs are still compared (what the change will do
+/// when the pin goes) and named as pinned, in the JSON and the text.
+#[test]
+fn pinned_pairs_are_named() {
+    let fx = repo();
+    fx.git(&["tag", "v1"]);
+    let staging = fx.read("manager/values/staging.yml");
+    fx.write(
+        "manager/values/staging.yml",
+        &staging.replace("region: us-east-1", "region: us-east-2"),
+    );
+    let registry = fx.read("manager/customers.yml");
+    let entry = "  - slug: globex\n";
+    assert!(registry.contains(entry), "{registry}");
+    let pin =
+        "    pins:\n      - ref: v1\n        until: 2099-01-31\n        reason: change freeze\n";
+    fx.write(
+        "manager/customers.yml",
+        &registry.replacen(entry, &format!("{entry}{pin}"), 1),
+    );
+    commit(&fx, "staging defaults, globex held");
+    let (code, i, err) = impact(&fx, &["--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(units(&i).contains(&"globex/staging".to_string()), "{i:#}");
+    let pinned = i["pinned"].as_array().unwrap_or_else(|| panic!("{i:#}"));
+    assert_eq!(pinned.len(), 1, "{i:#}");
+    assert_eq!(pinned[0]["customer"], "globex", "{i:#}");
+    assert_eq!(pinned[0]["environment"], "staging", "{i:#}");
+    assert_eq!(pinned[0]["held_at"], "v1", "{i:#}");
+    let text = common::run(&fx, &["impact", "--base", "HEAD~1", "--head", "HEAD"])
+        .ok()
+        .stdout;
+    assert!(
+        text.contains("Held at an earlier manager version (`customers pin`), so a rollout leaves out 1 changed pair: `globex/staging`."),
+        "{text}"
+    );
+}

@@ -149,6 +149,7 @@ mod rendered {
             broken: Vec::new(),
             modules: Vec::new(),
             unreadable: Vec::new(),
+            pinned: Vec::new(),
             plans,
         }
     }

@@ -25,6 +25,7 @@ use crate::values::schema::Schema;
 use crate::values::template::{TemplateMemo, ValueTemplates};
 
 mod deployed;
+mod pinned;
 
 /// One side of the comparison: the manager as it was at a revision.
 pub struct Side {
@@ -139,6 +140,7 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         }
     }
     mark_modules(&mut changed, &work, &modules);
+    let pinned = pinned::among(&changed, ctx.registry);
     Ok(Impact {
         base: String::new(),
         head: String::new(),
@@ -147,6 +149,7 @@ pub fn compare(base: &Side, head: &Side, ctx: &Context<'_>) -> Result<Impact, St
         broken,
         modules: modules.into_iter().collect(),
         unreadable,
+        pinned,
         plans: None,
     })
 }

@@ -47,6 +47,16 @@ pub struct Broken {
     pub problems: Vec<Diagnostic>,
 }
 
+/// A pair held at a manager version while the fleet moves on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pinned {
+    #[serde(flatten)]
+    pub unit: Unit,
+    /// The manager revision it is held at.
+    pub held_at: String,
+    pub until: String,
+}
+
 /// The whole answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Impact {
@@ -61,6 +71,10 @@ pub struct Impact {
     pub modules: Vec<String>,
     /// Customers whose files could not be read (not planned either way).
     pub unreadable: Vec<Broken>,
+    /// Changed pairs held at a manager version (`customers pin`): they
+    /// keep that version until the pin goes (a rollout leaves them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<Pinned>,
     /// With `--plan`: the affected pairs planned at the head, grouped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plans: Option<Plans>,

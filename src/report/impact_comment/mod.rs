@@ -194,6 +194,15 @@ fn counts_line(i: &Impact) -> String {
             crate::util::text::count(i.unreadable.len(), "customer", "customers")
         );
     }
+    if !i.pinned.is_empty() {
+        let units: Vec<&Unit> = i.pinned.iter().map(|p| &p.unit).collect();
+        let _ = write!(
+            out,
+            " Held at an earlier manager version (`customers pin`), so a rollout leaves out {}: {}.",
+            crate::util::text::count(i.pinned.len(), "changed pair", "changed pairs"),
+            named(&units, 5)
+        );
+    }
     out.push_str("\n\n");
     out
 }
