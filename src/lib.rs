@@ -77,13 +77,11 @@ pub fn run(cli: Cli) -> u8 {
     // `impact` previews and changes nothing: its plans on a pull request
     // hold a read-only role and write no record.
     let previews = matches!(cli.command, Command::Impact(_));
-    if let Ok(manager) = config::Manager::load(dir)
-        .map_err(|_| ())
-        .and_then(|m| match previews {
-            true => Err(()),
-            false => Ok(m),
-        })
-    {
+    let manager = match previews {
+        true => None,
+        false => config::Manager::load(dir).ok(),
+    };
+    if let Some(manager) = manager {
         let customer_role = match &cli.command {
             Command::Plan(a) => a.dispatch,
             Command::Apply(a) => a.dispatch,

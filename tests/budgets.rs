@@ -235,14 +235,7 @@ fn requests_per_command_within_the_readme_budgets() {
     // globex's staging applied from its checkout, then changed there (a
     // pair never applied is no drift); acme's checkout is behind what the
     // dispatch applied.
-    for step in ["plan", "apply"] {
-        let out =
-            w.fx.fleetform()
-                .args([step, "--customer", "globex", "--env", "staging"])
-                .output()
-                .unwrap();
-        common::assert_ok(&out);
-    }
+    common::apply_locally(&w.fx, "globex", "staging");
     let v =
         w.fx.read("customers/globex/infra/variables.yml")
             .replace("max_instances: 3", "max_instances: 4");

@@ -8,7 +8,7 @@ use crate::common;
 use crate::world;
 
 use serde_json::{json, Value};
-use world::{ok, World, MANAGER};
+use world::{World, MANAGER};
 
 /// acme's and globex's staging applied from their checkouts, then the
 /// registry without `path:`: drift reads each customer's files from its
@@ -16,14 +16,7 @@ use world::{ok, World, MANAGER};
 fn github_mode() -> World {
     let w = World::new();
     for customer in ["acme", "globex"] {
-        for step in ["plan", "apply"] {
-            let out =
-                w.fx.fleetform()
-                    .args([step, "--customer", customer, "--env", "staging"])
-                    .output()
-                    .unwrap();
-            ok(&out);
-        }
+        common::apply_locally(&w.fx, customer, "staging");
     }
     let registry = w.fx.read("manager/customers.yml");
     let without: String = registry

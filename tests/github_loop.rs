@@ -954,14 +954,7 @@ fn drift_issues_open_update_and_close() {
     assert!(w.gh.issues(MANAGER).is_empty());
     // Applied, then the customer's values change: drift.
     let apply = |w: &mut World| {
-        for step in ["plan", "apply"] {
-            let out =
-                w.fx.fleetform()
-                    .args([step, "--customer", "acme", "--env", "staging"])
-                    .output()
-                    .unwrap();
-            ok(&out);
-        }
+        common::apply_locally(&w.fx, "acme", "staging");
     };
     apply(&mut w);
     let v =
@@ -1059,14 +1052,7 @@ fn drift_issues_use_the_issues_token() {
     w.gh.add_scoped_token(manager_only, &[MANAGER]);
     // Drift: acme's staging applied, then its values changed (a pair never
     // applied is no drift).
-    for step in ["plan", "apply"] {
-        let out =
-            w.fx.fleetform()
-                .args([step, "--customer", "acme", "--env", "staging"])
-                .output()
-                .unwrap();
-        ok(&out);
-    }
+    common::apply_locally(&w.fx, "acme", "staging");
     let v =
         w.fx.read("customers/acme/infra/variables.yml")
             .replace("max_instances: 2", "max_instances: 5");

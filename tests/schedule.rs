@@ -10,21 +10,14 @@ use crate::world;
 use common::stderr;
 use serde_json::{json, Value};
 use support::fake_github::Limits;
-use world::{ok, World, MANAGER};
+use world::{World, MANAGER};
 
 /// acme's and globex's staging applied, then both changed: two drifted
 /// customers.
 fn two_drifted() -> World {
     let w = World::new();
     for customer in ["acme", "globex"] {
-        for step in ["plan", "apply"] {
-            let out =
-                w.fx.fleetform()
-                    .args([step, "--customer", customer, "--env", "staging"])
-                    .output()
-                    .unwrap();
-            ok(&out);
-        }
+        common::apply_locally(&w.fx, customer, "staging");
         let file = format!("customers/{customer}/infra/variables.yml");
         let v = w.fx.read(&file);
         let changed = v

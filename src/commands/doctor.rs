@@ -170,29 +170,15 @@ fn plan_refusal(e: &crate::github::GitHubError) -> Option<String> {
 /// `.github/workflows/` (in name order, at most 1 MiB each) that uses
 /// fleetform's plan or apply action.
 fn deploy_workflow(manager_dir: &Path) -> Option<DeployWorkflow> {
-    let dir = manager_dir.join(".github/workflows");
-    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
-        .collect();
-    names.sort();
-    names.into_iter().find_map(|p| {
-        let meta = std::fs::symlink_metadata(&p).ok()?;
-        if !meta.is_file() || meta.len() > 1 << 20 {
-            return None;
-        }
-        let text = std::fs::read_to_string(&p).ok()?;
-        let deploys = ["/actions/plan@", "/actions/apply@"]
+    let deploys = |text: &str| {
+        ["/actions/plan@", "/actions/apply@"]
             .iter()
-            .any(|a| text.contains(&format!("fleetform/fleetform{a}")));
-        deploys.then(|| DeployWorkflow {
-            path: format!(
-                ".github/workflows/{}",
-                p.file_name().unwrap_or_default().to_string_lossy()
-            ),
-            records_credential: text.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
-        })
+            .any(|a| text.contains(&format!("fleetform/fleetform{a}")))
+    };
+    let (path, text) = doctor::first_workflow(manager_dir, deploys)?;
+    Some(DeployWorkflow {
+        path,
+        records_credential: text.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
     })
 }
 

@@ -85,6 +85,28 @@ pub(super) fn values_free(e: &RunError) -> String {
     }
 }
 
+/// What a run sent to GitHub, for its log: each request a dry run
+/// withheld (a note), and how many were sent (verbose).
+pub(super) fn note_requests(
+    out: &Output,
+    requests: usize,
+    withheld: &[crate::github::PlannedRequest],
+) {
+    for r in withheld {
+        out.note(&format!(
+            "dry run: would send {} {} {}",
+            r.method,
+            r.path,
+            r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
+        ));
+    }
+    out.verbose(&crate::util::text::count(
+        requests,
+        "GitHub API request",
+        "GitHub API requests",
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

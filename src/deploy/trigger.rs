@@ -525,19 +525,7 @@ fn record(subject: &Subject, report: &TriggerReport, out: &Output) {
                 crate::util::text::count(report.problems.len(), "problem", "problems")
             })),
     );
-    for r in &report.dry_run_requests {
-        out.note(&format!(
-            "dry run: would send {} {} {}",
-            r.method,
-            r.path,
-            r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
-        ));
-    }
-    out.verbose(&crate::util::text::count(
-        report.requests,
-        "GitHub API request",
-        "GitHub API requests",
-    ));
+    super::record::note_requests(out, report.requests, &report.dry_run_requests);
 }
 
 /// Step outputs and the result line (or JSON).

@@ -13,10 +13,29 @@ use super::{Check, Level};
 /// The environment `impact --plan` jobs run in.
 pub const IMPACT_PLAN: &str = "impact-plan";
 
-/// The first file of the manager's `.github/workflows/` (in name order, at
-/// most 1 MiB each) with a job in `impact-plan`, as a path relative to the
-/// manager repo.
+/// The first file of the manager's `.github/workflows/` with a job in
+/// `impact-plan`, as a path relative to the manager repo.
 pub fn impact_plan_workflow(manager_dir: &Path) -> Option<String> {
+    let runs_in = |l: &str| {
+        let l = l.trim().trim_start_matches("- ");
+        let value = l
+            .strip_prefix("environment:")
+            .or_else(|| l.strip_prefix("name:"))?;
+        Some(value.trim().trim_matches(['"', '\'']) == IMPACT_PLAN)
+    };
+    let found = first_workflow(manager_dir, |text| {
+        text.lines().any(|l| runs_in(l) == Some(true))
+    });
+    found.map(|(path, _)| path)
+}
+
+/// The first file of the manager's `.github/workflows/` (in name order; a
+/// regular file of at most 1 MiB, never through a symlink) whose text
+/// `wanted` accepts: its path relative to the manager repo, and its text.
+pub fn first_workflow(
+    manager_dir: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<(String, String)> {
     let dir = manager_dir.join(".github/workflows");
     let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
         .ok()?
@@ -30,19 +49,11 @@ pub fn impact_plan_workflow(manager_dir: &Path) -> Option<String> {
             return None;
         }
         let text = std::fs::read_to_string(&p).ok()?;
-        let runs_in = |l: &str| {
-            let l = l.trim().trim_start_matches("- ");
-            let value = l
-                .strip_prefix("environment:")
-                .or_else(|| l.strip_prefix("name:"))?;
-            Some(value.trim().trim_matches(['"', '\'']) == IMPACT_PLAN)
-        };
-        text.lines().any(|l| runs_in(l) == Some(true)).then(|| {
-            format!(
-                ".github/workflows/{}",
-                p.file_name().unwrap_or_default().to_string_lossy()
-            )
-        })
+        let path = format!(
+            ".github/workflows/{}",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        );
+        wanted(&text).then_some((path, text))
     })
 }
 

@@ -27,7 +27,7 @@ mod setup;
 
 use serde::Serialize;
 
-pub use impact_plan::{impact_plan_check, impact_plan_workflow};
+pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow};
 pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
 pub use pins::pin_checks;

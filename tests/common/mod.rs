@@ -8,8 +8,8 @@ use assert_cmd::Command;
 
 mod run;
 pub use run::{
-    assert_code, assert_code_for, assert_fails, assert_fails_for, assert_ok, assert_ok_for, run,
-    run_bin, Ran, Run,
+    apply_locally, assert_code, assert_code_for, assert_fails, assert_fails_for, assert_ok,
+    assert_ok_for, run, run_bin, Ran, Run,
 };
 
 /// Fails (never skips) when terraform is missing.

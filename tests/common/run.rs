@@ -17,6 +17,14 @@ pub fn run(fx: &Fixture, args: &[&str]) -> Run {
     Run::from(fx.fleetform()).args(args)
 }
 
+/// Plans and applies one customer × environment from its checkout, as an
+/// operator does by hand; both must succeed.
+pub fn apply_locally(fx: &Fixture, customer: &str, env: &str) {
+    for step in ["plan", "apply"] {
+        run(fx, &[step, "--customer", customer, "--env", env]).ok();
+    }
+}
+
 /// `fleetform <args>` with the scrubbed environment of [`fleetform_bin`]
 /// (no fixture, the test's working directory).
 pub fn run_bin(args: &[&str]) -> Run {

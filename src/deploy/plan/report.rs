@@ -15,19 +15,7 @@ pub(super) fn finish(
 ) -> Result<()> {
     report.requests = session.gh.request_count();
     report.dry_run_requests = session.gh.withheld();
-    for r in &report.dry_run_requests {
-        out.note(&format!(
-            "dry run: would send {} {} {}",
-            r.method,
-            r.path,
-            r.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
-        ));
-    }
-    out.verbose(&crate::util::text::count(
-        report.requests,
-        "GitHub API request",
-        "GitHub API requests",
-    ));
+    crate::deploy::record::note_requests(out, report.requests, &report.dry_run_requests);
     let outputs = plan_outputs(&report, &session.dispatched.event_type, &settings.out);
     session
         .ctx
