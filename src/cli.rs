@@ -249,6 +249,11 @@ pub struct DriftArgs {
     /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
     #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
     pub etag_cache: Option<PathBuf>,
+    /// Plan nothing: merge the `drift-report.json` files the matrix's shards
+    /// wrote (found under this folder) into one report, and with --issues
+    /// write every drift issue from it, in one job with one write budget.
+    #[arg(long, env = "FLEETFORM_FROM_REPORTS", conflicts_with_all = ["customers", "environments", "shard", "jobs", "terraform"])]
+    pub from_reports: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

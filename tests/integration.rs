@@ -37,6 +37,7 @@ mod dispatch_auth;
 mod doctor;
 mod doctor_isolation;
 mod doctor_setup;
+mod drift_shards;
 mod engine;
 mod etag_cache;
 mod fake_github_selftest;

@@ -14,7 +14,7 @@
 //! comment + state), plus, for customers without a local path, 1 request
 //! per variables file fetched from the default branch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::ci::RunContext;
@@ -29,6 +29,8 @@ use crate::report::drift::{gone_note, issue_body, issue_title, markdown, marker,
 use crate::report::table::drift_table;
 use crate::values::customer::{override_path, CustomerSource};
 use crate::yaml::{Location, Pos};
+
+mod merge;
 
 pub const LABEL: &str = "fleetform-drift";
 
@@ -54,6 +56,8 @@ struct Settings {
     deadline: Option<std::time::SystemTime>,
     /// `--etag-cache`: the reads' ETags, kept between runs.
     etags: Option<std::sync::Arc<crate::github::EtagCache>>,
+    /// `--from-reports`: merge the shards' reports instead of planning.
+    from_reports: Option<PathBuf>,
 }
 
 fn resolve(args: &DriftArgs) -> Result<Settings> {
@@ -74,6 +78,20 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         .as_deref()
         .map(crate::fleet::parse_shard)
         .transpose()?;
+    if args.shard.is_some() && args.issues {
+        return Err(Error::Usage(
+            "--issues with --shard: a shard writing drift issues races the other shards (a customer clean in one would close the issue another keeps open) and spends a write budget of its own; plan the shards without --issues and write the issues in one job with `drift --from-reports <the shards' reports> --issues`".into(),
+        ));
+    }
+    if let Some(dir) = &args.from_reports {
+        if args.out.starts_with(dir) {
+            return Err(Error::Usage(format!(
+                "--out {} is inside --from-reports {}: the merged report would be read as a shard's next time; write it elsewhere",
+                args.out.display(),
+                dir.display()
+            )));
+        }
+    }
     let token = Token::from_env();
     // The manager repo's drift issues: the job's own token
     // (`FLEETFORM_ISSUES_TOKEN`, e.g. GITHUB_TOKEN with `issues: write`), as
@@ -103,6 +121,7 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
             .etag_cache
             .as_deref()
             .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
+        from_reports: args.from_reports.clone(),
         deadline: args
             .deadline
             .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
@@ -342,8 +361,6 @@ fn sticky_issues(
     clients: &Clients,
     repo: &str,
     report: &mut Report,
-    rows: &[Row],
-    selected: &[(&Customer, Vec<String>)],
     ctx: &RunContext,
 ) -> Result<()> {
     let gh = clients
@@ -363,17 +380,9 @@ fn sticky_issues(
         for r in &report.drifted {
             by_customer.entry(r.customer.as_str()).or_default().push(r);
         }
-        // Close issues of customers checked clean in this shard.
-        let errored: BTreeSet<&str> = report.errors.iter().map(|r| r.customer.as_str()).collect();
-        let checked: BTreeSet<&str> = rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Planned { .. }))
-            .map(|r| r.customer.as_str())
-            .collect();
-        let clean = selected.iter().map(|(c, _)| c.slug.as_str()).filter(|c| {
-            !by_customer.contains_key(c) && !errored.contains(c) && checked.contains(c)
-        });
-        let (writes, mut numbers) = plan_writes(&issues, &by_customer, clean);
+        // Close the issues of customers checked clean in this run.
+        let clean = report.clean_customers();
+        let (writes, mut numbers) = plan_writes(&issues, &by_customer, clean.into_iter());
         let mut deferred = Vec::new();
         for w in &writes {
             if !deferred.is_empty() {
@@ -547,32 +556,59 @@ fn check(
     Ok(crate::fleet::products::ordered(manager, selected, rows))
 }
 
+/// The run's rows and their tally: planned here, or merged from the
+/// shards' reports (`--from-reports`).
+fn rows_and_report(
+    settings: &Settings,
+    manager: &Manager,
+    registry: &crate::config::Registry,
+    clients: &Clients,
+    out: &Output,
+) -> Result<(Vec<Row>, Report)> {
+    if let Some(dir) = &settings.from_reports {
+        return merge::read(dir, registry);
+    }
+    let selected = select(settings, manager, registry, out)?;
+    let rows = check(settings, manager, registry, &selected, clients, out)?;
+    let report = Report::tally(&rows);
+    Ok((rows, report))
+}
+
+/// The drift issues, within the hour's write budget (kept in the write
+/// log between runs).
+fn keep_issues(
+    settings: &Settings,
+    clients: &Clients,
+    report: &mut Report,
+    ctx: &RunContext,
+    out: &Output,
+) -> Result<()> {
+    let repo = settings.manager_repo.as_deref().expect("clap requires it");
+    let gh = clients.issues.as_ref();
+    if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
+        gh.count_earlier_writes(read_write_log(log, out));
+    }
+    let made = sticky_issues(clients, repo, report, ctx);
+    if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
+        let times = serde_json::to_vec(&gh.writes_of_the_hour()).unwrap_or_default();
+        crate::util::fs::write_atomic(log, &times)
+            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
+    }
+    made
+}
+
 pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     for t in settings.token.iter().chain(settings.issues_token.iter()) {
         out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let selected = select(&settings, &manager, &registry, out)?;
     let clients = Clients::new(&settings)?;
-    let rows = check(&settings, &manager, &registry, &selected, &clients, out)?;
-    let mut report = Report::tally(&rows);
+    let (rows, mut report) = rows_and_report(&settings, &manager, &registry, &clients, out)?;
 
     let ctx = RunContext::from_env();
     if settings.issues {
-        let repo = settings.manager_repo.as_deref().expect("clap requires it");
-        let gh = clients.issues.as_ref();
-        if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
-            gh.count_earlier_writes(read_write_log(log, out));
-        }
-        let made = sticky_issues(&clients, repo, &mut report, &rows, &selected, &ctx);
-        if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
-            let times = serde_json::to_vec(&gh.writes_of_the_hour()).unwrap_or_default();
-            crate::util::fs::write_atomic(log, &times).map_err(|e| {
-                Error::Failed(format!("writing the write log {}: {e}", log.display()))
-            })?;
-        }
-        made?;
+        keep_issues(&settings, &clients, &mut report, &ctx, out)?;
     }
     report.run_url = ctx.run_url();
     report.requests = clients.requests();
@@ -591,7 +627,10 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         "GitHub API request",
         "GitHub API requests",
     ));
-    notify_drift(&manager, &report, out);
+    if settings.from_reports.is_none() {
+        // A merge's pairs were notified by the shards that planned them.
+        notify_drift(&manager, &report, out);
+    }
     if settings.json {
         out.json_text(&json);
     } else {

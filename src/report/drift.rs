@@ -34,6 +34,12 @@ pub struct Report {
     /// is written twice).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<String>,
+    /// The customers with a pair planned in this run (drifted, never
+    /// applied or clean), sorted: a customer among them with no drift and
+    /// no failed pair has its drift issue closed. Merging shards' reports
+    /// (`drift --from-reports`) reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_customers: Vec<String>,
     /// The run that checked (filled in by the caller under Actions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
@@ -61,12 +67,15 @@ impl Report {
             not_modified: 0,
             issues: Default::default(),
             deferred: Vec::new(),
+            planned_customers: Vec::new(),
             run_url: None,
         };
+        let mut planned = std::collections::BTreeSet::new();
         for r in rows {
             match &r.outcome {
                 Outcome::Planned { summary, .. } => {
                     report.checked += 1;
+                    planned.insert(r.customer.clone());
                     if summary.has_changes && summary.never_applied {
                         report.never_applied.push(opaque_row(r));
                     } else if summary.has_changes {
@@ -82,7 +91,24 @@ impl Report {
                 Outcome::Skipped { .. } => report.skipped += 1,
             }
         }
+        report.planned_customers = planned.into_iter().collect();
         report
+    }
+
+    /// The customers whose drift issue closes: planned, with no drift and
+    /// no failed pair.
+    pub fn clean_customers(&self) -> Vec<&str> {
+        let unclean: std::collections::BTreeSet<&str> = self
+            .drifted
+            .iter()
+            .chain(&self.errors)
+            .map(|r| r.customer.as_str())
+            .collect();
+        self.planned_customers
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !unclean.contains(c))
+            .collect()
     }
 }
 

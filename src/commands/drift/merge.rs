@@ -1,0 +1,192 @@
+//! `drift --from-reports DIR`: the matrix's shards plan and write their
+//! `drift-report.json` (no issue writes); one job merges them and writes
+//! every drift issue. One writer means one write budget and one write log
+//! for the whole fleet (shards writing at once would each count only their
+//! own writes), and a customer whose environments ran in different shards
+//! is judged on all of them (a shard where it was clean must not close the
+//! issue another shard keeps open).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::Registry;
+use crate::data::summary::PlanSummary;
+use crate::error::{Error, Result};
+use crate::fleet::{Outcome, Row};
+use crate::report::drift::Report;
+
+/// The file each shard writes into its results folder.
+pub const REPORT_FILE: &str = "drift-report.json";
+
+/// How deep under the folder reports are looked for (`DIR/<artifact>/…`).
+const MAX_DEPTH: usize = 4;
+
+/// What a merge reads of a shard's report.
+#[derive(Deserialize)]
+struct ShardReport {
+    checked: usize,
+    #[serde(default)]
+    drifted: Vec<Pair>,
+    #[serde(default)]
+    never_applied: Vec<Pair>,
+    #[serde(default)]
+    errors: Vec<Pair>,
+    clean: usize,
+    skipped: usize,
+    #[serde(default)]
+    planned_customers: Vec<String>,
+}
+
+/// One pair of a shard's report.
+#[derive(Deserialize)]
+struct Pair {
+    customer: String,
+    #[serde(default)]
+    product: Option<String>,
+    environment: String,
+    #[serde(default)]
+    summary: Option<Box<PlanSummary>>,
+    #[serde(default)]
+    dir: Option<PathBuf>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+impl Pair {
+    fn key(&self) -> String {
+        match &self.product {
+            Some(p) => format!("{}/{p}/{}", self.customer, self.environment),
+            None => format!("{}/{}", self.customer, self.environment),
+        }
+    }
+
+    /// The row it was written from; a planned pair without its summary is
+    /// not a report fleetform wrote.
+    fn planned(self, file: &Path) -> Result<Row> {
+        let key = self.key();
+        let summary = self
+            .summary
+            .ok_or_else(|| bad(file, &format!("{key} has no plan summary")))?;
+        Ok(Row {
+            customer: self.customer,
+            product: self.product,
+            environment: self.environment,
+            outcome: Outcome::Planned {
+                summary,
+                dir: self.dir.unwrap_or_default(),
+            },
+        })
+    }
+
+    fn failed(self) -> Row {
+        Row {
+            customer: self.customer,
+            product: self.product,
+            environment: self.environment,
+            outcome: Outcome::Failed {
+                error: self.error.unwrap_or_else(|| "failed".into()),
+                problems: Vec::new(),
+            },
+        }
+    }
+}
+
+fn bad(file: &Path, what: &str) -> Error {
+    Error::Usage(format!(
+        "{}: not a drift report fleetform wrote: {what}",
+        file.display()
+    ))
+}
+
+/// Every `drift-report.json` under `dir`, sorted.
+fn find(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut todo = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = todo.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| Error::Usage(format!("--from-reports {}: {e}", d.display())))?;
+        for entry in entries.flatten() {
+            // Never through a symlink: the folder is a download.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() && depth < MAX_DEPTH {
+                todo.push((path, depth + 1));
+            } else if kind.is_file() && entry.file_name() == REPORT_FILE {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
+            "no {REPORT_FILE} under {}: download the drift jobs' reports there first",
+            dir.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// The merged report and its rows (drifted, never applied, failed) for
+/// the table. Every customer named must be an active customer of the
+/// registry, and no pair may be in two reports.
+pub fn read(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report)> {
+    let mut merged = Report::tally(&[]);
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut planned = BTreeSet::new();
+    for file in find(dir)? {
+        let bytes =
+            std::fs::read(&file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+        let shard: ShardReport =
+            serde_json::from_slice(&bytes).map_err(|e| bad(&file, &e.to_string()))?;
+        let pairs = shard.drifted.iter().chain(&shard.never_applied);
+        let names = pairs.chain(&shard.errors).map(|p| &p.customer);
+        for c in names.chain(&shard.planned_customers) {
+            if !registry
+                .customers
+                .iter()
+                .any(|r| &r.slug == c && r.is_active())
+            {
+                return Err(bad(&file, &format!("`{c}` is not an active customer")));
+            }
+        }
+        for p in shard
+            .drifted
+            .iter()
+            .chain(&shard.never_applied)
+            .chain(&shard.errors)
+        {
+            if let Some(first) = seen.insert(p.key(), file.clone()) {
+                return Err(bad(
+                    &file,
+                    &format!("{} is also in {}", p.key(), first.display()),
+                ));
+            }
+        }
+        merged.checked += shard.checked;
+        merged.clean += shard.clean;
+        merged.skipped += shard.skipped;
+        planned.extend(shard.planned_customers);
+        for p in shard.drifted {
+            merged.drifted.push(p.planned(&file)?);
+        }
+        for p in shard.never_applied {
+            merged.never_applied.push(p.planned(&file)?);
+        }
+        merged
+            .errors
+            .extend(shard.errors.into_iter().map(Pair::failed));
+    }
+    merged.planned_customers = planned.into_iter().collect();
+    let rows = merged
+        .drifted
+        .iter()
+        .chain(&merged.never_applied)
+        .chain(&merged.errors)
+        .cloned()
+        .collect();
+    Ok((rows, merged))
+}
