@@ -498,13 +498,16 @@ fn inputs_are_documented_and_reach_fleetform() {
                     var, "FLEETFORM_TOKEN",
                     "{rel}: the token input is FLEETFORM_TOKEN"
                 );
-                // Required, unless a GitHub App can stand in for it, or
-                // the relay (the run's OIDC token) replaces it.
+                // Required, unless a GitHub App can stand in for it, the
+                // relay (the run's OIDC token) replaces it, or the action
+                // also merges reports (drift's from-reports reads no
+                // customer repo).
                 assert!(
                     spec.required == Some(true)
                         || (a.inputs.contains_key("app-id")
                             && a.inputs.contains_key("app-private-key"))
-                        || a.inputs.contains_key("relay-url"),
+                        || a.inputs.contains_key("relay-url")
+                        || a.inputs.contains_key("from-reports"),
                     "{rel}: token is required"
                 );
             }

@@ -637,31 +637,43 @@ fn each_token_does_what_github_lets_it() {
     assert!(run_env.contains("FLEETFORM_STATUS_TOKEN: ${{ inputs.status-token }}"));
     assert!(run_env.contains("FLEETFORM_WAIT: ${{ inputs.wait }}"));
 
-    // Drift: SOURCE_REPOS_PAT from its environment reads the customers; the
-    // job's token writes the issues here.
+    // Drift: SOURCE_REPOS_PAT from its environment reads the customers in
+    // the shards, which write no issue; one job merges their reports and
+    // writes every issue here with its own token.
     let doc = load("workflows/manager-drift.yml");
+    let drift_step = |job: &yaml_serde::Value| {
+        job["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|st| {
+                st["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/drift@"))
+            })
+            .unwrap()
+            .clone()
+    };
     let job = &doc["jobs"]["drift"];
     assert_eq!(job["environment"].as_str(), Some("drift"));
-    assert_eq!(job["permissions"]["issues"].as_str(), Some("write"));
-    let drift = job["steps"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|st| {
-            st["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/drift@"))
-        })
-        .unwrap();
+    assert!(job["permissions"]["issues"].is_null(), "shards write no issue");
+    let drift = drift_step(job);
     assert_eq!(
         drift["with"]["token"].as_str(),
         Some("${{ secrets.SOURCE_REPOS_PAT }}")
     );
+    assert!(drift["with"]["issues"].is_null() && drift["with"]["issues-token"].is_null());
+    let job = &doc["jobs"]["issues"];
+    assert_eq!(job["permissions"]["issues"].as_str(), Some("write"));
+    assert!(job["environment"].is_null(), "the merge reads no secret");
+    let merge = drift_step(job);
     assert_eq!(
-        drift["with"]["issues-token"].as_str(),
+        merge["with"]["issues-token"].as_str(),
         Some("${{ github.token }}")
     );
-    assert_eq!(drift["with"]["issues"].as_str(), Some("true"));
+    assert_eq!(merge["with"]["issues"].as_str(), Some("true"));
+    assert!(merge["with"]["from-reports"].as_str().is_some());
+    assert!(merge["with"]["token"].is_null(), "no customer repo is read");
 }
 
 /// Secrets live in environments on the manager side: every job there that
