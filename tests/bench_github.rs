@@ -18,11 +18,43 @@
 //! (default 2,000) drifted customers, run again until every customer has
 //! its issue. tests/bench_github_fleet.rs: sync and a rollout wave.
 
+use crate::common::Fixture;
 use crate::support::fake_github::{FakeGitHub, Limits};
-use crate::support::rollout_world::{World, MANAGER_REPO};
 
 use serde_json::{json, Value};
 use std::time::Instant;
+
+pub const MANAGER_REPO: &str = "provider/manager";
+
+/// Customer `i`'s slug.
+pub fn slug(i: usize) -> String {
+    format!("c{i:04}")
+}
+
+/// The examples with `n` customers in staging, each a copy of acme
+/// (`repo`: with its GitHub repo named by it, else a local path): no
+/// Terraform provider, as the stand-in plans.
+pub fn fleet(n: usize, repo: Option<fn(usize) -> String>) -> Fixture {
+    let fx = Fixture::new();
+    let vars = fx.read("customers/acme/infra/variables.yml");
+    let mut registry = String::from("customers:\n");
+    for i in 1..=n {
+        let c = slug(i);
+        let place = match repo {
+            Some(name) => format!("repo: {}", name(i)),
+            None => {
+                let text = vars.replace("acme", &c);
+                fx.write(&format!("customers/{c}/infra/variables.yml"), &text);
+                format!("path: ../customers/{c}")
+            }
+        };
+        registry.push_str(&format!(
+            "  - slug: {c}\n    {place}\n    contact: ops@{c}.test\n    environments: [staging]\n    added: 2026-01-01\n"
+        ));
+    }
+    fx.write("manager/customers.yml", &registry);
+    fx
+}
 
 pub fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -134,17 +166,17 @@ pub fn report(out: &std::process::Output) -> Value {
 
 /// One mode's drift runs until every drifted customer has its issue.
 fn drift_until_done(n: usize, scale: &Scale, scheduled: bool) -> Value {
-    let w = World::with(n, "staging");
-    let stand_in = crate::support::stand_in_terraform::install(&w.fx.path("stand-in"));
+    let fx = fleet(n, None);
+    let stand_in = crate::support::stand_in_terraform::install(&fx.path("stand-in"));
     let gh = FakeGitHub::start();
     gh.add_repo(MANAGER_REPO);
-    let cache = w.fx.path("etags.json");
+    let cache = fx.path("etags.json");
     let most_runs = n.div_ceil(scale.writes_per_hour.max(1)) + 3;
     let started = Instant::now();
     let mut tally = Tally::default();
     while tally.runs < most_runs && gh.issues(MANAGER_REPO).len() < n {
         let before = tally.begin(&gh, scale);
-        let mut cmd = w.fleetform();
+        let mut cmd = fx.fleetform();
         cmd.env("FLEETFORM_TOKEN", gh.token())
             .env("GITHUB_API_URL", gh.api_url())
             .env("GITHUB_REPOSITORY", MANAGER_REPO);
@@ -181,5 +213,27 @@ fn drift_over_a_drifted_fleet_across_runs() {
     for scheduled in [true, false] {
         let row = drift_until_done(n, &scale, scheduled);
         println!("BENCH {row}");
+    }
+}
+
+/// The bench at smoke size in the default run (a few seconds): with the
+/// scheduler, drift and sync finish across runs with no limit answer,
+/// each run within its write budget, nothing written twice; without it,
+/// the same runs meet the limit.
+#[test]
+fn bench_smoke_the_scheduler_keeps_inside_the_limits_where_off_does_not() {
+    let scale = Scale {
+        time: 5,
+        writes_per_hour: 2,
+    };
+    let drift = [true, false].map(|on| drift_until_done(3, &scale, on));
+    let sync = [true, false].map(|on| crate::bench_github_fleet::sync_until_done(3, &scale, on));
+    for [on, off] in [&drift, &sync] {
+        assert_eq!(on["done"], true, "{on}");
+        assert_eq!(on["limit_answers"], 0, "{on}");
+        assert_eq!(on["duplicated"], 0, "{on}");
+        assert!(on["most_writes_in_a_run"].as_u64().unwrap() <= 2, "{on}");
+        assert!(on["runs"].as_u64().unwrap() >= 2, "{on}");
+        assert!(off["limit_answers"].as_u64().unwrap() > 0, "{off}");
     }
 }
