@@ -56,6 +56,16 @@ pub fn fleet(n: usize, repo: Option<fn(usize) -> String>) -> Fixture {
     fx
 }
 
+/// The modes to measure: `FLEETFORM_BENCH_MODE` on, off or both (the
+/// default; on first).
+pub fn modes() -> Vec<bool> {
+    match std::env::var("FLEETFORM_BENCH_MODE").as_deref() {
+        Ok("on") => vec![true],
+        Ok("off") => vec![false],
+        _ => vec![true, false],
+    }
+}
+
 pub fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -95,9 +105,18 @@ impl Scale {
         let l = self.limits();
         cmd.env("FLEETFORM_RETRY_MAX_WAIT_SECS", "90");
         if scheduled {
-            cmd.env("FLEETFORM_GITHUB_WRITES_PER_MINUTE", l.writes_per_minute.to_string())
-                .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", l.writes_per_hour.to_string())
-                .env("FLEETFORM_GITHUB_POINTS_PER_MINUTE", l.points_per_minute.to_string());
+            cmd.env(
+                "FLEETFORM_GITHUB_WRITES_PER_MINUTE",
+                l.writes_per_minute.to_string(),
+            )
+            .env(
+                "FLEETFORM_GITHUB_WRITES_PER_HOUR",
+                l.writes_per_hour.to_string(),
+            )
+            .env(
+                "FLEETFORM_GITHUB_POINTS_PER_MINUTE",
+                l.points_per_minute.to_string(),
+            );
         } else {
             cmd.env("FLEETFORM_GITHUB_SCHEDULER", "off");
         }
@@ -109,6 +128,7 @@ impl Scale {
 pub struct Tally {
     pub runs: usize,
     pub limit_answers: usize,
+    pub primary_answers: usize,
     pub not_modified: u64,
     pub most_writes_in_a_run: usize,
     pub busiest_minute: usize,
@@ -120,17 +140,23 @@ impl Tally {
     pub fn begin(&mut self, gh: &FakeGitHub, scale: &Scale) -> usize {
         self.runs += 1;
         gh.enforce_limits(scale.limits());
+        // GitHub's primary limit for a user token, per run too.
+        gh.enforce_primary_limit(5000, std::time::Duration::from_secs(3600));
         gh.write_count()
     }
 
     /// Ends a run that began with `writes_before` writes.
     pub fn end(&mut self, gh: &FakeGitHub, writes_before: usize, report: &Value) {
         self.limit_answers += gh.limit_answers();
+        self.primary_answers += gh.primary_limit_answers();
         self.busiest_minute = self.busiest_minute.max(gh.busiest_write_minute());
         let in_run = gh.write_count() - writes_before;
         self.most_writes_in_a_run = self.most_writes_in_a_run.max(in_run);
         self.not_modified += report["not_modified"].as_u64().unwrap_or(0);
         self.deferred += report["deferred"].as_array().map_or(0, |d| d.len() as u64);
+        let run = json!({"run": self.runs, "writes": in_run, "limit_answers_so_far": self.limit_answers,
+            "primary_limit_answers_so_far": self.primary_answers, "busiest_minute": gh.busiest_write_minute()});
+        println!("RUN {run}");
     }
 
     /// The row: these counts and the fake's request log.
@@ -150,6 +176,7 @@ impl Tally {
             "busiest_minute": self.busiest_minute,
             "not_modified": self.not_modified,
             "limit_answers": self.limit_answers,
+            "primary_limit_answers": self.primary_answers,
             "deferred": self.deferred,
             "wall_secs": wall,
         })
@@ -210,7 +237,7 @@ fn drift_until_done(n: usize, scale: &Scale, scheduled: bool) -> Value {
 fn drift_over_a_drifted_fleet_across_runs() {
     let n = setting("FLEETFORM_BENCH_CUSTOMERS", 2000);
     let scale = Scale::from_env();
-    for scheduled in [true, false] {
+    for scheduled in modes() {
         let row = drift_until_done(n, &scale, scheduled);
         println!("BENCH {row}");
     }

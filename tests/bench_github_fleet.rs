@@ -67,9 +67,9 @@ pub fn sync_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_json::
             .output()
             .unwrap();
         let rows = report(&out);
-        let failed = rows.as_array().map_or(0, |r| {
-            r.iter().filter(|r| r["ok"] != json!(true)).count()
-        });
+        let failed = rows
+            .as_array()
+            .map_or(0, |r| r.iter().filter(|r| r["ok"] != json!(true)).count());
         failed_rows += failed;
         let failures = rows.as_array().into_iter().flatten();
         let mut failures = failures.filter(|r| r["ok"] != json!(true));
@@ -95,7 +95,7 @@ pub fn sync_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_json::
 fn sync_to_a_fleet_across_runs() {
     let n = setting("FLEETFORM_BENCH_REPOS", 1000);
     let scale = Scale::from_env();
-    for scheduled in [true, false] {
+    for scheduled in crate::bench_github::modes() {
         let row = sync_until_done(n, &scale, scheduled);
         println!("BENCH {row}");
     }

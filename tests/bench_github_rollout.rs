@@ -82,7 +82,11 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
     gh.add_repo(MANAGER_REPO);
     let fx = world(n, &gh);
     let stand_in = crate::support::stand_in_terraform::install(&fx.path("stand-in"));
-    let start = fx.fleetform().args(["rollout", "start", "--base", "HEAD~1"]).output().unwrap();
+    let start = fx
+        .fleetform()
+        .args(["rollout", "start", "--base", "HEAD~1"])
+        .output()
+        .unwrap();
     assert!(start.status.success(), "{}", common::stderr(&start));
     let started = Instant::now();
     let mut tally = Tally::default();
@@ -95,9 +99,17 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
             .env("GITHUB_REPOSITORY", MANAGER_REPO)
             .env("USER", "ops-dana");
         scale.configure(&mut cmd, scheduled);
-        let out = cmd.args(["rollout", "tick", "--terraform"]).arg(&stand_in).output().unwrap();
+        let out = cmd
+            .args(["rollout", "tick", "--terraform"])
+            .arg(&stand_in)
+            .output()
+            .unwrap();
         tally.end(&gh, before, &report(&out));
-        let status = fx.fleetform().args(["rollout", "status", "--json"]).output().unwrap();
+        let status = fx
+            .fleetform()
+            .args(["rollout", "status", "--json"])
+            .output()
+            .unwrap();
         done = report(&status)["next"].is_null();
     }
     let wall = started.elapsed().as_secs_f64();
@@ -116,7 +128,7 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
 fn rollout_wave_deployments() {
     let n = setting("FLEETFORM_BENCH_WAVE", 1000);
     let scale = Scale::from_env();
-    for scheduled in [true, false] {
+    for scheduled in crate::bench_github::modes() {
         let row = rollout_until_done(n, &scale, scheduled);
         println!("BENCH {row}");
     }

@@ -266,6 +266,9 @@ impl super::FakeGitHub {
     /// The most writes [`super::FakeGitHub::enforce_limits`] admitted
     /// within any 60 s since it was last called (0 when not enforcing).
     pub fn busiest_write_minute(&self) -> usize {
-        self.state().limits.as_ref().map_or(0, Enforcer::busiest_minute)
+        self.state()
+            .limits
+            .as_ref()
+            .map_or(0, Enforcer::busiest_minute)
     }
 }
