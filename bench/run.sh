@@ -16,16 +16,19 @@
 # which tests/install-moto.sh installs; BENCH_BASELINE=BIN runs an older
 # fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
 # --relay-only runs case 10 alone (the dispatch relay under load).
-# --github-only runs case 11 alone (a fleet drift's GitHub traffic across
-# runs against the fake GitHub's scaled-down limits, with and without the
-# request scheduler; bench/github.py; BENCH_GITHUB_CUSTOMERS (20) and
-# BENCH_GITHUB_WRITES_PER_HOUR (8) set the fleet and the scaled write budget).
+# --github-only runs case 11 alone (a fleet drift's and a sync's GitHub
+# traffic across runs against the fake GitHub's limits on a scaled clock,
+# with and without the request scheduler, plans by a stand-in terraform;
+# bench/github.py; BENCH_GITHUB_CUSTOMERS (2000), BENCH_GITHUB_REPOS (1000),
+# BENCH_GITHUB_WRITES_PER_HOUR (500) and BENCH_GITHUB_TIME_SCALE (5) set the
+# fleet, the repos, the write budget per run and the clock's factor).
 # Needs cargo, terraform, git, python3 (3.9+), node and npm.
 #
 # --smoke checks that the bench still runs, in a minute or two (tests/check.sh
 # runs it, so CI catches a bench that rotted): case 6 (the request budgets)
 # and case 1 on 50 generated files for fleetform alone (no peers, nothing
-# installed: cargo, terraform and python3 only), and case 11 on 3 customers,
+# installed: cargo, terraform and python3 only), and case 11 on 3 customers
+# and 3 repos,
 # all writing to a temporary
 # folder; the results go to FILE (default: a temporary file, printed), never
 # to bench/results.md.
@@ -102,7 +105,7 @@ if [ -n "$smoke" ]; then
   python3 "$bench/bench.py" --smoke --fleetform "$bin" --work "$scratch/work" \
     --budgets "$scratch/budgets.json" --results "$results" ||
     die "bench/bench.py --smoke failed: the bench driver or the fleet generator rotted"
-  say "smoke: case 11 on 3 customers"
+  say "smoke: case 11 on 3 customers and 3 repos"
   python3 "$bench/github.py" --smoke --results "$results" >/dev/null ||
     die "bench/github.py --smoke failed: the GitHub traffic harness (tests/bench_github.rs) rotted"
   [ -n "$smoke_results" ] || cat "$results"
@@ -111,11 +114,12 @@ fi
 
 # --- case 11: GitHub traffic under the limits (fake GitHub, debug build) ------
 github_case() {
-  say "case 11: a fleet drift's GitHub traffic across runs, with and without the scheduler"
+  say "case 11: a fleet drift's and a sync's GitHub traffic across runs, with and without the scheduler"
   tfrc="$(mktemp)"
   TF_CLI_CONFIG_FILE="$tfrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1 \
-    python3 "$bench/github.py" --results "$bench/results.md" --customers "${BENCH_GITHUB_CUSTOMERS:-20}" \
-    --writes-per-hour "${BENCH_GITHUB_WRITES_PER_HOUR:-8}" ||
+    python3 "$bench/github.py" --results "$bench/results.md" --customers "${BENCH_GITHUB_CUSTOMERS:-2000}" \
+    --repos "${BENCH_GITHUB_REPOS:-1000}" --writes-per-hour "${BENCH_GITHUB_WRITES_PER_HOUR:-500}" \
+    --time-scale "${BENCH_GITHUB_TIME_SCALE:-5}" ||
     die "bench/github.py failed"
   rm -f "$tfrc"
 }

@@ -24,6 +24,8 @@ mod audit_report;
 mod authorise_tokens;
 mod batch;
 mod bench_github;
+mod bench_github_fleet;
+mod bench_github_rollout;
 mod budgets;
 mod cloud_identity;
 mod comment;

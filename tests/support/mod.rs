@@ -5,4 +5,5 @@ pub mod netlab;
 pub mod oidc;
 pub mod readme_budgets;
 pub mod rollout_world;
+pub mod stand_in_terraform;
 pub mod workflow_sim;

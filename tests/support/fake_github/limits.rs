@@ -23,6 +23,8 @@ pub struct Enforcer {
     writes: VecDeque<Instant>,
     points: VecDeque<(Instant, u64)>,
     pub answers: usize,
+    /// When every admitted write arrived (for [`Enforcer::busiest_minute`]).
+    admitted: Vec<Instant>,
 }
 
 impl Enforcer {
@@ -32,7 +34,22 @@ impl Enforcer {
             writes: VecDeque::new(),
             points: VecDeque::new(),
             answers: 0,
+            admitted: Vec::new(),
         }
+    }
+
+    /// The most writes admitted within any 60 s.
+    pub fn busiest_minute(&self) -> usize {
+        let minute = Duration::from_secs(60);
+        let mut start = 0;
+        let mut most = 0;
+        for (i, t) in self.admitted.iter().enumerate() {
+            while *t - self.admitted[start] >= minute {
+                start += 1;
+            }
+            most = most.max(i + 1 - start);
+        }
+        most
     }
 
     /// `Some(retry-after seconds)` when this request is over a limit.
@@ -66,6 +83,7 @@ impl Enforcer {
         self.points.push_back((now, cost));
         if write {
             self.writes.push_back(now);
+            self.admitted.push(now);
         }
         None
     }
@@ -242,4 +260,15 @@ fn held_released(inner: &super::Inner) -> bool {
         || super::lock(&inner.concurrency)
             .as_ref()
             .is_none_or(|c| c.released)
+}
+
+impl super::FakeGitHub {
+    /// The most writes [`super::FakeGitHub::enforce_limits`] admitted
+    /// within any 60 s since it was last called (0 when not enforcing).
+    pub fn busiest_write_minute(&self) -> usize {
+        self.state()
+            .limits
+            .as_ref()
+            .map_or(0, Enforcer::busiest_minute)
+    }
 }
