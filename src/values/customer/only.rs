@@ -214,6 +214,7 @@ mod tests {
                 "environments: {staging: {x/y: 1}}\n",
                 Some("tags: {keep: null}\n"),
             ),
+            ("dns: '{{ project_name }}.example'\n", None),
         ];
         let templates = ValueTemplates::default();
         let mut partial = 0;
