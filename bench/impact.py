@@ -76,6 +76,8 @@ def case(a, n, reps):
         # CPU time of the run (fleetform and its git children): what the
         # run costs whatever else the machine is doing.
         cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+        bench.log(f"case 8: impact took {t:.2f} s wall, {cpu[-1]:.2f} s CPU "
+                  f"(load {os.getloadavg()[0]:.1f})")
         with open(os.path.join(a.scratch, "impact.json")) as f:
             answer["impact"] = json.load(f)
         return t
@@ -178,7 +180,8 @@ def report(c):
     if c.get("cpu") and c.get("load"):
         l0, l1, cores = c["load"]
         out += ["", f"impact's CPU time (user + system, fleetform and its git children), median: "
-                f"{bench.median(c['cpu']):.2f} s. Load average (1 min) when the timed runs began "
+                f"{bench.median(c['cpu']):.2f} s (each run, the warm-up first: "
+                f"{', '.join(f'{x:.2f} s' for x in c['cpu'])}). Load average (1 min) when the timed runs began "
                 f"and ended: {l0:.1f} and {l1:.1f} on {cores} cores (other jobs share the machine; "
                 "wall times above a load of the core count are theirs as much as fleetform's)."]
     g = c.get("groups")

@@ -207,6 +207,14 @@ if [ -n "$records_only" ]; then
   exit 0
 fi
 
+# Case 8 needs no provider: it runs before the provider is built.
+if [ -n "$impact_only" ]; then
+  say "case 8 only: the impact of a manager change"
+  "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
+    --results "$bench/results.md" "${quick[@]}"
+  exit 0
+fi
+
 # --- the test cloud provider for case 7 (release build; needs protoc) ---------
 command -v protoc >/dev/null || die "protoc is not installed; case 7 builds the fakecloud provider (apt-get install protobuf-compiler)"
 say "building the fakecloud provider (release)"
@@ -217,13 +225,6 @@ provider=target/bench-provider/release/terraform-provider-fakecloud
 if [ -n "$relay_only" ]; then
   say "case 10 only: the dispatch relay under load"
   "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
-  exit 0
-fi
-
-if [ -n "$impact_only" ]; then
-  say "case 8 only: the impact of a manager change"
-  "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
-    --results "$bench/results.md" "${quick[@]}"
   exit 0
 fi
 

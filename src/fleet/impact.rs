@@ -22,9 +22,10 @@ use crate::config::{Customer, Manager, Registry, Unit};
 use crate::data::Diagnostic;
 use crate::values::customer::{self, CustomerSource, ManagerLayers};
 use crate::values::schema::Schema;
-use crate::values::template::{TemplateMemo, ValueTemplates};
+use crate::values::template::ValueTemplates;
 
 mod deployed;
+mod pair;
 mod pinned;
 
 /// One side of the comparison: the manager as it was at a revision.
@@ -348,6 +349,10 @@ struct Same {
     schema: bool,
     /// The environments whose manager layers are equal (see [`unchanged`]).
     envs: std::collections::BTreeSet<String>,
+    /// For the others: the top-level entries where the manager's values
+    /// differ, when the base can render those alone (see
+    /// [`customer::changed_keys`]).
+    keys: BTreeMap<String, Option<std::collections::BTreeSet<String>>>,
 }
 
 /// [`Same`] for every product the head has.
@@ -360,20 +365,28 @@ fn same_per_product(
             let same = match h {
                 Ok(h) => {
                     let b = base.get(name).and_then(|b| b.as_ref().ok());
+                    let names = h.view.environment_names();
                     Same {
                         schema: b.is_some_and(|b| b.schema_bytes == h.schema_bytes),
-                        envs: h
-                            .view
-                            .environment_names()
-                            .into_iter()
+                        envs: names
+                            .iter()
                             .filter(|e| unchanged(h, b, e))
                             .map(|e| e.to_string())
+                            .collect(),
+                        keys: names
+                            .iter()
+                            .map(|e| {
+                                let keys =
+                                    b.and_then(|b| customer::changed_keys(&h.layers, &b.layers, e));
+                                (e.to_string(), keys)
+                            })
                             .collect(),
                     }
                 }
                 Err(_) => Same {
                     schema: false,
                     envs: Default::default(),
+                    keys: Default::default(),
                 },
             };
             (name.clone(), same)
@@ -473,7 +486,11 @@ fn changed_envs(
                 Err((true, problems)) => Outcome::Broken(problems),
                 Err((false, problems)) => Outcome::Unreadable(problems),
                 Ok(_) if same_layers(env) => Outcome::Same,
-                Ok(docs) => one(&unit(env), c, &docs, head, base, templates, files_from),
+                Ok(docs) => {
+                    let keys = sides.same.keys.get(env).and_then(Option::as_ref);
+                    let unit = unit(env);
+                    pair::one(&unit, c, &docs, head, base, keys, templates, files_from)
+                }
             }
         })
         .collect()
@@ -491,82 +508,6 @@ fn unchanged(head: &Layers, base: Option<&Layers>, env: &str) -> bool {
     base.view.environment(env).is_some()
         && value(head.layers.base.as_ref()) == value(base.layers.base.as_ref())
         && value(head.layers.envs.get(env)) == value(base.layers.envs.get(env))
-}
-
-/// One pair from its checked documents: rendered at both sides, compared.
-fn one(
-    unit: &Unit,
-    c: &Customer,
-    docs: &customer::CustomerDocs,
-    head: &Layers,
-    base: Option<&Layers>,
-    templates: &ValueTemplates,
-    files_from: &str,
-) -> Outcome {
-    let env = &unit.environment;
-    // The base's templates render with the same context as the head's
-    // (unless `project_name` differs): each is rendered once.
-    let memo = &mut TemplateMemo::new(templates);
-    let Ok(new) = customer::render_memo(&head.layers, docs, c, env, memo) else {
-        return Outcome::Same; // a render error is the plan's to report
-    };
-    // The base renders the same documents: what they were checked against
-    // then does not matter, only what the manager made of them.
-    let old = base
-        .filter(|b| b.view.environment(env).is_some())
-        .and_then(|b| customer::render_memo(&b.layers, docs, c, env, memo).ok());
-    let values = diff(old.as_ref(), &new, head, base);
-    if values.is_empty() && old.is_some() {
-        return Outcome::Same;
-    }
-    Outcome::Changed(PairImpact {
-        unit: unit.clone(),
-        new: old.is_none(),
-        values,
-        module: false,
-        files_from: files_from.to_string(),
-    })
-}
-
-/// Key by key: every leaf whose value differs, with the file that sets it.
-fn diff(
-    old: Option<&crate::values::layers::Layered>,
-    new: &crate::values::layers::Layered,
-    head: &Layers,
-    base: Option<&Layers>,
-) -> Vec<ValueChange> {
-    crate::values::layers::changed_leaves(old.map(|o| &o.value), &new.value)
-        .into_iter()
-        .map(|(key, before, after)| ValueChange {
-            file: new
-                .origin(&key)
-                .filter(|_| after.is_some())
-                .map(|o| shown_at(&o.location, head))
-                .or_else(|| {
-                    let o = old.and_then(|o| o.origin(&key))?;
-                    Some(shown_at(&o.location, base?))
-                }),
-            old: before.cloned(),
-            new: after.cloned(),
-            key,
-        })
-        .collect()
-}
-
-/// A position in a side's file as a reader finds it: the path relative to
-/// the manager (a customer's file, outside it, as it is), then the commit
-/// (`values/base.yml:12:15 at 1a2b3c4d5e6f`).
-fn shown_at(location: &crate::yaml::Location, side: &Layers) -> String {
-    let file = location
-        .file
-        .strip_prefix(&side.root)
-        .unwrap_or(&location.file);
-    let file = file.strip_prefix(".").unwrap_or(file);
-    let mut out = format!("{}:{}", file.display(), location.pos);
-    if let Some(at) = &side.at {
-        out.push_str(&format!(" at {at}"));
-    }
-    out
 }
 
 /// The customer's files in its checkout; `Err((false, ...))`: unreadable.

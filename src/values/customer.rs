@@ -19,7 +19,9 @@ use crate::values::secrets;
 use crate::values::template::{is_template, TemplateMemo, ValueTemplates};
 use crate::yaml::{self, escape_token, Document, Limits, Location};
 
+mod only;
 mod strings;
+pub use only::{changed_keys, render_only};
 use strings::render_strings;
 
 /// Raw customer files, however they were obtained.
@@ -483,18 +485,35 @@ pub fn render_memo(
     env: &str,
     memo: &mut TemplateMemo<'_, TemplateContext>,
 ) -> Result<Layered, Vec<Diagnostic>> {
-    let mut l = layer(layers, docs, env);
+    let l = layer(layers, docs, env);
+    let project_name = project_name(&l);
+    finish(layers, l, customer, env, project_name, memo)
+}
+
+/// `project_name` as value templates see it: only when plain and short (a
+/// long value would let a short template concatenate megabytes).
+fn project_name(l: &Layered) -> Option<String> {
+    l.value
+        .get("project_name")
+        .and_then(Value::as_str)
+        .filter(|s| !is_template(s) && s.len() <= MAX_CONTEXT_VALUE)
+        .map(str::to_string)
+}
+
+/// Renders the templates of the layered values `l`, then refuses passed
+/// variables and rendered credentials.
+fn finish(
+    layers: &ManagerLayers,
+    mut l: Layered,
+    customer: &Customer,
+    env: &str,
+    project_name: Option<String>,
+    memo: &mut TemplateMemo<'_, TemplateContext>,
+) -> Result<Layered, Vec<Diagnostic>> {
     let ctx = TemplateContext {
         customer: customer.slug.clone(),
         environment: env.to_string(),
-        project_name: l
-            .value
-            .get("project_name")
-            .and_then(Value::as_str)
-            // Templates see it only when plain and short: a long value
-            // would let a short template concatenate megabytes.
-            .filter(|s| !is_template(s) && s.len() <= MAX_CONTEXT_VALUE)
-            .map(str::to_string),
+        project_name,
         repo: customer.repo.clone(),
     };
     let mut diags = passed_values(layers, &l);

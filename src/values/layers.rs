@@ -153,6 +153,37 @@ impl Layered {
         }
     }
 
+    /// The top-level entries named in `keys` alone, with their origins
+    /// (the sources are kept whole); `None` when the result is not a
+    /// mapping. Layering is key by key, so merging the same layers into
+    /// this gives those entries exactly as merging into the whole would.
+    pub fn only(&self, keys: &std::collections::BTreeSet<String>) -> Option<Layered> {
+        let Value::Object(map) = &self.value else {
+            return None;
+        };
+        let tokens: std::collections::BTreeSet<String> =
+            keys.iter().map(|k| escape_token(k).into_owned()).collect();
+        fn top(p: &str) -> Option<&str> {
+            p.get(1..)
+                .map(|rest| rest.split('/').next().unwrap_or_default())
+        }
+        Some(Layered {
+            value: Value::Object(
+                map.iter()
+                    .filter(|(k, _)| keys.contains(*k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            sources: self.sources.clone(),
+            origins: self
+                .origins
+                .iter()
+                .filter(|(p, _)| top(p).is_none_or(|t| tokens.contains(t)))
+                .map(|(p, o)| (p.clone(), o.clone()))
+                .collect(),
+        })
+    }
+
     /// Every leaf (scalar, empty map, empty list) with its pointer.
     pub fn leaves(&self) -> Vec<(String, &Value)> {
         let mut out = Vec::new();
@@ -203,6 +234,23 @@ pub fn changed_leaves<'a>(
 ) -> Vec<(String, Option<&'a Value>, Option<&'a Value>)> {
     let mut out = Vec::new();
     walk_changes(old, Some(new), &mut String::new(), &mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// [`changed_leaves`] of two mappings that may differ at the top-level
+/// entries `keys` alone (neither empty): the same answer, from those
+/// entries.
+pub fn changed_leaves_at<'a>(
+    old: &'a Value,
+    new: &'a Value,
+    keys: &std::collections::BTreeSet<String>,
+) -> Vec<(String, Option<&'a Value>, Option<&'a Value>)> {
+    let mut out = Vec::new();
+    for k in keys {
+        let mut ptr = format!("/{}", escape_token(k));
+        walk_changes(old.get(k), new.get(k), &mut ptr, &mut out);
+    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
