@@ -18,6 +18,7 @@ mod world;
 
 mod action_scripts;
 mod actions;
+mod actions_workflows;
 mod app_auth;
 mod approvals;
 mod audit_report;
