@@ -17,6 +17,7 @@ mod support;
 mod world;
 
 mod action_scripts;
+mod action_scripts_checks;
 mod actions;
 mod actions_workflows;
 mod app_auth;
