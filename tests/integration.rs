@@ -83,6 +83,7 @@ mod relay;
 mod rollout;
 mod rollout_github;
 mod rollout_queue;
+mod rollout_review;
 mod rollout_workflow;
 mod schedule;
 mod schema_authoring;
