@@ -88,6 +88,7 @@ mod rollout_workflow;
 mod schedule;
 mod schema_authoring;
 mod setup_action;
+mod setup_action_source;
 mod status_truth;
 mod targeted_products;
 mod templates;

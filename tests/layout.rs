@@ -490,7 +490,6 @@ fn within_the_limit(sources: &[(String, String)], still: &[&str], list: &str) {
 const LONG_TESTS_STILL: &[&str] = &[
     "tests/fake_github_selftest.rs",
     "tests/relay.rs",
-    "tests/setup_action.rs",
     "tests/support/fake_github/handlers.rs",
     "tests/support/fake_github/mod.rs",
     "tests/support/fake_github/render.rs",

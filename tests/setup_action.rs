@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 const LINUX_X64: &str = "x86_64-unknown-linux-musl";
 
 // --- a tiny release server ---------------------------------------------------
@@ -108,7 +109,7 @@ fn scratch() -> PathBuf {
     d
 }
 
-fn run_ok(cmd: &mut Command) {
+pub(crate) fn run_ok(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -118,7 +119,7 @@ fn run_ok(cmd: &mut Command) {
 }
 
 /// The fleetform binary (stripped, to keep the archives small).
-fn binary() -> &'static Path {
+pub(crate) fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let dir = tempfile::Builder::new()
@@ -195,18 +196,18 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// An unpacked action (its own copy of the installer, Cargo.toml and
 /// checksums) and the runner's folders and files.
-struct Runner {
+pub(crate) struct Runner {
     _tmp: tempfile::TempDir,
-    action: PathBuf,
-    tool_cache: PathBuf,
-    temp: PathBuf,
+    pub(crate) action: PathBuf,
+    pub(crate) tool_cache: PathBuf,
+    pub(crate) temp: PathBuf,
     github_path: PathBuf,
     github_output: PathBuf,
     env: BTreeMap<String, String>,
 }
 
 impl Runner {
-    fn new() -> Runner {
+    pub(crate) fn new() -> Runner {
         Self::with_action_dir("action")
     }
 
@@ -240,7 +241,7 @@ impl Runner {
         r
     }
 
-    fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
+    pub(crate) fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
         self.env.insert(k.into(), v.into());
         self
     }
@@ -254,7 +255,7 @@ impl Runner {
 
     /// Runs the installer like the setup action's step:
     /// `bash "$GITHUB_ACTION_PATH/action/install.sh"`.
-    fn install(&self) -> Output {
+    pub(crate) fn install(&self) -> Output {
         self.install_from(&self.action)
     }
 
@@ -287,7 +288,7 @@ impl Runner {
         cmd.output().unwrap()
     }
 
-    fn outputs(&self) -> BTreeMap<String, String> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, String> {
         std::fs::read_to_string(&self.github_output)
             .unwrap()
             .lines()
@@ -298,7 +299,7 @@ impl Runner {
             .collect()
     }
 
-    fn path_entries(&self) -> Vec<String> {
+    pub(crate) fn path_entries(&self) -> Vec<String> {
         std::fs::read_to_string(&self.github_path)
             .unwrap()
             .lines()
@@ -312,7 +313,7 @@ impl Runner {
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "stdout:\n{}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -625,130 +626,4 @@ fn bad_inputs_are_refused_before_any_download() {
         .set("FLEETFORM_SETUP_VERSION", format!("v{VERSION}"));
     let out = r.install();
     assert!(out.status.success(), "{}", text(&out));
-}
-
-/// A PATH with the system tools but without cargo, plus `extra` first.
-fn path_without_cargo(extra: Option<&Path>) -> String {
-    let mut dirs: Vec<String> = extra.map(|p| p.display().to_string()).into_iter().collect();
-    for d in ["/usr/local/bin", "/usr/bin", "/bin"] {
-        assert!(
-            !Path::new(d).join("cargo").exists(),
-            "{d}/cargo exists; this test needs a PATH without cargo"
-        );
-        dirs.push(d.to_string());
-    }
-    dirs.join(":")
-}
-
-/// A ref without checksums (a development commit, or a release tag whose
-/// checksums landed later) is an error unless a source build is asked for:
-/// no job silently spends minutes in `cargo install`.
-#[test]
-fn a_ref_without_checksums_fails_unless_a_source_build_is_asked_for() {
-    let mut r = Runner::new();
-    let fake = tempfile::tempdir().unwrap();
-    let log = fake.path().join("cargo.log");
-    let cargo = fake.path().join("cargo");
-    std::fs::write(
-        &cargo,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
-    )
-    .unwrap();
-    run_ok(Command::new("chmod").arg("+x").arg(&cargo));
-    r.set("PATH", path_without_cargo(Some(fake.path())));
-    let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
-    let shown = text(&out);
-    assert!(
-        shown.contains("no release checksums in this ref")
-            && shown.contains(&format!("v{VERSION}-action"))
-            && shown.contains("build-from-source: true"),
-        "{shown}"
-    );
-    assert!(!log.exists(), "cargo was not run");
-    assert!(r.path_entries().is_empty() && r.outputs().is_empty());
-
-    r.set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "yes please");
-    let out = r.install();
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("build-from-source must be true or false"),
-        "{}",
-        text(&out)
-    );
-}
-
-#[test]
-fn a_development_commit_without_cargo_fails_clearly() {
-    let mut r = Runner::new(); // no checksums/: no release of this version
-    r.set("PATH", path_without_cargo(None))
-        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
-    let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
-    let shown = text(&out);
-    assert!(
-        shown.contains("has no published release") && shown.contains("cargo is not installed"),
-        "{shown}"
-    );
-    assert!(r.path_entries().is_empty() && r.outputs().is_empty());
-}
-
-#[test]
-fn a_development_commit_is_built_from_source_with_cargo() {
-    let mut r = Runner::new();
-    // A stand-in cargo: records its arguments, "builds" by copying the binary.
-    let fake = tempfile::tempdir().unwrap();
-    let log = fake.path().join("cargo.log");
-    let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{log}'\nroot=''\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=\"$2\"; shift; done\nmkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/fleetform\"\n",
-        log = log.display(),
-        bin = binary().display()
-    );
-    let cargo = fake.path().join("cargo");
-    std::fs::write(&cargo, script).unwrap();
-    run_ok(Command::new("chmod").arg("+x").arg(&cargo));
-    r.set("PATH", path_without_cargo(Some(fake.path())))
-        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
-
-    let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
-    let calls = std::fs::read_to_string(&log).unwrap();
-    let call = calls.lines().next().unwrap();
-    let root = call.split("--root ").nth(1).unwrap();
-    assert_eq!(
-        call,
-        format!(
-            "install --path {} --locked --root {root}",
-            r.action.display()
-        )
-    );
-    assert!(
-        root.starts_with(r.temp.to_str().unwrap()),
-        "built into RUNNER_TEMP: {root}"
-    );
-    let exe = format!("{root}/bin/fleetform");
-    assert_eq!(r.outputs().get("path"), Some(&exe));
-    assert_eq!(
-        r.outputs().get("version").map(String::as_str),
-        Some(VERSION)
-    );
-    assert_eq!(r.path_entries(), vec![format!("{root}/bin")]);
-    assert!(
-        !r.tool_cache.join("fleetform").exists(),
-        "a source build never enters the tool cache"
-    );
-    assert!(
-        text(&out).contains("building it from source"),
-        "{}",
-        text(&out)
-    );
-
-    // The job's next fleetform action reuses the build.
-    let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap().lines().count(),
-        1,
-        "cargo ran once"
-    );
 }
