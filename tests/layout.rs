@@ -493,7 +493,6 @@ const LONG_TESTS_STILL: &[&str] = &[
     "tests/support/fake_github/handlers.rs",
     "tests/support/fake_github/mod.rs",
     "tests/support/fake_github/render.rs",
-    "tests/templates.rs",
 ];
 
 /// The tests keep the same limit as the code.
