@@ -84,6 +84,8 @@ mod records;
 mod records_s3;
 mod registry_lock;
 mod relay;
+mod relay_fleet;
+mod relay_webhooks;
 mod rollout;
 mod rollout_github;
 mod rollout_queue;
