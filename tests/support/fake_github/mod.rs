@@ -62,6 +62,7 @@ mod handlers;
 pub(crate) mod http;
 mod limits;
 mod render;
+mod render_git;
 mod settings;
 mod spec;
 mod state;
