@@ -59,6 +59,8 @@ mod access;
 mod apps;
 mod comment_commands;
 mod handlers;
+mod handlers_issues;
+mod handlers_repo;
 pub(crate) mod http;
 mod limits;
 mod render;
