@@ -177,7 +177,7 @@ fn on_github_actions_only_operators_offboard() {
     };
     let out = run("mallory");
     let said = crate::common::stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{said}");
+    crate::common::assert_code(&out, 3);
     assert!(
         said.contains("not an active member of `prov/ops`"),
         "{said}"
@@ -186,6 +186,6 @@ fn on_github_actions_only_operators_offboard() {
     // is active, not revoked).
     let out = run("ops-dana");
     let said = crate::common::stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{said}");
+    crate::common::assert_code(&out, 2);
     assert!(!said.contains("not an active member"), "{said}");
 }

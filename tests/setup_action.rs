@@ -111,11 +111,7 @@ fn scratch() -> PathBuf {
 
 pub(crate) fn run_ok(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok_for(format_args!("{cmd:?}"), &out);
 }
 
 /// The fleetform binary (stripped, to keep the archives small).
@@ -349,7 +345,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
 
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     let dir = r.tool_cache.join(format!("fleetform/{VERSION}/x64"));
     let exe = dir.join("fleetform");
     assert!(exe.is_file());
@@ -385,7 +381,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
         .env("PATH", path)
         .output()
         .unwrap();
-    assert!(v.status.success());
+    crate::common::assert_ok(&v);
     let shown = String::from_utf8_lossy(&v.stdout);
     assert!(
         shown.starts_with(&format!("fleetform {VERSION}\n")),
@@ -400,7 +396,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     std::fs::write(&r.github_path, "").unwrap();
     std::fs::write(&r.github_output, "").unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("found in the tool cache"),
         "{}",
@@ -415,7 +411,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     // A damaged cache entry is not trusted: it is downloaded again.
     std::fs::write(&exe, b"#!/bin/sh\necho tampered\n").unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(server.requests().len(), 2, "re-downloaded");
     assert_eq!(
         sha256(&std::fs::read(&exe).unwrap()),
@@ -429,7 +425,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     std::fs::write(&exe, evil).unwrap();
     std::fs::write(dir.join(".sha256"), sha256(evil)).unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(server.requests().len(), 3, "re-downloaded: {}", text(&out));
     assert_eq!(
         sha256(&std::fs::read(&exe).unwrap()),
@@ -437,7 +433,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     );
     std::fs::write(dir.join(&asset), b"not the released archive").unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(server.requests().len(), 4, "re-downloaded: {}", text(&out));
 }
 
@@ -450,7 +446,7 @@ fn a_wrong_checksum_installs_nothing() {
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
 
     let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
+    crate::common::assert_fails(&out);
     let shown = text(&out);
     assert!(
         shown.contains("::error title=fleetform setup::checksum mismatch for"),
@@ -476,7 +472,7 @@ fn an_unknown_runner_fails_clearly() {
             .set("RUNNER_ARCH", arch)
             .set("FLEETFORM_SETUP_DOWNLOAD_URL", "https://example.invalid/dl");
         let out = r.install();
-        assert!(!out.status.success(), "{}", text(&out));
+        crate::common::assert_fails(&out);
         let shown = text(&out);
         assert!(
             shown.contains(&format!(
@@ -498,7 +494,7 @@ fn windows_runners_get_the_flat_zip() {
     r.set("RUNNER_OS", "Windows")
         .set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     let exe = r
         .tool_cache
         .join(format!("fleetform/{VERSION}/x64/fleetform.exe"));
@@ -525,7 +521,7 @@ fn the_release_url_comes_from_where_the_action_was_fetched() {
     let plan_action = r.action.join("actions/plan");
     std::fs::create_dir_all(&plan_action).unwrap();
     let out = r.install_from(&plan_action);
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(
         server.requests(),
         vec![format!(
@@ -544,7 +540,7 @@ fn the_archive_must_have_cargo_dists_layout_and_version() {
     r.checksums(VERSION, &[(sha256(&flat), &asset)]);
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
     let out = r.install();
-    assert!(!out.status.success());
+    crate::common::assert_fails(&out);
     assert!(
         text(&out).contains(&format!("does not contain fleetform-{LINUX_X64}/fleetform")),
         "{}",
@@ -562,7 +558,7 @@ fn the_archive_must_have_cargo_dists_layout_and_version() {
     r.checksums(VERSION, &[(sha256(&other), &asset)]);
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
     let out = r.install();
-    assert!(!out.status.success());
+    crate::common::assert_fails(&out);
     assert!(
         text(&out).contains(&format!(
             "reports 'fleetform 0.0.1', expected 'fleetform {VERSION}'"
@@ -605,7 +601,7 @@ fn bad_inputs_are_refused_before_any_download() {
         r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"))
             .set(var, *value);
         let out = r.install();
-        assert!(!out.status.success(), "{var}={value}: {}", text(&out));
+        crate::common::assert_fails_for(format_args!("{var}={value}"), &out);
         assert!(
             text(&out).contains(message),
             "{var}={value}: {}",
@@ -625,5 +621,5 @@ fn bad_inputs_are_refused_before_any_download() {
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"))
         .set("FLEETFORM_SETUP_VERSION", format!("v{VERSION}"));
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
 }

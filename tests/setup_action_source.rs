@@ -37,7 +37,7 @@ fn a_ref_without_checksums_fails_unless_a_source_build_is_asked_for() {
     run_ok(Command::new("chmod").arg("+x").arg(&cargo));
     r.set("PATH", path_without_cargo(Some(fake.path())));
     let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
+    crate::common::assert_fails(&out);
     let shown = text(&out);
     assert!(
         shown.contains("no release checksums in this ref")
@@ -50,7 +50,7 @@ fn a_ref_without_checksums_fails_unless_a_source_build_is_asked_for() {
 
     r.set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "yes please");
     let out = r.install();
-    assert!(!out.status.success());
+    crate::common::assert_fails(&out);
     assert!(
         text(&out).contains("build-from-source must be true or false"),
         "{}",
@@ -64,7 +64,7 @@ fn a_development_commit_without_cargo_fails_clearly() {
     r.set("PATH", path_without_cargo(None))
         .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
     let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
+    crate::common::assert_fails(&out);
     let shown = text(&out);
     assert!(
         shown.contains("has no published release") && shown.contains("cargo is not installed"),
@@ -91,7 +91,7 @@ fn a_development_commit_is_built_from_source_with_cargo() {
         .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
 
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     let calls = std::fs::read_to_string(&log).unwrap();
     let call = calls.lines().next().unwrap();
     let root = call.split("--root ").nth(1).unwrap();
@@ -125,7 +125,7 @@ fn a_development_commit_is_built_from_source_with_cargo() {
 
     // The job's next fleetform action reuses the build.
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(
         std::fs::read_to_string(&log).unwrap().lines().count(),
         1,

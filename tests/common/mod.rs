@@ -71,11 +71,7 @@ impl Fixture {
             .args(args)
             .output()
             .expect("git is installed");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok_for(format_args!("git {args:?}"), &out);
     }
 
     /// Appends text to a file.
@@ -438,6 +434,6 @@ pub fn cmark_gfm(markdown: &str, args: &[&str]) -> String {
         .write_all(markdown.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "cmark-gfm failed");
+    assert_ok_for(format_args!("cmark-gfm"), &out);
     String::from_utf8(out.stdout).unwrap()
 }
