@@ -66,6 +66,7 @@ mod impact;
 mod impact_preview;
 mod init;
 mod layout;
+mod layout_sizes;
 mod network;
 mod newcomer;
 mod newcomer_docs;
