@@ -480,15 +480,20 @@ fn oversized_and_slow_bodies_are_cut_off() {
     write!(slow, "POST /dispatch HTTP/1.1\r\n").unwrap();
     let (status, _) = http(&relay.url, "GET", "/healthz", &[], b"");
     assert_eq!(status, 200);
-    slow.set_read_timeout(Some(Duration::from_secs(30)))
+    // Cut off, the read ends (closed or reset) long before its own
+    // timeout; a relay that waits on leaves the read to time out.
+    slow.set_read_timeout(Some(Duration::from_secs(120)))
         .unwrap();
     let mut rest = Vec::new();
-    let started = std::time::Instant::now();
-    let _ = slow.read_to_end(&mut rest);
-    assert!(
-        started.elapsed() < Duration::from_secs(25),
-        "the slow client was not cut off"
-    );
+    if let Err(e) = slow.read_to_end(&mut rest) {
+        assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "the slow client was not cut off: {e}"
+        );
+    }
     let (status, answer) = http(&relay.url, "GET", "/nowhere", &[], b"");
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
     let (status, _) = http(&relay.url, "GET", "/dispatch", &[], b"");
