@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::common::{self, stdout};
+use crate::common;
 use crate::fakecloud;
 use crate::moto::{self, Moto};
 use crate::support::fake_github::FakeGitHub;
@@ -330,13 +330,7 @@ fn force_unlock_releases_a_stuck_lock() {
     };
     let expect = |code: i32, args: &[&str]| {
         let out = run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}\n{}\n{}",
-            stdout(&out),
-            common::stderr(&out)
-        );
+        common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
     };
     expect(0, &["plan", "--customer", "acme", "--env", ENV]);
@@ -438,7 +432,7 @@ fn an_operation_is_reported_on_the_customers_repo() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    common::assert_code(&out, 0);
     let deployments = gh.deployments(repo);
     assert_eq!(deployments.len(), 1, "{deployments:?}");
     assert_eq!(deployments[0].sha, head);
@@ -499,7 +493,7 @@ fn on_github_actions_only_operators_operate() {
             .unwrap()
     };
     let out = run("mallory");
-    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    common::assert_code(&out, 3);
     assert!(
         common::stderr(&out).contains("not an active member of `prov/ops`"),
         "{}",
@@ -527,9 +521,9 @@ fn on_github_actions_only_operators_operate() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    common::assert_code(&out, 3);
     let out = run("ops-dana");
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    common::assert_code(&out, 0);
     let audit = audit_of(&w, "state");
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], "ops-dana");

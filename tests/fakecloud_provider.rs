@@ -68,14 +68,8 @@ impl Work {
     /// Runs terraform and fails the test unless its exit code is `code`.
     fn expect(&self, code: i32, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = self.run(args, env);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "terraform {args:?}\n--- stdout\n{stdout}\n--- stderr\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        crate::common::assert_code_for(format_args!("terraform {args:?}"), &out, code);
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -340,7 +334,7 @@ fn edits_of_the_cloud_file_show_as_drift_on_the_next_plan() {
     });
     let out = w.run(&["plan", "-input=false"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    crate::common::assert_code(&out, 1);
     assert!(
         stderr.contains("fakecloud_network/net-main.zones is \"three\" in the cloud file"),
         "{stderr}"
@@ -357,7 +351,7 @@ fn fail_on_fails_the_named_object_while_the_others_are_created() {
         &[("FAKECLOUD_FAIL_ON", "nothing,web-1")],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    crate::common::assert_code(&out, 1);
     assert!(
         stderr.contains("fakecloud: injected failure: create fakecloud_instance \"web-1\""),
         "{stderr}"
@@ -384,7 +378,7 @@ fn fail_on_fails_the_named_object_while_the_others_are_created() {
         &[("FAKECLOUD_FAIL_ON", "web-1")],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    crate::common::assert_code(&out, 1);
     assert!(
         stderr.contains("injected failure: update fakecloud_instance \"web-1\""),
         "{stderr}"
@@ -414,7 +408,7 @@ fn slow_ms_delays_each_change_and_a_bad_value_is_an_error() {
         &[("FAKECLOUD_SLOW_MS", "soon")],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    crate::common::assert_code(&out, 1);
     assert!(
         stderr.contains("FAKECLOUD_SLOW_MS=\"soon\" is not a whole number of milliseconds"),
         "{stderr}"
@@ -433,7 +427,7 @@ fn the_cloud_file_comes_from_the_environment_and_is_required() {
     w.init();
     let out = w.run(&["plan", "-input=false"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    crate::common::assert_code(&out, 1);
     assert!(
         stderr.contains(
             "fakecloud needs a cloud file: set cloud_file in the provider block or \
@@ -458,7 +452,7 @@ fn a_bad_cidr_is_refused_at_plan_time() {
     w.init();
     let out = w.run(&["plan", "-input=false"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    crate::common::assert_code(&out, 1);
     assert!(
         stderr.contains("Invalid cidr for fakecloud_network"),
         "{stderr}"
@@ -499,11 +493,7 @@ fn parallel_applies_share_one_cloud_file() {
         .collect();
     for h in handles {
         let out = h.join().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::common::assert_ok(&out);
     }
     let objects = first.objects();
     assert_eq!(objects.len(), 12, "{:?}", objects.keys());
@@ -527,11 +517,9 @@ fn run_in(w: &Work, dir: &Path, args: &[&str]) {
         .arg("-no-color")
         .output()
         .expect("running terraform");
-    assert!(
-        out.status.success(),
-        "terraform {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::assert_ok_for(
+        format_args!("terraform {args:?} in {}", dir.display()),
+        &out,
     );
 }
 
@@ -557,12 +545,8 @@ fn the_packed_mirror_installs_too() {
         .args(["init", "-input=false", "-no-color"])
         .output()
         .unwrap();
+    crate::common::assert_ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(
         stdout.contains("Installed fleetform/fakecloud v0.1.0 (unauthenticated)"),
         "{stdout}"
@@ -573,10 +557,6 @@ fn the_packed_mirror_installs_too() {
         .env("FAKECLOUD_FILE", &cloud)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     assert!(fakecloud::objects(&cloud).contains_key("fakecloud_bucket/bucket-b"));
 }

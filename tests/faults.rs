@@ -169,9 +169,24 @@ fn too_many_requests_is_retried() {
 fn a_retry_after_beyond_the_wait_budget_gives_up_at_once() {
     let w = World::new();
     w.gh.inject(Fault::secondary_rate_limit(3600).on("GET", "/contents/"));
-    let (out, elapsed) = w.plan(&[]);
+    // A run that waited out the hour is killed at the plan's timeout and
+    // has no exit code; one that gave up asked once and no more.
+    let (out, _) = w.plan(&[]);
     common::assert_code(&out, 1);
-    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    let requests = w.gh.requests();
+    let refused = requests
+        .iter()
+        .find(|r| r.fault.is_some())
+        .expect("the rate limit was answered");
+    let asked = requests
+        .iter()
+        .filter(|r| r.method == refused.method && r.path == refused.path)
+        .count();
+    assert_eq!(
+        asked, 1,
+        "{} {} was asked again",
+        refused.method, refused.path
+    );
     let e = stderr(&out);
     assert!(e.contains("gave up"), "{e}");
     assert!(e.contains("rate limit"), "{e}");
@@ -240,13 +255,14 @@ fn wait_for_delayed(gh: &FakeGitHub, method: &str, path: &str) {
 fn slow_reads_past_the_client_timeout_are_retried() {
     let w = World::new();
     w.gh.inject(Fault::Delay(Duration::from_secs(4)).on("GET", "/contents/"));
-    let (out, elapsed) = w.plan(&[
+    // No wall-clock bound: the log's second attempt and the count of reads
+    // below say the read timed out and was retried.
+    let (out, _) = w.plan(&[
         ("FLEETFORM_HTTP_TIMEOUT_SECS", "1"),
         ("FLEETFORM_LOG", "fleetform=debug"),
     ]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     assert!(
         stderr(&out).contains("attempt=2"),
         "the read timed out and was retried: {}",
@@ -319,12 +335,12 @@ fn malformed_json_after_a_write_is_a_clear_error_not_a_second_write() {
 fn giving_up_is_bounded_and_clear() {
     let w = World::new();
     w.gh.inject(Fault::status(502).times(100).on("POST", "/statuses/"));
-    let (out, elapsed) = w.plan(&[]);
+    // Bounded is counted, not timed: five attempts, then no more.
+    let (out, _) = w.plan(&[]);
     common::assert_code(&out, 1);
     let e = stderr(&out);
     assert!(e.contains("gave up after 5 attempts"), "{e}");
     assert!(e.contains("HTTP 502"), "{e}");
-    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     let posts =
         w.gh.requests()
             .into_iter()

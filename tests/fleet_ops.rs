@@ -544,11 +544,7 @@ fn matrix_of_customers_changed_between_refs() {
             .env("GIT_COMMITTER_EMAIL", "t@t")
             .output()
             .unwrap();
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        common::assert_ok_for(format_args!("git {args:?}"), &o);
     };
     git(&["init", "-q", "-b", "main"]);
     git(&["add", "-A"]);

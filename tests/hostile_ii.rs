@@ -270,7 +270,7 @@ fn git(dir: &Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    common::assert_ok_for(format_args!("git {args:?}"), &out);
 }
 
 /// The examples as a git repo with two commits: the second changes acme's

@@ -14,7 +14,7 @@ use crate::common;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{require_terraform, Fixture};
 
@@ -198,17 +198,14 @@ fn a_fifo_never_stalls_the_fleet() {
     std::fs::remove_file(&vars).unwrap();
     let c = std::ffi::CString::new(vars.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    let started = Instant::now();
+    // Blocked on the FIFO, the run is killed at the timeout (a guard, not a
+    // measure) and has no exit code, so the exit code 1 below fails it.
     let out = fx
         .fleetform()
-        .timeout(Duration::from_secs(120))
+        .timeout(Duration::from_secs(600))
         .args(["plan", "--all", "--json"])
         .output()
         .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(120),
-        "plan --all blocked on the FIFO"
-    );
     common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains("a FIFO"),

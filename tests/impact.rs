@@ -119,7 +119,7 @@ fn a_change_to_staging_defaults_touches_only_the_staging_pairs_it_reaches() {
         .args(["impact", "--base", "HEAD~1", "--show-values"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("of 4 pairs change"), "{text}");
     assert!(text.contains("`\"us-east-1\"` → `\"us-east-2\"`"), "{text}");
@@ -221,7 +221,7 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
     let fx = repo();
     let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
     let out = run(&["plan", "--all"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     for (c, e) in [
         ("acme", "staging"),
         ("acme", "production"),
@@ -273,7 +273,7 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        common::assert_ok(&out);
         fx.write(name, &stdout(&out));
     }
     let out = fx
@@ -283,7 +283,7 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
         .arg(fx.path("b.json"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let merged: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(merged["plans"]["planned"], pairs, "{merged:#}");
     assert_eq!(
@@ -304,7 +304,7 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
         .arg(fx.path("manager/fleetform.yml"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("not the output of `fleetform impact --plan --json`"),
         "{}",
@@ -351,7 +351,7 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
             .args(["--pr", &pr.to_string(), "--sha", &head])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(expect), "{}", stderr(&out));
+        common::assert_code(&out, expect);
         assert!(!stdout(&out).contains(gh.token()) && !stderr(&out).contains(gh.token()));
         gh.requests().len() - before
     };
@@ -374,7 +374,7 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
         .args(["--pr", &pr.to_string(), "--sha", &head])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let written = stdout(&out);
     assert!(
         written.contains("\"/region\"") && !written.contains("us-east-"),

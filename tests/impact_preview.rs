@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{stderr, stdout, Fixture};
+use common::{stdout, Fixture};
 use serde_json::Value;
 
 /// The example fleet in a git repository, committed.
@@ -40,7 +40,7 @@ fn a_removed_key_is_traced_to_the_base_file_at_its_commit() {
         .args(["impact", "--json", "--base", "HEAD"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let i: Value = serde_json::from_slice(&out.stdout).unwrap();
     let removed: Vec<&Value> = i["changed"]
         .as_array()
@@ -88,7 +88,7 @@ fn the_comment_names_the_pull_requests_head_commit() {
         .args(["--sha", &head])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let body = &gh.comments(manager, pr)[0].body;
     let base = head_sha(&fx);
     assert!(
@@ -510,7 +510,7 @@ fn a_shard_without_an_answer_leaves_its_pairs_listed_as_failed() {
         .arg(fx.path("empty.json"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    common::assert_code(&out, 1);
     let i: Value = serde_json::from_slice(&out.stdout).unwrap();
     let changed = i["changed"].as_array().unwrap();
     assert!(!changed.is_empty(), "{i:#}");
@@ -535,9 +535,9 @@ fn plans_blame_the_manager_change_only_for_what_it_does() {
     let fx = repo();
     let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
     let out = run(&["plan", "--customer", "globex", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let out = run(&["apply", "--customer", "globex", "--env", "staging"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     // The base moves on since the apply (not applied): drift for the pair.
     let base = fx.read("manager/values/base.yml");
     fx.write(
@@ -557,7 +557,7 @@ fn plans_blame_the_manager_change_only_for_what_it_does() {
         "\nresource \"terraform_data\" \"marker\" {\n  input = \"v2\"\n}\n",
     );
     let out = run(&["impact", "--base", "HEAD", "--plan", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let i: Value = serde_json::from_slice(&out.stdout).unwrap();
     let plans = &i["plans"];
     let groups = plans["groups"].as_array().unwrap();
@@ -584,7 +584,7 @@ fn plans_blame_the_manager_change_only_for_what_it_does() {
     );
     // As a reviewer reads it: apart, labelled.
     let out = run(&["impact", "--base", "HEAD", "--plan"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    common::assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("Not this change's doing"), "{text}");
 }

@@ -248,12 +248,7 @@ fn the_generated_workflows_pass_zizmor_and_actionlint() {
             .arg(r.root().join(repo))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "zizmor {repo}: {}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        common::assert_ok_for(format_args!("zizmor {repo}"), &out);
         // It audited every workflow written there.
         for w in workflows
             .iter()

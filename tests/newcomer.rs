@@ -55,7 +55,7 @@ impl Desk {
             .args(args)
             .output()
             .expect("git is installed");
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        common::assert_ok_for(format_args!("git {args:?}"), &out);
         stdout(&out)
     }
 }

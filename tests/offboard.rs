@@ -170,7 +170,7 @@ fn an_offboarding_that_fails_halfway_says_what_is_left() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    crate::common::assert_code(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("`c01` stays revoked"), "{err}");
     assert!(err.contains("c01/staging"), "{err}");
@@ -211,13 +211,7 @@ fn products_are_destroyed_dependents_first() {
             .args(args)
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}\n{}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        crate::common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
     };
     let acme = || {

@@ -94,38 +94,7 @@ fn it_runs_by_hand_previews_then_destroys_after_approval() {
 fn run_destroy(plan_says: &str) -> (i32, String) {
     let w = workflow();
     let (_, script) = step(job(&w, "destroy"), "destroy");
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("calls");
-    let said = tmp.path().join("said");
-    std::fs::write(&said, plan_says).unwrap();
-    let bin = tmp.path().join("fleetform");
-    std::fs::write(
-        &bin,
-        format!(
-            "#!/bin/bash\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> {log:?}; done\necho >> {log:?}\ncase \" $* \" in *' --approve '*) ;; *) cat {said:?} ;; esac\n"
-        ),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&bin)
-        .status()
-        .unwrap();
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(tmp.path())
-        .env("PATH", format!("{}:/usr/bin:/bin", tmp.path().display()))
-        .env("GITHUB_STEP_SUMMARY", tmp.path().join("summary"))
-        .env("CUSTOMER", "acme")
-        .env("REASON", "why; $(touch pwned)")
-        .output()
-        .unwrap();
-    assert!(!tmp.path().join("pwned").exists(), "an input was evaluated");
-    (
-        out.status.code().unwrap_or(-1),
-        std::fs::read_to_string(&log).unwrap_or_default(),
-    )
+    crate::common::run_step_script(&script, &[("CUSTOMER", "acme")], Some(plan_says))
 }
 
 #[test]
@@ -177,7 +146,7 @@ fn on_github_actions_only_operators_offboard() {
     };
     let out = run("mallory");
     let said = crate::common::stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{said}");
+    crate::common::assert_code(&out, 3);
     assert!(
         said.contains("not an active member of `prov/ops`"),
         "{said}"
@@ -186,6 +155,6 @@ fn on_github_actions_only_operators_offboard() {
     // is active, not revoked).
     let out = run("ops-dana");
     let said = crate::common::stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{said}");
+    crate::common::assert_code(&out, 2);
     assert!(!said.contains("not an active member"), "{said}");
 }

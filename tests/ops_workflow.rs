@@ -88,36 +88,13 @@ fn it_runs_by_hand_in_the_apply_environment_with_inputs_through_env() {
 fn run_script(operation: &str, operands: &str) -> (i32, String) {
     let w: Workflow = yaml_serde::from_str(&text()).unwrap();
     let (_, script) = operation_step(job(&w));
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("calls");
-    let bin = tmp.path().join("fleetform");
-    std::fs::write(
-        &bin,
-        format!("#!/bin/bash\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> {0:?}; done\necho >> {0:?}\n", log),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&bin)
-        .status()
-        .unwrap();
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(tmp.path())
-        .env("PATH", format!("{}:/usr/bin:/bin", tmp.path().display()))
-        .env("OPERATION", operation)
-        .env("CUSTOMER", "acme")
-        .env("ENVIRONMENT", "staging")
-        .env("OPERANDS", operands)
-        .env("REASON", "why; $(touch pwned)")
-        .output()
-        .unwrap();
-    assert!(!tmp.path().join("pwned").exists(), "an input was evaluated");
-    (
-        out.status.code().unwrap_or(-1),
-        std::fs::read_to_string(&log).unwrap_or_default(),
-    )
+    let env = [
+        ("OPERATION", operation),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("OPERANDS", operands),
+    ];
+    crate::common::run_step_script(&script, &env, None)
 }
 
 #[test]

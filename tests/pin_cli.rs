@@ -39,13 +39,7 @@ fn run(w: &World, args: &[&str]) -> std::process::Output {
 
 fn ok(w: &World, args: &[&str]) -> String {
     let out = run(w, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    crate::common::assert_code_for(format_args!("{args:?}"), &out, 0);
     stdout(&out)
 }
 
@@ -53,7 +47,7 @@ fn ok(w: &World, args: &[&str]) -> String {
 fn refused(w: &World, args: &[&str], says: &str) {
     let before = w.fx.read("manager/customers.yml");
     let out = run(w, args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", stderr(&out));
+    crate::common::assert_code_for(format_args!("{args:?}"), &out, 2);
     assert!(stderr(&out).contains(says), "{args:?}\n{}", stderr(&out));
     assert_eq!(w.fx.read("manager/customers.yml"), before, "{args:?}");
 }

@@ -89,13 +89,7 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         .args(["plan", "--customer", "c02,c03", "--env", "staging"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    crate::common::assert_code(&out, 0);
     let dir = |c: &str| {
         w.fx.manager()
             .join(".fleetform/out")
@@ -147,7 +141,7 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
             .args(["customers", "show", "c02"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        crate::common::assert_code(&out, 0);
         stdout(&out)
     };
     let before = show(BEFORE);
@@ -169,7 +163,7 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         .arg(&html)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    crate::common::assert_code(&out, 0);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
         page.contains("<p class=\"bad\">Pinned: held at `v1` until 2027-01-31: change freeze (EXPIRED 5 days ago"),
@@ -204,6 +198,6 @@ fn a_pin_git_could_read_as_an_option_is_refused() {
         &registry.replacen("ref: v1", "ref: --output=/tmp/x", 1),
     );
     let out = w.run(&["customers", "list"]);
-    assert_ne!(out.status.code(), Some(0));
+    crate::common::assert_fails(&out);
     assert!(stderr(&out).contains("starts with `-`"), "{}", stderr(&out));
 }

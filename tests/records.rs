@@ -97,11 +97,7 @@ fn locked_bucket(moto: &Moto) {
             cmd.args(["--data-binary", b]);
         }
         let out = cmd.arg(url).output().expect("curl is installed");
-        assert!(
-            out.status.success(),
-            "PUT {url}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        common::assert_ok_for(format_args!("PUT {url}"), &out);
     };
     put(
         &moto.url(&format!("/{LOCKED}")),

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 const LINUX_X64: &str = "x86_64-unknown-linux-musl";
 
 // --- a tiny release server ---------------------------------------------------
@@ -108,17 +109,13 @@ fn scratch() -> PathBuf {
     d
 }
 
-fn run_ok(cmd: &mut Command) {
+pub(crate) fn run_ok(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok_for(format_args!("{cmd:?}"), &out);
 }
 
 /// The fleetform binary (stripped, to keep the archives small).
-fn binary() -> &'static Path {
+pub(crate) fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let dir = tempfile::Builder::new()
@@ -195,18 +192,18 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// An unpacked action (its own copy of the installer, Cargo.toml and
 /// checksums) and the runner's folders and files.
-struct Runner {
+pub(crate) struct Runner {
     _tmp: tempfile::TempDir,
-    action: PathBuf,
-    tool_cache: PathBuf,
-    temp: PathBuf,
+    pub(crate) action: PathBuf,
+    pub(crate) tool_cache: PathBuf,
+    pub(crate) temp: PathBuf,
     github_path: PathBuf,
     github_output: PathBuf,
     env: BTreeMap<String, String>,
 }
 
 impl Runner {
-    fn new() -> Runner {
+    pub(crate) fn new() -> Runner {
         Self::with_action_dir("action")
     }
 
@@ -240,7 +237,7 @@ impl Runner {
         r
     }
 
-    fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
+    pub(crate) fn set(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
         self.env.insert(k.into(), v.into());
         self
     }
@@ -254,7 +251,7 @@ impl Runner {
 
     /// Runs the installer like the setup action's step:
     /// `bash "$GITHUB_ACTION_PATH/action/install.sh"`.
-    fn install(&self) -> Output {
+    pub(crate) fn install(&self) -> Output {
         self.install_from(&self.action)
     }
 
@@ -287,7 +284,7 @@ impl Runner {
         cmd.output().unwrap()
     }
 
-    fn outputs(&self) -> BTreeMap<String, String> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, String> {
         std::fs::read_to_string(&self.github_output)
             .unwrap()
             .lines()
@@ -298,7 +295,7 @@ impl Runner {
             .collect()
     }
 
-    fn path_entries(&self) -> Vec<String> {
+    pub(crate) fn path_entries(&self) -> Vec<String> {
         std::fs::read_to_string(&self.github_path)
             .unwrap()
             .lines()
@@ -312,7 +309,7 @@ impl Runner {
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "stdout:\n{}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -348,7 +345,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
 
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     let dir = r.tool_cache.join(format!("fleetform/{VERSION}/x64"));
     let exe = dir.join("fleetform");
     assert!(exe.is_file());
@@ -384,7 +381,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
         .env("PATH", path)
         .output()
         .unwrap();
-    assert!(v.status.success());
+    crate::common::assert_ok(&v);
     let shown = String::from_utf8_lossy(&v.stdout);
     assert!(
         shown.starts_with(&format!("fleetform {VERSION}\n")),
@@ -399,7 +396,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     std::fs::write(&r.github_path, "").unwrap();
     std::fs::write(&r.github_output, "").unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("found in the tool cache"),
         "{}",
@@ -414,7 +411,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     // A damaged cache entry is not trusted: it is downloaded again.
     std::fs::write(&exe, b"#!/bin/sh\necho tampered\n").unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(server.requests().len(), 2, "re-downloaded");
     assert_eq!(
         sha256(&std::fs::read(&exe).unwrap()),
@@ -428,7 +425,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     std::fs::write(&exe, evil).unwrap();
     std::fs::write(dir.join(".sha256"), sha256(evil)).unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(server.requests().len(), 3, "re-downloaded: {}", text(&out));
     assert_eq!(
         sha256(&std::fs::read(&exe).unwrap()),
@@ -436,7 +433,7 @@ fn installs_a_verified_release_into_the_tool_cache() {
     );
     std::fs::write(dir.join(&asset), b"not the released archive").unwrap();
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(server.requests().len(), 4, "re-downloaded: {}", text(&out));
 }
 
@@ -449,7 +446,7 @@ fn a_wrong_checksum_installs_nothing() {
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
 
     let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
+    crate::common::assert_fails(&out);
     let shown = text(&out);
     assert!(
         shown.contains("::error title=fleetform setup::checksum mismatch for"),
@@ -475,7 +472,7 @@ fn an_unknown_runner_fails_clearly() {
             .set("RUNNER_ARCH", arch)
             .set("FLEETFORM_SETUP_DOWNLOAD_URL", "https://example.invalid/dl");
         let out = r.install();
-        assert!(!out.status.success(), "{}", text(&out));
+        crate::common::assert_fails(&out);
         let shown = text(&out);
         assert!(
             shown.contains(&format!(
@@ -497,7 +494,7 @@ fn windows_runners_get_the_flat_zip() {
     r.set("RUNNER_OS", "Windows")
         .set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     let exe = r
         .tool_cache
         .join(format!("fleetform/{VERSION}/x64/fleetform.exe"));
@@ -524,7 +521,7 @@ fn the_release_url_comes_from_where_the_action_was_fetched() {
     let plan_action = r.action.join("actions/plan");
     std::fs::create_dir_all(&plan_action).unwrap();
     let out = r.install_from(&plan_action);
-    assert!(out.status.success(), "{}", text(&out));
+    crate::common::assert_ok(&out);
     assert_eq!(
         server.requests(),
         vec![format!(
@@ -543,7 +540,7 @@ fn the_archive_must_have_cargo_dists_layout_and_version() {
     r.checksums(VERSION, &[(sha256(&flat), &asset)]);
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
     let out = r.install();
-    assert!(!out.status.success());
+    crate::common::assert_fails(&out);
     assert!(
         text(&out).contains(&format!("does not contain fleetform-{LINUX_X64}/fleetform")),
         "{}",
@@ -561,7 +558,7 @@ fn the_archive_must_have_cargo_dists_layout_and_version() {
     r.checksums(VERSION, &[(sha256(&other), &asset)]);
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"));
     let out = r.install();
-    assert!(!out.status.success());
+    crate::common::assert_fails(&out);
     assert!(
         text(&out).contains(&format!(
             "reports 'fleetform 0.0.1', expected 'fleetform {VERSION}'"
@@ -604,7 +601,7 @@ fn bad_inputs_are_refused_before_any_download() {
         r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"))
             .set(var, *value);
         let out = r.install();
-        assert!(!out.status.success(), "{var}={value}: {}", text(&out));
+        crate::common::assert_fails_for(format_args!("{var}={value}"), &out);
         assert!(
             text(&out).contains(message),
             "{var}={value}: {}",
@@ -624,131 +621,5 @@ fn bad_inputs_are_refused_before_any_download() {
     r.set("FLEETFORM_SETUP_DOWNLOAD_URL", server.url("/dl"))
         .set("FLEETFORM_SETUP_VERSION", format!("v{VERSION}"));
     let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
-}
-
-/// A PATH with the system tools but without cargo, plus `extra` first.
-fn path_without_cargo(extra: Option<&Path>) -> String {
-    let mut dirs: Vec<String> = extra.map(|p| p.display().to_string()).into_iter().collect();
-    for d in ["/usr/local/bin", "/usr/bin", "/bin"] {
-        assert!(
-            !Path::new(d).join("cargo").exists(),
-            "{d}/cargo exists; this test needs a PATH without cargo"
-        );
-        dirs.push(d.to_string());
-    }
-    dirs.join(":")
-}
-
-/// A ref without checksums (a development commit, or a release tag whose
-/// checksums landed later) is an error unless a source build is asked for:
-/// no job silently spends minutes in `cargo install`.
-#[test]
-fn a_ref_without_checksums_fails_unless_a_source_build_is_asked_for() {
-    let mut r = Runner::new();
-    let fake = tempfile::tempdir().unwrap();
-    let log = fake.path().join("cargo.log");
-    let cargo = fake.path().join("cargo");
-    std::fs::write(
-        &cargo,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
-    )
-    .unwrap();
-    run_ok(Command::new("chmod").arg("+x").arg(&cargo));
-    r.set("PATH", path_without_cargo(Some(fake.path())));
-    let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
-    let shown = text(&out);
-    assert!(
-        shown.contains("no release checksums in this ref")
-            && shown.contains(&format!("v{VERSION}-action"))
-            && shown.contains("build-from-source: true"),
-        "{shown}"
-    );
-    assert!(!log.exists(), "cargo was not run");
-    assert!(r.path_entries().is_empty() && r.outputs().is_empty());
-
-    r.set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "yes please");
-    let out = r.install();
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("build-from-source must be true or false"),
-        "{}",
-        text(&out)
-    );
-}
-
-#[test]
-fn a_development_commit_without_cargo_fails_clearly() {
-    let mut r = Runner::new(); // no checksums/: no release of this version
-    r.set("PATH", path_without_cargo(None))
-        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
-    let out = r.install();
-    assert!(!out.status.success(), "{}", text(&out));
-    let shown = text(&out);
-    assert!(
-        shown.contains("has no published release") && shown.contains("cargo is not installed"),
-        "{shown}"
-    );
-    assert!(r.path_entries().is_empty() && r.outputs().is_empty());
-}
-
-#[test]
-fn a_development_commit_is_built_from_source_with_cargo() {
-    let mut r = Runner::new();
-    // A stand-in cargo: records its arguments, "builds" by copying the binary.
-    let fake = tempfile::tempdir().unwrap();
-    let log = fake.path().join("cargo.log");
-    let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{log}'\nroot=''\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=\"$2\"; shift; done\nmkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/fleetform\"\n",
-        log = log.display(),
-        bin = binary().display()
-    );
-    let cargo = fake.path().join("cargo");
-    std::fs::write(&cargo, script).unwrap();
-    run_ok(Command::new("chmod").arg("+x").arg(&cargo));
-    r.set("PATH", path_without_cargo(Some(fake.path())))
-        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
-
-    let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
-    let calls = std::fs::read_to_string(&log).unwrap();
-    let call = calls.lines().next().unwrap();
-    let root = call.split("--root ").nth(1).unwrap();
-    assert_eq!(
-        call,
-        format!(
-            "install --path {} --locked --root {root}",
-            r.action.display()
-        )
-    );
-    assert!(
-        root.starts_with(r.temp.to_str().unwrap()),
-        "built into RUNNER_TEMP: {root}"
-    );
-    let exe = format!("{root}/bin/fleetform");
-    assert_eq!(r.outputs().get("path"), Some(&exe));
-    assert_eq!(
-        r.outputs().get("version").map(String::as_str),
-        Some(VERSION)
-    );
-    assert_eq!(r.path_entries(), vec![format!("{root}/bin")]);
-    assert!(
-        !r.tool_cache.join("fleetform").exists(),
-        "a source build never enters the tool cache"
-    );
-    assert!(
-        text(&out).contains("building it from source"),
-        "{}",
-        text(&out)
-    );
-
-    // The job's next fleetform action reuses the build.
-    let out = r.install();
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap().lines().count(),
-        1,
-        "cargo ran once"
-    );
+    crate::common::assert_ok(&out);
 }

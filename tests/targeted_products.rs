@@ -51,13 +51,7 @@ impl World {
 
     fn expect(&self, code: i32, args: &[&str]) -> std::process::Output {
         let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}\n{}\n{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        crate::common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
     }
 }

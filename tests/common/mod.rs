@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod run;
+mod step_script;
 pub use run::{
     apply_locally, assert_code, assert_code_for, assert_fails, assert_fails_for, assert_ok,
     assert_ok_for, run, run_bin, Ran, Run,
 };
+pub use step_script::run_step_script;
 
 /// Fails (never skips) when terraform is missing.
 pub fn require_terraform() {
@@ -71,11 +73,7 @@ impl Fixture {
             .args(args)
             .output()
             .expect("git is installed");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok_for(format_args!("git {args:?}"), &out);
     }
 
     /// Appends text to a file.
@@ -438,6 +436,6 @@ pub fn cmark_gfm(markdown: &str, args: &[&str]) -> String {
         .write_all(markdown.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "cmark-gfm failed");
+    assert_ok_for(format_args!("cmark-gfm"), &out);
     String::from_utf8(out.stdout).unwrap()
 }

@@ -133,11 +133,9 @@ fn build_provider() -> PathBuf {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cargo:?} build --workspace --all-targets: {e}"));
-    assert!(
-        out.status.success(),
-        "cargo build --workspace --all-targets (for the fakecloud provider) failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::assert_ok_for(
+        format_args!("cargo build --workspace --all-targets (for the fakecloud provider)"),
+        &out,
     );
     let bin = target
         .join("debug")

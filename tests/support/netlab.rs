@@ -199,11 +199,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         .args(args)
         .output()
         .expect("openssl is installed (the private-CA tests make their certificates with it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok_for(format_args!("openssl {args:?}"), &out);
 }
 
 impl PrivateCa {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::common::{self, require_terraform, stderr, Fixture};
+use crate::common::{self, require_terraform, Fixture};
 use crate::fakecloud;
 use crate::moto;
 use crate::support::fake_github::FakeGitHub;
@@ -166,13 +166,7 @@ impl World {
     /// Runs and expects `code`, showing the output otherwise.
     pub fn expect(&self, code: i32, args: &[&str]) -> std::process::Output {
         let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}\n{}\n{}",
-            common::stdout(&out),
-            stderr(&out)
-        );
+        common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
     }
 

@@ -1,0 +1,174 @@
+//! Drift issues opened, updated and closed through the GitHub loop, and
+//! an apply's dry run.
+
+use crate::common;
+use crate::world;
+
+use common::{stderr, stdout};
+use serde_json::json;
+
+use world::{ok, World, ACME, MANAGER};
+
+/// Drift with sticky issues in the manager repo: opened on drift, updated
+/// (not duplicated) while it lasts, closed with a comment when it is gone.
+#[test]
+fn drift_issues_open_update_and_close() {
+    let mut w = World::new();
+    let run = |w: &mut World| {
+        let (mut cmd, files) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+        let out = cmd
+            .args([
+                "drift",
+                "--customer",
+                "acme",
+                "--env",
+                "staging",
+                "--issues",
+                "--manager-repo",
+                MANAGER,
+            ])
+            .output()
+            .unwrap();
+        (out, files)
+    };
+    // Nothing applied yet: never applied, which is no drift.
+    let (out, files) = run(&mut w);
+    ok(&out);
+    assert_eq!(files.outputs()["drifted"], "0");
+    assert!(w.gh.issues(MANAGER).is_empty());
+    // Applied, then the customer's values change: drift.
+    let apply = |w: &mut World| {
+        common::apply_locally(&w.fx, "acme", "staging");
+    };
+    apply(&mut w);
+    let v =
+        w.fx.read("customers/acme/infra/variables.yml")
+            .replace("max_instances: 2", "max_instances: 5");
+    w.fx.write("customers/acme/infra/variables.yml", &v);
+    let (out, files) = run(&mut w);
+    common::assert_code(&out, 4);
+    assert_eq!(files.outputs()["drifted"], "1");
+    let issues = w.gh.issues(MANAGER);
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].title, "Drift: acme");
+    assert_eq!(issues[0].labels, ["fleetform-drift"]);
+    let (out, _) = run(&mut w);
+    common::assert_code(&out, 4);
+    assert_eq!(w.gh.issues(MANAGER).len(), 1, "updated, not duplicated");
+
+    // Apply the change locally, then drift is gone and the issue closes.
+    apply(&mut w);
+    w.gh.reset_counters();
+    let (out, files) = run(&mut w);
+    ok(&out);
+    assert_eq!(files.outputs()["drifted"], "0");
+    let issues = w.gh.issues(MANAGER);
+    assert_eq!(issues[0].state, "closed");
+    let comments = w.gh.comments(MANAGER, issues[0].number);
+    assert!(comments.last().unwrap().body.contains("The drift is gone"));
+    assert!(
+        w.gh.request_count() <= 3,
+        "list + comment + close: {}",
+        w.gh.request_count()
+    );
+    w.gh.assert_clean();
+}
+
+/// `apply --dry-run` makes every check and applies nothing.
+#[test]
+fn apply_dry_run_checks_and_applies_nothing() {
+    let mut w = World::new();
+    w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let sha = w.gh.merge_pr(ACME, pr);
+    ok(&w
+        .trigger_push(
+            ACME,
+            &sha,
+            &format!("Merge pull request #{pr} from acme-corp/feature"),
+        )
+        .0);
+    let (out, files) = w.plan_latest("staging");
+    ok(&out);
+    let digest = files.outputs()["plan_sha256"].clone();
+    w.gh.reset_counters();
+    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .args([
+            "apply",
+            "--dispatch",
+            "--dry-run",
+            "--env",
+            "staging",
+            "--plan-dir",
+            ".fleetform/out/acme/staging",
+            "--plan-sha256",
+            &digest,
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stdout(&out).contains("dry run: every check passed"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.gh.write_count(), 0);
+    assert!(!w
+        .fx
+        .manager()
+        .join(".fleetform/state/acme/staging/terraform.tfstate")
+        .exists());
+}
+
+/// Drift issues go to the manager repo with the job's own token
+/// (`FLEETFORM_ISSUES_TOKEN`); the customer repos are read with
+/// `FLEETFORM_TOKEN`, a fine-grained token that cannot reach the manager
+/// repo (one owner per token).
+#[test]
+fn drift_issues_use_the_issues_token() {
+    let mut w = World::new();
+    let customers_only = "github_pat_customers_only_0123456789";
+    let manager_only = "ghs_manager_job_token_0123456789";
+    w.gh.add_scoped_token(customers_only, &[ACME, "globex/globex-app"]);
+    w.gh.add_scoped_token(manager_only, &[MANAGER]);
+    // Drift: acme's staging applied, then its values changed (a pair never
+    // applied is no drift).
+    common::apply_locally(&w.fx, "acme", "staging");
+    let v =
+        w.fx.read("customers/acme/infra/variables.yml")
+            .replace("max_instances: 2", "max_instances: 5");
+    w.fx.write("customers/acme/infra/variables.yml", &v);
+    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let out = cmd
+        .env("FLEETFORM_TOKEN", customers_only)
+        .env("FLEETFORM_ISSUES_TOKEN", manager_only)
+        .args([
+            "drift",
+            "--customer",
+            "acme",
+            "--env",
+            "staging",
+            "--issues",
+            "--manager-repo",
+            MANAGER,
+        ])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 4);
+    assert_eq!(
+        w.gh.issues(MANAGER).len(),
+        1,
+        "opened with the issues token"
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.lines()
+            .filter(|l| l.contains(manager_only))
+            .all(|l| l.starts_with("::add-mask::")),
+        "the token is only registered as a mask: {all}"
+    );
+    w.gh.assert_clean();
+}

@@ -1,0 +1,353 @@
+//! The relay serving a fleet: the customer loop with no customer-held
+//! secret, concurrent dispatches, onboarding, load, the container image and
+//! the schema (the relay world of `relay`).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{self, stderr, stdout};
+use crate::support::oidc::REQUEST_TOKEN;
+use crate::world::{ok, ACME, MANAGER};
+
+use crate::relay::{dispatch, http, RelayWorld, SLUG};
+
+/// The whole loop: the customer's trigger (OIDC token only) → the relay →
+/// the manager's plan (trusting the App as sender) → the PR comment. No
+/// customer-held secret anywhere.
+#[test]
+fn the_customer_loop_runs_with_no_customer_held_secret() {
+    let mut rw = RelayWorld::new();
+    let relay = rw.start(16);
+    let sha = rw.w.change_acme("feature", 11);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "eleven");
+    let id = rw.w.gh.repo_id(ACME);
+    rw.issuer.set_runner_claims(rw.issuer.claims(
+        ACME,
+        id,
+        "pull_request",
+        "refs/heads/feature",
+        &sha,
+    ));
+    let (mut cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = cmd
+        .env_remove("FLEETFORM_TOKEN")
+        .env_remove("FLEETFORM_DISPATCH_KEY")
+        .env_remove("FLEETFORM_MANAGER_REPO")
+        .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stdout(&out).contains("dispatched fleetform-plan for acme"),
+        "{}",
+        stdout(&out)
+    );
+    let d = rw.w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    assert_eq!(d["sender"]["login"], format!("{SLUG}[bot]"));
+
+    // The manager's plan job trusts the relay's App as the sender: it
+    // needs no dispatch secret for it.
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"], "sender": d["sender"] });
+    let (mut cmd, _f) =
+        rw.w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = cmd
+        .env_remove("FLEETFORM_DISPATCH_SECRET")
+        .args(["plan", "--dispatch", "--env", "staging"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let comments = rw.w.gh.comments(ACME, pr);
+    assert_eq!(comments.len(), 1, "{}", stderr(&out));
+
+    // The same payload sent by anyone else: refused (no signature).
+    let forged = json!({ "action": d["event_type"], "client_payload": d["client_payload"], "sender": { "login": "someone", "type": "User" } });
+    let (mut cmd, _f) =
+        rw.w.step(MANAGER, "repository_dispatch", &forged, &"e".repeat(40));
+    let out = cmd
+        .args(["plan", "--dispatch", "--env", "staging"])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("only the relay App sends"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// 200 dispatches at once on loopback: each answered, none lost or
+/// doubled (counted at the fake GitHub).
+#[test]
+fn two_hundred_concurrent_dispatches_none_lost_or_doubled() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(64);
+    let sha = rw.w.change_acme("main", 12);
+    let tokens: Vec<String> = (0..200)
+        .map(|_| rw.push_token(ACME, "main", &sha))
+        .collect();
+    let url = relay.url.clone();
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                http(
+                    &url,
+                    "POST",
+                    "/dispatch",
+                    &[],
+                    json!({ "token": t }).to_string().as_bytes(),
+                )
+                .0
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    let sent = rw.w.gh.dispatches(MANAGER);
+    assert_eq!(sent.len(), 200);
+    let ids: std::collections::BTreeSet<String> = sent
+        .iter()
+        .map(|d| {
+            d["client_payload"]["dispatch_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 200, "a dispatch id twice");
+}
+
+/// Behind the relay, onboarding issues no key and hands out the relay
+/// trigger; `customers add` records the repository id GitHub reports.
+#[test]
+fn onboarding_behind_the_relay_hands_out_no_credential() {
+    let rw = RelayWorld::new();
+    rw.w.gh.add_repo("hooli/infra");
+    let out =
+        rw.w.fx
+            .fleetform()
+            .env_remove("FLEETFORM_DISPATCH_SECRET")
+            .env("GITHUB_API_URL", rw.w.gh.api_url())
+            .env("FLEETFORM_TOKEN", rw.w.gh.token())
+            .args([
+                "customers",
+                "add",
+                "hooli",
+                "--repo",
+                "hooli/infra",
+                "--contact",
+                "ops@hooli.example",
+            ])
+            .output()
+            .unwrap();
+    ok(&out);
+    assert!(!stdout(&out).contains("ffdk1."), "{}", stdout(&out));
+    let registry = rw.w.fx.read("manager/customers.yml");
+    assert!(
+        registry.contains(&format!(
+            "repo: hooli/infra\n    repo_id: {}\n",
+            rw.w.gh.repo_id("hooli/infra")
+        )),
+        "{registry}"
+    );
+    // Without a token to look it up, the relay's manager needs the id given.
+    let out =
+        rw.w.fx
+            .fleetform()
+            .args([
+                "customers",
+                "add",
+                "pied",
+                "--repo",
+                "pied/piper",
+                "--contact",
+                "ops@pied.example",
+            ])
+            .output()
+            .unwrap();
+    common::assert_code(&out, 2);
+    assert!(stderr(&out).contains("--repo-id"), "{}", stderr(&out));
+
+    let out =
+        rw.w.fx
+            .fleetform()
+            .args([
+                "customers",
+                "instructions",
+                "hooli",
+                "--manager-repo",
+                MANAGER,
+            ])
+            .args(["--relay-url", "https://relay.provider.example"])
+            .output()
+            .unwrap();
+    ok(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("`FLEETFORM_RELAY_URL` | `https://relay.provider.example`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("relay-url: ${{ vars.FLEETFORM_RELAY_URL }}"),
+        "{text}"
+    );
+    assert!(text.contains("id-token: write"), "{text}");
+    for absent in ["MANAGER_REPO_PAT", "FLEETFORM_DISPATCH_KEY", "secrets."] {
+        assert!(!text.contains(absent), "{absent}: {text}");
+    }
+}
+
+/// Not a test: the measurement `bash bench/run.sh --relay-only` runs (with
+/// `--ignored`): `FLEETFORM_BENCH_N` dispatches (default 200) at once
+/// against the relay on loopback, each timed from connect to answer; prints
+/// one JSON line with the latencies, the relay's peak memory (VmHWM) and
+/// what the fake GitHub counted.
+#[test]
+#[ignore = "a measurement for bench/run.sh, not a test"]
+fn bench_relay_load() {
+    let n: usize = std::env::var("FLEETFORM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let rw = RelayWorld::new();
+    let relay = rw.start(64);
+    let sha = rw.w.change_acme("main", 15);
+    // Warm: the issuer's keys, the registry and the installation tokens.
+    let (status, _) = dispatch(
+        &relay,
+        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
+    );
+    assert_eq!(status, 202);
+    let tokens: Vec<String> = (0..n).map(|_| rw.push_token(ACME, "main", &sha)).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let started = std::time::Instant::now();
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|t| {
+            let (url, barrier) = (relay.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let body = json!({ "token": t }).to_string();
+                barrier.wait();
+                let t0 = std::time::Instant::now();
+                let status = std::panic::catch_unwind(|| {
+                    http(&url, "POST", "/dispatch", &[], body.as_bytes()).0
+                })
+                .unwrap_or(0);
+                (status, t0.elapsed())
+            })
+        })
+        .collect();
+    let mut results: Vec<(u16, Duration)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let wall = started.elapsed();
+    results.sort_by_key(|r| r.1);
+    let pct = |p: f64| {
+        results[((results.len() as f64 * p).ceil() as usize).saturating_sub(1)]
+            .1
+            .as_secs_f64()
+            * 1000.0
+    };
+    let vm_hwm_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let ok = results.iter().filter(|r| r.0 == 202).count();
+    if ok < n {
+        let log = std::fs::read_to_string(&relay.stderr_log).unwrap_or_default();
+        let mut statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
+        statuses.dedup();
+        eprintln!(
+            "answers other than 202: {statuses:?}; the relay's log ends:\n{}",
+            log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+        );
+    }
+    let sent = rw.w.gh.dispatches(MANAGER).len() - 1;
+    println!(
+        "{}",
+        json!({
+            "n": n, "answered_202": ok, "dispatches_at_fake": sent,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+            "wall_ms": wall.as_secs_f64() * 1000.0, "peak_rss_kb": vm_hwm_kb,
+            "github_requests": rw.w.gh.request_count(),
+        })
+    );
+}
+
+/// The relay's image holds the static binary only and runs it unprivileged.
+#[test]
+fn the_relay_image_is_the_binary_alone_run_unprivileged() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"),
+    )
+    .unwrap();
+    let instructions: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(instructions.first(), Some(&"FROM scratch"), "{text}");
+    assert!(
+        instructions.contains(&"COPY fleetform /fleetform"),
+        "{text}"
+    );
+    assert!(
+        instructions
+            .iter()
+            .filter(|l| l.starts_with("COPY"))
+            .count()
+            == 1,
+        "{text}"
+    );
+    assert!(instructions.contains(&"USER 65532:65532"), "{text}");
+    assert!(
+        instructions.contains(&r#"ENTRYPOINT ["/fleetform", "-C", "/manager", "relay", "serve"]"#),
+        "{text}"
+    );
+}
+
+/// `GET /schema` answers a registered, active customer's run only.
+#[test]
+fn the_schema_is_served_to_registered_customers_only() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(16);
+    let sha = rw.w.change_acme("main", 16);
+    let token = rw.push_token(ACME, "main", &sha);
+    let auth = format!("Bearer {token}");
+    let (status, answer) = http(
+        &relay.url,
+        "GET",
+        "/schema",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["schema_path"], "schema/variables.schema.json");
+    assert!(answer["schema"]["properties"].is_object(), "{answer}");
+    assert_eq!(answer["schema_formats"], "assert", "{answer}");
+    assert_eq!(answer["variables"], "infra/variables.yml");
+    let (status, answer) = http(&relay.url, "GET", "/schema", &[], b"");
+    assert_eq!((status, answer["error"].as_str()), (401, Some("no_token")));
+    rw.w.gh.add_repo("evil/infra");
+    let evil = rw.push_token("evil/infra", "main", &sha);
+    let auth = format!("Bearer {evil}");
+    let (status, answer) = http(
+        &relay.url,
+        "GET",
+        "/schema",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("unknown_repo")),
+        "{answer}"
+    );
+    // Reading the schema does not use up the token's one dispatch.
+    let (status, answer) = dispatch(&relay, &json!({ "token": token }));
+    assert_eq!(status, 202, "{answer}");
+}
