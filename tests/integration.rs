@@ -31,6 +31,7 @@ mod comment_commands;
 mod completions;
 mod conclude_plans;
 mod concurrency;
+mod customer_text;
 mod dashboard;
 mod day2_ops;
 mod dispatch_auth;

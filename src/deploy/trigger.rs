@@ -15,10 +15,13 @@ use crate::data::Diagnostic;
 use crate::dispatch::auth::DispatchKey;
 use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
-use crate::github::{CommitStatus, GitHub, Token};
+use crate::github::{GitHub, Token};
 use crate::output::Output;
+use crate::report::customer::{status, CustomerText, Status};
 use crate::values::customer::{self, CustomerSource};
 use crate::values::schema::Schema;
+
+use super::status::set_one;
 
 /// What `fleetform trigger` was told: its flags and tokens, checked.
 pub struct Settings {
@@ -421,13 +424,13 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    fn status(&self, state: &'static str, description: String) -> CommitStatus {
-        CommitStatus {
-            state,
-            context: self.settings.status_context.clone(),
-            description,
-            target_url: self.run_url.clone(),
-        }
+    /// Our status on the customer's commit (1 request).
+    async fn mark(&self, state: &'static str, description: CustomerText) -> Result<()> {
+        let (s, context) = (self.subject, &self.settings.status_context);
+        let url = self.run_url.clone();
+        set_one(self.clients.status(), &s.repo, &s.sha, context, state, &description, url)
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))
     }
 
     fn report(&self, payload: Option<Payload>, problems: Vec<Diagnostic>) -> TriggerReport {
@@ -445,16 +448,11 @@ impl Sender<'_> {
 
     /// Invalid variables: the failure status (1 request), no dispatch.
     async fn refuse(&self, problems: Vec<Diagnostic>) -> Result<TriggerReport> {
-        let description = format!(
-            "invalid variables: {}, see the trigger run",
-            crate::util::text::count(problems.len(), "problem", "problems")
-        );
-        let s = self.subject;
-        self.clients
-            .status()
-            .set_status(&s.repo, &s.sha, &self.status("failure", description))
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        let problem_count = problems.len();
+        let what = Status::TriggerInvalid {
+            problems: problem_count,
+        };
+        self.mark("failure", status(&what)).await?;
         Ok(self.report(None, problems))
     }
 
@@ -494,15 +492,7 @@ impl Sender<'_> {
             .map_err(|e| {
                 Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo))
             })?;
-        self.clients
-            .status()
-            .set_status(
-                &s.repo,
-                &s.sha,
-                &self.status("pending", "queued in manager".into()),
-            )
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        self.mark("pending", status(&Status::Queued)).await?;
         Ok(self.report(Some(payload), Vec::new()))
     }
 }
@@ -615,16 +605,12 @@ async fn wait_for_manager(
         payload.dispatch_id,
         settings.manager_repo
     );
-    let st = CommitStatus {
-        state: "error",
-        context: settings.status_context.clone(),
-        description: format!("the manager never answered within {}s", wait.as_secs()),
-        target_url: run_url,
-    };
-    if let Err(e) = gh
-        .set_status(&payload.customer_repo, &payload.sha, &st)
-        .await
-    {
+    let (repo, context) = (&payload.customer_repo, &settings.status_context);
+    let silent = status(&Status::ManagerSilent {
+        secs: wait.as_secs(),
+    });
+    let set = set_one(gh, repo, &payload.sha, context, "error", &silent, run_url);
+    if let Err(e) = set.await {
         out.note(&format!("could not mark the commit: {e}"));
     }
     Err(Error::Failed(note))
