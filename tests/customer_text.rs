@@ -80,7 +80,11 @@ fn sources() -> Vec<(String, String)> {
     paths
         .iter()
         .map(|p| {
-            let rel = p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             (rel, std::fs::read_to_string(p).unwrap())
         })
         .collect()
@@ -108,7 +112,10 @@ fn only_the_customer_repo_writers_write_statuses_and_comments() {
     ] {
         let text = &files.iter().find(|(r, _)| r == rel).unwrap().1;
         assert!(code(text).contains(write), "{rel} no longer has {write}");
-        assert!(code(text).contains("CustomerText"), "{rel} takes no CustomerText");
+        assert!(
+            code(text).contains("CustomerText"),
+            "{rel} takes no CustomerText"
+        );
     }
 }
 

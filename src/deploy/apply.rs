@@ -12,8 +12,8 @@ use crate::engine::{ApplyOutcome, Engine, RunError};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
-use crate::report::customer::{deployment, Deployment};
 use crate::policy::PullFacts;
+use crate::report::customer::{deployment, Deployment};
 use crate::terraform::TerraformError;
 use crate::values::customer::override_path;
 

@@ -16,9 +16,7 @@ use crate::engine::ops::StateOp;
 use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::report::customer::{
-    comment, deployment, Comment, Deployment, Done, StateOp as Said,
-};
+use crate::report::customer::{comment, deployment, Comment, Deployment, Done, StateOp as Said};
 
 /// Where and why an operation runs.
 #[derive(Debug, Clone)]

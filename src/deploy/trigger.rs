@@ -13,11 +13,11 @@ use crate::ci::RunContext;
 use crate::config::{display_path, is_slug};
 use crate::data::Diagnostic;
 use crate::dispatch::auth::DispatchKey;
-use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
 use crate::output::Output;
-use crate::report::customer::{status, CustomerText, Status};
+use crate::report::customer::{status, trigger_line, CustomerText, Status, Trigger};
 use crate::values::customer::{self, CustomerSource};
 use crate::values::schema::Schema;
 
@@ -241,10 +241,9 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     record(&subject, &report, out);
     publish(&ctx, settings, &report, out);
     if !report.problems.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} in the variables; nothing was sent to the manager",
-            crate::util::text::count(report.problems.len(), "problem", "problems")
-        )));
+        return Err(Error::Failed(trigger_line(&Trigger::Invalid {
+            problems: report.problems.len(),
+        })));
     }
     match (settings.wait, &report.payload) {
         (Some(wait), Some(p)) if !settings.dry_run => rt.block_on(wait_for_manager(
@@ -428,9 +427,17 @@ impl Sender<'_> {
     async fn mark(&self, state: &'static str, description: CustomerText) -> Result<()> {
         let (s, context) = (self.subject, &self.settings.status_context);
         let url = self.run_url.clone();
-        set_one(self.clients.status(), &s.repo, &s.sha, context, state, &description, url)
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))
+        set_one(
+            self.clients.status(),
+            &s.repo,
+            &s.sha,
+            context,
+            state,
+            &description,
+            url,
+        )
+        .await
+        .map_err(|e| Error::Failed(e.to_string()))
     }
 
     fn report(&self, payload: Option<Payload>, problems: Vec<Diagnostic>) -> TriggerReport {
@@ -533,18 +540,14 @@ fn publish(ctx: &RunContext, settings: &Settings, report: &TriggerReport, out: &
     if settings.json {
         out.json(report).expect("serialisable");
     } else if let Some(p) = &report.payload {
-        out.result(
-            format!(
-                "{} {} sent to {} for {}@{} (dispatch {})",
-                if settings.dry_run { "would have" } else { "" },
-                report.event_type.as_deref().unwrap_or(""),
-                settings.manager_repo,
-                p.customer_repo,
-                short_sha(&p.sha),
-                p.dispatch_id
-            )
-            .trim(),
-        );
+        out.result(&trigger_line(&Trigger::Sent {
+            dry_run: settings.dry_run,
+            event_type: report.event_type.as_deref().unwrap_or(""),
+            manager_repo: &settings.manager_repo,
+            customer_repo: &p.customer_repo,
+            sha: &p.sha,
+            dispatch_id: &p.dispatch_id,
+        }));
     }
 }
 
@@ -580,11 +583,16 @@ async fn wait_for_manager(
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = (interval * 2).min(cap);
         polls += 1;
-        let (state, desc, link) = manager_answer(gh, settings, payload).await?;
+        let (state, description, link) = manager_answer(gh, settings, payload).await?;
+        let answer = Trigger::Answered {
+            state: &state,
+            description: &description,
+            link: &link,
+        };
         match state.as_str() {
             "pending" => continue,
             "success" => {
-                out.result(format!("the manager answered: {desc} {link}").trim_end());
+                out.result(&trigger_line(&answer));
                 out.verbose(&crate::util::text::count(
                     polls,
                     "status poll",
@@ -592,19 +600,14 @@ async fn wait_for_manager(
                 ));
                 return Ok(());
             }
-            _ => {
-                return Err(Error::Failed(format!(
-                    "the manager answered `{state}`: {desc} {link}"
-                )))
-            }
+            _ => return Err(Error::Failed(trigger_line(&answer))),
         }
     }
-    let note = format!(
-        "the manager never answered within {}s (dispatch {}): check the Actions runs of {} and its SOURCE_REPOS_PAT",
-        wait.as_secs(),
-        payload.dispatch_id,
-        settings.manager_repo
-    );
+    let note = trigger_line(&Trigger::NeverAnswered {
+        secs: wait.as_secs(),
+        dispatch_id: &payload.dispatch_id,
+        manager_repo: &settings.manager_repo,
+    });
     let (repo, context) = (&payload.customer_repo, &settings.status_context);
     let silent = status(&Status::ManagerSilent {
         secs: wait.as_secs(),
