@@ -1,4 +1,4 @@
-//! Customer-facing prose lives in one place (`src/report/customer.rs`):
+//! Customer-facing prose lives in one place (`src/report/customer/`):
 //! commit statuses and pull request comments on the customer's repo are
 //! written only by `deploy::status` and `deploy::comment`, which take a
 //! `CustomerText` (a type only `report::customer` can build); deployments
@@ -103,7 +103,7 @@ fn only_the_customer_repo_writers_write_statuses_and_comments() {
     assert!(
         found.is_empty(),
         "these files write a status or a comment on GitHub themselves; word the text in \
-         src/report/customer.rs and write it through deploy::status or deploy::comment: {found:?}"
+         src/report/customer/ and write it through deploy::status or deploy::comment: {found:?}"
     );
     // The writers are still the ones that write.
     for (rel, write) in [
