@@ -35,6 +35,7 @@ mod comment_commands;
 mod completions;
 mod conclude_plans;
 mod concurrency;
+mod customer_text;
 mod dashboard;
 mod day2_ops;
 mod dispatch_auth;

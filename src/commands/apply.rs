@@ -148,16 +148,16 @@ fn report_targeted(
     ok: bool,
     out: &Output,
 ) -> Result<()> {
-    use crate::deploy::ops::{md_operands, report_on_github, Report};
+    use crate::deploy::ops::{report_on_github, Report};
     let operation = if t.replace.is_empty() {
         "target"
     } else {
         "replace"
     };
-    let what = format!("apply of {}", md_operands(&t.flags()));
+    let flags = t.flags();
     let actor = crate::audit::Entry::now("apply", "").actor;
     let report = Report {
-        what: &what,
+        done: crate::report::customer::Done::TargetedApply { flags: &flags },
         operation,
         actor: &actor,
         reason: &t.reason,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
+use crate::report::customer::{deployment, Deployment};
 use crate::terraform::TerraformError;
 use crate::values::customer::override_path;
 
@@ -398,7 +399,10 @@ impl ApplyRun<'_> {
         let d = crate::github::NewDeployment {
             sha: payload.sha.clone(),
             environment: self.env().to_string(),
-            description: format!("fleetform: {} from manager {manager_sha}", self.place()),
+            description: deployment(&Deployment::Dispatched {
+                place: &self.place(),
+                manager_sha: &manager_sha,
+            }),
             production: self.env() == "production",
         };
         let note = |n: String| self.out.note(&n);
@@ -421,17 +425,17 @@ impl ApplyRun<'_> {
         let Some(id) = id else {
             return;
         };
-        let (ok, description) = match result {
+        let (ok, what) = match result {
             Ok(done) => (
                 true,
-                format!(
-                    "applied plan sha256:{}",
-                    &done.plan_sha256[..12.min(done.plan_sha256.len())]
-                ),
+                Deployment::Applied {
+                    plan_sha256: &done.plan_sha256,
+                },
             ),
-            Err(RunError::Refused(_)) => (false, "refused; nothing was applied".to_string()),
-            Err(_) => (false, "the apply failed; see the run".to_string()),
+            Err(RunError::Refused(_)) => (false, Deployment::Refused),
+            Err(_) => (false, Deployment::Failed),
         };
+        let description = deployment(&what);
         let repo = &self.payload().customer_repo;
         let note = |n: String| self.out.note(&n);
         let run_url = self.session.run_url.as_deref();

@@ -9,12 +9,14 @@ use crate::ci::RunContext;
 use crate::config::{Customer, Manager, Registry};
 use crate::dispatch::{auth, Payload};
 use crate::error::{Error, Result};
-use crate::github::{CommitStatus, GitHub};
+use crate::github::GitHub;
 use crate::output::Output;
+use crate::report::customer::{status, Status};
 
 use super::event::{read_event, Dispatched, Stage};
 use super::fetch::enabled_in_order;
 use super::session::{client_if_token, gh_err, runtime};
+use super::status::set_one;
 
 /// The registered, active customer that signed the dispatch — or a
 /// refusal. In this order, so that nothing unauthenticated causes a request
@@ -55,16 +57,17 @@ async fn refuse_revoked(
         .as_ref()
         .map(|r| r.date.clone())
         .unwrap_or_default();
-    let st = CommitStatus {
-        state: "failure",
-        context: manager.config.status_context.clone(),
-        description: format!("customer access revoked {why}; contact the provider"),
-        target_url: run_url,
-    };
-    if let Err(e) = gh
-        .set_status(&payload.customer_repo, &payload.sha, &st)
-        .await
-    {
+    let revoked = status(&Status::Revoked { date: &why });
+    let set = set_one(
+        gh,
+        &payload.customer_repo,
+        &payload.sha,
+        &manager.config.status_context,
+        "failure",
+        &revoked,
+        run_url,
+    );
+    if let Err(e) = set.await {
         out.note(&format!("could not set the failure status: {e}"));
     }
     Error::Refused(format!(

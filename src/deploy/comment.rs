@@ -1,43 +1,16 @@
 //! The customer's pull request: the sticky plan comment per environment,
-//! the invalid-variables comment, and the note an apply adds.
+//! the invalid-variables comment, the note an apply adds and the replies.
+//! Each body is a [`CustomerText`], worded in `report::customer`; this is
+//! the one file in `deploy` that writes comments.
 
 use std::path::Path;
 
-use crate::data::Diagnostic;
-use crate::dispatch::short_sha;
 use crate::error::Result;
 use crate::github::GitHub;
 use crate::output::Output;
-use crate::report::markdown::{md_code, md_escape};
+use crate::report::customer::{comment, Comment, CustomerText};
 
 use super::session::gh_err;
-
-/// Markdown for values that failed validation.
-pub(super) fn invalid_comment(
-    marker: &str,
-    env: &str,
-    slug: &str,
-    sha: &str,
-    problems: &[Diagnostic],
-) -> String {
-    let mut s = format!(
-        "{marker}\n### fleetform plan: `{slug}` / `{env}`\n\n**Invalid variables** at `{}`: nothing was planned. Fix these and push again:\n\n",
-        short_sha(sha)
-    );
-    for p in problems {
-        s.push_str(&format!(
-            "- {}{}: {}\n",
-            md_code(&p.location.to_string()),
-            p.pointer
-                .as_deref()
-                .filter(|p| !p.is_empty())
-                .map(|p| format!(" {}", md_code(p)))
-                .unwrap_or_default(),
-            md_escape(&p.message)
-        ));
-    }
-    s
-}
 
 /// Writes the sticky comment. A PR that does not exist (or cannot take
 /// comments) is reported and skipped: the commit status still tells.
@@ -46,10 +19,13 @@ pub(super) async fn sticky(
     repo: &str,
     pr: u64,
     marker: &str,
-    body: &str,
+    body: &CustomerText,
     out: &Output,
 ) -> Result<Option<u64>> {
-    match gh.upsert_sticky_comment(repo, pr, marker, body).await {
+    match gh
+        .upsert_sticky_comment(repo, pr, marker, body.as_str())
+        .await
+    {
         Ok(id) => Ok(id),
         Err(e) if matches!(e.status(), Some(403 | 404 | 410 | 422)) => {
             out.note(&format!("warning: no comment on {repo}#{pr}: {e}"));
@@ -57,6 +33,16 @@ pub(super) async fn sticky(
         }
         Err(e) => Err(gh_err(e)),
     }
+}
+
+/// A new comment on `repo`'s issue or pull request `number`.
+pub(super) async fn reply(
+    gh: &GitHub,
+    repo: &str,
+    number: u64,
+    body: &CustomerText,
+) -> std::result::Result<Option<u64>, crate::github::GitHubError> {
+    gh.create_comment(repo, number, body.as_str()).await
 }
 
 /// Adds "Applied" to the plan's comment, when the plan had one and its
@@ -69,28 +55,18 @@ pub(super) async fn mark_applied(
     env: &str,
     run_url: Option<&str>,
 ) -> Result<()> {
-    if let (Some(id), Ok(comment)) = (
+    if let (Some(id), Ok(plan_comment)) = (
         comment_id,
         std::fs::read_to_string(plan_dir.join("comment.md")),
     ) {
-        let body = format!(
-            "{comment}\n---\n**Applied** to `{env}`{}.\n",
-            run_url
-                .map(|u| format!(" in [this run]({u})"))
-                .unwrap_or_default()
-        );
-        gh.update_comment(repo, id, &body).await.map_err(gh_err)?;
+        let body = comment(&Comment::Applied {
+            plan_comment: &plan_comment,
+            place: env,
+            run_url,
+        });
+        gh.update_comment(repo, id, body.as_str())
+            .await
+            .map_err(gh_err)?;
     }
     Ok(())
-}
-
-/// The sticky comment of a product that cannot plan yet: a product it
-/// needs must be applied here first.
-pub(super) fn waiting_comment(marker: &str, label: &str, sha: &str, reason: &str) -> String {
-    format!(
-        "{marker}\n### fleetform plan: {}\n\n**Not planned yet** at `{}`: {}. It plans on the next push after that apply.\n",
-        md_code(label),
-        short_sha(sha),
-        md_escape(reason)
-    )
 }

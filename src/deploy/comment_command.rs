@@ -19,7 +19,9 @@ use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
+use crate::report::customer::{comment, Comment};
 
+use super::comment::reply;
 use super::event::{Dispatched, Stage};
 use super::fetch::enabled_in_order;
 use super::session::gh_err;
@@ -206,12 +208,12 @@ impl Reply<'_> {
 
     /// A reply naming the refusal, then the refusal.
     async fn refuse(&self, why: String, refuse: impl Fn(String) -> Error) -> Error {
-        let body = format!(
-            "fleetform did not run the command of [this comment](#issuecomment-{}): {why}.",
-            self.id
-        );
+        let body = comment(&Comment::Refused {
+            comment_id: self.id,
+            why: &why,
+        });
         let repo = &self.payload.customer_repo;
-        if let Err(e) = self.gh.create_comment(repo, self.pr, &body).await {
+        if let Err(e) = reply(self.gh, repo, self.pr, &body).await {
             self.out
                 .note(&format!("could not reply on #{}: {e}", self.pr));
         }

@@ -22,6 +22,7 @@ use crate::dispatch::{Payload, EVENT_APPLY};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
+use crate::report::customer::{says_applied, status, Status};
 
 use super::authorise::authorise;
 use super::event::{read_event, Stage};
@@ -113,7 +114,11 @@ async fn mark(
         Stage::Plan => ("plan", "not planned"),
         Stage::Apply => ("apply", "not applied"),
     };
-    let description = format!("{env}: {what}: {}", reason.text);
+    let description = status(&Status::NotFinished {
+        place: env,
+        applying: matches!(reason.stage, Stage::Apply),
+        reason: &reason.text,
+    });
     reporter
         .report(env, "error", description)
         .await
@@ -235,7 +240,7 @@ async fn already_reported(
         && status
             .and_then(|s| s.get("description"))
             .and_then(Value::as_str)
-            .is_some_and(|d| d.starts_with(&format!("{env}: applied")));
+            .is_some_and(|d| says_applied(d, env));
     Ok(applied || matches!(state, Some("failure" | "error")))
 }
 

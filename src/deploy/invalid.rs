@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::report::comment::product_marker;
+use crate::report::customer::{comment, status, Comment, Status};
 
-use super::comment::{invalid_comment, sticky};
+use super::comment::sticky;
 use super::products::slot;
 use super::record::entry;
 use super::session::gh_err;
@@ -44,7 +45,10 @@ impl InvalidRun<'_> {
         self.comment(problems, out).await?;
         for env in self.envs {
             let place = slot(self.product, env);
-            let description = format!("{place}: invalid variables: {n}");
+            let description = status(&Status::Invalid {
+                place: &place,
+                problems: problems.len(),
+            });
             self.reporter
                 .report(&place, "failure", description)
                 .await
@@ -79,7 +83,13 @@ impl InvalidRun<'_> {
                 Some(p) => format!("{p}` / `{env}"),
                 None => env.to_string(),
             };
-            let body = invalid_comment(&marker, &place, self.slug, &self.payload.sha, problems);
+            let body = comment(&Comment::Invalid {
+                marker: &marker,
+                place: &place,
+                slug: self.slug,
+                sha: &self.payload.sha,
+                problems,
+            });
             sticky(
                 self.gh,
                 &self.payload.customer_repo,

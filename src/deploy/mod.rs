@@ -40,7 +40,8 @@
 //! - `invalid`: a plan with invalid customer values.
 //! - `products`: the customer's products in a dispatch, their status
 //!   slots, and what a needed product's plan means for a dependent one.
-//! - `status`: commit statuses ([`report_status`], the combined worst).
+//! - `status`: commit statuses (`report_status`, the combined worst), their
+//!   descriptions worded in `report::customer`.
 //! - `comment`: the customer's PR comments.
 //! - `artifact`: the sealed bundle ([`BUNDLE_FILE`]) and [`GitHubRecord`].
 //! - `record`: audit lines and step summaries, values-free.
@@ -94,6 +95,5 @@ pub use fetch::enabled_in_order;
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
 pub use rollout::{Gate as RolloutGate, RolloutGitHub};
-pub use status::report_status;
 pub use trigger::{trigger, Settings as TriggerSettings, TriggerReport};
 pub use trigger_relay::{trigger_via_relay, RelaySettings};

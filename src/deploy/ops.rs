@@ -16,7 +16,7 @@ use crate::engine::ops::StateOp;
 use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::report::markdown::{md_code, md_escape};
+use crate::report::customer::{comment, deployment, Comment, Deployment, Done, StateOp as Said};
 
 /// Where and why an operation runs.
 #[derive(Debug, Clone)]
@@ -87,9 +87,11 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
     let actor = entry.actor.clone();
     crate::audit::record(out, entry);
     if t.github {
-        let what = format!("`{}` {}", op.name(), md_operands(&operands));
         let report = Report {
-            what: &what,
+            done: Done::StateOp {
+                name: op.name(),
+                operands: &operands,
+            },
             operation: op.name(),
             actor: &actor,
             reason: &t.reason,
@@ -129,11 +131,6 @@ fn read_docs(
         .map_err(Error::Values)
 }
 
-/// Each operand as inline code.
-pub fn md_operands(ops: &[String]) -> String {
-    ops.iter().map(|o| md_code(o)).collect::<Vec<_>>().join(" ")
-}
-
 /// The error a failed operation exits with.
 pub(super) fn run_error(e: RunError) -> Error {
     match e {
@@ -146,8 +143,8 @@ pub(super) fn run_error(e: RunError) -> Error {
 
 /// What [`report_on_github`] says was done.
 pub struct Report<'a> {
-    /// Markdown: the operation and its operands, escaped.
-    pub what: &'a str,
+    /// The operation and its operands.
+    pub done: Done<'a>,
     /// Plain: `rm`, `replace`, ...
     pub operation: &'a str,
     pub actor: &'a str,
@@ -186,37 +183,41 @@ pub fn report_on_github(
     .map_err(super::session::gh_err)?;
     let run_url = crate::ci::RunContext::from_env().run_url();
     let ok = r.ok;
-    let plain = format!("fleetform {} by {}: {}", r.operation, r.actor, r.reason);
-    let body = format!(
-        "**fleetform** on {}: {} {} by {} (`{}`).\n\nReason: {}{}\n",
-        md_code(&unit.to_string()),
-        r.what,
-        if ok { "done" } else { "**failed**" },
-        md_escape(r.actor),
-        unit.environment,
-        md_escape(r.reason),
-        run_url
-            .as_deref()
-            .map(|u| format!("\n\n[The run]({u})"))
-            .unwrap_or_default(),
-    );
+    let unit_name = unit.to_string();
+    let body = comment(&Comment::StateOp(&Said {
+        unit: &unit_name,
+        environment: &unit.environment,
+        done: r.done.clone(),
+        operation: r.operation,
+        actor: r.actor,
+        reason: r.reason,
+        ok,
+        run_url: run_url.as_deref(),
+    }));
     rt.block_on(async {
         // The deployment's ref is the default branch (GitHub resolves it).
         let branch = gh.repo_info(repo).await?.default_branch;
         let d = crate::github::NewDeployment {
             sha: branch.clone(),
             environment: unit.environment.clone(),
-            description: plain,
+            description: deployment(&Deployment::StateOp {
+                operation: r.operation,
+                actor: r.actor,
+                reason: r.reason,
+            }),
             production: unit.environment == "production",
         };
         if let Some(id) = gh.create_deployment(repo, &d).await? {
             let state = if ok { "success" } else { "failure" };
-            let desc = format!("{} {}", r.operation, state);
+            let desc = deployment(&Deployment::StateOpEnded {
+                operation: r.operation,
+                ok,
+            });
             gh.set_deployment_status(repo, id, state, &desc, run_url.as_deref())
                 .await?;
         }
         if let Some((number, _)) = gh.newest_open_pull(repo, &branch).await? {
-            gh.create_comment(repo, number, &body).await?;
+            super::comment::reply(&gh, repo, number, &body).await?;
         }
         Ok::<_, crate::github::GitHubError>(())
     })

@@ -17,18 +17,19 @@ use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
 use crate::report::comment::product_marker;
+use crate::report::customer::{comment, plan_status, status, Comment, Status};
 use crate::values::customer::{self, CustomerDocs, CustomerSource};
 
 use super::artifact::{artifact_key, seal_plan, write_record, GitHubRecord};
 use super::authorise::authorise;
-use super::comment::{sticky, waiting_comment};
+use super::comment::sticky;
 use super::event::Stage;
 use super::fetch::{fetch_source, planned_environments, pull_for_gates};
 use super::invalid::InvalidRun;
 use super::products::{at_pins, settle, slot, slots, subscribed, Blocked, Planned};
 use super::record::{audit_refusal, audit_waivers, entry, values_free};
 use super::session::{gh_err, open_session, Session};
-use super::status::{plan_status, Reporter};
+use super::status::Reporter;
 
 mod report;
 
@@ -401,7 +402,9 @@ impl PlanRun<'_> {
                     &payload.customer_repo,
                     pr,
                     &marker,
-                    &p.comment,
+                    &comment(&Comment::Plan {
+                        rendered: &p.comment,
+                    }),
                     out,
                 )
                 .await?
@@ -508,7 +511,7 @@ impl PlanRun<'_> {
             .report(
                 &place,
                 "failure",
-                format!("{place}: plan failed, see the run"),
+                status(&Status::PlanFailed { place: &place }),
             )
             .await
             .map_err(gh_err)?;
@@ -529,7 +532,12 @@ impl PlanRun<'_> {
         let comment_id = match payload.pr {
             Some(pr) => {
                 let marker = product_marker(slug, self.product(), env);
-                let body = waiting_comment(&marker, &label, &payload.sha, &reason);
+                let body = comment(&Comment::Waiting {
+                    marker: &marker,
+                    label: &label,
+                    sha: &payload.sha,
+                    reason: &reason,
+                });
                 sticky(self.gh(), &payload.customer_repo, pr, &marker, &body, out).await?
             }
             None => None,
@@ -538,7 +546,10 @@ impl PlanRun<'_> {
             .report(
                 &place,
                 "success",
-                format!("{place}: not planned yet, {reason}"),
+                status(&Status::NotPlannedYet {
+                    place: &place,
+                    reason: &reason,
+                }),
             )
             .await
             .map_err(gh_err)?;

@@ -5,11 +5,11 @@
 use serde_json::Value;
 
 use crate::config::{Customer, Manager};
-use crate::data::summary::PlanSummary;
 use crate::dispatch::Payload;
 use crate::error::Error;
 use crate::github::{CommitStatus, GitHub, GitHubError};
 use crate::output::Output;
+use crate::report::customer::{status, CustomerText, Status};
 
 use super::fetch::enabled_in_order;
 
@@ -30,7 +30,7 @@ const COMBINED_WRITES: usize = 4;
 /// one's, with a view that lacked this environment), it writes again. So
 /// whichever job writes the combined status last wrote the worst state of
 /// every environment as GitHub holds them after all the jobs' own writes.
-pub async fn report_status(
+pub(super) async fn report_status(
     gh: &GitHub,
     envs: &[String],
     repo: &str,
@@ -99,7 +99,10 @@ fn held_state(held: &Value, env: &str, context: &str) -> (&'static str, String) 
         Some("failure") => ("failure", description_of(found)),
         Some("success") => ("success", description_of(found)),
         Some(_) => ("pending", description_of(found)),
-        None => ("pending", format!("{env}: no result yet")),
+        None => (
+            "pending",
+            status(&Status::NoResultYet { place: env }).to_string(),
+        ),
     }
 }
 
@@ -113,35 +116,34 @@ pub(super) fn status_of<'a>(held: &'a Value, context: &str) -> Option<&'a Value>
         })
 }
 
-pub(super) fn description_of(status: Option<&Value>) -> String {
-    status
+/// The description GitHub holds in `held`, as the customer reads it again.
+pub(super) fn description_of(held: Option<&Value>) -> String {
+    let description = held
         .and_then(|s| s.get("description"))
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+        .unwrap_or_default();
+    status(&Status::Held { description }).to_string()
 }
 
-/// What an apply dispatch's plan says while its apply is still to come.
-pub(super) const WAITING_FOR_APPLY: &str = "planned, waiting for apply";
-
-/// The state and description of a finished plan: `failure` when its gates
-/// block, with the verdict after the headline when there are gates. On an
-/// apply dispatch (`apply_follows`) a plan with changes that its gates let
-/// through is `pending`, "planned, waiting for apply": nothing is applied
-/// yet, and the apply (or `conclude`) writes the final state.
-pub(super) fn plan_status(summary: &PlanSummary, apply_follows: bool) -> (&'static str, String) {
-    let (state, description) = match &summary.gates {
-        Some(v) if !v.allows() => {
-            return ("failure", format!("{} · {}", summary.headline(), v.short()))
-        }
-        Some(v) => ("success", format!("{} · {}", summary.headline(), v.short())),
-        None => ("success", summary.headline()),
+/// Sets one status on the customer's commit (not an environment's, no
+/// combined one): the trigger's and a refusal before the environments
+/// are known.
+pub(super) async fn set_one(
+    gh: &GitHub,
+    repo: &str,
+    sha: &str,
+    context: &str,
+    state: &'static str,
+    description: &CustomerText,
+    target_url: Option<String>,
+) -> Result<(), GitHubError> {
+    let st = CommitStatus {
+        state,
+        context: context.to_string(),
+        description: description.to_string(),
+        target_url,
     };
-    if apply_follows && summary.has_changes {
-        ("pending", format!("{description} · {WAITING_FOR_APPLY}"))
-    } else {
-        (state, description)
-    }
+    gh.set_status(repo, sha, &st).await
 }
 
 /// Where a dispatched run reports: the customer's commit at the dispatched
@@ -186,12 +188,12 @@ impl<'a> Reporter<'a> {
         &self,
         env: &str,
         state: &'static str,
-        description: String,
+        description: CustomerText,
     ) -> Result<(), GitHubError> {
         let st = CommitStatus {
             state,
             context: self.context.clone(),
-            description,
+            description: description.to_string(),
             target_url: self.run_url.clone(),
         };
         report_status(self.gh, &self.envs, self.repo, self.sha, env, st).await
@@ -200,7 +202,10 @@ impl<'a> Reporter<'a> {
     /// A refused apply: `env` is marked `failure` with the reason (a failed
     /// write is only noted), and the refusal to end the step with.
     pub async fn refuse_apply(&self, env: &str, reason: String, out: &Output) -> Error {
-        let description = format!("{env}: apply refused: {reason}");
+        let description = status(&Status::ApplyRefused {
+            place: env,
+            reason: &reason,
+        });
         if let Err(e) = self.report(env, "failure", description).await {
             out.note(&format!("could not set the failure status: {e}"));
         }
@@ -212,7 +217,6 @@ impl<'a> Reporter<'a> {
 mod tests {
     use super::super::testing::strings;
     use super::*;
-    use crate::data::verdict::{GateResult, Verdict};
     use serde_json::json;
 
     fn written(env: &str, state: &'static str, description: &str) -> CommitStatus {
@@ -280,80 +284,5 @@ mod tests {
             worst_of(&held(&[]), "ctx", &[], &ok),
             ("success", "staging: +1 ~0 -0".to_string())
         );
-    }
-
-    fn summary(gates: Option<Verdict>) -> PlanSummary {
-        PlanSummary {
-            customer: "acme".into(),
-            environment: "staging".into(),
-            create: 1,
-            update: 0,
-            delete: 0,
-            replace: 0,
-            resources: Vec::new(),
-            outputs: Vec::new(),
-            has_changes: true,
-            plan_sha256: "0".repeat(64),
-            state_key: "acme/staging".into(),
-            sha: None,
-            gates,
-            product: None,
-            identity: None,
-            lock_checksums_dropped: false,
-            pin: None,
-            never_applied: false,
-            cloud_drift: Vec::new(),
-            targeting: None,
-        }
-    }
-
-    fn gate(passed: bool, waived: bool) -> Verdict {
-        Verdict {
-            results: vec![GateResult {
-                gate: "max_deletes".into(),
-                passed,
-                waived,
-                skipped: false,
-                detail: String::new(),
-                ..GateResult::default()
-            }],
-            waiver: waived.then(|| "fleetform-waive".to_string()),
-        }
-    }
-
-    #[test]
-    fn a_plan_whose_gates_block_is_a_failure() {
-        let plain = summary(None);
-        assert_eq!(plan_status(&plain, false), ("success", plain.headline()));
-        let (state, description) = plan_status(&summary(Some(gate(false, false))), false);
-        assert_eq!(state, "failure");
-        assert!(
-            description.ends_with(" · blocked by max_deletes"),
-            "{description}"
-        );
-        let (state, description) = plan_status(&summary(Some(gate(false, true))), false);
-        assert_eq!(state, "success");
-        assert!(description.contains("waived"), "{description}");
-    }
-
-    #[test]
-    fn an_apply_dispatchs_plan_with_changes_is_pending_until_the_apply() {
-        let mut changed = summary(None);
-        changed.has_changes = true;
-        let (state, description) = plan_status(&changed, true);
-        assert_eq!(state, "pending");
-        assert!(
-            description.ends_with(" · planned, waiting for apply"),
-            "{description}"
-        );
-        // A pull request's plan, or nothing to apply: the plan is the result.
-        assert_eq!(plan_status(&changed, false).0, "success");
-        let mut same = summary(None);
-        same.has_changes = false;
-        assert_eq!(plan_status(&same, true).0, "success");
-        // Blocked gates stay a failure: no apply follows.
-        let mut blocked = summary(Some(gate(false, false)));
-        blocked.has_changes = true;
-        assert_eq!(plan_status(&blocked, true).0, "failure");
     }
 }

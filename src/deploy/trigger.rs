@@ -13,12 +13,15 @@ use crate::ci::RunContext;
 use crate::config::{display_path, is_slug};
 use crate::data::Diagnostic;
 use crate::dispatch::auth::DispatchKey;
-use crate::dispatch::{pr_from_commit_message, short_sha, Payload, EVENT_APPLY, EVENT_PLAN};
+use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
-use crate::github::{CommitStatus, GitHub, Token};
+use crate::github::{GitHub, Token};
 use crate::output::Output;
+use crate::report::customer::{status, trigger_line, CustomerText, Status, Trigger};
 use crate::values::customer::{self, CustomerSource};
 use crate::values::schema::Schema;
+
+use super::status::set_one;
 
 /// What `fleetform trigger` was told: its flags and tokens, checked.
 pub struct Settings {
@@ -238,10 +241,9 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
     record(&subject, &report, out);
     publish(&ctx, settings, &report, out);
     if !report.problems.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} in the variables; nothing was sent to the manager",
-            crate::util::text::count(report.problems.len(), "problem", "problems")
-        )));
+        return Err(Error::Failed(trigger_line(&Trigger::Invalid {
+            problems: report.problems.len(),
+        })));
     }
     match (settings.wait, &report.payload) {
         (Some(wait), Some(p)) if !settings.dry_run => rt.block_on(wait_for_manager(
@@ -421,13 +423,21 @@ struct Sender<'a> {
 }
 
 impl Sender<'_> {
-    fn status(&self, state: &'static str, description: String) -> CommitStatus {
-        CommitStatus {
+    /// Our status on the customer's commit (1 request).
+    async fn mark(&self, state: &'static str, description: CustomerText) -> Result<()> {
+        let (s, context) = (self.subject, &self.settings.status_context);
+        let url = self.run_url.clone();
+        set_one(
+            self.clients.status(),
+            &s.repo,
+            &s.sha,
+            context,
             state,
-            context: self.settings.status_context.clone(),
-            description,
-            target_url: self.run_url.clone(),
-        }
+            &description,
+            url,
+        )
+        .await
+        .map_err(|e| Error::Failed(e.to_string()))
     }
 
     fn report(&self, payload: Option<Payload>, problems: Vec<Diagnostic>) -> TriggerReport {
@@ -445,16 +455,11 @@ impl Sender<'_> {
 
     /// Invalid variables: the failure status (1 request), no dispatch.
     async fn refuse(&self, problems: Vec<Diagnostic>) -> Result<TriggerReport> {
-        let description = format!(
-            "invalid variables: {}, see the trigger run",
-            crate::util::text::count(problems.len(), "problem", "problems")
-        );
-        let s = self.subject;
-        self.clients
-            .status()
-            .set_status(&s.repo, &s.sha, &self.status("failure", description))
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        let problem_count = problems.len();
+        let what = Status::TriggerInvalid {
+            problems: problem_count,
+        };
+        self.mark("failure", status(&what)).await?;
         Ok(self.report(None, problems))
     }
 
@@ -494,15 +499,7 @@ impl Sender<'_> {
             .map_err(|e| {
                 Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo))
             })?;
-        self.clients
-            .status()
-            .set_status(
-                &s.repo,
-                &s.sha,
-                &self.status("pending", "queued in manager".into()),
-            )
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        self.mark("pending", status(&Status::Queued)).await?;
         Ok(self.report(Some(payload), Vec::new()))
     }
 }
@@ -543,18 +540,14 @@ fn publish(ctx: &RunContext, settings: &Settings, report: &TriggerReport, out: &
     if settings.json {
         out.json(report).expect("serialisable");
     } else if let Some(p) = &report.payload {
-        out.result(
-            format!(
-                "{} {} sent to {} for {}@{} (dispatch {})",
-                if settings.dry_run { "would have" } else { "" },
-                report.event_type.as_deref().unwrap_or(""),
-                settings.manager_repo,
-                p.customer_repo,
-                short_sha(&p.sha),
-                p.dispatch_id
-            )
-            .trim(),
-        );
+        out.result(&trigger_line(&Trigger::Sent {
+            dry_run: settings.dry_run,
+            event_type: report.event_type.as_deref().unwrap_or(""),
+            manager_repo: &settings.manager_repo,
+            customer_repo: &p.customer_repo,
+            sha: &p.sha,
+            dispatch_id: &p.dispatch_id,
+        }));
     }
 }
 
@@ -590,11 +583,16 @@ async fn wait_for_manager(
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = (interval * 2).min(cap);
         polls += 1;
-        let (state, desc, link) = manager_answer(gh, settings, payload).await?;
+        let (state, description, link) = manager_answer(gh, settings, payload).await?;
+        let answer = Trigger::Answered {
+            state: &state,
+            description: &description,
+            link: &link,
+        };
         match state.as_str() {
             "pending" => continue,
             "success" => {
-                out.result(format!("the manager answered: {desc} {link}").trim_end());
+                out.result(&trigger_line(&answer));
                 out.verbose(&crate::util::text::count(
                     polls,
                     "status poll",
@@ -602,29 +600,20 @@ async fn wait_for_manager(
                 ));
                 return Ok(());
             }
-            _ => {
-                return Err(Error::Failed(format!(
-                    "the manager answered `{state}`: {desc} {link}"
-                )))
-            }
+            _ => return Err(Error::Failed(trigger_line(&answer))),
         }
     }
-    let note = format!(
-        "the manager never answered within {}s (dispatch {}): check the Actions runs of {} and its SOURCE_REPOS_PAT",
-        wait.as_secs(),
-        payload.dispatch_id,
-        settings.manager_repo
-    );
-    let st = CommitStatus {
-        state: "error",
-        context: settings.status_context.clone(),
-        description: format!("the manager never answered within {}s", wait.as_secs()),
-        target_url: run_url,
-    };
-    if let Err(e) = gh
-        .set_status(&payload.customer_repo, &payload.sha, &st)
-        .await
-    {
+    let note = trigger_line(&Trigger::NeverAnswered {
+        secs: wait.as_secs(),
+        dispatch_id: &payload.dispatch_id,
+        manager_repo: &settings.manager_repo,
+    });
+    let (repo, context) = (&payload.customer_repo, &settings.status_context);
+    let silent = status(&Status::ManagerSilent {
+        secs: wait.as_secs(),
+    });
+    let set = set_one(gh, repo, &payload.sha, context, "error", &silent, run_url);
+    if let Err(e) = set.await {
         out.note(&format!("could not mark the commit: {e}"));
     }
     Err(Error::Failed(note))

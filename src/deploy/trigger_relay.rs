@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use crate::ci::RunContext;
-use crate::dispatch::short_sha;
+
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::report::customer::{trigger_line, Trigger};
 use crate::values::customer;
 use crate::values::schema::Schema;
 
@@ -65,10 +66,9 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
     match answer {
         Err(problems) => {
             out.diagnostics(&problems);
-            Err(Error::Failed(format!(
-                "{} in the variables; nothing was sent to the manager",
-                crate::util::text::count(problems.len(), "problem", "problems")
-            )))
+            Err(Error::Failed(trigger_line(&Trigger::Invalid {
+                problems: problems.len(),
+            })))
         }
         Ok(v) => {
             if args.json {
@@ -77,12 +77,11 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
                     .map_err(|e| Error::Failed(format!("the relay's answer as JSON: {e}")));
             }
             let d = &v["dispatched"];
-            out.result(&format!(
-                "dispatched {} for {} at {} through the relay",
-                d["event_type"].as_str().unwrap_or("?"),
-                d["customer"].as_str().unwrap_or("?"),
-                d["sha"].as_str().map(short_sha).unwrap_or_default()
-            ));
+            out.result(&trigger_line(&Trigger::SentThroughRelay {
+                event_type: d["event_type"].as_str().unwrap_or("?"),
+                customer: d["customer"].as_str().unwrap_or("?"),
+                sha: d["sha"].as_str().unwrap_or_default(),
+            }));
             Ok(())
         }
     }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::client::{truncate_chars, GitHub, Method};
 use super::error::GitHubError;
 use super::paths::repo_path;
+use crate::report::customer::{deployment, CustomerText, Deployment};
 
 /// A deployment to record.
 #[derive(Debug, Clone)]
@@ -15,7 +16,8 @@ pub struct NewDeployment {
     pub sha: String,
     /// The environment's name.
     pub environment: String,
-    pub description: String,
+    /// Worded in [`crate::report::customer`], like every deployment text.
+    pub description: CustomerText,
     pub production: bool,
 }
 
@@ -35,7 +37,7 @@ impl GitHub {
             "auto_merge": false,
             "required_contexts": [],
             "environment": d.environment,
-            "description": truncate_chars(&d.description, 140),
+            "description": truncate_chars(d.description.as_str(), 140),
             "production_environment": d.production,
         });
         let path = format!("{}/deployments", repo_path(repo));
@@ -61,12 +63,12 @@ impl GitHub {
         repo: &str,
         id: u64,
         state: &'static str,
-        description: &str,
+        description: &CustomerText,
         log_url: Option<&str>,
     ) -> Result<(), GitHubError> {
         let mut body = json!({
             "state": state,
-            "description": truncate_chars(description, 140),
+            "description": truncate_chars(description.as_str(), 140),
         });
         if let Some(url) = log_url {
             body["log_url"] = Value::String(url.to_string());
@@ -100,7 +102,13 @@ impl GitHub {
             }
         };
         let started = self
-            .set_deployment_status(repo, id, "in_progress", "applying", run_url)
+            .set_deployment_status(
+                repo,
+                id,
+                "in_progress",
+                &deployment(&Deployment::Applying),
+                run_url,
+            )
             .await;
         if let Err(e) = started {
             note(format!("deployment {id}: {e}"));
@@ -114,7 +122,7 @@ impl GitHub {
         repo: &str,
         id: u64,
         ok: bool,
-        description: &str,
+        description: &CustomerText,
         run_url: Option<&str>,
         note: Note<'_>,
     ) {

@@ -1,4 +1,6 @@
-//! Everything fleetform renders for people, each from plain data: the PR
+//! Everything fleetform renders for people, each from plain data: every
+//! text written where a customer reads it, in the customer's repo (commit
+//! statuses, pull request comments, deployments: `customer`), the PR
 //! comment (`comment`), Markdown and HTML escaping in one place (one rule
 //! for hidden characters) and the embedded templates (`markdown`), the plan text as a coloured diff cut at
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
@@ -22,6 +24,7 @@
 
 pub mod audit;
 pub mod comment;
+pub mod customer;
 pub mod dashboard;
 pub mod deploy_jobs;
 pub mod doctor;

@@ -1,6 +1,7 @@
 //! A rollout's applies as GitHub deployments on the customers' repos.
 
 use crate::output::Output;
+use crate::report::customer::{deployment, Deployment};
 use crate::rollout;
 
 /// A rollout's applies as GitHub deployments on the customers' repos, when
@@ -46,10 +47,11 @@ impl rollout::ApplyObserver for Deployments<'_> {
         let d = crate::github::NewDeployment {
             sha: sha.clone(),
             environment: unit.environment.clone(),
-            description: format!(
-                "fleetform rollout {rollout}, wave {wave}: manager {}",
-                self.manager_sha
-            ),
+            description: deployment(&Deployment::Rollout {
+                rollout,
+                wave,
+                manager_sha: &self.manager_sha,
+            }),
             production: unit.environment == "production",
         };
         let note = |n: String| self.out.note(&n);
@@ -64,7 +66,10 @@ impl rollout::ApplyObserver for Deployments<'_> {
         };
         let note = |n: String| self.out.note(&n);
         let run_url = self.run_url.as_deref();
-        self.rt
-            .block_on(self.gh.apply_ended(repo, id, ok, detail, run_url, &note));
+        let description = deployment(&Deployment::RolloutEnded { detail });
+        self.rt.block_on(
+            self.gh
+                .apply_ended(repo, id, ok, &description, run_url, &note),
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! refused, or failed.
 
 use super::*;
+use crate::report::customer::{status, Status};
 
 impl ApplyRun<'_> {
     /// Reports the apply's result: applied, refused, or failed.
@@ -37,7 +38,14 @@ impl ApplyRun<'_> {
         let counts = summary.as_ref().map(|s| s.counts()).unwrap_or_default();
         let place = self.place();
         self.reporter
-            .report(&place, "success", format!("{place}: applied {counts}"))
+            .report(
+                &place,
+                "success",
+                status(&Status::Applied {
+                    place: &place,
+                    counts: &counts,
+                }),
+            )
             .await
             .map_err(gh_err)?;
         let run_url = self.session.run_url.as_deref();
@@ -113,7 +121,7 @@ impl ApplyRun<'_> {
             .report(
                 &place,
                 "failure",
-                format!("{place}: apply failed, see the run"),
+                status(&Status::ApplyFailed { place: &place }),
             )
             .await;
         crate::audit::record(

@@ -1,0 +1,153 @@
+//! The customer's pull request: what a comment says.
+
+use super::super::markdown::{md_code, md_escape};
+use super::{short, CustomerText};
+use crate::data::Diagnostic;
+
+/// What happened, for a comment on the customer's pull request. `marker`
+/// is the sticky comment's hidden marker (`super::comment::product_marker`).
+#[derive(Debug, Clone)]
+pub enum Comment<'a> {
+    /// The plan comment as [`super::comment::render_comment`] wrote it
+    /// (from `templates/plan_comment.md.j2`), carried in the plan folder.
+    Plan { rendered: &'a str },
+    /// The plan's comment with the apply noted under it.
+    Applied {
+        plan_comment: &'a str,
+        place: &'a str,
+        run_url: Option<&'a str>,
+    },
+    /// Values that failed validation; `place` is `env` or
+    /// ``product` / `env`` (already inside the code span).
+    Invalid {
+        marker: &'a str,
+        place: &'a str,
+        slug: &'a str,
+        sha: &'a str,
+        problems: &'a [Diagnostic],
+    },
+    /// A product that cannot plan yet: a product it needs must be applied
+    /// here first.
+    Waiting {
+        marker: &'a str,
+        label: &'a str,
+        sha: &'a str,
+        reason: &'a str,
+    },
+    /// A comment command fleetform did not run, and why.
+    Refused { comment_id: u64, why: &'a str },
+    /// A day-2 state operation on one customer × environment.
+    StateOp(&'a StateOp<'a>),
+}
+
+/// What a day-2 operation did.
+#[derive(Debug, Clone)]
+pub enum Done<'a> {
+    /// A state operation (`rm`, `import`, ...) on these operands.
+    StateOp {
+        name: &'a str,
+        operands: &'a [String],
+    },
+    /// The apply of a targeted plan, with its flags.
+    TargetedApply { flags: &'a [String] },
+}
+
+/// A state operation as the customer's pull request is told of it.
+#[derive(Debug, Clone)]
+pub struct StateOp<'a> {
+    /// The unit (`customer/environment`).
+    pub unit: &'a str,
+    pub environment: &'a str,
+    /// What was done.
+    pub done: Done<'a>,
+    /// Plain: `rm`, `replace`, ...
+    pub operation: &'a str,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub ok: bool,
+    pub run_url: Option<&'a str>,
+}
+
+/// The body of a comment on the customer's pull request.
+pub fn comment(what: &Comment<'_>) -> CustomerText {
+    let text = match what {
+        Comment::Plan { rendered } => rendered.to_string(),
+        Comment::Applied {
+            plan_comment,
+            place,
+            run_url,
+        } => format!(
+            "{plan_comment}\n---\n**Applied** to `{place}`{}.\n",
+            run_url
+                .map(|u| format!(" in [this run]({u})"))
+                .unwrap_or_default()
+        ),
+        Comment::Invalid {
+            marker,
+            place,
+            slug,
+            sha,
+            problems,
+        } => invalid(marker, place, slug, sha, problems),
+        Comment::Waiting {
+            marker,
+            label,
+            sha,
+            reason,
+        } => format!(
+            "{marker}\n### fleetform plan: {}\n\n**Not planned yet** at `{}`: {}. It plans on the next push after that apply.\n",
+            md_code(label),
+            short(sha),
+            md_escape(reason)
+        ),
+        Comment::Refused { comment_id, why } => format!(
+            "fleetform did not run the command of [this comment](#issuecomment-{comment_id}): {why}."
+        ),
+        Comment::StateOp(op) => state_op(op),
+    };
+    CustomerText::body(&text)
+}
+
+fn invalid(marker: &str, place: &str, slug: &str, sha: &str, problems: &[Diagnostic]) -> String {
+    let mut s = format!(
+        "{marker}\n### fleetform plan: `{slug}` / `{place}`\n\n**Invalid variables** at `{}`: nothing was planned. Fix these and push again:\n\n",
+        short(sha)
+    );
+    for p in problems {
+        s.push_str(&format!(
+            "- {}{}: {}\n",
+            md_code(&p.location.to_string()),
+            p.pointer
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| format!(" {}", md_code(p)))
+                .unwrap_or_default(),
+            md_escape(&p.message)
+        ));
+    }
+    s
+}
+
+/// Each operand as inline code.
+fn operands(ops: &[String]) -> String {
+    ops.iter().map(|o| md_code(o)).collect::<Vec<_>>().join(" ")
+}
+
+fn state_op(op: &StateOp<'_>) -> String {
+    let what = match &op.done {
+        Done::StateOp { name, operands: o } => format!("`{name}` {}", operands(o)),
+        Done::TargetedApply { flags } => format!("apply of {}", operands(flags)),
+    };
+    format!(
+        "**fleetform** on {}: {} {} by {} (`{}`).\n\nReason: {}{}\n",
+        md_code(op.unit),
+        what,
+        if op.ok { "done" } else { "**failed**" },
+        md_escape(op.actor),
+        op.environment,
+        md_escape(op.reason),
+        op.run_url
+            .map(|u| format!("\n\n[The run]({u})"))
+            .unwrap_or_default(),
+    )
+}

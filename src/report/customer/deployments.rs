@@ -1,0 +1,73 @@
+//! The GitHub deployments on the customer's repo: what their
+//! descriptions and statuses say.
+
+use super::{short, CustomerText};
+
+/// What happened, for a GitHub deployment (or its status) on the
+/// customer's repo.
+#[derive(Debug, Clone)]
+pub enum Deployment<'a> {
+    /// A dispatched apply of `place` from the manager at `manager_sha`.
+    Dispatched {
+        place: &'a str,
+        manager_sha: &'a str,
+    },
+    /// A rollout's apply.
+    Rollout {
+        rollout: &'a str,
+        wave: &'a str,
+        manager_sha: &'a str,
+    },
+    /// The apply is running.
+    Applying,
+    /// Applied the plan with this digest.
+    Applied {
+        plan_sha256: &'a str,
+    },
+    Refused,
+    Failed,
+    /// How a rollout's apply ended, in the rollout's words.
+    RolloutEnded {
+        detail: &'a str,
+    },
+    /// A day-2 state operation.
+    StateOp {
+        operation: &'a str,
+        actor: &'a str,
+        reason: &'a str,
+    },
+    /// How a state operation ended.
+    StateOpEnded {
+        operation: &'a str,
+        ok: bool,
+    },
+}
+
+/// The description of a deployment or a deployment status.
+pub fn deployment(what: &Deployment<'_>) -> CustomerText {
+    use Deployment::*;
+    let text = match what {
+        Dispatched { place, manager_sha } => {
+            format!("fleetform: {place} from manager {manager_sha}")
+        }
+        Rollout {
+            rollout,
+            wave,
+            manager_sha,
+        } => format!("fleetform rollout {rollout}, wave {wave}: manager {manager_sha}"),
+        Applying => "applying".to_string(),
+        Applied { plan_sha256 } => format!("applied plan sha256:{}", short(plan_sha256)),
+        Refused => "refused; nothing was applied".to_string(),
+        Failed => "the apply failed; see the run".to_string(),
+        RolloutEnded { detail } => detail.to_string(),
+        StateOp {
+            operation,
+            actor,
+            reason,
+        } => format!("fleetform {operation} by {actor}: {reason}"),
+        StateOpEnded { operation, ok } => {
+            format!("{operation} {}", if *ok { "success" } else { "failure" })
+        }
+    };
+    CustomerText::line(&text)
+}

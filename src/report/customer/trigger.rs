@@ -1,0 +1,93 @@
+//! What the customer's trigger run says in its log (printed through
+//! `output`, which keeps workflow commands out): where the values went,
+//! and what the manager answered.
+
+use super::{short, status, Status};
+use crate::util::text::count;
+
+/// What happened in a trigger run.
+#[derive(Debug, Clone)]
+pub enum Trigger<'a> {
+    /// The dispatch went to the manager (or a dry run would have sent it).
+    Sent {
+        dry_run: bool,
+        event_type: &'a str,
+        manager_repo: &'a str,
+        customer_repo: &'a str,
+        sha: &'a str,
+        dispatch_id: &'a str,
+    },
+    /// The relay dispatched it.
+    SentThroughRelay {
+        event_type: &'a str,
+        customer: &'a str,
+        sha: &'a str,
+    },
+    /// The values are invalid: nothing was sent.
+    Invalid { problems: usize },
+    /// With `--wait`: the manager's status on the commit.
+    Answered {
+        state: &'a str,
+        description: &'a str,
+        link: &'a str,
+    },
+    /// With `--wait`: no answer in time.
+    NeverAnswered {
+        secs: u64,
+        dispatch_id: &'a str,
+        manager_repo: &'a str,
+    },
+}
+
+/// The line (a result, or an error's message) for the trigger's log.
+pub fn trigger_line(what: &Trigger<'_>) -> String {
+    match what {
+        Trigger::Sent {
+            dry_run,
+            event_type,
+            manager_repo,
+            customer_repo,
+            sha,
+            dispatch_id,
+        } => format!(
+            "{} {event_type} sent to {manager_repo} for {customer_repo}@{} (dispatch {dispatch_id})",
+            if *dry_run { "would have" } else { "" },
+            short(sha),
+        )
+        .trim()
+        .to_string(),
+        Trigger::SentThroughRelay {
+            event_type,
+            customer,
+            sha,
+        } => format!(
+            "dispatched {event_type} for {customer} at {} through the relay",
+            short(sha)
+        ),
+        Trigger::Invalid { problems } => format!(
+            "{} in the variables; nothing was sent to the manager",
+            count(problems, "problem", "problems")
+        ),
+        Trigger::Answered {
+            state,
+            description,
+            link,
+        } => {
+            // What GitHub holds, as the customer's commit shows it.
+            let description = status(&Status::Held { description });
+            match *state {
+                "success" => format!("the manager answered: {description} {link}")
+                    .trim_end()
+                    .to_string(),
+                _ => format!("the manager answered `{state}`: {description} {link}"),
+            }
+        }
+        Trigger::NeverAnswered {
+            secs,
+            dispatch_id,
+            manager_repo,
+        } => format!(
+            "the manager never answered within {secs}s (dispatch {dispatch_id}): check the Actions runs of {manager_repo} and its SOURCE_REPOS_PAT"
+        ),
+    }
+}

@@ -1,0 +1,141 @@
+//! Customer-facing prose lives in one place (`src/report/customer/`):
+//! commit statuses and pull request comments on the customer's repo are
+//! written only by `deploy::status` and `deploy::comment`, which take a
+//! `CustomerText` (a type only `report::customer` can build); deployments
+//! take one by type in `github::NewDeployment`. This checks that no other
+//! file of the GitHub loop calls GitHub's status or comment writes itself,
+//! so a call site cannot word its own text.
+
+use std::path::{Path, PathBuf};
+
+/// GitHub writes whose text a customer may read.
+const WRITES: &[&str] = &[
+    ".set_status(",
+    ".create_comment(",
+    ".update_comment(",
+    ".upsert_sticky_comment(",
+    "CommitStatus {",
+];
+
+/// The files allowed to call them: the two customer-repo writers (they
+/// take `CustomerText`), and two commands that write on the manager's own
+/// repo (impact's PR comment and status, drift's issues), not a
+/// customer's.
+const WRITERS: &[&str] = &[
+    "deploy/status.rs",
+    "deploy/comment.rs",
+    "commands/impact.rs",
+    "commands/drift.rs",
+];
+
+/// The folders of the GitHub loop and the commands.
+const CHECKED: &[&str] = &["deploy", "commands"];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Code outside the unit tests, without comment lines.
+fn code(text: &str) -> String {
+    let code = match text.find("#[cfg(test)]") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `(file, write)` for each write outside [`WRITERS`].
+fn offending(files: &[(String, String)]) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
+    for (rel, text) in files {
+        if WRITERS.contains(&rel.as_str()) {
+            continue;
+        }
+        let text = code(text);
+        for w in WRITES {
+            if text.contains(w) {
+                found.push((rel.clone(), *w));
+            }
+        }
+    }
+    found
+}
+
+fn sources() -> Vec<(String, String)> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    for dir in CHECKED {
+        rust_files(&src.join(dir), &mut paths);
+    }
+    paths
+        .iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read_to_string(p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_customer_repo_writers_write_statuses_and_comments() {
+    let files = sources();
+    assert!(
+        files.iter().any(|(rel, _)| rel == "deploy/status.rs")
+            && files.iter().any(|(rel, _)| rel == "deploy/trigger.rs"),
+        "the checked folders moved: {:?}",
+        files.iter().map(|(r, _)| r).collect::<Vec<_>>()
+    );
+    let found = offending(&files);
+    assert!(
+        found.is_empty(),
+        "these files write a status or a comment on GitHub themselves; word the text in \
+         src/report/customer/ and write it through deploy::status or deploy::comment: {found:?}"
+    );
+    // The writers are still the ones that write.
+    for (rel, write) in [
+        ("deploy/status.rs", ".set_status("),
+        ("deploy/comment.rs", ".upsert_sticky_comment("),
+    ] {
+        let text = &files.iter().find(|(r, _)| r == rel).unwrap().1;
+        assert!(code(text).contains(write), "{rel} no longer has {write}");
+        assert!(
+            code(text).contains("CustomerText"),
+            "{rel} takes no CustomerText"
+        );
+    }
+}
+
+#[test]
+fn a_call_site_wording_its_own_status_is_caught() {
+    let own = |body: &str| vec![("deploy/plan.rs".to_string(), body.to_string())];
+    let status = "let st = CommitStatus {\n    description: format!(\"{env}: done\"),\n};\ngh.set_status(repo, sha, &st).await?;";
+    assert_eq!(
+        offending(&own(status)),
+        vec![
+            ("deploy/plan.rs".to_string(), ".set_status("),
+            ("deploy/plan.rs".to_string(), "CommitStatus {")
+        ]
+    );
+    let reply = "gh.create_comment(repo, pr, &format!(\"refused: {why}\")).await?;";
+    assert_eq!(offending(&own(reply)).len(), 1);
+    // The same call in a writer, in a comment line or in unit tests is not
+    // a call site.
+    let writer = vec![("deploy/comment.rs".to_string(), reply.to_string())];
+    assert!(offending(&writer).is_empty());
+    let aside = format!("// {reply}\n#[cfg(test)]\nmod tests {{ fn t() {{ {reply} }} }}");
+    assert!(offending(&own(&aside)).is_empty());
+}
