@@ -74,6 +74,7 @@ mod records;
 mod records_s3;
 mod registry_lock;
 mod relay;
+mod relay_comments;
 mod rollout;
 mod rollout_github;
 mod rollout_queue;

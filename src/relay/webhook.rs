@@ -170,6 +170,7 @@ impl Relay {
             event: "push".into(),
             apply: true,
             run_url: None,
+            comment: None,
             dispatch_id: delivery_dispatch_id(v, after),
             files,
         };
@@ -230,6 +231,7 @@ impl Relay {
             event: "pull_request".into(),
             apply: false,
             run_url: None,
+            comment: None,
             dispatch_id: delivery_dispatch_id(v, sha),
             files,
         };
