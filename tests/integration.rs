@@ -27,6 +27,7 @@ mod bench_github;
 mod budgets;
 mod cloud_identity;
 mod comment;
+mod comment_apply;
 mod comment_commands;
 mod completions;
 mod conclude_plans;
