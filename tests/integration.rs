@@ -56,6 +56,7 @@ mod hostile_out;
 mod impact;
 mod impact_preview;
 mod init;
+mod init_operators;
 mod layout;
 mod network;
 mod newcomer;
