@@ -225,3 +225,73 @@ fn the_dispatch_follows_the_comment_as_github_has_it() {
     );
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
 }
+
+/// A webhook delivery signed with the relay's secret (tests/relay.rs).
+fn delivery(relay: &RelayProc, event: &str, id: &str, body: &Value) -> (u16, Value) {
+    use hmac::{KeyInit, Mac};
+    let bytes = body.to_string();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(b"relay-webhook-secret-0123456789").unwrap();
+    mac.update(bytes.as_bytes());
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    http(
+        &relay.url,
+        "POST",
+        "/webhook",
+        &[
+            ("x-github-event", event),
+            ("x-github-delivery", id),
+            ("x-hub-signature-256", &sig),
+        ],
+        bytes.as_bytes(),
+    )
+}
+
+#[test]
+fn the_apps_comment_webhook_dispatches_the_command_as_github_has_it() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(4);
+    let (pr, head, id) = commented(&rw, "writer", "write", "/fleetform apply -e staging");
+    let repo_id = rw.w.gh.repo_id(ACME);
+    let event = |comment: u64, body: &str, on_pull: bool| {
+        let mut issue = json!({ "number": pr });
+        if on_pull {
+            issue["pull_request"] = json!({ "url": "https://api.github.com/x" });
+        }
+        json!({
+            "action": "created", "issue": issue,
+            "comment": { "id": comment, "body": body },
+            "repository": { "id": repo_id, "full_name": ACME, "default_branch": "main" },
+        })
+    };
+    // The delivery's text only decides whether to look: what is
+    // dispatched is the comment as GitHub has it (an apply here).
+    let (status, answer) = delivery(
+        &relay,
+        "issue_comment",
+        "c-1",
+        &event(id, "/fleetform plan", true),
+    );
+    assert_eq!(status, 202, "{answer}");
+    let d = &answer["dispatched"];
+    assert_eq!(
+        (
+            d["event_type"].as_str(),
+            d["sha"].as_str(),
+            d["comment"].as_u64()
+        ),
+        (Some("fleetform-apply"), Some(head.as_str()), Some(id))
+    );
+    // Chatter and comments on issues are not acted on.
+    for (n, body, on_pull) in [(2, "LGTM", true), (3, "/fleetform plan", false)] {
+        let (status, answer) = delivery(
+            &relay,
+            "issue_comment",
+            &format!("c-{n}"),
+            &event(id, body, on_pull),
+        );
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer["ignored"].is_string(), "{answer}");
+    }
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
+}

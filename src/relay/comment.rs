@@ -9,24 +9,27 @@
 //! comment's id. Nothing of the comment is taken from the request but its
 //! id. The manager then reads the comment again and checks its author's
 //! permission (`deploy::comment_command`), as for the token trigger.
+//!
+//! The App's `issue_comment` webhook takes the same path (`webhook`): a
+//! new comment on a pull request whose text is a command.
 
-use super::oidc::Claims;
-use super::subject::DispatchRequest;
 use super::{Answer, Relay, Subject};
 use crate::dispatch::command::parse;
 
 impl Relay {
-    /// The subject of an `issue_comment` run: the head of the pull request
-    /// the comment `req.comment` is on (3 requests: the comment, the pull
-    /// request; the installation token when not cached).
+    /// The subject of a comment command of `repo` (GitHub's id `repo_id`,
+    /// from the verified token or the signed webhook delivery): the head of
+    /// the pull request comment `comment` is on, which must be `pr` when
+    /// named (2 requests, the comment and the pull request, and the
+    /// installation token when not cached).
     pub(super) async fn comment_subject(
         &self,
-        claims: &Claims,
-        req: &DispatchRequest,
+        (repo, repo_id): (&str, u64),
+        comment: Option<u64>,
+        pr: Option<u64>,
         subject: &mut Subject,
     ) -> Result<(), Answer> {
-        let repo = claims.repository.as_str();
-        let Some(id) = req.comment.filter(|id| *id > 0) else {
+        let Some(id) = comment.filter(|id| *id > 0) else {
             return Err(Answer::refuse(
                 400,
                 "no_comment",
@@ -52,7 +55,7 @@ impl Relay {
             Err(e) => return Err(Answer::github(&e)),
         };
         let n = facts.issue;
-        if req.pr.is_some_and(|pr| pr != n) {
+        if pr.is_some_and(|pr| pr != n) {
             return Err(Answer::refuse(
                 400,
                 "wrong_pr",
@@ -84,10 +87,7 @@ impl Relay {
                 format!("pull request #{n} of {repo} is closed: nothing to run"),
             ));
         }
-        if head
-            .head_repo_id
-            .is_some_and(|rid| rid != claims.repository_id)
-        {
+        if head.head_repo_id.is_some_and(|rid| rid != repo_id) {
             return Err(Answer::refuse(403, "fork", format!("pull request #{n} comes from another repository; only branches of {repo} are planned")));
         }
         subject.sha = head.head_sha;

@@ -181,7 +181,9 @@ impl Relay {
                 self.branch_subject(&repo, claims, &mut subject).await?;
             }
             ("issue_comment", _) => {
-                self.comment_subject(claims, req, &mut subject).await?;
+                let repo = (claims.repository.as_str(), claims.repository_id);
+                self.comment_subject(repo, req.comment, req.pr, &mut subject)
+                    .await?;
             }
             (other, _) => {
                 return Err(Answer::refuse(
