@@ -38,9 +38,9 @@ impl Relay {
         };
         let gh = self.customer_client(repo).await?;
         // Read through `repo`: a comment of any other repository is not
-        // found there.
-        // The token reads pull requests' comments (Pull requests: read): a
-        // comment on a plain issue may be forbidden to it rather than found.
+        // found there. The token reads pull requests' comments (Pull
+        // requests: read): one on a plain issue may be forbidden to it
+        // rather than found.
         let unknown = || {
             Answer::refuse(
                 404,

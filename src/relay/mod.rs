@@ -6,8 +6,9 @@
 //!   with the token's `repository_id`, the commit and ref are the token's;
 //!   for a comment command (an `issue_comment` run) the pull request's head,
 //!   read from GitHub with the comment the request names ([`comment`]).
-//! - `POST /webhook`: the provider's App tells the relay of pushes and pull
-//!   requests ([`webhook`]); the customer needs no workflow at all.
+//! - `POST /webhook`: the provider's App tells the relay of pushes, pull
+//!   requests and comment commands ([`webhook`]); the customer needs no
+//!   workflow at all.
 //! - `GET /schema`: the schema the trigger validates against, for an OIDC
 //!   token.
 //!
