@@ -26,6 +26,11 @@ pub struct InitArgs {
     /// release's tag).
     #[arg(long, env = "FLEETFORM_ACTION_REF")]
     pub action_ref: Option<String>,
+    /// The operators team (`org/team-slug`): written as
+    /// `rollout.operators`, with the workflows only operators run
+    /// (manager-ops.yml, manager-offboard.yml).
+    #[arg(long, value_name = "ORG/TEAM", conflicts_with = "customer")]
+    pub operators: Option<String>,
 }
 
 #[derive(Debug, Args)]

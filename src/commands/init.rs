@@ -21,6 +21,8 @@ struct Settings {
     /// With --customer: the manager repo read for environments and schema.
     manager: Option<Manager>,
     action_ref: String,
+    /// `--operators`: the team written as `rollout.operators`.
+    operators: Option<String>,
 }
 
 fn resolve(args: &InitArgs) -> Result<Settings> {
@@ -65,7 +67,17 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
             "--action-ref `{action_ref}`: give a tag, branch or commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`)"
         )));
     }
+    if let Some(t) = args
+        .operators
+        .as_deref()
+        .filter(|t| !crate::config::is_team(t))
+    {
+        return Err(Error::Usage(format!(
+            "--operators: `{t}` is not a team; name it `org/team-slug` (e.g. my-org/platform)"
+        )));
+    }
     Ok(Settings {
+        operators: args.operators.clone(),
         dir: args.dir.clone(),
         environments,
         customer: args.customer,
@@ -105,6 +117,7 @@ pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
         environments: &s.environments,
         action_ref: &s.action_ref,
         version: crate::version::SHORT,
+        operators: s.operators.as_deref(),
     };
     let rendering =
         |e: minijinja::Error| Error::Failed(format!("rendering the embedded templates: {e:#}"));

@@ -26,7 +26,8 @@ pub struct RelaySettings {
 /// The trigger behind the provider's relay: the run's OIDC token is the
 /// only credential. The schema comes from the relay; the values are
 /// checked here first, then the relay dispatches to the manager, which
-/// reports on the commit. Needs `id-token: write` and `contents: read` only.
+/// reports on the commit. Needs `id-token: write` and `contents: read` only,
+/// for a comment command too (the relay reads the comment).
 pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
     let relay = args.relay.as_str();
     use crate::relay::client;
@@ -38,13 +39,9 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
             return Ok(());
         }
     };
-    if subject.comment.is_some() {
-        // The relay dispatches the commit its OIDC token names: for a
-        // comment, the default branch's, not the pull request's head.
-        return Err(Error::Usage(
-            "comment commands are not carried by the relay: use the token trigger (customer-trigger-token.yml) for them".into(),
-        ));
-    }
+    // A comment command: the run's OIDC token names the default branch's
+    // commit; the relay reads the comment and the pull request's head from
+    // GitHub itself, and the checkout is that head (refs/pull/<n>/head).
     let (source, files) = super::trigger::checkout_source(&args.variables, &args.overrides)?;
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let refused = |e: client::ClientError| Error::Failed(e.to_string());
@@ -58,7 +55,7 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
         if let Err(problems) = customer::check(&source, &schema) {
             return Ok(Err(problems));
         }
-        client::dispatch(relay, &token, subject.pr, &files)
+        client::dispatch(relay, &token, subject.pr, &files, subject.comment)
             .await
             .map(Ok)
             .map_err(refused)

@@ -10,6 +10,7 @@
 //! May import: `config` (names and registry bounds), `audit`, `util`.
 
 pub mod auth;
+pub mod command;
 pub mod seal;
 
 use serde::{Deserialize, Serialize};

@@ -124,13 +124,20 @@ pub async fn schema(
 }
 
 /// `POST /dispatch`: the relay's answer (`dispatched`: what it sent).
+/// `comment` is a comment command's comment id (an `issue_comment` run):
+/// the relay reads the comment and the pull request's head itself.
 pub async fn dispatch(
     base: &str,
     token: &str,
     pr: Option<u64>,
     files: &[String],
+    comment: Option<u64>,
 ) -> Result<Value, ClientError> {
-    let body = json!({ "token": token, "pr": pr, "files": files });
+    let mut body = json!({ "token": token, "pr": pr, "files": files });
+    if let Some(id) = comment {
+        // Only then: a relay older than comment commands refuses the key.
+        body["comment"] = json!(id);
+    }
     call(
         base,
         "/dispatch",

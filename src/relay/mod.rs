@@ -3,9 +3,12 @@
 //!
 //! - `POST /dispatch`: the customer's trigger sends the GitHub Actions OIDC
 //!   token of its own run ([`oidc`]); the customer is the registry entry
-//!   with the token's `repository_id`, the commit and ref are the token's.
-//! - `POST /webhook`: the provider's App tells the relay of pushes and pull
-//!   requests ([`webhook`]); the customer needs no workflow at all.
+//!   with the token's `repository_id`, the commit and ref are the token's;
+//!   for a comment command (an `issue_comment` run) the pull request's head,
+//!   read from GitHub with the comment the request names ([`comment`]).
+//! - `POST /webhook`: the provider's App tells the relay of pushes, pull
+//!   requests and comment commands ([`webhook`]); the customer needs no
+//!   workflow at all.
 //! - `GET /schema`: the schema the trigger validates against, for an OIDC
 //!   token.
 //!
@@ -21,6 +24,7 @@
 //! `error`, `util`.
 
 pub mod client;
+mod comment;
 pub mod fetch;
 pub mod oidc;
 pub mod poll;
@@ -354,7 +358,7 @@ impl Relay {
             files: subject.files.clone(),
             sig: None,
             repo_id: customer.repo_id,
-            comment: None,
+            comment: subject.comment,
         };
         let value = match serde_json::to_value(&payload) {
             Ok(v) => v,
@@ -390,12 +394,14 @@ impl Relay {
                     "pr": payload.pr,
                     "dispatch_id": payload.dispatch_id,
                     "files": payload.files,
+                    "comment": payload.comment,
                 }
             }),
         )
     }
 
-    /// `POST /dispatch`: `{"token": <OIDC token>, "pr": N?, "files": [..]?}`.
+    /// `POST /dispatch`: `{"token": <OIDC token>, "pr": N?, "files": [..]?,
+    /// "comment": <id>?}`.
     pub async fn handle_dispatch(&self, body: &[u8]) -> Answer {
         let req = match subject::DispatchRequest::parse(body) {
             Ok(r) => r,

@@ -27,6 +27,10 @@ pub(super) struct DispatchRequest {
     /// the manager fetches only the files it reads).
     #[serde(default)]
     pub files: Option<Vec<String>>,
+    /// For an `issue_comment` run: the id of the comment that asked for it
+    /// (`/fleetform plan|apply`), read back from GitHub by the relay.
+    #[serde(default)]
+    pub comment: Option<u64>,
 }
 
 impl std::fmt::Debug for DispatchRequest {
@@ -35,6 +39,7 @@ impl std::fmt::Debug for DispatchRequest {
             .field("token", &"***")
             .field("pr", &self.pr)
             .field("files", &self.files)
+            .field("comment", &self.comment)
             .finish()
     }
 }
@@ -48,7 +53,7 @@ impl DispatchRequest {
                 400,
                 "bad_request",
                 format!(
-                    "the body must be JSON {{\"token\": <OIDC token>, \"pr\": <number>?, \"files\": [..]?}} (line {}, column {})",
+                    "the body must be JSON {{\"token\": <OIDC token>, \"pr\": <number>?, \"files\": [..]?, \"comment\": <id>?}} (line {}, column {})",
                     e.line(),
                     e.column()
                 ),
@@ -73,6 +78,8 @@ pub struct Subject {
     pub run_url: Option<String>,
     pub dispatch_id: String,
     pub files: Vec<String>,
+    /// A comment command's comment (`event: issue_comment`).
+    pub comment: Option<u64>,
 }
 
 /// The pull request number of `refs/pull/<n>/merge` (or `/head`).
@@ -137,6 +144,13 @@ impl Relay {
             }
         }
         let pr = req.pr.or(ref_pr);
+        if req.comment.is_some() && claims.event_name != "issue_comment" {
+            return Err(Answer::refuse(
+                400,
+                "not_a_comment_run",
+                "only an `issue_comment` run names a `comment`",
+            ));
+        }
         let files = match &req.files {
             Some(f) => f.clone(),
             None => vec![self.settings.manager.config.customer.variables.clone()],
@@ -157,6 +171,7 @@ impl Relay {
             }),
             dispatch_id: dispatch_id(claims),
             files,
+            comment: None,
         };
         match (claims.event_name.as_str(), pr) {
             ("pull_request" | "pull_request_target" | "push" | "workflow_dispatch", Some(n)) => {
@@ -165,11 +180,16 @@ impl Relay {
             ("push" | "workflow_dispatch", None) => {
                 self.branch_subject(&repo, claims, &mut subject).await?;
             }
+            ("issue_comment", _) => {
+                let repo = (claims.repository.as_str(), claims.repository_id);
+                self.comment_subject(repo, req.comment, req.pr, &mut subject)
+                    .await?;
+            }
             (other, _) => {
                 return Err(Answer::refuse(
                     400,
                     "unsupported_event",
-                    format!("runs of `{}` events are not dispatched (push, pull_request, workflow_dispatch are)", other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect::<String>()),
+                    format!("runs of `{}` events are not dispatched (push, pull_request, workflow_dispatch, issue_comment are)", other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect::<String>()),
                 ))
             }
         }

@@ -3,7 +3,8 @@
 //! time before the body is parsed; a delivery already handled is answered
 //! 200 and not dispatched again. Dispatched: a push to the default branch
 //! and a pull request opened, synchronized or reopened, of an installed
-//! customer repo, when the change touches a file fleetform reads.
+//! customer repo, when the change touches a file fleetform reads; and a new
+//! comment command on a pull request of one (`comment`).
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
@@ -11,6 +12,7 @@ use sha2::Sha256;
 
 use super::subject::text;
 use super::{Answer, Relay, Subject};
+use crate::dispatch::command::parse;
 use crate::dispatch::{is_sha, pr_from_commit_message};
 
 /// GitHub caps webhook payloads at 25 MB.
@@ -84,6 +86,7 @@ impl Relay {
         match event {
             "push" => self.on_push(&v).await,
             "pull_request" => self.on_pull_request(&v).await,
+            "issue_comment" => self.on_issue_comment(&v).await,
             "ping" => ignored("ping"),
             _ => ignored("an event the relay does not act on"),
         }
@@ -170,6 +173,7 @@ impl Relay {
             event: "push".into(),
             apply: true,
             run_url: None,
+            comment: None,
             dispatch_id: delivery_dispatch_id(v, after),
             files,
         };
@@ -230,8 +234,69 @@ impl Relay {
             event: "pull_request".into(),
             apply: false,
             run_url: None,
+            comment: None,
             dispatch_id: delivery_dispatch_id(v, sha),
             files,
+        };
+        self.dispatch(&customer, &subject).await
+    }
+
+    /// A new comment on a pull request whose text is a command: the relay
+    /// reads the comment and the pull request's head from GitHub itself
+    /// (`Relay::comment_subject`), as for a trigger's run.
+    async fn on_issue_comment(&self, v: &Value) -> Answer {
+        if text(v, "/action") != Some("created") {
+            return ignored("only a new comment runs a command");
+        }
+        if !v
+            .pointer("/issue/pull_request")
+            .is_some_and(Value::is_object)
+        {
+            return ignored("a comment on an issue, not on a pull request");
+        }
+        if text(v, "/comment/body").and_then(parse).is_none() {
+            return ignored("the comment is not a fleetform command");
+        }
+        let number = |p: &str| v.pointer(p).and_then(Value::as_u64).filter(|n| *n > 0);
+        let (Some(id), Some(n), Some(repo_id)) = (
+            number("/comment/id"),
+            number("/issue/number"),
+            number("/repository/id"),
+        ) else {
+            return Answer::refuse(
+                400,
+                "bad_request",
+                "an issue_comment delivery without comment id, issue number or repository id",
+            );
+        };
+        let customer = match self.delivery_customer(v).await {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let repo = text(v, "/repository/full_name")
+            .unwrap_or_default()
+            .to_string();
+        let mut subject = Subject {
+            repo: repo.clone(),
+            sha: String::new(),
+            git_ref: String::new(),
+            pr: Some(n),
+            event: "issue_comment".into(),
+            apply: false,
+            run_url: None,
+            comment: None,
+            dispatch_id: format!("w{repo_id}-c{id}"),
+            files: Vec::new(),
+        };
+        let read = self
+            .comment_subject((&repo, repo_id), Some(id), Some(n), &mut subject)
+            .await;
+        if let Err(a) = read {
+            return a;
+        }
+        subject.files = match self.present_files(&repo, &subject.sha).await {
+            Ok(f) => f,
+            Err(a) => return a,
         };
         self.dispatch(&customer, &subject).await
     }

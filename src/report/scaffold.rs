@@ -23,6 +23,9 @@ pub struct Settings<'a> {
     /// The ref fleetform's actions are pinned to.
     pub action_ref: &'a str,
     pub version: &'a str,
+    /// The operators team (`org/team-slug`, checked): `rollout.operators`
+    /// and the workflows only operators run.
+    pub operators: Option<&'a str>,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -59,8 +62,9 @@ const MAIN_TF: &str = include_str!("templates/init/main.tf");
 
 /// The manager workflow templates shipped in `workflows/`, by file name:
 /// those the configuration `init` writes uses. `manager-rollout.yml`
-/// (needs `rollout:`) and `manager-poll.yml` (needs `relay:`) are not
-/// among them; the printed settings say when to copy them.
+/// (needs `rollout:` waves and records in a bucket) and `manager-poll.yml`
+/// (needs `relay:`) are not among them; the printed settings say when to
+/// copy them. With operators, [`OPERATOR_WORKFLOWS`] too.
 const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-deploy.yml",
@@ -81,6 +85,20 @@ const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-dashboard.yml",
         include_str!("../../workflows/manager-dashboard.yml"),
+    ),
+];
+
+/// The workflows only members of `rollout.operators` run (day-2
+/// operations, offboarding): written when `init` knows the team, since
+/// fleetform refuses every run of them without one.
+const OPERATOR_WORKFLOWS: &[(&str, &str)] = &[
+    (
+        "manager-ops.yml",
+        include_str!("../../workflows/manager-ops.yml"),
+    ),
+    (
+        "manager-offboard.yml",
+        include_str!("../../workflows/manager-offboard.yml"),
     ),
 ];
 
@@ -107,6 +125,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
     let ctx = context! {
         environments => s.environments.to_vec(),
         version => s.version.to_string(),
+        operators => s.operators,
     };
     let render = |name: &str| env.get_template(name).and_then(|t| t.render(&ctx));
     let mut files = vec![
@@ -126,7 +145,12 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
     files.push(("customers.yml".to_string(), render("customers.yml")?));
     files.push((".gitignore".to_string(), gitignore()));
     files.push(("terraform/main.tf".to_string(), MAIN_TF.to_string()));
-    for (name, template) in MANAGER_WORKFLOWS {
+    let operated = if s.operators.is_some() {
+        OPERATOR_WORKFLOWS
+    } else {
+        &[]
+    };
+    for (name, template) in MANAGER_WORKFLOWS.iter().chain(operated) {
         let text = match *name {
             // One plan/apply pair per environment the configuration has.
             "manager-deploy.yml" => super::deploy_jobs::deploy_workflow(template, s.environments)
@@ -161,6 +185,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
         files => files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
         environments => s.environments.to_vec(),
         manual => manual,
+        operators => s.operators,
         action_ref => s.action_ref.to_string(),
         version => s.version.to_string(),
     })?;
@@ -267,6 +292,7 @@ mod tests {
             environments: envs,
             action_ref: "v0.1.0-action",
             version: "0.1.0",
+            operators: None,
         }
     }
 
