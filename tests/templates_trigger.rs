@@ -202,7 +202,10 @@ fn each_token_does_what_github_lets_it() {
     };
     let job = &doc["jobs"]["drift"];
     assert_eq!(job["environment"].as_str(), Some("drift"));
-    assert!(job["permissions"]["issues"].is_null(), "shards write no issue");
+    assert!(
+        job["permissions"]["issues"].is_null(),
+        "shards write no issue"
+    );
     let drift = drift_step(job);
     assert_eq!(
         drift["with"]["token"].as_str(),

@@ -15,6 +15,7 @@
 
 use super::{Answer, Relay, Subject};
 use crate::dispatch::command::parse;
+use crate::report::customer::Refusal;
 
 impl Relay {
     /// The subject of a comment command of `repo` (GitHub's id `repo_id`,
@@ -30,24 +31,14 @@ impl Relay {
         subject: &mut Subject,
     ) -> Result<(), Answer> {
         let Some(id) = comment.filter(|id| *id > 0) else {
-            return Err(Answer::refuse(
-                400,
-                "no_comment",
-                "an `issue_comment` run names its comment (`comment`: the comment's id); update the trigger action",
-            ));
+            return Err(Answer::refused(Refusal::CommentNotNamed));
         };
         let gh = self.customer_client(repo).await?;
         // Read through `repo`: a comment of any other repository is not
         // found there. The token reads pull requests' comments (Pull
         // requests: read): one on a plain issue may be forbidden to it
         // rather than found.
-        let unknown = || {
-            Answer::refuse(
-                404,
-                "no_comment",
-                format!("{repo} has no comment {id} on a pull request (a comment command names a comment of the repository its run is in)"),
-            )
-        };
+        let unknown = || Answer::refused(Refusal::NoComment { repo, id });
         let facts = match gh.issue_comment(repo, id).await {
             Ok(Some(facts)) => facts,
             Ok(None) => return Err(unknown()),
@@ -56,39 +47,25 @@ impl Relay {
         };
         let n = facts.issue;
         if pr.is_some_and(|pr| pr != n) {
-            return Err(Answer::refuse(
-                400,
-                "wrong_pr",
-                format!("comment {id} is on #{n} of {repo}, not on the pull request named"),
-            ));
+            return Err(Answer::refused(Refusal::CommentElsewhere {
+                repo,
+                id,
+                on: n,
+            }));
         }
         let Some(command) = parse(&facts.body) else {
-            return Err(Answer::refuse(
-                400,
-                "not_a_command",
-                format!("comment {id} of {repo} is not a fleetform command (`/fleetform plan` or `/fleetform apply`, optionally `-e <environment>`, alone on one line)"),
-            ));
+            return Err(Answer::refused(Refusal::NotACommand { repo, id }));
         };
         let head = gh
             .pull_head(repo, n)
             .await
             .map_err(|e| Answer::github(&e))?
-            .ok_or_else(|| {
-                Answer::refuse(
-                    400,
-                    "not_a_pull_request",
-                    format!("#{n} of {repo} is not a pull request: comment commands run on pull requests only"),
-                )
-            })?;
+            .ok_or_else(|| Answer::refused(Refusal::NotAPullRequest { repo, number: n }))?;
         if !head.open {
-            return Err(Answer::refuse(
-                409,
-                "closed_pr",
-                format!("pull request #{n} of {repo} is closed: nothing to run"),
-            ));
+            return Err(Answer::refused(Refusal::ClosedPullRequest { repo, pr: n }));
         }
         if head.head_repo_id.is_some_and(|rid| rid != repo_id) {
-            return Err(Answer::refuse(403, "fork", format!("pull request #{n} comes from another repository; only branches of {repo} are planned")));
+            return Err(Answer::refused(Refusal::Fork { repo, pr: n }));
         }
         subject.sha = head.head_sha;
         subject.git_ref = format!("refs/heads/{}", head.head_ref);

@@ -21,6 +21,7 @@
 //! keys) is bounded and lost on restart.
 //!
 //! May import: `config`, `dispatch`, `github`, `net` (the HTTP client),
+//! `report::customer` (the wording of refusals about the customer's run),
 //! `error`, `util`.
 
 pub mod client;
@@ -43,6 +44,7 @@ use crate::config::{Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::Error;
 use crate::github::{ApiRoot, AppKey, GitHub, GitHubError, Permissions};
+use crate::report::customer::Refusal;
 
 pub use subject::Subject;
 
@@ -73,6 +75,11 @@ impl Answer {
 
     /// A refusal: `error` is a stable code, `message` says why and what to
     /// do. Neither ever holds a token.
+    /// A refusal about the customer's run, worded in `report::customer`.
+    pub fn refused(r: Refusal<'_>) -> Answer {
+        Answer::refuse(r.status(), r.code(), r.message().to_string())
+    }
+
     pub fn refuse(status: u16, error: &str, message: impl Into<String>) -> Answer {
         Answer {
             status,
@@ -312,25 +319,16 @@ impl Relay {
     ) -> Result<&'r Customer, Answer> {
         let Some(c) = registry.by_repo_id(id) else {
             return Err(match registry.by_repo(name) {
-                Some(c) if c.repo_id.is_some() => Answer::refuse(
-                    403,
-                    "repo_id_mismatch",
-                    format!("{name} is not the repository registered for `{}` (its id differs: the repository was deleted and created again); the provider must register it anew", c.slug),
-                ),
-                Some(c) => Answer::refuse(
-                    403,
-                    "no_repo_id",
-                    format!("`{}` is registered without `repo_id`; the provider must add it (`fleetform customers add` resolves it, `fleetform doctor` shows it)", c.slug),
-                ),
-                None => Answer::refuse(403, "unknown_repo", format!("{name} is not a registered customer repository")),
+                Some(c) if c.repo_id.is_some() => Answer::refused(Refusal::RegisteredIdDiffers {
+                    repo: name,
+                    slug: &c.slug,
+                }),
+                Some(c) => Answer::refused(Refusal::NoRepoId { slug: &c.slug }),
+                None => Answer::refused(Refusal::UnknownRepo { repo: name }),
             });
         };
         if !c.is_active() {
-            return Err(Answer::refuse(
-                403,
-                "revoked",
-                format!("customer `{}` is revoked; contact the provider", c.slug),
-            ));
+            return Err(Answer::refused(Refusal::Revoked { slug: &c.slug }));
         }
         Ok(c)
     }
@@ -429,7 +427,7 @@ impl Relay {
             )
         });
         if !Relay::first_use(&self.used_tokens, &token_id) {
-            return Answer::refuse(409, "token_used", "this OIDC token was already used for a dispatch; run the trigger again for a new one");
+            return Answer::refused(Refusal::TokenUsed);
         }
         let answer = match self.subject_of(customer, &claims, &req).await {
             Ok(subject) => self.dispatch(customer, &subject).await,

@@ -9,6 +9,7 @@ use super::oidc::Claims;
 use super::{Answer, Relay};
 use crate::config::Customer;
 use crate::dispatch::{is_sha, pr_from_commit_message};
+use crate::report::customer::Refusal;
 
 /// The largest `/dispatch` body read.
 pub const MAX_DISPATCH_BODY: usize = 64 * 1024;
@@ -136,20 +137,15 @@ impl Relay {
         let ref_pr = pr_of_ref(&claims.git_ref);
         if let (Some(a), Some(b)) = (ref_pr, req.pr) {
             if a != b {
-                return Err(Answer::refuse(
-                    400,
-                    "wrong_pr",
-                    format!("the run is for pull request #{a}, not #{b}"),
-                ));
+                return Err(Answer::refused(Refusal::WrongPullRequest {
+                    run: a,
+                    named: b,
+                }));
             }
         }
         let pr = req.pr.or(ref_pr);
         if req.comment.is_some() && claims.event_name != "issue_comment" {
-            return Err(Answer::refuse(
-                400,
-                "not_a_comment_run",
-                "only an `issue_comment` run names a `comment`",
-            ));
+            return Err(Answer::refused(Refusal::NotACommentRun));
         }
         let files = match &req.files {
             Some(f) => f.clone(),
@@ -185,13 +181,7 @@ impl Relay {
                 self.comment_subject(repo, req.comment, req.pr, &mut subject)
                     .await?;
             }
-            (other, _) => {
-                return Err(Answer::refuse(
-                    400,
-                    "unsupported_event",
-                    format!("runs of `{}` events are not dispatched (push, pull_request, workflow_dispatch, issue_comment are)", other.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect::<String>()),
-                ))
-            }
+            (other, _) => return Err(Answer::refused(Refusal::UnsupportedEvent { event: other })),
         }
         Ok(subject)
     }
@@ -209,24 +199,18 @@ impl Relay {
             .pull_head(repo, n)
             .await
             .map_err(|e| Answer::github(&e))?
-            .ok_or_else(|| {
-                Answer::refuse(404, "no_pr", format!("{repo} has no pull request #{n}"))
-            })?;
+            .ok_or_else(|| Answer::refused(Refusal::NoPullRequest { repo, pr: n }))?;
         if head
             .head_repo_id
             .is_some_and(|id| id != claims.repository_id)
         {
-            return Err(Answer::refuse(403, "fork", format!("pull request #{n} comes from another repository; only branches of {repo} are planned")));
+            return Err(Answer::refused(Refusal::Fork { repo, pr: n }));
         }
         let matches = head.head_sha == claims.sha
             || (pr_of_ref(&claims.git_ref) == Some(n)
                 && head.merge_commit_sha.as_deref() == Some(claims.sha.as_str()));
         if !matches || !head.open {
-            return Err(Answer::refuse(
-                409,
-                "stale_pr_head",
-                format!("pull request #{n}'s head is not the commit this run is on (it moved on, or the run is not for it); the run for the new head dispatches it"),
-            ));
+            return Err(Answer::refused(Refusal::StaleHead { pr: n }));
         }
         subject.sha = head.head_sha;
         subject.git_ref = format!("refs/heads/{}", head.head_ref);
@@ -244,11 +228,7 @@ impl Relay {
         subject: &mut Subject,
     ) -> Result<(), Answer> {
         let Some(branch) = claims.git_ref.strip_prefix("refs/heads/") else {
-            return Err(Answer::refuse(
-                400,
-                "not_a_branch",
-                "only runs on a branch (refs/heads/...) are dispatched",
-            ));
+            return Err(Answer::refused(Refusal::NotABranch));
         };
         let gh = self.customer_client(repo).await?;
         let facts = gh
@@ -257,11 +237,7 @@ impl Relay {
             .map_err(|e| Answer::github(&e))?
             .ok_or_else(|| Answer::refuse(404, "no_repo", format!("{repo} cannot be read")))?;
         if facts.id != claims.repository_id {
-            return Err(Answer::refuse(
-                403,
-                "repo_id_mismatch",
-                format!("{repo} is not the repository the token is for"),
-            ));
+            return Err(Answer::refused(Refusal::NotTheTokensRepo { repo }));
         }
         if branch == facts.default_branch {
             subject.apply = true;

@@ -17,8 +17,9 @@
 //! comments, `github::NewDeployment` and the deployment statuses for
 //! deployments. So a call site cannot word its own text;
 //! `tests/customer_text.rs` checks that no other file of `deploy` or the
-//! commands calls GitHub's status or comment writes itself. The relay
-//! (`src/relay/`) words its answers to the trigger itself for now.
+//! commands calls GitHub's status or comment writes itself. The relay's
+//! answers about the customer's own run (`relay`: [`Refusal`]) are worded
+//! here too; its HTTP protocol errors stay with the server.
 //!
 //! Every text is neutralised for a runner's log too (a trigger run with
 //! `--wait` prints the manager's status description): no line starts with
@@ -37,16 +38,21 @@ pub use super::comment::COMMENT_LIMIT;
 
 mod comments;
 mod deployments;
+mod relay;
 #[cfg(test)]
 mod tests;
 mod trigger;
 
 pub use comments::{comment, Comment, Done, StateOp};
 pub use deployments::{deployment, Deployment};
+pub use relay::{Refusal, CONTACT_PROVIDER};
 pub use trigger::{trigger_line, Trigger};
 
 /// GitHub's limit on a commit status's and a deployment's description.
 pub const STATUS_LIMIT: usize = 140;
+/// A relay answer's message, at most (a name of GitHub's is at most 100
+/// characters: no real refusal comes near it).
+pub const ANSWER_LIMIT: usize = 1_000;
 
 /// What an apply dispatch's plan says while its apply is still to come.
 pub const WAITING_FOR_APPLY: &str = "planned, waiting for apply";
@@ -68,6 +74,16 @@ impl CustomerText {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         CustomerText(cap(&neutralise(&flat), STATUS_LIMIT))
+    }
+
+    /// One line of an answer printed in the customer's log (the relay's
+    /// refusals): as [`CustomerText::line`], capped to [`ANSWER_LIMIT`].
+    fn answer(s: &str) -> Self {
+        let flat: String = s
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        CustomerText(cap(&neutralise(&flat), ANSWER_LIMIT))
     }
 
     /// A comment body, capped to [`COMMENT_LIMIT`] characters.
@@ -205,7 +221,7 @@ pub fn status(what: &Status<'_>) -> CustomerText {
             };
             format!("{place}: {what}: {reason}")
         }
-        Revoked { date } => format!("customer access revoked {date}; contact the provider"),
+        Revoked { date } => format!("customer access revoked {date}; {CONTACT_PROVIDER}"),
         TriggerInvalid { problems } => format!(
             "invalid variables: {}, see the trigger run",
             count(problems, "problem", "problems")
