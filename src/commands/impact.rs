@@ -107,15 +107,20 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
 pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     let live = Manager::load(manager_dir)?;
-    let registry = Registry::load(&live)?;
-    let mut impact = crate::fleet::impact::of_revisions(
-        manager_dir,
-        &live,
-        &registry,
-        &settings.base,
-        settings.head.as_deref(),
-        settings.jobs,
-    )?;
+    // The registry is read while git exports the revisions.
+    let (registry, revisions) = std::thread::scope(|s| {
+        let exported = s.spawn(|| {
+            let head = settings.head.as_deref();
+            crate::fleet::impact::Revisions::export(manager_dir, &live, &settings.base, head)
+        });
+        let registry = Registry::load(&live);
+        let revisions = exported
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (registry, revisions)
+    });
+    let registry = registry?;
+    let mut impact = revisions?.compare(&live, &registry, settings.jobs)?;
     // The working tree of a pull request's job is the pull request's
     // head: shown as its commit, as GitHub names it.
     if let (None, Some(sha)) = (&settings.head, &settings.sha) {

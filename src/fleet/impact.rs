@@ -177,51 +177,90 @@ pub fn of_revisions(
     head: Option<&str>,
     jobs: usize,
 ) -> Result<Impact, ImpactError> {
-    use crate::util::git;
-    let scratch =
-        tempfile::tempdir().map_err(|e| ImpactError::Failed(format!("a scratch folder: {e}")))?;
-    let side = |rev: &str, name: &str| -> Result<Side, ImpactError> {
-        let dest = scratch.path().join(name);
-        std::fs::create_dir_all(&dest).map_err(|e| ImpactError::Failed(e.to_string()))?;
-        let root = git::export(manager_dir, rev, &dest)
+    Revisions::export(manager_dir, live, base, head)?.compare(live, registry, jobs)
+}
+
+/// The two revisions of the manager, read from git (no customer yet): what
+/// [`Revisions::compare`] compares. Exporting needs no registry, so a
+/// caller can load the registry meanwhile.
+pub struct Revisions {
+    /// Holds the exported sides' files until the comparison is done.
+    _scratch: tempfile::TempDir,
+    base: Side,
+    head: Side,
+    changed: Vec<PathBuf>,
+}
+
+impl Revisions {
+    /// `base` (and `head`, or the working tree when `None`) exported from
+    /// git, and the files changed under the manager between them.
+    pub fn export(
+        manager_dir: &Path,
+        live: &Manager,
+        base: &str,
+        head: Option<&str>,
+    ) -> Result<Revisions, ImpactError> {
+        use crate::util::git;
+        let scratch = tempfile::tempdir()
+            .map_err(|e| ImpactError::Failed(format!("a scratch folder: {e}")))?;
+        let side = |rev: &str, name: &str| -> Result<Side, ImpactError> {
+            let dest = scratch.path().join(name);
+            std::fs::create_dir_all(&dest).map_err(|e| ImpactError::Failed(e.to_string()))?;
+            let root = git::export(manager_dir, rev, &dest)
+                .map_err(|e| ImpactError::Revision(e.to_string()))?;
+            let sha = git::run(
+                manager_dir,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--end-of-options",
+                    &format!("{rev}^{{commit}}"),
+                ],
+            )
             .map_err(|e| ImpactError::Revision(e.to_string()))?;
-        let sha = git::run(
-            manager_dir,
-            &[
-                "rev-parse",
-                "--verify",
-                "--end-of-options",
-                &format!("{rev}^{{commit}}"),
-            ],
-        )
-        .map_err(|e| ImpactError::Revision(e.to_string()))?;
-        Ok(Side {
-            manager: Manager::load(&root)?,
-            at: Some(sha.trim().chars().take(12).collect()),
+            Ok(Side {
+                manager: Manager::load(&root)?,
+                at: Some(sha.trim().chars().take(12).collect()),
+            })
+        };
+        let base_side = side(base, "base")?;
+        let head_side = match head {
+            Some(h) => side(h, "head")?,
+            None => Side {
+                manager: live.clone(),
+                at: None,
+            },
+        };
+        let changed = git::changed_under(manager_dir, base, head)
+            .map_err(|e| ImpactError::Revision(e.to_string()))?;
+        Ok(Revisions {
+            changed: under(manager_dir, changed),
+            _scratch: scratch,
+            base: base_side,
+            head: head_side,
         })
-    };
-    let base_side = side(base, "base")?;
-    let head_side = match head {
-        Some(h) => side(h, "head")?,
-        None => Side {
-            manager: live.clone(),
-            at: None,
-        },
-    };
-    let changed = git::changed_under(manager_dir, base, head)
-        .map_err(|e| ImpactError::Revision(e.to_string()))?;
-    let store = crate::records::Store::for_manager(live);
-    let ctx = Context {
-        registry,
-        store: &store,
-        changed_files: under(manager_dir, changed),
-        jobs,
-    };
-    let mut impact = compare(&base_side, &head_side, &ctx).map_err(ImpactError::Failed)?;
-    // The commits compared, as a reader finds them (`1a2b3c4d5e6f`).
-    impact.base = base_side.at.clone().unwrap_or_default();
-    impact.head = head_side.at.clone().unwrap_or("working tree".into());
-    Ok(impact)
+    }
+
+    /// Every pair of `registry` compared at both revisions.
+    pub fn compare(
+        self,
+        live: &Manager,
+        registry: &Registry,
+        jobs: usize,
+    ) -> Result<Impact, ImpactError> {
+        let store = crate::records::Store::for_manager(live);
+        let ctx = Context {
+            registry,
+            store: &store,
+            changed_files: self.changed,
+            jobs,
+        };
+        let mut impact = compare(&self.base, &self.head, &ctx).map_err(ImpactError::Failed)?;
+        // The commits compared, as a reader finds them (`1a2b3c4d5e6f`).
+        impact.base = self.base.at.clone().unwrap_or_default();
+        impact.head = self.head.at.clone().unwrap_or("working tree".into());
+        Ok(impact)
+    }
 }
 
 /// The pairs grouped by customer × product (consecutive in `work`), with
