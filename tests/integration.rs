@@ -85,6 +85,7 @@ mod schedule;
 mod schema_authoring;
 mod setup_action;
 mod status_truth;
+mod sync_carry;
 mod targeted_products;
 mod templates;
 mod templates_reruns;
