@@ -63,7 +63,10 @@ fn sync(w: &mut World, per_hour: &str, extra: &[&str]) -> (Option<i32>, Value, u
 }
 
 fn state(rows: &Value, customer: &str) -> &'static str {
-    match (rows[customer]["ok"].as_bool(), rows[customer]["deferred"].as_bool()) {
+    match (
+        rows[customer]["ok"].as_bool(),
+        rows[customer]["deferred"].as_bool(),
+    ) {
         (Some(true), _) => "ok",
         (_, Some(true)) => "deferred",
         _ => "failed",

@@ -571,11 +571,14 @@ fn keep_issues(
     let repo = settings.manager_repo.as_deref().expect("clap requires it");
     let gh = clients.issues.as_ref();
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
-        super::write_log::load(gh, log, out);
+        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
+            out.note(&note);
+        }
     }
     let made = sticky_issues(clients, repo, report, ctx);
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
-        super::write_log::save(gh, log)?;
+        crate::github::write_log::write(log, &gh.writes_of_the_hour())
+            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     made
 }
@@ -597,7 +600,9 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     report.requests = clients.requests();
     report.not_modified = clients.not_modified();
     if let Some(cache) = &settings.etags {
-        super::write_log::save_etags(cache, out);
+        if let Some(note) = cache.save_or_note() {
+            out.note(&note);
+        }
     }
 
     let json = write_reports(&settings.out, &report, &ctx)?;

@@ -25,7 +25,6 @@ pub mod state;
 pub mod sync;
 pub mod trigger;
 pub mod validate;
-pub mod write_log;
 
 /// The impact of two revisions, as the commands report it: a revision git
 /// cannot read is a usage error.

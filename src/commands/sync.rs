@@ -503,7 +503,9 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         None => gh,
     };
     if let Some(log) = &settings.write_log {
-        super::write_log::load(&gh, log, out);
+        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
+            out.note(&note);
+        }
     }
     let ctx = Ctx {
         gh: &gh,
@@ -514,10 +516,13 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     };
     let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary);
     if let (Some(log), false) = (&settings.write_log, settings.dry_run) {
-        super::write_log::save(&gh, log)?;
+        crate::github::write_log::write(log, &gh.writes_of_the_hour())
+            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     if let Some(cache) = &settings.etags {
-        super::write_log::save_etags(cache, out);
+        if let Some(note) = cache.save_or_note() {
+            out.note(&note);
+        }
     }
     if settings.json {
         out.json(&rows).expect("serialisable");
