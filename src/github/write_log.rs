@@ -29,3 +29,19 @@ pub fn write(path: &Path, times: &[u64]) -> Result<(), FsError> {
     let bytes = serde_json::to_vec(times).unwrap_or_default();
     crate::util::fs::write_atomic(path, &bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_log_is_empty_a_foreign_file_a_note_and_a_written_one_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writes.json");
+        assert_eq!(read(&path), Ok(Vec::new()));
+        std::fs::write(&path, "not json").unwrap();
+        assert!(read(&path).unwrap_err().contains("not a write log"));
+        write(&path, &[1, 2]).unwrap();
+        assert_eq!(read(&path), Ok(vec![1, 2]));
+    }
+}
