@@ -104,6 +104,7 @@ mod schema_authoring;
 mod setup_action;
 mod setup_action_source;
 mod status_truth;
+mod sync_carry;
 mod targeted_products;
 mod templates;
 mod templates_apply;

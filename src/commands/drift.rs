@@ -411,21 +411,6 @@ fn sticky_issues(
     Ok(())
 }
 
-/// The write times an earlier run kept; a missing file is none, an
-/// unreadable one a note (the hour's budget then counts this run only).
-fn read_write_log(path: &Path, out: &Output) -> Vec<u64> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        out.note(&format!(
-            "{}: not a write log (a JSON list of times); this run counts its own writes only",
-            path.display()
-        ));
-        Vec::new()
-    })
-}
-
 /// Writes `drift-report.json` and `drift-report.md`, the step summary and
 /// the job's outputs; returns the JSON.
 fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<String> {
@@ -586,12 +571,13 @@ fn keep_issues(
     let repo = settings.manager_repo.as_deref().expect("clap requires it");
     let gh = clients.issues.as_ref();
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
-        gh.count_earlier_writes(read_write_log(log, out));
+        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
+            out.note(&note);
+        }
     }
     let made = sticky_issues(clients, repo, report, ctx);
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
-        let times = serde_json::to_vec(&gh.writes_of_the_hour()).unwrap_or_default();
-        crate::util::fs::write_atomic(log, &times)
+        crate::github::write_log::write(log, &gh.writes_of_the_hour())
             .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     made
@@ -614,10 +600,8 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     report.requests = clients.requests();
     report.not_modified = clients.not_modified();
     if let Some(cache) = &settings.etags {
-        if let Err(e) = cache.save() {
-            out.note(&format!(
-                "the ETag cache was not kept ({e}); the next run reads everything again"
-            ));
+        if let Some(note) = cache.save_or_note() {
+            out.note(&note);
         }
     }
 

@@ -15,6 +15,17 @@
 //! the branch already there: 1 + F + 1 + W (branch contents) + W' (files
 //! that differ from the branch) + 1 (+1 if the PR was closed). A second
 //! sync with no template change sends no writes.
+//!
+//! Carrying writes over (`--write-log`, `--deadline`, `--etag-cache`, as
+//! `drift`): every customer is read first, then the writes are made in
+//! order: repos with no sync branch yet (new work) first, then updates of
+//! existing branches and pull requests. A request that does not fit
+//! (GitHub's budget, the deadline) is not sent; its customer is listed as
+//! deferred (`"deferred": true` in `--json`, a line after the table) and
+//! no later customer writes in this run (their reads still say which need
+//! none). The next run reads where each repo is and writes only what is
+//! missing, so nothing is written twice. A deferred customer is not a
+//! failure.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +34,7 @@ use crate::cli::SyncArgs;
 use crate::config::{is_repo, Customer};
 use crate::error::{Error, Result};
 use crate::fleet::sync::{render_for, template_files, Files};
-use crate::github::{GitHub, Token};
+use crate::github::{GitHub, GitHubError, Token};
 use crate::output::Output;
 use crate::report::sync::{file_diff, pr_body, results_table, Row, PR_TITLE};
 
@@ -37,6 +48,9 @@ struct Settings {
     /// How many customers go first; a failure among them stops the rest.
     canary: usize,
     token: Token,
+    write_log: Option<std::path::PathBuf>,
+    deadline: Option<std::time::SystemTime>,
+    etags: Option<std::sync::Arc<crate::github::EtagCache>>,
 }
 
 fn resolve(args: &SyncArgs) -> Result<Settings> {
@@ -60,17 +74,60 @@ fn resolve(args: &SyncArgs) -> Result<Settings> {
         json: args.json,
         canary: args.canary.unwrap_or(0),
         token,
+        write_log: args.write_log.clone(),
+        deadline: args
+            .deadline
+            .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
+        etags: args
+            .etag_cache
+            .as_deref()
+            .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
     })
 }
 
 /// A file's content and blob sha on a branch, per path (`None`: absent).
 type Blobs<'f> = BTreeMap<&'f str, Option<(Vec<u8>, String)>>;
 
+/// Why a customer was not synced.
+enum Failure {
+    /// A request did not fit (budget, deadline): the next run goes on.
+    Deferred(String),
+    Failed(String),
+}
+
+impl From<GitHubError> for Failure {
+    fn from(e: GitHubError) -> Self {
+        match e {
+            GitHubError::Deferred { .. } => Failure::Deferred(e.to_string()),
+            e => Failure::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure::Failed(e)
+    }
+}
+
+type Outcome<T> = std::result::Result<T, Failure>;
+
+/// What a customer's repo needs, from its reads.
+struct Pending<'f> {
+    default_branch: String,
+    current: Blobs<'f>,
+    differing: Vec<&'f str>,
+    /// The sync branch is there already (an update, not new work).
+    has_branch: bool,
+}
+
 struct Ctx<'a> {
     gh: &'a GitHub,
     branch: &'a str,
     dry_run: bool,
     out: &'a Output,
+    /// A write was deferred: no later write is sent in this run.
+    writes_stopped: std::cell::Cell<bool>,
 }
 
 impl Ctx<'_> {
@@ -81,16 +138,10 @@ impl Ctx<'_> {
         repo: &str,
         paths: impl IntoIterator<Item = &'f str>,
         branch: Option<&str>,
-    ) -> std::result::Result<Blobs<'f>, String> {
+    ) -> Outcome<Blobs<'f>> {
         let mut blobs = Blobs::new();
         for path in paths {
-            blobs.insert(
-                path,
-                self.gh
-                    .get_file_with_sha(repo, path, branch)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            blobs.insert(path, self.gh.get_file_with_sha(repo, path, branch).await?);
         }
         Ok(blobs)
     }
@@ -103,13 +154,10 @@ impl Ctx<'_> {
         default_branch: &str,
         current: &Blobs<'f>,
         differing: &[&'f str],
-    ) -> std::result::Result<(bool, Blobs<'f>), String> {
+        has_branch: bool,
+    ) -> Outcome<(bool, Blobs<'f>)> {
         let gh = self.gh;
-        let existing = gh
-            .branch_sha(repo, self.branch)
-            .await
-            .map_err(|e| e.to_string())?;
-        if existing.is_some() {
+        if has_branch {
             let blobs = self
                 .read(repo, differing.iter().copied(), Some(self.branch))
                 .await?;
@@ -117,12 +165,10 @@ impl Ctx<'_> {
         }
         let head = gh
             .branch_sha(repo, default_branch)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .ok_or_else(|| format!("default branch `{default_branch}` not found"))?;
-        gh.create_branch(repo, self.branch, &head)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.may_write()?;
+        gh.create_branch(repo, self.branch, &head).await?;
         let blobs = differing.iter().map(|p| (*p, current[p].clone())).collect();
         Ok((true, blobs))
     }
@@ -135,13 +181,14 @@ impl Ctx<'_> {
         files: &Files,
         differing: &[&str],
         on_branch: &Blobs<'_>,
-    ) -> std::result::Result<usize, String> {
+    ) -> Outcome<usize> {
         let mut written = 0;
         for p in differing {
             let on_branch = &on_branch[p];
             if on_branch.as_ref().map(|(b, _)| b) == Some(&files[*p]) {
                 continue;
             }
+            self.may_write()?;
             self.gh
                 .put_file(
                     repo,
@@ -151,8 +198,7 @@ impl Ctx<'_> {
                     &format!("fleetform sync: update {p}"),
                     on_branch.as_ref().map(|(_, sha)| sha.as_str()),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             written += 1;
         }
         Ok(written)
@@ -166,12 +212,9 @@ impl Ctx<'_> {
         differing: &[&str],
         created: bool,
         written: usize,
-    ) -> std::result::Result<(String, Option<String>), String> {
+    ) -> Outcome<(String, Option<String>)> {
         let gh = self.gh;
-        let open = gh
-            .open_pulls_from(repo, self.branch)
-            .await
-            .map_err(|e| e.to_string())?;
+        let open = gh.open_pulls_from(repo, self.branch).await?;
         match open.first() {
             Some((_, url)) if written > 0 => Ok((
                 format!(
@@ -182,6 +225,7 @@ impl Ctx<'_> {
             )),
             Some((_, url)) => Ok(("PR open, unchanged".into(), Some(url.clone()))),
             None => {
+                self.may_write()?;
                 let (_, url) = gh
                     .create_pull(
                         repo,
@@ -190,8 +234,7 @@ impl Ctx<'_> {
                         default_branch,
                         &pr_body(differing),
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 Ok((
                     if created {
                         "PR opened".into()
@@ -202,6 +245,17 @@ impl Ctx<'_> {
                 ))
             }
         }
+    }
+
+    /// Deferred when an earlier write of this run was (the writes keep
+    /// their order: new work first).
+    fn may_write(&self) -> Outcome<()> {
+        if self.writes_stopped.get() {
+            return Err(Failure::Deferred(
+                "not sent: an earlier write of this run did not fit".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `--dry-run`: shows what would change, as a diff.
@@ -219,17 +273,16 @@ impl Ctx<'_> {
     }
 }
 
-/// Brings one customer repo's template files up to date through a pull
-/// request on the sync branch; returns the result and the PR's address.
-async fn sync_one(
+/// Reads one customer repo: in sync (or, in a dry run, what would
+/// change: `Err`), or what its pull request needs.
+async fn survey<'f>(
     ctx: &Ctx<'_>,
     repo: &str,
-    files: &Files,
-) -> std::result::Result<(String, Option<String>), String> {
-    let info = ctx.gh.repo_info(repo).await.map_err(|e| e.to_string())?;
-    let default_branch = info.default_branch;
+    files: &'f Files,
+) -> Outcome<std::result::Result<Pending<'f>, String>> {
+    let info = ctx.gh.repo_info(repo).await?;
     if info.archived {
-        return Err("the repository is archived (read-only)".into());
+        return Err("the repository is archived (read-only)".to_string().into());
     }
     // Compare with the default branch.
     let current = ctx
@@ -241,52 +294,74 @@ async fn sync_one(
         .map(|(p, _)| p.as_str())
         .collect();
     if differing.is_empty() {
-        return Ok(("in sync".into(), None));
+        return Ok(Err("in sync".into()));
     }
     if ctx.dry_run {
         ctx.show_diff(repo, files, &current, &differing);
-        return Ok((
-            format!(
-                "would update {}",
-                crate::util::text::count(differing.len(), "file", "files")
-            ),
-            None,
-        ));
+        return Ok(Err(format!(
+            "would update {}",
+            crate::util::text::count(differing.len(), "file", "files")
+        )));
     }
+    let has_branch = ctx.gh.branch_sha(repo, ctx.branch).await?.is_some();
+    Ok(Ok(Pending {
+        default_branch: info.default_branch,
+        current,
+        differing,
+        has_branch,
+    }))
+}
+
+/// Brings one customer repo's template files up to date through a pull
+/// request on the sync branch; returns the result and the PR's address.
+async fn write_pending(
+    ctx: &Ctx<'_>,
+    repo: &str,
+    files: &Files,
+    p: &Pending<'_>,
+) -> Outcome<(String, Option<String>)> {
     let (created, on_branch) = ctx
-        .prepare_branch(repo, &default_branch, &current, &differing)
+        .prepare_branch(
+            repo,
+            &p.default_branch,
+            &p.current,
+            &p.differing,
+            p.has_branch,
+        )
         .await?;
-    let written = ctx.write_files(repo, files, &differing, &on_branch).await?;
-    ctx.pull_request(repo, &default_branch, &differing, created, written)
+    let written = ctx
+        .write_files(repo, files, &p.differing, &on_branch)
+        .await?;
+    ctx.pull_request(repo, &p.default_branch, &p.differing, created, written)
         .await
 }
 
-/// Syncs one customer, counting its requests and recording it in the
-/// audit log.
-fn sync_customer(rt: &tokio::runtime::Runtime, ctx: &Ctx<'_>, c: &Customer, files: &Files) -> Row {
-    let repo = c.repo.as_deref().expect("filtered");
-    let before = ctx.gh.request_count();
-    let result = rt.block_on(sync_one(ctx, repo, files));
-    let requests = ctx.gh.request_count() - before;
-    let row = match result {
-        Ok((result, pr)) => Row {
-            customer: c.slug.clone(),
-            result,
-            pr,
-            ok: true,
-            requests,
-        },
-        Err(e) => Row {
-            customer: c.slug.clone(),
-            result: format!("failed: {e}"),
-            pr: None,
-            ok: false,
-            requests,
-        },
+/// One customer's row from its outcome, recorded in the audit log.
+fn row_of(
+    ctx: &Ctx<'_>,
+    c: &Customer,
+    result: Outcome<(String, Option<String>)>,
+    requests: usize,
+) -> Row {
+    let (result, pr, status) = match result {
+        Ok((result, pr)) => (result, pr, "ok"),
+        Err(Failure::Deferred(e)) => {
+            ctx.writes_stopped.set(true);
+            (format!("deferred: {e}"), None, "deferred")
+        }
+        Err(Failure::Failed(e)) => (format!("failed: {e}"), None, "failed"),
+    };
+    let row = Row {
+        customer: c.slug.clone(),
+        result,
+        pr,
+        ok: status == "ok",
+        deferred: status == "deferred",
+        requests,
     };
     crate::audit::record(
         ctx.out,
-        crate::audit::Entry::now("sync", if row.ok { "ok" } else { "failed" })
+        crate::audit::Entry::now("sync", status)
             .customer(&c.slug)
             .detail(format!(
                 "{}{}",
@@ -297,8 +372,34 @@ fn sync_customer(rt: &tokio::runtime::Runtime, ctx: &Ctx<'_>, c: &Customer, file
     row
 }
 
-/// Syncs the customers in order; when one of the first `canary` fails,
-/// the rest are not attempted.
+/// Syncs one customer at once (reads, then writes): the canaries.
+fn sync_customer(rt: &tokio::runtime::Runtime, ctx: &Ctx<'_>, c: &Customer, files: &Files) -> Row {
+    let repo = c.repo.as_deref().expect("filtered");
+    let before = ctx.gh.request_count();
+    let result = rt.block_on(async {
+        match survey(ctx, repo, files).await? {
+            Err(done) => Ok((done, None)),
+            Ok(p) => write_pending(ctx, repo, files, &p).await,
+        }
+    });
+    row_of(ctx, c, result, ctx.gh.request_count() - before)
+}
+
+/// A customer not attempted, with why.
+fn skipped(c: &Customer, why: &str, deferred: bool) -> Row {
+    Row {
+        customer: c.slug.clone(),
+        result: why.into(),
+        pr: None,
+        ok: false,
+        deferred,
+        requests: 0,
+    }
+}
+
+/// Syncs the customers: the first `canary` one by one (a failure among
+/// them stops the rest), then the others read first and written in
+/// order, repos without a sync branch first.
 fn propagate(
     rt: &tokio::runtime::Runtime,
     ctx: &Ctx<'_>,
@@ -306,31 +407,61 @@ fn propagate(
     rendered: &[Files],
     canary: usize,
 ) -> Vec<Row> {
-    let mut rows = Vec::new();
-    let mut stopped = false;
-    for (i, (c, files)) in customers.iter().zip(rendered).enumerate() {
-        if stopped {
-            rows.push(Row {
-                customer: c.slug.clone(),
-                result: "not attempted (a canary failed)".into(),
-                pr: None,
-                ok: false,
-                requests: 0,
-            });
-            continue;
-        }
+    let mut rows: Vec<Option<Row>> = vec![None; customers.len()];
+    let pairs: Vec<_> = customers.iter().zip(rendered).enumerate().collect();
+    let (canaries, rest) = pairs.split_at(canary.min(pairs.len()));
+    for (i, (c, files)) in canaries {
         let row = sync_customer(rt, ctx, c, files);
-        let failed = !row.ok;
-        rows.push(row);
-        if failed && i < canary {
-            ctx.out.error(&format!(
-                "canary `{}` failed; stopping before the other customers",
-                c.slug
-            ));
-            stopped = true;
+        let (failed, deferred) = (!row.ok && !row.deferred, row.deferred);
+        rows[*i] = Some(row);
+        if failed || deferred {
+            let why = if failed {
+                ctx.out.error(&format!(
+                    "canary `{}` failed; stopping before the other customers",
+                    c.slug
+                ));
+                "not attempted (a canary failed)"
+            } else {
+                "deferred: not attempted (a canary was deferred)"
+            };
+            for (j, (c, _)) in pairs.iter().skip(i + 1) {
+                rows[*j] = Some(skipped(c, why, deferred));
+            }
+            return rows.into_iter().flatten().collect();
         }
     }
-    rows
+    let mut pending = Vec::new();
+    for (i, (c, files)) in rest {
+        let before = ctx.gh.request_count();
+        let repo = c.repo.as_deref().expect("filtered");
+        match rt.block_on(survey(ctx, repo, files)) {
+            Ok(Ok(p)) => pending.push((*i, p, ctx.gh.request_count() - before)),
+            Ok(Err(done)) => {
+                rows[*i] = Some(row_of(
+                    ctx,
+                    c,
+                    Ok((done, None)),
+                    ctx.gh.request_count() - before,
+                ))
+            }
+            Err(e) => rows[*i] = Some(row_of(ctx, c, Err(e), ctx.gh.request_count() - before)),
+        }
+    }
+    // New work first; the sort is stable, so registry order within each.
+    pending.sort_by_key(|(_, p, _)| p.has_branch);
+    for (i, p, read) in pending {
+        let (c, files) = pairs[i].1;
+        let repo = c.repo.as_deref().expect("filtered");
+        let before = ctx.gh.request_count();
+        let result = rt.block_on(write_pending(ctx, repo, files, &p));
+        rows[i] = Some(row_of(
+            ctx,
+            c,
+            result,
+            read + ctx.gh.request_count() - before,
+        ));
+    }
+    rows.into_iter().flatten().collect()
 }
 
 pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
@@ -363,24 +494,58 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         settings.dry_run,
     )
     .map_err(Error::from)?;
+    let gh = match &settings.etags {
+        Some(cache) => gh.with_etag_cache(cache.clone()),
+        None => gh,
+    };
+    let gh = match settings.deadline {
+        Some(d) => gh.with_deadline(d),
+        None => gh,
+    };
+    if let Some(log) = &settings.write_log {
+        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
+            out.note(&note);
+        }
+    }
     let ctx = Ctx {
         gh: &gh,
         branch: &manager.config.sync.branch,
         dry_run: settings.dry_run,
         out,
+        writes_stopped: std::cell::Cell::new(false),
     };
     let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary);
+    if let (Some(log), false) = (&settings.write_log, settings.dry_run) {
+        crate::github::write_log::write(log, &gh.writes_of_the_hour())
+            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
+    }
+    if let Some(cache) = &settings.etags {
+        if let Some(note) = cache.save_or_note() {
+            out.note(&note);
+        }
+    }
     if settings.json {
         out.json(&rows).expect("serialisable");
     } else {
         out.result(results_table(&rows).trim_end());
     }
-    out.verbose(&crate::util::text::count(
-        gh.request_count(),
-        "GitHub API request",
-        "GitHub API requests",
+    let deferred = rows.iter().filter(|r| r.deferred).count();
+    if deferred > 0 {
+        out.note(&format!(
+            "{} deferred: what did not fit GitHub's budget or the deadline; the next run syncs them (keep --write-log between runs)",
+            crate::util::text::count(deferred, "customer", "customers")
+        ));
+    }
+    out.verbose(&format!(
+        "{} ({} not modified)",
+        crate::util::text::count(
+            gh.request_count(),
+            "GitHub API request",
+            "GitHub API requests"
+        ),
+        gh.not_modified_count()
     ));
-    let failed = rows.iter().filter(|r| !r.ok).count();
+    let failed = rows.iter().filter(|r| !r.ok && !r.deferred).count();
     if failed > 0 {
         return Err(Error::Failed(format!(
             "{failed} of {} did not sync",

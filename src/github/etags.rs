@@ -105,6 +105,14 @@ impl EtagCache {
         crate::util::fs::write_atomic(&self.path, &bytes)
     }
 
+    /// [`EtagCache::save`], a failure as the note to show (the next run
+    /// then reads everything again).
+    pub fn save_or_note(&self) -> Option<String> {
+        self.save().err().map(|e| {
+            format!("the ETag cache was not kept ({e}); the next run reads everything again")
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -47,6 +47,9 @@
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
 //!
+//! `write_log` (the times of the last hour's writes, kept between runs)
+//! imports only `util`.
+//!
 //! Inside this folder the client may import `error`, `root`, `retry`,
 //! `budget`, `etags` and `wire` (which imports only `error`); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
@@ -85,6 +88,7 @@ mod settings;
 mod statuses;
 mod teams;
 mod wire;
+pub mod write_log;
 
 pub use crate::util::text::shown;
 pub use app::{AppKey, AppKeyError, Permissions};

@@ -12,6 +12,9 @@ pub struct Row {
     pub result: String,
     pub pr: Option<String>,
     pub ok: bool,
+    /// Not synced in this run: a request did not fit GitHub's budget or
+    /// the deadline; the next run carries on (not a failure).
+    pub deferred: bool,
     pub requests: usize,
 }
 
