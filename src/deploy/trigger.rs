@@ -17,7 +17,7 @@ use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
 use crate::output::Output;
-use crate::report::customer::{status, trigger_line, CustomerText, Status, Trigger};
+use crate::report::customer::{status, trigger_line, CustomerText, Idle, Status, Trigger};
 use crate::values::customer::{self, CustomerSource};
 use crate::values::schema::Schema;
 
@@ -106,7 +106,7 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
         "push" => {
             let sha = s("/after").or_else(|| ctx.sha.clone()).unwrap_or_default();
             if sha.bytes().all(|b| b == b'0') {
-                return Ok(Err("the branch was deleted; nothing to plan".into()));
+                return Ok(Err(trigger_line(&Trigger::Idle(Idle::BranchDeleted))));
             }
             let git_ref = s("/ref")
                 .or_else(|| ctx.git_ref.clone())

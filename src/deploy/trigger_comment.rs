@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::github::GitHub;
 use crate::output::Output;
+use crate::report::customer::{trigger_line, Idle, Trigger};
 
 use super::comment_command::parse;
 use super::session::gh_err;
@@ -27,19 +28,17 @@ pub(super) struct CommentSubject {
 pub(super) fn subject(event: &Value) -> std::result::Result<CommentSubject, String> {
     let action = event.get("action").and_then(Value::as_str).unwrap_or("");
     if action != "created" {
-        return Err(format!(
-            "comment {action}: only a new comment runs a command; nothing to do"
-        ));
+        return Err(trigger_line(&Trigger::Idle(Idle::CommentNotNew { action })));
     }
     if !event
         .pointer("/issue/pull_request")
         .is_some_and(Value::is_object)
     {
-        return Err("a comment on an issue, not on a pull request: nothing to do".into());
+        return Err(trigger_line(&Trigger::Idle(Idle::CommentOnIssue)));
     }
     let body = event.pointer("/comment/body").and_then(Value::as_str);
     let Some(command) = body.and_then(parse) else {
-        return Err("the comment is not a fleetform command: nothing to do".into());
+        return Err(trigger_line(&Trigger::Idle(Idle::NotACommand)));
     };
     let number = |p: &str| event.pointer(p).and_then(Value::as_u64).filter(|n| *n > 0);
     let (Some(pr), Some(id)) = (number("/issue/number"), number("/comment/id")) else {
@@ -62,8 +61,8 @@ pub(super) async fn pull_head(
 ) -> Result<Option<(String, String)>> {
     let note = match gh.pull_head(repo, pr).await.map_err(gh_err)? {
         Some(h) if h.open => return Ok(Some((h.head_sha, format!("refs/heads/{}", h.head_ref)))),
-        Some(_) => format!("#{pr} is closed: nothing to do"),
-        None => format!("{repo} has no pull request #{pr}"),
+        Some(_) => trigger_line(&Trigger::Idle(Idle::PullRequestClosed { pr })),
+        None => trigger_line(&Trigger::Idle(Idle::NoPullRequest { repo, pr })),
     };
     out.note(&note);
     Ok(None)

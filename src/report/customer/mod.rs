@@ -46,7 +46,7 @@ mod trigger;
 pub use comments::{comment, Comment, Done, StateOp};
 pub use deployments::{deployment, Deployment};
 pub use relay::{Refusal, CONTACT_PROVIDER};
-pub use trigger::{trigger_line, Trigger};
+pub use trigger::{trigger_line, Idle, Trigger};
 
 /// GitHub's limit on a commit status's and a deployment's description.
 pub const STATUS_LIMIT: usize = 140;

@@ -1,6 +1,6 @@
 //! What the customer's trigger run says in its log (printed through
 //! `output`, which keeps workflow commands out): where the values went,
-//! and what the manager answered.
+//! what the manager answered, and why a run has nothing to send.
 
 use super::{short, status, Status};
 use crate::util::text::count;
@@ -37,6 +37,25 @@ pub enum Trigger<'a> {
         dispatch_id: &'a str,
         manager_repo: &'a str,
     },
+    /// Nothing to run for this event (a note, not a failure).
+    Idle(Idle<'a>),
+}
+
+/// Why a trigger run has nothing to send.
+#[derive(Debug, Clone)]
+pub enum Idle<'a> {
+    /// A push that deleted its branch.
+    BranchDeleted,
+    /// A comment edited or deleted (`action`), not a new one.
+    CommentNotNew { action: &'a str },
+    /// A comment on an issue, not on a pull request.
+    CommentOnIssue,
+    /// A comment that is not a command.
+    NotACommand,
+    /// The comment's pull request is closed.
+    PullRequestClosed { pr: u64 },
+    /// The repository has no such pull request.
+    NoPullRequest { repo: &'a str, pr: u64 },
 }
 
 /// The line (a result, or an error's message) for the trigger's log.
@@ -89,5 +108,21 @@ pub fn trigger_line(what: &Trigger<'_>) -> String {
         } => format!(
             "the manager never answered within {secs}s (dispatch {dispatch_id}): check the Actions runs of {manager_repo} and its SOURCE_REPOS_PAT"
         ),
+        Trigger::Idle(why) => idle(why),
+    }
+}
+
+fn idle(why: &Idle<'_>) -> String {
+    match why {
+        Idle::BranchDeleted => "the branch was deleted; nothing to plan".into(),
+        Idle::CommentNotNew { action } => {
+            format!("comment {action}: only a new comment runs a command; nothing to do")
+        }
+        Idle::CommentOnIssue => {
+            "a comment on an issue, not on a pull request: nothing to do".into()
+        }
+        Idle::NotACommand => "the comment is not a fleetform command: nothing to do".into(),
+        Idle::PullRequestClosed { pr } => format!("#{pr} is closed: nothing to do"),
+        Idle::NoPullRequest { repo, pr } => format!("{repo} has no pull request #{pr}"),
     }
 }
