@@ -5,8 +5,6 @@
 //! `infra/terraform-deploy` and on the pull request; the same comment from
 //! a reader applies nothing.
 
-use serde_json::json;
-
 use crate::common::{self, stderr};
 use crate::world::{ok, World, ACME, MANAGER};
 
@@ -15,21 +13,8 @@ const STATE: &str = ".fleetform/state/acme/staging/terraform.tfstate";
 /// The customer's token trigger on a new comment `id` (text `body`) on
 /// pull request `pr`, in a checkout of its head `head`.
 fn trigger_comment(w: &mut World, pr: u64, (id, body): (u64, &str), head: &str) {
-    let event = json!({
-        "action": "created",
-        "issue": { "number": pr, "pull_request": { "url": format!("https://api.github.com/repos/{ACME}/pulls/{pr}") } },
-        "comment": { "id": id, "body": body, "user": { "login": "someone" } },
-        "repository": { "default_branch": "main" }
-    });
-    let main = w.gh.branch_head(ACME, "main").unwrap();
-    let checkout = w.checkout(ACME, head);
-    let (mut cmd, _files) = w.step(ACME, "issue_comment", &event, &main);
-    let out = cmd
-        .current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", MANAGER)
-        .arg("trigger")
-        .output()
-        .unwrap();
+    let (out, _) =
+        crate::comment_commands::trigger_comment(w, pr, true, (id, body, "created"), head);
     ok(&out);
 }
 

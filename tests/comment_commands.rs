@@ -11,7 +11,7 @@ use serde_json::json;
 /// The customer's trigger step on an `issue_comment` event (`action`) for
 /// comment `id` on issue or pull request `number`, in a checkout of
 /// `checkout_sha` (the workflow checks out the pull request's head).
-fn trigger_comment(
+pub(crate) fn trigger_comment(
     w: &mut World,
     number: u64,
     on_pull: bool,

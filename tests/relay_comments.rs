@@ -7,7 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::common::{self, stderr, stdout};
-use crate::relay::{http, RelayProc, RelayWorld};
+use crate::relay::{http, RelayProc, RelayWorld, WEBHOOK_SECRET};
+use crate::relay_webhooks::signed_delivery;
 use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
@@ -226,27 +227,6 @@ fn the_dispatch_follows_the_comment_as_github_has_it() {
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
 }
 
-/// A webhook delivery signed with the relay's secret (tests/relay.rs).
-fn delivery(relay: &RelayProc, event: &str, id: &str, body: &Value) -> (u16, Value) {
-    use hmac::{KeyInit, Mac};
-    let bytes = body.to_string();
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(b"relay-webhook-secret-0123456789").unwrap();
-    mac.update(bytes.as_bytes());
-    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    http(
-        &relay.url,
-        "POST",
-        "/webhook",
-        &[
-            ("x-github-event", event),
-            ("x-github-delivery", id),
-            ("x-hub-signature-256", &sig),
-        ],
-        bytes.as_bytes(),
-    )
-}
-
 #[test]
 fn the_apps_comment_webhook_dispatches_the_command_as_github_has_it() {
     let rw = RelayWorld::new();
@@ -266,11 +246,12 @@ fn the_apps_comment_webhook_dispatches_the_command_as_github_has_it() {
     };
     // The delivery's text only decides whether to look: what is
     // dispatched is the comment as GitHub has it (an apply here).
-    let (status, answer) = delivery(
+    let (status, answer) = signed_delivery(
         &relay,
         "issue_comment",
         "c-1",
         &event(id, "/fleetform plan", true),
+        WEBHOOK_SECRET,
     );
     assert_eq!(status, 202, "{answer}");
     let d = &answer["dispatched"];
@@ -284,11 +265,12 @@ fn the_apps_comment_webhook_dispatches_the_command_as_github_has_it() {
     );
     // Chatter and comments on issues are not acted on.
     for (n, body, on_pull) in [(2, "LGTM", true), (3, "/fleetform plan", false)] {
-        let (status, answer) = delivery(
+        let (status, answer) = signed_delivery(
             &relay,
             "issue_comment",
             &format!("c-{n}"),
             &event(id, body, on_pull),
+            WEBHOOK_SECRET,
         );
         assert_eq!(status, 200, "{answer}");
         assert!(answer["ignored"].is_string(), "{answer}");

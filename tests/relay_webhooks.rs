@@ -13,7 +13,8 @@ use crate::relay::{
     dispatch, http, pem, RelayProc, RelayWorld, APP_ID, GLOBEX, SLUG, WEBHOOK_SECRET,
 };
 
-fn signed_delivery(
+/// A webhook delivery to the relay, signed with `secret`.
+pub(crate) fn signed_delivery(
     relay: &RelayProc,
     event: &str,
     id: &str,

@@ -145,11 +145,7 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report)> {
         let pairs = shard.drifted.iter().chain(&shard.never_applied);
         let names = pairs.chain(&shard.errors).map(|p| &p.customer);
         for c in names.chain(&shard.planned_customers) {
-            if !registry
-                .customers
-                .iter()
-                .any(|r| &r.slug == c && r.is_active())
-            {
+            if !registry.get(c).is_some_and(|r| r.is_active()) {
                 return Err(bad(&file, &format!("`{c}` is not an active customer")));
             }
         }

@@ -123,6 +123,9 @@ fn idle(why: &Idle<'_>) -> String {
         }
         Idle::NotACommand => "the comment is not a fleetform command: nothing to do".into(),
         Idle::PullRequestClosed { pr } => format!("#{pr} is closed: nothing to do"),
-        Idle::NoPullRequest { repo, pr } => format!("{repo} has no pull request #{pr}"),
+        // Worded as the relay's refusal of the same.
+        Idle::NoPullRequest { repo, pr } => super::Refusal::NoPullRequest { repo, pr: *pr }
+            .message()
+            .to_string(),
     }
 }
