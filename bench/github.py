@@ -95,6 +95,43 @@ def table(rows, unit, done_word, dup_word):
     return out
 
 
+ROLLOUT_HEAD = "### A rollout wave's deployments"
+
+
+def rollout_part(rollout, wave):
+    """The rollout subsection of case 11: its table and what it shows."""
+    out = [f"{ROLLOUT_HEAD}: `fleetform rollout tick --terraform STAND-IN` over one wave of {wave} customers, "
+           "then `fleetform rollout deployments` until none is owed", ""]
+    out.append(
+        "| scheduler | customers in the wave | ticks | deployment runs | rollout done | requests sent | writes sent | "
+        "most writes in a run (hour's limit) | busiest real minute's writes (limit) | limit answers | "
+        "deployments sent late | still owed | pairs with a deployment | deployments without a final status | "
+        "deployments duplicated | wall time |"
+    )
+    out.append("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rollout:
+        out.append(
+            f"| {'on' if r['scheduler'] else 'off'} | {r['customers']} | {r['ticks']} | {r['runs'] - r['ticks']} | "
+            f"{'yes' if r['done'] else 'no'} | {r['requests']} | {r['writes_sent']} | "
+            f"{r['most_writes_in_a_run']} ({r['writes_per_hour']}) | {r['busiest_minute']} ({r['writes_per_minute']}) | "
+            f"{answers(r)} | {r['sent_late']} | {r['owed_left'] if r['owed_left'] is not None else '?'} | "
+            f"{r['deployed']} | {r['unfinished']} | {r['duplicated']} | {r['wall_secs']:.1f} s |"
+        )
+    out.append("")
+    out.append(
+        "Each customer has a last deployment record naming its repo and commit (what a rollout's deployment is made "
+        "on); each apply is a deployment (1 write) and its `in_progress` and `success` statuses (2 writes), 4 applies at "
+        "a time are planned (`max_parallel: 4`), the applies made one after the other. A deployment whose writes do not "
+        "fit the hour's budget is **owed**: recorded in the rollout's events (`deployment-owed`) while the tick applies "
+        "on, and sent by the next runs (`rollout deployments`, each run standing for the next hour): the deployment "
+        "(unless it was made) and its final status (2 writes, or 1), saying when the apply was, nothing made twice. "
+        "*Pairs with a deployment* counts the wave's customers whose repo shows the apply; *without a final status* "
+        "those whose deployment has no `success` or `failure` status."
+    )
+    out.append("")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -106,6 +143,7 @@ def main():
     ap.add_argument("--note", help="with --logs: a paragraph on how the logs were made")
     ap.add_argument("--time-scale", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="3 customers and 3 repos, a budget of 2 writes")
+    ap.add_argument("--rollout-only", action="store_true", help="measure the rollout wave alone and replace its part of case 11")
     a = ap.parse_args()
     if a.smoke:
         a.customers, a.repos, a.wave, a.writes_per_hour = 3, 3, 3, 2
@@ -113,6 +151,8 @@ def main():
     scale = {"FLEETFORM_BENCH_TIME_SCALE": k, "FLEETFORM_BENCH_WRITES_PER_HOUR": w}
     load_start = os.getloadavg()
     started = time.time()
+    if a.rollout_only:
+        return replace_rollout(a.results, measure(ROLLOUT, {**scale, "FLEETFORM_BENCH_WAVE": a.wave}), a.wave, load_start, started)
     if a.logs:
         drift, sync, rollout = (from_log(p) for p in a.logs)
         a.customers, a.repos, a.wave = drift[0]["customers"], sync[0]["repos"], rollout[0]["customers"]
@@ -210,32 +250,7 @@ def main():
                 f"{r['synced']} of {r['repos']} repos synced."
             )
     out.append("")
-    out.append(f"### A rollout wave's deployments: `fleetform rollout tick --terraform STAND-IN` over one wave of {a.wave} customers")
-    out.append("")
-    out.append(
-        "| scheduler | customers in the wave | ticks | rollout done | requests sent | writes sent | most writes in a run "
-        "(hour's limit) | busiest real minute's writes (limit) | limit answers | pairs with a deployment | "
-        "deployments without both statuses | deployments duplicated | wall time |"
-    )
-    out.append("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rollout:
-        out.append(
-            f"| {'on' if r['scheduler'] else 'off'} | {r['customers']} | {r['runs']} | {'yes' if r['done'] else 'no'} | "
-            f"{r['requests']} | {r['writes_sent']} | {r['most_writes_in_a_run']} ({r['writes_per_hour']}) | "
-            f"{r['busiest_minute']} ({r['writes_per_minute']}) | {answers(r)} | {r['deployed']} | "
-            f"{r['unfinished']} | {r['duplicated']} | {r['wall_secs']:.1f} s |"
-        )
-    out.append("")
-    out.append(
-        "Each customer has a last deployment record naming its repo and commit (what a rollout's deployment is made "
-        "on); each apply is a deployment (1 write) and its `in_progress` and `success` statuses (2 writes), 4 applies at "
-        "a time are planned (`max_parallel: 4`), the applies made one after the other. **A rollout does not carry deployments over**: a deployment write that does not fit "
-        "is not sent (with the scheduler) or answered 403 (without), the tick says so (`no deployment recorded on ...`, "
-        "`deployment N: ... not sent`) and applies on; the rollout is done in one tick and the deployments that did not "
-        "fit are never made. So the wave is not run again here, and *pairs with a deployment* shows how many of the wave "
-        "got one within the hour's budget."
-    )
-    out.append("")
+    out += rollout_part(rollout, a.wave)
     out.append(
         "**Concurrency at command level: no fleet command sends GitHub requests concurrently**, so there is nothing to "
         "show against the fake's concurrency limit at command level. `drift` and `sync` send theirs one after the other; "
@@ -267,6 +282,28 @@ def main():
     section = "\n".join(out) + "\n"
     write_section(a.results, section, MARK)
     print(section)
+
+
+def replace_rollout(results, rollout, wave, load_start, started):
+    """Replaces the rollout part of case 11 in `results` (measured alone)."""
+    with open(results) as f:
+        text = f.read()
+    begin = text.index(ROLLOUT_HEAD)
+    end = text.index("**Concurrency at command level", begin)
+    load_end = os.getloadavg()
+    ended = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    part = rollout_part(rollout, wave)
+    part.append(
+        f"This part was measured alone (`bench/github.py --rollout-only`) in {time.time() - started:.0f} s, ended {ended}; "
+        f"load average (1 min) {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end on {os.cpu_count()} cores."
+    )
+    part.append("")
+    text = text[:begin] + "\n".join(part) + "\n" + text[end:]
+    tmp = results + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, results)
+    print("\n".join(part))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 //! rollout tick` over one wave of `FLEETFORM_BENCH_WAVE` (default 1,000)
 //! customers, each pair's apply a GitHub deployment on the customer's repo
 //! (the deployment and its two statuses: 3 writes), plans and applies by
-//! the stand-in Terraform, ticked until the rollout is done.
+//! the stand-in Terraform, ticked until the rollout is done; then the
+//! deployments that did not fit are sent by `rollout deployments`, run
+//! again (each run the next hour) until none is owed.
 
 use crate::bench_github::{fleet, report, setting, slug, Scale, Tally, MANAGER_REPO};
 use crate::common::{self, Fixture};
-use crate::support::fake_github::FakeGitHub;
+use crate::support::fake_github::{Deployment, FakeGitHub};
 
 use serde_json::json;
 use std::time::Instant;
@@ -23,14 +25,14 @@ rollout:
     - name: all
 ";
 
-fn repo(i: usize) -> String {
+pub(crate) fn repo(i: usize) -> String {
     format!("fleet/c{i:04}")
 }
 
 /// `n` customers, each with its repo on `gh` and a last deployment record
 /// naming the repo's commit (what a rollout's deployment is made on), the
 /// one wave, committed; then a change of the staging defaults committed.
-fn world(n: usize, gh: &FakeGitHub) -> Fixture {
+pub(crate) fn world(n: usize, gh: &FakeGitHub) -> Fixture {
     let fx = fleet(n, None);
     fx.append("manager/fleetform.yml", WAVE);
     for i in 1..=n {
@@ -65,16 +67,32 @@ fn world(n: usize, gh: &FakeGitHub) -> Fixture {
 }
 
 /// (pairs with a deployment on their repo, deployments one too many,
-/// deployments without both statuses).
+/// deployments without a final status).
 fn deployed(gh: &FakeGitHub, n: usize) -> (usize, usize, usize) {
     let (mut with, mut extra, mut unfinished) = (0, 0, 0);
     for i in 1..=n {
         let d = gh.deployments(&repo(i));
         with += usize::from(!d.is_empty());
         extra += d.len().saturating_sub(1);
-        unfinished += d.iter().filter(|d| d.statuses.len() < 2).count();
+        let ended = |d: &&Deployment| {
+            let last = d.statuses.last().map(|s| s.0.as_str());
+            matches!(last, Some("success" | "failure"))
+        };
+        unfinished += d.iter().filter(|d| !ended(d)).count();
     }
     (with, extra, unfinished)
+}
+
+/// `fleetform` as a rollout's job on GitHub runs it, with the bench's
+/// limits (or none).
+fn on_github(fx: &Fixture, gh: &FakeGitHub, scale: &Scale, scheduled: bool) -> assert_cmd::Command {
+    let mut cmd = fx.fleetform();
+    cmd.env("FLEETFORM_TOKEN", gh.token())
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_REPOSITORY", MANAGER_REPO)
+        .env("USER", "ops-dana");
+    scale.configure(&mut cmd, scheduled);
+    cmd
 }
 
 pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_json::Value {
@@ -93,13 +111,7 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
     let mut done = false;
     while tally.runs < 5 && !done {
         let before = tally.begin(&gh, scale);
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_TOKEN", gh.token())
-            .env("GITHUB_API_URL", gh.api_url())
-            .env("GITHUB_REPOSITORY", MANAGER_REPO)
-            .env("USER", "ops-dana");
-        scale.configure(&mut cmd, scheduled);
-        let out = cmd
+        let out = on_github(&fx, &gh, scale, scheduled)
             .args(["rollout", "tick", "--terraform"])
             .arg(&stand_in)
             .output()
@@ -112,11 +124,29 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
             .unwrap();
         done = report(&status)["next"].is_null();
     }
+    let ticks = tally.runs;
+    // The deployments the ticks owe, sent by later runs (each standing for
+    // the next hour) until none is owed.
+    let (mut owed, mut sent_late) = (None, 0);
+    while tally.runs < 15 && owed != Some(0) {
+        let before = tally.begin(&gh, scale);
+        let out = on_github(&fx, &gh, scale, scheduled)
+            .args(["rollout", "deployments", "--json"])
+            .output()
+            .unwrap();
+        let r = report(&out);
+        tally.end(&gh, before, &r);
+        owed = r["owed"].as_u64();
+        sent_late += r["sent"].as_u64().unwrap_or(0);
+    }
     let wall = started.elapsed().as_secs_f64();
     let (with, duplicated, unfinished) = deployed(&gh, n);
     let mut row = tally.row(&gh, scale, scheduled, wall);
     row["customers"] = json!(n);
     row["done"] = json!(done);
+    row["ticks"] = json!(ticks);
+    row["owed_left"] = json!(owed);
+    row["sent_late"] = json!(sent_late);
     row["deployed"] = json!(with);
     row["unfinished"] = json!(unfinished);
     row["duplicated"] = json!(duplicated);

@@ -96,6 +96,7 @@ mod relay_fleet;
 mod relay_webhooks;
 mod rollout;
 mod rollout_github;
+mod rollout_owed;
 mod rollout_queue;
 mod rollout_review;
 mod rollout_workflow;

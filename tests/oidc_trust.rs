@@ -356,6 +356,7 @@ fn records_are_written_with_their_own_role() {
             "manager-rollout.yml:next",
             "manager-rollout.yml:plan",
             "manager-rollout.yml:tick",
+            "manager-rollout.yml:deployments",
         ]
     );
 }

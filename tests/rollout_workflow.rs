@@ -274,9 +274,19 @@ fn a_re_run_tick_applies_the_plans_its_run_made() {
         down["name"], up["name"],
         "the tick downloads its shard's plans"
     );
+    // Only the write log's cache key carries the attempt (a cache key is
+    // immutable: each attempt saves its own); no artifact name does.
+    let text = text();
+    let attempts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("run_attempt"))
+        .map(str::trim)
+        .collect();
     assert!(
-        !text().contains("run_attempt"),
-        "no name carries the attempt"
+        attempts
+            .iter()
+            .all(|l| l.starts_with("key: fleetform-rollout-deployments-")),
+        "no artifact name carries the attempt: {attempts:?}"
     );
     assert_eq!(up["overwrite"], "true");
     assert_eq!(up["path"], "rollout-plans/**/bundle.sealed");

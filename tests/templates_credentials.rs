@@ -186,6 +186,7 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
             "workflows/manager-rollout.yml:next",
             "workflows/manager-rollout.yml:plan",
             "workflows/manager-rollout.yml:tick",
+            "workflows/manager-rollout.yml:deployments",
         ]
     );
 }

@@ -123,6 +123,12 @@ pub enum RolloutCommand {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Send the GitHub deployments rollouts owe: the customers' deployments
+    /// whose writes did not fit GitHub's write budget when their pairs were
+    /// applied, oldest first, each with its final status and when it was
+    /// applied. Needs FLEETFORM_TOKEN (deployments: write on the customer
+    /// repos). What still does not fit stays owed for the next run.
+    Deployments(DeploymentsArgs),
     /// Roll a halted or finished rollout back: a rollout of its base's
     /// configuration over every pair it changed, newest stage first, that
     /// ticks plan, approve and apply like any other.
@@ -131,4 +137,24 @@ pub enum RolloutCommand {
         #[arg(long)]
         id: Option<String>,
     },
+}
+
+/// `rollout deployments`' flags.
+#[derive(Debug, Args)]
+pub struct DeploymentsArgs {
+    /// Only this rollout's (default: every rollout's).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Seconds from the start no GitHub request may wait past: what
+    /// would stays owed.
+    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
+    pub deadline: Option<u64>,
+    /// A file keeping the times of the last hour's writes, so the next
+    /// run counts them against the same hour's write budget (keep it
+    /// between runs).
+    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
+    pub write_log: Option<PathBuf>,
+    /// What was sent and what is still owed, as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

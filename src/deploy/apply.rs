@@ -404,6 +404,7 @@ impl ApplyRun<'_> {
                 manager_sha: &manager_sha,
             }),
             production: self.env() == "production",
+            marker: None,
         };
         let note = |n: String| self.out.note(&n);
         self.gh()
@@ -414,6 +415,7 @@ impl ApplyRun<'_> {
                 &note,
             )
             .await
+            .made()
     }
 
     /// The deployment's end: `success`, or `failure` with why.
@@ -439,7 +441,10 @@ impl ApplyRun<'_> {
         let repo = &self.payload().customer_repo;
         let note = |n: String| self.out.note(&n);
         let run_url = self.session.run_url.as_deref();
-        self.gh()
+        // One apply's deployment (3 writes) is not carried over: a status
+        // that could not be written is noted, as the deployment is.
+        let _written = self
+            .gh()
             .apply_ended(repo, id, ok, &description, run_url, &note)
             .await;
     }

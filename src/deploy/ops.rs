@@ -206,6 +206,7 @@ pub fn report_on_github(
                 reason: r.reason,
             }),
             production: unit.environment == "production",
+            marker: None,
         };
         if let Some(id) = gh.create_deployment(repo, &d).await? {
             let state = if ok { "success" } else { "failure" };

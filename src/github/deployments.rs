@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::client::{truncate_chars, GitHub, Method};
 use super::error::GitHubError;
-use super::paths::repo_path;
+use super::paths::{repo_path, seg};
 use crate::report::customer::{deployment, CustomerText, Deployment};
 
 /// A deployment to record.
@@ -19,6 +19,51 @@ pub struct NewDeployment {
     /// Worded in [`crate::report::customer`], like every deployment text.
     pub description: CustomerText,
     pub production: bool,
+    /// Names the deployment among the repo's (its `payload`), so a later
+    /// run finds it ([`GitHub::find_deployment`]) instead of making it
+    /// twice.
+    pub marker: Option<String>,
+}
+
+/// How an apply's deployment started ([`GitHub::apply_started`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// Made on GitHub (its id).
+    Made(u64),
+    /// Not made now, but a later run can: GitHub's limits, a wait, no
+    /// answer, GitHub's own trouble or a credential to fix.
+    Later,
+    /// Not made, and never will be (a dry run, a repo or commit GitHub
+    /// does not have); noted.
+    Not,
+}
+
+impl Started {
+    pub fn made(self) -> Option<u64> {
+        match self {
+            Started::Made(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a deployment write that failed with `e` can go through in a
+/// later run: not sent for GitHub's limits or past the deadline, no
+/// answer, no connection, GitHub's own trouble (5xx) or a limit answer,
+/// or a credential to fix (401, 403). A repo, commit or deployment GitHub
+/// does not have (404, 422) or an answer fleetform cannot use will not
+/// change.
+pub fn may_go_later(e: &GitHubError) -> bool {
+    match e {
+        GitHubError::Deferred { .. }
+        | GitHubError::GaveUp { .. }
+        | GitHubError::Unanswered { .. }
+        | GitHubError::NoConnection { .. }
+        | GitHubError::Network { .. } => true,
+        GitHubError::Status { status, .. } => matches!(status, 401 | 403 | 429 | 500..),
+        GitHubError::Page { source, .. } => may_go_later(source),
+        _ => false,
+    }
 }
 
 impl GitHub {
@@ -40,6 +85,10 @@ impl GitHub {
             "description": truncate_chars(d.description.as_str(), 140),
             "production_environment": d.production,
         });
+        let mut body = body;
+        if let Some(marker) = &d.marker {
+            body["payload"] = json!({ "fleetform": marker });
+        }
         let path = format!("{}/deployments", repo_path(repo));
         let answer = self.send(Method::Post, &path, Some(&body)).await?;
         if self.dry_run {
@@ -78,6 +127,47 @@ impl GitHub {
     }
 }
 
+impl GitHub {
+    /// The deployment of `sha` in `environment` on `repo` whose payload
+    /// carries `marker`, if GitHub has one (every page read).
+    pub async fn find_deployment(
+        &self,
+        repo: &str,
+        sha: &str,
+        environment: &str,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHubError> {
+        let first = format!(
+            "{}/deployments?sha={}&environment={}&task=deploy&per_page=100",
+            repo_path(repo),
+            seg(sha),
+            seg(environment)
+        );
+        let mut found = None;
+        self.paginate(first, |d| {
+            let marked = d.pointer("/payload/fleetform").and_then(Value::as_str) == Some(marker);
+            if marked && found.is_none() {
+                found = d.get("id").and_then(Value::as_u64);
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// Whether deployment `id` has a final status (`success`, `failure`
+    /// or `error`) already.
+    pub async fn has_final_status(&self, repo: &str, id: u64) -> Result<bool, GitHubError> {
+        let first = format!("{}/deployments/{id}/statuses?per_page=100", repo_path(repo));
+        let mut ended = false;
+        self.paginate(first, |s| {
+            let state = s.get("state").and_then(Value::as_str).unwrap_or_default();
+            ended |= matches!(state, "success" | "failure" | "error");
+        })
+        .await?;
+        Ok(ended)
+    }
+}
+
 /// Where a note about a deployment that could not be written goes (the
 /// caller's output): a deployment never stops the apply it shows.
 pub type Note<'a> = &'a (dyn Fn(String) + Sync);
@@ -93,12 +183,16 @@ impl GitHub {
         d: &NewDeployment,
         run_url: Option<&str>,
         note: Note<'_>,
-    ) -> Option<u64> {
+    ) -> Started {
         let id = match self.create_deployment(repo, d).await {
-            Ok(id) => id?,
+            Ok(Some(id)) => id,
+            Ok(None) => return Started::Not,
             Err(e) => {
                 note(format!("no deployment recorded on {repo}: {e}"));
-                return None;
+                return match may_go_later(&e) {
+                    true => Started::Later,
+                    false => Started::Not,
+                };
             }
         };
         let started = self
@@ -113,10 +207,12 @@ impl GitHub {
         if let Err(e) = started {
             note(format!("deployment {id}: {e}"));
         }
-        Some(id)
+        Started::Made(id)
     }
 
     /// The apply ended: its deployment `success` or `failure`, with why.
+    /// `false` when that status was not written but a later run can
+    /// write it ([`may_go_later`]).
     pub async fn apply_ended(
         &self,
         repo: &str,
@@ -125,11 +221,51 @@ impl GitHub {
         description: &CustomerText,
         run_url: Option<&str>,
         note: Note<'_>,
-    ) {
+    ) -> bool {
         let state = if ok { "success" } else { "failure" };
         let set = self.set_deployment_status(repo, id, state, description, run_url);
-        if let Err(e) = set.await {
-            note(format!("deployment {id}: {e}"));
+        match set.await {
+            Ok(()) => true,
+            Err(e) => {
+                note(format!("deployment {id}: {e}"));
+                !may_go_later(&e)
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> GitHubError {
+        GitHubError::Status {
+            method: "POST",
+            path: "/repos/o/r/deployments".into(),
+            status,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn what_a_later_run_can_send_and_what_it_never_can() {
+        let deferred = GitHubError::Deferred {
+            method: "POST",
+            path: "/x".into(),
+            limit: "content writes per hour",
+            wait: std::time::Duration::from_secs(3000),
+        };
+        assert!(may_go_later(&deferred));
+        for later in [401, 403, 429, 500, 502, 503] {
+            assert!(may_go_later(&status(later)), "{later}");
+        }
+        for never in [404, 409, 410, 422] {
+            assert!(!may_go_later(&status(never)), "{never}");
+        }
+        let page = GitHubError::Page {
+            page: 2,
+            source: Box::new(status(502)),
+        };
+        assert!(may_go_later(&page));
     }
 }

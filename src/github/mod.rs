@@ -99,7 +99,7 @@ pub use client::{
 };
 pub use commands::CommentFacts;
 pub use comments::IssueComment;
-pub use deployments::NewDeployment;
+pub use deployments::{may_go_later, NewDeployment, Started};
 pub use error::{GitHubError, Token};
 pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};

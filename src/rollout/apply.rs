@@ -13,7 +13,8 @@ use crate::records::{RecordsError, Store};
 
 use super::record::record;
 use super::settings::{ApplyObserver, Fleet, TickSettings};
-use super::state::{load, Event, State};
+
+use super::state::{load, Event, OwedDeployment, State};
 use super::{now, records_err};
 
 /// What an apply in a stage knows besides the row.
@@ -75,18 +76,30 @@ pub(super) fn apply_by_product(
             if s.halted.is_some() || !s.is_open() {
                 return Ok(());
             }
-            let event = match row {
+            let (event, owed) = match row {
                 Ok(row) => apply_row(&pf, &engine, s, &row, ctx),
-                Err(reason) => Event::Failed {
-                    unit,
-                    reason,
-                    at: now(),
-                },
+                Err(reason) => (
+                    Event::Failed {
+                        unit: unit.clone(),
+                        reason,
+                        at: now(),
+                    },
+                    None,
+                ),
             };
             if let Event::Failed { unit, .. } = &event {
                 failed.push(unit.clone());
             }
             record(f, s, event, out)?;
+            if let Some(deployment) = owed {
+                let at = deployment.applied_at;
+                let owed = Event::DeploymentOwed {
+                    unit,
+                    deployment,
+                    at,
+                };
+                record(f, s, owed, out)?;
+            }
         }
     }
     Ok(())
@@ -217,14 +230,15 @@ fn plan_units<'m>(
     Ok((engine, rows))
 }
 
-/// One planned pair: applied (or nothing to apply), skipped, or why not.
+/// One planned pair: applied (or nothing to apply), skipped, or why not;
+/// and its GitHub deployment, when that is owed.
 fn apply_row(
     f: &Fleet<'_>,
     engine: &Engine<'_>,
     s: &State,
     row: &Row,
     ctx: &ApplyCtx<'_>,
-) -> Event {
+) -> (Event, Option<OwedDeployment>) {
     let unit = Unit::new(&row.customer, row.product.as_deref(), &row.environment);
     let at = now();
     let failed = |reason: String| Event::Failed {
@@ -234,17 +248,18 @@ fn apply_row(
     };
     let (summary, dir) = match &row.outcome {
         Outcome::Planned { summary, dir } => (summary, dir),
-        Outcome::Failed { error, .. } => return failed(format!("plan: {error}")),
+        Outcome::Failed { error, .. } => return (failed(format!("plan: {error}")), None),
         Outcome::Skipped { reason } => {
-            return Event::Skipped {
+            let skipped = Event::Skipped {
                 unit: unit.clone(),
                 reason: reason.clone(),
                 at,
-            }
+            };
+            return (skipped, None);
         }
     };
     if let Some(v) = summary.gates.as_ref().filter(|v| !v.allows()) {
-        return failed(format!("gate: {}", v.short()));
+        return (failed(format!("gate: {}", v.short())), None);
     }
     let applied = |changed| Event::Applied {
         unit: unit.clone(),
@@ -254,10 +269,10 @@ fn apply_row(
         actor: ctx.actor.to_string(),
     };
     if !summary.has_changes {
-        return applied(false);
+        return (applied(false), None);
     }
     let Some(customer) = f.registry.get(&row.customer) else {
-        return failed("not registered".into());
+        return (failed("not registered".into()), None);
     };
     let before = crate::records::last_deployment(f.store, &unit)
         .ok()
@@ -291,21 +306,56 @@ fn apply_row(
         }
         Err(e) => failed(format!("apply: {}", e.short())),
     };
-    if let (Some((o, d)), Some(h)) = (watch, handle) {
-        match &event {
-            Event::Failed { reason, .. } => o.ended(h, d, false, reason),
-            _ => o.ended(
-                h,
-                d,
-                true,
-                &format!(
-                    "applied plan sha256:{}",
-                    crate::dispatch::short_sha(&summary.plan_sha256)
-                ),
+    let owed = watch.zip(handle).and_then(|((o, d), shown)| {
+        deployment_ended(o, shown, d, &event, &summary.plan_sha256, (&unit, ctx.wave))
+    });
+    (event, owed)
+}
+
+/// Tells the observer how the apply ended; the deployment owed, if its
+/// writes did not fit.
+fn deployment_ended(
+    o: &dyn ApplyObserver,
+    shown: super::settings::Shown,
+    deployed: &crate::records::Deployment,
+    event: &Event,
+    plan_sha256: &str,
+    (unit, wave): (&Unit, &str),
+) -> Option<OwedDeployment> {
+    let (ok, detail) = match event {
+        Event::Failed { reason, .. } => (false, reason.clone()),
+        _ => (
+            true,
+            format!(
+                "applied plan sha256:{}",
+                crate::dispatch::short_sha(plan_sha256)
             ),
-        }
-    }
-    event
+        ),
+    };
+    let owes = o.ended(shown, deployed, ok, &detail)?;
+    owed_deployment(unit, deployed, wave, owes.id, (ok, detail))
+}
+
+/// A deployment owed on the customer's repo (its writes did not fit
+/// GitHub's budget), as the rollout records it.
+fn owed_deployment(
+    unit: &Unit,
+    deployed: &crate::records::Deployment,
+    wave: &str,
+    id: Option<u64>,
+    (ok, detail): (bool, String),
+) -> Option<OwedDeployment> {
+    Some(OwedDeployment {
+        repo: deployed.customer_repo.clone()?,
+        sha: deployed.customer_sha.clone()?,
+        environment: unit.environment.clone(),
+        wave: wave.to_string(),
+        id,
+        ok,
+        detail,
+        applied_at: now(),
+        run_url: crate::ci::RunContext::from_env().run_url(),
+    })
 }
 
 /// The deployment record of a rollout's apply: the customer's repo and

@@ -8,8 +8,10 @@
 //! superseding a halted one; `plan` makes a stage's plans for review;
 //! `tick` advances, applying (`apply`) only what the [`ApprovalGate`]
 //! lets through (`gate`), with `settings` saying how; `halt` and
-//! `resume` say so; `rollback` starts a rollout of the base. The oldest
-//! open rollout is the current one.
+//! `resume` say so; `rollback` starts a rollout of the base; `owed` sends
+//! the customers' GitHub deployments that did not fit GitHub's write
+//! budget when their pair was applied. The oldest open rollout is the
+//! current one.
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
 //! `terraform`, `records`, `report` (the status row), `dispatch` (sealed
@@ -18,6 +20,7 @@
 
 mod apply;
 pub mod gate;
+pub mod owed;
 pub mod plan;
 mod record;
 pub mod rollback;
@@ -41,7 +44,7 @@ pub use crate::report::rollout::StageRow;
 
 pub use gate::{ApprovalGate, Refusal};
 pub use rollback::rollback;
-pub use settings::{ApplyObserver, Fleet, TickSettings};
+pub use settings::{ApplyObserver, Fleet, Late, LateDeployment, Owes, Shown, TickSettings};
 pub use start::{start, StartSettings, Started};
 pub use tick::tick;
 

@@ -68,7 +68,7 @@ fn approval_of(e: &Entry, applied_by: &str) -> crate::audit::Approval {
 }
 
 /// One audit line per event.
-fn audit(out: &Output, s: &State, event: &Event) {
+pub(super) fn audit(out: &Output, s: &State, event: &Event) {
     let id = s.id.as_str();
     let what = match &s.rollback_of {
         Some(of) => format!("rollback {id} of {of}"),
@@ -133,6 +133,19 @@ fn audit(out: &Output, s: &State, event: &Event) {
         Event::Superseded { by, .. } => {
             Entry::now("rollout", "superseded").detail(format!("{id}: by {by}"))
         }
+        Event::RollbackStarted { .. }
+        | Event::RolledBack { .. }
+        | Event::RollbackFailed { .. }
+        | Event::RollbackDone { .. }
+        | Event::DeploymentOwed { .. }
+        | Event::DeploymentsSent { .. } => rollback_or_deployment(id, event),
+    };
+    crate::audit::record(out, e);
+}
+
+/// The audit line of a rollback's event or an owed deployment's.
+fn rollback_or_deployment(id: &str, event: &Event) -> Entry {
+    match event {
         Event::RollbackStarted { by, .. } => {
             Entry::now("rollout", "rollback-started").detail(match by {
                 Some(by) => format!("{id}: by {by}"),
@@ -152,8 +165,17 @@ fn audit(out: &Output, s: &State, event: &Event) {
         Event::RollbackDone { .. } => {
             Entry::now("rollout", "rolled-back-all").detail(id.to_string())
         }
-    };
-    crate::audit::record(out, e);
+        Event::DeploymentOwed { unit, .. } => Entry::now("rollout", "deployment-owed")
+            .unit(unit)
+            .detail(format!("{id}: GitHub's write budget; sent later")),
+        Event::DeploymentsSent { sent, dropped, .. } => Entry::now("rollout", "deployments-sent")
+            .detail(format!(
+                "{id}: {} sent late, {} dropped",
+                sent.len(),
+                dropped.len()
+            )),
+        _ => Entry::now("rollout", "event").detail(id.to_string()),
+    }
 }
 
 /// A notice for the events people must act on: an apply that failed (the

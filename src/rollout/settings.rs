@@ -9,6 +9,7 @@ use crate::config::{Manager, Registry, Unit};
 use crate::records::Store;
 
 use super::gate::ApprovalGate;
+use super::state::OwedDeployment;
 
 /// How a tick runs.
 pub struct TickSettings<'a> {
@@ -44,18 +45,68 @@ pub struct Fleet<'a> {
     pub store: &'a Store,
 }
 
+/// How a pair's deployment stands once its apply started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// Made on the customer's repo (its id).
+    Made(u64),
+    /// Not made yet (GitHub's write budget, a wait): owed, made later.
+    Owed,
+}
+
+/// What is left of a deployment once its apply ended: its final status,
+/// and the deployment itself unless it was made (its id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owes {
+    pub id: Option<u64>,
+}
+
 /// Told when a rollout applies a pair and how it ended: the commands layer
-/// records it as a deployment on the customer's repo.
+/// records it as a deployment on the customer's repo. What does not fit
+/// GitHub's write budget then is owed: recorded in the rollout's events
+/// and sent later ([`super::owed`]).
 pub trait ApplyObserver {
     /// The apply of `unit` starts; `deployed` is the pair's last deployment
     /// record (the customer's repo and commit); `wave` names the stage.
-    /// Returns a handle for [`ApplyObserver::ended`].
+    /// `None`: the apply is not shown (no repo, or one GitHub refuses).
     fn started(
         &self,
         unit: &Unit,
         deployed: &crate::records::Deployment,
         rollout: &str,
         wave: &str,
-    ) -> Option<u64>;
-    fn ended(&self, handle: u64, deployed: &crate::records::Deployment, ok: bool, detail: &str);
+    ) -> Option<Shown>;
+    /// The apply ended; `Some` when its deployment's writes are owed.
+    fn ended(
+        &self,
+        shown: Shown,
+        deployed: &crate::records::Deployment,
+        ok: bool,
+        detail: &str,
+    ) -> Option<Owes>;
+    /// Sends an owed deployment, with its final status.
+    fn send_late(&self, late: &LateDeployment<'_>) -> Late;
+}
+
+/// One owed deployment to send.
+pub struct LateDeployment<'a> {
+    pub rollout: &'a str,
+    pub manager_sha: &'a str,
+    /// Names it among the repo's deployments (its payload).
+    pub marker: String,
+    pub owed: &'a OwedDeployment,
+}
+
+/// How sending an owed deployment went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Late {
+    /// Made (or found made) and given its final status.
+    Sent,
+    /// Not sent: this run cannot wait for GitHub's write budget; nothing
+    /// more is tried in this run.
+    Deferred(String),
+    /// Not sent now; a later run may (GitHub's trouble, a credential).
+    Later(String),
+    /// GitHub will never take it (its repo or commit is gone).
+    Dropped(String),
 }

@@ -27,6 +27,27 @@ pub struct Stage {
     pub products: Vec<String>,
 }
 
+/// A deployment owed on a customer's repo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedDeployment {
+    pub repo: String,
+    /// The customer commit applied.
+    pub sha: String,
+    pub environment: String,
+    pub wave: String,
+    /// Made already: only its final status is owed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// How the apply ended, and the rollout's words for it.
+    pub ok: bool,
+    pub detail: String,
+    /// When the apply ended (Unix seconds).
+    pub applied_at: u64,
+    /// The run that applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+}
+
 /// What happened, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -133,6 +154,22 @@ pub enum Event {
     RollbackDone {
         at: u64,
     },
+    /// A pair's GitHub deployment that did not fit GitHub's write budget
+    /// when it was applied (written after the pair's event): sent later,
+    /// with its final status ([`super::owed`]).
+    DeploymentOwed {
+        unit: Unit,
+        deployment: OwedDeployment,
+        at: u64,
+    },
+    /// Owed deployments (named by their event's number) sent, or dropped
+    /// (GitHub will never take them: the repo or commit is gone), with why.
+    DeploymentsSent {
+        sent: Vec<usize>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<(usize, String)>,
+        at: u64,
+    },
 }
 
 /// A stage's reviewed plans as one digest (what an approver approves),
@@ -183,6 +220,9 @@ pub struct State {
     pub rolled_back: BTreeSet<Unit>,
     pub rollback_failed: BTreeMap<Unit, String>,
     pub rollback_done: bool,
+    /// Deployments owed on GitHub, by the number of their event, oldest
+    /// first.
+    pub owed: BTreeMap<usize, (Unit, OwedDeployment)>,
     /// How many events there are (the next one's number).
     pub events: usize,
 }
@@ -195,13 +235,14 @@ impl State {
             events: events.len(),
             ..State::default()
         };
-        for e in events {
-            s.apply(e);
+        for (n, e) in events.iter().enumerate() {
+            s.apply(n, e);
         }
         s
     }
 
-    fn apply(&mut self, e: &Event) {
+    /// Folds in event number `n`.
+    fn apply(&mut self, n: usize, e: &Event) {
         match e {
             Event::Started {
                 manager_sha,
@@ -271,6 +312,19 @@ impl State {
                 self.lease_until = None;
             }
             Event::Superseded { by, .. } => self.superseded_by = Some(by.clone()),
+            Event::RollbackStarted { .. }
+            | Event::RolledBack { .. }
+            | Event::RollbackFailed { .. }
+            | Event::RollbackDone { .. } => self.apply_rollback(e),
+            Event::DeploymentOwed { .. } | Event::DeploymentsSent { .. } => {
+                self.apply_deployments(n, e)
+            }
+        }
+    }
+
+    /// Folds in a rollback's events.
+    fn apply_rollback(&mut self, e: &Event) {
+        match e {
             Event::RollbackStarted { by, .. } => {
                 self.rolling_back = true;
                 self.rolled_back_by = by.clone();
@@ -285,6 +339,24 @@ impl State {
                 self.rollback_failed.insert(unit.clone(), reason.clone());
             }
             Event::RollbackDone { .. } => self.rollback_done = true,
+            _ => {}
+        }
+    }
+
+    /// Folds in the events of owed deployments (event number `n`).
+    fn apply_deployments(&mut self, n: usize, e: &Event) {
+        match e {
+            Event::DeploymentOwed {
+                unit, deployment, ..
+            } => {
+                self.owed.insert(n, (unit.clone(), deployment.clone()));
+            }
+            Event::DeploymentsSent { sent, dropped, .. } => {
+                for n in sent.iter().chain(dropped.iter().map(|(n, _)| n)) {
+                    self.owed.remove(n);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -382,7 +454,7 @@ pub fn append(store: &Store, state: &mut State, event: Event) -> Result<(), Reco
         &key,
         &serde_json::to_vec_pretty(&event).expect("serialisable"),
     )?;
-    state.apply(&event);
+    state.apply(state.events, &event);
     state.events += 1;
     Ok(())
 }
@@ -466,5 +538,37 @@ mod tests {
         let lost = append(&store, &mut b, tick(0)).unwrap_err();
         assert!(matches!(lost, RecordsError::Exists { .. }), "{lost}");
         assert_eq!(load(&store, "r1").unwrap().events, 1);
+    }
+
+    #[test]
+    fn an_owed_deployment_is_owed_until_sent_or_dropped_by_its_number() {
+        let owed = |c: &str| Event::DeploymentOwed {
+            unit: unit(c),
+            deployment: OwedDeployment {
+                repo: format!("org/{c}"),
+                sha: "a".repeat(40),
+                environment: "staging".into(),
+                wave: "all".into(),
+                id: None,
+                ok: true,
+                detail: "applied".into(),
+                applied_at: 1,
+                run_url: None,
+            },
+            at: 1,
+        };
+        let mut events = vec![owed("acme"), owed("globex"), owed("acme")];
+        let s = State::of("r1", &events);
+        assert_eq!(s.owed.keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
+        events.push(Event::DeploymentsSent {
+            sent: vec![0],
+            dropped: vec![(2, "gone".into())],
+            at: 2,
+        });
+        let s = State::of("r1", &events);
+        assert_eq!(s.owed.keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(s.owed[&1].0, unit("globex"));
+        let text = serde_json::to_string(&events[3]).unwrap();
+        assert!(text.contains("\"event\":\"deployments-sent\""), "{text}");
     }
 }

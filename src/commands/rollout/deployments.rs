@@ -1,8 +1,11 @@
-//! A rollout's applies as GitHub deployments on the customers' repos.
+//! A rollout's applies as GitHub deployments on the customers' repos, and
+//! the ones owed (their writes did not fit GitHub's budget) sent later.
 
+use crate::github::{GitHubError, Started};
 use crate::output::Output;
 use crate::report::customer::{deployment, Deployment};
-use crate::rollout;
+use crate::rollout::{self, Owes, Shown};
+use crate::rollout::{Late, LateDeployment};
 
 /// A rollout's applies as GitHub deployments on the customers' repos, when
 /// a token is given (`FLEETFORM_TOKEN`, else `GITHUB_TOKEN`) and the pair's
@@ -16,20 +19,109 @@ pub(super) struct Deployments<'a> {
 }
 
 impl<'a> Deployments<'a> {
+    /// With the token from the environment; `None` without one or when
+    /// the client cannot be set up (the applies are then not shown).
     pub(super) fn from_env(manager_sha: &str, out: &'a Output) -> Option<Deployments<'a>> {
-        let token = crate::github::Token::from_env()?;
+        Deployments::try_from_env(manager_sha, out).ok().flatten()
+    }
+
+    /// [`Deployments::from_env`], saying why a client cannot be set up.
+    pub(super) fn try_from_env(
+        manager_sha: &str,
+        out: &'a Output,
+    ) -> Result<Option<Deployments<'a>>, GitHubError> {
+        let Some(token) = crate::github::Token::from_env() else {
+            return Ok(None);
+        };
         out.mask(token.expose());
-        let rt = crate::github::runtime().ok()?;
+        let rt = crate::github::runtime()?;
         let api = crate::github::GitHub::api_url_from_env();
-        let gh = crate::github::GitHub::new(&rt, &api, Some(&token), false).ok()?;
-        Some(Deployments {
+        let gh = crate::github::GitHub::new(&rt, &api, Some(&token), false)?;
+        Ok(Some(Deployments {
             rt,
             gh,
-            manager_sha: manager_sha.chars().take(12).collect(),
+            manager_sha: short(manager_sha),
             run_url: crate::ci::RunContext::from_env().run_url(),
             out,
-        })
+        }))
     }
+
+    /// No request waits past `secs` from now: what would stays owed.
+    pub(super) fn with_deadline(mut self, secs: Option<u64>) -> Self {
+        if let Some(secs) = secs {
+            let at = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
+            self.gh = self.gh.with_deadline(at);
+        }
+        self
+    }
+
+    /// Counts the writes an earlier run made this hour (a write log's).
+    pub(super) fn count_earlier_writes(&self, times: Vec<u64>) {
+        self.gh.count_earlier_writes(times);
+    }
+
+    /// The times of this hour's writes, for the write log.
+    pub(super) fn writes_of_the_hour(&self) -> Vec<u64> {
+        self.gh.writes_of_the_hour()
+    }
+
+    fn note(&self) -> impl Fn(String) + Sync + '_ {
+        |n: String| self.out.note(&n)
+    }
+
+    /// The owed deployment made (and whether by this call), or found made
+    /// by an earlier run that did not record it (its marker).
+    async fn made(&self, late: &LateDeployment<'_>) -> Result<(u64, bool), GitHubError> {
+        let d = late.owed;
+        if let Some(id) = d.id {
+            return Ok((id, false));
+        }
+        let found = self
+            .gh
+            .find_deployment(&d.repo, &d.sha, &d.environment, &late.marker)
+            .await?;
+        if let Some(id) = found {
+            return Ok((id, false));
+        }
+        let applied_at = crate::audit::rfc3339(d.applied_at);
+        let new = crate::github::NewDeployment {
+            sha: d.sha.clone(),
+            environment: d.environment.clone(),
+            description: deployment(&Deployment::RolloutLate {
+                rollout: late.rollout,
+                wave: &d.wave,
+                manager_sha: &short(late.manager_sha),
+                applied_at: &applied_at,
+            }),
+            production: d.environment == "production",
+            marker: Some(late.marker.clone()),
+        };
+        let made = self.gh.create_deployment(&d.repo, &new).await?;
+        let id = made.ok_or_else(|| GitHubError::Setup("a dry run makes no deployment".into()))?;
+        Ok((id, true))
+    }
+
+    async fn send(&self, late: &LateDeployment<'_>) -> Result<(), GitHubError> {
+        let d = late.owed;
+        let (id, fresh) = self.made(late).await?;
+        if !fresh && self.gh.has_final_status(&d.repo, id).await? {
+            return Ok(());
+        }
+        let applied_at = crate::audit::rfc3339(d.applied_at);
+        let description = deployment(&Deployment::RolloutEndedLate {
+            detail: &d.detail,
+            applied_at: &applied_at,
+        });
+        let state = if d.ok { "success" } else { "failure" };
+        let run_url = d.run_url.as_deref();
+        self.gh
+            .set_deployment_status(&d.repo, id, state, &description, run_url)
+            .await
+    }
+}
+
+fn short(sha: &str) -> String {
+    sha.chars().take(12).collect()
 }
 
 impl rollout::ApplyObserver for Deployments<'_> {
@@ -39,7 +131,7 @@ impl rollout::ApplyObserver for Deployments<'_> {
         deployed: &crate::records::Deployment,
         rollout: &str,
         wave: &str,
-    ) -> Option<u64> {
+    ) -> Option<Shown> {
         let (repo, sha) = (
             deployed.customer_repo.as_ref()?,
             deployed.customer_sha.as_ref()?,
@@ -53,23 +145,48 @@ impl rollout::ApplyObserver for Deployments<'_> {
                 manager_sha: &self.manager_sha,
             }),
             production: unit.environment == "production",
+            marker: None,
         };
-        let note = |n: String| self.out.note(&n);
+        let note = self.note();
         let run_url = self.run_url.as_deref();
-        self.rt
+        match self
+            .rt
             .block_on(self.gh.apply_started(repo, &d, run_url, &note))
+        {
+            Started::Made(id) => Some(Shown::Made(id)),
+            Started::Later => Some(Shown::Owed),
+            Started::Not => None,
+        }
     }
 
-    fn ended(&self, id: u64, deployed: &crate::records::Deployment, ok: bool, detail: &str) {
-        let Some(repo) = deployed.customer_repo.as_ref() else {
-            return;
+    fn ended(
+        &self,
+        shown: Shown,
+        deployed: &crate::records::Deployment,
+        ok: bool,
+        detail: &str,
+    ) -> Option<Owes> {
+        let Shown::Made(id) = shown else {
+            return Some(Owes { id: None });
         };
-        let note = |n: String| self.out.note(&n);
+        let repo = deployed.customer_repo.as_ref()?;
+        let note = self.note();
         let run_url = self.run_url.as_deref();
         let description = deployment(&Deployment::RolloutEnded { detail });
-        self.rt.block_on(
-            self.gh
-                .apply_ended(repo, id, ok, &description, run_url, &note),
-        );
+        let written =
+            self.rt.block_on(
+                self.gh
+                    .apply_ended(repo, id, ok, &description, run_url, &note),
+            );
+        (!written).then_some(Owes { id: Some(id) })
+    }
+
+    fn send_late(&self, late: &LateDeployment<'_>) -> Late {
+        match self.rt.block_on(self.send(late)) {
+            Ok(()) => Late::Sent,
+            Err(e @ GitHubError::Deferred { .. }) => Late::Deferred(e.to_string()),
+            Err(e) if crate::github::may_go_later(&e) => Late::Later(e.to_string()),
+            Err(e) => Late::Dropped(e.to_string()),
+        }
     }
 }

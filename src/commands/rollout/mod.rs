@@ -1,4 +1,4 @@
-//! `fleetform rollout start|status|plan|tick|halt|resume|rollback`: flags →
+//! `fleetform rollout start|status|plan|tick|halt|resume|rollback|deployments`: flags →
 //! the rollout layer → result lines or JSON.
 //!
 //! Under GitHub Actions the jobs that plan or apply read the registry on
@@ -10,11 +10,12 @@
 //!
 //! May import what any command may (`rollout`, `deploy` for the GitHub
 //! checks, `github` for the deployments, `config`, `records`, `report`,
-//! `ci`, `dispatch`, `util`, `error`, `output`); `steps`, `deployments`
-//! and `dirty` are this command's own parts.
+//! `ci`, `dispatch`, `util`, `error`, `output`); `steps`, `deployments`,
+//! `owed` and `dirty` are this command's own parts.
 
 mod deployments;
 mod dirty;
+mod owed;
 mod steps;
 
 use std::path::Path;
@@ -121,6 +122,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         }
         RolloutCommand::Resume { id } => control(&live, id.as_deref(), Control::Resume, out),
         RolloutCommand::Rollback { id } => control(&live, id.as_deref(), Control::Rollback, out),
+        RolloutCommand::Deployments(flags) => owed::run(&store, flags, out),
     }
 }
 
@@ -223,6 +225,9 @@ fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) ->
         store: live.store,
     };
     let deployments = Deployments::from_env(&s.manager_sha, out);
+    if let (Some(d), None) = (&deployments, how.shard) {
+        owed::before_tick(live.store, d, out)?;
+    }
     let key = how.plans_from.map(|_| artifact_key()).transpose()?;
     let units = how.shard.map(steps::parse_units).transpose()?;
     // Shards of one stage may run side by side on one machine: each works

@@ -18,6 +18,19 @@ pub enum Deployment<'a> {
         wave: &'a str,
         manager_sha: &'a str,
     },
+    /// A rollout's apply, shown later than it happened (GitHub's write
+    /// budget): when it was applied (`applied_at`, UTC).
+    RolloutLate {
+        rollout: &'a str,
+        wave: &'a str,
+        manager_sha: &'a str,
+        applied_at: &'a str,
+    },
+    /// How a rollout's apply shown late ended.
+    RolloutEndedLate {
+        detail: &'a str,
+        applied_at: &'a str,
+    },
     /// The apply is running.
     Applying,
     /// Applied the plan with this digest.
@@ -55,6 +68,17 @@ pub fn deployment(what: &Deployment<'_>) -> CustomerText {
             wave,
             manager_sha,
         } => format!("fleetform rollout {rollout}, wave {wave}: manager {manager_sha}"),
+        RolloutLate {
+            rollout,
+            wave,
+            manager_sha,
+            applied_at,
+        } => format!(
+            "fleetform rollout {rollout}, wave {wave}: manager {manager_sha}, applied {applied_at}"
+        ),
+        RolloutEndedLate { detail, applied_at } => {
+            format!("applied {applied_at}, shown late (GitHub's write limit): {detail}")
+        }
         Applying => "applying".to_string(),
         Applied { plan_sha256 } => format!("applied plan sha256:{}", short(plan_sha256)),
         Refused => "refused; nothing was applied".to_string(),

@@ -67,6 +67,16 @@ fn deployments(h: &str) -> Vec<CustomerText> {
         Deployment::Refused,
         Deployment::Failed,
         Deployment::RolloutEnded { detail: h },
+        Deployment::RolloutLate {
+            rollout: h,
+            wave: h,
+            manager_sha: h,
+            applied_at: h,
+        },
+        Deployment::RolloutEndedLate {
+            detail: h,
+            applied_at: h,
+        },
         Deployment::StateOp {
             operation: h,
             actor: h,

@@ -208,6 +208,10 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         "repos/get-combined-status-for-ref" => combined_status(state, repo, ctx),
         "repos/create-deployment" => create_deployment(state, &repo_name, ctx),
         "repos/create-deployment-status" => create_deployment_status(state, &repo_name, ctx),
+        "repos/list-deployments" => super::handlers_repo::list_deployments(state, repo, ctx),
+        "repos/list-deployment-statuses" => {
+            super::handlers_repo::list_deployment_statuses(state, repo, ctx)
+        }
         "repos/list-commit-statuses-for-ref" => list_statuses(state, repo, ctx),
         "issues/list-comments" => list_comments(state, repo, ctx),
         "issues/create-comment" => create_comment(state, &repo_name, ctx),

@@ -256,11 +256,46 @@ pub(crate) fn create_deployment(state: &mut State, repo_name: &str, ctx: &Ctx) -
         description: ctx.str_field("description").map(str::to_string),
         creator,
         created_at: now_rfc3339(),
+        payload: ctx.field("payload").cloned().unwrap_or_else(|| json!({})),
         statuses: Vec::new(),
     };
     let body = render::deployment(state, &repo, &d);
     state.seeded(repo_name).deployments.push(d);
     Answer::json(201, body)
+}
+
+/// GET /repos/{o}/{r}/deployments: newest first, filtered by `sha`,
+/// `ref`, `task` and `environment` as GitHub does, paginated.
+pub(crate) fn list_deployments(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
+    let wanted = |name: &str, value: &str| ctx.query(name).is_none_or(|q| q == value);
+    let items = repo
+        .deployments
+        .iter()
+        .rev()
+        .filter(|d| wanted("sha", &d.sha) && wanted("ref", &d.git_ref))
+        .filter(|d| wanted("task", "deploy") && wanted("environment", &d.environment))
+        .map(|d| render::deployment(state, repo, d))
+        .collect();
+    paginate(state, ctx, items, 30)
+}
+
+/// GET /repos/{o}/{r}/deployments/{id}/statuses: newest first, paginated.
+pub(crate) fn list_deployment_statuses(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
+    let id = ctx.number("deployment_id");
+    let Some(d) = repo.deployments.iter().find(|d| d.id == id) else {
+        return Answer::not_found();
+    };
+    let creator = state.bot_login.clone();
+    let items = d
+        .statuses
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, entry)| {
+            render::deployment_status(state, repo, d, id * 1000 + i as u64, entry, &creator)
+        })
+        .collect();
+    paginate(state, ctx, items, 30)
 }
 
 /// POST /repos/{o}/{r}/deployments/{id}/statuses.

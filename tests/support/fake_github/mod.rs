@@ -105,6 +105,8 @@ pub struct Deployment {
     pub description: Option<String>,
     pub creator: String,
     pub created_at: String,
+    /// The `payload` posted (`{}` when none).
+    pub payload: serde_json::Value,
     /// (state, description, log_url), oldest first.
     pub statuses: Vec<(String, Option<String>, Option<String>)>,
 }

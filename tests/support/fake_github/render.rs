@@ -485,7 +485,7 @@ pub(crate) fn deployment(state: &State, repo: &Repo, d: &super::Deployment) -> V
         "sha": d.sha,
         "ref": d.git_ref,
         "task": "deploy",
-        "payload": {},
+        "payload": d.payload,
         "original_environment": d.environment,
         "environment": d.environment,
         "description": d.description,

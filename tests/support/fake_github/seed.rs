@@ -367,6 +367,26 @@ impl FakeGitHub {
         });
     }
 
+    /// Seed a deployment of `sha` in `environment` with `payload` and no
+    /// status (as a run that died after making it leaves it). Its id.
+    pub fn add_deployment(&self, repo: &str, sha: &str, environment: &str, payload: Value) -> u64 {
+        let mut st = self.state();
+        let id = st.next_id();
+        let creator = st.bot_login.clone();
+        st.seeded(repo).deployments.push(Deployment {
+            id,
+            sha: sha.to_string(),
+            git_ref: sha.to_string(),
+            environment: environment.to_string(),
+            description: None,
+            creator,
+            created_at: util::now_rfc3339(),
+            payload,
+            statuses: Vec::new(),
+        });
+        id
+    }
+
     /// Replace the Actions secrets public key of a repository (e.g. with one
     /// whose private key the test holds, to decrypt secrets).
     pub fn set_public_key(&self, repo: &str, key_id: &str, key_base64: &str) {

@@ -1,0 +1,152 @@
+//! A rollout's GitHub deployments that did not fit GitHub's write budget
+//! when their pair was applied ("owed"). Each is an event of the rollout
+//! (`deployment-owed`, written after the pair's own), and a later run sends
+//! them, oldest first: the deployment (unless it was made) and its final
+//! status, saying when the apply happened and linked to the run that
+//! applied. Sent ones are recorded (`deployments-sent`); one GitHub will
+//! never take (its repo or commit gone) is dropped, with why.
+//!
+//! Nothing is sent twice: an owed deployment carries a marker in its
+//! payload (`<rollout>/<event number>`). Before making it, the sender looks
+//! for that marker among the repo's deployments of the commit and
+//! environment, and before a final status it reads the deployment's
+//! statuses. A run that sent and then died before recording it costs the
+//! next run two reads, not a duplicate.
+
+use serde::Serialize;
+
+use crate::config::Unit;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::records::{RecordsError, Store};
+
+use super::settings::{ApplyObserver, Late, LateDeployment};
+use super::state::{append, load, Event, OwedDeployment, State};
+use super::{now, records_err};
+
+/// Sent ones are recorded at least this often, so a run that dies reads
+/// back little.
+const RECORD_EVERY: usize = 50;
+
+/// What a run did with the owed deployments.
+#[derive(Debug, Default, Serialize)]
+pub struct OwedReport {
+    pub sent: usize,
+    /// (rollout, pair, why), dropped by this run.
+    pub dropped: Vec<(String, String, String)>,
+    /// Still owed after this run, by every rollout read.
+    pub owed: usize,
+    /// Whether this run stopped for GitHub's write budget.
+    pub deferred: bool,
+}
+
+/// The marker of the owed deployment of event `n` of `rollout`.
+pub fn marker(rollout: &str, n: usize) -> String {
+    format!("{rollout}/{n}")
+}
+
+/// Sends the deployments owed by every rollout (or the rollout `only`),
+/// oldest first, until GitHub's write budget says stop.
+pub fn send_owed(
+    store: &Store,
+    observer: &dyn ApplyObserver,
+    only: Option<&str>,
+    out: &Output,
+) -> Result<OwedReport> {
+    let mut report = OwedReport::default();
+    let rollouts = match only {
+        Some(id) => vec![load(store, id).map_err(records_err)?],
+        None => super::start::every_rollout(store)?,
+    };
+    for mut s in rollouts.into_iter().filter(|s| !s.owed.is_empty()) {
+        if !report.deferred {
+            send_of(store, &mut s, observer, &mut report, out)?;
+        }
+        report.owed += s.owed.len();
+    }
+    Ok(report)
+}
+
+/// The owed deployments of one rollout, recorded as sent as they go.
+fn send_of(
+    store: &Store,
+    s: &mut State,
+    observer: &dyn ApplyObserver,
+    report: &mut OwedReport,
+    out: &Output,
+) -> Result<()> {
+    let owed: Vec<(usize, Unit, OwedDeployment)> = s
+        .owed
+        .iter()
+        .map(|(n, (u, d))| (*n, u.clone(), d.clone()))
+        .collect();
+    let (mut sent, mut dropped) = (Vec::new(), Vec::new());
+    for (n, unit, d) in owed {
+        let late = LateDeployment {
+            rollout: &s.id,
+            manager_sha: &s.manager_sha,
+            marker: marker(&s.id, n),
+            owed: &d,
+        };
+        match observer.send_late(&late) {
+            Late::Sent => sent.push(n),
+            Late::Dropped(why) => {
+                out.note(&format!("{unit}: owed deployment dropped: {why}"));
+                report
+                    .dropped
+                    .push((s.id.clone(), unit.to_string(), why.clone()));
+                dropped.push((n, why));
+            }
+            Late::Later(why) => out.note(&format!("{unit}: deployment still owed: {why}")),
+            Late::Deferred(why) => {
+                out.note(&format!("{unit}: deployment still owed: {why}"));
+                report.deferred = true;
+                break;
+            }
+        }
+        if sent.len() + dropped.len() >= RECORD_EVERY {
+            report.sent += sent.len();
+            record_sent(
+                store,
+                s,
+                std::mem::take(&mut sent),
+                std::mem::take(&mut dropped),
+                out,
+            )?;
+        }
+    }
+    report.sent += sent.len();
+    record_sent(store, s, sent, dropped, out)
+}
+
+/// Records owed deployments sent (or dropped): the next event of the
+/// rollout, create-only (read again when another job wrote it first).
+fn record_sent(
+    store: &Store,
+    s: &mut State,
+    sent: Vec<usize>,
+    dropped: Vec<(usize, String)>,
+    out: &Output,
+) -> Result<()> {
+    if sent.is_empty() && dropped.is_empty() {
+        return Ok(());
+    }
+    let event = Event::DeploymentsSent {
+        sent,
+        dropped,
+        at: now(),
+    };
+    for _ in 0..50 {
+        match append(store, s, event.clone()) {
+            Ok(()) => {
+                super::record::audit(out, s, &event);
+                return Ok(());
+            }
+            Err(RecordsError::Exists { .. }) => *s = load(store, &s.id).map_err(records_err)?,
+            Err(e) => return Err(records_err(e)),
+        }
+    }
+    Err(Error::Failed(
+        "rollout records: too many jobs writing at once; run again".into(),
+    ))
+}

@@ -1,0 +1,182 @@
+//! A rollout's GitHub deployments that do not fit GitHub's write budget
+//! (`FLEETFORM_GITHUB_WRITES_PER_HOUR`, made small) are owed: recorded in
+//! the rollout's events and sent by a later run (`rollout deployments`, or
+//! a tick run by hand), with their final status and when the apply was,
+//! each exactly once, also after a run that made one and died before
+//! recording it.
+
+use crate::bench_github::MANAGER_REPO;
+use crate::bench_github_rollout::{repo, world};
+use crate::common::{self, Fixture, Ran};
+use crate::support::fake_github::FakeGitHub;
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The world of five customers, started and ticked once with room for
+/// seven writes: pairs 1 and 2 get their deployment and both statuses,
+/// pair 3 its deployment only, pairs 4 and 5 nothing.
+fn ticked(gh: &FakeGitHub) -> (Fixture, PathBuf, Ran) {
+    gh.add_repo(MANAGER_REPO);
+    let fx = world(5, gh);
+    let stand_in = crate::support::stand_in_terraform::install(&fx.path("stand-in"));
+    common::run(&fx, &["rollout", "start", "--base", "HEAD~1"]).ok();
+    let tick = on_github(&fx, gh, "7")
+        .args(["rollout", "tick", "--terraform"])
+        .arg(&stand_in)
+        .ok();
+    (fx, stand_in, tick)
+}
+
+fn on_github(fx: &Fixture, gh: &FakeGitHub, writes_per_hour: &str) -> common::Run {
+    common::run(fx, &[])
+        .env("FLEETFORM_TOKEN", gh.token())
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_REPOSITORY", MANAGER_REPO)
+        .env("USER", "ops-dana")
+        .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
+}
+
+fn send(fx: &Fixture, gh: &FakeGitHub, writes_per_hour: &str) -> Value {
+    let ran = on_github(fx, gh, writes_per_hour)
+        .args(["rollout", "deployments", "--json"])
+        .ok();
+    serde_json::from_str(&ran.stdout).expect("rollout deployments --json")
+}
+
+/// Each customer's deployments: (payload, description, statuses' states).
+fn shown(gh: &FakeGitHub, i: usize) -> Vec<(Value, Option<String>, Vec<String>)> {
+    gh.deployments(&repo(i))
+        .into_iter()
+        .map(|d| {
+            let states = d.statuses.iter().map(|s| s.0.clone()).collect();
+            (d.payload, d.description, states)
+        })
+        .collect()
+}
+
+/// The rollout's id and the number of the `deployment-owed` event of
+/// customer `c`, from the records store.
+fn owed_event(fx: &Fixture, c: &str) -> (String, usize) {
+    let root = fx.path("manager/.fleetform/records/rollouts");
+    let id = single_entry(&root);
+    let dir = root.join(&id);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if event["event"] == "deployment-owed" && event["unit"]["customer"] == c {
+            let n = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+            return (id, n);
+        }
+    }
+    panic!("no deployment-owed event of {c} in {}", dir.display());
+}
+
+fn single_entry(dir: &Path) -> String {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    names[0].clone()
+}
+
+#[test]
+fn deployments_that_do_not_fit_are_owed_then_sent_once_with_their_final_status() {
+    let gh = FakeGitHub::start();
+    let (fx, _, tick) = ticked(&gh);
+    tick.stdout_has("finished");
+    for i in [1, 2] {
+        let d = shown(&gh, i);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].2, ["in_progress", "success"], "{d:?}");
+    }
+    let third = shown(&gh, 3);
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert!(third[0].2.is_empty(), "{third:?}");
+    assert!(shown(&gh, 4).is_empty() && shown(&gh, 5).is_empty());
+
+    // Three writes: pair 3's final status (1), pair 4's deployment and
+    // status (2); pair 5's would not fit. The requests are the README's.
+    let budgets = crate::support::readme_budgets::Budgets::from_readme();
+    let row = "`rollout deployments`";
+    let (not_made, made) = (budgets.lead(row), budgets.n(row, " per one made already"));
+    let before = gh.requests().len();
+    let first = send(&fx, &gh, "3");
+    // Pair 5's marker was looked for before its deployment did not fit.
+    assert_eq!(gh.requests().len() - before, made + not_made + 1);
+    assert_eq!(first["sent"], 2, "{first}");
+    assert_eq!(first["owed"], 1, "{first}");
+    assert_eq!(first["deferred"], true, "{first}");
+    let third = shown(&gh, 3);
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert_eq!(third[0].2, ["success"], "{third:?}");
+    let fourth = shown(&gh, 4);
+    assert_eq!(fourth.len(), 1, "{fourth:?}");
+    assert_eq!(fourth[0].2, ["success"], "{fourth:?}");
+    let described = fourth[0].1.as_deref().unwrap_or_default();
+    assert!(described.contains("applied 20"), "{described}");
+    let (id, n) = owed_event(&fx, "c0004");
+    assert_eq!(fourth[0].0, json!({ "fleetform": format!("{id}/{n}") }));
+    let status = &gh.deployments(&repo(4))[0].statuses[0];
+    let said = status.1.as_deref().unwrap_or_default();
+    assert!(
+        said.starts_with("applied 20") && said.contains("shown late"),
+        "{said}"
+    );
+    assert!(shown(&gh, 5).is_empty());
+
+    let second = send(&fx, &gh, "3");
+    assert_eq!(
+        (second["sent"].clone(), second["owed"].clone()),
+        (json!(1), json!(0))
+    );
+    let third_run = send(&fx, &gh, "3");
+    assert_eq!(third_run["sent"], 0, "{third_run}");
+    for i in 1..=5 {
+        let d = shown(&gh, i);
+        assert_eq!(d.len(), 1, "customer {i}: {d:?}");
+        assert_eq!(d[0].2.last().map(String::as_str), Some("success"), "{d:?}");
+        assert_eq!(d[0].2.iter().filter(|s| *s == "success").count(), 1);
+    }
+}
+
+#[test]
+fn a_deployment_made_by_a_run_that_died_before_recording_it_is_not_made_again() {
+    let gh = FakeGitHub::start();
+    let (fx, _, _) = ticked(&gh);
+    // A run made pair 4's owed deployment (its marker) and died.
+    let (id, n) = owed_event(&fx, "c0004");
+    let sha = gh.branch_head(&repo(4), "main").unwrap();
+    let marker = json!({ "fleetform": format!("{id}/{n}") });
+    gh.add_deployment(&repo(4), &sha, "staging", marker);
+
+    let sent = send(&fx, &gh, "100");
+    assert_eq!(
+        (sent["sent"].clone(), sent["owed"].clone()),
+        (json!(3), json!(0))
+    );
+    let fourth = shown(&gh, 4);
+    assert_eq!(fourth.len(), 1, "{fourth:?}");
+    assert_eq!(fourth[0].2, ["success"], "{fourth:?}");
+}
+
+#[test]
+fn a_tick_run_by_hand_sends_what_earlier_ticks_owe_and_without_a_token_says_what_is_owed() {
+    let gh = FakeGitHub::start();
+    let (fx, stand_in, _) = ticked(&gh);
+    let no_token = common::run(&fx, &["rollout", "deployments"]).code(2);
+    no_token.stderr_has("3 deployments are owed");
+    no_token.stderr_has("FLEETFORM_TOKEN");
+
+    let again = on_github(&fx, &gh, "100")
+        .args(["rollout", "tick", "--terraform"])
+        .arg(&stand_in)
+        .ok();
+    again.stdout_has("owed deployments: 3 deployments sent, none owed");
+    for i in 1..=5 {
+        assert_eq!(shown(&gh, i).len(), 1, "customer {i}");
+    }
+    let audit = fx.read("manager/.fleetform/audit.jsonl");
+    assert!(audit.contains("deployment-owed") && audit.contains("deployments-sent"));
+}
