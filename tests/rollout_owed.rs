@@ -165,6 +165,9 @@ fn a_deployment_made_by_a_run_that_died_before_recording_it_is_not_made_again() 
 fn a_tick_run_by_hand_sends_what_earlier_ticks_owe_and_without_a_token_says_what_is_owed() {
     let gh = FakeGitHub::start();
     let (fx, stand_in, _) = ticked(&gh);
+    common::run(&fx, &["rollout", "status"])
+        .ok()
+        .stdout_has("3 deployments owed on the customers' repos");
     let no_token = common::run(&fx, &["rollout", "deployments"]).code(2);
     no_token.stderr_has("3 deployments are owed");
     no_token.stderr_has("FLEETFORM_TOKEN");
@@ -177,6 +180,8 @@ fn a_tick_run_by_hand_sends_what_earlier_ticks_owe_and_without_a_token_says_what
     for i in 1..=5 {
         assert_eq!(shown(&gh, i).len(), 1, "customer {i}");
     }
+    let status = common::run(&fx, &["rollout", "status", "--json"]).ok();
+    assert!(status.stdout.contains("\"deployments_owed\": 0"), "{}", status.stdout);
     let audit = fx.read("manager/.fleetform/audit.jsonl");
     assert!(audit.contains("deployment-owed") && audit.contains("deployments-sent"));
 }

@@ -164,6 +164,7 @@ pub(super) fn status(
             "next": next,
             "failed": s.failed.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
             "skipped": s.skipped.iter().map(|(u, r)| serde_json::json!({"unit": u, "reason": r})).collect::<Vec<_>>(),
+            "deployments_owed": s.owed.len(),
         });
         out.json(&v).expect("serialisable");
         return Ok(());
@@ -180,6 +181,12 @@ pub(super) fn status(
         s.halted.as_deref(),
         note.as_deref(),
     ));
+    if !s.owed.is_empty() {
+        out.result(&format!(
+            "{} on the customers' repos (GitHub's write budget): `fleetform rollout deployments` sends them",
+            crate::util::text::count(s.owed.len(), "deployment owed", "deployments owed")
+        ));
+    }
     Ok(())
 }
 
