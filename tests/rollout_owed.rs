@@ -121,7 +121,7 @@ fn deployments_that_do_not_fit_are_owed_then_sent_once_with_their_final_status()
     let status = &gh.deployments(&repo(4))[0].statuses[0];
     let said = status.1.as_deref().unwrap_or_default();
     assert!(
-        said.starts_with("applied 20") && said.contains("shown late"),
+        said.starts_with("apply of 20") && said.contains("shown late"),
         "{said}"
     );
     assert!(shown(&gh, 5).is_empty());
@@ -181,7 +181,51 @@ fn a_tick_run_by_hand_sends_what_earlier_ticks_owe_and_without_a_token_says_what
         assert_eq!(shown(&gh, i).len(), 1, "customer {i}");
     }
     let status = common::run(&fx, &["rollout", "status", "--json"]).ok();
-    assert!(status.stdout.contains("\"deployments_owed\": 0"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("\"deployments_owed\": 0"),
+        "{}",
+        status.stdout
+    );
     let audit = fx.read("manager/.fleetform/audit.jsonl");
     assert!(audit.contains("deployment-owed") && audit.contains("deployments-sent"));
+}
+
+#[test]
+fn a_late_deployment_of_a_pair_applied_again_since_never_shows_as_current() {
+    let gh = FakeGitHub::start();
+    let (fx, _, _) = ticked(&gh);
+    // Pair 4 was applied again after the tick (a dispatched apply): its
+    // newer deployment record, and its deployment on GitHub, successful.
+    let sha = gh.branch_head(&repo(4), "main").unwrap();
+    let newer = gh.add_deployment_with(&repo(4), &sha, "staging", json!({}), &["success"]);
+    let dir = "manager/.fleetform/records/deployments/c0004/_/staging";
+    let record = fx.read(&format!("{dir}/20260101T000000.000Z-000000000000.json"));
+    let record = record.replace("2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z");
+    fx.write(
+        &format!("{dir}/20990101T000000.000Z-000000000000.json"),
+        &record,
+    );
+
+    let sent = send(&fx, &gh, "100");
+    assert_eq!(sent["sent"], 3, "{sent}");
+    let fourth = gh.deployments(&repo(4));
+    let (newest, late): (Vec<_>, Vec<_>) = fourth.iter().partition(|d| d.id == newer);
+    assert_eq!(
+        newest[0].statuses.last().unwrap().0,
+        "success",
+        "{fourth:?}"
+    );
+    assert_eq!(late.len(), 1, "{fourth:?}");
+    assert_eq!(late[0].statuses.len(), 1, "{fourth:?}");
+    let (state, said, _) = &late[0].statuses[0];
+    assert_eq!(state, "inactive");
+    assert!(
+        said.as_deref()
+            .unwrap_or_default()
+            .contains("applied again since"),
+        "{said:?}"
+    );
+    // The others were not applied since: success, and they leave the
+    // deployments made before them as GitHub would have them.
+    assert_eq!(shown(&gh, 5)[0].2, ["success"]);
 }

@@ -106,7 +106,9 @@ impl GitHub {
     }
 
     /// `POST /repos/{repo}/deployments/{id}/statuses`: `in_progress`,
-    /// `success` or `failure`, linked to the run.
+    /// `success` or `failure`, linked to the run. GitHub then marks the
+    /// environment's earlier successful deployments `inactive`
+    /// (`auto_inactive`, outside production).
     pub async fn set_deployment_status(
         &self,
         repo: &str,
@@ -115,12 +117,43 @@ impl GitHub {
         description: &CustomerText,
         log_url: Option<&str>,
     ) -> Result<(), GitHubError> {
+        self.post_deployment_status(repo, id, state, description, log_url, true)
+            .await
+    }
+
+    /// [`GitHub::set_deployment_status`] of a deployment shown late:
+    /// `auto_inactive: false`, so the environment's deployments made
+    /// meanwhile stay as they are.
+    pub async fn set_late_deployment_status(
+        &self,
+        repo: &str,
+        id: u64,
+        state: &'static str,
+        description: &CustomerText,
+        log_url: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        self.post_deployment_status(repo, id, state, description, log_url, false)
+            .await
+    }
+
+    async fn post_deployment_status(
+        &self,
+        repo: &str,
+        id: u64,
+        state: &'static str,
+        description: &CustomerText,
+        log_url: Option<&str>,
+        auto_inactive: bool,
+    ) -> Result<(), GitHubError> {
         let mut body = json!({
             "state": state,
             "description": truncate_chars(description.as_str(), 140),
         });
         if let Some(url) = log_url {
             body["log_url"] = Value::String(url.to_string());
+        }
+        if !auto_inactive {
+            body["auto_inactive"] = Value::Bool(false);
         }
         let path = format!("{}/deployments/{id}/statuses", repo_path(repo));
         self.send(Method::Post, &path, Some(&body)).await.map(drop)
@@ -154,14 +187,14 @@ impl GitHub {
         Ok(found)
     }
 
-    /// Whether deployment `id` has a final status (`success`, `failure`
-    /// or `error`) already.
+    /// Whether deployment `id` has a final status (`success`, `failure`,
+    /// `error` or `inactive`) already.
     pub async fn has_final_status(&self, repo: &str, id: u64) -> Result<bool, GitHubError> {
         let first = format!("{}/deployments/{id}/statuses?per_page=100", repo_path(repo));
         let mut ended = false;
         self.paginate(first, |s| {
             let state = s.get("state").and_then(Value::as_str).unwrap_or_default();
-            ended |= matches!(state, "success" | "failure" | "error");
+            ended |= matches!(state, "success" | "failure" | "error" | "inactive");
         })
         .await?;
         Ok(ended)

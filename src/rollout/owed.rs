@@ -86,6 +86,7 @@ fn send_of(
             rollout: &s.id,
             manager_sha: &s.manager_sha,
             marker: marker(&s.id, n),
+            superseded: applied_since(store, &unit, d.applied_at),
             owed: &d,
         };
         match observer.send_late(&late) {
@@ -117,6 +118,16 @@ fn send_of(
     }
     report.sent += sent.len();
     record_sent(store, s, sent, dropped, out)
+}
+
+/// Whether `unit` was applied after `at` (its newest deployment record is
+/// newer): a dispatched apply or a later rollout's. A record that cannot
+/// be read counts as not newer.
+fn applied_since(store: &Store, unit: &Unit, at: u64) -> bool {
+    let newest = crate::records::last_deployment(store, unit).ok().flatten();
+    newest
+        .and_then(|d| d.time.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|t| t.as_second() > at as i64)
 }
 
 /// Records owed deployments sent (or dropped): the next event of the

@@ -94,6 +94,10 @@ pub struct LateDeployment<'a> {
     pub manager_sha: &'a str,
     /// Names it among the repo's deployments (its payload).
     pub marker: String,
+    /// The pair was applied again since (a newer deployment record): the
+    /// late deployment is shown `inactive`, never as the environment's
+    /// current one.
+    pub superseded: bool,
     pub owed: &'a OwedDeployment,
 }
 

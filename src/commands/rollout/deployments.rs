@@ -111,11 +111,18 @@ impl<'a> Deployments<'a> {
         let description = deployment(&Deployment::RolloutEndedLate {
             detail: &d.detail,
             applied_at: &applied_at,
+            superseded: late.superseded,
         });
-        let state = if d.ok { "success" } else { "failure" };
+        // Applied again since: shown, never as the environment's current
+        // deployment.
+        let state = match (d.ok, late.superseded) {
+            (false, _) => "failure",
+            (true, true) => "inactive",
+            (true, false) => "success",
+        };
         let run_url = d.run_url.as_deref();
         self.gh
-            .set_deployment_status(&d.repo, id, state, &description, run_url)
+            .set_late_deployment_status(&d.repo, id, state, &description, run_url)
             .await
     }
 }

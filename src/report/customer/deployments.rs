@@ -26,10 +26,12 @@ pub enum Deployment<'a> {
         manager_sha: &'a str,
         applied_at: &'a str,
     },
-    /// How a rollout's apply shown late ended.
+    /// How a rollout's apply shown late ended; `superseded`: the pair was
+    /// applied again since.
     RolloutEndedLate {
         detail: &'a str,
         applied_at: &'a str,
+        superseded: bool,
     },
     /// The apply is running.
     Applying,
@@ -76,9 +78,18 @@ pub fn deployment(what: &Deployment<'_>) -> CustomerText {
         } => format!(
             "fleetform rollout {rollout}, wave {wave}: manager {manager_sha}, applied {applied_at}"
         ),
-        RolloutEndedLate { detail, applied_at } => {
-            format!("applied {applied_at}, shown late (GitHub's write limit): {detail}")
-        }
+        RolloutEndedLate {
+            detail,
+            applied_at,
+            superseded: false,
+        } => format!("apply of {applied_at}, shown late (GitHub's write limit): {detail}"),
+        RolloutEndedLate {
+            detail,
+            applied_at,
+            superseded: true,
+        } => format!(
+            "apply of {applied_at}, shown late (GitHub's write limit), applied again since: {detail}"
+        ),
         Applying => "applying".to_string(),
         Applied { plan_sha256 } => format!("applied plan sha256:{}", short(plan_sha256)),
         Refused => "refused; nothing was applied".to_string(),

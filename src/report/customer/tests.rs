@@ -76,6 +76,7 @@ fn deployments(h: &str) -> Vec<CustomerText> {
         Deployment::RolloutEndedLate {
             detail: h,
             applied_at: h,
+            superseded: true,
         },
         Deployment::StateOp {
             operation: h,

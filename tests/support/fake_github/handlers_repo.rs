@@ -314,15 +314,34 @@ pub(crate) fn create_deployment_status(state: &mut State, repo_name: &str, ctx: 
         ctx.str_field("log_url").map(str::to_string),
     );
     let body = render::deployment_status(state, &repo, d, status_id, &entry, &creator);
-    if let Some(d) = state
-        .seeded(repo_name)
-        .deployments
-        .iter_mut()
-        .find(|d| d.id == id)
-    {
+    let environment = d.environment.clone();
+    let deployments = &mut state.seeded(repo_name).deployments;
+    if let Some(d) = deployments.iter_mut().find(|d| d.id == id) {
         d.statuses.push(entry);
     }
+    if ctx.field("auto_inactive").and_then(Value::as_bool) != Some(false) {
+        auto_inactive(deployments, id, &environment);
+    }
     Answer::json(201, body)
+}
+
+/// GitHub's `auto_inactive` (default true): a status created on a
+/// deployment "adds a new `inactive` status to all prior non-transient,
+/// non-production environment deployments with the same repository and
+/// `environment` name", only to those that had a `success` state.
+fn auto_inactive(deployments: &mut [Deployment], id: u64, environment: &str) {
+    if environment == "production" {
+        return;
+    }
+    for d in deployments
+        .iter_mut()
+        .filter(|d| d.id < id && d.environment == environment)
+    {
+        let last = d.statuses.last().map(|s| s.0.as_str());
+        if last == Some("success") {
+            d.statuses.push(("inactive".into(), None, None));
+        }
+    }
 }
 
 pub(crate) fn combined_status(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {

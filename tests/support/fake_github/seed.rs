@@ -370,6 +370,19 @@ impl FakeGitHub {
     /// Seed a deployment of `sha` in `environment` with `payload` and no
     /// status (as a run that died after making it leaves it). Its id.
     pub fn add_deployment(&self, repo: &str, sha: &str, environment: &str, payload: Value) -> u64 {
+        self.add_deployment_with(repo, sha, environment, payload, &[])
+    }
+
+    /// [`FakeGitHub::add_deployment`] with these statuses' states, oldest
+    /// first.
+    pub fn add_deployment_with(
+        &self,
+        repo: &str,
+        sha: &str,
+        environment: &str,
+        payload: Value,
+        states: &[&str],
+    ) -> u64 {
         let mut st = self.state();
         let id = st.next_id();
         let creator = st.bot_login.clone();
@@ -382,7 +395,7 @@ impl FakeGitHub {
             creator,
             created_at: util::now_rfc3339(),
             payload,
-            statuses: Vec::new(),
+            statuses: states.iter().map(|s| (s.to_string(), None, None)).collect(),
         });
         id
     }
