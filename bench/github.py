@@ -126,7 +126,7 @@ def rollout_part(rollout, wave):
         "on, and sent by the next runs (`rollout deployments`, each run standing for the next hour): the deployment "
         "(unless it was made) and its final status (2 writes, or 1), saying when the apply was, nothing made twice. "
         "*Pairs with a deployment* counts the wave's customers whose repo shows the apply; *without a final status* "
-        "those whose deployment has no `success` or `failure` status."
+        "those whose deployment has no `success`, `failure` or `inactive` status."
     )
     out.append("")
     return out

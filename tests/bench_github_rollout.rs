@@ -76,7 +76,7 @@ fn deployed(gh: &FakeGitHub, n: usize) -> (usize, usize, usize) {
         extra += d.len().saturating_sub(1);
         let ended = |d: &&Deployment| {
             let last = d.statuses.last().map(|s| s.0.as_str());
-            matches!(last, Some("success" | "failure"))
+            matches!(last, Some("success" | "failure" | "inactive"))
         };
         unfinished += d.iter().filter(|d| !ended(d)).count();
     }
