@@ -229,3 +229,60 @@ fn a_late_deployment_of_a_pair_applied_again_since_never_shows_as_current() {
     // deployments made before them as GitHub would have them.
     assert_eq!(shown(&gh, 5)[0].2, ["success"]);
 }
+
+#[test]
+fn an_owed_deployment_github_will_never_take_is_dropped_with_why_and_the_others_go() {
+    let gh = FakeGitHub::start();
+    let (fx, _, _) = ticked(&gh);
+    gh.remove_repo(&repo(5));
+    let sent = send(&fx, &gh, "100");
+    assert_eq!(
+        (sent["sent"].clone(), sent["owed"].clone()),
+        (json!(2), json!(0))
+    );
+    let dropped = sent["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{sent}");
+    assert_eq!(dropped[0]["pair"], "c0005/staging", "{sent}");
+    assert!(
+        dropped[0]["reason"].as_str().unwrap().contains("404"),
+        "{sent}"
+    );
+    let again = send(&fx, &gh, "100");
+    assert_eq!(
+        (again["sent"].clone(), again["dropped"].clone()),
+        (json!(0), json!([]))
+    );
+}
+
+#[test]
+fn an_owed_deployment_refused_for_the_token_stays_owed_for_a_later_run() {
+    let gh = FakeGitHub::start();
+    let (fx, _, _) = ticked(&gh);
+    let repos: Vec<String> = (1..=4).map(repo).collect();
+    gh.add_scoped_token(
+        "ghp_first4",
+        &repos.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let ran = on_github(&fx, &gh, "100")
+        .env("FLEETFORM_TOKEN", "ghp_first4")
+        .args(["rollout", "deployments", "--json"])
+        .ok();
+    let first: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let counts = ["sent", "owed", "not_sent", "deferred"].map(|k| first[k].clone());
+    assert_eq!(
+        counts,
+        [json!(2), json!(1), json!(1), json!(false)],
+        "{first}"
+    );
+    ran.stderr_has("c0005/staging: deployment still owed");
+    assert!(
+        !gh.take_violations().is_empty(),
+        "the fake refused c0005's request"
+    );
+    let second = send(&fx, &gh, "100");
+    assert_eq!(
+        (second["sent"].clone(), second["owed"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(shown(&gh, 5).len(), 1);
+}

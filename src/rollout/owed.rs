@@ -38,7 +38,14 @@ pub struct OwedReport {
     pub owed: usize,
     /// Whether this run stopped for GitHub's write budget.
     pub deferred: bool,
+    /// Not sent for another reason a later run may not have (GitHub's
+    /// trouble, a credential): the first few are noted, with why.
+    pub not_sent: usize,
 }
+
+/// How many "still owed" notes a run prints (a token without the
+/// permission would otherwise note every owed deployment).
+const NOTES: usize = 10;
 
 /// The marker of the owed deployment of event `n` of `rollout`.
 pub fn marker(rollout: &str, n: usize) -> String {
@@ -98,7 +105,12 @@ fn send_of(
                     .push((s.id.clone(), unit.to_string(), why.clone()));
                 dropped.push((n, why));
             }
-            Late::Later(why) => out.note(&format!("{unit}: deployment still owed: {why}")),
+            Late::Later(why) => {
+                report.not_sent += 1;
+                if report.not_sent <= NOTES {
+                    out.note(&format!("{unit}: deployment still owed: {why}"));
+                }
+            }
             Late::Deferred(why) => {
                 out.note(&format!("{unit}: deployment still owed: {why}"));
                 report.deferred = true;

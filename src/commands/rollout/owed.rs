@@ -105,7 +105,10 @@ fn line(report: &OwedReport) -> String {
         (n, true) => line.push_str(&format!(
             ", {n} still owed (GitHub's write budget; the next run goes on)"
         )),
-        (n, false) => line.push_str(&format!(", {n} still owed (see the notes above)")),
+        (n, false) => line.push_str(&format!(
+            ", {n} still owed ({} not sent: see the notes above)",
+            report.not_sent
+        )),
     }
     line
 }
@@ -126,6 +129,7 @@ fn say(report: &OwedReport, json: bool, out: &Output) -> Result<()> {
             "sent": report.sent,
             "owed": report.owed,
             "deferred": report.deferred,
+            "not_sent": report.not_sent,
             "dropped": dropped,
         });
         return out.json(&value).map_err(|e| Error::Failed(e.to_string()));
