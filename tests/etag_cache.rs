@@ -181,7 +181,9 @@ fn a_sealed_etag_cache_holds_no_customer_value_and_a_tampered_one_is_read_again(
     assert_eq!(first.conditional, 0);
     assert!(!first.stderr.contains("unsealed"), "{}", first.stderr);
     let sealed = std::fs::read(&cache).unwrap();
-    let content = w.gh.file_at(world::ACME, "main", "infra/variables.yml").unwrap();
+    let content =
+        w.gh.file_at(world::ACME, "main", "infra/variables.yml")
+            .unwrap();
     let encoded = base64_of(&content);
     for clear in [
         "acme-corp",
@@ -200,7 +202,11 @@ fn a_sealed_etag_cache_holds_no_customer_value_and_a_tampered_one_is_read_again(
     assert_eq!(second.read, 0);
     assert_eq!(second.not_modified, first.read, "{}", second.stderr);
     assert_eq!(second.conditional, first.read);
-    assert!(!second.stderr.contains("read as empty"), "{}", second.stderr);
+    assert!(
+        !second.stderr.contains("read as empty"),
+        "{}",
+        second.stderr
+    );
 
     // One byte of the ciphertext changed: read as empty, with a note.
     let mut tampered = std::fs::read(&cache).unwrap();

@@ -177,10 +177,11 @@ pub fn open(
     shown: &str,
 ) -> Result<Vec<(String, Vec<u8>)>, SealError> {
     let key = key.pair_key(customer, environment);
-    let plain = open_bytes(&key, MAGIC, &aad(customer, environment), bundle).map_err(|e| match e {
-        Unopened::NotSealed => SealError::NotABundle(shown.into()),
-        Unopened::Forged => SealError::Forged(shown.into()),
-    })?;
+    let plain =
+        open_bytes(&key, MAGIC, &aad(customer, environment), bundle).map_err(|e| match e {
+            Unopened::NotSealed => SealError::NotABundle(shown.into()),
+            Unopened::Forged => SealError::Forged(shown.into()),
+        })?;
     parse_files(&plain).ok_or_else(|| SealError::Malformed(shown.into()))
 }
 

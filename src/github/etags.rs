@@ -263,7 +263,12 @@ mod tests {
     /// A sealed drift cache at `path` holding one read of a customer's file.
     fn sealed(path: &Path, k: &ArtifactKey) -> Vec<u8> {
         let c = EtagCache::open(path, "drift", Some(k));
-        c.keep(URL, "\"etag-1\"", &json!({"content": "max_instances: 7"}), None);
+        c.keep(
+            URL,
+            "\"etag-1\"",
+            &json!({"content": "max_instances: 7"}),
+            None,
+        );
         assert_eq!(c.save_or_note(), Vec::<String>::new());
         std::fs::read(path).unwrap()
     }
@@ -287,7 +292,13 @@ mod tests {
             "no note for a missing file"
         );
         assert!(bytes.starts_with(MAGIC));
-        for clear in ["acme-corp", "acme-infra", "max_instances", "etag-1", "entries"] {
+        for clear in [
+            "acme-corp",
+            "acme-infra",
+            "max_instances",
+            "etag-1",
+            "entries",
+        ] {
             assert!(!contains(&bytes, clear), "{clear} in clear");
         }
         let c = EtagCache::open(&path, "drift", Some(&k));
@@ -298,7 +309,9 @@ mod tests {
         // Sealed anew with a fresh nonce, still readable.
         let again = std::fs::read(&path).unwrap();
         assert_ne!(again, bytes);
-        assert!(EtagCache::open(&path, "drift", Some(&k)).etag(URL).is_some());
+        assert!(EtagCache::open(&path, "drift", Some(&k))
+            .etag(URL)
+            .is_some());
     }
 
     #[test]
@@ -315,8 +328,18 @@ mod tests {
             ("another key", good.clone(), key("x"), "drift"),
             ("another command", good.clone(), k.clone(), "doctor"),
             ("a flipped byte", flipped, k.clone(), "drift"),
-            ("truncated", good[..good.len() - 1].to_vec(), k.clone(), "drift"),
-            ("a clear file from before", clear.into_bytes(), k.clone(), "drift"),
+            (
+                "truncated",
+                good[..good.len() - 1].to_vec(),
+                k.clone(),
+                "drift",
+            ),
+            (
+                "a clear file from before",
+                clear.into_bytes(),
+                k.clone(),
+                "drift",
+            ),
         ];
         for (what, bytes, kk, command) in cases {
             std::fs::write(&path, &bytes).unwrap();
@@ -330,7 +353,9 @@ mod tests {
         }
         // The right key still opens what the good one wrote over.
         std::fs::write(&path, &good).unwrap();
-        assert!(EtagCache::open(&path, "drift", Some(&k)).etag(URL).is_some());
+        assert!(EtagCache::open(&path, "drift", Some(&k))
+            .etag(URL)
+            .is_some());
         // A file shorter than its nonce.
         std::fs::write(&path, b"FFETAG1\nshort").unwrap();
         assert_eq!(EtagCache::open(&path, "drift", Some(&k)).etag(URL), None);
