@@ -241,6 +241,25 @@ fn a_sealed_etag_cache_holds_no_customer_value_and_a_tampered_one_is_read_again(
     assert!(!stderr.contains(common::ARTIFACT_KEY), "{stderr}");
     let clear = std::fs::read(&cache).unwrap();
     assert!(contains(&clear, "acme-corp/acme-infra"));
+
+    // A key too short to seal with stops the run before any read: it is
+    // never taken for no key (the cache kept in clear).
+    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    w.gh.reset_counters();
+    let out = cmd
+        .env("FLEETFORM_ARTIFACT_KEY", "short")
+        .args(["drift", "--customer", "acme", "--env", "staging"])
+        .args(flag)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = common::stderr(&out);
+    assert!(
+        stderr.contains("FLEETFORM_ARTIFACT_KEY is shorter"),
+        "{stderr}"
+    );
+    assert_eq!(w.gh.request_count(), 0);
+    assert_eq!(std::fs::read(&cache).unwrap(), clear, "left as it was");
     w.gh.assert_clean();
 }
 

@@ -6,10 +6,14 @@
 //! A bundle is the plan folder's files framed one after another, encrypted
 //! with ChaCha20-Poly1305 under a key derived (HKDF-SHA256) from the
 //! manager's artifact secret (`FLEETFORM_ARTIFACT_KEY`, a secret of the
-//! manager's plan and apply environments only) for one customer ×
+//! manager's plan, apply and drift environments only) for one customer ×
 //! environment. The customer and environment are also the associated data,
 //! so a bundle cannot be passed off as another pair's. The AEAD comes from
 //! `ring`, already in the binary through rustls: no size cost.
+//!
+//! The ETag cache of the scheduled commands (`src/github/etags.rs`) is
+//! sealed the same way (`seal_bytes`, `open_bytes`) under a key of
+//! its own (`ArtifactKey::derive` with another HKDF salt).
 //!
 //! Layout: `FFSEAL1\n`, a 12-byte random nonce, then the ciphertext with
 //! its 16-byte tag. Plaintext: for each file, a 2-byte name length, the
