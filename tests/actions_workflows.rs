@@ -120,7 +120,10 @@ fn templates_document_their_secrets_and_variables() {
                 "FLEETFORM_ARTIFACT_KEY",
             ],
         ),
-        ("workflows/manager-drift.yml", &["SOURCE_REPOS_PAT"]),
+        (
+            "workflows/manager-drift.yml",
+            &["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"],
+        ),
         (
             "workflows/manager-ops.yml",
             &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],

@@ -212,6 +212,22 @@ fn each_token_does_what_github_lets_it() {
         Some("${{ secrets.SOURCE_REPOS_PAT }}")
     );
     assert!(drift["with"]["issues"].is_null() && drift["with"]["issues-token"].is_null());
+    // Its ETag cache, kept in the Actions cache, is sealed with the
+    // artifact secret, handed through `env:` to that step alone.
+    assert_eq!(
+        drift["env"]["FLEETFORM_ARTIFACT_KEY"].as_str(),
+        Some("${{ secrets.FLEETFORM_ARTIFACT_KEY }}")
+    );
+    assert!(drift["env"]["FLEETFORM_ETAG_CACHE"].as_str().is_some());
+    let with_key: Vec<String> = doc["jobs"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .flat_map(|j| j["steps"].as_sequence().unwrap())
+        .map(|st| yaml_serde::to_string(st).unwrap())
+        .filter(|st| st.contains("FLEETFORM_ARTIFACT_KEY"))
+        .collect();
+    assert_eq!(with_key.len(), 1, "{with_key:?}");
     let job = &doc["jobs"]["issues"];
     assert_eq!(job["permissions"]["issues"].as_str(), Some("write"));
     assert!(job["environment"].is_null(), "the merge reads no secret");

@@ -81,7 +81,9 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
         etags: args
             .etag_cache
             .as_deref()
-            .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
+            .map(|p| crate::github::EtagCache::load(p, "doctor").map(std::sync::Arc::new))
+            .transpose()
+            .map_err(|e| Error::Usage(e.to_string()))?,
     })
 }
 
@@ -374,10 +376,8 @@ fn examine(
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count);
-    if let Some(Err(e)) = settings.etags.as_ref().map(|c| c.save()) {
-        out.note(&format!(
-            "the ETag cache was not kept ({e}); the next run reads everything again"
-        ));
+    for note in settings.etags.iter().flat_map(|c| c.save_or_note()) {
+        out.note(&note);
     }
     Ok(Report::new(&settings.repo, checks, requests))
 }

@@ -120,7 +120,9 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         etags: args
             .etag_cache
             .as_deref()
-            .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
+            .map(|p| crate::github::EtagCache::load(p, "drift").map(std::sync::Arc::new))
+            .transpose()
+            .map_err(|e| Error::Usage(e.to_string()))?,
         from_reports: args.from_reports.clone(),
         deadline: args
             .deadline
@@ -600,7 +602,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     report.requests = clients.requests();
     report.not_modified = clients.not_modified();
     if let Some(cache) = &settings.etags {
-        if let Some(note) = cache.save_or_note() {
+        for note in cache.save_or_note() {
             out.note(&note);
         }
     }

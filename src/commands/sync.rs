@@ -81,7 +81,9 @@ fn resolve(args: &SyncArgs) -> Result<Settings> {
         etags: args
             .etag_cache
             .as_deref()
-            .map(|p| std::sync::Arc::new(crate::github::EtagCache::load(p))),
+            .map(|p| crate::github::EtagCache::load(p, "sync").map(std::sync::Arc::new))
+            .transpose()
+            .map_err(|e| Error::Usage(e.to_string()))?,
     })
 }
 
@@ -520,7 +522,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     if let Some(cache) = &settings.etags {
-        if let Some(note) = cache.save_or_note() {
+        for note in cache.save_or_note() {
             out.note(&note);
         }
     }

@@ -6,10 +6,14 @@
 //! A bundle is the plan folder's files framed one after another, encrypted
 //! with ChaCha20-Poly1305 under a key derived (HKDF-SHA256) from the
 //! manager's artifact secret (`FLEETFORM_ARTIFACT_KEY`, a secret of the
-//! manager's plan and apply environments only) for one customer ×
+//! manager's plan, apply and drift environments only) for one customer ×
 //! environment. The customer and environment are also the associated data,
 //! so a bundle cannot be passed off as another pair's. The AEAD comes from
 //! `ring`, already in the binary through rustls: no size cost.
+//!
+//! The ETag cache of the scheduled commands (`src/github/etags.rs`) is
+//! sealed the same way (`seal_bytes`, `open_bytes`) under a key of
+//! its own (`ArtifactKey::derive` with another HKDF salt).
 //!
 //! Layout: `FFSEAL1\n`, a 12-byte random nonce, then the ciphertext with
 //! its 16-byte tag. Plaintext: for each file, a 2-byte name length, the
@@ -74,14 +78,73 @@ impl ArtifactKey {
 
     /// The AEAD key of one customer × environment.
     fn pair_key(&self, customer: &str, environment: &str) -> LessSafeKey {
-        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"fleetform-artifact-v1");
-        let prk = salt.extract(&self.0);
         let info = [customer.as_bytes(), b"\n", environment.as_bytes()];
+        self.derive(b"fleetform-artifact-v1", &info)
+    }
+
+    /// An AEAD key of its own for one use of the secret: `label` is the
+    /// HKDF salt (one per kind of sealed file, so a key of one kind is
+    /// never a key of another), `info` what it is sealed for.
+    pub(crate) fn derive(&self, label: &[u8], info: &[&[u8]]) -> LessSafeKey {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, label).extract(&self.0);
         let okm = prk
-            .expand(&info, &CHACHA20_POLY1305)
+            .expand(info, &CHACHA20_POLY1305)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         LessSafeKey::new(UnboundKey::from(okm))
     }
+}
+
+/// Why sealed bytes did not open ([`open_bytes`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unopened {
+    /// Not of the kind (another magic) or too short for a nonce.
+    NotSealed,
+    /// Another key or associated data, or changed.
+    Forged,
+}
+
+/// `magic`, a random nonce, then `plain` encrypted with its tag.
+pub(crate) fn seal_bytes(
+    key: &LessSafeKey,
+    magic: &[u8],
+    aad: &[u8],
+    mut plain: Vec<u8>,
+) -> Result<Vec<u8>, SealError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|_| SealError::NoRandom)?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut plain,
+    )
+    .map_err(|_| SealError::NoRandom)?;
+    let mut out = Vec::with_capacity(magic.len() + NONCE_LEN + plain.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&plain);
+    Ok(out)
+}
+
+/// The plaintext of [`seal_bytes`]'s output.
+pub(crate) fn open_bytes(
+    key: &LessSafeKey,
+    magic: &[u8],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, Unopened> {
+    let rest = sealed
+        .strip_prefix(magic)
+        .filter(|r| r.len() >= NONCE_LEN)
+        .ok_or(Unopened::NotSealed)?;
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| Unopened::NotSealed)?;
+    let mut buf = sealed.to_vec();
+    let n = key
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .map_err(|_| Unopened::Forged)?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
 }
 
 fn aad(customer: &str, environment: &str) -> Vec<u8> {
@@ -105,20 +168,8 @@ pub fn seal_dir(
         plain.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
         plain.extend_from_slice(&bytes);
     }
-    let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|_| SealError::NoRandom)?;
-    key.pair_key(customer, environment)
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad(customer, environment)),
-            &mut plain,
-        )
-        .map_err(|_| SealError::NoRandom)?;
-    let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + plain.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&plain);
-    Ok(out)
+    let key = key.pair_key(customer, environment);
+    seal_bytes(&key, MAGIC, &aad(customer, environment), plain)
 }
 
 /// Opens a bundle and returns its files. `shown` names it in errors.
@@ -129,19 +180,13 @@ pub fn open(
     bundle: &[u8],
     shown: &str,
 ) -> Result<Vec<(String, Vec<u8>)>, SealError> {
-    let rest = bundle
-        .strip_prefix(MAGIC)
-        .filter(|r| r.len() >= NONCE_LEN)
-        .ok_or_else(|| SealError::NotABundle(shown.into()))?;
-    let (nonce, sealed) = rest.split_at(NONCE_LEN);
-    let nonce =
-        Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::NotABundle(shown.into()))?;
-    let mut buf = sealed.to_vec();
-    let plain = key
-        .pair_key(customer, environment)
-        .open_in_place(nonce, Aad::from(aad(customer, environment)), &mut buf)
-        .map_err(|_| SealError::Forged(shown.into()))?;
-    parse_files(plain).ok_or_else(|| SealError::Malformed(shown.into()))
+    let key = key.pair_key(customer, environment);
+    let plain =
+        open_bytes(&key, MAGIC, &aad(customer, environment), bundle).map_err(|e| match e {
+            Unopened::NotSealed => SealError::NotABundle(shown.into()),
+            Unopened::Forged => SealError::Forged(shown.into()),
+        })?;
+    parse_files(&plain).ok_or_else(|| SealError::Malformed(shown.into()))
 }
 
 fn parse_files(mut b: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {

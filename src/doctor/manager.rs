@@ -77,7 +77,8 @@ pub fn secrets_needed(role: Role) -> &'static [&'static str] {
     match role {
         Role::Authorise => &["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"],
         Role::Plan | Role::Apply { .. } => &CREDENTIALS,
-        Role::Drift => &["SOURCE_REPOS_PAT"],
+        // The artifact secret seals the drift shards' ETag cache.
+        Role::Drift => &["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"],
     }
 }
 
@@ -503,5 +504,17 @@ mod tests {
             repo_secrets_check(&Ok(vec!["OTHER".into()])).result,
             Verdict::Pass
         );
+    }
+
+    #[test]
+    fn the_drift_environment_should_hold_the_key_of_its_etag_cache() {
+        let names = |n: &[&str]| Ok(n.iter().map(|s| s.to_string()).collect());
+        let c =
+            environment_secrets_check("drift", Role::Drift, Some(&names(&["SOURCE_REPOS_PAT"])));
+        assert_eq!(c.result, Verdict::Warn);
+        assert_eq!(c.found, "missing FLEETFORM_ARTIFACT_KEY");
+        let both = names(&["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"]);
+        let c = environment_secrets_check("drift", Role::Drift, Some(&both));
+        assert_eq!(c.result, Verdict::Pass);
     }
 }

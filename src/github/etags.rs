@@ -1,36 +1,65 @@
 //! ETags kept between runs, for the commands that run on a schedule
-//! (`drift --etag-cache FILE`, `doctor --etag-cache FILE`; `poll` keeps
-//! its two reads' ETags in its state file). Every GET of a client given
-//! the cache sends the ETag of the URL's last 200 answer as
-//! `If-None-Match`; GitHub answers 304 Not Modified when nothing changed,
-//! which does not count against the primary rate limit, and the body is
-//! taken from the cache.
+//! (`drift --etag-cache FILE`, `doctor --etag-cache FILE`, `sync
+//! --etag-cache FILE`; `poll` keeps its two reads' ETags in its state
+//! file). Every GET of a client given the cache sends the ETag of the
+//! URL's last 200 answer as `If-None-Match`; GitHub answers 304 Not
+//! Modified when nothing changed, which does not count against the primary
+//! rate limit, and the body is taken from the cache.
 //!
 //! The file holds what GitHub answered to reads, by URL, and nothing of
 //! the requests (no token, no header): `{"v": 1, "entries": {URL: {"etag",
-//! "body", "link"}}}`. It is written atomically (a temporary file renamed
-//! over it, which replaces a symlink rather than writing through it) and
-//! keeps only the URLs the run read, so it stays the size of one run's
-//! reads. A file that is missing, a symlink, over [`MAX_BYTES`] or not
-//! such a file is read as empty: the run then reads everything again.
-//! Two clients of one command (e.g. drift's files and issues tokens) share
-//! one cache: a 304 is only given to a token that may read the URL.
+//! "body", "link"}}}`. With the manager's artifact secret
+//! (`FLEETFORM_ARTIFACT_KEY`) it is sealed: `FFETAG1\n`, a 12-byte random
+//! nonce, then that JSON encrypted with ChaCha20-Poly1305 under a key
+//! derived from the secret with HKDF-SHA256 (salt
+//! `fleetform-etag-cache-v1`, info the command: never a plan bundle's key)
+//! and the command as associated data (`etag-cache/drift`), so one
+//! command's file is not taken for another's. A sealed file that does not
+//! open (another key or command, changed, truncated, or a clear file from
+//! before) is read as empty, with a note: a run never trusts a body it
+//! did not seal itself. Without the secret the file is kept in clear, as
+//! before, and the command notes that once.
+//!
+//! It is written atomically (a temporary file renamed over it, which
+//! replaces a symlink rather than writing through it) and keeps only the
+//! URLs the run read, so it stays the size of one run's reads. A file that
+//! is missing, a symlink, over [`MAX_BYTES`] or not such a file is read as
+//! empty: the run then reads everything again. Two clients of one command
+//! (e.g. drift's files and issues tokens) share one cache: a 304 is only
+//! given to a token that may read the URL.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use ring::aead::LessSafeKey;
 use serde_json::{json, Map, Value};
 
+use crate::dispatch::seal::{self, ArtifactKey, SealError, Unopened};
 use crate::util::fs::FsError;
+
+/// The first bytes of a sealed cache file.
+const MAGIC: &[u8] = b"FFETAG1\n";
 
 /// The largest cache file read.
 pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One command's ETag cache.
-#[derive(Debug)]
 pub struct EtagCache {
     path: PathBuf,
+    /// The key and associated data it is sealed with; `None`: kept in clear.
+    seal: Option<(LessSafeKey, Vec<u8>)>,
+    /// What to tell about the file read (shown once, with the save).
+    notes: Vec<String>,
     inner: Mutex<Entries>,
+}
+
+impl std::fmt::Debug for EtagCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtagCache")
+            .field("path", &self.path)
+            .field("sealed", &self.seal.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -42,12 +71,48 @@ struct Entries {
 }
 
 impl EtagCache {
-    /// The cache at `path`; see the module docs for what is read as empty.
-    pub fn load(path: &Path) -> EtagCache {
-        let earlier = std::fs::symlink_metadata(path)
+    /// `command`'s cache at `path`, sealed with `FLEETFORM_ARTIFACT_KEY`
+    /// when it is set. A key shorter than 32 characters is an error (a
+    /// cache meant to be sealed is never kept in clear).
+    pub fn load(path: &Path, command: &str) -> Result<EtagCache, SealError> {
+        let key = match ArtifactKey::from_env() {
+            Ok(key) => Some(key),
+            Err(SealError::NoKey) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(EtagCache::open(path, command, key.as_ref()))
+    }
+
+    /// `command`'s cache at `path`, sealed with `key` if given; see the
+    /// module docs for what is read as empty.
+    pub fn open(path: &Path, command: &str, key: Option<&ArtifactKey>) -> EtagCache {
+        let shown = crate::config::display_path(path).display().to_string();
+        let seal = key.map(|k| {
+            let key = k.derive(b"fleetform-etag-cache-v1", &[command.as_bytes()]);
+            (key, format!("etag-cache/{command}").into_bytes())
+        });
+        let mut notes = Vec::new();
+        let bytes = std::fs::symlink_metadata(path)
             .ok()
             .filter(|m| m.is_file() && m.len() <= MAX_BYTES)
-            .and_then(|_| std::fs::read(path).ok())
+            .and_then(|_| std::fs::read(path).ok());
+        let plain = match (&seal, bytes) {
+            (_, None) => None,
+            (None, Some(b)) => Some(b),
+            (Some((key, aad)), Some(b)) => match seal::open_bytes(key, MAGIC, aad, &b) {
+                Ok(plain) => Some(plain),
+                Err(why) => {
+                    notes.push(unopened_note(&shown, command, &why));
+                    None
+                }
+            },
+        };
+        if seal.is_none() {
+            notes.push(format!(
+                "the ETag cache {shown} is kept unsealed (the URLs and bodies of GitHub's answers in clear): set FLEETFORM_ARTIFACT_KEY (the manager's artifact secret, at least 32 random characters) to seal it"
+            ));
+        }
+        let earlier = plain
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .filter(|v| v.get("v") == Some(&json!(1)))
             .and_then(|mut v| match v.get_mut("entries").map(Value::take) {
@@ -57,6 +122,8 @@ impl EtagCache {
             .unwrap_or_default();
         EtagCache {
             path: path.to_path_buf(),
+            seal,
+            notes,
             inner: Mutex::new(Entries {
                 earlier,
                 now: Map::new(),
@@ -98,24 +165,50 @@ impl EtagCache {
         self.lock().now.insert(url.to_string(), entry);
     }
 
-    /// Writes what this run read, atomically.
-    pub fn save(&self) -> Result<(), FsError> {
+    /// Writes what this run read (sealed when there is a key), atomically.
+    pub fn save(&self) -> Result<(), SaveError> {
         let entries = std::mem::take(&mut self.lock().now);
         let bytes = serde_json::to_vec(&json!({ "v": 1, "entries": entries })).unwrap_or_default();
-        crate::util::fs::write_atomic(&self.path, &bytes)
+        let bytes = match &self.seal {
+            Some((key, aad)) => seal::seal_bytes(key, MAGIC, aad, bytes)?,
+            None => bytes,
+        };
+        Ok(crate::util::fs::write_atomic(&self.path, &bytes)?)
     }
 
-    /// [`EtagCache::save`], a failure as the note to show (the next run
+    /// The notes to show once: what was read (a file that did not open,
+    /// or kept unsealed), then [`EtagCache::save`]'s failure (the next run
     /// then reads everything again).
-    pub fn save_or_note(&self) -> Option<String> {
-        self.save().err().map(|e| {
-            format!("the ETag cache was not kept ({e}); the next run reads everything again")
-        })
+    pub fn save_or_note(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        if let Err(e) = self.save() {
+            notes.push(format!(
+                "the ETag cache was not kept ({e}); the next run reads everything again"
+            ));
+        }
+        notes
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Why the cache was not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+fn unopened_note(shown: &str, command: &str, why: &Unopened) -> String {
+    let what = match why {
+        Unopened::NotSealed => "is not sealed (kept in clear before, or not a cache)",
+        Unopened::Forged => "does not open with FLEETFORM_ARTIFACT_KEY (sealed with another key or for another command, or changed)",
+    };
+    format!("the ETag cache {shown} {what}: read as empty, so `{command}` reads everything again and keeps a sealed one")
 }
 
 #[cfg(test)]
@@ -126,20 +219,20 @@ mod tests {
     fn keeps_what_the_run_read_and_only_that() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("etags.json");
-        let c = EtagCache::load(&path);
+        let c = EtagCache::open(&path, "drift", None);
         assert_eq!(c.etag("u1"), None);
         c.keep("u1", "\"a\"", &json!([1]), Some("<n>; rel=\"next\""));
         c.keep("u2", "\"b\"", &json!({}), None);
         c.save().unwrap();
 
-        let c = EtagCache::load(&path);
+        let c = EtagCache::open(&path, "drift", None);
         assert_eq!(c.etag("u1").as_deref(), Some("\"a\""));
         let (body, link) = c.not_modified("u1").unwrap();
         assert_eq!(body, json!([1]));
         assert_eq!(link.as_deref(), Some("<n>; rel=\"next\""));
         c.save().unwrap();
         // u2 was not read by the second run: gone.
-        let c = EtagCache::load(&path);
+        let c = EtagCache::open(&path, "drift", None);
         assert!(c.etag("u1").is_some());
         assert_eq!(c.etag("u2"), None);
     }
@@ -151,7 +244,7 @@ mod tests {
         std::fs::write(&target, r#"{"v":1,"entries":{"u":{"etag":"x"}}}"#).unwrap();
         let path = dir.path().join("etags.json");
         std::os::unix::fs::symlink(&target, &path).unwrap();
-        let c = EtagCache::load(&path);
+        let c = EtagCache::open(&path, "drift", None);
         assert_eq!(c.etag("u"), None);
         c.keep("v", "\"e\"", &json!(1), None);
         c.save().unwrap();
@@ -160,6 +253,128 @@ mod tests {
         assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
 
         std::fs::write(&path, "not json").unwrap();
-        assert_eq!(EtagCache::load(&path).etag("v"), None);
+        assert_eq!(EtagCache::open(&path, "drift", None).etag("v"), None);
+    }
+
+    fn key(s: &str) -> ArtifactKey {
+        ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+    }
+
+    /// A sealed drift cache at `path` holding one read of a customer's file.
+    fn sealed(path: &Path, k: &ArtifactKey) -> Vec<u8> {
+        let c = EtagCache::open(path, "drift", Some(k));
+        c.keep(
+            URL,
+            "\"etag-1\"",
+            &json!({"content": "max_instances: 7"}),
+            None,
+        );
+        assert_eq!(c.save_or_note(), Vec::<String>::new());
+        std::fs::read(path).unwrap()
+    }
+
+    const URL: &str = "https://api.github.com/repos/acme-corp/acme-infra/contents/variables.yml";
+
+    fn contains(hay: &[u8], needle: &str) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn a_sealed_cache_round_trips_and_holds_nothing_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etags.json");
+        let k = key("k");
+        let bytes = sealed(&path, &k);
+        assert!(
+            EtagCache::open(&dir.path().join("none"), "drift", Some(&k))
+                .save_or_note()
+                .is_empty(),
+            "no note for a missing file"
+        );
+        assert!(bytes.starts_with(MAGIC));
+        for clear in [
+            "acme-corp",
+            "acme-infra",
+            "max_instances",
+            "etag-1",
+            "entries",
+        ] {
+            assert!(!contains(&bytes, clear), "{clear} in clear");
+        }
+        let c = EtagCache::open(&path, "drift", Some(&k));
+        assert_eq!(c.etag(URL).as_deref(), Some("\"etag-1\""));
+        let (body, _) = c.not_modified(URL).unwrap();
+        assert_eq!(body["content"], "max_instances: 7");
+        assert!(c.save_or_note().is_empty());
+        // Sealed anew with a fresh nonce, still readable.
+        let again = std::fs::read(&path).unwrap();
+        assert_ne!(again, bytes);
+        assert!(EtagCache::open(&path, "drift", Some(&k))
+            .etag(URL)
+            .is_some());
+    }
+
+    #[test]
+    fn a_cache_that_does_not_open_is_read_as_empty_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etags.json");
+        let k = key("k");
+        let good = sealed(&path, &k);
+        let mut flipped = good.clone();
+        let mid = good.len() / 2;
+        flipped[mid] ^= 1;
+        let clear = format!(r#"{{"v":1,"entries":{{"{URL}":{{"etag":"\"x\"","body":1}}}}}}"#);
+        let cases: [(&str, Vec<u8>, ArtifactKey, &str); 5] = [
+            ("another key", good.clone(), key("x"), "drift"),
+            ("another command", good.clone(), k.clone(), "doctor"),
+            ("a flipped byte", flipped, k.clone(), "drift"),
+            (
+                "truncated",
+                good[..good.len() - 1].to_vec(),
+                k.clone(),
+                "drift",
+            ),
+            (
+                "a clear file from before",
+                clear.into_bytes(),
+                k.clone(),
+                "drift",
+            ),
+        ];
+        for (what, bytes, kk, command) in cases {
+            std::fs::write(&path, &bytes).unwrap();
+            let c = EtagCache::open(&path, command, Some(&kk));
+            assert_eq!(c.etag(URL), None, "{what}: not trusted");
+            assert!(c.not_modified(URL).is_none(), "{what}");
+            let notes = c.save_or_note();
+            assert_eq!(notes.len(), 1, "{what}: {notes:?}");
+            assert!(notes[0].contains("read as empty"), "{what}: {notes:?}");
+            assert!(!notes[0].contains(&"k".repeat(32)), "{what}: no key");
+        }
+        // The right key still opens what the good one wrote over.
+        std::fs::write(&path, &good).unwrap();
+        assert!(EtagCache::open(&path, "drift", Some(&k))
+            .etag(URL)
+            .is_some());
+        // A file shorter than its nonce.
+        std::fs::write(&path, b"FFETAG1\nshort").unwrap();
+        assert_eq!(EtagCache::open(&path, "drift", Some(&k)).etag(URL), None);
+    }
+
+    #[test]
+    fn without_a_key_the_cache_is_kept_in_clear_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etags.json");
+        let c = EtagCache::open(&path, "sync", None);
+        c.keep(URL, "\"a\"", &json!(1), None);
+        let notes = c.save_or_note();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("unsealed"), "{notes:?}");
+        assert!(notes[0].contains("FLEETFORM_ARTIFACT_KEY"), "{notes:?}");
+        assert!(contains(&std::fs::read(&path).unwrap(), "acme-infra"));
+        // A sealed file is not read without the key.
+        std::fs::remove_file(&path).unwrap();
+        sealed(&path, &key("k"));
+        assert_eq!(EtagCache::open(&path, "drift", None).etag(URL), None);
     }
 }
