@@ -55,6 +55,22 @@ fn shown(gh: &FakeGitHub, i: usize) -> Vec<(Value, Option<String>, Vec<String>)>
         .collect()
 }
 
+/// The marker in the payload of customer `c`'s owed deployment (the
+/// tick's), from its `deployment-owed` event in the records store.
+fn owed_marker(fx: &Fixture, c: &str) -> String {
+    let (id, n) = owed_event(fx, c);
+    let path = fx.path(&format!(
+        "manager/.fleetform/records/rollouts/{id}/{n:06}.json"
+    ));
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let marker = event["deployment"]["marker"].as_str().unwrap().to_string();
+    assert!(
+        marker.starts_with(&format!("{id}/{c}/staging/")),
+        "{marker}"
+    );
+    marker
+}
+
 /// The rollout's id and the number of the `deployment-owed` event of
 /// customer `c`, from the records store.
 fn owed_event(fx: &Fixture, c: &str) -> (String, usize) {
@@ -103,8 +119,9 @@ fn deployments_that_do_not_fit_are_owed_then_sent_once_with_their_final_status()
     let (not_made, made) = (budgets.lead(row), budgets.n(row, " per one made already"));
     let before = gh.requests().len();
     let first = send(&fx, &gh, "3");
-    // Pair 5's marker was looked for before its deployment did not fit.
-    assert_eq!(gh.requests().len() - before, made + not_made + 1);
+    // Pair 5's environment and marker were read before its deployment
+    // did not fit.
+    assert_eq!(gh.requests().len() - before, made + not_made + 2);
     assert_eq!(first["sent"], 2, "{first}");
     assert_eq!(first["owed"], 1, "{first}");
     assert_eq!(first["deferred"], true, "{first}");
@@ -116,8 +133,8 @@ fn deployments_that_do_not_fit_are_owed_then_sent_once_with_their_final_status()
     assert_eq!(fourth[0].2, ["success"], "{fourth:?}");
     let described = fourth[0].1.as_deref().unwrap_or_default();
     assert!(described.contains("applied 20"), "{described}");
-    let (id, n) = owed_event(&fx, "c0004");
-    assert_eq!(fourth[0].0, json!({ "fleetform": format!("{id}/{n}") }));
+    let marker = owed_marker(&fx, "c0004");
+    assert_eq!(fourth[0].0, json!({ "fleetform": marker }));
     let status = &gh.deployments(&repo(4))[0].statuses[0];
     let said = status.1.as_deref().unwrap_or_default();
     assert!(
@@ -145,10 +162,10 @@ fn deployments_that_do_not_fit_are_owed_then_sent_once_with_their_final_status()
 fn a_deployment_made_by_a_run_that_died_before_recording_it_is_not_made_again() {
     let gh = FakeGitHub::start();
     let (fx, _, _) = ticked(&gh);
-    // A run made pair 4's owed deployment (its marker) and died.
-    let (id, n) = owed_event(&fx, "c0004");
+    // GitHub made pair 4's deployment without answering the tick (or a
+    // run made it and died): its marker is there.
     let sha = gh.branch_head(&repo(4), "main").unwrap();
-    let marker = json!({ "fleetform": format!("{id}/{n}") });
+    let marker = json!({ "fleetform": owed_marker(&fx, "c0004") });
     gh.add_deployment(&repo(4), &sha, "staging", marker);
 
     let sent = send(&fx, &gh, "100");
@@ -190,68 +207,73 @@ fn a_tick_run_by_hand_sends_what_earlier_ticks_owe_and_without_a_token_says_what
     assert!(audit.contains("deployment-owed") && audit.contains("deployments-sent"));
 }
 
-#[test]
-fn a_late_deployment_of_a_pair_applied_again_since_never_shows_as_current() {
-    let gh = FakeGitHub::start();
-    let (fx, _, _) = ticked(&gh);
-    // Pair 4 was applied again after the tick (a dispatched apply): its
-    // newer deployment record, and its deployment on GitHub, successful.
+/// Pair 4 applied again after the tick (a dispatched apply): as its
+/// newer deployment record says (`record`), or only as GitHub shows it (a
+/// deployment made before the apply's record is written).
+fn applied_again(fx: &Fixture, gh: &FakeGitHub, record: bool) -> u64 {
     let sha = gh.branch_head(&repo(4), "main").unwrap();
-    let newer = gh.add_deployment_with(&repo(4), &sha, "staging", json!({}), &["success"]);
-    let dir = "manager/.fleetform/records/deployments/c0004/_/staging";
-    let record = fx.read(&format!("{dir}/20260101T000000.000Z-000000000000.json"));
-    let record = record.replace("2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z");
-    fx.write(
-        &format!("{dir}/20990101T000000.000Z-000000000000.json"),
-        &record,
-    );
-
-    let sent = send(&fx, &gh, "100");
-    assert_eq!(sent["sent"], 3, "{sent}");
-    let fourth = gh.deployments(&repo(4));
-    let (newest, late): (Vec<_>, Vec<_>) = fourth.iter().partition(|d| d.id == newer);
-    assert_eq!(
-        newest[0].statuses.last().unwrap().0,
-        "success",
-        "{fourth:?}"
-    );
-    assert_eq!(late.len(), 1, "{fourth:?}");
-    assert_eq!(late[0].statuses.len(), 1, "{fourth:?}");
-    let (state, said, _) = &late[0].statuses[0];
-    assert_eq!(state, "inactive");
-    assert!(
-        said.as_deref()
-            .unwrap_or_default()
-            .contains("applied again since"),
-        "{said:?}"
-    );
-    // The others were not applied since: success, and they leave the
-    // deployments made before them as GitHub would have them.
-    assert_eq!(shown(&gh, 5)[0].2, ["success"]);
+    let made = (!record).then_some("2099-01-01T00:00:00Z");
+    let newer = gh.add_deployment_with(&repo(4), &sha, "staging", json!({}), &["success"], made);
+    if record {
+        let dir = "manager/.fleetform/records/deployments/c0004/_/staging";
+        let text = fx.read(&format!("{dir}/20260101T000000.000Z-000000000000.json"));
+        let text = text.replace("2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z");
+        fx.write(
+            &format!("{dir}/20990101T000000.000Z-000000000000.json"),
+            &text,
+        );
+    }
+    newer
 }
 
 #[test]
-fn an_owed_deployment_github_will_never_take_is_dropped_with_why_and_the_others_go() {
+fn a_late_deployment_of_a_pair_applied_again_since_never_shows_as_current() {
+    for record in [true, false] {
+        let gh = FakeGitHub::start();
+        let (fx, _, _) = ticked(&gh);
+        let newer = applied_again(&fx, &gh, record);
+        let sent = send(&fx, &gh, "100");
+        assert_eq!(sent["sent"], 3, "{sent}");
+        let fourth = gh.deployments(&repo(4));
+        let (newest, late): (Vec<_>, Vec<_>) = fourth.iter().partition(|d| d.id == newer);
+        assert_eq!(
+            newest[0].statuses.last().unwrap().0,
+            "success",
+            "{fourth:?}"
+        );
+        assert_eq!(late.len(), 1, "{fourth:?}");
+        assert_eq!(late[0].statuses.len(), 1, "{fourth:?}");
+        let (state, said, _) = &late[0].statuses[0];
+        assert_eq!(state, "inactive", "record: {record}");
+        let said = said.as_deref().unwrap_or_default();
+        assert!(said.contains("applied again since"), "{said}");
+        // Not applied since: success.
+        assert_eq!(shown(&gh, 5)[0].2, ["success"]);
+    }
+}
+
+#[test]
+fn an_owed_deployment_on_a_repo_github_answers_404_for_is_tried_for_30_days_then_dropped() {
     let gh = FakeGitHub::start();
     let (fx, _, _) = ticked(&gh);
+    // Gone, or (as GitHub answers alike) never granted to the token.
     gh.remove_repo(&repo(5));
     let sent = send(&fx, &gh, "100");
-    assert_eq!(
-        (sent["sent"].clone(), sent["owed"].clone()),
-        (json!(2), json!(0))
-    );
-    let dropped = sent["dropped"].as_array().unwrap();
-    assert_eq!(dropped.len(), 1, "{sent}");
-    assert_eq!(dropped[0]["pair"], "c0005/staging", "{sent}");
-    assert!(
-        dropped[0]["reason"].as_str().unwrap().contains("404"),
-        "{sent}"
-    );
-    let again = send(&fx, &gh, "100");
-    assert_eq!(
-        (again["sent"].clone(), again["dropped"].clone()),
-        (json!(0), json!([]))
-    );
+    let counts = ["sent", "owed", "not_sent"].map(|k| sent[k].clone());
+    assert_eq!(counts, [json!(2), json!(1), json!(1)], "{sent}");
+    assert_eq!(sent["dropped"], json!([]), "{sent}");
+    let month_on = (jiff::Timestamp::now().as_second() + 31 * 86_400).to_string();
+    let ran = on_github(&fx, &gh, "100")
+        .env("FLEETFORM_NOW", &month_on)
+        .args(["rollout", "deployments", "--json"])
+        .ok();
+    let later: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let dropped = later["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{later}");
+    assert_eq!(dropped[0]["pair"], "c0005/staging", "{later}");
+    let why = dropped[0]["reason"].as_str().unwrap();
+    assert!(why.contains("30 days") && why.contains("404"), "{why}");
+    assert_eq!(later["owed"], 0, "{later}");
 }
 
 #[test]

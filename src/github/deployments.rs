@@ -48,21 +48,15 @@ impl Started {
 }
 
 /// Whether a deployment write that failed with `e` can go through in a
-/// later run: not sent for GitHub's limits or past the deadline, no
-/// answer, no connection, GitHub's own trouble (5xx) or a limit answer,
-/// or a credential to fix (401, 403). A repo, commit or deployment GitHub
-/// does not have (404, 422) or an answer fleetform cannot use will not
-/// change.
+/// later run: all but GitHub's 422 (a commit the repo does not have, a
+/// field it refuses). A 404 may be a repo the token was not granted
+/// (GitHub answers 404, not 403, for a private repo a token cannot see),
+/// and a limit, a wait, no answer, GitHub's own trouble or an answer
+/// fleetform cannot use may all pass; the caller decides how long to try.
 pub fn may_go_later(e: &GitHubError) -> bool {
     match e {
-        GitHubError::Deferred { .. }
-        | GitHubError::GaveUp { .. }
-        | GitHubError::Unanswered { .. }
-        | GitHubError::NoConnection { .. }
-        | GitHubError::Network { .. } => true,
-        GitHubError::Status { status, .. } => matches!(status, 401 | 403 | 429 | 500..),
         GitHubError::Page { source, .. } => may_go_later(source),
-        _ => false,
+        _ => e.status() != Some(422),
     }
 }
 
@@ -187,6 +181,35 @@ impl GitHub {
         Ok(found)
     }
 
+    /// Whether `repo` has a deployment in `environment` made after `after`
+    /// (Unix seconds), other than the one whose payload carries `marker`,
+    /// among the environment's ten newest (GitHub lists newest first).
+    pub async fn made_since(
+        &self,
+        repo: &str,
+        environment: &str,
+        after: u64,
+        marker: &str,
+    ) -> Result<bool, GitHubError> {
+        let path = format!(
+            "{}/deployments?environment={}&per_page=10",
+            repo_path(repo),
+            seg(environment)
+        );
+        let answer = self.send(Method::Get, &path, None).await?;
+        let list = answer
+            .body
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(list.iter().any(|d| {
+            let ours = d.pointer("/payload/fleetform").and_then(Value::as_str) == Some(marker);
+            let made = d.get("created_at").and_then(Value::as_str);
+            let made = made.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            !ours && made.is_some_and(|t| t.as_second() > after as i64)
+        }))
+    }
+
     /// Whether deployment `id` has a final status (`success`, `failure`,
     /// `error` or `inactive`) already.
     pub async fn has_final_status(&self, repo: &str, id: u64) -> Result<bool, GitHubError> {
@@ -289,12 +312,10 @@ mod tests {
             wait: std::time::Duration::from_secs(3000),
         };
         assert!(may_go_later(&deferred));
-        for later in [401, 403, 429, 500, 502, 503] {
+        for later in [401, 403, 404, 409, 410, 429, 500, 502, 503] {
             assert!(may_go_later(&status(later)), "{later}");
         }
-        for never in [404, 409, 410, 422] {
-            assert!(!may_go_later(&status(never)), "{never}");
-        }
+        assert!(!may_go_later(&status(422)));
         let page = GitHubError::Page {
             page: 2,
             source: Box::new(status(502)),

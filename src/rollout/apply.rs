@@ -90,16 +90,19 @@ pub(super) fn apply_by_product(
             if let Event::Failed { unit, .. } = &event {
                 failed.push(unit.clone());
             }
-            record(f, s, event, out)?;
+            // The owed deployment first: a tick that dies between the two
+            // writes leaves the pair undecided (applied again), never an
+            // apply nobody will show.
             if let Some(deployment) = owed {
                 let at = deployment.applied_at;
                 let owed = Event::DeploymentOwed {
-                    unit,
+                    unit: unit.clone(),
                     deployment,
                     at,
                 };
                 record(f, s, owed, out)?;
             }
+            record(f, s, event, out)?;
         }
     }
     Ok(())
@@ -278,7 +281,8 @@ fn apply_row(
         .ok()
         .flatten();
     let watch = ctx.observer.zip(before.as_ref());
-    let handle = watch.and_then(|(o, d)| o.started(&unit, d, &s.id, ctx.wave));
+    let marker = format!("{}/{unit}/{at}", s.id);
+    let handle = watch.and_then(|(o, d)| o.started(&unit, d, &s.id, ctx.wave, &marker));
     let result = engine.apply(
         customer,
         &row.environment,
@@ -307,7 +311,14 @@ fn apply_row(
         Err(e) => failed(format!("apply: {}", e.short())),
     };
     let owed = watch.zip(handle).and_then(|((o, d), shown)| {
-        deployment_ended(o, shown, d, &event, &summary.plan_sha256, (&unit, ctx.wave))
+        deployment_ended(
+            o,
+            shown,
+            d,
+            &event,
+            &summary.plan_sha256,
+            (&unit, ctx.wave, &marker),
+        )
     });
     (event, owed)
 }
@@ -320,7 +331,7 @@ fn deployment_ended(
     deployed: &crate::records::Deployment,
     event: &Event,
     plan_sha256: &str,
-    (unit, wave): (&Unit, &str),
+    (unit, wave, marker): (&Unit, &str, &str),
 ) -> Option<OwedDeployment> {
     let (ok, detail) = match event {
         Event::Failed { reason, .. } => (false, reason.clone()),
@@ -333,7 +344,11 @@ fn deployment_ended(
         ),
     };
     let owes = o.ended(shown, deployed, ok, &detail)?;
-    owed_deployment(unit, deployed, wave, owes.id, (ok, detail))
+    let owed = owed_deployment(unit, deployed, wave, owes.id, (ok, detail))?;
+    Some(OwedDeployment {
+        marker: marker.to_string(),
+        ..owed
+    })
 }
 
 /// A deployment owed on the customer's repo (its writes did not fit
@@ -355,6 +370,7 @@ fn owed_deployment(
         detail,
         applied_at: now(),
         run_url: crate::ci::RunContext::from_env().run_url(),
+        marker: String::new(),
     })
 }
 

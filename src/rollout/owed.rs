@@ -6,12 +6,16 @@
 //! applied. Sent ones are recorded (`deployments-sent`); one GitHub will
 //! never take (its repo or commit gone) is dropped, with why.
 //!
-//! Nothing is sent twice: an owed deployment carries a marker in its
-//! payload (`<rollout>/<event number>`). Before making it, the sender looks
-//! for that marker among the repo's deployments of the commit and
-//! environment, and before a final status it reads the deployment's
-//! statuses. A run that sent and then died before recording it costs the
-//! next run two reads, not a duplicate.
+//! Nothing is sent twice: every deployment a tick makes carries a marker in
+//! its payload (`<rollout>/<pair>/<apply time>`), kept with what it owes.
+//! Before making an owed one, the sender looks for that marker among the
+//! repo's deployments of the commit and environment (a create GitHub
+//! carried out without answering, or a run that died before recording),
+//! and before a final status it reads the deployment's statuses. Nothing
+//! shows an old apply as current: a pair applied again since (a newer
+//! deployment record, or a newer deployment in the environment on GitHub)
+//! gets `inactive`, and late statuses leave the others as they are
+//! (`auto_inactive: false`).
 
 use serde::Serialize;
 
@@ -43,11 +47,17 @@ pub struct OwedReport {
     pub not_sent: usize,
 }
 
+/// How long an owed deployment that GitHub does not take is tried: GitHub
+/// answers 404 both for a repo that is gone and for one the token was not
+/// granted, which an operator fixes.
+const GIVE_UP_SECS: u64 = 30 * 86_400;
+
 /// How many "still owed" notes a run prints (a token without the
 /// permission would otherwise note every owed deployment).
 const NOTES: usize = 10;
 
-/// The marker of the owed deployment of event `n` of `rollout`.
+/// The marker of the owed deployment of event `n` of `rollout`, when the
+/// tick gave it none.
 pub fn marker(rollout: &str, n: usize) -> String {
     format!("{rollout}/{n}")
 }
@@ -89,14 +99,18 @@ fn send_of(
         .collect();
     let (mut sent, mut dropped) = (Vec::new(), Vec::new());
     for (n, unit, d) in owed {
+        let marker = match d.marker.is_empty() {
+            true => marker(&s.id, n),
+            false => d.marker.clone(),
+        };
         let late = LateDeployment {
             rollout: &s.id,
             manager_sha: &s.manager_sha,
-            marker: marker(&s.id, n),
+            marker,
             superseded: applied_since(store, &unit, d.applied_at),
             owed: &d,
         };
-        match observer.send_late(&late) {
+        match given_up(observer.send_late(&late), d.applied_at) {
             Late::Sent => sent.push(n),
             Late::Dropped(why) => {
                 out.note(&format!("{unit}: owed deployment dropped: {why}"));
@@ -130,6 +144,17 @@ fn send_of(
     }
     report.sent += sent.len();
     record_sent(store, s, sent, dropped, out)
+}
+
+/// A deployment not sent for [`GIVE_UP_SECS`] since its apply is dropped:
+/// its repo is gone, or the token was never granted it.
+fn given_up(late: Late, applied_at: u64) -> Late {
+    match late {
+        Late::Later(why) if now().saturating_sub(applied_at) > GIVE_UP_SECS => {
+            Late::Dropped(format!("still not sent 30 days after the apply: {why}"))
+        }
+        other => other,
+    }
 }
 
 /// Whether `unit` was applied after `at` (its newest deployment record is

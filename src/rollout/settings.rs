@@ -67,14 +67,17 @@ pub struct Owes {
 /// and sent later ([`super::owed`]).
 pub trait ApplyObserver {
     /// The apply of `unit` starts; `deployed` is the pair's last deployment
-    /// record (the customer's repo and commit); `wave` names the stage.
-    /// `None`: the apply is not shown (no repo, or one GitHub refuses).
+    /// record (the customer's repo and commit); `wave` names the stage;
+    /// `marker` goes in the deployment's payload, so a later run finds a
+    /// deployment GitHub made without answering. `None`: the apply is not
+    /// shown (no repo, or one GitHub refuses).
     fn started(
         &self,
         unit: &Unit,
         deployed: &crate::records::Deployment,
         rollout: &str,
         wave: &str,
+        marker: &str,
     ) -> Option<Shown>;
     /// The apply ended; `Some` when its deployment's writes are owed.
     fn ended(

@@ -46,6 +46,10 @@ pub struct OwedDeployment {
     /// The run that applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// The marker the tick put in the deployment's payload (empty: none,
+    /// the owed event's own is used).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub marker: String,
 }
 
 /// What happened, in order.
@@ -554,6 +558,7 @@ mod tests {
                 detail: "applied".into(),
                 applied_at: 1,
                 run_url: None,
+                marker: String::new(),
             },
             at: 1,
         };

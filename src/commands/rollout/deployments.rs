@@ -103,6 +103,12 @@ impl<'a> Deployments<'a> {
 
     async fn send(&self, late: &LateDeployment<'_>) -> Result<(), GitHubError> {
         let d = late.owed;
+        // Applied again since, as the records say or GitHub shows (a newer
+        // deployment in the environment, made before its apply's record).
+        let newer = self
+            .gh
+            .made_since(&d.repo, &d.environment, d.applied_at, &late.marker);
+        let superseded = late.superseded || newer.await?;
         let (id, fresh) = self.made(late).await?;
         if !fresh && self.gh.has_final_status(&d.repo, id).await? {
             return Ok(());
@@ -111,11 +117,11 @@ impl<'a> Deployments<'a> {
         let description = deployment(&Deployment::RolloutEndedLate {
             detail: &d.detail,
             applied_at: &applied_at,
-            superseded: late.superseded,
+            superseded,
         });
         // Applied again since: shown, never as the environment's current
         // deployment.
-        let state = match (d.ok, late.superseded) {
+        let state = match (d.ok, superseded) {
             (false, _) => "failure",
             (true, true) => "inactive",
             (true, false) => "success",
@@ -138,6 +144,7 @@ impl rollout::ApplyObserver for Deployments<'_> {
         deployed: &crate::records::Deployment,
         rollout: &str,
         wave: &str,
+        marker: &str,
     ) -> Option<Shown> {
         let (repo, sha) = (
             deployed.customer_repo.as_ref()?,
@@ -152,7 +159,7 @@ impl rollout::ApplyObserver for Deployments<'_> {
                 manager_sha: &self.manager_sha,
             }),
             production: unit.environment == "production",
-            marker: None,
+            marker: Some(marker.to_string()),
         };
         let note = self.note();
         let run_url = self.run_url.as_deref();

@@ -245,18 +245,20 @@ pub(crate) fn create_deployment(state: &mut State, repo_name: &str, ctx: &Ctx) -
     }
     let creator = state.bot_login.clone();
     state.user_id(&creator);
+    let environment_name = ctx.str_field("environment").unwrap_or("production");
     let d = Deployment {
         id: state.next_id(),
         sha,
         git_ref: given,
-        environment: ctx
-            .str_field("environment")
-            .unwrap_or("production")
-            .to_string(),
+        environment: environment_name.to_string(),
         description: ctx.str_field("description").map(str::to_string),
         creator,
         created_at: now_rfc3339(),
         payload: ctx.field("payload").cloned().unwrap_or_else(|| json!({})),
+        production: ctx
+            .field("production_environment")
+            .and_then(Value::as_bool)
+            .unwrap_or(environment_name == "production"),
         statuses: Vec::new(),
     };
     let body = render::deployment(state, &repo, &d);
@@ -314,12 +316,13 @@ pub(crate) fn create_deployment_status(state: &mut State, repo_name: &str, ctx: 
         ctx.str_field("log_url").map(str::to_string),
     );
     let body = render::deployment_status(state, &repo, d, status_id, &entry, &creator);
-    let environment = d.environment.clone();
+    let (environment, production) = (d.environment.clone(), d.production);
     let deployments = &mut state.seeded(repo_name).deployments;
     if let Some(d) = deployments.iter_mut().find(|d| d.id == id) {
         d.statuses.push(entry);
     }
-    if ctx.field("auto_inactive").and_then(Value::as_bool) != Some(false) {
+    let auto = ctx.field("auto_inactive").and_then(Value::as_bool) != Some(false);
+    if auto && ctx.str_field("state") == Some("success") && !production {
         auto_inactive(deployments, id, &environment);
     }
     Answer::json(201, body)

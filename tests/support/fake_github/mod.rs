@@ -107,6 +107,8 @@ pub struct Deployment {
     pub created_at: String,
     /// The `payload` posted (`{}` when none).
     pub payload: serde_json::Value,
+    /// `production_environment` (default: the environment is `production`).
+    pub production: bool,
     /// (state, description, log_url), oldest first.
     pub statuses: Vec<(String, Option<String>, Option<String>)>,
 }

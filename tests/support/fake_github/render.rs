@@ -495,7 +495,7 @@ pub(crate) fn deployment(state: &State, repo: &Repo, d: &super::Deployment) -> V
         "statuses_url": format!("{url}/statuses"),
         "repository_url": repo_api(state, repo),
         "transient_environment": false,
-        "production_environment": d.environment == "production",
+        "production_environment": d.production,
     })
 }
 

@@ -370,11 +370,11 @@ impl FakeGitHub {
     /// Seed a deployment of `sha` in `environment` with `payload` and no
     /// status (as a run that died after making it leaves it). Its id.
     pub fn add_deployment(&self, repo: &str, sha: &str, environment: &str, payload: Value) -> u64 {
-        self.add_deployment_with(repo, sha, environment, payload, &[])
+        self.add_deployment_with(repo, sha, environment, payload, &[], None)
     }
 
     /// [`FakeGitHub::add_deployment`] with these statuses' states, oldest
-    /// first.
+    /// first, made at `created_at` (RFC 3339; default now).
     pub fn add_deployment_with(
         &self,
         repo: &str,
@@ -382,6 +382,7 @@ impl FakeGitHub {
         environment: &str,
         payload: Value,
         states: &[&str],
+        created_at: Option<&str>,
     ) -> u64 {
         let mut st = self.state();
         let id = st.next_id();
@@ -393,8 +394,9 @@ impl FakeGitHub {
             environment: environment.to_string(),
             description: None,
             creator,
-            created_at: util::now_rfc3339(),
+            created_at: created_at.map_or_else(util::now_rfc3339, str::to_string),
             payload,
+            production: environment == "production",
             statuses: states.iter().map(|s| (s.to_string(), None, None)).collect(),
         });
         id
