@@ -156,7 +156,7 @@ impl GitHub {
 
 impl GitHub {
     /// The deployment of `sha` in `environment` on `repo` whose payload
-    /// carries `marker`, if GitHub has one (every page read).
+    /// carries `marker`, if GitHub has one (pages read until it is found).
     pub async fn find_deployment(
         &self,
         repo: &str,
@@ -171,11 +171,10 @@ impl GitHub {
             seg(environment)
         );
         let mut found = None;
-        self.paginate(first, |d| {
+        self.paginate_until(first, None, |d| {
             let marked = d.pointer("/payload/fleetform").and_then(Value::as_str) == Some(marker);
-            if marked && found.is_none() {
-                found = d.get("id").and_then(Value::as_u64);
-            }
+            found = d.get("id").and_then(Value::as_u64).filter(|_| marked);
+            found.is_some()
         })
         .await?;
         Ok(found)

@@ -30,6 +30,21 @@ impl GitHub {
         key: Option<&'static str>,
         mut each: impl FnMut(Value),
     ) -> Result<(), GitHubError> {
+        self.paginate_until(first, key, |v| {
+            each(v);
+            false
+        })
+        .await
+    }
+
+    /// [`GitHub::paginate_in`] that stops reading once `each` says it found
+    /// what it looks for (`true`): no later page is asked for.
+    pub(super) async fn paginate_until(
+        &self,
+        first: String,
+        key: Option<&'static str>,
+        mut each: impl FnMut(Value) -> bool,
+    ) -> Result<(), GitHubError> {
         let mut next = Some(first.clone());
         let mut page = 0usize;
         while let Some(path) = next.take() {
@@ -61,7 +76,9 @@ impl GitHub {
                     message: "the answer is not a list".into(),
                 });
             };
-            items.into_iter().for_each(&mut each);
+            if items.into_iter().any(&mut each) {
+                return Ok(());
+            }
             next = links::next_page(
                 r.link.as_deref(),
                 &self.api_root().url_for(&path),
