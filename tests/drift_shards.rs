@@ -110,8 +110,10 @@ fn the_merge_spends_one_write_budget_for_every_shard() {
     let v = w.fx.read(file);
     w.fx.write(file, &v.replace("max_instances: 3", "max_instances: 7"));
     let reports = w.scratch.path().join("reports");
+    shard(&mut w, &reports, "acme/staging");
     shard(&mut w, &reports, "acme/production");
     shard(&mut w, &reports, "globex/staging");
+    shard(&mut w, &reports, "globex/production");
     let log = w.scratch.path().join("writes.json");
     let log = log.to_str().unwrap().to_string();
     let per_hour = ("FLEETFORM_GITHUB_WRITES_PER_HOUR", "1");
@@ -139,6 +141,7 @@ fn the_merge_spends_one_write_budget_for_every_shard() {
 fn a_merge_refuses_reports_it_cannot_trust() {
     let mut w = production_drifted();
     let reports = w.scratch.path().join("reports");
+    shard(&mut w, &reports, "acme/staging");
     shard(&mut w, &reports, "acme/production");
     let report = reports.join("acme-production/drift-report.json");
     let original = std::fs::read_to_string(&report).unwrap();
@@ -189,4 +192,37 @@ fn a_shard_does_not_write_issues() {
         .code(2)
         .stderr_has("--from-reports");
     assert!(w.gh.issues(MANAGER).is_empty());
+}
+
+/// A shard that dies before writing its report (a failed setup step, its
+/// timeout, a cancel) must not make its customer look clean: the other
+/// shard's clean report does not close the issue.
+#[test]
+fn a_shard_without_a_report_leaves_its_customers_issue_open() {
+    let mut w = production_drifted();
+    let reports = w.scratch.path().join("reports");
+    shard(&mut w, &reports, "acme/staging");
+    shard(&mut w, &reports, "acme/production");
+    merge(&mut w, &reports, &[]);
+    assert_eq!(open_issues(&w), ["Drift: acme"]);
+
+    // Production's values back as applied, but its shard writes nothing.
+    let v = w.fx.read(PRODUCTION_VARS);
+    w.fx.write(
+        PRODUCTION_VARS,
+        &v.replace("max_instances: 21", "max_instances: 20"),
+    );
+    let partial = w.scratch.path().join("reports-2");
+    shard(&mut w, &partial, "acme/staging");
+    let (code, report) = merge(&mut w, &partial, &[]);
+    assert_ne!(code, Some(0), "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["environment"], "production", "{report}");
+    assert_eq!(
+        open_issues(&w),
+        ["Drift: acme"],
+        "not closed on half the pairs"
+    );
+    w.gh.assert_clean();
 }

@@ -130,6 +130,22 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
     })
 }
 
+/// The pairs a merge of the shards' reports expects: every active
+/// customer's environments (as the matrix has them), `--env` applied.
+fn expected_pairs(
+    settings: &Settings,
+    manager: &Manager,
+    registry: &crate::config::Registry,
+) -> Result<Vec<(String, String)>> {
+    let env_filter = settings.environments.as_deref();
+    let customers = crate::fleet::select(registry, settings.customers.as_deref())?;
+    let pairs = crate::fleet::pairs(manager, customers, env_filter);
+    Ok(pairs
+        .into_iter()
+        .flat_map(|(c, envs)| envs.into_iter().map(|e| (c.slug.clone(), e)))
+        .collect())
+}
+
 /// The pairs to check: the shard's, or `--customer` × `--env`.
 fn select<'r>(
     settings: &Settings,
@@ -553,7 +569,7 @@ fn rows_and_report(
     out: &Output,
 ) -> Result<(Vec<Row>, Report)> {
     if let Some(dir) = &settings.from_reports {
-        return merge::read(dir, registry);
+        return merge::read(dir, registry, &expected_pairs(settings, manager, registry)?);
     }
     let selected = select(settings, manager, registry, out)?;
     let rows = check(settings, manager, registry, &selected, clients, out)?;

@@ -40,6 +40,11 @@ pub struct Report {
     /// (`drift --from-reports`) reads it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planned_customers: Vec<String>,
+    /// Every pair this run reported on (`customer/environment`, whatever
+    /// its outcome), sorted: merging shards' reports finds the pairs whose
+    /// shard wrote no report (it failed or was cancelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reported_pairs: Vec<String>,
     /// The run that checked (filled in by the caller under Actions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
@@ -68,10 +73,13 @@ impl Report {
             issues: Default::default(),
             deferred: Vec::new(),
             planned_customers: Vec::new(),
+            reported_pairs: Vec::new(),
             run_url: None,
         };
         let mut planned = std::collections::BTreeSet::new();
+        let mut reported = std::collections::BTreeSet::new();
         for r in rows {
+            reported.insert(format!("{}/{}", r.customer, r.environment));
             match &r.outcome {
                 Outcome::Planned { summary, .. } => {
                     report.checked += 1;
@@ -92,6 +100,7 @@ impl Report {
             }
         }
         report.planned_customers = planned.into_iter().collect();
+        report.reported_pairs = reported.into_iter().collect();
         report
     }
 

@@ -37,6 +37,8 @@ struct ShardReport {
     skipped: usize,
     #[serde(default)]
     planned_customers: Vec<String>,
+    #[serde(default)]
+    reported_pairs: Vec<String>,
 }
 
 /// One pair of a shard's report.
@@ -132,11 +134,50 @@ fn find(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// The merged report and its rows (drifted, never applied, failed) for
 /// the table. Every customer named must be an active customer of the
-/// registry, and no pair may be in two reports.
-pub fn read(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report)> {
+/// registry, and no pair may be in two reports. A pair of `expected`
+/// (`customer`, `environment`) of a customer some report names, but not
+/// that pair, is a failed pair: its shard failed or was cancelled, and the
+/// customer's issue is left as it is (never closed for the pairs that did
+/// report clean). A customer no report names is not planned, so its issue
+/// is left as it is too.
+pub fn read(
+    dir: &Path,
+    registry: &Registry,
+    expected: &[(String, String)],
+) -> Result<(Vec<Row>, Report)> {
+    let (rows, mut merged, reported) = read_reports(dir, registry)?;
+    let mut rows = rows;
+    let named: BTreeSet<&str> = reported
+        .iter()
+        .filter_map(|k| k.split_once('/').map(|(c, _)| c))
+        .collect();
+    for (customer, environment) in expected {
+        let key = format!("{customer}/{environment}");
+        if !named.contains(customer.as_str()) || reported.contains(&key) {
+            continue;
+        }
+        let missing = Row {
+            customer: customer.clone(),
+            product: None,
+            environment: environment.clone(),
+            outcome: Outcome::Failed {
+                error: "no drift report for this pair: its drift job failed or was cancelled (see the run); its issue is left as it is".into(),
+                problems: Vec::new(),
+            },
+        };
+        merged.checked += 1;
+        merged.errors.push(missing.clone());
+        rows.push(missing);
+    }
+    Ok((rows, merged))
+}
+
+/// The shards' reports merged, and every pair they name.
+fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BTreeSet<String>)> {
     let mut merged = Report::tally(&[]);
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut planned = BTreeSet::new();
+    let mut reported = BTreeSet::new();
     for file in find(dir)? {
         let bytes =
             std::fs::read(&file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
@@ -166,6 +207,13 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report)> {
         merged.clean += shard.clean;
         merged.skipped += shard.skipped;
         planned.extend(shard.planned_customers);
+        reported.extend(shard.reported_pairs);
+        let named = shard
+            .drifted
+            .iter()
+            .chain(&shard.never_applied)
+            .chain(&shard.errors);
+        reported.extend(named.map(|p| format!("{}/{}", p.customer, p.environment)));
         for p in shard.drifted {
             merged.drifted.push(p.planned(&file)?);
         }
@@ -184,5 +232,5 @@ pub fn read(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report)> {
         .chain(&merged.errors)
         .cloned()
         .collect();
-    Ok((rows, merged))
+    Ok((rows, merged, reported))
 }
