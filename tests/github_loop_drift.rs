@@ -52,9 +52,18 @@ fn drift_issues_open_update_and_close() {
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].title, "Drift: acme");
     assert_eq!(issues[0].labels, ["fleetform-drift"]);
+    let before = w.gh.requests().len();
     let (out, _) = run(&mut w);
     common::assert_code(&out, 4);
     assert_eq!(w.gh.issues(MANAGER).len(), 1, "updated, not duplicated");
+    // The same drift, found by another run: the issue is not rewritten
+    // only to name the newer run.
+    let writes: Vec<_> = w.gh.requests()[before..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
 
     // Apply the change locally, then drift is gone and the issue closes.
     apply(&mut w);
@@ -67,8 +76,8 @@ fn drift_issues_open_update_and_close() {
     let comments = w.gh.comments(MANAGER, issues[0].number);
     assert!(comments.last().unwrap().body.contains("The drift is gone"));
     assert!(
-        w.gh.request_count() <= 3,
-        "list + comment + close: {}",
+        w.gh.request_count() <= 4,
+        "list + its comments + note + close: {}",
         w.gh.request_count()
     );
     w.gh.assert_clean();
@@ -170,5 +179,41 @@ fn drift_issues_use_the_issues_token() {
             .all(|l| l.starts_with("::add-mask::")),
         "the token is only registered as a mask: {all}"
     );
+    w.gh.assert_clean();
+}
+
+/// A close is a note and a state change: when the state change does not
+/// fit the hour's writes, the next run closes the issue without writing
+/// the note again.
+#[test]
+fn a_deferred_close_does_not_write_its_note_twice() {
+    let mut w = World::new();
+    let run = |w: &mut World, writes_per_hour: &str| {
+        let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+        common::Run::from(cmd)
+            .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
+            .args(["drift", "--customer", "acme", "--env", "staging"])
+            .args(["--issues", "--manager-repo", MANAGER])
+            .output()
+    };
+    common::apply_locally(&w.fx, "acme", "staging");
+    let file = "customers/acme/infra/variables.yml";
+    let v = w.fx.read(file);
+    w.fx.write(file, &v.replace("max_instances: 2", "max_instances: 5"));
+    assert_eq!(run(&mut w, "500").code, Some(4));
+    w.fx.write(file, &v);
+    common::apply_locally(&w.fx, "acme", "staging");
+
+    run(&mut w, "1");
+    let issue = &w.gh.issues(MANAGER)[0];
+    assert_eq!(issue.state, "open", "the state change did not fit");
+    run(&mut w, "500");
+    let issue = &w.gh.issues(MANAGER)[0];
+    assert_eq!(issue.state, "closed");
+    let notes = w.gh.comments(MANAGER, issue.number);
+    let gone = notes
+        .iter()
+        .filter(|c| c.body.contains("The drift is gone"));
+    assert_eq!(gone.count(), 1, "{notes:?}");
     w.gh.assert_clean();
 }

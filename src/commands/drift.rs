@@ -337,8 +337,16 @@ impl Issues<'_> {
                 r.await.map(|()| Some(*n))
             }
             Write::Close(customer, n) => {
-                let note = gone_note(customer, self.run_url.as_deref());
-                self.gh.create_comment(self.repo, *n, &note).await?;
+                // A run whose close was deferred after its note: the note
+                // is not written twice.
+                let comments = self.gh.list_comments(self.repo, *n).await?;
+                let noted = comments
+                    .last()
+                    .is_some_and(|c| crate::report::drift::is_gone_note(&c.body, customer));
+                if !noted {
+                    let note = gone_note(customer, self.run_url.as_deref());
+                    self.gh.create_comment(self.repo, *n, &note).await?;
+                }
                 let r = self.gh.update_issue(self.repo, *n, None, Some("closed"));
                 r.await.map(|()| None)
             }
@@ -358,7 +366,7 @@ fn plan_writes<'r>(
     for (customer, rows) in by_customer {
         match issues.find(customer) {
             None => writes.push(Write::Open(customer, rows.clone())),
-            Some(i) if i.body == issue_body(customer, rows, issues.run_url.as_deref()) => {
+            Some(i) if crate::report::drift::same_drift(&i.body, customer, rows) => {
                 unchanged.insert(customer.to_string(), i.number);
             }
             Some(i) => writes.push(Write::Update(customer, i.number, rows.clone())),

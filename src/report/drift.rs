@@ -230,6 +230,18 @@ pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> Strin
     s
 }
 
+/// Whether the issue body `existing` says what [`issue_body`] would say
+/// for these rows, whichever run it names: an issue is not rewritten only
+/// to name a newer run (a write each run for every drifted customer).
+pub fn same_drift(existing: &str, customer: &str, rows: &[&Row]) -> bool {
+    let fresh = issue_body(customer, rows, None);
+    let content = match existing.rfind("\nDetected by ") {
+        Some(at) => &existing[..at],
+        None => existing,
+    };
+    content == fresh
+}
+
 /// Attribute names shown per row at most; the rest are counted.
 const ATTRIBUTES_SHOWN: usize = 12;
 
@@ -324,6 +336,14 @@ fn environment_section(environment: &str, summary: &crate::data::summary::PlanSu
 }
 
 /// The comment that closes a customer's drift issue.
+/// Whether `comment` is the [`gone_note`] of `customer`, whichever run
+/// wrote it.
+pub fn is_gone_note(comment: &str, customer: &str) -> bool {
+    let bare = gone_note(customer, None);
+    let stem = bare.trim_end_matches('.');
+    comment == bare || comment.starts_with(&format!("{stem} ("))
+}
+
 pub fn gone_note(customer: &str, run_url: Option<&str>) -> String {
     format!(
         "The drift is gone: every environment of `{customer}` plans without changes{}.",
