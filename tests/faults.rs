@@ -399,3 +399,21 @@ fn the_comment_list_spans_several_pages() {
     );
     w.gh.assert_clean();
 }
+
+/// A create answered 5xx (a gateway timeout: GitHub may have made it) is
+/// not sent again blindly: a comment is asked once, and the run says so.
+#[test]
+fn a_create_answered_502_is_not_sent_again() {
+    let w = World::new();
+    w.gh.inject(Fault::bad_gateway().times(1).on("POST", "/comments"));
+    let (out, _) = w.plan(&[]);
+    let e = stderr(&out);
+    assert!(e.contains("the comment may not have been posted"), "{e}");
+    let posts =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/comments"))
+            .count();
+    assert_eq!(posts, 1, "the comment is asked once");
+    assert_eq!(w.gh.pending_faults(), 0);
+}

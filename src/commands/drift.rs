@@ -394,7 +394,7 @@ fn sticky_issues(
         .as_ref()
         .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
     let failed = |e: GitHubError| Error::Failed(e.to_string());
-    let (links, deferred) = clients.rt.block_on(async {
+    let (links, deferred, errors) = clients.rt.block_on(async {
         let open = gh.list_open_issues(repo, LABEL).await.map_err(failed)?;
         let issues = Issues {
             gh,
@@ -409,7 +409,7 @@ fn sticky_issues(
         // Close the issues of customers checked clean in this run.
         let clean = report.clean_customers();
         let (writes, mut numbers) = plan_writes(&issues, &by_customer, clean.into_iter());
-        let mut deferred = Vec::new();
+        let (mut deferred, mut errors) = (Vec::new(), Vec::new());
         for w in &writes {
             if !deferred.is_empty() {
                 deferred.push(w.describe());
@@ -422,7 +422,8 @@ fn sticky_issues(
                 }
                 Ok(_) => {}
                 Err(GitHubError::Deferred { .. }) => deferred.push(w.describe()),
-                Err(e) => return Err(failed(e)),
+                // One customer's failed write does not stop the others'.
+                Err(e) => errors.push(format!("{}: {e}", w.describe())),
             }
         }
         let server = ctx.server_url.trim_end_matches('/').to_string();
@@ -430,10 +431,11 @@ fn sticky_issues(
             .into_iter()
             .map(|(c, n)| (c, format!("{server}/{repo}/issues/{n}")))
             .collect();
-        Ok::<_, Error>((links, deferred))
+        Ok::<_, Error>((links, deferred, errors))
     })?;
     report.issues = links;
     report.deferred = deferred;
+    report.issue_errors = errors;
     Ok(())
 }
 
@@ -619,9 +621,12 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let (rows, mut report) = rows_and_report(&settings, &manager, &registry, &clients, out)?;
 
     let ctx = RunContext::from_env();
-    if settings.issues {
-        keep_issues(&settings, &clients, &mut report, &ctx, out)?;
-    }
+    // The reports and the cache are written whatever the issues' writes
+    // did; their failure is the run's exit code.
+    let issues = match settings.issues {
+        true => keep_issues(&settings, &clients, &mut report, &ctx, out),
+        false => Ok(()),
+    };
     report.run_url = ctx.run_url();
     report.requests = clients.requests();
     report.not_modified = clients.not_modified();
@@ -651,6 +656,14 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             "{} never applied: nothing to drift from; their plans are a first apply",
             crate::util::text::count(report.never_applied.len(), "pair", "pairs")
         ));
+    }
+    issues?;
+    if !report.issue_errors.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} failed (the others were made; the next run tries again): {}",
+            crate::util::text::count(report.issue_errors.len(), "issue write", "issue writes"),
+            report.issue_errors.join("; ")
+        )));
     }
     verdict(&report)
 }

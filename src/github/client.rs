@@ -474,7 +474,7 @@ impl GitHub {
             }
             // A POST that may have reached GitHub is not repeated here:
             // the caller checks whether it took effect.
-            Err(e) if matches!(method, Method::Post) && e.sent => {
+            Err(e) if matches!(method, Method::Post | Method::Create) && e.sent => {
                 return Err(GitHubError::Unanswered {
                     method: method.as_str(),
                     path: path.to_string(),
@@ -527,6 +527,13 @@ impl GitHub {
                 || headers.remaining.as_deref() == Some("0")
                 || status == 429
                 || text.contains("rate limit"));
+        if status >= 500 && matches!(method, Method::Create) {
+            return Err(GitHubError::Unanswered {
+                method: method.as_str(),
+                path: path.to_string(),
+                message: format!("GitHub answered {status}: {}", message_of(text)),
+            });
+        }
         if status >= 500 || rate_limited {
             let secondary = text.contains("secondary rate limit");
             let wait = if let Some(s) = headers.retry_after {

@@ -78,7 +78,7 @@ impl GitHub {
     ) -> Result<Option<u64>, GitHubError> {
         let r = self
             .send(
-                Method::Post,
+                Method::Create,
                 &format!("{}/issues/{issue}/comments", repo_path(repo)),
                 Some(&serde_json::json!({ "body": body })),
             )

@@ -84,7 +84,7 @@ impl GitHub {
             body["payload"] = json!({ "fleetform": marker });
         }
         let path = format!("{}/deployments", repo_path(repo));
-        let answer = self.send(Method::Post, &path, Some(&body)).await?;
+        let answer = self.send(Method::Create, &path, Some(&body)).await?;
         if self.dry_run {
             return Ok(None);
         }

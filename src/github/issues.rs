@@ -53,7 +53,7 @@ impl GitHub {
     ) -> Result<Option<u64>, GitHubError> {
         let r = self
             .send(
-                Method::Post,
+                Method::Create,
                 &format!("{}/issues", repo_path(repo)),
                 Some(&serde_json::json!({ "title": title, "body": body, "labels": labels })),
             )

@@ -34,6 +34,10 @@ pub(super) struct Wire {
 pub(super) enum Method {
     Get,
     Post,
+    /// A POST that creates something people see twice if it is made twice
+    /// (an issue, a comment, a deployment): after a 5xx it is not sent
+    /// again blindly, as GitHub may have made it before failing to answer.
+    Create,
     Patch,
     Put,
     Delete,
@@ -43,7 +47,7 @@ impl Method {
     pub(super) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
-            Method::Post => "POST",
+            Method::Post | Method::Create => "POST",
             Method::Patch => "PATCH",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
@@ -53,7 +57,7 @@ impl Method {
     pub(super) fn http(self) -> http::Method {
         match self {
             Method::Get => http::Method::GET,
-            Method::Post => http::Method::POST,
+            Method::Post | Method::Create => http::Method::POST,
             Method::Patch => http::Method::PATCH,
             Method::Put => http::Method::PUT,
             Method::Delete => http::Method::DELETE,

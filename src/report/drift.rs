@@ -34,6 +34,10 @@ pub struct Report {
     /// is written twice).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<String>,
+    /// Issue writes that failed (`customer: open|close|update: why`); the
+    /// others were still made, and the next run tries these again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issue_errors: Vec<String>,
     /// The customers with a pair planned in this run (drifted, never
     /// applied or clean), sorted: a customer among them with no drift and
     /// no failed pair has its drift issue closed. Merging shards' reports
@@ -72,6 +76,7 @@ impl Report {
             not_modified: 0,
             issues: Default::default(),
             deferred: Vec::new(),
+            issue_errors: Vec::new(),
             planned_customers: Vec::new(),
             reported_pairs: Vec::new(),
             run_url: None,
