@@ -535,22 +535,21 @@ impl GitHub {
             });
         }
         if status >= 500 || rate_limited {
-            let secondary = text.contains("secondary rate limit");
-            let wait = if let Some(s) = headers.retry_after {
-                Duration::from_secs(s)
-            } else if secondary {
-                budget::SECONDARY_WAIT
-            } else if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                Duration::from_secs(reset.saturating_sub(now).max(1))
-            } else {
-                self.backoff(attempt)
-            };
+            let wait = self.wait_before_retry(&headers, rate_limited, attempt);
             if rate_limited {
                 lock(&self.ledger).hold(budget::now_ms(), wait);
+                // A limit answer's wait past what this run may wait is
+                // "not sent" (a later run may), not a failure.
+                return Ok(Attempt::Retry {
+                    wait,
+                    reason: format!("HTTP {status}: {}", message_of(text)),
+                    give_up: Some(GitHubError::Deferred {
+                        method: method.as_str(),
+                        path: path.to_string(),
+                        limit: "GitHub's limit answer",
+                        wait,
+                    }),
+                });
             }
             return Ok(Attempt::retry(
                 wait,
@@ -610,6 +609,28 @@ impl GitHub {
         self.retry
             .base
             .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+    }
+
+    /// How long to wait before trying again, in GitHub's documented order:
+    /// `retry-after`; else, with no requests left, until
+    /// `x-ratelimit-reset`; else, for a limit answer, at least a minute,
+    /// doubling while the limit answers go on; else (5xx) the backoff.
+    fn wait_before_retry(&self, headers: &Headers, rate_limited: bool, attempt: u32) -> Duration {
+        if let Some(s) = headers.retry_after {
+            return Duration::from_secs(s);
+        }
+        if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            return Duration::from_secs(reset.saturating_sub(now).max(1));
+        }
+        if rate_limited {
+            let doublings = attempt.saturating_sub(1).min(6);
+            return budget::SECONDARY_WAIT * 2u32.pow(doublings);
+        }
+        self.backoff(attempt)
     }
 
     fn check_budget(
