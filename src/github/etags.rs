@@ -173,6 +173,9 @@ impl EtagCache {
             Some((key, aad)) => seal::seal_bytes(key, MAGIC, aad, bytes)?,
             None => bytes,
         };
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(SaveError::TooLarge(bytes.len()));
+        }
         Ok(crate::util::fs::write_atomic(&self.path, &bytes)?)
     }
 
@@ -201,6 +204,10 @@ pub enum SaveError {
     Fs(#[from] FsError),
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// Larger than a run reads back ([`MAX_BYTES`]): not written, so the
+    /// next run is not handed a file it would read as empty.
+    #[error("{0} bytes, over the {MAX_BYTES}-byte limit a run reads back")]
+    TooLarge(usize),
 }
 
 fn unopened_note(shown: &str, command: &str, why: &Unopened) -> String {

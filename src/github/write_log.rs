@@ -9,13 +9,19 @@ use std::path::Path;
 
 use crate::util::fs::FsError;
 
+/// The largest write log read (1 MiB).
+const MAX_BYTES: u64 = 1024 * 1024;
+
 /// The write times an earlier run kept; a missing file is none. `Err` is
 /// the note to show for a file that is not a write log (the hour's budget
 /// then counts this run only).
 pub fn read(path: &Path) -> Result<Vec<u64>, String> {
-    let Ok(bytes) = std::fs::read(path) else {
+    if !path.exists() {
         return Ok(Vec::new());
-    };
+    }
+    // An hour's writes are at most a few thousand times.
+    let bytes = crate::util::fs::read_bounded(path, MAX_BYTES)
+        .map_err(|e| format!("{e}; this run counts its own writes only"))?;
     serde_json::from_slice(&bytes).map_err(|_| {
         format!(
             "{}: not a write log (a JSON list of times); this run counts its own writes only",

@@ -20,6 +20,9 @@ use crate::report::drift::Report;
 /// The file each shard writes into its results folder.
 pub const REPORT_FILE: &str = "drift-report.json";
 
+/// The largest shard report read (256 MiB).
+const MAX_REPORT: u64 = 256 * 1024 * 1024;
+
 /// How deep under the folder reports are looked for (`DIR/<artifact>/…`).
 const MAX_DEPTH: usize = 4;
 
@@ -179,8 +182,8 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
     let mut planned = BTreeSet::new();
     let mut reported = BTreeSet::new();
     for file in find(dir)? {
-        let bytes =
-            std::fs::read(&file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+        let bytes = crate::util::fs::read_bounded(&file, MAX_REPORT)
+            .map_err(|e| Error::Usage(e.to_string()))?;
         let shard: ShardReport =
             serde_json::from_slice(&bytes).map_err(|e| bad(&file, &e.to_string()))?;
         let pairs = shard.drifted.iter().chain(&shard.never_applied);
@@ -203,9 +206,9 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
                 ));
             }
         }
-        merged.checked += shard.checked;
-        merged.clean += shard.clean;
-        merged.skipped += shard.skipped;
+        merged.checked = merged.checked.saturating_add(shard.checked);
+        merged.clean = merged.clean.saturating_add(shard.clean);
+        merged.skipped = merged.skipped.saturating_add(shard.skipped);
         planned.extend(shard.planned_customers);
         reported.extend(shard.reported_pairs);
         let named = shard
