@@ -190,10 +190,16 @@ impl Clients {
         };
         let files = settings.token.as_ref().map(client).transpose()?;
         let issues = match (&settings.issues_token, settings.issues) {
-            (Some(t), true) => Some(match settings.deadline {
-                Some(d) => client(t)?.with_deadline(d),
-                None => client(t)?,
-            }),
+            (Some(t), true) => {
+                let gh = match settings.deadline {
+                    Some(d) => client(t)?.with_deadline(d),
+                    None => client(t)?,
+                };
+                Some(match &settings.write_log {
+                    Some(log) => gh.keep_writes_in(log),
+                    None => gh,
+                })
+            }
             _ => None,
         };
         Ok(Clients { rt, files, issues })

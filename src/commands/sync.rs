@@ -504,6 +504,10 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         Some(d) => gh.with_deadline(d),
         None => gh,
     };
+    let gh = match (&settings.write_log, settings.dry_run) {
+        (Some(log), false) => gh.keep_writes_in(log),
+        _ => gh,
+    };
     if let Some(log) = &settings.write_log {
         if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
             out.note(&note);

@@ -71,6 +71,8 @@ pub struct GitHub {
     patience: budget::Patience,
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
     etags: Option<Arc<EtagCache>>,
+    /// Where the hour's writes are kept after each write ([`GitHub::keep_writes_in`]).
+    write_log: Option<std::path::PathBuf>,
     not_modified: AtomicUsize,
     /// `FLEETFORM_GITHUB_SCHEDULER=off` (measurements only): requests are
     /// sent without waiting for a slot, as a client without the scheduler
@@ -195,6 +197,7 @@ impl GitHub {
             slots: tokio::sync::Semaphore::new(limits.concurrency),
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
+            write_log: None,
             not_modified: AtomicUsize::new(0),
             unscheduled: std::env::var_os("FLEETFORM_GITHUB_SCHEDULER").is_some_and(|v| v == "off"),
         })
@@ -227,6 +230,15 @@ impl GitHub {
             self.ledger = Mutex::new(Ledger::new(limits));
             self.slots = tokio::sync::Semaphore::new(limits.concurrency);
         }
+        self
+    }
+
+    /// Keeps the hour's writes at `path` ([`super::write_log`]) as each
+    /// write gets its slot, so a run stopped half-way (its job's timeout, a
+    /// cancel) still hands the next run every write it made. The caller
+    /// writes it once more at the end, where a failure is reported.
+    pub fn keep_writes_in(mut self, path: &std::path::Path) -> Self {
+        self.write_log = Some(path.to_path_buf());
         self
     }
 
@@ -436,6 +448,10 @@ impl GitHub {
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
             let Slot::Wait { ms, what } = slot else {
+                if let (true, Some(log)) = (write, &self.write_log) {
+                    // Reported by the caller's last write of the log.
+                    let _ = super::write_log::write(log, &self.writes_of_the_hour());
+                }
                 return Ok(Some(permit));
             };
             self.patience.check((method.as_str(), path), what, ms)?;

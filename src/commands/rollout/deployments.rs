@@ -55,6 +55,14 @@ impl<'a> Deployments<'a> {
         self
     }
 
+    /// Keeps the hour's writes at `log` as each is made.
+    pub(super) fn keep_writes_in(mut self, log: Option<&std::path::Path>) -> Self {
+        if let Some(log) = log {
+            self.gh = self.gh.keep_writes_in(log);
+        }
+        self
+    }
+
     /// Counts the writes an earlier run made this hour (a write log's).
     pub(super) fn count_earlier_writes(&self, times: Vec<u64>) {
         self.gh.count_earlier_writes(times);

@@ -49,7 +49,7 @@ pub(super) fn run(store: &Store, flags: &DeploymentsArgs, out: &Output) -> Resul
     let Some(d) = client else {
         return no_token(store, only, how.json, out);
     };
-    let d = d.with_deadline(how.deadline);
+    let d = d.with_deadline(how.deadline).keep_writes_in(how.write_log);
     if let Some(log) = how.write_log {
         match crate::github::write_log::read(log) {
             Ok(times) => d.count_earlier_writes(times),
