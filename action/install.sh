@@ -51,6 +51,17 @@ need_env() {
 
 need_env RUNNER_OS RUNNER_ARCH RUNNER_TOOL_CACHE GITHUB_PATH GITHUB_OUTPUT
 
+# A workflow may set fleetform's secrets on the step that uses an action
+# (its `env:` then reaches every step of the action, this one included):
+# none of them reaches the download or a build from source (build scripts
+# of dependencies), only this script's own settings.
+while IFS= read -r name; do
+  case "$name" in
+    FLEETFORM_SETUP_*) ;;
+    FLEETFORM_*) unset "$name" ;;
+  esac
+done < <(compgen -e)
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # --- version ---------------------------------------------------------------

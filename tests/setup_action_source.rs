@@ -79,19 +79,34 @@ fn a_development_commit_is_built_from_source_with_cargo() {
     // A stand-in cargo: records its arguments, "builds" by copying the binary.
     let fake = tempfile::tempdir().unwrap();
     let log = fake.path().join("cargo.log");
+    let env_log = fake.path().join("cargo.env");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{log}'\nroot=''\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=\"$2\"; shift; done\nmkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/fleetform\"\n",
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{log}'\nenv | grep '^FLEETFORM_' >> '{env_log}'\nroot=''\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=\"$2\"; shift; done\nmkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/fleetform\"\n",
         log = log.display(),
+        env_log = env_log.display(),
         bin = binary().display()
     );
     let cargo = fake.path().join("cargo");
     std::fs::write(&cargo, script).unwrap();
     run_ok(Command::new("chmod").arg("+x").arg(&cargo));
+    // fleetform's secrets set on the step that uses the action reach its
+    // install step too; none reaches cargo (dependencies' build scripts).
     r.set("PATH", path_without_cargo(Some(fake.path())))
-        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true");
+        .set("FLEETFORM_SETUP_BUILD_FROM_SOURCE", "true")
+        .set("FLEETFORM_ARTIFACT_KEY", "k".repeat(40))
+        .set("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY", "s3cr3t");
 
     let out = r.install();
     crate::common::assert_ok(&out);
+    let seen = std::fs::read_to_string(&env_log).unwrap();
+    assert!(
+        seen.contains("FLEETFORM_SETUP_BUILD_FROM_SOURCE=true"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("ARTIFACT_KEY") && !seen.contains("s3cr3t"),
+        "{seen}"
+    );
     let calls = std::fs::read_to_string(&log).unwrap();
     let call = calls.lines().next().unwrap();
     let root = call.split("--root ").nth(1).unwrap();

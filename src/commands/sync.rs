@@ -466,6 +466,36 @@ fn propagate(
     rows.into_iter().flatten().collect()
 }
 
+/// The client: the ETag cache, the deadline and the write log (the
+/// earlier runs' writes counted, this run's kept as they are made).
+fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Output) -> Result<GitHub> {
+    let gh = GitHub::new(
+        rt,
+        &GitHub::api_url_from_env(),
+        Some(&settings.token),
+        settings.dry_run,
+    )
+    .map_err(Error::from)?;
+    let gh = match &settings.etags {
+        Some(cache) => gh.with_etag_cache(cache.clone()),
+        None => gh,
+    };
+    let gh = match settings.deadline {
+        Some(d) => gh.with_deadline(d),
+        None => gh,
+    };
+    let gh = match (&settings.write_log, settings.dry_run) {
+        (Some(log), false) => gh.keep_writes_in(log),
+        _ => gh,
+    };
+    if let Some(log) = &settings.write_log {
+        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
+            out.note(&note);
+        }
+    }
+    Ok(gh)
+}
+
 pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let settings = resolve(args)?;
     out.mask(settings.token.expose());
@@ -489,30 +519,7 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let gh = GitHub::new(
-        &rt,
-        &GitHub::api_url_from_env(),
-        Some(&settings.token),
-        settings.dry_run,
-    )
-    .map_err(Error::from)?;
-    let gh = match &settings.etags {
-        Some(cache) => gh.with_etag_cache(cache.clone()),
-        None => gh,
-    };
-    let gh = match settings.deadline {
-        Some(d) => gh.with_deadline(d),
-        None => gh,
-    };
-    let gh = match (&settings.write_log, settings.dry_run) {
-        (Some(log), false) => gh.keep_writes_in(log),
-        _ => gh,
-    };
-    if let Some(log) = &settings.write_log {
-        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
-            out.note(&note);
-        }
-    }
+    let gh = client(&rt, &settings, out)?;
     let ctx = Ctx {
         gh: &gh,
         branch: &manager.config.sync.branch,
