@@ -140,7 +140,9 @@ impl Ledger {
                 "the primary rate limit (x-ratelimit-reset)",
             );
         }
-        let cost = if write { 5 } else { 1 };
+        // A budget below a write's 5 points (a setting for tests) takes a
+        // write as the whole minute's points, never as free.
+        let cost = if write { 5 } else { 1 }.min(self.limits.points_per_minute.max(1));
         let used: u64 = self.points.iter().map(|(_, p)| p).sum();
         if used + cost > self.limits.points_per_minute {
             if let Some(ms) = self.free_after(cost, now) {
@@ -280,6 +282,21 @@ mod tests {
             writes_per_hour: 5,
             concurrency: 2,
         }
+    }
+
+    #[test]
+    fn a_points_budget_below_a_writes_cost_still_limits_writes() {
+        let limits = Limits {
+            points_per_minute: 3,
+            ..small()
+        };
+        let mut l = Ledger::new(limits);
+        let t0 = 1_000_000;
+        assert_eq!(l.reserve(true, t0), Slot::Go);
+        let Slot::Wait { what, .. } = l.reserve(true, t0 + 1) else {
+            panic!("a second write in the minute is not free");
+        };
+        assert_eq!(what, "points per minute");
     }
 
     #[test]
