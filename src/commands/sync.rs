@@ -241,7 +241,7 @@ impl Ctx<'_> {
                     if created {
                         "PR opened".into()
                     } else {
-                        "PR reopened".into()
+                        "PR opened on the existing sync branch".into()
                     },
                     Some(url),
                 ))
