@@ -217,3 +217,52 @@ fn a_deferred_close_does_not_write_its_note_twice() {
     assert_eq!(gone.count(), 1, "{notes:?}");
     w.gh.assert_clean();
 }
+
+/// A drift run over the whole fleet closes the issue of a customer the
+/// registry no longer has active (revoked, offboarded): nothing would
+/// check it again. A run over some customers leaves it.
+#[test]
+fn the_drift_issue_of_a_revoked_customer_is_closed_by_a_run_over_the_fleet() {
+    let mut w = World::new();
+    let run = |w: &mut World, customers: &[&str]| {
+        let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+        common::Run::from(cmd)
+            .args(["drift", "--env", "staging"])
+            .args(customers)
+            .args(["--issues", "--manager-repo", MANAGER])
+            .output()
+    };
+    common::apply_locally(&w.fx, "acme", "staging");
+    let file = "customers/acme/infra/variables.yml";
+    let v = w.fx.read(file);
+    w.fx.write(file, &v.replace("max_instances: 2", "max_instances: 5"));
+    assert_eq!(run(&mut w, &["--customer", "acme"]).code, Some(4));
+    assert_eq!(w.gh.issues(MANAGER)[0].state, "open");
+
+    let revoked = w.fx.read("manager/customers.yml").replacen(
+        "    status: active\n    added: 2026-01-15\n",
+        "    status: revoked\n    added: 2026-01-15\n    revoked:\n      date: 2026-11-01\n      reason: contract ended\n",
+        1,
+    );
+    assert!(revoked.contains("status: revoked\n    added: 2026-01-15"));
+    w.fx.write("manager/customers.yml", &revoked);
+    run(&mut w, &["--customer", "globex"]);
+    assert_eq!(
+        w.gh.issues(MANAGER)[0].state,
+        "open",
+        "not a run over the fleet"
+    );
+    run(&mut w, &[]);
+    let issue = &w.gh.issues(MANAGER)[0];
+    assert_eq!(issue.state, "closed");
+    let notes = w.gh.comments(MANAGER, issue.number);
+    assert!(
+        notes
+            .last()
+            .unwrap()
+            .body
+            .contains("no longer an active customer"),
+        "{notes:?}"
+    );
+    w.gh.assert_clean();
+}

@@ -445,7 +445,7 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     // The reports and the cache are written whatever the issues' writes
     // did; their failure is the run's exit code.
     let issues = match settings.issues {
-        true => issues::keep(&settings, &clients, &mut report, &ctx, out),
+        true => issues::keep((&settings, &registry), &clients, &mut report, &ctx, out),
         false => Ok(()),
     };
     report.run_url = ctx.run_url();

@@ -141,6 +141,20 @@ pub fn marker(customer: &str) -> String {
     format!("<!-- fleetform:drift customer={customer} -->")
 }
 
+/// The customer whose drift issue `body` is (its [`marker`]).
+pub fn marked_customer(body: &str) -> Option<&str> {
+    let start = "<!-- fleetform:drift customer=";
+    let rest = &body[body.find(start)? + start.len()..];
+    let customer = &rest[..rest.find(" -->")?];
+    crate::config::is_slug(customer).then_some(customer)
+}
+
+/// The note closing the drift issue of a customer the registry no longer
+/// has active.
+pub fn retired_note(customer: &str) -> String {
+    format!("`{customer}` is no longer an active customer in the registry: fleetform no longer checks it for drift, and closes this issue.")
+}
+
 /// Rows listed per environment in a drift issue at most; the rest are
 /// counted.
 pub const ISSUE_ROWS: usize = 50;

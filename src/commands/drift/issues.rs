@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use crate::ci::RunContext;
+use crate::config::Registry;
 use crate::error::{Error, Result};
 use crate::fleet::Row;
 use crate::github::{GitHub, GitHubError, Issue};
 use crate::output::Output;
-use crate::report::drift::{gone_note, issue_body, issue_title, marker, Report};
+use crate::report::drift::{gone_note, issue_body, issue_title, marker, retired_note, Report};
 
 use super::{Clients, Settings, LABEL};
 
@@ -30,6 +31,8 @@ struct Issues<'a> {
 enum Write<'r> {
     Open(&'r str, Vec<&'r Row>),
     Close(&'r str, u64),
+    /// The issue of a customer the registry no longer has active.
+    Retire(String, u64),
     Update(&'r str, u64, Vec<&'r Row>),
 }
 
@@ -37,16 +40,24 @@ impl Write<'_> {
     fn rank(&self) -> u8 {
         match self {
             Write::Open(..) => 0,
-            Write::Close(..) => 1,
+            Write::Close(..) | Write::Retire(..) => 1,
             Write::Update(..) => 2,
         }
     }
 
-    fn describe(&self) -> String {
+    fn customer(&self) -> &str {
         match self {
-            Write::Open(c, _) => format!("{c}: open"),
-            Write::Close(c, _) => format!("{c}: close"),
-            Write::Update(c, ..) => format!("{c}: update"),
+            Write::Open(c, _) | Write::Close(c, _) | Write::Update(c, ..) => c,
+            Write::Retire(c, _) => c,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let c = self.customer();
+        match self {
+            Write::Open(..) => format!("{c}: open"),
+            Write::Close(..) | Write::Retire(..) => format!("{c}: close"),
+            Write::Update(..) => format!("{c}: update"),
         }
     }
 }
@@ -74,20 +85,34 @@ impl Issues<'_> {
                 r.await.map(|()| Some(*n))
             }
             Write::Close(customer, n) => {
-                // A run whose close was deferred after its note: the note
-                // is not written twice.
-                let comments = self.gh.list_comments(self.repo, *n).await?;
-                let noted = comments
-                    .last()
-                    .is_some_and(|c| crate::report::drift::is_gone_note(&c.body, customer));
-                if !noted {
-                    let note = gone_note(customer, self.run_url.as_deref());
-                    self.gh.create_comment(self.repo, *n, &note).await?;
-                }
-                let r = self.gh.update_issue(self.repo, *n, None, Some("closed"));
-                r.await.map(|()| None)
+                let note = gone_note(customer, self.run_url.as_deref());
+                self.close(*n, &note, &|c| {
+                    crate::report::drift::is_gone_note(c, customer)
+                })
+                .await
+            }
+            Write::Retire(customer, n) => {
+                let note = retired_note(customer);
+                self.close(*n, &note, &|c| c == note).await
             }
         }
+    }
+
+    /// Closes issue `n` with `note`, unless its last comment is that note
+    /// already (a run whose close was deferred after its note): the note
+    /// is not written twice.
+    async fn close(
+        &self,
+        n: u64,
+        note: &str,
+        noted: &(dyn Fn(&str) -> bool + Sync),
+    ) -> std::result::Result<Option<u64>, GitHubError> {
+        let comments = self.gh.list_comments(self.repo, n).await?;
+        if !comments.last().is_some_and(|c| noted(&c.body)) {
+            self.gh.create_comment(self.repo, n, note).await?;
+        }
+        let r = self.gh.update_issue(self.repo, n, None, Some("closed"));
+        r.await.map(|()| None)
     }
 }
 
@@ -97,6 +122,7 @@ fn plan_writes<'r>(
     issues: &Issues<'_>,
     by_customer: &BTreeMap<&'r str, Vec<&'r Row>>,
     clean: impl Iterator<Item = &'r str>,
+    gone: Option<&dyn Fn(&str) -> bool>,
 ) -> (Vec<Write<'r>>, BTreeMap<String, u64>) {
     let mut writes = Vec::new();
     let mut unchanged = BTreeMap::new();
@@ -114,6 +140,15 @@ fn plan_writes<'r>(
             writes.push(Write::Close(customer, i.number));
         }
     }
+    // A run over the whole fleet closes the issues of customers the
+    // registry no longer has active (revoked, offboarded, removed).
+    for i in gone.map(|_| &issues.open).into_iter().flatten() {
+        let customer = crate::report::drift::marked_customer(&i.body);
+        let retired = customer.filter(|c| gone.is_some_and(|g| g(c)));
+        if let Some(c) = retired.filter(|c| !by_customer.contains_key(c)) {
+            writes.push(Write::Retire(c.to_string(), i.number));
+        }
+    }
     writes.sort_by_key(Write::rank);
     (writes, unchanged)
 }
@@ -125,6 +160,7 @@ fn sticky_issues(
     repo: &str,
     report: &mut Report,
     ctx: &RunContext,
+    gone: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<()> {
     let gh = clients
         .issues
@@ -145,7 +181,7 @@ fn sticky_issues(
         }
         // Close the issues of customers checked clean in this run.
         let clean = report.clean_customers();
-        let (writes, mut numbers) = plan_writes(&issues, &by_customer, clean.into_iter());
+        let (writes, mut numbers) = plan_writes(&issues, &by_customer, clean.into_iter(), gone);
         let (mut deferred, mut errors) = (Vec::new(), Vec::new());
         for w in &writes {
             if !deferred.is_empty() {
@@ -153,9 +189,8 @@ fn sticky_issues(
                 continue;
             }
             match issues.write(w).await {
-                Ok(Some(n)) if !matches!(w, Write::Close(..)) => {
-                    let (Write::Open(c, _) | Write::Update(c, ..) | Write::Close(c, _)) = w;
-                    numbers.insert(c.to_string(), n);
+                Ok(Some(n)) => {
+                    numbers.insert(w.customer().to_string(), n);
                 }
                 Ok(_) => {}
                 Err(GitHubError::Deferred { .. }) => deferred.push(w.describe()),
@@ -179,7 +214,7 @@ fn sticky_issues(
 /// The drift issues, within the hour's write budget (kept in the write
 /// log between runs).
 pub(super) fn keep(
-    settings: &Settings,
+    (settings, registry): (&Settings, &Registry),
     clients: &Clients,
     report: &mut Report,
     ctx: &RunContext,
@@ -192,7 +227,12 @@ pub(super) fn keep(
             out.note(&note);
         }
     }
-    let made = sticky_issues(clients, repo, report, ctx);
+    // Only a run over every customer knows which issues are of customers
+    // no longer checked.
+    let inactive = |c: &str| !registry.get(c).is_some_and(|r| r.is_active());
+    let whole_fleet = settings.customers.is_none();
+    let gone = whole_fleet.then_some(&inactive as &dyn Fn(&str) -> bool);
+    let made = sticky_issues(clients, repo, report, ctx, gone);
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
         crate::github::write_log::write(log, &gh.writes_of_the_hour())
             .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
