@@ -25,7 +25,7 @@ const WRITERS: &[&str] = &[
     "deploy/status.rs",
     "deploy/comment.rs",
     "commands/impact.rs",
-    "commands/drift.rs",
+    "commands/drift/issues.rs",
 ];
 
 /// The folders of the GitHub loop and the commands.
