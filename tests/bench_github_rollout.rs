@@ -83,14 +83,20 @@ fn deployed(gh: &FakeGitHub, n: usize) -> (usize, usize, usize) {
     (with, extra, unfinished)
 }
 
-/// `fleetform` as a rollout's job on GitHub runs it, with the bench's
-/// limits (or none).
-fn on_github(fx: &Fixture, gh: &FakeGitHub, scale: &Scale, scheduled: bool) -> assert_cmd::Command {
+/// `fleetform` as a rollout's job on GitHub runs it: the token, the API
+/// and the manager repo of `gh`.
+pub(crate) fn rollout_job(fx: &Fixture, gh: &FakeGitHub) -> assert_cmd::Command {
     let mut cmd = fx.fleetform();
     cmd.env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_REPOSITORY", MANAGER_REPO)
         .env("USER", "ops-dana");
+    cmd
+}
+
+/// [`rollout_job`] with the bench's limits (or none).
+fn on_github(fx: &Fixture, gh: &FakeGitHub, scale: &Scale, scheduled: bool) -> assert_cmd::Command {
+    let mut cmd = rollout_job(fx, gh);
     scale.configure(&mut cmd, scheduled);
     cmd
 }

@@ -182,6 +182,28 @@ fn drift_issues_use_the_issues_token() {
     w.gh.assert_clean();
 }
 
+/// A scheduled `drift --env staging --issues` of `customers` (none: the
+/// fleet) with `writes_per_hour` of GitHub's write budget.
+fn drift_issues(w: &mut World, customers: &[&str], writes_per_hour: &str) -> common::Ran {
+    let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    common::Run::from(cmd)
+        .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
+        .args(["drift", "--env", "staging"])
+        .args(customers)
+        .args(["--issues", "--manager-repo", MANAGER])
+        .output()
+}
+
+/// acme's staging applied, then its values changed: the variables file
+/// and its applied text.
+fn acme_staging_drifts(w: &World) -> (&'static str, String) {
+    common::apply_locally(&w.fx, "acme", "staging");
+    let file = "customers/acme/infra/variables.yml";
+    let v = w.fx.read(file);
+    w.fx.write(file, &v.replace("max_instances: 2", "max_instances: 5"));
+    (file, v)
+}
+
 /// A close is a note and a state change: when the state change does not
 /// fit the hour's writes, the next run closes the issue without writing
 /// the note again.
@@ -189,17 +211,9 @@ fn drift_issues_use_the_issues_token() {
 fn a_deferred_close_does_not_write_its_note_twice() {
     let mut w = World::new();
     let run = |w: &mut World, writes_per_hour: &str| {
-        let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-        common::Run::from(cmd)
-            .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
-            .args(["drift", "--customer", "acme", "--env", "staging"])
-            .args(["--issues", "--manager-repo", MANAGER])
-            .output()
+        drift_issues(w, &["--customer", "acme"], writes_per_hour)
     };
-    common::apply_locally(&w.fx, "acme", "staging");
-    let file = "customers/acme/infra/variables.yml";
-    let v = w.fx.read(file);
-    w.fx.write(file, &v.replace("max_instances: 2", "max_instances: 5"));
+    let (file, v) = acme_staging_drifts(&w);
     assert_eq!(run(&mut w, "500").code, Some(4));
     w.fx.write(file, &v);
     common::apply_locally(&w.fx, "acme", "staging");
@@ -224,18 +238,8 @@ fn a_deferred_close_does_not_write_its_note_twice() {
 #[test]
 fn the_drift_issue_of_a_revoked_customer_is_closed_by_a_run_over_the_fleet() {
     let mut w = World::new();
-    let run = |w: &mut World, customers: &[&str]| {
-        let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-        common::Run::from(cmd)
-            .args(["drift", "--env", "staging"])
-            .args(customers)
-            .args(["--issues", "--manager-repo", MANAGER])
-            .output()
-    };
-    common::apply_locally(&w.fx, "acme", "staging");
-    let file = "customers/acme/infra/variables.yml";
-    let v = w.fx.read(file);
-    w.fx.write(file, &v.replace("max_instances: 2", "max_instances: 5"));
+    let run = |w: &mut World, customers: &[&str]| drift_issues(w, customers, "500");
+    acme_staging_drifts(&w);
     assert_eq!(run(&mut w, &["--customer", "acme"]).code, Some(4));
     assert_eq!(w.gh.issues(MANAGER)[0].state, "open");
 

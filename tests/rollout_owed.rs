@@ -6,7 +6,7 @@
 //! recording it.
 
 use crate::bench_github::MANAGER_REPO;
-use crate::bench_github_rollout::{repo, world};
+use crate::bench_github_rollout::{repo, rollout_job, world};
 use crate::common::{self, Fixture, Ran};
 use crate::support::fake_github::FakeGitHub;
 
@@ -29,12 +29,7 @@ fn ticked(gh: &FakeGitHub) -> (Fixture, PathBuf, Ran) {
 }
 
 fn on_github(fx: &Fixture, gh: &FakeGitHub, writes_per_hour: &str) -> common::Run {
-    common::run(fx, &[])
-        .env("FLEETFORM_TOKEN", gh.token())
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("GITHUB_REPOSITORY", MANAGER_REPO)
-        .env("USER", "ops-dana")
-        .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
+    common::Run::from(rollout_job(fx, gh)).env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
 }
 
 fn send(fx: &Fixture, gh: &FakeGitHub, writes_per_hour: &str) -> Value {

@@ -344,11 +344,7 @@ fn deployment_ended(
         ),
     };
     let owes = o.ended(shown, deployed, ok, &detail)?;
-    let owed = owed_deployment(unit, deployed, wave, owes.id, (ok, detail))?;
-    Some(OwedDeployment {
-        marker: marker.to_string(),
-        ..owed
-    })
+    owed_deployment(unit, deployed, (wave, marker), owes.id, (ok, detail))
 }
 
 /// A deployment owed on the customer's repo (its writes did not fit
@@ -356,7 +352,7 @@ fn deployment_ended(
 fn owed_deployment(
     unit: &Unit,
     deployed: &crate::records::Deployment,
-    wave: &str,
+    (wave, marker): (&str, &str),
     id: Option<u64>,
     (ok, detail): (bool, String),
 ) -> Option<OwedDeployment> {
@@ -370,7 +366,7 @@ fn owed_deployment(
         detail,
         applied_at: now(),
         run_url: crate::ci::RunContext::from_env().run_url(),
-        marker: String::new(),
+        marker: marker.to_string(),
     })
 }
 
