@@ -85,6 +85,11 @@ impl RelayWorld {
 
     /// The relay with `timeout_secs` for a request's head and body.
     pub fn start_with(&self, concurrency: usize, timeout_secs: u64) -> RelayProc {
+        self.start_args(concurrency, timeout_secs, &[])
+    }
+
+    /// The relay with `extra` arguments after `relay serve`'s own.
+    pub fn start_args(&self, concurrency: usize, timeout_secs: u64, extra: &[&str]) -> RelayProc {
         let log = self
             .w
             .scratch
@@ -112,6 +117,7 @@ impl RelayWorld {
             .current_dir(self.w.fx.manager())
             .args(["relay", "serve", "--listen", "127.0.0.1:0", "--concurrency"])
             .arg(concurrency.to_string())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().unwrap();
@@ -157,8 +163,38 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Value) {
+    http_from(
+        std::net::Ipv4Addr::LOCALHOST,
+        url,
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// A loopback connection from `source` (any 127.x.y.z): a client of its
+/// own address, as runners on the internet are.
+pub fn connect_from(source: std::net::Ipv4Addr, addr: &str) -> TcpStream {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&std::net::SocketAddr::from((source, 0)).into())
+        .unwrap();
+    s.connect(&addr.into()).unwrap();
+    s.into()
+}
+
+/// [`http`] from the loopback address `source`.
+pub fn http_from(
+    source: std::net::Ipv4Addr,
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Value) {
     let addr = url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
+    let mut s = connect_from(source, addr);
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",

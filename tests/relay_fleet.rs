@@ -10,7 +10,7 @@ use crate::common::{self, stderr, stdout};
 use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
-use crate::relay::{dispatch, http, RelayWorld, SLUG};
+use crate::relay::{dispatch, http, http_from, RelayWorld, SLUG};
 
 /// The whole loop: the customer's trigger (OIDC token only) → the relay →
 /// the manager's plan (trusting the App as sender) → the PR comment. No
@@ -91,10 +91,14 @@ fn two_hundred_concurrent_dispatches_none_lost_or_doubled() {
     let url = relay.url.clone();
     let handles: Vec<_> = tokens
         .into_iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
             let url = url.clone();
+            // 200 runners: 200 client addresses.
+            let source = std::net::Ipv4Addr::new(127, 0, 1, 1 + i as u8);
             std::thread::spawn(move || {
-                http(
+                http_from(
+                    source,
                     &url,
                     "POST",
                     "/dispatch",

@@ -56,6 +56,14 @@ pub enum RelayCommand {
         /// body (slow clients are cut off).
         #[arg(long, env = "FLEETFORM_RELAY_TIMEOUT", default_value_t = 10)]
         timeout: u64,
+        /// Requests one client address may have in flight at once (more
+        /// get 429 with Retry-After). Behind a proxy every client has the
+        /// proxy's address: raise it there and limit clients at the proxy.
+        #[arg(long, env = "FLEETFORM_RELAY_PER_CLIENT", default_value_t = 32)]
+        per_client: usize,
+        /// Seconds requests in flight have to finish after SIGTERM.
+        #[arg(long, env = "FLEETFORM_RELAY_GRACE", default_value_t = 25)]
+        grace: u64,
     },
 }
 

@@ -13,6 +13,8 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         listen,
         concurrency,
         timeout,
+        per_client,
+        grace,
     } = &args.command;
     let settings = Settings::load(manager_dir)?;
     let webhook = settings.webhook_secret.is_some();
@@ -20,6 +22,8 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         concurrency: (*concurrency).clamp(1, 10_000),
         header_timeout: std::time::Duration::from_secs((*timeout).clamp(1, 300)),
         body_timeout: std::time::Duration::from_secs((*timeout).clamp(1, 300)),
+        per_client: (*per_client).clamp(1, 100_000),
+        grace: std::time::Duration::from_secs((*grace).min(3600)),
         ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -46,7 +50,9 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
                 h.method, h.path, h.status, h.what, h.millis
             ));
         });
-        serve::serve(Arc::new(Relay::new(settings)), listener, limits, log).await;
+        let relay = Arc::new(Relay::new(settings));
+        serve::serve(relay, listener, limits, log, serve::termination()).await;
+        out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
     })
 }

@@ -87,6 +87,15 @@ impl Answer {
         }
     }
 
+    /// A refusal the caller may retry after `secs` (also sent as
+    /// `Retry-After`).
+    pub fn busy(status: u16, error: &str, message: impl Into<String>, secs: u64) -> Answer {
+        Answer {
+            status,
+            body: json!({ "error": error, "message": message.into(), "retry_after": secs }),
+        }
+    }
+
     pub(crate) fn github(e: &GitHubError) -> Answer {
         let status = match e.status() {
             Some(s) if s < 500 => 502,

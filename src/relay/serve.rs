@@ -1,25 +1,51 @@
 //! The relay's HTTP side: HTTP/1.1 on the hyper stack the binary already
-//! has. Every answer is JSON. Limits: the request head must arrive within
-//! [`Limits::header_timeout`], the body within [`Limits::body_timeout`] and
-//! under the route's size cap (64 KiB for `/dispatch`, GitHub's 25 MB for
-//! `/webhook`); at most [`Limits::concurrency`] requests are handled at once,
-//! others wait up to [`Limits::queue_timeout`] and then get 503.
+//! has. Every answer is JSON.
+//!
+//! What a caller who holds nothing can make the relay do is bounded, in
+//! this order ([`Limits`]):
+//!
+//! 1. `GET /healthz` is answered at once: it takes no slot and waits for
+//!    nothing, so a flood never makes the relay look dead.
+//! 2. The request head must arrive within [`Limits::header_timeout`].
+//! 3. Every other request is *admitted* first: at most
+//!    [`Limits::in_flight`] at once in all (more get 503 at once) and at
+//!    most [`Limits::per_client`] from one address (more get 429 at once),
+//!    both with `Retry-After`.
+//! 4. Its body is read without holding a handling slot, within
+//!    [`Limits::body_timeout`] and under the route's size cap (64 KiB for
+//!    `/dispatch`, GitHub's 25 MB for `/webhook`). A webhook without a
+//!    signature header is refused before its body is read; a signed one
+//!    takes its bytes from one budget shared by every webhook being read
+//!    ([`Limits::webhook_memory`]; none left: 503 at once), and its HMAC is
+//!    computed as the body streams.
+//! 5. Only a request whose body has arrived takes one of the
+//!    [`Limits::concurrency`] handling slots, waiting at most
+//!    [`Limits::queue_timeout`] (then 503).
+//!
+//! A slow or hostile client thus holds at most its own address's
+//! admissions, never a handling slot, and unsigned webhook bodies never
+//! hold more than the budget in memory. On SIGTERM (or Ctrl-C) the relay
+//! stops accepting, lets the requests in flight finish within
+//! [`Limits::grace`], then returns.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::subject::MAX_DISPATCH_BODY;
 use super::webhook::{Delivery, MAX_WEBHOOK_BODY};
@@ -30,8 +56,20 @@ use super::{Answer, Relay};
 pub struct Limits {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
+    /// Requests handled at once (their bodies arrived).
     pub concurrency: usize,
+    /// How long an admitted request with its body waits for a handling
+    /// slot.
     pub queue_timeout: Duration,
+    /// Requests admitted at once, all clients together (reading, waiting
+    /// or handled).
+    pub in_flight: usize,
+    /// Requests admitted at once from one client address.
+    pub per_client: usize,
+    /// Bytes of webhook bodies held at once, all requests together.
+    pub webhook_memory: usize,
+    /// How long requests in flight may take to finish after SIGTERM.
+    pub grace: Duration,
 }
 
 impl Default for Limits {
@@ -41,6 +79,10 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(10),
             concurrency: 64,
             queue_timeout: Duration::from_secs(10),
+            in_flight: 1024,
+            per_client: 32,
+            webhook_memory: 64 * 1024 * 1024,
+            grace: Duration::from_secs(25),
         }
     }
 }
@@ -58,32 +100,170 @@ pub struct Handled {
 
 type Log = Arc<dyn Fn(&Handled) + Send + Sync>;
 
-/// Serves until the process ends.
-pub async fn serve(relay: Arc<Relay>, listener: TcpListener, limits: Limits, log: Log) {
-    let permits = Arc::new(Semaphore::new(limits.concurrency.max(1)));
+/// The budget unit of [`Gates::memory`]: permits count KiB.
+const KIB: usize = 1024;
+
+/// What the limits are counted in, shared by every connection.
+struct Gates {
+    handling: Semaphore,
+    admitted: Arc<Semaphore>,
+    clients: Mutex<HashMap<IpAddr, usize>>,
+    memory: Arc<Semaphore>,
+    limits: Limits,
+}
+
+impl Gates {
+    fn new(limits: Limits) -> Gates {
+        let kib = (limits.webhook_memory / KIB).clamp(1, Semaphore::MAX_PERMITS);
+        Gates {
+            handling: Semaphore::new(limits.concurrency.max(1)),
+            admitted: Arc::new(Semaphore::new(limits.in_flight.max(1))),
+            clients: Mutex::new(HashMap::new()),
+            memory: Arc::new(Semaphore::new(kib)),
+            limits,
+        }
+    }
+
+    /// Admits a request of `ip`, or the refusal (never waits).
+    fn admit(self: &Arc<Gates>, ip: IpAddr) -> Result<Admission, Answer> {
+        let Ok(permit) = self.admitted.clone().try_acquire_owned() else {
+            return Err(Answer::busy(
+                503,
+                "busy",
+                "the relay has as many requests in flight as it may; try again",
+                1,
+            ));
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let n = clients.entry(ip).or_insert(0);
+        if *n >= self.limits.per_client.max(1) {
+            return Err(Answer::busy(
+                429,
+                "too_many_requests",
+                format!(
+                    "this address has {} requests in flight, the most one client may have; try again",
+                    self.limits.per_client
+                ),
+                1,
+            ));
+        }
+        *n += 1;
+        Ok(Admission {
+            gates: self.clone(),
+            ip,
+            _permit: permit,
+        })
+    }
+
+    /// `GET /healthz`: alive, and how loaded (requests admitted, being
+    /// handled, webhook KiB held).
+    fn health(&self) -> Answer {
+        let used = |sem: &Semaphore, of: usize| of.saturating_sub(sem.available_permits());
+        let kib = (self.limits.webhook_memory / KIB).clamp(1, Semaphore::MAX_PERMITS);
+        Answer::ok(
+            200,
+            json!({
+                "ok": true,
+                "in_flight": used(&self.admitted, self.limits.in_flight.max(1)),
+                "handling": used(&self.handling, self.limits.concurrency.max(1)),
+                "webhook_kib": used(&self.memory, kib),
+            }),
+        )
+    }
+
+    /// `bytes` of the webhook memory budget (in KiB), or 503 at once.
+    fn memory(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Answer> {
+        let kib = u32::try_from(bytes.div_ceil(KIB).max(1)).unwrap_or(u32::MAX);
+        self.memory.clone().try_acquire_many_owned(kib).map_err(|_| {
+            Answer::busy(
+                503,
+                "busy",
+                "the relay is reading as many webhook bytes as it may hold; GitHub's delivery can be redelivered",
+                5,
+            )
+        })
+    }
+}
+
+/// An admitted request: its place among all and among its client's.
+struct Admission {
+    gates: Arc<Gates>,
+    ip: IpAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut clients = self.gates.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = clients.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                clients.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves until `shutdown` completes, then lets requests in flight finish
+/// within [`Limits::grace`].
+pub async fn serve(
+    relay: Arc<Relay>,
+    listener: TcpListener,
+    limits: Limits,
+    log: Log,
+    shutdown: impl Future<Output = ()>,
+) {
+    let grace = limits.grace;
+    let gates = Arc::new(Gates::new(limits));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = shutdown.as_mut() => break,
+        };
+        let Ok((stream, peer)) = accepted else {
             // Out of file descriptors and the like: wait, do not spin.
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let (relay, permits, limits, log) =
-            (relay.clone(), permits.clone(), limits.clone(), log.clone());
-        let header_timeout = limits.header_timeout;
+        let (relay, gates, log) = (relay.clone(), gates.clone(), log.clone());
+        let header_timeout = gates.limits.header_timeout;
+        let svc = service_fn(move |req| {
+            let (relay, gates, log) = (relay.clone(), gates.clone(), log.clone());
+            async move { Ok::<_, Infallible>(handle(&relay, &gates, &log, peer, req).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(64 * 1024)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let (relay, permits, limits, log) =
-                    (relay.clone(), permits.clone(), limits.clone(), log.clone());
-                async move { Ok::<_, Infallible>(handle(&relay, &permits, &limits, &log, req).await) }
-            });
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = conn.await;
         });
     }
+    drop(listener);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Connections the kernel may queue before the relay accepts them (the
@@ -105,21 +285,21 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn handle(
     relay: &Relay,
-    permits: &Semaphore,
-    limits: &Limits,
+    gates: &Arc<Gates>,
     log: &Log,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let start = Instant::now();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let answer = match tokio::time::timeout(limits.queue_timeout, permits.acquire()).await {
-        Ok(Ok(_permit)) => route(relay, limits, req).await,
-        _ => Answer::refuse(
-            503,
-            "busy",
-            "the relay is handling as many requests as it may; try again",
-        ),
+    let answer = match Route::of(&method, &path) {
+        Route::Healthz => gates.health(),
+        Route::Refused(a) => a,
+        route => match gates.admit(peer.ip()) {
+            Ok(_admission) => admitted(relay, gates, route, req).await,
+            Err(a) => a,
+        },
     };
     log(&Handled {
         method,
@@ -129,6 +309,145 @@ async fn handle(
         millis: start.elapsed().as_millis(),
     });
     respond(answer)
+}
+
+/// What a request asks for, from its method and path alone.
+enum Route {
+    Healthz,
+    Dispatch,
+    Webhook,
+    Schema,
+    Refused(Answer),
+}
+
+impl Route {
+    fn of(method: &str, path: &str) -> Route {
+        match (method, path) {
+            ("GET", "/healthz") => Route::Healthz,
+            ("POST", "/dispatch") => Route::Dispatch,
+            ("POST", "/webhook") => Route::Webhook,
+            ("GET", "/schema") => Route::Schema,
+            (_, "/healthz" | "/dispatch" | "/webhook" | "/schema") => Route::Refused(
+                Answer::refuse(405, "method_not_allowed", "wrong method for this path"),
+            ),
+            _ => Route::Refused(Answer::refuse(
+                404,
+                "not_found",
+                "the relay serves /dispatch, /webhook, /schema and /healthz",
+            )),
+        }
+    }
+}
+
+/// An admitted request: its body read, then handled in a slot.
+async fn admitted(relay: &Relay, gates: &Gates, route: Route, req: Request<Incoming>) -> Answer {
+    match route {
+        Route::Dispatch => {
+            let body = match read_body(req, MAX_DISPATCH_BODY, &gates.limits, |_| Ok(())).await {
+                Ok((_, body)) => body,
+                Err(a) => return a,
+            };
+            in_slot(gates, relay.handle_dispatch(&body)).await
+        }
+        Route::Webhook => webhook(relay, gates, req).await,
+        Route::Schema => match bearer(&req) {
+            Some(t) => in_slot(gates, relay.handle_schema(&t)).await,
+            None => Answer::refuse(
+                401,
+                "no_token",
+                "send the run's OIDC token as `Authorization: Bearer <token>`",
+            ),
+        },
+        Route::Healthz | Route::Refused(_) => Answer::refuse(500, "internal", "not routed"),
+    }
+}
+
+/// Runs `work` in a handling slot, waiting at most the queue timeout.
+async fn in_slot(gates: &Gates, work: impl Future<Output = Answer>) -> Answer {
+    match tokio::time::timeout(gates.limits.queue_timeout, gates.handling.acquire()).await {
+        Ok(Ok(_slot)) => work.await,
+        _ => Answer::busy(
+            503,
+            "busy",
+            "the relay is handling as many requests as it may; try again",
+            2,
+        ),
+    }
+}
+
+/// `POST /webhook`: the signature header checked before the body is read,
+/// the body read within the memory budget with its HMAC as it streams.
+async fn webhook(relay: &Relay, gates: &Gates, req: Request<Incoming>) -> Answer {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (signature, event, id) = (
+        header("x-hub-signature-256"),
+        header("x-github-event"),
+        header("x-github-delivery"),
+    );
+    let mut check = match relay.signature_check(signature.as_deref()) {
+        Ok(c) => c,
+        Err(a) => return a,
+    };
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    if let Some(n) = declared_length(&req) {
+        match gates.memory(n.min(MAX_WEBHOOK_BODY as u64) as usize) {
+            Ok(p) => held = Some(p),
+            Err(a) => return a,
+        }
+    }
+    let reserved_upfront = held.is_some();
+    let on_chunk = |chunk: &[u8]| -> Result<(), Answer> {
+        check.update(chunk);
+        if !reserved_upfront {
+            let p = gates.memory(chunk.len())?;
+            match held.as_mut() {
+                Some(h) => h.merge(p),
+                None => held = Some(p),
+            }
+        }
+        Ok(())
+    };
+    let body = match read_body(req, MAX_WEBHOOK_BODY, &gates.limits, on_chunk).await {
+        Ok((_, body)) => body,
+        Err(a) => return a,
+    };
+    if !check.verify() {
+        return Answer::refuse(
+            401,
+            "bad_signature",
+            "X-Hub-Signature-256 does not match the body under the webhook secret",
+        );
+    }
+    let delivery = Delivery {
+        event: event.as_deref(),
+        id: id.as_deref(),
+    };
+    let answer = in_slot(gates, relay.handle_signed_webhook(&delivery, &body)).await;
+    drop(held);
+    answer
+}
+
+fn bearer(req: &Request<Incoming>) -> Option<String> {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_string)
+}
+
+fn declared_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 fn summary(a: &Answer) -> String {
@@ -153,69 +472,24 @@ fn summary(a: &Answer) -> String {
 
 fn respond(a: Answer) -> Response<Full<Bytes>> {
     let body = serde_json::to_vec(&a.body).unwrap_or_else(|_| b"{}".to_vec());
-    Response::builder()
+    let mut r = Response::builder()
         .status(a.status)
         .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(Full::new(Bytes::from(body)))
+        .header("cache-control", "no-store");
+    if let Some(secs) = a.body.get("retry_after").and_then(|v| v.as_u64()) {
+        r = r.header("retry-after", secs.to_string());
+    }
+    r.body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"{}"))))
 }
 
-async fn route(relay: &Relay, limits: &Limits, req: Request<Incoming>) -> Answer {
-    let method = req.method().clone();
-    match (method.as_str(), req.uri().path()) {
-        ("GET", "/healthz") => Answer::ok(200, json!({ "ok": true })),
-        ("POST", "/dispatch") => match read_body(req, MAX_DISPATCH_BODY, limits).await {
-            Ok((_, body)) => relay.handle_dispatch(&body).await,
-            Err(a) => a,
-        },
-        ("POST", "/webhook") => match read_body(req, MAX_WEBHOOK_BODY, limits).await {
-            Ok((parts, body)) => {
-                let h = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-                let delivery = Delivery {
-                    signature: h("x-hub-signature-256"),
-                    event: h("x-github-event"),
-                    id: h("x-github-delivery"),
-                };
-                relay.handle_webhook(&delivery, &body).await
-            }
-            Err(a) => a,
-        },
-        ("GET", "/schema") => {
-            let token = req
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::to_string);
-            match token {
-                Some(t) => relay.handle_schema(&t).await,
-                None => Answer::refuse(
-                    401,
-                    "no_token",
-                    "send the run's OIDC token as `Authorization: Bearer <token>`",
-                ),
-            }
-        }
-        (_, "/healthz" | "/dispatch" | "/webhook" | "/schema") => {
-            Answer::refuse(405, "method_not_allowed", "wrong method for this path")
-        }
-        _ => Answer::refuse(
-            404,
-            "not_found",
-            "the relay serves /dispatch, /webhook, /schema and /healthz",
-        ),
-    }
-}
-
-/// The body, at most `max` bytes, within the body timeout.
+/// The body, at most `max` bytes, within the body timeout; `on_chunk`
+/// sees each piece as it arrives and may refuse it.
 async fn read_body(
     req: Request<Incoming>,
     max: usize,
     limits: &Limits,
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), Answer>,
 ) -> Result<(http::request::Parts, Bytes), Answer> {
     let too_large = || {
         Answer::refuse(
@@ -224,27 +498,33 @@ async fn read_body(
             format!("the body is larger than {max} bytes"),
         )
     };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    if declared_length(&req).is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let (parts, body) = req.into_parts();
-    match tokio::time::timeout(limits.body_timeout, Limited::new(body, max).collect()).await {
+    let (parts, mut body) = req.into_parts();
+    let read = async {
+        let mut buf = BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|_| Answer::refuse(400, "bad_body", "the body could not be read"))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if buf.len() + data.len() > max {
+                return Err(too_large());
+            }
+            on_chunk(&data)?;
+            buf.extend_from_slice(&data);
+        }
+        Ok(buf.freeze())
+    };
+    match tokio::time::timeout(limits.body_timeout, read).await {
         Err(_) => Err(Answer::refuse(
             408,
             "timeout",
             "the body did not arrive in time",
         )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(_)) => Err(Answer::refuse(
-            400,
-            "bad_body",
-            "the body could not be read",
-        )),
-        Ok(Ok(c)) => Ok((parts, c.to_bytes())),
+        Ok(Err(a)) => Err(a),
+        Ok(Ok(b)) => Ok((parts, b)),
     }
 }

@@ -18,28 +18,47 @@ use crate::dispatch::{is_sha, pr_from_commit_message};
 /// GitHub caps webhook payloads at 25 MB.
 pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
 
-/// The headers of a delivery the relay reads.
+/// The headers of a signed delivery the relay reads.
 #[derive(Debug, Default)]
 pub struct Delivery<'a> {
-    pub signature: Option<&'a str>,
     pub event: Option<&'a str>,
     pub id: Option<&'a str>,
+}
+
+/// The HMAC of a delivery's body, computed as the body arrives, and the
+/// signature it must equal.
+pub struct SignatureCheck {
+    mac: Hmac<Sha256>,
+    given: Vec<u8>,
+}
+
+impl SignatureCheck {
+    /// A check of `signature` (`sha256=<hex>`) under `secret`; None when
+    /// the header is not of that form.
+    pub fn new(secret: &[u8], signature: &str) -> Option<SignatureCheck> {
+        let hex_sig = signature.strip_prefix("sha256=")?;
+        let given = hex::decode(hex_sig.trim()).ok()?;
+        let mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
+        Some(SignatureCheck { mac, given })
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.mac.update(chunk);
+    }
+
+    /// Whether the body seen is signed; compared in constant time.
+    pub fn verify(self) -> bool {
+        self.mac.verify_slice(&self.given).is_ok()
+    }
 }
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC of `body`; compared
 /// in constant time.
 pub fn signature_ok(secret: &[u8], body: &[u8], signature: &str) -> bool {
-    let Some(hex_sig) = signature.strip_prefix("sha256=") else {
-        return false;
-    };
-    let Ok(given) = hex::decode(hex_sig.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+    SignatureCheck::new(secret, signature).is_some_and(|mut c| {
+        c.update(body);
+        c.verify()
+    })
 }
 
 fn ignored(why: impl Into<String>) -> Answer {
@@ -47,24 +66,30 @@ fn ignored(why: impl Into<String>) -> Answer {
 }
 
 impl Relay {
-    pub async fn handle_webhook(&self, headers: &Delivery<'_>, body: &[u8]) -> Answer {
+    /// The check of a delivery's signature header, before its body is
+    /// read: 404 without a webhook secret, 401 without a well-formed
+    /// `X-Hub-Signature-256`.
+    pub fn signature_check(&self, signature: Option<&str>) -> Result<SignatureCheck, Answer> {
         let Some(secret) = self.settings.webhook_secret.as_ref() else {
-            return Answer::refuse(
+            return Err(Answer::refuse(
                 404,
                 "no_webhook",
                 "this relay has no webhook secret (FLEETFORM_WEBHOOK_SECRET)",
-            );
+            ));
         };
-        if !headers
-            .signature
-            .is_some_and(|s| signature_ok(secret, body, s))
-        {
-            return Answer::refuse(
-                401,
-                "bad_signature",
-                "X-Hub-Signature-256 does not match the body under the webhook secret",
-            );
-        }
+        signature
+            .and_then(|s| SignatureCheck::new(secret, s))
+            .ok_or_else(|| {
+                Answer::refuse(
+                    401,
+                    "bad_signature",
+                    "X-Hub-Signature-256 is missing or not `sha256=<hex>`; only the App's signed deliveries are read",
+                )
+            })
+    }
+
+    /// A delivery whose signature was checked against its whole body.
+    pub async fn handle_signed_webhook(&self, headers: &Delivery<'_>, body: &[u8]) -> Answer {
         let Some(id) = headers.id.filter(|i| !i.is_empty() && i.len() <= 100) else {
             return Answer::refuse(400, "no_delivery", "X-GitHub-Delivery is missing");
         };
