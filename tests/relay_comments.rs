@@ -277,3 +277,89 @@ fn the_apps_comment_webhook_dispatches_the_command_as_github_has_it() {
     }
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
 }
+
+/// On a public repository anyone may comment: a command of someone
+/// without write access is refused by the relay before anything is
+/// dispatched (the manager would refuse it too, after a run).
+#[test]
+fn a_readers_command_dispatches_nothing() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(4);
+    let (pr, _head, id) = commented(&rw, "passer-by", "read", "/fleetform plan");
+    let token = rw.issuer.mint(&comment_claims(&rw, ACME));
+    let (status, answer) = post(&relay, &json!({ "token": token, "pr": pr, "comment": id }));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("not_a_writer")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("@passer-by has `read`"),
+        "{answer}"
+    );
+    // The same through the App's webhook.
+    let repo_id = rw.w.gh.repo_id(ACME);
+    let delivery = json!({
+        "action": "created",
+        "issue": { "number": pr, "pull_request": { "url": "https://api.github.com/x" } },
+        "comment": { "id": id, "body": "/fleetform plan" },
+        "repository": { "id": repo_id, "full_name": ACME, "default_branch": "main" },
+    });
+    let (status, answer) =
+        signed_delivery(&relay, "issue_comment", "r-1", &delivery, WEBHOOK_SECRET);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("not_a_writer")),
+        "{answer}"
+    );
+    assert!(rw.w.gh.dispatches(MANAGER).is_empty(), "nothing dispatched");
+}
+
+/// A pull request from a fork, and one whose head repository was deleted
+/// since (GitHub then answers `head.repo: null`): a writer's command on
+/// either is refused, never dispatched.
+#[test]
+fn a_command_on_a_pull_request_whose_head_repository_is_gone_is_refused() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(4);
+    let fork = "mallory/acme-fork";
+    rw.w.gh.add_fork(fork, ACME);
+    rw.w.gh.commit(
+        fork,
+        "evil",
+        &[("infra/variables.yml", "project_name: evil\n")],
+    );
+    let pr = rw.w.gh.open_pr_from(ACME, fork, "evil", "main", "A change");
+    rw.w.gh
+        .add_collaborator_as(ACME, "writer", "direct", "write");
+    let command = |rw: &RelayWorld| {
+        let id = rw.w.gh.add_comment(ACME, pr, "writer", "/fleetform plan");
+        let token = rw.issuer.mint(&comment_claims(rw, ACME));
+        post(&relay, &json!({ "token": token, "pr": pr, "comment": id }))
+    };
+    let (status, answer) = command(&rw);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("fork")),
+        "{answer}"
+    );
+    rw.w.gh.remove_repo(fork);
+    let (status, answer) = command(&rw);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("fork")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("head repository no longer exists"),
+        "{answer}"
+    );
+    assert!(rw.w.gh.dispatches(MANAGER).is_empty(), "nothing dispatched");
+    rw.w.gh.assert_clean();
+}

@@ -39,6 +39,17 @@ fn status_of(s: &mut TcpStream) -> Option<u16> {
         .and_then(|c| c.parse().ok())
 }
 
+/// The status of an answer already on `s`, without waiting for one.
+fn answer_now(s: &mut TcpStream) -> Option<u16> {
+    s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).ok()?;
+    String::from_utf8_lossy(&buf[..n])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+}
+
 fn health(relay: &RelayProc) -> Value {
     let (status, v) = http(&relay.url, "GET", "/healthz", &[], b"");
     assert_eq!(status, 200, "{v}");
@@ -83,10 +94,20 @@ fn slow_bodies_hold_no_slot_and_one_address_is_capped() {
     for s in &mut slow {
         s.write_all(b"{").unwrap();
     }
-    let refused: Vec<u16> = crowd
-        .drain(8..)
-        .map(|mut s| status_of(&mut s).unwrap())
-        .collect();
+    // Which 12 are refused depends on the order the relay read the heads:
+    // wait until 12 have an answer, then none of the 8 others has one.
+    let answered = |crowd: &mut Vec<TcpStream>| -> Vec<Option<u16>> {
+        crowd.iter_mut().map(answer_now).collect()
+    };
+    let start = Instant::now();
+    let mut seen = vec![None; crowd.len()];
+    while seen.iter().filter(|s| s.is_some()).count() < 12 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{seen:?}");
+        for (i, a) in answered(&mut crowd).into_iter().enumerate() {
+            seen[i] = seen[i].or(a);
+        }
+    }
+    let refused: Vec<u16> = seen.iter().flatten().copied().collect();
     assert_eq!(refused, vec![429; 12]);
     let (status, answer) = http_from(one, &relay.url, "POST", "/dispatch", &[], b"{}");
     assert_eq!(status, 429, "{answer}");
@@ -206,4 +227,52 @@ fn wait_exit(relay: &mut RelayProc) -> Option<i32> {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Only a JSON object is a request (serde reads an array as the fields in
+/// order), and `files` names only files fleetform reads.
+#[test]
+fn a_request_is_a_json_object_naming_only_read_files() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(4);
+    let sha = rw.w.change_acme("main", 4);
+    let token = rw.push_token(ACME, "main", &sha);
+    for body in [
+        json!([token]),
+        json!([token, null, ["infra/variables.yml"]]),
+        json!(token),
+    ] {
+        let (status, answer) = crate::relay::dispatch(&relay, &body);
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("bad_request")),
+            "{answer}"
+        );
+    }
+    for files in [
+        json!(["../../etc/passwd"]),
+        json!(["infra/variables.yml", "infra/secrets.yml"]),
+    ] {
+        let (status, answer) =
+            crate::relay::dispatch(&relay, &json!({ "token": token, "files": files }));
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("bad_files")),
+            "{answer}"
+        );
+    }
+    assert!(rw.w.gh.dispatches(MANAGER).is_empty());
+    // Named twice and out of order: each once, in the manager's order.
+    let files = json!([
+        "infra/variables.staging.yml",
+        "infra/variables.yml",
+        "infra/variables.yml"
+    ]);
+    let (status, answer) =
+        crate::relay::dispatch(&relay, &json!({ "token": token, "files": files }));
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["dispatched"]["files"],
+        json!(["infra/variables.yml", "infra/variables.staging.yml"])
+    );
 }

@@ -64,8 +64,20 @@ impl Relay {
         if !head.open {
             return Err(Answer::refused(Refusal::ClosedPullRequest { repo, pr: n }));
         }
-        if head.head_repo_id.is_some_and(|rid| rid != repo_id) {
-            return Err(Answer::refused(Refusal::Fork { repo, pr: n }));
+        super::subject::head_is_own(&head, repo, repo_id)?;
+        // Who wrote it may make the manager run: read before anything is
+        // dispatched, so that on a public repository a stranger's command
+        // starts nothing (the manager checks it again).
+        let permission = gh
+            .permission_of(repo, &facts.author)
+            .await
+            .map_err(|e| Answer::github(&e))?;
+        if !matches!(permission.as_str(), "write" | "admin") {
+            return Err(Answer::refused(Refusal::NotAWriter {
+                repo,
+                login: &facts.author,
+                permission: &permission,
+            }));
         }
         subject.sha = head.head_sha;
         subject.git_ref = format!("refs/heads/{}", head.head_ref);

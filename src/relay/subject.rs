@@ -46,7 +46,20 @@ impl std::fmt::Debug for DispatchRequest {
 }
 
 impl DispatchRequest {
+    /// The request, from a JSON object only (serde would also read an
+    /// array as the struct's fields in order).
     pub fn parse(body: &[u8]) -> Result<DispatchRequest, Answer> {
+        let not_an_object = || {
+            Answer::refuse(
+                400,
+                "bad_request",
+                "the body must be a JSON object {\"token\": <OIDC token>, \"pr\": <number>?, \"files\": [..]?, \"comment\": <id>?}",
+            )
+        };
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(not_an_object());
+        }
         serde_json::from_slice(body).map_err(|e| {
             // serde's message may quote the value it choked on: only its
             // position is shown.
@@ -147,10 +160,7 @@ impl Relay {
         if req.comment.is_some() && claims.event_name != "issue_comment" {
             return Err(Answer::refused(Refusal::NotACommentRun));
         }
-        let files = match &req.files {
-            Some(f) => f.clone(),
-            None => vec![self.settings.manager.config.customer.variables.clone()],
-        };
+        let files = self.requested_files(req.files.as_deref())?;
         let mut subject = Subject {
             repo: repo.clone(),
             sha: claims.sha.clone(),
@@ -200,12 +210,7 @@ impl Relay {
             .await
             .map_err(|e| Answer::github(&e))?
             .ok_or_else(|| Answer::refused(Refusal::NoPullRequest { repo, pr: n }))?;
-        if head
-            .head_repo_id
-            .is_some_and(|id| id != claims.repository_id)
-        {
-            return Err(Answer::refused(Refusal::Fork { repo, pr: n }));
-        }
+        head_is_own(&head, repo, claims.repository_id)?;
         let matches = head.head_sha == claims.sha
             || (pr_of_ref(&claims.git_ref) == Some(n)
                 && head.merge_commit_sha.as_deref() == Some(claims.sha.as_str()));
@@ -248,6 +253,49 @@ impl Relay {
             subject.pr = pr_from_commit_message(&title);
         }
         Ok(())
+    }
+}
+
+impl Relay {
+    /// The files a dispatch lists: those named, each one fleetform reads
+    /// (once each, in the manager's order), or the variables file alone.
+    fn requested_files(&self, named: Option<&[String]>) -> Result<Vec<String>, Answer> {
+        let read = self.read_files();
+        let Some(named) = named else {
+            return Ok(vec![self
+                .settings
+                .manager
+                .config
+                .customer
+                .variables
+                .clone()]);
+        };
+        if let Some(bad) = named.iter().find(|f| !read.contains(f)) {
+            let shown = crate::util::text::shown(bad);
+            return Err(Answer::refused(Refusal::NotAReadFile { file: &shown }));
+        }
+        Ok(read.into_iter().filter(|f| named.contains(f)).collect())
+    }
+}
+
+/// The pull request's head is a branch of the repository `repo_id` itself:
+/// a fork's is another repository, and a head whose repository is gone
+/// (`head.repo: null`) cannot be told apart from one.
+pub(super) fn head_is_own(
+    head: &crate::github::PullHead,
+    repo: &str,
+    repo_id: u64,
+) -> Result<(), Answer> {
+    match head.head_repo_id {
+        Some(id) if id == repo_id => Ok(()),
+        Some(_) => Err(Answer::refused(Refusal::Fork {
+            repo,
+            pr: head.number,
+        })),
+        None => Err(Answer::refused(Refusal::HeadRepoGone {
+            repo,
+            pr: head.number,
+        })),
     }
 }
 

@@ -53,6 +53,17 @@ pub enum Refusal<'a> {
     NotAPullRequest { repo: &'a str, number: u64 },
     /// The pull request is closed.
     ClosedPullRequest { repo: &'a str, pr: u64 },
+    /// The pull request's head repository is gone (deleted or made
+    /// inaccessible): whose branch it is cannot be told.
+    HeadRepoGone { repo: &'a str, pr: u64 },
+    /// The comment's author may not write to the repository.
+    NotAWriter {
+        repo: &'a str,
+        login: &'a str,
+        permission: &'a str,
+    },
+    /// A file named in `files` is not one fleetform reads.
+    NotAReadFile { file: &'a str },
 }
 
 impl Refusal<'_> {
@@ -63,7 +74,9 @@ impl Refusal<'_> {
             Revoked { .. } | UnknownRepo { .. } | RegisteredIdDiffers { .. } | NoRepoId { .. } => {
                 403
             }
-            NotTheTokensRepo { .. } | Fork { .. } => 403,
+            NotTheTokensRepo { .. } | Fork { .. } | HeadRepoGone { .. } => 403,
+            NotAWriter { .. } => 403,
+            NotAReadFile { .. } => 400,
             TokenUsed | StaleHead { .. } | ClosedPullRequest { .. } => 409,
             NoPullRequest { .. } | NoComment { .. } => 404,
             WrongPullRequest { .. } | NotABranch | UnsupportedEvent { .. } | NotACommentRun => 400,
@@ -92,6 +105,9 @@ impl Refusal<'_> {
             NotACommand { .. } => "not_a_command",
             NotAPullRequest { .. } => "not_a_pull_request",
             ClosedPullRequest { .. } => "closed_pr",
+            HeadRepoGone { .. } => "fork",
+            NotAWriter { .. } => "not_a_writer",
+            NotAReadFile { .. } => "bad_files",
         }
     }
 
@@ -129,6 +145,9 @@ impl Refusal<'_> {
             NotACommand { repo, id } => format!("comment {id} of {repo} is not a fleetform command (`/fleetform plan` or `/fleetform apply`, optionally `-e <environment>`, alone on one line)"),
             NotAPullRequest { repo, number } => format!("#{number} of {repo} is not a pull request: comment commands run on pull requests only"),
             ClosedPullRequest { repo, pr } => format!("pull request #{pr} of {repo} is closed: nothing to run"),
+            HeadRepoGone { repo, pr } => format!("pull request #{pr}'s head repository no longer exists, so it cannot be told to be {repo}; only branches of {repo} are planned (push the branch to {repo} and open a new pull request)"),
+            NotAWriter { repo, login, permission } => format!("@{login} has `{permission}` permission on {repo}; comment commands need `write`"),
+            NotAReadFile { file } => format!("`files` names `{file}`, which is not a file fleetform reads (the variables file and each environment's override file); update the trigger action"),
         }
     }
 }
@@ -164,6 +183,13 @@ mod tests {
             NotACommand { repo: s, id: 9 },
             NotAPullRequest { repo: s, number: 7 },
             ClosedPullRequest { repo: s, pr: 7 },
+            HeadRepoGone { repo: s, pr: 7 },
+            NotAWriter {
+                repo: s,
+                login: s,
+                permission: s,
+            },
+            NotAReadFile { file: s },
         ]
     }
 

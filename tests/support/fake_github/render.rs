@@ -304,6 +304,20 @@ fn pull_side(state: &State, repo: &Repo, branch: &str, sha: String) -> Value {
     })
 }
 
+/// The head of a pull request whose head repository was deleted: GitHub
+/// answers `repo: null` (github/rest-api-description#161, #1811; the
+/// description still marks it required, see `spec::GITHUB_NULLS`).
+fn gone_side(state: &State, full_name: &str, branch: &str, sha: String) -> Value {
+    let owner = full_name.split('/').next().unwrap_or_default();
+    json!({
+        "label": format!("{owner}:{branch}"),
+        "ref": branch,
+        "sha": sha,
+        "user": user(state, owner),
+        "repo": null,
+    })
+}
+
 /// `pull-request` schema (`full` adds the counters of `pulls/get`), or
 /// `pull-request-simple` as in lists.
 pub(crate) fn pull(state: &State, repo: &Repo, rec: &IssueRec, full: bool) -> Value {
@@ -313,7 +327,10 @@ pub(crate) fn pull(state: &State, repo: &Repo, rec: &IssueRec, full: bool) -> Va
     let issue_url = format!("{api}/issues/{}", rec.number);
     let html = format!("{}/pull/{}", repo_html(state, repo), rec.number);
     let head_sha = pull_head_sha(state, rec);
-    let head_repo = state.repo(&pull.head_repo).unwrap_or(repo);
+    let head = match state.repo(&pull.head_repo) {
+        Some(h) => pull_side(state, h, &pull.head_ref, head_sha.clone()),
+        None => gone_side(state, &pull.head_repo, &pull.head_ref, head_sha.clone()),
+    };
     let base_sha = repo.branch(&pull.base_ref).cloned().unwrap_or_default();
     let assignees: Vec<Value> = rec.assignees.iter().map(|a| user(state, a)).collect();
     let link = |href: String| json!({ "href": href });
@@ -358,7 +375,7 @@ pub(crate) fn pull(state: &State, repo: &Repo, rec: &IssueRec, full: bool) -> Va
         "assignees": assignees,
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": pull_side(state, head_repo, &pull.head_ref, head_sha.clone()),
+        "head": head,
         "base": pull_side(state, repo, &pull.base_ref, base_sha),
         "_links": links,
         "author_association": author_association(repo, &rec.user),

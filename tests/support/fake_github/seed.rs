@@ -124,19 +124,33 @@ impl FakeGitHub {
     /// Open a pull request from `head` to `base` (branches of `repo`, which
     /// must exist), authored by `octocat`. Returns its number.
     pub fn open_pr(&self, repo: &str, head: &str, base: &str, title: &str) -> u64 {
+        self.open_pr_from(repo, repo, head, base, title)
+    }
+
+    /// A pull request into `repo` from branch `head` of `head_repo` (a
+    /// fork of it, or `repo` itself).
+    pub fn open_pr_from(
+        &self,
+        repo: &str,
+        head_repo: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+    ) -> u64 {
         let mut st = self.state();
         let r = st.seeded(repo).clone();
-        let head_sha = r
+        let h = st.seeded(head_repo).clone();
+        let head_sha = h
             .branch(head)
             .cloned()
-            .unwrap_or_else(|| panic!("fake GitHub: {repo} has no branch {head}"));
+            .unwrap_or_else(|| panic!("fake GitHub: {head_repo} has no branch {head}"));
         assert!(
             r.branch(base).is_some(),
             "fake GitHub: {repo} has no branch {base}"
         );
         let pull = state::PullRec {
             id: st.next_id(),
-            head_repo: r.full_name(),
+            head_repo: h.full_name(),
             head_ref: head.to_string(),
             head_sha,
             base_ref: base.to_string(),

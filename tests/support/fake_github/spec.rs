@@ -397,6 +397,12 @@ impl Operation {
     }
 }
 
+/// Fields of GitHub's answers that GitHub sends as `null` although the
+/// description marks them required and not nullable (schema inaccuracies
+/// GitHub acknowledged): a pull request's `head.repo` once its head
+/// repository was deleted (github/rest-api-description#161, #1811).
+pub(crate) const GITHUB_NULLS: &[&str] = &["/head/repo"];
+
 /// What `value` breaks of the schema. In an answer, an empty string where
 /// a format is asked is not counted: GitHub's schemas give such fields the
 /// default `""`, which GitHub answers when the field was never set (a
@@ -407,7 +413,12 @@ fn schema_errors(validator: &jsonschema::Validator, value: &Value, answer: bool)
         .iter_errors(value)
         .filter(|e| {
             let unset = e.instance().as_ref() == &Value::String(String::new());
-            !(answer && unset && matches!(e.kind(), ValidationErrorKind::Format { .. }))
+            let at = e.instance_path().to_string();
+            let documented_null = e.instance().as_ref() == &Value::Null
+                && GITHUB_NULLS.iter().any(|n| at.ends_with(n));
+            !(answer
+                && (documented_null
+                    || (unset && matches!(e.kind(), ValidationErrorKind::Format { .. }))))
         })
         .take(20)
         .map(|e| {
