@@ -214,3 +214,41 @@ fn an_apply_command_without_auto_apply_is_refused_with_the_reason() {
     );
     w.gh.assert_clean();
 }
+
+/// The manager's own fork check, whatever sent the dispatch: a writer's
+/// command on a pull request from a fork, and on one whose fork was
+/// deleted since (`head.repo: null`), is refused with a reply; nothing is
+/// planned.
+#[test]
+fn a_command_on_a_forks_pull_request_is_refused_by_the_manager() {
+    let mut w = World::new();
+    let fork = "mallory/acme-fork";
+    w.gh.add_fork(fork, ACME);
+    let vars = crate::world::acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3");
+    let sha = w.gh.commit(fork, "evil", &[("infra/variables.yml", &vars)]);
+    let pr = w.gh.open_pr_from(ACME, fork, "evil", "main", "A change");
+    w.gh.add_collaborator_as(ACME, "writer", "direct", "write");
+    for gone in [false, true] {
+        if gone {
+            w.gh.remove_repo(fork);
+        }
+        let id = w.gh.add_comment(ACME, pr, "writer", "/fleetform plan");
+        let (out, _) = trigger_comment(&mut w, pr, true, (id, "/fleetform plan", "created"), &sha);
+        ok(&out);
+        let (out, _) = w.plan_latest("staging");
+        common::assert_code(&out, 3);
+        let expected = if gone {
+            "head repository no longer exists"
+        } else {
+            "comes from another repository (a fork)"
+        };
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+        let reply = w.gh.comments(ACME, pr).last().cloned().unwrap();
+        assert!(
+            reply.body.contains("did not run the command"),
+            "{}",
+            reply.body
+        );
+    }
+    w.gh.assert_clean();
+}

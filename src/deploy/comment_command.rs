@@ -30,7 +30,8 @@ use super::session::gh_err;
 /// For a comment command's dispatch, the command, read from GitHub and
 /// checked (see the module docs); `None` for any other dispatch. A refusal
 /// is said on the pull request (a failed reply is only noted) and returned.
-/// Cost: 2 requests, plus 1 for the reaction or the reply.
+/// Cost: 3 requests (the comment, its author's permission, the pull
+/// request), plus 1 for the reaction or the reply.
 pub async fn admit(
     manager: &Manager,
     customer: &Customer,
@@ -86,6 +87,9 @@ pub async fn admit(
         );
         return Err(reply.refuse(why, refuse).await);
     }
+    if let Err(why) = own_branch(gh, repo, pr).await? {
+        return Err(reply.refuse(why, refuse).await);
+    }
     out.note(&format!(
         "comment command of @{author} ({permission}) on #{pr}: {}",
         describe(&command)
@@ -96,6 +100,22 @@ pub async fn admit(
             .await;
     }
     Ok(Some(command))
+}
+
+/// The pull request's head is a branch of `repo` itself, as GitHub has it
+/// now (1 request): the manager's own fork check, whatever path the
+/// dispatch came by. `Ok(Err(reason))` is a refusal.
+async fn own_branch(gh: &GitHub, repo: &str, pr: u64) -> Result<std::result::Result<(), String>> {
+    Ok(match gh.pull_head(repo, pr).await.map_err(gh_err)? {
+        None => Err(format!("#{pr} of {repo} is not a pull request")),
+        Some(h) if h.is_own_branch() => Ok(()),
+        Some(h) if h.head_repo_id.is_none() => Err(format!(
+            "#{pr}'s head repository no longer exists, so it cannot be told to be {repo}; comment commands run only on branches of {repo}"
+        )),
+        Some(_) => Err(format!(
+            "#{pr} comes from another repository (a fork); comment commands run only on branches of {repo}"
+        )),
+    })
 }
 
 const USAGE: &str = "`/fleetform plan` or `/fleetform apply`, optionally followed by `-e <environment>`, alone on one line";
@@ -187,6 +207,10 @@ pub async fn still_pull_head(
         .await
         .map_err(gh_err)?;
     Ok(match head {
+        Some(h) if !h.is_own_branch() => Err(format!(
+            "#{pr}'s head is not a branch of {} (a fork, or a head repository deleted since)",
+            payload.customer_repo
+        )),
         Some(h) if h.open && h.head_sha == payload.sha => Ok(()),
         Some(h) if h.open => Err(format!(
             "stale plan: #{pr} is at {} now, not at the planned {}; comment again",

@@ -263,6 +263,17 @@ pub struct PullHead {
     /// The test merge commit GitHub made, if any (a `pull_request` run's
     /// `GITHUB_SHA`).
     pub merge_commit_sha: Option<String>,
+    /// The id of the repo the pull request is into.
+    pub base_repo_id: Option<u64>,
+}
+
+impl PullHead {
+    /// Whether the head is a branch of the pull request's own repo: not a
+    /// fork's, and not of a head repository deleted since (GitHub answers
+    /// `head.repo: null`, which cannot be told apart from a fork).
+    pub fn is_own_branch(&self) -> bool {
+        matches!((self.head_repo_id, self.base_repo_id), (Some(h), Some(b)) if h == b)
+    }
 }
 
 impl GitHub {
@@ -294,6 +305,7 @@ impl GitHub {
             head_ref,
             head_repo_id: r.body.pointer("/head/repo/id").and_then(Value::as_u64),
             merge_commit_sha,
+            base_repo_id: r.body.pointer("/base/repo/id").and_then(Value::as_u64),
         }))
     }
 
