@@ -297,3 +297,73 @@ fn section(doc: &str, heading: &str) -> String {
     let end = rest.find("\n## ").unwrap_or(rest.len());
     rest[..end].to_string()
 }
+
+/// GitHub keeps one pending run per concurrency group and a newer run
+/// cancels it: every event the trigger job skips (a comment that is no
+/// command, or one on a plain issue) must get a group of its own, so it
+/// cancels no pending trigger; every event the job runs for shares the
+/// pull request's (or branch's) group. Both templates, the group computed
+/// with the same expression evaluator as the job's `if:`.
+#[test]
+fn a_comment_the_trigger_skips_joins_no_pull_requests_group() {
+    use crate::support::workflow_sim::{eval, runs, Ctx};
+    let events: &[(&str, Option<&str>, bool)] = &[
+        ("pull_request", None, false),
+        ("push", None, false),
+        ("issue_comment", Some("/fleetform plan"), true),
+        ("issue_comment", Some("/fleetform apply -e staging"), true),
+        ("issue_comment", Some("/FLEETFORM PLAN"), true),
+        ("issue_comment", Some("LGTM"), true),
+        ("issue_comment", Some(""), true),
+        ("issue_comment", Some(" /fleetform plan"), true),
+        ("issue_comment", Some("/fleetform plan"), false),
+    ];
+    for path in [
+        "workflows/customer-trigger.yml",
+        "workflows/customer-trigger-token.yml",
+    ] {
+        let doc = load(path);
+        let group = s(&doc["concurrency"]["group"], "group");
+        let cond = doc["jobs"]["trigger"]["if"].as_str();
+        for (event, body, on_pull) in events {
+            let mut values: BTreeMap<String, String> = [
+                ("github.event_name", *event),
+                ("github.run_id", "9001"),
+                ("github.ref", "refs/heads/main"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            match body {
+                Some(b) => {
+                    values.insert("github.event.comment.body".into(), b.to_string());
+                    values.insert("github.event.issue.number".into(), "7".into());
+                    if *on_pull {
+                        values.insert("github.event.issue.pull_request".into(), "{..}".into());
+                    }
+                }
+                None if *event == "pull_request" => {
+                    values.insert("github.event.pull_request.number".into(), "7".into());
+                }
+                None => {}
+            }
+            let ctx = Ctx {
+                values: &values,
+                needs: Vec::new(),
+                cancelled: false,
+            };
+            let job_runs = runs(cond, &ctx);
+            let key = group.replace("fleetform-trigger-", "");
+            let key = eval(&key, &values).text();
+            let expected = match (*event, job_runs) {
+                (_, false) => "skipped-9001",
+                ("push", true) => "refs/heads/main",
+                (_, true) => "7",
+            };
+            assert_eq!(
+                key, expected,
+                "{path}: {event} {body:?} on a pull request: {on_pull}"
+            );
+        }
+    }
+}

@@ -242,6 +242,12 @@ impl Parser<'_> {
                 }
                 V::Str(text)
             }
+            // GitHub's startsWith ignores case.
+            ("startswith", [hay, needle]) => V::Bool(
+                hay.text()
+                    .to_ascii_lowercase()
+                    .starts_with(&needle.text().to_ascii_lowercase()),
+            ),
             ("contains", [V::List(items), needle]) => V::Bool(
                 items
                     .iter()
