@@ -94,6 +94,7 @@ mod relay;
 mod relay_comments;
 mod relay_fleet;
 mod relay_hostile;
+mod relay_once;
 mod relay_webhooks;
 mod rollout;
 mod rollout_github;

@@ -90,6 +90,17 @@ impl RelayWorld {
 
     /// The relay with `extra` arguments after `relay serve`'s own.
     pub fn start_args(&self, concurrency: usize, timeout_secs: u64, extra: &[&str]) -> RelayProc {
+        self.start_env(concurrency, timeout_secs, extra, &[])
+    }
+
+    /// The relay with `extra` arguments and variables `env` besides its own.
+    pub fn start_env(
+        &self,
+        concurrency: usize,
+        timeout_secs: u64,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> RelayProc {
         let log = self
             .w
             .scratch
@@ -118,6 +129,7 @@ impl RelayWorld {
             .args(["relay", "serve", "--listen", "127.0.0.1:0", "--concurrency"])
             .arg(concurrency.to_string())
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().unwrap();

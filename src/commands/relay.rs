@@ -51,6 +51,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
             ));
         });
         let relay = Arc::new(Relay::new(settings));
+        out.note(&relay.events.describe());
         serve::serve(relay, listener, limits, log, serve::termination()).await;
         out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())

@@ -73,6 +73,9 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
                     .json(&v)
                     .map_err(|e| Error::Failed(format!("the relay's answer as JSON: {e}")));
             }
+            if v.get("duplicate").is_some() {
+                out.note("the relay had dispatched this event already (the App's webhook, an earlier run or another relay instance); nothing was sent again");
+            }
             let d = &v["dispatched"];
             out.result(&trigger_line(&Trigger::SentThroughRelay {
                 event_type: d["event_type"].as_str().unwrap_or("?"),

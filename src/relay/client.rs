@@ -66,17 +66,51 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// The relay's answer: its JSON on 2xx, else the refusal's message.
+/// How long a call may take in all, its waits after a busy answer
+/// included (the trigger's step has minutes; GitHub's token lives longer).
+const CALL_DEADLINE: Duration = Duration::from_secs(90);
+
+/// The relay's answer: its JSON on 2xx, else the refusal's message. A
+/// busy answer (429 or 503 with `Retry-After`) is asked again after the
+/// wait it names, while the wait fits in [`CALL_DEADLINE`].
 async fn call(base: &str, path: &str, r: Request<'_>) -> Result<Value, ClientError> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let r = Request { url: &url, ..r };
-    let (status, body) = send(r, 4 * 1024 * 1024, Duration::from_secs(60))
-        .await
-        .map_err(|why| ClientError::Unreachable {
-            url: base.to_string(),
-            why,
-        })?;
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let start = std::time::Instant::now();
+    loop {
+        let again = Request {
+            method: r.method,
+            url: &url,
+            auth: r.auth,
+            json: r.json.clone(),
+        };
+        let left = CALL_DEADLINE.saturating_sub(start.elapsed());
+        let (status, v) = call_once(base, again, left.min(Duration::from_secs(60))).await?;
+        let wait = v["retry_after"].as_u64().map(Duration::from_secs);
+        match wait {
+            Some(w) if matches!(status, 429 | 503) && start.elapsed() + w < CALL_DEADLINE => {
+                tokio::time::sleep(w).await;
+            }
+            _ => return answer(status, v),
+        }
+    }
+}
+
+async fn call_once(
+    base: &str,
+    r: Request<'_>,
+    timeout: Duration,
+) -> Result<(u16, Value), ClientError> {
+    let (status, body) =
+        send(r, 4 * 1024 * 1024, timeout)
+            .await
+            .map_err(|why| ClientError::Unreachable {
+                url: base.to_string(),
+                why,
+            })?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+fn answer(status: u16, v: Value) -> Result<Value, ClientError> {
     if (200..300).contains(&status) {
         return Ok(v);
     }

@@ -26,6 +26,7 @@
 
 pub mod client;
 mod comment;
+pub mod events;
 pub mod fetch;
 pub mod oidc;
 pub mod poll;
@@ -103,6 +104,27 @@ impl Answer {
         };
         Answer::refuse(status, "github", format!("GitHub could not be asked: {e}"))
     }
+}
+
+/// An event dispatched before: 200 with what was dispatched then.
+fn duplicate(before: Value) -> Answer {
+    Answer::ok(
+        200,
+        json!({
+            "duplicate": "this event (the repository, the commit, the kind of event) was dispatched already, by the App's webhook, another run of the trigger or another relay instance; nothing was sent again",
+            "dispatched": before,
+        }),
+    )
+}
+
+/// An event another request is dispatching now: try again shortly.
+fn in_flight() -> Answer {
+    Answer::busy(
+        503,
+        "in_flight",
+        "another request is dispatching this event now; ask again to learn how it ended",
+        2,
+    )
 }
 
 /// A bounded set of ids seen (oldest forgotten first).
@@ -201,12 +223,21 @@ pub struct Relay {
     registry: Mutex<Option<(Arc<Registry>, Instant)>>,
     used_tokens: std::sync::Mutex<Seen>,
     deliveries: std::sync::Mutex<Seen>,
+    pub events: events::Events,
 }
 
 impl Relay {
     pub fn new(settings: Settings) -> Relay {
         let jwks = oidc::Jwks::new(settings.relay.jwks_url());
+        // Claims are shared through a bucket; a folder in the manager
+        // checkout (read-only in the image) is no store instances share.
+        let store = matches!(
+            settings.manager.config.records,
+            crate::config::Records::S3 { .. }
+        )
+        .then(|| crate::records::Store::for_manager(&settings.manager));
         Relay {
+            events: events::Events::new(store),
             settings,
             jwks,
             tokens: Mutex::new(HashMap::new()),
@@ -379,32 +410,38 @@ impl Relay {
         } else {
             EVENT_PLAN
         };
-        let gh = match self.manager_client().await {
-            Ok(gh) => gh,
+        let dispatched = json!({
+            "event_type": event_type,
+            "customer": customer.slug,
+            "customer_repo": payload.customer_repo,
+            "sha": payload.sha,
+            "ref": payload.git_ref,
+            "pr": payload.pr,
+            "dispatch_id": payload.dispatch_id,
+            "files": payload.files,
+            "comment": payload.comment,
+        });
+        let key = events::EventKey::of(customer.repo_id.unwrap_or_default(), subject);
+        let ticket = match self.events.claim(&key).await {
+            Ok(events::Claim::Won(t)) => t,
+            Ok(events::Claim::Done(before)) => return duplicate(before),
+            Ok(events::Claim::InFlight) => return in_flight(),
             Err(a) => return a,
         };
-        if let Err(e) = gh
-            .dispatch(&self.settings.relay.manager_repo, event_type, &value)
-            .await
-        {
-            return Answer::github(&e);
+        let sent = self.send_dispatch(event_type, &value).await;
+        let ok = sent.is_ok();
+        self.events.finish(ticket, ok.then_some(&dispatched)).await;
+        match sent {
+            Ok(()) => Answer::ok(202, json!({ "dispatched": dispatched })),
+            Err(a) => a,
         }
-        Answer::ok(
-            202,
-            json!({
-                "dispatched": {
-                    "event_type": event_type,
-                    "customer": customer.slug,
-                    "customer_repo": payload.customer_repo,
-                    "sha": payload.sha,
-                    "ref": payload.git_ref,
-                    "pr": payload.pr,
-                    "dispatch_id": payload.dispatch_id,
-                    "files": payload.files,
-                    "comment": payload.comment,
-                }
-            }),
-        )
+    }
+
+    async fn send_dispatch(&self, event_type: &str, value: &Value) -> Result<(), Answer> {
+        let gh = self.manager_client().await?;
+        gh.dispatch(&self.settings.relay.manager_repo, event_type, value)
+            .await
+            .map_err(|e| Answer::github(&e))
     }
 
     /// `POST /dispatch`: `{"token": <OIDC token>, "pr": N?, "files": [..]?,
