@@ -52,8 +52,8 @@ fn plan_as_app(
     let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
     let out = cmd
         .env_remove("FLEETFORM_TOKEN")
-        .env("FLEETFORM_APP_ID", APP_ID.to_string())
-        .env("FLEETFORM_APP_PRIVATE_KEY", pem)
+        .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
+        .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
         .args(["plan", "--dispatch", "--env", "staging"])
         .output()
         .unwrap();
@@ -192,7 +192,7 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
     common::assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
-        err.contains("FLEETFORM_APP_PRIVATE_KEY is not an RSA private key"),
+        err.contains("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY is not an RSA private key"),
         "{err}"
     );
     assert!(!err.contains("MIJ"), "the key is never quoted: {err}");

@@ -21,6 +21,7 @@ mod action_scripts_checks;
 mod actions;
 mod actions_workflows;
 mod app_auth;
+mod apps;
 mod approvals;
 mod audit_report;
 mod authorise_tokens;

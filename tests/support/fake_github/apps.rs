@@ -47,6 +47,8 @@ pub(crate) struct Installation {
 pub struct MintedToken {
     pub token: String,
     pub installation_id: u64,
+    /// The App whose JWT asked for it.
+    pub app_id: u64,
     /// Lowercase `owner/name`.
     pub repos: Vec<String>,
     pub permissions: Value,
@@ -198,6 +200,7 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
     st.minted.push(MintedToken {
         token: token.clone(),
         installation_id: id,
+        app_id: app,
         repos,
         permissions: permissions.clone(),
     });
