@@ -1,5 +1,6 @@
-//! GitHub App authentication. With `FLEETFORM_APP_ID` and
-//! `FLEETFORM_APP_PRIVATE_KEY` (and no PAT), a dispatched job signs a JWT,
+//! GitHub App authentication. With the customer App's
+//! `FLEETFORM_CUSTOMER_APP_ID` and `FLEETFORM_CUSTOMER_APP_PRIVATE_KEY`
+//! (and no PAT), a dispatched job signs a JWT,
 //! finds the App's installation on the customer's repository and works
 //! with an installation token restricted to that one repository and the
 //! permissions the command needs. The fake GitHub verifies the JWT with

@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common::{self, stderr};
 use crate::doctor::{customer_grant, doctor, row, CUSTOMERS};
-use crate::relay::{
-    dispatch, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG,
-};
+use crate::relay::{dispatch, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG};
 use crate::world::{ACME, MANAGER};
 
 /// Every token minted so far: the customer App's only for customer repos
@@ -55,13 +53,11 @@ fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
     let sha = rw.w.change_acme("feature", 21);
     let pr = rw.w.gh.open_pr(ACME, "feature", "main", "twenty-one");
     let id = rw.w.gh.repo_id(ACME);
-    let token = rw.issuer.mint(&rw.issuer.claims(
-        ACME,
-        id,
-        "pull_request",
-        "refs/heads/feature",
-        &sha,
-    ));
+    let token =
+        rw.issuer.mint(
+            &rw.issuer
+                .claims(ACME, id, "pull_request", "refs/heads/feature", &sha),
+        );
     let (status, answer) = dispatch(&relay, &json!({ "token": token, "pr": pr }));
     assert_eq!(status, 202, "{answer}");
     let sent = rw.w.gh.dispatches(MANAGER);
@@ -79,7 +75,11 @@ fn poll_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
     crate::relay_webhooks::poll(&rw, &state);
     rw.w.change_acme("main", 22);
     let changed = crate::relay_webhooks::poll(&rw, &state);
-    assert_eq!(changed["dispatched"].as_array().unwrap().len(), 1, "{changed}");
+    assert_eq!(
+        changed["dispatched"].as_array().unwrap().len(),
+        1,
+        "{changed}"
+    );
     let (customer, manager) = assert_tokens_split(&rw);
     assert!(customer >= 2 && manager >= 1, "{customer} {manager}");
 }
@@ -95,13 +95,11 @@ fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
     let sha = rw.w.change_acme("feature", 23);
     let pr = rw.w.gh.open_pr(ACME, "feature", "main", "twenty-three");
     let id = rw.w.gh.repo_id(ACME);
-    let token = rw.issuer.mint(&rw.issuer.claims(
-        ACME,
-        id,
-        "pull_request",
-        "refs/heads/feature",
-        &sha,
-    ));
+    let token =
+        rw.issuer.mint(
+            &rw.issuer
+                .claims(ACME, id, "pull_request", "refs/heads/feature", &sha),
+        );
     let (status, answer) = dispatch(&relay, &json!({ "token": token, "pr": pr }));
     assert_eq!(status, 403, "{answer}");
     assert!(
@@ -117,18 +115,17 @@ fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
 fn the_single_app_variables_are_refused_naming_the_new_ones() {
     let rw = RelayWorld::new();
     let key = crate::relay::pem();
-    let out = rw
-        .w
-        .fx
-        .fleetform()
-        .env("GITHUB_API_URL", rw.w.gh.api_url())
-        .envs(crate::relay::app_env())
-        .env("FLEETFORM_APP_ID", "4243")
-        .env("FLEETFORM_APP_PRIVATE_KEY", &key)
-        .args(["poll", "--json", "--state"])
-        .arg(rw.w.scratch.path().join("state.json"))
-        .output()
-        .unwrap();
+    let out =
+        rw.w.fx
+            .fleetform()
+            .env("GITHUB_API_URL", rw.w.gh.api_url())
+            .envs(crate::relay::app_env())
+            .env("FLEETFORM_APP_ID", "4243")
+            .env("FLEETFORM_APP_PRIVATE_KEY", &key)
+            .args(["poll", "--json", "--state"])
+            .arg(rw.w.scratch.path().join("state.json"))
+            .output()
+            .unwrap();
     common::assert_code(&out, 2);
     let err = stderr(&out);
     for name in [
@@ -151,7 +148,12 @@ fn doctor_customer_app(grant: Value, public: bool) -> crate::doctor::Run {
     let pem = crate::relay::pem();
     gh.register_app(77, &pem);
     gh.set_app_slug(77, "acme-provider-customer");
-    gh.set_app_settings(77, grant, &["push", "pull_request", "issue_comment"], public);
+    gh.set_app_settings(
+        77,
+        grant,
+        &["push", "pull_request", "issue_comment"],
+        public,
+    );
     gh.install_app(77, "customers", &CUSTOMERS);
     let fx = common::Fixture::new();
     let app = [
@@ -212,7 +214,10 @@ fn init_writes_each_apps_manifest_with_exactly_its_permissions() {
         customer["default_events"],
         json!(["push", "pull_request", "issue_comment"])
     );
-    assert_eq!(customer["hook_attributes"]["url"], "https://RELAY.EXAMPLE/webhook");
+    assert_eq!(
+        customer["hook_attributes"]["url"],
+        "https://RELAY.EXAMPLE/webhook"
+    );
     let manager = read("manager-app.json");
     assert_eq!(
         manager["default_permissions"],
@@ -244,7 +249,10 @@ fn init_writes_each_apps_manifest_with_exactly_its_permissions() {
         assert!(m["url"].is_string() && m["redirect_url"].is_string());
     }
     let page = std::fs::read_to_string(tmp.path().join("m/apps/register.html")).unwrap();
-    assert_eq!(page.matches("https://github.com/settings/apps/new").count(), 3);
+    assert_eq!(
+        page.matches("https://github.com/settings/apps/new").count(),
+        3
+    );
     assert!(page.contains("name=\"manifest\""));
     let _ = CUSTOMER_SLUG;
 }
@@ -267,7 +275,10 @@ fn no_workflow_template_hands_the_manager_app_to_a_plan_or_apply_job() {
         for line in text.lines() {
             let l = line.trim_start_matches([' ', '#']);
             if l.starts_with("app-id:") {
-                assert!(l.contains("vars.FLEETFORM_CUSTOMER_APP_ID "), "{name}: {line}");
+                assert!(
+                    l.contains("vars.FLEETFORM_CUSTOMER_APP_ID "),
+                    "{name}: {line}"
+                );
             }
             if l.starts_with("app-private-key:") {
                 assert!(
@@ -286,7 +297,11 @@ fn no_workflow_template_hands_the_manager_app_to_a_plan_or_apply_job() {
                 continue;
             }
             let env = yaml_serde::to_string(&job["environment"]).unwrap();
-            assert_eq!(env.trim(), "poll", "{name}: job {id:?} gets the manager App");
+            assert_eq!(
+                env.trim(),
+                "poll",
+                "{name}: job {id:?} gets the manager App"
+            );
             polled += 1;
         }
     }

@@ -516,7 +516,12 @@ fn the_app_must_be_installed_on_every_customer_repo() {
     .unwrap();
     gh.register_app(77, &pem);
     gh.set_app_slug(77, "acme-provider-customer");
-    gh.set_app_settings(77, customer_grant(), &["push", "pull_request", "issue_comment"], true);
+    gh.set_app_settings(
+        77,
+        customer_grant(),
+        &["push", "pull_request", "issue_comment"],
+        true,
+    );
     gh.install_app(77, "acme-corp", &["acme-corp/acme-infra"]);
     let fx = common::Fixture::new();
     let app = [

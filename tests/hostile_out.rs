@@ -502,12 +502,14 @@ fn credential_errors_name_the_variable_never_the_value() {
             .env("FLEETFORM_RETRY_ATTEMPTS", "1");
         if var.contains("APP_") {
             let (id, key) = match var {
-                v if v.starts_with("FLEETFORM_MANAGER_") => {
-                    ("FLEETFORM_MANAGER_APP_ID", "FLEETFORM_MANAGER_APP_PRIVATE_KEY")
-                }
-                v if v.starts_with("FLEETFORM_CUSTOMER_") => {
-                    ("FLEETFORM_CUSTOMER_APP_ID", "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY")
-                }
+                v if v.starts_with("FLEETFORM_MANAGER_") => (
+                    "FLEETFORM_MANAGER_APP_ID",
+                    "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
+                ),
+                v if v.starts_with("FLEETFORM_CUSTOMER_") => (
+                    "FLEETFORM_CUSTOMER_APP_ID",
+                    "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                ),
                 _ => ("FLEETFORM_APP_ID", "FLEETFORM_APP_PRIVATE_KEY"),
             };
             cmd.env(id, "12345")

@@ -38,8 +38,7 @@ pub(crate) fn pem() -> String {
 
 pub(crate) fn manager_pem() -> String {
     std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/app/manager-app.pem"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app/manager-app.pem"),
     )
     .unwrap()
 }
@@ -91,8 +90,8 @@ impl Drop for RelayProc {
 }
 
 /// A test world whose manager has `relay:` and whose registry records the
-/// repository ids; the relay App is installed on the manager and the
-/// customers.
+/// repository ids; the manager App is installed on the manager only, the
+/// customer App on the customers' repos only.
 pub struct RelayWorld {
     pub w: World,
     pub issuer: FakeIssuer,

@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 use crate::common::stdout;
 use crate::world::{ok, ACME, MANAGER};
 
-use crate::relay::{
-    dispatch, http, RelayProc, RelayWorld, GLOBEX, SLUG, WEBHOOK_SECRET,
-};
+use crate::relay::{dispatch, http, RelayProc, RelayWorld, GLOBEX, SLUG, WEBHOOK_SECRET};
 
 /// A webhook delivery to the relay, signed with `secret`.
 pub(crate) fn signed_delivery(

@@ -20,6 +20,9 @@
 //! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
 //! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
 //! 1 per active customer with a repo (its reach and id in one answer).
+//! With the customer App's key, +1 per such customer (its installation)
+//! and +2 (`GET /app`, `GET /apps/{slug}` without a token); with the
+//! manager App's, +3 (the same and its installation on the manager repo).
 //! The GitHub plan is judged from these answers (the organisation's
 //! `plan.name`, a 403 on the rulesets read); the deploy workflow's records
 //! from the checkout's `.github/workflows/` and fleetform.yml, no request.

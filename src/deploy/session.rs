@@ -49,7 +49,8 @@ pub(super) fn repo_token(
     permissions: Permissions,
     out: &Output,
 ) -> Result<Option<Token>> {
-    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))? else {
+    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
+    else {
         let token = Token::from_env();
         if let Some(t) = &token {
             out.mask(t.expose());

@@ -55,31 +55,53 @@ fn permissions_check(role: AppRole, g: &AppGrant) -> Check {
         listed(spec.permissions),
         spec.name
     );
-    let writes_contents = role == AppRole::Customer
-        && g.permissions.get("contents").is_some_and(|v| v != "read");
+    let writes_contents =
+        role == AppRole::Customer && g.permissions.get("contents").is_some_and(|v| v != "read");
     match (beyond.is_empty(), lacking.is_empty()) {
         (true, true) => Check::pass(Level::Must, what, listed_grant(g)),
         (false, _) => Check::not_met(
-            if writes_contents { Level::Must } else { Level::Should },
+            if writes_contents {
+                Level::Must
+            } else {
+                Level::Should
+            },
             what,
-            format!("beyond what it needs: {}{}", beyond.join(", "), if writes_contents { "; whoever holds its key can push to every customer's repo" } else { "" }),
+            format!(
+                "beyond what it needs: {}{}",
+                beyond.join(", "),
+                if writes_contents {
+                    "; whoever holds its key can push to every customer's repo"
+                } else {
+                    ""
+                }
+            ),
             fix,
         ),
         (true, false) => Check::not_met(
             Level::Must,
             what,
-            format!("lacks {}: its installation tokens for these are refused", lacking.join(", ")),
+            format!(
+                "lacks {}: its installation tokens for these are refused",
+                lacking.join(", ")
+            ),
             fix,
         ),
     }
 }
 
 fn listed(p: crate::util::apps::Permissions) -> String {
-    p.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+    p.iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn listed_grant(g: &AppGrant) -> String {
-    let p: Vec<String> = g.permissions.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let p: Vec<String> = g
+        .permissions
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
     format!("holds {}", p.join(", "))
 }
 
@@ -91,7 +113,12 @@ fn visibility_check(a: &AppFacts) -> Option<Check> {
     let public = match a.public.as_ref()? {
         Ok(p) => *p,
         Err(e) => {
-            return Some(Check::unknown(Level::Should, what, e, "run doctor again once GitHub answers"))
+            return Some(Check::unknown(
+                Level::Should,
+                what,
+                e,
+                "run doctor again once GitHub answers",
+            ))
         }
     };
     Some(match (a.role, public) {
@@ -136,7 +163,10 @@ fn relay_slug_check(g: &AppGrant, slug: &str) -> Check {
     Check::not_met(
         Level::Must,
         what,
-        format!("`{slug}`, but the manager App is {}: its dispatches would be refused", g.slug),
+        format!(
+            "`{slug}`, but the manager App is {}: its dispatches would be refused",
+            g.slug
+        ),
         format!("set `relay.app_slug: {}` in fleetform.yml", g.slug),
     )
 }

@@ -144,9 +144,7 @@ impl AppKey {
 fn pem_body(pem: &str) -> Result<(&str, Vec<u8>), &'static str> {
     let start = pem.find("-----BEGIN ").ok_or("no `-----BEGIN` line")?;
     let rest = &pem[start + "-----BEGIN ".len()..];
-    let (label, rest) = rest
-        .split_once("-----")
-        .ok_or("a malformed BEGIN line")?;
+    let (label, rest) = rest.split_once("-----").ok_or("a malformed BEGIN line")?;
     let end = format!("-----END {label}-----");
     let body = rest
         .split_once(end.as_str())
@@ -275,10 +273,18 @@ mod tests {
     #[test]
     fn ids_and_keys_are_checked_without_quoting_the_key() {
         let c = AppRole::Customer;
-        assert!(matches!(AppKey::parse(c, "12a", "x"), Err(AppKeyError::Id(_))));
+        assert!(matches!(
+            AppKey::parse(c, "12a", "x"),
+            Err(AppKeyError::Id(_))
+        ));
         let token = "ghp_0123456789abcdefABCDEF0123456789abcd";
-        let e = AppKey::parse(AppRole::Manager, token, "x").unwrap_err().to_string();
-        assert!(e.contains("FLEETFORM_MANAGER_APP_ID") && !e.contains("ghp_"), "{e}");
+        let e = AppKey::parse(AppRole::Manager, token, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("FLEETFORM_MANAGER_APP_ID") && !e.contains("ghp_"),
+            "{e}"
+        );
         let e = AppKey::parse(
             c,
             "123",
