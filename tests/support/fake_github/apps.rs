@@ -304,7 +304,7 @@ pub(crate) fn app_by_slug(st: &mut State, ctx: &Ctx, authenticated: bool) -> Ans
     let id = st
         .app_slugs
         .iter()
-        .find(|(_, s)| s.eq_ignore_ascii_case(&slug))
+        .find(|(_, s)| s.eq_ignore_ascii_case(slug))
         .map(|(id, _)| *id);
     let app = id.and_then(|id| st.apps.iter().find(|a| a.id == id).cloned());
     match app {
