@@ -6,7 +6,10 @@
 #   docker build -t fleetform-relay .
 # The manager checkout (fleetform.yml, for `relay:` and the file names) is
 # mounted or copied at /manager. Settings come from the environment:
-# FLEETFORM_APP_ID, FLEETFORM_APP_PRIVATE_KEY, FLEETFORM_WEBHOOK_SECRET.
+# FLEETFORM_MANAGER_APP_ID, FLEETFORM_MANAGER_APP_PRIVATE_KEY (the manager
+# App, which dispatches), FLEETFORM_CUSTOMER_APP_ID,
+# FLEETFORM_CUSTOMER_APP_PRIVATE_KEY (the customer App, which reads the
+# customer repos), FLEETFORM_WEBHOOK_SECRET (README, "The Apps").
 FROM scratch
 COPY fleetform /fleetform
 WORKDIR /manager

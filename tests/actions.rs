@@ -68,8 +68,8 @@ const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
     "FLEETFORM_MANAGER_TOKEN",
-    "FLEETFORM_APP_ID",
-    "FLEETFORM_APP_PRIVATE_KEY",
+    "FLEETFORM_CUSTOMER_APP_ID",
+    "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
 ];
 
 /// Variables an action passes that the binary does not read yet (another

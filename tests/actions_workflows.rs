@@ -101,7 +101,12 @@ fn templates_document_their_secrets_and_variables() {
         ("workflows/customer-trigger.yml", &["FLEETFORM_RELAY_URL"]),
         (
             "workflows/manager-poll.yml",
-            &["FLEETFORM_APP_PRIVATE_KEY", "FLEETFORM_APP_ID"],
+            &[
+                "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
+                "FLEETFORM_MANAGER_APP_ID",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                "FLEETFORM_CUSTOMER_APP_ID",
+            ],
         ),
         (
             "workflows/customer-trigger-token.yml",

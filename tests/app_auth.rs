@@ -1,5 +1,6 @@
-//! GitHub App authentication. With `FLEETFORM_APP_ID` and
-//! `FLEETFORM_APP_PRIVATE_KEY` (and no PAT), a dispatched job signs a JWT,
+//! GitHub App authentication. With the customer App's
+//! `FLEETFORM_CUSTOMER_APP_ID` and `FLEETFORM_CUSTOMER_APP_PRIVATE_KEY`
+//! (and no PAT), a dispatched job signs a JWT,
 //! finds the App's installation on the customer's repository and works
 //! with an installation token restricted to that one repository and the
 //! permissions the command needs. The fake GitHub verifies the JWT with
@@ -52,8 +53,8 @@ fn plan_as_app(
     let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
     let out = cmd
         .env_remove("FLEETFORM_TOKEN")
-        .env("FLEETFORM_APP_ID", APP_ID.to_string())
-        .env("FLEETFORM_APP_PRIVATE_KEY", pem)
+        .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
+        .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
         .args(["plan", "--dispatch", "--env", "staging"])
         .output()
         .unwrap();
@@ -192,7 +193,7 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
     common::assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
-        err.contains("FLEETFORM_APP_PRIVATE_KEY is not an RSA private key"),
+        err.contains("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY is not an RSA private key"),
         "{err}"
     );
     assert!(!err.contains("MIJ"), "the key is never quoted: {err}");

@@ -65,8 +65,8 @@ impl World {
                 .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
         let out = cmd
             .env_remove("FLEETFORM_TOKEN")
-            .env("FLEETFORM_APP_ID", app_id.to_string())
-            .env("FLEETFORM_APP_PRIVATE_KEY", pem)
+            .env("FLEETFORM_CUSTOMER_APP_ID", app_id.to_string())
+            .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
             .args(["plan", "--dispatch", "--env", env])
             .output()
             .unwrap();

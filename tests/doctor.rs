@@ -515,22 +515,29 @@ fn the_app_must_be_installed_on_every_customer_repo() {
     )
     .unwrap();
     gh.register_app(77, &pem);
+    gh.set_app_slug(77, "acme-provider-customer");
+    gh.set_app_settings(
+        77,
+        customer_grant(),
+        &["push", "pull_request", "issue_comment"],
+        true,
+    );
     gh.install_app(77, "acme-corp", &["acme-corp/acme-infra"]);
     let fx = common::Fixture::new();
     let app = [
-        ("FLEETFORM_APP_ID", "77".to_string()),
-        ("FLEETFORM_APP_PRIVATE_KEY", pem.clone()),
+        ("FLEETFORM_CUSTOMER_APP_ID", "77".to_string()),
+        ("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem.clone()),
     ];
     let r = doctor(&gh, &fx, &app, &[]);
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(
-        row(&r.stdout, "GitHub App on customer acme").1,
+        row(&r.stdout, "customer App on customer acme").1,
         "pass",
         "{}",
         r.stdout
     );
     assert_eq!(
-        row(&r.stdout, "GitHub App on customer globex").1,
+        row(&r.stdout, "customer App on customer globex").1,
         "FAIL",
         "{}",
         r.stdout
@@ -540,6 +547,11 @@ fn the_app_must_be_installed_on_every_customer_repo() {
     gh.install_app(77, "globex", &["globex/globex-app"]);
     let r = doctor(&gh, &fx, &app, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+/// What the customer App may hold, exactly (`apps/customer-app.json`).
+pub(crate) fn customer_grant() -> serde_json::Value {
+    serde_json::json!({"contents": "read", "metadata": "read", "pull_requests": "write", "statuses": "write", "deployments": "write"})
 }
 
 /// Adds `repo_id:` under each example customer's `repo:` in customers.yml:

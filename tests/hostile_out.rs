@@ -449,12 +449,27 @@ fn credential_errors_name_the_variable_never_the_value() {
     gh.add_repo("provider/manager");
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         (
+            "FLEETFORM_CUSTOMER_APP_ID",
+            token.into(),
+            vec!["doctor", "--repo", "provider/manager"],
+        ),
+        (
+            "FLEETFORM_MANAGER_APP_ID",
+            token.into(),
+            vec!["doctor", "--repo", "provider/manager"],
+        ),
+        (
             "FLEETFORM_APP_ID",
             token.into(),
             vec!["doctor", "--repo", "provider/manager"],
         ),
         (
-            "FLEETFORM_APP_PRIVATE_KEY",
+            "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
+            format!("-----BEGIN RSA PRIVATE KEY-----\n{token}\n-----END RSA PRIVATE KEY-----"),
+            vec!["doctor", "--repo", "provider/manager"],
+        ),
+        (
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
             format!("-----BEGIN RSA PRIVATE KEY-----\n{token}\n-----END RSA PRIVATE KEY-----"),
             vec!["doctor", "--repo", "provider/manager"],
         ),
@@ -485,9 +500,20 @@ fn credential_errors_name_the_variable_never_the_value() {
         cmd.env("GITHUB_ACTIONS", "true")
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_RETRY_ATTEMPTS", "1");
-        if var.starts_with("FLEETFORM_APP_") {
-            cmd.env("FLEETFORM_APP_ID", "12345")
-                .env("FLEETFORM_APP_PRIVATE_KEY", "not a key")
+        if var.contains("APP_") {
+            let (id, key) = match var {
+                v if v.starts_with("FLEETFORM_MANAGER_") => (
+                    "FLEETFORM_MANAGER_APP_ID",
+                    "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
+                ),
+                v if v.starts_with("FLEETFORM_CUSTOMER_") => (
+                    "FLEETFORM_CUSTOMER_APP_ID",
+                    "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                ),
+                _ => ("FLEETFORM_APP_ID", "FLEETFORM_APP_PRIVATE_KEY"),
+            };
+            cmd.env(id, "12345")
+                .env(key, "not a key")
                 .env("GITHUB_TOKEN", gh.token());
         }
         if var != "FLEETFORM_TOKEN" && args[0] != "doctor" {

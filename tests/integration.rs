@@ -22,6 +22,7 @@ mod actions;
 mod actions_workflows;
 mod app_auth;
 mod approvals;
+mod apps;
 mod audit_report;
 mod authorise_tokens;
 mod batch;

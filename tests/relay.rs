@@ -14,7 +14,14 @@ use crate::common;
 use crate::support::oidc::FakeIssuer;
 use crate::world::{World, ACME, MANAGER};
 
-pub(crate) const APP_ID: u64 = 4243;
+/// The customer App: public, installed by the customers on their repos.
+pub(crate) const CUSTOMER_APP_ID: u64 = 4243;
+
+pub(crate) const CUSTOMER_SLUG: &str = "fleetform-customer";
+
+/// The manager App: private, installed on the manager repo only; its bot
+/// sends the dispatches (`relay.app_slug`).
+pub(crate) const MANAGER_APP_ID: u64 = 4244;
 
 pub(crate) const SLUG: &str = "fleetform-relay";
 
@@ -27,6 +34,45 @@ pub(crate) fn pem() -> String {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app/test-app.pem"),
     )
     .unwrap()
+}
+
+pub(crate) fn manager_pem() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app/manager-app.pem"),
+    )
+    .unwrap()
+}
+
+/// The variables of both Apps, as the relay and `fleetform poll` take them.
+pub(crate) fn app_env() -> [(&'static str, String); 4] {
+    [
+        ("FLEETFORM_MANAGER_APP_ID", MANAGER_APP_ID.to_string()),
+        ("FLEETFORM_MANAGER_APP_PRIVATE_KEY", manager_pem()),
+        ("FLEETFORM_CUSTOMER_APP_ID", CUSTOMER_APP_ID.to_string()),
+        ("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem()),
+    ]
+}
+
+/// Registers both Apps in `gh` with exactly the permissions each may hold
+/// (`apps/*.json` of `fleetform init`), the customer App public: the fake
+/// then refuses any installation token asking more.
+pub(crate) fn register_apps(gh: &crate::support::fake_github::FakeGitHub) {
+    gh.register_app(CUSTOMER_APP_ID, &pem());
+    gh.set_app_slug(CUSTOMER_APP_ID, CUSTOMER_SLUG);
+    gh.set_app_settings(
+        CUSTOMER_APP_ID,
+        json!({"contents": "read", "metadata": "read", "pull_requests": "write", "statuses": "write", "deployments": "write"}),
+        &["push", "pull_request", "issue_comment"],
+        true,
+    );
+    gh.register_app(MANAGER_APP_ID, &manager_pem());
+    gh.set_app_slug(MANAGER_APP_ID, SLUG);
+    gh.set_app_settings(
+        MANAGER_APP_ID,
+        json!({"contents": "write", "metadata": "read"}),
+        &[],
+        false,
+    );
 }
 
 /// The relay process; killed when dropped.
@@ -44,8 +90,8 @@ impl Drop for RelayProc {
 }
 
 /// A test world whose manager has `relay:` and whose registry records the
-/// repository ids; the relay App is installed on the manager and the
-/// customers.
+/// repository ids; the manager App is installed on the manager only, the
+/// customer App on the customers' repos only.
 pub struct RelayWorld {
     pub w: World,
     pub issuer: FakeIssuer,
@@ -72,10 +118,9 @@ impl RelayWorld {
         }
         w.fx.write("manager/customers.yml", &registry);
         w.gh.commit(MANAGER, "main", &[("customers.yml", &registry)]);
-        w.gh.register_app(APP_ID, &pem());
-        w.gh.set_app_slug(APP_ID, SLUG);
-        w.gh.install_app(APP_ID, "provider", &[MANAGER]);
-        w.gh.install_app(APP_ID, "customers", &[ACME, GLOBEX]);
+        register_apps(&w.gh);
+        w.gh.install_app(MANAGER_APP_ID, "provider", &[MANAGER]);
+        w.gh.install_app(CUSTOMER_APP_ID, "customers", &[ACME, GLOBEX]);
         RelayWorld { w, issuer }
     }
 
@@ -115,8 +160,7 @@ impl RelayWorld {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("GITHUB_API_URL", self.w.gh.api_url())
-            .env("FLEETFORM_APP_ID", APP_ID.to_string())
-            .env("FLEETFORM_APP_PRIVATE_KEY", pem())
+            .envs(app_env())
             .env("FLEETFORM_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("FLEETFORM_RETRY_BASE_MS", "20")
             .env("FLEETFORM_RELAY_TIMEOUT", timeout_secs.to_string())

@@ -72,7 +72,7 @@ fn the_customer_loop_runs_with_no_customer_held_secret() {
         .unwrap();
     common::assert_code(&out, 3);
     assert!(
-        stderr(&out).contains("only the relay App sends"),
+        stderr(&out).contains("only the relay (as the manager App) sends"),
         "{}",
         stderr(&out)
     );

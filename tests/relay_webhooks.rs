@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 use crate::common::stdout;
 use crate::world::{ok, ACME, MANAGER};
 
-use crate::relay::{
-    dispatch, http, pem, RelayProc, RelayWorld, APP_ID, GLOBEX, SLUG, WEBHOOK_SECRET,
-};
+use crate::relay::{dispatch, http, RelayProc, RelayWorld, GLOBEX, SLUG, WEBHOOK_SECRET};
 
 /// A webhook delivery to the relay, signed with `secret`.
 pub(crate) fn signed_delivery(
@@ -161,13 +159,12 @@ fn pull_request_heads_must_be_the_tokens_commit() {
     assert_eq!(answer["dispatched"]["event_type"], "fleetform-plan");
 }
 
-fn poll(rw: &RelayWorld, state: &std::path::Path) -> Value {
+pub(crate) fn poll(rw: &RelayWorld, state: &std::path::Path) -> Value {
     let out =
         rw.w.fx
             .fleetform()
             .env("GITHUB_API_URL", rw.w.gh.api_url())
-            .env("FLEETFORM_APP_ID", APP_ID.to_string())
-            .env("FLEETFORM_APP_PRIVATE_KEY", pem())
+            .envs(crate::relay::app_env())
             .args(["poll", "--json", "--state"])
             .arg(state)
             .output()

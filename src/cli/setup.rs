@@ -42,8 +42,10 @@ pub struct RelayArgs {
 #[derive(Debug, Subcommand)]
 pub enum RelayCommand {
     /// Serve POST /dispatch, POST /webhook, GET /schema and GET /healthz.
-    /// Needs FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY (the relay's
-    /// App), and FLEETFORM_WEBHOOK_SECRET for /webhook.
+    /// Needs the manager App (FLEETFORM_MANAGER_APP_ID,
+    /// FLEETFORM_MANAGER_APP_PRIVATE_KEY), the customer App
+    /// (FLEETFORM_CUSTOMER_APP_ID, FLEETFORM_CUSTOMER_APP_PRIVATE_KEY), and
+    /// FLEETFORM_WEBHOOK_SECRET for /webhook.
     Serve {
         /// Address to listen on (port 0: any free port; the address is
         /// printed first).

@@ -20,6 +20,9 @@
 //! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
 //! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
 //! 1 per active customer with a repo (its reach and id in one answer).
+//! With the customer App's key, +1 per such customer (its installation)
+//! and +2 (`GET /app`, `GET /apps/{slug}` without a token); with the
+//! manager App's, +3 (the same and its installation on the manager repo).
 //! The GitHub plan is judged from these answers (the organisation's
 //! `plan.name`, a 403 on the rulesets read); the deploy workflow's records
 //! from the checkout's `.github/workflows/` and fleetform.yml, no request.
@@ -27,10 +30,12 @@
 use std::path::Path;
 
 use crate::config::{is_repo, Manager, Registry};
-use crate::doctor::facts::{AccessFacts, CustomerFacts, DeployWorkflow, ManagerFacts, TokenFacts};
+use crate::doctor::facts::{
+    AccessFacts, AppFacts, CustomerFacts, DeployWorkflow, ManagerFacts, TokenFacts,
+};
 use crate::doctor::{self, Report};
 use crate::error::{Error, Result};
-use crate::github::{GitHub, Token};
+use crate::github::{AppRole, GitHub, Token};
 use crate::output::Output;
 
 /// Checked flags and tokens.
@@ -239,9 +244,15 @@ async fn read_customers(
     out
 }
 
-/// A client holding the GitHub App's JWT, when the App is configured.
-fn app_client(rt: &tokio::runtime::Runtime, api: &str, out: &Output) -> Result<Option<GitHub>> {
-    let Some(app) = crate::github::AppKey::from_env().map_err(|e| Error::Usage(e.to_string()))?
+/// A client holding the `role` App's JWT, when that App is configured.
+fn app_client(
+    role: AppRole,
+    rt: &tokio::runtime::Runtime,
+    api: &str,
+    out: &Output,
+) -> Result<Option<GitHub>> {
+    let Some(app) =
+        crate::github::AppKey::from_env(role).map_err(|e| Error::Usage(e.to_string()))?
     else {
         return Ok(None);
     };
@@ -256,6 +267,65 @@ fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
         expiration: gh.token_expiration(),
         used: gh.answered_count() > 0,
     }
+}
+
+/// The API is GitHub Enterprise's (Server: `/api/v3`; Cloud with data
+/// residency: `*.ghe.com`), where an internal App also reaches customers.
+fn is_enterprise(api: &str) -> bool {
+    let host = api.split("://").nth(1).unwrap_or(api);
+    let host = host.split(['/', ':']).next().unwrap_or("");
+    api.trim_end_matches('/').ends_with("/api/v3") || host.ends_with(".ghe.com")
+}
+
+/// What GitHub says of one App: `GET /app` with its JWT, `GET
+/// /apps/{slug}` without a credential, and the manager App's installation
+/// on the manager repo. 2 or 3 requests.
+async fn read_app(
+    role: AppRole,
+    app: &GitHub,
+    anonymous: &GitHub,
+    manager_repo: &str,
+    enterprise: bool,
+) -> AppFacts {
+    let text = |e: crate::github::GitHubError| e.to_string();
+    let grant = app.app_grant().await.map_err(text);
+    let public = match &grant {
+        Ok(g) => Some(anonymous.app_is_public(&g.slug).await.map_err(text)),
+        Err(_) => None,
+    };
+    let on_manager = match role {
+        AppRole::Manager => Some(app.app_installed(manager_repo).await.map_err(text)),
+        AppRole::Customer => None,
+    };
+    AppFacts {
+        role,
+        grant,
+        public,
+        on_manager,
+        enterprise,
+    }
+}
+
+/// The checks of each App doctor has the key of, and the requests sent.
+fn apps_checks(
+    manager: &Manager,
+    repo: &str,
+    rt: &tokio::runtime::Runtime,
+    api: &str,
+    out: &Output,
+) -> Result<(Vec<doctor::Check>, usize)> {
+    let anonymous = GitHub::new(rt, api, None, false)?;
+    let relay_slug = manager.config.relay.as_ref().map(|r| r.app_slug.as_str());
+    let (mut checks, mut requests) = (Vec::new(), 0);
+    for role in [AppRole::Customer, AppRole::Manager] {
+        let Some(app) = app_client(role, rt, api, out)? else {
+            continue;
+        };
+        let facts = rt.block_on(read_app(role, &app, &anonymous, repo, is_enterprise(api)));
+        checks.extend(doctor::app_checks(&facts, relay_slug));
+        requests += app.request_count();
+    }
+    Ok((checks, requests + anonymous.request_count()))
 }
 
 /// The proxy and the trusted CAs requests to `api` use (never a
@@ -301,7 +371,7 @@ fn examine(
 ) -> Result<Report> {
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
-    let app_gh = app_client(&rt, &api, out)?;
+    let app_gh = app_client(AppRole::Customer, &rt, &api, out)?;
     let (manager_gh, customer_gh) = token_clients(settings, &rt, &api)?;
     let mut unreachable = false;
     let (manager_facts, customers) = rt.block_on(async {
@@ -343,6 +413,8 @@ fn examine(
     checks.extend(customers.iter().map(doctor::customer_check));
     checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));
     checks.extend(customers.iter().filter_map(doctor::app_check));
+    let (app_checks, app_requests) = apps_checks(manager, &settings.repo, &rt, &api, out)?;
+    checks.extend(app_checks);
     let now = crate::rollout::now() as i64;
     let mut tokens = vec![token_facts(
         if customer_gh.is_some() {
@@ -375,7 +447,8 @@ fn examine(
     checks.extend(doctor::pin_checks(&registry.customers, today));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
-        + app_gh.as_ref().map_or(0, GitHub::request_count);
+        + app_gh.as_ref().map_or(0, GitHub::request_count)
+        + app_requests;
     for note in settings.etags.iter().flat_map(|c| c.save_or_note()) {
         out.note(&note);
     }

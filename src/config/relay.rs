@@ -1,10 +1,12 @@
 //! `relay:` in fleetform.yml: the provider's dispatch relay
-//! (`fleetform relay serve`, `fleetform poll`) and the GitHub App it acts
-//! as. With it, a customer reaches the manager holding no credential of
-//! the provider: its trigger proves who it is with the GitHub Actions OIDC
-//! token of its own run (or the App's webhook tells the relay), and the
-//! relay dispatches to the manager as the App. The manager's `authorise`
-//! then trusts a dispatch whose `sender` is this App's bot account.
+//! (`fleetform relay serve`, `fleetform poll`) and the manager App it
+//! dispatches as. With it, a customer reaches the manager holding no
+//! credential of the provider: its trigger proves who it is with the
+//! GitHub Actions OIDC token of its own run (or the customer App's webhook
+//! tells the relay), the relay reads the customer's repo as the customer
+//! App and dispatches to the manager as the manager App. The manager's
+//! `authorise` then trusts a dispatch whose `sender` is the manager App's
+//! bot account (README, "The Apps").
 
 use super::*;
 
@@ -15,8 +17,10 @@ pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RelayConfig {
-    /// The relay App's slug (its URL name): dispatches it sends come from
-    /// the account `<app_slug>[bot]`, which no user can hold.
+    /// The manager App's slug (its URL name): dispatches it sends come
+    /// from the account `<app_slug>[bot]`, which no user can hold. (One
+    /// App did everything in older releases; its slug is the manager App's
+    /// now, or the new manager App's once one is made.)
     pub app_slug: String,
     /// The manager repo the relay dispatches to, `owner/name`.
     pub manager_repo: String,

@@ -129,8 +129,8 @@ pub(super) fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Resul
 ///   customer's default branch already holds).
 ///
 /// A dispatch the relay sent (`relay:` in fleetform.yml) is authenticated
-/// by GitHub: its `sender` is the relay App's bot account, which only the
-/// App's installation tokens act as; the relay found the customer by the
+/// by GitHub: its `sender` is the manager App's bot account
+/// (`relay.app_slug`), which only that App's installation tokens act as; the relay found the customer by the
 /// verified OIDC token's repository id. It carries no signature.
 fn authenticate(
     manager: &Manager,
@@ -148,7 +148,7 @@ fn authenticate(
                 )));
             }
             out.verbose(&format!(
-                "dispatch sent by the relay App `{}` for `{}`",
+                "dispatch sent by the relay (the manager App `{}`) for `{}`",
                 relay.sender_login(),
                 customer.slug
             ));
@@ -157,7 +157,7 @@ fn authenticate(
     }
     if dispatched.payload.repo_id.is_some() {
         return Err(Error::Refused(format!(
-            "the dispatch names a repository id, which only the relay App sends, but it was sent by `{}`; {}",
+            "the dispatch names a repository id, which only the relay (as the manager App) sends, but it was sent by `{}`; {}",
             dispatched.sender.as_deref().unwrap_or("(unknown)"),
             stage.nothing_done()
         )));

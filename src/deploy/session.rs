@@ -3,7 +3,7 @@
 
 use crate::ci::RunContext;
 use crate::error::{Error, Result};
-use crate::github::{AppKey, GitHub, GitHubError, Permissions, Token};
+use crate::github::{AppKey, AppRole, GitHub, GitHubError, Permissions, Token};
 use crate::output::Output;
 
 use super::event::{read_event, Dispatched};
@@ -37,9 +37,11 @@ pub(super) mod access {
     pub const STATUS: Permissions = &[("statuses", "write")];
 }
 
-/// The token for `repo`: with a GitHub App (`FLEETFORM_APP_ID`,
-/// `FLEETFORM_APP_PRIVATE_KEY`), an installation token for that one
-/// repository with `permissions`; else `FLEETFORM_TOKEN`/`GITHUB_TOKEN`.
+/// The token for `repo`: with the provider's customer App
+/// (`FLEETFORM_CUSTOMER_APP_ID`, `FLEETFORM_CUSTOMER_APP_PRIVATE_KEY`), an
+/// installation token for that one repository with `permissions`; else
+/// `FLEETFORM_TOKEN`/`GITHUB_TOKEN`. The manager App's key is never read
+/// here: it has no business in a plan or apply job.
 /// Whatever it is, it is masked in the log.
 pub(super) fn repo_token(
     rt: &tokio::runtime::Runtime,
@@ -47,7 +49,8 @@ pub(super) fn repo_token(
     permissions: Permissions,
     out: &Output,
 ) -> Result<Option<Token>> {
-    let Some(app) = AppKey::from_env().map_err(|e| Error::Usage(e.to_string()))? else {
+    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
+    else {
         let token = Token::from_env();
         if let Some(t) = &token {
             out.mask(t.expose());
@@ -134,7 +137,7 @@ pub(super) fn status_writer(
     out: &Output,
 ) -> Result<GitHub> {
     let token = repo_token(rt, repo, access::STATUS, out)?
-        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or a GitHub App) is not set: conclude writes the customer's commit statuses".into()))?;
+        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))?;
     GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(Error::from)
 }
 

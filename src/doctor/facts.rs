@@ -180,3 +180,28 @@ pub struct TokenFacts {
     /// Whether GitHub answered any request sent with it (any status).
     pub used: bool,
 }
+
+/// What an App's settings grant, as `GET /app` (with its JWT) answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppGrant {
+    pub slug: String,
+    /// Permission name → `read`, `write` or `admin`.
+    pub permissions: std::collections::BTreeMap<String, String>,
+    /// The webhook events it subscribes to.
+    pub events: Vec<String>,
+}
+
+/// One of the provider's Apps whose key doctor was given.
+#[derive(Debug, Clone)]
+pub struct AppFacts {
+    pub role: crate::util::apps::AppRole,
+    pub grant: Fetched<AppGrant>,
+    /// `GET /apps/{slug}` without a credential answered (GitHub answers
+    /// it for a public App only); `None` when the slug is unknown.
+    pub public: Option<Fetched<bool>>,
+    /// The manager App: installed on the manager repo.
+    pub on_manager: Option<Fetched<bool>>,
+    /// The API is a GitHub Enterprise one (where an internal App can be
+    /// installed by the enterprise's other organisations).
+    pub enterprise: bool,
+}

@@ -17,6 +17,7 @@
 //! May import: `config` (the manager and its environments) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
+mod apps;
 pub mod facts;
 mod impact_plan;
 mod isolation;
@@ -27,6 +28,7 @@ mod setup;
 
 use serde::Serialize;
 
+pub use apps::app_checks;
 pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow};
 pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};

@@ -124,16 +124,16 @@ pub fn repo_id_check(c: &CustomerFacts, relay: bool) -> Check {
 /// With a GitHub App: it is installed on the customer's repo, or no
 /// installation token can be made for the customer's jobs.
 pub fn app_check(c: &CustomerFacts) -> Option<Check> {
-    let what = format!("GitHub App on customer {}", c.slug);
+    let what = format!("customer App on customer {}", c.slug);
     Some(match c.app_installed.as_ref()? {
         Ok(true) => Check::pass(Level::Must, what, format!("installed on {}", c.repo)),
         Ok(false) => Check::not_met(
             Level::Must,
             what,
-            format!("the App is not installed on {}", c.repo),
-            format!("install the App on {} (the customer installs it, or adds the repo to the installation)", c.repo),
+            format!("the customer App is not installed on {}", c.repo),
+            format!("the customer installs the provider's customer App on {} (or adds the repo to its installation)", c.repo),
         ),
-        Err(e) => Check::unknown(Level::Must, what, e, "check FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY"),
+        Err(e) => Check::unknown(Level::Must, what, e, "check FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"),
     })
 }
 

@@ -91,7 +91,9 @@ mod wire;
 pub mod write_log;
 
 pub use crate::util::text::shown;
-pub use app::{AppKey, AppKeyError, Permissions};
+pub use app::{
+    AppKey, AppKeyError, AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RETIRED_APP_VARS,
+};
 pub use budget::Limits;
 pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION, CA_FILE_VAR,

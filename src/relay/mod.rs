@@ -44,7 +44,7 @@ use tokio::sync::Mutex;
 use crate::config::{Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::Error;
-use crate::github::{ApiRoot, AppKey, GitHub, GitHubError, Permissions};
+use crate::github::{ApiRoot, AppKey, AppRole, GitHub, GitHubError, Permissions};
 use crate::report::customer::Refusal;
 
 pub use subject::Subject;
@@ -56,10 +56,12 @@ const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
 /// How many token ids and webhook deliveries are remembered.
 pub const REMEMBERED: usize = 100_000;
 
-/// What the relay's App may do on the manager repo: read the registry and
-/// schema, send `repository_dispatch` (which needs Contents write).
+/// What the relay asks of the manager App on the manager repo: read the
+/// registry and schema, send `repository_dispatch` (which needs Contents
+/// write).
 const MANAGER_ACCESS: Permissions = &[("contents", "write")];
-/// What it may do on a customer's repo: read its files and pull requests.
+/// What it asks of the customer App on a customer's repo: read its files
+/// and pull requests (never a write).
 const CUSTOMER_ACCESS: Permissions = &[("contents", "read"), ("pull_requests", "read")];
 
 /// An answer: the HTTP status and its JSON body.
@@ -169,14 +171,36 @@ impl Seen {
 pub struct Settings {
     pub manager: Manager,
     pub relay: RelayConfig,
-    pub app: AppKey,
+    /// The manager App: installed on the manager repo only, dispatches.
+    pub manager_app: AppKey,
+    /// The customer App: installed on the customers' repos, read there.
+    pub customer_app: AppKey,
     pub api_root: ApiRoot,
-    /// The App's webhook secret; `/webhook` answers 404 without one.
+    /// The customer App's webhook secret; `/webhook` answers 404 without
+    /// one.
     pub webhook_secret: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
-/// The variable holding the App's webhook secret.
+/// The variable holding the customer App's webhook secret.
 pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
+
+/// The `role` App from the environment, which the relay cannot do without.
+fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
+    let why = match role {
+        AppRole::Manager => "dispatches to the manager repo",
+        AppRole::Customer => "reads the customers' repos",
+    };
+    AppKey::from_env(role)
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "the relay {why} as the provider's {}: set {} and {} (README, \"The Apps\")",
+                role.label(),
+                role.id_var(),
+                role.key_var()
+            ))
+        })
+}
 
 impl Settings {
     /// The relay's settings from fleetform.yml and the environment (also
@@ -184,31 +208,27 @@ impl Settings {
     pub fn load(manager_dir: &std::path::Path) -> crate::error::Result<Settings> {
         let manager = Manager::load(manager_dir)?;
         let relay = manager.config.relay.clone().ok_or_else(|| {
-        Error::Usage(
-            "fleetform.yml has no `relay:` section: name the relay's App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\"".into(),
-        )
-    })?;
-        let app = AppKey::from_env()
-        .map_err(|e| Error::Usage(e.to_string()))?
-        .ok_or_else(|| {
             Error::Usage(
-                "the relay acts as the provider's GitHub App: set FLEETFORM_APP_ID and FLEETFORM_APP_PRIVATE_KEY".into(),
+                "fleetform.yml has no `relay:` section: name the manager App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\"".into(),
             )
         })?;
+        let manager_app = relay_app(AppRole::Manager)?;
+        let customer_app = relay_app(AppRole::Customer)?;
         let api_root = ApiRoot::from_env().map_err(|e| Error::Usage(e.to_string()))?;
         let webhook_secret = match std::env::var(WEBHOOK_SECRET_ENV) {
-        Ok(s) if s.len() >= 16 => Some(zeroize::Zeroizing::new(s.into_bytes())),
-        Ok(s) if !s.is_empty() => {
-            return Err(Error::Usage(format!(
-                "{WEBHOOK_SECRET_ENV} is shorter than 16 characters; use the App's webhook secret (e.g. the output of `openssl rand -hex 32`)"
-            )))
-        }
-        _ => None,
-    };
+            Ok(s) if s.len() >= 16 => Some(zeroize::Zeroizing::new(s.into_bytes())),
+            Ok(s) if !s.is_empty() => {
+                return Err(Error::Usage(format!(
+                    "{WEBHOOK_SECRET_ENV} is shorter than 16 characters; use the customer App's webhook secret (e.g. the output of `openssl rand -hex 32`)"
+                )))
+            }
+            _ => None,
+        };
         Ok(Settings {
             manager,
             relay,
-            app,
+            manager_app,
+            customer_app,
             api_root,
             webhook_secret,
         })
@@ -267,18 +287,26 @@ impl Relay {
         }
     }
 
-    /// A client holding an installation token for `repo` only.
-    async fn client_for(&self, repo: &str, access: Permissions) -> Result<Arc<GitHub>, Answer> {
-        let key = format!("{}\n{}", repo.to_ascii_lowercase(), access.len());
+    /// A client holding an installation token of the `role` App for
+    /// `repo` only.
+    async fn client_for(
+        &self,
+        role: AppRole,
+        repo: &str,
+        access: Permissions,
+    ) -> Result<Arc<GitHub>, Answer> {
+        let key = format!("{role:?}\n{}\n{}", repo.to_ascii_lowercase(), access.len());
         let mut tokens = self.tokens.lock().await;
         if let Some((gh, at)) = tokens.get(&key) {
             if at.elapsed() < TOKEN_TTL {
                 return Ok(gh.clone());
             }
         }
-        let jwt = self
-            .settings
-            .app
+        let app = match role {
+            AppRole::Manager => &self.settings.manager_app,
+            AppRole::Customer => &self.settings.customer_app,
+        };
+        let jwt = app
             .jwt(crate::util::now_unix())
             .map_err(|e| Answer::github(&e))?;
         let app = GitHub::in_runtime(self.settings.api_root.clone(), Some(&jwt), false)
@@ -290,7 +318,7 @@ impl Relay {
                 Some(404) => Answer::refuse(
                     403,
                     "not_installed",
-                    format!("the relay's App is not installed on {repo}"),
+                    format!("the provider's {} is not installed on {repo}", role.label()),
                 ),
                 _ => Answer::github(&e),
             })?;
@@ -305,13 +333,17 @@ impl Relay {
         Ok(gh)
     }
 
+    /// The manager App's client for the manager repo.
     pub(crate) async fn manager_client(&self) -> Result<Arc<GitHub>, Answer> {
         let repo = self.settings.relay.manager_repo.clone();
-        self.client_for(&repo, MANAGER_ACCESS).await
+        self.client_for(AppRole::Manager, &repo, MANAGER_ACCESS)
+            .await
     }
 
+    /// The customer App's client for a customer's repo (reads only).
     pub(crate) async fn customer_client(&self, repo: &str) -> Result<Arc<GitHub>, Answer> {
-        self.client_for(repo, CUSTOMER_ACCESS).await
+        self.client_for(AppRole::Customer, repo, CUSTOMER_ACCESS)
+            .await
     }
 
     /// The registry on the manager's default branch (cached briefly).

@@ -22,6 +22,7 @@
 //! Never the commands, `deploy`, the engine (`engine`), `fleet`
 //! or `github`.
 
+pub mod app_manifests;
 pub mod audit;
 pub mod comment;
 pub mod customer;

@@ -145,6 +145,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
     files.push(("customers.yml".to_string(), render("customers.yml")?));
     files.push((".gitignore".to_string(), gitignore()));
     files.push(("terraform/main.tf".to_string(), MAIN_TF.to_string()));
+    files.extend(super::app_manifests::files());
     let operated = if s.operators.is_some() {
         OPERATOR_WORKFLOWS
     } else {

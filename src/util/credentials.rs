@@ -42,7 +42,13 @@ pub const CREDENTIALS: &[Credential] = &[
     own("GITHUB_ENTERPRISE_TOKEN"),
     own("MANAGER_REPO_PAT"),
     own("SOURCE_REPOS_PAT"),
-    // The GitHub App (its id is no secret, but a token pasted there is).
+    // The GitHub Apps (an id is no secret, but a token pasted there is):
+    // the customer App, the manager App, and the single App of older
+    // releases (refused, still kept from children).
+    own("FLEETFORM_CUSTOMER_APP_ID"),
+    own("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"),
+    own("FLEETFORM_MANAGER_APP_ID"),
+    own("FLEETFORM_MANAGER_APP_PRIVATE_KEY"),
     own("FLEETFORM_APP_ID"),
     own("FLEETFORM_APP_PRIVATE_KEY"),
     // fleetform's own keys.
@@ -93,6 +99,9 @@ mod tests {
             "FLEETFORM_DISPATCH_KEY",
             "FLEETFORM_ARTIFACT_KEY",
             "FLEETFORM_APP_PRIVATE_KEY",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
+            "fleetform_manager_app_id",
             "AWS_SECRET_ACCESS_KEY",
         ] {
             assert!(credential(name).is_some(), "{name}");

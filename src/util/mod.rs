@@ -1,5 +1,6 @@
-//! Leaf helpers every layer may use: the one list of variables fleetform
-//! reads credentials from (`credentials`), files written atomically and
+//! Leaf helpers every layer may use: the provider's GitHub Apps, what each
+//! may be granted and the variables of its credentials (`apps`), the one
+//! list of variables fleetform reads credentials from (`credentials`), files written atomically and
 //! read within bounds (`fs`), git read-only (`git`), paths as checked and shown
 //! (`path`), the scrubbed
 //! environment of child processes (`process`), what the Actions runner
@@ -8,6 +9,7 @@
 //!
 //! May import: nothing of fleetform's.
 
+pub mod apps;
 pub mod credentials;
 pub mod fs;
 pub mod git;

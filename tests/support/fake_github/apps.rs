@@ -18,6 +18,18 @@ pub(crate) struct App {
     pub id: u64,
     /// RSAPublicKey DER.
     pub public_key: Vec<u8>,
+    /// What the App's settings grant (`GET /app`'s `permissions`), its
+    /// webhook events and whether it is public; `None` until set: then
+    /// any token permission is granted.
+    pub settings: Option<AppSettings>,
+}
+
+/// An App's settings page: permissions, events, visibility.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub permissions: Value,
+    pub events: Vec<String>,
+    pub public: bool,
 }
 
 /// An App's installation on an account, for some of its repositories.
@@ -35,6 +47,8 @@ pub(crate) struct Installation {
 pub struct MintedToken {
     pub token: String,
     pub installation_id: u64,
+    /// The App whose JWT asked for it.
+    pub app_id: u64,
     /// Lowercase `owner/name`.
     pub repos: Vec<String>,
     pub permissions: Value,
@@ -90,7 +104,8 @@ pub(crate) fn verify_jwt(st: &State, jwt: &str) -> Result<u64, String> {
 
 /// Paths a JWT may call: the App's own endpoints.
 pub(crate) fn jwt_may_call(path: &str) -> bool {
-    path.starts_with("/app/")
+    path == "/app"
+        || path.starts_with("/app/")
         || path
             .strip_prefix("/repos/")
             .is_some_and(|r| r.split('/').count() == 3 && r.ends_with("/installation"))
@@ -132,7 +147,7 @@ fn installation_json(st: &mut State, inst: &Installation) -> Value {
         "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
         "single_file_name": null,
-        "app_slug": "fleetform-test",
+        "app_slug": st.app_slugs.get(&inst.app_id).cloned().unwrap_or_else(|| "fleetform-test".into()),
         "suspended_by": null,
         "suspended_at": null,
     })
@@ -175,13 +190,17 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
         }
         None => inst.repos.iter().map(|r| repo_key(r)).collect(),
     };
+    let permissions = body.get("permissions").cloned().unwrap_or(json!({}));
+    if let Some(refused) = beyond_grant(st, app, &permissions) {
+        return Answer::error(422, &refused);
+    }
     let n = st.next_id();
     let token = format!("ghs_fakeinstallationtoken{n:012}");
-    let permissions = body.get("permissions").cloned().unwrap_or(json!({}));
     st.scoped_tokens.push((token.clone(), repos.clone()));
     st.minted.push(MintedToken {
         token: token.clone(),
         installation_id: id,
+        app_id: app,
         repos,
         permissions: permissions.clone(),
     });
@@ -215,5 +234,83 @@ pub(crate) fn sender_of(st: &State, token: Option<&str>) -> String {
                 .unwrap_or_else(|| format!("app-{id}"))
         ),
         None => st.bot_login.clone(),
+    }
+}
+
+/// GitHub's refusal when a token asks more than the App was granted
+/// ("The permissions requested are not granted to this installation.").
+fn beyond_grant(st: &State, app: u64, asked: &Value) -> Option<String> {
+    let settings = st.apps.iter().find(|a| a.id == app)?.settings.as_ref()?;
+    let rank = |v: &str| match v {
+        "read" => 1,
+        "write" => 2,
+        "admin" => 3,
+        _ => 0,
+    };
+    let asked = asked.as_object()?;
+    let over = asked.iter().any(|(k, v)| {
+        let granted = settings.permissions[k].as_str().map_or(0, rank);
+        rank(v.as_str().unwrap_or("")) > granted
+    });
+    over.then(|| "The permissions requested are not granted to this installation.".to_string())
+}
+
+/// The `integration` GitHub answers for an App.
+fn app_json(st: &mut State, app: &App) -> Value {
+    let slug = st
+        .app_slugs
+        .get(&app.id)
+        .cloned()
+        .unwrap_or_else(|| format!("app-{}", app.id));
+    let (permissions, events) = match &app.settings {
+        Some(s) => (s.permissions.clone(), s.events.clone()),
+        None => (json!({ "metadata": "read" }), Vec::new()),
+    };
+    let owner = render::user(st, "provider");
+    json!({
+        "id": app.id,
+        "slug": slug,
+        "node_id": format!("MDM6QXBw{}", app.id),
+        "client_id": format!("Iv1.fake{:08}", app.id),
+        "owner": owner,
+        "name": slug,
+        "description": null,
+        "external_url": "https://example.com",
+        "html_url": format!("{}/apps/{slug}", st.web_url),
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "permissions": permissions,
+        "events": events,
+        "installations_count": st.installations.iter().filter(|i| i.app_id == app.id).count(),
+    })
+}
+
+/// `GET /app`: the App whose JWT the request holds.
+pub(crate) fn authenticated_app(st: &mut State) -> Answer {
+    let Some(id) = st.current_app else {
+        return Answer::error(401, "A JSON web token could not be decoded");
+    };
+    let Some(app) = st.apps.iter().find(|a| a.id == id).cloned() else {
+        return Answer::not_found();
+    };
+    Answer::json(200, app_json(st, &app))
+}
+
+/// `GET /apps/{app_slug}`: a public App to anyone; a private one only to a
+/// request with a credential (GitHub: "If the GitHub App you specify is
+/// private, you must authenticate").
+pub(crate) fn app_by_slug(st: &mut State, ctx: &Ctx, authenticated: bool) -> Answer {
+    let slug = ctx.param("app_slug");
+    let id = st
+        .app_slugs
+        .iter()
+        .find(|(_, s)| s.eq_ignore_ascii_case(slug))
+        .map(|(id, _)| *id);
+    let app = id.and_then(|id| st.apps.iter().find(|a| a.id == id).cloned());
+    match app {
+        Some(a) if authenticated || a.settings.as_ref().is_none_or(|s| s.public) => {
+            Answer::json(200, app_json(st, &a))
+        }
+        _ => Answer::not_found(),
     }
 }

@@ -134,6 +134,11 @@ fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
         "teams/get-membership-for-user-in-org" => Some(team_membership(state, ctx)),
         "orgs/get" => Some(super::access::org(state, ctx)),
         "apps/create-installation-access-token" => Some(super::apps::create_token(state, ctx)),
+        "apps/get-authenticated" => Some(super::apps::authenticated_app(state)),
+        "apps/get-by-slug" => {
+            let authenticated = !state.current_anonymous;
+            Some(super::apps::app_by_slug(state, ctx, authenticated))
+        }
         "apps/get-repo-installation" => {
             let repo = ctx.repo_name();
             Some(super::apps::repo_installation(state, ctx, &repo))

@@ -57,6 +57,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             break 'outcome Outcome::error(404, "Not Found");
         }
         st.current_app = None;
+        st.current_anonymous = req.header("authorization").is_none();
         if let Some(jwt) = req
             .header("authorization")
             .and_then(header_token)
@@ -81,6 +82,8 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             _ if jwt_ok => {}
             Some(Ok(())) => {}
             Some(Err(outcome)) => break 'outcome outcome,
+            // `GET /apps/{app_slug}` answers anyone (for a public App).
+            None if req.header("authorization").is_none() && path.starts_with("/apps/") => {}
             None => {
                 if let Some(outcome) = check_auth(&st, req.header("authorization"), &mut problems) {
                     break 'outcome outcome;

@@ -264,6 +264,24 @@ impl FakeGitHub {
         self.state().apps.push(apps::App {
             id: app_id,
             public_key: pair.public_key().as_ref().to_vec(),
+            settings: None,
+        });
+    }
+
+    /// What App `app_id`'s settings grant (`{"contents": "read", ...}`),
+    /// its webhook events and whether it is public. Installation tokens
+    /// asking more are then refused (422) as GitHub does.
+    pub fn set_app_settings(&self, app_id: u64, permissions: Value, events: &[&str], public: bool) {
+        let mut st = self.state();
+        let app = st
+            .apps
+            .iter_mut()
+            .find(|a| a.id == app_id)
+            .expect("fake GitHub: register the App first");
+        app.settings = Some(apps::AppSettings {
+            permissions,
+            events: events.iter().map(|e| e.to_string()).collect(),
+            public,
         });
     }
 

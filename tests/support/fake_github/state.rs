@@ -167,6 +167,8 @@ pub(crate) struct State {
     pub installations: Vec<super::apps::Installation>,
     pub minted: Vec<super::apps::MintedToken>,
     pub current_app: Option<u64>,
+    /// The request being handled came without an Authorization header.
+    pub current_anonymous: bool,
     /// The account the request being served acts as: `<slug>[bot]` for an
     /// App's installation token, else `bot_login` (the account of the
     /// fake's token). Repository dispatches record it as `sender`.
@@ -228,6 +230,7 @@ impl State {
             installations: Vec::new(),
             minted: Vec::new(),
             current_app: None,
+            current_anonymous: false,
             current_sender: String::new(),
             app_slugs: BTreeMap::new(),
             not_modified: 0,
