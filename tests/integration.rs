@@ -93,6 +93,7 @@ mod registry_lock;
 mod relay;
 mod relay_comments;
 mod relay_fleet;
+mod relay_issuer;
 mod relay_webhooks;
 mod rollout;
 mod rollout_github;

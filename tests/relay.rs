@@ -85,6 +85,16 @@ impl RelayWorld {
 
     /// The relay with `timeout_secs` for a request's head and body.
     pub fn start_with(&self, concurrency: usize, timeout_secs: u64) -> RelayProc {
+        self.start_env(concurrency, timeout_secs, &[])
+    }
+
+    /// The relay with `env` set besides the test world's variables.
+    pub fn start_env(
+        &self,
+        concurrency: usize,
+        timeout_secs: u64,
+        env: &[(&str, &str)],
+    ) -> RelayProc {
         let log = self
             .w
             .scratch
@@ -109,6 +119,7 @@ impl RelayWorld {
             // over minutes (tests/schedule.rs tests the scheduler).
             .env("FLEETFORM_GITHUB_WRITES_PER_MINUTE", "100000")
             .env("FLEETFORM_GITHUB_POINTS_PER_MINUTE", "1000000")
+            .envs(env.iter().copied())
             .current_dir(self.w.fx.manager())
             .args(["relay", "serve", "--listen", "127.0.0.1:0", "--concurrency"])
             .arg(concurrency.to_string())
@@ -411,33 +422,6 @@ fn bad_tokens_are_refused_with_the_reason() {
         "{}",
         rw.issuer.jwks_requests()
     );
-}
-
-#[test]
-fn the_issuer_down_is_503_after_bounded_retries() {
-    let rw = RelayWorld::new();
-    rw.issuer.set_down(true);
-    let relay = rw.start(16);
-    let sha = rw.w.change_acme("main", 6);
-    let (status, answer) = dispatch(
-        &relay,
-        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
-    );
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (503, Some("issuer_unavailable")),
-        "{answer}"
-    );
-    assert_eq!(rw.issuer.jwks_requests(), 3);
-    assert!(rw.w.gh.dispatches(MANAGER).is_empty());
-    // Back up: a new token goes through (the keys are fetched again).
-    rw.issuer.set_down(false);
-    let (status, answer) = dispatch(
-        &relay,
-        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
-    );
-    assert_eq!(status, 202, "{answer}");
-    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
 }
 
 #[test]

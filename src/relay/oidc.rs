@@ -4,33 +4,24 @@
 //! issuer and audience exactly, and the times with a small skew. Only then
 //! are the claims read, and only the claims say who the caller is.
 //!
-//! The JWKS is cached; an unknown `kid` refreshes it once (at most once a
-//! minute, so a stream of made-up `kid`s cannot make the relay hammer the
-//! issuer), and a fetch is retried a bounded number of times before the
-//! caller gets 503.
+//! The issuer's keys are held by [`jwks`]: one fetch at a time shared by
+//! all callers, failures remembered for a few seconds, every caller
+//! answered within 2 s, held keys used past their refresh time while the
+//! issuer cannot be reached.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod jwks;
 
 use base64::Engine as _;
 use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Mutex;
 
-use super::fetch::{get_bounded, FetchError};
+pub use jwks::{parse_jwks, Jwks, KeysUnavailable, RsaKey, Timing, REFRESH_ENV};
 
 /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`.
 pub const SKEW_SECS: u64 = 60;
 /// The longest token accepted (GitHub's are about 1.5 KB).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// How long fetched keys are used before they are fetched again.
-const JWKS_TTL: Duration = Duration::from_secs(3600);
-/// The shortest time between two fetches caused by an unknown `kid`.
-const REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(60);
-/// Attempts per JWKS fetch, and the largest JWKS read.
-const JWKS_ATTEMPTS: u32 = 3;
-const JWKS_MAX_BYTES: usize = 256 * 1024;
 
 /// Why a token was refused. The messages name the check, never the token.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -55,14 +46,6 @@ pub enum TokenError {
     NotYet,
     #[error("the token lacks the claim `{0}`")]
     Claim(&'static str),
-}
-
-/// Why the issuer's keys could not be had: the caller gets 503.
-#[derive(Debug, thiserror::Error)]
-#[error("the OIDC issuer's keys could not be fetched from {url}: {why}")]
-pub struct KeysUnavailable {
-    pub url: String,
-    pub why: String,
 }
 
 /// The claims of a GitHub Actions OIDC token the relay uses.
@@ -114,117 +97,6 @@ pub struct Expect {
     pub audience: String,
 }
 
-struct Cached {
-    keys: HashMap<String, RsaPublicKeyComponents<Vec<u8>>>,
-    fetched: Option<Instant>,
-    last_refresh: Option<Instant>,
-}
-
-/// The issuer's keys, fetched on first use and cached.
-pub struct Jwks {
-    url: String,
-    cache: Mutex<Cached>,
-}
-
-impl Jwks {
-    pub fn new(url: String) -> Jwks {
-        Jwks {
-            url,
-            cache: Mutex::new(Cached {
-                keys: HashMap::new(),
-                fetched: None,
-                last_refresh: None,
-            }),
-        }
-    }
-
-    /// The key `kid`, fetching the set when there is none yet, when it is
-    /// old, or (at most once a minute) when `kid` is not in it.
-    async fn key(
-        &self,
-        kid: &str,
-    ) -> Result<Option<RsaPublicKeyComponents<Vec<u8>>>, KeysUnavailable> {
-        let mut c = self.cache.lock().await;
-        let stale = c.fetched.is_none_or(|t| t.elapsed() > JWKS_TTL);
-        let unknown = !c.keys.contains_key(kid);
-        let may_refresh = c
-            .last_refresh
-            .is_none_or(|t| t.elapsed() >= REFRESH_MIN_INTERVAL);
-        if stale || (unknown && may_refresh) {
-            c.last_refresh = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => {
-                    c.keys = keys;
-                    c.fetched = Some(Instant::now());
-                }
-                // Keys already held keep working while the issuer is down.
-                Err(e) if c.keys.is_empty() => return Err(e),
-                Err(_) => {}
-            }
-        }
-        Ok(c.keys.get(kid).map(|k| RsaPublicKeyComponents {
-            n: k.n.clone(),
-            e: k.e.clone(),
-        }))
-    }
-
-    async fn fetch(
-        &self,
-    ) -> Result<HashMap<String, RsaPublicKeyComponents<Vec<u8>>>, KeysUnavailable> {
-        let unavailable = |why: String| KeysUnavailable {
-            url: self.url.clone(),
-            why,
-        };
-        let mut last = String::new();
-        for attempt in 0..JWKS_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-            }
-            match get_bounded(&self.url, JWKS_MAX_BYTES, Duration::from_secs(5)).await {
-                Ok(body) => return parse_jwks(&body).map_err(unavailable),
-                Err(FetchError::Status(s)) if s < 500 && s != 429 => {
-                    return Err(unavailable(format!("the issuer answered {s}")))
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(unavailable(format!(
-            "{JWKS_ATTEMPTS} attempts failed; the last: {last}"
-        )))
-    }
-}
-
-/// The RSA signing keys of a JWKS document, by `kid`.
-pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, RsaPublicKeyComponents<Vec<u8>>>, String> {
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|_| "the JWKS is not JSON".to_string())?;
-    let keys = doc
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("the JWKS has no `keys` list")?;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut out = HashMap::new();
-    for k in keys.iter().take(100) {
-        let field = |name: &str| k.get(name).and_then(Value::as_str);
-        let usable = field("kty") == Some("RSA")
-            && field("use").is_none_or(|u| u == "sig")
-            && field("alg").is_none_or(|a| a == "RS256");
-        let (Some(kid), Some(n), Some(e)) = (field("kid"), field("n"), field("e")) else {
-            continue;
-        };
-        if !usable {
-            continue;
-        }
-        if let (Ok(n), Ok(e)) = (b64.decode(n), b64.decode(e)) {
-            out.insert(kid.to_string(), RsaPublicKeyComponents { n, e });
-        }
-    }
-    if out.is_empty() {
-        return Err("the JWKS holds no RSA signing key".into());
-    }
-    Ok(out)
-}
-
 /// Either the token is refused, or the keys could not be had.
 #[derive(Debug)]
 pub enum VerifyError {
@@ -246,6 +118,10 @@ pub async fn verify(
         .await
         .map_err(VerifyError::Keys)?
         .ok_or(VerifyError::Token(TokenError::UnknownKey))?;
+    let key = RsaPublicKeyComponents {
+        n: &key.n,
+        e: &key.e,
+    };
     key.verify(
         &RSA_PKCS1_2048_8192_SHA256,
         parts.signing_input.as_bytes(),
