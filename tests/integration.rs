@@ -91,6 +91,7 @@ mod records;
 mod records_s3;
 mod registry_lock;
 mod relay;
+mod relay_claims;
 mod relay_comments;
 mod relay_fleet;
 mod relay_issuer;

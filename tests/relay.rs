@@ -76,7 +76,14 @@ impl RelayWorld {
         w.gh.set_app_slug(APP_ID, SLUG);
         w.gh.install_app(APP_ID, "provider", &[MANAGER]);
         w.gh.install_app(APP_ID, "customers", &[ACME, GLOBEX]);
+        issuer.set_audience(&RelayWorld::audience());
         RelayWorld { w, issuer }
+    }
+
+    /// The audience the relay requires by default: the manager repo's
+    /// address on github.com.
+    pub fn audience() -> String {
+        format!("https://github.com/{MANAGER}")
     }
 
     pub fn start(&self, concurrency: usize) -> RelayProc {

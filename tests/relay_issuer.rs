@@ -50,7 +50,10 @@ fn assert_all_unavailable_in_time(answers: &[(u16, Value, Duration)]) {
             (503, Some("issuer_unavailable")),
             "{answers:?}"
         );
-        assert!(*took < ANSWER_WITHIN, "a caller waited {took:?}: {answers:?}");
+        assert!(
+            *took < ANSWER_WITHIN,
+            "a caller waited {took:?}: {answers:?}"
+        );
     }
 }
 

@@ -38,7 +38,7 @@ pub enum TokenError {
     Signature,
     #[error("the token's issuer is not {expected}")]
     Issuer { expected: String },
-    #[error("the token's audience is not `{expected}`: request the OIDC token with that audience")]
+    #[error("the token's audience is not `{expected}`: request the OIDC token with that audience (the trigger's `relay-audience` input, the FLEETFORM_RELAY_AUDIENCE variable in the template)")]
     Audience { expected: String },
     #[error("the token expired")]
     Expired,
@@ -72,6 +72,10 @@ pub struct Claims {
     pub jti: Option<String>,
     #[serde(default)]
     pub actor: Option<String>,
+    /// The workflow that asked for the token:
+    /// `owner/repo/.github/workflows/file.yml@ref`.
+    #[serde(default)]
+    pub job_workflow_ref: Option<String>,
 }
 
 fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -95,6 +99,63 @@ fn opt_number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
 pub struct Expect {
     pub issuer: String,
     pub audience: String,
+    /// The workflow paths (in the token's own repository) whose runs may
+    /// call the relay: `relay.workflows`.
+    pub workflows: Vec<String>,
+}
+
+/// Why the workflow that asked for the token may not call the relay: the
+/// caller gets 403 `workflow_not_allowed`. Names the workflow, never the
+/// token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkflowError {
+    #[error("the token carries no `job_workflow_ref`: only a run of the trigger workflow may call the relay; run it from {allowed}")]
+    Missing { allowed: String },
+    #[error("the token was asked for by the workflow `{workflow}`, which is not of the repository {repository}: run the trigger from the customer's repo itself ({allowed}), not from a reusable workflow of another repo")]
+    OtherRepo {
+        workflow: String,
+        repository: String,
+        allowed: String,
+    },
+    #[error("the token was asked for by the workflow `{workflow}`, which may not call the relay: run the trigger from {allowed} (the provider lists the allowed workflows in `relay.workflows` of its fleetform.yml)")]
+    NotListed { workflow: String, allowed: String },
+}
+
+/// Checks that the token's `job_workflow_ref` is
+/// `<repository>/<one of workflows>@<any ref>`.
+pub fn check_workflow(claims: &Claims, workflows: &[String]) -> Result<(), WorkflowError> {
+    let allowed = workflows
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let shown = |s: &str| s.chars().filter(|c| !c.is_control()).take(300).collect();
+    let Some(full) = claims.job_workflow_ref.as_deref().filter(|r| !r.is_empty()) else {
+        return Err(WorkflowError::Missing { allowed });
+    };
+    let prefix = format!("{}/", claims.repository);
+    let in_repo = full
+        .get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(&prefix))
+        .map(|_| &full[prefix.len()..]);
+    let Some(rest) = in_repo else {
+        return Err(WorkflowError::OtherRepo {
+            workflow: shown(full),
+            repository: claims.repository.clone(),
+            allowed,
+        });
+    };
+    if workflows.iter().any(|w| {
+        rest.strip_prefix(w.as_str())
+            .is_some_and(|r| r.starts_with('@'))
+    }) {
+        return Ok(());
+    }
+    let path = rest.split('@').next().unwrap_or(rest);
+    Err(WorkflowError::NotListed {
+        workflow: shown(path),
+        allowed,
+    })
 }
 
 /// Either the token is refused, or the keys could not be had.
@@ -102,6 +163,7 @@ pub struct Expect {
 pub enum VerifyError {
     Token(TokenError),
     Keys(KeysUnavailable),
+    Workflow(WorkflowError),
 }
 
 /// Checks `token` and returns its claims.
@@ -128,7 +190,9 @@ pub async fn verify(
         &parts.signature,
     )
     .map_err(|_| VerifyError::Token(TokenError::Signature))?;
-    check_claims(&parts.claims, expect, now).map_err(VerifyError::Token)
+    let claims = check_claims(&parts.claims, expect, now).map_err(VerifyError::Token)?;
+    check_workflow(&claims, &expect.workflows).map_err(VerifyError::Workflow)?;
+    Ok(claims)
 }
 
 struct Parts {
@@ -268,6 +332,7 @@ mod tests {
         let e = Expect {
             issuer: "https://issuer".into(),
             audience: "fleetform".into(),
+            workflows: vec![],
         };
         let base = serde_json::json!({
             "iss": "https://issuer", "aud": "fleetform", "exp": 1000, "iat": 900, "nbf": 900,
@@ -304,5 +369,53 @@ mod tests {
             check_claims(&no_id, &e, 950),
             Err(TokenError::Claim("repository_id"))
         );
+    }
+
+    fn run_of(workflow_ref: Option<&str>) -> Claims {
+        Claims {
+            repository: "acme/infra".into(),
+            repository_id: 42,
+            sha: "x".into(),
+            git_ref: "refs/heads/main".into(),
+            event_name: "push".into(),
+            run_id: None,
+            run_attempt: None,
+            jti: None,
+            actor: None,
+            job_workflow_ref: workflow_ref.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_the_listed_workflows_of_the_tokens_own_repo_may_call() {
+        let listed = vec![".github/workflows/customer-trigger.yml".to_string()];
+        for ok in [
+            "acme/infra/.github/workflows/customer-trigger.yml@refs/heads/main",
+            "ACME/Infra/.github/workflows/customer-trigger.yml@refs/pull/3/merge",
+            "acme/infra/.github/workflows/customer-trigger.yml@refs/tags/v1",
+        ] {
+            assert_eq!(check_workflow(&run_of(Some(ok)), &listed), Ok(()), "{ok}");
+        }
+        let refused = |r: Option<&str>| check_workflow(&run_of(r), &listed).unwrap_err();
+        assert!(matches!(refused(None), WorkflowError::Missing { .. }));
+        assert!(matches!(refused(Some("")), WorkflowError::Missing { .. }));
+        for other_repo in [
+            "evil/infra/.github/workflows/customer-trigger.yml@refs/heads/main",
+            "acme/infra-fork/.github/workflows/customer-trigger.yml@refs/heads/main",
+            "acme/.github/.github/workflows/customer-trigger.yml@refs/heads/main",
+        ] {
+            let e = refused(Some(other_repo));
+            assert!(matches!(e, WorkflowError::OtherRepo { .. }), "{other_repo}");
+        }
+        for unlisted in [
+            "acme/infra/.github/workflows/deploy.yml@refs/heads/main",
+            "acme/infra/.github/workflows/customer-trigger.yml.bak@refs/heads/main",
+            "acme/infra/.github/workflows/customer-trigger.yml",
+            "acme/infra/x/.github/workflows/customer-trigger.yml@refs/heads/main",
+        ] {
+            let e = refused(Some(unlisted));
+            assert!(matches!(e, WorkflowError::NotListed { .. }), "{unlisted}");
+            assert!(e.to_string().contains("relay.workflows"), "{e}");
+        }
     }
 }

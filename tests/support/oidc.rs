@@ -21,6 +21,8 @@ pub const KID: &str = "fake-kid-1";
 /// The `kid` of the key the JWKS publishes after [`FakeIssuer::rotate`]
 /// (the fixture key `other`).
 pub const ROTATED_KID: &str = "fake-kid-2";
+/// Where customers keep the trigger workflow (`relay.workflows`' default).
+pub const TRIGGER_WORKFLOW: &str = ".github/workflows/customer-trigger.yml";
 /// The request token the fake runner endpoint accepts.
 pub const REQUEST_TOKEN: &str = "fake-actions-id-token-request-token";
 
@@ -49,6 +51,8 @@ struct Inner {
     /// longer the issuer's.
     rotated: AtomicBool,
     jwks_requests: AtomicUsize,
+    /// The `aud` of the tokens [`FakeIssuer::claims`] makes.
+    audience: Mutex<String>,
     /// Claims of the token the runner endpoint hands out next.
     runner_claims: Mutex<Value>,
     addr: Mutex<String>,
@@ -67,6 +71,7 @@ impl FakeIssuer {
             hang: AtomicBool::new(false),
             rotated: AtomicBool::new(false),
             jwks_requests: AtomicUsize::new(0),
+            audience: Mutex::new("fleetform".into()),
             runner_claims: Mutex::new(Value::Null),
             addr: Mutex::new(String::new()),
         });
@@ -93,6 +98,11 @@ impl FakeIssuer {
         format!("{}/token?api-version=2.0", self.url())
     }
 
+    /// The `aud` of the tokens [`FakeIssuer::claims`] makes from now on.
+    pub fn set_audience(&self, audience: &str) {
+        *self.inner.audience.lock().unwrap() = audience.to_string();
+    }
+
     pub fn set_down(&self, down: bool) {
         self.inner.down.store(down, Ordering::SeqCst);
     }
@@ -114,7 +124,8 @@ impl FakeIssuer {
     }
 
     /// Claims of a token for a run of `repo` (`id`) on `git_ref` at `sha`,
-    /// for `audience`, valid now.
+    /// of the trigger workflow at its default path, for the audience set,
+    /// valid now.
     pub fn claims(&self, repo: &str, id: u64, event: &str, git_ref: &str, sha: &str) -> Value {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -124,7 +135,7 @@ impl FakeIssuer {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         json!({
             "iss": self.url(),
-            "aud": "fleetform",
+            "aud": self.inner.audience.lock().unwrap().clone(),
             "iat": now, "nbf": now, "exp": now + 300,
             "jti": format!("00000000-0000-4000-8000-{n:012}"),
             "sub": format!("repo:{repo}:ref:{git_ref}"),
@@ -134,6 +145,7 @@ impl FakeIssuer {
             "ref": git_ref,
             "sha": sha,
             "event_name": event,
+            "job_workflow_ref": format!("{repo}/{TRIGGER_WORKFLOW}@{git_ref}"),
             "run_id": (4000 + n).to_string(),
             "run_attempt": "1",
             "actor": "customer-dev",
@@ -251,7 +263,8 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
                 .query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("audience="))
-                .unwrap_or("")
+                .map(|a| percent_encoding::percent_decode_str(a).decode_utf8_lossy())
+                .unwrap_or_default()
                 .to_string();
             let mut claims = inner.runner_claims.lock().unwrap().clone();
             if claims.is_null() {

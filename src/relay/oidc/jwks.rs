@@ -77,7 +77,9 @@ impl Timing {
 
 /// Why the issuer's keys could not be had: the caller gets 503.
 #[derive(Debug, thiserror::Error)]
-#[error("the OIDC issuer's keys could not be fetched from {url}: {why}; try again in a few seconds")]
+#[error(
+    "the OIDC issuer's keys could not be fetched from {url}: {why}; try again in a few seconds"
+)]
 pub struct KeysUnavailable {
     pub url: String,
     pub why: String,
