@@ -177,9 +177,9 @@ fn an_explicit_fleetform_audience_still_works_and_the_relay_warns_at_start() {
     // Written before the relay says it listens.
     let log = std::fs::read_to_string(&relay.stderr_log).unwrap();
     assert!(
-        log.contains(&format!(
+        log.contains(
             "warning: fleetform.yml sets `relay.audience: fleetform`, the old default every provider's relay shared"
-        )) && log.contains(&format!("remove the key to use the default `{wanted}`")),
+        ) && log.contains(&format!("remove the key to use the default `{wanted}`")),
         "{log}"
     );
 }
