@@ -416,7 +416,11 @@ pub struct TriggerArgs {
     /// dispatch key).
     #[arg(long, env = "FLEETFORM_RELAY_URL")]
     pub relay_url: Option<String>,
-    /// The audience the OIDC token is asked for (the relay's `audience`).
+    /// The audience the OIDC token is asked for: the relay's `audience`,
+    /// by default the provider's manager repo address
+    /// (`https://github.com/<owner>/<repo>`; `customers instructions`
+    /// gives it). `fleetform` is what relays required before the audience
+    /// became unique per provider.
     #[arg(long, env = "FLEETFORM_RELAY_AUDIENCE", default_value = "fleetform")]
     pub relay_audience: String,
     /// Path of the variables schema inside the manager repo.

@@ -98,7 +98,10 @@ fn workflows_pin_actions_and_drop_credentials() {
 #[test]
 fn templates_document_their_secrets_and_variables() {
     let want: &[(&str, &[&str])] = &[
-        ("workflows/customer-trigger.yml", &["FLEETFORM_RELAY_URL"]),
+        (
+            "workflows/customer-trigger.yml",
+            &["FLEETFORM_RELAY_URL", "FLEETFORM_RELAY_AUDIENCE"],
+        ),
         (
             "workflows/manager-poll.yml",
             &[

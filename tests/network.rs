@@ -387,6 +387,7 @@ fn the_relay_trigger_goes_through_the_proxy() {
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env_remove("FLEETFORM_MANAGER_REPO")
         .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env("FLEETFORM_RELAY_AUDIENCE", RelayWorld::audience())
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .env("HTTP_PROXY", proxy.url_with(USER, PASSWORD))

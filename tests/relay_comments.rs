@@ -56,6 +56,7 @@ fn trigger_comment(
         .env_remove("FLEETFORM_TOKEN")
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env("FLEETFORM_RELAY_AUDIENCE", RelayWorld::audience())
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .arg("trigger")

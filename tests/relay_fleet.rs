@@ -35,6 +35,7 @@ fn the_customer_loop_runs_with_no_customer_held_secret() {
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env_remove("FLEETFORM_MANAGER_REPO")
         .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env("FLEETFORM_RELAY_AUDIENCE", RelayWorld::audience())
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .output()
@@ -196,7 +197,16 @@ fn onboarding_behind_the_relay_hands_out_no_credential() {
         "{text}"
     );
     assert!(
-        text.contains("relay-url: ${{ vars.FLEETFORM_RELAY_URL }}"),
+        text.contains("relay-url: ${{ vars.FLEETFORM_RELAY_URL }}")
+            && text.contains("relay-audience: ${{ vars.FLEETFORM_RELAY_AUDIENCE }}"),
+        "{text}"
+    );
+    // The audience the relay requires: the manager repo's address.
+    assert!(
+        text.contains(&format!(
+            "`FLEETFORM_RELAY_AUDIENCE` | `{}`",
+            RelayWorld::audience()
+        )),
         "{text}"
     );
     assert!(text.contains("id-token: write"), "{text}");

@@ -403,6 +403,10 @@ fn the_trigger_behind_the_relay_honours_schema_formats() {
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env_remove("FLEETFORM_MANAGER_REPO")
         .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env(
+            "FLEETFORM_RELAY_AUDIENCE",
+            crate::relay::RelayWorld::audience(),
+        )
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .output()

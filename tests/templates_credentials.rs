@@ -231,7 +231,10 @@ fn the_relay_trigger_holds_no_provider_credential() {
         .collect();
     assert_eq!(
         with,
-        BTreeMap::from([("relay-url", "${{ vars.FLEETFORM_RELAY_URL }}")])
+        BTreeMap::from([
+            ("relay-url", "${{ vars.FLEETFORM_RELAY_URL }}"),
+            ("relay-audience", "${{ vars.FLEETFORM_RELAY_AUDIENCE }}"),
+        ])
     );
     for st in steps.iter().skip(1) {
         assert_eq!(

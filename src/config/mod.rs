@@ -57,7 +57,9 @@ pub use paths::RepoPath;
 pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
 pub use records::Records;
 pub use registry::*;
-pub use relay::{is_web_url, RelayConfig, GITHUB_ACTIONS_ISSUER};
+pub use relay::{
+    is_web_url, RelayConfig, DEFAULT_TRIGGER_WORKFLOW, DEPRECATED_AUDIENCE, GITHUB_ACTIONS_ISSUER,
+};
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};

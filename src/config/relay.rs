@@ -25,9 +25,15 @@ pub struct RelayConfig {
     /// The manager repo the relay dispatches to, `owner/name`.
     pub manager_repo: String,
     /// The `aud` the customer's trigger asks its OIDC token for and the
-    /// relay requires (default `fleetform`).
-    #[serde(default = "default_audience")]
-    pub audience: String,
+    /// relay requires; default [`RelayConfig::audience`]'s, unique to the
+    /// provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// The workflows of a customer's repo whose runs may call the relay
+    /// (their `job_workflow_ref` claim), paths in that repo; default the
+    /// trigger as customers install it.
+    #[serde(default = "default_workflows")]
+    pub workflows: Vec<String>,
     /// The OIDC issuer (default GitHub Actions'; GHES has its own).
     #[serde(default = "default_issuer")]
     pub issuer: String,
@@ -40,8 +46,16 @@ pub struct RelayConfig {
     pub server_url: String,
 }
 
-fn default_audience() -> String {
-    "fleetform".into()
+/// The audience every relay required before it became unique per
+/// provider: any provider's relay accepted a token minted for another's.
+pub const DEPRECATED_AUDIENCE: &str = "fleetform";
+
+/// Where customers install the trigger workflow (`workflows/customer-trigger.yml`
+/// as `customers instructions` and `init --customer` place it).
+pub const DEFAULT_TRIGGER_WORKFLOW: &str = ".github/workflows/customer-trigger.yml";
+
+fn default_workflows() -> Vec<String> {
+    vec![DEFAULT_TRIGGER_WORKFLOW.into()]
 }
 fn default_issuer() -> String {
     GITHUB_ACTIONS_ISSUER.into()
@@ -54,6 +68,33 @@ impl RelayConfig {
     /// The login dispatches sent as the App carry in `sender.login`.
     pub fn sender_login(&self) -> String {
         format!("{}[bot]", self.app_slug)
+    }
+
+    /// The audience tokens must carry: the configured one, else the
+    /// manager repo's address (`<server_url>/<manager_repo>`), which no
+    /// other provider's relay requires.
+    pub fn audience(&self) -> String {
+        self.audience.clone().unwrap_or_else(|| {
+            format!(
+                "{}/{}",
+                self.server_url.trim_end_matches('/'),
+                self.manager_repo
+            )
+        })
+    }
+
+    /// What to say when `audience` is set to the deprecated shared value.
+    pub fn deprecated_audience(&self) -> Option<String> {
+        (self.audience.as_deref() == Some(DEPRECATED_AUDIENCE)).then(|| {
+            format!(
+                "fleetform.yml sets `relay.audience: {DEPRECATED_AUDIENCE}`, the old default every provider's relay shared (a token minted for one provider's relay was good at another's); remove the key to use the default `{}`, and have customers pass that as the trigger's `relay-audience` (the FLEETFORM_RELAY_AUDIENCE variable; `customers instructions` names it)",
+                RelayConfig {
+                    audience: None,
+                    ..self.clone()
+                }
+                .audience()
+            )
+        })
     }
 
     /// The JWKS address: the configured one, else the issuer's.
@@ -82,6 +123,20 @@ pub fn is_web_url(u: &str) -> bool {
     }
 }
 
+/// A workflow file's path in a repo: directly in `.github/workflows/`,
+/// `.yml` or `.yaml`, no `@` (the ref is not part of it).
+fn is_workflow_path(p: &str) -> bool {
+    let Some(name) = p.strip_prefix(".github/workflows/") else {
+        return false;
+    };
+    p.len() <= 200
+        && (name.ends_with(".yml") || name.ends_with(".yaml"))
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// A GitHub App slug: lower-case letters, digits and `-`, at most 34.
 fn is_app_slug(s: &str) -> bool {
     !s.is_empty()
@@ -105,13 +160,25 @@ impl Manager {
         if !is_repo(&r.manager_repo) {
             return Err(self.invalid("/relay/manager_repo", "the manager repo as owner/name"));
         }
-        let aud_ok = !r.audience.is_empty()
-            && r.audience.len() <= 200
-            && r.audience.chars().all(|c| c.is_ascii_graphic());
+        let aud = r.audience();
+        let aud_ok =
+            !aud.is_empty() && aud.len() <= 200 && aud.chars().all(|c| c.is_ascii_graphic());
         if !aud_ok {
             return Err(self.invalid(
                 "/relay/audience",
                 "an audience of 1-200 visible ASCII characters (the trigger asks its OIDC token for it)",
+            ));
+        }
+        if r.workflows.is_empty() || r.workflows.len() > 20 {
+            return Err(self.invalid(
+                "/relay/workflows",
+                "a list of 1-20 workflow paths in the customer's repo (default [.github/workflows/customer-trigger.yml])",
+            ));
+        }
+        if let Some(i) = r.workflows.iter().position(|w| !is_workflow_path(w)) {
+            return Err(self.invalid(
+                &format!("/relay/workflows/{i}"),
+                "a workflow file of the customer's repo, e.g. .github/workflows/customer-trigger.yml (directly in .github/workflows/, ending .yml or .yaml; no ref)",
             ));
         }
         for (key, value) in [

@@ -1,5 +1,5 @@
 //! GitHub App authentication: a JWT signed with the App's private key
-//! (RS256, ring), the App's installation on a repository, and an
+//! (RS256, `jsonwebtoken` over ring), the App's installation on a repository, and an
 //! installation token restricted to that one repository and the
 //! permissions a command needs ("Authenticating as a GitHub App
 //! installation").
@@ -19,7 +19,8 @@
 use std::fmt;
 
 use base64::Engine as _;
-use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::signature::RsaKeyPair;
 use serde_json::{json, Value};
 
 use super::client::{GitHub, Method};
@@ -31,7 +32,9 @@ pub use crate::util::apps::{AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RET
 /// A GitHub App: its id (or client id) and private key.
 pub struct AppKey {
     id: String,
-    key: RsaKeyPair,
+    /// The key as PKCS#1 DER (what `jsonwebtoken` signs with over ring),
+    /// checked with ring when it was read.
+    key: EncodingKey,
 }
 
 impl fmt::Debug for AppKey {
@@ -97,15 +100,19 @@ impl AppKey {
         // Secrets are sometimes stored with `\n` for line breaks.
         let pem = pem.replace("\\n", "\n");
         let (label, der) = pem_body(&pem).map_err(bad)?;
-        let key = match label {
-            "RSA PRIVATE KEY" => RsaKeyPair::from_der(&der),
-            "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&der),
+        let der = zeroize::Zeroizing::new(der);
+        let pkcs1: &[u8] = match label {
+            "RSA PRIVATE KEY" => &der,
+            "PRIVATE KEY" => {
+                pkcs8_rsa_key(&der).ok_or_else(|| bad("the PKCS#8 block holds no RSA key"))?
+            }
             _ => return Err(bad("not an RSA private key block")),
-        }
-        .map_err(|_| bad("the key does not parse (RSA, 2048 bits or more)"))?;
+        };
+        RsaKeyPair::from_der(pkcs1)
+            .map_err(|_| bad("the key does not parse (RSA, 2048 bits or more)"))?;
         Ok(AppKey {
             id: id.to_string(),
-            key,
+            key: EncodingKey::from_rsa_der(pkcs1),
         })
     }
 
@@ -117,27 +124,50 @@ impl AppKey {
     /// A JWT for the App's own endpoints: issued a minute in the past
     /// (clock drift), valid nine minutes (GitHub allows ten).
     pub fn jwt(&self, now_secs: u64) -> Result<Token, GitHubError> {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = json!({
             "iat": now_secs.saturating_sub(60),
             "exp": now_secs + 540,
             "iss": self.id,
         });
-        let claims = b64.encode(claims.to_string());
-        let signing_input = format!("{header}.{claims}");
-        let mut sig = vec![0u8; self.key.public().modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                signing_input.as_bytes(),
-                &mut sig,
-            )
+        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
             .map_err(|_| GitHubError::Setup("signing the App's JWT failed".into()))?;
-        Token::new(format!("{signing_input}.{}", b64.encode(sig)))
-            .ok_or_else(|| GitHubError::Setup("empty JWT".into()))
+        Token::new(jwt).ok_or_else(|| GitHubError::Setup("empty JWT".into()))
     }
+}
+
+/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo` (`SEQUENCE
+/// { INTEGER 0, SEQUENCE { rsaEncryption, NULL }, OCTET STRING key }`), or
+/// `None` when it is not one of an RSA key.
+fn pkcs8_rsa_key(der: &[u8]) -> Option<&[u8]> {
+    const RSA_ENCRYPTION: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    let (info, _) = der_item(der, 0x30)?;
+    let (_version, rest) = der_item(info, 0x02)?;
+    let (algorithm, rest) = der_item(rest, 0x30)?;
+    let (key, _) = der_item(rest, 0x04)?;
+    algorithm.starts_with(RSA_ENCRYPTION).then_some(key)
+}
+
+/// The contents of the DER item at the start of `der` if its tag is
+/// `tag`, and what follows it.
+fn der_item(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&t, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    if t != tag {
+        return None;
+    }
+    let (len, rest) = match first {
+        n if n < 0x80 => (n as usize, rest),
+        0x81..=0x84 => {
+            let n = (first - 0x80) as usize;
+            let bytes = rest.get(..n)?;
+            let len = bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (len, &rest[n..])
+        }
+        _ => return None,
+    };
+    (rest.len() >= len).then(|| rest.split_at(len))
 }
 
 /// The label and decoded body of the first PEM block.
@@ -305,5 +335,81 @@ mod tests {
             AppKey::parse(c, "123", "hello"),
             Err(AppKeyError::Key { .. })
         ));
+    }
+
+    fn fixture_pem() -> String {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/app/test-app.pem"),
+        )
+        .unwrap()
+    }
+
+    /// The App's JWT: RS256 over `{"typ":"JWT","alg":"RS256"}`, iat a
+    /// minute back, exp nine minutes on, iss the App id; it verifies with
+    /// the key's public half.
+    fn check_jwt(app: &AppKey, public: &ring::rsa::PublicKeyComponents<Vec<u8>>) {
+        let jwt = app.jwt(1_000_000).unwrap();
+        let jwt = jwt.expose();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header, json!({"typ": "JWT", "alg": "RS256"}));
+        let claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(
+            claims,
+            json!({"iat": 1_000_000 - 60, "exp": 1_000_000 + 540, "iss": "123"})
+        );
+        let input = format!("{}.{}", parts[0], parts[1]);
+        ring::signature::RsaPublicKeyComponents {
+            n: &public.n,
+            e: &public.e,
+        }
+        .verify(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            input.as_bytes(),
+            &b64.decode(parts[2]).unwrap(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_jwt_is_signed_with_the_apps_key_given_as_pkcs1_or_pkcs8() {
+        let pem = fixture_pem();
+        let (_, pkcs1) = pem_body(&pem).unwrap();
+        let public: ring::rsa::PublicKeyComponents<Vec<u8>> =
+            RsaKeyPair::from_der(&pkcs1).unwrap().public().into();
+        check_jwt(&AppKey::parse("123", &pem).unwrap(), &public);
+        // The same key wrapped as PKCS#8 (PrivateKeyInfo around it).
+        let mut inner = vec![0x02, 0x01, 0x00, 0x30, 0x0d];
+        inner.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+        ]);
+        inner.extend_from_slice(&der_header(0x04, pkcs1.len()));
+        inner.extend_from_slice(&pkcs1);
+        let mut pkcs8 = der_header(0x30, inner.len());
+        pkcs8.extend_from_slice(&inner);
+        assert!(RsaKeyPair::from_pkcs8(&pkcs8).is_ok(), "a real PKCS#8 key");
+        let pem8 = |der: &[u8]| {
+            format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                base64::engine::general_purpose::STANDARD.encode(der)
+            )
+        };
+        check_jwt(&AppKey::parse("123", &pem8(&pkcs8)).unwrap(), &public);
+        // PKCS#8 of another algorithm (sha256WithRSAEncryption's OID) is
+        // refused.
+        let mut other = pkcs8.clone();
+        other[19] = 0x0b;
+        let e = AppKey::parse("123", &pem8(&other)).err().unwrap();
+        assert!(e.to_string().contains("holds no RSA key"), "{e}");
+    }
+
+    fn der_header(tag: u8, len: usize) -> Vec<u8> {
+        match len {
+            0..=0x7f => vec![tag, len as u8],
+            0x80..=0xff => vec![tag, 0x81, len as u8],
+            _ => vec![tag, 0x82, (len >> 8) as u8, len as u8],
+        }
     }
 }

@@ -299,10 +299,19 @@ mod tests {
         let a = "a".repeat(40);
         let key = |s: &Subject| EventKey::of(7, s).as_str().to_string();
         // The webhook's push and the trigger's push run: one event.
-        assert_eq!(key(&subject("push", true, Some(12), None)), format!("7/{a}/apply"));
-        assert_eq!(key(&subject("push", true, None, None)), format!("7/{a}/apply"));
+        assert_eq!(
+            key(&subject("push", true, Some(12), None)),
+            format!("7/{a}/apply")
+        );
+        assert_eq!(
+            key(&subject("push", true, None, None)),
+            format!("7/{a}/apply")
+        );
         // A pull request's head, by its run or its delivery.
-        assert_eq!(key(&subject("pull_request", false, Some(3), None)), format!("7/{a}/pr-3"));
+        assert_eq!(
+            key(&subject("pull_request", false, Some(3), None)),
+            format!("7/{a}/pr-3")
+        );
         // Each comment and each manual run is an event of its own.
         assert_eq!(
             key(&subject("issue_comment", false, Some(3), Some(99))),

@@ -270,7 +270,8 @@ impl Relay {
     fn expect(&self) -> oidc::Expect {
         oidc::Expect {
             issuer: self.settings.relay.issuer.clone(),
-            audience: self.settings.relay.audience.clone(),
+            audience: self.settings.relay.audience(),
+            workflows: self.settings.relay.workflows.clone(),
         }
     }
 
@@ -280,6 +281,9 @@ impl Relay {
             Ok(c) => Ok(c),
             Err(oidc::VerifyError::Token(e)) => {
                 Err(Answer::refuse(401, "bad_token", e.to_string()))
+            }
+            Err(oidc::VerifyError::Workflow(e)) => {
+                Err(Answer::refuse(403, "workflow_not_allowed", e.to_string()))
             }
             Err(oidc::VerifyError::Keys(e)) => {
                 Err(Answer::refuse(503, "issuer_unavailable", e.to_string()))

@@ -2,35 +2,30 @@
 //! relying party must: RS256 only (never `none`, never an HMAC, never an
 //! algorithm the token chooses), a key of the issuer's JWKS by `kid`, the
 //! issuer and audience exactly, and the times with a small skew. Only then
-//! are the claims read, and only the claims say who the caller is.
+//! are the claims read, and only the claims say who the caller is. The
+//! signature, algorithm, `exp`/`nbf`, `iss` and `aud` are checked by the
+//! `jsonwebtoken` crate (over ring); this module adds what it does not
+//! do: the size cap and shape check before any key is fetched, the
+//! algorithm pinned before the header is trusted, `crit` refused, `iat`,
+//! and the workflow that asked for the token.
 //!
-//! The JWKS is cached; an unknown `kid` refreshes it once (at most once a
-//! minute, so a stream of made-up `kid`s cannot make the relay hammer the
-//! issuer), and a fetch is retried a bounded number of times before the
-//! caller gets 503.
+//! The issuer's keys are held by [`jwks`]: one fetch at a time shared by
+//! all callers, failures remembered for a few seconds, every caller
+//! answered within 2 s, held keys used past their refresh time while the
+//! issuer cannot be reached.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod jwks;
 
 use base64::Engine as _;
-use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Mutex;
 
-use super::fetch::{get_bounded, FetchError};
+pub use jwks::{parse_jwks, Jwks, KeysUnavailable, RsaKey, Timing, REFRESH_ENV};
 
 /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`.
 pub const SKEW_SECS: u64 = 60;
 /// The longest token accepted (GitHub's are about 1.5 KB).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// How long fetched keys are used before they are fetched again.
-const JWKS_TTL: Duration = Duration::from_secs(3600);
-/// The shortest time between two fetches caused by an unknown `kid`.
-const REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(60);
-/// Attempts per JWKS fetch, and the largest JWKS read.
-const JWKS_ATTEMPTS: u32 = 3;
-const JWKS_MAX_BYTES: usize = 256 * 1024;
 
 /// Why a token was refused. The messages name the check, never the token.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,7 +42,7 @@ pub enum TokenError {
     Signature,
     #[error("the token's issuer is not {expected}")]
     Issuer { expected: String },
-    #[error("the token's audience is not `{expected}`: request the OIDC token with that audience")]
+    #[error("the token's audience is not `{expected}`: request the OIDC token with that audience (the trigger's `relay-audience` input, the FLEETFORM_RELAY_AUDIENCE variable in the template)")]
     Audience { expected: String },
     #[error("the token expired")]
     Expired,
@@ -55,14 +50,6 @@ pub enum TokenError {
     NotYet,
     #[error("the token lacks the claim `{0}`")]
     Claim(&'static str),
-}
-
-/// Why the issuer's keys could not be had: the caller gets 503.
-#[derive(Debug, thiserror::Error)]
-#[error("the OIDC issuer's keys could not be fetched from {url}: {why}")]
-pub struct KeysUnavailable {
-    pub url: String,
-    pub why: String,
 }
 
 /// The claims of a GitHub Actions OIDC token the relay uses.
@@ -89,6 +76,10 @@ pub struct Claims {
     pub jti: Option<String>,
     #[serde(default)]
     pub actor: Option<String>,
+    /// The workflow that asked for the token:
+    /// `owner/repo/.github/workflows/file.yml@ref`.
+    #[serde(default)]
+    pub job_workflow_ref: Option<String>,
 }
 
 fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -112,117 +103,63 @@ fn opt_number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
 pub struct Expect {
     pub issuer: String,
     pub audience: String,
+    /// The workflow paths (in the token's own repository) whose runs may
+    /// call the relay: `relay.workflows`.
+    pub workflows: Vec<String>,
 }
 
-struct Cached {
-    keys: HashMap<String, RsaPublicKeyComponents<Vec<u8>>>,
-    fetched: Option<Instant>,
-    last_refresh: Option<Instant>,
+/// Why the workflow that asked for the token may not call the relay: the
+/// caller gets 403 `workflow_not_allowed`. Names the workflow, never the
+/// token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkflowError {
+    #[error("the token carries no `job_workflow_ref`: only a run of the trigger workflow may call the relay; run it from {allowed}")]
+    Missing { allowed: String },
+    #[error("the token was asked for by the workflow `{workflow}`, which is not of the repository {repository}: run the trigger from the customer's repo itself ({allowed}), not from a reusable workflow of another repo")]
+    OtherRepo {
+        workflow: String,
+        repository: String,
+        allowed: String,
+    },
+    #[error("the token was asked for by the workflow `{workflow}`, which may not call the relay: run the trigger from {allowed} (the provider lists the allowed workflows in `relay.workflows` of its fleetform.yml)")]
+    NotListed { workflow: String, allowed: String },
 }
 
-/// The issuer's keys, fetched on first use and cached.
-pub struct Jwks {
-    url: String,
-    cache: Mutex<Cached>,
-}
-
-impl Jwks {
-    pub fn new(url: String) -> Jwks {
-        Jwks {
-            url,
-            cache: Mutex::new(Cached {
-                keys: HashMap::new(),
-                fetched: None,
-                last_refresh: None,
-            }),
-        }
+/// Checks that the token's `job_workflow_ref` is
+/// `<repository>/<one of workflows>@<any ref>`.
+pub fn check_workflow(claims: &Claims, workflows: &[String]) -> Result<(), WorkflowError> {
+    let allowed = workflows
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let shown = |s: &str| s.chars().filter(|c| !c.is_control()).take(300).collect();
+    let Some(full) = claims.job_workflow_ref.as_deref().filter(|r| !r.is_empty()) else {
+        return Err(WorkflowError::Missing { allowed });
+    };
+    let prefix = format!("{}/", claims.repository);
+    let in_repo = full
+        .get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(&prefix))
+        .map(|_| &full[prefix.len()..]);
+    let Some(rest) = in_repo else {
+        return Err(WorkflowError::OtherRepo {
+            workflow: shown(full),
+            repository: claims.repository.clone(),
+            allowed,
+        });
+    };
+    if workflows.iter().any(|w| {
+        rest.strip_prefix(w.as_str())
+            .is_some_and(|r| r.starts_with('@'))
+    }) {
+        return Ok(());
     }
-
-    /// The key `kid`, fetching the set when there is none yet, when it is
-    /// old, or (at most once a minute) when `kid` is not in it.
-    async fn key(
-        &self,
-        kid: &str,
-    ) -> Result<Option<RsaPublicKeyComponents<Vec<u8>>>, KeysUnavailable> {
-        let mut c = self.cache.lock().await;
-        let stale = c.fetched.is_none_or(|t| t.elapsed() > JWKS_TTL);
-        let unknown = !c.keys.contains_key(kid);
-        let may_refresh = c
-            .last_refresh
-            .is_none_or(|t| t.elapsed() >= REFRESH_MIN_INTERVAL);
-        if stale || (unknown && may_refresh) {
-            c.last_refresh = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => {
-                    c.keys = keys;
-                    c.fetched = Some(Instant::now());
-                }
-                // Keys already held keep working while the issuer is down.
-                Err(e) if c.keys.is_empty() => return Err(e),
-                Err(_) => {}
-            }
-        }
-        Ok(c.keys.get(kid).map(|k| RsaPublicKeyComponents {
-            n: k.n.clone(),
-            e: k.e.clone(),
-        }))
-    }
-
-    async fn fetch(
-        &self,
-    ) -> Result<HashMap<String, RsaPublicKeyComponents<Vec<u8>>>, KeysUnavailable> {
-        let unavailable = |why: String| KeysUnavailable {
-            url: self.url.clone(),
-            why,
-        };
-        let mut last = String::new();
-        for attempt in 0..JWKS_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-            }
-            match get_bounded(&self.url, JWKS_MAX_BYTES, Duration::from_secs(5)).await {
-                Ok(body) => return parse_jwks(&body).map_err(unavailable),
-                Err(FetchError::Status(s)) if s < 500 && s != 429 => {
-                    return Err(unavailable(format!("the issuer answered {s}")))
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(unavailable(format!(
-            "{JWKS_ATTEMPTS} attempts failed; the last: {last}"
-        )))
-    }
-}
-
-/// The RSA signing keys of a JWKS document, by `kid`.
-pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, RsaPublicKeyComponents<Vec<u8>>>, String> {
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|_| "the JWKS is not JSON".to_string())?;
-    let keys = doc
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("the JWKS has no `keys` list")?;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut out = HashMap::new();
-    for k in keys.iter().take(100) {
-        let field = |name: &str| k.get(name).and_then(Value::as_str);
-        let usable = field("kty") == Some("RSA")
-            && field("use").is_none_or(|u| u == "sig")
-            && field("alg").is_none_or(|a| a == "RS256");
-        let (Some(kid), Some(n), Some(e)) = (field("kid"), field("n"), field("e")) else {
-            continue;
-        };
-        if !usable {
-            continue;
-        }
-        if let (Ok(n), Ok(e)) = (b64.decode(n), b64.decode(e)) {
-            out.insert(kid.to_string(), RsaPublicKeyComponents { n, e });
-        }
-    }
-    if out.is_empty() {
-        return Err("the JWKS holds no RSA signing key".into());
-    }
-    Ok(out)
+    let path = rest.split('@').next().unwrap_or(rest);
+    Err(WorkflowError::NotListed {
+        workflow: shown(path),
+        allowed,
+    })
 }
 
 /// Either the token is refused, or the keys could not be had.
@@ -230,6 +167,7 @@ pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, RsaPublicKeyComponents<
 pub enum VerifyError {
     Token(TokenError),
     Keys(KeysUnavailable),
+    Workflow(WorkflowError),
 }
 
 /// Checks `token` and returns its claims.
@@ -246,20 +184,50 @@ pub async fn verify(
         .await
         .map_err(VerifyError::Keys)?
         .ok_or(VerifyError::Token(TokenError::UnknownKey))?;
-    key.verify(
-        &RSA_PKCS1_2048_8192_SHA256,
-        parts.signing_input.as_bytes(),
-        &parts.signature,
-    )
-    .map_err(|_| VerifyError::Token(TokenError::Signature))?;
-    check_claims(&parts.claims, expect, now).map_err(VerifyError::Token)
+    let checked = library_checks(token, &key, expect).map_err(VerifyError::Token)?;
+    let claims = check_claims(&checked, expect, now).map_err(VerifyError::Token)?;
+    check_workflow(&claims, &expect.workflows).map_err(VerifyError::Workflow)?;
+    Ok(claims)
 }
 
+/// The signature (RS256 only, by `key`), `exp` and `nbf` (with
+/// [`SKEW_SECS`]), `iss` and `aud`, checked by `jsonwebtoken`: the claims.
+fn library_checks(token: &str, key: &RsaKey, expect: &Expect) -> Result<Value, TokenError> {
+    use jsonwebtoken::errors::ErrorKind;
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.leeway = SKEW_SECS;
+    v.validate_nbf = true;
+    v.set_issuer(&[&expect.issuer]);
+    v.set_audience(&[&expect.audience]);
+    v.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let key = jsonwebtoken::DecodingKey::from_rsa_raw_components(&key.n, &key.e);
+    let issuer = || TokenError::Issuer {
+        expected: expect.issuer.clone(),
+    };
+    let audience = || TokenError::Audience {
+        expected: expect.audience.clone(),
+    };
+    match jsonwebtoken::decode::<Value>(token.trim(), &key, &v) {
+        Ok(data) => Ok(data.claims),
+        Err(e) => Err(match e.kind() {
+            ErrorKind::InvalidSignature => TokenError::Signature,
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYet,
+            ErrorKind::InvalidIssuer => issuer(),
+            ErrorKind::InvalidAudience => audience(),
+            ErrorKind::MissingRequiredClaim(c) if c == "iss" => issuer(),
+            ErrorKind::MissingRequiredClaim(c) if c == "aud" => audience(),
+            ErrorKind::MissingRequiredClaim(_) => TokenError::Claim("exp"),
+            ErrorKind::InvalidAlgorithm => TokenError::Algorithm("RS256".into()),
+            _ => TokenError::Malformed,
+        }),
+    }
+}
+
+/// The token's header and claims, decoded: its shape is checked (and its
+/// size capped) before any key is fetched for it.
 struct Parts {
     header: Value,
-    claims: Value,
-    signing_input: String,
-    signature: Vec<u8>,
 }
 
 fn split(token: &str) -> Result<Parts, TokenError> {
@@ -277,12 +245,9 @@ fn split(token: &str) -> Result<Parts, TokenError> {
         let v: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
         v.is_object().then_some(v).ok_or(TokenError::Malformed)
     };
-    Ok(Parts {
-        header: json(h)?,
-        claims: json(c)?,
-        signing_input: format!("{h}.{c}"),
-        signature: b64.decode(s).map_err(|_| TokenError::Malformed)?,
-    })
+    json(c)?;
+    b64.decode(s).map_err(|_| TokenError::Malformed)?;
+    Ok(Parts { header: json(h)? })
 }
 
 /// The header's `kid`, after the algorithm is pinned to RS256 and no
@@ -312,6 +277,9 @@ fn header_kid(header: &Value) -> Result<String, TokenError> {
         .ok_or(TokenError::NoKid)
 }
 
+/// The claims the relay reads, after `iat` (which `jsonwebtoken` does not
+/// check) and, again against the relay's own clock `now` (the one the unit
+/// tests pin), the issuer, audience, `exp` and `nbf`.
 fn check_claims(claims: &Value, expect: &Expect, now: u64) -> Result<Claims, TokenError> {
     let num = |name: &'static str| claims.get(name).and_then(Value::as_u64);
     if claims.get("iss").and_then(Value::as_str) != Some(expect.issuer.as_str()) {
@@ -392,6 +360,7 @@ mod tests {
         let e = Expect {
             issuer: "https://issuer".into(),
             audience: "fleetform".into(),
+            workflows: vec![],
         };
         let base = serde_json::json!({
             "iss": "https://issuer", "aud": "fleetform", "exp": 1000, "iat": 900, "nbf": 900,
@@ -428,5 +397,53 @@ mod tests {
             check_claims(&no_id, &e, 950),
             Err(TokenError::Claim("repository_id"))
         );
+    }
+
+    fn run_of(workflow_ref: Option<&str>) -> Claims {
+        Claims {
+            repository: "acme/infra".into(),
+            repository_id: 42,
+            sha: "x".into(),
+            git_ref: "refs/heads/main".into(),
+            event_name: "push".into(),
+            run_id: None,
+            run_attempt: None,
+            jti: None,
+            actor: None,
+            job_workflow_ref: workflow_ref.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_the_listed_workflows_of_the_tokens_own_repo_may_call() {
+        let listed = vec![".github/workflows/customer-trigger.yml".to_string()];
+        for ok in [
+            "acme/infra/.github/workflows/customer-trigger.yml@refs/heads/main",
+            "ACME/Infra/.github/workflows/customer-trigger.yml@refs/pull/3/merge",
+            "acme/infra/.github/workflows/customer-trigger.yml@refs/tags/v1",
+        ] {
+            assert_eq!(check_workflow(&run_of(Some(ok)), &listed), Ok(()), "{ok}");
+        }
+        let refused = |r: Option<&str>| check_workflow(&run_of(r), &listed).unwrap_err();
+        assert!(matches!(refused(None), WorkflowError::Missing { .. }));
+        assert!(matches!(refused(Some("")), WorkflowError::Missing { .. }));
+        for other_repo in [
+            "evil/infra/.github/workflows/customer-trigger.yml@refs/heads/main",
+            "acme/infra-fork/.github/workflows/customer-trigger.yml@refs/heads/main",
+            "acme/.github/.github/workflows/customer-trigger.yml@refs/heads/main",
+        ] {
+            let e = refused(Some(other_repo));
+            assert!(matches!(e, WorkflowError::OtherRepo { .. }), "{other_repo}");
+        }
+        for unlisted in [
+            "acme/infra/.github/workflows/deploy.yml@refs/heads/main",
+            "acme/infra/.github/workflows/customer-trigger.yml.bak@refs/heads/main",
+            "acme/infra/.github/workflows/customer-trigger.yml",
+            "acme/infra/x/.github/workflows/customer-trigger.yml@refs/heads/main",
+        ] {
+            let e = refused(Some(unlisted));
+            assert!(matches!(e, WorkflowError::NotListed { .. }), "{unlisted}");
+            assert!(e.to_string().contains("relay.workflows"), "{e}");
+        }
     }
 }

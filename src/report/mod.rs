@@ -48,8 +48,9 @@ pub mod workflow;
 pub const CUSTOMER_WORKFLOW: &str = include_str!("../../workflows/customer-trigger.yml");
 /// Where the customer's trigger workflow goes in its repo: what `init
 /// --customer` writes, `customers instructions` names and the example
-/// sync template keeps in line.
-pub const CUSTOMER_WORKFLOW_PATH: &str = ".github/workflows/customer-trigger.yml";
+/// sync template keeps in line; the workflow the relay accepts tokens of
+/// by default (`relay.workflows`).
+pub const CUSTOMER_WORKFLOW_PATH: &str = crate::config::DEFAULT_TRIGGER_WORKFLOW;
 /// The legacy token path's trigger (a provider token and a dispatch key in
 /// the customer's repo), for managers without `relay:`.
 pub const CUSTOMER_WORKFLOW_TOKEN: &str =

@@ -3,7 +3,9 @@
 //! JWKS at `/.well-known/jwks`, mints tokens with the claims a test asks
 //! for, and serves the runner's token endpoint (`GET /token?audience=..`
 //! with the request token), as `ACTIONS_ID_TOKEN_REQUEST_URL` points at.
-//! The JWKS can be taken down, and its requests are counted.
+//! The JWKS can be taken down (503), made to hang (the connection is
+//! accepted and never answered), and its key rotated; its requests are
+//! counted.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,6 +18,11 @@ use serde_json::{json, Value};
 use super::fake_github::http::{HttpRequest, HttpResponse, Reply, Server};
 
 pub const KID: &str = "fake-kid-1";
+/// The `kid` of the key the JWKS publishes after [`FakeIssuer::rotate`]
+/// (the fixture key `other`).
+pub const ROTATED_KID: &str = "fake-kid-2";
+/// Where customers keep the trigger workflow (`relay.workflows`' default).
+pub const TRIGGER_WORKFLOW: &str = ".github/workflows/customer-trigger.yml";
 /// The request token the fake runner endpoint accepts.
 pub const REQUEST_TOKEN: &str = "fake-actions-id-token-request-token";
 
@@ -39,7 +46,13 @@ fn b64(bytes: &[u8]) -> String {
 struct Inner {
     key: RsaKeyPair,
     down: AtomicBool,
+    hang: AtomicBool,
+    /// The JWKS publishes the `other` key under `ROTATED_KID`, and no
+    /// longer the issuer's.
+    rotated: AtomicBool,
     jwks_requests: AtomicUsize,
+    /// The `aud` of the tokens [`FakeIssuer::claims`] makes.
+    audience: Mutex<String>,
     /// Claims of the token the runner endpoint hands out next.
     runner_claims: Mutex<Value>,
     addr: Mutex<String>,
@@ -55,7 +68,10 @@ impl FakeIssuer {
         let inner = Arc::new(Inner {
             key: key("issuer"),
             down: AtomicBool::new(false),
+            hang: AtomicBool::new(false),
+            rotated: AtomicBool::new(false),
             jwks_requests: AtomicUsize::new(0),
+            audience: Mutex::new("fleetform".into()),
             runner_claims: Mutex::new(Value::Null),
             addr: Mutex::new(String::new()),
         });
@@ -82,8 +98,25 @@ impl FakeIssuer {
         format!("{}/token?api-version=2.0", self.url())
     }
 
+    /// The `aud` of the tokens [`FakeIssuer::claims`] makes from now on.
+    pub fn set_audience(&self, audience: &str) {
+        *self.inner.audience.lock().unwrap() = audience.to_string();
+    }
+
     pub fn set_down(&self, down: bool) {
         self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// JWKS requests are accepted and not answered until `hang` is
+    /// cleared (they are then answered as usual).
+    pub fn set_hang(&self, hang: bool) {
+        self.inner.hang.store(hang, Ordering::SeqCst);
+    }
+
+    /// The JWKS drops the issuer's key (`KID`) and publishes the fixture
+    /// key `other` under `ROTATED_KID` instead.
+    pub fn rotate(&self) {
+        self.inner.rotated.store(true, Ordering::SeqCst);
     }
 
     pub fn jwks_requests(&self) -> usize {
@@ -91,7 +124,8 @@ impl FakeIssuer {
     }
 
     /// Claims of a token for a run of `repo` (`id`) on `git_ref` at `sha`,
-    /// for `audience`, valid now.
+    /// of the trigger workflow at its default path, for the audience set,
+    /// valid now.
     pub fn claims(&self, repo: &str, id: u64, event: &str, git_ref: &str, sha: &str) -> Value {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -101,7 +135,7 @@ impl FakeIssuer {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         json!({
             "iss": self.url(),
-            "aud": "fleetform",
+            "aud": self.inner.audience.lock().unwrap().clone(),
             "iat": now, "nbf": now, "exp": now + 300,
             "jti": format!("00000000-0000-4000-8000-{n:012}"),
             "sub": format!("repo:{repo}:ref:{git_ref}"),
@@ -111,6 +145,7 @@ impl FakeIssuer {
             "ref": git_ref,
             "sha": sha,
             "event_name": event,
+            "job_workflow_ref": format!("{repo}/{TRIGGER_WORKFLOW}@{git_ref}"),
             "run_id": (4000 + n).to_string(),
             "run_attempt": "1",
             "actor": "customer-dev",
@@ -176,6 +211,14 @@ impl FakeIssuer {
     }
 }
 
+impl Drop for FakeIssuer {
+    fn drop(&mut self) {
+        // A hanging request would keep the server's connection thread,
+        // which the server joins, from ending.
+        self.set_hang(false);
+    }
+}
+
 fn answer(status: u16, body: Value) -> Reply {
     Reply::Send(HttpResponse {
         status,
@@ -188,14 +231,23 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
     match req.path.as_str() {
         "/.well-known/jwks" => {
             inner.jwks_requests.fetch_add(1, Ordering::SeqCst);
+            // Polled: the fake's handlers are plain threads.
+            while inner.hang.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             if inner.down.load(Ordering::SeqCst) {
                 return answer(503, json!({ "message": "down" }));
             }
-            let public: ring::rsa::PublicKeyComponents<Vec<u8>> = inner.key.public().into();
+            let (kid, public): (_, ring::rsa::PublicKeyComponents<Vec<u8>>) =
+                if inner.rotated.load(Ordering::SeqCst) {
+                    (ROTATED_KID, key("other").public().into())
+                } else {
+                    (KID, inner.key.public().into())
+                };
             answer(
                 200,
                 json!({ "keys": [{
-                    "kty": "RSA", "alg": "RS256", "use": "sig", "kid": KID,
+                    "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
                     "n": b64(&public.n),
                     "e": b64(&public.e),
                 }]}),
@@ -211,7 +263,8 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
                 .query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("audience="))
-                .unwrap_or("")
+                .map(|a| percent_encoding::percent_decode_str(a).decode_utf8_lossy())
+                .unwrap_or_default()
                 .to_string();
             let mut claims = inner.runner_claims.lock().unwrap().clone();
             if claims.is_null() {

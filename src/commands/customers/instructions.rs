@@ -58,10 +58,14 @@ pub(super) fn instructions(
         apply_note => apply_note,
         key_secret => auth::KEY_ENV,
         relay => relay.is_some(),
+        relay_audience => relay.map(|r| r.audience()).unwrap_or_default(),
+        relay_workflows => relay.map(|r| r.workflows.clone()).unwrap_or_default(),
         relay_url => relay_url.unwrap_or("(the relay address we send you)"),
         starter => starter.as_deref().map(str::trim_end),
         required => required,
-        workflow_path => crate::report::CUSTOMER_WORKFLOW_PATH,
+        workflow_path => relay
+            .and_then(|r| r.workflows.first().cloned())
+            .unwrap_or_else(|| crate::report::CUSTOMER_WORKFLOW_PATH.to_string()),
     };
     let env = crate::report::markdown::environment();
     let text = match source {
