@@ -276,3 +276,74 @@ fn a_request_is_a_json_object_naming_only_read_files() {
         json!(["infra/variables.yml", "infra/variables.staging.yml"])
     );
 }
+
+/// The bench's hostile case (bench/run.sh, case 10): the relay's peak
+/// memory before and after 100 unsigned 24 MB webhook bodies at once, and
+/// a valid caller's latency (20 dispatches, one after another) and
+/// `/healthz`'s while 200 connections from 200 addresses trickle their
+/// bodies a byte at a time; default limits. Prints one JSON line.
+#[test]
+#[ignore = "a measurement for bench/run.sh, not a test"]
+fn bench_relay_hostile() {
+    let rw = RelayWorld::new();
+    let relay = rw.start_args(64, 10, &[]);
+    let warm = rw.w.change_acme("main", 30);
+    let (status, _) = trigger(&rw, &relay, &warm);
+    assert_eq!(status, 202);
+    let rss_before = peak_rss_kib(&relay);
+    const SIZE: usize = 24 * 1024 * 1024;
+    let bad = format!("x-github-event: push\r\nx-github-delivery: d\r\nx-hub-signature-256: sha256={}\r\n", "0".repeat(64));
+    let chunk = vec![b' '; 1024 * 1024];
+    let senders: Vec<_> = (0..100)
+        .map(|i| {
+            let mut s = open_body(Ipv4Addr::new(127, 0, 5, 1 + i as u8), &relay, "/webhook", SIZE, &bad);
+            let chunk = chunk.clone();
+            std::thread::spawn(move || {
+                for _ in 0..24 {
+                    if s.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+                status_of(&mut s)
+            })
+        })
+        .collect();
+    for h in senders {
+        h.join().unwrap();
+    }
+    let rss_flood = peak_rss_kib(&relay);
+    let mut slow: Vec<TcpStream> = (0..200)
+        .map(|i| open_body(Ipv4Addr::new(127, 0, 2, 1 + i as u8), &relay, "/dispatch", 1000, ""))
+        .collect();
+    wait_health(&relay, |v| v["in_flight"].as_u64() >= Some(200));
+    let mut times = Vec::new();
+    let mut health_ms: f64 = 0.0;
+    for i in 0..20 {
+        for s in &mut slow {
+            let _ = s.write_all(b" ");
+        }
+        let sha = rw.w.change_acme("main", 40 + i);
+        let t0 = Instant::now();
+        let (status, answer) = trigger(&rw, &relay, &sha);
+        times.push(t0.elapsed());
+        assert_eq!(status, 202, "{answer}");
+        let t0 = Instant::now();
+        health(&relay);
+        health_ms = health_ms.max(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{}",
+        json!({
+            "rss_before_kb": rss_before, "rss_after_flood_kb": rss_flood,
+            "valid_p50_ms": ms(times[9]), "valid_p99_ms": ms(times[19]),
+            "healthz_max_ms": health_ms, "slow_connections": 200,
+        })
+    );
+    drop(slow);
+}
+
+fn trigger(rw: &RelayWorld, relay: &RelayProc, sha: &str) -> (u16, Value) {
+    crate::relay::dispatch(relay, &json!({ "token": rw.push_token(ACME, "main", sha) }))
+}

@@ -8,6 +8,9 @@ use crate::output::Output;
 use crate::relay::serve::{self, Handled, Limits};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV};
 
+/// The manager's workflow that fans a batch dispatch out.
+const BATCH_WORKFLOW: &str = ".github/workflows/manager-batch.yml";
+
 pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let RelayCommand::Serve {
         listen,
@@ -15,6 +18,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         timeout,
         per_client,
         grace,
+        batch,
     } = &args.command;
     let settings = Settings::load(manager_dir)?;
     if let Some(said) = settings.relay.deprecated_audience() {
@@ -53,8 +57,14 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
                 h.method, h.path, h.status, h.what, h.millis
             ));
         });
-        let relay = Arc::new(Relay::new(settings));
+        let batch_workflow = settings.manager.path(std::path::Path::new(BATCH_WORKFLOW));
+        let batch = if batch_workflow.is_file() { *batch } else { 1 };
+        let relay = Arc::new(Relay::new(settings).with_batch(batch));
         out.note(&relay.events.describe());
+        out.note(&match relay.queue.batch_size() {
+            1 => format!("one event per dispatch (no {BATCH_WORKFLOW} in the manager checkout): GitHub's write limits cap the relay near 80 events a minute and 500 an hour"),
+            n => format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
+        });
         serve::serve(relay, listener, limits, log, serve::termination()).await;
         out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())

@@ -30,6 +30,7 @@ pub mod events;
 pub mod fetch;
 pub mod oidc;
 pub mod poll;
+pub mod queue;
 pub mod serve;
 mod subject;
 pub mod webhook;
@@ -51,6 +52,9 @@ pub use subject::Subject;
 
 /// How old the registry read from the manager's default branch may be.
 pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
+/// How long a request waits for GitHub's limits before its caller is
+/// answered 503 with the wait as `Retry-After`.
+const LIMIT_PATIENCE: Duration = Duration::from_secs(3);
 /// Installation tokens last an hour; they are used for at most this long.
 const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
 /// How many token ids and webhook deliveries are remembered.
@@ -100,6 +104,14 @@ impl Answer {
     }
 
     pub(crate) fn github(e: &GitHubError) -> Answer {
+        if let GitHubError::Deferred { limit, wait, .. } = e {
+            return Answer::busy(
+                503,
+                "github_limit",
+                format!("GitHub's {limit} is reached for now; try again"),
+                wait.as_secs().max(1),
+            );
+        }
         let status = match e.status() {
             Some(s) if s < 500 => 502,
             _ => 503,
@@ -244,6 +256,7 @@ pub struct Relay {
     used_tokens: std::sync::Mutex<Seen>,
     deliveries: std::sync::Mutex<Seen>,
     pub events: events::Events,
+    pub queue: queue::Queue,
 }
 
 impl Relay {
@@ -258,6 +271,7 @@ impl Relay {
         .then(|| crate::records::Store::for_manager(&settings.manager));
         Relay {
             events: events::Events::new(store),
+            queue: queue::Queue::new(1),
             settings,
             jwks,
             tokens: Mutex::new(HashMap::new()),
@@ -299,9 +313,13 @@ impl Relay {
         repo: &str,
         access: Permissions,
     ) -> Result<Arc<GitHub>, Answer> {
-        let key = format!("{role:?}\n{}\n{}", repo.to_ascii_lowercase(), access.len());
-        let mut tokens = self.tokens.lock().await;
-        if let Some((gh, at)) = tokens.get(&key) {
+        // Keyed by the exact permission set; the lock is never held across
+        // a request to GitHub (many customers' first requests at once mint
+        // their tokens side by side; two for one repo at once both mint,
+        // the later one is kept).
+        let set: Vec<String> = access.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let key = format!("{role:?}\n{}\n{}", repo.to_ascii_lowercase(), set.join(","));
+        if let Some((gh, at)) = self.tokens.lock().await.get(&key) {
             if at.elapsed() < TOKEN_TTL {
                 return Ok(gh.clone());
             }
@@ -313,8 +331,12 @@ impl Relay {
         let jwt = app
             .jwt(crate::util::now_unix())
             .map_err(|e| Answer::github(&e))?;
+        // A caller holds a handling slot while this runs: when GitHub's
+        // limits would make it wait, the caller is told when to come back
+        // instead (503 with Retry-After).
         let app = GitHub::in_runtime(self.settings.api_root.clone(), Some(&jwt), false)
-            .map_err(|e| Answer::github(&e))?;
+            .map_err(|e| Answer::github(&e))?
+            .with_deadline(std::time::SystemTime::now() + LIMIT_PATIENCE);
         let token = app
             .installation_token(repo, access)
             .await
@@ -330,6 +352,7 @@ impl Relay {
             GitHub::in_runtime(self.settings.api_root.clone(), Some(&token), false)
                 .map_err(|e| Answer::github(&e))?,
         );
+        let mut tokens = self.tokens.lock().await;
         if tokens.len() > 10_000 {
             tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
         }
@@ -464,7 +487,7 @@ impl Relay {
             Ok(events::Claim::InFlight) => return in_flight(),
             Err(a) => return a,
         };
-        let sent = self.send_dispatch(event_type, &value).await;
+        let sent = self.send_dispatch(&customer.slug, event_type, &value).await;
         let ok = sent.is_ok();
         self.events.finish(ticket, ok.then_some(&dispatched)).await;
         match sent {
@@ -473,11 +496,42 @@ impl Relay {
         }
     }
 
-    async fn send_dispatch(&self, event_type: &str, value: &Value) -> Result<(), Answer> {
-        let gh = self.manager_client().await?;
-        gh.dispatch(&self.settings.relay.manager_repo, event_type, value)
-            .await
-            .map_err(|e| Answer::github(&e))
+    /// Sends the event through the queue (alone or in a batch).
+    async fn send_dispatch(
+        &self,
+        customer: &str,
+        event_type: &'static str,
+        value: &Value,
+    ) -> Result<(), Answer> {
+        let event = queue::Event {
+            customer: customer.to_string(),
+            event_type,
+            payload: value.clone(),
+        };
+        self.queue.submit(event, || self.sender()).await
+    }
+
+    /// What sends one dispatch to the manager repo as the manager App.
+    fn sender(&self) -> queue::SenderFuture<'_> {
+        Box::pin(async move {
+            let gh = self.manager_client().await?;
+            let repo = self.settings.relay.manager_repo.clone();
+            let send: queue::Sender = Box::new(move |event_type, payload| {
+                Box::pin(async move {
+                    gh.dispatch(&repo, &event_type, &payload)
+                        .await
+                        .map_err(|e| Answer::github(&e))
+                })
+            });
+            Ok(send)
+        })
+    }
+
+    /// Sends events in batches of up to `n` (the manager has the batch
+    /// workflow).
+    pub fn with_batch(mut self, n: usize) -> Relay {
+        self.queue = queue::Queue::new(n);
+        self
     }
 
     /// `POST /dispatch`: `{"token": <OIDC token>, "pr": N?, "files": [..]?,

@@ -157,7 +157,7 @@ impl Gates {
 
     /// `GET /healthz`: alive, and how loaded (requests admitted, being
     /// handled, webhook KiB held).
-    fn health(&self) -> Answer {
+    fn health(&self, queued: usize) -> Answer {
         let used = |sem: &Semaphore, of: usize| of.saturating_sub(sem.available_permits());
         let kib = (self.limits.webhook_memory / KIB).clamp(1, Semaphore::MAX_PERMITS);
         Answer::ok(
@@ -167,6 +167,7 @@ impl Gates {
                 "in_flight": used(&self.admitted, self.limits.in_flight.max(1)),
                 "handling": used(&self.handling, self.limits.concurrency.max(1)),
                 "webhook_kib": used(&self.memory, kib),
+                "queued": queued,
             }),
         )
     }
@@ -294,7 +295,7 @@ async fn handle(
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let answer = match Route::of(&method, &path) {
-        Route::Healthz => gates.health(),
+        Route::Healthz => gates.health(relay.queue.queued()),
         Route::Refused(a) => a,
         route => match gates.admit(peer.ip()) {
             Ok(_admission) => admitted(relay, gates, route, req).await,

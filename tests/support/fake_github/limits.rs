@@ -1,11 +1,13 @@
 //! GitHub's secondary rate limits, enforced when a test asks
 //! ([`super::FakeGitHub::enforce_limits`]): content-creating writes per
-//! minute and per hour, points per minute (a read 1, a write 5), and
+//! minute and per hour (an installation token is not one), points per
+//! minute per endpoint (a read 1, a write 5), each per token (an App's
+//! JWTs count as one), and
 //! concurrent requests per token ([`Concurrency`]). A request over a
 //! limit is answered as GitHub does: 403, `retry-after` and the
 //! secondary-limit message; every such answer is counted.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The limits enforced (GitHub's: 80, 500, 900).
@@ -16,23 +18,38 @@ pub struct Limits {
     pub points_per_minute: u64,
 }
 
-/// What was sent, and the limit answers given.
+/// What was sent, and the limit answers given. GitHub counts its
+/// secondary limits per user or App installation, as it does the primary
+/// one: here per token, and every App JWT as one account (the App).
 #[derive(Debug)]
 pub struct Enforcer {
     limits: Limits,
-    writes: VecDeque<Instant>,
-    points: VecDeque<(Instant, u64)>,
+    accounts: HashMap<String, Account>,
     pub answers: usize,
-    /// When every admitted write arrived (for [`Enforcer::busiest_minute`]).
+    /// When every admitted write arrived, all accounts together (for
+    /// [`Enforcer::busiest_minute`]).
     admitted: Vec<Instant>,
 }
+
+/// One account's content writes, and its points per endpoint (GitHub:
+/// "no more than 900 points per minute are allowed for REST API
+/// endpoints", to a single endpoint).
+#[derive(Debug, Default)]
+struct Account {
+    writes: VecDeque<Instant>,
+    points: HashMap<String, VecDeque<(Instant, u64)>>,
+}
+
+/// Operations that are not content-creating requests although they are
+/// not reads: an installation token (GitHub limits those apart, 2,000 an
+/// hour per App; "Rate limits for the REST API").
+const NOT_CONTENT: &[&str] = &["apps/create-installation-access-token"];
 
 impl Enforcer {
     pub fn new(limits: Limits) -> Enforcer {
         Enforcer {
             limits,
-            writes: VecDeque::new(),
-            points: VecDeque::new(),
+            accounts: HashMap::new(),
             answers: 0,
             admitted: Vec::new(),
         }
@@ -52,26 +69,34 @@ impl Enforcer {
         most
     }
 
-    /// `Some(retry-after seconds)` when this request is over a limit.
-    pub fn check(&mut self, method: &str) -> Option<u64> {
+    /// `Some(retry-after seconds)` when this request (of operation
+    /// `operation`, sent with `token`) is over a limit.
+    pub fn check(&mut self, method: &str, operation: &str, token: &str) -> Option<u64> {
         let now = Instant::now();
         let minute = Duration::from_secs(60);
         let hour = Duration::from_secs(3600);
-        while self.points.front().is_some_and(|(t, _)| now - *t >= minute) {
-            self.points.pop_front();
+        let who = if token.starts_with("eyJ") {
+            "app-jwt"
+        } else {
+            token
+        };
+        let account = self.accounts.entry(who.to_string()).or_default();
+        let points = account.points.entry(operation.to_string()).or_default();
+        while points.front().is_some_and(|(t, _)| now - *t >= minute) {
+            points.pop_front();
         }
-        while self.writes.front().is_some_and(|t| now - *t >= hour) {
-            self.writes.pop_front();
+        while account.writes.front().is_some_and(|t| now - *t >= hour) {
+            account.writes.pop_front();
         }
-        let write = method != "GET";
-        let cost = if write { 5 } else { 1 };
-        let used: u64 = self.points.iter().map(|(_, p)| p).sum();
-        let in_minute = self.writes.iter().filter(|t| now - **t < minute).count();
+        let cost = if method == "GET" { 1 } else { 5 };
+        let write = method != "GET" && !NOT_CONTENT.contains(&operation);
+        let used: u64 = points.iter().map(|(_, p)| p).sum();
+        let in_minute = account.writes.iter().filter(|t| now - **t < minute).count();
         let minute_full = used + cost > self.limits.points_per_minute
             || (write && in_minute >= self.limits.writes_per_minute);
         let over = if minute_full {
             Some(60)
-        } else if write && self.writes.len() >= self.limits.writes_per_hour {
+        } else if write && account.writes.len() >= self.limits.writes_per_hour {
             Some(3600)
         } else {
             None
@@ -80,9 +105,9 @@ impl Enforcer {
             self.answers += 1;
             return over;
         }
-        self.points.push_back((now, cost));
+        points.push_back((now, cost));
         if write {
-            self.writes.push_back(now);
+            account.writes.push_back(now);
             self.admitted.push(now);
         }
         None

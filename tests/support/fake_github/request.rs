@@ -170,7 +170,11 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
                 reset: false,
             };
         }
-        if let Some(wait) = st.limits.as_mut().and_then(|l| l.check(&req.method)) {
+        if let Some(wait) = st
+            .limits
+            .as_mut()
+            .and_then(|l| l.check(&req.method, &op.id, &token))
+        {
             record.fault = Some(format!("secondary rate limit, retry-after {wait}"));
             let Fault::Status { headers, body, .. } = Fault::secondary_rate_limit(wait) else {
                 unreachable!("a status fault")
