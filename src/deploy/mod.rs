@@ -90,7 +90,7 @@ pub use apply::{apply, ApplySettings};
 pub use artifact::{GitHubRecord, BUNDLE_FILE, GITHUB_FILE};
 pub use authorise::{authorise, authorise_dispatch, Authorised};
 pub use conclude::{conclude, Concluded};
-pub use event::{read_event, Dispatched, Stage};
+pub use event::{read_batch, read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
