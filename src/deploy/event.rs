@@ -21,15 +21,7 @@ pub struct Dispatched {
 /// then read as a single dispatch would be. For a plan or apply dispatch
 /// the variable is ignored.
 pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
-    if ctx.event_name.as_deref() != Some("repository_dispatch") {
-        return Err(Error::Usage(format!(
-            "--dispatch runs on repository_dispatch events, not `{}`",
-            ctx.event_name
-                .as_deref()
-                .unwrap_or("(GITHUB_EVENT_NAME unset)")
-        )));
-    }
-    let event = ctx.event().map_err(Error::Usage)?;
+    let event = dispatch_event(ctx)?;
     let action = event
         .get("action")
         .and_then(Value::as_str)
@@ -53,20 +45,52 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
             )))
         }
     };
-    let sender = event
-        .pointer("/sender/login")
-        .and_then(Value::as_str)
-        .filter(|s| s.len() <= 100)
-        .map(str::to_string);
     Ok(Dispatched {
         event_type,
         payload,
-        sender,
+        sender: sender(&event),
     })
 }
 
+/// The `repository_dispatch` event of the run.
+fn dispatch_event(ctx: &RunContext) -> Result<Value> {
+    if ctx.event_name.as_deref() != Some("repository_dispatch") {
+        return Err(Error::Usage(format!(
+            "--dispatch runs on repository_dispatch events, not `{}`",
+            ctx.event_name
+                .as_deref()
+                .unwrap_or("(GITHUB_EVENT_NAME unset)")
+        )));
+    }
+    ctx.event().map_err(Error::Usage)
+}
+
+/// The account that sent the dispatch (`sender.login`).
+fn sender(event: &Value) -> Option<String> {
+    event
+        .pointer("/sender/login")
+        .and_then(Value::as_str)
+        .filter(|s| s.len() <= 100)
+        .map(str::to_string)
+}
+
+/// A whole `fleetform-batch` event, checked, and its sender: what
+/// `fleetform batch-entries` fans out.
+pub fn read_batch_event(ctx: &RunContext) -> Result<(Batch, Option<String>)> {
+    let event = dispatch_event(ctx)?;
+    let action = event.get("action").and_then(Value::as_str);
+    if action != Some(EVENT_BATCH) {
+        return Err(Error::Usage(format!(
+            "this runs on `{EVENT_BATCH}` dispatches (manager-batch.yml), not `{}`",
+            action.unwrap_or("(no action)").escape_debug()
+        )));
+    }
+    let batch = read_batch(event.get("client_payload").unwrap_or(&Value::Null))?;
+    Ok((batch, sender(&event)))
+}
+
 /// The checked batch of a `fleetform-batch` dispatch.
-pub fn read_batch(client_payload: &Value) -> Result<Batch> {
+fn read_batch(client_payload: &Value) -> Result<Batch> {
     Batch::parse(client_payload).map_err(|e| Error::Refused(e.to_string()))
 }
 
