@@ -114,6 +114,30 @@ pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Opti
     })
 }
 
+/// Behind the relay, a workflow in the manager checkout must run the
+/// relay's `fleetform-batch` dispatches (`workflows/manager-batch.yml`:
+/// `fleetform batch-entries`, then the deploy workflow per entry), or the
+/// customers' events they hold start nothing. `batch_workflow`: the path of
+/// the first workflow that runs `fleetform batch-entries`. No row without
+/// `relay:`.
+pub fn batch_check(manager: &Manager, batch_workflow: Option<&str>) -> Option<Check> {
+    manager.config.relay.as_ref()?;
+    let what = "batch dispatches";
+    Some(match batch_workflow {
+        Some(path) => Check::pass(
+            Level::Should,
+            what,
+            format!("{path} runs the relay's fleetform-batch dispatches"),
+        ),
+        None => Check::not_met(
+            Level::Should,
+            what,
+            "no workflow in .github/workflows/ runs `fleetform batch-entries`: a fleetform-batch dispatch from the relay (several customers' events in one) would start nothing",
+            "copy manager-batch.yml from fleetform's workflows/ beside manager-deploy.yml (`fleetform init` writes both; README, \"Batches\")",
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
