@@ -114,6 +114,7 @@ mod sync_carry;
 mod targeted_products;
 mod templates;
 mod templates_apply;
+mod templates_batch;
 mod templates_credentials;
 mod templates_reruns;
 mod templates_trigger;
