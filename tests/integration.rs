@@ -92,6 +92,7 @@ mod records;
 mod records_s3;
 mod registry_lock;
 mod relay;
+mod relay_batch;
 mod relay_claims;
 mod relay_comments;
 mod relay_fleet;
