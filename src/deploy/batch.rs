@@ -38,3 +38,38 @@ fn relay_sent(manager: &Manager, sender: Option<&str>) -> Result<()> {
         sender.unwrap_or("(unknown)").escape_debug()
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manager(relay: bool) -> Manager {
+        let mut m = super::super::testing::manager();
+        if relay {
+            m.config.relay = Some(
+                serde_json::from_value(serde_json::json!({
+                    "app_slug": "fleetform-relay", "manager_repo": "p/m"
+                }))
+                .unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn only_the_relays_app_sends_a_batch() {
+        assert!(relay_sent(&manager(true), Some("fleetform-relay[bot]")).is_ok());
+        for sender in [Some("someone"), Some("fleetform-relay"), None] {
+            let e = relay_sent(&manager(true), sender).unwrap_err();
+            assert!(
+                matches!(&e, Error::Refused(m) if m.contains("sent only by the relay (the manager App `fleetform-relay[bot]`)")),
+                "{sender:?}: {e}"
+            );
+        }
+        let e = relay_sent(&manager(false), Some("fleetform-relay[bot]")).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("has no `relay:`")),
+            "{e}"
+        );
+    }
+}
