@@ -70,6 +70,11 @@ pub enum Command {
     /// signed, active customer) and set the outputs later jobs key on;
     /// sends nothing to GitHub.
     Authorise,
+    /// Manager side, on a `fleetform-batch` repository_dispatch (the
+    /// relay's several customers' events in one): check the batch and its
+    /// sender, and print its entries' indices as a JSON list (the step
+    /// output `entries`) for manager-batch.yml's matrix.
+    BatchEntries,
     /// Manager side, the deploy workflow's last job: an apply that was due
     /// but was cancelled, skipped or failed before reporting marks the
     /// customer's commit `error` with the reason.

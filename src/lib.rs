@@ -101,6 +101,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(a) => commands::plan::run(a, dir, &out),
         Command::Apply(a) => commands::apply::run(a, dir, &out),
         Command::Authorise => commands::authorise::run(dir, &out),
+        Command::BatchEntries => commands::batch_entries::run(dir, &out),
         Command::Conclude(a) => commands::conclude::run(a, dir, &out),
         Command::Trigger(a) => commands::trigger::run(a, &out),
         Command::Customers(a) => commands::customers::run(a, dir, &out),

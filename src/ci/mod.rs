@@ -15,6 +15,9 @@ use crate::util::fs::FsError;
 /// GitHub's limit for one step summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
 
+/// The variable naming the entry of a batch dispatch a job works on.
+pub const BATCH_ENTRY_VAR: &str = "FLEETFORM_BATCH_ENTRY";
+
 /// What the runner tells us about the run.
 #[derive(Debug, Clone, Default)]
 pub struct RunContext {
@@ -29,6 +32,10 @@ pub struct RunContext {
     pub actor: Option<String>,
     pub output: Option<PathBuf>,
     pub summary: Option<PathBuf>,
+    /// `FLEETFORM_BATCH_ENTRY`: which entry of a `fleetform-batch`
+    /// dispatch this job works on (set by `manager-batch.yml`, empty
+    /// otherwise).
+    pub batch_entry: Option<String>,
 }
 
 /// Whether this runs in a GitHub Actions job (`GITHUB_ACTIONS=true`).
@@ -54,6 +61,7 @@ impl RunContext {
             actor: var("GITHUB_ACTOR"),
             output: var("GITHUB_OUTPUT").map(PathBuf::from),
             summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            batch_entry: var(BATCH_ENTRY_VAR),
         }
     }
 

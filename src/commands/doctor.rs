@@ -406,6 +406,11 @@ fn examine(
         &manager_facts.environments,
     ));
     checks.extend(doctor::records_check(manager, deploy.as_ref()));
+    let batch = doctor::first_workflow(&manager.root, |t| t.contains("fleetform batch-entries"));
+    checks.extend(doctor::batch_check(
+        manager,
+        batch.as_ref().map(|(path, _)| path.as_str()),
+    ));
     checks.extend(doctor::isolation_checks(
         &registry.customers,
         &manager_facts,

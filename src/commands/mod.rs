@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod audit_report;
 pub mod authorise;
+pub mod batch_entries;
 pub mod completions;
 pub mod conclude;
 pub mod customers;

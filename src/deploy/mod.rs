@@ -30,7 +30,9 @@
 //! # Files
 //!
 //! - `event`: the event and its payload ([`read_event`], [`Dispatched`],
-//!   [`Stage`]).
+//!   [`Stage`]); a `fleetform-batch` dispatch's entry.
+//! - `batch`: the entries of a batch dispatch, for `manager-batch.yml` to
+//!   fan out ([`batch_entries`]).
 //! - `session`: the run, its event, the tokens and GitHub clients.
 //! - `authorise`: registered, signed, active; still active on the manager's
 //!   default branch; who approved.
@@ -66,6 +68,7 @@ mod apply;
 mod approvals;
 mod artifact;
 mod authorise;
+mod batch;
 mod comment;
 pub mod comment_command;
 mod conclude;
@@ -89,8 +92,9 @@ mod testing;
 pub use apply::{apply, ApplySettings};
 pub use artifact::{GitHubRecord, BUNDLE_FILE, GITHUB_FILE};
 pub use authorise::{authorise, authorise_dispatch, Authorised};
+pub use batch::batch_entries;
 pub use conclude::{conclude, Concluded};
-pub use event::{read_event, Dispatched, Stage};
+pub use event::{read_batch_event, read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;

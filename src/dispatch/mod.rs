@@ -4,14 +4,20 @@
 //! is ever used as a value — only to decide what to fetch, from where.
 //! Who sent it is proved by its signature ([`auth`]).
 //!
+//! Several customers' events may come in one dispatch ([`Batch`],
+//! `fleetform-batch`); each entry is checked as a single payload is.
+//!
 //! Here too: the signature (`auth`) and the sealed plan artifacts handed
 //! from a plan job to its apply job (`seal`).
 //!
 //! May import: `config` (names and registry bounds), `audit`, `util`.
 
 pub mod auth;
+mod batch;
 pub mod command;
 pub mod seal;
+
+pub use batch::{Batch, BatchEntry};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +28,11 @@ use crate::config::{is_relative_inside, is_repo};
 pub const EVENT_PLAN: &str = "fleetform-plan";
 /// `event_type` for a plan that leads to an apply (default branch push).
 pub const EVENT_APPLY: &str = "fleetform-apply";
+/// `event_type` for several customers' events in one dispatch ([`Batch`]):
+/// the relay's way around GitHub's write limits per App installation.
+pub const EVENT_BATCH: &str = "fleetform-batch";
+/// The most entries one [`Batch`] holds.
+pub const MAX_BATCH: usize = 32;
 
 /// GitHub's limits: at most 10 top-level keys, under 64 KB in all.
 pub const MAX_KEYS: usize = 10;

@@ -36,7 +36,7 @@ pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
-pub use setup::{plan_check, records_check};
+pub use setup::{batch_check, plan_check, records_check};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

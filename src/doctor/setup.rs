@@ -114,11 +114,35 @@ pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Opti
     })
 }
 
+/// Behind the relay, a workflow in the manager checkout must run the
+/// relay's `fleetform-batch` dispatches (`workflows/manager-batch.yml`:
+/// `fleetform batch-entries`, then the deploy workflow per entry), or the
+/// customers' events they hold start nothing. `batch_workflow`: the path of
+/// the first workflow that runs `fleetform batch-entries`. No row without
+/// `relay:`.
+pub fn batch_check(manager: &Manager, batch_workflow: Option<&str>) -> Option<Check> {
+    manager.config.relay.as_ref()?;
+    let what = "batch dispatches";
+    Some(match batch_workflow {
+        Some(path) => Check::pass(
+            Level::Should,
+            what,
+            format!("{path} runs the relay's fleetform-batch dispatches"),
+        ),
+        None => Check::not_met(
+            Level::Should,
+            what,
+            "no workflow in .github/workflows/ runs `fleetform batch-entries`: a fleetform-batch dispatch from the relay (several customers' events in one) would start nothing",
+            "copy manager-batch.yml from fleetform's workflows/ beside manager-deploy.yml (`fleetform init` writes both; README, \"Batches\")",
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::doctor::facts::AccessFacts;
-    use crate::doctor::Verdict::{Fail, Pass, Unknown};
+    use crate::doctor::Verdict::{Fail, Pass, Unknown, Warn};
 
     fn facts(private: bool, plan: Option<&str>, refusal: Option<&str>) -> ManagerFacts {
         ManagerFacts {
@@ -156,5 +180,38 @@ mod tests {
         assert!(c.found.contains(upgrade), "{}", c.found);
         assert_eq!(plan_check(&facts(true, Some("team"), None)).result, Pass);
         assert_eq!(plan_check(&facts(true, None, None)).result, Unknown);
+    }
+
+    #[test]
+    fn behind_the_relay_a_workflow_runs_the_batches() {
+        let yaml = "version: 1\nschema: s.json\nregistry: customers.yml\n\
+            environments:\n  - name: staging\n\
+            terraform:\n  working_dir: tf\n  backend:\n    kind: local\n    state_dir: st\n";
+        let manager = |relay: bool| {
+            let text = match relay {
+                true => format!("{yaml}relay:\n  app_slug: r\n  manager_repo: p/m\n"),
+                false => yaml.to_string(),
+            };
+            let doc = crate::yaml::load_str(
+                &text,
+                std::path::Path::new("fleetform.yml"),
+                &crate::yaml::Limits::default(),
+            )
+            .unwrap();
+            Manager {
+                root: "m".into(),
+                config: crate::config::from_doc(&doc).unwrap(),
+                doc,
+                product: None,
+                pin: None,
+            }
+        };
+        assert!(batch_check(&manager(false), None).is_none());
+        let missing = batch_check(&manager(true), None).unwrap();
+        assert_eq!((missing.level, missing.result), (Level::Should, Warn));
+        assert!(missing.fix.contains("manager-batch.yml"), "{}", missing.fix);
+        let found = batch_check(&manager(true), Some(".github/workflows/b.yml")).unwrap();
+        assert_eq!(found.result, Pass);
+        assert!(found.found.contains(".github/workflows/b.yml"));
     }
 }

@@ -64,11 +64,18 @@ const MAIN_TF: &str = include_str!("templates/init/main.tf");
 /// those the configuration `init` writes uses. `manager-rollout.yml`
 /// (needs `rollout:` waves and records in a bucket) and `manager-poll.yml`
 /// (needs `relay:`) are not among them; the printed settings say when to
-/// copy them. With operators, [`OPERATOR_WORKFLOWS`] too.
+/// copy them. `manager-batch.yml` is written always: it runs only on the
+/// relay's `fleetform-batch` dispatches (refusing any other sender's),
+/// needs nothing set up beyond the deploy workflow's, and is in place the
+/// day `relay:` is. With operators, [`OPERATOR_WORKFLOWS`] too.
 const MANAGER_WORKFLOWS: &[(&str, &str)] = &[
     (
         "manager-deploy.yml",
         include_str!("../../workflows/manager-deploy.yml"),
+    ),
+    (
+        "manager-batch.yml",
+        include_str!("../../workflows/manager-batch.yml"),
     ),
     (
         "manager-pr.yml",
