@@ -292,11 +292,20 @@ fn bench_relay_hostile() {
     assert_eq!(status, 202);
     let rss_before = peak_rss_kib(&relay);
     const SIZE: usize = 24 * 1024 * 1024;
-    let bad = format!("x-github-event: push\r\nx-github-delivery: d\r\nx-hub-signature-256: sha256={}\r\n", "0".repeat(64));
+    let bad = format!(
+        "x-github-event: push\r\nx-github-delivery: d\r\nx-hub-signature-256: sha256={}\r\n",
+        "0".repeat(64)
+    );
     let chunk = vec![b' '; 1024 * 1024];
     let senders: Vec<_> = (0..100)
         .map(|i| {
-            let mut s = open_body(Ipv4Addr::new(127, 0, 5, 1 + i as u8), &relay, "/webhook", SIZE, &bad);
+            let mut s = open_body(
+                Ipv4Addr::new(127, 0, 5, 1 + i as u8),
+                &relay,
+                "/webhook",
+                SIZE,
+                &bad,
+            );
             let chunk = chunk.clone();
             std::thread::spawn(move || {
                 for _ in 0..24 {
@@ -313,7 +322,15 @@ fn bench_relay_hostile() {
     }
     let rss_flood = peak_rss_kib(&relay);
     let mut slow: Vec<TcpStream> = (0..200)
-        .map(|i| open_body(Ipv4Addr::new(127, 0, 2, 1 + i as u8), &relay, "/dispatch", 1000, ""))
+        .map(|i| {
+            open_body(
+                Ipv4Addr::new(127, 0, 2, 1 + i as u8),
+                &relay,
+                "/dispatch",
+                1000,
+                "",
+            )
+        })
         .collect();
     wait_health(&relay, |v| v["in_flight"].as_u64() >= Some(200));
     let mut times = Vec::new();

@@ -231,10 +231,15 @@ fn bench_relay_fleet() {
                 * 1000.0
         };
         let (dispatches, events) = received(&rw);
+        let mut other: BTreeMap<String, usize> = BTreeMap::new();
+        for (status, answer, _) in b.answers.iter().filter(|a| a.0 != 202) {
+            let code = answer["error"].as_str().unwrap_or("?");
+            *other.entry(format!("{status} {code}")).or_insert(0) += 1;
+        }
         println!(
             "{}",
             json!({
-                "round": round, "n": n,
+                "round": round, "n": n, "other_answers": other,
                 "answered_202": b.answers.iter().filter(|a| a.0 == 202).count(),
                 "dispatches_at_fake": dispatches - seen.0,
                 "events_at_fake": events.len() - seen.1,

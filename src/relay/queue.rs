@@ -35,10 +35,10 @@ use tokio::sync::oneshot;
 
 use super::Answer;
 
-/// The most events one dispatch carries.
-pub const MAX_BATCH: usize = 32;
-/// The `event_type` of a batch.
-pub const EVENT_BATCH: &str = "fleetform-batch";
+pub use crate::dispatch::{EVENT_BATCH, MAX_BATCH};
+/// The most bytes of payloads one batch carries (GitHub takes a
+/// `client_payload` under 64 KB; the rest is the batch's own JSON).
+const MAX_BATCH_BYTES: usize = crate::dispatch::MAX_BYTES - 4 * 1024;
 /// How long the sender waits for other events to join a batch.
 pub const LINGER: Duration = Duration::from_millis(100);
 /// How long a caller's event may stay queued before it is taken back.
@@ -82,9 +82,11 @@ impl Pending {
         self.by_customer.values().map(VecDeque::len).sum()
     }
 
-    /// Up to `n` events, one per customer in turn, oldest first.
+    /// Up to `n` events (and [`MAX_BATCH_BYTES`] of payloads), one per
+    /// customer in turn, oldest first.
     fn take_fair(&mut self, n: usize) -> Vec<Waiting> {
         let mut out = Vec::new();
+        let mut bytes = 0;
         while out.len() < n {
             let Some(customer) = self.order.pop_front() else {
                 break;
@@ -92,6 +94,14 @@ impl Pending {
             let Some(q) = self.by_customer.get_mut(&customer) else {
                 continue;
             };
+            let size = q
+                .front()
+                .map_or(0, |w| w.event.payload.to_string().len() + 64);
+            if !out.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                self.order.push_front(customer);
+                break;
+            }
+            bytes += size;
             if let Some(w) = q.pop_front() {
                 out.push(w);
             }
