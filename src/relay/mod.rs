@@ -30,6 +30,7 @@ pub mod events;
 pub mod fetch;
 pub mod oidc;
 pub mod poll;
+pub mod redeliver;
 pub mod serve;
 mod subject;
 pub mod webhook;
