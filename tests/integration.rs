@@ -98,6 +98,7 @@ mod relay_fleet;
 mod relay_hostile;
 mod relay_issuer;
 mod relay_once;
+mod relay_redeliver;
 mod relay_webhooks;
 mod rollout;
 mod rollout_github;
