@@ -49,6 +49,7 @@ mod engine;
 mod etag_cache;
 mod fake_github_selftest;
 mod fake_github_selftest_contents;
+mod fake_github_selftest_hooks;
 mod fake_github_selftest_issues;
 mod fake_github_selftest_repos;
 mod fake_github_selftest_transport;
