@@ -76,6 +76,9 @@ fn start_sweeps(
     if every == 0 || !webhook {
         return None;
     }
+    out.note(&format!(
+        "redeliver: failed webhook deliveries are redelivered at start and every {every} s"
+    ));
     let log_out = out.clone();
     let log: redeliver::SweepLog = Arc::new(move |line: &str| log_out.note(line));
     let every = std::time::Duration::from_secs(every.min(7 * 24 * 3600));

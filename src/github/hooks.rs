@@ -31,8 +31,8 @@ pub struct HookDelivery {
 pub struct HookDeliveries {
     /// Newest first, none older than the time asked for.
     pub items: Vec<HookDelivery>,
-    /// The list went on past the most items asked for: older deliveries
-    /// in the window were not read.
+    /// The most items asked for were read: older deliveries in the window
+    /// may not have been.
     pub truncated: bool,
     /// Items left out because a field was missing or unusable.
     pub unreadable: usize,
@@ -78,17 +78,15 @@ impl GitHub {
         let mut seen = 0usize;
         let first = format!("/app/hook/deliveries?per_page={PER_PAGE}");
         self.paginate_until(first, None, |v| {
-            if seen >= max_items {
-                out.truncated = true;
-                return true;
-            }
             seen += 1;
             match item(&v) {
                 Some(d) if d.delivered_at < since => return true,
                 Some(d) => out.items.push(d),
                 None => out.unreadable += 1,
             }
-            false
+            // No page past the one holding the last item allowed.
+            out.truncated = seen >= max_items;
+            out.truncated
         })
         .await?;
         Ok(out)

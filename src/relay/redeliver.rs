@@ -69,7 +69,7 @@ pub enum RedeliverError {
         event: String,
         guid: String,
         id: u64,
-        source: GitHubError,
+        source: Box<GitHubError>,
     },
 }
 
@@ -346,7 +346,7 @@ impl Sweeper {
                         event: r.event,
                         guid: r.guid,
                         id: r.id,
-                        source,
+                        source: Box::new(source),
                     };
                     if !refused {
                         swept.stopped = Some(e);

@@ -258,7 +258,7 @@ pub(crate) fn list(st: &mut State, ctx: &Ctx) -> Answer {
         .iter()
         .filter(|a| a.app_id == app && a.id <= start && wanted(a.status_code))
         .collect();
-    mine.sort_by(|a, b| b.id.cmp(&a.id));
+    mine.sort_by_key(|a| std::cmp::Reverse(a.id));
     let page: Vec<Value> = mine
         .iter()
         .take(per_page)
