@@ -153,6 +153,18 @@ impl RelayWorld {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> RelayProc {
+        self.start_on("127.0.0.1:0", (concurrency, timeout_secs), extra, env)
+    }
+
+    /// [`RelayWorld::start_env`] listening on `listen` (an address the
+    /// App's webhook is set to before the relay starts).
+    pub fn start_on(
+        &self,
+        listen: &str,
+        (concurrency, timeout_secs): (usize, u64),
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> RelayProc {
         let log = self
             .w
             .scratch
@@ -178,7 +190,7 @@ impl RelayWorld {
             .env("FLEETFORM_GITHUB_POINTS_PER_MINUTE", "1000000")
             .envs(env.iter().copied())
             .current_dir(self.w.fx.manager())
-            .args(["relay", "serve", "--listen", "127.0.0.1:0", "--concurrency"])
+            .args(["relay", "serve", "--listen", listen, "--concurrency"])
             .arg(concurrency.to_string())
             .args(extra)
             .envs(env.iter().copied())

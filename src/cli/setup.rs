@@ -72,6 +72,11 @@ pub enum RelayCommand {
         /// Seconds requests in flight have to finish after SIGTERM.
         #[arg(long, env = "FLEETFORM_RELAY_GRACE", default_value_t = 25)]
         grace: u64,
+        /// Seconds between sweeps that ask GitHub to redeliver the customer
+        /// App's failed webhook deliveries (one sweep at start, then this
+        /// long after each); 0: no sweeps. Needs FLEETFORM_WEBHOOK_SECRET.
+        #[arg(long, env = "FLEETFORM_RELAY_REDELIVER_EVERY", default_value_t = 300)]
+        redeliver_every: u64,
     },
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::cli::{RelayArgs, RelayCommand};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::relay::redeliver;
 use crate::relay::serve::{self, Handled, Limits};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV};
 
@@ -19,6 +20,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         per_client,
         grace,
         batch,
+        redeliver_every,
     } = &args.command;
     let settings = Settings::load(manager_dir)?;
     if let Some(said) = settings.relay.deprecated_audience() {
@@ -65,8 +67,30 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
             1 => format!("one event per dispatch (no {BATCH_WORKFLOW} in the manager checkout): GitHub's write limits cap the relay near 80 events a minute and 500 an hour"),
             n => format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
         });
+        let _sweeps = start_sweeps(&relay, *redeliver_every, webhook, out);
         serve::serve(relay, listener, limits, log, serve::termination()).await;
         out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
     })
+}
+
+/// The sweeps that have GitHub redeliver failed webhook deliveries
+/// ([`redeliver`]), logged as the requests are; none with `every` 0 or
+/// without a webhook secret. Dropped with the runtime.
+fn start_sweeps(
+    relay: &Arc<Relay>,
+    every: u64,
+    webhook: bool,
+    out: &Output,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if every == 0 || !webhook {
+        return None;
+    }
+    out.note(&format!(
+        "redeliver: failed webhook deliveries are redelivered at start and every {every} s"
+    ));
+    let log_out = out.clone();
+    let log: redeliver::SweepLog = Arc::new(move |line: &str| log_out.note(line));
+    let every = std::time::Duration::from_secs(every.min(7 * 24 * 3600));
+    Some(tokio::spawn(redeliver::schedule(relay.clone(), every, log)))
 }

@@ -91,7 +91,7 @@ pub enum Slot {
 }
 
 /// What has been sent, in epoch milliseconds, and what GitHub said.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Ledger {
     limits: Limits,
     /// (time, points) of the last minute's requests.

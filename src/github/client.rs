@@ -233,6 +233,15 @@ impl GitHub {
         self
     }
 
+    /// Schedules as if this client had sent what `earlier` sent (its
+    /// minute's points, its hour's writes, the primary limit and any hold
+    /// GitHub asked for): a new client for the same credential (an App's
+    /// JWT renewed) carries on within the same limits.
+    pub fn with_budget_of(self, earlier: &GitHub) -> Self {
+        *lock(&self.ledger) = lock(&earlier.ledger).clone();
+        self
+    }
+
     /// Keeps the hour's writes at `path` ([`super::write_log`]) as each
     /// write gets its slot, so a run stopped half-way (its job's timeout, a
     /// cancel) still hands the next run every write it made. The caller

@@ -42,7 +42,8 @@
 //!   repo's environments, secret names, rulesets, workflow permissions and
 //!   reach, for `doctor`) and `access` (a repo's collaborators, its
 //!   owner's organisation base permission and its Pages site, for
-//!   `doctor`).
+//!   `doctor`) and `hooks` (the App's webhook deliveries and their
+//!   redelivery, for the relay's sweep).
 //! - `answers` (checks of answer values), `links` (the `Link` header and
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
@@ -76,6 +77,7 @@ mod dispatch;
 mod error;
 mod etags;
 mod git;
+mod hooks;
 mod issues;
 mod links;
 mod pages;
@@ -105,6 +107,7 @@ pub use deployments::{may_go_later, NewDeployment, Started};
 pub use error::{GitHubError, Token};
 pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};
+pub use hooks::{HookDeliveries, HookDelivery};
 pub use issues::Issue;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;

@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod oidc;
 pub mod poll;
 pub mod queue;
+pub mod redeliver;
 pub mod serve;
 mod subject;
 pub mod webhook;

@@ -135,6 +135,8 @@ fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
         "orgs/get" => Some(super::access::org(state, ctx)),
         "apps/create-installation-access-token" => Some(super::apps::create_token(state, ctx)),
         "apps/get-authenticated" => Some(super::apps::authenticated_app(state)),
+        "apps/list-webhook-deliveries" => Some(super::hooks::list(state, ctx)),
+        "apps/redeliver-webhook-delivery" => Some(super::hooks::redeliver(state, ctx)),
         "apps/get-by-slug" => {
             let authenticated = !state.current_anonymous;
             Some(super::apps::app_by_slug(state, ctx, authenticated))

@@ -47,7 +47,8 @@
 //! snapshots; SHAs are 40 hex digits but not Git's), contents, refs, commit
 //! statuses, issues and pull requests sharing one number sequence per
 //! repository, issue comments, reviews, repository dispatches, check runs,
-//! merge-upstream, Actions secrets, and the settings `fleetform doctor`
+//! merge-upstream, Actions secrets, Apps' webhook deliveries really sent
+//! to a URL and their redeliveries (`hooks`), and the settings `fleetform doctor`
 //! reads (environments with reviewers, branch policies and secrets,
 //! rulesets, default workflow permissions, renamed repositories, the
 //! token-expiry header, see `settings`; collaborators, organisations'
@@ -61,6 +62,7 @@ mod comment_commands;
 mod handlers;
 mod handlers_issues;
 mod handlers_repo;
+mod hooks;
 pub(crate) mod http;
 mod inspect;
 mod limits;
@@ -89,6 +91,8 @@ use self::spec::{spec, Route};
 use self::state::{QueuedFault, State};
 
 // Used by the tests that seed settings, not by every test binary.
+#[allow(unused_imports)]
+pub use self::hooks::HookAttempt;
 #[allow(unused_imports)]
 pub use self::settings::{BranchPolicy, Environment, Ruleset};
 
@@ -440,8 +444,11 @@ impl FakeGitHub {
             concurrency: Mutex::new(None),
         });
         let handler_inner = inner.clone();
-        let handler: Arc<http::Handler> =
-            Arc::new(move |req| limits::serve_in_flight(&handler_inner, req));
+        let handler: Arc<http::Handler> = Arc::new(move |req| {
+            let reply = limits::serve_in_flight(&handler_inner, req);
+            hooks::send_queued(&handler_inner);
+            reply
+        });
         let server = Server::start(handler, shutdown).expect("fake GitHub: cannot listen");
         let token = {
             let mut st = lock(&inner.state);

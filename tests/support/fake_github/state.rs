@@ -185,6 +185,8 @@ pub(crate) struct State {
     /// Organisations' base permissions and the accounts that are users
     /// (`GET /orgs/{org}`; see `access`).
     pub accounts: super::access::Accounts,
+    /// Apps' webhooks, their delivery attempts and redeliveries to send.
+    pub hooks: super::hooks::Hooks,
 }
 
 /// Key of a repository in [`State::repos`]: GitHub names are case-insensitive.
@@ -237,6 +239,7 @@ impl State {
             token_expiration: None,
             renamed: BTreeMap::new(),
             accounts: super::access::Accounts::new(),
+            hooks: Default::default(),
         }
     }
 
