@@ -379,7 +379,10 @@ mod tests {
         let (_, pkcs1) = pem_body(&pem).unwrap();
         let public: ring::rsa::PublicKeyComponents<Vec<u8>> =
             RsaKeyPair::from_der(&pkcs1).unwrap().public().into();
-        check_jwt(&AppKey::parse(AppRole::Customer, "123", &pem).unwrap(), &public);
+        check_jwt(
+            &AppKey::parse(AppRole::Customer, "123", &pem).unwrap(),
+            &public,
+        );
         // The same key wrapped as PKCS#8 (PrivateKeyInfo around it).
         let mut inner = vec![0x02, 0x01, 0x00, 0x30, 0x0d];
         inner.extend_from_slice(&[
@@ -396,12 +399,17 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode(der)
             )
         };
-        check_jwt(&AppKey::parse(AppRole::Customer, "123", &pem8(&pkcs8)).unwrap(), &public);
+        check_jwt(
+            &AppKey::parse(AppRole::Customer, "123", &pem8(&pkcs8)).unwrap(),
+            &public,
+        );
         // PKCS#8 of another algorithm (sha256WithRSAEncryption's OID) is
         // refused.
         let mut other = pkcs8.clone();
         other[19] = 0x0b;
-        let e = AppKey::parse(AppRole::Customer, "123", &pem8(&other)).err().unwrap();
+        let e = AppKey::parse(AppRole::Customer, "123", &pem8(&other))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("holds no RSA key"), "{e}");
     }
 

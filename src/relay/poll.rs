@@ -457,14 +457,18 @@ mod tests {
 
     #[test]
     fn a_fleetform_status_is_the_context_or_an_environments() {
-        let held = |contexts: &[&str]| {
-            json!({ "statuses": contexts.iter().map(|c| json!({ "context": c, "state": "success" })).collect::<Vec<_>>() })
-        };
+        let held = |contexts: &[&str]| json!({ "statuses": contexts.iter().map(|c| json!({ "context": c, "state": "success" })).collect::<Vec<_>>() });
         let ctx = "infra/terraform-deploy";
         assert!(has_fleetform_status(&held(&["ci", ctx]), ctx));
-        assert!(has_fleetform_status(&held(&["infra/terraform-deploy/prod"]), ctx));
+        assert!(has_fleetform_status(
+            &held(&["infra/terraform-deploy/prod"]),
+            ctx
+        ));
         assert!(!has_fleetform_status(&held(&["ci/build"]), ctx));
-        assert!(!has_fleetform_status(&held(&["infra/terraform-deployx"]), ctx));
+        assert!(!has_fleetform_status(
+            &held(&["infra/terraform-deployx"]),
+            ctx
+        ));
         assert!(!has_fleetform_status(&json!({ "statuses": [] }), ctx));
         assert!(!has_fleetform_status(&json!({}), ctx));
     }

@@ -176,8 +176,7 @@ impl StateFile {
             return Err(StateError::TooLarge(bytes.len()));
         }
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| FsError::new("create the folder", dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| FsError::new("create the folder", dir, e))?;
         }
         Ok(crate::util::fs::write_atomic(&self.path, &bytes)?)
     }
