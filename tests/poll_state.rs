@@ -306,3 +306,33 @@ fn without_the_key_the_state_is_kept_in_clear_with_a_warning() {
             .unwrap();
     crate::common::assert_code(&out, 2);
 }
+
+/// `manager-poll.yml` hands the artifact secret from the `poll`
+/// environment to the poll step alone, through `env:` (never `${{ }}` in
+/// `run:`), so the state it keeps in the Actions cache is sealed.
+#[test]
+fn the_poll_template_seals_its_state_with_the_environments_secret() {
+    let doc = crate::templates::load("workflows/manager-poll.yml");
+    let job = &doc["jobs"]["poll"];
+    assert_eq!(job["environment"].as_str(), Some("poll"));
+    let steps = job["steps"].as_sequence().unwrap();
+    let with_key: Vec<&yaml_serde::Value> = steps
+        .iter()
+        .filter(|st| {
+            yaml_serde::to_string(st)
+                .unwrap()
+                .contains("FLEETFORM_ARTIFACT_KEY")
+        })
+        .collect();
+    assert_eq!(with_key.len(), 1, "{with_key:?}");
+    let step = with_key[0];
+    assert_eq!(
+        step["env"]["FLEETFORM_ARTIFACT_KEY"].as_str(),
+        Some("${{ secrets.FLEETFORM_ARTIFACT_KEY }}")
+    );
+    let run = step["run"].as_str().unwrap();
+    assert!(
+        run.contains("fleetform poll") && !run.contains("${{"),
+        "{run}"
+    );
+}
