@@ -229,6 +229,17 @@ fn a_state_deleted_between_two_pushes_dispatches_the_push_once() {
             .filter(|r| r.method == "GET" && r.path.ends_with("/status"))
             .count();
     assert_eq!(status_reads, 3);
+    // README's budget row for a repo without state, F = 3 read files (the
+    // variables and the two environments' overrides): acme's head 2 + F +
+    // 1 + 2 (not statused: the default branch, the dispatch) and its pull
+    // request's statuses 1; globex's head 2 + F + 1 (statused).
+    let counted =
+        rw.w.gh
+            .requests()
+            .iter()
+            .filter(|r| !r.path.ends_with("/installation") && !r.path.starts_with("/app/"))
+            .count();
+    assert_eq!(counted, (2 + 3 + 1 + 2 + 1) + (2 + 3 + 1));
     manager_reports(&rw);
 
     let (again, _) = poll(&rw, &state);
