@@ -127,7 +127,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PollArgs {
     /// Where what was seen is kept between runs (ETags, heads, pull
-    /// request heads): restore it from a cache before the run.
+    /// request heads), sealed with FLEETFORM_ARTIFACT_KEY when it is set:
+    /// restore it from a cache before the run. A missing or unopenable
+    /// state is recovered from the commits' fleetform statuses.
     #[arg(
         long,
         env = "FLEETFORM_POLL_STATE",

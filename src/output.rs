@@ -151,6 +151,15 @@ impl Output {
         }
     }
 
+    /// A warning without a position: shown even when quiet, and as an
+    /// annotation under Actions.
+    pub fn warn(&self, text: &str) {
+        eprintln!("warning: {}", self.clean(text));
+        if self.github {
+            eprintln!("::warning::{}", escape_data(&command_data(text)));
+        }
+    }
+
     /// An error without a position.
     pub fn error(&self, text: &str) {
         eprintln!("error: {}", self.clean(text));

@@ -109,6 +109,7 @@ fn templates_document_their_secrets_and_variables() {
                 "FLEETFORM_MANAGER_APP_ID",
                 "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
                 "FLEETFORM_CUSTOMER_APP_ID",
+                "FLEETFORM_ARTIFACT_KEY",
             ],
         ),
         (

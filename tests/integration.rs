@@ -86,6 +86,7 @@ mod oidc_trust;
 mod ops_workflow;
 mod pin_cli;
 mod pins;
+mod poll_state;
 mod products;
 mod products_github;
 mod real_cloud;

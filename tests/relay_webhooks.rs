@@ -173,15 +173,32 @@ pub(crate) fn poll(rw: &RelayWorld, state: &std::path::Path) -> Value {
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
-/// `fleetform poll` from a schedule: the first run records, unchanged
-/// repos cost 304s, changes are dispatched once, as the App.
+/// `fleetform poll` from a schedule: the first run dispatches each new
+/// customer's default branch once (no fleetform status on its head yet),
+/// unchanged repos cost 304s, changes are dispatched once, as the App.
 #[test]
 fn poll_dispatches_what_changed_once_with_conditional_requests() {
     let rw = RelayWorld::new();
     let state = rw.w.scratch.path().join("poll-state.json");
     let first = poll(&rw, &state);
     assert_eq!(first["first_seen"], json!(["acme", "globex"]), "{first}");
-    assert!(first["dispatched"].as_array().unwrap().is_empty());
+    let heads: Vec<(Value, Value)> = first["dispatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["event_type"].clone(), d["sha"].clone()))
+        .collect();
+    let main_of = |repo| json!(rw.w.gh.branch_head(repo, "main").unwrap());
+    assert_eq!(
+        heads,
+        vec![
+            (json!("fleetform-apply"), main_of(ACME)),
+            (json!("fleetform-apply"), main_of(GLOBEX)),
+        ],
+        "{first}"
+    );
+    let initial = rw.w.gh.dispatches(MANAGER).len();
+    assert_eq!(initial, 2);
 
     let before = rw.w.gh.not_modified_count();
     let quiet = poll(&rw, &state);
@@ -216,7 +233,7 @@ fn poll_dispatches_what_changed_once_with_conditional_requests() {
     );
     assert_eq!(d[1]["sha"], feature);
     let sent = rw.w.gh.dispatches(MANAGER);
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), initial + 2);
     assert!(sent
         .iter()
         .all(|s| s["sender"]["login"] == format!("{SLUG}[bot]")));
@@ -226,6 +243,6 @@ fn poll_dispatches_what_changed_once_with_conditional_requests() {
         again["dispatched"].as_array().unwrap().is_empty(),
         "{again}"
     );
-    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 2);
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), initial + 2);
     rw.w.gh.assert_clean();
 }

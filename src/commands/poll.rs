@@ -1,53 +1,76 @@
-//! `fleetform poll`: see [`crate::relay::poll`].
+//! `fleetform poll`: see [`crate::relay::poll`]; the state file is
+//! [`crate::relay::poll::state`].
 
 use crate::cli::PollArgs;
 use crate::config::Registry;
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
+use crate::relay::poll::state::{Lost, StateFile};
 use crate::relay::poll::{PollReport, PollState};
 use crate::relay::Relay;
 
-/// The largest state file read.
-const MAX_STATE: u64 = 64 * 1024 * 1024;
+/// The state kept by the last run, or an empty one (every repo is then
+/// checked against its commit statuses) with a warning saying why.
+fn load_state(file: &StateFile, report: &mut PollReport, out: &Output) -> PollState {
+    let shown = file.shown();
+    if !file.sealed() {
+        out.warn(&format!(
+            "the poll state {shown} is kept unsealed: whoever can read the manager repo's Actions cache reads the heads and ETags in it, and whoever can write it can make poll skip a push. Set FLEETFORM_ARTIFACT_KEY (the manager's artifact secret, at least 32 random characters) in the poll step to seal it"
+        ));
+    }
+    match file.read() {
+        Ok(state) => state,
+        Err(lost) => {
+            report.state_lost = Some(lost_code(&lost));
+            match lost.warning(&shown) {
+                Some(w) => out.warn(&w),
+                None => out.note(&format!(
+                    "no poll state at {shown} (the first run, or the Actions cache lost it): every customer repo is read, and each head without a fleetform commit status is dispatched"
+                )),
+            }
+            PollState::default()
+        }
+    }
+}
 
-fn load_state(path: &std::path::Path) -> Result<PollState> {
-    match crate::util::fs::read_bounded(path, MAX_STATE) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Usage(format!(
-                "{}: not a poll state file ({e}); delete it to start over (the next run then records what it finds)",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PollState::default()),
-        Err(e) => Err(Error::Failed(e.to_string())),
+fn lost_code(lost: &Lost) -> &'static str {
+    match lost {
+        Lost::Missing => "missing",
+        Lost::NotSealed => "not_sealed",
+        Lost::Forged => "forged",
+        Lost::NoKey => "no_key",
+        Lost::Unreadable(_) => "unreadable",
     }
 }
 
 pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let settings = crate::relay::Settings::load(manager_dir)?;
     let registry = Registry::load(&settings.manager)?;
-    let mut state = load_state(&args.state)?;
+    let file = StateFile::from_env(&args.state, &settings.relay.manager_repo)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let mut loaded = PollReport::default();
+    let mut state = load_state(&file, &mut loaded, out);
     let relay = Relay::new(settings);
     let rt = crate::github::runtime()?;
-    let report = rt.block_on(relay.poll(&registry, &mut state, args.dry_run));
-    if !args.dry_run {
-        if let Some(dir) = args.state.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Failed(format!("{}: {e}", dir.display())))?;
-        }
-        let bytes = serde_json::to_vec_pretty(&state).map_err(|e| Error::Failed(e.to_string()))?;
-        crate::util::fs::write_atomic(&args.state, &bytes)
-            .map_err(|e| Error::Failed(e.to_string()))?;
-    }
+    let mut report = rt.block_on(relay.poll(&registry, &mut state, args.dry_run));
+    report.state_lost = loaded.state_lost;
+    report.state_sealed = file.sealed();
+    let kept = if args.dry_run {
+        Ok(())
+    } else {
+        file.write(&state)
+    };
     print(&report, args.json, args.dry_run, out);
-    let refused = report
-        .dispatched
-        .iter()
-        .filter(|d| d.status != 202 && !args.dry_run)
-        .count();
+    if let Err(e) = kept {
+        return Err(Error::Failed(format!(
+            "{e} ({}); the state from before was removed, so the next run reads every repo again and dispatches only the heads that carry no fleetform commit status yet. Check that the folder is writable",
+            file.shown()
+        )));
+    }
+    let refused = report.dispatched.iter().filter(|d| !d.accepted()).count();
     if !report.failed.is_empty() || refused > 0 {
         return Err(Error::Failed(format!(
-            "{} not polled and {} refused; the others were polled",
+            "{} not polled and {} refused (tried again next run); the others were polled",
             crate::util::text::count(report.failed.len(), "customer", "customers"),
             crate::util::text::count(refused, "dispatch", "dispatches")
         )));
@@ -86,10 +109,11 @@ fn print(report: &PollReport, json: bool, dry_run: bool, out: &Output) {
         ));
     }
     out.note(&format!(
-        "{} dispatched, {} unchanged (304), {} seen for the first time (recorded only), {} failed",
+        "{} dispatched, {} unchanged (304), {} read without state (heads checked against their commit statuses, {} found dispatched already), {} failed",
         report.dispatched.len(),
         report.not_modified,
         report.first_seen.len(),
+        report.already_dispatched.len(),
         report.failed.len()
     ));
     for (slug, why) in &report.failed {
