@@ -62,13 +62,18 @@ pub fn fleet(n: usize) -> (RelayWorld, Vec<(String, String)>) {
 }
 
 /// The relay at GitHub's default budget, with the fake enforcing GitHub's
-/// default secondary limits from now on.
+/// default primary and secondary limits from now on.
 pub fn relay_at_githubs_limits(rw: &RelayWorld) -> RelayProc {
     rw.w.gh.enforce_limits(Limits {
         writes_per_minute: 80,
         writes_per_hour: 500,
         points_per_minute: 900,
     });
+    // GitHub's primary limit, each installation token its own 5,000 an
+    // hour (without it the fake's rate-limit headers count every token's
+    // requests together).
+    rw.w.gh
+        .enforce_primary_limit(5000, Duration::from_secs(3600));
     rw.start_env(64, 10, &[], &GITHUB_DEFAULTS)
 }
 
@@ -233,7 +238,16 @@ fn bench_relay_fleet() {
         let (dispatches, events) = received(&rw);
         let mut other: BTreeMap<String, usize> = BTreeMap::new();
         for (status, answer, _) in b.answers.iter().filter(|a| a.0 != 202) {
-            let code = answer["error"].as_str().unwrap_or("?");
+            let code = format!(
+                "{} {}",
+                answer["error"].as_str().unwrap_or("?"),
+                answer["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(120)
+                    .collect::<String>()
+            );
             *other.entry(format!("{status} {code}")).or_insert(0) += 1;
         }
         println!(

@@ -50,7 +50,7 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Output) -> Resu
         .map_err(|e| Error::Usage(e.to_string()))?;
     let mut loaded = PollReport::default();
     let mut state = load_state(&file, &mut loaded, out);
-    let relay = Relay::new(settings);
+    let relay = Relay::new(settings).with_events_in_memory();
     let rt = crate::github::runtime()?;
     let mut report = rt.block_on(relay.poll(&registry, &mut state, args.dry_run));
     report.state_lost = loaded.state_lost;

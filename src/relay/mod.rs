@@ -105,11 +105,17 @@ impl Answer {
     }
 
     pub(crate) fn github(e: &GitHubError) -> Answer {
-        if let GitHubError::Deferred { limit, wait, .. } = e {
+        if let GitHubError::Deferred {
+            limit,
+            wait,
+            method,
+            path,
+        } = e
+        {
             return Answer::busy(
                 503,
                 "github_limit",
-                format!("GitHub's {limit} is reached for now; try again"),
+                format!("GitHub's {limit} is reached for now ({method} {path}); try again"),
                 wait.as_secs().max(1),
             );
         }
@@ -526,6 +532,13 @@ impl Relay {
             });
             Ok(send)
         })
+    }
+
+    /// Claims events in memory only (`poll`: its job holds no records
+    /// credential, and its sealed state remembers what it dispatched).
+    pub fn with_events_in_memory(mut self) -> Relay {
+        self.events = events::Events::new(None);
+        self
     }
 
     /// Sends events in batches of up to `n` (the manager has the batch
