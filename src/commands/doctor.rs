@@ -398,41 +398,17 @@ fn examine(
             }
         }
     });
-    let relay = manager.config.relay.is_some();
-    let mut checks = doctor::manager_checks(manager, &manager_facts);
-    checks.push(doctor::plan_check(&manager_facts));
-    checks.extend(doctor::impact_plan_check(
-        doctor::impact_plan_workflow(&manager.root).as_deref(),
-        &manager_facts.environments,
-    ));
-    checks.extend(doctor::records_check(manager, deploy.as_ref()));
-    let batch = doctor::first_workflow(&manager.root, |t| t.contains("fleetform batch-entries"));
-    checks.extend(doctor::batch_check(
+    let mut checks = found_checks(
         manager,
-        batch.as_ref().map(|(path, _)| path.as_str()),
-    ));
-    checks.extend(doctor::isolation_checks(
-        &registry.customers,
+        registry,
+        deploy.as_ref(),
         &manager_facts,
-    ));
-    checks.extend(customers.iter().map(doctor::customer_check));
-    checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));
-    checks.extend(customers.iter().filter_map(doctor::app_check));
+        &customers,
+    );
     let (app_checks, app_requests) = apps_checks(manager, &settings.repo, &rt, &api, out)?;
     checks.extend(app_checks);
     let now = crate::rollout::now() as i64;
-    let mut tokens = vec![token_facts(
-        if customer_gh.is_some() {
-            "manager token"
-        } else {
-            "token"
-        },
-        &manager_gh,
-    )];
-    if let Some(gh) = &customer_gh {
-        tokens.push(token_facts("customer token", gh));
-    }
-    checks.extend(tokens.iter().map(|t| doctor::token_check(t, now)));
+    checks.extend(token_checks(&manager_gh, customer_gh.as_ref(), now));
     if unreachable {
         // Their fix is the one said first: reach GitHub.
         for c in checks.iter_mut() {
@@ -458,6 +434,50 @@ fn examine(
         out.note(&note);
     }
     Ok(Report::new(&settings.repo, checks, requests))
+}
+
+/// What the manager repo and the customers read from GitHub say: the
+/// manager's settings and workflows, the records, batches, isolation, and
+/// each customer's reach, id and App.
+fn found_checks(
+    manager: &Manager,
+    registry: &Registry,
+    deploy: Option<&DeployWorkflow>,
+    manager_facts: &crate::doctor::facts::ManagerFacts,
+    customers: &[crate::doctor::facts::CustomerFacts],
+) -> Vec<doctor::Check> {
+    let relay = manager.config.relay.is_some();
+    let mut checks = doctor::manager_checks(manager, manager_facts);
+    checks.push(doctor::plan_check(manager_facts));
+    checks.extend(doctor::impact_plan_check(
+        doctor::impact_plan_workflow(&manager.root).as_deref(),
+        &manager_facts.environments,
+    ));
+    checks.extend(doctor::records_check(manager, deploy));
+    let batch = doctor::first_workflow(&manager.root, |t| t.contains("fleetform batch-entries"));
+    checks.extend(doctor::batch_check(
+        manager,
+        batch.as_ref().map(|(path, _)| path.as_str()),
+    ));
+    checks.extend(doctor::isolation_checks(&registry.customers, manager_facts));
+    checks.extend(customers.iter().map(doctor::customer_check));
+    checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));
+    checks.extend(customers.iter().filter_map(doctor::app_check));
+    checks
+}
+
+/// The tokens' checks (their expiry, what they may do).
+fn token_checks(manager_gh: &GitHub, customer_gh: Option<&GitHub>, now: i64) -> Vec<doctor::Check> {
+    let name = if customer_gh.is_some() {
+        "manager token"
+    } else {
+        "token"
+    };
+    let mut tokens = vec![token_facts(name, manager_gh)];
+    if let Some(gh) = customer_gh {
+        tokens.push(token_facts("customer token", gh));
+    }
+    tokens.iter().map(|t| doctor::token_check(t, now)).collect()
 }
 
 /// The manager's schemas (each product's, with products), linted as
