@@ -146,3 +146,48 @@ fn two_instances_and_a_restart_share_the_claims_in_the_records_bucket() {
         "{keys:?}"
     );
 }
+
+/// GitHub fails a delivery it has no answer for within 10 s: the relay
+/// answers within a second of the signature check (202, accepted) when the
+/// work takes longer (here GitHub holds every request 4 s), and the
+/// delivery is dispatched after, once.
+#[test]
+fn a_slow_delivery_is_answered_at_once_and_dispatched_after() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(8);
+    let sha = rw.w.change_acme("main", 5);
+    rw.w.gh
+        .enforce_concurrency(100, std::time::Duration::from_secs(4), 1);
+    let t0 = std::time::Instant::now();
+    let (status, answer) = signed_delivery(
+        &relay,
+        "push",
+        "slow-1",
+        &push_delivery(&rw, &sha),
+        WEBHOOK_SECRET,
+    );
+    let took = t0.elapsed();
+    assert_eq!(status, 202, "{answer}");
+    assert!(answer["accepted"].is_string(), "{answer}");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "answered after {took:?}"
+    );
+    let start = std::time::Instant::now();
+    while rw.w.gh.dispatches(MANAGER).is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "never dispatched"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, again) = signed_delivery(
+        &relay,
+        "push",
+        "slow-1",
+        &push_delivery(&rw, &sha),
+        WEBHOOK_SECRET,
+    );
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
+}

@@ -105,7 +105,9 @@ const KIB: usize = 1024;
 
 /// What the limits are counted in, shared by every connection.
 struct Gates {
-    handling: Semaphore,
+    handling: Arc<Semaphore>,
+    /// Webhook deliveries still being handled after their answer.
+    background: Arc<Background>,
     admitted: Arc<Semaphore>,
     clients: Mutex<HashMap<IpAddr, usize>>,
     memory: Arc<Semaphore>,
@@ -116,7 +118,8 @@ impl Gates {
     fn new(limits: Limits) -> Gates {
         let kib = (limits.webhook_memory / KIB).clamp(1, Semaphore::MAX_PERMITS);
         Gates {
-            handling: Semaphore::new(limits.concurrency.max(1)),
+            handling: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            background: Arc::new(Background::default()),
             admitted: Arc::new(Semaphore::new(limits.in_flight.max(1))),
             clients: Mutex::new(HashMap::new()),
             memory: Arc::new(Semaphore::new(kib)),
@@ -245,7 +248,10 @@ pub async fn serve(
         });
     }
     drop(listener);
+    let started = tokio::time::Instant::now();
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    let left = grace.saturating_sub(started.elapsed());
+    let _ = tokio::time::timeout(left, gates.background.idle()).await;
 }
 
 /// Completes on SIGTERM or SIGINT.
@@ -285,7 +291,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 async fn handle(
-    relay: &Relay,
+    relay: &Arc<Relay>,
     gates: &Arc<Gates>,
     log: &Log,
     peer: SocketAddr,
@@ -298,7 +304,7 @@ async fn handle(
         Route::Healthz => gates.health(relay.queue.queued()),
         Route::Refused(a) => a,
         route => match gates.admit(peer.ip()) {
-            Ok(_admission) => admitted(relay, gates, route, req).await,
+            Ok(_admission) => admitted(relay, gates, log, route, req).await,
             Err(a) => a,
         },
     };
@@ -341,7 +347,13 @@ impl Route {
 }
 
 /// An admitted request: its body read, then handled in a slot.
-async fn admitted(relay: &Relay, gates: &Gates, route: Route, req: Request<Incoming>) -> Answer {
+async fn admitted(
+    relay: &Arc<Relay>,
+    gates: &Arc<Gates>,
+    log: &Log,
+    route: Route,
+    req: Request<Incoming>,
+) -> Answer {
     match route {
         Route::Dispatch => {
             let body = match read_body(req, MAX_DISPATCH_BODY, &gates.limits, |_| Ok(())).await {
@@ -350,7 +362,7 @@ async fn admitted(relay: &Relay, gates: &Gates, route: Route, req: Request<Incom
             };
             in_slot(gates, relay.handle_dispatch(&body)).await
         }
-        Route::Webhook => webhook(relay, gates, req).await,
+        Route::Webhook => webhook(relay, gates, log, req).await,
         Route::Schema => match bearer(&req) {
             Some(t) => in_slot(gates, relay.handle_schema(&t)).await,
             None => Answer::refuse(
@@ -378,7 +390,12 @@ async fn in_slot(gates: &Gates, work: impl Future<Output = Answer>) -> Answer {
 
 /// `POST /webhook`: the signature header checked before the body is read,
 /// the body read within the memory budget with its HMAC as it streams.
-async fn webhook(relay: &Relay, gates: &Gates, req: Request<Incoming>) -> Answer {
+async fn webhook(
+    relay: &Arc<Relay>,
+    gates: &Arc<Gates>,
+    log: &Log,
+    req: Request<Incoming>,
+) -> Answer {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -424,13 +441,132 @@ async fn webhook(relay: &Relay, gates: &Gates, req: Request<Incoming>) -> Answer
             "X-Hub-Signature-256 does not match the body under the webhook secret",
         );
     }
-    let delivery = Delivery {
-        event: event.as_deref(),
-        id: id.as_deref(),
+    let signed = Signed {
+        relay: relay.clone(),
+        gates: gates.clone(),
+        log: log.clone(),
+        event,
+        id,
+        body,
+        _held: held,
     };
-    let answer = in_slot(gates, relay.handle_signed_webhook(&delivery, &body)).await;
-    drop(held);
-    answer
+    signed.answer_within(WEBHOOK_ANSWER).await
+}
+
+/// How long GitHub's delivery waits for its answer here: GitHub fails a
+/// delivery after 10 s; the relay answers within this of the signature
+/// check and goes on with the delivery if it takes longer.
+pub const WEBHOOK_ANSWER: Duration = Duration::from_secs(1);
+/// How long a delivery already answered 202 is retried when GitHub or
+/// the relay is busy.
+const WEBHOOK_RETRY_FOR: Duration = Duration::from_secs(10 * 60);
+
+/// A delivery whose signature was checked, with what it holds (its
+/// share of the webhook memory budget) until it has been handled.
+struct Signed {
+    relay: Arc<Relay>,
+    gates: Arc<Gates>,
+    log: Log,
+    event: Option<String>,
+    id: Option<String>,
+    body: Bytes,
+    _held: Option<OwnedSemaphorePermit>,
+}
+
+impl Signed {
+    /// Handles the delivery in a task of its own: its answer when that
+    /// comes within `wait`, else 202 (accepted), and the task goes on,
+    /// trying again while the answer is a busy one, for
+    /// [`WEBHOOK_RETRY_FOR`]. A delivery answered with a failure in time is
+    /// GitHub's to mark failed (and the relay's sweep to redeliver).
+    async fn answer_within(self, wait: Duration) -> Answer {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let background = self.gates.background.clone();
+        background.enter();
+        tokio::spawn(async move {
+            let first = self.attempt().await;
+            if let Err(first) = tx.send(first) {
+                let last = self.retry(first).await;
+                (self.log)(&Handled {
+                    method: "POST".into(),
+                    path: "/webhook (after its 202)".into(),
+                    status: last.status,
+                    what: summary(&last),
+                    millis: 0,
+                });
+            }
+            drop(self);
+            background.leave();
+        });
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Answer::refuse(500, "internal", "the delivery's handler stopped"),
+            Err(_) => Answer::ok(
+                202,
+                json!({ "accepted": "the delivery is being handled; the relay tries again while GitHub or the relay is busy" }),
+            ),
+        }
+    }
+
+    async fn attempt(&self) -> Answer {
+        let delivery = Delivery {
+            event: self.event.as_deref(),
+            id: self.id.as_deref(),
+        };
+        in_slot(
+            &self.gates,
+            self.relay.handle_signed_webhook(&delivery, &self.body),
+        )
+        .await
+    }
+
+    async fn retry(&self, mut answer: Answer) -> Answer {
+        let until = tokio::time::Instant::now() + WEBHOOK_RETRY_FOR;
+        while answer.status >= 500 {
+            let wait = answer.body["retry_after"]
+                .as_u64()
+                .unwrap_or(5)
+                .clamp(1, 600);
+            let wait = Duration::from_secs(wait);
+            if tokio::time::Instant::now() + wait > until {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            answer = self.attempt().await;
+        }
+        answer
+    }
+}
+
+/// Tasks still running after their request was answered, for the grace
+/// period after SIGTERM.
+#[derive(Default)]
+struct Background {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Background {
+    fn enter(&self) {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        if self.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Completes when no task is running.
+    async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 fn bearer(req: &Request<Incoming>) -> Option<String> {
