@@ -173,6 +173,28 @@ impl Ledger {
         Slot::Go
     }
 
+    /// Books `cost` points of the minute for a request that is not a
+    /// content write (an installation token's POST costs 5), or says how
+    /// long until they fit.
+    pub fn reserve_points(&mut self, cost: u64, now: u64) -> Slot {
+        while self
+            .points
+            .front()
+            .is_some_and(|(t, _)| t + MINUTE_MS <= now)
+        {
+            self.points.pop_front();
+        }
+        let cost = cost.clamp(1, self.limits.points_per_minute.max(1));
+        let used: u64 = self.points.iter().map(|(_, p)| p).sum();
+        if used + cost > self.limits.points_per_minute {
+            if let Some(ms) = self.free_after(cost, now) {
+                return wait(ms, "points per minute");
+            }
+        }
+        self.points.push_back((now, cost));
+        Slot::Go
+    }
+
     /// How long until `cost` more points fit in the minute.
     fn free_after(&self, cost: u64, now: u64) -> Option<u64> {
         let mut used: u64 = self.points.iter().map(|(_, p)| p).sum();
@@ -282,6 +304,22 @@ mod tests {
             writes_per_hour: 5,
             concurrency: 2,
         }
+    }
+
+    #[test]
+    fn points_booked_apart_from_writes_fill_the_minute_and_free_with_it() {
+        let mut l = Ledger::new(small());
+        for _ in 0..3 {
+            assert!(matches!(l.reserve_points(6, 1_000), Slot::Go));
+        }
+        // 18 of 20 points: a fourth mint waits until the first leaves.
+        let Slot::Wait { ms, what } = l.reserve_points(6, 2_000) else {
+            panic!("over the minute's points")
+        };
+        assert_eq!((ms, what), (MINUTE_MS - 1_000, "points per minute"));
+        assert!(matches!(l.reserve_points(6, 1_000 + MINUTE_MS), Slot::Go));
+        // Not content writes: none was counted.
+        assert_eq!(l.writes_sent, 0);
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub use crate::util::text::shown;
 pub use app::{
     AppKey, AppKeyError, AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RETIRED_APP_VARS,
 };
-pub use budget::Limits;
+pub use budget::{now_ms, Ledger, Limits, Slot};
 pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION, CA_FILE_VAR,
     MAX_PAGES,

@@ -56,6 +56,9 @@ pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
 /// How long a request waits for GitHub's limits before its caller is
 /// answered 503 with the wait as `Retry-After`.
 const LIMIT_PATIENCE: Duration = Duration::from_secs(3);
+/// The points one installation token costs the App: its installation's
+/// lookup (a read, 1) and the token's POST (5).
+const MINT_POINTS: u64 = 6;
 /// Installation tokens last an hour; they are used for at most this long.
 const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
 /// How many token ids and webhook deliveries are remembered.
@@ -264,6 +267,9 @@ pub struct Relay {
     deliveries: std::sync::Mutex<Seen>,
     pub events: events::Events,
     pub queue: queue::Queue,
+    /// Each App's token mints, against GitHub's points a minute.
+    mints: std::sync::Mutex<HashMap<String, crate::github::Ledger>>,
+    mint_limits: crate::github::Limits,
 }
 
 impl Relay {
@@ -279,6 +285,8 @@ impl Relay {
         Relay {
             events: events::Events::new(store),
             queue: queue::Queue::new(1),
+            mints: std::sync::Mutex::new(HashMap::new()),
+            mint_limits: crate::github::Limits::from_env().unwrap_or_default(),
             settings,
             jwks,
             tokens: Mutex::new(HashMap::new()),
@@ -331,6 +339,7 @@ impl Relay {
                 return Ok(gh.clone());
             }
         }
+        self.pace_mint(role)?;
         let app = match role {
             AppRole::Manager => &self.settings.manager_app,
             AppRole::Customer => &self.settings.customer_app,
@@ -365,6 +374,28 @@ impl Relay {
         }
         tokens.insert(key, (gh.clone(), Instant::now()));
         Ok(gh)
+    }
+
+    /// Books a token mint against the App's own budget: GitHub counts the
+    /// mints of every installation against the App (the installation
+    /// lookup 1 point, the token's POST 5, of 900 a minute), so a cold
+    /// relay with many new customers paces them instead of meeting
+    /// GitHub's limit; a mint that does not fit answers 503 with the wait
+    /// as `Retry-After`.
+    fn pace_mint(&self, role: AppRole) -> Result<(), Answer> {
+        let mut ledgers = self.mints.lock().unwrap_or_else(|p| p.into_inner());
+        let ledger = ledgers
+            .entry(format!("{role:?}"))
+            .or_insert_with(|| crate::github::Ledger::new(self.mint_limits));
+        match ledger.reserve_points(MINT_POINTS, crate::github::now_ms()) {
+            crate::github::Slot::Go => Ok(()),
+            crate::github::Slot::Wait { ms, what } => Err(Answer::busy(
+                503,
+                "github_limit",
+                format!("the App's installation tokens are at GitHub's {what} for now; try again"),
+                ms.div_ceil(1000).max(1),
+            )),
+        }
     }
 
     /// The manager App's client for the manager repo.
