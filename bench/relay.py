@@ -74,7 +74,7 @@ def main():
            "points a minute) and the fake enforces the same, per account (each installation "
            "token; an App's JWTs as one), points per endpoint, an installation token not a "
            "content write. Each customer has installed the customer App on its own account. "
-           "Every caller honours `Retry-After` as the trigger does (within 6 minutes). Events "
+           "Every caller honours `Retry-After` as the trigger does (within 9 minutes). Events "
            "are counted at the fake, a batch's entries one by one.", "",
            "| relay | customers at once | answered 202 | dispatches | events received | doubled | "
            "GitHub requests | limit answers | p50 | p99 | until the last answer | relay peak RSS |",
@@ -85,8 +85,9 @@ def main():
                    f"{r['limit_answers']} | {r['p50_ms'] / 1000:.1f} s | {r['p99_ms'] / 1000:.1f} s | "
                    f"{r['max_ms'] / 1000:.1f} s | {r['peak_rss_kb'] / 1024:.0f} MB |")
     out += ["", "A cold relay mints one installation token per customer (a POST to one endpoint "
-            "for all customers: 5 of the App's 900 points a minute each, so about 180 new "
-            "customers a minute); the token is then kept 50 minutes, and a warm relay's "
+            "for all customers: 5 of the App's 900 points a minute each, so at most 180 new "
+            "customers a minute, which the relay paces itself, answering the others 503 with "
+            "`Retry-After`); the token is then kept 50 minutes, and a warm relay's "
             "requests are the customers' own reads (each on its installation's budget) and "
             "one dispatch per batch on the manager's.", "",
             "**Hostile load** (default limits; 64 handling slots): "

@@ -108,7 +108,7 @@ pub fn burst(rw: &RelayWorld, relay: &RelayProc, pushes: &[(String, String)]) ->
                 barrier.wait();
                 let t0 = Instant::now();
                 // As the trigger does: a busy answer is asked again after
-                // its Retry-After, within 6 minutes.
+                // its Retry-After, within 9 minutes.
                 loop {
                     let (status, answer) =
                         http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes());
@@ -116,7 +116,7 @@ pub fn burst(rw: &RelayWorld, relay: &RelayProc, pushes: &[(String, String)]) ->
                     match wait {
                         Some(w)
                             if matches!(status, 429 | 503)
-                                && t0.elapsed() + w < Duration::from_secs(360) =>
+                                && t0.elapsed() + w < Duration::from_secs(540) =>
                         {
                             std::thread::sleep(w)
                         }

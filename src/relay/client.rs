@@ -67,10 +67,10 @@ fn percent_encode(s: &str) -> String {
 }
 
 /// How long a call may take in all, its waits after a busy answer
-/// included: the trigger's job has 10 minutes, and a relay at GitHub's
+/// included (9 minutes): the trigger's job has 10, and a relay at GitHub's
 /// limits (a cold start with many new customers) asks callers to come
 /// back within minutes.
-const CALL_DEADLINE: Duration = Duration::from_secs(6 * 60);
+const CALL_DEADLINE: Duration = Duration::from_secs(9 * 60);
 
 /// The relay's answer: its JSON on 2xx, else the refusal's message. A
 /// busy answer (429 or 503 with `Retry-After`) is asked again after the

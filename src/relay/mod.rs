@@ -56,9 +56,10 @@ pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
 /// How long a request waits for GitHub's limits before its caller is
 /// answered 503 with the wait as `Retry-After`.
 const LIMIT_PATIENCE: Duration = Duration::from_secs(3);
-/// The points one installation token costs the App: its installation's
-/// lookup (a read, 1) and the token's POST (5).
-const MINT_POINTS: u64 = 6;
+/// The points one installation token costs the App on the endpoint that
+/// binds: the token's POST (5; GitHub counts points per endpoint, and the
+/// installation's lookup, 1 point, is another).
+const MINT_POINTS: u64 = 5;
 /// Installation tokens last an hour; they are used for at most this long.
 const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
 /// How many token ids and webhook deliveries are remembered.
@@ -378,7 +379,7 @@ impl Relay {
 
     /// Books a token mint against the App's own budget: GitHub counts the
     /// mints of every installation against the App (the installation
-    /// lookup 1 point, the token's POST 5, of 900 a minute), so a cold
+    /// POST 5 points of the endpoint's 900 a minute), so a cold
     /// relay with many new customers paces them instead of meeting
     /// GitHub's limit; a mint that does not fit answers 503 with the wait
     /// as `Retry-After`.
