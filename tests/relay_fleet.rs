@@ -2,8 +2,6 @@
 //! secret, concurrent dispatches, onboarding, load, the container image and
 //! the schema (the relay world of `relay`).
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::common::{self, stderr, stdout};
@@ -213,84 +211,6 @@ fn onboarding_behind_the_relay_hands_out_no_credential() {
     for absent in ["MANAGER_REPO_PAT", "FLEETFORM_DISPATCH_KEY", "secrets."] {
         assert!(!text.contains(absent), "{absent}: {text}");
     }
-}
-
-/// Not a test: the measurement `bash bench/run.sh --relay-only` runs (with
-/// `--ignored`): `FLEETFORM_BENCH_N` dispatches (default 200) at once
-/// against the relay on loopback, each timed from connect to answer; prints
-/// one JSON line with the latencies, the relay's peak memory (VmHWM) and
-/// what the fake GitHub counted.
-#[test]
-#[ignore = "a measurement for bench/run.sh, not a test"]
-fn bench_relay_load() {
-    let n: usize = std::env::var("FLEETFORM_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let rw = RelayWorld::new();
-    let relay = rw.start(64);
-    let sha = rw.w.change_acme("main", 15);
-    // Warm: the issuer's keys, the registry and the installation tokens.
-    let (status, _) = dispatch(
-        &relay,
-        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
-    );
-    assert_eq!(status, 202);
-    let tokens: Vec<String> = (0..n).map(|_| rw.push_token(ACME, "main", &sha)).collect();
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
-    let started = std::time::Instant::now();
-    let handles: Vec<_> = tokens
-        .into_iter()
-        .map(|t| {
-            let (url, barrier) = (relay.url.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let body = json!({ "token": t }).to_string();
-                barrier.wait();
-                let t0 = std::time::Instant::now();
-                let status = std::panic::catch_unwind(|| {
-                    http(&url, "POST", "/dispatch", &[], body.as_bytes()).0
-                })
-                .unwrap_or(0);
-                (status, t0.elapsed())
-            })
-        })
-        .collect();
-    let mut results: Vec<(u16, Duration)> =
-        handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let wall = started.elapsed();
-    results.sort_by_key(|r| r.1);
-    let pct = |p: f64| {
-        results[((results.len() as f64 * p).ceil() as usize).saturating_sub(1)]
-            .1
-            .as_secs_f64()
-            * 1000.0
-    };
-    let vm_hwm_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id()))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let ok = results.iter().filter(|r| r.0 == 202).count();
-    if ok < n {
-        let log = std::fs::read_to_string(&relay.stderr_log).unwrap_or_default();
-        let mut statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
-        statuses.dedup();
-        eprintln!(
-            "answers other than 202: {statuses:?}; the relay's log ends:\n{}",
-            log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
-        );
-    }
-    let sent = rw.w.gh.dispatches(MANAGER).len() - 1;
-    println!(
-        "{}",
-        json!({
-            "n": n, "answered_202": ok, "dispatches_at_fake": sent,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
-            "wall_ms": wall.as_secs_f64() * 1000.0, "peak_rss_kb": vm_hwm_kb,
-            "github_requests": rw.w.gh.request_count(),
-        })
-    );
 }
 
 /// The relay's image holds the static binary only and runs it unprivileged.

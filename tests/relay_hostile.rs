@@ -145,23 +145,7 @@ fn unsigned_webhook_floods_stay_within_the_memory_budget() {
         "x-github-event: push\r\nx-github-delivery: d\r\nx-hub-signature-256: sha256={}\r\n",
         "0".repeat(64)
     );
-    let chunk = vec![b' '; 1024 * 1024];
-    let senders: Vec<_> = (0..100)
-        .map(|i| {
-            let src = Ipv4Addr::new(127, 0, 5, 1 + i as u8);
-            let mut s = open_body(src, &relay, "/webhook", SIZE, &bad);
-            let chunk = chunk.clone();
-            std::thread::spawn(move || {
-                for _ in 0..24 {
-                    if s.write_all(&chunk).is_err() {
-                        break;
-                    }
-                }
-                status_of(&mut s)
-            })
-        })
-        .collect();
-    let statuses: Vec<Option<u16>> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses = unsigned_flood(&relay, SIZE, &bad);
     let count = |code| statuses.iter().filter(|s| **s == Some(code)).count();
     assert_eq!(count(401) + count(503), 100, "{statuses:?}");
     assert!(count(401) >= 1 && count(503) >= 1, "{statuses:?}");
@@ -171,6 +155,28 @@ fn unsigned_webhook_floods_stay_within_the_memory_budget() {
         "the relay's peak memory was {peak} KiB with 100 unsigned 24 MB bodies"
     );
     assert_eq!(health(&relay)["webhook_kib"], 0);
+}
+
+/// 100 webhook bodies of `size` bytes with the headers `bad` (a wrong
+/// signature), sent at once from 100 addresses: each one's status.
+fn unsigned_flood(relay: &RelayProc, size: usize, bad: &str) -> Vec<Option<u16>> {
+    let chunk = vec![b' '; 1024 * 1024];
+    let senders: Vec<_> = (0..100)
+        .map(|i| {
+            let src = Ipv4Addr::new(127, 0, 5, 1 + i as u8);
+            let mut s = open_body(src, relay, "/webhook", size, bad);
+            let chunk = chunk.clone();
+            std::thread::spawn(move || {
+                for _ in 0..size.div_ceil(chunk.len()) {
+                    if s.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+                status_of(&mut s)
+            })
+        })
+        .collect();
+    senders.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 /// The process's peak resident memory (VmHWM), in KiB.
@@ -296,30 +302,7 @@ fn bench_relay_hostile() {
         "x-github-event: push\r\nx-github-delivery: d\r\nx-hub-signature-256: sha256={}\r\n",
         "0".repeat(64)
     );
-    let chunk = vec![b' '; 1024 * 1024];
-    let senders: Vec<_> = (0..100)
-        .map(|i| {
-            let mut s = open_body(
-                Ipv4Addr::new(127, 0, 5, 1 + i as u8),
-                &relay,
-                "/webhook",
-                SIZE,
-                &bad,
-            );
-            let chunk = chunk.clone();
-            std::thread::spawn(move || {
-                for _ in 0..24 {
-                    if s.write_all(&chunk).is_err() {
-                        break;
-                    }
-                }
-                status_of(&mut s)
-            })
-        })
-        .collect();
-    for h in senders {
-        h.join().unwrap();
-    }
+    unsigned_flood(&relay, SIZE, &bad);
     let rss_flood = peak_rss_kib(&relay);
     let mut slow: Vec<TcpStream> = (0..200)
         .map(|i| {
