@@ -160,6 +160,9 @@ pub enum Approval {
     /// Run by hand outside GitHub Actions (`fleetform apply`, a tick on a
     /// workstation): nobody approved it in fleetform.
     Local,
+    /// Run by hand outside GitHub Actions with `--unreviewed`: a change
+    /// that otherwise needs a second person, made by one.
+    Unreviewed,
 }
 
 impl Approval {
@@ -168,10 +171,16 @@ impl Approval {
             Approval::Approved => "approved",
             Approval::Automatic => "automatic",
             Approval::Local => "local",
+            Approval::Unreviewed => "unreviewed",
         }
     }
     fn parse(s: &str) -> Option<Approval> {
-        [Approval::Approved, Approval::Automatic, Approval::Local]
+        [
+            Approval::Approved,
+            Approval::Automatic,
+            Approval::Local,
+            Approval::Unreviewed,
+        ]
             .into_iter()
             .find(|a| a.as_str() == s)
     }

@@ -80,6 +80,7 @@ mod plan;
 mod products;
 mod record;
 mod rollout;
+pub mod second_person;
 mod session;
 mod status;
 mod trigger;

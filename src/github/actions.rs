@@ -46,3 +46,48 @@ impl GitHub {
             .collect()
     }
 }
+
+/// Who started a workflow run and what it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRun {
+    pub id: u64,
+    /// The workflow file, `.github/workflows/x.yml`.
+    pub path: String,
+    /// Who started the run.
+    pub actor: String,
+    /// Who started its latest attempt (a re-run), else the actor.
+    pub triggering_actor: String,
+    pub head_branch: Option<String>,
+}
+
+impl GitHub {
+    /// One workflow run (`GET /repos/{owner}/{repo}/actions/runs/{run_id}`,
+    /// 1 request; `actions: read`). An answer without its actor or path is
+    /// an error: who started a run is never assumed.
+    pub async fn workflow_run(&self, repo: &str, run_id: u64) -> Result<WorkflowRun, GitHubError> {
+        let p = format!("{}/actions/runs/{run_id}", repo_path(repo));
+        let r = self.send(Method::Get, &p, None).await?;
+        let b = &r.body;
+        let actor = required_str(b, "/actor/login", &p, "actor.login")?.to_string();
+        let triggering_actor = b
+            .pointer("/triggering_actor/login")
+            .and_then(Value::as_str)
+            .unwrap_or(&actor)
+            .to_string();
+        let id = b
+            .get("id")
+            .and_then(Value::as_u64)
+            .filter(|id| *id == run_id)
+            .ok_or_else(|| bad_value("GET", &p, "id", "is not the run asked for"))?;
+        Ok(WorkflowRun {
+            id,
+            path: required_str(b, "/path", &p, "path")?.to_string(),
+            actor,
+            triggering_actor,
+            head_branch: b
+                .get("head_branch")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+}

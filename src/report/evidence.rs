@@ -181,7 +181,11 @@ impl Header {
                 match a.approval {
                     crate::audit::Approval::Approved => u.approved_applies += 1,
                     crate::audit::Approval::Automatic => u.automatic_applies += 1,
-                    crate::audit::Approval::Local => u.local_applies += 1,
+                    // A workstation run either way; the audit line says
+                    // whether it was `--unreviewed`.
+                    crate::audit::Approval::Local | crate::audit::Approval::Unreviewed => {
+                        u.local_applies += 1
+                    }
                 }
                 push_unique(&mut u.appliers, &row.actor);
             }

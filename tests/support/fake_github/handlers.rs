@@ -279,6 +279,13 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         "actions/get-reviews-for-run" => {
             Answer::json(200, render::run_reviews(state, repo, ctx.number("run_id")))
         }
+        "actions/get-workflow-run" => {
+            let id = ctx.number("run_id");
+            match repo.workflow_runs.get(&id) {
+                Some(run) => Answer::json(200, render::workflow_run(state, repo, id, run)),
+                None => Answer::not_found(),
+            }
+        }
         other => Answer::error(501, &format!("fake GitHub does not implement {other}")),
     }
 }

@@ -445,6 +445,33 @@ impl FakeGitHub {
         self.state().seeded(repo).public_key.clone()
     }
 
+    /// A workflow run of `path` (`.github/workflows/x.yml`) on `main`,
+    /// started by `actor` and (re-)run by `triggering_actor`, as
+    /// `actions/get-workflow-run` then shows it.
+    pub fn workflow_run(&self, repo: &str, run_id: u64, path: &str, actor: &str, triggering_actor: &str) {
+        let mut st = self.state();
+        st.user_id(actor);
+        st.user_id(triggering_actor);
+        let head_sha = st
+            .seeded(repo)
+            .refs
+            .get("refs/heads/main")
+            .cloned()
+            .unwrap_or_else(|| "0".repeat(40));
+        st.seeded(repo).workflow_runs.insert(
+            run_id,
+            state::WorkflowRun {
+                path: path.to_string(),
+                actor: actor.to_string(),
+                triggering_actor: triggering_actor.to_string(),
+                head_branch: "main".to_string(),
+                head_sha,
+                event: "workflow_dispatch".to_string(),
+                at: util::now_rfc3339(),
+            },
+        );
+    }
+
     /// A reviewer answers a run's deployment to `environment` (`approved`
     /// or `rejected`), as `actions/get-reviews-for-run` then lists it.
     pub fn review_run(&self, repo: &str, run_id: u64, environment: &str, login: &str, state: &str) {

@@ -66,6 +66,19 @@ pub(crate) struct RunReview {
     pub at: String,
 }
 
+/// A workflow run as `actions/get-workflow-run` shows it: who started
+/// it, who re-ran it, which workflow file, on which branch.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkflowRun {
+    pub path: String,
+    pub actor: String,
+    pub triggering_actor: String,
+    pub head_branch: String,
+    pub head_sha: String,
+    pub event: String,
+    pub at: String,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SecretRec {
     pub encrypted_value: String,
@@ -100,6 +113,8 @@ pub(crate) struct Repo {
     pub public_key: (String, String),
     /// Deployment reviews of workflow runs, by run id, oldest first.
     pub run_reviews: BTreeMap<u64, Vec<RunReview>>,
+    /// Workflow runs `actions/get-workflow-run` answers, by run id.
+    pub workflow_runs: BTreeMap<u64, WorkflowRun>,
     /// Deployments (the Deployments API), oldest first.
     pub deployments: Vec<super::Deployment>,
     /// Settings `fleetform doctor` reads: environments, rulesets, the
@@ -316,6 +331,7 @@ impl State {
             secrets: BTreeMap::new(),
             public_key: (key_id, key),
             run_reviews: BTreeMap::new(),
+            workflow_runs: BTreeMap::new(),
             deployments: Vec::new(),
             settings: Default::default(),
             next_number: 1,
