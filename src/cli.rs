@@ -570,12 +570,29 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct StateArgs {
-    /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID
+    /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID |
+    /// apply (a sealed preview, with --sha256)
     #[arg(value_enum)]
     pub op: StateCommand,
-    /// Its addresses or id.
-    #[arg(required = true)]
+    /// Its addresses or id (none for `apply`).
     pub operands: Vec<String>,
+    /// Seal a preview of the operation for a second person: it prints
+    /// what will change and the digest they approve (`state apply`
+    /// runs it).
+    #[arg(long, conflicts_with_all = ["sha256", "unreviewed", "confirms"])]
+    pub preview: bool,
+    /// `state apply`: the digest of the sealed preview to run.
+    #[arg(long, value_name = "DIGEST")]
+    pub sha256: Option<String>,
+    /// `state apply` in a run another operator started to confirm the
+    /// preview of run RUN (where environments cannot have required
+    /// reviewers).
+    #[arg(long, value_name = "RUN")]
+    pub confirms: Option<u64>,
+    /// On a workstation, run it with no second person; the audit log
+    /// records it as unreviewed. Refused on GitHub Actions.
+    #[arg(long)]
+    pub unreviewed: bool,
     /// The customer.
     #[arg(long, env = "FLEETFORM_CUSTOMER")]
     pub customer: String,
@@ -610,6 +627,8 @@ pub enum StateCommand {
     Rm,
     /// `force-unlock LOCK_ID`
     ForceUnlock,
+    /// Run a sealed preview (`--sha256 DIGEST`).
+    Apply,
 }
 
 #[derive(Debug, Args)]
@@ -649,6 +668,14 @@ pub struct ApplyArgs {
     /// A targeted plan's apply: report on the customer's repo too.
     #[arg(long, env = "FLEETFORM_REPORT_GITHUB", conflicts_with = "dispatch")]
     pub github: bool,
+    /// In a run another operator started to confirm the plan of run RUN
+    /// (where environments cannot have required reviewers).
+    #[arg(long, value_name = "RUN", conflicts_with = "dispatch")]
+    pub confirms: Option<u64>,
+    /// A targeted plan's apply on a workstation with no second person; the
+    /// audit log records it as unreviewed. Refused on GitHub Actions.
+    #[arg(long, conflicts_with = "dispatch")]
+    pub unreviewed: bool,
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 }
 
 /// `--plan-sha256`, when given, is a SHA-256 in hex.
-fn check_digest(digest: Option<&str>) -> Result<()> {
+pub(crate) fn check_digest(digest: Option<&str>) -> Result<()> {
     if let Some(d) = digest {
         if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::Usage(
@@ -93,6 +93,10 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         .map_err(|e| Error::Refused(format!("{e}; nothing was applied")))?
         .unwrap_or(view);
     let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
+    let targeting = crate::engine::read_summary(&dir)
+        .ok()
+        .and_then(|s| s.targeting);
+    let verdict = second_person(args, &view, targeting.is_some(), out)?;
     let result = engine.apply(
         customer,
         &args.environment,
@@ -101,16 +105,18 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         None,
     );
     let mut entry = audit_entry(&result).unit(&unit);
-    let targeting = crate::engine::read_summary(&dir)
-        .ok()
-        .and_then(|s| s.targeting);
+    if let (Some(v), Ok(_)) = (&verdict, &result) {
+        let approvers: Vec<String> = v.approver.iter().cloned().collect();
+        entry = entry.approval(v.approval).approvers(&approvers);
+    }
     if let Some(t) = &targeting {
         // A targeted plan's apply names what it targeted, who asked, why.
         let detail = entry.detail.take();
+        let who = verdict.as_ref().map(|v| format!(", {}", v.describe())).unwrap_or_default();
         entry = entry
             .detail(match detail {
-                Some(d) => format!("{}; {d}", t.flags().join(" ")),
-                None => format!("{} (planned by {})", t.flags().join(" "), t.actor),
+                Some(d) => format!("{}{who}; {d}", t.flags().join(" ")),
+                None => format!("{} (planned by {}{who})", t.flags().join(" "), t.actor),
             })
             .reason(&t.reason);
     }
@@ -137,6 +143,42 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         ))),
         _ => Ok(()),
     }
+}
+
+/// Who let an operator's apply through: on GitHub Actions every apply
+/// outside the dispatch loop (a targeted or replace plan from the ops
+/// workflow) needs the sealed plan's digest and a second person; on a
+/// workstation a targeted plan needs `--unreviewed`. `None`: a plain
+/// workstation apply, recorded as `local`.
+fn second_person(
+    args: &ApplyArgs,
+    view: &crate::config::Manager,
+    targeted: bool,
+    out: &Output,
+) -> Result<Option<crate::deploy::second_person::Verdict>> {
+    let in_actions = crate::ci::in_actions();
+    if !in_actions && !targeted && !args.unreviewed && args.confirms.is_none() {
+        return Ok(None);
+    }
+    if in_actions && args.plan_sha256.is_none() {
+        return Err(Error::Refused(
+            "on GitHub Actions an operator's apply names the digest of the plan the second person approved (--plan-sha256, the plan job's output); nothing was applied".into(),
+        ));
+    }
+    let environment = view
+        .environment(&args.environment)
+        .map(|e| e.apply_environment())
+        .unwrap_or_default();
+    crate::deploy::second_person::check(
+        &crate::deploy::second_person::Ask {
+            environment: &environment,
+            confirms: args.confirms,
+            unreviewed: args.unreviewed,
+            done: "applied",
+        },
+        out,
+    )
+    .map(Some)
 }
 
 /// A targeted plan's apply on the customer's repo (a deployment, a PR

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::cli::{StateArgs, StateCommand};
-use crate::deploy::ops::{require_reason, OpTarget};
+use crate::deploy::ops::{require_reason, OpTarget, Phase};
 use crate::engine::ops::{check_operand, StateOp};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -13,45 +13,63 @@ use crate::output::Output;
 pub fn run(args: &StateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let target = resolve(args)?;
     let op = operation(args.op, &args.operands)?;
-    for o in op.operands() {
-        check_operand(op.name(), o).map_err(Error::Usage)?;
+    if let Some(op) = &op {
+        for o in op.operands() {
+            check_operand(op.name(), o).map_err(Error::Usage)?;
+        }
     }
     out.result(&crate::deploy::ops::state_op(
         &target,
-        &op,
+        op.as_ref(),
         manager_dir,
         out,
     )?);
     Ok(())
 }
 
-/// The operation from its name and operands, each with its own count.
-fn operation(op: StateCommand, operands: &[String]) -> Result<StateOp> {
-    let o = |i: usize| operands[i].clone();
-    Ok(match (op, operands.len()) {
-        (StateCommand::Import, 2) => StateOp::Import {
-            address: o(0),
-            id: o(1),
-        },
-        (StateCommand::Mv, 2) => StateOp::Move {
-            from: o(0),
-            to: o(1),
-        },
-        (StateCommand::Rm, _) => StateOp::Remove {
-            addresses: operands.to_vec(),
-        },
-        (StateCommand::ForceUnlock, 1) => StateOp::ForceUnlock { lock_id: o(0) },
-        _ => {
+/// The operation from its name and operands (`None` for `apply`, whose
+/// operation is in the sealed preview).
+fn operation(op: StateCommand, operands: &[String]) -> Result<Option<StateOp>> {
+    let name = match op {
+        StateCommand::Import => "import",
+        StateCommand::Mv => "mv",
+        StateCommand::Rm => "rm",
+        StateCommand::ForceUnlock => "force-unlock",
+        StateCommand::Apply if operands.is_empty() => return Ok(None),
+        StateCommand::Apply => {
             return Err(Error::Usage(
-                "state takes: import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID"
+                "`state apply` takes no operands: it runs the sealed preview named by --sha256"
                     .into(),
             ))
         }
-    })
+    };
+    StateOp::parse(name, operands).map(Some).map_err(Error::Usage)
 }
 
 fn resolve(args: &StateArgs) -> Result<OpTarget> {
-    let reason = require_reason(args.reason.as_deref())?;
+    let phase = match (args.op, args.preview, &args.sha256) {
+        (StateCommand::Apply, _, Some(d)) => {
+            crate::commands::apply::check_digest(Some(d))?;
+            Phase::Sealed { sha256: d.clone() }
+        }
+        (StateCommand::Apply, _, None) => {
+            return Err(Error::Usage(
+                "`state apply` needs --sha256 DIGEST (the digest the preview printed)".into(),
+            ))
+        }
+        (_, _, Some(_)) => {
+            return Err(Error::Usage(
+                "--sha256 goes with `state apply` (the operation is in the sealed preview)".into(),
+            ))
+        }
+        (_, true, None) => Phase::Preview,
+        (_, false, None) => Phase::Direct,
+    };
+    // A sealed preview carries its reason; the others need one.
+    let reason = match phase {
+        Phase::Sealed { .. } => args.reason.clone().unwrap_or_default(),
+        _ => require_reason(args.reason.as_deref())?,
+    };
     Ok(OpTarget {
         customer: args.customer.clone(),
         environment: args.environment.clone(),
@@ -61,5 +79,8 @@ fn resolve(args: &StateArgs) -> Result<OpTarget> {
         terraform: std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from),
         customer_dir: args.customer_dir.clone(),
         github: args.github,
+        phase,
+        confirms: args.confirms,
+        unreviewed: args.unreviewed,
     })
 }

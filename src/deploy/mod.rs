@@ -82,6 +82,7 @@ mod record;
 mod rollout;
 pub mod second_person;
 mod session;
+pub mod state_preview;
 mod status;
 mod trigger;
 mod trigger_comment;

@@ -33,6 +33,22 @@ pub struct OpTarget {
     pub customer_dir: Option<PathBuf>,
     /// Report on the customer's repo (a deployment, a PR comment).
     pub github: bool,
+    pub phase: Phase,
+    /// `--confirms RUN`: the preview's run another operator started.
+    pub confirms: Option<u64>,
+    /// `--unreviewed`: on a workstation, with no second person.
+    pub unreviewed: bool,
+}
+
+/// Which half of a state operation runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Seal a preview for a second person (`--preview`).
+    Preview,
+    /// Run the sealed preview with this digest (`state apply --sha256`).
+    Sealed { sha256: String },
+    /// Run it now: only `--unreviewed`, on a workstation.
+    Direct,
 }
 
 /// `reason`, when given and not blank.
@@ -45,9 +61,15 @@ pub fn require_reason(reason: Option<&str>) -> Result<String> {
     }
 }
 
-/// Runs `op` on the target's state and records it.
-/// Returns the result line.
-pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) -> Result<String> {
+/// Previews, or runs and records, a state operation (`asked`: the one on
+/// the command line; a sealed preview holds its own). Returns the result
+/// text.
+pub fn state_op(
+    t: &OpTarget,
+    asked: Option<&StateOp>,
+    manager_dir: &Path,
+    out: &Output,
+) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
         .require(&t.customer)
@@ -55,34 +77,205 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
     let view = manager
         .select_product(t.product.as_deref())
         .map_err(Error::Usage)?;
-    if view.environment(&t.environment).is_none() {
-        return Err(Error::Usage(format!(
-            "unknown environment `{}`; nothing was changed",
-            t.environment
-        )));
-    }
+    registered_for(&manager, &registry, customer, &view, &t.environment)?;
     let unit = view.unit(&customer.slug, &t.environment);
     // On GitHub Actions only active members of `rollout.operators` (the
     // run's actor and whoever re-ran it) operate on a state; fail closed.
     check_operator(&manager, out)?;
     let engine = Engine::with_terraform(&view, t.terraform.as_deref())?;
+    let dir = t.out.join(unit.rel_dir());
+    let apply_environment = view
+        .environment(&t.environment)
+        .map(|e| e.apply_environment())
+        .unwrap_or_default();
+    let unit_key = (customer.slug.as_str(), view.product.as_deref(), t.environment.as_str());
+    let (op, sealed) = match (&t.phase, asked) {
+        (Phase::Preview, Some(op)) => {
+            return preview(&engine, customer, &unit, t, op, &dir, &apply_environment, out)
+        }
+        (Phase::Sealed { sha256 }, None) => {
+            let sealed = super::state_preview::Sealed::open(&dir, sha256, unit_key)?;
+            (sealed.op()?, Some((sealed, sha256.clone())))
+        }
+        (Phase::Direct, Some(op)) if !crate::ci::in_actions() => (op.clone(), None),
+        (Phase::Direct, Some(_)) => return Err(Error::Refused(
+            "on GitHub Actions a state operation is previewed first (--preview), then run from its sealed preview (`state apply --sha256 DIGEST`) once a second person approved; nothing was changed".into(),
+        )),
+        _ => return Err(Error::Usage(
+            "`state apply` runs a sealed preview and takes no operation; the others take their operands".into(),
+        )),
+    };
+    let verdict = super::second_person::check(
+        &super::second_person::Ask {
+            environment: &apply_environment,
+            confirms: t.confirms,
+            unreviewed: t.unreviewed,
+            done: "changed",
+        },
+        out,
+    )?;
+    if let Some((s, _)) = &sealed {
+        still_as_previewed(&engine, customer, &t.environment, &dir, s)?;
+    }
+    let run = Run {
+        t,
+        op: &op,
+        reason: sealed.as_ref().map_or(t.reason.as_str(), |(s, _)| s.reason.as_str()),
+        digest: sealed.as_ref().map(|(_, d)| d.as_str()),
+        verdict: &verdict,
+    };
+    run_and_record(&engine, &registry, customer, &unit, &dir, &run, out)
+}
+
+/// The customer is registered for `env` (and, with products, has the
+/// view's product), as a plan demands.
+fn registered_for(
+    manager: &crate::config::Manager,
+    registry: &crate::config::Registry,
+    customer: &Customer,
+    view: &crate::config::Manager,
+    env: &str,
+) -> Result<()> {
+    if view.environment(env).is_none() {
+        return Err(Error::Usage(format!(
+            "unknown environment `{env}`; nothing was changed"
+        )));
+    }
+    if !customer.environments.iter().any(|e| e == env) {
+        return Err(Error::Usage(format!(
+            "{}; nothing was changed",
+            crate::fleet::select::not_enabled(customer, env)
+        )));
+    }
+    let Some(product) = view.product.as_deref() else {
+        return Ok(());
+    };
+    let file = crate::fleet::local_products_file(registry)(customer).map_err(|d| Error::Values(vec![d]))?;
+    let enabled = crate::values::products::enabled(
+        manager,
+        customer,
+        file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+    )
+    .map_err(Error::Values)?;
+    if !enabled.iter().any(|p| p == product) {
+        return Err(Error::Usage(format!(
+            "customer `{}` does not have product `{product}` (it has: {}); nothing was changed",
+            customer.slug,
+            enabled.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Seals the preview of `op` against the state now; the text is what the
+/// approver reads, and the digest goes to the job's outputs.
+#[allow(clippy::too_many_arguments)]
+fn preview(
+    engine: &Engine<'_>,
+    customer: &Customer,
+    unit: &Unit,
+    t: &OpTarget,
+    op: &StateOp,
+    dir: &Path,
+    apply_environment: &str,
+    out: &Output,
+) -> Result<String> {
+    use super::state_preview::{read_state, Request, Sealed};
+    let (facts, listed) = read_state(engine, customer, &t.environment, dir)?;
+    let ctx = crate::ci::RunContext::from_env();
+    let requested_by = Entry::now("state", "").actor;
+    let run_url = ctx.run_url();
+    let req = Request {
+        customer: &customer.slug,
+        product: unit.product.as_deref(),
+        environment: &t.environment,
+        op,
+        reason: &t.reason,
+        requested_by: &requested_by,
+        run_url: run_url.as_deref(),
+    };
+    let sealed = Sealed::make(&req, facts, &listed);
+    let digest = sealed.write(dir)?;
+    if let Err(e) = ctx.set_outputs(&[("digest", digest.clone())]) {
+        out.note(&format!("could not set the job output `digest`: {e}"));
+    }
+    let unit_name = unit.to_string();
+    crate::report::ops::state_preview(&crate::report::ops::StatePreview {
+        unit: &unit_name,
+        operation: &sealed.operation,
+        operands: &sealed.operands,
+        present: sealed.present.iter().map(|(a, p)| (a.as_str(), *p)).collect(),
+        reason: &sealed.reason,
+        requested_by: &sealed.requested_by,
+        serial: sealed.state.serial,
+        resources: sealed.state.resources,
+        digest: &digest,
+        apply_environment,
+        run_id: ctx.run_id.as_deref(),
+    })
+    .map_err(|e| Error::Failed(format!("rendering the preview: {e}")))
+}
+
+/// The state is the one the preview was made against; else the refusal.
+fn still_as_previewed(
+    engine: &Engine<'_>,
+    customer: &Customer,
+    env: &str,
+    dir: &Path,
+    sealed: &super::state_preview::Sealed,
+) -> Result<()> {
+    let (now, _) = super::state_preview::read_state(engine, customer, env, dir)?;
+    if now.sha256 != sealed.state.sha256 {
+        return Err(Error::Refused(format!(
+            "the state changed since the preview (serial {} then, {} now): nothing was changed; preview again",
+            sealed.state.serial.map_or("unknown".into(), |s| s.to_string()),
+            now.serial.map_or("unknown".into(), |s| s.to_string()),
+        )));
+    }
+    Ok(())
+}
+
+/// An operation about to run, and who let it through.
+struct Run<'a> {
+    t: &'a OpTarget,
+    op: &'a StateOp,
+    reason: &'a str,
+    /// The sealed preview's digest.
+    digest: Option<&'a str>,
+    verdict: &'a super::second_person::Verdict,
+}
+
+/// Runs the operation, records it (audit, records store) and reports it.
+fn run_and_record(
+    engine: &Engine<'_>,
+    registry: &crate::config::Registry,
+    customer: &Customer,
+    unit: &Unit,
+    dir: &Path,
+    run: &Run<'_>,
+    out: &Output,
+) -> Result<String> {
+    let (t, op) = (run.t, run.op);
     let docs = match op {
-        StateOp::Import { .. } => Some(read_docs(&engine, &registry, customer, t)?),
+        StateOp::Import { .. } => Some(read_docs(engine, registry, customer, t)?),
         _ => None,
     };
-    let dir = t.out.join(unit.rel_dir());
-    let result = engine.state_op(customer, &t.environment, docs.as_ref(), &dir, op);
+    let result = engine.state_op(customer, &t.environment, docs.as_ref(), dir, op);
     let failure = result.as_ref().err().map(RunError::short);
     let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
     // The audit event is the operation's record: it is kept in the
     // records store too (create-only), with the failure when it failed.
     let detail = format!("{} {}", op.name(), operands.join(" "));
+    let approvers: Vec<String> = run.verdict.approver.iter().cloned().collect();
     let entry = Entry::now("state", if failure.is_some() { "failed" } else { "ok" })
-        .unit(&unit)
-        .reason(&t.reason)
+        .unit(unit)
+        .reason(run.reason)
+        .plan(run.digest)
+        .approval(run.verdict.approval)
+        .approvers(&approvers)
         .detail(match &failure {
-            Some(f) => format!("{detail}: {f}"),
-            None => detail.clone(),
+            Some(f) => format!("{detail} ({}): {f}", run.verdict.describe()),
+            None => format!("{detail} ({})", run.verdict.describe()),
         });
     let actor = entry.actor.clone();
     crate::audit::record(out, entry);
@@ -94,13 +287,16 @@ pub fn state_op(t: &OpTarget, op: &StateOp, manager_dir: &Path, out: &Output) ->
             },
             operation: op.name(),
             actor: &actor,
-            reason: &t.reason,
+            reason: run.reason,
             ok: failure.is_none(),
         };
-        report_on_github(customer, &unit, &report, out)?;
+        report_on_github(customer, unit, &report, out)?;
     }
     result.map_err(run_error)?;
-    Ok(format!("{detail}: done for {unit} by {actor}"))
+    Ok(format!(
+        "{detail}: done for {unit} by {actor}, {} (state only; nothing in the cloud changed)",
+        run.verdict.describe()
+    ))
 }
 
 /// Under GitHub Actions, the run's actor (and whoever re-ran it) is an

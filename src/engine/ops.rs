@@ -28,6 +28,32 @@ pub enum StateOp {
 }
 
 impl StateOp {
+    /// The operation named `name` (`import`, `mv`, `rm`, `force-unlock`)
+    /// with its operands, each with its own count.
+    pub fn parse(name: &str, operands: &[String]) -> Result<StateOp, String> {
+        let o = |i: usize| operands[i].clone();
+        Ok(match (name, operands.len()) {
+            ("import", 2) => StateOp::Import {
+                address: o(0),
+                id: o(1),
+            },
+            ("mv", 2) => StateOp::Move {
+                from: o(0),
+                to: o(1),
+            },
+            ("rm", n) if n > 0 => StateOp::Remove {
+                addresses: operands.to_vec(),
+            },
+            ("force-unlock", 1) => StateOp::ForceUnlock { lock_id: o(0) },
+            _ => {
+                return Err(
+                    "state takes: import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID"
+                        .into(),
+                )
+            }
+        })
+    }
+
     /// Its name in the audit log and the records (`import`, `mv`, `rm`,
     /// `force-unlock`).
     pub fn name(&self) -> &'static str {

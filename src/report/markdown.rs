@@ -202,6 +202,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "instructions.md",
         include_str!("templates/instructions.md.j2"),
     ),
+    (
+        "state_preview.md",
+        include_str!("templates/state_preview.md.j2"),
+    ),
 ];
 
 /// A Markdown link `[text](url)`: the text escaped, the URL never (a `_`

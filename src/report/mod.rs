@@ -35,6 +35,7 @@ pub mod impact;
 pub mod impact_comment;
 pub mod markdown;
 pub mod opaque;
+pub mod ops;
 pub mod plan_text;
 pub mod rollout;
 pub mod scaffold;

@@ -1,0 +1,84 @@
+//! What an approver reads before a state operation runs: the operation
+//! in Terraform's words, what it means (state only), the state it was
+//! previewed against and how to let it through.
+
+/// A sealed state operation, as the approver is shown it.
+pub struct StatePreview<'a> {
+    /// `customer/environment` (or `customer/product/environment`).
+    pub unit: &'a str,
+    pub operation: &'a str,
+    pub operands: &'a [String],
+    /// For `rm` and `mv`: each address, and whether the state has it.
+    pub present: Vec<(&'a str, bool)>,
+    pub reason: &'a str,
+    pub requested_by: &'a str,
+    pub serial: Option<u64>,
+    pub resources: usize,
+    pub digest: &'a str,
+    /// The GitHub environment the applying job runs in.
+    pub apply_environment: &'a str,
+    /// This run's id, which a confirming run names.
+    pub run_id: Option<&'a str>,
+}
+
+/// The preview, Markdown.
+pub fn state_preview(p: &StatePreview<'_>) -> Result<String, minijinja::Error> {
+    let present: Vec<_> = p
+        .present
+        .iter()
+        .map(|(a, there)| minijinja::context! { address => *a, there => *there })
+        .collect();
+    let env = super::markdown::environment();
+    env.get_template("state_preview.md")?
+        .render(minijinja::context! {
+            unit => p.unit,
+            operation => p.operation,
+            step => step(p.operation),
+            operands => p.operands.iter().map(|o| super::markdown::md_code(o)).collect::<Vec<_>>().join(" "),
+            meaning => meaning(p.operation, p.operands),
+            present => present,
+            reason => p.reason,
+            requested_by => p.requested_by,
+            serial => p.serial,
+            resources => p.resources,
+            digest => p.digest,
+            apply_environment => p.apply_environment,
+            run_id => p.run_id.unwrap_or("(this run)"),
+        })
+}
+
+fn step(operation: &str) -> &'static str {
+    match operation {
+        "import" => "import",
+        "mv" => "state mv",
+        "rm" => "state rm",
+        _ => "force-unlock",
+    }
+}
+
+/// What the operation does, in plain words.
+pub fn meaning(operation: &str, operands: &[String]) -> String {
+    let code = |i: usize| {
+        operands
+            .get(i)
+            .map(|o| super::markdown::md_code(o))
+            .unwrap_or_default()
+    };
+    match operation {
+        "import" => format!(
+            "Terraform starts managing the existing object {} as {}; the object itself is not touched.",
+            code(1),
+            code(0)
+        ),
+        "mv" => format!(
+            "Terraform's record of {} is renamed to {}; the object itself is not touched.",
+            code(0),
+            code(1)
+        ),
+        "rm" => "Terraform forgets these objects; they keep running, no longer managed. If the module still declares them, the next plan creates them anew.".to_string(),
+        _ => format!(
+            "The state lock {} is released; whatever held it must have stopped.",
+            code(0)
+        ),
+    }
+}
