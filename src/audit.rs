@@ -181,8 +181,8 @@ impl Approval {
             Approval::Local,
             Approval::Unreviewed,
         ]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

@@ -103,21 +103,27 @@ fn import_adopts_a_bucket_created_outside_terraform() {
         "{}",
         common::stderr(&out)
     );
-    w.expect(
-        0,
-        &[
-            "state",
-            "import",
-            "fakecloud_bucket.extra",
-            "bucket-c01-extra",
-            "--customer",
-            "c01",
-            "--env",
-            ENV,
-            "--reason",
-            "made by hand in INC-7",
-        ],
+    let import = [
+        "state",
+        "import",
+        "fakecloud_bucket.extra",
+        "bucket-c01-extra",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--reason",
+        "made by hand in INC-7",
+    ];
+    // On a workstation no one else reviews: only with --unreviewed.
+    let out = w.expect(3, &import);
+    assert!(
+        common::stderr(&out).contains("add --unreviewed"),
+        "{}",
+        common::stderr(&out)
     );
+    assert!(audit_of(&w, "state").is_empty(), "refused before running");
+    w.expect(0, &[&import[..], &["--unreviewed"]].concat());
     let after = plan(&w, &[]);
     assert_eq!(after["has_changes"], false, "{after:#}");
     let audit = audit_of(&w, "state");
@@ -127,14 +133,13 @@ fn import_adopts_a_bucket_created_outside_terraform() {
     assert_eq!(audit[0]["reason"], "made by hand in INC-7");
     assert_eq!(
         audit[0]["detail"],
-        "import fakecloud_bucket.extra bucket-c01-extra"
+        "import fakecloud_bucket.extra bucket-c01-extra (unreviewed: run by ops-dana with --unreviewed)"
     );
+    assert_eq!(audit[0]["approval"], "unreviewed");
     let records = op_records(&w);
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(
-        records[0]["detail"],
-        "import fakecloud_bucket.extra bucket-c01-extra"
-    );
+    assert_eq!(records[0]["detail"], audit[0]["detail"]);
+    assert_eq!(records[0]["approval"], "unreviewed");
     assert_eq!(records[0]["reason"], "made by hand in INC-7");
     assert_eq!(records[0]["result"], "ok");
 }
@@ -190,6 +195,7 @@ fn state_mv_after_a_refactor_then_plans_clean() {
             ENV,
             "--reason",
             "module refactor",
+            "--unreviewed",
         ],
     );
     let after = plan(&w, &[]);
@@ -209,6 +215,7 @@ fn state_mv_after_a_refactor_then_plans_clean() {
             ENV,
             "--reason",
             "again",
+            "--unreviewed",
         ],
     );
     let results: Vec<Value> = audit_of(&w, "state")
@@ -259,7 +266,17 @@ fn a_replace_that_max_replace_blocks_is_never_applied() {
         .cloned()
         .unwrap_or_else(|| panic!("{s:#}"));
     assert_eq!(gate["passed"], false, "{gate:#}");
+    // A targeted plan's apply needs a second person, or --unreviewed.
     let out = w.expect(3, &["apply", "--customer", "c01", "--env", ENV]);
+    assert!(
+        common::stderr(&out).contains("add --unreviewed"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = w.expect(
+        3,
+        &["apply", "--customer", "c01", "--env", ENV, "--unreviewed"],
+    );
     assert!(
         common::stderr(&out).contains("max_replace"),
         "{}",
@@ -296,10 +313,14 @@ fn a_replace_that_max_replace_blocks_is_never_applied() {
             "corrupt bucket",
         ],
     );
-    w.expect(0, &["apply", "--customer", "c01", "--env", ENV]);
+    w.expect(
+        0,
+        &["apply", "--customer", "c01", "--env", ENV, "--unreviewed"],
+    );
     let applies = audit_of(&w, "apply");
     let last = applies.last().unwrap();
     assert_eq!(last["result"], "ok");
+    assert_eq!(last["approval"], "unreviewed", "{last}");
     assert_eq!(last["reason"], "corrupt bucket", "{last}");
 }
 
@@ -364,6 +385,7 @@ fn force_unlock_releases_a_stuck_lock() {
                 ENV,
                 "--reason",
                 "runner killed mid-apply",
+                "--unreviewed",
             ],
         )
     };
@@ -389,7 +411,10 @@ fn force_unlock_releases_a_stuck_lock() {
         .map(|e| e["result"].as_str().unwrap())
         .collect();
     assert_eq!(results, ["failed", "ok"]);
-    assert_eq!(audit[1]["detail"], format!("force-unlock {id}"));
+    assert_eq!(
+        audit[1]["detail"],
+        format!("force-unlock {id} (unreviewed: run by ops-dana with --unreviewed)")
+    );
 }
 
 #[test]
@@ -429,6 +454,7 @@ fn an_operation_is_reported_on_the_customers_repo() {
             "--reason",
             "handed <b>over</b> to @team",
             "--github",
+            "--unreviewed",
         ])
         .output()
         .unwrap();
@@ -460,71 +486,317 @@ fn an_operation_is_reported_on_the_customers_repo() {
     );
 }
 
-#[test]
-fn on_github_actions_only_operators_operate() {
+/// A world whose operators team is prov/ops (ops-dana, ops-erin), and
+/// a fake GitHub answering for the manager repo.
+fn operators() -> (World, FakeGitHub) {
     let w = applied();
     let gh = FakeGitHub::start();
-    gh.add_team_member("prov", "ops", "ops-dana", "active");
+    gh.add_repo(MANAGER);
+    gh.commit(MANAGER, "main", &[("README.md", "manager\n")]);
+    for who in ["ops-dana", "ops-erin"] {
+        gh.add_team_member("prov", "ops", who, "active");
+    }
     let cfg = w.fx.read("manager/fleetform.yml");
     w.fx.write(
         "manager/fleetform.yml",
         &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
     );
-    let run = |actor: &str| {
-        w.fleetform()
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_ACTOR", actor)
-            .env("GITHUB_REPOSITORY", "provider/manager")
-            .env("GITHUB_API_URL", gh.api_url())
-            .env("FLEETFORM_TOKEN", gh.token())
-            .env("FLEETFORM_TEAMS_TOKEN", gh.token())
-            .args([
-                "state",
-                "rm",
-                "fakecloud_bucket.logs",
-                "--customer",
-                "c01",
-                "--env",
-                ENV,
-                "--reason",
-                "handover",
-            ])
-            .output()
-            .unwrap()
-    };
-    let out = run("mallory");
+    (w, gh)
+}
+
+const MANAGER: &str = "provider/manager";
+const OPS_WORKFLOW: &str = ".github/workflows/manager-ops.yml";
+
+/// fleetform in run `run` of the ops workflow, started by `actor`.
+fn in_run(
+    w: &World,
+    gh: &FakeGitHub,
+    run: u64,
+    actor: &str,
+    args: &[&str],
+) -> std::process::Output {
+    w.fleetform()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTOR", actor)
+        .env("GITHUB_TRIGGERING_ACTOR", actor)
+        .env("GITHUB_REPOSITORY", MANAGER)
+        .env("GITHUB_RUN_ID", run.to_string())
+        .env(
+            "GITHUB_WORKFLOW_REF",
+            format!("{MANAGER}/{OPS_WORKFLOW}@refs/heads/main"),
+        )
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("FLEETFORM_TOKEN", gh.token())
+        .env("FLEETFORM_TEAMS_TOKEN", gh.token())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const RM: [&str; 8] = [
+    "state",
+    "rm",
+    "fakecloud_bucket.logs",
+    "--customer",
+    "c01",
+    "--env",
+    ENV,
+    "--reason",
+];
+
+/// `state rm fakecloud_bucket.logs --preview` in run `run`: its digest.
+fn preview_rm(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> String {
+    let out = in_run(
+        w,
+        gh,
+        run,
+        actor,
+        &[&RM[..], &["handover", "--preview"]].concat(),
+    );
+    common::assert_code(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("State only: nothing in the cloud changes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`fakecloud_bucket.logs`: in the state"),
+        "{text}"
+    );
+    let digest = text
+        .split("Digest `")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string();
+    assert_eq!(digest.len(), 64, "{text}");
+    digest
+}
+
+fn state_apply(digest: &str) -> Vec<&str> {
+    vec![
+        "state",
+        "apply",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--sha256",
+        digest,
+    ]
+}
+
+#[test]
+fn on_github_actions_only_operators_operate() {
+    let (w, gh) = operators();
+    let out = in_run(
+        &w,
+        &gh,
+        70,
+        "mallory",
+        &[&RM[..], &["handover", "--preview"]].concat(),
+    );
     common::assert_code(&out, 3);
     assert!(
         common::stderr(&out).contains("not an active member of `prov/ops`"),
         "{}",
         common::stderr(&out)
     );
-    assert!(audit_of(&w, "state").is_empty(), "refused before running");
     // A targeted plan is refused the same way.
-    let out = w
-        .fleetform()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_ACTOR", "mallory")
-        .env("GITHUB_REPOSITORY", "provider/manager")
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("FLEETFORM_TOKEN", gh.token())
-        .args([
-            "plan",
+    let plan = [
+        "plan",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--replace",
+        "fakecloud_bucket.logs",
+        "--reason",
+        "r",
+    ];
+    common::assert_code(&in_run(&w, &gh, 70, "mallory", &plan), 3);
+    // An operator runs nothing in one step on Actions: preview first.
+    let out = in_run(&w, &gh, 71, "ops-dana", &[&RM[..], &["handover"]].concat());
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("previewed first"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Nor with --unreviewed, which is for a workstation.
+    let digest = preview_rm(&w, &gh, 72, "ops-dana");
+    let out = in_run(
+        &w,
+        &gh,
+        72,
+        "ops-dana",
+        &[&state_apply(&digest)[..], &["--unreviewed"]].concat(),
+    );
+    common::assert_code(&out, 3);
+    assert!(common::stderr(&out).contains("--unreviewed is for a workstation"));
+    assert!(audit_of(&w, "state").is_empty(), "refused before running");
+}
+
+#[test]
+fn a_state_operation_runs_only_after_someone_else_approved_the_run() {
+    let (w, gh) = operators();
+    let digest = preview_rm(&w, &gh, 80, "ops-dana");
+    let apply = state_apply(&digest);
+    let refused = |why: &str| {
+        let out = in_run(&w, &gh, 80, "ops-dana", &apply);
+        common::assert_code(&out, 3);
+        assert!(
+            common::stderr(&out).contains(why),
+            "{why}: {}",
+            common::stderr(&out)
+        );
+        assert!(audit_of(&w, "state").is_empty(), "nothing ran");
+    };
+    // No one approved (an environment without required reviewers).
+    refused("no one approved the deployment to `staging-apply` in run 80");
+    // GitHub does not answer: closed.
+    gh.inject_matching(
+        "GET",
+        "/approvals",
+        crate::support::fake_github::Fault::status(403),
+    );
+    refused("cannot read who approved run 80");
+    // The requester approved it themself.
+    gh.review_run(MANAGER, 80, "staging-apply", "ops-dana", "approved");
+    refused("self-review");
+    // A digest other than the preview's.
+    let other = in_run(&w, &gh, 80, "ops-dana", &state_apply(&"a".repeat(64)));
+    common::assert_code(&other, 3);
+    assert!(
+        common::stderr(&other).contains("not the approved"),
+        "{}",
+        common::stderr(&other)
+    );
+    // Someone else approved: it runs, and the record names both.
+    gh.review_run(MANAGER, 80, "staging-apply", "ops-erin", "approved");
+    let out = in_run(&w, &gh, 80, "ops-dana", &apply);
+    common::assert_code(&out, 0);
+    let audit = audit_of(&w, "state");
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["approval"], "approved");
+    assert_eq!(audit[0]["approvers"], serde_json::json!(["ops-erin"]));
+    assert_eq!(audit[0]["plan_sha256"], digest.as_str());
+    assert_eq!(audit[0]["reason"], "handover");
+    assert!(
+        audit[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approved by ops-erin (asked by ops-dana)"),
+        "{}",
+        audit[0]
+    );
+    // Forgotten, not destroyed.
+    assert!(
+        fakecloud::objects(&w.cloud_file).contains_key("fakecloud_bucket/bucket-c01-staging-logs")
+    );
+}
+
+#[test]
+fn on_team_and_pro_another_operator_confirms_the_preview_run() {
+    let (w, gh) = operators();
+    let digest = preview_rm(&w, &gh, 90, "ops-dana");
+    gh.workflow_run(MANAGER, 90, OPS_WORKFLOW, "ops-dana", "ops-dana");
+    let confirm = [&state_apply(&digest)[..], &["--confirms", "90"]].concat();
+    // The requester cannot confirm their own preview.
+    let out = in_run(&w, &gh, 91, "ops-dana", &confirm);
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("`ops-dana` started the preview (run 90)"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Nor a run that is not the preview's workflow.
+    gh.workflow_run(
+        MANAGER,
+        92,
+        ".github/workflows/other.yml",
+        "ops-dana",
+        "ops-dana",
+    );
+    let out = in_run(
+        &w,
+        &gh,
+        93,
+        "ops-erin",
+        &[&state_apply(&digest)[..], &["--confirms", "92"]].concat(),
+    );
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("not of `.github/workflows/manager-ops.yml`"),
+        "{}",
+        common::stderr(&out)
+    );
+    // A run GitHub does not know.
+    let out = in_run(
+        &w,
+        &gh,
+        93,
+        "ops-erin",
+        &[&state_apply(&digest)[..], &["--confirms", "12345"]].concat(),
+    );
+    common::assert_code(&out, 3);
+    assert!(audit_of(&w, "state").is_empty());
+    // The state moved since the preview: preview again.
+    w.expect(0, &["plan", "--customer", "c01", "--env", ENV]);
+    let module = w.fx.read(MODULE);
+    w.fx.write(MODULE, &format!("{module}\nresource \"fakecloud_bucket\" \"more\" {{\n  name = \"${{var.customer}}-more\"\n}}\n"));
+    w.expect(0, &["plan", "--customer", "c01", "--env", ENV]);
+    w.expect(0, &["apply", "--customer", "c01", "--env", ENV]);
+    let out = in_run(&w, &gh, 94, "ops-erin", &confirm);
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("the state changed since the preview"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Previewed again, confirmed by another operator: it runs.
+    let digest = preview_rm(&w, &gh, 95, "ops-dana");
+    gh.workflow_run(MANAGER, 95, OPS_WORKFLOW, "ops-dana", "ops-dana");
+    let out = in_run(
+        &w,
+        &gh,
+        96,
+        "ops-erin",
+        &[&state_apply(&digest)[..], &["--confirms", "95"]].concat(),
+    );
+    common::assert_code(&out, 0);
+    let audit = audit_of(&w, "state");
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["actor"], "ops-erin");
+    assert_eq!(audit[0]["approvers"], serde_json::json!(["ops-erin"]));
+    assert!(audit[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("approved by ops-erin (asked by ops-dana)"));
+}
+
+#[test]
+fn state_operations_act_only_where_the_customer_is_registered() {
+    let w = applied();
+    let out = w.expect(
+        2,
+        &[
+            "state",
+            "rm",
+            "fakecloud_bucket.logs",
             "--customer",
             "c01",
             "--env",
-            ENV,
-            "--replace",
-            "fakecloud_bucket.logs",
+            "production",
             "--reason",
             "r",
-        ])
-        .output()
-        .unwrap();
-    common::assert_code(&out, 3);
-    let out = run("ops-dana");
-    common::assert_code(&out, 0);
-    let audit = audit_of(&w, "state");
-    assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0]["actor"], "ops-dana");
+            "--unreviewed",
+        ],
+    );
+    assert!(
+        common::stderr(&out).contains("environment `production` is not enabled for `c01`"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(audit_of(&w, "state").is_empty());
 }

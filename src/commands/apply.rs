@@ -112,7 +112,10 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
     if let Some(t) = &targeting {
         // A targeted plan's apply names what it targeted, who asked, why.
         let detail = entry.detail.take();
-        let who = verdict.as_ref().map(|v| format!(", {}", v.describe())).unwrap_or_default();
+        let who = verdict
+            .as_ref()
+            .map(|v| format!(", {}", v.describe()))
+            .unwrap_or_default();
         entry = entry
             .detail(match detail {
                 Some(d) => format!("{}{who}; {d}", t.flags().join(" ")),

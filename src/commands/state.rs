@@ -43,7 +43,9 @@ fn operation(op: StateCommand, operands: &[String]) -> Result<Option<StateOp>> {
             ))
         }
     };
-    StateOp::parse(name, operands).map(Some).map_err(Error::Usage)
+    StateOp::parse(name, operands)
+        .map(Some)
+        .map_err(Error::Usage)
 }
 
 fn resolve(args: &StateArgs) -> Result<OpTarget> {

@@ -88,7 +88,11 @@ pub fn state_op(
         .environment(&t.environment)
         .map(|e| e.apply_environment())
         .unwrap_or_default();
-    let unit_key = (customer.slug.as_str(), view.product.as_deref(), t.environment.as_str());
+    let unit_key = (
+        customer.slug.as_str(),
+        view.product.as_deref(),
+        t.environment.as_str(),
+    );
     let (op, sealed) = match (&t.phase, asked) {
         (Phase::Preview, Some(op)) => {
             return preview(&engine, customer, &unit, t, op, &dir, &apply_environment, out)
@@ -120,7 +124,9 @@ pub fn state_op(
     let run = Run {
         t,
         op: &op,
-        reason: sealed.as_ref().map_or(t.reason.as_str(), |(s, _)| s.reason.as_str()),
+        reason: sealed
+            .as_ref()
+            .map_or(t.reason.as_str(), |(s, _)| s.reason.as_str()),
         digest: sealed.as_ref().map(|(_, d)| d.as_str()),
         verdict: &verdict,
     };
@@ -150,7 +156,8 @@ fn registered_for(
     let Some(product) = view.product.as_deref() else {
         return Ok(());
     };
-    let file = crate::fleet::local_products_file(registry)(customer).map_err(|d| Error::Values(vec![d]))?;
+    let file = crate::fleet::local_products_file(registry)(customer)
+        .map_err(|d| Error::Values(vec![d]))?;
     let enabled = crate::values::products::enabled(
         manager,
         customer,
@@ -204,7 +211,11 @@ fn preview(
         unit: &unit_name,
         operation: &sealed.operation,
         operands: &sealed.operands,
-        present: sealed.present.iter().map(|(a, p)| (a.as_str(), *p)).collect(),
+        present: sealed
+            .present
+            .iter()
+            .map(|(a, p)| (a.as_str(), *p))
+            .collect(),
         reason: &sealed.reason,
         requested_by: &sealed.requested_by,
         serial: sealed.state.serial,

@@ -135,9 +135,10 @@ async fn reviewed(
     ctx: &RunContext,
     ask: &Ask<'_>,
 ) -> std::result::Result<Verdict, String> {
-    let reviews = gh.run_reviews(repo, run).await.map_err(|e| {
-        format!("cannot read who approved run {run} (its deployment reviews): {e}")
-    })?;
+    let reviews = gh
+        .run_reviews(repo, run)
+        .await
+        .map_err(|e| format!("cannot read who approved run {run} (its deployment reviews): {e}"))?;
     let who = starters(ctx);
     let requester = who.first().cloned().ok_or("GITHUB_ACTOR is not set")?;
     let dispatchers = Dispatchers::new(who.into_iter().map(Some));
@@ -197,7 +198,8 @@ async fn confirmed(
 fn started_both(preview: &WorkflowRun, ours: &[String]) -> Option<String> {
     ours.iter()
         .find(|o| {
-            o.eq_ignore_ascii_case(&preview.actor) || o.eq_ignore_ascii_case(&preview.triggering_actor)
+            o.eq_ignore_ascii_case(&preview.actor)
+                || o.eq_ignore_ascii_case(&preview.triggering_actor)
         })
         .cloned()
 }
@@ -205,8 +207,9 @@ fn started_both(preview: &WorkflowRun, ours: &[String]) -> Option<String> {
 /// This run's workflow file (`.github/workflows/x.yml`) from
 /// `GITHUB_WORKFLOW_REF` (`owner/repo/.github/workflows/x.yml@ref`).
 fn workflow_path(ctx: &RunContext) -> std::result::Result<String, String> {
-    let full = std::env::var("GITHUB_WORKFLOW_REF")
-        .map_err(|_| "GITHUB_WORKFLOW_REF is not set: the confirming run's workflow is unknown".to_string())?;
+    let full = std::env::var("GITHUB_WORKFLOW_REF").map_err(|_| {
+        "GITHUB_WORKFLOW_REF is not set: the confirming run's workflow is unknown".to_string()
+    })?;
     let repo = ctx.repository.as_deref().unwrap_or_default();
     full.strip_prefix(repo)
         .and_then(|r| r.strip_prefix('/'))
@@ -259,7 +262,10 @@ mod tests {
             done: "changed",
         };
         let e = local(&ask).unwrap_err();
-        assert!(matches!(&e, Error::Refused(m) if m.contains("--unreviewed")), "{e:?}");
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("--unreviewed")),
+            "{e:?}"
+        );
         let v = local(&Ask {
             unreviewed: true,
             ..ask.clone()

@@ -199,9 +199,13 @@ mod tests {
 
     #[test]
     fn an_address_is_in_the_state_itself_or_by_what_is_under_it() {
-        let listed: Vec<String> = ["module.net.fakecloud_bucket.a", "fakecloud_bucket.b[0]", "fakecloud_bucket.c"]
-            .map(String::from)
-            .to_vec();
+        let listed: Vec<String> = [
+            "module.net.fakecloud_bucket.a",
+            "fakecloud_bucket.b[0]",
+            "fakecloud_bucket.c",
+        ]
+        .map(String::from)
+        .to_vec();
         assert!(in_state(&listed, "module.net"));
         assert!(in_state(&listed, "fakecloud_bucket.b"));
         assert!(in_state(&listed, "fakecloud_bucket.c"));
@@ -239,10 +243,14 @@ mod tests {
         let other = Sealed::open(dir.path(), &"f".repeat(64), ("acme", None, "staging"));
         assert!(matches!(other, Err(Error::Refused(m)) if m.contains("not the approved")));
         let elsewhere = Sealed::open(dir.path(), &digest, ("acme", None, "production"));
-        assert!(matches!(elsewhere, Err(Error::Refused(m)) if m.contains("not of `acme` in `production`")));
+        assert!(
+            matches!(elsewhere, Err(Error::Refused(m)) if m.contains("not of `acme` in `production`"))
+        );
         // Edited after the digest was shown: refused.
         let path = dir.path().join(FILE);
-        let text = std::fs::read_to_string(&path).unwrap().replace("fakecloud_bucket.a", "fakecloud_bucket.z");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("fakecloud_bucket.a", "fakecloud_bucket.z");
         std::fs::write(&path, text).unwrap();
         assert!(Sealed::open(dir.path(), &digest, ("acme", None, "staging")).is_err());
     }

@@ -687,7 +687,12 @@ pub(crate) fn run_reviews(state: &State, repo: &Repo, run_id: u64) -> Value {
 
 /// `workflow-run`: one run of a workflow file, with who started it
 /// (`actor`) and who started this attempt (`triggering_actor`).
-pub(crate) fn workflow_run(state: &State, repo: &Repo, id: u64, r: &super::state::WorkflowRun) -> Value {
+pub(crate) fn workflow_run(
+    state: &State,
+    repo: &Repo,
+    id: u64,
+    r: &super::state::WorkflowRun,
+) -> Value {
     let api = format!("{}/actions/runs/{id}", repo_api(state, repo));
     let minimal = repository(state, repo);
     json!({

@@ -448,7 +448,14 @@ impl FakeGitHub {
     /// A workflow run of `path` (`.github/workflows/x.yml`) on `main`,
     /// started by `actor` and (re-)run by `triggering_actor`, as
     /// `actions/get-workflow-run` then shows it.
-    pub fn workflow_run(&self, repo: &str, run_id: u64, path: &str, actor: &str, triggering_actor: &str) {
+    pub fn workflow_run(
+        &self,
+        repo: &str,
+        run_id: u64,
+        path: &str,
+        actor: &str,
+        triggering_actor: &str,
+    ) {
         let mut st = self.state();
         st.user_id(actor);
         st.user_id(triggering_actor);
