@@ -472,7 +472,15 @@ fn an_operation_is_reported_on_the_customers_repo() {
     let comments = gh.comments(repo, pr);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let body = &comments[0].body;
-    assert!(body.contains("`rm` `fakecloud_bucket.logs`"), "{body}");
+    assert!(
+        body.contains("`state rm` `fakecloud_bucket.logs`"),
+        "{body}"
+    );
+    // Read by a customer: their bucket was not deleted.
+    assert!(
+        body.contains("**state only, nothing in your cloud changed**"),
+        "{body}"
+    );
     assert!(body.contains("ops-dana"), "{body}");
     assert!(
         body.contains("https://github.com/provider/manager/actions/runs/4242"),
@@ -799,4 +807,87 @@ fn state_operations_act_only_where_the_customer_is_registered() {
         common::stderr(&out)
     );
     assert!(audit_of(&w, "state").is_empty());
+}
+
+/// Markdown as GitHub renders it, and its text outside code spans.
+fn rendered(md: &str) -> (String, String) {
+    let html = common::cmark_gfm(md, &["-e", "table", "-e", "autolink", "-e", "tagfilter"]);
+    let mut prose = String::new();
+    let mut in_code = false;
+    for part in html.split('<') {
+        let (tag, text) = part.split_once('>').unwrap_or(("", part));
+        in_code = (in_code || tag.starts_with("code")) && !tag.starts_with("/code");
+        if !in_code {
+            prose.push_str(text);
+        }
+    }
+    (html, prose)
+}
+
+/// Point 8: what the approver of a state operation reads: state only
+/// first, the operation in Terraform's words, the state it was previewed
+/// against, the digest and how to let it through; no pull request words.
+#[test]
+fn the_state_operation_preview_reads_as_state_only() {
+    let (w, gh) = operators();
+    let out = in_run(
+        &w,
+        &gh,
+        60,
+        "ops-dana",
+        &[
+            &RM[..],
+            &["handed over to the <b>data</b> team", "--preview"],
+        ]
+        .concat(),
+    );
+    common::assert_code(&out, 0);
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[digest]"), (r"serial \d+", "serial [n]")]}, {
+        insta::assert_snapshot!("state_operation_preview", md);
+    });
+    let (html, prose) = rendered(&md);
+    assert!(!prose.contains('`'), "no literal backtick: {html}");
+    assert!(
+        !prose.contains("<b>") && !html.contains("<b>data"),
+        "the reason is text: {html}"
+    );
+    assert!(html.contains("<table>"), "{html}");
+    let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s}: {md}"));
+    assert!(at("State only") < at("| Operation"), "{md}");
+    assert!(at("Digest `") < at("To let it through"), "{md}");
+    for word in ["pull request", "merge", "gate"] {
+        assert!(!md.to_lowercase().contains(word), "{word}: {md}");
+    }
+}
+
+/// Point 8: a targeted plan says first that it is targeted, by whom and
+/// why, what it changes outside the targets, and asks for no approval on
+/// a pull request that does not exist; a pinned customer's plan runs at
+/// its pin and says so.
+#[test]
+fn a_targeted_plan_says_it_is_targeted_by_whom_and_why() {
+    let w = applied();
+    let s = plan(
+        &w,
+        &[
+            "--replace",
+            "fakecloud_bucket.logs",
+            "--reason",
+            "corrupt <i>bucket</i>",
+        ],
+    );
+    assert_eq!(counts(&s), (0, 0, 1), "{s:#}");
+    let md = w.fx.read("manager/.fleetform/out/c01/staging/comment.md");
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[digest]"), (r"/tmp/[^ )]*", "[path]")]}, {
+        insta::assert_snapshot!("targeted_plan_comment", md);
+    });
+    let (html, prose) = rendered(&md);
+    assert!(!prose.contains('`'), "no literal backtick: {html}");
+    let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s}: {md}"));
+    assert!(at("**Targeted plan**") < at("**Plan digest**"), "{md}");
+    assert!(md.contains("asked by ops-dana"), "{md}");
+    for word in ["pull request", "merge"] {
+        assert!(!md.to_lowercase().contains(word), "{word}: {md}");
+    }
 }

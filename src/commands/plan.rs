@@ -141,7 +141,24 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             Some(_) => targeted_view(&manager, &registry, &selected, settings.product.as_deref())?,
             None => manager.clone(),
         };
-        return plan_one(settings, &view, &registry, &selected, out);
+        // A pinned customer's targeted plan runs at its pin, as its apply
+        // does, and says so.
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+        let pinned = match (&settings.targeting, selected.first()) {
+            (Some(_), Some((customer, _))) => {
+                crate::config::pins::pinned_view(&manager, &view, customer, scratch.path())
+                    .map_err(|e| Error::Refused(format!("{e}; nothing was planned")))?
+            }
+            _ => None,
+        };
+        return plan_one(
+            settings,
+            pinned.as_ref().unwrap_or(&view),
+            &registry,
+            &selected,
+            out,
+        );
     }
     if manager.has_products() {
         let settings = crate::fleet::products::RunSettings {
