@@ -891,3 +891,95 @@ fn a_targeted_plan_says_it_is_targeted_by_whom_and_why() {
         assert!(!md.to_lowercase().contains(word), "{word}: {md}");
     }
 }
+
+/// Point 1 for targeted applies: on Actions the plan is sealed in the
+/// preview job, and the apply job applies exactly its digest, only after
+/// someone other than who asked approved (a run review, or a confirming
+/// run on Team/Pro).
+#[test]
+fn a_targeted_apply_on_actions_needs_the_sealed_digest_and_a_second_person() {
+    let (w, gh) = operators();
+    let before = fakecloud::objects(&w.cloud_file);
+    let plan = [
+        "plan",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--replace",
+        "fakecloud_bucket.logs",
+        "--reason",
+        "corrupt bucket",
+        "--seal",
+    ];
+    let out = in_run(&w, &gh, 100, "ops-dana", &plan);
+    common::assert_code(&out, 0);
+    let dir = "manager/.fleetform/out/c01/staging";
+    let summary: Value = serde_json::from_str(&w.fx.read(&format!("{dir}/summary.json"))).unwrap();
+    let digest = summary["plan_sha256"].as_str().unwrap().to_string();
+    assert!(w.fx.path(&format!("{dir}/bundle.sealed")).is_file());
+    // The apply job finds only the downloaded bundle: what it applies is
+    // what was sealed.
+    for f in ["plan.tfplan", "summary.json", "comment.md", "plan.txt"] {
+        let _ = std::fs::remove_file(w.fx.path(&format!("{dir}/{f}")));
+    }
+    let apply = [
+        "apply",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--github",
+        "--plan-sha256",
+        &digest,
+    ];
+    let apply: Vec<&str> = apply.into_iter().filter(|a| *a != "--github").collect();
+    // No digest: refused.
+    let out = in_run(
+        &w,
+        &gh,
+        100,
+        "ops-dana",
+        &["apply", "--customer", "c01", "--env", ENV],
+    );
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("--plan-sha256"),
+        "{}",
+        common::stderr(&out)
+    );
+    // No review; a self-review: refused, nothing replaced.
+    let out = in_run(&w, &gh, 100, "ops-dana", &apply);
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("no one approved"),
+        "{}",
+        common::stderr(&out)
+    );
+    gh.review_run(MANAGER, 100, "staging-apply", "ops-dana", "approved");
+    common::assert_code(&in_run(&w, &gh, 100, "ops-dana", &apply), 3);
+    assert_eq!(
+        fakecloud::objects(&w.cloud_file),
+        before,
+        "nothing replaced"
+    );
+    // On Team/Pro another operator confirms run 100.
+    gh.workflow_run(MANAGER, 100, OPS_WORKFLOW, "ops-dana", "ops-dana");
+    let confirm = [&apply[..], &["--confirms", "100"]].concat();
+    common::assert_code(&in_run(&w, &gh, 101, "ops-dana", &confirm), 3);
+    let out = in_run(&w, &gh, 101, "ops-erin", &confirm);
+    common::assert_code(&out, 0);
+    let applies = audit_of(&w, "apply");
+    let last = applies.last().unwrap();
+    assert_eq!(last["result"], "ok", "{last}");
+    assert_eq!(last["approval"], "approved", "{last}");
+    assert_eq!(last["approvers"], serde_json::json!(["ops-erin"]), "{last}");
+    assert_eq!(last["reason"], "corrupt bucket", "{last}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approved by ops-erin (asked by ops-dana)"),
+        "{last}"
+    );
+}
