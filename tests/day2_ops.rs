@@ -920,7 +920,7 @@ fn a_targeted_apply_on_actions_needs_the_sealed_digest_and_a_second_person() {
     assert!(w.fx.path(&format!("{dir}/bundle.sealed")).is_file());
     // The apply job finds only the downloaded bundle: what it applies is
     // what was sealed.
-    for f in ["plan.tfplan", "summary.json", "comment.md", "plan.txt"] {
+    for f in ["tfplan", "summary.json", "comment.md", "plan.txt"] {
         let _ = std::fs::remove_file(w.fx.path(&format!("{dir}/{f}")));
     }
     let apply = [

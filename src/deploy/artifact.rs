@@ -112,9 +112,11 @@ pub fn seal_local(customer: &str, env: &str, dir: &Path) -> Result<()> {
 }
 
 /// Opens an operator's downloaded plan bundle into its folder, when the
-/// folder holds one: what is applied is what was sealed.
+/// folder holds the bundle and no plan (the ops workflow's apply job
+/// downloads the bundle alone): what is applied is what was sealed. A
+/// folder with a plan of its own is a workstation's, applied as it is.
 pub fn open_local(customer: &str, env: &str, dir: &Path) -> Result<bool> {
-    if !dir.join(BUNDLE_FILE).is_file() {
+    if !dir.join(BUNDLE_FILE).is_file() || dir.join(crate::engine::PLAN_FILE).exists() {
         return Ok(false);
     }
     open_plan(&artifact_key()?, customer, env, dir).map(|()| true)
