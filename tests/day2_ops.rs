@@ -983,3 +983,77 @@ fn a_targeted_apply_on_actions_needs_the_sealed_digest_and_a_second_person() {
         "{last}"
     );
 }
+
+/// Issue #50, state operations: one way to run Terraform (no colour codes
+/// in any log or comment), operands that are blank or padded refused
+/// before Terraform, the actor named without `USER`, and each secret
+/// masked once.
+#[test]
+fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
+    let (w, gh) = operators();
+    for bad in [
+        " ",
+        "\t",
+        " fakecloud_bucket.logs",
+        "fakecloud_bucket.logs\u{1b}[31m",
+    ] {
+        let out = w.expect(
+            2,
+            &[
+                "state",
+                "rm",
+                bad,
+                "--customer",
+                "c01",
+                "--env",
+                ENV,
+                "--reason",
+                "r",
+                "--unreviewed",
+            ],
+        );
+        assert!(
+            common::stderr(&out).contains("is not a resource address"),
+            "{bad:?}: {}",
+            common::stderr(&out)
+        );
+    }
+    assert!(audit_of(&w, "state").is_empty(), "nothing ran");
+    let out = w
+        .fleetform()
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args([
+            "state",
+            "rm",
+            "fakecloud_bucket.logs",
+            "--customer",
+            "c01",
+            "--env",
+            ENV,
+            "--reason",
+            "r",
+            "--unreviewed",
+        ])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 0);
+    let actor = audit_of(&w, "state")[0]["actor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(actor.starts_with("uid "), "{actor}");
+    let log = w.fx.read("manager/.fleetform/out/c01/staging/rm.log");
+    assert!(log.contains("-no-color"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes: {log:?}");
+    // One token, however many clients use it: masked once.
+    let out = in_run(
+        &w,
+        &gh,
+        61,
+        "ops-dana",
+        &[&RM[..], &["r", "--preview"]].concat(),
+    );
+    let masks = common::stderr(&out).matches("::add-mask::").count();
+    assert_eq!(masks, 1, "{}", common::stderr(&out));
+}
