@@ -80,7 +80,14 @@ fn no_proxy_bypasses_the_proxy_for_hosts_ips_and_cidrs() {
     let gh = configured();
     let proxy = ForwardProxy::start(None);
     let fx = Fixture::new();
-    for list in ["127.0.0.1", "127.0.0.0/8", "example.com, .corp, 127.0.0.1"] {
+    // `*` too, with the API at an IP address (as curl: every host).
+    for list in [
+        "127.0.0.1",
+        "127.0.0.0/8",
+        "example.com, .corp, 127.0.0.1",
+        "*",
+        "example.com,*",
+    ] {
         let r = doctor(
             &gh,
             &fx,
@@ -219,6 +226,36 @@ fn a_proxy_that_wants_credentials_says_so_and_no_credential_is_shown() {
     }
     let auths: Vec<Auth> = proxy.seen().iter().map(|s| s.auth).collect();
     assert_eq!(auths, vec![Auth::None, Auth::Wrong]);
+}
+
+/// Issue #50: a FIFO (or any file that is not a regular file) named by a
+/// CA setting is refused with exit 2 naming the setting, never waited on.
+#[test]
+fn a_ca_setting_naming_a_fifo_is_refused_without_waiting() {
+    let gh = FakeGitHub::start();
+    let fx = Fixture::new();
+    let fifo = fx.path("ca.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo (coreutils) makes the FIFO");
+    let fifo = fifo.display().to_string();
+    for setting in ["SSL_CERT_FILE", "FLEETFORM_GITHUB_CA_FILE"] {
+        let started = std::time::Instant::now();
+        let r = doctor(&gh, &fx, &[(setting, fifo.clone())], &[]);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{setting}: it waited"
+        );
+        assert_eq!(r.code, 2, "{setting}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(setting), "{setting}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("not a regular file"),
+            "{setting}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

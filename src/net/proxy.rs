@@ -105,10 +105,21 @@ impl Proxies {
     /// The proxy a request to `dst` goes through, or `None` (no proxy set
     /// for its scheme, or `NO_PROXY` names it).
     pub fn via(&self, dst: &Uri) -> Option<Via> {
+        // `*` bypasses the proxy for every host, names and IP addresses
+        // alike, as curl does (the matcher applies it to names only).
+        if self.bypasses_all() {
+            return None;
+        }
         self.matcher.intercept(dst).map(|i| Via {
             uri: i.uri().clone(),
             auth: i.basic_auth().cloned(),
         })
+    }
+
+    fn bypasses_all(&self) -> bool {
+        self.no_proxy
+            .as_ref()
+            .is_some_and(|(_, list)| list.split(',').any(|e| e.trim() == "*"))
     }
 
     /// The proxy a request to `url` goes through, as shown (for doctor).
@@ -251,8 +262,21 @@ mod tests {
         ] {
             assert!(via(&p, proxied).is_some(), "{proxied}");
         }
-        let all = from(&[("HTTPS_PROXY", "http://proxy:3128"), ("no_proxy", "*")]).unwrap();
-        assert!(via(&all, "https://api.github.com/").is_none());
+        let all = from(&[
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("HTTP_PROXY", "http://proxy:3128"),
+            ("no_proxy", "example.com, *"),
+        ])
+        .unwrap();
+        for host in [
+            "https://api.github.com/",
+            "http://127.0.0.1:9/",
+            "http://localhost:8080/",
+            "http://[::1]:8080/",
+            "https://10.1.2.3/",
+        ] {
+            assert!(via(&all, host).is_none(), "{host}");
+        }
     }
 
     #[test]

@@ -50,8 +50,11 @@ pub struct Trust {
 }
 
 /// The certificates of a PEM file; `None` when it cannot be read.
-fn pem_certificates(path: &Path) -> std::io::Result<Vec<CertificateDer<'static>>> {
-    let bytes = std::fs::read(path)?;
+/// A CA bundle is at most this big (the system's is about 200 KiB).
+const MAX_BUNDLE: u64 = 16 << 20;
+
+fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, crate::util::fs::FsError> {
+    let bytes = crate::util::fs::read_setting_file(path, MAX_BUNDLE)?;
     Ok(CertificateDer::pem_slice_iter(&bytes)
         .filter_map(Result::ok)
         .collect())

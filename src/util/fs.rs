@@ -104,6 +104,31 @@ fn kind_name(t: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// Reads at most `limit` bytes from the regular file a setting names
+/// (`SSL_CERT_FILE`, a CA file, an entry of `SSL_CERT_DIR`): a symbolic
+/// link is followed (certificate folders are made of them), but what it
+/// leads to must be a regular file; a FIFO, device or directory is
+/// refused without blocking (opened non-blocking, checked after opening).
+pub fn read_setting_file(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
+    let err = |e| FsError::new("reading", path, e);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let f = opts.open(path).map_err(err)?;
+    let meta = f.metadata().map_err(err)?;
+    if !meta.is_file() {
+        return Err(err(refused(&format!(
+            "is not a regular file ({}); only regular files are read",
+            kind_name(&meta.file_type())
+        ))));
+    }
+    read_limited(f, limit).map_err(err)
+}
+
 /// Reads at most `limit` bytes from a regular file; more is an error that
 /// names the limit. A symlink, FIFO, device or directory is refused.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
