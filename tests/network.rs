@@ -154,6 +154,40 @@ fn github_over_tls_through_a_connect_tunnel_trusting_a_private_ca() {
     gh.assert_clean();
 }
 
+/// Issue #50: a self-signed server certificate, even when trusted, is
+/// refused in words saying what failed and what fixes it, never as a
+/// debug dump of the TLS library's error.
+#[test]
+fn a_self_signed_server_is_refused_in_words() {
+    let gh = configured();
+    let ca = PrivateCa::self_signed("DNS:localhost");
+    let front = TlsFront::start(&ca, gh.addr());
+    gh.serve_as(&format!("https://localhost:{}", front.port()));
+    let fx = Fixture::new();
+    let r = doctor(
+        &gh,
+        &fx,
+        &[("SSL_CERT_FILE", ca.ca_file().display().to_string())],
+        &[],
+    );
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("failed: self-signed: the server presents a CA certificate as its own"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("issued by a CA (not the CA itself)"),
+        "{}",
+        r.stderr
+    );
+    for dump in ["Other(", "OtherError", "CaUsedAsEndEntity"] {
+        assert!(!r.stderr.contains(dump), "{dump}: {}", r.stderr);
+    }
+    assert!(gh.requests().is_empty());
+}
+
 #[test]
 fn a_private_ca_not_trusted_is_refused_saying_host_problem_and_fix() {
     let (gh, ca, front) = github_over_tls();

@@ -215,10 +215,67 @@ pub fn tls_problem(e: &std::io::Error, ca_setting: Option<&str>) -> (String, Str
             "not yet valid: the server's certificate is not valid yet".into(),
             "check the runner's clock, or the server's certificate".into(),
         ),
+        C::BadSignature => (
+            "bad signature: the server's certificate does not verify against its issuer".into(),
+            "have the server's certificate reissued by its CA".into(),
+        ),
+        C::Revoked => (
+            "revoked: the server's certificate was revoked by its CA".into(),
+            "the server needs a new certificate".into(),
+        ),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => (
+            "wrong purpose: the server's certificate is not issued for TLS servers".into(),
+            "have it reissued for server authentication (extended key usage serverAuth)".into(),
+        ),
+        C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => (
+            "self-signed: the server presents a CA certificate as its own".into(),
+            format!("give the server a certificate issued by a CA (not the CA itself), and {trust_fix}"),
+        ),
         other => (
-            format!("the server's certificate is refused ({other:?})"),
+            format!(
+                "the server's certificate is refused: {}",
+                in_words(&format!("{other:?}"))
+            ),
             trust_fix,
         ),
+    }
+}
+
+/// A rustls/webpki error name in words: `Other(OtherError(
+/// UnsupportedCriticalExtension))` → `unsupported critical extension`.
+fn in_words(debug: &str) -> String {
+    let inner = debug
+        .rsplit('(')
+        .next()
+        .unwrap_or(debug)
+        .trim_end_matches([')', ' ', '}'])
+        .split([' ', '{', ','])
+        .next()
+        .unwrap_or(debug);
+    let mut out = String::new();
+    for (i, c) in inner.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::in_words;
+
+    #[test]
+    fn a_refusal_is_said_in_words_never_as_a_debug_dump() {
+        assert_eq!(
+            in_words("Other(OtherError(UnsupportedCriticalExtension))"),
+            "unsupported critical extension"
+        );
+        assert_eq!(
+            in_words("UnhandledCriticalExtension"),
+            "unhandled critical extension"
+        );
     }
 }
 

@@ -257,6 +257,16 @@ impl PrivateCa {
         PrivateCa { dir }
     }
 
+    /// A server that presents the CA's own certificate (a self-signed
+    /// server, as a quick setup makes one).
+    pub fn self_signed(names: &str) -> PrivateCa {
+        let ca = PrivateCa::new(names);
+        let d = ca.dir.path();
+        std::fs::copy(d.join("ca.pem"), d.join("server.pem")).unwrap();
+        std::fs::copy(d.join("ca.key"), d.join("server.key")).unwrap();
+        ca
+    }
+
     /// The CA's certificate (PEM): what `SSL_CERT_FILE` points at.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
