@@ -133,6 +133,36 @@ fn schema_lint_warns_and_fails_with_strict() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
+/// Issue #50: a misspelt format is found where it is (a warning, an
+/// error with --strict), and the idn formats are asserted.
+#[test]
+fn misspelt_formats_are_found_and_idn_formats_asserted() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = r#"{"type": "object",
+  "properties": {"at": {"type": "string", "format": "date_time"},
+    "host": {"type": "string", "format": "idn-hostname"},
+    "mail": {"type": "string", "format": "idn-email"}}}"#;
+    write(
+        dir.path(),
+        schema,
+        "at: x\nhost: b\u{fc}cher.example\nmail: ops@b\u{fc}cher.example\n",
+    );
+    let out = validate(dir.path(), &[]);
+    common::assert_ok_for(format_args!("warnings only"), &out);
+    let expected = "warning: schema.json:2:43: unknown format `date_time` is not checked: did you mean `date-time`? (at /properties/at/format)";
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    common::assert_fails(&validate(dir.path(), &["--strict"]));
+    for (bad, what) in [
+        ("host: a..b\n", "idn-hostname"),
+        ("mail: not-an-email\n", "idn-email"),
+    ] {
+        write(dir.path(), schema, bad);
+        let out = validate(dir.path(), &[]);
+        common::assert_fails(&out);
+        assert!(stderr(&out).contains(what), "{what}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn schema_drafts_are_honoured_or_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

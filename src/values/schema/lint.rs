@@ -129,6 +129,18 @@ fn walk(v: &Value, at: &str, resolves: &dyn Fn(&str) -> bool, out: &mut Vec<Find
             continue;
         }
         match (key.as_str(), value) {
+            ("format", Value::String(f)) if !is_known_format(f) => out.push(Finding {
+                pointer: here.clone(),
+                message: match near_format(f) {
+                    Some(known) => {
+                        format!("unknown format `{f}` is not checked: did you mean `{known}`?")
+                    }
+                    None => format!(
+                        "unknown format `{f}` is not checked (the formats checked: {})",
+                        known_formats().join(", ")
+                    ),
+                },
+            }),
             ("$ref", Value::String(r)) if !resolves(r) => out.push(Finding {
                 pointer: here.clone(),
                 message: format!("`$ref: {r}` resolves nowhere in this schema"),
@@ -186,6 +198,54 @@ fn required_without_property(
 
 /// The known keyword `key` is most likely a typo of: same letters in
 /// another case, or at most two edits away (one for short keys).
+/// The formats of JSON Schema 2020-12 the schema's validator knows.
+const FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Every format checked: JSON Schema's and fleetform's own (`cidr`, …).
+fn known_formats() -> Vec<&'static str> {
+    FORMATS
+        .iter()
+        .copied()
+        .chain(super::formats::CUSTOM.iter().map(|(n, _)| *n))
+        .collect()
+}
+
+fn is_known_format(f: &str) -> bool {
+    known_formats().contains(&f)
+}
+
+/// The known format a misspelt one most likely means (`date_time`,
+/// `ipv44`).
+fn near_format(f: &str) -> Option<&'static str> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
+    known_formats()
+        .into_iter()
+        .map(|k| (distance(&norm(f), k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
 fn near(key: &str) -> Option<&'static str> {
     if let Some(k) = KEYWORDS.iter().find(|k| k.eq_ignore_ascii_case(key)) {
         return Some(k);
@@ -252,6 +312,29 @@ mod tests {
                 "/properties/additionalproperties/$ref `$ref: #/$defs/b` resolves nowhere in this schema",
                 "/required/1 `nmae` is required but `properties` does not declare it",
             ]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_or_unknown_format_is_found_where_it_is() {
+        let found = messages(json!({
+            "properties": {
+                "at": {"type": "string", "format": "date_time"},
+                "ip": {"type": "string", "format": "ipv44"},
+                "x": {"type": "string", "format": "made-up-thing"},
+                "ok": {"type": "string", "format": "idn-hostname"},
+                "net": {"type": "string", "format": "cidr-ipv4"}
+            }
+        }));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].starts_with("/properties/at/format unknown format `date_time` is not checked: did you mean `date-time`?"), "{found:#?}");
+        assert!(
+            found[1].contains("`ipv44` is not checked: did you mean `ipv4`?"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2].contains("`made-up-thing` is not checked (the formats checked: date-time,"),
+            "{found:#?}"
         );
     }
 
