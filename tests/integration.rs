@@ -105,6 +105,7 @@ mod relay_redeliver;
 mod relay_scale;
 mod relay_webhooks;
 mod rollout;
+mod rollout_authors;
 mod rollout_github;
 mod rollout_owed;
 mod rollout_queue;

@@ -9,7 +9,10 @@
 //!   environment, approvals of the stage's plans (their digest) on the
 //!   pull request that merged the rollout's change; otherwise an approval
 //!   of this run's deployment to `<env>-apply` by someone other than who
-//!   started or re-ran it. The approver is the applies' actor;
+//!   started or re-ran it. Either way the authors of the change never
+//!   approve its waves: neither the author of that pull request (whatever
+//!   `allow_author` says) nor who started the rollout (on a push, the
+//!   pusher). The approver is the applies' actor;
 //! - halt, resume, rollback and supersede are accepted only from active
 //!   members of `rollout.operators` (the run's actor and, on a re-run,
 //!   whoever re-ran it).
@@ -164,14 +167,18 @@ impl ApprovalGate for Gate<'_> {
         if environment.auto_apply {
             return Ok(None);
         }
+        let change = self.change_of(s)?;
         match self.manager.approval_rule(env) {
-            Some(rule) => self.pull_request_approvals(s, stage, rule),
+            Some(rule) => self.pull_request_approvals(s, stage, rule, &change),
             None => {
                 let (gh, ctx) = (&self.gh.manager, &self.gh.ctx);
-                let answer =
-                    self.gh
-                        .rt
-                        .block_on(super::authorise::reviewed_by(self.manager, env, ctx, gh));
+                let answer = self.gh.rt.block_on(super::authorise::reviewed_by_excluding(
+                    self.manager,
+                    env,
+                    ctx,
+                    gh,
+                    &change.authors,
+                ));
                 match answer {
                     Ok(Ok(who)) => Ok(who),
                     Ok(Err(reason)) => Err(refused(reason)),
@@ -182,7 +189,43 @@ impl ApprovalGate for Gate<'_> {
     }
 }
 
+/// The change a rollout rolls out, as GitHub knows it: the pull request
+/// that brought its commit in, and who wrote or pushed it.
+struct Change {
+    pr: Option<u64>,
+    /// The pull request's author and who started the rollout (on a push,
+    /// the pusher): never approvers of its waves.
+    authors: Vec<String>,
+}
+
 impl Gate<'_> {
+    /// The rollout's change (1 request); failing closed when GitHub does
+    /// not answer.
+    fn change_of(&self, s: &State) -> std::result::Result<Change, Refusal> {
+        let (gh, repo) = &self.gh.manager;
+        let found = self
+            .gh
+            .rt
+            .block_on(gh.authored_pull_of_commit(repo, &s.manager_sha))
+            .map_err(|e| Refusal {
+                reason: format!(
+                    "cannot find the pull request of {} (its author may not approve the waves): {e}",
+                    s.manager_sha
+                ),
+                wanted: None,
+            })?;
+        let (pr, author) = match found {
+            Some((n, author)) => (Some(n), author),
+            None => (None, None),
+        };
+        let authors = [author, Some(s.started_by.clone())]
+            .into_iter()
+            .flatten()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        Ok(Change { pr, authors })
+    }
+
     /// `approvals:` for the stage's environment: enough approvers of the
     /// stage's reviewed plans (their digest), after the newest of them was
     /// made, on the pull request that merged the rollout's change.
@@ -191,6 +234,7 @@ impl Gate<'_> {
         s: &State,
         stage: &Stage,
         rule: &crate::config::ApprovalRule,
+        change: &Change,
     ) -> std::result::Result<Option<String>, Refusal> {
         let refused = |reason: String| Refusal {
             reason,
@@ -203,17 +247,7 @@ impl Gate<'_> {
             ))
         })?;
         let (gh, repo) = &self.gh.manager;
-        let pr = self
-            .gh
-            .rt
-            .block_on(gh.pull_of_commit(repo, &s.manager_sha))
-            .map_err(|e| {
-                refused(format!(
-                    "cannot find the pull request of {}: {e}",
-                    s.manager_sha
-                ))
-            })?;
-        let Some(pr) = pr else {
+        let Some(pr) = change.pr else {
             return Err(refused(format!(
                 "`{}` needs approvals on the pull request that brought the rollout's change, but {} came without one; merge manager changes through pull requests",
                 stage.environment,
@@ -232,10 +266,13 @@ impl Gate<'_> {
             true => gh,
             false => self.gh.teams().map_err(refused)?,
         };
-        let answer = self
-            .gh
-            .rt
-            .block_on(super::approvals::check(gh, teams, rule, &ask));
+        let answer = self.gh.rt.block_on(super::approvals::check_excluding(
+            gh,
+            teams,
+            rule,
+            &ask,
+            &change.authors,
+        ));
         match answer {
             Ok(Ok(approvers)) => Ok(Some(approvers.join(", "))),
             Ok(Err(reason)) => Err(Refusal {

@@ -394,6 +394,11 @@ fn start(
             "queued behind rollout {ahead}: it begins when that one ends"
         ));
     }
+    if let (Some(ahead), Some(reason)) = (&started.queued_behind, &started.behind_halted) {
+        out.warn(&format!(
+            "rollout {ahead} is halted ({reason}); a push does not end it: an operator resumes it, rolls it back, or supersedes it (`fleetform rollout start --supersede`, the workflow's `supersede` action)"
+        ));
+    }
     for (i, st) in started.stages.iter().enumerate() {
         out.result(&format!(
             "  {}. {} / {}: {}, bake {} s",
