@@ -122,6 +122,7 @@ mod templates;
 mod templates_apply;
 mod templates_batch;
 mod templates_credentials;
+mod templates_oidc;
 mod templates_reruns;
 mod templates_trigger;
 mod tenant_isolation;
