@@ -27,6 +27,7 @@ fn env(reviewers: &[&str], secrets: &[&str]) -> Environment {
         prevent_self_review: true,
         branch_policy: BranchPolicy::Custom(vec![("main".into(), "branch".into())]),
         secrets: secrets.iter().map(|s| s.to_string()).collect(),
+        variables: Default::default(),
     }
 }
 

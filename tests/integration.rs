@@ -44,6 +44,7 @@ mod dispatch_auth;
 mod doctor;
 mod doctor_isolation;
 mod doctor_setup;
+mod doctor_templates;
 mod drift_shards;
 mod engine;
 mod etag_cache;

@@ -16,7 +16,9 @@
 //!
 //! API budget: on the manager 1 (repo) + 1 (environments) + 1 per
 //! environment with custom branch policies + 1 (repository secrets) + 1
-//! per fleetform environment that exists (its secrets) + 1 + 1 per
+//! per fleetform environment that exists (its secrets) + 1 per template
+//! environment that exists (its secrets) + 1 per one needing variables
+//! (its variables) + 1 (the repository's variables, when any does) + 1 + 1 per
 //! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
 //! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
 //! 1 per active customer with a repo (its reach and id in one answer).
@@ -100,6 +102,9 @@ fn unread_manager(repo: &str, reason: &str) -> ManagerFacts {
         environments: Err(reason.to_string()),
         repo_secrets: Err(reason.to_string()),
         environment_secrets: Vec::new(),
+        repo_variables: Err(reason.to_string()),
+        environment_variables: Vec::new(),
+        installed: Vec::new(),
         rulesets: Err(reason.to_string()),
         workflow_permissions: Err(reason.to_string()),
         private: Err(reason.to_string()),
@@ -142,6 +147,8 @@ async fn read_manager(
             }
         }
     }
+    let templates = read_template_environments(gh, repo, manager, &environments).await;
+    environment_secrets.extend(templates.secrets);
     Ok(ManagerFacts {
         repo: repo.to_string(),
         default_branch: info
@@ -155,11 +162,63 @@ async fn read_manager(
         environments,
         repo_secrets: gh.repo_secret_names(repo).await.map_err(text),
         environment_secrets,
+        repo_variables: templates.repo_variables,
+        environment_variables: templates.variables,
+        installed: doctor::installed_templates(&manager.root),
         plan_refusal: rulesets.as_ref().err().and_then(plan_refusal),
         rulesets: rulesets.map_err(text),
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
         access: read_access(gh, repo).await,
     })
+}
+
+/// What the template environments that exist hold: their secrets' and
+/// variables' names, and the repository's variables when one needs some.
+struct TemplateFacts {
+    secrets: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
+    variables: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
+    repo_variables: crate::doctor::facts::Fetched<Vec<String>>,
+}
+
+/// Reads [`TemplateFacts`]: 1 request per existing template environment
+/// with secrets, 1 per one needing variables, and 1 for the repository's
+/// variables when any does.
+async fn read_template_environments(
+    gh: &GitHub,
+    repo: &str,
+    manager: &Manager,
+    environments: &std::result::Result<Vec<crate::doctor::facts::EnvironmentFacts>, String>,
+) -> TemplateFacts {
+    let text = |e: crate::github::GitHubError| e.to_string();
+    let mut facts = TemplateFacts {
+        secrets: Vec::new(),
+        variables: Vec::new(),
+        repo_variables: Err("not read: no template environment needs variables".into()),
+    };
+    let Ok(envs) = environments else {
+        return facts;
+    };
+    let existing = doctor::TEMPLATE_ENVIRONMENTS
+        .iter()
+        .filter(|x| envs.iter().any(|e| e.name == x.name));
+    for x in existing {
+        if !x.secrets.is_empty() {
+            let names = gh.environment_secret_names(repo, x.name).await;
+            facts
+                .secrets
+                .push((x.name.to_string(), names.map_err(text)));
+        }
+        if !x.variables_needed(manager).is_empty() {
+            let names = gh.environment_variable_names(repo, x.name).await;
+            facts
+                .variables
+                .push((x.name.to_string(), names.map_err(text)));
+        }
+    }
+    if !facts.variables.is_empty() {
+        facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
+    }
+    facts
 }
 
 /// GitHub's message when it refused a read for the repository's plan (403
