@@ -507,6 +507,7 @@ fn found_checks(
 ) -> Vec<doctor::Check> {
     let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, manager_facts);
+    checks.extend(doctor::template_checks(manager, manager_facts));
     checks.push(doctor::plan_check(manager_facts));
     checks.extend(doctor::impact_plan_check(
         doctor::impact_plan_workflow(&manager.root).as_deref(),

@@ -1,6 +1,6 @@
 //! The manager repo's settings against "What you must configure" in
-//! SECURITY.md: its environments (the deploy and drift workflows' here,
-//! the other templates' in `templates`), who reviews applies, which
+//! SECURITY.md: its environments (the deploy and drift workflows'; the
+//! other templates' are `templates`'), who reviews applies, which
 //! branches may deploy, where the credentials live, the rulesets and the
 //! default permissions of `GITHUB_TOKEN`.
 
@@ -109,7 +109,6 @@ pub fn manager_checks(manager: &Manager, facts: &ManagerFacts) -> Vec<Check> {
             }
         }
     }
-    out.extend(super::templates::template_checks(manager, facts));
     out.push(repo_secrets_check(&facts.repo_secrets));
     out.extend(ruleset_checks(&facts.rulesets));
     out.extend(workflow_checks(&facts.workflow_permissions));

@@ -39,7 +39,9 @@ pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
 pub use setup::{batch_check, plan_check, records_check};
-pub use templates::{installed_templates, TemplateEnvironment, TEMPLATE_ENVIRONMENTS};
+pub use templates::{
+    installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,
+};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
