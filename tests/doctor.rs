@@ -487,7 +487,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .output()
         .unwrap();
     common::assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 35 checks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 36 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();

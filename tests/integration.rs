@@ -42,6 +42,7 @@ mod dashboard;
 mod day2_ops;
 mod dispatch_auth;
 mod doctor;
+mod doctor_dashboard;
 mod doctor_isolation;
 mod doctor_setup;
 mod doctor_templates;

@@ -248,6 +248,18 @@ fn deploy_workflow(manager_dir: &Path) -> Option<DeployWorkflow> {
     })
 }
 
+/// The manager checkout's workflow that deploys GitHub Pages (the first
+/// file of `.github/workflows/` using `actions/deploy-pages`), and whether
+/// it publishes only with `FLEETFORM_DASHBOARD_PAGES=true`.
+fn pages_workflow(manager_dir: &Path) -> Option<crate::doctor::facts::PagesWorkflow> {
+    let (path, text) =
+        doctor::first_workflow(manager_dir, |t| t.contains("actions/deploy-pages@"))?;
+    Some(crate::doctor::facts::PagesWorkflow {
+        path,
+        opt_in: text.contains("vars.FLEETFORM_DASHBOARD_PAGES == 'true'"),
+    })
+}
+
 /// Who reaches the manager repo: its collaborators (all, then the outside
 /// ones), its owner's organisation and its Pages site.
 async fn read_access(gh: &GitHub, repo: &str) -> AccessFacts {
@@ -509,6 +521,10 @@ fn found_checks(
     let mut checks = doctor::manager_checks(manager, manager_facts);
     checks.extend(doctor::template_checks(manager, manager_facts));
     checks.push(doctor::plan_check(manager_facts));
+    checks.push(doctor::dashboard_check(
+        manager_facts,
+        pages_workflow(&manager.root).as_ref(),
+    ));
     checks.extend(doctor::impact_plan_check(
         doctor::impact_plan_workflow(&manager.root).as_deref(),
         &manager_facts.environments,

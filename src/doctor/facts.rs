@@ -95,6 +95,18 @@ pub struct DeployWorkflow {
     pub records_credential: bool,
 }
 
+/// The manager checkout's workflow that deploys GitHub Pages (the
+/// dashboard's), as `doctor` found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagesWorkflow {
+    /// Its path, relative to the manager repo.
+    pub path: String,
+    /// It publishes only with the repository variable
+    /// `FLEETFORM_DASHBOARD_PAGES=true` (fleetform's template); else on
+    /// every run (an older copy).
+    pub opt_in: bool,
+}
+
 /// One collaborator of a repository, as `GET .../collaborators` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collaborator {
