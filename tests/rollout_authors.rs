@@ -2,8 +2,10 @@
 //! authors of the change being rolled out (the merged pull request's
 //! author and who pushed it, i.e. started the rollout), neither through
 //! the run's deployment reviews nor through `approvals:` on the pull
-//! request (not even with `allow_author: true`); when GitHub does not say
-//! who wrote the change, the tick is refused.
+//! request (not even with `allow_author: true`), and neither the author of
+//! an earlier change the rollout also covers (one whose own start never
+//! ran); when GitHub does not say who wrote the change, the tick is
+//! refused.
 
 use crate::common;
 use crate::rollout_github::{plan_then_tick, tick};
@@ -130,6 +132,39 @@ fn the_authors_of_the_change_do_not_approve_its_wave_on_the_pull_request() {
     refused(
         &out,
         "(`pr-author` and `ops-pusher` wrote or pushed the change, so their approval does not count)",
+    );
+    assert!(w.rolled().is_empty());
+    gh.add_comment(MANAGER_REPO, pr, "ops-erin", &approve);
+    let out = tick(&w, &id, SHARD);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.rolled(), ["c01"]);
+}
+
+/// A rollout covers every change since its base (a merge whose own start
+/// never ran is rolled out by the next start): the author of that earlier
+/// change's pull request does not approve the wave either.
+#[test]
+fn the_author_of_an_earlier_change_in_the_rollout_does_not_approve_it() {
+    let gh = FakeGitHub::start();
+    let rule = "approvals:\n  production:\n    users: [early-author, ops-erin]\n";
+    let (w, pr, id) = pushed(&gh, Some(rule));
+    // The change before the last one came through a pull request of its own.
+    let earlier = w.commit("HEAD~1");
+    gh.create_branch(MANAGER_REPO, "earlier", "main");
+    let early = gh.open_pr(MANAGER_REPO, "earlier", "main", "the earlier change");
+    gh.merged_as(MANAGER_REPO, early, &earlier);
+    gh.set_author(MANAGER_REPO, early, "early-author");
+    let (_, _, out) = plan_then_tick(&w);
+    refused(&out, "0 of 1 approvals");
+    let err = stderr(&out);
+    let re = regex::Regex::new(r"comment `/fleetform approve ([0-9a-f]{12})`").unwrap();
+    let prefix = re.captures(&err).unwrap_or_else(|| panic!("{err}"))[1].to_string();
+    let approve = format!("/fleetform approve {prefix}");
+    gh.add_comment(MANAGER_REPO, pr, "early-author", &approve);
+    let out = tick(&w, &id, SHARD);
+    refused(
+        &out,
+        "(`early-author` wrote or pushed the change, so their approval does not count)",
     );
     assert!(w.rolled().is_empty());
     gh.add_comment(MANAGER_REPO, pr, "ops-erin", &approve);

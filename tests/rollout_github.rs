@@ -142,8 +142,8 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
     gh.reset_counters();
     let out = tick(&w, &id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    // README, "Request budgets": the registry, the commit's pull request
-    // (its author) and the run's reviews.
+    // README, "Request budgets": the registry, the pull request of the
+    // change's one commit (its author) and the run's reviews.
     assert_eq!(gh.request_count(), 3);
     assert_eq!(w.rolled(), ["c01"]);
     let applies: Vec<Value> = w
@@ -234,9 +234,10 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
     gh.reset_counters();
     let out = tick(&w, id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    // README, "Request budgets": the registry, the commit's pull request,
-    // that pull request (its author), its reviews and its comments.
-    assert_eq!(gh.request_count(), 5);
+    // README, "Request budgets": the registry, the pull requests of the
+    // change's two commits (since HEAD~2), the commit's pull request (its
+    // author), its reviews and its comments.
+    assert_eq!(gh.request_count(), 6);
     assert_eq!(w.rolled(), ["c01"]);
     let events = w.events();
     let applied: Vec<&Value> = events.iter().filter(|e| e["event"] == "applied").collect();

@@ -10,7 +10,9 @@
 //!   pull request that merged the rollout's change; otherwise an approval
 //!   of this run's deployment to `<env>-apply` by someone other than who
 //!   started or re-ran it. Either way the authors of the change never
-//!   approve its waves: neither the author of that pull request (whatever
+//!   approve its waves: neither the author of a pull request that brought
+//!   in one of its commits (each first-parent commit from its base to its
+//!   commit: a start covers changes whose own start never ran; whatever
 //!   `allow_author` says) nor who started the rollout (on a push, the
 //!   pusher). The approver is the applies' actor;
 //! - halt, resume, rollback and supersede are accepted only from active
@@ -141,16 +143,37 @@ impl RolloutGitHub {
         Ok(actor)
     }
 
-    /// The approval check of a tick (see the module docs).
-    pub fn gate<'a>(&'a self, manager: &'a Manager) -> Gate<'a> {
-        Gate { gh: self, manager }
+    /// The approval check of a tick (see the module docs), for a rollout
+    /// whose change is `change`.
+    pub fn gate<'a>(&'a self, manager: &'a Manager, change: ChangeCommits) -> Gate<'a> {
+        Gate {
+            gh: self,
+            manager,
+            change,
+        }
     }
+}
+
+/// The commits a rollout's change is made of: its first-parent commits
+/// from its base to its commit, newest first (the rollout's own commit
+/// alone for a rollback), as the checkout's history has them.
+#[derive(Debug, Clone)]
+pub struct ChangeCommits {
+    pub commits: Vec<String>,
+    /// More than [`ChangeCommits::MAX`]: their authors are not all read.
+    pub more: bool,
+}
+
+impl ChangeCommits {
+    /// The most commits whose pull requests a tick reads (1 request each).
+    pub const MAX: usize = 50;
 }
 
 /// [`ApprovalGate`] through the GitHub API.
 pub struct Gate<'a> {
     gh: &'a RolloutGitHub,
     manager: &'a Manager,
+    change: ChangeCommits,
 }
 
 impl ApprovalGate for Gate<'_> {
@@ -190,40 +213,65 @@ impl ApprovalGate for Gate<'_> {
 }
 
 /// The change a rollout rolls out, as GitHub knows it: the pull request
-/// that brought its commit in, and who wrote or pushed it.
+/// that brought its commit in, and who wrote or pushed the change.
 struct Change {
     pr: Option<u64>,
-    /// The pull request's author and who started the rollout (on a push,
-    /// the pusher): never approvers of its waves.
+    /// The authors of the pull requests of the change's commits and who
+    /// started the rollout (on a push, the pusher): never approvers of its
+    /// waves.
     authors: Vec<String>,
 }
 
 impl Gate<'_> {
-    /// The rollout's change (1 request); failing closed when GitHub does
-    /// not answer.
+    /// The rollout's change (1 request per commit of it); failing closed
+    /// when GitHub does not answer or the change has too many commits.
     fn change_of(&self, s: &State) -> std::result::Result<Change, Refusal> {
-        let (gh, repo) = &self.gh.manager;
-        let found = self
-            .gh
-            .rt
-            .block_on(gh.authored_pull_of_commit(repo, &s.manager_sha))
-            .map_err(|e| Refusal {
-                reason: format!(
-                    "cannot find the pull request of {} (its author may not approve the waves): {e}",
-                    s.manager_sha
-                ),
-                wanted: None,
-            })?;
-        let (pr, author) = match found {
-            Some((n, author)) => (Some(n), author),
-            None => (None, None),
+        let refused = |reason: String| Refusal {
+            reason,
+            wanted: None,
         };
-        let authors = [author, Some(s.started_by.clone())]
-            .into_iter()
-            .flatten()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        Ok(Change { pr, authors })
+        if self.change.more {
+            return Err(refused(format!(
+                "the change of rollout {} has more than {} commits since its base, whose pull requests' authors may not approve its waves; fleetform reads at most {}: roll it out in smaller steps (`rollout start --supersede` after each merge)",
+                s.id,
+                ChangeCommits::MAX,
+                ChangeCommits::MAX
+            )));
+        }
+        let (gh, repo) = &self.gh.manager;
+        let mut pr = None;
+        let mut authors = Vec::new();
+        let commits = match self.change.commits.is_empty() {
+            true => std::slice::from_ref(&s.manager_sha),
+            false => self.change.commits.as_slice(),
+        };
+        for sha in commits {
+            let found = self
+                .gh
+                .rt
+                .block_on(gh.authored_pull_of_commit(repo, sha))
+                .map_err(|e| {
+                    refused(format!(
+                        "cannot find the pull request of {sha} (its author may not approve the waves): {e}"
+                    ))
+                })?;
+            let Some((n, author)) = found else { continue };
+            if *sha == s.manager_sha {
+                pr = Some(n);
+            }
+            authors.extend(author);
+        }
+        authors.push(s.started_by.clone());
+        let mut unique: Vec<String> = Vec::new();
+        for a in authors {
+            if !a.trim().is_empty() && !unique.iter().any(|u| u.eq_ignore_ascii_case(&a)) {
+                unique.push(a);
+            }
+        }
+        Ok(Change {
+            pr,
+            authors: unique,
+        })
     }
 
     /// `approvals:` for the stage's environment: enough approvers of the

@@ -488,8 +488,20 @@ fn checked(e: &Event) -> Result<(), String> {
         | Event::Failed { unit: u, .. }
         | Event::Planned { unit: u, .. }
         | Event::RolledBack { unit: u, .. }
-        | Event::RollbackFailed { unit: u, .. }
-        | Event::DeploymentOwed { unit: u, .. } => unit(u),
+        | Event::RollbackFailed { unit: u, .. } => unit(u),
+        Event::DeploymentOwed {
+            unit: u,
+            deployment: d,
+            ..
+        } => unit(u)
+            .and_then(|()| sha("customer commit", &d.sha))
+            .and_then(|()| match crate::config::is_repo(&d.repo) {
+                true => Ok(()),
+                false => Err(format!(
+                    "its repo `{}` is not owner/name",
+                    d.repo.escape_debug()
+                )),
+            }),
         _ => Ok(()),
     };
     found.map_err(super::trust::not_ours)
