@@ -172,3 +172,31 @@ fn the_author_of_an_earlier_change_in_the_rollout_does_not_approve_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(w.rolled(), ["c01"]);
 }
+
+/// A change of more than 50 commits since the rollout's base: fleetform
+/// does not read every author, so it refuses rather than guess, even with
+/// another reviewer's approval.
+#[test]
+fn a_change_too_long_to_read_its_authors_is_refused() {
+    let gh = FakeGitHub::start();
+    let mut w = World::with(1, "production");
+    for i in 0..50 {
+        w.fx.git(&["commit", "-q", "--allow-empty", "-m", &format!("empty {i}")]);
+    }
+    w.on_github(&gh, "ops-pusher");
+    w.expect(0, &["rollout", "start", "--base", "HEAD~51"]);
+    w.set_env("GITHUB_ACTOR", "ops-tick");
+    gh.review_run(
+        MANAGER_REPO,
+        4242,
+        "production-apply",
+        "ops-carol",
+        "approved",
+    );
+    let (_, _, out) = plan_then_tick(&w);
+    refused(
+        &out,
+        "spans more than 50 first-parent commits since its base",
+    );
+    assert!(w.rolled().is_empty());
+}

@@ -232,7 +232,7 @@ impl Gate<'_> {
         };
         if self.change.more {
             return Err(refused(format!(
-                "the change of rollout {} has more than {} commits since its base, whose pull requests' authors may not approve its waves; fleetform reads at most {}: roll it out in smaller steps (`rollout start --supersede` after each merge)",
+                "the change of rollout {} spans more than {} first-parent commits since its base, and the authors of their pull requests may not approve its waves: fleetform reads at most {} and does not guess the rest; roll out fewer changes at a time (let each merge's start run before the next merge)",
                 s.id,
                 ChangeCommits::MAX,
                 ChangeCommits::MAX
