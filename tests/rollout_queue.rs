@@ -155,6 +155,61 @@ fn only_an_operator_supersedes_a_halted_rollout() {
     }
 }
 
+/// On GitHub: a push by anyone (here not an operator) while the current
+/// rollout is halted queues the new one behind it; `start --supersede` is
+/// refused to a non-operator and supersedes both for an active member of
+/// `rollout.operators`.
+#[test]
+fn on_github_a_push_queues_behind_a_halted_rollout_and_only_an_operator_supersedes() {
+    let gh = crate::support::fake_github::FakeGitHub::start();
+    let mut w = World::with(1, "staging");
+    w.on_github(&gh, "ops-dana");
+    let config = w.fx.read("manager/fleetform.yml");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &config.replace(
+            "  max_parallel: 1\n",
+            "  max_parallel: 1\n  operators: provider/ops\n",
+        ),
+    );
+    w.fx.git(&["commit", "-q", "-am", "operators"]);
+    gh.add_team_member("provider", "ops", "ops-dana", "active");
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~2", "--json"]);
+    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = first["id"].as_str().unwrap().to_string();
+    w.expect(0, &["rollout", "halt", "--reason", "bad tag"]);
+
+    w.set_env("GITHUB_ACTOR", "mallory");
+    w.change("tier: staging-2", "tier: staging-3");
+    let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(second["queued_behind"], id.as_str(), "{second:#}");
+    assert_eq!(second["behind_halted"], "bad tag", "{second:#}");
+    assert!(second.get("superseded").is_none(), "{second:#}");
+    let current = w.status();
+    assert_eq!(current["id"], id.as_str());
+    assert_eq!(current["halted"], "bad tag");
+    let out = w.expect(3, &["rollout", "start", "--supersede"]);
+    assert!(
+        stderr(&out).contains("`mallory` is not an active member of `provider/ops`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(w.status()["superseded_by"].is_null());
+
+    w.set_env("GITHUB_ACTOR", "ops-dana");
+    let out = w.expect(0, &["rollout", "start", "--supersede", "--json"]);
+    let third: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let superseded: Vec<&str> = third["superseded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(superseded, [id.as_str(), second["id"].as_str().unwrap()]);
+    assert_eq!(w.status()["id"], third["id"]);
+}
+
 /// What a rollout reads back from the records store is checked as if a
 /// stranger typed it: a rollout folder whose name is not a rollout id, or
 /// an event whose base is not a commit (a tampered record that would make
