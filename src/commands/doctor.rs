@@ -18,7 +18,8 @@
 //! environment with custom branch policies + 1 (repository secrets) + 1
 //! per fleetform environment that exists (its secrets) + 1 per template
 //! environment that exists (its secrets) + 1 per one needing variables
-//! (its variables) + 1 (the repository's variables, when any does) + 1 + 1 per
+//! (its variables) + 1 (the repository's variables, when any does or the
+//! deploy workflow is in the checkout with records in a bucket) + 1 + 1 per
 //! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
 //! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
 //! 1 per active customer with a repo (its reach and id in one answer).
@@ -147,7 +148,11 @@ async fn read_manager(
             }
         }
     }
-    let templates = read_template_environments(gh, repo, manager, &environments).await;
+    // The deploy workflow's records role is in repository variables.
+    let records_role = matches!(manager.config.records, crate::config::Records::S3 { .. })
+        && deploy_workflow(&manager.root).is_some();
+    let templates =
+        read_template_environments(gh, repo, manager, &environments, records_role).await;
     environment_secrets.extend(templates.secrets);
     Ok(ManagerFacts {
         repo: repo.to_string(),
@@ -182,12 +187,13 @@ struct TemplateFacts {
 
 /// Reads [`TemplateFacts`]: 1 request per existing template environment
 /// with secrets, 1 per one needing variables, and 1 for the repository's
-/// variables when any does.
+/// variables when any does or `repo_variables` asks for them.
 async fn read_template_environments(
     gh: &GitHub,
     repo: &str,
     manager: &Manager,
     environments: &std::result::Result<Vec<crate::doctor::facts::EnvironmentFacts>, String>,
+    repo_variables: bool,
 ) -> TemplateFacts {
     let text = |e: crate::github::GitHubError| e.to_string();
     let mut facts = TemplateFacts {
@@ -195,6 +201,9 @@ async fn read_template_environments(
         variables: Vec::new(),
         repo_variables: Err("not read: no template environment needs variables".into()),
     };
+    if repo_variables {
+        facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
+    }
     let Ok(envs) = environments else {
         return facts;
     };
@@ -215,7 +224,7 @@ async fn read_template_environments(
                 .push((x.name.to_string(), names.map_err(text)));
         }
     }
-    if !facts.variables.is_empty() {
+    if !facts.variables.is_empty() && !repo_variables {
         facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
     }
     facts
@@ -530,6 +539,11 @@ fn found_checks(
         &manager_facts.environments,
     ));
     checks.extend(doctor::records_check(manager, deploy));
+    checks.extend(doctor::records_variables_check(
+        manager,
+        deploy,
+        &manager_facts.repo_variables,
+    ));
     let batch = doctor::first_workflow(&manager.root, |t| t.contains("fleetform batch-entries"));
     checks.extend(doctor::batch_check(
         manager,

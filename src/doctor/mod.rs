@@ -38,7 +38,7 @@ pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
-pub use setup::{batch_check, dashboard_check, plan_check, records_check};
+pub use setup::{batch_check, dashboard_check, plan_check, records_check, records_variables_check};
 pub use templates::{
     installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,
 };

@@ -195,6 +195,54 @@ pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Opti
     })
 }
 
+/// With the deploy workflow in the checkout and the records in a bucket,
+/// its jobs (and every template's that writes records) assume the role
+/// in the repository variable FLEETFORM_RECORDS_WRITE_ROLE in
+/// FLEETFORM_RECORDS_REGION: both must be set, or every job fails before
+/// fleetform runs. No row otherwise.
+pub fn records_variables_check(
+    manager: &Manager,
+    deploy: Option<&DeployWorkflow>,
+    repo_variables: &super::facts::Fetched<Vec<String>>,
+) -> Option<Check> {
+    let deploy = deploy?;
+    if !matches!(manager.config.records, Records::S3 { .. }) {
+        return None;
+    }
+    let what = "records variables";
+    let needed = ["FLEETFORM_RECORDS_WRITE_ROLE", "FLEETFORM_RECORDS_REGION"];
+    let fix = |names: &[&str]| {
+        format!(
+            "Settings → Secrets and variables → Actions → Variables → New repository variable: {} (the header of {})",
+            names.join(", "),
+            deploy.path
+        )
+    };
+    Some(match repo_variables {
+        Err(e) => Check::unknown(Level::Must, what, e, &fix(&needed)),
+        Ok(names) => {
+            let missing: Vec<&str> = needed
+                .iter()
+                .copied()
+                .filter(|n| !names.iter().any(|have| have == n))
+                .collect();
+            match missing.is_empty() {
+                true => Check::pass(Level::Must, what, needed.join(", ")),
+                false => Check::not_met(
+                    Level::Must,
+                    what,
+                    format!(
+                        "missing {}: {}'s jobs cannot assume the records role",
+                        missing.join(", "),
+                        deploy.path
+                    ),
+                    fix(&missing),
+                ),
+            }
+        }
+    })
+}
+
 /// Behind the relay, a workflow in the manager checkout must run the
 /// relay's `fleetform-batch` dispatches (`workflows/manager-batch.yml`:
 /// `fleetform batch-entries`, then the deploy workflow per entry), or the
