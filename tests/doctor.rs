@@ -27,6 +27,7 @@ fn env(reviewers: &[&str], secrets: &[&str]) -> Environment {
         prevent_self_review: true,
         branch_policy: BranchPolicy::Custom(vec![("main".into(), "branch".into())]),
         secrets: secrets.iter().map(|s| s.to_string()).collect(),
+        variables: Default::default(),
     }
 }
 
@@ -486,7 +487,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .output()
         .unwrap();
     common::assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 35 checks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 36 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();

@@ -58,8 +58,9 @@ fn a_paid_plan_or_a_public_repo_passes() {
 }
 
 /// The deploy workflow in the checkout with records in a folder of the
-/// runner fails; a bucket passes; with `identity:` a deploy workflow that
-/// gives fleetform no records credential of its own fails.
+/// runner fails; a bucket passes, once the records role's repository
+/// variables are set; with `identity:` a deploy workflow that gives
+/// fleetform no records credential of its own fails.
 #[test]
 fn the_deploy_workflow_needs_records_of_its_own() {
     let gh = configured();
@@ -88,9 +89,22 @@ fn the_deploy_workflow_needs_records_of_its_own() {
     );
     assert!(yml.contains("provider-records"));
     fx.write("manager/fleetform.yml", &yml);
+    // The records role's repository variables are missing: its jobs could
+    // not assume the role.
+    gh.add_repo_variable("provider/manager", "FLEETFORM_RECORDS_REGION");
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(row(&r.stdout, "records").1, "pass", "{}", r.stdout);
+    let (level, result, found) = row(&r.stdout, "records variables");
+    assert_eq!((level, result), ("must", "FAIL"), "{found}");
+    assert!(
+        found.starts_with("missing FLEETFORM_RECORDS_WRITE_ROLE:"),
+        "{found}"
+    );
+    gh.add_repo_variable("provider/manager", "FLEETFORM_RECORDS_WRITE_ROLE");
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(row(&r.stdout, "records").1, "pass", "{}", r.stdout);
+    assert_eq!(row(&r.stdout, "records variables").1, "pass");
 
     // With identity: the template passes; a copy without the records'
     // own credential fails.

@@ -117,6 +117,7 @@ fn github_answers_in_doctors_table_never_become_commands() {
                 "branch".into(),
             )]),
             secrets: Default::default(),
+            variables: Default::default(),
         },
     );
     let fx = Fixture::new();

@@ -14,7 +14,7 @@ use common::{stderr, stdout};
 use serde_json::Value;
 
 /// The step outputs and job summary files of one job.
-struct Step {
+pub(crate) struct Step {
     dir: tempfile::TempDir,
 }
 
@@ -50,7 +50,7 @@ fn code(out: &std::process::Output) -> Option<i32> {
 
 /// `next`'s step, then `plan` and `tick` of the one shard it gives (as
 /// the workflow runs them): the plan's step, the tick's and its output.
-fn plan_then_tick(w: &World) -> (Step, Step, std::process::Output) {
+pub(crate) fn plan_then_tick(w: &World) -> (Step, Step, std::process::Output) {
     let next = Step::new();
     let out = next.run(w, &["rollout", "status", "--summary"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
@@ -94,7 +94,7 @@ fn tick_step(w: &World, id: &str, shard: &str) -> (Step, std::process::Output) {
     (step, out)
 }
 
-fn tick(w: &World, id: &str, shard: &str) -> std::process::Output {
+pub(crate) fn tick(w: &World, id: &str, shard: &str) -> std::process::Output {
     tick_step(w, id, shard).1
 }
 
@@ -142,8 +142,9 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
     gh.reset_counters();
     let out = tick(&w, &id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    // README, "Request budgets": the registry and the run's reviews.
-    assert_eq!(gh.request_count(), 2);
+    // README, "Request budgets": the registry, the pull request of the
+    // change's one commit (its author) and the run's reviews.
+    assert_eq!(gh.request_count(), 3);
     assert_eq!(w.rolled(), ["c01"]);
     let applies: Vec<Value> = w
         .audit()
@@ -233,9 +234,10 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
     gh.reset_counters();
     let out = tick(&w, id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    // README, "Request budgets": the registry, the commit's pull request,
-    // that pull request (its author), its reviews and its comments.
-    assert_eq!(gh.request_count(), 5);
+    // README, "Request budgets": the registry, the pull requests of the
+    // change's two commits (since HEAD~2), the commit's pull request (its
+    // author), its reviews and its comments.
+    assert_eq!(gh.request_count(), 6);
     assert_eq!(w.rolled(), ["c01"]);
     let events = w.events();
     let applied: Vec<&Value> = events.iter().filter(|e| e["event"] == "applied").collect();

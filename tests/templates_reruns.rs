@@ -86,6 +86,62 @@ fn the_pages_deployment_finds_one_artifact_on_every_attempt() {
     );
 }
 
+/// The dashboard is an artifact by default: Pages (its upload and the
+/// publish job) only with the repository variable
+/// `FLEETFORM_DASHBOARD_PAGES=true`, and the header says where that fits
+/// (a public repo, or Enterprise; on Free no Pages for a private repo, on
+/// Pro and Team its site is public), never "public on Free".
+#[test]
+fn the_dashboard_is_an_artifact_and_goes_to_pages_only_when_asked() {
+    use crate::support::workflow_sim::{done, eval, simulate_workflow};
+    let rel = "workflows/manager-dashboard.yml";
+    let doc = load(rel);
+    let build = &doc["jobs"]["build"];
+    let artifact = steps_using(build, "actions/upload-artifact@");
+    assert_eq!(artifact.len(), 1);
+    assert_eq!(
+        artifact[0]["with"]["name"].as_str(),
+        Some("fleetform-dashboard")
+    );
+    assert!(artifact[0]["if"].is_null(), "the artifact always");
+    let pages_step = steps_using(build, "actions/upload-pages-artifact@")[0]["if"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (given, pages) in [(None, false), (Some("false"), false), (Some("true"), true)] {
+        let values: Vec<(&str, &str)> = given
+            .map(|v| ("vars.FLEETFORM_DASHBOARD_PAGES", v))
+            .into_iter()
+            .collect();
+        let map = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(eval(&pages_step, &map).truthy(), pages, "{given:?}");
+        let results = simulate_workflow(rel, &values, &|_| done(&[]));
+        let want = if pages { "success" } else { "skipped" };
+        assert_eq!(results["build"], "success");
+        assert_eq!(results["publish"], want, "{given:?}");
+    }
+    let header: String =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel))
+            .unwrap()
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+    let flat = header.replace("\n# ", " ").replace("\n#", " ");
+    for said in [
+        "on GitHub Free, Pages is not available for a private repository",
+        "on Pro and Team a private repository's Pages site is public",
+        "FLEETFORM_DASHBOARD_PAGES",
+        "`fleetform doctor` says which applies",
+    ] {
+        assert!(flat.contains(said), "the header says: {said}\n{header}");
+    }
+    assert!(!flat.contains("public on Free"), "{header}");
+}
+
 /// The minutes a cron runs at: `17`, `2-59/5`, `*/30`, `0,30`.
 fn minutes(field: &str) -> Vec<u32> {
     let mut out = Vec::new();

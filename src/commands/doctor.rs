@@ -16,7 +16,10 @@
 //!
 //! API budget: on the manager 1 (repo) + 1 (environments) + 1 per
 //! environment with custom branch policies + 1 (repository secrets) + 1
-//! per fleetform environment that exists (its secrets) + 1 + 1 per
+//! per fleetform environment that exists (its secrets) + 1 per template
+//! environment that exists (its secrets) + 1 per one needing variables
+//! (its variables) + 1 (the repository's variables, when any does or the
+//! deploy workflow is in the checkout with records in a bucket) + 1 + 1 per
 //! ruleset + 1 (workflow permissions) + 1 per 100 collaborators + 1 per
 //! 100 outside collaborators + 1 (the owner's organisation) + 1 (Pages);
 //! 1 per active customer with a repo (its reach and id in one answer).
@@ -100,6 +103,9 @@ fn unread_manager(repo: &str, reason: &str) -> ManagerFacts {
         environments: Err(reason.to_string()),
         repo_secrets: Err(reason.to_string()),
         environment_secrets: Vec::new(),
+        repo_variables: Err(reason.to_string()),
+        environment_variables: Vec::new(),
+        installed: Vec::new(),
         rulesets: Err(reason.to_string()),
         workflow_permissions: Err(reason.to_string()),
         private: Err(reason.to_string()),
@@ -142,6 +148,12 @@ async fn read_manager(
             }
         }
     }
+    // The deploy workflow's records role is in repository variables.
+    let records_role = matches!(manager.config.records, crate::config::Records::S3 { .. })
+        && deploy_workflow(&manager.root).is_some();
+    let templates =
+        read_template_environments(gh, repo, manager, &environments, records_role).await;
+    environment_secrets.extend(templates.secrets);
     Ok(ManagerFacts {
         repo: repo.to_string(),
         default_branch: info
@@ -155,11 +167,67 @@ async fn read_manager(
         environments,
         repo_secrets: gh.repo_secret_names(repo).await.map_err(text),
         environment_secrets,
+        repo_variables: templates.repo_variables,
+        environment_variables: templates.variables,
+        installed: doctor::installed_templates(&manager.root),
         plan_refusal: rulesets.as_ref().err().and_then(plan_refusal),
         rulesets: rulesets.map_err(text),
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
         access: read_access(gh, repo).await,
     })
+}
+
+/// What the template environments that exist hold: their secrets' and
+/// variables' names, and the repository's variables when one needs some.
+struct TemplateFacts {
+    secrets: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
+    variables: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
+    repo_variables: crate::doctor::facts::Fetched<Vec<String>>,
+}
+
+/// Reads [`TemplateFacts`]: 1 request per existing template environment
+/// with secrets, 1 per one needing variables, and 1 for the repository's
+/// variables when any does or `repo_variables` asks for them.
+async fn read_template_environments(
+    gh: &GitHub,
+    repo: &str,
+    manager: &Manager,
+    environments: &std::result::Result<Vec<crate::doctor::facts::EnvironmentFacts>, String>,
+    repo_variables: bool,
+) -> TemplateFacts {
+    let text = |e: crate::github::GitHubError| e.to_string();
+    let mut facts = TemplateFacts {
+        secrets: Vec::new(),
+        variables: Vec::new(),
+        repo_variables: Err("not read: no template environment needs variables".into()),
+    };
+    if repo_variables {
+        facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
+    }
+    let Ok(envs) = environments else {
+        return facts;
+    };
+    let existing = doctor::TEMPLATE_ENVIRONMENTS
+        .iter()
+        .filter(|x| envs.iter().any(|e| e.name == x.name));
+    for x in existing {
+        if !x.secrets.is_empty() {
+            let names = gh.environment_secret_names(repo, x.name).await;
+            facts
+                .secrets
+                .push((x.name.to_string(), names.map_err(text)));
+        }
+        if !x.variables_needed(manager).is_empty() {
+            let names = gh.environment_variable_names(repo, x.name).await;
+            facts
+                .variables
+                .push((x.name.to_string(), names.map_err(text)));
+        }
+    }
+    if !facts.variables.is_empty() && !repo_variables {
+        facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
+    }
+    facts
 }
 
 /// GitHub's message when it refused a read for the repository's plan (403
@@ -186,6 +254,18 @@ fn deploy_workflow(manager_dir: &Path) -> Option<DeployWorkflow> {
     Some(DeployWorkflow {
         path,
         records_credential: text.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
+    })
+}
+
+/// The manager checkout's workflow that deploys GitHub Pages (the first
+/// file of `.github/workflows/` using `actions/deploy-pages`), and whether
+/// it publishes only with `FLEETFORM_DASHBOARD_PAGES=true`.
+fn pages_workflow(manager_dir: &Path) -> Option<crate::doctor::facts::PagesWorkflow> {
+    let (path, text) =
+        doctor::first_workflow(manager_dir, |t| t.contains("actions/deploy-pages@"))?;
+    Some(crate::doctor::facts::PagesWorkflow {
+        path,
+        opt_in: text.contains("vars.FLEETFORM_DASHBOARD_PAGES == 'true'"),
     })
 }
 
@@ -448,12 +528,22 @@ fn found_checks(
 ) -> Vec<doctor::Check> {
     let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, manager_facts);
+    checks.extend(doctor::template_checks(manager, manager_facts));
     checks.push(doctor::plan_check(manager_facts));
+    checks.push(doctor::dashboard_check(
+        manager_facts,
+        pages_workflow(&manager.root).as_ref(),
+    ));
     checks.extend(doctor::impact_plan_check(
         doctor::impact_plan_workflow(&manager.root).as_deref(),
         &manager_facts.environments,
     ));
     checks.extend(doctor::records_check(manager, deploy));
+    checks.extend(doctor::records_variables_check(
+        manager,
+        deploy,
+        &manager_facts.repo_variables,
+    ));
     let batch = doctor::first_workflow(&manager.root, |t| t.contains("fleetform batch-entries"));
     checks.extend(doctor::batch_check(
         manager,

@@ -34,6 +34,18 @@ pub(super) async fn check(
     rule: &ApprovalRule,
     ask: &Ask<'_>,
 ) -> Result<std::result::Result<Vec<String>, String>> {
+    check_excluding(gh, teams, rule, ask, &[]).await
+}
+
+/// [`check`], where `authors` (of the change: a rollout's pull request
+/// author and pusher) never count, whatever `allow_author` says.
+pub(super) async fn check_excluding(
+    gh: &GitHub,
+    teams: &GitHub,
+    rule: &ApprovalRule,
+    ask: &Ask<'_>,
+    authors: &[String],
+) -> Result<std::result::Result<Vec<String>, String>> {
     let Some(pr) = ask.pr else {
         return Ok(Err("approvals are required here and are given on the pull request the commit came from, but no pull request is known for it; merge changes through a pull request, then push again".to_string()));
     };
@@ -48,6 +60,9 @@ pub(super) async fn check(
         author.as_deref(),
         rule.allow_author,
     );
+    let is_author = |l: &str| authors.iter().any(|a| a.eq_ignore_ascii_case(l));
+    let (own, candidates): (Vec<String>, Vec<String>) =
+        candidates.into_iter().partition(|l| is_author(l));
     let mut approvers = Vec::new();
     for login in candidates {
         if may_approve(teams, rule, &login).await? {
@@ -57,7 +72,15 @@ pub(super) async fn check(
     if approvers.len() >= rule.required {
         return Ok(Ok(approvers));
     }
-    Ok(Err(waiting(rule, ask, pr, &approvers)))
+    let mut refusal = waiting(rule, ask, pr, &approvers);
+    if !own.is_empty() {
+        let who: Vec<String> = own.iter().map(|l| format!("`{l}`")).collect();
+        refusal.push_str(&format!(
+            " ({} wrote or pushed the change, so their approval does not count)",
+            who.join(" and ")
+        ));
+    }
+    Ok(Err(refusal))
 }
 
 /// A listed user, or an active member of a listed team.

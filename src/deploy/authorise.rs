@@ -320,7 +320,19 @@ pub(super) async fn reviewed_by(
     manager: &Manager,
     env: &str,
     ctx: &RunContext,
+    gh: &(GitHub, String),
+) -> Result<std::result::Result<Option<String>, String>> {
+    reviewed_by_excluding(manager, env, ctx, gh, &[]).await
+}
+
+/// [`reviewed_by`], where also `authors` (of the change being applied:
+/// a rollout's pull request author and pusher) never count as approvers.
+pub(super) async fn reviewed_by_excluding(
+    manager: &Manager,
+    env: &str,
+    ctx: &RunContext,
     (gh, repo): &(GitHub, String),
+    authors: &[String],
 ) -> Result<std::result::Result<Option<String>, String>> {
     let environment = manager
         .environment(env)
@@ -344,7 +356,8 @@ pub(super) async fn reviewed_by(
     let dispatchers = crate::policy::approval::Dispatchers::new([
         ctx.actor.clone(),
         std::env::var("GITHUB_TRIGGERING_ACTOR").ok(),
-    ]);
+    ])
+    .with_authors(authors.iter().cloned().map(Some));
     Ok(crate::policy::approval::approver(
         &reviews,
         &environment.apply_environment(),

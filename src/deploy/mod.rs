@@ -100,6 +100,6 @@ pub use event::{read_batch_event, read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
-pub use rollout::{Gate as RolloutGate, RolloutGitHub};
+pub use rollout::{ChangeCommits, Gate as RolloutGate, RolloutGitHub};
 pub use trigger::{trigger, Settings as TriggerSettings, TriggerReport};
 pub use trigger_relay::{trigger_via_relay, RelaySettings};

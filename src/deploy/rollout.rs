@@ -9,7 +9,12 @@
 //!   environment, approvals of the stage's plans (their digest) on the
 //!   pull request that merged the rollout's change; otherwise an approval
 //!   of this run's deployment to `<env>-apply` by someone other than who
-//!   started or re-ran it. The approver is the applies' actor;
+//!   started or re-ran it. Either way the authors of the change never
+//!   approve its waves: neither the author of a pull request that brought
+//!   in one of its commits (each first-parent commit from its base to its
+//!   commit: a start covers changes whose own start never ran; whatever
+//!   `allow_author` says) nor who started the rollout (on a push, the
+//!   pusher). The approver is the applies' actor;
 //! - halt, resume, rollback and supersede are accepted only from active
 //!   members of `rollout.operators` (the run's actor and, on a re-run,
 //!   whoever re-ran it).
@@ -138,16 +143,37 @@ impl RolloutGitHub {
         Ok(actor)
     }
 
-    /// The approval check of a tick (see the module docs).
-    pub fn gate<'a>(&'a self, manager: &'a Manager) -> Gate<'a> {
-        Gate { gh: self, manager }
+    /// The approval check of a tick (see the module docs), for a rollout
+    /// whose change is `change`.
+    pub fn gate<'a>(&'a self, manager: &'a Manager, change: ChangeCommits) -> Gate<'a> {
+        Gate {
+            gh: self,
+            manager,
+            change,
+        }
     }
+}
+
+/// The commits a rollout's change is made of: its first-parent commits
+/// from its base to its commit, newest first (the rollout's own commit
+/// alone for a rollback), as the checkout's history has them.
+#[derive(Debug, Clone)]
+pub struct ChangeCommits {
+    pub commits: Vec<String>,
+    /// More than [`ChangeCommits::MAX`]: their authors are not all read.
+    pub more: bool,
+}
+
+impl ChangeCommits {
+    /// The most commits whose pull requests a tick reads (1 request each).
+    pub const MAX: usize = 50;
 }
 
 /// [`ApprovalGate`] through the GitHub API.
 pub struct Gate<'a> {
     gh: &'a RolloutGitHub,
     manager: &'a Manager,
+    change: ChangeCommits,
 }
 
 impl ApprovalGate for Gate<'_> {
@@ -164,14 +190,18 @@ impl ApprovalGate for Gate<'_> {
         if environment.auto_apply {
             return Ok(None);
         }
+        let change = self.change_of(s)?;
         match self.manager.approval_rule(env) {
-            Some(rule) => self.pull_request_approvals(s, stage, rule),
+            Some(rule) => self.pull_request_approvals(s, stage, rule, &change),
             None => {
                 let (gh, ctx) = (&self.gh.manager, &self.gh.ctx);
-                let answer =
-                    self.gh
-                        .rt
-                        .block_on(super::authorise::reviewed_by(self.manager, env, ctx, gh));
+                let answer = self.gh.rt.block_on(super::authorise::reviewed_by_excluding(
+                    self.manager,
+                    env,
+                    ctx,
+                    gh,
+                    &change.authors,
+                ));
                 match answer {
                     Ok(Ok(who)) => Ok(who),
                     Ok(Err(reason)) => Err(refused(reason)),
@@ -182,7 +212,68 @@ impl ApprovalGate for Gate<'_> {
     }
 }
 
+/// The change a rollout rolls out, as GitHub knows it: the pull request
+/// that brought its commit in, and who wrote or pushed the change.
+struct Change {
+    pr: Option<u64>,
+    /// The authors of the pull requests of the change's commits and who
+    /// started the rollout (on a push, the pusher): never approvers of its
+    /// waves.
+    authors: Vec<String>,
+}
+
 impl Gate<'_> {
+    /// The rollout's change (1 request per commit of it); failing closed
+    /// when GitHub does not answer or the change has too many commits.
+    fn change_of(&self, s: &State) -> std::result::Result<Change, Refusal> {
+        let refused = |reason: String| Refusal {
+            reason,
+            wanted: None,
+        };
+        if self.change.more {
+            return Err(refused(format!(
+                "the change of rollout {} spans more than {} first-parent commits since its base, and the authors of their pull requests may not approve its waves: fleetform reads at most {} and does not guess the rest; roll out fewer changes at a time (let each merge's start run before the next merge)",
+                s.id,
+                ChangeCommits::MAX,
+                ChangeCommits::MAX
+            )));
+        }
+        let (gh, repo) = &self.gh.manager;
+        let mut pr = None;
+        let mut authors = Vec::new();
+        let commits = match self.change.commits.is_empty() {
+            true => std::slice::from_ref(&s.manager_sha),
+            false => self.change.commits.as_slice(),
+        };
+        for sha in commits {
+            let found = self
+                .gh
+                .rt
+                .block_on(gh.authored_pull_of_commit(repo, sha))
+                .map_err(|e| {
+                    refused(format!(
+                        "cannot find the pull request of {sha} (its author may not approve the waves): {e}"
+                    ))
+                })?;
+            let Some((n, author)) = found else { continue };
+            if *sha == s.manager_sha {
+                pr = Some(n);
+            }
+            authors.extend(author);
+        }
+        authors.push(s.started_by.clone());
+        let mut unique: Vec<String> = Vec::new();
+        for a in authors {
+            if !a.trim().is_empty() && !unique.iter().any(|u| u.eq_ignore_ascii_case(&a)) {
+                unique.push(a);
+            }
+        }
+        Ok(Change {
+            pr,
+            authors: unique,
+        })
+    }
+
     /// `approvals:` for the stage's environment: enough approvers of the
     /// stage's reviewed plans (their digest), after the newest of them was
     /// made, on the pull request that merged the rollout's change.
@@ -191,6 +282,7 @@ impl Gate<'_> {
         s: &State,
         stage: &Stage,
         rule: &crate::config::ApprovalRule,
+        change: &Change,
     ) -> std::result::Result<Option<String>, Refusal> {
         let refused = |reason: String| Refusal {
             reason,
@@ -203,17 +295,7 @@ impl Gate<'_> {
             ))
         })?;
         let (gh, repo) = &self.gh.manager;
-        let pr = self
-            .gh
-            .rt
-            .block_on(gh.pull_of_commit(repo, &s.manager_sha))
-            .map_err(|e| {
-                refused(format!(
-                    "cannot find the pull request of {}: {e}",
-                    s.manager_sha
-                ))
-            })?;
-        let Some(pr) = pr else {
+        let Some(pr) = change.pr else {
             return Err(refused(format!(
                 "`{}` needs approvals on the pull request that brought the rollout's change, but {} came without one; merge manager changes through pull requests",
                 stage.environment,
@@ -232,10 +314,13 @@ impl Gate<'_> {
             true => gh,
             false => self.gh.teams().map_err(refused)?,
         };
-        let answer = self
-            .gh
-            .rt
-            .block_on(super::approvals::check(gh, teams, rule, &ask));
+        let answer = self.gh.rt.block_on(super::approvals::check_excluding(
+            gh,
+            teams,
+            rule,
+            &ask,
+            &change.authors,
+        ));
         match answer {
             Ok(Ok(approvers)) => Ok(Some(approvers.join(", "))),
             Ok(Err(reason)) => Err(Refusal {

@@ -61,6 +61,15 @@ pub struct ManagerFacts {
     pub repo_secrets: Fetched<Vec<String>>,
     /// Names of each existing environment's secrets (never values).
     pub environment_secrets: Vec<(String, Fetched<Vec<String>>)>,
+    /// Names of the repository's Actions variables (read when a template
+    /// environment that needs variables exists).
+    pub repo_variables: Fetched<Vec<String>>,
+    /// Names of each existing template environment's variables, where
+    /// its jobs need some.
+    pub environment_variables: Vec<(String, Fetched<Vec<String>>)>,
+    /// The template environments a file of the manager checkout's
+    /// `.github/workflows/` runs jobs in: (environment, that file).
+    pub installed: Vec<(String, String)>,
     pub rulesets: Fetched<Vec<Ruleset>>,
     pub workflow_permissions: Fetched<WorkflowPermissions>,
     /// Whether the manager repo is private (the same answer as
@@ -84,6 +93,18 @@ pub struct DeployWorkflow {
     /// It hands fleetform the records' own credential
     /// (`FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID`).
     pub records_credential: bool,
+}
+
+/// The manager checkout's workflow that deploys GitHub Pages (the
+/// dashboard's), as `doctor` found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagesWorkflow {
+    /// Its path, relative to the manager repo.
+    pub path: String,
+    /// It publishes only with the repository variable
+    /// `FLEETFORM_DASHBOARD_PAGES=true` (fleetform's template); else on
+    /// every run (an older copy).
+    pub opt_in: bool,
 }
 
 /// One collaborator of a repository, as `GET .../collaborators` lists it.

@@ -16,12 +16,19 @@ pub const IMPACT_PLAN: &str = "impact-plan";
 /// The first file of the manager's `.github/workflows/` with a job in
 /// `impact-plan`, as a path relative to the manager repo.
 pub fn impact_plan_workflow(manager_dir: &Path) -> Option<String> {
+    workflow_running_in(manager_dir, IMPACT_PLAN)
+}
+
+/// The first file of the manager's `.github/workflows/` with a job in the
+/// environment `env` (`environment: env`, or `name: env` under it).
+pub fn workflow_running_in(manager_dir: &Path, env: &str) -> Option<String> {
     let runs_in = |l: &str| {
+        let l = l.split(" #").next().unwrap_or(l);
         let l = l.trim().trim_start_matches("- ");
         let value = l
             .strip_prefix("environment:")
             .or_else(|| l.strip_prefix("name:"))?;
-        Some(value.trim().trim_matches(['"', '\'']) == IMPACT_PLAN)
+        Some(value.trim().trim_matches(['"', '\'']) == env)
     };
     let found = first_workflow(manager_dir, |text| {
         text.lines().any(|l| runs_in(l) == Some(true))

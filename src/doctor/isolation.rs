@@ -166,7 +166,7 @@ fn base_permission_check(owner: &str, account: &Result<Owner, String>) -> Check 
 
 fn pages_check(private: &Result<bool, String>, pages: &Result<Pages, String>) -> Check {
     let what = "Pages site";
-    let fix = "on GitHub Team and Pro a Pages site of a private repo is public: publish the dashboard as an artifact (workflows/manager-dashboard.yml) instead: remove its `publish` job (it keeps the artifact `fleetform-dashboard`) and unpublish the site (Settings → Pages)";
+    let fix = "on GitHub Team and Pro a Pages site of a private repo is public: publish the dashboard as an artifact (workflows/manager-dashboard.yml) instead: leave the repository variable FLEETFORM_DASHBOARD_PAGES unset (it keeps the artifact `fleetform-dashboard` only) and unpublish the site (Settings → Pages)";
     match pages {
         Err(e) => Check::unknown(
             Level::Must,

@@ -1,7 +1,8 @@
 //! The manager repo's settings against "What you must configure" in
-//! SECURITY.md: its environments, who reviews applies, which branches may
-//! deploy, where the credentials live, the rulesets and the default
-//! permissions of `GITHUB_TOKEN`.
+//! SECURITY.md: its environments (the deploy and drift workflows'; the
+//! other templates' are `templates`'), who reviews applies, which
+//! branches may deploy, where the credentials live, the rulesets and the
+//! default permissions of `GITHUB_TOKEN`.
 
 use crate::config::Manager;
 
@@ -123,16 +124,21 @@ fn environment_checks(
 ) {
     let what = format!("environment {}", x.name);
     let Some(env) = found else {
-        if x.role != Role::Drift {
-            out.push(Check::not_met(
-                Level::Must,
+        let fix = format!(
+            "create it: Settings → Environments → New environment `{}`",
+            x.name
+        );
+        let installed = facts.installed.iter().find(|(e, _)| *e == x.name);
+        match (x.role, installed) {
+            // Drift's: expected where a workflow runs jobs in it.
+            (Role::Drift, None) => {}
+            (Role::Drift, Some((_, path))) => out.push(Check::not_met(
+                Level::Should,
                 what,
-                "missing",
-                format!(
-                    "create it: Settings → Environments → New environment `{}`",
-                    x.name
-                ),
-            ));
+                format!("missing ({path} runs jobs in it)"),
+                fix,
+            )),
+            _ => out.push(Check::not_met(Level::Must, what, "missing", fix)),
         }
         return;
     };
@@ -210,7 +216,7 @@ fn reviewer_checks(
     out
 }
 
-fn branch_policy_check(
+pub(super) fn branch_policy_check(
     level: Level,
     env: &EnvironmentFacts,
     default_branch: &Result<String, String>,
@@ -258,17 +264,27 @@ fn environment_secrets_check(
     role: Role,
     secrets: Option<&Result<Vec<String>, String>>,
 ) -> Check {
+    let level = match role {
+        Role::Drift => Level::Should,
+        _ => Level::Must,
+    };
+    secrets_check(env, secrets_needed(role), level, secrets)
+}
+
+/// The environment secrets `needed` in `env` (as `GET …/secrets` named
+/// them).
+pub(super) fn secrets_check(
+    env: &str,
+    needed: &[&str],
+    level: Level,
+    secrets: Option<&Result<Vec<String>, String>>,
+) -> Check {
     let what = format!("secrets {env}");
-    let needed = secrets_needed(role);
     let fix = |names: &[&str]| {
         format!(
             "Settings → Environments → {env} → Environment secrets: add {}",
             names.join(", ")
         )
-    };
-    let level = match role {
-        Role::Drift => Level::Should,
-        _ => Level::Must,
     };
     match secrets {
         None => Check::unknown(level, what, "not read", &fix(needed)),

@@ -12,7 +12,8 @@
 //! reach of the tokens (`reach`: each customer repo and its `repo_id`, the
 //! token's expiry), the customers' pins (`pins`: expired ones warn), and whether the set-up can be made at all (`setup`:
 //! the GitHub plan of a private manager repo, the deploy workflow's
-//! records).
+//! records), and the environments of the other workflow templates
+//! (`templates`: poll, rollout, offboarding, dashboard, doctor).
 //!
 //! May import: `config` (the manager and its environments) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
@@ -25,6 +26,7 @@ mod manager;
 mod pins;
 mod reach;
 mod setup;
+mod templates;
 
 use serde::Serialize;
 
@@ -36,7 +38,10 @@ pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
-pub use setup::{batch_check, plan_check, records_check};
+pub use setup::{batch_check, dashboard_check, plan_check, records_check, records_variables_check};
+pub use templates::{
+    installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,
+};
 
 /// How much a check matters: a failed *must* fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,8 +1,9 @@
 //! Whether the set-up can be made at all: the GitHub plan of the manager
-//! repo (SECURITY.md's minimum-plan table) and, for the deploy workflow,
-//! records that outlive the runner, written with their own credential.
+//! repo (SECURITY.md's minimum-plan table), where the dashboard may be
+//! published and, for the deploy workflow, records that outlive the
+//! runner, written with their own credential.
 
-use super::facts::{DeployWorkflow, ManagerFacts, Owner};
+use super::facts::{DeployWorkflow, ManagerFacts, Owner, PagesWorkflow};
 use super::{Check, Level};
 use crate::config::{Manager, Records};
 
@@ -73,6 +74,86 @@ pub fn plan_check(facts: &ManagerFacts) -> Check {
     }
 }
 
+/// Whether GitHub Pages may publish the dashboard here, and why: a public
+/// repo's site is as public as the repo; a private repo's is public on
+/// Pro and Team, does not exist on Free, and can be private only on
+/// Enterprise. `None`: the plan was not shown.
+fn pages_fit(facts: &ManagerFacts, private: bool) -> (Option<bool>, String) {
+    if !private {
+        return (
+            Some(true),
+            "public repository: a Pages site is as public as the repo".into(),
+        );
+    }
+    let plan = match &facts.access.owner {
+        Ok(Owner::Organisation { plan, .. }) => plan.as_deref().map(str::to_ascii_lowercase),
+        _ => None,
+    };
+    match plan.as_deref() {
+        Some("enterprise") => (
+            Some(true),
+            "private repository on GitHub Enterprise: a Pages site can be private (Settings → Pages → Visibility: Private)".into(),
+        ),
+        Some("free") => (
+            Some(false),
+            "private repository on GitHub Free: Pages is not available for a private repository".into(),
+        ),
+        None if facts.plan_refusal.is_some() => (
+            Some(false),
+            "private repository on GitHub Free (GitHub refused its rulesets for the plan): Pages is not available for a private repository".into(),
+        ),
+        Some(p) => (
+            Some(false),
+            format!("private repository on GitHub plan `{p}`: a private repository's Pages site is public (only Enterprise keeps it private)"),
+        ),
+        None => (
+            None,
+            "private repository, and GitHub did not show the plan (only to an organisation owner): only on Enterprise can a Pages site be private".into(),
+        ),
+    }
+}
+
+/// Where the dashboard goes: an artifact always, GitHub Pages only where
+/// the site would not be public beyond the repo. A Pages workflow in the
+/// checkout that publishes on every run (an older copy of the template)
+/// where Pages does not fit fails.
+pub fn dashboard_check(facts: &ManagerFacts, pages: Option<&PagesWorkflow>) -> Check {
+    let what = "dashboard publishing";
+    let fix_copy = "copy fleetform's workflows/manager-dashboard.yml (it keeps the dashboard an artifact; Pages only with the repository variable FLEETFORM_DASHBOARD_PAGES=true) and unpublish any site (Settings → Pages)";
+    let private = match &facts.private {
+        Err(e) => return Check::unknown(Level::Should, what, e, "run again; check the token"),
+        Ok(p) => *p,
+    };
+    let (fits, why) = pages_fit(facts, private);
+    let advice = match fits {
+        Some(true) => "the dashboard may go to Pages (the repository variable FLEETFORM_DASHBOARD_PAGES=true), or stay an artifact",
+        Some(false) => "keep the dashboard an artifact (leave FLEETFORM_DASHBOARD_PAGES unset)",
+        None => "keep the dashboard an artifact unless the plan is Enterprise",
+    };
+    let every_run = pages.filter(|w| !w.opt_in);
+    match (fits, every_run) {
+        (Some(false), Some(w)) => Check::not_met(
+            Level::Must,
+            what,
+            format!("{why}, and {} publishes to Pages on every run", w.path),
+            fix_copy,
+        ),
+        (None, Some(w)) => Check::unknown(
+            Level::Must,
+            what,
+            &format!("{why}, and {} publishes to Pages on every run", w.path),
+            &format!("check the plan with an organisation owner's token, or {fix_copy}"),
+        ),
+        (None, None) => Check::warn(
+            Level::Should,
+            what,
+            format!("{why}; {advice}"),
+            "run doctor with an organisation owner's token to learn the plan",
+        ),
+        (Some(_), _) => Check::pass(Level::Should, what, format!("{why}; {advice}")),
+    }
+}
+
 /// The deploy workflow needs records in a bucket (a folder in the
 /// checkout vanishes with the runner), and with `identity:` hands
 /// fleetform the records' own credential (the jobs hold the customer's
@@ -114,6 +195,54 @@ pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Opti
     })
 }
 
+/// With the deploy workflow in the checkout and the records in a bucket,
+/// its jobs (and every template's that writes records) assume the role
+/// in the repository variable FLEETFORM_RECORDS_WRITE_ROLE in
+/// FLEETFORM_RECORDS_REGION: both must be set, or every job fails before
+/// fleetform runs. No row otherwise.
+pub fn records_variables_check(
+    manager: &Manager,
+    deploy: Option<&DeployWorkflow>,
+    repo_variables: &super::facts::Fetched<Vec<String>>,
+) -> Option<Check> {
+    let deploy = deploy?;
+    if !matches!(manager.config.records, Records::S3 { .. }) {
+        return None;
+    }
+    let what = "records variables";
+    let needed = ["FLEETFORM_RECORDS_WRITE_ROLE", "FLEETFORM_RECORDS_REGION"];
+    let fix = |names: &[&str]| {
+        format!(
+            "Settings → Secrets and variables → Actions → Variables → New repository variable: {} (the header of {})",
+            names.join(", "),
+            deploy.path
+        )
+    };
+    Some(match repo_variables {
+        Err(e) => Check::unknown(Level::Must, what, e, &fix(&needed)),
+        Ok(names) => {
+            let missing: Vec<&str> = needed
+                .iter()
+                .copied()
+                .filter(|n| !names.iter().any(|have| have == n))
+                .collect();
+            match missing.is_empty() {
+                true => Check::pass(Level::Must, what, needed.join(", ")),
+                false => Check::not_met(
+                    Level::Must,
+                    what,
+                    format!(
+                        "missing {}: {}'s jobs cannot assume the records role",
+                        missing.join(", "),
+                        deploy.path
+                    ),
+                    fix(&missing),
+                ),
+            }
+        }
+    })
+}
+
 /// Behind the relay, a workflow in the manager checkout must run the
 /// relay's `fleetform-batch` dispatches (`workflows/manager-batch.yml`:
 /// `fleetform batch-entries`, then the deploy workflow per entry), or the
@@ -151,6 +280,9 @@ mod tests {
             environments: Ok(Vec::new()),
             repo_secrets: Ok(Vec::new()),
             environment_secrets: Vec::new(),
+            repo_variables: Ok(Vec::new()),
+            environment_variables: Vec::new(),
+            installed: Vec::new(),
             rulesets: Ok(Vec::new()),
             workflow_permissions: Err("x".into()),
             private: Ok(private),
@@ -180,6 +312,56 @@ mod tests {
         assert!(c.found.contains(upgrade), "{}", c.found);
         assert_eq!(plan_check(&facts(true, Some("team"), None)).result, Pass);
         assert_eq!(plan_check(&facts(true, None, None)).result, Unknown);
+    }
+
+    #[test]
+    fn the_dashboard_goes_to_pages_only_where_the_site_stays_private() {
+        let every_run = PagesWorkflow {
+            path: ".github/workflows/dash.yml".into(),
+            opt_in: false,
+        };
+        let opt_in = PagesWorkflow {
+            opt_in: true,
+            ..every_run.clone()
+        };
+        let check = |private, plan, w: Option<&PagesWorkflow>| {
+            dashboard_check(&facts(private, plan, None), w)
+        };
+        let public = check(false, Some("free"), Some(&every_run));
+        assert_eq!(public.result, Pass);
+        assert!(
+            public.found.starts_with("public repository"),
+            "{}",
+            public.found
+        );
+        let enterprise = check(true, Some("enterprise"), None);
+        assert_eq!(enterprise.result, Pass);
+        assert!(
+            enterprise.found.contains("Visibility: Private"),
+            "{}",
+            enterprise.found
+        );
+        for plan in ["team", "pro"] {
+            let c = check(true, Some(plan), Some(&opt_in));
+            assert_eq!(c.result, Pass, "{plan}");
+            assert!(c.found.contains("Pages site is public"), "{}", c.found);
+            assert!(
+                c.found.contains("keep the dashboard an artifact"),
+                "{}",
+                c.found
+            );
+            let c = check(true, Some(plan), Some(&every_run));
+            assert_eq!((c.level, c.result), (Level::Must, Fail), "{plan}");
+            assert!(c.found.contains("dash.yml publishes to Pages on every run"));
+        }
+        let free = check(true, Some("free"), None);
+        assert!(free
+            .found
+            .contains("Pages is not available for a private repository"));
+        let upgrade = dashboard_check(&facts(true, None, Some("Upgrade")), None);
+        assert!(upgrade.found.contains("GitHub Free"), "{}", upgrade.found);
+        assert_eq!(check(true, None, None).result, Warn);
+        assert_eq!(check(true, None, Some(&every_run)).result, Unknown);
     }
 
     #[test]

@@ -13,6 +13,16 @@ impl GitHub {
     /// whose merge commit it is, else the first associated with it; `None`
     /// for a commit pushed without one.
     pub async fn pull_of_commit(&self, repo: &str, sha: &str) -> Result<Option<u64>, GitHubError> {
+        Ok(self.authored_pull_of_commit(repo, sha).await?.map(|p| p.0))
+    }
+
+    /// [`GitHub::pull_of_commit`] with the pull request's author (`user.login`
+    /// of the same answer; `None` when GitHub gave none), 1 request.
+    pub async fn authored_pull_of_commit(
+        &self,
+        repo: &str,
+        sha: &str,
+    ) -> Result<Option<(u64, Option<String>)>, GitHubError> {
         let p = format!(
             "{}/commits/{}/pulls?per_page=100",
             repo_path(repo),
@@ -20,12 +30,16 @@ impl GitHub {
         );
         let r = self.send(Method::Get, &p, None).await?;
         let pulls = r.body.as_array().cloned().unwrap_or_default();
-        let number = |v: &Value| v.get("number").and_then(Value::as_u64).filter(|n| *n > 0);
+        let authored = |v: &Value| {
+            let n = v.get("number").and_then(Value::as_u64).filter(|n| *n > 0)?;
+            let author = v.pointer("/user/login").and_then(Value::as_str);
+            Some((n, author.map(str::to_string)))
+        };
         let merged = pulls
             .iter()
             .find(|v| v.get("merge_commit_sha").and_then(Value::as_str) == Some(sha))
-            .and_then(number);
-        Ok(merged.or_else(|| pulls.iter().find_map(number)))
+            .and_then(authored);
+        Ok(merged.or_else(|| pulls.iter().find_map(authored)))
     }
 
     /// What policy gates need from a pull request: labels and description

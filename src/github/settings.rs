@@ -1,7 +1,7 @@
 //! A repository's settings, read for `fleetform doctor`: its environments
 //! (protection rules, deployment branch policies), the names of its
-//! Actions secrets and of each environment's (never values: GitHub's
-//! secret endpoints return none), its rulesets, the default permissions
+//! Actions secrets and variables and of each environment's (never values:
+//! GitHub's secret endpoints return none, and variables' are dropped), its rulesets, the default permissions
 //! of `GITHUB_TOKEN`, and how `GET /repos/{owner}/{repo}` answers for it.
 //! Answers land in the plain facts of `doctor::facts`.
 
@@ -113,6 +113,33 @@ impl GitHub {
         );
         let mut items = Vec::new();
         self.paginate_in(p.clone(), Some("secrets"), |v| items.push(v))
+            .await?;
+        names(&items, &p)
+    }
+
+    /// The names of the repository's Actions variables (their values are
+    /// not kept; GitHub pages them by at most 30).
+    pub async fn repo_variable_names(&self, repo: &str) -> Result<Vec<String>, GitHubError> {
+        let p = format!("{}/actions/variables?per_page=30", repo_path(repo));
+        let mut items = Vec::new();
+        self.paginate_in(p.clone(), Some("variables"), |v| items.push(v))
+            .await?;
+        names(&items, &p)
+    }
+
+    /// The names of an environment's Actions variables.
+    pub async fn environment_variable_names(
+        &self,
+        repo: &str,
+        env: &str,
+    ) -> Result<Vec<String>, GitHubError> {
+        let p = format!(
+            "{}/environments/{}/variables?per_page=30",
+            repo_path(repo),
+            seg(env)
+        );
+        let mut items = Vec::new();
+        self.paginate_in(p.clone(), Some("variables"), |v| items.push(v))
             .await?;
         names(&items, &p)
     }

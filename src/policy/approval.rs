@@ -21,34 +21,67 @@ pub struct RunReview {
 
 /// Who must not approve their own apply: the run's actor (for a
 /// `repository_dispatch`, whoever's token sent it) and the triggering actor
-/// of a re-run. Logins compare case-insensitively, as GitHub's do.
+/// of a re-run; for a rollout's wave also the authors of the change
+/// rolled out (the merged pull request's author and who pushed it).
+/// Logins compare case-insensitively, as GitHub's do.
 #[derive(Debug, Clone, Default)]
-pub struct Dispatchers(Vec<String>);
+pub struct Dispatchers {
+    run: Vec<String>,
+    authors: Vec<String>,
+}
+
+fn logins<I: IntoIterator<Item = Option<String>>>(logins: I) -> Vec<String> {
+    logins
+        .into_iter()
+        .flatten()
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+fn listed(logins: &[String]) -> String {
+    logins
+        .iter()
+        .map(|d| format!("`{d}`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
 
 impl Dispatchers {
-    pub fn new<I: IntoIterator<Item = Option<String>>>(logins: I) -> Dispatchers {
-        Dispatchers(
-            logins
-                .into_iter()
-                .flatten()
-                .filter(|l| !l.trim().is_empty())
-                .collect(),
-        )
+    pub fn new<I: IntoIterator<Item = Option<String>>>(run: I) -> Dispatchers {
+        Dispatchers {
+            run: logins(run),
+            authors: Vec::new(),
+        }
     }
 
-    fn contains(&self, login: &str) -> bool {
-        self.0.iter().any(|d| d.eq_ignore_ascii_case(login))
+    /// Also the authors of the change being applied: their approval is
+    /// self-review too.
+    pub fn with_authors<I: IntoIterator<Item = Option<String>>>(self, authors: I) -> Dispatchers {
+        Dispatchers {
+            authors: logins(authors),
+            ..self
+        }
+    }
+
+    pub fn contains(&self, login: &str) -> bool {
+        self.run
+            .iter()
+            .chain(&self.authors)
+            .any(|d| d.eq_ignore_ascii_case(login))
     }
 
     fn shown(&self) -> String {
-        if self.0.is_empty() {
-            return "unknown (GITHUB_ACTOR is not set)".into();
+        let run = match self.run.is_empty() {
+            true => "unknown (GITHUB_ACTOR is not set)".to_string(),
+            false => listed(&self.run),
+        };
+        match self.authors.is_empty() {
+            true => format!("{run}, who started the run"),
+            false => format!(
+                "{run}, who started the run, or {}, who wrote or pushed the change",
+                listed(&self.authors)
+            ),
         }
-        self.0
-            .iter()
-            .map(|d| format!("`{d}`"))
-            .collect::<Vec<_>>()
-            .join(" and ")
     }
 }
 
@@ -96,7 +129,7 @@ pub fn approver(
     } else {
         Err(format!(
             "the environment has `auto_apply: false`, but the deployment to `{apply_environment}` in run {run_id} was approved only by \
-             {}, who started the run (self-review); {fix}",
+             {} (self-review); {fix}",
             dispatchers.shown()
         ))
     }
@@ -151,7 +184,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("self-review"), "{e}");
-        assert!(e.contains("`relay-bot` and `ops-dan`"), "{e}");
+        assert!(
+            e.contains("`relay-bot` and `ops-dan`, who started the run"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_authors_of_the_change_do_not_approve_it() {
+        let reviews = [
+            review("production-apply", "Octo-Author", "approved"),
+            review("production-apply", "ops-pusher", "approved"),
+        ];
+        let authors = by(&["tick-bot"]).with_authors([
+            Some("octo-author".to_string()),
+            Some("OPS-PUSHER".to_string()),
+        ]);
+        let e = approver(&reviews, "production-apply", &authors, 7).unwrap_err();
+        assert!(
+            e.contains("`tick-bot`, who started the run, or `octo-author` and `OPS-PUSHER`, who wrote or pushed the change (self-review)"),
+            "{e}"
+        );
+        let more = [
+            reviews.to_vec(),
+            vec![review("production-apply", "ops-carol", "approved")],
+        ]
+        .concat();
+        assert_eq!(
+            approver(&more, "production-apply", &authors, 7),
+            Ok("ops-carol".into())
+        );
     }
 
     #[test]

@@ -158,6 +158,33 @@ fn check_key(key: &str) -> Result<(), RecordsError> {
     }
 }
 
+/// A folder key `a/b/c/` of `parts`, each one name: never empty, `.` or
+/// `..`, and never holding a path separator (`/`, `\\`), so a part read
+/// back from a record (a rollout id) can never reach another folder of the
+/// store.
+pub fn folder_key(parts: &[&str]) -> Result<String, RecordsError> {
+    let mut key = String::new();
+    for part in parts {
+        let one_name = !part.is_empty()
+            && *part != "."
+            && *part != ".."
+            && !part.contains(['/', '\\'])
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if !one_name {
+            return Err(RecordsError::Io {
+                what: "refusing the key part",
+                key: format!("{}{}", key, part.escape_debug()),
+                reason: "a part of a record key is one name (letters, digits, `-`, `_`, `.`, `:`), never a path".into(),
+            });
+        }
+        key.push_str(part);
+        key.push('/');
+    }
+    Ok(key)
+}
+
 /// A unique name for a record made now: the time (sortable) and a random
 /// suffix, so two jobs recording in the same millisecond never collide.
 ///
@@ -345,6 +372,18 @@ mod tests {
         assert!(deployment_key(&u).starts_with("deployments/acme/_/staging/20"));
         for bad in ["../x", "/abs", "a/../b", "a b", "a/./b"] {
             assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_folder_key_refuses_path_separators_in_its_parts() {
+        assert_eq!(
+            folder_key(&["rollouts", "000000000001-abc-12"]).unwrap(),
+            "rollouts/000000000001-abc-12/"
+        );
+        for bad in ["a/b", "..", ".", "", "a\\b", "/x", "x y"] {
+            let e = folder_key(&["rollouts", bad]).unwrap_err();
+            assert!(e.to_string().contains("never a path"), "{bad}: {e}");
         }
     }
 }

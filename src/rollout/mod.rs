@@ -29,6 +29,7 @@ mod settings;
 pub mod start;
 pub mod state;
 pub mod tick;
+pub mod trust;
 pub mod waves;
 
 use serde::Serialize;
@@ -101,10 +102,7 @@ pub fn describe(s: &State) -> String {
 /// oldest open one), else the latest.
 pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
     if let Some(id) = id {
-        let ok = !id.is_empty()
-            && id.len() <= 64
-            && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-        if !ok {
+        if trust::id(id).is_err() {
             return Err(Error::Usage(format!(
                 "--id `{}` is not a rollout id (digits, hex and `-`, as `rollout status` shows them)",
                 id.escape_debug()

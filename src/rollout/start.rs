@@ -5,9 +5,13 @@
 //! - while the current one runs, a start is **queued** behind it and covers
 //!   what changed since the current one's commit; it begins when every
 //!   rollout before it ended (finished, rolled back or superseded);
-//! - a halted current rollout, or every open one with `--supersede`, is
-//!   **superseded**: the new rollout covers what changed since the oldest
-//!   superseded one's base, so no pair misses a change it never got;
+//! - a halted current rollout is queued behind like a running one: only an
+//!   operator ends it (resume, rollback, or `--supersede`, which the
+//!   command accepts only from `rollout.operators` on GitHub), never a
+//!   push to the default branch;
+//! - with `--supersede` every open rollout is **superseded**: the new
+//!   rollout covers what changed since the oldest superseded one's base,
+//!   so no pair misses a change it never got;
 //! - a start covers from where the newest rollout left off (its commit,
 //!   or its base when it was rolled back or superseded), not only from
 //!   `--base`: a change whose own start never ran (GitHub keeps one pending
@@ -56,6 +60,10 @@ pub struct Started {
     /// The rollout it waits behind, when queued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queued_behind: Option<String>,
+    /// The reason the rollout it waits behind is halted: it begins only
+    /// once an operator resumes, rolls back or supersedes that one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind_halted: Option<String>,
     /// The rollouts it superseded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<String>,
@@ -116,9 +124,7 @@ pub fn start(
         already_covered(dir, newest, settings)?;
     }
     let supersede: Vec<State> = match open.first() {
-        Some(current) if settings.supersede || current.halted.is_some() => {
-            open.iter().map(|s| (*s).clone()).collect()
-        }
+        Some(_) if settings.supersede => open.iter().map(|s| (*s).clone()).collect(),
         _ => Vec::new(),
     };
     let base = match supersede.first() {
@@ -172,8 +178,8 @@ pub fn start(
         record(&f, &mut old, e, out)?;
         superseded.push(old.id);
     }
-    let queued_behind = match (id.is_empty(), superseded.is_empty(), open.first()) {
-        (false, true, Some(current)) => Some(current.id.clone()),
+    let behind = match (id.is_empty(), superseded.is_empty(), open.first()) {
+        (false, true, Some(current)) => Some(*current),
         _ => None,
     };
     Ok(Started {
@@ -181,7 +187,8 @@ pub fn start(
         base,
         stages,
         unassigned,
-        queued_behind,
+        queued_behind: behind.map(|c| c.id.clone()),
+        behind_halted: behind.and_then(|c| c.halted.clone()),
         superseded,
         pinned,
     })
@@ -202,18 +209,17 @@ pub fn every_rollout(store: &Store) -> Result<Vec<State>> {
 
 /// Refuses to start a commit the newest rollout already rolls out (or
 /// rolled out): a re-run of an old start would queue an older
-/// configuration after a newer one. Starting the commit of a halted
-/// rollout again supersedes it, and `--supersede` always may.
+/// configuration after a newer one. Only `--supersede` (an operator's)
+/// starts it over, also when that rollout is halted.
 fn already_covered(dir: &Path, newest: &State, settings: &StartSettings<'_>) -> Result<()> {
-    let restart = settings.supersede || (newest.is_open() && newest.halted.is_some());
-    if restart || newest.manager_sha.is_empty() {
+    if settings.supersede || newest.manager_sha.is_empty() {
         return Ok(());
     }
     let covered = crate::util::git::is_ancestor(dir, &settings.manager_sha, &newest.manager_sha)
         .map_err(|e| Error::Failed(format!("comparing with rollout {}: {e}", newest.id)))?;
     if covered {
         return Err(Error::Refused(format!(
-            "rollout {} already rolls out {} (it is {}); nothing was started (to start over, `fleetform rollout start --supersede`)",
+            "rollout {} already rolls out {} (it is {}); nothing was started (to start over, an operator runs `fleetform rollout start --supersede`: the workflow's `supersede` action)",
             newest.id,
             short(&settings.manager_sha),
             super::describe(newest)

@@ -409,40 +409,102 @@ impl State {
     }
 }
 
-/// Where a rollout's events live.
-pub fn prefix(id: &str) -> String {
-    format!("rollouts/{id}/")
+/// Where a rollout's events live: refused for anything but a rollout id,
+/// so no id (typed, or read back from a record) reaches another folder.
+pub fn prefix(id: &str) -> Result<String, RecordsError> {
+    super::trust::id(id).map_err(|reason| RecordsError::Io {
+        what: "refusing the rollout",
+        key: format!("rollouts/{}/", id.escape_debug()),
+        reason,
+    })?;
+    crate::records::folder_key(&["rollouts", id])
 }
 
-/// Every rollout's id, oldest first (ids start with their start time).
+/// Every rollout's id, oldest first (ids start with their start time);
+/// a folder under `rollouts/` that is not a rollout id is an error.
 pub fn ids(store: &Store) -> Result<Vec<String>, RecordsError> {
-    let mut ids: Vec<String> = store
-        .list("rollouts/")?
-        .iter()
-        .filter_map(|k| {
-            k.strip_prefix("rollouts/")?
-                .split('/')
-                .next()
-                .map(str::to_string)
-        })
-        .collect();
-    ids.dedup();
+    let mut ids: Vec<String> = Vec::new();
+    for k in store.list("rollouts/")? {
+        let Some(id) = k
+            .strip_prefix("rollouts/")
+            .and_then(|r| r.split('/').next())
+        else {
+            continue;
+        };
+        if ids.last().map(String::as_str) == Some(id) {
+            continue;
+        }
+        super::trust::listed_id(id).map_err(|reason| RecordsError::Io {
+            what: "reading the rollouts: the record",
+            key: k.clone(),
+            reason,
+        })?;
+        ids.push(id.to_string());
+    }
     Ok(ids)
 }
 
-/// A rollout's events, in order.
+/// A rollout's events, in order, each checked as if a stranger wrote it
+/// ([`super::trust`]).
 pub fn events(store: &Store, id: &str) -> Result<Vec<Event>, RecordsError> {
     let mut events = Vec::new();
-    store.read_each(&store.list(&prefix(id))?, |k, bytes| {
-        let event = serde_json::from_slice(&bytes).map_err(|e| RecordsError::Io {
+    store.read_each(&store.list(&prefix(id)?)?, |k, bytes| {
+        let bad = |reason: String| RecordsError::Io {
             what: "reading rollout event",
             key: k.to_string(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let event: Event = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        checked(&event).map_err(bad)?;
         events.push(event);
         Ok(())
     })?;
     Ok(events)
+}
+
+/// An event read back from the store, checked as if a stranger wrote it:
+/// the ids, commits and pairs it names are what fleetform writes.
+fn checked(e: &Event) -> Result<(), String> {
+    use super::trust::{id, sha, unit};
+    let found = match e {
+        Event::Started {
+            manager_sha,
+            base,
+            stages,
+            rollback_of,
+            ..
+        } => sha("manager commit", manager_sha)
+            .and_then(|()| sha("base", base))
+            .and_then(|()| rollback_of.as_deref().map_or(Ok(()), id))
+            .and_then(|()| {
+                stages
+                    .iter()
+                    .flat_map(|s| s.units.iter())
+                    .try_for_each(unit)
+            }),
+        Event::RollbackStarted { by, .. } => by.as_deref().map_or(Ok(()), id),
+        Event::Applied { unit: u, .. }
+        | Event::Skipped { unit: u, .. }
+        | Event::Failed { unit: u, .. }
+        | Event::Planned { unit: u, .. }
+        | Event::RolledBack { unit: u, .. }
+        | Event::RollbackFailed { unit: u, .. } => unit(u),
+        Event::DeploymentOwed {
+            unit: u,
+            deployment: d,
+            ..
+        } => unit(u)
+            .and_then(|()| sha("customer commit", &d.sha))
+            .and_then(|()| match crate::config::is_repo(&d.repo) {
+                true => Ok(()),
+                false => Err(format!(
+                    "its repo `{}` is not owner/name",
+                    d.repo.escape_debug()
+                )),
+            }),
+        _ => Ok(()),
+    };
+    found.map_err(super::trust::not_ours)
 }
 
 /// Loads a rollout's state.
@@ -453,7 +515,7 @@ pub fn load(store: &Store, id: &str) -> Result<State, RecordsError> {
 /// Writes event number `state.events`: [`RecordsError::Exists`] when
 /// another job wrote it first (read the state again). Updates `state`.
 pub fn append(store: &Store, state: &mut State, event: Event) -> Result<(), RecordsError> {
-    let key = format!("{}{:06}.json", prefix(&state.id), state.events);
+    let key = format!("{}{:06}.json", prefix(&state.id)?, state.events);
     store.create(
         &key,
         &serde_json::to_vec_pretty(&event).expect("serialisable"),
@@ -528,11 +590,45 @@ mod tests {
     }
 
     #[test]
+    fn a_tampered_base_or_id_is_refused_with_what_to_do() {
+        const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+        let started = |base: &str, rollback_of: Option<&str>| Event::Started {
+            manager_sha: SHA.into(),
+            base: base.into(),
+            stages: Vec::new(),
+            at: 1,
+            actor: "ops".into(),
+            rollback_of: rollback_of.map(str::to_string),
+        };
+        assert!(checked(&started(SHA, None)).is_ok());
+        let e = checked(&started("0123456789ab/../../x", None)).unwrap_err();
+        assert!(
+            e.contains("its base `0123456789ab/../../x` is not a commit sha"),
+            "{e}"
+        );
+        assert!(e.contains("outside fleetform"), "{e}");
+        assert!(checked(&started("main~1", None)).is_err());
+        assert!(checked(&started(SHA, Some("1-a/b"))).is_err());
+        let by = Event::RollbackStarted {
+            at: 1,
+            actor: "ops".into(),
+            by: Some("../1".into()),
+        };
+        assert!(checked(&by).is_err());
+        let failed = Event::Failed {
+            unit: Unit::new("acme/../x", None, "staging"),
+            reason: "r".into(),
+            at: 1,
+        };
+        assert!(checked(&failed).unwrap_err().contains("not a slug"));
+    }
+
+    #[test]
     fn only_one_job_writes_the_next_event() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(crate::records::local::Folder::new(dir.path().to_path_buf()));
-        let mut a = State::of("r1", &[]);
-        let mut b = State::of("r1", &[]);
+        let mut a = State::of("1-a1", &[]);
+        let mut b = State::of("1-a1", &[]);
         let tick = |stage| Event::TickStarted {
             stage,
             at: 1,
@@ -541,7 +637,7 @@ mod tests {
         append(&store, &mut a, tick(0)).unwrap();
         let lost = append(&store, &mut b, tick(0)).unwrap_err();
         assert!(matches!(lost, RecordsError::Exists { .. }), "{lost}");
-        assert_eq!(load(&store, "r1").unwrap().events, 1);
+        assert_eq!(load(&store, "1-a1").unwrap().events, 1);
     }
 
     #[test]

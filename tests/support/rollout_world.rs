@@ -106,11 +106,17 @@ impl World {
 
     /// The manager's commit.
     pub fn head(&self) -> String {
+        self.commit("HEAD")
+    }
+
+    /// The commit `rev` names.
+    pub fn commit(&self, rev: &str) -> String {
         let out = std::process::Command::new("git")
             .current_dir(self.fx.root())
-            .args(["rev-parse", "HEAD"])
+            .args(["rev-parse", "--verify", rev])
             .output()
             .unwrap();
+        common::assert_ok_for(format_args!("git rev-parse {rev}"), &out);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use crate::cli::{RolloutArgs, RolloutCommand};
 use crate::config::{Manager, Registry};
-use crate::deploy::RolloutGitHub;
+use crate::deploy::{ChangeCommits, RolloutGitHub};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
@@ -233,7 +233,11 @@ fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) ->
         Some(u) => how.out_dir.join(steps::shard_folder(u)),
         None => how.out_dir.to_path_buf(),
     };
-    let gate = github.as_ref().map(|g| g.gate(m));
+    let change = match &github {
+        Some(_) => Some(change_commits(live.dir, &s)?),
+        None => None,
+    };
+    let gate = github.as_ref().zip(change).map(|(g, c)| g.gate(m, c));
     let mut settings = tick_settings(m, how.jobs, &own_dir, how.terraform);
     settings.one_stage = how.one_stage;
     settings.shard = units;
@@ -250,6 +254,31 @@ fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) ->
     steps::summarise_tick(live.store, &s, lines, ticked.as_ref().err());
     ticked?;
     halted_is_an_error(live.store, &s.id)
+}
+
+/// The commits of a rollout's change, for its approval: the first-parent
+/// commits from its base to its commit, newest first, from the checkout's
+/// history (a rollback: its own commit, the base it goes back to).
+fn change_commits(dir: &Path, s: &rollout::state::State) -> Result<ChangeCommits> {
+    if s.rollback_of.is_some() {
+        return Ok(ChangeCommits {
+            commits: vec![s.manager_sha.clone()],
+            more: false,
+        });
+    }
+    let range = format!("{}..{}", s.base, s.manager_sha);
+    let most = format!("--max-count={}", ChangeCommits::MAX + 1);
+    let listed = crate::util::git::run(dir, &["rev-list", "--first-parent", &most, &range])
+        .map_err(|e| {
+            Error::Failed(format!(
+                "listing the commits of rollout {}'s change ({range}), whose authors may not approve it: {e}; check out with its history (fetch-depth: 0)",
+                s.id
+            ))
+        })?;
+    let mut commits: Vec<String> = listed.lines().map(str::to_string).collect();
+    let more = commits.len() > ChangeCommits::MAX;
+    commits.truncate(ChangeCommits::MAX);
+    Ok(ChangeCommits { commits, more })
 }
 
 /// Who performs a control action: on GitHub, the run's actor once
@@ -389,6 +418,11 @@ fn start(
     if let Some(ahead) = &started.queued_behind {
         out.result(&format!(
             "queued behind rollout {ahead}: it begins when that one ends"
+        ));
+    }
+    if let (Some(ahead), Some(reason)) = (&started.queued_behind, &started.behind_halted) {
+        out.warn(&format!(
+            "rollout {ahead} is halted ({reason}); a push does not end it: an operator resumes it, rolls it back, or supersedes it (`fleetform rollout start --supersede`, the workflow's `supersede` action)"
         ));
     }
     for (i, st) in started.stages.iter().enumerate() {

@@ -292,12 +292,24 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
 
 /// One page of `items` per `per_page`/`page`, with GitHub's `Link` header.
 pub(crate) fn paginate(state: &State, ctx: &Ctx, items: Vec<Value>, default_size: usize) -> Answer {
+    paginate_within(state, ctx, items, default_size, state.max_page_size)
+}
+
+/// [`paginate`] for an endpoint whose pages hold at most `max_size`
+/// (GitHub's `variables-per-page`: 30).
+pub(crate) fn paginate_within(
+    state: &State,
+    ctx: &Ctx,
+    items: Vec<Value>,
+    default_size: usize,
+    max_size: usize,
+) -> Answer {
     let per_page = ctx
         .query("per_page")
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(default_size)
-        .clamp(1, state.max_page_size.max(1));
+        .clamp(1, max_size.min(state.max_page_size).max(1));
     let page = ctx
         .query("page")
         .and_then(|v| v.parse::<usize>().ok())

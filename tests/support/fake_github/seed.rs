@@ -230,6 +230,13 @@ impl FakeGitHub {
         p.merge_commit_sha = Some(sha.to_string());
     }
 
+    /// Make `login` the author (`user`) of an issue or pull request.
+    pub fn set_author(&self, repo: &str, number: u64, login: &str) {
+        let mut st = self.state();
+        st.user_id(login);
+        issue_mut(&mut st, repo, number).user = login.to_string();
+    }
+
     /// Add a label to an issue or pull request.
     pub fn add_label(&self, repo: &str, number: u64, label: &str) {
         let mut st = self.state();

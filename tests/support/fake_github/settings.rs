@@ -35,6 +35,8 @@ pub struct Environment {
     pub branch_policy: BranchPolicy,
     /// Names of its secrets.
     pub secrets: BTreeSet<String>,
+    /// Names of its Actions variables (their values are not kept).
+    pub variables: BTreeSet<String>,
 }
 
 /// One ruleset of a repository.
@@ -59,6 +61,8 @@ pub(crate) struct RepoSettings {
     pub workflow_permissions: (String, bool),
     /// Collaborators and the Pages site (see `access`).
     pub access: super::access::RepoAccess,
+    /// Names of the repository's Actions variables.
+    pub variables: BTreeSet<String>,
     pub created_at: String,
 }
 
@@ -69,6 +73,7 @@ impl Default for RepoSettings {
             rulesets: Vec::new(),
             workflow_permissions: ("read".into(), false),
             access: Default::default(),
+            variables: BTreeSet::new(),
             created_at: now_rfc3339(),
         }
     }
@@ -104,6 +109,15 @@ impl FakeGitHub {
                 updated_at: now,
             },
         );
+    }
+
+    /// Add an Actions variable to the repository itself.
+    pub fn add_repo_variable(&self, repo: &str, name: &str) {
+        self.state()
+            .seeded(repo)
+            .settings
+            .variables
+            .insert(name.to_string());
     }
 
     pub fn add_ruleset(&self, repo: &str, ruleset: Ruleset) {
@@ -212,6 +226,26 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
             }
             None => Answer::not_found(),
         },
+        // GitHub pages variables by 10, at most 30 (`variables-per-page`).
+        "actions/list-repo-variables" => {
+            let items = s
+                .variables
+                .iter()
+                .map(|n| variable(n, &s.created_at))
+                .collect();
+            wrapped_by(state, ctx, "variables", items, (10, 30))
+        }
+        "actions/list-environment-variables" => match env() {
+            Some((_, e)) => {
+                let items = e
+                    .variables
+                    .iter()
+                    .map(|n| variable(n, &s.created_at))
+                    .collect();
+                wrapped_by(state, ctx, "variables", items, (10, 30))
+            }
+            None => Answer::not_found(),
+        },
         "repos/get-repo-rulesets" if repo.private && state.on_free_plan(&repo.owner) => {
             Answer::error(
                 403,
@@ -247,8 +281,25 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
 
 /// A page of a list GitHub wraps in `{"total_count", key: [...]}`.
 fn wrapped(state: &State, ctx: &Ctx, key: &str, items: Vec<Value>) -> Answer {
+    wrapped_by(
+        state,
+        ctx,
+        key,
+        items,
+        (state.page_size, state.max_page_size),
+    )
+}
+
+/// [`wrapped`] with pages of `(default, at most)` items.
+fn wrapped_by(
+    state: &State,
+    ctx: &Ctx,
+    key: &str,
+    items: Vec<Value>,
+    (default, max): (usize, usize),
+) -> Answer {
     let total = items.len();
-    let mut answer = paginate(state, ctx, items, state.page_size);
+    let mut answer = super::handlers::paginate_within(state, ctx, items, default, max);
     let page = answer.body.take().unwrap_or(Value::Array(Vec::new()));
     answer.body = Some(json!({ "total_count": total, key: page }));
     answer
@@ -256,6 +307,11 @@ fn wrapped(state: &State, ctx: &Ctx, key: &str, items: Vec<Value>) -> Answer {
 
 fn secret(name: &str, at: &str) -> Value {
     json!({ "name": name, "created_at": at, "updated_at": at })
+}
+
+/// A variable as GitHub lists it; the fake keeps no value.
+fn variable(name: &str, at: &str) -> Value {
+    json!({ "name": name, "value": "", "created_at": at, "updated_at": at })
 }
 
 fn environment(state: &State, repo: &Repo, name: &str, id: u64, e: &Environment) -> Value {
