@@ -54,6 +54,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error's kind, in a JSON error object.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Schema(_) => "schema",
+            Error::Usage(_) => "usage",
+            Error::Refused(_) => "refused",
+            Error::Drift(_) => "drift",
+            Error::Doctor(_) => "doctor",
+            Error::Values(_) => "values",
+            Error::Terraform(_) => "terraform",
+            Error::Failed(_) => "failed",
+            Error::Other(_) => "other",
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_)

@@ -126,8 +126,31 @@ pub fn run(cli: Cli) -> u8 {
         Ok(()) => error::EXIT_OK,
         Err(e) => {
             report(&out, &e);
+            if wants_json() && !out.json_written() {
+                out.json_error(e.kind(), e.exit_code(), &error_text(&e));
+            }
             e.exit_code()
         }
+    }
+}
+
+/// Whether the command line (or `FLEETFORM_JSON`) asks for JSON.
+fn wants_json() -> bool {
+    std::env::args_os().skip(1).any(|a| a == "--json")
+        || std::env::var("FLEETFORM_JSON").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The error's words for a JSON error object (the diagnostics of a values
+/// error, one per line).
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::Values(ds) => ds
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Error::Other(err) => format!("{err:#}"),
+        other => other.to_string(),
     }
 }
 

@@ -43,6 +43,8 @@ use crate::data::Diagnostic;
 use crate::util::runner;
 use crate::util::text::{is_hidden, show_hidden};
 
+static JSON_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Whether `secret` was not masked yet in this process (kept by digest,
 /// never as the secret itself).
 fn first_mask(secret: &str) -> bool {
@@ -139,7 +141,36 @@ impl Output {
     /// pieces, each with whole strings) to stdout, made safe like
     /// [`Output::json`].
     pub fn json_text(&self, json: &str) {
+        JSON_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
         print_line(&runner::safe_json(json));
+    }
+
+    /// Whether any JSON reached stdout in this process.
+    pub fn json_written(&self) -> bool {
+        JSON_WRITTEN.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A command that was asked for JSON and stopped before writing any
+    /// writes its error as one JSON object instead, so every `--json`
+    /// output is JSON whatever the exit code.
+    pub fn json_error(&self, kind: &str, exit_code: u8, message: &str) {
+        #[derive(Serialize)]
+        struct Failure<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            kind: &'a str,
+            exit_code: u8,
+            message: &'a str,
+        }
+        let _ = self.json(&Failure {
+            error: Inner {
+                kind,
+                exit_code,
+                message,
+            },
+        });
     }
 
     /// Writes a Markdown or HTML document to stdout. `report` rendered it

@@ -460,3 +460,39 @@ fn the_trigger_behind_the_relay_honours_schema_formats() {
             .unwrap();
     common::assert_ok(&out);
 }
+
+/// Issue #50: when validation cannot run (exit 2), `--json` still prints
+/// one JSON document: an error object with its kind, exit code and words.
+#[test]
+fn json_is_json_whatever_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "{\"type\": \"object\", \"$ref\": \"#/$defs/nowhere\"",
+        "a: 1\n",
+    );
+    for extra in [&["--json"][..], &["--json", "--strict"][..]] {
+        let out = validate(dir.path(), extra);
+        let code = out.status.code().unwrap();
+        assert_ne!(code, 0, "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", stdout(&out)));
+        assert_eq!(doc["error"]["exit_code"], code, "{doc}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{doc}"
+        );
+    }
+    // A run that wrote its own JSON is not followed by another document.
+    write(
+        dir.path(),
+        "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\"}}}",
+        "a: 1\n",
+    );
+    let out = validate(dir.path(), &["--json"]);
+    common::assert_fails(&out);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc.get("error").is_none(), "{doc}");
+}
