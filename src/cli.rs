@@ -380,17 +380,29 @@ pub enum CustomersCommand {
         #[arg(long, env = "FLEETFORM_RELAY_URL")]
         relay_url: Option<String>,
     },
-    /// Plan the destroy of everything a revoked customer has; with
-    /// --approve DIGEST, apply it and mark the entry `offboarded`.
+    /// Preview (plan and seal) the destroy of everything a revoked
+    /// customer has; with --approve DIGEST, once someone other than who
+    /// asked let it through, archive each state and destroy exactly that
+    /// preview, and mark the entry `offboarded`.
     Offboard {
         /// The customer's slug.
         slug: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-        /// The digest the plan printed.
+        /// Why (required for the preview; the destroy keeps the
+        /// preview's).
+        #[arg(long, required_unless_present = "approve")]
+        reason: Option<String>,
+        /// The digest the preview printed (its job output `digest`).
         #[arg(long)]
         approve: Option<String>,
+        /// The preview's GitHub Actions run, which someone else started:
+        /// this run confirms it (where the environment can have no
+        /// required reviewers, a private repo on GitHub Team or Pro).
+        #[arg(long, value_name = "RUN", requires = "approve")]
+        confirms: Option<u64>,
+        /// On a workstation, where no second person can review: destroy
+        /// anyway, recorded in the audit log as unreviewed.
+        #[arg(long, requires = "approve")]
+        unreviewed: bool,
         /// Results folder for the plans.
         #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
         out: PathBuf,
