@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod fleet;
+mod offboard;
 mod pins;
 mod rollout;
 mod setup;
@@ -17,6 +18,7 @@ mod values;
 
 pub use audit::*;
 pub use fleet::*;
+pub use offboard::*;
 pub use pins::*;
 pub use rollout::*;
 pub use setup::*;
@@ -384,32 +386,7 @@ pub enum CustomersCommand {
     /// customer has; with --approve DIGEST, once someone other than who
     /// asked let it through, archive each state and destroy exactly that
     /// preview, and mark the entry `offboarded`.
-    Offboard {
-        /// The customer's slug.
-        slug: String,
-        /// Why (required for the preview; the destroy keeps the
-        /// preview's).
-        #[arg(long, required_unless_present = "approve")]
-        reason: Option<String>,
-        /// The digest the preview printed (its job output `digest`).
-        #[arg(long)]
-        approve: Option<String>,
-        /// The preview's GitHub Actions run, which someone else started:
-        /// this run confirms it (where the environment can have no
-        /// required reviewers, a private repo on GitHub Team or Pro).
-        #[arg(long, value_name = "RUN", requires = "approve")]
-        confirms: Option<u64>,
-        /// On a workstation, where no second person can review: destroy
-        /// anyway, recorded in the audit log as unreviewed.
-        #[arg(long, requires = "approve")]
-        unreviewed: bool,
-        /// Results folder for the plans.
-        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
-        out: PathBuf,
-        /// The customer's checkout instead of the registry's `path`.
-        #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
-        customer_dir: Option<PathBuf>,
-    },
+    Offboard(OffboardArgs),
 }
 
 #[derive(Debug, Args)]

@@ -89,7 +89,7 @@ pub fn run(cli: Cli) -> u8 {
             Command::State(a) => a.github,
             // The offboarding's jobs hold the customer's cloud roles.
             Command::Customers(a) => {
-                matches!(a.command, cli::CustomersCommand::Offboard { .. })
+                matches!(a.command, cli::CustomersCommand::Offboard(_))
             }
             _ => false,
         };

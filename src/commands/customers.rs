@@ -52,34 +52,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
-        CustomersCommand::Offboard {
-            slug,
-            reason,
-            approve,
-            confirms,
-            unreviewed,
-            out: out_dir,
-            customer_dir,
-        } => {
-            let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
-            let s = crate::deploy::offboard::Settings {
-                out_dir,
-                terraform: terraform.as_deref(),
-                customer_dir: customer_dir.as_deref(),
-            };
-            match approve {
-                None => offboard_preview(&manager, slug, reason.as_deref(), &s, out),
-                Some(digest) => {
-                    let a = crate::deploy::offboard::Approve {
-                        digest,
-                        reason: reason.as_deref(),
-                        confirms: *confirms,
-                        unreviewed: *unreviewed,
-                    };
-                    offboard_destroy(&manager, slug, &a, &s, out)
-                }
-            }
-        }
+        CustomersCommand::Offboard(a) => offboard(&manager, a, out),
         CustomersCommand::Instructions {
             slug,
             manager_repo,
@@ -398,6 +371,26 @@ fn revoke(
 /// variables of `workflows/customer-trigger.yml` in its repo, the token
 /// it created (by its recorded name), and the manager's access to its
 /// repos (`SOURCE_REPOS_PAT` in the manager's environments).
+/// `customers offboard`: the preview, or with `--approve` the destroy.
+fn offboard(manager: &Manager, a: &crate::cli::OffboardArgs, out: &Output) -> Result<()> {
+    let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
+    let s = crate::deploy::offboard::Settings {
+        out_dir: &a.out,
+        terraform: terraform.as_deref(),
+        customer_dir: a.customer_dir.as_deref(),
+    };
+    let Some(digest) = &a.approve else {
+        return offboard_preview(manager, &a.slug, a.reason.as_deref(), &s, out);
+    };
+    let approve = crate::deploy::offboard::Approve {
+        digest,
+        reason: a.reason.as_deref(),
+        confirms: a.confirms,
+        unreviewed: a.unreviewed,
+    };
+    offboard_destroy(manager, &a.slug, &approve, &s, out)
+}
+
 /// `customers offboard` without `--approve`: the destroy previewed and
 /// sealed, shown as the approver reads it.
 fn offboard_preview(

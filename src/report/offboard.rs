@@ -60,3 +60,54 @@ pub fn preview(p: &OffboardPreview<'_>) -> Result<String, minijinja::Error> {
             run_id => p.run_id,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(units: Vec<OffboardUnit<'a>>, run_id: Option<&'a str>) -> OffboardPreview<'a> {
+        OffboardPreview {
+            customer: "acme",
+            digest: "ab12",
+            reason: "contract <b>ended</b> @team",
+            requested_by: "alice",
+            units,
+            environment: "fleetform-offboard",
+            run_id,
+        }
+    }
+
+    #[test]
+    fn nothing_to_destroy_is_said_and_a_workstation_is_told_its_flag() {
+        let md = preview(&view(Vec::new(), None)).unwrap();
+        assert!(md.contains("**Nothing to destroy**"), "{md}");
+        assert!(!md.contains("| Pair"), "no empty table: {md}");
+        assert!(
+            md.contains("`fleetform customers offboard acme --approve ab12 --unreviewed`"),
+            "{md}"
+        );
+        // The reason is prose, never HTML or a mention.
+        assert!(!md.contains("<b>") && !md.contains(" @team"), "{md}");
+    }
+
+    #[test]
+    fn on_actions_the_run_to_confirm_is_named() {
+        let destroys = vec!["aws_s3_bucket.logs".to_string()];
+        let units = vec![OffboardUnit {
+            unit: "acme/staging",
+            destroys: &destroys,
+            in_state: 2,
+        }];
+        let md = preview(&view(units, Some("77"))).unwrap();
+        assert!(
+            md.contains("**This will destroy 1 resource in 1 pair**"),
+            "{md}"
+        );
+        assert!(md.contains("`confirms` `77`"), "{md}");
+        assert!(!md.contains("--unreviewed"), "{md}");
+        assert!(
+            md.contains("#### `acme/staging` will destroy 1 resource"),
+            "{md}"
+        );
+    }
+}

@@ -269,7 +269,7 @@ fn artifact_key() -> Result<Option<ArtifactKey>> {
         Ok(k) => Ok(Some(k)),
         Err(SealError::NoKey) if !crate::ci::in_actions() => Ok(None),
         Err(e) => Err(Error::Usage(format!(
-            "FLEETFORM_ARTIFACT_KEY: {e}; the preview's plans reach the destroy job sealed with it (a secret of both offboarding environments); nothing was destroyed"
+            "FLEETFORM_ARTIFACT_KEY: {e}; on GitHub Actions the preview's plans reach the destroy job sealed with it: set it as a secret of both offboarding environments (fleetform-offboard-plan, fleetform-offboard)"
         ))),
     }
 }
