@@ -194,6 +194,16 @@ fn the_destroy_runs_only_after_someone_else_approved_the_run() {
         "{}",
         stderr(&out)
     );
+    // Someone else approved another run: not this preview's approval.
+    gh.review_run(MANAGER, 81, "fleetform-offboard", "ops-erin", "approved");
+    let out = in_run(&w, &gh, 81, "ops-dana", &destroy(&digest, &out_dir, &[]));
+    common::assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("the offboarding preview was made in run 80, not in run 81"),
+        "{}",
+        stderr(&out)
+    );
+    nothing_happened(&w);
     // Someone else approved; but the plans were not downloaded.
     gh.review_run(MANAGER, 80, "fleetform-offboard", "ops-erin", "approved");
     let bare = "destroy-bare";
@@ -282,6 +292,16 @@ fn on_team_and_pro_another_operator_confirms_the_preview_run() {
     common::assert_code(&out, 3);
     assert!(
         stderr(&out).contains("cannot read run 12345"),
+        "{}",
+        stderr(&out)
+    );
+    // Another preview run of this workflow, by someone else, confirmed
+    // with this preview's plans: not the preview that run made.
+    gh.workflow_run(MANAGER, 95, WORKFLOW, "ops-dana", "ops-dana");
+    let out = confirm(96, "ops-erin", "95");
+    common::assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("the offboarding preview was made in run 90, not in run 95"),
         "{}",
         stderr(&out)
     );

@@ -11,7 +11,9 @@
 //!    (`bundle.sealed`, with `FLEETFORM_ARTIFACT_KEY`).
 //! 2. **Destroy** (`--approve DIGEST`): only the preview with that digest,
 //!    only after someone other than who asked let it through
-//!    ([`super::second_person`]; on a workstation `--unreviewed`).
+//!    ([`super::second_person`]; on a workstation `--unreviewed`), and
+//!    on GitHub Actions only the preview made in the run whose approval
+//!    was read (this run, or the run `--confirms` names).
 //!    Then, before anything is destroyed, the state of every pair (every
 //!    resource in it) is archived in the records store, create-only, and
 //!    read back ([`archive`]); a state that changed since the preview, or
@@ -152,7 +154,7 @@ pub fn preview(
     let planned = plan_all(manager, registry, c, s, reason, out)?;
     let ctx = crate::ci::RunContext::from_env();
     let requested_by = Entry::now("offboard", "").actor;
-    let mut sealed = Sealed::new(&c.slug, reason, &requested_by, ctx.run_url());
+    let mut sealed = Sealed::new(&c.slug, reason, &requested_by, &ctx);
     for (view, unit) in &planned {
         let dir = s.out_dir.join(unit.rel_dir());
         let summary = crate::engine::read_summary(&dir)
@@ -355,6 +357,10 @@ pub fn destroy(
         },
         out,
     )?;
+    // The approval read is of the run the preview was made in.
+    let this_run = crate::ci::RunContext::from_env().run_id;
+    let this_run = this_run.filter(|_| crate::ci::in_actions());
+    sealed.check_run(a.confirms, this_run.as_deref())?;
     open_plans(manager, &sealed, s.out_dir)?;
     let store = crate::records::Store::for_customer_role(manager);
     let archived = archive::all(manager, &store, c, &sealed, s)?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ci::RunContext;
 use crate::deploy::state_preview::StateFacts;
 use crate::error::{Error, Result};
 
@@ -24,7 +25,10 @@ pub struct Sealed {
     pub customer: String,
     pub reason: String,
     pub requested_by: String,
-    /// The preview's run, on GitHub Actions.
+    /// The preview's run, on GitHub Actions: its id (what a destroy in
+    /// another run must confirm) and its page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
     /// In the order they are destroyed.
@@ -47,13 +51,14 @@ pub struct SealedUnit {
 }
 
 impl Sealed {
-    pub fn new(customer: &str, reason: &str, requested_by: &str, run_url: Option<String>) -> Self {
+    pub fn new(customer: &str, reason: &str, requested_by: &str, run: &RunContext) -> Self {
         Sealed {
             format: FORMAT.into(),
             customer: customer.into(),
             reason: reason.into(),
             requested_by: requested_by.into(),
-            run_url,
+            run_id: run.run_id.clone(),
+            run_url: run.run_url(),
             units: Vec::new(),
         }
     }
@@ -113,6 +118,30 @@ impl Sealed {
     }
 }
 
+impl Sealed {
+    /// The preview was made in the run whose approval counts: the
+    /// confirmed run (`--confirms`), else, on GitHub Actions, this run (its
+    /// deployment review is the approval); on a workstation any.
+    pub fn check_run(&self, confirms: Option<u64>, this_run: Option<&str>) -> Result<()> {
+        let want = match (confirms, this_run) {
+            (Some(run), _) => run.to_string(),
+            (None, Some(run)) => run.to_string(),
+            (None, None) => return Ok(()),
+        };
+        if self.run_id.as_deref() == Some(want.as_str()) {
+            return Ok(());
+        }
+        Err(Error::Refused(format!(
+            "the offboarding preview was made {}, not in run {want}{}: a destroy runs the preview of the run whose approval it reads; nothing was destroyed",
+            match &self.run_id {
+                Some(r) => format!("in run {r}"),
+                None => "outside GitHub Actions".into(),
+            },
+            if confirms.is_some() { " (the run --confirms names)" } else { " (this run)" },
+        )))
+    }
+}
+
 /// Where the preview of `customer` is kept: at the top of the results
 /// folder, next to the customer's plan folders (one artifact holds both).
 pub fn path(out_dir: &Path, customer: &str) -> PathBuf {
@@ -124,7 +153,7 @@ mod tests {
     use super::*;
 
     fn sealed() -> Sealed {
-        let mut s = Sealed::new("acme", "contract ended", "alice", None);
+        let mut s = Sealed::new("acme", "contract ended", "alice", &RunContext::default());
         s.units.push(SealedUnit {
             unit: "acme/staging".into(),
             product: None,
@@ -176,5 +205,28 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap().replace("logs", "data");
         std::fs::write(&p, text).unwrap();
         assert!(Sealed::open(dir.path(), "acme", &digest).is_err());
+    }
+
+    #[test]
+    fn a_preview_counts_only_in_its_own_run_or_the_run_that_confirms_it() {
+        let mut s = sealed();
+        // A workstation's preview, destroyed on the workstation.
+        s.check_run(None, None).unwrap();
+        // On Actions: the preview of run 7 is destroyed in run 7, or in a
+        // run confirming run 7.
+        assert!(s.check_run(None, Some("7")).is_err());
+        s.run_id = Some("7".into());
+        s.check_run(None, Some("7")).unwrap();
+        s.check_run(Some(7), Some("9")).unwrap();
+        let e = s.check_run(None, Some("9")).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("made in run 7, not in run 9 (this run)")),
+            "{e:?}"
+        );
+        let e = s.check_run(Some(8), Some("9")).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("not in run 8 (the run --confirms names)")),
+            "{e:?}"
+        );
     }
 }
