@@ -67,11 +67,7 @@ impl Entry {
         Entry {
             time: rfc3339_now(),
             action: action.into(),
-            actor: ctx
-                .actor
-                .clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "unknown".into()),
+            actor: crate::ci::actor(),
             triggering_actor: std::env::var("GITHUB_TRIGGERING_ACTOR")
                 .ok()
                 .filter(|t| Some(t) != ctx.actor.as_ref() && !t.is_empty()),

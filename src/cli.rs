@@ -548,6 +548,11 @@ pub struct PlanArgs {
     /// Why (--replace, --target).
     #[arg(long)]
     pub reason: Option<String>,
+    /// A targeted plan for the ops workflow: seal its folder into
+    /// `bundle.sealed` with FLEETFORM_ARTIFACT_KEY (the only file to
+    /// upload) and set the job outputs `plan_sha256` and `plan_dir`.
+    #[arg(long, conflicts_with_all = ["all", "dispatch"])]
+    pub seal: bool,
     /// The product --replace and --target act on (required with
     /// `products:` in fleetform.yml).
     #[arg(long, conflicts_with_all = ["all", "dispatch"])]

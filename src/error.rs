@@ -60,7 +60,9 @@ impl Error {
             | Error::Schema(_)
             | Error::Usage(_)
             | Error::Terraform(TerraformError::NotABinary { .. }) => EXIT_USAGE,
-            Error::Refused(_) => EXIT_REFUSED,
+            // A saved plan the state moved past is refused, not failed,
+            // whichever command applied it (README: exit 3, plan again).
+            Error::Refused(_) | Error::Terraform(TerraformError::StalePlan { .. }) => EXIT_REFUSED,
             Error::Drift(_) => EXIT_DRIFT,
             Error::Doctor(_) => EXIT_DOCTOR,
             Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => {
@@ -71,3 +73,18 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_plan_is_refused_whichever_command_applied_it() {
+        let stale = Error::Terraform(TerraformError::StalePlan {
+            output: "Saved plan is stale".into(),
+        });
+        assert_eq!(stale.exit_code(), EXIT_REFUSED);
+        assert_eq!(Error::Refused("x".into()).exit_code(), EXIT_REFUSED);
+        assert_eq!(Error::Failed("x".into()).exit_code(), EXIT_FAILED);
+    }
+}

@@ -43,6 +43,16 @@ use crate::data::Diagnostic;
 use crate::util::runner;
 use crate::util::text::{is_hidden, show_hidden};
 
+/// Whether `secret` was not masked yet in this process (kept by digest,
+/// never as the secret itself).
+fn first_mask(secret: &str) -> bool {
+    use sha2::Digest as _;
+    static MASKED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>> =
+        std::sync::LazyLock::new(Default::default);
+    let digest: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+    MASKED.lock().map(|mut m| m.insert(digest)).unwrap_or(true)
+}
+
 /// How and where to print.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -77,8 +87,10 @@ impl Output {
     /// Registers a secret with the runner so it is masked in logs (on
     /// stderr, like every command of fleetform's own: stdout holds results
     /// only, and reaches the runner only when nothing captures it).
+    /// Each secret once per process: the runner masks it from then on, and
+    /// the clients that share a token register it once.
     pub fn mask(&self, secret: &str) {
-        if self.github && !secret.is_empty() {
+        if self.github && !secret.is_empty() && first_mask(secret) {
             eprintln!("::add-mask::{}", escape_data(secret));
         }
     }

@@ -135,7 +135,11 @@ fn templates_document_their_secrets_and_variables() {
         ),
         (
             "workflows/manager-ops.yml",
-            &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],
+            &[
+                "SOURCE_REPOS_PAT",
+                "FLEETFORM_TEAMS_TOKEN",
+                "FLEETFORM_ARTIFACT_KEY",
+            ],
         ),
         (
             "workflows/manager-offboard.yml",

@@ -174,26 +174,28 @@ fn requests_per_command_within_the_readme_budgets() {
     });
     w.trigger(ACME, "pull_request", &event, &sha).expect(0);
     count(&w, "trigger", "pull request", readme.lead(TRIGGER));
+    // A pull request's plan reads its head (the fork check).
+    let pr_head = readme.n(PLAN, " for a pull request's plan");
     w.plan("staging").expect(0);
     count(
         &w,
         "plan --dispatch",
         "staging: variables file only, new comment",
-        readme.lead(PLAN),
+        readme.lead(PLAN) + pr_head,
     );
     w.plan("production").expect(0);
     count(
         &w,
         "plan --dispatch",
         "production: + 1 override file, new comment",
-        readme.lead(PLAN) + readme.n(PLAN, " per override file"),
+        readme.lead(PLAN) + readme.n(PLAN, " per override file") + pr_head,
     );
     w.plan("staging").expect(0);
     count(
         &w,
         "plan --dispatch",
         "staging again: sticky comment updated",
-        readme.lead(PLAN),
+        readme.lead(PLAN) + pr_head,
     );
     let pem = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/app/test-app.pem"),
@@ -208,7 +210,7 @@ fn requests_per_command_within_the_readme_budgets() {
         &w,
         "plan --dispatch",
         "staging as a GitHub App: + installation, token",
-        readme.lead(PLAN) + readme.n(APP, " per job"),
+        readme.lead(PLAN) + readme.n(APP, " per job") + pr_head,
     );
 
     // The merge: trigger on push, plan, apply.

@@ -252,3 +252,48 @@ fn a_command_on_a_forks_pull_request_is_refused_by_the_manager() {
     }
     w.gh.assert_clean();
 }
+
+/// Issue #48 point 4: the fork check is the manager's own on every path,
+/// not only for comment commands: a signed pull request dispatch (the
+/// token path; the relay's would be the same) naming a pull request from a
+/// fork, or from a fork deleted since, is refused before anything is read
+/// from the customer's repo or planned.
+#[test]
+fn a_pull_request_dispatch_from_a_fork_is_refused_by_the_manager() {
+    let mut w = World::new();
+    let fork = "mallory/acme-fork";
+    w.gh.add_fork(fork, ACME);
+    let vars = crate::world::acme_vars_with(&w.fx, "max_instances: 2", "max_instances: 3");
+    let sha = w.gh.commit(fork, "evil", &[("infra/variables.yml", &vars)]);
+    let pr = w.gh.open_pr_from(ACME, fork, "evil", "main", "A change");
+    for gone in [false, true] {
+        if gone {
+            w.gh.remove_repo(fork);
+        }
+        let p = serde_json::json!({
+            "v": 1, "customer_repo": ACME, "sha": sha, "ref": "refs/heads/evil", "pr": pr,
+            "event": "pull_request", "trigger_run_url": null, "dispatch_id": format!("d-{gone}"),
+            "files": ["infra/variables.yml"]
+        });
+        w.gh.reset_counters();
+        let (out, _) = w.plan_event(
+            &crate::common::signed(
+                &serde_json::json!({"event_type": "fleetform-plan", "client_payload": p}),
+            ),
+            "staging",
+        );
+        common::assert_code(&out, 3);
+        let expected = if gone {
+            "head repository no longer exists"
+        } else {
+            "comes from another repository (a fork)"
+        };
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+        assert_eq!(w.gh.request_count(), 1, "only the pull request was read");
+        assert!(
+            !w.fx.manager().join(".fleetform/out").exists(),
+            "nothing was planned"
+        );
+    }
+    w.gh.assert_clean();
+}

@@ -472,7 +472,15 @@ fn an_operation_is_reported_on_the_customers_repo() {
     let comments = gh.comments(repo, pr);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let body = &comments[0].body;
-    assert!(body.contains("`rm` `fakecloud_bucket.logs`"), "{body}");
+    assert!(
+        body.contains("`state rm` `fakecloud_bucket.logs`"),
+        "{body}"
+    );
+    // Read by a customer: their bucket was not deleted.
+    assert!(
+        body.contains("**state only, nothing in your cloud changed**"),
+        "{body}"
+    );
     assert!(body.contains("ops-dana"), "{body}");
     assert!(
         body.contains("https://github.com/provider/manager/actions/runs/4242"),
@@ -799,4 +807,253 @@ fn state_operations_act_only_where_the_customer_is_registered() {
         common::stderr(&out)
     );
     assert!(audit_of(&w, "state").is_empty());
+}
+
+/// Markdown as GitHub renders it, and its text outside code spans.
+fn rendered(md: &str) -> (String, String) {
+    let html = common::cmark_gfm(md, &["-e", "table", "-e", "autolink", "-e", "tagfilter"]);
+    let mut prose = String::new();
+    let mut in_code = false;
+    for part in html.split('<') {
+        let (tag, text) = part.split_once('>').unwrap_or(("", part));
+        in_code = (in_code || tag.starts_with("code")) && !tag.starts_with("/code");
+        if !in_code {
+            prose.push_str(text);
+        }
+    }
+    (html, prose)
+}
+
+/// Point 8: what the approver of a state operation reads: state only
+/// first, the operation in Terraform's words, the state it was previewed
+/// against, the digest and how to let it through; no pull request words.
+#[test]
+fn the_state_operation_preview_reads_as_state_only() {
+    let (w, gh) = operators();
+    let out = in_run(
+        &w,
+        &gh,
+        60,
+        "ops-dana",
+        &[
+            &RM[..],
+            &["handed over to the <b>data</b> team", "--preview"],
+        ]
+        .concat(),
+    );
+    common::assert_code(&out, 0);
+    let md = String::from_utf8_lossy(&out.stdout).to_string();
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[digest]"), (r"serial \d+", "serial [n]")]}, {
+        insta::assert_snapshot!("state_operation_preview", md);
+    });
+    let (html, prose) = rendered(&md);
+    assert!(!prose.contains('`'), "no literal backtick: {html}");
+    assert!(
+        !prose.contains("<b>") && !html.contains("<b>data"),
+        "the reason is text: {html}"
+    );
+    assert!(html.contains("<table>"), "{html}");
+    let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s}: {md}"));
+    assert!(at("State only") < at("| Operation"), "{md}");
+    assert!(at("Digest `") < at("To let it through"), "{md}");
+    for word in ["pull request", "merge", "gate"] {
+        assert!(!md.to_lowercase().contains(word), "{word}: {md}");
+    }
+}
+
+/// Point 8: a targeted plan says first that it is targeted, by whom and
+/// why, what it changes outside the targets, and asks for no approval on
+/// a pull request that does not exist; a pinned customer's plan runs at
+/// its pin and says so.
+#[test]
+fn a_targeted_plan_says_it_is_targeted_by_whom_and_why() {
+    let w = applied();
+    let s = plan(
+        &w,
+        &[
+            "--replace",
+            "fakecloud_bucket.logs",
+            "--reason",
+            "corrupt <i>bucket</i>",
+        ],
+    );
+    assert_eq!(counts(&s), (0, 0, 1), "{s:#}");
+    let md = w.fx.read("manager/.fleetform/out/c01/staging/comment.md");
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[digest]"), (r"/tmp/[^ )]*", "[path]")]}, {
+        insta::assert_snapshot!("targeted_plan_comment", md);
+    });
+    let (html, prose) = rendered(&md);
+    assert!(!prose.contains('`'), "no literal backtick: {html}");
+    let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s}: {md}"));
+    assert!(at("**Targeted plan**") < at("**Plan digest**"), "{md}");
+    assert!(md.contains("asked by ops-dana"), "{md}");
+    for word in ["pull request", "merge"] {
+        assert!(!md.to_lowercase().contains(word), "{word}: {md}");
+    }
+}
+
+/// Point 1 for targeted applies: on Actions the plan is sealed in the
+/// preview job, and the apply job applies exactly its digest, only after
+/// someone other than who asked approved (a run review, or a confirming
+/// run on Team/Pro).
+#[test]
+fn a_targeted_apply_on_actions_needs_the_sealed_digest_and_a_second_person() {
+    let (w, gh) = operators();
+    let before = fakecloud::objects(&w.cloud_file);
+    let plan = [
+        "plan",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--replace",
+        "fakecloud_bucket.logs",
+        "--reason",
+        "corrupt bucket",
+        "--seal",
+    ];
+    let out = in_run(&w, &gh, 100, "ops-dana", &plan);
+    common::assert_code(&out, 0);
+    let dir = "manager/.fleetform/out/c01/staging";
+    let summary: Value = serde_json::from_str(&w.fx.read(&format!("{dir}/summary.json"))).unwrap();
+    let digest = summary["plan_sha256"].as_str().unwrap().to_string();
+    assert!(w.fx.path(&format!("{dir}/bundle.sealed")).is_file());
+    // The apply job finds only the downloaded bundle: what it applies is
+    // what was sealed.
+    for f in ["tfplan", "summary.json", "comment.md", "plan.txt"] {
+        let _ = std::fs::remove_file(w.fx.path(&format!("{dir}/{f}")));
+    }
+    let apply = [
+        "apply",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--github",
+        "--plan-sha256",
+        &digest,
+    ];
+    let apply: Vec<&str> = apply.into_iter().filter(|a| *a != "--github").collect();
+    // No digest: refused.
+    let out = in_run(
+        &w,
+        &gh,
+        100,
+        "ops-dana",
+        &["apply", "--customer", "c01", "--env", ENV],
+    );
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("--plan-sha256"),
+        "{}",
+        common::stderr(&out)
+    );
+    // No review; a self-review: refused, nothing replaced.
+    let out = in_run(&w, &gh, 100, "ops-dana", &apply);
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("no one approved"),
+        "{}",
+        common::stderr(&out)
+    );
+    gh.review_run(MANAGER, 100, "staging-apply", "ops-dana", "approved");
+    common::assert_code(&in_run(&w, &gh, 100, "ops-dana", &apply), 3);
+    assert_eq!(
+        fakecloud::objects(&w.cloud_file),
+        before,
+        "nothing replaced"
+    );
+    // On Team/Pro another operator confirms run 100.
+    gh.workflow_run(MANAGER, 100, OPS_WORKFLOW, "ops-dana", "ops-dana");
+    let confirm = [&apply[..], &["--confirms", "100"]].concat();
+    common::assert_code(&in_run(&w, &gh, 101, "ops-dana", &confirm), 3);
+    let out = in_run(&w, &gh, 101, "ops-erin", &confirm);
+    common::assert_code(&out, 0);
+    let applies = audit_of(&w, "apply");
+    let last = applies.last().unwrap();
+    assert_eq!(last["result"], "ok", "{last}");
+    assert_eq!(last["approval"], "approved", "{last}");
+    assert_eq!(last["approvers"], serde_json::json!(["ops-erin"]), "{last}");
+    assert_eq!(last["reason"], "corrupt bucket", "{last}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approved by ops-erin (asked by ops-dana)"),
+        "{last}"
+    );
+}
+
+/// Issue #50, state operations: one way to run Terraform (no colour codes
+/// in any log or comment), operands that are blank or padded refused
+/// before Terraform, the actor named without `USER`, and each secret
+/// masked once.
+#[test]
+fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
+    let (w, gh) = operators();
+    for bad in [
+        " ",
+        "\t",
+        " fakecloud_bucket.logs",
+        "fakecloud_bucket.logs\u{1b}[31m",
+    ] {
+        let out = w.expect(
+            2,
+            &[
+                "state",
+                "rm",
+                bad,
+                "--customer",
+                "c01",
+                "--env",
+                ENV,
+                "--reason",
+                "r",
+                "--unreviewed",
+            ],
+        );
+        assert!(
+            common::stderr(&out).contains("is not a resource address"),
+            "{bad:?}: {}",
+            common::stderr(&out)
+        );
+    }
+    assert!(audit_of(&w, "state").is_empty(), "nothing ran");
+    let out = w
+        .fleetform()
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args([
+            "state",
+            "rm",
+            "fakecloud_bucket.logs",
+            "--customer",
+            "c01",
+            "--env",
+            ENV,
+            "--reason",
+            "r",
+            "--unreviewed",
+        ])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 0);
+    let actor = audit_of(&w, "state")[0]["actor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(actor.starts_with("uid "), "{actor}");
+    let log = w.fx.read("manager/.fleetform/out/c01/staging/rm.log");
+    assert!(log.contains("-no-color"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes: {log:?}");
+    // One token, however many clients use it: masked once.
+    let out = in_run(
+        &w,
+        &gh,
+        61,
+        "ops-dana",
+        &[&RM[..], &["r", "--preview"]].concat(),
+    );
+    let masks = common::stderr(&out).matches("::add-mask::").count();
+    assert_eq!(masks, 1, "{}", common::stderr(&out));
 }

@@ -58,9 +58,10 @@ fn pull_request_loop_with_sticky_comment() {
     w.gh.reset_counters();
     let (out, files) = w.plan_latest("staging");
     ok(&out);
-    // acme has an override file for production, not staging: one file here.
+    // acme has an override file for production, not staging: one file
+    // here; and the pull request's head (the fork check).
     assert!(
-        w.gh.request_count() <= 7,
+        w.gh.request_count() <= 8,
         "plan budget: {} requests",
         w.gh.request_count()
     );
@@ -119,7 +120,7 @@ fn pull_request_loop_with_sticky_comment() {
     let (out, _) = w.plan_latest("production");
     ok(&out);
     assert!(
-        w.gh.request_count() <= 8,
+        w.gh.request_count() <= 9,
         "plan budget with one override file: {}",
         w.gh.request_count()
     );
@@ -393,9 +394,13 @@ fn hostile_payloads_are_refused() {
             stderr(&out)
         );
     }
-    // A file that is not a variables file of this manager (signed by acme).
+    // A file that is not a variables file of this manager (signed by acme),
+    // on a pull request of acme's own branch.
+    w.gh.create_branch(ACME, "x", "main");
+    let pr = w.gh.open_pr(ACME, "x", "main", "a change");
+    w.gh.reset_counters();
     let p = json!({
-        "v": 1, "customer_repo": ACME, "sha": "2".repeat(40), "ref": "refs/heads/x", "pr": 3,
+        "v": 1, "customer_repo": ACME, "sha": "2".repeat(40), "ref": "refs/heads/x", "pr": pr,
         "event": "pull_request", "trigger_run_url": null, "dispatch_id": "d1",
         "files": ["infra/variables.yml", "infra/secrets.yml"]
     });
@@ -405,7 +410,11 @@ fn hostile_payloads_are_refused() {
     );
     common::assert_code(&out, 3);
     assert!(stderr(&out).contains("not a variables file of this manager"));
-    assert_eq!(w.gh.request_count(), 0, "nothing was fetched");
+    assert_eq!(
+        w.gh.request_count(),
+        1,
+        "nothing was fetched but the pull request's head (the fork check)"
+    );
 }
 
 #[test]

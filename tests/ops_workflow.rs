@@ -1,36 +1,38 @@
-//! `workflows/manager-ops.yml` (issue #37 point 1): read with
-//! `github-actions-models`, it runs by hand only, in `<env>-apply`, with
-//! the inputs reaching the shell through env: alone; its script, run with
-//! a recording `fleetform`, passes the operands as separate arguments and
-//! never evaluates them.
+//! `workflows/manager-ops.yml` (issue #37 point 1, issue #48 point 1):
+//! read with `github-actions-models`, it runs by hand only, previews in
+//! `<env>-plan` and applies in `<env>-apply` from that preview (or, for
+//! `confirm`, another run's), both jobs assume the records role with
+//! `id-token: write`, the inputs reach the shell through env: alone, and
+//! its scripts, run with a recording `fleetform`, pass the operands as
+//! separate arguments and never evaluate them.
 
 use std::collections::BTreeMap;
 
 use github_actions_models::common::expr::LoE;
-use github_actions_models::common::{EnvValue, Permissions};
+use github_actions_models::common::{EnvValue, Permission, Permissions};
 use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step};
 use github_actions_models::workflow::{Job, Workflow};
 
 const PATH: &str = "workflows/manager-ops.yml";
 
-fn text() -> String {
+fn workflow() -> Workflow {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH);
-    std::fs::read_to_string(path).unwrap()
+    yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn job(w: &Workflow) -> &NormalJob {
-    match w.jobs.get("operate") {
+fn job<'w>(w: &'w Workflow, name: &str) -> &'w NormalJob {
+    match w.jobs.get(name) {
         Some(Job::NormalJob(j)) => j,
-        other => panic!("{other:?}"),
+        other => panic!("{name}: {other:?}"),
     }
 }
 
-/// The operation step's env and script.
-fn operation_step(j: &NormalJob) -> (BTreeMap<String, String>, String) {
+/// The env and script of the step named `name`.
+fn step(j: &NormalJob, name: &str) -> (BTreeMap<String, String>, String) {
     j.steps
         .iter()
         .find_map(|s| match s {
-            Step::Run(r) if r.shared.name.as_deref() == Some("${{ inputs.operation }}") => {
+            Step::Run(r) if r.shared.name.as_deref() == Some(name) => {
                 let LoE::Literal(env) = &r.shared.env else {
                     panic!("env is an expression")
                 };
@@ -42,32 +44,71 @@ fn operation_step(j: &NormalJob) -> (BTreeMap<String, String>, String) {
             }
             _ => None,
         })
-        .expect("the operation step")
+        .unwrap_or_else(|| panic!("the step {name}"))
+}
+
+fn environment(j: &NormalJob) -> String {
+    match &j.environment {
+        Some(DeploymentEnvironment::Name(n)) => n.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn permission(j: &NormalJob, scope: &str) -> Option<String> {
+    match &j.permissions {
+        Permissions::Explicit(p) => p.get(scope).map(|p: &Permission| format!("{p:?}")),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
-fn it_runs_by_hand_in_the_apply_environment_with_inputs_through_env() {
-    let w: Workflow = yaml_serde::from_str(&text()).unwrap();
+fn it_previews_in_the_plan_environment_and_applies_in_the_apply_environment() {
+    let w = workflow();
     let events = &w.on.events;
     assert!(events.workflow_dispatch.is_present());
     assert_eq!(events.count(), 1, "workflow_dispatch only");
     assert!(matches!(&w.permissions, Permissions::Explicit(p) if p.is_empty()));
-    let j = job(&w);
-    let env_name = match &j.environment {
-        Some(DeploymentEnvironment::Name(n)) => n.clone(),
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(env_name, "${{ inputs.environment }}-apply");
-    for s in &j.steps {
-        if let Step::Run(r) = s {
-            assert!(
-                !r.run.contains("${{"),
-                "an expression in a run: line: {}",
-                r.run
-            );
+    let (preview, apply) = (job(&w, "preview"), job(&w, "apply"));
+    assert_eq!(environment(preview), "${{ inputs.environment }}-plan");
+    assert_eq!(environment(apply), "${{ inputs.environment }}-apply");
+    assert!(
+        format!("{:?}", apply.needs).contains("preview"),
+        "{:?}",
+        apply.needs
+    );
+    for j in [preview, apply] {
+        assert_eq!(
+            permission(j, "id-token").as_deref(),
+            Some("Write"),
+            "the records role over OIDC"
+        );
+        assert_eq!(permission(j, "contents").as_deref(), Some("Read"));
+        let records = j.steps.iter().any(|s| match s {
+            Step::Uses(u) => format!("{:?}", u.uses).contains("configure-aws-credentials"),
+            _ => false,
+        });
+        assert!(records, "the records role is assumed");
+        for s in &j.steps {
+            if let Step::Run(r) = s {
+                assert!(
+                    !r.run.contains("${{"),
+                    "an expression in a run: line: {}",
+                    r.run
+                );
+            }
         }
     }
-    let (env, _) = operation_step(j);
+    assert_eq!(
+        permission(preview, "actions"),
+        None,
+        "the preview reads no reviews"
+    );
+    assert_eq!(
+        permission(apply, "actions").as_deref(),
+        Some("Read"),
+        "the run's reviews"
+    );
+    let (env, _) = step(preview, "${{ inputs.operation }}");
     for (k, v) in [
         ("OPERATION", "${{ inputs.operation }}"),
         ("CUSTOMER", "${{ inputs.customer }}"),
@@ -78,39 +119,105 @@ fn it_runs_by_hand_in_the_apply_environment_with_inputs_through_env() {
             "FLEETFORM_TEAMS_TOKEN",
             "${{ secrets.FLEETFORM_TEAMS_TOKEN }}",
         ),
+        (
+            "FLEETFORM_ARTIFACT_KEY",
+            "${{ secrets.FLEETFORM_ARTIFACT_KEY }}",
+        ),
+    ] {
+        assert_eq!(env.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    let (env, _) = step(apply, "apply");
+    for (k, v) in [
+        ("CONFIRMS", "${{ inputs.confirms }}"),
+        (
+            "DIGEST",
+            "${{ inputs.operation == 'confirm' && inputs.digest || needs.preview.outputs.digest }}",
+        ),
+        ("FLEETFORM_MANAGER_TOKEN", "${{ github.token }}"),
     ] {
         assert_eq!(env.get(k).map(String::as_str), Some(v), "{k}");
     }
 }
 
-/// Runs the operation step's script with `fleetform` recording its
+/// Runs the preview step's script with `fleetform` recording its
 /// arguments, one per line, a blank line after each call.
-fn run_script(operation: &str, operands: &str) -> (i32, String) {
-    let w: Workflow = yaml_serde::from_str(&text()).unwrap();
-    let (_, script) = operation_step(job(&w));
+fn preview_script(operation: &str, operands: &str) -> (i32, String) {
+    let w = workflow();
+    let (_, script) = step(job(&w, "preview"), "${{ inputs.operation }}");
+    let dir = tempfile::tempdir().unwrap();
+    // What `plan --seal` leaves for the summary.
+    let out = dir.path().join(".fleetform/out/acme/staging");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("comment.md"), "the targeted plan\n").unwrap();
     let env = [
         ("OPERATION", operation),
         ("CUSTOMER", "acme"),
         ("ENVIRONMENT", "staging"),
         ("OPERANDS", operands),
     ];
-    crate::common::run_step_script(&script, &env, None)
+    crate::common::run_step_script_in(dir.path(), &script, &env, None)
 }
 
 #[test]
-fn the_script_passes_operands_as_arguments_and_never_evaluates_them() {
-    let (code, calls) = run_script("mv", "module.a.x $(touch pwned)");
+fn the_preview_passes_operands_as_arguments_and_never_evaluates_them() {
+    let (code, calls) = preview_script("mv", "module.a.x $(touch pwned)");
     assert_eq!(code, 0);
     assert_eq!(
         calls,
-        "state\nmv\nmodule.a.x\n$(touch\npwned)\n--customer\nacme\n--env\nstaging\n--reason\nwhy; $(touch pwned)\n--github\n\n"
+        "state\nmv\nmodule.a.x\n$(touch\npwned)\n--customer\nacme\n--env\nstaging\n--reason\nwhy; $(touch pwned)\n--preview\n\n"
     );
-    let (code, calls) = run_script("replace", "a.b c.d");
+    let (code, calls) = preview_script("replace", "a.b c.d");
     assert_eq!(code, 0);
     assert_eq!(
         calls,
-        "plan\n--customer\nacme\n--env\nstaging\n--replace\na.b\n--replace\nc.d\n--reason\nwhy; $(touch pwned)\n\napply\n--customer\nacme\n--env\nstaging\n--github\n\n"
+        "plan\n--customer\nacme\n--env\nstaging\n--replace\na.b\n--replace\nc.d\n--reason\nwhy; $(touch pwned)\n--seal\n\n"
     );
-    let (code, calls) = run_script("destroy", "x");
+    let (code, calls) = preview_script("destroy", "x");
     assert_eq!((code, calls.as_str()), (2, ""));
+}
+
+/// Runs the apply step's script; `state_op` says whether the downloaded
+/// preview is a state operation's.
+fn apply_script(operation: &str, state_op: bool) -> (i32, String) {
+    let w = workflow();
+    let (_, script) = step(job(&w, "apply"), "apply");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(".fleetform/out/acme/staging");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = if state_op {
+        "state-op.json"
+    } else {
+        "bundle.sealed"
+    };
+    std::fs::write(out.join(file), "{}").unwrap();
+    let env = [
+        ("OPERATION", operation),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("CONFIRMS", "4242"),
+        ("DIGEST", "$(touch pwned)"),
+    ];
+    crate::common::run_step_script_in(dir.path(), &script, &env, None)
+}
+
+#[test]
+fn the_apply_runs_the_sealed_digest_and_names_the_confirmed_run() {
+    let (code, calls) = apply_script("rm", true);
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "state\napply\n--customer\nacme\n--env\nstaging\n--sha256\n$(touch pwned)\n--github\n\n"
+    );
+    let (code, calls) = apply_script("confirm", true);
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "state\napply\n--customer\nacme\n--env\nstaging\n--sha256\n$(touch pwned)\n--confirms\n4242\n--github\n\n"
+    );
+    let (code, calls) = apply_script("confirm", false);
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "apply\n--customer\nacme\n--env\nstaging\n--plan-sha256\n$(touch pwned)\n--confirms\n4242\n--github\n\n"
+    );
 }

@@ -158,6 +158,7 @@ fn a_targeted_plan_names_its_product_and_replaces_only_it() {
             "network",
             "--env",
             "staging",
+            "--unreviewed",
         ],
     );
     let log = w.fx.read("products/manager/.fleetform/audit.jsonl");

@@ -93,10 +93,12 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
         .map_err(|e| Error::Refused(format!("{e}; nothing was applied")))?
         .unwrap_or(view);
     let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
+    // An ops workflow's plan arrives sealed (`plan --seal`).
+    crate::deploy::artifact::open_local(&customer.slug, &args.environment, &dir)?;
     let targeting = crate::engine::read_summary(&dir)
         .ok()
         .and_then(|s| s.targeting);
-    let verdict = second_person(args, &view, targeting.is_some(), out)?;
+    let verdict = second_person(args, &manager, &view, targeting.is_some(), out)?;
     let result = engine.apply(
         customer,
         &args.environment,
@@ -155,6 +157,7 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()>
 /// workstation apply, recorded as `local`.
 fn second_person(
     args: &ApplyArgs,
+    live: &crate::config::Manager,
     view: &crate::config::Manager,
     targeted: bool,
     out: &Output,
@@ -162,6 +165,9 @@ fn second_person(
     let in_actions = crate::ci::in_actions();
     if !in_actions && !targeted && !args.unreviewed && args.confirms.is_none() {
         return Ok(None);
+    }
+    if in_actions {
+        crate::deploy::ops::check_operator(live, out)?;
     }
     if in_actions && args.plan_sha256.is_none() {
         return Err(Error::Refused(

@@ -23,6 +23,8 @@ struct Settings {
     targeting: Option<crate::data::summary::Targeting>,
     /// The product `--replace`/`--target` act on.
     product: Option<String>,
+    /// `--seal`: the targeted plan's folder sealed for its artifact.
+    seal: bool,
 }
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
@@ -42,12 +44,18 @@ fn resolve(args: &PlanArgs) -> Result<Settings> {
             "--customer-dir holds one customer's files: give one --customer".into(),
         ));
     }
+    if args.seal && targeting.is_none() {
+        return Err(Error::Usage(
+            "--seal goes with --replace or --target (the ops workflow's plan)".into(),
+        ));
+    }
     if args.product.is_some() && targeting.is_none() {
         return Err(Error::Usage(
             "--product goes with --replace or --target (a plan of a customer plans each of its products)".into(),
         ));
     }
     Ok(Settings {
+        seal: args.seal,
         product: args.product.clone(),
         customer_dir: args.customer_dir.clone(),
         targeting,
@@ -141,7 +149,26 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             Some(_) => targeted_view(&manager, &registry, &selected, settings.product.as_deref())?,
             None => manager.clone(),
         };
-        return plan_one(settings, &view, &registry, &selected, out);
+        // A pinned customer's targeted plan runs at its pin, as its apply
+        // does, and says so.
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+        let pinned = match (&settings.targeting, selected.first()) {
+            (Some(_), Some((customer, _))) => {
+                crate::config::pins::pinned_view(&manager, &view, customer, scratch.path())
+                    .map_err(|e| Error::Refused(format!("{e}; nothing was planned")))?
+            }
+            _ => None,
+        };
+        let view = pinned.as_ref().unwrap_or(&view);
+        let rows = plan_one(settings, view, &registry, &selected, out)?;
+        let failed = rows
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+        if settings.seal && !failed {
+            seal_targeted(view, &selected, &settings.out, out)?;
+        }
+        return Ok(rows);
     }
     if manager.has_products() {
         let settings = crate::fleet::products::RunSettings {
@@ -180,6 +207,34 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
         out,
     )?;
     Ok(crate::fleet::products::ordered(&manager, &selected, rows))
+}
+
+/// Seals the targeted plan's folder for the ops workflow's artifact and
+/// sets the job outputs the applying job reads.
+fn seal_targeted(
+    view: &crate::config::Manager,
+    selected: &[(&crate::config::Customer, Vec<String>)],
+    out_dir: &Path,
+    out: &Output,
+) -> Result<()> {
+    let Some((customer, envs)) = selected.first() else {
+        return Ok(());
+    };
+    let Some(env) = envs.first() else {
+        return Ok(());
+    };
+    let dir = out_dir.join(view.unit(&customer.slug, env).rel_dir());
+    let summary = crate::engine::read_summary(&dir)
+        .map_err(|e| Error::Failed(format!("nothing to seal in {}: {e}", dir.display())))?;
+    crate::deploy::artifact::seal_local(&customer.slug, env, &dir)?;
+    let ctx = crate::ci::RunContext::from_env();
+    if let Err(e) = ctx.set_outputs(&[
+        ("plan_sha256", summary.plan_sha256.clone()),
+        ("plan_dir", dir.display().to_string()),
+    ]) {
+        out.note(&format!("could not set the job outputs: {e}"));
+    }
+    Ok(())
 }
 
 /// The rows as JSON or as the summary table.

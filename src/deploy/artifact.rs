@@ -94,6 +94,34 @@ pub(super) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path
         })
 }
 
+/// Seals an operator's plan folder (a targeted plan of the ops workflow)
+/// into [`BUNDLE_FILE`], with the files of [`BUNDLED`] it has: the only
+/// file its workflow uploads, so the plan's values never sit in an
+/// artifact in the clear.
+pub fn seal_local(customer: &str, env: &str, dir: &Path) -> Result<()> {
+    let key = artifact_key()?;
+    let names: Vec<&str> = BUNDLED
+        .iter()
+        .copied()
+        .filter(|n| dir.join(n).is_file())
+        .collect();
+    let bundle = seal::seal_dir(&key, customer, env, dir, &names)
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
+        .map_err(|e| Error::Failed(e.to_string()))
+}
+
+/// Opens an operator's downloaded plan bundle into its folder, when the
+/// folder holds the bundle and no plan (the ops workflow's apply job
+/// downloads the bundle alone): what is applied is what was sealed. A
+/// folder with a plan of its own is a workstation's, applied as it is.
+pub fn open_local(customer: &str, env: &str, dir: &Path) -> Result<bool> {
+    if !dir.join(BUNDLE_FILE).is_file() || dir.join(crate::engine::PLAN_FILE).exists() {
+        return Ok(false);
+    }
+    open_plan(&artifact_key()?, customer, env, dir).map(|()| true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

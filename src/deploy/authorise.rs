@@ -22,7 +22,8 @@ use super::status::set_one;
 /// refusal. In this order, so that nothing unauthenticated causes a request
 /// or a write: the payload's repo must be registered (with its registered
 /// spelling), the signature must be that customer's, and only then does a
-/// revoked customer's commit get its failure status.
+/// revoked customer's commit get its failure status, and a pull request's
+/// head is read (1 request) to refuse one from a fork.
 pub async fn authorise<'r>(
     registry: &'r Registry,
     manager: &Manager,
@@ -37,6 +38,19 @@ pub async fn authorise<'r>(
     authenticate(manager, customer, dispatched, stage, out)?;
     if !customer.is_active() {
         return Err(refuse_revoked(manager, gh, customer, payload, stage, run_url, out).await);
+    }
+    // The manager's own fork check, whatever path the dispatch came by
+    // (token, relay, poll): a pull request's head is a branch of the
+    // customer's repo as GitHub has it now. A comment command's is checked
+    // where it is admitted, which answers on the pull request.
+    // A push names the pull request it merged: its commit is already on
+    // the default branch, whatever the head was.
+    let from_head = payload.event == "pull_request";
+    if let (Some(pr), None, true) = (payload.pr, payload.comment, from_head) {
+        let repo = &payload.customer_repo;
+        if let Err(why) = super::comment_command::own_branch(gh, repo, pr).await? {
+            return Err(Error::Refused(format!("{why}; {}", stage.nothing_done())));
+        }
     }
     Ok(customer)
 }

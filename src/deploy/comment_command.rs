@@ -105,15 +105,19 @@ pub async fn admit(
 /// The pull request's head is a branch of `repo` itself, as GitHub has it
 /// now (1 request): the manager's own fork check, whatever path the
 /// dispatch came by. `Ok(Err(reason))` is a refusal.
-async fn own_branch(gh: &GitHub, repo: &str, pr: u64) -> Result<std::result::Result<(), String>> {
+pub(super) async fn own_branch(
+    gh: &GitHub,
+    repo: &str,
+    pr: u64,
+) -> Result<std::result::Result<(), String>> {
     Ok(match gh.pull_head(repo, pr).await.map_err(gh_err)? {
         None => Err(format!("#{pr} of {repo} is not a pull request")),
         Some(h) if h.is_own_branch() => Ok(()),
         Some(h) if h.head_repo_id.is_none() => Err(format!(
-            "#{pr}'s head repository no longer exists, so it cannot be told to be {repo}; comment commands run only on branches of {repo}"
+            "#{pr}'s head repository no longer exists, so it cannot be told to be {repo}; fleetform plans and applies only branches of {repo}"
         )),
         Some(_) => Err(format!(
-            "#{pr} comes from another repository (a fork); comment commands run only on branches of {repo}"
+            "#{pr} comes from another repository (a fork); fleetform plans and applies only branches of {repo}"
         )),
     })
 }

@@ -68,7 +68,7 @@
 
 mod apply;
 mod approvals;
-mod artifact;
+pub mod artifact;
 mod authorise;
 mod batch;
 mod comment;

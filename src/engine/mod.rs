@@ -130,6 +130,10 @@ impl Engine<'_> {
     /// How this plan is approved on the pull request, when fleetform.yml
     /// has `approvals:` for `env`.
     fn approve_hint(&self, env: &str, digest: &str) -> Option<String> {
+        // An operator's targeted plan has no pull request to approve on.
+        if self.targeting.is_some() {
+            return None;
+        }
         let rule = self.manager.approval_rule(env)?;
         let prefix = &digest[..crate::policy::approval::MIN_DIGEST_PREFIX.min(digest.len())];
         Some(format!(
@@ -146,6 +150,13 @@ impl Engine<'_> {
     /// `auto_apply: true` environment, else after an approval.
     fn applies_hint(&self, env: &str) -> Option<String> {
         let e = self.manager.environment(env)?;
+        if let Some(t) = self.targeting.as_ref().filter(|t| !t.destroy) {
+            return Some(format!(
+                "once someone other than {} lets it through: a reviewer of the provider's `{}` environment approves the ops run, or, where that environment can have no reviewers (a private repository on GitHub Team or Pro), another operator runs *fleetform ops* with operation `confirm`, this run's id and this digest.",
+                crate::report::markdown::md_escape(&t.actor),
+                e.apply_environment()
+            ));
+        }
         Some(if e.auto_apply {
             format!(
                 "on merge. `{env}` has `auto_apply: true`: merging this pull request applies this plan, with no approval."

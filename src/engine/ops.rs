@@ -87,12 +87,21 @@ impl StateOp {
 /// An address or id given to `-replace`/`-target` or a state operation
 /// reads as a flag (or is empty): the message to refuse it with.
 pub fn check_operand(what: &str, value: &str) -> Result<(), String> {
-    if value.is_empty() || value.starts_with('-') {
-        return Err(format!(
-            "{what} `{value}` is not a resource address (it is empty or starts with `-`)"
-        ));
-    }
-    Ok(())
+    let why = if value.trim().is_empty() {
+        "it is empty or blank"
+    } else if value.starts_with('-') {
+        "it starts with `-`"
+    } else if value != value.trim() {
+        "it starts or ends with whitespace"
+    } else if value.chars().any(char::is_control) {
+        "it holds a control character"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "{what} `{}` is not a resource address ({why})",
+        value.escape_debug()
+    ))
 }
 
 impl Engine<'_> {
@@ -182,5 +191,29 @@ fn step(op: &StateOp) -> &'static str {
         StateOp::Move { .. } => "state mv",
         StateOp::Remove { .. } => "state rm",
         StateOp::ForceUnlock { .. } => "force-unlock",
+    }
+}
+
+#[cfg(test)]
+mod operand_tests {
+    use super::check_operand;
+
+    #[test]
+    fn blank_padded_and_control_operands_are_refused() {
+        for bad in [
+            "",
+            " ",
+            "\t",
+            "-lock=false",
+            " a.b",
+            "a.b ",
+            "a.b\u{1b}[31m",
+            "a\nb",
+        ] {
+            assert!(check_operand("rm", bad).is_err(), "{bad:?}");
+        }
+        for good in ["a.b", "module.x.a.b[0]", "a.b[\"my key\"]"] {
+            assert!(check_operand("rm", good).is_ok(), "{good:?}");
+        }
     }
 }

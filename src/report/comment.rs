@@ -110,6 +110,31 @@ pub fn render_comment(
     }
 }
 
+/// A targeted plan's flags, who asked, why, and the changes of
+/// addresses none of its targets names (what it depends on).
+fn targeted(s: &PlanSummary) -> Option<minijinja::Value> {
+    let t = s.targeting.as_ref().filter(|t| !t.destroy)?;
+    let targets: Vec<&String> = t.replace.iter().chain(&t.target).collect();
+    let under = |address: &str, target: &str| {
+        address == target
+            || address
+                .strip_prefix(target)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    let outside: Vec<String> = s
+        .resources
+        .iter()
+        .map(|r| r.address.clone())
+        .filter(|a| !targets.iter().any(|t| under(a, t)))
+        .collect();
+    Some(minijinja::context! {
+        flags => t.flags(),
+        actor => t.actor.clone(),
+        reason => t.reason.clone(),
+        outside => outside,
+    })
+}
+
 fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String, minijinja::Error> {
     let s = ctx.summary;
     let diff = plan_text::as_diff(&cut.text);
@@ -132,6 +157,7 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             applies => ctx.applies.clone(),
             approve => ctx.approve.clone(),
             pin => s.pin.as_ref().map(|p| minijinja::Value::from(minijinja::value::Serde(p))),
+            targeted => targeted(s),
             fence => fence_for(&diff),
             plan_text => diff,
             truncated => truncation(cut, ctx.full_plan_at),

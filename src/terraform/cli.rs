@@ -347,6 +347,7 @@ impl Terraform {
         step: &'static str,
         args: &[&str],
     ) -> Result<(i32, String), TerraformError> {
+        let args = &colourless(step, args);
         let out = self.command(ws).args(args).output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 TerraformError::NotFound {
@@ -565,6 +566,33 @@ impl Terraform {
     }
 }
 
+/// `args` with `-no-color` right after the subcommand's words (`state
+/// mv`, `import`, ...), unless it is there already: one way to run every
+/// subcommand, so no log, comment or error carries colour codes.
+fn colourless<'a>(step: &str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = args.to_vec();
+    if args.contains(&"-no-color") {
+        return out;
+    }
+    let words = step
+        .split(' ')
+        .take_while(|w| !w.starts_with('-'))
+        .count()
+        .min(args.len());
+    let at = if args
+        .iter()
+        .zip(step.split(' '))
+        .take(words)
+        .all(|(a, s)| *a == s)
+    {
+        words
+    } else {
+        args.len()
+    };
+    out.insert(at, "-no-color");
+    out
+}
+
 /// Plan output up to the separator line before "Saved the plan to".
 fn plan_text(stdout: &str) -> String {
     let lines: Vec<&str> = stdout.lines().collect();
@@ -587,4 +615,29 @@ pub fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     let start = lines.len().saturating_sub(n);
     lines[start..].join("\n")
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::colourless;
+
+    #[test]
+    fn every_subcommand_runs_without_colour_codes() {
+        assert_eq!(
+            colourless("state mv", &["state", "mv", "-lock-timeout=120s", "a", "b"]),
+            ["state", "mv", "-no-color", "-lock-timeout=120s", "a", "b"]
+        );
+        assert_eq!(
+            colourless("force-unlock", &["force-unlock", "-force", "id"]),
+            ["force-unlock", "-no-color", "-force", "id"]
+        );
+        assert_eq!(
+            colourless("show -json", &["show", "-json", "p"]),
+            ["show", "-no-color", "-json", "p"]
+        );
+        assert_eq!(
+            colourless("import", &["import", "-input=false", "-no-color", "a", "b"]),
+            ["import", "-input=false", "-no-color", "a", "b"]
+        );
+    }
 }

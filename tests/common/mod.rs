@@ -12,7 +12,7 @@ pub use run::{
     apply_locally, assert_code, assert_code_for, assert_fails, assert_fails_for, assert_ok,
     assert_ok_for, run, run_bin, Ran, Run,
 };
-pub use step_script::run_step_script;
+pub use step_script::{run_step_script, run_step_script_in};
 
 /// Fails (never skips) when terraform is missing.
 pub fn require_terraform() {

@@ -10,17 +10,27 @@
 /// killed) and the fake's recorded calls.
 pub fn run_step_script(script: &str, env: &[(&str, &str)], answer: Option<&str>) -> (i32, String) {
     let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("calls");
+    run_step_script_in(tmp.path(), script, env, answer)
+}
+
+/// [`run_step_script`] in `dir`, which may hold what the step reads.
+pub fn run_step_script_in(
+    dir: &std::path::Path,
+    script: &str,
+    env: &[(&str, &str)],
+    answer: Option<&str>,
+) -> (i32, String) {
+    let log = dir.join("calls");
     let mut fake =
         format!("#!/bin/bash\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> {log:?}; done\necho >> {log:?}\n");
     if let Some(answer) = answer {
-        let said = tmp.path().join("said");
+        let said = dir.join("said");
         std::fs::write(&said, answer).unwrap();
         fake.push_str(&format!(
             "case \" $* \" in *' --approve '*) ;; *) cat {said:?} ;; esac\n"
         ));
     }
-    let bin = tmp.path().join("fleetform");
+    let bin = dir.join("fleetform");
     std::fs::write(&bin, fake).unwrap();
     std::process::Command::new("chmod")
         .arg("+x")
@@ -30,14 +40,14 @@ pub fn run_step_script(script: &str, env: &[(&str, &str)], answer: Option<&str>)
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(script)
-        .current_dir(tmp.path())
-        .env("PATH", format!("{}:/usr/bin:/bin", tmp.path().display()))
-        .env("GITHUB_STEP_SUMMARY", tmp.path().join("summary"))
+        .current_dir(dir)
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary"))
         .envs(env.iter().copied())
         .env("REASON", "why; $(touch pwned)")
         .output()
         .unwrap();
-    assert!(!tmp.path().join("pwned").exists(), "an input was evaluated");
+    assert!(!dir.join("pwned").exists(), "an input was evaluated");
     (
         out.status.code().unwrap_or(-1),
         std::fs::read_to_string(&log).unwrap_or_default(),

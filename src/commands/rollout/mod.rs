@@ -32,10 +32,7 @@ use deployments::Deployments;
 
 /// Who runs the command, for the events.
 fn actor() -> String {
-    crate::ci::RunContext::from_env()
-        .actor
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into())
+    crate::ci::actor()
 }
 
 pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {

@@ -134,15 +134,37 @@ fn operands(ops: &[String]) -> String {
 }
 
 fn state_op(op: &StateOp<'_>) -> String {
-    let what = match &op.done {
-        Done::StateOp { name, operands: o } => format!("`{name}` {}", operands(o)),
-        Done::TargetedApply { flags } => format!("apply of {}", operands(flags)),
+    let (what, meaning) = match &op.done {
+        Done::StateOp { name, operands: o } => (
+            format!("`state {name}` {}", operands(o)),
+            match (*name, op.ok) {
+                (_, false) => String::new(),
+                ("rm", true) => {
+                    " Terraform forgot these objects; they keep running, no longer managed here."
+                        .into()
+                }
+                ("import", true) => {
+                    " Terraform now manages this existing object; it was not touched.".into()
+                }
+                ("mv", true) => {
+                    " Terraform's record was renamed; the object was not touched.".into()
+                }
+                _ => " The state lock was released.".into(),
+            },
+        ),
+        Done::TargetedApply { flags } => (format!("apply of {}", operands(flags)), String::new()),
+    };
+    let result = match (&op.done, op.ok) {
+        (_, false) => "**failed**".to_string(),
+        (Done::StateOp { .. }, true) => {
+            format!("done: **state only, nothing in your cloud changed**.{meaning}")
+        }
+        (Done::TargetedApply { .. }, true) => "done".to_string(),
     };
     format!(
-        "**fleetform** on {}: {} {} by {} (`{}`).\n\nReason: {}{}\n",
+        "**fleetform** on {}: {} by {} (`{}`): {result}\n\nReason: {}{}\n",
         md_code(op.unit),
         what,
-        if op.ok { "done" } else { "**failed**" },
         md_escape(op.actor),
         op.environment,
         md_escape(op.reason),

@@ -247,7 +247,8 @@ fn customer_values_in_comments_are_escaped() {
     assert!(invalid.as_str().contains("at `0123456789ab`"), "{invalid}");
     assert!(state_op
         .as_str()
-        .starts_with("**fleetform** on `acme/staging`: `rm` "));
+        .starts_with("**fleetform** on `acme/staging`: `state rm` "));
+    assert!(state_op.as_str().contains("nothing in your cloud changed"));
 }
 
 fn summary(gates: Option<Verdict>) -> PlanSummary {
