@@ -173,8 +173,8 @@ pub fn preview(
                 .collect(),
             state,
         });
-        if let Some(key) = &key {
-            seal_plan(key, unit, &dir)?;
+        if key.is_some() {
+            seal_plan(unit, &dir)?;
         }
     }
     let digest = sealed.write(s.out_dir)?;
@@ -242,18 +242,6 @@ fn plan_all(
     Ok(planned)
 }
 
-/// The files of a plan folder the destroy job needs, sealed into
-/// `bundle.sealed` (the only file the workflow uploads).
-const BUNDLED: &[&str] = &[
-    crate::engine::PLAN_FILE,
-    crate::engine::SUMMARY_FILE,
-    "comment.md",
-    "plan.txt",
-    "variables.tfvars.json",
-    crate::engine::FILES_FILE,
-    "terraform.log",
-];
-
 /// What a unit's bundle is sealed for: the customer and the product ×
 /// environment, so a bundle opens in its own folder only.
 fn seal_label(unit: &Unit) -> String {
@@ -276,17 +264,14 @@ fn artifact_key() -> Result<Option<ArtifactKey>> {
     }
 }
 
-fn seal_plan(key: &ArtifactKey, unit: &Unit, dir: &Path) -> Result<()> {
-    let names: Vec<&str> = BUNDLED
-        .iter()
-        .copied()
-        .filter(|n| dir.join(n).is_file())
-        .collect();
-    let bundle =
-        crate::dispatch::seal::seal_dir(key, &unit.customer, &seal_label(unit), dir, &names)
-            .map_err(|e| Error::Failed(format!("sealing the plan of {unit}: {e}")))?;
-    crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
-        .map_err(|e| Error::Failed(format!("sealing the plan of {unit}: {e}")))
+/// Seals the plan folder into `bundle.sealed`, the only file of it the
+/// workflow uploads.
+fn seal_plan(unit: &Unit, dir: &Path) -> Result<()> {
+    super::artifact::seal_local(&unit.customer, &seal_label(unit), dir).map_err(|e| {
+        Error::Failed(format!(
+            "sealing the plan of {unit}: {e}; nothing was sealed"
+        ))
+    })
 }
 
 /// Opens each unit's downloaded bundle into its folder (on GitHub
@@ -302,14 +287,18 @@ fn open_plans(manager: &Manager, sealed: &Sealed, out_dir: &Path) -> Result<()> 
         if !bundle.is_file() && !crate::ci::in_actions() {
             continue;
         }
-        crate::dispatch::seal::open_into(&key, &unit.customer, &seal_label(&unit), &bundle, &dir)
-            .map_err(|e| {
+        super::artifact::open_plan(&key, &unit.customer, &seal_label(&unit), &dir).map_err(
+            |e| {
+                let why = match e {
+                    Error::Refused(m) | Error::Failed(m) => m,
+                    other => other.to_string(),
+                };
                 Error::Refused(format!(
-                    "the sealed plan of {unit} ({}): {e}; download the preview job's artifact into {}; nothing was destroyed",
-                    bundle.display(),
+                    "the sealed plan of {unit}: {why}; download the preview job's artifact into {}; nothing was destroyed",
                     out_dir.display()
                 ))
-            })?;
+            },
+        )?;
     }
     Ok(())
 }
