@@ -359,6 +359,10 @@ fn products_are_destroyed_dependents_first() {
             .current_dir(fx.path("products/manager"))
             .env("TF_CLI_CONFIG_FILE", &installed.cli_config)
             .env("FAKECLOUD_FILE", &cloud)
+            .env(
+                "FLEETFORM_ARTIFACT_KEY",
+                "the products test's artifact key, 32+ bytes",
+            )
             .args(args)
             .output()
             .unwrap();
@@ -411,17 +415,45 @@ fn products_are_destroyed_dependents_first() {
         app < network,
         "the app (which needs the network) goes first:\n{text}"
     );
-    run(
-        0,
-        &[
-            "customers",
-            "offboard",
-            "acme",
-            "--approve",
-            &digest_of(&text),
-            "--unreviewed",
-        ],
+    // Each product's plan leaves its folder only sealed for its own
+    // product × environment: keep the bundles alone, as an artifact would.
+    let out_dir = fx.path("products/manager/.fleetform/out/acme");
+    let mut bundles = 0;
+    for product in ["app", "network"] {
+        let dir = out_dir.join(product).join("staging");
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap() == "bundle.sealed" {
+                bundles += 1;
+            } else if p.is_dir() {
+                std::fs::remove_dir_all(&p).unwrap();
+            } else {
+                std::fs::remove_file(&p).unwrap();
+            }
+        }
+    }
+    assert_eq!(bundles, 2);
+    // The app's bundle in the network's folder does not open there.
+    let app = std::fs::read(out_dir.join("app/staging/bundle.sealed")).unwrap();
+    let network = std::fs::read(out_dir.join("network/staging/bundle.sealed")).unwrap();
+    std::fs::write(out_dir.join("network/staging/bundle.sealed"), &app).unwrap();
+    let approve = [
+        "customers",
+        "offboard",
+        "acme",
+        "--approve",
+        &digest_of(&text),
+        "--unreviewed",
+    ];
+    let out = run(3, &approve);
+    assert!(
+        stderr(&out).contains("the sealed plan of acme/network/staging"),
+        "{}",
+        stderr(&out)
     );
+    assert!(acme() >= 2, "nothing destroyed");
+    std::fs::write(out_dir.join("network/staging/bundle.sealed"), &network).unwrap();
+    run(0, &approve);
     assert_eq!(acme(), 0, "{:?}", fakecloud::objects(&cloud).keys());
     let audit =
         std::fs::read_to_string(fx.path("products/manager/.fleetform/audit.jsonl")).unwrap();
