@@ -296,6 +296,45 @@ fn the_destroy_approves_the_previews_digest_and_nothing_else() {
     }
 }
 
+/// As `init --operators` writes it (pinned to this release), the
+/// template passes zizmor (pedantic, with the settings init wrote) and
+/// actionlint, as tests/init.rs checks the templates init writes without
+/// operators.
+#[test]
+fn as_init_writes_it_it_passes_zizmor_and_actionlint() {
+    let zizmor = crate::init::linter("zizmor");
+    let actionlint = crate::init::linter("actionlint");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::common::fleetform_bin()
+        .current_dir(tmp.path())
+        .args(["init", "--dir", "m", "--operators", "my-org/platform"])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let repo = tmp.path().join("m");
+    let written = repo.join(".github/workflows/manager-offboard.yml");
+    assert!(written.is_file());
+    let out = std::process::Command::new(&zizmor)
+        .args(["--offline", "--strict-collection", "--no-progress"])
+        .args(["--persona", "pedantic", "--config"])
+        .arg(repo.join(".github/zizmor.yml"))
+        .arg(&written)
+        .output()
+        .unwrap();
+    crate::common::assert_ok_for(format_args!("zizmor"), &out);
+    assert!(
+        crate::common::stderr(&out).contains("manager-offboard.yml"),
+        "zizmor audited it: {}",
+        crate::common::stderr(&out)
+    );
+    let out = std::process::Command::new(&actionlint)
+        .arg(&written)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    crate::common::assert_ok_for(format_args!("actionlint"), &out);
+}
+
 /// Under GitHub Actions `customers offboard` (what the workflow runs) is
 /// refused to anyone but an active member of the operators team, before
 /// anything is planned.
