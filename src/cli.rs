@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod fleet;
+mod offboard;
 mod pins;
 mod rollout;
 mod setup;
@@ -17,6 +18,7 @@ mod values;
 
 pub use audit::*;
 pub use fleet::*;
+pub use offboard::*;
 pub use pins::*;
 pub use rollout::*;
 pub use setup::*;
@@ -380,24 +382,11 @@ pub enum CustomersCommand {
         #[arg(long, env = "FLEETFORM_RELAY_URL")]
         relay_url: Option<String>,
     },
-    /// Plan the destroy of everything a revoked customer has; with
-    /// --approve DIGEST, apply it and mark the entry `offboarded`.
-    Offboard {
-        /// The customer's slug.
-        slug: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-        /// The digest the plan printed.
-        #[arg(long)]
-        approve: Option<String>,
-        /// Results folder for the plans.
-        #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
-        out: PathBuf,
-        /// The customer's checkout instead of the registry's `path`.
-        #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
-        customer_dir: Option<PathBuf>,
-    },
+    /// Preview (plan and seal) the destroy of everything a revoked
+    /// customer has; with --approve DIGEST, once someone other than who
+    /// asked let it through, archive each state and destroy exactly that
+    /// preview, and mark the entry `offboarded`.
+    Offboard(OffboardArgs),
 }
 
 #[derive(Debug, Args)]

@@ -143,7 +143,12 @@ fn templates_document_their_secrets_and_variables() {
         ),
         (
             "workflows/manager-offboard.yml",
-            &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],
+            &[
+                "SOURCE_REPOS_PAT",
+                "FLEETFORM_TEAMS_TOKEN",
+                "FLEETFORM_ARTIFACT_KEY",
+                "FLEETFORM_RECORDS_WRITE_ROLE",
+            ],
         ),
         (
             "workflows/manager-doctor.yml",

@@ -83,6 +83,7 @@ mod newcomer_docs;
 mod newcomer_ops;
 mod notify;
 mod offboard;
+mod offboard_review;
 mod offboard_workflow;
 mod oidc_trust;
 mod ops_workflow;

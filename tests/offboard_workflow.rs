@@ -1,24 +1,33 @@
-//! `workflows/manager-offboard.yml` (issue #37): read with
-//! `github-actions-models`, it runs by hand only, previews in
-//! `fleetform-offboard-plan` and destroys in `fleetform-offboard` after the
-//! preview, with the inputs reaching the shell through env: alone; the
-//! destroy script, run with a fake `fleetform`, applies with the digest
-//! its own plan printed, never evaluates an input and stops when no digest
-//! was printed. `init` writes it (tests/init.rs lints what init writes
-//! with zizmor and actionlint).
+//! `workflows/manager-offboard.yml` (issues #37 and #48): read with
+//! `github-actions-models`, it runs by hand only; the preview job, in
+//! `fleetform-offboard-plan`, seals the destroy and hands the destroy job
+//! its digest as a job output and its plans as an artifact of sealed
+//! bundles only; the destroy job, in `fleetform-offboard`, downloads that
+//! artifact (this run's, or the confirmed run's) and approves exactly that
+//! digest; both jobs assume the records role with `id-token: write`, its
+//! credential reaching the fleetform step alone; inputs reach the shell
+//! through env: alone. The destroy script, run with a fake `fleetform`,
+//! approves the preview job's digest (or, confirming, the typed one with
+//! `--confirms`), never re-plans, never evaluates an input and stops when
+//! no digest was given. `init` writes it (tests/init.rs lints what init
+//! writes with zizmor and actionlint).
 
 use std::collections::BTreeMap;
 
 use github_actions_models::common::expr::LoE;
-use github_actions_models::common::{EnvValue, Permissions};
+use github_actions_models::common::{EnvValue, Permission, Permissions};
 use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step};
 use github_actions_models::workflow::{Job, Workflow};
 
 const PATH: &str = "workflows/manager-offboard.yml";
 
-fn workflow() -> Workflow {
+fn text() -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH);
-    yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn workflow() -> Workflow {
+    yaml_serde::from_str(&text()).unwrap()
 }
 
 fn job<'w>(w: &'w Workflow, name: &str) -> &'w NormalJob {
@@ -28,28 +37,49 @@ fn job<'w>(w: &'w Workflow, name: &str) -> &'w NormalJob {
     }
 }
 
-/// The step named `name`: its env and script.
+fn env_map(env: &LoE<github_actions_models::common::Env>) -> BTreeMap<String, String> {
+    let LoE::Literal(env) = env else {
+        panic!("env is an expression")
+    };
+    env.iter()
+        .map(|(k, v): (&String, &EnvValue)| (k.clone(), v.to_string()))
+        .collect()
+}
+
+/// The run step named `name`: its env and script.
 fn step(j: &NormalJob, name: &str) -> (BTreeMap<String, String>, String) {
     j.steps
         .iter()
         .find_map(|s| match s {
             Step::Run(r) if r.shared.name.as_deref() == Some(name) => {
-                let LoE::Literal(env) = &r.shared.env else {
-                    panic!("env is an expression")
-                };
-                let env = env
-                    .iter()
-                    .map(|(k, v): (&String, &EnvValue)| (k.clone(), v.to_string()))
-                    .collect();
-                Some((env, r.run.clone()))
+                Some((env_map(&r.shared.env), r.run.clone()))
             }
             _ => None,
         })
         .unwrap_or_else(|| panic!("the step {name}"))
 }
 
+/// The raw steps of job `name` (for `uses:` and `with:`).
+fn raw_steps(name: &str) -> Vec<yaml_serde::Value> {
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text()).unwrap();
+    doc["jobs"][name]["steps"].as_sequence().unwrap().clone()
+}
+
+fn uses_step(name: &str, action: &str) -> yaml_serde::Value {
+    raw_steps(name)
+        .into_iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+        .unwrap_or_else(|| panic!("{name}: no step uses {action}"))
+}
+
+fn with<'v>(s: &'v yaml_serde::Value, key: &str) -> &'v str {
+    s["with"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("with.{key}: {s:?}"))
+}
+
 #[test]
-fn it_runs_by_hand_previews_then_destroys_after_approval() {
+fn it_runs_by_hand_previews_then_destroys_the_previewed_digest() {
     let w = workflow();
     assert!(w.on.events.workflow_dispatch.is_present());
     assert_eq!(w.on.events.count(), 1, "workflow_dispatch only");
@@ -76,8 +106,12 @@ fn it_runs_by_hand_previews_then_destroys_after_approval() {
         let (env, _) = step(j, name);
         for (k, v) in [
             ("CUSTOMER", "${{ inputs.customer }}"),
-            ("REASON", "${{ inputs.reason }}"),
-            ("FLEETFORM_CUSTOMER_DIR", ".fleetform/customer"),
+            ("FLEETFORM_OUT_DIR", "fleetform-offboard"),
+            (
+                "FLEETFORM_ARTIFACT_KEY",
+                "${{ secrets.FLEETFORM_ARTIFACT_KEY }}",
+            ),
+            ("FLEETFORM_MANAGER_TOKEN", "${{ github.token }}"),
             (
                 "FLEETFORM_TEAMS_TOKEN",
                 "${{ secrets.FLEETFORM_TEAMS_TOKEN }}",
@@ -86,36 +120,219 @@ fn it_runs_by_hand_previews_then_destroys_after_approval() {
             assert_eq!(env.get(k).map(String::as_str), Some(v), "{name}: {k}");
         }
     }
-    assert_eq!(job(&w, "destroy").needs, ["preview"]);
-}
-
-/// Runs the destroy script with a `fleetform` that records its calls and
-/// prints `plan_says` when called without `--approve`.
-fn run_destroy(plan_says: &str) -> (i32, String) {
-    let w = workflow();
-    let (_, script) = step(job(&w, "destroy"), "destroy");
-    crate::common::run_step_script(&script, &[("CUSTOMER", "acme")], Some(plan_says))
+    let preview = job(&w, "preview");
+    let (env, _) = step(preview, "preview");
+    assert_eq!(env["REASON"], "${{ inputs.reason }}");
+    assert_eq!(env["FLEETFORM_CUSTOMER_DIR"], ".fleetform/customer");
+    // The preview's digest is the job's output, from the preview step.
+    assert_eq!(
+        preview
+            .outputs
+            .get("digest")
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("${{ steps.preview.outputs.digest }}")
+    );
+    let destroy = job(&w, "destroy");
+    assert_eq!(destroy.needs, ["preview"]);
+    let (env, _) = step(destroy, "destroy");
+    assert_eq!(env["PREVIEW_DIGEST"], "${{ needs.preview.outputs.digest }}");
+    assert_eq!(env["TYPED_DIGEST"], "${{ inputs.digest }}");
+    assert_eq!(env["CONFIRMS"], "${{ inputs.confirms }}");
+    // The destroy plans nothing: no reason to give, no customer values.
+    assert!(!env.contains_key("REASON") && !env.contains_key("FLEETFORM_CUSTOMER_DIR"));
+    assert!(
+        !format!("{:?}", raw_steps("destroy")).contains("SOURCE_REPOS_PAT"),
+        "the destroy job reads no customer repo"
+    );
 }
 
 #[test]
-fn the_destroy_applies_the_digest_its_plan_printed_and_nothing_else() {
+fn the_plans_travel_sealed_from_the_preview_to_the_destroy() {
+    let up = uses_step("preview", "actions/upload-artifact@");
+    assert_eq!(with(&up, "name"), "fleetform-offboard");
+    let paths: Vec<&str> = with(&up, "path").lines().collect();
+    assert_eq!(
+        paths,
+        [
+            "fleetform-offboard/offboard-*.json",
+            "fleetform-offboard/**/bundle.sealed"
+        ],
+        "the sealed preview and sealed bundles only, never a plan in the clear"
+    );
+    assert_eq!(with(&up, "if-no-files-found"), "error");
+    let down = uses_step("destroy", "actions/download-artifact@");
+    assert_eq!(with(&down, "name"), "fleetform-offboard");
+    assert_eq!(with(&down, "path"), "fleetform-offboard");
+    // A confirming run destroys the confirmed run's preview.
+    assert_eq!(
+        with(&down, "run-id"),
+        "${{ inputs.confirms || github.run_id }}"
+    );
+    let w = workflow();
+    let Permissions::Explicit(p) = &job(&w, "destroy").permissions else {
+        panic!("explicit permissions")
+    };
+    assert_eq!(p.get("actions"), Some(&Permission::Read));
+    // The preview is skipped in a confirming run, and the destroy runs
+    // then without it.
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text()).unwrap();
+    assert_eq!(
+        doc["jobs"]["preview"]["if"].as_str(),
+        Some("inputs.confirms == ''")
+    );
+    let cond = doc["jobs"]["destroy"]["if"].as_str().unwrap();
+    for part in [
+        "(inputs.confirms == '' && needs.preview.result == 'success')",
+        "(inputs.confirms != '' && needs.preview.result == 'skipped')",
+    ] {
+        assert!(cond.contains(part), "{cond}");
+    }
+}
+
+/// Both jobs assume the records role over OIDC (`id-token: write`), and
+/// its credential reaches the fleetform step alone, never the job's
+/// environment nor another step.
+#[test]
+fn both_jobs_assume_the_records_role_for_fleetform_alone() {
+    let w = workflow();
+    for (name, fleetform_step) in [("preview", "preview"), ("destroy", "destroy")] {
+        let j = job(&w, name);
+        let Permissions::Explicit(p) = &j.permissions else {
+            panic!("{name}: explicit permissions")
+        };
+        assert_eq!(p.get("id-token"), Some(&Permission::Write), "{name}");
+        assert_eq!(p.get("contents"), Some(&Permission::Read), "{name}");
+        let records = raw_steps(name)
+            .into_iter()
+            .find(|s| s["id"].as_str() == Some("records"))
+            .unwrap_or_else(|| panic!("{name}: no records step"));
+        assert!(records["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("aws-actions/configure-aws-credentials@"));
+        assert_eq!(
+            with(&records, "role-to-assume"),
+            "${{ vars.FLEETFORM_RECORDS_WRITE_ROLE }}"
+        );
+        assert_eq!(records["with"]["output-credentials"].as_bool(), Some(true));
+        assert_eq!(
+            records["with"]["output-env-credentials"].as_bool(),
+            Some(false)
+        );
+        assert!(
+            matches!(&j.env, LoE::Literal(e) if e.is_empty()),
+            "{name}: job env"
+        );
+        for s in raw_steps(name) {
+            let says = format!("{s:?}");
+            let is_fleetform = s["name"].as_str() == Some(fleetform_step);
+            assert_eq!(
+                says.contains("steps.records.outputs"),
+                is_fleetform,
+                "{name}: the records credential in {says}"
+            );
+        }
+        let (env, _) = step(j, fleetform_step);
+        for (k, out) in [
+            ("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID", "aws-access-key-id"),
+            (
+                "FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY",
+                "aws-secret-access-key",
+            ),
+            ("FLEETFORM_RECORDS_AWS_SESSION_TOKEN", "aws-session-token"),
+        ] {
+            assert_eq!(
+                env.get(k).map(String::as_str),
+                Some(format!("${{{{ steps.records.outputs.{out} }}}}").as_str()),
+                "{name}: {k}"
+            );
+        }
+    }
+}
+
+/// Runs the destroy script with a `fleetform` that records its calls.
+fn run_destroy(env: &[(&str, &str)]) -> (i32, String) {
+    let w = workflow();
+    let (_, script) = step(job(&w, "destroy"), "destroy");
+    let mut all = vec![("CUSTOMER", "acme")];
+    all.extend(env);
+    crate::common::run_step_script(&script, &all, None)
+}
+
+#[test]
+fn the_destroy_approves_the_previews_digest_and_nothing_else() {
     let digest = "ab".repeat(32);
-    let (code, calls) = run_destroy(&format!(
-        "Offboarding `acme`: ...\nOffboarding digest: {digest}\nTo destroy all of it: ...\n"
-    ));
+    let typed = "cd".repeat(32);
+    // This run's preview: its job output.
+    let (code, calls) = run_destroy(&[("PREVIEW_DIGEST", &digest), ("TYPED_DIGEST", &typed)]);
     assert_eq!(code, 0, "{calls}");
     assert_eq!(
         calls,
-        format!(
-            "customers\noffboard\nacme\n--reason\nwhy; $(touch pwned)\n\ncustomers\noffboard\nacme\n--reason\nwhy; $(touch pwned)\n--approve\n{digest}\n\n"
-        )
+        format!("customers\noffboard\nacme\n--approve\n{digest}\n\n"),
+        "one call, no plan of its own"
     );
-    // No digest (or a line that only looks like one): nothing applied.
-    for said in ["nothing planned\n", "Offboarding digest: abc; rm -rf /\n"] {
-        let (code, calls) = run_destroy(said);
-        assert_eq!(code, 1, "{said}");
-        assert!(!calls.contains("--approve"), "{calls}");
+    // A confirming run: the typed digest and the confirmed run.
+    let (code, calls) = run_destroy(&[
+        ("CONFIRMS", "4242"),
+        ("TYPED_DIGEST", &typed),
+        ("PREVIEW_DIGEST", ""),
+    ]);
+    assert_eq!(code, 0, "{calls}");
+    assert_eq!(
+        calls,
+        format!("customers\noffboard\nacme\n--approve\n{typed}\n--confirms\n4242\n\n")
+    );
+    // No digest (or something that only looks like one): nothing called.
+    for env in [
+        vec![("PREVIEW_DIGEST", "")],
+        vec![("PREVIEW_DIGEST", "abc; rm -rf /")],
+        vec![("CONFIRMS", "4242"), ("TYPED_DIGEST", "$(touch pwned)")],
+        vec![("CONFIRMS", "4242"), ("PREVIEW_DIGEST", digest.as_str())],
+    ] {
+        let (code, calls) = run_destroy(&env);
+        assert_eq!(code, 2, "{env:?}");
+        assert!(calls.is_empty(), "{env:?}: {calls}");
     }
+}
+
+/// As `init --operators` writes it (pinned to this release), the
+/// template passes zizmor (pedantic, with the settings init wrote) and
+/// actionlint, as tests/init.rs checks the templates init writes without
+/// operators.
+#[test]
+fn as_init_writes_it_it_passes_zizmor_and_actionlint() {
+    let zizmor = crate::init::linter("zizmor");
+    let actionlint = crate::init::linter("actionlint");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::common::fleetform_bin()
+        .current_dir(tmp.path())
+        .args(["init", "--dir", "m", "--operators", "my-org/platform"])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let repo = tmp.path().join("m");
+    let written = repo.join(".github/workflows/manager-offboard.yml");
+    assert!(written.is_file());
+    let out = std::process::Command::new(&zizmor)
+        .args(["--offline", "--strict-collection", "--no-progress"])
+        .args(["--persona", "pedantic", "--config"])
+        .arg(repo.join(".github/zizmor.yml"))
+        .arg(&written)
+        .output()
+        .unwrap();
+    crate::common::assert_ok_for(format_args!("zizmor"), &out);
+    assert!(
+        crate::common::stderr(&out).contains("manager-offboard.yml"),
+        "zizmor audited it: {}",
+        crate::common::stderr(&out)
+    );
+    let out = std::process::Command::new(&actionlint)
+        .arg(&written)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    crate::common::assert_ok_for(format_args!("actionlint"), &out);
 }
 
 /// Under GitHub Actions `customers offboard` (what the workflow runs) is
@@ -132,7 +349,7 @@ fn on_github_actions_only_operators_offboard() {
         "manager/fleetform.yml",
         &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
     );
-    let run = |actor: &str| {
+    let run = |actor: &str, args: &[&str]| {
         w.fleetform()
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
@@ -140,20 +357,26 @@ fn on_github_actions_only_operators_offboard() {
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
             .env("FLEETFORM_TEAMS_TOKEN", gh.token())
-            .args(["customers", "offboard", "c01", "--reason", "contract ended"])
+            .args(["customers", "offboard", "c01"])
+            .args(args)
             .output()
             .unwrap()
     };
-    let out = run("mallory");
-    let said = crate::common::stderr(&out);
-    crate::common::assert_code(&out, 3);
-    assert!(
-        said.contains("not an active member of `prov/ops`"),
-        "{said}"
-    );
+    for args in [
+        &["--reason", "contract ended"][..],
+        &["--approve", &"ab".repeat(32)][..],
+    ] {
+        let out = run("mallory", args);
+        let said = crate::common::stderr(&out);
+        crate::common::assert_code(&out, 3);
+        assert!(
+            said.contains("not an active member of `prov/ops`"),
+            "{args:?}: {said}"
+        );
+    }
     // An operator gets past the check to the customer's own refusal (c01
     // is active, not revoked).
-    let out = run("ops-dana");
+    let out = run("ops-dana", &["--reason", "contract ended"]);
     let said = crate::common::stderr(&out);
     crate::common::assert_code(&out, 2);
     assert!(!said.contains("not an active member"), "{said}");

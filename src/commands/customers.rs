@@ -52,22 +52,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
-        CustomersCommand::Offboard {
-            slug,
-            reason,
-            approve,
-            out: out_dir,
-            customer_dir,
-        } => {
-            let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
-            let s = crate::fleet::offboard::Settings {
-                out_dir,
-                terraform: terraform.as_deref(),
-                reason,
-                customer_dir: customer_dir.as_deref(),
-            };
-            offboard(&manager, slug, approve.as_deref(), &s, out)
-        }
+        CustomersCommand::Offboard(a) => offboard(&manager, a, out),
         CustomersCommand::Instructions {
             slug,
             manager_repo,
@@ -386,38 +371,116 @@ fn revoke(
 /// variables of `workflows/customer-trigger.yml` in its repo, the token
 /// it created (by its recorded name), and the manager's access to its
 /// repos (`SOURCE_REPOS_PAT` in the manager's environments).
-/// `customers offboard`: the plans and their digest, or, approved, their
-/// apply and the entry marked `offboarded` when nothing is left.
-fn offboard(
+/// `customers offboard`: the preview, or with `--approve` the destroy.
+fn offboard(manager: &Manager, a: &crate::cli::OffboardArgs, out: &Output) -> Result<()> {
+    let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
+    let s = crate::deploy::offboard::Settings {
+        out_dir: &a.out,
+        terraform: terraform.as_deref(),
+        customer_dir: a.customer_dir.as_deref(),
+    };
+    let Some(digest) = &a.approve else {
+        return offboard_preview(manager, &a.slug, a.reason.as_deref(), &s, out);
+    };
+    let approve = crate::deploy::offboard::Approve {
+        digest,
+        reason: a.reason.as_deref(),
+        confirms: a.confirms,
+        unreviewed: a.unreviewed,
+    };
+    offboard_destroy(manager, &a.slug, &approve, &s, out)
+}
+
+/// `customers offboard` without `--approve`: the destroy previewed and
+/// sealed, shown as the approver reads it.
+fn offboard_preview(
     manager: &Manager,
     slug: &str,
-    approve: Option<&str>,
-    s: &crate::fleet::offboard::Settings<'_>,
+    reason: Option<&str>,
+    s: &crate::deploy::offboard::Settings<'_>,
     out: &Output,
 ) -> Result<()> {
-    use crate::fleet::offboard;
-    crate::deploy::ops::require_reason(Some(s.reason))?;
+    use crate::deploy::offboard;
+    let reason = crate::deploy::ops::require_reason(reason)?;
     // On GitHub Actions only active members of `rollout.operators`.
     crate::deploy::ops::check_operator(manager, out)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
-    let Some(approve) = approve else {
-        let plan = offboard::plan(manager, &registry, c, s, out)?;
-        out.result(&offboard::render(&plan));
-        return Ok(());
+    let p = offboard::preview(manager, &registry, c, s, &reason, out)?;
+    let ctx = crate::ci::RunContext::from_env();
+    let view = crate::report::offboard::OffboardPreview {
+        customer: &p.sealed.customer,
+        digest: &p.digest,
+        reason: &p.sealed.reason,
+        requested_by: &p.sealed.requested_by,
+        units: p
+            .sealed
+            .units
+            .iter()
+            .map(|u| crate::report::offboard::OffboardUnit {
+                unit: &u.unit,
+                destroys: &u.destroys,
+                in_state: u.state.resources,
+            })
+            .collect(),
+        environment: offboard::ENVIRONMENT,
+        run_id: ctx.run_id.as_deref(),
     };
-    let plan = offboard::made(manager, c, s.out_dir)?;
-    offboard::check_approval(&plan, approve, s.out_dir)?;
-    let applied = offboard::apply(manager, c, &plan, s, out)?;
-    if !applied.failed.is_empty() {
-        return Err(Error::Failed(offboard::what_is_left(slug, &applied)));
+    let text = crate::report::offboard::preview(&view)
+        .map_err(|e| Error::Failed(format!("rendering the offboarding preview: {e}")))?;
+    out.result(&text);
+    Ok(())
+}
+
+/// `customers offboard --approve DIGEST`: the sealed preview destroyed
+/// after the second person, and the entry marked `offboarded` when
+/// nothing is left.
+fn offboard_destroy(
+    manager: &Manager,
+    slug: &str,
+    a: &crate::deploy::offboard::Approve<'_>,
+    s: &crate::deploy::offboard::Settings<'_>,
+    out: &Output,
+) -> Result<()> {
+    use crate::deploy::offboard;
+    // On GitHub Actions only active members of `rollout.operators`.
+    crate::deploy::ops::check_operator(manager, out)?;
+    let registry = Registry::load(manager)?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
+    let done = offboard::destroy(manager, c, s, a, out)?;
+    if !done.failed.is_empty() {
+        return Err(Error::Failed(offboard::what_is_left(slug, &done)));
     }
     let date = crate::audit::today();
+    mark_offboarded(manager, slug, &date)?;
+    let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
+    crate::audit::record(
+        out,
+        crate::audit::Entry::now("registry", "offboarded")
+            .customer(slug)
+            .reason(&done.sealed.reason)
+            .plan(Some(&done.digest))
+            .approval(done.verdict.approval)
+            .approvers(&approvers)
+            .detail(done.verdict.describe()),
+    );
+    out.result(&format!(
+        "offboarded `{slug}` ({date}): {} destroyed in {}, {}; the state of each from before its destroy is archived in {}",
+        crate::util::text::count(done.sealed.total(), "resource", "resources"),
+        crate::util::text::count(done.destroyed.len(), "pair", "pairs"),
+        done.verdict.describe(),
+        crate::records::Store::for_customer_role(manager).describe()
+    ));
+    Ok(())
+}
+
+/// The registry entry marked `offboarded: <date>`.
+fn mark_offboarded(manager: &Manager, slug: &str, date: &str) -> Result<()> {
     edit_registry(
         manager,
         |registry, text, file| {
             let index = registry.index_of(slug).map_err(Error::Usage)?;
-            edit::offboard(text, &registry.doc, file, index, &date)
+            edit::offboard(text, &registry.doc, file, index, date)
                 .map(Some)
                 .map_err(|e| Error::Failed(e.to_string()))
         },
@@ -427,19 +490,8 @@ fn offboard(
                 "the edit did not mark the customer offboarded, so nothing was written".into(),
             )),
         },
-    )?;
-    crate::audit::record(
-        out,
-        crate::audit::Entry::now("registry", "offboarded")
-            .customer(slug)
-            .reason(s.reason),
-    );
-    out.result(&format!(
-        "offboarded `{slug}` ({date}): {} destroyed, each final state archived in {}",
-        crate::util::text::count(applied.archived.len(), "pair", "pairs"),
-        crate::records::Store::for_manager(manager).describe()
-    ));
-    Ok(())
+    )
+    .map(drop)
 }
 
 fn revoke_steps(manager: &Manager, registry: &Registry, c: &Customer) -> String {

@@ -50,7 +50,8 @@ pub struct Customer {
     /// Set when revoked.
     pub revoked: Option<Revocation>,
     /// Date (`YYYY-MM-DD`) `customers offboard` destroyed everything the
-    /// customer had and archived its final state; set on revoked entries.
+    /// customer had, each state archived before its destroy; set on
+    /// revoked entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offboarded: Option<String>,
     /// Generation of the customer's dispatch key (default 1); bumped by

@@ -53,6 +53,8 @@
 //!   pending and, with `--wait`, wait for the manager's answer.
 //! - `ops`: day-2 operations on one customer × environment (`state`),
 //!   recorded and reported on the customer's repo.
+//! - `offboard`: a revoked customer's destroy, previewed and sealed, then
+//!   run after a second person, each state archived before it.
 //! - `rollout`: the rollout workflow's checks on GitHub (the registry on
 //!   the default branch, a wave's approval, the operators team).
 //!
@@ -75,6 +77,7 @@ mod conclude;
 mod event;
 mod fetch;
 mod invalid;
+pub mod offboard;
 pub mod ops;
 mod plan;
 mod products;

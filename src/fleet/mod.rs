@@ -4,22 +4,19 @@
 //! every result in order (`run`), the same over products in dependency
 //! order (`products`), the impact of a manager change on every pair
 //! (`impact`), the customer template `sync` propagates
-//! (`sync`), offboarding a revoked customer (`offboard`), and an
-//! order-preserving parallel map for the batch modes
+//! (`sync`), and an order-preserving parallel map for the batch modes
 //! (`parallel`).
 //!
 //! May import: `config`, `values`, `terraform`, `report` (the row types a
 //! run returns live there, next to their table), `util`, `error`, `audit`
 //! (one record per pair as it finishes), `records` (what was deployed, for
-//! the impact preview; an offboarding's archived states), `policy` (the
-//! digest prefix an offboarding's approval needs) and `output` (notes,
+//! the impact preview) and `output` (notes,
 //! diagnostics, progress). Never
 //! the commands, `deploy` or `github`.
 
 pub mod impact;
 pub mod impact_plan;
 pub mod matrix;
-pub mod offboard;
 pub mod parallel;
 pub mod products;
 pub mod run;

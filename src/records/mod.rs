@@ -10,8 +10,11 @@
 //! with S3 Object Lock and a default retention also refuses deletes for
 //! the retention period.
 //!
-//! Keys: `audit/<YYYY>/<MM>/<DD>/<time>-<random>.json` and
-//! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`.
+//! Keys: `audit/<YYYY>/<MM>/<DD>/<time>-<random>.json`,
+//! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`,
+//! and an offboarding's `offboarded/<customer>/<time>-<random>-offboarding.json`
+//! with each state it archived before its destroy,
+//! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
 //!
 //! May import: `config`, `net` (the HTTP client) and `util`.
 
@@ -234,15 +237,22 @@ pub fn deployment_key(unit: &Unit) -> String {
     format!("{}{}.json", deployments_prefix(unit), stamp())
 }
 
-/// The key of an offboarded unit's archived final state.
-pub fn final_state_key(unit: &Unit) -> String {
+/// The key of a unit's state archived by an offboarding before its
+/// destroy (every resource it held).
+pub fn state_before_destroy_key(unit: &Unit) -> String {
     format!(
-        "offboarded/{}/{}/{}/{}-final-state.json",
+        "offboarded/{}/{}/{}/{}-state-before-destroy.json",
         unit.customer,
         unit.product.as_deref().unwrap_or("_"),
         unit.environment,
         stamp()
     )
+}
+
+/// The key of an offboarding's record (what was approved, by whom, where
+/// each state is kept).
+pub fn offboarding_key(customer: &str) -> String {
+    format!("offboarded/{customer}/{}-offboarding.json", stamp())
 }
 
 /// One customer file as applied.

@@ -206,6 +206,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "state_preview.md",
         include_str!("templates/state_preview.md.j2"),
     ),
+    (
+        "offboard_preview.md",
+        include_str!("templates/offboard_preview.md.j2"),
+    ),
 ];
 
 /// A Markdown link `[text](url)`: the text escaped, the URL never (a `_`

@@ -13,7 +13,7 @@
 //! plan (`summary`), the workflows it hands out, pinned to what their
 //! comments say (`workflow`), and the repos `fleetform init` writes with
 //! the settings it prints (`scaffold`), and the fleet dashboard
-//! (`dashboard`).
+//! (`dashboard`), and an offboarding's preview (`offboard`).
 //!
 //! May import: plain data types (`data`: plan summaries, verdicts and
 //! diagnostics; `audit::Entry`, `config::Unit`,
@@ -34,6 +34,7 @@ pub mod evidence;
 pub mod impact;
 pub mod impact_comment;
 pub mod markdown;
+pub mod offboard;
 pub mod opaque;
 pub mod ops;
 pub mod plan_text;
