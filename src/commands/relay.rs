@@ -23,9 +23,6 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         redeliver_every,
     } = &args.command;
     let settings = Settings::load(manager_dir)?;
-    if let Some(said) = settings.relay.deprecated_audience() {
-        out.note(&format!("warning: {said}"));
-    }
     let webhook = settings.webhook_secret.is_some();
     let limits = Limits {
         concurrency: (*concurrency).clamp(1, 10_000),

@@ -83,18 +83,14 @@ impl RelayConfig {
         })
     }
 
-    /// What to say when `audience` is set to the deprecated shared value.
-    pub fn deprecated_audience(&self) -> Option<String> {
-        (self.audience.as_deref() == Some(DEPRECATED_AUDIENCE)).then(|| {
-            format!(
-                "fleetform.yml sets `relay.audience: {DEPRECATED_AUDIENCE}`, the old default every provider's relay shared (a token minted for one provider's relay was good at another's); remove the key to use the default `{}`, and have customers pass that as the trigger's `relay-audience` (the FLEETFORM_RELAY_AUDIENCE variable; `customers instructions` names it)",
-                RelayConfig {
-                    audience: None,
-                    ..self.clone()
-                }
-                .audience()
-            )
-        })
+    /// The audience without a configured one: the manager repo's
+    /// address.
+    pub fn default_audience(&self) -> String {
+        RelayConfig {
+            audience: None,
+            ..self.clone()
+        }
+        .audience()
     }
 
     /// The JWKS address: the configured one, else the issuer's.
@@ -159,6 +155,15 @@ impl Manager {
         }
         if !is_repo(&r.manager_repo) {
             return Err(self.invalid("/relay/manager_repo", "the manager repo as owner/name"));
+        }
+        if r.audience.as_deref() == Some(DEPRECATED_AUDIENCE) {
+            return Err(self.invalid(
+                "/relay/audience",
+                format!(
+                    "`audience: {DEPRECATED_AUDIENCE}` is no longer accepted: it was the old default every provider's relay shared, so a token minted for one provider's relay was good at another's (deprecated in the previous release, which warned at start). Remove the key to use the default `{}` (or set an audience unique to you), and have customers pass that value as the trigger's `relay-audience` (their FLEETFORM_RELAY_AUDIENCE variable; `fleetform customers instructions` prints it)",
+                    r.default_audience()
+                ),
+            ));
         }
         let aud = r.audience();
         let aud_ok =
