@@ -128,10 +128,8 @@ impl Events {
                 attempt: 0,
             }));
         };
-        let k = key.clone();
-        let found = tokio::task::spawn_blocking(move || claim_in_store(&store, &k))
+        let found = claim_in_store(&store, key)
             .await
-            .map_err(|_| unavailable("the claim stopped"))?
             .map_err(|e| unavailable(&e.to_string()))?;
         if !matches!(found, Claim::Won(_)) {
             self.forget(key);
@@ -165,7 +163,7 @@ impl Events {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         // A failed write leaves the claim to go stale: the event is
         // dispatched again only after STALE, never lost.
-        let _ = tokio::task::spawn_blocking(move || store.create(&key, &bytes)).await;
+        let _ = store.create_async(&key, &bytes).await;
     }
 
     /// The memory's answer, or `None` when the store decides (the event
@@ -233,15 +231,16 @@ fn prefix(key: &EventKey) -> String {
 /// `claim-<n>` without `failed-<n>`, younger than [`STALE`] → in flight;
 /// otherwise a new `claim-<n+1>`, create-only (losing the race to another
 /// instance → in flight).
-fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> {
+async fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> {
     let prefix = prefix(key);
     let names: Vec<String> = store
-        .list(&format!("{prefix}/"))?
+        .list_async(&format!("{prefix}/"))
+        .await?
         .into_iter()
         .filter_map(|k| k.rsplit('/').next().map(str::to_string))
         .collect();
     if names.iter().any(|n| n == "done") {
-        let bytes = store.read(&format!("{prefix}/done"))?;
+        let bytes = store.read_async(&format!("{prefix}/done")).await?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         return Ok(Claim::Done(v["dispatched"].clone()));
     }
@@ -255,7 +254,7 @@ fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> 
         None => 0,
         Some(n) if attempt("failed-").is_some_and(|f| f >= n) => n + 1,
         Some(n) => {
-            let bytes = store.read(&format!("{prefix}/claim-{n}"))?;
+            let bytes = store.read_async(&format!("{prefix}/claim-{n}")).await?;
             let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let at = v["at"].as_u64().unwrap_or(0);
             if crate::util::now_unix().saturating_sub(at) < STALE.as_secs() {
@@ -265,7 +264,10 @@ fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> 
         }
     };
     let body = serde_json::to_vec(&json!({ "at": crate::util::now_unix() })).unwrap_or_default();
-    match store.create(&format!("{prefix}/claim-{next}"), &body) {
+    match store
+        .create_async(&format!("{prefix}/claim-{next}"), &body)
+        .await
+    {
         Ok(()) => Ok(Claim::Won(Ticket {
             key: key.clone(),
             attempt: next,
