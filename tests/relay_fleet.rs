@@ -155,6 +155,13 @@ fn past_the_minutes_writes_callers_are_told_when_to_come_back() {
     }
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 80);
     assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
+    // Batches are configured (the default), the workflow is missing: said
+    // at start.
+    let log = std::fs::read_to_string(&relay.stderr_log).unwrap();
+    assert!(
+        log.contains("warning: one event per dispatch: batches of 32 are configured but the manager checkout has no .github/workflows/manager-batch.yml"),
+        "{log}"
+    );
 }
 
 /// Behind the relay, onboarding issues no key and hands out the relay

@@ -9,8 +9,7 @@ use crate::relay::redeliver;
 use crate::relay::serve::{self, Handled, Limits};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV};
 
-/// The manager's workflow that fans a batch dispatch out.
-const BATCH_WORKFLOW: &str = ".github/workflows/manager-batch.yml";
+use crate::config::BATCH_WORKFLOW;
 
 pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let RelayCommand::Serve {
@@ -56,19 +55,35 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
                 h.method, h.path, h.status, h.what, h.millis
             ));
         });
-        let batch_workflow = settings.manager.path(std::path::Path::new(BATCH_WORKFLOW));
-        let batch = if batch_workflow.is_file() { *batch } else { 1 };
+        let (batch, said) = batch_size(&settings, *batch);
         let relay = Arc::new(Relay::new(settings).with_batch(batch));
         out.note(&relay.events.describe());
-        out.note(&match relay.queue.batch_size() {
-            1 => format!("one event per dispatch (no {BATCH_WORKFLOW} in the manager checkout): GitHub's write limits cap the relay near 80 events a minute and 500 an hour"),
-            n => format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
-        });
+        out.note(&said);
         let _sweeps = start_sweeps(&relay, *redeliver_every, webhook, out);
         serve::serve(relay, listener, limits, log, serve::termination()).await;
         out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
     })
+}
+
+/// The batch size (`--batch`, else `relay.batch`), 1 without the batch
+/// workflow in the manager checkout, and what to say of it at start.
+fn batch_size(settings: &Settings, flag: Option<usize>) -> (usize, String) {
+    let wanted = flag
+        .unwrap_or(settings.relay.batch)
+        .clamp(1, crate::config::MAX_RELAY_BATCH);
+    let present = settings
+        .manager
+        .path(std::path::Path::new(BATCH_WORKFLOW))
+        .is_file();
+    match (wanted, present) {
+        (n, true) if n > 1 => (
+            n,
+            format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
+        ),
+        (1, _) => (1, "one event per dispatch (`relay.batch: 1`): GitHub's write limits cap the relay near 80 events a minute and 500 an hour".into()),
+        _ => (1, format!("warning: one event per dispatch: batches of {wanted} are configured but the manager checkout has no {BATCH_WORKFLOW} (`fleetform doctor` fails on it; copy it from fleetform's workflows/, or set `relay.batch: 1`); GitHub's write limits cap the relay near 80 events a minute and 500 an hour")),
+    }
 }
 
 /// The sweeps that have GitHub redeliver failed webhook deliveries

@@ -44,7 +44,21 @@ pub struct RelayConfig {
     /// (default `https://github.com`).
     #[serde(default = "default_server_url")]
     pub server_url: String,
+    /// Most customers' events one dispatch carries (1 to 32, default 32):
+    /// above 1 the manager needs its batch workflow
+    /// (`.github/workflows/manager-batch.yml`, which `doctor` requires);
+    /// 1 sends every event alone (GitHub's write limits then cap the relay
+    /// near 80 events a minute).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
 }
+
+/// The most events one relay dispatch carries (`relay.batch`).
+pub const MAX_RELAY_BATCH: usize = 32;
+
+/// The relay's batch workflow in the manager repo, whose presence in the
+/// manager checkout lets the relay send batches.
+pub const BATCH_WORKFLOW: &str = ".github/workflows/manager-batch.yml";
 
 /// The audience every relay required before it became unique per
 /// provider: any provider's relay accepted a token minted for another's.
@@ -62,6 +76,9 @@ fn default_issuer() -> String {
 }
 fn default_server_url() -> String {
     "https://github.com".into()
+}
+fn default_batch() -> usize {
+    MAX_RELAY_BATCH
 }
 
 impl RelayConfig {
@@ -172,6 +189,15 @@ impl Manager {
             return Err(self.invalid(
                 "/relay/audience",
                 "an audience of 1-200 visible ASCII characters (the trigger asks its OIDC token for it)",
+            ));
+        }
+        if !(1..=MAX_RELAY_BATCH).contains(&r.batch) {
+            return Err(self.invalid(
+                "/relay/batch",
+                format!(
+                    "the most events one dispatch carries: 1 (every event alone) to {}",
+                    MAX_RELAY_BATCH
+                ),
             ));
         }
         if r.workflows.is_empty() || r.workflows.len() > 20 {
