@@ -42,7 +42,7 @@ fn relay_on(rw: &RelayWorld, port: u16, every: &str, env: &[(&str, &str)]) -> Re
     rw.start_on(&listen, (8, 10), &["--redeliver-every", every], env)
 }
 
-fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(secs);
     while !done() {
         assert!(Instant::now() < end, "waited {secs} s for {what}");

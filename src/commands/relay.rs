@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::cli::{RelayArgs, RelayCommand};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::relay::redeliver;
 use crate::relay::serve::{self, Handled, Limits};
+use crate::relay::{pending, redeliver};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV};
 
 use crate::config::BATCH_WORKFLOW;
@@ -60,6 +60,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         out.note(&relay.events.describe());
         out.note(&said);
         let _sweeps = start_sweeps(&relay, *redeliver_every, webhook, out);
+        let _recovery = start_recovery(&relay, out);
         serve::serve(relay, listener, limits, log, serve::termination()).await;
         out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
@@ -84,6 +85,39 @@ fn batch_size(settings: &Settings, flag: Option<usize>) -> (usize, String) {
         (1, _) => (1, "one event per dispatch (`relay.batch: 1`): GitHub's write limits cap the relay near 80 events a minute and 500 an hour".into()),
         _ => (1, format!("warning: one event per dispatch: batches of {wanted} are configured but the manager checkout has no {BATCH_WORKFLOW} (`fleetform doctor` fails on it; copy it from fleetform's workflows/, or set `relay.batch: 1`); GitHub's write limits cap the relay near 80 events a minute and 500 an hour")),
     }
+}
+
+/// With a records store, the sweeps that take over and dispatch the events
+/// a stopped instance claimed and never finished
+/// ([`crate::relay::pending`]): the last 2 hours at start, then the last
+/// minutes every 30 s; each outcome logged.
+fn start_recovery(relay: &Arc<Relay>, out: &Output) -> Option<tokio::task::JoinHandle<()>> {
+    if !relay.events.shared() {
+        return None;
+    }
+    let every = pending::every();
+    out.note(&format!(
+        "recover: events claimed and never dispatched (a stopped instance's) are taken over at start and every {} s",
+        every.as_secs()
+    ));
+    let (relay, out) = (relay.clone(), out.clone());
+    Some(tokio::spawn(async move {
+        let mut window = pending::START_WINDOW;
+        loop {
+            match relay.recover(window).await {
+                Ok(answers) => {
+                    for a in answers {
+                        out.note(&format!("recover: {} {}", a.status, serve::summary(&a)));
+                    }
+                }
+                Err(e) => out.note(&format!(
+                    "recover: the records store could not be swept ({e}); the next sweep tries again"
+                )),
+            }
+            window = pending::window();
+            tokio::time::sleep(every).await;
+        }
+    }))
 }
 
 /// The sweeps that have GitHub redeliver failed webhook deliveries

@@ -29,6 +29,7 @@ mod comment;
 pub mod events;
 pub mod fetch;
 pub mod oidc;
+pub mod pending;
 pub mod poll;
 pub mod queue;
 pub mod redeliver;
@@ -452,18 +453,95 @@ impl Relay {
             "comment": payload.comment,
         });
         let key = events::EventKey::of(customer.repo_id.unwrap_or_default(), subject);
-        let ticket = match self.events.claim(&key).await {
+        // What a claim in the store keeps: enough to dispatch the event
+        // after this process stopped (`pending`).
+        let event = json!({
+            "customer": customer.slug,
+            "event_type": event_type,
+            "payload": value,
+            "dispatched": dispatched,
+        });
+        let ticket = match self.events.claim(&key, &event).await {
             Ok(events::Claim::Won(t)) => t,
             Ok(events::Claim::Done(before)) => return duplicate(before),
             Ok(events::Claim::InFlight) => return in_flight(),
             Err(a) => return a,
         };
-        let sent = self.send_dispatch(&customer.slug, event_type, &value).await;
+        self.send_claimed(ticket, &customer.slug, event_type, &value, &dispatched)
+            .await
+    }
+
+    /// Sends a claimed event and records how it ended.
+    async fn send_claimed(
+        &self,
+        ticket: events::Ticket,
+        customer: &str,
+        event_type: &'static str,
+        value: &Value,
+        dispatched: &Value,
+    ) -> Answer {
+        let sent = self.send_dispatch(customer, event_type, value).await;
         let ok = sent.is_ok();
-        self.events.finish(ticket, ok.then_some(&dispatched)).await;
+        self.events.finish(ticket, ok.then_some(dispatched)).await;
         match sent {
             Ok(()) => Answer::ok(202, json!({ "dispatched": dispatched })),
             Err(a) => a,
+        }
+    }
+
+    /// Takes over the events other (stopped) instances claimed and never
+    /// finished within `window` ([`pending`]) and dispatches them, all
+    /// at once through the queue; the answers, for the log.
+    pub async fn recover(self: &Arc<Relay>, window: Duration) -> Result<Vec<Answer>, String> {
+        let taken = self
+            .events
+            .take_over(window)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tasks: Vec<_> = taken
+            .into_iter()
+            .map(|t| {
+                let relay = self.clone();
+                tokio::spawn(async move { relay.send_taken_over(t).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            if let Ok(a) = t.await {
+                answers.push(a);
+            }
+        }
+        Ok(answers)
+    }
+
+    async fn send_taken_over(&self, t: pending::TakenOver) -> Answer {
+        let e = &t.event;
+        let event_type = match e["event_type"].as_str() {
+            Some(EVENT_APPLY) => EVENT_APPLY,
+            Some(EVENT_PLAN) => EVENT_PLAN,
+            _ => {
+                self.events.finish(t.ticket, None).await;
+                return Answer::refuse(500, "bad_claim", "the claim names no event type");
+            }
+        };
+        let customer = e["customer"].as_str().unwrap_or_default();
+        let (payload, dispatched) = (&e["payload"], &e["dispatched"]);
+        match self.send_dispatch(customer, event_type, payload).await {
+            Ok(()) => {
+                self.events.finish(t.ticket, Some(dispatched)).await;
+                Answer::ok(202, json!({ "dispatched": dispatched }))
+            }
+            // Busy (GitHub's limits, the queue): nothing was sent and no
+            // caller is waiting; the claim goes stale and a later sweep
+            // (this instance's or another's) takes the event over again.
+            Err(a) if matches!(a.status, 429 | 503) => {
+                self.events.release(t.ticket);
+                a
+            }
+            Err(a) => {
+                self.events.finish(t.ticket, None).await;
+                a
+            }
         }
     }
 
