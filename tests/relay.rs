@@ -122,6 +122,13 @@ impl RelayWorld {
         w.gh.install_app(MANAGER_APP_ID, "provider", &[MANAGER]);
         w.gh.install_app(CUSTOMER_APP_ID, "customers", &[ACME, GLOBEX]);
         issuer.set_audience(&RelayWorld::audience());
+        // GitHub's default secondary limits at the fake too, for every
+        // relay test: a request over one is answered 403 as GitHub does.
+        w.gh.enforce_limits(crate::support::fake_github::Limits {
+            writes_per_minute: 80,
+            writes_per_hour: 500,
+            points_per_minute: 900,
+        });
         RelayWorld { w, issuer }
     }
 
