@@ -116,6 +116,9 @@ enum Entry {
 /// The claims (module docs).
 pub struct Events {
     pub(super) store: Option<Store>,
+    /// Pending-index entries a sweep found finished (never looked at
+    /// again; bounded).
+    pub(super) swept: Mutex<std::collections::HashSet<String>>,
     memory: Mutex<(HashMap<EventKey, Entry>, VecDeque<EventKey>)>,
 }
 
@@ -123,6 +126,7 @@ impl Events {
     pub fn new(store: Option<Store>) -> Events {
         Events {
             store,
+            swept: Mutex::new(std::collections::HashSet::new()),
             memory: Mutex::new((HashMap::new(), VecDeque::new())),
         }
     }

@@ -32,6 +32,8 @@ pub const START_WINDOW: Duration = Duration::from_secs(2 * 3600);
 pub const EVERY: Duration = Duration::from_secs(30);
 /// Claims looked at in one sweep, at most.
 const MOST: usize = 10_000;
+/// Finished entries remembered.
+const REMEMBERED: usize = 100_000;
 
 /// The index entry of `claim-<n>` of `key`, made at `at` (epoch seconds).
 pub fn index_key(at: u64, key: &EventKey, n: u32) -> String {
@@ -75,19 +77,39 @@ impl Events {
         for minute in first..=now / 60 {
             let base = format!("{}/", minute_prefix(minute));
             for entry in store.list_async(&base).await? {
+                let Some((key, n)) = parse_entry(entry.strip_prefix(&base).unwrap_or("")) else {
+                    continue;
+                };
+                if self.swept().contains(&entry) {
+                    continue;
+                }
                 looked += 1;
                 if looked > MOST {
                     return Ok(taken);
                 }
-                let Some((key, n)) = parse_entry(entry.strip_prefix(&base).unwrap_or("")) else {
-                    continue;
-                };
-                if let Some(t) = self.take_over_one(&store, key, n, now).await? {
-                    taken.push(t);
+                match self.take_over_one(&store, key, n, now).await? {
+                    Step::Finished => self.remember_swept(entry),
+                    Step::Taken(t) => {
+                        self.remember_swept(entry);
+                        taken.push(t);
+                    }
+                    Step::NotYet => {}
                 }
             }
         }
         Ok(taken)
+    }
+
+    fn swept(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.swept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember_swept(&self, entry: String) {
+        let mut swept = self.swept();
+        if swept.len() >= REMEMBERED {
+            swept.clear();
+        }
+        swept.insert(entry);
     }
 
     /// `claim-<n>` of `key`, taken over when it is the event's last step
@@ -98,7 +120,7 @@ impl Events {
         key: EventKey,
         n: u32,
         now: u64,
-    ) -> Result<Option<TakenOver>, RecordsError> {
+    ) -> Result<Step, RecordsError> {
         let prefix = prefix(&key);
         let names: Vec<String> = store
             .list_async(&format!("{prefix}/"))
@@ -113,20 +135,24 @@ impl Events {
                 || number("claim-", x).is_some_and(|m| m > n)
         });
         if finished {
-            return Ok(None);
+            return Ok(Step::Finished);
         }
         let claim: Value =
             serde_json::from_slice(&store.read_async(&format!("{prefix}/claim-{n}")).await?)
                 .unwrap_or(Value::Null);
         let at = claim["at"].as_u64().unwrap_or(0);
         let event = claim["event"].clone();
-        if now.saturating_sub(at) < stale().as_secs() || !event.is_object() {
-            return Ok(None);
+        if !event.is_object() {
+            // A claim of an older relay, which kept no event: nothing to send.
+            return Ok(Step::Finished);
+        }
+        if now.saturating_sub(at) < stale().as_secs() {
+            return Ok(Step::NotYet);
         }
         match create_claim(store, &key, n + 1, &event).await {
             Ok(()) => {
                 self.mark_claimed(&key);
-                Ok(Some(TakenOver {
+                Ok(Step::Taken(TakenOver {
                     ticket: Ticket {
                         key,
                         attempt: n + 1,
@@ -135,10 +161,20 @@ impl Events {
                 }))
             }
             // Another instance took it over first.
-            Err(RecordsError::Exists { .. }) => Ok(None),
+            Err(RecordsError::Exists { .. }) => Ok(Step::Finished),
             Err(e) => Err(e),
         }
     }
+}
+
+/// What a sweep found of one pending entry.
+enum Step {
+    /// Done, failed, or taken over (by a later claim, here or elsewhere):
+    /// never looked at again.
+    Finished,
+    /// Unfinished but not stale yet: looked at again next sweep.
+    NotYet,
+    Taken(TakenOver),
 }
 
 /// `<repo id>/<sha>/<kind>/claim-<n>` → the event's key and `n`.
