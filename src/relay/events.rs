@@ -16,7 +16,7 @@
 //! and a restart forgets nothing; otherwise in memory (bounded, per
 //! process). A claim in the store keeps what it takes to dispatch the
 //! event and is listed in a pending index, so a sweep takes over and
-//! dispatches the events of a stopped instance ([`super::pending`]). A
+//! dispatches the events of a stopped instance (the durable queue, `pending`). A
 //! claim whose dispatch never finished (the process died) is taken over
 //! after [`STALE`]: that window is the one way an event can be dispatched
 //! twice, when a process dies between GitHub's answer and writing `done`.
@@ -31,7 +31,7 @@ use super::{Answer, Subject};
 use crate::records::{RecordsError, Store};
 
 /// How long an unfinished claim holds before another request (or another
-/// instance's sweep, [`super::pending`]) may take the event over: longer
+/// instance's sweep: the durable queue, `pending`) may take the event over: longer
 /// than a live instance keeps an event unfinished (queued at most 45 s,
 /// then sent).
 pub const STALE: Duration = Duration::from_secs(120);
@@ -150,7 +150,7 @@ impl Events {
     }
 
     /// Claims `key`: in memory first, then in the store, where the claim
-    /// keeps `event` (what it takes to dispatch it: [`super::pending`]).
+    /// keeps `event` (what it takes to dispatch it: the durable queue, `pending`).
     pub async fn claim(&self, key: &EventKey, event: &Value) -> Result<Claim, Answer> {
         if let Some(c) = self.claim_in_memory(key) {
             return Ok(c);
@@ -275,7 +275,7 @@ pub(super) fn prefix(key: &EventKey) -> String {
 /// `claim-<n>` without `failed-<n>`, younger than [`STALE`] → in flight;
 /// otherwise a new `claim-<n+1>` holding `event`, create-only (losing the
 /// race to another instance → in flight), and its entry in the pending
-/// index ([`super::pending`]).
+/// index (the durable queue, `pending`).
 async fn claim_in_store(
     store: &Store,
     key: &EventKey,
@@ -336,10 +336,19 @@ pub(super) async fn create_claim(
     store
         .create_async(&format!("{}/claim-{n}", prefix(key)), &body)
         .await?;
-    let _ = store
-        .create_async(&super::pending::index_key(now, key, n), b"{}")
-        .await;
+    let _ = store.create_async(&index_key(now, key, n), b"{}").await;
     Ok(())
+}
+
+/// The pending-index entry of `claim-<n>` of `key`, made at `at` (epoch
+/// seconds): `relay/pending/<minute>/<key>/claim-<n>`.
+pub(super) fn index_key(at: u64, key: &EventKey, n: u32) -> String {
+    format!("{}/{}/claim-{n}", minute_prefix(at / 60), key.as_str())
+}
+
+/// The pending index's folder of `minute` (minutes since 1970).
+pub(super) fn minute_prefix(minute: u64) -> String {
+    format!("relay/pending/{minute:010}")
 }
 
 #[cfg(test)]

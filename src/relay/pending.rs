@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::events::{create_claim, prefix, stale, EventKey, Events, Ticket};
+use super::events::{create_claim, minute_prefix, prefix, stale, EventKey, Events, Ticket};
 use crate::records::{RecordsError, Store};
 
 /// How far back the sweep at start looks.
@@ -34,15 +34,6 @@ pub const EVERY: Duration = Duration::from_secs(30);
 const MOST: usize = 10_000;
 /// Finished entries remembered.
 const REMEMBERED: usize = 100_000;
-
-/// The index entry of `claim-<n>` of `key`, made at `at` (epoch seconds).
-pub fn index_key(at: u64, key: &EventKey, n: u32) -> String {
-    format!("{}/{}/claim-{n}", minute_prefix(at / 60), key.as_str())
-}
-
-fn minute_prefix(minute: u64) -> String {
-    format!("relay/pending/{minute:010}")
-}
 
 /// An event taken over from a stopped instance: the won claim and what
 /// it holds.
@@ -187,6 +178,7 @@ fn parse_entry(rest: &str) -> Option<(EventKey, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::events::index_key;
 
     #[test]
     fn index_entries_name_the_minute_the_event_and_the_claim() {
