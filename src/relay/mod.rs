@@ -17,8 +17,10 @@
 //! trusts a dispatch whose `sender` is the App's bot account. The registry
 //! is read from the manager's default branch (at most [`REGISTRY_TTL`] old).
 //! The relay keeps nothing on disk; what it remembers (token ids and
-//! webhook deliveries already handled, installation tokens, the issuer's
-//! keys) is bounded and lost on restart.
+//! webhook deliveries already handled, installation tokens and ids, the
+//! issuer's keys) is bounded and lost on restart. With an S3 records
+//! store the event claims, and with them the queue, live in the bucket
+//! ([`events`], [`pending`]).
 //!
 //! May import: `config`, `dispatch`, `github`, `net` (the HTTP client),
 //! `report::customer` (the wording of refusals about the customer's run),
