@@ -132,3 +132,48 @@ fn the_deploy_workflow_needs_records_of_its_own() {
     assert!(found.contains("customer's role"), "{found}");
     gh.assert_clean();
 }
+
+/// Behind a relay that batches (`relay.batch`, 32 by default) the
+/// manager must have `.github/workflows/manager-batch.yml` running the
+/// batches: without it, or under another name the relay does not look
+/// for, doctor fails; `relay.batch: 1` needs none.
+#[test]
+fn a_batching_relay_needs_the_batch_workflow() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    fx.append(
+        "manager/fleetform.yml",
+        &format!("\nrelay:\n  app_slug: provider-manager\n  manager_repo: {MANAGER}\n"),
+    );
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    let (level, result, found) = row(&r.stdout, "batch dispatches");
+    assert_eq!((level, result), ("must", "FAIL"), "{found}");
+    assert!(found.contains("`relay.batch: 32` (the default)"), "{found}");
+
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/manager-batch.yml"),
+    )
+    .unwrap();
+    fx.write("manager/.github/workflows/batches.yml", &template);
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (_, result, found) = row(&r.stdout, "batch dispatches");
+    assert_eq!(result, "FAIL", "{}", r.stdout);
+    assert!(found.contains("under another name"), "{found}");
+
+    std::fs::remove_file(fx.path("manager/.github/workflows/batches.yml")).unwrap();
+    fx.write("manager/.github/workflows/manager-batch.yml", &template);
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(row(&r.stdout, "batch dispatches").1, "pass", "{}", r.stdout);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    std::fs::remove_file(fx.path("manager/.github/workflows/manager-batch.yml")).unwrap();
+    fx.append("manager/fleetform.yml", "  batch: 1\n");
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (_, result, found) = row(&r.stdout, "batch dispatches");
+    assert_eq!(result, "pass", "{}", r.stdout);
+    assert!(found.contains("every event alone"), "{found}");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    gh.assert_clean();
+}

@@ -100,6 +100,7 @@ mod relay;
 mod relay_batch;
 mod relay_claims;
 mod relay_comments;
+mod relay_durable;
 mod relay_fleet;
 mod relay_hostile;
 mod relay_issuer;

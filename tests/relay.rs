@@ -122,6 +122,13 @@ impl RelayWorld {
         w.gh.install_app(MANAGER_APP_ID, "provider", &[MANAGER]);
         w.gh.install_app(CUSTOMER_APP_ID, "customers", &[ACME, GLOBEX]);
         issuer.set_audience(&RelayWorld::audience());
+        // GitHub's default secondary limits at the fake too, for every
+        // relay test: a request over one is answered 403 as GitHub does.
+        w.gh.enforce_limits(crate::support::fake_github::Limits {
+            writes_per_minute: 80,
+            writes_per_hour: 500,
+            points_per_minute: 900,
+        });
         RelayWorld { w, issuer }
     }
 
@@ -183,11 +190,8 @@ impl RelayWorld {
             .env("FLEETFORM_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("FLEETFORM_RETRY_BASE_MS", "20")
             .env("FLEETFORM_RELAY_TIMEOUT", timeout_secs.to_string())
-            // These tests load the relay (200 dispatches in a second), not
-            // GitHub's secondary limits, which would spread those writes
-            // over minutes (tests/schedule.rs tests the scheduler).
-            .env("FLEETFORM_GITHUB_WRITES_PER_MINUTE", "100000")
-            .env("FLEETFORM_GITHUB_POINTS_PER_MINUTE", "1000000")
+            // GitHub's default limits (no FLEETFORM_GITHUB_* raise): every
+            // relay test runs within what github.com allows.
             .envs(env.iter().copied())
             .current_dir(self.w.fx.manager())
             .args(["relay", "serve", "--listen", listen, "--concurrency"])

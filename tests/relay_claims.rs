@@ -1,6 +1,6 @@
 //! What the relay requires of a token besides its signature: the audience
 //! unique to the provider (the manager repo's address; the old shared
-//! `fleetform` only where fleetform.yml still sets it, with a warning) and
+//! `fleetform` refused, in the token and in fleetform.yml) and
 //! the workflow that asked for it (`job_workflow_ref`: one of
 //! `relay.workflows`, of the token's own repository).
 
@@ -156,31 +156,37 @@ fn the_default_audience_is_the_manager_repos_address_and_fleetform_is_refused() 
 }
 
 #[test]
-fn an_explicit_fleetform_audience_still_works_and_the_relay_warns_at_start() {
+fn an_explicit_fleetform_audience_is_refused_naming_the_line_and_the_fix() {
     let rw = RelayWorld::new();
     rw.w.fx
         .append("manager/fleetform.yml", "  audience: fleetform\n");
+    let line = rw.w.fx.read("manager/fleetform.yml").lines().count();
+    let wanted = format!("https://github.com/{MANAGER}");
+    // The relay refuses to start, and so does anything reading
+    // fleetform.yml (`validate` here): the file and line of the key, why,
+    // and the value to move to.
+    for args in [&["relay", "serve"][..], &["validate"][..]] {
+        let out = rw.w.fx.fleetform().args(args).output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let said = stderr(&out);
+        assert!(
+            said.contains(&format!("fleetform.yml:{line}:"))
+                && said.contains("`audience: fleetform` is no longer accepted")
+                && said.contains("a token minted for one provider's relay was good at another's")
+                && said.contains(&format!("Remove the key to use the default `{wanted}`"))
+                && said.contains("`relay-audience`"),
+            "{args:?}: {said}"
+        );
+        assert!(!said.contains("relay listening"), "{said}");
+    }
+    // Without the key the relay starts and takes the default audience.
+    let config = rw.w.fx.read("manager/fleetform.yml");
+    rw.w.fx.write(
+        "manager/fleetform.yml",
+        &config.replace("  audience: fleetform\n", ""),
+    );
     let relay = rw.start(16);
     let sha = rw.w.change_acme("main", 24);
-    let (status, answer) = send(
-        &rw,
-        &relay,
-        &acme_push(&rw, &sha, "aud", json!("fleetform")),
-    );
+    let (status, answer) = send(&rw, &relay, &acme_push(&rw, &sha, "aud", json!(wanted)));
     assert!(verified(status, &answer), "{answer}");
-    let wanted = format!("https://github.com/{MANAGER}");
-    refused(
-        &send(&rw, &relay, &acme_push(&rw, &sha, "aud", json!(wanted))),
-        401,
-        "bad_token",
-        "audience is not `fleetform`",
-    );
-    // Written before the relay says it listens.
-    let log = std::fs::read_to_string(&relay.stderr_log).unwrap();
-    assert!(
-        log.contains(
-            "warning: fleetform.yml sets `relay.audience: fleetform`, the old default every provider's relay shared"
-        ) && log.contains(&format!("remove the key to use the default `{wanted}`")),
-        "{log}"
-    );
 }

@@ -8,7 +8,8 @@ use crate::common::{self, stderr, stdout};
 use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
-use crate::relay::{dispatch, http, http_from, RelayWorld, SLUG};
+use crate::relay::{dispatch, http, http_from, verified, RelayWorld, SLUG};
+use crate::relay_scale::{burst, received, relay_at_githubs_limits};
 
 /// The whole loop: the customer's trigger (OIDC token only) → the relay →
 /// the manager's plan (trusting the App as sender) → the PR comment. No
@@ -78,50 +79,89 @@ fn the_customer_loop_runs_with_no_customer_held_secret() {
 }
 
 /// 200 pushes, each asked for twice at once (200 runners and their
-/// re-runs, 400 client addresses): each answered, each event dispatched
-/// once, none lost (counted at the fake GitHub).
+/// re-runs, 400 client addresses), at GitHub's default limits (the relay's
+/// and the fake's), the manager batching: every caller ends accepted
+/// (asking again after a busy answer's Retry-After, as the trigger does:
+/// the reads of 400 requests on one repository are more than its
+/// installation's 900 points a minute, so some wait for the next minute),
+/// each event reaches the manager once, none lost, and GitHub never
+/// answers a limit.
 #[test]
 fn two_hundred_concurrent_dispatches_none_lost_or_doubled() {
     let rw = RelayWorld::new();
-    let relay = rw.start(64);
+    rw.w.fx.write(
+        "manager/.github/workflows/manager-batch.yml",
+        "# the manager's batch workflow (its presence turns batches on)\n",
+    );
     let shas: Vec<String> = (0..200).map(|i| rw.w.change_acme("main", 20 + i)).collect();
-    let requests: Vec<(String, String)> = shas
+    let relay = relay_at_githubs_limits(&rw);
+    let pushes: Vec<(String, String)> = shas
         .iter()
-        .flat_map(|sha| [0, 1].map(|_| (sha.clone(), rw.push_token(ACME, "main", sha))))
+        .flat_map(|sha| [0, 1].map(|_| (ACME.to_string(), sha.clone())))
         .collect();
+    let b = burst(&rw, &relay, &pushes);
+    for (status, answer, _) in &b.answers {
+        assert!(verified(*status, answer), "{status} {answer}");
+    }
+    let (_, events) = received(&rw);
+    assert_eq!(
+        events.keys().cloned().collect::<Vec<_>>(),
+        shas.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        "an event lost"
+    );
+    assert!(events.values().all(|n| *n == 1), "an event doubled");
+    assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
+}
+
+/// Without the manager's batch workflow every event is a dispatch of its
+/// own: at GitHub's default limits the minute's 80 are sent, and the
+/// callers past them are answered 503 with the wait as Retry-After within
+/// seconds (nothing sent for them, no caller held for the minute), never
+/// a limit answer from GitHub.
+#[test]
+fn past_the_minutes_writes_callers_are_told_when_to_come_back() {
+    let rw = RelayWorld::new();
+    let shas: Vec<String> = (0..90).map(|i| rw.w.change_acme("main", 300 + i)).collect();
+    let relay = relay_at_githubs_limits(&rw);
     let url = relay.url.clone();
-    let handles: Vec<_> = requests
-        .into_iter()
+    let started = std::time::Instant::now();
+    let handles: Vec<_> = shas
+        .iter()
         .enumerate()
-        .map(|(i, (sha, t))| {
-            let url = url.clone();
-            let source = std::net::Ipv4Addr::new(127, 0, 1 + (i / 200) as u8, 1 + (i % 200) as u8);
+        .map(|(i, sha)| {
+            let (url, t) = (url.clone(), rw.push_token(ACME, "main", sha));
+            let source = std::net::Ipv4Addr::new(127, 0, 2, 1 + i as u8);
             std::thread::spawn(move || {
-                let (status, answer) = http_from(
-                    source,
-                    &url,
-                    "POST",
-                    "/dispatch",
-                    &[],
-                    json!({ "token": t }).to_string().as_bytes(),
-                );
-                (sha, status, answer)
+                let body = json!({ "token": t }).to_string();
+                let answer = http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes());
+                (answer, started.elapsed())
             })
         })
         .collect();
-    let answers: Vec<(String, u16, serde_json::Value)> =
-        handles.into_iter().map(|h| h.join().unwrap()).collect();
-    for (_, status, answer) in &answers {
-        // The second of a pair: done (200) or still being sent (503).
-        assert!(matches!(status, 202 | 200 | 503), "{status} {answer}");
+    let answers: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let accepted = answers.iter().filter(|((s, _), _)| *s == 202).count();
+    let told: Vec<_> = answers.iter().filter(|((s, _), _)| *s == 503).collect();
+    assert_eq!(accepted, 80, "{answers:?}");
+    assert_eq!(told.len(), 10, "{answers:?}");
+    for ((_, answer), took) in &told {
+        assert_eq!(answer["error"], "queued_too_long", "{answer}");
+        let wait = answer["retry_after"].as_u64().unwrap_or(0);
+        assert!((30..=62).contains(&wait), "{answer}");
+        assert!(*took < std::time::Duration::from_secs(20), "{took:?}");
     }
-    let sent = rw.w.gh.dispatches(MANAGER);
-    let sent_shas: std::collections::BTreeSet<String> = sent
-        .iter()
-        .map(|d| d["client_payload"]["sha"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(sent.len(), 200, "an event lost or doubled");
-    assert_eq!(sent_shas, shas.iter().cloned().collect());
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 80);
+    assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
+    // Batches are configured (the default), the workflow is missing: said
+    // at start.
+    let log = std::fs::read_to_string(&relay.stderr_log).unwrap();
+    assert!(
+        log.contains("warning: one event per dispatch: batches of 32 are configured but the manager checkout has no .github/workflows/manager-batch.yml"),
+        "{log}"
+    );
 }
 
 /// Behind the relay, onboarding issues no key and hands out the relay

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use fleetform::relay::tokens::TOKEN_TTL_ENV;
+
 use crate::relay::{http_from, RelayProc, RelayWorld, CUSTOMER_APP_ID};
 use crate::support::fake_github::Limits;
 use crate::world::MANAGER;
@@ -16,14 +18,6 @@ use crate::world::MANAGER;
 fn repo(i: usize) -> String {
     format!("fleet/c{i:04}")
 }
-
-/// GitHub's defaults for the relay's own client (the relay world raises
-/// them for its other tests).
-const GITHUB_DEFAULTS: [(&str, &str); 3] = [
-    ("FLEETFORM_GITHUB_WRITES_PER_MINUTE", "80"),
-    ("FLEETFORM_GITHUB_WRITES_PER_HOUR", "500"),
-    ("FLEETFORM_GITHUB_POINTS_PER_MINUTE", "900"),
-];
 
 /// The relay world with `n` more customers, each with a push on `main`,
 /// the customer App installed on each, and the manager's batch workflow
@@ -74,7 +68,37 @@ pub fn relay_at_githubs_limits(rw: &RelayWorld) -> RelayProc {
     // requests together).
     rw.w.gh
         .enforce_primary_limit(5000, Duration::from_secs(3600));
-    rw.start_env(64, 10, &[], &GITHUB_DEFAULTS)
+    rw.start_env(64, 10, &[], &[])
+}
+
+/// [`relay_at_githubs_limits`] with the relay's variables `env`.
+fn relay_at_githubs_limits_with(rw: &RelayWorld, env: &[(&str, &str)]) -> RelayProc {
+    rw.w.gh.enforce_limits(Limits {
+        writes_per_minute: 80,
+        writes_per_hour: 500,
+        points_per_minute: 900,
+    });
+    rw.w.gh
+        .enforce_primary_limit(5000, Duration::from_secs(3600));
+    rw.start_env(64, 10, &[], env)
+}
+
+/// The customer App's installation lookups (`GET
+/// /repos/{owner}/{repo}/installation`) and token mints the fake received,
+/// customers' repos only.
+fn lookups_and_mints(rw: &RelayWorld) -> (usize, usize) {
+    let requests = rw.w.gh.requests();
+    let lookups = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/repos/fleet/"))
+        .filter(|r| r.path.ends_with("/installation"))
+        .count();
+    let mints = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/access_tokens"))
+        .filter(|r| r.body.contains("\"c0"))
+        .count();
+    (lookups, mints)
 }
 
 /// What a burst of triggers came to.
@@ -158,8 +182,8 @@ pub fn received(rw: &RelayWorld) -> (usize, BTreeMap<String, usize>) {
 }
 
 /// 150 customers' pushes at once, at GitHub's default limits, on a cold
-/// relay (every customer's installation token minted now: 750 of the
-/// token endpoint's 900 points a minute): every one answered 202 and
+/// relay (every customer's installation looked up and its token minted
+/// now: 150 × (1 + 5) = the App's 900 points a minute): every one answered 202 and
 /// dispatched once, in batches of at most 32 (a handful of dispatches, far
 /// inside 80 a minute), with no limit answer from GitHub.
 #[test]
@@ -192,6 +216,105 @@ fn a_hundred_and_fifty_customers_at_once_are_dispatched_once_within_githubs_limi
     );
     assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
     rw.w.gh.assert_clean();
+}
+
+/// A cold relay books each new customer's installation lookup (1 point)
+/// and token (5) in the customer App's minute of 900 points: of 160 new
+/// customers at once, 150 are served and 10 are answered 503 with the
+/// wait as Retry-After before anything is sent for them, so GitHub never
+/// answers a limit and no lookup is sent past the budget.
+#[test]
+fn a_cold_start_paces_installation_lookups_with_the_mints() {
+    let (rw, pushes) = fleet(160);
+    let relay = relay_at_githubs_limits(&rw);
+    let tokens: Vec<(usize, String)> = pushes
+        .iter()
+        .enumerate()
+        .map(|(i, (r, sha))| {
+            let claims = rw
+                .issuer
+                .claims(r, rw.w.gh.repo_id(r), "push", "refs/heads/main", sha);
+            (i, rw.issuer.mint(&claims))
+        })
+        .collect();
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|(i, t)| {
+            let url = relay.url.clone();
+            let source = std::net::Ipv4Addr::new(127, 3, (i / 250) as u8, 1 + (i % 250) as u8);
+            std::thread::spawn(move || {
+                let body = json!({ "token": t }).to_string();
+                http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let served = answers.iter().filter(|(s, _)| *s == 202).count();
+    let paced: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, a)| *s == 503 && a["error"] == "github_limit")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        (served, paced.len()),
+        (150, 10),
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    for a in paced {
+        let wait = a["retry_after"].as_u64().unwrap_or(0);
+        assert!((1..=62).contains(&wait), "{a}");
+        assert!(
+            a["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("installation tokens are at GitHub's points per minute"),
+            "{a}"
+        );
+    }
+    assert_eq!(lookups_and_mints(&rw), (150, 150));
+    assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
+}
+
+/// Installation ids are kept per repository: each customer's burst of
+/// events mints one token, and when it has expired a new one is minted
+/// with the installation id the relay kept, never looked up again.
+#[test]
+fn a_warm_relay_never_looks_an_installation_up_twice() {
+    let (rw, pushes) = fleet(20);
+    let relay = relay_at_githubs_limits_with(&rw, &[(TOKEN_TTL_ENV, "2")]);
+    let push = |tag: &str| -> Vec<(String, String)> {
+        pushes
+            .iter()
+            .map(|(r, _)| {
+                let file = format!("project_name: fleet-{tag}\n");
+                let sha = rw.w.gh.commit(r, "main", &[("infra/variables.yml", &file)]);
+                (r.clone(), sha)
+            })
+            .collect()
+    };
+    // Three events of each customer at once: one lookup, one token each.
+    let three: Vec<(String, String)> = ["a", "b", "c"].iter().flat_map(|t| push(t)).collect();
+    let first = burst(&rw, &relay, &three);
+    assert!(
+        first.answers.iter().all(|(s, _, _)| *s == 202),
+        "{} answers not 202",
+        first.answers.iter().filter(|a| a.0 != 202).count()
+    );
+    assert_eq!(lookups_and_mints(&rw), (20, 20));
+    // The tokens expire; each customer pushes again.
+    std::thread::sleep(Duration::from_millis(2500));
+    let second = burst(&rw, &relay, &push("d"));
+    assert!(
+        second.answers.iter().all(|(s, _, _)| *s == 202),
+        "{} answers not 202",
+        second.answers.iter().filter(|a| a.0 != 202).count()
+    );
+    assert_eq!(lookups_and_mints(&rw), (20, 40), "looked up again");
+    let (_, events) = received(&rw);
+    assert_eq!(events.len(), 80, "an event lost");
+    assert!(events.values().all(|n| *n == 1), "an event doubled");
+    assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
 }
 
 /// The bench's fleet case (bench/run.sh, case 10): `FLEETFORM_BENCH_N`

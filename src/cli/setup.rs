@@ -63,12 +63,12 @@ pub enum RelayCommand {
         /// proxy's address: raise it there and limit clients at the proxy.
         #[arg(long, env = "FLEETFORM_RELAY_PER_CLIENT", default_value_t = 32)]
         per_client: usize,
-        /// Most events one dispatch carries (1 to 32), when the manager
-        /// checkout has the batch workflow
-        /// (`.github/workflows/manager-batch.yml`); without it every event
-        /// is a dispatch of its own.
-        #[arg(long, env = "FLEETFORM_RELAY_BATCH", default_value_t = 32)]
-        batch: usize,
+        /// Most events one dispatch carries (1 to 32; default `relay.batch`
+        /// in fleetform.yml, 32), when the manager checkout has the batch
+        /// workflow (`.github/workflows/manager-batch.yml`); without it
+        /// every event is a dispatch of its own.
+        #[arg(long, env = "FLEETFORM_RELAY_BATCH")]
+        batch: Option<usize>,
         /// Seconds requests in flight have to finish after SIGTERM.
         #[arg(long, env = "FLEETFORM_RELAY_GRACE", default_value_t = 25)]
         grace: u64,

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use crate::cli::{RelayArgs, RelayCommand};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::relay::redeliver;
 use crate::relay::serve::{self, Handled, Limits};
+use crate::relay::{pending, redeliver};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV};
 
-/// The manager's workflow that fans a batch dispatch out.
-const BATCH_WORKFLOW: &str = ".github/workflows/manager-batch.yml";
+use crate::config::BATCH_WORKFLOW;
 
 pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let RelayCommand::Serve {
@@ -23,9 +22,6 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         redeliver_every,
     } = &args.command;
     let settings = Settings::load(manager_dir)?;
-    if let Some(said) = settings.relay.deprecated_audience() {
-        out.note(&format!("warning: {said}"));
-    }
     let webhook = settings.webhook_secret.is_some();
     let limits = Limits {
         concurrency: (*concurrency).clamp(1, 10_000),
@@ -59,19 +55,69 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
                 h.method, h.path, h.status, h.what, h.millis
             ));
         });
-        let batch_workflow = settings.manager.path(std::path::Path::new(BATCH_WORKFLOW));
-        let batch = if batch_workflow.is_file() { *batch } else { 1 };
+        let (batch, said) = batch_size(&settings, *batch);
         let relay = Arc::new(Relay::new(settings).with_batch(batch));
         out.note(&relay.events.describe());
-        out.note(&match relay.queue.batch_size() {
-            1 => format!("one event per dispatch (no {BATCH_WORKFLOW} in the manager checkout): GitHub's write limits cap the relay near 80 events a minute and 500 an hour"),
-            n => format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
-        });
+        out.note(&said);
         let _sweeps = start_sweeps(&relay, *redeliver_every, webhook, out);
+        let _recovery = start_recovery(&relay, out);
         serve::serve(relay, listener, limits, log, serve::termination()).await;
         out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
     })
+}
+
+/// The batch size (`--batch`, else `relay.batch`), 1 without the batch
+/// workflow in the manager checkout, and what to say of it at start.
+fn batch_size(settings: &Settings, flag: Option<usize>) -> (usize, String) {
+    let wanted = flag
+        .unwrap_or(settings.relay.batch)
+        .clamp(1, crate::config::MAX_RELAY_BATCH);
+    let present = settings
+        .manager
+        .path(std::path::Path::new(BATCH_WORKFLOW))
+        .is_file();
+    match (wanted, present) {
+        (n, true) if n > 1 => (
+            n,
+            format!("up to {n} events per dispatch (the manager's {BATCH_WORKFLOW} fans them out)"),
+        ),
+        (1, _) => (1, "one event per dispatch (`relay.batch: 1`): GitHub's write limits cap the relay near 80 events a minute and 500 an hour".into()),
+        _ => (1, format!("warning: one event per dispatch: batches of {wanted} are configured but the manager checkout has no {BATCH_WORKFLOW} (`fleetform doctor` fails on it; copy it from fleetform's workflows/, or set `relay.batch: 1`); GitHub's write limits cap the relay near 80 events a minute and 500 an hour")),
+    }
+}
+
+/// With a records store, the sweeps that take over and dispatch the events
+/// a stopped instance claimed and never finished
+/// ([`crate::relay::pending`]): the last 2 hours at start, then the last
+/// minutes every 30 s; each outcome logged.
+fn start_recovery(relay: &Arc<Relay>, out: &Output) -> Option<tokio::task::JoinHandle<()>> {
+    if !relay.events.shared() {
+        return None;
+    }
+    let every = pending::every();
+    out.note(&format!(
+        "recover: events claimed and never dispatched (a stopped instance's) are taken over at start and every {} s",
+        every.as_secs()
+    ));
+    let (relay, out) = (relay.clone(), out.clone());
+    Some(tokio::spawn(async move {
+        let mut window = pending::START_WINDOW;
+        loop {
+            match relay.recover(window).await {
+                Ok(answers) => {
+                    for a in answers {
+                        out.note(&format!("recover: {} {}", a.status, serve::summary(&a)));
+                    }
+                }
+                Err(e) => out.note(&format!(
+                    "recover: the records store could not be swept ({e}); the next sweep tries again"
+                )),
+            }
+            window = pending::window();
+            tokio::time::sleep(every).await;
+        }
+    }))
 }
 
 /// The sweeps that have GitHub redeliver failed webhook deliveries

@@ -58,7 +58,8 @@ pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_ST
 pub use records::Records;
 pub use registry::*;
 pub use relay::{
-    is_web_url, RelayConfig, DEFAULT_TRIGGER_WORKFLOW, DEPRECATED_AUDIENCE, GITHUB_ACTIONS_ISSUER,
+    is_web_url, RelayConfig, BATCH_WORKFLOW, DEFAULT_TRIGGER_WORKFLOW, DEPRECATED_AUDIENCE,
+    GITHUB_ACTIONS_ISSUER, MAX_RELAY_BATCH,
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 use terraform::check_key_template;

@@ -44,7 +44,21 @@ pub struct RelayConfig {
     /// (default `https://github.com`).
     #[serde(default = "default_server_url")]
     pub server_url: String,
+    /// Most customers' events one dispatch carries (1 to 32, default 32):
+    /// above 1 the manager needs its batch workflow
+    /// (`.github/workflows/manager-batch.yml`, which `doctor` requires);
+    /// 1 sends every event alone (GitHub's write limits then cap the relay
+    /// near 80 events a minute).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
 }
+
+/// The most events one relay dispatch carries (`relay.batch`).
+pub const MAX_RELAY_BATCH: usize = 32;
+
+/// The relay's batch workflow in the manager repo, whose presence in the
+/// manager checkout lets the relay send batches.
+pub const BATCH_WORKFLOW: &str = ".github/workflows/manager-batch.yml";
 
 /// The audience every relay required before it became unique per
 /// provider: any provider's relay accepted a token minted for another's.
@@ -62,6 +76,9 @@ fn default_issuer() -> String {
 }
 fn default_server_url() -> String {
     "https://github.com".into()
+}
+fn default_batch() -> usize {
+    MAX_RELAY_BATCH
 }
 
 impl RelayConfig {
@@ -83,18 +100,14 @@ impl RelayConfig {
         })
     }
 
-    /// What to say when `audience` is set to the deprecated shared value.
-    pub fn deprecated_audience(&self) -> Option<String> {
-        (self.audience.as_deref() == Some(DEPRECATED_AUDIENCE)).then(|| {
-            format!(
-                "fleetform.yml sets `relay.audience: {DEPRECATED_AUDIENCE}`, the old default every provider's relay shared (a token minted for one provider's relay was good at another's); remove the key to use the default `{}`, and have customers pass that as the trigger's `relay-audience` (the FLEETFORM_RELAY_AUDIENCE variable; `customers instructions` names it)",
-                RelayConfig {
-                    audience: None,
-                    ..self.clone()
-                }
-                .audience()
-            )
-        })
+    /// The audience without a configured one: the manager repo's
+    /// address.
+    pub fn default_audience(&self) -> String {
+        RelayConfig {
+            audience: None,
+            ..self.clone()
+        }
+        .audience()
     }
 
     /// The JWKS address: the configured one, else the issuer's.
@@ -160,6 +173,15 @@ impl Manager {
         if !is_repo(&r.manager_repo) {
             return Err(self.invalid("/relay/manager_repo", "the manager repo as owner/name"));
         }
+        if r.audience.as_deref() == Some(DEPRECATED_AUDIENCE) {
+            return Err(self.invalid(
+                "/relay/audience",
+                format!(
+                    "`audience: {DEPRECATED_AUDIENCE}` is no longer accepted: it was the old default every provider's relay shared, so a token minted for one provider's relay was good at another's (deprecated in the previous release, which warned at start). Remove the key to use the default `{}` (or set an audience unique to you), and have customers pass that value as the trigger's `relay-audience` (their FLEETFORM_RELAY_AUDIENCE variable; `fleetform customers instructions` prints it)",
+                    r.default_audience()
+                ),
+            ));
+        }
         let aud = r.audience();
         let aud_ok =
             !aud.is_empty() && aud.len() <= 200 && aud.chars().all(|c| c.is_ascii_graphic());
@@ -167,6 +189,15 @@ impl Manager {
             return Err(self.invalid(
                 "/relay/audience",
                 "an audience of 1-200 visible ASCII characters (the trigger asks its OIDC token for it)",
+            ));
+        }
+        if !(1..=MAX_RELAY_BATCH).contains(&r.batch) {
+            return Err(self.invalid(
+                "/relay/batch",
+                format!(
+                    "the most events one dispatch carries: 1 (every event alone) to {}",
+                    MAX_RELAY_BATCH
+                ),
             ));
         }
         if r.workflows.is_empty() || r.workflows.len() > 20 {

@@ -32,7 +32,7 @@ pub const EVENT_APPLY: &str = "fleetform-apply";
 /// the relay's way around GitHub's write limits per App installation.
 pub const EVENT_BATCH: &str = "fleetform-batch";
 /// The most entries one [`Batch`] holds.
-pub const MAX_BATCH: usize = 32;
+pub const MAX_BATCH: usize = crate::config::MAX_RELAY_BATCH;
 
 /// GitHub's limits: at most 10 top-level keys, under 64 KB in all.
 pub const MAX_KEYS: usize = 10;

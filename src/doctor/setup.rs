@@ -243,26 +243,44 @@ pub fn records_variables_check(
     })
 }
 
-/// Behind the relay, a workflow in the manager checkout must run the
-/// relay's `fleetform-batch` dispatches (`workflows/manager-batch.yml`:
-/// `fleetform batch-entries`, then the deploy workflow per entry), or the
-/// customers' events they hold start nothing. `batch_workflow`: the path of
-/// the first workflow that runs `fleetform batch-entries`. No row without
-/// `relay:`.
+/// Behind a relay that batches (`relay.batch` above 1, the default), a
+/// workflow in the manager checkout must run the relay's `fleetform-batch`
+/// dispatches (`workflows/manager-batch.yml`: `fleetform batch-entries`,
+/// then the deploy workflow per entry), and it must be
+/// `.github/workflows/manager-batch.yml`, which the relay looks for:
+/// without it the relay sends every event alone, capped near 80 events a
+/// minute by GitHub's write limits, which is not what fleetform.yml asks
+/// for. `batch_workflow`: the path of the first workflow that runs
+/// `fleetform batch-entries`. No row without `relay:`.
 pub fn batch_check(manager: &Manager, batch_workflow: Option<&str>) -> Option<Check> {
-    manager.config.relay.as_ref()?;
+    let relay = manager.config.relay.as_ref()?;
     let what = "batch dispatches";
-    Some(match batch_workflow {
-        Some(path) => Check::pass(
-            Level::Should,
+    let expected = crate::config::BATCH_WORKFLOW;
+    if relay.batch == 1 {
+        return Some(Check::pass(
+            Level::Must,
             what,
-            format!("{path} runs the relay's fleetform-batch dispatches"),
+            "`relay.batch: 1`: the relay sends every event alone (GitHub's write limits cap it near 80 events a minute and 500 an hour)",
+        ));
+    }
+    let fix = format!("copy manager-batch.yml from fleetform's workflows/ to {expected} beside manager-deploy.yml (`fleetform init` writes both; README, \"Batches\"), or set `relay.batch: 1` in fleetform.yml to have the relay send every event alone (GitHub's write limits then cap it near 80 events a minute)");
+    Some(match batch_workflow {
+        Some(path) if path == expected => Check::pass(
+            Level::Must,
+            what,
+            format!("{path} runs the relay's fleetform-batch dispatches (up to {} events each)", relay.batch),
+        ),
+        Some(path) => Check::not_met(
+            Level::Must,
+            what,
+            format!("`relay.batch: {}` but the manager has no {expected}, which the relay looks for ({path} runs `fleetform batch-entries` under another name): the relay would send every event alone", relay.batch),
+            fix,
         ),
         None => Check::not_met(
-            Level::Should,
+            Level::Must,
             what,
-            "no workflow in .github/workflows/ runs `fleetform batch-entries`: a fleetform-batch dispatch from the relay (several customers' events in one) would start nothing",
-            "copy manager-batch.yml from fleetform's workflows/ beside manager-deploy.yml (`fleetform init` writes both; README, \"Batches\")",
+            format!("`relay.batch: {}` (the default) but no workflow in .github/workflows/ runs `fleetform batch-entries`: the relay would send every event alone, and a fleetform-batch dispatch would start nothing", relay.batch),
+            fix,
         ),
     })
 }
@@ -369,10 +387,10 @@ mod tests {
         let yaml = "version: 1\nschema: s.json\nregistry: customers.yml\n\
             environments:\n  - name: staging\n\
             terraform:\n  working_dir: tf\n  backend:\n    kind: local\n    state_dir: st\n";
-        let manager = |relay: bool| {
+        let manager = |relay: Option<&str>| {
             let text = match relay {
-                true => format!("{yaml}relay:\n  app_slug: r\n  manager_repo: p/m\n"),
-                false => yaml.to_string(),
+                Some(more) => format!("{yaml}relay:\n  app_slug: r\n  manager_repo: p/m\n{more}"),
+                None => yaml.to_string(),
             };
             let doc = crate::yaml::load_str(
                 &text,
@@ -388,12 +406,31 @@ mod tests {
                 pin: None,
             }
         };
-        assert!(batch_check(&manager(false), None).is_none());
-        let missing = batch_check(&manager(true), None).unwrap();
-        assert_eq!((missing.level, missing.result), (Level::Should, Warn));
-        assert!(missing.fix.contains("manager-batch.yml"), "{}", missing.fix);
-        let found = batch_check(&manager(true), Some(".github/workflows/b.yml")).unwrap();
+        assert!(batch_check(&manager(None), None).is_none());
+        // The relay batches by default: the workflow is required.
+        let missing = batch_check(&manager(Some("")), None).unwrap();
+        assert_eq!((missing.level, missing.result), (Level::Must, Fail));
+        assert!(
+            missing.found.contains("`relay.batch: 32` (the default)"),
+            "{}",
+            missing.found
+        );
+        assert!(
+            missing.fix.contains("manager-batch.yml") && missing.fix.contains("`relay.batch: 1`"),
+            "{}",
+            missing.fix
+        );
+        // Under another name the relay does not find it.
+        let elsewhere = ".github/workflows/b.yml";
+        let other = batch_check(&manager(Some("")), Some(elsewhere)).unwrap();
+        assert_eq!(other.result, Fail);
+        assert!(other.found.contains(elsewhere), "{}", other.found);
+        let found = batch_check(&manager(Some("")), Some(crate::config::BATCH_WORKFLOW)).unwrap();
         assert_eq!(found.result, Pass);
-        assert!(found.found.contains(".github/workflows/b.yml"));
+        assert!(found.found.contains("manager-batch.yml"));
+        // Batches turned off: nothing required.
+        let alone = batch_check(&manager(Some("  batch: 1\n")), None).unwrap();
+        assert_eq!(alone.result, Pass);
+        assert!(alone.found.contains("every event alone"));
     }
 }

@@ -211,6 +211,13 @@ impl GitHub {
         repo: &str,
         permissions: Permissions,
     ) -> Result<Token, GitHubError> {
+        let id = self.installation_id(repo).await?;
+        self.installation_access_token(id, repo, permissions).await
+    }
+
+    /// The id of the App's installation on `repo` (`GET
+    /// /repos/{owner}/{repo}/installation`, a read).
+    pub async fn installation_id(&self, repo: &str) -> Result<u64, GitHubError> {
         let r = self
             .send(
                 Method::Get,
@@ -218,9 +225,19 @@ impl GitHub {
                 None,
             )
             .await?;
-        let id = r.body.get("id").and_then(Value::as_u64).ok_or_else(|| {
+        r.body.get("id").and_then(Value::as_u64).ok_or_else(|| {
             GitHubError::Setup(format!("the App's installation on {repo} has no id"))
-        })?;
+        })
+    }
+
+    /// A token of installation `id` for `repo` only, with `permissions`
+    /// (`POST /app/installations/{id}/access_tokens`).
+    pub async fn installation_access_token(
+        &self,
+        id: u64,
+        repo: &str,
+        permissions: Permissions,
+    ) -> Result<Token, GitHubError> {
         let name = repo.split_once('/').map_or(repo, |(_, n)| n);
         let perms: serde_json::Map<String, Value> = permissions
             .iter()

@@ -221,6 +221,14 @@ impl GitHub {
         self
     }
 
+    /// Waits for GitHub's limits at most `wait` at a time (a service whose
+    /// caller is waiting): a longer wait fails with
+    /// [`GitHubError::Deferred`] at once, saying how long.
+    pub fn with_max_wait(mut self, wait: Duration) -> Self {
+        self.patience.max_wait = wait;
+        self
+    }
+
     /// Schedules against `limits` instead of the ones from the environment
     /// ([`Limits::from_env`]); `None`: unscheduled, as with
     /// `FLEETFORM_GITHUB_SCHEDULER=off` (tests, measurements).

@@ -124,6 +124,37 @@ impl Store {
         }
     }
 
+    /// [`Store::create`] from async code: a bucket's request runs on the
+    /// caller's runtime with a client kept for the store (no thread or
+    /// runtime per call); a folder's is a local file operation.
+    pub async fn create_async(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
+        check_key(key)?;
+        match self {
+            Store::Local(f) => f.create(key, bytes),
+            Store::S3(b) => b.create_async(key, bytes).await,
+        }
+    }
+
+    /// [`Store::list`] from async code ([`Store::create_async`]).
+    pub async fn list_async(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
+        check_key(prefix)?;
+        let mut keys = match self {
+            Store::Local(f) => f.list(prefix)?,
+            Store::S3(b) => b.list_async(prefix).await?,
+        };
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// [`Store::read`] from async code ([`Store::create_async`]).
+    pub async fn read_async(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
+        check_key(key)?;
+        match self {
+            Store::Local(f) => f.read(key),
+            Store::S3(b) => b.read_async(key).await,
+        }
+    }
+
     /// Every record of `keys`, handed to `each` in the order of `keys`
     /// (from a bucket, several are read at once); stops at the first
     /// error, a read's or `each`'s.

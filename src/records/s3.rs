@@ -109,6 +109,20 @@ pub fn pick_credentials(
 #[derive(Debug, Clone)]
 pub struct Bucket {
     settings: Settings,
+    /// The client of the `*_async` operations, made at the first and
+    /// reused (its connections too) by every later one: they run on the
+    /// caller's runtime, which the connections belong to.
+    shared: Shared,
+}
+
+/// [`Bucket::shared`]: one client, made once.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::OnceLock<Result<Http, String>>>);
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
 }
 
 /// The bucket with the credentials: signs requests for keys under the
@@ -194,7 +208,40 @@ fn failed(what: &'static str, key: &str, sent: &Sent) -> RecordsError {
 
 impl Bucket {
     pub fn new(settings: Settings) -> Bucket {
-        Bucket { settings }
+        Bucket {
+            settings,
+            shared: Shared::default(),
+        }
+    }
+
+    /// The client the `*_async` operations share.
+    fn shared_http(&self, what: &'static str, key: &str) -> Result<Http, RecordsError> {
+        let made = self
+            .shared
+            .0
+            .get_or_init(|| s3_http::client(self.settings.ca_file.as_deref()));
+        made.clone().map_err(|e| io(what, key, e))
+    }
+
+    /// [`Bucket::create`] on the caller's runtime (no thread of its own).
+    pub async fn create_async(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
+        let signer = self.open("writing", key)?;
+        let http = self.shared_http("writing", key)?;
+        create(&http, &signer, key, Bytes::copy_from_slice(bytes)).await
+    }
+
+    /// [`Bucket::list`] on the caller's runtime.
+    pub async fn list_async(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
+        let signer = self.open("listing", prefix)?;
+        let http = self.shared_http("listing", prefix)?;
+        list(&http, &signer, prefix).await
+    }
+
+    /// [`Bucket::read`] on the caller's runtime.
+    pub async fn read_async(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
+        let signer = self.open("reading", key)?;
+        let http = self.shared_http("reading", key)?;
+        get(&http, &signer, key).await
     }
 
     pub fn describe(&self) -> String {

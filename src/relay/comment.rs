@@ -33,7 +33,7 @@ impl Relay {
         let Some(id) = comment.filter(|id| *id > 0) else {
             return Err(Answer::refused(Refusal::CommentNotNamed));
         };
-        let gh = self.customer_client(repo).await?;
+        let gh = self.customer_client(repo, Some(repo_id)).await?;
         // Read through `repo`: a comment of any other repository is not
         // found there. The token reads pull requests' comments (Pull
         // requests: read): one on a plain issue may be forbidden to it

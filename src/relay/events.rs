@@ -14,10 +14,12 @@
 //! each step a create-only object (`claim-<n>`, then `done` or
 //! `failed-<n>`), so instances sharing the bucket see each other's claims
 //! and a restart forgets nothing; otherwise in memory (bounded, per
-//! process). A claim whose dispatch never finished (the process died) is
-//! taken over after [`STALE`]: that window is the one way an event can
-//! be dispatched twice, when a process dies between GitHub's answer and
-//! writing `done`.
+//! process). A claim in the store keeps what it takes to dispatch the
+//! event and is listed in a pending index, so a sweep takes over and
+//! dispatches the events of a stopped instance (the durable queue, `pending`). A
+//! claim whose dispatch never finished (the process died) is taken over
+//! after [`STALE`]: that window is the one way an event can be dispatched
+//! twice, when a process dies between GitHub's answer and writing `done`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -28,9 +30,25 @@ use serde_json::{json, Value};
 use super::{Answer, Subject};
 use crate::records::{RecordsError, Store};
 
-/// How long an unfinished claim holds before another request may take
-/// the event over.
+/// How long an unfinished claim holds before another request (or another
+/// instance's sweep: the durable queue, `pending`) may take the event over: longer
+/// than a live instance keeps an event unfinished (queued at most 45 s,
+/// then sent).
 pub const STALE: Duration = Duration::from_secs(120);
+/// Sets a shorter [`STALE`], in seconds (tests: a crashed instance's claim
+/// taken over without waiting two minutes).
+pub const STALE_ENV: &str = "FLEETFORM_TEST_CLAIM_STALE_SECS";
+
+/// [`STALE`], or the shorter time [`STALE_ENV`] sets.
+pub fn stale() -> Duration {
+    static SET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SET.get_or_init(|| {
+        std::env::var(STALE_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(STALE, |s| Duration::from_secs(s.max(1)).min(STALE))
+    })
+}
 /// Events remembered in memory.
 const REMEMBERED: usize = 100_000;
 
@@ -56,6 +74,11 @@ impl EventKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key as the store lists it (`<repo id>/<sha>/<kind>`).
+    pub(super) fn from_stored(key: &str) -> EventKey {
+        EventKey(key.to_string())
+    }
 }
 
 /// Letters, digits, `-` and `_` only (a key segment of the store).
@@ -80,9 +103,9 @@ pub enum Claim {
 /// A won claim, to be finished with [`Events::finish`].
 #[derive(Debug)]
 pub struct Ticket {
-    key: EventKey,
+    pub(super) key: EventKey,
     /// The store's attempt number (0 in memory).
-    attempt: u32,
+    pub(super) attempt: u32,
 }
 
 enum Entry {
@@ -92,7 +115,10 @@ enum Entry {
 
 /// The claims (module docs).
 pub struct Events {
-    store: Option<Store>,
+    pub(super) store: Option<Store>,
+    /// Pending-index entries a sweep found finished (never looked at
+    /// again; bounded).
+    pub(super) swept: Mutex<std::collections::HashSet<String>>,
     memory: Mutex<(HashMap<EventKey, Entry>, VecDeque<EventKey>)>,
 }
 
@@ -100,8 +126,14 @@ impl Events {
     pub fn new(store: Option<Store>) -> Events {
         Events {
             store,
+            swept: Mutex::new(std::collections::HashSet::new()),
             memory: Mutex::new((HashMap::new(), VecDeque::new())),
         }
+    }
+
+    /// Whether claims are kept in a store every instance shares.
+    pub fn shared(&self) -> bool {
+        self.store.is_some()
     }
 
     /// Where claims are kept, for the start-up line.
@@ -117,8 +149,9 @@ impl Events {
         }
     }
 
-    /// Claims `key`: in memory first, then in the store.
-    pub async fn claim(&self, key: &EventKey) -> Result<Claim, Answer> {
+    /// Claims `key`: in memory first, then in the store, where the claim
+    /// keeps `event` (what it takes to dispatch it: the durable queue, `pending`).
+    pub async fn claim(&self, key: &EventKey, event: &Value) -> Result<Claim, Answer> {
         if let Some(c) = self.claim_in_memory(key) {
             return Ok(c);
         }
@@ -128,10 +161,8 @@ impl Events {
                 attempt: 0,
             }));
         };
-        let k = key.clone();
-        let found = tokio::task::spawn_blocking(move || claim_in_store(&store, &k))
+        let found = claim_in_store(&store, key, event)
             .await
-            .map_err(|_| unavailable("the claim stopped"))?
             .map_err(|e| unavailable(&e.to_string()))?;
         if !matches!(found, Claim::Won(_)) {
             self.forget(key);
@@ -165,7 +196,7 @@ impl Events {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         // A failed write leaves the claim to go stale: the event is
         // dispatched again only after STALE, never lost.
-        let _ = tokio::task::spawn_blocking(move || store.create(&key, &bytes)).await;
+        let _ = store.create_async(&key, &bytes).await;
     }
 
     /// The memory's answer, or `None` when the store decides (the event
@@ -175,7 +206,7 @@ impl Events {
         let (map, order) = &mut *m;
         match map.get(key) {
             Some(Entry::Done(v)) => return Some(Claim::Done(v.clone())),
-            Some(Entry::Claimed(at)) if at.elapsed() < STALE => return Some(Claim::InFlight),
+            Some(Entry::Claimed(at)) if at.elapsed() < stale() => return Some(Claim::InFlight),
             Some(_) => {}
             None => order.push_back(key.clone()),
         }
@@ -193,6 +224,17 @@ impl Events {
             key: key.clone(),
             attempt: 0,
         }))
+    }
+
+    /// Lets a won claim go unfinished: nothing is written, so it goes
+    /// stale in the store and a later sweep takes the event over again.
+    pub(super) fn release(&self, ticket: Ticket) {
+        self.forget(&ticket.key);
+    }
+
+    /// Remembers a claim won elsewhere (a sweep's) as in flight here.
+    pub(super) fn mark_claimed(&self, key: &EventKey) {
+        self.remember(key, Entry::Claimed(Instant::now()));
     }
 
     fn remember(&self, key: &EventKey, entry: Entry) {
@@ -225,23 +267,29 @@ fn unavailable(why: &str) -> Answer {
     )
 }
 
-fn prefix(key: &EventKey) -> String {
+pub(super) fn prefix(key: &EventKey) -> String {
     format!("relay/events/{}", key.as_str())
 }
 
 /// The store's protocol: `done` → dispatched already; the newest
 /// `claim-<n>` without `failed-<n>`, younger than [`STALE`] → in flight;
-/// otherwise a new `claim-<n+1>`, create-only (losing the race to another
-/// instance → in flight).
-fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> {
+/// otherwise a new `claim-<n+1>` holding `event`, create-only (losing the
+/// race to another instance → in flight), and its entry in the pending
+/// index (the durable queue, `pending`).
+async fn claim_in_store(
+    store: &Store,
+    key: &EventKey,
+    event: &Value,
+) -> Result<Claim, RecordsError> {
     let prefix = prefix(key);
     let names: Vec<String> = store
-        .list(&format!("{prefix}/"))?
+        .list_async(&format!("{prefix}/"))
+        .await?
         .into_iter()
         .filter_map(|k| k.rsplit('/').next().map(str::to_string))
         .collect();
     if names.iter().any(|n| n == "done") {
-        let bytes = store.read(&format!("{prefix}/done"))?;
+        let bytes = store.read_async(&format!("{prefix}/done")).await?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         return Ok(Claim::Done(v["dispatched"].clone()));
     }
@@ -255,17 +303,16 @@ fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> 
         None => 0,
         Some(n) if attempt("failed-").is_some_and(|f| f >= n) => n + 1,
         Some(n) => {
-            let bytes = store.read(&format!("{prefix}/claim-{n}"))?;
+            let bytes = store.read_async(&format!("{prefix}/claim-{n}")).await?;
             let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let at = v["at"].as_u64().unwrap_or(0);
-            if crate::util::now_unix().saturating_sub(at) < STALE.as_secs() {
+            if crate::util::now_unix().saturating_sub(at) < stale().as_secs() {
                 return Ok(Claim::InFlight);
             }
             n + 1
         }
     };
-    let body = serde_json::to_vec(&json!({ "at": crate::util::now_unix() })).unwrap_or_default();
-    match store.create(&format!("{prefix}/claim-{next}"), &body) {
+    match create_claim(store, key, next, event).await {
         Ok(()) => Ok(Claim::Won(Ticket {
             key: key.clone(),
             attempt: next,
@@ -273,6 +320,35 @@ fn claim_in_store(store: &Store, key: &EventKey) -> Result<Claim, RecordsError> 
         Err(RecordsError::Exists { .. }) => Ok(Claim::InFlight),
         Err(e) => Err(e),
     }
+}
+
+/// Writes `claim-<n>` of `key` holding `event` (create-only), then its
+/// entry in the pending index; an index entry that cannot be written
+/// leaves the event to a later request's takeover after [`STALE`].
+pub(super) async fn create_claim(
+    store: &Store,
+    key: &EventKey,
+    n: u32,
+    event: &Value,
+) -> Result<(), RecordsError> {
+    let now = crate::util::now_unix();
+    let body = serde_json::to_vec(&json!({ "at": now, "event": event })).unwrap_or_default();
+    store
+        .create_async(&format!("{}/claim-{n}", prefix(key)), &body)
+        .await?;
+    let _ = store.create_async(&index_key(now, key, n), b"{}").await;
+    Ok(())
+}
+
+/// The pending-index entry of `claim-<n>` of `key`, made at `at` (epoch
+/// seconds): `relay/pending/<minute>/<key>/claim-<n>`.
+pub(super) fn index_key(at: u64, key: &EventKey, n: u32) -> String {
+    format!("{}/{}/claim-{n}", minute_prefix(at / 60), key.as_str())
+}
+
+/// The pending index's folder of `minute` (minutes since 1970).
+pub(super) fn minute_prefix(minute: u64) -> String {
+    format!("relay/pending/{minute:010}")
 }
 
 #[cfg(test)]
@@ -334,15 +410,20 @@ mod tests {
     async fn in_memory_a_won_claim_is_done_or_freed() {
         let events = Events::new(None);
         let k = EventKey::of(1, &subject("push", true, None, None));
-        let Ok(Claim::Won(t)) = events.claim(&k).await else {
+        let Ok(Claim::Won(t)) = events.claim(&k, &Value::Null).await else {
             panic!("first claim")
         };
-        assert!(matches!(events.claim(&k).await, Ok(Claim::InFlight)));
+        assert!(matches!(
+            events.claim(&k, &Value::Null).await,
+            Ok(Claim::InFlight)
+        ));
         events.finish(t, None).await;
-        let Ok(Claim::Won(t)) = events.claim(&k).await else {
+        let Ok(Claim::Won(t)) = events.claim(&k, &Value::Null).await else {
             panic!("freed after a failure")
         };
         events.finish(t, Some(&json!({ "sha": "x" }))).await;
-        assert!(matches!(events.claim(&k).await, Ok(Claim::Done(v)) if v["sha"] == "x"));
+        assert!(
+            matches!(events.claim(&k, &Value::Null).await, Ok(Claim::Done(v)) if v["sha"] == "x")
+        );
     }
 }

@@ -17,8 +17,10 @@
 //! trusts a dispatch whose `sender` is the App's bot account. The registry
 //! is read from the manager's default branch (at most [`REGISTRY_TTL`] old).
 //! The relay keeps nothing on disk; what it remembers (token ids and
-//! webhook deliveries already handled, installation tokens, the issuer's
-//! keys) is bounded and lost on restart.
+//! webhook deliveries already handled, installation tokens and ids, the
+//! issuer's keys) is bounded and lost on restart. With an S3 records
+//! store the event claims, and with them the queue, live in the bucket
+//! ([`events`], [`pending`]).
 //!
 //! May import: `config`, `dispatch`, `github`, `net` (the HTTP client),
 //! `report::customer` (the wording of refusals about the customer's run),
@@ -29,14 +31,16 @@ mod comment;
 pub mod events;
 pub mod fetch;
 pub mod oidc;
+pub mod pending;
 pub mod poll;
 pub mod queue;
 pub mod redeliver;
 pub mod serve;
 mod subject;
+pub mod tokens;
 pub mod webhook;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,12 +60,6 @@ pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
 /// How long a request waits for GitHub's limits before its caller is
 /// answered 503 with the wait as `Retry-After`.
 const LIMIT_PATIENCE: Duration = Duration::from_secs(3);
-/// The points one installation token costs the App on the endpoint that
-/// binds: the token's POST (5; GitHub counts points per endpoint, and the
-/// installation's lookup, 1 point, is another).
-const MINT_POINTS: u64 = 5;
-/// Installation tokens last an hour; they are used for at most this long.
-const TOKEN_TTL: Duration = Duration::from_secs(50 * 60);
 /// How many token ids and webhook deliveries are remembered.
 pub const REMEMBERED: usize = 100_000;
 
@@ -262,15 +260,12 @@ impl Settings {
 pub struct Relay {
     pub settings: Settings,
     jwks: oidc::Jwks,
-    tokens: Mutex<HashMap<String, (Arc<GitHub>, Instant)>>,
+    tokens: tokens::Tokens,
     registry: Mutex<Option<(Arc<Registry>, Instant)>>,
     used_tokens: std::sync::Mutex<Seen>,
     deliveries: std::sync::Mutex<Seen>,
     pub events: events::Events,
     pub queue: queue::Queue,
-    /// Each App's token mints, against GitHub's points a minute.
-    mints: std::sync::Mutex<HashMap<String, crate::github::Ledger>>,
-    mint_limits: crate::github::Limits,
 }
 
 impl Relay {
@@ -286,11 +281,9 @@ impl Relay {
         Relay {
             events: events::Events::new(store),
             queue: queue::Queue::new(1),
-            mints: std::sync::Mutex::new(HashMap::new()),
-            mint_limits: crate::github::Limits::from_env().unwrap_or_default(),
+            tokens: tokens::Tokens::new(settings.api_root.clone(), LIMIT_PATIENCE),
             settings,
             jwks,
-            tokens: Mutex::new(HashMap::new()),
             registry: Mutex::new(None),
             used_tokens: std::sync::Mutex::new(Seen::new(REMEMBERED)),
             deliveries: std::sync::Mutex::new(Seen::new(REMEMBERED)),
@@ -321,95 +314,37 @@ impl Relay {
         }
     }
 
-    /// A client holding an installation token of the `role` App for
-    /// `repo` only.
-    async fn client_for(
-        &self,
-        role: AppRole,
-        repo: &str,
-        access: Permissions,
-    ) -> Result<Arc<GitHub>, Answer> {
-        // Keyed by the exact permission set; the lock is never held across
-        // a request to GitHub (many customers' first requests at once mint
-        // their tokens side by side; two for one repo at once both mint,
-        // the later one is kept).
-        let set: Vec<String> = access.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let key = format!("{role:?}\n{}\n{}", repo.to_ascii_lowercase(), set.join(","));
-        if let Some((gh, at)) = self.tokens.lock().await.get(&key) {
-            if at.elapsed() < TOKEN_TTL {
-                return Ok(gh.clone());
-            }
-        }
-        self.pace_mint(role)?;
-        let app = match role {
-            AppRole::Manager => &self.settings.manager_app,
-            AppRole::Customer => &self.settings.customer_app,
-        };
-        let jwt = app
-            .jwt(crate::util::now_unix())
-            .map_err(|e| Answer::github(&e))?;
-        // A caller holds a handling slot while this runs: when GitHub's
-        // limits would make it wait, the caller is told when to come back
-        // instead (503 with Retry-After).
-        let app = GitHub::in_runtime(self.settings.api_root.clone(), Some(&jwt), false)
-            .map_err(|e| Answer::github(&e))?
-            .with_deadline(std::time::SystemTime::now() + LIMIT_PATIENCE);
-        let token = app
-            .installation_token(repo, access)
-            .await
-            .map_err(|e| match e.status() {
-                Some(404) => Answer::refuse(
-                    403,
-                    "not_installed",
-                    format!("the provider's {} is not installed on {repo}", role.label()),
-                ),
-                _ => Answer::github(&e),
-            })?;
-        let gh = Arc::new(
-            GitHub::in_runtime(self.settings.api_root.clone(), Some(&token), false)
-                .map_err(|e| Answer::github(&e))?,
-        );
-        let mut tokens = self.tokens.lock().await;
-        if tokens.len() > 10_000 {
-            tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
-        }
-        tokens.insert(key, (gh.clone(), Instant::now()));
-        Ok(gh)
-    }
-
-    /// Books a token mint against the App's own budget: GitHub counts the
-    /// mints of every installation against the App (the installation
-    /// POST 5 points of the endpoint's 900 a minute), so a cold
-    /// relay with many new customers paces them instead of meeting
-    /// GitHub's limit; a mint that does not fit answers 503 with the wait
-    /// as `Retry-After`.
-    fn pace_mint(&self, role: AppRole) -> Result<(), Answer> {
-        let mut ledgers = self.mints.lock().unwrap_or_else(|p| p.into_inner());
-        let ledger = ledgers
-            .entry(format!("{role:?}"))
-            .or_insert_with(|| crate::github::Ledger::new(self.mint_limits));
-        match ledger.reserve_points(MINT_POINTS, crate::github::now_ms()) {
-            crate::github::Slot::Go => Ok(()),
-            crate::github::Slot::Wait { ms, what } => Err(Answer::busy(
-                503,
-                "github_limit",
-                format!("the App's installation tokens are at GitHub's {what} for now; try again"),
-                ms.div_ceil(1000).max(1),
-            )),
-        }
-    }
-
     /// The manager App's client for the manager repo.
     pub(crate) async fn manager_client(&self) -> Result<Arc<GitHub>, Answer> {
-        let repo = self.settings.relay.manager_repo.clone();
-        self.client_for(AppRole::Manager, &repo, MANAGER_ACCESS)
-            .await
+        let repo = tokens::Repo {
+            name: &self.settings.relay.manager_repo,
+            id: None,
+        };
+        let app = (AppRole::Manager, &self.settings.manager_app);
+        self.tokens.client(app, repo, MANAGER_ACCESS).await
     }
 
-    /// The customer App's client for a customer's repo (reads only).
-    pub(crate) async fn customer_client(&self, repo: &str) -> Result<Arc<GitHub>, Answer> {
-        self.client_for(AppRole::Customer, repo, CUSTOMER_ACCESS)
-            .await
+    /// The customer App's client for a customer's repo `repo` (GitHub's id
+    /// `id`; reads only).
+    pub(crate) async fn customer_client(
+        &self,
+        repo: &str,
+        id: Option<u64>,
+    ) -> Result<Arc<GitHub>, Answer> {
+        self.customer_app_client(repo, id, CUSTOMER_ACCESS).await
+    }
+
+    /// The customer App's client for `repo` (GitHub's id `id`) with
+    /// `access`.
+    pub(crate) async fn customer_app_client(
+        &self,
+        repo: &str,
+        id: Option<u64>,
+        access: Permissions,
+    ) -> Result<Arc<GitHub>, Answer> {
+        let repo = tokens::Repo { name: repo, id };
+        let app = (AppRole::Customer, &self.settings.customer_app);
+        self.tokens.client(app, repo, access).await
     }
 
     /// The registry on the manager's default branch (cached briefly).
@@ -520,18 +455,95 @@ impl Relay {
             "comment": payload.comment,
         });
         let key = events::EventKey::of(customer.repo_id.unwrap_or_default(), subject);
-        let ticket = match self.events.claim(&key).await {
+        // What a claim in the store keeps: enough to dispatch the event
+        // after this process stopped (`pending`).
+        let event = json!({
+            "customer": customer.slug,
+            "event_type": event_type,
+            "payload": value,
+            "dispatched": dispatched,
+        });
+        let ticket = match self.events.claim(&key, &event).await {
             Ok(events::Claim::Won(t)) => t,
             Ok(events::Claim::Done(before)) => return duplicate(before),
             Ok(events::Claim::InFlight) => return in_flight(),
             Err(a) => return a,
         };
-        let sent = self.send_dispatch(&customer.slug, event_type, &value).await;
+        self.send_claimed(ticket, &customer.slug, event_type, &value, &dispatched)
+            .await
+    }
+
+    /// Sends a claimed event and records how it ended.
+    async fn send_claimed(
+        &self,
+        ticket: events::Ticket,
+        customer: &str,
+        event_type: &'static str,
+        value: &Value,
+        dispatched: &Value,
+    ) -> Answer {
+        let sent = self.send_dispatch(customer, event_type, value).await;
         let ok = sent.is_ok();
-        self.events.finish(ticket, ok.then_some(&dispatched)).await;
+        self.events.finish(ticket, ok.then_some(dispatched)).await;
         match sent {
             Ok(()) => Answer::ok(202, json!({ "dispatched": dispatched })),
             Err(a) => a,
+        }
+    }
+
+    /// Takes over the events other (stopped) instances claimed and never
+    /// finished within `window` ([`pending`]) and dispatches them, all
+    /// at once through the queue; the answers, for the log.
+    pub async fn recover(self: &Arc<Relay>, window: Duration) -> Result<Vec<Answer>, String> {
+        let taken = self
+            .events
+            .take_over(window)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tasks: Vec<_> = taken
+            .into_iter()
+            .map(|t| {
+                let relay = self.clone();
+                tokio::spawn(async move { relay.send_taken_over(t).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            if let Ok(a) = t.await {
+                answers.push(a);
+            }
+        }
+        Ok(answers)
+    }
+
+    async fn send_taken_over(&self, t: pending::TakenOver) -> Answer {
+        let e = &t.event;
+        let event_type = match e["event_type"].as_str() {
+            Some(EVENT_APPLY) => EVENT_APPLY,
+            Some(EVENT_PLAN) => EVENT_PLAN,
+            _ => {
+                self.events.finish(t.ticket, None).await;
+                return Answer::refuse(500, "bad_claim", "the claim names no event type");
+            }
+        };
+        let customer = e["customer"].as_str().unwrap_or_default();
+        let (payload, dispatched) = (&e["payload"], &e["dispatched"]);
+        match self.send_dispatch(customer, event_type, payload).await {
+            Ok(()) => {
+                self.events.finish(t.ticket, Some(dispatched)).await;
+                Answer::ok(202, json!({ "dispatched": dispatched }))
+            }
+            // Busy (GitHub's limits, the queue): nothing was sent and no
+            // caller is waiting; the claim goes stale and a later sweep
+            // (this instance's or another's) takes the event over again.
+            Err(a) if matches!(a.status, 429 | 503) => {
+                self.events.release(t.ticket);
+                a
+            }
+            Err(a) => {
+                self.events.finish(t.ticket, None).await;
+                a
+            }
         }
     }
 

@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use super::{Relay, Subject};
 use crate::config::{Customer, Registry};
-use crate::github::{AppRole, GitHub, OpenPull, Permissions};
+use crate::github::{GitHub, OpenPull, Permissions};
 
 /// What poll asks of the customer App on a customer's repo: read its files
 /// and pull requests, and its commits' statuses (a repo without state is
@@ -156,14 +156,14 @@ impl Relay {
         dry_run: bool,
         report: &mut PollReport,
     ) -> Result<(), String> {
-        let gh = self.poll_client(repo).await?;
+        let gh = self.poll_client(repo, c.repo_id).await?;
         self.poll_head(&gh, c, repo, seen, dry_run, report).await?;
         self.poll_pulls(&gh, c, repo, seen, dry_run, report).await
     }
 
     /// The customer App's client for `repo`, reads only ([`POLL_ACCESS`]).
-    async fn poll_client(&self, repo: &str) -> Result<Arc<GitHub>, String> {
-        self.client_for(AppRole::Customer, repo, POLL_ACCESS)
+    async fn poll_client(&self, repo: &str, id: Option<u64>) -> Result<Arc<GitHub>, String> {
+        self.customer_app_client(repo, id, POLL_ACCESS)
             .await
             .map_err(|a| answer_message(&a.body))
     }

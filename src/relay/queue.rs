@@ -20,6 +20,11 @@
 //!   [`WAIT`] takes it back out and gets 503 with `Retry-After` (nothing
 //!   was sent; the trigger asks again); an event already in a batch being
 //!   sent is waited for.
+//! - **Within GitHub's limits.** A send GitHub's limits would make wait
+//!   (the relay's clients wait at most a few seconds) sends nothing: the
+//!   batch goes back to the front and the queue holds for the wait; a
+//!   caller whose wait would end past [`WAIT`] is answered at once with
+//!   the wait as `Retry-After`.
 //! - A batch of one event is sent as a plain `fleetform-plan` or
 //!   `fleetform-apply` dispatch, as are all events when the batch size is
 //!   1 (a manager without the batch workflow).
@@ -27,7 +32,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -76,6 +81,23 @@ impl Pending {
         }
         q.push_back(Waiting { id, event, done });
         id
+    }
+
+    /// Puts events taken for a batch that was never sent back at the
+    /// front, each customer's in its order and first in turn.
+    fn put_back(&mut self, taken: Vec<Waiting>) {
+        let mut customers: Vec<String> = Vec::new();
+        for w in taken.into_iter().rev() {
+            let c = w.event.customer.clone();
+            self.by_customer.entry(c.clone()).or_default().push_front(w);
+            if !customers.contains(&c) {
+                customers.push(c);
+            }
+        }
+        for c in customers {
+            self.order.retain(|o| *o != c);
+            self.order.push_front(c);
+        }
     }
 
     fn len(&self) -> usize {
@@ -139,8 +161,11 @@ pub type Sender = Box<
 /// The queue (module docs).
 pub struct Queue {
     batch: usize,
-    pending: Mutex<Pending>,
+    pending: Arc<Mutex<Pending>>,
     sending: tokio::sync::Mutex<()>,
+    /// No batch is taken before this: GitHub's write budget is spent
+    /// until then (a send that would have waited for it).
+    hold: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl Queue {
@@ -149,9 +174,18 @@ impl Queue {
     pub fn new(batch: usize) -> Queue {
         Queue {
             batch: batch.clamp(1, MAX_BATCH),
-            pending: Mutex::new(Pending::default()),
+            pending: Arc::new(Mutex::new(Pending::default())),
             sending: tokio::sync::Mutex::new(()),
+            hold: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// How long until GitHub's write budget has room again (zero: now).
+    fn held_for(&self) -> Duration {
+        let hold = self.hold.lock().unwrap_or_else(|p| p.into_inner());
+        hold.map_or(Duration::ZERO, |h| {
+            h.saturating_duration_since(tokio::time::Instant::now())
+        })
     }
 
     pub fn batch_size(&self) -> usize {
@@ -168,7 +202,8 @@ impl Queue {
     }
 
     /// Queues `event` and waits until a dispatch carrying it was answered
-    /// (or until it was taken back after [`WAIT`]). `sender` makes the
+    /// (or until it was taken back after [`WAIT`], or at once when GitHub's
+    /// write budget has no room before then). `sender` makes the
     /// dispatch's sender when this caller becomes the one that sends.
     pub async fn submit<'a>(
         &self,
@@ -180,26 +215,31 @@ impl Queue {
         let id = self.pending().push(event, tx);
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let Ok(guard) = self.sending.try_lock() {
-                self.send_one_batch(&sender).await;
-                drop(guard);
+            let held = self.held_for();
+            if tokio::time::Instant::now() + held > deadline {
+                if let Some(answer) = self.give_back(&customer, id, held) {
+                    return answer;
+                }
+            }
+            if held.is_zero() {
+                if let Ok(guard) = self.sending.try_lock() {
+                    self.send_one_batch(&sender).await;
+                    drop(guard);
+                }
             }
             tokio::select! {
                 r = &mut rx => return r.unwrap_or_else(|_| Err(lost())),
                 // Keep what was waited for: handing the lock on and trying
                 // for it again would pass it from waiter to waiter forever.
-                guard = self.sending.lock() => {
+                guard = self.sending.lock(), if held.is_zero() => {
                     self.send_one_batch(&sender).await;
                     drop(guard);
                 }
+                // The budget has room again: try.
+                () = tokio::time::sleep(held), if !held.is_zero() => {}
                 () = tokio::time::sleep_until(deadline) => {
-                    if self.pending().withdraw(&customer, id) {
-                        return Err(Answer::busy(
-                            503,
-                            "queued_too_long",
-                            "the relay's dispatches are at GitHub's write limit; nothing was sent, try again",
-                            30,
-                        ));
+                    if let Some(answer) = self.give_back(&customer, id, held) {
+                        return answer;
                     }
                     // In a batch being sent: its answer comes.
                     return rx.await.unwrap_or_else(|_| Err(lost()));
@@ -208,11 +248,28 @@ impl Queue {
         }
     }
 
+    /// Takes event `id` back out when it is still queued: the caller's
+    /// answer (nothing was sent; try again after the budget's wait, at
+    /// least a second).
+    fn give_back(&self, customer: &str, id: u64, held: Duration) -> Option<Result<(), Answer>> {
+        if !self.pending().withdraw(customer, id) {
+            return None;
+        }
+        Some(Err(Answer::busy(
+            503,
+            "queued_too_long",
+            "the relay's dispatches are at GitHub's write limit; nothing was sent, try again",
+            held.as_secs().max(1),
+        )))
+    }
+
     /// Waits [`LINGER`] unless a batch is full, takes one, and sends it in a
-    /// task of its own (awaited: one dispatch at a time).
+    /// task of its own (awaited: one dispatch at a time). A send GitHub's
+    /// limits defer (nothing sent) puts the batch back and holds the queue
+    /// for the wait.
     async fn send_one_batch<'a>(&self, sender: &impl Fn() -> SenderFuture<'a>) {
         let queued = self.pending().len();
-        if queued == 0 {
+        if queued == 0 || !self.held_for().is_zero() {
             return;
         }
         if queued < self.batch {
@@ -224,22 +281,51 @@ impl Queue {
         }
         let send = match sender().await {
             Ok(s) => s,
-            Err(a) => {
-                for w in taken {
-                    let _ = w.done.send(Err(a.clone()));
-                }
-                return;
-            }
+            Err(a) => return self.answer(taken, Err(a)),
         };
         let (event_type, payload) = body(&taken);
+        // A task of its own that answers every caller of the batch (or puts
+        // it back): a caller going away never cancels a dispatch half-sent.
+        let (pending, hold) = (self.pending.clone(), self.hold.clone());
         let task = tokio::spawn(async move {
             let result = send(event_type, payload).await;
-            for w in taken {
-                let _ = w.done.send(result.clone());
-            }
+            answer_batch(&pending, &hold, taken, result);
         });
         let _ = task.await;
     }
+
+    fn answer(&self, taken: Vec<Waiting>, result: Result<(), Answer>) {
+        answer_batch(&self.pending, &self.hold, taken, result);
+    }
+}
+
+/// Tells each caller of a batch how its send ended; a send GitHub's
+/// limits deferred (nothing was sent) is put back and the queue held
+/// for the wait instead.
+fn answer_batch(
+    pending: &Mutex<Pending>,
+    hold: &Mutex<Option<tokio::time::Instant>>,
+    taken: Vec<Waiting>,
+    result: Result<(), Answer>,
+) {
+    if let Some(wait) = result.as_ref().err().and_then(deferred) {
+        *hold.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now() + wait);
+        pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put_back(taken);
+        return;
+    }
+    for w in taken {
+        let _ = w.done.send(result.clone());
+    }
+}
+
+/// How long GitHub's limits put a send off, when `a` says nothing was
+/// sent for that reason.
+fn deferred(a: &Answer) -> Option<Duration> {
+    (a.status == 503 && a.body["error"] == "github_limit")
+        .then(|| Duration::from_secs(a.body["retry_after"].as_u64().unwrap_or(1).max(1)))
 }
 
 /// What makes a [`Sender`] (a client for the manager repo, which may need
@@ -336,6 +422,77 @@ mod tests {
             json!({ "event_type": "fleetform-plan", "payload": { "n": 2 } })
         );
         assert_eq!(v.as_object().unwrap().len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod hold {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A send GitHub's limits defer is put back, the queue waits the
+    /// wait, and the same events then leave, each caller answered once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deferred_batch_is_put_back_and_sent_after_the_wait() {
+        let queue = Arc::new(Queue::new(8));
+        let tries = Arc::new(AtomicUsize::new(0));
+        let sent: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let started = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let (queue, tries, sent) = (queue.clone(), tries.clone(), sent.clone());
+            tasks.push(tokio::spawn(async move {
+                let event = Event {
+                    customer: format!("c{i}"),
+                    event_type: "fleetform-plan",
+                    payload: json!({ "n": i }),
+                };
+                let sender = || -> SenderFuture<'static> {
+                    let (tries, sent) = (tries.clone(), sent.clone());
+                    Box::pin(async move {
+                        let s: Sender = Box::new(move |_t, v: Value| {
+                            Box::pin(async move {
+                                if tries.fetch_add(1, Ordering::SeqCst) == 0 {
+                                    return Err(Answer::busy(503, "github_limit", "wait", 1));
+                                }
+                                let n = v["batch"].as_array().map_or(1, Vec::len);
+                                sent.lock().unwrap().push(n);
+                                Ok(())
+                            })
+                        });
+                        Ok(s)
+                    })
+                };
+                queue.submit(event, sender).await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+        assert_eq!(*sent.lock().unwrap(), [5]);
+        assert_eq!(tries.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(queue.queued(), 0);
+    }
+
+    /// Past the caller's patience the wait is the answer, at once.
+    #[tokio::test]
+    async fn a_wait_past_the_callers_patience_is_answered_at_once() {
+        let queue = Queue::new(1);
+        *queue.hold.lock().unwrap() = Some(tokio::time::Instant::now() + WAIT * 2);
+        let started = tokio::time::Instant::now();
+        let event = Event {
+            customer: "c".into(),
+            event_type: "fleetform-plan",
+            payload: json!({}),
+        };
+        let never = || -> SenderFuture<'static> { Box::pin(async { panic!("nothing is sent") }) };
+        let answer = queue.submit(event, never).await.unwrap_err();
+        assert_eq!(answer.body["error"], "queued_too_long");
+        assert!(answer.body["retry_after"].as_u64() >= Some(WAIT.as_secs() * 2 - 1));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(queue.queued(), 0);
     }
 }
 

@@ -587,7 +587,8 @@ fn declared_length(req: &Request<Incoming>) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-fn summary(a: &Answer) -> String {
+/// What an answer says in a log line: what was dispatched, or its code.
+pub fn summary(a: &Answer) -> String {
     if let Some(d) = a.body.get("dispatched") {
         return format!(
             "dispatched {} {} {}",

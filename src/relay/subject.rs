@@ -204,7 +204,9 @@ impl Relay {
         claims: &Claims,
         subject: &mut Subject,
     ) -> Result<(), Answer> {
-        let gh = self.customer_client(repo).await?;
+        let gh = self
+            .customer_client(repo, Some(claims.repository_id))
+            .await?;
         let head = gh
             .pull_head(repo, n)
             .await
@@ -235,7 +237,9 @@ impl Relay {
         let Some(branch) = claims.git_ref.strip_prefix("refs/heads/") else {
             return Err(Answer::refused(Refusal::NotABranch));
         };
-        let gh = self.customer_client(repo).await?;
+        let gh = self
+            .customer_client(repo, Some(claims.repository_id))
+            .await?;
         let facts = gh
             .repo_facts(repo)
             .await

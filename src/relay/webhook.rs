@@ -186,7 +186,7 @@ impl Relay {
         let repo = text(v, "/repository/full_name")
             .unwrap_or_default()
             .to_string();
-        let files = match self.present_files(&repo, after).await {
+        let files = match self.present_files((&repo, customer.repo_id), after).await {
             Ok(f) => f,
             Err(a) => return a,
         };
@@ -235,7 +235,7 @@ impl Relay {
         let repo = text(v, "/repository/full_name")
             .unwrap_or_default()
             .to_string();
-        let gh = match self.customer_client(&repo).await {
+        let gh = match self.customer_client(&repo, customer.repo_id).await {
             Ok(gh) => gh,
             Err(a) => return a,
         };
@@ -247,7 +247,7 @@ impl Relay {
         if !changed.iter().any(|f| read.contains(f)) {
             return ignored("the pull request changes no file fleetform reads");
         }
-        let files = match self.present_files(&repo, sha).await {
+        let files = match self.present_files((&repo, customer.repo_id), sha).await {
             Ok(f) => f,
             Err(a) => return a,
         };
@@ -319,7 +319,10 @@ impl Relay {
         if let Err(a) = read {
             return a;
         }
-        subject.files = match self.present_files(&repo, &subject.sha).await {
+        subject.files = match self
+            .present_files((&repo, Some(repo_id)), &subject.sha)
+            .await
+        {
             Ok(f) => f,
             Err(a) => return a,
         };
@@ -327,8 +330,12 @@ impl Relay {
     }
 
     /// Which of the files fleetform reads exist at `sha`.
-    async fn present_files(&self, repo: &str, sha: &str) -> Result<Vec<String>, Answer> {
-        let gh = self.customer_client(repo).await?;
+    async fn present_files(
+        &self,
+        (repo, id): (&str, Option<u64>),
+        sha: &str,
+    ) -> Result<Vec<String>, Answer> {
+        let gh = self.customer_client(repo, id).await?;
         let mut present = Vec::new();
         for f in self.read_files() {
             match gh.get_file(repo, &f, Some(sha)).await {
