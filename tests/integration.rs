@@ -39,6 +39,7 @@ mod conclude_plans;
 mod concurrency;
 mod customer_text;
 mod dashboard;
+mod day2_four_eyes;
 mod day2_ops;
 mod dispatch_auth;
 mod doctor;

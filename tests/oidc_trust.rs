@@ -165,8 +165,11 @@ fn derived() -> BTreeMap<&'static str, BTreeMap<String, BTreeSet<String>>> {
                 };
                 for e in envs {
                     // The rollout's stage jobs take the stage's environment
-                    // from the `next` job: one of the environments.
-                    let sub = sub.replace("${{ needs.next.outputs.environment }}", &e);
+                    // from the `next` job, the ops jobs from their input:
+                    // one of the environments.
+                    let sub = sub
+                        .replace("${{ needs.next.outputs.environment }}", &e)
+                        .replace("${{ inputs.environment }}", &e);
                     out.entry(role)
                         .or_default()
                         .entry(e)

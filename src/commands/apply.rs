@@ -23,15 +23,11 @@ pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 }
 
 /// `--plan-sha256`, when given, is a SHA-256 in hex.
-pub(crate) fn check_digest(digest: Option<&str>) -> Result<()> {
-    if let Some(d) = digest {
-        if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::Usage(
-                "--plan-sha256 must be 64 hex characters".into(),
-            ));
-        }
+fn check_digest(digest: Option<&str>) -> Result<()> {
+    match digest {
+        Some(d) => crate::util::fs::check_sha256_hex("--plan-sha256", d).map_err(Error::Usage),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The settings of `apply --dispatch`: the customer comes from the event,

@@ -51,7 +51,7 @@ fn operation(op: StateCommand, operands: &[String]) -> Result<Option<StateOp>> {
 fn resolve(args: &StateArgs) -> Result<OpTarget> {
     let phase = match (args.op, args.preview, &args.sha256) {
         (StateCommand::Apply, _, Some(d)) => {
-            crate::commands::apply::check_digest(Some(d))?;
+            crate::util::fs::check_sha256_hex("--sha256", d).map_err(Error::Usage)?;
             Phase::Sealed { sha256: d.clone() }
         }
         (StateCommand::Apply, _, None) => {

@@ -339,14 +339,7 @@ fn read_docs(
 }
 
 /// The error a failed operation exits with.
-pub(super) fn run_error(e: RunError) -> Error {
-    match e {
-        RunError::Refused(m) | RunError::Waiting(m) => Error::Refused(m),
-        RunError::Terraform(t) => Error::Terraform(t),
-        RunError::Values(d) => Error::Values(d),
-        RunError::Io(e) => Error::Other(e),
-    }
-}
+pub(super) use super::state_preview::run_error;
 
 /// What [`report_on_github`] says was done.
 pub struct Report<'a> {

@@ -167,7 +167,7 @@ pub fn read_state(
     let read = |step: &'static str| {
         engine
             .state_read(customer, env, &scratch, step)
-            .map_err(super::ops::run_error)
+            .map_err(run_error)
     };
     let pulled = read("state pull")?;
     let listed: Vec<String> = read("state list")?
@@ -187,6 +187,17 @@ pub fn read_state(
         resources: listed.len(),
     };
     Ok((facts, listed))
+}
+
+/// The error a failed Terraform step of a state operation exits with.
+pub fn run_error(e: crate::engine::RunError) -> Error {
+    use crate::engine::RunError;
+    match e {
+        RunError::Refused(m) | RunError::Waiting(m) => Error::Refused(m),
+        RunError::Terraform(t) => Error::Terraform(t),
+        RunError::Values(d) => Error::Values(d),
+        RunError::Io(e) => Error::Other(e),
+    }
 }
 
 fn scratch_dir(dir: &Path) -> PathBuf {

@@ -345,6 +345,15 @@ pub fn sha256_file(path: &Path) -> Result<String, FsError> {
 }
 
 /// SHA-256 of bytes, as lowercase hex.
+/// `value` is a SHA-256 in hex (64 hex characters); else the usage
+/// message naming `flag`.
+pub fn check_sha256_hex(flag: &str, value: &str) -> Result<(), String> {
+    if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{flag} must be 64 hex characters"));
+    }
+    Ok(())
+}
+
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }

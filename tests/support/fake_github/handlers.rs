@@ -276,13 +276,17 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
             json!({ "key_id": repo.public_key.0, "key": repo.public_key.1 }),
         ),
         "actions/create-or-update-repo-secret" => put_secret(state, &repo_name, ctx),
-        "actions/get-reviews-for-run" => {
-            Answer::json(200, render::run_reviews(state, repo, ctx.number("run_id")))
-        }
+        "actions/get-reviews-for-run" => Answer::json(
+            200,
+            super::render_actions::run_reviews(state, repo, ctx.number("run_id")),
+        ),
         "actions/get-workflow-run" => {
             let id = ctx.number("run_id");
             match repo.workflow_runs.get(&id) {
-                Some(run) => Answer::json(200, render::workflow_run(state, repo, id, run)),
+                Some(run) => Answer::json(
+                    200,
+                    super::render_actions::workflow_run(state, repo, id, run),
+                ),
                 None => Answer::not_found(),
             }
         }

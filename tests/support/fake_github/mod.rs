@@ -67,6 +67,7 @@ pub(crate) mod http;
 mod inspect;
 mod limits;
 mod render;
+mod render_actions;
 mod render_git;
 mod request;
 mod seed;
