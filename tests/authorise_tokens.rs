@@ -92,13 +92,15 @@ fn authorise_outputs_the_registered_customer_and_its_environments() {
     }
     // A pull request's dispatch: its plans key on the pull request, so
     // two pull requests of one customer never replace each other's plans.
+    w.gh.create_branch(ACME, "feature", "main");
+    let pr = w.gh.open_pr(ACME, "feature", "main", "a change");
     let mut d = dispatch_for(&w, ACME, "fleetform-plan");
-    d["client_payload"]["pr"] = json!(7);
+    d["client_payload"]["pr"] = json!(pr);
     d["client_payload"]["event"] = json!("pull_request");
     d["client_payload"]["ref"] = json!("refs/heads/feature");
     let (out, files) = authorise(&mut w, &signed(&d));
     ok(&out);
-    assert_eq!(files.outputs()["plan_key"], "pr-7");
+    assert_eq!(files.outputs()["plan_key"], format!("pr-{pr}"));
 
     // A staging-only customer: production is not in the list, so the
     // workflow skips its production jobs instead of failing them.

@@ -113,16 +113,16 @@ impl World {
     }
 }
 
-/// A plan with no faults: 7 requests (file, comment list, comment, the
-/// environment's status, the statuses read back, the combined status, the
-/// statuses read again).
+/// A plan with no faults: 8 requests (the pull request's head for the
+/// fork check, file, comment list, comment, the environment's status, the
+/// statuses read back, the combined status, the statuses read again).
 #[test]
 fn baseline_request_budget() {
     let w = World::new();
     let (out, _) = w.plan(&[]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert_eq!(w.gh.request_count(), 7);
+    assert_eq!(w.gh.request_count(), 8);
     w.gh.assert_clean();
 }
 
@@ -136,7 +136,7 @@ fn bursts_of_500_and_502_are_retried() {
     ok(&out);
     w.assert_one_comment_one_success();
     assert_eq!(w.faulted().len(), 6);
-    assert_eq!(w.gh.request_count(), 7 + 6, "each fault costs one retry");
+    assert_eq!(w.gh.request_count(), 8 + 6, "each fault costs one retry");
     assert_eq!(w.gh.pending_faults(), 0);
     w.gh.assert_clean();
 }
@@ -149,7 +149,7 @@ fn secondary_rate_limit_waits_for_retry_after() {
     ok(&out);
     w.assert_one_comment_one_success();
     assert!(elapsed >= Duration::from_secs(2), "waited {elapsed:?}");
-    assert_eq!(w.gh.request_count(), 8);
+    assert_eq!(w.gh.request_count(), 9);
     w.gh.assert_clean();
 }
 
@@ -161,7 +161,7 @@ fn too_many_requests_is_retried() {
     ok(&out);
     w.assert_one_comment_one_success();
     assert!(elapsed >= Duration::from_secs(2), "waited {elapsed:?}");
-    assert_eq!(w.gh.request_count(), 9);
+    assert_eq!(w.gh.request_count(), 10);
     w.gh.assert_clean();
 }
 
@@ -200,7 +200,7 @@ fn connection_resets_are_retried() {
     let (out, _) = w.plan(&[]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert_eq!(w.gh.request_count(), 7 + 3);
+    assert_eq!(w.gh.request_count(), 8 + 3);
     w.gh.assert_clean();
 }
 
@@ -309,7 +309,7 @@ fn malformed_json_is_retried_for_reads() {
     let (out, _) = w.plan(&[]);
     ok(&out);
     w.assert_one_comment_one_success();
-    assert_eq!(w.gh.request_count(), 9);
+    assert_eq!(w.gh.request_count(), 10);
     w.gh.assert_clean();
 }
 

@@ -412,8 +412,8 @@ fn hostile_payloads_are_refused() {
     assert!(stderr(&out).contains("not a variables file of this manager"));
     assert_eq!(
         w.gh.request_count(),
-        1,
-        "nothing was fetched but the pull request's head (the fork check)"
+        0,
+        "nothing was fetched: the payload alone is refused before the fork check"
     );
 }
 

@@ -172,11 +172,14 @@ impl RelayWorld {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> RelayProc {
+        // One log per relay started, even two in the same second.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = self
             .w
             .scratch
             .path()
-            .join(format!("relay-{}.log", common::unix_now()));
+            .join(format!("relay-{}-{n}.log", common::unix_now()));
         // The bench (bench/run.sh --relay-only) measures the static release
         // binary; the tests run the debug build.
         let bin = std::env::var_os("FLEETFORM_BENCH_BIN")

@@ -47,6 +47,8 @@ pub async fn authorise<'r>(
     // the default branch, whatever the head was.
     let from_head = payload.event == "pull_request";
     if let (Some(pr), None, true) = (payload.pr, payload.comment, from_head) {
+        // What the payload alone refuses goes first: no request for it.
+        super::fetch::check_payload_files(manager, payload)?;
         let repo = &payload.customer_repo;
         if let Err(why) = super::comment_command::own_branch(gh, repo, pr).await? {
             return Err(Error::Refused(format!("{why}; {}", stage.nothing_done())));

@@ -92,6 +92,21 @@ pub(super) async fn fetch_products_file(
     Ok(bytes.map(|b| (PathBuf::from(file), b)))
 }
 
+/// The payload lists no file the manager does not read: checked before any
+/// request is made for the dispatch.
+pub(super) fn check_payload_files(
+    manager: &Manager,
+    payload: &crate::dispatch::Payload,
+) -> Result<()> {
+    check_foreign(&payload.files, &listable_files(manager))?;
+    // Without products there is one variables file, which must be listed
+    // (each product's is checked when its view is planned).
+    if !manager.has_products() {
+        check_listed(&payload.files, &manager.config.customer.variables)?;
+    }
+    Ok(())
+}
+
 /// Every file a dispatch may list: each product view's variables and
 /// override names, and with products the customer's products file.
 fn listable_files(manager: &Manager) -> BTreeMap<String, Option<String>> {

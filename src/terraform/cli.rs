@@ -571,7 +571,8 @@ impl Terraform {
 /// subcommand, so no log, comment or error carries colour codes.
 fn colourless<'a>(step: &str, args: &[&'a str]) -> Vec<&'a str> {
     let mut out = args.to_vec();
-    if args.contains(&"-no-color") {
+    // JSON has no colour; the rest gets the flag once.
+    if args.contains(&"-no-color") || args.contains(&"-json") {
         return out;
     }
     let words = step
@@ -633,7 +634,7 @@ mod colour_tests {
         );
         assert_eq!(
             colourless("show -json", &["show", "-json", "p"]),
-            ["show", "-no-color", "-json", "p"]
+            ["show", "-json", "p"]
         );
         assert_eq!(
             colourless("import", &["import", "-input=false", "-no-color", "a", "b"]),
