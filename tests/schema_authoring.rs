@@ -496,3 +496,22 @@ fn json_is_json_whatever_the_exit_code() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc.get("error").is_none(), "{doc}");
 }
+
+/// Issue #50: raw control characters in a values file (ESC, DEL, C1, NUL)
+/// are refused where they are, saying what and how to write it.
+#[test]
+fn raw_control_characters_are_refused_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    for (values, at, name) in [
+        ("name: red\u{1b}[0m\n", "v.yml:1:10", "ESC"),
+        ("name: x\u{0}\n", "v.yml:1:8", "NUL"),
+        ("a: 1\nname: \u{9b}x\n", "v.yml:2:7", "C1"),
+    ] {
+        write(dir.path(), FORMATS, values);
+        let out = validate(dir.path(), &[]);
+        common::assert_fails(&out);
+        let err = stderr(&out);
+        assert!(err.contains(at) && err.contains(name), "{values:?}: {err}");
+        assert!(!err.contains("unexpected end of stream"), "{err}");
+    }
+}

@@ -320,7 +320,53 @@ pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, Ya
             ),
         ));
     }
+    if let Some((pos, c)) = first_forbidden(text) {
+        return Err(YamlError::at(
+            file,
+            pos,
+            format!(
+                "a raw control character U+{:04X} ({}) is not allowed in YAML; write it escaped in a double-quoted string (\"\\u{:04X}\"), or remove it",
+                c as u32,
+                control_name(c),
+                c as u32
+            ),
+        ));
+    }
     builder::build(text, file, limits)
+}
+
+/// The first character YAML 1.2 does not allow in a stream (outside the
+/// printable set: tab, line breaks, U+0020–U+007E, U+0085, U+00A0 and up
+/// but the surrogates and U+FFFE/U+FFFF), and where it is (1-based line
+/// and column in characters).
+fn first_forbidden(text: &str) -> Option<(Pos, char)> {
+    let (mut line, mut col) = (1, 0);
+    for c in text.chars() {
+        col += 1;
+        let printable = matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{85}')
+            || (c >= '\u{A0}' && c != '\u{FFFE}' && c != '\u{FFFF}');
+        if !printable {
+            return Some((Pos { line, col }, c));
+        }
+        if c == '\n' {
+            (line, col) = (line + 1, 0);
+        }
+    }
+    None
+}
+
+/// A control character's name, for people.
+fn control_name(c: char) -> &'static str {
+    match c {
+        '\0' => "NUL",
+        '\u{1B}' => "ESC",
+        '\u{7F}' => "DEL",
+        '\u{08}' => "backspace",
+        '\u{0C}' => "form feed",
+        '\u{80}'..='\u{9F}' => "a C1 control",
+        '\u{0}'..='\u{1F}' => "a C0 control",
+        _ => "a noncharacter",
+    }
 }
 
 mod builder;
@@ -335,6 +381,23 @@ mod tests {
 
     fn load(text: &str) -> Result<Document, YamlError> {
         load_str(text, Path::new("t.yml"), &Limits::default())
+    }
+
+    #[test]
+    fn raw_control_characters_are_refused_where_they_are() {
+        for (text, line, col, name) in [
+            ("a: b\u{1b}[31mc\n", 1, 5, "ESC"),
+            ("a: 1\nb: x\u{7f}\n", 2, 5, "DEL"),
+            ("a: \"q\u{85}\u{9b}\"\n", 1, 7, "a C1 control"),
+            ("a: \u{0}\n", 1, 4, "NUL"),
+        ] {
+            let e = load(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("t.yml:{line}:{col}")), "{text:?}: {e}");
+            assert!(e.contains(name), "{text:?}: {e}");
+        }
+        // Escaped, they are fine; so are tabs, CRLF, NEL and the rest.
+        let ok = load("a: \"\\e[31m\\x7f\\0\"\r\nb: c\u{85}d\n");
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]
