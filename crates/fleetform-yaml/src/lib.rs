@@ -325,7 +325,7 @@ pub fn load_str(text: &str, file: &Path, limits: &Limits) -> Result<Document, Ya
             file,
             pos,
             format!(
-                "a raw control character U+{:04X} ({}) is not allowed in YAML; write it escaped in a double-quoted string (\"\\u{:04X}\"), or remove it",
+                "YAML syntax error: a raw control character U+{:04X} ({}) is not allowed in YAML; write it escaped in a double-quoted string (\"\\u{:04X}\"), or remove it",
                 c as u32,
                 control_name(c),
                 c as u32
