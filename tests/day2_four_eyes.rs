@@ -16,17 +16,7 @@ use crate::support::rollout_world::World;
 /// a fake GitHub answering for the manager repo.
 fn operators() -> (World, FakeGitHub) {
     let w = applied();
-    let gh = FakeGitHub::start();
-    gh.add_repo(MANAGER);
-    gh.commit(MANAGER, "main", &[("README.md", "manager\n")]);
-    for who in ["ops-dana", "ops-erin"] {
-        gh.add_team_member("prov", "ops", who, "active");
-    }
-    let cfg = w.fx.read("manager/fleetform.yml");
-    w.fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
-    );
+    let gh = w.operators_on_github();
     (w, gh)
 }
 

@@ -27,17 +27,7 @@ const ARTIFACT_KEY: &str = "an artifact key for the offboarding tests, 32+ bytes
 /// (ops-dana, ops-erin) on a fake GitHub answering for the manager repo.
 fn operators() -> (World, FakeGitHub) {
     let w = revoked();
-    let gh = FakeGitHub::start();
-    gh.add_repo(MANAGER);
-    gh.commit(MANAGER, "main", &[("README.md", "manager\n")]);
-    for who in ["ops-dana", "ops-erin"] {
-        gh.add_team_member("prov", "ops", who, "active");
-    }
-    let cfg = w.fx.read("manager/fleetform.yml");
-    w.fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
-    );
+    let gh = w.operators_on_github();
     (w, gh)
 }
 

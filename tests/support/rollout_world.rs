@@ -154,6 +154,24 @@ impl World {
         self
     }
 
+    /// A fake GitHub answering for the manager repo `provider/manager`,
+    /// with the operators team prov/ops (ops-dana, ops-erin) named in
+    /// fleetform.yml's `rollout.operators`.
+    pub fn operators_on_github(&self) -> FakeGitHub {
+        let gh = FakeGitHub::start();
+        gh.add_repo("provider/manager");
+        gh.commit("provider/manager", "main", &[("README.md", "manager\n")]);
+        for who in ["ops-dana", "ops-erin"] {
+            gh.add_team_member("prov", "ops", who, "active");
+        }
+        let cfg = self.fx.read("manager/fleetform.yml");
+        self.fx.write(
+            "manager/fleetform.yml",
+            &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
+        );
+        gh
+    }
+
     pub fn fleetform(&self) -> assert_cmd::Command {
         let mut cmd = self.fx.fleetform();
         cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
