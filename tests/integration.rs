@@ -115,6 +115,7 @@ mod rollout_github;
 mod rollout_owed;
 mod rollout_queue;
 mod rollout_review;
+mod rollout_unreviewed;
 mod rollout_workflow;
 mod schedule;
 mod schema_authoring;

@@ -75,6 +75,11 @@ pub enum RolloutCommand {
         /// --summary`'s `matrix`); the last shard to finish settles the stage.
         #[arg(long, env = "FLEETFORM_SHARD")]
         shard: Option<String>,
+        /// On a workstation, apply stages whose environment needs approval
+        /// (`auto_apply: false`) with no second person; each apply is
+        /// recorded as unreviewed. Refused on GitHub Actions.
+        #[arg(long)]
+        unreviewed: bool,
         /// Apply the plans `rollout plan` made for review (their sealed
         /// bundles under DIR, opened with FLEETFORM_ARTIFACT_KEY); a pair
         /// without one there is a failed pair (nothing is planned here).

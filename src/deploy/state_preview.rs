@@ -164,13 +164,15 @@ pub fn read_state(
     dir: &Path,
 ) -> Result<(StateFacts, Vec<String>)> {
     let scratch = scratch_dir(dir);
-    let read = |step: &'static str| {
-        engine
-            .state_read(customer, env, &scratch, step)
-            .map_err(run_error)
-    };
-    let pulled = read("state pull")?;
-    let listed: Vec<String> = read("state list")?
+    let read = engine
+        .state_read(customer, env, &scratch, &["state pull", "state list"])
+        .map_err(run_error)?;
+    let mut read = read.into_iter();
+    let (pulled, listed) = (
+        read.next().unwrap_or_default(),
+        read.next().unwrap_or_default(),
+    );
+    let listed: Vec<String> = listed
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -167,21 +167,26 @@ impl Engine<'_> {
 }
 
 impl Engine<'_> {
-    /// A read of `customer` × `env`'s state (`state pull`, `state list`)
-    /// in a working copy under `out_dir`: Terraform's output.
+    /// Reads of `customer` × `env`'s state (`state pull`, `state list`)
+    /// in one working copy under `out_dir`, initialised once: Terraform's
+    /// output of each step, in order.
     pub fn state_read(
         &self,
         customer: &Customer,
         env: &str,
         out_dir: &Path,
-        step: &'static str,
-    ) -> Result<String, RunError> {
+        steps: &[&'static str],
+    ) -> Result<Vec<String>, RunError> {
         let tf = self.terraform()?;
         ensure_out_dir(out_dir, &self.manager.unit(&customer.slug, env))?;
         let mut ws = Workspace::prepare(self.manager, out_dir, &customer.slug, env)?;
         tf.init(&mut ws, false)?;
-        let args: Vec<&str> = step.split(' ').collect();
-        Ok(tf.state_op(&mut ws, step, &args)?)
+        let mut said = Vec::with_capacity(steps.len());
+        for step in steps {
+            let args: Vec<&str> = step.split(' ').collect();
+            said.push(tf.state_op(&mut ws, step, &args)?);
+        }
+        Ok(said)
     }
 }
 

@@ -24,6 +24,8 @@ pub(super) struct ApplyCtx<'a> {
     pub actor: &'a str,
     pub wave: &'a str,
     pub observer: Option<&'a dyn ApplyObserver>,
+    /// No second person saw these applies (a workstation's `--unreviewed`).
+    pub unreviewed: bool,
 }
 
 /// `units` product by product in dependency order (a product's plans are
@@ -270,6 +272,7 @@ fn apply_row(
         changed,
         at,
         actor: ctx.actor.to_string(),
+        unreviewed: ctx.unreviewed,
     };
     if !summary.has_changes {
         return (applied(false), None);

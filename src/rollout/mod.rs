@@ -43,7 +43,7 @@ use state::{Event, State};
 
 pub use crate::report::rollout::StageRow;
 
-pub use gate::{ApprovalGate, Refusal};
+pub use gate::{ApprovalGate, Refusal, Workstation};
 pub use rollback::rollback;
 pub use settings::{ApplyObserver, Fleet, Late, LateDeployment, Owes, Shown, TickSettings};
 pub use start::{start, StartSettings, Started};

@@ -56,9 +56,11 @@ pub(super) fn record_if(
 /// How a rollout's apply was let through: on a workstation, by hand; on
 /// GitHub Actions, approved when the wave's approver is not who ran the
 /// tick (the gate never takes the runner's own approval), else automatic.
-fn approval_of(e: &Entry, applied_by: &str) -> crate::audit::Approval {
+fn approval_of(e: &Entry, applied_by: &str, unreviewed: bool) -> crate::audit::Approval {
     use crate::audit::Approval;
-    if e.run_url.is_none() {
+    if unreviewed {
+        Approval::Unreviewed
+    } else if e.run_url.is_none() {
         Approval::Local
     } else if !applied_by.is_empty() && !applied_by.eq_ignore_ascii_case(&e.actor) {
         Approval::Approved
@@ -87,10 +89,11 @@ pub(super) fn audit(out: &Output, s: &State, event: &Event) {
             changed: true,
             plan_sha256,
             actor,
+            unreviewed,
             ..
         } => {
             let e = Entry::now("apply", "ok");
-            let approval = approval_of(&e, actor);
+            let approval = approval_of(&e, actor, *unreviewed);
             e.unit(unit)
                 .plan(Some(plan_sha256))
                 .approved_by(Some(actor.as_str()).filter(|a| !a.is_empty()))

@@ -82,6 +82,10 @@ pub enum Event {
         /// ran the tick where the environment needs no approval.
         #[serde(default, skip_serializing_if = "String::is_empty")]
         actor: String,
+        /// Applied by hand with `--unreviewed` where the environment
+        /// needs approval: no second person saw it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unreviewed: bool,
     },
     /// A pair left out: its customer is unknown, revoked or no longer has
     /// the environment (in the registry the tick read). Decided, not failed.
@@ -583,6 +587,7 @@ mod tests {
             changed: true,
             at: 6,
             actor: "ops-erin".into(),
+            unreviewed: false,
         });
         let s = State::of("r1", &more);
         assert!(s.halted.is_none() && s.failed.is_empty());

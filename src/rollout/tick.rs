@@ -75,6 +75,7 @@ pub fn tick(
             actor: approver.as_deref().unwrap_or(&settings.actor),
             wave: &stage.wave,
             observer: settings.observer,
+            unreviewed: settings.gate.is_some_and(|g| g.unreviewed(&stage)),
         };
         let todo = pending(&s, &stage, settings);
         apply_by_product(f, &mut s, &todo, settings, &ctx, out)?;

@@ -86,6 +86,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             one_stage,
             shard,
             plans_from,
+            unreviewed,
         } => {
             let how = TickFlags {
                 jobs: *jobs,
@@ -94,6 +95,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 one_stage: *one_stage,
                 shard: shard.as_deref(),
                 plans_from: plans_from.as_deref(),
+                unreviewed: *unreviewed,
             };
             tick(&live, id.as_deref(), &how, out)
         }
@@ -111,6 +113,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 one_stage: false,
                 shard: shard.as_deref(),
                 plans_from: None,
+                unreviewed: false,
             };
             plan(&live, id.as_deref(), &how, out)
         }
@@ -205,6 +208,7 @@ struct TickFlags<'a> {
     one_stage: bool,
     shard: Option<&'a str>,
     plans_from: Option<&'a Path>,
+    unreviewed: bool,
 }
 
 /// A tick of the rollout `id` (else the current one), with the manager at
@@ -213,6 +217,11 @@ struct TickFlags<'a> {
 fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
     let github = RolloutGitHub::from_env(out)?;
+    if how.unreviewed && github.is_some() {
+        return Err(Error::Usage(
+            "--unreviewed is for a workstation: on GitHub Actions a second person approves each wave; nothing was applied".into(),
+        ));
+    }
     let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
     let m = at.manager();
     let registry = registry(live.manager, github.as_ref())?;
@@ -238,6 +247,10 @@ fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) ->
         None => None,
     };
     let gate = github.as_ref().zip(change).map(|(g, c)| g.gate(m, c));
+    let workstation = rollout::Workstation {
+        manager: m,
+        unreviewed: how.unreviewed,
+    };
     let mut settings = tick_settings(m, how.jobs, &own_dir, how.terraform);
     settings.one_stage = how.one_stage;
     settings.shard = units;
@@ -245,7 +258,10 @@ fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) ->
     settings.observer = deployments
         .as_ref()
         .map(|d| d as &dyn rollout::ApplyObserver);
-    settings.gate = gate.as_ref().map(|g| g as &dyn rollout::ApprovalGate);
+    settings.gate = Some(match &gate {
+        Some(g) => g as &dyn rollout::ApprovalGate,
+        None => &workstation,
+    });
     let ticked = rollout::tick(&f, &s.id, &settings, out);
     let lines = ticked.as_deref().unwrap_or_default();
     for line in lines {

@@ -102,13 +102,17 @@ pub(super) fn summarise_tick(
                 plan_sha256,
                 changed,
                 actor,
+                unreviewed,
                 ..
             } => Some((
                 unit.to_string(),
-                match (changed, actor.is_empty()) {
-                    (false, _) => "no changes".into(),
-                    (true, true) => format!("applied sha256:{plan_sha256}"),
-                    (true, false) => format!("applied sha256:{plan_sha256} (by {actor})"),
+                match (changed, actor.is_empty(), unreviewed) {
+                    (false, _, _) => "no changes".into(),
+                    (true, _, true) => {
+                        format!("applied sha256:{plan_sha256} (unreviewed, by {actor})")
+                    }
+                    (true, true, false) => format!("applied sha256:{plan_sha256}"),
+                    (true, false, false) => format!("applied sha256:{plan_sha256} (by {actor})"),
                 },
             )),
             Event::Failed { unit, reason, .. } => Some((unit.to_string(), reason.clone())),

@@ -78,13 +78,15 @@ fn one(
     dir: &std::path::Path,
 ) -> Result<Archived> {
     let scratch = dir.join(".state-read");
-    let read = |step: &'static str| {
-        engine
-            .state_read(c, &u.environment, &scratch, step)
-            .map_err(|e| Error::Failed(format!("reading the state of {}: {}", u.unit, e.short())))
-    };
-    let pulled = read("state pull")?;
-    let listed: Vec<String> = read("state list")?
+    let read = engine
+        .state_read(c, &u.environment, &scratch, &["state pull", "state list"])
+        .map_err(|e| Error::Failed(format!("reading the state of {}: {}", u.unit, e.short())))?;
+    let mut read = read.into_iter();
+    let (pulled, listed) = (
+        read.next().unwrap_or_default(),
+        read.next().unwrap_or_default(),
+    );
+    let listed: Vec<String> = listed
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

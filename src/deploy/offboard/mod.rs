@@ -429,8 +429,8 @@ fn apply_all(
 /// What a unit's state still holds after a failed destroy.
 fn left_in(engine: &Engine<'_>, c: &Customer, env: &str, dir: &Path) -> Vec<String> {
     engine
-        .state_read(c, env, dir, "state list")
-        .map(|l| l.lines().map(str::to_string).collect())
+        .state_read(c, env, dir, &["state list"])
+        .map(|l| l.concat().lines().map(str::to_string).collect())
         .unwrap_or_else(|e| vec![format!("(the state could not be read: {})", e.short())])
 }
 
