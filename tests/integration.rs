@@ -118,6 +118,7 @@ mod rollout_review;
 mod rollout_workflow;
 mod schedule;
 mod schema_authoring;
+mod schema_refs;
 mod setup_action;
 mod setup_action_source;
 mod status_truth;

@@ -34,10 +34,26 @@ const DROPPED_IN_2020: &[&str] = &["$recursiveRef", "$recursiveAnchor", "additio
 /// draft has the replacement.
 const INSTEAD: &[(&str, &str, &str)] = &[
     ("$defs", "definitions", "`definitions`"),
-    ("dependentRequired", "dependencies", "`dependencies` with a list of names"),
-    ("dependentSchemas", "dependencies", "`dependencies` with a schema"),
-    ("prefixItems", "additionalItems", "`items` with a list of schemas"),
-    ("additionalItems", "prefixItems", "`items` after `prefixItems`"),
+    (
+        "dependentRequired",
+        "dependencies",
+        "`dependencies` with a list of names",
+    ),
+    (
+        "dependentSchemas",
+        "dependencies",
+        "`dependencies` with a schema",
+    ),
+    (
+        "prefixItems",
+        "additionalItems",
+        "`items` with a list of schemas",
+    ),
+    (
+        "additionalItems",
+        "prefixItems",
+        "`items` after `prefixItems`",
+    ),
     ("$anchor", "$id", "`$id: \"#name\"`"),
     ("$anchor", "id", "`id: \"#name\"`"),
     ("$id", "id", "`id`"),
@@ -116,20 +132,40 @@ mod tests {
             d7("unevaluatedProperties").unwrap(),
             "draft-07 does not have `unevaluatedProperties`, so it is ignored: declare a draft that has it (draft 2019-09, draft 2020-12) in `$schema`"
         );
-        assert!(d7("dependentRequired").unwrap().contains("write `dependencies` with a list of names, or declare"));
+        assert!(d7("dependentRequired")
+            .unwrap()
+            .contains("write `dependencies` with a list of names, or declare"));
         assert!(d7("$defs").unwrap().contains("write `definitions`"));
         assert!(d7("prefixItems").unwrap().contains("(draft 2020-12)"));
-        for ok in ["definitions", "dependencies", "$comment", "if", "contentMediaType", "$id", "title"] {
+        for ok in [
+            "definitions",
+            "dependencies",
+            "$comment",
+            "if",
+            "contentMediaType",
+            "$id",
+            "title",
+        ] {
             assert_eq!(d7(ok), None, "{ok}");
         }
         assert!(lacks(Draft::Draft4, "$id").unwrap().contains("write `id`"));
         assert!(lacks(Draft::Draft4, "const").is_some());
         assert!(lacks(Draft::Draft6, "$comment").is_some());
-        assert!(lacks(Draft::Draft201909, "$dynamicRef").unwrap().contains("write `$recursiveRef`"));
-        assert!(lacks(Draft::Draft202012, "$recursiveRef").unwrap().contains("write `$dynamicRef`"));
+        assert!(lacks(Draft::Draft201909, "$dynamicRef")
+            .unwrap()
+            .contains("write `$recursiveRef`"));
+        assert!(lacks(Draft::Draft202012, "$recursiveRef")
+            .unwrap()
+            .contains("write `$dynamicRef`"));
         assert!(lacks(Draft::Draft202012, "additionalItems").is_some());
         assert_eq!(lacks(Draft::Draft202012, "x-vendor"), None);
-        for k in ["unevaluatedItems", "dependentSchemas", "prefixItems", "$anchor", "minContains"] {
+        for k in [
+            "unevaluatedItems",
+            "dependentSchemas",
+            "prefixItems",
+            "$anchor",
+            "minContains",
+        ] {
             assert_eq!(lacks(Draft::Draft202012, k), None, "{k}");
         }
     }

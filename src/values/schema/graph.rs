@@ -71,7 +71,12 @@ impl jsonschema::Retrieve for Recording {
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let (file, bytes, value, failed) = match self.files.read(uri.as_str()) {
             Ok((file, bytes, value)) => (file, Some(bytes), value, None),
-            Err(e) => (uri.as_str().into(), None, Value::Object(Default::default()), Some(e)),
+            Err(e) => (
+                uri.as_str().into(),
+                None,
+                Value::Object(Default::default()),
+                Some(e),
+            ),
         };
         let doc = Doc {
             uri: uri.as_str().to_string(),
@@ -121,6 +126,7 @@ impl Docs {
 #[derive(Default)]
 struct Node {
     base: Option<Arc<Uri<String>>>,
+    draft: Option<Draft>,
     /// Subschemas applied to the same value, and `$ref` targets.
     in_place: Vec<*const Value>,
     /// What the validator uses when it uses this schema.
@@ -142,6 +148,8 @@ pub struct Graph<'r> {
     /// Every JSON value's document and pointer.
     index: HashMap<*const Value, (usize, String)>,
     nodes: HashMap<*const Value, Node>,
+    /// Schemas met whose edges are not known yet.
+    pending: Vec<*const Value>,
     pub refs: Vec<RefAt>,
 }
 
@@ -165,21 +173,31 @@ impl<'r> Graph<'r> {
             registry,
             index,
             nodes: HashMap::new(),
+            pending: Vec::new(),
             refs: Vec::new(),
         };
         let root = &docs.0[0];
         let base = jsonschema::uri::from_str(&root.uri).ok()?;
-        g.walk(&root.value, Arc::new(base), draft);
+        for (i, doc) in docs.0.iter().enumerate() {
+            // Each document from its own URI (the root's first).
+            let base = if i == 0 {
+                base.clone()
+            } else {
+                jsonschema::uri::from_str(&doc.uri).ok()?
+            };
+            g.structure(&doc.value, Arc::new(base), draft);
+        }
+        g.link();
         Some(g)
     }
 
-    fn walk(&mut self, value: &Value, base: Arc<Uri<String>>, draft: Draft) {
+    /// Every schema below `value` (as `draft` nests them), each with its
+    /// base URI: `base` moved by each enclosing `$id`.
+    fn structure(&mut self, value: &Value, base: Arc<Uri<String>>, draft: Draft) {
         let key = value as *const Value;
-        let Value::Object(map) = value else { return };
-        if self.nodes.contains_key(&key) {
+        if !value.is_object() || self.nodes.contains_key(&key) {
             return;
         }
-        self.nodes.insert(key, Node::default());
         let draft = match draft.detect(value) {
             Draft::Unknown => draft,
             d => d,
@@ -190,42 +208,101 @@ impl<'r> Graph<'r> {
             .in_subresource(draft.create_resource_ref(value))
             .map(|r| r.base_uri())
             .unwrap_or(base);
-        let mut node = Node {
+        let node = Node {
             base: Some(Arc::clone(&base)),
+            draft: Some(draft),
             ..Node::default()
         };
-        for keyword in ref_keywords(draft) {
-            let Some(Value::String(r)) = map.get(*keyword) else {
+        self.nodes.insert(key, node);
+        self.pending.push(key);
+        for child in draft.subresources_of(value) {
+            self.structure(child, Arc::clone(&base), draft);
+        }
+    }
+
+    /// The edges of every schema met: where its references lead (met in
+    /// turn), what it applies in place and what it uses.
+    fn link(&mut self) {
+        let mut next = 0;
+        while let Some(&key) = self.pending.get(next) {
+            next += 1;
+            let Some(value) = self.value_at(key) else {
                 continue;
             };
-            let to = self.lookup(&base, r);
-            self.refs.push(RefAt {
-                schema: key,
-                keyword,
-                reference: r.clone(),
-                to: to.as_ref().map(|(t, _, _)| *t as *const Value).map_err(Clone::clone),
-            });
-            if let Ok((target, tbase, tdraft)) = to {
-                node.in_place.push(target);
-                node.uses.push(target);
-                if let Some(t) = self.value_at(target) {
-                    self.walk(t, tbase, tdraft);
+            let Some(Node {
+                base: Some(base),
+                draft: Some(draft),
+                ..
+            }) = self.nodes.get(&key)
+            else {
+                continue;
+            };
+            let (base, draft) = (Arc::clone(base), *draft);
+            let Value::Object(map) = value else { continue };
+            let mut in_place_edges = Vec::new();
+            let mut uses = Vec::new();
+            for keyword in ref_keywords(draft) {
+                let Some(Value::String(r)) = map.get(*keyword) else {
+                    continue;
+                };
+                let to = self.lookup(&base, r);
+                if let Ok((target, tbase, tdraft)) = &to {
+                    in_place_edges.push(*target);
+                    uses.push(*target);
+                    self.reach(*target, tbase, *tdraft);
                 }
+                self.refs.push(RefAt {
+                    schema: key,
+                    keyword,
+                    reference: r.clone(),
+                    to: to.map(|(t, _, _)| t),
+                });
+            }
+            // Drafts 4 to 7 ignore the keywords beside `$ref`.
+            let only_ref = draft <= Draft::Draft7 && map.contains_key("$ref");
+            if !only_ref {
+                let defined: HashSet<*const Value> = definitions(map).collect();
+                in_place_edges.extend(in_place(map));
+                uses.extend(
+                    draft
+                        .subresources_of(value)
+                        .map(|c| c as *const Value)
+                        .filter(|c| !defined.contains(c)),
+                );
+            }
+            if let Some(node) = self.nodes.get_mut(&key) {
+                node.in_place = in_place_edges;
+                node.uses = uses;
             }
         }
-        // Drafts 4 to 7 ignore the keywords beside `$ref`.
-        let only_ref = draft <= Draft::Draft7 && map.contains_key("$ref");
-        let defined: HashSet<*const Value> = definitions(map).collect();
-        if !only_ref {
-            node.in_place.extend(in_place(map));
+    }
+
+    /// A `$ref`'s target not met yet (under a keyword its draft does not
+    /// nest schemas in): based as its nearest enclosing schema.
+    fn reach(&mut self, target: *const Value, tbase: &Arc<Uri<String>>, tdraft: Draft) {
+        if self.nodes.contains_key(&target) {
+            return;
         }
-        for child in draft.subresources_of(value) {
-            if !only_ref && !defined.contains(&(child as *const Value)) {
-                node.uses.push(child);
+        let Some((doc, at)) = self.index.get(&target).cloned() else {
+            return;
+        };
+        let root = &self.docs.0[doc].value;
+        let mut up = at.as_str();
+        let base = loop {
+            let Some((parent, _)) = up.rsplit_once('/') else {
+                break Arc::clone(tbase);
+            };
+            up = parent;
+            let node = root
+                .pointer(up)
+                .and_then(|v| self.nodes.get(&(v as *const Value)));
+            if let Some(base) = node.and_then(|n| n.base.clone()) {
+                break base;
             }
-            self.walk(child, Arc::clone(&base), draft);
+        };
+        if let Some(value) = self.value_at(target) {
+            self.structure(value, base, tdraft);
         }
-        self.nodes.insert(key, node);
     }
 
     /// The JSON value at `addr`, found again through its document.
@@ -336,7 +413,10 @@ impl<'r> Graph<'r> {
     pub fn problem(&self) -> Option<SchemaError> {
         let used = self.used();
         let set: HashSet<*const Value> = used.iter().copied().collect();
-        let dangling = self.refs.iter().find(|r| r.to.is_err() && set.contains(&r.schema));
+        let dangling = self
+            .refs
+            .iter()
+            .find(|r| r.to.is_err() && set.contains(&r.schema));
         if let Some(r) = dangling {
             let (file, line, col, pointer) = self.place(r.schema, r.keyword);
             return Some(SchemaError::RefNowhere {
@@ -388,7 +468,9 @@ impl<'r> Graph<'r> {
             .bytes
             .as_deref()
             .and_then(|b| crate::yaml::load_bytes(b, &doc.file, &limits).ok())
-            .map_or(crate::yaml::Pos { line: 1, col: 1 }, |d| d.key_pos(&pointer));
+            .map_or(crate::yaml::Pos { line: 1, col: 1 }, |d| {
+                d.key_pos(&pointer)
+            });
         (doc.file.clone(), pos.line, pos.col, pointer)
     }
 }
@@ -408,7 +490,11 @@ fn in_place(map: &serde_json::Map<String, Value>) -> Vec<*const Value> {
         match map.get(*k) {
             Some(Value::Array(items)) => out.extend(items.iter().map(|v| v as *const Value)),
             Some(Value::Object(m)) if matches!(*k, "dependentSchemas" | "dependencies") => {
-                out.extend(m.values().filter(|v| v.is_object()).map(|v| v as *const Value));
+                out.extend(
+                    m.values()
+                        .filter(|v| v.is_object())
+                        .map(|v| v as *const Value),
+                );
             }
             Some(v @ Value::Object(_)) => out.push(v as *const Value),
             _ => {}
@@ -426,7 +512,12 @@ fn index_values(
     match v {
         Value::Object(m) => {
             for (k, c) in m {
-                index_values(c, doc, format!("{at}/{}", crate::yaml::escape_token(k)), out);
+                index_values(
+                    c,
+                    doc,
+                    format!("{at}/{}", crate::yaml::escape_token(k)),
+                    out,
+                );
             }
         }
         Value::Array(a) => {
@@ -469,13 +560,21 @@ mod tests {
         let (dir, s) = load(&schema.replace("#/$defs/nope", "#/$defs/y"), "{}");
         let s = s.unwrap();
         let bytes = std::fs::read(dir.path().join("schema.json")).unwrap();
-        assert!(s.lint(Some(&bytes)).is_empty(), "{:?}", s.lint(Some(&bytes)));
+        assert!(
+            s.lint(Some(&bytes)).is_empty(),
+            "{:?}",
+            s.lint(Some(&bytes))
+        );
     }
 
     #[test]
     fn cycles_are_errors_where_they_close() {
         for (schema, b, at) in [
-            (r#"{"$ref": "b.json"}"#, r#"{"$ref": "schema.json"}"#, "schema.json:1:2"),
+            (
+                r#"{"$ref": "b.json"}"#,
+                r#"{"$ref": "schema.json"}"#,
+                "schema.json:1:2",
+            ),
             (
                 r#"{"properties": {"a": {"$ref": "b.json#/$defs/x"}}}"#,
                 r#"{"$defs": {"x": {"$ref": "schema.json#/properties/a"}}}"#,
@@ -490,7 +589,10 @@ mod tests {
         ] {
             let (_d, s) = load(schema, b);
             let err = s.unwrap_err();
-            assert!(err.starts_with(at) && err.contains("`$ref` cycle"), "{schema}: {err}");
+            assert!(
+                err.starts_with(at) && err.contains("`$ref` cycle"),
+                "{schema}: {err}"
+            );
         }
         // Recursion through a property steps into the value: no cycle.
         let (_d, s) = load(r##"{"properties": {"c": {"$ref": "#"}}}"##, "{}");
