@@ -49,24 +49,10 @@ pub enum SchemaError {
     },
     #[error("{file}: a `$ref` cannot be resolved: {message}")]
     Ref { file: PathBuf, message: String },
-    #[error("{}:{line}:{col}: a `$ref` cannot be resolved: `{keyword}: {reference}` (at {pointer}): {reason}", file.display())]
-    RefNowhere {
-        file: PathBuf,
-        line: usize,
-        col: usize,
-        pointer: String,
-        keyword: &'static str,
-        reference: String,
-        reason: String,
-    },
-    #[error("{}:{line}:{col}: `$ref` cycle (at {pointer}): {chain} comes back to the same schema for the same value, so evaluating it never ends and every value would pass it; break the cycle (point one `$ref` at a schema with keywords of its own, or step into a property or item first)", file.display())]
-    RefCycle {
-        file: PathBuf,
-        line: usize,
-        col: usize,
-        pointer: String,
-        chain: String,
-    },
+    #[error(transparent)]
+    RefNowhere(Box<graph::Nowhere>),
+    #[error(transparent)]
+    RefCycle(Box<graph::Cycle>),
 }
 
 /// How a schema is compiled: where its `$ref`s may lead and whether

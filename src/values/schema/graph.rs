@@ -44,6 +44,30 @@ fn ref_keywords(draft: Draft) -> &'static [&'static str] {
     }
 }
 
+/// A used reference that leads nowhere, where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}:{col}: a `$ref` cannot be resolved: `{keyword}: {reference}` (at {pointer}): {reason}", file.display())]
+pub struct Nowhere {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub pointer: String,
+    pub keyword: &'static str,
+    pub reference: String,
+    pub reason: String,
+}
+
+/// A cycle of references back to the same schema for the same value.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}:{col}: `$ref` cycle (at {pointer}): {chain} comes back to the same schema for the same value, so evaluating it never ends and every value would pass it; break the cycle (point one `$ref` at a schema with keywords of its own, or step into a property or item first)", file.display())]
+pub struct Cycle {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub pointer: String,
+    pub chain: String,
+}
+
 /// One document: the schema's own file or one a `$ref` reached.
 pub struct Doc {
     pub uri: String,
@@ -419,7 +443,7 @@ impl<'r> Graph<'r> {
             .find(|r| r.to.is_err() && set.contains(&r.schema));
         if let Some(r) = dangling {
             let (file, line, col, pointer) = self.place(r.schema, r.keyword);
-            return Some(SchemaError::RefNowhere {
+            return Some(SchemaError::RefNowhere(Box::new(Nowhere {
                 file,
                 line,
                 col,
@@ -427,7 +451,7 @@ impl<'r> Graph<'r> {
                 keyword: r.keyword,
                 reference: r.reference.clone(),
                 reason: r.to.clone().err()?,
-            });
+            })));
         }
         let cycle = self.cycle(&used)?;
         let mut chain = Vec::new();
@@ -446,13 +470,13 @@ impl<'r> Graph<'r> {
             }
         }
         let (file, line, col, pointer) = first?;
-        Some(SchemaError::RefCycle {
+        Some(SchemaError::RefCycle(Box::new(Cycle {
             file,
             line,
             col,
             pointer,
             chain: chain.join(" → "),
-        })
+        })))
     }
 
     /// The file, `line:col` and pointer of `keyword` in the schema at
