@@ -119,6 +119,7 @@ mod rollout_unreviewed;
 mod rollout_workflow;
 mod schedule;
 mod schema_authoring;
+mod schema_refs;
 mod setup_action;
 mod setup_action_source;
 mod status_truth;

@@ -6,7 +6,9 @@
 //! [`refs`]); [`lint`] finds what the validator accepts but the author did
 //! not mean.
 
+pub mod drafts;
 pub mod formats;
+pub mod graph;
 pub mod lint;
 pub mod refs;
 #[cfg(test)]
@@ -47,6 +49,10 @@ pub enum SchemaError {
     },
     #[error("{file}: a `$ref` cannot be resolved: {message}")]
     Ref { file: PathBuf, message: String },
+    #[error(transparent)]
+    RefNowhere(Box<graph::Nowhere>),
+    #[error(transparent)]
+    RefCycle(Box<graph::Cycle>),
 }
 
 /// How a schema is compiled: where its `$ref`s may lead and whether
@@ -130,6 +136,10 @@ pub struct Schema {
     pub document: Value,
     validator: jsonschema::Validator,
     settings: Settings,
+    draft: jsonschema::Draft,
+    /// The schema file's URI and where its `$ref`s lead (for the lint).
+    base: Option<String>,
+    files: refs::ManagerFiles,
 }
 
 impl std::fmt::Debug for Schema {
@@ -207,27 +217,38 @@ impl Schema {
             message: e.to_string(),
         })?;
         let (draft, draft_name) = draft_of(&value, shown)?;
+        let files = refs::ManagerFiles {
+            root: settings.root.clone(),
+            published: published(&value, base.as_deref()),
+        };
         let mut options = jsonschema::options()
             .with_draft(draft)
             .should_validate_formats(settings.formats == formats::FormatMode::Assert)
-            .with_retriever(refs::ManagerFiles {
-                root: settings.root.clone(),
-                published: published(&value, base.as_deref()),
-            });
+            .with_retriever(files.clone());
         for (name, check) in formats::CUSTOM {
             options = options.with_format(*name, *check);
         }
-        if let Some(base) = base {
-            options = options.with_base_uri(base);
+        if let Some(base) = &base {
+            options = options.with_base_uri(base.clone());
         }
-        let validator = options
-            .build(&value)
-            .map_err(|e| compile_error(e, shown, draft_name))?;
+        let built = options.build(&value);
+        // A `$ref` that leads nowhere, or round in a cycle, is said where
+        // it is (the validator says neither where nor, for a cycle, at all).
+        let docs = root_docs(&value, bytes, shown, base.as_deref(), &files, draft);
+        let problem = graph::Graph::new(&docs, draft).and_then(|g| g.problem());
+        let validator = match (built, problem) {
+            (_, Some(problem)) => return Err(problem),
+            (Err(e), None) => return Err(compile_error(e, shown, draft_name)),
+            (Ok(v), None) => v,
+        };
         Ok(Schema {
             file: shown.to_path_buf(),
             document: value,
             validator,
             settings,
+            draft,
+            base,
+            files,
         })
     }
 
@@ -251,8 +272,17 @@ impl Schema {
         let doc = bytes.and_then(|b| {
             crate::yaml::load_bytes(b, &self.file, &crate::yaml::Limits::default()).ok()
         });
-        let resolves = |r: &str| self.resolves(r);
-        lint::lint(&self.document, &resolves)
+        let docs = root_docs(
+            &self.document,
+            bytes.unwrap_or_default(),
+            &self.file,
+            self.base.as_deref(),
+            &self.files,
+            self.draft,
+        );
+        let graph = graph::Graph::new(&docs, self.draft);
+        let resolves = |at: &str, r: &str| graph.as_ref().is_none_or(|g| g.resolves(at, r));
+        lint::lint(&self.document, self.draft, &resolves)
             .into_iter()
             .map(|f| {
                 let location = match &doc {
@@ -268,20 +298,6 @@ impl Schema {
                 (location, format!("{} (at {})", f.message, f.pointer))
             })
             .collect()
-    }
-
-    /// Whether a local `$ref` (`#/…` pointer or `#anchor`) leads somewhere;
-    /// references to other documents were resolved when compiling.
-    fn resolves(&self, r: &str) -> bool {
-        let Some(fragment) = r.strip_prefix('#') else {
-            return true;
-        };
-        if fragment.is_empty() || fragment.starts_with('/') {
-            let decoded = fragment.replace("%25", "%").replace("%22", "\"");
-            return self.document.pointer(&decoded).is_some();
-        }
-        // An anchor: declared somewhere in the document.
-        has_anchor(&self.document, fragment)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -355,21 +371,24 @@ fn published(value: &Value, base: Option<&str>) -> Option<(String, PathBuf)> {
     Some((format!("{dir}/"), file.parent()?.to_path_buf()))
 }
 
-fn has_anchor(v: &Value, name: &str) -> bool {
-    match v {
-        Value::Object(m) => {
-            ["$anchor", "$dynamicAnchor"]
-                .iter()
-                .any(|k| m.get(*k).and_then(Value::as_str) == Some(name))
-                || m.get("$id")
-                    .or_else(|| m.get("id"))
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| id.strip_prefix('#') == Some(name))
-                || m.values().any(|c| has_anchor(c, name))
-        }
-        Value::Array(a) => a.iter().any(|c| has_anchor(c, name)),
-        _ => false,
-    }
+/// The schema's own document and every file its `$ref`s reach.
+fn root_docs(
+    value: &Value,
+    bytes: &[u8],
+    shown: &Path,
+    base: Option<&str>,
+    files: &refs::ManagerFiles,
+    draft: jsonschema::Draft,
+) -> graph::Docs {
+    let root = graph::Doc {
+        // The validator's own base for a schema with no file.
+        uri: base.unwrap_or("json-schema:///").to_string(),
+        file: shown.to_path_buf(),
+        value: value.clone(),
+        bytes: Some(bytes.to_vec()),
+        failed: None,
+    };
+    graph::Docs::load(root, files, draft)
 }
 
 /// The crate's compile error, with a `$ref` that could not be read said as

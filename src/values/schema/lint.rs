@@ -2,6 +2,7 @@
 //! did not mean. A keyword with a typo (`additionalproperties`) is ignored by
 //! JSON Schema, so the constraint silently does not hold.
 
+use jsonschema::Draft;
 use serde_json::Value;
 
 /// One finding, at a JSON pointer in the schema.
@@ -106,17 +107,25 @@ const MAP: &[&str] = &[
     "dependencies",
 ];
 
-/// Every finding in `schema`, in document order. `resolves` says whether a
-/// `$ref` leads somewhere (local pointers are checked here, files by the
-/// caller).
-pub fn lint(schema: &Value, resolves: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+/// Every finding in `schema` (of `draft`), in document order.
+/// `resolves(at, r)` says whether the `$ref: r` in the schema at pointer
+/// `at` leads somewhere (against that schema's base URI).
+pub fn lint(schema: &Value, draft: Draft, resolves: &Resolves) -> Vec<Finding> {
     let mut out = Vec::new();
-    walk(schema, "", resolves, &mut out);
+    walk(schema, "", draft, resolves, &mut out);
     out
 }
 
-fn walk(v: &Value, at: &str, resolves: &dyn Fn(&str) -> bool, out: &mut Vec<Finding>) {
+/// Whether the `$ref` (second) in the schema at a pointer (first) resolves.
+pub type Resolves<'a> = dyn Fn(&str, &str) -> bool + 'a;
+
+fn walk(v: &Value, at: &str, draft: Draft, resolves: &Resolves, out: &mut Vec<Finding>) {
     let Value::Object(map) = v else { return };
+    // A subschema may declare a draft of its own.
+    let draft = match draft.detect(v) {
+        Draft::Unknown => draft,
+        d => d,
+    };
     for (key, value) in map {
         let here = format!("{at}/{}", crate::yaml::escape_token(key));
         if !KEYWORDS.contains(&key.as_str()) {
@@ -128,43 +137,58 @@ fn walk(v: &Value, at: &str, resolves: &dyn Fn(&str) -> bool, out: &mut Vec<Find
             }
             continue;
         }
-        match (key.as_str(), value) {
-            ("format", Value::String(f)) if !is_known_format(f) => out.push(Finding {
+        if let Some(message) = super::drafts::lacks(draft, key) {
+            out.push(Finding {
                 pointer: here.clone(),
-                message: match near_format(f) {
-                    Some(known) => {
-                        format!("unknown format `{f}` is not checked: did you mean `{known}`?")
-                    }
-                    None => format!(
-                        "unknown format `{f}` is not checked (the formats checked: {})",
-                        known_formats().join(", ")
-                    ),
-                },
-            }),
-            ("$ref", Value::String(r)) if !resolves(r) => out.push(Finding {
+                message,
+            });
+        }
+        if let Some(message) = value_finding(key, value, at, resolves) {
+            out.push(Finding {
                 pointer: here.clone(),
-                message: format!("`$ref: {r}` resolves nowhere in this schema"),
-            }),
-            (k, Value::Array(items)) if MANY.contains(&k) => {
-                for (i, s) in items.iter().enumerate() {
-                    walk(s, &format!("{here}/{i}"), resolves, out);
-                }
-            }
-            (k, Value::Object(m)) if MAP.contains(&k) => {
-                for (name, s) in m {
-                    walk(
-                        s,
-                        &format!("{here}/{}", crate::yaml::escape_token(name)),
-                        resolves,
-                        out,
-                    );
-                }
-            }
-            (k, s) if ONE.contains(&k) => walk(s, &here, resolves, out),
-            _ => {}
+                message,
+            });
+        }
+        for (child, s) in subschemas(key, value) {
+            walk(s, &format!("{here}{child}"), draft, resolves, out);
         }
     }
     required_without_property(map, at, out);
+}
+
+/// What is wrong with `key: value` itself: an unknown format, a `$ref`
+/// that leads nowhere.
+fn value_finding(key: &str, value: &Value, at: &str, resolves: &Resolves) -> Option<String> {
+    match (key, value) {
+        ("format", Value::String(f)) if !is_known_format(f) => Some(match near_format(f) {
+            Some(known) => format!("unknown format `{f}` is not checked: did you mean `{known}`?"),
+            None => format!(
+                "unknown format `{f}` is not checked (the formats checked: {})",
+                known_formats().join(", ")
+            ),
+        }),
+        ("$ref" | "$dynamicRef", Value::String(r)) if !resolves(at, r) => {
+            Some(format!("`{key}: {r}` resolves nowhere in this schema"))
+        }
+        _ => None,
+    }
+}
+
+/// The subschemas in `key: value`, each with its pointer below `key`.
+fn subschemas<'v>(key: &str, value: &'v Value) -> Vec<(String, &'v Value)> {
+    match (key, value) {
+        (k, Value::Array(items)) if MANY.contains(&k) => items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("/{i}"), s))
+            .collect(),
+        (k, Value::Object(m)) if MAP.contains(&k) => m
+            .iter()
+            .map(|(name, s)| (format!("/{}", crate::yaml::escape_token(name)), s))
+            .collect(),
+        (k, s) if ONE.contains(&k) => vec![(String::new(), s)],
+        _ => Vec::new(),
+    }
 }
 
 /// `required: [nmae]` beside `properties: {name: …}` (and no pattern or
@@ -286,7 +310,7 @@ mod tests {
     use serde_json::json;
 
     fn messages(s: Value) -> Vec<String> {
-        lint(&s, &|r| r == "#/$defs/a")
+        lint(&s, Draft::Draft202012, &|_, r| r == "#/$defs/a")
             .into_iter()
             .map(|f| format!("{} {}", f.pointer, f.message))
             .collect()

@@ -10,6 +10,7 @@ const LIMIT: u64 = 4 * 1024 * 1024;
 
 /// Resolves `file:` URIs below `root`, as every manager path is read (no
 /// `..`, no symlinked folder); refuses every other scheme.
+#[derive(Debug, Clone, Default)]
 pub struct ManagerFiles {
     /// The manager repo (or the folder of a schema given on its own);
     /// `None` when the schema came from elsewhere and has no files beside it.
@@ -99,7 +100,8 @@ impl ManagerFiles {
         Some(path)
     }
 
-    fn read(&self, uri: &str) -> Result<Value, RefError> {
+    /// The file `uri` names: its path as shown, its bytes and its JSON.
+    pub fn read(&self, uri: &str) -> Result<(PathBuf, Vec<u8>, Value), RefError> {
         let Some(path) = self.local(uri) else {
             return Err(RefError::Remote(uri.to_string()));
         };
@@ -123,10 +125,13 @@ impl ManagerFiles {
         };
         let bytes = crate::util::fs::read_bounded(&full, LIMIT)
             .map_err(|e| read_err(e.reason.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| RefError::Read {
-            file: shown,
-            reason: format!("not valid JSON at {}:{}: {e}", e.line(), e.column()),
-        })
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok((PathBuf::from(shown), bytes, value)),
+            Err(e) => Err(RefError::Read {
+                file: shown,
+                reason: format!("not valid JSON at {}:{}: {e}", e.line(), e.column()),
+            }),
+        }
     }
 }
 
@@ -142,7 +147,9 @@ impl jsonschema::Retrieve for ManagerFiles {
         &self,
         uri: &jsonschema::Uri<String>,
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        self.read(uri.as_str()).map_err(Into::into)
+        self.read(uri.as_str())
+            .map(|(_, _, value)| value)
+            .map_err(Into::into)
     }
 }
 
