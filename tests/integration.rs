@@ -120,6 +120,7 @@ mod rollout_workflow;
 mod schedule;
 mod schema_authoring;
 mod schema_refs;
+mod secrets;
 mod setup_action;
 mod setup_action_source;
 mod status_truth;

@@ -16,6 +16,7 @@ use crate::output::Output;
 mod instructions;
 mod keys;
 mod pins;
+mod secret_keys;
 mod view;
 
 use instructions::instructions;
@@ -39,7 +40,9 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
                 _ => None,
             };
             let (slug, repo) = (c.slug.clone(), c.repo.clone());
+            let made = secret_keys::make(&manager, &mut c)?;
             add(&manager, c, out)?;
+            secret_keys::tell(&manager, &slug, &made, out);
             if let (Some(secret), Some(repo)) = (secret, repo) {
                 print_key(&secret.customer_key(&slug, 1), &repo, out);
             }
@@ -152,6 +155,7 @@ fn new_customer(manager: &Manager, command: &CustomersCommand) -> Option<Custome
         offboarded: None,
         products: None,
         labels: Default::default(),
+        secrets: Default::default(),
         identity: None,
         key_generation: None,
         token: match (token_name, token_expires) {

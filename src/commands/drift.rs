@@ -257,6 +257,7 @@ impl Clients {
             Ok(CustomerSource {
                 variables: (PathBuf::from(&manager.config.customer.variables), vars),
                 overrides,
+                secrets: Default::default(),
             })
         })
     }

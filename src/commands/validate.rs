@@ -76,6 +76,7 @@ fn check_file(f: &Path, schema: &Schema) -> Checked {
             let src = CustomerSource {
                 variables: (shown.clone(), bytes),
                 overrides: Default::default(),
+                secrets: Default::default(),
             };
             customer::check(&src, schema).err().unwrap_or_default()
         }

@@ -163,6 +163,12 @@ fn entry_lines(c: &Customer, indent: &str) -> Vec<String> {
         lines.push(format!("{inner}  name: {}", quote(&t.name)));
         lines.push(format!("{inner}  expires: {}", t.expires));
     }
+    if !c.secrets.is_empty() {
+        lines.push(format!("{inner}secrets:"));
+        for (env, recipient) in &c.secrets {
+            lines.push(format!("{inner}  {env}: {recipient}"));
+        }
+    }
     lines
 }
 

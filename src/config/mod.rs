@@ -164,6 +164,35 @@ pub struct ManagerConfig {
     /// The dispatch relay and the GitHub App it acts as (see [`relay`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<RelayConfig>,
+    /// Customer secrets (README, "Customer secrets"): with it, `customers
+    /// add` makes each customer an age recipient per environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsConfig>,
+}
+
+/// `secrets:` in fleetform.yml.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Where `customers add` writes the identities it makes (one file per
+    /// customer × environment, owner-only, never overwritten), for the
+    /// operator to store as environment secrets and then delete.
+    #[serde(default = "default_keys_dir")]
+    pub keys_dir: String,
+}
+
+fn default_keys_dir() -> String {
+    ".fleetform/secret-keys".into()
+}
+
+/// `secrets:` of one environment.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSecrets {
+    /// A secret whose `updated:` is older than this many days is a warning
+    /// (plan comment, `customers list`, `doctor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_days: Option<u32>,
 }
 
 /// `sync:` in fleetform.yml.
@@ -221,6 +250,10 @@ pub struct CustomerFiles {
     /// Optional per-environment override file; `{environment}` is replaced.
     #[serde(default = "default_overrides")]
     pub overrides: String,
+    /// Optional per-environment secrets file (encrypted values, README
+    /// "Customer secrets"); `{environment}` is replaced.
+    #[serde(default = "default_secrets")]
+    pub secrets: String,
 }
 
 impl Default for CustomerFiles {
@@ -228,6 +261,7 @@ impl Default for CustomerFiles {
         CustomerFiles {
             variables: default_variables(),
             overrides: default_overrides(),
+            secrets: default_secrets(),
         }
     }
 }
@@ -237,6 +271,9 @@ fn default_variables() -> String {
 }
 fn default_overrides() -> String {
     "infra/variables.{environment}.yml".into()
+}
+fn default_secrets() -> String {
+    "infra/secrets.{environment}.yml".into()
 }
 
 /// One environment, e.g. `staging` or `production`.
@@ -253,6 +290,9 @@ pub struct Environment {
     /// Apply without waiting for a reviewer once the plan succeeded.
     #[serde(default)]
     pub auto_apply: bool,
+    /// The rotation policy of the customers' secrets here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<EnvironmentSecrets>,
 }
 
 impl Environment {
@@ -453,15 +493,18 @@ impl Manager {
     /// A customer file set: relative, inside the repo, and the override
     /// name has `{environment}`.
     fn check_files(&self, c: &CustomerFiles, at: &str) -> Result<(), ConfigError> {
-        if !c.overrides.contains("{environment}") {
-            return Err(self.invalid(
-                &format!("{at}/overrides"),
-                "the override file name must contain `{environment}`",
-            ));
+        for (key, p) in [("overrides", &c.overrides), ("secrets", &c.secrets)] {
+            if !p.contains("{environment}") {
+                return Err(self.invalid(
+                    &format!("{at}/{key}"),
+                    format!("the {key} file name must contain `{{environment}}`"),
+                ));
+            }
         }
         for (key, p) in [
             ("variables", c.variables.as_str()),
             ("overrides", c.overrides.as_str()),
+            ("secrets", c.secrets.as_str()),
         ] {
             if !is_relative_inside(Path::new(p)) {
                 return Err(self.invalid(

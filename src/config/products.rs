@@ -223,6 +223,7 @@ impl Manager {
         config.customer = p.customer.clone().unwrap_or_else(|| CustomerFiles {
             variables: format!("infra/{}/variables.yml", p.name),
             overrides: format!("infra/{}/variables.{{environment}}.yml", p.name),
+            secrets: format!("infra/{}/secrets.{{environment}}.yml", p.name),
         });
         Manager {
             root: self.root.clone(),

@@ -63,6 +63,11 @@ pub struct Customer {
     /// manager with `products:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<String>>,
+    /// The customer's age recipient per environment (`customers add`
+    /// makes them when fleetform.yml has `secrets:`): the only key its
+    /// secrets files may be encrypted to (README, "Customer secrets").
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secrets: std::collections::BTreeMap<String, String>,
     /// Labels that rollout waves select by (`tier: internal`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,

@@ -70,9 +70,11 @@ pub(super) async fn fetch_source(
     let (variables, overrides) = fetch_files(gh, payload, &allowed, &wanted, envs).await?;
     let variables =
         variables.ok_or_else(|| Error::Failed(format!("`{vars_name}` was not fetched")))?;
+    let secrets = fetch_secrets(gh, manager, view, payload, envs).await?;
     Ok(CustomerSource {
         variables: (PathBuf::from(&vars_name), variables),
         overrides,
+        secrets,
     })
 }
 
@@ -116,6 +118,33 @@ fn listable_files(manager: &Manager) -> BTreeMap<String, Option<String>> {
         all.insert(crate::config::PRODUCTS_FILE.to_string(), None);
     }
     all
+}
+
+/// With `secrets:` in fleetform.yml, the secrets file of every planned
+/// environment at the sha (one request each, even when absent); still
+/// encrypted: only the plan of that customer × environment decrypts it.
+async fn fetch_secrets(
+    gh: &GitHub,
+    manager: &Manager,
+    view: &Manager,
+    payload: &Payload,
+    envs: &[String],
+) -> Result<Overrides> {
+    let mut secrets = BTreeMap::new();
+    if manager.config.secrets.is_none() {
+        return Ok(secrets);
+    }
+    for env in envs {
+        let path = crate::values::customer::secrets_path(view, env);
+        let bytes = gh
+            .get_file(&payload.customer_repo, &path, Some(&payload.sha))
+            .await
+            .map_err(gh_err)?;
+        if let Some(b) = bytes {
+            secrets.insert(env.clone(), (PathBuf::from(path), b));
+        }
+    }
+    Ok(secrets)
 }
 
 /// The files of one view: its variables file (`None`) and its override

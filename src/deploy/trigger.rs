@@ -331,6 +331,7 @@ pub(super) fn checkout_source(
     let source = CustomerSource {
         variables: (PathBuf::from(variables_path), variables),
         overrides,
+        secrets: Default::default(),
     };
     Ok((source, files))
 }

@@ -18,6 +18,7 @@
 mod error;
 mod folder;
 pub mod ops;
+mod secrets;
 pub mod tools;
 
 pub use error::RunError;
@@ -54,7 +55,13 @@ pub struct Engine<'m> {
     pub needs: Vec<crate::terraform::needs::Need>,
     /// Every plan of this run is targeted (`-replace`, `-target`, `-destroy`).
     pub targeting: Option<crate::data::summary::Targeting>,
+    /// Told each customer secret before Terraform runs, so the runner
+    /// masks it in every log (the output layer's; none: not on Actions).
+    pub mask: Option<Masker>,
 }
+
+/// Registers a secret with the runner's mask list.
+pub type Masker = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 /// One plan to make.
 pub struct PlanRequest<'a> {
@@ -182,9 +189,16 @@ impl Engine<'_> {
             .map_err(|m| RunError::Refused(format!("the cloud identity: {m}")))?;
         // Rendering refuses credentials, so nothing below ever holds one.
         let mut values = self.render(req.customer, req.environment, req.docs)?;
+        // Secrets never join `values`: they reach Terraform through its
+        // environment only, and are masked before it runs.
+        let secrets = self.secrets_for(req.customer, env, req.docs)?;
+        if let Some(mask) = &self.mask {
+            secrets.iter().for_each(|s| mask(&s.value));
+        }
         ensure_out_dir(&req.out_dir, &self.manager.unit(slug, env))?;
         let inputs = self.inputs(tf, slug, env, &req.out_dir, &mut values)?;
         let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
+        ws.secret_env = secrets.into_iter().map(|s| (s.name, s.value)).collect();
         let var_file = ws.path().join("fleetform.tfvars.json");
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
         write_atomic(&var_file, &vars)?;
@@ -665,5 +679,9 @@ fn build<'m>(
         terraform,
         needs: crate::terraform::needs::of(manager),
         targeting: None,
+        // The output layer registers each with the runner (on Actions).
+        mask: Some(std::sync::Arc::new(|s: &str| {
+            crate::output::Output::from_env(false, 0).mask(s)
+        })),
     })
 }

@@ -616,6 +616,7 @@ pub(super) fn from_record(
     Some(CustomerSource {
         variables,
         overrides,
+        secrets: Default::default(),
     })
 }
 

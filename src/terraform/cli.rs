@@ -315,6 +315,9 @@ impl Terraform {
         if let Some(n) = self.threads {
             cmd.env("GOMAXPROCS", n.to_string());
         }
+        for (name, value) in &ws.secret_env {
+            cmd.env(format!("TF_VAR_{name}"), value.as_str());
+        }
         cmd
     }
 

@@ -15,6 +15,7 @@ mod datadir;
 mod error;
 mod lockfile;
 pub mod needs;
+pub mod variables;
 mod workspace;
 
 pub use cli::*;

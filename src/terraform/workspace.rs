@@ -32,6 +32,9 @@ pub struct Workspace {
     /// The backend's per-pair setting: (`path` or `key`, its value).
     pub(super) backend: (&'static str, String),
     pub log: String,
+    /// The customer's secrets for this pair, handed to Terraform as
+    /// `TF_VAR_<name>` (never written to disk; wiped when dropped).
+    pub secret_env: Vec<(String, zeroize::Zeroizing<String>)>,
 }
 
 impl Workspace {
@@ -78,6 +81,7 @@ impl Workspace {
             dir,
             backend,
             log: String::new(),
+            secret_env: Vec::new(),
         })
     }
 

@@ -20,6 +20,7 @@ use crate::values::template::{is_template, TemplateMemo, ValueTemplates};
 use crate::yaml::{self, escape_token, Document, Limits, Location};
 
 mod only;
+mod secret_checks;
 mod strings;
 pub use only::{changed_keys, render_only};
 use strings::render_strings;
@@ -31,6 +32,9 @@ pub struct CustomerSource {
     pub variables: (PathBuf, Vec<u8>),
     /// Per-environment override files that exist.
     pub overrides: BTreeMap<String, (PathBuf, Vec<u8>)>,
+    /// Per-environment secrets files that exist (encrypted; README,
+    /// "Customer secrets").
+    pub secrets: BTreeMap<String, (PathBuf, Vec<u8>)>,
 }
 
 impl CustomerSource {
@@ -45,20 +49,32 @@ impl CustomerSource {
         let bytes = crate::util::fs::read_under(dir, rel, limit)
             .map_err(|e| read_diagnostic(&shown, "cannot read the customer's variables file", e))?;
         let mut overrides = BTreeMap::new();
+        let mut secrets = BTreeMap::new();
         for env in envs {
-            let rel = override_path(manager, env);
-            let shown = display_path(&dir.join(&rel));
-            match crate::util::fs::read_under(dir, Path::new(&rel), limit) {
-                Ok(b) => {
-                    overrides.insert(env.clone(), (shown, b));
+            for (kind, rel, into) in [
+                ("override", override_path(manager, env), &mut overrides),
+                ("secrets", secrets_path(manager, env), &mut secrets),
+            ] {
+                let shown = display_path(&dir.join(&rel));
+                match crate::util::fs::read_under(dir, Path::new(&rel), limit) {
+                    Ok(b) => {
+                        into.insert(env.clone(), (shown, b));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(read_diagnostic(
+                            &shown,
+                            &format!("cannot read {kind} file"),
+                            e,
+                        ))
+                    }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(read_diagnostic(&shown, "cannot read override file", e)),
             }
         }
         Ok(CustomerSource {
             variables: (shown, bytes),
             overrides,
+            secrets,
         })
     }
 }
@@ -87,6 +103,15 @@ pub fn override_path(manager: &Manager, env: &str) -> String {
         .replace("{environment}", env)
 }
 
+/// Path of the secrets file for `env`, relative to the customer repo.
+pub fn secrets_path(manager: &Manager, env: &str) -> String {
+    manager
+        .config
+        .customer
+        .secrets
+        .replace("{environment}", env)
+}
+
 /// Checked customer documents.
 #[derive(Debug, Clone)]
 pub struct CustomerDocs {
@@ -95,6 +120,8 @@ pub struct CustomerDocs {
     /// The files as read (shown path, bytes): what a deployment record
     /// keeps of what was applied.
     pub files: Vec<(PathBuf, Arc<[u8]>)>,
+    /// The secrets files, by environment, as read (still encrypted).
+    pub secrets: BTreeMap<String, (PathBuf, Arc<[u8]>)>,
 }
 
 fn parse(shown: &Path, bytes: &[u8]) -> Result<Arc<Document>, Diagnostic> {
@@ -187,7 +214,14 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             Err(d) => diags.push(d),
         }
     }
-    let secret_at = credentials(&variables, &overrides, &mut diags);
+    let mut secret_at = credentials(&variables, &overrides, &mut diags);
+    secret_at.extend(secret_checks::check(
+        schema,
+        &variables,
+        &overrides,
+        &source.secrets,
+        &mut diags,
+    ));
     let mut checker = SchemaCheck {
         schema,
         source,
@@ -202,10 +236,16 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
             .chain(source.overrides.values())
             .map(|(p, b)| (p.clone(), Arc::from(b.as_slice())))
             .collect();
+        let secrets = source
+            .secrets
+            .iter()
+            .map(|(env, (p, b))| (env.clone(), (p.clone(), Arc::from(b.as_slice()))))
+            .collect();
         return Ok(CustomerDocs {
             variables,
             overrides,
             files,
+            secrets,
         });
     }
     diags.sort_by(|a, b| {
@@ -646,6 +686,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            secrets: BTreeMap::new(),
         };
         match check(&source, &schema()) {
             Ok(_) => Vec::new(),

@@ -245,9 +245,14 @@ impl Keys {
         Ok(Keys(ids))
     }
 
-    /// From the environment; none when the variable is unset or empty.
-    pub fn from_env() -> Result<Keys, KeyError> {
-        let text = Zeroizing::new(std::env::var(KEY_VAR).unwrap_or_default());
+    /// From the environment, for the customer `slug`: [`KEY_VAR`] and
+    /// `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`); none when
+    /// both are unset or empty.
+    pub fn from_env(slug: &str) -> Result<Keys, KeyError> {
+        let own = format!("{KEY_VAR}_{}", slug.to_ascii_uppercase().replace('-', "_"));
+        let mut text = Zeroizing::new(std::env::var(KEY_VAR).unwrap_or_default());
+        text.push('\n');
+        text.push_str(&Zeroizing::new(std::env::var(own).unwrap_or_default()));
         Keys::parse(&text)
     }
 

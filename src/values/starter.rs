@@ -40,6 +40,7 @@ pub fn checked(schema: &Schema, hints: &Hints, shown: &Path) -> Result<String, V
             let src = CustomerSource {
                 variables: (shown.to_path_buf(), text.as_bytes().to_vec()),
                 overrides: Default::default(),
+                secrets: Default::default(),
             };
             customer::check(&src, schema).is_ok()
         });
@@ -59,6 +60,7 @@ pub fn render_problems(
     let src = CustomerSource {
         variables: (shown.to_path_buf(), text.as_bytes().to_vec()),
         overrides: Default::default(),
+        secrets: Default::default(),
     };
     let docs = match customer::check(&src, schema) {
         Ok(d) => d,

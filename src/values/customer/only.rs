@@ -238,6 +238,7 @@ mod tests {
                             .flatten()
                             .collect(),
                         files: Vec::new(),
+                        secrets: BTreeMap::new(),
                     };
                     let render = |l: &ManagerLayers| {
                         let memo = &mut TemplateMemo::new(&templates);
