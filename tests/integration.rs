@@ -107,6 +107,7 @@ mod relay_hostile;
 mod relay_issuer;
 mod relay_once;
 mod relay_redeliver;
+mod relay_replays;
 mod relay_scale;
 mod relay_webhooks;
 mod rollout;

@@ -1,7 +1,8 @@
 //! `POST /webhook`: the App's events. The signature (`X-Hub-Signature-256`,
 //! HMAC-SHA256 of the body under the webhook secret) is checked in constant
-//! time before the body is parsed; a delivery already handled is answered
-//! 200 and not dispatched again. Dispatched: a push to the default branch
+//! time before the body is parsed; a delivery already handled (the same
+//! signed body, or the same delivery id: [`super::replay`]) is answered
+//! 200 and not handled again. Dispatched: a push to the default branch
 //! and a pull request opened, synchronized or reopened, of an installed
 //! customer repo, when the change touches a file fleetform reads; and a new
 //! comment command on a pull request of one (`comment`).
@@ -10,6 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::replay::{self, Kind};
 use super::subject::text;
 use super::{Answer, Relay, Subject};
 use crate::dispatch::command::parse;
@@ -88,18 +90,40 @@ impl Relay {
             })
     }
 
-    /// A delivery whose signature was checked against its whole body.
+    /// A delivery whose signature was checked against its whole body. A
+    /// delivery handled before is answered 200 and not handled again: one
+    /// with the same `X-GitHub-Delivery` id (GitHub's redelivery), or the
+    /// same signed body under another id (a replay: the id is not signed).
     pub async fn handle_signed_webhook(&self, headers: &Delivery<'_>, body: &[u8]) -> Answer {
         let Some(id) = headers.id.filter(|i| !i.is_empty() && i.len() <= 100) else {
             return Answer::refuse(400, "no_delivery", "X-GitHub-Delivery is missing");
         };
-        if !Relay::first_use(&self.deliveries, id) {
-            return ignored("delivery already handled");
+        let until = crate::util::now_unix() + replay::DELIVERY_KEPT.as_secs();
+        let event = headers.event.unwrap_or("");
+        // Only the body is signed: neither the id nor the event header is
+        // part of what is compared.
+        let by_body = replay::digest(&[body]);
+        let by_id = replay::digest(&[id.as_bytes()]);
+        let mut marks = Vec::new();
+        for (kind, digest) in [(Kind::Body, by_body), (Kind::Delivery, by_id)] {
+            let found = self.replays.first(kind, &digest, until).await;
+            if let Ok(Some(mark)) = found {
+                marks.push(mark);
+                continue;
+            }
+            for m in marks {
+                self.replays.release(m).await;
+            }
+            return found
+                .err()
+                .unwrap_or_else(|| ignored("delivery already handled"));
         }
-        let answer = self.webhook_event(headers.event.unwrap_or(""), body).await;
+        let answer = self.webhook_event(event, body).await;
         if answer.status >= 500 {
             // GitHub may redeliver it: let it through then.
-            Relay::forget(&self.deliveries, id);
+            for m in marks {
+                self.replays.release(m).await;
+            }
         }
         answer
     }
