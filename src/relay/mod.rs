@@ -160,13 +160,13 @@ pub struct Settings {
     /// The customer App: installed on the customers' repos, read there.
     pub customer_app: AppKey,
     pub api_root: ApiRoot,
-    /// The customer App's webhook secret; `/webhook` answers 404 without
-    /// one.
-    pub webhook_secret: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// The customer App's webhook secret, and during a rotation the one
+    /// it replaces ([`webhook::secrets_from`]); `/webhook` answers 404
+    /// without one.
+    pub webhook_secrets: Vec<webhook::Secret>,
 }
 
-/// The variable holding the customer App's webhook secret.
-pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
+pub use webhook::{WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_ENV};
 
 /// The `role` App from the environment, which the relay cannot do without.
 fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
@@ -199,22 +199,15 @@ impl Settings {
         let manager_app = relay_app(AppRole::Manager)?;
         let customer_app = relay_app(AppRole::Customer)?;
         let api_root = ApiRoot::from_env().map_err(|e| Error::Usage(e.to_string()))?;
-        let webhook_secret = match std::env::var(WEBHOOK_SECRET_ENV) {
-            Ok(s) if s.len() >= 16 => Some(zeroize::Zeroizing::new(s.into_bytes())),
-            Ok(s) if !s.is_empty() => {
-                return Err(Error::Usage(format!(
-                    "{WEBHOOK_SECRET_ENV} is shorter than 16 characters; use the customer App's webhook secret (e.g. the output of `openssl rand -hex 32`)"
-                )))
-            }
-            _ => None,
-        };
+        let webhook_secrets = webhook::secrets_from(|v| std::env::var(v).ok())
+            .map_err(|e| Error::Usage(e.to_string()))?;
         Ok(Settings {
             manager,
             relay,
             manager_app,
             customer_app,
             api_root,
-            webhook_secret,
+            webhook_secrets,
         })
     }
 }

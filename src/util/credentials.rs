@@ -53,10 +53,12 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_APP_PRIVATE_KEY"),
     // fleetform's own keys.
     own("FLEETFORM_DISPATCH_SECRET"),
+    own("FLEETFORM_DISPATCH_SECRET_PREVIOUS"),
     own("FLEETFORM_DISPATCH_KEY"),
     own("FLEETFORM_ARTIFACT_KEY"),
     // The relay App's webhook secret (`fleetform relay serve`).
     own("FLEETFORM_WEBHOOK_SECRET"),
+    own("FLEETFORM_WEBHOOK_SECRET_PREVIOUS"),
     // The records' own credential on S3 (`records::s3::OWN_CREDENTIAL`).
     own("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
     own("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY"),
@@ -96,6 +98,8 @@ mod tests {
             "FLEETFORM_TOKEN",
             "github_token",
             "FLEETFORM_DISPATCH_SECRET",
+            "FLEETFORM_DISPATCH_SECRET_PREVIOUS",
+            "FLEETFORM_WEBHOOK_SECRET_PREVIOUS",
             "FLEETFORM_DISPATCH_KEY",
             "FLEETFORM_ARTIFACT_KEY",
             "FLEETFORM_APP_PRIVATE_KEY",
