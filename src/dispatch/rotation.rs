@@ -11,7 +11,7 @@ use super::auth::{self, AuthError, DispatchKey, Freshness, ManagerSecret, Signat
 use super::Payload;
 
 /// The manager's previous dispatch secret, during a rotation.
-pub const PREVIOUS_SECRET_ENV: &str = "FLEETFORM_DISPATCH_SECRET_PREVIOUS";
+pub const PREVIOUS_SECRET_ENV: &str = crate::util::credentials::DISPATCH_SECRET_PREVIOUS;
 
 /// Why the previous secret was not accepted; never quotes it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -5,8 +5,10 @@
 
 use super::facts::Fetched;
 use super::{Check, Level};
-use crate::dispatch::rotation::PREVIOUS_SECRET_ENV;
-use crate::relay::WEBHOOK_SECRET_PREVIOUS_ENV;
+use crate::util::credentials::{
+    DISPATCH_SECRET_PREVIOUS as PREVIOUS_SECRET_ENV,
+    WEBHOOK_SECRET_PREVIOUS as WEBHOOK_SECRET_PREVIOUS_ENV,
+};
 
 /// The warnings (and nothing when no rotation is open), from the names of
 /// each environment's secrets; `set` tells whether a variable is set here.

@@ -31,7 +31,7 @@ pub struct Delivery<'a> {
 pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
 /// The variable holding the secret it replaces, while a rotation is under
 /// way: deliveries signed with either are accepted until it is unset.
-pub const WEBHOOK_SECRET_PREVIOUS_ENV: &str = "FLEETFORM_WEBHOOK_SECRET_PREVIOUS";
+pub const WEBHOOK_SECRET_PREVIOUS_ENV: &str = crate::util::credentials::WEBHOOK_SECRET_PREVIOUS;
 
 /// Why the webhook secrets were not accepted; never quotes them.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

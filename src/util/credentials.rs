@@ -69,6 +69,12 @@ pub const CREDENTIALS: &[Credential] = &[
     cloud("AWS_SESSION_TOKEN"),
 ];
 
+/// The manager's previous dispatch secret during a rotation
+/// (`dispatch::rotation`; `doctor` warns while it is set).
+pub const DISPATCH_SECRET_PREVIOUS: &str = "FLEETFORM_DISPATCH_SECRET_PREVIOUS";
+/// The relay's previous webhook secret during a rotation (`relay::webhook`).
+pub const WEBHOOK_SECRET_PREVIOUS: &str = "FLEETFORM_WEBHOOK_SECRET_PREVIOUS";
+
 /// Prefixes of the runner's own secrets (`ACTIONS_RUNTIME_TOKEN`,
 /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, …) and of action inputs, which may
 /// hold tokens.
