@@ -21,7 +21,7 @@ const CREDENTIALS: [&str; 3] = [
 const EXPIRY: i64 = 1_796_119_200;
 const DAY: i64 = 86_400;
 
-fn env(reviewers: &[&str], secrets: &[&str]) -> Environment {
+pub(crate) fn env(reviewers: &[&str], secrets: &[&str]) -> Environment {
     Environment {
         reviewers: reviewers.iter().map(|s| s.to_string()).collect(),
         prevent_self_review: true,

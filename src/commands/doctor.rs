@@ -528,6 +528,10 @@ fn found_checks(
 ) -> Vec<doctor::Check> {
     let relay = manager.config.relay.is_some();
     let mut checks = doctor::manager_checks(manager, manager_facts);
+    checks.extend(doctor::rotation_checks(
+        &manager_facts.environment_secrets,
+        |v| std::env::var_os(v).is_some_and(|x| !x.is_empty()),
+    ));
     checks.extend(doctor::template_checks(manager, manager_facts));
     checks.push(doctor::plan_check(manager_facts));
     checks.push(doctor::dashboard_check(

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::relay::serve::{self, Handled, Limits};
 use crate::relay::{pending, redeliver};
-use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV};
+use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_ENV};
 
 use crate::config::BATCH_WORKFLOW;
 
@@ -22,7 +22,8 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         redeliver_every,
     } = &args.command;
     let settings = Settings::load(manager_dir)?;
-    let webhook = settings.webhook_secret.is_some();
+    let webhook = !settings.webhook_secrets.is_empty();
+    let rotating = settings.webhook_secrets.len() > 1;
     let limits = Limits {
         concurrency: (*concurrency).clamp(1, 10_000),
         header_timeout: std::time::Duration::from_secs((*timeout).clamp(1, 300)),
@@ -46,6 +47,11 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         if !webhook {
             out.note(&format!(
                 "{WEBHOOK_SECRET_ENV} is not set: /webhook answers 404"
+            ));
+        }
+        if rotating {
+            out.note(&format!(
+                "{WEBHOOK_SECRET_PREVIOUS_ENV} is set: deliveries signed with the previous webhook secret are accepted too; unset it once the App's webhook has had the new secret for a few days (README, \"Rotating secrets\")"
             ));
         }
         let log_out = out.clone();

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::ci::RunContext;
 use crate::config::{Customer, Manager, Registry};
-use crate::dispatch::{auth, Payload};
+use crate::dispatch::{auth, rotation, Payload};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
@@ -186,13 +186,25 @@ fn authenticate(
     };
     let secret = auth::ManagerSecret::from_env().map_err(refuse)?;
     out.mask(secret.expose());
-    let key = secret.customer_key(&customer.slug, customer.key_generation());
+    // During a rotation of the manager's secret, a key of the previous
+    // one is accepted too (`dispatch::rotation`).
+    let previous = rotation::previous_from_env(&secret).map_err(|e| {
+        Error::Refused(format!(
+            "dispatch not authenticated: {e}; {}",
+            stage.nothing_done()
+        ))
+    })?;
+    let mut keys = vec![secret.customer_key(&customer.slug, customer.key_generation())];
+    if let Some(p) = &previous {
+        out.mask(p.expose());
+        keys.push(p.customer_key(&customer.slug, customer.key_generation()));
+    }
     let max_age = match stage {
         Stage::Plan => auth::PLAN_MAX_AGE_SECS,
         Stage::Apply => auth::APPLY_MAX_AGE_SECS,
     };
-    auth::verify(
-        &key,
+    let (_, which) = rotation::verify_any(
+        &keys,
         &dispatched.event_type,
         &dispatched.payload,
         auth::Freshness::now(max_age),
@@ -201,8 +213,17 @@ fn authenticate(
     out.verbose(&format!(
         "dispatch signed by `{}` (key generation {})",
         customer.slug,
-        key.generation()
+        customer.key_generation()
     ));
+    if which > 0 {
+        out.note(&format!(
+            "`{}` signed with its key of the previous dispatch secret ({}): accepted during the rotation; give it its new key (`fleetform customers dispatch-key {}`) before unsetting {}",
+            customer.slug,
+            rotation::PREVIOUS_SECRET_ENV,
+            customer.slug,
+            rotation::PREVIOUS_SECRET_ENV
+        ));
+    }
     Ok(())
 }
 

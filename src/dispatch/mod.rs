@@ -15,6 +15,7 @@
 pub mod auth;
 mod batch;
 pub mod command;
+pub mod rotation;
 pub mod seal;
 
 pub use batch::{Batch, BatchEntry};

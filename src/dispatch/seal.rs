@@ -31,9 +31,10 @@ const MAGIC: &[u8] = b"FFSEAL1\n";
 /// Largest bundle accepted (plan files plus the Terraform log).
 pub const MAX_BUNDLE: u64 = 512 * 1024 * 1024;
 
-/// The manager's artifact secret; never shown.
+/// The manager's artifact secret; never shown, wiped from memory when
+/// dropped.
 #[derive(Clone)]
-pub struct ArtifactKey(Vec<u8>);
+pub struct ArtifactKey(zeroize::Zeroizing<Vec<u8>>);
 
 impl std::fmt::Debug for ArtifactKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,7 +63,8 @@ pub enum SealError {
 impl ArtifactKey {
     /// From `FLEETFORM_ARTIFACT_KEY`.
     pub fn from_env() -> Result<Self, SealError> {
-        let v = std::env::var("FLEETFORM_ARTIFACT_KEY").unwrap_or_default();
+        let v =
+            zeroize::Zeroizing::new(std::env::var("FLEETFORM_ARTIFACT_KEY").unwrap_or_default());
         Self::new(v.trim().as_bytes())
     }
 
@@ -73,7 +75,7 @@ impl ArtifactKey {
         if secret.len() < 32 {
             return Err(SealError::WeakKey);
         }
-        Ok(ArtifactKey(secret.to_vec()))
+        Ok(ArtifactKey(zeroize::Zeroizing::new(secret.to_vec())))
     }
 
     /// The AEAD key of one customer × environment.
@@ -236,6 +238,16 @@ mod tests {
 
     fn key(s: &str) -> ArtifactKey {
         ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+    }
+
+    /// The secret is held where it is wiped on drop, and `Debug` never
+    /// shows it.
+    #[test]
+    fn the_key_is_wiped_and_never_shown() {
+        let k = key("q");
+        let held: &zeroize::Zeroizing<Vec<u8>> = &k.0;
+        assert_eq!(held.len(), 32);
+        assert_eq!(format!("{k:?}"), "ArtifactKey(***)");
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod isolation;
 mod manager;
 mod pins;
 mod reach;
+mod rotation;
 mod setup;
 mod templates;
 
@@ -38,6 +39,7 @@ pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
+pub use rotation::rotation_checks;
 pub use setup::{batch_check, dashboard_check, plan_check, records_check, records_variables_check};
 pub use templates::{
     installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,

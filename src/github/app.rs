@@ -1,5 +1,5 @@
 //! GitHub App authentication: a JWT signed with the App's private key
-//! (RS256, `jsonwebtoken` over ring), the App's installation on a repository, and an
+//! (RS256, signed with ring), the App's installation on a repository, and an
 //! installation token restricted to that one repository and the
 //! permissions a command needs ("Authenticating as a GitHub App
 //! installation").
@@ -14,14 +14,15 @@
 //! The single App of older releases (`FLEETFORM_APP_ID`,
 //! `FLEETFORM_APP_PRIVATE_KEY`) is refused with a message naming the new
 //! variables. The key is PEM (PKCS#1 as GitHub issues it, or PKCS#8);
-//! neither id nor key is ever shown (`Debug` prints the App id only).
+//! neither id nor key is ever shown (`Debug` prints the App id only), and
+//! the key is wiped from memory when the [`AppKey`] is dropped.
 
 use std::fmt;
 
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use ring::signature::RsaKeyPair;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 use super::client::{GitHub, Method};
 use super::error::{GitHubError, Token};
@@ -32,9 +33,9 @@ pub use crate::util::apps::{AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RET
 /// A GitHub App: its id (or client id) and private key.
 pub struct AppKey {
     id: String,
-    /// The key as PKCS#1 DER (what `jsonwebtoken` signs with over ring),
-    /// checked with ring when it was read.
-    key: EncodingKey,
+    /// The key as PKCS#1 DER, checked with ring when it was read; wiped
+    /// when dropped (each JWT is signed from it, so no other copy is kept).
+    der: Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for AppKey {
@@ -112,7 +113,7 @@ impl AppKey {
             .map_err(|_| bad("the key does not parse (RSA, 2048 bits or more)"))?;
         Ok(AppKey {
             id: id.to_string(),
-            key: EncodingKey::from_rsa_der(pkcs1),
+            der: Zeroizing::new(pkcs1.to_vec()),
         })
     }
 
@@ -129,8 +130,23 @@ impl AppKey {
             "exp": now_secs + 540,
             "iss": self.id,
         });
-        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
-            .map_err(|_| GitHubError::Setup("signing the App's JWT failed".into()))?;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let input = format!(
+            "{}.{}",
+            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let failed = || GitHubError::Setup("signing the App's JWT failed".into());
+        let pair = RsaKeyPair::from_der(&self.der).map_err(|_| failed())?;
+        let mut sig = vec![0u8; pair.public().modulus_len()];
+        pair.sign(
+            &RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .map_err(|_| failed())?;
+        let jwt = format!("{input}.{}", b64(&sig));
         Token::new(jwt).ok_or_else(|| GitHubError::Setup("empty JWT".into()))
     }
 }
@@ -316,6 +332,48 @@ impl GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key is held where it is wiped on drop (and nowhere else: each
+    /// JWT is signed from it), `Debug` shows the id only, and a JWT made
+    /// from it verifies with the key's public half.
+    #[test]
+    fn the_key_is_wiped_never_shown_and_signs() {
+        let pem = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/app/test-app.pem"),
+        )
+        .unwrap();
+        let k = AppKey::parse(AppRole::Customer, "42", &pem).unwrap();
+        let held: &Zeroizing<Vec<u8>> = &k.der;
+        assert!(!held.is_empty());
+        let shown = format!("{k:?}");
+        assert_eq!(shown, "AppKey(42, ***)");
+        let jwt = k.jwt(1_000_000).unwrap();
+        let jwt = jwt.expose();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let pair = RsaKeyPair::from_der(held).unwrap();
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            ring::signature::KeyPair::public_key(&pair).as_ref(),
+        );
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .unwrap();
+        public
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+            .unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(parts[1])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims,
+            json!({ "iat": 999_940, "exp": 1_000_540, "iss": "42" })
+        );
+    }
 
     #[test]
     fn ids_and_keys_are_checked_without_quoting_the_key() {

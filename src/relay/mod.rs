@@ -16,11 +16,12 @@
 //! installation token for the manager repo only; the manager's `authorise`
 //! trusts a dispatch whose `sender` is the App's bot account. The registry
 //! is read from the manager's default branch (at most [`REGISTRY_TTL`] old).
-//! The relay keeps nothing on disk; what it remembers (token ids and
-//! webhook deliveries already handled, installation tokens and ids, the
-//! issuer's keys) is bounded and lost on restart. With an S3 records
-//! store the event claims, and with them the queue, live in the bucket
-//! ([`events`], [`pending`]).
+//! The relay keeps nothing on disk; what it remembers (installation tokens
+//! and ids, the issuer's keys) is bounded and lost on restart. With an S3
+//! records store the event claims, and with them the queue, live in the
+//! bucket ([`events`], [`pending`]), and so do the tokens and webhook
+//! deliveries already handled ([`replay`]); without one those too are in
+//! memory only.
 //!
 //! May import: `config`, `dispatch`, `github`, `net` (the HTTP client),
 //! `report::customer` (the wording of refusals about the customer's run),
@@ -35,12 +36,12 @@ pub mod pending;
 pub mod poll;
 pub mod queue;
 pub mod redeliver;
+pub mod replay;
 pub mod serve;
 mod subject;
 pub mod tokens;
 pub mod webhook;
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +62,7 @@ pub const REGISTRY_TTL: Duration = Duration::from_secs(30);
 /// answered 503 with the wait as `Retry-After`.
 const LIMIT_PATIENCE: Duration = Duration::from_secs(3);
 /// How many token ids and webhook deliveries are remembered.
-pub const REMEMBERED: usize = 100_000;
+pub const REMEMBERED: usize = replay::REMEMBERED;
 
 /// What the relay asks of the manager App on the manager repo: read the
 /// registry and schema, send `repository_dispatch` (which needs Contents
@@ -150,44 +151,6 @@ fn in_flight() -> Answer {
     )
 }
 
-/// A bounded set of ids seen (oldest forgotten first).
-struct Seen {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-    cap: usize,
-}
-
-impl Seen {
-    fn new(cap: usize) -> Seen {
-        Seen {
-            set: HashSet::new(),
-            order: VecDeque::new(),
-            cap,
-        }
-    }
-
-    /// False when `id` was seen already.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.set.contains(id) {
-            return false;
-        }
-        if self.order.len() >= self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        self.set.insert(id.to_string());
-        self.order.push_back(id.to_string());
-        true
-    }
-
-    fn forget(&mut self, id: &str) {
-        if self.set.remove(id) {
-            self.order.retain(|x| x != id);
-        }
-    }
-}
-
 /// The relay's settings, resolved before it listens.
 pub struct Settings {
     pub manager: Manager,
@@ -197,13 +160,13 @@ pub struct Settings {
     /// The customer App: installed on the customers' repos, read there.
     pub customer_app: AppKey,
     pub api_root: ApiRoot,
-    /// The customer App's webhook secret; `/webhook` answers 404 without
-    /// one.
-    pub webhook_secret: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// The customer App's webhook secret, and during a rotation the one
+    /// it replaces ([`webhook::secrets_from`]); `/webhook` answers 404
+    /// without one.
+    pub webhook_secrets: Vec<webhook::Secret>,
 }
 
-/// The variable holding the customer App's webhook secret.
-pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
+pub use webhook::{WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_ENV};
 
 /// The `role` App from the environment, which the relay cannot do without.
 fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
@@ -236,22 +199,15 @@ impl Settings {
         let manager_app = relay_app(AppRole::Manager)?;
         let customer_app = relay_app(AppRole::Customer)?;
         let api_root = ApiRoot::from_env().map_err(|e| Error::Usage(e.to_string()))?;
-        let webhook_secret = match std::env::var(WEBHOOK_SECRET_ENV) {
-            Ok(s) if s.len() >= 16 => Some(zeroize::Zeroizing::new(s.into_bytes())),
-            Ok(s) if !s.is_empty() => {
-                return Err(Error::Usage(format!(
-                    "{WEBHOOK_SECRET_ENV} is shorter than 16 characters; use the customer App's webhook secret (e.g. the output of `openssl rand -hex 32`)"
-                )))
-            }
-            _ => None,
-        };
+        let webhook_secrets = webhook::secrets_from(|v| std::env::var(v).ok())
+            .map_err(|e| Error::Usage(e.to_string()))?;
         Ok(Settings {
             manager,
             relay,
             manager_app,
             customer_app,
             api_root,
-            webhook_secret,
+            webhook_secrets,
         })
     }
 }
@@ -262,8 +218,8 @@ pub struct Relay {
     jwks: oidc::Jwks,
     tokens: tokens::Tokens,
     registry: Mutex<Option<(Arc<Registry>, Instant)>>,
-    used_tokens: std::sync::Mutex<Seen>,
-    deliveries: std::sync::Mutex<Seen>,
+    /// The tokens and webhook deliveries handled ([`replay`]).
+    pub(crate) replays: replay::Replays,
     pub events: events::Events,
     pub queue: queue::Queue,
 }
@@ -279,14 +235,13 @@ impl Relay {
         )
         .then(|| crate::records::Store::for_manager(&settings.manager));
         Relay {
+            replays: replay::Replays::new(store.clone()),
             events: events::Events::new(store),
             queue: queue::Queue::new(1),
             tokens: tokens::Tokens::new(settings.api_root.clone(), LIMIT_PATIENCE),
             settings,
             jwks,
             registry: Mutex::new(None),
-            used_tokens: std::sync::Mutex::new(Seen::new(REMEMBERED)),
-            deliveries: std::sync::Mutex::new(Seen::new(REMEMBERED)),
         }
     }
 
@@ -404,15 +359,6 @@ impl Relay {
             return Err(Answer::refused(Refusal::Revoked { slug: &c.slug }));
         }
         Ok(c)
-    }
-
-    /// Remembers a token id or delivery: false when it was handled before.
-    fn first_use(seen: &std::sync::Mutex<Seen>, id: &str) -> bool {
-        seen.lock().unwrap_or_else(|p| p.into_inner()).insert(id)
-    }
-
-    fn forget(seen: &std::sync::Mutex<Seen>, id: &str) {
-        seen.lock().unwrap_or_else(|p| p.into_inner()).forget(id);
     }
 
     /// Sends `subject` to the manager as `repository_dispatch`.
@@ -611,27 +557,40 @@ impl Relay {
             Ok(c) => c,
             Err(a) => return a,
         };
-        // One dispatch per token: a replayed token is refused.
-        let token_id = claims.jti.clone().unwrap_or_else(|| {
-            format!(
-                "{}:{}:{}",
-                claims.repository_id,
-                claims.run_id.unwrap_or(0),
-                claims.sha
-            )
-        });
-        if !Relay::first_use(&self.used_tokens, &token_id) {
-            return Answer::refused(Refusal::TokenUsed);
-        }
+        // One dispatch per token: a replayed token is refused, whichever
+        // instance sees it and after a restart ([`replay`]).
+        let mark = match self.token_first_use(&claims).await {
+            Ok(m) => m,
+            Err(a) => return a,
+        };
         let answer = match self.subject_of(customer, &claims, &req).await {
             Ok(subject) => self.dispatch(customer, &subject).await,
             Err(a) => a,
         };
         if answer.status != 202 {
             // Nothing was dispatched: the token may be used again.
-            Relay::forget(&self.used_tokens, &token_id);
+            self.replays.release(mark).await;
         }
         answer
+    }
+
+    /// Marks the token (its issuer and `jti`) used until its own `exp`:
+    /// a token without `jti` is refused, one used before too.
+    async fn token_first_use(&self, claims: &oidc::Claims) -> Result<replay::Mark, Answer> {
+        let Some(jti) = claims.jti.as_deref().filter(|j| !j.is_empty()) else {
+            return Err(Answer::refuse(
+                401,
+                "bad_token",
+                oidc::TokenError::Claim("jti").to_string(),
+            ));
+        };
+        let issuer = self.settings.relay.issuer.as_bytes();
+        let digest = replay::digest(&[issuer, jti.as_bytes()]);
+        let until = claims.exp.saturating_add(oidc::SKEW_SECS);
+        self.replays
+            .first(replay::Kind::Token, &digest, until)
+            .await?
+            .ok_or_else(|| Answer::refused(Refusal::TokenUsed))
     }
 
     /// `GET /schema`: the schema the customer's trigger validates against,

@@ -74,6 +74,10 @@ pub struct Claims {
     /// The token's unique id.
     #[serde(default)]
     pub jti: Option<String>,
+    /// When the token expires (Unix seconds; checked before the claims
+    /// are read).
+    #[serde(default)]
+    pub exp: u64,
     #[serde(default)]
     pub actor: Option<String>,
     /// The workflow that asked for the token:
@@ -409,6 +413,7 @@ mod tests {
             run_id: None,
             run_attempt: None,
             jti: None,
+            exp: 0,
             actor: None,
             job_workflow_ref: workflow_ref.map(str::to_string),
         }

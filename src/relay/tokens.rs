@@ -87,12 +87,7 @@ impl Tokens {
         repo: Repo<'_>,
         access: Permissions,
     ) -> Result<Arc<GitHub>, Answer> {
-        let set: Vec<String> = access.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let key = format!(
-            "{role:?}\n{}\n{}",
-            repo.name.to_ascii_lowercase(),
-            set.join(",")
-        );
+        let key = token_key(role, repo.name, access);
         if let Some(gh) = self.kept(&key).await {
             return Ok(gh);
         }
@@ -111,7 +106,7 @@ impl Tokens {
         made
     }
 
-    /// Mints the token `key` and keeps its client.
+    /// Mints the token `key` ([`token_key`]) and keeps its client.
     async fn make(
         &self,
         key: &str,
@@ -273,5 +268,51 @@ impl Tokens {
                 ms.div_ceil(1000).max(1),
             )),
         }
+    }
+}
+
+/// What a kept token is kept under: the App, the repository and the exact
+/// set of permissions it was minted with (each name with its access, in
+/// one order whatever order they were asked in), so a token is reused
+/// only for the very permissions it holds.
+fn token_key(role: AppRole, repo: &str, access: Permissions) -> String {
+    let set: std::collections::BTreeSet<String> =
+        access.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let set: Vec<String> = set.into_iter().collect();
+    format!("{role:?}\n{}\n{}", repo.to_ascii_lowercase(), set.join(","))
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_kept_under_its_exact_permission_set() {
+        let key = |access| token_key(AppRole::Customer, "Acme/Infra", access);
+        let read: Permissions = &[("contents", "read"), ("pull_requests", "read")];
+        // As many permissions, another set: another token.
+        assert_ne!(
+            key(read),
+            key(&[("contents", "read"), ("statuses", "read")])
+        );
+        assert_ne!(
+            key(read),
+            key(&[("contents", "write"), ("pull_requests", "read")])
+        );
+        // The same set in another order, or named twice: the same token.
+        assert_eq!(
+            key(read),
+            key(&[("pull_requests", "read"), ("contents", "read")])
+        );
+        assert_eq!(
+            key(read),
+            key(&[
+                ("contents", "read"),
+                ("pull_requests", "read"),
+                ("contents", "read")
+            ])
+        );
+        assert_ne!(key(read), token_key(AppRole::Manager, "acme/infra", read));
+        assert_ne!(key(read), token_key(AppRole::Customer, "acme/other", read));
     }
 }

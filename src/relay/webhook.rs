@@ -1,7 +1,8 @@
 //! `POST /webhook`: the App's events. The signature (`X-Hub-Signature-256`,
 //! HMAC-SHA256 of the body under the webhook secret) is checked in constant
-//! time before the body is parsed; a delivery already handled is answered
-//! 200 and not dispatched again. Dispatched: a push to the default branch
+//! time before the body is parsed; a delivery already handled (the same
+//! signed body, or the same delivery id: [`super::replay`]) is answered
+//! 200 and not handled again. Dispatched: a push to the default branch
 //! and a pull request opened, synchronized or reopened, of an installed
 //! customer repo, when the change touches a file fleetform reads; and a new
 //! comment command on a pull request of one (`comment`).
@@ -10,6 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::replay::{self, Kind};
 use super::subject::text;
 use super::{Answer, Relay, Subject};
 use crate::dispatch::command::parse;
@@ -25,37 +27,91 @@ pub struct Delivery<'a> {
     pub id: Option<&'a str>,
 }
 
-/// The HMAC of a delivery's body, computed as the body arrives, and the
-/// signature it must equal.
+/// The variable holding the customer App's webhook secret.
+pub const WEBHOOK_SECRET_ENV: &str = "FLEETFORM_WEBHOOK_SECRET";
+/// The variable holding the secret it replaces, while a rotation is under
+/// way: deliveries signed with either are accepted until it is unset.
+pub const WEBHOOK_SECRET_PREVIOUS_ENV: &str = crate::util::credentials::WEBHOOK_SECRET_PREVIOUS;
+
+/// Why the webhook secrets were not accepted; never quotes them.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SecretError {
+    #[error("{0} is shorter than 16 characters; use the customer App's webhook secret (e.g. the output of `openssl rand -hex 32`)")]
+    Short(&'static str),
+    #[error("{WEBHOOK_SECRET_PREVIOUS_ENV} is set but {WEBHOOK_SECRET_ENV} is not: during a rotation set the new secret as {WEBHOOK_SECRET_ENV} and the old one as {WEBHOOK_SECRET_PREVIOUS_ENV}")]
+    PreviousAlone,
+    #[error("{WEBHOOK_SECRET_PREVIOUS_ENV} is the same as {WEBHOOK_SECRET_ENV}: set the new secret as {WEBHOOK_SECRET_ENV} and the one it replaces as {WEBHOOK_SECRET_PREVIOUS_ENV}")]
+    Same,
+}
+
+/// A webhook secret, wiped when dropped.
+pub type Secret = zeroize::Zeroizing<Vec<u8>>;
+
+/// The webhook secrets of `var` (the current one) and `previous`, as
+/// `get` reads them: none, the current one, or the current one then the
+/// previous one (a rotation: GitHub signs with one secret, and deliveries
+/// signed before the App's webhook got the new one still arrive, or are
+/// redelivered, for a while).
+pub fn secrets_from(get: impl Fn(&str) -> Option<String>) -> Result<Vec<Secret>, SecretError> {
+    let read = |var: &'static str| match get(var).filter(|s| !s.is_empty()) {
+        Some(s) if s.len() >= 16 => Ok(Some(Secret::new(s.into_bytes()))),
+        Some(s) => {
+            drop(Secret::new(s.into_bytes()));
+            Err(SecretError::Short(var))
+        }
+        None => Ok(None),
+    };
+    match (
+        read(WEBHOOK_SECRET_ENV)?,
+        read(WEBHOOK_SECRET_PREVIOUS_ENV)?,
+    ) {
+        (None, None) => Ok(Vec::new()),
+        (None, Some(_)) => Err(SecretError::PreviousAlone),
+        (Some(c), Some(p)) if *c == *p => Err(SecretError::Same),
+        (Some(c), p) => Ok(std::iter::once(c).chain(p).collect()),
+    }
+}
+
+/// The HMACs of a delivery's body under each secret, computed as the body
+/// arrives, and the signature one of them must equal.
 pub struct SignatureCheck {
-    mac: Hmac<Sha256>,
+    macs: Vec<Hmac<Sha256>>,
     given: Vec<u8>,
 }
 
 impl SignatureCheck {
-    /// A check of `signature` (`sha256=<hex>`) under `secret`; None when
-    /// the header is not of that form.
-    pub fn new(secret: &[u8], signature: &str) -> Option<SignatureCheck> {
+    /// A check of `signature` (`sha256=<hex>`) under any of `secrets`;
+    /// None when the header is not of that form (or there is no secret).
+    pub fn new(secrets: &[Secret], signature: &str) -> Option<SignatureCheck> {
         let hex_sig = signature.strip_prefix("sha256=")?;
         let given = hex::decode(hex_sig.trim()).ok()?;
-        let mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
-        Some(SignatureCheck { mac, given })
+        let macs = secrets
+            .iter()
+            .map(|s| Hmac::<Sha256>::new_from_slice(s).ok())
+            .collect::<Option<Vec<_>>>()?;
+        (!macs.is_empty()).then_some(SignatureCheck { macs, given })
     }
 
     pub fn update(&mut self, chunk: &[u8]) {
-        self.mac.update(chunk);
+        for mac in &mut self.macs {
+            mac.update(chunk);
+        }
     }
 
-    /// Whether the body seen is signed; compared in constant time.
+    /// Whether the body seen is signed with one of the secrets; each
+    /// compared in constant time, and every one compared.
     pub fn verify(self) -> bool {
-        self.mac.verify_slice(&self.given).is_ok()
+        let given = self.given;
+        self.macs
+            .into_iter()
+            .fold(false, |ok, mac| mac.verify_slice(&given).is_ok() | ok)
     }
 }
 
-/// Whether `signature` (`sha256=<hex>`) is the HMAC of `body`; compared
-/// in constant time.
-pub fn signature_ok(secret: &[u8], body: &[u8], signature: &str) -> bool {
-    SignatureCheck::new(secret, signature).is_some_and(|mut c| {
+/// Whether `signature` (`sha256=<hex>`) is the HMAC of `body` under one of
+/// `secrets`; compared in constant time.
+pub fn signature_ok(secrets: &[Secret], body: &[u8], signature: &str) -> bool {
+    SignatureCheck::new(secrets, signature).is_some_and(|mut c| {
         c.update(body);
         c.verify()
     })
@@ -70,15 +126,16 @@ impl Relay {
     /// read: 404 without a webhook secret, 401 without a well-formed
     /// `X-Hub-Signature-256`.
     pub fn signature_check(&self, signature: Option<&str>) -> Result<SignatureCheck, Answer> {
-        let Some(secret) = self.settings.webhook_secret.as_ref() else {
+        let secrets = &self.settings.webhook_secrets;
+        if secrets.is_empty() {
             return Err(Answer::refuse(
                 404,
                 "no_webhook",
                 "this relay has no webhook secret (FLEETFORM_WEBHOOK_SECRET)",
             ));
-        };
+        }
         signature
-            .and_then(|s| SignatureCheck::new(secret, s))
+            .and_then(|s| SignatureCheck::new(secrets, s))
             .ok_or_else(|| {
                 Answer::refuse(
                     401,
@@ -88,18 +145,40 @@ impl Relay {
             })
     }
 
-    /// A delivery whose signature was checked against its whole body.
+    /// A delivery whose signature was checked against its whole body. A
+    /// delivery handled before is answered 200 and not handled again: one
+    /// with the same `X-GitHub-Delivery` id (GitHub's redelivery), or the
+    /// same signed body under another id (a replay: the id is not signed).
     pub async fn handle_signed_webhook(&self, headers: &Delivery<'_>, body: &[u8]) -> Answer {
         let Some(id) = headers.id.filter(|i| !i.is_empty() && i.len() <= 100) else {
             return Answer::refuse(400, "no_delivery", "X-GitHub-Delivery is missing");
         };
-        if !Relay::first_use(&self.deliveries, id) {
-            return ignored("delivery already handled");
+        let until = crate::util::now_unix() + replay::DELIVERY_KEPT.as_secs();
+        let event = headers.event.unwrap_or("");
+        // Only the body is signed: neither the id nor the event header is
+        // part of what is compared.
+        let by_body = replay::digest(&[body]);
+        let by_id = replay::digest(&[id.as_bytes()]);
+        let mut marks = Vec::new();
+        for (kind, digest) in [(Kind::Body, by_body), (Kind::Delivery, by_id)] {
+            let found = self.replays.first(kind, &digest, until).await;
+            if let Ok(Some(mark)) = found {
+                marks.push(mark);
+                continue;
+            }
+            for m in marks {
+                self.replays.release(m).await;
+            }
+            return found
+                .err()
+                .unwrap_or_else(|| ignored("delivery already handled"));
         }
-        let answer = self.webhook_event(headers.event.unwrap_or(""), body).await;
+        let answer = self.webhook_event(event, body).await;
         if answer.status >= 500 {
             // GitHub may redeliver it: let it through then.
-            Relay::forget(&self.deliveries, id);
+            for m in marks {
+                self.replays.release(m).await;
+            }
         }
         answer
     }
@@ -372,22 +451,66 @@ fn delivery_dispatch_id(v: &Value, sha: &str) -> String {
 mod tests {
     use super::*;
 
+    fn secret(s: &[u8]) -> Secret {
+        Secret::new(s.to_vec())
+    }
+
     #[test]
     fn signatures() {
-        let secret = b"s3cret";
+        let secrets = [secret(b"s3cret")];
         let body = br#"{"a":1}"#;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
         mac.update(body);
         let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        assert!(signature_ok(secret, body, &good));
-        assert!(!signature_ok(secret, b"{\"a\":2}", &good));
-        assert!(!signature_ok(b"other", body, &good));
+        assert!(signature_ok(&secrets, body, &good));
+        assert!(!signature_ok(&secrets, b"{\"a\":2}", &good));
+        assert!(!signature_ok(&[secret(b"other")], body, &good));
+        // During a rotation: either secret, in either place.
+        assert!(signature_ok(
+            &[secret(b"new"), secret(b"s3cret")],
+            body,
+            &good
+        ));
+        assert!(signature_ok(
+            &[secret(b"s3cret"), secret(b"new")],
+            body,
+            &good
+        ));
+        assert!(!signature_ok(&[], body, &good));
         assert!(!signature_ok(
-            secret,
+            &secrets,
             body,
             &good.replace("sha256=", "sha1=")
         ));
-        assert!(!signature_ok(secret, body, "sha256=zz"));
-        assert!(!signature_ok(secret, body, ""));
+        assert!(!signature_ok(&secrets, body, "sha256=zz"));
+        assert!(!signature_ok(&secrets, body, ""));
+    }
+
+    #[test]
+    fn the_secrets_of_a_rotation() {
+        let env = |cur: Option<&'static str>, prev: Option<&'static str>| {
+            move |v: &str| match v {
+                WEBHOOK_SECRET_ENV => cur.map(String::from),
+                WEBHOOK_SECRET_PREVIOUS_ENV => prev.map(String::from),
+                _ => None,
+            }
+        };
+        let (a, b) = ("a-secret-of-16-chars", "b-secret-of-16-chars");
+        assert!(secrets_from(env(None, None)).unwrap().is_empty());
+        assert_eq!(secrets_from(env(Some(a), None)).unwrap().len(), 1);
+        let both = secrets_from(env(Some(a), Some(b))).unwrap();
+        assert_eq!((&both[0][..], &both[1][..]), (a.as_bytes(), b.as_bytes()));
+        assert_eq!(
+            secrets_from(env(None, Some(b))).unwrap_err(),
+            SecretError::PreviousAlone
+        );
+        assert_eq!(
+            secrets_from(env(Some(a), Some("short"))).unwrap_err(),
+            SecretError::Short(WEBHOOK_SECRET_PREVIOUS_ENV)
+        );
+        assert_eq!(
+            secrets_from(env(Some(a), Some(a))).unwrap_err(),
+            SecretError::Same
+        );
     }
 }

@@ -53,10 +53,12 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_APP_PRIVATE_KEY"),
     // fleetform's own keys.
     own("FLEETFORM_DISPATCH_SECRET"),
+    own("FLEETFORM_DISPATCH_SECRET_PREVIOUS"),
     own("FLEETFORM_DISPATCH_KEY"),
     own("FLEETFORM_ARTIFACT_KEY"),
     // The relay App's webhook secret (`fleetform relay serve`).
     own("FLEETFORM_WEBHOOK_SECRET"),
+    own("FLEETFORM_WEBHOOK_SECRET_PREVIOUS"),
     // The records' own credential on S3 (`records::s3::OWN_CREDENTIAL`).
     own("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"),
     own("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY"),
@@ -66,6 +68,12 @@ pub const CREDENTIALS: &[Credential] = &[
     cloud("AWS_SECRET_ACCESS_KEY"),
     cloud("AWS_SESSION_TOKEN"),
 ];
+
+/// The manager's previous dispatch secret during a rotation
+/// (`dispatch::rotation`; `doctor` warns while it is set).
+pub const DISPATCH_SECRET_PREVIOUS: &str = "FLEETFORM_DISPATCH_SECRET_PREVIOUS";
+/// The relay's previous webhook secret during a rotation (`relay::webhook`).
+pub const WEBHOOK_SECRET_PREVIOUS: &str = "FLEETFORM_WEBHOOK_SECRET_PREVIOUS";
 
 /// Prefixes of the runner's own secrets (`ACTIONS_RUNTIME_TOKEN`,
 /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, …) and of action inputs, which may
@@ -96,6 +104,8 @@ mod tests {
             "FLEETFORM_TOKEN",
             "github_token",
             "FLEETFORM_DISPATCH_SECRET",
+            "FLEETFORM_DISPATCH_SECRET_PREVIOUS",
+            "FLEETFORM_WEBHOOK_SECRET_PREVIOUS",
             "FLEETFORM_DISPATCH_KEY",
             "FLEETFORM_ARTIFACT_KEY",
             "FLEETFORM_APP_PRIVATE_KEY",
