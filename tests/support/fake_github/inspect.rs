@@ -67,6 +67,16 @@ impl FakeGitHub {
             .unwrap_or_default()
     }
 
+    /// Every comment in every repository: (repository, comment), oldest
+    /// first within each repository.
+    pub fn all_comments(&self) -> Vec<(String, Comment)> {
+        let st = self.state();
+        st.repos
+            .iter()
+            .flat_map(|(name, r)| r.comments.iter().map(move |c| (name.clone(), c.clone())))
+            .collect()
+    }
+
     /// Bodies of the repository dispatch requests (`event_type`,
     /// `client_payload`), in order.
     pub fn dispatches(&self, repo: &str) -> Vec<Value> {
