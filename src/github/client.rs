@@ -67,6 +67,8 @@ pub struct GitHub {
     /// ([`budget`]), and its concurrency cap.
     ledger: Mutex<Ledger>,
     slots: tokio::sync::Semaphore,
+    /// Requests waiting for one of the `slots` ([`GitHub::queued_for_a_slot`]).
+    queued: std::sync::atomic::AtomicUsize,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
@@ -195,6 +197,7 @@ impl GitHub {
             retry_unconnected: true,
             ledger: Mutex::new(Ledger::new(limits)),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
+            queued: std::sync::atomic::AtomicUsize::new(0),
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             write_log: None,
@@ -239,6 +242,12 @@ impl GitHub {
             self.slots = tokio::sync::Semaphore::new(limits.concurrency);
         }
         self
+    }
+
+    /// How many requests wait for a slot under the concurrency cap now
+    /// (what a test waits on to know the cap holds them back).
+    pub fn queued_for_a_slot(&self) -> usize {
+        self.queued.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Schedules as if this client had sent what `earlier` sent (its
@@ -456,11 +465,11 @@ impl GitHub {
         if self.unscheduled {
             return Ok(None);
         }
-        let permit = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
+        let permit = {
+            let _queued = Queued::enter(&self.queued);
+            self.slots.acquire().await
+        }
+        .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
@@ -687,5 +696,22 @@ impl GitHub {
             });
         }
         Ok(())
+    }
+}
+
+/// One request counted in [`GitHub::queued_for_a_slot`] while it waits
+/// (also when its future is dropped while waiting).
+struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(n: &'a std::sync::atomic::AtomicUsize) -> Queued<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Queued(n)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
