@@ -119,6 +119,25 @@ fn without_the_budget_github_limits_the_run() {
     assert!(v.is_empty(), "{v:?}");
 }
 
+/// GitHub's limit answer without `retry-after` (documented: wait at
+/// least a minute, then longer): the client does not retry it at its
+/// backoff (50 ms here) within the 30 s it may wait; the minute is past
+/// that, so the write and the one after it are deferred, each sent once.
+#[test]
+fn a_limit_answer_without_retry_after_waits_a_minute() {
+    let mut w = two_drifted();
+    w.gh.enforce_limits(limits(1));
+    w.gh.limit_answers_without_retry_after();
+    let env = [("FLEETFORM_RETRY_MAX_WAIT_SECS", "30")];
+    let (code, report) = drift_with(&mut w, &env, &[]);
+    assert_eq!(code, Some(4), "{report}");
+    assert_eq!(report["deferred"], json!(["globex: open"]), "{report}");
+    assert_eq!(w.gh.limit_answers(), 1, "the refused write was sent once");
+    let limited: Vec<_> = w.gh.requests().into_iter().filter(|r| r.status == 403).collect();
+    assert_eq!(limited.len(), 1, "{limited:?}");
+    w.gh.assert_clean();
+}
+
 /// A write that would wait for a slot past `--deadline` is not waited
 /// for: the run ends with it deferred (without the deadline it waits the
 /// minute, within the 90 s the client waits, and writes it).

@@ -68,7 +68,7 @@ pub struct GitHub {
     ledger: Mutex<Ledger>,
     slots: tokio::sync::Semaphore,
     /// Requests waiting for one of the `slots` ([`GitHub::queued_for_a_slot`]).
-    queued: std::sync::atomic::AtomicUsize,
+    queued: AtomicUsize,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
@@ -197,7 +197,7 @@ impl GitHub {
             retry_unconnected: true,
             ledger: Mutex::new(Ledger::new(limits)),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
-            queued: std::sync::atomic::AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             write_log: None,
@@ -247,7 +247,7 @@ impl GitHub {
     /// How many requests wait for a slot under the concurrency cap now
     /// (what a test waits on to know the cap holds them back).
     pub fn queued_for_a_slot(&self) -> usize {
-        self.queued.load(std::sync::atomic::Ordering::SeqCst)
+        self.queued.load(Ordering::SeqCst)
     }
 
     /// Schedules as if this client had sent what `earlier` sent (its
@@ -466,7 +466,7 @@ impl GitHub {
             return Ok(None);
         }
         let permit = {
-            let _queued = Queued::enter(&self.queued);
+            let _queued = budget::Queued::enter(&self.queued);
             self.slots.acquire().await
         }
         .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
@@ -669,8 +669,7 @@ impl GitHub {
             return Duration::from_secs(reset.saturating_sub(now).max(1));
         }
         if rate_limited {
-            let doublings = attempt.saturating_sub(1).min(6);
-            return budget::SECONDARY_WAIT * 2u32.pow(doublings);
+            return budget::secondary_wait(attempt);
         }
         self.backoff(attempt)
     }
@@ -696,22 +695,5 @@ impl GitHub {
             });
         }
         Ok(())
-    }
-}
-
-/// One request counted in [`GitHub::queued_for_a_slot`] while it waits
-/// (also when its future is dropped while waiting).
-struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> Queued<'a> {
-    fn enter(n: &'a std::sync::atomic::AtomicUsize) -> Queued<'a> {
-        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Queued(n)
-    }
-}
-
-impl Drop for Queued<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -205,10 +205,26 @@ impl FakeGitHub {
             .count()
     }
 
-    /// Enforce GitHub's secondary limits (scaled down as a test needs)
-    /// from now on: a request over one is answered 403 with `retry-after`.
+    /// Enforce these secondary limits (GitHub's are enforced from the
+    /// start; scaled down or up as a test needs, with a comment saying
+    /// why when up) from now on, counting afresh: a request over one is
+    /// answered 403 with `retry-after` (or without,
+    /// [`FakeGitHub::limit_answers_without_retry_after`]).
     pub fn enforce_limits(&self, limits: Limits) {
         self.state().limits = Some(limits::Enforcer::new(limits));
+    }
+
+    /// No secondary limits from now on; `why` the test needs more than
+    /// GitHub allows (a load the scheduler is not part of).
+    pub fn lift_limits(&self, why: &str) {
+        assert!(!why.trim().is_empty(), "say why the limits are lifted");
+        self.state().limits = None;
+    }
+
+    /// Limit answers without `retry-after` from now on (GitHub documents
+    /// both: without it, a client waits at least a minute, doubling).
+    pub fn limit_answers_without_retry_after(&self) {
+        self.state().limits_without_retry_after = true;
     }
 
     /// Enforce the primary limit per token: `limit` requests per `window`
