@@ -78,10 +78,22 @@ fn plan_text(s: &PlanSummary) -> String {
     for r in &s.resources {
         let (what, sign, body) = match r.action {
             Action::Create => ("will be created", "  +", "+ input = \"new\""),
-            Action::Update => ("will be updated in-place", "  ~", "~ input = { zones = 2 -> 3 }"),
+            Action::Update => (
+                "will be updated in-place",
+                "  ~",
+                "~ input = { zones = 2 -> 3 }",
+            ),
             Action::Delete => ("will be destroyed", "  -", "- input = \"old\" -> null"),
-            Action::Replace => ("must be replaced", "-/+", "~ input = \"a\" -> \"b\" # forces replacement"),
-            Action::Read => ("will be read during apply", " <=", "+ id = (known after apply)"),
+            Action::Replace => (
+                "must be replaced",
+                "-/+",
+                "~ input = \"a\" -> \"b\" # forces replacement",
+            ),
+            Action::Read => (
+                "will be read during apply",
+                " <=",
+                "+ id = (known after apply)",
+            ),
         };
         add += usize::from(matches!(r.action, Action::Create | Action::Replace));
         change += usize::from(r.action == Action::Update);
@@ -264,7 +276,10 @@ fn destroys_and_replacements_lead_the_comment() {
         c.contains("**Plan: 2 to add, 1 to change, 3 to destroy (1 replacement"),
         "{c}"
     );
-    assert!(c.contains("\nPlan: 2 to add, 1 to change, 3 to destroy.\n"), "{c}");
+    assert!(
+        c.contains("\nPlan: 2 to add, 1 to change, 3 to destroy.\n"),
+        "{c}"
+    );
     insta::assert_snapshot!("comment_destructive", c);
 }
 

@@ -16,7 +16,13 @@ use crate::fake_github_selftest::{
 /// A status on `sha`: one content-creating request.
 fn status(gh: &support::fake_github::FakeGitHub, sha: &str) -> u16 {
     let body = json!({ "state": "success", "context": "selftest" });
-    call(gh, "POST", &format!("/repos/{REPO}/statuses/{sha}"), Some(body)).status
+    call(
+        gh,
+        "POST",
+        &format!("/repos/{REPO}/statuses/{sha}"),
+        Some(body),
+    )
+    .status
 }
 
 /// GitHub's 80 content-creating requests a minute hold without a test
@@ -29,7 +35,12 @@ fn githubs_write_limit_holds_from_the_start() {
         assert_eq!(status(&gh, &sha), 201, "write {i}");
     }
     let body = json!({ "state": "success", "context": "selftest" });
-    let over = call(&gh, "POST", &format!("/repos/{REPO}/statuses/{sha}"), Some(body));
+    let over = call(
+        &gh,
+        "POST",
+        &format!("/repos/{REPO}/statuses/{sha}"),
+        Some(body),
+    );
     assert_eq!((over.status, over.header("retry-after")), (403, Some("60")));
     assert!(over.json()["message"]
         .as_str()
@@ -37,7 +48,12 @@ fn githubs_write_limit_holds_from_the_start() {
         .contains("secondary rate limit"));
     gh.limit_answers_without_retry_after();
     let body = json!({ "state": "success", "context": "selftest" });
-    let over = call(&gh, "POST", &format!("/repos/{REPO}/statuses/{sha}"), Some(body));
+    let over = call(
+        &gh,
+        "POST",
+        &format!("/repos/{REPO}/statuses/{sha}"),
+        Some(body),
+    );
     assert_eq!((over.status, over.header("retry-after")), (403, None));
     assert_eq!(gh.limit_answers(), 2);
     // A test that needs more says why; then nothing is refused.
@@ -67,7 +83,12 @@ fn etags_are_weak_and_change_with_the_token() {
             .trim_start_matches(&format!("http://{}", gh.addr()))
             .to_string();
         let auth = format!("Bearer {}", gh.token());
-        let bytes = request_bytes("GET", &format!("{prefix}/repos/acme/app"), Some(&auth), None);
+        let bytes = request_bytes(
+            "GET",
+            &format!("{prefix}/repos/acme/app"),
+            Some(&auth),
+            None,
+        );
         let text = String::from_utf8(bytes).unwrap().replacen(
             "connection: close\r\n",
             &format!("if-none-match: {etag}\r\nconnection: close\r\n"),

@@ -70,9 +70,11 @@ fn drift_issues_open_update_and_close() {
     let number = w.gh.issues(MANAGER)[0].number;
     let body_before = w.gh.issues(MANAGER)[0].body.clone().unwrap_or_default();
     assert!(body_before.contains("1 to change"), "{body_before}");
-    let v =
-        w.fx.read("customers/acme/infra/variables.yml")
-            .replacen("instance_type: t3.micro", "instance_type: t3.large", 1);
+    let v = w.fx.read("customers/acme/infra/variables.yml").replacen(
+        "instance_type: t3.micro",
+        "instance_type: t3.large",
+        1,
+    );
     w.fx.write("customers/acme/infra/variables.yml", &v);
     let before = w.gh.requests().len();
     let (out, _) = run(&mut w);

@@ -6,7 +6,6 @@ use crate::common;
 use crate::support;
 use crate::world;
 
-
 use common::{dispatch_key, stderr, stdout, DISPATCH_SECRET};
 use serde_json::{json, Value};
 use support::fake_github::{FakeGitHub, Fault};

@@ -292,14 +292,26 @@ fn a_customer_role_never_writes_the_records() {
             .collect()
     };
     assert_eq!(keys_used("PUT"), Vec::<String>::new());
-    let customer = |s: &[(String, String, String)]| s.iter().any(|(_, _, k)| k == "customer-role-key");
-    assert!(!customer(&signed.lock().unwrap()), "the customer's key signed a request");
+    let customer =
+        |s: &[(String, String, String)]| s.iter().any(|(_, _, k)| k == "customer-role-key");
+    assert!(
+        !customer(&signed.lock().unwrap()),
+        "the customer's key signed a request"
+    );
 
     let out = drift(true);
     let err = stderr(&out);
     assert!(!err.contains("cannot keep the audit record"), "{err}");
     assert_eq!(audit(), 1, "{err}");
     // The record was written, and signed, with the records' own key.
-    assert_eq!(keys_used("PUT"), ["records-key"], "{:?}", signed.lock().unwrap());
-    assert!(!customer(&signed.lock().unwrap()), "the customer's key signed a request");
+    assert_eq!(
+        keys_used("PUT"),
+        ["records-key"],
+        "{:?}",
+        signed.lock().unwrap()
+    );
+    assert!(
+        !customer(&signed.lock().unwrap()),
+        "the customer's key signed a request"
+    );
 }

@@ -133,7 +133,11 @@ fn a_limit_answer_without_retry_after_waits_a_minute() {
     assert_eq!(code, Some(4), "{report}");
     assert_eq!(report["deferred"], json!(["globex: open"]), "{report}");
     assert_eq!(w.gh.limit_answers(), 1, "the refused write was sent once");
-    let limited: Vec<_> = w.gh.requests().into_iter().filter(|r| r.status == 403).collect();
+    let limited: Vec<_> =
+        w.gh.requests()
+            .into_iter()
+            .filter(|r| r.status == 403)
+            .collect();
     assert_eq!(limited.len(), 1, "{limited:?}");
     w.gh.assert_clean();
 }
@@ -253,7 +257,11 @@ fn the_concurrency_cap_keeps_a_client_under_githubs_concurrency_limit() {
         };
         while !wanted(gh.concurrency()) {
             let queued = client.queued_for_a_slot();
-            assert!(Instant::now() < deadline, "{:?}, {queued} queued", gh.concurrency());
+            assert!(
+                Instant::now() < deadline,
+                "{:?}, {queued} queued",
+                gh.concurrency()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         gh.release_held();
