@@ -221,6 +221,13 @@ impl FakeGitHub {
         self.state().limits = None;
     }
 
+    /// ETags that stay the same when the token changes, kinder than
+    /// GitHub (whose ETags differ per token); `why` a test needs that.
+    pub fn etags_across_tokens(&self, why: &str) {
+        assert!(!why.trim().is_empty(), "say why ETags outlive the token");
+        self.state().etags_per_token = false;
+    }
+
     /// Limit answers without `retry-after` from now on (GitHub documents
     /// both: without it, a client waits at least a minute, doubling).
     pub fn limit_answers_without_retry_after(&self) {

@@ -282,7 +282,9 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
                 use sha2::Digest as _;
                 let mut h = sha2::Sha256::new();
                 h.update(b);
-                h.update(req.header("authorization").unwrap_or_default());
+                if st.etags_per_token {
+                    h.update(req.header("authorization").unwrap_or_default());
+                }
                 let etag = format!("W/\"{}\"", &hex::encode(h.finalize())[..32]);
                 headers.push(("etag".to_string(), etag.clone()));
                 if req.header("if-none-match") == Some(etag.as_str()) {

@@ -173,6 +173,9 @@ pub(crate) struct State {
     pub limits: Option<super::limits::Enforcer>,
     /// Whether limit answers leave `retry-after` out.
     pub limits_without_retry_after: bool,
+    /// Whether ETags hash the request's token with the body (GitHub's
+    /// differ per token; [`super::FakeGitHub::etags_across_tokens`]).
+    pub etags_per_token: bool,
     /// The primary limit per token, enforced when a test asks.
     pub primary: Option<super::limits::Primary>,
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
@@ -245,6 +248,7 @@ impl State {
             rate_limit_used: 0,
             limits: Some(super::limits::Enforcer::new(super::limits::Limits::GITHUB)),
             limits_without_retry_after: false,
+            etags_per_token: true,
             primary: None,
             teams: BTreeMap::new(),
             apps: Vec::new(),
