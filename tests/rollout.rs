@@ -102,8 +102,10 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     }
 }
 
-/// Two ticks at once: one takes the stages, the other finds them taken;
-/// no pair is applied twice.
+/// Two ticks started together on records in a folder: no pair is applied
+/// twice, however they interleave. Nothing here makes them overlap (a
+/// tick reads and claims with no request a test could hold); the S3
+/// case below forces the overlap, holding both claims until both arrived.
 #[test]
 fn two_ticks_at_once_apply_nothing_twice() {
     ticks_at_once(&World::with(2, "staging"));

@@ -66,11 +66,11 @@ fn drift(w: &mut World, per_hour: Option<&str>) -> (Option<i32>, Value) {
     drift_with(w, &env, &[])
 }
 
+/// GitHub's limits with the hour's writes scaled down to `per_hour`.
 fn limits(per_hour: usize) -> Limits {
     Limits {
-        writes_per_minute: 80,
         writes_per_hour: per_hour,
-        points_per_minute: 900,
+        ..Limits::GITHUB
     }
 }
 
