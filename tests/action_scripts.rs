@@ -117,6 +117,11 @@ impl Job {
         }
     }
 
+    /// The job's workspace: where its steps run.
+    pub(crate) fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
     /// Runs the fleetform step of `actions/<name>` with `inputs`.
     pub(crate) fn run(
         &self,

@@ -88,6 +88,8 @@ fn validate_action_checks_registry_customers_and_files() {
         "{}",
         r.stderr()
     );
+    // The step runs in the workspace: an expansion would touch it there.
+    assert!(!job.workspace().join("pwned").exists());
     assert!(!fx.manager().join("pwned").exists());
 
     // The setup's path output empty: fleetform is found on PATH.

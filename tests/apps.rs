@@ -108,7 +108,8 @@ fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
     );
     assert!(rw.w.gh.dispatches(MANAGER).is_empty());
     assert_tokens_split(&rw);
-    rw.w.gh.take_violations();
+    let v = rw.w.gh.take_violations();
+    assert!(v.is_empty(), "{v:?}");
 }
 
 #[test]

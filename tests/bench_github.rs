@@ -163,7 +163,8 @@ impl Tally {
     pub fn row(&self, gh: &FakeGitHub, scale: &Scale, scheduled: bool, wall: f64) -> Value {
         let requests = gh.requests();
         let writes = requests.iter().filter(|r| r.method != "GET").count();
-        gh.take_violations();
+        let v = gh.take_violations();
+        assert!(v.is_empty(), "{v:?}");
         json!({
             "scheduler": scheduled,
             "runs": self.runs,

@@ -45,6 +45,12 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+# Every release target in dist-workspace.toml type-checks (Windows, macOS,
+# musl): a dependency or cfg that only builds on Linux fails here, not in a
+# release.
+step "cargo check for the release targets (tests/check-targets.sh)"
+bash tests/check-targets.sh
+
 # The setup action's tests build and unpack release archives with these.
 for tool in tar xz zip unzip curl sha256sum; do
   if ! command -v "$tool" >/dev/null 2>&1; then

@@ -38,13 +38,13 @@ fn summary(has_changes: bool) -> PlanSummary {
     } else {
         Vec::new()
     };
-    PlanSummary {
+    counted(PlanSummary {
         customer: "acme".into(),
         environment: "production".into(),
-        create: if has_changes { 2 } else { 0 },
-        update: if has_changes { 1 } else { 0 },
+        create: 0,
+        update: 0,
         delete: 0,
-        replace: if has_changes { 1 } else { 0 },
+        replace: 0,
         resources,
         outputs: if has_changes {
             vec![OutputChange {
@@ -66,10 +66,65 @@ fn summary(has_changes: bool) -> PlanSummary {
         cloud_drift: Vec::new(),
         targeting: None,
         pin: None,
-    }
+    })
 }
 
-const PLAN: &str = "\nTerraform will perform the following actions:\n\n  # terraform_data.network will be updated in-place\n  ~ resource \"terraform_data\" \"network\" {\n      ~ input = { zones = 2 -> 3 }\n    }\n\nPlan: 3 to add, 1 to change, 1 to destroy.\n";
+/// Terraform's plan text for `s`'s resources, in Terraform's words, its
+/// `Plan:` line counted from them: a comment's summary and its plan output
+/// come from one list and cannot disagree.
+fn plan_text(s: &PlanSummary) -> String {
+    let mut t = String::from("\nTerraform will perform the following actions:\n");
+    let (mut add, mut change, mut destroy) = (0, 0, 0);
+    for r in &s.resources {
+        let (what, sign, body) = match r.action {
+            Action::Create => ("will be created", "  +", "+ input = \"new\""),
+            Action::Update => (
+                "will be updated in-place",
+                "  ~",
+                "~ input = { zones = 2 -> 3 }",
+            ),
+            Action::Delete => ("will be destroyed", "  -", "- input = \"old\" -> null"),
+            Action::Replace => (
+                "must be replaced",
+                "-/+",
+                "~ input = \"a\" -> \"b\" # forces replacement",
+            ),
+            Action::Read => (
+                "will be read during apply",
+                " <=",
+                "+ id = (known after apply)",
+            ),
+        };
+        add += usize::from(matches!(r.action, Action::Create | Action::Replace));
+        change += usize::from(r.action == Action::Update);
+        destroy += usize::from(matches!(r.action, Action::Delete | Action::Replace));
+        // `module.db.terraform_data.backup[2]`: type and name are the last two.
+        let plain = r.address.split('[').next().unwrap_or_default();
+        let mut parts = plain.rsplit('.');
+        let name = parts.next().unwrap_or_default();
+        let kind = parts.next().unwrap_or_default();
+        t.push_str(&format!(
+            "\n  # {} {what}\n{sign} resource \"{kind}\" \"{name}\" {{\n      {body}\n    }}\n",
+            r.address
+        ));
+    }
+    t.push_str(&format!(
+        "\nPlan: {add} to add, {change} to change, {destroy} to destroy.\n"
+    ));
+    t
+}
+
+/// `s` with its counts taken from its resources.
+fn counted(mut s: PlanSummary) -> PlanSummary {
+    let n = |a: Action| s.resources.iter().filter(|r| r.action == a).count();
+    (s.create, s.update, s.delete, s.replace) = (
+        n(Action::Create),
+        n(Action::Update),
+        n(Action::Delete),
+        n(Action::Replace),
+    );
+    s
+}
 
 #[test]
 fn comment_with_changes() {
@@ -82,7 +137,7 @@ fn comment_with_changes() {
             approve: None,
             applies: None,
         },
-        PLAN,
+        &plan_text(&s),
     )
     .unwrap();
     insta::assert_snapshot!("comment_changes", c);
@@ -113,7 +168,7 @@ fn comment_with_approvals_and_identity() {
             approve: Some("2 approvals by `alice`, a member of `provider/platform`, not the author: comment `/fleetform approve 0123456789ab` on this pull request after this plan (an edited comment does not count).".into()),
             applies: None,
         },
-        PLAN,
+        &plan_text(&s),
     )
     .unwrap();
     insta::assert_snapshot!("comment_approvals_identity", c);
@@ -155,14 +210,14 @@ fn destructive() -> PlanSummary {
         rc("terraform_data.legacy", Action::Replace),
         rc("module.db.terraform_data.backup", Action::Delete),
     ];
-    s.create = 1;
-    s.update = 1;
-    s.delete = 2;
-    s.replace = 1;
-    s
+    counted(s)
 }
 
-fn render(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
+fn render(s: &PlanSummary, full_plan_at: &str) -> String {
+    render_plan(s, full_plan_at, &plan_text(s))
+}
+
+fn render_plan(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
     render_comment(
         &CommentContext {
             summary: s,
@@ -178,7 +233,7 @@ fn render(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
 
 #[test]
 fn one_set_of_counts_with_replacements_named() {
-    let c = render(&summary(true), "x", PLAN);
+    let c = render(&summary(true), "x");
     // Terraform: a replacement is one add and one destroy.
     assert!(c.contains("**Plan: 3 to add, 1 to change, 1 to destroy (1 replacement: destroyed, then created again)**"), "{c}");
     assert!(!c.contains("to create,"), "{c}");
@@ -186,7 +241,7 @@ fn one_set_of_counts_with_replacements_named() {
 
 #[test]
 fn destroys_and_replacements_lead_the_comment() {
-    let c = render(&destructive(), "x", PLAN);
+    let c = render(&destructive(), "x");
     let caution = c.find("> [!CAUTION]").expect("an alert");
     assert!(
         caution < c.find("**Plan:").unwrap(),
@@ -216,6 +271,15 @@ fn destroys_and_replacements_lead_the_comment() {
         c.contains("\n!   resource \"terraform_data\" \"network\" {"),
         "{c}"
     );
+    // The summary and the plan text agree (one list made both).
+    assert!(
+        c.contains("**Plan: 2 to add, 1 to change, 3 to destroy (1 replacement"),
+        "{c}"
+    );
+    assert!(
+        c.contains("\nPlan: 2 to add, 1 to change, 3 to destroy.\n"),
+        "{c}"
+    );
     insta::assert_snapshot!("comment_destructive", c);
 }
 
@@ -223,8 +287,8 @@ fn destroys_and_replacements_lead_the_comment() {
 fn no_alert_without_destroys() {
     let mut s = summary(true);
     s.resources.retain(|r| r.action != Action::Replace);
-    s.replace = 0;
-    let c = render(&s, "x", PLAN);
+    let s = counted(s);
+    let c = render(&s, "x");
     assert!(!c.contains("[!CAUTION]"), "{c}");
     // Not an empty render: the heading, the counts and the plan table are
     // there, with the resources that are left.
@@ -274,7 +338,7 @@ fn one_verdict_for_the_gates() {
         ],
         waiver: None,
     });
-    let c = render(&s, "x", PLAN);
+    let c = render(&s, "x");
     assert!(
         c.contains("**Gates: blocked by `max_destroy`, `forbidden_resource_types`**"),
         "{c}"
@@ -323,7 +387,7 @@ fn tool_findings_are_listed_escaped_and_capped() {
         ],
         waiver: None,
     });
-    let c = render(&s, "x", PLAN);
+    let c = render(&s, "x");
     assert!(c.contains("**Gates: blocked by `checkov`**"), "{c}");
     assert!(
         c.contains(
@@ -342,7 +406,7 @@ fn tool_findings_are_listed_escaped_and_capped() {
 
 #[test]
 fn the_digest_has_its_own_line_near_the_top() {
-    let c = render(&summary(true), "x", PLAN);
+    let c = render(&summary(true), "x");
     let line = c
         .lines()
         .position(|l| {
@@ -367,7 +431,7 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
     }
     plan.push_str("Plan: 2518 to add, 0 to change, 0 to destroy.\n");
     let url = "https://github.com/acme_corp/manager_repo/actions/runs/42";
-    let c = render(&s, url, &plan);
+    let c = render_plan(&s, url, &plan);
     assert!(c.len() <= COMMENT_LIMIT, "{} > {COMMENT_LIMIT}", c.len());
     assert!(!c.contains("Refreshing state"), "chatter dropped");
     let notice = c
@@ -422,7 +486,7 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
 #[test]
 fn links_are_never_escaped() {
     let url = "https://github.com/acme_corp/infra_repo/actions/runs/42";
-    let c = render(&summary(true), url, PLAN);
+    let c = render(&summary(true), url);
     assert!(c.contains(&format!("[full plan in the run]({url})")), "{c}");
     assert!(!c.contains("acme\\_corp"), "{c}");
 }
@@ -431,7 +495,7 @@ fn links_are_never_escaped() {
 fn backticks_in_addresses_are_shown_as_they_are() {
     let mut s = destructive();
     s.resources[1].address = "terraform_data.x[\"a`b\"]".into();
-    let c = render(&s, "x", PLAN);
+    let c = render(&s, "x");
     assert!(
         c.contains("> - destroy ``terraform_data.x[\"a`b\"]``"),
         "{c}"
@@ -446,7 +510,7 @@ fn backticks_in_addresses_are_shown_as_they_are() {
 #[test]
 fn backticks_in_plan_output_cannot_close_the_fence() {
     let s = summary(true);
-    let c = render(&s, "x", "value = \"```</details>@org/team\"\n");
+    let c = render_plan(&s, "x", "value = \"```</details>@org/team\"\n");
     assert!(c.contains("````diff"), "{c}");
 }
 
@@ -460,7 +524,7 @@ fn rendered_by_a_gfm_renderer() {
     let url = "https://github.com/acme_corp/infra_repo/actions/runs/42";
     let mut s = destructive();
     s.resources[1].address = "terraform_data.x[\"<img src=x>`|\"]".into();
-    let c = render(&s, url, PLAN);
+    let c = render(&s, url);
     let html = gfm(&c);
     let alert = html.find("<blockquote>\n<p>[!CAUTION]").expect(&html);
     assert!(alert < html.find("<strong>Plan:").unwrap(), "{html}");
@@ -622,11 +686,7 @@ fn a_products_comment_names_it_and_says_what_it_waits_for() {
         inputs_sha256: Some("ab".repeat(32)),
         awaiting: vec!["network".into()],
     });
-    let c = render(
-        &s,
-        ".fleetform/out/acme/app/production/plan.txt",
-        "Plan: 2 to add, 1 to change, 0 to destroy.\n",
-    );
+    let c = render(&s, ".fleetform/out/acme/app/production/plan.txt");
     assert!(
         c.starts_with("<!-- fleetform:plan customer=acme product=app environment=production -->"),
         "{c}"

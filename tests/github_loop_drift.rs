@@ -65,6 +65,36 @@ fn drift_issues_open_update_and_close() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
 
+    // The drift changes (the instance type drifts too, a second resource):
+    // the issue is updated in place, one write, its body showing it.
+    let number = w.gh.issues(MANAGER)[0].number;
+    let body_before = w.gh.issues(MANAGER)[0].body.clone().unwrap_or_default();
+    assert!(body_before.contains("1 to change"), "{body_before}");
+    let v = w.fx.read("customers/acme/infra/variables.yml").replacen(
+        "instance_type: t3.micro",
+        "instance_type: t3.large",
+        1,
+    );
+    w.fx.write("customers/acme/infra/variables.yml", &v);
+    let before = w.gh.requests().len();
+    let (out, _) = run(&mut w);
+    common::assert_code(&out, 4);
+    let writes: Vec<_> = w.gh.requests()[before..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        writes,
+        [format!("PATCH /repos/{MANAGER}/issues/{number}")],
+        "updated, not duplicated"
+    );
+    let issues = w.gh.issues(MANAGER);
+    assert_eq!(issues.len(), 1);
+    let body = issues[0].body.clone().unwrap_or_default();
+    assert!(body.contains("Plan: 0 to add, 2 to change"), "{body}");
+    assert_eq!(issues[0].state, "open");
+
     // Apply the change locally, then drift is gone and the issue closes.
     apply(&mut w);
     w.gh.reset_counters();

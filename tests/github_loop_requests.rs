@@ -6,8 +6,6 @@ use crate::common;
 use crate::support;
 use crate::world;
 
-use std::path::Path;
-
 use common::{dispatch_key, stderr, stdout, DISPATCH_SECRET};
 use serde_json::{json, Value};
 use support::fake_github::{FakeGitHub, Fault};
@@ -112,8 +110,28 @@ fn the_token_never_leaks() {
         key.clone(),
         key_hex,
     ];
-    let sha = w.change_acme("main", 3);
     let mut texts = Vec::new();
+    // A pull request's plan, which comments on it.
+    let pr_sha = w.change_acme("feature", 4);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "x");
+    let (out, f) = w.trigger_pr(ACME, pr, "feature", &pr_sha);
+    ok(&out);
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
+    let (out, f) = w.plan_latest("staging");
+    ok(&out);
+    texts.push((
+        stdout(&out),
+        stderr(&out),
+        f.summary(),
+        std::fs::read_to_string(&f.output).unwrap(),
+    ));
+    assert!(!w.gh.comments(ACME, pr).is_empty(), "the plan commented");
+    let sha = w.change_acme("main", 3);
     let (out, f) = w.trigger_push(ACME, &sha, "Merge pull request #1 from x/y");
     ok(&out);
     texts.push((
@@ -187,20 +205,36 @@ fn the_token_never_leaks() {
         }
     }
     let audit = w.fx.read("manager/.fleetform/audit.jsonl");
+    assert!(audit.lines().count() >= 3, "{audit}");
+    // The runs wrote comments (at least the pull request's plan); none
+    // holds a secret.
+    let comments = w.gh.all_comments();
+    assert!(!comments.is_empty(), "the runs wrote no comment to check");
     for secret in &secrets {
-        for c in w.gh.comments(ACME, 1) {
-            assert!(!c.body.contains(secret.as_str()));
+        for (repo, c) in &comments {
+            assert!(!c.body.contains(secret.as_str()), "{repo}: {}", c.body);
         }
         assert!(
             !audit.contains(secret.as_str()),
             "a secret in the audit log"
         );
     }
-    for d in w.gh.dispatches(MANAGER) {
+    let dispatches = w.gh.dispatches(MANAGER);
+    assert!(!dispatches.is_empty());
+    for d in dispatches {
         let sent = d.to_string();
         assert!(!sent.contains(DISPATCH_SECRET) && !sent.contains(&key));
     }
-    assert!(Path::new(&w.fx.manager()).exists());
+    // The secrets were there to leak: the token went to GitHub, and only
+    // in its authorization header.
+    let requests = w.gh.requests();
+    assert!(requests.iter().any(|r| r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v.contains(token))));
+    for r in &requests {
+        assert!(!r.body.contains(token) && !r.path.contains(token));
+    }
 }
 
 /// Two runs that raced between listing and creating leave two comments;

@@ -28,7 +28,18 @@ fn trigger_waits_for_the_manager() {
         !w.gh.dispatches(MANAGER).is_empty(),
         "the trigger dispatched"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The trigger is waiting: it has asked for the commit's status and
+    // found no answer yet (no wall-clock bound, as above).
+    let polls = |w: &World| {
+        w.gh.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/commits/{sha}/status")))
+            .count()
+    };
+    while polls(&w) == 0 && !run.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(polls(&w) > 0, "the trigger polled before the answer");
     w.gh.add_status(ACME, &sha, "success", "infra/terraform-deploy");
     let out = run.join().unwrap();
     ok(&out);

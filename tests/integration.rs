@@ -55,6 +55,7 @@ mod fake_github_selftest;
 mod fake_github_selftest_contents;
 mod fake_github_selftest_hooks;
 mod fake_github_selftest_issues;
+mod fake_github_selftest_limits;
 mod fake_github_selftest_repos;
 mod fake_github_selftest_transport;
 mod fakecloud_provider;

@@ -20,6 +20,9 @@ const CONTEXT: &str = "infra/terraform-deploy";
 
 /// `fleetform poll` with the artifact secret `key` (none: unset); its
 /// report and its stderr.
+/// Why these tests keep ETags across tokens.
+pub(crate) const POLL_ETAGS: &str = "poll mints a new installation token every run and keeps its ETags across runs: on GitHub they would not match (its ETags differ per token), which these tests do not cover (issue #51)";
+
 fn poll_with(rw: &RelayWorld, state: &Path, key: Option<&str>) -> (Value, String) {
     let mut cmd = rw.w.fx.fleetform();
     cmd.env("GITHUB_API_URL", rw.w.gh.api_url())
@@ -87,6 +90,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 /// manager), with acme's pull request open: the state at `state`.
 fn polled_world(state: &Path) -> (RelayWorld, String, u64) {
     let rw = RelayWorld::new();
+    rw.w.gh.etags_across_tokens(POLL_ETAGS);
     let feature = rw.w.change_acme("feature", 31);
     let pr = rw.w.gh.open_pr(ACME, "feature", "main", "thirty-one");
     let (first, _) = poll(&rw, state);

@@ -209,21 +209,44 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
 /// here drift) never writes a record with it: with only `AWS_*` set the
 /// audit record is refused, naming the records' own credential, and
 /// nothing lands in the bucket; with `FLEETFORM_RECORDS_AWS_*` set it is
-/// written with those.
+/// written with those. moto does not check keys, so the requests go
+/// through a proxy that notes each one's signing key id (SigV4's
+/// credential scope, `<key id>/<date>/…`).
 #[test]
 fn a_customer_role_never_writes_the_records() {
+    use crate::fake_s3::{FakeS3, Reply};
+    use std::sync::{Arc, Mutex};
     require_terraform();
     let moto = Moto::start();
     assert!(moto::curl_signed_put(
         &moto.url(&format!("/{}", moto::BUCKET))
     ));
+    // (method, path, key id) of every request to the records' endpoint.
+    let signed: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let noted = signed.clone();
+    let proxy = FakeS3::start(Some(moto.port()), move |req, _| {
+        // In the authorization header, or a presigned URL's query
+        // (`X-Amz-Credential=<key id>%2F…`).
+        let key = req
+            .header("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .or_else(|| req.query.split("X-Amz-Credential=").nth(1))
+            .and_then(|c| c.split(['/', '%', '&']).next())
+            .unwrap_or("")
+            .to_string();
+        noted
+            .lock()
+            .unwrap()
+            .push((req.method.clone(), req.path.clone(), key));
+        Reply::Forward
+    });
     let fx = Fixture::new();
     let cfg = fx.read("manager/fleetform.yml").replace(
         "records:\n  kind: local\n  dir: .fleetform/records\n",
         &format!(
             "records:\n  kind: s3\n  bucket: {}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {}\n  use_path_style: true\n",
             moto::BUCKET,
-            moto.url("")
+            proxy.url()
         ),
     );
     assert!(cfg.contains("kind: s3"), "{cfg}");
@@ -261,9 +284,34 @@ fn a_customer_role_never_writes_the_records() {
     assert!(err.contains("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID"), "{err}");
     assert!(!err.contains("customer-role-secret"), "{err}");
     assert_eq!(audit(), 0, "nothing written with the customer's role");
+    let keys_used = |method: &str| -> Vec<String> {
+        let seen = signed.lock().unwrap();
+        seen.iter()
+            .filter(|(m, p, _)| m == method && p.contains("/fleet/records/"))
+            .map(|(_, _, k)| k.clone())
+            .collect()
+    };
+    assert_eq!(keys_used("PUT"), Vec::<String>::new());
+    let customer =
+        |s: &[(String, String, String)]| s.iter().any(|(_, _, k)| k == "customer-role-key");
+    assert!(
+        !customer(&signed.lock().unwrap()),
+        "the customer's key signed a request"
+    );
 
     let out = drift(true);
     let err = stderr(&out);
     assert!(!err.contains("cannot keep the audit record"), "{err}");
     assert_eq!(audit(), 1, "{err}");
+    // The record was written, and signed, with the records' own key.
+    assert_eq!(
+        keys_used("PUT"),
+        ["records-key"],
+        "{:?}",
+        signed.lock().unwrap()
+    );
+    assert!(
+        !customer(&signed.lock().unwrap()),
+        "the customer's key signed a request"
+    );
 }

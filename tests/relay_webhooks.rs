@@ -179,6 +179,7 @@ pub(crate) fn poll(rw: &RelayWorld, state: &std::path::Path) -> Value {
 #[test]
 fn poll_dispatches_what_changed_once_with_conditional_requests() {
     let rw = RelayWorld::new();
+    rw.w.gh.etags_across_tokens(crate::poll_state::POLL_ETAGS);
     let state = rw.w.scratch.path().join("poll-state.json");
     let first = poll(&rw, &state);
     assert_eq!(first["first_seen"], json!(["acme", "globex"]), "{first}");

@@ -102,20 +102,43 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     }
 }
 
-/// Two ticks at once: one takes the stages, the other finds them taken;
-/// no pair is applied twice.
+/// Two ticks started together on records in a folder: no pair is applied
+/// twice, however they interleave. Nothing here makes them overlap (a
+/// tick reads and claims with no request a test could hold); the S3
+/// case below forces the overlap, holding both claims until both arrived.
 #[test]
 fn two_ticks_at_once_apply_nothing_twice() {
     ticks_at_once(&World::with(2, "staging"));
 }
 
 /// The same with the rollout in an S3 bucket (moto): the create-only
-/// writes are conditional puts there.
+/// writes are conditional puts there. The two ticks are made to overlap:
+/// a proxy holds each tick's first put (its claim of the stage) until
+/// both have arrived, so both read the rollout before either claimed it,
+/// and exactly one finds the stage taken.
 #[test]
 fn two_ticks_at_once_apply_nothing_twice_with_records_in_s3() {
+    use crate::fake_s3::{FakeS3, Reply};
     let moto = moto::Moto::start();
-    let w = World::with(2, "staging").on_s3(&moto);
-    ticks_at_once(&w);
+    let gate = std::sync::Arc::new(PutGate::default());
+    let held = gate.clone();
+    let proxy = FakeS3::start(Some(moto.port()), move |req, _| {
+        if req.is_object("PUT") {
+            held.pass();
+        }
+        Reply::Forward
+    });
+    let w = World::with(2, "staging").on_s3_at(&moto, &proxy.url());
+    let outputs = ticks_at_once_through(&w, Some(&gate));
+    assert_eq!(gate.arrived(), 2, "both ticks claimed together");
+    let lost = outputs
+        .iter()
+        .filter(|o| {
+            let said = format!("{}{}", stdout(o), stderr(o));
+            said.contains("another tick took this stage first")
+        })
+        .count();
+    assert_eq!(lost, 1, "one tick took the stage, the other found it taken");
     let keys = moto.keys_in("fleetform-rollouts");
     assert!(
         keys.iter()
@@ -179,8 +202,50 @@ fn two_ticks_at_once_apply_nothing_twice_with_s3_failing_transiently() {
     assert!(!w.fx.path("manager/.fleetform/records/rollouts").exists());
 }
 
+/// Once armed, holds the first two puts until both have arrived (a
+/// barrier for two ticks' claims); later puts pass.
+#[derive(Default)]
+struct PutGate {
+    /// (armed, puts arrived since).
+    state: std::sync::Mutex<(bool, usize)>,
+    changed: std::sync::Condvar,
+}
+
+impl PutGate {
+    fn arm(&self) {
+        self.state.lock().unwrap().0 = true;
+    }
+
+    fn arrived(&self) -> usize {
+        self.state.lock().unwrap().1
+    }
+
+    /// Waits for the other of the first two puts (5 minutes at most: a
+    /// tick that never puts fails the test's count, it does not hang it).
+    fn pass(&self) {
+        let mut st = self.state.lock().unwrap();
+        if !st.0 || st.1 >= 2 {
+            return;
+        }
+        st.1 += 1;
+        self.changed.notify_all();
+        let limit = std::time::Duration::from_secs(300);
+        let _ = self.changed.wait_timeout_while(st, limit, |st| st.1 < 2);
+    }
+}
+
 fn ticks_at_once(w: &World) {
+    ticks_at_once_through(w, None);
+}
+
+/// Two ticks started together (their first puts held together by `gate`,
+/// armed once the rollout has started); both succeed, and every pair is
+/// applied once. Their outputs.
+fn ticks_at_once_through(w: &World, gate: Option<&PutGate>) -> Vec<std::process::Output> {
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
+    if let Some(gate) = gate {
+        gate.arm();
+    }
     let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
         let ticks: Vec<_> = (0..2)
             .map(|_| {
@@ -211,6 +276,7 @@ fn ticks_at_once(w: &World) {
         .filter(|e| e["action"] == "apply" && e["result"] == "ok")
         .count();
     assert_eq!(applies, 2, "each pair applied once");
+    outputs
 }
 
 /// A finished rollout, then a second one halted by a failed pair: rollback

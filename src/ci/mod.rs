@@ -40,18 +40,29 @@ pub struct RunContext {
 
 /// Who runs this command, for audit events: the run's actor on GitHub
 /// Actions (`GITHUB_ACTOR`), else the account (`USER`, `LOGNAME`), else
-/// its user id (`uid 1000`), so a record never names no one.
+/// its user id (`uid 1000`; Windows' `USERNAME`), so a record never names
+/// no one.
 pub fn actor() -> String {
     let named = |k: &str| var(k).filter(|v| !v.trim().is_empty());
     named("GITHUB_ACTOR")
         .or_else(|| named("USER"))
         .or_else(|| named("LOGNAME"))
-        .unwrap_or_else(|| {
-            use std::os::unix::fs::MetadataExt as _;
-            std::fs::metadata("/proc/self")
-                .map(|m| format!("uid {}", m.uid()))
-                .unwrap_or_else(|_| "unknown (set USER)".into())
-        })
+        .unwrap_or_else(uid)
+}
+
+/// The process's user id (`uid 1000`), read from `/proc/self`.
+#[cfg(unix)]
+fn uid() -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self")
+        .map(|m| format!("uid {}", m.uid()))
+        .unwrap_or_else(|_| "unknown (set USER)".into())
+}
+
+/// Windows has no numeric user id: its account is `USERNAME`.
+#[cfg(not(unix))]
+fn uid() -> String {
+    var("USERNAME").unwrap_or_else(|| "unknown (set USER)".into())
 }
 
 /// Whether this runs in a GitHub Actions job (`GITHUB_ACTIONS=true`).

@@ -43,6 +43,33 @@ const HOUR_MS: u64 = 3_600_000 + SLACK_MS;
 /// limit answer that has no `retry-after`.
 pub const SECONDARY_WAIT: Duration = Duration::from_secs(60);
 
+/// The wait before the `attempt`th retry (from 1) of a limit answer with
+/// neither `retry-after` nor `x-ratelimit-remaining: 0`: GitHub's "at
+/// least one minute", doubling while the limit answers go on ("wait an
+/// exponentially increasing amount of time between retries"), at most 64
+/// minutes.
+pub fn secondary_wait(attempt: u32) -> Duration {
+    SECONDARY_WAIT * 2u32.pow(attempt.saturating_sub(1).min(6))
+}
+
+/// One request counted while it waits for a slot under the concurrency
+/// cap ([`super::GitHub::queued_for_a_slot`]), also when its future is
+/// dropped while waiting.
+pub(super) struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Queued<'a> {
+    pub(super) fn enter(n: &'a std::sync::atomic::AtomicUsize) -> Queued<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Queued(n)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// The limits scheduled against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -296,6 +323,13 @@ impl Patience {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_answer_without_retry_after_waits_a_minute_doubling() {
+        let mins: Vec<u64> = (1..=8).map(|a| secondary_wait(a).as_secs() / 60).collect();
+        assert_eq!(mins, [1, 2, 4, 8, 16, 32, 64, 64]);
+        assert_eq!(secondary_wait(0), SECONDARY_WAIT);
+    }
 
     fn small() -> Limits {
         Limits {

@@ -67,6 +67,8 @@ pub struct GitHub {
     /// ([`budget`]), and its concurrency cap.
     ledger: Mutex<Ledger>,
     slots: tokio::sync::Semaphore,
+    /// Requests waiting for one of the `slots` ([`GitHub::queued_for_a_slot`]).
+    queued: AtomicUsize,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
@@ -195,6 +197,7 @@ impl GitHub {
             retry_unconnected: true,
             ledger: Mutex::new(Ledger::new(limits)),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
+            queued: AtomicUsize::new(0),
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             write_log: None,
@@ -239,6 +242,12 @@ impl GitHub {
             self.slots = tokio::sync::Semaphore::new(limits.concurrency);
         }
         self
+    }
+
+    /// How many requests wait for a slot under the concurrency cap now
+    /// (what a test waits on to know the cap holds them back).
+    pub fn queued_for_a_slot(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
     }
 
     /// Schedules as if this client had sent what `earlier` sent (its
@@ -456,11 +465,11 @@ impl GitHub {
         if self.unscheduled {
             return Ok(None);
         }
-        let permit = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
+        let permit = {
+            let _queued = budget::Queued::enter(&self.queued);
+            self.slots.acquire().await
+        }
+        .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
         let write = !matches!(method, Method::Get);
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
@@ -660,8 +669,7 @@ impl GitHub {
             return Duration::from_secs(reset.saturating_sub(now).max(1));
         }
         if rate_limited {
-            let doublings = attempt.saturating_sub(1).min(6);
-            return budget::SECONDARY_WAIT * 2u32.pow(doublings);
+            return budget::secondary_wait(attempt);
         }
         self.backoff(attempt)
     }

@@ -67,6 +67,16 @@ impl FakeGitHub {
             .unwrap_or_default()
     }
 
+    /// Every comment in every repository: (repository, comment), oldest
+    /// first within each repository.
+    pub fn all_comments(&self) -> Vec<(String, Comment)> {
+        let st = self.state();
+        st.repos
+            .iter()
+            .flat_map(|(name, r)| r.comments.iter().map(move |c| (name.clone(), c.clone())))
+            .collect()
+    }
+
     /// Bodies of the repository dispatch requests (`event_type`,
     /// `client_payload`), in order.
     pub fn dispatches(&self, repo: &str) -> Vec<Value> {
@@ -195,10 +205,33 @@ impl FakeGitHub {
             .count()
     }
 
-    /// Enforce GitHub's secondary limits (scaled down as a test needs)
-    /// from now on: a request over one is answered 403 with `retry-after`.
+    /// Enforce these secondary limits (GitHub's are enforced from the
+    /// start; scaled down or up as a test needs, with a comment saying
+    /// why when up) from now on, counting afresh: a request over one is
+    /// answered 403 with `retry-after` (or without,
+    /// [`FakeGitHub::limit_answers_without_retry_after`]).
     pub fn enforce_limits(&self, limits: Limits) {
         self.state().limits = Some(limits::Enforcer::new(limits));
+    }
+
+    /// No secondary limits from now on; `why` the test needs more than
+    /// GitHub allows (a load the scheduler is not part of).
+    pub fn lift_limits(&self, why: &str) {
+        assert!(!why.trim().is_empty(), "say why the limits are lifted");
+        self.state().limits = None;
+    }
+
+    /// ETags that stay the same when the token changes, kinder than
+    /// GitHub (whose ETags differ per token); `why` a test needs that.
+    pub fn etags_across_tokens(&self, why: &str) {
+        assert!(!why.trim().is_empty(), "say why ETags outlive the token");
+        self.state().etags_per_token = false;
+    }
+
+    /// Limit answers without `retry-after` from now on (GitHub documents
+    /// both: without it, a client waits at least a minute, doubling).
+    pub fn limit_answers_without_retry_after(&self) {
+        self.state().limits_without_retry_after = true;
     }
 
     /// Enforce the primary limit per token: `limit` requests per `window`

@@ -1,5 +1,7 @@
-//! GitHub's secondary rate limits, enforced when a test asks
-//! ([`super::FakeGitHub::enforce_limits`]): content-creating writes per
+//! GitHub's secondary rate limits, enforced from the start at GitHub's
+//! figures ([`Limits::GITHUB`]; a test changes them with
+//! [`super::FakeGitHub::enforce_limits`] or lifts them with
+//! [`super::FakeGitHub::lift_limits`], saying why): content-creating writes per
 //! minute and per hour (an installation token is not one), points per
 //! minute per endpoint (a read 1, a write 5), each per token (an App's
 //! JWTs count as one), and
@@ -16,6 +18,17 @@ pub struct Limits {
     pub writes_per_minute: usize,
     pub writes_per_hour: usize,
     pub points_per_minute: u64,
+}
+
+impl Limits {
+    /// GitHub's documented secondary limits ("Rate limits for the REST
+    /// API"): 80 content-creating requests a minute, 500 an hour, 900
+    /// points a minute per endpoint. Every fake GitHub starts with them.
+    pub const GITHUB: Limits = Limits {
+        writes_per_minute: 80,
+        writes_per_hour: 500,
+        points_per_minute: 900,
+    };
 }
 
 /// What was sent, and the limit answers given. GitHub counts its

@@ -135,7 +135,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             record.fault = Some(format!(
                 "secondary rate limit (concurrency), retry-after {wait}"
             ));
-            let Fault::Status { headers, body, .. } = Fault::secondary_rate_limit(wait) else {
+            let Fault::Status { headers, body, .. } = limit_answer(&st, wait) else {
                 unreachable!("a status fault")
             };
             break 'outcome Outcome {
@@ -176,7 +176,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             .and_then(|l| l.check(&req.method, &op.id, &token))
         {
             record.fault = Some(format!("secondary rate limit, retry-after {wait}"));
-            let Fault::Status { headers, body, .. } = Fault::secondary_rate_limit(wait) else {
+            let Fault::Status { headers, body, .. } = limit_answer(&st, wait) else {
                 unreachable!("a status fault")
             };
             break 'outcome Outcome {
@@ -273,12 +273,19 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             None => answer.body.map(|b| b.to_string().into_bytes()),
         };
         // Conditional requests, as GitHub serves them: every 200 GET
-        // carries an ETag; `If-None-Match` with it is answered 304 with no
-        // body, which does not count against the primary rate limit.
+        // carries an ETag, weak (`W/"…"`) and tied to the token as well as
+        // the body (a new installation token every hour gets new ones);
+        // `If-None-Match` with it is answered 304 with no body, which does
+        // not count against the primary rate limit.
         if req.method == "GET" && answer.status == 200 {
             if let Some(b) = &body {
                 use sha2::Digest as _;
-                let etag = format!("\"{}\"", &hex::encode(sha2::Sha256::digest(b))[..32]);
+                let mut h = sha2::Sha256::new();
+                h.update(b);
+                if st.etags_per_token {
+                    h.update(req.header("authorization").unwrap_or_default());
+                }
+                let etag = format!("W/\"{}\"", &hex::encode(h.finalize())[..32]);
                 headers.push(("etag".to_string(), etag.clone()));
                 if req.header("if-none-match") == Some(etag.as_str()) {
                     st.not_modified += 1;
@@ -512,4 +519,17 @@ fn sleep_unless_shutdown(duration: Duration, shutdown: &AtomicBool) {
         }
         std::thread::sleep((end - now).min(Duration::from_millis(50)));
     }
+}
+
+/// A secondary limit's answer: with `retry-after: wait`, or without it
+/// when the test asked ([`super::FakeGitHub::limit_answers_without_retry_after`];
+/// GitHub documents both).
+fn limit_answer(st: &State, wait: u64) -> Fault {
+    let mut fault = Fault::secondary_rate_limit(wait);
+    if st.limits_without_retry_after {
+        if let Fault::Status { headers, .. } = &mut fault {
+            headers.retain(|(n, _)| n != "retry-after");
+        }
+    }
+    fault
 }

@@ -356,7 +356,7 @@ impl Operation {
             }
         };
         if let Some(schema) = &body.schema {
-            match body.validator.get_or_init(|| spec.compile(schema)) {
+            match body.validator.get_or_init(|| spec.compile(&closed(schema))) {
                 Ok(validator) => {
                     let errors = schema_errors(validator, &value, false);
                     if !errors.is_empty() {
@@ -394,6 +394,43 @@ impl Operation {
     /// Whether `status` is documented for this operation.
     pub fn documents_status(&self, status: u16) -> bool {
         self.responses.contains_key(&status.to_string())
+    }
+}
+
+/// A request body's `schema` with every object that lists its
+/// `properties` (and says nothing of others) closed to fields it does not
+/// list: GitHub's schemas rarely say `additionalProperties: false`, but a
+/// misspelt optional field is a field GitHub never reads, so the fake
+/// refuses it. `allOf` branches stay open (each lists only part of the
+/// fields), and so do `$ref`ed components.
+fn closed(schema: &Value) -> Value {
+    match schema {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let v = match k.as_str() {
+                    "allOf" | "enum" | "default" | "example" | "examples" => v.clone(),
+                    "properties" => Value::Object(
+                        v.as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(name, s)| (name.clone(), closed(s)))
+                            .collect(),
+                    ),
+                    _ => closed(v),
+                };
+                out.insert(k.clone(), v);
+            }
+            if m.contains_key("properties")
+                && !m.contains_key("additionalProperties")
+                && !m.contains_key("allOf")
+            {
+                out.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(closed).collect()),
+        other => other.clone(),
     }
 }
 

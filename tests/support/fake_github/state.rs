@@ -168,8 +168,14 @@ pub(crate) struct State {
     pub requests: Vec<RequestRecord>,
     pub violations: Vec<Violation>,
     pub rate_limit_used: u64,
-    /// Secondary limits enforced when a test asks.
+    /// Secondary limits: GitHub's by default ([`super::limits::Limits::GITHUB`]);
+    /// a test may raise or lift them, saying why.
     pub limits: Option<super::limits::Enforcer>,
+    /// Whether limit answers leave `retry-after` out.
+    pub limits_without_retry_after: bool,
+    /// Whether ETags hash the request's token with the body (GitHub's
+    /// differ per token; [`super::FakeGitHub::etags_across_tokens`]).
+    pub etags_per_token: bool,
     /// The primary limit per token, enforced when a test asks.
     pub primary: Option<super::limits::Primary>,
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
@@ -240,7 +246,9 @@ impl State {
             requests: Vec::new(),
             violations: Vec::new(),
             rate_limit_used: 0,
-            limits: None,
+            limits: Some(super::limits::Enforcer::new(super::limits::Limits::GITHUB)),
+            limits_without_retry_after: false,
+            etags_per_token: true,
             primary: None,
             teams: BTreeMap::new(),
             apps: Vec::new(),

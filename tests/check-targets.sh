@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `cargo check` of the binary for every release target dist-workspace.toml
+# names (Windows, macOS, musl Linux), so a dependency or `cfg` that only
+# builds on the host is caught before a release fails. tests/check.sh runs
+# it; `rustup target add` installs a missing target's standard library.
+#
+# The Rust code of every crate is type-checked for the target. The C parts
+# of dependencies (ring, mimalloc) are not: they need the target's C
+# toolchain and system headers (MSVC and the Windows SDK, Apple's SDK),
+# which a Linux machine does not have, and a check does not link. Their
+# compiler and archiver are stand-ins that write empty outputs; those crates'
+# own CI builds their C for these targets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+targets=$(sed -n '/^targets = \[/,/^\]/p' dist-workspace.toml | grep -o '"[^"]*"' | tr -d '"')
+if [ -z "$targets" ]; then
+  echo "error: no targets found in dist-workspace.toml's [dist] targets" >&2
+  exit 1
+fi
+
+shims="$(mktemp -d)"
+trap 'rm -rf "$shims"' EXIT
+# A C compiler that writes an empty object where it is told to
+# (MSVC's -Fo/Fo, or -o FILE).
+cat >"$shims/cc" <<'SH'
+#!/bin/sh
+next=""
+for a in "$@"; do
+  if [ -n "$next" ]; then : >"$a"; next=""; continue; fi
+  case "$a" in
+    -o) next=1 ;;
+    -Fo* | /Fo*) : >"${a#???}" ;;
+  esac
+done
+SH
+# An archiver that writes an empty archive: `ar cq FILE …`, `ar s FILE`,
+# or MSVC's `lib.exe -out:FILE` / `/OUT:FILE`.
+cat >"$shims/ar" <<'SH'
+#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    -out:* | /out:* | -OUT:* | /OUT:*) : >"${a#*:}"; exit 0 ;;
+  esac
+done
+[ "$#" -ge 2 ] && [ ! -s "$2" ] && printf '!<arch>\n' >"$2"
+exit 0
+SH
+chmod +x "$shims/cc" "$shims/ar"
+
+installed=$(rustup target list --installed 2>/dev/null || true)
+for t in $targets; do
+  if ! grep -qx "$t" <<<"$installed"; then
+    echo "==> rustup target add $t"
+    rustup target add "$t"
+  fi
+  echo "==> cargo check --target $t"
+  env_t=${t//-/_}
+  env "CC_$env_t=$shims/cc" "CXX_$env_t=$shims/cc" "AR_$env_t=$shims/ar" \
+    cargo check --locked --target "$t" --bin fleetform
+done
