@@ -39,6 +39,16 @@ if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
   exit 1
 fi
 
+# tests/secrets.rs encrypts customer secrets with another implementation
+# than fleetform's: the age command-line tools.
+for tool in age age-keygen; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "error: $tool is not on PATH; tests/secrets.rs encrypts with the age command-line tools." >&2
+    echo "hint: apt-get install -y age (bash .ci/run installs it) or brew install age, and run again" >&2
+    exit 1
+  fi
+done
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
