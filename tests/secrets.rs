@@ -264,3 +264,61 @@ fn a_secret_for_a_plain_variable_or_of_the_wrong_shape_is_refused() {
     assert!(err.contains("is not `sensitive = true`"), "{err}");
     assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
 }
+
+#[test]
+fn provider_wide_secrets_reach_every_customer_and_never_clash() {
+    let (w, keys) = world();
+    let (provider, provider_key) = keygen();
+    let config = w.fx.read("manager/fleetform.yml").replace(
+        "  keys_dir: .fleetform/secret-keys\n",
+        &format!("  keys_dir: .fleetform/secret-keys\n  recipients: {{staging: {provider}}}\n"),
+    );
+    w.fx.write("manager/fleetform.yml", &config);
+    let shared = "shared-Pa55word-0a9d";
+    w.fx.write(
+        "manager/secrets/staging.yml",
+        &secrets_file(&provider, &encrypt(&provider, shared)),
+    );
+
+    // Without the provider's key: refused, nothing planned.
+    let out = w
+        .fleetform()
+        .args(["plan", "--customer", "c02", "--env", "staging"])
+        .output()
+        .unwrap();
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(err.contains("no key for the provider's `staging`"), "{err}");
+
+    // With it: c02 (no file of its own) gets the provider's value.
+    for args in [
+        ["plan", "--customer", "c02", "--env", "staging"],
+        ["apply", "--customer", "c02", "--env", "staging"],
+    ] {
+        let out = w
+            .fleetform()
+            .env("FLEETFORM_PROVIDER_SECRETS_KEY", &provider_key)
+            .args(args)
+            .output()
+            .unwrap();
+        common::assert_code(&out, 0);
+        assert!(!stdout(&out).contains(shared) && !stderr(&out).contains(shared));
+    }
+    let tagged = crate::fakecloud::objects(&w.cloud_file)
+        .values()
+        .any(|v| v["tags"]["db"].as_str() == Some(shared));
+    assert!(tagged, "the provider's secret never reached Terraform");
+    assert!(files_holding(&w.fx.path("manager"), shared.as_bytes()).is_empty());
+
+    // c01 sets the same name in its own file: one source per variable.
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_PROVIDER_SECRETS_KEY", &provider_key)
+        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+        .args(["plan", "--customer", "c01", "--env", "staging"])
+        .output()
+        .unwrap();
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(err.contains("is also a provider-wide secret"), "{err}");
+}

@@ -179,6 +179,18 @@ pub struct SecretsConfig {
     /// operator to store as environment secrets and then delete.
     #[serde(default = "default_keys_dir")]
     pub keys_dir: String,
+    /// Provider-wide secrets, per environment, in the manager repo
+    /// (`{environment}` is replaced): shared by every customer's plan of
+    /// that environment, encrypted to the provider's recipient below.
+    #[serde(default = "default_provider_file")]
+    pub file: String,
+    /// The provider's age recipient per environment, for `file`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recipients: BTreeMap<String, String>,
+}
+
+fn default_provider_file() -> String {
+    "secrets/{environment}.yml".into()
 }
 
 fn default_keys_dir() -> String {

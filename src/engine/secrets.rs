@@ -10,10 +10,30 @@ use serde_json::Value;
 use crate::config::Customer;
 use crate::data::Diagnostic;
 use crate::values::customer::CustomerDocs;
-use crate::values::secret_files::{self, Keys, Secret, SecretError};
+use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
 use crate::yaml::Location;
 
 use super::{Engine, RunError};
+
+/// The provider's identities for its provider-wide secrets (age identity
+/// lines), held by the plan and apply environments of each environment.
+pub const PROVIDER_KEY_VAR: &str = "FLEETFORM_PROVIDER_SECRETS_KEY";
+
+/// Names both the customer's and the provider's file hold.
+fn both(customer: &SecretsFile, provider: &SecretsFile) -> Vec<Diagnostic> {
+    customer
+        .entries
+        .iter()
+        .filter(|e| provider.entries.iter().any(|p| p.name == e.name))
+        .map(|e| {
+            at(&e.location, format!(
+                "secret `{}` is also a provider-wide secret ({}): one source per variable; remove it from one of the two",
+                e.name,
+                provider.file.display()
+            ))
+        })
+        .collect()
+}
 
 fn located(e: SecretError) -> RunError {
     RunError::Values(vec![Diagnostic {
@@ -32,16 +52,44 @@ fn at(location: &Location, message: String) -> Diagnostic {
 }
 
 impl Engine<'_> {
-    /// The decrypted secrets of `customer` × `env`: none without a
-    /// secrets file for the environment.
+    /// The decrypted secrets of `customer` × `env`: the customer's secrets
+    /// file of the environment and the provider-wide one, if any (a name
+    /// in both is an error, never a silent override).
     pub(super) fn secrets_for(
         &self,
         customer: &Customer,
         env: &str,
         docs: &CustomerDocs,
     ) -> Result<Vec<Secret>, RunError> {
+        let mut found = Vec::new();
+        if let Some(pair) = self.customer_secrets(customer, env, docs)? {
+            found.push(pair);
+        }
+        if let Some(pair) = self.provider_secrets(env)? {
+            found.push(pair);
+        }
+        let mut problems = Vec::new();
+        for (file, secrets) in &found {
+            problems.extend(self.terraform_takes(file)?);
+            problems.extend(self.shapes(file, secrets));
+        }
+        if let [(customer_file, _), (provider_file, _)] = found.as_slice() {
+            problems.extend(both(customer_file, provider_file));
+        }
+        if !problems.is_empty() {
+            return Err(RunError::Values(problems));
+        }
+        Ok(found.into_iter().flat_map(|(_, s)| s).collect())
+    }
+
+    fn customer_secrets(
+        &self,
+        customer: &Customer,
+        env: &str,
+        docs: &CustomerDocs,
+    ) -> Result<Option<(SecretsFile, Vec<Secret>)>, RunError> {
         let Some((shown, bytes)) = docs.secrets.get(env) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let file = secret_files::parse(shown, bytes).map_err(located)?;
         let who = format!("{}/{env}", customer.slug);
@@ -53,20 +101,51 @@ impl Engine<'_> {
         };
         let keys = Keys::from_env(&customer.slug).map_err(|e| RunError::Refused(e.to_string()))?;
         let secrets = secret_files::decrypt(&file, &who, recipient, &keys).map_err(located)?;
-        let mut problems = self.terraform_takes(&file)?;
-        problems.extend(self.shapes(&file, &secrets));
-        if !problems.is_empty() {
-            return Err(RunError::Values(problems));
-        }
-        Ok(secrets)
+        Ok(Some((file, secrets)))
+    }
+
+    /// The provider-wide secrets of `env` (fleetform.yml `secrets.file`,
+    /// in the manager repo), with the provider's key for the environment.
+    fn provider_secrets(&self, env: &str) -> Result<Option<(SecretsFile, Vec<Secret>)>, RunError> {
+        let Some(config) = &self.manager.config.secrets else {
+            return Ok(None);
+        };
+        let rel = config.file.replace("{environment}", env);
+        let limit = crate::yaml::Limits::default().max_bytes as u64;
+        let shown = crate::config::display_path(&self.manager.path(std::path::Path::new(&rel)));
+        let bytes = match crate::util::fs::read_under(
+            &self.manager.root,
+            std::path::Path::new(&rel),
+            limit,
+        ) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(RunError::Refused(format!(
+                    "{}: {}",
+                    shown.display(),
+                    e.reason
+                )))
+            }
+        };
+        let file = secret_files::parse(&shown, &bytes).map_err(located)?;
+        let who = format!("the provider's `{env}`");
+        let Some(recipient) = config.recipients.get(env) else {
+            return Err(RunError::Refused(format!(
+                "{} holds provider-wide secrets for `{env}`, but fleetform.yml names no `secrets.recipients.{env}`: add the provider's age recipient for it",
+                shown.display()
+            )));
+        };
+        let text = zeroize::Zeroizing::new(std::env::var(PROVIDER_KEY_VAR).unwrap_or_default());
+        let keys = Keys::parse(&text)
+            .map_err(|e| RunError::Refused(format!("{PROVIDER_KEY_VAR}: {e}")))?;
+        let secrets = secret_files::decrypt(&file, &who, recipient, &keys).map_err(located)?;
+        Ok(Some((file, secrets)))
     }
 
     /// Each secret reaches a variable the root module declares with
     /// `sensitive = true` (Terraform then never shows it in a plan).
-    fn terraform_takes(
-        &self,
-        file: &secret_files::SecretsFile,
-    ) -> Result<Vec<Diagnostic>, RunError> {
+    fn terraform_takes(&self, file: &SecretsFile) -> Result<Vec<Diagnostic>, RunError> {
         let dir = self.manager.path(self.manager.working_dir());
         let declared = crate::terraform::variables::declared(&dir)
             .map_err(|m| RunError::Refused(format!("reading the root module's variables: {m}")))?;

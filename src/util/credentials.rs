@@ -56,6 +56,10 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_DISPATCH_SECRET_PREVIOUS"),
     own("FLEETFORM_DISPATCH_KEY"),
     own("FLEETFORM_ARTIFACT_KEY"),
+    // Customer secrets' identities (age): a job's key, the provider's key;
+    // `FLEETFORM_SECRETS_KEY_<SLUG>` is matched by [`credential`] too.
+    own("FLEETFORM_SECRETS_KEY"),
+    own("FLEETFORM_PROVIDER_SECRETS_KEY"),
     // The relay App's webhook secret (`fleetform relay serve`).
     own("FLEETFORM_WEBHOOK_SECRET"),
     own("FLEETFORM_WEBHOOK_SECRET_PREVIOUS"),
@@ -82,9 +86,22 @@ const RUNNER_PREFIXES: &[&str] = &["ACTIONS_", "INPUT_", "RUNNER_"];
 
 /// The credential `name` is (case-insensitive), if it is one.
 pub fn credential(name: &str) -> Option<&'static Credential> {
-    CREDENTIALS
+    let found = CREDENTIALS
         .iter()
-        .find(|c| c.name.eq_ignore_ascii_case(name))
+        .find(|c| c.name.eq_ignore_ascii_case(name));
+    // A customer's own key: `FLEETFORM_SECRETS_KEY_<SLUG>`.
+    let per_customer = name
+        .to_ascii_uppercase()
+        .starts_with("FLEETFORM_SECRETS_KEY_");
+    found.or_else(|| {
+        per_customer
+            .then(|| {
+                CREDENTIALS
+                    .iter()
+                    .find(|c| c.name == "FLEETFORM_SECRETS_KEY")
+            })
+            .flatten()
+    })
 }
 
 /// True for a variable the runner keeps a secret in (or may: an action's
