@@ -244,20 +244,32 @@ impl Clients {
                     fail("the variables file does not exist on the default branch".into())
                 })?;
             let mut overrides = BTreeMap::new();
+            let mut secrets = BTreeMap::new();
+            // With `secrets:`, drift plans as the plan job does: with the
+            // customer's secrets (still encrypted here), one request each.
+            let with_secrets = manager.config.secrets.is_some();
             for e in envs {
-                let p = override_path(manager, e);
-                if let Some(b) = gh
-                    .get_file(repo, &p, None)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?
-                {
-                    overrides.insert(e.clone(), (PathBuf::from(&p), b));
+                let mut wanted = vec![(override_path(manager, e), &mut overrides)];
+                if with_secrets {
+                    wanted.push((
+                        crate::values::customer::secrets_path(manager, e),
+                        &mut secrets,
+                    ));
+                }
+                for (p, into) in wanted {
+                    if let Some(b) = gh
+                        .get_file(repo, &p, None)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?
+                    {
+                        into.insert(e.clone(), (PathBuf::from(&p), b));
+                    }
                 }
             }
             Ok(CustomerSource {
                 variables: (PathBuf::from(&manager.config.customer.variables), vars),
                 overrides,
-                secrets: Default::default(),
+                secrets,
             })
         })
     }
