@@ -164,6 +164,8 @@ fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
         .keys_in("relay-records")
         .into_iter()
         .filter_map(|k| k.strip_prefix(&format!("{event}/")).map(str::to_string))
+        // A renewed its claim while it lived (`alive-0-<time>`).
+        .filter(|k| !k.starts_with("alive-"))
         .collect();
     assert_eq!(steps, ["claim-0", "claim-1", "done"], "{steps:?}");
     let logs: String = [&b, &a2]
@@ -181,4 +183,43 @@ fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["dispatched"]["sha"], sha.as_str());
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
+}
+
+/// A live instance whose dispatch waits longer than the stale time (here
+/// GitHub's secondary limit holds it 20 s, three times the 6 s stale time)
+/// keeps its claim alive (`alive-0-<time>` every half stale time): the
+/// other instance's sweeps never take it over, and the event is
+/// dispatched once, by the instance that claimed it.
+#[test]
+fn a_slow_live_instance_keeps_its_claim_and_nothing_is_doubled() {
+    let (moto, rw) = with_bucket();
+    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6")];
+    let b = rw.start_env(8, 10, &[], &env);
+    let a = rw.start_env(8, 10, &[], &env);
+    let sha = rw.w.change_acme("main", 700);
+    rw.w.gh
+        .inject_matching("POST", "/dispatches", Fault::secondary_rate_limit(20));
+    let (status, answer) = dispatch(&a, &json!({ "token": rw.push_token(ACME, "main", &sha) }));
+    let id = rw.w.gh.repo_id(ACME);
+    let event = format!("fleetform/records/relay/events/{id}/{sha}/apply");
+    wait_until("the event dispatched", 60, || {
+        !rw.w.gh.dispatches(MANAGER).is_empty()
+    });
+    // B swept every 3 s all along; one more stale time for a late one.
+    std::thread::sleep(Duration::from_secs(7));
+    let sent = rw.w.gh.dispatches(MANAGER);
+    assert_eq!(sent.len(), 1, "{sent:?} (A answered {status} {answer})");
+    let steps: Vec<String> = moto
+        .keys_in("relay-records")
+        .into_iter()
+        .filter_map(|k| k.strip_prefix(&format!("{event}/")).map(str::to_string))
+        .collect();
+    assert!(steps.iter().any(|s| s.starts_with("alive-0-")), "{steps:?}");
+    assert!(
+        !steps.iter().any(|s| s == "claim-1"),
+        "B took a live claim over: {steps:?}"
+    );
+    assert!(steps.iter().any(|s| s == "done"), "{steps:?}");
+    let logs = std::fs::read_to_string(&b.stderr_log).unwrap();
+    assert!(!logs.contains("recover: 202"), "{logs}");
 }

@@ -108,6 +108,15 @@ fn start_recovery(relay: &Arc<Relay>, out: &Output) -> Option<tokio::task::JoinH
     ));
     let (relay, out) = (relay.clone(), out.clone());
     Some(tokio::spawn(async move {
+        // This instance's own claims stay alive however slow their
+        // dispatch (a sweep below may itself wait on GitHub's budget).
+        let renewing = relay.clone();
+        tokio::spawn(async move {
+            loop {
+                renewing.events.renew().await;
+                tokio::time::sleep(every).await;
+            }
+        });
         let mut window = pending::START_WINDOW;
         loop {
             match relay.recover(window).await {

@@ -120,6 +120,9 @@ pub struct Events {
     /// again; bounded).
     pub(super) swept: Mutex<std::collections::HashSet<String>>,
     memory: Mutex<(HashMap<EventKey, Entry>, VecDeque<EventKey>)>,
+    /// The claims this instance holds in the store and is still working
+    /// on (key → attempt): [`Events::renew`] keeps them from going stale.
+    live: Mutex<HashMap<EventKey, u32>>,
 }
 
 impl Events {
@@ -128,6 +131,7 @@ impl Events {
             store,
             swept: Mutex::new(std::collections::HashSet::new()),
             memory: Mutex::new((HashMap::new(), VecDeque::new())),
+            live: Mutex::new(HashMap::new()),
         }
     }
 
@@ -170,13 +174,43 @@ impl Events {
         if let Claim::Done(v) = &found {
             self.remember(key, Entry::Done(v.clone()));
         }
+        if let Claim::Won(t) = &found {
+            self.hold(t);
+        }
         Ok(found)
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<EventKey, u32>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks a won claim as being worked on here (renewed until finished).
+    pub(super) fn hold(&self, t: &Ticket) {
+        self.live().insert(t.key.clone(), t.attempt);
+    }
+
+    /// Renews every claim this instance is still working on: an
+    /// `alive-<n>-<now>` beside `claim-<n>` (create-only), so a sweep never
+    /// takes over an event a live but slow instance holds (one waiting for
+    /// GitHub's write budget, say). Run at least twice per [`STALE`].
+    pub async fn renew(&self) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let held: Vec<(EventKey, u32)> = self.live().iter().map(|(k, n)| (k.clone(), *n)).collect();
+        let now = crate::util::now_unix();
+        for (key, n) in held {
+            let name = format!("{}/alive-{n}-{now}", prefix(&key));
+            // A failed renewal only lets the claim go stale, as a crash would.
+            let _ = store.create_async(&name, b"{}").await;
+        }
     }
 
     /// Records how the dispatch of a won claim ended: `Some(dispatched)`
     /// when GitHub took it. A failure frees the event for the next
     /// request.
     pub async fn finish(&self, ticket: Ticket, dispatched: Option<&Value>) {
+        self.live().remove(&ticket.key);
         match dispatched {
             Some(v) => self.remember(&ticket.key, Entry::Done(v.clone())),
             None => self.forget(&ticket.key),
@@ -229,6 +263,7 @@ impl Events {
     /// Lets a won claim go unfinished: nothing is written, so it goes
     /// stale in the store and a later sweep takes the event over again.
     pub(super) fn release(&self, ticket: Ticket) {
+        self.live().remove(&ticket.key);
         self.forget(&ticket.key);
     }
 
@@ -305,7 +340,7 @@ async fn claim_in_store(
         Some(n) => {
             let bytes = store.read_async(&format!("{prefix}/claim-{n}")).await?;
             let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let at = v["at"].as_u64().unwrap_or(0);
+            let at = last_sign_of_life(&names, n, v["at"].as_u64().unwrap_or(0));
             if crate::util::now_unix().saturating_sub(at) < stale().as_secs() {
                 return Ok(Claim::InFlight);
             }
@@ -320,6 +355,16 @@ async fn claim_in_store(
         Err(RecordsError::Exists { .. }) => Ok(Claim::InFlight),
         Err(e) => Err(e),
     }
+}
+
+/// The newest time anyone working on `claim-<n>` was known alive: the
+/// claim's own `at` or its newest `alive-<n>-<time>` ([`Events::renew`]).
+pub(super) fn last_sign_of_life(names: &[String], n: u32, at: u64) -> u64 {
+    let renewed = format!("alive-{n}-");
+    names
+        .iter()
+        .filter_map(|x| x.strip_prefix(&renewed)?.parse::<u64>().ok())
+        .fold(at, u64::max)
 }
 
 /// Writes `claim-<n>` of `key` holding `event` (create-only), then its

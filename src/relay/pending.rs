@@ -11,8 +11,9 @@
 //!
 //! A sweep ([`Events::take_over`]) looks at the claims of a window of
 //! minutes; one with neither `done` nor a `failed-<m>` (m ≥ n) nor a later
-//! claim, older than [`super::events::STALE`] (no live instance keeps an
-//! event that long unfinished), was left by an instance that stopped: the
+//! claim, with no sign of life for [`super::events::STALE`] (a live
+//! instance renews each claim it works on, [`Events::renew`], every
+//! [`every`]), was left by an instance that stopped: the
 //! sweep writes `claim-<n+1>` with the same event, create-only, and only
 //! the instance whose write succeeds dispatches it. The relay sweeps at
 //! start (the last [`START_WINDOW`]) and every [`EVERY`] (the last few
@@ -22,7 +23,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::events::{create_claim, minute_prefix, prefix, stale, EventKey, Events, Ticket};
+use super::events::{
+    create_claim, last_sign_of_life, minute_prefix, prefix, stale, EventKey, Events, Ticket,
+};
 use crate::records::{RecordsError, Store};
 
 /// How far back the sweep at start looks.
@@ -131,7 +134,7 @@ impl Events {
         let claim: Value =
             serde_json::from_slice(&store.read_async(&format!("{prefix}/claim-{n}")).await?)
                 .unwrap_or(Value::Null);
-        let at = claim["at"].as_u64().unwrap_or(0);
+        let at = last_sign_of_life(&names, n, claim["at"].as_u64().unwrap_or(0));
         let event = claim["event"].clone();
         if !event.is_object() {
             // A claim of an older relay, which kept no event: nothing to send.
@@ -143,13 +146,12 @@ impl Events {
         match create_claim(store, &key, n + 1, &event).await {
             Ok(()) => {
                 self.mark_claimed(&key);
-                Ok(Step::Taken(TakenOver {
-                    ticket: Ticket {
-                        key,
-                        attempt: n + 1,
-                    },
-                    event,
-                }))
+                let ticket = Ticket {
+                    key,
+                    attempt: n + 1,
+                };
+                self.hold(&ticket);
+                Ok(Step::Taken(TakenOver { ticket, event }))
             }
             // Another instance took it over first.
             Err(RecordsError::Exists { .. }) => Ok(Step::Finished),
