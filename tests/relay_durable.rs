@@ -223,3 +223,90 @@ fn a_slow_live_instance_keeps_its_claim_and_nothing_is_doubled() {
     let logs = std::fs::read_to_string(&b.stderr_log).unwrap();
     assert!(!logs.contains("recover: 202"), "{logs}");
 }
+
+/// Every relay was down for longer than the start window (3 hours here):
+/// an event claimed and queued before, by an instance killed then, is
+/// still taken over by the next start (the older sweep, block by block)
+/// and dispatched once; the older blocks are then marked swept.
+#[test]
+fn an_event_queued_before_a_long_outage_is_dispatched_at_the_next_start() {
+    let (moto, rw) = with_bucket();
+    let env = [AWS[0], AWS[1], AWS[2], (STALE_ENV, "6")];
+    let mut a = rw.start_env(8, 10, &[], &env);
+    let sha = rw.w.change_acme("main", 800);
+    rw.w.gh
+        .inject_matching("POST", "/dispatches", Fault::secondary_rate_limit(20));
+    let (url, token) = (a.url.clone(), rw.push_token(ACME, "main", &sha));
+    // The trigger's request to A: its connection ends with A.
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let body = json!({ "token": token }).to_string();
+        let mut s = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
+        let head = format!(
+            "POST /dispatch HTTP/1.1\r\nhost: relay\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(body.as_bytes());
+        let _ = s.read_to_end(&mut Vec::new());
+    });
+    let id = rw.w.gh.repo_id(ACME);
+    let event = format!("relay/events/{id}/{sha}/apply");
+    let bucket = "relay-records";
+    let keys = || moto.keys_in(bucket);
+    wait_until("A's claim", 15, || {
+        keys().contains(&format!("fleetform/records/{event}/claim-0"))
+    });
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    rw.w.gh.clear_faults();
+    assert!(
+        !keys()
+            .iter()
+            .any(|k| k.contains(&format!("{event}/failed-"))),
+        "A gave the event up before it died: {:?}",
+        keys()
+    );
+    // Three hours ago: the claim's time and its pending entry's minute.
+    let then = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3 * 3600;
+    let claim_url = moto.url(&format!("/{bucket}/fleetform/records/{event}/claim-0"));
+    let mut claim: serde_json::Value =
+        serde_json::from_str(&crate::moto::curl(&claim_url, "GET").unwrap()).unwrap();
+    claim["at"] = json!(then);
+    assert!(crate::moto::curl_put_body(&claim_url, &claim.to_string()));
+    assert!(crate::moto::curl(&claim_url, "GET").is_some_and(|b| b.contains("\"event\"")));
+    // What A left is three hours old too: its index entry and renewals go.
+    for k in keys()
+        .iter()
+        .filter(|k| k.contains("/relay/pending/") || k.contains("/alive-"))
+    {
+        assert!(crate::moto::curl(&moto.url(&format!("/{bucket}/{k}")), "DELETE").is_some());
+    }
+    let old = format!(
+        "/{bucket}/fleetform/records/relay/pending/{:010}/{id}/{sha}/apply/claim-0",
+        then / 60
+    );
+    assert!(crate::moto::curl_put_body(&moto.url(&old), "{}"));
+
+    let b = rw.start_env(8, 10, &[], &env);
+    wait_until("the event dispatched", 30, || {
+        !rw.w.gh.dispatches(MANAGER).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
+    // The blocks wholly before the start window are marked swept (the
+    // one holding its first minute is not: claims may still land there).
+    let block = format!("fleetform/records/relay/swept/{:07}", then / 60 / 1000 - 1);
+    assert!(keys().contains(&block), "{:?}", keys());
+    let logs = std::fs::read_to_string(&b.stderr_log).unwrap();
+    assert_eq!(
+        logs.matches("recover: 202 dispatched fleetform-apply acme")
+            .count(),
+        1,
+        "{logs}"
+    );
+}

@@ -51,10 +51,21 @@ impl Folder {
         }
     }
 
+    /// Every key under `prefix`; as in a bucket, a prefix may end inside
+    /// a name (`relay/pending/00000281` lists every folder whose name
+    /// starts so).
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
         let mut keys = Vec::new();
         let start = self.root.join(prefix.trim_end_matches('/'));
-        walk(&self.root, &start, &mut keys).map_err(|e| Self::io("listing", prefix, e))?;
+        let partial = !prefix.is_empty() && !prefix.ends_with('/') && !start.is_dir();
+        let listed = match (partial, start.parent(), start.file_name()) {
+            (true, Some(parent), Some(part)) => {
+                let part = part.to_string_lossy().to_string();
+                walk_matching(&self.root, parent, &part, &mut keys)
+            }
+            _ => walk(&self.root, &start, &mut keys),
+        };
+        listed.map_err(|e| Self::io("listing", prefix, e))?;
         Ok(keys)
     }
 
@@ -62,6 +73,35 @@ impl Folder {
         crate::util::fs::read_under(&self.root, Path::new(key), super::MAX_RECORD as u64)
             .map_err(|e| Self::io("reading", key, e.reason))
     }
+}
+
+/// Record files under the entries of `dir` whose names start with `part`.
+fn walk_matching(
+    root: &Path,
+    dir: &Path,
+    part: &str,
+    keys: &mut Vec<String>,
+) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_name().to_string_lossy().starts_with(part) {
+            continue;
+        }
+        let (ty, path) = (entry.file_type()?, entry.path());
+        if ty.is_dir() {
+            walk(root, &path, keys)?;
+        } else if ty.is_file() {
+            if let Ok(rel) = path.strip_prefix(root) {
+                keys.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Record files under `dir` (not following links), as keys.

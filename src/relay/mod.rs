@@ -441,11 +441,21 @@ impl Relay {
     /// finished within `window` ([`pending`]) and dispatches them, all
     /// at once through the queue; the answers, for the log.
     pub async fn recover(self: &Arc<Relay>, window: Duration) -> Result<Vec<Answer>, String> {
-        let taken = self
-            .events
-            .take_over(window)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut taken = Vec::new();
+        if window >= pending::START_WINDOW {
+            // At start: also what a relay down for longer left queued.
+            taken = self
+                .events
+                .take_over_old()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        taken.extend(
+            self.events
+                .take_over(window)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
         let tasks: Vec<_> = taken
             .into_iter()
             .map(|t| {

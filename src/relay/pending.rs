@@ -9,6 +9,12 @@
 //! record, so a sweep lists a few minutes' claims instead of every event
 //! ever claimed.
 //!
+//! At start the relay also sweeps what is older than that, up to
+//! [`OLDEST`], by blocks of a thousand minutes ([`Events::take_over_old`]):
+//! a block whose claims are all finished is marked `relay/swept/<block>`
+//! and never listed again, so a relay down for days still dispatches what
+//! it had queued.
+//!
 //! A sweep ([`Events::take_over`]) looks at the claims of a window of
 //! minutes; one with neither `done` nor a `failed-<m>` (m ≥ n) nor a later
 //! claim, with no sign of life for [`super::events::STALE`] (a live
@@ -33,6 +39,14 @@ pub const START_WINDOW: Duration = Duration::from_secs(2 * 3600);
 /// How often the relay sweeps after its start (at most; half the stale
 /// time when that is shorter).
 pub const EVERY: Duration = Duration::from_secs(30);
+/// How far back the sweep at start looks past [`START_WINDOW`] (a relay
+/// down for days): by blocks of [`BLOCK`] minutes, each marked swept
+/// (`relay/swept/<block>`) once everything in it is finished, so a later
+/// start skips it.
+pub const OLDEST: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Minutes per block of the older sweep: a 7-digit prefix of the 10-digit
+/// minute.
+const BLOCK: u64 = 1000;
 /// Claims looked at in one sweep, at most.
 const MOST: usize = 10_000;
 /// Finished entries remembered.
@@ -89,6 +103,52 @@ impl Events {
                     }
                     Step::NotYet => {}
                 }
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Takes over the stale, unfinished claims older than [`START_WINDOW`]
+    /// and at most [`OLDEST`] old, block by block, skipping the blocks
+    /// a sweep marked finished (module docs): what a relay that was down
+    /// for longer than the start window left queued.
+    pub async fn take_over_old(&self) -> Result<Vec<TakenOver>, RecordsError> {
+        let Some(store) = self.store.clone() else {
+            return Ok(Vec::new());
+        };
+        let now = crate::util::now_unix();
+        let first = now.saturating_sub(OLDEST.as_secs()) / 60 / BLOCK;
+        // Up to the block of the start window's first minute; only blocks
+        // wholly before it are marked (no claim is indexed there again).
+        let end = now.saturating_sub(START_WINDOW.as_secs()) / 60 / BLOCK;
+        let marked: std::collections::HashSet<String> = store
+            .list_async("relay/swept/")
+            .await?
+            .into_iter()
+            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+            .collect();
+        let mut taken = Vec::new();
+        for block in first..=end {
+            let name = format!("{block:07}");
+            if marked.contains(&name) {
+                continue;
+            }
+            let mut open = false;
+            for entry in store.list_async(&format!("relay/pending/{name}")).await? {
+                let rest = entry.strip_prefix("relay/pending/").unwrap_or("");
+                let Some((key, n)) = rest.split_once('/').and_then(|(_, r)| parse_entry(r)) else {
+                    continue;
+                };
+                match self.take_over_one(&store, key, n, now).await? {
+                    Step::Finished => {}
+                    Step::Taken(t) => taken.push(t),
+                    Step::NotYet => open = true,
+                }
+            }
+            if !open && block < end {
+                let _ = store
+                    .create_async(&format!("relay/swept/{name}"), b"{}")
+                    .await;
             }
         }
         Ok(taken)

@@ -168,3 +168,19 @@ pub fn curl(url: &str, method: &str) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// A signed PUT of `body` (an object, written over whatever is there, as
+/// a hand edit of the bucket would); whether it succeeded.
+pub fn curl_put_body(url: &str, body: &str) -> bool {
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), body).expect("writing the body");
+    Command::new("curl")
+        .args(["-s", "-f", "--max-time", "60"])
+        .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "test:test"])
+        .arg("-T")
+        .arg(file.path())
+        .arg(url)
+        .status()
+        .expect("curl is installed")
+        .success()
+}
