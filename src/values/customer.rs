@@ -21,8 +21,11 @@ use crate::yaml::{self, escape_token, Document, Limits, Location};
 
 mod only;
 mod secret_checks;
+mod source;
 mod strings;
 pub use only::{changed_keys, render_only};
+use source::read_diagnostic;
+pub use source::{override_path, secrets_path};
 use strings::render_strings;
 
 /// Raw customer files, however they were obtained.
@@ -35,81 +38,6 @@ pub struct CustomerSource {
     /// Per-environment secrets files that exist (encrypted; README,
     /// "Customer secrets").
     pub secrets: BTreeMap<String, (PathBuf, Vec<u8>)>,
-}
-
-impl CustomerSource {
-    /// Reads a customer's files from a local checkout: only regular files
-    /// inside it, reached without symlinks, each at most the YAML size
-    /// limit (see [`crate::util::fs::read_under`]).
-    pub fn from_dir(manager: &Manager, dir: &Path, envs: &[String]) -> Result<Self, Diagnostic> {
-        let files = &manager.config.customer;
-        let limit = Limits::default().max_bytes as u64;
-        let rel = Path::new(&files.variables);
-        let shown = display_path(&dir.join(rel));
-        let bytes = crate::util::fs::read_under(dir, rel, limit)
-            .map_err(|e| read_diagnostic(&shown, "cannot read the customer's variables file", e))?;
-        let mut overrides = BTreeMap::new();
-        let mut secrets = BTreeMap::new();
-        for env in envs {
-            for (kind, rel, into) in [
-                ("override", override_path(manager, env), &mut overrides),
-                ("secrets", secrets_path(manager, env), &mut secrets),
-            ] {
-                let shown = display_path(&dir.join(&rel));
-                match crate::util::fs::read_under(dir, Path::new(&rel), limit) {
-                    Ok(b) => {
-                        into.insert(env.clone(), (shown, b));
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(read_diagnostic(
-                            &shown,
-                            &format!("cannot read {kind} file"),
-                            e,
-                        ))
-                    }
-                }
-            }
-        }
-        Ok(CustomerSource {
-            variables: (shown, bytes),
-            overrides,
-            secrets,
-        })
-    }
-}
-
-fn read_diagnostic(shown: &Path, what: &str, e: crate::util::fs::FsError) -> Diagnostic {
-    Diagnostic {
-        location: Location {
-            file: shown.to_path_buf(),
-            pos: yaml::Pos { line: 1, col: 1 },
-        },
-        pointer: None,
-        message: if e.path == shown {
-            format!("{what}: {}", e.reason)
-        } else {
-            format!("{what}: {}: {}", e.path.display(), e.reason)
-        },
-    }
-}
-
-/// Path of the override file for `env`, relative to the customer repo.
-pub fn override_path(manager: &Manager, env: &str) -> String {
-    manager
-        .config
-        .customer
-        .overrides
-        .replace("{environment}", env)
-}
-
-/// Path of the secrets file for `env`, relative to the customer repo.
-pub fn secrets_path(manager: &Manager, env: &str) -> String {
-    manager
-        .config
-        .customer
-        .secrets
-        .replace("{environment}", env)
 }
 
 /// Checked customer documents.
