@@ -147,24 +147,6 @@ pub struct PollArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// The manager repo, owner/name (default: GITHUB_REPOSITORY).
-    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
-    pub repo: Option<String>,
-    /// The checklist as JSON on stdout.
-    #[arg(long, env = "FLEETFORM_JSON")]
-    pub json: bool,
-    /// The schema lint's findings (as `validate` lints the manager's
-    /// schema) fail the run instead of warning.
-    #[arg(long)]
-    pub strict: bool,
-    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
-    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
-    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
-    pub etag_cache: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
 pub struct ImpactArgs {
     /// The manager as it was: a branch, tag or commit (e.g. origin/main).
     #[arg(long, env = "FLEETFORM_IMPACT_BASE")]

@@ -45,6 +45,7 @@ mod dispatch_auth;
 mod dispatch_rotation;
 mod doctor;
 mod doctor_dashboard;
+mod doctor_inbox;
 mod doctor_isolation;
 mod doctor_setup;
 mod doctor_templates;

@@ -1,4 +1,5 @@
-//! The flags of the set-up commands: `init`, `relay`, `completions`.
+//! The flags of the set-up commands: `init`, `relay`, `completions`,
+//! `doctor`.
 
 use std::path::PathBuf;
 
@@ -104,4 +105,32 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The manager repo, owner/name (default: GITHUB_REPOSITORY).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub repo: Option<String>,
+    /// The checklist as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// The schema lint's findings (as `validate` lints the manager's
+    /// schema) fail the run instead of warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
+    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
+    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
+    pub etag_cache: Option<PathBuf>,
+    /// Also check a customer's inbox repo, owner/name: the settings the
+    /// header of workflows/inbox-relay.yml asks for (repeatable, or
+    /// comma-separated).
+    #[arg(
+        long = "inbox",
+        value_name = "OWNER/NAME",
+        env = "FLEETFORM_INBOX_REPOS",
+        value_delimiter = ','
+    )]
+    pub inbox: Vec<String>,
 }

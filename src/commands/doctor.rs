@@ -29,6 +29,10 @@
 //! The GitHub plan is judged from these answers (the organisation's
 //! `plan.name`, a 403 on the rulesets read); the deploy workflow's records
 //! from the checkout's `.github/workflows/` and fleetform.yml, no request.
+//! Each inbox repo named with `--inbox` is read with the manager's token
+//! (`inbox`, its budget).
+
+mod inbox;
 
 use std::path::Path;
 
@@ -52,6 +56,8 @@ struct Settings {
     customer_token: Option<Token>,
     /// `--etag-cache`: the reads' ETags, kept between runs.
     etags: Option<std::sync::Arc<crate::github::EtagCache>>,
+    /// `--inbox`: the customers' inbox repos, each once.
+    inbox: Vec<String>,
 }
 
 fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
@@ -65,6 +71,20 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
         })?;
     if !is_repo(&repo) {
         return Err(Error::Usage(format!("--repo `{repo}` is not owner/name")));
+    }
+    let mut inbox: Vec<String> = Vec::new();
+    for r in args
+        .inbox
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+    {
+        if !is_repo(r) {
+            return Err(Error::Usage(format!("--inbox `{r}` is not owner/name")));
+        }
+        if !inbox.iter().any(|have| have.eq_ignore_ascii_case(r)) {
+            inbox.push(r.to_string());
+        }
     }
     let token = Token::from_env();
     let manager = Token::from_var("FLEETFORM_MANAGER_TOKEN");
@@ -82,6 +102,7 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
     };
     Ok(Settings {
         repo,
+        inbox,
         json: args.json,
         strict: args.strict,
         manager_token,
@@ -454,7 +475,7 @@ fn examine(
     let app_gh = app_client(AppRole::Customer, &rt, &api, out)?;
     let (manager_gh, customer_gh) = token_clients(settings, &rt, &api)?;
     let mut unreachable = false;
-    let (manager_facts, customers) = rt.block_on(async {
+    let (manager_facts, customers, inboxes) = rt.block_on(async {
         match read_manager(&manager_gh, &settings.repo, manager).await {
             Ok(m) => {
                 let c = read_customers(
@@ -463,7 +484,7 @@ fn examine(
                     registry,
                 )
                 .await;
-                (m, c)
+                (m, c, inbox::read_inboxes(&manager_gh, &settings.inbox).await)
             }
             Err(e) => {
                 out.error(&format!(
@@ -474,6 +495,7 @@ fn examine(
                 (
                     unread_manager(&settings.repo, &reason),
                     unread_customers(registry, app_gh.is_some(), &reason),
+                    inbox::unread_inboxes(&settings.inbox, &reason),
                 )
             }
         }
@@ -485,6 +507,7 @@ fn examine(
         &manager_facts,
         &customers,
     );
+    checks.extend(inbox::checks(&settings.repo, &inboxes));
     let (app_checks, app_requests) = apps_checks(manager, &settings.repo, &rt, &api, out)?;
     checks.extend(app_checks);
     let now = crate::rollout::now() as i64;

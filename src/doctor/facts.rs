@@ -226,3 +226,22 @@ pub struct AppFacts {
     /// installed by the enterprise's other organisations).
     pub enterprise: bool,
 }
+
+/// A customer's inbox repo (`workflows/inbox-relay.yml`), named with
+/// `doctor --inbox`, read with the manager's token.
+#[derive(Debug, Clone)]
+pub struct InboxFacts {
+    pub repo: String,
+    pub default_branch: Fetched<String>,
+    pub environments: Fetched<Vec<EnvironmentFacts>>,
+    /// Names of the repository's Actions secrets (never values).
+    pub repo_secrets: Fetched<Vec<String>>,
+    /// Names of `fleetform-inbox`'s secrets; `None` when that environment
+    /// was not found (so not read).
+    pub environment_secrets: Option<Fetched<Vec<String>>>,
+    /// The value a job in `fleetform-inbox` sees as `vars.MANAGER_REPO`:
+    /// the environment's variable, else the repository's; `Ok(None)`:
+    /// neither is set.
+    pub manager_repo: Fetched<Option<String>>,
+    pub rulesets: Fetched<Vec<Ruleset>>,
+}

@@ -310,12 +310,21 @@ pub(super) fn secrets_check(
 }
 
 fn repo_secrets_check(secrets: &Result<Vec<String>, String>) -> Check {
-    let what = "repository secrets";
+    no_repository_secrets("repository secrets", &CREDENTIALS, secrets)
+}
+
+/// None of `credentials` is a repository secret (one is readable by a
+/// workflow on any branch, so by anyone who can push one).
+pub(super) fn no_repository_secrets(
+    what: &str,
+    credentials: &[&str],
+    secrets: &Result<Vec<String>, String>,
+) -> Check {
     let fix = "delete them from Settings → Secrets and variables → Actions → Repository secrets; keep them only as environment secrets";
     match secrets {
         Err(e) => Check::unknown(Level::Must, what, e, fix),
         Ok(names) => {
-            let wrong: Vec<&str> = CREDENTIALS
+            let wrong: Vec<&str> = credentials
                 .iter()
                 .copied()
                 .filter(|c| names.iter().any(|n| n == c))
@@ -351,6 +360,23 @@ fn covers_every_ref(r: &Ruleset) -> bool {
     r.include.iter().any(|i| i == "~ALL" || i == all)
 }
 
+/// The active rulesets `covers` accepts, and which of creation, update
+/// and deletion none of them restricts.
+pub(super) fn restricting(
+    rulesets: &[Ruleset],
+    covers: impl Fn(&Ruleset) -> bool,
+) -> (Vec<&Ruleset>, Vec<&'static str>) {
+    let covering: Vec<&Ruleset> = rulesets
+        .iter()
+        .filter(|r| r.enforcement == "active" && covers(r))
+        .collect();
+    let missing = ["creation", "update", "deletion"]
+        .into_iter()
+        .filter(|rule| !covering.iter().any(|r| r.rules.iter().any(|x| x == rule)))
+        .collect();
+    (covering, missing)
+}
+
 /// Active rulesets that restrict creating, updating and deleting every
 /// branch, and every tag.
 fn ruleset_checks(rulesets: &Result<Vec<Ruleset>, String>) -> Vec<Check> {
@@ -374,14 +400,8 @@ fn ruleset_checks(rulesets: &Result<Vec<Ruleset>, String>) -> Vec<Check> {
             } else {
                 "rulesets (tags)"
             };
-            let covering: Vec<&Ruleset> = rulesets
-                .iter()
-                .filter(|r| r.target == target && r.enforcement == "active" && covers_every_ref(r))
-                .collect();
-            let missing: Vec<&str> = ["creation", "update", "deletion"]
-                .into_iter()
-                .filter(|rule| !covering.iter().any(|r| r.rules.iter().any(|x| x == rule)))
-                .collect();
+            let (covering, missing) =
+                restricting(rulesets, |r| r.target == target && covers_every_ref(r));
             if missing.is_empty() {
                 let names: Vec<&str> = covering.iter().map(|r| r.name.as_str()).collect();
                 return Check::pass(

@@ -10,10 +10,12 @@
 //! the manager's collaborators, outside collaborators, the organisation's
 //! base permission, a public Pages site of a private manager) and the
 //! reach of the tokens (`reach`: each customer repo and its `repo_id`, the
-//! token's expiry), the customers' pins (`pins`: expired ones warn), and whether the set-up can be made at all (`setup`:
+//! token's expiry), the customers' pins (`pins`: expired ones warn), whether the set-up can be made at all (`setup`:
 //! the GitHub plan of a private manager repo, the deploy workflow's
-//! records), and the environments of the other workflow templates
-//! (`templates`: poll, rollout, offboarding, dashboard, doctor).
+//! records), the environments of the other workflow templates
+//! (`templates`: poll, rollout, offboarding, dashboard, doctor), and each
+//! customer's inbox repo named with `--inbox` (`inbox`: `fleetform-inbox`,
+//! its branch policy and relay token, `MANAGER_REPO`, its ruleset).
 //!
 //! May import: `config` (the manager and its environments) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
@@ -21,6 +23,7 @@
 mod apps;
 pub mod facts;
 mod impact_plan;
+mod inbox;
 mod isolation;
 mod manager;
 mod pins;
@@ -33,6 +36,7 @@ use serde::Serialize;
 
 pub use apps::app_checks;
 pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow};
+pub use inbox::{inbox_checks, INBOX_ENVIRONMENT, MANAGER_REPO, RELAY_TOKEN};
 pub use isolation::isolation_checks;
 pub use manager::{expected_environments, manager_checks, secrets_needed};
 pub use pins::pin_checks;

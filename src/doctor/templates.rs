@@ -9,8 +9,8 @@
 //! checked whenever it exists. `impact-plan` has its own row
 //! (`impact_plan`: its reviewers; a branch policy cannot hold a pull
 //! request's branch), and `fleetform-inbox` lives in each customer's inbox
-//! repo, which the manager does not name, so doctor cannot read it (its
-//! template's header says what to set there).
+//! repo, which the manager does not name: `inbox` checks the ones named
+//! with `doctor --inbox`.
 
 use crate::config::{Manager, Records};
 

@@ -1,7 +1,8 @@
 //! A repository's settings, read for `fleetform doctor`: its environments
 //! (protection rules, deployment branch policies), the names of its
 //! Actions secrets and variables and of each environment's (never values:
-//! GitHub's secret endpoints return none, and variables' are dropped), its rulesets, the default permissions
+//! GitHub's secret endpoints return none, and variables' are dropped but
+//! for the one variable asked for), its rulesets, the default permissions
 //! of `GITHUB_TOKEN`, and how `GET /repos/{owner}/{repo}` answers for it.
 //! Answers land in the plain facts of `doctor::facts`.
 
@@ -142,6 +143,33 @@ impl GitHub {
         self.paginate_in(p.clone(), Some("variables"), |v| items.push(v))
             .await?;
         names(&items, &p)
+    }
+
+    /// The value of the Actions variable `name` of the repository (`env`
+    /// `None`) or of its environment `env`; `None` when it is not set. The
+    /// other variables' values are not kept.
+    pub async fn variable_value(
+        &self,
+        repo: &str,
+        env: Option<&str>,
+        name: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        let p = match env {
+            None => format!("{}/actions/variables?per_page=30", repo_path(repo)),
+            Some(env) => format!(
+                "{}/environments/{}/variables?per_page=30",
+                repo_path(repo),
+                seg(env)
+            ),
+        };
+        let mut found = None;
+        self.paginate_in(p, Some("variables"), |v| {
+            if v.get("name").and_then(Value::as_str) == Some(name) {
+                found = Some(v.get("value").and_then(Value::as_str).map(str::to_string));
+            }
+        })
+        .await?;
+        Ok(found.map(Option::unwrap_or_default))
     }
 
     /// The repository's rulesets, each read whole (the list leaves out

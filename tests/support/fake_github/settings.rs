@@ -35,7 +35,8 @@ pub struct Environment {
     pub branch_policy: BranchPolicy,
     /// Names of its secrets.
     pub secrets: BTreeSet<String>,
-    /// Names of its Actions variables (their values are not kept).
+    /// Names of its Actions variables (a value only with
+    /// [`FakeGitHub::set_variable`]).
     pub variables: BTreeSet<String>,
 }
 
@@ -63,6 +64,9 @@ pub(crate) struct RepoSettings {
     pub access: super::access::RepoAccess,
     /// Names of the repository's Actions variables.
     pub variables: BTreeSet<String>,
+    /// The values set with [`FakeGitHub::set_variable`], by (environment,
+    /// `""` for the repository's, name); others answer `""`.
+    pub variable_values: BTreeMap<(String, String), String>,
     pub created_at: String,
 }
 
@@ -74,6 +78,7 @@ impl Default for RepoSettings {
             workflow_permissions: ("read".into(), false),
             access: Default::default(),
             variables: BTreeSet::new(),
+            variable_values: BTreeMap::new(),
             created_at: now_rfc3339(),
         }
     }
@@ -118,6 +123,25 @@ impl FakeGitHub {
             .settings
             .variables
             .insert(name.to_string());
+    }
+
+    /// Set an Actions variable with its value: the repository's (`env`
+    /// `None`) or an existing environment's.
+    pub fn set_variable(&self, repo: &str, env: Option<&str>, name: &str, value: &str) {
+        let mut st = self.state();
+        let s = &mut st.seeded(repo).settings;
+        match env {
+            None => s.variables.insert(name.to_string()),
+            Some(e) => {
+                let (_, env) = s
+                    .environments
+                    .get_mut(e)
+                    .unwrap_or_else(|| panic!("fake GitHub: no environment {e} in {repo}"));
+                env.variables.insert(name.to_string())
+            }
+        };
+        let key = (env.unwrap_or("").to_string(), name.to_string());
+        s.variable_values.insert(key, value.to_string());
     }
 
     pub fn add_ruleset(&self, repo: &str, ruleset: Ruleset) {
@@ -228,11 +252,7 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
         },
         // GitHub pages variables by 10, at most 30 (`variables-per-page`).
         "actions/list-repo-variables" => {
-            let items = s
-                .variables
-                .iter()
-                .map(|n| variable(n, &s.created_at))
-                .collect();
+            let items = s.variables.iter().map(|n| variable(s, "", n)).collect();
             wrapped_by(state, ctx, "variables", items, (10, 30))
         }
         "actions/list-environment-variables" => match env() {
@@ -240,7 +260,7 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
                 let items = e
                     .variables
                     .iter()
-                    .map(|n| variable(n, &s.created_at))
+                    .map(|n| variable(s, ctx.param("environment_name"), n))
                     .collect();
                 wrapped_by(state, ctx, "variables", items, (10, 30))
             }
@@ -309,9 +329,14 @@ fn secret(name: &str, at: &str) -> Value {
     json!({ "name": name, "created_at": at, "updated_at": at })
 }
 
-/// A variable as GitHub lists it; the fake keeps no value.
-fn variable(name: &str, at: &str) -> Value {
-    json!({ "name": name, "value": "", "created_at": at, "updated_at": at })
+/// A variable as GitHub lists it, with the value set for it (else `""`).
+fn variable(s: &RepoSettings, env: &str, name: &str) -> Value {
+    let value = s
+        .variable_values
+        .get(&(env.to_string(), name.to_string()))
+        .map_or("", String::as_str);
+    let at = &s.created_at;
+    json!({ "name": name, "value": value, "created_at": at, "updated_at": at })
 }
 
 fn environment(state: &State, repo: &Repo, name: &str, id: u64, e: &Environment) -> Value {
