@@ -8,8 +8,10 @@
 use serde_json::Value;
 
 use crate::config::Customer;
+use crate::data::summary::SecretAge;
 use crate::data::Diagnostic;
 use crate::values::customer::CustomerDocs;
+use crate::values::secret_ages;
 use crate::values::secret_files::{self, Keys, Secret, SecretError};
 use crate::yaml::Location;
 
@@ -32,19 +34,25 @@ fn at(location: &Location, message: String) -> Diagnostic {
 }
 
 impl Engine<'_> {
-    /// The decrypted secrets of `customer` × `env`: none without a
-    /// secrets file for the environment.
+    /// The decrypted secrets of `customer` × `env` and their ages (for
+    /// the plan's summary and comment): none without a secrets file for
+    /// the environment.
     pub(super) fn secrets_for(
         &self,
         customer: &Customer,
         env: &str,
         docs: &CustomerDocs,
-    ) -> Result<Vec<Secret>, RunError> {
+    ) -> Result<(Vec<Secret>, Vec<SecretAge>), RunError> {
         let Some((shown, bytes)) = docs.secrets.get(env) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         };
         let file = secret_files::parse(shown, bytes).map_err(located)?;
         let who = format!("{}/{env}", customer.slug);
+        if !customer.is_active() {
+            return Err(RunError::Refused(format!(
+                "{who} is revoked: its secrets are never decrypted"
+            )));
+        }
         let Some(recipient) = customer.secrets.get(env) else {
             return Err(RunError::Refused(format!(
                 "{} holds secrets for `{env}`, but {who} has no recipient in the registry: `fleetform customers add` makes one per environment when fleetform.yml has `secrets:`",
@@ -58,7 +66,8 @@ impl Engine<'_> {
         if !problems.is_empty() {
             return Err(RunError::Values(problems));
         }
-        Ok(secrets)
+        let max = secret_ages::max_age(self.manager, env);
+        Ok((secrets, secret_ages::ages(&file, max, secret_ages::today())))
     }
 
     /// Each secret reaches a variable the root module declares with
