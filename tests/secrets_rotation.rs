@@ -146,3 +146,117 @@ fn a_secret_without_updated_under_a_policy_warns_age_unknown() {
         "{comment}"
     );
 }
+
+/// The registry's recipient of `slug` × staging, if any.
+fn recipient_of(w: &World, slug: &str) -> Option<String> {
+    let out = w.expect(0, &["customers", "show", slug, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    v["secrets"]["staging"].as_str().map(str::to_string)
+}
+
+#[test]
+fn rotating_a_recipient_retires_the_old_one_and_says_how_to_encrypt_again() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let out = w.expect(
+        0,
+        &["customers", "rotate-secrets-key", "c01", "--env", "staging"],
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    let new = recipient_of(&w, "c01").unwrap();
+    assert_ne!(new, keys[0].0);
+    assert_eq!(recipient_of(&w, "c02").as_deref(), Some(keys[1].0.as_str()));
+    assert!(text.contains(&format!("replaces {}", keys[0].0)), "{text}");
+    assert!(
+        text.contains("gh secret set FLEETFORM_SECRETS_KEY_C01 --env staging-plan"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("printf %s VALUE | age -r {new} -a")),
+        "{text}"
+    );
+    let key_file =
+        w.fx.path("manager/.fleetform/secret-keys/c01.staging.agekey");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let identity = std::fs::read_to_string(&key_file).unwrap();
+    assert!(!text.contains(identity.trim()), "the identity is printed");
+
+    // The file still encrypted to the old recipient: refused, even with the old key.
+    let old = run(
+        &w,
+        &keys[0].1,
+        &["plan", "--customer", "c01", "--env", "staging"],
+    );
+    let err = format!("{}{}", stdout(&old), stderr(&old));
+    assert!(err.contains("not c01/staging's recipient"), "{err}");
+    // Encrypted again by the customer: planned with the new identity.
+    let file = secrets_file(&new, &encrypt(&new, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let ok = run(
+        &w,
+        identity.trim(),
+        &["plan", "--customer", "c01", "--env", "staging"],
+    );
+    crate::common::assert_code(&ok, 0);
+
+    // A second rotation never overwrites the identity file left behind.
+    let again = w.run(&["customers", "rotate-secrets-key", "c01", "--env", "staging"]);
+    assert_ne!(again.status.code(), Some(0));
+    assert_eq!(recipient_of(&w, "c01"), Some(new));
+    // Unknown environment: a usage error.
+    let bad = w.run(&[
+        "customers",
+        "rotate-secrets-key",
+        "c01",
+        "--env",
+        "production",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[test]
+fn revoking_a_customer_retires_its_recipients() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let out = w.expect(
+        0,
+        &["customers", "revoke", "c01", "--reason", "contract ended"],
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("retired the secrets recipients of `c01` (staging)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "gh secret delete FLEETFORM_SECRETS_KEY_C01 --env ENV, for ENV in staging-plan"
+        ),
+        "{text}"
+    );
+    assert_eq!(recipient_of(&w, "c01"), None);
+    assert!(!w.fx.read("manager/customers.yml").contains(&keys[0].0));
+    assert_eq!(recipient_of(&w, "c02").as_deref(), Some(keys[1].0.as_str()));
+    // No plan decrypts for it, with its key at hand: it is skipped.
+    let plan = run(
+        &w,
+        &keys[0].1,
+        &["plan", "--customer", "c01", "--env", "staging"],
+    );
+    assert!(stdout(&plan).contains("revoked"), "{}", stdout(&plan));
+    assert!(!w
+        .fx
+        .path("manager/.fleetform/out/c01/staging/summary.json")
+        .exists());
+    assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
+    // Nor is a recipient made again.
+    let again = w.run(&["customers", "rotate-secrets-key", "c01", "--env", "staging"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("is revoked"), "{}", stderr(&again));
+}

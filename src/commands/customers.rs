@@ -52,6 +52,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::Unpin(a) => pins::unpin(&manager, a, out),
         CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
         CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
+        CustomersCommand::RotateSecretsKey(a) => secret_keys::rotate(&manager, a, out),
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
@@ -330,6 +331,9 @@ fn revoke(
     if !is_date(&date) {
         return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
     }
+    let before = Registry::load(manager)?
+        .get(slug)
+        .map(|c| (c.slug.clone(), c.secrets.clone()));
     let written = edit_registry(
         manager,
         |registry, text, file| {
@@ -337,12 +341,12 @@ fn revoke(
             if !registry.customers[index].is_active() {
                 return Ok(None);
             }
-            edit::revoke(text, &registry.doc, file, index, &date, reason)
-                .map(Some)
-                .map_err(|e| Error::Failed(e.to_string()))
+            let revoked = edit::revoke(text, &registry.doc, file, index, &date, reason)
+                .map_err(|e| Error::Failed(e.to_string()))?;
+            secret_keys::retire(&revoked, file, index).map(Some)
         },
         |after| match after.get(slug) {
-            Some(c) if !c.is_active() => Ok(()),
+            Some(c) if !c.is_active() && c.secrets.is_empty() => Ok(()),
             _ => Err(Error::Failed(
                 "the edit did not revoke the customer, so nothing was written".into(),
             )),
@@ -365,6 +369,7 @@ fn revoke(
     out.result(&format!(
         "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept."
     ));
+    secret_keys::tell_retired(manager, &before, out);
     if let Some(c) = after.get(slug) {
         out.result(&revoke_steps(manager, &after, c));
     }
