@@ -260,3 +260,52 @@ fn revoking_a_customer_retires_its_recipients() {
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("is revoked"), "{}", stderr(&again));
 }
+
+#[test]
+fn instructions_hand_over_the_recipients_and_how_to_encrypt() {
+    let fx = crate::common::Fixture::new();
+    let registry = fx.read("manager/customers.yml").replacen(
+        "    added: 2026-01-15\n",
+        "    added: 2026-01-15\n    secrets:\n      staging: age1waqp3az0rj3k07ymad4jrpcarl97c0570nsgk0tcr325zper6ggsxxfk45\n      production: age1zx09khxwl79hvznc0lh5lwm7ect5hee5dkwpfch3lzk6yhyu8gjqrkvwa7\n",
+        1,
+    );
+    fx.write("manager/customers.yml", &registry);
+    let cfg = fx.read("manager/fleetform.yml").replacen(
+        "    auto_apply: true\n",
+        "    auto_apply: true\n    secrets: {max_age_days: 90}\n",
+        1,
+    );
+    fx.write(
+        "manager/fleetform.yml",
+        &format!("{cfg}\nsecrets:\n  keys_dir: .fleetform/secret-keys\n"),
+    );
+    let out = crate::common::run(
+        &fx,
+        &[
+            "customers",
+            "instructions",
+            "acme",
+            "--manager-repo",
+            "provider/manager",
+            "--action-ref",
+            "v1.4.2",
+        ],
+    )
+    .ok();
+    let text = stdout(&out);
+    let section = &text[text.find("## 5. Secrets").expect("a secrets section")..];
+    insta::assert_snapshot!("instructions_secrets", section);
+    // A customer without recipients gets no such section.
+    let out = crate::common::run(
+        &fx,
+        &[
+            "customers",
+            "instructions",
+            "globex",
+            "--manager-repo",
+            "provider/manager",
+        ],
+    )
+    .ok();
+    assert!(!stdout(&out).contains("## 5. Secrets"));
+}
