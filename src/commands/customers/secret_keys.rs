@@ -87,11 +87,7 @@ pub(super) fn tell(manager: &Manager, slug: &str, made: &[(String, PathBuf)], ou
 /// environment: `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`),
 /// what `fleetform authorise` hands the plan jobs as `secrets_key`.
 pub(crate) fn secret_name(slug: &str) -> String {
-    format!(
-        "{}_{}",
-        crate::values::secret_files::KEY_VAR,
-        slug_var(slug)
-    )
+    crate::values::secret_files::key_secret_name(slug)
 }
 
 /// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
@@ -196,11 +192,6 @@ fn reencrypt_steps(manager: &Manager, c: &Customer, env: &str, recipient: &str) 
         "Until {file} in {repo} is encrypted again, plans of {slug}/{env} refuse it (encrypted to the old recipient). The customer sets `recipient: {recipient}` and encrypts each value again (`printf %s VALUE | age -r {recipient} -a`) in a pull request. {pr}",
         slug = c.slug
     )
-}
-
-/// A slug as part of a variable name: `acme-eu` → `ACME_EU`.
-pub(crate) fn slug_var(slug: &str) -> String {
-    slug.to_ascii_uppercase().replace('-', "_")
 }
 
 /// Revoking retires the customer's recipients: the `secrets:` of entry
