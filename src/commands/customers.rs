@@ -52,7 +52,12 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::Unpin(a) => pins::unpin(&manager, a, out),
         CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
         CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
-        CustomersCommand::RotateSecretsKey(a) => secret_keys::rotate(&manager, a, out),
+        CustomersCommand::RotateSecretsKey(a) => secret_keys::rotate(
+            &manager,
+            a,
+            |r| write_recipient(&manager, &a.slug, &a.env, r),
+            out,
+        ),
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
@@ -117,6 +122,28 @@ fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Output) -> Result<
         )),
     }
     Ok(())
+}
+
+/// The registry's recipient of `slug` × `env` set to `recipient`.
+fn write_recipient(manager: &Manager, slug: &str, env: &str, recipient: &str) -> Result<()> {
+    edit_registry(
+        manager,
+        |registry, text, file| {
+            let index = registry.index_of(slug).map_err(Error::Usage)?;
+            let mut secrets = registry.customers[index].secrets.clone();
+            secrets.insert(env.to_string(), recipient.to_string());
+            crate::config::edit::set_secrets(text, &registry.doc, file, index, &secrets)
+                .map(Some)
+                .map_err(|e| Error::Failed(e.to_string()))
+        },
+        |after| match after.get(slug).and_then(|c| c.secrets.get(env)) {
+            Some(r) if r == recipient => Ok(()),
+            _ => Err(Error::Failed(
+                "the edit did not set the recipient, so nothing was written".into(),
+            )),
+        },
+    )
+    .map(drop)
 }
 
 /// The customer `customers add` registers (none for another command).

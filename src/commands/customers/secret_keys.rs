@@ -93,9 +93,11 @@ pub(crate) fn secret_name(slug: &str) -> String {
 /// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
 /// new recipient in the registry (the old one retired at once: no plan
 /// decrypts a value encrypted to it), and what the customer must do.
+/// `write` puts the new recipient into the registry.
 pub(super) fn rotate(
     manager: &Manager,
     a: &crate::cli::RotateSecretsKeyArgs,
+    write: impl FnOnce(&str) -> Result<()>,
     out: &Output,
 ) -> Result<()> {
     let Some(config) = &manager.config.secrets else {
@@ -121,7 +123,7 @@ pub(super) fn rotate(
     }
     let old = c.secrets.get(&a.env).cloned();
     let (recipient, path) = make_one(manager, config, &a.slug, &a.env)?;
-    if let Err(e) = write_recipient(manager, &a.slug, &a.env, &recipient) {
+    if let Err(e) = write(&recipient) {
         // No recipient without its identity, nor an identity without use.
         let _ = std::fs::remove_file(&path);
         return Err(e);
@@ -145,28 +147,6 @@ pub(super) fn rotate(
     tell(manager, &a.slug, &[(a.env.clone(), path)], out);
     out.result(&reencrypt_steps(manager, c, &a.env, &recipient));
     Ok(())
-}
-
-/// The registry's recipient of `slug` × `env` set to `recipient`.
-fn write_recipient(manager: &Manager, slug: &str, env: &str, recipient: &str) -> Result<()> {
-    super::edit_registry(
-        manager,
-        |registry, text, file| {
-            let index = registry.index_of(slug).map_err(Error::Usage)?;
-            let mut secrets = registry.customers[index].secrets.clone();
-            secrets.insert(env.to_string(), recipient.to_string());
-            crate::config::edit::set_secrets(text, &registry.doc, file, index, &secrets)
-                .map(Some)
-                .map_err(|e| Error::Failed(e.to_string()))
-        },
-        |after| match after.get(slug).and_then(|c| c.secrets.get(env)) {
-            Some(r) if r == recipient => Ok(()),
-            _ => Err(Error::Failed(
-                "the edit did not set the recipient, so nothing was written".into(),
-            )),
-        },
-    )
-    .map(drop)
 }
 
 /// What must happen in the customer's repo: every value of the

@@ -39,13 +39,7 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
             revoked: c.revoked.as_ref(),
             token: c.token.as_ref(),
             token_state: c.token.as_ref().and_then(|t| t.state(today)),
-            stale_secrets: match c.is_active() {
-                true => crate::values::secret_ages::stale_of_checkout(manager, &registry, c, today)
-                    .into_iter()
-                    .flatten()
-                    .collect(),
-                false => Vec::new(),
-            },
+            stale_secrets: stale_of(manager, &registry, c, today),
         })
         .collect();
     if notify {
@@ -93,13 +87,34 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
         .filter(|i| !i.stale_secrets.is_empty())
         .map(|i| i.slug)
         .collect();
+    stale_note(&due, out);
+    Ok(())
+}
+
+/// An active customer's secrets due for rotation, from its local checkout.
+fn stale_of(
+    manager: &Manager,
+    registry: &Registry,
+    c: &crate::config::Customer,
+    today: jiff::civil::Date,
+) -> Vec<crate::data::summary::SecretAge> {
+    if !c.is_active() {
+        return Vec::new();
+    }
+    crate::values::secret_ages::stale_of_checkout(manager, registry, c, today)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// One note naming the customers with secrets due for rotation.
+fn stale_note(due: &[&str], out: &Output) {
     if !due.is_empty() {
         out.note(&format!(
             "secrets due for rotation (older than their environment's `secrets.max_age_days`, or without `updated:`) in the checkouts of {}: ask each customer to set new values, encrypted again, with a new `updated:`",
             due.join(", ")
         ));
     }
-    Ok(())
 }
 
 /// The secrets column: the stale secrets by source and age.
