@@ -13,6 +13,7 @@ mod fleet;
 mod offboard;
 mod pins;
 mod rollout;
+mod secrets;
 mod setup;
 mod values;
 
@@ -21,6 +22,7 @@ pub use fleet::*;
 pub use offboard::*;
 pub use pins::*;
 pub use rollout::*;
+pub use secrets::*;
 pub use setup::*;
 pub use values::*;
 
@@ -311,9 +313,9 @@ pub enum CustomersCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Mark a customer revoked (never deleted; its state is kept) and print
-    /// what to delete where: the secrets in the customer's repo, its token,
-    /// and what the manager holds for it.
+    /// Mark a customer revoked (never deleted; its state is kept; its secrets
+    /// recipients retired) and print what to delete where: the secrets in
+    /// the customer's repo, its token, and what the manager holds for it.
     Revoke {
         /// The customer's slug.
         slug: String,
@@ -330,11 +332,8 @@ pub enum CustomersCommand {
     Pin(PinArgs),
     /// End a customer's (or a wave's) hold: one product's pin, or all.
     Unpin(UnpinArgs),
-    /// Print a customer's current dispatch key (needs FLEETFORM_DISPATCH_SECRET).
-    ///
-    /// The customer stores it as the repository secret FLEETFORM_DISPATCH_KEY;
-    /// its trigger signs every dispatch with it. Under GitHub Actions the
-    /// key is masked in the log.
+    /// Print a customer's current dispatch key (needs FLEETFORM_DISPATCH_SECRET), its
+    /// repository secret FLEETFORM_DISPATCH_KEY (masked under GitHub Actions).
     DispatchKey {
         /// The customer's slug.
         slug: String,
@@ -345,6 +344,8 @@ pub enum CustomersCommand {
         /// The customer's slug.
         slug: String,
     },
+    /// A new age recipient for one environment's secrets (new identity file, old one void).
+    RotateSecretsKey(RotateSecretsKeyArgs),
     /// Ready-to-send onboarding text for a customer.
     Instructions {
         /// The customer's slug.

@@ -87,7 +87,9 @@ fn authorise_outputs_the_registered_customer_and_its_environments() {
         assert_eq!(o["identity"], "{}");
         // The plan groups' key: a push's signed ref.
         assert_eq!(o["plan_key"], "refs/heads/main");
-        assert_eq!(o.len(), 6, "{o:?}");
+        // No `secrets:` in the example: no secret named for the plan jobs.
+        assert_eq!(o["secrets_key"], "");
+        assert_eq!(o.len(), 7, "{o:?}");
         assert_eq!(w.gh.request_count(), 0, "{:?}", w.gh.requests());
     }
     // A pull request's dispatch: its plans key on the pull request, so

@@ -63,6 +63,7 @@ fn summary(has_changes: bool) -> PlanSummary {
         identity: None,
         lock_checksums_dropped: false,
         never_applied: false,
+        secrets: Vec::new(),
         cloud_drift: Vec::new(),
         targeting: None,
         pin: None,

@@ -371,6 +371,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         identity: None,
         lock_checksums_dropped: false,
         never_applied: false,
+        secrets: Vec::new(),
         cloud_drift: Vec::new(),
         targeting: None,
         pin: None,

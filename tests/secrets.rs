@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use crate::common::{self, stderr, stdout};
 use crate::support::rollout_world::World;
 
-const VALUE: &str = "s3cr3t-Pa55word-7f1c";
+pub(crate) const VALUE: &str = "s3cr3t-Pa55word-7f1c";
 
 /// Fails (never skips) without the `age` tools.
 fn tool(name: &str) -> Command {
@@ -28,7 +28,7 @@ fn tool(name: &str) -> Command {
 }
 
 /// (recipient, identity) from `age-keygen`.
-fn keygen() -> (String, String) {
+pub(crate) fn keygen() -> (String, String) {
     let out = tool("age-keygen").output().unwrap();
     assert!(
         out.status.success(),
@@ -50,7 +50,7 @@ fn keygen() -> (String, String) {
 }
 
 /// `value` encrypted by `age -r recipient -a`.
-fn encrypt(recipient: &str, value: &str) -> String {
+pub(crate) fn encrypt(recipient: &str, value: &str) -> String {
     use std::io::Write as _;
     let mut child = tool("age")
         .args(["-r", recipient, "-a"])
@@ -69,7 +69,7 @@ fn encrypt(recipient: &str, value: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn secrets_file(recipient: &str, ciphertext: &str) -> String {
+pub(crate) fn secrets_file(recipient: &str, ciphertext: &str) -> String {
     let value: String = ciphertext.lines().map(|l| format!("      {l}\n")).collect();
     format!("# Secrets of this customer for staging.\nrecipient: {recipient}\nsecrets:\n  db_password:\n    updated: 2026-11-01\n    value: |\n{value}")
 }
@@ -77,7 +77,7 @@ fn secrets_file(recipient: &str, ciphertext: &str) -> String {
 /// Two customers in staging, each with its own recipient in the registry;
 /// the schema marks `db_password` a secret, the module takes it into a
 /// network tag through a sensitive variable. Returns the identities.
-fn world() -> (World, [(String, String); 2]) {
+pub(crate) fn world() -> (World, [(String, String); 2]) {
     let w = World::with(2, "staging");
     let keys = [keygen(), keygen()];
     let registry = w.fx.read("manager/customers.yml");
@@ -111,7 +111,7 @@ fn world() -> (World, [(String, String); 2]) {
     (w, keys)
 }
 
-fn run(w: &World, key: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn run(w: &World, key: &str, args: &[&str]) -> std::process::Output {
     w.fleetform()
         .env("FLEETFORM_SECRETS_KEY_C01", key)
         .args(args)

@@ -41,6 +41,7 @@ fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
         ("environments", environments_json.clone()),
         ("identity", identity_json(a)),
         ("plan_key", a.plan_key.clone()),
+        ("secrets_key", a.secrets_key.clone()),
     ])
     .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.result(&format!(

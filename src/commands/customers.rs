@@ -52,6 +52,12 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         CustomersCommand::Unpin(a) => pins::unpin(&manager, a, out),
         CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
         CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
+        CustomersCommand::RotateSecretsKey(a) => secret_keys::rotate(
+            &manager,
+            a,
+            |r| write_recipient(&manager, &a.slug, &a.env, r),
+            out,
+        ),
         CustomersCommand::Revoke { slug, reason, date } => {
             revoke(&manager, slug, reason, date.clone(), out)
         }
@@ -116,6 +122,28 @@ fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Output) -> Result<
         )),
     }
     Ok(())
+}
+
+/// The registry's recipient of `slug` × `env` set to `recipient`.
+fn write_recipient(manager: &Manager, slug: &str, env: &str, recipient: &str) -> Result<()> {
+    edit_registry(
+        manager,
+        |registry, text, file| {
+            let index = registry.index_of(slug).map_err(Error::Usage)?;
+            let mut secrets = registry.customers[index].secrets.clone();
+            secrets.insert(env.to_string(), recipient.to_string());
+            crate::config::edit::set_secrets(text, &registry.doc, file, index, &secrets)
+                .map(Some)
+                .map_err(|e| Error::Failed(e.to_string()))
+        },
+        |after| match after.get(slug).and_then(|c| c.secrets.get(env)) {
+            Some(r) if r == recipient => Ok(()),
+            _ => Err(Error::Failed(
+                "the edit did not set the recipient, so nothing was written".into(),
+            )),
+        },
+    )
+    .map(drop)
 }
 
 /// The customer `customers add` registers (none for another command).
@@ -330,6 +358,9 @@ fn revoke(
     if !is_date(&date) {
         return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
     }
+    let before = Registry::load(manager)?
+        .get(slug)
+        .map(|c| (c.slug.clone(), c.secrets.clone()));
     let written = edit_registry(
         manager,
         |registry, text, file| {
@@ -337,12 +368,12 @@ fn revoke(
             if !registry.customers[index].is_active() {
                 return Ok(None);
             }
-            edit::revoke(text, &registry.doc, file, index, &date, reason)
-                .map(Some)
-                .map_err(|e| Error::Failed(e.to_string()))
+            let revoked = edit::revoke(text, &registry.doc, file, index, &date, reason)
+                .map_err(|e| Error::Failed(e.to_string()))?;
+            secret_keys::retire(&revoked, file, index).map(Some)
         },
         |after| match after.get(slug) {
-            Some(c) if !c.is_active() => Ok(()),
+            Some(c) if !c.is_active() && c.secrets.is_empty() => Ok(()),
             _ => Err(Error::Failed(
                 "the edit did not revoke the customer, so nothing was written".into(),
             )),
@@ -365,6 +396,7 @@ fn revoke(
     out.result(&format!(
         "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept."
     ));
+    secret_keys::tell_retired(manager, &before, out);
     if let Some(c) = after.get(slug) {
         out.result(&revoke_steps(manager, &after, c));
     }

@@ -529,6 +529,7 @@ fn examine(
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();
     checks.extend(doctor::pin_checks(&registry.customers, today));
+    checks.extend(secret_age_checks(manager, registry, today));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count)
@@ -537,6 +538,30 @@ fn examine(
         out.note(&note);
     }
     Ok(Report::new(&settings.repo, checks, requests))
+}
+
+/// Customers' secrets due for rotation, from their local checkouts.
+fn secret_age_checks(
+    manager: &Manager,
+    registry: &Registry,
+    today: jiff::civil::Date,
+) -> Vec<doctor::Check> {
+    use crate::values::secret_ages;
+    let stale: Vec<_> = registry
+        .customers
+        .iter()
+        .filter(|c| c.is_active())
+        .map(|c| {
+            let found = secret_ages::stale_of_checkout(manager, registry, c, today);
+            (c.slug.clone(), found)
+        })
+        .collect();
+    let policies = manager
+        .config
+        .environments
+        .iter()
+        .any(|e| secret_ages::max_age(manager, &e.name).is_some());
+    doctor::secret_age_checks(&stale, policies)
 }
 
 /// What the manager repo and the customers read from GitHub say: the

@@ -325,6 +325,56 @@ pub fn offboard(
     Ok(s)
 }
 
+/// Sets entry `index`'s `secrets:` (its age recipients by environment) to
+/// `secrets`, in block style where the old one was (or at the entry's end);
+/// an empty map removes the key.
+pub fn set_secrets(
+    text: &str,
+    doc: &Document,
+    file: &str,
+    index: usize,
+    secrets: &std::collections::BTreeMap<String, String>,
+) -> Result<String, EditError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let base = format!("/customers/{index}");
+    let key_line = doc.key_pos(&format!("{base}/slug"));
+    let key_col = block_key_column(&lines, key_line).map_err(|reason| EditError {
+        file: file.to_string(),
+        reason,
+    })?;
+    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let at = match entry.get("secrets") {
+        Some(_) => {
+            let start = doc
+                .key_pos(&format!("{base}/secrets"))
+                .line
+                .saturating_sub(1);
+            // The key's line and every line indented under it.
+            let end = (start + 1..lines.len())
+                .find(|&i| {
+                    let t = lines[i].trim_start();
+                    !t.is_empty() && lines[i].len() - t.len() <= key_col
+                })
+                .unwrap_or(lines.len());
+            out.drain(start..end);
+            start
+        }
+        None => entry_end(&lines, key_line.line, key_col),
+    };
+    if !secrets.is_empty() {
+        let indent = " ".repeat(key_col);
+        let mut block = vec![format!("{indent}secrets:")];
+        block.extend(secrets.iter().map(|(e, r)| format!("{indent}  {e}: {r}")));
+        for (k, l) in block.into_iter().enumerate() {
+            out.insert(at + k, l);
+        }
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    Ok(s)
+}
+
 /// The column (0-based) of a block-style entry's keys, given the position
 /// of its first key; a flow-style entry (`{...}`) cannot be edited here.
 fn block_key_column(lines: &[&str], key_line: Pos) -> Result<usize, String> {
@@ -472,6 +522,24 @@ mod tests {
         let odd = "customers:\n  - slug: acme\n    status: \"äctive\"\n";
         let e = revoke(odd, &doc(odd), "customers.yml", 0, "2026-01-02", "gone").unwrap_err();
         assert!(e.reason.contains("not a plain `active`"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_replaced_in_place_or_removed() {
+        let text = "customers:\n  - slug: acme\n    secrets: {staging: age1old}\n    added: 2026-01-01\n  - slug: b\n    added: 2026-01-01\n";
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("staging".to_string(), "age1new".to_string());
+        let got = set_secrets(text, &doc(text), "customers.yml", 0, &m).unwrap();
+        assert_eq!(got, "customers:\n  - slug: acme\n    secrets:\n      staging: age1new\n    added: 2026-01-01\n  - slug: b\n    added: 2026-01-01\n");
+        let gone = set_secrets(&got, &doc(&got), "customers.yml", 0, &Default::default()).unwrap();
+        assert_eq!(gone, "customers:\n  - slug: acme\n    added: 2026-01-01\n  - slug: b\n    added: 2026-01-01\n");
+        let added = set_secrets(&gone, &doc(&gone), "customers.yml", 1, &m).unwrap();
+        assert!(
+            added.ends_with(
+                "  - slug: b\n    added: 2026-01-01\n    secrets:\n      staging: age1new\n"
+            ),
+            "{added}"
+        );
     }
 
     #[test]

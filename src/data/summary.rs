@@ -127,6 +127,27 @@ pub struct PlanSummary {
     /// defaults at its ref, not the head's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<crate::config::pins::Pin>,
+    /// The customer's secrets this plan handed to Terraform: each one's
+    /// source and age, never its value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretAge>,
+}
+
+/// One customer secret as everything but Terraform sees it: its name,
+/// where it comes from (`file#key`) and how old it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretAge {
+    pub name: String,
+    /// `infra/secrets.<environment>.yml#<name>`.
+    pub source: String,
+    /// Days since its `updated:` date (none when the file gives none).
+    pub age_days: Option<i64>,
+    /// Older than the environment's `secrets.max_age_days`, or of unknown
+    /// age under such a policy.
+    pub stale: bool,
+    /// The environment's `secrets.max_age_days`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_days: Option<u32>,
 }
 
 /// What made a plan other than a plain one (`plan --replace/--target`,
@@ -246,6 +267,7 @@ impl PlanSummary {
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
             cloud_drift: Vec::new(),
             targeting: None,
+            secrets: Vec::new(),
         };
         let empty = Vec::new();
         let changes = |key: &str| -> Vec<ResourceChange> {

@@ -245,6 +245,9 @@ pub struct Authorised {
     /// a newer plan replaces only a pending plan of the same pull request
     /// or branch.
     pub plan_key: String,
+    /// The GitHub secret holding the customer's secrets identities in each
+    /// plan environment (empty without `secrets:` in fleetform.yml).
+    pub secrets_key: String,
 }
 
 /// `pr-<number>`, or the ref (already checked: `refs/...`, no whitespace).
@@ -300,6 +303,10 @@ pub fn authorise_dispatch(
         .map_err(|m| Error::Failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
     Ok(Authorised {
         plan_key: plan_key(&dispatched.payload),
+        secrets_key: match manager.config.secrets {
+            Some(_) => crate::values::secret_files::key_secret_name(&customer.slug),
+            None => String::new(),
+        },
         customer: customer.slug.clone(),
         environments,
         identities,

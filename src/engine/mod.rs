@@ -191,7 +191,7 @@ impl Engine<'_> {
         let mut values = self.render(req.customer, req.environment, req.docs)?;
         // Secrets never join `values`: they reach Terraform through its
         // environment only, and are masked before it runs.
-        let secrets = self.secrets_for(req.customer, env, req.docs)?;
+        let (secrets, secret_ages) = self.secrets_for(req.customer, env, req.docs)?;
         if let Some(mask) = &self.mask {
             secrets.iter().for_each(|s| mask(&s.value));
         }
@@ -231,6 +231,7 @@ impl Engine<'_> {
         summary.identity = identity;
         summary.lock_checksums_dropped = checksums_dropped;
         summary.targeting = self.targeting.clone();
+        summary.secrets = secret_ages;
         let full_plan_at = req
             .run_url
             .clone()

@@ -8,8 +8,10 @@
 use serde_json::Value;
 
 use crate::config::Customer;
+use crate::data::summary::SecretAge;
 use crate::data::Diagnostic;
 use crate::values::customer::CustomerDocs;
+use crate::values::secret_ages;
 use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
 use crate::yaml::Location;
 
@@ -52,15 +54,16 @@ fn at(location: &Location, message: String) -> Diagnostic {
 }
 
 impl Engine<'_> {
-    /// The decrypted secrets of `customer` × `env`: the customer's secrets
-    /// file of the environment and the provider-wide one, if any (a name
-    /// in both is an error, never a silent override).
+    /// The decrypted secrets of `customer` × `env`, and their ages (for the
+    /// plan's summary and comment): the customer's secrets file of the
+    /// environment and the provider-wide one, if any (a name in both is an
+    /// error, never a silent override).
     pub(super) fn secrets_for(
         &self,
         customer: &Customer,
         env: &str,
         docs: &CustomerDocs,
-    ) -> Result<Vec<Secret>, RunError> {
+    ) -> Result<(Vec<Secret>, Vec<SecretAge>), RunError> {
         let mut found = Vec::new();
         if let Some(pair) = self.customer_secrets(customer, env, docs)? {
             found.push(pair);
@@ -79,7 +82,15 @@ impl Engine<'_> {
         if !problems.is_empty() {
             return Err(RunError::Values(problems));
         }
-        Ok(found.into_iter().flat_map(|(_, s)| s).collect())
+        let (max, today) = (
+            secret_ages::max_age(self.manager, env),
+            secret_ages::today(),
+        );
+        let ages = found
+            .iter()
+            .flat_map(|(file, _)| secret_ages::ages(file, max, today))
+            .collect();
+        Ok((found.into_iter().flat_map(|(_, s)| s).collect(), ages))
     }
 
     fn customer_secrets(
@@ -93,6 +104,11 @@ impl Engine<'_> {
         };
         let file = secret_files::parse(shown, bytes).map_err(located)?;
         let who = format!("{}/{env}", customer.slug);
+        if !customer.is_active() {
+            return Err(RunError::Refused(format!(
+                "{who} is revoked: its secrets are never decrypted"
+            )));
+        }
         let Some(recipient) = customer.secrets.get(env) else {
             return Err(RunError::Refused(format!(
                 "{} holds secrets for `{env}`, but {who} has no recipient in the registry: `fleetform customers add` makes one per environment when fleetform.yml has `secrets:`",

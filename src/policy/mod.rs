@@ -321,6 +321,7 @@ mod tests {
             lock_checksums_dropped: false,
             pin: None,
             never_applied: false,
+            secrets: Vec::new(),
             cloud_drift: Vec::new(),
             targeting: None,
         }

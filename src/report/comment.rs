@@ -144,6 +144,8 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             marker => product_marker(&s.customer, s.product.as_ref().map(|p| p.name.as_str()), &s.environment),
             product => s.product.as_ref().map(|p| p.name.clone()),
             identity => s.identity.as_ref().map(|i| minijinja::Value::from(minijinja::value::Serde(i))),
+            secrets => minijinja::Value::from(minijinja::value::Serde(&s.secrets)),
+            stale_secrets => stale_secrets(s),
             awaiting => s.product.as_ref().map(|p| p.awaiting.clone()).unwrap_or_default(),
             inputs => s.product.as_ref().map(|p| p.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()).unwrap_or_default(),
             s => minijinja::Value::from(minijinja::value::Serde(s)),
@@ -162,6 +164,26 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             plan_text => diff,
             truncated => truncation(cut, ctx.full_plan_at),
         })
+}
+
+/// One escaped line per stale secret of the plan (its name, source, age
+/// and the environment's limit), for the comment's rotation warning.
+fn stale_secrets(s: &PlanSummary) -> Vec<String> {
+    s.secrets
+        .iter()
+        .filter(|a| a.stale)
+        .map(|a| {
+            let age = match a.age_days {
+                Some(d) => format!("last updated {d} days ago"),
+                None => "age unknown (no `updated:` in the file)".into(),
+            };
+            let limit = a
+                .max_age_days
+                .map(|m| format!(", over {m} days"))
+                .unwrap_or_default();
+            format!("{} from {}: {age}{limit}; rotate it (a new value encrypted again, with a new `updated:`)", md_code(&a.name), md_code(&a.source))
+        })
+        .collect()
 }
 
 /// Terraform's own numbers (`Plan: 1 to add, 2 to change, 3 to destroy`),

@@ -293,6 +293,7 @@ mod tests {
             outputs: Vec::new(),
             has_changes: true,
             never_applied: false,
+            secrets: Vec::new(),
             cloud_drift: Vec::new(),
             targeting: None,
             plan_sha256: format!("{customer:0>64}"),

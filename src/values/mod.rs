@@ -10,6 +10,7 @@ pub mod layers;
 pub mod products;
 pub mod quoting;
 pub mod schema;
+pub mod secret_ages;
 pub mod secret_files;
 pub mod secrets;
 pub mod starter;

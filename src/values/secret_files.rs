@@ -42,6 +42,14 @@ use crate::yaml::{self, escape_token, Document, Limits, Location};
 /// the customer's for the environment; Terraform never sees it.
 pub const KEY_VAR: &str = "FLEETFORM_SECRETS_KEY";
 
+/// The GitHub secret of each plan environment holding `slug`'s identities:
+/// `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`; GitHub's names
+/// are case-insensitive and allow only letters, digits and `_`), the name
+/// `fleetform authorise` hands the plan jobs as `secrets_key`.
+pub fn key_secret_name(slug: &str) -> String {
+    format!("{KEY_VAR}_{}", slug.to_ascii_uppercase().replace('-', "_"))
+}
+
 /// A secrets file that cannot be used, located.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{location}: {message}")]
@@ -249,7 +257,7 @@ impl Keys {
     /// `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`); none when
     /// both are unset or empty.
     pub fn from_env(slug: &str) -> Result<Keys, KeyError> {
-        let own = format!("{KEY_VAR}_{}", slug.to_ascii_uppercase().replace('-', "_"));
+        let own = key_secret_name(slug);
         let mut text = Zeroizing::new(std::env::var(KEY_VAR).unwrap_or_default());
         text.push('\n');
         text.push_str(&Zeroizing::new(std::env::var(own).unwrap_or_default()));
@@ -401,6 +409,12 @@ mod tests {
         let e = parse(Path::new("s.yml"), text.as_bytes()).unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(e.to_string().starts_with("s.yml:4:"), "{e}");
+    }
+
+    #[test]
+    fn the_key_secret_is_named_by_the_slug_in_upper_case() {
+        assert_eq!(key_secret_name("acme-eu"), "FLEETFORM_SECRETS_KEY_ACME_EU");
+        assert_eq!(key_secret_name("c01"), "FLEETFORM_SECRETS_KEY_C01");
     }
 
     #[test]

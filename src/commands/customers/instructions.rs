@@ -63,6 +63,7 @@ pub(super) fn instructions(
         relay_url => relay_url.unwrap_or("(the relay address we send you)"),
         starter => starter.as_deref().map(str::trim_end),
         required => required,
+        secrets => secret_rows(manager, c),
         workflow_path => relay
             .and_then(|r| r.workflows.first().cloned())
             .unwrap_or_else(|| crate::report::CUSTOMER_WORKFLOW_PATH.to_string()),
@@ -78,6 +79,25 @@ pub(super) fn instructions(
     .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
     out.document(text.trim_end());
     Ok(())
+}
+
+/// The customer's secrets recipients, one row per environment:
+/// `(environment, file, recipient, max_age_days)`.
+fn secret_rows(
+    manager: &Manager,
+    c: &crate::config::Customer,
+) -> Vec<(String, String, String, Option<u32>)> {
+    c.secrets
+        .iter()
+        .map(|(env, recipient)| {
+            (
+                env.clone(),
+                crate::values::customer::secrets_path(manager, env),
+                recipient.clone(),
+                crate::values::secret_ages::max_age(manager, env),
+            )
+        })
+        .collect()
 }
 
 /// The customer's starter `infra/variables.yml`, made from the manager's

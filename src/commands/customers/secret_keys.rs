@@ -17,18 +17,30 @@ pub(super) fn make(manager: &Manager, c: &mut Customer) -> Result<Vec<(String, P
     let Some(config) = &manager.config.secrets else {
         return Ok(Vec::new());
     };
-    let dir = manager.path(std::path::Path::new(&config.keys_dir));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Failed(format!("{}: {e}", display_path(&dir).display())))?;
     let mut made = Vec::new();
     for env in c.environments.clone() {
-        let (recipient, identity) = crate::values::secret_files::generate();
-        let path = dir.join(format!("{}.{env}.agekey", c.slug));
-        write_new_private(&path, &identity)?;
+        let (recipient, path) = make_one(manager, config, &c.slug, &env)?;
         c.secrets.insert(env.clone(), recipient);
         made.push((env, path));
     }
     Ok(made)
+}
+
+/// One new identity for `slug` × `env` in its own file: its recipient and
+/// the file.
+fn make_one(
+    manager: &Manager,
+    config: &crate::config::SecretsConfig,
+    slug: &str,
+    env: &str,
+) -> Result<(String, PathBuf)> {
+    let dir = manager.path(std::path::Path::new(&config.keys_dir));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Failed(format!("{}: {e}", display_path(&dir).display())))?;
+    let (recipient, identity) = crate::values::secret_files::generate();
+    let path = dir.join(format!("{slug}.{env}.agekey"));
+    write_new_private(&path, &identity)?;
+    Ok((recipient, path))
 }
 
 /// A new file only its owner can read (never over an existing one, never
@@ -52,29 +64,149 @@ fn write_new_private(path: &std::path::Path, text: &str) -> Result<()> {
         .map_err(|e| Error::Failed(format!("{}: {e}", shown.display())))
 }
 
-/// What to do with the identities made.
+/// What to do with the identities made: each goes into the environment's
+/// plan environment (only plans decrypt; an apply runs the saved plan),
+/// under the name the deploy workflow reads (`secret_name`).
 pub(super) fn tell(manager: &Manager, slug: &str, made: &[(String, PathBuf)], out: &Output) {
     for (env, path) in made {
         let Some(e) = manager.environment(env) else {
             continue;
         };
-        let var = format!(
-            "{}_{}",
-            crate::values::secret_files::KEY_VAR,
-            slug_var(slug)
-        );
+        let file = display_path(path);
         out.note(&format!(
-            "{slug}/{env}: secrets identity written to {} (owner-only). Store it in the `{}` and `{}` environments, then delete the file: gh secret set {var} --env {} < FILE; gh secret set {var} --env {} < FILE",
-            display_path(path).display(),
-            e.plan_environment(),
-            e.apply_environment(),
-            e.plan_environment(),
-            e.apply_environment(),
+            "{slug}/{env}: secrets identity written to {} (owner-only). Store it in the `{plan}` environment, then delete the file: gh secret set {name} --env {plan} < {}",
+            file.display(),
+            file.display(),
+            name = secret_name(slug),
+            plan = e.plan_environment(),
         ));
     }
 }
 
-/// A slug as part of a variable name: `acme-eu` → `ACME_EU`.
-pub(crate) fn slug_var(slug: &str) -> String {
-    slug.to_ascii_uppercase().replace('-', "_")
+/// The GitHub secret holding a customer's identities in each plan
+/// environment: `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`),
+/// what `fleetform authorise` hands the plan jobs as `secrets_key`.
+pub(crate) fn secret_name(slug: &str) -> String {
+    crate::values::secret_files::key_secret_name(slug)
+}
+
+/// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
+/// new recipient in the registry (the old one retired at once: no plan
+/// decrypts a value encrypted to it), and what the customer must do.
+/// `write` puts the new recipient into the registry.
+pub(super) fn rotate(
+    manager: &Manager,
+    a: &crate::cli::RotateSecretsKeyArgs,
+    write: impl FnOnce(&str) -> Result<()>,
+    out: &Output,
+) -> Result<()> {
+    let Some(config) = &manager.config.secrets else {
+        return Err(Error::Usage(
+            "fleetform.yml has no `secrets:`, so customers have no secrets recipients".into(),
+        ));
+    };
+    let registry = crate::config::Registry::load(manager)?;
+    let c = registry.require(&a.slug).map_err(Error::Usage)?;
+    if !c.is_active() {
+        return Err(Error::Usage(format!(
+            "`{}` is revoked: its recipients are retired, none is made again",
+            a.slug
+        )));
+    }
+    if !c.environments.contains(&a.env) {
+        return Err(Error::Usage(format!(
+            "`{}` has no environment `{}` (it has {})",
+            a.slug,
+            a.env,
+            c.environments.join(", ")
+        )));
+    }
+    let old = c.secrets.get(&a.env).cloned();
+    let (recipient, path) = make_one(manager, config, &a.slug, &a.env)?;
+    if let Err(e) = write(&recipient) {
+        // No recipient without its identity, nor an identity without use.
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    crate::audit::record(
+        out,
+        crate::audit::Entry::now("registry", "secrets key rotated")
+            .customer(&a.slug)
+            .detail(format!("{}: new recipient {recipient}", a.env)),
+    );
+    out.result(&format!(
+        "{}/{}: new secrets recipient {recipient}{}",
+        a.slug,
+        a.env,
+        match &old {
+            Some(o) =>
+                format!(" (replaces {o}, retired now: no plan decrypts a value encrypted to it)"),
+            None => String::new(),
+        }
+    ));
+    tell(manager, &a.slug, &[(a.env.clone(), path)], out);
+    out.result(&reencrypt_steps(manager, c, &a.env, &recipient));
+    Ok(())
+}
+
+/// What must happen in the customer's repo: every value of the
+/// environment's secrets file encrypted again to the new recipient, by a
+/// pull request (never pushed); through `fleetform sync` where the
+/// customer template carries the recipients (`customer.secrets`).
+fn reencrypt_steps(manager: &Manager, c: &Customer, env: &str, recipient: &str) -> String {
+    let file = crate::values::customer::secrets_path(manager, env);
+    let repo = c.repo.as_deref().unwrap_or("the customer's repo");
+    let synced = crate::fleet::sync::template_files(manager)
+        .map(|files| {
+            files
+                .iter()
+                .any(|(_, src, _)| src.contains("customer.secrets"))
+        })
+        .unwrap_or(false);
+    let pr = if synced {
+        "The customer template (`sync.template_dir`) carries the recipients: `fleetform sync` opens the pull request with the new one in the customer's repo (it never pushes)."
+    } else {
+        "Send the customer the new recipient (`fleetform customers instructions` prints it), or carry it through the customer template (`customer.secrets` in `sync.template_dir`) and `fleetform sync`, which opens a pull request (never a push)."
+    };
+    format!(
+        "Until {file} in {repo} is encrypted again, plans of {slug}/{env} refuse it (encrypted to the old recipient). The customer sets `recipient: {recipient}` and encrypts each value again (`printf %s VALUE | age -r {recipient} -a`) in a pull request. {pr}",
+        slug = c.slug
+    )
+}
+
+/// Revoking retires the customer's recipients: the `secrets:` of entry
+/// `index` removed from `text` (already edited), so no plan decrypts for it.
+pub(super) fn retire(text: &str, file: &str, index: usize) -> Result<String> {
+    let doc = crate::yaml::load_bytes(
+        text.as_bytes(),
+        std::path::Path::new(file),
+        &crate::config::REGISTRY_LIMITS,
+    )
+    .map_err(|e| Error::Failed(format!("{file}: {}", e.message)))?;
+    let none = std::collections::BTreeMap::new();
+    crate::config::edit::set_secrets(text, &doc, file, index, &none)
+        .map_err(|e| Error::Failed(e.to_string()))
+}
+
+/// What revoking did to the customer's secrets recipients, and the
+/// identities to delete from the plan environments.
+pub(super) fn tell_retired(
+    manager: &Manager,
+    before: &Option<(String, std::collections::BTreeMap<String, String>)>,
+    out: &Output,
+) {
+    let Some((slug, secrets)) = before.as_ref().filter(|(_, s)| !s.is_empty()) else {
+        return;
+    };
+    let envs: Vec<String> = secrets
+        .keys()
+        .filter_map(|e| manager.environment(e))
+        .map(|e| e.plan_environment())
+        .collect();
+    out.result(&format!(
+        "retired the secrets recipients of `{slug}` ({}): they are out of the registry, so no plan decrypts its secrets. Delete its identities: gh secret delete {} --env ENV, for ENV in {}",
+        secrets.keys().cloned().collect::<Vec<_>>().join(", "),
+        secret_name(slug),
+        envs.join(", ")
+    ));
 }

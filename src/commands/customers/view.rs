@@ -22,6 +22,9 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
         /// Where the token stands today.
         #[serde(skip_serializing_if = "Option::is_none")]
         token_state: Option<TokenState>,
+        /// Secrets of its local checkout due for rotation.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        stale_secrets: Vec<crate::data::summary::SecretAge>,
     }
     let today = today();
     let items: Vec<Item> = registry
@@ -36,6 +39,7 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
             revoked: c.revoked.as_ref(),
             token: c.token.as_ref(),
             token_state: c.token.as_ref().and_then(|t| t.state(today)),
+            stale_secrets: stale_of(manager, &registry, c, today),
         })
         .collect();
     if notify {
@@ -46,6 +50,7 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
         return Ok(());
     }
     let with_tokens = items.iter().any(|i| i.token.is_some());
+    let with_stale = items.iter().any(|i| !i.stale_secrets.is_empty());
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -62,6 +67,9 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
             if with_tokens {
                 row.push(token_cell(i.token, i.token_state, i.revoked.is_none()));
             }
+            if with_stale {
+                row.push(stale_cell(&i.stale_secrets));
+            }
             row
         })
         .collect();
@@ -69,9 +77,59 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
     if with_tokens {
         header.push("TOKEN");
     }
+    if with_stale {
+        header.push("SECRETS");
+    }
     out.result(table(&header, &rows).trim_end());
     token_warning(&registry, today, out);
+    let due: Vec<&str> = items
+        .iter()
+        .filter(|i| !i.stale_secrets.is_empty())
+        .map(|i| i.slug)
+        .collect();
+    stale_note(&due, out);
     Ok(())
+}
+
+/// An active customer's secrets due for rotation, from its local checkout.
+fn stale_of(
+    manager: &Manager,
+    registry: &Registry,
+    c: &crate::config::Customer,
+    today: jiff::civil::Date,
+) -> Vec<crate::data::summary::SecretAge> {
+    if !c.is_active() {
+        return Vec::new();
+    }
+    crate::values::secret_ages::stale_of_checkout(manager, registry, c, today)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// One note naming the customers with secrets due for rotation.
+fn stale_note(due: &[&str], out: &Output) {
+    if !due.is_empty() {
+        out.note(&format!(
+            "secrets due for rotation (older than their environment's `secrets.max_age_days`, or without `updated:`) in the checkouts of {}: ask each customer to set new values, encrypted again, with a new `updated:`",
+            due.join(", ")
+        ));
+    }
+}
+
+/// The secrets column: the stale secrets by source and age.
+fn stale_cell(stale: &[crate::data::summary::SecretAge]) -> String {
+    if stale.is_empty() {
+        return "-".into();
+    }
+    let listed: Vec<String> = stale
+        .iter()
+        .map(|a| match a.age_days {
+            Some(d) => format!("{} {d}d", a.source),
+            None => format!("{} age unknown", a.source),
+        })
+        .collect();
+    format!("STALE: {}", listed.join(", "))
 }
 
 /// Today, UTC (`FLEETFORM_NOW`, Unix seconds, in tests).

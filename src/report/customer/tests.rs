@@ -271,6 +271,7 @@ fn summary(gates: Option<Verdict>) -> PlanSummary {
         lock_checksums_dropped: false,
         pin: None,
         never_applied: false,
+        secrets: Vec::new(),
         cloud_drift: Vec::new(),
         targeting: None,
     }
