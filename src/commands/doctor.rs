@@ -33,6 +33,8 @@
 //! (`inbox`, its budget).
 
 mod inbox;
+mod secrets;
+use secrets::secret_age_checks;
 
 use std::path::Path;
 
@@ -538,30 +540,6 @@ fn examine(
         out.note(&note);
     }
     Ok(Report::new(&settings.repo, checks, requests))
-}
-
-/// Customers' secrets due for rotation, from their local checkouts.
-fn secret_age_checks(
-    manager: &Manager,
-    registry: &Registry,
-    today: jiff::civil::Date,
-) -> Vec<doctor::Check> {
-    use crate::values::secret_ages;
-    let stale: Vec<_> = registry
-        .customers
-        .iter()
-        .filter(|c| c.is_active())
-        .map(|c| {
-            let found = secret_ages::stale_of_checkout(manager, registry, c, today);
-            (c.slug.clone(), found)
-        })
-        .collect();
-    let policies = manager
-        .config
-        .environments
-        .iter()
-        .any(|e| secret_ages::max_age(manager, &e.name).is_some());
-    doctor::secret_age_checks(&stale, policies)
 }
 
 /// What the manager repo and the customers read from GitHub say: the
