@@ -187,6 +187,19 @@ pub struct SecretsConfig {
     /// The provider's age recipient per environment, for `file`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recipients: BTreeMap<String, String>,
+    /// The fleet recipient: with it, every identity `customers add` and
+    /// `rotate-secrets-key` make is also sealed to it in `keyring`, which
+    /// fleet jobs (drift, rollouts, offboarding, day-2) open with
+    /// `FLEETFORM_FLEET_SECRETS_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_recipient: Option<String>,
+    /// The fleet keyring, in the manager repo.
+    #[serde(default = "default_keyring")]
+    pub keyring: String,
+}
+
+fn default_keyring() -> String {
+    "secrets/keyring.yml".into()
 }
 
 fn default_provider_file() -> String {

@@ -22,6 +22,7 @@ mod secrets;
 pub mod tools;
 
 pub use error::RunError;
+pub use secrets::WITHHELD;
 use folder::ensure_out_dir;
 pub use folder::read_summary;
 
@@ -58,6 +59,10 @@ pub struct Engine<'m> {
     /// Told each customer secret before Terraform runs, so the runner
     /// masks it in every log (the output layer's; none: not on Actions).
     pub mask: Option<Masker>,
+    /// Plans of an unreviewed manager change (impact): a pair with
+    /// secrets is refused, never decrypted (its plan would hand them to
+    /// code no second person has read).
+    pub withhold_secrets: bool,
 }
 
 /// Registers a secret with the runner's mask list.
@@ -684,5 +689,6 @@ fn build<'m>(
         mask: Some(std::sync::Arc::new(|s: &str| {
             crate::output::Output::from_env(false, 0).mask(s)
         })),
+        withhold_secrets: false,
     })
 }
