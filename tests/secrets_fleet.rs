@@ -31,7 +31,11 @@ fn age_decrypt(w: &World, identity: &str, armored: &str) -> String {
         .write_all(armored.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -64,7 +68,15 @@ fn customers_add_seals_each_identity_for_the_fleet_and_revoke_drops_it() {
     );
     let out = w.expect(
         0,
-        &["customers", "add", "c03", "--path", "../customers/c03", "--contact", "ops@c03.example"],
+        &[
+            "customers",
+            "add",
+            "c03",
+            "--path",
+            "../customers/c03",
+            "--contact",
+            "ops@c03.example",
+        ],
     );
     assert!(stderr(&out).contains("fleet keyring"), "{}", stderr(&out));
     let sealed = entries(&w);
@@ -75,11 +87,18 @@ fn customers_add_seals_each_identity_for_the_fleet_and_revoke_drops_it() {
     // What the entry holds is the identity whose recipient the registry
     // names for c03/staging, and only the fleet key opens it.
     let identity = age_decrypt(&w, &fleet_id, &sealed[1].1);
-    let on_disk = w.fx.read("manager/.fleetform/secret-keys/c03.staging.agekey");
+    let on_disk =
+        w.fx.read("manager/.fleetform/secret-keys/c03.staging.agekey");
     assert_eq!(identity.trim(), on_disk.trim());
-    assert!(!w.fx.read("manager/secrets/keyring.yml").contains(identity.trim()));
+    assert!(!w
+        .fx
+        .read("manager/secrets/keyring.yml")
+        .contains(identity.trim()));
 
-    w.expect(0, &["customers", "revoke", "c03", "--reason", "contract ended"]);
+    w.expect(
+        0,
+        &["customers", "revoke", "c03", "--reason", "contract ended"],
+    );
     assert!(entries(&w).is_empty(), "{:?}", entries(&w));
 }
 
@@ -159,7 +178,10 @@ fn a_fleet_job_without_the_fleet_key_names_it_and_plans_the_others() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     let said = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(said.contains("holds no identity of secrets.fleet_recipient"), "{said}");
+    assert!(
+        said.contains("holds no identity of secrets.fleet_recipient"),
+        "{said}"
+    );
     assert!(!said.contains("AGE-SECRET-KEY"), "{said}");
 }
 
@@ -186,8 +208,14 @@ fn impact_never_decrypts_and_says_which_pairs_it_withholds() {
     // Listed apart from failures (the run succeeds), with why.
     let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let withheld = answer["plans"]["withheld"].to_string();
-    assert!(withheld.contains("c01") && withheld.contains("has secrets"), "{answer}");
+    assert!(
+        withheld.contains("c01") && withheld.contains("has secrets"),
+        "{answer}"
+    );
     assert_eq!(answer["plans"]["failed"], serde_json::json!([]), "{answer}");
     // Nothing of c01 was planned, so nothing decrypted its secret.
-    assert!(!w.fx.path("manager/.fleetform/impact/head/c01/staging/tfplan").exists());
+    assert!(!w
+        .fx
+        .path("manager/.fleetform/impact/head/c01/staging/tfplan")
+        .exists());
 }

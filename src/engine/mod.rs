@@ -22,9 +22,9 @@ mod secrets;
 pub mod tools;
 
 pub use error::RunError;
-pub use secrets::WITHHELD;
 use folder::ensure_out_dir;
 pub use folder::read_summary;
+pub use secrets::WITHHELD;
 
 use std::path::{Path, PathBuf};
 

@@ -127,7 +127,7 @@ impl Engine<'_> {
         let mut keys =
             Keys::from_env(&customer.slug).map_err(|e| RunError::Refused(e.to_string()))?;
         if !keys.holds(recipient) {
-            if let Some(id) = self.from_keyring(&customer.slug, env)? {
+            if let Some(id) = self.keyring_identity(&customer.slug, env)? {
                 keys.add(id);
             }
         }
@@ -138,7 +138,12 @@ impl Engine<'_> {
     /// A plan of an unreviewed manager change (impact) never decrypts: a
     /// pair with a secrets file (the customer's or the provider-wide one)
     /// is refused, saying why; one without plans as usual.
-    fn withheld(&self, customer: &Customer, env: &str, docs: &CustomerDocs) -> Result<(), RunError> {
+    fn withheld(
+        &self,
+        customer: &Customer,
+        env: &str,
+        docs: &CustomerDocs,
+    ) -> Result<(), RunError> {
         let provider = match &self.manager.config.secrets {
             Some(c) => self.manager_file(&c.file.replace("{environment}", env))?,
             None => None,
@@ -157,7 +162,11 @@ impl Engine<'_> {
     /// The pair's identity from the fleet keyring, in a job holding the
     /// fleet key (`FLEETFORM_FLEET_SECRETS_KEY`) with `secrets.fleet_recipient`
     /// set; `None` otherwise or when the keyring has no entry for the pair.
-    fn from_keyring(&self, slug: &str, env: &str) -> Result<Option<age::x25519::Identity>, RunError> {
+    fn keyring_identity(
+        &self,
+        slug: &str,
+        env: &str,
+    ) -> Result<Option<age::x25519::Identity>, RunError> {
         let Some(config) = &self.manager.config.secrets else {
             return Ok(None);
         };
@@ -183,7 +192,11 @@ impl Engine<'_> {
         match crate::util::fs::read_under(&self.manager.root, std::path::Path::new(rel), limit) {
             Ok(b) => Ok(Some((shown, b))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(RunError::Refused(format!("{}: {}", shown.display(), e.reason))),
+            Err(e) => Err(RunError::Refused(format!(
+                "{}: {}",
+                shown.display(),
+                e.reason
+            ))),
         }
     }
 

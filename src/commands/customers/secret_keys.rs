@@ -90,7 +90,9 @@ pub(super) fn unseal(manager: &Manager, slug: &str) -> Result<()> {
         return Ok(());
     };
     let prefix = format!("{slug}/");
-    edit_keyring(manager, config, fleet, Vec::new(), |n| n.starts_with(&prefix))
+    edit_keyring(manager, config, fleet, Vec::new(), |n| {
+        n.starts_with(&prefix)
+    })
 }
 
 fn fleet_recipient(manager: &Manager) -> Option<(&crate::config::SecretsConfig, &str)> {
@@ -122,8 +124,7 @@ fn edit_keyring(
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Failed(format!("{}: {e}", display_path(dir).display())))?;
     }
-    crate::util::fs::write_atomic(&path, text.as_bytes())
-        .map_err(|e| Error::Failed(e.to_string()))
+    crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| Error::Failed(e.to_string()))
 }
 
 /// A new file only its owner can read (never over an existing one, never
