@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::config::{Customer, Manager, Unit};
-use crate::data::summary::{PlanSummary, ProductFacts};
+use crate::data::summary::{PlanSummary, ProductFacts, SecretAge};
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
 use crate::terraform::{Terraform, TerraformError, Workspace};
@@ -226,7 +226,8 @@ impl Engine<'_> {
             true => self.run_tools(env, &ws, &json)?,
             false => Vec::new(),
         };
-        let mut summary = self.summarise(req, &plan_path, &json, has_changes, tools)?;
+        let mut summary =
+            self.summarise(req, &plan_path, &json, has_changes, tools, secret_ages)?;
         summary.product = self.manager.product.clone().map(|name| ProductFacts {
             name,
             inputs_sha256: inputs.as_ref().map(Inputs::digest),
@@ -236,7 +237,6 @@ impl Engine<'_> {
         summary.identity = identity;
         summary.lock_checksums_dropped = checksums_dropped;
         summary.targeting = self.targeting.clone();
-        summary.secrets = secret_ages;
         let full_plan_at = req
             .run_url
             .clone()
@@ -335,6 +335,7 @@ impl Engine<'_> {
         json: &serde_json::Value,
         has_changes: bool,
         tools: Vec<crate::data::verdict::GateResult>,
+        secrets: Vec<SecretAge>,
     ) -> Result<PlanSummary, RunError> {
         let (slug, env) = (&req.customer.slug, req.environment);
         let digest = sha256_file(plan_path)?;
@@ -342,6 +343,8 @@ impl Engine<'_> {
         let mut summary = PlanSummary::from_show_json(json, slug, env, &key, &digest, has_changes);
         summary.sha = req.sha.clone();
         summary.pin = self.manager.pin.clone();
+        // Before the gates: `refuse_stale_secrets` judges their ages.
+        summary.secrets = secrets;
         let gates = self.manager.config.policies.for_environment(env);
         let verdict = crate::policy::evaluate(
             &gates,
