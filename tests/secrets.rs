@@ -371,3 +371,39 @@ fn render_shows_a_secret_by_source_never_by_value() {
         assert!(!stdout(out).contains(VALUE) && !stderr(out).contains(VALUE));
     }
 }
+
+/// `validate` in the manager, with the customer's key at hand, decrypts
+/// its secrets and checks each value against its schema property (the
+/// keyword named, the value never shown); without a key it checks what
+/// needs none and passes.
+#[test]
+fn validate_with_a_key_checks_the_decrypted_shape() {
+    let (w, keys) = world();
+    let short = "tiny-pw";
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, short));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    w.expect(0, &["validate", "--customer", "c01"]);
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+        .args(["validate", "--customer", "c01"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("secrets.staging.yml:4:3") && said.contains("`minLength`"),
+        "{said}"
+    );
+    assert!(!said.contains(short), "{said}");
+    // A value that fits passes with the key too.
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+        .args(["validate", "--customer", "c01"])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 0);
+}
