@@ -237,36 +237,7 @@ fn show_explained(
             product: view.product.clone(),
         })
         .collect();
-    let pending: Vec<(String, serde_json::Value, Origin)> = view
-        .needs()
-        .into_iter()
-        .flat_map(|(dep, vars)| {
-            vars.into_iter()
-                .map(move |(var, output)| (dep.clone(), var, output))
-        })
-        .map(|(dep, var, output)| {
-            let at = format!(
-                "/products/{}/needs/{}/{}",
-                view.config
-                    .products
-                    .iter()
-                    .position(|p| Some(&p.name) == view.product.as_ref())
-                    .unwrap_or(0),
-                crate::yaml::escape_token(&dep),
-                crate::yaml::escape_token(&var)
-            );
-            (
-                format!("/{}", crate::yaml::escape_token(&var)),
-                serde_json::Value::String(format!(
-                    "(output `{output}` of product `{dep}`, read at plan time)"
-                )),
-                Origin {
-                    layer: crate::values::layers::Layer::ProductOutput,
-                    location: view.doc.locate(&at),
-                },
-            )
-        })
-        .collect();
+    let pending = needed_outputs(view);
     let hidden =
         serde_json::Value::String("(secret: decrypted only when planned, never shown)".into());
     for (name, location) in secrets {
@@ -310,6 +281,40 @@ fn show_explained(
         out.result(table(&["KEY", "VALUE", "LAYER", "SET AT"], &rows).trim_end());
     }
     Ok(())
+}
+
+/// The variables passed from needed products, each with the `needs:`
+/// entry that passes it (their values come at plan time).
+fn needed_outputs(view: &Manager) -> Vec<(String, serde_json::Value, Origin)> {
+    view.needs()
+        .into_iter()
+        .flat_map(|(dep, vars)| {
+            vars.into_iter()
+                .map(move |(var, output)| (dep.clone(), var, output))
+        })
+        .map(|(dep, var, output)| {
+            let at = format!(
+                "/products/{}/needs/{}/{}",
+                view.config
+                    .products
+                    .iter()
+                    .position(|p| Some(&p.name) == view.product.as_ref())
+                    .unwrap_or(0),
+                crate::yaml::escape_token(&dep),
+                crate::yaml::escape_token(&var)
+            );
+            (
+                format!("/{}", crate::yaml::escape_token(&var)),
+                serde_json::Value::String(format!(
+                    "(output `{output}` of product `{dep}`, read at plan time)"
+                )),
+                Origin {
+                    layer: crate::values::layers::Layer::ProductOutput,
+                    location: view.doc.locate(&at),
+                },
+            )
+        })
+        .collect()
 }
 
 fn to_json(v: &impl Serialize, out: &Output) -> Result<()> {
