@@ -298,7 +298,7 @@ fn no_alert_without_destroys() {
         "**Plan: 2 to add, 1 to change, 0 to destroy**",
         "| action | address |",
         "| update | `terraform_data.network` |",
-        "| create | `terraform_data.instance[3]` |",
+        "| create | `terraform_data.instance[2..3]` (2) |",
     ] {
         assert!(c.contains(part), "{part:?} missing from:\n{c}");
     }
@@ -452,7 +452,9 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
         notice.contains("Left out: `terraform_data.item["),
         "{notice}"
     );
-    assert!(notice.contains(" more."), "{notice}");
+    // About ten addresses, runs of indexes collapsed (`item[0..99]`).
+    assert!(notice.matches('`').count() <= 20, "{notice}");
+    assert!(notice.contains("..2517]` ("), "{notice}");
     // The notice is visible: outside the collapsed plan output.
     assert!(
         c.find("**Plan output truncated:**").unwrap()
@@ -596,7 +598,12 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
         s.resources
             .push(rc(&format!("terraform_data.extra[{i}]"), Action::Create));
     }
-    s.create += 110;
+    // And 20 resources no index run joins.
+    for i in 0..20 {
+        s.resources
+            .push(rc(&format!("terraform_data.other_{i}"), Action::Create));
+    }
+    s.create += 130;
     let row = Row {
         customer: "acme".into(),
         product: None,
@@ -619,16 +626,21 @@ fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
         "{html}"
     );
     assert_eq!(body.matches("| destroy |").count(), 2, "{body}");
-    assert!(body.find("| destroy |").unwrap() < body.find("| replace |").unwrap());
+    // The 110 created `extra[…]` are one row.
     assert!(
-        body.contains(&format!(
-            "… and {} more: 115 resources in all.",
-            115 - ISSUE_ROWS
-        )),
+        body.contains("| create | `terraform_data.extra[0..109]` | 110 | - |"),
+        "{body}"
+    );
+    assert!(body.find("| destroy |").unwrap() < body.find("| replace |").unwrap());
+    // Rows beyond the cap are counted: 26 rows, the first nine shown.
+    assert_eq!(ISSUE_ROWS, 10);
+    assert_eq!(body.matches("\n| create |").count(), 5, "{body}");
+    assert!(
+        body.contains("… and 17 more: 135 resources in all."),
         "{body}"
     );
     assert!(
-        body.contains("Plan: 112 to add, 1 to change, 3 to destroy"),
+        body.contains("Plan: 132 to add, 1 to change, 3 to destroy"),
         "{body}"
     );
     assert!(

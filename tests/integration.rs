@@ -61,6 +61,7 @@ mod fake_github_selftest_repos;
 mod fake_github_selftest_transport;
 mod fakecloud_provider;
 mod faults;
+mod first_screen;
 mod fleet_ops;
 mod gate_tools;
 mod gates_sync;

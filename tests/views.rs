@@ -369,7 +369,7 @@ fn the_audit_html_fits_a_1280_px_window() {
 
 /// Markdown as GitHub renders it (cmark-gfm with GitHub's extensions), in
 /// a page with GitHub's code and table colours.
-fn github_page(markdown: &str) -> String {
+pub(crate) fn github_page(markdown: &str) -> String {
     let body = crate::common::cmark_gfm(
         markdown,
         &[

@@ -256,7 +256,7 @@ pub(super) fn caution_lines(lost: &[super::lists::Item], delete: usize, replace:
         out.push_str(&format!("> - {} {}\n", i.action.word(), super::lists::label(i)));
     }
     if rest > 0 {
-        out.push_str(&format!("> - and {rest} more (listed under Resources below)\n"));
+        out.push_str(&format!("> - and {rest} more\n"));
     }
     out
 }
@@ -278,28 +278,33 @@ pub(super) fn caution_head(delete: usize, replace: usize) -> String {
 }
 
 /// Resources grouped by action, destroys first: `(label, count, rows)`,
-/// runs of `count` indexes one row (`web[0..99]` (100)).
+/// runs of `count` indexes one row (`web[0..99]` (100)), about ten rows
+/// per action and the rest counted (the plan output and the run name
+/// every address), so the table alone never takes the comment past
+/// GitHub's limit.
 fn groups(s: &PlanSummary) -> Vec<(String, usize, Vec<String>)> {
     GROUPS
         .iter()
         .filter_map(|(action, label)| {
-            let n = s.resources.iter().filter(|r| r.action == *action).count();
-            let rows: Vec<String> = super::lists::collapse(
-                s.resources
-                    .iter()
-                    .filter(|r| r.action == *action)
-                    .map(|r| (r.action, r.address.as_str(), 1)),
-            )
-            .iter()
-            .map(|i| {
-                let cell = super::markdown::md_code_cell(&i.address);
-                if i.count > 1 {
-                    format!("{cell} ({})", i.count)
-                } else {
-                    cell
-                }
-            })
-            .collect();
+            let of_action = s.resources.iter().filter(|r| r.action == *action);
+            let n = of_action.clone().count();
+            let items =
+                super::lists::collapse(of_action.map(|r| (r.action, r.address.as_str(), 1)));
+            let (shown, rest) = super::lists::capped(&items);
+            let mut rows: Vec<String> = shown
+                .iter()
+                .map(|i| {
+                    let cell = super::markdown::md_code_cell(&i.address);
+                    if i.count > 1 {
+                        format!("{cell} ({})", i.count)
+                    } else {
+                        cell
+                    }
+                })
+                .collect();
+            if rest > 0 {
+                rows.push(format!("and {rest} more"));
+            }
             (n > 0).then(|| (label.to_string(), n, rows))
         })
         .collect()
