@@ -163,10 +163,16 @@ pub const ISSUE_ROWS: usize = super::lists::LIST_LINES;
 /// code span (never wrapped), its issue and the run.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::from("## fleetform drift\n\n");
+    // Changed outside Terraform apart from edits not applied yet (the
+    // README's vocabulary): both change infrastructure when applied, only
+    // the first is drift.
+    let in_cloud = report.drifted.iter().filter(|r| changed_outside(r)).count();
+    let unapplied = report.drifted.len() - in_cloud;
     s.push_str(&format!(
-        "{} checked · **{} drifted** · {} failed · {} clean · {} never applied · {} skipped",
+        "{} checked · **{} drifted** · {} with edits not applied yet · {} failed · {} clean · {} never applied · {} skipped",
         report.checked,
-        report.drifted.len(),
+        in_cloud,
+        unapplied,
         report.errors.len(),
         report.clean,
         report.never_applied.len(),
@@ -198,9 +204,14 @@ pub fn markdown(report: &Report) -> String {
                 format!("`{}`", summary.counts()),
                 "never applied".to_string(),
             ),
-            Outcome::Planned { summary, .. } => {
-                (format!("`{}`", summary.counts()), "drift".to_string())
-            }
+            Outcome::Planned { summary, .. } if !summary.cloud_drift.is_empty() => (
+                format!("`{}`", summary.counts()),
+                "drift: changed outside Terraform".to_string(),
+            ),
+            Outcome::Planned { summary, .. } => (
+                format!("`{}`", summary.counts()),
+                "edits not applied yet (no drift)".to_string(),
+            ),
             Outcome::Failed { error, .. } => ("-".into(), format!("error: {}", md_escape(error))),
             Outcome::Skipped { reason } => ("-".into(), md_escape(reason)),
         };
@@ -218,6 +229,12 @@ pub fn markdown(report: &Report) -> String {
     s
 }
 
+/// Whether a planned row found the cloud changed outside Terraform (not
+/// only configuration not applied yet).
+fn changed_outside(r: &Row) -> bool {
+    matches!(&r.outcome, Outcome::Planned { summary, .. } if !summary.cloud_drift.is_empty())
+}
+
 /// The title of a customer's drift issue.
 pub fn issue_title(customer: &str) -> String {
     format!("Drift: {customer}")
@@ -231,8 +248,13 @@ pub fn issue_title(customer: &str) -> String {
 /// values; resources that read the same are one row with their count) and
 /// escaped as in the PR comment, and how many rows were left out.
 pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
+    let found = if rows.iter().any(|r| changed_outside(r)) {
+        "found drift for"
+    } else {
+        "found no drift in the cloud, but edits not applied yet, for"
+    };
     let mut s = format!(
-        "{}\nfleetform found drift for {}: applying the default branch would change infrastructure. Resource keys are hidden here (`[…]`): they can hold customer values.\n",
+        "{}\nfleetform {found} {}: applying the default branch would change infrastructure. Resource keys are hidden here (`[…]`): they can hold customer values.\n",
         marker(customer),
         md_code(customer)
     );
