@@ -142,3 +142,4 @@ mod templates_reruns;
 mod templates_trigger;
 mod tenant_isolation;
 mod views;
+mod vocabulary;
