@@ -92,6 +92,7 @@ mod offboard_review;
 mod offboard_workflow;
 mod oidc_trust;
 mod ops_workflow;
+mod phone;
 mod pin_cli;
 mod pins;
 mod poll_state;

@@ -24,7 +24,7 @@ use serde_json::Value;
 /// - globex staging: an automatic dispatch (auto_apply) applied, a
 ///   dispatch failed; a rollout's tick applied (older record).
 /// - globex production: `fleetform apply` by hand.
-fn mixed_log(now: u64) -> String {
+pub(crate) fn mixed_log(now: u64) -> String {
     let t = |ago: u64| fleetform::audit::rfc3339(now - ago);
     let run = "https://github.com/provider/manager/actions/runs/7";
     [
