@@ -71,6 +71,14 @@ fn assert_refused(w: &mut World, d: &Value, expect: &str) {
     );
     assert_eq!(plan_outputs(w), outputs_before, "nothing planned");
     assert!(files.outputs().is_empty(), "no step outputs");
+    // The job summary says it was refused, why, and what next (#52).
+    let summary = files.summary();
+    assert!(
+        summary.starts_with("> [!WARNING]\n> **fleetform plan")
+            && summary.contains(": refused.**")
+            && summary.contains("**Next step:**"),
+        "{summary}"
+    );
     let lines = audit_lines(w);
     assert_eq!(lines.len(), before + 1, "one audit line: {lines:?}");
     let last = &lines[before];

@@ -23,16 +23,25 @@ pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, 
         let ctx = RunContext::from_env();
         let payload = read_event(&ctx).ok().map(|d| d.payload);
         let mut e = Entry::now("refusal", "refused").detail(format!("{what}: {m}"));
+        let mut customer = None;
         if let Some(p) = payload {
             let slug = crate::config::load(manager_dir)
                 .ok()
                 .and_then(|(_, registry)| registry.by_repo(&p.customer_repo).map(|c| c.slug.clone()));
+            let who = slug.unwrap_or_else(|| p.customer_repo.clone());
             e = e
-                .customer(slug.as_deref().unwrap_or(&p.customer_repo))
+                .customer(&who)
                 .sha(Some(&p.sha))
                 .dispatch(Some(&p.dispatch_id));
+            customer = Some(who);
         }
         crate::audit::record(out, e);
+        // The run's summary says it was refused (an empty one says nothing).
+        let _ = ctx.append_summary(&crate::report::summary::refused(
+            what,
+            m,
+            customer.as_deref(),
+        ));
     }
 }
 

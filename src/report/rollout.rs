@@ -150,7 +150,7 @@ pub fn idle_summary(id: &str, idle: Idle<'_>) -> String {
         Idle::Halted(reason) => format!(
             "> [!CAUTION]\n> **Rollout {} is halted:** {}\n\n### fleetform rollout {}: nothing runs until it resumes\n\n**Next step:** fix what halted it, then run {} (failed pairs are tried again), or roll it back with {}.\n",
             md_code(id),
-            md_escape(reason),
+            super::doctor::md_text(reason),
             md_code(id),
             md_code(&format!("fleetform rollout resume --id {id}")),
             md_code(&format!("fleetform rollout rollback --id {id}"))
@@ -158,7 +158,7 @@ pub fn idle_summary(id: &str, idle: Idle<'_>) -> String {
         Idle::Waiting(why) => format!(
             "### fleetform rollout {}: nothing runs now\n\nThe next stage waits: {}\n",
             md_code(id),
-            md_escape(why)
+            super::doctor::md_text(why)
         ),
         Idle::Done(how) => format!(
             "### fleetform rollout {}: nothing to do\n\n{}; no stage is left to run.\n",
@@ -177,23 +177,25 @@ pub fn tick_summary(
     lines: &[String],
     pairs: &[(String, String)],
 ) -> String {
-    use super::markdown::{md_code, md_escape};
+    use super::markdown::md_code;
     let mut s = String::new();
     if let Some(reason) = halted {
         s.push_str(&format!(
             "> [!CAUTION]\n> **Rollout {} is halted:** {}\n\n",
             md_code(id),
-            md_escape(reason)
+            super::doctor::md_text(reason)
         ));
     }
     s.push_str(&format!("### fleetform rollout {}\n\n", md_code(id)));
+    // fleetform's own quoting as code, never a literal backtick.
+    let text = super::doctor::md_text;
     for l in lines.iter().filter(|l| !l.starts_with("halted: ")) {
-        s.push_str(&format!("- {}\n", md_escape(l)));
+        s.push_str(&format!("- {}\n", text(l)));
     }
     if !pairs.is_empty() {
         s.push_str("\n| pair | result |\n|---|---|\n");
         for (unit, result) in pairs {
-            s.push_str(&format!("| {} | {} |\n", md_code(unit), md_escape(result)));
+            s.push_str(&format!("| {} | {} |\n", md_code(unit), text(result)));
         }
     }
     s
@@ -539,6 +541,18 @@ mod tests {
         assert!(md.contains("`fleetform rollout rollback --id r1`"), "{md}");
         let md = idle_summary("r1", Idle::Waiting("baking until noon"));
         assert!(md.contains("nothing runs now") && md.contains("baking until noon"), "{md}");
+        // fleetform's own quoting is code in the tick's table, never a
+        // literal backtick (`\``).
+        let md = tick_summary(
+            "r1",
+            Some("stage `2` failed"),
+            &["planned `acme/staging`".into()],
+            &[("acme/staging".into(), "skipped: `acme` is pinned".into())],
+        );
+        assert!(md.contains("| `acme/staging` | skipped: `acme` is pinned |"), "{md}");
+        assert!(md.contains("- planned `acme/staging`\n"), "{md}");
+        assert!(md.contains("halted:** stage `2` failed"), "{md}");
+        assert!(!md.contains("\\`"), "{md}");
         let md = idle_summary("r1", Idle::Done("The rollout is finished"));
         assert!(md.contains("nothing to do") && md.contains("The rollout is finished"), "{md}");
     }
