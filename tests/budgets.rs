@@ -228,8 +228,13 @@ fn requests_per_command_within_the_readme_budgets() {
         readme.lead(TRIGGER),
     );
     let plan = w.plan("staging").expect(0);
+    count(
+        &w,
+        "plan --dispatch",
+        "staging, the merge's: variables file, the absent override looked up",
+        readme.lead(PLAN) + readme.n(PLAN, " for the plan of an apply dispatch"),
+    );
     let digest = plan.output("plan_sha256");
-    w.gh.reset_counters();
     w.apply("staging", &digest).expect(0);
     count(&w, "apply --dispatch", "staging", readme.lead(APPLY));
 
