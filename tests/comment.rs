@@ -192,7 +192,7 @@ fn comment_without_changes() {
     insta::assert_snapshot!("comment_no_changes", c);
 }
 
-fn rc(address: &str, action: Action) -> ResourceChange {
+pub(crate) fn rc(address: &str, action: Action) -> ResourceChange {
     ResourceChange {
         address: address.into(),
         action,
@@ -202,7 +202,7 @@ fn rc(address: &str, action: Action) -> ResourceChange {
 }
 
 /// A plan that destroys two resources and replaces one.
-fn destructive() -> PlanSummary {
+pub(crate) fn destructive() -> PlanSummary {
     let mut s = summary(true);
     s.resources = vec![
         rc("terraform_data.network", Action::Update),
@@ -567,7 +567,7 @@ fn rendered_by_a_gfm_renderer() {
     );
 }
 
-fn gfm(markdown: &str) -> String {
+pub(crate) fn gfm(markdown: &str) -> String {
     crate::common::cmark_gfm(
         markdown,
         &[
@@ -581,73 +581,6 @@ fn gfm(markdown: &str) -> String {
             "tagfilter",
         ],
     )
-}
-
-/// A drift issue: an address's `for_each` key (a customer value) is not
-/// shown in the manager repo, only `[…]`; rows beyond the cap are counted
-/// ("and 62 more"), resources are grouped destroy-first under
-/// Terraform's counts, and the link is not escaped.
-#[test]
-fn drift_issue_escapes_cells_counts_omitted_rows_and_groups() {
-    use fleetform::report::drift::{issue_body, ISSUE_ROWS};
-    use fleetform::report::table::{Outcome, Row};
-    let mut s = destructive();
-    s.environment = "staging".into();
-    s.resources[1].address = "terraform_data.x[\"a|b`c\"]".into();
-    for i in 0..110 {
-        s.resources
-            .push(rc(&format!("terraform_data.extra[{i}]"), Action::Create));
-    }
-    // And 20 resources no index run joins.
-    for i in 0..20 {
-        s.resources
-            .push(rc(&format!("terraform_data.other_{i}"), Action::Create));
-    }
-    s.create += 130;
-    let row = Row {
-        customer: "acme".into(),
-        product: None,
-        environment: "staging".into(),
-        outcome: Outcome::Planned {
-            summary: Box::new(s),
-            dir: "out".into(),
-        },
-    };
-    let body = issue_body(
-        "acme",
-        &[&row],
-        Some("https://github.com/p/m_x/actions/runs/7"),
-    );
-    let html = gfm(&body);
-    // The hostile address's key is hidden, pipe and backtick included.
-    assert!(!body.contains("a|b"), "{body}");
-    assert!(
-        html.contains("<td><code>terraform_data.x[…]</code></td>"),
-        "{html}"
-    );
-    assert_eq!(body.matches("| destroy |").count(), 2, "{body}");
-    // The 110 created `extra[…]` are one row.
-    assert!(
-        body.contains("| create | `terraform_data.extra[0..109]` | 110 | - |"),
-        "{body}"
-    );
-    assert!(body.find("| destroy |").unwrap() < body.find("| replace |").unwrap());
-    // Rows beyond the cap are counted: 26 rows, the first nine shown.
-    assert_eq!(ISSUE_ROWS, 10);
-    assert_eq!(body.matches("\n| create |").count(), 5, "{body}");
-    assert!(
-        body.contains("… and 17 more: 135 resources in all."),
-        "{body}"
-    );
-    assert!(
-        body.contains("Plan: 132 to add, 1 to change, 3 to destroy"),
-        "{body}"
-    );
-    assert!(
-        html.contains("<a href=\"https://github.com/p/m_x/actions/runs/7\">this run</a>"),
-        "{html}"
-    );
-    insta::assert_snapshot!("drift_issue", body);
 }
 
 /// The drift report (`drift-report.json`, uploaded in the manager repo)

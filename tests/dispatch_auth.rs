@@ -132,7 +132,10 @@ fn a_dispatch_signed_by_another_customer_is_refused() {
     assert_eq!(w.gh.statuses(ACME, &sha).len(), statuses_before);
     assert!(w.gh.comments(ACME, pr).is_empty());
     let last = audit_lines(&w).pop().unwrap();
-    assert_eq!(last["customer"], "acme", "the registry's slug, not the repo");
+    assert_eq!(
+        last["customer"], "acme",
+        "the registry's slug, not the repo"
+    );
     assert_eq!(last["sha"], sha.as_str());
 
     // acme's own key naming globex's repo.

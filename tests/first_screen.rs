@@ -48,7 +48,12 @@ fn comment(s: &PlanSummary) -> String {
     let plan: String = s
         .resources
         .iter()
-        .map(|r| format!("  # {} will be destroyed\n  - resource {{\n      - id = \"x\"\n    }}\n\n", r.address))
+        .map(|r| {
+            format!(
+                "  # {} will be destroyed\n  - resource {{\n      - id = \"x\"\n    }}\n\n",
+                r.address
+            )
+        })
         .collect();
     render_comment(&ctx, &plan).unwrap()
 }
@@ -75,7 +80,10 @@ fn a_hundred_destroys_of_one_resource_read_as_one_line() {
     );
     // The folded table of resources: one row per run, destroys first.
     let table = md.split("| action | address |").nth(1).unwrap();
-    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("|---")).collect();
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("|---"))
+        .collect();
     assert_eq!(
         rows,
         [
@@ -94,12 +102,11 @@ fn a_hundred_and_one_destroys_keep_the_verdict_on_the_first_screen() {
     let md = comment(&destroys(101, false));
     let bullets = caution(&md);
     assert_eq!(bullets.len(), 10, "nine named and the rest counted: {md}");
-    assert_eq!(
-        bullets[9],
-        "> - and 92 more",
+    assert_eq!(bullets[9], "> - and 92 more", "{md}");
+    assert!(
+        md.contains("**Plan: 0 to add, 1 to change, 101 to destroy**"),
         "{md}"
     );
-    assert!(md.contains("**Plan: 0 to add, 1 to change, 101 to destroy**"), "{md}");
 
     let _ = chromium();
     let html = crate::views::github_page(&md);

@@ -45,7 +45,10 @@ fn the_dashboard_reads_on_a_phone() {
     );
     let inner = m["inner"].as_i64().unwrap();
     assert!(inner <= 400, "a phone's width: {m}");
-    assert!(m["page"].as_i64().unwrap() <= inner, "no sideways page: {m}");
+    assert!(
+        m["page"].as_i64().unwrap() <= inner,
+        "no sideways page: {m}"
+    );
     assert!(m["svg"].as_i64().unwrap() <= inner, "the chart fits: {m}");
     let bars = m["bars"].as_array().unwrap();
     assert!(!bars.is_empty(), "a week with applies has a bar: {m}");
@@ -68,7 +71,10 @@ fn the_dashboard_reads_on_a_phone() {
                  top: Math.round(h2.top), bottom: Math.round(h2.bottom)};",
     );
     let inner = m["inner"].as_i64().unwrap();
-    assert!(m["page"].as_i64().unwrap() <= inner, "no sideways page: {m}");
+    assert!(
+        m["page"].as_i64().unwrap() <= inner,
+        "no sideways page: {m}"
+    );
     assert_eq!(m["scrolls"], true, "the history scrolls in its box: {m}");
     assert_eq!(m["hint"], true, "and says so: {m}");
     let (top, bottom) = (m["top"].as_i64().unwrap(), m["bottom"].as_i64().unwrap());

@@ -172,7 +172,9 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
     // In the grid too, on the customer's row (issue #52).
     let grid = page.split(r#"id="grid""#).nth(1).unwrap();
     assert!(
-        grid.contains(r##"<a href="#customer-c02">c02</a><br><span class="bad">pin expired (v1)</span></th>"##),
+        grid.contains(
+            r##"<a href="#customer-c02">c02</a><br><span class="bad">pin expired (v1)</span></th>"##
+        ),
         "{grid}"
     );
     // `customers list`: a PINS column, the expired pin marked, and in JSON.
@@ -181,19 +183,35 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         if json {
             args.push("--json");
         }
-        let out = w.fleetform().env("FLEETFORM_NOW", now).args(&args).output().unwrap();
+        let out = w
+            .fleetform()
+            .env("FLEETFORM_NOW", now)
+            .args(&args)
+            .output()
+            .unwrap();
         crate::common::assert_code(&out, 0);
         stdout(&out)
     };
     let table = list(BEFORE, false);
     assert!(table.lines().next().unwrap().contains("PINS"), "{table}");
     let c02 = table.lines().find(|l| l.starts_with("c02 ")).unwrap();
-    assert!(c02.contains("v1 until 2027-01-31") && !c02.contains("EXPIRED"), "{table}");
+    assert!(
+        c02.contains("v1 until 2027-01-31") && !c02.contains("EXPIRED"),
+        "{table}"
+    );
     let table = list(AFTER, false);
     let c02 = table.lines().find(|l| l.starts_with("c02 ")).unwrap();
-    assert!(c02.contains("v1 until 2027-01-31 (EXPIRED 5 d ago)"), "{table}");
+    assert!(
+        c02.contains("v1 until 2027-01-31 (EXPIRED 5 d ago)"),
+        "{table}"
+    );
     let v: Value = serde_json::from_str(&list(AFTER, true)).unwrap();
-    let c02 = v.as_array().unwrap().iter().find(|c| c["slug"] == "c02").unwrap();
+    let c02 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "c02")
+        .unwrap();
     assert_eq!(c02["pins"][0]["expired_days"], 5, "{v:#}");
 }
 

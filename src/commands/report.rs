@@ -165,7 +165,11 @@ fn customer_view(
         .iter()
         .map(|p| {
             let expired = p.expired_days(today).is_some();
-            let product = p.product.as_deref().map(|x| format!("{x} ")).unwrap_or_default();
+            let product = p
+                .product
+                .as_deref()
+                .map(|x| format!("{x} "))
+                .unwrap_or_default();
             crate::report::dashboard::PinView {
                 text: p.describe_on(today),
                 short: match expired {

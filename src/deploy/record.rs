@@ -27,7 +27,9 @@ pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, 
         if let Some(p) = payload {
             let slug = crate::config::load(manager_dir)
                 .ok()
-                .and_then(|(_, registry)| registry.by_repo(&p.customer_repo).map(|c| c.slug.clone()));
+                .and_then(|(_, registry)| {
+                    registry.by_repo(&p.customer_repo).map(|c| c.slug.clone())
+                });
             let who = slug.unwrap_or_else(|| p.customer_repo.clone());
             e = e
                 .customer(&who)

@@ -391,9 +391,7 @@ fn audit_entry(action: &str, outcome: &Outcome) -> Entry {
                 // Nothing changed in the cloud: the configuration (the
                 // customer's or the manager's) is not applied yet; not
                 // drift.
-                (true, false) if action == "drift" && summary.cloud_drift.is_empty() => {
-                    "unapplied"
-                }
+                (true, false) if action == "drift" && summary.cloud_drift.is_empty() => "unapplied",
                 (true, _) => "changes",
                 (false, _) => "no-changes",
             },

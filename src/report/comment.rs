@@ -253,7 +253,11 @@ pub(super) fn caution_lines(lost: &[super::lists::Item], delete: usize, replace:
     let mut out = caution_head(delete, replace);
     let (shown, rest) = super::lists::capped(lost);
     for i in shown {
-        out.push_str(&format!("> - {} {}\n", i.action.word(), super::lists::label(i)));
+        out.push_str(&format!(
+            "> - {} {}\n",
+            i.action.word(),
+            super::lists::label(i)
+        ));
     }
     if rest > 0 {
         out.push_str(&format!("> - and {rest} more\n"));

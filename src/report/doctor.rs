@@ -218,7 +218,10 @@ mod tests {
         let md = markdown(&r);
         let must = md.split("### Must fix").nth(1).unwrap();
         let (must, should) = must.split_once("### Should fix").unwrap();
-        assert!(must.contains("must-warn") && must.contains("must-fail"), "{md}");
+        assert!(
+            must.contains("must-warn") && must.contains("must-fail"),
+            "{md}"
+        );
         assert!(!should.contains("must-"), "{md}");
         assert!(should.contains("should-warn"), "{md}");
     }

@@ -333,11 +333,17 @@ fn changes_table(rows: &[crate::data::summary::ResourceChange], cloud: bool) -> 
     });
     let lines = super::opaque::lines(rows);
     // Runs of `count` indexes are one row, the most destructive first.
-    let items =
-        super::lists::collapse(lines.iter().map(|l| (l.action, l.address.as_str(), l.count)));
+    let items = super::lists::collapse(
+        lines
+            .iter()
+            .map(|l| (l.action, l.address.as_str(), l.count)),
+    );
     let (shown, rest) = super::lists::capped(&items);
     for i in shown {
-        let label = match (cloud, super::comment::GROUPS.iter().find(|g| g.0 == i.action)) {
+        let label = match (
+            cloud,
+            super::comment::GROUPS.iter().find(|g| g.0 == i.action),
+        ) {
             (true, _) => cloud_event(i.action),
             (false, Some(g)) => g.1,
             (false, None) => i.action.word(),

@@ -488,8 +488,7 @@ mod tests {
     /// destroys first; an `auto_apply` wave never says "approving".
     #[test]
     fn a_wave_plan_collapses_indexes_and_names_actions_as_terraform_does() {
-        let mut actions: Vec<(String, Action)> =
-            vec![("fakecloud_dns.a".into(), Action::Update)];
+        let mut actions: Vec<(String, Action)> = vec![("fakecloud_dns.a".into(), Action::Update)];
         actions.extend((0..100).map(|i| (format!("fakecloud_vm.web[{i}]"), Action::Delete)));
         actions.push(("fakecloud_bucket.new".into(), Action::Create));
         let refs: Vec<(&str, Action)> = actions.iter().map(|(a, x)| (a.as_str(), *x)).collect();
@@ -518,16 +517,36 @@ mod tests {
         for debug in ["Delete", "Update", "Create"] {
             assert!(!md.contains(debug), "{debug}: {md}");
         }
-        assert!(md.contains("the tick applies exactly these plans (`auto_apply: true`: no approval)"), "{md}");
+        assert!(
+            md.contains("the tick applies exactly these plans (`auto_apply: true`: no approval)"),
+            "{md}"
+        );
         assert!(!md.contains("approving"), "{md}");
         let reviewed = plan_summary("r1", "rest", "production", &groups, &rows, false);
-        assert!(reviewed.contains("approving applies exactly these plans"), "{reviewed}");
-        let next = next_summary("r1", 2, "production", "rest", &["acme/production".into()], true);
-        assert!(!next.contains("approval:") && next.contains("no approval"), "{next}");
+        assert!(
+            reviewed.contains("approving applies exactly these plans"),
+            "{reviewed}"
+        );
+        let next = next_summary(
+            "r1",
+            2,
+            "production",
+            "rest",
+            &["acme/production".into()],
+            true,
+        );
+        assert!(
+            !next.contains("approval:") && next.contains("no approval"),
+            "{next}"
+        );
         let units: Vec<String> = (0..30).map(|i| format!("c{i}/production")).collect();
         let next = next_summary("r1", 2, "production", "rest", &units, false);
         assert!(next.contains("then apply once approved"), "{next}");
-        assert_eq!(next.lines().filter(|l| l.starts_with("- ")).count(), 10, "{next}");
+        assert_eq!(
+            next.lines().filter(|l| l.starts_with("- ")).count(),
+            10,
+            "{next}"
+        );
         assert!(next.contains("- and 21 more\n"), "{next}");
     }
 
@@ -536,11 +555,19 @@ mod tests {
     #[test]
     fn a_halted_or_idle_rollout_still_writes_a_summary() {
         let md = idle_summary("r1", Idle::Halted("stage 2: 3 of 10 pairs failed"));
-        assert!(md.starts_with("> [!CAUTION]\n> **Rollout `r1` is halted:** stage 2: 3 of 10 pairs failed"), "{md}");
+        assert!(
+            md.starts_with(
+                "> [!CAUTION]\n> **Rollout `r1` is halted:** stage 2: 3 of 10 pairs failed"
+            ),
+            "{md}"
+        );
         assert!(md.contains("`fleetform rollout resume --id r1`"), "{md}");
         assert!(md.contains("`fleetform rollout rollback --id r1`"), "{md}");
         let md = idle_summary("r1", Idle::Waiting("baking until noon"));
-        assert!(md.contains("nothing runs now") && md.contains("baking until noon"), "{md}");
+        assert!(
+            md.contains("nothing runs now") && md.contains("baking until noon"),
+            "{md}"
+        );
         // fleetform's own quoting is code in the tick's table, never a
         // literal backtick (`\``).
         let md = tick_summary(
@@ -549,11 +576,17 @@ mod tests {
             &["planned `acme/staging`".into()],
             &[("acme/staging".into(), "skipped: `acme` is pinned".into())],
         );
-        assert!(md.contains("| `acme/staging` | skipped: `acme` is pinned |"), "{md}");
+        assert!(
+            md.contains("| `acme/staging` | skipped: `acme` is pinned |"),
+            "{md}"
+        );
         assert!(md.contains("- planned `acme/staging`\n"), "{md}");
         assert!(md.contains("halted:** stage `2` failed"), "{md}");
         assert!(!md.contains("\\`"), "{md}");
         let md = idle_summary("r1", Idle::Done("The rollout is finished"));
-        assert!(md.contains("nothing to do") && md.contains("The rollout is finished"), "{md}");
+        assert!(
+            md.contains("nothing to do") && md.contains("The rollout is finished"),
+            "{md}"
+        );
     }
 }

@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(400)), "0.4 s");
         assert_eq!(duration(Duration::from_secs(42)), "42 s");
         assert_eq!(duration(Duration::from_secs(125)), "2m 5s");
-        assert_eq!(duration(Duration::from_secs(2 * 86_400 + 3 * 3600 + 5)), "2d 3h");
+        assert_eq!(
+            duration(Duration::from_secs(2 * 86_400 + 3 * 3600 + 5)),
+            "2d 3h"
+        );
     }
 
     #[test]
