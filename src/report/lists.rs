@@ -72,12 +72,21 @@ fn ranges(mut ns: Vec<u64>) -> String {
     parts.join(", ")
 }
 
+/// Addresses of one action that read `before[n]after`, for some `n`.
+struct Run {
+    action: Action,
+    before: String,
+    after: String,
+    indexes: Vec<u64>,
+    count: usize,
+    sources: Vec<usize>,
+}
+
 /// The resources as items, most destructive first and in their order
 /// within an action; addresses of one action that differ only in their
 /// last `count` index are one item (`web[0..99]`, 100).
 pub fn collapse<'a>(resources: impl IntoIterator<Item = (Action, &'a str, usize)>) -> Vec<Item> {
-    // (action, before, after) → indexes, in first-seen order.
-    let mut runs: Vec<(Action, String, String, Vec<u64>, usize, Vec<usize>)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     let mut plain: Vec<Item> = Vec::new();
     // Each first-seen address: (a run, its index in `runs` or `plain`).
     let mut order: Vec<(bool, usize)> = Vec::new();
@@ -86,22 +95,22 @@ pub fn collapse<'a>(resources: impl IntoIterator<Item = (Action, &'a str, usize)
             Some((before, n, after)) => {
                 match runs
                     .iter_mut()
-                    .position(|r| r.0 == action && r.1 == before && r.2 == after)
+                    .find(|r| r.action == action && r.before == before && r.after == after)
                 {
-                    Some(at) => {
-                        runs[at].3.push(n);
-                        runs[at].4 += count;
-                        runs[at].5.push(at_input);
+                    Some(r) => {
+                        r.indexes.push(n);
+                        r.count += count;
+                        r.sources.push(at_input);
                     }
                     None => {
-                        runs.push((
+                        runs.push(Run {
                             action,
-                            before.into(),
-                            after.into(),
-                            vec![n],
+                            before: before.into(),
+                            after: after.into(),
+                            indexes: vec![n],
                             count,
-                            vec![at_input],
-                        ));
+                            sources: vec![at_input],
+                        });
                         order.push((true, runs.len() - 1));
                     }
                 }
@@ -121,12 +130,12 @@ pub fn collapse<'a>(resources: impl IntoIterator<Item = (Action, &'a str, usize)
         .into_iter()
         .map(|(is_run, at)| {
             if is_run {
-                let (action, before, after, ns, count, sources) = &runs[at];
+                let r = &runs[at];
                 Item {
-                    action: *action,
-                    address: format!("{before}[{}]{after}", ranges(ns.clone())),
-                    count: *count,
-                    sources: sources.clone(),
+                    action: r.action,
+                    address: format!("{}[{}]{}", r.before, ranges(r.indexes.clone()), r.after),
+                    count: r.count,
+                    sources: r.sources.clone(),
                 }
             } else {
                 plain[at].clone()
