@@ -93,6 +93,7 @@ mod wire;
 pub mod write_log;
 
 pub use crate::util::text::shown;
+pub use wire::sent_by_this_process;
 pub use actions::WorkflowRun;
 pub use app::{
     AppKey, AppKeyError, AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RETIRED_APP_VARS,
