@@ -320,3 +320,35 @@ pub fn verdict(i: &Impact) -> (&'static str, String) {
         format!("{} of {} pairs change", i.changed.len(), i.pairs),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(gates: &[&str]) -> PlanGroup {
+        PlanGroup {
+            members: Vec::new(),
+            resources: Vec::new(),
+            most_destroyed: 0,
+            most_replaced: 0,
+            gates: gates.iter().map(|g| g.to_string()).collect(),
+            blocked: Vec::new(),
+            plan_dir: String::new(),
+        }
+    }
+
+    /// Issue #52: never "no gates, gates 2/2".
+    #[test]
+    fn pairs_without_gates_are_said_apart() {
+        assert_eq!(group(&["gates 2/2"]).gates_phrase(), "gates 2/2");
+        assert_eq!(group(&["no gates"]).gates_phrase(), "no gates");
+        assert_eq!(
+            group(&["no gates", "gates 2/2"]).gates_phrase(),
+            "gates 2/2; no gates for some pairs"
+        );
+        assert_eq!(
+            group(&["gates 2/2", "blocked by max_destroy"]).gates_phrase(),
+            "gates 2/2, blocked by max_destroy"
+        );
+    }
+}
