@@ -82,7 +82,15 @@ impl World {
                 .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
         let plan_dir = format!(".fleetform/out/acme/{env}");
         let out = cmd
-            .args(["-v", "apply", "--dispatch", "--env", env, "--plan-dir", &plan_dir])
+            .args([
+                "-v",
+                "apply",
+                "--dispatch",
+                "--env",
+                env,
+                "--plan-dir",
+                &plan_dir,
+            ])
             .args(["--plan-sha256", sha256])
             .output()
             .unwrap();
@@ -228,7 +236,12 @@ fn requests_per_command_within_the_readme_budgets() {
     w.gh.reset_counters();
     let app = w.plan_as_app("staging", 4242, &pem).expect(0);
     assert_eq!(w.gh.minted_tokens().len(), 1, "the plan ran as the App");
-    assert_eq!(app.sent(), Some(w.gh.request_count()), "{}", stderr(&app.out));
+    assert_eq!(
+        app.sent(),
+        Some(w.gh.request_count()),
+        "{}",
+        stderr(&app.out)
+    );
     count(
         &w,
         "plan --dispatch",
@@ -259,7 +272,12 @@ fn requests_per_command_within_the_readme_budgets() {
     );
     let digest = plan.output("plan_sha256");
     let applied = w.apply("staging", &digest).expect(0);
-    assert_eq!(applied.sent(), Some(w.gh.request_count()), "{}", stderr(&applied.out));
+    assert_eq!(
+        applied.sent(),
+        Some(w.gh.request_count()),
+        "{}",
+        stderr(&applied.out)
+    );
     count(&w, "apply --dispatch", "staging", readme.lead(APPLY));
 
     // Drift with sticky issues: open, update, then close once it is gone.

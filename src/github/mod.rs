@@ -93,7 +93,6 @@ mod wire;
 pub mod write_log;
 
 pub use crate::util::text::shown;
-pub use wire::sent_by_this_process;
 pub use actions::WorkflowRun;
 pub use app::{
     AppKey, AppKeyError, AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RETIRED_APP_VARS,
@@ -117,3 +116,4 @@ pub use pulls::PullHead;
 pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;
+pub use wire::sent_by_this_process;

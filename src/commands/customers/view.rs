@@ -7,28 +7,30 @@ use crate::config::{Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 
+/// A customer as `customers list` shows it.
+#[derive(Serialize)]
+struct Item<'a> {
+    slug: &'a str,
+    status: Status,
+    repo: Option<&'a str>,
+    environments: &'a [String],
+    added: &'a str,
+    revoked: Option<&'a crate::config::Revocation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a TokenInfo>,
+    /// Where the token stands today.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_state: Option<TokenState>,
+    /// Secrets of its local checkout due for rotation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stale_secrets: Vec<crate::data::summary::SecretAge>,
+    /// The customer's pins (`customers pin`), an expired one marked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pins: Vec<PinItem>,
+}
+
 pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
-    #[derive(Serialize)]
-    struct Item<'a> {
-        slug: &'a str,
-        status: Status,
-        repo: Option<&'a str>,
-        environments: &'a [String],
-        added: &'a str,
-        revoked: Option<&'a crate::config::Revocation>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token: Option<&'a TokenInfo>,
-        /// Where the token stands today.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token_state: Option<TokenState>,
-        /// Secrets of its local checkout due for rotation.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        stale_secrets: Vec<crate::data::summary::SecretAge>,
-        /// The customer's pins (`customers pin`), an expired one marked.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        pins: Vec<PinItem>,
-    }
     let today = today();
     let items: Vec<Item> = registry
         .customers
@@ -43,16 +45,7 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
             token: c.token.as_ref(),
             token_state: c.token.as_ref().and_then(|t| t.state(today)),
             stale_secrets: stale_of(manager, &registry, c, today),
-            pins: c
-                .pins
-                .iter()
-                .map(|p| PinItem {
-                    product: p.product.clone(),
-                    git_ref: p.git_ref.clone(),
-                    until: p.until.clone(),
-                    expired_days: p.expired_days(today),
-                })
-                .collect(),
+            pins: pins_of(c, today),
         })
         .collect();
     if notify {
@@ -91,14 +84,14 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
         })
         .collect();
     let mut header = vec!["CUSTOMER", "STATUS", "REPO", "ENVIRONMENTS", "ADDED"];
-    if with_tokens {
-        header.push("TOKEN");
-    }
-    if with_stale {
-        header.push("SECRETS");
-    }
-    if with_pins {
-        header.push("PINS");
+    for (on, column) in [
+        (with_tokens, "TOKEN"),
+        (with_stale, "SECRETS"),
+        (with_pins, "PINS"),
+    ] {
+        if on {
+            header.push(column);
+        }
     }
     out.result(table(&header, &rows).trim_end());
     token_warning(&registry, today, out);
@@ -132,6 +125,19 @@ fn pins_cell(pins: &[PinItem]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A customer's pins as `customers list` shows them.
+fn pins_of(c: &crate::config::Customer, today: jiff::civil::Date) -> Vec<PinItem> {
+    c.pins
+        .iter()
+        .map(|p| PinItem {
+            product: p.product.clone(),
+            git_ref: p.git_ref.clone(),
+            until: p.until.clone(),
+            expired_days: p.expired_days(today),
+        })
+        .collect()
 }
 
 /// A pin as `customers list` shows it.
