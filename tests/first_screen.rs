@@ -144,3 +144,29 @@ fn a_cut_plan_names_a_few_left_out_addresses_and_counts_the_rest() {
     assert!(left.matches('`').count() <= 20, "{left}");
     assert!(left.contains(" more."), "{left}");
 }
+
+/// Issue #52, point 3: a plan without changes never says what merging
+/// or approving would apply.
+#[test]
+fn a_plan_without_changes_says_nothing_is_applied() {
+    let mut s = destroys(0, false);
+    s.resources.clear();
+    (s.update, s.has_changes) = (0, false);
+    s.pin = None;
+    let ctx = CommentContext {
+        summary: &s,
+        full_plan_at: "plan.txt",
+        run_url: None,
+        approve: Some("1 approval by `@acme/leads`".into()),
+        applies: Some("on merge. `production` has `auto_apply: true`: merging this pull request applies this plan, with no approval.".into()),
+    };
+    let md = render_comment(&ctx, "No changes.").unwrap();
+    assert!(md.contains("**No changes.**"), "{md}");
+    for said in [
+        "merging this pull request applies",
+        "When it applies",
+        "Approval before the apply",
+    ] {
+        assert!(!md.contains(said), "{said}: {md}");
+    }
+}
