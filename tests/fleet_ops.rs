@@ -419,6 +419,11 @@ fn customers_instructions_are_ready_to_send() {
         assert!(text.contains(expected), "missing {expected}:\n{text}");
     }
     assert!(!text.contains("/actions/trigger@v1\n"), "pinned");
+    // The token path's workflow, installed as customer-trigger.yml, does
+    // not tell its reader to use customer-trigger.yml instead (#52).
+    assert!(text.contains("customer-trigger.yml"), "{text}");
+    assert!(!text.contains("LEGACY"), "{text}");
+    assert!(!text.contains("Use\n# customer-trigger.yml"), "{text}");
     // The text, the comment above the pin and the pin say the same thing.
     let version = env!("CARGO_PKG_VERSION");
     assert!(
