@@ -85,7 +85,7 @@ pub enum Command {
     Conclude(ConcludeArgs),
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
-    /// The customer registry: add, list, show, revoke, dispatch keys, onboarding instructions.
+    /// The customer registry: add, list, show, revoke, pin and unpin, offboard, dispatch keys, onboarding instructions.
     Customers(CustomersArgs),
     /// A GitHub Actions matrix of active customers × environments (JSON).
     Matrix(MatrixArgs),

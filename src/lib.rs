@@ -126,6 +126,7 @@ pub fn run(cli: Cli) -> u8 {
     // Notifications the command queued: waited for up to their deadline,
     // never a change to its result.
     notify::finish(&out);
+    requests_sent(&out);
     match result {
         Ok(()) => error::EXIT_OK,
         Err(e) => {
@@ -135,6 +136,17 @@ pub fn run(cli: Cli) -> u8 {
             }
             e.exit_code()
         }
+    }
+}
+
+/// `-v`: every request this run sent to GitHub, whichever client sent it.
+fn requests_sent(out: &Output) {
+    let sent = github::sent_by_this_process();
+    if sent > 0 {
+        out.verbose(&format!(
+            "{} sent to GitHub by this run",
+            util::text::count(sent, "API request", "API requests")
+        ));
     }
 }
 

@@ -44,7 +44,7 @@ impl World {
         let out = cmd
             .current_dir(checkout)
             .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
+            .args(["-v", "trigger"])
             .output()
             .unwrap();
         Output { out, files }
@@ -67,14 +67,33 @@ impl World {
             .env_remove("FLEETFORM_TOKEN")
             .env("FLEETFORM_CUSTOMER_APP_ID", app_id.to_string())
             .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
-            .args(["plan", "--dispatch", "--env", env])
+            .args(["-v", "plan", "--dispatch", "--env", env])
             .output()
             .unwrap();
         Output { out, files }
     }
 
+    /// The last dispatch's apply, with `-v`.
     fn apply(&mut self, env: &str, sha256: &str) -> Output {
-        let (out, files) = self.inner.apply_latest(env, sha256);
+        let d = self.gh.dispatches(MANAGER).last().cloned().unwrap();
+        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+        let (mut cmd, files) =
+            self.inner
+                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let plan_dir = format!(".fleetform/out/acme/{env}");
+        let out = cmd
+            .args([
+                "-v",
+                "apply",
+                "--dispatch",
+                "--env",
+                env,
+                "--plan-dir",
+                &plan_dir,
+            ])
+            .args(["--plan-sha256", sha256])
+            .output()
+            .unwrap();
         Output { out, files }
     }
 
@@ -118,6 +137,15 @@ impl Output {
             stderr(&self.out)
         );
         self
+    }
+
+    /// What `-v` says this run sent to GitHub, if it says.
+    fn sent(&self) -> Option<usize> {
+        stderr(&self.out).lines().find_map(|l| {
+            let at = l.find(" API request")?;
+            l.ends_with("sent to GitHub by this run")
+                .then(|| l[..at].rsplit(' ').next()?.parse().ok())?
+        })
     }
 
     /// One step output (GITHUB_OUTPUT).
@@ -172,7 +200,9 @@ fn requests_per_command_within_the_readme_budgets() {
         "pull_request": { "number": pr, "head": { "sha": sha, "ref": "feature" } },
         "repository": { "default_branch": "main" }
     });
-    w.trigger(ACME, "pull_request", &event, &sha).expect(0);
+    let t = w.trigger(ACME, "pull_request", &event, &sha).expect(0);
+    // `-v` counts every request sent (issue #52).
+    assert_eq!(t.sent(), Some(w.gh.request_count()), "{}", stderr(&t.out));
     count(&w, "trigger", "pull request", readme.lead(TRIGGER));
     // A pull request's plan reads its head (the fork check).
     let pr_head = readme.n(PLAN, " for a pull request's plan");
@@ -204,8 +234,14 @@ fn requests_per_command_within_the_readme_budgets() {
     w.gh.register_app(4242, &pem);
     w.gh.install_app(4242, "acme-corp", &[ACME]);
     w.gh.reset_counters();
-    w.plan_as_app("staging", 4242, &pem).expect(0);
+    let app = w.plan_as_app("staging", 4242, &pem).expect(0);
     assert_eq!(w.gh.minted_tokens().len(), 1, "the plan ran as the App");
+    assert_eq!(
+        app.sent(),
+        Some(w.gh.request_count()),
+        "{}",
+        stderr(&app.out)
+    );
     count(
         &w,
         "plan --dispatch",
@@ -228,9 +264,20 @@ fn requests_per_command_within_the_readme_budgets() {
         readme.lead(TRIGGER),
     );
     let plan = w.plan("staging").expect(0);
+    count(
+        &w,
+        "plan --dispatch",
+        "staging, the merge's: variables file, the absent override looked up",
+        readme.lead(PLAN) + readme.n(PLAN, " for the plan of an apply dispatch"),
+    );
     let digest = plan.output("plan_sha256");
-    w.gh.reset_counters();
-    w.apply("staging", &digest).expect(0);
+    let applied = w.apply("staging", &digest).expect(0);
+    assert_eq!(
+        applied.sent(),
+        Some(w.gh.request_count()),
+        "{}",
+        stderr(&applied.out)
+    );
     count(&w, "apply --dispatch", "staging", readme.lead(APPLY));
 
     // Drift with sticky issues: open, update, then close once it is gone.

@@ -195,6 +195,14 @@ fn an_apply_command_without_auto_apply_is_refused_with_the_reason() {
         "{}",
         reply.body
     );
+    // And which environment a comment may apply (issue #52).
+    assert!(
+        reply
+            .body
+            .contains("a comment may apply only `/fleetform apply -e staging`"),
+        "{}",
+        reply.body
+    );
     // Naming the environment that is not auto_apply does not help.
     let id =
         w.gh.add_comment(ACME, pr, "writer", "/fleetform apply -e production");

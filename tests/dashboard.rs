@@ -68,7 +68,7 @@ fn the_dashboard_shows_the_fleet_and_each_customers_history() {
             && acme.contains("<td>plan</td>")
             && acme.contains("<td>drift</td>")
     );
-    assert!(html.contains("<svg role=\"img\""));
+    assert!(html.contains("<svg class=\"chart\" role=\"img\""));
     // This week: two applies and the failed one.
     assert!(html.contains("</td><td>2</td><td>1</td></tr>"), "{html}");
 

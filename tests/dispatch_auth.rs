@@ -71,12 +71,29 @@ fn assert_refused(w: &mut World, d: &Value, expect: &str) {
     );
     assert_eq!(plan_outputs(w), outputs_before, "nothing planned");
     assert!(files.outputs().is_empty(), "no step outputs");
+    // The job summary says it was refused, why, and what next (#52).
+    let summary = files.summary();
+    assert!(
+        summary.starts_with("> [!WARNING]\n> **fleetform plan")
+            && summary.contains(": refused.**")
+            && summary.contains("**Next step:**"),
+        "{summary}"
+    );
     let lines = audit_lines(w);
     assert_eq!(lines.len(), before + 1, "one audit line: {lines:?}");
     let last = &lines[before];
     assert_eq!(last["action"], "refusal");
     assert_eq!(last["result"], "refused");
     assert!(last["detail"].as_str().unwrap().contains(expect), "{last}");
+    // Keyed by the registry's customer, not its repo (issue #52): the
+    // audit report counts it with the customer's other records.
+    if !last["customer"].is_null()
+        && d["client_payload"]["customer_repo"]
+            .as_str()
+            .is_some_and(|r| r.eq_ignore_ascii_case(ACME))
+    {
+        assert_eq!(last["customer"], "acme", "{last}");
+    }
 }
 
 /// A pull request of acme's, triggered by acme's own trigger; returns the
@@ -115,7 +132,10 @@ fn a_dispatch_signed_by_another_customer_is_refused() {
     assert_eq!(w.gh.statuses(ACME, &sha).len(), statuses_before);
     assert!(w.gh.comments(ACME, pr).is_empty());
     let last = audit_lines(&w).pop().unwrap();
-    assert_eq!(last["customer"], ACME);
+    assert_eq!(
+        last["customer"], "acme",
+        "the registry's slug, not the repo"
+    );
     assert_eq!(last["sha"], sha.as_str());
 
     // acme's own key naming globex's repo.

@@ -419,6 +419,11 @@ fn customers_instructions_are_ready_to_send() {
         assert!(text.contains(expected), "missing {expected}:\n{text}");
     }
     assert!(!text.contains("/actions/trigger@v1\n"), "pinned");
+    // The token path's workflow, installed as customer-trigger.yml, does
+    // not tell its reader to use customer-trigger.yml instead (#52).
+    assert!(text.contains("customer-trigger.yml"), "{text}");
+    assert!(!text.contains("LEGACY"), "{text}");
+    assert!(!text.contains("Use\n# customer-trigger.yml"), "{text}");
     // The text, the comment above the pin and the pin say the same thing.
     let version = env!("CARGO_PKG_VERSION");
     assert!(
@@ -609,9 +614,13 @@ fn drift_after_apply_and_after_a_change() {
     assert_eq!(r["drifted"][0]["environment"], "staging");
     assert_eq!(r["drifted"][0]["summary"]["update"], 1);
     let md = fx.read("manager/.fleetform/drift/drift-report.md");
+    // An edit of the customer's file is not drift in the cloud: the
+    // report says so apart (issue #52).
     assert!(
-        md.contains("**1 drifted**")
-            && md.contains("| `acme` | `staging` | `+0 ~1 -0` | drift | - |"),
+        md.contains("**0 drifted** · 1 with edits not applied yet")
+            && md.contains(
+                "| `acme` | `staging` | `+0 ~1 -0` | edits not applied yet (no drift) | - |"
+            ),
         "{md}"
     );
 

@@ -169,6 +169,50 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         page.contains("<p class=\"bad\">Pinned: held at `v1` until 2027-01-31: change freeze (EXPIRED 5 days ago"),
         "{page}"
     );
+    // In the grid too, on the customer's row (issue #52).
+    let grid = page.split(r#"id="grid""#).nth(1).unwrap();
+    assert!(
+        grid.contains(
+            r##"<a href="#customer-c02">c02</a><br><span class="bad">pin expired (v1)</span></th>"##
+        ),
+        "{grid}"
+    );
+    // `customers list`: a PINS column, the expired pin marked, and in JSON.
+    let list = |now: &str, json: bool| {
+        let mut args = vec!["customers", "list"];
+        if json {
+            args.push("--json");
+        }
+        let out = w
+            .fleetform()
+            .env("FLEETFORM_NOW", now)
+            .args(&args)
+            .output()
+            .unwrap();
+        crate::common::assert_code(&out, 0);
+        stdout(&out)
+    };
+    let table = list(BEFORE, false);
+    assert!(table.lines().next().unwrap().contains("PINS"), "{table}");
+    let c02 = table.lines().find(|l| l.starts_with("c02 ")).unwrap();
+    assert!(
+        c02.contains("v1 until 2027-01-31") && !c02.contains("EXPIRED"),
+        "{table}"
+    );
+    let table = list(AFTER, false);
+    let c02 = table.lines().find(|l| l.starts_with("c02 ")).unwrap();
+    assert!(
+        c02.contains("v1 until 2027-01-31 (EXPIRED 5 d ago)"),
+        "{table}"
+    );
+    let v: Value = serde_json::from_str(&list(AFTER, true)).unwrap();
+    let c02 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "c02")
+        .unwrap();
+    assert_eq!(c02["pins"][0]["expired_days"], 5, "{v:#}");
 }
 
 #[test]

@@ -294,6 +294,20 @@ fn only_operators_halt_resume_and_roll_back() {
     gh.reset_counters();
     w.expect(0, &["rollout", "halt", "--reason", "by an operator"]);
     assert_eq!(gh.request_count(), 1, "README, \"Request budgets\"");
+    // The workflow's next step: no stage runs, and its summary says why
+    // and what to do (issue #52), not nothing.
+    let next = Step::new();
+    let out = next.run(&w, &["rollout", "status", "--summary"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert_eq!(next.outputs()["ready"], "false");
+    let summary = next.summary();
+    assert!(
+        summary.starts_with("> [!CAUTION]\n> **Rollout `")
+            && summary.contains("is halted:** by an operator")
+            && summary.contains("**Next step:**")
+            && summary.contains("fleetform rollout resume --id "),
+        "{summary}"
+    );
     // Re-run by someone else: both must be operators.
     w.set_env("GITHUB_TRIGGERING_ACTOR", "mallory");
     w.expect(3, &["rollout", "resume"]);

@@ -24,7 +24,7 @@ use serde_json::Value;
 /// - globex staging: an automatic dispatch (auto_apply) applied, a
 ///   dispatch failed; a rollout's tick applied (older record).
 /// - globex production: `fleetform apply` by hand.
-fn mixed_log(now: u64) -> String {
+pub(crate) fn mixed_log(now: u64) -> String {
     let t = |ago: u64| fleetform::audit::rfc3339(now - ago);
     let run = "https://github.com/provider/manager/actions/runs/7";
     [
@@ -354,8 +354,16 @@ fn the_audit_html_fits_a_1280_px_window() {
     let m = d.eval(
         "const code = document.querySelector('.events code.digest');
          const line = parseFloat(getComputedStyle(code).lineHeight) || code.getBoundingClientRect().height;
+         const url = [...document.querySelectorAll('.events td.url')].find(td => td.textContent.startsWith('https://'));
+         const range = document.createRange(); range.selectNodeContents(url);
+         const urlLine = parseFloat(getComputedStyle(url).lineHeight) || 18;
          return {inner: window.innerWidth, page: document.documentElement.scrollWidth,
-                 lines: Math.round(code.getBoundingClientRect().height / line)};",
+                 lines: Math.round(code.getBoundingClientRect().height / line),
+                 url_lines: Math.round(range.getBoundingClientRect().height / urlLine)};",
+    );
+    assert!(
+        m["url_lines"].as_i64().unwrap() <= 2,
+        "a run's URL in at most two lines: {m}"
     );
     assert!(
         m["page"].as_i64().unwrap() <= m["inner"].as_i64().unwrap(),
@@ -369,7 +377,7 @@ fn the_audit_html_fits_a_1280_px_window() {
 
 /// Markdown as GitHub renders it (cmark-gfm with GitHub's extensions), in
 /// a page with GitHub's code and table colours.
-fn github_page(markdown: &str) -> String {
+pub(crate) fn github_page(markdown: &str) -> String {
     let body = crate::common::cmark_gfm(
         markdown,
         &[

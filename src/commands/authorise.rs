@@ -27,7 +27,7 @@ use crate::output::Output;
 pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {
     let ctx = RunContext::from_env();
     let r = authorise_dispatch(&ctx, manager_dir, out).and_then(|a| hand_on(&ctx, &a, out));
-    audit_refusal(&r, "authorise", out);
+    audit_refusal(&r, "authorise", manager_dir, out);
     r
 }
 

@@ -163,9 +163,21 @@ fn customer_view(
     let pins = c
         .pins
         .iter()
-        .map(|p| crate::report::dashboard::PinView {
-            text: p.describe_on(today),
-            expired: p.expired_days(today).is_some(),
+        .map(|p| {
+            let expired = p.expired_days(today).is_some();
+            let product = p
+                .product
+                .as_deref()
+                .map(|x| format!("{x} "))
+                .unwrap_or_default();
+            crate::report::dashboard::PinView {
+                text: p.describe_on(today),
+                short: match expired {
+                    true => format!("{product}pin expired ({})", p.git_ref),
+                    false => format!("{product}pinned at {}", p.git_ref),
+                },
+                expired,
+            }
         })
         .collect();
     Ok(CustomerView {
@@ -220,15 +232,24 @@ fn cell(
                 && e.product.as_deref() == unit.product.as_deref()
         })
         .collect();
-    let drift = here.iter().rev().find(|e| e.action == "drift").map(|e| {
-        match e.result.as_str() {
-            "changes" => "drift",
-            "no-changes" => "clean",
-            "never-applied" => "never applied",
-            _ => "error",
-        }
-        .to_string()
-    });
+    // A drift check older than the last apply says nothing of today: the
+    // apply put the pair back to its configuration.
+    let applied_after = |t: &str| last.as_ref().is_some_and(|d| d.time.as_str() >= t);
+    let drift = here
+        .iter()
+        .rev()
+        .find(|e| e.action == "drift")
+        .filter(|e| !applied_after(&e.time))
+        .map(|e| {
+            match e.result.as_str() {
+                "changes" => "drift",
+                "unapplied" => "not applied",
+                "no-changes" => "clean",
+                "never-applied" => "never applied",
+                _ => "error",
+            }
+            .to_string()
+        });
     let (failures, last_apply_failed) = applies_here(&here, now);
     let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
     let waiting = mine.iter().any(|e| {

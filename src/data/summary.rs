@@ -30,6 +30,18 @@ impl Action {
         }
     }
 
+    /// The action as Terraform's plan names it: `create`, `update`,
+    /// `destroy`, `replace`, `read` (never a Rust name).
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "destroy",
+            Action::Replace => "replace",
+            Action::Read => "read",
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Create => "+",

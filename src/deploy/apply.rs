@@ -41,7 +41,7 @@ pub struct ApplySettings {
 
 pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
     let r = apply_inner(settings, manager_dir, out);
-    audit_refusal(&r, "apply", out);
+    audit_refusal(&r, "apply", manager_dir, out);
     r
 }
 

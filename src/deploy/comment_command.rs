@@ -158,8 +158,23 @@ fn allowed(manager: &Manager, customer: &Customer, c: &Command) -> std::result::
     if held.is_empty() {
         return Ok(());
     }
+    // Say which environments a comment may apply (issue #52), not only
+    // which it may not.
+    let may: Vec<String> = enabled_in_order(manager, customer)
+        .into_iter()
+        .filter(|e| manager.environment(e).is_some_and(|x| x.auto_apply))
+        .map(|e| format!("`/fleetform apply -e {e}`"))
+        .collect();
+    let instead = match may.as_slice() {
+        [] => format!(
+            "no environment of `{}` applies from a comment (none has `auto_apply: true`)",
+            customer.slug
+        ),
+        [one] => format!("a comment may apply only {one}"),
+        many => format!("a comment may apply {}", many.join(" or ")),
+    };
     Err(format!(
-        "{} not `auto_apply`: {} only after the pull request is merged and the apply approved; `/fleetform apply -e <environment>` applies an `auto_apply` environment",
+        "{} not `auto_apply`: {} only after the pull request is merged and the apply approved; {instead}",
         held.join(", "),
         if held.len() == 1 { "it applies" } else { "they apply" }
     ))

@@ -119,7 +119,7 @@ impl PlanReport {
 
 pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
     let r = plan_inner(settings, manager_dir, out);
-    audit_refusal(&r, "plan", out);
+    audit_refusal(&r, "plan", manager_dir, out);
     r
 }
 

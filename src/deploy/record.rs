@@ -14,19 +14,36 @@ use crate::policy::PullFacts;
 
 use super::event::read_event;
 
-/// Records a refusal (with the payload's repo when it could be read).
-pub fn audit_refusal(r: &Result<()>, what: &str, out: &Output) {
+/// Records a refusal (with the payload's customer when it could be read):
+/// keyed by the registry's slug of the sending repo, as every other
+/// record is, so the audit report counts it with the customer's; a repo
+/// the registry does not have stays its `owner/name`.
+pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, out: &Output) {
     if let Err(Error::Refused(m)) = r {
         let ctx = RunContext::from_env();
         let payload = read_event(&ctx).ok().map(|d| d.payload);
         let mut e = Entry::now("refusal", "refused").detail(format!("{what}: {m}"));
+        let mut customer = None;
         if let Some(p) = payload {
+            let slug = crate::config::load(manager_dir)
+                .ok()
+                .and_then(|(_, registry)| {
+                    registry.by_repo(&p.customer_repo).map(|c| c.slug.clone())
+                });
+            let who = slug.unwrap_or_else(|| p.customer_repo.clone());
             e = e
-                .customer(&p.customer_repo)
+                .customer(&who)
                 .sha(Some(&p.sha))
                 .dispatch(Some(&p.dispatch_id));
+            customer = Some(who);
         }
         crate::audit::record(out, e);
+        // The run's summary says it was refused (an empty one says nothing).
+        let _ = ctx.append_summary(&crate::report::summary::refused(
+            what,
+            m,
+            customer.as_deref(),
+        ));
     }
 }
 

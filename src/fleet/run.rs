@@ -393,6 +393,10 @@ fn audit_entry(action: &str, outcome: &Outcome) -> Entry {
                 // A drift check of a pair never applied found nothing to
                 // drift from.
                 (true, true) if action == "drift" => "never-applied",
+                // Nothing changed in the cloud: the configuration (the
+                // customer's or the manager's) is not applied yet; not
+                // drift.
+                (true, false) if action == "drift" && summary.cloud_drift.is_empty() => "unapplied",
                 (true, _) => "changes",
                 (false, _) => "no-changes",
             },

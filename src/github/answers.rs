@@ -207,7 +207,9 @@ mod tests {
     fn shown_text_is_one_safe_line() {
         assert_eq!(shown("https://u:pw@h/x"), "https://***@h/x");
         assert_eq!(shown("https://h/x@y"), "https://h/x@y");
-        assert_eq!(shown("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        assert_eq!(shown("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
+        // A tool's colours are dropped, not shown as escapes.
+        assert_eq!(shown("a\u{1b}[31mb\u{1b}[0m"), "ab");
         assert_eq!(shown(&"é".repeat(150)).chars().count(), 101);
         assert_eq!(check_web_url("https://github.com/a/b/pull/1"), Ok(()));
         assert!(check_web_url("javascript:alert(1)").is_err());

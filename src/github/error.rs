@@ -69,7 +69,7 @@ pub enum GitHubError {
         status: u16,
         message: String,
     },
-    #[error("{method} {path}: gave up after {attempts} attempts over {waited:?}: {last}")]
+    #[error("{method} {path}: gave up after {attempts} attempts over {}: {last}", crate::util::text::duration(*.waited))]
     GaveUp {
         method: &'static str,
         path: String,
@@ -80,7 +80,7 @@ pub enum GitHubError {
     /// Not sent: the wait for a slot within GitHub's limits (`limit`)
     /// is longer than the client waits or ends past the command's
     /// deadline. The request can be made by a later run.
-    #[error("{method} {path}: not sent: {limit} would need a wait of {wait:?}, past what this run may wait (its deadline or FLEETFORM_RETRY_MAX_WAIT_SECS)")]
+    #[error("{method} {path}: not sent: {limit} would need a wait of {}, past what this run may wait (its deadline or FLEETFORM_RETRY_MAX_WAIT_SECS)", crate::util::text::duration(*.wait))]
     Deferred {
         method: &'static str,
         path: String,

@@ -116,3 +116,4 @@ pub use pulls::PullHead;
 pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;
+pub use wire::sent_by_this_process;

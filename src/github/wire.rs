@@ -109,6 +109,7 @@ impl Wire {
         &self,
         request: http::Request<Full<Bytes>>,
     ) -> Result<http::Response<hyper::body::Incoming>, Unanswered> {
+        SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match tokio::time::timeout(self.timeout, self.http.request(request)).await {
             Err(_) => Err(Unanswered {
                 message: format!("no answer within {} s", self.timeout.as_secs()),
@@ -162,6 +163,15 @@ pub(super) fn message_of(text: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| truncate_chars(text.trim(), 200))
+}
+
+/// Every request this process sent to GitHub, by every client (tokens,
+/// Apps, installations, retries included): what `-v` reports.
+static SENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many requests this process sent to GitHub so far.
+pub fn sent_by_this_process() -> usize {
+    SENT.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 pub fn truncate_chars(s: &str, n: usize) -> String {

@@ -230,6 +230,12 @@ pub fn markdown_with(s: &Summary, header: &str) -> String {
         "Run by hand outside GitHub Actions (`fleetform apply`, a rollout tick on a workstation): nobody approved them in fleetform.",
         &applies_of(s, Approval::Local),
     );
+    apply_section(
+        &mut m,
+        "Unreviewed applies",
+        "Run by hand outside GitHub Actions with `--unreviewed` (a rollout tick on a workstation): a change that needs a second person, made by one.",
+        &applies_of(s, Approval::Unreviewed),
+    );
     let refusals: Vec<&Entry> = s.refusals.iter().collect();
     section(&mut m, "Refusals", &refusals);
     let failed: Vec<&Entry> = s.failed_applies.iter().collect();

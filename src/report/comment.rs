@@ -69,10 +69,6 @@ pub struct CommentContext<'a> {
     pub applies: Option<String>,
 }
 
-/// Destroyed and replaced addresses listed in the caution at most.
-pub(super) const CAUTION_LIST: usize = 40;
-/// Omitted addresses listed after a cut plan at most.
-const OMITTED_LIST: usize = 40;
 /// Room kept for what the truncation notice adds.
 const NOTICE_ROOM: usize = 8 * 1024;
 
@@ -156,8 +152,10 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             full_plan => full_plan(ctx.full_plan_at),
             // One link per place: the full plan is in the run when it is at its URL.
             run_link => ctx.run_url.filter(|u| *u != ctx.full_plan_at).map(|u| link("run", u)),
-            applies => ctx.applies.clone(),
-            approve => ctx.approve.clone(),
+            // A plan without changes applies nothing: no "merging applies
+            // this plan", no approval to give.
+            applies => ctx.applies.clone().filter(|_| s.has_changes),
+            approve => ctx.approve.clone().filter(|_| s.has_changes),
             pin => s.pin.as_ref().map(|p| minijinja::Value::from(minijinja::value::Serde(p))),
             targeted => targeted(s),
             fence => fence_for(&diff),
@@ -222,7 +220,8 @@ fn totals_line(s: &PlanSummary) -> String {
 }
 
 /// A GitHub alert naming every destroyed and replaced address (up to
-/// [`CAUTION_LIST`]), or nothing.
+/// [`super::lists::LIST_LINES`] lines, runs of indexes collapsed), or
+/// nothing.
 fn caution(s: &PlanSummary) -> String {
     caution_for(&s.resources, s.delete, s.replace)
 }
@@ -235,24 +234,33 @@ pub fn caution_for(
     delete: usize,
     replace: usize,
 ) -> String {
-    let lost: Vec<_> = [Action::Delete, Action::Replace]
-        .iter()
-        .flat_map(|a| resources.iter().filter(move |r| r.action == *a))
-        .collect();
+    let lost = super::lists::collapse(
+        resources
+            .iter()
+            .filter(|r| matches!(r.action, Action::Delete | Action::Replace))
+            .map(|r| (r.action, r.address.as_str(), 1)),
+    );
+    caution_lines(&lost, delete, replace)
+}
+
+/// The CAUTION of [`caution_for`] from items already collapsed (the
+/// rollout's opaque lines too): a line each, at most
+/// [`super::lists::LIST_LINES`], the rest counted.
+pub(super) fn caution_lines(lost: &[super::lists::Item], delete: usize, replace: usize) -> String {
     if lost.is_empty() {
         return String::new();
     }
     let mut out = caution_head(delete, replace);
-    for r in lost.iter().take(CAUTION_LIST) {
-        let verb = if r.action == Action::Delete {
-            "destroy"
-        } else {
-            "replace"
-        };
-        out.push_str(&format!("> - {verb} {}\n", md_code(&r.address)));
+    let (shown, rest) = super::lists::capped(lost);
+    for i in shown {
+        out.push_str(&format!(
+            "> - {} {}\n",
+            i.action.word(),
+            super::lists::label(i)
+        ));
     }
-    if lost.len() > CAUTION_LIST {
-        out.push_str(&format!("> - and {} more\n", lost.len() - CAUTION_LIST));
+    if rest > 0 {
+        out.push_str(&format!("> - and {rest} more\n"));
     }
     out
 }
@@ -273,18 +281,35 @@ pub(super) fn caution_head(delete: usize, replace: usize) -> String {
     )
 }
 
-/// Resources grouped by action, destroys first: `(label, count, rows)`.
+/// Resources grouped by action, destroys first: `(label, count, rows)`,
+/// runs of `count` indexes one row (`web[0..99]` (100)), about ten rows
+/// per action and the rest counted (the plan output and the run name
+/// every address), so the table alone never takes the comment past
+/// GitHub's limit.
 fn groups(s: &PlanSummary) -> Vec<(String, usize, Vec<String>)> {
     GROUPS
         .iter()
         .filter_map(|(action, label)| {
-            let rows: Vec<String> = s
-                .resources
+            let of_action = s.resources.iter().filter(|r| r.action == *action);
+            let n = of_action.clone().count();
+            let items =
+                super::lists::collapse(of_action.map(|r| (r.action, r.address.as_str(), 1)));
+            let (shown, rest) = super::lists::capped(&items);
+            let mut rows: Vec<String> = shown
                 .iter()
-                .filter(|r| r.action == *action)
-                .map(|r| super::markdown::md_code_cell(&r.address))
+                .map(|i| {
+                    let cell = super::markdown::md_code_cell(&i.address);
+                    if i.count > 1 {
+                        format!("{cell} ({})", i.count)
+                    } else {
+                        cell
+                    }
+                })
                 .collect();
-            (!rows.is_empty()).then(|| (label.to_string(), rows.len(), rows))
+            if rest > 0 {
+                rows.push(format!("and {rest} more"));
+            }
+            (n > 0).then(|| (label.to_string(), n, rows))
         })
         .collect()
 }
@@ -310,17 +335,10 @@ fn truncation(cut: &plan_text::Cut, full_plan_at: &str) -> String {
         full_plan(full_plan_at)
     );
     if !cut.omitted.is_empty() {
-        let listed: Vec<String> = cut
-            .omitted
-            .iter()
-            .take(OMITTED_LIST)
-            .map(|a| md_code(a))
-            .collect();
-        out.push_str(&format!(" Left out: {}", listed.join(", ")));
-        if cut.omitted.len() > OMITTED_LIST {
-            out.push_str(&format!(" and {} more", cut.omitted.len() - OMITTED_LIST));
-        }
-        out.push('.');
+        out.push_str(&format!(
+            " Left out: {}.",
+            super::lists::inline(&cut.omitted)
+        ));
     }
     out
 }

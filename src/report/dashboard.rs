@@ -166,6 +166,8 @@ pub struct CustomerView {
 #[derive(Debug, Clone, Serialize)]
 pub struct PinView {
     pub text: String,
+    /// For the grid: `pinned at v1.4` or `pin expired (v1.4)`.
+    pub short: String,
     pub expired: bool,
 }
 

@@ -42,14 +42,14 @@ pub fn tally(r: &Report) -> String {
     )
 }
 
-/// Which part of the checklist a row goes in: what must be fixed (a
-/// *must* that failed or could not be checked), what should be (every
-/// other row that did not pass), what passed.
+/// Which part of the checklist a row goes in: what must be fixed (every
+/// *must* that did not pass: a must-row is never under "Should fix"),
+/// what should be (every *should* that did not pass), what passed.
 fn part(c: &Check) -> u8 {
     match (c.level, c.result) {
         (_, Verdict::Pass) => 2,
-        (Level::Must, Verdict::Fail | Verdict::Unknown) => 0,
-        _ => 1,
+        (Level::Must, _) => 0,
+        (Level::Should, _) => 1,
     }
 }
 
@@ -161,7 +161,7 @@ pub fn markdown(r: &Report) -> String {
     );
     md_part(
         &mut out,
-        "Must fix (the run fails until these pass)",
+        "Must fix (a failed must-row fails the run)",
         &of(0),
         true,
     );
@@ -193,5 +193,36 @@ mod tests {
         assert_eq!(md_text("branch `a|<img>`"), "branch `a\\|<img>`");
         // An odd number of backticks is not fleetform's quoting.
         assert_eq!(md_text("a ` b"), "a \\` b");
+    }
+
+    /// Issue #52: a must-row that warns is under "Must fix", never under
+    /// "Should fix".
+    #[test]
+    fn must_rows_are_never_under_should_fix() {
+        let row = |level, result, what: &str| Check {
+            level,
+            result,
+            what: what.into(),
+            found: "x".into(),
+            fix: "do y".into(),
+        };
+        let r = Report::new(
+            "provider/manager",
+            vec![
+                row(Level::Should, Verdict::Warn, "should-warn"),
+                row(Level::Must, Verdict::Warn, "must-warn"),
+                row(Level::Must, Verdict::Fail, "must-fail"),
+            ],
+            0,
+        );
+        let md = markdown(&r);
+        let must = md.split("### Must fix").nth(1).unwrap();
+        let (must, should) = must.split_once("### Should fix").unwrap();
+        assert!(
+            must.contains("must-warn") && must.contains("must-fail"),
+            "{md}"
+        );
+        assert!(!should.contains("must-"), "{md}");
+        assert!(should.contains("should-warn"), "{md}");
     }
 }

@@ -155,19 +155,24 @@ pub fn retired_note(customer: &str) -> String {
     format!("`{customer}` is no longer an active customer in the registry: fleetform no longer checks it for drift, and closes this issue.")
 }
 
-/// Rows listed per environment in a drift issue at most; the rest are
-/// counted.
-pub const ISSUE_ROWS: usize = 50;
+/// Rows listed per table of a drift issue at most; the rest are counted.
+pub const ISSUE_ROWS: usize = super::lists::LIST_LINES;
 
 /// The report as Markdown (`drift-report.md` and the step summary): the
 /// tally, then a row per drifted or failed pair with its counts as one
 /// code span (never wrapped), its issue and the run.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::from("## fleetform drift\n\n");
+    // Changed outside Terraform apart from edits not applied yet (the
+    // README's vocabulary): both change infrastructure when applied, only
+    // the first is drift.
+    let in_cloud = report.drifted.iter().filter(|r| changed_outside(r)).count();
+    let unapplied = report.drifted.len() - in_cloud;
     s.push_str(&format!(
-        "{} checked · **{} drifted** · {} failed · {} clean · {} never applied · {} skipped",
+        "{} checked · **{} drifted** · {} with edits not applied yet · {} failed · {} clean · {} never applied · {} skipped",
         report.checked,
-        report.drifted.len(),
+        in_cloud,
+        unapplied,
         report.errors.len(),
         report.clean,
         report.never_applied.len(),
@@ -199,9 +204,14 @@ pub fn markdown(report: &Report) -> String {
                 format!("`{}`", summary.counts()),
                 "never applied".to_string(),
             ),
-            Outcome::Planned { summary, .. } => {
-                (format!("`{}`", summary.counts()), "drift".to_string())
-            }
+            Outcome::Planned { summary, .. } if !summary.cloud_drift.is_empty() => (
+                format!("`{}`", summary.counts()),
+                "drift: changed outside Terraform".to_string(),
+            ),
+            Outcome::Planned { summary, .. } => (
+                format!("`{}`", summary.counts()),
+                "edits not applied yet (no drift)".to_string(),
+            ),
             Outcome::Failed { error, .. } => ("-".into(), format!("error: {}", md_escape(error))),
             Outcome::Skipped { reason } => ("-".into(), md_escape(reason)),
         };
@@ -219,6 +229,12 @@ pub fn markdown(report: &Report) -> String {
     s
 }
 
+/// Whether a planned row found the cloud changed outside Terraform (not
+/// only configuration not applied yet).
+fn changed_outside(r: &Row) -> bool {
+    matches!(&r.outcome, Outcome::Planned { summary, .. } if !summary.cloud_drift.is_empty())
+}
+
 /// The title of a customer's drift issue.
 pub fn issue_title(customer: &str) -> String {
     format!("Drift: {customer}")
@@ -232,8 +248,13 @@ pub fn issue_title(customer: &str) -> String {
 /// values; resources that read the same are one row with their count) and
 /// escaped as in the PR comment, and how many rows were left out.
 pub fn issue_body(customer: &str, rows: &[&Row], run_url: Option<&str>) -> String {
+    let found = if rows.iter().any(|r| changed_outside(r)) {
+        "found drift for"
+    } else {
+        "found no drift in the cloud, but edits not applied yet, for"
+    };
     let mut s = format!(
-        "{}\nfleetform found drift for {}: applying the default branch would change infrastructure. Resource keys are hidden here (`[…]`): they can hold customer values.\n",
+        "{}\nfleetform {found} {}: applying the default branch would change infrastructure. Resource keys are hidden here (`[…]`): they can hold customer values.\n",
         marker(customer),
         md_code(customer)
     );
@@ -288,32 +309,62 @@ fn attributes(changed: &[String]) -> String {
     shown.join(", ")
 }
 
+/// What the cloud did to a resource, as the README's vocabulary says it
+/// (never a plan action: the plan's `destroy` and a deletion in the cloud
+/// are not one thing).
+pub fn cloud_event(a: crate::data::summary::Action) -> &'static str {
+    use crate::data::summary::Action;
+    match a {
+        Action::Delete => "deleted outside Terraform — applying creates it again",
+        Action::Create => "created outside Terraform",
+        _ => "changed outside Terraform",
+    }
+}
+
 /// A table of changes with opaque addresses, grouped by action (destroys
-/// first), at most [`ISSUE_ROWS`] rows and how many were left out.
-fn changes_table(rows: &[crate::data::summary::ResourceChange]) -> String {
-    let mut s = String::from("| action | address | resources | attributes |\n|---|---|---|---|\n");
+/// first), at most [`ISSUE_ROWS`] rows and how many were left out; `cloud`:
+/// the cloud's events (first column "in the cloud"), else the plan's
+/// actions.
+fn changes_table(rows: &[crate::data::summary::ResourceChange], cloud: bool) -> String {
+    let mut s = String::from(if cloud {
+        "| in the cloud | address | resources | attributes |\n|---|---|---|---|\n"
+    } else {
+        "| plan action | address | resources | attributes |\n|---|---|---|---|\n"
+    });
     let lines = super::opaque::lines(rows);
-    let sorted: Vec<_> = super::comment::GROUPS
-        .iter()
-        .flat_map(|(a, label)| {
-            lines
-                .iter()
-                .filter(move |l| l.action == *a)
-                .map(move |l| (*label, l))
-        })
-        .collect();
-    for (label, l) in sorted.iter().take(ISSUE_ROWS) {
+    // Runs of `count` indexes are one row, the most destructive first.
+    let items = super::lists::collapse(
+        lines
+            .iter()
+            .map(|l| (l.action, l.address.as_str(), l.count)),
+    );
+    let (shown, rest) = super::lists::capped(&items);
+    for i in shown {
+        let label = match (
+            cloud,
+            super::comment::GROUPS.iter().find(|g| g.0 == i.action),
+        ) {
+            (true, _) => cloud_event(i.action),
+            (false, Some(g)) => g.1,
+            (false, None) => i.action.word(),
+        };
+        let mut changed: Vec<String> = i
+            .sources
+            .iter()
+            .flat_map(|at| lines[*at].changed.iter().cloned())
+            .collect();
+        changed.sort();
+        changed.dedup();
         s.push_str(&format!(
             "| {label} | {} | {} | {} |\n",
-            md_code_cell(&l.address),
-            l.count,
-            attributes(&l.changed)
+            md_code_cell(&i.address),
+            i.count,
+            attributes(&changed)
         ));
     }
-    if sorted.len() > ISSUE_ROWS {
-        let left: usize = sorted[ISSUE_ROWS..].iter().map(|(_, l)| l.count).sum();
+    if rest > 0 {
         s.push_str(&format!(
-            "\n… and {left} more: {} resources in all.\n",
+            "\n… and {rest} more: {} resources in all.\n",
             rows.len()
         ));
     }
@@ -342,14 +393,14 @@ fn environment_section(environment: &str, summary: &crate::data::summary::PlanSu
             "\n**Changed outside Terraform** ({}): the cloud no longer matches the last apply; applying puts it back.\n\n",
             crate::util::text::count(cloud.len(), "resource", "resources")
         ));
-        s.push_str(&changes_table(&cloud));
+        s.push_str(&changes_table(&cloud, true));
     }
     if !edits.is_empty() {
         s.push_str(&format!(
             "\n**Not applied yet** ({}): the configuration differs from what was last applied (the customer's files or the manager's changed since); not drift in the cloud.\n\n",
             crate::util::text::count(edits.len(), "resource", "resources")
         ));
-        s.push_str(&changes_table(&edits));
+        s.push_str(&changes_table(&edits, false));
     }
     s
 }

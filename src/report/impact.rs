@@ -134,6 +134,29 @@ pub struct PlanGroup {
     pub plan_dir: String,
 }
 
+impl PlanGroup {
+    /// The gates' verdicts as one phrase: `gates 2/2`, `blocked by x,
+    /// gates 2/2`; pairs whose plan ran no gate said apart (`gates 2/2;
+    /// no gates for some pairs`), never "no gates, gates 2/2".
+    pub fn gates_phrase(&self) -> String {
+        let ran: Vec<&str> = self
+            .gates
+            .iter()
+            .map(String::as_str)
+            .filter(|g| *g != NO_GATES)
+            .collect();
+        let none = ran.len() < self.gates.len();
+        match (ran.is_empty(), none) {
+            (true, _) => NO_GATES.into(),
+            (false, false) => ran.join(", "),
+            (false, true) => format!("{}; no gates for some pairs", ran.join(", ")),
+        }
+    }
+}
+
+/// The verdict of a plan that ran no gate.
+const NO_GATES: &str = "no gates";
+
 /// Groups planned pairs by what their plans do; the biggest group first.
 pub fn group_plans(
     planned: Vec<(Unit, crate::data::summary::PlanSummary, String)>,
@@ -147,7 +170,7 @@ pub fn group_plans(
             .map(|r| {
                 (
                     r.address.clone(),
-                    format!("{:?}", r.action),
+                    r.action.word().to_string(),
                     r.changed.clone(),
                 )
             })
@@ -157,7 +180,7 @@ pub fn group_plans(
             .gates
             .as_ref()
             .map(|v| v.short())
-            .unwrap_or_else(|| "no gates".into());
+            .unwrap_or_else(|| NO_GATES.into());
         let blocked = verdict
             .starts_with("blocked")
             .then(|| (unit.clone(), verdict.clone()));
@@ -302,4 +325,36 @@ pub fn verdict(i: &Impact) -> (&'static str, String) {
         "success",
         format!("{} of {} pairs change", i.changed.len(), i.pairs),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(gates: &[&str]) -> PlanGroup {
+        PlanGroup {
+            members: Vec::new(),
+            resources: Vec::new(),
+            most_destroyed: 0,
+            most_replaced: 0,
+            gates: gates.iter().map(|g| g.to_string()).collect(),
+            blocked: Vec::new(),
+            plan_dir: String::new(),
+        }
+    }
+
+    /// Issue #52: never "no gates, gates 2/2".
+    #[test]
+    fn pairs_without_gates_are_said_apart() {
+        assert_eq!(group(&["gates 2/2"]).gates_phrase(), "gates 2/2");
+        assert_eq!(group(&["no gates"]).gates_phrase(), "no gates");
+        assert_eq!(
+            group(&["no gates", "gates 2/2"]).gates_phrase(),
+            "gates 2/2; no gates for some pairs"
+        );
+        assert_eq!(
+            group(&["gates 2/2", "blocked by max_destroy"]).gates_phrase(),
+            "gates 2/2, blocked by max_destroy"
+        );
+    }
 }

@@ -30,6 +30,8 @@ fn visible(s: &str, layout: Layout) -> Cow<'_, str> {
     if !s.chars().any(is_hidden) {
         return Cow::Borrowed(s);
     }
+    // A tool's colours are dropped, not shown as escapes.
+    let s = crate::util::text::strip_ansi(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {

@@ -33,6 +33,7 @@ pub mod drift;
 pub mod evidence;
 pub mod impact;
 pub mod impact_comment;
+pub mod lists;
 pub mod markdown;
 pub mod offboard;
 pub mod opaque;

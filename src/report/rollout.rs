@@ -92,27 +92,80 @@ pub fn table(id: &str, rows: &[StageRow], halted: Option<&str>, note: Option<&st
 }
 
 /// The step summary of the stage a tick job is about to run (shown to the
-/// reviewer who approves the wave): the wave, its environment and its
-/// customers.
+/// reviewer who approves the wave): the wave, its environment, whether
+/// its applies wait for an approval (`auto_apply`) and its customers
+/// (about ten lines, the rest counted).
 pub fn next_summary(
     id: &str,
     stage: usize,
     environment: &str,
     wave: &str,
     units: &[String],
+    auto_apply: bool,
 ) -> String {
     use super::markdown::md_code;
+    let when = if auto_apply {
+        "to plan and apply (`auto_apply: true`: no approval)"
+    } else {
+        "to plan, then apply once approved"
+    };
     let mut s = format!(
-        "### fleetform rollout {}: stage {stage}, wave {} in {}\n\n{} to plan and apply after approval:\n\n",
+        "### fleetform rollout {}: stage {stage}, wave {} in {}\n\n{} {when}:\n\n",
         md_code(id),
         md_code(wave),
         md_code(environment),
         crate::util::text::count(units.len(), "pair", "pairs")
     );
-    for u in units {
+    let shown = if units.len() > super::lists::LIST_LINES {
+        super::lists::LIST_LINES - 1
+    } else {
+        units.len()
+    };
+    for u in &units[..shown] {
         s.push_str(&format!("- {}\n", md_code(u)));
     }
+    if units.len() > shown {
+        s.push_str(&format!("- and {} more\n", units.len() - shown));
+    }
     s
+}
+
+/// Where a rollout stands when no stage runs now, for the step summary
+/// of `rollout status --summary`.
+pub enum Idle<'a> {
+    /// Halted, and why.
+    Halted(&'a str),
+    /// A stage is next but waits (why, with what to do).
+    Waiting(&'a str),
+    /// No stage is left (how the rollout ended).
+    Done(&'a str),
+}
+
+/// The step summary when no stage runs: a halt first with the next step
+/// (resume or roll back), what a waiting stage waits for, or that there
+/// is nothing to do. Never empty.
+pub fn idle_summary(id: &str, idle: Idle<'_>) -> String {
+    use super::markdown::{md_code, md_escape};
+    match idle {
+        Idle::Halted(reason) => format!(
+            "> [!CAUTION]\n> **Rollout {} is halted:** {}\n\n### fleetform rollout {}: nothing runs until it resumes\n\n**Next step:** fix what halted it, then run {} (failed pairs are tried again), or roll it back with {}.\n",
+            md_code(id),
+            super::doctor::md_text(reason),
+            md_code(id),
+            md_code(&format!("fleetform rollout resume --id {id}")),
+            md_code(&format!("fleetform rollout rollback --id {id}"))
+        ),
+        Idle::Waiting(why) => format!(
+            "### fleetform rollout {}: nothing runs now\n\nThe next stage waits: {}\n",
+            md_code(id),
+            super::doctor::md_text(why)
+        ),
+        Idle::Done(how) => format!(
+            "### fleetform rollout {}: nothing to do\n\n{}; no stage is left to run.\n",
+            md_code(id),
+            md_escape(how)
+        ),
+    }
 }
 
 /// The step summary of a tick: a halt first (not one line among others),
@@ -124,23 +177,25 @@ pub fn tick_summary(
     lines: &[String],
     pairs: &[(String, String)],
 ) -> String {
-    use super::markdown::{md_code, md_escape};
+    use super::markdown::md_code;
     let mut s = String::new();
     if let Some(reason) = halted {
         s.push_str(&format!(
             "> [!CAUTION]\n> **Rollout {} is halted:** {}\n\n",
             md_code(id),
-            md_escape(reason)
+            super::doctor::md_text(reason)
         ));
     }
     s.push_str(&format!("### fleetform rollout {}\n\n", md_code(id)));
+    // fleetform's own quoting as code, never a literal backtick.
+    let text = super::doctor::md_text;
     for l in lines.iter().filter(|l| !l.starts_with("halted: ")) {
-        s.push_str(&format!("- {}\n", md_escape(l)));
+        s.push_str(&format!("- {}\n", text(l)));
     }
     if !pairs.is_empty() {
         s.push_str("\n| pair | result |\n|---|---|\n");
         for (unit, result) in pairs {
-            s.push_str(&format!("| {} | {} |\n", md_code(unit), md_escape(result)));
+            s.push_str(&format!("| {} | {} |\n", md_code(unit), text(result)));
         }
     }
     s
@@ -165,10 +220,17 @@ pub fn plan_summary(
     environment: &str,
     groups: &[super::impact::PlanGroup],
     pairs: &[PlannedRow<'_>],
+    auto_apply: bool,
 ) -> String {
     use super::markdown::{md_code, md_escape};
+    let changes = pairs.iter().filter(|p| p.summary.has_changes).count();
+    let then = match (changes, auto_apply) {
+        (0, _) => "no plan changes anything: the tick applies nothing.",
+        (_, true) => "the tick applies exactly these plans (`auto_apply: true`: no approval).",
+        (_, false) => "approving applies exactly these plans.",
+    };
     let mut s = format!(
-        "### fleetform rollout {}: the plans of wave {} in {}\n\n{} in {} of the same changes; approving applies exactly these plans.\n\n",
+        "### fleetform rollout {}: the plans of wave {} in {}\n\n{} in {} of the same changes; {then}\n\n",
         md_code(id),
         md_code(wave),
         md_code(environment),
@@ -181,7 +243,7 @@ pub fn plan_summary(
             "**Group {}** ({}, gates: {}): {}\n\n",
             i + 1,
             crate::util::text::count(g.members.len(), "pair", "pairs"),
-            md_escape(&g.gates.join(", ")),
+            md_escape(&g.gates_phrase()),
             members.join(", ")
         ));
         s.push_str(&opaque_resources(&g.resources));
@@ -211,7 +273,7 @@ fn opaque_resources(resources: &[crate::data::summary::ResourceChange]) -> Strin
     let lines = super::opaque::lines(resources);
     let times = |n: usize| {
         if n > 1 {
-            format!(" × {n}")
+            format!(" ({n})")
         } else {
             String::new()
         }
@@ -219,40 +281,50 @@ fn opaque_resources(resources: &[crate::data::summary::ResourceChange]) -> Strin
     let count = |a: Action| resources.iter().filter(|r| r.action == a).count();
     let (delete, replace) = (count(Action::Delete), count(Action::Replace));
     let mut s = String::new();
-    if delete + replace > 0 {
-        s.push_str(&super::comment::caution_head(delete, replace));
-        let lost = [Action::Delete, Action::Replace]
-            .into_iter()
-            .flat_map(|a| lines.iter().filter(move |l| l.action == a));
-        for l in lost.clone().take(super::comment::CAUTION_LIST) {
-            let verb = if l.action == Action::Delete {
-                "destroy"
-            } else {
-                "replace"
-            };
-            s.push_str(&format!(
-                "> - {verb} {}{}\n",
-                md_code(&l.address),
-                times(l.count)
-            ));
-        }
-        let more = lost.count().saturating_sub(super::comment::CAUTION_LIST);
-        if more > 0 {
-            s.push_str(&format!("> - and {more} more\n"));
-        }
+    // Runs of `count` indexes are one line; lines that read the same
+    // once opaque are already one with their count.
+    let items = super::lists::collapse(
+        lines
+            .iter()
+            .map(|l| (l.action, l.address.as_str(), l.count)),
+    );
+    let lost: Vec<super::lists::Item> = items
+        .iter()
+        .filter(|i| matches!(i.action, Action::Delete | Action::Replace))
+        .cloned()
+        .collect();
+    if !lost.is_empty() {
+        s.push_str(&super::comment::caution_lines(&lost, delete, replace));
         s.push('\n');
     }
-    for l in &lines {
+    // The changed attributes of the lines an item stands for.
+    let changed = |i: &super::lists::Item| -> Vec<String> {
+        let mut c: Vec<String> = i
+            .sources
+            .iter()
+            .flat_map(|at| lines[*at].changed.iter().cloned())
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let (shown, rest) = super::lists::capped(&items);
+    for i in shown {
+        let attrs: String = changed(i)
+            .iter()
+            .map(|c| format!(" {}", md_code(c)))
+            .collect();
         s.push_str(&format!(
-            "- {:?} {}{} {}\n",
-            l.action,
-            md_code(&l.address),
-            times(l.count),
-            l.changed
-                .iter()
-                .map(|c| md_code(c))
-                .collect::<Vec<_>>()
-                .join(" ")
+            "- {} {}{}{attrs}\n",
+            i.action.word(),
+            md_code(&i.address),
+            times(i.count),
+        ));
+    }
+    if rest > 0 {
+        s.push_str(&format!(
+            "- and {} more (each pair's counts are in the table below)\n",
+            crate::util::text::count(rest, "resource", "resources")
         ));
     }
     s
@@ -336,7 +408,7 @@ mod tests {
                 summary: &kept,
             },
         ];
-        let md = plan_summary("r1", "rest", "production", &groups, &rows);
+        let md = plan_summary("r1", "rest", "production", &groups, &rows, false);
         assert!(
             md.contains("> [!CAUTION]\n> This plan **destroys 1** and **replaces 1** resources:\n> - destroy `fakecloud_bucket.logs`\n> - replace `fakecloud_network.main`\n"),
             "{md}"
@@ -379,7 +451,7 @@ mod tests {
             pair: "acme/production".into(),
             summary: &s,
         }];
-        let md = plan_summary("r1", "rest", "production", &groups, &rows);
+        let md = plan_summary("r1", "rest", "production", &groups, &rows, false);
         for secret in [
             "acme-secret",
             "k1",
@@ -394,7 +466,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("- Update `fakecloud_dns.r[…]` × 2 `/tags`\n"),
+            md.contains("- update `fakecloud_dns.r[…]` (2) `/tags`\n"),
             "{md}"
         );
     }
@@ -409,5 +481,112 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("- halted"), "{md}");
+    }
+
+    /// Issue #52: a wave of 100 destroyed instances and a few updates
+    /// reads as one line per run of indexes, in Terraform's words, the
+    /// destroys first; an `auto_apply` wave never says "approving".
+    #[test]
+    fn a_wave_plan_collapses_indexes_and_names_actions_as_terraform_does() {
+        let mut actions: Vec<(String, Action)> = vec![("fakecloud_dns.a".into(), Action::Update)];
+        actions.extend((0..100).map(|i| (format!("fakecloud_vm.web[{i}]"), Action::Delete)));
+        actions.push(("fakecloud_bucket.new".into(), Action::Create));
+        let refs: Vec<(&str, Action)> = actions.iter().map(|(a, x)| (a.as_str(), *x)).collect();
+        let s = summary("acme", &refs);
+        let unit = crate::config::Unit::new("acme", None, "production");
+        let groups = super::super::impact::group_plans(vec![(unit, s.clone(), "a".into())]);
+        let rows = [PlannedRow {
+            pair: "acme/production".into(),
+            summary: &s,
+        }];
+        let md = plan_summary("r1", "rest", "production", &groups, &rows, true);
+        assert!(
+            md.contains("> - destroy `fakecloud_vm.web[0..99]` (100)\n"),
+            "{md}"
+        );
+        let list: Vec<&str> = md.lines().filter(|l| l.starts_with("- ")).collect();
+        assert_eq!(
+            list,
+            [
+                "- destroy `fakecloud_vm.web[0..99]` (100)",
+                "- update `fakecloud_dns.a`",
+                "- create `fakecloud_bucket.new`",
+            ],
+            "{md}"
+        );
+        for debug in ["Delete", "Update", "Create"] {
+            assert!(!md.contains(debug), "{debug}: {md}");
+        }
+        assert!(
+            md.contains("the tick applies exactly these plans (`auto_apply: true`: no approval)"),
+            "{md}"
+        );
+        assert!(!md.contains("approving"), "{md}");
+        let reviewed = plan_summary("r1", "rest", "production", &groups, &rows, false);
+        assert!(
+            reviewed.contains("approving applies exactly these plans"),
+            "{reviewed}"
+        );
+        let next = next_summary(
+            "r1",
+            2,
+            "production",
+            "rest",
+            &["acme/production".into()],
+            true,
+        );
+        assert!(
+            !next.contains("approval:") && next.contains("no approval"),
+            "{next}"
+        );
+        let units: Vec<String> = (0..30).map(|i| format!("c{i}/production")).collect();
+        let next = next_summary("r1", 2, "production", "rest", &units, false);
+        assert!(next.contains("then apply once approved"), "{next}");
+        assert_eq!(
+            next.lines().filter(|l| l.starts_with("- ")).count(),
+            10,
+            "{next}"
+        );
+        assert!(next.contains("- and 21 more\n"), "{next}");
+    }
+
+    /// Issue #52: when no stage runs, the summary still says why and what
+    /// to do next.
+    #[test]
+    fn a_halted_or_idle_rollout_still_writes_a_summary() {
+        let md = idle_summary("r1", Idle::Halted("stage 2: 3 of 10 pairs failed"));
+        assert!(
+            md.starts_with(
+                "> [!CAUTION]\n> **Rollout `r1` is halted:** stage 2: 3 of 10 pairs failed"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("`fleetform rollout resume --id r1`"), "{md}");
+        assert!(md.contains("`fleetform rollout rollback --id r1`"), "{md}");
+        let md = idle_summary("r1", Idle::Waiting("baking until noon"));
+        assert!(
+            md.contains("nothing runs now") && md.contains("baking until noon"),
+            "{md}"
+        );
+        // fleetform's own quoting is code in the tick's table, never a
+        // literal backtick (`\``).
+        let md = tick_summary(
+            "r1",
+            Some("stage `2` failed"),
+            &["planned `acme/staging`".into()],
+            &[("acme/staging".into(), "skipped: `acme` is pinned".into())],
+        );
+        assert!(
+            md.contains("| `acme/staging` | skipped: `acme` is pinned |"),
+            "{md}"
+        );
+        assert!(md.contains("- planned `acme/staging`\n"), "{md}");
+        assert!(md.contains("halted:** stage `2` failed"), "{md}");
+        assert!(!md.contains("\\`"), "{md}");
+        let md = idle_summary("r1", Idle::Done("The rollout is finished"));
+        assert!(
+            md.contains("nothing to do") && md.contains("The rollout is finished"),
+            "{md}"
+        );
     }
 }

@@ -31,6 +31,20 @@ impl PullRef<'_> {
     }
 }
 
+/// The step summary of a refused run (a dispatch, an apply, a comment
+/// command): what was refused and why, that nothing ran, and where to
+/// look next. Never empty: a refused run's summary says it was refused.
+pub fn refused(what: &str, why: &str, customer: Option<&str>) -> String {
+    let whose = customer
+        .map(|c| format!(" for {}", md_code(c)))
+        .unwrap_or_default();
+    format!(
+        "> [!WARNING]\n> **fleetform {what}{whose}: refused.** {}\n\nNothing was planned or applied, and nothing was written to the customer's repository. **Next step:** fix what the reason names, then trigger the run again (a new push, pull request update or comment command); the audit log keeps this refusal.\n",
+        // fleetform's own quoting as code, never a literal backtick.
+        super::doctor::md_text(why)
+    )
+}
+
 /// One environment's section: the counts at the commit, the digest, the
 /// gates (one verdict, each gate once) and where the plan itself is.
 pub fn manager_plan(

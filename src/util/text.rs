@@ -57,11 +57,38 @@ pub fn show_hidden(c: char) -> String {
     format!("\\u{{{:x}}}", c as u32)
 }
 
+/// The text without terminal colour sequences (SGR: `ESC [ 31 m`): a
+/// tool's colours (Terraform's, without `-no-color`) are noise in a
+/// comment or a message, not hidden text to show. Any other escape (a
+/// cursor move, a screen clear) stays, and is shown as hidden text.
+pub fn strip_ansi(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("\u{1b}[") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let params = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(after.len());
+        if after[params..].starts_with('m') {
+            rest = &after[params + 1..];
+        } else {
+            out.push_str("\u{1b}[");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Foreign text made safe to show in one line of a message: `user:pw@`
 /// in a URL becomes `***@`, hidden characters (line breaks included) and
 /// whitespace other than the space are escaped, and long text is cut.
 pub fn shown(text: &str) -> String {
-    let redacted = redact_userinfo(text);
+    let redacted = redact_userinfo(&strip_ansi(text));
     let mut out = String::new();
     for (i, c) in redacted.chars().enumerate() {
         if i == SHOWN_CHARS {
@@ -80,6 +107,23 @@ pub fn shown(text: &str) -> String {
 }
 
 /// A count with its noun in the right number: `1 customer`, `2 customers`.
+/// A duration as people read it, to the second at most: `0.4 s`, `42 s`,
+/// `2m 5s`, `1h 0m` (for 3601.989 s), `2d 3h`; never `3601.989s`.
+pub fn duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{:.1} s", d.as_secs_f64());
+    }
+    let s = d.as_secs();
+    let (days, hours, mins, secs) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
+    match (days, hours) {
+        (0, 0) if mins == 0 => format!("{secs} s"),
+        (0, 0) => format!("{mins}m {secs}s"),
+        (0, h) => format!("{h}h {mins}m"),
+        (d, h) => format!("{d}d {h}h"),
+    }
+}
+
 pub fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
     let n = n.to_string();
     format!("{n} {}", if n == "1" { one } else { many })
@@ -141,5 +185,29 @@ mod tests {
             shown("https://user:pw@example.com/x"),
             "https://***@example.com/x"
         );
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        use std::time::Duration;
+        assert_eq!(duration(Duration::from_millis(3_601_989)), "1h 0m");
+        assert_eq!(duration(Duration::from_millis(400)), "0.4 s");
+        assert_eq!(duration(Duration::from_secs(42)), "42 s");
+        assert_eq!(duration(Duration::from_secs(125)), "2m 5s");
+        assert_eq!(
+            duration(Duration::from_secs(2 * 86_400 + 3 * 3600 + 5)),
+            "2d 3h"
+        );
+    }
+
+    #[test]
+    fn colour_sequences_go_other_escapes_stay_shown() {
+        let red = "\u{1b}[31mError:\u{1b}[0m \u{1b}[1mno such bucket\u{1b}[0m";
+        assert_eq!(strip_ansi(red), "Error: no such bucket");
+        assert_eq!(shown(red), "Error: no such bucket");
+        assert_eq!(strip_ansi("a\u{1b}]0;title"), "a\u{1b}]0;title");
+        assert_eq!(strip_ansi("a\u{1b}[2Jb"), "a\u{1b}[2Jb");
+        assert_eq!(shown("a\u{1b}[2J"), "a\\u{1b}[2J");
+        assert_eq!(shown("a\u{1b}]x"), "a\\u{1b}]x");
     }
 }

@@ -7,25 +7,30 @@ use crate::config::{Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 
+/// A customer as `customers list` shows it.
+#[derive(Serialize)]
+struct Item<'a> {
+    slug: &'a str,
+    status: Status,
+    repo: Option<&'a str>,
+    environments: &'a [String],
+    added: &'a str,
+    revoked: Option<&'a crate::config::Revocation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a TokenInfo>,
+    /// Where the token stands today.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_state: Option<TokenState>,
+    /// Secrets of its local checkout due for rotation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stale_secrets: Vec<crate::data::summary::SecretAge>,
+    /// The customer's pins (`customers pin`), an expired one marked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pins: Vec<PinItem>,
+}
+
 pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
-    #[derive(Serialize)]
-    struct Item<'a> {
-        slug: &'a str,
-        status: Status,
-        repo: Option<&'a str>,
-        environments: &'a [String],
-        added: &'a str,
-        revoked: Option<&'a crate::config::Revocation>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token: Option<&'a TokenInfo>,
-        /// Where the token stands today.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token_state: Option<TokenState>,
-        /// Secrets of its local checkout due for rotation.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        stale_secrets: Vec<crate::data::summary::SecretAge>,
-    }
     let today = today();
     let items: Vec<Item> = registry
         .customers
@@ -40,6 +45,7 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
             token: c.token.as_ref(),
             token_state: c.token.as_ref().and_then(|t| t.state(today)),
             stale_secrets: stale_of(manager, &registry, c, today),
+            pins: pins_of(c, today),
         })
         .collect();
     if notify {
@@ -51,6 +57,7 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
     }
     let with_tokens = items.iter().any(|i| i.token.is_some());
     let with_stale = items.iter().any(|i| !i.stale_secrets.is_empty());
+    let with_pins = items.iter().any(|i| !i.pins.is_empty());
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
@@ -70,15 +77,21 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
             if with_stale {
                 row.push(stale_cell(&i.stale_secrets));
             }
+            if with_pins {
+                row.push(pins_cell(&i.pins));
+            }
             row
         })
         .collect();
     let mut header = vec!["CUSTOMER", "STATUS", "REPO", "ENVIRONMENTS", "ADDED"];
-    if with_tokens {
-        header.push("TOKEN");
-    }
-    if with_stale {
-        header.push("SECRETS");
+    for (on, column) in [
+        (with_tokens, "TOKEN"),
+        (with_stale, "SECRETS"),
+        (with_pins, "PINS"),
+    ] {
+        if on {
+            header.push(column);
+        }
     }
     out.result(table(&header, &rows).trim_end());
     token_warning(&registry, today, out);
@@ -89,6 +102,55 @@ pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) ->
         .collect();
     stale_note(&due, out);
     Ok(())
+}
+
+/// The pins column: `ref until date` per pin (`product: ` first with
+/// products), an expired one marked EXPIRED.
+fn pins_cell(pins: &[PinItem]) -> String {
+    if pins.is_empty() {
+        return "-".into();
+    }
+    pins.iter()
+        .map(|p| {
+            let product = p
+                .product
+                .as_deref()
+                .map(|x| format!("{x}: "))
+                .unwrap_or_default();
+            let (r, until) = (&p.git_ref, &p.until);
+            match p.expired_days {
+                Some(d) => format!("{product}{r} until {until} (EXPIRED {d} d ago)"),
+                None => format!("{product}{r} until {until}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A customer's pins as `customers list` shows them.
+fn pins_of(c: &crate::config::Customer, today: jiff::civil::Date) -> Vec<PinItem> {
+    c.pins
+        .iter()
+        .map(|p| PinItem {
+            product: p.product.clone(),
+            git_ref: p.git_ref.clone(),
+            until: p.until.clone(),
+            expired_days: p.expired_days(today),
+        })
+        .collect()
+}
+
+/// A pin as `customers list` shows it.
+#[derive(Serialize)]
+struct PinItem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product: Option<String>,
+    #[serde(rename = "ref")]
+    git_ref: String,
+    until: String,
+    /// Days since `until` passed (absent: not expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired_days: Option<i64>,
 }
 
 /// An active customer's secrets due for rotation, from its local checkout.

@@ -6,6 +6,7 @@ use crate::config::{Manager, Unit};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
+use crate::report::rollout::Idle;
 use crate::rollout::{self, Fleet, TickSettings};
 
 /// `rollout plan`: the stage's plans for review, grouped in the job
@@ -30,8 +31,18 @@ pub(super) fn plan(
         })
         .collect();
     let groups = crate::report::impact::group_plans(planned.clone());
-    let md =
-        crate::report::rollout::plan_summary(id, &stage.wave, &stage.environment, &groups, &rows);
+    let auto_apply = f
+        .manager
+        .environment(&stage.environment)
+        .is_some_and(|e| e.auto_apply);
+    let md = crate::report::rollout::plan_summary(
+        id,
+        &stage.wave,
+        &stage.environment,
+        &groups,
+        &rows,
+        auto_apply,
+    );
     let _ = crate::ci::RunContext::from_env().append_summary(&md);
     let failed = stage
         .units
@@ -203,12 +214,35 @@ fn outputs(
 ) -> Result<()> {
     let ctx = crate::ci::RunContext::from_env();
     let ready = next.filter(|n| n.waiting.is_none());
-    if let Some(n) = ready {
-        let units: Vec<String> = n.units.iter().map(|u| u.to_string()).collect();
-        let md =
-            crate::report::rollout::next_summary(&s.id, n.stage, &n.environment, &n.wave, &units);
-        let _ = ctx.append_summary(&md);
-    }
+    let md = match (ready, next) {
+        (Some(n), _) => {
+            let units: Vec<String> = n.units.iter().map(|u| u.to_string()).collect();
+            let auto_apply = manager
+                .environment(&n.environment)
+                .is_some_and(|e| e.auto_apply);
+            crate::report::rollout::next_summary(
+                &s.id,
+                n.stage,
+                &n.environment,
+                &n.wave,
+                &units,
+                auto_apply,
+            )
+        }
+        _ if s.halted.is_some() => crate::report::rollout::idle_summary(
+            &s.id,
+            Idle::Halted(s.halted.as_deref().unwrap_or_default()),
+        ),
+        (None, Some(n)) => crate::report::rollout::idle_summary(
+            &s.id,
+            Idle::Waiting(n.waiting.as_deref().unwrap_or_default()),
+        ),
+        (None, None) => crate::report::rollout::idle_summary(
+            &s.id,
+            Idle::Done(&format!("The rollout is {}", rollout::describe(s))),
+        ),
+    };
+    let _ = ctx.append_summary(&md);
     let max_parallel = manager
         .config
         .rollout

@@ -189,7 +189,7 @@ fn group_fold(n: usize, g: &PlanGroup) -> Fold {
             true => "no resource changes".to_string(),
             false => counts.join(", "),
         }),
-        html_escape(&g.gates.join(", ")),
+        html_escape(&g.gates_phrase()),
         named(&g.members.iter().collect::<Vec<_>>(), GROUP_LISTED)
     );
     let mut sorted: Vec<&crate::data::summary::ResourceChange> = Vec::new();

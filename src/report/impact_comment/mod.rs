@@ -34,8 +34,6 @@ use folds::folds;
 /// The marker of the sticky impact comment on a manager pull request.
 pub const MARKER: &str = "<!-- fleetform:impact -->";
 
-/// Destroyed or replaced addresses named in the caution at most.
-const CAUTION_LIST: usize = 20;
 /// Pairs named per destroyed or replaced address (the rest counted).
 pub(super) const PAIRS_NAMED: usize = 5;
 /// Blocked, failed and broken pairs listed above the folds at most.
@@ -269,7 +267,14 @@ fn caution(i: &Impact) -> String {
         }
     }
     let mut out = format!("> [!CAUTION]\n> The plans {}:\n", what.join(" and "));
-    for (a, addr, who) in lost.iter().take(CAUTION_LIST) {
+    // About ten lines: all of them when they fit, else one fewer and the
+    // rest counted.
+    let shown = if lost.len() > super::lists::LIST_LINES {
+        super::lists::LIST_LINES - 1
+    } else {
+        lost.len()
+    };
+    for (a, addr, who) in lost.iter().take(shown) {
         let _ = writeln!(
             out,
             "> - {} {} in {}: {}",
@@ -279,11 +284,11 @@ fn caution(i: &Impact) -> String {
             named(who, PAIRS_NAMED)
         );
     }
-    if lost.len() > CAUTION_LIST {
+    if lost.len() > shown {
         let _ = writeln!(
             out,
             "> - and {} more destroyed or replaced",
-            crate::util::text::count(lost.len() - CAUTION_LIST, "address", "addresses")
+            crate::util::text::count(lost.len() - shown, "address", "addresses")
         );
     }
     out.push('\n');
