@@ -62,6 +62,7 @@ mod fake_github_selftest_transport;
 mod fakecloud_provider;
 mod faults;
 mod fleet_ops;
+mod frictions;
 mod gate_tools;
 mod gates_sync;
 mod github_answers;
