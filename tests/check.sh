@@ -66,6 +66,8 @@ for tool in tar xz zip unzip curl sha256sum; do
   need "$tool" "tests/setup_action.rs (it builds and unpacks release archives)" \
     "apt-get install -y tar xz-utils zip unzip curl coreutils"
 done
+need script "tests/frictions.rs (the quick start on a pseudo-terminal)" \
+  "apt-get install -y bsdutils (util-linux's script)"
 need python3 "tests/install-linters.sh, install-moto.sh and install-checkov.sh (zizmor, actionlint, moto and checkov come from PyPI into .venv)" \
   "apt-get install -y python3 python3-venv"
 need mdbook "the book (docs/): mdbook build and its link check" \

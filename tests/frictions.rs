@@ -161,6 +161,7 @@ fn check_sh_names_every_missing_tool_up_front() {
         "unzip",
         "curl",
         "python3",
+        "script",
         "mdbook",
     ]
     .to_vec();
@@ -188,6 +189,7 @@ fn check_sh_names_every_missing_tool_up_front() {
             "protoc" => "protobuf-compiler",
             "chromedriver" => "chromium-driver",
             "python3" => "python3-venv",
+            "script" => "script:bsdutils",
             "mdbook" => "cargo install mdbook --locked --version",
             t => t,
         };
@@ -207,4 +209,53 @@ fn which(tool: &str) -> Option<PathBuf> {
             .map(|p| p.join(tool))
             .find(|p| p.is_file())
     })
+}
+
+/// On a terminal the quick start shows its table and nothing between the
+/// command and it: the progress is a status line on stderr, cleared before
+/// the table, with no line per plan (the table has them; a pipe or a CI log
+/// still gets one line each). Run in a pseudo-terminal (`script`, from
+/// util-linux), stdout and stderr both on it.
+#[test]
+fn on_a_terminal_progress_does_not_come_between_the_command_and_its_table() {
+    common::require_terraform();
+    let fx = common::Fixture::new();
+    let plain = fx.fleetform_std();
+    let bin = plain.get_program().to_str().unwrap().to_string();
+    let mut cmd = std::process::Command::new("script");
+    cmd.env_clear();
+    for (k, v) in plain.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let script = cmd
+        .current_dir(fx.root())
+        .args(["-qec", &format!("{bin} -C manager plan --all"), "/dev/null"])
+        .output()
+        .expect("`script` (util-linux: apt-get install -y bsdutils) runs a command in a pseudo-terminal");
+    common::assert_ok(&script);
+    let shown = String::from_utf8_lossy(&script.stdout).replace("\r\n", "\n");
+    // What stays on the screen: each status line is drawn after `\r` and
+    // an erase of the line, and erased again.
+    let status = regex::Regex::new(r"\r\x1b\[2K(\[\d\d:\d\d:\d\d\] [^\r\n]*)?").unwrap();
+    let screen = status.replace_all(&shown, "");
+    assert!(
+        shown.contains("\x1b[2K[00:"),
+        "no status line: not a terminal? {shown:?}"
+    );
+    assert_eq!(
+        screen,
+        "CUSTOMER  ENVIRONMENT  +/~/-     RESULT\n\
+         acme      staging      +3 ~0 -0  changes\n\
+         acme      production   +4 ~0 -0  changes\n\
+         globex    staging      +3 ~0 -0  changes\n\
+         globex    production   +5 ~0 -0  changes\n\
+         initech   staging      -         skipped (revoked 2026-09-30)\n",
+        "{shown:?}"
+    );
+    // Piped, each plan is still a line on stderr.
+    common::run(&fx, &["plan", "--all"])
+        .ok()
+        .stderr_has("planned acme/staging: +3 ~0 -0");
 }
