@@ -111,6 +111,25 @@ done
 "$actionlint" .github/workflows/*.yml workflows/*.yml
 echo "actionlint: no findings"
 
+# The book (docs/): mdBook at the pinned version builds it, and any warning
+# (a page SUMMARY.md names that is missing, a bad include) fails the step.
+# Every relative link and anchor is checked by tests/book.rs.
+step "the book: mdbook build docs"
+want="mdbook v$(cat docs/mdbook-version)"
+if [ "$(mdbook --version)" != "$want" ]; then
+  echo "error: $(mdbook --version) is not the pinned $want" >&2
+  echo "hint: cargo install mdbook --locked --version $(cat docs/mdbook-version) --no-default-features --features search" >&2
+  exit 1
+fi
+book_log="$(mktemp)"
+mdbook build docs 2>&1 | tee "$book_log"
+if grep -E '(WARN|ERROR)' "$book_log" >/dev/null; then
+  rm -f "$book_log"
+  echo "error: mdbook build docs warned (above)" >&2
+  exit 1
+fi
+rm -f "$book_log"
+
 # moto's S3 server for the s3 backend tests (tests/concurrency.rs).
 if [ ! -x .venv/bin/moto_server ]; then
   echo "moto_server not in .venv yet: installing it (tests/install-moto.sh)"

@@ -26,6 +26,7 @@ mod apps;
 mod audit_report;
 mod authorise_tokens;
 mod batch;
+mod book;
 mod bench_github;
 mod bench_github_fleet;
 mod bench_github_rollout;
