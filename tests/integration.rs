@@ -27,6 +27,7 @@ mod audit_report;
 mod authorise_tokens;
 mod batch;
 mod book;
+mod book_examples;
 mod bench_github;
 mod bench_github_fleet;
 mod bench_github_rollout;
