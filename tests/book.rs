@@ -251,3 +251,61 @@ fn the_book_is_built_by_check_ci_and_the_publishing_workflow() {
         assert!(workflow.contains(needed), "book.yml: {needed}");
     }
 }
+
+/// bench/results.md (issue #54, point 5): tables, each with one line of
+/// method before it; no lab notebook (run dates, commit ids, load
+/// averages, how a number moved: that is for commit messages). The
+/// machine's tool versions are the one table without a method line (a
+/// version string may carry a date), and so are the goal tables.
+#[test]
+fn bench_results_are_tables_with_one_line_of_method() {
+    let text = std::fs::read_to_string(root().join("bench/results.md")).unwrap();
+    let date = regex::Regex::new(r"\b20\d\d-\d\d-\d\d\b").unwrap();
+    let commit = regex::Regex::new(r"\b[0-9a-f]{7,40}\b").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cases = lines.iter().position(|l| l.starts_with("## 1. ")).unwrap();
+    let mut tables = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let in_tools = lines[..i]
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("## "))
+            .is_some_and(|h| *h == "## Machine");
+        if !in_tools {
+            assert!(!date.is_match(line), "line {}: a date: {line}", i + 1);
+            assert!(
+                !commit.is_match(line) || !line.chars().any(|c| c.is_ascii_alphabetic() && c.is_ascii_hexdigit()),
+                "line {}: a commit id: {line}",
+                i + 1
+            );
+        }
+        assert!(!line.to_lowercase().contains("load average"), "line {}: {line}", i + 1);
+        if i < cases || line.is_empty() || line.starts_with('#') || line.starts_with("<!--") {
+            continue;
+        }
+        if line.starts_with('|') {
+            let starts = i == 0 || !lines[i - 1].starts_with('|');
+            if starts && !line.starts_with("| goal | result | met |") {
+                assert!(
+                    i >= 2 && lines[i - 1].is_empty() && lines[i - 2].starts_with("Method: "),
+                    "line {}: a table without its line of method: {line}",
+                    i + 1
+                );
+                tables += 1;
+            }
+            continue;
+        }
+        assert!(
+            line.starts_with("Method: "),
+            "line {}: prose beside the tables (say it in one line of method, or in a commit message): {line}",
+            i + 1
+        );
+        assert!(
+            lines.get(i + 1).is_some_and(|l| l.is_empty())
+                && lines.get(i + 2).is_some_and(|l| l.starts_with('|')),
+            "line {}: a line of method with no table under it",
+            i + 1
+        );
+    }
+    assert!(tables >= 15, "{tables} tables");
+}
