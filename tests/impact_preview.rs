@@ -180,6 +180,7 @@ mod rendered {
             planned: 3,
             groups: vec![group],
             failed: Vec::new(),
+            withheld: Vec::new(),
             apart: Vec::new(),
         };
         impact(members.iter().map(pair).collect(), 12, Some(plans))
@@ -330,6 +331,7 @@ mod rendered {
             planned: 5,
             groups,
             failed: Vec::new(),
+            withheld: Vec::new(),
             apart: Vec::new(),
         };
         let c = comment(
@@ -472,6 +474,7 @@ mod rendered {
                 .iter()
                 .map(|u| (u.clone(), "x".repeat(2000)))
                 .collect(),
+            withheld: Vec::new(),
             apart: Vec::new(),
         };
         let mut i = impact(units.iter().map(pair).collect(), 18_600, Some(plans));

@@ -129,6 +129,7 @@ mod schedule;
 mod schema_authoring;
 mod schema_refs;
 mod secrets;
+mod secrets_fleet;
 mod secrets_rotation;
 mod setup_action;
 mod setup_action_source;

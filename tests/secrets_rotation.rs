@@ -118,6 +118,43 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
     assert!(v[1].get("stale_secrets").is_none(), "{v}");
 }
 
+/// With `refuse_stale_secrets: true` (a policy gate), the same secret
+/// passes the gate at the limit and blocks it one day later: the verdict
+/// names the file and key, never the value.
+#[test]
+fn a_stale_secret_blocks_the_plan_where_the_gate_asks_for_it() {
+    let (w, keys) = world();
+    with_policy(&w);
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\npolicies:\n  environments:\n    staging:\n      refuse_stale_secrets: true\n",
+    );
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+
+    let (_, summary) = plan_on(&w, &keys[0].1, "2026-12-01");
+    let gate = |s: &serde_json::Value| {
+        s["gates"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gate"] == "refuse_stale_secrets")
+            .cloned()
+            .unwrap_or_else(|| panic!("no refuse_stale_secrets gate: {s}"))
+    };
+    assert_eq!(gate(&summary)["passed"], true, "{summary}");
+
+    let (comment, summary) = plan_on(&w, &keys[0].1, "2026-12-02");
+    let g = gate(&summary);
+    assert_eq!(g["passed"], false, "{summary}");
+    assert!(
+        g["detail"].as_str().unwrap().contains("secrets.staging.yml#db_password"),
+        "{g}"
+    );
+    assert!(comment.contains("blocked by `refuse_stale_secrets`"), "{comment}");
+    assert!(!comment.contains(VALUE) && !summary.to_string().contains(VALUE));
+}
+
 #[test]
 fn a_secret_without_updated_under_a_policy_warns_age_unknown() {
     let (w, keys) = world();

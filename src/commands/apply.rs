@@ -281,7 +281,9 @@ fn finish(
             }
             Ok(())
         }
-        Err(RunError::Refused(m) | RunError::Waiting(m)) => Err(Error::Refused(m)),
+        Err(RunError::Refused(m) | RunError::Waiting(m) | RunError::Withheld(m)) => {
+            Err(Error::Refused(m))
+        }
         Err(e) if is_stale(&e) => Err(Error::Refused(
             "the saved plan is stale: the state changed after it was made; nothing was applied, plan again".into(),
         )),

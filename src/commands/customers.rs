@@ -42,6 +42,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
             let (slug, repo) = (c.slug.clone(), c.repo.clone());
             let made = secret_keys::make(&manager, &mut c)?;
             add(&manager, c, out)?;
+            secret_keys::seal(&manager, &slug, &made, out)?;
             secret_keys::tell(&manager, &slug, &made, out);
             if let (Some(secret), Some(repo)) = (secret, repo) {
                 print_key(&secret.customer_key(&slug, 1), &repo, out);
@@ -396,6 +397,11 @@ fn revoke(
     out.result(&format!(
         "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept."
     ));
+    // Its recipients are out of the registry, so nothing decrypts for it
+    // even if its keyring entries stayed.
+    if let Err(e) = secret_keys::unseal(manager, slug) {
+        out.warn(&format!("the fleet keyring keeps `{slug}`'s entries: {e}"));
+    }
     secret_keys::tell_retired(manager, &before, out);
     if let Some(c) = after.get(slug) {
         out.result(&revoke_steps(manager, &after, c));

@@ -395,6 +395,7 @@ fn check(
             refresh_only: false,
             action: "drift",
             terraform: settings.terraform.as_deref(),
+            withhold_secrets: false,
         };
         return crate::fleet::products::run(
             manager,
@@ -413,6 +414,7 @@ fn check(
         refresh_only: false,
         action: "drift",
         terraform: settings.terraform.as_deref(),
+        withhold_secrets: false,
     };
     let mut rows = Vec::new();
     crate::fleet::products::run_at_pins(

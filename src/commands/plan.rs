@@ -177,6 +177,7 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
             refresh_only: false,
             action: "plan",
             terraform: settings.terraform.as_deref(),
+            withhold_secrets: false,
         };
         return crate::fleet::products::run(
             &manager,
@@ -195,6 +196,7 @@ fn plan_fleet(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<V
         refresh_only: false,
         action: "plan",
         terraform: settings.terraform.as_deref(),
+        withhold_secrets: false,
     };
     let mut rows = Vec::new();
     crate::fleet::products::run_at_pins(

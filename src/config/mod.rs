@@ -43,6 +43,7 @@ mod registry;
 mod relay;
 pub mod rollout;
 pub mod schema_formats;
+pub mod secrets;
 mod terraform;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
@@ -62,6 +63,7 @@ pub use relay::{
     GITHUB_ACTIONS_ISSUER, MAX_RELAY_BATCH,
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
+pub use secrets::{EnvironmentSecrets, SecretsConfig};
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};
 
@@ -168,43 +170,6 @@ pub struct ManagerConfig {
     /// add` makes each customer an age recipient per environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<SecretsConfig>,
-}
-
-/// `secrets:` in fleetform.yml.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretsConfig {
-    /// Where `customers add` writes the identities it makes (one file per
-    /// customer × environment, owner-only, never overwritten), for the
-    /// operator to store as environment secrets and then delete.
-    #[serde(default = "default_keys_dir")]
-    pub keys_dir: String,
-    /// Provider-wide secrets, per environment, in the manager repo
-    /// (`{environment}` is replaced): shared by every customer's plan of
-    /// that environment, encrypted to the provider's recipient below.
-    #[serde(default = "default_provider_file")]
-    pub file: String,
-    /// The provider's age recipient per environment, for `file`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub recipients: BTreeMap<String, String>,
-}
-
-fn default_provider_file() -> String {
-    "secrets/{environment}.yml".into()
-}
-
-fn default_keys_dir() -> String {
-    ".fleetform/secret-keys".into()
-}
-
-/// `secrets:` of one environment.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvironmentSecrets {
-    /// A secret whose `updated:` is older than this many days is a warning
-    /// (plan comment, `customers list`, `doctor`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_age_days: Option<u32>,
 }
 
 /// `sync:` in fleetform.yml.

@@ -23,6 +23,10 @@ pub struct Gates {
     pub waiver_label: Option<String>,
     /// Policy tools run on the plan JSON (see [`policy_tools`]).
     pub tools: Option<Vec<Tool>>,
+    /// Blocks a plan that uses a secret due for rotation (older than the
+    /// environment's `secrets.max_age_days`, or of unknown age under it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refuse_stale_secrets: Option<bool>,
 }
 
 /// When applies may run.
@@ -67,6 +71,7 @@ impl Policies {
             apply_windows: e.apply_windows.or(d.apply_windows.clone()),
             waiver_label: e.waiver_label.or(d.waiver_label.clone()),
             tools: e.tools.or(d.tools.clone()),
+            refuse_stale_secrets: e.refuse_stale_secrets.or(d.refuse_stale_secrets),
         }
     }
 

@@ -34,6 +34,7 @@ const BUILT_IN_GATES: &[&str] = &[
     "required_labels",
     "required_approvals",
     "apply_windows",
+    "refuse_stale_secrets",
 ];
 
 /// Which tool, and so how it is called and how its output reads.

@@ -80,7 +80,9 @@ pub(super) fn values_free(e: &RunError) -> String {
             crate::util::text::count(d.len(), "problem", "problems")
         ),
         RunError::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
-        RunError::Refused(m) | RunError::Waiting(m) => format!("refused: {m}"),
+        RunError::Refused(m) | RunError::Waiting(m) | RunError::Withheld(m) => {
+            format!("refused: {m}")
+        }
         RunError::Io(_) => e.to_string(),
     }
 }

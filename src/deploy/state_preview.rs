@@ -195,7 +195,7 @@ pub fn read_state(
 pub fn run_error(e: crate::engine::RunError) -> Error {
     use crate::engine::RunError;
     match e {
-        RunError::Refused(m) | RunError::Waiting(m) => Error::Refused(m),
+        RunError::Refused(m) | RunError::Waiting(m) | RunError::Withheld(m) => Error::Refused(m),
         RunError::Terraform(t) => Error::Terraform(t),
         RunError::Values(d) => Error::Values(d),
         RunError::Io(e) => Error::Other(e),

@@ -17,6 +17,10 @@ pub enum RunError {
     /// here (its outputs do not exist). Not a failure of this product.
     #[error("{0}")]
     Waiting(String),
+    /// A preview of an unreviewed change (impact) of a pair with secrets:
+    /// not planned, so nothing decrypts them. Not a failure of the pair.
+    #[error("{0}")]
+    Withheld(String),
     /// Shown with its whole chain of causes, so an OS error ("No space
     /// left on device") is never hidden behind "writing comment.md".
     #[error("{0:#}")]

@@ -24,13 +24,14 @@ pub mod tools;
 pub use error::RunError;
 use folder::ensure_out_dir;
 pub use folder::read_summary;
+pub use secrets::WITHHELD;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::config::{Customer, Manager, Unit};
-use crate::data::summary::{PlanSummary, ProductFacts};
+use crate::data::summary::{PlanSummary, ProductFacts, SecretAge};
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
 use crate::terraform::{Terraform, TerraformError, Workspace};
@@ -58,6 +59,10 @@ pub struct Engine<'m> {
     /// Told each customer secret before Terraform runs, so the runner
     /// masks it in every log (the output layer's; none: not on Actions).
     pub mask: Option<Masker>,
+    /// Plans of an unreviewed manager change (impact): a pair with
+    /// secrets is refused, never decrypted (its plan would hand them to
+    /// code no second person has read).
+    pub withhold_secrets: bool,
 }
 
 /// Registers a secret with the runner's mask list.
@@ -221,7 +226,8 @@ impl Engine<'_> {
             true => self.run_tools(env, &ws, &json)?,
             false => Vec::new(),
         };
-        let mut summary = self.summarise(req, &plan_path, &json, has_changes, tools)?;
+        let mut summary =
+            self.summarise(req, &plan_path, &json, has_changes, tools, secret_ages)?;
         summary.product = self.manager.product.clone().map(|name| ProductFacts {
             name,
             inputs_sha256: inputs.as_ref().map(Inputs::digest),
@@ -231,7 +237,6 @@ impl Engine<'_> {
         summary.identity = identity;
         summary.lock_checksums_dropped = checksums_dropped;
         summary.targeting = self.targeting.clone();
-        summary.secrets = secret_ages;
         let full_plan_at = req
             .run_url
             .clone()
@@ -330,6 +335,7 @@ impl Engine<'_> {
         json: &serde_json::Value,
         has_changes: bool,
         tools: Vec<crate::data::verdict::GateResult>,
+        secrets: Vec<SecretAge>,
     ) -> Result<PlanSummary, RunError> {
         let (slug, env) = (&req.customer.slug, req.environment);
         let digest = sha256_file(plan_path)?;
@@ -337,6 +343,8 @@ impl Engine<'_> {
         let mut summary = PlanSummary::from_show_json(json, slug, env, &key, &digest, has_changes);
         summary.sha = req.sha.clone();
         summary.pin = self.manager.pin.clone();
+        // Before the gates: `refuse_stale_secrets` judges their ages.
+        summary.secrets = secrets;
         let gates = self.manager.config.policies.for_environment(env);
         let verdict = crate::policy::evaluate(
             &gates,
@@ -684,5 +692,6 @@ fn build<'m>(
         mask: Some(std::sync::Arc::new(|s: &str| {
             crate::output::Output::from_env(false, 0).mask(s)
         })),
+        withhold_secrets: false,
     })
 }

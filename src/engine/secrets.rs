@@ -11,11 +11,16 @@ use crate::config::Customer;
 use crate::data::summary::SecretAge;
 use crate::data::Diagnostic;
 use crate::values::customer::CustomerDocs;
+use crate::values::keyring;
 use crate::values::secret_ages;
 use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
 use crate::yaml::Location;
 
 use super::{Engine, RunError};
+
+/// What the reason of a pair withheld from a preview says (impact tells
+/// it apart from a failure by it).
+pub const WITHHELD: &str = "is not previewed: it has secrets";
 
 /// The provider's identities for its provider-wide secrets (age identity
 /// lines), held by the plan and apply environments of each environment.
@@ -64,6 +69,10 @@ impl Engine<'_> {
         env: &str,
         docs: &CustomerDocs,
     ) -> Result<(Vec<Secret>, Vec<SecretAge>), RunError> {
+        if self.withhold_secrets {
+            self.withheld(customer, env, docs)?;
+            return Ok((Vec::new(), Vec::new()));
+        }
         let mut found = Vec::new();
         if let Some(pair) = self.customer_secrets(customer, env, docs)? {
             found.push(pair);
@@ -115,9 +124,80 @@ impl Engine<'_> {
                 shown.display()
             )));
         };
-        let keys = Keys::from_env(&customer.slug).map_err(|e| RunError::Refused(e.to_string()))?;
+        let mut keys =
+            Keys::from_env(&customer.slug).map_err(|e| RunError::Refused(e.to_string()))?;
+        if !keys.holds(recipient) {
+            if let Some(id) = self.keyring_identity(&customer.slug, env)? {
+                keys.add(id);
+            }
+        }
         let secrets = secret_files::decrypt(&file, &who, recipient, &keys).map_err(located)?;
         Ok(Some((file, secrets)))
+    }
+
+    /// A plan of an unreviewed manager change (impact) never decrypts: a
+    /// pair with a secrets file (the customer's or the provider-wide one)
+    /// is refused, saying why; one without plans as usual.
+    fn withheld(
+        &self,
+        customer: &Customer,
+        env: &str,
+        docs: &CustomerDocs,
+    ) -> Result<(), RunError> {
+        let provider = match &self.manager.config.secrets {
+            Some(c) => self.manager_file(&c.file.replace("{environment}", env))?,
+            None => None,
+        };
+        let file = match (docs.secrets.get(env), provider) {
+            (Some((shown, _)), _) => shown.display().to_string(),
+            (None, Some((shown, _))) => shown.display().to_string(),
+            (None, None) => return Ok(()),
+        };
+        Err(RunError::Withheld(format!(
+            "{}/{env} {WITHHELD} ({file}), and a preview of a manager change no second person has reviewed never decrypts them; its plan comes with the reviewed rollout or deploy",
+            customer.slug
+        )))
+    }
+
+    /// The pair's identity from the fleet keyring, in a job holding the
+    /// fleet key (`FLEETFORM_FLEET_SECRETS_KEY`) with `secrets.fleet_recipient`
+    /// set; `None` otherwise or when the keyring has no entry for the pair.
+    fn keyring_identity(
+        &self,
+        slug: &str,
+        env: &str,
+    ) -> Result<Option<age::x25519::Identity>, RunError> {
+        let Some(config) = &self.manager.config.secrets else {
+            return Ok(None);
+        };
+        let Some(fleet_recipient) = &config.fleet_recipient else {
+            return Ok(None);
+        };
+        let fleet = keyring::fleet_keys().map_err(RunError::Refused)?;
+        if fleet.is_empty() {
+            return Ok(None);
+        }
+        let Some((shown, bytes)) = self.manager_file(&config.keyring)? else {
+            return Ok(None);
+        };
+        let file = keyring::parse(&shown, &bytes).map_err(located)?;
+        keyring::open(&file, fleet_recipient, &fleet, slug, env).map_err(located)
+    }
+
+    /// A file of the manager repo (`rel`, under its root, never through a
+    /// link out of it): where it is shown, and its bytes; `None` when absent.
+    fn manager_file(&self, rel: &str) -> Result<Option<(std::path::PathBuf, Vec<u8>)>, RunError> {
+        let limit = crate::yaml::Limits::default().max_bytes as u64;
+        let shown = crate::config::display_path(&self.manager.path(std::path::Path::new(rel)));
+        match crate::util::fs::read_under(&self.manager.root, std::path::Path::new(rel), limit) {
+            Ok(b) => Ok(Some((shown, b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RunError::Refused(format!(
+                "{}: {}",
+                shown.display(),
+                e.reason
+            ))),
+        }
     }
 
     /// The provider-wide secrets of `env` (fleetform.yml `secrets.file`,
@@ -127,22 +207,8 @@ impl Engine<'_> {
             return Ok(None);
         };
         let rel = config.file.replace("{environment}", env);
-        let limit = crate::yaml::Limits::default().max_bytes as u64;
-        let shown = crate::config::display_path(&self.manager.path(std::path::Path::new(&rel)));
-        let bytes = match crate::util::fs::read_under(
-            &self.manager.root,
-            std::path::Path::new(&rel),
-            limit,
-        ) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(RunError::Refused(format!(
-                    "{}: {}",
-                    shown.display(),
-                    e.reason
-                )))
-            }
+        let Some((shown, bytes)) = self.manager_file(&rel)? else {
+            return Ok(None);
         };
         let file = secret_files::parse(&shown, &bytes).map_err(located)?;
         let who = format!("the provider's `{env}`");

@@ -75,6 +75,10 @@ pub fn plan_affected(
     let mut plans = Plans::default();
     let mut planned = Vec::new();
     for (unit, new) in affected {
+        if let Some(why) = withheld(head.get(unit)) {
+            plans.withheld.push((unit.clone(), why));
+            continue;
+        }
         let pending = pending(live, registry, &store, unit);
         match judge(head.get(unit), base.get(unit), new) {
             Ok((only_head, dir, drift)) => {
@@ -109,6 +113,17 @@ fn affected<'i>(impact: &'i Impact, settings: &PlanSettings<'_>) -> Vec<(&'i Uni
         .filter(|p| in_shard(&p.unit))
         .map(|p| (&p.unit, p.new))
         .collect()
+}
+
+/// Why the head did not plan a pair with secrets (never decrypted for a
+/// preview), if that is why.
+fn withheld(head: Option<&Outcome>) -> Option<String> {
+    match head {
+        Some(Outcome::Skipped { reason }) if reason.contains(crate::engine::WITHHELD) => {
+            Some(reason.clone())
+        }
+        _ => None,
+    }
 }
 
 /// One pair's plans at both sides: what only the head does (and its plan
@@ -188,6 +203,7 @@ fn plan_side<'r>(
             refresh_only: false,
             action: "impact-plan",
             terraform: settings.terraform,
+            withhold_secrets: true,
         };
         let source_for = move |view: &Manager| -> Box<super::run::SourceFn<'r>> {
             let view = view.clone();
@@ -205,6 +221,7 @@ fn plan_side<'r>(
         )?
     } else {
         let mut engine = crate::engine::Engine::with_terraform(manager, settings.terraform)?;
+        engine.withhold_secrets = true;
         let source = super::impact::deployed_or_local(manager, registry, store);
         let fleet = super::prepare(&engine, selected, &source, out);
         super::execute(

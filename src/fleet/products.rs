@@ -28,6 +28,8 @@ pub struct RunSettings<'a> {
     /// The audit action (`plan`, `drift`).
     pub action: &'a str,
     pub terraform: Option<&'a Path>,
+    /// Refuse pairs with secrets instead of decrypting them (impact).
+    pub withhold_secrets: bool,
 }
 
 /// Where a customer's `infra/products.yml` comes from (`None`: absent).
@@ -126,6 +128,7 @@ fn run_view(
     out: &Output,
 ) -> Result<()> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform)?;
+    engine.withhold_secrets = settings.withhold_secrets;
     let source = source_for(view);
     let mut fleet = super::prepare(&engine, pairs, &*source, out);
     let needs = view.needs();

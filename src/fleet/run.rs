@@ -350,6 +350,11 @@ impl Run<'_, '_> {
                     .finished(&format!("waiting {label}: {reason}"));
                 Outcome::Skipped { reason }
             }
+            Err(RunError::Withheld(reason)) => {
+                self.progress
+                    .finished(&format!("withheld {label}: {reason}"));
+                Outcome::Skipped { reason }
+            }
             Err(e) => {
                 self.progress
                     .finished(&format!("FAILED {label}: {}", failure_detail(&e)));

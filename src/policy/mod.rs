@@ -126,6 +126,7 @@ pub fn evaluate(
         required_labels(gates, pull),
         required_approvals(gates, pull),
         apply_windows(gates, now, stage),
+        stale_secrets(gates, summary),
     ]
     .into_iter()
     .flatten()
@@ -170,6 +171,32 @@ fn max_replace(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
         summary.replace <= max,
         false,
         format!("{} replaced, at most {max}", summary.replace),
+    ))
+}
+
+/// `refuse_stale_secrets`: no secret of the plan is due for rotation.
+fn stale_secrets(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
+    if gates.refuse_stale_secrets != Some(true) {
+        return None;
+    }
+    let stale: Vec<&str> = summary
+        .secrets
+        .iter()
+        .filter(|s| s.stale)
+        .map(|s| s.source.as_str())
+        .collect();
+    let detail = match stale.as_slice() {
+        [] => "no secret due for rotation".to_string(),
+        _ => format!(
+            "due for rotation (`secrets.max_age_days`): {}; the customer sets each value again with a new `updated:` date",
+            stale.join(", ")
+        ),
+    };
+    Some(gate(
+        "refuse_stale_secrets",
+        stale.is_empty(),
+        false,
+        detail,
     ))
 }
 

@@ -87,6 +87,10 @@ pub struct Plans {
     pub groups: Vec<PlanGroup>,
     /// Pairs whose plan failed, with why.
     pub failed: Vec<(Unit, String)>,
+    /// Pairs not planned because they have secrets, which a preview of an
+    /// unreviewed change never decrypts (not a failure), with why.
+    #[serde(default)]
+    pub withheld: Vec<(Unit, String)>,
     /// What else differs for a planned pair, apart from the manager's
     /// change (drift, the customer's own pending edit): never in `groups`.
     #[serde(default)]
@@ -193,6 +197,7 @@ pub fn merge_plans(shards: Vec<Plans>) -> Plans {
     for p in shards {
         out.planned += p.planned;
         out.failed.extend(p.failed);
+        out.withheld.extend(p.withheld);
         out.apart.extend(p.apart);
         for g in p.groups {
             match out.groups.iter_mut().find(|o| o.resources == g.resources) {
@@ -228,6 +233,7 @@ pub fn unanswered(plans: &mut Plans, changed: &[PairImpact]) {
         .iter()
         .flat_map(|g| &g.members)
         .chain(plans.failed.iter().map(|(u, _)| u))
+        .chain(plans.withheld.iter().map(|(u, _)| u))
         .collect();
     let missing: Vec<(Unit, String)> = changed
         .iter()

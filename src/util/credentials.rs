@@ -60,6 +60,7 @@ pub const CREDENTIALS: &[Credential] = &[
     // `FLEETFORM_SECRETS_KEY_<SLUG>` is matched by [`credential`] too.
     own("FLEETFORM_SECRETS_KEY"),
     own("FLEETFORM_PROVIDER_SECRETS_KEY"),
+    own("FLEETFORM_FLEET_SECRETS_KEY"),
     // The relay App's webhook secret (`fleetform relay serve`).
     own("FLEETFORM_WEBHOOK_SECRET"),
     own("FLEETFORM_WEBHOOK_SECRET_PREVIOUS"),

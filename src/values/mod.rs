@@ -6,6 +6,7 @@
 //! Terraform, talks to GitHub or renders reports.
 
 pub mod customer;
+pub mod keyring;
 pub mod layers;
 pub mod products;
 pub mod quoting;

@@ -42,6 +42,11 @@ use crate::yaml::{self, escape_token, Document, Limits, Location};
 /// the customer's for the environment; Terraform never sees it.
 pub const KEY_VAR: &str = "FLEETFORM_SECRETS_KEY";
 
+/// The environment variable of a fleet job holding the fleet identity
+/// (age identity lines; several while the fleet key is being rotated),
+/// which opens the fleet keyring's entries (`values::keyring`).
+pub const FLEET_KEY_VAR: &str = "FLEETFORM_FLEET_SECRETS_KEY";
+
 /// The GitHub secret of each plan environment holding `slug`'s identities:
 /// `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`; GitHub's names
 /// are case-insensitive and allow only letters, digits and `_`), the name
@@ -69,6 +74,13 @@ pub struct Entry {
     pub location: Location,
 }
 
+impl Entry {
+    /// The armored age ciphertext, as the file holds it.
+    pub fn ciphertext(&self) -> &str {
+        &self.ciphertext
+    }
+}
+
 /// A parsed secrets file.
 #[derive(Debug, Clone)]
 pub struct SecretsFile {
@@ -76,6 +88,18 @@ pub struct SecretsFile {
     /// The recipient the file says its values are encrypted to.
     pub recipient: String,
     pub entries: Vec<Entry>,
+}
+
+impl SecretsFile {
+    /// The file with only the entry `name`, if it has one.
+    pub fn only(&self, name: &str) -> Option<SecretsFile> {
+        let e = self.entries.iter().find(|e| e.name == name)?;
+        Some(SecretsFile {
+            file: self.file.clone(),
+            recipient: self.recipient.clone(),
+            entries: vec![e.clone()],
+        })
+    }
 }
 
 /// A decrypted secret: its key, its value (wiped when dropped) and where
@@ -264,6 +288,21 @@ impl Keys {
         Keys::parse(&text)
     }
 
+    /// Adds `id` (e.g. one opened from the fleet keyring).
+    pub fn add(&mut self, id: age::x25519::Identity) {
+        self.0.push(id);
+    }
+
+    /// Whether it holds no identity.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether one of the identities is `recipient`'s.
+    pub fn holds(&self, recipient: &str) -> bool {
+        self.for_recipient(recipient).is_some()
+    }
+
     fn for_recipient(&self, recipient: &str) -> Option<&age::x25519::Identity> {
         self.0
             .iter()
@@ -309,7 +348,7 @@ pub fn decrypt(
         return Err(SecretError {
             location: at_top,
             message: format!(
-                "no key for {who} ({recipient}) in {KEY_VAR}: set it in this job's environment from the secret `customers add` made for {who}"
+                "no key for {who} ({recipient}) in {KEY_VAR}: set it in this job's environment from the secret `customers add` made for {who} (a fleet job: {FLEET_KEY_VAR}, with {who} in the fleet keyring)"
             ),
         });
     };

@@ -10,37 +10,121 @@ use crate::config::{display_path, Customer, Manager};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
+/// One identity made for a customer × environment: written to `path`,
+/// and held (wiped on drop) until it is sealed into the fleet keyring.
+pub(super) struct Made {
+    pub env: String,
+    pub path: PathBuf,
+    identity: zeroize::Zeroizing<String>,
+}
+
 /// Makes the customer's identities (none without `secrets:`): the
-/// recipients go into `c`, the identities into new files; returns the
-/// files by environment.
-pub(super) fn make(manager: &Manager, c: &mut Customer) -> Result<Vec<(String, PathBuf)>> {
+/// recipients go into `c`, the identities into new files.
+pub(super) fn make(manager: &Manager, c: &mut Customer) -> Result<Vec<Made>> {
     let Some(config) = &manager.config.secrets else {
         return Ok(Vec::new());
     };
     let mut made = Vec::new();
     for env in c.environments.clone() {
-        let (recipient, path) = make_one(manager, config, &c.slug, &env)?;
+        let (recipient, one) = make_one(manager, config, &c.slug, &env)?;
         c.secrets.insert(env.clone(), recipient);
-        made.push((env, path));
+        made.push(one);
     }
     Ok(made)
 }
 
 /// One new identity for `slug` × `env` in its own file: its recipient and
-/// the file.
+/// what was made.
 fn make_one(
     manager: &Manager,
     config: &crate::config::SecretsConfig,
     slug: &str,
     env: &str,
-) -> Result<(String, PathBuf)> {
+) -> Result<(String, Made)> {
     let dir = manager.path(std::path::Path::new(&config.keys_dir));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::Failed(format!("{}: {e}", display_path(&dir).display())))?;
     let (recipient, identity) = crate::values::secret_files::generate();
     let path = dir.join(format!("{slug}.{env}.agekey"));
     write_new_private(&path, &identity)?;
-    Ok((recipient, path))
+    let made = Made {
+        env: env.to_string(),
+        path,
+        identity,
+    };
+    Ok((recipient, made))
+}
+
+/// With `secrets.fleet_recipient`, `made` sealed into the fleet keyring
+/// (replacing the pair's old entries), so fleet jobs can plan the
+/// customer; without it, nothing.
+pub(super) fn seal(manager: &Manager, slug: &str, made: &[Made], out: &Output) -> Result<()> {
+    use crate::values::keyring;
+    let Some((config, fleet)) = fleet_recipient(manager) else {
+        return Ok(());
+    };
+    let today = jiff::Zoned::now().date();
+    let add = made
+        .iter()
+        .map(|m| {
+            Ok(keyring::Sealed {
+                name: keyring::entry_name(slug, &m.env),
+                updated: today,
+                armored: keyring::seal(fleet, &m.identity).map_err(Error::Usage)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let n = add.len();
+    edit_keyring(manager, config, fleet, add, |_| false)?;
+    out.note(&format!(
+        "{slug}: {n} identit{} sealed into the fleet keyring {} (fleet jobs open it with FLEETFORM_FLEET_SECRETS_KEY); commit it",
+        if n == 1 { "y" } else { "ies" },
+        config.keyring
+    ));
+    Ok(())
+}
+
+/// Revoking drops the customer's entries from the fleet keyring.
+pub(super) fn unseal(manager: &Manager, slug: &str) -> Result<()> {
+    let Some((config, fleet)) = fleet_recipient(manager) else {
+        return Ok(());
+    };
+    let prefix = format!("{slug}/");
+    edit_keyring(manager, config, fleet, Vec::new(), |n| {
+        n.starts_with(&prefix)
+    })
+}
+
+fn fleet_recipient(manager: &Manager) -> Option<(&crate::config::SecretsConfig, &str)> {
+    let config = manager.config.secrets.as_ref()?;
+    Some((config, config.fleet_recipient.as_deref()?))
+}
+
+/// The keyring rewritten (temp file, then rename): `add` put in, the
+/// entries `remove` names dropped.
+fn edit_keyring(
+    manager: &Manager,
+    config: &crate::config::SecretsConfig,
+    fleet: &str,
+    add: Vec<crate::values::keyring::Sealed>,
+    remove: impl Fn(&str) -> bool,
+) -> Result<()> {
+    use crate::values::keyring;
+    let rel = std::path::Path::new(&config.keyring);
+    let path = manager.path(rel);
+    let shown = display_path(&path);
+    let limit = crate::yaml::Limits::default().max_bytes as u64;
+    let current = match crate::util::fs::read_under(&manager.root, rel, limit) {
+        Ok(b) => Some(keyring::parse(&shown, &b).map_err(|e| Error::Failed(e.to_string()))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::Failed(format!("{}: {}", shown.display(), e.reason))),
+    };
+    let text = keyring::edited(current.as_ref(), fleet, add, remove).map_err(Error::Usage)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Failed(format!("{}: {e}", display_path(dir).display())))?;
+    }
+    crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| Error::Failed(e.to_string()))
 }
 
 /// A new file only its owner can read (never over an existing one, never
@@ -67,8 +151,8 @@ fn write_new_private(path: &std::path::Path, text: &str) -> Result<()> {
 /// What to do with the identities made: each goes into the environment's
 /// plan environment (only plans decrypt; an apply runs the saved plan),
 /// under the name the deploy workflow reads (`secret_name`).
-pub(super) fn tell(manager: &Manager, slug: &str, made: &[(String, PathBuf)], out: &Output) {
-    for (env, path) in made {
+pub(super) fn tell(manager: &Manager, slug: &str, made: &[Made], out: &Output) {
+    for Made { env, path, .. } in made {
         let Some(e) = manager.environment(env) else {
             continue;
         };
@@ -122,12 +206,14 @@ pub(super) fn rotate(
         )));
     }
     let old = c.secrets.get(&a.env).cloned();
-    let (recipient, path) = make_one(manager, config, &a.slug, &a.env)?;
+    let (recipient, made) = make_one(manager, config, &a.slug, &a.env)?;
     if let Err(e) = write(&recipient) {
         // No recipient without its identity, nor an identity without use.
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&made.path);
         return Err(e);
     }
+    let made = [made];
+    seal(manager, &a.slug, &made, out)?;
     crate::audit::record(
         out,
         crate::audit::Entry::now("registry", "secrets key rotated")
@@ -144,7 +230,7 @@ pub(super) fn rotate(
             None => String::new(),
         }
     ));
-    tell(manager, &a.slug, &[(a.env.clone(), path)], out);
+    tell(manager, &a.slug, &made, out);
     out.result(&reencrypt_steps(manager, c, &a.env, &recipient));
     Ok(())
 }

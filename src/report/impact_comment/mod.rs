@@ -320,6 +320,20 @@ fn blocked_and_failed(i: &Impact) -> String {
         }
         out.push('\n');
     }
+    if !p.withheld.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> **{} not previewed**: they have secrets, which a plan of an unreviewed change never receives; their plans come with the reviewed rollout or deploy.",
+            crate::util::text::count(p.withheld.len(), "pair", "pairs")
+        );
+        for (u, _) in p.withheld.iter().take(LISTED) {
+            let _ = writeln!(out, "> - {}", md_code(&u.to_string()));
+        }
+        if p.withheld.len() > LISTED {
+            let _ = writeln!(out, "> - and {} more", p.withheld.len() - LISTED);
+        }
+        out.push('\n');
+    }
     if !p.failed.is_empty() {
         let _ = writeln!(
             out,
