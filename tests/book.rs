@@ -178,7 +178,10 @@ fn the_link_check_catches_a_broken_link() {
 fn the_readme_is_a_front_door() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let lines = readme.lines().count();
-    assert!(lines <= 300, "README.md has {lines} lines; the rest goes in the book");
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; the rest goes in the book"
+    );
     for (what, page) in [
         ("set-up of a manager", "docs/src/provider/quick-start.md"),
         ("onboarding a customer", "docs/src/provider/onboarding.md"),
@@ -191,7 +194,10 @@ fn the_readme_is_a_front_door() {
             "the README does not link {what} ({page})"
         );
     }
-    for command in ["cargo run -- -C examples/manager plan --all", "bash tests/check.sh"] {
+    for command in [
+        "cargo run -- -C examples/manager plan --all",
+        "bash tests/check.sh",
+    ] {
         assert!(readme.contains(command), "{command}");
     }
 }
@@ -229,7 +235,9 @@ fn the_book_is_built_by_check_ci_and_the_publishing_workflow() {
     let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
     let version = read("docs/mdbook-version");
     assert!(
-        regex::Regex::new(r"^\d+\.\d+\.\d+\n$").unwrap().is_match(&version),
+        regex::Regex::new(r"^\d+\.\d+\.\d+\n$")
+            .unwrap()
+            .is_match(&version),
         "{version:?}"
     );
     let check = read("tests/check.sh");
@@ -237,9 +245,7 @@ fn the_book_is_built_by_check_ci_and_the_publishing_workflow() {
         assert!(check.contains(needed), "tests/check.sh: {needed}");
     }
     let ci = read(".ci/run");
-    assert!(ci.contains(
-        "cargo install mdbook --locked --version \"$mdbook_version\""
-    ));
+    assert!(ci.contains("cargo install mdbook --locked --version \"$mdbook_version\""));
     let workflow = read(".github/workflows/book.yml");
     for needed in [
         "cargo install mdbook --locked --version \"$version\"",
@@ -274,12 +280,19 @@ fn bench_results_are_tables_with_one_line_of_method() {
         if !in_tools {
             assert!(!date.is_match(line), "line {}: a date: {line}", i + 1);
             assert!(
-                !commit.is_match(line) || !line.chars().any(|c| c.is_ascii_alphabetic() && c.is_ascii_hexdigit()),
+                !commit.is_match(line)
+                    || !line
+                        .chars()
+                        .any(|c| c.is_ascii_alphabetic() && c.is_ascii_hexdigit()),
                 "line {}: a commit id: {line}",
                 i + 1
             );
         }
-        assert!(!line.to_lowercase().contains("load average"), "line {}: {line}", i + 1);
+        assert!(
+            !line.to_lowercase().contains("load average"),
+            "line {}: {line}",
+            i + 1
+        );
         if i < cases || line.is_empty() || line.starts_with('#') || line.starts_with("<!--") {
             continue;
         }

@@ -119,11 +119,9 @@ fn matches(expected: &[String], actual: &[&str]) -> bool {
         Some((e, rest)) if e == "..." => {
             (0..=actual.len()).any(|skip| matches(rest, &actual[skip..]))
         }
-        Some((e, rest)) => {
-            actual
-                .split_first()
-                .is_some_and(|(a, more)| line_matches(e, a) && matches(rest, more))
-        }
+        Some((e, rest)) => actual
+            .split_first()
+            .is_some_and(|(a, more)| line_matches(e, a) && matches(rest, more)),
     }
 }
 
@@ -219,7 +217,8 @@ impl Sandbox {
             return String::new();
         }
         if let Some((k, v)) = cmd.strip_prefix("export ").and_then(|r| r.split_once('=')) {
-            self.env.push((k.to_string(), v.trim_matches('"').to_string()));
+            self.env
+                .push((k.to_string(), v.trim_matches('"').to_string()));
             return String::new();
         }
         let line = cmd.replacen("cargo run -- ", "fleetform ", 1);
@@ -277,14 +276,21 @@ fn every_console_example_in_the_book_runs_as_shown() {
     // The pages the issue names have runnable examples.
     for (page, command) in [
         ("README.md", "cargo run -- -C examples/manager plan --all"),
-        ("docs/src/provider/quick-start.md", "fleetform init --dir infra-manager"),
+        (
+            "docs/src/provider/quick-start.md",
+            "fleetform init --dir infra-manager",
+        ),
         ("docs/src/provider/onboarding.md", "customers add"),
-        ("docs/src/operations/daily.md", "render --customer acme --env staging"),
+        (
+            "docs/src/operations/daily.md",
+            "render --customer acme --env staging",
+        ),
         ("docs/src/operations/day-2.md", "state rm"),
         ("docs/src/operations/offboarding.md", "customers offboard"),
     ] {
         assert!(
-            ran.iter().any(|r| r.starts_with(page) && r.contains(command)),
+            ran.iter()
+                .any(|r| r.starts_with(page) && r.contains(command)),
             "{page}: no example running `{command}` ran: {ran:#?}"
         );
     }
@@ -319,7 +325,10 @@ fn no_runnable_command_hides_in_a_plain_block() {
             }
         }
     }
-    assert!(found.is_empty(), "runnable commands outside a console block: {found:#?}");
+    assert!(
+        found.is_empty(),
+        "runnable commands outside a console block: {found:#?}"
+    );
 }
 
 #[test]
@@ -328,9 +337,18 @@ fn the_matcher_matches_as_documented() {
     assert!(matches(&e(&["a", "...", "d"]), &["a", "b", "c", "d"]));
     assert!(matches(&e(&["a", "...", "d"]), &["a", "d"]));
     assert!(!matches(&e(&["a", "d"]), &["a", "b", "d"]));
-    assert!(matches(&e(&["digest [..] of [..]"]), &["digest 3f2a of acme"]));
-    assert!(!matches(&e(&["digest [..] of x"]), &["digest 3f2a of acme"]));
+    assert!(matches(
+        &e(&["digest [..] of [..]"]),
+        &["digest 3f2a of acme"]
+    ));
+    assert!(!matches(
+        &e(&["digest [..] of x"]),
+        &["digest 3f2a of acme"]
+    ));
     let b = &blocks("<!-- example: empty -->\n```console\n$ true\nout\n[exit: 3]\n```\n")[0];
     assert_eq!(b.context.as_deref(), Some("empty"));
-    assert_eq!(commands(b), vec![("true".to_string(), vec!["out".to_string()], 3)]);
+    assert_eq!(
+        commands(b),
+        vec![("true".to_string(), vec!["out".to_string()], 3)]
+    );
 }

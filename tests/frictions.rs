@@ -39,18 +39,23 @@ fn the_instructions_command_init_prints_works() {
         .current_dir(&m)
         .args(["customers", "add", "acme", "--repo", "acme/infra"])
         .args(["--repo-id", "7", "--contact", "ops@acme.example"])
-        .env("FLEETFORM_DISPATCH_SECRET", "a-test-dispatch-secret-of-32-bytes!!")
+        .env(
+            "FLEETFORM_DISPATCH_SECRET",
+            "a-test-dispatch-secret-of-32-bytes!!",
+        )
         .output()
         .unwrap();
     common::assert_ok(&add);
     // As printed, with the placeholders filled.
-    common::run_bin(&[]).current_dir(&m)
+    common::run_bin(&[])
+        .current_dir(&m)
         .args(["customers", "instructions", "acme"])
         .args(["--manager-repo", "provider/manager"])
         .ok()
         .stdout_has("provider/manager");
     // Without the flag and no `relay:`: a usage error that says what to pass.
-    common::run_bin(&[]).current_dir(&m)
+    common::run_bin(&[])
+        .current_dir(&m)
         .args(["customers", "instructions", "acme"])
         .code(2)
         .stderr_has("pass --manager-repo OWNER/NAME")
@@ -58,9 +63,12 @@ fn the_instructions_command_init_prints_works() {
     // With `relay:`, its manager repo is the default.
     let config = m.join("fleetform.yml");
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("\nrelay:\n  app_slug: provider-manager\n  manager_repo: provider/fleet-manager\n");
+    text.push_str(
+        "\nrelay:\n  app_slug: provider-manager\n  manager_repo: provider/fleet-manager\n",
+    );
     std::fs::write(&config, text).unwrap();
-    common::run_bin(&[]).current_dir(&m)
+    common::run_bin(&[])
+        .current_dir(&m)
         .args(["customers", "instructions", "acme"])
         .ok()
         .stdout_has("provider/fleet-manager");
@@ -80,7 +88,9 @@ fn init_operators_says_why_the_rollout_template_waits() {
         "init --operators wrote `rollout:` but says it is missing:\n{with}"
     );
     assert!(
-        with.contains("manager-rollout.yml from fleetform's workflows/ once `records:` is a\n   bucket"),
+        with.contains(
+            "manager-rollout.yml from fleetform's workflows/ once `records:` is a\n   bucket"
+        ),
         "{with}"
     );
     let without = init(tmp.path(), "without", &[]);
@@ -125,7 +135,8 @@ fn init_zizmor_suppressions_match_the_workflows() {
 fn validate_a_file_outside_a_manager_names_schema() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("variables.yml"), "region: eu-west-1\n").unwrap();
-    common::run_bin(&[]).current_dir(tmp.path())
+    common::run_bin(&[])
+        .current_dir(tmp.path())
         .args(["validate", "variables.yml"])
         .code(2)
         .stderr_has("fleetform validate --schema FILE variables.yml");
@@ -135,7 +146,8 @@ fn validate_a_file_outside_a_manager_names_schema() {
         r#"{"type": "object", "properties": {"region": {"type": "string"}}}"#,
     )
     .unwrap();
-    common::run_bin(&[]).current_dir(tmp.path())
+    common::run_bin(&[])
+        .current_dir(tmp.path())
         .args(["validate", "--schema", "schema.json", "variables.yml"])
         .ok();
 }
@@ -200,7 +212,10 @@ fn check_sh_names_every_missing_tool_up_front() {
         "a missing tool without an install hint:\n{err}"
     );
     assert!(!stdout(&out).contains("==> cargo"), "it started building");
-    assert!(script.contains("need "), "the checks moved: update this test");
+    assert!(
+        script.contains("need "),
+        "the checks moved: update this test"
+    );
 }
 
 fn which(tool: &str) -> Option<PathBuf> {

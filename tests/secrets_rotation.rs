@@ -148,10 +148,16 @@ fn a_stale_secret_blocks_the_plan_where_the_gate_asks_for_it() {
     let g = gate(&summary);
     assert_eq!(g["passed"], false, "{summary}");
     assert!(
-        g["detail"].as_str().unwrap().contains("secrets.staging.yml#db_password"),
+        g["detail"]
+            .as_str()
+            .unwrap()
+            .contains("secrets.staging.yml#db_password"),
         "{g}"
     );
-    assert!(comment.contains("blocked by `refuse_stale_secrets`"), "{comment}");
+    assert!(
+        comment.contains("blocked by `refuse_stale_secrets`"),
+        "{comment}"
+    );
     assert!(!comment.contains(VALUE) && !summary.to_string().contains(VALUE));
 }
 

@@ -19,7 +19,8 @@ impl Budgets {
     /// The table under "**Request budgets**" in the book's reference.
     pub fn from_book() -> Budgets {
         let readme = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/reference/request-budgets.md"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs/src/reference/request-budgets.md"),
         )
         .unwrap();
         Budgets::parse(&readme)

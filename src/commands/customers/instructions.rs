@@ -15,7 +15,11 @@ pub(super) fn instructions(
     (template, action_ref, relay_url): (Option<&PathBuf>, Option<&str>, Option<&str>),
     out: &Output,
 ) -> Result<()> {
-    let relay_repo = manager.config.relay.as_ref().map(|r| r.manager_repo.as_str());
+    let relay_repo = manager
+        .config
+        .relay
+        .as_ref()
+        .map(|r| r.manager_repo.as_str());
     let Some(manager_repo) = manager_repo.or(relay_repo) else {
         return Err(Error::Usage(
             "which manager repo? pass --manager-repo OWNER/NAME (or set FLEETFORM_MANAGER_REPO, or `relay.manager_repo` in fleetform.yml)".into(),

@@ -109,7 +109,10 @@ fn unknown_keys_say_did_you_mean() {
     assert_eq!(d.len(), 2, "{d:?}");
     assert!(d[0].starts_with("variables.yml:1:9: /regoin: "), "{d:?}");
     assert!(d[0].ends_with("did you mean `region`?"), "{d:?}");
-    assert!(d[1].starts_with("variables.yml:3:10: /network/cidrr: "), "{d:?}");
+    assert!(
+        d[1].starts_with("variables.yml:3:10: /network/cidrr: "),
+        "{d:?}"
+    );
     assert!(d[1].ends_with("did you mean `cidr`?"), "{d:?}");
     let d = check_with(schema, "zzzzzzzz: 1\n");
     assert!(
