@@ -126,6 +126,10 @@ pub struct Violation {
     /// A number where the schema wants a string (see
     /// [`crate::values::quoting`]).
     pub number_for_string: bool,
+    /// The pointer names a key the schema refuses (an unexpected key, a
+    /// name `propertyNames` refuses): it is placed at the key, not at its
+    /// value.
+    pub at_key: bool,
 }
 
 /// A compiled schema. Compile once, validate many.
@@ -318,6 +322,7 @@ impl Schema {
                 use jsonschema::error::ValidationErrorKind as Kind;
                 let mut pointer = e.instance_path().as_str().to_string();
                 let mut hint = None;
+                let mut at_key = false;
                 match e.kind() {
                     // Point an unexpected key at the key itself, with the
                     // declared key it is nearest to.
@@ -326,6 +331,7 @@ impl Schema {
                         if let [key] = unexpected.as_slice() {
                             pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
                             hint = self.did_you_mean(e.schema_path().as_str(), key);
+                            at_key = true;
                         }
                     }
                     // A key its name's schema refuses: the key, not the
@@ -333,6 +339,7 @@ impl Schema {
                     Kind::PropertyNames { error } => {
                         if let Value::String(key) = error.instance().as_ref() {
                             pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
+                            at_key = true;
                         }
                     }
                     _ => {}
@@ -356,6 +363,7 @@ impl Schema {
                     pointer,
                     message,
                     number_for_string,
+                    at_key,
                 }
             })
             .collect();

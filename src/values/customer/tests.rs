@@ -91,7 +91,7 @@ fn property_names_errors_point_at_the_offending_key() {
     );
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(
-        d[0].starts_with("variables.yml:4:7: /environments/qa: "),
+        d[0].starts_with("variables.yml:4:3: /environments/qa: "),
         "{d:?}"
     );
 }
@@ -107,10 +107,10 @@ fn unknown_keys_say_did_you_mean() {
                           "properties": {"cidr": {"type": "string"}}}}}"##;
     let d = check_with(schema, "regoin: eu\nnetwork:\n  cidrr: 10.0.0.0/16\n");
     assert_eq!(d.len(), 2, "{d:?}");
-    assert!(d[0].starts_with("variables.yml:1:9: /regoin: "), "{d:?}");
+    assert!(d[0].starts_with("variables.yml:1:1: /regoin: "), "{d:?}");
     assert!(d[0].ends_with("did you mean `region`?"), "{d:?}");
     assert!(
-        d[1].starts_with("variables.yml:3:10: /network/cidrr: "),
+        d[1].starts_with("variables.yml:3:3: /network/cidrr: "),
         "{d:?}"
     );
     assert!(d[1].ends_with("did you mean `cidr`?"), "{d:?}");
@@ -119,4 +119,15 @@ fn unknown_keys_say_did_you_mean() {
         d[0].ends_with("the keys allowed here: `region`, `network`"),
         "{d:?}"
     );
+}
+
+/// Through the layers (a null makes the check merge) an unexpected key is
+/// placed at the key too, in the file that holds it.
+#[test]
+fn unknown_keys_through_the_layers_point_at_the_key() {
+    let schema = r#"{"type": "object", "additionalProperties": false,
+        "properties": {"region": {"type": ["string", "null"]}}}"#;
+    let d = check_with(schema, "region: null\n  \nregoin: eu\n");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].starts_with("variables.yml:3:1: /regoin: "), "{d:?}");
 }
