@@ -618,3 +618,38 @@ fn the_schema_lint_warns_and_fails_with_strict() {
         r.stderr
     );
 }
+
+/// A secret the schema declares (`writeOnly: true`) bound for a root
+/// module variable that is not `sensitive = true` fails a must row naming
+/// it, before any customer's plan meets it; declared sensitive, it passes.
+#[test]
+fn a_secret_bound_for_a_plain_variable_fails_a_must_row() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let schema_path = "manager/schema/variables.schema.json";
+    let mut schema: Value = serde_json::from_str(&fx.read(schema_path)).unwrap();
+    schema["properties"]["db_password"] = serde_json::json!({"type": "string", "writeOnly": true});
+    fx.write(schema_path, &serde_json::to_string_pretty(&schema).unwrap());
+    let module = fx.read("manager/terraform/main.tf");
+    let plain = "\nvariable \"db_password\" {\n  type    = string\n  default = null\n}\n";
+    fx.write("manager/terraform/main.tf", &format!("{module}{plain}"));
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    let (level, result, found) = row(&r.stdout, "secret variables are sensitive");
+    assert_eq!((level, result), ("must", "FAIL"), "{}", r.stdout);
+    assert!(
+        found.contains("`db_password`") && found.contains("sensitive"),
+        "{found}"
+    );
+
+    let sensitive = plain.replace("default = null\n", "default = null\n  sensitive = true\n");
+    fx.write("manager/terraform/main.tf", &format!("{module}{sensitive}"));
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(
+        row(&r.stdout, "secret variables are sensitive").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+}

@@ -322,3 +322,88 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
     let err = format!("{}{}", stdout(&out), stderr(&out));
     assert!(err.contains("is also a provider-wide secret"), "{err}");
 }
+
+/// `render` and `render --explain` show a secret as its source file and
+/// key (a row of its own in the explanation), never its value, and need
+/// no key.
+#[test]
+fn render_shows_a_secret_by_source_never_by_value() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let render = w.expect(0, &["render", "--customer", "c01", "--env", "staging"]);
+    let rendered: serde_json::Value = serde_json::from_str(&stdout(&render)).unwrap();
+    assert!(rendered.get("db_password").is_none(), "{rendered}");
+    assert!(
+        stderr(&render).contains("`db_password` is a secret from ")
+            && stderr(&render).contains("secrets.staging.yml:4:3"),
+        "{}",
+        stderr(&render)
+    );
+    let explain = w.expect(
+        0,
+        &[
+            "render",
+            "--customer",
+            "c01",
+            "--env",
+            "staging",
+            "--explain",
+            "--json",
+        ],
+    );
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&explain)).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pointer"] == "/db_password")
+        .unwrap_or_else(|| panic!("no row for the secret: {rows}"));
+    assert_eq!(row["layer"], "secret", "{row}");
+    assert!(
+        row["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("infra/secrets.staging.yml:4:3"),
+        "{row}"
+    );
+    for out in [&render, &explain] {
+        assert!(!stdout(out).contains(VALUE) && !stderr(out).contains(VALUE));
+    }
+}
+
+/// `validate` in the manager, with the customer's key at hand, decrypts
+/// its secrets and checks each value against its schema property (the
+/// keyword named, the value never shown); without a key it checks what
+/// needs none and passes.
+#[test]
+fn validate_with_a_key_checks_the_decrypted_shape() {
+    let (w, keys) = world();
+    let short = "tiny-pw";
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, short));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    w.expect(0, &["validate", "--customer", "c01"]);
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+        .args(["validate", "--customer", "c01"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("secrets.staging.yml:4:3") && said.contains("`minLength`"),
+        "{said}"
+    );
+    assert!(!said.contains(short), "{said}");
+    // A value that fits passes with the key too.
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+        .args(["validate", "--customer", "c01"])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 0);
+}

@@ -34,7 +34,7 @@
 
 mod inbox;
 mod secrets;
-use secrets::secret_age_checks;
+use secrets::{secret_age_checks, sensitive_variable_checks};
 
 use std::path::Path;
 
@@ -532,6 +532,7 @@ fn examine(
         .date();
     checks.extend(doctor::pin_checks(&registry.customers, today));
     checks.extend(secret_age_checks(manager, registry, today));
+    checks.extend(sensitive_variable_checks(manager));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, GitHub::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count)

@@ -106,11 +106,16 @@ pub fn run(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             if let Some(p) = &view.product {
                 check_enabled(&manager, &registry, &customer, p)?;
             }
-            let layered = render_one(&view, &registry, &customer, &environment)?;
+            let (layered, secrets) = render_one(&view, &registry, &customer, &environment)?;
             if !explain {
                 to_json(&layered.value, out)?;
+                for (name, at) in &secrets {
+                    out.note(&format!(
+                        "`{name}` is a secret from {at}: decrypted only when planned, never rendered"
+                    ));
+                }
             } else {
-                show_explained(&view, &layered, json, out)?;
+                show_explained(&view, &layered, &secrets, json, out)?;
             }
             Ok(())
         }
@@ -148,7 +153,7 @@ fn render_one(
     registry: &Registry,
     wanted: &str,
     environment: &str,
-) -> Result<Layered> {
+) -> Result<(Layered, Vec<(String, crate::yaml::Location)>)> {
     let customer = checked_pair(manager, registry, wanted, environment)?;
     let dir = crate::fleet::local_dir(registry, customer).map_err(|d| Error::Values(vec![d]))?;
     let engine = crate::engine::Engine::without_terraform(manager)?;
@@ -156,12 +161,36 @@ fn render_one(
     let source =
         CustomerSource::from_dir(manager, &dir, &envs).map_err(|d| Error::Values(vec![d]))?;
     let docs = customer::check(&source, &engine.schema).map_err(Error::Values)?;
-    engine
+    let layered = engine
         .render(customer, environment, &docs)
         .map_err(|e| match e {
             RunError::Values(d) => Error::Values(d),
             other => Error::Failed(other.to_string()),
-        })
+        })?;
+    Ok((layered, secret_sources(&docs, environment)?))
+}
+
+/// The secrets of the pair's secrets file (readable keys only; nothing
+/// decrypted): each name and where it is.
+fn secret_sources(
+    docs: &customer::CustomerDocs,
+    environment: &str,
+) -> Result<Vec<(String, crate::yaml::Location)>> {
+    let Some((shown, bytes)) = docs.secrets.get(environment) else {
+        return Ok(Vec::new());
+    };
+    let file = crate::values::secret_files::parse(shown, bytes).map_err(|e| {
+        Error::Values(vec![crate::data::Diagnostic {
+            location: e.location,
+            pointer: None,
+            message: e.message,
+        }])
+    })?;
+    Ok(file
+        .entries
+        .into_iter()
+        .map(|e| (e.name, e.location))
+        .collect())
 }
 
 /// The customer enables `product` (its `infra/products.yml`, within what
@@ -191,7 +220,13 @@ fn check_enabled(manager: &Manager, registry: &Registry, slug: &str, product: &s
 /// JSON or a table. With products, the product is part of every origin,
 /// and the variables passed from needed products are listed with the
 /// `needs:` entry that passes them (their values come at plan time).
-fn show_explained(view: &Manager, layered: &Layered, json: bool, out: &Output) -> Result<()> {
+fn show_explained(
+    view: &Manager,
+    layered: &Layered,
+    secrets: &[(String, crate::yaml::Location)],
+    json: bool,
+    out: &Output,
+) -> Result<()> {
     let mut leaves: Vec<Explained> = layered
         .leaves()
         .into_iter()
@@ -232,6 +267,19 @@ fn show_explained(view: &Manager, layered: &Layered, json: bool, out: &Output) -
             )
         })
         .collect();
+    let hidden =
+        serde_json::Value::String("(secret: decrypted only when planned, never shown)".into());
+    for (name, location) in secrets {
+        leaves.push(Explained {
+            pointer: format!("/{}", crate::yaml::escape_token(name)),
+            value: &hidden,
+            origin: Some(Origin {
+                layer: crate::values::layers::Layer::Secret,
+                location: location.clone(),
+            }),
+            product: view.product.clone(),
+        });
+    }
     for (pointer, value, origin) in &pending {
         leaves.push(Explained {
             pointer: pointer.clone(),

@@ -103,6 +103,9 @@ struct CustomerCheck<'a> {
     schema: &'a Schema,
     layers: &'a ManagerLayers,
     templates: &'a ValueTemplates,
+    /// With a secrets key in this process: decrypts each customer's
+    /// secrets and checks their values (never shown).
+    secrets: Option<crate::engine::Engine<'a>>,
 }
 
 impl CustomerCheck<'_> {
@@ -133,11 +136,16 @@ impl CustomerCheck<'_> {
         let mut seen = std::collections::BTreeSet::new();
         let mut problems = Vec::new();
         for env in &c.environments {
-            if let Err(ds) = customer::render(self.layers, docs, c, env, self.templates) {
-                for d in ds {
-                    if seen.insert(d.to_string()) {
-                        problems.push(d);
-                    }
+            let found = match customer::render(self.layers, docs, c, env, self.templates) {
+                Err(ds) => ds,
+                Ok(_) => match &self.secrets {
+                    Some(engine) => engine.check_secrets(c, env, docs),
+                    None => Vec::new(),
+                },
+            };
+            for d in found {
+                if seen.insert(d.to_string()) {
+                    problems.push(d);
                 }
             }
         }
@@ -283,6 +291,10 @@ fn check_product(
         schema: &schema,
         layers: &layers,
         templates: &templates,
+        secrets: match crate::engine::holds_a_key() {
+            true => Some(crate::engine::Engine::without_terraform(view)?),
+            false => None,
+        },
     };
     Ok(crate::fleet::parallel::map(selected, jobs, |c| {
         let mut checked = ctx.check(c);

@@ -45,7 +45,7 @@ pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
 pub use rotation::rotation_checks;
-pub use secret_ages::secret_age_checks;
+pub use secret_ages::{secret_age_checks, sensitive_variable_checks};
 pub use setup::{batch_check, dashboard_check, plan_check, records_check, records_variables_check};
 pub use templates::{
     installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,

@@ -49,10 +49,49 @@ pub fn secret_age_checks(
     checks
 }
 
+/// The row about the schema's secrets and the root module: a *must* row
+/// naming each secret whose variable is missing or not `sensitive = true`
+/// (`problems`), a pass row when `secrets` were all checked, nothing
+/// without any secret.
+pub fn sensitive_variable_checks(secrets: usize, problems: &[String]) -> Vec<Check> {
+    if secrets == 0 {
+        return Vec::new();
+    }
+    let what = "secret variables are sensitive";
+    if problems.is_empty() {
+        return vec![Check::pass(
+            Level::Must,
+            what,
+            format!(
+                "{} the schema marks `writeOnly` reach{} a `sensitive = true` variable",
+                crate::util::text::count(secrets, "secret", "secrets"),
+                if secrets == 1 { "es" } else { "" }
+            ),
+        )];
+    }
+    vec![Check::not_met(
+        Level::Must,
+        what,
+        problems.join("; "),
+        "declare each secret in the root module as `variable \"NAME\" { sensitive = true }` (plans refuse a secret bound for any other variable)",
+    )]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::doctor::Verdict;
+
+    #[test]
+    fn a_secret_bound_for_a_plain_variable_is_a_must_row() {
+        assert!(sensitive_variable_checks(0, &[]).is_empty());
+        let ok = sensitive_variable_checks(2, &[]);
+        assert_eq!(ok[0].result, Verdict::Pass);
+        let bad = sensitive_variable_checks(1, &["`db`: not sensitive".into()]);
+        assert_eq!(bad[0].level, Level::Must);
+        assert_ne!(bad[0].result, Verdict::Pass);
+        assert!(bad[0].found.contains("`db`"), "{:?}", bad[0]);
+    }
 
     #[test]
     fn a_stale_secret_warns_naming_its_source_only() {

@@ -24,7 +24,7 @@ pub mod tools;
 pub use error::RunError;
 use folder::ensure_out_dir;
 pub use folder::read_summary;
-pub use secrets::WITHHELD;
+pub use secrets::{holds_a_key, WITHHELD};
 
 use std::path::{Path, PathBuf};
 

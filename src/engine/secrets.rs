@@ -58,7 +58,60 @@ fn at(location: &Location, message: String) -> Diagnostic {
     }
 }
 
+/// Whether this process holds a customer secrets key (a job's
+/// `FLEETFORM_SECRETS_KEY`, a customer's `FLEETFORM_SECRETS_KEY_<SLUG>` or
+/// the fleet's), so `validate` can check the decrypted values too.
+pub fn holds_a_key() -> bool {
+    let own = format!("{}_", secret_files::KEY_VAR);
+    std::env::vars_os().any(|(k, v)| {
+        !v.is_empty()
+            && k.to_str().is_some_and(|k| {
+                k == secret_files::KEY_VAR || k.starts_with(&own) || k == keyring::FLEET_KEY_VAR
+            })
+    })
+}
+
 impl Engine<'_> {
+    /// `validate`'s check of a customer's secrets file for `env` with the
+    /// keys this process holds: decrypted, each value checked against its
+    /// schema property and its Terraform variable, then dropped. Nothing
+    /// without a secrets file; the values are never shown.
+    pub fn check_secrets(
+        &self,
+        customer: &Customer,
+        env: &str,
+        docs: &CustomerDocs,
+    ) -> Vec<Diagnostic> {
+        let checked = self
+            .customer_secrets(customer, env, docs)
+            .and_then(|found| {
+                let Some((file, secrets)) = found else {
+                    return Ok(Vec::new());
+                };
+                let mut problems = self.terraform_takes(&file)?;
+                problems.extend(self.shapes(&file, &secrets));
+                Ok(problems)
+            });
+        match checked {
+            Ok(problems) => problems,
+            Err(RunError::Values(d)) => d,
+            Err(e) => {
+                let file = docs
+                    .secrets
+                    .get(env)
+                    .map(|(p, _)| p.clone())
+                    .unwrap_or_default();
+                vec![at(
+                    &Location {
+                        file,
+                        pos: crate::yaml::Pos { line: 1, col: 1 },
+                    },
+                    e.to_string(),
+                )]
+            }
+        }
+    }
+
     /// The decrypted secrets of `customer` × `env`, and their ages (for the
     /// plan's summary and comment): the customer's secrets file of the
     /// environment and the provider-wide one, if any (a name in both is an

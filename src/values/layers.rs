@@ -30,6 +30,9 @@ pub enum Layer {
     /// An output of a product this one needs (set at plan time, after
     /// every other layer; customers cannot set it).
     ProductOutput,
+    /// A customer secret (its secrets file; decrypted only at plan time,
+    /// its value never shown).
+    Secret,
 }
 
 impl fmt::Display for Layer {
@@ -41,6 +44,7 @@ impl fmt::Display for Layer {
             Layer::CustomerEnv => "customer environment",
             Layer::CustomerEnvFile => "customer environment file",
             Layer::ProductOutput => "product output",
+            Layer::Secret => "secret",
         })
     }
 }

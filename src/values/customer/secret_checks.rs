@@ -2,8 +2,9 @@
 //! and the customer's own CI can run): a secret variable (the schema's
 //! `writeOnly: true`) never comes from a values file, and a secrets file
 //! is well formed and holds only the schema's secrets. Decrypting (and the
-//! shape of the decrypted values) happens only in the plan job of that
-//! customer × environment.
+//! shape of the decrypted values) happens in the plan job of that
+//! customer × environment, or in `validate` when its process holds a key
+//! (`engine::Engine::check_secrets`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
