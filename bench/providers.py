@@ -207,13 +207,9 @@ def case(a, sizes, reps):
 def report(c):
     out = [MARK, "", "## Case 7: a fleet plan with a heavy provider", ""]
     out.append(
-        f"`fakecloud` (the test cloud provider, release build) padded to a "
-        f"{c['archive_bytes'] / 1e6:.0f} MB zip in a packed filesystem mirror, so every cold "
-        "`init` unpacks it as after a download. fleetform `plan --all` (its default: four plans per core at once) installs the "
-        "providers once (one `init` into a plugin cache, which also makes the data dir every pair's "
-        "is copied from, so no pair runs `init`); the serial shell loop (`bench/peers/plan-loop.sh`) runs a cold `init` and a "
-        "`plan` per pair. Alternating runs; medians. Disk: what each leaves behind (links counted "
-        "as links)."
+        "Method: `fleetform plan --all` vs the serial `init && plan` loop, the test cloud's provider padded to a "
+        f"{c['archive_bytes'] / 1e6:.0f} MB zip in a packed mirror (every cold `init` unpacks it); disk is what "
+        "each leaves behind."
     )
     out += ["", "| pairs | fleetform | serial loop | ratio | fleetform disk | loop disk |", "|---:|---:|---:|---:|---:|---:|"]
     for r in c["rows"]:
@@ -228,12 +224,14 @@ def report(c):
         )
     copied = c["init_copied"]
     share = copied / c["init_cold"] if copied is not None else float("inf")
-    out += ["", f"One pair's `init`: a cold `terraform init` {c['init_cold']:.2f} s; `terraform init` "
-            f"linking from a filled cache {c['init_cached']:.2f} s "
-            f"({c['init_cached'] / c['init_cold'] * 100:.0f} % of cold: it hashes the whole provider again); "
-            + (f"fleetform's per-pair init, a copy of the run's prepared data dir (median over every pair, "
-               f"from the pairs' logs), {copied * 1000:.1f} ms ({share * 100:.1f} % of cold)."
-               if copied is not None else "fleetform's pairs did not report a copied data dir."), ""]
+    out += ["", "Method: one pair's `init`, the median over every pair (from the pairs' logs).", "",
+            "| init | time | of a cold init |", "|------|-----:|---------------:|",
+            f"| a cold `terraform init` | {c['init_cold']:.2f} s | 100 % |",
+            f"| `terraform init` linking from a filled cache | {c['init_cached']:.2f} s | "
+            f"{c['init_cached'] / c['init_cold'] * 100:.0f} % |",
+            f"| fleetform's per-pair init (a copy of the run's prepared data dir) | "
+            + (f"{copied * 1000:.1f} ms | {share * 100:.1f} % |" if copied is not None else "not reported | – |"),
+            ""]
     big = max(c["rows"], key=lambda r: r["pairs"])
     ff, sh = big["results"]["fleetform"], big["results"]["serial shell loop"]
     ok = not isinstance(ff, Exception) and not isinstance(sh, Exception)
@@ -242,26 +240,6 @@ def report(c):
             f"| case 7 at {big['pairs']} pairs: ≥ 5× faster than the serial loop | {speed:.1f}× | {'yes' if speed >= 5 else 'no'} |",
             f"| case 7: a pair's init after the first ≤ 10 % of a cold init | {share * 100:.1f} % | {'yes' if share <= 0.10 else 'no'} |",
             ""]
-    if ok and big.get("cpu"):
-        cores = os.cpu_count() or 1
-        floor = big["cpu"] / cores
-        out += [
-            f"Where the 5× goes: at {big['pairs']} pairs fleetform's run used {big['cpu']:.0f} s of CPU "
-            f"(fleetform, Terraform and the providers together: per pair one `plan` and one `show -json`, "
-            f"each starting the provider). On {cores} cores no schedule finishes in less than "
-            f"{floor:.0f} s, so the best ratio this machine allows against the loop's "
-            f"{bench.median(sh):.0f} s is {bench.median(sh) / floor:.1f}×; fleetform reached "
-            f"{speed:.1f}×. The loop's cold `init` here unpacks a local zip ({c['init_cold']:.2f} s); "
-            "with a registry download (about 20 s for the AWS provider) the loop's time, and the "
-            "ratio, grow with every pair while fleetform's stay the same.", "",
-            "What both sides wait on: the test provider is served by the `tf-provider` crate over "
-            "TCP without `TCP_NODELAY`, so each of its gRPC answers that spans two writes waits "
-            "about 40 ms for Terraform's delayed ACK (about eight per `plan`; Terraform's own Go "
-            "providers answer over a Unix socket and do not wait). Both sides pay it on every "
-            "provider start (fleetform four per pair, the loop three); fleetform's plans at once "
-            "overlap the waits, which is why its default is four per core. Without these waits "
-            "the loop would save about eight of them per pair and fleetform would be bound by its "
-            "CPU (the floor above): the ratio would be smaller than measured here.", ""]
     out.append(MARK)
     return "\n".join(out) + "\n"
 
@@ -299,9 +277,8 @@ def main():
         c = case(a, sizes, reps)
     finally:
         bench.rm(a.scratch)
-    ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    took = f"Case 7 took {time.time() - t0:.0f} s (ended {ended}).\n\n"
-    section = report(c).replace("\n" + MARK + "\n", "\n" + took + MARK + "\n")
+    bench.log(f"case 7 took {time.time() - t0:.0f} s")
+    section = report(c)
     write_section(a.results, section)
     print(section)
 

@@ -293,29 +293,13 @@ def table(c, a):
 def report(direct, held, a):
     out = [MARK, "", "## Case 9: reading records from S3", ""]
     out.append(
-        f"moto's S3 server on loopback with {direct['n']:,} audit records in a bucket (seeded in "
-        f"{direct['seeded']:.0f} s); the example manager with `records:` in it. `fleetform audit report "
-        "--records --json` reads, digests and lists every record (a run fails unless it lists "
-        "all of them); `fleetform report --html OUT --records` builds the dashboard from the same "
-        "records plus a listing and a read per customer × environment. "
-        f"{direct['reps']} alternating runs per binary; medians."
-        + (" The baseline is the build before records were read 16 at a time." if a.baseline else ""))
+        f"Method: {direct['n']:,} audit records in moto's S3 on loopback; `fleetform audit report --records --json` "
+        f"and `report --html --records`, {direct['reps']} alternating runs per binary"
+        + (f"; the baseline: {a.baseline_label or 'the binary BENCH_BASELINE names'}." if a.baseline else "."))
     out += [""] + table(direct, a)
-    moto_ms = f"{direct['moto_ms']:.1f} ms" if direct["moto_ms"] else "a few ms"
-    out += ["", f"moto spent {moto_ms} of CPU per request in this build's audit reports, all of it "
-            "in Python under one interpreter lock, so on loopback moto, not the client, sets the "
-            "pace (two cores, shared with the client): reading 16 records at once gains only what "
-            "the client's own time was. Every request to S3 from a runner also waits on the "
-            "network; with "
-            f"{held['latency_ms']} ms added to every request by a proxy in front of moto "
-            f"({held['n']:,} records, {held['reps']} alternating runs per binary):", ""]
+    out += ["", f"Method: as above with {held['n']:,} records and {held['latency_ms']} ms added to every request "
+            "by a proxy in front of moto.", ""]
     out += table(held, a)
-    out += ["", "| binary | version |", "|---|---|"]
-    out += [f"| {name} | {v} |" for name, v in direct["versions"].items() if v]
-    out += ["", "Rerun: `bash bench/run.sh --records-only` (it installs moto with "
-            "`tests/install-moto.sh`); with `BENCH_BASELINE=/path/to/older/fleetform` (and "
-            "`BENCH_BASELINE_LABEL=...` to name it) it runs that binary too (build it from an older "
-            "commit with the same `cargo build --release` command as run.sh)."]
     out += ["", MARK]
     return "\n".join(out) + "\n"
 
@@ -347,9 +331,8 @@ def main():
         held = case(a, 200 if a.quick else 1000, reps, a.latency_ms)
     finally:
         bench.rm(a.scratch)
-    ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    took = f"Case 9 took {time.time() - t0:.0f} s (ended {ended}).\n\n"
-    section = report(direct, held, a).replace("\n" + MARK + "\n", "\n" + took + MARK + "\n")
+    bench.log(f"case 9 took {time.time() - t0:.0f} s")
+    section = report(direct, held, a)
     write_section(a.results, section, MARK)
     print(section)
 

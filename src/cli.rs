@@ -350,9 +350,10 @@ pub enum CustomersCommand {
     Instructions {
         /// The customer's slug.
         slug: String,
-        /// The manager repo, owner/name.
+        /// The manager repo, owner/name (default: `relay.manager_repo` of
+        /// fleetform.yml).
         #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
-        manager_repo: String,
+        manager_repo: Option<String>,
         /// A minijinja template to use instead of the built-in one
         /// (default: templates/instructions.md.j2 in the manager repo, if present).
         #[arg(long)]

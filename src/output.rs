@@ -333,6 +333,21 @@ impl Progress {
         }
     }
 
+    /// A step whose result the table printed after the run shows: on a
+    /// terminal only counted on the status line (a line above it would
+    /// stand between the command and its table, stderr amid stdout);
+    /// elsewhere (CI logs, a pipe) printed as [`Progress::finished`] does.
+    pub fn finished_in_table(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => {
+                let mut b = bar.lock().unwrap_or_else(|p| p.into_inner());
+                b.done += 1;
+                b.draw(None);
+            }
+            None => self.finished(line),
+        }
+    }
+
     pub fn done(&self) {
         if self.bar.is_some() {
             let mut err = std::io::stderr().lock();

@@ -135,7 +135,7 @@ fn only_fresh_approvals_of_this_plan_by_listed_approvers_count() {
     // + 1 per team membership asked (frank, bob and dave approved this
     // plan without being listed by name; the others' approvals were of
     // another plan, too short, by the author or a bot, or edited).
-    let table = crate::support::readme_budgets::Budgets::from_readme();
+    let table = crate::support::readme_budgets::Budgets::from_book();
     let apply_row = "`apply --dispatch`";
     assert_eq!(
         w.gh.request_count(),

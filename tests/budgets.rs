@@ -1,6 +1,6 @@
-//! API requests per command, counted by the fake GitHub, against the
-//! README's "Request budgets" table: each expected count is read from the
-//! README row that states it (tests/support/readme_budgets.rs), and every
+//! API requests per command, counted by the fake GitHub, against
+//! the book's "Request budgets" table (docs/src/reference/request-budgets.md): each expected count is read from the
+//! row that states it (tests/support/readme_budgets.rs), and every
 //! count must equal it, so the table and the code cannot drift apart; with
 //! `FLEETFORM_BENCH_OUT=FILE` the table is also written there as JSON for
 //! `bench/run.sh` (bench/results.md).
@@ -162,7 +162,7 @@ struct Count {
     command: &'static str,
     case: &'static str,
     requests: usize,
-    /// What the README's table says.
+    /// What the book's table says.
     budget: usize,
 }
 
@@ -174,7 +174,7 @@ const APP: &str = "GitHub App authentication";
 
 #[test]
 fn requests_per_command_within_the_readme_budgets() {
-    let readme = Budgets::from_readme();
+    let readme = Budgets::from_book();
     let mut w = World::new();
     let mut rows: Vec<Count> = Vec::new();
     let mut count = |w: &World, command, case, budget| {
@@ -346,13 +346,13 @@ fn requests_per_command_within_the_readme_budgets() {
         .filter(|r| r.requests != r.budget)
         .map(|r| {
             format!(
-                "{} ({}): {} counted, the README says {}",
+                "{} ({}): {} counted, the book says {}",
                 r.command, r.case, r.requests, r.budget
             )
         })
         .collect();
     assert!(
         off.is_empty(),
-        "README \"Request budgets\" is off: {off:#?}"
+        "the book's \"Request budgets\" is off: {off:#?}"
     );
 }

@@ -31,23 +31,51 @@ step() {
   [ -z "$1" ] || echo "==> $1"
 }
 
-# crates/fakecloud (the test cloud's Terraform provider) generates its gRPC
-# code with protoc when it is built.
-if ! command -v protoc >/dev/null 2>&1 && [ -z "${PROTOC:-}" ]; then
-  echo "error: protoc is not on PATH; building crates/fakecloud (the test cloud's provider) needs it." >&2
-  echo "hint: apt-get install -y protobuf-compiler (bash .ci/run installs it) or brew install protobuf, and run again" >&2
+# Every tool the checks and tests need, checked here before anything is
+# built: a missing one fails now, with how to install it, never after a
+# 12-minute build (and never as a test that skips). `bash .ci/run` installs
+# them all on Debian.
+missing=0
+need() { # TOOL WHO-NEEDS-IT HOW-TO-INSTALL
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "error: $1 is not on PATH; $2 needs it." >&2
+    echo "hint: $3" >&2
+    missing=$((missing + 1))
+  fi
+}
+if [ -z "${PROTOC:-}" ]; then
+  need protoc "building crates/fakecloud (the test cloud's provider)" \
+    "apt-get install -y protobuf-compiler or brew install protobuf"
+fi
+for tool in age age-keygen; do
+  need "$tool" "tests/secrets.rs (it encrypts with the age command-line tools)" \
+    "apt-get install -y age or brew install age"
+done
+need cmark-gfm "tests/comment.rs (it renders the PR comment as GitHub does)" \
+  "apt-get install -y cmark-gfm or brew install cmark-gfm"
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 &&
+  ! command -v google-chrome >/dev/null 2>&1; then
+  need chromium "tests/dashboard.rs (the dashboard's screenshots)" \
+    "apt-get install -y chromium (or chromium-browser, or google-chrome on PATH)"
+fi
+need chromedriver "tests/dashboard.rs (the dashboard's keyboard test)" \
+  "apt-get install -y chromium-driver or brew install chromedriver"
+need openssl "tests/app_auth.rs and the private-CA tests (they make keys and certificates)" \
+  "apt-get install -y openssl"
+for tool in tar xz zip unzip curl sha256sum; do
+  need "$tool" "tests/setup_action.rs (it builds and unpacks release archives)" \
+    "apt-get install -y tar xz-utils zip unzip curl coreutils"
+done
+need script "tests/frictions.rs (the quick start on a pseudo-terminal)" \
+  "apt-get install -y bsdutils (util-linux's script)"
+need python3 "tests/install-linters.sh, install-moto.sh and install-checkov.sh (zizmor, actionlint, moto and checkov come from PyPI into .venv)" \
+  "apt-get install -y python3 python3-venv"
+need mdbook "the book (docs/): mdbook build and its link check" \
+  "cargo install mdbook --locked --version $(cat docs/mdbook-version) --no-default-features --features search (bash .ci/run does)"
+if [ "$missing" -gt 0 ]; then
+  echo "error: $missing tool(s) missing (above); install them and run again" >&2
   exit 1
 fi
-
-# tests/secrets.rs encrypts customer secrets with another implementation
-# than fleetform's: the age command-line tools.
-for tool in age age-keygen; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: $tool is not on PATH; tests/secrets.rs encrypts with the age command-line tools." >&2
-    echo "hint: apt-get install -y age (bash .ci/run installs it) or brew install age, and run again" >&2
-    exit 1
-  fi
-done
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -60,15 +88,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 # release.
 step "cargo check for the release targets (tests/check-targets.sh)"
 bash tests/check-targets.sh
-
-# The setup action's tests build and unpack release archives with these.
-for tool in tar xz zip unzip curl sha256sum; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: $tool is not on PATH; tests/setup_action.rs needs it to build and unpack release archives." >&2
-    echo "hint: apt-get install -y xz-utils zip unzip curl (bash .ci/run installs them) and run again" >&2
-    exit 1
-  fi
-done
 
 step "GitHub Actions: zizmor and actionlint"
 zizmor=.venv/bin/zizmor
@@ -91,6 +110,25 @@ done
   --config .github/zizmor.yml . workflows/*.yml
 "$actionlint" .github/workflows/*.yml workflows/*.yml
 echo "actionlint: no findings"
+
+# The book (docs/): mdBook at the pinned version builds it, and any warning
+# (a page SUMMARY.md names that is missing, a bad include) fails the step.
+# Every relative link and anchor is checked by tests/book.rs.
+step "the book: mdbook build docs"
+want="mdbook v$(cat docs/mdbook-version)"
+if [ "$(mdbook --version)" != "$want" ]; then
+  echo "error: $(mdbook --version) is not the pinned $want" >&2
+  echo "hint: cargo install mdbook --locked --version $(cat docs/mdbook-version) --no-default-features --features search" >&2
+  exit 1
+fi
+book_log="$(mktemp)"
+mdbook build docs 2>&1 | tee "$book_log"
+if grep -E '(WARN|ERROR)' "$book_log" >/dev/null; then
+  rm -f "$book_log"
+  echo "error: mdbook build docs warned (above)" >&2
+  exit 1
+fi
+rm -f "$book_log"
 
 # moto's S3 server for the s3 backend tests (tests/concurrency.rs).
 if [ ! -x .venv/bin/moto_server ]; then

@@ -88,7 +88,7 @@ fn a_well_set_inbox_passes_within_the_readme_budget() {
     // README, "Request budgets": the inbox's reads, +2 its environment's
     // secrets and variables, +1 its custom branch policies, +1 its one
     // ruleset.
-    let budget = Budgets::from_readme().n("`doctor`", " per inbox repo");
+    let budget = Budgets::from_book().n("`doctor`", " per inbox repo");
     assert_eq!(gh.request_count() - manager_only, budget + 2 + 1 + 1);
     gh.assert_clean();
 }

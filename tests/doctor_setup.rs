@@ -82,6 +82,15 @@ fn the_deploy_workflow_needs_records_of_its_own() {
     assert_eq!((level, result), ("must", "FAIL"), "{found}");
     assert!(found.contains(".github/workflows/deploy.yml"), "{found}");
     assert!(found.contains("vanish with the runner"), "{found}");
+    // Issue #54: the failure says how to fix it.
+    let fixes = r.stdout.split("\nHow to fix:\n").nth(1).unwrap_or_default();
+    assert!(
+        fixes
+            .lines()
+            .any(|l| l.starts_with("  must records: set `records: {kind: s3")),
+        "no \"How to fix\" line for records:\n{}",
+        r.stdout
+    );
 
     let yml = fx.read("manager/fleetform.yml").replace(
         "records:\n  kind: local\n  dir: .fleetform/records\n",

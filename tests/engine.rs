@@ -270,7 +270,7 @@ fn invalid_customer_fails_alone_with_positions() {
     for expected in [
         "../invalid/broken-co/infra/variables.yml:8:20: /environments/staging/min_instances: \"one\" is not of type \"integer\"",
         "../invalid/broken-co/infra/variables.yml:13:23: /networking/availability_zones: 9 is greater than the maximum of 6",
-        "../invalid/broken-co/infra/variables.yml:15:16: /test_variable: Additional properties are not allowed",
+        "../invalid/broken-co/infra/variables.yml:15:1: /test_variable: Additional properties are not allowed",
         "../invalid/broken-co/infra/variables.yml:2:15: /project_name:",
     ] {
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");

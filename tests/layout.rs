@@ -427,7 +427,8 @@ fn no_folder_loop() {
     );
 }
 
-/// The README's picture of the layers, as drawn from [`LAYERS`].
+/// The book's picture of the layers (docs/src/contributing/layout.md),
+/// as drawn from [`LAYERS`].
 fn layer_picture() -> String {
     let mut s = String::from("```\n");
     for (layer, what) in LAYERS {
@@ -447,14 +448,15 @@ fn layer_picture() -> String {
 }
 
 #[test]
-fn readme_layer_picture_is_the_declared_order() {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
+fn book_layer_picture_is_the_declared_order() {
+    let book = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/src/contributing/layout.md"),
+    )
+    .unwrap();
     let picture = layer_picture();
     assert!(
-        readme.contains(&picture),
-        "README.md's layer picture (under \"## Layout\") is not LAYERS in tests/layout.rs; it should read:\n{picture}"
+        book.contains(&picture),
+        "docs/src/contributing/layout.md's layer picture is not LAYERS in tests/layout.rs; it should read:\n{picture}"
     );
 }
 

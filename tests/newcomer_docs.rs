@@ -11,16 +11,15 @@ use std::path::{Path, PathBuf};
 
 use common::{fleetform_bin, stderr, stdout};
 
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
-}
-
-/// The README's CLI reference: the fenced block and the text after it.
+/// The book's CLI reference (docs/src/reference/cli.md): the fenced block
+/// and the text after it.
 fn cli_reference() -> String {
-    let text = readme();
-    let from = text.find("## CLI reference").unwrap();
-    let to = text[from..].find("### Exit codes").unwrap() + from;
-    text[from..to].to_string()
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/reference/cli.md"),
+    )
+    .unwrap();
+    assert!(text.starts_with("# CLI reference\n"), "{text}");
+    text
 }
 
 /// Every argument of every (sub)command, with its command path.
@@ -70,7 +69,7 @@ fn the_cli_reference_and_help_cover_every_command_and_flag() {
         .collect();
     assert!(silent.is_empty(), "no help text: {silent:?}");
 
-    assert!(!readme().contains("Every flag can also be given"));
+    assert!(!reference.contains("Every flag can also be given"));
     let env_paragraph = &reference[reference.find("The flags a workflow passes").unwrap()..];
     let env_paragraph = &env_paragraph[..env_paragraph.find("\n\n").unwrap()];
     for (path, a) in args
@@ -81,7 +80,7 @@ fn the_cli_reference_and_help_cover_every_command_and_flag() {
         match a.get_env() {
             None => assert!(
                 env_paragraph.contains(&format!("--{long}`")),
-                "`{path} --{long}` has no FLEETFORM_* variable and the README does not say so"
+                "`{path} --{long}` has no FLEETFORM_* variable and the book's CLI reference does not say so"
             ),
             Some(var) => assert!(var.to_string_lossy().starts_with("FLEETFORM_")),
         }
@@ -104,17 +103,31 @@ fn the_cli_reference_and_help_cover_every_command_and_flag() {
 
 /// Point 11: the places `init` points a reader at exist: every `README,
 /// "…"` and `SECURITY.md, "…"` in what it writes and prints (and in the
-/// workflow templates) names a heading of that document.
+/// workflow templates) names a heading of that document or a link in it
+/// to the book's chapter of that name (issue #54: the README is a front
+/// door to the book).
 #[test]
 fn what_init_writes_points_at_sections_that_exist() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // A document's headings, and the text of its links: the README and
+    // SECURITY.md name the book's chapters in links, one click away.
+    let link = regex::Regex::new(r"\[([^\]]+)\]\(([^)]+)\)").unwrap();
     let headings = |doc: &str| -> Vec<String> {
-        std::fs::read_to_string(root.join(doc))
-            .unwrap()
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let mut names: Vec<String> = text
             .lines()
             .filter(|l| l.starts_with('#'))
             .map(|l| l.trim_start_matches('#').trim().to_string())
-            .collect()
+            .collect();
+        for c in link.captures_iter(&text) {
+            let target = c[2].split('#').next().unwrap();
+            assert!(
+                target.starts_with("http") || root.join(target).exists(),
+                "{doc}: the link to {target} leads nowhere"
+            );
+            names.push(c[1].split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        names
     };
     let (readme_h, security_h) = (headings("README.md"), headings("SECURITY.md"));
     let d = Desk::new();
@@ -126,14 +139,17 @@ fn what_init_writes_points_at_sections_that_exist() {
     }
     // And the templates it does not write (yet), which name the same places.
     walk(&root.join("workflows"), &mut files);
+    // And every message and comment of the code (issue #54: the chapters
+    // moved into the book; the README and SECURITY.md link each by name).
+    walk(&root.join("src"), &mut files);
     for f in files {
-        texts.push(std::fs::read_to_string(f).unwrap());
+        texts.push(std::fs::read_to_string(f).unwrap().replace("\\\"", "\""));
     }
     // Comment lines joined, so a reference broken over two lines reads whole.
     let joined: String = texts
         .iter()
         .flat_map(|t| t.lines())
-        .map(|l| l.trim().trim_start_matches('#').trim())
+        .map(|l| l.trim().trim_start_matches(['#', '/', '!']).trim())
         .collect::<Vec<_>>()
         .join(" ");
     let re = regex::Regex::new(r#"(README|SECURITY\.md), ["*]([^"*]+)["*]"#).unwrap();
@@ -151,7 +167,7 @@ fn what_init_writes_points_at_sections_that_exist() {
         );
         seen += 1;
     }
-    assert!(seen >= 5, "{seen} references found");
+    assert!(seen >= 20, "{seen} references found");
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) {

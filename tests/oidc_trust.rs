@@ -1,5 +1,5 @@
 //! The OIDC subject each manager job presents, and the trust policies
-//! SECURITY.md documents ("The OIDC subject of each manager job"): the
+//! The book documents (docs/src/security/configure.md, "The OIDC subject of each manager job"): the
 //! manager templates are read with `github-actions-models`, each job that
 //! asks for a token and assumes a role gives its subject (GitHub's rule:
 //! the environment, else `pull_request` on a pull request, else the ref)
@@ -182,15 +182,15 @@ fn derived() -> BTreeMap<&'static str, BTreeMap<String, BTreeSet<String>>> {
     out
 }
 
-/// SECURITY.md's trust policies, by `Sid`, from the JSON blocks of the
+/// The book's trust policies (docs/src/security/configure.md), by `Sid`, from the JSON blocks of the
 /// section.
 fn documented() -> BTreeMap<String, Value> {
-    let text = std::fs::read_to_string(root().join("SECURITY.md")).unwrap();
+    let text = std::fs::read_to_string(root().join("docs/src/security/configure.md")).unwrap();
     let start = text
-        .find("### The OIDC subject of each manager job")
+        .find("## The OIDC subject of each manager job")
         .expect("the section");
     let section = &text[start..];
-    let section = &section[..section[4..].find("\n## ").map_or(section.len(), |i| i + 4)];
+    let section = &section[..section[3..].find("\n# ").map_or(section.len(), |i| i + 3)];
     let mut out = BTreeMap::new();
     for block in section.split("```json\n").skip(1) {
         let json = &block[..block.find("```").unwrap()];

@@ -102,7 +102,7 @@ fn a_delivery_missed_while_the_relay_was_down_is_redelivered_at_start_and_dispat
     );
     // The README's budget: one read per sweep (one page), one write per
     // failed delivery redelivered.
-    let readme = Budgets::from_readme();
+    let readme = Budgets::from_book();
     let lists = rw.w.gh.requests();
     let lists = lists
         .iter()
@@ -188,7 +188,7 @@ fn a_delivery_that_keeps_failing_is_redelivered_at_most_three_times() {
         "push",
         &push(&rw, &rw.w.change_acme("main", 8)),
     );
-    let cap = Budgets::from_readme().n(SWEEP, " per delivery");
+    let cap = Budgets::from_book().n(SWEEP, " per delivery");
     let relay = rw.start_args(8, 10, &["--redeliver-every", "1"]);
     wait_until("the redeliveries", 20, || gh.redelivery_requests() == cap);
     let before = sweeps(&rw);

@@ -109,7 +109,7 @@ fn deployments_that_do_not_fit_are_owed_then_sent_once_with_their_final_status()
 
     // Three writes: pair 3's final status (1), pair 4's deployment and
     // status (2); pair 5's would not fit. The requests are the README's.
-    let budgets = crate::support::readme_budgets::Budgets::from_readme();
+    let budgets = crate::support::readme_budgets::Budgets::from_book();
     let row = "`rollout deployments`";
     let (not_made, made) = (budgets.lead(row), budgets.n(row, " per one made already"));
     let before = gh.requests().len();

@@ -72,7 +72,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) ->
         } => instructions(
             &manager,
             slug,
-            manager_repo,
+            manager_repo.as_deref(),
             (
                 template.as_ref(),
                 action_ref.as_deref(),

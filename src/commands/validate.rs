@@ -210,7 +210,24 @@ fn check_files(
             s
         }
         None => {
-            let m = Manager::load(manager_dir)?;
+            let m = Manager::load(manager_dir).map_err(|e| match e {
+                // A customer has no manager repo, only the schema the
+                // provider sent (`customers instructions` hands it over).
+                crate::config::ConfigError::Missing { file, source }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Error::Usage(format!(
+                        "{}: not found, so there is no manager schema to check these files against; in a customer repo name the schema the provider sent with `fleetform validate --schema FILE {}`, or run inside the manager repo (or name it with -C DIR)",
+                        file.display(),
+                        files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ))
+                }
+                other => other.into(),
+            })?;
             if m.has_products() {
                 return Err(Error::Usage(format!(
                     "fleetform.yml declares products, each with its own schema: name one with --schema ({})",

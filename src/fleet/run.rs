@@ -339,7 +339,7 @@ impl Run<'_, '_> {
         match self.engine.plan(&req) {
             Ok(p) => {
                 self.progress
-                    .finished(&format!("planned {label}: {}", p.summary.counts()));
+                    .finished_in_table(&format!("planned {label}: {}", p.summary.counts()));
                 Outcome::Planned {
                     summary: Box::new(p.summary),
                     dir: p.dir,

@@ -223,13 +223,14 @@ struct SchemaCheck<'a> {
 }
 
 impl SchemaCheck<'_> {
-    /// Validates one value; `locate` places an error's pointer in a file.
-    fn value(&mut self, value: &Value, locate: &dyn Fn(&str) -> Location) {
+    /// Validates one value; `locate` places an error's pointer in a file
+    /// (at the key that introduced it, when the second argument is true).
+    fn value(&mut self, value: &Value, locate: &dyn Fn(&str, bool) -> Location) {
         for v in self.schema.validate(value) {
             if self.secret_at.iter().any(|p| overlaps(p, &v.pointer)) {
                 continue;
             }
-            let location = locate(&v.pointer);
+            let location = locate(&v.pointer, v.at_key);
             let mut message = v.message;
             if v.number_for_string {
                 if let Some(hint) = self.number_hint(&location, &v.pointer) {
@@ -265,14 +266,16 @@ impl SchemaCheck<'_> {
             // Nothing to merge: the layered value would be the document
             // itself (only nulls change in a merge), so validate it as it
             // is and place errors in it directly.
-            self.value(&variables.value, &|p| variables.locate(p));
+            self.value(&variables.value, &|p, key| at(variables, p, key));
             return;
         }
-        let in_layers = |layered: &Layered, pointer: &str| {
-            layered
-                .origin(pointer)
-                .map(|o| o.location)
-                .unwrap_or_else(|| variables.locate(pointer))
+        let in_layers = |layered: &Layered, pointer: &str, key: bool| {
+            match key {
+                true => layered.origin_key(pointer),
+                false => layered.origin(pointer),
+            }
+            .map(|o| o.location)
+            .unwrap_or_else(|| at(variables, pointer, key))
         };
         let mut base = Layered::new();
         let source = Source {
@@ -281,7 +284,7 @@ impl SchemaCheck<'_> {
             root: String::new(),
         };
         base.apply(source, &variables.value);
-        self.value(&base.value, &|p| in_layers(&base, p));
+        self.value(&base.value, &|p, key| in_layers(&base, p, key));
         for (env, doc) in overrides {
             // An override file is the `environments.<env>` block, kept apart.
             let mut l = base.clone();
@@ -295,8 +298,19 @@ impl SchemaCheck<'_> {
                 source,
                 &doc.value,
             );
-            self.value(&l.value, &|p| in_layers(&l, p));
+            self.value(&l.value, &|p, key| in_layers(&l, p, key));
         }
+    }
+}
+
+/// Where `pointer` is in `doc`: its key's position, or its value's.
+fn at(doc: &Document, pointer: &str, key: bool) -> Location {
+    match key {
+        true => Location {
+            file: doc.file.clone(),
+            pos: doc.key_pos(pointer),
+        },
+        false => doc.locate(pointer),
     }
 }
 

@@ -157,6 +157,23 @@ impl Layered {
         }
     }
 
+    /// As [`Layered::origin`], placed at the key that introduced the
+    /// pointer in its file (its value's position when it has no key).
+    pub fn origin_key(&self, pointer: &str) -> Option<Origin> {
+        let Some((idx, src_ptr)) = self.origins.get(pointer) else {
+            return self.origin(pointer);
+        };
+        let s = self.sources.get(*idx)?;
+        let at = src_ptr.as_deref().unwrap_or(pointer);
+        Some(Origin {
+            layer: s.layer,
+            location: crate::yaml::Location {
+                file: s.doc.file.clone(),
+                pos: s.doc.key_pos(at),
+            },
+        })
+    }
+
     /// The top-level entries named in `keys` alone, with their origins
     /// (the sources are kept whole); `None` when the result is not a
     /// mapping. Layering is key by key, so merging the same layers into

@@ -126,6 +126,10 @@ pub struct Violation {
     /// A number where the schema wants a string (see
     /// [`crate::values::quoting`]).
     pub number_for_string: bool,
+    /// The pointer names a key the schema refuses (an unexpected key, a
+    /// name `propertyNames` refuses): it is placed at the key, not at its
+    /// value.
+    pub at_key: bool,
 }
 
 /// A compiled schema. Compile once, validate many.
@@ -315,38 +319,107 @@ impl Schema {
             .validator
             .iter_errors(value)
             .map(|e| {
+                use jsonschema::error::ValidationErrorKind as Kind;
                 let mut pointer = e.instance_path().as_str().to_string();
-                // Point an unexpected key at the key itself.
-                if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected }
-                | jsonschema::error::ValidationErrorKind::UnevaluatedProperties {
-                    unexpected,
-                } = e.kind()
-                {
-                    if let [key] = unexpected.as_slice() {
-                        pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
+                let mut hint = None;
+                let mut at_key = false;
+                match e.kind() {
+                    // Point an unexpected key at the key itself, with the
+                    // declared key it is nearest to.
+                    Kind::AdditionalProperties { unexpected }
+                    | Kind::UnevaluatedProperties { unexpected } => {
+                        if let [key] = unexpected.as_slice() {
+                            pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
+                            hint = self.did_you_mean(e.schema_path().as_str(), key);
+                            at_key = true;
+                        }
                     }
+                    // A key its name's schema refuses: the key, not the
+                    // mapping (whose first key the mapping's position is).
+                    Kind::PropertyNames { error } => {
+                        if let Value::String(key) = error.instance().as_ref() {
+                            pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
+                            at_key = true;
+                        }
+                    }
+                    _ => {}
                 }
                 // Never echo a value that looks like a credential.
                 let leaks = value
                     .pointer(&pointer)
                     .and_then(Value::as_str)
                     .is_some_and(secrets::looks_like_credential);
-                let message = if leaks {
+                let mut message = if leaks {
                     e.masked().to_string()
                 } else {
                     e.to_string()
                 };
+                if let Some(hint) = hint {
+                    message = format!("{message}: {hint}");
+                }
                 let number_for_string =
                     value.pointer(&pointer).is_some_and(Value::is_number) && wants_string(e.kind());
                 Violation {
                     pointer,
                     message,
                     number_for_string,
+                    at_key,
                 }
             })
             .collect();
         out.dedup();
         out
+    }
+}
+
+impl Schema {
+    /// "did you mean `x`?" for an unexpected `key`, from the `properties`
+    /// beside the keyword at `keyword` (the error's schema path), or the
+    /// keys allowed there when none is near. `None` when the keyword's
+    /// schema is not in this document (behind a `$ref` to another file).
+    /// The subschema at a schema path, following `$ref`s inside this
+    /// document (`#/$defs/x`) as the path does.
+    fn node_at(&self, path: &str) -> Option<&Value> {
+        let mut node = &self.document;
+        for seg in path.split('/').skip(1) {
+            let seg = seg.replace("~1", "/").replace("~0", "~");
+            if seg == "$ref" {
+                let r = node.get("$ref")?.as_str()?.strip_prefix('#')?;
+                node = self.document.pointer(r)?;
+                continue;
+            }
+            node = match node {
+                Value::Object(m) => m.get(&seg)?,
+                Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    fn did_you_mean(&self, keyword: &str, key: &str) -> Option<String> {
+        let (parent, _) = keyword.rsplit_once('/')?;
+        let declared = self.node_at(parent)?.get("properties")?.as_object()?;
+        if declared.is_empty() {
+            return None;
+        }
+        let allowed = if key.chars().count() <= 5 { 1 } else { 2 };
+        let near = declared
+            .keys()
+            .map(|k| (lint::distance(&key.to_lowercase(), &k.to_lowercase()), k))
+            .filter(|(d, _)| *d <= allowed)
+            .min_by_key(|(d, _)| *d);
+        Some(match near {
+            Some((_, k)) => format!("did you mean `{k}`?"),
+            None => format!(
+                "the keys allowed here: {}",
+                declared
+                    .keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
     }
 }
 

@@ -1,4 +1,4 @@
-//! The README's "Request budgets" table, read so the counting tests
+//! The book's "Request budgets" table (docs/src/reference/request-budgets.md), read so the counting tests
 //! (tests/budgets.rs) take each expected count from the row that states
 //! it: a row whose number changes without the code, or code whose count
 //! changes without the row, fails the test.
@@ -16,10 +16,11 @@ pub struct Budgets {
 }
 
 impl Budgets {
-    /// The table under "**Request budgets**" in README.md.
-    pub fn from_readme() -> Budgets {
+    /// The table under "**Request budgets**" in the book's reference.
+    pub fn from_book() -> Budgets {
         let readme = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs/src/reference/request-budgets.md"),
         )
         .unwrap();
         Budgets::parse(&readme)
@@ -28,7 +29,7 @@ impl Budgets {
     pub fn parse(readme: &str) -> Budgets {
         let start = readme
             .find("**Request budgets**")
-            .expect("README.md has a \"Request budgets\" table");
+            .expect("docs/src/reference/request-budgets.md has a \"Request budgets\" table");
         let rows = readme[start..]
             .lines()
             .skip_while(|l| !l.starts_with('|'))

@@ -11,10 +11,20 @@ use crate::output::Output;
 pub(super) fn instructions(
     manager: &Manager,
     slug: &str,
-    manager_repo: &str,
+    manager_repo: Option<&str>,
     (template, action_ref, relay_url): (Option<&PathBuf>, Option<&str>, Option<&str>),
     out: &Output,
 ) -> Result<()> {
+    let relay_repo = manager
+        .config
+        .relay
+        .as_ref()
+        .map(|r| r.manager_repo.as_str());
+    let Some(manager_repo) = manager_repo.or(relay_repo) else {
+        return Err(Error::Usage(
+            "which manager repo? pass --manager-repo OWNER/NAME (or set FLEETFORM_MANAGER_REPO, or `relay.manager_repo` in fleetform.yml)".into(),
+        ));
+    };
     if !is_repo(manager_repo) {
         return Err(Error::Usage(format!(
             "--manager-repo `{manager_repo}` is not owner/name"

@@ -289,7 +289,7 @@ fn near(key: &str) -> Option<&'static str> {
 }
 
 /// Levenshtein distance over chars.
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
