@@ -45,6 +45,10 @@ fn the_customer_loop_runs_with_no_customer_held_secret() {
         "{}",
         stdout(&out)
     );
+    // A new token for each request to the relay (the schema, the
+    // dispatch): GitHub's tokens live minutes, a busy relay's caller may
+    // wait nine.
+    assert_eq!(rw.issuer.token_requests(), 2);
     let d = rw.w.gh.dispatches(MANAGER).last().cloned().unwrap();
     assert_eq!(d["sender"]["login"], format!("{SLUG}[bot]"));
 

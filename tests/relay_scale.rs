@@ -110,47 +110,51 @@ pub struct Burst {
 
 /// Every push of `pushes` triggered at once, each from its own address.
 pub fn burst(rw: &RelayWorld, relay: &RelayProc, pushes: &[(String, String)]) -> Burst {
-    let tokens: Vec<String> = pushes
-        .iter()
-        .map(|(r, sha)| {
-            let claims = rw
-                .issuer
-                .claims(r, rw.w.gh.repo_id(r), "push", "refs/heads/main", sha);
-            rw.issuer.mint(&claims)
-        })
-        .collect();
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(tokens.len()));
+    // As the trigger does: a new OIDC token for every attempt (GitHub's
+    // live about five minutes; a caller of a busy relay may wait nine).
+    let mint = |r: &str, sha: &str| {
+        let claims = rw
+            .issuer
+            .claims(r, rw.w.gh.repo_id(r), "push", "refs/heads/main", sha);
+        rw.issuer.mint(&claims)
+    };
+    let barrier = std::sync::Barrier::new(pushes.len());
     let started = Instant::now();
-    let handles: Vec<_> = tokens
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let (url, barrier) = (relay.url.clone(), barrier.clone());
-            let source = std::net::Ipv4Addr::new(127, 1 + (i / 250) as u8, (i % 250) as u8, 1);
-            std::thread::spawn(move || {
-                let body = json!({ "token": t }).to_string();
-                barrier.wait();
-                let t0 = Instant::now();
-                // As the trigger does: a busy answer is asked again after
-                // its Retry-After, within 9 minutes.
-                loop {
-                    let (status, answer) =
-                        http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes());
-                    let wait = answer["retry_after"].as_u64().map(Duration::from_secs);
-                    match wait {
-                        Some(w)
-                            if matches!(status, 429 | 503)
-                                && t0.elapsed() + w < Duration::from_secs(540) =>
-                        {
-                            std::thread::sleep(w)
+    let answers = std::thread::scope(|scope| {
+        let handles: Vec<_> = pushes
+            .iter()
+            .enumerate()
+            .map(|(i, (r, sha))| {
+                let (url, barrier, mint) = (relay.url.clone(), &barrier, &mint);
+                let source = std::net::Ipv4Addr::new(127, 1 + (i / 250) as u8, (i % 250) as u8, 1);
+                let first = mint(r, sha);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let t0 = Instant::now();
+                    let mut token = first;
+                    // A busy answer is asked again after its Retry-After,
+                    // within 9 minutes.
+                    loop {
+                        let body = json!({ "token": token }).to_string();
+                        let (status, answer) =
+                            http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes());
+                        let wait = answer["retry_after"].as_u64().map(Duration::from_secs);
+                        match wait {
+                            Some(w)
+                                if matches!(status, 429 | 503)
+                                    && t0.elapsed() + w < Duration::from_secs(540) =>
+                            {
+                                std::thread::sleep(w);
+                                token = mint(r, sha);
+                            }
+                            _ => return (status, answer, t0.elapsed()),
                         }
-                        _ => return (status, answer, t0.elapsed()),
                     }
-                }
+                })
             })
-        })
-        .collect();
-    let answers = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
     Burst {
         answers,
         wall: started.elapsed(),

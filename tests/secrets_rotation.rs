@@ -161,6 +161,45 @@ fn a_stale_secret_blocks_the_plan_where_the_gate_asks_for_it() {
     assert!(!comment.contains(VALUE) && !summary.to_string().contains(VALUE));
 }
 
+/// The dashboard reads the ages from the last apply's record (which
+/// holds the secrets file as applied, still encrypted): a pair whose
+/// secret is past the limit says so in its cell, by name, never by value.
+#[test]
+fn the_dashboard_shows_secrets_due_for_rotation_from_the_last_apply() {
+    let (w, keys) = world();
+    with_policy(&w);
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    for step in ["plan", "apply"] {
+        let out = w
+            .fleetform()
+            .env("FLEETFORM_NOW", day("2026-11-02"))
+            .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+            .args([step, "--customer", "c01", "--env", "staging"])
+            .output()
+            .unwrap();
+        crate::common::assert_code(&out, 0);
+    }
+    let dashboard = |date: &str| {
+        let out = w
+            .fleetform()
+            .env("FLEETFORM_NOW", day(date))
+            .args(["report", "--html", "dash.html"])
+            .output()
+            .unwrap();
+        crate::common::assert_code(&out, 0);
+        w.fx.read("manager/dash.html")
+    };
+    let html = dashboard("2026-12-01");
+    assert!(!html.contains("secrets due for rotation"), "at the limit");
+    let html = dashboard("2026-12-02");
+    assert!(
+        html.contains("secrets due for rotation: db_password (31 days old)"),
+        "{html}"
+    );
+    assert!(!html.contains(VALUE));
+}
+
 #[test]
 fn a_secret_without_updated_under_a_policy_warns_age_unknown() {
     let (w, keys) = world();

@@ -169,6 +169,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
             wave: None,
             halted: false,
             last_apply_failed: false,
+            stale_secrets: Vec::new(),
             state: State::Applied,
             state_word: "",
         };

@@ -136,7 +136,7 @@ fn customer_view(
     let mine: Vec<&Entry> = events.iter().filter(|e| about(e, c)).collect();
     let mut cells = Vec::new();
     for unit in units_of(manager, c) {
-        cells.push(cell(store, &unit, &mine, wave_of, now)?);
+        cells.push(cell(manager, store, &unit, &mine, wave_of, now)?);
     }
     let history = mine
         .iter()
@@ -189,6 +189,33 @@ fn customer_view(
     })
 }
 
+/// The secrets of the pair's last apply due for rotation now, in words.
+fn stale_secrets(
+    manager: &Manager,
+    env: &str,
+    last: Option<&crate::records::Deployment>,
+    now: i64,
+) -> Vec<String> {
+    let Some(d) = last else {
+        return Vec::new();
+    };
+    let today = jiff::Timestamp::from_second(now)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let files = d
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.content.as_str()));
+    crate::values::secret_ages::stale_of_record(manager, env, files, today)
+        .into_iter()
+        .map(|a| match a.age_days {
+            Some(n) => format!("{} ({n} days old)", a.name),
+            None => format!("{} (age unknown)", a.name),
+        })
+        .collect()
+}
+
 /// The customer's pairs in fleetform.yml's order: each enabled
 /// environment, per product the registry lets it have.
 fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
@@ -217,6 +244,7 @@ fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
 }
 
 fn cell(
+    manager: &Manager,
     store: &crate::records::Store,
     unit: &Unit,
     mine: &[&Entry],
@@ -290,6 +318,7 @@ fn cell(
         halted: wave.as_ref().is_some_and(|w| w.1),
         wave: wave.map(|w| w.0),
         last_apply_failed,
+        stale_secrets: stale_secrets(manager, &unit.environment, last.as_ref(), now),
         state: State::Applied,
         state_word: "",
     };

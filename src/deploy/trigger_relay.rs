@@ -46,16 +46,21 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let refused = |e: client::ClientError| Error::Failed(e.to_string());
     let answer = rt.block_on(async {
-        let token = client::oidc_token(&args.audience).await.map_err(refused)?;
-        out.mask(&token);
-        let (path, schema, formats) = client::schema(relay, &token).await.map_err(refused)?;
+        // A new token for each request the relay is asked (they live
+        // about five minutes; a caller of a busy relay may wait nine).
+        let mask = |t: &str| out.mask(t);
+        let runner = client::Runner {
+            audience: &args.audience,
+            mask: &mask,
+        };
+        let (path, schema, formats) = client::schema(relay, &runner).await.map_err(refused)?;
         let schema =
             Schema::from_bytes_with(&schema, Path::new(&format!("manager:{path}")), formats)
                 .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
         if let Err(problems) = customer::check(&source, &schema) {
             return Ok(Err(problems));
         }
-        client::dispatch(relay, &token, subject.pr, &files, subject.comment)
+        client::dispatch(relay, &runner, subject.pr, &files, subject.comment)
             .await
             .map(Ok)
             .map_err(refused)

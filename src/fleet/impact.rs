@@ -613,10 +613,14 @@ pub(super) fn from_record(
     if let Some(o) = find(&customer::override_path(view, env)) {
         overrides.insert(env.to_string(), o);
     }
+    let mut secrets = BTreeMap::new();
+    if let Some(s) = find(&customer::secrets_path(view, env)) {
+        secrets.insert(env.to_string(), s);
+    }
     Some(CustomerSource {
         variables,
         overrides,
-        secrets: Default::default(),
+        secrets,
     })
 }
 

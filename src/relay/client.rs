@@ -72,18 +72,46 @@ fn percent_encode(s: &str) -> String {
 /// back within minutes.
 const CALL_DEADLINE: Duration = Duration::from_secs(9 * 60);
 
+/// Where each attempt's OIDC token comes from: a new one from the Actions
+/// runner every time. GitHub's tokens live about five minutes and a call
+/// may wait nine (a cold relay at GitHub's limits), so a token asked for
+/// once would expire under a waiting caller.
+pub struct Runner<'a> {
+    pub audience: &'a str,
+    /// Told each token, so the runner masks it in the job's log.
+    pub mask: &'a dyn Fn(&str),
+}
+
+impl Runner<'_> {
+    async fn token(&self) -> Result<Zeroizing<String>, ClientError> {
+        let token = oidc_token(self.audience).await?;
+        (self.mask)(&token);
+        Ok(token)
+    }
+}
+
 /// The relay's answer: its JSON on 2xx, else the refusal's message. A
 /// busy answer (429 or 503 with `Retry-After`) is asked again after the
-/// wait it names, while the wait fits in [`CALL_DEADLINE`].
-async fn call(base: &str, path: &str, r: Request<'_>) -> Result<Value, ClientError> {
+/// wait it names, with a new token, while the wait fits in
+/// [`CALL_DEADLINE`]. `body` makes the request's JSON from the token
+/// (none: the token goes as `Authorization: Bearer`).
+async fn call(
+    base: &str,
+    path: &str,
+    method: &'static str,
+    runner: &Runner<'_>,
+    body: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Result<Value, ClientError> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
     let start = std::time::Instant::now();
     loop {
+        let token = runner.token().await?;
+        let json = body(&token);
         let again = Request {
-            method: r.method,
+            method,
             url: &url,
-            auth: r.auth,
-            json: r.json.clone(),
+            auth: json.is_none().then_some(("Bearer", token.as_str())),
+            json,
         };
         let left = CALL_DEADLINE.saturating_sub(start.elapsed());
         let (status, v) = call_once(base, again, left.min(Duration::from_secs(60))).await?;
@@ -131,19 +159,9 @@ fn answer(status: u16, v: Value) -> Result<Value, ClientError> {
 /// say is an older one, whose managers asserted them).
 pub async fn schema(
     base: &str,
-    token: &str,
+    runner: &Runner<'_>,
 ) -> Result<(String, Vec<u8>, crate::config::schema_formats::FormatMode), ClientError> {
-    let v = call(
-        base,
-        "/schema",
-        Request {
-            method: "GET",
-            url: "",
-            auth: Some(("Bearer", token)),
-            json: None,
-        },
-    )
-    .await?;
+    let v = call(base, "/schema", "GET", runner, |_| None).await?;
     let path = v["schema_path"].as_str().unwrap_or("schema").to_string();
     let schema = serde_json::to_vec(&v["schema"]).unwrap_or_default();
     let formats = match v.get("schema_formats") {
@@ -164,25 +182,18 @@ pub async fn schema(
 /// the relay reads the comment and the pull request's head itself.
 pub async fn dispatch(
     base: &str,
-    token: &str,
+    runner: &Runner<'_>,
     pr: Option<u64>,
     files: &[String],
     comment: Option<u64>,
 ) -> Result<Value, ClientError> {
-    let mut body = json!({ "token": token, "pr": pr, "files": files });
-    if let Some(id) = comment {
-        // Only then: a relay older than comment commands refuses the key.
-        body["comment"] = json!(id);
-    }
-    call(
-        base,
-        "/dispatch",
-        Request {
-            method: "POST",
-            url: "",
-            auth: None,
-            json: Some(serde_json::to_vec(&body).unwrap_or_default()),
-        },
-    )
-    .await
+    let body = |token: &str| {
+        let mut body = json!({ "token": token, "pr": pr, "files": files });
+        if let Some(id) = comment {
+            // Only then: a relay older than comment commands refuses the key.
+            body["comment"] = json!(id);
+        }
+        Some(serde_json::to_vec(&body).unwrap_or_default())
+    };
+    call(base, "/dispatch", "POST", runner, body).await
 }

@@ -36,6 +36,9 @@ pub struct Cell {
     pub halted: bool,
     /// The last apply of the pair failed (nothing applied since).
     pub last_apply_failed: bool,
+    /// Secrets of the last apply due for rotation (`secrets.max_age_days`):
+    /// `name (N days old)` or `name (age unknown)`, never a value.
+    pub stale_secrets: Vec<String>,
     /// The one state the cell shows (see [`State`]), and its word.
     pub state: State,
     pub state_word: &'static str,

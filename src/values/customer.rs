@@ -160,8 +160,12 @@ pub fn check(source: &CustomerSource, schema: &Schema) -> Result<CustomerDocs, V
     checker.layers(&variables, &overrides);
     let mut diags = checker.diags;
     if diags.is_empty() {
+        // The secrets files too, still encrypted: the record of an apply
+        // says which secrets it was made with (and their ages), never a
+        // value.
         let files = std::iter::once(&source.variables)
             .chain(source.overrides.values())
+            .chain(source.secrets.values())
             .map(|(p, b)| (p.clone(), Arc::from(b.as_slice())))
             .collect();
         let secrets = source

@@ -107,6 +107,31 @@ pub fn stale_in(
     out
 }
 
+/// The stale secrets of `env` in the files a deployment record holds
+/// (`(path, content)`; the secrets file of the environment, if the apply
+/// had one), for the dashboard: nothing decrypted.
+pub fn stale_of_record<'f>(
+    manager: &Manager,
+    env: &str,
+    files: impl IntoIterator<Item = (&'f str, &'f str)>,
+    today: jiff::civil::Date,
+) -> Vec<SecretAge> {
+    let wanted = crate::values::customer::secrets_path(manager, env);
+    let Some((path, content)) = files
+        .into_iter()
+        .find(|(p, _)| std::path::Path::new(p).ends_with(&wanted))
+    else {
+        return Vec::new();
+    };
+    match secret_files::parse(std::path::Path::new(path), content.as_bytes()) {
+        Ok(file) => ages(&file, max_age(manager, env), today)
+            .into_iter()
+            .filter(|a| a.stale)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The stale secrets of a customer whose checkout is local (`path:` in
 /// the registry); none without a checkout, or when no environment has a
 /// rotation policy.

@@ -51,6 +51,8 @@ struct Inner {
     /// longer the issuer's.
     rotated: AtomicBool,
     jwks_requests: AtomicUsize,
+    /// Tokens asked of the runner's endpoint.
+    token_requests: AtomicUsize,
     /// The `aud` of the tokens [`FakeIssuer::claims`] makes.
     audience: Mutex<String>,
     /// Claims of the token the runner endpoint hands out next.
@@ -71,6 +73,7 @@ impl FakeIssuer {
             hang: AtomicBool::new(false),
             rotated: AtomicBool::new(false),
             jwks_requests: AtomicUsize::new(0),
+            token_requests: AtomicUsize::new(0),
             audience: Mutex::new("fleetform".into()),
             runner_claims: Mutex::new(Value::Null),
             addr: Mutex::new(String::new()),
@@ -117,6 +120,11 @@ impl FakeIssuer {
     /// key `other` under `ROTATED_KID` instead.
     pub fn rotate(&self) {
         self.inner.rotated.store(true, Ordering::SeqCst);
+    }
+
+    /// Tokens the runner's endpoint was asked for.
+    pub fn token_requests(&self) -> usize {
+        self.inner.token_requests.load(Ordering::SeqCst)
     }
 
     pub fn jwks_requests(&self) -> usize {
@@ -254,6 +262,7 @@ fn serve(inner: &Inner, req: HttpRequest) -> Reply {
             )
         }
         "/token" => {
+            inner.token_requests.fetch_add(1, Ordering::SeqCst);
             if req.header("authorization") != Some(&format!("bearer {REQUEST_TOKEN}"))
                 && req.header("authorization") != Some(&format!("Bearer {REQUEST_TOKEN}"))
             {
