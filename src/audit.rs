@@ -518,42 +518,22 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Formats Unix seconds as RFC 3339 UTC.
+/// Formats Unix seconds as RFC 3339 UTC (whole seconds, `Z`).
 pub fn rfc3339(secs: u64) -> String {
-    let rem = secs % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        date(secs),
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The UTC date of Unix seconds as `YYYY-MM-DD`.
-fn date(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    utc(secs).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Today as `YYYY-MM-DD` (UTC).
 pub fn today() -> String {
-    date(now_secs())
+    utc(now_secs()).strftime("%Y-%m-%d").to_string()
 }
 
-/// Days since 1970-01-01 → (year, month, day). Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Unix seconds as a UTC timestamp (past jiff's range: its maximum).
+fn utc(secs: u64) -> jiff::Timestamp {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or(jiff::Timestamp::MAX)
 }
 
 #[cfg(test)]
@@ -695,6 +675,6 @@ mod tests {
     #[test]
     fn today_is_a_date() {
         assert!(crate::config::is_date(&today()));
-        assert_eq!(date(86_400 * 365), "1971-01-01");
+        assert_eq!(&rfc3339(86_400 * 365)[..10], "1971-01-01");
     }
 }
