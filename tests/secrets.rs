@@ -383,12 +383,7 @@ fn validate_with_a_key_checks_the_decrypted_shape() {
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, short));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
     w.expect(0, &["validate", "--customer", "c01"]);
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
-        .args(["validate", "--customer", "c01"])
-        .output()
-        .unwrap();
+    let out = run(&w, &keys[0].1, &["validate", "--customer", "c01"]);
     assert_ne!(out.status.code(), Some(0));
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
@@ -399,11 +394,6 @@ fn validate_with_a_key_checks_the_decrypted_shape() {
     // A value that fits passes with the key too.
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
-        .args(["validate", "--customer", "c01"])
-        .output()
-        .unwrap();
+    let out = run(&w, &keys[0].1, &["validate", "--customer", "c01"]);
     common::assert_code(&out, 0);
 }

@@ -39,6 +39,15 @@ fn age_decrypt(w: &World, identity: &str, armored: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// fleetform in the world, holding only the fleet key `key`.
+fn fleet_run(w: &World, key: &str, args: &[&str]) -> std::process::Output {
+    w.fleetform()
+        .env("FLEETFORM_FLEET_SECRETS_KEY", key)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The keyring's entries: name → armored ciphertext.
 fn entries(w: &World) -> Vec<(String, String)> {
     let text = w.fx.read("manager/secrets/keyring.yml");
@@ -131,12 +140,7 @@ fn fleet_world() -> (World, String) {
 fn a_rollout_plans_a_customer_with_secrets_with_the_fleet_key_alone() {
     let (w, fleet_id) = fleet_world();
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_FLEET_SECRETS_KEY", &fleet_id)
-        .args(["rollout", "tick"])
-        .output()
-        .unwrap();
+    let out = fleet_run(&w, &fleet_id, &["rollout", "tick"]);
     common::assert_code(&out, 0);
     assert_eq!(w.rolled(), ["c01", "c02"]);
     let tagged = crate::fakecloud::objects(&w.cloud_file)
@@ -147,12 +151,7 @@ fn a_rollout_plans_a_customer_with_secrets_with_the_fleet_key_alone() {
     assert!(!stderr(&out).contains(&fleet_id));
 
     // Drift of the same fleet: nothing changed, with the fleet key alone.
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_FLEET_SECRETS_KEY", &fleet_id)
-        .args(["drift", "--json"])
-        .output()
-        .unwrap();
+    let out = fleet_run(&w, &fleet_id, &["drift", "--json"]);
     common::assert_code(&out, 0);
     assert!(!stdout(&out).contains(VALUE) && !stderr(&out).contains(VALUE));
 }
@@ -170,12 +169,7 @@ fn a_fleet_job_without_the_fleet_key_names_it_and_plans_the_others() {
 
     // A wrong fleet key: the same, and no key is shown.
     let (_, other) = keygen();
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_FLEET_SECRETS_KEY", &other)
-        .args(["drift", "--json"])
-        .output()
-        .unwrap();
+    let out = fleet_run(&w, &other, &["drift", "--json"]);
     assert_ne!(out.status.code(), Some(0));
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
@@ -190,12 +184,11 @@ fn impact_never_decrypts_and_says_which_pairs_it_withholds() {
     let (w, fleet_id) = fleet_world();
     // A reviewed-nowhere change of the defaults, on top of the secrets.
     w.change("tier: staging-2", "tier: staging-3");
-    let out = w
-        .fleetform()
-        .env("FLEETFORM_FLEET_SECRETS_KEY", &fleet_id)
-        .args(["impact", "--base", "HEAD~1", "--plan", "--json"])
-        .output()
-        .unwrap();
+    let out = fleet_run(
+        &w,
+        &fleet_id,
+        &["impact", "--base", "HEAD~1", "--plan", "--json"],
+    );
     common::assert_code(&out, 0);
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
