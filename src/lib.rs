@@ -33,7 +33,6 @@ pub mod terraform;
 pub mod util;
 pub mod values;
 pub mod version;
-pub use fleetform_yaml as yaml;
 
 use cli::{Cli, Command};
 use error::Error;

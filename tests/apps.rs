@@ -9,8 +9,9 @@
 use serde_json::{json, Value};
 
 use crate::common::{self, stderr};
-use crate::doctor::{customer_grant, doctor, row, CUSTOMERS};
+use crate::doctor::{customer_grant, doctor, row, CUSTOMERS, DOCTOR};
 use crate::relay::{dispatch, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG};
+use crate::support::readme_budgets::Budgets;
 use crate::world::{ACME, MANAGER};
 
 /// Every token minted so far: the customer App's only for customer repos
@@ -145,6 +146,11 @@ fn the_single_app_variables_are_refused_naming_the_new_ones() {
 /// doctor with the customer App 77 (`grant`, `public`) installed on both
 /// customers.
 fn doctor_customer_app(grant: Value, public: bool) -> crate::doctor::Run {
+    doctor_customer_app_counted(grant, public).0
+}
+
+/// The same, with the requests it sent.
+fn doctor_customer_app_counted(grant: Value, public: bool) -> (crate::doctor::Run, usize) {
     let gh = crate::doctor::configured();
     let pem = crate::relay::pem();
     gh.register_app(77, &pem);
@@ -161,16 +167,24 @@ fn doctor_customer_app(grant: Value, public: bool) -> crate::doctor::Run {
         ("FLEETFORM_CUSTOMER_APP_ID", "77".to_string()),
         ("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem),
     ];
-    doctor(&gh, &fx, &app, &[])
+    let r = doctor(&gh, &fx, &app, &[]);
+    (r, gh.request_count())
 }
 
 #[test]
 fn doctor_passes_a_customer_app_with_exactly_its_list() {
-    let r = doctor_customer_app(customer_grant(), true);
+    let (r, requests) = doctor_customer_app_counted(customer_grant(), true);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let what = "permissions of the customer App acme-provider-customer";
     assert_eq!(row(&r.stdout, what).1, "pass", "{}", r.stdout);
     assert_eq!(row(&r.stdout, "visibility of the customer App").1, "pass");
+    // The book's "Request budgets": the example manager's, + each
+    // customer's installation, + the App and its public page.
+    let b = Budgets::from_book();
+    let budget = b.n(DOCTOR, " for the example manager")
+        + CUSTOMERS.len() * b.n(DOCTOR, " per such customer (its installation)")
+        + b.n(DOCTOR, " (`GET /app`");
+    assert_eq!(requests, budget);
 }
 
 #[test]

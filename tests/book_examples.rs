@@ -331,6 +331,66 @@ fn no_runnable_command_hides_in_a_plain_block() {
     );
 }
 
+/// The test cloud tried by hand (docs/src/contributing/fakecloud.md): the
+/// page's two shell blocks run as written, one after the other, with a
+/// scratch folder for `/tmp/fc` and the provider the test support built
+/// (`tests/support/fakecloud.rs`) for what `cargo build -p fakecloud`
+/// makes; the cloud file then holds what the blocks applied.
+#[test]
+fn the_test_cloud_tried_by_hand_runs_as_written() {
+    common::require_terraform();
+    let page = std::fs::read_to_string(root().join("docs/src/contributing/fakecloud.md")).unwrap();
+    let shell: Vec<Block> = blocks(&page)
+        .into_iter()
+        .filter(|b| b.info.is_empty())
+        .collect();
+    assert_eq!(shell.len(), 2, "the page's two blocks: {shell:#?}");
+    assert_eq!(shell[0].lines[0], "cargo build -p fakecloud");
+    let provider = fakecloud::provider_binary();
+    let tmp = tempfile::tempdir().unwrap();
+    let fc = tmp.path().join("fc");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(
+        assert_cmd::cargo::cargo_bin("fleetform"),
+        bin.join("fleetform"),
+    )
+    .unwrap();
+    let run = |b: &Block| {
+        let script = b.lines[usize::from(b.line == shell[0].line)..]
+            .join("\n")
+            .replace(
+                "target/debug/terraform-provider-fakecloud",
+                &provider.display().to_string(),
+            )
+            .replace("/tmp/fc", &fc.display().to_string());
+        let mut bash = std::process::Command::new("bash");
+        bash.env_clear();
+        for (k, v) in common::fleetform_std().get_envs() {
+            if let Some(v) = v {
+                bash.env(k, v);
+            }
+        }
+        let path = std::env::var("PATH").unwrap_or_default();
+        bash.env("PATH", format!("{}:{path}", bin.display()))
+            .env("TF_IN_AUTOMATION", "1")
+            .current_dir(root())
+            .args(["-euo", "pipefail", "-c", &script]);
+        common::Run::from(assert_cmd::Command::from_std(bash)).code(0)
+    };
+    let first = common::stdout(&run(&shell[0]));
+    assert!(
+        first.contains("\"fakecloud_instance/") && first.contains("web-1"),
+        "{first}"
+    );
+    run(&shell[1]);
+    let fleet = fakecloud::objects(&fc.join("fleet.json"));
+    assert!(
+        fleet.keys().any(|k| k.starts_with("fakecloud_")),
+        "the example fleet's apply: {fleet:?}"
+    );
+}
+
 #[test]
 fn the_matcher_matches_as_documented() {
     let e = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

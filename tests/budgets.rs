@@ -356,3 +356,31 @@ fn requests_per_command_within_the_readme_budgets() {
         "the book's \"Request budgets\" is off: {off:#?}"
     );
 }
+
+/// Every row of the book's table is counted: its first cell is named, as
+/// a string, in a test file that reads the table, so no row states a
+/// number no test compares with what was sent (issue #52).
+#[test]
+fn every_row_of_the_table_is_read_by_a_counting_test() {
+    let book = Budgets::from_book();
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let readers: Vec<String> = std::fs::read_dir(&tests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .filter(|text| text.contains("Budgets::from_book()"))
+        .collect();
+    assert!(readers.len() > 5, "{} readers", readers.len());
+    let uncounted: Vec<&str> = book
+        .rows()
+        .filter(|row| {
+            let quoted = format!("\"{row}\"");
+            !readers.iter().any(|text| text.contains(&quoted))
+        })
+        .collect();
+    assert!(
+        uncounted.is_empty(),
+        "rows of the book's \"Request budgets\" no counting test reads: {uncounted:#?}"
+    );
+}

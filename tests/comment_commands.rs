@@ -8,6 +8,12 @@ use crate::world::{ok, StepFiles, World, ACME, MANAGER};
 
 use serde_json::json;
 
+use crate::support::readme_budgets::Budgets;
+
+/// The book's "Request budgets" rows a comment command goes through.
+const TRIGGER: &str = "`trigger`";
+const PLAN: &str = "`plan --dispatch`, per environment";
+
 /// The customer's trigger step on an `issue_comment` event (`action`) for
 /// comment `id` on issue or pull request `number`, in a checkout of
 /// `checkout_sha` (the workflow checks out the pull request's head).
@@ -55,8 +61,15 @@ fn commented(w: &World, login: &str, role: &str, body: &str) -> (u64, String, u6
 fn a_writers_plan_command_plans_the_pull_requests_head() {
     let mut w = World::new();
     let (pr, sha, id) = commented(&w, "writer", "maintain", "/fleetform plan\n");
+    w.gh.reset_counters();
     let (out, _) = trigger_comment(&mut w, pr, true, (id, "/fleetform plan\n", "created"), &sha);
     ok(&out);
+    // The book's "Request budgets": the pull request's head read first.
+    let b = Budgets::from_book();
+    assert_eq!(
+        w.gh.request_count(),
+        b.lead(TRIGGER) + b.n(TRIGGER, " for a comment command")
+    );
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     assert_eq!(d["event_type"], "fleetform-plan");
     let p = &d["client_payload"];
@@ -69,8 +82,15 @@ fn a_writers_plan_command_plans_the_pull_requests_head() {
     assert_eq!(p["event"], "issue_comment");
     assert!(p.as_object().unwrap().len() <= 10, "{p}");
 
+    w.gh.reset_counters();
     let (out, files) = w.plan_latest("staging");
     ok(&out);
+    assert_eq!(
+        w.gh.request_count(),
+        b.lead(PLAN)
+            + b.n(PLAN, " for a pull request's plan")
+            + b.n(PLAN, " for a comment command's plan")
+    );
     assert!(
         stderr(&out).contains("comment command of @writer (write) on #"),
         "{}",

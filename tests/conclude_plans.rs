@@ -8,6 +8,9 @@ use crate::world;
 use serde_json::{json, Value};
 use world::{ok, World, ACME, MANAGER};
 
+use crate::github_loop_approvals::CONCLUDE;
+use crate::support::readme_budgets::Budgets;
+
 #[test]
 fn a_replaced_plan_of_a_pull_request_is_concluded_error() {
     let mut w = World::new();
@@ -37,8 +40,17 @@ fn a_replaced_plan_of_a_pull_request_is_concluded_error() {
         "plan-production": {"result": "cancelled", "outputs": {}},
         "apply-production": {"result": "skipped", "outputs": {}},
     });
+    w.gh.reset_counters();
     let out = conclude(&mut w, &needs);
     ok(&out);
+    let b = Budgets::from_book();
+    assert_eq!(
+        w.gh.request_count(),
+        b.n(CONCLUDE, " for a pull request's dispatch")
+            + b.n(CONCLUDE, " (its status, the statuses read back"),
+        "one plan that did not report:\n{}",
+        w.gh.request_lines()
+    );
     let prod =
         w.gh.status_of(ACME, &sha, "infra/terraform-deploy/production")
             .unwrap();
@@ -68,8 +80,15 @@ fn a_replaced_plan_of_a_pull_request_is_concluded_error() {
         "plan-staging": {"result": "success", "outputs": {}},
         "plan-production": {"result": "failure", "outputs": {}},
     });
+    w.gh.reset_counters();
     let out = conclude(&mut w, &needs);
     ok(&out);
+    assert_eq!(
+        w.gh.request_count(),
+        b.n(CONCLUDE, " for a pull request's dispatch") + b.n(CONCLUDE, " for a failed job"),
+        "a failed plan that reported: its status read only:\n{}",
+        w.gh.request_lines()
+    );
     assert_eq!(
         w.gh.status_of(ACME, &sha, "infra/terraform-deploy/production")
             .unwrap()

@@ -11,6 +11,9 @@ use crate::moto::{self, Moto};
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
 
+/// The book's "Request budgets" row for a day-2 operation's report.
+const DAY2: &str = "day-2 operations with `--github`";
+
 pub(crate) const ENV: &str = "staging";
 pub(crate) const MODULE: &str = "manager/terraform/main.tf";
 
@@ -469,6 +472,11 @@ fn an_operation_is_reported_on_the_customers_repo() {
         .map(|s| s.0.as_str())
         .collect();
     assert_eq!(states, ["success"]);
+    assert_eq!(
+        gh.request_count(),
+        crate::support::readme_budgets::Budgets::from_book().lead(DAY2),
+        "the book's \"Request budgets\""
+    );
     let comments = gh.comments(repo, pr);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let body = &comments[0].body;

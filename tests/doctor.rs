@@ -9,6 +9,10 @@ use crate::support;
 
 use serde_json::Value;
 use support::fake_github::{BranchPolicy, Environment, FakeGitHub, Ruleset};
+use support::readme_budgets::Budgets;
+
+/// The book's "Request budgets" row for doctor.
+pub(crate) const DOCTOR: &str = "`doctor`";
 
 pub(crate) const MANAGER: &str = "provider/manager";
 pub(crate) const CUSTOMERS: [&str; 2] = ["acme-corp/acme-infra", "globex/globex-app"];
@@ -145,10 +149,17 @@ fn a_manager_configured_as_security_md_asks_passes() {
     insta::with_settings!({filters => vec![(r"; trusting .*", "; trusting [this machine's CAs]")]}, {
         insta::assert_snapshot!("doctor_configured", r.stdout);
     });
-    // README, "Request budgets": 5 + 5 environments' secrets + 5 custom
-    // branch policies + 2 rulesets + 4 (collaborators, outside
-    // collaborators, organisation, Pages) on the manager, 2 customers.
-    assert_eq!(gh.request_count(), 23);
+    // The book's "Request budgets": 9 on the manager, 5 environments'
+    // secrets, 5 custom branch policies, 2 rulesets, 2 customers: the
+    // total the row states for the example manager.
+    let b = Budgets::from_book();
+    let counted = b.lead(DOCTOR)
+        + 5 * b.n(DOCTOR, " per fleetform environment that exists")
+        + 5 * b.n(DOCTOR, " per environment with custom branch policies")
+        + 2 * b.n(DOCTOR, " per ruleset")
+        + 2 * b.n(DOCTOR, " per active customer with a repo");
+    assert_eq!(counted, b.n(DOCTOR, " for the example manager"));
+    assert_eq!(gh.request_count(), counted);
     gh.assert_clean();
 }
 

@@ -170,3 +170,30 @@ fn a_plan_without_changes_says_nothing_is_applied() {
         assert!(!md.contains(said), "{said}: {md}");
     }
 }
+
+/// Issue #52's leftovers: no view a person reads shows fleetform's own
+/// quoting as a literal backtick (`` \` `` in a table cell renders as a
+/// backslash and a backtick): every snapshot of what people read is free
+/// of it.
+#[test]
+fn no_view_shows_an_escaped_backtick() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut read = 0;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "snap") {
+            read += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("\\`") {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        read > 20,
+        "only {read} snapshots read from {}",
+        dir.display()
+    );
+    assert!(found.is_empty(), "escaped backticks in: {found:#?}");
+}

@@ -131,6 +131,45 @@ fn customers_add_refuses_duplicates_and_bad_input() {
     assert!(stderr(&out).contains("unexpected argument '--token'"));
 }
 
+/// With a token, `customers add` fills `repo_id` from GitHub, in the one
+/// request the book's "Request budgets" table states; with `--repo-id`
+/// it asks nothing.
+#[test]
+fn customers_add_looks_the_repo_id_up_in_one_request() {
+    let fx = Fixture::new();
+    let gh = crate::support::fake_github::FakeGitHub::start();
+    gh.add_repo("newco/infra");
+    let add = |slug: &str, repo: &str, extra: &[&str]| {
+        let out = fx
+            .fleetform()
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("FLEETFORM_TOKEN", gh.token())
+            .args(["customers", "add", slug, "--repo", repo])
+            .args(["--contact", "ops@newco.example"])
+            .args(extra)
+            .output()
+            .unwrap();
+        ok(&out);
+    };
+    let row = "`customers add`";
+    let budgets = crate::support::readme_budgets::Budgets::from_book();
+    add("newco", "newco/infra", &[]);
+    assert_eq!(gh.request_count(), budgets.lead(row));
+    let registry = fx.read("manager/customers.yml");
+    assert!(
+        registry.contains(&format!("repo_id: {}", gh.repo_id("newco/infra"))),
+        "{registry}"
+    );
+    gh.reset_counters();
+    add("newcotwo", "newco/other", &["--repo-id", "77"]);
+    assert_eq!(
+        gh.request_count(),
+        budgets.n(row, " with `--repo-id`"),
+        "nothing to look up"
+    );
+    gh.assert_clean();
+}
+
 #[test]
 fn customers_revoke_marks_and_keeps() {
     let fx = Fixture::new();

@@ -8,6 +8,13 @@ use common::{stderr, stdout};
 use serde_json::{json, Value};
 use world::{ok, World, ACME, MANAGER};
 
+use crate::support::readme_budgets::Budgets;
+
+/// The book's "Request budgets" rows these tests count.
+const PLAN: &str = "`plan --dispatch`, per environment";
+const GATES: &str = "policy gates (plan or apply)";
+const SYNC: &str = "`sync`, per customer";
+
 /// Adds a `policies:` block to the example manager config.
 fn with_policies(w: &World, yaml: &str) {
     w.fx.append("manager/fleetform.yml", &format!("\npolicies:\n{yaml}"));
@@ -131,10 +138,14 @@ fn label_and_approval_gates_with_waiver() {
     w.gh.reset_counters();
     let (out, _) = w.plan_latest("staging");
     ok(&out);
-    assert!(
-        w.gh.request_count() <= 10,
-        "7 + the head (fork check) + PR + reviews: {}",
-        w.gh.request_count()
+    let b = Budgets::from_book();
+    assert_eq!(
+        w.gh.request_count(),
+        b.lead(PLAN)
+            + b.n(PLAN, " for a pull request's plan")
+            + b.n(GATES, " when a label gate or waiver label applies")
+            + b.n(GATES, " when an approvals gate applies"),
+        "a plan, the head (fork check), the PR, its reviews"
     );
     assert_eq!(
         last_status(&w, &sha),
@@ -262,6 +273,11 @@ fn apply_rechecks_gates() {
     w.gh.assert_clean();
 }
 
+/// The example manager's customer templates (`templates/customer/`).
+const TEMPLATE_FILES: usize = 2;
+/// The example's customers with a repo on the fake GitHub.
+const CUSTOMERS_WITH_REPOS: usize = 2;
+
 fn sync(w: &mut World, extra: &[&str]) -> (std::process::Output, usize, usize) {
     w.gh.reset_counters();
     let out =
@@ -286,8 +302,17 @@ fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
         "sync_first",
         stdout(&out).replace(&w.gh.api_url().replace("/api/v3", ""), "http://fake")
     );
-    // 2 files; new branch: 1 + 2 + 1 + 1 + 1 + 2 + 1 + 1 = 10 per customer.
-    assert!(requests <= 2 * 10, "{requests}");
+    // The book's "Request budgets": F template files, W of them differ
+    // (all, on a new branch), per customer.
+    let b = Budgets::from_book();
+    let (f, w_) = (TEMPLATE_FILES, TEMPLATE_FILES);
+    let first_pr = f + w_ + b.n(SYNC, " (W = files that differ)");
+    assert_eq!(
+        requests,
+        CUSTOMERS_WITH_REPOS * first_pr,
+        "{}",
+        stdout(&out)
+    );
     let prs = w.gh.pulls(ACME);
     assert_eq!(prs.len(), 1);
     let wf =
@@ -356,7 +381,8 @@ fn sync_opens_updates_and_leaves_in_sync_customers_alone() {
     let (out, requests, writes) = sync(&mut w, &["--customer", "acme"]);
     ok(&out);
     assert!(stdout(&out).contains("in sync"));
-    assert_eq!((requests, writes), (3, 0), "1 repo + 2 files");
+    let in_sync = Budgets::from_book().n(SYNC, " + F (F = template files)") + TEMPLATE_FILES;
+    assert_eq!((requests, writes), (in_sync, 0), "1 repo + 2 files");
     let audit = std::fs::read_to_string(w.fx.manager().join(".fleetform/audit.jsonl")).unwrap();
     assert!(audit.contains("\"action\":\"sync\""));
     w.gh.assert_clean();

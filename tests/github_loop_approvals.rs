@@ -10,6 +10,11 @@ use serde_json::{json, Value};
 
 use world::{ok, World, ACME, MANAGER};
 
+use crate::support::readme_budgets::Budgets;
+
+/// The book's "Request budgets" row for conclude.
+pub(crate) const CONCLUDE: &str = "`conclude`";
+
 /// A customer revoked on the manager's default branch while its apply
 /// waited for approval is not applied: the registry is read again as it is
 /// now, not from the checkout the dispatch ran on.
@@ -187,9 +192,11 @@ fn conclude_marks_applies_that_did_not_run() {
     w.gh.reset_counters();
     let out = conclude(&mut w, &needs, &event);
     ok(&out);
+    let b = Budgets::from_book();
+    let not_reported = b.n(CONCLUDE, " (its status, the statuses read back");
     assert_eq!(
         w.gh.request_count(),
-        4,
+        not_reported,
         "conclude budget: one apply that did not run"
     );
     let prod =
@@ -223,8 +230,14 @@ fn conclude_marks_applies_that_did_not_run() {
         "plan-production": due,
         "apply-production": {"result": "skipped", "outputs": {}},
     });
+    w.gh.reset_counters();
     let out = conclude(&mut w, &needs, &event);
     ok(&out);
+    assert_eq!(
+        w.gh.request_count(),
+        b.n(CONCLUDE, " for a failed job") + not_reported,
+        "conclude budget: a failed apply that reported, one skipped"
+    );
     assert_eq!(
         w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
             .unwrap()

@@ -441,7 +441,7 @@ fn layer_picture() -> String {
     s.push_str(&format!(
         "{:<24}{}\n",
         "crates/fleetform-yaml/",
-        "YAML with positions and limits (`fleetform::yaml`), below every layer"
+        "YAML with positions and limits (`fleetform_yaml`), below every layer"
     ));
     s.push_str("```\n");
     s
@@ -487,6 +487,104 @@ fn every_folder_says_what_lives_there_and_what_it_may_import() {
             );
         }
     }
+}
+
+/// The layers a folder's docs say it may import: every backticked name in
+/// its "May import" paragraph whose first segment is a layer (`config`,
+/// `util::text` → `util/`, `audit` → `audit.rs`); other names (items,
+/// crates) are details. "May import what `deploy` may" takes that
+/// folder's list too.
+fn declared_imports(folder_doc: &str, doc_of: &dyn Fn(&str) -> String) -> BTreeSet<String> {
+    let lines: Vec<&str> = folder_doc
+        .lines()
+        .map(|l| l.trim_start_matches("//!").trim())
+        .collect();
+    let Some(start) = lines.iter().position(|l| l.contains("May import")) else {
+        return BTreeSet::new();
+    };
+    let para = lines[start..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // What follows "Never …" / "Nothing …" / "Not …" is what it may not.
+    let para = regex::Regex::new(r"\b(?:Never|Nothing|Not)\b")
+        .unwrap()
+        .split(&para)
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let name = regex::Regex::new(r"`([a-z_]+)(?:::[A-Za-z_:]+)?`").unwrap();
+    let mut out = BTreeSet::new();
+    for c in name.captures_iter(&para) {
+        let seg = &c[1];
+        for layer in [format!("{seg}/"), format!("{seg}.rs")] {
+            if rank(&layer).is_some() {
+                out.insert(layer);
+            }
+        }
+    }
+    let inherits = regex::Regex::new(r"May import what `([a-z_]+)` may").unwrap();
+    if let Some(c) = inherits.captures(&para) {
+        out.extend(declared_imports(&doc_of(&c[1]), doc_of));
+    }
+    out
+}
+
+/// Each folder's "May import" says what it imports: every layer its files
+/// import is named there, and every layer named there is imported (a
+/// paragraph that no longer matches the code is caught either way).
+#[test]
+fn every_folders_may_import_matches_its_imports() {
+    let tree = Tree::load();
+    let graph = tree.graph();
+    let doc_of = |folder: &str| -> String {
+        std::fs::read_to_string(src().join(folder).join("mod.rs"))
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let folders: BTreeSet<String> = tree
+        .files
+        .keys()
+        .filter(|f| f.ends_with("/mod.rs"))
+        .map(|f| f.trim_end_matches("mod.rs").to_string())
+        .filter(|f| layer_of(f) != "commands/")
+        .collect();
+    assert!(folders.len() > 15, "{folders:?}");
+    let mut wrong = Vec::new();
+    for folder in &folders {
+        let own = layer_of(folder);
+        let real: BTreeSet<String> = graph
+            .iter()
+            .filter(|(file, _)| file.starts_with(folder.as_str()))
+            .flat_map(|(_, deps)| deps.iter().map(|d| layer_of(d).to_string()))
+            .filter(|l| l != own)
+            .collect();
+        let doc = doc_of(folder.trim_end_matches('/'));
+        let mut declared = declared_imports(&doc, &doc_of);
+        declared.remove(own);
+        let unnamed: Vec<&String> = real.difference(&declared).collect();
+        // A folder that may import what its parent may uses a part of it.
+        let inherits = doc.contains("May import what `");
+        let unused: Vec<&String> = match inherits {
+            true => Vec::new(),
+            false => declared.difference(&real).collect(),
+        };
+        if !unnamed.is_empty() || !unused.is_empty() {
+            wrong.push(format!(
+                "src/{folder}mod.rs: imports but does not name {unnamed:?}; names but does not import {unused:?}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "\"May import\" out of date:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// `src/output.rs` is the one output layer: no other file writes to stdout

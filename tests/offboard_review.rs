@@ -17,10 +17,13 @@ use crate::fake_s3::{ok, FakeS3, Reply};
 use crate::moto::Moto;
 use crate::offboard::{addresses, archived, count, digest_of, offboarding_records, revoked};
 use crate::support::fake_github::{FakeGitHub, Fault};
+use crate::support::readme_budgets::Budgets;
 use crate::support::rollout_world::World;
 
 const MANAGER: &str = "provider/manager";
 const WORKFLOW: &str = ".github/workflows/manager-offboard.yml";
+/// The book's "Request budgets" row for offboarding.
+const OFFBOARD: &str = "`customers offboard` under GitHub Actions";
 const ARTIFACT_KEY: &str = "an artifact key for the offboarding tests, 32+ bytes";
 
 /// c01 revoked (staging and production applied); operators team prov/ops
@@ -64,6 +67,7 @@ fn in_run(
 /// The preview job of run `run`, by `actor`, into `preview-<run>`: its
 /// text and the digest it set as the job output.
 fn preview(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> (String, String) {
+    gh.reset_counters();
     let out = in_run(
         w,
         gh,
@@ -80,6 +84,11 @@ fn preview(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> (String, String
         ],
     );
     common::assert_code(&out, 0);
+    assert_eq!(
+        gh.request_count(),
+        Budgets::from_book().lead(OFFBOARD),
+        "the book's \"Request budgets\": the operator check"
+    );
     let text = stdout(&out);
     let outputs = w.fx.read(&format!("outputs-{run}"));
     let digest = outputs
@@ -208,8 +217,16 @@ fn the_destroy_runs_only_after_someone_else_approved_the_run() {
     );
     nothing_happened(&w);
     // With the sealed plans: everything kept first, then destroyed.
+    gh.reset_counters();
     let out = in_run(&w, &gh, 80, "ops-dana", &destroy(&digest, &out_dir, &[]));
     common::assert_code(&out, 0);
+    // The book's "Request budgets": who runs it (an operator), and who
+    // approved the run.
+    let b = Budgets::from_book();
+    assert_eq!(
+        gh.request_count(),
+        b.n(OFFBOARD, " per actor checked") + b.n(OFFBOARD, " (the run's approvals")
+    );
     assert!(
         stdout(&out).contains("approved by ops-erin (asked by ops-dana)"),
         "{}",

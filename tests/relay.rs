@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common;
+use crate::relay_fleet::{DISPATCH, SWEEP_PATH};
 use crate::support::oidc::FakeIssuer;
+use crate::support::readme_budgets::Budgets;
 use crate::world::{World, ACME, MANAGER};
 
 /// The customer App: public, installed by the customers on their repos.
@@ -324,11 +326,24 @@ fn a_valid_token_dispatches_once_as_the_app_and_a_replay_is_refused() {
     let relay = rw.start(16);
     let sha = rw.w.change_acme("main", 3);
     let token = rw.push_token(ACME, "main", &sha);
+    rw.w.gh.reset_counters();
     let (status, answer) = dispatch(
         &relay,
         &json!({ "token": token, "files": ["infra/variables.yml"] }),
     );
     assert_eq!(status, 202, "{answer}");
+    // The book's "Request budgets": a push to the default branch, and the
+    // first time what requests share (the registry; each App's token for
+    // its repository and the installation's lookup).
+    let b = Budgets::from_book();
+    let token_cost = b.n(DISPATCH, " per repository per 50 min")
+        + b.n(DISPATCH, " for the installation's lookup");
+    assert_eq!(
+        rw.w.gh.request_count_but(SWEEP_PATH),
+        b.lead(DISPATCH) + b.n(DISPATCH, " per 30 s)") + 2 * token_cost,
+        "{}",
+        rw.w.gh.request_lines()
+    );
     assert_eq!(answer["dispatched"]["customer"], "acme");
     assert_eq!(answer["dispatched"]["event_type"], "fleetform-apply");
     let sent = rw.w.gh.dispatches(MANAGER);
@@ -343,6 +358,21 @@ fn a_valid_token_dispatches_once_as_the_app_and_a_replay_is_refused() {
     assert_eq!(status, 409, "{answer}");
     assert_eq!(answer["error"], "token_used");
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
+    // The next push: its own requests only.
+    let next = rw.w.change_acme("main", 4);
+    let token_next = rw.push_token(ACME, "main", &next);
+    rw.w.gh.reset_counters();
+    let (status, answer) = dispatch(
+        &relay,
+        &json!({ "token": token_next, "files": ["infra/variables.yml"] }),
+    );
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        rw.w.gh.request_count_but(SWEEP_PATH),
+        b.lead(DISPATCH),
+        "{}",
+        rw.w.gh.request_lines()
+    );
     // The App's tokens: the manager's for the manager only, the
     // customer's for acme only.
     for t in rw.w.gh.minted_tokens() {

@@ -10,6 +10,14 @@ use crate::world::{ok, ACME, MANAGER};
 
 use crate::relay::{dispatch, http, http_from, verified, RelayWorld, SLUG};
 use crate::relay_scale::{burst, received, relay_at_githubs_limits};
+use crate::support::readme_budgets::Budgets;
+
+/// The book's "Request budgets" rows of the relay's routes.
+pub(crate) const DISPATCH: &str = "`relay serve`, `POST /dispatch`";
+/// The redelivery sweep's requests, counted by its own row, on its own
+/// clock beside the routes.
+pub(crate) const SWEEP_PATH: &str = "/app/hook/deliveries";
+const SCHEMA: &str = "`relay serve`, `GET /schema`";
 
 /// The whole loop: the customer's trigger (OIDC token only) → the relay →
 /// the manager's plan (trusting the App as sender) → the PR comment. No
@@ -296,6 +304,7 @@ fn the_schema_is_served_to_registered_customers_only() {
     let sha = rw.w.change_acme("main", 16);
     let token = rw.push_token(ACME, "main", &sha);
     let auth = format!("Bearer {token}");
+    rw.w.gh.reset_counters();
     let (status, answer) = http(
         &relay.url,
         "GET",
@@ -304,6 +313,34 @@ fn the_schema_is_served_to_registered_customers_only() {
         b"",
     );
     assert_eq!(status, 200, "{answer}");
+    // The book's "Request budgets": the schema file, and the first time
+    // what every route shares (the registry, the manager App's token and
+    // its installation).
+    let b = Budgets::from_book();
+    let shared = b.n(DISPATCH, " per 30 s)")
+        + b.n(DISPATCH, " per repository per 50 min")
+        + b.n(DISPATCH, " for the installation's lookup");
+    assert_eq!(
+        rw.w.gh.request_count_but(SWEEP_PATH),
+        b.lead(SCHEMA) + shared,
+        "{}",
+        rw.w.gh.request_lines()
+    );
+    rw.w.gh.reset_counters();
+    let (status, again) = http(
+        &relay.url,
+        "GET",
+        "/schema",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!((status, &again), (200, &answer));
+    assert_eq!(
+        rw.w.gh.request_count_but(SWEEP_PATH),
+        b.lead(SCHEMA),
+        "{}",
+        rw.w.gh.request_lines()
+    );
     assert_eq!(answer["schema_path"], "schema/variables.schema.json");
     assert!(answer["schema"]["properties"].is_object(), "{answer}");
     assert_eq!(answer["schema_formats"], "assert", "{answer}");

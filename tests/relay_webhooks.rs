@@ -10,6 +10,15 @@ use crate::common::stdout;
 use crate::world::{ok, ACME, MANAGER};
 
 use crate::relay::{dispatch, http, RelayProc, RelayWorld, GLOBEX, SLUG, WEBHOOK_SECRET};
+use crate::support::readme_budgets::Budgets;
+
+/// The book's "Request budgets" rows of webhooks and polling.
+const WEBHOOK: &str = "`relay serve`, `POST /webhook`";
+const POLL: &str = "`poll`, per active customer";
+/// The files fleetform reads in the example's customer repos (F in the
+/// book's table): the variables file and one override per environment
+/// (probed, found or not).
+const READ_FILES: usize = 3;
 
 /// A webhook delivery to the relay, signed with `secret`.
 pub(crate) fn signed_delivery(
@@ -75,15 +84,32 @@ fn webhooks_dispatch_pushes_and_pull_requests_once() {
         "head_commit": { "message": "Raise max (#12)" },
         "repository": { "id": id, "full_name": ACME, "default_branch": "main" },
     });
+    rw.w.gh.reset_counters();
     let (status, answer) = signed_delivery(&relay, "push", "d-2", &push, WEBHOOK_SECRET);
     assert_eq!(status, 202, "{answer}");
+    // The book's "Request budgets": the files fleetform reads, probed at
+    // the commit, and the dispatch.
+    let b = Budgets::from_book();
+    assert_eq!(
+        rw.w.gh.request_count(),
+        READ_FILES + b.n(WEBHOOK, " (the dispatch)"),
+        "{}",
+        rw.w.gh.request_lines()
+    );
     assert_eq!(answer["dispatched"]["event_type"], "fleetform-apply");
     assert_eq!(answer["dispatched"]["pr"], 12);
     // A push touching nothing fleetform reads, and a repo without the App's
     // registration: nothing dispatched.
     let mut other = push.clone();
     other["commits"][0]["modified"] = json!(["README.md"]);
+    rw.w.gh.reset_counters();
     let (status, answer) = signed_delivery(&relay, "push", "d-3", &other, WEBHOOK_SECRET);
+    assert_eq!(
+        rw.w.gh.request_count(),
+        b.n(WEBHOOK, " (a pull request's: 1)"),
+        "{}",
+        rw.w.gh.request_lines()
+    );
     assert_eq!(
         (status, answer["ignored"].is_string()),
         (200, true),
@@ -202,7 +228,16 @@ fn poll_dispatches_what_changed_once_with_conditional_requests() {
     assert_eq!(initial, 2);
 
     let before = rw.w.gh.not_modified_count();
+    rw.w.gh.reset_counters();
     let quiet = poll(&rw, &state);
+    // The book's "Request budgets": per customer 2 conditional reads,
+    // and the customer App's token for its repository (a run is a new
+    // process: no token kept from the last).
+    let b = Budgets::from_book();
+    let per_customer = b.lead(POLL)
+        + b.n(POLL, " per repository for its installation")
+        + b.n(POLL, " for a token for that repository alone");
+    assert_eq!(rw.w.gh.request_count(), 2 * per_customer);
     assert!(
         quiet["dispatched"].as_array().unwrap().is_empty(),
         "{quiet}"

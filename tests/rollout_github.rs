@@ -8,10 +8,16 @@
 
 use crate::common;
 use crate::support::fake_github::FakeGitHub;
+use crate::support::readme_budgets::Budgets;
 use crate::support::rollout_world::{World, MANAGER_REPO};
 
 use common::{stderr, stdout};
 use serde_json::Value;
+
+/// The book's "Request budgets" rows these tests count.
+const TICK: &str = "`rollout tick` (with a token)";
+const PLAN: &str = "`rollout plan`";
+const CONTROL: &str = "`rollout halt` / `resume` / `rollback` / `start --supersede`";
 
 /// The step outputs and job summary files of one job.
 pub(crate) struct Step {
@@ -142,9 +148,15 @@ fn a_production_wave_applies_only_after_someone_else_approved_the_run() {
     gh.reset_counters();
     let out = tick(&w, &id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    // README, "Request budgets": the registry, the pull request of the
+    // The book's "Request budgets": the registry, the pull request of the
     // change's one commit (its author) and the run's reviews.
-    assert_eq!(gh.request_count(), 3);
+    let b = Budgets::from_book();
+    assert_eq!(
+        gh.request_count(),
+        b.n(TICK, " (the registry on the default branch)")
+            + b.n(TICK, " per commit of the change (its first-parent")
+            + b.n(TICK, " (the run's reviews)")
+    );
     assert_eq!(w.rolled(), ["c01"]);
     let applies: Vec<Value> = w
         .audit()
@@ -234,10 +246,16 @@ fn with_approvals_a_wave_waits_for_approvals_of_its_plans_on_the_change_pull_req
     gh.reset_counters();
     let out = tick(&w, id, shard);
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    // README, "Request budgets": the registry, the pull requests of the
+    // The book's "Request budgets": the registry, the pull requests of the
     // change's two commits (since HEAD~2), the commit's pull request (its
     // author), its reviews and its comments.
-    assert_eq!(gh.request_count(), 6);
+    let b = Budgets::from_book();
+    assert_eq!(
+        gh.request_count(),
+        b.n(TICK, " (the registry on the default branch)")
+            + 2 * b.n(TICK, " per commit of the change and")
+            + b.n(TICK, " (the pull request, its reviews, its comments")
+    );
     assert_eq!(w.rolled(), ["c01"]);
     let events = w.events();
     let applied: Vec<&Value> = events.iter().filter(|e| e["event"] == "applied").collect();
@@ -293,7 +311,10 @@ fn only_operators_halt_resume_and_roll_back() {
     w.set_env("GITHUB_ACTOR", "ops-dana");
     gh.reset_counters();
     w.expect(0, &["rollout", "halt", "--reason", "by an operator"]);
-    assert_eq!(gh.request_count(), 1, "README, \"Request budgets\"");
+    assert_eq!(
+        gh.request_count(),
+        Budgets::from_book().n(CONTROL, " per actor checked")
+    );
     // The workflow's next step: no stage runs, and its summary says why
     // and what to do (issue #52), not nothing.
     let next = Step::new();
@@ -330,7 +351,9 @@ fn the_registry_on_the_default_branch_decides_at_apply_time() {
     let mut w = World::with(3, "staging");
     w.on_github(&gh, "ops-dana");
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
+    gh.reset_counters();
     w.expect(0, &["rollout", "plan", "--out", "rollout-plans"]);
+    assert_eq!(gh.request_count(), Budgets::from_book().lead(PLAN));
     assert_eq!(w.digests("planned").len(), 2);
     // Meanwhile on the default branch: c01 leaves, c02 is revoked.
     let registry = w.fx.read("manager/customers.yml");
@@ -454,7 +477,11 @@ fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
         .unwrap();
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(w.rolled(), ["c01", "c02"]);
-    assert_eq!(gh.request_count(), 3, "one deployment and its two statuses");
+    assert_eq!(
+        gh.request_count(),
+        Budgets::from_book().lead(TICK),
+        "one deployment and its two statuses"
+    );
     let deployments = gh.deployments(repo);
     assert_eq!(deployments.len(), 1);
     let d = &deployments[0];

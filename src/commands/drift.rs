@@ -28,7 +28,7 @@ use crate::output::Output;
 use crate::report::drift::{markdown, Report};
 use crate::report::table::drift_table;
 use crate::values::customer::{override_path, CustomerSource};
-use crate::yaml::{Location, Pos};
+use fleetform_yaml::{Location, Pos};
 
 mod issues;
 mod merge;

@@ -153,7 +153,7 @@ fn render_one(
     registry: &Registry,
     wanted: &str,
     environment: &str,
-) -> Result<(Layered, Vec<(String, crate::yaml::Location)>)> {
+) -> Result<(Layered, Vec<(String, fleetform_yaml::Location)>)> {
     let customer = checked_pair(manager, registry, wanted, environment)?;
     let dir = crate::fleet::local_dir(registry, customer).map_err(|d| Error::Values(vec![d]))?;
     let engine = crate::engine::Engine::without_terraform(manager)?;
@@ -175,7 +175,7 @@ fn render_one(
 fn secret_sources(
     docs: &customer::CustomerDocs,
     environment: &str,
-) -> Result<Vec<(String, crate::yaml::Location)>> {
+) -> Result<Vec<(String, fleetform_yaml::Location)>> {
     let Some((shown, bytes)) = docs.secrets.get(environment) else {
         return Ok(Vec::new());
     };
@@ -223,7 +223,7 @@ fn check_enabled(manager: &Manager, registry: &Registry, slug: &str, product: &s
 fn show_explained(
     view: &Manager,
     layered: &Layered,
-    secrets: &[(String, crate::yaml::Location)],
+    secrets: &[(String, fleetform_yaml::Location)],
     json: bool,
     out: &Output,
 ) -> Result<()> {
@@ -242,7 +242,7 @@ fn show_explained(
         serde_json::Value::String("(secret: decrypted only when planned, never shown)".into());
     for (name, location) in secrets {
         leaves.push(Explained {
-            pointer: format!("/{}", crate::yaml::escape_token(name)),
+            pointer: format!("/{}", fleetform_yaml::escape_token(name)),
             value: &hidden,
             origin: Some(Origin {
                 layer: crate::values::layers::Layer::Secret,
@@ -300,11 +300,11 @@ fn needed_outputs(view: &Manager) -> Vec<(String, serde_json::Value, Origin)> {
                     .iter()
                     .position(|p| Some(&p.name) == view.product.as_ref())
                     .unwrap_or(0),
-                crate::yaml::escape_token(&dep),
-                crate::yaml::escape_token(&var)
+                fleetform_yaml::escape_token(&dep),
+                fleetform_yaml::escape_token(&var)
             );
             (
-                format!("/{}", crate::yaml::escape_token(&var)),
+                format!("/{}", fleetform_yaml::escape_token(&var)),
                 serde_json::Value::String(format!(
                     "(output `{output}` of product `{dep}`, read at plan time)"
                 )),
@@ -397,9 +397,9 @@ fn render_customer(
     let mut problems = Vec::new();
     let mut written = 0;
     let write_error = |e: crate::util::fs::FsError| Diagnostic {
-        location: crate::yaml::Location {
+        location: fleetform_yaml::Location {
             file: e.path.clone(),
-            pos: crate::yaml::Pos { line: 1, col: 1 },
+            pos: fleetform_yaml::Pos { line: 1, col: 1 },
         },
         pointer: None,
         message: format!("cannot write: {}", e.reason),
@@ -423,9 +423,9 @@ fn render_customer(
             }
             Err(RunError::Values(d)) => problems.extend(d),
             Err(other) => problems.push(Diagnostic {
-                location: crate::yaml::Location {
+                location: fleetform_yaml::Location {
                     file: src.variables.0.clone(),
-                    pos: crate::yaml::Pos { line: 1, col: 1 },
+                    pos: fleetform_yaml::Pos { line: 1, col: 1 },
                 },
                 pointer: None,
                 message: format!("{env}: {other}"),

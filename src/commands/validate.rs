@@ -70,7 +70,7 @@ struct Checked {
 /// Reads and checks one variables file on its own.
 fn check_file(f: &Path, schema: &Schema) -> Checked {
     let shown = display_path(f);
-    let limit = crate::yaml::Limits::default().max_bytes as u64;
+    let limit = fleetform_yaml::Limits::default().max_bytes as u64;
     let problems = match crate::util::fs::read_bounded(f, limit) {
         Ok(bytes) => {
             let src = CustomerSource {
@@ -81,9 +81,9 @@ fn check_file(f: &Path, schema: &Schema) -> Checked {
             customer::check(&src, schema).err().unwrap_or_default()
         }
         Err(e) => vec![Diagnostic {
-            location: crate::yaml::Location {
+            location: fleetform_yaml::Location {
                 file: shown.clone(),
-                pos: crate::yaml::Pos { line: 1, col: 1 },
+                pos: fleetform_yaml::Pos { line: 1, col: 1 },
             },
             pointer: None,
             message: format!("cannot read: {}", e.reason),

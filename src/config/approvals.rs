@@ -80,7 +80,7 @@ impl Manager {
     pub(super) fn check_approvals(&self) -> Result<(), ConfigError> {
         let envs = self.environment_names();
         for (env, rule) in &self.config.approvals {
-            let at = format!("/approvals/{}", crate::yaml::escape_token(env));
+            let at = format!("/approvals/{}", fleetform_yaml::escape_token(env));
             if !envs.contains(&env.as_str()) {
                 return Err(self.invalid(
                     &at,

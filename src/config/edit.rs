@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::Customer;
-use crate::yaml::{Document, Pos};
+use fleetform_yaml::{Document, Pos};
 
 mod pins;
 pub use pins::set_pins;
@@ -493,7 +493,7 @@ mod tests {
     use super::*;
 
     fn doc(text: &str) -> Document {
-        crate::yaml::load_bytes(
+        fleetform_yaml::load_bytes(
             text.as_bytes(),
             Path::new("customers.yml"),
             &crate::config::REGISTRY_LIMITS,

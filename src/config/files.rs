@@ -54,7 +54,7 @@ impl Manager {
                 out.push((format!("{at}/values/base"), &b.0, Kind::File));
             }
             for (env, v) in &p.values.environments {
-                let key = crate::yaml::escape_token(env);
+                let key = fleetform_yaml::escape_token(env);
                 out.push((format!("{at}/values/environments/{key}"), &v.0, Kind::File));
             }
         }

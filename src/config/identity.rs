@@ -362,7 +362,7 @@ impl Registry {
         let base = format!("/customers/{i}/identity");
         self.check_identity_fields(&base, &id.fields)?;
         for (env, fields) in &id.environments {
-            let at = format!("{base}/environments/{}", crate::yaml::escape_token(env));
+            let at = format!("{base}/environments/{}", fleetform_yaml::escape_token(env));
             if !envs.contains(&env.as_str()) {
                 return Err(self.invalid(
                     &at,

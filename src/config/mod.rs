@@ -1,7 +1,7 @@
 //! The manager configuration (`fleetform.yml`) and the customer registry
 //! (`customers.yml`), typed and checked.
 //!
-//! Both are loaded through [`crate::yaml`], deserialised with
+//! Both are loaded through [`fleetform_yaml`], deserialised with
 //! `deny_unknown_fields`, and every error points at the offending line.
 //!
 //! Here: fleetform.yml (`mod.rs`), its products and the unit of work
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::yaml::{self, Document, Limits, Location, Pos, YamlError};
+use fleetform_yaml::{self as yaml, Document, Limits, Location, Pos, YamlError};
 
 mod approvals;
 pub mod cloud;

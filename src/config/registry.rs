@@ -348,7 +348,7 @@ impl Registry {
         for (k, v) in &c.labels {
             if !word(k) || !word(v) {
                 return Err(self.invalid(
-                    &format!("/customers/{i}/labels/{}", crate::yaml::escape_token(k)),
+                    &format!("/customers/{i}/labels/{}", fleetform_yaml::escape_token(k)),
                     "a label is `name: value`, each 1-63 letters, digits, `-`, `_` or `.`",
                 ));
             }
@@ -544,7 +544,7 @@ impl Registry {
     }
 
     /// Where a customer's entry is in the registry file.
-    pub fn locate(&self, c: &Customer) -> crate::yaml::Location {
+    pub fn locate(&self, c: &Customer) -> fleetform_yaml::Location {
         match self.customers.iter().position(|x| x.slug == c.slug) {
             Some(i) => self.doc.locate(&format!("/customers/{i}")),
             None => self.doc.locate("/customers"),

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::yaml::Location;
+use fleetform_yaml::Location;
 
 /// One problem in a customer's (or manager's) values, with its place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,8 +3,8 @@
 //! YAML location it points into (`diagnostic`). The engine and the policy
 //! fill them in; the output, the reports, GitHub and the records read them.
 //!
-//! May import: `config` (the cloud identities a summary names), the YAML
-//! crate (`crate::yaml`) and `util`. Never anything that produces or shows
+//! May import: `config` (the cloud identities a summary names) and the
+//! YAML crate (`fleetform_yaml`). Never anything that produces or shows
 //! these: not the engine, `terraform`, `policy`, `values`, `report` or
 //! `output`.
 

@@ -60,11 +60,13 @@
 //!
 //! # Imports
 //!
-//! May import the layers below it (`config`, `dispatch`, `relay` (its
-//! client), `github`,
-//! `policy`, `records`, `report`, `terraform`, `values`, `audit`, `notify`, `ci`, `output`,
-//! `util`). It never imports `crate::commands`: the commands parse their
-//! flags, call in here, and print what comes back.
+//! May import the layers below it (`rollout` (its settings and records),
+//! `fleet` (runs over pairs), `engine` (one pair's plan and apply),
+//! `config`, `dispatch`, `relay` (its client), `github`, `policy`,
+//! `records`, `report`, `terraform`, `values`, `data`, `audit`, `notify`,
+//! `ci`, `output`, `error`, `util`). It never imports `crate::commands`:
+//! the commands parse their flags, call in here, and print what comes
+//! back.
 
 mod apply;
 mod approvals;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{from_doc, Manager, Registry};
 use crate::dispatch::Payload;
-use crate::yaml::Limits;
+use fleetform_yaml::Limits;
 
 use super::event::Dispatched;
 
@@ -19,7 +19,7 @@ const REGISTRY: &str = "customers:\n\
     - slug: initech\n  repo: initech/infra\n  contact: ops@initech.test\n  added: 2024-01-01\n  environments: [staging]\n  status: revoked\n  revoked: {date: 2024-06-01, reason: left}\n";
 
 pub(super) fn manager() -> Manager {
-    let doc = crate::yaml::load_str(MANAGER, Path::new("fleetform.yml"), &Limits::default())
+    let doc = fleetform_yaml::load_str(MANAGER, Path::new("fleetform.yml"), &Limits::default())
         .expect("fixture parses");
     Manager {
         root: PathBuf::from("manager"),

@@ -17,7 +17,8 @@
 //! customer's inbox repo named with `--inbox` (`inbox`: `fleetform-inbox`,
 //! its branch policy and relay token, `MANAGER_REPO`, its ruleset).
 //!
-//! May import: `config` (the manager and its environments) and `util`.
+//! May import: `config` (the manager and its environments), `data` (the
+//! diagnostics of a file it checks) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
 mod apps;

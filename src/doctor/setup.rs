@@ -392,10 +392,10 @@ mod tests {
                 Some(more) => format!("{yaml}relay:\n  app_slug: r\n  manager_repo: p/m\n{more}"),
                 None => yaml.to_string(),
             };
-            let doc = crate::yaml::load_str(
+            let doc = fleetform_yaml::load_str(
                 &text,
                 std::path::Path::new("fleetform.yml"),
-                &crate::yaml::Limits::default(),
+                &fleetform_yaml::Limits::default(),
             )
             .unwrap();
             Manager {

@@ -86,9 +86,9 @@ mod tests {
     #[test]
     fn the_short_form_carries_no_value_and_no_terraform_output() {
         let d = Diagnostic {
-            location: crate::yaml::Location {
+            location: fleetform_yaml::Location {
                 file: "infra/variables.yml".into(),
-                pos: crate::yaml::Pos { line: 3, col: 5 },
+                pos: fleetform_yaml::Pos { line: 3, col: 5 },
             },
             pointer: Some("/name".into()),
             message: "\"secret-value\" is not allowed".into(),

@@ -6,7 +6,8 @@
 //!
 //! May import: `config`, `values`, `terraform`, `policy`, `report` (the
 //! plan comment it writes into the plan folder), `records` (the name of
-//! the customer-files file a plan keeps), `error` and `util`. Never
+//! the customer-files file a plan keeps), `data` (the plan summary it
+//! fills in), `output` (the masker of secrets), `error` and `util`. Never
 //! `fleet`, `rollout`, `deploy`, the commands, the GitHub client or the
 //! runner's I/O (`ci`).
 //!

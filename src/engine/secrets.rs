@@ -14,7 +14,7 @@ use crate::values::customer::CustomerDocs;
 use crate::values::keyring;
 use crate::values::secret_ages;
 use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
-use crate::yaml::Location;
+use fleetform_yaml::Location;
 
 use super::{Engine, RunError};
 
@@ -104,7 +104,7 @@ impl Engine<'_> {
                 vec![at(
                     &Location {
                         file,
-                        pos: crate::yaml::Pos { line: 1, col: 1 },
+                        pos: fleetform_yaml::Pos { line: 1, col: 1 },
                     },
                     e.to_string(),
                 )]
@@ -240,7 +240,7 @@ impl Engine<'_> {
     /// A file of the manager repo (`rel`, under its root, never through a
     /// link out of it): where it is shown, and its bytes; `None` when absent.
     fn manager_file(&self, rel: &str) -> Result<Option<(std::path::PathBuf, Vec<u8>)>, RunError> {
-        let limit = crate::yaml::Limits::default().max_bytes as u64;
+        let limit = fleetform_yaml::Limits::default().max_bytes as u64;
         let shown = crate::config::display_path(&self.manager.path(std::path::Path::new(rel)));
         match crate::util::fs::read_under(&self.manager.root, std::path::Path::new(rel), limit) {
             Ok(b) => Ok(Some((shown, b))),

@@ -541,7 +541,7 @@ fn unchanged(head: &Layers, base: Option<&Layers>, env: &str) -> bool {
     let Some(base) = base else {
         return false;
     };
-    fn value(d: Option<&Arc<crate::yaml::Document>>) -> Option<&Value> {
+    fn value(d: Option<&Arc<fleetform_yaml::Document>>) -> Option<&Value> {
         d.map(|d| &d.value)
     }
     base.view.environment(env).is_some()

@@ -7,7 +7,8 @@
 //! (`sync`), and an order-preserving parallel map for the batch modes
 //! (`parallel`).
 //!
-//! May import: `config`, `values`, `terraform`, `report` (the row types a
+//! May import: `engine` (each pair's plan or render), `data`, `config`,
+//! `values`, `terraform`, `report` (the row types a
 //! run returns live there, next to their table), `util`, `error`, `audit`
 //! (one record per pair as it finishes), `records` (what was deployed, for
 //! the impact preview) and `output` (notes,

@@ -60,8 +60,9 @@
 //!
 //! May import: `util`, `dispatch`'s sha check (`is_sha`), `policy`'s plain
 //! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`),
-//! `doctor::facts` (plain data), `net` and `error`. Never the
-//! commands, `deploy`, `terraform` or `report`.
+//! `doctor::facts` (plain data), `report::customer` (a deployment's
+//! description is a customer text, worded there), `config` (a path as
+//! shown), `net` and `error`. Never the commands, `deploy` or `terraform`.
 
 mod access;
 mod actions;

@@ -9,7 +9,7 @@
 //! ([`settings`]); a bad one is an error naming the variable and never
 //! quoting a proxy's credentials.
 //!
-//! May import: nothing of fleetform's.
+//! May import: `util` (reading a CA bundle file).
 
 mod connect;
 pub mod proxy;

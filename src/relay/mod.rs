@@ -25,7 +25,7 @@
 //!
 //! May import: `config`, `dispatch`, `github`, `net` (the HTTP client),
 //! `report::customer` (the wording of refusals about the customer's run),
-//! `error`, `util`.
+//! `records` (its durable queue and events), `error`, `util`.
 
 pub mod client;
 mod comment;

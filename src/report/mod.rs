@@ -18,7 +18,8 @@
 //! May import: plain data types (`data`: plan summaries, verdicts and
 //! diagnostics; `audit::Entry`, `config::Unit`,
 //! `doctor`'s checklist, and the data structs
-//! kept here next to their rendering) and `output::table` for text tables.
+//! kept here next to their rendering), `output::table` for text tables
+//! and `util` (counts and shown text).
 //! Never the commands, `deploy`, the engine (`engine`), `fleet`
 //! or `github`.
 

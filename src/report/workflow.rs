@@ -86,10 +86,10 @@ mod tests {
         );
         assert!(w.contains(&format!("trigger@{sha} # v0.1.0")), "{w}");
         // Still a workflow.
-        let doc = crate::yaml::load_bytes(
+        let doc = fleetform_yaml::load_bytes(
             w.as_bytes(),
             std::path::Path::new("w.yml"),
-            &crate::yaml::Limits::default(),
+            &fleetform_yaml::Limits::default(),
         )
         .unwrap();
         assert!(doc.value.get("jobs").is_some());

@@ -14,7 +14,7 @@
 //! current one.
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
-//! `terraform`, `records`, `report` (the status row), `dispatch` (sealed
+//! `engine` (a pair's apply), `data`, `records`, `report` (the status row), `dispatch` (sealed
 //! plan bundles), `audit`, `notify`, `ci`, `error`, `output`, `util`. Never the
 //! commands, `deploy` or `github`.
 

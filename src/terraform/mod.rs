@@ -7,7 +7,7 @@
 //! `crate::data::summary`. The engine that drives it per customer × environment is
 //! `crate::engine`, a layer above.
 //!
-//! May import: `config`, `data` and `util`. Never the engine, the values, the reports, the commands,
+//! May import: `config` and `util`. Never the engine, the values, the reports, the commands,
 //! the GitHub client or the runner's I/O (`ci`).
 
 mod cli;

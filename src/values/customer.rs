@@ -17,7 +17,7 @@ use crate::values::layers::{Layer, Layered, Source};
 use crate::values::schema::Schema;
 use crate::values::secrets;
 use crate::values::template::{is_template, TemplateMemo, ValueTemplates};
-use crate::yaml::{self, escape_token, Document, Limits, Location};
+use fleetform_yaml::{self as yaml, escape_token, Document, Limits, Location};
 
 mod only;
 mod secret_checks;

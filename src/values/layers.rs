@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::yaml::{escape_token, Document, Location};
+use fleetform_yaml::{escape_token, Document, Location};
 
 /// The layers, in the order they apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -167,7 +167,7 @@ impl Layered {
         let at = src_ptr.as_deref().unwrap_or(pointer);
         Some(Origin {
             layer: s.layer,
-            location: crate::yaml::Location {
+            location: fleetform_yaml::Location {
                 file: s.doc.file.clone(),
                 pos: s.doc.key_pos(at),
             },
@@ -488,7 +488,7 @@ fn without_nulls(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::{load_str, Limits};
+    use fleetform_yaml::{load_str, Limits};
     use std::path::Path;
 
     fn doc(name: &str, text: &str) -> Arc<Document> {

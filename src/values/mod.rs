@@ -2,7 +2,8 @@
 //! layers, value templates, and the customer files (check and render).
 //! YAML itself (positions, limits) lives in `crates/fleetform-yaml`.
 //!
-//! May import: `config`, `util` and the YAML crate. Nothing that runs
+//! May import: `config`, `data` (diagnostics), `util` and the YAML crate.
+//! Nothing that runs
 //! Terraform, talks to GitHub or renders reports.
 
 pub mod customer;

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::config::{display_path, Customer, Manager, PRODUCTS_FILE};
 use crate::data::Diagnostic;
-use crate::yaml::{self, Limits, Location};
+use fleetform_yaml::{self as yaml, Limits, Location};
 
 /// The customer's products, in the order they run (dependencies first).
 /// `file` is the customer's `infra/products.yml` (shown path and bytes)

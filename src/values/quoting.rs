@@ -2,7 +2,7 @@
 //! `0755` as the numbers 1234 and 755, so a schema asking for a string
 //! reports a number the author never wrote. The hint shows how to quote it.
 
-use crate::yaml::Pos;
+use fleetform_yaml::Pos;
 
 /// The hint for the plain scalar at `pos` in `text`, when it reads as a
 /// number but not as the one written (a leading zero, `1.10`, `+5`).

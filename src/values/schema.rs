@@ -272,9 +272,9 @@ impl Schema {
 
     /// What the validator accepts but the schema's author likely did not
     /// mean (see [`lint`]), each with the schema's `file:line:col`.
-    pub fn lint(&self, bytes: Option<&[u8]>) -> Vec<(crate::yaml::Location, String)> {
+    pub fn lint(&self, bytes: Option<&[u8]>) -> Vec<(fleetform_yaml::Location, String)> {
         let doc = bytes.and_then(|b| {
-            crate::yaml::load_bytes(b, &self.file, &crate::yaml::Limits::default()).ok()
+            fleetform_yaml::load_bytes(b, &self.file, &fleetform_yaml::Limits::default()).ok()
         });
         let docs = root_docs(
             &self.document,
@@ -290,13 +290,13 @@ impl Schema {
             .into_iter()
             .map(|f| {
                 let location = match &doc {
-                    Some(d) => crate::yaml::Location {
+                    Some(d) => fleetform_yaml::Location {
                         file: self.file.clone(),
                         pos: d.key_pos(&f.pointer),
                     },
-                    None => crate::yaml::Location {
+                    None => fleetform_yaml::Location {
                         file: self.file.clone(),
-                        pos: crate::yaml::Pos { line: 1, col: 1 },
+                        pos: fleetform_yaml::Pos { line: 1, col: 1 },
                     },
                 };
                 (location, format!("{} (at {})", f.message, f.pointer))
@@ -329,7 +329,7 @@ impl Schema {
                     Kind::AdditionalProperties { unexpected }
                     | Kind::UnevaluatedProperties { unexpected } => {
                         if let [key] = unexpected.as_slice() {
-                            pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
+                            pointer = format!("{pointer}/{}", fleetform_yaml::escape_token(key));
                             hint = self.did_you_mean(e.schema_path().as_str(), key);
                             at_key = true;
                         }
@@ -338,7 +338,7 @@ impl Schema {
                     // mapping (whose first key the mapping's position is).
                     Kind::PropertyNames { error } => {
                         if let Value::String(key) = error.instance().as_ref() {
-                            pointer = format!("{pointer}/{}", crate::yaml::escape_token(key));
+                            pointer = format!("{pointer}/{}", fleetform_yaml::escape_token(key));
                             at_key = true;
                         }
                     }

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::yaml::{self, escape_token, Document, Limits, Location};
+use fleetform_yaml::{self as yaml, escape_token, Document, Limits, Location};
 
 /// The environment variable holding the age identities a job may use
 /// (one per line, `AGE-SECRET-KEY-1...`, comments with `#`), as an age

@@ -11,7 +11,7 @@ use regex::{Regex, RegexSet};
 use serde_json::Value;
 
 use crate::values::template::is_template;
-use crate::yaml::escape_token;
+use fleetform_yaml::escape_token;
 
 /// A value (or key) that looks like a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -526,10 +526,10 @@ mod tests {
             &json!({"properties": {"name": {"description": "The name."}}}),
         );
         assert!(text.starts_with("# The name.\nname: acme\n"), "{text}");
-        let doc = crate::yaml::load_bytes(
+        let doc = fleetform_yaml::load_bytes(
             text.as_bytes(),
             std::path::Path::new("s.yml"),
-            &crate::yaml::Limits::default(),
+            &fleetform_yaml::Limits::default(),
         )
         .unwrap();
         assert_eq!(doc.value, v, "{text}");

@@ -46,6 +46,11 @@ impl Budgets {
         Budgets { rows }
     }
 
+    /// Every row's first cell, as written.
+    pub fn rows(&self) -> impl Iterator<Item = &str> {
+        self.rows.keys().map(String::as_str)
+    }
+
     fn row(&self, row: &str) -> &str {
         self.rows.get(row).unwrap_or_else(|| {
             panic!(

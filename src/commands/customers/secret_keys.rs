@@ -113,7 +113,7 @@ fn edit_keyring(
     let rel = std::path::Path::new(&config.keyring);
     let path = manager.path(rel);
     let shown = display_path(&path);
-    let limit = crate::yaml::Limits::default().max_bytes as u64;
+    let limit = fleetform_yaml::Limits::default().max_bytes as u64;
     let current = match crate::util::fs::read_under(&manager.root, rel, limit) {
         Ok(b) => Some(keyring::parse(&shown, &b).map_err(|e| Error::Failed(e.to_string()))?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -263,7 +263,7 @@ fn reencrypt_steps(manager: &Manager, c: &Customer, env: &str, recipient: &str) 
 /// Revoking retires the customer's recipients: the `secrets:` of entry
 /// `index` removed from `text` (already edited), so no plan decrypts for it.
 pub(super) fn retire(text: &str, file: &str, index: usize) -> Result<String> {
-    let doc = crate::yaml::load_bytes(
+    let doc = fleetform_yaml::load_bytes(
         text.as_bytes(),
         std::path::Path::new(file),
         &crate::config::REGISTRY_LIMITS,

@@ -5,7 +5,7 @@
 
 use super::{block_key_column, entry_end, quote, EditError};
 use crate::config::pins::Pin;
-use crate::yaml::Document;
+use fleetform_yaml::Document;
 
 /// Sets entry `index`'s `pins:` to `pins`: the existing block (a block
 /// or flow list) is replaced, or a new one is added at the end of the
@@ -103,7 +103,7 @@ mod tests {
     use super::*;
 
     fn doc(text: &str) -> Document {
-        crate::yaml::load_bytes(
+        fleetform_yaml::load_bytes(
             text.as_bytes(),
             std::path::Path::new("customers.yml"),
             &crate::config::REGISTRY_LIMITS,

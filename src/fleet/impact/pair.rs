@@ -121,7 +121,7 @@ fn diff(
 /// A position in a side's file as a reader finds it: the path relative to
 /// the manager (a customer's file, outside it, as it is), then the commit
 /// (`values/base.yml:12:15 at 1a2b3c4d5e6f`).
-fn shown_at(location: &crate::yaml::Location, side: &Layers) -> String {
+fn shown_at(location: &fleetform_yaml::Location, side: &Layers) -> String {
     let file = location
         .file
         .strip_prefix(&side.root)

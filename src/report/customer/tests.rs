@@ -5,7 +5,7 @@ use super::*;
 
 use crate::data::verdict::{GateResult, Verdict};
 use crate::data::Diagnostic;
-use crate::yaml::{Location, Pos};
+use fleetform_yaml::{Location, Pos};
 
 /// A hostile value: long, several lines, workflow commands, Markdown,
 /// HTML, a mention and a hidden marker.

@@ -16,7 +16,7 @@
 //!
 //! May import: the impact's data (`report::impact`), the comment's limits
 //! and escapes (`report::comment`, `report::markdown`), `config::Unit` and
-//! plain data (`data`). Nothing imports it but the commands that show it.
+//! plain data (`data`), and `util` (counts). Nothing imports it but the commands that show it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -17,7 +17,7 @@ use crate::config::Customer;
 use crate::data::Diagnostic;
 use crate::values::layers::{Layer, Layered, Source};
 use crate::values::template::TemplateMemo;
-use crate::yaml::{escape_token, Document};
+use fleetform_yaml::{escape_token, Document};
 
 /// The top-level entries whose merged manager values for `env` differ
 /// between `head` and `base`; `None` when rendering those alone at the base
@@ -129,7 +129,7 @@ mod tests {
     use super::*;
     use crate::values::layers::{changed_leaves, changed_leaves_at, MergedManager};
     use crate::values::template::ValueTemplates;
-    use crate::yaml::{load_str, Limits};
+    use fleetform_yaml::{load_str, Limits};
 
     fn doc(name: &str, text: &str) -> Arc<Document> {
         let mut d = load_str(text, Path::new(name), &Limits::default()).unwrap();

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::data::Diagnostic;
 use crate::values::schema::Schema;
 use crate::values::secret_files;
-use crate::yaml::{escape_token, Document, Location};
+use fleetform_yaml::{escape_token, Document, Location};
 
 /// Diagnostics of the customer's files about secrets; `secrets` are the
 /// secrets files as read, by environment. Returns where a secret was

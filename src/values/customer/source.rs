@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::config::{display_path, Manager};
 use crate::data::Diagnostic;
-use crate::yaml::{self, Limits, Location};
+use fleetform_yaml::{self as yaml, Limits, Location};
 
 use super::CustomerSource;
 

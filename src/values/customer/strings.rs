@@ -6,7 +6,7 @@ use super::{unknown_origin, TemplateContext};
 use crate::data::Diagnostic;
 use crate::values::layers::Layered;
 use crate::values::template::{is_template, TemplateMemo};
-use crate::yaml::escape_token;
+use fleetform_yaml::escape_token;
 
 /// Renders every template string in `v` (`ptr` is its pointer) with
 /// `ctx`; a template that fails leaves a diagnostic at its origin.

@@ -486,13 +486,13 @@ impl<'r> Graph<'r> {
             return (self.docs.0[0].file.clone(), 1, 1, String::new());
         };
         let doc = &self.docs.0[*doc];
-        let pointer = format!("{at}/{}", crate::yaml::escape_token(keyword));
-        let limits = crate::yaml::Limits::default();
+        let pointer = format!("{at}/{}", fleetform_yaml::escape_token(keyword));
+        let limits = fleetform_yaml::Limits::default();
         let pos = doc
             .bytes
             .as_deref()
-            .and_then(|b| crate::yaml::load_bytes(b, &doc.file, &limits).ok())
-            .map_or(crate::yaml::Pos { line: 1, col: 1 }, |d| {
+            .and_then(|b| fleetform_yaml::load_bytes(b, &doc.file, &limits).ok())
+            .map_or(fleetform_yaml::Pos { line: 1, col: 1 }, |d| {
                 d.key_pos(&pointer)
             });
         (doc.file.clone(), pos.line, pos.col, pointer)
@@ -539,7 +539,7 @@ fn index_values(
                 index_values(
                     c,
                     doc,
-                    format!("{at}/{}", crate::yaml::escape_token(k)),
+                    format!("{at}/{}", fleetform_yaml::escape_token(k)),
                     out,
                 );
             }

@@ -127,7 +127,7 @@ fn walk(v: &Value, at: &str, draft: Draft, resolves: &Resolves, out: &mut Vec<Fi
         d => d,
     };
     for (key, value) in map {
-        let here = format!("{at}/{}", crate::yaml::escape_token(key));
+        let here = format!("{at}/{}", fleetform_yaml::escape_token(key));
         if !KEYWORDS.contains(&key.as_str()) {
             if let Some(known) = near(key) {
                 out.push(Finding {
@@ -184,7 +184,7 @@ fn subschemas<'v>(key: &str, value: &'v Value) -> Vec<(String, &'v Value)> {
             .collect(),
         (k, Value::Object(m)) if MAP.contains(&k) => m
             .iter()
-            .map(|(name, s)| (format!("/{}", crate::yaml::escape_token(name)), s))
+            .map(|(name, s)| (format!("/{}", fleetform_yaml::escape_token(name)), s))
             .collect(),
         (k, s) if ONE.contains(&k) => vec![(String::new(), s)],
         _ => Vec::new(),

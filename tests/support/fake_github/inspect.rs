@@ -190,6 +190,31 @@ impl FakeGitHub {
         self.state().requests.len()
     }
 
+    /// How many requests were received apart from those whose path starts
+    /// with `prefix` (e.g. the relay's redelivery sweep, which runs on its
+    /// own clock beside the route a test counts).
+    pub fn request_count_but(&self, prefix: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| !r.path.starts_with(prefix))
+            .count()
+    }
+
+    /// The requests received, one `METHOD path?query -> status` line
+    /// each, for a failed count's message.
+    pub fn request_lines(&self) -> String {
+        self.state()
+            .requests
+            .iter()
+            .map(|r| {
+                let q = if r.query.is_empty() { "" } else { "?" };
+                format!("{} {}{q}{} -> {}", r.method, r.path, r.query, r.status)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Requests counted against the primary rate limit so far (what
     /// `x-ratelimit-used` says; a 304 is not counted).
     pub fn rate_limit_used(&self) -> u64 {
