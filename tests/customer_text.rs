@@ -139,3 +139,44 @@ fn a_call_site_wording_its_own_status_is_caught() {
     let aside = format!("// {reply}\n#[cfg(test)]\nmod tests {{ fn t() {{ {reply} }} }}");
     assert!(offending(&own(&aside)).is_empty());
 }
+
+/// GitHub's deployment writes: only `deploy/deployments.rs` makes them
+/// (an apply's, a day-2 operation's, a rollout's and the ones owed), so
+/// every deployment a customer sees is written, and worded, one way.
+const DEPLOYMENT_WRITES: &[&str] = &[
+    ".create_deployment(",
+    ".set_deployment_status(",
+    ".set_late_deployment_status(",
+    ".apply_started(",
+    ".apply_ended(",
+    "NewDeployment {",
+];
+
+#[test]
+fn only_one_module_writes_github_deployments() {
+    let files = sources();
+    let writer = "deploy/deployments.rs";
+    let text = &files
+        .iter()
+        .find(|(r, _)| r == writer)
+        .unwrap_or_else(|| panic!("no src/{writer}"))
+        .1;
+    for w in DEPLOYMENT_WRITES {
+        assert!(code(text).contains(w), "{writer} no longer has {w}");
+    }
+    let found: Vec<(&String, &&str)> = files
+        .iter()
+        .filter(|(rel, _)| rel != writer)
+        .flat_map(|(rel, text)| {
+            let text = code(text);
+            DEPLOYMENT_WRITES
+                .iter()
+                .filter(move |w| text.contains(**w))
+                .map(move |w| (rel, w))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "GitHub deployments written outside {writer}: {found:?}"
+    );
+}

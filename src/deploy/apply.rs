@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
-use crate::report::customer::{deployment, Deployment};
 use crate::terraform::TerraformError;
 use crate::values::customer::override_path;
 
@@ -384,9 +383,8 @@ impl ApplyRun<'_> {
         self.settle(result, checked).await
     }
 
-    /// The apply as a GitHub deployment on the customer's repo (environment,
-    /// the applied commit, the manager commit), `in_progress`. A deployment
-    /// that cannot be written is noted; it never stops the apply.
+    /// The apply as a GitHub deployment on the customer's repo,
+    /// `in_progress` (see [`super::deployments`]).
     async fn deployment_started(&self) -> Option<u64> {
         let payload = self.payload();
         let manager_sha = self
@@ -396,26 +394,15 @@ impl ApplyRun<'_> {
             .as_deref()
             .map(short_sha)
             .unwrap_or("?".into());
-        let d = crate::github::NewDeployment {
-            sha: payload.sha.clone(),
-            environment: self.env().to_string(),
-            description: deployment(&Deployment::Dispatched {
-                place: &self.place(),
-                manager_sha: &manager_sha,
-            }),
-            production: self.env() == "production",
-            marker: None,
-        };
-        let note = |n: String| self.out.note(&n);
-        self.gh()
-            .apply_started(
-                &payload.customer_repo,
-                &d,
-                self.session.run_url.as_deref(),
-                &note,
-            )
-            .await
-            .made()
+        super::deployments::dispatched_started(
+            self.gh(),
+            (&payload.customer_repo, &payload.sha, self.env()),
+            &self.place(),
+            &manager_sha,
+            self.session.run_url.as_deref(),
+            self.out,
+        )
+        .await
     }
 
     /// The deployment's end: `success`, or `failure` with why.
@@ -427,25 +414,9 @@ impl ApplyRun<'_> {
         let Some(id) = id else {
             return;
         };
-        let (ok, what) = match result {
-            Ok(done) => (
-                true,
-                Deployment::Applied {
-                    plan_sha256: &done.plan_sha256,
-                },
-            ),
-            Err(RunError::Refused(_)) => (false, Deployment::Refused),
-            Err(_) => (false, Deployment::Failed),
-        };
-        let description = deployment(&what);
         let repo = &self.payload().customer_repo;
-        let note = |n: String| self.out.note(&n);
         let run_url = self.session.run_url.as_deref();
-        // One apply's deployment (3 writes) is not carried over: a status
-        // that could not be written is noted, as the deployment is.
-        let _written = self
-            .gh()
-            .apply_ended(repo, id, ok, &description, run_url, &note)
+        super::deployments::dispatched_ended(self.gh(), (repo, id), result, run_url, self.out)
             .await;
     }
 

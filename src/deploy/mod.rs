@@ -45,6 +45,8 @@
 //! - `status`: commit statuses (`report_status`, the combined worst), their
 //!   descriptions worded in `report::customer`.
 //! - `comment`: the customer's PR comments.
+//! - `deployments`: every GitHub deployment on a customer's repo (an
+//!   apply's, a day-2 operation's, a rollout's and the ones owed).
 //! - `artifact`: the sealed bundle ([`BUNDLE_FILE`]) and [`GitHubRecord`].
 //! - `record`: audit lines and step summaries, values-free.
 //! - `conclude`: applies that were due and did not finish.
@@ -76,6 +78,7 @@ mod batch;
 mod comment;
 pub mod comment_command;
 mod conclude;
+pub mod deployments;
 mod event;
 mod fetch;
 mod invalid;
@@ -101,6 +104,7 @@ pub use artifact::{GitHubRecord, BUNDLE_FILE, GITHUB_FILE};
 pub use authorise::{authorise, authorise_dispatch, Authorised};
 pub use batch::batch_entries;
 pub use conclude::{conclude, Concluded};
+pub use deployments::Deployments;
 pub use event::{read_batch_event, read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
 pub use plan::{plan, PlanSettings};

@@ -16,7 +16,7 @@ use crate::engine::ops::StateOp;
 use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::report::customer::{comment, deployment, Comment, Deployment, Done, StateOp as Said};
+use crate::report::customer::{comment, Comment, Done, StateOp as Said};
 
 /// Where and why an operation runs.
 #[derive(Debug, Clone)]
@@ -397,26 +397,14 @@ pub fn report_on_github(
     rt.block_on(async {
         // The deployment's ref is the default branch (GitHub resolves it).
         let branch = gh.repo_info(repo).await?.default_branch;
-        let d = crate::github::NewDeployment {
-            sha: branch.clone(),
-            environment: unit.environment.clone(),
-            description: deployment(&Deployment::StateOp {
-                operation: r.operation,
-                actor: r.actor,
-                reason: r.reason,
-            }),
-            production: unit.environment == "production",
-            marker: None,
+        let at = (repo, branch.as_str(), unit.environment.as_str());
+        let said = super::deployments::StateOperation {
+            operation: r.operation,
+            actor: r.actor,
+            reason: r.reason,
+            ok: r.ok,
         };
-        if let Some(id) = gh.create_deployment(repo, &d).await? {
-            let state = if ok { "success" } else { "failure" };
-            let desc = deployment(&Deployment::StateOpEnded {
-                operation: r.operation,
-                ok,
-            });
-            gh.set_deployment_status(repo, id, state, &desc, run_url.as_deref())
-                .await?;
-        }
+        super::deployments::state_operation(&gh, at, &said, run_url.as_deref()).await?;
         if let Some((number, _)) = gh.newest_open_pull(repo, &branch).await? {
             super::comment::reply(&gh, repo, number, &body).await?;
         }

@@ -9,11 +9,10 @@
 //! with the manager at the rollout's commit, exported from git.
 //!
 //! May import what any command may (`rollout`, `deploy` for the GitHub
-//! checks, `github` for the deployments, `config`, `records`, `report`,
-//! `ci`, `dispatch`, `util`, `error`, `output`); `steps`, `deployments`,
-//! `owed` and `dirty` are this command's own parts.
+//! checks and the deployments, `config`, `records`, `report`, `ci`,
+//! `dispatch`, `util`, `error`, `output`); `steps`, `owed` and `dirty` are
+//! this command's own parts.
 
-mod deployments;
 mod dirty;
 mod owed;
 mod steps;
@@ -22,13 +21,11 @@ use std::path::Path;
 
 use crate::cli::{RolloutArgs, RolloutCommand};
 use crate::config::{Manager, Registry};
-use crate::deploy::{ChangeCommits, RolloutGitHub};
+use crate::deploy::{ChangeCommits, Deployments, RolloutGitHub};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
 use crate::rollout::{self, Fleet, StartSettings, TickSettings};
-
-use deployments::Deployments;
 
 /// Who runs the command, for the events.
 fn actor() -> String {

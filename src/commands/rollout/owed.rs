@@ -13,7 +13,7 @@ use crate::records::Store;
 use crate::rollout::owed::{send_owed, OwedReport};
 use crate::util::text::count;
 
-use super::deployments::Deployments;
+use crate::deploy::Deployments;
 
 /// `rollout deployments`, checked.
 struct Settings<'a> {

@@ -1,7 +1,12 @@
-//! A rollout's applies as GitHub deployments on the customers' repos, and
-//! the ones owed (their writes did not fit GitHub's budget) sent later.
+//! Every GitHub deployment the manager writes on a customer's repo, in
+//! one place: an apply's from a dispatch ([`dispatched_started`],
+//! [`dispatched_ended`]), a day-2 operation's ([`state_operation`]), and a
+//! rollout's applies with the ones owed (their writes did not fit
+//! GitHub's budget) sent later ([`Deployments`]). Each description is a
+//! customer text worded in `report::customer`.
 
-use crate::github::{GitHubError, Started};
+use crate::engine::{ApplyOutcome, RunError};
+use crate::github::{GitHub, GitHubError, Started};
 use crate::output::Output;
 use crate::report::customer::{deployment, Deployment};
 use crate::rollout::{self, Owes, Shown};
@@ -10,7 +15,7 @@ use crate::rollout::{Late, LateDeployment};
 /// A rollout's applies as GitHub deployments on the customers' repos, when
 /// a token is given (`FLEETFORM_TOKEN`, else `GITHUB_TOKEN`) and the pair's
 /// last deployment record names the customer's repo and commit.
-pub(super) struct Deployments<'a> {
+pub struct Deployments<'a> {
     rt: tokio::runtime::Runtime,
     gh: crate::github::GitHub,
     manager_sha: String,
@@ -21,12 +26,12 @@ pub(super) struct Deployments<'a> {
 impl<'a> Deployments<'a> {
     /// With the token from the environment; `None` without one or when
     /// the client cannot be set up (the applies are then not shown).
-    pub(super) fn from_env(manager_sha: &str, out: &'a Output) -> Option<Deployments<'a>> {
+    pub fn from_env(manager_sha: &str, out: &'a Output) -> Option<Deployments<'a>> {
         Deployments::try_from_env(manager_sha, out).ok().flatten()
     }
 
     /// [`Deployments::from_env`], saying why a client cannot be set up.
-    pub(super) fn try_from_env(
+    pub fn try_from_env(
         manager_sha: &str,
         out: &'a Output,
     ) -> Result<Option<Deployments<'a>>, GitHubError> {
@@ -47,7 +52,7 @@ impl<'a> Deployments<'a> {
     }
 
     /// No request waits past `secs` from now: what would stays owed.
-    pub(super) fn with_deadline(mut self, secs: Option<u64>) -> Self {
+    pub fn with_deadline(mut self, secs: Option<u64>) -> Self {
         if let Some(secs) = secs {
             let at = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
             self.gh = self.gh.with_deadline(at);
@@ -56,7 +61,7 @@ impl<'a> Deployments<'a> {
     }
 
     /// Keeps the hour's writes at `log` as each is made.
-    pub(super) fn keep_writes_in(mut self, log: Option<&std::path::Path>) -> Self {
+    pub fn keep_writes_in(mut self, log: Option<&std::path::Path>) -> Self {
         if let Some(log) = log {
             self.gh = self.gh.keep_writes_in(log);
         }
@@ -64,12 +69,12 @@ impl<'a> Deployments<'a> {
     }
 
     /// Counts the writes an earlier run made this hour (a write log's).
-    pub(super) fn count_earlier_writes(&self, times: Vec<u64>) {
+    pub fn count_earlier_writes(&self, times: Vec<u64>) {
         self.gh.count_earlier_writes(times);
     }
 
     /// The times of this hour's writes, for the write log.
-    pub(super) fn writes_of_the_hour(&self) -> Vec<u64> {
+    pub fn writes_of_the_hour(&self) -> Vec<u64> {
         self.gh.writes_of_the_hour()
     }
 
@@ -143,6 +148,96 @@ impl<'a> Deployments<'a> {
 
 fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
+}
+
+/// A dispatched apply as a GitHub deployment on the customer's repo (its
+/// environment, the applied commit, the manager commit), `in_progress`.
+/// A deployment that cannot be written is noted; it never stops the
+/// apply.
+pub(super) async fn dispatched_started(
+    gh: &GitHub,
+    (repo, sha, env): (&str, &str, &str),
+    place: &str,
+    manager_sha: &str,
+    run_url: Option<&str>,
+    out: &Output,
+) -> Option<u64> {
+    let d = crate::github::NewDeployment {
+        sha: sha.to_string(),
+        environment: env.to_string(),
+        description: deployment(&Deployment::Dispatched { place, manager_sha }),
+        production: env == "production",
+        marker: None,
+    };
+    let note = |n: String| out.note(&n);
+    gh.apply_started(repo, &d, run_url, &note).await.made()
+}
+
+/// The dispatched apply's deployment ends: `success`, or `failure` with
+/// why. One apply's deployment (3 writes) is not carried over: a status
+/// that could not be written is noted, as the deployment is.
+pub(super) async fn dispatched_ended(
+    gh: &GitHub,
+    (repo, id): (&str, u64),
+    result: &std::result::Result<ApplyOutcome, RunError>,
+    run_url: Option<&str>,
+    out: &Output,
+) {
+    let (ok, what) = match result {
+        Ok(done) => (
+            true,
+            Deployment::Applied {
+                plan_sha256: &done.plan_sha256,
+            },
+        ),
+        Err(RunError::Refused(_)) => (false, Deployment::Refused),
+        Err(_) => (false, Deployment::Failed),
+    };
+    let description = deployment(&what);
+    let note = |n: String| out.note(&n);
+    let _written = gh
+        .apply_ended(repo, id, ok, &description, run_url, &note)
+        .await;
+}
+
+/// What a day-2 operation's deployment says.
+pub(super) struct StateOperation<'a> {
+    /// Plain: `rm`, `replace`, ...
+    pub operation: &'a str,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub ok: bool,
+}
+
+/// A day-2 operation as a deployment of the default branch's head (`branch`:
+/// GitHub resolves it) in `env`, `success` or `failure`.
+pub(super) async fn state_operation(
+    gh: &GitHub,
+    (repo, branch, env): (&str, &str, &str),
+    r: &StateOperation<'_>,
+    run_url: Option<&str>,
+) -> Result<(), GitHubError> {
+    let d = crate::github::NewDeployment {
+        sha: branch.to_string(),
+        environment: env.to_string(),
+        description: deployment(&Deployment::StateOp {
+            operation: r.operation,
+            actor: r.actor,
+            reason: r.reason,
+        }),
+        production: env == "production",
+        marker: None,
+    };
+    if let Some(id) = gh.create_deployment(repo, &d).await? {
+        let state = if r.ok { "success" } else { "failure" };
+        let desc = deployment(&Deployment::StateOpEnded {
+            operation: r.operation,
+            ok: r.ok,
+        });
+        gh.set_deployment_status(repo, id, state, &desc, run_url)
+            .await?;
+    }
+    Ok(())
 }
 
 impl rollout::ApplyObserver for Deployments<'_> {
