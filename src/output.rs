@@ -82,7 +82,7 @@ impl Output {
     /// A note shown only with `--verbose`.
     pub fn verbose(&self, text: &str) {
         if self.verbose > 0 {
-            eprintln!("{}", self.clean(text));
+            err_line(&self.clean(text));
         }
     }
 
@@ -93,7 +93,7 @@ impl Output {
     /// the clients that share a token register it once.
     pub fn mask(&self, secret: &str) {
         if self.github && !secret.is_empty() && first_mask(secret) {
-            eprintln!("::add-mask::{}", escape_data(secret));
+            err_line(&format!("::add-mask::{}", escape_data(secret)));
         }
     }
 
@@ -113,13 +113,13 @@ impl Output {
     /// Opens a collapsible log group under Actions.
     pub fn group_start(&self, title: &str) {
         if self.github {
-            eprintln!("::group::{}", escape_data(&command_data(title)));
+            err_line(&format!("::group::{}", escape_data(&command_data(title))));
         }
     }
 
     pub fn group_end(&self) {
         if self.github {
-            eprintln!("::endgroup::");
+            err_line("::endgroup::");
         }
     }
 
@@ -190,24 +190,24 @@ impl Output {
     /// Writes a note to stderr unless quiet.
     pub fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{}", self.clean(text));
+            err_line(&self.clean(text));
         }
     }
 
     /// A warning without a position: shown even when quiet, and as an
     /// annotation under Actions.
     pub fn warn(&self, text: &str) {
-        eprintln!("warning: {}", self.clean(text));
+        err_line(&format!("warning: {}", self.clean(text)));
         if self.github {
-            eprintln!("::warning::{}", escape_data(&command_data(text)));
+            err_line(&format!("::warning::{}", escape_data(&command_data(text))));
         }
     }
 
     /// An error without a position.
     pub fn error(&self, text: &str) {
-        eprintln!("error: {}", self.clean(text));
+        err_line(&format!("error: {}", self.clean(text)));
         if self.github {
-            eprintln!("::error::{}", escape_data(&command_data(text)));
+            err_line(&format!("::error::{}", escape_data(&command_data(text))));
         }
     }
 
@@ -223,19 +223,19 @@ impl Output {
     }
 
     fn located(&self, level: &str, d: &Diagnostic) {
-        eprintln!("{level}: {}", self.clean(&d.to_string()));
+        err_line(&format!("{level}: {}", self.clean(&d.to_string())));
         if self.github {
             let msg = match &d.pointer {
                 Some(p) if !p.is_empty() => format!("{p}: {}", d.message),
                 _ => d.message.clone(),
             };
-            eprintln!(
+            err_line(&format!(
                 "::{level} file={},line={},col={}::{}",
                 escape_property(&command_data(&d.location.file.display().to_string())),
                 d.location.pos.line,
                 d.location.pos.col,
                 escape_data(&command_data(&msg))
-            );
+            ));
         }
     }
 
@@ -245,115 +245,153 @@ impl Output {
         }
     }
 
-    /// A progress reporter for `total` steps.
+    /// A progress reporter for `total` steps (see [`ProgressMode`]).
     pub fn progress(&self, total: usize) -> Progress {
-        let bar = (!self.quiet && std::io::stderr().is_terminal()).then(|| Bar {
-            total,
-            done: 0,
-            started: std::time::Instant::now(),
-            message: String::new(),
-        });
-        Progress {
-            bar: bar.map(Mutex::new),
-            quiet: self.quiet,
-            github: self.github,
-            lock: Mutex::new(()),
+        let mode = ProgressMode::choose(self.quiet, self.github, bar_terminal());
+        Progress::new(mode, total, self.github)
+    }
+}
+
+/// Whether stderr is a terminal a bar can be drawn on: one whose `TERM`
+/// moves the cursor (indicatif draws nothing on a `dumb` one, nor, on
+/// Unix, without `TERM`), where plain lines are written instead.
+fn bar_terminal() -> bool {
+    let term = std::env::var("TERM");
+    let dumb = match term.as_deref() {
+        Ok(t) => t == "dumb",
+        Err(_) => cfg!(unix),
+    };
+    std::io::stderr().is_terminal() && !dumb
+}
+
+/// How a long fleet command shows its progress on stderr, chosen once per
+/// run: never a bar and lines both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A terminal: one indicatif bar (elapsed time, a bar, steps done of
+    /// all, the rate, the time left, what started last) under the lines
+    /// of steps the result table does not show; cleared before the table.
+    Bar,
+    /// A pipe, a file, a dumb terminal, or GitHub Actions (whose log is
+    /// no terminal even when it looks like one): one plain line per
+    /// finished step.
+    Lines,
+    /// `--quiet`: nothing.
+    Hidden,
+}
+
+impl ProgressMode {
+    pub fn choose(quiet: bool, github: bool, terminal: bool) -> ProgressMode {
+        match (quiet, github, terminal) {
+            (true, _, _) => ProgressMode::Hidden,
+            (false, false, true) => ProgressMode::Bar,
+            _ => ProgressMode::Lines,
         }
     }
 }
 
-/// The status line a terminal shows under the finished lines: elapsed
-/// time, steps done of all, and what started last. (Drawn here: a
-/// progress-bar crate cost ~100 KB of the static binary, over its 10 MB
-/// limit, for one line.)
-struct Bar {
-    total: usize,
-    done: usize,
-    started: std::time::Instant,
-    message: String,
-}
+/// The bar on screen, if any: every other line fleetform writes to stderr
+/// while it is drawn is written with the bar lifted ([`err_line`]), so no
+/// line is torn by it.
+static ACTIVE_BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
 
-impl Bar {
-    /// Clears the status line, writes `line` (if any) above it, and draws
-    /// it again.
-    fn draw(&self, line: Option<&str>) {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K");
-        if let Some(l) = line {
-            let _ = writeln!(err, "{l}");
-        }
-        let secs = self.started.elapsed().as_secs();
-        let _ = write!(
-            err,
-            "[{:02}:{:02}:{:02}] {}/{} {}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60,
-            self.done,
-            self.total,
-            self.message
-        );
-        let _ = err.flush();
+/// Writes `text` and a line feed to stderr, lifting the progress bar
+/// while it does.
+fn err_line(text: &str) {
+    let write = || {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    };
+    match active_bar() {
+        Some(bar) => bar.suspend(write),
+        None => write(),
     }
 }
 
-/// Progress on stderr: a status line on a terminal, plain lines otherwise.
+fn active_bar() -> Option<indicatif::ProgressBar> {
+    ACTIVE_BAR.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Progress on stderr, as its [`ProgressMode`] says.
 pub struct Progress {
-    bar: Option<Mutex<Bar>>,
-    quiet: bool,
+    bar: Option<indicatif::ProgressBar>,
+    lines: bool,
     github: bool,
-    lock: Mutex<()>,
 }
 
 impl Progress {
-    fn clean<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        make_safe(text, self.github)
-    }
-
-    pub fn started(&self, what: &str) {
-        if let Some(bar) = &self.bar {
-            let mut b = bar.lock().unwrap_or_else(|p| p.into_inner());
-            b.message = sanitize(what).chars().take(80).collect();
-            b.draw(None);
+    fn new(mode: ProgressMode, total: usize, github: bool) -> Progress {
+        let bar = (mode == ProgressMode::Bar).then(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "[{elapsed_precise}] {bar:24} {pos}/{len} {per_sec} ETA {eta} {wide_msg}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> ");
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            )
+            .with_style(style);
+            // Elapsed time and ETA move while a long plan runs.
+            bar.enable_steady_tick(std::time::Duration::from_millis(500));
+            *ACTIVE_BAR.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
+            bar
+        });
+        Progress {
+            bar,
+            lines: mode == ProgressMode::Lines,
+            github,
         }
     }
 
+    /// A step started: its name is shown on the bar.
+    pub fn started(&self, what: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(sanitize(what).chars().take(80).collect::<String>());
+        }
+    }
+
+    /// A step finished: `line` above the bar, or as a plain line.
     pub fn finished(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => {
-                let mut b = bar.lock().unwrap_or_else(|p| p.into_inner());
-                b.done += 1;
-                b.draw(Some(&sanitize(line)));
-            }
-            None if !self.quiet => {
-                let _g = self.lock.lock();
-                eprintln!("{}", self.clean(line));
-            }
-            None => {}
+        if let Some(bar) = &self.bar {
+            bar.println(sanitize(line));
+            bar.inc(1);
+        } else if self.lines {
+            err_line(&make_safe(line, self.github));
         }
     }
 
     /// A step whose result the table printed after the run shows: on a
-    /// terminal only counted on the status line (a line above it would
-    /// stand between the command and its table, stderr amid stdout);
-    /// elsewhere (CI logs, a pipe) printed as [`Progress::finished`] does.
+    /// terminal only counted on the bar (a line above it would stand
+    /// between the command and its table, stderr amid stdout); elsewhere
+    /// (CI logs, a pipe) printed as [`Progress::finished`] does.
     pub fn finished_in_table(&self, line: &str) {
         match &self.bar {
-            Some(bar) => {
-                let mut b = bar.lock().unwrap_or_else(|p| p.into_inner());
-                b.done += 1;
-                b.draw(None);
-            }
+            Some(bar) => bar.inc(1),
             None => self.finished(line),
         }
     }
 
-    pub fn done(&self) {
-        if self.bar.is_some() {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
+    /// A step of a command that says its results itself (its table, its
+    /// notes): counted on the bar, nothing written elsewhere.
+    pub fn counted(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
         }
+    }
+
+    /// The run is over: the bar is cleared (the table follows).
+    pub fn done(&self) {
+        if let Some(bar) = self.bar.as_ref().filter(|b| !b.is_finished()) {
+            bar.finish_and_clear();
+            let mut active = ACTIVE_BAR.lock().unwrap_or_else(|p| p.into_inner());
+            *active = None;
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done();
     }
 }
 
@@ -417,9 +455,15 @@ pub struct SafeStderr {
 impl Write for SafeStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr()
-            .lock()
-            .write_all(make_safe(&text, self.github).as_bytes())?;
+        let write = || {
+            std::io::stderr()
+                .lock()
+                .write_all(make_safe(&text, self.github).as_bytes())
+        };
+        match active_bar() {
+            Some(bar) => bar.suspend(write)?,
+            None => write()?,
+        }
         Ok(buf.len())
     }
 
@@ -539,6 +583,33 @@ mod tests {
             assert_eq!(under_actions().clean(t), t);
             assert_eq!(sanitize(t), t);
         }
+    }
+
+    /// A bar on a terminal only; plain lines on a pipe and under Actions
+    /// (even when its log is a terminal); nothing when quiet.
+    #[test]
+    fn progress_is_a_bar_on_a_terminal_only() {
+        use ProgressMode::{Bar, Hidden, Lines};
+        let cases = [
+            ((false, false, true), Bar),
+            ((false, false, false), Lines),
+            ((false, true, true), Lines),
+            ((false, true, false), Lines),
+            ((true, false, true), Hidden),
+            ((true, true, false), Hidden),
+        ];
+        for ((quiet, github, terminal), want) in cases {
+            assert_eq!(
+                ProgressMode::choose(quiet, github, terminal),
+                want,
+                "quiet {quiet}, Actions {github}, terminal {terminal}"
+            );
+        }
+        // Without a bar no bar is registered for other lines to lift.
+        let p = Progress::new(Lines, 3, false);
+        assert!(p.bar.is_none() && active_bar().is_none());
+        p.counted();
+        p.done();
     }
 
     #[test]

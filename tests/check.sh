@@ -189,10 +189,11 @@ esac
 "$static_bin" --version
 size="$(wc -c <"$static_bin" | tr -d ' ')"
 echo "static binary: $size bytes ($((size / 1024)) KiB), ldd: $(echo "$linkage" | head -n 1 | sed 's/^[[:space:]]*//')"
-# The project's limit: the static binary stays within 12 MB (10 MB until
-# the relay's front door took it to 10,102,040 bytes; the house limit is 16).
-if [ "$size" -gt 12000000 ]; then
-  echo "error: the static binary is $size bytes, over the 12,000,000-byte limit" >&2
+# The project's limit: the static binary stays within 16 MB (10 MB until
+# the relay's front door took it to 10,102,040 bytes, 12 MB until kept
+# libraries replaced hand-written ones, issue #53).
+if [ "$size" -gt 16000000 ]; then
+  echo "error: the static binary is $size bytes, over the 16,000,000-byte limit" >&2
   exit 1
 fi
 

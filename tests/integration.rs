@@ -101,6 +101,7 @@ mod pins;
 mod poll_state;
 mod products;
 mod products_github;
+mod progress;
 mod real_cloud;
 mod records;
 mod records_s3;

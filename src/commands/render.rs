@@ -347,13 +347,17 @@ fn run_all(
         .filter(|(_, envs)| !envs.is_empty())
         .collect();
     let source = local_source(&manager, &registry);
+    let progress = out.progress(selected.len());
     let results = crate::fleet::parallel::map(&selected, jobs, |(c, envs)| {
-        let src = match source(c, envs) {
-            Ok(src) => src,
-            Err(d) => return (0, d),
+        progress.started(&c.slug);
+        let rendered = match source(c, envs) {
+            Ok(src) => render_customer(&engine, c, envs, &src, out_dir),
+            Err(d) => (0, d),
         };
-        render_customer(&engine, c, envs, &src, out_dir)
+        progress.counted();
+        rendered
     });
+    progress.done();
     let total: usize = selected.iter().map(|(_, envs)| envs.len()).sum();
     let written: usize = results.iter().map(|(n, _)| n).sum();
     for (_, problems) in &results {

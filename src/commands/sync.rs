@@ -408,12 +408,15 @@ fn propagate(
     customers: &[&Customer],
     rendered: &[Files],
     canary: usize,
+    progress: &crate::output::Progress,
 ) -> Vec<Row> {
     let mut rows: Vec<Option<Row>> = vec![None; customers.len()];
     let pairs: Vec<_> = customers.iter().zip(rendered).enumerate().collect();
     let (canaries, rest) = pairs.split_at(canary.min(pairs.len()));
     for (i, (c, files)) in canaries {
+        progress.started(&c.slug);
         let row = sync_customer(rt, ctx, c, files);
+        progress.counted();
         let (failed, deferred) = (!row.ok && !row.deferred, row.deferred);
         rows[*i] = Some(row);
         if failed || deferred {
@@ -436,9 +439,11 @@ fn propagate(
     for (i, (c, files)) in rest {
         let before = ctx.gh.request_count();
         let repo = c.repo.as_deref().expect("filtered");
+        progress.started(&c.slug);
         match rt.block_on(survey(ctx, repo, files)) {
             Ok(Ok(p)) => pending.push((*i, p, ctx.gh.request_count() - before)),
             Ok(Err(done)) => {
+                progress.counted();
                 rows[*i] = Some(row_of(
                     ctx,
                     c,
@@ -446,7 +451,10 @@ fn propagate(
                     ctx.gh.request_count() - before,
                 ))
             }
-            Err(e) => rows[*i] = Some(row_of(ctx, c, Err(e), ctx.gh.request_count() - before)),
+            Err(e) => {
+                progress.counted();
+                rows[*i] = Some(row_of(ctx, c, Err(e), ctx.gh.request_count() - before))
+            }
         }
     }
     // New work first; the sort is stable, so registry order within each.
@@ -455,7 +463,9 @@ fn propagate(
         let (c, files) = pairs[i].1;
         let repo = c.repo.as_deref().expect("filtered");
         let before = ctx.gh.request_count();
+        progress.started(&c.slug);
         let result = rt.block_on(write_pending(ctx, repo, files, &p));
+        progress.counted();
         rows[i] = Some(row_of(
             ctx,
             c,
@@ -527,7 +537,9 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         out,
         writes_stopped: std::cell::Cell::new(false),
     };
-    let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary);
+    let progress = out.progress(customers.len());
+    let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary, &progress);
+    progress.done();
     if let (Some(log), false) = (&settings.write_log, settings.dry_run) {
         crate::github::write_log::write(log, &gh.writes_of_the_hour())
             .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;

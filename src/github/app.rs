@@ -1,5 +1,5 @@
 //! GitHub App authentication: a JWT signed with the App's private key
-//! (RS256, signed with ring), the App's installation on a repository, and an
+//! (RS256, made by `jsonwebtoken`), the App's installation on a repository, and an
 //! installation token restricted to that one repository and the
 //! permissions a command needs ("Authenticating as a GitHub App
 //! installation").
@@ -19,8 +19,9 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::PrivateKeyDer;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -33,8 +34,10 @@ pub use crate::util::apps::{AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RET
 /// A GitHub App: its id (or client id) and private key.
 pub struct AppKey {
     id: String,
-    /// The key as PKCS#1 DER, checked with ring when it was read; wiped
-    /// when dropped (each JWT is signed from it, so no other copy is kept).
+    /// The key as PKCS#1 DER (what `jsonwebtoken` signs RS256 with),
+    /// checked by signing once when it was read; wiped when dropped. Each
+    /// JWT is signed from it through an `EncodingKey` made for that JWT
+    /// and dropped with it, so no other lasting copy is kept.
     der: Zeroizing<Vec<u8>>,
 }
 
@@ -99,22 +102,23 @@ impl AppKey {
             why,
         };
         // Secrets are sometimes stored with `\n` for line breaks.
-        let pem = pem.replace("\\n", "\n");
-        let (label, der) = pem_body(&pem).map_err(bad)?;
-        let der = zeroize::Zeroizing::new(der);
-        let pkcs1: &[u8] = match label {
-            "RSA PRIVATE KEY" => &der,
-            "PRIVATE KEY" => {
-                pkcs8_rsa_key(&der).ok_or_else(|| bad("the PKCS#8 block holds no RSA key"))?
-            }
+        let pem = Zeroizing::new(pem.replace("\\n", "\n"));
+        let key = Zeroizing::new(
+            PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| bad(pem_problem(&e)))?,
+        );
+        let pkcs1: &[u8] = match &*key {
+            PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der(),
+            PrivateKeyDer::Pkcs8(k) => pkcs8_rsa_key(k.secret_pkcs8_der())
+                .ok_or_else(|| bad("the PKCS#8 block holds no RSA key"))?,
             _ => return Err(bad("not an RSA private key block")),
         };
-        RsaKeyPair::from_der(pkcs1)
-            .map_err(|_| bad("the key does not parse (RSA, 2048 bits or more)"))?;
-        Ok(AppKey {
+        let app = AppKey {
             id: id.to_string(),
             der: Zeroizing::new(pkcs1.to_vec()),
-        })
+        };
+        app.jwt(0)
+            .map_err(|_| bad("the key does not parse (RSA, 2048 bits or more)"))?;
+        Ok(app)
     }
 
     /// The App's id as configured (no secret).
@@ -125,29 +129,33 @@ impl AppKey {
     /// A JWT for the App's own endpoints: issued a minute in the past
     /// (clock drift), valid nine minutes (GitHub allows ten).
     pub fn jwt(&self, now_secs: u64) -> Result<Token, GitHubError> {
-        let claims = json!({
-            "iat": now_secs.saturating_sub(60),
-            "exp": now_secs + 540,
-            "iss": self.id,
-        });
-        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        let input = format!(
-            "{}.{}",
-            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
-            b64(claims.to_string().as_bytes())
-        );
-        let failed = || GitHubError::Setup("signing the App's JWT failed".into());
-        let pair = RsaKeyPair::from_der(&self.der).map_err(|_| failed())?;
-        let mut sig = vec![0u8; pair.public().modulus_len()];
-        pair.sign(
-            &RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            input.as_bytes(),
-            &mut sig,
-        )
-        .map_err(|_| failed())?;
-        let jwt = format!("{input}.{}", b64(&sig));
+        #[derive(serde::Serialize)]
+        struct Claims<'a> {
+            iat: u64,
+            exp: u64,
+            iss: &'a str,
+        }
+        let claims = Claims {
+            iat: now_secs.saturating_sub(60),
+            exp: now_secs + 540,
+            iss: &self.id,
+        };
+        let key = EncodingKey::from_rsa_der(&self.der);
+        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key)
+            .map_err(|e| GitHubError::Setup(format!("signing the App's JWT failed: {e}")))?;
         Token::new(jwt).ok_or_else(|| GitHubError::Setup("empty JWT".into()))
+    }
+}
+
+/// Why a PEM text holds no private key, in words (never quoting it).
+fn pem_problem(e: &rustls::pki_types::pem::Error) -> &'static str {
+    use rustls::pki_types::pem::Error as E;
+    match e {
+        E::NoItemsFound => "no private key block (`-----BEGIN`) in it",
+        E::MissingSectionEnd { .. } => "no matching END line",
+        E::IllegalSectionStart { .. } => "a malformed BEGIN line",
+        E::Base64Decode(_) => "the body is not base64",
+        _ => "the PEM text does not parse",
     }
 }
 
@@ -184,23 +192,6 @@ fn der_item(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
         _ => return None,
     };
     (rest.len() >= len).then(|| rest.split_at(len))
-}
-
-/// The label and decoded body of the first PEM block.
-fn pem_body(pem: &str) -> Result<(&str, Vec<u8>), &'static str> {
-    let start = pem.find("-----BEGIN ").ok_or("no `-----BEGIN` line")?;
-    let rest = &pem[start + "-----BEGIN ".len()..];
-    let (label, rest) = rest.split_once("-----").ok_or("a malformed BEGIN line")?;
-    let end = format!("-----END {label}-----");
-    let body = rest
-        .split_once(end.as_str())
-        .ok_or("no matching END line")?
-        .0;
-    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| "the body is not base64")?;
-    Ok((label, der))
 }
 
 impl GitHub {
@@ -332,6 +323,8 @@ impl GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use ring::signature::RsaKeyPair;
 
     /// The key is held where it is wiped on drop (and nowhere else: each
     /// JWT is signed from it), `Debug` shows the id only, and a JWT made
@@ -406,10 +399,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("does not parse"), "{e}");
-        assert!(matches!(
-            AppKey::parse(c, "123", "hello"),
-            Err(AppKeyError::Key { .. })
-        ));
+        let e = AppKey::parse(c, "123", "hello").unwrap_err().to_string();
+        assert!(e.contains("no private key block"), "{e}");
+        let e = AppKey::parse(
+            c,
+            "123",
+            "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not an RSA private key block"), "{e}");
     }
 
     fn fixture_pem() -> String {
@@ -451,7 +450,10 @@ mod tests {
     #[test]
     fn the_jwt_is_signed_with_the_apps_key_given_as_pkcs1_or_pkcs8() {
         let pem = fixture_pem();
-        let (_, pkcs1) = pem_body(&pem).unwrap();
+        let pkcs1 = match PrivateKeyDer::from_pem_slice(pem.as_bytes()).unwrap() {
+            PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der().to_vec(),
+            _ => panic!("the fixture is PKCS#1"),
+        };
         let public: ring::rsa::PublicKeyComponents<Vec<u8>> =
             RsaKeyPair::from_der(&pkcs1).unwrap().public().into();
         check_jwt(

@@ -1,12 +1,14 @@
 //! Which certificate authorities a TLS server may be signed by: the bundled
-//! Mozilla roots (`webpki-roots`), the system's bundle (the first of the
-//! usual paths that exists: Debian/Ubuntu/Alpine, RHEL/Fedora, SUSE, …),
-//! `SSL_CERT_FILE` and every file in the directories of `SSL_CERT_DIR`
-//! (`:`-separated), all at once; plus, for one client only, the extra bundle
-//! its own setting names (`FLEETFORM_GITHUB_CA_FILE`, `records: ca_file:`).
-//! A variable or setting naming a file that cannot be read or holds no
-//! certificate is an error saying which; a system bundle that is missing is
-//! not (the bundled roots remain).
+//! Mozilla roots (`webpki-roots`), the platform's store as
+//! `rustls-native-certs` reads it (on Linux and the BSDs the bundle and
+//! certificate folders `openssl-probe` knows: Debian/Ubuntu/Alpine,
+//! RHEL/Fedora, SUSE, …; the keychain on macOS, the system store on
+//! Windows), `SSL_CERT_FILE` and every file in the directories of
+//! `SSL_CERT_DIR` (`:`-separated), all at once; plus, for one client only,
+//! the extra bundle its own setting names (`FLEETFORM_GITHUB_CA_FILE`,
+//! `records: ca_file:`). A variable or setting naming a file that cannot be
+//! read or holds no certificate is an error saying which; a platform store
+//! that is missing is not (the bundled roots remain).
 //!
 //! A failed handshake is told apart here ([`tls_problem`]): unknown issuer,
 //! a name the certificate does not cover, expired or not yet valid, with
@@ -21,23 +23,11 @@ use rustls::RootCertStore;
 
 use super::NetError;
 
-/// The system bundles fleetform looks for, the first found is read (the
-/// paths `openssl-probe` knows on Linux and the BSDs).
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/ssl/cert.pem",
-    "/usr/local/share/certs/ca-root-nss.crt",
-];
-
 /// One source of trusted roots and how many certificates it gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
-    /// E.g. `bundled Mozilla roots`, `system bundle /etc/ssl/...`,
-    /// `SSL_CERT_FILE /path`.
+    /// E.g. `bundled Mozilla roots`, `system store`, `SSL_CERT_FILE
+    /// /path`.
     pub what: String,
     pub certificates: usize,
 }
@@ -49,16 +39,9 @@ pub struct Trust {
     pub sources: Vec<Source>,
 }
 
-/// The certificates of a PEM file; `None` when it cannot be read.
-/// A CA bundle is at most this big (the system's is about 200 KiB).
+/// A CA bundle a setting names is at most this big (the system's is about
+/// 200 KiB).
 const MAX_BUNDLE: u64 = 16 << 20;
-
-fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, crate::util::fs::FsError> {
-    let bytes = crate::util::fs::read_setting_file(path, MAX_BUNDLE)?;
-    Ok(CertificateDer::pem_slice_iter(&bytes)
-        .filter_map(Result::ok)
-        .collect())
-}
 
 /// Adds `certs` to `roots`; how many were usable.
 fn add(roots: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> usize {
@@ -66,7 +49,8 @@ fn add(roots: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> usize 
 }
 
 /// The certificates of the file a setting names: an error when it cannot
-/// be read or holds none.
+/// be read (a FIFO, device or folder is refused without waiting on it) or
+/// holds none.
 pub fn required_bundle(
     setting: &str,
     path: &Path,
@@ -76,7 +60,11 @@ pub fn required_bundle(
         path: path.to_path_buf(),
         problem,
     };
-    let certs = pem_certificates(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    let bytes = crate::util::fs::read_setting_file(path, MAX_BUNDLE)
+        .map_err(|e| bad(format!("cannot be read ({e})")))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .filter_map(Result::ok)
+        .collect();
     if certs.is_empty() {
         return Err(bad(
             "holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)".into(),
@@ -85,41 +73,95 @@ pub fn required_bundle(
     Ok(certs)
 }
 
+/// The certificates of the PEM files in `dir`, read by rustls-native-certs
+/// (files that are not PEM, and anything not a regular file, are skipped,
+/// as OpenSSL does); an error when `dir` cannot be listed.
+fn dir_certificates(dir: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let found = rustls_native_certs::load_certs_from_paths(None, Some(dir));
+    let unlisted = found.errors.iter().find_map(|e| match &e.kind {
+        rustls_native_certs::ErrorKind::Io { inner, path } if path == dir => Some(inner),
+        _ => None,
+    });
+    match unlisted {
+        Some(e) => Err(NetError::Trust {
+            setting: "SSL_CERT_DIR".into(),
+            path: dir.to_path_buf(),
+            problem: format!("cannot be listed ({e})"),
+        }),
+        None => Ok(found.certs),
+    }
+}
+
+/// The platform's store, as rustls-native-certs reads it; nothing when it
+/// is missing. The crate reads `SSL_CERT_FILE` and `SSL_CERT_DIR` *instead
+/// of* the platform's store when either is set, and fleetform trusts them
+/// besides it ([`Trust::load`] reads them, with their errors): then, on
+/// Linux and the BSDs, the platform's certificate folders are read the
+/// crate's way without the variables; on macOS and Windows the variables
+/// take the store's place.
+fn platform_store(variables_set: bool) -> Vec<CertificateDer<'static>> {
+    if !variables_set {
+        return rustls_native_certs::load_native_certs().certs;
+    }
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        openssl_probe::candidate_cert_dirs()
+            .flat_map(|d| rustls_native_certs::load_certs_from_paths(None, Some(d)).certs)
+            .collect()
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        Vec::new()
+    }
+}
+
 impl Trust {
-    /// The roots of the bundled set, the system and the environment
+    /// The roots of the bundled set, the platform and the environment
     /// (`get` reads a variable).
     pub fn load(get: &dyn Fn(&str) -> Option<String>) -> Result<Trust, NetError> {
+        let set = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let file = set("SSL_CERT_FILE").map(|f| PathBuf::from(f.trim()));
+        let dirs: Vec<PathBuf> = set("SSL_CERT_DIR")
+            .map(|d| {
+                d.split(':')
+                    .filter(|d| !d.trim().is_empty())
+                    .map(|d| PathBuf::from(d.trim()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The settings first: one that cannot be used is an error before
+        // anything else is read.
+        let mut named = Vec::new();
+        if let Some(path) = &file {
+            named.push((
+                format!("SSL_CERT_FILE {}", path.display()),
+                required_bundle("SSL_CERT_FILE", path)?,
+            ));
+        }
+        for dir in &dirs {
+            named.push((
+                format!("SSL_CERT_DIR {}", dir.display()),
+                dir_certificates(dir)?,
+            ));
+        }
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let mut sources = vec![Source {
             what: "bundled Mozilla roots".into(),
             certificates: roots.len(),
         }];
-        if let Some(path) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
-            if let Ok(certs) = pem_certificates(path) {
-                sources.push(Source {
-                    what: format!("system bundle {}", path.display()),
-                    certificates: add(&mut roots, certs),
-                });
-            }
-        }
-        if let Some(file) = get("SSL_CERT_FILE").filter(|v| !v.trim().is_empty()) {
-            let path = PathBuf::from(file.trim());
-            let certs = required_bundle("SSL_CERT_FILE", &path)?;
+        let platform = platform_store(!named.is_empty());
+        if !platform.is_empty() {
             sources.push(Source {
-                what: format!("SSL_CERT_FILE {}", path.display()),
-                certificates: add(&mut roots, certs),
+                what: "system store".into(),
+                certificates: add(&mut roots, platform),
             });
         }
-        if let Some(dirs) = get("SSL_CERT_DIR").filter(|v| !v.trim().is_empty()) {
-            for dir in dirs.split(':').filter(|d| !d.trim().is_empty()) {
-                let dir = PathBuf::from(dir.trim());
-                let certs = dir_certificates(&dir)?;
-                sources.push(Source {
-                    what: format!("SSL_CERT_DIR {}", dir.display()),
-                    certificates: add(&mut roots, certs),
-                });
-            }
+        for (what, certs) in named {
+            sources.push(Source {
+                what,
+                certificates: add(&mut roots, certs),
+            });
         }
         Ok(Trust {
             roots: Arc::new(roots),
@@ -143,8 +185,8 @@ impl Trust {
         })
     }
 
-    /// A summary for people: `bundled Mozilla roots (146), system bundle
-    /// /etc/ssl/certs/ca-certificates.crt (140)`.
+    /// A summary for people: `bundled Mozilla roots (146), system store
+    /// (140)`.
     pub fn describe(&self) -> String {
         self.sources
             .iter()
@@ -152,27 +194,6 @@ impl Trust {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// The certificates of every PEM file in `dir` (files that are not PEM
-/// are skipped, as OpenSSL does); an error when `dir` cannot be listed.
-fn dir_certificates(dir: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| NetError::Trust {
-        setting: "SSL_CERT_DIR".into(),
-        path: dir.to_path_buf(),
-        problem: format!("cannot be listed ({e})"),
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
-    Ok(paths
-        .iter()
-        .filter_map(|p| pem_certificates(p).ok())
-        .flatten()
-        .collect())
 }
 
 /// What went wrong in a handshake, for people: the problem and what fixes
@@ -306,7 +327,53 @@ mod tests {
         assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
         let d = dir.path().join("nodir").display().to_string();
         let e = Trust::load(&|k| (k == "SSL_CERT_DIR").then(|| d.clone())).unwrap_err();
-        assert!(e.to_string().contains("SSL_CERT_DIR"), "{e}");
+        assert!(
+            e.to_string().contains("SSL_CERT_DIR") && e.to_string().contains("cannot be listed"),
+            "{e}"
+        );
+    }
+
+    /// The platform's store (read by rustls-native-certs) and the
+    /// variables are trusted at once: setting `SSL_CERT_DIR` keeps the
+    /// platform's roots. A folder's PEM files count, anything else in it
+    /// (text, a FIFO) is skipped without waiting.
+    #[test]
+    fn the_platform_store_and_the_variables_are_trusted_at_once() {
+        let platform = platform_store(false);
+        assert!(
+            !platform.is_empty(),
+            "this test needs the platform's CA store (apt-get install ca-certificates)"
+        );
+        let alone = Trust::load(&|_| None).unwrap();
+        let system = |t: &Trust| {
+            t.sources
+                .iter()
+                .find(|s| s.what == "system store")
+                .map(|s| s.certificates)
+        };
+        assert!(system(&alone).is_some_and(|n| n > 0), "{:?}", alone.sources);
+        let dir = tempfile::tempdir().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64::Engine::encode(&b64, platform[0].as_ref())
+        );
+        std::fs::write(dir.path().join("ca.pem"), pem).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a certificate").unwrap();
+        #[cfg(unix)]
+        assert!(std::process::Command::new("mkfifo")
+            .arg(dir.path().join("pipe"))
+            .status()
+            .unwrap()
+            .success());
+        let d = dir.path().display().to_string();
+        let both = Trust::load(&|k| (k == "SSL_CERT_DIR").then(|| d.clone())).unwrap();
+        assert_eq!(system(&both), system(&alone), "{:?}", both.sources);
+        let named = both.sources.last().unwrap();
+        assert_eq!(
+            (named.what.as_str(), named.certificates),
+            (format!("SSL_CERT_DIR {d}").as_str(), 1)
+        );
     }
 
     #[test]

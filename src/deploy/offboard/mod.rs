@@ -196,7 +196,9 @@ fn plan_all(
     out: &Output,
 ) -> Result<Vec<(Manager, Unit)>> {
     let mut planned = Vec::new();
-    for (view, envs) in views(manager, c) {
+    let views = views(manager, c);
+    let progress = out.progress(views.iter().map(|(_, envs)| envs.len()).sum());
+    for (view, envs) in views {
         if envs.is_empty() {
             continue;
         }
@@ -223,7 +225,10 @@ fn plan_all(
                 awaiting: Vec::new(),
                 policy_tools: false,
             };
-            match engine.plan(&req) {
+            progress.started(&unit.to_string());
+            let result = engine.plan(&req);
+            progress.counted();
+            match result {
                 Ok(_) => units.push(unit),
                 Err(RunError::Waiting(why)) => {
                     out.note(&format!("{unit}: nothing to destroy ({why})"))
@@ -376,11 +381,14 @@ fn apply_all(
     out: &Output,
 ) -> Result<()> {
     let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
+    let progress = out.progress(done.sealed.units.len());
     for (u, kept) in done.sealed.units.iter().zip(&done.archived) {
         let (view, unit) = unit_of(manager, &c.slug, u)?;
         let engine = engine(&view, s.terraform, &done.sealed.reason)?;
         let dir = s.out_dir.join(unit.rel_dir());
+        progress.started(&unit.to_string());
         let result = engine.apply(c, &u.environment, &dir, Some(&u.plan_sha256), None);
+        progress.counted();
         let entry = Entry::now("offboard", if result.is_ok() { "ok" } else { "failed" })
             .unit(&unit)
             .plan(Some(&u.plan_sha256))
