@@ -60,7 +60,7 @@ def from_log(paths):
 def measure(test, settings):
     env = dict(os.environ)
     env.update({k: str(v) for k, v in settings.items()})
-    cmd = ["cargo", "test", "--test", "integration", test, "--", "--ignored", "--exact", "--nocapture"]
+    cmd = ["cargo", "test", "--workspace", "--test", "integration", test, "--", "--ignored", "--exact", "--nocapture"]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True)
     rows = [json.loads(l.split("BENCH ", 1)[1]) for l in run.stdout.splitlines() if l.startswith("BENCH ")]
     if run.returncode != 0 or len(rows) != 2:

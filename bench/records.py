@@ -270,7 +270,7 @@ def dashboard_run(a, binary, mdir, env):
 def table(c, a):
     res = c["results"]
     names = ["this build"] + (["baseline"] if a.baseline else [])
-    out = ["| command | " + " | ".join(names) + (" | ratio |" if a.baseline else ""),
+    out = ["| command | " + " | ".join(names) + (" | ratio |" if a.baseline else " |"),
            "|---|" + "---:|" * len(names) + ("---:|" if a.baseline else "")]
     for cmd in ("audit report", "dashboard"):
         cells, meds = [], []

@@ -98,8 +98,8 @@ if [ -n "$smoke" ]; then
   bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
   : >"$scratch/terraformrc"
   export TF_CLI_CONFIG_FILE="$scratch/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
-  say "smoke: case 6, request counts (cargo test --test integration budgets::)"
-  FLEETFORM_BENCH_OUT="$scratch/budgets.json" cargo test --locked --test integration budgets:: -- --nocapture ||
+  say "smoke: case 6, request counts (cargo test --workspace --test integration budgets::, the test step's build)"
+  FLEETFORM_BENCH_OUT="$scratch/budgets.json" cargo test --locked --workspace --test integration budgets:: -- --nocapture ||
     die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
   say "smoke: case 1 on a small fleet, fleetform alone"
   python3 "$bench/bench.py" --smoke --fleetform "$bin" --work "$scratch/work" \
@@ -238,7 +238,7 @@ fi
 # --- case 6: API requests per command (fake GitHub) ---------------------------
 say "case 6: request counts (cargo test --test integration budgets::)"
 rm -f "$work/budgets.json"
-FLEETFORM_BENCH_OUT="$PWD/$work/budgets.json" cargo test --test integration budgets:: -- --nocapture ||
+FLEETFORM_BENCH_OUT="$PWD/$work/budgets.json" cargo test --workspace --test integration budgets:: -- --nocapture ||
   die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
 
 # --- cases 1-5 ---------------------------------------------------------------
