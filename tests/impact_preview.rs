@@ -122,6 +122,7 @@ mod rendered {
             action,
             resource_type: None,
             changed: changed.iter().map(|s| s.to_string()).collect(),
+            kinds: Vec::new(),
         }
     }
 
@@ -274,6 +275,7 @@ mod rendered {
                 Action::Update,
                 &["/records/0"],
             )],
+            behind: Vec::new(),
             pending: Vec::new(),
         });
         let full = comment(&i, Some(RUN));
@@ -366,11 +368,13 @@ mod rendered {
             Apart {
                 unit: unit("acme", "network", "production"),
                 drift: vec![rc("aws_security_group.web", Action::Update, &["/ingress"])],
+                behind: vec![rc("aws_route_table.old", Action::Delete, &[])],
                 pending: Vec::new(),
             },
             Apart {
                 unit: unit("globex", "network", "production"),
                 drift: Vec::new(),
+                behind: Vec::new(),
                 pending: vec!["infra/production.yml".into()],
             },
         ];

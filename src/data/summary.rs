@@ -64,6 +64,11 @@ pub struct ResourceChange {
     /// values left out: what makes two plans "the same change".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
+    /// For a change the cloud made (a drift plan's `resource_drift`): how
+    /// each top-level attribute changed, values left out but booleans
+    /// (see [`super::drift_change`]). Empty for planned changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<super::drift_change::AttributeChange>,
 }
 
 impl ResourceChange {
@@ -224,6 +229,7 @@ fn resource_change(rc: &Value) -> Option<ResourceChange> {
             .to_string(),
         resource_type: rc.get("type").and_then(Value::as_str).map(str::to_string),
         changed: changed_paths(rc.get("change").unwrap_or(&Value::Null)),
+        kinds: Vec::new(),
     })
 }
 
@@ -300,7 +306,21 @@ impl PlanSummary {
                 Action::Read => {}
             }
         }
-        s.cloud_drift = changes("resource_drift");
+        s.cloud_drift = json
+            .get("resource_drift")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(|rc| {
+                let mut r = resource_change(rc)?;
+                if r.action == Action::Update {
+                    r.kinds = super::drift_change::attribute_changes(
+                        rc.get("change").unwrap_or(&Value::Null),
+                    );
+                }
+                Some(r)
+            })
+            .collect();
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
             for (name, oc) in outs {
                 let actions = oc
