@@ -253,29 +253,28 @@ fn apart_fold(p: &Plans) -> Option<Fold> {
         .apart
         .iter()
         .map(|a| {
-            let mut s = format!("- {}:", md_code(&a.unit.to_string()));
+            // Each kind said apart (issue #52): only the first is drift.
+            let mut parts = Vec::new();
             if !a.drift.is_empty() {
-                let _ = write!(
-                    s,
-                    " drift, changed outside Terraform since the last apply (the base's own plan puts it back: {})",
+                parts.push(format!(
+                    "drift, changed outside Terraform since the last apply (the base's own plan puts it back: {})",
                     resources_named(&a.drift)
-                );
+                ));
             }
             if !a.behind.is_empty() {
-                let _ = write!(
-                    s,
-                    " not applied yet, no drift (the base's own plan already would: {})",
+                parts.push(format!(
+                    "not applied yet, no drift (the base's own plan already would: {})",
                     resources_named(&a.behind)
-                );
+                ));
             }
             if !a.pending.is_empty() {
                 let files: Vec<String> = a.pending.iter().map(|f| md_code(f)).collect();
-                let _ = write!(
-                    s,
-                    " the customer's own change, not applied and not planned here ({})",
+                parts.push(format!(
+                    "the customer's own change, not applied and not planned here ({})",
                     files.join(", ")
-                );
+                ));
             }
+            let mut s = format!("- {}: {}", md_code(&a.unit.to_string()), parts.join("; "));
             s.push('\n');
             s
         })
