@@ -290,21 +290,21 @@ fn requests_per_command_within_the_readme_budgets() {
             .replace("max_instances: 3", "max_instances: 4");
     w.fx.write("customers/globex/infra/variables.yml", &v);
     // Edits not applied yet are no drift (exit 0), but their issues are
-    // kept all the same; no cause (the cloud did not change): no cause
-    // issue, only the cause issues' listing.
+    // kept all the same; no cause (the cloud did not change) in a run over
+    // two customers: no request about cause issues.
     w.gh.reset_counters();
     w.drift("acme,globex").expect(0);
     count(
         &w,
         "drift --issues",
-        "2 customers with edits not applied: lists + 2 issues opened",
+        "2 customers with edits not applied: list + 2 issues opened",
         readme.lead(DRIFT) + 2 * readme.n(DRIFT, " (open or update;"),
     );
     w.drift("acme,globex").expect(0);
     count(
         &w,
         "drift --issues",
-        "2 customers still with edits not applied, unchanged: lists only",
+        "2 customers still with edits not applied, unchanged: list only",
         readme.lead(DRIFT),
     );
     for args in [
@@ -319,7 +319,7 @@ fn requests_per_command_within_the_readme_budgets() {
     count(
         &w,
         "drift --issues",
-        "1 customer's drift gone: lists + comments + note + close",
+        "1 customer's drift gone: list + comments + note + close",
         readme.lead(DRIFT) + readme.n(DRIFT, " (close"),
     );
     w.gh.assert_clean();

@@ -5,8 +5,9 @@
 //! the cause (only a run over the whole fleet knows). Through the same
 //! client as the customers' issues: its request scheduler and the hour's
 //! write budget; what does not fit is deferred to the next run.
-//! Requests per run: 1 per 100 open cause issues (listing), plus per cause
-//! at most 1 (open or update; 0 when unchanged) or 3 (close: its comments,
+//! Requests per run: 1 per 100 open cause issues (listing; none when the
+//! run found no cause and covers part of the fleet), plus per cause at
+//! most 1 (open or update; 0 when unchanged) or 3 (close: its comments,
 //! the note, the state).
 
 use crate::ci::RunContext;
@@ -132,11 +133,20 @@ pub(super) fn keep(
     let server = ctx.server_url.trim_end_matches('/').to_string();
     let url = |n: u64| format!("{server}/{repo}/issues/{n}");
     let run_url = ctx.run_url();
+    // Nothing to open, update or close: no request.
+    if report.causes.is_empty() && !whole_fleet {
+        return Ok(());
+    }
     clients.rt.block_on(async {
-        let open = gh
-            .list_open_issues(repo, CAUSE_LABEL)
-            .await
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        let open = match gh.list_open_issues(repo, CAUSE_LABEL).await {
+            Ok(open) => open,
+            // Past a limit answer the listing waits for a later run too.
+            Err(GitHubError::Deferred { .. }) => {
+                report.deferred.push("cause issues: list".into());
+                return Ok(());
+            }
+            Err(e) => return Err(Error::Failed(e.to_string())),
+        };
         let issues = report.issues.clone();
         let writes = plan_writes(
             &open,
