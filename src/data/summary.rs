@@ -288,15 +288,13 @@ impl PlanSummary {
             secrets: Vec::new(),
         };
         let empty = Vec::new();
-        let changes = |key: &str| -> Vec<ResourceChange> {
-            json.get(key)
-                .and_then(Value::as_array)
-                .unwrap_or(&empty)
-                .iter()
-                .filter_map(resource_change)
-                .collect()
-        };
-        s.resources = changes("resource_changes");
+        s.resources = json
+            .get("resource_changes")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(resource_change)
+            .collect();
         for r in &s.resources {
             match r.action {
                 Action::Create => s.create += 1,
