@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only]
+#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only]
 #   bash bench/run.sh --smoke [--results FILE]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
@@ -16,6 +16,9 @@
 # which tests/install-moto.sh installs; BENCH_BASELINE=BIN runs an older
 # fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
 # --relay-only runs case 10 alone (the dispatch relay under load).
+# --causes-only runs case 12 alone (a drift merge of 2,000 drifted pairs in
+# 5 causes, no Terraform: bench/drift_causes.py; it also runs on its own:
+# python3 bench/drift_causes.py --fleetform BIN --work DIR --results FILE).
 # --github-only runs case 11 alone (a fleet drift's and a sync's GitHub
 # traffic across runs against the fake GitHub's limits on a scaled clock,
 # with and without the request scheduler, plans by a stand-in terraform;
@@ -42,6 +45,7 @@ impact_only=
 relay_only=
 records_only=
 github_only=
+causes_only=
 smoke=
 smoke_results=
 expect_results=
@@ -60,12 +64,13 @@ for arg in "$@"; do
     --relay-only) relay_only=1 ;;
     --records-only) records_only=1 ;;
     --github-only) github_only=1 ;;
+    --causes-only) causes_only=1 ;;
     -h | --help)
-      sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only] | --smoke [--results FILE])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only] | --smoke [--results FILE])" >&2
       exit 2
       ;;
   esac
@@ -207,6 +212,17 @@ if [ -n "$records_only" ]; then
   exit 0
 fi
 
+# Case 12 needs no Terraform run and no provider.
+causes_case() {
+  say "case 12: drift by cause, 2,000 drifted pairs in 5 causes"
+  python3 "$bench/drift_causes.py" --fleetform "$bin" --work "$work" --results "$bench/results.md" ||
+    die "bench/drift_causes.py failed (or missed its goal)"
+}
+if [ -n "$causes_only" ]; then
+  causes_case
+  exit 0
+fi
+
 # Case 8 needs no provider: it runs before the provider is built.
 if [ -n "$impact_only" ]; then
   say "case 8 only: the impact of a manager change"
@@ -259,6 +275,7 @@ say "case 8: the impact of a manager change"
 "$venv/bin/python" "$bench/impact.py" --fleetform "$bin" --work "$work" \
   --results "$bench/results.md" "${quick[@]}"
 records_case
+causes_case
 say "case 10: the dispatch relay under load"
 "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
 github_case

@@ -6,7 +6,7 @@
 //! | 1 | something failed: invalid values, a template or Terraform error, some customers of a fleet run failed, or a `rollout tick` left its rollout halted |
 //! | 2 | usage or configuration error: bad flags, invalid `fleetform.yml`, registry or schema, a path it names that does not exist, an unknown customer or environment named on the command line (the message lists the known ones), nothing to do for what was asked (e.g. `plan --customer X --env E` where X does not have E), a `--terraform` that names no program |
 //! | 3 | refused by a safety check: plan digest mismatch, an offboarding `--approve` that is not its plans' digest, a day-2 operation by someone outside `rollout.operators` on GitHub, stale plan, an apply for a revoked customer, a dispatch from an unknown or revoked customer, hostile, unsigned or wrongly signed dispatch, a rollout start of a commit already rolled out, a rollback of a running rollout, a tick whose wave is not approved, a control action by someone outside `rollout.operators` |
-//! | 4 | drift found (`fleetform drift`, when no check failed) |
+//! | 4 | drift found (`fleetform drift`, when no check failed): the cloud changed outside Terraform in a pair whose drift is not all accepted (`drift.accepted`); edits not applied yet alone are no drift and exit 0 |
 //! | 5 | `fleetform doctor`: a *must* check failed or could not be made (warnings alone exit 0) |
 //!
 //! The README's table (*Exit codes*) is this one; `tests/newcomer.rs` checks

@@ -620,7 +620,7 @@ fn outputs_are_set_by_their_step() {
             ],
         ),
         ("apply", &["applied", "plan_sha256", "identity", "requests"]),
-        ("drift", &["drifted", "errors", "report"]),
+        ("drift", &["drifted", "errors", "report", "unapplied"]),
         ("validate", &[]),
     ];
     for (name, outputs) in expected {

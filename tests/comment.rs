@@ -15,24 +15,28 @@ fn summary(has_changes: bool) -> PlanSummary {
                 action: Action::Update,
                 resource_type: None,
                 changed: Vec::new(),
+                kinds: Vec::new(),
             },
             ResourceChange {
                 address: "terraform_data.instance[2]".into(),
                 action: Action::Create,
                 resource_type: None,
                 changed: Vec::new(),
+                kinds: Vec::new(),
             },
             ResourceChange {
                 address: "terraform_data.instance[3]".into(),
                 action: Action::Create,
                 resource_type: None,
                 changed: Vec::new(),
+                kinds: Vec::new(),
             },
             ResourceChange {
                 address: "terraform_data.legacy".into(),
                 action: Action::Replace,
                 resource_type: None,
                 changed: Vec::new(),
+                kinds: Vec::new(),
             },
         ]
     } else {
@@ -198,6 +202,7 @@ pub(crate) fn rc(address: &str, action: Action) -> ResourceChange {
         action,
         resource_type: None,
         changed: Vec::new(),
+        kinds: Vec::new(),
     }
 }
 

@@ -18,14 +18,15 @@ const WRITES: &[&str] = &[
 ];
 
 /// The files allowed to call them: the two customer-repo writers (they
-/// take `CustomerText`), and two commands that write on the manager's own
-/// repo (impact's PR comment and status, drift's issues), not a
-/// customer's.
+/// take `CustomerText`), and the commands that write on the manager's own
+/// repo (impact's PR comment and status, drift's issues and its cause
+/// issues), not a customer's.
 const WRITERS: &[&str] = &[
     "deploy/status.rs",
     "deploy/comment.rs",
     "commands/impact.rs",
     "commands/drift/issues.rs",
+    "commands/drift/cause_issues.rs",
 ];
 
 /// The folders of the GitHub loop and the commands.

@@ -413,7 +413,7 @@ fn the_keyboard_reaches_every_view() {
         Some(serde_json::json!({"url": format!("file://{}", page.display())})),
     );
     let mut order = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let el = d.press(TAB);
         order.push(d.text(&el));
     }
@@ -423,6 +423,7 @@ fn the_keyboard_reaches_every_view() {
             "Skip to the fleet grid",
             "Fleet",
             "Rollouts",
+            "Drift by cause",
             "Applies per week",
             "Customers"
         ]

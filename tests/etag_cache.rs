@@ -102,7 +102,7 @@ fn a_scheduled_drift_reads_unchanged_files_as_304s_from_its_etag_cache() {
     let misses = (first.requests - first.read) as u64;
     assert_eq!(second.counted, misses, "a 304 is not counted");
     assert_eq!(second.report["not_modified"], json!(first.read));
-    for key in ["checked", "clean", "drifted", "errors"] {
+    for key in ["checked", "clean", "drifted", "unapplied", "errors"] {
         assert_eq!(second.report[key], first.report[key], "{key}");
     }
 
@@ -120,7 +120,7 @@ fn a_scheduled_drift_reads_unchanged_files_as_304s_from_its_etag_cache() {
     assert_eq!(third.read, 1);
     assert_eq!(third.not_modified, first.read - 1);
     assert_eq!(third.counted, misses + 1);
-    assert_eq!(third.report["drifted"].as_array().map(Vec::len), Some(1));
+    assert_eq!(third.report["unapplied"].as_array().map(Vec::len), Some(1));
 
     // Without the flag nothing is conditional.
     let plain = drift(&mut w, &[]);
@@ -218,7 +218,7 @@ fn a_sealed_etag_cache_holds_no_customer_value_and_a_tampered_one_is_read_again(
     assert_eq!(third.conditional, 0, "nothing of the tampered file is sent");
     assert_eq!(third.not_modified, 0);
     assert_eq!(third.read, first.read);
-    for key in ["checked", "clean", "drifted", "errors"] {
+    for key in ["checked", "clean", "drifted", "unapplied", "errors"] {
         assert_eq!(third.report[key], first.report[key], "{key}");
     }
     // That run sealed a good cache again.

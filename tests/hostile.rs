@@ -351,6 +351,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
             action: Action::Create,
             resource_type: None,
             changed: Vec::new(),
+            kinds: Vec::new(),
         })
         .collect::<Vec<_>>();
     let summary = PlanSummary {

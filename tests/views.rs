@@ -228,6 +228,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
         customers,
         rollouts: Vec::new(),
         weeks: Vec::new(),
+        drift_causes: None,
     }
 }
 

@@ -3,8 +3,10 @@
 //! one failure never stops the others. JSON and Markdown reports (the
 //! Markdown also goes to the step summary).
 //!
-//! Exit codes: 0 no drift, 4 drift found, 1 some plans failed (errors win
-//! over drift, so a broken check is never mistaken for a clean one).
+//! Exit codes: 0 no drift, 4 drift found (the cloud changed outside
+//! Terraform; edits not applied yet are reported apart and exit 0), 1 some
+//! plans failed (errors win over drift, so a broken check is never
+//! mistaken for a clean one).
 //!
 //! With `--issues`, one sticky issue per drifted customer in the manager
 //! repo (label `fleetform-drift`, found by a hidden marker): opened or
@@ -30,6 +32,8 @@ use crate::report::table::drift_table;
 use crate::values::customer::{override_path, CustomerSource};
 use fleetform_yaml::{Location, Pos};
 
+mod cause_issues;
+mod causes;
 mod issues;
 mod merge;
 
@@ -309,6 +313,7 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
     let _ = ctx.append_summary(&md);
     ctx.set_outputs(&[
         ("drifted", report.drifted.len().to_string()),
+        ("unapplied", report.unapplied.len().to_string()),
         ("errors", report.errors.len().to_string()),
         (
             "report",
@@ -319,7 +324,8 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
     Ok(json)
 }
 
-/// One `drift_found` notice per drifted pair: its counts, nothing else.
+/// One `drift_found` notice per pair drifted in the cloud: its counts,
+/// nothing else.
 fn notify_drift(manager: &Manager, report: &Report, out: &Output) {
     for r in &report.drifted {
         let counts = match &r.outcome {
@@ -455,15 +461,21 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let clients = Clients::new(&settings)?;
     let (rows, mut report) = rows_and_report(&settings, &manager, &registry, &clients, out)?;
+    causes::judge(&manager, &mut report, out);
 
     let ctx = RunContext::from_env();
+    report.run_url = ctx.run_url();
     // The reports and the cache are written whatever the issues' writes
     // did; their failure is the run's exit code.
     let issues = match settings.issues {
-        true => issues::keep((&settings, &registry), &clients, &mut report, &ctx, out),
+        true => {
+            let threshold = manager.config.drift.cause_issues;
+            let on = (&settings, &registry, threshold);
+            issues::keep(on, &clients, &mut report, &ctx, out)
+        }
         false => Ok(()),
     };
-    report.run_url = ctx.run_url();
+    causes::keep(&manager, &settings, &report, out);
     report.requests = clients.requests();
     report.not_modified = clients.not_modified();
     if let Some(cache) = &settings.etags {

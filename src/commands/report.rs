@@ -57,6 +57,12 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             })
             .collect(),
         weeks: weeks(&events, now),
+        drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
+            out.note(&format!(
+                "the drift causes were not read from the records: {e}"
+            ));
+            None
+        }),
     };
     let html = crate::report::dashboard::html(&d)
         .map_err(|e| Error::Failed(format!("rendering the dashboard: {e}")))?;

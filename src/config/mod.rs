@@ -13,7 +13,8 @@
 //! registry and its lock (`edit`), `terraform:` (`terraform`), how a
 //! document becomes a typed section with its positions (`doc`), and the
 //! gate settings of `policies:` (`policies`, with the policy tools'
-//! settings in `policy_tools`; the policy layer evaluates them).
+//! settings in `policy_tools`; the policy layer evaluates them), and
+//! `drift:` (`drift`: cause issues, repair policies, accepted drift).
 //!
 //! May import: `util` and the YAML crate.
 
@@ -27,6 +28,7 @@ use fleetform_yaml::{self as yaml, Document, Limits, Location, Pos, YamlError};
 mod approvals;
 pub mod cloud;
 mod doc;
+pub mod drift;
 pub mod edit;
 mod files;
 pub use files::find_manager_above;
@@ -48,6 +50,7 @@ mod terraform;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
 pub use doc::from_doc;
+pub use drift::{Acceptance, DriftConfig, MaxRepairs, RepairPolicy};
 pub use identity::{
     is_role_arn, AwsIdentity, CloudIdentity, CustomerIdentity, IdentityConfig, IdentityFields,
     IdentityStage, StageIdentities,
@@ -170,6 +173,9 @@ pub struct ManagerConfig {
     /// add` makes each customer an age recipient per environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<SecretsConfig>,
+    /// Drift by cause, repairs by policy, accepted drift (see [`drift`]).
+    #[serde(default)]
+    pub drift: DriftConfig,
 }
 
 /// `sync:` in fleetform.yml.
@@ -368,6 +374,7 @@ impl Manager {
         self.check_approvals()?;
         self.check_notify()?;
         self.check_relay()?;
+        self.check_drift()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }

@@ -64,6 +64,11 @@ pub struct ResourceChange {
     /// values left out: what makes two plans "the same change".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
+    /// For a change the cloud made (a drift plan's `resource_drift`): how
+    /// each top-level attribute changed, values left out but booleans
+    /// (see [`super::drift_change`]). Empty for planned changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<super::drift_change::AttributeChange>,
 }
 
 impl ResourceChange {
@@ -224,6 +229,7 @@ fn resource_change(rc: &Value) -> Option<ResourceChange> {
             .to_string(),
         resource_type: rc.get("type").and_then(Value::as_str).map(str::to_string),
         changed: changed_paths(rc.get("change").unwrap_or(&Value::Null)),
+        kinds: Vec::new(),
     })
 }
 
@@ -282,15 +288,13 @@ impl PlanSummary {
             secrets: Vec::new(),
         };
         let empty = Vec::new();
-        let changes = |key: &str| -> Vec<ResourceChange> {
-            json.get(key)
-                .and_then(Value::as_array)
-                .unwrap_or(&empty)
-                .iter()
-                .filter_map(resource_change)
-                .collect()
-        };
-        s.resources = changes("resource_changes");
+        s.resources = json
+            .get("resource_changes")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(resource_change)
+            .collect();
         for r in &s.resources {
             match r.action {
                 Action::Create => s.create += 1,
@@ -300,7 +304,21 @@ impl PlanSummary {
                 Action::Read => {}
             }
         }
-        s.cloud_drift = changes("resource_drift");
+        s.cloud_drift = json
+            .get("resource_drift")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(|rc| {
+                let mut r = resource_change(rc)?;
+                if r.action == Action::Update {
+                    r.kinds = super::drift_change::attribute_changes(
+                        rc.get("change").unwrap_or(&Value::Null),
+                    );
+                }
+                Some(r)
+            })
+            .collect();
         if let Some(outs) = json.get("output_changes").and_then(Value::as_object) {
             for (name, oc) in outs {
                 let actions = oc

@@ -81,12 +81,13 @@ pub fn plan_affected(
         }
         let pending = pending(live, registry, &store, unit);
         match judge(head.get(unit), base.get(unit), new) {
-            Ok((only_head, dir, drift)) => {
+            Ok((only_head, dir, (drift, behind))) => {
                 planned.push((unit.clone(), only_head, dir));
-                if !drift.is_empty() || !pending.is_empty() {
+                if !drift.is_empty() || !behind.is_empty() || !pending.is_empty() {
                     plans.apart.push(Apart {
                         unit: unit.clone(),
                         drift,
+                        behind,
                         pending,
                     });
                 }
@@ -126,13 +127,18 @@ fn withheld(head: Option<&Outcome>) -> Option<String> {
     }
 }
 
+/// What the base's plan already does: drift (the cloud changed outside
+/// Terraform) and the rest (the base not applied yet).
+type BaseChanges = (Vec<ResourceChange>, Vec<ResourceChange>);
+
 /// One pair's plans at both sides: what only the head does (and its plan
-/// folder) and the drift, or why it has no plan to show.
+/// folder) and what the base's plan already does, or why it has no plan
+/// to show.
 fn judge(
     head: Option<&Outcome>,
     base: Option<&Outcome>,
     new: bool,
-) -> Result<(PlanSummary, String, Vec<ResourceChange>), String> {
+) -> Result<(PlanSummary, String, BaseChanges), String> {
     let (summary, dir) = match head {
         Some(Outcome::Planned { summary, dir }) => (summary, dir),
         Some(Outcome::Failed { error, .. }) => return Err(error.clone()),
@@ -145,11 +151,15 @@ fn judge(
         (Some(Outcome::Planned { summary: b, .. }), _) => (
             b.resources.clone(),
             match b.never_applied {
-                true => Vec::new(),
-                false => b.resources.clone(),
+                true => (Vec::new(), Vec::new()),
+                false => b
+                    .resources
+                    .iter()
+                    .cloned()
+                    .partition(|r| b.cloud_drift.iter().any(|d| d.address == r.address)),
             },
         ),
-        (_, true) => (Vec::new(), Vec::new()),
+        (_, true) => (Vec::new(), (Vec::new(), Vec::new())),
         (b, false) => return Err(base_failure(b)),
     };
     Ok((

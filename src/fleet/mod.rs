@@ -4,8 +4,9 @@
 //! every result in order (`run`), the same over products in dependency
 //! order (`products`), the impact of a manager change on every pair
 //! (`impact`), the customer template `sync` propagates
-//! (`sync`), and an order-preserving parallel map for the batch modes
-//! (`parallel`).
+//! (`sync`), an order-preserving parallel map for the batch modes
+//! (`parallel`), and a drift run's causes across the fleet and what each
+//! environment's repair policy does with its pairs (`drift_causes`).
 //!
 //! May import: `engine` (each pair's plan or render), `data`, `config`,
 //! `values`, `terraform`, `report` (the row types a
@@ -15,6 +16,7 @@
 //! diagnostics, progress). Never
 //! the commands, `deploy` or `github`.
 
+pub mod drift_causes;
 pub mod impact;
 pub mod impact_plan;
 pub mod matrix;

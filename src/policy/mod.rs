@@ -335,6 +335,7 @@ mod tests {
                     action: Action::Create,
                     resource_type: Some(t.to_string()),
                     changed: Vec::new(),
+                    kinds: Vec::new(),
                 })
                 .collect(),
             outputs: Vec::new(),

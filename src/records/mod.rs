@@ -12,6 +12,7 @@
 //!
 //! Keys: `audit/<YYYY>/<MM>/<DD>/<time>-<random>.json`,
 //! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`,
+//! a drift run's causes `drift-causes/<time>-<random>.json`,
 //! and an offboarding's `offboarded/<customer>/<time>-<random>-offboarding.json`
 //! with each state it archived before its destroy,
 //! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
@@ -245,6 +246,14 @@ fn stamp() -> String {
         now.strftime("%Y%m%dT%H%M%S%.3fZ"),
         crate::util::fs::hex(&rand)
     )
+}
+
+/// Where drift runs keep their causes across runs (one record a run).
+pub const DRIFT_CAUSES_PREFIX: &str = "drift-causes/";
+
+/// The key of a drift run's causes record (its time sorts it).
+pub fn drift_causes_key() -> String {
+    format!("{DRIFT_CAUSES_PREFIX}{}.json", stamp())
 }
 
 /// The key of a new audit record.

@@ -200,6 +200,8 @@ pub struct Dashboard {
     pub customers: Vec<CustomerView>,
     pub rollouts: Vec<RolloutView>,
     pub weeks: Vec<Week>,
+    /// The last whole-fleet drift run's causes (the records), if any.
+    pub drift_causes: Option<super::drift_causes::CausesRecord>,
 }
 
 /// A bar of the weekly chart, in SVG units.

@@ -11,7 +11,27 @@ use super::table::{Outcome, Row};
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub checked: usize,
+    /// Pairs whose cloud changed outside Terraform since the last apply
+    /// (the plan's refresh found it): drift, exit code 4.
     pub drifted: Vec<Row>,
+    /// Pairs whose plan changes only because their configuration (the
+    /// customer's files or the manager's) differs from what was last
+    /// applied: edits not applied yet, not drift (exit 0).
+    #[serde(default)]
+    pub unapplied: Vec<Row>,
+    /// Pairs drifted in the cloud whose every cause the provider accepted
+    /// (`drift.accepted`, not expired): reported as such, not drift for
+    /// the exit code, never repaired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<Row>,
+    /// The run's drift by cause, most customers first (see
+    /// [`super::drift_causes`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<super::drift_causes::Cause>,
+    /// What the run does about each pair drifted in the cloud, by the
+    /// environment's `drift.repair` policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<super::drift_causes::Repair>,
     /// Pairs whose state holds nothing yet: their plan is a first apply,
     /// not drift (no issue, no notification, exit 0).
     pub never_applied: Vec<Row>,
@@ -68,6 +88,10 @@ impl Report {
         let mut report = Report {
             checked: 0,
             drifted: Vec::new(),
+            unapplied: Vec::new(),
+            accepted: Vec::new(),
+            causes: Vec::new(),
+            repairs: Vec::new(),
             never_applied: Vec::new(),
             errors: Vec::new(),
             clean: 0,
@@ -91,8 +115,10 @@ impl Report {
                     planned.insert(r.customer.clone());
                     if summary.has_changes && summary.never_applied {
                         report.never_applied.push(opaque_row(r));
-                    } else if summary.has_changes {
+                    } else if summary.has_changes && !summary.cloud_drift.is_empty() {
                         report.drifted.push(opaque_row(r));
+                    } else if summary.has_changes {
+                        report.unapplied.push(opaque_row(r));
                     } else {
                         report.clean += 1;
                     }
@@ -109,12 +135,20 @@ impl Report {
         report
     }
 
-    /// The customers whose drift issue closes: planned, with no drift and
-    /// no failed pair.
+    /// The pairs a drift issue lists: drifted in the cloud, then those
+    /// with edits not applied yet (the issue says which is which).
+    pub fn changed(&self) -> impl Iterator<Item = &Row> {
+        self.drifted
+            .iter()
+            .chain(&self.accepted)
+            .chain(&self.unapplied)
+    }
+
+    /// The customers whose drift issue closes: planned, with no drift, no
+    /// edits not applied yet and no failed pair.
     pub fn clean_customers(&self) -> Vec<&str> {
         let unclean: std::collections::BTreeSet<&str> = self
-            .drifted
-            .iter()
+            .changed()
             .chain(&self.errors)
             .map(|r| r.customer.as_str())
             .collect();
@@ -166,10 +200,14 @@ pub fn markdown(report: &Report) -> String {
     // Changed outside Terraform apart from edits not applied yet (the
     // README's vocabulary): both change infrastructure when applied, only
     // the first is drift.
-    let in_cloud = report.drifted.iter().filter(|r| changed_outside(r)).count();
-    let unapplied = report.drifted.len() - in_cloud;
+    let in_cloud = report.drifted.len();
+    let unapplied = report.unapplied.len();
+    let accepted = match report.accepted.len() {
+        0 => String::new(),
+        n => format!(" · {n} with drift accepted"),
+    };
     s.push_str(&format!(
-        "{} checked · **{} drifted** · {} with edits not applied yet · {} failed · {} clean · {} never applied · {} skipped",
+        "{} checked · **{} drifted**{accepted} · {} with edits not applied yet · {} failed · {} clean · {} never applied · {} skipped",
         report.checked,
         in_cloud,
         unapplied,
@@ -189,13 +227,32 @@ pub fn markdown(report: &Report) -> String {
             md_escape(&report.deferred.join(", "))
         ));
     }
-    if report.drifted.is_empty() && report.errors.is_empty() && report.never_applied.is_empty() {
+    if report.changed().next().is_none()
+        && report.errors.is_empty()
+        && report.never_applied.is_empty()
+    {
         return s;
     }
+    s.push_str(&table(report));
+    s.push_str(&super::drift_causes::markdown(
+        &report.causes,
+        &report.issues,
+    ));
+    s.push_str(&super::drift_causes::repairs_markdown(&report.repairs));
+    s
+}
+
+/// A row per drifted, accepted, unapplied, failed or never applied pair.
+fn table(report: &Report) -> String {
+    let mut s = String::new();
+    let accepted: std::collections::BTreeSet<(&str, &str)> = report
+        .accepted
+        .iter()
+        .map(|r| (r.customer.as_str(), r.environment.as_str()))
+        .collect();
     s.push_str("| customer | environment | plan | result | issue |\n|---|---|---|---|---|\n");
     for r in report
-        .drifted
-        .iter()
+        .changed()
         .chain(&report.errors)
         .chain(&report.never_applied)
     {
@@ -204,6 +261,14 @@ pub fn markdown(report: &Report) -> String {
                 format!("`{}`", summary.counts()),
                 "never applied".to_string(),
             ),
+            Outcome::Planned { summary, .. }
+                if accepted.contains(&(r.customer.as_str(), r.environment.as_str())) =>
+            {
+                (
+                    format!("`{}`", summary.counts()),
+                    "drift accepted (see the causes)".to_string(),
+                )
+            }
             Outcome::Planned { summary, .. } if !summary.cloud_drift.is_empty() => (
                 format!("`{}`", summary.counts()),
                 "drift: changed outside Terraform".to_string(),

@@ -104,11 +104,16 @@ pub struct Plans {
 pub struct Apart {
     #[serde(flatten)]
     pub unit: Unit,
-    /// What the base's plan (the customer files and manager as last
-    /// applied) already changes: the cloud or the state moved since the
-    /// apply (drift).
+    /// What the base's plan already changes because the cloud changed
+    /// outside Terraform since the last apply (its refresh found it):
+    /// drift, and only that.
     #[serde(default)]
     pub drift: Vec<crate::data::summary::ResourceChange>,
+    /// What the base's plan already changes without any drift in the
+    /// cloud: the manager's base (or a customer file as planned) is ahead
+    /// of the pair's last apply, not applied yet. Not drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub behind: Vec<crate::data::summary::ResourceChange>,
     /// Customer files whose checkout differs from what was applied: the
     /// customer's own change, not yet applied, not planned here.
     #[serde(default)]
@@ -298,6 +303,7 @@ impl Impact {
             }
             for a in &mut p.apart {
                 a.drift = super::opaque::resources(&a.drift);
+                a.behind = super::opaque::resources(&a.behind);
             }
         }
         self

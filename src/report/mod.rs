@@ -5,7 +5,7 @@
 //! for hidden characters) and the embedded templates (`markdown`), the plan text as a coloured diff cut at
 //! resource boundaries (`plan_text`), the end-of-run table of a fleet run and the
 //! per-pair rows it reads (`table`), the drift report and issue texts
-//! (`drift`), resource addresses without their keys for the manager's
+//! (`drift`), drift by cause and repairs by policy (`drift_causes`), resource addresses without their keys for the manager's
 //! readers (`opaque`), the impact of a manager change (`impact`, and as
 //! people read it `impact_comment`), the audit report
 //! (`audit`) and its compliance evidence (`evidence`), `doctor`'s checklist, sync's table, pull request body
@@ -31,6 +31,7 @@ pub mod dashboard;
 pub mod deploy_jobs;
 pub mod doctor;
 pub mod drift;
+pub mod drift_causes;
 pub mod evidence;
 pub mod impact;
 pub mod impact_comment;

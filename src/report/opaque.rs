@@ -113,6 +113,7 @@ pub fn resources(resources: &[ResourceChange]) -> Vec<ResourceChange> {
                 action: r.action,
                 resource_type: r.resource_type.clone(),
                 changed,
+                kinds: r.kinds.clone(),
             }
         })
         .collect()
@@ -237,6 +238,7 @@ mod tests {
             action,
             resource_type: None,
             changed: changed.iter().map(|s| s.to_string()).collect(),
+            kinds: Vec::new(),
         };
         let got = lines(&[
             rc(r#"x.y["one"]"#, Action::Update, &["/tags/one"]),

@@ -360,6 +360,7 @@ mod tests {
                     action: *action,
                     resource_type: None,
                     changed: Vec::new(),
+                    kinds: Vec::new(),
                 })
                 .collect(),
             outputs: Vec::new(),

@@ -326,6 +326,7 @@ mod tests {
             "rollout",
             "identity",
             "approvals",
+            "drift",
         ] {
             let set = yml.lines().any(|l| l.starts_with(&format!("{key}:")));
             let commented = yml.lines().any(|l| l.starts_with(&format!("# {key}:")));

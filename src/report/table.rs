@@ -40,7 +40,8 @@ pub struct Row {
 
 impl Row {
     /// The row's cells; `drift`: a pair never applied says so instead of
-    /// "changes" (it has nothing to drift from).
+    /// "changes" (it has nothing to drift from), and a changed pair says
+    /// whether the cloud drifted or only edits are not applied yet.
     fn cells(&self, drift: bool) -> Vec<String> {
         let (counts, result) = match &self.outcome {
             Outcome::Planned { summary, .. }
@@ -48,6 +49,15 @@ impl Row {
             {
                 (summary.counts(), "never applied".to_string())
             }
+            // Drift is the cloud's doing; a plan that only applies edits
+            // is not drift (issue #52).
+            Outcome::Planned { summary, .. } if drift && summary.has_changes => (
+                summary.counts(),
+                match summary.cloud_drift.is_empty() {
+                    true => "edits not applied yet (no drift)".to_string(),
+                    false => "drift: changed outside Terraform".to_string(),
+                },
+            ),
             Outcome::Planned { summary, .. } => (
                 summary.counts(),
                 match summary.product.as_ref().map(|p| &p.awaiting) {

@@ -307,3 +307,37 @@ pub fn edit_objects(
     let text = serde_json::to_string_pretty(&serde_json::json!({ "objects": objects })).unwrap();
     std::fs::write(cloud_file, text).unwrap_or_else(|e| panic!("{}: {e}", cloud_file.display()));
 }
+
+/// The example manager of `fx` on the test cloud: its module is the
+/// fakecloud one (examples/fakecloud, the same variables) with a provider
+/// block naming the cloud file, and the fixture's Terraform CLI config
+/// (what `fx.fleetform()` hands Terraform) points at the provider's
+/// mirror. Returns the cloud file, for drift made outside Terraform with
+/// [`edit_objects`].
+pub fn onto_fixture(fx: &crate::common::Fixture) -> PathBuf {
+    let installed = install(&fx.path("fakecloud"));
+    std::fs::copy(&installed.cli_config, fx.path("terraformrc")).unwrap();
+    let cloud = fx.path("cloud.json");
+    let module = include_str!("../../examples/fakecloud/main.tf");
+    fx.write(
+        "manager/terraform/main.tf",
+        &format!(
+            "{module}\nprovider \"fakecloud\" {{\n  cloud_file = \"{}\"\n}}\n",
+            cloud.display()
+        ),
+    );
+    cloud
+}
+
+/// Switches off versioning of every bucket whose name starts with
+/// `prefix` (e.g. `acme-`), outside Terraform.
+pub fn versioning_off(cloud_file: &Path, prefix: &str) {
+    edit_objects(cloud_file, |o| {
+        for (k, v) in o.iter_mut() {
+            let named = v["name"].as_str().is_some_and(|n| n.starts_with(prefix));
+            if k.starts_with("fakecloud_bucket/") && named {
+                v["versioning"] = serde_json::json!(false);
+            }
+        }
+    });
+}

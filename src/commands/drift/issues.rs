@@ -176,7 +176,7 @@ fn sticky_issues(
             run_url: ctx.run_url(),
         };
         let mut by_customer: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-        for r in &report.drifted {
+        for r in report.changed() {
             by_customer.entry(r.customer.as_str()).or_default().push(r);
         }
         // Close the issues of customers checked clean in this run.
@@ -211,10 +211,10 @@ fn sticky_issues(
     Ok(())
 }
 
-/// The drift issues, within the hour's write budget (kept in the write
-/// log between runs).
+/// The drift issues and the cause issues, within the hour's write budget
+/// (kept in the write log between runs).
 pub(super) fn keep(
-    (settings, registry): (&Settings, &Registry),
+    (settings, registry, cause_threshold): (&Settings, &Registry, usize),
     clients: &Clients,
     report: &mut Report,
     ctx: &RunContext,
@@ -232,7 +232,12 @@ pub(super) fn keep(
     let inactive = |c: &str| !registry.get(c).is_some_and(|r| r.is_active());
     let whole_fleet = settings.customers.is_none();
     let gone = whole_fleet.then_some(&inactive as &dyn Fn(&str) -> bool);
-    let made = sticky_issues(clients, repo, report, ctx, gone);
+    // Then the cause issues, which link the customers' issues; the same
+    // client, so the same write budget and write log.
+    let made = sticky_issues(clients, repo, report, ctx, gone).and_then(|()| {
+        let whole = super::causes::whole_fleet(settings);
+        super::cause_issues::keep(clients, repo, report, ctx, (cause_threshold, whole))
+    });
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
         crate::github::write_log::write(log, &gh.writes_of_the_hour())
             .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;

@@ -33,6 +33,12 @@ struct ShardReport {
     #[serde(default)]
     drifted: Vec<Pair>,
     #[serde(default)]
+    unapplied: Vec<Pair>,
+    /// Drifted pairs the shard found accepted: drift again to the merge,
+    /// which judges the causes over the whole fleet.
+    #[serde(default)]
+    accepted: Vec<Pair>,
+    #[serde(default)]
     never_applied: Vec<Pair>,
     #[serde(default)]
     errors: Vec<Pair>,
@@ -186,7 +192,12 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
             .map_err(|e| Error::Usage(e.to_string()))?;
         let shard: ShardReport =
             serde_json::from_slice(&bytes).map_err(|e| bad(&file, &e.to_string()))?;
-        let pairs = shard.drifted.iter().chain(&shard.never_applied);
+        let pairs = shard
+            .drifted
+            .iter()
+            .chain(&shard.unapplied)
+            .chain(&shard.accepted)
+            .chain(&shard.never_applied);
         let names = pairs.chain(&shard.errors).map(|p| &p.customer);
         for c in names.chain(&shard.planned_customers) {
             if !registry.get(c).is_some_and(|r| r.is_active()) {
@@ -196,6 +207,8 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
         for p in shard
             .drifted
             .iter()
+            .chain(&shard.unapplied)
+            .chain(&shard.accepted)
             .chain(&shard.never_applied)
             .chain(&shard.errors)
         {
@@ -214,11 +227,16 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
         let named = shard
             .drifted
             .iter()
+            .chain(&shard.unapplied)
+            .chain(&shard.accepted)
             .chain(&shard.never_applied)
             .chain(&shard.errors);
         reported.extend(named.map(|p| format!("{}/{}", p.customer, p.environment)));
-        for p in shard.drifted {
+        for p in shard.drifted.into_iter().chain(shard.accepted) {
             merged.drifted.push(p.planned(&file)?);
+        }
+        for p in shard.unapplied {
+            merged.unapplied.push(p.planned(&file)?);
         }
         for p in shard.never_applied {
             merged.never_applied.push(p.planned(&file)?);
@@ -229,8 +247,7 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
     }
     merged.planned_customers = planned.into_iter().collect();
     let rows = merged
-        .drifted
-        .iter()
+        .changed()
         .chain(&merged.never_applied)
         .chain(&merged.errors)
         .cloned()

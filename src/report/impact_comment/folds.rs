@@ -230,6 +230,20 @@ fn group_fold(n: usize, g: &PlanGroup) -> Fold {
     }
 }
 
+/// Resources as `update \`address\``, the first few, and how many more.
+fn resources_named(rs: &[crate::data::summary::ResourceChange]) -> String {
+    let what: Vec<String> = rs
+        .iter()
+        .take(PAIRS_NAMED)
+        .map(|r| format!("{} {}", word(r.action), md_code(&r.address)))
+        .collect();
+    let more = rs.len().saturating_sub(PAIRS_NAMED);
+    match more {
+        0 => what.join(", "),
+        n => format!("{} and {n} more", what.join(", ")),
+    }
+}
+
 /// What differs apart from the change, pair by pair, labelled.
 fn apart_fold(p: &Plans) -> Option<Fold> {
     if p.apart.is_empty() {
@@ -239,34 +253,28 @@ fn apart_fold(p: &Plans) -> Option<Fold> {
         .apart
         .iter()
         .map(|a| {
-            let mut s = format!("- {}:", md_code(&a.unit.to_string()));
+            // Each kind said apart (issue #52): only the first is drift.
+            let mut parts = Vec::new();
             if !a.drift.is_empty() {
-                let what: Vec<String> = a
-                    .drift
-                    .iter()
-                    .take(PAIRS_NAMED)
-                    .map(|r| format!("{} {}", word(r.action), md_code(&r.address)))
-                    .collect();
-                let more = a.drift.len().saturating_sub(PAIRS_NAMED);
-                let _ = write!(
-                    s,
-                    " drift (the base's own plan already would: {}{})",
-                    what.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    }
-                );
+                parts.push(format!(
+                    "drift, changed outside Terraform since the last apply (the base's own plan puts it back: {})",
+                    resources_named(&a.drift)
+                ));
+            }
+            if !a.behind.is_empty() {
+                parts.push(format!(
+                    "not applied yet, no drift (the base's own plan already would: {})",
+                    resources_named(&a.behind)
+                ));
             }
             if !a.pending.is_empty() {
                 let files: Vec<String> = a.pending.iter().map(|f| md_code(f)).collect();
-                let _ = write!(
-                    s,
-                    " the customer's own change, not applied and not planned here ({})",
+                parts.push(format!(
+                    "the customer's own change, not applied and not planned here ({})",
                     files.join(", ")
-                );
+                ));
             }
+            let mut s = format!("- {}: {}", md_code(&a.unit.to_string()), parts.join("; "));
             s.push('\n');
             s
         })

@@ -541,12 +541,22 @@ fn apart_note(i: &Impact) -> String {
         return String::new();
     };
     let drift = p.apart.iter().filter(|a| !a.drift.is_empty()).count();
+    let behind = p.apart.iter().filter(|a| !a.behind.is_empty()).count();
     let pending = p.apart.iter().filter(|a| !a.pending.is_empty()).count();
-    if drift + pending == 0 {
+    if drift + behind + pending == 0 {
         return String::new();
     }
+    // Drift is the cloud's doing only; a base not applied yet and the
+    // customer's own edits are each said apart (issue #52).
+    let behind = match behind {
+        0 => String::new(),
+        n => format!(
+            "{} changes of the base not applied yet (no drift), ",
+            crate::util::text::count(n, "pair has", "pairs have")
+        ),
+    };
     format!(
-        "> [!NOTE]\n> **Not this change's doing**, and not counted above: {} drifted since the last apply, {} customer files changed since the last apply (the customer's own change, not applied, not planned here).\n\n",
+        "> [!NOTE]\n> **Not this change's doing**, and not counted above: {} drifted in the cloud (changed outside Terraform) since the last apply, {behind}{} customer files changed since the last apply (the customer's own change, not applied, not planned here).\n\n",
         crate::util::text::count(drift, "pair has", "pairs have"),
         crate::util::text::count(pending, "pair has", "pairs have")
     )
