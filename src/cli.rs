@@ -230,18 +230,10 @@ pub struct DriftArgs {
     /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
-    /// Seconds from the start after which no issue write waits for GitHub's limits:
-    /// what is left is listed as deferred and written by the next run.
-    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
-    pub deadline: Option<u64>,
-    /// A file keeping the times of the last hour's issue writes, so the next run
-    /// counts them against the same hour's write budget (keep it between runs).
-    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
-    pub write_log: Option<PathBuf>,
-    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
-    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
-    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
-    pub etag_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: fleet::WriteBudgetArgs,
+    #[command(flatten)]
+    pub cache: fleet::EtagCacheArgs,
     /// Plan nothing: merge the `drift-report.json` files the matrix's shards
     /// wrote (found under this folder) into one report, and with --issues
     /// write every drift issue from it, in one job with one write budget.

@@ -4,6 +4,29 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// A fleet command's share of GitHub's write budget, kept across runs:
+/// `drift`, `sync` and `rollout deployments` take the same two flags.
+#[derive(Debug, Args)]
+pub struct WriteBudgetArgs {
+    /// Seconds from the start no GitHub request may wait past: what would is
+    /// left for the next run (listed as deferred, or still owed).
+    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
+    pub deadline: Option<u64>,
+    /// A file keeping the times of the last hour's writes, so the next run
+    /// counts them against the same hour's write budget (keep it between runs).
+    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
+    pub write_log: Option<PathBuf>,
+}
+
+/// GitHub reads kept across runs: `drift`, `sync` and `doctor`.
+#[derive(Debug, Args)]
+pub struct EtagCacheArgs {
+    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
+    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
+    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
+    pub etag_cache: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Where to write the dashboard (one HTML file).
@@ -38,18 +61,10 @@ pub struct SyncArgs {
     /// The result as JSON on stdout.
     #[arg(long, env = "FLEETFORM_JSON")]
     pub json: bool,
-    /// Seconds from the start no GitHub request may wait past: customers
-    /// whose writes would are listed as deferred and synced by the next run.
-    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
-    pub deadline: Option<u64>,
-    /// A file keeping the times of the last hour's writes, so the next run
-    /// counts them against the same hour's write budget (keep it between runs).
-    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
-    pub write_log: Option<PathBuf>,
-    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
-    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
-    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
-    pub etag_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: WriteBudgetArgs,
+    #[command(flatten)]
+    pub cache: EtagCacheArgs,
 }
 
 #[derive(Debug, Args)]

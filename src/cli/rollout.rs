@@ -150,15 +150,8 @@ pub struct DeploymentsArgs {
     /// Only this rollout's (default: every rollout's).
     #[arg(long)]
     pub id: Option<String>,
-    /// Seconds from the start no GitHub request may wait past: what
-    /// would stays owed.
-    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
-    pub deadline: Option<u64>,
-    /// A file keeping the times of the last hour's writes, so the next
-    /// run counts them against the same hour's write budget (keep it
-    /// between runs).
-    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
-    pub write_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: super::fleet::WriteBudgetArgs,
     /// What was sent and what is still owed, as JSON on stdout.
     #[arg(long)]
     pub json: bool,

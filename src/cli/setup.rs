@@ -119,10 +119,8 @@ pub struct DoctorArgs {
     /// schema) fail the run instead of warning.
     #[arg(long)]
     pub strict: bool,
-    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
-    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
-    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
-    pub etag_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: super::fleet::EtagCacheArgs,
     /// Also check a customer's inbox repo, owner/name: the settings the
     /// header of workflows/inbox-relay.yml asks for (repeatable, or
     /// comma-separated).

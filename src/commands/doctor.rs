@@ -109,12 +109,7 @@ fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
         strict: args.strict,
         manager_token,
         customer_token,
-        etags: args
-            .etag_cache
-            .as_deref()
-            .map(|p| crate::github::EtagCache::load(p, "doctor").map(std::sync::Arc::new))
-            .transpose()
-            .map_err(|e| Error::Usage(e.to_string()))?,
+        etags: super::etag_cache(&args.cache, "doctor")?,
     })
 }
 

@@ -121,17 +121,10 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         out: args.out.clone(),
         json: args.json,
         terraform: args.terraform.clone(),
-        write_log: args.write_log.clone(),
-        etags: args
-            .etag_cache
-            .as_deref()
-            .map(|p| crate::github::EtagCache::load(p, "drift").map(std::sync::Arc::new))
-            .transpose()
-            .map_err(|e| Error::Usage(e.to_string()))?,
+        write_log: args.budget.write_log.clone(),
+        etags: super::etag_cache(&args.cache, "drift")?,
         from_reports: args.from_reports.clone(),
-        deadline: args
-            .deadline
-            .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
+        deadline: super::deadline(&args.budget),
     })
 }
 

@@ -39,3 +39,22 @@ impl From<crate::fleet::impact::ImpactError> for crate::error::Error {
         }
     }
 }
+
+/// `--etag-cache FILE` loaded for `command` (its entries are kept apart
+/// by command), or none; a file that does not read is a usage error.
+fn etag_cache(
+    args: &crate::cli::EtagCacheArgs,
+    command: &str,
+) -> crate::error::Result<Option<std::sync::Arc<crate::github::EtagCache>>> {
+    args.etag_cache
+        .as_deref()
+        .map(|p| crate::github::EtagCache::load(p, command).map(std::sync::Arc::new))
+        .transpose()
+        .map_err(|e| crate::error::Error::Usage(e.to_string()))
+}
+
+/// `--deadline SECONDS` as the time no GitHub request may wait past.
+fn deadline(args: &crate::cli::WriteBudgetArgs) -> Option<std::time::SystemTime> {
+    args.deadline
+        .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s))
+}

@@ -74,16 +74,9 @@ fn resolve(args: &SyncArgs) -> Result<Settings> {
         json: args.json,
         canary: args.canary.unwrap_or(0),
         token,
-        write_log: args.write_log.clone(),
-        deadline: args
-            .deadline
-            .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s)),
-        etags: args
-            .etag_cache
-            .as_deref()
-            .map(|p| crate::github::EtagCache::load(p, "sync").map(std::sync::Arc::new))
-            .transpose()
-            .map_err(|e| Error::Usage(e.to_string()))?,
+        write_log: args.budget.write_log.clone(),
+        deadline: super::deadline(&args.budget),
+        etags: super::etag_cache(&args.cache, "sync")?,
     })
 }
 

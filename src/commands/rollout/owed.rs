@@ -32,8 +32,8 @@ impl<'a> Settings<'a> {
         };
         Ok(Settings {
             only,
-            deadline: flags.deadline,
-            write_log: flags.write_log.as_deref(),
+            deadline: flags.budget.deadline,
+            write_log: flags.budget.write_log.as_deref(),
             json: flags.json,
         })
     }
