@@ -534,6 +534,7 @@ def report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, quick):
         "of alternating runs of the tools on the same generated files (3 unless a table says otherwise); ratios "
         "are peer time / fleetform time (higher = fleetform faster).\n")
     add("## Machine\n")
+    add(f"- run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (cases 1-6; the other cases say when they ran if not in the same run)")
     add(f"- {m['nproc']} cores (`nproc`), {m['cpu']}, {m['memory']} memory")
     add(f"- {m['os']}")
     add("")
