@@ -301,15 +301,8 @@ fn targeted_view(
         return Ok(view);
     };
     for (c, envs) in selected {
-        let file =
-            crate::fleet::local_products_file(registry)(c).map_err(|d| Error::Values(vec![d]))?;
-        let enabled = crate::values::products::enabled(
-            manager,
-            c,
-            file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
-        )
-        .map_err(Error::Values)?;
-        if !enabled.iter().any(|p| p == name) {
+        if let Some(enabled) = crate::fleet::products::missing_product(manager, registry, c, name)?
+        {
             return Err(Error::Usage(format!(
                 "customer `{}` does not have product `{name}` (it has: {}); nothing was planned",
                 c.slug,

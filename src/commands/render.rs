@@ -199,15 +199,7 @@ fn check_enabled(manager: &Manager, registry: &Registry, slug: &str, product: &s
     let Some(c) = registry.get(slug) else {
         return Ok(()); // reported by checked_pair
     };
-    let file =
-        crate::fleet::local_products_file(registry)(c).map_err(|d| Error::Values(vec![d]))?;
-    let enabled = crate::values::products::enabled(
-        manager,
-        c,
-        file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
-    )
-    .map_err(Error::Values)?;
-    if !enabled.iter().any(|p| p == product) {
+    if let Some(enabled) = crate::fleet::products::missing_product(manager, registry, c, product)? {
         return Err(Error::Usage(format!(
             "customer `{slug}` does not enable product `{product}` (enabled: {})",
             enabled.join(", ")

@@ -156,15 +156,9 @@ fn registered_for(
     let Some(product) = view.product.as_deref() else {
         return Ok(());
     };
-    let file = crate::fleet::local_products_file(registry)(customer)
-        .map_err(|d| Error::Values(vec![d]))?;
-    let enabled = crate::values::products::enabled(
-        manager,
-        customer,
-        file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
-    )
-    .map_err(Error::Values)?;
-    if !enabled.iter().any(|p| p == product) {
+    if let Some(enabled) =
+        crate::fleet::products::missing_product(manager, registry, customer, product)?
+    {
         return Err(Error::Usage(format!(
             "customer `{}` does not have product `{product}` (it has: {}); nothing was changed",
             customer.slug,

@@ -273,3 +273,24 @@ fn in_order(
     });
     rows
 }
+
+/// The products customer `c` enables (its local `infra/products.yml`,
+/// within what the manager allows) when `product` is not among them;
+/// `None` when it is. The one rule `plan`, `render` and the day-2
+/// operations check a product flag against.
+pub fn missing_product(
+    manager: &Manager,
+    registry: &crate::config::Registry,
+    c: &Customer,
+    product: &str,
+) -> Result<Option<Vec<String>>> {
+    use crate::error::Error;
+    let file = super::local_products_file(registry)(c).map_err(|d| Error::Values(vec![d]))?;
+    let enabled = crate::values::products::enabled(
+        manager,
+        c,
+        file.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())),
+    )
+    .map_err(Error::Values)?;
+    Ok((!enabled.iter().any(|p| p == product)).then_some(enabled))
+}
