@@ -74,7 +74,7 @@ fn a_customer_split_over_shards_keeps_one_issue_while_any_shard_drifts() {
     assert_eq!(report["drifted"], json!([]));
     assert_eq!(report["unapplied"][0]["environment"], "production");
     assert_eq!(report["planned_customers"], json!(["acme"]));
-    assert_eq!(open_issues(&w), ["Drift: acme"]);
+    assert_eq!(open_issues(&w), ["Not applied yet: acme"]);
 
     // The next night, the same: the clean staging shard does not close
     // the issue production keeps open, and nothing is written twice.
@@ -83,7 +83,7 @@ fn a_customer_split_over_shards_keeps_one_issue_while_any_shard_drifts() {
     shard(&mut w, &again, "acme/production");
     let (code, _) = merge(&mut w, &again, &[]);
     assert_eq!(code, Some(0));
-    assert_eq!(open_issues(&w), ["Drift: acme"]);
+    assert_eq!(open_issues(&w), ["Not applied yet: acme"]);
     assert_eq!(w.gh.issues(MANAGER).len(), 1, "none opened twice");
 
     // Production's values back as applied: the merge closes the issue.
@@ -132,7 +132,7 @@ fn the_merge_spends_one_write_budget_for_every_shard() {
     };
     assert_eq!(code, Some(0));
     assert_eq!(report["deferred"], json!(["globex: open"]));
-    assert_eq!(open_issues(&w), ["Drift: acme"]);
+    assert_eq!(open_issues(&w), ["Not applied yet: acme"]);
     let (_, report) = merge(&mut w, &reports, &[]);
     assert!(report.get("deferred").is_none(), "{report}");
     assert_eq!(w.gh.issues(MANAGER).len(), 2, "none written twice");
@@ -178,7 +178,7 @@ fn a_merge_refuses_reports_it_cannot_trust() {
     // The good report still merges.
     let (code, _) = merge(&mut w, &reports, &[]);
     assert_eq!(code, Some(0));
-    assert_eq!(open_issues(&w), ["Drift: acme"]);
+    assert_eq!(open_issues(&w), ["Not applied yet: acme"]);
 }
 
 /// A shard that writes issues itself would race the other shards (a
@@ -206,7 +206,7 @@ fn a_shard_without_a_report_leaves_its_customers_issue_open() {
     shard(&mut w, &reports, "acme/staging");
     shard(&mut w, &reports, "acme/production");
     merge(&mut w, &reports, &[]);
-    assert_eq!(open_issues(&w), ["Drift: acme"]);
+    assert_eq!(open_issues(&w), ["Not applied yet: acme"]);
 
     // Production's values back as applied, but its shard writes nothing.
     let v = w.fx.read(PRODUCTION_VARS);
@@ -223,7 +223,7 @@ fn a_shard_without_a_report_leaves_its_customers_issue_open() {
     assert_eq!(errors[0]["environment"], "production", "{report}");
     assert_eq!(
         open_issues(&w),
-        ["Drift: acme"],
+        ["Not applied yet: acme"],
         "not closed on half the pairs"
     );
     w.gh.assert_clean();

@@ -53,7 +53,7 @@ fn drift_issues_open_update_and_close() {
     assert_eq!(files.outputs()["unapplied"], "1");
     let issues = w.gh.issues(MANAGER);
     assert_eq!(issues.len(), 1);
-    assert_eq!(issues[0].title, "Drift: acme");
+    assert_eq!(issues[0].title, "Not applied yet: acme");
     assert_eq!(issues[0].labels, ["fleetform-drift"]);
     let before = w.gh.requests().len();
     let (out, _) = run(&mut w);

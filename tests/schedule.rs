@@ -95,7 +95,7 @@ fn writes_over_the_hours_budget_are_carried_over_in_priority_order() {
     titles.sort();
     assert_eq!(
         titles,
-        ["Drift: acme", "Drift: globex"],
+        ["Not applied yet: acme", "Not applied yet: globex"],
         "none written twice"
     );
     w.gh.enforce_limits(limits(5));

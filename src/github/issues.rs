@@ -66,10 +66,13 @@ impl GitHub {
         &self,
         repo: &str,
         number: u64,
-        body: Option<&str>,
+        (title, body): (Option<&str>, Option<&str>),
         state: Option<&str>,
     ) -> Result<(), GitHubError> {
         let mut patch = serde_json::Map::new();
+        if let Some(t) = title {
+            patch.insert("title".into(), Value::String(t.into()));
+        }
         if let Some(b) = body {
             patch.insert("body".into(), Value::String(b.into()));
         }

@@ -300,9 +300,15 @@ fn changed_outside(r: &Row) -> bool {
     matches!(&r.outcome, Outcome::Planned { summary, .. } if !summary.cloud_drift.is_empty())
 }
 
-/// The title of a customer's drift issue.
-pub fn issue_title(customer: &str) -> String {
-    format!("Drift: {customer}")
+/// The title of a customer's drift issue: `Drift: …` when the cloud
+/// changed outside Terraform in one of its environments, else `Not
+/// applied yet: …` (its own edits only, no drift: the README's
+/// vocabulary, one meaning per word).
+pub fn issue_title(customer: &str, rows: &[&Row]) -> String {
+    match rows.iter().any(|r| changed_outside(r)) {
+        true => format!("Drift: {customer}"),
+        false => format!("Not applied yet: {customer}"),
+    }
 }
 
 /// The body of a customer's drift issue: per drifted environment,

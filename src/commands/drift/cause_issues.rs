@@ -99,7 +99,7 @@ async fn write(
         }
         Write::Update(i, n) => {
             let body = issue_body(&causes[*i], issues);
-            gh.update_issue(repo, *n, Some(&body), None)
+            gh.update_issue(repo, *n, (None, Some(&body)), None)
                 .await
                 .map(|()| None)
         }
@@ -110,7 +110,7 @@ async fn write(
             if !comments.last().is_some_and(|c| is_gone_note(&c.body)) {
                 gh.create_comment(repo, *n, &gone_note(run_url)).await?;
             }
-            gh.update_issue(repo, *n, None, Some("closed"))
+            gh.update_issue(repo, *n, (None, None), Some("closed"))
                 .await
                 .map(|()| None)
         }

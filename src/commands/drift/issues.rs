@@ -74,14 +74,17 @@ impl Issues<'_> {
         match w {
             Write::Open(customer, rows) => {
                 let body = issue_body(customer, rows, self.run_url.as_deref());
-                let title = issue_title(customer);
+                let title = issue_title(customer, rows);
                 self.gh
                     .create_issue(self.repo, &title, &body, &[LABEL])
                     .await
             }
             Write::Update(customer, n, rows) => {
                 let body = issue_body(customer, rows, self.run_url.as_deref());
-                let r = self.gh.update_issue(self.repo, *n, Some(&body), None);
+                let title = issue_title(customer, rows);
+                let r = self
+                    .gh
+                    .update_issue(self.repo, *n, (Some(&title), Some(&body)), None);
                 r.await.map(|()| Some(*n))
             }
             Write::Close(customer, n) => {
@@ -111,7 +114,9 @@ impl Issues<'_> {
         if !comments.last().is_some_and(|c| noted(&c.body)) {
             self.gh.create_comment(self.repo, n, note).await?;
         }
-        let r = self.gh.update_issue(self.repo, n, None, Some("closed"));
+        let r = self
+            .gh
+            .update_issue(self.repo, n, (None, None), Some("closed"));
         r.await.map(|()| None)
     }
 }
