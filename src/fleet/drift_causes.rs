@@ -316,26 +316,38 @@ fn repairs(
     out
 }
 
+/// Why the causes the records keep could not be read or kept.
+#[derive(Debug, thiserror::Error)]
+pub enum CausesRecordError {
+    #[error(transparent)]
+    Records(#[from] crate::records::RecordsError),
+    #[error("{key}: not a causes record fleetform wrote: {source}")]
+    NotARecord {
+        key: String,
+        source: serde_json::Error,
+    },
+}
+
 /// The last drift run's causes in the records, if any run kept them.
-pub fn previous(store: &crate::records::Store) -> Result<Option<CausesRecord>, String> {
-    let keys = store
-        .list(crate::records::DRIFT_CAUSES_PREFIX)
-        .map_err(|e| e.to_string())?;
+pub fn previous(store: &crate::records::Store) -> Result<Option<CausesRecord>, CausesRecordError> {
+    let keys = store.list(crate::records::DRIFT_CAUSES_PREFIX)?;
     let Some(last) = keys.iter().rev().find(|k| k.ends_with(".json")) else {
         return Ok(None);
     };
-    let bytes = store.read(last).map_err(|e| e.to_string())?;
+    let bytes = store.read(last)?;
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| format!("{last}: not a causes record fleetform wrote: {e}"))
+        .map_err(|source| CausesRecordError::NotARecord {
+            key: last.clone(),
+            source,
+        })
 }
 
 /// Keeps this run's causes in the records (one new record).
-pub fn keep(store: &crate::records::Store, record: &CausesRecord) -> Result<(), String> {
+pub fn keep(store: &crate::records::Store, record: &CausesRecord) -> Result<(), CausesRecordError> {
     let bytes = serde_json::to_vec_pretty(record).expect("serialisable");
-    store
-        .create(&crate::records::drift_causes_key(), &bytes)
-        .map_err(|e| e.to_string())
+    store.create(&crate::records::drift_causes_key(), &bytes)?;
+    Ok(())
 }
 
 #[cfg(test)]
