@@ -440,8 +440,8 @@ def case_plan(a, sizes, reps):
     return rows
 
 
-def case_matrix(a, n, reps):
-    """Case 4: `fleetform matrix` for N customers × 3 environments."""
+def matrix_fleet(a, n):
+    """The registry of N customers × 3 environments (generated once)."""
     dest = os.path.join(a.work, f"matrix{n}")
     want = {"customers": n, "generator": generator_digest()}
     try:
@@ -455,7 +455,12 @@ def case_matrix(a, n, reps):
                        check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(dest, "want.json"), "w") as f:
             json.dump(want, f)
-    mgr = os.path.join(dest, "manager")
+    return dest
+
+
+def case_matrix(a, n, reps):
+    """Case 4: `fleetform matrix` for N customers × 3 environments."""
+    mgr = os.path.join(matrix_fleet(a, n), "manager")
     yq_filter = (
         '[.customers[] | select(.status != "revoked") | .slug as $s | .environments[] | "\\($s)/\\(.)"]'
         ' | if length <= 256 then {include: map({id: sub("/"; "-"), shard: [.]})}'

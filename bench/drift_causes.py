@@ -85,6 +85,22 @@ def shard_report(pairs_file, n):
     }
 
 
+def setup(a, pairs):
+    """The fleet and one shard's report of `pairs` drifted pairs: the
+    merge command, where it runs, its environment, and the pairs."""
+    # Enough customers for the pairs (about 1.8 active pairs each).
+    fleet, _meta = bench.fleet(a, "causes", pairs * 10 // 17 + 50)
+    manager = os.path.join(fleet, "manager")
+    reports = os.path.join(a.work, "causes-reports", "shard-1")
+    os.makedirs(reports, exist_ok=True)
+    with open(os.path.join(reports, "drift-report.json"), "w") as f:
+        json.dump(shard_report(os.path.join(fleet, "pairs.txt"), pairs), f)
+    out = os.path.join(a.work, "causes-out")
+    cmd = [a.fleetform, "drift", "--from-reports", os.path.dirname(reports), "--out", out, "--json"]
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
+    return cmd, manager, env, pairs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fleetform", required=True)
@@ -96,16 +112,7 @@ def main():
     for k in ("fleetform", "work", "results"):
         setattr(a, k, os.path.abspath(getattr(a, k)))
     os.makedirs(a.work, exist_ok=True)
-    # Enough customers for the pairs (about 1.8 active pairs each).
-    fleet, _meta = bench.fleet(a, "causes", a.pairs * 10 // 17 + 50)
-    manager = os.path.join(fleet, "manager")
-    reports = os.path.join(a.work, "causes-reports", "shard-1")
-    os.makedirs(reports, exist_ok=True)
-    with open(os.path.join(reports, "drift-report.json"), "w") as f:
-        json.dump(shard_report(os.path.join(fleet, "pairs.txt"), a.pairs), f)
-    out = os.path.join(a.work, "causes-out")
-    cmd = [a.fleetform, "drift", "--from-reports", os.path.dirname(reports), "--out", out, "--json"]
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
+    cmd, manager, env, _ = setup(a, a.pairs)
     times = []
     for _ in range(a.runs):
         bench.rm(os.path.join(manager, ".fleetform", "records", "drift-causes"))

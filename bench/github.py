@@ -75,12 +75,18 @@ def answers(r):
     return f"{r['limit_answers']}" + (f" + {primary} primary" if primary else "")
 
 
+def rss(r):
+    """The largest fleetform run's peak resident set (the test build)."""
+    kb = r.get("peak_rss_kb")
+    return f"{kb / 1024:.0f} MB" if kb else "–"
+
+
 def table(rows, unit, done_word, dup_word):
     out = [
         f"| scheduler | {unit} | runs needed | all {done_word} | requests sent | writes sent | most writes in a run (hour's limit) "
         "| busiest real minute's writes (limit) | 304s | limit answers | writes left for a later run | "
-        f"{dup_word} duplicated | wall time | writes per real minute (whole run) |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"{dup_word} duplicated | wall time | writes per real minute (whole run) | peak RSS of a run |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         wpm = r["writes_sent"] / (r["wall_secs"] / 60) if r["wall_secs"] else 0
@@ -89,7 +95,7 @@ def table(rows, unit, done_word, dup_word):
             f"{'yes' if r['done'] else 'no'} | {r['requests']} | {r['writes_sent']} | "
             f"{r['most_writes_in_a_run']} ({r['writes_per_hour']}) | {r['busiest_minute']} ({r['writes_per_minute']}) | "
             f"{r['not_modified']} | {answers(r)} | {r['deferred']} | {r['duplicated']} | "
-            f"{r['wall_secs']:.1f} s | {wpm:.1f} |"
+            f"{r['wall_secs']:.1f} s | {wpm:.1f} | {rss(r)} |"
         )
     return out
 
@@ -108,16 +114,16 @@ def rollout_part(rollout, wave):
         "| scheduler | customers in the wave | ticks | deployment runs | rollout done | requests sent | writes sent | "
         "most writes in a run (hour's limit) | busiest real minute's writes (limit) | limit answers | "
         "deployments sent late | still owed | pairs with a deployment | deployments without a final status | "
-        "deployments duplicated | wall time |"
+        "deployments duplicated | wall time | peak RSS of a run |"
     )
-    out.append("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rollout:
         out.append(
             f"| {'on' if r['scheduler'] else 'off'} | {r['customers']} | {r['ticks']} | {r['runs'] - r['ticks']} | "
             f"{'yes' if r['done'] else 'no'} | {r['requests']} | {r['writes_sent']} | "
             f"{r['most_writes_in_a_run']} ({r['writes_per_hour']}) | {r['busiest_minute']} ({r['writes_per_minute']}) | "
             f"{answers(r)} | {r['sent_late']} | {r['owed_left'] if r['owed_left'] is not None else '?'} | "
-            f"{r['deployed']} | {r['unfinished']} | {r['duplicated']} | {r['wall_secs']:.1f} s |"
+            f"{r['deployed']} | {r['unfinished']} | {r['duplicated']} | {r['wall_secs']:.1f} s | {rss(r)} |"
         )
     out.append("")
     return out
@@ -163,7 +169,8 @@ def main():
         "request scheduler and once with `FLEETFORM_GITHUB_SCHEDULER=off`; Terraform stood in "
         "(`tests/support/stand_in_terraform.rs`); harnesses `tests/bench_github*.rs` run by `bench/github.py`; "
         "requests and writes as the fake received them, writes left for a later run are `drift --json`'s `deferred`, "
-        "summed over runs."
+        "summed over runs; peak RSS is the largest fleetform run's (the test build, the stand-in terraform folded in "
+        "by the kernel; a row's figure covers the runs of the rows above it in the same harness)."
     )
     out.append("")
     out += table(drift, "customers drifted", "issues written", "issues")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: fleetform side by side with what users would use instead.
 #
-#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only]
+#   bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only | --memory-only]
 #   bash bench/run.sh --smoke [--results FILE]
 #
 # Builds the static release binary, installs the peers (check-jsonschema and
@@ -19,6 +19,10 @@
 # --causes-only runs case 12 alone (a drift merge of 2,000 drifted pairs in
 # 5 causes, no Terraform: bench/drift_causes.py; it also runs on its own:
 # python3 bench/drift_causes.py --fleetform BIN --work DIR --results FILE).
+# --memory-only measures fleetform's peak memory in cases 2, 3, 4, 8, 9 and
+# 12, one run each at the size of its section (bench/memory.py), and
+# rewrites the "Peak memory per case" section; memory does not depend on
+# the machine's load, so it runs apart from the timed cases.
 # --github-only runs case 11 alone (a fleet drift's and a sync's GitHub
 # traffic across runs against the fake GitHub's limits on a scaled clock,
 # with and without the request scheduler, plans by a stand-in terraform;
@@ -46,6 +50,7 @@ relay_only=
 records_only=
 github_only=
 causes_only=
+memory_only=
 smoke=
 smoke_results=
 expect_results=
@@ -65,12 +70,13 @@ for arg in "$@"; do
     --records-only) records_only=1 ;;
     --github-only) github_only=1 ;;
     --causes-only) causes_only=1 ;;
+    --memory-only) memory_only=1 ;;
     -h | --help)
-      sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only] | --smoke [--results FILE])" >&2
+      echo "error: unknown argument $arg (bash bench/run.sh [--quick] [--providers-only | --impact-only | --records-only | --relay-only | --github-only | --causes-only | --memory-only] | --smoke [--results FILE])" >&2
       exit 2
       ;;
   esac
@@ -223,6 +229,18 @@ if [ -n "$causes_only" ]; then
   exit 0
 fi
 
+memory_case() {
+  say "peak memory of cases 2, 3, 4, 8, 9 and 12"
+  bash tests/install-moto.sh >/dev/null || die "tests/install-moto.sh could not install moto (PyPI moto[server])"
+  "$venv/bin/python" "$bench/memory.py" --fleetform "$bin" --work "$work" --tfrc "$PWD/$work/terraformrc" \
+    --moto .venv/bin/moto_server --results "$bench/results.md" ||
+    die "bench/memory.py failed"
+}
+if [ -n "$memory_only" ]; then
+  memory_case
+  exit 0
+fi
+
 # Case 8 needs no provider: it runs before the provider is built.
 if [ -n "$impact_only" ]; then
   say "case 8 only: the impact of a manager change"
@@ -276,6 +294,7 @@ say "case 8: the impact of a manager change"
   --results "$bench/results.md" "${quick[@]}"
 records_case
 causes_case
+memory_case
 say "case 10: the dispatch relay under load"
 "$venv/bin/python" "$bench/relay.py" --fleetform "$bin" --results "$bench/results.md" "${quick[@]}"
 github_case

@@ -180,8 +180,26 @@ impl Tally {
             "primary_limit_answers": self.primary_answers,
             "deferred": self.deferred,
             "wall_secs": wall,
+            "peak_rss_kb": children_peak_rss_kb(),
         })
     }
+}
+
+/// The largest peak resident set of any child this test process has
+/// waited for (KiB): the fleetform runs, with the stand-in terraform each
+/// ran (the kernel folds a waited child's own children into its figure).
+#[cfg(unix)]
+fn children_peak_rss_kb() -> Option<i64> {
+    // SAFETY: getrusage writes only into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_CHILDREN) failed");
+    Some(usage.ru_maxrss)
+}
+
+#[cfg(not(unix))]
+fn children_peak_rss_kb() -> Option<i64> {
+    None
 }
 
 /// Parses a command's `--json` report (null when there is none).
