@@ -12,6 +12,7 @@ mod audit;
 mod fleet;
 mod offboard;
 mod pins;
+mod repair;
 mod rollout;
 mod secrets;
 mod setup;
@@ -21,6 +22,7 @@ pub use audit::*;
 pub use fleet::*;
 pub use offboard::*;
 pub use pins::*;
+pub use repair::*;
 pub use rollout::*;
 pub use secrets::*;
 pub use setup::*;
@@ -97,6 +99,10 @@ pub enum Command {
     State(StateArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
+    /// Drift repairs by policy: seal a plan that puts each drifted pair
+    /// back (`--from`, a drift run's results), then apply the ones the
+    /// policy lets a drift job apply (`--apply`), after a second person.
+    Repair(RepairArgs),
     /// The audit log.
     Audit(AuditArgs),
     /// Propagate the customer template to every customer repo as pull requests.

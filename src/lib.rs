@@ -85,6 +85,8 @@ pub fn run(cli: Cli) -> u8 {
             Command::Plan(a) => a.dispatch,
             Command::Apply(a) => a.dispatch,
             Command::Drift(_) => true,
+            // A repair's jobs hold the pair's cloud roles, as drift's.
+            Command::Repair(_) => true,
             Command::State(a) => a.github,
             // The offboarding's jobs hold the customer's cloud roles.
             Command::Customers(a) => {
@@ -110,6 +112,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Customers(a) => commands::customers::run(a, dir, &out),
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),
         Command::Drift(a) => commands::drift::run(a, dir, &out),
+        Command::Repair(a) => commands::repair::run(a, dir, &out),
         Command::State(a) => commands::state::run(a, dir, &out),
         Command::Impact(a) => commands::impact::run(a, dir, &out),
         Command::Rollout(a) => commands::rollout::run(a, dir, &out),

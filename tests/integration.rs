@@ -52,6 +52,7 @@ mod doctor_isolation;
 mod doctor_setup;
 mod doctor_templates;
 mod drift_causes;
+mod drift_repair;
 mod drift_shards;
 mod engine;
 mod etag_cache;

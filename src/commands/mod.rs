@@ -20,6 +20,7 @@ pub mod plan;
 pub mod poll;
 pub mod relay;
 pub mod render;
+pub mod repair;
 pub mod report;
 pub mod rollout;
 pub mod state;

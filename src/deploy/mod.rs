@@ -39,6 +39,12 @@
 //! - `fetch`: planned environments, the customer's files, the gates' PR
 //!   facts, files changed since the plan.
 //! - `plan`, `apply`: the two dispatched commands as their steps.
+//! - `repair`: drift repairs by policy: sealed plans that put drifted
+//!   pairs back, judged again, and the ones a drift job may apply by
+//!   itself applied through `local_apply`.
+//! - `local_apply`: an apply of a local plan folder (`fleetform apply`
+//!   without `--dispatch`, a drift repair), with its second person and
+//!   record.
 //! - `invalid`: a plan with invalid customer values.
 //! - `products`: the customer's products in a dispatch, their status
 //!   slots, and what a needed product's plan means for a dependent one.
@@ -82,11 +88,13 @@ pub mod deployments;
 mod event;
 mod fetch;
 mod invalid;
+mod local_apply;
 pub mod offboard;
 pub mod ops;
 mod plan;
 mod products;
 mod record;
+pub mod repair;
 mod rollout;
 pub mod second_person;
 mod session;
@@ -107,6 +115,7 @@ pub use conclude::{conclude, Concluded};
 pub use deployments::Deployments;
 pub use event::{read_batch_event, read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
+pub use local_apply::{apply_local, LocalApply};
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
 pub use rollout::{ChangeCommits, Gate as RolloutGate, RolloutGitHub};

@@ -220,7 +220,7 @@ pub fn repairs_markdown(repairs: &[Repair]) -> String {
         return String::new();
     }
     let mut s = String::from(
-        "\n### Repairs by policy\n\nWhat each drifted pair's policy calls for. This release applies no repair and proposes no plan by itself: plan and apply such a pair as any other.\n\n| customer | environment | policy | calls for | why |\n|---|---|---|---|---|\n",
+        "\n### Repairs by policy\n\nWhat each drifted pair's policy calls for. `fleetform repair --from` seals a plan that puts each such pair back; `fleetform repair --apply` applies the ones marked repair after a second person.\n\n| customer | environment | policy | calls for | why |\n|---|---|---|---|---|\n",
     );
     for r in repairs {
         s.push_str(&format!(

@@ -50,6 +50,9 @@ pub enum Done<'a> {
     },
     /// The apply of a targeted plan, with its flags.
     TargetedApply { flags: &'a [String] },
+    /// The apply of a drift repair: what changed outside Terraform put
+    /// back (`fleetform repair`).
+    Repair,
 }
 
 /// A state operation as the customer's pull request is told of it.
@@ -153,6 +156,7 @@ fn state_op(op: &StateOp<'_>) -> String {
             },
         ),
         Done::TargetedApply { flags } => (format!("apply of {}", operands(flags)), String::new()),
+        Done::Repair => ("a drift repair".to_string(), String::new()),
     };
     let result = match (&op.done, op.ok) {
         (_, false) => "**failed**".to_string(),
@@ -160,6 +164,9 @@ fn state_op(op: &StateOp<'_>) -> String {
             format!("done: **state only, nothing in your cloud changed**.{meaning}")
         }
         (Done::TargetedApply { .. }, true) => "done".to_string(),
+        (Done::Repair, true) => {
+            "done: what changed in your cloud outside Terraform was put back".to_string()
+        }
     };
     format!(
         "**fleetform** on {}: {} by {} (`{}`): {result}\n\nReason: {}{}\n",

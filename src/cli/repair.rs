@@ -1,0 +1,39 @@
+//! `fleetform repair`'s flags.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["from", "apply"])))]
+pub struct RepairArgs {
+    /// Step 1: the drift run's results folder (its drift-report.json):
+    /// seal a repair plan for each pair it marks `repair` or `propose`.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// Step 1: where the repair plans and repairs.json go.
+    #[arg(long, default_value = ".fleetform/repairs", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Step 2: the folder step 1 wrote: apply each pair still marked
+    /// `repair`.
+    #[arg(long, value_name = "DIR")]
+    pub apply: Option<PathBuf>,
+    /// Step 2: report each repair on the customer's repo (a deployment, a
+    /// PR comment).
+    #[arg(long, requires = "apply")]
+    pub github: bool,
+    /// Step 2: in a run another operator started to confirm the repair
+    /// plans of run RUN (where environments cannot have required reviewers).
+    #[arg(long, value_name = "RUN", requires = "apply")]
+    pub confirms: Option<u64>,
+    /// Step 2 on a workstation with no second person; the audit log
+    /// records each repair as unreviewed. Refused on GitHub Actions.
+    #[arg(long, requires = "apply")]
+    pub unreviewed: bool,
+    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
+    #[arg(long, env = "FLEETFORM_TERRAFORM", value_name = "PATH")]
+    pub terraform: Option<PathBuf>,
+    /// The repairs as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+}

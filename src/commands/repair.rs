@@ -1,0 +1,38 @@
+//! `fleetform repair`: drift repairs by policy ([`crate::deploy::repair`]).
+//! `--from DRIFT_OUT` seals a plan that puts each drifted pair back;
+//! `--apply PLANS` applies the ones still marked `repair`.
+
+use std::path::Path;
+
+use crate::cli::RepairArgs;
+use crate::deploy::repair::{RepairApply, RepairPlan};
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    match (&args.from, &args.apply) {
+        (Some(from), None) => {
+            let settings = RepairPlan {
+                from: from.clone(),
+                out: args.out.clone(),
+                terraform: args.terraform.clone(),
+                json: args.json,
+            };
+            crate::deploy::repair::plan_repairs(&settings, manager_dir, out)
+        }
+        (None, Some(plans)) => {
+            let settings = RepairApply {
+                plans: plans.clone(),
+                terraform: args.terraform.clone(),
+                github: args.github,
+                confirms: args.confirms,
+                unreviewed: args.unreviewed,
+                json: args.json,
+            };
+            crate::deploy::repair::apply_repairs(&settings, manager_dir, out)
+        }
+        _ => Err(Error::Usage(
+            "say which step: --from DRIFT_OUT (seal the repair plans) or --apply PLANS (apply them)".into(),
+        )),
+    }
+}

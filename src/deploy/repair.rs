@@ -1,0 +1,512 @@
+//! Drift repairs by policy (`fleetform repair`), after a drift run whose
+//! report (`drift-report.json`) says, per drifted pair, what its
+//! environment's `drift.repair` policy calls for.
+//!
+//! 1. **Plan** (`repair --from DRIFT_OUT`): every pair the report marks
+//!    `repair` or `propose` gets a plan that puts it back: the pair's plan
+//!    at the manager's head (at its pin for a pinned customer), marked as a
+//!    repair with the causes in its reason, and sealed like the ops
+//!    workflow's plans. The plan itself is judged again: a pair stays
+//!    `repair` only when its plan updates in place, every change it makes
+//!    is one the cloud made (`cloud_drift`: no edit that was never
+//!    applied), and the run's cap (`drift.max_repairs`) still has room;
+//!    anything else is proposed, with why. `repairs.json` lists each pair
+//!    with its plan's digest.
+//! 2. **Apply** (`repair --apply PLANS`): each pair still marked `repair`
+//!    is applied through the local apply ([`super::local_apply`]): the
+//!    sealed plan's digest, a second person (the apply job's environment
+//!    reviewers, `--confirms`, or `--unreviewed` on a workstation, recorded
+//!    as such), an audit line with the repair's reason, the deployment
+//!    record and, with `--github`, a deployment on the customer's repo.
+//!    The judgement of step 1 is checked again on the opened plan, so an
+//!    edited `repairs.json` cannot widen it. A proposed pair is applied by
+//!    an operator like any sealed plan: `fleetform apply --customer C --env
+//!    E --plan-dir DIR --plan-sha256 DIGEST`.
+//!
+//! One pair's failure never stops the others; the command fails when any
+//! did.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Customer, Manager, MaxRepairs, Registry};
+use crate::data::summary::{Action, PlanSummary, Targeting};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::report::drift_causes::{Repair, RepairAction};
+
+/// The file step 1 writes into its results folder.
+pub const REPAIRS_FILE: &str = "repairs.json";
+
+/// Step 1's settings.
+#[derive(Debug, Clone)]
+pub struct RepairPlan {
+    /// The drift run's results folder (its `drift-report.json`).
+    pub from: PathBuf,
+    /// Where the repair plans go.
+    pub out: PathBuf,
+    pub terraform: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// Step 2's settings.
+#[derive(Debug, Clone)]
+pub struct RepairApply {
+    /// Step 1's results folder (its `repairs.json` and plan folders).
+    pub plans: PathBuf,
+    pub terraform: Option<PathBuf>,
+    pub github: bool,
+    pub confirms: Option<u64>,
+    pub unreviewed: bool,
+    pub json: bool,
+}
+
+/// One pair's repair plan, as `repairs.json` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planned {
+    pub customer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    pub environment: String,
+    /// `repair` (applied by `repair --apply`) or `propose`.
+    pub action: RepairAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Resources the plan changes.
+    pub resources: usize,
+    /// The sealed plan's digest, when it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_sha256: Option<String>,
+    /// Its folder under the results folder (`customer[/product]/env`).
+    pub plan_dir: String,
+    /// Why no plan was made (the plan failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Step 2: `applied`, `refused: ...` or `failed: ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
+}
+
+/// What a plan must be for a drift job to apply it by itself: `None`, or
+/// why it is only proposed.
+pub fn not_repairable(s: &PlanSummary) -> Option<String> {
+    let reshapes: Vec<&str> = s
+        .resources
+        .iter()
+        .filter(|r| !matches!(r.action, Action::Update | Action::Read))
+        .map(|r| r.address.as_str())
+        .collect();
+    if !reshapes.is_empty() || s.create + s.delete + s.replace > 0 {
+        return Some(format!(
+            "its plan creates, destroys or replaces ({})",
+            shown(&reshapes)
+        ));
+    }
+    let from_edits: Vec<&str> = s
+        .resources
+        .iter()
+        .filter(|r| r.action == Action::Update)
+        .filter(|r| !s.cloud_drift.iter().any(|d| d.address == r.address))
+        .map(|r| r.address.as_str())
+        .collect();
+    if !from_edits.is_empty() {
+        return Some(format!(
+            "its plan also applies edits never applied ({})",
+            shown(&from_edits)
+        ));
+    }
+    if s.pin.is_some() {
+        return Some("the customer is pinned".into());
+    }
+    None
+}
+
+fn shown(addresses: &[&str]) -> String {
+    match addresses.len() {
+        0 => "no resource named".into(),
+        1..=3 => addresses.join(", "),
+        n => format!("{} and {} more", addresses[..3].join(", "), n - 3),
+    }
+}
+
+/// What the cap leaves of the pairs to repair, in report order: a pair
+/// past `max_repairs` customers or resources is proposed instead.
+fn cap(planned: &mut [Planned], max: MaxRepairs) {
+    let mut customers = std::collections::BTreeSet::new();
+    let mut resources = 0usize;
+    for p in planned.iter_mut() {
+        if p.action != RepairAction::Repair {
+            continue;
+        }
+        let new_customer = !customers.contains(&p.customer);
+        if (new_customer && customers.len() >= max.customers)
+            || resources + p.resources > max.resources
+        {
+            p.action = RepairAction::Propose;
+            p.why = Some(format!(
+                "past this run's cap (drift.max_repairs: {} customers, {} resources)",
+                max.customers, max.resources
+            ));
+            continue;
+        }
+        customers.insert(p.customer.clone());
+        resources += p.resources;
+    }
+}
+
+/// The drift report's pairs to plan a repair for (`repair` or `propose`).
+fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
+    let path = from.join("drift-report.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Usage(format!(
+            "{}: {e}; --from names a drift run's results folder (drift --out)",
+            path.display()
+        ))
+    })?;
+    #[derive(Deserialize)]
+    struct Report {
+        #[serde(default)]
+        repairs: Vec<Repair>,
+        #[serde(default)]
+        run_url: Option<String>,
+    }
+    let report: Report = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a drift report: {e}", path.display())))?;
+    let pairs = report
+        .repairs
+        .into_iter()
+        .filter(|r| matches!(r.action, RepairAction::Repair | RepairAction::Propose))
+        .collect();
+    Ok((pairs, report.run_url))
+}
+
+/// Step 1: a sealed plan per pair to repair or propose, judged again.
+pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Output) -> Result<()> {
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let (pairs, run_url) = wanted(&settings.from)?;
+    let mut planned = Vec::with_capacity(pairs.len());
+    for pair in &pairs {
+        let reason = match &run_url {
+            Some(u) => format!("drift repair ({}), found by {u}", pair.policy),
+            None => format!("drift repair ({})", pair.policy),
+        };
+        planned.push(plan_one(settings, &manager, &registry, pair, &reason, out));
+    }
+    cap(&mut planned, manager.config.drift.max_repairs);
+    write_list(&settings.out, &planned)?;
+    show(&planned, settings.json, out);
+    let failed = planned.iter().filter(|p| p.error.is_some()).count();
+    if failed > 0 {
+        return Err(Error::Failed(format!(
+            "{} of {} failed; the others are sealed in {}",
+            failed,
+            crate::util::text::count(planned.len(), "repair plan", "repair plans"),
+            settings.out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// One pair's repair plan: planned, sealed, judged.
+fn plan_one(
+    settings: &RepairPlan,
+    manager: &Manager,
+    registry: &Registry,
+    pair: &Repair,
+    reason: &str,
+    out: &Output,
+) -> Planned {
+    let mut p = Planned {
+        customer: pair.customer.clone(),
+        product: pair.product.clone(),
+        environment: pair.environment.clone(),
+        action: pair.action,
+        why: pair.why.clone(),
+        resources: pair.resources,
+        plan_sha256: None,
+        plan_dir: String::new(),
+        error: None,
+        applied: None,
+    };
+    match plan_and_seal(settings, manager, registry, pair, reason, out) {
+        Ok((dir, summary)) => {
+            p.plan_dir = dir;
+            p.plan_sha256 = Some(summary.plan_sha256.clone());
+            p.resources = summary.resources.len();
+            if p.action == RepairAction::Repair {
+                if let Some(why) = not_repairable(&summary) {
+                    p.action = RepairAction::Propose;
+                    p.why = Some(why);
+                }
+            }
+        }
+        Err(e) => {
+            out.error(&format!("{}: {e}", place(&p)));
+            p.error = Some(e.to_string());
+        }
+    }
+    p
+}
+
+fn place(p: &Planned) -> String {
+    match &p.product {
+        Some(prod) => format!("{}/{prod}/{}", p.customer, p.environment),
+        None => format!("{}/{}", p.customer, p.environment),
+    }
+}
+
+/// Plans the pair at the manager's head (at its pin when pinned), marked
+/// as a repair, and seals the plan folder.
+fn plan_and_seal(
+    settings: &RepairPlan,
+    manager: &Manager,
+    registry: &Registry,
+    pair: &Repair,
+    reason: &str,
+    out: &Output,
+) -> Result<(String, PlanSummary)> {
+    let customer: &Customer = registry
+        .require(&pair.customer)
+        .map_err(|m| Error::Usage(format!("{m}; no repair planned")))?;
+    let view = manager
+        .select_product(pair.product.as_deref())
+        .map_err(Error::Usage)?;
+    if view.environment(&pair.environment).is_none() {
+        return Err(Error::Usage(format!(
+            "unknown environment `{}`; no repair planned",
+            pair.environment
+        )));
+    }
+    let scratch = tempfile::tempdir()
+        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+    let pinned = crate::config::pins::pinned_view(manager, &view, customer, scratch.path())
+        .map_err(|e| Error::Refused(format!("{e}; no repair planned")))?;
+    let view = pinned.unwrap_or(view);
+    let mut engine = crate::engine::Engine::with_terraform(&view, settings.terraform.as_deref())?;
+    engine.targeting = Some(Targeting {
+        reason: reason.to_string(),
+        actor: crate::audit::Entry::now("plan", "").actor,
+        ..Targeting::default()
+    });
+    let selected = vec![(customer, vec![pair.environment.clone()])];
+    let source = crate::fleet::local_source(&view, registry);
+    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
+    let rows = crate::fleet::execute(&mut engine, fleet, 1, &settings.out, false, "plan", out);
+    if let Some(crate::fleet::Outcome::Failed { error, .. }) = rows.first().map(|r| &r.outcome) {
+        return Err(Error::Failed(format!("the repair plan failed: {error}")));
+    }
+    let rel = view.unit(&customer.slug, &pair.environment).rel_dir();
+    let dir = settings.out.join(&rel);
+    let summary = crate::engine::read_summary(&dir)
+        .map_err(|e| Error::Failed(format!("nothing to seal in {}: {e}", dir.display())))?;
+    super::artifact::seal_local(&customer.slug, &pair.environment, &dir)?;
+    Ok((rel.display().to_string(), summary))
+}
+
+fn write_list(dir: &Path, planned: &[Planned]) -> Result<()> {
+    crate::util::fs::ensure_dir(dir, Path::new("."))
+        .map_err(|e| Error::Failed(format!("{}: {e}", dir.display())))?;
+    crate::util::fs::write_atomic(
+        &dir.join(REPAIRS_FILE),
+        &serde_json::to_vec_pretty(planned).expect("serialisable"),
+    )
+    .map_err(|e| Error::Failed(format!("writing {REPAIRS_FILE}: {e}")))
+}
+
+fn show(planned: &[Planned], json: bool, out: &Output) {
+    if json {
+        out.json(&planned).expect("serialisable");
+        return;
+    }
+    let mut lines = vec!["PAIR  ACTION  PLAN  WHY".to_string()];
+    for p in planned {
+        let plan = p
+            .plan_sha256
+            .as_deref()
+            .map(|d| format!("sha256:{}", &d[..12.min(d.len())]))
+            .unwrap_or_else(|| "-".into());
+        let state = p.applied.as_deref().unwrap_or(p.action.word());
+        let why = p.error.as_deref().or(p.why.as_deref()).unwrap_or("-");
+        lines.push(format!("{}  {state}  {plan}  {why}", place(p)));
+    }
+    out.result(&lines.join("\n"));
+}
+
+/// Step 2: applies each pair step 1 left marked `repair`.
+pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Output) -> Result<()> {
+    let path = settings.plans.join(REPAIRS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Usage(format!(
+            "{}: {e}; --apply names the folder `repair --from` wrote",
+            path.display()
+        ))
+    })?;
+    let mut planned: Vec<Planned> = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let (manager, _) = crate::config::load(manager_dir)?;
+    let mut due = planned
+        .iter()
+        .filter(|p| p.action == RepairAction::Repair && p.plan_sha256.is_some())
+        .count();
+    if due > 0 {
+        // The cap again, on what this step applies.
+        cap(&mut planned, manager.config.drift.max_repairs);
+        due = 0;
+    }
+    let (mut failed, mut refused) = (0, 0);
+    for p in planned.iter_mut() {
+        if p.action != RepairAction::Repair || p.plan_sha256.is_none() {
+            continue;
+        }
+        due += 1;
+        let result = apply_one(settings, p, manager_dir, out);
+        p.applied = Some(match &result {
+            Ok(()) => "applied".into(),
+            Err(e) => {
+                failed += 1;
+                refused += usize::from(matches!(e, Error::Refused(_)));
+                out.error(&format!("{}: {e}", place(p)));
+                format!("not applied: {e}")
+            }
+        });
+    }
+    write_list(&settings.plans, &planned)?;
+    show(&planned, settings.json, out);
+    let said = format!(
+        "{failed} of {} not applied",
+        crate::util::text::count(due, "repair", "repairs")
+    );
+    match (failed, refused) {
+        (0, _) => Ok(()),
+        // Every one refused (no second person, a plan judged again): a
+        // refusal, exit 3.
+        (f, r) if f == r => Err(Error::Refused(said)),
+        _ => Err(Error::Failed(said)),
+    }
+}
+
+/// One repair: the opened plan judged again, then the local apply.
+fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Output) -> Result<()> {
+    let rel = Path::new(&p.plan_dir);
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::Refused(format!(
+            "plan_dir `{}` is not a folder under {}",
+            p.plan_dir,
+            settings.plans.display()
+        )));
+    }
+    let dir = settings.plans.join(rel);
+    super::artifact::open_local(&p.customer, &p.environment, &dir)?;
+    let summary = crate::engine::read_summary(&dir)
+        .map_err(|e| Error::Refused(format!("{}: {e}", dir.display())))?;
+    if let Some(why) = not_repairable(&summary) {
+        return Err(Error::Refused(format!(
+            "not a repair a drift job applies by itself: {why}; propose it instead"
+        )));
+    }
+    let local = super::LocalApply {
+        customer: p.customer.clone(),
+        environment: p.environment.clone(),
+        product: p.product.clone(),
+        out: settings.plans.clone(),
+        plan_dir: Some(dir),
+        plan_sha256: p.plan_sha256.clone(),
+        json: false,
+        terraform: settings.terraform.clone(),
+        github: settings.github,
+        confirms: settings.confirms,
+        unreviewed: settings.unreviewed,
+        show: false,
+    };
+    super::apply_local(&local, manager_dir, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::summary::ResourceChange;
+
+    fn change(address: &str, action: Action) -> ResourceChange {
+        serde_json::from_value(serde_json::json!({
+            "address": address,
+            "action": action,
+        }))
+        .unwrap()
+    }
+
+    /// A plan summary with these changes, of which `drifted` the cloud made.
+    fn summary(changes: &[(&str, Action)], drifted: &[&str]) -> PlanSummary {
+        let count = |a: Action| changes.iter().filter(|(_, x)| *x == a).count();
+        serde_json::from_value(serde_json::json!({
+            "customer": "acme", "environment": "staging",
+            "create": count(Action::Create), "update": count(Action::Update),
+            "delete": count(Action::Delete), "replace": count(Action::Replace),
+            "resources": changes.iter().map(|(a, x)| change(a, *x)).collect::<Vec<_>>(),
+            "outputs": [], "has_changes": !changes.is_empty(),
+            "plan_sha256": "0".repeat(64), "state_key": "k",
+            "cloud_drift": drifted.iter().map(|a| change(a, Action::Update)).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_in_place_changes_the_cloud_made_are_repaired() {
+        let ok = summary(&[("a.b", Action::Update)], &["a.b"]);
+        assert_eq!(not_repairable(&ok), None);
+        for (changes, drifted, said) in [
+            (vec![("a.b", Action::Create)], vec![], "creates"),
+            (vec![("a.b", Action::Replace)], vec!["a.b"], "replaces"),
+            (vec![("a.b", Action::Delete)], vec![], "destroys"),
+            (
+                vec![("a.b", Action::Update), ("a.c", Action::Update)],
+                vec!["a.b"],
+                "never applied (a.c)",
+            ),
+        ] {
+            let why = not_repairable(&summary(&changes, &drifted)).unwrap_or_default();
+            assert!(why.contains(said), "{changes:?}: {why}");
+        }
+    }
+
+    fn planned(customer: &str, resources: usize) -> Planned {
+        Planned {
+            customer: customer.into(),
+            product: None,
+            environment: "staging".into(),
+            action: RepairAction::Repair,
+            why: None,
+            resources,
+            plan_sha256: None,
+            plan_dir: String::new(),
+            error: None,
+            applied: None,
+        }
+    }
+
+    #[test]
+    fn the_cap_counts_customers_and_resources_in_order() {
+        let mut list = vec![
+            planned("a", 2),
+            planned("a", 2),
+            planned("b", 5),
+            planned("c", 1),
+        ];
+        cap(
+            &mut list,
+            MaxRepairs {
+                customers: 2,
+                resources: 6,
+            },
+        );
+        let actions: Vec<_> = list.iter().map(|p| p.action).collect();
+        use RepairAction::{Propose, Repair};
+        // a and a fit (4 resources), b would make 9, c is the second customer.
+        assert_eq!(actions, [Repair, Repair, Propose, Repair]);
+        assert!(list[2].why.as_deref().unwrap().contains("cap"));
+    }
+}

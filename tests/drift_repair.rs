@@ -1,0 +1,238 @@
+//! Issue #56 point 2: repairs by policy. A drift run says what each
+//! drifted pair's policy calls for; `repair --from` seals a plan that puts
+//! each pair back and judges it again; `repair --apply` applies only the
+//! in-place repairs within the cap, after a second person (`--unreviewed`
+//! on a workstation, recorded), with an audit line and a deployment
+//! record; a proposed pair is applied like any sealed plan. On the test
+//! cloud (fakecloud, real Terraform), drift made by editing the cloud file.
+
+use serde_json::Value;
+
+use crate::common;
+use crate::fakecloud;
+use crate::support::rollout_world::World;
+
+const POLICY: &str = "
+drift:
+  repair:
+    staging: repair
+  max_repairs:
+    customers: 1
+    resources: 50
+";
+
+/// c01..c03 applied in staging; then, outside Terraform, c01's and c02's
+/// buckets lose their versioning (an in-place change) and c03's network
+/// is deleted (its repair creates it again).
+fn drifted() -> World {
+    let w = World::with(3, "staging");
+    for c in ["c01", "c02", "c03"] {
+        w.expect(0, &["plan", "--customer", c, "--env", "staging"]);
+        w.expect(0, &["apply", "--customer", c, "--env", "staging"]);
+    }
+    w.fx.append("manager/fleetform.yml", POLICY);
+    fakecloud::versioning_off(&w.cloud_file, "c01");
+    fakecloud::versioning_off(&w.cloud_file, "c02");
+    fakecloud::edit_objects(&w.cloud_file, |o| {
+        o.retain(|k, v| !(k.starts_with("fakecloud_network/") && v["name"] == "c03-staging"));
+    });
+    w
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(out)))
+}
+
+/// The entry of `list` (a report's `repairs` or repairs.json) for `c`.
+fn entry<'a>(list: &'a Value, c: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["customer"] == c)
+        .unwrap_or_else(|| panic!("no {c} in {list:#}"))
+}
+
+fn versioning(w: &World, customer: &str) -> Option<bool> {
+    fakecloud::objects(&w.cloud_file)
+        .iter()
+        .find(|(k, v)| {
+            k.starts_with("fakecloud_bucket/")
+                && v["name"].as_str().is_some_and(|n| n.starts_with(customer))
+        })
+        .and_then(|(_, v)| v["versioning"].as_bool())
+}
+
+fn has_network(w: &World, customer: &str) -> bool {
+    let name = format!("{customer}-staging");
+    fakecloud::objects(&w.cloud_file)
+        .iter()
+        .any(|(k, v)| k.starts_with("fakecloud_network/") && v["name"] == name.as_str())
+}
+
+#[test]
+fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
+    let w = drifted();
+    let drift = json(&w.expect(4, &["drift", "--json", "--out", "drift-out"]));
+    let repairs = &drift["repairs"];
+    assert_eq!(entry(repairs, "c01")["action"], "repair", "{repairs:#}");
+    assert_eq!(entry(repairs, "c02")["action"], "propose", "{repairs:#}");
+    assert_eq!(entry(repairs, "c03")["action"], "propose", "{repairs:#}");
+
+    // Step 1: a sealed plan per pair, judged again on the plan itself.
+    let planned = json(&w.expect(
+        0,
+        &[
+            "repair",
+            "--from",
+            "drift-out",
+            "--out",
+            "repairs",
+            "--json",
+        ],
+    ));
+    let c01 = entry(&planned, "c01");
+    assert_eq!(c01["action"], "repair", "{planned:#}");
+    let digest = c01["plan_sha256"].as_str().unwrap();
+    assert_eq!(digest.len(), 64);
+    let c02 = entry(&planned, "c02");
+    assert_eq!(c02["action"], "propose");
+    assert!(c02["why"].as_str().unwrap().contains("cap"), "{c02:#}");
+    let c03 = entry(&planned, "c03");
+    assert_eq!(c03["action"], "propose");
+    assert!(
+        c03["plan_sha256"].is_string(),
+        "a proposal is a sealed plan too: {c03:#}"
+    );
+    for c in ["c01", "c02", "c03"] {
+        let dir = w.fx.path(&format!("manager/repairs/{c}/staging"));
+        assert!(
+            dir.join("bundle.sealed").is_file(),
+            "{c}: not sealed in {}",
+            dir.display()
+        );
+    }
+    // Nothing changed in the cloud yet.
+    assert_eq!(versioning(&w, "c01"), Some(false));
+
+    // Step 2 needs a second person: on a workstation, --unreviewed.
+    let refused = w.expect(3, &["repair", "--apply", "repairs"]);
+    assert!(
+        common::stderr(&refused).contains("second person"),
+        "{}",
+        common::stderr(&refused)
+    );
+    assert_eq!(versioning(&w, "c01"), Some(false), "refused, yet applied");
+
+    let applied = json(&w.expect(
+        0,
+        &["repair", "--apply", "repairs", "--unreviewed", "--json"],
+    ));
+    assert_eq!(entry(&applied, "c01")["applied"], "applied", "{applied:#}");
+    assert!(entry(&applied, "c02")["applied"].is_null());
+    assert!(entry(&applied, "c03")["applied"].is_null());
+    assert_eq!(versioning(&w, "c01"), Some(true), "c01 repaired");
+    assert_eq!(
+        versioning(&w, "c02"),
+        Some(false),
+        "c02 past the cap, left alone"
+    );
+    assert!(
+        !has_network(&w, "c03"),
+        "c03's repair creates: only proposed"
+    );
+
+    // The record: an audit line with the repair's reason, unreviewed.
+    let audit = w.audit();
+    let line = audit
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "apply" && e["customer"] == "c01")
+        .unwrap_or_else(|| panic!("{audit:#?}"));
+    assert_eq!(line["result"], "ok", "{line:#}");
+    assert_eq!(line["approval"], "unreviewed", "{line:#}");
+    assert!(
+        line["reason"].as_str().unwrap().starts_with("drift repair"),
+        "{line:#}"
+    );
+    assert!(
+        line["detail"].as_str().unwrap().contains("drift repair"),
+        "{line:#}"
+    );
+    assert_eq!(line["plan_sha256"], digest, "{line:#}");
+
+    // The next drift run finds c01 clean.
+    let again = json(&w.expect(4, &["drift", "--json", "--out", "drift-out-2"]));
+    let drifted: Vec<&str> = again["drifted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["customer"].as_str().unwrap())
+        .collect();
+    assert!(!drifted.contains(&"c01"), "{drifted:?}");
+    assert!(drifted.contains(&"c02"), "{drifted:?}");
+
+    // A proposal is applied by an operator like any sealed plan.
+    let c03_digest = c03["plan_sha256"].as_str().unwrap();
+    w.expect(
+        0,
+        &[
+            "apply",
+            "--customer",
+            "c03",
+            "--env",
+            "staging",
+            "--plan-dir",
+            "repairs/c03/staging",
+            "--plan-sha256",
+            c03_digest,
+            "--unreviewed",
+        ],
+    );
+    assert!(
+        has_network(&w, "c03"),
+        "the proposal, applied, put c03's network back"
+    );
+}
+
+/// A repairs.json edited to repair what the policy only proposes is
+/// refused at apply: the opened plan is judged again.
+#[test]
+fn an_edited_list_cannot_widen_the_repairs() {
+    let w = drifted();
+    w.expect(4, &["drift", "--json", "--out", "drift-out"]);
+    w.expect(
+        0,
+        &[
+            "repair",
+            "--from",
+            "drift-out",
+            "--out",
+            "repairs",
+            "--json",
+        ],
+    );
+    let path = w.fx.path("manager/repairs/repairs.json");
+    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for r in list.as_array_mut().unwrap() {
+        r["action"] = Value::from("repair");
+    }
+    // c01 alone fits the cap; with c03 first, c03 is the one in it.
+    list.as_array_mut()
+        .unwrap()
+        .sort_by_key(|r| r["customer"] != "c03");
+    std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
+    let out = w.expect(
+        3,
+        &["repair", "--apply", "repairs", "--unreviewed", "--json"],
+    );
+    let applied = json(&out);
+    let c03 = entry(&applied, "c03");
+    assert!(
+        c03["applied"]
+            .as_str()
+            .unwrap()
+            .contains("creates, destroys or replaces"),
+        "{c03:#}"
+    );
+    assert!(!has_network(&w, "c03"), "refused, yet applied");
+}
