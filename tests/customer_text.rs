@@ -25,8 +25,8 @@ const WRITERS: &[&str] = &[
     "deploy/status.rs",
     "deploy/comment.rs",
     "commands/impact.rs",
-    "commands/drift/issues.rs",
-    "commands/drift/cause_issues.rs",
+    "deploy/drift/issues.rs",
+    "deploy/drift/cause_issues.rs",
 ];
 
 /// The folders of the GitHub loop and the commands.

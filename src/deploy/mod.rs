@@ -39,6 +39,9 @@
 //! - `fetch`: planned environments, the customer's files, the gates' PR
 //!   facts, files changed since the plan.
 //! - `plan`, `apply`: the two dispatched commands as their steps.
+//! - `drift`: a drift run (`fleetform drift`): plans of the shard or the
+//!   shards' reports merged, drift by cause and repairs by policy judged,
+//!   the customers' and the causes' issues kept, the reports written.
 //! - `repair`: drift repairs by policy: sealed plans that put drifted
 //!   pairs back, judged again, and the ones a drift job may apply by
 //!   itself applied through `local_apply`.
@@ -85,6 +88,7 @@ mod comment;
 pub mod comment_command;
 mod conclude;
 pub mod deployments;
+pub mod drift;
 mod event;
 mod fetch;
 mod invalid;
