@@ -42,6 +42,8 @@
 //! - `drift`: a drift run (`fleetform drift`): plans of the shard or the
 //!   shards' reports merged, drift by cause and repairs by policy judged,
 //!   the customers' and the causes' issues kept, the reports written.
+//! - `sync`: the customer template propagated to every customer repo as
+//!   one pull request each (`fleetform sync`).
 //! - `repair`: drift repairs by policy: sealed plans that put drifted
 //!   pairs back, judged again, and the ones a drift job may apply by
 //!   itself applied through `local_apply`.
@@ -104,6 +106,7 @@ pub mod second_person;
 mod session;
 pub mod state_preview;
 mod status;
+pub mod sync;
 mod trigger;
 mod trigger_comment;
 mod trigger_relay;
