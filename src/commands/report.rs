@@ -2,23 +2,18 @@
 //! What is deployed where comes from the deployment records, drift,
 //! failures, approvals waiting and the history from the audit events (the
 //! local log, or the records store with `--records`), the rollouts from
-//! their events. The page is [`crate::report::dashboard`]'s.
+//! their events. The aggregation is [`crate::fleet::dashboard`]'s, the page
+//! [`crate::report::dashboard`]'s.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::audit::Entry;
 use crate::cli::ReportArgs;
-use crate::config::{Customer, Manager, Unit};
+use crate::config::{Manager, Unit};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::report::dashboard::{Cell, CustomerView, Dashboard, Event, RolloutView, State, Week};
-
-/// Events kept per customer in its history.
-const HISTORY: usize = 500;
-/// Weeks in the chart.
-const WEEKS: i64 = 12;
-const DAY: i64 = 86_400;
+use crate::report::dashboard::{Dashboard, RolloutView};
 
 pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
@@ -27,21 +22,8 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
     let wave_of = waves(&rollouts);
-    let mut customers = registry
-        .customers
-        .iter()
-        .filter(|c| c.is_active())
-        .map(|c| customer_view(&manager, &store, c, &events, &wave_of, now))
-        .collect::<Result<Vec<_>>>()?;
-    crate::report::dashboard::worst_first(&mut customers);
-    let mut places: Vec<String> = Vec::new();
-    for c in &customers {
-        for cell in &c.cells {
-            if !places.contains(&cell.place) {
-                places.push(cell.place.clone());
-            }
-        }
-    }
+    let (customers, places) =
+        crate::fleet::dashboard::customers(&manager, &registry, &store, &events, &wave_of, now)?;
     let d = Dashboard {
         generated_at: crate::audit::rfc3339(now as u64),
         source,
@@ -56,7 +38,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 stages: crate::rollout::status(s),
             })
             .collect(),
-        weeks: weeks(&events, now),
+        weeks: crate::fleet::dashboard::weeks(&events, now),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             out.note(&format!(
                 "the drift causes were not read from the records: {e}"
@@ -109,282 +91,6 @@ fn waves(rollouts: &[crate::rollout::state::State]) -> BTreeMap<Unit, (String, b
             for u in &stage.units {
                 out.entry(u.clone())
                     .or_insert_with(|| (format!("{} ({})", stage.wave, s.id), s.halted.is_some()));
-            }
-        }
-    }
-    out
-}
-
-/// Whether an event is about `c` (audit lines name the slug; refusals may
-/// name the customer's repo).
-fn about(e: &Entry, c: &Customer) -> bool {
-    e.customer
-        .as_deref()
-        .is_some_and(|x| x == c.slug || Some(x) == c.repo.as_deref())
-}
-
-fn place_of(product: Option<&str>, env: Option<&str>) -> String {
-    match (product, env) {
-        (Some(p), Some(e)) => format!("{p}/{e}"),
-        (None, Some(e)) => e.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn customer_view(
-    manager: &Manager,
-    store: &crate::records::Store,
-    c: &Customer,
-    events: &[Entry],
-    wave_of: &BTreeMap<Unit, (String, bool)>,
-    now: i64,
-) -> Result<CustomerView> {
-    let mine: Vec<&Entry> = events.iter().filter(|e| about(e, c)).collect();
-    let mut cells = Vec::new();
-    for unit in units_of(manager, c) {
-        cells.push(cell(manager, store, &unit, &mine, wave_of, now)?);
-    }
-    let history = mine
-        .iter()
-        .rev()
-        .take(HISTORY)
-        .map(|e| Event {
-            time: e.time.clone(),
-            action: e.action.clone(),
-            result: e.result.clone(),
-            place: place_of(e.product.as_deref(), e.environment.as_deref()),
-            actor: e.actor.clone(),
-            plan: e
-                .plan_sha256
-                .as_deref()
-                .map(|p| p.chars().take(12).collect()),
-            detail: e.detail.clone(),
-            run_url: e.run_url.clone().filter(|u| u.starts_with("https://")),
-        })
-        .collect();
-    let today = jiff::Timestamp::from_second(crate::rollout::now() as i64)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
-    let pins = c
-        .pins
-        .iter()
-        .map(|p| {
-            let expired = p.expired_days(today).is_some();
-            let product = p
-                .product
-                .as_deref()
-                .map(|x| format!("{x} "))
-                .unwrap_or_default();
-            crate::report::dashboard::PinView {
-                text: p.describe_on(today),
-                short: match expired {
-                    true => format!("{product}pin expired ({})", p.git_ref),
-                    false => format!("{product}pinned at {}", p.git_ref),
-                },
-                expired,
-            }
-        })
-        .collect();
-    Ok(CustomerView {
-        slug: c.slug.clone(),
-        repo: c.repo.clone(),
-        cells,
-        history,
-        pins,
-    })
-}
-
-/// The secrets of the pair's last apply due for rotation now, in words.
-fn stale_secrets(
-    manager: &Manager,
-    env: &str,
-    last: Option<&crate::records::Deployment>,
-    now: i64,
-) -> Vec<String> {
-    let Some(d) = last else {
-        return Vec::new();
-    };
-    let today = jiff::Timestamp::from_second(now)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
-    let files = d
-        .files
-        .iter()
-        .map(|f| (f.path.as_str(), f.content.as_str()));
-    crate::values::secret_ages::stale_of_record(manager, env, files, today)
-        .into_iter()
-        .map(|a| match a.age_days {
-            Some(n) => format!("{} ({n} days old)", a.name),
-            None => format!("{} (age unknown)", a.name),
-        })
-        .collect()
-}
-
-/// The customer's pairs in fleetform.yml's order: each enabled
-/// environment, per product the registry lets it have.
-fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
-    let envs: Vec<&str> = manager
-        .environment_names()
-        .into_iter()
-        .filter(|e| c.environments.iter().any(|x| x == e))
-        .collect();
-    if !manager.has_products() {
-        return envs.iter().map(|e| Unit::new(&c.slug, None, e)).collect();
-    }
-    let mut out = Vec::new();
-    for view in manager.products() {
-        let name = view.product.clone().unwrap_or_default();
-        if c.products
-            .as_ref()
-            .is_some_and(|allowed| !allowed.contains(&name))
-        {
-            continue;
-        }
-        for e in envs.iter().filter(|e| view.environment(e).is_some()) {
-            out.push(Unit::new(&c.slug, Some(&name), e));
-        }
-    }
-    out
-}
-
-fn cell(
-    manager: &Manager,
-    store: &crate::records::Store,
-    unit: &Unit,
-    mine: &[&Entry],
-    wave_of: &BTreeMap<Unit, (String, bool)>,
-    now: i64,
-) -> Result<Cell> {
-    let last =
-        crate::records::last_deployment(store, unit).map_err(|e| Error::Failed(e.to_string()))?;
-    let here: Vec<&&Entry> = mine
-        .iter()
-        .filter(|e| {
-            e.environment.as_deref() == Some(unit.environment.as_str())
-                && e.product.as_deref() == unit.product.as_deref()
-        })
-        .collect();
-    // A drift check older than the last apply says nothing of today: the
-    // apply put the pair back to its configuration.
-    let applied_after = |t: &str| last.as_ref().is_some_and(|d| d.time.as_str() >= t);
-    let drift = here
-        .iter()
-        .rev()
-        .find(|e| e.action == "drift")
-        .filter(|e| !applied_after(&e.time))
-        .map(|e| {
-            match e.result.as_str() {
-                "changes" => "drift",
-                "unapplied" => "not applied",
-                "no-changes" => "clean",
-                "never-applied" => "never applied",
-                _ => "error",
-            }
-            .to_string()
-        });
-    let (failures, last_apply_failed) = applies_here(&here, now);
-    let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
-    let waiting = mine.iter().any(|e| {
-        e.action == "refusal"
-            && e.time > last_apply
-            && e.detail.as_deref().is_some_and(|d| {
-                d.contains("waiting for approval") && d.contains(&unit.environment)
-            })
-    });
-    let age = |t: &str| {
-        t.parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| (now - t.as_second()) / DAY)
-    };
-    let age_days = last.as_ref().and_then(|d| age(&d.time));
-    let wave = wave_of.get(unit).cloned();
-    let mut cell = Cell {
-        place: unit.place(),
-        applied_at: last.as_ref().map(|d| d.time.clone()),
-        age_days,
-        applied_ago: age_days.map(crate::report::dashboard::days_ago),
-        manager_sha: last.as_ref().and_then(|d| {
-            d.manager_sha
-                .as_deref()
-                .map(|s| s.chars().take(12).collect())
-        }),
-        customer_sha: last.as_ref().and_then(|d| {
-            d.customer_sha
-                .as_deref()
-                .map(|s| s.chars().take(12).collect())
-        }),
-        plan: last
-            .as_ref()
-            .map(|d| d.plan_sha256.chars().take(12).collect()),
-        drift,
-        failures,
-        waiting,
-        halted: wave.as_ref().is_some_and(|w| w.1),
-        wave: wave.map(|w| w.0),
-        last_apply_failed,
-        stale_secrets: stale_secrets(manager, &unit.environment, last.as_ref(), now),
-        state: State::Applied,
-        state_word: "",
-    };
-    cell.state = State::of(&cell);
-    cell.state_word = cell.state.word();
-    Ok(cell)
-}
-
-/// Of a pair's events (oldest first): its failed applies in the last 30
-/// days, and whether its last apply failed (every apply as
-/// [`crate::audit::apply_of`] defines it).
-fn applies_here(here: &[&&Entry], now: i64) -> (usize, bool) {
-    let since = crate::audit::rfc3339((now - 30 * DAY).max(0) as u64);
-    let applies: Vec<(&Entry, crate::audit::Apply)> = here
-        .iter()
-        .filter_map(|e| crate::audit::apply_of(e).map(|a| (**e, a)))
-        .collect();
-    let failures = applies
-        .iter()
-        .filter(|(e, a)| !a.ok && e.time >= since)
-        .count();
-    (failures, applies.last().is_some_and(|(_, a)| !a.ok))
-}
-
-/// Applies and failed applies per ISO week (every apply, as
-/// [`crate::audit::apply_of`] defines it), the last [`WEEKS`] weeks.
-fn weeks(events: &[Entry], now: i64) -> Vec<Week> {
-    let label = |secs: i64| -> Option<String> {
-        let t = jiff::Timestamp::from_second(secs).ok()?;
-        let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
-        let w = d.iso_week_date();
-        Some(format!("{}-W{:02}", w.year(), w.week()))
-    };
-    let mut out: Vec<Week> = (0..WEEKS)
-        .rev()
-        .filter_map(|i| label(now - i * 7 * DAY))
-        .map(|label| Week {
-            label,
-            applies: 0,
-            failures: 0,
-        })
-        .collect();
-    out.dedup_by(|a, b| a.label == b.label);
-    for (e, apply) in events
-        .iter()
-        .filter_map(|e| crate::audit::apply_of(e).map(|a| (e, a)))
-    {
-        let Some(l) = e
-            .time
-            .parse::<jiff::Timestamp>()
-            .ok()
-            .and_then(|t| label(t.as_second()))
-        else {
-            continue;
-        };
-        if let Some(w) = out.iter_mut().find(|w| w.label == l) {
-            if apply.ok {
-                w.applies += 1;
-            } else {
-                w.failures += 1;
             }
         }
     }

@@ -6,7 +6,8 @@
 //! (`impact`), the customer template `sync` propagates
 //! (`sync`), an order-preserving parallel map for the batch modes
 //! (`parallel`), and a drift run's causes across the fleet and what each
-//! environment's repair policy does with its pairs (`drift_causes`).
+//! environment's repair policy does with its pairs (`drift_causes`), and
+//! the dashboard's view of every customer from the records (`dashboard`).
 //!
 //! May import: `engine` (each pair's plan or render), `data`, `config`,
 //! `values`, `terraform`, `report` (the row types a
@@ -16,6 +17,7 @@
 //! diagnostics, progress). Never
 //! the commands, `deploy` or `github`.
 
+pub mod dashboard;
 pub mod drift_causes;
 pub mod impact;
 pub mod impact_plan;
