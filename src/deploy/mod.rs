@@ -39,6 +39,8 @@
 //! - `fetch`: planned environments, the customer's files, the gates' PR
 //!   facts, files changed since the plan.
 //! - `plan`, `apply`: the two dispatched commands as their steps.
+//! - `doctor`: `fleetform doctor`'s reads of the manager's and the
+//!   customers' GitHub settings, judged by `crate::doctor`'s checks.
 //! - `drift`: a drift run (`fleetform drift`): plans of the shard or the
 //!   shards' reports merged, drift by cause and repairs by policy judged,
 //!   the customers' and the causes' issues kept, the reports written.
@@ -77,6 +79,7 @@
 //! `fleet` (runs over pairs), `engine` (one pair's plan and apply),
 //! `config`, `dispatch`, `relay` (its client), `github`, `policy`,
 //! `records`, `report`, `terraform`, `values`, `data`, `audit`, `notify`,
+//! `doctor` (its checks), `net` (the client's settings doctor reports),
 //! `ci`, `output`, `error`, `util`). It never imports `crate::commands`:
 //! the commands parse their flags, call in here, and print what comes
 //! back.
@@ -90,6 +93,7 @@ mod comment;
 pub mod comment_command;
 mod conclude;
 pub mod deployments;
+pub mod doctor;
 pub mod drift;
 mod event;
 mod fetch;
