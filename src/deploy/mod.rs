@@ -44,6 +44,8 @@
 //! - `drift`: a drift run (`fleetform drift`): plans of the shard or the
 //!   shards' reports merged, drift by cause and repairs by policy judged,
 //!   the customers' and the causes' issues kept, the reports written.
+//! - `rollout_flow`: `fleetform rollout`'s flows (start, status, plan,
+//!   tick, control, the deployments owed) over the rollout layer.
 //! - `sync`: the customer template propagated to every customer repo as
 //!   one pull request each (`fleetform sync`).
 //! - `repair`: drift repairs by policy: sealed plans that put drifted
@@ -106,6 +108,7 @@ mod products;
 mod record;
 pub mod repair;
 mod rollout;
+pub mod rollout_flow;
 pub mod second_person;
 mod session;
 pub mod state_preview;

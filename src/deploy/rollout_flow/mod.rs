@@ -1,5 +1,5 @@
-//! `fleetform rollout start|status|plan|tick|halt|resume|rollback|deployments`: flags →
-//! the rollout layer → result lines or JSON.
+//! The flows of `fleetform rollout start|status|plan|tick|halt|resume|rollback|deployments`:
+//! the command's checked flags → the rollout layer → result lines or JSON.
 //!
 //! Under GitHub Actions the jobs that plan or apply read the registry on
 //! the manager's default branch, a tick asks the wave's approval through
@@ -8,18 +8,16 @@
 //! A plan or tick of a rollout whose commit is not the checkout's works
 //! with the manager at the rollout's commit, exported from git.
 //!
-//! May import what any command may (`rollout`, `deploy` for the GitHub
-//! checks and the deployments, `config`, `records`, `report`, `ci`,
-//! `dispatch`, `util`, `error`, `output`); `steps`, `owed` and `dirty` are
-//! this command's own parts.
+//! May import `rollout`, `fleet`, `config`, `records`, `report`, `audit`,
+//! `ci`, `dispatch`, `github`, `util`, `error` and `output`, and `deploy`'s GitHub checks
+//! and deployments; `steps`, `owed` and `dirty` are its own parts.
 
 mod dirty;
-mod owed;
-mod steps;
+pub mod owed;
+pub mod steps;
 
 use std::path::Path;
 
-use crate::cli::{RolloutArgs, RolloutCommand};
 use crate::config::{Manager, Registry};
 use crate::deploy::{ChangeCommits, Deployments, RolloutGitHub};
 use crate::error::{Error, Result};
@@ -28,110 +26,19 @@ use crate::records::Store;
 use crate::rollout::{self, Fleet, StartSettings, TickSettings};
 
 /// Who runs the command, for the events.
-fn actor() -> String {
+pub fn actor() -> String {
     crate::ci::actor()
 }
 
-pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
-    let manager = Manager::load(manager_dir)?;
-    let store = Store::for_manager(&manager);
-    let live = Live {
-        dir: manager_dir,
-        manager: &manager,
-        store: &store,
-    };
-    match &args.command {
-        RolloutCommand::Start {
-            base,
-            supersede,
-            allow_dirty,
-            json,
-        } => {
-            let who = match supersede {
-                true => operator(&manager, "superseded", out)?,
-                false => actor(),
-            };
-            let registry = Registry::load(&manager)?;
-            let f = live.fleet(&registry);
-            let how = StartFlags {
-                base: base.as_deref(),
-                supersede: *supersede,
-                allow_dirty: *allow_dirty,
-                json: *json,
-            };
-            start(&f, manager_dir, &how, &who, out)
-        }
-        RolloutCommand::Status {
-            id,
-            json,
-            summary,
-            replan,
-        } => steps::status(
-            &manager,
-            &store,
-            id.as_deref(),
-            *json,
-            *summary,
-            *replan,
-            out,
-        ),
-        RolloutCommand::Tick {
-            id,
-            jobs,
-            out: out_dir,
-            terraform,
-            one_stage,
-            shard,
-            plans_from,
-            unreviewed,
-        } => {
-            let how = TickFlags {
-                jobs: *jobs,
-                out_dir,
-                terraform: terraform.as_deref(),
-                one_stage: *one_stage,
-                shard: shard.as_deref(),
-                plans_from: plans_from.as_deref(),
-                unreviewed: *unreviewed,
-            };
-            tick(&live, id.as_deref(), &how, out)
-        }
-        RolloutCommand::Plan {
-            id,
-            shard,
-            jobs,
-            out: out_dir,
-            terraform,
-        } => {
-            let how = TickFlags {
-                jobs: *jobs,
-                out_dir,
-                terraform: terraform.as_deref(),
-                one_stage: false,
-                shard: shard.as_deref(),
-                plans_from: None,
-                unreviewed: false,
-            };
-            plan(&live, id.as_deref(), &how, out)
-        }
-        RolloutCommand::Halt { id, reason } => {
-            control(&live, id.as_deref(), Control::Halt(reason), out)
-        }
-        RolloutCommand::Resume { id } => control(&live, id.as_deref(), Control::Resume, out),
-        RolloutCommand::Rollback { id } => control(&live, id.as_deref(), Control::Rollback, out),
-        RolloutCommand::Deployments(flags) => owed::run(&store, flags, out),
-    }
-}
-
 /// The checkout a command runs in: its folder, manager and store.
-struct Live<'a> {
-    dir: &'a Path,
-    manager: &'a Manager,
-    store: &'a Store,
+pub struct Live<'a> {
+    pub dir: &'a Path,
+    pub manager: &'a Manager,
+    pub store: &'a Store,
 }
 
 impl<'a> Live<'a> {
-    fn fleet<'r>(&self, registry: &'r Registry) -> Fleet<'r>
+    pub fn fleet<'r>(&self, registry: &'r Registry) -> Fleet<'r>
     where
         'a: 'r,
     {
@@ -144,13 +51,13 @@ impl<'a> Live<'a> {
 }
 
 /// A control action: only an operator's, on GitHub.
-enum Control<'a> {
+pub enum Control<'a> {
     Halt(&'a str),
     Resume,
     Rollback,
 }
 
-fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, out: &Output) -> Result<()> {
+pub fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, out: &Output) -> Result<()> {
     let done = match action {
         Control::Halt(_) => "halted",
         Control::Resume => "resumed",
@@ -180,7 +87,7 @@ fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, out: &Output)
 
 /// `rollout plan` of the rollout `id` (else the current one), with the
 /// manager at its commit and the registry of now.
-fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
+pub fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
     let key = artifact_key()?;
     let github = RolloutGitHub::from_env(out)?;
@@ -198,20 +105,20 @@ fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) ->
 }
 
 /// `rollout tick`'s (and `plan`'s) flags.
-struct TickFlags<'a> {
-    jobs: Option<usize>,
-    out_dir: &'a Path,
-    terraform: Option<&'a Path>,
-    one_stage: bool,
-    shard: Option<&'a str>,
-    plans_from: Option<&'a Path>,
-    unreviewed: bool,
+pub struct TickFlags<'a> {
+    pub jobs: Option<usize>,
+    pub out_dir: &'a Path,
+    pub terraform: Option<&'a Path>,
+    pub one_stage: bool,
+    pub shard: Option<&'a str>,
+    pub plans_from: Option<&'a Path>,
+    pub unreviewed: bool,
 }
 
 /// A tick of the rollout `id` (else the current one), with the manager at
 /// its commit, the registry of now, the approval gate and the customers'
 /// deployments on GitHub; a tick that leaves it halted is an error.
-fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
+pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
     let github = RolloutGitHub::from_env(out)?;
     if how.unreviewed && github.is_some() {
@@ -296,7 +203,7 @@ fn change_commits(dir: &Path, s: &rollout::state::State) -> Result<ChangeCommits
 
 /// Who performs a control action: on GitHub, the run's actor once
 /// checked against `rollout.operators` (fail closed); by hand, the user.
-fn operator(manager: &Manager, action: &str, out: &Output) -> Result<String> {
+pub fn operator(manager: &Manager, action: &str, out: &Output) -> Result<String> {
     match RolloutGitHub::from_env(out)? {
         Some(gh) => gh.operator(manager, action),
         None => Ok(actor()),
@@ -306,7 +213,7 @@ fn operator(manager: &Manager, action: &str, out: &Output) -> Result<String> {
 /// The registry a plan or tick works with, whatever commit the rollout is
 /// of: what is registered now, on GitHub on the default branch, else in
 /// the checkout.
-fn registry(manager: &Manager, github: Option<&RolloutGitHub>) -> Result<Registry> {
+pub fn registry(manager: &Manager, github: Option<&RolloutGitHub>) -> Result<Registry> {
     match github {
         Some(gh) => gh.registry(manager),
         None => Registry::load(manager).map_err(Error::from),
@@ -377,14 +284,14 @@ fn tick_settings<'a>(
 }
 
 /// `rollout start`'s flags.
-struct StartFlags<'a> {
-    base: Option<&'a str>,
-    supersede: bool,
-    allow_dirty: bool,
-    json: bool,
+pub struct StartFlags<'a> {
+    pub base: Option<&'a str>,
+    pub supersede: bool,
+    pub allow_dirty: bool,
+    pub json: bool,
 }
 
-fn start(
+pub fn start(
     f: &Fleet<'_>,
     manager_dir: &Path,
     how: &StartFlags<'_>,

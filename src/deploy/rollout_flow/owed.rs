@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::cli::DeploymentsArgs;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
@@ -16,25 +15,32 @@ use crate::util::text::count;
 use crate::deploy::Deployments;
 
 /// `rollout deployments`, checked.
-struct Settings<'a> {
+pub struct Settings<'a> {
     /// The one rollout whose deployments to send (checked: it exists).
-    only: Option<String>,
-    deadline: Option<u64>,
-    write_log: Option<&'a Path>,
-    json: bool,
+    pub only: Option<String>,
+    pub deadline: Option<u64>,
+    pub write_log: Option<&'a Path>,
+    pub json: bool,
 }
 
 impl<'a> Settings<'a> {
-    fn resolve(store: &Store, flags: &'a DeploymentsArgs) -> Result<Settings<'a>> {
-        let only = match &flags.id {
+    /// `id`: only this rollout's (it must exist).
+    pub fn resolve(
+        store: &Store,
+        id: Option<&str>,
+        deadline: Option<u64>,
+        write_log: Option<&'a Path>,
+        json: bool,
+    ) -> Result<Settings<'a>> {
+        let only = match id {
             Some(id) => Some(crate::rollout::pick(store, Some(id))?.id),
             None => None,
         };
         Ok(Settings {
             only,
-            deadline: flags.budget.deadline,
-            write_log: flags.budget.write_log.as_deref(),
-            json: flags.json,
+            deadline,
+            write_log,
+            json,
         })
     }
 }
@@ -42,8 +48,7 @@ impl<'a> Settings<'a> {
 /// Sends what is owed; says what was sent and what is still owed (exit 0:
 /// what did not fit is for the next run). Owed deployments and no token
 /// is a usage error.
-pub(super) fn run(store: &Store, flags: &DeploymentsArgs, out: &Output) -> Result<()> {
-    let how = Settings::resolve(store, flags)?;
+pub fn run(store: &Store, how: &Settings<'_>, out: &Output) -> Result<()> {
     let only = how.only.as_deref();
     let client = Deployments::try_from_env("", out).map_err(Error::from)?;
     let Some(d) = client else {

@@ -146,7 +146,7 @@ pub(super) fn summarise_tick(
 /// `rollout status`: the table, `--json`, or with `--summary` the next
 /// stage as step outputs (`ready`, `environment`, `wave`, `id`, `matrix`)
 /// and in the job summary.
-pub(super) fn status(
+pub fn status(
     manager: &Manager,
     store: &Store,
     id: Option<&str>,

@@ -1,0 +1,117 @@
+//! `fleetform rollout start|status|plan|tick|halt|resume|rollback|deployments`:
+//! the flags checked, then the rollout's flows ([`crate::deploy::rollout_flow`]:
+//! what runs on GitHub Actions, who may control a rollout).
+
+use std::path::Path;
+
+use crate::cli::{RolloutArgs, RolloutCommand};
+use crate::config::{Manager, Registry};
+use crate::deploy::rollout_flow::{
+    actor, control, operator, owed, plan, start, steps, tick, Control, StartFlags, TickFlags,
+};
+use crate::error::Result;
+use crate::output::Output;
+use crate::records::Store;
+
+pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    let manager = Manager::load(manager_dir)?;
+    let store = Store::for_manager(&manager);
+    let live = crate::deploy::rollout_flow::Live {
+        dir: manager_dir,
+        manager: &manager,
+        store: &store,
+    };
+    match &args.command {
+        RolloutCommand::Start {
+            base,
+            supersede,
+            allow_dirty,
+            json,
+        } => {
+            let who = match supersede {
+                true => operator(&manager, "superseded", out)?,
+                false => actor(),
+            };
+            let registry = Registry::load(&manager)?;
+            let f = live.fleet(&registry);
+            let how = StartFlags {
+                base: base.as_deref(),
+                supersede: *supersede,
+                allow_dirty: *allow_dirty,
+                json: *json,
+            };
+            start(&f, manager_dir, &how, &who, out)
+        }
+        RolloutCommand::Status {
+            id,
+            json,
+            summary,
+            replan,
+        } => steps::status(
+            &manager,
+            &store,
+            id.as_deref(),
+            *json,
+            *summary,
+            *replan,
+            out,
+        ),
+        RolloutCommand::Tick {
+            id,
+            jobs,
+            out: out_dir,
+            terraform,
+            one_stage,
+            shard,
+            plans_from,
+            unreviewed,
+        } => {
+            let how = TickFlags {
+                jobs: *jobs,
+                out_dir,
+                terraform: terraform.as_deref(),
+                one_stage: *one_stage,
+                shard: shard.as_deref(),
+                plans_from: plans_from.as_deref(),
+                unreviewed: *unreviewed,
+            };
+            tick(&live, id.as_deref(), &how, out)
+        }
+        RolloutCommand::Plan {
+            id,
+            shard,
+            jobs,
+            out: out_dir,
+            terraform,
+        } => {
+            let how = TickFlags {
+                jobs: *jobs,
+                out_dir,
+                terraform: terraform.as_deref(),
+                one_stage: false,
+                shard: shard.as_deref(),
+                plans_from: None,
+                unreviewed: false,
+            };
+            plan(&live, id.as_deref(), &how, out)
+        }
+        RolloutCommand::Halt { id, reason } => {
+            control(&live, id.as_deref(), Control::Halt(reason), out)
+        }
+        RolloutCommand::Resume { id } => control(&live, id.as_deref(), Control::Resume, out),
+        RolloutCommand::Rollback { id } => control(&live, id.as_deref(), Control::Rollback, out),
+        RolloutCommand::Deployments(flags) => deployments(&store, flags, out),
+    }
+}
+
+/// `rollout deployments`: the flags checked, then what is owed sent.
+fn deployments(store: &Store, flags: &crate::cli::DeploymentsArgs, out: &Output) -> Result<()> {
+    let how = owed::Settings::resolve(
+        store,
+        flags.id.as_deref(),
+        flags.budget.deadline,
+        flags.budget.write_log.as_deref(),
+        flags.json,
+    )?;
+    owed::run(store, &how, out)
+}
