@@ -111,6 +111,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Matrix(a) => commands::matrix::run(a, dir, &out),
         Command::Drift(a) => commands::drift::run(a, dir, &out),
         Command::State(a) => commands::state::run(a, dir, &out),
+        Command::Adopt(a) => commands::adopt::run(a, dir, &out),
         Command::Impact(a) => commands::impact::run(a, dir, &out),
         Command::Rollout(a) => commands::rollout::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),
