@@ -80,7 +80,7 @@ pub fn diff_text(unit: &Unit, mapping: &Path, digest: &str, diff: &AdoptionDiff)
         mapping.display()
     );
     for a in &diff.imports {
-        t.push_str(&format!("  import   {a}\n"));
+        t.push_str(&format!("  {:<15}  {a}\n", "import"));
     }
     for u in &diff.updates {
         let how = if u.importing {
@@ -88,14 +88,21 @@ pub fn diff_text(unit: &Unit, mapping: &Path, digest: &str, diff: &AdoptionDiff)
         } else {
             "update"
         };
-        t.push_str(&format!("  {how}   {}\n", u.address));
+        t.push_str(&format!("  {how:<15}  {}\n", u.address));
         for a in &u.attributes {
-            t.push_str(&format!("      {}: {} -> {}\n", a.name, a.before, a.after));
+            t.push_str(&format!(
+                "  {:<15}    {}: {} -> {}\n",
+                "", a.name, a.before, a.after
+            ));
         }
     }
     for r in &diff.refused {
-        t.push_str(&format!("  {:<8} {}\n", refused_word(r.action), r.address));
-        t.push_str(&format!("      {}\n", refused_hint(r, mapping)));
+        t.push_str(&format!(
+            "  {:<15}  {}\n",
+            refused_word(r.action),
+            r.address
+        ));
+        t.push_str(&format!("  {:<15}    {}\n", "", refused_hint(r, mapping)));
     }
     t.push_str(&next_step(unit, digest, diff));
     t
