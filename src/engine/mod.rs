@@ -210,26 +210,12 @@ impl Engine<'_> {
         ensure_out_dir(&req.out_dir, &self.manager.unit(slug, env))?;
         let inputs = self.inputs(tf, slug, env, &req.out_dir, &mut values)?;
         let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
-        ws.write_imports(&self.imports)?;
         ws.secret_env = secrets.into_iter().map(|s| (s.name, s.value)).collect();
         let var_file = ws.path().join("fleetform.tfvars.json");
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
         write_atomic(&var_file, &vars)?;
         let plan_path = ws.path().join(PLAN_FILE);
-        let flags = self
-            .targeting
-            .as_ref()
-            .map(|t| t.flags())
-            .unwrap_or_default();
-        let imports = !self.imports.is_empty();
-        let result = run_plan(
-            tf,
-            &mut ws,
-            &var_file,
-            &plan_path,
-            (req.refresh_only, imports),
-            &flags,
-        );
+        let result = run_plan(self, tf, &mut ws, (&var_file, &plan_path), req.refresh_only);
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let Made {

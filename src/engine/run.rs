@@ -16,17 +16,24 @@ pub(super) struct Made {
     pub checksums_dropped: bool,
 }
 
-/// `init`, `plan -out` and, when there are changes, `show -json`.
+/// `init`, `plan -out` (targeted, or with import blocks, as `engine`
+/// says) and, when there are changes, `show -json`.
 pub(super) fn run_plan(
+    engine: &super::Engine<'_>,
     tf: &Terraform,
     ws: &mut Workspace,
-    var_file: &Path,
-    plan_path: &Path,
-    (refresh_only, imports): (bool, bool),
-    flags: &[String],
+    (var_file, plan_path): (&Path, &Path),
+    refresh_only: bool,
 ) -> Result<Made, TerraformError> {
+    let flags = engine
+        .targeting
+        .as_ref()
+        .map(|t| t.flags())
+        .unwrap_or_default();
+    ws.write_imports(&engine.imports)?;
+    let imports = !engine.imports.is_empty();
     let checksums_dropped = tf.init(ws, true)?;
-    let (changes, text) = tf.plan_with(ws, var_file, plan_path, refresh_only, flags)?;
+    let (changes, text) = tf.plan_with(ws, var_file, plan_path, refresh_only, &flags)?;
     // `-detailed-exitcode` 0 means no resource, output or move changes:
     // the JSON plan would only list no-ops, so the summary is empty and
     // `show -json` is not run.
