@@ -263,6 +263,31 @@ fn a_mismatch_in_one_attribute_is_an_update_to_review() {
         .as_str()
         .unwrap()
         .contains("updated in place, accepted: fakecloud_instance.web[0] (instance_type)"));
+    // Once the pair was applied after its adoption, it is fleetform's:
+    // no release.
+    w.change("tier: staging-2", "tier: staging-3");
+    w.expect(0, &["plan", "--customer", "c01", "--env", ENV]);
+    w.expect(0, &["apply", "--customer", "c01", "--env", ENV]);
+    let out = w.expect(
+        3,
+        &[
+            "adopt",
+            "release",
+            "--customer",
+            "c01",
+            "--env",
+            ENV,
+            "--reason",
+            "r",
+            "--unreviewed",
+        ],
+    );
+    assert!(
+        common::stderr(&out).contains("was applied after its adoption"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(statuses(&w), [("c01".into(), "adopted".into())]);
 }
 
 #[test]

@@ -42,6 +42,11 @@ pub enum AdoptCommand {
         /// The diff as JSON on stdout.
         #[arg(long, env = "FLEETFORM_JSON")]
         json: bool,
+        /// Seal the plan's folder for the ops workflow's artifact (with
+        /// FLEETFORM_ARTIFACT_KEY) and set the job outputs `plan_sha256`
+        /// and `plan_dir`.
+        #[arg(long)]
+        seal: bool,
     },
     /// Apply a reviewed adoption plan: imports into the state, nothing
     /// changed in the cloud; refused unless the plan only imports.

@@ -12,8 +12,8 @@ use crate::report::adopt::{diff_text, status_table, wave_text};
 
 pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     match &args.command {
-        AdoptCommand::Plan { pair, json } => {
-            let planned = adopt::plan(&target(pair), manager_dir, out)?;
+        AdoptCommand::Plan { pair, json, seal } => {
+            let planned = adopt::plan(&target(pair), *seal, manager_dir, out)?;
             match json {
                 true => out.json(&planned).expect("serialisable"),
                 false => out.result(

@@ -1,4 +1,4 @@
-//! The adoption apply: the sealed digest a second person reviewed (or,
+//! The adoption apply: the (sealed) digest a second person reviewed (or,
 //! on a workstation, `--unreviewed`), refused unless the plan file itself
 //! only imports (with `--accept-updates`: imports and updates in place),
 //! then applied and recorded: the audit line, the deployment record, and
@@ -47,13 +47,15 @@ pub(super) fn apply_pair(
     let unit = view.unit(&customer.slug, &t.environment);
     let dir = t.out.join(unit.rel_dir());
     let engine = Engine::with_terraform(view, t.terraform.as_deref())?;
-    let Some(kept) = super::plan::kept(&dir) else {
+    // The ops workflow's plan arrives sealed (`adopt plan --seal`).
+    super::super::artifact::open_local(&customer.slug, &t.environment, &dir)?;
+    if !dir.join(crate::engine::PLAN_FILE).is_file() {
         return Err(AdoptError::Refused(format!(
-            "{} holds no adoption plan of {unit}: run `fleetform adopt plan` first; nothing was applied",
+            "{} holds no plan of {unit}: run `fleetform adopt plan` first; nothing was applied",
             dir.display()
         ))
         .into());
-    };
+    }
     // The digest, the customer, the gates: as any apply checks them.
     engine
         .check_apply(customer, &t.environment, &dir, Some(&a.plan_sha256), None)
@@ -64,7 +66,7 @@ pub(super) fn apply_pair(
         .show_plan(customer, &t.environment, &dir)
         .map_err(super::super::ops::run_error)?;
     let diff = AdoptionDiff::from_show_json(&json);
-    check_diff(&unit, &diff, a.accept_updates, &kept.mapping)?;
+    check_diff(&unit, &diff, a.accept_updates, &super::mapping_path(&unit))?;
     let apply_environment = view
         .environment(&t.environment)
         .map(|e| e.apply_environment())

@@ -23,11 +23,25 @@ pub struct Planned {
     pub diff: AdoptionDiff,
 }
 
-/// Plans the adoption of `t`'s pair from its mapping file.
-pub fn plan(t: &Target, manager_dir: &Path, out: &Output) -> Result<Planned> {
+/// Plans the adoption of `t`'s pair from its mapping file; `seal`: its
+/// folder sealed for the ops workflow's artifact (`plan --seal`), with
+/// the job outputs `plan_sha256` and `plan_dir`.
+pub fn plan(t: &Target, seal: bool, manager_dir: &Path, out: &Output) -> Result<Planned> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, t)?;
-    plan_pair(&view, &registry, customer, t, out)
+    let planned = plan_pair(&view, &registry, customer, t, out)?;
+    if seal {
+        let dir = t.out.join(planned.unit.rel_dir());
+        super::super::artifact::seal_local(&customer.slug, &t.environment, &dir)?;
+        let ctx = crate::ci::RunContext::from_env();
+        if let Err(e) = ctx.set_outputs(&[
+            ("plan_sha256", planned.plan_sha256.clone()),
+            ("plan_dir", dir.display().to_string()),
+        ]) {
+            out.note(&format!("could not set the job outputs: {e}"));
+        }
+    }
+    Ok(planned)
 }
 
 /// Plans one pair of `view` (its customer checked already).
