@@ -71,12 +71,19 @@ pub fn release(r: &Release, manager_dir: &Path, out: &Output) -> Result<String> 
         adopted.addresses.join(" "),
         verdict.describe()
     );
-    let entry = Entry::now("adopt", if result.is_ok() { "released" } else { "failed" })
-        .unit(&unit)
-        .reason(&r.reason)
-        .plan(Some(&adopted.plan_sha256))
-        .approval(verdict.approval)
-        .approvers(&approvers);
+    let entry = Entry::now(
+        "adopt",
+        if result.is_ok() {
+            "released"
+        } else {
+            "release-failed"
+        },
+    )
+    .unit(&unit)
+    .reason(&r.reason)
+    .plan(Some(&adopted.plan_sha256))
+    .approval(verdict.approval)
+    .approvers(&approvers);
     let actor = entry.actor.clone();
     let entry = match &result {
         Ok(_) => entry.detail(detail),
