@@ -375,4 +375,17 @@ fn a_wave_halts_at_the_first_unexpected_diff() {
         "the wave changed nothing in the cloud"
     );
     assert_eq!(adopt_audit(&w).len(), 2);
+    // The dashboard shows where each pair stands.
+    w.expect(0, &["report", "--html", "dash.html"]);
+    let html = w.fx.read("manager/dash.html");
+    let section = &html[html
+        .find("<section id=\"adoptions\">")
+        .expect("the adoptions section")..];
+    for row in [
+        "<td>c01/staging</td><td>adopted</td>",
+        "<td>c03/staging</td><td>refused</td>",
+        "<td>c04/staging</td><td>mapped</td>",
+    ] {
+        assert!(section.contains(row), "{row}: {section}");
+    }
 }
