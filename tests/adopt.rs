@@ -320,7 +320,19 @@ fn an_unmapped_resource_is_refused() {
     );
     assert_eq!(fakecloud::objects(&w.cloud_file), cloud);
     assert!(adopt_audit(&w).is_empty());
-    // A mapping error says where.
+    // An address the module does not have, and a mapping error: each
+    // says where.
+    let mapping = w.fx.read("manager/adopt/c01/staging.yml");
+    w.fx.write(
+        "manager/adopt/c01/staging.yml",
+        &format!("{mapping}  fakecloud_bucket.spare: bucket-spare\n"),
+    );
+    let out = w.expect(2, &["adopt", "plan", "--customer", "c01", "--env", ENV]);
+    assert!(
+        common::stderr(&out).contains("adopt/c01/staging.yml:5:3: `fakecloud_bucket.spare` is not a resource of the manager's module"),
+        "{}",
+        common::stderr(&out)
+    );
     w.fx.write(
         "manager/adopt/c01/staging.yml",
         "imports:\n  fakecloud_network.main: net-x\n  \"bad address\": x\n",

@@ -24,6 +24,8 @@ pub struct Mapping {
     /// As shown in messages (relative to the manager repo).
     pub shown: PathBuf,
     pub imports: Vec<Import>,
+    /// `file:line:col` of each import's address.
+    pub at: Vec<String>,
 }
 
 /// The mapping file of `unit`, relative to the manager repo.
@@ -74,6 +76,7 @@ impl Mapping {
             });
         };
         let mut imports = Vec::new();
+        let mut places = Vec::new();
         for (address, id) in map {
             let pointer = format!("/imports/{}", escape_token(address));
             crate::terraform::imports::check_address(address).map_err(|m| AdoptError::Mapping {
@@ -96,6 +99,7 @@ impl Mapping {
                 to: address.clone(),
                 id,
             });
+            places.push(doc.key_pos_shown(&pointer));
         }
         if imports.is_empty() {
             return Err(AdoptError::Mapping {
@@ -106,6 +110,34 @@ impl Mapping {
         Ok(Mapping {
             shown: shown.to_path_buf(),
             imports,
+            at: places,
+        })
+    }
+}
+
+impl Mapping {
+    /// The mapping's error for a plan Terraform refused because an
+    /// import's address is not in the module, if that is why.
+    pub fn missing_target(&self, e: &crate::engine::RunError) -> Option<AdoptError> {
+        use crate::engine::RunError;
+        use crate::terraform::TerraformError;
+        let RunError::Terraform(TerraformError::Failed { output, .. }) = e else {
+            return None;
+        };
+        if !output.contains("Configuration for import target does not exist") {
+            return None;
+        }
+        let (i, import) = self
+            .imports
+            .iter()
+            .enumerate()
+            .find(|(_, i)| output.contains(&format!("to = {}\n", i.to)))?;
+        Some(AdoptError::Mapping {
+            at: self.at[i].clone(),
+            message: format!(
+                "`{}` is not a resource of the manager's module (Terraform: no configuration for this import target); map an address the module has, or take this line out",
+                import.to
+            ),
         })
     }
 }

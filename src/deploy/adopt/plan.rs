@@ -82,7 +82,10 @@ pub(super) fn plan_pair(
             awaiting: Vec::new(),
             policy_tools: true,
         })
-        .map_err(super::super::ops::run_error)?;
+        .map_err(|e| match mapping.missing_target(&e) {
+            Some(m) => Error::from(m),
+            None => super::super::ops::run_error(e),
+        })?;
     let planned = Planned {
         unit,
         mapping: mapping.shown,
