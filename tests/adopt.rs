@@ -17,6 +17,16 @@ use crate::support::rollout_world::{slug, World};
 
 const ENV: &str = "staging";
 
+/// A provider's listing command: `ADDRESS ID` lines for the pair named
+/// in its environment.
+const LIST: &str = r##"#!/bin/sh
+p="$FLEETFORM_CUSTOMER-$FLEETFORM_ENVIRONMENT"
+echo "# the objects of $p"
+echo "fakecloud_network.main net-$p"
+echo "fakecloud_instance.web[0] i-$p-web-0"
+echo "fakecloud_bucket.logs bucket-$p-logs"
+"##;
+
 /// `n` customers in staging whose objects exist, unknown to any state.
 fn fleet_made_outside(n: usize) -> World {
     let w = World::with(n, ENV);
@@ -117,7 +127,32 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
     let w = fleet_made_outside(1);
     let cloud = fakecloud::objects(&w.cloud_file);
     assert_eq!(statuses(&w), [("c01".into(), "not-started".into())]);
-    write_mapping(&w, "c01", &[]);
+    // The provider's command lists the objects; fleetform writes the
+    // mapping from it, never over one that exists.
+    w.fx.write("manager/list-objects.sh", LIST);
+    let discover = [
+        "adopt",
+        "discover",
+        "--customer",
+        "c01",
+        "--env",
+        ENV,
+        "--",
+        "sh",
+        "list-objects.sh",
+    ];
+    let out = w.expect(0, &discover);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("wrote adopt/c01/staging.yml: 3 objects"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = w.expect(3, &discover);
+    assert!(
+        common::stderr(&out).contains("exists"),
+        "{}",
+        common::stderr(&out)
+    );
     assert_eq!(statuses(&w), [("c01".into(), "mapped".into())]);
     snapshot("adopt_plan_ready", &adopt_plan(&w, 0, "c01"));
     let digest = plan_digest(&w, "c01");

@@ -48,6 +48,18 @@ pub enum AdoptCommand {
         #[arg(long)]
         seal: bool,
     },
+    /// Write a pair's mapping file from a command that lists the objects
+    /// that exist, one `ADDRESS ID` per line (it runs in the manager repo
+    /// with Terraform's environment and FLEETFORM_CUSTOMER,
+    /// FLEETFORM_ENVIRONMENT, FLEETFORM_PRODUCT); never over a file that
+    /// exists.
+    Discover {
+        #[command(flatten)]
+        pair: AdoptPair,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// Apply a reviewed adoption plan: imports into the state, nothing
     /// changed in the cloud; refused unless the plan only imports.
     Apply {

@@ -70,6 +70,10 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             out.result(&adopt::release(&r, manager_dir, out)?);
             Ok(())
         }
+        AdoptCommand::Discover { pair, command } => {
+            out.result(&adopt::discover(&target(pair), command, manager_dir, out)?);
+            Ok(())
+        }
         AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, out),
         AdoptCommand::Status {
             customers,

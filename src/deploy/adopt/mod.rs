@@ -9,6 +9,8 @@
 //! # Files
 //!
 //! - `mapping`: the mapping file, read with `file:line:col` for each error.
+//! - `discover`: the mapping file written from a command of the
+//!   provider's that lists the objects (`ADDRESS ID` lines).
 //! - `plan`: one pair's adoption plan, and the diff kept beside it
 //!   (`adoption.json` in its plan folder).
 //! - `apply`: the reviewed apply of a sealed digest, refused unless the
@@ -29,6 +31,7 @@
 //! `second_person`.
 
 mod apply;
+mod discover;
 mod mapping;
 mod plan;
 mod record;
@@ -40,6 +43,7 @@ use std::path::PathBuf;
 
 pub use crate::report::adopt::{PairStatus, Stage, WaveReport};
 pub use apply::{apply, ApplyTarget};
+pub use discover::discover;
 pub use mapping::{mapping_path, Mapping};
 pub use plan::{plan, Planned};
 pub use release::{release, Release};
