@@ -33,12 +33,15 @@ pub fn apply(a: &ApplyTarget, manager_dir: &Path, out: &Output) -> Result<String
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, &a.pair)?;
     super::super::ops::check_operator(&manager, out)?;
-    apply_pair(&view, customer, a, out)
+    let scratch = super::scratch()?;
+    let pinned = super::at_pin(&manager, &view, customer, scratch.path())?;
+    apply_pair((&view, pinned.as_ref().unwrap_or(&view)), customer, a, out)
 }
 
-/// Applies one pair of `view` (its customer checked already).
+/// Applies one pair of `view` (its customer checked already) with
+/// `module` (`view`, or at the customer's pin, as it was planned).
 pub(super) fn apply_pair(
-    view: &crate::config::Manager,
+    (view, module): (&crate::config::Manager, &crate::config::Manager),
     customer: &Customer,
     a: &ApplyTarget,
     out: &Output,
@@ -46,7 +49,7 @@ pub(super) fn apply_pair(
     let t = &a.pair;
     let unit = view.unit(&customer.slug, &t.environment);
     let dir = t.out.join(unit.rel_dir());
-    let engine = Engine::with_terraform(view, t.terraform.as_deref())?;
+    let engine = Engine::with_terraform(module, t.terraform.as_deref())?;
     // The ops workflow's plan arrives sealed (`adopt plan --seal`).
     super::super::artifact::open_local(&customer.slug, &t.environment, &dir)?;
     if !dir.join(crate::engine::PLAN_FILE).is_file() {

@@ -90,6 +90,26 @@ pub struct Target {
     pub terraform: Option<PathBuf>,
 }
 
+/// The manager at `customer`'s pin for `view`'s product, when it is
+/// pinned (checked out under `scratch`): its plan and apply run there, as
+/// its plans and applies do. The mapping, the records and the checks stay
+/// the live manager's.
+fn at_pin(
+    live: &crate::config::Manager,
+    view: &crate::config::Manager,
+    customer: &crate::config::Customer,
+    scratch: &std::path::Path,
+) -> crate::error::Result<Option<crate::config::Manager>> {
+    crate::config::pins::pinned_view(live, view, customer, scratch)
+        .map_err(|e| Error::Refused(format!("{e}; nothing was changed")))
+}
+
+/// A scratch folder for a pinned view.
+fn scratch() -> crate::error::Result<tempfile::TempDir> {
+    tempfile::tempdir()
+        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))
+}
+
 /// The manager's view of `t`'s product, the customer, and the pair's
 /// unit, checked as a plan checks them.
 fn resolve<'r>(

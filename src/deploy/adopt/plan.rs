@@ -29,7 +29,10 @@ pub struct Planned {
 pub fn plan(t: &Target, seal: bool, manager_dir: &Path, out: &Output) -> Result<Planned> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, t)?;
-    let planned = plan_pair(&view, &registry, customer, t, out)?;
+    let scratch = super::scratch()?;
+    let pinned = super::at_pin(&manager, &view, customer, scratch.path())?;
+    let module = pinned.as_ref().unwrap_or(&view);
+    let planned = plan_pair((&view, module), &registry, customer, t, out)?;
     if seal {
         let dir = t.out.join(planned.unit.rel_dir());
         super::super::artifact::seal_local(&customer.slug, &t.environment, &dir)?;
@@ -44,9 +47,11 @@ pub fn plan(t: &Target, seal: bool, manager_dir: &Path, out: &Output) -> Result<
     Ok(planned)
 }
 
-/// Plans one pair of `view` (its customer checked already).
+/// Plans one pair of `view` (its customer checked already) with
+/// `module`'s root module and values (`view` itself, or at the
+/// customer's pin).
 pub(super) fn plan_pair(
-    view: &Manager,
+    (view, module): (&Manager, &Manager),
     registry: &Registry,
     customer: &Customer,
     t: &Target,
@@ -59,7 +64,7 @@ pub(super) fn plan_pair(
             "no mapping file for {unit}: write it in the manager repo, `imports:` mapping each resource address to the id of the object that exists"
         ),
     })?;
-    let mut engine = Engine::with_terraform(view, t.terraform.as_deref())?;
+    let mut engine = Engine::with_terraform(module, t.terraform.as_deref())?;
     engine.imports = mapping.imports.clone();
     let docs = read_docs(&engine, registry, customer, &t.environment)?;
     let dir = t.out.join(unit.rel_dir());

@@ -77,7 +77,10 @@ fn one_pair(
     if before.stage == Stage::Adopted {
         return Ok((before, None));
     }
-    let planned = match super::plan::plan_pair(&view, registry, customer, t, out) {
+    let scratch = super::scratch()?;
+    let pinned = super::at_pin(manager, &view, customer, scratch.path())?;
+    let module = pinned.as_ref().unwrap_or(&view);
+    let planned = match super::plan::plan_pair((&view, module), registry, customer, t, out) {
         Ok(p) => p,
         Err(e) => {
             let row = super::status::pair_status(&view, &store, &unit, &t.out)?;
@@ -104,7 +107,7 @@ fn one_pair(
             confirms: None,
             unreviewed: true,
         };
-        if let Err(e) = super::apply::apply_pair(&view, customer, &a, out) {
+        if let Err(e) = super::apply::apply_pair((&view, module), customer, &a, out) {
             let row = super::status::pair_status(&view, &store, &unit, &t.out)?;
             return Ok((row, Some(format!("{unit}: {e}"))));
         }
