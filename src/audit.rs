@@ -225,8 +225,8 @@ pub fn is_apply_failure(reason: &str) -> bool {
 
 /// The one definition of "an apply", used by the audit report, the
 /// compliance evidence and the dashboard: a customer's dispatch, a
-/// rollout's tick or a rollback that ran `terraform apply`, whether it
-/// applied or failed. A plan, a gate or a missing review that stopped a
+/// rollout's tick, a rollback or an adoption (`adopt`, which imports)
+/// that ran `terraform apply`, whether it applied or failed. A plan, a gate or a missing review that stopped a
 /// pair before anything was applied is not an apply, nor is a rollout's
 /// pair with no changes.
 ///
@@ -239,6 +239,8 @@ pub fn apply_of(e: &Entry) -> Option<Apply> {
     let ok = match (e.action.as_str(), e.result.as_str()) {
         ("apply", "ok") => true,
         ("apply", "failed") => false,
+        ("adopt", "ok") => true,
+        ("adopt", "failed") => false,
         ("rollout", "applied") if detail.ends_with(": applied") => true,
         ("rollout", "rolled-back") => true,
         ("rollout", "rollback-failed") => false,

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod adopt;
 mod audit;
 mod fleet;
 mod offboard;
@@ -18,6 +19,7 @@ mod secrets;
 mod setup;
 mod values;
 
+pub use adopt::*;
 pub use audit::*;
 pub use fleet::*;
 pub use offboard::*;
@@ -97,6 +99,8 @@ pub enum Command {
     Rollout(RolloutArgs),
     /// Day-2 state operations on one customer × environment, with a reason.
     State(StateArgs),
+    /// Bring objects that exist already under fleetform, proven by a plan that changes nothing.
+    Adopt(AdoptArgs),
     /// Plan every customer × environment and report drift.
     Drift(DriftArgs),
     /// Drift repairs by policy: seal a plan that puts each drifted pair

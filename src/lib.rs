@@ -114,6 +114,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Drift(a) => commands::drift::run(a, dir, &out),
         Command::Repair(a) => commands::repair::run(a, dir, &out),
         Command::State(a) => commands::state::run(a, dir, &out),
+        Command::Adopt(a) => commands::adopt::run(a, dir, &out),
         Command::Impact(a) => commands::impact::run(a, dir, &out),
         Command::Rollout(a) => commands::rollout::run(a, dir, &out),
         Command::Audit(a) => commands::audit_report::run(a, dir, &out),

@@ -20,6 +20,7 @@ mod action_scripts;
 mod action_scripts_checks;
 mod actions;
 mod actions_workflows;
+mod adopt;
 mod app_auth;
 mod approvals;
 mod apps;

@@ -229,6 +229,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
         rollouts: Vec::new(),
         weeks: Vec::new(),
         drift_causes: None,
+        adoptions: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! Commands never import one another: what two commands share lives in a
 //! layer below (`fleet`, `deploy`, `report`, ...).
 
+pub mod adopt;
 pub mod apply;
 pub mod audit_report;
 pub mod authorise;

@@ -39,6 +39,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             })
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
+        adoptions: adoptions(&manager, manager_dir, out),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             out.note(&format!(
                 "the drift causes were not read from the records: {e}"
@@ -57,6 +58,32 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));
     Ok(())
+}
+
+/// The pairs with an adoption under way or done (a manager without
+/// products; with products the dashboard shows none yet).
+fn adoptions(
+    manager: &Manager,
+    manager_dir: &Path,
+    out: &Output,
+) -> Vec<crate::report::adopt::PairStatus> {
+    if manager.has_products() {
+        return Vec::new();
+    }
+    let filter = crate::deploy::adopt::StatusFilter {
+        out: ".fleetform/out".into(),
+        ..Default::default()
+    };
+    match crate::deploy::adopt::status(&filter, manager_dir) {
+        Ok(rows) => rows
+            .into_iter()
+            .filter(|r| r.stage != crate::report::adopt::Stage::NotStarted)
+            .collect(),
+        Err(e) => {
+            out.note(&format!("the adoptions were not read: {e}"));
+            Vec::new()
+        }
+    }
 }
 
 /// Every audit event, oldest first, and where they came from.

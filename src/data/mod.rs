@@ -1,5 +1,5 @@
 //! Plain data that several layers read and none of them owns: what a plan
-//! does (`summary`) and how the cloud changed a resource (`drift_change`), what its gates said (`verdict`) and a problem with the
+//! does (`summary`), what an adoption plan imports, updates or refuses (`adoption`) and how the cloud changed a resource (`drift_change`), what its gates said (`verdict`) and a problem with the
 //! YAML location it points into (`diagnostic`). The engine and the policy
 //! fill them in; the output, the reports, GitHub and the records read them.
 //!
@@ -8,6 +8,7 @@
 //! these: not the engine, `terraform`, `policy`, `values`, `report` or
 //! `output`.
 
+pub mod adoption;
 mod diagnostic;
 pub mod drift_change;
 pub mod summary;

@@ -72,6 +72,8 @@
 //!   recorded and reported on the customer's repo.
 //! - `offboard`: a revoked customer's destroy, previewed and sealed, then
 //!   run after a second person, each state archived before it.
+//! - `adopt`: bringing existing objects under fleetform (mapping, import
+//!   blocks, the adoption diff, its apply, release, status, waves).
 //! - `rollout`: the rollout workflow's checks on GitHub (the registry on
 //!   the default branch, a wave's approval, the operators team).
 //!
@@ -86,6 +88,7 @@
 //! the commands parse their flags, call in here, and print what comes
 //! back.
 
+pub mod adopt;
 mod apply;
 mod approvals;
 pub mod artifact;

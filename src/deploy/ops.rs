@@ -135,7 +135,7 @@ pub fn state_op(
 
 /// The customer is registered for `env` (and, with products, has the
 /// view's product), as a plan demands.
-fn registered_for(
+pub(super) fn registered_for(
     manager: &crate::config::Manager,
     registry: &crate::config::Registry,
     customer: &Customer,

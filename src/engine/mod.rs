@@ -19,12 +19,14 @@
 mod error;
 mod folder;
 pub mod ops;
+mod run;
 mod secrets;
 pub mod tools;
 
 pub use error::RunError;
 use folder::ensure_out_dir;
 pub use folder::read_summary;
+use run::{run_plan, Made};
 pub use secrets::{holds_a_key, WITHHELD};
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,8 @@ pub struct Engine<'m> {
     /// secrets is refused, never decrypted (its plan would hand them to
     /// code no second person has read).
     pub withhold_secrets: bool,
+    /// An adoption plan's import blocks, written into each working copy.
+    pub imports: Vec<crate::terraform::Import>,
 }
 
 /// Registers a secret with the runner's mask list.
@@ -97,6 +101,8 @@ pub struct PlanOutcome {
     pub comment: String,
     pub plan_text: String,
     pub log: String,
+    /// `show -json` of the plan (null for a plan without changes).
+    pub json: serde_json::Value,
 }
 
 impl Engine<'_> {
@@ -209,12 +215,7 @@ impl Engine<'_> {
         let vars = serde_json::to_vec_pretty(&values.value).context("serialising variables")?;
         write_atomic(&var_file, &vars)?;
         let plan_path = ws.path().join(PLAN_FILE);
-        let flags = self
-            .targeting
-            .as_ref()
-            .map(|t| t.flags())
-            .unwrap_or_default();
-        let result = run_plan(tf, &mut ws, &var_file, &plan_path, req.refresh_only, &flags);
+        let result = run_plan(self, tf, &mut ws, (&var_file, &plan_path), req.refresh_only);
         let log_path = req.out_dir.join("terraform.log");
         write_atomic(&log_path, ws.log.as_bytes())?;
         let Made {
@@ -270,6 +271,7 @@ impl Engine<'_> {
             comment,
             plan_text,
             log: std::mem::take(&mut ws.log),
+            json,
         })
     }
 
@@ -558,45 +560,6 @@ pub struct ApplyOutcome {
     pub output: String,
 }
 
-/// What [`run_plan`] made.
-struct Made {
-    /// The plan has changes.
-    changes: bool,
-    /// `show -json` (null without changes).
-    json: serde_json::Value,
-    /// The plan text.
-    text: String,
-    /// The working copy's lock file lost its checksums after `init`.
-    checksums_dropped: bool,
-}
-
-/// `init`, `plan -out` and, when there are changes, `show -json`.
-fn run_plan(
-    tf: &Terraform,
-    ws: &mut Workspace,
-    var_file: &Path,
-    plan_path: &Path,
-    refresh_only: bool,
-    flags: &[String],
-) -> Result<Made, TerraformError> {
-    let checksums_dropped = tf.init(ws, true)?;
-    let (changes, text) = tf.plan_with(ws, var_file, plan_path, refresh_only, flags)?;
-    // `-detailed-exitcode` 0 means no resource, output or move changes:
-    // the JSON plan would only list no-ops, so the summary is empty and
-    // `show -json` is not run.
-    let json = if changes {
-        tf.show_json(ws, plan_path)?
-    } else {
-        serde_json::Value::Null
-    };
-    Ok(Made {
-        changes,
-        json,
-        text,
-        checksums_dropped,
-    })
-}
-
 /// What a plan publishes into its results folder.
 struct Results<'a> {
     /// The plan file in the working copy (moved into the folder).
@@ -694,5 +657,6 @@ fn build<'m>(
             crate::output::Output::from_env(false, 0).mask(s)
         })),
         withhold_secrets: false,
+        imports: Vec::new(),
     })
 }

@@ -13,6 +13,7 @@
 //! Keys: `audit/<YYYY>/<MM>/<DD>/<time>-<random>.json`,
 //! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`,
 //! a drift run's causes `drift-causes/<time>-<random>.json`,
+//! an adoption's `adoptions/<customer>/<product or _>/<environment>/<time>-<random>-<adopted|released>.json`,
 //! and an offboarding's `offboarded/<customer>/<time>-<random>-offboarding.json`
 //! with each state it archived before its destroy,
 //! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
@@ -293,6 +294,22 @@ pub fn state_before_destroy_key(unit: &Unit) -> String {
 /// each state is kept).
 pub fn offboarding_key(customer: &str) -> String {
     format!("offboarded/{customer}/{}-offboarding.json", stamp())
+}
+
+/// The folder of a unit's adoption records (adopted, released).
+pub fn adoptions_prefix(unit: &Unit) -> String {
+    format!(
+        "adoptions/{}/{}/{}/",
+        unit.customer,
+        unit.product.as_deref().unwrap_or("_"),
+        unit.environment
+    )
+}
+
+/// The key of a new adoption record of `unit` (`event`: `adopted`,
+/// `released`).
+pub fn adoption_key(unit: &Unit, event: &str) -> String {
+    format!("{}{}-{event}.json", adoptions_prefix(unit), stamp())
 }
 
 /// One customer file as applied.

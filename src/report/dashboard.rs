@@ -202,6 +202,8 @@ pub struct Dashboard {
     pub weeks: Vec<Week>,
     /// The last whole-fleet drift run's causes (the records), if any.
     pub drift_causes: Option<super::drift_causes::CausesRecord>,
+    /// Pairs being brought under fleetform (`adopt`), when there are any.
+    pub adoptions: Vec<super::adopt::PairStatus>,
 }
 
 /// A bar of the weekly chart, in SVG units.

@@ -13,7 +13,8 @@
 //! plan (`summary`), the workflows it hands out, pinned to what their
 //! comments say (`workflow`), and the repos `fleetform init` writes with
 //! the settings it prints (`scaffold`), and the fleet dashboard
-//! (`dashboard`), and an offboarding's preview (`offboard`).
+//! (`dashboard`), and an offboarding's preview (`offboard`), and an
+//! adoption's diff, status and waves (`adopt`).
 //!
 //! May import: plain data types (`data`: plan summaries, verdicts and
 //! diagnostics; `audit::Entry`, `config::Unit`,
@@ -23,6 +24,7 @@
 //! Never the commands, `deploy`, the engine (`engine`), `fleet`
 //! or `github`.
 
+pub mod adopt;
 pub mod app_manifests;
 pub mod audit;
 pub mod comment;

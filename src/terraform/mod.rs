@@ -1,6 +1,6 @@
 //! Terraform: the process runner (`cli`: a scrubbed environment,
 //! `init`/`plan`/`show`/`apply`), a pair's isolated working copy and its
-//! backend (`workspace`), why either failed (`error`), a data dir
+//! backend (`workspace`), an adoption plan's import blocks (`imports`), why either failed (`error`), a data dir
 //! prepared once per fleet run (`datadir`), the lock file a working copy
 //! keeps after `init` (`lockfile`), the outputs a product takes from the
 //! products it needs (`needs`). What a plan does is plain data in
@@ -13,6 +13,7 @@
 mod cli;
 mod datadir;
 mod error;
+pub mod imports;
 mod lockfile;
 pub mod needs;
 pub mod variables;
@@ -20,4 +21,5 @@ mod workspace;
 
 pub use cli::*;
 pub use error::TerraformError;
+pub use imports::Import;
 pub use workspace::{remove_stale_workspaces, Sweep, Workspace, WORK_PREFIX};

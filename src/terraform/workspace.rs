@@ -155,7 +155,7 @@ fn is_stale(dir: &Path) -> bool {
 }
 
 /// HCL string literal.
-fn hcl_str(s: &str) -> String {
+pub(super) fn hcl_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

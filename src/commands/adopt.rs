@@ -1,0 +1,150 @@
+//! `fleetform adopt plan|apply|release|wave|status`: bringing objects
+//! that exist already under fleetform, per customer × product ×
+//! environment ([`crate::deploy::adopt`] runs each step).
+
+use std::path::Path;
+
+use crate::cli::{AdoptArgs, AdoptCommand, AdoptPair};
+use crate::deploy::adopt::{self, ApplyTarget, Release, StatusFilter, Target, WaveSettings};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::report::adopt::{diff_text, status_table, wave_text};
+
+pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+    match &args.command {
+        AdoptCommand::Plan { pair, json, seal } => {
+            let planned = adopt::plan(&target(pair), *seal, manager_dir, out)?;
+            match json {
+                true => out.json(&planned).expect("serialisable"),
+                false => out.result(
+                    diff_text(
+                        &planned.unit,
+                        &planned.mapping,
+                        &planned.plan_sha256,
+                        &planned.diff,
+                    )
+                    .trim_end(),
+                ),
+            }
+            match planned.diff.verdict() {
+                crate::data::adoption::Verdict::Refused => Err(Error::Refused(format!(
+                    "the adoption plan of {} would create, replace or destroy (above): nothing of it can be applied",
+                    planned.unit
+                ))),
+                _ => Ok(()),
+            }
+        }
+        AdoptCommand::Apply {
+            pair,
+            plan_sha256,
+            reason,
+            accept_updates,
+            confirms,
+            unreviewed,
+        } => {
+            crate::util::fs::check_sha256_hex("--plan-sha256", plan_sha256)
+                .map_err(Error::Usage)?;
+            let a = ApplyTarget {
+                pair: target(pair),
+                plan_sha256: plan_sha256.clone(),
+                reason: crate::deploy::ops::require_reason(Some(reason))?,
+                accept_updates: *accept_updates,
+                confirms: *confirms,
+                unreviewed: *unreviewed,
+            };
+            out.result(&adopt::apply(&a, manager_dir, out)?);
+            Ok(())
+        }
+        AdoptCommand::Release {
+            pair,
+            reason,
+            confirms,
+            unreviewed,
+        } => {
+            let r = Release {
+                pair: target(pair),
+                reason: crate::deploy::ops::require_reason(Some(reason))?,
+                confirms: *confirms,
+                unreviewed: *unreviewed,
+            };
+            out.result(&adopt::release(&r, manager_dir, out)?);
+            Ok(())
+        }
+        AdoptCommand::Discover { pair, command } => {
+            out.result(&adopt::discover(&target(pair), command, manager_dir, out)?);
+            Ok(())
+        }
+        AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, out),
+        AdoptCommand::Status {
+            customers,
+            environment,
+            product,
+            out: out_dir,
+            json,
+        } => {
+            let rows = adopt::status(
+                &StatusFilter {
+                    customers: customers.clone(),
+                    environment: environment.clone(),
+                    product: product.clone(),
+                    out: out_dir.clone(),
+                },
+                manager_dir,
+            )?;
+            match json {
+                true => out.json(&rows).expect("serialisable"),
+                false => out.result(status_table(&rows).trim_end()),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+    let AdoptCommand::Wave {
+        environment,
+        customers,
+        product,
+        apply,
+        unreviewed: _,
+        reason,
+        out: out_dir,
+        terraform,
+        json,
+    } = command
+    else {
+        unreachable!("called for `adopt wave` only")
+    };
+    let settings = WaveSettings {
+        environment: environment.clone(),
+        product: product.clone(),
+        customers: customers.clone(),
+        out: out_dir.clone(),
+        terraform: terraform.clone(),
+        apply: match apply {
+            true => Some(crate::deploy::ops::require_reason(reason.as_deref())?),
+            false => None,
+        },
+    };
+    let report = adopt::wave(&settings, manager_dir, out)?;
+    match json {
+        true => out.json(&report).expect("serialisable"),
+        false => out.result(wave_text(&report).trim_end()),
+    }
+    match &report.halted {
+        Some(_) => Err(Error::Refused(
+            "the adoption wave halted at a pair that is not ready (above)".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn target(p: &AdoptPair) -> Target {
+    Target {
+        customer: p.customer.clone(),
+        environment: p.environment.clone(),
+        product: p.product.clone(),
+        out: p.out.clone(),
+        terraform: p.terraform.clone(),
+    }
+}

@@ -1,0 +1,134 @@
+//! Bringing existing objects under fleetform (`fleetform adopt`): per
+//! customer × product × environment, a mapping file in the manager repo
+//! (`adopt/<customer>/[<product>/]<environment>.yml`: resource address →
+//! the id of the object that exists) becomes Terraform `import` blocks in
+//! the pair's working copy, and the plan is read as an adoption diff
+//! (`crate::data::adoption`): imports only (ready), imports and in-place
+//! updates (to review), or a create, replace or destroy (refused).
+//!
+//! # Files
+//!
+//! - `mapping`: the mapping file, read with `file:line:col` for each error.
+//! - `discover`: the mapping file written from a command of the
+//!   provider's that lists the objects (`ADDRESS ID` lines).
+//! - `plan`: one pair's adoption plan, and the diff kept beside it
+//!   (`adoption.json` in its plan folder).
+//! - `apply`: the reviewed apply of a sealed digest, refused unless the
+//!   plan file itself imports only (or, with `--accept-updates`, imports
+//!   and updates in place); recorded (audit line, deployment record,
+//!   adoption record).
+//! - `release`: until the first apply after the adoption, `state rm` of
+//!   the adopted addresses; nothing in the cloud is touched.
+//! - `status`: where each pair stands (not started, mapped, zero-diff,
+//!   to review, refused, adopted, released).
+//! - `wave`: pairs in order (the rollout's waves, pilot first), halting
+//!   at the first that is not ready.
+//!
+//! # Imports
+//!
+//! May import what `deploy` may (the engine, `records`, `report`,
+//! `audit`, `rollout`'s waves) and `deploy`'s own `ops` and
+//! `second_person`.
+
+mod apply;
+mod discover;
+mod mapping;
+mod plan;
+mod record;
+mod release;
+mod status;
+mod wave;
+
+use std::path::PathBuf;
+
+pub use crate::report::adopt::{PairStatus, Stage, WaveReport};
+pub use apply::{apply, ApplyTarget};
+pub use discover::discover;
+pub use mapping::{mapping_path, Mapping};
+pub use plan::{plan, Planned};
+pub use release::{release, Release};
+pub use status::{status, Filter as StatusFilter};
+pub use wave::{wave, WaveSettings};
+
+use crate::error::Error;
+
+/// The file in a pair's plan folder with its adoption diff.
+pub const ADOPTION_FILE: &str = "adoption.json";
+
+/// Why an adoption step stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptError {
+    /// The mapping file is missing or wrong; `at` is `file:line:col`.
+    #[error("{at}: {message}")]
+    Mapping { at: String, message: String },
+    /// Not allowed now; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// A record could not be read or written.
+    #[error("the adoption records: {0}")]
+    Records(#[from] crate::records::RecordsError),
+}
+
+impl From<AdoptError> for Error {
+    fn from(e: AdoptError) -> Self {
+        match e {
+            AdoptError::Mapping { .. } => Error::Usage(e.to_string()),
+            AdoptError::Refused(m) => Error::Refused(m),
+            AdoptError::Records(_) => Error::Failed(e.to_string()),
+        }
+    }
+}
+
+/// One pair an adoption step acts on.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub customer: String,
+    pub environment: String,
+    pub product: Option<String>,
+    /// Results folder; the plan goes to its pair's folder.
+    pub out: PathBuf,
+    pub terraform: Option<PathBuf>,
+}
+
+/// The manager at `customer`'s pin for `view`'s product, when it is
+/// pinned (checked out under `scratch`): its plan and apply run there, as
+/// its plans and applies do. The mapping, the records and the checks stay
+/// the live manager's.
+fn at_pin(
+    live: &crate::config::Manager,
+    view: &crate::config::Manager,
+    customer: &crate::config::Customer,
+    scratch: &std::path::Path,
+) -> crate::error::Result<Option<crate::config::Manager>> {
+    crate::config::pins::pinned_view(live, view, customer, scratch)
+        .map_err(|e| Error::Refused(format!("{e}; nothing was changed")))
+}
+
+/// A scratch folder for a pinned view.
+fn scratch() -> crate::error::Result<tempfile::TempDir> {
+    tempfile::tempdir()
+        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))
+}
+
+/// The manager's view of `t`'s product, the customer, and the pair's
+/// unit, checked as a plan checks them.
+fn resolve<'r>(
+    manager: &crate::config::Manager,
+    registry: &'r crate::config::Registry,
+    t: &Target,
+) -> crate::error::Result<(crate::config::Manager, &'r crate::config::Customer)> {
+    let customer = registry
+        .require(&t.customer)
+        .map_err(|m| Error::Usage(format!("{m}; nothing was changed")))?;
+    let view = manager
+        .select_product(t.product.as_deref())
+        .map_err(Error::Usage)?;
+    super::ops::registered_for(manager, registry, customer, &view, &t.environment)?;
+    if !customer.is_active() {
+        return Err(Error::Refused(format!(
+            "customer `{}` was revoked: nothing to adopt",
+            customer.slug
+        )));
+    }
+    Ok((view, customer))
+}

@@ -1,0 +1,186 @@
+//! What people read of an adoption: the adoption diff of a pair's plan
+//! (imports, in-place updates attribute by attribute, what is refused
+//! and what to do about it), the status of each pair, and a wave's
+//! progress. Values are shown as the plan has them; sensitive ones are
+//! `(sensitive)` already.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Unit;
+use crate::data::adoption::{AdoptionDiff, Refused, Verdict};
+
+/// Where a pair stands in its adoption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    NotStarted,
+    /// A mapping file exists; no adoption plan yet.
+    Mapped,
+    /// The adoption plan imports only.
+    ZeroDiff,
+    /// The adoption plan also updates in place.
+    ToReview,
+    /// The adoption plan creates, replaces or destroys.
+    Refused,
+    Adopted,
+    Released,
+}
+
+impl Stage {
+    pub fn word(self) -> &'static str {
+        match self {
+            Stage::NotStarted => "not started",
+            Stage::Mapped => "mapped",
+            Stage::ZeroDiff => "zero-diff",
+            Stage::ToReview => "to review",
+            Stage::Refused => "refused",
+            Stage::Adopted => "adopted",
+            Stage::Released => "released",
+        }
+    }
+}
+
+/// One pair's adoption status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairStatus {
+    pub unit: Unit,
+    pub stage: Stage,
+    pub detail: String,
+}
+
+/// A wave's pairs as it left them, and why it halted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WaveReport {
+    /// Each wave's name and its pairs reached.
+    pub waves: Vec<(String, Vec<PairStatus>)>,
+    pub halted: Option<String>,
+}
+
+/// The verb of a refused action.
+pub fn refused_word(a: Refused) -> &'static str {
+    match a {
+        Refused::Create => "create",
+        Refused::Replace => "replace",
+        Refused::Destroy => "destroy",
+    }
+}
+
+/// The adoption diff of `unit`'s plan, as the operator reads it.
+pub fn diff_text(unit: &Unit, mapping: &Path, digest: &str, diff: &AdoptionDiff) -> String {
+    let verdict = match diff.verdict() {
+        _ if diff.imported().is_empty() && diff.refused.is_empty() => "nothing to import",
+        Verdict::Ready => "ready: imports only, nothing changes in the cloud",
+        Verdict::Review => "to review: imports and updates in place",
+        Verdict::Refused => "refused: it would create, replace or destroy",
+    };
+    let mut t = format!(
+        "Adoption plan of {unit} (mapping {}): {verdict}\n",
+        mapping.display()
+    );
+    for a in &diff.imports {
+        t.push_str(&format!("  {:<15}  {a}\n", "import"));
+    }
+    for u in &diff.updates {
+        let how = if u.importing {
+            "import + update"
+        } else {
+            "update"
+        };
+        t.push_str(&format!("  {how:<15}  {}\n", u.address));
+        for a in &u.attributes {
+            t.push_str(&format!(
+                "  {:<15}    {}: {} -> {}\n",
+                "", a.name, a.before, a.after
+            ));
+        }
+    }
+    for r in &diff.refused {
+        t.push_str(&format!(
+            "  {:<15}  {}\n",
+            refused_word(r.action),
+            r.address
+        ));
+        t.push_str(&format!("  {:<15}    {}\n", "", refused_hint(r, mapping)));
+    }
+    t.push_str(&next_step(unit, digest, diff));
+    t
+}
+
+fn refused_hint(r: &crate::data::adoption::Refusal, mapping: &Path) -> String {
+    match r.action {
+        Refused::Create => format!(
+            "not mapped to an object that exists: add `{}: <id>` under `imports:` in {}, or take it out of the module",
+            r.address,
+            mapping.display()
+        ),
+        Refused::Replace if !r.forced_by.is_empty() => format!(
+            "the values differ from the object where it cannot change in place ({}): make them match the object",
+            r.forced_by.join(", ")
+        ),
+        Refused::Replace => "the values differ from the object where it cannot change in place: make them match the object".into(),
+        Refused::Destroy => "in the state but not in the module: put it back in the module, or take it out of the state".into(),
+    }
+}
+
+/// What to do next, with the digest.
+fn next_step(unit: &Unit, digest: &str, diff: &AdoptionDiff) -> String {
+    let product = unit
+        .product
+        .as_deref()
+        .map(|p| format!(" --product {p}"))
+        .unwrap_or_default();
+    let apply = format!(
+        "fleetform adopt apply --customer {}{product} --env {} --plan-sha256 {digest} --reason TEXT",
+        unit.customer, unit.environment
+    );
+    match diff.verdict() {
+        _ if diff.imported().is_empty() && diff.refused.is_empty() => {
+            "Nothing to adopt: the mapping names nothing the state lacks.\n".into()
+        }
+        Verdict::Ready => format!(
+            "{} to import. A second person reviews this digest, then:\n  {apply}\n",
+            diff.imported().len()
+        ),
+        Verdict::Review => format!(
+            "{} to import, {} updated in place. Make the values match the objects and plan again, or accept the updates:\n  {apply} --accept-updates\n",
+            diff.imported().len(),
+            diff.updates.len()
+        ),
+        Verdict::Refused => format!(
+            "Nothing can be applied: an adoption changes nothing in the cloud. Fix what is refused above and plan again (plan sha256:{digest}).\n"
+        ),
+    }
+}
+
+/// One line per pair: unit, stage, detail.
+pub fn status_table(rows: &[PairStatus]) -> String {
+    let names: Vec<String> = rows.iter().map(|r| r.unit.to_string()).collect();
+    let w = names.iter().map(String::len).max().unwrap_or(0).max(4);
+    let mut t = format!("{:<w$}  {:<11}  detail\n", "pair", "status");
+    for (r, name) in rows.iter().zip(&names) {
+        let line = format!("{name:<w$}  {:<11}  {}", r.stage.word(), r.detail);
+        t.push_str(line.trim_end());
+        t.push('\n');
+    }
+    t
+}
+
+/// A wave's pairs, by wave, and where it halted.
+pub fn wave_text(r: &WaveReport) -> String {
+    let mut t = String::new();
+    for (name, rows) in &r.waves {
+        t.push_str(&format!("Wave {name}:\n"));
+        for line in status_table(rows).lines() {
+            t.push_str(&format!("  {line}\n"));
+        }
+    }
+    match &r.halted {
+        Some(why) => t.push_str(&format!(
+            "Halted at the first pair that is not ready; the pairs after it were not planned.\n{why}"
+        )),
+        None => t.push_str("Every pair reached is ready or adopted.\n"),
+    }
+    t
+}
