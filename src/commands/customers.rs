@@ -13,15 +13,13 @@ use crate::config::{display_path, is_date, Customer, Manager, Registry, Status, 
 use crate::error::{Error, Result};
 use crate::output::Output;
 
-mod instructions;
 mod keys;
 mod pins;
 mod secret_keys;
-mod view;
 
-use instructions::instructions;
+use crate::deploy::customers::instructions::instructions;
+use crate::deploy::customers::view::{list, show};
 use keys::{dispatch_key, manager_secret, print_key, rotate_key};
-use view::{list, show};
 
 pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
     let manager = Manager::load(manager_dir)?;

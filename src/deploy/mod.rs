@@ -39,6 +39,8 @@
 //! - `fetch`: planned environments, the customer's files, the gates' PR
 //!   facts, files changed since the plan.
 //! - `plan`, `apply`: the two dispatched commands as their steps.
+//! - `customers`: the registry as `customers list` and `show` print it,
+//!   and a new customer's onboarding instructions.
 //! - `doctor`: `fleetform doctor`'s reads of the manager's and the
 //!   customers' GitHub settings, judged by `crate::doctor`'s checks.
 //! - `drift`: a drift run (`fleetform drift`): plans of the shard or the
@@ -84,6 +86,7 @@
 //! `config`, `dispatch`, `relay` (its client), `github`, `policy`,
 //! `records`, `report`, `terraform`, `values`, `data`, `audit`, `notify`,
 //! `doctor` (its checks), `net` (the client's settings doctor reports),
+//! `version` (the action ref onboarding instructions name),
 //! `ci`, `output`, `error`, `util`). It never imports `crate::commands`:
 //! the commands parse their flags, call in here, and print what comes
 //! back.
@@ -97,6 +100,7 @@ mod batch;
 mod comment;
 pub mod comment_command;
 mod conclude;
+pub mod customers;
 pub mod deployments;
 pub mod doctor;
 pub mod drift;

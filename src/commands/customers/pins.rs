@@ -199,7 +199,7 @@ fn check_until(until: &str) -> Result<()> {
             crate::util::text::shown(until)
         )));
     }
-    let today = super::view::today().to_string();
+    let today = crate::deploy::customers::view::today().to_string();
     if until < today.as_str() {
         return Err(Error::Usage(format!(
             "--until {until} is already past (today is {today}); give the last day of the hold, today or later"

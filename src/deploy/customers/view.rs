@@ -29,7 +29,7 @@ struct Item<'a> {
     pins: Vec<PinItem>,
 }
 
-pub(super) fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
+pub fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
     let today = today();
     let items: Vec<Item> = registry
@@ -195,7 +195,7 @@ fn stale_cell(stale: &[crate::data::summary::SecretAge]) -> String {
 }
 
 /// Today, UTC (`FLEETFORM_NOW`, Unix seconds, in tests).
-pub(super) fn today() -> jiff::civil::Date {
+pub fn today() -> jiff::civil::Date {
     let secs = i64::try_from(crate::rollout::now()).unwrap_or(i64::MAX);
     jiff::Timestamp::from_second(secs)
         .unwrap_or_else(|_| jiff::Timestamp::now())
@@ -205,11 +205,7 @@ pub(super) fn today() -> jiff::civil::Date {
 
 /// The token column: its name and expiry, flagged when an active
 /// customer's token expires within 30 days or has expired.
-pub(super) fn token_cell(
-    token: Option<&TokenInfo>,
-    state: Option<TokenState>,
-    active: bool,
-) -> String {
+pub fn token_cell(token: Option<&TokenInfo>, state: Option<TokenState>, active: bool) -> String {
     let Some(t) = token else {
         return "-".into();
     };
@@ -230,7 +226,7 @@ pub(super) fn token_cell(
 
 /// One `token_expiring` notice per active customer whose token expires
 /// within [`TOKEN_WARN_DAYS`] days or has expired: the slug, the days.
-pub(super) fn notify_tokens(
+pub fn notify_tokens(
     manager: &Manager,
     registry: &Registry,
     today: jiff::civil::Date,
@@ -256,7 +252,7 @@ pub(super) fn notify_tokens(
 }
 
 /// One note naming the active customers whose tokens need renewing.
-pub(super) fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output) {
+pub fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output) {
     let due: Vec<&str> = registry
         .customers
         .iter()
@@ -278,7 +274,7 @@ pub(super) fn token_warning(registry: &Registry, today: jiff::civil::Date, out: 
     }
 }
 
-pub(super) fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
+pub fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
     let identities = manager.stage_identities(c, &c.environments);

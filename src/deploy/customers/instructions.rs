@@ -8,7 +8,7 @@ use crate::dispatch::auth;
 use crate::error::{Error, Result};
 use crate::output::Output;
 
-pub(super) fn instructions(
+pub fn instructions(
     manager: &Manager,
     slug: &str,
     manager_repo: Option<&str>,
@@ -115,7 +115,7 @@ fn secret_rows(
 /// (schema, credentials, and rendered through the manager's layers for
 /// each of its environments); without one that passes, the schema's
 /// required keys instead. With products there is no one schema: neither.
-pub(super) fn starter_variables(
+pub fn starter_variables(
     manager: &Manager,
     c: &crate::config::Customer,
 ) -> Result<(Option<String>, Vec<String>)> {
@@ -149,7 +149,7 @@ pub(super) fn starter_variables(
 
 /// The instructions template: `--template`, else the manager's
 /// `templates/instructions.md.j2`, else (`None`) the embedded one.
-pub(super) fn instructions_template(
+pub fn instructions_template(
     manager: &Manager,
     template: Option<&PathBuf>,
 ) -> Result<Option<String>> {
@@ -163,7 +163,7 @@ pub(super) fn instructions_template(
 
 /// How each environment applies, e.g. `staging: automatic, production:
 /// after the provider's approval`.
-pub(super) fn apply_note(manager: &Manager) -> String {
+pub fn apply_note(manager: &Manager) -> String {
     manager
         .config
         .environments
