@@ -7,7 +7,9 @@
 //! (`sync`), an order-preserving parallel map for the batch modes
 //! (`parallel`), and a drift run's causes across the fleet and what each
 //! environment's repair policy does with its pairs (`drift_causes`), and
-//! the dashboard's view of every customer from the records (`dashboard`).
+//! the dashboard's view of every customer from the records (`dashboard`),
+//! `render` (one pair's or every pair's variables, explained by origin)
+//! and `validate` (customer files against the schema).
 //!
 //! May import: `engine` (each pair's plan or render), `data`, `config`,
 //! `values`, `terraform`, `report` (the row types a
@@ -24,9 +26,11 @@ pub mod impact_plan;
 pub mod matrix;
 pub mod parallel;
 pub mod products;
+pub mod render;
 pub mod run;
 pub mod select;
 pub mod sync;
+pub mod validate;
 
 pub use run::{
     execute, local_dir, local_products_file, local_source, local_sources, prepare,
