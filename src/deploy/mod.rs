@@ -53,6 +53,8 @@
 //! - `repair`: drift repairs by policy: sealed plans that put drifted
 //!   pairs back, judged again, and the ones a drift job may apply by
 //!   itself applied through `local_apply`.
+//! - `local_plan`: a local fleet plan, or a targeted plan of one pair
+//!   sealed for the ops workflow (`fleetform plan` without `--dispatch`).
 //! - `local_apply`: an apply of a local plan folder (`fleetform apply`
 //!   without `--dispatch`, a drift repair), with its second person and
 //!   record.
@@ -108,6 +110,7 @@ mod event;
 mod fetch;
 mod invalid;
 mod local_apply;
+mod local_plan;
 pub mod offboard;
 pub mod ops;
 mod plan;
@@ -137,6 +140,7 @@ pub use deployments::Deployments;
 pub use event::{read_batch_event, read_event, Dispatched, Stage};
 pub use fetch::enabled_in_order;
 pub use local_apply::{apply_local, LocalApply};
+pub use local_plan::{plan_local, LocalPlan};
 pub use plan::{plan, PlanSettings};
 pub use record::audit_refusal;
 pub use rollout::{ChangeCommits, Gate as RolloutGate, RolloutGitHub};
