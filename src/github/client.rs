@@ -1,5 +1,6 @@
-//! The client: hyper over the shared connector of `net` (proxies, the
-//! trusted roots, `FLEETFORM_GITHUB_CA_FILE`), and around every request the
+//! The client: one octocrab client per credential over the shared
+//! connector of `net` (proxies, the trusted roots,
+//! `FLEETFORM_GITHUB_CA_FILE`; `transport`), and around every request the
 //! documented headers, retries with backoff within a budget, rate limits,
 //! the request count, `--dry-run`'s withheld writes, and pagination that
 //! follows `Link: rel="next"` only under the API root. The request as
@@ -183,7 +184,7 @@ impl GitHub {
         let http = crate::net::client(extra.as_ref(), Some(CA_FILE_VAR))?;
         Ok(GitHub {
             wire: Wire {
-                http,
+                crab: super::transport::octocrab_over(http)?,
                 auth,
                 timeout,
             },

@@ -1,6 +1,8 @@
-//! GitHub REST client on the shared HTTP client of `net` (proxies, the
-//! system's and the environment's CAs, `FLEETFORM_GITHUB_CA_FILE` for a
-//! GitHub Enterprise Server with a private CA).
+//! GitHub REST client: one octocrab client per credential, built on the
+//! shared HTTP client of `net` (proxies, the system's and the
+//! environment's CAs, `FLEETFORM_GITHUB_CA_FILE` for a GitHub Enterprise
+//! Server with a private CA) with none of octocrab's own retry, timeout or
+//! redirect layers (`transport`).
 //!
 //! - API root from `GITHUB_API_URL` (GitHub Enterprise Server works, path
 //!   prefix included), checked before the client is built
@@ -27,8 +29,10 @@
 //!   runtime; `retry`: [`RetryPolicy`] and the answer's headers that
 //!   decide a retry; `budget`: the scheduler every request waits in for a
 //!   slot within GitHub's primary and secondary limits ([`Limits`]);
-//!   `wire`: the request with its headers, and the answer read within
-//!   the timeout;
+//!   `wire`: the request with its headers, sent raw through the
+//!   credential's octocrab client (`Octocrab::execute`), and the answer
+//!   read within the timeout; `transport`: that octocrab client over
+//!   `net`'s HTTP client (and why App authentication is not octocrab's);
 //!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
 //!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
@@ -52,7 +56,8 @@
 //! imports only `util`.
 //!
 //! Inside this folder the client may import `error`, `root`, `retry`,
-//! `budget`, `etags` and `wire` (which imports only `error`); `pages` and the API
+//! `budget`, `etags`, `transport` and `wire` (which imports only `error`
+//! and `transport`); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
 //! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
@@ -90,6 +95,7 @@ mod root;
 mod settings;
 mod statuses;
 mod teams;
+mod transport;
 mod wire;
 pub mod write_log;
 

@@ -3,15 +3,23 @@
 //! `User-Agent`, the token, `If-None-Match`), the answer's head and body
 //! each within the client's timeout, and the texts made of an answer.
 //! Split from `client`, which decides what an answer means; this file
-//! imports no other of the folder but `error`.
+//! imports no other of the folder but `error` and `transport` (the
+//! request goes out through the credential's octocrab client, raw:
+//! `Octocrab::execute`, so the status and headers stay visible).
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt as _;
+use octocrab::OctoBody;
 use serde_json::Value;
 
 use std::time::Duration;
 
 use super::error::GitHubError;
+use super::transport::{transport_error, TransportError};
+
+/// An answer's body as octocrab hands it on (streamed as it arrives).
+pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
 
 /// The media type every request asks for.
 pub const ACCEPT: &str = "application/vnd.github+json";
@@ -20,10 +28,10 @@ pub const API_VERSION: &str = "2022-11-28";
 /// The `User-Agent` every request sends (GitHub requires one).
 pub const USER_AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
 
-/// The connection side of a client: the HTTP client, the token and the
-/// timeout.
+/// The connection side of a client: its octocrab client (over `net`'s
+/// HTTP client), the token and the timeout.
 pub(super) struct Wire {
-    pub http: crate::net::Client,
+    pub crab: octocrab::Octocrab,
     /// `Authorization: Bearer <token>`, marked sensitive.
     pub auth: Option<http::HeaderValue>,
     /// How long an answer's head, and each part of its body, may take.
@@ -76,7 +84,7 @@ impl Wire {
         path: &str,
         body: Option<&Value>,
         if_none_match: Option<&str>,
-    ) -> Result<http::Request<Full<Bytes>>, GitHubError> {
+    ) -> Result<http::Request<OctoBody>, GitHubError> {
         let mut builder = http::Request::builder()
             .method(method.http())
             .uri(url)
@@ -96,7 +104,7 @@ impl Wire {
             }
             None => Bytes::new(),
         };
-        builder.body(Full::new(bytes)).map_err(|e| {
+        builder.body(OctoBody::from(bytes)).map_err(|e| {
             GitHubError::Setup(format!(
                 "{} {path}: cannot build the request: {e}",
                 method.as_str()
@@ -107,32 +115,22 @@ impl Wire {
     /// The answer's head within the timeout; `Err` holds what failed.
     pub(super) async fn exchange(
         &self,
-        request: http::Request<Full<Bytes>>,
-    ) -> Result<http::Response<hyper::body::Incoming>, Unanswered> {
+        request: http::Request<OctoBody>,
+    ) -> Result<http::Response<AnswerBody>, Unanswered> {
         SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        match tokio::time::timeout(self.timeout, self.http.request(request)).await {
+        match tokio::time::timeout(self.timeout, self.crab.execute(request)).await {
             Err(_) => Err(Unanswered {
                 message: format!("no answer within {} s", self.timeout.as_secs()),
                 sent: true,
                 permanent: false,
             }),
-            Ok(Err(e)) => {
-                let connect = crate::net::connect_error(&e);
-                Err(Unanswered {
-                    message: crate::net::error_text(&e),
-                    sent: !e.is_connect(),
-                    permanent: connect.is_some_and(crate::net::ConnectError::is_permanent),
-                })
-            }
+            Ok(Err(e)) => Err(Unanswered::of(&e)),
             Ok(Ok(r)) => Ok(r),
         }
     }
 
     /// The body as text, each part within the timeout.
-    pub(super) async fn body_text(
-        &self,
-        mut body: hyper::body::Incoming,
-    ) -> Result<String, String> {
+    pub(super) async fn body_text(&self, mut body: AnswerBody) -> Result<String, String> {
         let mut buf = Vec::new();
         loop {
             match tokio::time::timeout(self.timeout, body.frame()).await {
@@ -156,6 +154,32 @@ pub(super) struct Unanswered {
     pub message: String,
     pub sent: bool,
     pub permanent: bool,
+}
+
+impl Unanswered {
+    /// What octocrab's error says: the HTTP client's failure when it is
+    /// one (made no connection, or failed after), else octocrab's own (its
+    /// service gone: no request went out, and none will).
+    fn of(e: &octocrab::Error) -> Unanswered {
+        match transport_error(e) {
+            Some(TransportError::Http(h)) => Unanswered {
+                message: crate::net::error_text(h),
+                sent: !h.is_connect(),
+                permanent: crate::net::connect_error(h)
+                    .is_some_and(crate::net::ConnectError::is_permanent),
+            },
+            Some(t @ TransportError::Body(_)) => Unanswered {
+                message: t.to_string(),
+                sent: false,
+                permanent: true,
+            },
+            None => Unanswered {
+                message: crate::net::error_text(e),
+                sent: false,
+                permanent: true,
+            },
+        }
+    }
 }
 
 pub(super) fn message_of(text: &str) -> String {

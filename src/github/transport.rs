@@ -1,0 +1,101 @@
+//! The octocrab client of one credential, over the shared HTTP client of
+//! `net` (its connector: proxies, the trusted roots,
+//! `FLEETFORM_GITHUB_CA_FILE`).
+//!
+//! Built with `OctocrabBuilder::new_empty().with_service(..)`: octocrab
+//! brings no HTTP client, no TLS, and none of its own retry, timeout or
+//! redirect layers (its default features are off), so every request goes
+//! out through [`NetService`] exactly as built by `wire` (the documented
+//! headers, the token, the `fleetform/<version>` User-Agent), and the
+//! answer's status, headers and streamed body come back as sent, which the
+//! client reads within its own timeout.
+//!
+//! Authentication is `AuthState::None`: the token is a header `wire` puts
+//! on the request. GitHub App authentication (the JWT, the installation
+//! token, its expiry) stays in `app`, not octocrab's `jwt` feature: that
+//! feature cannot restrict an installation token's permissions (fleetform
+//! asks for each command's own), and it brings jsonwebtoken 10 with a
+//! second crypto backend (aws-lc-rs or RustCrypto's rsa) besides the one
+//! the binary already links.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use octocrab::OctoBody;
+
+use super::error::GitHubError;
+
+/// Why [`NetService`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TransportError {
+    /// The request's body could not be read (octocrab's bodies are in
+    /// memory: this does not happen in practice).
+    #[error("cannot read the request's body: {0}")]
+    Body(String),
+    /// The HTTP client's error, whose causes say whether a connection was
+    /// made.
+    #[error("{}", crate::net::error_text(.0))]
+    Http(#[source] hyper_util::client::legacy::Error),
+}
+
+/// The tower service octocrab sends through: `net`'s HTTP client.
+#[derive(Clone)]
+pub(super) struct NetService(crate::net::Client);
+
+impl tower::Service<http::Request<OctoBody>> for NetService {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = TransportError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<OctoBody>) -> Self::Future {
+        let client = self.0.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| TransportError::Body(e.to_string()))?
+                .to_bytes();
+            let request = http::Request::from_parts(parts, Full::<Bytes>::new(bytes));
+            client.request(request).await.map_err(TransportError::Http)
+        })
+    }
+}
+
+/// The octocrab client of one credential over `http`. Its service runs
+/// on the runtime the caller is on (octocrab spawns it there).
+pub(super) fn octocrab_over(http: crate::net::Client) -> Result<octocrab::Octocrab, GitHubError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(GitHubError::Setup(
+            "the GitHub client must be built on its runtime".into(),
+        ));
+    }
+    octocrab::OctocrabBuilder::new_empty()
+        .with_service(NetService(http))
+        .with_auth(octocrab::AuthState::None)
+        .build()
+        .map_err(|e| GitHubError::Setup(format!("cannot build the GitHub client: {e}")))
+}
+
+/// The transport's own failure in `e`'s causes, if any (octocrab wraps it
+/// in its `Service` error).
+pub(super) fn transport_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a TransportError> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(found) = c.downcast_ref::<TransportError>() {
+            return Some(found);
+        }
+        cause = c.source();
+    }
+    None
+}
