@@ -17,12 +17,13 @@ use serde_json::Value;
 use super::budget::{self, Ledger, Limits, Slot};
 use super::error::{GitHubError, Token};
 use super::etags::EtagCache;
+pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
+use super::layers::write_log::WriteLogLayer;
 use super::retry::{Headers, RetryPolicy};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
 pub use super::wire::truncate_chars;
 pub(super) use super::wire::Method;
 use super::wire::{message_of, Wire};
-pub use super::wire::{ACCEPT, API_VERSION};
 
 /// Pages read of one list at most (100 items each).
 pub const MAX_PAGES: usize = 50;
@@ -53,9 +54,11 @@ pub struct GitHub {
     wire: Wire,
     root: ApiRoot,
     retry: RetryPolicy,
-    requests: AtomicUsize,
-    /// Requests GitHub answered (with any status).
-    answered: AtomicUsize,
+    /// Requests sent, counted by the `count` layer.
+    requests: Arc<AtomicUsize>,
+    /// Requests GitHub answered (with any status), counted by the `count`
+    /// layer.
+    answered: Arc<AtomicUsize>,
     pub dry_run: bool,
     withheld: Mutex<Vec<PlannedRequest>>,
     /// The last `GitHub-Authentication-Token-Expiration` header GitHub
@@ -66,7 +69,7 @@ pub struct GitHub {
     retry_unconnected: bool,
     /// The scheduler's bookkeeping for this credential
     /// ([`budget`]), and its concurrency cap.
-    ledger: Mutex<Ledger>,
+    ledger: Arc<Mutex<Ledger>>,
     slots: tokio::sync::Semaphore,
     /// Requests waiting for one of the `slots` ([`GitHub::queued_for_a_slot`]).
     queued: AtomicUsize,
@@ -184,19 +187,20 @@ impl GitHub {
         let http = crate::net::client(extra.as_ref(), Some(CA_FILE_VAR))?;
         Ok(GitHub {
             wire: Wire {
-                crab: super::transport::octocrab_over(http)?,
+                http,
                 auth,
+                crab: std::sync::OnceLock::new(),
                 timeout,
             },
             root,
             retry,
-            requests: AtomicUsize::new(0),
-            answered: AtomicUsize::new(0),
+            requests: Arc::default(),
+            answered: Arc::default(),
             dry_run,
             withheld: Mutex::new(Vec::new()),
             token_expiration: Mutex::new(None),
             retry_unconnected: true,
-            ledger: Mutex::new(Ledger::new(limits)),
+            ledger: Arc::new(Mutex::new(Ledger::new(limits))),
             slots: tokio::sync::Semaphore::new(limits.concurrency),
             queued: AtomicUsize::new(0),
             patience: budget::Patience::new(retry.max_wait),
@@ -239,7 +243,7 @@ impl GitHub {
     pub fn with_limits(mut self, limits: Option<Limits>) -> Self {
         self.unscheduled = limits.is_none();
         if let Some(limits) = limits {
-            self.ledger = Mutex::new(Ledger::new(limits));
+            self.ledger = Arc::new(Mutex::new(Ledger::new(limits)));
             self.slots = tokio::sync::Semaphore::new(limits.concurrency);
         }
         self
@@ -415,7 +419,6 @@ impl GitHub {
         loop {
             attempt += 1;
             let _slot = self.slot(method, path).await?;
-            self.requests.fetch_add(1, Ordering::SeqCst);
             tracing::debug!(method = method.as_str(), path, attempt, "request");
             let (wait, reason, give_up) = match self
                 .attempt(method, &url, path, body, if_none_match, attempt)
@@ -475,10 +478,6 @@ impl GitHub {
         loop {
             let slot = lock(&self.ledger).reserve(write, budget::now_ms());
             let Slot::Wait { ms, what } = slot else {
-                if let (true, Some(log)) = (write, &self.write_log) {
-                    // Reported by the caller's last write of the log.
-                    let _ = super::write_log::write(log, &self.writes_of_the_hour());
-                }
                 return Ok(Some(permit));
             };
             self.patience.check((method.as_str(), path), what, ms)?;
@@ -493,6 +492,31 @@ impl GitHub {
         }
     }
 
+    /// The octocrab client, built at the first request with the layers
+    /// this client's settings call for ([`super::transport`]).
+    fn crab(&self) -> Result<&octocrab::Octocrab, GitHubError> {
+        if let Some(crab) = self.wire.crab.get() {
+            return Ok(crab);
+        }
+        let ledger = self.ledger.clone();
+        let write_log = self
+            .write_log
+            .clone()
+            .filter(|_| !self.unscheduled)
+            .map(|path| {
+                let hour = move || lock(&ledger).writes_of_the_hour(budget::now_ms());
+                WriteLogLayer::new(path, Arc::new(hour))
+            });
+        let layers = super::transport::Layers {
+            auth: self.wire.auth.clone(),
+            sent: self.requests.clone(),
+            answered: self.answered.clone(),
+            write_log,
+        };
+        let crab = super::transport::octocrab_over(self.wire.http.clone(), layers)?;
+        Ok(self.wire.crab.get_or_init(|| crab))
+    }
+
     /// One try: send, read, and decide.
     async fn attempt(
         &self,
@@ -504,7 +528,7 @@ impl GitHub {
         attempt: u32,
     ) -> Result<Attempt, GitHubError> {
         let request = self.wire.request(method, url, path, body, if_none_match)?;
-        let response = match self.wire.exchange(request).await {
+        let response = match self.wire.exchange(self.crab()?, request).await {
             // A connection that cannot be made for a reason trying again
             // will not change (a refused certificate, a proxy wanting
             // credentials) is reported at once.
@@ -533,13 +557,12 @@ impl GitHub {
             }
             Err(e) => {
                 return Ok(Attempt::retry(
-                    self.backoff(attempt),
+                    self.retry.backoff(attempt),
                     format!("connection error: {}", e.message),
                 ))
             }
             Ok(r) => r,
         };
-        self.answered.fetch_add(1, Ordering::SeqCst);
         let status = response.status().as_u16();
         let headers = Headers::of(response.headers());
         lock(&self.ledger).answered(headers.remaining.as_deref(), headers.reset);
@@ -549,7 +572,7 @@ impl GitHub {
         match self.wire.body_text(response.into_body()).await {
             Ok(text) => self.decide(method, path, status, headers, &text, attempt),
             Err(e) => Ok(Attempt::retry(
-                self.backoff(attempt),
+                self.retry.backoff(attempt),
                 format!("reading the body: {e}"),
             )),
         }
@@ -578,7 +601,9 @@ impl GitHub {
             });
         }
         if status >= 500 || rate_limited {
-            let wait = self.wait_before_retry(&headers, rate_limited, attempt);
+            let wait = self
+                .retry
+                .wait_before_retry(&headers, rate_limited, attempt);
             if rate_limited {
                 lock(&self.ledger).hold(budget::now_ms(), wait);
                 // A limit answer's wait past what this run may wait is
@@ -633,7 +658,7 @@ impl GitHub {
                         return Err(bad);
                     }
                     return Ok(Attempt::Retry {
-                        wait: self.backoff(attempt),
+                        wait: self.retry.backoff(attempt),
                         reason: format!("malformed JSON: {e}"),
                         give_up: Some(bad),
                     });
@@ -646,33 +671,6 @@ impl GitHub {
             link: headers.link,
             etag: headers.etag,
         }))
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.retry
-            .base
-            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-    }
-
-    /// How long to wait before trying again, in GitHub's documented order:
-    /// `retry-after`; else, with no requests left, until
-    /// `x-ratelimit-reset`; else, for a limit answer, at least a minute,
-    /// doubling while the limit answers go on; else (5xx) the backoff.
-    fn wait_before_retry(&self, headers: &Headers, rate_limited: bool, attempt: u32) -> Duration {
-        if let Some(s) = headers.retry_after {
-            return Duration::from_secs(s);
-        }
-        if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            return Duration::from_secs(reset.saturating_sub(now).max(1));
-        }
-        if rate_limited {
-            return budget::secondary_wait(attempt);
-        }
-        self.backoff(attempt)
     }
 
     fn check_budget(

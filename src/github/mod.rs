@@ -32,7 +32,10 @@
 //!   `wire`: the request with its headers, sent raw through the
 //!   credential's octocrab client (`Octocrab::execute`), and the answer
 //!   read within the timeout; `transport`: that octocrab client over
-//!   `net`'s HTTP client (and why App authentication is not octocrab's);
+//!   `net`'s HTTP client (and why App authentication is not octocrab's),
+//!   built at a client's first request with the tower layers of `layers`
+//!   (the documented headers and the token, the request count, the write
+//!   log);
 //!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
 //!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
@@ -56,8 +59,9 @@
 //! imports only `util`.
 //!
 //! Inside this folder the client may import `error`, `root`, `retry`,
-//! `budget`, `etags`, `transport` and `wire` (which imports only `error`
-//! and `transport`); `pages` and the API
+//! `budget`, `etags`, `transport`, `layers` and `wire` (which imports only
+//! `error` and `transport`; `transport` imports `layers`, which import
+//! only `write_log`); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
 //! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
@@ -85,6 +89,7 @@ mod etags;
 mod git;
 mod hooks;
 mod issues;
+mod layers;
 mod links;
 mod pages;
 mod paths;
@@ -117,10 +122,10 @@ pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};
 pub use hooks::{HookDeliveries, HookDelivery};
 pub use issues::Issue;
+pub use layers::count::sent_by_this_process;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;
 pub use pulls::PullHead;
 pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;
-pub use wire::sent_by_this_process;

@@ -2,16 +2,18 @@
 //! `net` (its connector: proxies, the trusted roots,
 //! `FLEETFORM_GITHUB_CA_FILE`).
 //!
-//! Built with `OctocrabBuilder::new_empty().with_service(..)`: octocrab
+//! Built with `OctocrabBuilder::new_empty().with_service(..)` and the
+//! project's tower layers (`layers`) added with `with_layer`: octocrab
 //! brings no HTTP client, no TLS, and none of its own retry, timeout or
 //! redirect layers (its default features are off), so every request goes
-//! out through [`NetService`] exactly as built by `wire` (the documented
-//! headers, the token, the `fleetform/<version>` User-Agent), and the
+//! out through [`NetService`] as built by `wire` and the layers (the
+//! documented headers, the token, the `fleetform/<version>` User-Agent),
+//! and the
 //! answer's status, headers and streamed body come back as sent, which the
 //! client reads within its own timeout.
 //!
-//! Authentication is `AuthState::None`: the token is a header `wire` puts
-//! on the request. GitHub App authentication (the JWT, the installation
+//! Authentication is `AuthState::None`: the token is a header the
+//! `headers` layer puts on every request. GitHub App authentication (the JWT, the installation
 //! token, its expiry) stays in `app`, not octocrab's `jwt` feature: that
 //! feature cannot restrict an installation token's permissions (fleetform
 //! asks for each command's own), and it brings jsonwebtoken 10 with a
@@ -26,7 +28,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use octocrab::OctoBody;
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
 use super::error::GitHubError;
+use super::layers::count::CountLayer;
+use super::layers::headers::HeadersLayer;
+use super::layers::write_log::WriteLogLayer;
 
 /// Why [`NetService`] got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +78,24 @@ impl tower::Service<http::Request<OctoBody>> for NetService {
     }
 }
 
-/// The octocrab client of one credential over `http`. Its service runs
-/// on the runtime the caller is on (octocrab spawns it there).
-pub(super) fn octocrab_over(http: crate::net::Client) -> Result<octocrab::Octocrab, GitHubError> {
+/// What a client's layers are built with: its token, its counts and, for
+/// a scheduled client that keeps its writes, the write log.
+pub(super) struct Layers {
+    /// `Bearer <token>`, sensitive; `None` for an anonymous client.
+    pub auth: Option<http::HeaderValue>,
+    pub sent: Arc<AtomicUsize>,
+    pub answered: Arc<AtomicUsize>,
+    pub write_log: Option<WriteLogLayer>,
+}
+
+/// The octocrab client of one credential over `http`, its layers from
+/// the outside in: `headers`, `write_log` (if any), `count`, then `net`.
+/// Its service runs on the runtime the caller is on (octocrab spawns it
+/// there).
+pub(super) fn octocrab_over(
+    http: crate::net::Client,
+    layers: Layers,
+) -> Result<octocrab::Octocrab, GitHubError> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(GitHubError::Setup(
             "the GitHub client must be built on its runtime".into(),
@@ -80,6 +103,9 @@ pub(super) fn octocrab_over(http: crate::net::Client) -> Result<octocrab::Octocr
     }
     octocrab::OctocrabBuilder::new_empty()
         .with_service(NetService(http))
+        .with_layer(&CountLayer::new(layers.sent, layers.answered))
+        .with_layer(&tower::util::option_layer(layers.write_log))
+        .with_layer(&HeadersLayer::new(layers.auth))
         .with_auth(octocrab::AuthState::None)
         .build()
         .map_err(|e| GitHubError::Setup(format!("cannot build the GitHub client: {e}")))

@@ -1,6 +1,6 @@
-//! The wire side of one request: the HTTP method, the request with the
-//! headers GitHub documents (`Accept`, `X-GitHub-Api-Version`,
-//! `User-Agent`, the token, `If-None-Match`), the answer's head and body
+//! The wire side of one request: the HTTP method, the request with its
+//! own headers (`If-None-Match`, `Content-Type`; the ones every request
+//! carries are the `headers` layer's), the answer's head and body
 //! each within the client's timeout, and the texts made of an answer.
 //! Split from `client`, which decides what an answer means; this file
 //! imports no other of the folder but `error` and `transport` (the
@@ -21,19 +21,15 @@ use super::transport::{transport_error, TransportError};
 /// An answer's body as octocrab hands it on (streamed as it arrives).
 pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
 
-/// The media type every request asks for.
-pub const ACCEPT: &str = "application/vnd.github+json";
-/// The REST API version every request pins.
-pub const API_VERSION: &str = "2022-11-28";
-/// The `User-Agent` every request sends (GitHub requires one).
-pub const USER_AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
-
-/// The connection side of a client: its octocrab client (over `net`'s
-/// HTTP client), the token and the timeout.
+/// The connection side of a client: `net`'s HTTP client and the token
+/// its octocrab client is built with (at the first request, once the
+/// client's settings are final: its layers depend on them), and the
+/// timeout.
 pub(super) struct Wire {
-    pub crab: octocrab::Octocrab,
+    pub http: crate::net::Client,
     /// `Authorization: Bearer <token>`, marked sensitive.
     pub auth: Option<http::HeaderValue>,
+    pub crab: std::sync::OnceLock<octocrab::Octocrab>,
     /// How long an answer's head, and each part of its body, may take.
     pub timeout: Duration,
 }
@@ -74,9 +70,8 @@ impl Method {
 }
 
 impl Wire {
-    /// The request with the headers GitHub documents: exactly one
-    /// `Accept` and one `X-GitHub-Api-Version`, the token, and the body as
-    /// JSON.
+    /// The request with the body as JSON; the headers every request
+    /// carries are the `headers` layer's.
     pub(super) fn request(
         &self,
         method: Method,
@@ -85,15 +80,7 @@ impl Wire {
         body: Option<&Value>,
         if_none_match: Option<&str>,
     ) -> Result<http::Request<OctoBody>, GitHubError> {
-        let mut builder = http::Request::builder()
-            .method(method.http())
-            .uri(url)
-            .header(http::header::ACCEPT, ACCEPT)
-            .header("x-github-api-version", API_VERSION)
-            .header(http::header::USER_AGENT, USER_AGENT);
-        if let Some(auth) = &self.auth {
-            builder = builder.header(http::header::AUTHORIZATION, auth.clone());
-        }
+        let mut builder = http::Request::builder().method(method.http()).uri(url);
         if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
             builder = builder.header(http::header::IF_NONE_MATCH, v);
         }
@@ -115,10 +102,10 @@ impl Wire {
     /// The answer's head within the timeout; `Err` holds what failed.
     pub(super) async fn exchange(
         &self,
+        crab: &octocrab::Octocrab,
         request: http::Request<OctoBody>,
     ) -> Result<http::Response<AnswerBody>, Unanswered> {
-        SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        match tokio::time::timeout(self.timeout, self.crab.execute(request)).await {
+        match tokio::time::timeout(self.timeout, crab.execute(request)).await {
             Err(_) => Err(Unanswered {
                 message: format!("no answer within {} s", self.timeout.as_secs()),
                 sent: true,
@@ -187,15 +174,6 @@ pub(super) fn message_of(text: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| truncate_chars(text.trim(), 200))
-}
-
-/// Every request this process sent to GitHub, by every client (tokens,
-/// Apps, installations, retries included): what `-v` reports.
-static SENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// How many requests this process sent to GitHub so far.
-pub fn sent_by_this_process() -> usize {
-    SENT.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 pub fn truncate_chars(s: &str, n: usize) -> String {

@@ -1,0 +1,21 @@
+//! The tower layers of a credential's octocrab client
+//! (`OctocrabBuilder::with_layer`), each one concern with its own tests,
+//! around `net`'s HTTP client (`transport`), innermost last:
+//!
+//! - `headers`: the headers GitHub documents on every request (`Accept`,
+//!   `X-GitHub-Api-Version`, the `fleetform/<version>` `User-Agent`) and
+//!   the credential's token.
+//! - `count`: every request sent, by every client of the process (what
+//!   `-v` reports), and the ones this client sent and got an answer to.
+//! - `write_log`: the hour's writes kept as each write goes out (a
+//!   scheduled client with `keep_writes_in` only).
+//!
+//! The retries, the scheduler, the ETag cache and `--dry-run` are still
+//! the client's own loop (`client`), above octocrab: each attempt of the
+//! loop is one request through these layers.
+//!
+//! May import: `github`'s `write_log` (crates besides: `http`, `tower`).
+
+pub(super) mod count;
+pub(super) mod headers;
+pub(super) mod write_log;
