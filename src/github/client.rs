@@ -1,8 +1,9 @@
 //! The client: one octocrab client per credential over the shared
 //! connector of `net` (proxies, the trusted roots,
-//! `FLEETFORM_GITHUB_CA_FILE`; `transport`), and around every request the
-//! documented headers, retries with backoff within a budget, rate limits,
-//! the request count, `--dry-run`'s withheld writes, and pagination that
+//! `FLEETFORM_GITHUB_CA_FILE`; `transport`, whose layers put on the
+//! documented headers, schedule, time and count each request), and around
+//! every request retries with backoff within a budget, rate limits,
+//! `--dry-run`'s withheld writes, the ETag cache, and pagination that
 //! follows `Link: rel="next"` only under the API root. The request as
 //! sent and the answer as read are in `wire`.
 
@@ -14,10 +15,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::budget::{self, Ledger, Limits, Slot};
+use super::budget::{self, Ledger, Limits};
 use super::error::{GitHubError, Token};
 use super::etags::EtagCache;
 pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
+use super::layers::schedule::ScheduleLayer;
 use super::layers::write_log::WriteLogLayer;
 use super::retry::{Headers, RetryPolicy};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
@@ -70,9 +72,9 @@ pub struct GitHub {
     /// The scheduler's bookkeeping for this credential
     /// ([`budget`]), and its concurrency cap.
     ledger: Arc<Mutex<Ledger>>,
-    slots: tokio::sync::Semaphore,
+    slots: Arc<tokio::sync::Semaphore>,
     /// Requests waiting for one of the `slots` ([`GitHub::queued_for_a_slot`]).
-    queued: AtomicUsize,
+    queued: Arc<AtomicUsize>,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
@@ -201,8 +203,8 @@ impl GitHub {
             token_expiration: Mutex::new(None),
             retry_unconnected: true,
             ledger: Arc::new(Mutex::new(Ledger::new(limits))),
-            slots: tokio::sync::Semaphore::new(limits.concurrency),
-            queued: AtomicUsize::new(0),
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.concurrency)),
+            queued: Arc::default(),
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             write_log: None,
@@ -244,7 +246,7 @@ impl GitHub {
         self.unscheduled = limits.is_none();
         if let Some(limits) = limits {
             self.ledger = Arc::new(Mutex::new(Ledger::new(limits)));
-            self.slots = tokio::sync::Semaphore::new(limits.concurrency);
+            self.slots = Arc::new(tokio::sync::Semaphore::new(limits.concurrency));
         }
         self
     }
@@ -418,7 +420,6 @@ impl GitHub {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let _slot = self.slot(method, path).await?;
             tracing::debug!(method = method.as_str(), path, attempt, "request");
             let (wait, reason, give_up) = match self
                 .attempt(method, &url, path, body, if_none_match, attempt)
@@ -459,39 +460,6 @@ impl GitHub {
         }
     }
 
-    /// Waits for a slot within the limits ([`budget`]); the permit holds
-    /// one of the concurrent requests (none when unscheduled).
-    async fn slot(
-        &self,
-        method: Method,
-        path: &str,
-    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, GitHubError> {
-        if self.unscheduled {
-            return Ok(None);
-        }
-        let permit = {
-            let _queued = budget::Queued::enter(&self.queued);
-            self.slots.acquire().await
-        }
-        .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
-        let write = !matches!(method, Method::Get);
-        loop {
-            let slot = lock(&self.ledger).reserve(write, budget::now_ms());
-            let Slot::Wait { ms, what } = slot else {
-                return Ok(Some(permit));
-            };
-            self.patience.check((method.as_str(), path), what, ms)?;
-            tracing::debug!(
-                method = method.as_str(),
-                path,
-                wait_ms = ms,
-                what,
-                "scheduled"
-            );
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-    }
-
     /// The octocrab client, built at the first request with the layers
     /// this client's settings call for ([`super::transport`]).
     fn crab(&self) -> Result<&octocrab::Octocrab, GitHubError> {
@@ -512,6 +480,14 @@ impl GitHub {
             sent: self.requests.clone(),
             answered: self.answered.clone(),
             write_log,
+            schedule: ScheduleLayer {
+                ledger: self.ledger.clone(),
+                slots: self.slots.clone(),
+                queued: self.queued.clone(),
+                patience: self.patience,
+                unscheduled: self.unscheduled,
+            },
+            timeout: self.wire.timeout,
         };
         let crab = super::transport::octocrab_over(self.wire.http.clone(), layers)?;
         Ok(self.wire.crab.get_or_init(|| crab))
@@ -528,7 +504,7 @@ impl GitHub {
         attempt: u32,
     ) -> Result<Attempt, GitHubError> {
         let request = self.wire.request(method, url, path, body, if_none_match)?;
-        let response = match self.wire.exchange(self.crab()?, request).await {
+        let response = match self.wire.exchange(self.crab()?, request).await? {
             // A connection that cannot be made for a reason trying again
             // will not change (a refused certificate, a proxy wanting
             // credentials) is reported at once.

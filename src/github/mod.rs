@@ -25,17 +25,18 @@
 //! What lives here:
 //!
 //! - `client`: the [`GitHub`] struct and its transport (`send` with
-//!   retries and the request budget, dry-run's withheld writes) and the
-//!   runtime; `retry`: [`RetryPolicy`] and the answer's headers that
-//!   decide a retry; `budget`: the scheduler every request waits in for a
-//!   slot within GitHub's primary and secondary limits ([`Limits`]);
-//!   `wire`: the request with its headers, sent raw through the
-//!   credential's octocrab client (`Octocrab::execute`), and the answer
-//!   read within the timeout; `transport`: that octocrab client over
+//!   retries, dry-run's withheld writes, the ETag cache) and the
+//!   runtime; `retry`: [`RetryPolicy`], the waits and the answer's
+//!   headers that decide a retry; `budget`: the scheduler's bookkeeping,
+//!   a slot within GitHub's primary and secondary limits ([`Limits`]);
+//!   `wire`: the request with its own headers, sent raw through the
+//!   credential's octocrab client (`Octocrab::execute`), and the answer's
+//!   body read within the timeout; `transport`: that octocrab client over
 //!   `net`'s HTTP client (and why App authentication is not octocrab's),
 //!   built at a client's first request with the tower layers of `layers`
-//!   (the documented headers and the token, the request count, the write
-//!   log);
+//!   (the documented headers and the token, the scheduler every request
+//!   waits in, the answer's time limit, the write log, the request
+//!   count);
 //!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
 //!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use super::error::GitHubError;
 use super::layers::count::CountLayer;
 use super::layers::headers::HeadersLayer;
+use super::layers::schedule::ScheduleLayer;
 use super::layers::write_log::WriteLogLayer;
 
 /// Why [`NetService`] got no answer.
@@ -86,10 +87,14 @@ pub(super) struct Layers {
     pub sent: Arc<AtomicUsize>,
     pub answered: Arc<AtomicUsize>,
     pub write_log: Option<WriteLogLayer>,
+    pub schedule: ScheduleLayer,
+    /// How long an answer's head may take.
+    pub timeout: std::time::Duration,
 }
 
 /// The octocrab client of one credential over `http`, its layers from
-/// the outside in: `headers`, `write_log` (if any), `count`, then `net`.
+/// the outside in: `headers`, `schedule`, tower's timeout on the answer's
+/// head, `write_log` (if any), `count`, then `net`.
 /// Its service runs on the runtime the caller is on (octocrab spawns it
 /// there).
 pub(super) fn octocrab_over(
@@ -105,20 +110,22 @@ pub(super) fn octocrab_over(
         .with_service(NetService(http))
         .with_layer(&CountLayer::new(layers.sent, layers.answered))
         .with_layer(&tower::util::option_layer(layers.write_log))
+        .with_layer(&tower::timeout::TimeoutLayer::new(layers.timeout))
+        .with_layer(&layers.schedule)
         .with_layer(&HeadersLayer::new(layers.auth))
         .with_auth(octocrab::AuthState::None)
         .build()
         .map_err(|e| GitHubError::Setup(format!("cannot build the GitHub client: {e}")))
 }
 
-/// The transport's own failure in `e`'s causes, if any (octocrab wraps it
-/// in its `Service` error).
-pub(super) fn transport_error<'a>(
+/// The first of `e`'s causes that is a `T` (octocrab wraps its layers'
+/// errors in its `Service` error).
+pub(super) fn cause<'a, T: std::error::Error + 'static>(
     e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a TransportError> {
+) -> Option<&'a T> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
-        if let Some(found) = c.downcast_ref::<TransportError>() {
+        if let Some(found) = c.downcast_ref::<T>() {
             return Some(found);
         }
         cause = c.source();

@@ -16,7 +16,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 use super::error::GitHubError;
-use super::transport::{transport_error, TransportError};
+use super::layers::schedule::{ApiPath, Refused};
+use super::transport::{cause, TransportError};
 
 /// An answer's body as octocrab hands it on (streamed as it arrives).
 pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
@@ -80,7 +81,10 @@ impl Wire {
         body: Option<&Value>,
         if_none_match: Option<&str>,
     ) -> Result<http::Request<OctoBody>, GitHubError> {
-        let mut builder = http::Request::builder().method(method.http()).uri(url);
+        let mut builder = http::Request::builder()
+            .method(method.http())
+            .uri(url)
+            .extension(ApiPath(path.to_string()));
         if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
             builder = builder.header(http::header::IF_NONE_MATCH, v);
         }
@@ -99,20 +103,21 @@ impl Wire {
         })
     }
 
-    /// The answer's head within the timeout; `Err` holds what failed.
+    /// The answer's head within the timeout (the timeout layer's); the
+    /// inner `Err` holds what failed, the outer one what the scheduler
+    /// would not send.
     pub(super) async fn exchange(
         &self,
         crab: &octocrab::Octocrab,
         request: http::Request<OctoBody>,
-    ) -> Result<http::Response<AnswerBody>, Unanswered> {
-        match tokio::time::timeout(self.timeout, crab.execute(request)).await {
-            Err(_) => Err(Unanswered {
-                message: format!("no answer within {} s", self.timeout.as_secs()),
-                sent: true,
-                permanent: false,
-            }),
-            Ok(Err(e)) => Err(Unanswered::of(&e)),
-            Ok(Ok(r)) => Ok(r),
+    ) -> Result<Result<http::Response<AnswerBody>, Unanswered>, GitHubError> {
+        match crab.execute(request).await {
+            Ok(r) => Ok(Ok(r)),
+            Err(octocrab::Error::Service { source, .. }) => match source.downcast::<Refused>() {
+                Ok(refused) => Err(refused.0),
+                Err(source) => Ok(Err(Unanswered::of(&*source, self.timeout))),
+            },
+            Err(e) => Ok(Err(Unanswered::of(&e, self.timeout))),
         }
     }
 
@@ -147,8 +152,15 @@ impl Unanswered {
     /// What octocrab's error says: the HTTP client's failure when it is
     /// one (made no connection, or failed after), else octocrab's own (its
     /// service gone: no request went out, and none will).
-    fn of(e: &octocrab::Error) -> Unanswered {
-        match transport_error(e) {
+    fn of(e: &(dyn std::error::Error + 'static), timeout: Duration) -> Unanswered {
+        if cause::<tower::timeout::error::Elapsed>(e).is_some() {
+            return Unanswered {
+                message: format!("no answer within {} s", timeout.as_secs()),
+                sent: true,
+                permanent: false,
+            };
+        }
+        match cause::<TransportError>(e) {
             Some(TransportError::Http(h)) => Unanswered {
                 message: crate::net::error_text(h),
                 sent: !h.is_connect(),

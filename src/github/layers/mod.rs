@@ -5,17 +5,24 @@
 //! - `headers`: the headers GitHub documents on every request (`Accept`,
 //!   `X-GitHub-Api-Version`, the `fleetform/<version>` `User-Agent`) and
 //!   the credential's token.
+//! - `schedule`: the scheduler (`budget`): a slot under the concurrency
+//!   cap, held until the answer's body is dropped, and a slot within
+//!   GitHub's limits, or `Deferred` past the client's patience.
+//! - tower's `TimeoutLayer`: the answer's head within the client's
+//!   timeout (the body's parts are timed as they are read, in `wire`).
 //! - `count`: every request sent, by every client of the process (what
 //!   `-v` reports), and the ones this client sent and got an answer to.
 //! - `write_log`: the hour's writes kept as each write goes out (a
 //!   scheduled client with `keep_writes_in` only).
 //!
-//! The retries, the scheduler, the ETag cache and `--dry-run` are still
-//! the client's own loop (`client`), above octocrab: each attempt of the
-//! loop is one request through these layers.
+//! The retries, the ETag cache and `--dry-run` are still the client's
+//! own loop (`client`), above octocrab: each attempt of the loop is one
+//! request through these layers.
 //!
-//! May import: `github`'s `write_log` (crates besides: `http`, `tower`).
+//! May import: `github`'s `write_log`, `budget` and its error type
+//! (crates besides: `http`, `tower`, `hyper`'s body traits).
 
 pub(super) mod count;
 pub(super) mod headers;
+pub(super) mod schedule;
 pub(super) mod write_log;
