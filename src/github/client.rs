@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::budget::{self, Ledger, Limits};
 use super::error::{GitHubError, Token};
 use super::etags::EtagCache;
+pub use super::layers::dry_run::PlannedRequest;
+use super::layers::dry_run::{DryRunLayer, Withheld};
 pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
 use super::layers::schedule::ScheduleLayer;
 use super::layers::write_log::WriteLogLayer;
@@ -42,14 +43,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, GitHubError> {
         .map_err(|e| GitHubError::Setup(format!("cannot start the async runtime: {e}")))
 }
 
-/// A write that `--dry-run` did not send.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlannedRequest {
-    pub method: &'static str,
-    pub path: String,
-    pub body: Option<Value>,
-}
-
 /// The client.
 pub struct GitHub {
     /// The HTTP client, the token and the timeout.
@@ -62,7 +55,8 @@ pub struct GitHub {
     /// layer.
     answered: Arc<AtomicUsize>,
     pub dry_run: bool,
-    withheld: Mutex<Vec<PlannedRequest>>,
+    /// Writes withheld by `--dry-run` (the `dry_run` layer's).
+    withheld: Withheld,
     /// The last `GitHub-Authentication-Token-Expiration` header GitHub
     /// sent (tokens with an expiry get it on every answer).
     token_expiration: Mutex<Option<String>>,
@@ -199,7 +193,7 @@ impl GitHub {
             requests: Arc::default(),
             answered: Arc::default(),
             dry_run,
-            withheld: Mutex::new(Vec::new()),
+            withheld: Withheld::default(),
             token_expiration: Mutex::new(None),
             retry_unconnected: true,
             ledger: Arc::new(Mutex::new(Ledger::new(limits))),
@@ -351,19 +345,6 @@ impl GitHub {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Response, GitHubError> {
-        if self.dry_run && !matches!(method, Method::Get) {
-            lock(&self.withheld).push(PlannedRequest {
-                method: method.as_str(),
-                path: path.to_string(),
-                body: body.cloned(),
-            });
-            return Ok(Response {
-                status: 0,
-                body: Value::Null,
-                link: None,
-                etag: None,
-            });
-        }
         match (&self.etags, method) {
             (Some(cache), Method::Get) => self.get_cached(cache, path).await,
             _ => self.send_if(method, path, body, None).await,
@@ -488,6 +469,7 @@ impl GitHub {
                 unscheduled: self.unscheduled,
             },
             timeout: self.wire.timeout,
+            dry_run: DryRunLayer::new(self.withheld.clone(), self.dry_run),
         };
         let crab = super::transport::octocrab_over(self.wire.http.clone(), layers)?;
         Ok(self.wire.crab.get_or_init(|| crab))

@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use super::error::GitHubError;
 use super::layers::count::CountLayer;
+use super::layers::dry_run::DryRunLayer;
 use super::layers::headers::HeadersLayer;
 use super::layers::schedule::ScheduleLayer;
 use super::layers::write_log::WriteLogLayer;
@@ -88,12 +89,13 @@ pub(super) struct Layers {
     pub answered: Arc<AtomicUsize>,
     pub write_log: Option<WriteLogLayer>,
     pub schedule: ScheduleLayer,
+    pub dry_run: DryRunLayer,
     /// How long an answer's head may take.
     pub timeout: std::time::Duration,
 }
 
 /// The octocrab client of one credential over `http`, its layers from
-/// the outside in: `headers`, `schedule`, tower's timeout on the answer's
+/// the outside in: `headers`, `dry_run`, `schedule`, tower's timeout on the answer's
 /// head, `write_log` (if any), `count`, then `net`.
 /// Its service runs on the runtime the caller is on (octocrab spawns it
 /// there).
@@ -112,6 +114,7 @@ pub(super) fn octocrab_over(
         .with_layer(&tower::util::option_layer(layers.write_log))
         .with_layer(&tower::timeout::TimeoutLayer::new(layers.timeout))
         .with_layer(&layers.schedule)
+        .with_layer(&layers.dry_run)
         .with_layer(&HeadersLayer::new(layers.auth))
         .with_auth(octocrab::AuthState::None)
         .build()

@@ -5,6 +5,8 @@
 //! - `headers`: the headers GitHub documents on every request (`Accept`,
 //!   `X-GitHub-Api-Version`, the `fleetform/<version>` `User-Agent`) and
 //!   the credential's token.
+//! - `dry_run`: `--dry-run`'s withheld writes ([`dry_run::PlannedRequest`]),
+//!   answered without being scheduled, counted or sent.
 //! - `schedule`: the scheduler (`budget`): a slot under the concurrency
 //!   cap, held until the answer's body is dropped, and a slot within
 //!   GitHub's limits, or `Deferred` past the client's patience.
@@ -15,14 +17,14 @@
 //! - `write_log`: the hour's writes kept as each write goes out (a
 //!   scheduled client with `keep_writes_in` only).
 //!
-//! The retries, the ETag cache and `--dry-run` are still the client's
-//! own loop (`client`), above octocrab: each attempt of the loop is one
+//! The retries and the ETag cache are still the client's own loop (`client`), above octocrab: each attempt of the loop is one
 //! request through these layers.
 //!
 //! May import: `github`'s `write_log`, `budget` and its error type
 //! (crates besides: `http`, `tower`, `hyper`'s body traits).
 
 pub(super) mod count;
+pub(super) mod dry_run;
 pub(super) mod headers;
 pub(super) mod schedule;
 pub(super) mod write_log;
