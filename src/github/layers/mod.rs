@@ -12,13 +12,19 @@
 //!   GitHub's limits, or `Deferred` past the client's patience.
 //! - tower's `TimeoutLayer`: the answer's head within the client's
 //!   timeout (the body's parts are timed as they are read, in `wire`).
-//! - `count`: every request sent, by every client of the process (what
-//!   `-v` reports), and the ones this client sent and got an answer to.
 //! - `write_log`: the hour's writes kept as each write goes out (a
 //!   scheduled client with `keep_writes_in` only).
+//! - `count`: every request sent, by every client of the process (what
+//!   `-v` reports), and the ones this client sent and got an answer to.
 //!
-//! The retries and the ETag cache are still the client's own loop (`client`), above octocrab: each attempt of the loop is one
-//! request through these layers.
+//! The retries and the ETag cache are still the client's own loop
+//! (`client`), above octocrab: each attempt of the loop is one request
+//! through these layers. Both decide on the answer's body (a 403 that
+//! says "rate limit", a read whose JSON is garbled, the kept body a 304
+//! stands for), which a layer would have to read whole before the
+//! client does, where the client now reads it part by part within its
+//! timeout; and until they are layers, a typed octocrab call would skip
+//! them, so the API families still go through `GitHub::send`.
 //!
 //! May import: `github`'s `write_log`, `budget` and its error type
 //! (crates besides: `http`, `tower`, `hyper`'s body traits).
