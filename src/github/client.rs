@@ -1,7 +1,9 @@
-//! The client: hyper over the shared connector of `net` (proxies, the
-//! trusted roots, `FLEETFORM_GITHUB_CA_FILE`), and around every request the
-//! documented headers, retries with backoff within a budget, rate limits,
-//! the request count, `--dry-run`'s withheld writes, and pagination that
+//! The client: one octocrab client per credential over the shared
+//! connector of `net` (proxies, the trusted roots,
+//! `FLEETFORM_GITHUB_CA_FILE`; `transport`, whose layers put on the
+//! documented headers, schedule, time and count each request), and around
+//! every request retries with backoff within a budget, rate limits,
+//! `--dry-run`'s withheld writes, the ETag cache, and pagination that
 //! follows `Link: rel="next"` only under the API root. The request as
 //! sent and the answer as read are in `wire`.
 
@@ -10,18 +12,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 
-use super::budget::{self, Ledger, Limits, Slot};
+use super::budget::{self, Ledger, Limits};
 use super::error::{GitHubError, Token};
 use super::etags::EtagCache;
+pub use super::layers::dry_run::PlannedRequest;
+use super::layers::dry_run::{DryRunLayer, Withheld};
+pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
+use super::layers::schedule::ScheduleLayer;
+use super::layers::write_log::WriteLogLayer;
 use super::retry::{Headers, RetryPolicy};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
 pub use super::wire::truncate_chars;
 pub(super) use super::wire::Method;
 use super::wire::{message_of, Wire};
-pub use super::wire::{ACCEPT, API_VERSION};
 
 /// Pages read of one list at most (100 items each).
 pub const MAX_PAGES: usize = 50;
@@ -38,25 +43,20 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, GitHubError> {
         .map_err(|e| GitHubError::Setup(format!("cannot start the async runtime: {e}")))
 }
 
-/// A write that `--dry-run` did not send.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlannedRequest {
-    pub method: &'static str,
-    pub path: String,
-    pub body: Option<Value>,
-}
-
 /// The client.
 pub struct GitHub {
     /// The HTTP client, the token and the timeout.
     wire: Wire,
     root: ApiRoot,
     retry: RetryPolicy,
-    requests: AtomicUsize,
-    /// Requests GitHub answered (with any status).
-    answered: AtomicUsize,
+    /// Requests sent, counted by the `count` layer.
+    requests: Arc<AtomicUsize>,
+    /// Requests GitHub answered (with any status), counted by the `count`
+    /// layer.
+    answered: Arc<AtomicUsize>,
     pub dry_run: bool,
-    withheld: Mutex<Vec<PlannedRequest>>,
+    /// Writes withheld by `--dry-run` (the `dry_run` layer's).
+    withheld: Withheld,
     /// The last `GitHub-Authentication-Token-Expiration` header GitHub
     /// sent (tokens with an expiry get it on every answer).
     token_expiration: Mutex<Option<String>>,
@@ -65,10 +65,10 @@ pub struct GitHub {
     retry_unconnected: bool,
     /// The scheduler's bookkeeping for this credential
     /// ([`budget`]), and its concurrency cap.
-    ledger: Mutex<Ledger>,
-    slots: tokio::sync::Semaphore,
+    ledger: Arc<Mutex<Ledger>>,
+    slots: Arc<tokio::sync::Semaphore>,
     /// Requests waiting for one of the `slots` ([`GitHub::queued_for_a_slot`]).
-    queued: AtomicUsize,
+    queued: Arc<AtomicUsize>,
     /// How long a wait may be, and the deadline no wait may end past.
     patience: budget::Patience,
     /// ETags kept between runs ([`EtagCache`]), and the 304s answered.
@@ -185,19 +185,20 @@ impl GitHub {
             wire: Wire {
                 http,
                 auth,
+                crab: std::sync::OnceLock::new(),
                 timeout,
             },
             root,
             retry,
-            requests: AtomicUsize::new(0),
-            answered: AtomicUsize::new(0),
+            requests: Arc::default(),
+            answered: Arc::default(),
             dry_run,
-            withheld: Mutex::new(Vec::new()),
+            withheld: Withheld::default(),
             token_expiration: Mutex::new(None),
             retry_unconnected: true,
-            ledger: Mutex::new(Ledger::new(limits)),
-            slots: tokio::sync::Semaphore::new(limits.concurrency),
-            queued: AtomicUsize::new(0),
+            ledger: Arc::new(Mutex::new(Ledger::new(limits))),
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.concurrency)),
+            queued: Arc::default(),
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             write_log: None,
@@ -238,8 +239,8 @@ impl GitHub {
     pub fn with_limits(mut self, limits: Option<Limits>) -> Self {
         self.unscheduled = limits.is_none();
         if let Some(limits) = limits {
-            self.ledger = Mutex::new(Ledger::new(limits));
-            self.slots = tokio::sync::Semaphore::new(limits.concurrency);
+            self.ledger = Arc::new(Mutex::new(Ledger::new(limits)));
+            self.slots = Arc::new(tokio::sync::Semaphore::new(limits.concurrency));
         }
         self
     }
@@ -344,19 +345,6 @@ impl GitHub {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Response, GitHubError> {
-        if self.dry_run && !matches!(method, Method::Get) {
-            lock(&self.withheld).push(PlannedRequest {
-                method: method.as_str(),
-                path: path.to_string(),
-                body: body.cloned(),
-            });
-            return Ok(Response {
-                status: 0,
-                body: Value::Null,
-                link: None,
-                etag: None,
-            });
-        }
         match (&self.etags, method) {
             (Some(cache), Method::Get) => self.get_cached(cache, path).await,
             _ => self.send_if(method, path, body, None).await,
@@ -413,8 +401,6 @@ impl GitHub {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let _slot = self.slot(method, path).await?;
-            self.requests.fetch_add(1, Ordering::SeqCst);
             tracing::debug!(method = method.as_str(), path, attempt, "request");
             let (wait, reason, give_up) = match self
                 .attempt(method, &url, path, body, if_none_match, attempt)
@@ -455,41 +441,38 @@ impl GitHub {
         }
     }
 
-    /// Waits for a slot within the limits ([`budget`]); the permit holds
-    /// one of the concurrent requests (none when unscheduled).
-    async fn slot(
-        &self,
-        method: Method,
-        path: &str,
-    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, GitHubError> {
-        if self.unscheduled {
-            return Ok(None);
+    /// The octocrab client, built at the first request with the layers
+    /// this client's settings call for ([`super::transport`]).
+    fn crab(&self) -> Result<&octocrab::Octocrab, GitHubError> {
+        if let Some(crab) = self.wire.crab.get() {
+            return Ok(crab);
         }
-        let permit = {
-            let _queued = budget::Queued::enter(&self.queued);
-            self.slots.acquire().await
-        }
-        .map_err(|_| GitHubError::Setup("the client's request slots are closed".into()))?;
-        let write = !matches!(method, Method::Get);
-        loop {
-            let slot = lock(&self.ledger).reserve(write, budget::now_ms());
-            let Slot::Wait { ms, what } = slot else {
-                if let (true, Some(log)) = (write, &self.write_log) {
-                    // Reported by the caller's last write of the log.
-                    let _ = super::write_log::write(log, &self.writes_of_the_hour());
-                }
-                return Ok(Some(permit));
-            };
-            self.patience.check((method.as_str(), path), what, ms)?;
-            tracing::debug!(
-                method = method.as_str(),
-                path,
-                wait_ms = ms,
-                what,
-                "scheduled"
-            );
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
+        let ledger = self.ledger.clone();
+        let write_log = self
+            .write_log
+            .clone()
+            .filter(|_| !self.unscheduled)
+            .map(|path| {
+                let hour = move || lock(&ledger).writes_of_the_hour(budget::now_ms());
+                WriteLogLayer::new(path, Arc::new(hour))
+            });
+        let layers = super::transport::Layers {
+            auth: self.wire.auth.clone(),
+            sent: self.requests.clone(),
+            answered: self.answered.clone(),
+            write_log,
+            schedule: ScheduleLayer {
+                ledger: self.ledger.clone(),
+                slots: self.slots.clone(),
+                queued: self.queued.clone(),
+                patience: self.patience,
+                unscheduled: self.unscheduled,
+            },
+            timeout: self.wire.timeout,
+            dry_run: DryRunLayer::new(self.withheld.clone(), self.dry_run),
+        };
+        let crab = super::transport::octocrab_over(self.wire.http.clone(), layers)?;
+        Ok(self.wire.crab.get_or_init(|| crab))
     }
 
     /// One try: send, read, and decide.
@@ -503,7 +486,7 @@ impl GitHub {
         attempt: u32,
     ) -> Result<Attempt, GitHubError> {
         let request = self.wire.request(method, url, path, body, if_none_match)?;
-        let response = match self.wire.exchange(request).await {
+        let response = match self.wire.exchange(self.crab()?, request).await? {
             // A connection that cannot be made for a reason trying again
             // will not change (a refused certificate, a proxy wanting
             // credentials) is reported at once.
@@ -532,13 +515,12 @@ impl GitHub {
             }
             Err(e) => {
                 return Ok(Attempt::retry(
-                    self.backoff(attempt),
+                    self.retry.backoff(attempt),
                     format!("connection error: {}", e.message),
                 ))
             }
             Ok(r) => r,
         };
-        self.answered.fetch_add(1, Ordering::SeqCst);
         let status = response.status().as_u16();
         let headers = Headers::of(response.headers());
         lock(&self.ledger).answered(headers.remaining.as_deref(), headers.reset);
@@ -548,7 +530,7 @@ impl GitHub {
         match self.wire.body_text(response.into_body()).await {
             Ok(text) => self.decide(method, path, status, headers, &text, attempt),
             Err(e) => Ok(Attempt::retry(
-                self.backoff(attempt),
+                self.retry.backoff(attempt),
                 format!("reading the body: {e}"),
             )),
         }
@@ -577,7 +559,9 @@ impl GitHub {
             });
         }
         if status >= 500 || rate_limited {
-            let wait = self.wait_before_retry(&headers, rate_limited, attempt);
+            let wait = self
+                .retry
+                .wait_before_retry(&headers, rate_limited, attempt);
             if rate_limited {
                 lock(&self.ledger).hold(budget::now_ms(), wait);
                 // A limit answer's wait past what this run may wait is
@@ -632,7 +616,7 @@ impl GitHub {
                         return Err(bad);
                     }
                     return Ok(Attempt::Retry {
-                        wait: self.backoff(attempt),
+                        wait: self.retry.backoff(attempt),
                         reason: format!("malformed JSON: {e}"),
                         give_up: Some(bad),
                     });
@@ -645,33 +629,6 @@ impl GitHub {
             link: headers.link,
             etag: headers.etag,
         }))
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.retry
-            .base
-            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-    }
-
-    /// How long to wait before trying again, in GitHub's documented order:
-    /// `retry-after`; else, with no requests left, until
-    /// `x-ratelimit-reset`; else, for a limit answer, at least a minute,
-    /// doubling while the limit answers go on; else (5xx) the backoff.
-    fn wait_before_retry(&self, headers: &Headers, rate_limited: bool, attempt: u32) -> Duration {
-        if let Some(s) = headers.retry_after {
-            return Duration::from_secs(s);
-        }
-        if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            return Duration::from_secs(reset.saturating_sub(now).max(1));
-        }
-        if rate_limited {
-            return budget::secondary_wait(attempt);
-        }
-        self.backoff(attempt)
     }
 
     fn check_budget(

@@ -1,6 +1,8 @@
-//! GitHub REST client on the shared HTTP client of `net` (proxies, the
-//! system's and the environment's CAs, `FLEETFORM_GITHUB_CA_FILE` for a
-//! GitHub Enterprise Server with a private CA).
+//! GitHub REST client: one octocrab client per credential, built on the
+//! shared HTTP client of `net` (proxies, the system's and the
+//! environment's CAs, `FLEETFORM_GITHUB_CA_FILE` for a GitHub Enterprise
+//! Server with a private CA) with none of octocrab's own retry, timeout or
+//! redirect layers (`transport`).
 //!
 //! - API root from `GITHUB_API_URL` (GitHub Enterprise Server works, path
 //!   prefix included), checked before the client is built
@@ -23,12 +25,18 @@
 //! What lives here:
 //!
 //! - `client`: the [`GitHub`] struct and its transport (`send` with
-//!   retries and the request budget, dry-run's withheld writes) and the
-//!   runtime; `retry`: [`RetryPolicy`] and the answer's headers that
-//!   decide a retry; `budget`: the scheduler every request waits in for a
-//!   slot within GitHub's primary and secondary limits ([`Limits`]);
-//!   `wire`: the request with its headers, and the answer read within
-//!   the timeout;
+//!   retries, dry-run's withheld writes, the ETag cache) and the
+//!   runtime; `retry`: [`RetryPolicy`], the waits and the answer's
+//!   headers that decide a retry; `budget`: the scheduler's bookkeeping,
+//!   a slot within GitHub's primary and secondary limits ([`Limits`]);
+//!   `wire`: the request with its own headers, sent raw through the
+//!   credential's octocrab client (`Octocrab::execute`), and the answer's
+//!   body read within the timeout; `transport`: that octocrab client over
+//!   `net`'s HTTP client (and why App authentication is not octocrab's),
+//!   built at a client's first request with the tower layers of `layers`
+//!   (the documented headers and the token, the scheduler every request
+//!   waits in, the answer's time limit, the write log, the request
+//!   count);
 //!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
 //!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
@@ -52,7 +60,9 @@
 //! imports only `util`.
 //!
 //! Inside this folder the client may import `error`, `root`, `retry`,
-//! `budget`, `etags` and `wire` (which imports only `error`); `pages` and the API
+//! `budget`, `etags`, `transport`, `layers` and `wire` (which imports only
+//! `error` and `transport`; `transport` imports `layers`, which import
+//! only `write_log`); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
 //! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client
@@ -80,6 +90,7 @@ mod etags;
 mod git;
 mod hooks;
 mod issues;
+mod layers;
 mod links;
 mod pages;
 mod paths;
@@ -90,6 +101,7 @@ mod root;
 mod settings;
 mod statuses;
 mod teams;
+mod transport;
 mod wire;
 pub mod write_log;
 
@@ -111,10 +123,10 @@ pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};
 pub use hooks::{HookDeliveries, HookDelivery};
 pub use issues::Issue;
+pub use layers::count::sent_by_this_process;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;
 pub use pulls::PullHead;
 pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;
-pub use wire::sent_by_this_process;

@@ -1,5 +1,6 @@
 //! What the client retries: the bounds ([`RetryPolicy`], from the
-//! environment) and the answer's headers that decide a retry's wait (rate
+//! environment), the wait before a retry (the backoff, or what GitHub's
+//! answer asks for) and the answer's headers that decide it (rate
 //! limits, `Retry-After`) and what the client keeps (`Link`, `ETag`, the
 //! token's expiry).
 
@@ -45,6 +46,39 @@ impl RetryPolicy {
             p.max_attempts = u32::try_from(n).unwrap_or(10);
         }
         Ok(p)
+    }
+
+    /// The wait before the `attempt`th retry of a failure without a
+    /// limit answer: the base, doubling up to 64 times it.
+    pub(super) fn backoff(&self, attempt: u32) -> Duration {
+        self.base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+    }
+
+    /// How long to wait before trying again, in GitHub's documented order:
+    /// `retry-after`; else, with no requests left, until
+    /// `x-ratelimit-reset`; else, for a limit answer, at least a minute,
+    /// doubling while the limit answers go on; else (5xx) the backoff.
+    pub(super) fn wait_before_retry(
+        &self,
+        headers: &Headers,
+        rate_limited: bool,
+        attempt: u32,
+    ) -> Duration {
+        if let Some(s) = headers.retry_after {
+            return Duration::from_secs(s);
+        }
+        if let (Some(reset), Some("0")) = (headers.reset, headers.remaining.as_deref()) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            return Duration::from_secs(reset.saturating_sub(now).max(1));
+        }
+        if rate_limited {
+            return super::budget::secondary_wait(attempt);
+        }
+        self.backoff(attempt)
     }
 }
 

@@ -1,31 +1,36 @@
-//! The wire side of one request: the HTTP method, the request with the
-//! headers GitHub documents (`Accept`, `X-GitHub-Api-Version`,
-//! `User-Agent`, the token, `If-None-Match`), the answer's head and body
+//! The wire side of one request: the HTTP method, the request with its
+//! own headers (`If-None-Match`, `Content-Type`; the ones every request
+//! carries are the `headers` layer's), the answer's head and body
 //! each within the client's timeout, and the texts made of an answer.
 //! Split from `client`, which decides what an answer means; this file
-//! imports no other of the folder but `error`.
+//! imports no other of the folder but `error` and `transport` (the
+//! request goes out through the credential's octocrab client, raw:
+//! `Octocrab::execute`, so the status and headers stay visible).
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt as _;
+use octocrab::OctoBody;
 use serde_json::Value;
 
 use std::time::Duration;
 
 use super::error::GitHubError;
+use super::layers::schedule::{ApiPath, Refused};
+use super::transport::{cause, TransportError};
 
-/// The media type every request asks for.
-pub const ACCEPT: &str = "application/vnd.github+json";
-/// The REST API version every request pins.
-pub const API_VERSION: &str = "2022-11-28";
-/// The `User-Agent` every request sends (GitHub requires one).
-pub const USER_AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
+/// An answer's body as octocrab hands it on (streamed as it arrives).
+pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
 
-/// The connection side of a client: the HTTP client, the token and the
+/// The connection side of a client: `net`'s HTTP client and the token
+/// its octocrab client is built with (at the first request, once the
+/// client's settings are final: its layers depend on them), and the
 /// timeout.
 pub(super) struct Wire {
     pub http: crate::net::Client,
     /// `Authorization: Bearer <token>`, marked sensitive.
     pub auth: Option<http::HeaderValue>,
+    pub crab: std::sync::OnceLock<octocrab::Octocrab>,
     /// How long an answer's head, and each part of its body, may take.
     pub timeout: Duration,
 }
@@ -66,9 +71,8 @@ impl Method {
 }
 
 impl Wire {
-    /// The request with the headers GitHub documents: exactly one
-    /// `Accept` and one `X-GitHub-Api-Version`, the token, and the body as
-    /// JSON.
+    /// The request with the body as JSON; the headers every request
+    /// carries are the `headers` layer's.
     pub(super) fn request(
         &self,
         method: Method,
@@ -76,16 +80,11 @@ impl Wire {
         path: &str,
         body: Option<&Value>,
         if_none_match: Option<&str>,
-    ) -> Result<http::Request<Full<Bytes>>, GitHubError> {
+    ) -> Result<http::Request<OctoBody>, GitHubError> {
         let mut builder = http::Request::builder()
             .method(method.http())
             .uri(url)
-            .header(http::header::ACCEPT, ACCEPT)
-            .header("x-github-api-version", API_VERSION)
-            .header(http::header::USER_AGENT, USER_AGENT);
-        if let Some(auth) = &self.auth {
-            builder = builder.header(http::header::AUTHORIZATION, auth.clone());
-        }
+            .extension(ApiPath(path.to_string()));
         if let Some(v) = if_none_match.and_then(|e| http::HeaderValue::from_str(e).ok()) {
             builder = builder.header(http::header::IF_NONE_MATCH, v);
         }
@@ -96,7 +95,7 @@ impl Wire {
             }
             None => Bytes::new(),
         };
-        builder.body(Full::new(bytes)).map_err(|e| {
+        builder.body(OctoBody::from(bytes)).map_err(|e| {
             GitHubError::Setup(format!(
                 "{} {path}: cannot build the request: {e}",
                 method.as_str()
@@ -104,35 +103,26 @@ impl Wire {
         })
     }
 
-    /// The answer's head within the timeout; `Err` holds what failed.
+    /// The answer's head within the timeout (the timeout layer's); the
+    /// inner `Err` holds what failed, the outer one what the scheduler
+    /// would not send.
     pub(super) async fn exchange(
         &self,
-        request: http::Request<Full<Bytes>>,
-    ) -> Result<http::Response<hyper::body::Incoming>, Unanswered> {
-        SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        match tokio::time::timeout(self.timeout, self.http.request(request)).await {
-            Err(_) => Err(Unanswered {
-                message: format!("no answer within {} s", self.timeout.as_secs()),
-                sent: true,
-                permanent: false,
-            }),
-            Ok(Err(e)) => {
-                let connect = crate::net::connect_error(&e);
-                Err(Unanswered {
-                    message: crate::net::error_text(&e),
-                    sent: !e.is_connect(),
-                    permanent: connect.is_some_and(crate::net::ConnectError::is_permanent),
-                })
-            }
-            Ok(Ok(r)) => Ok(r),
+        crab: &octocrab::Octocrab,
+        request: http::Request<OctoBody>,
+    ) -> Result<Result<http::Response<AnswerBody>, Unanswered>, GitHubError> {
+        match crab.execute(request).await {
+            Ok(r) => Ok(Ok(r)),
+            Err(octocrab::Error::Service { source, .. }) => match source.downcast::<Refused>() {
+                Ok(refused) => Err(refused.0),
+                Err(source) => Ok(Err(Unanswered::of(&*source, self.timeout))),
+            },
+            Err(e) => Ok(Err(Unanswered::of(&e, self.timeout))),
         }
     }
 
     /// The body as text, each part within the timeout.
-    pub(super) async fn body_text(
-        &self,
-        mut body: hyper::body::Incoming,
-    ) -> Result<String, String> {
+    pub(super) async fn body_text(&self, mut body: AnswerBody) -> Result<String, String> {
         let mut buf = Vec::new();
         loop {
             match tokio::time::timeout(self.timeout, body.frame()).await {
@@ -158,20 +148,44 @@ pub(super) struct Unanswered {
     pub permanent: bool,
 }
 
+impl Unanswered {
+    /// What octocrab's error says: the HTTP client's failure when it is
+    /// one (made no connection, or failed after), else octocrab's own (its
+    /// service gone: no request went out, and none will).
+    fn of(e: &(dyn std::error::Error + 'static), timeout: Duration) -> Unanswered {
+        if cause::<tower::timeout::error::Elapsed>(e).is_some() {
+            return Unanswered {
+                message: format!("no answer within {} s", timeout.as_secs()),
+                sent: true,
+                permanent: false,
+            };
+        }
+        match cause::<TransportError>(e) {
+            Some(TransportError::Http(h)) => Unanswered {
+                message: crate::net::error_text(h),
+                sent: !h.is_connect(),
+                permanent: crate::net::connect_error(h)
+                    .is_some_and(crate::net::ConnectError::is_permanent),
+            },
+            Some(t @ TransportError::Body(_)) => Unanswered {
+                message: t.to_string(),
+                sent: false,
+                permanent: true,
+            },
+            None => Unanswered {
+                message: crate::net::error_text(e),
+                sent: false,
+                permanent: true,
+            },
+        }
+    }
+}
+
 pub(super) fn message_of(text: &str) -> String {
     serde_json::from_str::<Value>(text)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| truncate_chars(text.trim(), 200))
-}
-
-/// Every request this process sent to GitHub, by every client (tokens,
-/// Apps, installations, retries included): what `-v` reports.
-static SENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// How many requests this process sent to GitHub so far.
-pub fn sent_by_this_process() -> usize {
-    SENT.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 pub fn truncate_chars(s: &str, n: usize) -> String {
