@@ -236,3 +236,49 @@ fn an_edited_list_cannot_widen_the_repairs() {
     );
     assert!(!has_network(&w, "c03"), "refused, yet applied");
 }
+
+/// With `--github`, a repair is a deployment on the customer's repo and a
+/// comment on its open pull request, worded for the customer.
+#[test]
+fn a_repair_is_reported_on_the_customers_repo() {
+    let w = drifted();
+    let gh = crate::support::fake_github::FakeGitHub::start();
+    let repo = "cust/c01-infra";
+    gh.add_repo(repo);
+    let head = gh.commit(repo, "main", &[("README.md", "c01\n")]);
+    gh.create_branch(repo, "change", "main");
+    gh.commit(repo, "change", &[("infra/x.yml", "a: 1\n")]);
+    let pr = gh.open_pr(repo, "change", "main", "a change");
+    let reg = w.fx.read("manager/customers.yml");
+    w.fx.write(
+        "manager/customers.yml",
+        &reg.replace(
+            "  - slug: c01\n",
+            &format!("  - slug: c01\n    repo: {repo}\n"),
+        ),
+    );
+    w.expect(4, &["drift", "--json", "--out", "drift-out"]);
+    w.expect(0, &["repair", "--from", "drift-out", "--out", "repairs"]);
+    let out = w
+        .fleetform()
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("FLEETFORM_TOKEN", gh.token())
+        .args(["repair", "--apply", "repairs", "--unreviewed", "--github"])
+        .output()
+        .unwrap();
+    common::assert_code(&out, 0);
+    assert_eq!(versioning(&w, "c01"), Some(true), "c01 repaired");
+    let deployments = gh.deployments(repo);
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments[0].sha, head);
+    assert_eq!(deployments[0].environment, "staging");
+    let comments = gh.comments(repo, pr);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let body = &comments[0].body;
+    assert!(body.contains("a drift repair"), "{body}");
+    assert!(
+        body.contains("what changed in your cloud outside Terraform was put back"),
+        "{body}"
+    );
+    assert!(gh.take_violations().is_empty());
+}
