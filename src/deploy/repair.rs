@@ -345,16 +345,9 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Output) -
     let mut planned: Vec<Planned> = serde_json::from_str(&text)
         .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
     let (manager, _) = crate::config::load(manager_dir)?;
-    let mut due = planned
-        .iter()
-        .filter(|p| p.action == RepairAction::Repair && p.plan_sha256.is_some())
-        .count();
-    if due > 0 {
-        // The cap again, on what this step applies.
-        cap(&mut planned, manager.config.drift.max_repairs);
-        due = 0;
-    }
-    let (mut failed, mut refused) = (0, 0);
+    // The cap again, on what this step applies.
+    cap(&mut planned, manager.config.drift.max_repairs);
+    let (mut due, mut failed, mut refused) = (0, 0, 0);
     for p in planned.iter_mut() {
         if p.action != RepairAction::Repair || p.plan_sha256.is_none() {
             continue;

@@ -132,3 +132,22 @@ fn resolve<'r>(
     }
     Ok((view, customer))
 }
+
+/// Writes an adoption step's audit line, its detail with the error when
+/// it failed, and returns the actor and the step's result as the
+/// command's.
+fn record_step<T>(
+    entry: crate::audit::Entry,
+    detail: String,
+    result: std::result::Result<T, crate::engine::RunError>,
+    out: &crate::output::Output,
+) -> crate::error::Result<(String, T)> {
+    let actor = entry.actor.clone();
+    let entry = match &result {
+        Ok(_) => entry.detail(detail),
+        Err(e) => entry.detail(format!("{detail}: {}", e.short())),
+    };
+    crate::audit::record(out, entry);
+    let done = result.map_err(super::ops::run_error)?;
+    Ok((actor, done))
+}

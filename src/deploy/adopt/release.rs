@@ -84,13 +84,7 @@ pub fn release(r: &Release, manager_dir: &Path, out: &Output) -> Result<String> 
     .plan(Some(&adopted.plan_sha256))
     .approval(verdict.approval)
     .approvers(&approvers);
-    let actor = entry.actor.clone();
-    let entry = match &result {
-        Ok(_) => entry.detail(detail),
-        Err(e) => entry.detail(format!("{detail}: {}", e.short())),
-    };
-    crate::audit::record(out, entry);
-    result.map_err(super::super::ops::run_error)?;
+    let (actor, _) = super::record_step(entry, detail, result, out)?;
     let record = Record {
         event: Event::Released,
         time: jiff::Timestamp::now().to_string(),
