@@ -620,7 +620,17 @@ fn outputs_are_set_by_their_step() {
             ],
         ),
         ("apply", &["applied", "plan_sha256", "identity", "requests"]),
-        ("drift", &["drifted", "errors", "report", "unapplied"]),
+        (
+            "drift",
+            &[
+                "drifted",
+                "errors",
+                "report",
+                "unapplied",
+                "repair_plan_environments",
+                "repair_apply_environments",
+            ],
+        ),
         ("validate", &[]),
     ];
     for (name, outputs) in expected {

@@ -31,19 +31,7 @@ fn in_run(
     actor: &str,
     args: &[&str],
 ) -> std::process::Output {
-    w.fleetform()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_ACTOR", actor)
-        .env("GITHUB_TRIGGERING_ACTOR", actor)
-        .env("GITHUB_REPOSITORY", MANAGER)
-        .env("GITHUB_RUN_ID", run.to_string())
-        .env(
-            "GITHUB_WORKFLOW_REF",
-            format!("{MANAGER}/{OPS_WORKFLOW}@refs/heads/main"),
-        )
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("FLEETFORM_TOKEN", gh.token())
-        .env("FLEETFORM_TEAMS_TOKEN", gh.token())
+    w.in_run(gh, OPS_WORKFLOW, run, actor)
         .args(args)
         .output()
         .unwrap()

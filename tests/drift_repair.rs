@@ -90,14 +90,14 @@ fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
             "--json",
         ],
     ));
-    let c01 = entry(&planned, "c01");
+    let c01 = entry(&planned["repairs"], "c01");
     assert_eq!(c01["action"], "repair", "{planned:#}");
     let digest = c01["plan_sha256"].as_str().unwrap();
     assert_eq!(digest.len(), 64);
-    let c02 = entry(&planned, "c02");
+    let c02 = entry(&planned["repairs"], "c02");
     assert_eq!(c02["action"], "propose");
     assert!(c02["why"].as_str().unwrap().contains("cap"), "{c02:#}");
-    let c03 = entry(&planned, "c03");
+    let c03 = entry(&planned["repairs"], "c03");
     assert_eq!(c03["action"], "propose");
     assert!(
         c03["plan_sha256"].is_string(),
@@ -127,9 +127,13 @@ fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
         0,
         &["repair", "--apply", "repairs", "--unreviewed", "--json"],
     ));
-    assert_eq!(entry(&applied, "c01")["applied"], "applied", "{applied:#}");
-    assert!(entry(&applied, "c02")["applied"].is_null());
-    assert!(entry(&applied, "c03")["applied"].is_null());
+    assert_eq!(
+        entry(&applied["repairs"], "c01")["applied"],
+        "applied",
+        "{applied:#}"
+    );
+    assert!(entry(&applied["repairs"], "c02")["applied"].is_null());
+    assert!(entry(&applied["repairs"], "c03")["applied"].is_null());
     assert_eq!(versioning(&w, "c01"), Some(true), "c01 repaired");
     assert_eq!(
         versioning(&w, "c02"),
@@ -226,7 +230,7 @@ fn an_edited_list_cannot_widen_the_repairs() {
         &["repair", "--apply", "repairs", "--unreviewed", "--json"],
     );
     let applied = json(&out);
-    let c03 = entry(&applied, "c03");
+    let c03 = entry(&applied["repairs"], "c03");
     assert!(
         c03["applied"]
             .as_str()
@@ -282,3 +286,144 @@ fn a_repair_is_reported_on_the_customers_repo() {
     );
     assert!(gh.take_violations().is_empty());
 }
+
+const DRIFT_WORKFLOW: &str = ".github/workflows/manager-drift.yml";
+
+/// The drift workflow's repair jobs on GitHub Actions: step 1 plans one
+/// environment and reads a customer's files from its repo's default branch
+/// (the job holds no checkout of the customer repos); step 2 applies only
+/// after someone other than who started the run approved, and a confirming
+/// operator on Team/Pro names the digest of the list they read.
+#[test]
+fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
+    let w = drifted();
+    let gh = w.operators_on_github();
+    let repo = "cust/c01-infra";
+    gh.add_repo(repo);
+    let vars = w.fx.read("customers/c01/infra/variables.yml");
+    gh.commit(repo, "main", &[("infra/variables.yml", vars.as_str())]);
+    let reg = w.fx.read("manager/customers.yml");
+    w.fx.write(
+        "manager/customers.yml",
+        &reg.replace(
+            "  - slug: c01\n    path: ../customers/c01\n",
+            &format!("  - slug: c01\n    repo: {repo}\n"),
+        ),
+    );
+    // No checkout of c01: its plans can only come from GitHub.
+    std::fs::remove_dir_all(w.fx.path("customers/c01")).unwrap();
+    let from_github = |args: &[&str]| {
+        w.fleetform()
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("FLEETFORM_TOKEN", gh.token())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    common::assert_code(&from_github(&["drift", "--json", "--out", "drift-out"]), 4);
+    let step1 = |run: u64, env: &str, out_dir: &str| {
+        let out = w
+            .in_run(&gh, DRIFT_WORKFLOW, run, "ops-dana")
+            .args([
+                "repair",
+                "--from",
+                "drift-out",
+                "--env",
+                env,
+                "--out",
+                out_dir,
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        common::assert_code(&out, 0);
+        json(&out)
+    };
+    // Another environment's job plans nothing.
+    let none = step1(200, "production", "repairs-production");
+    assert_eq!(none["repairs"], serde_json::json!([]), "{none:#}");
+    let planned = step1(200, "staging", "repairs");
+    let c01 = entry(&planned["repairs"], "c01");
+    assert_eq!(c01["action"], "repair", "{planned:#}");
+    let list = planned["list_sha256"].as_str().unwrap().to_string();
+    assert_eq!(
+        list,
+        sha256_hex(&std::fs::read(w.fx.path("manager/repairs/repairs.json")).unwrap())
+    );
+
+    let apply = |run: u64, actor: &str, extra: &[&str]| {
+        w.in_run(&gh, DRIFT_WORKFLOW, run, actor)
+            .args([&["repair", "--apply", "repairs"][..], extra].concat())
+            .output()
+            .unwrap()
+    };
+    // No review, then a self-review of the run's apply job: refused.
+    let out = apply(200, "ops-dana", &[]);
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("no one approved"),
+        "{}",
+        common::stderr(&out)
+    );
+    gh.review_run(MANAGER_REPO, 200, "staging-apply", "ops-dana", "approved");
+    common::assert_code(&apply(200, "ops-dana", &[]), 3);
+    assert_eq!(versioning(&w, "c01"), Some(false), "refused, yet applied");
+
+    // Team/Pro: another operator confirms run 200, naming the list.
+    gh.workflow_run(MANAGER_REPO, 200, DRIFT_WORKFLOW, "ops-dana", "ops-dana");
+    let out = apply(201, "ops-erin", &["--confirms", "200"]);
+    common::assert_code(&out, 2);
+    assert!(
+        common::stderr(&out).contains("--list-sha256"),
+        "{}",
+        common::stderr(&out)
+    );
+    let other = "0".repeat(64);
+    let out = apply(
+        201,
+        "ops-erin",
+        &["--confirms", "200", "--list-sha256", &other],
+    );
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("not the list"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Whoever started the confirmed run cannot confirm it.
+    common::assert_code(
+        &apply(
+            201,
+            "ops-dana",
+            &["--confirms", "200", "--list-sha256", &list],
+        ),
+        3,
+    );
+    assert_eq!(versioning(&w, "c01"), Some(false), "refused, yet applied");
+    let out = apply(
+        201,
+        "ops-erin",
+        &["--confirms", "200", "--list-sha256", &list],
+    );
+    common::assert_code(&out, 0);
+    assert_eq!(versioning(&w, "c01"), Some(true), "c01 repaired");
+    let audit = w.audit();
+    let last = audit
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "apply" && e["customer"] == "c01")
+        .unwrap_or_else(|| panic!("{audit:#?}"));
+    assert_eq!(last["approvers"], serde_json::json!(["ops-erin"]), "{last}");
+    assert!(
+        last["reason"].as_str().unwrap().starts_with("drift repair"),
+        "{last}"
+    );
+    assert!(gh.take_violations().is_empty());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+use crate::support::rollout_world::MANAGER_REPO;

@@ -55,6 +55,7 @@ mod doctor_templates;
 mod drift_causes;
 mod drift_repair;
 mod drift_shards;
+mod drift_workflow;
 mod engine;
 mod etag_cache;
 mod fake_github_selftest;

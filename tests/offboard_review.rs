@@ -43,21 +43,7 @@ fn in_run(
     actor: &str,
     args: &[&str],
 ) -> std::process::Output {
-    w.fleetform()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_ACTOR", actor)
-        .env("GITHUB_TRIGGERING_ACTOR", actor)
-        .env("GITHUB_REPOSITORY", MANAGER)
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_RUN_ID", run.to_string())
-        .env(
-            "GITHUB_WORKFLOW_REF",
-            format!("{MANAGER}/{WORKFLOW}@refs/heads/main"),
-        )
-        .env("GITHUB_OUTPUT", w.fx.path(&format!("outputs-{run}")))
-        .env("GITHUB_API_URL", gh.api_url())
-        .env("FLEETFORM_TOKEN", gh.token())
-        .env("FLEETFORM_TEAMS_TOKEN", gh.token())
+    w.in_run(gh, WORKFLOW, run, actor)
         .env("FLEETFORM_ARTIFACT_KEY", ARTIFACT_KEY)
         .args(args)
         .output()

@@ -12,51 +12,21 @@
 //! no digest was given. `init` writes it (tests/init.rs lints what init
 //! writes with zizmor and actionlint).
 
-use std::collections::BTreeMap;
-
 use github_actions_models::common::expr::LoE;
-use github_actions_models::common::{EnvValue, Permission, Permissions};
-use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step};
-use github_actions_models::workflow::{Job, Workflow};
+use github_actions_models::common::{Permission, Permissions};
+use github_actions_models::workflow::job::{DeploymentEnvironment, Step};
+use github_actions_models::workflow::Workflow;
 
 const PATH: &str = "workflows/manager-offboard.yml";
 
+use crate::common::workflow::{job, run_step as step};
+
 fn text() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH);
-    std::fs::read_to_string(path).unwrap()
+    crate::common::workflow::text(PATH)
 }
 
 fn workflow() -> Workflow {
-    yaml_serde::from_str(&text()).unwrap()
-}
-
-fn job<'w>(w: &'w Workflow, name: &str) -> &'w NormalJob {
-    match w.jobs.get(name) {
-        Some(Job::NormalJob(j)) => j,
-        other => panic!("{name}: {other:?}"),
-    }
-}
-
-fn env_map(env: &LoE<github_actions_models::common::Env>) -> BTreeMap<String, String> {
-    let LoE::Literal(env) = env else {
-        panic!("env is an expression")
-    };
-    env.iter()
-        .map(|(k, v): (&String, &EnvValue)| (k.clone(), v.to_string()))
-        .collect()
-}
-
-/// The run step named `name`: its env and script.
-fn step(j: &NormalJob, name: &str) -> (BTreeMap<String, String>, String) {
-    j.steps
-        .iter()
-        .find_map(|s| match s {
-            Step::Run(r) if r.shared.name.as_deref() == Some(name) => {
-                Some((env_map(&r.shared.env), r.run.clone()))
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("the step {name}"))
+    crate::common::workflow::read(PATH)
 }
 
 /// The raw steps of job `name` (for `uses:` and `with:`).

@@ -6,59 +6,16 @@
 //! its scripts, run with a recording `fleetform`, pass the operands as
 //! separate arguments and never evaluate them.
 
-use std::collections::BTreeMap;
-
-use github_actions_models::common::expr::LoE;
-use github_actions_models::common::{EnvValue, Permission, Permissions};
-use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step};
-use github_actions_models::workflow::{Job, Workflow};
+use github_actions_models::common::Permissions;
+use github_actions_models::workflow::job::Step;
+use github_actions_models::workflow::Workflow;
 
 const PATH: &str = "workflows/manager-ops.yml";
 
+use crate::common::workflow::{environment, job, permission, run_step as step};
+
 fn workflow() -> Workflow {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH);
-    yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn job<'w>(w: &'w Workflow, name: &str) -> &'w NormalJob {
-    match w.jobs.get(name) {
-        Some(Job::NormalJob(j)) => j,
-        other => panic!("{name}: {other:?}"),
-    }
-}
-
-/// The env and script of the step named `name`.
-fn step(j: &NormalJob, name: &str) -> (BTreeMap<String, String>, String) {
-    j.steps
-        .iter()
-        .find_map(|s| match s {
-            Step::Run(r) if r.shared.name.as_deref() == Some(name) => {
-                let LoE::Literal(env) = &r.shared.env else {
-                    panic!("env is an expression")
-                };
-                let env = env
-                    .iter()
-                    .map(|(k, v): (&String, &EnvValue)| (k.clone(), v.to_string()))
-                    .collect();
-                Some((env, r.run.clone()))
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("the step {name}"))
-}
-
-fn environment(j: &NormalJob) -> String {
-    match &j.environment {
-        Some(DeploymentEnvironment::Name(n)) => n.clone(),
-        other => panic!("{other:?}"),
-    }
-}
-
-fn permission(j: &NormalJob, scope: &str) -> Option<String> {
-    match &j.permissions {
-        Permissions::Explicit(p) => p.get(scope).map(|p: &Permission| format!("{p:?}")),
-        other => panic!("{other:?}"),
-    }
+    crate::common::workflow::read(PATH)
 }
 
 #[test]

@@ -55,8 +55,8 @@ fn every_artifact_upload_survives_a_rerun() {
         }
     }
     assert_eq!(
-        seen, 5,
-        "the PR's three (impact, each plan shard, the merge), drift's and the dashboard's"
+        seen, 7,
+        "the PR's three (impact, each plan shard, the merge), drift's three (each shard's report, the merged report, each environment's repair plans) and the dashboard's"
     );
 }
 

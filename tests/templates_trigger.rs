@@ -219,15 +219,38 @@ fn each_token_does_what_github_lets_it() {
         Some("${{ secrets.FLEETFORM_ARTIFACT_KEY }}")
     );
     assert!(drift["env"]["FLEETFORM_ETAG_CACHE"].as_str().is_some());
+    // The artifact secret reaches the drift step and the repair jobs'
+    // fleetform steps (sealed plans), nothing else.
     let with_key: Vec<String> = doc["jobs"]
         .as_mapping()
         .unwrap()
-        .values()
-        .flat_map(|j| j["steps"].as_sequence().unwrap())
-        .map(|st| yaml_serde::to_string(st).unwrap())
-        .filter(|st| st.contains("FLEETFORM_ARTIFACT_KEY"))
+        .iter()
+        .flat_map(|(name, j)| {
+            j["steps"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter(|st| {
+                    yaml_serde::to_string(st)
+                        .unwrap()
+                        .contains("FLEETFORM_ARTIFACT_KEY")
+                })
+                .map(move |st| {
+                    let step = st["name"].as_str().or(st["id"].as_str()).unwrap_or("?");
+                    format!("{}:{step}", name.as_str().unwrap())
+                })
+        })
         .collect();
-    assert_eq!(with_key.len(), 1, "{with_key:?}");
+    assert_eq!(
+        with_key,
+        [
+            "drift:drift",
+            "repair-plan:repair plans",
+            "repair-apply:apply repairs",
+            "repair-confirm:apply repairs"
+        ],
+        "{with_key:?}"
+    );
     let job = &doc["jobs"]["issues"];
     assert_eq!(job["permissions"]["issues"].as_str(), Some("write"));
     assert!(job["environment"].is_null(), "the merge reads no secret");

@@ -11,6 +11,10 @@ pub struct RepairArgs {
     /// seal a repair plan for each pair it marks `repair` or `propose`.
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
+    /// Step 1: only the pairs of this environment (a job per environment,
+    /// each with that environment's plan credentials).
+    #[arg(long = "env", value_name = "ENV", requires = "from")]
+    pub environment: Option<String>,
     /// Step 1: where the repair plans and repairs.json go.
     #[arg(long, default_value = ".fleetform/repairs", value_name = "DIR")]
     pub out: PathBuf,
@@ -26,6 +30,11 @@ pub struct RepairArgs {
     /// plans of run RUN (where environments cannot have required reviewers).
     #[arg(long, value_name = "RUN", requires = "apply")]
     pub confirms: Option<u64>,
+    /// Step 2: the digest of repairs.json that step 1 printed (its
+    /// `list_sha256`): refused when the list is not that one. Required with
+    /// --confirms, so the confirming operator applies the list they read.
+    #[arg(long, value_name = "SHA256", requires = "apply")]
+    pub list_sha256: Option<String>,
     /// Step 2 on a workstation with no second person; the audit log
     /// records each repair as unreviewed. Refused on GitHub Actions.
     #[arg(long, requires = "apply")]

@@ -14,6 +14,8 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         (Some(from), None) => {
             let settings = RepairPlan {
                 from: from.clone(),
+                environment: args.environment.clone(),
+                token: crate::github::Token::from_env(),
                 out: args.out.clone(),
                 terraform: args.terraform.clone(),
                 json: args.json,
@@ -21,11 +23,20 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             crate::deploy::repair::plan_repairs(&settings, manager_dir, out)
         }
         (None, Some(plans)) => {
+            if args.confirms.is_some() && args.list_sha256.is_none() {
+                return Err(Error::Usage(
+                    "--confirms needs --list-sha256: the digest of the repair list the confirmed run printed, so what is applied is the list you read".into(),
+                ));
+            }
+            if let Some(d) = &args.list_sha256 {
+                crate::util::fs::check_sha256_hex("--list-sha256", d).map_err(Error::Usage)?;
+            }
             let settings = RepairApply {
                 plans: plans.clone(),
                 terraform: args.terraform.clone(),
                 github: args.github,
                 confirms: args.confirms,
+                list_sha256: args.list_sha256.clone(),
                 unreviewed: args.unreviewed,
                 json: args.json,
             };

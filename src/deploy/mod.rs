@@ -102,6 +102,7 @@ mod batch;
 mod comment;
 pub mod comment_command;
 mod conclude;
+mod customer_files;
 pub mod customers;
 pub mod deployments;
 pub mod doctor;

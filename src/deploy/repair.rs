@@ -36,8 +36,15 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::drift_causes::{Repair, RepairAction};
 
+use super::customer_files::DefaultBranch;
+
 /// The file step 1 writes into its results folder.
 pub const REPAIRS_FILE: &str = "repairs.json";
+
+/// The file step 2 writes beside it: the list with what became of each
+/// pair. `repairs.json` itself is never rewritten, so its digest stays the
+/// one a second person confirmed.
+pub const APPLIED_FILE: &str = "repairs-applied.json";
 
 /// Step 1's settings.
 #[derive(Debug, Clone)]
@@ -46,6 +53,11 @@ pub struct RepairPlan {
     pub from: PathBuf,
     /// Where the repair plans go.
     pub out: PathBuf,
+    /// Only this environment's pairs (`--env`).
+    pub environment: Option<String>,
+    /// Customer files from each repo's default branch (as the drift run
+    /// read them), for customers without a local checkout.
+    pub token: Option<crate::github::Token>,
     pub terraform: Option<PathBuf>,
     pub json: bool,
 }
@@ -58,6 +70,8 @@ pub struct RepairApply {
     pub terraform: Option<PathBuf>,
     pub github: bool,
     pub confirms: Option<u64>,
+    /// The digest of `repairs.json` the second person read.
+    pub list_sha256: Option<String>,
     pub unreviewed: bool,
     pub json: bool,
 }
@@ -184,18 +198,28 @@ fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
 /// Step 1: a sealed plan per pair to repair or propose, judged again.
 pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Output) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let (pairs, run_url) = wanted(&settings.from)?;
+    let (mut pairs, run_url) = wanted(&settings.from)?;
+    if let Some(env) = &settings.environment {
+        pairs.retain(|p| &p.environment == env);
+    }
+    let files = Files::new(settings.token.as_ref())?;
     let mut planned = Vec::with_capacity(pairs.len());
     for pair in &pairs {
         let reason = match &run_url {
             Some(u) => format!("drift repair ({}), found by {u}", pair.policy),
             None => format!("drift repair ({})", pair.policy),
         };
-        planned.push(plan_one(settings, &manager, &registry, pair, &reason, out));
+        let ctx = PlanContext {
+            settings,
+            manager: &manager,
+            registry: &registry,
+            files: &files,
+        };
+        planned.push(plan_one(&ctx, pair, &reason, out));
     }
     cap(&mut planned, manager.config.drift.max_repairs);
-    write_list(&settings.out, &planned)?;
-    show(&planned, settings.json, out);
+    let digest = write_list(&settings.out, REPAIRS_FILE, &planned)?;
+    show(&planned, &digest, settings.json, out);
     let failed = planned.iter().filter(|p| p.error.is_some()).count();
     if failed > 0 {
         return Err(Error::Failed(format!(
@@ -208,15 +232,46 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Output) -> 
     Ok(())
 }
 
+/// Where step 1 reads customer files: each repo's default branch through
+/// one client (with a token), else the local checkouts.
+struct Files {
+    remote: Option<(tokio::runtime::Runtime, crate::github::GitHub)>,
+}
+
+impl Files {
+    fn new(token: Option<&crate::github::Token>) -> Result<Files> {
+        let Some(token) = token else {
+            return Ok(Files { remote: None });
+        };
+        let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+        let gh = crate::github::GitHub::new(
+            &rt,
+            &crate::github::GitHub::api_url_from_env(),
+            Some(token),
+            false,
+        )?;
+        Ok(Files {
+            remote: Some((rt, gh)),
+        })
+    }
+
+    fn default_branch(&self) -> Option<super::customer_files::DefaultBranch<'_>> {
+        self.remote
+            .as_ref()
+            .map(|(rt, gh)| super::customer_files::DefaultBranch { rt, gh })
+    }
+}
+
+/// What every pair's plan shares.
+struct PlanContext<'a> {
+    settings: &'a RepairPlan,
+    manager: &'a Manager,
+    registry: &'a Registry,
+    files: &'a Files,
+}
+
 /// One pair's repair plan: planned, sealed, judged.
-fn plan_one(
-    settings: &RepairPlan,
-    manager: &Manager,
-    registry: &Registry,
-    pair: &Repair,
-    reason: &str,
-    out: &Output,
-) -> Planned {
+fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, out: &Output) -> Planned {
     let mut p = Planned {
         customer: pair.customer.clone(),
         product: pair.product.clone(),
@@ -229,7 +284,7 @@ fn plan_one(
         error: None,
         applied: None,
     };
-    match plan_and_seal(settings, manager, registry, pair, reason, out) {
+    match plan_and_seal(ctx, pair, reason, out) {
         Ok((dir, summary)) => {
             p.plan_dir = dir;
             p.plan_sha256 = Some(summary.plan_sha256.clone());
@@ -259,13 +314,12 @@ fn place(p: &Planned) -> String {
 /// Plans the pair at the manager's head (at its pin when pinned), marked
 /// as a repair, and seals the plan folder.
 fn plan_and_seal(
-    settings: &RepairPlan,
-    manager: &Manager,
-    registry: &Registry,
+    ctx: &PlanContext<'_>,
     pair: &Repair,
     reason: &str,
     out: &Output,
 ) -> Result<(String, PlanSummary)> {
+    let (settings, manager, registry) = (ctx.settings, ctx.manager, ctx.registry);
     let customer: &Customer = registry
         .require(&pair.customer)
         .map_err(|m| Error::Usage(format!("{m}; no repair planned")))?;
@@ -290,7 +344,12 @@ fn plan_and_seal(
         ..Targeting::default()
     });
     let selected = vec![(customer, vec![pair.environment.clone()])];
-    let source = crate::fleet::local_source(&view, registry);
+    let remote = ctx.files.default_branch();
+    let local = crate::fleet::local_source(&view, registry);
+    let source = |c: &Customer, envs: &[String]| match (&remote, DefaultBranch::repo_of(c)) {
+        (Some(r), Some(repo)) => r.files(&view, repo, envs),
+        _ => local(c, envs),
+    };
     let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
     let rows = crate::fleet::execute(&mut engine, fleet, 1, &settings.out, false, "plan", out);
     if let Some(crate::fleet::Outcome::Failed { error, .. }) = rows.first().map(|r| &r.outcome) {
@@ -304,19 +363,23 @@ fn plan_and_seal(
     Ok((rel.display().to_string(), summary))
 }
 
-fn write_list(dir: &Path, planned: &[Planned]) -> Result<()> {
+/// Writes `repairs.json`; returns its digest (what a second person who
+/// confirms the list names).
+fn write_list(dir: &Path, name: &str, planned: &[Planned]) -> Result<String> {
     crate::util::fs::ensure_dir(dir, Path::new("."))
         .map_err(|e| Error::Failed(format!("{}: {e}", dir.display())))?;
-    crate::util::fs::write_atomic(
-        &dir.join(REPAIRS_FILE),
-        &serde_json::to_vec_pretty(planned).expect("serialisable"),
-    )
-    .map_err(|e| Error::Failed(format!("writing {REPAIRS_FILE}: {e}")))
+    let bytes = serde_json::to_vec_pretty(planned).expect("serialisable");
+    crate::util::fs::write_atomic(&dir.join(name), &bytes)
+        .map_err(|e| Error::Failed(format!("writing {name}: {e}")))?;
+    Ok(crate::util::fs::sha256_bytes(&bytes))
 }
 
-fn show(planned: &[Planned], json: bool, out: &Output) {
+/// The list as a table (or JSON: `{"list_sha256", "repairs"}`), and the
+/// list's digest, which a confirming second person names.
+fn show(planned: &[Planned], list_sha256: &str, json: bool, out: &Output) {
     if json {
-        out.json(&planned).expect("serialisable");
+        let shown = serde_json::json!({ "list_sha256": list_sha256, "repairs": planned });
+        out.json(&shown).expect("serialisable");
         return;
     }
     let mut lines = vec!["PAIR  ACTION  PLAN  WHY".to_string()];
@@ -330,6 +393,7 @@ fn show(planned: &[Planned], json: bool, out: &Output) {
         let why = p.error.as_deref().or(p.why.as_deref()).unwrap_or("-");
         lines.push(format!("{}  {state}  {plan}  {why}", place(p)));
     }
+    lines.push(format!("list sha256:{list_sha256}"));
     out.result(&lines.join("\n"));
 }
 
@@ -342,6 +406,15 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Output) -
             path.display()
         ))
     })?;
+    let read = crate::util::fs::sha256_bytes(text.as_bytes());
+    if let Some(want) = &settings.list_sha256 {
+        if !want.eq_ignore_ascii_case(&read) {
+            return Err(Error::Refused(format!(
+                "{} is not the list that was confirmed (its digest is {read}, --list-sha256 says {want}); nothing was applied",
+                path.display()
+            )));
+        }
+    }
     let mut planned: Vec<Planned> = serde_json::from_str(&text)
         .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
     let (manager, _) = crate::config::load(manager_dir)?;
@@ -364,8 +437,8 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Output) -
             }
         });
     }
-    write_list(&settings.plans, &planned)?;
-    show(&planned, settings.json, out);
+    write_list(&settings.plans, APPLIED_FILE, &planned)?;
+    show(&planned, &read, settings.json, out);
     let said = format!(
         "{failed} of {} not applied",
         crate::util::text::count(due, "repair", "repairs")

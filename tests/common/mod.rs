@@ -8,6 +8,7 @@ use assert_cmd::Command;
 
 mod run;
 mod step_script;
+pub mod workflow;
 pub use run::{
     apply_locally, assert_code, assert_code_for, assert_fails, assert_fails_for, assert_ok,
     assert_ok_for, run, run_bin, Ran, Run,

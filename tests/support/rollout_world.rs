@@ -172,6 +172,35 @@ impl World {
         gh
     }
 
+    /// fleetform in run `run` of the manager repo's workflow `workflow`
+    /// (its path, `.github/workflows/NAME.yml`), started by `actor`, with
+    /// `gh`'s token for the customer repos and the operators team; the
+    /// job's outputs go to `outputs-<run>`.
+    pub fn in_run(
+        &self,
+        gh: &FakeGitHub,
+        workflow: &str,
+        run: u64,
+        actor: &str,
+    ) -> assert_cmd::Command {
+        let mut cmd = self.fleetform();
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", actor)
+            .env("GITHUB_TRIGGERING_ACTOR", actor)
+            .env("GITHUB_REPOSITORY", MANAGER_REPO)
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_RUN_ID", run.to_string())
+            .env(
+                "GITHUB_WORKFLOW_REF",
+                format!("{MANAGER_REPO}/{workflow}@refs/heads/main"),
+            )
+            .env("GITHUB_OUTPUT", self.fx.path(&format!("outputs-{run}")))
+            .env("GITHUB_API_URL", gh.api_url())
+            .env("FLEETFORM_TOKEN", gh.token())
+            .env("FLEETFORM_TEAMS_TOKEN", gh.token());
+        cmd
+    }
+
     pub fn fleetform(&self) -> assert_cmd::Command {
         let mut cmd = self.fx.fleetform();
         cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)

@@ -35,9 +35,11 @@ use crate::fleet::{Outcome, Row};
 use crate::github::{GitHub, Token};
 use crate::output::Output;
 use crate::report::drift::{markdown, Report};
+use crate::report::drift_causes::RepairAction;
 use crate::report::table::drift_table;
-use crate::values::customer::{override_path, CustomerSource};
-use fleetform_yaml::{Location, Pos};
+use crate::values::customer::CustomerSource;
+
+use super::customer_files::DefaultBranch;
 
 mod cause_issues;
 mod causes;
@@ -156,86 +158,19 @@ impl Clients {
         self.files.as_ref().map_or(0, GitHub::request_count)
             + self.issues.as_ref().map_or(0, GitHub::request_count)
     }
-
-    /// A customer's files from its repo's default branch: the variables
-    /// file and the override files of `envs` that exist.
-    fn default_branch_files(
-        &self,
-        gh: &GitHub,
-        manager: &Manager,
-        repo: &str,
-        envs: &[String],
-    ) -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
-        let fail = |m: String| {
-            vec![Diagnostic {
-                location: Location {
-                    file: PathBuf::from(format!("{repo}:{}", manager.config.customer.variables)),
-                    pos: Pos { line: 1, col: 1 },
-                },
-                pointer: None,
-                message: m,
-            }]
-        };
-        self.rt.block_on(async {
-            let vars = gh
-                .get_file(repo, &manager.config.customer.variables, None)
-                .await
-                .map_err(|e| fail(e.to_string()))?
-                .ok_or_else(|| {
-                    fail("the variables file does not exist on the default branch".into())
-                })?;
-            let mut overrides = BTreeMap::new();
-            let mut secrets = BTreeMap::new();
-            // With `secrets:`, drift plans as the plan job does: with the
-            // customer's secrets (still encrypted here), one request each.
-            let with_secrets = manager.config.secrets.is_some();
-            for e in envs {
-                let mut wanted = vec![(override_path(manager, e), &mut overrides)];
-                if with_secrets {
-                    wanted.push((
-                        crate::values::customer::secrets_path(manager, e),
-                        &mut secrets,
-                    ));
-                }
-                for (p, into) in wanted {
-                    if let Some(b) = gh
-                        .get_file(repo, &p, None)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?
-                    {
-                        into.insert(e.clone(), (PathBuf::from(&p), b));
-                    }
-                }
-            }
-            Ok(CustomerSource {
-                variables: (PathBuf::from(&manager.config.customer.variables), vars),
-                overrides,
-                secrets,
-            })
-        })
-    }
 }
 
-impl Clients {
-    /// A customer's `infra/products.yml` on its default branch, if there.
-    fn products_file(
-        &self,
-        gh: &GitHub,
-        repo: &str,
-    ) -> std::result::Result<Option<(PathBuf, Vec<u8>)>, Diagnostic> {
-        let path = crate::config::PRODUCTS_FILE;
-        self.rt
-            .block_on(gh.get_file(repo, path, None))
-            .map(|b| b.map(|b| (PathBuf::from(format!("{repo}:{path}")), b)))
-            .map_err(|e| Diagnostic {
-                location: Location {
-                    file: PathBuf::from(format!("{repo}:{path}")),
-                    pos: Pos { line: 1, col: 1 },
-                },
-                pointer: None,
-                message: e.to_string(),
-            })
-    }
+/// The environments (a JSON list, for a job matrix) with a pair whose
+/// policy calls for one of `actions`: the drift workflow's repair-plan
+/// and repair-apply jobs run once for each.
+fn repair_environments(report: &Report, actions: &[RepairAction]) -> String {
+    let envs: std::collections::BTreeSet<&str> = report
+        .repairs
+        .iter()
+        .filter(|r| actions.contains(&r.action))
+        .map(|r| r.environment.as_str())
+        .collect();
+    serde_json::to_string(&envs).expect("serialisable")
 }
 
 /// Writes `drift-report.json` and `drift-report.md`, the step summary and
@@ -252,6 +187,14 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
         ("drifted", report.drifted.len().to_string()),
         ("unapplied", report.unapplied.len().to_string()),
         ("errors", report.errors.len().to_string()),
+        (
+            "repair_plan_environments",
+            repair_environments(report, &[RepairAction::Repair, RepairAction::Propose]),
+        ),
+        (
+            "repair_apply_environments",
+            repair_environments(report, &[RepairAction::Repair]),
+        ),
         (
             "report",
             out_dir.join("drift-report.json").display().to_string(),
@@ -309,18 +252,21 @@ fn check(
     clients: &Clients,
     out: &Output,
 ) -> Result<Vec<crate::fleet::Row>> {
+    let remote = clients.files.as_ref().map(|gh| DefaultBranch {
+        rt: &clients.rt,
+        gh,
+    });
     let local = crate::fleet::local_sources(registry);
     let source_for: &crate::fleet::products::SourceFor<'_> = &|view: &Manager| {
         let local = local(view);
         let view = view.clone();
+        let remote = remote.as_ref();
         Box::new(
             move |c: &Customer,
                   envs: &[String]|
                   -> std::result::Result<CustomerSource, Vec<Diagnostic>> {
-                match (&clients.files, &c.repo) {
-                    (Some(gh), Some(repo)) if c.path.is_none() => {
-                        clients.default_branch_files(gh, &view, repo, envs)
-                    }
+                match (remote, DefaultBranch::repo_of(c)) {
+                    (Some(r), Some(repo)) => r.files(&view, repo, envs),
                     _ => local(c, envs),
                 }
             },
@@ -328,8 +274,8 @@ fn check(
     };
     if manager.has_products() {
         let local_file = crate::fleet::local_products_file(registry);
-        let products_file = |c: &Customer| match (&clients.files, &c.repo) {
-            (Some(gh), Some(repo)) if c.path.is_none() => clients.products_file(gh, repo),
+        let products_file = |c: &Customer| match (remote.as_ref(), DefaultBranch::repo_of(c)) {
+            (Some(r), Some(repo)) => r.products_file(repo),
             _ => local_file(c),
         };
         let run = crate::fleet::products::RunSettings {
