@@ -17,8 +17,10 @@
 # fleetform binary alongside, shown as BENCH_BASELINE_LABEL).
 # --relay-only runs case 10 alone (the dispatch relay under load).
 # --causes-only runs case 12 alone (a drift merge of 2,000 drifted pairs in
-# 5 causes, no Terraform: bench/drift_causes.py; it also runs on its own:
-# python3 bench/drift_causes.py --fleetform BIN --work DIR --results FILE).
+# 5 causes, no Terraform, and the same merge's issues against the fake
+# GitHub at GitHub's limits across runs: bench/drift_causes.py; it also runs
+# on its own: python3 bench/drift_causes.py --fleetform BIN --work DIR
+# --results FILE [--no-github]).
 # --memory-only measures fleetform's peak memory in cases 2, 3, 4, 8, 9 and
 # 12, one run each at the size of its section (bench/memory.py), and
 # rewrites the "Peak memory per case" section; memory does not depend on
@@ -72,7 +74,7 @@ for arg in "$@"; do
     --causes-only) causes_only=1 ;;
     --memory-only) memory_only=1 ;;
     -h | --help)
-      sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)

@@ -28,6 +28,7 @@ mod audit_report;
 mod authorise_tokens;
 mod batch;
 mod bench_github;
+mod bench_github_causes;
 mod bench_github_fleet;
 mod bench_github_rollout;
 mod book;
