@@ -183,7 +183,10 @@ def main():
     out.append(
         "Method: as for drift; every repo starts without the template's two files (4 writes each); each run keeps "
         "`--write-log` and `--etag-cache` for the next; writes left for a later run count deferred customers, summed "
-        "over runs."
+        "over runs. Without the scheduler a run still stops near the hour's limit: a limit answer whose wait is "
+        "longer than the run may wait (`FLEETFORM_RETRY_MAX_WAIT_SECS`, 90 s here) is not sent again but deferred "
+        "to a later run, as the client's retry order requires (retry-after, then the reset, then at least a minute "
+        "doubling)."
     )
     out.append("")
     out += table(sync, "customer repos", "synced", "pull requests")

@@ -190,6 +190,36 @@ fn causes_across_the_fleet_their_issues_accepted_drift_and_repairs_by_policy() {
         md.contains("### Drift by cause") && md.contains("### Repairs by policy"),
         "{md}"
     );
+    // As GitHub renders them: tables, the customers' issues as links, no
+    // Markdown left over as text (a stray backtick or escape).
+    let issue_html = crate::common::cmark_gfm(&body, &["-e", "table", "-e", "autolink"]);
+    assert!(
+        issue_html.contains(r#"<a href="https://github.com/provider/manager/issues/1">#1</a>"#),
+        "{issue_html}"
+    );
+    assert!(
+        issue_html.contains("<td><code>c01/staging</code></td>"),
+        "{issue_html}"
+    );
+    let report_html = crate::common::cmark_gfm(&md, &["-e", "table", "-e", "autolink"]);
+    assert!(
+        report_html.contains("<h3>Drift by cause</h3>"),
+        "{report_html}"
+    );
+    assert!(
+        report_html.contains("<h3>Repairs by policy</h3>"),
+        "{report_html}"
+    );
+    for (what, html) in [
+        ("the cause issue", &issue_html),
+        ("the drift report", &report_html),
+    ] {
+        assert!(html.contains("<table>"), "{what}: {html}");
+        assert!(
+            !html.contains('`') && !html.contains("\\"),
+            "{what}: Markdown left as text: {html}"
+        );
+    }
 
     // The next run, an hour later: the deferred issue is opened (its one
     // write), `since` carries over, nothing else is written.
