@@ -41,6 +41,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             accept_updates,
             confirms,
             unreviewed,
+            github,
         } => {
             crate::util::fs::check_sha256_hex("--plan-sha256", plan_sha256)
                 .map_err(Error::Usage)?;
@@ -51,6 +52,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 accept_updates: *accept_updates,
                 confirms: *confirms,
                 unreviewed: *unreviewed,
+                github: *github,
             };
             out.result(&adopt::apply(&a, manager_dir, out)?);
             Ok(())
@@ -60,12 +62,14 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             reason,
             confirms,
             unreviewed,
+            github,
         } => {
             let r = Release {
                 pair: target(pair),
                 reason: crate::deploy::ops::require_reason(Some(reason))?,
                 confirms: *confirms,
                 unreviewed: *unreviewed,
+                github: *github,
             };
             out.result(&adopt::release(&r, manager_dir, out)?);
             Ok(())
@@ -108,6 +112,7 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> 
         apply,
         unreviewed: _,
         reason,
+        resume,
         out: out_dir,
         terraform,
         json,
@@ -125,17 +130,21 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> 
             true => Some(crate::deploy::ops::require_reason(reason.as_deref())?),
             false => None,
         },
+        resume: *resume,
     };
     let report = adopt::wave(&settings, manager_dir, out)?;
     match json {
         true => out.json(&report).expect("serialisable"),
         false => out.result(wave_text(&report).trim_end()),
     }
-    match &report.halted {
-        Some(_) => Err(Error::Refused(
+    match (&report.halted, &report.held) {
+        (Some(_), _) => Err(Error::Refused(
             "the adoption wave halted at a pair that is not ready (above)".into(),
         )),
-        None => Ok(()),
+        (None, Some(_)) => Err(Error::Refused(
+            "the adoption wave is halted (above); nothing was planned".into(),
+        )),
+        (None, None) => Ok(()),
     }
 }
 
