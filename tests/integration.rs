@@ -22,6 +22,7 @@ mod actions;
 mod actions_workflows;
 mod adopt;
 mod adopt_github;
+mod adopt_products;
 mod app_auth;
 mod approvals;
 mod apps;

@@ -159,7 +159,8 @@ pub enum AdoptCommand {
         /// Only this environment.
         #[arg(long = "env")]
         environment: Option<String>,
-        /// The product (a manager with `products:`).
+        /// Only this product (a manager with `products:`; default: every
+        /// product the registry lets each customer have).
         #[arg(long, env = "FLEETFORM_PRODUCT")]
         product: Option<String>,
         /// Results folder the adoption plans were written to.
