@@ -12,28 +12,7 @@ use crate::report::adopt::{diff_text, status_table, wave_text};
 
 pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     match &args.command {
-        AdoptCommand::Plan { pair, json, seal } => {
-            let planned = adopt::plan(&target(pair), *seal, manager_dir, out)?;
-            match json {
-                true => out.json(&planned).expect("serialisable"),
-                false => out.result(
-                    diff_text(
-                        &planned.unit,
-                        &planned.mapping,
-                        &planned.plan_sha256,
-                        &planned.diff,
-                    )
-                    .trim_end(),
-                ),
-            }
-            match planned.diff.verdict() {
-                crate::data::adoption::Verdict::Refused => Err(Error::Refused(format!(
-                    "the adoption plan of {} would create, replace or destroy (above): nothing of it can be applied",
-                    planned.unit
-                ))),
-                _ => Ok(()),
-            }
-        }
+        AdoptCommand::Plan { pair, json, seal } => plan(pair, *json, *seal, manager_dir, out),
         AdoptCommand::Apply {
             pair,
             plan_sha256,
@@ -79,28 +58,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             Ok(())
         }
         AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, out),
-        AdoptCommand::Status {
-            customers,
-            environment,
-            product,
-            out: out_dir,
-            json,
-        } => {
-            let rows = adopt::status(
-                &StatusFilter {
-                    customers: customers.clone(),
-                    environment: environment.clone(),
-                    product: product.clone(),
-                    out: out_dir.clone(),
-                },
-                manager_dir,
-            )?;
-            match json {
-                true => out.json(&rows).expect("serialisable"),
-                false => out.result(status_table(&rows).trim_end()),
-            }
-            Ok(())
-        }
+        AdoptCommand::Status { .. } => status(&args.command, manager_dir, out),
     }
 }
 
@@ -146,6 +104,56 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> 
         )),
         (None, None) => Ok(()),
     }
+}
+
+fn plan(pair: &AdoptPair, json: bool, seal: bool, manager_dir: &Path, out: &Output) -> Result<()> {
+    let planned = adopt::plan(&target(pair), seal, manager_dir, out)?;
+    match json {
+        true => out.json(&planned).expect("serialisable"),
+        false => out.result(
+            diff_text(
+                &planned.unit,
+                &planned.mapping,
+                &planned.plan_sha256,
+                &planned.diff,
+            )
+            .trim_end(),
+        ),
+    }
+    match planned.diff.verdict() {
+        crate::data::adoption::Verdict::Refused => Err(Error::Refused(format!(
+            "the adoption plan of {} would create, replace or destroy (above): nothing of it can be applied",
+            planned.unit
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn status(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+    let AdoptCommand::Status {
+        customers,
+        environment,
+        product,
+        out: out_dir,
+        json,
+    } = command
+    else {
+        unreachable!("called for `adopt status` only")
+    };
+    let rows = adopt::status(
+        &StatusFilter {
+            customers: customers.clone(),
+            environment: environment.clone(),
+            product: product.clone(),
+            out: out_dir.clone(),
+        },
+        manager_dir,
+    )?;
+    match json {
+        true => out.json(&rows).expect("serialisable"),
+        false => out.result(status_table(&rows).trim_end()),
+    }
+    Ok(())
 }
 
 fn target(p: &AdoptPair) -> Target {
