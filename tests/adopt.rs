@@ -481,6 +481,17 @@ fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
     }
     w.expect(3, &wave_args(&[]));
     assert_eq!(wave_records(&w), ["halted"]);
+    // Status and the dashboard say the wave is halted, and where.
+    let held = "The adoption wave of staging is halted at c03/staging since";
+    let out = w.expect(0, &["adopt", "status"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(held)
+            && said.contains("`fleetform adopt wave --env staging` says what lifts it"),
+        "{said}"
+    );
+    w.expect(0, &["report", "--html", "dash.html"]);
+    assert!(w.fx.read("manager/dash.html").contains(held));
     // The halt is kept: the next run plans nothing, not even the pairs
     // after the one it halted at, and says what lifts it.
     let out = w.expect(3, &wave_args(&[]));
@@ -519,6 +530,8 @@ fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
     );
     assert_eq!(adopt_audit(&w).len(), 4, "{:?}", adopt_audit(&w));
     assert_eq!(wave_records(&w), ["halted", "resumed"]);
+    let out = w.expect(0, &["adopt", "status"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("is halted"));
     let halts: Vec<Value> = w
         .audit()
         .into_iter()

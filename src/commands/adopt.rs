@@ -149,9 +149,20 @@ fn status(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()
         },
         manager_dir,
     )?;
-    match json {
-        true => out.json(&rows).expect("serialisable"),
-        false => out.result(status_table(&rows).trim_end()),
+    if *json {
+        out.json(&rows).expect("serialisable");
+        return Ok(());
+    }
+    out.result(status_table(&rows).trim_end());
+    for h in adopt::halts(manager_dir)?.iter().filter(|h| {
+        environment
+            .as_ref()
+            .is_none_or(|e| *e == h.unit.environment)
+            && product
+                .as_ref()
+                .is_none_or(|p| h.unit.product.as_ref() == Some(p))
+    }) {
+        out.result(&crate::report::adopt::halt_line(h));
     }
     Ok(())
 }

@@ -40,6 +40,10 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
         adoptions: adoptions(manager_dir, out),
+        adoption_halts: crate::deploy::adopt::halts(manager_dir).unwrap_or_else(|e| {
+            out.note(&format!("the adoption waves' halts were not read: {e}"));
+            Vec::new()
+        }),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             out.note(&format!(
                 "the drift causes were not read from the records: {e}"

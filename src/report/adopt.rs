@@ -68,6 +68,38 @@ pub struct WaveReport {
     pub waiting: Option<String>,
 }
 
+/// An adoption wave held by its kept halt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveHalt {
+    /// The pair it halted at.
+    pub unit: Unit,
+    /// When (RFC 3339).
+    pub since: String,
+    /// Who ran the wave that halted.
+    pub by: String,
+    /// Why, in a line.
+    pub why: String,
+}
+
+/// A held wave in a line, with the command that says what lifts it.
+pub fn halt_line(h: &WaveHalt) -> String {
+    let product = h
+        .unit
+        .product
+        .as_deref()
+        .map(|p| format!(" --product {p}"))
+        .unwrap_or_default();
+    format!(
+        "The adoption wave of {env}{of} is halted at {unit} since {since} (run by {by}): {why}. `fleetform adopt wave --env {env}{product}` says what lifts it.",
+        env = h.unit.environment,
+        of = h.unit.product.as_deref().map(|p| format!(" ({p})")).unwrap_or_default(),
+        unit = h.unit,
+        since = h.since,
+        by = h.by,
+        why = h.why.trim_end_matches('.'),
+    )
+}
+
 /// The verb of a refused action.
 pub fn refused_word(a: Refused) -> &'static str {
     match a {

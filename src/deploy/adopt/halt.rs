@@ -14,6 +14,7 @@ use crate::audit::Entry;
 use crate::config::Unit;
 use crate::output::Output;
 use crate::records::Store;
+use crate::report::adopt::WaveHalt;
 
 /// What happened to the wave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +77,27 @@ pub fn current(
         })
     })?;
     Ok((r.event == HaltEvent::Halted).then_some(r))
+}
+
+/// Every adoption wave held by its halt: per product (or the manager),
+/// per environment of fleetform.yml.
+pub fn halts(manager_dir: &std::path::Path) -> crate::error::Result<Vec<WaveHalt>> {
+    let (manager, _) = crate::config::load(manager_dir)?;
+    let mut out = Vec::new();
+    for view in manager.products() {
+        let store = Store::for_manager(&view);
+        for env in view.environment_names() {
+            if let Some(h) = current(&store, env, view.product.as_deref())? {
+                out.push(WaveHalt {
+                    why: h.reason.lines().next().unwrap_or_default().to_string(),
+                    unit: h.unit,
+                    since: h.time,
+                    by: h.actor,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Keeps `r` (create-only) and writes its audit line.

@@ -44,9 +44,10 @@ mod wave;
 
 use std::path::PathBuf;
 
-pub use crate::report::adopt::{PairStatus, Stage, WaveReport};
+pub use crate::report::adopt::{PairStatus, Stage, WaveHalt, WaveReport};
 pub use apply::{apply, ApplyTarget};
 pub use discover::discover;
+pub use halt::halts;
 pub use mapping::{mapping_path, Mapping};
 pub use plan::{plan, Planned};
 pub use release::{release, Release};
