@@ -454,7 +454,7 @@ fn wave_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 /// The adoption wave records (`halted`, `resumed`) of staging, oldest
 /// first.
-fn wave_records(w: &World) -> Vec<String> {
+pub(crate) fn wave_records(w: &World) -> Vec<String> {
     common_records(w, "adoption-waves/staging/_")
         .into_iter()
         .map(|n| {

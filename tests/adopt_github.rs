@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::adopt::{adopt_audit, fleet_made_outside, statuses, write_mapping, ENV};
+use crate::adopt::{adopt_audit, fleet_made_outside, statuses, wave_records, write_mapping, ENV};
 use crate::common;
 use crate::day2_four_eyes::{in_run, MANAGER, OPS_WORKFLOW};
 use crate::fakecloud;
@@ -204,4 +204,54 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
     );
     assert!(body.contains("handed back to the customer"), "{body}");
     assert!(gh.take_violations().is_empty());
+}
+
+/// On Actions a wave only plans, and only an active member of
+/// `rollout.operators` resumes its halt (as `rollout resume`).
+#[test]
+fn on_actions_only_an_operator_resumes_a_halted_adoption_wave() {
+    let w = fleet_made_outside(1);
+    write_mapping(&w, "c01", &["fakecloud_bucket.logs"]);
+    let gh = w.operators_on_github();
+    let wave = ["adopt", "wave", "--env", ENV];
+    common::assert_code(&in_run(&w, &gh, 60, "ops-dana", &wave), 3);
+    assert_eq!(wave_records(&w), ["halted"]);
+    let out = in_run(
+        &w,
+        &gh,
+        61,
+        "ops-dana",
+        &[&wave[..], &["--apply", "--unreviewed", "--reason", "r"]].concat(),
+    );
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("runs on a workstation only"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = in_run(&w, &gh, 62, "mallory", &[&wave[..], &["--resume"]].concat());
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains("`mallory` is not an active member of `prov/ops`"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(wave_records(&w), ["halted"], "still halted");
+    // An operator resumes: the pair is planned again, and, still not
+    // ready, halts the wave again.
+    let out = in_run(
+        &w,
+        &gh,
+        63,
+        "ops-erin",
+        &[&wave[..], &["--resume"]].concat(),
+    );
+    common::assert_code(&out, 3);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("went on: resumed by ops-erin"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(wave_records(&w), ["halted", "resumed", "halted"]);
+    assert!(adopt_audit(&w).is_empty(), "nothing adopted");
 }
