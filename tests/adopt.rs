@@ -15,7 +15,7 @@ use crate::common;
 use crate::fakecloud;
 use crate::support::rollout_world::{slug, World};
 
-const ENV: &str = "staging";
+pub(crate) const ENV: &str = "staging";
 
 /// A provider's listing command: `ADDRESS ID` lines for the pair named
 /// in its environment.
@@ -28,7 +28,7 @@ echo "fakecloud_bucket.logs bucket-$p-logs"
 "##;
 
 /// `n` customers in staging whose objects exist, unknown to any state.
-fn fleet_made_outside(n: usize) -> World {
+pub(crate) fn fleet_made_outside(n: usize) -> World {
     let w = World::with(n, ENV);
     w.expect(0, &["plan", "--all", "--env", ENV]);
     for i in 1..=n {
@@ -41,7 +41,7 @@ fn fleet_made_outside(n: usize) -> World {
 
 /// The mapping of customer `c`: each of its objects by its address, from
 /// the cloud file (`skip`: addresses left unmapped).
-fn write_mapping(w: &World, c: &str, skip: &[&str]) {
+pub(crate) fn write_mapping(w: &World, c: &str, skip: &[&str]) {
     let mut lines = String::from("# Objects made before fleetform.\nimports:\n");
     let prefix = format!("{c}-{ENV}");
     for (_, o) in fakecloud::objects(&w.cloud_file) {
@@ -79,7 +79,7 @@ fn adopt_plan(w: &World, code: i32, c: &str) -> String {
 }
 
 /// (stage, detail) of each pair in `adopt status --json`.
-fn statuses(w: &World) -> Vec<(String, String)> {
+pub(crate) fn statuses(w: &World) -> Vec<(String, String)> {
     let out = w.expect(0, &["adopt", "status", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_array()
@@ -115,7 +115,7 @@ fn apply_args<'a>(c: &'a str, digest: &'a str) -> Vec<&'a str> {
     ]
 }
 
-fn adopt_audit(w: &World) -> Vec<Value> {
+pub(crate) fn adopt_audit(w: &World) -> Vec<Value> {
     w.audit()
         .into_iter()
         .filter(|e| e["action"] == "adopt")
@@ -435,4 +435,172 @@ fn a_wave_halts_at_the_first_unexpected_diff() {
     ] {
         assert!(section.contains(row), "{row}: {section}");
     }
+}
+
+fn wave_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "adopt",
+        "wave",
+        "--env",
+        ENV,
+        "--apply",
+        "--unreviewed",
+        "--reason",
+        "migration wave",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The adoption wave records (`halted`, `resumed`) of staging, oldest
+/// first.
+pub(crate) fn wave_records(w: &World) -> Vec<String> {
+    common_records(w, "adoption-waves/staging/_")
+        .into_iter()
+        .map(|n| {
+            n.trim_end_matches(".json")
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
+    let w = fleet_made_outside(4);
+    let cloud = fakecloud::objects(&w.cloud_file);
+    for i in 1..=4 {
+        let skip: &[&str] = if i == 3 {
+            &["fakecloud_bucket.logs"]
+        } else {
+            &[]
+        };
+        write_mapping(&w, &slug(i), skip);
+    }
+    w.expect(3, &wave_args(&[]));
+    assert_eq!(wave_records(&w), ["halted"]);
+    // Status and the dashboard say the wave is halted, and where.
+    let held = "The adoption wave of staging is halted at c03/staging since";
+    let out = w.expect(0, &["adopt", "status"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(held)
+            && said.contains("`fleetform adopt wave --env staging` says what lifts it"),
+        "{said}"
+    );
+    w.expect(0, &["report", "--html", "dash.html"]);
+    assert!(w.fx.read("manager/dash.html").contains(held));
+    // The halt is kept: the next run plans nothing, not even the pairs
+    // after the one it halted at, and says what lifts it.
+    let out = w.expect(3, &wave_args(&[]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("The adoption wave of staging is halted at c03/staging since")
+            && said.contains("c03/staging is refused now")
+            && said.contains("Nothing was planned.")
+            && said.contains("fleetform adopt plan --customer c03 --env staging")
+            && said.contains("fleetform adopt wave --env staging --resume"),
+        "{said}"
+    );
+    assert!(!w
+        .fx
+        .path("manager/.fleetform/out/c04/staging/adoption.json")
+        .exists());
+    // Fixed in the mapping, but not planned yet: still held.
+    write_mapping(&w, "c03", &[]);
+    w.expect(3, &wave_args(&[]));
+    assert_eq!(statuses(&w)[3], ("c04".into(), "mapped".into()));
+    assert_eq!(adopt_audit(&w).len(), 2);
+    // Planned: zero-diff; the wave goes on where it stopped (c01, c02
+    // are not adopted twice).
+    adopt_plan(&w, 0, "c03");
+    let out = w.expect(0, &wave_args(&[]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("went on: c03/staging is zero-diff now."),
+        "{said}"
+    );
+    assert_eq!(
+        statuses(&w),
+        (1..=4)
+            .map(|i| (slug(i), "adopted".to_string()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(adopt_audit(&w).len(), 4, "{:?}", adopt_audit(&w));
+    assert_eq!(wave_records(&w), ["halted", "resumed"]);
+    let out = w.expect(0, &["adopt", "status"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("is halted"));
+    let halts: Vec<Value> = w
+        .audit()
+        .into_iter()
+        .filter(|e| e["action"] == "adopt-wave")
+        .collect();
+    assert_eq!(halts.len(), 2, "{halts:?}");
+    assert_eq!(halts[0]["result"], "halted");
+    assert_eq!(halts[0]["customer"], "c03");
+    assert_eq!(halts[1]["result"], "resumed");
+    assert_eq!(fakecloud::objects(&w.cloud_file), cloud);
+}
+
+#[test]
+fn a_wave_waits_for_the_wave_before_to_be_adopted_and_baked_and_an_operator_resumes_it() {
+    // Waves: internal (c01, c02), half (c03); an hour's bake.
+    let w = fleet_made_outside(3);
+    let cfg = w.fx.read("manager/fleetform.yml");
+    assert!(cfg.contains("  bake: 0s\n"), "{cfg}");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &cfg.replace("  bake: 0s\n", "  bake: 1h\n"),
+    );
+    for i in 1..=3 {
+        let skip: &[&str] = if i == 3 {
+            &["fakecloud_bucket.logs"]
+        } else {
+            &[]
+        };
+        write_mapping(&w, &slug(i), skip);
+    }
+    // Planned only (as on GitHub Actions): the pilot wave is ready, not
+    // adopted, so the next wave does not start.
+    let out = w.expect(0, &["adopt", "wave", "--env", ENV]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Not yet: wave half starts once every pair of wave internal is adopted, and c01/staging is not"),
+        "{said}"
+    );
+    assert_eq!(statuses(&w)[2], ("c03".into(), "mapped".into()));
+    // Adopted: the next wave waits for the bake time.
+    let out = w.expect(0, &wave_args(&[]));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Not yet: wave half may start at ")
+            && said.contains("wave internal bakes 3600 s after its last adoption (c0"),
+        "{said}"
+    );
+    assert_eq!(statuses(&w)[2], ("c03".into(), "mapped".into()));
+    // Two hours on: the wave starts, and halts at c03.
+    let later = (jiff::Timestamp::now().as_second() + 7200).to_string();
+    let run = |args: &[&str]| {
+        w.fleetform()
+            .env("FLEETFORM_NOW", &later)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&wave_args(&[]));
+    common::assert_code_for(format_args!("wave"), &out, 3);
+    assert_eq!(statuses(&w)[2], ("c03".into(), "refused".into()));
+    // Fixed; an operator resumes: c03 is planned again and adopted.
+    write_mapping(&w, "c03", &[]);
+    let out = run(&wave_args(&["--resume"]));
+    common::assert_code_for(format_args!("wave --resume"), &out, 0);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("went on: resumed by ops-dana: c03/staging is planned again."),
+        "{said}"
+    );
+    assert_eq!(statuses(&w)[2], ("c03".into(), "adopted".into()));
+    assert_eq!(wave_records(&w), ["halted", "resumed"]);
 }

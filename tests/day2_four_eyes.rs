@@ -20,11 +20,11 @@ fn operators() -> (World, FakeGitHub) {
     (w, gh)
 }
 
-const MANAGER: &str = "provider/manager";
-const OPS_WORKFLOW: &str = ".github/workflows/manager-ops.yml";
+pub(crate) const MANAGER: &str = "provider/manager";
+pub(crate) const OPS_WORKFLOW: &str = ".github/workflows/manager-ops.yml";
 
 /// fleetform in run `run` of the ops workflow, started by `actor`.
-fn in_run(
+pub(crate) fn in_run(
     w: &World,
     gh: &FakeGitHub,
     run: u64,

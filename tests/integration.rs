@@ -21,6 +21,8 @@ mod action_scripts_checks;
 mod actions;
 mod actions_workflows;
 mod adopt;
+mod adopt_github;
+mod adopt_products;
 mod app_auth;
 mod approvals;
 mod apps;

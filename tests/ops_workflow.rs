@@ -178,3 +178,83 @@ fn the_apply_runs_the_sealed_digest_and_names_the_confirmed_run() {
         "apply\n--customer\nacme\n--env\nstaging\n--plan-sha256\n$(touch pwned)\n--confirms\n4242\n--github\n\n"
     );
 }
+
+/// Issue #57: the `adopt` operation. The preview makes the pair's
+/// adoption plan sealed (its digest is the job's output), shows it in the
+/// summary and marks the artifact as an adoption's; the apply job (and a
+/// confirming run) applies it with `adopt apply` from the digest, with
+/// `--accept-updates` only when the operands say `accept-updates`.
+#[test]
+fn the_adopt_operation_previews_a_sealed_adoption_plan_and_applies_its_digest() {
+    let w = workflow();
+    let raw = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH))
+        .unwrap();
+    assert!(
+        raw.contains("options: [import, mv, rm, force-unlock, replace, target, adopt, confirm]"),
+        "adopt is an operation"
+    );
+    assert!(raw.contains(".fleetform/out/**/adopt-op"), "uploaded");
+    let (_, script) = step(job(&w, "preview"), "${{ inputs.operation }}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".fleetform/out/acme/staging")).unwrap();
+    let env = [
+        ("OPERATION", "adopt"),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("OPERANDS", "accept-updates $(touch pwned)"),
+    ];
+    let (code, calls) = crate::common::run_step_script_in(dir.path(), &script, &env, None);
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "adopt\nplan\n--customer\nacme\n--env\nstaging\n--seal\n\n"
+    );
+    assert!(dir
+        .path()
+        .join(".fleetform/out/acme/staging/adopt-op")
+        .is_file());
+    let summary = std::fs::read_to_string(dir.path().join("summary")).unwrap();
+    assert!(summary.starts_with("```\n"), "{summary}");
+
+    let (env, _) = step(job(&w, "apply"), "apply");
+    for (k, v) in [
+        ("OPERANDS", "${{ inputs.operands }}"),
+        ("REASON", "${{ inputs.reason }}"),
+    ] {
+        assert_eq!(env.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    let adopt = "adopt\napply\n--customer\nacme\n--env\nstaging\n--plan-sha256\n$(touch pwned)\n--reason\nwhy; $(touch pwned)\n";
+    let (code, calls) = apply_script_of("adopt", "adopt-op", "");
+    assert_eq!(code, 0);
+    assert_eq!(calls, format!("{adopt}--github\n\n"));
+    let (code, calls) = apply_script_of("adopt", "adopt-op", "accept-updates");
+    assert_eq!(code, 0);
+    assert_eq!(calls, format!("{adopt}--accept-updates\n--github\n\n"));
+    let (code, calls) = apply_script_of("confirm", "adopt-op", "");
+    assert_eq!(code, 0);
+    assert_eq!(calls, format!("{adopt}--confirms\n4242\n--github\n\n"));
+    // Anything else in the operands accepts nothing.
+    let (_, calls) = apply_script_of("adopt", "adopt-op", "accept-updates x");
+    assert_eq!(calls, format!("{adopt}--github\n\n"));
+}
+
+/// The apply step's script with `file` downloaded beside the sealed
+/// plan and `operands` typed.
+fn apply_script_of(operation: &str, file: &str, operands: &str) -> (i32, String) {
+    let w = workflow();
+    let (_, script) = step(job(&w, "apply"), "apply");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(".fleetform/out/acme/staging");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("bundle.sealed"), "{}").unwrap();
+    std::fs::write(out.join(file), "adopt\n").unwrap();
+    let env = [
+        ("OPERATION", operation),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("CONFIRMS", "4242"),
+        ("OPERANDS", operands),
+        ("DIGEST", "$(touch pwned)"),
+    ];
+    crate::common::run_step_script_in(dir.path(), &script, &env, None)
+}

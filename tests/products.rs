@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use common::{require_terraform, stderr, stdout, Fixture};
 use serde_json::Value;
 
-struct Products {
-    fx: Fixture,
+pub(crate) struct Products {
+    pub(crate) fx: Fixture,
     cli_config: PathBuf,
-    cloud_file: PathBuf,
+    pub(crate) cloud_file: PathBuf,
 }
 
 impl Products {
-    fn new() -> Products {
+    pub(crate) fn new() -> Products {
         require_terraform();
         let fx = Fixture::new();
         let installed = fakecloud::install(&fx.path("fakecloud"));
@@ -32,11 +32,11 @@ impl Products {
         }
     }
 
-    fn manager(&self) -> PathBuf {
+    pub(crate) fn manager(&self) -> PathBuf {
         self.fx.path("products/manager")
     }
 
-    fn fleetform(&self) -> assert_cmd::Command {
+    pub(crate) fn fleetform(&self) -> assert_cmd::Command {
         let mut cmd = self.fx.fleetform();
         cmd.current_dir(self.manager())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -44,11 +44,11 @@ impl Products {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
         self.fleetform().args(args).output().unwrap()
     }
 
-    fn plan_all(&self) -> Vec<Value> {
+    pub(crate) fn plan_all(&self) -> Vec<Value> {
         let out = self.run(&["plan", "--all", "--json"]);
         assert!(
             matches!(out.status.code(), Some(0) | Some(1)),
@@ -59,7 +59,7 @@ impl Products {
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)))
     }
 
-    fn apply(&self, customer: &str, product: &str, env: &str) -> std::process::Output {
+    pub(crate) fn apply(&self, customer: &str, product: &str, env: &str) -> std::process::Output {
         self.run(&[
             "apply",
             "--customer",
@@ -71,7 +71,7 @@ impl Products {
         ])
     }
 
-    fn objects(&self) -> serde_json::Map<String, Value> {
+    pub(crate) fn objects(&self) -> serde_json::Map<String, Value> {
         fakecloud::objects(&self.cloud_file)
     }
 }

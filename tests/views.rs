@@ -230,6 +230,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
         weeks: Vec::new(),
         drift_causes: None,
         adoptions: Vec::new(),
+        adoption_halts: Vec::new(),
     }
 }
 

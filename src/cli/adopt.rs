@@ -83,6 +83,11 @@ pub enum AdoptCommand {
         /// records it as unreviewed. Refused on GitHub Actions.
         #[arg(long)]
         unreviewed: bool,
+        /// Report the adoption on the customer's repo: a deployment in
+        /// the environment and a comment on its open pull request
+        /// (FLEETFORM_TOKEN or GITHUB_TOKEN).
+        #[arg(long)]
+        github: bool,
     },
     /// Release an adopted pair before its first apply after the
     /// adoption: `state rm` of the adopted addresses; nothing in the
@@ -100,11 +105,17 @@ pub enum AdoptCommand {
         /// unreviewed). Refused on GitHub Actions.
         #[arg(long)]
         unreviewed: bool,
+        /// Report the release on the customer's repo: a deployment in the
+        /// environment and a comment on its open pull request
+        /// (FLEETFORM_TOKEN or GITHUB_TOKEN).
+        #[arg(long)]
+        github: bool,
     },
     /// Adopt the customers of one environment in waves (the named ones
     /// in order, else the rollout's waves, pilot first): each pair
-    /// planned, and adopted with --apply; halts at the first pair that
-    /// is not ready.
+    /// planned, and adopted with --apply; a wave starts once the one
+    /// before is adopted and baked; halts at the first pair that is not
+    /// ready, and stays halted until that pair is ready or --resume.
     Wave {
         /// The environment.
         #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
@@ -125,6 +136,10 @@ pub enum AdoptCommand {
         /// With --apply: why (kept in the audit log and the records).
         #[arg(long, requires = "apply")]
         reason: Option<String>,
+        /// Lift the wave's halt (an operator; on GitHub a member of
+        /// `rollout.operators`): the pair it halted at is planned again.
+        #[arg(long)]
+        resume: bool,
         /// Results folder.
         #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
         out: PathBuf,
@@ -144,7 +159,8 @@ pub enum AdoptCommand {
         /// Only this environment.
         #[arg(long = "env")]
         environment: Option<String>,
-        /// The product (a manager with `products:`).
+        /// Only this product (a manager with `products:`; default: every
+        /// product the registry lets each customer have).
         #[arg(long, env = "FLEETFORM_PRODUCT")]
         product: Option<String>,
         /// Results folder the adoption plans were written to.

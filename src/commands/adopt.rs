@@ -12,28 +12,7 @@ use crate::report::adopt::{diff_text, status_table, wave_text};
 
 pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     match &args.command {
-        AdoptCommand::Plan { pair, json, seal } => {
-            let planned = adopt::plan(&target(pair), *seal, manager_dir, out)?;
-            match json {
-                true => out.json(&planned).expect("serialisable"),
-                false => out.result(
-                    diff_text(
-                        &planned.unit,
-                        &planned.mapping,
-                        &planned.plan_sha256,
-                        &planned.diff,
-                    )
-                    .trim_end(),
-                ),
-            }
-            match planned.diff.verdict() {
-                crate::data::adoption::Verdict::Refused => Err(Error::Refused(format!(
-                    "the adoption plan of {} would create, replace or destroy (above): nothing of it can be applied",
-                    planned.unit
-                ))),
-                _ => Ok(()),
-            }
-        }
+        AdoptCommand::Plan { pair, json, seal } => plan(pair, *json, *seal, manager_dir, out),
         AdoptCommand::Apply {
             pair,
             plan_sha256,
@@ -41,6 +20,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             accept_updates,
             confirms,
             unreviewed,
+            github,
         } => {
             crate::util::fs::check_sha256_hex("--plan-sha256", plan_sha256)
                 .map_err(Error::Usage)?;
@@ -51,6 +31,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
                 accept_updates: *accept_updates,
                 confirms: *confirms,
                 unreviewed: *unreviewed,
+                github: *github,
             };
             out.result(&adopt::apply(&a, manager_dir, out)?);
             Ok(())
@@ -60,12 +41,14 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             reason,
             confirms,
             unreviewed,
+            github,
         } => {
             let r = Release {
                 pair: target(pair),
                 reason: crate::deploy::ops::require_reason(Some(reason))?,
                 confirms: *confirms,
                 unreviewed: *unreviewed,
+                github: *github,
             };
             out.result(&adopt::release(&r, manager_dir, out)?);
             Ok(())
@@ -75,28 +58,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             Ok(())
         }
         AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, out),
-        AdoptCommand::Status {
-            customers,
-            environment,
-            product,
-            out: out_dir,
-            json,
-        } => {
-            let rows = adopt::status(
-                &StatusFilter {
-                    customers: customers.clone(),
-                    environment: environment.clone(),
-                    product: product.clone(),
-                    out: out_dir.clone(),
-                },
-                manager_dir,
-            )?;
-            match json {
-                true => out.json(&rows).expect("serialisable"),
-                false => out.result(status_table(&rows).trim_end()),
-            }
-            Ok(())
-        }
+        AdoptCommand::Status { .. } => status(&args.command, manager_dir, out),
     }
 }
 
@@ -108,6 +70,7 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> 
         apply,
         unreviewed: _,
         reason,
+        resume,
         out: out_dir,
         terraform,
         json,
@@ -125,18 +88,83 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> 
             true => Some(crate::deploy::ops::require_reason(reason.as_deref())?),
             false => None,
         },
+        resume: *resume,
     };
     let report = adopt::wave(&settings, manager_dir, out)?;
     match json {
         true => out.json(&report).expect("serialisable"),
         false => out.result(wave_text(&report).trim_end()),
     }
-    match &report.halted {
-        Some(_) => Err(Error::Refused(
+    match (&report.halted, &report.held) {
+        (Some(_), _) => Err(Error::Refused(
             "the adoption wave halted at a pair that is not ready (above)".into(),
         )),
-        None => Ok(()),
+        (None, Some(_)) => Err(Error::Refused(
+            "the adoption wave is halted (above); nothing was planned".into(),
+        )),
+        (None, None) => Ok(()),
     }
+}
+
+fn plan(pair: &AdoptPair, json: bool, seal: bool, manager_dir: &Path, out: &Output) -> Result<()> {
+    let planned = adopt::plan(&target(pair), seal, manager_dir, out)?;
+    match json {
+        true => out.json(&planned).expect("serialisable"),
+        false => out.result(
+            diff_text(
+                &planned.unit,
+                &planned.mapping,
+                &planned.plan_sha256,
+                &planned.diff,
+            )
+            .trim_end(),
+        ),
+    }
+    match planned.diff.verdict() {
+        crate::data::adoption::Verdict::Refused => Err(Error::Refused(format!(
+            "the adoption plan of {} would create, replace or destroy (above): nothing of it can be applied",
+            planned.unit
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn status(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+    let AdoptCommand::Status {
+        customers,
+        environment,
+        product,
+        out: out_dir,
+        json,
+    } = command
+    else {
+        unreachable!("called for `adopt status` only")
+    };
+    let rows = adopt::status(
+        &StatusFilter {
+            customers: customers.clone(),
+            environment: environment.clone(),
+            product: product.clone(),
+            out: out_dir.clone(),
+        },
+        manager_dir,
+    )?;
+    if *json {
+        out.json(&rows).expect("serialisable");
+        return Ok(());
+    }
+    out.result(status_table(&rows).trim_end());
+    for h in adopt::halts(manager_dir)?.iter().filter(|h| {
+        environment
+            .as_ref()
+            .is_none_or(|e| *e == h.unit.environment)
+            && product
+                .as_ref()
+                .is_none_or(|p| h.unit.product.as_ref() == Some(p))
+    }) {
+        out.result(&crate::report::adopt::halt_line(h));
+    }
+    Ok(())
 }
 
 fn target(p: &AdoptPair) -> Target {

@@ -39,7 +39,11 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             })
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
-        adoptions: adoptions(&manager, manager_dir, out),
+        adoptions: adoptions(manager_dir, out),
+        adoption_halts: crate::deploy::adopt::halts(manager_dir).unwrap_or_else(|e| {
+            out.note(&format!("the adoption waves' halts were not read: {e}"));
+            Vec::new()
+        }),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
             out.note(&format!(
                 "the drift causes were not read from the records: {e}"
@@ -60,16 +64,9 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// The pairs with an adoption under way or done (a manager without
-/// products; with products the dashboard shows none yet).
-fn adoptions(
-    manager: &Manager,
-    manager_dir: &Path,
-    out: &Output,
-) -> Vec<crate::report::adopt::PairStatus> {
-    if manager.has_products() {
-        return Vec::new();
-    }
+/// The pairs with an adoption under way or done (with products, each
+/// customer × product × environment).
+fn adoptions(manager_dir: &Path, out: &Output) -> Vec<crate::report::adopt::PairStatus> {
     let filter = crate::deploy::adopt::StatusFilter {
         out: ".fleetform/out".into(),
         ..Default::default()

@@ -14,6 +14,7 @@
 //! `deployments/<customer>/<product or _>/<environment>/<time>-<random>.json`,
 //! a drift run's causes `drift-causes/<time>-<random>.json`,
 //! an adoption's `adoptions/<customer>/<product or _>/<environment>/<time>-<random>-<adopted|released>.json`,
+//! an adoption wave's halts and resumes `adoption-waves/<environment>/<product or _>/<time>-<random>-<halted|resumed>.json`,
 //! and an offboarding's `offboarded/<customer>/<time>-<random>-offboarding.json`
 //! with each state it archived before its destroy,
 //! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
@@ -310,6 +311,21 @@ pub fn adoptions_prefix(unit: &Unit) -> String {
 /// `released`).
 pub fn adoption_key(unit: &Unit, event: &str) -> String {
     format!("{}{}-{event}.json", adoptions_prefix(unit), stamp())
+}
+
+/// The folder of an adoption wave's halts and resumes, per environment
+/// (and product).
+pub fn adoption_waves_prefix(environment: &str, product: Option<&str>) -> String {
+    format!("adoption-waves/{environment}/{}/", product.unwrap_or("_"))
+}
+
+/// The key of a new adoption wave record (`event`: `halted`, `resumed`).
+pub fn adoption_wave_key(environment: &str, product: Option<&str>, event: &str) -> String {
+    format!(
+        "{}{}-{event}.json",
+        adoption_waves_prefix(environment, product),
+        stamp()
+    )
 }
 
 /// One customer file as applied.

@@ -50,12 +50,54 @@ pub struct PairStatus {
     pub detail: String,
 }
 
-/// A wave's pairs as it left them, and why it halted.
+/// A wave's pairs as it left them, and why it halted or waits.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WaveReport {
     /// Each wave's name and its pairs reached.
     pub waves: Vec<(String, Vec<PairStatus>)>,
+    /// It halted now, at a pair that is not ready: its diff or error.
     pub halted: Option<String>,
+    /// An earlier halt holds it: nothing was planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    /// An earlier halt was lifted by this run: how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<String>,
+    /// The next wave may not start yet: why, and when it may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+}
+
+/// An adoption wave held by its kept halt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveHalt {
+    /// The pair it halted at.
+    pub unit: Unit,
+    /// When (RFC 3339).
+    pub since: String,
+    /// Who ran the wave that halted.
+    pub by: String,
+    /// Why, in a line.
+    pub why: String,
+}
+
+/// A held wave in a line, with the command that says what lifts it.
+pub fn halt_line(h: &WaveHalt) -> String {
+    let product = h
+        .unit
+        .product
+        .as_deref()
+        .map(|p| format!(" --product {p}"))
+        .unwrap_or_default();
+    format!(
+        "The adoption wave of {env}{of} is halted at {unit} since {since} (run by {by}): {why}. `fleetform adopt wave --env {env}{product}` says what lifts it.",
+        env = h.unit.environment,
+        of = h.unit.product.as_deref().map(|p| format!(" ({p})")).unwrap_or_default(),
+        unit = h.unit,
+        since = h.since,
+        by = h.by,
+        why = h.why.trim_end_matches('.'),
+    )
 }
 
 /// The verb of a refused action.
@@ -167,9 +209,46 @@ pub fn status_table(rows: &[PairStatus]) -> String {
     t
 }
 
-/// A wave's pairs, by wave, and where it halted.
+/// A wave held by an earlier halt at `unit`: when, who, why, where the
+/// pair stands now, and what lifts the halt.
+pub fn held_text(
+    unit: &Unit,
+    (time, actor, reason): (&str, &str, &str),
+    now: &PairStatus,
+) -> String {
+    let product = unit
+        .product
+        .as_deref()
+        .map(|p| format!(" --product {p}"))
+        .unwrap_or_default();
+    format!(
+        "The adoption wave of {env} is halted at {unit} since {time} (run by {actor}): {why}\n\
+         {unit} is {stage} now{detail}. Nothing was planned.\n\
+         Fix the pair (its mapping or values) and plan it: the wave goes on once its plan is zero-diff, or once it is adopted:\n  \
+         fleetform adopt plan --customer {customer}{product} --env {env}\n\
+         Or resume the wave (an operator), which plans the pair again and halts again if it still is not ready:\n  \
+         fleetform adopt wave --env {env}{product} --resume\n",
+        env = unit.environment,
+        customer = unit.customer,
+        why = reason.lines().next().unwrap_or_default(),
+        stage = now.stage.word(),
+        detail = match now.detail.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", now.detail),
+        },
+    )
+}
+
+/// A wave's pairs, by wave, and where it halted or waits.
 pub fn wave_text(r: &WaveReport) -> String {
-    let mut t = String::new();
+    if let Some(held) = &r.held {
+        return held.clone();
+    }
+    let mut t = r
+        .resumed
+        .as_ref()
+        .map(|how| format!("{how}\n"))
+        .unwrap_or_default();
     for (name, rows) in &r.waves {
         t.push_str(&format!("Wave {name}:\n"));
         for line in status_table(rows).lines() {
@@ -181,6 +260,9 @@ pub fn wave_text(r: &WaveReport) -> String {
             "Halted at the first pair that is not ready; the pairs after it were not planned.\n{why}"
         )),
         None => t.push_str("Every pair reached is ready or adopted.\n"),
+    }
+    if let Some(wait) = &r.waiting {
+        t.push_str(&format!("Not yet: {wait}.\n"));
     }
     t
 }

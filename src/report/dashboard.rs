@@ -204,6 +204,8 @@ pub struct Dashboard {
     pub drift_causes: Option<super::drift_causes::CausesRecord>,
     /// Pairs being brought under fleetform (`adopt`), when there are any.
     pub adoptions: Vec<super::adopt::PairStatus>,
+    /// Adoption waves held by their halt.
+    pub adoption_halts: Vec<super::adopt::WaveHalt>,
 }
 
 /// A bar of the weekly chart, in SVG units.

@@ -26,6 +26,8 @@ pub struct ApplyTarget {
     pub accept_updates: bool,
     pub confirms: Option<u64>,
     pub unreviewed: bool,
+    /// Report it on the customer's repo (a deployment, a comment).
+    pub github: bool,
 }
 
 /// Applies the adoption plan of `a.pair` with digest `a.plan_sha256`.
@@ -102,7 +104,16 @@ pub(super) fn apply_pair(
         .plan(Some(&a.plan_sha256))
         .approval(verdict.approval)
         .approvers(&approvers);
-    let (actor, _) = super::record_step(entry, detail, result, out)?;
+    let github = a.github.then(|| super::OnGitHub {
+        customer,
+        unit: &unit,
+        operation: "adopt",
+        done: crate::report::customer::Done::Adopted {
+            addresses: &addresses,
+            updated: !diff.updates.is_empty(),
+        },
+    });
+    let (actor, _) = super::record_step(entry, detail, result, github, out)?;
     let record = Record {
         event: Event::Adopted,
         time: jiff::Timestamp::now().to_string(),

@@ -21,17 +21,20 @@
 //!   the adopted addresses; nothing in the cloud is touched.
 //! - `status`: where each pair stands (not started, mapped, zero-diff,
 //!   to review, refused, adopted, released).
-//! - `wave`: pairs in order (the rollout's waves, pilot first), halting
-//!   at the first that is not ready.
+//! - `wave`: pairs in order (the rollout's waves, pilot first), each
+//!   wave after the one before is adopted and baked, halting at the
+//!   first pair that is not ready; `halt`: that halt, kept until the
+//!   pair is ready or an operator resumes.
 //!
 //! # Imports
 //!
 //! May import what `deploy` may (the engine, `records`, `report`,
-//! `audit`, `rollout`'s waves) and `deploy`'s own `ops` and
-//! `second_person`.
+//! `audit`, `rollout`'s waves) and `deploy`'s own `ops`,
+//! `second_person` and `rollout_flow`'s operator check.
 
 mod apply;
 mod discover;
+mod halt;
 mod mapping;
 mod plan;
 mod record;
@@ -41,9 +44,10 @@ mod wave;
 
 use std::path::PathBuf;
 
-pub use crate::report::adopt::{PairStatus, Stage, WaveReport};
+pub use crate::report::adopt::{PairStatus, Stage, WaveHalt, WaveReport};
 pub use apply::{apply, ApplyTarget};
 pub use discover::discover;
+pub use halt::halts;
 pub use mapping::{mapping_path, Mapping};
 pub use plan::{plan, Planned};
 pub use release::{release, Release};
@@ -133,21 +137,43 @@ fn resolve<'r>(
     Ok((view, customer))
 }
 
+/// Reported on the customer's repo (`--github`): what was done, as a
+/// deployment in the environment and a comment on its open pull request.
+struct OnGitHub<'a> {
+    customer: &'a crate::config::Customer,
+    unit: &'a crate::config::Unit,
+    /// `adopt`, `release`.
+    operation: &'a str,
+    done: crate::report::customer::Done<'a>,
+}
+
 /// Writes an adoption step's audit line, its detail with the error when
-/// it failed, and returns the actor and the step's result as the
-/// command's.
+/// it failed, reports it on the customer's repo when asked, and returns
+/// the actor and the step's result as the command's.
 fn record_step<T>(
     entry: crate::audit::Entry,
     detail: String,
     result: std::result::Result<T, crate::engine::RunError>,
+    github: Option<OnGitHub<'_>>,
     out: &crate::output::Output,
 ) -> crate::error::Result<(String, T)> {
     let actor = entry.actor.clone();
+    let reason = entry.reason.clone().unwrap_or_default();
     let entry = match &result {
         Ok(_) => entry.detail(detail),
         Err(e) => entry.detail(format!("{detail}: {}", e.short())),
     };
     crate::audit::record(out, entry);
+    if let Some(g) = github {
+        let report = super::ops::Report {
+            done: g.done,
+            operation: g.operation,
+            actor: &actor,
+            reason: &reason,
+            ok: result.is_ok(),
+        };
+        super::ops::report_on_github(g.customer, g.unit, &report, out)?;
+    }
     let done = result.map_err(super::ops::run_error)?;
     Ok((actor, done))
 }

@@ -20,6 +20,8 @@ pub struct Release {
     pub reason: String,
     pub confirms: Option<u64>,
     pub unreviewed: bool,
+    /// Report it on the customer's repo (a deployment, a comment).
+    pub github: bool,
 }
 
 /// Releases `r.pair`, adopted and not applied since.
@@ -84,7 +86,15 @@ pub fn release(r: &Release, manager_dir: &Path, out: &Output) -> Result<String> 
     .plan(Some(&adopted.plan_sha256))
     .approval(verdict.approval)
     .approvers(&approvers);
-    let (actor, _) = super::record_step(entry, detail, result, out)?;
+    let github = r.github.then(|| super::OnGitHub {
+        customer,
+        unit: &unit,
+        operation: "release",
+        done: crate::report::customer::Done::Released {
+            addresses: &adopted.addresses,
+        },
+    });
+    let (actor, _) = super::record_step(entry, detail, result, github, out)?;
     let record = Record {
         event: Event::Released,
         time: jiff::Timestamp::now().to_string(),

@@ -20,37 +20,54 @@ pub struct Filter {
     pub out: PathBuf,
 }
 
-/// The status of every active customer × environment `f` selects.
+/// The status of every active customer × environment `f` selects; with
+/// `products:` and no product named, every product the registry lets the
+/// customer have (fleetform.yml's order).
 pub fn status(f: &Filter, manager_dir: &Path) -> Result<Vec<PairStatus>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let view = manager
-        .select_product(f.product.as_deref())
-        .map_err(Error::Usage)?;
-    if manager.has_products() && view.product.is_none() {
-        return Err(Error::Usage(
-            "fleetform.yml declares products: give --product".into(),
-        ));
-    }
+    let views = match (&f.product, manager.has_products()) {
+        (None, true) => manager.products(),
+        (p, _) => vec![manager.select_product(p.as_deref()).map_err(Error::Usage)?],
+    };
     for c in &f.customers {
         registry
             .require(c)
             .map_err(|m| Error::Usage(m.to_string()))?;
     }
-    let store = crate::records::Store::for_manager(&view);
+    let stores: Vec<crate::records::Store> = views
+        .iter()
+        .map(crate::records::Store::for_manager)
+        .collect();
     let mut rows = Vec::new();
     for customer in registry.customers.iter().filter(|c| c.is_active()) {
         if !f.customers.is_empty() && !f.customers.contains(&customer.slug) {
             continue;
         }
-        for env in &customer.environments {
-            if f.environment.as_ref().is_some_and(|e| e != env) || view.environment(env).is_none() {
+        for (view, store) in views.iter().zip(&stores) {
+            if !allowed(customer, view) {
                 continue;
             }
-            let unit = view.unit(&customer.slug, env);
-            rows.push(pair_status(&view, &store, &unit, &f.out)?);
+            for env in &customer.environments {
+                if f.environment.as_ref().is_some_and(|e| e != env)
+                    || view.environment(env).is_none()
+                {
+                    continue;
+                }
+                let unit = view.unit(&customer.slug, env);
+                rows.push(pair_status(view, store, &unit, &f.out)?);
+            }
         }
     }
     Ok(rows)
+}
+
+/// Whether the registry lets `customer` have `view`'s product (always,
+/// without products).
+fn allowed(customer: &crate::config::Customer, view: &Manager) -> bool {
+    match (&view.product, &customer.products) {
+        (Some(p), Some(list)) => list.contains(p),
+        _ => true,
+    }
 }
 
 /// One pair's status.

@@ -53,6 +53,16 @@ pub enum Done<'a> {
     /// The apply of a drift repair: what changed outside Terraform put
     /// back (`fleetform repair`).
     Repair,
+    /// An adoption (`fleetform adopt apply`): objects that exist imported
+    /// into the state; `updated`: with in-place updates the operator
+    /// accepted.
+    Adopted {
+        addresses: &'a [String],
+        updated: bool,
+    },
+    /// A release of an adoption (`fleetform adopt release`): the adopted
+    /// addresses taken out of the state.
+    Released { addresses: &'a [String] },
 }
 
 /// A state operation as the customer's pull request is told of it.
@@ -157,12 +167,26 @@ fn state_op(op: &StateOp<'_>) -> String {
         ),
         Done::TargetedApply { flags } => (format!("apply of {}", operands(flags)), String::new()),
         Done::Repair => ("a drift repair".to_string(), String::new()),
+        Done::Adopted { addresses, .. } => (
+            format!("the adoption of {}", operands(addresses)),
+            " Terraform now manages these existing objects.".into(),
+        ),
+        Done::Released { addresses } => (
+            format!("the release of {}", operands(addresses)),
+            " Terraform forgot these adopted objects; they keep running, no longer managed here."
+                .into(),
+        ),
     };
     let result = match (&op.done, op.ok) {
         (_, false) => "**failed**".to_string(),
-        (Done::StateOp { .. }, true) => {
+        (Done::StateOp { .. }, true)
+        | (Done::Adopted { updated: false, .. }, true)
+        | (Done::Released { .. }, true) => {
             format!("done: **state only, nothing in your cloud changed**.{meaning}")
         }
+        (Done::Adopted { updated: true, .. }, true) => format!(
+            "done: imported, and the in-place updates the operator accepted were applied to your cloud.{meaning}"
+        ),
         (Done::TargetedApply { .. }, true) => "done".to_string(),
         (Done::Repair, true) => {
             "done: what changed in your cloud outside Terraform was put back".to_string()
