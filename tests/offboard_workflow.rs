@@ -14,7 +14,7 @@
 
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::{Permission, Permissions};
-use github_actions_models::workflow::job::{DeploymentEnvironment, Step};
+use github_actions_models::workflow::job::DeploymentEnvironment;
 use github_actions_models::workflow::Workflow;
 
 const PATH: &str = "workflows/manager-offboard.yml";
@@ -64,15 +64,7 @@ fn it_runs_by_hand_previews_then_destroys_the_previewed_digest() {
             "{name}: {:?}",
             j.environment
         );
-        for s in &j.steps {
-            if let Step::Run(r) = s {
-                assert!(
-                    !r.run.contains("${{"),
-                    "an expression in a run: line: {}",
-                    r.run
-                );
-            }
-        }
+        crate::common::workflow::assert_no_expression_in_run(j);
         let (env, _) = step(j, name);
         for (k, v) in [
             ("CUSTOMER", "${{ inputs.customer }}"),

@@ -165,11 +165,13 @@ fn derived() -> BTreeMap<&'static str, BTreeMap<String, BTreeSet<String>>> {
                 };
                 for e in envs {
                     // The rollout's stage jobs take the stage's environment
-                    // from the `next` job, the ops jobs from their input:
+                    // from the `next` job, the ops jobs from their input,
+                    // the drift workflow's repair jobs from their matrix:
                     // one of the environments.
                     let sub = sub
                         .replace("${{ needs.next.outputs.environment }}", &e)
-                        .replace("${{ inputs.environment }}", &e);
+                        .replace("${{ inputs.environment }}", &e)
+                        .replace("${{ matrix.environment }}", &e);
                     out.entry(role)
                         .or_default()
                         .entry(e)

@@ -7,7 +7,6 @@
 //! separate arguments and never evaluate them.
 
 use github_actions_models::common::Permissions;
-use github_actions_models::workflow::job::Step;
 use github_actions_models::workflow::Workflow;
 
 const PATH: &str = "workflows/manager-ops.yml";
@@ -40,20 +39,11 @@ fn it_previews_in_the_plan_environment_and_applies_in_the_apply_environment() {
             "the records role over OIDC"
         );
         assert_eq!(permission(j, "contents").as_deref(), Some("Read"));
-        let records = j.steps.iter().any(|s| match s {
-            Step::Uses(u) => format!("{:?}", u.uses).contains("configure-aws-credentials"),
-            _ => false,
-        });
-        assert!(records, "the records role is assumed");
-        for s in &j.steps {
-            if let Step::Run(r) = s {
-                assert!(
-                    !r.run.contains("${{"),
-                    "an expression in a run: line: {}",
-                    r.run
-                );
-            }
-        }
+        assert!(
+            crate::common::workflow::uses(j, "configure-aws-credentials"),
+            "the records role is assumed"
+        );
+        crate::common::workflow::assert_no_expression_in_run(j);
     }
     assert_eq!(
         permission(preview, "actions"),
