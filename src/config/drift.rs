@@ -147,9 +147,7 @@ impl Acceptance {
 
     /// Days past `until` on `today` (`None`: it still holds).
     pub fn expired_days(&self, today: jiff::civil::Date) -> Option<i64> {
-        let until: jiff::civil::Date = self.until.parse().ok()?;
-        let days = i64::from(until.until((jiff::Unit::Day, today)).ok()?.get_days());
-        (days > 0).then_some(days)
+        days_past(&self.until, today)
     }
 }
 
@@ -249,7 +247,7 @@ impl Manager {
                 "`until` must be the last day it holds, YYYY-MM-DD",
             ));
         }
-        if a.reason.trim().is_empty() || a.reason.chars().any(char::is_control) {
+        if !is_reason(&a.reason) {
             return Err(self.invalid(&at("reason"), "give a reason, on one line"));
         }
         Ok(())

@@ -123,6 +123,15 @@ pub struct EditError {
     pub reason: String,
 }
 
+impl EditError {
+    fn new(file: &str, reason: impl Into<String>) -> Self {
+        EditError {
+            file: file.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// The byte offset of 1-based character column `col` in `line` (the
 /// loader counts columns in characters), or `None` past its end.
 fn byte_at(line: &str, col: usize) -> Option<usize> {
@@ -174,10 +183,7 @@ fn entry_lines(c: &Customer, indent: &str) -> Vec<String> {
 
 /// Appends a customer at the end of the `customers:` list.
 pub fn add(text: &str, doc: &Document, file: &str, c: &Customer) -> Result<String, EditError> {
-    let err = |reason: &str| EditError {
-        file: file.to_string(),
-        reason: reason.to_string(),
-    };
+    let err = |reason: &str| EditError::new(file, reason);
     let lines: Vec<&str> = text.lines().collect();
     let count = doc
         .value
@@ -246,9 +252,7 @@ pub fn add(text: &str, doc: &Document, file: &str, c: &Customer) -> Result<Strin
             out.insert(end + k, l);
         }
     }
-    let mut s = out.join("\n");
-    s.push('\n');
-    Ok(s)
+    Ok(joined(&out))
 }
 
 /// Marks entry `index` revoked: `status: revoked` and a `revoked:` block.
@@ -260,21 +264,20 @@ pub fn revoke(
     date: &str,
     reason: &str,
 ) -> Result<String, EditError> {
-    let err = |reason: String| EditError {
-        file: file.to_string(),
-        reason,
-    };
+    let err = |reason: &str| EditError::new(file, reason);
     let lines: Vec<&str> = text.lines().collect();
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let base = format!("/customers/{index}");
-    let key_line = doc.key_pos(&format!("{base}/slug"));
-    let key_col = block_key_column(&lines, key_line).map_err(err)?;
+    let Entry {
+        base,
+        value: entry,
+        key_col,
+        end,
+        ..
+    } = locate(&lines, doc, file, index)?;
     let indent = " ".repeat(key_col);
-    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
     if entry.get("revoked").is_some() {
-        return Err(err("the entry already has a `revoked:` block".into()));
+        return Err(err("the entry already has a `revoked:` block"));
     }
-    let end = entry_end(&lines, key_line.line, key_col);
     let block = [
         format!("{indent}revoked:"),
         format!("{indent}  date: {date}"),
@@ -287,13 +290,11 @@ pub fn revoke(
         Some(_) => {
             let p = doc.pos(&format!("{base}/status"));
             set_status_revoked(&mut out, p)
-                .map_err(|()| err("`status:` is not a plain `active` value".into()))?;
+                .map_err(|()| err("`status:` is not a plain `active` value"))?;
         }
         None => out.insert(end, format!("{indent}status: revoked")),
     }
-    let mut s = out.join("\n");
-    s.push('\n');
-    Ok(s)
+    Ok(joined(&out))
 }
 
 /// Marks revoked entry `index` offboarded: an `offboarded: <date>` line
@@ -305,24 +306,22 @@ pub fn offboard(
     index: usize,
     date: &str,
 ) -> Result<String, EditError> {
-    let err = |reason: String| EditError {
-        file: file.to_string(),
-        reason,
-    };
     let lines: Vec<&str> = text.lines().collect();
-    let base = format!("/customers/{index}");
-    let key_line = doc.key_pos(&format!("{base}/slug"));
-    let key_col = block_key_column(&lines, key_line).map_err(err)?;
-    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
+    let Entry {
+        value: entry,
+        key_col,
+        end,
+        ..
+    } = locate(&lines, doc, file, index)?;
     if entry.get("offboarded").is_some() {
-        return Err(err("the entry is already marked `offboarded:`".into()));
+        return Err(EditError::new(
+            file,
+            "the entry is already marked `offboarded:`",
+        ));
     }
-    let end = entry_end(&lines, key_line.line, key_col);
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     out.insert(end, format!("{}offboarded: {date}", " ".repeat(key_col)));
-    let mut s = out.join("\n");
-    s.push('\n');
-    Ok(s)
+    Ok(joined(&out))
 }
 
 /// Sets entry `index`'s `secrets:` (its age recipients by environment) to
@@ -336,13 +335,12 @@ pub fn set_secrets(
     secrets: &std::collections::BTreeMap<String, String>,
 ) -> Result<String, EditError> {
     let lines: Vec<&str> = text.lines().collect();
-    let base = format!("/customers/{index}");
-    let key_line = doc.key_pos(&format!("{base}/slug"));
-    let key_col = block_key_column(&lines, key_line).map_err(|reason| EditError {
-        file: file.to_string(),
-        reason,
-    })?;
-    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
+    let Entry {
+        base,
+        value: entry,
+        key_col,
+        end: after_entry,
+    } = locate(&lines, doc, file, index)?;
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     let at = match entry.get("secrets") {
         Some(_) => {
@@ -360,7 +358,7 @@ pub fn set_secrets(
             out.drain(start..end);
             start
         }
-        None => entry_end(&lines, key_line.line, key_col),
+        None => after_entry,
     };
     if !secrets.is_empty() {
         let indent = " ".repeat(key_col);
@@ -370,9 +368,42 @@ pub fn set_secrets(
             out.insert(at + k, l);
         }
     }
+    Ok(joined(&out))
+}
+
+/// Block-style entry `index` as an edit finds it.
+struct Entry {
+    /// Its pointer, `/customers/N`.
+    base: String,
+    /// What it holds.
+    value: serde_json::Value,
+    /// The column (0-based) of its keys.
+    key_col: usize,
+    /// The index of the line after its last line ([`entry_end`]).
+    end: usize,
+}
+
+/// Entry `index` in the registry's `lines`; a flow-style entry is refused
+/// ([`block_key_column`]).
+fn locate(lines: &[&str], doc: &Document, file: &str, index: usize) -> Result<Entry, EditError> {
+    let base = format!("/customers/{index}");
+    let key_line = doc.key_pos(&format!("{base}/slug"));
+    let key_col = block_key_column(lines, key_line).map_err(|r| EditError::new(file, r))?;
+    let value = doc.value.pointer(&base).cloned().unwrap_or_default();
+    let end = entry_end(lines, key_line.line, key_col);
+    Ok(Entry {
+        base,
+        value,
+        key_col,
+        end,
+    })
+}
+
+/// Edited lines as the file's text, ending in a line break.
+fn joined(out: &[String]) -> String {
     let mut s = out.join("\n");
     s.push('\n');
-    Ok(s)
+    s
 }
 
 /// The column (0-based) of a block-style entry's keys, given the position
@@ -442,10 +473,7 @@ pub fn set_key_generation(
     index: usize,
     generation: u32,
 ) -> Result<String, EditError> {
-    let err = |reason: &str| EditError {
-        file: file.to_string(),
-        reason: reason.to_string(),
-    };
+    let err = |reason: &str| EditError::new(file, reason);
     let mut out: Vec<String> = text.lines().map(str::to_string).collect();
     let base = format!("/customers/{index}");
     let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
@@ -483,9 +511,7 @@ pub fn set_key_generation(
         let at = added.line.min(out.len());
         out.insert(at, format!("{indent}key_generation: {generation}"));
     }
-    let mut s = out.join("\n");
-    s.push('\n');
-    Ok(s)
+    Ok(joined(&out))
 }
 
 #[cfg(test)]

@@ -58,7 +58,9 @@ pub use identity::{
 pub use names::{is_date, is_email, is_repo, is_slug};
 pub use notify::{is_env_name, is_own_secret, NotifyEvent, NotifyKind, NotifyTarget};
 pub use paths::RepoPath;
-pub use products::{ProductConfig, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY};
+pub use products::{
+    ProductConfig, ProductProblem, ProductValues, Unit, PRODUCTS_FILE, PRODUCT_STATE_KEY,
+};
 pub use records::Records;
 pub use registry::*;
 pub use relay::{

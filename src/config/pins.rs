@@ -43,9 +43,7 @@ impl Pin {
     /// Days past `until` on `today` (`None`: not expired, or not a date,
     /// which the registry's check refuses).
     pub fn expired_days(&self, today: jiff::civil::Date) -> Option<i64> {
-        let until: jiff::civil::Date = self.until.parse().ok()?;
-        let days = i64::from(until.until((jiff::Unit::Day, today)).ok()?.get_days());
-        (days > 0).then_some(days)
+        days_past(&self.until, today)
     }
 
     /// The hold in one line: `held at v1.4.0 until 2027-01-31 (reason)`,
@@ -96,32 +94,34 @@ impl Registry {
         let mut seen = HashSet::new();
         for (j, p) in c.pins.iter().enumerate() {
             let at = |field: &str| format!("/customers/{i}/pins/{j}/{field}");
-            match (&p.product, manager.has_products()) {
-                (None, true) => {
+            let declared = || manager.product_names().join(", ");
+            match manager.product_problem(p.product.as_deref()) {
+                Some(ProductProblem::Missing) => {
                     return Err(self.invalid(
                         &format!("/customers/{i}/pins/{j}"),
                         format!(
                             "name the pinned product (`product:`); fleetform.yml declares: {}",
-                            manager.product_names().join(", ")
+                            declared()
                         ),
                     ))
                 }
-                (Some(_), false) => {
+                Some(ProductProblem::NoProducts) => {
                     return Err(self.invalid(
                         &at("product"),
                         "fleetform.yml declares no `products:`; a pin holds the whole manager, remove `product`",
                     ))
                 }
-                (Some(name), true) if manager.product(name).is_none() => {
+                Some(ProductProblem::Unknown) => {
                     return Err(self.invalid(
                         &at("product"),
                         format!(
-                            "unknown product `{name}`; fleetform.yml declares: {}",
-                            manager.product_names().join(", ")
+                            "unknown product `{}`; fleetform.yml declares: {}",
+                            p.product.as_deref().unwrap_or_default(),
+                            declared()
                         ),
                     ))
                 }
-                _ => {}
+                None => {}
             }
             if !seen.insert(p.product.clone()) {
                 return Err(self.invalid(
@@ -138,7 +138,7 @@ impl Registry {
                     "`until` must be the last day of the hold, YYYY-MM-DD",
                 ));
             }
-            if p.reason.trim().is_empty() || p.reason.chars().any(char::is_control) {
+            if !is_reason(&p.reason) {
                 return Err(self.invalid(&at("reason"), "give a reason, on one line"));
             }
         }

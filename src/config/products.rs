@@ -15,6 +15,18 @@ use std::fmt;
 
 use super::*;
 
+/// What is wrong with a product named (or not) where one may be
+/// ([`Manager::product_problem`]); each caller words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductProblem {
+    /// fleetform.yml declares products and none is named.
+    Missing,
+    /// One is named and fleetform.yml declares no `products:`.
+    NoProducts,
+    /// One fleetform.yml does not declare.
+    Unknown,
+}
+
 /// One entry of `products:`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -150,19 +162,34 @@ impl Manager {
     /// The view a command runs on: the manager itself without products;
     /// with products, the one `--product` names (required then).
     pub fn select_product(&self, product: Option<&str>) -> Result<Manager, String> {
-        match (self.has_products(), product) {
-            (false, None) => Ok(self.clone()),
-            (false, Some(_)) => Err("--product: fleetform.yml declares no `products:`".into()),
-            (true, None) => Err(format!(
+        match self.product_problem(product) {
+            Some(ProductProblem::NoProducts) => {
+                Err("--product: fleetform.yml declares no `products:`".into())
+            }
+            Some(ProductProblem::Missing) => Err(format!(
                 "say which product: --product ({})",
                 self.product_names().join(", ")
             )),
-            (true, Some(p)) => self.product(p).ok_or_else(|| {
-                format!(
-                    "unknown product `{p}`; fleetform.yml declares: {}",
-                    self.product_names().join(", ")
-                )
-            }),
+            Some(ProductProblem::Unknown) => Err(format!(
+                "unknown product `{}`; fleetform.yml declares: {}",
+                product.unwrap_or_default(),
+                self.product_names().join(", ")
+            )),
+            None => Ok(product
+                .and_then(|p| self.product(p))
+                .unwrap_or_else(|| self.clone())),
+        }
+    }
+
+    /// What is wrong with naming `product` (a pin's, `--product`): one is
+    /// named exactly when fleetform.yml declares `products:`, and it is
+    /// one of them. `None`: nothing.
+    pub fn product_problem(&self, product: Option<&str>) -> Option<ProductProblem> {
+        match (product, self.has_products()) {
+            (None, true) => Some(ProductProblem::Missing),
+            (Some(_), false) => Some(ProductProblem::NoProducts),
+            (Some(p), true) if !self.product_names().contains(&p) => Some(ProductProblem::Unknown),
+            _ => None,
         }
     }
 

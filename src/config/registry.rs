@@ -223,6 +223,25 @@ pub fn is_real_date(s: &str) -> bool {
     is_date(s) && s.parse::<jiff::civil::Date>().is_ok()
 }
 
+/// Days the last day `until` of a hold (a pin, an accepted drift) is
+/// past on `today` (`None`: it still holds, or `until` is not a date,
+/// which the registry's and fleetform.yml's checks refuse).
+pub fn days_past(until: &str, today: jiff::civil::Date) -> Option<i64> {
+    let until: jiff::civil::Date = until.parse().ok()?;
+    let days = i64::from(until.until((jiff::Unit::Day, today)).ok()?.get_days());
+    (days > 0).then_some(days)
+}
+
+/// A hold's reason (a pin's, an accepted drift's): said, on one line.
+pub fn is_reason(reason: &str) -> bool {
+    !reason.trim().is_empty() && is_one_line(reason)
+}
+
+/// Text with no line break nor other control character in it.
+pub fn is_one_line(text: &str) -> bool {
+    !text.chars().any(char::is_control)
+}
+
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {

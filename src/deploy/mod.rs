@@ -39,8 +39,10 @@
 //! - `fetch`: planned environments, the customer's files, the gates' PR
 //!   facts, files changed since the plan.
 //! - `plan`, `apply`: the two dispatched commands as their steps.
-//! - `customers`: the registry as `customers list` and `show` print it,
-//!   and a new customer's onboarding instructions.
+//! - `customers`: the registry's flows of `fleetform customers`: as
+//!   `list` and `show` print it, a new customer's onboarding
+//!   instructions, and its edits under the registry's lock (add, revoke,
+//!   offboard, pin and unpin, dispatch keys, secrets identities).
 //! - `doctor`: `fleetform doctor`'s reads of the manager's and the
 //!   customers' GitHub settings, judged by `crate::doctor`'s checks.
 //! - `drift`: a drift run (`fleetform drift`): plans of the shard or the

@@ -3,7 +3,7 @@
 //! order and comments are kept; the block itself is written anew, one
 //! pin per item.
 
-use super::{block_key_column, entry_end, quote, EditError};
+use super::{joined, locate, quote, EditError};
 use crate::config::pins::Pin;
 use fleetform_yaml::Document;
 
@@ -17,26 +17,23 @@ pub fn set_pins(
     index: usize,
     pins: &[Pin],
 ) -> Result<String, EditError> {
-    let err = |reason: String| EditError {
-        file: file.to_string(),
-        reason,
-    };
     let lines: Vec<&str> = text.lines().collect();
-    let base = format!("/customers/{index}");
-    let key_line = doc.key_pos(&format!("{base}/slug"));
-    let key_col = block_key_column(&lines, key_line).map_err(err)?;
-    let entry = doc.value.pointer(&base).cloned().unwrap_or_default();
-    let end = entry_end(&lines, key_line.line, key_col);
-    let (from, to) = match entry.get("pins") {
+    let entry = locate(&lines, doc, file, index)?;
+    let (end, key_col) = (entry.end, entry.key_col);
+    let (from, to) = match entry.value.get("pins") {
         Some(_) => {
-            let at = doc.key_pos(&format!("{base}/pins")).line.saturating_sub(1);
+            let at = doc
+                .key_pos(&format!("{}/pins", entry.base))
+                .line
+                .saturating_sub(1);
             if at >= end
                 || lines
                     .get(at)
                     .is_none_or(|l| !l.trim_start().starts_with("pins:"))
             {
-                return Err(err(
-                    "`pins:` is not a plain key on its own line in the entry; write it as `pins:` followed by its items".into(),
+                return Err(EditError::new(
+                    file,
+                    "`pins:` is not a plain key on its own line in the entry; write it as `pins:` followed by its items",
                 ));
             }
             (at, block_end(&lines, at, end, key_col))
@@ -47,9 +44,7 @@ pub fn set_pins(
     let mut out: Vec<String> = lines[..from].iter().map(|l| l.to_string()).collect();
     out.extend(block(&indent, pins));
     out.extend(lines[to..].iter().map(|l| l.to_string()));
-    let mut s = out.join("\n");
-    s.push('\n');
-    Ok(s)
+    Ok(joined(&out))
 }
 
 /// The line after the `pins:` block starting at `at`: the first later

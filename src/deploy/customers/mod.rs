@@ -1,10 +1,29 @@
-//! The registry as people read it and the customer's onboarding text:
-//! `customers list` and `show` (`view`: statuses, token expiry, the
-//! notifications of tokens about to expire) and `customers instructions`
-//! (`instructions`: what a new customer does, from the template).
+//! The registry's flows, as `fleetform customers` runs them: the registry
+//! as people read it and the customer's onboarding text, `customers list`
+//! and `show` (`view`: statuses, token expiry, the notifications of
+//! tokens about to expire) and `customers instructions` (`instructions`:
+//! what a new customer does, from the template); and its edits, each
+//! under the registry's lock (`edit`) and audited: `customers add`
+//! (`add`), `revoke` (`revoke`), `offboard` (`offboard`, over
+//! `crate::deploy::offboard`), `pin` and `unpin` (`pins`, by the pin
+//! rules of `crate::config::pins`), `dispatch-key` and `rotate-key`
+//! (`keys`), and a customer's secrets identities made, sealed, rotated
+//! and retired (`secret_keys`, `rotate-secrets-key`). Tokens are never
+//! accepted on the command line nor written to any file; dispatch keys
+//! are derived from the manager's secret (`FLEETFORM_DISPATCH_SECRET`)
+//! and printed only by the commands that issue them.
 //!
 //! May import `config`, `data`, `dispatch`, `notify`, `report`, `rollout`,
-//! `values`, `version`, `error`, `util` and `output`.
+//! `fleet` (the customer template's files), `github` (a new customer's
+//! repository id), `records`, `ci`, `audit`, `values`, `version`,
+//! `error`, `util` and `output`.
 
+pub mod add;
+mod edit;
 pub mod instructions;
+pub mod keys;
+pub mod offboard;
+pub mod pins;
+pub mod revoke;
+pub mod secret_keys;
 pub mod view;

@@ -1,21 +1,49 @@
 //! `customers pin` and `customers unpin`: a customer's (or a rollout
 //! wave's) `pins:` in the registry, set through the comment-keeping
-//! editor under the registry lock ([`super::edit_registry`]), each change
-//! audited.
+//! editor under the registry lock ([`super::edit::edit_registry`]), each
+//! change audited. What a pin may hold is the registry's rule
+//! (`crate::config::pins`); here it is worded by flag.
 
 use std::collections::BTreeSet;
 
-use crate::cli::{PinArgs, PinWho, UnpinArgs};
 use crate::config::pins::Pin;
-use crate::config::{edit, is_real_date, Manager, Registry};
+use crate::config::{
+    days_past, edit, is_one_line, is_real_date, is_reason, Manager, ProductProblem, Registry,
+};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
-use super::{edit_registry, refuse_secretish};
+use super::edit::{edit_registry, refuse_secretish};
 
-pub(super) fn pin(manager: &Manager, args: &PinArgs, out: &Output) -> Result<()> {
+/// Whom a pin or unpin holds: one customer, or every active customer a
+/// wave of fleetform.yml's `rollout:` selects today.
+pub enum Who {
+    Slug(String),
+    Wave(String),
+}
+
+/// `customers pin` as given.
+pub struct PinSettings {
+    pub who: Who,
+    pub product: Option<String>,
+    pub git_ref: String,
+    pub until: String,
+    pub reason: String,
+}
+
+/// `customers unpin` as given.
+pub struct UnpinSettings {
+    pub who: Who,
+    /// Only this product's pin (`None`: every pin).
+    pub product: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// `customers pin`: the pin set on each customer (replacing its pin of
+/// the product), audited.
+pub fn pin(manager: &Manager, args: &PinSettings, out: &Output) -> Result<()> {
     let reason = args.reason.trim();
-    if reason.is_empty() || reason.chars().any(char::is_control) {
+    if !is_reason(reason) {
         return Err(Error::Usage("--reason must say why, on one line".into()));
     }
     refuse_secretish("--reason", reason)?;
@@ -52,9 +80,11 @@ pub(super) fn pin(manager: &Manager, args: &PinArgs, out: &Output) -> Result<()>
     Ok(())
 }
 
-pub(super) fn unpin(manager: &Manager, args: &UnpinArgs, out: &Output) -> Result<()> {
+/// `customers unpin`: the product's pin (or every pin) taken off each
+/// customer, audited.
+pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Output) -> Result<()> {
     let reason = args.reason.as_deref().map(str::trim).unwrap_or("");
-    if reason.chars().any(char::is_control) {
+    if !is_one_line(reason) {
         return Err(Error::Usage("--reason must be one line".into()));
     }
     refuse_secretish("--reason", reason)?;
@@ -136,12 +166,14 @@ fn edit_pins(
 
 /// The slugs a pin or unpin is for: the one named, or every active
 /// customer the wave selects today.
-fn who(manager: &Manager, who: &PinWho) -> Result<Vec<String>> {
+fn who(manager: &Manager, who: &Who) -> Result<Vec<String>> {
     let registry = Registry::load(manager)?;
-    let (Some(wave), None) = (&who.wave, &who.slug) else {
-        let slug = who.slug.clone().unwrap_or_default();
-        registry.require(&slug).map_err(Error::Usage)?;
-        return Ok(vec![slug]);
+    let wave = match who {
+        Who::Wave(wave) => wave,
+        Who::Slug(slug) => {
+            registry.require(slug).map_err(Error::Usage)?;
+            return Ok(vec![slug.clone()]);
+        }
     };
     let Some(rollout) = &manager.config.rollout else {
         return Err(Error::Usage(format!(
@@ -171,27 +203,29 @@ fn who(manager: &Manager, who: &PinWho) -> Result<Vec<String>> {
     Ok(chosen)
 }
 
-/// `--product` exactly when the manager has products, and a known one.
+/// `--product` exactly when the manager has products, and a known one
+/// ([`Manager::product_problem`], the registry's rule for a pin).
 fn check_product(manager: &Manager, product: Option<&str>) -> Result<()> {
     let names = || manager.product_names().join(", ");
-    match (product, manager.has_products()) {
-        (None, true) => Err(Error::Usage(format!(
+    match manager.product_problem(product) {
+        Some(ProductProblem::Missing) => Err(Error::Usage(format!(
             "--product is required: fleetform.yml declares products ({}); name the one to hold",
             names()
         ))),
-        (Some(_), false) => Err(Error::Usage(
+        Some(ProductProblem::NoProducts) => Err(Error::Usage(
             "--product: fleetform.yml declares no `products:`; a pin holds the whole manager, leave --product out".into(),
         )),
-        (Some(p), true) if manager.product(p).is_none() => Err(Error::Usage(format!(
+        Some(ProductProblem::Unknown) => Err(Error::Usage(format!(
             "--product `{}` is not a product of fleetform.yml; it declares: {}",
-            crate::util::text::shown(p),
+            crate::util::text::shown(product.unwrap_or_default()),
             names()
         ))),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
-/// `--until` is a real date, today or later.
+/// `--until` is a real date, today or later (not yet past, as
+/// [`Pin::expired_days`] reads it).
 fn check_until(until: &str) -> Result<()> {
     if !is_real_date(until) {
         return Err(Error::Usage(format!(
@@ -199,8 +233,8 @@ fn check_until(until: &str) -> Result<()> {
             crate::util::text::shown(until)
         )));
     }
-    let today = crate::deploy::customers::view::today().to_string();
-    if until < today.as_str() {
+    let today = super::view::today();
+    if days_past(until, today).is_some() {
         return Err(Error::Usage(format!(
             "--until {until} is already past (today is {today}); give the last day of the hold, today or later"
         )));

@@ -1,7 +1,7 @@
 //! `customers dispatch-key` and `customers rotate-key`: a customer's
 //! dispatch key, derived from the manager's secret and printed only here.
 
-use super::{edit_registry, registry_file};
+use super::edit::{edit_registry, edited, registry_file};
 use crate::config::edit;
 use crate::config::{Customer, Manager, Registry};
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
@@ -35,10 +35,7 @@ pub(super) fn print_key(key: &DispatchKey, repo: &str, out: &Output) {
 }
 
 /// The registered, active customer with a repo that a key is issued for.
-pub(super) fn keyed_customer<'r>(
-    registry: &'r Registry,
-    slug: &str,
-) -> Result<(usize, &'r Customer, String)> {
+fn keyed_customer<'r>(registry: &'r Registry, slug: &str) -> Result<(usize, &'r Customer, String)> {
     let index = registry.index_of(slug).map_err(Error::Usage)?;
     let c = &registry.customers[index];
     if !c.is_active() {
@@ -54,7 +51,8 @@ pub(super) fn keyed_customer<'r>(
     Ok((index, c, repo))
 }
 
-pub(super) fn dispatch_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
+/// `customers dispatch-key`: the customer's current key, printed.
+pub fn dispatch_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
     let secret = manager_secret("dispatch-key")?;
     let registry = Registry::load(manager)?;
     let (_, c, repo) = keyed_customer(&registry, slug)?;
@@ -64,7 +62,7 @@ pub(super) fn dispatch_key(manager: &Manager, slug: &str, out: &Output) -> Resul
 
 /// Bumps the customer's `key_generation`: the manager then checks
 /// dispatches against the new key only, so the old one is void at once.
-pub(super) fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
+pub fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
     let secret = manager_secret("rotate-key")?;
     // Read, edit and write under the registry's lock, so a concurrent edit
     // is never lost and the generation bumped is the current one.
@@ -81,9 +79,13 @@ pub(super) fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<
                 )));
             }
             bumped = Some((old, new, repo));
-            edit::set_key_generation(text, &registry.doc, shown, index, new)
-                .map(Some)
-                .map_err(|e| Error::Failed(e.to_string()))
+            edited(edit::set_key_generation(
+                text,
+                &registry.doc,
+                shown,
+                index,
+                new,
+            ))
         },
         |_| Ok(()),
     )?;

@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
+use super::edit::{edit_entry, edited};
 use crate::config::{display_path, Customer, Manager};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -177,62 +178,73 @@ pub(crate) fn secret_name(slug: &str) -> String {
 /// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
 /// new recipient in the registry (the old one retired at once: no plan
 /// decrypts a value encrypted to it), and what the customer must do.
-/// `write` puts the new recipient into the registry.
-pub(super) fn rotate(
-    manager: &Manager,
-    a: &crate::cli::RotateSecretsKeyArgs,
-    write: impl FnOnce(&str) -> Result<()>,
-    out: &Output,
-) -> Result<()> {
+pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Output) -> Result<()> {
     let Some(config) = &manager.config.secrets else {
         return Err(Error::Usage(
             "fleetform.yml has no `secrets:`, so customers have no secrets recipients".into(),
         ));
     };
     let registry = crate::config::Registry::load(manager)?;
-    let c = registry.require(&a.slug).map_err(Error::Usage)?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
     if !c.is_active() {
         return Err(Error::Usage(format!(
-            "`{}` is revoked: its recipients are retired, none is made again",
-            a.slug
+            "`{slug}` is revoked: its recipients are retired, none is made again"
         )));
     }
-    if !c.environments.contains(&a.env) {
+    if !c.environments.iter().any(|e| e == env) {
         return Err(Error::Usage(format!(
-            "`{}` has no environment `{}` (it has {})",
-            a.slug,
-            a.env,
+            "`{slug}` has no environment `{env}` (it has {})",
             c.environments.join(", ")
         )));
     }
-    let old = c.secrets.get(&a.env).cloned();
-    let (recipient, made) = make_one(manager, config, &a.slug, &a.env)?;
-    if let Err(e) = write(&recipient) {
+    let old = c.secrets.get(env).cloned();
+    let (recipient, made) = make_one(manager, config, slug, env)?;
+    if let Err(e) = write_recipient(manager, slug, env, &recipient) {
         // No recipient without its identity, nor an identity without use.
         let _ = std::fs::remove_file(&made.path);
         return Err(e);
     }
     let made = [made];
-    seal(manager, &a.slug, &made, out)?;
+    seal(manager, slug, &made, out)?;
     crate::audit::record(
         out,
         crate::audit::Entry::now("registry", "secrets key rotated")
-            .customer(&a.slug)
-            .detail(format!("{}: new recipient {recipient}", a.env)),
+            .customer(slug)
+            .detail(format!("{env}: new recipient {recipient}")),
     );
     out.result(&format!(
-        "{}/{}: new secrets recipient {recipient}{}",
-        a.slug,
-        a.env,
+        "{slug}/{env}: new secrets recipient {recipient}{}",
         match &old {
             Some(o) =>
                 format!(" (replaces {o}, retired now: no plan decrypts a value encrypted to it)"),
             None => String::new(),
         }
     ));
-    tell(manager, &a.slug, &made, out);
-    out.result(&reencrypt_steps(manager, c, &a.env, &recipient));
+    tell(manager, slug, &made, out);
+    out.result(&reencrypt_steps(manager, c, env, &recipient));
     Ok(())
+}
+
+/// The registry's recipient of `slug` × `env` set to `recipient`.
+fn write_recipient(manager: &Manager, slug: &str, env: &str, recipient: &str) -> Result<()> {
+    edit_entry(
+        manager,
+        slug,
+        "set the recipient",
+        |registry, text, file, index| {
+            let mut secrets = registry.customers[index].secrets.clone();
+            secrets.insert(env.to_string(), recipient.to_string());
+            edited(crate::config::edit::set_secrets(
+                text,
+                &registry.doc,
+                file,
+                index,
+                &secrets,
+            ))
+        },
+        |c| c.secrets.get(env).is_some_and(|r| r == recipient),
+    )
+    .map(drop)
 }
 
 /// What must happen in the customer's repo: every value of the

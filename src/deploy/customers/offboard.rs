@@ -1,0 +1,127 @@
+//! `customers offboard`: the preview of a revoked customer's destroy,
+//! shown as the approver reads it, or with `--approve` the destroy
+//! (`crate::deploy::offboard`) and the entry marked `offboarded` when
+//! nothing is left.
+
+use super::edit::{edit_entry, edited};
+use crate::config::{edit, Manager, Registry};
+use crate::deploy::offboard::{self, Approve, Settings};
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+/// Which half of the offboarding is asked for.
+pub enum Step<'a> {
+    /// No `--approve`: the destroy previewed and sealed, for `reason`.
+    Preview { reason: Option<&'a str> },
+    /// `--approve DIGEST`: the sealed preview destroyed.
+    Destroy(Approve<'a>),
+}
+
+/// `customers offboard`: the preview, or with `--approve` the destroy.
+pub fn offboard(
+    manager: &Manager,
+    slug: &str,
+    step: &Step<'_>,
+    s: &Settings<'_>,
+    out: &Output,
+) -> Result<()> {
+    match step {
+        Step::Preview { reason } => preview(manager, slug, *reason, s, out),
+        Step::Destroy(approve) => destroy(manager, slug, approve, s, out),
+    }
+}
+
+/// `customers offboard` without `--approve`: the destroy previewed and
+/// sealed, shown as the approver reads it.
+fn preview(
+    manager: &Manager,
+    slug: &str,
+    reason: Option<&str>,
+    s: &Settings<'_>,
+    out: &Output,
+) -> Result<()> {
+    let reason = crate::deploy::ops::require_reason(reason)?;
+    // On GitHub Actions only active members of `rollout.operators`.
+    crate::deploy::ops::check_operator(manager, out)?;
+    let registry = Registry::load(manager)?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
+    let p = offboard::preview(manager, &registry, c, s, &reason, out)?;
+    let ctx = crate::ci::RunContext::from_env();
+    let view = crate::report::offboard::OffboardPreview {
+        customer: &p.sealed.customer,
+        digest: &p.digest,
+        reason: &p.sealed.reason,
+        requested_by: &p.sealed.requested_by,
+        units: p
+            .sealed
+            .units
+            .iter()
+            .map(|u| crate::report::offboard::OffboardUnit {
+                unit: &u.unit,
+                destroys: &u.destroys,
+                in_state: u.state.resources,
+            })
+            .collect(),
+        environment: offboard::ENVIRONMENT,
+        run_id: ctx.run_id.as_deref(),
+    };
+    let text = crate::report::offboard::preview(&view)
+        .map_err(|e| Error::Failed(format!("rendering the offboarding preview: {e}")))?;
+    out.result(&text);
+    Ok(())
+}
+
+/// `customers offboard --approve DIGEST`: the sealed preview destroyed
+/// after the second person, and the entry marked `offboarded` when
+/// nothing is left.
+fn destroy(
+    manager: &Manager,
+    slug: &str,
+    a: &Approve<'_>,
+    s: &Settings<'_>,
+    out: &Output,
+) -> Result<()> {
+    // On GitHub Actions only active members of `rollout.operators`.
+    crate::deploy::ops::check_operator(manager, out)?;
+    let registry = Registry::load(manager)?;
+    let c = registry.require(slug).map_err(Error::Usage)?;
+    let done = offboard::destroy(manager, c, s, a, out)?;
+    if !done.failed.is_empty() {
+        return Err(Error::Failed(offboard::what_is_left(slug, &done)));
+    }
+    let date = crate::audit::today();
+    mark_offboarded(manager, slug, &date)?;
+    let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
+    crate::audit::record(
+        out,
+        crate::audit::Entry::now("registry", "offboarded")
+            .customer(slug)
+            .reason(&done.sealed.reason)
+            .plan(Some(&done.digest))
+            .approval(done.verdict.approval)
+            .approvers(&approvers)
+            .detail(done.verdict.describe()),
+    );
+    out.result(&format!(
+        "offboarded `{slug}` ({date}): {} destroyed in {}, {}; the state of each from before its destroy is archived in {}",
+        crate::util::text::count(done.sealed.total(), "resource", "resources"),
+        crate::util::text::count(done.destroyed.len(), "pair", "pairs"),
+        done.verdict.describe(),
+        crate::records::Store::for_customer_role(manager).describe()
+    ));
+    Ok(())
+}
+
+/// The registry entry marked `offboarded: <date>`.
+fn mark_offboarded(manager: &Manager, slug: &str, date: &str) -> Result<()> {
+    edit_entry(
+        manager,
+        slug,
+        "mark the customer offboarded",
+        |registry, text, file, index| {
+            edited(edit::offboard(text, &registry.doc, file, index, date))
+        },
+        |c| c.offboarded.is_some() && !c.is_active(),
+    )
+    .map(drop)
+}
