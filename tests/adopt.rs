@@ -64,7 +64,7 @@ pub(crate) fn write_mapping(w: &World, c: &str, skip: &[&str]) {
 }
 
 /// The adoption plan's digest, from `adopt plan --json`.
-fn plan_digest(w: &World, c: &str) -> String {
+pub(crate) fn plan_digest(w: &World, c: &str) -> String {
     let out = w.expect(
         0,
         &["adopt", "plan", "--customer", c, "--env", ENV, "--json"],
@@ -100,7 +100,7 @@ fn snapshot(name: &str, text: &str) {
     });
 }
 
-fn apply_args<'a>(c: &'a str, digest: &'a str) -> Vec<&'a str> {
+pub(crate) fn apply_args<'a>(c: &'a str, digest: &'a str) -> Vec<&'a str> {
     vec![
         "adopt",
         "apply",

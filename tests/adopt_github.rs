@@ -15,12 +15,12 @@ use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
 
-const REPO: &str = "cust/c01-infra";
+pub(crate) const REPO: &str = "cust/c01-infra";
 
 /// c01's objects made outside fleetform and mapped; the operators team
 /// prov/ops (ops-dana, ops-erin) on a fake GitHub that also holds c01's
 /// repo with an open pull request (its number).
-fn mapped_on_github() -> (World, FakeGitHub, u64) {
+pub(crate) fn mapped_on_github() -> (World, FakeGitHub, u64) {
     let w = fleet_made_outside(1);
     write_mapping(&w, "c01", &[]);
     let gh = w.operators_on_github();
@@ -161,27 +161,39 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
         .as_str()
         .unwrap()
         .contains("approved by ops-erin (asked by ops-dana)"));
-    // Released on Actions (confirmed by another operator, as an apply is),
-    // with --github: a second deployment, and a comment that says the
-    // objects keep running.
-    let release = [
-        "adopt",
-        "release",
-        "--customer",
-        "c01",
-        "--env",
-        ENV,
-        "--reason",
-        "handed back to the customer",
-        "--github",
-    ];
+    // Released on Actions (its sealed preview, confirmed by another
+    // operator, as a state operation is), with --github: a second
+    // deployment, and a comment that says the objects keep running.
+    let release = ["adopt", "release", "--customer", "c01", "--env", ENV];
+    let out = in_run(
+        &w,
+        &gh,
+        93,
+        "ops-dana",
+        &[
+            &release[..],
+            &["--reason", "handed back to the customer", "--preview"],
+        ]
+        .concat(),
+    );
+    common::assert_code(&out, 0);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let digest = said
+        .split("Digest `")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_else(|| panic!("{said}"));
     gh.workflow_run(MANAGER, 93, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let out = in_run(
         &w,
         &gh,
         94,
         "ops-erin",
-        &[&release[..], &["--confirms", "93"]].concat(),
+        &[
+            &release[..],
+            &["--sha256", digest, "--confirms", "93", "--github"],
+        ]
+        .concat(),
     );
     common::assert_code(&out, 0);
     assert_eq!(fakecloud::objects(&w.cloud_file), cloud);

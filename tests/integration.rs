@@ -23,6 +23,7 @@ mod actions_workflows;
 mod adopt;
 mod adopt_github;
 mod adopt_products;
+mod adopt_release;
 mod app_auth;
 mod approvals;
 mod apps;

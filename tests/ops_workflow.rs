@@ -8,6 +8,7 @@
 
 use github_actions_models::common::Permissions;
 use github_actions_models::workflow::Workflow;
+use std::path::PathBuf;
 
 const PATH: &str = "workflows/manager-ops.yml";
 
@@ -60,6 +61,7 @@ fn it_previews_in_the_plan_environment_and_applies_in_the_apply_environment() {
         ("OPERATION", "${{ inputs.operation }}"),
         ("CUSTOMER", "${{ inputs.customer }}"),
         ("ENVIRONMENT", "${{ inputs.environment }}"),
+        ("PRODUCT", "${{ inputs.product }}"),
         ("OPERANDS", "${{ inputs.operands }}"),
         ("REASON", "${{ inputs.reason }}"),
         (
@@ -76,6 +78,7 @@ fn it_previews_in_the_plan_environment_and_applies_in_the_apply_environment() {
     let (env, _) = step(apply, "apply");
     for (k, v) in [
         ("CONFIRMS", "${{ inputs.confirms }}"),
+        ("PRODUCT", "${{ inputs.product }}"),
         (
             "DIGEST",
             "${{ inputs.operation == 'confirm' && inputs.digest || needs.preview.outputs.digest }}",
@@ -180,7 +183,9 @@ fn the_adopt_operation_previews_a_sealed_adoption_plan_and_applies_its_digest() 
     let raw = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH))
         .unwrap();
     assert!(
-        raw.contains("options: [import, mv, rm, force-unlock, replace, target, adopt, confirm]"),
+        raw.contains(
+            "options: [import, mv, rm, force-unlock, replace, target, adopt, release, confirm]"
+        ),
         "adopt is an operation"
     );
     assert!(raw.contains(".fleetform/out/**/adopt-op"), "uploaded");
@@ -247,4 +252,134 @@ fn apply_script_of(operation: &str, file: &str, operands: &str) -> (i32, String)
         ("DIGEST", "$(touch pwned)"),
     ];
     crate::common::run_step_script_in(dir.path(), &script, &env, None)
+}
+
+/// The preview step's script for `operation` with `product` typed (empty:
+/// none), the pair's folder made as fleetform would.
+fn preview_script_with(
+    operation: &str,
+    product: &str,
+    operands: &str,
+) -> (i32, String, tempfile::TempDir) {
+    let w = workflow();
+    let (_, script) = step(job(&w, "preview"), "${{ inputs.operation }}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(pair_dir(dir.path(), product)).unwrap();
+    let env = [
+        ("OPERATION", operation),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("PRODUCT", product),
+        ("OPERANDS", operands),
+    ];
+    let (code, calls) = crate::common::run_step_script_in(dir.path(), &script, &env, None);
+    (code, calls, dir)
+}
+
+/// OUT/CUSTOMER/[PRODUCT/]ENV under `root`.
+fn pair_dir(root: &std::path::Path, product: &str) -> PathBuf {
+    let mut p = root.join(".fleetform/out/acme");
+    if !product.is_empty() {
+        p.push(product);
+    }
+    p.join("staging")
+}
+
+/// The apply step's script with the preview's files (`adopt-op` saying
+/// `marker`, and `state-op.json`) downloaded into the pair's folder.
+fn apply_script_with(operation: &str, product: &str, marker: &str) -> (i32, String) {
+    let w = workflow();
+    let (_, script) = step(job(&w, "apply"), "apply");
+    let dir = tempfile::tempdir().unwrap();
+    let out = pair_dir(dir.path(), product);
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("state-op.json"), "{}").unwrap();
+    std::fs::write(out.join("adopt-op"), format!("{marker}\n")).unwrap();
+    let env = [
+        ("OPERATION", operation),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("PRODUCT", product),
+        ("CONFIRMS", "4242"),
+        ("OPERANDS", ""),
+        ("DIGEST", "$(touch pwned)"),
+    ];
+    crate::common::run_step_script_in(dir.path(), &script, &env, None)
+}
+
+/// Issue #57: the `release` operation. The preview seals the release
+/// (`adopt release --preview`, no operands) and marks the artifact as a
+/// release's; the apply job (and a confirming run) runs the sealed
+/// preview with `adopt release --sha256`, never `state apply`.
+#[test]
+fn the_release_operation_previews_a_sealed_release_and_runs_its_digest() {
+    let (code, calls, dir) = preview_script_with("release", "", "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "adopt\nrelease\n--customer\nacme\n--env\nstaging\n--reason\nwhy; $(touch pwned)\n--preview\n\n"
+    );
+    let marker = std::fs::read_to_string(pair_dir(dir.path(), "").join("adopt-op")).unwrap();
+    assert_eq!(marker, "release\n");
+    assert!(std::fs::read_to_string(dir.path().join("summary")).is_ok());
+    // A release removes what the adoption imported: no operands.
+    let (code, calls, _dir) = preview_script_with("release", "", "fakecloud_bucket.logs");
+    assert_eq!((code, calls.as_str()), (2, ""));
+
+    let release = "adopt\nrelease\n--customer\nacme\n--env\nstaging\n--sha256\n$(touch pwned)\n";
+    let (code, calls) = apply_script_with("release", "", "release");
+    assert_eq!(code, 0);
+    assert_eq!(calls, format!("{release}--github\n\n"));
+    let (code, calls) = apply_script_with("confirm", "", "release");
+    assert_eq!(code, 0);
+    assert_eq!(calls, format!("{release}--confirms\n4242\n--github\n\n"));
+    // A marker that names no adoption step runs nothing.
+    let (code, calls) = apply_script_with("confirm", "", "destroy");
+    assert_eq!((code, calls.as_str()), (2, ""));
+}
+
+/// Issue #57: `product` (optional) names the pair's product: passed as
+/// `--product` to every fleetform call of both jobs, and the pair's
+/// folder is OUT/CUSTOMER/PRODUCT/ENV.
+#[test]
+fn the_product_input_names_the_pair_of_adopt_and_release() {
+    let raw = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH))
+        .unwrap();
+    assert!(raw.contains("      product:\n"), "an input");
+    let (code, calls, dir) = preview_script_with("adopt", "web $(touch pwned)", "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "adopt\nplan\n--customer\nacme\n--env\nstaging\n--product\nweb $(touch pwned)\n--seal\n\n"
+    );
+    assert!(pair_dir(dir.path(), "web $(touch pwned)")
+        .join("adopt-op")
+        .is_file());
+    let (code, calls, dir) = preview_script_with("release", "web", "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "adopt\nrelease\n--customer\nacme\n--env\nstaging\n--product\nweb\n--reason\nwhy; $(touch pwned)\n--preview\n\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(pair_dir(dir.path(), "web").join("adopt-op")).unwrap(),
+        "release\n"
+    );
+
+    let (code, calls) = apply_script_with("confirm", "web", "release");
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "adopt\nrelease\n--customer\nacme\n--env\nstaging\n--product\nweb\n--sha256\n$(touch pwned)\n--confirms\n4242\n--github\n\n"
+    );
+    let (code, calls) = apply_script_with("adopt", "web", "adopt");
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "adopt\napply\n--customer\nacme\n--env\nstaging\n--product\nweb\n--plan-sha256\n$(touch pwned)\n--reason\nwhy; $(touch pwned)\n--github\n\n"
+    );
+    // Without a product the folder is OUT/CUSTOMER/ENV and no --product
+    // is passed (the other operations' calls are unchanged).
+    let (_, calls) = apply_script_with("adopt", "", "adopt");
+    assert!(!calls.contains("--product"), "{calls}");
 }

@@ -91,14 +91,28 @@ pub enum AdoptCommand {
     },
     /// Release an adopted pair before its first apply after the
     /// adoption: `state rm` of the adopted addresses; nothing in the
-    /// cloud is touched.
+    /// cloud is touched. As a state operation: --preview seals it,
+    /// --sha256 runs the sealed preview once a second person approved
+    /// (on a workstation, --unreviewed releases at once).
     Release {
         #[command(flatten)]
         pair: AdoptPair,
-        /// Why (kept in the audit log and the records).
-        #[arg(long, env = "FLEETFORM_REASON")]
-        reason: String,
-        /// Run in a run another operator started to confirm run RUN.
+        /// Why (kept in the audit log and the records; with --sha256 the
+        /// sealed preview's reason is used).
+        #[arg(long, env = "FLEETFORM_REASON", required_unless_present = "sha256")]
+        reason: Option<String>,
+        /// Seal a preview of the release for a second person: it prints
+        /// the addresses that leave the state, the state they leave, and
+        /// the digest to approve (the job output `digest`); nothing
+        /// changes.
+        #[arg(long, conflicts_with_all = ["sha256", "unreviewed", "confirms"])]
+        preview: bool,
+        /// Run the sealed preview with this digest (the one --preview
+        /// printed), only if the state is still the one previewed.
+        #[arg(long, value_name = "DIGEST")]
+        sha256: Option<String>,
+        /// With --sha256: run in a run another operator started to
+        /// confirm the preview's run RUN.
         #[arg(long, value_name = "RUN")]
         confirms: Option<u64>,
         /// On a workstation, release with no second person (recorded as

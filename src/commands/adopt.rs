@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::cli::{AdoptArgs, AdoptCommand, AdoptPair};
 use crate::deploy::adopt::{self, ApplyTarget, Release, StatusFilter, Target, WaveSettings};
+use crate::deploy::ops::Phase;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::adopt::{diff_text, status_table, wave_text};
@@ -36,23 +37,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             out.result(&adopt::apply(&a, manager_dir, out)?);
             Ok(())
         }
-        AdoptCommand::Release {
-            pair,
-            reason,
-            confirms,
-            unreviewed,
-            github,
-        } => {
-            let r = Release {
-                pair: target(pair),
-                reason: crate::deploy::ops::require_reason(Some(reason))?,
-                confirms: *confirms,
-                unreviewed: *unreviewed,
-                github: *github,
-            };
-            out.result(&adopt::release(&r, manager_dir, out)?);
-            Ok(())
-        }
+        AdoptCommand::Release { .. } => release(&args.command, manager_dir, out),
         AdoptCommand::Discover { pair, command } => {
             out.result(&adopt::discover(&target(pair), command, manager_dir, out)?);
             Ok(())
@@ -60,6 +45,44 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, out),
         AdoptCommand::Status { .. } => status(&args.command, manager_dir, out),
     }
+}
+
+fn release(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+    let AdoptCommand::Release {
+        pair,
+        reason,
+        preview,
+        sha256,
+        confirms,
+        unreviewed,
+        github,
+    } = command
+    else {
+        unreachable!("called for `adopt release` only")
+    };
+    let phase = match (sha256, preview) {
+        (Some(d), _) => {
+            crate::util::fs::check_sha256_hex("--sha256", d).map_err(Error::Usage)?;
+            Phase::Sealed { sha256: d.clone() }
+        }
+        (None, true) => Phase::Preview,
+        (None, false) => Phase::Direct,
+    };
+    // A sealed preview carries its reason; the others need one.
+    let reason = match phase {
+        Phase::Sealed { .. } => reason.clone().unwrap_or_default(),
+        _ => crate::deploy::ops::require_reason(reason.as_deref())?,
+    };
+    let r = Release {
+        pair: target(pair),
+        reason,
+        phase,
+        confirms: *confirms,
+        unreviewed: *unreviewed,
+        github: *github,
+    };
+    out.result(&adopt::release(&r, manager_dir, out)?);
+    Ok(())
 }
 
 fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {

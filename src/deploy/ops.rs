@@ -88,17 +88,20 @@ pub fn state_op(
         .environment(&t.environment)
         .map(|e| e.apply_environment())
         .unwrap_or_default();
-    let unit_key = (
-        customer.slug.as_str(),
-        view.product.as_deref(),
-        t.environment.as_str(),
-    );
     let (op, sealed) = match (&t.phase, asked) {
         (Phase::Preview, Some(op)) => {
-            return preview(&engine, customer, &unit, t, op, &dir, &apply_environment, out)
+            let p = Preview {
+                unit: &unit,
+                op,
+                reason: &t.reason,
+                releases: None,
+                dir: &dir,
+                apply_environment: &apply_environment,
+            };
+            return preview(&engine, customer, &p, out);
         }
         (Phase::Sealed { sha256 }, None) => {
-            let sealed = super::state_preview::Sealed::open(&dir, sha256, unit_key)?;
+            let sealed = open_state_op(&dir, sha256, &unit)?;
             (sealed.op()?, Some((sealed, sha256.clone())))
         }
         (Phase::Direct, Some(op)) if !crate::ci::in_actions() => (op.clone(), None),
@@ -131,6 +134,24 @@ pub fn state_op(
         verdict: &verdict,
     };
     run_and_record(&engine, &registry, customer, &unit, &dir, &run, out)
+}
+
+/// The sealed preview in `dir` with digest `sha256`, for `unit`: a
+/// state operation's, not an adoption's release (which `adopt release`
+/// runs and records).
+fn open_state_op(dir: &Path, sha256: &str, unit: &Unit) -> Result<super::state_preview::Sealed> {
+    let key = (
+        unit.customer.as_str(),
+        unit.product.as_deref(),
+        unit.environment.as_str(),
+    );
+    let sealed = super::state_preview::Sealed::open(dir, sha256, key)?;
+    if let Some(adoption) = &sealed.releases {
+        return Err(Error::Refused(format!(
+            "the sealed preview is the release of {unit}'s adoption (plan sha256:{adoption}): run it with `fleetform adopt release --sha256 {sha256}`, which records the release; nothing was changed"
+        )));
+    }
+    Ok(sealed)
 }
 
 /// The customer is registered for `env` (and, with products, has the
@@ -168,35 +189,45 @@ pub(super) fn registered_for(
     Ok(())
 }
 
-/// Seals the preview of `op` against the state now; the text is what the
-/// approver reads, and the digest goes to the job's outputs.
-#[allow(clippy::too_many_arguments)]
-fn preview(
+/// What a preview seals, and where.
+pub(super) struct Preview<'a> {
+    pub unit: &'a Unit,
+    pub op: &'a StateOp,
+    pub reason: &'a str,
+    /// An adoption's release: the adoption plan's digest.
+    pub releases: Option<&'a str>,
+    /// The unit's results folder (the preview is written there).
+    pub dir: &'a Path,
+    /// The GitHub environment the applying job runs in.
+    pub apply_environment: &'a str,
+}
+
+/// Seals the preview of `p.op` against the state now; the text is what
+/// the approver reads, and the digest goes to the job's outputs.
+pub(super) fn preview(
     engine: &Engine<'_>,
     customer: &Customer,
-    unit: &Unit,
-    t: &OpTarget,
-    op: &StateOp,
-    dir: &Path,
-    apply_environment: &str,
+    p: &Preview<'_>,
     out: &Output,
 ) -> Result<String> {
     use super::state_preview::{read_state, Request, Sealed};
-    let (facts, listed) = read_state(engine, customer, &t.environment, dir)?;
+    let unit = p.unit;
+    let (facts, listed) = read_state(engine, customer, &unit.environment, p.dir)?;
     let ctx = crate::ci::RunContext::from_env();
     let requested_by = Entry::now("state", "").actor;
     let run_url = ctx.run_url();
     let req = Request {
         customer: &customer.slug,
         product: unit.product.as_deref(),
-        environment: &t.environment,
-        op,
-        reason: &t.reason,
+        environment: &unit.environment,
+        op: p.op,
+        reason: p.reason,
         requested_by: &requested_by,
         run_url: run_url.as_deref(),
+        releases: p.releases,
     };
     let sealed = Sealed::make(&req, facts, &listed);
-    let digest = sealed.write(dir)?;
+    let digest = sealed.write(p.dir)?;
     if let Err(e) = ctx.set_outputs(&[("digest", digest.clone())]) {
         out.note(&format!("could not set the job output `digest`: {e}"));
     }
@@ -215,14 +246,15 @@ fn preview(
         serial: sealed.state.serial,
         resources: sealed.state.resources,
         digest: &digest,
-        apply_environment,
+        apply_environment: p.apply_environment,
         run_id: ctx.run_id.as_deref(),
+        releases: sealed.releases.as_deref(),
     })
     .map_err(|e| Error::Failed(format!("rendering the preview: {e}")))
 }
 
 /// The state is the one the preview was made against; else the refusal.
-fn still_as_previewed(
+pub(super) fn still_as_previewed(
     engine: &Engine<'_>,
     customer: &Customer,
     env: &str,

@@ -36,6 +36,12 @@ pub struct Sealed {
     /// For `rm` and `mv`: whether each address is in the state now.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub present: BTreeMap<String, bool>,
+    /// An adoption's release (`adopt release --preview`): the digest of
+    /// the adoption plan it undoes. Only `adopt release --sha256` runs
+    /// it, and `state apply` refuses it (the release is recorded as
+    /// one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub releases: Option<String>,
 }
 
 /// The state an operation was previewed against.
@@ -60,6 +66,8 @@ pub struct Request<'a> {
     pub reason: &'a str,
     pub requested_by: &'a str,
     pub run_url: Option<&'a str>,
+    /// An adoption's release: the adoption plan's digest.
+    pub releases: Option<&'a str>,
 }
 
 impl Sealed {
@@ -97,6 +105,7 @@ impl Sealed {
             run_url: req.run_url.map(str::to_string),
             state,
             present,
+            releases: req.releases.map(str::to_string),
         }
     }
 
@@ -240,6 +249,7 @@ mod tests {
             reason: "moved to another stack",
             requested_by: "alice",
             run_url: None,
+            releases: None,
         };
         let facts = StateFacts {
             sha256: "0".repeat(64),

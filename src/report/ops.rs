@@ -19,6 +19,8 @@ pub struct StatePreview<'a> {
     pub apply_environment: &'a str,
     /// This run's id, which a confirming run names.
     pub run_id: Option<&'a str>,
+    /// An adoption's release: the digest of the adoption plan it undoes.
+    pub releases: Option<&'a str>,
 }
 
 /// The preview, Markdown.
@@ -35,7 +37,11 @@ pub fn state_preview(p: &StatePreview<'_>) -> Result<String, minijinja::Error> {
             operation => p.operation,
             step => step(p.operation),
             operands => p.operands.iter().map(|o| super::markdown::md_code(o)).collect::<Vec<_>>().join(" "),
-            meaning => meaning(p.operation, p.operands),
+            meaning => match p.releases {
+                Some(adoption) => release_meaning(adoption),
+                None => meaning(p.operation, p.operands),
+            },
+            releases => p.releases.is_some(),
             present => present,
             reason => p.reason,
             requested_by => p.requested_by,
@@ -81,4 +87,12 @@ pub fn meaning(operation: &str, operands: &[String]) -> String {
             code(0)
         ),
     }
+}
+
+/// What an adoption's release does, in plain words.
+fn release_meaning(adoption: &str) -> String {
+    format!(
+        "It undoes the adoption applied from plan {}: Terraform forgets the objects that adoption imported; they keep running, no longer managed here. The module still declares them, so the pair's next plan would create them anew: adopt them again before the next apply.",
+        super::markdown::md_code(&format!("sha256:{adoption}"))
+    )
 }

@@ -126,6 +126,7 @@ pub(super) fn apply_pair(
         actor: actor.clone(),
         reason: a.reason.clone(),
         approval: verdict.describe(),
+        preview_sha256: None,
     };
     keep_records(view, &unit, &dir, customer, &record)?;
     Ok(format!(

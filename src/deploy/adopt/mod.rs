@@ -18,7 +18,9 @@
 //!   and updates in place); recorded (audit line, deployment record,
 //!   adoption record).
 //! - `release`: until the first apply after the adoption, `state rm` of
-//!   the adopted addresses; nothing in the cloud is touched.
+//!   the adopted addresses, as a day-2 state operation: a sealed preview
+//!   (`--preview`), run by its digest (`--sha256`) after a second person;
+//!   nothing in the cloud is touched.
 //! - `status`: where each pair stands (not started, mapped, zero-diff,
 //!   to review, refused, adopted, released).
 //! - `wave`: pairs in order (the rollout's waves, pilot first), each
@@ -30,7 +32,7 @@
 //!
 //! May import what `deploy` may (the engine, `records`, `report`,
 //! `audit`, `rollout`'s waves) and `deploy`'s own `ops`,
-//! `second_person` and `rollout_flow`'s operator check.
+//! `state_preview`, `second_person` and `rollout_flow`'s operator check.
 
 mod apply;
 mod discover;

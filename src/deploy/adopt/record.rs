@@ -44,6 +44,10 @@ pub struct Record {
     pub reason: String,
     /// How it was let through (`approved by b (asked by a)`, ...).
     pub approval: String,
+    /// A release run from its sealed preview (`adopt release --sha256`):
+    /// that preview's digest, the one the second person approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_sha256: Option<String>,
 }
 
 /// Keeps `record` in the store; returns its key.
