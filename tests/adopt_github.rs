@@ -177,12 +177,7 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
         .concat(),
     );
     common::assert_code(&out, 0);
-    let said = String::from_utf8_lossy(&out.stdout).to_string();
-    let digest = said
-        .split("Digest `")
-        .nth(1)
-        .and_then(|r| r.split('`').next())
-        .unwrap_or_else(|| panic!("{said}"));
+    let digest = common::digest_of(&String::from_utf8_lossy(&out.stdout));
     gh.workflow_run(MANAGER, 93, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let out = in_run(
         &w,
@@ -191,7 +186,7 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
         "ops-erin",
         &[
             &release[..],
-            &["--sha256", digest, "--confirms", "93", "--github"],
+            &["--sha256", &digest, "--confirms", "93", "--github"],
         ]
         .concat(),
     );

@@ -48,13 +48,7 @@ fn preview(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> (String, String
     let out = in_run(w, gh, run, actor, &args);
     common::assert_code(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let digest = text
-        .split("Digest `")
-        .nth(1)
-        .and_then(|r| r.split('`').next())
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_string();
-    assert_eq!(digest.len(), 64, "{text}");
+    let digest = common::digest_of(&text);
     let outputs = w.fx.read(&format!("outputs-{run}"));
     assert!(outputs.contains(&digest), "the job output: {outputs}");
     (text, digest)
@@ -240,12 +234,7 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     ];
     let out = in_run(&w, &gh, 92, "ops-dana", &rm);
     common::assert_code(&out, 0);
-    let rm_digest = String::from_utf8_lossy(&out.stdout)
-        .split("Digest `")
-        .nth(1)
-        .and_then(|r| r.split('`').next())
-        .unwrap()
-        .to_string();
+    let rm_digest = common::digest_of(&String::from_utf8_lossy(&out.stdout));
     gh.workflow_run(MANAGER, 92, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let out = in_run(
         &w,
@@ -333,12 +322,7 @@ fn on_a_workstation_a_sealed_release_runs_only_unreviewed() {
         &[&RELEASE[..], &["--reason", "handed back", "--preview"]].concat(),
     );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let digest = text
-        .split("Digest `")
-        .nth(1)
-        .and_then(|r| r.split('`').next())
-        .unwrap()
-        .to_string();
+    let digest = common::digest_of(&text);
     let apply = [&RELEASE[..], &["--sha256", &digest]].concat();
     let out = w.expect(3, &apply);
     assert!(

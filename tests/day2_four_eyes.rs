@@ -67,14 +67,7 @@ fn preview_rm(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> String {
         text.contains("`fakecloud_bucket.logs`: in the state"),
         "{text}"
     );
-    let digest = text
-        .split("Digest `")
-        .nth(1)
-        .and_then(|r| r.split('`').next())
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_string();
-    assert_eq!(digest.len(), 64, "{text}");
-    digest
+    common::digest_of(&text)
 }
 
 fn state_apply(digest: &str) -> Vec<&str> {

@@ -56,17 +56,7 @@ pub fn count(w: &World, prefix: &str) -> usize {
         .count()
 }
 
-/// The digest a preview printed (`Digest `…``).
-pub fn digest_of(text: &str) -> String {
-    let digest = text
-        .split("Digest `")
-        .nth(1)
-        .and_then(|r| r.split('`').next())
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_string();
-    assert_eq!(digest.len(), 64, "{text}");
-    digest
-}
+pub use crate::common::digest_of;
 
 /// Previews the offboarding; its digest.
 fn preview(w: &World) -> String {

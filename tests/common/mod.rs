@@ -440,3 +440,15 @@ pub fn cmark_gfm(markdown: &str, args: &[&str]) -> String {
     assert_ok_for(format_args!("cmark-gfm"), &out);
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The digest a preview printed (`Digest `…``): 64 hex characters.
+pub fn digest_of(text: &str) -> String {
+    let digest = text
+        .split("Digest `")
+        .nth(1)
+        .and_then(|r| r.split('`').next())
+        .unwrap_or_else(|| panic!("no digest in: {text}"))
+        .to_string();
+    assert_eq!(digest.len(), 64, "{text}");
+    digest
+}
