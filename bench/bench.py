@@ -846,6 +846,22 @@ def run_smoke(a):
     log(f"wrote {a.results}")
 
 
+KEPT_MARK = "<!-- kept: measured apart, not by this run -->"
+
+
+def kept_sections(results, text):
+    """Keeps the sections of RESULTS between two KEPT_MARK lines (measured
+    once apart, e.g. two builds of the binary compared): this run does not
+    measure them, and does not drop them."""
+    if not os.path.exists(results):
+        return text
+    old = open(results).read()
+    if old.count(KEPT_MARK) < 2:
+        return text
+    kept = KEPT_MARK + old.split(KEPT_MARK, 1)[1].rsplit(KEPT_MARK, 1)[0] + KEPT_MARK
+    return text.rstrip("\n") + "\n\n" + kept + "\n"
+
+
 def run_all(a):
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.time()
@@ -871,6 +887,7 @@ def run_all(a):
         with open(a.budgets) as f:
             budgets = json.load(f)
     text = report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, a.quick)
+    text = kept_sections(a.results, text)
     log(f"the whole bench took {time.time() - t0:.0f} s (plus building and installing)")
     with open(a.results, "w") as f:
         f.write(text)

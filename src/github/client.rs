@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -19,14 +19,16 @@ use super::error::{GitHubError, Token};
 use super::etags::EtagCache;
 pub use super::layers::dry_run::PlannedRequest;
 use super::layers::dry_run::{DryRunLayer, Withheld};
+use super::layers::etag::EtagLayer;
 pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
 use super::layers::schedule::ScheduleLayer;
 use super::layers::write_log::WriteLogLayer;
-use super::retry::{Headers, RetryPolicy};
+use super::retry::{RetryPolicy, Retrying, Tries};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
 pub use super::wire::truncate_chars;
 pub(super) use super::wire::Method;
-use super::wire::{message_of, Wire};
+pub use super::wire::Response;
+use super::wire::Wire;
 
 /// Pages read of one list at most (100 items each).
 pub const MAX_PAGES: usize = 50;
@@ -59,7 +61,7 @@ pub struct GitHub {
     withheld: Withheld,
     /// The last `GitHub-Authentication-Token-Expiration` header GitHub
     /// sent (tokens with an expiry get it on every answer).
-    token_expiration: Mutex<Option<String>>,
+    token_expiration: Arc<Mutex<Option<String>>>,
     /// Whether a connection that could not be made (refused, no route, a
     /// name that does not resolve, the connect timeout) is retried.
     retry_unconnected: bool,
@@ -75,7 +77,7 @@ pub struct GitHub {
     etags: Option<Arc<EtagCache>>,
     /// Where the hour's writes are kept after each write ([`GitHub::keep_writes_in`]).
     write_log: Option<std::path::PathBuf>,
-    not_modified: AtomicUsize,
+    not_modified: Arc<AtomicUsize>,
     /// `FLEETFORM_GITHUB_SCHEDULER=off` (measurements only): requests are
     /// sent without waiting for a slot, as a client without the scheduler
     /// (nor its concurrency cap).
@@ -88,39 +90,6 @@ impl fmt::Debug for GitHub {
             .field("api_root", &self.root.as_str())
             .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
-    }
-}
-
-/// A decoded response.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub body: Value,
-    /// The `Link` header as sent (several joined with `, `).
-    pub link: Option<String>,
-    /// The `ETag` header, for a later conditional request.
-    pub etag: Option<String>,
-}
-
-/// What one attempt of a request came to.
-enum Attempt {
-    Done(Response),
-    /// Wait this long and try again; `give_up` is the error to report
-    /// instead of [`GitHubError::GaveUp`] when the budget is spent.
-    Retry {
-        wait: Duration,
-        reason: String,
-        give_up: Option<GitHubError>,
-    },
-}
-
-impl Attempt {
-    fn retry(wait: Duration, reason: String) -> Attempt {
-        Attempt::Retry {
-            wait,
-            reason,
-            give_up: None,
-        }
     }
 }
 
@@ -194,7 +163,7 @@ impl GitHub {
             answered: Arc::default(),
             dry_run,
             withheld: Withheld::default(),
-            token_expiration: Mutex::new(None),
+            token_expiration: Arc::default(),
             retry_unconnected: true,
             ledger: Arc::new(Mutex::new(Ledger::new(limits))),
             slots: Arc::new(tokio::sync::Semaphore::new(limits.concurrency)),
@@ -202,7 +171,7 @@ impl GitHub {
             patience: budget::Patience::new(retry.max_wait),
             etags: None,
             write_log: None,
-            not_modified: AtomicUsize::new(0),
+            not_modified: Arc::default(),
             unscheduled: std::env::var_os("FLEETFORM_GITHUB_SCHEDULER").is_some_and(|v| v == "off"),
         })
     }
@@ -338,42 +307,15 @@ impl GitHub {
     }
 
     /// Sends one request to `path` under the API root, retrying within
-    /// the budget.
+    /// the bounds (the `Retrying` policy of the client's `Retry` layer); a
+    /// GET of a client with an ETag cache is conditional (its `etag` layer).
     pub(super) async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Response, GitHubError> {
-        match (&self.etags, method) {
-            (Some(cache), Method::Get) => self.get_cached(cache, path).await,
-            _ => self.send_if(method, path, body, None).await,
-        }
-    }
-
-    /// A GET with the cached ETag of its URL: a 304 is answered with the
-    /// cached body, a 200 with an ETag is kept.
-    async fn get_cached(&self, cache: &EtagCache, path: &str) -> Result<Response, GitHubError> {
-        let url = self.root.url_for(path);
-        let etag = cache.etag(&url);
-        let r = self
-            .send_if(Method::Get, path, None, etag.as_deref())
-            .await?;
-        if r.status == 304 {
-            if let Some((body, link)) = cache.not_modified(&url) {
-                return Ok(Response {
-                    status: 200,
-                    body,
-                    link,
-                    etag,
-                });
-            }
-            return self.send_if(Method::Get, path, None, None).await;
-        }
-        if let Some(e) = &r.etag {
-            cache.keep(&url, e, &r.body, r.link.as_deref());
-        }
-        Ok(r)
+        self.send_if(method, path, body, None).await
     }
 
     /// A GET that sends `If-None-Match: etag`: `None` when GitHub answers
@@ -388,6 +330,31 @@ impl GitHub {
         Ok((r.status != 304).then_some(r))
     }
 
+    /// A call of octocrab's typed API (`call`, given this client's
+    /// octocrab) through the same layers as [`GitHub::send`]: its
+    /// retries are decided alike, and an error is the policy's
+    /// ([`GitHubError::GaveUp`], `Deferred`, ...), else octocrab's in
+    /// the client's words. `method` and `path` name the request in
+    /// errors and in the log.
+    pub(super) async fn typed<T, F>(
+        &self,
+        method: Method,
+        path: &str,
+        call: impl FnOnce(octocrab::Octocrab) -> F,
+    ) -> Result<T, GitHubError>
+    where
+        F: std::future::Future<Output = octocrab::Result<T>>,
+    {
+        tracing::debug!(method = method.as_str(), path, attempt = 1, "request");
+        let tries = Tries::new(method, path);
+        let answer = tries.scope(call(self.crab()?.clone())).await;
+        match (answer, tries.outcome()) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(self.wire.octocrab_error(method, path, e)),
+        }
+    }
+
     async fn send_if(
         &self,
         method: Method,
@@ -395,49 +362,25 @@ impl GitHub {
         body: Option<&Value>,
         if_none_match: Option<&str>,
     ) -> Result<Response, GitHubError> {
-        let started = Instant::now();
         let url = self.root.url_for(path);
-        let mut waited = Duration::ZERO;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            tracing::debug!(method = method.as_str(), path, attempt, "request");
-            let (wait, reason, give_up) = match self
-                .attempt(method, &url, path, body, if_none_match, attempt)
-                .await?
-            {
-                Attempt::Done(response) => {
-                    tracing::debug!(
-                        method = method.as_str(),
-                        path,
-                        status = response.status,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "response"
-                    );
-                    return Ok(response);
-                }
-                Attempt::Retry {
-                    wait,
-                    reason,
-                    give_up,
-                } => (wait, reason, give_up),
-            };
-            if let Err(e) = self.check_budget(method, path, attempt, waited, wait, reason.clone()) {
-                return Err(give_up.unwrap_or(e));
-            }
-            let ms = wait.as_millis() as u64;
-            self.patience
-                .check((method.as_str(), path), "a retry", ms)?;
-            tracing::debug!(
-                method = method.as_str(),
-                path,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                reason = %reason,
-                "retrying"
-            );
-            tokio::time::sleep(wait).await;
-            waited = waited.saturating_add(wait);
+        tracing::debug!(method = method.as_str(), path, attempt = 1, "request");
+        let tries = Tries::new(method, path);
+        let mut request = self.wire.request(method, &url, path, body, if_none_match)?;
+        request.extensions_mut().insert(tries.clone());
+        let sent = self.wire.exchange(self.crab()?, request).await;
+        if let Some(outcome) = tries.outcome() {
+            return outcome;
+        }
+        match sent? {
+            Err(e) => Err(GitHubError::Network {
+                method: method.as_str(),
+                path: path.to_string(),
+                message: e.message,
+            }),
+            Ok(_) => Err(GitHubError::Setup(format!(
+                "{} {path}: an answer the retry policy did not see",
+                method.as_str()
+            ))),
         }
     }
 
@@ -470,187 +413,23 @@ impl GitHub {
             },
             timeout: self.wire.timeout,
             dry_run: DryRunLayer::new(self.withheld.clone(), self.dry_run),
+            base: self
+                .root
+                .as_str()
+                .parse()
+                .map_err(|e| GitHubError::Setup(format!("the API root is not a URI: {e}")))?,
+            etag: EtagLayer::new(self.etags.clone(), self.not_modified.clone()),
+            retry: Retrying {
+                bounds: self.retry,
+                patience: self.patience,
+                ledger: self.ledger.clone(),
+                token_expiration: self.token_expiration.clone(),
+                retry_unconnected: self.retry_unconnected,
+                not_modified: self.not_modified.clone(),
+                timeout: self.wire.timeout,
+            },
         };
         let crab = super::transport::octocrab_over(self.wire.http.clone(), layers)?;
         Ok(self.wire.crab.get_or_init(|| crab))
-    }
-
-    /// One try: send, read, and decide.
-    async fn attempt(
-        &self,
-        method: Method,
-        url: &str,
-        path: &str,
-        body: Option<&Value>,
-        if_none_match: Option<&str>,
-        attempt: u32,
-    ) -> Result<Attempt, GitHubError> {
-        let request = self.wire.request(method, url, path, body, if_none_match)?;
-        let response = match self.wire.exchange(self.crab()?, request).await? {
-            // A connection that cannot be made for a reason trying again
-            // will not change (a refused certificate, a proxy wanting
-            // credentials) is reported at once.
-            Err(e) if e.permanent => {
-                return Err(GitHubError::Network {
-                    method: method.as_str(),
-                    path: path.to_string(),
-                    message: e.message,
-                })
-            }
-            // A POST that may have reached GitHub is not repeated here:
-            // the caller checks whether it took effect.
-            Err(e) if matches!(method, Method::Post | Method::Create) && e.sent => {
-                return Err(GitHubError::Unanswered {
-                    method: method.as_str(),
-                    path: path.to_string(),
-                    message: e.message,
-                })
-            }
-            Err(e) if !self.retry_unconnected && !e.sent => {
-                return Err(GitHubError::NoConnection {
-                    method: method.as_str(),
-                    path: path.to_string(),
-                    message: truncate_chars(&e.message, 200),
-                })
-            }
-            Err(e) => {
-                return Ok(Attempt::retry(
-                    self.retry.backoff(attempt),
-                    format!("connection error: {}", e.message),
-                ))
-            }
-            Ok(r) => r,
-        };
-        let status = response.status().as_u16();
-        let headers = Headers::of(response.headers());
-        lock(&self.ledger).answered(headers.remaining.as_deref(), headers.reset);
-        if let Some(expiry) = &headers.token_expiration {
-            *lock(&self.token_expiration) = Some(expiry.clone());
-        }
-        match self.wire.body_text(response.into_body()).await {
-            Ok(text) => self.decide(method, path, status, headers, &text, attempt),
-            Err(e) => Ok(Attempt::retry(
-                self.retry.backoff(attempt),
-                format!("reading the body: {e}"),
-            )),
-        }
-    }
-
-    /// Done, an error, or a retry after how long.
-    fn decide(
-        &self,
-        method: Method,
-        path: &str,
-        status: u16,
-        headers: Headers,
-        text: &str,
-        attempt: u32,
-    ) -> Result<Attempt, GitHubError> {
-        let rate_limited = (status == 403 || status == 429)
-            && (headers.retry_after.is_some()
-                || headers.remaining.as_deref() == Some("0")
-                || status == 429
-                || text.contains("rate limit"));
-        if status >= 500 && matches!(method, Method::Create) {
-            return Err(GitHubError::Unanswered {
-                method: method.as_str(),
-                path: path.to_string(),
-                message: format!("GitHub answered {status}: {}", message_of(text)),
-            });
-        }
-        if status >= 500 || rate_limited {
-            let wait = self
-                .retry
-                .wait_before_retry(&headers, rate_limited, attempt);
-            if rate_limited {
-                lock(&self.ledger).hold(budget::now_ms(), wait);
-                // A limit answer's wait past what this run may wait is
-                // "not sent" (a later run may), not a failure.
-                return Ok(Attempt::Retry {
-                    wait,
-                    reason: format!("HTTP {status}: {}", message_of(text)),
-                    give_up: Some(GitHubError::Deferred {
-                        method: method.as_str(),
-                        path: path.to_string(),
-                        limit: "GitHub's limit answer",
-                        wait,
-                    }),
-                });
-            }
-            return Ok(Attempt::retry(
-                wait,
-                format!("HTTP {status}: {}", message_of(text)),
-            ));
-        }
-        if status == 304 {
-            self.not_modified.fetch_add(1, Ordering::SeqCst);
-            return Ok(Attempt::Done(Response {
-                status,
-                body: Value::Null,
-                link: None,
-                etag: headers.etag,
-            }));
-        }
-        if !(200..300).contains(&status) {
-            return Err(GitHubError::Status {
-                method: method.as_str(),
-                path: path.to_string(),
-                status,
-                message: message_of(text),
-            });
-        }
-        let body = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            match serde_json::from_str(text) {
-                Ok(v) => v,
-                Err(e) => {
-                    let bad = GitHubError::BadJson {
-                        method: method.as_str(),
-                        path: path.to_string(),
-                        message: e.to_string(),
-                    };
-                    // A garbled body is treated like a transient server
-                    // fault for reads.
-                    if !matches!(method, Method::Get) {
-                        return Err(bad);
-                    }
-                    return Ok(Attempt::Retry {
-                        wait: self.retry.backoff(attempt),
-                        reason: format!("malformed JSON: {e}"),
-                        give_up: Some(bad),
-                    });
-                }
-            }
-        };
-        Ok(Attempt::Done(Response {
-            status,
-            body,
-            link: headers.link,
-            etag: headers.etag,
-        }))
-    }
-
-    fn check_budget(
-        &self,
-        method: Method,
-        path: &str,
-        attempt: u32,
-        waited: Duration,
-        next_wait: Duration,
-        last: String,
-    ) -> Result<(), GitHubError> {
-        if attempt >= self.retry.max_attempts
-            || waited.saturating_add(next_wait) > self.retry.max_wait
-        {
-            return Err(GitHubError::GaveUp {
-                method: method.as_str(),
-                path: path.to_string(),
-                attempts: attempt,
-                waited,
-                last,
-            });
-        }
-        Ok(())
     }
 }

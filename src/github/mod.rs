@@ -24,19 +24,20 @@
 //!
 //! What lives here:
 //!
-//! - `client`: the [`GitHub`] struct and its transport (`send` with
-//!   retries, dry-run's withheld writes, the ETag cache) and the
-//!   runtime; `retry`: [`RetryPolicy`], the waits and the answer's
-//!   headers that decide a retry; `budget`: the scheduler's bookkeeping,
+//! - `client`: the [`GitHub`] struct, `send` (a request the client
+//!   builds) and `typed` (a call of octocrab's typed API), both through
+//!   the same layers, and the runtime; `retry`: [`RetryPolicy`], the
+//!   waits, the answer's headers that decide a retry, and the policy of
+//!   tower's `Retry` layer that decides each answer; `budget`: the scheduler's bookkeeping,
 //!   a slot within GitHub's primary and secondary limits ([`Limits`]);
 //!   `wire`: the request with its own headers, sent raw through the
-//!   credential's octocrab client (`Octocrab::execute`), and the answer's
-//!   body read within the timeout; `transport`: that octocrab client over
+//!   credential's octocrab client (`Octocrab::execute`), and octocrab's
+//!   errors in the client's words; `transport`: that octocrab client over
 //!   `net`'s HTTP client (and why App authentication is not octocrab's),
 //!   built at a client's first request with the tower layers of `layers`
-//!   (the documented headers and the token, the scheduler every request
-//!   waits in, the answer's time limit, the write log, the request
-//!   count);
+//!   (the documented headers and the token, the retries, the ETag cache,
+//!   the body's read, the scheduler every request waits in, the answer's
+//!   time limit, the write log, the request count);
 //!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
 //!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
@@ -61,8 +62,9 @@
 //!
 //! Inside this folder the client may import `error`, `root`, `retry`,
 //! `budget`, `etags`, `transport`, `layers` and `wire` (which imports only
-//! `error` and `transport`; `transport` imports `layers`, which import
-//! only `write_log`); `pages` and the API
+//! `error` and `layers`; `retry` imports `wire`, `budget` and `layers`;
+//! `transport` imports `wire`, `retry` and `layers`, which import
+//! `write_log`, `budget`, `etags` and `retry`'s answer headers); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
 //! also `links`);
 //! `answers`, `links`, `root`, `error` and `paths` never import the client

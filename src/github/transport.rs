@@ -5,20 +5,24 @@
 //! Built with `OctocrabBuilder::new_empty().with_service(..)` and the
 //! project's tower layers (`layers`) added with `with_layer`: octocrab
 //! brings no HTTP client, no TLS, and none of its own retry, timeout or
-//! redirect layers (its default features are off), so every request goes
-//! out through [`NetService`] as built by `wire` and the layers (the
-//! documented headers, the token, the `fleetform/<version>` User-Agent),
-//! and the
-//! answer's status, headers and streamed body come back as sent, which the
-//! client reads within its own timeout.
+//! redirect layers (its default features are off); the retries are
+//! tower's `Retry` with the client's policy (`retry`), the ETag cache and
+//! the body's read are layers of their own. Every request goes out through
+//! [`NetService`], whether the client built it (`wire`, sent raw with
+//! `Octocrab::execute`, so the status and headers stay visible) or
+//! octocrab's typed API did (its relative path put under the API root by
+//! octocrab's `BaseUriLayer`).
 //!
 //! Authentication is `AuthState::None`: the token is a header the
-//! `headers` layer puts on every request. GitHub App authentication (the JWT, the installation
-//! token, its expiry) stays in `app`, not octocrab's `jwt` feature: that
-//! feature cannot restrict an installation token's permissions (fleetform
-//! asks for each command's own), and it brings jsonwebtoken 10 with a
-//! second crypto backend (aws-lc-rs or RustCrypto's rsa) besides the one
-//! the binary already links.
+//! `headers` layer puts on every request. The App's JWT is signed by
+//! `jsonwebtoken` in `app`, and its installation token is asked for with
+//! octocrab's typed `create_installation_access_token`, restricted to the
+//! command's repository and permissions. octocrab's own App
+//! authentication is not used: its `AppAuth` takes a numeric App id only
+//! (GitHub recommends the client id, `Iv…`, as the JWT's issuer, and
+//! fleetform accepts both), and its installation tokens are scoped to
+//! repositories but never to permissions (fleetform asks for each
+//! command's own).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +30,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
+use octocrab::service::middleware::base_uri::BaseUriLayer;
 use octocrab::OctoBody;
 
 use std::sync::atomic::AtomicUsize;
@@ -34,22 +39,13 @@ use std::sync::Arc;
 use super::error::GitHubError;
 use super::layers::count::CountLayer;
 use super::layers::dry_run::DryRunLayer;
+use super::layers::etag::EtagLayer;
 use super::layers::headers::HeadersLayer;
+use super::layers::read::ReadLayer;
 use super::layers::schedule::ScheduleLayer;
 use super::layers::write_log::WriteLogLayer;
-
-/// Why [`NetService`] got no answer.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum TransportError {
-    /// The request's body could not be read (octocrab's bodies are in
-    /// memory: this does not happen in practice).
-    #[error("cannot read the request's body: {0}")]
-    Body(String),
-    /// The HTTP client's error, whose causes say whether a connection was
-    /// made.
-    #[error("{}", crate::net::error_text(.0))]
-    Http(#[source] hyper_util::client::legacy::Error),
-}
+use super::retry::Retrying;
+use super::wire::TransportError;
 
 /// The tower service octocrab sends through: `net`'s HTTP client.
 #[derive(Clone)]
@@ -90,8 +86,12 @@ pub(super) struct Layers {
     pub write_log: Option<WriteLogLayer>,
     pub schedule: ScheduleLayer,
     pub dry_run: DryRunLayer,
-    /// How long an answer's head may take.
+    /// How long an answer's head, and each part of its body, may take.
     pub timeout: std::time::Duration,
+    /// The API root, which octocrab's typed API's paths are under.
+    pub base: http::Uri,
+    pub etag: EtagLayer,
+    pub retry: Retrying,
 }
 
 /// The octocrab client of one credential over `http`, its layers from
@@ -115,23 +115,12 @@ pub(super) fn octocrab_over(
         .with_layer(&tower::timeout::TimeoutLayer::new(layers.timeout))
         .with_layer(&layers.schedule)
         .with_layer(&layers.dry_run)
+        .with_layer(&ReadLayer::new(layers.timeout))
+        .with_layer(&layers.etag)
+        .with_layer(&tower::retry::RetryLayer::new(layers.retry))
         .with_layer(&HeadersLayer::new(layers.auth))
+        .with_layer(&BaseUriLayer::new(layers.base))
         .with_auth(octocrab::AuthState::None)
         .build()
         .map_err(|e| GitHubError::Setup(format!("cannot build the GitHub client: {e}")))
-}
-
-/// The first of `e`'s causes that is a `T` (octocrab wraps its layers'
-/// errors in its `Service` error).
-pub(super) fn cause<'a, T: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(found) = c.downcast_ref::<T>() {
-            return Some(found);
-        }
-        cause = c.source();
-    }
-    None
 }

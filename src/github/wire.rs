@@ -9,7 +9,6 @@
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::BodyExt as _;
 use octocrab::OctoBody;
 use serde_json::Value;
 
@@ -17,7 +16,30 @@ use std::time::Duration;
 
 use super::error::GitHubError;
 use super::layers::schedule::{ApiPath, Refused};
-use super::transport::{cause, TransportError};
+
+/// A decoded response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    /// The `Link` header as sent (several joined with `, `).
+    pub link: Option<String>,
+    /// The `ETag` header, for a later conditional request.
+    pub etag: Option<String>,
+}
+
+/// Why [`NetService`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TransportError {
+    /// The request's body could not be read (octocrab's bodies are in
+    /// memory: this does not happen in practice).
+    #[error("cannot read the request's body: {0}")]
+    Body(String),
+    /// The HTTP client's error, whose causes say whether a connection was
+    /// made.
+    #[error("{}", crate::net::error_text(.0))]
+    Http(#[source] hyper_util::client::legacy::Error),
+}
 
 /// An answer's body as octocrab hands it on (streamed as it arrives).
 pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
@@ -56,6 +78,18 @@ impl Method {
             Method::Patch => "PATCH",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
+        }
+    }
+
+    /// The client's method for an HTTP method (a POST is not taken for a
+    /// create); any other is a GET's (a read).
+    pub(super) fn of(method: &http::Method) -> Method {
+        match *method {
+            http::Method::POST => Method::Post,
+            http::Method::PATCH => Method::Patch,
+            http::Method::PUT => Method::Put,
+            http::Method::DELETE => Method::Delete,
+            _ => Method::Get,
         }
     }
 
@@ -103,6 +137,49 @@ impl Wire {
         })
     }
 
+    /// An error of octocrab's typed API in the client's words: GitHub's
+    /// answer (its status and message), what the scheduler would not
+    /// send, or what got no answer.
+    pub(super) fn octocrab_error(
+        &self,
+        method: Method,
+        path: &str,
+        e: octocrab::Error,
+    ) -> GitHubError {
+        let (method, path) = (method.as_str(), path.to_string());
+        match e {
+            octocrab::Error::GitHub { source, .. } => GitHubError::Status {
+                method,
+                path,
+                status: source.status_code.as_u16(),
+                message: source.message,
+            },
+            octocrab::Error::Service { source, .. } => match source.downcast::<Refused>() {
+                Ok(refused) => refused.0,
+                Err(source) => GitHubError::Network {
+                    method,
+                    path,
+                    message: Unanswered::of(&*source, self.timeout).message,
+                },
+            },
+            octocrab::Error::Serde { source, .. } => GitHubError::BadJson {
+                method,
+                path,
+                message: source.to_string(),
+            },
+            octocrab::Error::Json { source, .. } => GitHubError::BadJson {
+                method,
+                path,
+                message: source.to_string(),
+            },
+            e => GitHubError::Network {
+                method,
+                path,
+                message: crate::net::error_text(&e),
+            },
+        }
+    }
+
     /// The answer's head within the timeout (the timeout layer's); the
     /// inner `Err` holds what failed, the outer one what the scheduler
     /// would not send.
@@ -120,24 +197,6 @@ impl Wire {
             Err(e) => Ok(Err(Unanswered::of(&e, self.timeout))),
         }
     }
-
-    /// The body as text, each part within the timeout.
-    pub(super) async fn body_text(&self, mut body: AnswerBody) -> Result<String, String> {
-        let mut buf = Vec::new();
-        loop {
-            match tokio::time::timeout(self.timeout, body.frame()).await {
-                Err(_) => return Err(format!("no data within {} s", self.timeout.as_secs())),
-                Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(crate::net::error_text(&e)),
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        buf.extend_from_slice(&data);
-                    }
-                }
-            }
-        }
-        String::from_utf8(buf).map_err(|_| "the body is not UTF-8".to_string())
-    }
 }
 
 /// A request that got no answer: why, whether it may have reached the
@@ -152,7 +211,7 @@ impl Unanswered {
     /// What octocrab's error says: the HTTP client's failure when it is
     /// one (made no connection, or failed after), else octocrab's own (its
     /// service gone: no request went out, and none will).
-    fn of(e: &(dyn std::error::Error + 'static), timeout: Duration) -> Unanswered {
+    pub(super) fn of(e: &(dyn std::error::Error + 'static), timeout: Duration) -> Unanswered {
         if cause::<tower::timeout::error::Elapsed>(e).is_some() {
             return Unanswered {
                 message: format!("no answer within {} s", timeout.as_secs()),
@@ -195,4 +254,19 @@ pub fn truncate_chars(s: &str, n: usize) -> String {
     let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// The first of `e`'s causes that is a `T` (octocrab wraps its layers'
+/// errors in its `Service` error).
+pub(super) fn cause<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(found) = c.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = c.source();
+    }
+    None
 }
