@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
 use crate::output::Output;
@@ -30,7 +31,7 @@ pub struct LocalPlan {
 }
 
 /// Plans, shows the rows, and fails when any plan did.
-pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<()> {
     let rows = plan_fleet(settings, manager_dir, out)?;
     show(settings, &rows, out);
     let failed = rows
@@ -47,7 +48,7 @@ pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Res
 }
 
 /// Plans the selected customers × environments from their local checkouts.
-fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Result<Vec<Row>> {
+fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if settings.targeting.is_some() {
         crate::deploy::ops::check_operator(&manager, out)?;
@@ -179,7 +180,7 @@ fn plan_one(
     view: &crate::config::Manager,
     registry: &crate::config::Registry,
     selected: &[(&crate::config::Customer, Vec<String>)],
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<Row>> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform.as_deref())?;
     engine.targeting = settings.targeting.clone();

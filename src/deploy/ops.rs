@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::Entry;
 use crate::config::{Customer, Unit};
+use crate::context::Context;
 use crate::engine::ops::StateOp;
 use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
@@ -68,7 +69,7 @@ pub fn state_op(
     t: &OpTarget,
     asked: Option<&StateOp>,
     manager_dir: &Path,
-    out: &Output,
+    out: &Context,
 ) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
@@ -290,7 +291,7 @@ fn run_and_record(
     unit: &Unit,
     dir: &Path,
     run: &Run<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<String> {
     let (t, op) = (run.t, run.op);
     let docs = match op {
@@ -315,7 +316,7 @@ fn run_and_record(
             None => format!("{detail} ({})", run.verdict.describe()),
         });
     let actor = entry.actor.clone();
-    crate::audit::record(out, entry);
+    out.record(entry);
     if t.github {
         let report = Report {
             done: Done::StateOp {
@@ -339,7 +340,7 @@ fn run_and_record(
 /// Under GitHub Actions, the run's actor (and whoever re-ran it) is an
 /// active member of `rollout.operators`; else the refusal. Nothing to
 /// check outside Actions (a command run by hand: its user is the actor).
-pub fn check_operator(manager: &crate::config::Manager, out: &Output) -> Result<()> {
+pub fn check_operator(manager: &crate::config::Manager, out: &Context) -> Result<()> {
     if let Some(gh) = super::RolloutGitHub::from_env(out)? {
         gh.operator(manager, "changed")?;
     }
@@ -386,7 +387,7 @@ pub fn report_on_github(
     customer: &Customer,
     unit: &Unit,
     r: &Report<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let Some(repo) = customer.repo.as_deref() else {
         out.note(&format!(
@@ -402,6 +403,7 @@ pub fn report_on_github(
         })?;
     let gh = crate::github::GitHub::new(
         &rt,
+        &out.net,
         &crate::github::GitHub::api_url_from_env(),
         Some(&token),
         false,

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Customer, Manager, Unit};
+use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::error::Result;
 use crate::output::Output;
@@ -47,7 +48,7 @@ pub fn run(
     products_file: &ProductsFileFn<'_>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<Row>> {
     let (enabled, mut rows) = subscriptions(manager, selected, products_file, out);
     for view in manager.products() {
@@ -85,7 +86,7 @@ pub fn run_at_pins(
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let product = view.product.as_deref();
     let (pinned, plain): (Vec<_>, Vec<_>) = pairs
@@ -125,7 +126,7 @@ fn run_view(
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform)?;
     engine.withhold_secrets = settings.withhold_secrets;
