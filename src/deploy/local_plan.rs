@@ -95,26 +95,6 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result
         }
         return Ok(rows);
     }
-    if manager.has_products() {
-        let settings = crate::fleet::products::RunSettings {
-            jobs: settings.jobs,
-            out_dir: &settings.out,
-            refresh_only: false,
-            action: "plan",
-            terraform: settings.terraform.as_deref(),
-            withhold_secrets: false,
-        };
-        return crate::fleet::products::run(
-            &manager,
-            &selected,
-            &crate::fleet::local_products_file(&registry),
-            &crate::fleet::local_sources(&registry),
-            &settings,
-            out,
-        );
-    }
-    // Without products the manager is the one view; pinned customers run
-    // at their pin.
     let run = crate::fleet::products::RunSettings {
         jobs: settings.jobs,
         out_dir: &settings.out,
@@ -123,17 +103,9 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result
         terraform: settings.terraform.as_deref(),
         withhold_secrets: false,
     };
-    let mut rows = Vec::new();
-    crate::fleet::products::run_at_pins(
-        &manager,
-        &manager,
-        selected.clone(),
-        &mut rows,
-        &crate::fleet::local_sources(&registry),
-        &run,
-        out,
-    )?;
-    Ok(crate::fleet::products::ordered(&manager, &selected, rows))
+    let products_file = crate::fleet::local_products_file(&registry);
+    let sources = crate::fleet::local_sources(&registry);
+    crate::fleet::products::run_views(&manager, &selected, &products_file, &sources, &run, out)
 }
 
 /// Seals the targeted plan's folder for the ops workflow's artifact and

@@ -60,7 +60,7 @@ impl RolloutGitHub {
             out.mask(t.expose());
         }
         let teams = token
-            .map(|t| GitHub::new(&rt, &out.net, &GitHub::api_url_from_env(), Some(&t), false))
+            .map(|t| super::session::client(&rt, Some(&t), false, out))
             .transpose()
             .map_err(gh_err)?;
         Ok(Some(RolloutGitHub {

@@ -59,8 +59,7 @@ pub(super) fn repo_token(
     };
     let jwt = app.jwt(crate::audit::now_unix()).map_err(gh_err)?;
     out.mask(jwt.expose());
-    let gh = GitHub::new(rt, &out.net, &GitHub::api_url_from_env(), Some(&jwt), false)
-        .map_err(gh_err)?;
+    let gh = client(rt, Some(&jwt), false, out).map_err(gh_err)?;
     let token = rt
         .block_on(gh.installation_token(repo, permissions))
         .map_err(gh_err)?;
@@ -100,14 +99,7 @@ pub(super) fn open_session(
         Some(t) => t,
         None => token()?,
     };
-    let gh = GitHub::new(
-        &rt,
-        &out.net,
-        &GitHub::api_url_from_env(),
-        Some(&token),
-        dry_run,
-    )
-    .map_err(gh_err)?;
+    let gh = client(&rt, Some(&token), dry_run, out).map_err(gh_err)?;
     let run_url = ctx.run_url();
     Ok(Session {
         ctx,
@@ -116,6 +108,17 @@ pub(super) fn open_session(
         gh,
         run_url,
     })
+}
+
+/// A client of the environment's API root (`GITHUB_API_URL`) with `token`,
+/// over the command's network settings.
+pub(super) fn client(
+    rt: &tokio::runtime::Runtime,
+    token: Option<&Token>,
+    dry_run: bool,
+    out: &Context,
+) -> std::result::Result<GitHub, GitHubError> {
+    GitHub::new(rt, &out.net, &GitHub::api_url_from_env(), token, dry_run)
 }
 
 /// A client for `fleetform authorise`, which may run without a token:
@@ -127,14 +130,7 @@ pub(super) fn client_if_token(
     out: &Context,
 ) -> Result<GitHub> {
     let token = repo_token(rt, repo, permissions, out)?;
-    GitHub::new(
-        rt,
-        &out.net,
-        &GitHub::api_url_from_env(),
-        token.as_ref(),
-        token.is_none(),
-    )
-    .map_err(Error::from)
+    client(rt, token.as_ref(), token.is_none(), out).map_err(Error::from)
 }
 
 /// A client for `fleetform conclude`, which writes the customer's commit
@@ -146,14 +142,7 @@ pub(super) fn status_writer(
 ) -> Result<GitHub> {
     let token = repo_token(rt, repo, access::STATUS, out)?
         .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))?;
-    GitHub::new(
-        rt,
-        &out.net,
-        &GitHub::api_url_from_env(),
-        Some(&token),
-        false,
-    )
-    .map_err(Error::from)
+    client(rt, Some(&token), false, out).map_err(Error::from)
 }
 
 /// The client and repo for reading the manager repo itself: the job's
@@ -172,13 +161,6 @@ pub(super) fn manager_client(
     };
     out.mask(token.expose());
     // Reads only: nothing is ever written to the manager repo here.
-    let gh = GitHub::new(
-        rt,
-        &out.net,
-        &GitHub::api_url_from_env(),
-        Some(&token),
-        false,
-    )
-    .map_err(gh_err)?;
+    let gh = client(rt, Some(&token), false, out).map_err(gh_err)?;
     Ok((gh, repo))
 }

@@ -443,14 +443,8 @@ fn propagate(
 /// The client: the ETag cache, the deadline and the write log (the
 /// earlier runs' writes counted, this run's kept as they are made).
 fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Context) -> Result<GitHub> {
-    let gh = GitHub::new(
-        rt,
-        &out.net,
-        &GitHub::api_url_from_env(),
-        Some(&settings.token),
-        settings.dry_run,
-    )
-    .map_err(Error::from)?;
+    let gh = super::session::client(rt, Some(&settings.token), settings.dry_run, out)
+        .map_err(Error::from)?;
     let gh = match &settings.etags {
         Some(cache) => gh.with_etag_cache(cache.clone()),
         None => gh,

@@ -40,6 +40,32 @@ pub type ProductsFileFn<'s> =
 /// Where a product's customer files come from, per product view.
 pub type SourceFor<'s> = dyn Fn(&Manager) -> Box<SourceFn<'s>> + 's;
 
+/// Plans the selection: product by product ([`run`]) with products, else
+/// with the manager as the one view, pinned customers at their pin.
+pub fn run_views(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    products_file: &ProductsFileFn<'_>,
+    source_for: &SourceFor<'_>,
+    settings: &RunSettings<'_>,
+    out: &Context,
+) -> Result<Vec<Row>> {
+    if manager.has_products() {
+        return run(manager, selected, products_file, source_for, settings, out);
+    }
+    let mut rows = Vec::new();
+    run_at_pins(
+        manager,
+        manager,
+        selected.to_vec(),
+        &mut rows,
+        source_for,
+        settings,
+        out,
+    )?;
+    Ok(ordered(manager, selected, rows))
+}
+
 /// Plans the selection, product by product; rows come back per customer,
 /// then environment, then product, in the run's order.
 pub fn run(

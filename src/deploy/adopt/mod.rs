@@ -124,13 +124,13 @@ fn resolve<'r>(
     registry: &'r crate::config::Registry,
     t: &Target,
 ) -> crate::error::Result<(crate::config::Manager, &'r crate::config::Customer)> {
-    let customer = registry
-        .require(&t.customer)
-        .map_err(|m| Error::Usage(format!("{m}; nothing was changed")))?;
-    let view = manager
-        .select_product(t.product.as_deref())
-        .map_err(Error::Usage)?;
-    super::ops::registered_for(manager, registry, customer, &view, &t.environment)?;
+    let (view, customer) = super::ops::pair_of(
+        manager,
+        registry,
+        &t.customer,
+        t.product.as_deref(),
+        &t.environment,
+    )?;
     if !customer.is_active() {
         return Err(Error::Refused(format!(
             "customer `{}` was revoked: nothing to adopt",

@@ -275,31 +275,6 @@ fn check(
             },
         ) as Box<crate::fleet::SourceFn<'_>>
     };
-    if manager.has_products() {
-        let local_file = crate::fleet::local_products_file(registry);
-        let products_file = |c: &Customer| match (remote.as_ref(), DefaultBranch::repo_of(c)) {
-            (Some(r), Some(repo)) => r.products_file(repo),
-            _ => local_file(c),
-        };
-        let run = crate::fleet::products::RunSettings {
-            jobs: settings.jobs,
-            out_dir: &settings.out,
-            refresh_only: false,
-            action: "drift",
-            terraform: settings.terraform.as_deref(),
-            withhold_secrets: false,
-        };
-        return crate::fleet::products::run(
-            manager,
-            selected,
-            &products_file,
-            source_for,
-            &run,
-            out,
-        );
-    }
-    // Without products the manager is the one view; pinned customers are
-    // checked at their pin.
     let run = crate::fleet::products::RunSettings {
         jobs: settings.jobs,
         out_dir: &settings.out,
@@ -308,17 +283,12 @@ fn check(
         terraform: settings.terraform.as_deref(),
         withhold_secrets: false,
     };
-    let mut rows = Vec::new();
-    crate::fleet::products::run_at_pins(
-        manager,
-        manager,
-        selected.to_vec(),
-        &mut rows,
-        source_for,
-        &run,
-        out,
-    )?;
-    Ok(crate::fleet::products::ordered(manager, selected, rows))
+    let local_file = crate::fleet::local_products_file(registry);
+    let products_file = |c: &Customer| match (remote.as_ref(), DefaultBranch::repo_of(c)) {
+        (Some(r), Some(repo)) => r.products_file(repo),
+        _ => local_file(c),
+    };
+    crate::fleet::products::run_views(manager, selected, &products_file, source_for, &run, out)
 }
 
 /// The run's rows and their tally: planned here, or merged from the
