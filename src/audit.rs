@@ -284,37 +284,49 @@ pub fn apply_of(e: &Entry) -> Option<Apply> {
     })
 }
 
-/// The records store audit events also go to (see [`keep_in`]).
-static STORE: std::sync::OnceLock<crate::records::Store> = std::sync::OnceLock::new();
-
-/// Keeps every audit event of this process in `store` too, one object per
-/// event (see [`crate::records`]).
-pub fn keep_in(store: crate::records::Store) {
-    let _ = STORE.set(store);
+/// Where one command's audit records go: the log file and, in a manager
+/// repo, its records store too (one object per event, see
+/// [`crate::records`]). Made once where the command starts and passed
+/// down; two logs side by side share nothing.
+#[derive(Debug, Clone)]
+pub struct Log {
+    path: PathBuf,
+    store: Option<crate::records::Store>,
 }
 
-/// The store audit events go to, if any.
-pub fn store() -> Option<&'static crate::records::Store> {
-    STORE.get()
-}
-
-/// Appends a record to the log, and writes it to the records store; a
-/// failure to write either is reported, not fatal.
-pub fn record(out: &crate::output::Output, entry: Entry) {
-    let path = log_path();
-    if let Err(e) = append(&path, &entry) {
-        out.error(&format!(
-            "cannot write the audit log {}: {e}",
-            path.display()
-        ));
+impl Log {
+    /// Records appended to the file at `path`, and kept in `store` too.
+    pub fn new(path: PathBuf, store: Option<crate::records::Store>) -> Log {
+        Log { path, store }
     }
-    if let Some(store) = STORE.get() {
-        let bytes = serde_json::to_vec(&entry).expect("an entry serialises");
-        if let Err(e) = store.create(&crate::records::audit_key(), &bytes) {
+
+    /// The log at [`log_path`], and `store`.
+    pub fn from_env(store: Option<crate::records::Store>) -> Log {
+        Log::new(log_path(), store)
+    }
+
+    /// The records store events also go to, if any.
+    pub fn store(&self) -> Option<&crate::records::Store> {
+        self.store.as_ref()
+    }
+
+    /// Appends a record to the log, and writes it to the records store; a
+    /// failure to write either is reported, not fatal.
+    pub fn record(&self, out: &crate::output::Output, entry: Entry) {
+        if let Err(e) = append(&self.path, &entry) {
             out.error(&format!(
-                "cannot keep the audit record in {}: {e}",
-                store.describe()
+                "cannot write the audit log {}: {e}",
+                self.path.display()
             ));
+        }
+        if let Some(store) = &self.store {
+            let bytes = serde_json::to_vec(&entry).expect("an entry serialises");
+            if let Err(e) = store.create(&crate::records::audit_key(), &bytes) {
+                out.error(&format!(
+                    "cannot keep the audit record in {}: {e}",
+                    store.describe()
+                ));
+            }
         }
     }
 }

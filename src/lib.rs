@@ -13,6 +13,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod data;
 pub mod deploy;
 pub mod dispatch;
@@ -80,65 +81,71 @@ pub fn run(cli: Cli) -> u8 {
         true => None,
         false => config::Manager::load(dir).ok(),
     };
-    if let Some(manager) = manager {
-        let customer_role = match &cli.command {
-            Command::Plan(a) => a.dispatch,
-            Command::Apply(a) => a.dispatch,
-            Command::Drift(_) => true,
-            // A repair's jobs hold the pair's cloud roles, as drift's.
-            Command::Repair(_) => true,
-            Command::State(a) => a.github,
-            // The offboarding's jobs hold the customer's cloud roles.
-            Command::Customers(a) => {
-                matches!(a.command, cli::CustomersCommand::Offboard(_))
-            }
-            _ => false,
-        };
-        audit::keep_in(if customer_role {
-            records::Store::for_customer_role(&manager)
-        } else {
-            records::Store::for_manager(&manager)
-        });
-    }
+    let net = net::Settings::from_env();
+    let store = manager.map(|m| records_store(&cli.command, &m, &net));
+    let cx = context::Context::from_env(out, net, store);
+    let out = &cx;
     let result = match &cli.command {
-        Command::Validate(a) => commands::validate::run(a, dir, &out),
-        Command::Render(a) => commands::render::run(a, dir, &out),
-        Command::Plan(a) => commands::plan::run(a, dir, &out),
-        Command::Apply(a) => commands::apply::run(a, dir, &out),
-        Command::Authorise => commands::authorise::run(dir, &out),
-        Command::BatchEntries => commands::batch_entries::run(dir, &out),
-        Command::Conclude(a) => commands::conclude::run(a, dir, &out),
-        Command::Trigger(a) => commands::trigger::run(a, &out),
-        Command::Customers(a) => commands::customers::run(a, dir, &out),
-        Command::Matrix(a) => commands::matrix::run(a, dir, &out),
-        Command::Drift(a) => commands::drift::run(a, dir, &out),
-        Command::Repair(a) => commands::repair::run(a, dir, &out),
-        Command::State(a) => commands::state::run(a, dir, &out),
-        Command::Adopt(a) => commands::adopt::run(a, dir, &out),
-        Command::Impact(a) => commands::impact::run(a, dir, &out),
-        Command::Rollout(a) => commands::rollout::run(a, dir, &out),
-        Command::Audit(a) => commands::audit_report::run(a, dir, &out),
-        Command::Sync(a) => commands::sync::run(a, dir, &out),
-        Command::Doctor(a) => commands::doctor::run(a, dir, &out),
-        Command::Report(a) => commands::report::run(a, dir, &out),
-        Command::Init(a) => commands::init::run(a, &out),
-        Command::Relay(a) => commands::relay::run(a, dir, &out),
-        Command::Poll(a) => commands::poll::run(a, dir, &out),
-        Command::Completions(a) => commands::completions::run(a, dir, &out),
+        Command::Validate(a) => commands::validate::run(a, dir, out),
+        Command::Render(a) => commands::render::run(a, dir, out),
+        Command::Plan(a) => commands::plan::run(a, dir, out),
+        Command::Apply(a) => commands::apply::run(a, dir, out),
+        Command::Authorise => commands::authorise::run(dir, out),
+        Command::BatchEntries => commands::batch_entries::run(dir, out),
+        Command::Conclude(a) => commands::conclude::run(a, dir, out),
+        Command::Trigger(a) => commands::trigger::run(a, out),
+        Command::Customers(a) => commands::customers::run(a, dir, out),
+        Command::Matrix(a) => commands::matrix::run(a, dir, out),
+        Command::Drift(a) => commands::drift::run(a, dir, out),
+        Command::Repair(a) => commands::repair::run(a, dir, out),
+        Command::State(a) => commands::state::run(a, dir, out),
+        Command::Adopt(a) => commands::adopt::run(a, dir, out),
+        Command::Impact(a) => commands::impact::run(a, dir, out),
+        Command::Rollout(a) => commands::rollout::run(a, dir, out),
+        Command::Audit(a) => commands::audit_report::run(a, dir, out),
+        Command::Sync(a) => commands::sync::run(a, dir, out),
+        Command::Doctor(a) => commands::doctor::run(a, dir, out),
+        Command::Report(a) => commands::report::run(a, dir, out),
+        Command::Init(a) => commands::init::run(a, out),
+        Command::Relay(a) => commands::relay::run(a, dir, out),
+        Command::Poll(a) => commands::poll::run(a, dir, out),
+        Command::Completions(a) => commands::completions::run(a, dir, out),
     };
     // Notifications the command queued: waited for up to their deadline,
     // never a change to its result.
-    notify::finish(&out);
-    requests_sent(&out);
+    cx.notify.finish(out);
+    requests_sent(out);
     match result {
         Ok(()) => error::EXIT_OK,
         Err(e) => {
-            report(&out, &e);
+            report(out, &e);
             if wants_json() && !out.json_written() {
                 out.json_error(e.kind(), e.exit_code(), &error_text(&e));
             }
             e.exit_code()
         }
+    }
+}
+
+/// The records store audit events are also kept in: with the records' own
+/// credential where the job holds a customer's cloud role.
+fn records_store(c: &Command, manager: &config::Manager, net: &net::Settings) -> records::Store {
+    let customer_role = match c {
+        Command::Plan(a) => a.dispatch,
+        Command::Apply(a) => a.dispatch,
+        Command::Drift(_) => true,
+        // A repair's jobs hold the pair's cloud roles, as drift's.
+        Command::Repair(_) => true,
+        Command::State(a) => a.github,
+        // The offboarding's jobs hold the customer's cloud roles.
+        Command::Customers(a) => {
+            matches!(a.command, cli::CustomersCommand::Offboard(_))
+        }
+        _ => false,
+    };
+    match customer_role {
+        true => records::Store::for_customer_role(manager, net),
+        false => records::Store::for_manager(manager, net),
     }
 }
 

@@ -197,6 +197,7 @@ const LAYERS: &[(&str, &str)] = &[
     ("github/", "the client and one file per API family"),
     ("dispatch/", "the dispatch payload, its signature and sealed plan artifacts"),
     ("report/", "everything rendered for people; Markdown and HTML escaping in one place; the repos `init` writes"),
+    ("context.rs", "what a command runs with: its output, audit log, notifications, network settings"),
     ("notify/", "notifications: targets, delivery, the retry queue"),
     ("audit.rs", "the audit log"),
     ("output.rs", "the only printer"),

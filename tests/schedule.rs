@@ -236,7 +236,14 @@ fn the_concurrency_cap_keeps_a_client_under_githubs_concurrency_limit() {
             concurrency: 4,
             ..Limits::default()
         };
-        let client = GitHub::new(&rt, &gh.api_url(), Some(&token), false).unwrap();
+        let client = GitHub::new(
+            &rt,
+            &fleetform::net::Settings::from_env(),
+            &gh.api_url(),
+            Some(&token),
+            false,
+        )
+        .unwrap();
         let client = Arc::new(client.with_limits(capped.then_some(limits)));
         let reads: Vec<_> = (0..12)
             .map(|_| {

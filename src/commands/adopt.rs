@@ -5,13 +5,14 @@
 use std::path::Path;
 
 use crate::cli::{AdoptArgs, AdoptCommand, AdoptPair};
+use crate::context::Context;
 use crate::deploy::adopt::{self, ApplyTarget, Release, StatusFilter, Target, WaveSettings};
 use crate::deploy::ops::Phase;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::adopt::{diff_text, status_table, wave_text};
 
-pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     match &args.command {
         AdoptCommand::Plan { pair, json, seal } => plan(pair, *json, *seal, manager_dir, out),
         AdoptCommand::Apply {
@@ -47,7 +48,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
 }
 
-fn release(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+fn release(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()> {
     let AdoptCommand::Release {
         pair,
         reason,
@@ -85,7 +86,7 @@ fn release(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<(
     Ok(())
 }
 
-fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()> {
     let AdoptCommand::Wave {
         environment,
         customers,
@@ -152,7 +153,7 @@ fn plan(pair: &AdoptPair, json: bool, seal: bool, manager_dir: &Path, out: &Outp
     }
 }
 
-fn status(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()> {
+fn status(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()> {
     let AdoptCommand::Status {
         customers,
         environment,
@@ -171,13 +172,14 @@ fn status(command: &AdoptCommand, manager_dir: &Path, out: &Output) -> Result<()
             out: out_dir.clone(),
         },
         manager_dir,
+        &out.net,
     )?;
     if *json {
         out.json(&rows).expect("serialisable");
         return Ok(());
     }
     out.result(status_table(&rows).trim_end());
-    for h in adopt::halts(manager_dir)?.iter().filter(|h| {
+    for h in adopt::halts(manager_dir, &out.net)?.iter().filter(|h| {
         environment
             .as_ref()
             .is_none_or(|e| *e == h.unit.environment)

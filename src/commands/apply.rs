@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use crate::cli::ApplyArgs;
+use crate::context::Context;
 use crate::deploy::ApplySettings;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
-pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     check_digest(args.plan_sha256.as_deref())?;
     if args.dispatch {
         return crate::deploy::apply(dispatch_settings(args)?, manager_dir, out);
@@ -50,7 +50,7 @@ fn dispatch_settings(args: &ApplyArgs) -> Result<ApplySettings> {
 }
 
 /// Applies a local plan folder ([`crate::deploy::local_apply`]).
-fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = crate::deploy::LocalApply {
         customer: args
             .customer

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::audit;
 use crate::cli::{AuditArgs, AuditCommand, ReportFormat};
 use crate::config::is_date;
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::report::audit::{markdown_with, Summary};
 use crate::report::evidence::{self, Format, Header, Row};
 
@@ -113,12 +113,12 @@ enum Source {
 }
 
 impl Source {
-    fn open(settings: &Settings, manager_dir: &Path) -> Result<Source> {
+    fn open(settings: &Settings, manager_dir: &Path, net: &crate::net::Settings) -> Result<Source> {
         if !settings.records {
             return Ok(Source::Log(settings.log.clone()));
         }
         let manager = crate::config::Manager::load(manager_dir)?;
-        let store = crate::records::Store::for_manager(&manager);
+        let store = crate::records::Store::for_manager(&manager, net);
         let mut rows = Vec::new();
         audit::read_store(
             &store,
@@ -157,7 +157,7 @@ impl Source {
     }
 }
 
-pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
     if !settings.records && !settings.log.exists() {
         let shown = settings.log.display();
@@ -171,7 +171,7 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             "no audit log at {shown}: nothing was recorded here yet, so the report is empty (--log FILE names another log, --records reads the records store)"
         ));
     }
-    let source = Source::open(&settings, manager_dir)?;
+    let source = Source::open(&settings, manager_dir, &out.net)?;
     let mut s = Summary::new(settings.since.as_deref());
     s.until.clone_from(&settings.until);
     let mut h = Header::new(

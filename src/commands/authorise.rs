@@ -20,11 +20,12 @@
 use std::path::Path;
 
 use crate::ci::RunContext;
+use crate::context::Context;
 use crate::deploy::{audit_refusal, authorise_dispatch, Authorised};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
-pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(manager_dir: &Path, out: &Context) -> Result<()> {
     let ctx = RunContext::from_env();
     let r = authorise_dispatch(&ctx, manager_dir, out).and_then(|a| hand_on(&ctx, &a, out));
     audit_refusal(&r, "authorise", manager_dir, out);

@@ -32,14 +32,14 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::cli::ConcludeArgs;
+use crate::context::Context;
 use crate::deploy::{conclude, Concluded};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// Longest `FLEETFORM_NEEDS` read: the outputs of a few jobs.
 const MAX_NEEDS: usize = 256 * 1024;
 
-pub fn run(args: &ConcludeArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &ConcludeArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let needs = parse_needs(&args.needs)?;
     let concluded = conclude(&needs, manager_dir, out)?;
     out.result(&describe(&concluded));

@@ -6,6 +6,7 @@
 
 use crate::cli::{CustomersArgs, CustomersCommand, OffboardArgs, PinArgs, PinWho, UnpinArgs};
 use crate::config::{Manager, TokenInfo};
+use crate::context::Context;
 use crate::deploy::customers::add::{add, NewCustomer};
 use crate::deploy::customers::instructions::instructions;
 use crate::deploy::customers::keys::{dispatch_key, rotate_key};
@@ -15,9 +16,8 @@ use crate::deploy::customers::revoke::revoke;
 use crate::deploy::customers::secret_keys;
 use crate::deploy::customers::view::{list, show};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
-pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
     match &args.command {
         CustomersCommand::List { json, notify } => list(&manager, *json, *notify, out),
@@ -120,7 +120,7 @@ fn unpin_settings(a: &UnpinArgs) -> UnpinSettings {
 
 /// `customers offboard`: the preview, or with `--approve` the destroy,
 /// with the Terraform binary `FLEETFORM_TERRAFORM` names.
-fn offboard_step(manager: &Manager, a: &OffboardArgs, out: &Output) -> Result<()> {
+fn offboard_step(manager: &Manager, a: &OffboardArgs, out: &Context) -> Result<()> {
     let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
     let s = crate::deploy::offboard::Settings {
         out_dir: &a.out,

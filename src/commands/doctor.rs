@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use crate::config::is_repo;
+use crate::context::Context;
 use crate::deploy::doctor::Settings;
 use crate::error::{Error, Result};
 use crate::github::Token;
-use crate::output::Output;
 
-pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
     crate::deploy::doctor::run(&settings, manager_dir, out)
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::cli::ImpactArgs;
 use crate::config::{Manager, Registry};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::impact::Impact;
 use crate::output::Output;
@@ -104,7 +105,7 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
     })
 }
 
-pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
     let live = Manager::load(manager_dir)?;
     // The registry is read while git exports the revisions.
@@ -120,7 +121,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         (registry, revisions)
     });
     let registry = registry?;
-    let mut impact = revisions?.compare(&live, &registry, settings.jobs)?;
+    let mut impact = revisions?.compare(&live, &registry, settings.jobs, &out.net)?;
     // The working tree of a pull request's job is the pull request's
     // head: shown as its commit, as GitHub names it.
     if let (None, Some(sha)) = (&settings.head, &settings.sha) {
@@ -223,10 +224,11 @@ fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
 /// The sticky comment on the manager pull request and the status on its
 /// head: `failure` when a customer would break or a plan failed or a gate
 /// blocks, else `success`.
-fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Output) -> Result<()> {
+fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Context) -> Result<()> {
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let gh = crate::github::GitHub::new(
         &rt,
+        &out.net,
         &crate::github::GitHub::api_url_from_env(),
         Some(&on.token),
         false,

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use crate::cli::PlanArgs;
+use crate::context::Context;
 use crate::deploy::LocalPlan as Settings;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
     if !args.all && args.customers.is_empty() {
@@ -74,7 +74,7 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
     }))
 }
 
-pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     if args.dispatch {
         return crate::deploy::plan(
             crate::deploy::PlanSettings {

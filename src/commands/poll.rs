@@ -3,6 +3,7 @@
 
 use crate::cli::PollArgs;
 use crate::config::Registry;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 use crate::relay::poll::state::{Lost, StateFile};
@@ -43,8 +44,8 @@ fn lost_code(lost: &Lost) -> &'static str {
     }
 }
 
-pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
-    let settings = crate::relay::Settings::load(manager_dir)?;
+pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
+    let settings = crate::relay::Settings::load(manager_dir, out.net.clone())?;
     let registry = Registry::load(&settings.manager)?;
     let file = StateFile::from_env(&args.state, &settings.relay.manager_repo)
         .map_err(|e| Error::Usage(e.to_string()))?;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::cli::{RelayArgs, RelayCommand};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::relay::serve::{self, Handled, Limits};
@@ -11,7 +12,7 @@ use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_
 
 use crate::config::BATCH_WORKFLOW;
 
-pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Result<()> {
+pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
     let RelayCommand::Serve {
         listen,
         concurrency,
@@ -21,7 +22,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
         batch,
         redeliver_every,
     } = &args.command;
-    let settings = Settings::load(manager_dir)?;
+    let settings = Settings::load(manager_dir, out.net.clone())?;
     let webhook = !settings.webhook_secrets.is_empty();
     let rotating = settings.webhook_secrets.len() > 1;
     let limits = Limits {
@@ -54,7 +55,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Output) -> Res
                 "{WEBHOOK_SECRET_PREVIOUS_ENV} is set: deliveries signed with the previous webhook secret are accepted too; unset it once the App's webhook has had the new secret for a few days (README, \"Rotating secrets\")"
             ));
         }
-        let log_out = out.clone();
+        let log_out = out.out.clone();
         let log = Arc::new(move |h: &Handled| {
             log_out.note(&format!(
                 "{} {} {} {} ({} ms)",

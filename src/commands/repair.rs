@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use crate::cli::RepairArgs;
+use crate::context::Context;
 use crate::deploy::repair::{RepairApply, RepairPlan};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
-pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     match (&args.from, &args.apply) {
         (Some(from), None) => {
             let settings = RepairPlan {

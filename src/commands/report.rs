@@ -11,13 +11,13 @@ use std::path::Path;
 use crate::audit::Entry;
 use crate::cli::ReportArgs;
 use crate::config::{Manager, Unit};
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::report::dashboard::{Dashboard, RolloutView};
 
-pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let store = crate::records::Store::for_manager(&manager);
+    let store = crate::records::Store::for_manager(&manager, &out.net);
     let (events, source) = read_events(args, &manager, &store)?;
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
@@ -40,7 +40,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
         adoptions: adoptions(manager_dir, out),
-        adoption_halts: crate::deploy::adopt::halts(manager_dir).unwrap_or_else(|e| {
+        adoption_halts: crate::deploy::adopt::halts(manager_dir, &out.net).unwrap_or_else(|e| {
             out.note(&format!("the adoption waves' halts were not read: {e}"));
             Vec::new()
         }),
@@ -66,12 +66,12 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 
 /// The pairs with an adoption under way or done (with products, each
 /// customer × product × environment).
-fn adoptions(manager_dir: &Path, out: &Output) -> Vec<crate::report::adopt::PairStatus> {
+fn adoptions(manager_dir: &Path, out: &Context) -> Vec<crate::report::adopt::PairStatus> {
     let filter = crate::deploy::adopt::StatusFilter {
         out: ".fleetform/out".into(),
         ..Default::default()
     };
-    match crate::deploy::adopt::status(&filter, manager_dir) {
+    match crate::deploy::adopt::status(&filter, manager_dir, &out.net) {
         Ok(rows) => rows
             .into_iter()
             .filter(|r| r.stage != crate::report::adopt::Stage::NotStarted)

@@ -6,16 +6,16 @@ use std::path::Path;
 
 use crate::cli::{RolloutArgs, RolloutCommand};
 use crate::config::{Manager, Registry};
+use crate::context::Context;
 use crate::deploy::rollout_flow::{
     actor, control, operator, owed, plan, start, steps, tick, Control, StartFlags, TickFlags,
 };
 use crate::error::Result;
-use crate::output::Output;
 use crate::records::Store;
 
-pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
-    let store = Store::for_manager(&manager);
+    let store = Store::for_manager(&manager, &out.net);
     let live = crate::deploy::rollout_flow::Live {
         dir: manager_dir,
         manager: &manager,
@@ -105,7 +105,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 }
 
 /// `rollout deployments`: the flags checked, then what is owed sent.
-fn deployments(store: &Store, flags: &crate::cli::DeploymentsArgs, out: &Output) -> Result<()> {
+fn deployments(store: &Store, flags: &crate::cli::DeploymentsArgs, out: &Context) -> Result<()> {
     let how = owed::Settings::resolve(
         store,
         flags.id.as_deref(),

@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use crate::cli::{StateArgs, StateCommand};
+use crate::context::Context;
 use crate::deploy::ops::{require_reason, OpTarget, Phase};
 use crate::engine::ops::{check_operand, StateOp};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
-pub fn run(args: &StateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &StateArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let target = resolve(args)?;
     let op = operation(args.op, &args.operands)?;
     if let Some(op) = &op {

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use crate::cli::SyncArgs;
 use crate::config::is_repo;
+use crate::context::Context;
 use crate::deploy::sync::Settings;
 use crate::error::{Error, Result};
 use crate::github::Token;
-use crate::output::Output;
 
-pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
     crate::deploy::sync::run(&settings, manager_dir, out)
 }

@@ -4,13 +4,13 @@
 
 use crate::cli::TriggerArgs;
 use crate::config::is_repo;
+use crate::context::Context;
 use crate::deploy::{RelaySettings, TriggerSettings as Settings};
 use crate::dispatch::auth::DispatchKey;
 use crate::error::{Error, Result};
 use crate::github::Token;
-use crate::output::Output;
 
-pub fn run(args: &TriggerArgs, out: &Output) -> Result<()> {
+pub fn run(args: &TriggerArgs, out: &Context) -> Result<()> {
     if let Some(relay) = &args.relay_url {
         return crate::deploy::trigger_via_relay(&relay_settings(args, relay)?, out);
     }

@@ -255,6 +255,35 @@ fn has_managed_resources(state: Option<&Value>) -> bool {
 }
 
 impl PlanSummary {
+    /// A plan of `customer` × `environment` that changes nothing: no
+    /// counts, resources, outputs, digest or state key yet; whoever makes a
+    /// plan sets what it found (`..PlanSummary::of(customer, environment)`).
+    pub fn of(customer: &str, environment: &str) -> Self {
+        PlanSummary {
+            customer: customer.into(),
+            environment: environment.into(),
+            create: 0,
+            update: 0,
+            delete: 0,
+            replace: 0,
+            resources: Vec::new(),
+            outputs: Vec::new(),
+            has_changes: false,
+            plan_sha256: String::new(),
+            state_key: String::new(),
+            sha: None,
+            gates: None,
+            product: None,
+            identity: None,
+            lock_checksums_dropped: false,
+            pin: None,
+            never_applied: false,
+            cloud_drift: Vec::new(),
+            targeting: None,
+            secrets: Vec::new(),
+        }
+    }
+
     /// Builds the summary from `terraform show -json` output.
     pub fn from_show_json(
         json: &Value,
@@ -265,27 +294,11 @@ impl PlanSummary {
         has_changes: bool,
     ) -> Self {
         let mut s = PlanSummary {
-            customer: customer.into(),
-            environment: environment.into(),
-            create: 0,
-            update: 0,
-            delete: 0,
-            replace: 0,
-            resources: Vec::new(),
-            outputs: Vec::new(),
             has_changes,
             plan_sha256: plan_sha256.into(),
             state_key: state_key.into(),
-            sha: None,
-            gates: None,
-            product: None,
-            identity: None,
-            lock_checksums_dropped: false,
-            pin: None,
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
-            cloud_drift: Vec::new(),
-            targeting: None,
-            secrets: Vec::new(),
+            ..PlanSummary::of(customer, environment)
         };
         let empty = Vec::new();
         s.resources = json

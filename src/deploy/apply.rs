@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Customer, Manager, PRODUCTS_FILE};
+use crate::context::Context;
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{short_sha, Payload, EVENT_APPLY};
 use crate::engine::{ApplyOutcome, Engine, RunError};
@@ -38,13 +39,13 @@ pub struct ApplySettings {
     pub terraform: Option<PathBuf>,
 }
 
-pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Result<()> {
     let r = apply_inner(settings, manager_dir, out);
     audit_refusal(&r, "apply", manager_dir, out);
     r
 }
 
-fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Output) -> Result<()> {
+fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Result<()> {
     let key = artifact_key()?;
     let session = open_session(settings.dry_run, super::session::access::APPLY, out)?;
     only_apply_dispatches(&session.dispatched)?;
@@ -328,7 +329,7 @@ struct ApplyRun<'a> {
     /// The digest this plan must have.
     digest: String,
     reporter: &'a Reporter<'a>,
-    out: &'a Output,
+    out: &'a Context,
 }
 
 impl ApplyRun<'_> {
@@ -437,7 +438,7 @@ impl ApplyRun<'_> {
                 self.env(),
                 self.manager.product.as_deref(),
             );
-        crate::notify::send(self.manager, &notice, self.out);
+        self.out.notify(self.manager, &notice);
     }
 
     /// Every check, no apply, no writes.

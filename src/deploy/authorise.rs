@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::ci::RunContext;
 use crate::config::{Customer, Manager, Registry};
+use crate::context::Context;
 use crate::dispatch::{auth, rotation, Payload};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
@@ -266,7 +267,7 @@ pub fn plan_key(payload: &crate::dispatch::Payload) -> String {
 pub fn authorise_dispatch(
     ctx: &RunContext,
     manager_dir: &Path,
-    out: &Output,
+    out: &Context,
 ) -> Result<Authorised> {
     let dispatched = read_event(ctx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;

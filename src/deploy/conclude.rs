@@ -18,10 +18,10 @@ use serde_json::Value;
 
 use crate::ci::RunContext;
 use crate::config::Customer;
+use crate::context::Context;
 use crate::dispatch::{Payload, EVENT_APPLY};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
-use crate::output::Output;
 use crate::report::customer::{says_applied, status, Status};
 
 use super::authorise::authorise;
@@ -45,7 +45,7 @@ pub enum Concluded {
 
 /// Marks each apply that was due but did not finish, from the workflow's
 /// `needs` (already parsed): see the module docs for which apply counts.
-pub fn conclude(needs: &Value, manager_dir: &Path, out: &Output) -> Result<Concluded> {
+pub fn conclude(needs: &Value, manager_dir: &Path, out: &Context) -> Result<Concluded> {
     let ctx = RunContext::from_env();
     let dispatched = read_event(&ctx)?;
     let applies = dispatched.event_type == EVENT_APPLY;
@@ -108,7 +108,7 @@ async fn mark(
     payload: &Payload,
     env: &str,
     reason: &Unfinished,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let (step, what) = match reason.stage {
         Stage::Plan => ("plan", "not planned"),
@@ -124,10 +124,7 @@ async fn mark(
         .await
         .map_err(Error::from)?;
     let result = what.replace(' ', "-");
-    crate::audit::record(
-        out,
-        entry(step, &result, &customer.slug, env, payload).detail(reason.text.clone()),
-    );
+    out.record(entry(step, &result, &customer.slug, env, payload).detail(reason.text.clone()));
     out.note(&format!("{}/{env}: {what}: {}", customer.slug, reason.text));
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! GitHub's budget) sent later ([`Deployments`]). Each description is a
 //! customer text worded in `report::customer`.
 
+use crate::context::Context;
 use crate::engine::{ApplyOutcome, RunError};
 use crate::github::{GitHub, GitHubError, Started};
 use crate::output::Output;
@@ -20,20 +21,20 @@ pub struct Deployments<'a> {
     gh: crate::github::GitHub,
     manager_sha: String,
     run_url: Option<String>,
-    out: &'a Output,
+    out: &'a Context,
 }
 
 impl<'a> Deployments<'a> {
     /// With the token from the environment; `None` without one or when
     /// the client cannot be set up (the applies are then not shown).
-    pub fn from_env(manager_sha: &str, out: &'a Output) -> Option<Deployments<'a>> {
+    pub fn from_env(manager_sha: &str, out: &'a Context) -> Option<Deployments<'a>> {
         Deployments::try_from_env(manager_sha, out).ok().flatten()
     }
 
     /// [`Deployments::from_env`], saying why a client cannot be set up.
     pub fn try_from_env(
         manager_sha: &str,
-        out: &'a Output,
+        out: &'a Context,
     ) -> Result<Option<Deployments<'a>>, GitHubError> {
         let Some(token) = crate::github::Token::from_env() else {
             return Ok(None);
@@ -41,7 +42,7 @@ impl<'a> Deployments<'a> {
         out.mask(token.expose());
         let rt = crate::github::runtime()?;
         let api = crate::github::GitHub::api_url_from_env();
-        let gh = crate::github::GitHub::new(&rt, &api, Some(&token), false)?;
+        let gh = crate::github::GitHub::new(&rt, &out.net, &api, Some(&token), false)?;
         Ok(Some(Deployments {
             rt,
             gh,

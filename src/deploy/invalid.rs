@@ -3,6 +3,7 @@
 //! manager's log.
 
 use crate::ci::RunContext;
+use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::dispatch::{short_sha, Payload};
 use crate::error::{Error, Result};
@@ -35,7 +36,7 @@ impl InvalidRun<'_> {
     /// keys and values, so never in the manager's log), marks every
     /// environment `failure`, writes a values-free summary and audit lines,
     /// and returns the error to end the step with.
-    pub async fn report(&self, problems: &[Diagnostic], out: &Output) -> Result<Error> {
+    pub async fn report(&self, problems: &[Diagnostic], out: &Context) -> Result<Error> {
         let n = crate::util::text::count(problems.len(), "problem", "problems");
         out.error(&format!(
             "{}: {} in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
@@ -60,8 +61,7 @@ impl InvalidRun<'_> {
             short_sha(&self.payload.sha),
         ));
         for env in self.envs {
-            crate::audit::record(
-                out,
+            out.record(
                 entry("plan", "failed", self.slug, env, self.payload)
                     .product(self.product)
                     .detail(format!("invalid variables: {n}")),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::Entry;
 use crate::config::Unit;
+use crate::context::Context;
 use crate::engine::{ApplyOutcome, RunError};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -42,7 +43,7 @@ pub struct LocalApply {
 
 /// Applies a local plan folder: registered customer → known environment →
 /// apply → audit line → result.
-pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Context) -> Result<()> {
     let slug = args.customer.clone();
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
@@ -113,11 +114,12 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Output) -> Resul
             customer,
             done,
             &entry.actor,
+            &out.net,
         )),
         Err(_) => None,
     };
     let ok = result.is_ok();
-    crate::audit::record(out, entry);
+    out.record(entry);
     if let (true, Some(t)) = (args.github, &targeting) {
         report_targeted(customer, &unit, t, ok, out)?;
     }
@@ -148,7 +150,7 @@ fn second_person(
     live: &crate::config::Manager,
     view: &crate::config::Manager,
     targeted: bool,
-    out: &Output,
+    out: &Context,
 ) -> Result<Option<crate::deploy::second_person::Verdict>> {
     let in_actions = crate::ci::in_actions();
     if !in_actions && !targeted && !args.unreviewed && args.confirms.is_none() {
@@ -185,7 +187,7 @@ fn report_targeted(
     unit: &Unit,
     t: &crate::data::summary::Targeting,
     ok: bool,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     use crate::deploy::ops::{report_on_github, Report};
     let flags = t.flags();
@@ -219,11 +221,12 @@ fn keep_deployment(
     customer: &crate::config::Customer,
     done: &ApplyOutcome,
     actor: &str,
+    net: &crate::net::Settings,
 ) -> std::result::Result<String, crate::records::RecordsError> {
     let summary = crate::engine::read_summary(dir).ok();
     let ctx = crate::ci::RunContext::from_env();
     crate::records::record_deployment(
-        &crate::records::Store::for_manager(manager),
+        &crate::records::Store::for_manager(manager, net),
         unit,
         dir,
         crate::records::DeploymentFacts {

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
 use crate::output::Output;
@@ -30,7 +31,7 @@ pub struct LocalPlan {
 }
 
 /// Plans, shows the rows, and fails when any plan did.
-pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<()> {
     let rows = plan_fleet(settings, manager_dir, out)?;
     show(settings, &rows, out);
     let failed = rows
@@ -47,7 +48,7 @@ pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Res
 }
 
 /// Plans the selected customers × environments from their local checkouts.
-fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Result<Vec<Row>> {
+fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if settings.targeting.is_some() {
         crate::deploy::ops::check_operator(&manager, out)?;
@@ -94,26 +95,6 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Result<
         }
         return Ok(rows);
     }
-    if manager.has_products() {
-        let settings = crate::fleet::products::RunSettings {
-            jobs: settings.jobs,
-            out_dir: &settings.out,
-            refresh_only: false,
-            action: "plan",
-            terraform: settings.terraform.as_deref(),
-            withhold_secrets: false,
-        };
-        return crate::fleet::products::run(
-            &manager,
-            &selected,
-            &crate::fleet::local_products_file(&registry),
-            &crate::fleet::local_sources(&registry),
-            &settings,
-            out,
-        );
-    }
-    // Without products the manager is the one view; pinned customers run
-    // at their pin.
     let run = crate::fleet::products::RunSettings {
         jobs: settings.jobs,
         out_dir: &settings.out,
@@ -122,17 +103,9 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Output) -> Result<
         terraform: settings.terraform.as_deref(),
         withhold_secrets: false,
     };
-    let mut rows = Vec::new();
-    crate::fleet::products::run_at_pins(
-        &manager,
-        &manager,
-        selected.clone(),
-        &mut rows,
-        &crate::fleet::local_sources(&registry),
-        &run,
-        out,
-    )?;
-    Ok(crate::fleet::products::ordered(&manager, &selected, rows))
+    let products_file = crate::fleet::local_products_file(&registry);
+    let sources = crate::fleet::local_sources(&registry);
+    crate::fleet::products::run_views(&manager, &selected, &products_file, &sources, &run, out)
 }
 
 /// Seals the targeted plan's folder for the ops workflow's artifact and
@@ -179,7 +152,7 @@ fn plan_one(
     view: &crate::config::Manager,
     registry: &crate::config::Registry,
     selected: &[(&crate::config::Customer, Vec<String>)],
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<Row>> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform.as_deref())?;
     engine.targeting = settings.targeting.clone();

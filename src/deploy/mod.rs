@@ -88,7 +88,9 @@
 //! May import the layers below it (`rollout` (its settings and records),
 //! `fleet` (runs over pairs), `engine` (one pair's plan and apply),
 //! `config`, `dispatch`, `relay` (its client), `github`, `policy`,
-//! `records`, `report`, `terraform`, `values`, `data`, `audit`, `notify`,
+//! `records`, `report`, `terraform`, `values`, `data`, `context` (the
+//! command's output, audit log, notifications and network settings),
+//! `audit`, `notify`,
 //! `doctor` (its checks), `net` (the client's settings doctor reports),
 //! `version` (the action ref onboarding instructions name),
 //! `ci`, `output`, `error`, `util`). It never imports `crate::commands`:

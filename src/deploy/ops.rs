@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::Entry;
 use crate::config::{Customer, Unit};
+use crate::context::Context;
 use crate::engine::ops::StateOp;
 use crate::engine::{Engine, RunError};
 use crate::error::{Error, Result};
@@ -68,16 +69,16 @@ pub fn state_op(
     t: &OpTarget,
     asked: Option<&StateOp>,
     manager_dir: &Path,
-    out: &Output,
+    out: &Context,
 ) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let customer = registry
-        .require(&t.customer)
-        .map_err(|m| Error::Usage(format!("{m}; nothing was changed")))?;
-    let view = manager
-        .select_product(t.product.as_deref())
-        .map_err(Error::Usage)?;
-    registered_for(&manager, &registry, customer, &view, &t.environment)?;
+    let (view, customer) = pair_of(
+        &manager,
+        &registry,
+        &t.customer,
+        t.product.as_deref(),
+        &t.environment,
+    )?;
     let unit = view.unit(&customer.slug, &t.environment);
     // On GitHub Actions only active members of `rollout.operators` (the
     // run's actor and whoever re-ran it) operate on a state; fail closed.
@@ -154,9 +155,26 @@ fn open_state_op(dir: &Path, sha256: &str, unit: &Unit) -> Result<super::state_p
     Ok(sealed)
 }
 
+/// The manager's view of `product` and the customer, registered for `env`
+/// (see [`registered_for`]); an error changes nothing.
+pub(super) fn pair_of<'r>(
+    manager: &crate::config::Manager,
+    registry: &'r crate::config::Registry,
+    customer: &str,
+    product: Option<&str>,
+    env: &str,
+) -> Result<(crate::config::Manager, &'r Customer)> {
+    let customer = registry
+        .require(customer)
+        .map_err(|m| Error::Usage(format!("{m}; nothing was changed")))?;
+    let view = manager.select_product(product).map_err(Error::Usage)?;
+    registered_for(manager, registry, customer, &view, env)?;
+    Ok((view, customer))
+}
+
 /// The customer is registered for `env` (and, with products, has the
 /// view's product), as a plan demands.
-pub(super) fn registered_for(
+fn registered_for(
     manager: &crate::config::Manager,
     registry: &crate::config::Registry,
     customer: &Customer,
@@ -290,7 +308,7 @@ fn run_and_record(
     unit: &Unit,
     dir: &Path,
     run: &Run<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<String> {
     let (t, op) = (run.t, run.op);
     let docs = match op {
@@ -315,7 +333,7 @@ fn run_and_record(
             None => format!("{detail} ({})", run.verdict.describe()),
         });
     let actor = entry.actor.clone();
-    crate::audit::record(out, entry);
+    out.record(entry);
     if t.github {
         let report = Report {
             done: Done::StateOp {
@@ -339,7 +357,7 @@ fn run_and_record(
 /// Under GitHub Actions, the run's actor (and whoever re-ran it) is an
 /// active member of `rollout.operators`; else the refusal. Nothing to
 /// check outside Actions (a command run by hand: its user is the actor).
-pub fn check_operator(manager: &crate::config::Manager, out: &Output) -> Result<()> {
+pub fn check_operator(manager: &crate::config::Manager, out: &Context) -> Result<()> {
     if let Some(gh) = super::RolloutGitHub::from_env(out)? {
         gh.operator(manager, "changed")?;
     }
@@ -386,7 +404,7 @@ pub fn report_on_github(
     customer: &Customer,
     unit: &Unit,
     r: &Report<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let Some(repo) = customer.repo.as_deref() else {
         out.note(&format!(
@@ -400,13 +418,8 @@ pub fn report_on_github(
         .ok_or_else(|| {
             Error::Usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
         })?;
-    let gh = crate::github::GitHub::new(
-        &rt,
-        &crate::github::GitHub::api_url_from_env(),
-        Some(&token),
-        false,
-    )
-    .map_err(super::session::gh_err)?;
+    let gh =
+        super::session::client(&rt, Some(&token), false, out).map_err(super::session::gh_err)?;
     let run_url = crate::ci::RunContext::from_env().run_url();
     let ok = r.ok;
     let unit_name = unit.to_string();

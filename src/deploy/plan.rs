@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Customer, Manager, Unit};
+use crate::context::Context;
 use crate::data::summary::PlanSummary;
 use crate::data::Diagnostic;
 use crate::dispatch::seal::ArtifactKey;
@@ -117,13 +118,13 @@ impl PlanReport {
     }
 }
 
-pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Result<()> {
     let r = plan_inner(settings, manager_dir, out);
     audit_refusal(&r, "plan", manager_dir, out);
     r
 }
 
-fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Output) -> Result<()> {
+fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Result<()> {
     let key = artifact_key()?;
     let session = open_session(settings.dry_run, super::session::access::PLAN, out)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
@@ -200,7 +201,7 @@ struct Products<'a> {
     key: &'a ArtifactKey,
     settings: &'a PlanSettings,
     reporter: &'a Reporter<'a>,
-    out: &'a Output,
+    out: &'a Context,
 }
 
 impl Products<'_> {
@@ -284,7 +285,7 @@ struct PlanRun<'a> {
     key: &'a ArtifactKey,
     out_dir: &'a Path,
     reporter: &'a Reporter<'a>,
-    out: &'a Output,
+    out: &'a Context,
 }
 
 impl PlanRun<'_> {
@@ -471,8 +472,7 @@ impl PlanRun<'_> {
         } else {
             "no-changes"
         };
-        crate::audit::record(
-            self.out,
+        self.out.record(
             self.entry("plan", result, env)
                 .plan(Some(&s.plan_sha256))
                 .identity(s.identity.as_ref().map(|i| i.plan.role_arn.as_str()))
@@ -515,10 +515,8 @@ impl PlanRun<'_> {
             )
             .await
             .map_err(gh_err)?;
-        crate::audit::record(
-            self.out,
-            self.entry("plan", "failed", env).detail(e.short()),
-        );
+        self.out
+            .record(self.entry("plan", "failed", env).detail(e.short()));
         Ok(EnvResult::failed(self.manager, env, e.short()))
     }
 
@@ -553,10 +551,7 @@ impl PlanRun<'_> {
             )
             .await
             .map_err(gh_err)?;
-        crate::audit::record(
-            out,
-            self.entry("plan", "waiting", env).detail(reason.clone()),
-        );
+        out.record(self.entry("plan", "waiting", env).detail(reason.clone()));
         Ok(EnvResult {
             product: self.manager.product.clone(),
             environment: env.to_string(),

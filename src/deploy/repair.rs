@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Customer, Manager, MaxRepairs, Registry};
+use crate::context::Context;
 use crate::data::summary::{Action, PlanSummary, Targeting};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -196,13 +197,13 @@ fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
 }
 
 /// Step 1: a sealed plan per pair to repair or propose, judged again.
-pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (mut pairs, run_url) = wanted(&settings.from)?;
     if let Some(env) = &settings.environment {
         pairs.retain(|p| &p.environment == env);
     }
-    let files = Files::new(settings.token.as_ref())?;
+    let files = Files::new(settings.token.as_ref(), &out.net)?;
     let mut planned = Vec::with_capacity(pairs.len());
     for pair in &pairs {
         let reason = match &run_url {
@@ -239,13 +240,14 @@ struct Files {
 }
 
 impl Files {
-    fn new(token: Option<&crate::github::Token>) -> Result<Files> {
+    fn new(token: Option<&crate::github::Token>, net: &crate::net::Settings) -> Result<Files> {
         let Some(token) = token else {
             return Ok(Files { remote: None });
         };
         let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
         let gh = crate::github::GitHub::new(
             &rt,
+            net,
             &crate::github::GitHub::api_url_from_env(),
             Some(token),
             false,
@@ -271,7 +273,7 @@ struct PlanContext<'a> {
 }
 
 /// One pair's repair plan: planned, sealed, judged.
-fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, out: &Output) -> Planned {
+fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, out: &Context) -> Planned {
     let mut p = Planned {
         customer: pair.customer.clone(),
         product: pair.product.clone(),
@@ -317,7 +319,7 @@ fn plan_and_seal(
     ctx: &PlanContext<'_>,
     pair: &Repair,
     reason: &str,
-    out: &Output,
+    out: &Context,
 ) -> Result<(String, PlanSummary)> {
     let (settings, manager, registry) = (ctx.settings, ctx.manager, ctx.registry);
     let customer: &Customer = registry
@@ -398,7 +400,7 @@ fn show(planned: &[Planned], list_sha256: &str, json: bool, out: &Output) {
 }
 
 /// Step 2: applies each pair step 1 left marked `repair`.
-pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Context) -> Result<()> {
     let path = settings.plans.join(REPAIRS_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::Usage(format!(
@@ -453,7 +455,7 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Output) -
 }
 
 /// One repair: the opened plan judged again, then the local apply.
-fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Output) -> Result<()> {
+fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Context) -> Result<()> {
     let rel = Path::new(&p.plan_dir);
     if rel.is_absolute()
         || rel

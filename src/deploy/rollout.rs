@@ -23,9 +23,9 @@
 
 use crate::ci::RunContext;
 use crate::config::{Manager, Registry};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{GitHub, Token};
-use crate::output::Output;
 use crate::rollout::gate::{ApprovalGate, Refusal};
 use crate::rollout::state::{Stage, State};
 
@@ -45,7 +45,7 @@ pub struct RolloutGitHub {
 impl RolloutGitHub {
     /// The clients, under GitHub Actions (`GITHUB_ACTIONS=true`); `None`
     /// outside (a command run by hand: its user is the actor).
-    pub fn from_env(out: &Output) -> Result<Option<RolloutGitHub>> {
+    pub fn from_env(out: &Context) -> Result<Option<RolloutGitHub>> {
         if !crate::ci::in_actions() {
             return Ok(None);
         }
@@ -60,7 +60,7 @@ impl RolloutGitHub {
             out.mask(t.expose());
         }
         let teams = token
-            .map(|t| GitHub::new(&rt, &GitHub::api_url_from_env(), Some(&t), false))
+            .map(|t| super::session::client(&rt, Some(&t), false, out))
             .transpose()
             .map_err(gh_err)?;
         Ok(Some(RolloutGitHub {

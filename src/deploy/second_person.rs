@@ -23,9 +23,9 @@
 
 use crate::audit::Approval;
 use crate::ci::RunContext;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{GitHub, WorkflowRun};
-use crate::output::Output;
 use crate::policy::approval::{approver, Dispatchers};
 
 use super::session::{manager_client, runtime};
@@ -65,7 +65,7 @@ impl Verdict {
 }
 
 /// The verdict for `ask`, or the refusal (nothing was `ask.done`).
-pub fn check(ask: &Ask<'_>, out: &Output) -> Result<Verdict> {
+pub fn check(ask: &Ask<'_>, out: &Context) -> Result<Verdict> {
     if !crate::ci::in_actions() {
         return local(ask);
     }

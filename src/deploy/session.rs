@@ -2,9 +2,9 @@
 //! tokens and GitHub clients. Nothing here sends a request.
 
 use crate::ci::RunContext;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{AppKey, AppRole, GitHub, GitHubError, Permissions, Token};
-use crate::output::Output;
 
 use super::event::{read_event, Dispatched};
 
@@ -47,7 +47,7 @@ pub(super) fn repo_token(
     rt: &tokio::runtime::Runtime,
     repo: &str,
     permissions: Permissions,
-    out: &Output,
+    out: &Context,
 ) -> Result<Option<Token>> {
     let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
     else {
@@ -59,7 +59,7 @@ pub(super) fn repo_token(
     };
     let jwt = app.jwt(crate::audit::now_unix()).map_err(gh_err)?;
     out.mask(jwt.expose());
-    let gh = GitHub::new(rt, &GitHub::api_url_from_env(), Some(&jwt), false).map_err(gh_err)?;
+    let gh = client(rt, Some(&jwt), false, out).map_err(gh_err)?;
     let token = rt
         .block_on(gh.installation_token(repo, permissions))
         .map_err(gh_err)?;
@@ -88,7 +88,7 @@ pub(super) struct Session {
 pub(super) fn open_session(
     dry_run: bool,
     permissions: Permissions,
-    out: &Output,
+    out: &Context,
 ) -> Result<Session> {
     let ctx = RunContext::from_env();
     let dispatched = read_event(&ctx)?;
@@ -99,8 +99,7 @@ pub(super) fn open_session(
         Some(t) => t,
         None => token()?,
     };
-    let gh =
-        GitHub::new(&rt, &GitHub::api_url_from_env(), Some(&token), dry_run).map_err(gh_err)?;
+    let gh = client(&rt, Some(&token), dry_run, out).map_err(gh_err)?;
     let run_url = ctx.run_url();
     Ok(Session {
         ctx,
@@ -111,22 +110,27 @@ pub(super) fn open_session(
     })
 }
 
+/// A client of the environment's API root (`GITHUB_API_URL`) with `token`,
+/// over the command's network settings.
+pub(super) fn client(
+    rt: &tokio::runtime::Runtime,
+    token: Option<&Token>,
+    dry_run: bool,
+    out: &Context,
+) -> std::result::Result<GitHub, GitHubError> {
+    GitHub::new(rt, &out.net, &GitHub::api_url_from_env(), token, dry_run)
+}
+
 /// A client for `fleetform authorise`, which may run without a token:
 /// then every write is withheld and nothing reaches GitHub.
 pub(super) fn client_if_token(
     rt: &tokio::runtime::Runtime,
     repo: &str,
     permissions: Permissions,
-    out: &Output,
+    out: &Context,
 ) -> Result<GitHub> {
     let token = repo_token(rt, repo, permissions, out)?;
-    GitHub::new(
-        rt,
-        &GitHub::api_url_from_env(),
-        token.as_ref(),
-        token.is_none(),
-    )
-    .map_err(Error::from)
+    client(rt, token.as_ref(), token.is_none(), out).map_err(Error::from)
 }
 
 /// A client for `fleetform conclude`, which writes the customer's commit
@@ -134,11 +138,11 @@ pub(super) fn client_if_token(
 pub(super) fn status_writer(
     rt: &tokio::runtime::Runtime,
     repo: &str,
-    out: &Output,
+    out: &Context,
 ) -> Result<GitHub> {
     let token = repo_token(rt, repo, access::STATUS, out)?
         .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))?;
-    GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(Error::from)
+    client(rt, Some(&token), false, out).map_err(Error::from)
 }
 
 /// The client and repo for reading the manager repo itself: the job's
@@ -146,7 +150,7 @@ pub(super) fn status_writer(
 pub(super) fn manager_client(
     rt: &tokio::runtime::Runtime,
     ctx: &RunContext,
-    out: &Output,
+    out: &Context,
 ) -> Result<(GitHub, String)> {
     let repo = ctx.repository.clone().ok_or_else(|| {
         Error::Usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow".into())
@@ -157,6 +161,6 @@ pub(super) fn manager_client(
     };
     out.mask(token.expose());
     // Reads only: nothing is ever written to the manager repo here.
-    let gh = GitHub::new(rt, &GitHub::api_url_from_env(), Some(&token), false).map_err(gh_err)?;
+    let gh = client(rt, Some(&token), false, out).map_err(gh_err)?;
     Ok((gh, repo))
 }

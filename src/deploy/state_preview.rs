@@ -173,20 +173,9 @@ pub fn read_state(
     dir: &Path,
 ) -> Result<(StateFacts, Vec<String>)> {
     let scratch = scratch_dir(dir);
-    let read = engine
-        .state_read(customer, env, &scratch, &["state pull", "state list"])
+    let (pulled, listed) = engine
+        .state_pulled_and_listed(customer, env, &scratch)
         .map_err(run_error)?;
-    let mut read = read.into_iter();
-    let (pulled, listed) = (
-        read.next().unwrap_or_default(),
-        read.next().unwrap_or_default(),
-    );
-    let listed: Vec<String> = listed
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
     let json: serde_json::Value = serde_json::from_str(&pulled).unwrap_or_default();
     let facts = StateFacts {
         sha256: crate::util::fs::sha256_bytes(pulled.trim_end().as_bytes()),

@@ -31,10 +31,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::Customer;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::sync::{render_for, template_files, Files};
 use crate::github::{GitHub, GitHubError, Token};
-use crate::output::Output;
 use crate::report::sync::{file_diff, pr_body, results_table, Row, PR_TITLE};
 
 /// Checked flags.
@@ -92,7 +92,7 @@ struct Ctx<'a> {
     gh: &'a GitHub,
     branch: &'a str,
     dry_run: bool,
-    out: &'a Output,
+    out: &'a Context,
     /// A write was deferred: no later write is sent in this run.
     writes_stopped: std::cell::Cell<bool>,
 }
@@ -326,8 +326,7 @@ fn row_of(
         deferred: status == "deferred",
         requests,
     };
-    crate::audit::record(
-        ctx.out,
+    ctx.out.record(
         crate::audit::Entry::now("sync", status)
             .customer(&c.slug)
             .detail(format!(
@@ -443,14 +442,9 @@ fn propagate(
 
 /// The client: the ETag cache, the deadline and the write log (the
 /// earlier runs' writes counted, this run's kept as they are made).
-fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Output) -> Result<GitHub> {
-    let gh = GitHub::new(
-        rt,
-        &GitHub::api_url_from_env(),
-        Some(&settings.token),
-        settings.dry_run,
-    )
-    .map_err(Error::from)?;
+fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Context) -> Result<GitHub> {
+    let gh = super::session::client(rt, Some(&settings.token), settings.dry_run, out)
+        .map_err(Error::from)?;
     let gh = match &settings.etags {
         Some(cache) => gh.with_etag_cache(cache.clone()),
         None => gh,
@@ -471,7 +465,7 @@ fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Output) -> Re
     Ok(gh)
 }
 
-pub fn run(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()> {
     out.mask(settings.token.expose());
     let (manager, registry) = crate::config::load(manager_dir)?;
     let templates = template_files(&manager)?;

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::ci::RunContext;
 use crate::config::{display_path, is_slug};
+use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::dispatch::auth::DispatchKey;
 use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
@@ -180,7 +181,7 @@ fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
 }
 
 /// Checks the customer's values and dispatches them to the manager.
-pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
+pub fn trigger(settings: &Settings, out: &Context) -> Result<()> {
     let ctx = RunContext::from_env();
     mask_secrets(settings, out);
     let mut subject = match subject(&ctx)? {
@@ -191,7 +192,7 @@ pub fn trigger(settings: &Settings, out: &Output) -> Result<()> {
         }
     };
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let clients = Clients::new(&rt, settings)?;
+    let clients = Clients::new(&rt, &out.net, settings)?;
     if let Some(pr) = subject.pr.filter(|_| subject.comment.is_some()) {
         let gh = clients.status();
         let head = super::trigger_comment::pull_head(gh, &subject.repo, pr, out);
@@ -275,12 +276,18 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(rt: &tokio::runtime::Runtime, settings: &Settings) -> Result<Clients> {
+    fn new(
+        rt: &tokio::runtime::Runtime,
+        net: &crate::net::Settings,
+        settings: &Settings,
+    ) -> Result<Clients> {
         let api = GitHub::api_url_from_env();
-        let gh =
-            GitHub::new(rt, &api, Some(&settings.token), settings.dry_run).map_err(Error::from)?;
+        let gh = GitHub::new(rt, net, &api, Some(&settings.token), settings.dry_run)
+            .map_err(Error::from)?;
         let status = match &settings.status_token {
-            Some(t) => Some(GitHub::new(rt, &api, Some(t), settings.dry_run).map_err(Error::from)?),
+            Some(t) => {
+                Some(GitHub::new(rt, net, &api, Some(t), settings.dry_run).map_err(Error::from)?)
+            }
             None => None,
         };
         Ok(Clients { gh, status })
@@ -506,15 +513,14 @@ impl Sender<'_> {
 }
 
 /// The problems, the audit record and what a dry run withheld.
-fn record(subject: &Subject, report: &TriggerReport, out: &Output) {
+fn record(subject: &Subject, report: &TriggerReport, out: &Context) {
     out.diagnostics(&report.problems);
     let result = if report.problems.is_empty() {
         "dispatched"
     } else {
         "invalid"
     };
-    crate::audit::record(
-        out,
+    out.record(
         crate::audit::Entry::now("trigger", result)
             .customer(&subject.repo)
             .sha(Some(&subject.sha))

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use crate::ci::RunContext;
+use crate::context::Context;
 
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::report::customer::{trigger_line, Trigger};
 use crate::values::customer;
 use crate::values::schema::Schema;
@@ -28,7 +28,7 @@ pub struct RelaySettings {
 /// checked here first, then the relay dispatches to the manager, which
 /// reports on the commit. Needs `id-token: write` and `contents: read` only,
 /// for a comment command too (the relay reads the comment).
-pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
+pub fn trigger_via_relay(args: &RelaySettings, out: &Context) -> Result<()> {
     let relay = args.relay.as_str();
     use crate::relay::client;
     let ctx = RunContext::from_env();
@@ -50,6 +50,7 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Output) -> Result<()> {
         // about five minutes; a caller of a busy relay may wait nine).
         let mask = |t: &str| out.mask(t);
         let runner = client::Runner {
+            net: &out.net,
             audience: &args.audience,
             mask: &mask,
         };

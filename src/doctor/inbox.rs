@@ -8,7 +8,9 @@
 //! deleted. Each row's `what` ends with the inbox repo, `(owner/name)`.
 
 use super::facts::{InboxFacts, Ruleset};
-use super::manager::{branch_policy_check, no_repository_secrets, restricting, secrets_check};
+use super::manager::{
+    branch_policy_check, no_repository_secrets, restricted, restricting, secrets_check,
+};
 use super::{Check, Level};
 
 /// The environment the relay job runs in.
@@ -122,15 +124,7 @@ fn ruleset_check(facts: &InboxFacts) -> Check {
     let (covering, missing) = restricting(rulesets, covers);
     let branch = default.map_or("the default branch".to_string(), |b| format!("`{b}`"));
     if missing.is_empty() {
-        let names: Vec<&str> = covering.iter().map(|r| r.name.as_str()).collect();
-        return Check::pass(
-            Level::Must,
-            what,
-            format!(
-                "creation, update and deletion of {branch} restricted ({})",
-                names.join(", ")
-            ),
-        );
+        return restricted(what, &format!(" of {branch}"), &covering);
     }
     if let Err(e) = &facts.default_branch {
         // A ruleset naming the branch may cover it.

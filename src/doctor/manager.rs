@@ -377,6 +377,20 @@ pub(super) fn restricting(
     (covering, missing)
 }
 
+/// The pass of a ruleset check: creation, update and deletion (`of` the
+/// refs named, or every one) restricted by the `covering` rulesets.
+pub(super) fn restricted(what: impl Into<String>, of: &str, covering: &[&Ruleset]) -> Check {
+    let names: Vec<&str> = covering.iter().map(|r| r.name.as_str()).collect();
+    Check::pass(
+        Level::Must,
+        what,
+        format!(
+            "creation, update and deletion{of} restricted ({})",
+            names.join(", ")
+        ),
+    )
+}
+
 /// Active rulesets that restrict creating, updating and deleting every
 /// branch, and every tag.
 fn ruleset_checks(rulesets: &Result<Vec<Ruleset>, String>) -> Vec<Check> {
@@ -403,15 +417,7 @@ fn ruleset_checks(rulesets: &Result<Vec<Ruleset>, String>) -> Vec<Check> {
             let (covering, missing) =
                 restricting(rulesets, |r| r.target == target && covers_every_ref(r));
             if missing.is_empty() {
-                let names: Vec<&str> = covering.iter().map(|r| r.name.as_str()).collect();
-                return Check::pass(
-                    Level::Must,
-                    what,
-                    format!(
-                        "creation, update and deletion restricted ({})",
-                        names.join(", ")
-                    ),
-                );
+                return restricted(what, "", &covering);
             }
             let inactive = rulesets
                 .iter()

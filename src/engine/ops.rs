@@ -188,6 +188,28 @@ impl Engine<'_> {
         }
         Ok(said)
     }
+
+    /// The state as `state pull` prints it and the addresses `state list`
+    /// names (one a line, blank lines left out), read in `out_dir`.
+    pub fn state_pulled_and_listed(
+        &self,
+        customer: &Customer,
+        env: &str,
+        out_dir: &Path,
+    ) -> Result<(String, Vec<String>), RunError> {
+        let read = self.state_read(customer, env, out_dir, &["state pull", "state list"])?;
+        let mut read = read.into_iter();
+        let pulled = read.next().unwrap_or_default();
+        let listed = read
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok((pulled, listed))
+    }
 }
 
 fn step(op: &StateOp) -> &'static str {

@@ -176,8 +176,9 @@ pub fn of_revisions(
     base: &str,
     head: Option<&str>,
     jobs: usize,
+    net: &crate::net::Settings,
 ) -> Result<Impact, ImpactError> {
-    Revisions::export(manager_dir, live, base, head)?.compare(live, registry, jobs)
+    Revisions::export(manager_dir, live, base, head)?.compare(live, registry, jobs, net)
 }
 
 /// The two revisions of the manager, read from git (no customer yet): what
@@ -247,8 +248,9 @@ impl Revisions {
         live: &Manager,
         registry: &Registry,
         jobs: usize,
+        net: &crate::net::Settings,
     ) -> Result<Impact, ImpactError> {
-        let store = crate::records::Store::for_manager(live);
+        let store = crate::records::Store::for_manager(live, net);
         let ctx = Context {
             registry,
             store: &store,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::{Customer, Manager, Registry, Unit};
+use crate::context::Context;
 use crate::data::summary::{Action, PlanSummary, ResourceChange};
 use crate::report::impact::{Apart, Impact, Plans};
 use crate::values::customer::{self, CustomerSource};
@@ -39,7 +40,7 @@ pub fn plan_affected(
     registry: &Registry,
     impact: &Impact,
     settings: &PlanSettings<'_>,
-    out: &crate::output::Output,
+    out: &Context,
 ) -> crate::error::Result<Plans> {
     let affected = affected(impact, settings);
     // One entry per pair: a pair's record holds its own files.
@@ -55,7 +56,7 @@ pub fn plan_affected(
             }
         }
     }
-    let store = crate::records::Store::for_manager(live);
+    let store = crate::records::Store::for_manager(live, &out.net);
     let head = plan_side(live, registry, &store, &selected, settings, "head", out)?;
     let scratch = tempfile::tempdir()
         .map_err(|e| crate::error::Error::Failed(format!("a scratch folder: {e}")))?;
@@ -203,7 +204,7 @@ fn plan_side<'r>(
     selected: &[(&Customer, Vec<String>)],
     settings: &PlanSettings<'_>,
     side: &str,
-    out: &crate::output::Output,
+    out: &Context,
 ) -> crate::error::Result<BTreeMap<Unit, Outcome>> {
     let out_dir = settings.out_dir.join(side);
     let rows = if manager.has_products() {

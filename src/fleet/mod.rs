@@ -14,8 +14,9 @@
 //! May import: `engine` (each pair's plan or render), `data`, `config`,
 //! `values`, `terraform`, `report` (the row types a
 //! run returns live there, next to their table), `util`, `error`, `audit`
-//! (one record per pair as it finishes), `records` (what was deployed, for
-//! the impact preview) and `output` (notes,
+//! (one record per pair as it finishes, written through the command's
+//! `context`), `records` (what was deployed, for the impact preview, and
+//! `net`, the settings its store connects with) and `output` (notes,
 //! diagnostics, progress). Never
 //! the commands, `deploy` or `github`.
 

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Customer, Manager, Unit};
+use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::error::Result;
 use crate::output::Output;
@@ -39,6 +40,32 @@ pub type ProductsFileFn<'s> =
 /// Where a product's customer files come from, per product view.
 pub type SourceFor<'s> = dyn Fn(&Manager) -> Box<SourceFn<'s>> + 's;
 
+/// Plans the selection: product by product ([`run`]) with products, else
+/// with the manager as the one view, pinned customers at their pin.
+pub fn run_views(
+    manager: &Manager,
+    selected: &[(&Customer, Vec<String>)],
+    products_file: &ProductsFileFn<'_>,
+    source_for: &SourceFor<'_>,
+    settings: &RunSettings<'_>,
+    out: &Context,
+) -> Result<Vec<Row>> {
+    if manager.has_products() {
+        return run(manager, selected, products_file, source_for, settings, out);
+    }
+    let mut rows = Vec::new();
+    run_at_pins(
+        manager,
+        manager,
+        selected.to_vec(),
+        &mut rows,
+        source_for,
+        settings,
+        out,
+    )?;
+    Ok(ordered(manager, selected, rows))
+}
+
 /// Plans the selection, product by product; rows come back per customer,
 /// then environment, then product, in the run's order.
 pub fn run(
@@ -47,7 +74,7 @@ pub fn run(
     products_file: &ProductsFileFn<'_>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<Row>> {
     let (enabled, mut rows) = subscriptions(manager, selected, products_file, out);
     for view in manager.products() {
@@ -85,7 +112,7 @@ pub fn run_at_pins(
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let product = view.product.as_deref();
     let (pinned, plain): (Vec<_>, Vec<_>) = pairs
@@ -125,7 +152,7 @@ fn run_view(
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform)?;
     engine.withhold_secrets = settings.withhold_secrets;

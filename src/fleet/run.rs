@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::audit::Entry;
 use crate::config::{Customer, Manager, Registry};
+use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::engine::{Engine, PlanRequest, RunError};
 use crate::output::{Output, Progress};
@@ -218,7 +219,7 @@ struct Run<'p, 'e> {
     refresh_only: bool,
     /// The audit action (`plan`, `drift`).
     action: &'p str,
-    out: &'p Output,
+    out: &'p Context,
     progress: &'p Progress,
 }
 
@@ -231,7 +232,7 @@ pub fn execute(
     out_dir: &Path,
     refresh_only: bool,
     action: &str,
-    out: &Output,
+    out: &Context,
 ) -> Vec<Row> {
     let Fleet {
         mut rows, tasks, ..
@@ -312,7 +313,7 @@ impl Run<'_, '_> {
                 .detail(format!("{}; {detail}", t.flags().join(" ")))
                 .reason(&t.reason);
         }
-        crate::audit::record(self.out, entry);
+        self.out.record(entry);
         Row {
             customer: unit.customer,
             product: unit.product,

@@ -103,28 +103,32 @@ impl GitHub {
     /// The client lives on `rt`.
     pub fn new(
         rt: &tokio::runtime::Runtime,
+        net: &crate::net::Settings,
         api_url: &str,
         token: Option<&Token>,
         dry_run: bool,
     ) -> Result<Self, GitHubError> {
         let root = ApiRoot::parse(api_url)?;
-        GitHub::with_root(rt, root, token, dry_run)
+        GitHub::with_root(rt, net, root, token, dry_run)
     }
 
     /// A client for a checked API root.
     pub fn with_root(
         rt: &tokio::runtime::Runtime,
+        net: &crate::net::Settings,
         root: ApiRoot,
         token: Option<&Token>,
         dry_run: bool,
     ) -> Result<Self, GitHubError> {
         let _guard = rt.enter();
-        GitHub::in_runtime(root, token, dry_run)
+        GitHub::in_runtime(net, root, token, dry_run)
     }
 
     /// A client built on the runtime the caller runs on (a long-running
-    /// service builds clients from inside its tasks).
+    /// service builds clients from inside its tasks), connecting with
+    /// `net`'s proxies and roots.
     pub fn in_runtime(
+        net: &crate::net::Settings,
         root: ApiRoot,
         token: Option<&Token>,
         dry_run: bool,
@@ -149,7 +153,7 @@ impl GitHub {
                 setting: CA_FILE_VAR,
                 path: p.into(),
             });
-        let http = crate::net::client(extra.as_ref(), Some(CA_FILE_VAR))?;
+        let http = net.client(extra.as_ref(), Some(CA_FILE_VAR))?;
         Ok(GitHub {
             wire: Wire {
                 http,

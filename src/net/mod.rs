@@ -5,9 +5,9 @@
 //! `NO_PROXY`, …) and trusts the roots of `trust` (bundled, the system's,
 //! `SSL_CERT_FILE`/`SSL_CERT_DIR`, and a client's own extra bundle).
 //!
-//! The settings are read from the environment once per process
-//! ([`settings`]); a bad one is an error naming the variable and never
-//! quoting a proxy's credentials.
+//! The settings are a value ([`Settings`]) made where a command starts and
+//! passed down, read from the environment once, on first use; a bad one is
+//! an error naming the variable and never quoting a proxy's credentials.
 //!
 //! May import: `util` (reading a CA bundle file).
 
@@ -42,7 +42,7 @@ pub enum NetError {
     Tls(String),
 }
 
-/// The proxies and roots of this process's environment.
+/// The proxies and roots of one environment.
 #[derive(Debug)]
 pub struct Net {
     pub proxies: Arc<Proxies>,
@@ -59,12 +59,65 @@ impl Net {
     }
 }
 
-/// The environment's settings, read on first use.
-pub fn settings() -> Result<&'static Net, NetError> {
-    static NET: OnceLock<Result<Net, NetError>> = OnceLock::new();
-    NET.get_or_init(|| Net::load(&|k| std::env::var(k).ok()))
-        .as_ref()
-        .map_err(Clone::clone)
+/// Reads a setting by name (the environment's, or a test's).
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// The network settings of one command (or service), made where it
+/// starts and passed down to whoever makes a client: read from its
+/// lookup on first use, once (a command that never connects never reads
+/// the trust roots), and the same settings, or the same error, at every
+/// use after. Clones share them; two made apart share nothing.
+#[derive(Clone)]
+pub struct Settings {
+    inner: Arc<Lazy>,
+}
+
+struct Lazy {
+    lookup: Box<Lookup>,
+    net: OnceLock<Result<Net, NetError>>,
+}
+
+impl Settings {
+    /// The settings of this process's environment.
+    pub fn from_env() -> Settings {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The settings `get` returns for each variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Settings {
+        Settings {
+            inner: Arc::new(Lazy {
+                lookup: Box::new(get),
+                net: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The settings, read on first use.
+    pub fn get(&self) -> Result<&Net, NetError> {
+        let lazy = &*self.inner;
+        lazy.net
+            .get_or_init(|| Net::load(&*lazy.lookup))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// [`client`] with these settings.
+    pub fn client(
+        &self,
+        extra: Option<&ExtraCa>,
+        ca_setting: Option<&'static str>,
+    ) -> Result<Client, NetError> {
+        client(self.get()?, extra, ca_setting)
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("read", &self.inner.net.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An extra CA bundle for one client: the setting that names it (shown in
@@ -90,14 +143,14 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// A client with the environment's proxies and roots, and `extra`'s
-/// bundle trusted too; `ca_setting` is named in a TLS refusal as what
-/// fixes it (the client's extra-bundle setting, if it has one).
+/// A client with `net`'s proxies and roots, and `extra`'s bundle trusted
+/// too; `ca_setting` is named in a TLS refusal as what fixes it (the
+/// client's extra-bundle setting, if it has one).
 pub fn client(
+    net: &Net,
     extra: Option<&ExtraCa>,
     ca_setting: Option<&'static str>,
 ) -> Result<Client, NetError> {
-    let net = settings()?;
     let trust = match extra {
         Some(x) => net.trust.with_extra(x.setting, &x.path)?,
         None => net.trust.clone(),
@@ -204,4 +257,40 @@ pub fn describe_route(net: &Net, url: &str, extra: Option<&Path>) -> String {
         .map(|p| format!(" + {}", p.display()))
         .unwrap_or_default();
     format!("{proxy}; trusting {}{extra}", net.trust.describe())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two commands' settings side by side: each reads its own lookup, once,
+    /// and a bad setting in one is no error in the other.
+    #[test]
+    fn two_settings_side_by_side_share_nothing() {
+        let proxy = |value: &'static str| {
+            Settings::from_lookup(move |k| (k == "HTTPS_PROXY").then(|| value.to_string()))
+        };
+        let a = proxy("http://proxy-a.internal:3128");
+        let b = proxy("http://proxy-b.internal:3128");
+        let shown = |s: &Settings| {
+            let net = s.get().unwrap();
+            net.proxies
+                .shown_for("https://api.github.com/")
+                .map(|p| p.shown.clone())
+        };
+        assert_eq!(shown(&a).as_deref(), Some("http://proxy-a.internal:3128"));
+        assert_eq!(shown(&b).as_deref(), Some("http://proxy-b.internal:3128"));
+        // A clone shares its settings; they are read once.
+        assert!(std::ptr::eq(a.get().unwrap(), a.clone().get().unwrap()));
+        let bad = proxy("not a proxy");
+        assert!(matches!(
+            bad.get(),
+            Err(NetError::Proxy {
+                var: "HTTPS_PROXY",
+                ..
+            })
+        ));
+        assert!(Settings::from_lookup(|_| None).get().is_ok());
+        assert!(shown(&a).is_some());
+    }
 }

@@ -113,10 +113,15 @@ pub struct Target {
 impl Target {
     /// A target for `url` (checked: https or loopback http). Call inside
     /// the runtime that will post.
-    pub fn new(url: &str, attempts: &Attempts) -> Result<Target, DeliveryError> {
+    pub fn new(
+        url: &str,
+        attempts: &Attempts,
+        net: &crate::net::Settings,
+    ) -> Result<Target, DeliveryError> {
         check_url(url)?;
-        let client =
-            crate::net::client(None, None).map_err(|e| DeliveryError::Network(e.to_string()))?;
+        let client = net
+            .client(None, None)
+            .map_err(|e| DeliveryError::Network(e.to_string()))?;
         Ok(Target {
             url: url.to_string(),
             client,

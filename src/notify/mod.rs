@@ -12,7 +12,7 @@
 //!
 //! Notices are queued and posted in the background, each target (webhook
 //! URL) by a worker of its own with one budget of attempts for the whole
-//! command; [`finish`], called once when the command is done, waits for
+//! command; [`Notifications::finish`], called once when the command is done, waits for
 //! them up to one deadline and reports what was not delivered.
 //!
 //! Here: the notice and who gets it (`mod.rs`), the command's queue and
@@ -25,7 +25,7 @@
 mod deliver;
 mod queue;
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -35,25 +35,53 @@ use crate::output::Output;
 pub use deliver::{Attempts, DeliveryError};
 pub use queue::{Job, Notifier, DEADLINE_SECS};
 
-/// The notifications of this process's command.
-static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
+/// The notifications of one command: its queue, made where the command
+/// starts and passed down, and the warnings its settings gave, shown when
+/// it first sends. Two side by side share nothing.
+pub struct Notifications {
+    notifier: Notifier,
+    unsaid: Mutex<Vec<String>>,
+}
 
-fn notifier(out: &Output) -> &'static Notifier {
-    NOTIFIER.get_or_init(|| {
-        let (n, warnings) = Notifier::from_env();
+impl Notifications {
+    /// A queue with `notifier`'s settings; `warnings` are shown at the
+    /// first [`Notifications::send`].
+    pub fn new(notifier: Notifier, warnings: Vec<String>) -> Notifications {
+        Notifications {
+            notifier,
+            unsaid: Mutex::new(warnings),
+        }
+    }
+
+    /// The environment's settings ([`Notifier::from_env`]), posting over
+    /// `net`.
+    pub fn from_env(net: crate::net::Settings) -> Notifications {
+        let (notifier, warnings) = Notifier::from_env(net);
+        Notifications::new(notifier, warnings)
+    }
+
+    /// Queues `notice` for every target of `manager` that asked for its
+    /// event; problems are warnings (here or at [`Notifications::finish`]),
+    /// never errors.
+    pub fn send(&self, manager: &Manager, notice: &Notice, out: &Output) {
+        let warnings = std::mem::take(&mut *self.unsaid.lock().unwrap_or_else(|p| p.into_inner()));
         for w in warnings {
             out.note(&w);
         }
-        n
-    })
+        send_to(&self.notifier, &manager.config.notify, notice, out);
+    }
+
+    /// Waits for the command's notifications still in flight, up to their
+    /// deadline, and warns about each one not delivered. Called once, when
+    /// the command is done (its result is already decided).
+    pub fn finish(&self, out: &Output) {
+        self.notifier.finish(out);
+    }
 }
 
-/// Waits for the command's notifications still in flight, up to their
-/// deadline, and warns about each one not delivered. Called once, when
-/// the command is done (its result is already decided).
-pub fn finish(out: &Output) {
-    if let Some(n) = NOTIFIER.get() {
-        n.finish(out);
+impl std::fmt::Debug for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifications").finish_non_exhaustive()
     }
 }
 
@@ -120,13 +148,7 @@ impl Notice {
     }
 }
 
-/// Queues `notice` for every target of `manager` that asked for its
-/// event; problems are warnings (here or at [`finish`]), never errors.
-pub fn send(manager: &Manager, notice: &Notice, out: &Output) {
-    send_to(notifier(out), &manager.config.notify, notice, out);
-}
-
-/// [`send`] to `targets`, through `notifier`.
+/// [`Notifications::send`] to `targets`, through `notifier`.
 pub fn send_to(notifier: &Notifier, targets: &[NotifyTarget], notice: &Notice, out: &Output) {
     for t in targets
         .iter()

@@ -97,6 +97,7 @@ struct Worker {
 /// The notifications of one command.
 pub struct Notifier {
     attempts: Attempts,
+    net: crate::net::Settings,
     deadline: Duration,
     workers: Mutex<Vec<Worker>>,
     pending: Arc<Pending>,
@@ -104,9 +105,10 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(attempts: Attempts, deadline: Duration) -> Notifier {
+    pub fn new(attempts: Attempts, deadline: Duration, net: crate::net::Settings) -> Notifier {
         Notifier {
             attempts,
+            net,
             deadline,
             workers: Mutex::new(Vec::new()),
             pending: Arc::new(Pending::default()),
@@ -117,7 +119,7 @@ impl Notifier {
     /// The defaults, changed by `FLEETFORM_NOTIFY_TIMEOUT_MS` and
     /// `FLEETFORM_NOTIFY_DEADLINE_SECS`; warnings for values that do not
     /// read.
-    pub fn from_env() -> (Notifier, Vec<String>) {
+    pub fn from_env(net: crate::net::Settings) -> (Notifier, Vec<String>) {
         let mut warnings = Vec::new();
         let mut attempts = Attempts::default();
         let timeout = setting(
@@ -141,7 +143,7 @@ impl Notifier {
             DEADLINE_SECS
         });
         (
-            Notifier::new(attempts, Duration::from_secs(deadline)),
+            Notifier::new(attempts, Duration::from_secs(deadline), net),
             warnings,
         )
     }
@@ -179,16 +181,17 @@ impl Notifier {
     fn start(&self, url: &str) -> Worker {
         let (tx, rx) = mpsc::channel();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (u, a, l, p, s) = (
+        let (u, a, n, l, p, s) = (
             url.to_string(),
             self.attempts.clone(),
+            self.net.clone(),
             log.clone(),
             self.pending.clone(),
             self.stop.clone(),
         );
         let spawned = std::thread::Builder::new()
             .name("notify".into())
-            .spawn(move || work(&u, &a, rx, &l, &p, &s));
+            .spawn(move || work(&u, &a, &n, rx, &l, &p, &s));
         Worker {
             url: url.to_string(),
             tx: spawned.is_ok().then_some(tx),
@@ -262,6 +265,7 @@ impl Notifier {
 fn work(
     url: &str,
     attempts: &Attempts,
+    net: &crate::net::Settings,
     rx: mpsc::Receiver<Job>,
     log: &Mutex<Vec<Outcome>>,
     pending: &Pending,
@@ -273,7 +277,7 @@ fn work(
         .map_err(|_| DeliveryError::Client);
     let mut target = rt.as_ref().map_err(Clone::clone).and_then(|rt| {
         let _inside = rt.enter();
-        Target::new(url, attempts)
+        Target::new(url, attempts, net)
     });
     for job in rx {
         let result = match (&rt, &mut target) {
@@ -379,7 +383,11 @@ mod tests {
             backoff: Duration::from_millis(1),
             ..Attempts::default()
         };
-        let n = Notifier::new(attempts, Duration::from_secs(600));
+        let n = Notifier::new(
+            attempts,
+            Duration::from_secs(600),
+            crate::net::Settings::from_lookup(|_| None),
+        );
         for _ in 0..4 {
             n.send(&url, job("token_expiring"));
         }
@@ -399,6 +407,45 @@ mod tests {
             ]
         );
         assert_eq!(*hits.lock().unwrap(), 3);
+    }
+
+    /// Two commands' notifiers side by side, to the same target: each has
+    /// its own network settings, workers and budget (one whose proxy
+    /// setting is bad fails there; the other tries the target, once).
+    #[test]
+    fn two_notifiers_side_by_side_share_nothing() {
+        let (url, hits) = silent_receiver();
+        let quick = |tries| Attempts {
+            tries,
+            timeout: Duration::from_millis(100),
+            backoff: Duration::from_millis(1),
+            ..Attempts::default()
+        };
+        let bad_proxy = crate::net::Settings::from_lookup(|k| {
+            (k == "HTTP_PROXY").then(|| "not a proxy".to_string())
+        });
+        let no_proxy = crate::net::Settings::from_lookup(|_| None);
+        let a = Notifier::new(quick(3), Duration::from_secs(600), bad_proxy);
+        let b = Notifier::new(quick(1), Duration::from_secs(600), no_proxy);
+        a.send(&url, job("drift_found"));
+        b.send(&url, job("drift_found"));
+        let outcomes = |n: &Notifier| {
+            assert!(n.pending.wait(Instant::now() + Duration::from_secs(600)));
+            let workers = lock(&n.workers);
+            assert_eq!(workers.len(), 1);
+            let results: Vec<_> = lock(&workers[0].log)
+                .iter()
+                .map(|o| o.result.clone())
+                .collect();
+            results
+        };
+        assert!(
+            matches!(outcomes(&a)[..], [Err(DeliveryError::Network(_))]),
+            "{:?}",
+            outcomes(&a)
+        );
+        assert_eq!(outcomes(&b), [Err(DeliveryError::Unreachable { tries: 1 })]);
+        assert_eq!(*hits.lock().unwrap(), 1);
     }
 
     #[test]

@@ -322,10 +322,6 @@ mod tests {
 
     fn summary(delete: usize, replace: usize, types: &[&str]) -> PlanSummary {
         PlanSummary {
-            customer: "c".into(),
-            environment: "production".into(),
-            create: 0,
-            update: 0,
             delete,
             replace,
             resources: types
@@ -338,20 +334,8 @@ mod tests {
                     kinds: Vec::new(),
                 })
                 .collect(),
-            outputs: Vec::new(),
             has_changes: true,
-            plan_sha256: String::new(),
-            state_key: String::new(),
-            sha: None,
-            gates: None,
-            product: None,
-            identity: None,
-            lock_checksums_dropped: false,
-            pin: None,
-            never_applied: false,
-            secrets: Vec::new(),
-            cloud_drift: Vec::new(),
-            targeting: None,
+            ..PlanSummary::of("c", "production")
         }
     }
 

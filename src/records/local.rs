@@ -61,9 +61,9 @@ impl Folder {
         let listed = match (partial, start.parent(), start.file_name()) {
             (true, Some(parent), Some(part)) => {
                 let part = part.to_string_lossy().to_string();
-                walk_matching(&self.root, parent, &part, &mut keys)
+                walk(&self.root, parent, &part, &mut keys)
             }
-            _ => walk(&self.root, &start, &mut keys),
+            _ => walk(&self.root, &start, "", &mut keys),
         };
         listed.map_err(|e| Self::io("listing", prefix, e))?;
         Ok(keys)
@@ -75,13 +75,10 @@ impl Folder {
     }
 }
 
-/// Record files under the entries of `dir` whose names start with `part`.
-fn walk_matching(
-    root: &Path,
-    dir: &Path,
-    part: &str,
-    keys: &mut Vec<String>,
-) -> std::io::Result<()> {
+/// Record files under the entries of `dir` whose names start with `part`
+/// (every entry when it is empty), not following links, as keys. A file
+/// whose name starts with `.` is left out unless `part` names it.
+fn walk(root: &Path, dir: &Path, part: &str, keys: &mut Vec<String>) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -89,35 +86,15 @@ fn walk_matching(
     };
     for entry in entries {
         let entry = entry?;
-        if !entry.file_name().to_string_lossy().starts_with(part) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with(part) {
             continue;
         }
         let (ty, path) = (entry.file_type()?, entry.path());
         if ty.is_dir() {
-            walk(root, &path, keys)?;
-        } else if ty.is_file() {
-            if let Ok(rel) = path.strip_prefix(root) {
-                keys.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Record files under `dir` (not following links), as keys.
-fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        let path = entry.path();
-        if ty.is_dir() {
-            walk(root, &path, keys)?;
-        } else if ty.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
+            walk(root, &path, "", keys)?;
+        } else if ty.is_file() && (!part.is_empty() || !name.starts_with('.')) {
             if let Ok(rel) = path.strip_prefix(root) {
                 keys.push(rel.to_string_lossy().replace('\\', "/"));
             }

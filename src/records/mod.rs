@@ -56,19 +56,19 @@ pub enum Store {
 
 impl Store {
     /// The store `fleetform.yml` names (a folder by default).
-    pub fn for_manager(manager: &Manager) -> Store {
-        Store::for_job(manager, false)
+    pub fn for_manager(manager: &Manager, net: &crate::net::Settings) -> Store {
+        Store::for_job(manager, false, net)
     }
 
     /// The store for a job that holds a customer's cloud role (a
     /// dispatched plan or apply, drift): with `identity:` in fleetform.yml
     /// a bucket is written only with the records' own credential
     /// ([`s3::OWN_CREDENTIAL`]), never with the customer's role.
-    pub fn for_customer_role(manager: &Manager) -> Store {
-        Store::for_job(manager, manager.has_identity())
+    pub fn for_customer_role(manager: &Manager, net: &crate::net::Settings) -> Store {
+        Store::for_job(manager, manager.has_identity(), net)
     }
 
-    fn for_job(manager: &Manager, own_credential: bool) -> Store {
+    fn for_job(manager: &Manager, own_credential: bool, net: &crate::net::Settings) -> Store {
         match &manager.config.records {
             Records::Local { dir } => Store::Local(local::Folder::new(manager.path(dir))),
             Records::S3 {
@@ -85,6 +85,7 @@ impl Store {
                 endpoint: endpoint.clone(),
                 path_style: *use_path_style,
                 ca_file: ca_file.as_ref().map(|p| manager.path(p)),
+                net: net.clone(),
                 own_credential,
             })),
         }

@@ -58,6 +58,8 @@ pub struct Settings {
     pub path_style: bool,
     /// An extra CA bundle trusted for the endpoint (`records: ca_file:`).
     pub ca_file: Option<std::path::PathBuf>,
+    /// The proxies and roots the client connects with.
+    pub net: crate::net::Settings,
     /// The job holds a customer's cloud role (`identity:` in a dispatched
     /// plan or apply, or drift): records are written only with their own
     /// credential ([`OWN_CREDENTIAL`]), never with the `AWS_*` one, which
@@ -219,7 +221,7 @@ impl Bucket {
         let made = self
             .shared
             .0
-            .get_or_init(|| s3_http::client(self.settings.ca_file.as_deref()));
+            .get_or_init(|| s3_http::client(&self.settings.net, self.settings.ca_file.as_deref()));
         made.clone().map_err(|e| io(what, key, e))
     }
 
@@ -275,8 +277,8 @@ impl Bucket {
     pub fn create(&self, key: &str, bytes: &[u8]) -> Result<(), RecordsError> {
         let signer = self.open("writing", key)?;
         let (owned, bytes) = (key.to_string(), Bytes::copy_from_slice(bytes));
-        let ca = self.settings.ca_file.clone();
-        s3_http::run(ca, move |http| async move {
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
+        s3_http::run(net, ca, move |http| async move {
             create(&http, &signer, &owned, bytes).await
         })
         .map_err(|e| io("writing", key, e))?
@@ -285,22 +287,20 @@ impl Bucket {
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, RecordsError> {
         let signer = self.open("listing", prefix)?;
         let owned = prefix.to_string();
-        let ca = self.settings.ca_file.clone();
-        s3_http::run(
-            ca,
-            move |http| async move { list(&http, &signer, &owned).await },
-        )
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
+        s3_http::run(net, ca, move |http| async move {
+            list(&http, &signer, &owned).await
+        })
         .map_err(|e| io("listing", prefix, e))?
     }
 
     pub fn read(&self, key: &str) -> Result<Vec<u8>, RecordsError> {
         let signer = self.open("reading", key)?;
         let owned = key.to_string();
-        let ca = self.settings.ca_file.clone();
-        s3_http::run(
-            ca,
-            move |http| async move { get(&http, &signer, &owned).await },
-        )
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
+        s3_http::run(net, ca, move |http| async move {
+            get(&http, &signer, &owned).await
+        })
         .map_err(|e| io("reading", key, e))?
     }
 
@@ -322,9 +322,10 @@ impl Bucket {
         let owned = keys.to_vec();
         // Not joined: dropping `rx` on an early return ends it at its next
         // record.
-        let ca = self.settings.ca_file.clone();
+        let (net, ca) = (self.settings.net.clone(), self.settings.ca_file.clone());
         std::thread::spawn(move || {
-            match s3_http::runtime().and_then(|rt| Ok((rt, s3_http::client(ca.as_deref())?))) {
+            match s3_http::runtime().and_then(|rt| Ok((rt, s3_http::client(&net, ca.as_deref())?)))
+            {
                 Ok((rt, http)) => rt.block_on(read_ahead(http, signer, owned, tx)),
                 Err(e) => {
                     let _ = tx.send(Err(io("reading", &owned[0], e)));

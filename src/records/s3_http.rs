@@ -145,25 +145,33 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the S3 client: {e}"))
 }
 
-/// A client trusting `ca_file` too, if set.
-pub fn client(ca_file: Option<&std::path::Path>) -> Result<Http, String> {
+/// A client with `net`'s settings, trusting `ca_file` too, if set.
+pub fn client(
+    net: &crate::net::Settings,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Http, String> {
     let extra = ca_file.map(|p| crate::net::ExtraCa {
         setting: CA_SETTING,
         path: p.to_path_buf(),
     });
-    crate::net::client(extra.as_ref(), Some(CA_SETTING)).map_err(|e| e.to_string())
+    net.client(extra.as_ref(), Some(CA_SETTING))
+        .map_err(|e| e.to_string())
 }
 
-/// Runs `work` with a client (trusting `ca_file` too) on a thread of its
+/// Runs `work` with a client (`net`'s settings, trusting `ca_file` too) on a thread of its
 /// own and waits for it.
-pub fn run<T, F, Fut>(ca_file: Option<std::path::PathBuf>, work: F) -> Result<T, String>
+pub fn run<T, F, Fut>(
+    net: crate::net::Settings,
+    ca_file: Option<std::path::PathBuf>,
+    work: F,
+) -> Result<T, String>
 where
     F: FnOnce(Http) -> Fut + Send + 'static,
     Fut: Future<Output = T>,
     T: Send + 'static,
 {
     std::thread::spawn(move || {
-        let http = client(ca_file.as_deref())?;
+        let http = client(&net, ca_file.as_deref())?;
         Ok(runtime()?.block_on(work(http)))
     })
     .join()

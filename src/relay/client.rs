@@ -24,7 +24,10 @@ pub enum ClientError {
 }
 
 /// GitHub Actions' OIDC token for `audience`, from the runner.
-pub async fn oidc_token(audience: &str) -> Result<Zeroizing<String>, ClientError> {
+pub async fn oidc_token(
+    net: &crate::net::Settings,
+    audience: &str,
+) -> Result<Zeroizing<String>, ClientError> {
     let url =
         std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").map_err(|_| ClientError::NoTokenRequest)?;
     let request_token = Zeroizing::new(
@@ -33,6 +36,7 @@ pub async fn oidc_token(audience: &str) -> Result<Zeroizing<String>, ClientError
     let sep = if url.contains('?') { '&' } else { '?' };
     let full = format!("{url}{sep}audience={}", percent_encode(audience));
     let r = Request {
+        net,
         method: "GET",
         url: &full,
         auth: Some(("bearer", request_token.as_str())),
@@ -77,6 +81,8 @@ const CALL_DEADLINE: Duration = Duration::from_secs(9 * 60);
 /// may wait nine (a cold relay at GitHub's limits), so a token asked for
 /// once would expire under a waiting caller.
 pub struct Runner<'a> {
+    /// The proxies and roots the calls connect with.
+    pub net: &'a crate::net::Settings,
     pub audience: &'a str,
     /// Told each token, so the runner masks it in the job's log.
     pub mask: &'a dyn Fn(&str),
@@ -84,7 +90,7 @@ pub struct Runner<'a> {
 
 impl Runner<'_> {
     async fn token(&self) -> Result<Zeroizing<String>, ClientError> {
-        let token = oidc_token(self.audience).await?;
+        let token = oidc_token(self.net, self.audience).await?;
         (self.mask)(&token);
         Ok(token)
     }
@@ -108,6 +114,7 @@ async fn call(
         let token = runner.token().await?;
         let json = body(&token);
         let again = Request {
+            net: runner.net,
             method,
             url: &url,
             auth: json.is_none().then_some(("Bearer", token.as_str())),

@@ -306,6 +306,24 @@ pub(super) fn prefix(key: &EventKey) -> String {
     format!("relay/events/{}", key.as_str())
 }
 
+/// The names of the records in the folder `prefix` (each key's last part).
+pub(super) async fn names_under(store: &Store, prefix: &str) -> Result<Vec<String>, RecordsError> {
+    Ok(store
+        .list_async(&format!("{prefix}/"))
+        .await?
+        .into_iter()
+        .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+        .collect())
+}
+
+/// The highest `n` of the `names` that read `<p><n>`.
+pub(super) fn newest(names: &[String], p: &str) -> Option<u32> {
+    names
+        .iter()
+        .filter_map(|n| n.strip_prefix(p)?.parse::<u32>().ok())
+        .max()
+}
+
 /// The store's protocol: `done` → dispatched already; the newest
 /// `claim-<n>` without `failed-<n>`, younger than [`STALE`] → in flight;
 /// otherwise a new `claim-<n+1>` holding `event`, create-only (losing the
@@ -317,23 +335,13 @@ async fn claim_in_store(
     event: &Value,
 ) -> Result<Claim, RecordsError> {
     let prefix = prefix(key);
-    let names: Vec<String> = store
-        .list_async(&format!("{prefix}/"))
-        .await?
-        .into_iter()
-        .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-        .collect();
+    let names = names_under(store, &prefix).await?;
     if names.iter().any(|n| n == "done") {
         let bytes = store.read_async(&format!("{prefix}/done")).await?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         return Ok(Claim::Done(v["dispatched"].clone()));
     }
-    let attempt = |p: &str| -> Option<u32> {
-        names
-            .iter()
-            .filter_map(|n| n.strip_prefix(p)?.parse::<u32>().ok())
-            .max()
-    };
+    let attempt = |p: &str| newest(&names, p);
     let next = match attempt("claim-") {
         None => 0,
         Some(n) if attempt("failed-").is_some_and(|f| f >= n) => n + 1,

@@ -29,8 +29,13 @@ pub enum FetchError {
 
 /// The body of `GET url`, at most `max` bytes, within `timeout` in all;
 /// any answer but 200 is an error.
-pub async fn get_bounded(url: &str, max: usize, timeout: Duration) -> Result<Bytes, FetchError> {
-    match send(Request::get(url), max, timeout).await? {
+pub async fn get_bounded(
+    net: &crate::net::Settings,
+    url: &str,
+    max: usize,
+    timeout: Duration,
+) -> Result<Bytes, FetchError> {
+    match send(Request::get(net, url), max, timeout).await? {
         (200, body) => Ok(body),
         (status, _) => Err(FetchError::Status(status)),
     }
@@ -38,6 +43,8 @@ pub async fn get_bounded(url: &str, max: usize, timeout: Duration) -> Result<Byt
 
 /// A request [`send`] makes: method, address, bearer token, JSON body.
 pub struct Request<'a> {
+    /// The proxies and roots it connects with.
+    pub net: &'a crate::net::Settings,
     pub method: &'static str,
     pub url: &'a str,
     /// `Authorization: <scheme> <token>`; never logged.
@@ -46,8 +53,9 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn get(url: &'a str) -> Request<'a> {
+    pub fn get(net: &'a crate::net::Settings, url: &'a str) -> Request<'a> {
         Request {
+            net,
             method: "GET",
             url,
             auth: None,
@@ -66,7 +74,10 @@ pub async fn send(
     if !crate::config::is_web_url(r.url) {
         return Err(FetchError::BadUrl);
     }
-    let client = crate::net::client(None, None).map_err(|e| FetchError::Network(e.to_string()))?;
+    let client = r
+        .net
+        .client(None, None)
+        .map_err(|e| FetchError::Network(e.to_string()))?;
     let mut b = http::Request::builder()
         .method(r.method)
         .uri(r.url)

@@ -162,6 +162,8 @@ pub struct Settings {
     /// The customer App: installed on the customers' repos, read there.
     pub customer_app: AppKey,
     pub api_root: ApiRoot,
+    /// The proxies and roots every outbound request connects with.
+    pub net: crate::net::Settings,
     /// The customer App's webhook secret, and during a rotation the one
     /// it replaces ([`webhook::secrets_from`]); `/webhook` answers 404
     /// without one.
@@ -190,8 +192,12 @@ fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
 
 impl Settings {
     /// The relay's settings from fleetform.yml and the environment (also
-    /// `fleetform poll`'s), checked before anything listens or is sent.
-    pub fn load(manager_dir: &std::path::Path) -> crate::error::Result<Settings> {
+    /// `fleetform poll`'s), checked before anything listens or is sent;
+    /// it connects with `net`.
+    pub fn load(
+        manager_dir: &std::path::Path,
+        net: crate::net::Settings,
+    ) -> crate::error::Result<Settings> {
         let manager = Manager::load(manager_dir)?;
         let relay = manager.config.relay.clone().ok_or_else(|| {
             Error::Usage(
@@ -209,6 +215,7 @@ impl Settings {
             manager_app,
             customer_app,
             api_root,
+            net,
             webhook_secrets,
         })
     }
@@ -228,19 +235,23 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(settings: Settings) -> Relay {
-        let jwks = oidc::Jwks::new(settings.relay.jwks_url());
+        let jwks = oidc::Jwks::new(settings.relay.jwks_url(), settings.net.clone());
         // Claims are shared through a bucket; a folder in the manager
         // checkout (read-only in the image) is no store instances share.
         let store = matches!(
             settings.manager.config.records,
             crate::config::Records::S3 { .. }
         )
-        .then(|| crate::records::Store::for_manager(&settings.manager));
+        .then(|| crate::records::Store::for_manager(&settings.manager, &settings.net));
         Relay {
             replays: replay::Replays::new(store.clone()),
             events: events::Events::new(store),
             queue: queue::Queue::new(1),
-            tokens: tokens::Tokens::new(settings.api_root.clone(), LIMIT_PATIENCE),
+            tokens: tokens::Tokens::new(
+                settings.api_root.clone(),
+                settings.net.clone(),
+                LIMIT_PATIENCE,
+            ),
             settings,
             jwks,
             registry: Mutex::new(None),

@@ -30,7 +30,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::events::{
-    create_claim, last_sign_of_life, minute_prefix, prefix, stale, EventKey, Events, Ticket,
+    create_claim, last_sign_of_life, minute_prefix, names_under, prefix, stale, EventKey, Events,
+    Ticket,
 };
 use crate::records::{RecordsError, Store};
 
@@ -176,12 +177,7 @@ impl Events {
         now: u64,
     ) -> Result<Step, RecordsError> {
         let prefix = prefix(&key);
-        let names: Vec<String> = store
-            .list_async(&format!("{prefix}/"))
-            .await?
-            .into_iter()
-            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-            .collect();
+        let names = names_under(store, &prefix).await?;
         let number = |p: &str, name: &str| name.strip_prefix(p).and_then(|x| x.parse::<u32>().ok());
         let finished = names.iter().any(|x| {
             x == "done"

@@ -225,6 +225,7 @@ impl Sweeper {
         &mut self,
         app: &AppKey,
         root: &ApiRoot,
+        net: &crate::net::Settings,
         now: u64,
     ) -> Result<Arc<GitHub>, RedeliverError> {
         if let Some((gh, made)) = &self.client {
@@ -233,8 +234,8 @@ impl Sweeper {
             }
         }
         let jwt = app.jwt(now).map_err(RedeliverError::Jwt)?;
-        let mut gh =
-            GitHub::in_runtime(root.clone(), Some(&jwt), false).map_err(RedeliverError::Jwt)?;
+        let mut gh = GitHub::in_runtime(net, root.clone(), Some(&jwt), false)
+            .map_err(RedeliverError::Jwt)?;
         if let Some((earlier, _)) = &self.client {
             gh = gh.with_budget_of(earlier);
         }
@@ -244,13 +245,19 @@ impl Sweeper {
     }
 
     /// One sweep at `now` (epoch seconds) as the App `app`.
-    pub async fn sweep(&mut self, app: &AppKey, root: &ApiRoot, now: u64) -> Swept {
+    pub async fn sweep(
+        &mut self,
+        app: &AppKey,
+        root: &ApiRoot,
+        net: &crate::net::Settings,
+        now: u64,
+    ) -> Swept {
         let since = self.since(now);
         let mut swept = Swept {
             since,
             ..Swept::default()
         };
-        let listed = match self.client(app, root, now) {
+        let listed = match self.client(app, root, net, now) {
             Ok(gh) => gh
                 .app_hook_deliveries(since, MAX_ITEMS)
                 .await
@@ -384,7 +391,12 @@ pub async fn schedule(relay: Arc<super::Relay>, every: Duration, log: SweepLog) 
     loop {
         let now = crate::util::now_unix();
         let swept = sweeper
-            .sweep(&settings.customer_app, &settings.api_root, now)
+            .sweep(
+                &settings.customer_app,
+                &settings.api_root,
+                &settings.net,
+                now,
+            )
             .await;
         for line in swept.lines() {
             log(&line);

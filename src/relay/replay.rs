@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::events::{names_under, newest};
 use super::Answer;
 use crate::records::{RecordsError, Store};
 
@@ -184,19 +185,8 @@ fn prefix(key: &str) -> String {
 /// instance → used).
 async fn first_in_store(store: &Store, key: &str, until: u64) -> Result<Option<u32>, RecordsError> {
     let prefix = prefix(key);
-    let names: Vec<String> = store
-        .list_async(&format!("{prefix}/"))
-        .await?
-        .into_iter()
-        .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-        .collect();
-    let newest = |p: &str| -> Option<u32> {
-        names
-            .iter()
-            .filter_map(|n| n.strip_prefix(p)?.parse::<u32>().ok())
-            .max()
-    };
-    let next = match newest("use-") {
+    let names = names_under(store, &prefix).await?;
+    let next = match newest(&names, "use-") {
         None => 0,
         Some(n) if names.iter().any(|x| *x == format!("free-{n}")) => n + 1,
         Some(_) => return Ok(None),

@@ -52,6 +52,8 @@ pub struct Repo<'a> {
 /// The Apps' tokens (module docs).
 pub struct Tokens {
     api_root: ApiRoot,
+    /// The proxies and roots the clients connect with.
+    net: crate::net::Settings,
     /// How long a request may wait on GitHub's limits.
     patience: Duration,
     ttl: Duration,
@@ -63,9 +65,10 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn new(api_root: ApiRoot, patience: Duration) -> Tokens {
+    pub fn new(api_root: ApiRoot, net: crate::net::Settings, patience: Duration) -> Tokens {
         Tokens {
             api_root,
+            net,
             patience,
             ttl: std::env::var(TOKEN_TTL_ENV)
                 .ok()
@@ -119,7 +122,7 @@ impl Tokens {
         // longer than the patience: a longer wait is answered 503 with the
         // wait (a queued dispatch is put back and held, `queue`).
         let gh = Arc::new(
-            GitHub::in_runtime(self.api_root.clone(), Some(&token), false)
+            GitHub::in_runtime(&self.net, self.api_root.clone(), Some(&token), false)
                 .map_err(|e| Answer::github(&e))?
                 .with_max_wait(self.patience),
         );
@@ -204,9 +207,11 @@ impl Tokens {
         let jwt = app
             .jwt(crate::util::now_unix())
             .map_err(|e| Answer::github(&e))?;
-        Ok(GitHub::in_runtime(self.api_root.clone(), Some(&jwt), false)
-            .map_err(|e| Answer::github(&e))?
-            .with_max_wait(self.patience))
+        Ok(
+            GitHub::in_runtime(&self.net, self.api_root.clone(), Some(&jwt), false)
+                .map_err(|e| Answer::github(&e))?
+                .with_max_wait(self.patience),
+        )
     }
 
     /// Looks the App's installation on `repo` up and keeps its id; the

@@ -347,8 +347,6 @@ mod tests {
     fn summary(customer: &str, actions: &[(&str, Action)]) -> PlanSummary {
         let count = |a: Action| actions.iter().filter(|(_, x)| *x == a).count();
         PlanSummary {
-            customer: customer.into(),
-            environment: "production".into(),
             create: count(Action::Create),
             update: count(Action::Update),
             delete: count(Action::Delete),
@@ -363,20 +361,9 @@ mod tests {
                     kinds: Vec::new(),
                 })
                 .collect(),
-            outputs: Vec::new(),
             has_changes: true,
-            never_applied: false,
-            secrets: Vec::new(),
-            cloud_drift: Vec::new(),
-            targeting: None,
             plan_sha256: format!("{customer:0>64}"),
-            state_key: String::new(),
-            sha: None,
-            gates: None,
-            product: None,
-            identity: None,
-            lock_checksums_dropped: false,
-            pin: None,
+            ..PlanSummary::of(customer, "production")
         }
     }
 

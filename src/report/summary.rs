@@ -105,27 +105,14 @@ mod tests {
 
     fn summary(env: &str, gates: Option<Verdict>) -> PlanSummary {
         PlanSummary {
-            customer: "acme".into(),
-            environment: env.into(),
             create: 1,
-            update: 0,
             delete: 1,
             replace: 1,
-            resources: Vec::new(),
-            outputs: Vec::new(),
             has_changes: true,
             plan_sha256: "ab".repeat(32),
             state_key: "k".into(),
-            sha: None,
             gates,
-            product: None,
-            identity: None,
-            lock_checksums_dropped: false,
-            pin: None,
-            never_applied: false,
-            secrets: Vec::new(),
-            cloud_drift: Vec::new(),
-            targeting: None,
+            ..PlanSummary::of("acme", env)
         }
     }
 

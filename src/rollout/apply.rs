@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use crate::config::{Customer, Unit};
+use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::fleet::{Outcome, Row};
-use crate::output::Output;
 use crate::records::{RecordsError, Store};
 
 use super::record::record;
@@ -39,7 +39,7 @@ pub(super) fn apply_by_product(
     units: &[Unit],
     settings: &TickSettings<'_>,
     ctx: &ApplyCtx<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let mut failed: Vec<Unit> = s.failed.keys().cloned().collect();
     for view in f.manager.products() {
@@ -120,7 +120,7 @@ fn plans_of<'m>(
     s: &State,
     units: &[Unit],
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<(Engine<'m>, Plans)> {
     if let Some((plans, key)) = settings.plans_from {
         // No plan is made here. The providers are installed once for the
@@ -178,7 +178,7 @@ pub(super) fn plan_by_product(
     f: &Fleet<'_>,
     units: &[Unit],
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for view in f.manager.products() {
@@ -207,7 +207,7 @@ fn plan_units<'m>(
     f: &Fleet<'m>,
     units: &[Unit],
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<(Engine<'m>, Vec<Row>)> {
     let selected: Vec<(&Customer, Vec<String>)> = units
         .iter()

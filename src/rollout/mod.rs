@@ -15,7 +15,8 @@
 //!
 //! May import: `config`, `fleet` (the impact preview, plans of a stage),
 //! `engine` (a pair's apply), `data`, `records`, `report` (the status row), `dispatch` (sealed
-//! plan bundles), `audit`, `notify`, `ci`, `error`, `output`, `util`. Never the
+//! plan bundles), `context` (the command's audit log and notifications),
+//! `audit`, `notify`, `ci`, `error`, `output`, `util`. Never the
 //! commands, `deploy` or `github`.
 
 mod apply;
@@ -35,8 +36,8 @@ pub mod waves;
 use serde::Serialize;
 
 use crate::config::Unit;
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::records::{RecordsError, Store};
 
 use state::{Event, State};
@@ -127,7 +128,7 @@ pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
 }
 
 /// Halts the rollout (nothing more is applied until `resume`).
-pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, out: &Output) -> Result<()> {
+pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, out: &Context) -> Result<()> {
     if s.halted.is_some() || !s.is_open() {
         return Ok(()); // halting twice is halting once
     }
@@ -140,7 +141,7 @@ pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, out: &Outpu
 }
 
 /// Resumes a halted rollout: its failed pairs are tried again.
-pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, out: &Output) -> Result<()> {
+pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, out: &Context) -> Result<()> {
     if s.halted.is_none() {
         return Ok(());
     }

@@ -20,8 +20,8 @@
 use serde::Serialize;
 
 use crate::config::Unit;
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::records::{RecordsError, Store};
 
 use super::settings::{ApplyObserver, Late, LateDeployment};
@@ -68,7 +68,7 @@ pub fn send_owed(
     store: &Store,
     observer: &dyn ApplyObserver,
     only: Option<&str>,
-    out: &Output,
+    out: &Context,
 ) -> Result<OwedReport> {
     let mut report = OwedReport::default();
     let rollouts = match only {
@@ -90,7 +90,7 @@ fn send_of(
     s: &mut State,
     observer: &dyn ApplyObserver,
     report: &mut OwedReport,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let owed: Vec<(usize, Unit, OwedDeployment)> = s
         .owed
@@ -174,7 +174,7 @@ fn record_sent(
     s: &mut State,
     sent: Vec<usize>,
     dropped: Vec<(usize, String)>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     if sent.is_empty() && dropped.is_empty() {
         return Ok(());

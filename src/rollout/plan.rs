@@ -6,11 +6,11 @@
 //! is not the recorded one is refused.
 
 use crate::config::Unit;
+use crate::context::Context;
 use crate::data::summary::PlanSummary;
 use crate::dispatch::seal::{self, ArtifactKey};
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
-use crate::output::Output;
 
 use super::apply::plan_by_product;
 use super::record::record;
@@ -31,7 +31,7 @@ pub fn plan_stage(
     id: &str,
     key: &ArtifactKey,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<(State, Vec<PlannedPair>)> {
     let mut s = load(f.store, id).map_err(records_err)?;
     if let Some(why) = why_not_now(&s) {
@@ -71,7 +71,7 @@ fn seal_row(
     s: &mut State,
     key: &ArtifactKey,
     row: &Row,
-    out: &Output,
+    out: &Context,
 ) -> Result<Option<PlannedPair>> {
     let unit = Unit::new(&row.customer, row.product.as_deref(), &row.environment);
     let (summary, dir) = match &row.outcome {

@@ -8,8 +8,8 @@
 
 use crate::audit::Entry;
 use crate::config::Manager;
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::records::RecordsError;
 
 use super::records_err;
@@ -17,7 +17,7 @@ use super::settings::Fleet;
 use super::state::{append, load, Event, State};
 
 /// Appends the event and writes its audit line.
-pub(super) fn record(f: &Fleet<'_>, s: &mut State, event: Event, out: &Output) -> Result<()> {
+pub(super) fn record(f: &Fleet<'_>, s: &mut State, event: Event, out: &Context) -> Result<()> {
     record_if(f, s, event, out, &|_| true).map(drop)
 }
 
@@ -29,7 +29,7 @@ pub(super) fn record_if(
     f: &Fleet<'_>,
     s: &mut State,
     event: Event,
-    out: &Output,
+    out: &Context,
     still: &dyn Fn(&State) -> bool,
 ) -> Result<bool> {
     for _ in 0..50 {
@@ -70,7 +70,7 @@ fn approval_of(e: &Entry, applied_by: &str, unreviewed: bool) -> crate::audit::A
 }
 
 /// One audit line per event.
-pub(super) fn audit(out: &Output, s: &State, event: &Event) {
+pub(super) fn audit(out: &Context, s: &State, event: &Event) {
     let id = s.id.as_str();
     let what = match &s.rollback_of {
         Some(of) => format!("rollback {id} of {of}"),
@@ -143,7 +143,7 @@ pub(super) fn audit(out: &Output, s: &State, event: &Event) {
         | Event::DeploymentOwed { .. }
         | Event::DeploymentsSent { .. } => rollback_or_deployment(id, event),
     };
-    crate::audit::record(out, e);
+    out.record(e);
 }
 
 /// The audit line of a rollback's event or an owed deployment's.
@@ -184,7 +184,7 @@ fn rollback_or_deployment(id: &str, event: &Event) -> Entry {
 /// A notice for the events people must act on: an apply that failed (the
 /// reason stays in the run: it may quote Terraform), a halt, and plans
 /// that wait for an approval.
-fn notify(manager: &Manager, out: &Output, id: &str, event: &Event) {
+fn notify(manager: &Manager, out: &Context, id: &str, event: &Event) {
     use crate::config::NotifyEvent;
     use crate::notify::Notice;
     let notice = match event {
@@ -207,5 +207,5 @@ fn notify(manager: &Manager, out: &Output, id: &str, event: &Event) {
         ),
         _ => return,
     };
-    crate::notify::send(manager, &notice, out);
+    out.notify(manager, &notice);
 }

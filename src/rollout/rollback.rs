@@ -9,8 +9,8 @@
 //! unhalted, and when a later rollout that is not queued behind it came
 //! after it (roll that one back first).
 
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 use super::record::record;
 use super::settings::Fleet;
@@ -19,7 +19,7 @@ use super::state::{load, Event, Stage, State};
 use super::{now, records_err};
 
 /// Starts rolling the rollout `id` back; what it did.
-pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Output) -> Result<Vec<String>> {
+pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Context) -> Result<Vec<String>> {
     let mut s = load(f.store, id).map_err(records_err)?;
     if s.rollback_done {
         return Ok(vec![format!("rollout {id} is rolled back already")]);

@@ -26,6 +26,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::{Manager, Registry, Unit};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
@@ -112,7 +113,7 @@ pub fn start(
     registry: &Registry,
     store: &Store,
     settings: &StartSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Started> {
     let config = manager.config.rollout.as_ref().ok_or_else(|| {
         Error::Usage("fleetform.yml has no `rollout:`; declare its waves first".into())
@@ -131,9 +132,7 @@ pub fn start(
         Some(oldest) => oldest.base.clone(),
         None => covered_base(dir, all.last(), settings, out)?,
     };
-    let impact =
-        crate::fleet::impact::of_revisions(dir, manager, registry, &base, None, settings.jobs)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+    let impact = impact_since(dir, manager, registry, &base, settings, out)?;
     let affected: BTreeSet<Unit> = impact.changed.iter().map(|p| p.unit.clone()).collect();
     let (affected, pinned) = without_pinned(registry, affected);
     let customers: BTreeSet<String> = affected.iter().map(|u| u.customer.clone()).collect();
@@ -226,6 +225,19 @@ fn already_covered(dir: &Path, newest: &State, settings: &StartSettings<'_>) -> 
         )));
     }
     Ok(())
+}
+
+/// The pairs the manager's working tree changes since `base`.
+fn impact_since(
+    dir: &Path,
+    manager: &Manager,
+    registry: &Registry,
+    base: &str,
+    settings: &StartSettings<'_>,
+    out: &Context,
+) -> Result<crate::fleet::impact::Impact> {
+    crate::fleet::impact::of_revisions(dir, manager, registry, base, None, settings.jobs, &out.net)
+        .map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Where the change starts: where the newest rollout left off (its commit,

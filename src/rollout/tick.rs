@@ -8,9 +8,9 @@
 //! on to the next stage.
 
 use crate::config::{Manager, Unit};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::Outcome;
-use crate::output::Output;
 use crate::records::RecordsError;
 
 use super::apply::{apply_by_product, plan_by_product, ApplyCtx};
@@ -26,7 +26,7 @@ pub fn tick(
     f: &Fleet<'_>,
     id: &str,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<String>> {
     let mut said = Vec::new();
     loop {
@@ -105,7 +105,7 @@ fn pending(s: &State, stage: &Stage, settings: &TickSettings<'_>) -> Vec<Unit> {
 
 /// Every stage done: the rollout is finished, and a rollback's rollout is
 /// rolled back. Whether this tick wrote it.
-fn finish(f: &Fleet<'_>, s: &mut State, out: &Output) -> Result<bool> {
+fn finish(f: &Fleet<'_>, s: &mut State, out: &Context) -> Result<bool> {
     let done = record_if(f, s, Event::Finished { at: now() }, out, &|s| !s.finished)?;
     if let Some(of) = s.rollback_of.clone() {
         let mut old = load(f.store, &of).map_err(records_err)?;
@@ -125,7 +125,7 @@ pub(super) fn skip_gone(
     s: &mut State,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     for u in pending(s, stage, settings) {
         let reason = match f.registry.get(&u.customer) {
@@ -173,7 +173,7 @@ fn approval(
     index: usize,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Option<String>> {
     let Some(gate) = settings.gate else {
         return Ok(None);
@@ -214,7 +214,7 @@ fn claim(f: &Fleet<'_>, s: &mut State, settings: &TickSettings<'_>) -> Result<bo
     }
 }
 
-fn halt(f: &Fleet<'_>, s: &mut State, index: usize, reason: &str, out: &Output) -> Result<()> {
+fn halt(f: &Fleet<'_>, s: &mut State, index: usize, reason: &str, out: &Context) -> Result<()> {
     let halt = Event::Halted {
         reason: reason.to_string(),
         at: now(),
@@ -275,7 +275,7 @@ fn settle(
     index: usize,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Settled> {
     *s = load(f.store, &s.id).map_err(records_err)?;
     if let Some(reason) = &s.halted {
@@ -352,7 +352,7 @@ fn drift_before(
     s: &State,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Option<String>> {
     let check = f
         .manager

@@ -10,10 +10,10 @@ use super::record::{Event, Record};
 use super::{AdoptError, Target};
 use crate::audit::Entry;
 use crate::config::{Customer, Unit};
+use crate::context::Context;
 use crate::data::adoption::{AdoptionDiff, Verdict};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// An adoption apply: the pair, the digest and who lets it through.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub struct ApplyTarget {
 }
 
 /// Applies the adoption plan of `a.pair` with digest `a.plan_sha256`.
-pub fn apply(a: &ApplyTarget, manager_dir: &Path, out: &Output) -> Result<String> {
+pub fn apply(a: &ApplyTarget, manager_dir: &Path, out: &Context) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, &a.pair)?;
     super::super::ops::check_operator(&manager, out)?;
@@ -46,7 +46,7 @@ pub(super) fn apply_pair(
     (view, module): (&crate::config::Manager, &crate::config::Manager),
     customer: &Customer,
     a: &ApplyTarget,
-    out: &Output,
+    out: &Context,
 ) -> Result<String> {
     let t = &a.pair;
     let unit = view.unit(&customer.slug, &t.environment);
@@ -128,7 +128,7 @@ pub(super) fn apply_pair(
         approval: verdict.describe(),
         preview_sha256: None,
     };
-    keep_records(view, &unit, &dir, customer, &record)?;
+    keep_records(view, &unit, &dir, customer, &record, &out.net)?;
     Ok(format!(
         "adopted {unit}: {} imported into the state, nothing created, replaced or destroyed (plan sha256:{}, {})",
         crate::util::text::count(addresses.len(), "object", "objects"),
@@ -185,8 +185,9 @@ fn keep_records(
     dir: &Path,
     customer: &Customer,
     record: &Record,
+    net: &crate::net::Settings,
 ) -> Result<()> {
-    let store = crate::records::Store::for_manager(view);
+    let store = crate::records::Store::for_manager(view, net);
     let ctx = crate::ci::RunContext::from_env();
     crate::records::record_deployment(
         &store,

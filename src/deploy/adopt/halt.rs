@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::AdoptError;
 use crate::audit::Entry;
 use crate::config::Unit;
-use crate::output::Output;
+use crate::context::Context;
 use crate::records::Store;
 use crate::report::adopt::WaveHalt;
 
@@ -81,11 +81,14 @@ pub fn current(
 
 /// Every adoption wave held by its halt: per product (or the manager),
 /// per environment of fleetform.yml.
-pub fn halts(manager_dir: &std::path::Path) -> crate::error::Result<Vec<WaveHalt>> {
+pub fn halts(
+    manager_dir: &std::path::Path,
+    net: &crate::net::Settings,
+) -> crate::error::Result<Vec<WaveHalt>> {
     let (manager, _) = crate::config::load(manager_dir)?;
     let mut out = Vec::new();
     for view in manager.products() {
-        let store = Store::for_manager(&view);
+        let store = Store::for_manager(&view, net);
         for env in view.environment_names() {
             if let Some(h) = current(&store, env, view.product.as_deref())? {
                 out.push(WaveHalt {
@@ -101,7 +104,7 @@ pub fn halts(manager_dir: &std::path::Path) -> crate::error::Result<Vec<WaveHalt
 }
 
 /// Keeps `r` (create-only) and writes its audit line.
-pub fn keep(store: &Store, r: &HaltRecord, out: &Output) -> Result<(), AdoptError> {
+pub fn keep(store: &Store, r: &HaltRecord, out: &Context) -> Result<(), AdoptError> {
     let key = crate::records::adoption_wave_key(
         &r.unit.environment,
         r.unit.product.as_deref(),
@@ -110,8 +113,7 @@ pub fn keep(store: &Store, r: &HaltRecord, out: &Output) -> Result<(), AdoptErro
     let bytes = serde_json::to_vec_pretty(r).expect("a record serialises");
     store.create(&key, &bytes)?;
     let first_line = r.reason.lines().next().unwrap_or_default();
-    crate::audit::record(
-        out,
+    out.record(
         Entry::now("adopt-wave", r.event.word())
             .unit(&r.unit)
             .detail(format!("{} at {}: {first_line}", r.event.word(), r.unit)),

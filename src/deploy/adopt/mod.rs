@@ -56,6 +56,7 @@ pub use release::{release, Release};
 pub use status::{status, Filter as StatusFilter};
 pub use wave::{wave, WaveSettings};
 
+use crate::context::Context;
 use crate::error::Error;
 
 /// The file in a pair's plan folder with its adoption diff.
@@ -123,13 +124,13 @@ fn resolve<'r>(
     registry: &'r crate::config::Registry,
     t: &Target,
 ) -> crate::error::Result<(crate::config::Manager, &'r crate::config::Customer)> {
-    let customer = registry
-        .require(&t.customer)
-        .map_err(|m| Error::Usage(format!("{m}; nothing was changed")))?;
-    let view = manager
-        .select_product(t.product.as_deref())
-        .map_err(Error::Usage)?;
-    super::ops::registered_for(manager, registry, customer, &view, &t.environment)?;
+    let (view, customer) = super::ops::pair_of(
+        manager,
+        registry,
+        &t.customer,
+        t.product.as_deref(),
+        &t.environment,
+    )?;
     if !customer.is_active() {
         return Err(Error::Refused(format!(
             "customer `{}` was revoked: nothing to adopt",
@@ -157,7 +158,7 @@ fn record_step<T>(
     detail: String,
     result: std::result::Result<T, crate::engine::RunError>,
     github: Option<OnGitHub<'_>>,
-    out: &crate::output::Output,
+    out: &Context,
 ) -> crate::error::Result<(String, T)> {
     let actor = entry.actor.clone();
     let reason = entry.reason.clone().unwrap_or_default();
@@ -165,7 +166,7 @@ fn record_step<T>(
         Ok(_) => entry.detail(detail),
         Err(e) => entry.detail(format!("{detail}: {}", e.short())),
     };
-    crate::audit::record(out, entry);
+    out.record(entry);
     if let Some(g) = github {
         let report = super::ops::Report {
             done: g.done,

@@ -18,13 +18,13 @@ use super::record::{Event, Record};
 use super::{AdoptError, Target};
 use crate::audit::Entry;
 use crate::config::{Customer, Unit};
+use crate::context::Context;
 use crate::deploy::ops::{self, Phase};
 use crate::deploy::second_person::{self, Verdict};
 use crate::deploy::state_preview::Sealed;
 use crate::engine::ops::StateOp;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// What to release, which half, and who lets it through.
 #[derive(Debug, Clone)]
@@ -41,12 +41,12 @@ pub struct Release {
 }
 
 /// Previews, or releases, `r.pair`, adopted and not applied since.
-pub fn release(r: &Release, manager_dir: &Path, out: &Output) -> Result<String> {
+pub fn release(r: &Release, manager_dir: &Path, out: &Context) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, &r.pair)?;
     ops::check_operator(&manager, out)?;
     let unit = view.unit(&customer.slug, &r.pair.environment);
-    let store = crate::records::Store::for_manager(&view);
+    let store = crate::records::Store::for_manager(&view, &out.net);
     let adopted = releasable(&store, &unit)?;
     let engine = Engine::with_terraform(&view, r.pair.terraform.as_deref())?;
     let dir = r.pair.out.join(unit.rel_dir());
@@ -173,7 +173,7 @@ fn record(
     adopted: Record,
     run: &Run<'_>,
     done: std::result::Result<String, crate::engine::RunError>,
-    out: &Output,
+    out: &Context,
 ) -> Result<String> {
     let approvers: Vec<String> = run.verdict.approver.iter().cloned().collect();
     let preview = run

@@ -23,7 +23,11 @@ pub struct Filter {
 /// The status of every active customer × environment `f` selects; with
 /// `products:` and no product named, every product the registry lets the
 /// customer have (fleetform.yml's order).
-pub fn status(f: &Filter, manager_dir: &Path) -> Result<Vec<PairStatus>> {
+pub fn status(
+    f: &Filter,
+    manager_dir: &Path,
+    net: &crate::net::Settings,
+) -> Result<Vec<PairStatus>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let views = match (&f.product, manager.has_products()) {
         (None, true) => manager.products(),
@@ -36,7 +40,7 @@ pub fn status(f: &Filter, manager_dir: &Path) -> Result<Vec<PairStatus>> {
     }
     let stores: Vec<crate::records::Store> = views
         .iter()
-        .map(crate::records::Store::for_manager)
+        .map(|view| crate::records::Store::for_manager(view, net))
         .collect();
     let mut rows = Vec::new();
     for customer in registry.customers.iter().filter(|c| c.is_active()) {

@@ -19,9 +19,9 @@ use super::halt::{HaltEvent, HaltRecord};
 use super::record::Event;
 use super::{ApplyTarget, Target};
 use crate::config::{Manager, Registry};
+use crate::context::Context;
 use crate::data::adoption::Verdict;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::records::Store;
 use crate::report::adopt::{PairStatus, Stage, WaveReport};
 
@@ -49,7 +49,7 @@ struct Step {
 }
 
 /// Runs the wave; the report says where it halted or waits, if it does.
-pub fn wave(s: &WaveSettings, manager_dir: &Path, out: &Output) -> Result<WaveReport> {
+pub fn wave(s: &WaveSettings, manager_dir: &Path, out: &Context) -> Result<WaveReport> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if s.apply.is_some() && crate::ci::in_actions() {
         return Err(Error::Refused(
@@ -59,7 +59,7 @@ pub fn wave(s: &WaveSettings, manager_dir: &Path, out: &Output) -> Result<WaveRe
     let view = manager
         .select_product(s.product.as_deref())
         .map_err(Error::Usage)?;
-    let store = Store::for_manager(&view);
+    let store = Store::for_manager(&view, &out.net);
     let steps = order(&manager, &registry, s)?;
     let mut report = WaveReport::default();
     match hold(&manager, &view, &store, s, out)? {
@@ -120,7 +120,7 @@ fn hold(
     view: &Manager,
     store: &Store,
     s: &WaveSettings,
-    out: &Output,
+    out: &Context,
 ) -> Result<Held> {
     let Some(h) = super::halt::current(store, &s.environment, s.product.as_deref())? else {
         if s.resume {
@@ -208,11 +208,11 @@ fn one_pair(
     registry: &Registry,
     t: &Target,
     apply: Option<&str>,
-    out: &Output,
+    out: &Context,
 ) -> Result<(PairStatus, Option<String>)> {
     let (view, customer) = super::resolve(manager, registry, t)?;
     let unit = view.unit(&customer.slug, &t.environment);
-    let store = Store::for_manager(&view);
+    let store = Store::for_manager(&view, &out.net);
     let before = super::status::pair_status(&view, &store, &unit, &t.out)?;
     if before.stage == Stage::Adopted {
         return Ok((before, None));

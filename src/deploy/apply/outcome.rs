@@ -70,7 +70,7 @@ impl ApplyRun<'_> {
             .identity(role.as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
-            &crate::records::Store::for_customer_role(self.manager),
+            &crate::records::Store::for_customer_role(self.manager, &self.out.net),
             &self.manager.unit(slug, env),
             &self.dir,
             crate::records::DeploymentFacts {
@@ -82,7 +82,7 @@ impl ApplyRun<'_> {
                 run_url: self.session.run_url.clone(),
             },
         );
-        crate::audit::record(self.out, audit);
+        self.out.record(audit);
         if let Err(e) = kept {
             self.out.error(&format!(
                 "{} was applied, but its deployment record was not kept: {e}",
@@ -124,8 +124,7 @@ impl ApplyRun<'_> {
                 status(&Status::ApplyFailed { place: &place }),
             )
             .await;
-        crate::audit::record(
-            self.out,
+        self.out.record(
             entry("apply", "failed", slug, env, self.payload())
                 .product(self.manager.product.as_deref())
                 .approved_by(checked.approver.as_deref())

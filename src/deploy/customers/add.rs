@@ -10,8 +10,8 @@ use super::keys::{manager_secret, print_key};
 use super::secret_keys;
 use crate::config::edit;
 use crate::config::{Customer, Manager, Status, TokenInfo};
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// The new customer as `customers add` was given it.
 pub struct NewCustomer {
@@ -31,7 +31,7 @@ pub struct NewCustomer {
 
 /// `customers add`: the customer registered, its secrets identities made
 /// and sealed, and its dispatch key printed.
-pub fn add(manager: &Manager, new: NewCustomer, out: &Output) -> Result<()> {
+pub fn add(manager: &Manager, new: NewCustomer, out: &Context) -> Result<()> {
     let mut c = new_customer(manager, new);
     resolve_repo_id(manager, &mut c, out)?;
     // The secret is needed before the registry is written; the key
@@ -86,7 +86,7 @@ fn new_customer(manager: &Manager, new: NewCustomer) -> Customer {
 /// Fills the new customer's `repo_id` from GitHub when it was not given.
 /// Behind the relay it is required (customers are found by it); without
 /// the relay a lookup that cannot be made is only a note.
-fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Output) -> Result<()> {
+fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Context) -> Result<()> {
     let (Some(repo), None) = (c.repo.clone(), c.repo_id) else {
         return Ok(());
     };
@@ -95,12 +95,7 @@ fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Output) -> Result<
         Some(token) => {
             out.mask(token.expose());
             let rt = crate::github::runtime()?;
-            let gh = crate::github::GitHub::new(
-                &rt,
-                &crate::github::GitHub::api_url_from_env(),
-                Some(&token),
-                false,
-            )?;
+            let gh = crate::deploy::session::client(&rt, Some(&token), false, out)?;
             let found = rt
                 .block_on(gh.repo_facts(&repo))
                 .map_err(|e| Error::Failed(format!("looking up the id of {repo}: {e}")))?;
@@ -155,7 +150,7 @@ fn flag_name(field: &'static str) -> String {
 
 /// The registry's own rules for one entry ([`crate::config::entry_problem`])
 /// named by flag, the local path, then the edit under the registry's lock.
-fn add_entry(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
+fn add_entry(manager: &Manager, c: Customer, out: &Context) -> Result<()> {
     if let Some((_, problem)) = crate::config::entry_problem(&c, &flag_name) {
         return Err(Error::Usage(problem));
     }
@@ -184,8 +179,7 @@ fn add_entry(manager: &Manager, c: Customer, out: &Output) -> Result<()> {
         },
         |after| entry_done(after, &c.slug, "add the customer", |_| true),
     )?;
-    crate::audit::record(
-        out,
+    out.record(
         crate::audit::Entry::now("registry", "added")
             .customer(&c.slug)
             .detail(format!("added {}", c.repo.as_deref().unwrap_or("(local)"))),

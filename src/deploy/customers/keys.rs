@@ -4,6 +4,7 @@
 use super::edit::{edit_registry, edited, registry_file};
 use crate::config::edit;
 use crate::config::{Customer, Manager, Registry};
+use crate::context::Context;
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -62,7 +63,7 @@ pub fn dispatch_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
 
 /// Bumps the customer's `key_generation`: the manager then checks
 /// dispatches against the new key only, so the old one is void at once.
-pub fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
+pub fn rotate_key(manager: &Manager, slug: &str, out: &Context) -> Result<()> {
     let secret = manager_secret("rotate-key")?;
     // Read, edit and write under the registry's lock, so a concurrent edit
     // is never lost and the generation bumped is the current one.
@@ -101,8 +102,7 @@ pub fn rotate_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
             "the edit of {shown} did not set `key_generation: {new}` for `{slug}`; check the file"
         )));
     }
-    crate::audit::record(
-        out,
+    out.record(
         crate::audit::Entry::now("registry", "key-rotated")
             .customer(slug)
             .detail(format!(

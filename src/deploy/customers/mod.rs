@@ -15,7 +15,8 @@
 //!
 //! May import `config`, `data`, `dispatch`, `notify`, `report`, `rollout`,
 //! `fleet` (the customer template's files), `github` (a new customer's
-//! repository id), `records`, `ci`, `audit`, `values`, `version`,
+//! repository id), `records`, `ci`, `audit`, `context` (the command's
+//! audit log, notifications and network settings), `values`, `version`,
 //! `error`, `util` and `output`.
 
 pub mod add;

@@ -5,9 +5,9 @@
 
 use super::edit::{edit_entry, edited};
 use crate::config::{edit, Manager, Registry};
+use crate::context::Context;
 use crate::deploy::offboard::{self, Approve, Settings};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// Which half of the offboarding is asked for.
 pub enum Step<'a> {
@@ -23,7 +23,7 @@ pub fn offboard(
     slug: &str,
     step: &Step<'_>,
     s: &Settings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     match step {
         Step::Preview { reason } => preview(manager, slug, *reason, s, out),
@@ -38,7 +38,7 @@ fn preview(
     slug: &str,
     reason: Option<&str>,
     s: &Settings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let reason = crate::deploy::ops::require_reason(reason)?;
     // On GitHub Actions only active members of `rollout.operators`.
@@ -79,7 +79,7 @@ fn destroy(
     slug: &str,
     a: &Approve<'_>,
     s: &Settings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     // On GitHub Actions only active members of `rollout.operators`.
     crate::deploy::ops::check_operator(manager, out)?;
@@ -92,8 +92,7 @@ fn destroy(
     let date = crate::audit::today();
     mark_offboarded(manager, slug, &date)?;
     let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
-    crate::audit::record(
-        out,
+    out.record(
         crate::audit::Entry::now("registry", "offboarded")
             .customer(slug)
             .reason(&done.sealed.reason)
@@ -107,7 +106,7 @@ fn destroy(
         crate::util::text::count(done.sealed.total(), "resource", "resources"),
         crate::util::text::count(done.destroyed.len(), "pair", "pairs"),
         done.verdict.describe(),
-        crate::records::Store::for_customer_role(manager).describe()
+        crate::records::Store::for_customer_role(manager, &out.net).describe()
     ));
     Ok(())
 }

@@ -10,8 +10,8 @@ use crate::config::pins::Pin;
 use crate::config::{
     days_past, edit, is_one_line, is_real_date, is_reason, Manager, ProductProblem, Registry,
 };
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 use super::edit::{edit_registry, refuse_secretish};
 
@@ -41,7 +41,7 @@ pub struct UnpinSettings {
 
 /// `customers pin`: the pin set on each customer (replacing its pin of
 /// the product), audited.
-pub fn pin(manager: &Manager, args: &PinSettings, out: &Output) -> Result<()> {
+pub fn pin(manager: &Manager, args: &PinSettings, out: &Context) -> Result<()> {
     let reason = args.reason.trim();
     if !is_reason(reason) {
         return Err(Error::Usage("--reason must say why, on one line".into()));
@@ -68,8 +68,7 @@ pub fn pin(manager: &Manager, args: &PinSettings, out: &Output) -> Result<()> {
         |c| held(&c.pins),
     )?;
     for slug in &slugs {
-        crate::audit::record(
-            out,
+        out.record(
             crate::audit::Entry::now("registry", "pinned")
                 .customer(slug)
                 .reason(reason)
@@ -82,7 +81,7 @@ pub fn pin(manager: &Manager, args: &PinSettings, out: &Output) -> Result<()> {
 
 /// `customers unpin`: the product's pin (or every pin) taken off each
 /// customer, audited.
-pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Output) -> Result<()> {
+pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Context) -> Result<()> {
     let reason = args.reason.as_deref().map(str::trim).unwrap_or("");
     if !is_one_line(reason) {
         return Err(Error::Usage("--reason must be one line".into()));
@@ -117,7 +116,7 @@ pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Output) -> Result<()
             if !reason.is_empty() {
                 entry = entry.reason(reason);
             }
-            crate::audit::record(out, entry);
+            out.record(entry);
             out.result(&format!("unpinned `{slug}`: was {}", p.describe()));
         }
     }

@@ -6,8 +6,8 @@ use super::edit::{edit_entry, refuse_secretish};
 use super::secret_keys;
 use crate::config::edit;
 use crate::config::{is_date, Customer, Manager, Registry};
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// `customers revoke`: `slug` revoked on `date` (default: today) for
 /// `reason`, and the steps that end its access.
@@ -16,7 +16,7 @@ pub fn revoke(
     slug: &str,
     reason: &str,
     date: Option<String>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     if reason.trim().is_empty() {
         return Err(Error::Usage("--reason must say why".into()));
@@ -51,8 +51,7 @@ pub fn revoke(
         }
         return Ok(());
     };
-    crate::audit::record(
-        out,
+    out.record(
         crate::audit::Entry::now("registry", "revoked")
             .customer(slug)
             .detail(reason.to_string()),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use super::edit::{edit_entry, edited};
 use crate::config::{display_path, Customer, Manager};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
 
@@ -178,7 +179,7 @@ pub(crate) fn secret_name(slug: &str) -> String {
 /// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
 /// new recipient in the registry (the old one retired at once: no plan
 /// decrypts a value encrypted to it), and what the customer must do.
-pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Output) -> Result<()> {
+pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Context) -> Result<()> {
     let Some(config) = &manager.config.secrets else {
         return Err(Error::Usage(
             "fleetform.yml has no `secrets:`, so customers have no secrets recipients".into(),
@@ -206,8 +207,7 @@ pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Output) -> Result<
     }
     let made = [made];
     seal(manager, slug, &made, out)?;
-    crate::audit::record(
-        out,
+    out.record(
         crate::audit::Entry::now("registry", "secrets key rotated")
             .customer(slug)
             .detail(format!("{env}: new recipient {recipient}")),

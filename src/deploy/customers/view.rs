@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::config::{Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN_DAYS};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 
@@ -29,7 +30,7 @@ struct Item<'a> {
     pins: Vec<PinItem>,
 }
 
-pub fn list(manager: &Manager, json: bool, notify: bool, out: &Output) -> Result<()> {
+pub fn list(manager: &Manager, json: bool, notify: bool, out: &Context) -> Result<()> {
     let registry = Registry::load(manager)?;
     let today = today();
     let items: Vec<Item> = registry
@@ -230,7 +231,7 @@ pub fn notify_tokens(
     manager: &Manager,
     registry: &Registry,
     today: jiff::civil::Date,
-    out: &Output,
+    out: &Context,
 ) {
     for c in registry.customers.iter().filter(|c| c.is_active()) {
         let when = match c.token.as_ref().and_then(|t| t.state(today)) {
@@ -247,7 +248,7 @@ pub fn notify_tokens(
             format!("the customer's manager-repo token (MANAGER_REPO_PAT) {when}; ask for a new one and record its expiry in customers.yml"),
         );
         notice.customer = Some(c.slug.clone());
-        crate::notify::send(manager, &notice, out);
+        out.notify(manager, &notice);
     }
 }
 

@@ -33,7 +33,8 @@
 //! (`inbox`, its budget).
 //!
 //! May import `audit`, `ci`, `config`, `doctor` (the checks these facts
-//! feed), `error`, `github`, `net`, `output`, `report`, `rollout`,
+//! feed), `context` (the command's network settings), `error`, `github`,
+//! `net`, `output`, `report`, `rollout`,
 //! `terraform`, `util` and `values`.
 
 mod inbox;
@@ -43,6 +44,7 @@ use secrets::{secret_age_checks, sensitive_variable_checks};
 use std::path::Path;
 
 use crate::config::{Manager, Registry};
+use crate::context::Context;
 use crate::doctor::facts::{
     AccessFacts, AppFacts, CustomerFacts, DeployWorkflow, ManagerFacts, TokenFacts,
 };
@@ -300,7 +302,7 @@ fn app_client(
     role: AppRole,
     rt: &tokio::runtime::Runtime,
     api: &str,
-    out: &Output,
+    out: &Context,
 ) -> Result<Option<GitHub>> {
     let Some(app) =
         crate::github::AppKey::from_env(role).map_err(|e| Error::Usage(e.to_string()))?
@@ -309,7 +311,7 @@ fn app_client(
     };
     let jwt = app.jwt(crate::audit::now_unix())?;
     out.mask(jwt.expose());
-    Ok(Some(GitHub::new(rt, api, Some(&jwt), false)?))
+    Ok(Some(GitHub::new(rt, &out.net, api, Some(&jwt), false)?))
 }
 
 fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
@@ -363,9 +365,9 @@ fn apps_checks(
     repo: &str,
     rt: &tokio::runtime::Runtime,
     api: &str,
-    out: &Output,
+    out: &Context,
 ) -> Result<(Vec<doctor::Check>, usize)> {
-    let anonymous = GitHub::new(rt, api, None, false)?;
+    let anonymous = GitHub::new(rt, &out.net, api, None, false)?;
     let relay_slug = manager.config.relay.as_ref().map(|r| r.app_slug.as_str());
     let (mut checks, mut requests) = (Vec::new(), 0);
     for role in [AppRole::Customer, AppRole::Manager] {
@@ -381,8 +383,8 @@ fn apps_checks(
 
 /// The proxy and the trusted CAs requests to `api` use (never a
 /// credential).
-fn network_route(api: &str) -> Result<String> {
-    let net = crate::net::settings().map_err(|e| Error::Usage(e.to_string()))?;
+fn network_route(net: &crate::net::Settings, api: &str) -> Result<String> {
+    let net = net.get().map_err(|e| Error::Usage(e.to_string()))?;
     let extra = std::env::var_os(crate::github::CA_FILE_VAR)
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);
@@ -396,6 +398,7 @@ fn network_route(api: &str) -> Result<String> {
 fn token_clients(
     settings: &Settings,
     rt: &tokio::runtime::Runtime,
+    net: &crate::net::Settings,
     api: &str,
 ) -> Result<(GitHub, Option<GitHub>)> {
     let cached = |gh: GitHub| match &settings.etags {
@@ -403,10 +406,10 @@ fn token_clients(
         None => gh,
     };
     let manager_gh = cached(
-        GitHub::new(rt, api, Some(&settings.manager_token), false)?.without_connect_retries(),
+        GitHub::new(rt, net, api, Some(&settings.manager_token), false)?.without_connect_retries(),
     );
     let customer_gh = match &settings.customer_token {
-        Some(t) => Some(cached(GitHub::new(rt, api, Some(t), false)?)),
+        Some(t) => Some(cached(GitHub::new(rt, net, api, Some(t), false)?)),
         None => None,
     };
     Ok((manager_gh, customer_gh))
@@ -418,12 +421,12 @@ fn examine(
     manager: &Manager,
     registry: &Registry,
     deploy: Option<DeployWorkflow>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Report> {
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
     let app_gh = app_client(AppRole::Customer, &rt, &api, out)?;
-    let (manager_gh, customer_gh) = token_clients(settings, &rt, &api)?;
+    let (manager_gh, customer_gh) = token_clients(settings, &rt, &out.net, &api)?;
     let mut unreachable = false;
     let (manager_facts, customers, inboxes) = rt.block_on(async {
         match read_manager(&manager_gh, &settings.repo, manager).await {
@@ -470,7 +473,7 @@ fn examine(
     }
     checks.insert(
         0,
-        doctor::network_check(&network_route(&api)?, !unreachable),
+        doctor::network_check(&network_route(&out.net, &api)?, !unreachable),
     );
     // Known without GitHub: the manager's own schema, the pins' expiry.
     checks.push(schema_check(manager, settings.strict, out));
@@ -597,7 +600,7 @@ fn schema_check(manager: &Manager, strict: bool, out: &Output) -> doctor::Check 
     )
 }
 
-pub fn run(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()> {
     out.mask(settings.manager_token.expose());
     if let Some(t) = &settings.customer_token {
         out.mask(t.expose());

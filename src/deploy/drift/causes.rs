@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::{Manager, RepairPolicy};
+use crate::context::Context;
 use crate::output::Output;
 use crate::records::Store;
 use crate::report::drift::Report;
@@ -40,9 +41,9 @@ fn halted(store: &Store, report: &Report, out: &Output) -> BTreeSet<String> {
 }
 
 /// Groups the report's drift by cause and classifies its pairs.
-pub(super) fn judge(manager: &Manager, report: &mut Report, out: &Output) {
+pub(super) fn judge(manager: &Manager, report: &mut Report, out: &Context) {
     let config = &manager.config.drift;
-    let store = Store::for_customer_role(manager);
+    let store = Store::for_customer_role(manager, &out.net);
     let previous = match crate::fleet::drift_causes::previous(&store) {
         Ok(p) => p,
         Err(e) => {
@@ -76,7 +77,7 @@ pub(super) fn judge(manager: &Manager, report: &mut Report, out: &Output) {
 
 /// Keeps the run's causes in the records for the next run and the
 /// dashboard (a run over the whole fleet only).
-pub(super) fn keep(manager: &Manager, settings: &Settings, report: &Report, out: &Output) {
+pub(super) fn keep(manager: &Manager, settings: &Settings, report: &Report, out: &Context) {
     if !whole_fleet(settings) {
         return;
     }
@@ -86,7 +87,7 @@ pub(super) fn keep(manager: &Manager, settings: &Settings, report: &Report, out:
         causes: report.causes.clone(),
         repairs: report.repairs.clone(),
     };
-    let store = Store::for_customer_role(manager);
+    let store = Store::for_customer_role(manager, &out.net);
     if let Err(e) = crate::fleet::drift_causes::keep(&store, &record) {
         out.note(&format!(
             "the run's causes were not kept in the records ({e}): the next run counts them as first seen"

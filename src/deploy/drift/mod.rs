@@ -21,14 +21,17 @@
 //! by cause and repairs by policy, wired to the records), `issues` (the
 //! customers' issues) and `cause_issues` (one issue per cause).
 //!
-//! May import `audit`, `ci`, `config`, `data`, `error`, `fleet`, `github`,
-//! `notify`, `output`, `records`, `report`, `rollout`, `util` and `values`.
+//! May import `audit`, `ci`, `config`, `context` (the command's audit log,
+//! notifications and network settings), `data`, `error`, `fleet`, `github`,
+//! `net` (the settings its clients connect with), `notify`, `output`,
+//! `records`, `report`, `rollout`, `util` and `values`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::ci::RunContext;
 use crate::config::{Customer, Manager};
+use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
@@ -123,10 +126,10 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(settings: &Settings) -> Result<Clients> {
+    fn new(settings: &Settings, net: &crate::net::Settings) -> Result<Clients> {
         let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
         let client = |t: &Token| {
-            let gh = GitHub::new(&rt, &GitHub::api_url_from_env(), Some(t), false)?;
+            let gh = GitHub::new(&rt, net, &GitHub::api_url_from_env(), Some(t), false)?;
             Ok::<_, Error>(match &settings.etags {
                 Some(cache) => gh.with_etag_cache(cache.clone()),
                 None => gh,
@@ -206,7 +209,7 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
 
 /// One `drift_found` notice per pair drifted in the cloud: its counts,
 /// nothing else.
-fn notify_drift(manager: &Manager, report: &Report, out: &Output) {
+fn notify_drift(manager: &Manager, report: &Report, out: &Context) {
     for r in &report.drifted {
         let counts = match &r.outcome {
             Outcome::Planned { summary, .. } => summary.counts(),
@@ -217,7 +220,7 @@ fn notify_drift(manager: &Manager, report: &Report, out: &Output) {
             format!("drift: {counts} (refresh-only plan of the default branch)"),
         )
         .unit(&r.customer, &r.environment, r.product.as_deref());
-        crate::notify::send(manager, &notice, out);
+        out.notify(manager, &notice);
     }
 }
 
@@ -250,7 +253,7 @@ fn check(
     registry: &crate::config::Registry,
     selected: &[(&Customer, Vec<String>)],
     clients: &Clients,
-    out: &Output,
+    out: &Context,
 ) -> Result<Vec<crate::fleet::Row>> {
     let remote = clients.files.as_ref().map(|gh| DefaultBranch {
         rt: &clients.rt,
@@ -272,31 +275,6 @@ fn check(
             },
         ) as Box<crate::fleet::SourceFn<'_>>
     };
-    if manager.has_products() {
-        let local_file = crate::fleet::local_products_file(registry);
-        let products_file = |c: &Customer| match (remote.as_ref(), DefaultBranch::repo_of(c)) {
-            (Some(r), Some(repo)) => r.products_file(repo),
-            _ => local_file(c),
-        };
-        let run = crate::fleet::products::RunSettings {
-            jobs: settings.jobs,
-            out_dir: &settings.out,
-            refresh_only: false,
-            action: "drift",
-            terraform: settings.terraform.as_deref(),
-            withhold_secrets: false,
-        };
-        return crate::fleet::products::run(
-            manager,
-            selected,
-            &products_file,
-            source_for,
-            &run,
-            out,
-        );
-    }
-    // Without products the manager is the one view; pinned customers are
-    // checked at their pin.
     let run = crate::fleet::products::RunSettings {
         jobs: settings.jobs,
         out_dir: &settings.out,
@@ -305,17 +283,12 @@ fn check(
         terraform: settings.terraform.as_deref(),
         withhold_secrets: false,
     };
-    let mut rows = Vec::new();
-    crate::fleet::products::run_at_pins(
-        manager,
-        manager,
-        selected.to_vec(),
-        &mut rows,
-        source_for,
-        &run,
-        out,
-    )?;
-    Ok(crate::fleet::products::ordered(manager, selected, rows))
+    let local_file = crate::fleet::local_products_file(registry);
+    let products_file = |c: &Customer| match (remote.as_ref(), DefaultBranch::repo_of(c)) {
+        (Some(r), Some(repo)) => r.products_file(repo),
+        _ => local_file(c),
+    };
+    crate::fleet::products::run_views(manager, selected, &products_file, source_for, &run, out)
 }
 
 /// The run's rows and their tally: planned here, or merged from the
@@ -325,7 +298,7 @@ fn rows_and_report(
     manager: &Manager,
     registry: &crate::config::Registry,
     clients: &Clients,
-    out: &Output,
+    out: &Context,
 ) -> Result<(Vec<Row>, Report)> {
     if let Some(dir) = &settings.from_reports {
         return merge::read(dir, registry, &expected_pairs(settings, manager, registry)?);
@@ -336,12 +309,12 @@ fn rows_and_report(
     Ok((rows, report))
 }
 
-pub fn run(settings: &Settings, manager_dir: &Path, out: &Output) -> Result<()> {
+pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()> {
     for t in settings.token.iter().chain(settings.issues_token.iter()) {
         out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let clients = Clients::new(settings)?;
+    let clients = Clients::new(settings, &out.net)?;
     let (rows, mut report) = rows_and_report(settings, &manager, &registry, &clients, out)?;
     causes::judge(&manager, &mut report, out);
 

@@ -78,20 +78,9 @@ fn one(
     dir: &std::path::Path,
 ) -> Result<Archived> {
     let scratch = dir.join(".state-read");
-    let read = engine
-        .state_read(c, &u.environment, &scratch, &["state pull", "state list"])
+    let (pulled, listed) = engine
+        .state_pulled_and_listed(c, &u.environment, &scratch)
         .map_err(|e| Error::Failed(format!("reading the state of {}: {}", u.unit, e.short())))?;
-    let mut read = read.into_iter();
-    let (pulled, listed) = (
-        read.next().unwrap_or_default(),
-        read.next().unwrap_or_default(),
-    );
-    let listed: Vec<String> = listed
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
     // The preview's digest of the state is over `state pull` without its
     // final newline (as a state operation's preview).
     let now = crate::util::fs::sha256_bytes(pulled.trim_end().as_bytes());

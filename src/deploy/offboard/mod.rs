@@ -33,6 +33,7 @@ use std::path::Path;
 use super::second_person::{self, Verdict};
 use crate::audit::Entry;
 use crate::config::{Customer, Manager, Registry, Unit};
+use crate::context::Context;
 use crate::data::summary::Targeting;
 use crate::dispatch::seal::{ArtifactKey, SealError};
 use crate::engine::{Engine, PlanRequest, RunError};
@@ -330,7 +331,7 @@ pub fn destroy(
     c: &Customer,
     s: &Settings<'_>,
     a: &Approve<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<Destroyed> {
     check_revoked(c)?;
     let (sealed, digest) = Sealed::open(s.out_dir, &c.slug, a.digest)?;
@@ -356,7 +357,7 @@ pub fn destroy(
     let this_run = this_run.filter(|_| crate::ci::in_actions());
     sealed.check_run(a.confirms, this_run.as_deref())?;
     open_plans(manager, &sealed, s.out_dir)?;
-    let store = crate::records::Store::for_customer_role(manager);
+    let store = crate::records::Store::for_customer_role(manager, &out.net);
     let archived = archive::all(manager, &store, c, &sealed, s)?;
     archive::record(&store, &sealed, &digest, &verdict, &archived)?;
     let mut done = Destroyed {
@@ -378,7 +379,7 @@ fn apply_all(
     c: &Customer,
     s: &Settings<'_>,
     done: &mut Destroyed,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
     let progress = out.progress(done.sealed.units.len());
@@ -404,25 +405,19 @@ fn apply_all(
         );
         match result {
             Ok(_) => {
-                crate::audit::record(
-                    out,
-                    entry.detail(format!(
-                        "destroyed {}; {before}",
-                        crate::util::text::count(u.destroys.len(), "resource", "resources")
-                    )),
-                );
+                out.record(entry.detail(format!(
+                    "destroyed {}; {before}",
+                    crate::util::text::count(u.destroys.len(), "resource", "resources")
+                )));
                 done.destroyed.push(u.unit.clone());
             }
             Err(e) => {
                 let left = left_in(&engine, c, &u.environment, &dir);
-                crate::audit::record(
-                    out,
-                    entry.detail(format!(
-                        "{}; left: {}; {before}",
-                        e.short(),
-                        left.join(", ")
-                    )),
-                );
+                out.record(entry.detail(format!(
+                    "{}; left: {}; {before}",
+                    e.short(),
+                    left.join(", ")
+                )));
                 done.failed.push(Failed {
                     unit: u.unit.clone(),
                     error: e.short(),

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use crate::context::Context;
 use crate::error::{Error, Result};
 
 /// What in the manager's folder differs from `HEAD`: changed, staged and
@@ -69,15 +70,12 @@ pub(super) fn refusal(files: &[String], manager_sha: &str) -> Error {
 }
 
 /// The warning and audit line of a start with `--allow-dirty`.
-pub(super) fn record(out: &crate::output::Output, id: &str, files: &[String], manager_sha: &str) {
+pub(super) fn record(out: &Context, id: &str, files: &[String], manager_sha: &str) {
     let said = format!(
         "{id}: started with --allow-dirty from a folder with uncommitted changes ({}) that commit {} does not contain",
         shown_files(files),
         crate::dispatch::short_sha(manager_sha)
     );
     out.note(&format!("warning: {said}"));
-    crate::audit::record(
-        out,
-        crate::audit::Entry::now("rollout", "started-dirty").detail(said),
-    );
+    out.record(crate::audit::Entry::now("rollout", "started-dirty").detail(said));
 }

@@ -9,6 +9,7 @@
 //! with the manager at the rollout's commit, exported from git.
 //!
 //! May import `rollout`, `fleet`, `config`, `records`, `report`, `audit`,
+//! `context` (the command's audit log and network settings),
 //! `ci`, `dispatch`, `github`, `util`, `error` and `output`, and `deploy`'s GitHub checks
 //! and deployments; `steps`, `owed` and `dirty` are its own parts.
 
@@ -19,9 +20,9 @@ pub mod steps;
 use std::path::Path;
 
 use crate::config::{Manager, Registry};
+use crate::context::Context;
 use crate::deploy::{ChangeCommits, Deployments, RolloutGitHub};
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::records::Store;
 use crate::rollout::{self, Fleet, StartSettings, TickSettings};
 
@@ -57,7 +58,12 @@ pub enum Control<'a> {
     Rollback,
 }
 
-pub fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, out: &Output) -> Result<()> {
+pub fn control(
+    live: &Live<'_>,
+    id: Option<&str>,
+    action: Control<'_>,
+    out: &Context,
+) -> Result<()> {
     let done = match action {
         Control::Halt(_) => "halted",
         Control::Resume => "resumed",
@@ -87,7 +93,7 @@ pub fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, out: &Out
 
 /// `rollout plan` of the rollout `id` (else the current one), with the
 /// manager at its commit and the registry of now.
-pub fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
+pub fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Context) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
     let key = artifact_key()?;
     let github = RolloutGitHub::from_env(out)?;
@@ -118,7 +124,7 @@ pub struct TickFlags<'a> {
 /// A tick of the rollout `id` (else the current one), with the manager at
 /// its commit, the registry of now, the approval gate and the customers'
 /// deployments on GitHub; a tick that leaves it halted is an error.
-pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Output) -> Result<()> {
+pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Context) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
     let github = RolloutGitHub::from_env(out)?;
     if how.unreviewed && github.is_some() {
@@ -203,7 +209,7 @@ fn change_commits(dir: &Path, s: &rollout::state::State) -> Result<ChangeCommits
 
 /// Who performs a control action: on GitHub, the run's actor once
 /// checked against `rollout.operators` (fail closed); by hand, the user.
-pub fn operator(manager: &Manager, action: &str, out: &Output) -> Result<String> {
+pub fn operator(manager: &Manager, action: &str, out: &Context) -> Result<String> {
     match RolloutGitHub::from_env(out)? {
         Some(gh) => gh.operator(manager, action),
         None => Ok(actor()),
@@ -296,7 +302,7 @@ pub fn start(
     manager_dir: &Path,
     how: &StartFlags<'_>,
     who: &str,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let manager_sha = rollout::start::commit_of(manager_dir, "HEAD", "HEAD")?;
     let uncommitted = dirty::uncommitted(manager_dir)?;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
@@ -48,7 +49,7 @@ impl<'a> Settings<'a> {
 /// Sends what is owed; says what was sent and what is still owed (exit 0:
 /// what did not fit is for the next run). Owed deployments and no token
 /// is a usage error.
-pub fn run(store: &Store, how: &Settings<'_>, out: &Output) -> Result<()> {
+pub fn run(store: &Store, how: &Settings<'_>, out: &Context) -> Result<()> {
     let only = how.only.as_deref();
     let client = Deployments::try_from_env("", out).map_err(Error::from)?;
     let Some(d) = client else {
@@ -71,7 +72,7 @@ pub fn run(store: &Store, how: &Settings<'_>, out: &Output) -> Result<()> {
 
 /// A tick run by hand sends what earlier ticks owe before its own applies
 /// (a shard of a stage leaves them: shards run side by side).
-pub(super) fn before_tick(store: &Store, d: &Deployments<'_>, out: &Output) -> Result<()> {
+pub(super) fn before_tick(store: &Store, d: &Deployments<'_>, out: &Context) -> Result<()> {
     let report = send_owed(store, d, None, out)?;
     if report.sent > 0 || report.owed > 0 {
         out.result(&line(&report));

@@ -3,6 +3,7 @@
 //! `plan`'s summary for the reviewers, and the tick's summary.
 
 use crate::config::{Manager, Unit};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::records::Store;
@@ -16,7 +17,7 @@ pub(super) fn plan(
     id: &str,
     key: &crate::dispatch::seal::ArtifactKey,
     settings: &TickSettings<'_>,
-    out: &Output,
+    out: &Context,
 ) -> Result<()> {
     let (s, planned) = rollout::plan::plan_stage(f, id, key, settings, out)?;
     let stage = &s.stages[s.current.min(s.stages.len().saturating_sub(1))];

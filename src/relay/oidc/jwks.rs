@@ -112,6 +112,7 @@ struct State {
 
 struct Inner {
     url: String,
+    net: crate::net::Settings,
     timing: Timing,
     state: Mutex<State>,
 }
@@ -131,15 +132,16 @@ enum Decision {
 }
 
 impl Jwks {
-    /// The keys at `url`, with [`Timing::from_env`].
-    pub fn new(url: String) -> Jwks {
-        Jwks::with_timing(url, Timing::from_env())
+    /// The keys at `url`, fetched with `net`, with [`Timing::from_env`].
+    pub fn new(url: String, net: crate::net::Settings) -> Jwks {
+        Jwks::with_timing(url, net, Timing::from_env())
     }
 
-    pub fn with_timing(url: String, timing: Timing) -> Jwks {
+    pub fn with_timing(url: String, net: crate::net::Settings, timing: Timing) -> Jwks {
         Jwks {
             inner: Arc::new(Inner {
                 url,
+                net,
                 timing,
                 state: Mutex::new(State::default()),
             }),
@@ -228,7 +230,7 @@ impl Jwks {
         });
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let result = fetch(&inner.url, &inner.timing).await;
+            let result = fetch(&inner.net, &inner.url, &inner.timing).await;
             let mut s = lock(&inner.state);
             let outcome = match result {
                 Ok(keys) => {
@@ -254,13 +256,13 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// The JWKS at `url`, with a bounded number of attempts.
-async fn fetch(url: &str, t: &Timing) -> Result<KeySet, String> {
+async fn fetch(net: &crate::net::Settings, url: &str, t: &Timing) -> Result<KeySet, String> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         }
-        match get_bounded(url, MAX_BYTES, t.attempt_timeout).await {
+        match get_bounded(net, url, MAX_BYTES, t.attempt_timeout).await {
             Ok(body) => return parse_jwks(&body),
             Err(FetchError::Status(s)) if s < 500 && s != 429 => {
                 return Err(format!("the issuer answered {s}"))

@@ -253,27 +253,12 @@ fn customer_values_in_comments_are_escaped() {
 
 fn summary(gates: Option<Verdict>) -> PlanSummary {
     PlanSummary {
-        customer: "acme".into(),
-        environment: "staging".into(),
         create: 1,
-        update: 0,
-        delete: 0,
-        replace: 0,
-        resources: Vec::new(),
-        outputs: Vec::new(),
         has_changes: true,
         plan_sha256: "0".repeat(64),
         state_key: "acme/staging".into(),
-        sha: None,
         gates,
-        product: None,
-        identity: None,
-        lock_checksums_dropped: false,
-        pin: None,
-        never_applied: false,
-        secrets: Vec::new(),
-        cloud_drift: Vec::new(),
-        targeting: None,
+        ..PlanSummary::of("acme", "staging")
     }
 }
 
