@@ -1,29 +1,34 @@
-//! What each operation does to the state, and what it answers.
+//! What each operation does to the state, and what it answers: the
+//! operations are routed here by their OpenAPI id, each family in its own
+//! file as in `src/github/` (`issues`, `pulls`, `comments`, `contents`,
+//! `git`, `statuses`, `deployments`, `dispatch`, `actions`, `teams`; the
+//! Apps, hooks, access and settings beside this folder).
 //!
 //! Requests reaching these handlers have been routed and validated against
 //! the OpenAPI description already; the handlers add GitHub's semantics
 //! (404 for missing objects, 409/422 for conflicts, archived repositories).
 
+mod actions;
+mod comments;
+mod contents;
+mod deployments;
+mod dispatch;
+mod git;
+mod issues;
+mod pulls;
+mod statuses;
+mod teams;
+
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::render;
-use super::state::{Repo, State};
+use super::state::State;
 use super::util::percent_encode_query;
 
-// Handlers by topic live in `handlers_repo` and `handlers_issues`.
-pub(crate) use super::handlers_issues::{add_comment, add_review};
-use super::handlers_issues::{
-    create_comment, create_issue, create_pull, list_comments, list_issues, list_pull_files,
-    list_pulls, list_reviews, pulls_of_commit, update_comment, update_issue, update_pull,
-};
-
-use super::handlers_repo::{
-    combined_status, create_check_run, create_deployment, create_deployment_status, create_ref,
-    create_status, dispatch, get_content, list_statuses, merge_upstream, put_content, put_secret,
-    update_ref,
-};
+pub(crate) use comments::add_comment;
+pub(crate) use pulls::add_review;
 
 /// Everything a handler needs to know about the request.
 pub(crate) struct Ctx<'a> {
@@ -131,7 +136,7 @@ impl Answer {
 /// Operations not under `/repos/{owner}/{repo}`.
 fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
     match ctx.op {
-        "teams/get-membership-for-user-in-org" => Some(team_membership(state, ctx)),
+        "teams/get-membership-for-user-in-org" => Some(teams::team_membership(state, ctx)),
         "orgs/get" => Some(super::access::org(state, ctx)),
         "apps/create-installation-access-token" => Some(super::apps::create_token(state, ctx)),
         "apps/get-authenticated" => Some(super::apps::authenticated_app(state)),
@@ -147,34 +152,6 @@ fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
         }
         _ => None,
     }
-}
-
-/// `GET /orgs/{org}/teams/{team_slug}/memberships/{username}`: 404 unless
-/// the user is a member (or invited: `pending`).
-fn team_membership(state: &mut State, ctx: &Ctx) -> Answer {
-    let (org, team, login) = (
-        &ctx.params["org"],
-        &ctx.params["team_slug"],
-        &ctx.params["username"],
-    );
-    let key = format!("{org}/{team}").to_ascii_lowercase();
-    let Some((_, member_state)) = state
-        .teams
-        .get(&key)
-        .and_then(|m| m.iter().find(|(l, _)| l.eq_ignore_ascii_case(login)))
-        .cloned()
-    else {
-        return Answer::not_found();
-    };
-    let api = state.api_url.clone();
-    Answer::json(
-        200,
-        json!({
-            "url": format!("{api}/orgs/{org}/teams/{team}/memberships/{login}"),
-            "role": "member",
-            "state": member_state,
-        }),
-    )
 }
 
 /// Serve one validated request.
@@ -204,92 +181,46 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
     let repo_name = repo.full_name();
     match ctx.op {
         "repos/get" => Answer::json(200, render::repository(state, repo)),
-        "repos/get-branch" => get_branch(state, repo, ctx),
-        "git/get-ref" => get_ref(state, repo, ctx),
-        "git/create-ref" => create_ref(state, &repo_name, ctx),
-        "git/update-ref" => update_ref(state, &repo_name, ctx),
-        "repos/get-content" => get_content(state, repo, ctx),
-        "repos/create-or-update-file-contents" => put_content(state, &repo_name, ctx),
-        "repos/create-dispatch-event" => dispatch(state, &repo_name, ctx),
-        "repos/create-commit-status" => create_status(state, &repo_name, ctx),
-        "repos/get-combined-status-for-ref" => combined_status(state, repo, ctx),
-        "repos/create-deployment" => create_deployment(state, &repo_name, ctx),
-        "repos/create-deployment-status" => create_deployment_status(state, &repo_name, ctx),
-        "repos/list-deployments" => super::handlers_repo::list_deployments(state, repo, ctx),
-        "repos/list-deployment-statuses" => {
-            super::handlers_repo::list_deployment_statuses(state, repo, ctx)
+        "repos/get-branch" => git::get_branch(state, repo, ctx),
+        "git/get-ref" => git::get_ref(state, repo, ctx),
+        "git/create-ref" => git::create_ref(state, &repo_name, ctx),
+        "git/update-ref" => git::update_ref(state, &repo_name, ctx),
+        "repos/get-content" => contents::get_content(state, repo, ctx),
+        "repos/create-or-update-file-contents" => contents::put_content(state, &repo_name, ctx),
+        "repos/create-dispatch-event" => dispatch::dispatch(state, &repo_name, ctx),
+        "repos/create-commit-status" => statuses::create_status(state, &repo_name, ctx),
+        "repos/get-combined-status-for-ref" => statuses::combined_status(state, repo, ctx),
+        "repos/create-deployment" => deployments::create_deployment(state, &repo_name, ctx),
+        "repos/create-deployment-status" => {
+            deployments::create_deployment_status(state, &repo_name, ctx)
         }
-        "repos/list-commit-statuses-for-ref" => list_statuses(state, repo, ctx),
-        "issues/list-comments" => list_comments(state, repo, ctx),
-        "issues/create-comment" => create_comment(state, &repo_name, ctx),
-        "issues/update-comment" => update_comment(state, &repo_name, ctx),
-        "issues/delete-comment" => {
-            let id = ctx.number("comment_id");
-            let repo = state.seeded(&repo_name);
-            let before = repo.comments.len();
-            repo.comments.retain(|c| c.id != id);
-            if repo.comments.len() == before {
-                Answer::not_found()
-            } else {
-                Answer::no_content()
-            }
+        "repos/list-deployments" => deployments::list_deployments(state, repo, ctx),
+        "repos/list-deployment-statuses" => deployments::list_deployment_statuses(state, repo, ctx),
+        "repos/list-commit-statuses-for-ref" => statuses::list_statuses(state, repo, ctx),
+        "issues/list-comments" => comments::list_comments(state, repo, ctx),
+        "issues/create-comment" => comments::create_comment(state, &repo_name, ctx),
+        "issues/update-comment" => comments::update_comment(state, &repo_name, ctx),
+        "issues/delete-comment" => comments::delete_comment(state, &repo_name, ctx),
+        "issues/create" => issues::create_issue(state, &repo_name, ctx),
+        "issues/update" => issues::update_issue(state, &repo_name, ctx),
+        "issues/list-for-repo" => issues::list_issues(state, repo, ctx),
+        "issues/get" => issues::get_issue(state, repo, ctx),
+        "pulls/get" => pulls::get_pull(state, repo, ctx),
+        "pulls/list" => pulls::list_pulls(state, repo, ctx),
+        "pulls/list-files" => pulls::list_pull_files(state, repo, ctx),
+        "repos/get-commit" => git::get_commit(state, repo, ctx),
+        "pulls/create" => pulls::create_pull(state, &repo_name, ctx),
+        "pulls/update" => pulls::update_pull(state, &repo_name, ctx),
+        "pulls/list-reviews" => pulls::list_reviews(state, repo, ctx),
+        "repos/list-pull-requests-associated-with-commit" => {
+            pulls::pulls_of_commit(state, repo, ctx)
         }
-        "issues/create" => create_issue(state, &repo_name, ctx),
-        "issues/update" => update_issue(state, &repo_name, ctx),
-        "issues/list-for-repo" => list_issues(state, repo, ctx),
-        "issues/get" => match repo.issues.get(&ctx.number("issue_number")) {
-            Some(rec) => Answer::json(200, render::issue(state, repo, rec)),
-            None => Answer::not_found(),
-        },
-        "pulls/get" => match repo.issues.get(&ctx.number("pull_number")) {
-            Some(rec) if rec.pull.is_some() => {
-                Answer::json(200, render::pull(state, repo, rec, true))
-            }
-            _ => Answer::not_found(),
-        },
-        "pulls/list" => list_pulls(state, repo, ctx),
-        "pulls/list-files" => list_pull_files(state, repo, ctx),
-        "repos/get-commit" => {
-            let reference = ctx.param("ref");
-            let reference = if reference == "HEAD" {
-                repo.default_branch.as_str()
-            } else {
-                reference
-            };
-            let sha = repo
-                .branch(reference)
-                .cloned()
-                .unwrap_or_else(|| reference.to_string());
-            match state.commits.get(&sha) {
-                Some(c) => Answer::json(200, render::commit(state, repo, c)),
-                None => Answer::error(422, &format!("No commit found for SHA: {reference}")),
-            }
-        }
-        "pulls/create" => create_pull(state, &repo_name, ctx),
-        "pulls/update" => update_pull(state, &repo_name, ctx),
-        "pulls/list-reviews" => list_reviews(state, repo, ctx),
-        "repos/list-pull-requests-associated-with-commit" => pulls_of_commit(state, repo, ctx),
-        "checks/create" => create_check_run(state, &repo_name, ctx),
-        "repos/merge-upstream" => merge_upstream(state, &repo_name, ctx),
-        "actions/get-repo-public-key" => Answer::json(
-            200,
-            json!({ "key_id": repo.public_key.0, "key": repo.public_key.1 }),
-        ),
-        "actions/create-or-update-repo-secret" => put_secret(state, &repo_name, ctx),
-        "actions/get-reviews-for-run" => Answer::json(
-            200,
-            super::render_actions::run_reviews(state, repo, ctx.number("run_id")),
-        ),
-        "actions/get-workflow-run" => {
-            let id = ctx.number("run_id");
-            match repo.workflow_runs.get(&id) {
-                Some(run) => Answer::json(
-                    200,
-                    super::render_actions::workflow_run(state, repo, id, run),
-                ),
-                None => Answer::not_found(),
-            }
-        }
+        "checks/create" => statuses::create_check_run(state, &repo_name, ctx),
+        "repos/merge-upstream" => git::merge_upstream(state, &repo_name, ctx),
+        "actions/get-repo-public-key" => actions::public_key(repo),
+        "actions/create-or-update-repo-secret" => actions::put_secret(state, &repo_name, ctx),
+        "actions/get-reviews-for-run" => actions::run_reviews(state, repo, ctx),
+        "actions/get-workflow-run" => actions::workflow_run(state, repo, ctx),
         other => Answer::error(501, &format!("fake GitHub does not implement {other}")),
     }
 }
@@ -353,18 +284,30 @@ pub(crate) fn paginate_within(
     answer
 }
 
-fn get_branch(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
-    let name = ctx.param("branch");
-    match repo.branch(name).and_then(|sha| state.commits.get(sha)) {
-        Some(c) => Answer::json(200, render::branch(state, repo, name, c)),
-        None => Answer::error(404, "Branch not found"),
-    }
-}
+/// GitHub's size limit for issue, pull request and comment bodies.
+const MAX_BODY_CHARS: usize = 65_536;
 
-fn get_ref(state: &State, repo: &Repo, ctx: &Ctx) -> Answer {
-    let full = format!("refs/{}", ctx.param("ref"));
-    match repo.refs.get(&full) {
-        Some(sha) => Answer::json(200, render::git_ref(state, repo, &full, sha)),
-        None => Answer::not_found(),
+/// The optional `body` field, or GitHub's 422 for `resource` when it is
+/// over the limit (GitHub capitalises the field for comments).
+fn body_field(ctx: &Ctx, resource: &str) -> Result<Option<String>, Box<Answer>> {
+    let body = ctx.str_field("body").map(str::to_string);
+    if body
+        .as_deref()
+        .is_some_and(|t| t.chars().count() > MAX_BODY_CHARS)
+    {
+        let field = if resource == "IssueComment" {
+            "Body"
+        } else {
+            "body"
+        };
+        return Err(Box::new(Answer::invalid(
+            resource,
+            "body",
+            "custom",
+            Some(&format!(
+                "{field} is too long (maximum is {MAX_BODY_CHARS} characters)"
+            )),
+        )));
     }
+    Ok(body)
 }
