@@ -204,17 +204,13 @@ fn drift_action_runs_fleetform_drift() {
     require_terraform();
     let fx = Fixture::new();
     let cloud = crate::fakecloud::onto_fixture(&fx);
-    let planned = fx
-        .fleetform()
+    let planned = common::Run::from(fx.fleetform())
         .args(["plan", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&planned);
-    let applied = fx
-        .fleetform()
+    let applied = common::Run::from(fx.fleetform())
         .args(["apply", "--customer", "globex", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&applied);
     crate::fakecloud::versioning_off(&cloud, "globex-");
     let gh = FakeGitHub::start();

@@ -69,19 +69,19 @@ pub(crate) fn plan_digest(w: &World, c: &str) -> String {
         0,
         &["adopt", "plan", "--customer", c, "--env", ENV, "--json"],
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     v["plan_sha256"].as_str().unwrap().to_string()
 }
 
 fn adopt_plan(w: &World, code: i32, c: &str) -> String {
     let out = w.expect(code, &["adopt", "plan", "--customer", c, "--env", ENV]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(out.stdout.as_bytes()).into_owned()
 }
 
 /// (stage, detail) of each pair in `adopt status --json`.
 pub(crate) fn statuses(w: &World) -> Vec<(String, String)> {
     let out = w.expect(0, &["adopt", "status", "--json"]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     v.as_array()
         .unwrap()
         .iter()
@@ -143,9 +143,10 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
     ];
     let out = w.expect(0, &discover);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("wrote adopt/c01/staging.yml: 3 objects"),
+        String::from_utf8_lossy(out.stdout.as_bytes())
+            .contains("wrote adopt/c01/staging.yml: 3 objects"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(out.stdout.as_bytes())
     );
     let out = w.expect(3, &discover);
     assert!(
@@ -180,7 +181,7 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
         0,
         &[&apply_args("c01", &digest)[..], &["--unreviewed"]].concat(),
     );
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains("adopted c01/staging: 3 objects imported"),
         "{said}"
@@ -192,7 +193,7 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
     );
     // Drift-clean: the pair's next plan changes nothing.
     let out = w.expect(0, &["plan", "--customer", "c01", "--env", ENV, "--json"]);
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(rows[0]["summary"]["has_changes"], false, "{rows:#}");
     let audit = adopt_audit(&w);
     assert_eq!(audit.len(), 1, "{audit:?}");
@@ -218,10 +219,10 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
     ];
     let out = w.expect(0, &release);
     assert!(
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(out.stdout.as_bytes())
             .contains("3 addresses out of the state; nothing in the cloud changed"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(out.stdout.as_bytes())
     );
     assert_eq!(
         fakecloud::objects(&w.cloud_file),
@@ -338,7 +339,7 @@ fn an_unmapped_resource_is_refused() {
         3,
         &["adopt", "plan", "--customer", "c01", "--env", ENV, "--json"],
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         v["diff"]["refused"][0]["address"], "fakecloud_bucket.logs",
         "{v:#}"
@@ -406,7 +407,10 @@ fn a_wave_halts_at_the_first_unexpected_diff() {
             "migration wave 1",
         ],
     );
-    snapshot("adopt_wave_halted", &String::from_utf8_lossy(&out.stdout));
+    snapshot(
+        "adopt_wave_halted",
+        &String::from_utf8_lossy(out.stdout.as_bytes()),
+    );
     assert_eq!(
         statuses(&w),
         [
@@ -484,7 +488,7 @@ fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
     // Status and the dashboard say the wave is halted, and where.
     let held = "The adoption wave of staging is halted at c03/staging since";
     let out = w.expect(0, &["adopt", "status"]);
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains(held)
             && said.contains("`fleetform adopt wave --env staging` says what lifts it"),
@@ -495,7 +499,7 @@ fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
     // The halt is kept: the next run plans nothing, not even the pairs
     // after the one it halted at, and says what lifts it.
     let out = w.expect(3, &wave_args(&[]));
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains("The adoption wave of staging is halted at c03/staging since")
             && said.contains("c03/staging is refused now")
@@ -517,7 +521,7 @@ fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
     // are not adopted twice).
     adopt_plan(&w, 0, "c03");
     let out = w.expect(0, &wave_args(&[]));
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains("went on: c03/staging is zero-diff now."),
         "{said}"
@@ -531,7 +535,7 @@ fn a_halted_wave_holds_until_its_pair_is_ready_then_goes_on_where_it_stopped() {
     assert_eq!(adopt_audit(&w).len(), 4, "{:?}", adopt_audit(&w));
     assert_eq!(wave_records(&w), ["halted", "resumed"]);
     let out = w.expect(0, &["adopt", "status"]);
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("is halted"));
+    assert!(!String::from_utf8_lossy(out.stdout.as_bytes()).contains("is halted"));
     let halts: Vec<Value> = w
         .audit()
         .into_iter()
@@ -565,7 +569,7 @@ fn a_wave_waits_for_the_wave_before_to_be_adopted_and_baked_and_an_operator_resu
     // Planned only (as on GitHub Actions): the pilot wave is ready, not
     // adopted, so the next wave does not start.
     let out = w.expect(0, &["adopt", "wave", "--env", ENV]);
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains("Not yet: wave half starts once every pair of wave internal is adopted, and c01/staging is not"),
         "{said}"
@@ -573,7 +577,7 @@ fn a_wave_waits_for_the_wave_before_to_be_adopted_and_baked_and_an_operator_resu
     assert_eq!(statuses(&w)[2], ("c03".into(), "mapped".into()));
     // Adopted: the next wave waits for the bake time.
     let out = w.expect(0, &wave_args(&[]));
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains("Not yet: wave half may start at ")
             && said.contains("wave internal bakes 3600 s after its last adoption (c0"),
@@ -583,11 +587,10 @@ fn a_wave_waits_for_the_wave_before_to_be_adopted_and_baked_and_an_operator_resu
     // Two hours on: the wave starts, and halts at c03.
     let later = (jiff::Timestamp::now().as_second() + 7200).to_string();
     let run = |args: &[&str]| {
-        w.fleetform()
+        common::Run::from(w.fleetform())
             .env("FLEETFORM_NOW", &later)
             .args(args)
             .output()
-            .unwrap()
     };
     let out = run(&wave_args(&[]));
     common::assert_code_for(format_args!("wave"), &out, 3);
@@ -596,7 +599,7 @@ fn a_wave_waits_for_the_wave_before_to_be_adopted_and_baked_and_an_operator_resu
     write_mapping(&w, "c03", &[]);
     let out = run(&wave_args(&["--resume"]));
     common::assert_code_for(format_args!("wave --resume"), &out, 0);
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = String::from_utf8_lossy(out.stdout.as_bytes());
     assert!(
         said.contains("went on: resumed by ops-dana: c03/staging is planned again."),
         "{said}"

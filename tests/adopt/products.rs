@@ -15,7 +15,7 @@ use crate::products::example::Products;
 fn statuses(p: &Products, args: &[&str]) -> Vec<(String, String)> {
     let out = p.run(&[&["adopt", "status", "--json"][..], args].concat());
     common::assert_ok(&out);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     v.as_array()
         .unwrap()
         .iter()
@@ -77,7 +77,7 @@ fn plan(p: &Products, product: &str) -> String {
         "--json",
     ]);
     common::assert_ok(&out);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert!(v["diff"]["updates"].as_array().unwrap().is_empty(), "{v:#}");
     assert!(v["diff"]["refused"].as_array().unwrap().is_empty(), "{v:#}");
     v["plan_sha256"].as_str().unwrap().to_string()
@@ -178,7 +178,7 @@ fn each_product_pair_is_adopted_on_its_own_and_status_and_the_dashboard_show_it(
     // Drift-clean: both products' next plans change nothing.
     let out = p.run(&["plan", "--customer", "acme", "--env", "staging", "--json"]);
     common::assert_ok(&out);
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(rows.len(), 2, "{rows:#?}");
     for r in &rows {
         assert_eq!(r["summary"]["has_changes"], false, "{r:#}");

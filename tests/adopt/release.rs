@@ -321,7 +321,7 @@ fn on_a_workstation_a_sealed_release_runs_only_unreviewed() {
         0,
         &[&RELEASE[..], &["--reason", "handed back", "--preview"]].concat(),
     );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = String::from_utf8_lossy(out.stdout.as_bytes()).to_string();
     let digest = common::digest_of(&text);
     let apply = [&RELEASE[..], &["--sha256", &digest]].concat();
     let out = w.expect(3, &apply);

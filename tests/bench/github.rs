@@ -203,11 +203,11 @@ fn children_peak_rss_kb() -> Option<i64> {
 }
 
 /// Parses a command's `--json` report (null when there is none).
-pub fn report(out: &std::process::Output) -> Value {
+pub fn report(out: &impl crate::common::Streams) -> Value {
     if std::env::var_os("FLEETFORM_BENCH_DEBUG").is_some() {
         eprintln!("{}", crate::common::stderr(out));
     }
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    serde_json::from_slice(out.out_bytes()).unwrap_or(Value::Null)
 }
 
 /// One mode's drift runs until every drifted customer has its issue.

@@ -106,11 +106,9 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
     gh.add_repo(MANAGER_REPO);
     let fx = world(n, &gh);
     let stand_in = crate::support::stand_in_terraform::install(&fx.path("stand-in"));
-    let start = fx
-        .fleetform()
+    let start = common::Run::from(fx.fleetform())
         .args(["rollout", "start", "--base", "HEAD~1"])
-        .output()
-        .unwrap();
+        .output();
     assert!(start.status.success(), "{}", common::stderr(&start));
     let started = Instant::now();
     let mut tally = Tally::default();
@@ -123,11 +121,9 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
             .output()
             .unwrap();
         tally.end(&gh, before, &report(&out));
-        let status = fx
-            .fleetform()
+        let status = common::Run::from(fx.fleetform())
             .args(["rollout", "status", "--json"])
-            .output()
-            .unwrap();
+            .output();
         done = report(&status)["next"].is_null();
     }
     let ticks = tally.runs;

@@ -7,18 +7,17 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::init::linter;
-use crate::common::{self, fleetform_bin, stderr, stdout};
+use crate::common::{self, stderr, stdout};
 
 const OPERATOR_WORKFLOWS: [&str; 2] = ["manager-ops.yml", "manager-offboard.yml"];
 
 /// `fleetform init --dir <root>/m` with `args`: (output, the repo).
-fn init(root: &Path, args: &[&str]) -> (std::process::Output, PathBuf) {
-    let out = fleetform_bin()
+fn init(root: &Path, args: &[&str]) -> (common::Ran, PathBuf) {
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(root)
         .args(["init", "--dir", "m"])
         .args(args)
-        .output()
-        .unwrap();
+        .output();
     (out, root.join("m"))
 }
 
@@ -62,11 +61,10 @@ fn with_operators_init_writes_the_operator_workflows_and_names_the_team() {
         assert!(printed.contains(needed), "{needed}: {printed}");
     }
     // fleetform.yml as written is valid, team and all.
-    let out = fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(&repo)
         .arg("validate")
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
 
     // The linters, as for the other generated workflows (tests/cli/init.rs).

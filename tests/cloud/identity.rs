@@ -337,12 +337,10 @@ fn a_missing_or_malformed_identity_is_an_error_of_that_customer() {
     let fx = Fixture::new();
     fx.append("manager/fleetform.yml", IDENTITY);
     // No registry entry has an account: each customer's plan says so.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .current_dir(fx.manager())
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     assert!(
         stderr(&out).contains("identity.account"),
@@ -359,12 +357,10 @@ fn a_missing_or_malformed_identity_is_an_error_of_that_customer() {
             1,
         ),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .current_dir(fx.manager())
         .args(["customers", "list"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     let err = stderr(&out);
     assert!(
@@ -377,12 +373,10 @@ fn a_missing_or_malformed_identity_is_an_error_of_that_customer() {
         "manager/fleetform.yml",
         &IDENTITY.replace("{customer}-plan", "{tenant}-plan"),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .current_dir(fx.manager())
         .args(["customers", "list"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     let err = stderr(&out);
     assert!(
@@ -561,14 +555,12 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
     s3_backend(&fx, &moto);
     with_identity(&fx, "123456789012", "123456789012");
 
-    let show = fx
-        .fleetform()
+    let show = common::Run::from(fx.fleetform())
         .current_dir(fx.manager())
         .args(["customers", "show", "acme", "--json"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&show);
-    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let shown: Value = serde_json::from_slice(show.stdout.as_bytes()).unwrap();
     let staging = &shown["cloud_identities"]["staging"];
     let plan_role = staging["plan"]["role_arn"].as_str().unwrap().to_string();
     let apply_role = staging["apply"]["role_arn"].as_str().unwrap().to_string();
@@ -644,9 +636,9 @@ fn matrix_jobs_carry_their_plan_role() {
         "manager/customers.yml",
         &reg.replacen("    identity:\n      account: \"333333333333\"\n", "", 1),
     );
-    let out = fx.fleetform().arg("matrix").output().unwrap();
+    let out = common::Run::from(fx.fleetform()).arg("matrix").output();
     common::assert_ok(&out);
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let job = |id: &str| {
         m["include"]
             .as_array()

@@ -45,18 +45,16 @@ impl Cloud {
         cmd
     }
 
-    fn plan_all(&self) -> std::process::Output {
-        self.fleetform()
+    fn plan_all(&self) -> crate::common::Ran {
+        common::Run::from(self.fleetform())
             .args(["plan", "--all", "--jobs", "2", "--json"])
             .output()
-            .unwrap()
     }
 
-    fn apply(&self, customer: &str, env: &str) -> std::process::Output {
-        self.fleetform()
+    fn apply(&self, customer: &str, env: &str) -> crate::common::Ran {
+        common::Run::from(self.fleetform())
             .args(["apply", "--customer", customer, "--env", env])
             .output()
-            .unwrap()
     }
 
     fn objects(&self) -> serde_json::Map<String, Value> {

@@ -30,7 +30,7 @@ pub(crate) fn plan(w: &World, extra: &[&str]) -> Value {
     let mut args = vec!["plan", "--customer", "c01", "--env", ENV, "--json"];
     args.extend(extra);
     let out = w.expect(0, &args);
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     rows[0]["summary"].clone()
 }
 
@@ -343,14 +343,13 @@ fn force_unlock_releases_a_stuck_lock() {
     assert!(cfg.contains("kind: s3"), "{cfg}");
     fx.write("manager/fleetform.yml", &cfg);
     let run = |args: &[&str]| {
-        fx.fleetform()
+        common::Run::from(fx.fleetform())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("USER", "ops-dana")
             .args(args)
             .output()
-            .unwrap()
     };
     let expect = |code: i32, args: &[&str]| {
         let out = run(args);
@@ -438,8 +437,7 @@ fn an_operation_is_reported_on_the_customers_repo() {
             &format!("  - slug: c01\n    repo: {repo}\n"),
         ),
     );
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_ACTOR", "ops-dana")
@@ -459,8 +457,7 @@ fn an_operation_is_reported_on_the_customers_repo() {
             "--github",
             "--unreviewed",
         ])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 0);
     let deployments = gh.deployments(repo);
     assert_eq!(deployments.len(), 1, "{deployments:?}");

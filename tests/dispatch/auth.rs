@@ -316,11 +316,9 @@ fn without_the_manager_secret_every_dispatch_is_refused_with_a_hint() {
 fn rotating_a_key_voids_the_old_one() {
     let mut w = World::new();
     let registry_before = w.fx.read("manager/customers.yml");
-    let out =
-        w.fx.fleetform()
-            .args(["customers", "rotate-key", "acme"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["customers", "rotate-key", "acme"])
+        .output();
     ok(&out);
     let new_key = stdout(&out).trim().to_string();
     assert_eq!(new_key, dispatch_key("acme", 2), "the key alone on stdout");
@@ -379,11 +377,9 @@ fn rotating_a_key_voids_the_old_one() {
 
     // A second rotation edits the number in place; dispatch-key and show
     // follow the registry.
-    let out =
-        w.fx.fleetform()
-            .args(["customers", "rotate-key", "acme"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["customers", "rotate-key", "acme"])
+        .output();
     ok(&out);
     let registry = w.fx.read("manager/customers.yml");
     assert!(
@@ -393,18 +389,14 @@ fn rotating_a_key_voids_the_old_one() {
         registry.lines().count(),
         registry_before.lines().count() + 1
     );
-    let out =
-        w.fx.fleetform()
-            .args(["customers", "dispatch-key", "acme"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["customers", "dispatch-key", "acme"])
+        .output();
     ok(&out);
     assert_eq!(stdout(&out).trim(), dispatch_key("acme", 3));
-    let out =
-        w.fx.fleetform()
-            .args(["customers", "show", "acme"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["customers", "show", "acme"])
+        .output();
     ok(&out);
     assert!(stdout(&out).contains("generation 3"), "{}", stdout(&out));
     assert_refused(&mut w, &signed(&stale), "at generation 3");
@@ -465,12 +457,10 @@ fn keys_are_issued_only_for_active_customers_with_a_repo_and_the_secret() {
     let audit = w.fx.read("manager/.fleetform/audit.jsonl");
     assert!(!audit.contains(dispatch_key("hooli", 1).rsplit('.').next().unwrap()));
     // Under Actions the key is masked before it is printed.
-    let out =
-        w.fx.fleetform()
-            .env("GITHUB_ACTIONS", "true")
-            .args(["customers", "dispatch-key", "hooli"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .env("GITHUB_ACTIONS", "true")
+        .args(["customers", "dispatch-key", "hooli"])
+        .output();
     ok(&out);
     let key = dispatch_key("hooli", 1);
     let text = stdout(&out);
@@ -482,35 +472,29 @@ fn keys_are_issued_only_for_active_customers_with_a_repo_and_the_secret() {
         (vec!["rotate-key", "initech"], "is revoked"),
         (vec!["dispatch-key", "nobody"], "is not registered"),
     ] {
-        let out =
-            w.fx.fleetform()
-                .arg("customers")
-                .args(&args)
-                .output()
-                .unwrap();
+        let out = common::Run::from(w.fx.fleetform())
+            .arg("customers")
+            .args(&args)
+            .output();
         common::assert_code_for(format_args!("{args:?}"), &out, 2);
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
     }
-    let out =
-        w.fx.fleetform()
-            .env_remove("FLEETFORM_DISPATCH_SECRET")
-            .args(["customers", "rotate-key", "acme"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .env_remove("FLEETFORM_DISPATCH_SECRET")
+        .args(["customers", "rotate-key", "acme"])
+        .output();
     common::assert_code(&out, 2);
     assert!(stderr(&out).contains("FLEETFORM_DISPATCH_SECRET is not set"));
     // The instructions name the secret and the workflow passes it.
-    let out =
-        w.fx.fleetform()
-            .args([
-                "customers",
-                "instructions",
-                "acme",
-                "--manager-repo",
-                MANAGER,
-            ])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args([
+            "customers",
+            "instructions",
+            "acme",
+            "--manager-repo",
+            MANAGER,
+        ])
+        .output();
     ok(&out);
     let text = stdout(&out);
     assert!(
@@ -652,12 +636,9 @@ fn the_apply_checks_the_signature_against_the_current_key() {
         .remove("sig");
     refused(&mut w, &no_sig, "not signed");
     // A rotation after the plan voids the pending apply.
-    ok(&w
-        .fx
-        .fleetform()
+    ok(&common::Run::from(w.fx.fleetform())
         .args(["customers", "rotate-key", "acme"])
-        .output()
-        .unwrap());
+        .output());
     refused(&mut w, &d, "at generation 2");
     // Signed with the current key two days ago (an approval that took two
     // days): applied.

@@ -489,16 +489,14 @@ fn the_manager_token_reads_the_settings_and_the_other_the_customers() {
 fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
     let gh = configured();
     let fx = common::Fixture::new();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_TOKEN", gh.token())
         .env("GITHUB_REPOSITORY", MANAGER)
         .arg("doctor")
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("provider/manager: 36 checks"));
+    assert!(String::from_utf8_lossy(out.stdout.as_bytes()).contains("provider/manager: 36 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let mut cmd = fx.fleetform();

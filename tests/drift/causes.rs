@@ -58,8 +58,7 @@ fn drifted() -> (World, FakeGitHub, String) {
 /// `drift --issues --json` over the whole fleet at `now`, with
 /// `writes_per_hour`: its exit code and report.
 fn drift(w: &World, gh: &FakeGitHub, now: u64, writes_per_hour: &str) -> (Option<i32>, Value) {
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FLEETFORM_ISSUES_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_NOW", now.to_string())
@@ -71,10 +70,9 @@ fn drift(w: &World, gh: &FakeGitHub, now: u64, writes_per_hour: &str) -> (Option
             "--manager-repo",
             MANAGER_REPO,
         ])
-        .output()
-        .unwrap();
-    let report =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(&out)));
+        .output();
+    let report = serde_json::from_slice(out.stdout.as_bytes())
+        .unwrap_or_else(|_| panic!("{}", common::stderr(&out)));
     (out.status.code(), report)
 }
 

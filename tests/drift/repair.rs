@@ -39,8 +39,8 @@ fn drifted() -> World {
     w
 }
 
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", common::stderr(out)))
+fn json(out: &impl common::Streams) -> Value {
+    serde_json::from_slice(out.out_bytes()).unwrap_or_else(|_| panic!("{}", common::stderr(out)))
 }
 
 /// The entry of `list` (a report's `repairs` or repairs.json) for `c`.
@@ -263,13 +263,11 @@ fn a_repair_is_reported_on_the_customers_repo() {
     );
     w.expect(4, &["drift", "--json", "--out", "drift-out"]);
     w.expect(0, &["repair", "--from", "drift-out", "--out", "repairs"]);
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())
         .args(["repair", "--apply", "repairs", "--unreviewed", "--github"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 0);
     assert_eq!(versioning(&w, "c01"), Some(true), "c01 repaired");
     let deployments = gh.deployments(repo);
@@ -313,12 +311,11 @@ fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
     // No checkout of c01: its plans can only come from GitHub.
     std::fs::remove_dir_all(w.fx.path("customers/c01")).unwrap();
     let from_github = |args: &[&str]| {
-        w.fleetform()
+        common::Run::from(w.fleetform())
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
             .args(args)
             .output()
-            .unwrap()
     };
     common::assert_code(&from_github(&["drift", "--json", "--out", "drift-out"]), 4);
     let step1 = |run: u64, env: &str, out_dir: &str| {

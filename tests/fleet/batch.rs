@@ -5,8 +5,8 @@ use crate::common;
 
 use common::{stderr, stdout, Fixture};
 
-fn run(fx: &Fixture, args: &[&str]) -> std::process::Output {
-    fx.fleetform().args(args).output().unwrap()
+fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
+    common::Run::from(fx.fleetform()).args(args).output()
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn render_flags_are_checked() {
     // The single-customer form is unchanged.
     let out = run(&fx, &["render", "--customer", "acme", "--env", "staging"]);
     common::assert_code(&out, 0);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(v["customer"], "acme");
 }
 
@@ -185,7 +185,7 @@ fn validate_many_files_reports_each_invalid_file_in_order() {
     args.extend(["--jobs", "1"]);
     let serial = run(&fx, &args);
     assert_eq!(stdout(&parallel), stdout(&serial));
-    let v: serde_json::Value = serde_json::from_slice(&parallel.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(parallel.stdout.as_bytes()).unwrap();
     let entries = v.as_array().unwrap();
     assert_eq!(entries.len(), 122);
     assert_eq!(entries[47]["name"], "many/c047.yml");

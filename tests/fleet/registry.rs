@@ -44,7 +44,9 @@ fn customers_add_keeps_comments_and_order() {
     assert_eq!(hooli["status"], "active");
     assert_eq!(hooli["environments"], serde_json::json!(["staging"]));
     assert_eq!(hooli["added"], "2026-11-21");
-    let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
+    let out = common::Run::from(fx.fleetform())
+        .args(["customers", "list"])
+        .output();
     insta::assert_snapshot!("customers_list", stdout(&out));
     let audit = fx.read("manager/.fleetform/audit.jsonl");
     assert!(audit.contains("\"action\":\"registry\"") && audit.contains("\"customer\":\"hooli\""));
@@ -98,12 +100,10 @@ fn customers_add_refuses_duplicates_and_bad_input() {
             "unknown environment `qa`",
         ),
     ] {
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .args(["customers", "add"])
             .args(&args)
-            .output()
-            .unwrap();
+            .output();
         common::assert_fails_for(format_args!("{args:?}"), &out);
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
         assert_eq!(
@@ -140,15 +140,13 @@ fn customers_add_looks_the_repo_id_up_in_one_request() {
     let gh = crate::support::fake_github::FakeGitHub::start();
     gh.add_repo("newco/infra");
     let add = |slug: &str, repo: &str, extra: &[&str]| {
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
             .args(["customers", "add", slug, "--repo", repo])
             .args(["--contact", "ops@newco.example"])
             .args(extra)
-            .output()
-            .unwrap();
+            .output();
         ok(&out);
     };
     let row = "`customers add`";
@@ -329,7 +327,9 @@ fn token_records_are_checked_at_their_line() {
             1,
         );
         fx.write("manager/customers.yml", &text);
-        let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
+        let out = common::Run::from(fx.fleetform())
+            .args(["customers", "list"])
+            .output();
         common::assert_fails_for(format_args!("{entry}"), &out);
         let err = stderr(&out);
         assert!(
@@ -355,8 +355,7 @@ fn token_records_are_checked_at_their_line() {
             "token",
         ),
     ] {
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .args([
                 "customers",
                 "add",
@@ -367,8 +366,7 @@ fn token_records_are_checked_at_their_line() {
                 "a@b.example",
             ])
             .args(&args)
-            .output()
-            .unwrap();
+            .output();
         common::assert_fails_for(format_args!("{args:?}"), &out);
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
         assert_eq!(
@@ -552,22 +550,18 @@ fn matrix_of_a_thousand_customers_fits_in_256_jobs() {
         }
     }
     // Deterministic.
-    let again = fx.fleetform().args(["matrix"]).output().unwrap();
-    assert_eq!(again.stdout, out.stdout.as_bytes());
+    let again = common::Run::from(fx.fleetform()).args(["matrix"]).output();
+    assert_eq!(again.stdout.as_bytes(), out.stdout.as_bytes());
     // Tunable, and small fleets get a job per pair.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["matrix", "--max-jobs", "10", "--env", "staging"])
-        .output()
-        .unwrap();
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .output();
+    let m: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(m["include"].as_array().unwrap().len(), 10);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["matrix", "--customer", "c0001,c0002"])
-        .output()
-        .unwrap();
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .output();
+    let m: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         m["include"][0],
         serde_json::json!({"id": "c0001-staging", "shard": ["c0001/staging"]})
@@ -607,12 +601,10 @@ fn matrix_of_customers_changed_between_refs() {
     // A manager-wide change affects every active customer.
     fx.append("manager/values/base.yml", "# tweak\n");
     git(&["commit", "-qam", "manager change"]);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["matrix", "--changed-from", "HEAD~1"])
-        .output()
-        .unwrap();
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .output();
+    let m: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         m["include"].as_array().unwrap().len(),
         4,
@@ -625,10 +617,9 @@ fn drift_after_apply_and_after_a_change() {
     require_terraform();
     let fx = Fixture::new();
     let drift = |fx: &Fixture| {
-        fx.fleetform()
+        common::Run::from(fx.fleetform())
             .args(["drift", "--customer", "acme", "--json"])
             .output()
-            .unwrap()
     };
     for env in ["staging", "production"] {
         common::run(&fx, &["plan", "--customer", "acme", "--env", env]).ok();
@@ -636,7 +627,7 @@ fn drift_after_apply_and_after_a_change() {
     }
     let out = drift(&fx);
     ok(&out);
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         (r["checked"].as_u64(), r["clean"].as_u64()),
         (Some(2), Some(2))
@@ -650,7 +641,7 @@ fn drift_after_apply_and_after_a_change() {
     // #52): exit 0, reported under its own key.
     let out = drift(&fx);
     ok(&out);
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(r["drifted"].as_array().unwrap().len(), 0);
     assert_eq!(r["unapplied"].as_array().unwrap().len(), 1);
     assert_eq!(r["unapplied"][0]["environment"], "staging");
@@ -674,20 +665,18 @@ fn drift_after_apply_and_after_a_change() {
     assert_eq!(r["errors"][0]["customer"], "broken-co");
     assert!(r["checked"].as_u64().unwrap() >= 5);
     // A shard from the matrix.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args([
             "drift",
             "--json",
             "--shard",
             r#"["acme/production","globex/staging"]"#,
         ])
-        .output()
-        .unwrap();
+        .output();
     // acme's production is as applied; globex's staging was never applied,
     // which is no drift.
     common::assert_code(&out, 0);
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(r["checked"], 2);
     assert_eq!(r["clean"], 1);
     assert_eq!(r["never_applied"][0]["customer"], "globex");

@@ -40,18 +40,16 @@ fn limits(per_hour: usize) -> Limits {
 /// exit code, rows by customer (`ok`, `deferred`) and writes sent.
 fn sync(w: &mut World, per_hour: &str, extra: &[&str]) -> (Option<i32>, Value, usize) {
     w.gh.reset_counters();
-    let out =
-        w.fx.fleetform()
-            .env("GITHUB_API_URL", w.gh.api_url())
-            .env("FLEETFORM_TOKEN", w.gh.token())
-            .env("FLEETFORM_RETRY_MAX_WAIT_SECS", "5")
-            .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", per_hour)
-            .args(["sync", "--manager-repo", MANAGER, "--action-ref", "v9.9.9"])
-            .args(["--json"])
-            .args(extra)
-            .output()
-            .unwrap();
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let out = common::Run::from(w.fx.fleetform())
+        .env("GITHUB_API_URL", w.gh.api_url())
+        .env("FLEETFORM_TOKEN", w.gh.token())
+        .env("FLEETFORM_RETRY_MAX_WAIT_SECS", "5")
+        .env("FLEETFORM_GITHUB_WRITES_PER_HOUR", per_hour)
+        .args(["sync", "--manager-repo", MANAGER, "--action-ref", "v9.9.9"])
+        .args(["--json"])
+        .args(extra)
+        .output();
+    let rows: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap_or(Value::Null);
     assert!(rows.is_array(), "{}", stderr(&out));
     let by: serde_json::Map<String, Value> = rows
         .as_array()

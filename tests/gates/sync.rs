@@ -87,13 +87,11 @@ fn max_destroy_blocks_production_by_default() {
 fn forbidden_types_and_max_replace() {
     let w = World::new();
     with_policies(&w, "  default:\n    forbidden_resource_types: [\"terraform_d*\"]\n  environments:\n    staging:\n      max_replace: 0\n");
-    let out =
-        w.fx.fleetform()
-            .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
+        .output();
     ok(&out);
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let results = rows[0]["summary"]["gates"]["results"]
         .as_array()
         .unwrap()
@@ -278,17 +276,15 @@ const TEMPLATE_FILES: usize = 2;
 /// The example's customers with a repo on the fake GitHub.
 const CUSTOMERS_WITH_REPOS: usize = 2;
 
-fn sync(w: &mut World, extra: &[&str]) -> (std::process::Output, usize, usize) {
+fn sync(w: &mut World, extra: &[&str]) -> (crate::common::Ran, usize, usize) {
     w.gh.reset_counters();
-    let out =
-        w.fx.fleetform()
-            .env("GITHUB_API_URL", w.gh.api_url())
-            .env("FLEETFORM_TOKEN", w.gh.token())
-            .env("FLEETFORM_RETRY_BASE_MS", "20")
-            .args(["sync", "--manager-repo", MANAGER, "--action-ref", "v9.9.9"])
-            .args(extra)
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .env("GITHUB_API_URL", w.gh.api_url())
+        .env("FLEETFORM_TOKEN", w.gh.token())
+        .env("FLEETFORM_RETRY_BASE_MS", "20")
+        .args(["sync", "--manager-repo", MANAGER, "--action-ref", "v9.9.9"])
+        .args(extra)
+        .output();
     (out, w.gh.request_count(), w.gh.write_count())
 }
 

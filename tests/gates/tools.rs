@@ -79,11 +79,10 @@ pub(crate) fn gate<'a>(gates: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no gate {name}: {gates:?}"))
 }
 
-fn apply(fx: &Fixture) -> std::process::Output {
-    fx.fleetform()
+fn apply(fx: &Fixture) -> crate::common::Ran {
+    common::Run::from(fx.fleetform())
         .args(["apply", "--customer", "acme", "--env", "staging"])
         .output()
-        .unwrap()
 }
 
 #[test]
@@ -344,7 +343,7 @@ fn tool_settings_are_checked_at_their_line() {
         "      - name: scan\n        kind: checkov\n        timeout: soon\n",
     );
     let line = fx.read("manager/fleetform.yml").lines().count();
-    let out = fx.fleetform().arg("validate").output().unwrap();
+    let out = common::Run::from(fx.fleetform()).arg("validate").output();
     common::assert_fails(&out);
     assert!(
         stderr(&out).contains(&format!(
@@ -355,7 +354,7 @@ fn tool_settings_are_checked_at_their_line() {
     );
     let fx = Fixture::new();
     with_tools(&fx, "      - { name: scan, kind: trivy }\n");
-    let out = fx.fleetform().arg("validate").output().unwrap();
+    let out = common::Run::from(fx.fleetform()).arg("validate").output();
     common::assert_fails(&out);
     assert!(stderr(&out).contains("trivy"), "{}", stderr(&out));
 }
@@ -468,11 +467,9 @@ fn drift_checks_run_no_tools() {
         &fx,
         "      - { name: opa, kind: conftest, run: tools/conftest }\n",
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["drift", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     assert!(matches!(out.status.code(), Some(0 | 4)), "{}", stderr(&out));
     assert!(!marker.exists(), "drift ran a policy tool");
     let gates = plan_gates(&fx);

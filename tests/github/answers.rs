@@ -241,8 +241,8 @@ fn every_request_carries_the_documented_headers() {
 
 // ----- shas and branch names from the API (through `fleetform sync`) -----
 
-fn sync(w: &World) -> std::process::Output {
-    w.fx.fleetform()
+fn sync(w: &World) -> crate::common::Ran {
+    common::Run::from(w.fx.fleetform())
         .env("GITHUB_API_URL", w.gh.api_url())
         .env("FLEETFORM_TOKEN", w.gh.token())
         .env("FLEETFORM_RETRY_BASE_MS", "20")
@@ -254,7 +254,6 @@ fn sync(w: &World) -> std::process::Output {
             "acme",
         ])
         .output()
-        .unwrap()
 }
 
 /// A default branch name git would refuse is an error naming the endpoint
@@ -346,13 +345,13 @@ fn a_bad_blob_sha_is_refused() {
 /// Exit 2 with a message that says what is wrong, shows no secret (but in
 /// the runner's own `::add-mask::`, which hides it) and has no panic; no
 /// request is made.
-fn assert_usage(out: &std::process::Output, needles: &[&str], secret: Option<&str>) {
+fn assert_usage(out: &impl common::Streams, needles: &[&str], secret: Option<&str>) {
     let err: String = stderr(out)
         .lines()
         .filter(|l| !l.starts_with("::add-mask::"))
         .collect::<Vec<_>>()
         .join("\n");
-    common::assert_code(&out, 2);
+    common::assert_code(out, 2);
     assert!(!err.contains("panicked"), "{err}");
     for n in needles {
         assert!(err.contains(n), "`{n}` not in:\n{err}");
@@ -404,13 +403,11 @@ fn a_bad_api_root_is_a_usage_error_for_every_command() {
         assert_usage(&out, &[problem], Some("s3cret"));
     }
     // `sync` too.
-    let out =
-        w.fx.fleetform()
-            .env("GITHUB_API_URL", "ftp://h")
-            .env("FLEETFORM_TOKEN", w.gh.token())
-            .args(["sync", "--manager-repo", world::MANAGER])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .env("GITHUB_API_URL", "ftp://h")
+        .env("FLEETFORM_TOKEN", w.gh.token())
+        .args(["sync", "--manager-repo", world::MANAGER])
+        .output();
     assert_usage(&out, &["not http or https"], None);
     assert_eq!(w.gh.request_count(), 0, "nothing was sent anywhere");
 }

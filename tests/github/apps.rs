@@ -214,11 +214,10 @@ fn doctor_fails_a_private_customer_app() {
 #[test]
 fn init_writes_each_apps_manifest_with_exactly_its_permissions() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = common::fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(tmp.path())
         .args(["init", "--dir", "m"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok_for(format_args!("init"), &out);
     let read = |name: &str| -> Value {
         let text = std::fs::read_to_string(tmp.path().join("m/apps").join(name)).unwrap();

@@ -311,7 +311,7 @@ fn requests_per_command_within_the_readme_budgets() {
         ["plan", "--customer", "acme", "--env", "staging"],
         ["apply", "--customer", "acme", "--env", "staging"],
     ] {
-        let out = w.fx.fleetform().args(args).output().unwrap();
+        let out = common::Run::from(w.fx.fleetform()).args(args).output();
         common::assert_ok(&out);
     }
     w.gh.reset_counters();

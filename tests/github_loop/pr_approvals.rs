@@ -241,7 +241,9 @@ fn approvals_are_checked_where_they_are_written() {
     ] {
         let cfg = fx.read("manager/fleetform.yml");
         fx.append("manager/fleetform.yml", &format!("\n{bad}"));
-        let out = fx.fleetform().args(["customers", "list"]).output().unwrap();
+        let out = common::Run::from(fx.fleetform())
+            .args(["customers", "list"])
+            .output();
         common::assert_fails_for(format_args!("{bad}"), &out);
         let err = stderr(&out);
         assert!(

@@ -177,13 +177,11 @@ fn the_token_never_leaks() {
         f.summary(),
         std::fs::read_to_string(&f.output).unwrap(),
     ));
-    let out =
-        w.fx.fleetform()
-            .env("FLEETFORM_TOKEN", token)
-            .arg("-vv")
-            .args(["plan", "--dispatch"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .env("FLEETFORM_TOKEN", token)
+        .arg("-vv")
+        .args(["plan", "--dispatch"])
+        .output();
     texts.push((stdout(&out), stderr(&out), String::new(), String::new()));
     for (o, e, s, outputs) in &texts {
         let unmasked = |t: &str| {

@@ -183,40 +183,34 @@ fn audit_lines_for_a_full_run() {
         .unwrap()
         .starts_with("https://github.com/provider/manager/actions/runs/"));
 
-    let out =
-        w.fx.fleetform()
-            .args(["audit", "report", "--since", "2000-01-01", "--log"])
-            .arg(&log)
-            .arg("--json")
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["audit", "report", "--since", "2000-01-01", "--log"])
+        .arg(&log)
+        .arg("--json")
+        .output();
     ok(&out);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(report["applies_per_customer"]["acme"], 1);
     assert_eq!(report["applies"][0]["actor"], "ops-carol");
     assert_eq!(report["refusals"].as_array().unwrap().len(), 1);
-    let out =
-        w.fx.fleetform()
-            .args(["audit", "report", "--log"])
-            .arg(&log)
-            .output()
-            .unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args(["audit", "report", "--log"])
+        .arg(&log)
+        .output();
     ok(&out);
     assert!(stdout(&out).contains("## Approved applies (who approved what)"));
     assert!(stdout(&out).contains("ops-carol (run by ops-bot)"));
-    let out =
-        w.fx.fleetform()
-            .args([
-                "audit",
-                "report",
-                "--since",
-                "2999-01-01",
-                "--json",
-                "--log",
-            ])
-            .arg(&log)
-            .output()
-            .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::Run::from(w.fx.fleetform())
+        .args([
+            "audit",
+            "report",
+            "--since",
+            "2999-01-01",
+            "--json",
+            "--log",
+        ])
+        .arg(&log)
+        .output();
+    let report: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(report["records"], 0);
 }

@@ -13,7 +13,6 @@ use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use common::{require_terraform, Fixture};
@@ -99,11 +98,10 @@ fn customer_text_in_diagnostics_never_becomes_a_command() {
 /// Flag values are quoted by the flag parser's errors.
 #[test]
 fn flag_errors_never_become_commands() {
-    let out = common::fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .env("GITHUB_ACTIONS", "true")
         .args(["validate", "--jobs", "x\n::stop-commands::y"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 2);
     assert!(common::stderr(&out).contains("stop-commands::y"));
     assert_only_own_commands(&out);
@@ -112,12 +110,11 @@ fn flag_errors_never_become_commands() {
 // ---------------------------------------------------------------------------
 // What a customer file may be.
 
-fn plan_staging(fx: &Fixture, customer: &str) -> Output {
+fn plan_staging(fx: &Fixture, customer: &str) -> crate::common::Ran {
     require_terraform();
-    fx.fleetform()
+    common::Run::from(fx.fleetform())
         .args(["plan", "--customer", customer, "--env", "staging", "--json"])
         .output()
-        .unwrap()
 }
 
 /// A variables file that is a symlink into another customer's folder
@@ -132,7 +129,7 @@ fn a_symlinked_variables_file_is_refused() {
         vec!["validate", "--customer", "acme"],
         vec!["render", "--customer", "acme", "--env", "staging"],
     ] {
-        let out = fx.fleetform().args(&args).output().unwrap();
+        let out = common::Run::from(fx.fleetform()).args(&args).output();
         common::assert_fails_for(format_args!("{args:?}"), &out);
         assert!(!common::stdout(&out).contains("globex"), "{args:?}");
         let err = common::stderr(&out);
@@ -155,11 +152,9 @@ fn linked_folders_and_overrides_are_refused() {
     let infra = fx.path("customers/acme/infra");
     std::fs::remove_dir_all(&infra).unwrap();
     symlink(fx.path("customers/globex/infra"), &infra).unwrap();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["render", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     assert!(
         common::stderr(&out).contains("infra: is a symbolic link"),
@@ -174,11 +169,9 @@ fn linked_folders_and_overrides_are_refused() {
         fx.path("customers/acme/infra/variables.staging.yml"),
     )
     .unwrap();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["render", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     assert!(!common::stdout(&out).contains("eu-stolen-1"));
     assert!(
@@ -200,19 +193,17 @@ fn a_fifo_never_stalls_the_fleet() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     // Blocked on the FIFO, the run is killed at the timeout (a guard, not a
     // measure) and has no exit code, so the exit code 1 below fails it.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .timeout(Duration::from_secs(600))
         .args(["plan", "--all", "--json"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
     assert!(
         common::stderr(&out).contains("a FIFO"),
         "{}",
         common::stderr(&out)
     );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let globex_planned = rows
         .as_array()
         .unwrap()
@@ -393,13 +384,11 @@ fn write_errors_name_the_path_and_the_reason() {
 #[test]
 fn a_full_disk_is_named() {
     let fx = Fixture::new();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", "/dev/full")
         .args(["matrix"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     let err = common::stderr(&out);
     assert!(

@@ -89,7 +89,7 @@ fn templated_secrets_are_refused_by_every_local_command() {
             &["render", "--all", "--out", "rendered"],
             &["plan", "--customer", "acme", "--env", "staging"],
         ] {
-            let out = fx.fleetform().args(args).output().unwrap();
+            let out = common::Run::from(fx.fleetform()).args(args).output();
             let text = format!("{}{}", stdout(&out), stderr(&out));
             common::assert_code_for(format_args!("{file} {args:?}"), &out, 1);
             assert!(text.contains(message), "{file} {args:?}: {text}");
@@ -114,11 +114,9 @@ fn validate_files_finds_secrets_in_template_text() {
     let fx = Fixture::new();
     for (file, message, fragments, in_raw_text) in TEMPLATED_SECRETS {
         fx.write("check.yml", &corpus(file));
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .args(["validate", "../check.yml"])
-            .output()
-            .unwrap();
+            .output();
         let text = format!("{}{}", stdout(&out), stderr(&out));
         assert_never_repeated(&text, fragments, file);
         if *in_raw_text {
@@ -138,11 +136,9 @@ fn a_credential_key_is_never_repeated() {
         "customers/acme/infra/variables.yml",
         &corpus("vars/cred_as_key.yml"),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
+        .output();
     let text = format!("{}{}", stdout(&out), stderr(&out));
     common::assert_code(&out, 1);
     assert!(
@@ -172,11 +168,9 @@ fn schema_messages_never_quote_a_credential() {
         "customers/acme/infra/variables.production.yml",
         &format!("tags:\n  db_password: \"{password}\"\n"),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
+        .output();
     let text = format!("{}{}", stdout(&out), stderr(&out));
     common::assert_code(&out, 1);
     for want in [
@@ -199,11 +193,9 @@ fn manager_layer_templates_are_scanned_after_rendering() {
         "manager/values/base.yml",
         "\nbuild_id: \"{{ 'GHP_' | lower }}{{ 'A1b2C3d4E5f6A1b2C3d4E5f6A1b2C3d4E5f6' }}\"\n",
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["render", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     let text = format!("{}{}", stdout(&out), stderr(&out));
     common::assert_code(&out, 1);
     assert!(
@@ -480,11 +472,9 @@ fn working_copies_of_killed_runs_are_removed_by_the_next_run() {
     victim.wait().unwrap();
     assert!(left[0].exists());
 
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     let err = stderr(&out);
     common::assert_ok(&out);
     let name = left[0].file_name().unwrap().to_string_lossy().into_owned();
@@ -612,11 +602,9 @@ fn plan_io_errors_name_the_path_and_the_reason() {
         .manager()
         .join(".fleetform/out/acme/staging/terraform.log");
     std::fs::create_dir_all(blocker.join("x")).unwrap();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["plan", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     let text = format!("{}{}", stdout(&out), stderr(&out));
     common::assert_code(&out, 1);
     assert!(

@@ -18,7 +18,6 @@ use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Output;
 
 use common::{require_terraform, stderr, stdout, Fixture};
 use serde_json::{json, Value};
@@ -26,7 +25,7 @@ use support::fake_github::{BranchPolicy, Environment, FakeGitHub};
 
 /// Panics when the runner would obey a command in `out` that fleetform did
 /// not write itself (the model in `common::command_lines`).
-fn assert_obeys_nothing(out: &Output) {
+fn assert_obeys_nothing(out: &impl common::Streams) {
     let all = format!("{}\n{}", stdout(out), stderr(out));
     if let Some(problem) = common::foreign_commands(&all) {
         panic!("{problem}\n{all}");
@@ -82,14 +81,12 @@ fn s3_error_messages_never_become_commands() {
             ),
         ),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .args(["audit", "report", "--records"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_fails(&out);
     let err = stderr(&out);
     assert!(
@@ -258,12 +255,10 @@ fn allow_any_top_level_key(fx: &Fixture) {
 /// Runs `args` as under Actions; stdout must be JSON the runner obeys
 /// nothing of. Returns it.
 fn json_of(fx: &Fixture, args: &[&str]) -> (Option<i32>, Value) {
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .args(args)
-        .output()
-        .unwrap();
+        .output();
     assert_obeys_nothing(&out);
     let text = stdout(&out);
     let v = serde_json::from_str(&text)
@@ -552,19 +547,15 @@ fn hidden_characters_read_the_same_in_every_report() {
         "customer": "acme", "environment": "staging", "result": "failed",
         "detail": "ok\u{2066}evil\u{2069}\u{200b}"});
     fx.write("manager/.fleetform/audit.jsonl", &format!("{line}\n"));
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["report", "--html", "dash.html"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let mut pages = vec![std::fs::read_to_string(fx.path("manager/dash.html")).unwrap()];
     for format in ["html", "md"] {
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .args(["audit", "report", "--format", format])
-            .output()
-            .unwrap();
+            .output();
         common::assert_ok(&out);
         pages.push(stdout(&out));
     }

@@ -27,13 +27,11 @@ fn commit(fx: &Fixture, message: &str) {
 }
 
 fn impact(fx: &Fixture, args: &[&str]) -> (Option<i32>, Value, String) {
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--json"])
         .args(args)
-        .output()
-        .unwrap();
-    let json = serde_json::from_slice(&out.stdout)
+        .output();
+    let json = serde_json::from_slice(out.stdout.as_bytes())
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
     (out.status.code(), json, stderr(&out))
 }
@@ -114,11 +112,9 @@ fn a_change_to_staging_defaults_touches_only_the_staging_pairs_it_reaches() {
     assert!(i["modules"].as_array().unwrap().is_empty());
 
     // The working tree is the default head, and the text form says it all.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--base", "HEAD~1", "--show-values"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let text = stdout(&out);
     assert!(text.contains("of 4 pairs change"), "{text}");
@@ -177,7 +173,7 @@ fn a_module_change_marks_every_pair_of_the_module() {
 fn a_deployed_pair_is_compared_with_what_was_applied() {
     require_terraform();
     let fx = repo();
-    let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
+    let run = |args: &[&str]| common::Run::from(fx.fleetform()).args(args).output();
     assert!(run(&["plan", "--customer", "globex", "--env", "staging"])
         .status
         .success());
@@ -219,7 +215,7 @@ fn a_deployed_pair_is_compared_with_what_was_applied() {
 fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
     require_terraform();
     let fx = repo();
-    let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
+    let run = |args: &[&str]| common::Run::from(fx.fleetform()).args(args).output();
     let out = run(&["plan", "--all"]);
     common::assert_ok(&out);
     for (c, e) in [
@@ -254,11 +250,9 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
         serde_json::json!([{"address": "terraform_data.marker", "action": "create", "type": "terraform_data", "changed": ["/id", "/input", "/output"]}]),
         "{group:#}"
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--base", "HEAD", "--plan"])
-        .output()
-        .unwrap();
+        .output();
     assert!(stdout(&out).contains(", 1 distinct"), "{}", stdout(&out));
 
     // The same in two matrix shards, merged by a last job: one group still.
@@ -266,23 +260,19 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
         ("a.json", r#"["acme/staging","acme/production"]"#),
         ("b.json", r#"["globex"]"#),
     ] {
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .args([
                 "impact", "--base", "HEAD", "--plan", "--json", "--shard", shard,
             ])
-            .output()
-            .unwrap();
+            .output();
         common::assert_ok(&out);
         fx.write(name, &stdout(&out));
     }
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--base", "HEAD", "--json", "--plans-from"])
         .arg(fx.path("a.json"))
         .arg(fx.path("b.json"))
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let merged: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(merged["plans"]["planned"], pairs, "{merged:#}");
@@ -298,12 +288,10 @@ fn plans_of_the_affected_pairs_are_grouped_by_what_they_do() {
             .len(),
         pairs
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--base", "HEAD", "--plans-from"])
         .arg(fx.path("manager/fleetform.yml"))
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("not the output of `fleetform impact --plan --json`"),
@@ -336,8 +324,7 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
     );
     let answer = |expect: i32| {
         let before = gh.requests().len();
-        let out = fx
-            .fleetform()
+        let out = common::Run::from(fx.fleetform())
             .env("GITHUB_API_URL", gh.api_url())
             .env("GITHUB_TOKEN", gh.token())
             .args([
@@ -349,8 +336,7 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
                 manager,
             ])
             .args(["--pr", &pr.to_string(), "--sha", &head])
-            .output()
-            .unwrap();
+            .output();
         common::assert_code(&out, expect);
         assert!(!stdout(&out).contains(gh.token()) && !stderr(&out).contains(gh.token()));
         gh.requests().len() - before
@@ -358,8 +344,7 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
     assert_eq!(answer(0), 3, "list comments, create one, set the status");
     // What a commenting job writes (the workflow keeps it as an artifact)
     // has keys and files, never values.
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_TOKEN", gh.token())
         .args([
@@ -372,8 +357,7 @@ fn the_answer_is_one_sticky_comment_and_a_status_on_the_manager_pull_request() {
             manager,
         ])
         .args(["--pr", &pr.to_string(), "--sha", &head])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let written = stdout(&out);
     assert!(

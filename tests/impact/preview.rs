@@ -35,13 +35,11 @@ fn a_removed_key_is_traced_to_the_base_file_at_its_commit() {
         "manager/values/base.yml",
         &base.replace("  managed_by: fleetform\n", ""),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--json", "--base", "HEAD"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
-    let i: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let i: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let removed: Vec<&Value> = i["changed"]
         .as_array()
         .unwrap()
@@ -79,15 +77,13 @@ fn the_comment_names_the_pull_requests_head_commit() {
         "manager/values/staging.yml",
         &staging.replace("region: us-east-1", "region: us-east-2"),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_TOKEN", gh.token())
         .args(["impact", "--base", "HEAD", "--comment"])
         .args(["--manager-repo", manager, "--pr", &pr.to_string()])
         .args(["--sha", &head])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let body = &gh.comments(manager, pr)[0].body;
     let base = head_sha(&fx);
@@ -511,14 +507,12 @@ fn a_shard_without_an_answer_leaves_its_pairs_listed_as_failed() {
         &staging.replace("region: us-east-1", "region: us-east-2"),
     );
     fx.write("empty.json", "");
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["impact", "--base", "HEAD", "--json", "--plans-from"])
         .arg(fx.path("empty.json"))
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
-    let i: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let i: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let changed = i["changed"].as_array().unwrap();
     assert!(!changed.is_empty(), "{i:#}");
     let failed = i["plans"]["failed"].as_array().unwrap();
@@ -540,7 +534,7 @@ fn a_shard_without_an_answer_leaves_its_pairs_listed_as_failed() {
 fn plans_blame_the_manager_change_only_for_what_it_does() {
     common::require_terraform();
     let fx = repo();
-    let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
+    let run = |args: &[&str]| common::Run::from(fx.fleetform()).args(args).output();
     let out = run(&["plan", "--customer", "globex", "--env", "staging"]);
     common::assert_ok(&out);
     let out = run(&["apply", "--customer", "globex", "--env", "staging"]);
@@ -566,7 +560,7 @@ fn plans_blame_the_manager_change_only_for_what_it_does() {
     );
     let out = run(&["impact", "--base", "HEAD", "--plan", "--json"]);
     common::assert_ok(&out);
-    let i: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let i: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let plans = &i["plans"];
     let groups = plans["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "{plans:#}");

@@ -9,7 +9,7 @@ use crate::newcomer::first_hour::Desk;
 
 use std::path::{Path, PathBuf};
 
-use common::{fleetform_bin, stderr, stdout};
+use common::{stderr, stdout};
 
 /// The book's CLI reference (docs/src/reference/cli.md): the fenced block
 /// and the text after it.
@@ -186,11 +186,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
 #[test]
 fn fleetform_yml_is_found_from_a_subfolder() {
     let fx = common::Fixture::new();
-    let out = fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(fx.path("manager/values"))
         .args(["customers", "list"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     assert!(stdout(&out).contains("globex"), "{}", stdout(&out));
     assert!(
@@ -201,11 +200,10 @@ fn fleetform_yml_is_found_from_a_subfolder() {
     // Never from outside the git repository it is started in.
     fx.git(&["init", "-q"]);
     std::fs::create_dir_all(fx.path("manager/values/sub/.git")).unwrap();
-    let out = fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(fx.path("manager/values/sub"))
         .args(["customers", "list"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("fleetform.yml: cannot read"),
@@ -238,10 +236,9 @@ fn a_local_path_must_exist() {
 fn completions_offer_the_fleets_slugs_and_environments() {
     let fx = common::Fixture::new();
     let script = stdout(
-        &fx.fleetform()
+        &common::Run::from(fx.fleetform())
             .args(["completions", "bash"])
-            .output()
-            .unwrap(),
+            .output(),
     );
     fx.write("fleetform.bash", &script);
     let bin = assert_cmd::cargo::cargo_bin("fleetform");
@@ -279,10 +276,9 @@ fn completions_offer_the_fleets_slugs_and_environments() {
     );
     for shell in ["zsh", "fish"] {
         let script = stdout(
-            &fx.fleetform()
+            &common::Run::from(fx.fleetform())
                 .args(["completions", shell])
-                .output()
-                .unwrap(),
+                .output(),
         );
         assert!(
             script.contains("fleetform completions --list customers")

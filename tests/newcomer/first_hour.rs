@@ -7,7 +7,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fleetform_bin, require_terraform, stderr, stdout};
+use common::{require_terraform, stderr, stdout};
 
 /// A folder with the newcomer's repos side by side, as the quick start
 /// makes them.
@@ -31,13 +31,12 @@ impl Desk {
     }
 
     /// `fleetform ARGS` run in `dir` (relative to the desk).
-    pub(crate) fn run(&self, dir: &str, args: &[&str]) -> std::process::Output {
-        fleetform_bin()
+    pub(crate) fn run(&self, dir: &str, args: &[&str]) -> crate::common::Ran {
+        common::Run::from(common::fleetform_bin())
             .current_dir(self.path(dir))
             .env("TF_CLI_CONFIG_FILE", self.path("terraformrc"))
             .args(args)
             .output()
-            .unwrap()
     }
 
     /// Like [`Desk::run`], which must succeed; its stdout.
@@ -204,7 +203,7 @@ fn the_onboarding_text_passes_the_managers_own_checks() {
 fn the_example_managers_onboarding_starter_validates() {
     let fx = common::Fixture::new();
     let text = stdout(
-        &fx.fleetform()
+        &common::Run::from(fx.fleetform())
             .args([
                 "customers",
                 "instructions",
@@ -212,18 +211,15 @@ fn the_example_managers_onboarding_starter_validates() {
                 "--manager-repo",
                 "p/m",
             ])
-            .output()
-            .unwrap(),
+            .output(),
     );
     let starter = block_after(&text, "## 1.", "yaml");
     assert!(starter.contains("cloud_provider:"), "{starter}");
     fx.write("customers/globex/infra/variables.yml", &starter);
     std::fs::remove_file(fx.path("customers/globex/infra/variables.production.yml")).ok();
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["validate", "--customer", "globex"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok_for(format_args!("{starter}"), &out);
 }
 

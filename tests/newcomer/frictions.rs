@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{self, fleetform_bin, stderr, stdout};
+use crate::common::{self, stderr, stdout};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,12 +15,11 @@ fn root() -> PathBuf {
 /// `fleetform init --dir <root>/<dir>` with `args`, which must succeed:
 /// what it printed.
 fn init(root: &Path, dir: &str, args: &[&str]) -> String {
-    let out = fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(root)
         .args(["init", "--dir", dir])
         .args(args)
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok_for(format_args!("init {args:?}"), &out);
     stdout(&out)
 }
@@ -35,7 +34,7 @@ fn the_instructions_command_init_prints_works() {
     let told = "`fleetform customers instructions SLUG\n--manager-repo OWNER/NAME`";
     assert!(printed.contains(told), "{printed}");
     let m = tmp.path().join("m");
-    let add = fleetform_bin()
+    let add = common::Run::from(common::fleetform_bin())
         .current_dir(&m)
         .args(["customers", "add", "acme", "--repo", "acme/infra"])
         .args(["--repo-id", "7", "--contact", "ops@acme.example"])
@@ -43,8 +42,7 @@ fn the_instructions_command_init_prints_works() {
             "FLEETFORM_DISPATCH_SECRET",
             "a-test-dispatch-secret-of-32-bytes!!",
         )
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&add);
     // As printed, with the placeholders filled.
     common::run_bin(&[])

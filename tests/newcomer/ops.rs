@@ -99,11 +99,9 @@ fn never_applied_is_not_drift() {
         "{log}"
     );
 
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["report", "--html", "dash.html"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     assert!(
         stdout(&out).contains("(2 customers, 0 rollouts)"),
@@ -140,11 +138,9 @@ fn a_rollout_starts_from_a_commit_or_says_it_did_not() {
     );
     assert!(!fx.path("manager/.fleetform/records/rollouts").exists());
 
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["rollout", "start", "--base", "HEAD", "--allow-dirty"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     assert!(
         stderr(&out).contains("started with --allow-dirty from a folder with uncommitted changes (manager/values/staging.yml)"),
@@ -178,7 +174,7 @@ fn after_a_rollback_the_status_says_rolled_back() {
     );
     fx.git(&["commit", "-q", "-am", "two instances"]);
     let run = |args: &[&str]| {
-        let out = fx.fleetform().args(args).output().unwrap();
+        let out = common::Run::from(fx.fleetform()).args(args).output();
         common::assert_ok_for(format_args!("{args:?}"), &out);
         stdout(&out)
     };

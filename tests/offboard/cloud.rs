@@ -304,12 +304,10 @@ fn a_state_changed_since_the_preview_destroys_nothing() {
 fn an_offboarding_that_fails_halfway_says_what_is_left() {
     let w = revoked();
     let digest = preview(&w);
-    let out = w
-        .fleetform()
+    let out = crate::common::Run::from(w.fleetform())
         .env("FAKECLOUD_FAIL_DELETE_ON", "c01-staging-web-0")
         .args([&approve(&digest)[..], &["--unreviewed"]].concat())
-        .output()
-        .unwrap();
+        .output();
     crate::common::assert_code(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("`c01` stays revoked"), "{err}");
@@ -345,7 +343,7 @@ fn products_are_destroyed_dependents_first() {
         ),
     );
     let run = |code: i32, args: &[&str]| {
-        let out = crate::common::fleetform_bin()
+        let out = crate::common::Run::from(crate::common::fleetform_bin())
             .current_dir(fx.path("products/manager"))
             .env("TF_CLI_CONFIG_FILE", &installed.cli_config)
             .env("FAKECLOUD_FILE", &cloud)
@@ -354,8 +352,7 @@ fn products_are_destroyed_dependents_first() {
                 "the products test's artifact key, 32+ bytes",
             )
             .args(args)
-            .output()
-            .unwrap();
+            .output();
         crate::common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
     };

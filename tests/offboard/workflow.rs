@@ -267,11 +267,10 @@ fn as_init_writes_it_it_passes_zizmor_and_actionlint() {
     let zizmor = crate::cli::init::linter("zizmor");
     let actionlint = crate::cli::init::linter("actionlint");
     let tmp = tempfile::tempdir().unwrap();
-    let out = crate::common::fleetform_bin()
+    let out = crate::common::Run::from(crate::common::fleetform_bin())
         .current_dir(tmp.path())
         .args(["init", "--dir", "m", "--operators", "my-org/platform"])
-        .output()
-        .unwrap();
+        .output();
     crate::common::assert_ok(&out);
     let repo = tmp.path().join("m");
     let written = repo.join(".github/workflows/manager-offboard.yml");
@@ -312,7 +311,7 @@ fn on_github_actions_only_operators_offboard() {
         &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
     );
     let run = |actor: &str, args: &[&str]| {
-        w.fleetform()
+        crate::common::Run::from(w.fleetform())
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
             .env("GITHUB_REPOSITORY", "provider/manager")
@@ -322,7 +321,6 @@ fn on_github_actions_only_operators_offboard() {
             .args(["customers", "offboard", "c01"])
             .args(args)
             .output()
-            .unwrap()
     };
     for args in [
         &["--reason", "contract ended"][..],

@@ -44,8 +44,8 @@ impl Products {
         cmd
     }
 
-    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
-        self.fleetform().args(args).output().unwrap()
+    pub(crate) fn run(&self, args: &[&str]) -> crate::common::Ran {
+        common::Run::from(self.fleetform()).args(args).output()
     }
 
     pub(crate) fn plan_all(&self) -> Vec<Value> {
@@ -55,11 +55,11 @@ impl Products {
             "{}",
             stderr(&out)
         );
-        serde_json::from_slice(&out.stdout)
+        serde_json::from_slice(out.stdout.as_bytes())
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)))
     }
 
-    pub(crate) fn apply(&self, customer: &str, product: &str, env: &str) -> std::process::Output {
+    pub(crate) fn apply(&self, customer: &str, product: &str, env: &str) -> crate::common::Ran {
         self.run(&[
             "apply",
             "--customer",
@@ -314,7 +314,7 @@ fn a_wrong_products_file_fails_its_customer_alone_where_it_is_written() {
             && err.contains("product `app` is not enabled for customer `globex` by the manager"),
         "{err}"
     );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         row(&rows, "acme", "network", "staging")["result"],
         "planned"
@@ -352,7 +352,7 @@ fn customers_cannot_set_what_a_needed_product_passes() {
     let p = Products::new();
     let out = p.run(&["validate", "--json"]);
     common::assert_ok(&out);
-    let checked: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let checked: Vec<Value> = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let names: Vec<&str> = checked
         .iter()
         .map(|c| c["name"].as_str().unwrap())
@@ -502,7 +502,7 @@ fn an_impact_preview_groups_a_module_change_that_replaces_some_customers_network
         ),
     );
     let out = p.run(&["impact", "--base", "HEAD", "--plan", "--json"]);
-    let i: Value = serde_json::from_slice(&out.stdout)
+    let i: Value = serde_json::from_slice(out.stdout.as_bytes())
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
     assert_eq!(i["modules"], serde_json::json!(["network"]), "{i:#}");
     let groups = i["plans"]["groups"].as_array().unwrap();

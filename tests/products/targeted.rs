@@ -39,17 +39,16 @@ impl World {
         }
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        crate::common::fleetform_bin()
+    fn run(&self, args: &[&str]) -> crate::common::Ran {
+        crate::common::Run::from(crate::common::fleetform_bin())
             .current_dir(self.fx.path("products/manager"))
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
             .env("FAKECLOUD_FILE", &self.cloud)
             .args(args)
             .output()
-            .unwrap()
     }
 
-    fn expect(&self, code: i32, args: &[&str]) -> std::process::Output {
+    fn expect(&self, code: i32, args: &[&str]) -> crate::common::Ran {
         let out = self.run(args);
         crate::common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
@@ -136,8 +135,8 @@ fn a_targeted_plan_names_its_product_and_replaces_only_it() {
     let mut args: Vec<&str> = REPLACE.to_vec();
     args.extend(["--product", "network"]);
     let out = w.expect(0, &args);
-    let rows: Vec<Value> =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let rows: Vec<Value> = serde_json::from_slice(out.stdout.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(rows[0]["product"], "network", "{rows:#?}");
     let summary = &rows[0]["summary"];
@@ -183,7 +182,7 @@ fn a_targeted_plan_names_its_product_and_replaces_only_it() {
         0,
         &["plan", "--customer", "acme", "--env", "staging", "--json"],
     );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let app = rows.iter().find(|r| r["product"] == "app").unwrap();
     assert_eq!(app["summary"]["has_changes"], false, "{app:#}");
     // A targeted plan of the app reads the network's outputs from its
@@ -205,7 +204,7 @@ fn a_targeted_plan_names_its_product_and_replaces_only_it() {
             "--json",
         ],
     );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(rows[0]["product"], "app", "{rows:#?}");
     assert_eq!(rows[0]["result"], "planned", "{rows:#?}");

@@ -12,7 +12,7 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{fleetform_bin, stderr, stdout};
+use common::{stderr, stdout};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -20,16 +20,15 @@ const FIXTURE: &str = "tests/fixtures/audit/compliance.jsonl";
 
 /// Runs `audit report --log audit.jsonl ARGS` in a folder holding a copy of
 /// the fixture (the source shows as `local log audit.jsonl`).
-fn report(args: &[&str]) -> std::process::Output {
+fn report(args: &[&str]) -> crate::common::Ran {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     std::fs::copy(fixture, dir.path().join("audit.jsonl")).unwrap();
-    fleetform_bin()
+    common::Run::from(common::fleetform_bin())
         .current_dir(dir.path())
         .args(["audit", "report", "--log", "audit.jsonl"])
         .args(args)
         .output()
-        .unwrap()
 }
 
 const NOVEMBER: &[&str] = &["--since", "2026-11-01", "--until", "2026-11-30"];
@@ -199,12 +198,10 @@ fn records_store_rows_carry_their_keys_and_digests() {
             want.push((key, hex::encode(Sha256::digest(line.as_bytes()))));
         }
     }
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["audit", "report", "--records", "--format", "json"])
         .args(NOVEMBER)
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(

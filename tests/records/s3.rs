@@ -35,19 +35,18 @@ fn records_in(endpoint: &str, bucket: &str) -> Fixture {
     fx
 }
 
-fn run(fx: &Fixture, args: &[&str]) -> std::process::Output {
-    fx.fleetform()
+fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
+    common::Run::from(fx.fleetform())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z")
         .args(args)
         .output()
-        .unwrap()
 }
 
 /// `customers revoke`: edits the registry and keeps one audit record.
-fn revoke(fx: &Fixture) -> std::process::Output {
+fn revoke(fx: &Fixture) -> crate::common::Ran {
     run(
         fx,
         &[

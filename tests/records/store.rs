@@ -39,7 +39,7 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 fn a_local_store_keeps_every_event_and_the_deployment() {
     require_terraform();
     let fx = Fixture::new();
-    let run = |args: &[&str]| fx.fleetform().args(args).output().unwrap();
+    let run = |args: &[&str]| common::Run::from(fx.fleetform()).args(args).output();
     let out = run(&["plan", "--customer", "acme", "--env", "staging"]);
     common::assert_ok(&out);
     let out = run(&["apply", "--customer", "acme", "--env", "staging"]);
@@ -150,14 +150,13 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
         ),
     );
     let run = |args: &[&str]| {
-        fx.fleetform()
+        common::Run::from(fx.fleetform())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z")
             .args(args)
             .output()
-            .unwrap()
     };
     let out = run(&["plan", "--customer", "acme", "--env", "staging"]);
     common::assert_ok(&out);

@@ -122,12 +122,9 @@ fn the_provider_chooses_the_workflows_that_may_call() {
     let config = rw.w.fx.read("manager/fleetform.yml");
     let bad = config.replace(".github/workflows/infra.yaml", "infra.yaml@main");
     rw.w.fx.write("manager/fleetform.yml", &bad);
-    let out =
-        rw.w.fx
-            .fleetform()
-            .args(["relay", "serve"])
-            .output()
-            .unwrap();
+    let out = crate::common::Run::from(rw.w.fx.fleetform())
+        .args(["relay", "serve"])
+        .output();
     assert_ne!(out.status.code(), Some(0));
     let said = stderr(&out);
     assert!(
@@ -166,7 +163,9 @@ fn an_explicit_fleetform_audience_is_refused_naming_the_line_and_the_fix() {
     // fleetform.yml (`validate` here): the file and line of the key, why,
     // and the value to move to.
     for args in [&["relay", "serve"][..], &["validate"][..]] {
-        let out = rw.w.fx.fleetform().args(args).output().unwrap();
+        let out = crate::common::Run::from(rw.w.fx.fleetform())
+            .args(args)
+            .output();
         assert_ne!(out.status.code(), Some(0), "{args:?}");
         let said = stderr(&out);
         assert!(

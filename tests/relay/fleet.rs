@@ -182,23 +182,20 @@ fn past_the_minutes_writes_callers_are_told_when_to_come_back() {
 fn onboarding_behind_the_relay_hands_out_no_credential() {
     let rw = RelayWorld::new();
     rw.w.gh.add_repo("hooli/infra");
-    let out =
-        rw.w.fx
-            .fleetform()
-            .env_remove("FLEETFORM_DISPATCH_SECRET")
-            .env("GITHUB_API_URL", rw.w.gh.api_url())
-            .env("FLEETFORM_TOKEN", rw.w.gh.token())
-            .args([
-                "customers",
-                "add",
-                "hooli",
-                "--repo",
-                "hooli/infra",
-                "--contact",
-                "ops@hooli.example",
-            ])
-            .output()
-            .unwrap();
+    let out = common::Run::from(rw.w.fx.fleetform())
+        .env_remove("FLEETFORM_DISPATCH_SECRET")
+        .env("GITHUB_API_URL", rw.w.gh.api_url())
+        .env("FLEETFORM_TOKEN", rw.w.gh.token())
+        .args([
+            "customers",
+            "add",
+            "hooli",
+            "--repo",
+            "hooli/infra",
+            "--contact",
+            "ops@hooli.example",
+        ])
+        .output();
     ok(&out);
     assert!(!stdout(&out).contains("ffdk1."), "{}", stdout(&out));
     let registry = rw.w.fx.read("manager/customers.yml");
@@ -210,36 +207,30 @@ fn onboarding_behind_the_relay_hands_out_no_credential() {
         "{registry}"
     );
     // Without a token to look it up, the relay's manager needs the id given.
-    let out =
-        rw.w.fx
-            .fleetform()
-            .args([
-                "customers",
-                "add",
-                "pied",
-                "--repo",
-                "pied/piper",
-                "--contact",
-                "ops@pied.example",
-            ])
-            .output()
-            .unwrap();
+    let out = common::Run::from(rw.w.fx.fleetform())
+        .args([
+            "customers",
+            "add",
+            "pied",
+            "--repo",
+            "pied/piper",
+            "--contact",
+            "ops@pied.example",
+        ])
+        .output();
     common::assert_code(&out, 2);
     assert!(stderr(&out).contains("--repo-id"), "{}", stderr(&out));
 
-    let out =
-        rw.w.fx
-            .fleetform()
-            .args([
-                "customers",
-                "instructions",
-                "hooli",
-                "--manager-repo",
-                MANAGER,
-            ])
-            .args(["--relay-url", "https://relay.provider.example"])
-            .output()
-            .unwrap();
+    let out = common::Run::from(rw.w.fx.fleetform())
+        .args([
+            "customers",
+            "instructions",
+            "hooli",
+            "--manager-repo",
+            MANAGER,
+        ])
+        .args(["--relay-url", "https://relay.provider.example"])
+        .output();
     ok(&out);
     let text = stdout(&out);
     assert!(

@@ -37,14 +37,8 @@ fn pushed(gh: &FakeGitHub, approvals: Option<&str>) -> (World, u64, String) {
     (w, pr, id)
 }
 
-fn refused(out: &std::process::Output, says: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}\n{}",
-        stdout(out),
-        stderr(out)
-    );
+fn refused(out: &impl crate::common::Streams, says: &str) {
+    assert_eq!(out.exit_code(), Some(3), "{}\n{}", stdout(out), stderr(out));
     assert!(stderr(out).contains(says), "{says}: {}", stderr(out));
 }
 

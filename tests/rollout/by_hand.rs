@@ -34,7 +34,7 @@ pub(crate) fn customers(stage: &Value) -> Vec<String> {
 fn a_failure_in_wave_two_halts_until_resumed() {
     let w = World::with(4, "staging");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let started: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let stages = started["stages"].as_array().unwrap();
     let sizes: Vec<usize> = stages.iter().map(|s| customers(s).len()).collect();
     // 2 internal; half of the 2 left (rounded up); the rest.
@@ -44,12 +44,10 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     // A second start of the same commit while this one runs is refused.
     w.expect(3, &["rollout", "start", "--base", "HEAD~1"]);
 
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
         .args(["rollout", "tick"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
     assert!(stdout(&out).contains("halted:"), "{}", stdout(&out));
     assert_eq!(w.rolled(), ["c01", "c02"]);
@@ -96,7 +94,7 @@ fn a_failure_in_wave_two_halts_until_resumed() {
         assert_eq!(count("rollout", kind), 1, "no {kind} in the audit log");
     }
     let out = w.expect(0, &["audit", "report", "--json"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     for c in ["c01", "c02", "c03", "c04"] {
         assert_eq!(report["applies_per_customer"][c], 1, "{report:#}");
     }
@@ -293,17 +291,15 @@ fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
 
     w.change("tier: staging-2", "tier: staging-3");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let id = second["id"].as_str().unwrap().to_string();
     let victim = customers(&second["stages"][0])[1].clone();
     // Rolling back a running rollout is refused: halt it first.
     w.expect(3, &["rollout", "rollback"]);
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
         .args(["rollout", "tick"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
     let tier3 = |w: &World| {
         w.networks()
@@ -322,7 +318,7 @@ fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
         "nothing applied yet"
     );
     let old = w.expect(0, &["rollout", "status", "--id", &id, "--json"]);
-    let old: Value = serde_json::from_slice(&old.stdout).unwrap();
+    let old: Value = serde_json::from_slice(old.stdout.as_bytes()).unwrap();
     let rollback = old["rolled_back_by"].as_str().unwrap().to_string();
     let status = w.status();
     assert_eq!(
@@ -389,12 +385,10 @@ fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
     std::fs::write(&w.cloud_file, serde_json::to_vec(&cloud).unwrap()).unwrap();
 
     let later = (common::unix_now() + 2 * 3600).to_string();
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", &later)
         .args(["rollout", "tick"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
     assert!(
         stdout(&out).contains("halted: drift in c02/staging"),
@@ -466,17 +460,16 @@ fn a_rollout_applies_products_in_dependency_order() {
     fx.write(app, &a);
     fx.git(&["commit", "-q", "-am", "the change"]);
     let run = |args: &[&str]| {
-        common::fleetform_bin()
+        common::Run::from(common::fleetform_bin())
             .current_dir(fx.path("products/manager"))
             .env("TF_CLI_CONFIG_FILE", &installed.cli_config)
             .env("FAKECLOUD_FILE", &cloud)
             .args(args)
             .output()
-            .unwrap()
     };
     let out = run(&["rollout", "start", "--base", "HEAD~1", "--json"]);
     common::assert_ok(&out);
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let started: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let stages: Vec<(String, Vec<String>)> = started["stages"]
         .as_array()
         .unwrap()
@@ -515,7 +508,7 @@ fn a_rollout_applies_products_in_dependency_order() {
     assert_eq!(count("fakecloud_network/"), 2, "{:?}", objects.keys());
     assert_eq!(count("fakecloud_instance/"), 2, "{:?}", objects.keys());
     let out = run(&["rollout", "status", "--json"]);
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(status["finished"], true, "{status:#}");
     let audit =
         std::fs::read_to_string(fx.path("products/manager/.fleetform/audit.jsonl")).unwrap();

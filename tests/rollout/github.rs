@@ -32,13 +32,12 @@ impl Step {
         Step { dir }
     }
 
-    fn run(&self, w: &World, args: &[&str]) -> std::process::Output {
-        w.fleetform()
+    fn run(&self, w: &World, args: &[&str]) -> crate::common::Ran {
+        common::Run::from(w.fleetform())
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
             .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
             .args(args)
             .output()
-            .unwrap()
     }
 
     fn outputs(&self) -> std::collections::BTreeMap<String, String> {
@@ -50,13 +49,13 @@ impl Step {
     }
 }
 
-fn code(out: &std::process::Output) -> Option<i32> {
-    out.status.code()
+fn code(out: &impl crate::common::Streams) -> Option<i32> {
+    out.exit_code()
 }
 
 /// `next`'s step, then `plan` and `tick` of the one shard it gives (as
 /// the workflow runs them): the plan's step, the tick's and its output.
-pub(crate) fn plan_then_tick(w: &World) -> (Step, Step, std::process::Output) {
+pub(crate) fn plan_then_tick(w: &World) -> (Step, Step, crate::common::Ran) {
     let next = Step::new();
     let out = next.run(w, &["rollout", "status", "--summary"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
@@ -83,7 +82,7 @@ pub(crate) fn plan_then_tick(w: &World) -> (Step, Step, std::process::Output) {
     (plan, step, out)
 }
 
-fn tick_step(w: &World, id: &str, shard: &str) -> (Step, std::process::Output) {
+fn tick_step(w: &World, id: &str, shard: &str) -> (Step, crate::common::Ran) {
     let args = [
         "rollout",
         "tick",
@@ -100,7 +99,7 @@ fn tick_step(w: &World, id: &str, shard: &str) -> (Step, std::process::Output) {
     (step, out)
 }
 
-pub(crate) fn tick(w: &World, id: &str, shard: &str) -> std::process::Output {
+pub(crate) fn tick(w: &World, id: &str, shard: &str) -> crate::common::Ran {
     tick_step(w, id, shard).1
 }
 
@@ -465,16 +464,14 @@ fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
     );
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     gh.reset_counters();
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_REPOSITORY", MANAGER_REPO)
         .env("GITHUB_RUN_ID", "4242")
         .args(["rollout", "tick", "--one-stage"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(code(&out), Some(0), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(w.rolled(), ["c01", "c02"]);
     assert_eq!(

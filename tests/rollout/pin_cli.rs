@@ -29,12 +29,11 @@ fn world() -> World {
     w
 }
 
-fn run(w: &World, args: &[&str]) -> std::process::Output {
-    w.fleetform()
+fn run(w: &World, args: &[&str]) -> crate::common::Ran {
+    crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", NOW)
         .args(args)
         .output()
-        .unwrap()
 }
 
 fn ok(w: &World, args: &[&str]) -> String {

@@ -46,7 +46,7 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
     w.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
 
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let started: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         started["pinned"],
         serde_json::json!([{"unit": {"customer": "c02", "environment": "staging"}, "ref": "v1", "until": "2027-01-31"}]),
@@ -83,12 +83,10 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
 
     // Planned at the pin: the staging defaults of `v1` (`tier: staging`),
     // not the head's (`staging-2`), and the comment says so.
-    let out = w
-        .fleetform()
+    let out = crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", BEFORE)
         .args(["plan", "--customer", "c02,c03", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     crate::common::assert_code(&out, 0);
     let dir = |c: &str| {
         w.fx.manager()
@@ -135,12 +133,10 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
 
     // `customers show`, before and after the expiry; the dashboard flags it.
     let show = |now: &str| {
-        let out = w
-            .fleetform()
+        let out = crate::common::Run::from(w.fleetform())
             .env("FLEETFORM_NOW", now)
             .args(["customers", "show", "c02"])
-            .output()
-            .unwrap();
+            .output();
         crate::common::assert_code(&out, 0);
         stdout(&out)
     };
@@ -156,13 +152,11 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         show(AFTER)
     );
     let html = w.fx.path("dash.html");
-    let out = w
-        .fleetform()
+    let out = crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", AFTER)
         .args(["report", "--html"])
         .arg(&html)
-        .output()
-        .unwrap();
+        .output();
     crate::common::assert_code(&out, 0);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
@@ -183,12 +177,10 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         if json {
             args.push("--json");
         }
-        let out = w
-            .fleetform()
+        let out = crate::common::Run::from(w.fleetform())
             .env("FLEETFORM_NOW", now)
             .args(&args)
-            .output()
-            .unwrap();
+            .output();
         crate::common::assert_code(&out, 0);
         stdout(&out)
     };

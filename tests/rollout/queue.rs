@@ -20,11 +20,11 @@ use serde_json::Value;
 fn a_change_merged_during_a_rollout_is_queued_and_rolled_out_after_it() {
     let w = World::with(1, "staging");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let first_sha = w.head();
     w.change("tier: staging-2", "tier: staging-3");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(second["queued_behind"], first["id"], "{second:#}");
     assert_eq!(second["base"], first_sha.as_str());
     let status = w.status();
@@ -42,7 +42,7 @@ fn a_change_merged_during_a_rollout_is_queued_and_rolled_out_after_it() {
             "--json",
         ],
     );
-    let queued: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let queued: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(queued["queued_behind"], first["id"]);
     assert!(queued["next"]["waiting"]
         .as_str()
@@ -63,14 +63,14 @@ fn a_change_merged_during_a_rollout_is_queued_and_rolled_out_after_it() {
     w.change("tier: staging-3", "tier: staging-4");
     let second_sha = {
         let out = w.expect(0, &["rollout", "status", "--json"]);
-        let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let s: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
         s["manager_sha"].as_str().unwrap().to_string()
     };
     w.fx.write("manager/README.md", "not read by fleetform\n");
     w.fx.git(&["add", "manager/README.md"]);
     w.fx.git(&["commit", "-q", "-m", "a readme"]);
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let third: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let third: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(
         third["base"],
         second_sha.as_str(),
@@ -100,7 +100,7 @@ fn a_change_merged_during_a_rollout_is_queued_and_rolled_out_after_it() {
 fn only_an_operator_supersedes_a_halted_rollout() {
     let w = World::with(1, "staging");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let id = first["id"].as_str().unwrap().to_string();
     w.expect(0, &["rollout", "halt", "--reason", "wrong tag"]);
     // Halting twice is halting once.
@@ -138,12 +138,12 @@ fn only_an_operator_supersedes_a_halted_rollout() {
     assert!(current["superseded_by"].is_null(), "{current:#}");
     // The operator supersedes both open ones.
     let out = w.expect(0, &["rollout", "start", "--supersede", "--json"]);
-    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(second["superseded"][0], id.as_str());
     assert_eq!(second["superseded"].as_array().unwrap().len(), 2);
     assert_eq!(second["base"], first["base"], "from the halted one's base");
     let out = w.expect(0, &["rollout", "status", "--id", &id, "--json"]);
-    let old: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let old: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(old["superseded_by"], second["id"], "{old:#}");
     assert_eq!(old["halted"], "wrong tag");
     // Without --id the open one is meant.
@@ -175,14 +175,14 @@ fn on_github_a_push_queues_behind_a_halted_rollout_and_only_an_operator_supersed
     w.fx.git(&["commit", "-q", "-am", "operators"]);
     gh.add_team_member("provider", "ops", "ops-dana", "active");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~2", "--json"]);
-    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let id = first["id"].as_str().unwrap().to_string();
     w.expect(0, &["rollout", "halt", "--reason", "bad tag"]);
 
     w.set_env("GITHUB_ACTOR", "mallory");
     w.change("tier: staging-2", "tier: staging-3");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     assert_eq!(second["queued_behind"], id.as_str(), "{second:#}");
     assert_eq!(second["behind_halted"], "bad tag", "{second:#}");
     assert!(second.get("superseded").is_none(), "{second:#}");
@@ -199,7 +199,7 @@ fn on_github_a_push_queues_behind_a_halted_rollout_and_only_an_operator_supersed
 
     w.set_env("GITHUB_ACTOR", "ops-dana");
     let out = w.expect(0, &["rollout", "start", "--supersede", "--json"]);
-    let third: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let third: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let superseded: Vec<&str> = third["superseded"]
         .as_array()
         .unwrap()
@@ -219,7 +219,7 @@ fn on_github_a_push_queues_behind_a_halted_rollout_and_only_an_operator_supersed
 fn a_tampered_rollout_record_is_refused_not_followed() {
     let w = World::with(1, "staging");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let started: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let id = started["id"].as_str().unwrap().to_string();
     let root = w.fx.path("manager/.fleetform/records/rollouts");
     let before = files_under(&root);

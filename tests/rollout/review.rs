@@ -22,12 +22,10 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary");
     std::fs::write(&summary, "").unwrap();
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["rollout", "plan"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     let text = std::fs::read_to_string(&summary).unwrap();
     let state = w.status()["stages"][0]["state"]
@@ -135,7 +133,7 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
 fn the_dashboard_shows_the_rollout_and_each_pairs_wave() {
     let w = World::with(4, "staging");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~1", "--json"]);
-    let started: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let started: Value = serde_json::from_slice(out.stdout.as_bytes()).unwrap();
     let id = started["id"].as_str().unwrap().to_string();
     let second = customers(&started["stages"][1]);
     w.expect(0, &["rollout", "tick", "--one-stage"]);

@@ -74,10 +74,9 @@ fn schema_formats_annotate_in_fleetform_yml_lets_any_string_through() {
         "admin_ip: 999.1.1.1\n",
     );
     let run = || {
-        fx.fleetform()
+        common::Run::from(fx.fleetform())
             .args(["validate", "../customers/acme/infra/variables.yml"])
             .output()
-            .unwrap()
     };
     let out = run();
     common::assert_fails(&out);
@@ -210,12 +209,11 @@ fn manager_with_ref(target: &str) -> Fixture {
     fx
 }
 
-fn validate_acme(fx: &Fixture, extra: &str) -> std::process::Output {
+fn validate_acme(fx: &Fixture, extra: &str) -> crate::common::Ran {
     fx.append("customers/acme/infra/variables.yml", extra);
-    fx.fleetform()
+    common::Run::from(fx.fleetform())
         .args(["validate", "../customers/acme/infra/variables.yml"])
         .output()
-        .unwrap()
 }
 
 #[test]
@@ -336,11 +334,9 @@ fn another_tools_template_says_how_to_write_it_literally_and_then_renders_as_wri
         "customers/acme/infra/variables.yml",
         "  alert: \"{{ $labels.instance }} is down\"\n",
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
+        .output();
     let err = stderr(&out);
     common::assert_fails(&out);
     assert!(err.contains("template syntax error"), "{err}");
@@ -354,17 +350,13 @@ fn another_tools_template_says_how_to_write_it_literally_and_then_renders_as_wri
         "\"{{ '{{ $labels.instance }} is down' }}\"",
     );
     fx.write("customers/acme/infra/variables.yml", &vars);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["validate", "--customer", "acme"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["render", "--customer", "acme", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     assert!(
         stdout(&out).contains("{{ $labels.instance }} is down"),
         "{}{}",
@@ -450,13 +442,10 @@ fn the_trigger_behind_the_relay_honours_schema_formats() {
     // `validate` on the manager's side agrees: the same file is valid.
     let file = rw.w.fx.path("acme-vars.yml");
     std::fs::write(&file, &vars).unwrap();
-    let out =
-        rw.w.fx
-            .fleetform()
-            .args(["validate"])
-            .arg(&file)
-            .output()
-            .unwrap();
+    let out = common::Run::from(rw.w.fx.fleetform())
+        .args(["validate"])
+        .arg(&file)
+        .output();
     common::assert_ok(&out);
 }
 

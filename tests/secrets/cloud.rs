@@ -111,12 +111,11 @@ pub(crate) fn world() -> (World, [(String, String); 2]) {
     (w, keys)
 }
 
-pub(crate) fn run(w: &World, key: &str, args: &[&str]) -> std::process::Output {
-    w.fleetform()
+pub(crate) fn run(w: &World, key: &str, args: &[&str]) -> crate::common::Ran {
+    common::Run::from(w.fleetform())
         .env("FLEETFORM_SECRETS_KEY_C01", key)
         .args(args)
         .output()
-        .unwrap()
 }
 
 /// Every file under `dir` that holds `needle`, except Terraform's own
@@ -186,13 +185,11 @@ fn another_customers_file_and_plain_secrets_are_refused() {
     // with c01's key at hand.
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c02/infra/secrets.staging.yml", &file);
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FLEETFORM_SECRETS_KEY", &keys[0].1)
         .env("FLEETFORM_SECRETS_KEY_C02", &keys[1].1)
         .args(["plan", "--customer", "c02", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     assert_ne!(out.status.code(), Some(0));
     let err = format!("{}{}", stdout(&out), stderr(&out));
     assert!(err.contains("not c02/staging's recipient"), "{err}");
@@ -202,12 +199,10 @@ fn another_customers_file_and_plain_secrets_are_refused() {
     // A file claiming c02's recipient whose value is c01's: located at the key.
     let file = secrets_file(&keys[1].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c02/infra/secrets.staging.yml", &file);
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FLEETFORM_SECRETS_KEY_C02", &keys[1].1)
         .args(["plan", "--customer", "c02", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     let err = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         err.contains("secrets.staging.yml:4:3") && err.contains("does not decrypt"),
@@ -220,11 +215,9 @@ fn another_customers_file_and_plain_secrets_are_refused() {
         "customers/c02/infra/variables.yml",
         &format!("db_password: {VALUE}\n"),
     );
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .args(["validate", "--customer", "c02"])
-        .output()
-        .unwrap();
+        .output();
     assert_ne!(out.status.code(), Some(0));
     let err = format!("{}{}", stdout(&out), stderr(&out));
     assert!(err.contains("`db_password` is a secret"), "{err}");
@@ -281,11 +274,9 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
     );
 
     // Without the provider's key: refused, nothing planned.
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .args(["plan", "--customer", "c02", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     let err = format!("{}{}", stdout(&out), stderr(&out));
     assert!(err.contains("no key for the provider's `staging`"), "{err}");
 
@@ -294,12 +285,10 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
         ["plan", "--customer", "c02", "--env", "staging"],
         ["apply", "--customer", "c02", "--env", "staging"],
     ] {
-        let out = w
-            .fleetform()
+        let out = common::Run::from(w.fleetform())
             .env("FLEETFORM_PROVIDER_SECRETS_KEY", &provider_key)
             .args(args)
-            .output()
-            .unwrap();
+            .output();
         common::assert_code(&out, 0);
         assert!(!stdout(&out).contains(shared) && !stderr(&out).contains(shared));
     }
@@ -312,13 +301,11 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
     // c01 sets the same name in its own file: one source per variable.
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
-    let out = w
-        .fleetform()
+    let out = common::Run::from(w.fleetform())
         .env("FLEETFORM_PROVIDER_SECRETS_KEY", &provider_key)
         .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
         .args(["plan", "--customer", "c01", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     let err = format!("{}{}", stdout(&out), stderr(&out));
     assert!(err.contains("is also a provider-wide secret"), "{err}");
 }

@@ -33,13 +33,11 @@ fn with_policy(w: &World) {
 }
 
 fn plan_on(w: &World, key: &str, date: &str) -> (String, serde_json::Value) {
-    let out = w
-        .fleetform()
+    let out = crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", day(date))
         .env("FLEETFORM_SECRETS_KEY_C01", key)
         .args(["plan", "--customer", "c01", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     crate::common::assert_code(&out, 0);
     assert!(!stdout(&out).contains(VALUE) && !stderr(&out).contains(VALUE));
     let comment = w.fx.read("manager/.fleetform/out/c01/staging/comment.md");
@@ -72,12 +70,10 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
         .as_str()
         .unwrap()
         .ends_with("infra/secrets.staging.yml#db_password"));
-    let list = w
-        .fleetform()
+    let list = crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", day("2026-12-01"))
         .args(["customers", "list"])
-        .output()
-        .unwrap();
+        .output();
     assert!(!stdout(&list).contains("STALE"), "{}", stdout(&list));
 
     // One day more: a warning in the comment, `stale` in the summary.
@@ -91,12 +87,10 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
     assert!(!comment.contains(VALUE));
 
     // `customers list` reads the checkout (no key needed): a column and a note.
-    let list = w
-        .fleetform()
+    let list = crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", day("2026-12-02"))
         .args(["customers", "list"])
-        .output()
-        .unwrap();
+        .output();
     let text = format!("{}{}", stdout(&list), stderr(&list));
     assert!(
         text.contains("SECRETS") && text.contains("STALE:"),
@@ -107,12 +101,10 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
         "{text}"
     );
     assert!(text.contains("due for rotation"), "{text}");
-    let json = w
-        .fleetform()
+    let json = crate::common::Run::from(w.fleetform())
         .env("FLEETFORM_NOW", day("2026-12-02"))
         .args(["customers", "list", "--json"])
-        .output()
-        .unwrap();
+        .output();
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(v[0]["stale_secrets"][0]["age_days"], 31);
     assert!(v[1].get("stale_secrets").is_none(), "{v}");
@@ -171,22 +163,18 @@ fn the_dashboard_shows_secrets_due_for_rotation_from_the_last_apply() {
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
     for step in ["plan", "apply"] {
-        let out = w
-            .fleetform()
+        let out = crate::common::Run::from(w.fleetform())
             .env("FLEETFORM_NOW", day("2026-11-02"))
             .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
             .args([step, "--customer", "c01", "--env", "staging"])
-            .output()
-            .unwrap();
+            .output();
         crate::common::assert_code(&out, 0);
     }
     let dashboard = |date: &str| {
-        let out = w
-            .fleetform()
+        let out = crate::common::Run::from(w.fleetform())
             .env("FLEETFORM_NOW", day(date))
             .args(["report", "--html", "dash.html"])
-            .output()
-            .unwrap();
+            .output();
         crate::common::assert_code(&out, 0);
         w.fx.read("manager/dash.html")
     };

@@ -338,7 +338,7 @@ fn the_audit_html_fits_a_1280_px_window() {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/audit/compliance.jsonl");
     std::fs::copy(fixture, dir.path().join("audit.jsonl")).unwrap();
-    let out = common::fleetform_bin()
+    let out = common::Run::from(common::fleetform_bin())
         .current_dir(dir.path())
         .args([
             "audit",
@@ -348,8 +348,7 @@ fn the_audit_html_fits_a_1280_px_window() {
             "--format",
             "html",
         ])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     let page = dir.path().join("audit.html");
     std::fs::write(&page, &out.stdout).unwrap();

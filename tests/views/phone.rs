@@ -15,11 +15,9 @@ fn dashboard() -> (Fixture, std::path::PathBuf) {
         "manager/.fleetform/audit.jsonl",
         &crate::views::counts::mixed_log(fleetform::audit::now_unix()),
     );
-    let out = fx
-        .fleetform()
+    let out = common::Run::from(fx.fleetform())
         .args(["report", "--html", "dash.html"])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     let page = fx.path("manager/dash.html");
     (fx, page)
