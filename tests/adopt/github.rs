@@ -12,7 +12,9 @@ use crate::adopt::cloud::{
     adopt_audit, fleet_made_outside, statuses, wave_records, write_mapping, ENV,
 };
 use crate::common;
-use crate::day2::four_eyes::{in_run, MANAGER, OPS_WORKFLOW};
+use crate::day2::four_eyes::{
+    in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
+};
 use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
@@ -142,16 +144,8 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
     let (w, gh, pr) = mapped_on_github();
     let cloud = fakecloud::objects(&w.cloud_file);
     let digest = preview(&w, &gh, 90, "ops-dana");
-    gh.workflow_run(MANAGER, 90, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let confirm = [&apply(&digest)[..], &["--confirms", "90"]].concat();
-    // The requester cannot confirm their own preview.
-    let out = in_run(&w, &gh, 91, "ops-dana", &confirm);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("`ops-dana` started the preview (run 90)"),
-        "{}",
-        common::stderr(&out)
-    );
+    the_requester_cannot_confirm(&w, &gh, 90, &confirm);
     assert!(adopt_audit(&w).is_empty());
     // Another operator confirms: adopted, recorded with who let it through.
     let out = in_run(&w, &gh, 92, "ops-erin", &confirm);
@@ -225,25 +219,21 @@ fn on_actions_only_an_operator_resumes_a_halted_adoption_wave() {
     let wave = ["adopt", "wave", "--env", ENV];
     common::assert_code(&in_run(&w, &gh, 60, "ops-dana", &wave), 3);
     assert_eq!(wave_records(&w), ["halted"]);
-    let out = in_run(
+    refused_in_run(
         &w,
         &gh,
         61,
         "ops-dana",
         &[&wave[..], &["--apply", "--unreviewed", "--reason", "r"]].concat(),
+        "runs on a workstation only",
     );
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("runs on a workstation only"),
-        "{}",
-        common::stderr(&out)
-    );
-    let out = in_run(&w, &gh, 62, "mallory", &[&wave[..], &["--resume"]].concat());
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("`mallory` is not an active member of `prov/ops`"),
-        "{}",
-        common::stderr(&out)
+    refused_in_run(
+        &w,
+        &gh,
+        62,
+        "mallory",
+        &[&wave[..], &["--resume"]].concat(),
+        "`mallory` is not an active member of `prov/ops`",
     );
     assert_eq!(wave_records(&w), ["halted"], "still halted");
     // An operator resumes: the pair is planned again, and, still not

@@ -12,7 +12,9 @@ use serde_json::Value;
 use crate::adopt::cloud::{adopt_audit, apply_args, plan_digest, statuses, ENV};
 use crate::adopt::github::{mapped_on_github, REPO};
 use crate::common;
-use crate::day2::four_eyes::{in_run, MANAGER, OPS_WORKFLOW};
+use crate::day2::four_eyes::{
+    in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
+};
 use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
@@ -182,13 +184,7 @@ fn on_actions_a_release_runs_its_sealed_preview_only_after_someone_else_approved
 }
 
 fn refused_again(w: &World, gh: &FakeGitHub, apply: &[&str]) {
-    let out = in_run(w, gh, 80, "ops-dana", apply);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("no adoption to release"),
-        "{}",
-        common::stderr(&out)
-    );
+    refused_in_run(w, gh, 80, "ops-dana", apply, "no adoption to release");
     assert_eq!(releases(w).len(), 1);
 }
 
@@ -209,16 +205,8 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     let (w, gh, _) = adopted();
     let cloud = fakecloud::objects(&w.cloud_file);
     let (_, digest) = preview(&w, &gh, 90, "ops-dana");
-    gh.workflow_run(MANAGER, 90, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let confirm = [&release(&digest)[..], &["--confirms", "90"]].concat();
-    // The requester cannot confirm their own preview.
-    let out = in_run(&w, &gh, 91, "ops-dana", &confirm);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("`ops-dana` started the preview (run 90)"),
-        "{}",
-        common::stderr(&out)
-    );
+    the_requester_cannot_confirm(&w, &gh, 90, &confirm);
     // A plain `state rm` preview is not a release.
     let rm = [
         "state",
@@ -281,12 +269,13 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
         .concat(),
     );
     let confirm = [&release(&digest)[..], &["--confirms", "94"]].concat();
-    let out = in_run(&w, &gh, 95, "ops-erin", &confirm);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("the state changed since the preview"),
-        "{}",
-        common::stderr(&out)
+    refused_in_run(
+        &w,
+        &gh,
+        95,
+        "ops-erin",
+        &confirm,
+        "the state changed since the preview",
     );
     assert!(releases(&w).is_empty());
     // Previewed again, confirmed by another operator: released.

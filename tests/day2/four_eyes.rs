@@ -37,6 +37,45 @@ pub(crate) fn in_run(
         .unwrap()
 }
 
+/// Team/Pro's four eyes on an ops run: `ops-dana`'s preview run `preview`
+/// registered as the ops workflow's, then `confirm` (the command that
+/// confirms it, `--confirms <preview>`) run by her from her next run:
+/// refused, whoever asked cannot confirm their own preview.
+pub(crate) fn the_requester_cannot_confirm(
+    w: &World,
+    gh: &FakeGitHub,
+    preview: u64,
+    confirm: &[&str],
+) {
+    gh.workflow_run(MANAGER, preview, OPS_WORKFLOW, "ops-dana", "ops-dana");
+    let out = in_run(w, gh, preview + 1, "ops-dana", confirm);
+    common::assert_code(&out, 3);
+    let said = format!("`ops-dana` started the preview (run {preview})");
+    assert!(
+        common::stderr(&out).contains(&said),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+/// `args` run by `actor` in ops run `run`: refused (exit 3), saying `says`.
+pub(crate) fn refused_in_run(
+    w: &World,
+    gh: &FakeGitHub,
+    run: u64,
+    actor: &str,
+    args: &[&str],
+    says: &str,
+) {
+    let out = in_run(w, gh, run, actor, args);
+    common::assert_code(&out, 3);
+    assert!(
+        common::stderr(&out).contains(says),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
 const RM: [&str; 8] = [
     "state",
     "rm",
@@ -86,18 +125,13 @@ fn state_apply(digest: &str) -> Vec<&str> {
 #[test]
 fn on_github_actions_only_operators_operate() {
     let (w, gh) = operators();
-    let out = in_run(
+    refused_in_run(
         &w,
         &gh,
         70,
         "mallory",
         &[&RM[..], &["handover", "--preview"]].concat(),
-    );
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("not an active member of `prov/ops`"),
-        "{}",
-        common::stderr(&out)
+        "not an active member of `prov/ops`",
     );
     // A targeted plan is refused the same way.
     let plan = [
@@ -113,12 +147,13 @@ fn on_github_actions_only_operators_operate() {
     ];
     common::assert_code(&in_run(&w, &gh, 70, "mallory", &plan), 3);
     // An operator runs nothing in one step on Actions: preview first.
-    let out = in_run(&w, &gh, 71, "ops-dana", &[&RM[..], &["handover"]].concat());
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("previewed first"),
-        "{}",
-        common::stderr(&out)
+    refused_in_run(
+        &w,
+        &gh,
+        71,
+        "ops-dana",
+        &[&RM[..], &["handover"]].concat(),
+        "previewed first",
     );
     // Nor with --unreviewed, which is for a workstation.
     let digest = preview_rm(&w, &gh, 72, "ops-dana");
@@ -197,16 +232,8 @@ fn a_state_operation_runs_only_after_someone_else_approved_the_run() {
 fn on_team_and_pro_another_operator_confirms_the_preview_run() {
     let (w, gh) = operators();
     let digest = preview_rm(&w, &gh, 90, "ops-dana");
-    gh.workflow_run(MANAGER, 90, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let confirm = [&state_apply(&digest)[..], &["--confirms", "90"]].concat();
-    // The requester cannot confirm their own preview.
-    let out = in_run(&w, &gh, 91, "ops-dana", &confirm);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("`ops-dana` started the preview (run 90)"),
-        "{}",
-        common::stderr(&out)
-    );
+    the_requester_cannot_confirm(&w, &gh, 90, &confirm);
     // Nor a run that is not the preview's workflow.
     gh.workflow_run(
         MANAGER,
@@ -215,18 +242,13 @@ fn on_team_and_pro_another_operator_confirms_the_preview_run() {
         "ops-dana",
         "ops-dana",
     );
-    let out = in_run(
+    refused_in_run(
         &w,
         &gh,
         93,
         "ops-erin",
         &[&state_apply(&digest)[..], &["--confirms", "92"]].concat(),
-    );
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("not of `.github/workflows/manager-ops.yml`"),
-        "{}",
-        common::stderr(&out)
+        "not of `.github/workflows/manager-ops.yml`",
     );
     // A run GitHub does not know.
     let out = in_run(
@@ -244,12 +266,13 @@ fn on_team_and_pro_another_operator_confirms_the_preview_run() {
     w.fx.write(MODULE, &format!("{module}\nresource \"fakecloud_bucket\" \"more\" {{\n  name = \"${{var.customer}}-more\"\n}}\n"));
     w.expect(0, &["plan", "--customer", "c01", "--env", ENV]);
     w.expect(0, &["apply", "--customer", "c01", "--env", ENV]);
-    let out = in_run(&w, &gh, 94, "ops-erin", &confirm);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("the state changed since the preview"),
-        "{}",
-        common::stderr(&out)
+    refused_in_run(
+        &w,
+        &gh,
+        94,
+        "ops-erin",
+        &confirm,
+        "the state changed since the preview",
     );
     // Previewed again, confirmed by another operator: it runs.
     let digest = preview_rm(&w, &gh, 95, "ops-dana");
@@ -424,27 +447,16 @@ fn a_targeted_apply_on_actions_needs_the_sealed_digest_and_a_second_person() {
     ];
     let apply: Vec<&str> = apply.into_iter().filter(|a| *a != "--github").collect();
     // No digest: refused.
-    let out = in_run(
+    refused_in_run(
         &w,
         &gh,
         100,
         "ops-dana",
         &["apply", "--customer", "c01", "--env", ENV],
-    );
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("--plan-sha256"),
-        "{}",
-        common::stderr(&out)
+        "--plan-sha256",
     );
     // No review; a self-review: refused, nothing replaced.
-    let out = in_run(&w, &gh, 100, "ops-dana", &apply);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("no one approved"),
-        "{}",
-        common::stderr(&out)
-    );
+    refused_in_run(&w, &gh, 100, "ops-dana", &apply, "no one approved");
     gh.review_run(MANAGER, 100, "staging-apply", "ops-dana", "approved");
     common::assert_code(&in_run(&w, &gh, 100, "ops-dana", &apply), 3);
     assert_eq!(
