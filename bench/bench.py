@@ -787,9 +787,9 @@ def main():
 
 
 def budgets_section(budgets):
-    """Case 6's section: the request counts tests/budgets.rs wrote."""
+    """Case 6's section: the request counts tests/github/budgets.rs wrote."""
     out = ["## 6. GitHub API requests per command\n",
-           "Method: requests counted by the fake GitHub in `tests/budgets.rs` against the book's *Request budgets*, "
+           "Method: requests counted by the fake GitHub in `tests/github/budgets.rs` against the book's *Request budgets*, "
            "retries not counted.\n"]
     if budgets:
         out.append("| command | case | requests | budget |")

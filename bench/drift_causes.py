@@ -11,8 +11,8 @@ fleetform's own. The goal: under a second for the whole run.
 
 The GitHub half (unless --no-github): the same merge with `--issues`, one
 pair per customer, against the fake GitHub at GitHub's limits on a 5x
-clock (the harness `bench_github_causes::drift_cause_issues_across_runs`
-in tests/bench_github_causes.rs, run through cargo's debug build), run
+clock (the harness `bench::causes::drift_cause_issues_across_runs`
+in tests/bench/causes.rs, run through cargo's debug build), run
 again until every customer's issue and every cause's issue exists: the
 writes it costs under the scheduler and the runs GitHub's 500 writes an
 hour take.
@@ -109,7 +109,7 @@ def setup(a, pairs):
     return cmd, manager, env, pairs
 
 
-HARNESS = "bench_github_causes::drift_cause_issues_across_runs"
+HARNESS = "bench::causes::drift_cause_issues_across_runs"
 
 
 def github_half(pairs):
@@ -129,7 +129,7 @@ def github_half(pairs):
 
 def github_table(r):
     runs = ", ".join(f"{t:.2f}" for t in r["run_secs"])
-    return f"""Method: the same merge with `--issues`, one pair per customer, with the request scheduler against the fake GitHub at GitHub's secondary limits on a clock {r['time_scale']}× faster (the hour's {r['writes_per_hour']} writes per run), run again until every customer's issue and every cause's issue exists (`tests/bench_github_causes.rs`, debug build); requests and writes as the fake received them.
+    return f"""Method: the same merge with `--issues`, one pair per customer, with the request scheduler against the fake GitHub at GitHub's secondary limits on a clock {r['time_scale']}× faster (the hour's {r['writes_per_hour']} writes per run), run again until every customer's issue and every cause's issue exists (`tests/bench/causes.rs`, debug build); requests and writes as the fake received them.
 
 | pairs | causes | runs needed | all issues written | customers' issues | causes' issues | requests sent | writes sent | most writes in a run (hour's limit) | limit answers | issues duplicated | fleetform's time per run |
 |---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|

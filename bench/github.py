@@ -5,14 +5,14 @@ Runs the ignored harnesses through cargo (the debug build the integration
 tests use; the GitHub traffic does not depend on the build), each once with
 the request scheduler and once with `FLEETFORM_GITHUB_SCHEDULER=off`, against
 the fake GitHub of the tests enforcing GitHub's secondary limits on a scaled
-clock (tests/bench_github.rs says how):
+clock (tests/bench/github.rs says how):
 
-- `bench_github::drift_over_a_drifted_fleet_across_runs`: `fleetform drift
+- `bench::github::drift_over_a_drifted_fleet_across_runs`: `fleetform drift
   --issues` over N drifted customers, run again until every customer has its
   issue;
-- `bench_github_fleet::sync_to_a_fleet_across_runs`: `fleetform sync` to R
+- `bench::fleet::sync_to_a_fleet_across_runs`: `fleetform sync` to R
   customer repos, run again until every repo has its pull request;
-- `bench_github_rollout::rollout_wave_deployments`: `fleetform rollout tick`
+- `bench::rollout::rollout_wave_deployments`: `fleetform rollout tick`
   over one wave of W customers, each apply a deployment on its repo.
 
 Plans are made by a stand-in for Terraform (tests/support/stand_in_terraform.rs).
@@ -41,9 +41,9 @@ sys.path.insert(0, HERE)
 from providers import write_section  # noqa: E402
 
 MARK = "<!-- case 11 -->"
-DRIFT = "bench_github::drift_over_a_drifted_fleet_across_runs"
-SYNC = "bench_github_fleet::sync_to_a_fleet_across_runs"
-ROLLOUT = "bench_github_rollout::rollout_wave_deployments"
+DRIFT = "bench::github::drift_over_a_drifted_fleet_across_runs"
+SYNC = "bench::fleet::sync_to_a_fleet_across_runs"
+ROLLOUT = "bench::rollout::rollout_wave_deployments"
 
 
 def from_log(paths):
@@ -167,7 +167,7 @@ def main():
         f"Method: each fleet command run again until done against the fake GitHub at GitHub's secondary limits on a "
         f"clock {k}× faster (per-minute limits {k}× per real minute, the hour's {w} writes per run), once with the "
         "request scheduler and once with `FLEETFORM_GITHUB_SCHEDULER=off`; Terraform stood in "
-        "(`tests/support/stand_in_terraform.rs`); harnesses `tests/bench_github*.rs` run by `bench/github.py`; "
+        "(`tests/support/stand_in_terraform.rs`); harnesses `tests/bench/*.rs` run by `bench/github.py`; "
         "requests and writes as the fake received them, writes left for a later run are `drift --json`'s `deferred`, "
         "summed over runs; peak RSS is the largest fleetform run's (the test build, the stand-in terraform folded in "
         "by the kernel; a row's figure covers the runs of the rows above it in the same harness)."

@@ -7,10 +7,10 @@ sides (the relay's own budget and the fake's enforcement: 80 content
 writes a minute, 500 an hour, 900 points a minute per endpoint, per
 account). Two harnesses, run with `--ignored`:
 
-- `relay_scale::bench_relay_fleet`: N customers (1,000; 200 with --quick)
+- `relay::scale::bench_relay_fleet`: N customers (1,000; 200 with --quick)
   push at once, each caller honouring Retry-After as the trigger does; on a
   cold relay (every installation token minted now), then again warm.
-- `relay_hostile::bench_relay_hostile`: the relay's peak memory with 100
+- `relay::hostile::bench_relay_hostile`: the relay's peak memory with 100
   unsigned 24 MB webhook bodies at once, and a valid caller's latency and
   `/healthz`'s while 200 connections trickle their bodies.
 
@@ -62,9 +62,9 @@ def main():
     t0 = time.time()
     n = 200 if a.quick else 1000
     bench.log(f"case 10: {n} customers at once, cold then warm")
-    fleet = harness(a, "relay_scale::bench_relay_fleet", {"FLEETFORM_BENCH_N": str(n)})
+    fleet = harness(a, "relay::scale::bench_relay_fleet", {"FLEETFORM_BENCH_N": str(n)})
     bench.log("case 10: hostile load")
-    hostile = harness(a, "relay_hostile::bench_relay_hostile", {})[0]
+    hostile = harness(a, "relay::hostile::bench_relay_hostile", {})[0]
     out = [MARK, "", "## Case 10: the dispatch relay at fleet scale and under hostile load", "",
            "Method: `fleetform relay serve` (defaults) on loopback against the fake GitHub and a fake OIDC "
            f"issuer, both at GitHub's default limits, {n} customers at once, each caller honouring "

@@ -113,14 +113,14 @@ if [ -n "$smoke" ]; then
   export TF_CLI_CONFIG_FILE="$scratch/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
   say "smoke: case 6, request counts (cargo test --workspace --test integration budgets::, the test step's build)"
   FLEETFORM_BENCH_OUT="$scratch/budgets.json" cargo test --locked --workspace --test integration budgets:: -- --nocapture ||
-    die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
+    die "tests/github/budgets.rs failed: a command is over its request budget or the loop broke"
   say "smoke: case 1 on a small fleet, fleetform alone"
   python3 "$bench/bench.py" --smoke --fleetform "$bin" --work "$scratch/work" \
     --budgets "$scratch/budgets.json" --results "$results" ||
     die "bench/bench.py --smoke failed: the bench driver or the fleet generator rotted"
   say "smoke: case 11 on 3 customers and 3 repos"
   python3 "$bench/github.py" --smoke --results "$results" >/dev/null ||
-    die "bench/github.py --smoke failed: the GitHub traffic harness (tests/bench_github.rs) rotted"
+    die "bench/github.py --smoke failed: the GitHub traffic harness (tests/bench/github.rs) rotted"
   [ -n "$smoke_results" ] || cat "$results"
   exit 0
 fi
@@ -275,7 +275,7 @@ fi
 say "case 6: request counts (cargo test --test integration budgets::)"
 rm -f "$work/budgets.json"
 FLEETFORM_BENCH_OUT="$PWD/$work/budgets.json" cargo test --workspace --test integration budgets:: -- --nocapture ||
-  die "tests/budgets.rs failed: a command is over its request budget or the loop broke"
+  die "tests/github/budgets.rs failed: a command is over its request budget or the loop broke"
 
 # --- cases 1-5 ---------------------------------------------------------------
 say "running the cases${quick:+ (quick)}"

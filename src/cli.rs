@@ -1,7 +1,7 @@
 //! Command-line flags. The flags a workflow passes can also come from a
 //! `FLEETFORM_*` environment variable (`[env: …]` in `--help`), which is
 //! how the composite actions pass inputs; the README's CLI reference names
-//! the ones that cannot, and `tests/newcomer.rs` checks both. Every flag
+//! the ones that cannot, and `tests/newcomer/first_hour.rs` checks both. Every flag
 //! and argument has help text.
 
 use std::path::PathBuf;

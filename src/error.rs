@@ -9,7 +9,7 @@
 //! | 4 | drift found (`fleetform drift`, when no check failed): the cloud changed outside Terraform in a pair whose drift is not all accepted (`drift.accepted`); edits not applied yet alone are no drift and exit 0 |
 //! | 5 | `fleetform doctor`: a *must* check failed or could not be made (warnings alone exit 0) |
 //!
-//! The README's table (*Exit codes*) is this one; `tests/newcomer.rs` checks
+//! The README's table (*Exit codes*) is this one; `tests/newcomer/first_hour.rs` checks
 //! that they agree.
 
 use crate::config::ConfigError;

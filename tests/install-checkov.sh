@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs checkov (PyPI `checkov`) for tests/gate_tools.rs, which runs it on
+# Installs checkov (PyPI `checkov`) for tests/gates/tools.rs, which runs it on
 # a real plan JSON as a policy tool gate. checkov pins many packages of its
 # own, so it gets a virtualenv of its own inside the repo's .venv
 # (gitignored), .venv/checkov, and a link at .venv/bin/checkov where the

@@ -9,11 +9,11 @@
 
 use crate::common;
 use crate::common::{stderr, stdout, Fixture};
-use crate::doctor::{configured, doctor, row, Run};
+use crate::doctor::manager::{configured, doctor, row, Run};
 use crate::fake_s3::{ok, FakeS3, Reply};
 use crate::moto::Moto;
 use crate::notify::Receiver;
-use crate::relay::RelayWorld;
+use crate::relay::serve::RelayWorld;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::netlab::{Auth, ForwardProxy, PrivateCa, TlsFront};
 use crate::support::oidc::REQUEST_TOKEN;

@@ -431,7 +431,9 @@ fn bad_notify_config_is_refused_at_its_line() {
         fx.write("manager/fleetform.yml", &text);
         // `at` counts from the `notify:` line (line 1 there).
         let notify_line = 1 + text.lines().position(|l| l == "notify:").unwrap();
-        let out = fx.fleetform().args(["validate"]).output().unwrap();
+        let out = common::Run::from(fx.fleetform())
+            .args(["validate"])
+            .output();
         let err = stderr(&out);
         common::assert_code_for(format_args!("{yaml}"), &out, 2);
         let (line, col) = at[1..].split_once(':').unwrap();

@@ -1,7 +1,7 @@
 # The example manager's root module on the test cloud (`fleetform/fakecloud`,
 # crates/fakecloud): the same variables as examples/manager/terraform, with
 # networks, instances and buckets that live in a JSON "cloud" file
-# (FAKECLOUD_FILE). tests/real_cloud.rs runs the example fleet on it; to try
+# (FAKECLOUD_FILE). tests/cloud/real.rs runs the example fleet on it; to try
 # it by hand see README, "Test cloud: fakecloud".
 terraform {
   required_version = ">= 1.5.0"

@@ -3,7 +3,7 @@
 //! no `*_env` key in fleetform.yml may name one (`config`: a webhook URL
 //! read from one would send it away, `terraform.pass_env` would hand it to
 //! Terraform and every provider), and an error about one names the
-//! variable and what was expected, never the value (`tests/hostile_out.rs`
+//! variable and what was expected, never the value (`tests/hostile/output.rs`
 //! sets each to a token and looks for it in the output).
 
 /// A variable fleetform reads a credential from.

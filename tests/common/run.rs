@@ -69,6 +69,12 @@ impl Run {
         self
     }
 
+    /// Kills it after `d` (a hung command fails instead of hanging the test).
+    pub fn timeout(mut self, d: std::time::Duration) -> Run {
+        self.cmd.timeout(d);
+        self
+    }
+
     pub fn write_stdin(mut self, input: impl Into<Vec<u8>>) -> Run {
         self.cmd.write_stdin(input);
         self

@@ -1,5 +1,5 @@
 //! The book's "Request budgets" table (docs/src/reference/request-budgets.md), read so the counting tests
-//! (tests/budgets.rs) take each expected count from the row that states
+//! (tests/github/budgets.rs) take each expected count from the row that states
 //! it: a row whose number changes without the code, or code whose count
 //! changes without the row, fails the test.
 //!

@@ -212,12 +212,12 @@ impl World {
         cmd
     }
 
-    pub fn run(&self, args: &[&str]) -> std::process::Output {
-        self.fleetform().args(args).output().unwrap()
+    pub fn run(&self, args: &[&str]) -> crate::common::Ran {
+        common::Run::from(self.fleetform()).args(args).output()
     }
 
     /// Runs and expects `code`, showing the output otherwise.
-    pub fn expect(&self, code: i32, args: &[&str]) -> std::process::Output {
+    pub fn expect(&self, code: i32, args: &[&str]) -> crate::common::Ran {
         let out = self.run(args);
         common::assert_code_for(format_args!("{args:?}"), &out, code);
         out
@@ -225,7 +225,7 @@ impl World {
 
     pub fn status(&self) -> Value {
         let out = self.expect(0, &["rollout", "status", "--json"]);
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_slice(out.stdout.as_bytes()).unwrap()
     }
 
     /// Customers with a network in the cloud.

@@ -1,5 +1,5 @@
 //! A stand-in for `terraform`, for the GitHub-traffic benches only
-//! (tests/bench_github*.rs): a fleet command's GitHub requests do not
+//! (tests/bench/*.rs): a fleet command's GitHub requests do not
 //! depend on what planned the change, and real Terraform for thousands of
 //! customers per run is too slow to measure GitHub traffic with. The
 //! script answers what fleetform runs (src/terraform/cli.rs) as Terraform

@@ -3,7 +3,7 @@
 //! `contains`, `fromJSON`, `format`, the status functions, with the
 //! implicit `success()` of an `if:` that names none), and a run of a
 //! template's job graph for given job outcomes (moved here from
-//! `tests/templates.rs` so other workflow tests share it).
+//! `tests/templates/jobs.rs` so other workflow tests share it).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -16,7 +16,7 @@
 //! nothing else: `deploy::status` and `deploy::comment` for statuses and
 //! comments, `github::NewDeployment` and the deployment statuses for
 //! deployments. So a call site cannot word its own text;
-//! `tests/customer_text.rs` checks that no other file of `deploy` or the
+//! `tests/views/customer_text.rs` checks that no other file of `deploy` or the
 //! commands calls GitHub's status or comment writes itself. The relay's
 //! answers about the customer's own run (`relay`: [`Refusal`]) are worded
 //! here too; its HTTP protocol errors stay with the server.

@@ -60,8 +60,6 @@ mod access;
 mod apps;
 mod comment_commands;
 mod handlers;
-mod handlers_issues;
-mod handlers_repo;
 mod hooks;
 pub(crate) mod http;
 mod inspect;

@@ -1,0 +1,6 @@
+//! Day-2 operations: state operations on the test cloud, their four
+//! eyes, and `workflows/manager-ops.yml`.
+
+pub(crate) mod four_eyes;
+pub(crate) mod ops;
+pub(crate) mod workflow;

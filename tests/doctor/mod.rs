@@ -1,0 +1,9 @@
+//! `fleetform doctor` against the fake GitHub: the manager repo, the
+//! dashboard's home, the inbox, tenant isolation, set-up and templates.
+
+pub(crate) mod dashboard;
+pub(crate) mod inbox;
+pub(crate) mod isolation;
+pub(crate) mod manager;
+pub(crate) mod setup;
+pub(crate) mod templates;

@@ -1,0 +1,6 @@
+//! Fleet drift: causes, repairs by policy, shards, and its workflow.
+
+pub(crate) mod causes;
+pub(crate) mod repair;
+pub(crate) mod shards;
+pub(crate) mod workflow;

@@ -1,0 +1,325 @@
+//! The provider's two GitHub Apps (README, "The Apps"): the relay and
+//! `fleetform poll` read customer repos with the customer App's tokens
+//! (never Contents write) and dispatch with the manager App's (on the
+//! manager repo only); the single App's variables of older releases are
+//! refused; `doctor` flags an App holding more than its list or a private
+//! customer App; `init` writes each App's manifest; no workflow template
+//! hands the manager App's key to a plan or apply job.
+
+use serde_json::{json, Value};
+
+use crate::common::{self, stderr};
+use crate::doctor::manager::{customer_grant, doctor, row, CUSTOMERS, DOCTOR};
+use crate::relay::serve::{
+    dispatch, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG,
+};
+use crate::support::readme_budgets::Budgets;
+use crate::world::{ACME, MANAGER};
+
+/// Every token minted so far: the customer App's only for customer repos
+/// and never with Contents write, the manager App's only for the manager
+/// repo. Returns how many each App minted.
+fn assert_tokens_split(rw: &RelayWorld) -> (usize, usize) {
+    let minted = rw.w.gh.minted_tokens();
+    let manager = MANAGER.to_ascii_lowercase();
+    let (mut by_customer_app, mut by_manager_app) = (0, 0);
+    for t in &minted {
+        match t.app_id {
+            CUSTOMER_APP_ID => {
+                by_customer_app += 1;
+                assert!(!t.repos.contains(&manager), "{t:?}");
+                assert_ne!(t.permissions["contents"], "write", "{t:?}");
+                let writes: Vec<&String> = t
+                    .permissions
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(_, v)| *v == "write")
+                    .map(|(k, _)| k)
+                    .collect();
+                assert!(writes.is_empty(), "the relay only reads: {t:?}");
+            }
+            MANAGER_APP_ID => {
+                by_manager_app += 1;
+                assert_eq!(t.repos, vec![manager.clone()], "{t:?}");
+            }
+            other => panic!("a token of App {other}: {t:?}"),
+        }
+    }
+    (by_customer_app, by_manager_app)
+}
+
+#[test]
+fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(4);
+    let sha = rw.w.change_acme("feature", 21);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "twenty-one");
+    let id = rw.w.gh.repo_id(ACME);
+    let token =
+        rw.issuer.mint(
+            &rw.issuer
+                .claims(ACME, id, "pull_request", "refs/heads/feature", &sha),
+        );
+    let (status, answer) = dispatch(&relay, &json!({ "token": token, "pr": pr }));
+    assert_eq!(status, 202, "{answer}");
+    let sent = rw.w.gh.dispatches(MANAGER);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["sender"]["login"], format!("{SLUG}[bot]"));
+    let (customer, manager) = assert_tokens_split(&rw);
+    assert!(customer >= 1 && manager >= 1, "{customer} {manager}");
+    rw.w.gh.assert_clean();
+}
+
+#[test]
+fn poll_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
+    let rw = RelayWorld::new();
+    let state = rw.w.scratch.path().join("poll-state.json");
+    crate::relay::webhooks::poll(&rw, &state);
+    rw.w.change_acme("main", 22);
+    let changed = crate::relay::webhooks::poll(&rw, &state);
+    assert_eq!(
+        changed["dispatched"].as_array().unwrap().len(),
+        1,
+        "{changed}"
+    );
+    let (customer, manager) = assert_tokens_split(&rw);
+    assert!(customer >= 2 && manager >= 1, "{customer} {manager}");
+}
+
+/// With the manager App installed on the customer repos as well (one App
+/// for everything, as before), the relay still never asks it for them.
+#[test]
+fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
+    let rw = RelayWorld::new();
+    rw.w.gh.uninstall_from(ACME);
+    rw.w.gh.install_app(MANAGER_APP_ID, "customers", &[ACME]);
+    let relay = rw.start(4);
+    let sha = rw.w.change_acme("feature", 23);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "twenty-three");
+    let id = rw.w.gh.repo_id(ACME);
+    let token =
+        rw.issuer.mint(
+            &rw.issuer
+                .claims(ACME, id, "pull_request", "refs/heads/feature", &sha),
+        );
+    let (status, answer) = dispatch(&relay, &json!({ "token": token, "pr": pr }));
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("customer App"),
+        "{answer}"
+    );
+    assert!(rw.w.gh.dispatches(MANAGER).is_empty());
+    assert_tokens_split(&rw);
+    let v = rw.w.gh.take_violations();
+    assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
+fn the_single_app_variables_are_refused_naming_the_new_ones() {
+    let rw = RelayWorld::new();
+    let key = crate::relay::serve::pem();
+    let out =
+        rw.w.fx
+            .fleetform()
+            .env("GITHUB_API_URL", rw.w.gh.api_url())
+            .envs(crate::relay::serve::app_env())
+            .env("FLEETFORM_APP_ID", "4243")
+            .env("FLEETFORM_APP_PRIVATE_KEY", &key)
+            .args(["poll", "--json", "--state"])
+            .arg(rw.w.scratch.path().join("state.json"))
+            .output()
+            .unwrap();
+    common::assert_code(&out, 2);
+    let err = stderr(&out);
+    for name in [
+        "FLEETFORM_APP_ID",
+        "FLEETFORM_CUSTOMER_APP_ID",
+        "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+        "FLEETFORM_MANAGER_APP_ID",
+        "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
+    ] {
+        assert!(err.contains(name), "{name}: {err}");
+    }
+    assert!(!err.contains("PRIVATE KEY-----"), "{err}");
+    assert!(rw.w.gh.minted_tokens().is_empty());
+}
+
+/// doctor with the customer App 77 (`grant`, `public`) installed on both
+/// customers.
+fn doctor_customer_app(grant: Value, public: bool) -> crate::doctor::manager::Run {
+    doctor_customer_app_counted(grant, public).0
+}
+
+/// The same, with the requests it sent.
+fn doctor_customer_app_counted(grant: Value, public: bool) -> (crate::doctor::manager::Run, usize) {
+    let gh = crate::doctor::manager::configured();
+    let pem = crate::relay::serve::pem();
+    gh.register_app(77, &pem);
+    gh.set_app_slug(77, "acme-provider-customer");
+    gh.set_app_settings(
+        77,
+        grant,
+        &["push", "pull_request", "issue_comment"],
+        public,
+    );
+    gh.install_app(77, "customers", &CUSTOMERS);
+    let fx = common::Fixture::new();
+    let app = [
+        ("FLEETFORM_CUSTOMER_APP_ID", "77".to_string()),
+        ("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem),
+    ];
+    let r = doctor(&gh, &fx, &app, &[]);
+    (r, gh.request_count())
+}
+
+#[test]
+fn doctor_passes_a_customer_app_with_exactly_its_list() {
+    let (r, requests) = doctor_customer_app_counted(customer_grant(), true);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let what = "permissions of the customer App acme-provider-customer";
+    assert_eq!(row(&r.stdout, what).1, "pass", "{}", r.stdout);
+    assert_eq!(row(&r.stdout, "visibility of the customer App").1, "pass");
+    // The book's "Request budgets": the example manager's, + each
+    // customer's installation, + the App and its public page.
+    let b = Budgets::from_book();
+    let budget = b.n(DOCTOR, " for the example manager")
+        + CUSTOMERS.len() * b.n(DOCTOR, " per such customer (its installation)")
+        + b.n(DOCTOR, " (`GET /app`");
+    assert_eq!(requests, budget);
+}
+
+#[test]
+fn doctor_fails_a_customer_app_that_can_push() {
+    let mut grant = customer_grant();
+    grant["contents"] = json!("write");
+    grant["issues"] = json!("write");
+    let r = doctor_customer_app(grant, true);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    let what = "permissions of the customer App acme-provider-customer";
+    let (level, result, _) = row(&r.stdout, what);
+    assert_eq!((level, result), ("must", "FAIL"), "{}", r.stdout);
+    let line = r.stdout.lines().find(|l| l.contains(what)).unwrap();
+    assert!(line.contains("contents: write") && line.contains("issues: write"));
+}
+
+#[test]
+fn doctor_fails_a_private_customer_app() {
+    let r = doctor_customer_app(customer_grant(), false);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    let (level, result, _) = row(&r.stdout, "visibility of the customer App");
+    assert_eq!((level, result), ("must", "FAIL"), "{}", r.stdout);
+}
+
+#[test]
+fn init_writes_each_apps_manifest_with_exactly_its_permissions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::Run::from(common::fleetform_bin())
+        .current_dir(tmp.path())
+        .args(["init", "--dir", "m"])
+        .output();
+    common::assert_ok_for(format_args!("init"), &out);
+    let read = |name: &str| -> Value {
+        let text = std::fs::read_to_string(tmp.path().join("m/apps").join(name)).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let customer = read("customer-app.json");
+    assert_eq!(customer["default_permissions"], customer_grant());
+    assert_eq!(customer["public"], true);
+    assert_eq!(
+        customer["default_events"],
+        json!(["push", "pull_request", "issue_comment"])
+    );
+    assert_eq!(
+        customer["hook_attributes"]["url"],
+        "https://RELAY.EXAMPLE/webhook"
+    );
+    let manager = read("manager-app.json");
+    assert_eq!(
+        manager["default_permissions"],
+        json!({"contents": "write", "metadata": "read"})
+    );
+    assert_eq!(manager["public"], false);
+    assert_eq!(manager["default_events"], json!([]));
+    let sync = read("sync-app.json");
+    assert_eq!(
+        sync["default_permissions"],
+        json!({"contents": "write", "metadata": "read", "pull_requests": "write", "workflows": "write"})
+    );
+    assert_eq!(sync["public"], false);
+    // Only the keys GitHub's manifest flow knows.
+    let known = [
+        "name",
+        "url",
+        "description",
+        "hook_attributes",
+        "redirect_url",
+        "public",
+        "default_permissions",
+        "default_events",
+    ];
+    for m in [&customer, &manager, &sync] {
+        for k in m.as_object().unwrap().keys() {
+            assert!(known.contains(&k.as_str()), "{k}");
+        }
+        assert!(m["url"].is_string() && m["redirect_url"].is_string());
+    }
+    let page = std::fs::read_to_string(tmp.path().join("m/apps/register.html")).unwrap();
+    assert_eq!(
+        page.matches("https://github.com/settings/apps/new").count(),
+        3
+    );
+    assert!(page.contains("name=\"manifest\""));
+    let _ = CUSTOMER_SLUG;
+}
+
+/// The manager App's key dispatches to the manager repo: no plan, apply,
+/// authorise or conclude job gets it. Only the poll job (environment
+/// `poll`) names it; every `app-id:`/`app-private-key:` in a template, even
+/// in a comment, is the customer App's.
+#[test]
+fn no_workflow_template_hands_the_manager_app_to_a_plan_or_apply_job() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    let mut polled = 0;
+    for e in std::fs::read_dir(&root).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "yml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        for line in text.lines() {
+            let l = line.trim_start_matches([' ', '#']);
+            if l.starts_with("app-id:") {
+                assert!(
+                    l.contains("vars.FLEETFORM_CUSTOMER_APP_ID "),
+                    "{name}: {line}"
+                );
+            }
+            if l.starts_with("app-private-key:") {
+                assert!(
+                    l.contains("secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY "),
+                    "{name}: {line}"
+                );
+            }
+        }
+        let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+        let Some(jobs) = doc["jobs"].as_mapping() else {
+            continue;
+        };
+        for (id, job) in jobs {
+            let body = yaml_serde::to_string(job).unwrap();
+            if !body.contains("FLEETFORM_MANAGER_APP") {
+                continue;
+            }
+            let env = yaml_serde::to_string(&job["environment"]).unwrap();
+            assert_eq!(
+                env.trim(),
+                "poll",
+                "{name}: job {id:?} gets the manager App"
+            );
+            polled += 1;
+        }
+    }
+    assert_eq!(polled, 1, "manager-poll.yml's job takes the manager App");
+}

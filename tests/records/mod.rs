@@ -1,0 +1,6 @@
+//! Durable records and the audit report: the records store, in a bucket
+//! that fails or lies, and `fleetform audit report`.
+
+pub(crate) mod audit_report;
+pub(crate) mod s3;
+pub(crate) mod store;

@@ -1,0 +1,169 @@
+//! A `fleetform-batch` dispatch at the manager, as `manager-batch.yml`
+//! runs it against the fake GitHub: `batch-entries` lists the entries, and
+//! each matrix job's `plan --dispatch` (with `FLEETFORM_BATCH_ENTRY`)
+//! plans its own customer and comments on its own pull request. A batch
+//! from anyone but the relay's manager App, and an entry index out of
+//! range, are refused.
+
+use serde_json::{json, Value};
+
+use crate::common::{self, stderr, stdout};
+use crate::relay::serve::{RelayWorld, GLOBEX, SLUG};
+use crate::world::{customer_files, ok, ACME, MANAGER};
+
+/// Entry of a batch: a pull request's plan of `repo` at `sha`, as the relay
+/// builds it (the repository id, no signature).
+fn plan_entry(rw: &RelayWorld, repo: &str, dir: &str, pr: u64, sha: &str) -> Value {
+    let files: Vec<String> = customer_files(&rw.w.fx, dir)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    json!({
+        "event_type": "fleetform-plan",
+        "payload": {
+            "v": 1, "customer_repo": repo, "sha": sha, "ref": "refs/heads/feature",
+            "pr": pr, "event": "pull_request", "dispatch_id": format!("batch-{dir}"),
+            "files": files, "repo_id": rw.w.gh.repo_id(repo)
+        }
+    })
+}
+
+struct Batch {
+    rw: RelayWorld,
+    event: Value,
+    prs: [(&'static str, u64); 2],
+}
+
+/// acme's and globex's pull requests, one batch sent by the manager App.
+fn batch() -> Batch {
+    let rw = RelayWorld::new();
+    let acme_sha = rw.w.change_acme("feature", 11);
+    let acme_pr = rw.w.gh.open_pr(ACME, "feature", "main", "eleven");
+    let globex_vars = rw.w.fx.read("customers/globex/infra/variables.yml");
+    let globex_sha =
+        rw.w.gh
+            .commit(GLOBEX, "feature", &[("infra/variables.yml", &globex_vars)]);
+    let globex_pr = rw.w.gh.open_pr(GLOBEX, "feature", "main", "same");
+    let entries = vec![
+        plan_entry(&rw, ACME, "acme", acme_pr, &acme_sha),
+        plan_entry(&rw, GLOBEX, "globex", globex_pr, &globex_sha),
+    ];
+    let event = json!({
+        "action": "fleetform-batch",
+        "client_payload": { "v": 1, "batch": entries },
+        "sender": { "login": format!("{SLUG}[bot]"), "type": "Bot" }
+    });
+    Batch {
+        rw,
+        event,
+        prs: [(ACME, acme_pr), (GLOBEX, globex_pr)],
+    }
+}
+
+impl Batch {
+    /// `fleetform <args>` in a manager job of the batch run.
+    fn run(&mut self, event: &Value, entry: Option<&str>, args: &[&str]) -> std::process::Output {
+        let (mut cmd, _f) = self
+            .rw
+            .w
+            .step(MANAGER, "repository_dispatch", event, &"e".repeat(40));
+        cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
+            .env_remove("FLEETFORM_BATCH_ENTRY");
+        if let Some(e) = entry {
+            cmd.env("FLEETFORM_BATCH_ENTRY", e);
+        }
+        cmd.args(args).output().unwrap()
+    }
+}
+
+#[test]
+fn each_entry_of_a_batch_plans_its_own_customer() {
+    let mut b = batch();
+    let event = b.event.clone();
+    let out = b.run(&event, None, &["batch-entries"]);
+    ok(&out);
+    assert_eq!(stdout(&out).trim(), "[0,1]");
+
+    for (i, (repo, pr)) in b.prs.into_iter().enumerate() {
+        let entry = i.to_string();
+        let out = b.run(
+            &event,
+            Some(&entry),
+            &["plan", "--dispatch", "--env", "staging"],
+        );
+        ok(&out);
+        let comments = b.rw.w.gh.comments(repo, pr);
+        assert_eq!(comments.len(), 1, "{repo}: {}", stderr(&out));
+        // Only this entry's customer got anything.
+        let (other, other_pr) = b.prs[1 - i];
+        let others = b.rw.w.gh.comments(other, other_pr).len();
+        assert_eq!(others, i, "entry {i} commented on {other}");
+    }
+    let sha = |n: usize| b.event["client_payload"]["batch"][n]["payload"]["sha"].clone();
+    for (n, repo) in [ACME, GLOBEX].into_iter().enumerate() {
+        let statuses = b.rw.w.gh.statuses(repo, sha(n).as_str().unwrap());
+        assert!(
+            !statuses.is_empty(),
+            "{repo}: its commit has the plan's status"
+        );
+    }
+}
+
+#[test]
+fn a_batch_from_anyone_but_the_relay_is_refused() {
+    let mut b = batch();
+    let mut forged = b.event.clone();
+    forged["sender"] = json!({ "login": "someone", "type": "User" });
+    let out = b.run(&forged, None, &["batch-entries"]);
+    common::assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("is sent only by the relay (the manager App `fleetform-relay[bot]`), but this one by `someone`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "no entries: {}", stdout(&out));
+    // Each job of the run refuses it too, whatever entry it is given.
+    for entry in ["0", "1"] {
+        let out = b.run(
+            &forged,
+            Some(entry),
+            &["plan", "--dispatch", "--env", "staging"],
+        );
+        common::assert_code(&out, 3);
+        assert!(
+            stderr(&out).contains("only the relay (as the manager App) sends"),
+            "{}",
+            stderr(&out)
+        );
+        let out = b.run(&forged, Some(entry), &["authorise"]);
+        common::assert_code(&out, 3);
+    }
+    for (repo, pr) in b.prs {
+        assert!(b.rw.w.gh.comments(repo, pr).is_empty(), "{repo}");
+    }
+}
+
+#[test]
+fn an_entry_index_out_of_range_is_refused() {
+    let mut b = batch();
+    let event = b.event.clone();
+    for (entry, want) in [
+        (
+            Some("2"),
+            "FLEETFORM_BATCH_ENTRY is 2, past the batch's last entry",
+        ),
+        (None, "FLEETFORM_BATCH_ENTRY is not set"),
+        (
+            Some("first"),
+            "FLEETFORM_BATCH_ENTRY is `first`, not a number",
+        ),
+    ] {
+        let out = b.run(&event, entry, &["plan", "--dispatch", "--env", "staging"]);
+        common::assert_code(&out, 2);
+        assert!(stderr(&out).contains(want), "{entry:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("0 to 1"), "{}", stderr(&out));
+    }
+    for (repo, pr) in b.prs {
+        assert!(b.rw.w.gh.comments(repo, pr).is_empty(), "{repo}");
+    }
+}

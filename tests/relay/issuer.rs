@@ -1,0 +1,203 @@
+//! The relay when the OIDC issuer is in trouble: down, hanging, back,
+//! rotating its keys. Every caller is answered within 2 s, the issuer is
+//! asked a bounded number of times, held keys keep verifying while it
+//! cannot be reached, and a key it dropped stops verifying within the
+//! keys' refresh time.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::relay::serve::verified;
+use crate::relay::serve::{dispatch, RelayProc, RelayWorld};
+use crate::support::oidc::ROTATED_KID;
+use crate::world::ACME;
+
+/// The longest any caller may wait for an answer while the issuer is in
+/// trouble.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+/// Callers sent at once.
+const CALLERS: usize = 8;
+
+/// `CALLERS` dispatches sent at the same moment: each one's status, error
+/// code and time to the answer.
+fn callers_at_once(rw: &RelayWorld, relay: &RelayProc, sha: &str) -> Vec<(u16, Value, Duration)> {
+    let tokens: Vec<String> = (0..CALLERS)
+        .map(|_| rw.push_token(ACME, "main", sha))
+        .collect();
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = tokens
+            .into_iter()
+            .map(|token| {
+                let barrier = barrier.clone();
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    let (status, answer) = dispatch(relay, &json!({ "token": token }));
+                    (status, answer["error"].clone(), start.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn assert_all_unavailable_in_time(answers: &[(u16, Value, Duration)]) {
+    for (status, error, took) in answers {
+        assert_eq!(
+            (*status, error.as_str()),
+            (503, Some("issuer_unavailable")),
+            "{answers:?}"
+        );
+        assert!(
+            *took < ANSWER_WITHIN,
+            "a caller waited {took:?}: {answers:?}"
+        );
+    }
+}
+
+/// Dispatches fresh tokens of `make` until one gets `status` (within
+/// `deadline`): the time it took, and the answers before.
+fn until_status(
+    relay: &RelayProc,
+    status: u16,
+    deadline: Duration,
+    make: impl Fn() -> String,
+) -> (Duration, Vec<(u16, Value)>) {
+    let start = Instant::now();
+    let mut before = Vec::new();
+    loop {
+        let (got, answer) = dispatch(relay, &json!({ "token": make() }));
+        if got == status {
+            return (start.elapsed(), before);
+        }
+        before.push((got, answer["error"].clone()));
+        assert!(
+            start.elapsed() < deadline,
+            "no {status} within {deadline:?}: {before:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_issuer_down_from_the_start_answers_every_caller_503_at_once_and_back_up_it_works() {
+    let rw = RelayWorld::new();
+    rw.issuer.set_down(true);
+    let relay = rw.start(16);
+    let sha = rw.w.change_acme("main", 6);
+    assert_all_unavailable_in_time(&callers_at_once(&rw, &relay, &sha));
+    // One fetch (three attempts) shared by all, not one per caller; a
+    // second may start once the first failure is forgotten.
+    let asked = rw.issuer.jwks_requests();
+    assert!((1..=6).contains(&asked), "{asked} JWKS requests");
+    // A failure is remembered: the next caller is answered without asking.
+    let (status, answer) = dispatch(
+        &relay,
+        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("issuer_unavailable")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("try again")),
+        "{answer}"
+    );
+    assert!(rw.w.gh.dispatches(crate::world::MANAGER).is_empty());
+    // Back up: within the failure's memory (seconds), tokens go through.
+    rw.issuer.set_down(false);
+    until_status(&relay, 202, Duration::from_secs(15), || {
+        rw.push_token(ACME, "main", &sha)
+    });
+    assert_eq!(rw.w.gh.dispatches(crate::world::MANAGER).len(), 1);
+}
+
+#[test]
+fn a_hanging_issuer_answers_every_caller_503_within_2s_and_back_up_it_works() {
+    let rw = RelayWorld::new();
+    rw.issuer.set_hang(true);
+    let relay = rw.start(16);
+    let sha = rw.w.change_acme("main", 7);
+    assert_all_unavailable_in_time(&callers_at_once(&rw, &relay, &sha));
+    // A second wave while the fetch still hangs: answered at once too,
+    // and no new fetch is started.
+    assert_all_unavailable_in_time(&callers_at_once(&rw, &relay, &sha));
+    assert_eq!(rw.issuer.jwks_requests(), 1);
+    rw.issuer.set_hang(false);
+    until_status(&relay, 202, Duration::from_secs(15), || {
+        rw.push_token(ACME, "main", &sha)
+    });
+}
+
+/// The relay with the keys' refresh time shortened to `ms` (the test knob).
+fn relay_refreshing_every(rw: &RelayWorld, ms: u64) -> RelayProc {
+    let ms = ms.to_string();
+    rw.start_env(16, 10, &[], &[(fleetform::relay::oidc::REFRESH_ENV, &ms)])
+}
+
+#[test]
+fn held_keys_keep_verifying_past_their_refresh_time_while_the_issuer_is_down() {
+    let rw = RelayWorld::new();
+    let relay = relay_refreshing_every(&rw, 300);
+    let sha = rw.w.change_acme("main", 8);
+    let token = || rw.push_token(ACME, "main", &sha);
+    let (status, answer) = dispatch(&relay, &json!({ "token": token() }));
+    assert!(verified(status, &answer), "{answer}");
+    assert_eq!(rw.issuer.jwks_requests(), 1);
+    rw.issuer.set_down(true);
+    // Every token verifies with the held keys until (and after) the relay
+    // has tried to refresh them, which it does only past their refresh
+    // time.
+    let start = Instant::now();
+    while rw.issuer.jwks_requests() == 1 {
+        let (status, answer) = dispatch(&relay, &json!({ "token": token() }));
+        assert!(verified(status, &answer), "{answer}");
+        assert!(start.elapsed() < Duration::from_secs(10), "no refresh");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..3 {
+        let (status, answer) = dispatch(&relay, &json!({ "token": token() }));
+        assert!(verified(status, &answer), "{answer}");
+    }
+}
+
+#[test]
+fn a_key_the_issuer_drops_stops_verifying_within_the_refresh_time() {
+    let rw = RelayWorld::new();
+    let refresh = Duration::from_millis(1000);
+    let relay = relay_refreshing_every(&rw, refresh.as_millis() as u64);
+    let sha = rw.w.change_acme("main", 9);
+    let (status, answer) = dispatch(
+        &relay,
+        &json!({ "token": rw.push_token(ACME, "main", &sha) }),
+    );
+    assert!(verified(status, &answer), "{answer}");
+    rw.issuer.rotate();
+    let (took, before) = until_status(&relay, 401, Duration::from_secs(20), || {
+        rw.push_token(ACME, "main", &sha)
+    });
+    // The refresh time, plus the one fetch and request that find it out.
+    assert!(
+        took < refresh + Duration::from_millis(1500),
+        "refused only after {took:?}: {before:?}"
+    );
+    // Accepted: dispatched, or answered as the duplicate it is (200).
+    assert!(
+        before.iter().all(|(s, _)| matches!(s, 200 | 202)),
+        "{before:?}"
+    );
+    // The issuer's new key verifies.
+    let claims = rw
+        .issuer
+        .claims(ACME, rw.w.gh.repo_id(ACME), "push", "refs/heads/main", &sha);
+    let header = json!({ "alg": "RS256", "typ": "JWT", "kid": ROTATED_KID });
+    let token = rw.issuer.mint_with(&claims, &header, "other");
+    let (status, answer) = dispatch(&relay, &json!({ "token": token }));
+    assert!(verified(status, &answer), "{answer}");
+}

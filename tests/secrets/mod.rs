@@ -1,0 +1,6 @@
+//! Customer secrets: on the test cloud, in fleet jobs, and their
+//! rotation.
+
+pub(crate) mod cloud;
+pub(crate) mod fleet;
+pub(crate) mod rotation;

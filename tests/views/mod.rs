@@ -1,0 +1,10 @@
+//! What people read: the provider's counts, the dashboard (on a phone
+//! too), the first screen, one vocabulary, customer text and progress.
+
+pub(crate) mod counts;
+pub(crate) mod customer_text;
+pub(crate) mod dashboard;
+pub(crate) mod first_screen;
+pub(crate) mod phone;
+pub(crate) mod progress;
+pub(crate) mod vocabulary;
