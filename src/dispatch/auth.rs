@@ -167,14 +167,7 @@ impl DispatchKey {
     /// Parses the text form `ffdk1.<slug>.<generation>.<64 lowercase hex>`
     /// (surrounding whitespace, e.g. a pasted newline, is ignored).
     pub fn parse(text: &str) -> Result<DispatchKey, AuthError> {
-        let mut parts = text.trim().split('.');
-        let (Some(prefix), Some(slug), Some(generation), Some(hex), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some([prefix, slug, generation, hex]) = four_parts(text.trim()) else {
             return Err(AuthError::KeyMalformed("not four parts separated by `.`"));
         };
         if prefix != KEY_PREFIX {
@@ -301,14 +294,7 @@ impl Signature {
         if s.len() > 96 {
             return None;
         }
-        let mut parts = s.split('.');
-        let (Some(SIG_PREFIX), Some(time), Some(generation), Some(hex), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some([SIG_PREFIX, time, generation, hex]) = four_parts(s) else {
             return None;
         };
         if time.is_empty()
@@ -464,6 +450,11 @@ pub fn canonical(event_type: &str, payload: &Payload, time: u64, generation: u32
         line("comment", &id.to_string());
     }
     out
+}
+
+/// `s`'s parts separated by `.`, if there are exactly four.
+fn four_parts(s: &str) -> Option<[&str; 4]> {
+    s.split('.').collect::<Vec<_>>().try_into().ok()
 }
 
 #[cfg(test)]

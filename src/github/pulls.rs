@@ -162,6 +162,18 @@ impl GitHub {
         Ok((author, notes))
     }
 
+    /// The pull requests a list query at `p` answers (one page).
+    async fn pulls_at(&self, p: &str) -> Result<Vec<Value>, GitHubError> {
+        match self.send(Method::Get, p, None).await?.body {
+            Value::Array(pulls) => Ok(pulls),
+            _ => Err(GitHubError::BadJson {
+                method: "GET",
+                path: p.to_string(),
+                message: "the answer is not a list".into(),
+            }),
+        }
+    }
+
     /// Open PRs from `owner:branch`: (number, html_url).
     pub async fn open_pulls_from(
         &self,
@@ -174,14 +186,7 @@ impl GitHub {
             repo_path(repo),
             seg(&format!("{owner}:{branch}"))
         );
-        let r = self.send(Method::Get, &p, None).await?;
-        let Value::Array(pulls) = r.body else {
-            return Err(GitHubError::BadJson {
-                method: "GET",
-                path: p,
-                message: "the answer is not a list".into(),
-            });
-        };
+        let pulls = self.pulls_at(&p).await?;
         pulls.iter().map(|pr| pull_ref(pr, "GET", &p)).collect()
     }
 
@@ -196,14 +201,7 @@ impl GitHub {
             repo_path(repo),
             seg(base)
         );
-        let r = self.send(Method::Get, &p, None).await?;
-        let Value::Array(pulls) = r.body else {
-            return Err(GitHubError::BadJson {
-                method: "GET",
-                path: p,
-                message: "the answer is not a list".into(),
-            });
-        };
+        let pulls = self.pulls_at(&p).await?;
         pulls.first().map(|pr| pull_ref(pr, "GET", &p)).transpose()
     }
 
