@@ -19,6 +19,7 @@
 
 use std::fmt;
 
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
@@ -34,11 +35,11 @@ pub use crate::util::apps::{AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RET
 /// A GitHub App: its id (or client id) and private key.
 pub struct AppKey {
     id: String,
-    /// The key as PKCS#1 DER (what `jsonwebtoken` signs RS256 with),
-    /// checked by signing once when it was read; wiped when dropped. Each
-    /// JWT is signed from it through an `EncodingKey` made for that JWT
-    /// and dropped with it, so no other lasting copy is kept.
-    der: Zeroizing<Vec<u8>>,
+    /// The key block alone as PEM (PKCS#1 or PKCS#8, what `jsonwebtoken`
+    /// reads), checked by signing once when it was read; wiped when
+    /// dropped. Each JWT is signed through an `EncodingKey` read from it
+    /// for that JWT and dropped with it, so no other lasting copy is kept.
+    pem: Zeroizing<String>,
 }
 
 impl fmt::Debug for AppKey {
@@ -106,19 +107,32 @@ impl AppKey {
         let key = Zeroizing::new(
             PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| bad(pem_problem(&e)))?,
         );
-        let pkcs1: &[u8] = match &*key {
-            PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der(),
-            PrivateKeyDer::Pkcs8(k) => pkcs8_rsa_key(k.secret_pkcs8_der())
-                .ok_or_else(|| bad("the PKCS#8 block holds no RSA key"))?,
+        let (label, der) = match &*key {
+            PrivateKeyDer::Pkcs1(k) => ("RSA PRIVATE KEY", k.secret_pkcs1_der()),
+            PrivateKeyDer::Pkcs8(k) => ("PRIVATE KEY", k.secret_pkcs8_der()),
             _ => return Err(bad("not an RSA private key block")),
         };
+        // The key block alone, as jsonwebtoken reads PEM (PKCS#1, or PKCS#8
+        // of an RSA key): nothing of the secret around it is kept.
+        let body = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der));
         let app = AppKey {
             id: id.to_string(),
-            der: Zeroizing::new(pkcs1.to_vec()),
+            pem: Zeroizing::new(format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                body.as_str()
+            )),
         };
+        if matches!(&*key, PrivateKeyDer::Pkcs8(_)) && app.encoding_key().is_err() {
+            return Err(bad("the PKCS#8 block holds no RSA key"));
+        }
         app.jwt(0)
             .map_err(|_| bad("the key does not parse (RSA, 2048 bits or more)"))?;
         Ok(app)
+    }
+
+    /// The signing key, read from the key block for one JWT.
+    fn encoding_key(&self) -> Result<EncodingKey, jsonwebtoken::errors::Error> {
+        EncodingKey::from_rsa_pem(self.pem.as_bytes())
     }
 
     /// The App's id as configured (no secret).
@@ -140,7 +154,9 @@ impl AppKey {
             exp: now_secs + 540,
             iss: &self.id,
         };
-        let key = EncodingKey::from_rsa_der(&self.der);
+        let key = self
+            .encoding_key()
+            .map_err(|e| GitHubError::Setup(format!("reading the App's key failed: {e}")))?;
         let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key)
             .map_err(|e| GitHubError::Setup(format!("signing the App's JWT failed: {e}")))?;
         Token::new(jwt).ok_or_else(|| GitHubError::Setup("empty JWT".into()))
@@ -157,41 +173,6 @@ fn pem_problem(e: &rustls::pki_types::pem::Error) -> &'static str {
         E::Base64Decode(_) => "the body is not base64",
         _ => "the PEM text does not parse",
     }
-}
-
-/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo` (`SEQUENCE
-/// { INTEGER 0, SEQUENCE { rsaEncryption, NULL }, OCTET STRING key }`), or
-/// `None` when it is not one of an RSA key.
-fn pkcs8_rsa_key(der: &[u8]) -> Option<&[u8]> {
-    const RSA_ENCRYPTION: &[u8] = &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-    ];
-    let (info, _) = der_item(der, 0x30)?;
-    let (_version, rest) = der_item(info, 0x02)?;
-    let (algorithm, rest) = der_item(rest, 0x30)?;
-    let (key, _) = der_item(rest, 0x04)?;
-    algorithm.starts_with(RSA_ENCRYPTION).then_some(key)
-}
-
-/// The contents of the DER item at the start of `der` if its tag is
-/// `tag`, and what follows it.
-fn der_item(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&t, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    if t != tag {
-        return None;
-    }
-    let (len, rest) = match first {
-        n if n < 0x80 => (n as usize, rest),
-        0x81..=0x84 => {
-            let n = (first - 0x80) as usize;
-            let bytes = rest.get(..n)?;
-            let len = bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
-            (len, &rest[n..])
-        }
-        _ => return None,
-    };
-    (rest.len() >= len).then(|| rest.split_at(len))
 }
 
 impl GitHub {
@@ -332,7 +313,6 @@ impl GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
     use ring::signature::RsaKeyPair;
     use serde_json::json;
 
@@ -347,8 +327,10 @@ mod tests {
         )
         .unwrap();
         let k = AppKey::parse(AppRole::Customer, "42", &pem).unwrap();
-        let held: &Zeroizing<Vec<u8>> = &k.der;
-        assert!(!held.is_empty());
+        let held: &Zeroizing<String> = &k.pem;
+        assert!(held.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        let held = rustls::pki_types::PrivatePkcs1KeyDer::from_pem_slice(held.as_bytes()).unwrap();
+        let held = held.secret_pkcs1_der();
         let shown = format!("{k:?}");
         assert_eq!(shown, "AppKey(42, ***)");
         let jwt = k.jwt(1_000_000).unwrap();
