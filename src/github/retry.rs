@@ -318,13 +318,7 @@ impl tower::retry::Policy<http::Request<OctoBody>, http::Response<ReadBody>, Box
         // octocrab's bodies built from bytes keep a copy for this; a GET's
         // is empty.
         let body = request.body().try_clone().unwrap_or_else(OctoBody::empty);
-        let mut again = http::Request::new(body);
-        *again.method_mut() = request.method().clone();
-        *again.uri_mut() = request.uri().clone();
-        *again.version_mut() = request.version();
-        *again.headers_mut() = request.headers().clone();
-        *again.extensions_mut() = request.extensions().clone();
-        Some(again)
+        Some(super::layers::again(request, body))
     }
 }
 

@@ -97,7 +97,8 @@ where
         };
         let url = request.uri().to_string();
         let etag = cache.etag(&url);
-        let again = etag.as_ref().map(|_| unconditional(&request));
+        // The same GET without `If-None-Match` (added below), if needed.
+        let again = etag.as_ref().map(|_| super::again(&request, Q::default()));
         if let Some(v) = etag
             .as_deref()
             .and_then(|e| http::HeaderValue::from_str(e).ok())
@@ -133,17 +134,6 @@ where
             }
         })
     }
-}
-
-/// The same GET without a body or `If-None-Match`.
-fn unconditional<Q: Default>(request: &http::Request<Q>) -> http::Request<Q> {
-    let mut again = http::Request::new(Q::default());
-    *again.method_mut() = request.method().clone();
-    *again.uri_mut() = request.uri().clone();
-    *again.version_mut() = request.version();
-    *again.headers_mut() = request.headers().clone();
-    *again.extensions_mut() = request.extensions().clone();
-    again
 }
 
 /// A 304 answered with the kept body and `Link`, as a 200 with the 304's

@@ -38,3 +38,16 @@ pub(super) mod headers;
 pub(super) mod read;
 pub(super) mod schedule;
 pub(super) mod write_log;
+
+/// A copy of `request` with `body`: its method, URI, version, headers and
+/// extensions (an `http::Request` cannot be cloned), for a request sent
+/// again (a retry, a conditional GET sent without its condition).
+pub(super) fn again<Q, B>(request: &http::Request<Q>, body: B) -> http::Request<B> {
+    let mut again = http::Request::new(body);
+    *again.method_mut() = request.method().clone();
+    *again.uri_mut() = request.uri().clone();
+    *again.version_mut() = request.version();
+    *again.headers_mut() = request.headers().clone();
+    *again.extensions_mut() = request.extensions().clone();
+    again
+}
