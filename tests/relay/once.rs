@@ -148,16 +148,17 @@ fn two_instances_and_a_restart_share_the_claims_in_the_records_bucket() {
 }
 
 /// GitHub fails a delivery it has no answer for within 10 s: the relay
-/// answers within a second of the signature check (202, accepted) when the
-/// work takes longer (here GitHub holds every request 4 s), and the
-/// delivery is dispatched after, once.
+/// answers within a second of the signature check (202, accepted) while the
+/// work still waits on GitHub (here GitHub holds every request until the
+/// test lets it go, long after the answer), and the delivery is dispatched
+/// after, once.
 #[test]
 fn a_slow_delivery_is_answered_at_once_and_dispatched_after() {
     let rw = RelayWorld::new();
     let relay = rw.start(8);
     let sha = rw.w.change_acme("main", 5);
     rw.w.gh
-        .enforce_concurrency(100, std::time::Duration::from_secs(4), 1);
+        .enforce_concurrency(100, std::time::Duration::from_secs(60), 1);
     let t0 = std::time::Instant::now();
     let (status, answer) = signed_delivery(
         &relay,
@@ -173,6 +174,18 @@ fn a_slow_delivery_is_answered_at_once_and_dispatched_after() {
         took < std::time::Duration::from_secs(4),
         "answered after {took:?}"
     );
+    // Answered while the work still waits on GitHub: a request is held,
+    // nothing is dispatched yet.
+    let start = std::time::Instant::now();
+    while rw.w.gh.concurrency().2 == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no request reached GitHub after the answer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(rw.w.gh.dispatches(MANAGER).is_empty());
+    rw.w.gh.release_held();
     let start = std::time::Instant::now();
     while rw.w.gh.dispatches(MANAGER).is_empty() {
         assert!(
