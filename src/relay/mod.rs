@@ -44,6 +44,7 @@ mod subject;
 pub mod tokens;
 pub mod webhook;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -231,6 +232,10 @@ pub struct Relay {
     pub(crate) replays: replay::Replays,
     pub events: events::Events,
     pub queue: queue::Queue,
+    /// Commit titles read, by repository id and commit: a commit never
+    /// changes, so callers asking again about one event (a burst of
+    /// retries) read it once.
+    titles: std::sync::Mutex<HashMap<(u64, String), String>>,
 }
 
 impl Relay {
@@ -255,6 +260,7 @@ impl Relay {
             settings,
             jwks,
             registry: Mutex::new(None),
+            titles: std::sync::Mutex::new(HashMap::new()),
         }
     }
 

@@ -250,17 +250,42 @@ impl Relay {
         }
         if branch == facts.default_branch {
             subject.apply = true;
-            let title = gh
-                .commit_title(repo, &claims.sha)
-                .await
-                .map_err(|e| Answer::github(&e))?;
+            let title = self.commit_title(&gh, repo, claims).await?;
             subject.pr = pr_from_commit_message(&title);
         }
         Ok(())
     }
 }
 
+/// Commit titles kept at the most; when full, all are forgotten (each is
+/// one GET to read again).
+const TITLES_KEPT: usize = 10_000;
+
 impl Relay {
+    /// The first line of the token's commit: kept, or read now.
+    async fn commit_title(
+        &self,
+        gh: &crate::github::GitHub,
+        repo: &str,
+        claims: &Claims,
+    ) -> Result<String, Answer> {
+        let key = (claims.repository_id, claims.sha.clone());
+        let titles = || self.titles.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(title) = titles().get(&key).cloned() {
+            return Ok(title);
+        }
+        let title = gh
+            .commit_title(repo, &claims.sha)
+            .await
+            .map_err(|e| Answer::github(&e))?;
+        let mut kept = titles();
+        if kept.len() >= TITLES_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, title.clone());
+        Ok(title)
+    }
+
     /// The files a dispatch lists: those named, each one fleetform reads
     /// (once each, in the manager's order), or the variables file alone.
     fn requested_files(&self, named: Option<&[String]>) -> Result<Vec<String>, Answer> {
