@@ -49,13 +49,19 @@ SH
 chmod +x "$shims/cc" "$shims/ar"
 
 installed=$(rustup target list --installed 2>/dev/null || true)
+# One `cargo check` for every target: cargo schedules their crates
+# together and builds the host's build scripts once (one invocation per
+# target left a core idle at the end of each).
+args=()
+envs=()
 for t in $targets; do
   if ! grep -qx "$t" <<<"$installed"; then
     echo "==> rustup target add $t"
     rustup target add "$t"
   fi
-  echo "==> cargo check --target $t"
   env_t=${t//-/_}
-  env "CC_$env_t=$shims/cc" "CXX_$env_t=$shims/cc" "AR_$env_t=$shims/ar" \
-    cargo check --locked --target "$t" --bin fleetform
+  envs+=("CC_$env_t=$shims/cc" "CXX_$env_t=$shims/cc" "AR_$env_t=$shims/ar")
+  args+=(--target "$t")
 done
+echo "==> cargo check ${args[*]}"
+env "${envs[@]}" cargo check --locked "${args[@]}" --bin fleetform
