@@ -66,7 +66,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Re
         let customer = authorise_session(&session, &registry, &manager, Stage::Apply, out).await?;
         super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Apply, out)
             .await?;
-        let reporter = session.reporter(&manager, customer);
+        let reporter = Reporter::for_session(&session, &manager, customer);
         let env = settings.environment.as_str();
         let views = match subscribed(gh, &manager, dispatched, customer).await? {
             Ok(views) => views,

@@ -142,7 +142,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Resu
             envs.retain(|e| *e == only); // the authorise job runs no other
         }
         let mut report = PlanReport::new(customer, &dispatched.payload);
-        let reporter = session.reporter(&manager, customer);
+        let reporter = Reporter::for_session(&session, &manager, customer);
         let views = match subscribed(gh, &manager, dispatched, customer).await? {
             Ok(views) => views,
             Err(problems) => {

@@ -2,13 +2,11 @@
 //! tokens and GitHub clients. Nothing here sends a request.
 
 use crate::ci::RunContext;
-use crate::config::{Customer, Manager};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{AppKey, AppRole, GitHub, GitHubError, Permissions, Token};
 
 use super::event::{read_event, Dispatched};
-use super::status::Reporter;
 
 pub(super) fn gh_err(e: GitHubError) -> Error {
     e.into()
@@ -85,19 +83,6 @@ pub(super) struct Session {
     pub rt: tokio::runtime::Runtime,
     pub gh: GitHub,
     pub run_url: Option<String>,
-}
-
-impl Session {
-    /// The reporter of the dispatched commit's statuses for `customer`.
-    pub fn reporter(&self, manager: &Manager, customer: &Customer) -> Reporter<'_> {
-        Reporter::new(
-            &self.gh,
-            manager,
-            customer,
-            &self.dispatched.payload,
-            self.run_url.clone(),
-        )
-    }
 }
 
 pub(super) fn open_session(
