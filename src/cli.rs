@@ -548,6 +548,20 @@ pub struct PlanArgs {
     pub customer_dir: Option<PathBuf>,
 }
 
+/// One customer × product × environment.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The customer.
+    #[arg(long, env = "FLEETFORM_CUSTOMER")]
+    pub customer: String,
+    /// The environment.
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
+    /// The product (a manager with `products:`).
+    #[arg(long, env = "FLEETFORM_PRODUCT")]
+    pub product: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct StateArgs {
     /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID |
@@ -573,15 +587,8 @@ pub struct StateArgs {
     /// records it as unreviewed. Refused on GitHub Actions.
     #[arg(long)]
     pub unreviewed: bool,
-    /// The customer.
-    #[arg(long, env = "FLEETFORM_CUSTOMER")]
-    pub customer: String,
-    /// The environment.
-    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
-    pub environment: String,
-    /// The product (a manager with `products:`).
-    #[arg(long, env = "FLEETFORM_PRODUCT")]
-    pub product: Option<String>,
+    #[command(flatten)]
+    pub pair: PairArgs,
     /// Why (required).
     #[arg(long, env = "FLEETFORM_REASON")]
     pub reason: Option<String>,

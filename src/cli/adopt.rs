@@ -4,24 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::PairArgs;
+
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
     #[command(subcommand)]
     pub command: AdoptCommand,
 }
 
-/// One customer × product × environment.
+/// One customer × product × environment, and where its plan goes.
 #[derive(Debug, Args)]
 pub struct AdoptPair {
-    /// The customer.
-    #[arg(long, env = "FLEETFORM_CUSTOMER")]
-    pub customer: String,
-    /// The environment.
-    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
-    pub environment: String,
-    /// The product (a manager with `products:`).
-    #[arg(long, env = "FLEETFORM_PRODUCT")]
-    pub product: Option<String>,
+    #[command(flatten)]
+    pub pair: PairArgs,
     /// Results folder (the plan goes to OUT/CUSTOMER/[PRODUCT/]ENV).
     #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
     pub out: PathBuf,

@@ -194,9 +194,9 @@ fn status(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<(
 
 fn target(p: &AdoptPair) -> Target {
     Target {
-        customer: p.customer.clone(),
-        environment: p.environment.clone(),
-        product: p.product.clone(),
+        customer: p.pair.customer.clone(),
+        environment: p.pair.environment.clone(),
+        product: p.pair.product.clone(),
         out: p.out.clone(),
         terraform: p.terraform.clone(),
     }

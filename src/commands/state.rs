@@ -73,9 +73,9 @@ fn resolve(args: &StateArgs) -> Result<OpTarget> {
         _ => require_reason(args.reason.as_deref())?,
     };
     Ok(OpTarget {
-        customer: args.customer.clone(),
-        environment: args.environment.clone(),
-        product: args.product.clone(),
+        customer: args.pair.customer.clone(),
+        environment: args.pair.environment.clone(),
+        product: args.pair.product.clone(),
         reason,
         out: args.out.clone(),
         terraform: std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from),

@@ -171,21 +171,24 @@ pub fn check(tools: &[Tool]) -> Result<(), (String, String)> {
     Ok(())
 }
 
+/// A tool of `kind` under its own name with no settings, for tests here
+/// and in the policy layer.
+#[cfg(test)]
+pub(crate) fn tool(kind: ToolKind, required: bool) -> Tool {
+    Tool {
+        name: kind.as_str().into(),
+        kind,
+        run: None,
+        args: Vec::new(),
+        timeout: None,
+        required,
+        policy: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tool(kind: ToolKind, required: bool) -> Tool {
-        Tool {
-            name: kind.as_str().into(),
-            kind,
-            run: None,
-            args: Vec::new(),
-            timeout: None,
-            required,
-            policy: None,
-        }
-    }
 
     #[test]
     fn settings_are_checked() {

@@ -18,7 +18,7 @@ use crate::terraform::TerraformError;
 use crate::values::customer::override_path;
 
 use super::artifact::{artifact_key, open_plan, read_record, GitHubRecord};
-use super::authorise::{authorise, reviewed_by, still_active_on_default_branch};
+use super::authorise::{authorise_session, reviewed_by, still_active_on_default_branch};
 use super::comment::mark_applied;
 use super::event::{Dispatched, Stage};
 use super::fetch::{first_changed, pull_for_gates};
@@ -61,27 +61,12 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Re
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
     let manager_gh = manager_client(&session.rt, &session.ctx, out)?;
-    let Session {
-        rt,
-        gh,
-        dispatched,
-        run_url,
-        ..
-    } = &session;
-    rt.block_on(async {
-        let customer = authorise(
-            &registry,
-            &manager,
-            gh,
-            dispatched,
-            Stage::Apply,
-            run_url.clone(),
-            out,
-        )
-        .await?;
+    let (gh, dispatched) = (&session.gh, &session.dispatched);
+    session.rt.block_on(async {
+        let customer = authorise_session(&session, &registry, &manager, Stage::Apply, out).await?;
         super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Apply, out)
             .await?;
-        let reporter = Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone());
+        let reporter = Reporter::for_session(&session, &manager, customer);
         let env = settings.environment.as_str();
         let views = match subscribed(gh, &manager, dispatched, customer).await? {
             Ok(views) => views,

@@ -16,7 +16,7 @@ use crate::report::customer::{status, Status};
 
 use super::event::{read_event, Dispatched, Stage};
 use super::fetch::enabled_in_order;
-use super::session::{client_if_token, gh_err, runtime};
+use super::session::{client_if_token, gh_err, runtime, Session};
 use super::status::set_one;
 
 /// The registered, active customer that signed the dispatch — or a
@@ -56,6 +56,20 @@ pub async fn authorise<'r>(
         }
     }
     Ok(customer)
+}
+
+/// [`authorise`] for a dispatched plan or apply: its session's client,
+/// event and run.
+pub(super) async fn authorise_session<'r>(
+    session: &Session,
+    registry: &'r Registry,
+    manager: &Manager,
+    stage: Stage,
+    out: &Output,
+) -> Result<&'r Customer> {
+    let (gh, dispatched) = (&session.gh, &session.dispatched);
+    let run_url = session.run_url.clone();
+    authorise(registry, manager, gh, dispatched, stage, run_url, out).await
 }
 
 /// Marks a revoked customer's commit `failure` (a failed write is only

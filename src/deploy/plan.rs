@@ -22,7 +22,7 @@ use crate::report::customer::{comment, plan_status, status, Comment, Status};
 use crate::values::customer::{self, CustomerDocs, CustomerSource};
 
 use super::artifact::{artifact_key, seal_plan, write_record, GitHubRecord};
-use super::authorise::authorise;
+use super::authorise::authorise_session;
 use super::comment::sticky;
 use super::event::Stage;
 use super::fetch::{fetch_source, planned_environments, pull_for_gates};
@@ -132,24 +132,9 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Resu
         // Configuration errors before any request.
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
-    let Session {
-        rt,
-        gh,
-        dispatched,
-        run_url,
-        ..
-    } = &session;
-    rt.block_on(async {
-        let customer = authorise(
-            &registry,
-            &manager,
-            gh,
-            dispatched,
-            Stage::Plan,
-            run_url.clone(),
-            out,
-        )
-        .await?;
+    let (gh, dispatched) = (&session.gh, &session.dispatched);
+    session.rt.block_on(async {
+        let customer = authorise_session(&session, &registry, &manager, Stage::Plan, out).await?;
         let command =
             super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Plan, out);
         let mut envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
@@ -157,7 +142,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Resu
             envs.retain(|e| *e == only); // the authorise job runs no other
         }
         let mut report = PlanReport::new(customer, &dispatched.payload);
-        let reporter = Reporter::new(gh, &manager, customer, &dispatched.payload, run_url.clone());
+        let reporter = Reporter::for_session(&session, &manager, customer);
         let views = match subscribed(gh, &manager, dispatched, customer).await? {
             Ok(views) => views,
             Err(problems) => {

@@ -12,6 +12,7 @@ use crate::output::Output;
 use crate::report::customer::{status, CustomerText, Status};
 
 use super::fetch::enabled_in_order;
+use super::session::Session;
 
 /// How often one job writes the combined status before it leaves it to
 /// the jobs still changing their environments: each rewrite follows a
@@ -174,6 +175,18 @@ impl<'a> Reporter<'a> {
             sha: &payload.sha,
             run_url,
         }
+    }
+
+    /// The reporter of a dispatched plan's or apply's commit.
+    pub fn for_session(session: &'a Session, manager: &Manager, customer: &Customer) -> Self {
+        let payload = &session.dispatched.payload;
+        Reporter::new(
+            &session.gh,
+            manager,
+            customer,
+            payload,
+            session.run_url.clone(),
+        )
     }
 
     /// The customer's status slots (see [`super::products::slots`]) in

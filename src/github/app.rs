@@ -206,6 +206,7 @@ impl GitHub {
     /// The id of the App's installation on `repo` (`GET
     /// /repos/{owner}/{repo}/installation`, a read).
     pub async fn installation_id(&self, repo: &str) -> Result<u64, GitHubError> {
+        // Raw: octocrab's Installation requires `account` as a user; GitHub may answer null or an enterprise.
         let r = self
             .send(
                 Method::Get,
@@ -264,6 +265,7 @@ impl GitHub {
 impl GitHub {
     /// The App this client holds the JWT of, as `GET /app` answers.
     pub async fn app_grant(&self) -> Result<crate::doctor::facts::AppGrant, GitHubError> {
+        // Raw: octocrab's App drops permissions it does not name and requires `owner` as a user, not an enterprise.
         let r = self.send(Method::Get, "/app", None).await?;
         let slug = r.body.get("slug").and_then(Value::as_str).ok_or_else(|| {
             super::error::bad_value("GET", "/app", "slug", "is missing or not a string")

@@ -28,6 +28,7 @@ impl GitHub {
         repo: &str,
         id: u64,
     ) -> Result<Option<CommentFacts>, GitHubError> {
+        // Raw: octocrab's Comment requires `user`, which GitHub's OpenAPI description allows to be null.
         let p = format!("{}/issues/comments/{id}", repo_path(repo));
         let r = match self.send(Method::Get, &p, None).await {
             Ok(r) => r,
@@ -59,6 +60,7 @@ impl GitHub {
     /// or `none` (GitHub folds `maintain` into `write` and `triage` into
     /// `read`); `none` for an account GitHub does not know there.
     pub async fn permission_of(&self, repo: &str, login: &str) -> Result<String, GitHubError> {
+        // Raw: octocrab's RepoPermission requires `user`, which GitHub's OpenAPI description allows to be null.
         let p = format!(
             "{}/collaborators/{}/permission",
             repo_path(repo),

@@ -2,12 +2,14 @@
 //! is archived or private), branch heads, new branches. Shas and branch
 //! names in answers are checked.
 
+use octocrab::models::repos::Object;
+use octocrab::params::repos::Reference;
 use serde_json::Value;
 
-use super::answers::{checked_branch, checked_sha};
+use super::answers::{check_sha, checked_branch};
 use super::client::{GitHub, Method};
-use super::error::GitHubError;
-use super::paths::{file_path, repo_path};
+use super::error::{bad_value, GitHubError};
+use super::paths::{file_path, owner_and_name, repo_path};
 
 /// What the relay and `customers add` need of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,9 +109,7 @@ impl GitHub {
         let p = repo_path(repo);
         let r = self.send(Method::Get, &p, None).await?;
         let branch = checked_branch(&r.body, "/default_branch", &p, "default_branch")?;
-        let p = format!("{}/git/ref/heads/{}", repo_path(repo), file_path(&branch));
-        let r = self.send(Method::Get, &p, None).await?;
-        let sha = checked_sha(&r.body, "/object/sha", &p, "object.sha")?;
+        let sha = self.branch_head(repo, &branch).await?;
         Ok((branch, sha))
     }
 
@@ -120,12 +120,36 @@ impl GitHub {
         repo: &str,
         branch: &str,
     ) -> Result<Option<String>, GitHubError> {
-        let p = format!("{}/git/ref/heads/{}", repo_path(repo), file_path(branch));
-        match self.send(Method::Get, &p, None).await {
-            Ok(r) => checked_sha(&r.body, "/object/sha", &p, "object.sha").map(Some),
+        match self.branch_head(repo, branch).await {
+            Ok(sha) => Ok(Some(sha)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The commit a branch points at, checked (`GET
+    /// /repos/{owner}/{repo}/git/ref/heads/{branch}`, 1 request): octocrab's
+    /// typed `get_ref`, given the segments encoded so that its path is
+    /// the one [`repo_path`] and [`file_path`] make; its model is GitHub's
+    /// git reference, every field of which GitHub always sends.
+    async fn branch_head(&self, repo: &str, branch: &str) -> Result<String, GitHubError> {
+        let p = format!("{}/git/ref/heads/{}", repo_path(repo), file_path(branch));
+        let (owner, name) = owner_and_name(repo);
+        let reference = Reference::Branch(file_path(branch));
+        let answer = self
+            .typed(Method::Get, &p, |crab| async move {
+                crab.git(owner, name).get_ref(&reference).await
+            })
+            .await?;
+        let sha = match answer.object {
+            Object::Commit { sha, .. }
+            | Object::Tag { sha, .. }
+            | Object::Tree { sha, .. }
+            | Object::Blob { sha, .. } => sha,
+            _ => return Err(bad_value("GET", &p, "object.type", "is not a git object")),
+        };
+        check_sha(&sha).map_err(|why| bad_value("GET", &p, "object.sha", why))?;
+        Ok(sha)
     }
 
     pub async fn create_branch(

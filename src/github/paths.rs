@@ -17,8 +17,16 @@ pub fn seg(s: &str) -> String {
 
 /// A repo path prefix `/repos/{owner}/{name}`.
 pub fn repo_path(repo: &str) -> String {
+    let (owner, name) = owner_and_name(repo);
+    format!("/repos/{owner}/{name}")
+}
+
+/// A repo's owner and name, each encoded as in [`repo_path`]: what a call
+/// of octocrab's typed API is given, since octocrab puts them in its path
+/// as they are.
+pub(super) fn owner_and_name(repo: &str) -> (String, String) {
     let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
-    format!("/repos/{}/{}", seg(owner), seg(name))
+    (seg(owner), seg(name))
 }
 
 /// A file path, each segment encoded, slashes kept.
@@ -34,5 +42,7 @@ mod tests {
     fn segments() {
         assert_eq!(seg("a/b c"), "a%2Fb%20c");
         assert_eq!(repo_path("acme/infra.repo"), "/repos/acme/infra.repo");
+        let (owner, name) = owner_and_name("ac me/a?b");
+        assert_eq!(format!("/repos/{owner}/{name}"), repo_path("ac me/a?b"));
     }
 }

@@ -50,15 +50,8 @@ impl GitHub {
         number: u64,
         reviews: bool,
     ) -> Result<crate::policy::PullFacts, GitHubError> {
-        let r = self
-            .send(
-                Method::Get,
-                &format!("{}/pulls/{number}", repo_path(repo)),
-                None,
-            )
-            .await?;
-        let labels = r
-            .body
+        let (pull, author) = self.pull_and_author(repo, number).await?;
+        let labels = pull
             .get("labels")
             .and_then(Value::as_array)
             .map(|a| {
@@ -67,30 +60,20 @@ impl GitHub {
                     .collect()
             })
             .unwrap_or_default();
-        let body = r
-            .body
-            .get("body")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let body = pull.get("body").and_then(Value::as_str).unwrap_or_default();
         let waiver_reason = body.lines().find_map(|l| {
             l.trim()
                 .strip_prefix("fleetform-waiver:")
                 .map(|r| truncate_chars(r.trim(), 300))
                 .filter(|r| !r.is_empty())
         });
-        let author = r
-            .body
-            .pointer("/user/login")
-            .and_then(Value::as_str)
-            .map(str::to_string);
         let mut approvals = Vec::new();
         if reviews {
             // The latest review of each reviewer counts: every page is
             // read, so a later "changes requested" is never missed.
             let mut latest: std::collections::BTreeMap<String, String> =
                 std::collections::BTreeMap::new();
-            let first = format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo));
-            self.paginate(first, |rv| {
+            self.each_review(repo, number, |rv| {
                 if let (Some(user), Some(state)) = (
                     rv.pointer("/user/login").and_then(Value::as_str),
                     rv.get("state").and_then(Value::as_str),
@@ -123,21 +106,9 @@ impl GitHub {
         repo: &str,
         number: u64,
     ) -> Result<(Option<String>, Vec<crate::policy::approval::PrNote>), GitHubError> {
-        let r = self
-            .send(
-                Method::Get,
-                &format!("{}/pulls/{number}", repo_path(repo)),
-                None,
-            )
-            .await?;
-        let author = r
-            .body
-            .pointer("/user/login")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let (_, author) = self.pull_and_author(repo, number).await?;
         let mut notes = Vec::new();
-        let first = format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo));
-        self.paginate(first, |rv| {
+        self.each_review(repo, number, |rv| {
             let (Some(login), Some(at), Some(state)) = (
                 rv.pointer("/user/login").and_then(Value::as_str),
                 rv.get("submitted_at").and_then(Value::as_str),
@@ -160,6 +131,33 @@ impl GitHub {
         })
         .await?;
         Ok((author, notes))
+    }
+
+    /// A pull request (1 request) and its author (`user.login`; `None`
+    /// when GitHub gave none).
+    async fn pull_and_author(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<(Value, Option<String>), GitHubError> {
+        let p = format!("{}/pulls/{number}", repo_path(repo));
+        let pull = self.send(Method::Get, &p, None).await?.body;
+        let author = pull
+            .pointer("/user/login")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok((pull, author))
+    }
+
+    /// Each review of a pull request, every page.
+    async fn each_review(
+        &self,
+        repo: &str,
+        number: u64,
+        each: impl FnMut(Value),
+    ) -> Result<(), GitHubError> {
+        let first = format!("{}/pulls/{number}/reviews?per_page=100", repo_path(repo));
+        self.paginate(first, each).await
     }
 
     /// The pull requests a list query at `p` answers (one page).

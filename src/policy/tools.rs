@@ -139,19 +139,7 @@ pub fn recorded(tools: &[Tool], at_plan: &[GateResult]) -> Vec<GateResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::policy_tools::ToolKind;
-
-    fn tool(kind: ToolKind, required: bool) -> Tool {
-        Tool {
-            name: kind.as_str().into(),
-            kind,
-            run: None,
-            args: Vec::new(),
-            timeout: None,
-            required,
-            policy: None,
-        }
-    }
+    use crate::config::policy_tools::{tool, ToolKind};
 
     #[test]
     fn outcomes_make_required_and_advisory_gates() {

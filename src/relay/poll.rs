@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use super::{Relay, Subject};
 use crate::config::{Customer, Registry};
-use crate::github::{GitHub, OpenPull, Permissions};
+use crate::github::{GitHub, GitHubError, OpenPull, Permissions};
 
 /// What poll asks of the customer App on a customer's repo: read its files
 /// and pull requests, and its commits' statuses (a repo without state is
@@ -157,8 +157,15 @@ impl Relay {
         report: &mut PollReport,
     ) -> Result<(), String> {
         let gh = self.poll_client(repo, c.repo_id).await?;
-        self.poll_head(&gh, c, repo, seen, dry_run, report).await?;
-        self.poll_pulls(&gh, c, repo, seen, dry_run, report).await
+        let at = RepoPoll {
+            relay: self,
+            gh: &gh,
+            c,
+            repo,
+            dry_run,
+        };
+        at.head(seen, report).await?;
+        at.pulls(seen, report).await
     }
 
     /// The customer App's client for `repo`, reads only ([`POLL_ACCESS`]).
@@ -167,25 +174,27 @@ impl Relay {
             .await
             .map_err(|a| answer_message(&a.body))
     }
+}
 
+/// One customer's repo in a run: the relay, the customer App's client
+/// for the repo, and whether a dispatch is only reported (a dry run).
+struct RepoPoll<'a> {
+    relay: &'a Relay,
+    gh: &'a GitHub,
+    c: &'a Customer,
+    repo: &'a str,
+    dry_run: bool,
+}
+
+impl RepoPoll<'_> {
     /// The default branch's head: recorded once handled, i.e. dispatched
     /// (or found dispatched) when a read file changed since the head last
     /// seen, or, with no head seen, when it carries no fleetform status.
-    async fn poll_head(
-        &self,
-        gh: &GitHub,
-        c: &Customer,
-        repo: &str,
-        seen: &mut RepoSeen,
-        dry_run: bool,
-        report: &mut PollReport,
-    ) -> Result<(), String> {
-        let head = gh
-            .default_head_if_changed(repo, seen.head_etag.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some((sha, title, etag)) = head else {
-            report.not_modified += 1;
+    async fn head(&self, seen: &mut RepoSeen, report: &mut PollReport) -> Result<(), String> {
+        let read = self
+            .gh
+            .default_head_if_changed(self.repo, seen.head_etag.as_deref());
+        let Some((sha, title, etag)) = modified(read.await, report)? else {
             return Ok(());
         };
         if seen.head.as_deref() == Some(sha.as_str()) {
@@ -193,19 +202,19 @@ impl Relay {
             return Ok(());
         }
         let first = seen.head.is_none();
-        let files = self.blob_shas(gh, repo, &sha).await?;
+        let files = self.blob_shas(&sha).await?;
         let handled = if files.is_empty() || (!first && files == seen.files) {
             true
-        } else if first && self.carries_status(gh, repo, &sha).await? {
+        } else if first && self.carries_status(&sha).await? {
             report.already_dispatched.push(Statused {
-                customer: c.slug.clone(),
+                customer: self.c.slug.clone(),
                 sha: sha.clone(),
                 pr: None,
             });
             true
         } else {
-            let subject = self.head_subject(gh, c, repo, &sha, &title, &files).await?;
-            self.poll_dispatch(c, subject, dry_run, report).await
+            let subject = self.head_subject(&sha, &title, &files).await?;
+            self.dispatch(subject, report).await
         };
         if handled {
             seen.head_etag = etag;
@@ -217,21 +226,11 @@ impl Relay {
 
     /// The open pull requests: each new head handled; the list's ETag kept
     /// only when every head was, so the next run reads it again otherwise.
-    async fn poll_pulls(
-        &self,
-        gh: &GitHub,
-        c: &Customer,
-        repo: &str,
-        seen: &mut RepoSeen,
-        dry_run: bool,
-        report: &mut PollReport,
-    ) -> Result<(), String> {
-        let pulls = gh
-            .open_pulls_if_changed(repo, seen.pulls_etag.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some((pulls, etag)) = pulls else {
-            report.not_modified += 1;
+    async fn pulls(&self, seen: &mut RepoSeen, report: &mut PollReport) -> Result<(), String> {
+        let read = self
+            .gh
+            .open_pulls_if_changed(self.repo, seen.pulls_etag.as_deref());
+        let Some((pulls, etag)) = modified(read.await, report)? else {
             return Ok(());
         };
         let mut now = BTreeMap::new();
@@ -242,13 +241,10 @@ impl Relay {
             let old = seen.pulls.get(&number).cloned();
             let handled = match error {
                 Some(_) => false,
-                None => {
-                    let polled = self.poll_pull(gh, c, repo, seen, pr, dry_run, report);
-                    polled.await.unwrap_or_else(|e| {
-                        error = Some(e);
-                        false
-                    })
-                }
+                None => self.pull(seen, pr, report).await.unwrap_or_else(|e| {
+                    error = Some(e);
+                    false
+                }),
             };
             complete &= handled;
             match (handled, old) {
@@ -268,31 +264,26 @@ impl Relay {
     /// One open pull request: `true` when handled (nothing new, not the
     /// customer's own branch, no read file changed, found statused, or
     /// dispatched).
-    #[allow(clippy::too_many_arguments)]
-    async fn poll_pull(
+    async fn pull(
         &self,
-        gh: &GitHub,
-        c: &Customer,
-        repo: &str,
         seen: &RepoSeen,
         pr: OpenPull,
-        dry_run: bool,
         report: &mut PollReport,
     ) -> Result<bool, String> {
-        let own = pr.head_repo_id.is_none_or(|id| Some(id) == c.repo_id);
+        let own = pr.head_repo_id.is_none_or(|id| Some(id) == self.c.repo_id);
         if seen.pulls.get(&pr.number) == Some(&pr.head_sha) || !own {
             return Ok(true);
         }
-        if !seen.pulls_known && self.carries_status(gh, repo, &pr.head_sha).await? {
+        if !seen.pulls_known && self.carries_status(&pr.head_sha).await? {
             report.already_dispatched.push(Statused {
-                customer: c.slug.clone(),
+                customer: self.c.slug.clone(),
                 sha: pr.head_sha,
                 pr: Some(pr.number),
             });
             return Ok(true);
         }
-        match self.new_pull(gh, c, repo, pr).await? {
-            Some(subject) => Ok(self.poll_dispatch(c, subject, dry_run, report).await),
+        match self.new_pull(pr).await? {
+            Some(subject) => Ok(self.dispatch(subject, report).await),
             None => Ok(true),
         }
     }
@@ -300,28 +291,27 @@ impl Relay {
     /// Whether `sha` carries a status of the manager's context (the
     /// combined one or an environment's): something of fleetform (the
     /// trigger, a plan, an apply, a refusal) was dispatched for it.
-    async fn carries_status(&self, gh: &GitHub, repo: &str, sha: &str) -> Result<bool, String> {
-        let held = gh
-            .combined_status(repo, sha)
+    async fn carries_status(&self, sha: &str) -> Result<bool, String> {
+        let held = self
+            .gh
+            .combined_status(self.repo, sha)
             .await
             .map_err(|e| e.to_string())?;
         Ok(has_fleetform_status(
             &held,
-            &self.settings.manager.config.status_context,
+            &self.relay.settings.manager.config.status_context,
         ))
     }
 
     /// The apply dispatch of a default-branch head.
     async fn head_subject(
         &self,
-        gh: &GitHub,
-        c: &Customer,
-        repo: &str,
         sha: &str,
         title: &str,
         files: &BTreeMap<String, String>,
     ) -> Result<Subject, String> {
-        let branch = match gh.repo_facts(repo).await {
+        let repo = self.repo;
+        let branch = match self.gh.repo_facts(repo).await {
             Ok(Some(f)) => f.default_branch,
             Ok(None) => return Err(format!("{repo} cannot be read")),
             Err(e) => return Err(e.to_string()),
@@ -334,7 +324,7 @@ impl Relay {
             apply: true,
             run_url: None,
             comment: None,
-            dispatch_id: poll_dispatch_id(c, sha),
+            dispatch_id: poll_dispatch_id(self.c, sha),
             files: files.keys().cloned().collect(),
             sha: sha.to_string(),
         })
@@ -342,30 +332,25 @@ impl Relay {
 
     /// An open pull request with a new head: a plan when it changes a read
     /// file.
-    async fn new_pull(
-        &self,
-        gh: &GitHub,
-        c: &Customer,
-        repo: &str,
-        pr: OpenPull,
-    ) -> Result<Option<Subject>, String> {
-        let changed = gh
-            .pull_files(repo, pr.number)
+    async fn new_pull(&self, pr: OpenPull) -> Result<Option<Subject>, String> {
+        let changed = self
+            .gh
+            .pull_files(self.repo, pr.number)
             .await
             .map_err(|e| e.to_string())?;
-        if !changed.iter().any(|f| self.read_files().contains(f)) {
+        if !changed.iter().any(|f| self.relay.read_files().contains(f)) {
             return Ok(None);
         }
-        let files = self.blob_shas(gh, repo, &pr.head_sha).await?;
+        let files = self.blob_shas(&pr.head_sha).await?;
         Ok(Some(Subject {
-            repo: repo.to_string(),
+            repo: self.repo.to_string(),
             git_ref: format!("refs/heads/{}", pr.head_ref),
             pr: Some(pr.number),
             event: "pull_request".into(),
             apply: false,
             run_url: None,
             comment: None,
-            dispatch_id: poll_dispatch_id(c, &pr.head_sha),
+            dispatch_id: poll_dispatch_id(self.c, &pr.head_sha),
             files: files.keys().cloned().collect(),
             sha: pr.head_sha,
         }))
@@ -373,20 +358,14 @@ impl Relay {
 
     /// Dispatches `subject` (not in a dry run); `true` when the manager has
     /// it.
-    async fn poll_dispatch(
-        &self,
-        c: &Customer,
-        subject: Subject,
-        dry_run: bool,
-        report: &mut PollReport,
-    ) -> bool {
-        let status = if dry_run {
+    async fn dispatch(&self, subject: Subject, report: &mut PollReport) -> bool {
+        let status = if self.dry_run {
             0
         } else {
-            self.dispatch(c, &subject).await.status
+            self.relay.dispatch(self.c, &subject).await.status
         };
         let polled = Polled {
-            customer: c.slug.clone(),
+            customer: self.c.slug.clone(),
             event_type: if subject.apply {
                 crate::dispatch::EVENT_APPLY
             } else {
@@ -402,15 +381,10 @@ impl Relay {
     }
 
     /// The blob sha of each read file present at `sha`.
-    async fn blob_shas(
-        &self,
-        gh: &GitHub,
-        repo: &str,
-        sha: &str,
-    ) -> Result<BTreeMap<String, String>, String> {
+    async fn blob_shas(&self, sha: &str) -> Result<BTreeMap<String, String>, String> {
         let mut out = BTreeMap::new();
-        for f in self.read_files() {
-            match gh.get_file_with_sha(repo, &f, Some(sha)).await {
+        for f in self.relay.read_files() {
+            match self.gh.get_file_with_sha(self.repo, &f, Some(sha)).await {
                 Ok(Some((_, blob))) => {
                     out.insert(f, blob);
                 }
@@ -420,6 +394,19 @@ impl Relay {
         }
         Ok(out)
     }
+}
+
+/// A conditional read's answer: `None` when GitHub answered 304 (counted
+/// in `report`), the error's text when the read failed.
+fn modified<T>(
+    read: Result<Option<T>, GitHubError>,
+    report: &mut PollReport,
+) -> Result<Option<T>, String> {
+    let answer = read.map_err(|e| e.to_string())?;
+    if answer.is_none() {
+        report.not_modified += 1;
+    }
+    Ok(answer)
 }
 
 /// Whether a combined-status answer holds a status of `context` or of

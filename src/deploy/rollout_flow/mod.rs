@@ -43,8 +43,17 @@ impl<'a> Live<'a> {
     where
         'a: 'r,
     {
+        self.fleet_at(self.manager, registry)
+    }
+
+    /// The fleet of `manager` (the checkout's, or the one at a rollout's
+    /// commit) with `registry` and this store.
+    pub fn fleet_at<'r>(&self, manager: &'r Manager, registry: &'r Registry) -> Fleet<'r>
+    where
+        'a: 'r,
+    {
         Fleet {
-            manager: self.manager,
+            manager,
             registry,
             store: self.store,
         }
@@ -100,11 +109,7 @@ pub fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Contex
     let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
     let m = at.manager();
     let registry = registry(live.manager, github.as_ref())?;
-    let f = Fleet {
-        manager: m,
-        registry: &registry,
-        store: live.store,
-    };
+    let f = live.fleet_at(m, &registry);
     let mut settings = tick_settings(m, how.jobs, how.out_dir, how.terraform);
     settings.shard = how.shard.map(steps::parse_units).transpose()?;
     steps::plan(&f, &s.id, &key, &settings, out)
@@ -135,11 +140,7 @@ pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Contex
     let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
     let m = at.manager();
     let registry = registry(live.manager, github.as_ref())?;
-    let f = Fleet {
-        manager: m,
-        registry: &registry,
-        store: live.store,
-    };
+    let f = live.fleet_at(m, &registry);
     let deployments = Deployments::from_env(&s.manager_sha, out);
     if let (Some(d), None) = (&deployments, how.shard) {
         owed::before_tick(live.store, d, out)?;
