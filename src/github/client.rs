@@ -21,7 +21,7 @@ pub use super::layers::dry_run::PlannedRequest;
 use super::layers::dry_run::{DryRunLayer, Withheld};
 use super::layers::etag::EtagLayer;
 pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
-use super::layers::schedule::ScheduleLayer;
+use super::layers::schedule::{ScheduleLayer, TYPED_PATH};
 use super::layers::write_log::WriteLogLayer;
 use super::retry::{RetryPolicy, Retrying, Tries};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
@@ -351,7 +351,8 @@ impl GitHub {
     {
         tracing::debug!(method = method.as_str(), path, attempt = 1, "request");
         let tries = Tries::new(method, path);
-        let answer = tries.scope(call(self.crab()?.clone())).await;
+        let typed = tries.scope(call(self.crab()?.clone()));
+        let answer = TYPED_PATH.scope(path.to_string(), typed).await;
         match (answer, tries.outcome()) {
             (Ok(value), _) => Ok(value),
             (Err(_), Some(Err(e))) => Err(e),

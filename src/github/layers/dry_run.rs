@@ -117,10 +117,7 @@ where
         http::Method::DELETE => "DELETE",
         _ => "request",
     };
-    let path = parts
-        .extensions
-        .get::<ApiPath>()
-        .map_or_else(|| parts.uri.path().to_string(), |p| p.0.clone());
+    let path = ApiPath::of(&parts.extensions, &parts.uri);
     let body = (!bytes.is_empty())
         .then(|| serde_json::from_slice(&bytes))
         .transpose()?;

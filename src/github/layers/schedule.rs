@@ -26,6 +26,25 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Debug)]
 pub(in crate::github) struct ApiPath(pub String);
 
+tokio::task_local! {
+    /// The path of a call of octocrab's typed API, whose requests the
+    /// client does not build, as the client names it (without a GHES
+    /// root's `/api/v3`).
+    pub(in crate::github) static TYPED_PATH: String;
+}
+
+impl ApiPath {
+    /// The path a request is named by: its [`ApiPath`], its typed call's
+    /// [`TYPED_PATH`], or else its URL's path.
+    pub(in crate::github) fn of(extensions: &http::Extensions, uri: &http::Uri) -> String {
+        extensions
+            .get::<ApiPath>()
+            .map(|p| p.0.clone())
+            .or_else(|| TYPED_PATH.try_with(String::clone).ok())
+            .unwrap_or_else(|| uri.path().to_string())
+    }
+}
+
 /// A request the scheduler did not send, and why.
 #[derive(Debug)]
 pub(in crate::github) struct Refused(pub GitHubError);
@@ -125,10 +144,7 @@ where
                 None
             } else {
                 let method = method_name(request.method());
-                let path = request
-                    .extensions()
-                    .get::<ApiPath>()
-                    .map_or_else(|| request.uri().path().to_string(), |p| p.0.clone());
+                let path = ApiPath::of(request.extensions(), request.uri());
                 let write = request.method() != http::Method::GET;
                 Some(
                     state
@@ -268,6 +284,33 @@ mod tests {
         let refused = e.downcast::<Refused>().unwrap();
         assert!(
             matches!(&refused.0, GitHubError::Deferred { method: "POST", path, .. } if path == "/b"),
+            "{refused}"
+        );
+    }
+
+    /// A request of octocrab's typed API (no [`ApiPath`]) under a GHES
+    /// root is named by its call's path, as the client's own requests are,
+    /// not by its URL's `/api/v3/...`.
+    #[tokio::test]
+    async fn a_typed_request_is_named_by_its_calls_path() {
+        let one_write = Limits {
+            writes_per_minute: 1,
+            ..Limits::default()
+        };
+        let mut svc = layer(one_write, Duration::ZERO).layer(Answers);
+        svc.ready().await.unwrap().call(post("/a")).await.unwrap();
+        let typed =
+            http::Request::post("https://ghe.example/api/v3/app/installations/1/access_tokens")
+                .body(())
+                .unwrap();
+        let call = svc.ready().await.unwrap().call(typed);
+        let e = TYPED_PATH
+            .scope("/app/installations/1/access_tokens".into(), call)
+            .await
+            .unwrap_err();
+        let refused = e.downcast::<Refused>().unwrap();
+        assert!(
+            matches!(&refused.0, GitHubError::Deferred { path, .. } if path == "/app/installations/1/access_tokens"),
             "{refused}"
         );
     }
