@@ -30,6 +30,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Not spawned here: the action's step scripts find it on PATH and run it.
 fn binary() -> PathBuf {
     assert_cmd::cargo::cargo_bin("fleetform")
 }

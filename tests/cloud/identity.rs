@@ -567,12 +567,11 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
     assert_eq!(plan_role, "arn:aws:iam::123456789012:role/acme-plan");
 
     let run = |keys: &Keys, args: &[&str]| {
-        let mut cmd = fx.fleetform();
-        cmd.current_dir(fx.manager()).args(args);
-        for (k, v) in keys.env() {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
+        common::Run::from(fx.fleetform())
+            .current_dir(fx.manager())
+            .args(args)
+            .envs(keys.env())
+            .output()
     };
     // The runner's own credentials may assume roles, nothing else.
     let denied = run(&runner, &["plan", "--customer", "acme", "--env", "staging"]);

@@ -87,14 +87,10 @@ fn apply_fleet(cloud: &Cloud, fail_on: Option<&str>) -> Vec<(String, String, boo
         ("globex", "staging"),
         ("globex", "production"),
     ] {
-        let mut cmd = cloud.fleetform();
-        if let Some(name) = fail_on {
-            cmd.env("FAKECLOUD_FAIL_ON", name);
-        }
-        let out = cmd
+        let out = common::Run::from(cloud.fleetform())
+            .envs(fail_on.map(|name| ("FAKECLOUD_FAIL_ON", name)))
             .args(["apply", "--customer", c, "--env", e])
-            .output()
-            .unwrap();
+            .output();
         done.push((c.to_string(), e.to_string(), out.status.success()));
     }
     done

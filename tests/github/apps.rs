@@ -119,17 +119,14 @@ fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
 fn the_single_app_variables_are_refused_naming_the_new_ones() {
     let rw = RelayWorld::new();
     let key = crate::relay::serve::pem();
-    let out =
-        rw.w.fx
-            .fleetform()
-            .env("GITHUB_API_URL", rw.w.gh.api_url())
-            .envs(crate::relay::serve::app_env())
-            .env("FLEETFORM_APP_ID", "4243")
-            .env("FLEETFORM_APP_PRIVATE_KEY", &key)
-            .args(["poll", "--json", "--state"])
-            .arg(rw.w.scratch.path().join("state.json"))
-            .output()
-            .unwrap();
+    let out = common::Run::from(rw.w.fx.fleetform())
+        .env("GITHUB_API_URL", rw.w.gh.api_url())
+        .envs(crate::relay::serve::app_env())
+        .env("FLEETFORM_APP_ID", "4243")
+        .env("FLEETFORM_APP_PRIVATE_KEY", &key)
+        .args(["poll", "--json", "--state"])
+        .arg(rw.w.scratch.path().join("state.json"))
+        .output();
     common::assert_code(&out, 2);
     let err = stderr(&out);
     for name in [

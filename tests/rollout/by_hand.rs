@@ -239,16 +239,16 @@ fn ticks_at_once(w: &World) {
 /// Two ticks started together (their first puts held together by `gate`,
 /// armed once the rollout has started); both succeed, and every pair is
 /// applied once. Their outputs.
-fn ticks_at_once_through(w: &World, gate: Option<&PutGate>) -> Vec<std::process::Output> {
+fn ticks_at_once_through(w: &World, gate: Option<&PutGate>) -> Vec<common::Ran> {
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     if let Some(gate) = gate {
         gate.arm();
     }
-    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+    let outputs: Vec<common::Ran> = std::thread::scope(|s| {
         let ticks: Vec<_> = (0..2)
             .map(|_| {
-                let mut cmd = w.fleetform();
-                s.spawn(move || cmd.args(["rollout", "tick"]).output().unwrap())
+                let cmd = common::Run::from(w.fleetform());
+                s.spawn(move || cmd.args(["rollout", "tick"]).output())
             })
             .collect();
         ticks.into_iter().map(|t| t.join().unwrap()).collect()

@@ -523,15 +523,14 @@ fn shards_of_a_wave_run_together_and_the_last_settles_it() {
         .map(|m| m["shard"].to_string())
         .collect();
     assert_eq!(shards.len(), 2, "max_parallel shards of 3 pairs: {matrix}");
-    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+    let outputs: Vec<common::Ran> = std::thread::scope(|s| {
         let jobs: Vec<_> = shards
             .iter()
             .map(|shard| {
-                let mut cmd = w.fleetform();
+                let cmd = common::Run::from(w.fleetform());
                 s.spawn(move || {
                     cmd.args(["rollout", "tick", "--one-stage", "--shard", shard])
                         .output()
-                        .unwrap()
                 })
             })
             .collect();
