@@ -49,7 +49,7 @@ fn preview(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> (String, String
     let args = [&RELEASE[..], &["--reason", "handed back", "--preview"]].concat();
     let out = in_run(w, gh, run, actor, &args);
     common::assert_code(&out, 0);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = out.stdout.clone();
     let digest = common::digest_of(&text);
     let outputs = w.fx.read(&format!("outputs-{run}"));
     assert!(outputs.contains(&digest), "the job output: {outputs}");
@@ -222,7 +222,7 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     ];
     let out = in_run(&w, &gh, 92, "ops-dana", &rm);
     common::assert_code(&out, 0);
-    let rm_digest = common::digest_of(&String::from_utf8_lossy(&out.stdout));
+    let rm_digest = common::digest_of(&out.stdout);
     gh.workflow_run(MANAGER, 92, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let out = in_run(
         &w,
@@ -310,7 +310,7 @@ fn on_a_workstation_a_sealed_release_runs_only_unreviewed() {
         0,
         &[&RELEASE[..], &["--reason", "handed back", "--preview"]].concat(),
     );
-    let text = String::from_utf8_lossy(out.stdout.as_bytes()).to_string();
+    let text = out.stdout.clone();
     let digest = common::digest_of(&text);
     let apply = [&RELEASE[..], &["--sha256", &digest]].concat();
     let out = w.expect(3, &apply);

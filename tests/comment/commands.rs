@@ -37,14 +37,8 @@ pub(crate) fn trigger_comment(
     });
     let main = w.gh.branch_head(ACME, "main").unwrap();
     let checkout = w.checkout(ACME, checkout_sha);
-    let (mut cmd, files) = w.step(ACME, "issue_comment", &event, &main);
-    let out = cmd
-        .current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", MANAGER)
-        .arg("trigger")
-        .output()
-        .unwrap();
-    (out, files)
+    let (mut cmd, files) = w.trigger_step(ACME, "issue_comment", &event, &main, checkout);
+    (cmd.output().unwrap(), files)
 }
 
 /// A pull request raising acme's instances to 3, and `login` with `role`

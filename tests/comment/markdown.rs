@@ -573,19 +573,7 @@ fn rendered_by_a_gfm_renderer() {
 }
 
 pub(crate) fn gfm(markdown: &str) -> String {
-    crate::common::cmark_gfm(
-        markdown,
-        &[
-            "-e",
-            "table",
-            "-e",
-            "autolink",
-            "-e",
-            "strikethrough",
-            "-e",
-            "tagfilter",
-        ],
-    )
+    crate::common::github_html(markdown)
 }
 
 /// The drift report (`drift-report.json`, uploaded in the manager repo)

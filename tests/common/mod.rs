@@ -474,22 +474,23 @@ pub fn cmark_gfm(markdown: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// `markdown` as GitHub renders it: [`cmark_gfm`] with GitHub's
-/// extensions (tables, autolinks, strikethrough, the tag filter).
+/// GitHub's extensions of cmark-gfm: tables, autolinks, strikethrough,
+/// the tag filter.
+const GITHUB_EXTENSIONS: [&str; 8] = [
+    "-e",
+    "table",
+    "-e",
+    "autolink",
+    "-e",
+    "strikethrough",
+    "-e",
+    "tagfilter",
+];
+
+/// `markdown` as GitHub renders it: [`cmark_gfm`] with
+/// [`GITHUB_EXTENSIONS`].
 pub fn github_html(markdown: &str) -> String {
-    cmark_gfm(
-        markdown,
-        &[
-            "-e",
-            "table",
-            "-e",
-            "autolink",
-            "-e",
-            "strikethrough",
-            "-e",
-            "tagfilter",
-        ],
-    )
+    cmark_gfm(markdown, &GITHUB_EXTENSIONS)
 }
 
 /// The digest a preview printed (`Digest `…``): 64 hex characters.

@@ -423,20 +423,7 @@ fn force_unlock_releases_a_stuck_lock() {
 fn an_operation_is_reported_on_the_customers_repo() {
     let w = applied();
     let gh = FakeGitHub::start();
-    let repo = "cust/c01-infra";
-    gh.add_repo(repo);
-    let head = gh.commit(repo, "main", &[("README.md", "c01\n")]);
-    gh.create_branch(repo, "change", "main");
-    gh.commit(repo, "change", &[("infra/x.yml", "a: 1\n")]);
-    let pr = gh.open_pr(repo, "change", "main", "a change");
-    let reg = w.fx.read("manager/customers.yml");
-    w.fx.write(
-        "manager/customers.yml",
-        &reg.replace(
-            "  - slug: c01\n",
-            &format!("  - slug: c01\n    repo: {repo}\n"),
-        ),
-    );
+    let (repo, head, pr) = w.c01_on_github(&gh);
     let out = common::Run::from(w.fleetform())
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())

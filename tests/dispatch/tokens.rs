@@ -38,16 +38,8 @@ fn authorise(w: &mut World, d: &Value) -> (std::process::Output, StepFiles) {
     (out, files)
 }
 
-fn audit_lines(w: &World) -> Vec<Value> {
-    std::fs::read_to_string(w.fx.manager().join(".fleetform/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn assert_refused(w: &mut World, d: &Value, expect: &str) {
-    let before = audit_lines(w).len();
+    let before = w.audit_lines().len();
     let (out, files) = authorise(w, d);
     common::assert_code(&out, 3);
     assert!(
@@ -61,7 +53,7 @@ fn assert_refused(w: &mut World, d: &Value, expect: &str) {
         files.outputs()
     );
     assert_eq!(w.gh.request_count(), 0, "{:?}", w.gh.requests());
-    let lines = audit_lines(w);
+    let lines = w.audit_lines();
     assert_eq!(lines.len(), before + 1, "{lines:?}");
     assert_eq!(lines[before]["action"], "refusal");
     assert!(lines[before]["detail"]

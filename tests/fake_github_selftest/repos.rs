@@ -60,28 +60,19 @@ fn archived_repositories_are_read_only() {
         resp.json()["message"],
         "Repository was archived so is read-only."
     );
-    assert_eq!(
+    let dispatch = || {
         call(
             &gh,
             "POST",
             "/repos/acme/app/dispatches",
-            Some(json!({ "event_type": "x" }))
+            Some(json!({ "event_type": "x" })),
         )
-        .status,
-        403
-    );
+        .status
+    };
+    assert_eq!(dispatch(), 403);
     assert!(gh.statuses(REPO, &sha).is_empty());
     gh.set_archived(REPO, false);
-    assert_eq!(
-        call(
-            &gh,
-            "POST",
-            "/repos/acme/app/dispatches",
-            Some(json!({ "event_type": "x" }))
-        )
-        .status,
-        204
-    );
+    assert_eq!(dispatch(), 204);
     gh.assert_clean();
 }
 

@@ -57,12 +57,7 @@ fn an_apply_dispatchs_plan_is_pending_until_the_apply() {
 #[test]
 fn a_pull_requests_plan_is_its_own_result() {
     let mut w = World::new();
-    let sha = w.change_acme("feature", 3);
-    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
-    ok(&out);
-    let (out, _) = w.plan_latest("staging");
-    ok(&out);
+    let sha = w.pr_planned_in_staging();
     let staging =
         w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
             .unwrap();
@@ -79,12 +74,7 @@ fn a_pull_requests_plan_is_its_own_result() {
 #[test]
 fn the_last_combined_write_holds_the_worst_of_every_environment() {
     let mut w = World::new();
-    let sha = w.change_acme("feature", 3);
-    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
-    ok(&out);
-    let (out, _) = w.plan_latest("staging");
-    ok(&out);
+    let sha = w.pr_planned_in_staging();
     let staging =
         w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
             .unwrap();

@@ -97,33 +97,19 @@ impl ProductsWorld {
     }
 
     fn trigger_pr(&mut self, pr: u64, branch: &str, sha: &str) -> std::process::Output {
-        let event = json!({
-            "number": pr,
-            "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
-            "repository": { "default_branch": "main" }
-        });
         let checkout = self.checkout(sha);
-        let (mut cmd, _) = self.w.step(ACME, "pull_request", &event, &"f".repeat(40));
-        cmd.current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
-            .output()
-            .unwrap()
+        let event = crate::world::pr_event(pr, branch, sha);
+        let (mut cmd, _) =
+            self.w
+                .trigger_step(ACME, "pull_request", &event, &"f".repeat(40), checkout);
+        cmd.output().unwrap()
     }
 
     fn trigger_push(&mut self, sha: &str) -> std::process::Output {
-        let event = json!({
-            "ref": "refs/heads/main", "after": sha,
-            "repository": { "default_branch": "main" },
-            "head_commit": { "message": "Merge pull request #1 from acme-corp/feature" }
-        });
         let checkout = self.checkout(sha);
-        let (mut cmd, _) = self.w.step(ACME, "push", &event, sha);
-        cmd.current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
-            .output()
-            .unwrap()
+        let event = crate::world::push_event(sha, "Merge pull request #1 from acme-corp/feature");
+        let (mut cmd, _) = self.w.trigger_step(ACME, "push", &event, sha, checkout);
+        cmd.output().unwrap()
     }
 
     /// A manager step for the latest dispatch, in the products manager.

@@ -20,18 +20,7 @@ use serde_json::Value;
 /// The records store in `bucket` at `endpoint`, under `fleet/records`.
 fn records_in(endpoint: &str, bucket: &str) -> Fixture {
     let fx = Fixture::new();
-    let cfg = fx.read("manager/fleetform.yml");
-    let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-    assert!(cfg.contains(local), "{cfg}");
-    fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace(
-            local,
-            &format!(
-                "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n"
-            ),
-        ),
-    );
+    fx.records_in_s3(bucket, endpoint, "  prefix: fleet/records\n");
     fx
 }
 

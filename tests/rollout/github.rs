@@ -280,14 +280,7 @@ fn only_operators_halt_resume_and_roll_back() {
         stderr(&out)
     );
 
-    let config = w.fx.read("manager/fleetform.yml");
-    w.fx.write(
-        "manager/fleetform.yml",
-        &config.replace(
-            "  max_parallel: 1\n",
-            "  max_parallel: 1\n  operators: provider/ops\n",
-        ),
-    );
+    w.operators_are_provider_ops();
     gh.add_team_member("provider", "ops", "ops-dana", "active");
     gh.add_team_member("provider", "ops", "pending-pat", "pending");
     for (who, args) in [

@@ -131,18 +131,8 @@ impl World {
     pub fn on_s3_at(mut self, moto: &moto::Moto, endpoint: &str) -> World {
         let bucket = "fleetform-rollouts";
         assert!(moto::curl_signed_put(&moto.url(&format!("/{bucket}"))));
-        let cfg = self.fx.read("manager/fleetform.yml");
-        let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-        assert!(cfg.contains(local), "{cfg}");
-        self.fx.write(
-            "manager/fleetform.yml",
-            &cfg.replace(
-                local,
-                &format!(
-                    "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n"
-                ),
-            ),
-        );
+        self.fx
+            .records_in_s3(bucket, endpoint, "  prefix: fleet/records\n");
         // Part of the change being rolled out: a rollout starts from a
         // committed manager only.
         self.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
@@ -170,6 +160,19 @@ impl World {
             &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
         );
         gh
+    }
+
+    /// `rollout.operators: provider/ops` in the manager's configuration
+    /// (of a world made `with` one wave, `max_parallel: 1`).
+    pub fn operators_are_provider_ops(&self) {
+        let config = self.fx.read("manager/fleetform.yml");
+        self.fx.write(
+            "manager/fleetform.yml",
+            &config.replace(
+                "  max_parallel: 1\n",
+                "  max_parallel: 1\n  operators: provider/ops\n",
+            ),
+        );
     }
 
     /// fleetform in run `run` of the manager repo's workflow `workflow`
@@ -201,6 +204,27 @@ impl World {
         cmd
     }
 
+    /// c01's own repo, `cust/c01-infra`, on `gh` (a commit on main, an
+    /// open pull request from `change`), registered as c01's: the repo,
+    /// main's head and the pull request.
+    pub fn c01_on_github(&self, gh: &FakeGitHub) -> (&'static str, String, u64) {
+        let repo = "cust/c01-infra";
+        gh.add_repo(repo);
+        let head = gh.commit(repo, "main", &[("README.md", "c01\n")]);
+        gh.create_branch(repo, "change", "main");
+        gh.commit(repo, "change", &[("infra/x.yml", "a: 1\n")]);
+        let pr = gh.open_pr(repo, "change", "main", "a change");
+        let reg = self.fx.read("manager/customers.yml");
+        self.fx.write(
+            "manager/customers.yml",
+            &reg.replace(
+                "  - slug: c01\n",
+                &format!("  - slug: c01\n    repo: {repo}\n"),
+            ),
+        );
+        (repo, head, pr)
+    }
+
     pub fn fleetform(&self) -> assert_cmd::Command {
         let mut cmd = self.fx.fleetform();
         cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -226,6 +250,23 @@ impl World {
     pub fn status(&self) -> Value {
         let out = self.expect(0, &["rollout", "status", "--json"]);
         serde_json::from_slice(out.stdout.as_bytes()).unwrap()
+    }
+
+    /// The rollout's `applied` events.
+    pub fn applied_events(&self) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "applied")
+            .collect()
+    }
+
+    /// The approval of each successful apply in the audit log.
+    pub fn apply_approvals(&self) -> Vec<String> {
+        self.audit()
+            .into_iter()
+            .filter(|e| e["action"] == "apply" && e["result"] == "ok")
+            .map(|e| e["approval"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Customers with a network in the cloud.
