@@ -334,15 +334,7 @@ fn revoke(fx: &Fixture, env: &[(&str, String)]) -> common::Ran {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z")
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .args([
-            "customers",
-            "revoke",
-            "globex",
-            "--reason",
-            "moved",
-            "--date",
-            "2026-11-20",
-        ])
+        .args(crate::records::s3::REVOKE_GLOBEX)
         .output()
 }
 

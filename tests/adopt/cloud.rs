@@ -307,16 +307,11 @@ fn a_mismatch_in_one_attribute_is_an_update_to_review() {
     let out = w.expect(
         3,
         &[
-            "adopt",
-            "release",
-            "--customer",
-            "c01",
-            "--env",
-            ENV,
-            "--reason",
-            "r",
-            "--unreviewed",
-        ],
+            &["adopt", "release"][..],
+            &crate::day2::ops::C01_R[..],
+            &["--unreviewed"],
+        ]
+        .concat(),
     );
     assert!(
         common::stderr(&out).contains("was applied after its adoption"),

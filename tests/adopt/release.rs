@@ -15,6 +15,7 @@ use crate::common;
 use crate::day2::four_eyes::{
     in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
 };
+use crate::day2::ops::C01_R;
 use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
@@ -209,17 +210,11 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     the_requester_cannot_confirm(&w, &gh, 90, &confirm);
     // A plain `state rm` preview is not a release.
     let rm = [
-        "state",
-        "rm",
-        "fakecloud_bucket.logs",
-        "--customer",
-        "c01",
-        "--env",
-        ENV,
-        "--reason",
-        "r",
-        "--preview",
-    ];
+        &["state", "rm", "fakecloud_bucket.logs"][..],
+        &C01_R[..],
+        &["--preview"],
+    ]
+    .concat();
     let out = in_run(&w, &gh, 92, "ops-dana", &rm);
     common::assert_code(&out, 0);
     let rm_digest = common::digest_of(&out.stdout);
@@ -242,15 +237,7 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     // and imported again): refused; preview again.
     let (_, digest) = preview(&w, &gh, 94, "ops-dana");
     gh.workflow_run(MANAGER, 94, OPS_WORKFLOW, "ops-dana", "ops-dana");
-    let where_ = [
-        "--customer",
-        "c01",
-        "--env",
-        ENV,
-        "--reason",
-        "r",
-        "--unreviewed",
-    ];
+    let where_ = [&C01_R[..], &["--unreviewed"]].concat();
     w.expect(
         0,
         &[&["state", "rm", "fakecloud_bucket.logs"][..], &where_].concat(),

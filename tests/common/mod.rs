@@ -138,8 +138,15 @@ pub fn fleetform_bin() -> Command {
 /// place the scrubbed environment is made.
 pub fn fleetform_std() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
+    scrub(&mut cmd, &["PATH", "HOME", "TMPDIR"]);
+    cmd
+}
+
+/// Clears `cmd`'s environment but for `keep` (as the tests got them) and
+/// sets the automation settings: no prompts, checkpoints or colour.
+pub fn scrub(cmd: &mut std::process::Command, keep: &[&str]) {
     cmd.env_clear();
-    for keep in ["PATH", "HOME", "TMPDIR"] {
+    for keep in keep {
         if let Some(v) = std::env::var_os(keep) {
             cmd.env(keep, v);
         }
@@ -148,7 +155,6 @@ pub fn fleetform_std() -> std::process::Command {
         .env("TF_INPUT", "0")
         .env("CHECKPOINT_DISABLE", "1")
         .env("NO_COLOR", "1");
-    cmd
 }
 
 /// `customers add` of a new customer, hooli, with a repo and staging.

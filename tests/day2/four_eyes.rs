@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::common::{self, Ran};
-use crate::day2::ops::{applied, audit_of, counts, plan, ENV, MODULE};
+use crate::day2::ops::{applied, audit_of, counts, plan, C01_R, ENV, MODULE};
 use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::four_eyes::{confirmed_by_erin, InRuns};
@@ -466,18 +466,7 @@ fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
     ] {
         let out = w.expect(
             2,
-            &[
-                "state",
-                "rm",
-                bad,
-                "--customer",
-                "c01",
-                "--env",
-                ENV,
-                "--reason",
-                "r",
-                "--unreviewed",
-            ],
+            &[&["state", "rm", bad][..], &C01_R[..], &["--unreviewed"]].concat(),
         );
         assert!(
             common::stderr(&out).contains("is not a resource address"),
@@ -489,18 +478,14 @@ fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
     let out = common::Run::from(w.fleetform())
         .env_remove("USER")
         .env_remove("LOGNAME")
-        .args([
-            "state",
-            "rm",
-            "fakecloud_bucket.logs",
-            "--customer",
-            "c01",
-            "--env",
-            ENV,
-            "--reason",
-            "r",
-            "--unreviewed",
-        ])
+        .args(
+            [
+                &["state", "rm", "fakecloud_bucket.logs"][..],
+                &C01_R[..],
+                &["--unreviewed"],
+            ]
+            .concat(),
+        )
         .output();
     common::assert_code(&out, 0);
     let actor = audit_of(&w, "state")[0]["actor"]

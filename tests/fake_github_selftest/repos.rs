@@ -8,7 +8,9 @@ use base64::Engine as _;
 use serde_json::json;
 use support::fake_github::FakeGitHub;
 
-use crate::fake_github_selftest::server::{call, get, seeded, violation_messages, REPO};
+use crate::fake_github_selftest::server::{
+    call, dispatch_x, get, seeded, violation_messages, REPO,
+};
 
 // ----- dispatch, archive, checks, upstream, secrets -----
 
@@ -60,15 +62,7 @@ fn archived_repositories_are_read_only() {
         resp.json()["message"],
         "Repository was archived so is read-only."
     );
-    let dispatch = || {
-        call(
-            &gh,
-            "POST",
-            "/repos/acme/app/dispatches",
-            Some(json!({ "event_type": "x" })),
-        )
-        .status
-    };
+    let dispatch = || dispatch_x(&gh);
     assert_eq!(dispatch(), 403);
     assert!(gh.statuses(REPO, &sha).is_empty());
     gh.set_archived(REPO, false);

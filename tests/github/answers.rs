@@ -388,18 +388,11 @@ fn a_bad_api_root_is_a_usage_error_for_every_command() {
             Some("s3cret"),
         );
         // The manager's plan.
-        let event = json!({ "action": dispatch["event_type"], "client_payload": dispatch["client_payload"] });
-        let (mut cmd, _) = w.step(
-            world::MANAGER,
-            "repository_dispatch",
-            &event,
-            &"e".repeat(40),
-        );
-        let out = cmd
+        let (cmd, _) = w.dispatch_step(&dispatch);
+        let out = common::Run::from(cmd)
             .env("GITHUB_API_URL", bad)
             .args(["plan", "--dispatch", "--env", "staging"])
-            .output()
-            .unwrap();
+            .output();
         assert_usage(&out, &[problem], Some("s3cret"));
     }
     // `sync` too.

@@ -58,11 +58,8 @@ impl World {
     /// The last dispatch's plan, authenticated as a GitHub App (its
     /// installation on the customer's repo) instead of a token.
     fn plan_as_app(&mut self, env: &str, app_id: u64, pem: &str) -> Output {
-        let d = self.gh.dispatches(MANAGER).last().cloned().unwrap();
-        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, files) =
-            self.inner
-                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let d = self.inner.last_dispatch();
+        let (mut cmd, files) = self.inner.dispatch_step(&d);
         let out = cmd
             .env_remove("FLEETFORM_TOKEN")
             .env("FLEETFORM_CUSTOMER_APP_ID", app_id.to_string())
@@ -73,27 +70,11 @@ impl World {
         Output { out, files }
     }
 
-    /// The last dispatch's apply, with `-v`.
+    /// The last dispatch's apply, with `-v` (a global flag).
     fn apply(&mut self, env: &str, sha256: &str) -> Output {
-        let d = self.gh.dispatches(MANAGER).last().cloned().unwrap();
-        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, files) =
-            self.inner
-                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let plan_dir = format!(".fleetform/out/acme/{env}");
-        let out = cmd
-            .args([
-                "-v",
-                "apply",
-                "--dispatch",
-                "--env",
-                env,
-                "--plan-dir",
-                &plan_dir,
-            ])
-            .args(["--plan-sha256", sha256])
-            .output()
-            .unwrap();
+        let d = self.inner.last_dispatch();
+        let (mut cmd, files) = self.inner.apply_step(&d, env, sha256);
+        let out = cmd.arg("-v").output().unwrap();
         Output { out, files }
     }
 

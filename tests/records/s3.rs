@@ -24,7 +24,9 @@ fn records_in(endpoint: &str, bucket: &str) -> Fixture {
     fx
 }
 
-fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
+/// `fleetform <args>` with moto's test credentials and a fixed records
+/// stamp.
+pub(crate) fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
     common::Run::from(fx.fleetform())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -34,20 +36,20 @@ fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
         .output()
 }
 
+/// `customers revoke` of globex, moved on 2026-11-20.
+pub(crate) const REVOKE_GLOBEX: [&str; 7] = [
+    "customers",
+    "revoke",
+    "globex",
+    "--reason",
+    "moved",
+    "--date",
+    "2026-11-20",
+];
+
 /// `customers revoke`: edits the registry and keeps one audit record.
 fn revoke(fx: &Fixture) -> crate::common::Ran {
-    run(
-        fx,
-        &[
-            "customers",
-            "revoke",
-            "globex",
-            "--reason",
-            "moved",
-            "--date",
-            "2026-11-20",
-        ],
-    )
+    run(fx, &REVOKE_GLOBEX)
 }
 
 const KEY: &str = "audit/2026/11/22/20261122T120000.000Z-000000000000.json";

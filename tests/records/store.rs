@@ -137,15 +137,7 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
     locked_bucket(&moto);
     let fx = Fixture::new();
     fx.records_in_s3(LOCKED, &moto.url(""), "  prefix: fleet/records\n");
-    let run = |args: &[&str]| {
-        common::Run::from(fx.fleetform())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z")
-            .args(args)
-            .output()
-    };
+    let run = |args: &[&str]| crate::records::s3::run(&fx, args);
     let out = run(&["plan", "--customer", "acme", "--env", "staging"]);
     common::assert_ok(&out);
     let out = run(&["apply", "--customer", "acme", "--env", "staging"]);
