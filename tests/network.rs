@@ -434,8 +434,8 @@ fn the_relay_trigger_goes_through_the_proxy() {
         &sha,
     ));
     let proxy = ForwardProxy::start(Some((USER, PASSWORD)));
-    let (mut cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd
+    let (cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = common::Run::from(cmd)
         .env_remove("FLEETFORM_TOKEN")
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env_remove("FLEETFORM_MANAGER_REPO")
@@ -444,8 +444,7 @@ fn the_relay_trigger_goes_through_the_proxy() {
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .env("HTTP_PROXY", proxy.url_with(USER, PASSWORD))
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 0);
     for text in [stdout(&out), stderr(&out)] {
         assert!(!text.contains(PASSWORD) && !text.contains(USER), "{text}");

@@ -87,10 +87,10 @@ fn dispatch(sha: &str, pr: Option<u64>, event_type: &str, extra: &[(&str, Value)
     d
 }
 
-fn authorise(w: &mut World, d: &Value) -> (std::process::Output, world::StepFiles) {
+fn authorise(w: &mut World, d: &Value) -> (common::Ran, world::StepFiles) {
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    (cmd.arg("authorise").output().unwrap(), files)
+    let (cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    (common::Run::from(cmd).arg("authorise").output(), files)
 }
 
 #[test]

@@ -106,11 +106,10 @@ fn a_dispatch_signed_by_another_customer_is_refused() {
     // globex's key (and any token that can dispatch) naming acme's repo.
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_DISPATCH_KEY", dispatch_key("globex", 1))
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     let statuses_before = w.gh.statuses(ACME, &sha).len();
@@ -279,7 +278,7 @@ fn without_the_manager_secret_every_dispatch_is_refused_with_a_hint() {
                     &"0".repeat(64),
                 ]);
             }
-            let out = cmd.output().unwrap();
+            let out = common::Run::from(cmd).output();
             common::assert_code_for(format_args!("{command}"), &out, 3);
             let err = stderr(&out);
             assert!(err.contains(expect), "{command}: {err}");
@@ -357,11 +356,10 @@ fn rotating_a_key_voids_the_old_one() {
         "signed with key generation 1, but `acme`'s dispatch key is at generation 2",
     );
     // ... and one holding the new key is not.
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    ok(&cmd
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    ok(&common::Run::from(cmd)
         .env("FLEETFORM_DISPATCH_KEY", &new_key)
-        .output()
-        .unwrap());
+        .output());
     let (out, _) = w.plan_latest("staging");
     ok(&out);
     assert_eq!(w.gh.comments(ACME, pr).len(), 1);
@@ -503,7 +501,7 @@ fn the_trigger_needs_a_well_formed_key_before_any_request() {
             None => cmd.env_remove("FLEETFORM_DISPATCH_KEY"),
             Some(k) => cmd.env("FLEETFORM_DISPATCH_KEY", k),
         };
-        let out = cmd.output().unwrap();
+        let out = common::Run::from(cmd).output();
         common::assert_code(&out, 2);
         assert!(stderr(&out).contains(expect), "{}", stderr(&out));
         if key.is_none() {
@@ -517,14 +515,13 @@ fn the_trigger_needs_a_well_formed_key_before_any_request() {
     }
     assert!(w.gh.dispatches(MANAGER).is_empty());
     // A pasted trailing newline is fine.
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    ok(&cmd
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    ok(&common::Run::from(cmd)
         .env(
             "FLEETFORM_DISPATCH_KEY",
             format!("{}\n", dispatch_key("acme", 1)),
         )
-        .output()
-        .unwrap());
+        .output());
     assert_eq!(w.gh.dispatches(MANAGER).len(), 1);
 }
 

@@ -19,11 +19,11 @@ fn a_replaced_plan_of_a_pull_request_is_concluded_error() {
     assert_eq!(d["event_type"], "fleetform-plan");
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
     let conclude = |w: &mut World, needs: &Value| {
-        let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        cmd.env("FLEETFORM_NEEDS", needs.to_string())
+        let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        crate::common::Run::from(cmd)
+            .env("FLEETFORM_NEEDS", needs.to_string())
             .arg("conclude")
             .output()
-            .unwrap()
     };
     let staging_before =
         w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")

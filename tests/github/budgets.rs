@@ -40,13 +40,11 @@ impl World {
         } else {
             "f".repeat(40)
         };
-        let (mut cmd, files) = self.inner.step(repo, event_name, event, &github_sha);
-        let out = cmd
-            .current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .args(["-v", "trigger"])
-            .output()
-            .unwrap();
+        let (cmd, files) = self
+            .inner
+            .trigger_step(repo, event_name, event, &github_sha, checkout);
+        // `-v` is a global flag: after the subcommand as before it.
+        let out = common::Run::from(cmd).arg("-v").output();
         Output { out, files }
     }
 
@@ -59,30 +57,29 @@ impl World {
     /// installation on the customer's repo) instead of a token.
     fn plan_as_app(&mut self, env: &str, app_id: u64, pem: &str) -> Output {
         let d = self.inner.last_dispatch();
-        let (mut cmd, files) = self.inner.dispatch_step(&d);
-        let out = cmd
+        let (cmd, files) = self.inner.dispatch_step(&d);
+        let out = common::Run::from(cmd)
             .env_remove("FLEETFORM_TOKEN")
             .env("FLEETFORM_CUSTOMER_APP_ID", app_id.to_string())
             .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
             .args(["-v", "plan", "--dispatch", "--env", env])
-            .output()
-            .unwrap();
+            .output();
         Output { out, files }
     }
 
     /// The last dispatch's apply, with `-v` (a global flag).
     fn apply(&mut self, env: &str, sha256: &str) -> Output {
         let d = self.inner.last_dispatch();
-        let (mut cmd, files) = self.inner.apply_step(&d, env, sha256);
-        let out = cmd.arg("-v").output().unwrap();
+        let (cmd, files) = self.inner.apply_step(&d, env, sha256);
+        let out = common::Run::from(cmd).arg("-v").output();
         Output { out, files }
     }
 
     fn drift(&mut self, customers: &str) -> Output {
-        let (mut cmd, files) = self
+        let (cmd, files) = self
             .inner
             .step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-        let out = cmd
+        let out = common::Run::from(cmd)
             .args([
                 "drift",
                 "--customer",
@@ -93,14 +90,13 @@ impl World {
                 "--manager-repo",
                 MANAGER,
             ])
-            .output()
-            .unwrap();
+            .output();
         Output { out, files }
     }
 }
 
 struct Output {
-    out: std::process::Output,
+    out: common::Ran,
     files: StepFiles,
 }
 

@@ -18,7 +18,7 @@ fn trigger_waits_for_the_manager() {
     let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     cmd.env("FLEETFORM_POLL_BASE_MS", "100")
         .args(["--wait", "60s"]);
-    let run = std::thread::spawn(move || cmd.output().unwrap());
+    let run = std::thread::spawn(move || common::Run::from(cmd).output());
     // The manager answers once the dispatch arrived (no wall-clock bound:
     // the wait ends when the dispatch is there or the trigger has exited).
     while w.gh.dispatches(MANAGER).is_empty() && !run.is_finished() {
@@ -58,13 +58,12 @@ fn trigger_wait_times_out_when_the_manager_never_answers() {
     let mut w = World::new();
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     w.gh.reset_counters();
-    let out = cmd
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_POLL_BASE_MS", "200")
         .args(["--wait", "2s"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("the manager never answered within 2s"),

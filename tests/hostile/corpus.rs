@@ -471,7 +471,7 @@ fn hostile_keys_in_the_invalid_variables_comment() {
 
 /// Pushes `vars` as acme's variables file to a `feature` branch, opens a
 /// PR for it and runs the staging plan the trigger's dispatch asks for.
-fn plan_acme_pr(w: &mut World, vars: &str) -> (std::process::Output, u64) {
+fn plan_acme_pr(w: &mut World, vars: &str) -> (common::Ran, u64) {
     let sha =
         w.gh.commit(ACME, "feature", &[("infra/variables.yml", vars)]);
     let pr = w.gh.open_pr(ACME, "feature", "main", "tags");

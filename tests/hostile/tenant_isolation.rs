@@ -22,7 +22,7 @@ const MARKER: &str = "acme-private-7731";
 /// Everything the manager's step left readable to the manager repo's
 /// readers.
 fn readable(
-    out: &std::process::Output,
+    out: &impl common::Streams,
     files: &StepFiles,
     bundle: Option<&std::path::Path>,
 ) -> String {

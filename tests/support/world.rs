@@ -176,9 +176,9 @@ impl World {
         pr: u64,
         branch: &str,
         sha: &str,
-    ) -> (std::process::Output, StepFiles) {
-        let (mut cmd, files) = self.trigger_pr_command(repo, pr, branch, sha);
-        (cmd.output().unwrap(), files)
+    ) -> (crate::common::Ran, StepFiles) {
+        let (cmd, files) = self.trigger_pr_command(repo, pr, branch, sha);
+        (crate::common::Run::from(cmd).output(), files)
     }
 
     /// acme's pull request "More instances" (`max_instances: 3` on
@@ -221,11 +221,11 @@ impl World {
         repo: &str,
         sha: &str,
         message: &str,
-    ) -> (std::process::Output, StepFiles) {
+    ) -> (crate::common::Ran, StepFiles) {
         let checkout = self.checkout(repo, sha);
-        let (mut cmd, files) =
+        let (cmd, files) =
             self.trigger_step(repo, "push", &push_event(sha, message), sha, checkout);
-        (cmd.output().unwrap(), files)
+        (crate::common::Run::from(cmd).output(), files)
     }
 
     /// The latest dispatch the manager repo got.
@@ -245,17 +245,16 @@ impl World {
     }
 
     /// The manager's run for the latest dispatch.
-    pub fn plan_latest(&mut self, env: &str) -> (std::process::Output, StepFiles) {
+    pub fn plan_latest(&mut self, env: &str) -> (crate::common::Ran, StepFiles) {
         let d = self.last_dispatch();
         self.plan_event(&d, env)
     }
 
-    pub fn plan_event(&mut self, dispatch: &Value, env: &str) -> (std::process::Output, StepFiles) {
-        let (mut cmd, files) = self.dispatch_step(dispatch);
-        let out = cmd
+    pub fn plan_event(&mut self, dispatch: &Value, env: &str) -> (crate::common::Ran, StepFiles) {
+        let (cmd, files) = self.dispatch_step(dispatch);
+        let out = crate::common::Run::from(cmd)
             .args(["plan", "--dispatch", "--env", env])
-            .output()
-            .unwrap();
+            .output();
         (out, files)
     }
 
@@ -271,7 +270,7 @@ impl World {
         );
     }
 
-    pub fn apply_latest(&mut self, env: &str, sha256: &str) -> (std::process::Output, StepFiles) {
+    pub fn apply_latest(&mut self, env: &str, sha256: &str) -> (crate::common::Ran, StepFiles) {
         let d = self.last_dispatch();
         self.apply_latest_of(&d, env, sha256)
     }
@@ -282,9 +281,9 @@ impl World {
         d: &Value,
         env: &str,
         sha256: &str,
-    ) -> (std::process::Output, StepFiles) {
-        let (mut cmd, files) = self.apply_step(d, env, sha256);
-        (cmd.output().unwrap(), files)
+    ) -> (crate::common::Ran, StepFiles) {
+        let (cmd, files) = self.apply_step(d, env, sha256);
+        (crate::common::Run::from(cmd).output(), files)
     }
 
     /// The apply step for dispatch `d`, of the plan in acme's plan folder
