@@ -475,7 +475,8 @@ fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
         );
     }
     assert!(audit_of(&w, "state").is_empty(), "nothing ran");
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env_remove("USER")
         .env_remove("LOGNAME")
         .args(

@@ -406,7 +406,8 @@ fn an_operation_is_reported_on_the_customers_repo() {
     let w = applied();
     let gh = FakeGitHub::start();
     let (repo, head, pr) = w.c01_on_github(&gh);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_ACTOR", "ops-dana")

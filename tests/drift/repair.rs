@@ -242,7 +242,8 @@ fn a_repair_is_reported_on_the_customers_repo() {
     let (repo, head, pr) = w.c01_on_github(&gh);
     w.expect(4, &["drift", "--json", "--out", "drift-out"]);
     w.expect(0, &["repair", "--from", "drift-out", "--out", "repairs"]);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())
         .args(["repair", "--apply", "repairs", "--unreviewed", "--github"])
@@ -295,7 +296,7 @@ fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
     // No checkout of c01: its plans can only come from GitHub.
     std::fs::remove_dir_all(w.fx.path("customers/c01")).unwrap();
     let from_github = |args: &[&str]| {
-        common::Run::from(w.fleetform())
+        w.fleetform()
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
             .args(args)

@@ -33,7 +33,7 @@ impl Step {
     }
 
     fn run(&self, w: &World, args: &[&str]) -> crate::common::Ran {
-        common::Run::from(w.fleetform())
+        w.fleetform()
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
             .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
             .args(args)
@@ -457,7 +457,8 @@ fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
     );
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     gh.reset_counters();
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_SERVER_URL", "https://github.com")
@@ -520,7 +521,7 @@ fn shards_of_a_wave_run_together_and_the_last_settles_it() {
         let jobs: Vec<_> = shards
             .iter()
             .map(|shard| {
-                let cmd = common::Run::from(w.fleetform());
+                let cmd = w.fleetform();
                 s.spawn(move || {
                     cmd.args(["rollout", "tick", "--one-stage", "--shard", shard])
                         .output()

@@ -22,7 +22,8 @@ impl InRuns<'_> {
     /// fleetform `args` in run `run`, started by `actor`; the job's
     /// outputs go to `outputs-<run>`.
     pub fn run(&self, run: u64, actor: &str, args: &[&str]) -> Ran {
-        common::Run::from(self.w.in_run(self.gh, self.workflow, run, actor))
+        self.w
+            .in_run(self.gh, self.workflow, run, actor)
             .envs(self.env.iter().copied())
             .args(args)
             .output()

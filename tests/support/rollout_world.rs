@@ -179,15 +179,9 @@ impl World {
     /// (its path, `.github/workflows/NAME.yml`), started by `actor`, with
     /// `gh`'s token for the customer repos and the operators team; the
     /// job's outputs go to `outputs-<run>`.
-    pub fn in_run(
-        &self,
-        gh: &FakeGitHub,
-        workflow: &str,
-        run: u64,
-        actor: &str,
-    ) -> assert_cmd::Command {
-        let mut cmd = self.fleetform();
-        cmd.env("GITHUB_ACTIONS", "true")
+    pub fn in_run(&self, gh: &FakeGitHub, workflow: &str, run: u64, actor: &str) -> common::Run {
+        self.fleetform()
+            .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
             .env("GITHUB_TRIGGERING_ACTOR", actor)
             .env("GITHUB_REPOSITORY", MANAGER_REPO)
@@ -200,8 +194,7 @@ impl World {
             .env("GITHUB_OUTPUT", self.fx.path(&format!("outputs-{run}")))
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
-            .env("FLEETFORM_TEAMS_TOKEN", gh.token());
-        cmd
+            .env("FLEETFORM_TEAMS_TOKEN", gh.token())
     }
 
     /// c01's own repo, `cust/c01-infra`, on `gh` (a commit on main, an
@@ -225,19 +218,18 @@ impl World {
         (repo, head, pr)
     }
 
-    pub fn fleetform(&self) -> assert_cmd::Command {
-        let mut cmd = self.fx.fleetform();
-        cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
+    /// fleetform in the manager with the world's test cloud and
+    /// environment, as `ops-dana`.
+    pub fn fleetform(&self) -> common::Run {
+        common::Run::from(self.fx.fleetform())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
             .env("FAKECLOUD_FILE", &self.cloud_file)
-            .env("USER", "ops-dana");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
+            .env("USER", "ops-dana")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
     }
 
     pub fn run(&self, args: &[&str]) -> crate::common::Ran {
-        common::Run::from(self.fleetform()).args(args).output()
+        self.fleetform().args(args).output()
     }
 
     /// Runs and expects `code`, showing the output otherwise.

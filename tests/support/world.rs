@@ -95,6 +95,8 @@ impl World {
         };
         std::fs::write(&files.output, "").unwrap();
         std::fs::write(&files.summary, "").unwrap();
+        // A prepared command (the relay tests add to it), run through
+        // `common::Run` by whoever runs it.
         let mut cmd = self.fx.fleetform();
         cmd.env("GITHUB_ACTIONS", "true")
             .env("GITHUB_API_URL", self.gh.api_url())
