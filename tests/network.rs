@@ -319,41 +319,23 @@ fn a_proxy_setting_fleetform_cannot_use_is_a_usage_error_without_its_value() {
 /// `records:`.
 fn records_at(endpoint: &str, bucket: &str, extra: &str) -> Fixture {
     let fx = Fixture::new();
-    let cfg = fx.read("manager/fleetform.yml");
-    let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-    assert!(cfg.contains(local), "{cfg}");
-    fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace(
-            local,
-            &format!(
-                "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n{extra}"
-            ),
-        ),
+    fx.records_in_s3(
+        bucket,
+        endpoint,
+        &format!("  prefix: fleet/records\n{extra}"),
     );
     fx
 }
 
 /// `customers revoke`, which keeps one audit record.
-fn revoke(fx: &Fixture, env: &[(&str, String)]) -> std::process::Output {
-    let mut cmd = fx.fleetform();
-    cmd.env("AWS_ACCESS_KEY_ID", "test")
+fn revoke(fx: &Fixture, env: &[(&str, String)]) -> common::Ran {
+    common::Run::from(fx.fleetform())
+        .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args([
-        "customers",
-        "revoke",
-        "globex",
-        "--reason",
-        "moved",
-        "--date",
-        "2026-11-20",
-    ])
-    .output()
-    .unwrap()
+        .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(crate::records::s3::REVOKE_GLOBEX)
+        .output()
 }
 
 fn bucket() -> FakeS3 {
@@ -452,8 +434,8 @@ fn the_relay_trigger_goes_through_the_proxy() {
         &sha,
     ));
     let proxy = ForwardProxy::start(Some((USER, PASSWORD)));
-    let (mut cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd
+    let (cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = common::Run::from(cmd)
         .env_remove("FLEETFORM_TOKEN")
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env_remove("FLEETFORM_MANAGER_REPO")
@@ -462,8 +444,7 @@ fn the_relay_trigger_goes_through_the_proxy() {
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         .env("HTTP_PROXY", proxy.url_with(USER, PASSWORD))
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 0);
     for text in [stdout(&out), stderr(&out)] {
         assert!(!text.contains(PASSWORD) && !text.contains(USER), "{text}");

@@ -300,16 +300,15 @@ fn a_failed_rollout_apply_and_the_halt_are_sent() {
     let slack = Receiver::start(vec![], 200);
     let pager = Receiver::start(vec![], 200);
     let run = |args: &[&str], fail: Option<&str>| {
-        let mut cmd = fx.fleetform();
-        cmd.env("TF_CLI_CONFIG_FILE", &installed.cli_config)
+        common::Run::from(fx.fleetform())
+            .env("TF_CLI_CONFIG_FILE", &installed.cli_config)
             .env("FAKECLOUD_FILE", fx.path("cloud.json"))
             .env("USER", "ops-dana")
             .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
-            .env("FLEETFORM_PAGER_WEBHOOK", &pager.url);
-        if let Some(f) = fail {
-            cmd.env("FAKECLOUD_FAIL_ON", f);
-        }
-        cmd.args(args).output().unwrap()
+            .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
+            .envs(fail.map(|f| ("FAKECLOUD_FAIL_ON", f)))
+            .args(args)
+            .output()
     };
     let out = run(&["rollout", "start", "--base", "HEAD~1"], None);
     common::assert_code(&out, 0);
@@ -367,16 +366,14 @@ fn expiring_tokens_are_sent_by_customers_list_notify() {
     let slack = Receiver::start(vec![], 200);
     let pager = Receiver::start(vec![], 200);
     let list = |notify: bool| {
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
+        common::Run::from(fx.fleetform())
+            .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
             .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
             // 2026-11-22: nine days before the expiry.
             .env("FLEETFORM_NOW", "1795305600")
-            .args(["customers", "list"]);
-        if notify {
-            cmd.arg("--notify");
-        }
-        cmd.output().unwrap()
+            .args(["customers", "list"])
+            .arg_if(notify, "--notify")
+            .output()
     };
     let out = list(false);
     common::assert_code(&out, 0);
@@ -476,26 +473,11 @@ fn an_apply_waiting_for_approvals_is_sent() {
     let digest = files.outputs()["plan_sha256"].clone();
     let slack = Receiver::start(vec![], 200);
     let pager = Receiver::start(vec![], 200);
-    let event =
-        serde_json::json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, _) = w.step(
-        "provider/manager",
-        "repository_dispatch",
-        &event,
-        &"e".repeat(40),
-    );
-    let apply = cmd
+    let (cmd, _) = w.apply_step(&d, "production", &digest);
+    let apply = common::Run::from(cmd)
         .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
         .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
-        .args(["apply", "--dispatch", "--env", "production"])
-        .args([
-            "--plan-dir",
-            ".fleetform/out/acme/production",
-            "--plan-sha256",
-            &digest,
-        ])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&apply, 3);
     assert!(
         stderr(&apply).contains("waiting for approval: 0 of 1"),
@@ -563,26 +545,11 @@ fn a_failed_dispatched_apply_is_sent() {
     std::fs::create_dir_all(state.join("in-the-way")).unwrap();
     let slack = Receiver::start(vec![], 200);
     let pager = Receiver::start(vec![], 200);
-    let event =
-        serde_json::json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, _) = w.step(
-        "provider/manager",
-        "repository_dispatch",
-        &event,
-        &"e".repeat(40),
-    );
-    let apply = cmd
+    let (cmd, _) = w.apply_step(&d, "staging", &digest);
+    let apply = common::Run::from(cmd)
         .env("FLEETFORM_SLACK_WEBHOOK", &slack.url)
         .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
-        .args(["apply", "--dispatch", "--env", "staging"])
-        .args([
-            "--plan-dir",
-            ".fleetform/out/acme/staging",
-            "--plan-sha256",
-            &digest,
-        ])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&apply, 1);
     let (s, p) = (slack.bodies(), pager.bodies());
     assert_eq!(

@@ -124,6 +124,7 @@ pub(crate) fn binary() -> &'static Path {
             .unwrap()
             .keep();
         let dest = dir.join("fleetform");
+        // Not spawned here: packed into the release archive the action installs.
         std::fs::copy(assert_cmd::cargo::cargo_bin("fleetform"), &dest).unwrap();
         // Best effort: a debug binary is ~170 MB with its symbols.
         let _ = Command::new("strip").arg(&dest).status();

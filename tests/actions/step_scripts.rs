@@ -30,6 +30,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Not spawned here: the action's step scripts find it on PATH and run it.
 fn binary() -> PathBuf {
     assert_cmd::cargo::cargo_bin("fleetform")
 }
@@ -189,18 +190,9 @@ impl Job {
         let mut cmd = Command::new("bash");
         cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
             .arg(&script);
-        cmd.current_dir(&self.workspace)
-            .env_clear()
-            .env("PATH", path);
-        for keep in ["HOME", "TMPDIR"] {
-            if let Some(v) = std::env::var_os(keep) {
-                cmd.env(keep, v);
-            }
-        }
-        cmd.env("TF_IN_AUTOMATION", "1")
-            .env("TF_INPUT", "0")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("NO_COLOR", "1");
+        cmd.current_dir(&self.workspace);
+        crate::common::scrub(&mut cmd, &["HOME", "TMPDIR"]);
+        cmd.env("PATH", path);
         cmd.envs(&self.env)
             .env("GITHUB_ACTION_PATH", repo().join("actions").join(name))
             .env("GITHUB_OUTPUT", &output)

@@ -307,16 +307,11 @@ fn a_mismatch_in_one_attribute_is_an_update_to_review() {
     let out = w.expect(
         3,
         &[
-            "adopt",
-            "release",
-            "--customer",
-            "c01",
-            "--env",
-            ENV,
-            "--reason",
-            "r",
-            "--unreviewed",
-        ],
+            &["adopt", "release"][..],
+            &crate::day2::ops::C01_R[..],
+            &["--unreviewed"],
+        ]
+        .concat(),
     );
     assert!(
         common::stderr(&out).contains("was applied after its adoption"),
@@ -587,7 +582,7 @@ fn a_wave_waits_for_the_wave_before_to_be_adopted_and_baked_and_an_operator_resu
     // Two hours on: the wave starts, and halts at c03.
     let later = (jiff::Timestamp::now().as_second() + 7200).to_string();
     let run = |args: &[&str]| {
-        common::Run::from(w.fleetform())
+        w.fleetform()
             .env("FLEETFORM_NOW", &later)
             .args(args)
             .output()

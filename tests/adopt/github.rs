@@ -173,7 +173,7 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
         .concat(),
     );
     common::assert_code(&out, 0);
-    let digest = common::digest_of(&String::from_utf8_lossy(&out.stdout));
+    let digest = common::digest_of(&out.stdout);
     gh.workflow_run(MANAGER, 93, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let out = in_run(
         &w,
@@ -247,9 +247,9 @@ fn on_actions_only_an_operator_resumes_a_halted_adoption_wave() {
     );
     common::assert_code(&out, 3);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("went on: resumed by ops-erin"),
+        out.stdout.contains("went on: resumed by ops-erin"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        out.stdout
     );
     assert_eq!(wave_records(&w), ["halted", "resumed", "halted"]);
     assert!(adopt_audit(&w).is_empty(), "nothing adopted");

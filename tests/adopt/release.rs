@@ -15,6 +15,7 @@ use crate::common;
 use crate::day2::four_eyes::{
     in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
 };
+use crate::day2::ops::C01_R;
 use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
@@ -49,7 +50,7 @@ fn preview(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> (String, String
     let args = [&RELEASE[..], &["--reason", "handed back", "--preview"]].concat();
     let out = in_run(w, gh, run, actor, &args);
     common::assert_code(&out, 0);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = out.stdout.clone();
     let digest = common::digest_of(&text);
     let outputs = w.fx.read(&format!("outputs-{run}"));
     assert!(outputs.contains(&digest), "the job output: {outputs}");
@@ -209,20 +210,14 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     the_requester_cannot_confirm(&w, &gh, 90, &confirm);
     // A plain `state rm` preview is not a release.
     let rm = [
-        "state",
-        "rm",
-        "fakecloud_bucket.logs",
-        "--customer",
-        "c01",
-        "--env",
-        ENV,
-        "--reason",
-        "r",
-        "--preview",
-    ];
+        &["state", "rm", "fakecloud_bucket.logs"][..],
+        &C01_R[..],
+        &["--preview"],
+    ]
+    .concat();
     let out = in_run(&w, &gh, 92, "ops-dana", &rm);
     common::assert_code(&out, 0);
-    let rm_digest = common::digest_of(&String::from_utf8_lossy(&out.stdout));
+    let rm_digest = common::digest_of(&out.stdout);
     gh.workflow_run(MANAGER, 92, OPS_WORKFLOW, "ops-dana", "ops-dana");
     let out = in_run(
         &w,
@@ -242,15 +237,7 @@ fn on_team_and_pro_another_operator_confirms_a_release_of_the_state_previewed() 
     // and imported again): refused; preview again.
     let (_, digest) = preview(&w, &gh, 94, "ops-dana");
     gh.workflow_run(MANAGER, 94, OPS_WORKFLOW, "ops-dana", "ops-dana");
-    let where_ = [
-        "--customer",
-        "c01",
-        "--env",
-        ENV,
-        "--reason",
-        "r",
-        "--unreviewed",
-    ];
+    let where_ = [&C01_R[..], &["--unreviewed"]].concat();
     w.expect(
         0,
         &[&["state", "rm", "fakecloud_bucket.logs"][..], &where_].concat(),
@@ -310,7 +297,7 @@ fn on_a_workstation_a_sealed_release_runs_only_unreviewed() {
         0,
         &[&RELEASE[..], &["--reason", "handed back", "--preview"]].concat(),
     );
-    let text = String::from_utf8_lossy(out.stdout.as_bytes()).to_string();
+    let text = out.stdout.clone();
     let digest = common::digest_of(&text);
     let apply = [&RELEASE[..], &["--sha256", &digest]].concat();
     let out = w.expect(3, &apply);

@@ -95,18 +95,17 @@ fn causes_until_done(n: usize, scale: &Scale) -> Value {
     let started = Instant::now();
     while tally.runs < most_runs && done(&gh) != (n, CAUSES.len()) {
         let before = tally.begin(&gh, scale);
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_TOKEN", gh.token())
+        let cmd = crate::common::Run::from(fx.fleetform())
+            .env("FLEETFORM_TOKEN", gh.token())
             .env("GITHUB_API_URL", gh.api_url())
             .env("GITHUB_REPOSITORY", MANAGER_REPO);
-        scale.configure(&mut cmd, true);
-        let t = Instant::now();
-        let out = cmd
+        let cmd = scale
+            .configure(cmd, true)
             .args(["drift", "--from-reports", "../shards", "--issues", "--json"])
             .args(["--manager-repo", MANAGER_REPO, "--out"])
-            .arg(format!("merged-{}", tally.runs))
-            .output()
-            .unwrap();
+            .arg(format!("merged-{}", tally.runs));
+        let t = Instant::now();
+        let out = cmd.output();
         fleetform_secs.push(t.elapsed().as_secs_f64());
         tally.end(&gh, before, &report(&out));
     }

@@ -61,19 +61,18 @@ pub fn sync_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_json::
     let etags = kept.path().join("etags.json");
     while tally.runs < most_runs && synced(&gh, n).0 < n {
         let before = tally.begin(&gh, scale);
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_TOKEN", gh.token())
+        let cmd = crate::common::Run::from(fx.fleetform())
+            .env("FLEETFORM_TOKEN", gh.token())
             .env("GITHUB_API_URL", gh.api_url());
-        scale.configure(&mut cmd, scheduled);
-        let out = cmd
+        let out = scale
+            .configure(cmd, scheduled)
             .args(["sync", "--manager-repo", MANAGER_REPO, "--json"])
             .args(["--action-ref", "v9.9.9"])
             .arg("--write-log")
             .arg(&log)
             .arg("--etag-cache")
             .arg(&etags)
-            .output()
-            .unwrap();
+            .output();
         let rows = report(&out);
         let rows = rows.as_array().cloned().unwrap_or_default();
         let is = |r: &&serde_json::Value, k: &str| r[k] == json!(true);

@@ -101,9 +101,9 @@ impl Scale {
     /// The scheduler's limits set to the same numbers, or the scheduler
     /// off; the longest wait 90 s (the default: a scaled minute is
     /// waited, an hour is not).
-    pub fn configure(&self, cmd: &mut assert_cmd::Command, scheduled: bool) {
+    pub fn configure(&self, cmd: crate::common::Run, scheduled: bool) -> crate::common::Run {
         let l = self.limits();
-        cmd.env("FLEETFORM_RETRY_MAX_WAIT_SECS", "90");
+        let cmd = cmd.env("FLEETFORM_RETRY_MAX_WAIT_SECS", "90");
         if scheduled {
             cmd.env(
                 "FLEETFORM_GITHUB_WRITES_PER_MINUTE",
@@ -116,9 +116,9 @@ impl Scale {
             .env(
                 "FLEETFORM_GITHUB_POINTS_PER_MINUTE",
                 l.points_per_minute.to_string(),
-            );
+            )
         } else {
-            cmd.env("FLEETFORM_GITHUB_SCHEDULER", "off");
+            cmd.env("FLEETFORM_GITHUB_SCHEDULER", "off")
         }
     }
 }
@@ -222,19 +222,18 @@ fn drift_until_done(n: usize, scale: &Scale, scheduled: bool) -> Value {
     let mut tally = Tally::default();
     while tally.runs < most_runs && gh.issues(MANAGER_REPO).len() < n {
         let before = tally.begin(&gh, scale);
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_TOKEN", gh.token())
+        let cmd = crate::common::Run::from(fx.fleetform())
+            .env("FLEETFORM_TOKEN", gh.token())
             .env("GITHUB_API_URL", gh.api_url())
             .env("GITHUB_REPOSITORY", MANAGER_REPO);
-        scale.configure(&mut cmd, scheduled);
-        let out = cmd
+        let out = scale
+            .configure(cmd, scheduled)
             .args(["drift", "--env", "staging", "--issues", "--json"])
             .args(["--manager-repo", MANAGER_REPO, "--etag-cache"])
             .arg(&cache)
             .arg("--terraform")
             .arg(&stand_in)
-            .output()
-            .unwrap();
+            .output();
         tally.end(&gh, before, &report(&out));
     }
     let wall = started.elapsed().as_secs_f64();

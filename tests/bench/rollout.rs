@@ -85,20 +85,17 @@ fn deployed(gh: &FakeGitHub, n: usize) -> (usize, usize, usize) {
 
 /// `fleetform` as a rollout's job on GitHub runs it: the token, the API
 /// and the manager repo of `gh`.
-pub(crate) fn rollout_job(fx: &Fixture, gh: &FakeGitHub) -> assert_cmd::Command {
-    let mut cmd = fx.fleetform();
-    cmd.env("FLEETFORM_TOKEN", gh.token())
+pub(crate) fn rollout_job(fx: &Fixture, gh: &FakeGitHub) -> common::Run {
+    common::Run::from(fx.fleetform())
+        .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_REPOSITORY", MANAGER_REPO)
-        .env("USER", "ops-dana");
-    cmd
+        .env("USER", "ops-dana")
 }
 
 /// [`rollout_job`] with the bench's limits (or none).
-fn on_github(fx: &Fixture, gh: &FakeGitHub, scale: &Scale, scheduled: bool) -> assert_cmd::Command {
-    let mut cmd = rollout_job(fx, gh);
-    scale.configure(&mut cmd, scheduled);
-    cmd
+fn on_github(fx: &Fixture, gh: &FakeGitHub, scale: &Scale, scheduled: bool) -> common::Run {
+    scale.configure(rollout_job(fx, gh), scheduled)
 }
 
 pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_json::Value {
@@ -118,8 +115,7 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
         let out = on_github(&fx, &gh, scale, scheduled)
             .args(["rollout", "tick", "--terraform"])
             .arg(&stand_in)
-            .output()
-            .unwrap();
+            .output();
         tally.end(&gh, before, &report(&out));
         let status = common::Run::from(fx.fleetform())
             .args(["rollout", "status", "--json"])
@@ -134,8 +130,7 @@ pub fn rollout_until_done(n: usize, scale: &Scale, scheduled: bool) -> serde_jso
         let before = tally.begin(&gh, scale);
         let out = on_github(&fx, &gh, scale, scheduled)
             .args(["rollout", "deployments", "--json"])
-            .output()
-            .unwrap();
+            .output();
         let r = report(&out);
         tally.end(&gh, before, &r);
         owed = r["owed"].as_u64();

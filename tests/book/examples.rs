@@ -162,6 +162,7 @@ impl Sandbox {
         let tmp = tempfile::tempdir().unwrap();
         let bin = tmp.path().join(".bin");
         std::fs::create_dir_all(&bin).unwrap();
+        // Not spawned here: linked onto PATH for the book's lines (`common::shell`).
         std::os::unix::fs::symlink(
             assert_cmd::cargo::cargo_bin("fleetform"),
             bin.join("fleetform"),
@@ -222,22 +223,10 @@ impl Sandbox {
             return String::new();
         }
         let line = cmd.replacen("cargo run -- ", "fleetform ", 1);
-        let base = common::fleetform_std();
-        let mut bash = std::process::Command::new("bash");
-        bash.env_clear();
-        for (k, v) in base.get_envs() {
-            if let Some(v) = v {
-                bash.env(k, v);
-            }
-        }
-        let path = std::env::var("PATH").unwrap_or_default();
-        bash.env("PATH", format!("{}:{path}", self.bin.display()));
-        for (k, v) in &self.env {
-            bash.env(k, v);
-        }
-        bash.current_dir(&self.cwd)
-            .args(["-euo", "pipefail", "-c", &line]);
-        let ran = common::Run::from(assert_cmd::Command::from_std(bash)).code(code);
+        let ran = common::shell(&self.bin, &line)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .code(code);
         common::stdout(&ran)
     }
 }
@@ -351,6 +340,7 @@ fn the_test_cloud_tried_by_hand_runs_as_written() {
     let fc = tmp.path().join("fc");
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
+    // Not spawned here: linked onto PATH for the page's lines (`common::shell`).
     std::os::unix::fs::symlink(
         assert_cmd::cargo::cargo_bin("fleetform"),
         bin.join("fleetform"),
@@ -364,19 +354,10 @@ fn the_test_cloud_tried_by_hand_runs_as_written() {
                 &provider.display().to_string(),
             )
             .replace("/tmp/fc", &fc.display().to_string());
-        let mut bash = std::process::Command::new("bash");
-        bash.env_clear();
-        for (k, v) in common::fleetform_std().get_envs() {
-            if let Some(v) = v {
-                bash.env(k, v);
-            }
-        }
-        let path = std::env::var("PATH").unwrap_or_default();
-        bash.env("PATH", format!("{}:{path}", bin.display()))
+        common::shell(&bin, &script)
             .env("TF_IN_AUTOMATION", "1")
             .current_dir(root())
-            .args(["-euo", "pipefail", "-c", &script]);
-        common::Run::from(assert_cmd::Command::from_std(bash)).code(0)
+            .code(0)
     };
     let first = common::stdout(&run(&shell[0]));
     assert!(

@@ -6,14 +6,14 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fleetform_bin, require_terraform, stderr, stdout};
+use common::{require_terraform, stderr, stdout};
 
 /// `fleetform` run in `dir` with a scrubbed environment and an empty CLI
 /// configuration for Terraform.
-fn fleetform_in(dir: &Path, rc: &Path) -> assert_cmd::Command {
-    let mut cmd = fleetform_bin();
-    cmd.current_dir(dir).env("TF_CLI_CONFIG_FILE", rc);
-    cmd
+fn fleetform_in(dir: &Path, rc: &Path) -> common::Run {
+    common::run_bin(&[])
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", rc)
 }
 
 struct Repos {
@@ -29,13 +29,13 @@ impl Repos {
     fn root(&self) -> &Path {
         self.tmp.path()
     }
-    fn cmd(&self, dir: &str) -> assert_cmd::Command {
+    fn cmd(&self, dir: &str) -> common::Run {
         let dir = self.root().join(dir);
         fleetform_in(&dir, &self.root().join("terraformrc"))
     }
     /// `init` with `args` from the root, which must succeed.
     fn init(&self, args: &[&str]) -> String {
-        let out = self.cmd(".").arg("init").args(args).output().unwrap();
+        let out = self.cmd(".").arg("init").args(args).output();
         common::assert_ok_for(format_args!("init {args:?}"), &out);
         stdout(&out)
     }
@@ -47,7 +47,8 @@ impl Repos {
     }
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+/// Every file under `dir` (recursively) added to `found`.
+pub(crate) fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
@@ -64,7 +65,7 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
     let r = Repos::new();
     let printed = r.init(&["--dir", "manager"]);
     assert!(printed.contains("fleetform doctor"), "{printed}");
-    let out = r.cmd("manager").arg("validate").output().unwrap();
+    let out = r.cmd("manager").arg("validate").output();
     common::assert_ok(&out);
     for f in r.files("manager") {
         let text = std::fs::read_to_string(&f).unwrap();
@@ -89,18 +90,16 @@ fn a_new_manager_validates_and_a_new_customer_plans() {
         .cmd("manager")
         .args(["customers", "add", "example", "--path", "../example"])
         .args(["--contact", "ops@example.com", "--date", "2026-01-15"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
-    let out = r.cmd("manager").arg("validate").output().unwrap();
+    let out = r.cmd("manager").arg("validate").output();
     common::assert_ok(&out);
     assert!(stdout(&out).contains("ok      example"), "{}", stdout(&out));
 
     let out = r
         .cmd("manager")
         .args(["plan", "--customer", "example", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_ok(&out);
     assert!(stdout(&out).contains("+1 ~0 -0"), "{}", stdout(&out));
 }
@@ -111,33 +110,23 @@ fn the_customer_file_is_checked_against_the_schema_for_real() {
     let r = Repos::new();
     r.init(&["--dir", "manager", "--environments", "dev,prod"]);
     r.init(&["--customer", "--dir", "c", "--environments", "dev,prod"]);
-    let ok = r
-        .cmd(".")
-        .args([
-            "validate",
-            "--schema",
-            "manager/schema/variables.schema.json",
-        ])
-        .arg("c/infra/variables.yml")
-        .output()
-        .unwrap();
-    common::assert_ok(&ok);
+    let validate = || {
+        r.cmd(".")
+            .args([
+                "validate",
+                "--schema",
+                "manager/schema/variables.schema.json",
+            ])
+            .arg("c/infra/variables.yml")
+            .output()
+    };
+    common::assert_ok(&validate());
     std::fs::write(
         r.root().join("c/infra/variables.yml"),
         "project_name: Not A Slug\nenvironments: {qa: {}}\n",
     )
     .unwrap();
-    let bad = r
-        .cmd(".")
-        .args([
-            "validate",
-            "--schema",
-            "manager/schema/variables.schema.json",
-        ])
-        .arg("c/infra/variables.yml")
-        .output()
-        .unwrap();
-    common::assert_code(&bad, 1);
+    common::assert_code(&validate(), 1);
     // fleetform.yml lists the environments given.
     let yml = std::fs::read_to_string(r.root().join("manager/fleetform.yml")).unwrap();
     assert!(
@@ -152,7 +141,7 @@ fn an_existing_file_is_named_and_nothing_is_written() {
     let r = Repos::new();
     std::fs::create_dir_all(r.root().join("m/terraform")).unwrap();
     std::fs::write(r.root().join("m/terraform/main.tf"), "# mine\n").unwrap();
-    let out = r.cmd(".").args(["init", "--dir", "m"]).output().unwrap();
+    let out = r.cmd(".").args(["init", "--dir", "m"]).output();
     common::assert_code(&out, 2);
     assert!(stderr(&out).contains("main.tf"), "{}", stderr(&out));
     assert_eq!(r.files("m"), vec![r.root().join("m/terraform/main.tf")]);
@@ -172,8 +161,7 @@ fn an_existing_file_is_named_and_nothing_is_written() {
     let out = r
         .cmd(".")
         .args(["init", "--customer", "--dir", "c"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("customer-trigger.yml"),
@@ -190,8 +178,7 @@ fn bad_environment_names_are_usage_errors() {
         let out = r
             .cmd(".")
             .args(["init", "--dir", "m", "--environments", envs])
-            .output()
-            .unwrap();
+            .output();
         common::assert_code_for(format_args!("{envs}"), &out, 2);
     }
     assert!(!r.root().join("m").exists());
@@ -212,9 +199,24 @@ pub(crate) fn linter(name: &str) -> PathBuf {
     p
 }
 
+/// zizmor (offline, pedantic) over the repo at `dir`, with the settings
+/// `init` wrote there.
+pub(crate) fn zizmor(dir: &Path) -> std::process::Output {
+    std::process::Command::new(linter("zizmor"))
+        .args([
+            "--offline",
+            "--strict-collection",
+            "--no-progress",
+            "--persona",
+            "pedantic",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn the_generated_workflows_pass_zizmor_and_actionlint() {
-    let zizmor = linter("zizmor");
     let actionlint = linter("actionlint");
     let r = Repos::new();
     r.init(&["--dir", "manager"]);
@@ -237,17 +239,7 @@ fn the_generated_workflows_pass_zizmor_and_actionlint() {
     }
     // Each repo as written, with the zizmor settings init wrote for it.
     for repo in ["manager", "customer"] {
-        let out = std::process::Command::new(&zizmor)
-            .args([
-                "--offline",
-                "--strict-collection",
-                "--no-progress",
-                "--persona",
-                "pedantic",
-            ])
-            .arg(r.root().join(repo))
-            .output()
-            .unwrap();
+        let out = zizmor(&r.root().join(repo));
         common::assert_ok_for(format_args!("zizmor {repo}"), &out);
         // It audited every workflow written there.
         for w in workflows
@@ -310,6 +302,6 @@ fn the_commented_out_examples_are_valid_once_uncommented() {
         "{edited}"
     );
     std::fs::write(&path, edited).unwrap();
-    let out = r.cmd("manager").arg("validate").output().unwrap();
+    let out = r.cmd("manager").arg("validate").output();
     common::assert_ok(&out);
 }

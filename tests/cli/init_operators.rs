@@ -68,17 +68,7 @@ fn with_operators_init_writes_the_operator_workflows_and_names_the_team() {
     common::assert_ok(&out);
 
     // The linters, as for the other generated workflows (tests/cli/init.rs).
-    let out = std::process::Command::new(linter("zizmor"))
-        .args([
-            "--offline",
-            "--strict-collection",
-            "--no-progress",
-            "--persona",
-            "pedantic",
-        ])
-        .arg(&repo)
-        .output()
-        .unwrap();
+    let out = crate::cli::init::zizmor(&repo);
     assert!(
         out.status.success(),
         "zizmor: {}\n{}",

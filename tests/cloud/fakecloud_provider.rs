@@ -10,16 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// Fails (never skips) when terraform is missing.
-fn require_terraform() {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .any(|d| d.join("terraform").is_file());
-    assert!(
-        found,
-        "terraform is not on PATH; these tests run real terraform. Install terraform >= 1.5 \
-         (https://developer.hashicorp.com/terraform/install) and run again"
-    );
-}
+use crate::common::require_terraform;
 
 /// A module in its own temporary directory, with the provider installed
 /// from an unpacked mirror and its cloud at `<tmp>/cloud.json`.

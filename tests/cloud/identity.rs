@@ -87,10 +87,10 @@ fn dispatch(sha: &str, pr: Option<u64>, event_type: &str, extra: &[(&str, Value)
     d
 }
 
-fn authorise(w: &mut World, d: &Value) -> (std::process::Output, world::StepFiles) {
+fn authorise(w: &mut World, d: &Value) -> (common::Ran, world::StepFiles) {
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    (cmd.arg("authorise").output().unwrap(), files)
+    let (cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    (common::Run::from(cmd).arg("authorise").output(), files)
 }
 
 #[test]
@@ -567,12 +567,11 @@ fn the_s3_backend_runs_as_the_role_assumed_through_sts() {
     assert_eq!(plan_role, "arn:aws:iam::123456789012:role/acme-plan");
 
     let run = |keys: &Keys, args: &[&str]| {
-        let mut cmd = fx.fleetform();
-        cmd.current_dir(fx.manager()).args(args);
-        for (k, v) in keys.env() {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
+        common::Run::from(fx.fleetform())
+            .current_dir(fx.manager())
+            .args(args)
+            .envs(keys.env())
+            .output()
     };
     // The runner's own credentials may assume roles, nothing else.
     let denied = run(&runner, &["plan", "--customer", "acme", "--env", "staging"]);

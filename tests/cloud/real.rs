@@ -38,21 +38,20 @@ impl Cloud {
         }
     }
 
-    fn fleetform(&self) -> assert_cmd::Command {
-        let mut cmd = self.fx.fleetform();
-        cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("FAKECLOUD_FILE", &self.cloud_file);
-        cmd
+    fn fleetform(&self) -> common::Run {
+        common::Run::from(self.fx.fleetform())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("FAKECLOUD_FILE", &self.cloud_file)
     }
 
     fn plan_all(&self) -> crate::common::Ran {
-        common::Run::from(self.fleetform())
+        self.fleetform()
             .args(["plan", "--all", "--jobs", "2", "--json"])
             .output()
     }
 
     fn apply(&self, customer: &str, env: &str) -> crate::common::Ran {
-        common::Run::from(self.fleetform())
+        self.fleetform()
             .args(["apply", "--customer", customer, "--env", env])
             .output()
     }
@@ -87,14 +86,11 @@ fn apply_fleet(cloud: &Cloud, fail_on: Option<&str>) -> Vec<(String, String, boo
         ("globex", "staging"),
         ("globex", "production"),
     ] {
-        let mut cmd = cloud.fleetform();
-        if let Some(name) = fail_on {
-            cmd.env("FAKECLOUD_FAIL_ON", name);
-        }
-        let out = cmd
+        let out = cloud
+            .fleetform()
+            .envs(fail_on.map(|name| ("FAKECLOUD_FAIL_ON", name)))
             .args(["apply", "--customer", c, "--env", e])
-            .output()
-            .unwrap();
+            .output();
         done.push((c.to_string(), e.to_string(), out.status.success()));
     }
     done
@@ -179,9 +175,7 @@ fn drift_in_the_cloud_is_found() {
             .expect("globex's staging bucket");
         objects.remove(&bucket);
     });
-    let out = common::Run::from(cloud.fleetform())
-        .args(["drift", "--json"])
-        .code(4);
+    let out = cloud.fleetform().args(["drift", "--json"]).code(4);
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let drifted: Vec<(String, String)> = report["drifted"]
         .as_array()
@@ -249,7 +243,8 @@ fn gates_count_real_replacements() {
     cloud
         .fx
         .write("customers/acme/infra/variables.yml", &changed);
-    let out = common::Run::from(cloud.fleetform())
+    let out = cloud
+        .fleetform()
         .args([
             "plan",
             "--customer",
@@ -317,7 +312,8 @@ fn the_users_own_plugin_cache_is_respected() {
     let cloud = Cloud::new();
     let theirs = cloud.fx.path("their-cache");
     std::fs::create_dir_all(&theirs).unwrap();
-    common::Run::from(cloud.fleetform())
+    cloud
+        .fleetform()
         .env("TF_PLUGIN_CACHE_DIR", &theirs)
         .args(["plan", "--all", "--jobs", "2", "-q"])
         .code(0);
@@ -417,7 +413,8 @@ fn the_lock_files_checksums_are_checked_once_per_working_copy() {
         assert!(log.contains("checksums"), "{c}/{e}: {log}");
         assert!(!log.contains("providers checked by init"), "{c}/{e}: {log}");
     }
-    common::Run::from(cloud.fleetform())
+    cloud
+        .fleetform()
         .args(["plan", "--customer", "acme", "--env", "staging"])
         .code(1);
     assert!(cloud.objects().is_empty());

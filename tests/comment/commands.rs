@@ -23,7 +23,7 @@ pub(crate) fn trigger_comment(
     on_pull: bool,
     (id, body, action): (u64, &str, &str),
     checkout_sha: &str,
-) -> (std::process::Output, StepFiles) {
+) -> (crate::common::Ran, StepFiles) {
     let mut issue = json!({ "number": number });
     if on_pull {
         issue["pull_request"] =
@@ -37,14 +37,8 @@ pub(crate) fn trigger_comment(
     });
     let main = w.gh.branch_head(ACME, "main").unwrap();
     let checkout = w.checkout(ACME, checkout_sha);
-    let (mut cmd, files) = w.step(ACME, "issue_comment", &event, &main);
-    let out = cmd
-        .current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", MANAGER)
-        .arg("trigger")
-        .output()
-        .unwrap();
-    (out, files)
+    let (cmd, files) = w.trigger_step(ACME, "issue_comment", &event, &main, checkout);
+    (common::Run::from(cmd).output(), files)
 }
 
 /// A pull request raising acme's instances to 3, and `login` with `role`

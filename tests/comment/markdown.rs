@@ -42,26 +42,46 @@ fn summary(has_changes: bool) -> PlanSummary {
     } else {
         Vec::new()
     };
+    let outputs = if has_changes {
+        vec![OutputChange {
+            name: "instance_count".into(),
+            action: Action::Update,
+        }]
+    } else {
+        Vec::new()
+    };
+    acme_summary(
+        "production",
+        (resources, outputs, has_changes),
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        "0123456789abcdef0123456789abcdef01234567".into(),
+    )
+}
+
+/// acme's plan summary in `environment` with `changes` (resources,
+/// counted; outputs; whether it has changes), digest `plan_sha256`, of
+/// commit `sha`, and nothing else: no gates, product, identity, secrets,
+/// cloud drift, targeting or pin.
+pub(crate) fn acme_summary(
+    environment: &str,
+    changes: (Vec<ResourceChange>, Vec<OutputChange>, bool),
+    plan_sha256: String,
+    sha: String,
+) -> PlanSummary {
+    let (resources, outputs, has_changes) = changes;
     counted(PlanSummary {
         customer: "acme".into(),
-        environment: "production".into(),
+        environment: environment.into(),
         create: 0,
         update: 0,
         delete: 0,
         replace: 0,
         resources,
-        outputs: if has_changes {
-            vec![OutputChange {
-                name: "instance_count".into(),
-                action: Action::Update,
-            }]
-        } else {
-            Vec::new()
-        },
+        outputs,
         has_changes,
-        plan_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
-        state_key: "acme/production/terraform.tfstate".into(),
-        sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        plan_sha256,
+        state_key: format!("acme/{environment}/terraform.tfstate"),
+        sha: Some(sha),
         gates: None,
         product: None,
         identity: None,
@@ -573,19 +593,7 @@ fn rendered_by_a_gfm_renderer() {
 }
 
 pub(crate) fn gfm(markdown: &str) -> String {
-    crate::common::cmark_gfm(
-        markdown,
-        &[
-            "-e",
-            "table",
-            "-e",
-            "autolink",
-            "-e",
-            "strikethrough",
-            "-e",
-            "tagfilter",
-        ],
-    )
+    crate::common::github_html(markdown)
 }
 
 /// The drift report (`drift-report.json`, uploaded in the manager repo)

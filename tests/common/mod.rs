@@ -11,7 +11,7 @@ mod step_script;
 pub mod workflow;
 pub use run::{
     apply_locally, assert_code, assert_code_for, assert_fails, assert_fails_for, assert_ok,
-    assert_ok_for, run, run_bin, Ran, Run,
+    assert_ok_for, run, run_bin, shell, Ran, Run,
 };
 pub use step_script::{run_step_script, run_step_script_in};
 
@@ -84,6 +84,24 @@ impl Fixture {
         self.write(rel, &s);
     }
 
+    /// The records store in `bucket` at `endpoint` (S3, us-east-1,
+    /// path-style) with `more` lines (`  key: value\n`), in place of the
+    /// examples' local one.
+    pub fn records_in_s3(&self, bucket: &str, endpoint: &str, more: &str) {
+        let cfg = self.read("manager/fleetform.yml");
+        let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
+        assert!(cfg.contains(local), "{cfg}");
+        self.write(
+            "manager/fleetform.yml",
+            &cfg.replace(
+                local,
+                &format!(
+                    "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  endpoint: {endpoint}\n  use_path_style: true\n{more}"
+                ),
+            ),
+        );
+    }
+
     /// Registers the deliberately invalid customer from `examples/invalid`.
     pub fn register_invalid_customer(&self) {
         self.append(
@@ -120,8 +138,15 @@ pub fn fleetform_bin() -> Command {
 /// place the scrubbed environment is made.
 pub fn fleetform_std() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
+    scrub(&mut cmd, &["PATH", "HOME", "TMPDIR"]);
+    cmd
+}
+
+/// Clears `cmd`'s environment but for `keep` (as the tests got them) and
+/// sets the automation settings: no prompts, checkpoints or colour.
+pub fn scrub(cmd: &mut std::process::Command, keep: &[&str]) {
     cmd.env_clear();
-    for keep in ["PATH", "HOME", "TMPDIR"] {
+    for keep in keep {
         if let Some(v) = std::env::var_os(keep) {
             cmd.env(keep, v);
         }
@@ -130,8 +155,22 @@ pub fn fleetform_std() -> std::process::Command {
         .env("TF_INPUT", "0")
         .env("CHECKPOINT_DISABLE", "1")
         .env("NO_COLOR", "1");
-    cmd
 }
+
+/// `customers add` of a new customer, hooli, with a repo and staging.
+pub const ADD_HOOLI: [&str; 11] = [
+    "customers",
+    "add",
+    "hooli",
+    "--repo",
+    "hooli/platform",
+    "--contact",
+    "ops@hooli.example",
+    "--env",
+    "staging",
+    "--date",
+    "2026-11-21",
+];
 
 /// The manager's dispatch secret (`FLEETFORM_DISPATCH_SECRET`) in every
 /// test; the static signatures in `tests/fixtures/hostile/payloads/` are
@@ -439,6 +478,25 @@ pub fn cmark_gfm(markdown: &str, args: &[&str]) -> String {
     let out = child.wait_with_output().unwrap();
     assert_ok_for(format_args!("cmark-gfm"), &out);
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// GitHub's extensions of cmark-gfm: tables, autolinks, strikethrough,
+/// the tag filter.
+const GITHUB_EXTENSIONS: [&str; 8] = [
+    "-e",
+    "table",
+    "-e",
+    "autolink",
+    "-e",
+    "strikethrough",
+    "-e",
+    "tagfilter",
+];
+
+/// `markdown` as GitHub renders it: [`cmark_gfm`] with
+/// [`GITHUB_EXTENSIONS`].
+pub fn github_html(markdown: &str) -> String {
+    cmark_gfm(markdown, &GITHUB_EXTENSIONS)
 }
 
 /// The digest a preview printed (`Digest `…``): 64 hex characters.

@@ -31,15 +31,34 @@ pub fn run_bin(args: &[&str]) -> Run {
     Run::from(fleetform_bin()).args(args)
 }
 
+/// `bash -euo pipefail -c <script>` with the scrubbed environment of
+/// [`super::fleetform_std`] and `bin_dir` (where a link to the binary is)
+/// first on PATH: for shell lines, as a document writes them, that call
+/// `fleetform` by name.
+pub fn shell(bin_dir: &Path, script: &str) -> Run {
+    let mut bash = std::process::Command::new("bash");
+    bash.env_clear();
+    for (k, v) in super::fleetform_std().get_envs() {
+        if let Some(v) = v {
+            bash.env(k, v);
+        }
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    bash.env("PATH", format!("{}:{path}", bin_dir.display()))
+        .args(["-euo", "pipefail", "-c", script]);
+    Run::from(assert_cmd::Command::from_std(bash))
+}
+
 /// A command about to run (any prepared `assert_cmd::Command`, such as a
 /// test world's step, through `Run::from`).
 pub struct Run {
     cmd: assert_cmd::Command,
+    memory: Option<u64>,
 }
 
 impl From<assert_cmd::Command> for Run {
     fn from(cmd: assert_cmd::Command) -> Run {
-        Run { cmd }
+        Run { cmd, memory: None }
     }
 }
 
@@ -57,6 +76,25 @@ impl Run {
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Run {
         self.cmd.env(k, v);
         self
+    }
+
+    pub fn envs<I, K, V>(mut self, vars: I) -> Run
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.cmd.envs(vars);
+        self
+    }
+
+    /// Adds `a` when `cond` holds (an optional flag).
+    pub fn arg_if(self, cond: bool, a: impl AsRef<OsStr>) -> Run {
+        if cond {
+            self.arg(a)
+        } else {
+            self
+        }
     }
 
     pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Run {
@@ -80,8 +118,76 @@ impl Run {
         self
     }
 
+    /// An address-space limit (`RLIMIT_AS`, bytes) for [`Run::spawn`].
+    pub fn memory_limit(mut self, bytes: u64) -> Run {
+        self.memory = Some(bytes);
+        self
+    }
+
+    /// The command as a `std::process::Command`: its program, arguments,
+    /// directory and environment on a cleared one (every fleetform command
+    /// starts from the scrubbed environment of `fleetform_std`).
+    fn to_std(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(self.cmd.get_program());
+        cmd.env_clear().args(self.cmd.get_args());
+        if let Some(dir) = self.cmd.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        for (k, v) in self.cmd.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd
+    }
+
+    /// Starts it and hands back the running child (stdin empty, stdout
+    /// and stderr piped), for tests that act while it runs; with
+    /// [`Run::memory_limit`], under that limit.
+    pub fn spawn(self) -> std::process::Child {
+        use std::process::Stdio;
+        let mut cmd = self.to_std();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(bytes) = self.memory {
+            limit_memory(&mut cmd, bytes);
+        }
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("{:?}: could not start: {e}", self.cmd))
+    }
+
+    /// Runs it in a pseudo-terminal (util-linux `script`) with `TERM` set
+    /// to `term`: what it drew, line ends as `\n`.
+    pub fn on_a_terminal(self, term: &str) -> String {
+        let cmd = self.env("TERM", term).to_std();
+        let line = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|w| format!("'{}'", w.to_str().unwrap().replace('\'', "'\\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = std::process::Command::new("script");
+        script.env_clear();
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                script.env(k, v);
+            }
+        }
+        if let Some(dir) = cmd.get_current_dir() {
+            script.current_dir(dir);
+        }
+        let out = script
+            .args(["-qec", &line, "/dev/null"])
+            .output()
+            .expect("`script` (util-linux: apt-get install -y bsdutils) runs a command in a pseudo-terminal");
+        assert_ok(&out);
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+    }
+
     /// Runs it whatever its exit code.
     pub fn output(mut self) -> Ran {
+        assert!(self.memory.is_none(), "memory_limit goes with spawn");
         // The command as Debug shows it: directory, environment, arguments.
         let shown = format!("{:?}", self.cmd);
         let out = self
@@ -103,6 +209,25 @@ impl Run {
         let ran = self.output();
         ran.expect(ran.code == Some(n), &format!("expected exit code {n}"));
         ran
+    }
+}
+
+/// Sets `RLIMIT_AS` to `bytes` in the child before it runs.
+fn limit_memory(cmd: &mut std::process::Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    const RLIMIT_AS: i32 = 9;
+    extern "C" {
+        fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
+    }
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = [bytes, bytes];
+            if setrlimit(RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

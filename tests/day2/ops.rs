@@ -15,6 +15,8 @@ use crate::support::rollout_world::World;
 const DAY2: &str = "day-2 operations with `--github`";
 
 pub(crate) const ENV: &str = "staging";
+/// c01 in [`ENV`], for reason `r`: where and why the operations here run.
+pub(crate) const C01_R: [&str; 6] = ["--customer", "c01", "--env", ENV, "--reason", "r"];
 pub(crate) const MODULE: &str = "manager/terraform/main.tf";
 
 /// One customer (c01) in staging, planned and applied.
@@ -88,25 +90,7 @@ fn import_adopts_a_bucket_created_outside_terraform() {
     });
     assert_eq!(counts(&plan(&w, &[])), (1, 0, 0), "before: a create");
     // No reason: refused before anything runs.
-    let out = w.expect(
-        2,
-        &[
-            "state",
-            "import",
-            "fakecloud_bucket.extra",
-            "bucket-c01-extra",
-            "--customer",
-            "c01",
-            "--env",
-            ENV,
-        ],
-    );
-    assert!(
-        common::stderr(&out).contains("--reason"),
-        "{}",
-        common::stderr(&out)
-    );
-    let import = [
+    let no_reason = [
         "state",
         "import",
         "fakecloud_bucket.extra",
@@ -115,9 +99,14 @@ fn import_adopts_a_bucket_created_outside_terraform() {
         "c01",
         "--env",
         ENV,
-        "--reason",
-        "made by hand in INC-7",
     ];
+    let out = w.expect(2, &no_reason);
+    assert!(
+        common::stderr(&out).contains("--reason"),
+        "{}",
+        common::stderr(&out)
+    );
+    let import = [&no_reason[..], &["--reason", "made by hand in INC-7"]].concat();
     // On a workstation no one else reviews: only with --unreviewed.
     let out = w.expect(3, &import);
     assert!(
@@ -167,18 +156,11 @@ fn state_mv_after_a_refactor_then_plans_clean() {
     let out = w.expect(
         2,
         &[
-            "state",
-            "mv",
-            "--customer",
-            "c01",
-            "--env",
-            ENV,
-            "--reason",
-            "r",
-            "--",
-            "-lock=false",
-            "fakecloud_bucket.archive",
-        ],
+            &["state", "mv"][..],
+            &C01_R[..],
+            &["--", "-lock=false", "fakecloud_bucket.archive"],
+        ]
+        .concat(),
     );
     assert!(
         common::stderr(&out).contains("`-lock=false` is not a resource address"),
@@ -423,21 +405,9 @@ fn force_unlock_releases_a_stuck_lock() {
 fn an_operation_is_reported_on_the_customers_repo() {
     let w = applied();
     let gh = FakeGitHub::start();
-    let repo = "cust/c01-infra";
-    gh.add_repo(repo);
-    let head = gh.commit(repo, "main", &[("README.md", "c01\n")]);
-    gh.create_branch(repo, "change", "main");
-    gh.commit(repo, "change", &[("infra/x.yml", "a: 1\n")]);
-    let pr = gh.open_pr(repo, "change", "main", "a change");
-    let reg = w.fx.read("manager/customers.yml");
-    w.fx.write(
-        "manager/customers.yml",
-        &reg.replace(
-            "  - slug: c01\n",
-            &format!("  - slug: c01\n    repo: {repo}\n"),
-        ),
-    );
-    let out = common::Run::from(w.fleetform())
+    let (repo, head, pr) = w.c01_on_github(&gh);
+    let out = w
+        .fleetform()
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_ACTOR", "ops-dana")

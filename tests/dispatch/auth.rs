@@ -20,16 +20,6 @@ const GLOBEX: &str = "globex/globex-app";
 /// A named change to a dispatch.
 type Change<'a> = (&'static str, Box<dyn Fn(&mut Value) + 'a>);
 
-/// The audit log of the manager's runs.
-fn audit_lines(w: &World) -> Vec<Value> {
-    let path = w.fx.manager().join(".fleetform/audit.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// Every file under the manager's results folder, with its modification time.
 fn plan_outputs(w: &World) -> BTreeMap<PathBuf, SystemTime> {
     fn walk(dir: &Path, found: &mut BTreeMap<PathBuf, SystemTime>) {
@@ -52,7 +42,7 @@ fn plan_outputs(w: &World) -> BTreeMap<PathBuf, SystemTime> {
 /// `expect`, no request at all to GitHub (so no write), no plan output and
 /// exactly one new audit line, a refusal.
 fn assert_refused(w: &mut World, d: &Value, expect: &str) {
-    let before = audit_lines(w).len();
+    let before = w.audit_lines().len();
     let outputs_before = plan_outputs(w);
     w.gh.reset_counters();
     let (out, files) = w.plan_event(d, "staging");
@@ -79,7 +69,7 @@ fn assert_refused(w: &mut World, d: &Value, expect: &str) {
             && summary.contains("**Next step:**"),
         "{summary}"
     );
-    let lines = audit_lines(w);
+    let lines = w.audit_lines();
     assert_eq!(lines.len(), before + 1, "one audit line: {lines:?}");
     let last = &lines[before];
     assert_eq!(last["action"], "refusal");
@@ -116,11 +106,10 @@ fn a_dispatch_signed_by_another_customer_is_refused() {
     // globex's key (and any token that can dispatch) naming acme's repo.
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_DISPATCH_KEY", dispatch_key("globex", 1))
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     let statuses_before = w.gh.statuses(ACME, &sha).len();
@@ -131,7 +120,7 @@ fn a_dispatch_signed_by_another_customer_is_refused() {
     );
     assert_eq!(w.gh.statuses(ACME, &sha).len(), statuses_before);
     assert!(w.gh.comments(ACME, pr).is_empty());
-    let last = audit_lines(&w).pop().unwrap();
+    let last = w.audit_lines().pop().unwrap();
     assert_eq!(
         last["customer"], "acme",
         "the registry's slug, not the repo"
@@ -289,7 +278,7 @@ fn without_the_manager_secret_every_dispatch_is_refused_with_a_hint() {
                     &"0".repeat(64),
                 ]);
             }
-            let out = cmd.output().unwrap();
+            let out = common::Run::from(cmd).output();
             common::assert_code_for(format_args!("{command}"), &out, 3);
             let err = stderr(&out);
             assert!(err.contains(expect), "{command}: {err}");
@@ -305,7 +294,8 @@ fn without_the_manager_secret_every_dispatch_is_refused_with_a_hint() {
             assert_eq!(w.gh.request_count(), 0, "{command}: no request");
         }
     }
-    let refusals = audit_lines(&w)
+    let refusals = w
+        .audit_lines()
         .iter()
         .filter(|l| l["action"] == "refusal")
         .count();
@@ -366,11 +356,10 @@ fn rotating_a_key_voids_the_old_one() {
         "signed with key generation 1, but `acme`'s dispatch key is at generation 2",
     );
     // ... and one holding the new key is not.
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    ok(&cmd
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    ok(&common::Run::from(cmd)
         .env("FLEETFORM_DISPATCH_KEY", &new_key)
-        .output()
-        .unwrap());
+        .output());
     let (out, _) = w.plan_latest("staging");
     ok(&out);
     assert_eq!(w.gh.comments(ACME, pr).len(), 1);
@@ -408,25 +397,11 @@ fn keys_are_issued_only_for_active_customers_with_a_repo_and_the_secret() {
     let before = w.fx.read("manager/customers.yml");
     // Without the secret, `add` stops before writing anything.
     let add = |with_secret: bool| {
-        let mut cmd = w.fx.fleetform();
+        let mut cmd = common::Run::from(w.fx.fleetform());
         if !with_secret {
-            cmd.env_remove("FLEETFORM_DISPATCH_SECRET");
+            cmd = cmd.env_remove("FLEETFORM_DISPATCH_SECRET");
         }
-        cmd.args([
-            "customers",
-            "add",
-            "hooli",
-            "--repo",
-            "hooli/platform",
-            "--contact",
-            "ops@hooli.example",
-            "--env",
-            "staging",
-            "--date",
-            "2026-11-21",
-        ])
-        .output()
-        .unwrap()
+        cmd.args(common::ADD_HOOLI).output()
     };
     let out = add(false);
     common::assert_code(&out, 2);
@@ -526,7 +501,7 @@ fn the_trigger_needs_a_well_formed_key_before_any_request() {
             None => cmd.env_remove("FLEETFORM_DISPATCH_KEY"),
             Some(k) => cmd.env("FLEETFORM_DISPATCH_KEY", k),
         };
-        let out = cmd.output().unwrap();
+        let out = common::Run::from(cmd).output();
         common::assert_code(&out, 2);
         assert!(stderr(&out).contains(expect), "{}", stderr(&out));
         if key.is_none() {
@@ -540,14 +515,13 @@ fn the_trigger_needs_a_well_formed_key_before_any_request() {
     }
     assert!(w.gh.dispatches(MANAGER).is_empty());
     // A pasted trailing newline is fine.
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    ok(&cmd
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    ok(&common::Run::from(cmd)
         .env(
             "FLEETFORM_DISPATCH_KEY",
             format!("{}\n", dispatch_key("acme", 1)),
         )
-        .output()
-        .unwrap());
+        .output());
     assert_eq!(w.gh.dispatches(MANAGER).len(), 1);
 }
 
@@ -577,24 +551,12 @@ fn the_apply_checks_the_signature_against_the_current_key() {
             .join(".fleetform/state/acme/staging/terraform.tfstate");
 
     let apply = |w: &mut World, d: &Value| {
-        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let (cmd, _) = w.apply_step(d, "staging", &digest);
         w.gh.reset_counters();
-        cmd.args([
-            "apply",
-            "--dispatch",
-            "--env",
-            "staging",
-            "--plan-dir",
-            ".fleetform/out/acme/staging",
-            "--plan-sha256",
-            &digest,
-        ])
-        .output()
-        .unwrap()
+        common::Run::from(cmd).output()
     };
     let refused = |w: &mut World, d: &Value, expect: &str| {
-        let before = audit_lines(w).len();
+        let before = w.audit_lines().len();
         let out = apply(w, d);
         common::assert_code(&out, 3);
         assert!(stderr(&out).contains(expect), "{expect}: {}", stderr(&out));
@@ -604,7 +566,7 @@ fn the_apply_checks_the_signature_against_the_current_key() {
             stderr(&out)
         );
         assert_eq!(w.gh.request_count(), 0, "no request before the check");
-        assert_eq!(audit_lines(w).len(), before + 1);
+        assert_eq!(w.audit_lines().len(), before + 1);
         assert!(!state.exists(), "nothing applied");
     };
     let now = unix_now();

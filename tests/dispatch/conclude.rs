@@ -14,21 +14,16 @@ use crate::support::readme_budgets::Budgets;
 #[test]
 fn a_replaced_plan_of_a_pull_request_is_concluded_error() {
     let mut w = World::new();
-    let sha = w.change_acme("feature", 3);
-    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
-    ok(&out);
-    let (out, _) = w.plan_latest("staging");
-    ok(&out);
+    let sha = w.pr_planned_in_staging();
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     assert_eq!(d["event_type"], "fleetform-plan");
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
     let conclude = |w: &mut World, needs: &Value| {
-        let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        cmd.env("FLEETFORM_NEEDS", needs.to_string())
+        let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        crate::common::Run::from(cmd)
+            .env("FLEETFORM_NEEDS", needs.to_string())
             .arg("conclude")
             .output()
-            .unwrap()
     };
     let staging_before =
         w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")

@@ -20,14 +20,14 @@ fn key_of(secret: &str) -> String {
 }
 
 /// The staging plan of `d` with the manager's secrets `env`.
-fn plan(w: &mut World, d: &Value, env: &[(&str, &str)]) -> std::process::Output {
+fn plan(w: &mut World, d: &Value, env: &[(&str, &str)]) -> crate::common::Ran {
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    cmd.env_remove("FLEETFORM_DISPATCH_SECRET_PREVIOUS")
+    let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    common::Run::from(cmd)
+        .env_remove("FLEETFORM_DISPATCH_SECRET_PREVIOUS")
         .envs(env.iter().copied())
         .args(["plan", "--dispatch", "--env", "staging"])
         .output()
-        .unwrap()
 }
 
 #[test]

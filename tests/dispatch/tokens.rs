@@ -30,24 +30,16 @@ fn dispatch_for(w: &World, repo: &str, event_type: &str) -> Value {
 
 /// Runs `fleetform authorise` on `d` in the manager repo, counting only
 /// its own requests.
-fn authorise(w: &mut World, d: &Value) -> (std::process::Output, StepFiles) {
+fn authorise(w: &mut World, d: &Value) -> (crate::common::Ran, StepFiles) {
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let (cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
     w.gh.reset_counters();
-    let out = cmd.arg("authorise").output().unwrap();
+    let out = common::Run::from(cmd).arg("authorise").output();
     (out, files)
 }
 
-fn audit_lines(w: &World) -> Vec<Value> {
-    std::fs::read_to_string(w.fx.manager().join(".fleetform/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn assert_refused(w: &mut World, d: &Value, expect: &str) {
-    let before = audit_lines(w).len();
+    let before = w.audit_lines().len();
     let (out, files) = authorise(w, d);
     common::assert_code(&out, 3);
     assert!(
@@ -61,7 +53,7 @@ fn assert_refused(w: &mut World, d: &Value, expect: &str) {
         files.outputs()
     );
     assert_eq!(w.gh.request_count(), 0, "{:?}", w.gh.requests());
-    let lines = audit_lines(w);
+    let lines = w.audit_lines();
     assert_eq!(lines.len(), before + 1, "{lines:?}");
     assert_eq!(lines[before]["action"], "refusal");
     assert!(lines[before]["detail"]
@@ -171,9 +163,9 @@ fn authorise_refuses_what_plan_refuses_without_a_request() {
     assert_refused(&mut w, &d, "not signed");
     assert_eq!(w.gh.statuses(INITECH, &sha).len(), 1);
     // Not a dispatch event at all: a usage error, still no request.
-    let (mut cmd, files) = w.step(MANAGER, "push", &json!({}), &"e".repeat(40));
+    let (cmd, files) = w.step(MANAGER, "push", &json!({}), &"e".repeat(40));
     w.gh.reset_counters();
-    let out = cmd.arg("authorise").output().unwrap();
+    let out = common::Run::from(cmd).arg("authorise").output();
     common::assert_code(&out, 2);
     assert!(files.outputs().is_empty());
     assert_eq!(w.gh.request_count(), 0);
@@ -211,13 +203,12 @@ fn the_trigger_dispatches_with_one_token_and_sets_the_status_with_the_other() {
     let mut w = scoped_world();
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (mut cmd, files) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let (cmd, files) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     w.gh.reset_counters();
-    let out = cmd
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_TOKEN", DISPATCH_TOKEN)
         .env("FLEETFORM_STATUS_TOKEN", STATUS_TOKEN)
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     assert_eq!(files.outputs()["dispatched"], "true");
     let seen = tokens_by_request(&w);
@@ -251,8 +242,10 @@ fn without_a_status_token_the_dispatch_token_is_refused_on_the_customer_repo() {
     let mut w = scoped_world();
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd.env("FLEETFORM_TOKEN", DISPATCH_TOKEN).output().unwrap();
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = common::Run::from(cmd)
+        .env("FLEETFORM_TOKEN", DISPATCH_TOKEN)
+        .output();
     common::assert_code(&out, 1);
     assert!(w.gh.statuses(ACME, &sha).is_empty());
     let v = w.gh.take_violations();
@@ -267,15 +260,14 @@ fn waiting_reads_and_marks_the_status_with_the_status_token() {
     let mut w = scoped_world();
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     w.gh.reset_counters();
-    let out = cmd
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_TOKEN", DISPATCH_TOKEN)
         .env("FLEETFORM_STATUS_TOKEN", STATUS_TOKEN)
         .env("FLEETFORM_WAIT", "1s")
         .env("FLEETFORM_POLL_BASE_MS", "100")
-        .output()
-        .unwrap();
+        .output();
     // The manager never answers here.
     common::assert_code(&out, 1);
     let seen = tokens_by_request(&w);

@@ -86,21 +86,19 @@ pub(crate) fn doctor(
     extra: &[(&str, String)],
     args: &[&str],
 ) -> Run {
-    let mut cmd = fx.fleetform();
-    cmd.env("GITHUB_API_URL", gh.api_url())
+    let out = common::Run::from(fx.fleetform())
+        .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_TOKEN", gh.token())
         .env("FLEETFORM_RETRY_ATTEMPTS", "1")
         .env("FLEETFORM_NOW", (EXPIRY - 100 * DAY).to_string())
         .args(["doctor", "--repo", MANAGER])
-        .args(args);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
+        .args(args)
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .output();
     let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.code.unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: out.stderr,
     };
     // Under Actions the tokens are registered as masks (which the runner
     // hides); nothing else shows them or any secret.
@@ -499,16 +497,14 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
     assert!(String::from_utf8_lossy(out.stdout.as_bytes()).contains("provider/manager: 36 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
-        let mut cmd = fx.fleetform();
-        cmd.env("GITHUB_API_URL", gh.api_url())
+        let out = common::Run::from(fx.fleetform())
+            .env("GITHUB_API_URL", gh.api_url())
             .arg("doctor")
-            .args(args);
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
+            .args(args)
+            .envs(envs.iter().copied())
+            .output();
         common::assert_code_for(format_args!("{envs:?} {args:?}"), &out, 2);
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        out.stderr
     };
     assert!(usage(&[("GITHUB_TOKEN", gh.token())], &[]).contains("--repo owner/name"));
     assert!(usage(&[("GITHUB_TOKEN", gh.token())], &["--repo", "nope"]).contains("not owner/name"));

@@ -58,7 +58,8 @@ fn drifted() -> (World, FakeGitHub, String) {
 /// `drift --issues --json` over the whole fleet at `now`, with
 /// `writes_per_hour`: its exit code and report.
 fn drift(w: &World, gh: &FakeGitHub, now: u64, writes_per_hour: &str) -> (Option<i32>, Value) {
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_ISSUES_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_NOW", now.to_string())

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::common;
 use crate::fakecloud;
+use crate::support::four_eyes::InRuns;
 use crate::support::rollout_world::World;
 
 const POLICY: &str = "
@@ -42,6 +43,17 @@ fn drifted() -> World {
 fn json(out: &impl common::Streams) -> Value {
     serde_json::from_slice(out.out_bytes()).unwrap_or_else(|_| panic!("{}", common::stderr(out)))
 }
+
+/// Step 1 on a workstation: the repairs of `drift-out` planned into
+/// `repairs`, the report as JSON.
+const PLAN_REPAIRS: [&str; 6] = [
+    "repair",
+    "--from",
+    "drift-out",
+    "--out",
+    "repairs",
+    "--json",
+];
 
 /// The entry of `list` (a report's `repairs` or repairs.json) for `c`.
 fn entry<'a>(list: &'a Value, c: &str) -> &'a Value {
@@ -79,17 +91,7 @@ fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
     assert_eq!(entry(repairs, "c03")["action"], "propose", "{repairs:#}");
 
     // Step 1: a sealed plan per pair, judged again on the plan itself.
-    let planned = json(&w.expect(
-        0,
-        &[
-            "repair",
-            "--from",
-            "drift-out",
-            "--out",
-            "repairs",
-            "--json",
-        ],
-    ));
+    let planned = json(&w.expect(0, &PLAN_REPAIRS));
     let c01 = entry(&planned["repairs"], "c01");
     assert_eq!(c01["action"], "repair", "{planned:#}");
     let digest = c01["plan_sha256"].as_str().unwrap();
@@ -204,17 +206,7 @@ fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
 fn an_edited_list_cannot_widen_the_repairs() {
     let w = drifted();
     w.expect(4, &["drift", "--json", "--out", "drift-out"]);
-    w.expect(
-        0,
-        &[
-            "repair",
-            "--from",
-            "drift-out",
-            "--out",
-            "repairs",
-            "--json",
-        ],
-    );
+    w.expect(0, &PLAN_REPAIRS);
     let path = w.fx.path("manager/repairs/repairs.json");
     let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     for r in list.as_array_mut().unwrap() {
@@ -247,23 +239,11 @@ fn an_edited_list_cannot_widen_the_repairs() {
 fn a_repair_is_reported_on_the_customers_repo() {
     let w = drifted();
     let gh = crate::support::fake_github::FakeGitHub::start();
-    let repo = "cust/c01-infra";
-    gh.add_repo(repo);
-    let head = gh.commit(repo, "main", &[("README.md", "c01\n")]);
-    gh.create_branch(repo, "change", "main");
-    gh.commit(repo, "change", &[("infra/x.yml", "a: 1\n")]);
-    let pr = gh.open_pr(repo, "change", "main", "a change");
-    let reg = w.fx.read("manager/customers.yml");
-    w.fx.write(
-        "manager/customers.yml",
-        &reg.replace(
-            "  - slug: c01\n",
-            &format!("  - slug: c01\n    repo: {repo}\n"),
-        ),
-    );
+    let (repo, head, pr) = w.c01_on_github(&gh);
     w.expect(4, &["drift", "--json", "--out", "drift-out"]);
     w.expect(0, &["repair", "--from", "drift-out", "--out", "repairs"]);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("GITHUB_API_URL", gh.api_url())
         .env("FLEETFORM_TOKEN", gh.token())
         .args(["repair", "--apply", "repairs", "--unreviewed", "--github"])
@@ -286,6 +266,11 @@ fn a_repair_is_reported_on_the_customers_repo() {
 }
 
 const DRIFT_WORKFLOW: &str = ".github/workflows/manager-drift.yml";
+
+/// `repair --apply repairs` with `extra`.
+fn apply_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [&["repair", "--apply", "repairs"][..], extra].concat()
+}
 
 /// The drift workflow's repair jobs on GitHub Actions: step 1 plans one
 /// environment and reads a customer's files from its repo's default branch
@@ -311,17 +296,24 @@ fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
     // No checkout of c01: its plans can only come from GitHub.
     std::fs::remove_dir_all(w.fx.path("customers/c01")).unwrap();
     let from_github = |args: &[&str]| {
-        common::Run::from(w.fleetform())
+        w.fleetform()
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
             .args(args)
             .output()
     };
     common::assert_code(&from_github(&["drift", "--json", "--out", "drift-out"]), 4);
+    let runs = InRuns {
+        w: &w,
+        gh: &gh,
+        workflow: DRIFT_WORKFLOW,
+        env: &[],
+    };
     let step1 = |run: u64, env: &str, out_dir: &str| {
-        let out = w
-            .in_run(&gh, DRIFT_WORKFLOW, run, "ops-dana")
-            .args([
+        let out = runs.run(
+            run,
+            "ops-dana",
+            &[
                 "repair",
                 "--from",
                 "drift-out",
@@ -330,9 +322,8 @@ fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
                 "--out",
                 out_dir,
                 "--json",
-            ])
-            .output()
-            .unwrap();
+            ],
+        );
         common::assert_code(&out, 0);
         json(&out)
     };
@@ -348,20 +339,9 @@ fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
         sha256_hex(&std::fs::read(w.fx.path("manager/repairs/repairs.json")).unwrap())
     );
 
-    let apply = |run: u64, actor: &str, extra: &[&str]| {
-        w.in_run(&gh, DRIFT_WORKFLOW, run, actor)
-            .args([&["repair", "--apply", "repairs"][..], extra].concat())
-            .output()
-            .unwrap()
-    };
+    let apply = |run: u64, actor: &str, extra: &[&str]| runs.run(run, actor, &apply_args(extra));
     // No review, then a self-review of the run's apply job: refused.
-    let out = apply(200, "ops-dana", &[]);
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("no one approved"),
-        "{}",
-        common::stderr(&out)
-    );
+    runs.refused(200, "ops-dana", &apply_args(&[]), "no one approved");
     gh.review_run(MANAGER_REPO, 200, "staging-apply", "ops-dana", "approved");
     common::assert_code(&apply(200, "ops-dana", &[]), 3);
     assert_eq!(versioning(&w, "c01"), Some(false), "refused, yet applied");
@@ -376,16 +356,11 @@ fn on_actions_a_repair_needs_a_second_person_and_the_list_they_read() {
         common::stderr(&out)
     );
     let other = "0".repeat(64);
-    let out = apply(
+    runs.refused(
         201,
         "ops-erin",
-        &["--confirms", "200", "--list-sha256", &other],
-    );
-    common::assert_code(&out, 3);
-    assert!(
-        common::stderr(&out).contains("not the list"),
-        "{}",
-        common::stderr(&out)
+        &apply_args(&["--confirms", "200", "--list-sha256", &other]),
+        "not the list",
     );
     // Whoever started the confirmed run cannot confirm it.
     common::assert_code(

@@ -34,26 +34,23 @@ fn githubs_write_limit_holds_from_the_start() {
     for i in 0..80 {
         assert_eq!(status(&gh, &sha), 201, "write {i}");
     }
-    let body = json!({ "state": "success", "context": "selftest" });
-    let over = call(
-        &gh,
-        "POST",
-        &format!("/repos/{REPO}/statuses/{sha}"),
-        Some(body),
-    );
+    let one_over = || {
+        let body = json!({ "state": "success", "context": "selftest" });
+        call(
+            &gh,
+            "POST",
+            &format!("/repos/{REPO}/statuses/{sha}"),
+            Some(body),
+        )
+    };
+    let over = one_over();
     assert_eq!((over.status, over.header("retry-after")), (403, Some("60")));
     assert!(over.json()["message"]
         .as_str()
         .unwrap()
         .contains("secondary rate limit"));
     gh.limit_answers_without_retry_after();
-    let body = json!({ "state": "success", "context": "selftest" });
-    let over = call(
-        &gh,
-        "POST",
-        &format!("/repos/{REPO}/statuses/{sha}"),
-        Some(body),
-    );
+    let over = one_over();
     assert_eq!((over.status, over.header("retry-after")), (403, None));
     assert_eq!(gh.limit_answers(), 2);
     // A test that needs more says why; then nothing is refused.

@@ -8,7 +8,9 @@ use base64::Engine as _;
 use serde_json::json;
 use support::fake_github::FakeGitHub;
 
-use crate::fake_github_selftest::server::{call, get, seeded, violation_messages, REPO};
+use crate::fake_github_selftest::server::{
+    call, dispatch_x, get, seeded, violation_messages, REPO,
+};
 
 // ----- dispatch, archive, checks, upstream, secrets -----
 
@@ -60,28 +62,11 @@ fn archived_repositories_are_read_only() {
         resp.json()["message"],
         "Repository was archived so is read-only."
     );
-    assert_eq!(
-        call(
-            &gh,
-            "POST",
-            "/repos/acme/app/dispatches",
-            Some(json!({ "event_type": "x" }))
-        )
-        .status,
-        403
-    );
+    let dispatch = || dispatch_x(&gh);
+    assert_eq!(dispatch(), 403);
     assert!(gh.statuses(REPO, &sha).is_empty());
     gh.set_archived(REPO, false);
-    assert_eq!(
-        call(
-            &gh,
-            "POST",
-            "/repos/acme/app/dispatches",
-            Some(json!({ "event_type": "x" }))
-        )
-        .status,
-        204
-    );
+    assert_eq!(dispatch(), 204);
     gh.assert_clean();
 }
 

@@ -123,6 +123,17 @@ pub(crate) fn request_bytes(
     text.into_bytes()
 }
 
+/// A `repository_dispatch` of event `x` to acme/app: the status.
+pub(crate) fn dispatch_x(gh: &FakeGitHub) -> u16 {
+    call(
+        gh,
+        "POST",
+        "/repos/acme/app/dispatches",
+        Some(serde_json::json!({ "event_type": "x" })),
+    )
+    .status
+}
+
 /// An authenticated request; `path` is relative to the API root.
 pub(crate) fn call(gh: &FakeGitHub, method: &str, path: &str, body: Option<Value>) -> Resp {
     let body = body.map(|b| b.to_string());

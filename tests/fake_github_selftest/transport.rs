@@ -7,12 +7,12 @@ use crate::support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::fake_github::{FakeGitHub, Fault};
 
 use crate::fake_github_selftest::server::{
-    call, connect, get, read_response, request_bytes, seeded, send_raw, violation_messages, REPO,
-    VERSION,
+    connect, dispatch_x, get, read_response, request_bytes, seeded, send_raw, violation_messages,
+    REPO, VERSION,
 };
 
 // ----- faults -----
@@ -115,15 +115,7 @@ fn faults_can_target_requests() {
     assert_eq!(get(&gh, "/repos/acme/app").status, 200);
     assert_eq!(get(&gh, "/repos/acme/app/contents/README.md").status, 502);
     assert_eq!(get(&gh, "/repos/acme/app/contents/README.md").status, 200);
-    let dispatch = || {
-        call(
-            &gh,
-            "POST",
-            "/repos/acme/app/dispatches",
-            Some(json!({ "event_type": "x" })),
-        )
-        .status
-    };
+    let dispatch = || dispatch_x(&gh);
     assert_eq!([dispatch(), dispatch(), dispatch()], [500, 500, 204]);
     assert_eq!(
         gh.dispatches(REPO).len(),

@@ -13,7 +13,7 @@
 use crate::common;
 use crate::moto;
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use common::{assert_ok as ok, require_terraform, sha256_hex, stderr, stdout, Fixture};
 use moto::{curl, Moto, BUCKET};
@@ -21,18 +21,11 @@ use serde_json::Value;
 
 /// Spawns `fleetform` with the fixture's scrubbed environment.
 fn spawn(fx: &Fixture, args: &[&str], env: &[(&str, String)]) -> std::process::Child {
-    let mut cmd = common::fleetform_std();
-    cmd.env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.current_dir(fx.manager())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    common::run_bin(args)
+        .env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(fx.manager())
         .spawn()
-        .expect("spawn fleetform")
 }
 
 fn wait(child: Child) -> std::process::Output {

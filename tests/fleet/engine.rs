@@ -123,13 +123,11 @@ fn parallel_plans_share_the_cores() {
     let fx = Fixture::new();
     let (tf, calls) = common::recording_terraform(&fx, "echo \"$1$2 ${GOMAXPROCS-unset}\"");
     let run = |jobs: &str, gomaxprocs: Option<&str>| -> Vec<String> {
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_TERRAFORM", &tf)
-            .args(["plan", "--all", "--jobs", jobs, "-q"]);
-        if let Some(v) = gomaxprocs {
-            cmd.env("GOMAXPROCS", v);
-        }
-        let out = cmd.output().unwrap();
+        let out = common::Run::from(fx.fleetform())
+            .env("FLEETFORM_TERRAFORM", &tf)
+            .args(["plan", "--all", "--jobs", jobs, "-q"])
+            .envs(gomaxprocs.map(|v| ("GOMAXPROCS", v)))
+            .output();
         common::assert_code(&out, 0);
         let log = std::fs::read_to_string(&calls).unwrap();
         std::fs::write(&calls, "").unwrap();

@@ -9,23 +9,7 @@ use serde_json::Value;
 fn customers_add_keeps_comments_and_order() {
     let fx = Fixture::new();
     let before = fx.read("manager/customers.yml");
-    common::run(
-        &fx,
-        &[
-            "customers",
-            "add",
-            "hooli",
-            "--repo",
-            "hooli/platform",
-            "--contact",
-            "ops@hooli.example",
-            "--env",
-            "staging",
-            "--date",
-            "2026-11-21",
-        ],
-    )
-    .ok();
+    common::run(&fx, &common::ADD_HOOLI).ok();
     let after = fx.read("manager/customers.yml");
     assert!(
         after.starts_with(before.trim_end()),
@@ -231,18 +215,8 @@ fn customers_list_flags_tokens_that_expire_soon_or_did() {
     with_tokens(&fx);
     common::Run::from(fx.fleetform())
         .env("FLEETFORM_NOW", NOW_2026_11_20)
+        .args(common::ADD_HOOLI)
         .args([
-            "customers",
-            "add",
-            "hooli",
-            "--repo",
-            "hooli/platform",
-            "--contact",
-            "ops@hooli.example",
-            "--env",
-            "staging",
-            "--date",
-            "2026-11-21",
             "--token-name",
             "fleetform: \"hooli\"",
             "--token-expires",

@@ -23,10 +23,21 @@ fn large_registry(extra: usize) -> Fixture {
     fx
 }
 
-fn add(fx: &Fixture, slug: &str) -> assert_cmd::Command {
-    let mut cmd = fx.fleetform();
-    cmd.args(add_args(slug));
-    cmd
+/// The registry's lock, taken (as another edit would hold it) until the
+/// file is dropped.
+fn hold_lock(fx: &Fixture) -> std::fs::File {
+    let holder = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(fx.path("manager/customers.yml.lock"))
+        .unwrap();
+    holder.lock().unwrap();
+    holder
+}
+
+fn add(fx: &Fixture, slug: &str) -> common::Run {
+    common::Run::from(fx.fleetform()).args(add_args(slug))
 }
 
 fn add_args(slug: &str) -> [String; 11] {
@@ -89,12 +100,12 @@ fn concurrent_adds_all_land() {
     const N: usize = 4;
     let fx = large_registry(20_000);
     let before = slugs(&fx).len();
-    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+    let outputs: Vec<common::Ran> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..N)
             .map(|k| {
-                let mut cmd = add(&fx, &format!("new-{k}"));
-                cmd.env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "600");
-                s.spawn(move || cmd.output().unwrap())
+                let cmd = add(&fx, &format!("new-{k}"))
+                    .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "600");
+                s.spawn(move || cmd.output())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -123,7 +134,7 @@ fn an_edit_keeps_the_file_mode() {
     let fx = Fixture::new();
     let registry = fx.path("manager/customers.yml");
     std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let out = add(&fx, "mode-co").output().unwrap();
+    let out = add(&fx, "mode-co").output();
     common::assert_code(&out, 0);
     assert!(slugs(&fx).contains(&"mode-co".to_string()));
     assert_eq!(
@@ -141,19 +152,12 @@ fn a_held_lock_times_out_with_a_clear_message() {
     let fx = Fixture::new();
     let registry = fx.path("manager/customers.yml");
     let original = fx.read("manager/customers.yml");
-    let holder = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(fx.path("manager/customers.yml.lock"))
-        .unwrap();
-    holder.lock().unwrap();
+    let holder = hold_lock(&fx);
 
     let started = std::time::Instant::now();
     let out = add(&fx, "waiting-co")
         .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "1")
-        .output()
-        .unwrap();
+        .output();
     let waited = started.elapsed();
     common::assert_code(&out, 1);
     assert!(
@@ -179,8 +183,7 @@ fn a_held_lock_times_out_with_a_clear_message() {
     drop(holder);
     let out = add(&fx, "waiting-co")
         .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "1")
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 0);
     assert!(slugs(&fx).contains(&"waiting-co".to_string()));
 }
@@ -191,22 +194,10 @@ fn a_held_lock_times_out_with_a_clear_message() {
 #[test]
 fn the_registry_is_checked_again_inside_the_lock() {
     let fx = Fixture::new();
-    let holder = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(fx.path("manager/customers.yml.lock"))
-        .unwrap();
-    holder.lock().unwrap();
-    let waiting = fx
-        .fleetform_std()
-        .args(add_args("twice-co"))
+    let holder = hold_lock(&fx);
+    let waiting = add(&fx, "twice-co")
         .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", "60")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     // Once it waits for the lock (it opened the lock file), the lock
     // holder adds the same slug: a condition, not a guess at how long the
     // edit takes to start.
@@ -233,8 +224,7 @@ fn bad_lock_settings_are_usage_errors() {
     for bad in ["soon", "-1", "3601", "1.5"] {
         let out = add(&fx, "x-co")
             .env("FLEETFORM_REGISTRY_LOCK_TIMEOUT_SECS", bad)
-            .output()
-            .unwrap();
+            .output();
         common::assert_code_for(format_args!("{bad}"), &out, 2);
         assert!(
             stderr(&out).contains(&format!(
@@ -247,7 +237,7 @@ fn bad_lock_settings_are_usage_errors() {
     // A symbolic link where the lock file belongs is refused, not followed.
     let target = fx.path("elsewhere");
     std::os::unix::fs::symlink(&target, fx.path("manager/customers.yml.lock")).unwrap();
-    let out = add(&fx, "x-co").output().unwrap();
+    let out = add(&fx, "x-co").output();
     common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("is a symbolic link"),

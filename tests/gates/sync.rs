@@ -29,14 +29,6 @@ fn last_status(w: &World, sha: &str) -> (String, String) {
     (s.state, s.description.unwrap_or_default())
 }
 
-fn audit_lines(w: &World) -> Vec<Value> {
-    std::fs::read_to_string(w.fx.manager().join(".fleetform/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn max_destroy_blocks_production_by_default() {
     let w = World::new();
@@ -185,7 +177,8 @@ fn label_and_approval_gates_with_waiver() {
             "staging: +3 ~0 -0 · gates waived (fleetform-override)".into()
         )
     );
-    let waivers: Vec<Value> = audit_lines(&w)
+    let waivers: Vec<Value> = w
+        .audit_lines()
         .into_iter()
         .filter(|l| l["action"] == "waiver")
         .collect();
@@ -211,16 +204,7 @@ fn apply_rechecks_gates() {
     w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     w.gh.add_label(ACME, pr, "infra-approved");
-    let sha = w.gh.merge_pr(ACME, pr);
-    ok(&w
-        .trigger_push(
-            ACME,
-            &sha,
-            &format!("Merge pull request #{pr} from acme-corp/feature"),
-        )
-        .0);
-    let (out, files) = w.plan_latest("staging");
-    ok(&out);
+    let (sha, files) = w.merge_and_plan(pr);
     // The gates pass; nothing is applied yet.
     assert_eq!(last_status(&w, &sha).0, "pending");
     let digest = files.outputs()["plan_sha256"].clone();

@@ -42,9 +42,9 @@ fn ours(w: &World, pr: u64) -> usize {
         .count()
 }
 
-fn assert_failed(out: &std::process::Output, needles: &[&str]) {
+fn assert_failed(out: &impl common::Streams, needles: &[&str]) {
     let err = stderr(out);
-    common::assert_code(&out, 1);
+    common::assert_code(out, 1);
     for n in needles {
         assert!(err.contains(n), "`{n}` not in:\n{err}");
     }
@@ -380,26 +380,19 @@ fn a_bad_api_root_is_a_usage_error_for_every_command() {
     ];
     for (bad, problem) in cases {
         // The customer's trigger.
-        let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-        let out = cmd.env("GITHUB_API_URL", bad).output().unwrap();
+        let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+        let out = common::Run::from(cmd).env("GITHUB_API_URL", bad).output();
         assert_usage(
             &out,
             &[problem, "a valid value looks like https://api.github.com"],
             Some("s3cret"),
         );
         // The manager's plan.
-        let event = json!({ "action": dispatch["event_type"], "client_payload": dispatch["client_payload"] });
-        let (mut cmd, _) = w.step(
-            world::MANAGER,
-            "repository_dispatch",
-            &event,
-            &"e".repeat(40),
-        );
-        let out = cmd
+        let (cmd, _) = w.dispatch_step(&dispatch);
+        let out = common::Run::from(cmd)
             .env("GITHUB_API_URL", bad)
             .args(["plan", "--dispatch", "--env", "staging"])
-            .output()
-            .unwrap();
+            .output();
         assert_usage(&out, &[problem], Some("s3cret"));
     }
     // `sync` too.
@@ -417,8 +410,8 @@ fn a_token_that_cannot_be_sent_is_a_usage_error_not_a_panic() {
     let mut w = World::new();
     let (sha, pr, _) = pr_dispatch(&w);
     for bad in ["ghp_abc\ndef", "ghp_abc\u{1}def", "ghp abc"] {
-        let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-        let out = cmd.env("FLEETFORM_TOKEN", bad).output().unwrap();
+        let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+        let out = common::Run::from(cmd).env("FLEETFORM_TOKEN", bad).output();
         assert_usage(
             &out,
             &["FLEETFORM_TOKEN contains spaces, line breaks"],
@@ -444,8 +437,8 @@ fn numeric_settings_out_of_range_are_usage_errors() {
         ("FLEETFORM_RETRY_MAX_WAIT_SECS", "1e9", "from 0 to 3600"),
         ("FLEETFORM_RETRY_ATTEMPTS", "0", "from 1 to 10"),
     ] {
-        let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
-        let out = cmd.env(var, value).output().unwrap();
+        let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+        let out = common::Run::from(cmd).env(var, value).output();
         assert_usage(&out, &[&format!("{var}=`{value}` is not"), expected], None);
     }
     assert_eq!(w.gh.request_count(), 0);

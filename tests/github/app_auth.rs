@@ -48,16 +48,15 @@ fn plan_as_app(
     w: &mut World,
     d: &serde_json::Value,
     pem: &str,
-) -> (std::process::Output, world::StepFiles) {
+) -> (crate::common::Ran, world::StepFiles) {
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let (cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .env_remove("FLEETFORM_TOKEN")
         .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
         .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
         .args(["plan", "--dispatch", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     (out, files)
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::common::{self, stderr};
 use crate::doctor::manager::{customer_grant, doctor, row, CUSTOMERS, DOCTOR};
 use crate::relay::serve::{
-    dispatch, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG,
+    dispatch, RelayProc, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG,
 };
 use crate::support::readme_budgets::Budgets;
 use crate::world::{ACME, MANAGER};
@@ -49,12 +49,13 @@ fn assert_tokens_split(rw: &RelayWorld) -> (usize, usize) {
     (by_customer_app, by_manager_app)
 }
 
-#[test]
-fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
-    let rw = RelayWorld::new();
+/// A pull request on acme raising its instances to `max` (`title`), sent
+/// to a relay (started here, kept running) with the workflow's OIDC token:
+/// the relay and its answer.
+fn pr_to_the_relay(rw: &RelayWorld, max: u32, title: &str) -> (RelayProc, u16, Value) {
     let relay = rw.start(4);
-    let sha = rw.w.change_acme("feature", 21);
-    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "twenty-one");
+    let sha = rw.w.change_acme("feature", max);
+    let pr = rw.w.gh.open_pr(ACME, "feature", "main", title);
     let id = rw.w.gh.repo_id(ACME);
     let token =
         rw.issuer.mint(
@@ -62,6 +63,13 @@ fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
                 .claims(ACME, id, "pull_request", "refs/heads/feature", &sha),
         );
     let (status, answer) = dispatch(&relay, &json!({ "token": token, "pr": pr }));
+    (relay, status, answer)
+}
+
+#[test]
+fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
+    let rw = RelayWorld::new();
+    let (_relay, status, answer) = pr_to_the_relay(&rw, 21, "twenty-one");
     assert_eq!(status, 202, "{answer}");
     let sent = rw.w.gh.dispatches(MANAGER);
     assert_eq!(sent.len(), 1);
@@ -94,16 +102,7 @@ fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
     let rw = RelayWorld::new();
     rw.w.gh.uninstall_from(ACME);
     rw.w.gh.install_app(MANAGER_APP_ID, "customers", &[ACME]);
-    let relay = rw.start(4);
-    let sha = rw.w.change_acme("feature", 23);
-    let pr = rw.w.gh.open_pr(ACME, "feature", "main", "twenty-three");
-    let id = rw.w.gh.repo_id(ACME);
-    let token =
-        rw.issuer.mint(
-            &rw.issuer
-                .claims(ACME, id, "pull_request", "refs/heads/feature", &sha),
-        );
-    let (status, answer) = dispatch(&relay, &json!({ "token": token, "pr": pr }));
+    let (_relay, status, answer) = pr_to_the_relay(&rw, 23, "twenty-three");
     assert_eq!(status, 403, "{answer}");
     assert!(
         answer["message"].as_str().unwrap().contains("customer App"),
@@ -119,17 +118,14 @@ fn a_customer_app_not_installed_is_refused_not_replaced_by_the_manager_app() {
 fn the_single_app_variables_are_refused_naming_the_new_ones() {
     let rw = RelayWorld::new();
     let key = crate::relay::serve::pem();
-    let out =
-        rw.w.fx
-            .fleetform()
-            .env("GITHUB_API_URL", rw.w.gh.api_url())
-            .envs(crate::relay::serve::app_env())
-            .env("FLEETFORM_APP_ID", "4243")
-            .env("FLEETFORM_APP_PRIVATE_KEY", &key)
-            .args(["poll", "--json", "--state"])
-            .arg(rw.w.scratch.path().join("state.json"))
-            .output()
-            .unwrap();
+    let out = common::Run::from(rw.w.fx.fleetform())
+        .env("GITHUB_API_URL", rw.w.gh.api_url())
+        .envs(crate::relay::serve::app_env())
+        .env("FLEETFORM_APP_ID", "4243")
+        .env("FLEETFORM_APP_PRIVATE_KEY", &key)
+        .args(["poll", "--json", "--state"])
+        .arg(rw.w.scratch.path().join("state.json"))
+        .output();
     common::assert_code(&out, 2);
     let err = stderr(&out);
     for name in [

@@ -40,13 +40,11 @@ impl World {
         } else {
             "f".repeat(40)
         };
-        let (mut cmd, files) = self.inner.step(repo, event_name, event, &github_sha);
-        let out = cmd
-            .current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .args(["-v", "trigger"])
-            .output()
-            .unwrap();
+        let (cmd, files) = self
+            .inner
+            .trigger_step(repo, event_name, event, &github_sha, checkout);
+        // `-v` is a global flag: after the subcommand as before it.
+        let out = common::Run::from(cmd).arg("-v").output();
         Output { out, files }
     }
 
@@ -58,50 +56,30 @@ impl World {
     /// The last dispatch's plan, authenticated as a GitHub App (its
     /// installation on the customer's repo) instead of a token.
     fn plan_as_app(&mut self, env: &str, app_id: u64, pem: &str) -> Output {
-        let d = self.gh.dispatches(MANAGER).last().cloned().unwrap();
-        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, files) =
-            self.inner
-                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let out = cmd
+        let d = self.inner.last_dispatch();
+        let (cmd, files) = self.inner.dispatch_step(&d);
+        let out = common::Run::from(cmd)
             .env_remove("FLEETFORM_TOKEN")
             .env("FLEETFORM_CUSTOMER_APP_ID", app_id.to_string())
             .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
             .args(["-v", "plan", "--dispatch", "--env", env])
-            .output()
-            .unwrap();
+            .output();
         Output { out, files }
     }
 
-    /// The last dispatch's apply, with `-v`.
+    /// The last dispatch's apply, with `-v` (a global flag).
     fn apply(&mut self, env: &str, sha256: &str) -> Output {
-        let d = self.gh.dispatches(MANAGER).last().cloned().unwrap();
-        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, files) =
-            self.inner
-                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let plan_dir = format!(".fleetform/out/acme/{env}");
-        let out = cmd
-            .args([
-                "-v",
-                "apply",
-                "--dispatch",
-                "--env",
-                env,
-                "--plan-dir",
-                &plan_dir,
-            ])
-            .args(["--plan-sha256", sha256])
-            .output()
-            .unwrap();
+        let d = self.inner.last_dispatch();
+        let (cmd, files) = self.inner.apply_step(&d, env, sha256);
+        let out = common::Run::from(cmd).arg("-v").output();
         Output { out, files }
     }
 
     fn drift(&mut self, customers: &str) -> Output {
-        let (mut cmd, files) = self
+        let (cmd, files) = self
             .inner
             .step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-        let out = cmd
+        let out = common::Run::from(cmd)
             .args([
                 "drift",
                 "--customer",
@@ -112,14 +90,13 @@ impl World {
                 "--manager-repo",
                 MANAGER,
             ])
-            .output()
-            .unwrap();
+            .output();
         Output { out, files }
     }
 }
 
 struct Output {
-    out: std::process::Output,
+    out: common::Ran,
     files: StepFiles,
 }
 

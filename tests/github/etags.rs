@@ -48,13 +48,12 @@ struct Cost {
 fn drift(w: &mut World, extra: &[&str]) -> Cost {
     w.gh.reset_counters();
     let used = w.gh.rate_limit_used();
-    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .args(["drift", "--customer", "acme,globex", "--env", "staging"])
         .args(["--json", "--manager-repo", MANAGER])
         .args(extra)
-        .output()
-        .unwrap();
+        .output();
     // 0: no drift, 4: drift (the changed file below).
     let code = out.status.code();
     assert!(matches!(code, Some(0 | 4)), "{}", common::stderr(&out));
@@ -71,7 +70,7 @@ fn drift(w: &mut World, extra: &[&str]) -> Cost {
             .iter()
             .filter(|r| r.headers.iter().any(|(h, _)| h == "if-none-match"))
             .count(),
-        report: serde_json::from_slice(&out.stdout).unwrap(),
+        report: serde_json::from_str(&out.stdout).unwrap(),
         stderr: common::stderr(&out),
     }
 }
@@ -226,14 +225,13 @@ fn a_sealed_etag_cache_holds_no_customer_value_and_a_tampered_one_is_read_again(
 
     // Without the secret: a sealed file is not read, and the one kept
     // instead is in clear, with a note on how to seal it.
-    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .env_remove("FLEETFORM_ARTIFACT_KEY")
         .args(["drift", "--customer", "acme,globex", "--env", "staging"])
         .args(["--manager-repo", MANAGER])
         .args(flag)
-        .output()
-        .unwrap();
+        .output();
     assert!(matches!(out.status.code(), Some(0 | 4)));
     let stderr = common::stderr(&out);
     assert!(stderr.contains("kept unsealed"), "{stderr}");
@@ -244,14 +242,13 @@ fn a_sealed_etag_cache_holds_no_customer_value_and_a_tampered_one_is_read_again(
 
     // A key too short to seal with stops the run before any read: it is
     // never taken for no key (the cache kept in clear).
-    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
     w.gh.reset_counters();
-    let out = cmd
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_ARTIFACT_KEY", "short")
         .args(["drift", "--customer", "acme", "--env", "staging"])
         .args(flag)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(2));
     let stderr = common::stderr(&out);
     assert!(

@@ -46,7 +46,7 @@ impl World {
 
     /// `fleetform plan --dispatch --env staging` for the PR's commit, in a
     /// dispatch signed with acme's key.
-    fn plan(&self, env: &[(&str, &str)]) -> (std::process::Output, Duration) {
+    fn plan(&self, env: &[(&str, &str)]) -> (common::Ran, Duration) {
         let event = self.scratch.path().join("event.json");
         std::fs::write(
             &event,
@@ -60,19 +60,17 @@ impl World {
             .unwrap(),
         )
         .unwrap();
-        let mut cmd = self.fx.fleetform();
-        cmd.env("GITHUB_EVENT_NAME", "repository_dispatch")
+        let cmd = common::Run::from(self.fx.fleetform())
+            .env("GITHUB_EVENT_NAME", "repository_dispatch")
             .env("GITHUB_EVENT_PATH", &event)
             .env("GITHUB_API_URL", self.gh.api_url())
             .env("FLEETFORM_TOKEN", self.gh.token())
             .env("FLEETFORM_RETRY_BASE_MS", "20")
             .args(["plan", "--dispatch", "--env", "staging"])
-            .timeout(Duration::from_secs(120));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+            .timeout(Duration::from_secs(120))
+            .envs(env.iter().copied());
         let started = Instant::now();
-        let out = cmd.output().unwrap();
+        let out = cmd.output();
         (out, started.elapsed())
     }
 

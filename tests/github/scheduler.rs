@@ -33,15 +33,14 @@ fn two_drifted() -> World {
 /// One drift run with `--issues --json`, `env` and `extra` flags; its
 /// exit code and JSON report.
 fn drift_with(w: &mut World, env: &[(&str, &str)], extra: &[&str]) -> (Option<i32>, Value) {
-    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .envs(env.iter().copied())
         .args(["drift", "--customer", "acme,globex", "--env", "staging"])
         .args(["--issues", "--json", "--manager-repo", MANAGER])
         .args(extra)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        .output();
+    let report = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
     assert!(
         !matches!(out.status.code(), Some(0 | 4)) || report.is_object(),
         "{}",

@@ -71,8 +71,9 @@ fn production_applies_only_after_another_person_approved_the_run() {
         w.fx.manager()
             .join(".fleetform/state/acme/production/terraform.tfstate");
     let apply = |w: &mut World| {
-        let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        cmd.env("GITHUB_ACTOR", "relay-bot")
+        let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        common::Run::from(cmd)
+            .env("GITHUB_ACTOR", "relay-bot")
             .env("FLEETFORM_AUDIT_LOG", &log)
             .args([
                 "apply",
@@ -85,7 +86,6 @@ fn production_applies_only_after_another_person_approved_the_run() {
                 &digest,
             ])
             .output()
-            .unwrap()
     };
 
     // No reviewers on the environment: nobody approved the run.
@@ -173,11 +173,11 @@ fn conclude_marks_applies_that_did_not_run() {
     let due =
         json!({"result": "success", "outputs": {"has_changes": "true", "gates_pass": "true"}});
     let conclude = |w: &mut World, needs: &Value, event: &Value| {
-        let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", event, &"e".repeat(40));
-        cmd.env("FLEETFORM_NEEDS", needs.to_string())
+        let (cmd, _) = w.step(MANAGER, "repository_dispatch", event, &"e".repeat(40));
+        common::Run::from(cmd)
+            .env("FLEETFORM_NEEDS", needs.to_string())
             .arg("conclude")
             .output()
-            .unwrap()
     };
 
     // Staging applied and reported; production was cancelled while pending.
@@ -260,12 +260,11 @@ fn conclude_marks_applies_that_did_not_run() {
     common::assert_code(&out, 3);
     assert_eq!(w.gh.statuses(ACME, &sha).len(), before);
     // Needs that are not the JSON of `needs`: a usage error.
-    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_NEEDS", "[1,2]")
         .arg("conclude")
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 2);
     w.gh.assert_clean();
 }

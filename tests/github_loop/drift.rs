@@ -9,27 +9,30 @@ use serde_json::json;
 
 use world::{ok, World, ACME, MANAGER};
 
+/// The manager's scheduled drift of acme/staging with issues, not run yet.
+fn acme_drift_step(w: &mut World) -> (assert_cmd::Command, world::StepFiles) {
+    let (mut cmd, files) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
+    cmd.args([
+        "drift",
+        "--customer",
+        "acme",
+        "--env",
+        "staging",
+        "--issues",
+        "--manager-repo",
+        MANAGER,
+    ]);
+    (cmd, files)
+}
+
 /// Drift with sticky issues in the manager repo: opened on drift, updated
 /// (not duplicated) while it lasts, closed with a comment when it is gone.
 #[test]
 fn drift_issues_open_update_and_close() {
     let mut w = World::new();
     let run = |w: &mut World| {
-        let (mut cmd, files) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-        let out = cmd
-            .args([
-                "drift",
-                "--customer",
-                "acme",
-                "--env",
-                "staging",
-                "--issues",
-                "--manager-repo",
-                MANAGER,
-            ])
-            .output()
-            .unwrap();
-        (out, files)
+        let (cmd, files) = acme_drift_step(w);
+        (common::Run::from(cmd).output(), files)
     };
     // Nothing applied yet: never applied, which is no drift.
     let (out, files) = run(&mut w);
@@ -122,35 +125,12 @@ fn apply_dry_run_checks_and_applies_nothing() {
     let mut w = World::new();
     w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let sha = w.gh.merge_pr(ACME, pr);
-    ok(&w
-        .trigger_push(
-            ACME,
-            &sha,
-            &format!("Merge pull request #{pr} from acme-corp/feature"),
-        )
-        .0);
-    let (out, files) = w.plan_latest("staging");
-    ok(&out);
+    let (_, files) = w.merge_and_plan(pr);
     let digest = files.outputs()["plan_sha256"].clone();
     w.gh.reset_counters();
-    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
-    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
-        .args([
-            "apply",
-            "--dispatch",
-            "--dry-run",
-            "--env",
-            "staging",
-            "--plan-dir",
-            ".fleetform/out/acme/staging",
-            "--plan-sha256",
-            &digest,
-        ])
-        .output()
-        .unwrap();
+    let d = w.last_dispatch();
+    let (cmd, _) = w.apply_step(&d, "staging", &digest);
+    let out = common::Run::from(cmd).arg("--dry-run").output();
     ok(&out);
     assert!(
         stdout(&out).contains("dry run: every check passed"),
@@ -183,22 +163,10 @@ fn drift_issues_use_the_issues_token() {
         w.fx.read("customers/acme/infra/variables.yml")
             .replace("max_instances: 2", "max_instances: 5");
     w.fx.write("customers/acme/infra/variables.yml", &v);
-    let (mut cmd, _) = w.step(MANAGER, "schedule", &json!({}), &"e".repeat(40));
-    let out = cmd
+    let out = common::Run::from(acme_drift_step(&mut w).0)
         .env("FLEETFORM_TOKEN", customers_only)
         .env("FLEETFORM_ISSUES_TOKEN", manager_only)
-        .args([
-            "drift",
-            "--customer",
-            "acme",
-            "--env",
-            "staging",
-            "--issues",
-            "--manager-repo",
-            MANAGER,
-        ])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     assert_eq!(
         w.gh.issues(MANAGER).len(),

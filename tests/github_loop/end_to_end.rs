@@ -291,19 +291,10 @@ fn merge_applies_and_unsafe_applies_are_refused() {
 fn a_newer_commit_outside_the_variables_does_not_block_the_apply() {
     let mut w = World::new();
     let sha = w.change_acme("main", 4);
-    let event = json!({
-        "ref": "refs/heads/main", "after": sha,
-        "repository": { "default_branch": "main" },
-        "head_commit": { "message": "more instances" }
-    });
-    let (mut cmd, _) = w.step(ACME, "push", &event, &sha);
     let checkout = w.checkout(ACME, &sha);
-    ok(&cmd
-        .current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", world::MANAGER)
-        .arg("trigger")
-        .output()
-        .unwrap());
+    let event = world::push_event(&sha, "more instances");
+    let (cmd, _) = w.trigger_step(ACME, "push", &event, &sha, checkout);
+    ok(&common::Run::from(cmd).output());
     let (out, files) = w.plan_latest("staging");
     ok(&out);
     let digest = files.outputs()["plan_sha256"].clone();

@@ -77,11 +77,10 @@ fn dry_run_sends_no_writes() {
     w.gh.reset_counters();
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .args(["plan", "--dispatch", "--env", "staging", "--dry-run"])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     assert_eq!(w.gh.write_count(), 0);
     assert!(
@@ -287,18 +286,17 @@ fn request_count_is_reported_and_comment_pages_are_followed() {
     assert_eq!(ours, 1, "found across pages, updated, not duplicated");
     let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let (cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = common::Run::from(cmd)
         .args(["-v", "plan", "--dispatch", "--env", "staging", "--json"])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     assert!(
         stderr(&out).contains("GitHub API request"),
         "{}",
         stderr(&out)
     );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+    let json: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|_| {
         // Under Actions, workflow commands share stdout: take the JSON object.
         let s = stdout(&out);
         let start = s.find("\n{").map(|i| i + 1).unwrap_or(0);

@@ -26,9 +26,7 @@ fn an_apply_dispatchs_plan_is_pending_until_the_apply() {
     let (out, files) = w.plan_latest("staging");
     ok(&out);
     assert_eq!(files.outputs()["has_changes"], "true");
-    let staging =
-        w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
-            .unwrap();
+    let staging = staging_status(&w, &sha);
     assert_eq!(
         staging.state, "pending",
         "nothing is applied yet: {staging:?}"
@@ -47,25 +45,22 @@ fn an_apply_dispatchs_plan_is_pending_until_the_apply() {
     let digest = files.outputs()["plan_sha256"].clone();
     let (out, _) = w.apply_latest("staging", &digest);
     ok(&out);
-    let staging =
-        w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
-            .unwrap();
+    let staging = staging_status(&w, &sha);
     assert_eq!(staging.state, "success", "{staging:?}");
     w.gh.assert_clean();
+}
+
+/// The staging status of acme's commit `sha`.
+fn staging_status(w: &World, sha: &str) -> support::fake_github::Status {
+    w.gh.status_of(ACME, sha, &format!("{CONTEXT}/staging"))
+        .unwrap()
 }
 
 #[test]
 fn a_pull_requests_plan_is_its_own_result() {
     let mut w = World::new();
-    let sha = w.change_acme("feature", 3);
-    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
-    ok(&out);
-    let (out, _) = w.plan_latest("staging");
-    ok(&out);
-    let staging =
-        w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
-            .unwrap();
+    let sha = w.pr_planned_in_staging();
+    let staging = staging_status(&w, &sha);
     assert_eq!(staging.state, "success", "{staging:?}");
     w.gh.assert_clean();
 }
@@ -79,15 +74,8 @@ fn a_pull_requests_plan_is_its_own_result() {
 #[test]
 fn the_last_combined_write_holds_the_worst_of_every_environment() {
     let mut w = World::new();
-    let sha = w.change_acme("feature", 3);
-    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let (out, _) = w.trigger_pr(ACME, pr, "feature", &sha);
-    ok(&out);
-    let (out, _) = w.plan_latest("staging");
-    ok(&out);
-    let staging =
-        w.gh.status_of(ACME, &sha, &format!("{CONTEXT}/staging"))
-            .unwrap();
+    let sha = w.pr_planned_in_staging();
+    let staging = staging_status(&w, &sha);
     assert_eq!(staging.state, "success");
     // Production's first read of the combined status is the view from
     // before staging's write.

@@ -5,7 +5,7 @@ use crate::common;
 use crate::world;
 
 use common::{stderr, stdout};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use world::{ok, World, ACME, MANAGER};
 
@@ -18,7 +18,7 @@ fn trigger_waits_for_the_manager() {
     let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     cmd.env("FLEETFORM_POLL_BASE_MS", "100")
         .args(["--wait", "60s"]);
-    let run = std::thread::spawn(move || cmd.output().unwrap());
+    let run = std::thread::spawn(move || common::Run::from(cmd).output());
     // The manager answers once the dispatch arrived (no wall-clock bound:
     // the wait ends when the dispatch is there or the trigger has exited).
     while w.gh.dispatches(MANAGER).is_empty() && !run.is_finished() {
@@ -58,13 +58,12 @@ fn trigger_wait_times_out_when_the_manager_never_answers() {
     let mut w = World::new();
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
-    let (mut cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let (cmd, _) = w.trigger_pr_command(ACME, pr, "feature", &sha);
     w.gh.reset_counters();
-    let out = cmd
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_POLL_BASE_MS", "200")
         .args(["--wait", "2s"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 1);
     assert!(
         stderr(&out).contains("the manager never answered within 2s"),
@@ -91,67 +90,38 @@ fn audit_lines_for_a_full_run() {
     w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "x");
     let sha = w.gh.merge_pr(ACME, pr);
-    let event = json!({
-        "ref": "refs/heads/main", "after": sha,
-        "repository": { "default_branch": "main" },
-        "head_commit": { "message": format!("Merge pull request #{pr} from acme-corp/feature") }
-    });
+    let event = world::push_event(
+        &sha,
+        &format!("Merge pull request #{pr} from acme-corp/feature"),
+    );
     let checkout = w.checkout(ACME, &sha);
-    let (mut cmd, _) = w.step(ACME, "push", &event, &sha);
-    let out = cmd
-        .current_dir(checkout)
-        .env("FLEETFORM_MANAGER_REPO", MANAGER)
+    let (cmd, _) = w.trigger_step(ACME, "push", &event, &sha, checkout);
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_AUDIT_LOG", &log)
         .env("GITHUB_ACTOR", "dev-alice")
-        .arg("trigger")
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
-    let d = w.gh.dispatches(MANAGER).last().cloned().unwrap();
-    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (mut cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let d = w.last_dispatch();
+    let (cmd, files) = w.dispatch_step(&d);
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_AUDIT_LOG", &log)
         .env("GITHUB_ACTOR", "ops-bot")
         .args(["plan", "--dispatch", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     let digest = files.outputs()["plan_sha256"].clone();
-    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.apply_step(&d, "staging", &digest);
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_AUDIT_LOG", &log)
         .env("GITHUB_ACTOR", "ops-carol")
         .env("GITHUB_TRIGGERING_ACTOR", "ops-bot")
-        .args([
-            "apply",
-            "--dispatch",
-            "--env",
-            "staging",
-            "--plan-dir",
-            ".fleetform/out/acme/staging",
-            "--plan-sha256",
-            &digest,
-        ])
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     // A refused apply (wrong digest) is audited too.
-    let (mut cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = cmd
+    let (cmd, _) = w.apply_step(&d, "staging", &"0".repeat(64));
+    let out = common::Run::from(cmd)
         .env("FLEETFORM_AUDIT_LOG", &log)
-        .args([
-            "apply",
-            "--dispatch",
-            "--env",
-            "staging",
-            "--plan-dir",
-            ".fleetform/out/acme/staging",
-            "--plan-sha256",
-            &"0".repeat(64),
-        ])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 3);
 
     let lines: Vec<Value> = std::fs::read_to_string(&log)

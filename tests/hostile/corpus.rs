@@ -342,7 +342,7 @@ fn check_comment_structure(body: &str, marker: &str) {
 
 #[test]
 fn hostile_addresses_and_plan_text_stay_inside_code() {
-    use fleetform::data::summary::{Action, PlanSummary, ResourceChange};
+    use fleetform::data::summary::{Action, ResourceChange};
     use fleetform::report::comment::{comment_marker, render_comment, CommentContext};
     let resources = HOSTILE
         .iter()
@@ -354,29 +354,12 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
             kinds: Vec::new(),
         })
         .collect::<Vec<_>>();
-    let summary = PlanSummary {
-        customer: "acme".into(),
-        environment: "staging".into(),
-        create: resources.len(),
-        update: 0,
-        delete: 0,
-        replace: 0,
-        resources,
-        outputs: Vec::new(),
-        has_changes: true,
-        plan_sha256: "0".repeat(64),
-        state_key: "acme/staging/terraform.tfstate".into(),
-        sha: Some("a".repeat(40)),
-        gates: None,
-        product: None,
-        identity: None,
-        lock_checksums_dropped: false,
-        never_applied: false,
-        secrets: Vec::new(),
-        cloud_drift: Vec::new(),
-        targeting: None,
-        pin: None,
-    };
+    let summary = crate::comment::markdown::acme_summary(
+        "staging",
+        (resources, Vec::new(), true),
+        "0".repeat(64),
+        "a".repeat(40),
+    );
     let plan_text = HOSTILE.join("\n````````\n");
     let ctx = CommentContext {
         summary: &summary,
@@ -488,7 +471,7 @@ fn hostile_keys_in_the_invalid_variables_comment() {
 
 /// Pushes `vars` as acme's variables file to a `feature` branch, opens a
 /// PR for it and runs the staging plan the trigger's dispatch asks for.
-fn plan_acme_pr(w: &mut World, vars: &str) -> (std::process::Output, u64) {
+fn plan_acme_pr(w: &mut World, vars: &str) -> (common::Ran, u64) {
     let sha =
         w.gh.commit(ACME, "feature", &[("infra/variables.yml", vars)]);
     let pr = w.gh.open_pr(ACME, "feature", "main", "tags");

@@ -72,14 +72,11 @@ fn customer_text_in_diagnostics_never_becomes_a_command() {
         "\"x\\n::stop-commands::pwned\\n  ##[warning]k\\r::error::cr\": 1\n\"\\e]0;title\\a\\e[2J\": 2\n",
     );
     for github in [true, false] {
-        let mut cmd = fx.fleetform();
-        if github {
-            cmd.env("GITHUB_ACTIONS", "true");
-        }
-        let out = cmd
+        let github_env = github.then_some(("GITHUB_ACTIONS", "true"));
+        let out = common::Run::from(fx.fleetform())
+            .envs(github_env)
             .args(["validate", "--customer", "acme"])
-            .output()
-            .unwrap();
+            .output();
         common::assert_code(&out, 1);
         let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
         assert!(all.contains("stop-commands::pwned"), "{all}");
@@ -306,15 +303,11 @@ fn no_credential_reaches_terraform_unless_passed_on() {
         ("FLEETFORM_DISPATCH_SECRET", "dispatch-secret-value"),
     ];
     let run = |fx: &Fixture| {
-        let mut cmd = fx.fleetform();
-        cmd.env("FLEETFORM_TERRAFORM", &tf);
-        for (k, v) in secrets {
-            cmd.env(k, v);
-        }
-        let out = cmd
+        let out = common::Run::from(fx.fleetform())
+            .env("FLEETFORM_TERRAFORM", &tf)
+            .envs(secrets)
             .args(["plan", "--customer", "acme", "--env", "staging", "--json"])
-            .output()
-            .unwrap();
+            .output();
         common::assert_code(&out, 0);
         std::fs::read_to_string(&log).unwrap()
     };

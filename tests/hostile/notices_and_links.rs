@@ -114,17 +114,13 @@ fn four_expiring_tokens(fx: &Fixture, entries: &[(&str, &str, &str)]) {
     fx.append("manager/fleetform.yml", &notify);
 }
 
-fn customers_list(fx: &Fixture, notify: bool, env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = fx.fleetform();
-    cmd.env("FLEETFORM_NOW", "1795305600")
-        .args(["customers", "list"]);
-    if notify {
-        cmd.arg("--notify");
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+fn customers_list(fx: &Fixture, notify: bool, env: &[(&str, &str)]) -> common::Ran {
+    common::Run::from(fx.fleetform())
+        .env("FLEETFORM_NOW", "1795305600")
+        .args(["customers", "list"])
+        .arg_if(notify, "--notify")
+        .envs(env.iter().copied())
+        .output()
 }
 
 /// `customers list --notify` with four expiring tokens and a webhook that

@@ -68,19 +68,7 @@ fn hostile_s3() -> String {
 #[test]
 fn s3_error_messages_never_become_commands() {
     let fx = Fixture::new();
-    let cfg = fx.read("manager/fleetform.yml");
-    let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-    assert!(cfg.contains(local), "{cfg}");
-    fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace(
-            local,
-            &format!(
-                "records:\n  kind: s3\n  bucket: records\n  region: us-east-1\n  endpoint: {}\n  use_path_style: true\n",
-                hostile_s3()
-            ),
-        ),
-    );
+    fx.records_in_s3("records", &hostile_s3(), "");
     let out = common::Run::from(fx.fleetform())
         .env("GITHUB_ACTIONS", "true")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -119,16 +107,14 @@ fn github_answers_in_doctors_table_never_become_commands() {
     );
     let fx = Fixture::new();
     for json in [false, true] {
-        let mut cmd = fx.fleetform();
-        cmd.env("GITHUB_ACTIONS", "true")
+        let out = common::Run::from(fx.fleetform())
+            .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_API_URL", gh.api_url())
             .env("GITHUB_TOKEN", gh.token())
             .env("FLEETFORM_RETRY_ATTEMPTS", "1")
-            .args(["doctor", "--repo", MANAGER]);
-        if json {
-            cmd.arg("--json");
-        }
-        let out = cmd.output().unwrap();
+            .args(["doctor", "--repo", MANAGER])
+            .arg_if(json, "--json")
+            .output();
         common::assert_code(&out, 5);
         assert_obeys_nothing(&out);
         let text = stdout(&out);
@@ -492,8 +478,8 @@ fn credential_errors_name_the_variable_never_the_value() {
     ];
     for (var, value, args) in cases {
         let fx = Fixture::new();
-        let mut cmd = fx.fleetform();
-        cmd.env("GITHUB_ACTIONS", "true")
+        let mut cmd = common::Run::from(fx.fleetform())
+            .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_RETRY_ATTEMPTS", "1");
         if var.contains("APP_") {
@@ -508,15 +494,16 @@ fn credential_errors_name_the_variable_never_the_value() {
                 ),
                 _ => ("FLEETFORM_APP_ID", "FLEETFORM_APP_PRIVATE_KEY"),
             };
-            cmd.env(id, "12345")
+            cmd = cmd
+                .env(id, "12345")
                 .env(key, "not a key")
                 .env("GITHUB_TOKEN", gh.token());
         }
         if var != "FLEETFORM_TOKEN" && args[0] != "doctor" {
-            cmd.env("FLEETFORM_TOKEN", gh.token());
+            cmd = cmd.env("FLEETFORM_TOKEN", gh.token());
         }
 
-        let out = cmd.env(var, &value).args(&args).output().unwrap();
+        let out = cmd.env(var, &value).args(&args).output();
         // Masks registered with the runner (which hides the value) aside.
         let all: String = format!("{}\n{}", stdout(&out), stderr(&out))
             .lines()

@@ -22,7 +22,7 @@ const MARKER: &str = "acme-private-7731";
 /// Everything the manager's step left readable to the manager repo's
 /// readers.
 fn readable(
-    out: &std::process::Output,
+    out: &impl common::Streams,
     files: &StepFiles,
     bundle: Option<&std::path::Path>,
 ) -> String {
@@ -162,19 +162,11 @@ fn an_apply_leaves_no_value_where_other_customers_can_read() {
 fn without_the_artifact_key_nothing_is_planned() {
     let mut w = World::new();
     let dispatch = acme_pr(&w, &w.fx.read("customers/acme/infra/variables.yml"));
-    let event =
-        json!({ "action": dispatch["event_type"], "client_payload": dispatch["client_payload"] });
-    let (mut cmd, _) = w.step(
-        world::MANAGER,
-        "repository_dispatch",
-        &event,
-        &"e".repeat(40),
-    );
-    let out = cmd
+    let (cmd, _) = w.dispatch_step(&dispatch);
+    let out = common::Run::from(cmd)
         .env_remove("FLEETFORM_ARTIFACT_KEY")
         .args(["plan", "--dispatch", "--env", "staging"])
-        .output()
-        .unwrap();
+        .output();
     common::assert_code(&out, 2);
     assert!(
         stderr(&out).contains("FLEETFORM_ARTIFACT_KEY is not set"),

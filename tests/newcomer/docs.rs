@@ -4,10 +4,11 @@
 //! a subfolder, `customers add --path` checks its folder, and completions
 //! offer the fleet's slugs and environments.
 
+use crate::cli::init::walk;
 use crate::common;
 use crate::newcomer::first_hour::Desk;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{stderr, stdout};
 
@@ -170,17 +171,6 @@ fn what_init_writes_points_at_sections_that_exist() {
     assert!(seen >= 20, "{seen} references found");
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            walk(&p, found);
-        } else {
-            found.push(p);
-        }
-    }
-}
-
 /// Point 11: `fleetform.yml` is found from a subfolder, as git finds its
 /// repository, and the user is told where it is running.
 #[test]
@@ -241,6 +231,7 @@ fn completions_offer_the_fleets_slugs_and_environments() {
             .output(),
     );
     fx.write("fleetform.bash", &script);
+    // Not spawned here: bash's completion function calls it by name on PATH.
     let bin = assert_cmd::cargo::cargo_bin("fleetform");
     let path = format!(
         "{}:{}",

@@ -421,17 +421,7 @@ fn init_writes_deploy_jobs_for_the_environments_it_configures() {
         .output()
         .unwrap();
     common::assert_ok(&out);
-    let out = std::process::Command::new(crate::cli::init::linter("zizmor"))
-        .args([
-            "--offline",
-            "--strict-collection",
-            "--no-progress",
-            "--persona",
-            "pedantic",
-        ])
-        .arg(d.path("m"))
-        .output()
-        .unwrap();
+    let out = crate::cli::init::zizmor(&d.path("m"));
     common::assert_ok(&out);
 }
 

@@ -304,7 +304,8 @@ fn a_state_changed_since_the_preview_destroys_nothing() {
 fn an_offboarding_that_fails_halfway_says_what_is_left() {
     let w = revoked();
     let digest = preview(&w);
-    let out = crate::common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FAKECLOUD_FAIL_DELETE_ON", "c01-staging-web-0")
         .args([&approve(&digest)[..], &["--unreviewed"]].concat())
         .output();

@@ -12,11 +12,12 @@
 
 use serde_json::Value;
 
-use crate::common::{self, stderr, stdout};
+use crate::common::{self, stderr, stdout, Ran};
 use crate::fake_s3::{ok, FakeS3, Reply};
 use crate::moto::Moto;
 use crate::offboard::cloud::{addresses, archived, count, digest_of, offboarding_records, revoked};
 use crate::support::fake_github::{FakeGitHub, Fault};
+use crate::support::four_eyes::{confirmed_by_erin, InRuns};
 use crate::support::readme_budgets::Budgets;
 use crate::support::rollout_world::World;
 
@@ -34,20 +35,20 @@ fn operators() -> (World, FakeGitHub) {
     (w, gh)
 }
 
+/// Runs of the offboarding workflow, with its artifact key.
+fn offboarding<'a>(w: &'a World, gh: &'a FakeGitHub) -> InRuns<'a> {
+    InRuns {
+        w,
+        gh,
+        workflow: WORKFLOW,
+        env: &[("FLEETFORM_ARTIFACT_KEY", ARTIFACT_KEY)],
+    }
+}
+
 /// fleetform in run `run` of the offboarding workflow, started by
 /// `actor`; the job's outputs go to `outputs-<run>`.
-fn in_run(
-    w: &World,
-    gh: &FakeGitHub,
-    run: u64,
-    actor: &str,
-    args: &[&str],
-) -> std::process::Output {
-    w.in_run(gh, WORKFLOW, run, actor)
-        .env("FLEETFORM_ARTIFACT_KEY", ARTIFACT_KEY)
-        .args(args)
-        .output()
-        .unwrap()
+fn in_run(w: &World, gh: &FakeGitHub, run: u64, actor: &str, args: &[&str]) -> Ran {
+    offboarding(w, gh).run(run, actor, args)
 }
 
 /// The preview job of run `run`, by `actor`, into `preview-<run>`: its
@@ -249,38 +250,19 @@ fn on_team_and_pro_another_operator_confirms_the_preview_run() {
     let (_, digest) = preview(&w, &gh, 90, "ops-dana");
     gh.workflow_run(MANAGER, 90, WORKFLOW, "ops-dana", "ops-dana");
     let out_dir = download(&w, 90, 91);
+    let runs = offboarding(&w, &gh);
     let confirm = |run: u64, actor: &str, confirms: &str| {
-        in_run(
-            &w,
-            &gh,
+        runs.run(
             run,
             actor,
             &destroy(&digest, &out_dir, &["--confirms", confirms]),
         )
     };
     // The requester cannot confirm their own preview.
-    let out = confirm(91, "ops-dana", "90");
-    common::assert_code(&out, 3);
-    assert!(
-        stderr(&out).contains("`ops-dana` started the preview (run 90)"),
-        "{}",
-        stderr(&out)
-    );
+    runs.requester_cannot_confirm(90, &destroy(&digest, &out_dir, &["--confirms", "90"]));
     // Nor a run of another workflow, nor one GitHub does not know.
-    gh.workflow_run(
-        MANAGER,
-        92,
-        ".github/workflows/other.yml",
-        "ops-dana",
-        "ops-dana",
-    );
-    let out = confirm(93, "ops-erin", "92");
-    common::assert_code(&out, 3);
-    assert!(
-        stderr(&out).contains("not of `.github/workflows/manager-offboard.yml`"),
-        "{}",
-        stderr(&out)
-    );
+    let other = destroy(&digest, &out_dir, &["--confirms", "92"]);
+    runs.another_workflow_cannot_confirm(92, 93, &other);
     let out = confirm(93, "ops-erin", "12345");
     common::assert_code(&out, 3);
     assert!(
@@ -307,14 +289,7 @@ fn on_team_and_pro_another_operator_confirms_the_preview_run() {
     assert_eq!(audit.len(), 2, "{audit:?}");
     for e in &audit {
         assert_eq!(e["actor"], "ops-erin", "{e}");
-        assert_eq!(e["approvers"], serde_json::json!(["ops-erin"]), "{e}");
-        assert!(
-            e["detail"]
-                .as_str()
-                .unwrap()
-                .contains("approved by ops-erin (asked by ops-dana)"),
-            "{e}"
-        );
+        confirmed_by_erin(e);
     }
     let records = offboarding_records(&w);
     assert_eq!(records[0]["approved_by"], "ops-erin");
@@ -349,19 +324,7 @@ fn the_preview_is_a_view_of_its_own_as_github_renders_it() {
             .unwrap_or_else(|| panic!("{first}: {text}"));
         assert!(at < first_list, "{first} comes before the lists:\n{text}");
     }
-    let html = common::cmark_gfm(
-        &text,
-        &[
-            "-e",
-            "table",
-            "-e",
-            "autolink",
-            "-e",
-            "strikethrough",
-            "-e",
-            "tagfilter",
-        ],
-    );
+    let html = common::github_html(&text);
     insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[digest]")]}, {
         insta::assert_snapshot!("offboard_preview_github", html);
     });

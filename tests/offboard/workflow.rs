@@ -311,7 +311,7 @@ fn on_github_actions_only_operators_offboard() {
         &cfg.replace("rollout:\n", "rollout:\n  operators: prov/ops\n"),
     );
     let run = |actor: &str, args: &[&str]| {
-        crate::common::Run::from(w.fleetform())
+        w.fleetform()
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
             .env("GITHUB_REPOSITORY", "provider/manager")

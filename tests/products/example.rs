@@ -36,16 +36,15 @@ impl Products {
         self.fx.path("products/manager")
     }
 
-    pub(crate) fn fleetform(&self) -> assert_cmd::Command {
-        let mut cmd = self.fx.fleetform();
-        cmd.current_dir(self.manager())
+    pub(crate) fn fleetform(&self) -> crate::common::Run {
+        crate::common::Run::from(self.fx.fleetform())
+            .current_dir(self.manager())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
-            .env("FAKECLOUD_FILE", &self.cloud_file);
-        cmd
+            .env("FAKECLOUD_FILE", &self.cloud_file)
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> crate::common::Ran {
-        common::Run::from(self.fleetform()).args(args).output()
+        self.fleetform().args(args).output()
     }
 
     pub(crate) fn plan_all(&self) -> Vec<Value> {

@@ -96,58 +96,43 @@ impl ProductsWorld {
         dir
     }
 
-    fn trigger_pr(&mut self, pr: u64, branch: &str, sha: &str) -> std::process::Output {
-        let event = json!({
-            "number": pr,
-            "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
-            "repository": { "default_branch": "main" }
-        });
+    fn trigger_pr(&mut self, pr: u64, branch: &str, sha: &str) -> crate::common::Ran {
         let checkout = self.checkout(sha);
-        let (mut cmd, _) = self.w.step(ACME, "pull_request", &event, &"f".repeat(40));
-        cmd.current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
-            .output()
-            .unwrap()
+        let event = crate::world::pr_event(pr, branch, sha);
+        let (cmd, _) = self
+            .w
+            .trigger_step(ACME, "pull_request", &event, &"f".repeat(40), checkout);
+        common::Run::from(cmd).output()
     }
 
-    fn trigger_push(&mut self, sha: &str) -> std::process::Output {
-        let event = json!({
-            "ref": "refs/heads/main", "after": sha,
-            "repository": { "default_branch": "main" },
-            "head_commit": { "message": "Merge pull request #1 from acme-corp/feature" }
-        });
+    fn trigger_push(&mut self, sha: &str) -> crate::common::Ran {
         let checkout = self.checkout(sha);
-        let (mut cmd, _) = self.w.step(ACME, "push", &event, sha);
-        cmd.current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
-            .output()
-            .unwrap()
+        let event = crate::world::push_event(sha, "Merge pull request #1 from acme-corp/feature");
+        let (cmd, _) = self.w.trigger_step(ACME, "push", &event, sha, checkout);
+        common::Run::from(cmd).output()
     }
 
     /// A manager step for the latest dispatch, in the products manager.
-    fn manager_step(&mut self, args: &[&str]) -> (std::process::Output, StepFiles) {
+    fn manager_step(&mut self, args: &[&str]) -> (crate::common::Ran, StepFiles) {
         let d = self.w.gh.dispatches(MANAGER).last().cloned().unwrap();
         let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, files) = self
+        let (cmd, files) = self
             .w
             .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let out = cmd
+        let out = common::Run::from(cmd)
             .current_dir(self.manager())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
             .env("FAKECLOUD_FILE", &self.cloud_file)
             .args(args)
-            .output()
-            .unwrap();
+            .output();
         (out, files)
     }
 
-    fn plan(&mut self, env: &str) -> (std::process::Output, StepFiles) {
+    fn plan(&mut self, env: &str) -> (crate::common::Ran, StepFiles) {
         self.manager_step(&["plan", "--dispatch", "--env", env, "--json"])
     }
 
-    fn apply(&mut self, env: &str, plan_dir: &str, digest: &str) -> std::process::Output {
+    fn apply(&mut self, env: &str, plan_dir: &str, digest: &str) -> crate::common::Ran {
         self.manager_step(&[
             "apply",
             "--dispatch",
@@ -382,14 +367,13 @@ fn conclude_marks_each_product_that_was_not_applied() {
             "plan-staging": due,
             "apply-staging": {"result": apply, "outputs": {}},
         });
-        let (mut cmd, _) =
+        let (cmd, _) =
             p.w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let out = cmd
+        let out = common::Run::from(cmd)
             .current_dir(p.manager())
             .env("FLEETFORM_NEEDS", needs.to_string())
             .arg("conclude")
-            .output()
-            .unwrap();
+            .output();
         ok(&out);
     };
 
@@ -413,7 +397,7 @@ fn conclude_marks_each_product_that_was_not_applied() {
 
 impl ProductsWorld {
     /// A push to main at `sha`: trigger, plan staging, apply staging.
-    fn deploy(&mut self, sha: &str) -> std::process::Output {
+    fn deploy(&mut self, sha: &str) -> crate::common::Ran {
         ok(&self.trigger_push(sha));
         let (out, files) = self.plan("staging");
         ok(&out);

@@ -20,22 +20,13 @@ use serde_json::Value;
 /// The records store in `bucket` at `endpoint`, under `fleet/records`.
 fn records_in(endpoint: &str, bucket: &str) -> Fixture {
     let fx = Fixture::new();
-    let cfg = fx.read("manager/fleetform.yml");
-    let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-    assert!(cfg.contains(local), "{cfg}");
-    fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace(
-            local,
-            &format!(
-                "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n"
-            ),
-        ),
-    );
+    fx.records_in_s3(bucket, endpoint, "  prefix: fleet/records\n");
     fx
 }
 
-fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
+/// `fleetform <args>` with moto's test credentials and a fixed records
+/// stamp.
+pub(crate) fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
     common::Run::from(fx.fleetform())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -45,20 +36,20 @@ fn run(fx: &Fixture, args: &[&str]) -> crate::common::Ran {
         .output()
 }
 
+/// `customers revoke` of globex, moved on 2026-11-20.
+pub(crate) const REVOKE_GLOBEX: [&str; 7] = [
+    "customers",
+    "revoke",
+    "globex",
+    "--reason",
+    "moved",
+    "--date",
+    "2026-11-20",
+];
+
 /// `customers revoke`: edits the registry and keeps one audit record.
 fn revoke(fx: &Fixture) -> crate::common::Ran {
-    run(
-        fx,
-        &[
-            "customers",
-            "revoke",
-            "globex",
-            "--reason",
-            "moved",
-            "--date",
-            "2026-11-20",
-        ],
-    )
+    run(fx, &REVOKE_GLOBEX)
 }
 
 const KEY: &str = "audit/2026/11/22/20261122T120000.000Z-000000000000.json";

@@ -136,28 +136,8 @@ fn an_s3_store_keeps_records_that_a_second_run_cannot_overwrite() {
     let moto = Moto::start();
     locked_bucket(&moto);
     let fx = Fixture::new();
-    let cfg = fx.read("manager/fleetform.yml");
-    let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-    assert!(cfg.contains(local), "{cfg}");
-    fx.write(
-        "manager/fleetform.yml",
-        &cfg.replace(
-            local,
-            &format!(
-                "records:\n  kind: s3\n  bucket: {LOCKED}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {}\n  use_path_style: true\n",
-                moto.url("")
-            ),
-        ),
-    );
-    let run = |args: &[&str]| {
-        common::Run::from(fx.fleetform())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("FLEETFORM_RECORDS_STAMP", "20261122T120000.000Z")
-            .args(args)
-            .output()
-    };
+    fx.records_in_s3(LOCKED, &moto.url(""), "  prefix: fleet/records\n");
+    let run = |args: &[&str]| crate::records::s3::run(&fx, args);
     let out = run(&["plan", "--customer", "acme", "--env", "staging"]);
     common::assert_ok(&out);
     let out = run(&["apply", "--customer", "acme", "--env", "staging"]);
@@ -240,14 +220,8 @@ fn a_customer_role_never_writes_the_records() {
         Reply::Forward
     });
     let fx = Fixture::new();
-    let cfg = fx.read("manager/fleetform.yml").replace(
-        "records:\n  kind: local\n  dir: .fleetform/records\n",
-        &format!(
-            "records:\n  kind: s3\n  bucket: {}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {}\n  use_path_style: true\n",
-            moto::BUCKET,
-            proxy.url()
-        ),
-    );
+    fx.records_in_s3(moto::BUCKET, &proxy.url(), "  prefix: fleet/records\n");
+    let cfg = fx.read("manager/fleetform.yml");
     assert!(cfg.contains("kind: s3"), "{cfg}");
     fx.write(
         "manager/fleetform.yml",
@@ -260,16 +234,17 @@ fn a_customer_role_never_writes_the_records() {
     );
     fx.write("manager/customers.yml", &reg);
     let drift = |own: bool| {
-        let mut cmd = fx.fleetform();
-        cmd.env("AWS_ACCESS_KEY_ID", "customer-role-key")
+        let own = own.then_some([
+            ("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID", "records-key"),
+            ("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY", "records-secret"),
+        ]);
+        common::Run::from(fx.fleetform())
+            .env("AWS_ACCESS_KEY_ID", "customer-role-key")
             .env("AWS_SECRET_ACCESS_KEY", "customer-role-secret")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .args(["drift", "--customer", "acme", "--env", "staging"]);
-        if own {
-            cmd.env("FLEETFORM_RECORDS_AWS_ACCESS_KEY_ID", "records-key")
-                .env("FLEETFORM_RECORDS_AWS_SECRET_ACCESS_KEY", "records-secret");
-        }
-        cmd.output().unwrap()
+            .args(["drift", "--customer", "acme", "--env", "staging"])
+            .envs(own.into_iter().flatten())
+            .output()
     };
     let audit = || {
         moto.keys()

@@ -70,11 +70,7 @@ fn the_authors_of_the_change_do_not_approve_its_wave_through_the_run() {
     let out = tick(&w, &id, SHARD);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(w.rolled(), ["c01"]);
-    let applied: Vec<_> = w
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "applied")
-        .collect();
+    let applied: Vec<_> = w.applied_events();
     assert_eq!(applied.len(), 1);
     assert_eq!(applied[0]["actor"], "ops-carol");
 }

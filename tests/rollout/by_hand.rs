@@ -44,7 +44,8 @@ fn a_failure_in_wave_two_halts_until_resumed() {
     // A second start of the same commit while this one runs is refused.
     w.expect(3, &["rollout", "start", "--base", "HEAD~1"]);
 
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
         .args(["rollout", "tick"])
         .output();
@@ -239,16 +240,16 @@ fn ticks_at_once(w: &World) {
 /// Two ticks started together (their first puts held together by `gate`,
 /// armed once the rollout has started); both succeed, and every pair is
 /// applied once. Their outputs.
-fn ticks_at_once_through(w: &World, gate: Option<&PutGate>) -> Vec<std::process::Output> {
+fn ticks_at_once_through(w: &World, gate: Option<&PutGate>) -> Vec<common::Ran> {
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     if let Some(gate) = gate {
         gate.arm();
     }
-    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+    let outputs: Vec<common::Ran> = std::thread::scope(|s| {
         let ticks: Vec<_> = (0..2)
             .map(|_| {
-                let mut cmd = w.fleetform();
-                s.spawn(move || cmd.args(["rollout", "tick"]).output().unwrap())
+                let cmd = w.fleetform();
+                s.spawn(move || cmd.args(["rollout", "tick"]).output())
             })
             .collect();
         ticks.into_iter().map(|t| t.join().unwrap()).collect()
@@ -296,7 +297,8 @@ fn rollback_is_a_rollout_that_returns_the_rolled_customers() {
     let victim = customers(&second["stages"][0])[1].clone();
     // Rolling back a running rollout is refused: halt it first.
     w.expect(3, &["rollout", "rollback"]);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FAKECLOUD_FAIL_ON", format!("{victim}-staging"))
         .args(["rollout", "tick"])
         .output();
@@ -385,7 +387,8 @@ fn drift_in_a_rolled_pair_halts_before_the_next_wave() {
     std::fs::write(&w.cloud_file, serde_json::to_vec(&cloud).unwrap()).unwrap();
 
     let later = (common::unix_now() + 2 * 3600).to_string();
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_NOW", &later)
         .args(["rollout", "tick"])
         .output();

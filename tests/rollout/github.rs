@@ -33,7 +33,7 @@ impl Step {
     }
 
     fn run(&self, w: &World, args: &[&str]) -> crate::common::Ran {
-        common::Run::from(w.fleetform())
+        w.fleetform()
             .env("GITHUB_OUTPUT", self.dir.path().join("output"))
             .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
             .args(args)
@@ -280,14 +280,7 @@ fn only_operators_halt_resume_and_roll_back() {
         stderr(&out)
     );
 
-    let config = w.fx.read("manager/fleetform.yml");
-    w.fx.write(
-        "manager/fleetform.yml",
-        &config.replace(
-            "  max_parallel: 1\n",
-            "  max_parallel: 1\n  operators: provider/ops\n",
-        ),
-    );
+    w.operators_are_provider_ops();
     gh.add_team_member("provider", "ops", "ops-dana", "active");
     gh.add_team_member("provider", "ops", "pending-pat", "pending");
     for (who, args) in [
@@ -464,7 +457,8 @@ fn a_rollout_apply_is_a_deployment_on_the_customers_repo() {
     );
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     gh.reset_counters();
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_TOKEN", gh.token())
         .env("GITHUB_API_URL", gh.api_url())
         .env("GITHUB_SERVER_URL", "https://github.com")
@@ -523,15 +517,14 @@ fn shards_of_a_wave_run_together_and_the_last_settles_it() {
         .map(|m| m["shard"].to_string())
         .collect();
     assert_eq!(shards.len(), 2, "max_parallel shards of 3 pairs: {matrix}");
-    let outputs: Vec<std::process::Output> = std::thread::scope(|s| {
+    let outputs: Vec<common::Ran> = std::thread::scope(|s| {
         let jobs: Vec<_> = shards
             .iter()
             .map(|shard| {
-                let mut cmd = w.fleetform();
+                let cmd = w.fleetform();
                 s.spawn(move || {
                     cmd.args(["rollout", "tick", "--one-stage", "--shard", shard])
                         .output()
-                        .unwrap()
                 })
             })
             .collect();

@@ -29,7 +29,7 @@ fn ticked(gh: &FakeGitHub) -> (Fixture, PathBuf, Ran) {
 }
 
 fn on_github(fx: &Fixture, gh: &FakeGitHub, writes_per_hour: &str) -> common::Run {
-    common::Run::from(rollout_job(fx, gh)).env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
+    rollout_job(fx, gh).env("FLEETFORM_GITHUB_WRITES_PER_HOUR", writes_per_hour)
 }
 
 fn send(fx: &Fixture, gh: &FakeGitHub, writes_per_hour: &str) -> Value {

@@ -30,10 +30,7 @@ fn world() -> World {
 }
 
 fn run(w: &World, args: &[&str]) -> crate::common::Ran {
-    crate::common::Run::from(w.fleetform())
-        .env("FLEETFORM_NOW", NOW)
-        .args(args)
-        .output()
+    w.fleetform().env("FLEETFORM_NOW", NOW).args(args).output()
 }
 
 fn ok(w: &World, args: &[&str]) -> String {

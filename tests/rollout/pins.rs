@@ -83,7 +83,8 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
 
     // Planned at the pin: the staging defaults of `v1` (`tier: staging`),
     // not the head's (`staging-2`), and the comment says so.
-    let out = crate::common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_NOW", BEFORE)
         .args(["plan", "--customer", "c02,c03", "--env", "staging"])
         .output();
@@ -133,7 +134,8 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
 
     // `customers show`, before and after the expiry; the dashboard flags it.
     let show = |now: &str| {
-        let out = crate::common::Run::from(w.fleetform())
+        let out = w
+            .fleetform()
             .env("FLEETFORM_NOW", now)
             .args(["customers", "show", "c02"])
             .output();
@@ -152,7 +154,8 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         show(AFTER)
     );
     let html = w.fx.path("dash.html");
-    let out = crate::common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_NOW", AFTER)
         .args(["report", "--html"])
         .arg(&html)
@@ -177,10 +180,7 @@ fn a_pinned_customer_is_skipped_by_a_rollout_and_planned_at_its_pin() {
         if json {
             args.push("--json");
         }
-        let out = crate::common::Run::from(w.fleetform())
-            .env("FLEETFORM_NOW", now)
-            .args(&args)
-            .output();
+        let out = w.fleetform().env("FLEETFORM_NOW", now).args(&args).output();
         crate::common::assert_code(&out, 0);
         stdout(&out)
     };

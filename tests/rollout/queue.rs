@@ -164,14 +164,7 @@ fn on_github_a_push_queues_behind_a_halted_rollout_and_only_an_operator_supersed
     let gh = crate::support::fake_github::FakeGitHub::start();
     let mut w = World::with(1, "staging");
     w.on_github(&gh, "ops-dana");
-    let config = w.fx.read("manager/fleetform.yml");
-    w.fx.write(
-        "manager/fleetform.yml",
-        &config.replace(
-            "  max_parallel: 1\n",
-            "  max_parallel: 1\n  operators: provider/ops\n",
-        ),
-    );
+    w.operators_are_provider_ops();
     w.fx.git(&["commit", "-q", "-am", "operators"]);
     gh.add_team_member("provider", "ops", "ops-dana", "active");
     let out = w.expect(0, &["rollout", "start", "--base", "HEAD~2", "--json"]);

@@ -22,7 +22,8 @@ fn the_reviewer_sees_the_plans_that_are_applied() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary");
     std::fs::write(&summary, "").unwrap();
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["rollout", "plan"])
         .output();

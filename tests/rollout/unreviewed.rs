@@ -31,22 +31,13 @@ fn a_production_tick_by_hand_needs_unreviewed_and_says_so() {
     let said = stdout(&out);
     assert!(said.contains("finished"), "{said}");
     assert_eq!(w.rolled(), ["c01", "c02"]);
-    let applied: Vec<_> = w
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "applied")
-        .collect();
+    let applied: Vec<_> = w.applied_events();
     assert_eq!(applied.len(), 2);
     assert!(
         applied.iter().all(|e| e["unreviewed"] == true),
         "{applied:?}"
     );
-    let approvals: Vec<_> = w
-        .audit()
-        .into_iter()
-        .filter(|e| e["action"] == "apply" && e["result"] == "ok")
-        .map(|e| e["approval"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let approvals: Vec<_> = w.apply_approvals();
     assert_eq!(approvals, ["unreviewed", "unreviewed"]);
 }
 
@@ -56,21 +47,12 @@ fn a_staging_tick_by_hand_needs_no_flag_and_is_recorded_as_local() {
     w.expect(0, &["rollout", "start", "--base", "HEAD~1"]);
     w.expect(0, &["rollout", "tick"]);
     assert_eq!(w.rolled(), ["c01"]);
-    let applied: Vec<_> = w
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "applied")
-        .collect();
+    let applied: Vec<_> = w.applied_events();
     assert!(
         applied.iter().all(|e| e.get("unreviewed").is_none()),
         "{applied:?}"
     );
-    let approvals: Vec<_> = w
-        .audit()
-        .into_iter()
-        .filter(|e| e["action"] == "apply" && e["result"] == "ok")
-        .map(|e| e["approval"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let approvals: Vec<_> = w.apply_approvals();
     assert_eq!(approvals, ["local"]);
 }
 

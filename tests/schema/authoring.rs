@@ -5,18 +5,17 @@
 
 use std::path::Path;
 
-use crate::common::{self, fleetform_bin, stderr, stdout, Fixture};
+use crate::common::{self, stderr, stdout, Fixture};
 use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
 /// `fleetform validate --schema schema.json FILE` in `dir`.
-pub(crate) fn validate(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let mut cmd = fleetform_bin();
-    cmd.current_dir(dir)
-        .args(["validate", "--schema", "schema.json"])
+pub(crate) fn validate(dir: &Path, extra: &[&str]) -> common::Ran {
+    common::run_bin(&["validate", "--schema", "schema.json"])
+        .current_dir(dir)
         .args(extra)
-        .arg("v.yml");
-    cmd.output().expect("runs")
+        .arg("v.yml")
+        .output()
 }
 
 pub(crate) fn write(dir: &Path, schema: &str, values: &str) {
@@ -418,8 +417,8 @@ fn the_trigger_behind_the_relay_honours_schema_formats() {
         "refs/heads/feature",
         &sha,
     ));
-    let (mut cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd
+    let (cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = common::Run::from(cmd)
         .env_remove("FLEETFORM_TOKEN")
         .env_remove("FLEETFORM_DISPATCH_KEY")
         .env_remove("FLEETFORM_MANAGER_REPO")
@@ -430,8 +429,7 @@ fn the_trigger_behind_the_relay_honours_schema_formats() {
         )
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
-        .output()
-        .unwrap();
+        .output();
     ok(&out);
     assert!(
         stdout(&out).contains("dispatched fleetform-plan for acme"),
@@ -463,7 +461,7 @@ fn json_is_json_whatever_the_exit_code() {
         let out = validate(dir.path(), extra);
         let code = out.status.code().unwrap();
         assert_ne!(code, 0, "{}", stderr(&out));
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", stdout(&out)));
         assert_eq!(doc["error"]["exit_code"], code, "{doc}");
         assert!(
@@ -481,7 +479,7 @@ fn json_is_json_whatever_the_exit_code() {
     );
     let out = validate(dir.path(), &["--json"]);
     common::assert_fails(&out);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(doc.get("error").is_none(), "{doc}");
 }
 

@@ -33,7 +33,7 @@ fn refused_at(dir: &Path, at: &str, what: &str) {
     assert!(err.contains(at) && err.contains(what), "{at} {what}\n{err}");
     let out = validate(dir, &["--json"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", stdout(&out)));
     assert_eq!(doc["error"]["kind"], "schema", "{doc}");
     assert_eq!(doc["error"]["exit_code"], 2, "{doc}");

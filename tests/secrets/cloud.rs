@@ -112,7 +112,7 @@ pub(crate) fn world() -> (World, [(String, String); 2]) {
 }
 
 pub(crate) fn run(w: &World, key: &str, args: &[&str]) -> crate::common::Ran {
-    common::Run::from(w.fleetform())
+    w.fleetform()
         .env("FLEETFORM_SECRETS_KEY_C01", key)
         .args(args)
         .output()
@@ -185,7 +185,8 @@ fn another_customers_file_and_plain_secrets_are_refused() {
     // with c01's key at hand.
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c02/infra/secrets.staging.yml", &file);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_SECRETS_KEY", &keys[0].1)
         .env("FLEETFORM_SECRETS_KEY_C02", &keys[1].1)
         .args(["plan", "--customer", "c02", "--env", "staging"])
@@ -199,7 +200,8 @@ fn another_customers_file_and_plain_secrets_are_refused() {
     // A file claiming c02's recipient whose value is c01's: located at the key.
     let file = secrets_file(&keys[1].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c02/infra/secrets.staging.yml", &file);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_SECRETS_KEY_C02", &keys[1].1)
         .args(["plan", "--customer", "c02", "--env", "staging"])
         .output();
@@ -215,7 +217,8 @@ fn another_customers_file_and_plain_secrets_are_refused() {
         "customers/c02/infra/variables.yml",
         &format!("db_password: {VALUE}\n"),
     );
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .args(["validate", "--customer", "c02"])
         .output();
     assert_ne!(out.status.code(), Some(0));
@@ -274,7 +277,8 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
     );
 
     // Without the provider's key: refused, nothing planned.
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .args(["plan", "--customer", "c02", "--env", "staging"])
         .output();
     let err = format!("{}{}", stdout(&out), stderr(&out));
@@ -285,7 +289,8 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
         ["plan", "--customer", "c02", "--env", "staging"],
         ["apply", "--customer", "c02", "--env", "staging"],
     ] {
-        let out = common::Run::from(w.fleetform())
+        let out = w
+            .fleetform()
             .env("FLEETFORM_PROVIDER_SECRETS_KEY", &provider_key)
             .args(args)
             .output();
@@ -301,7 +306,8 @@ fn provider_wide_secrets_reach_every_customer_and_never_clash() {
     // c01 sets the same name in its own file: one source per variable.
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
-    let out = common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_PROVIDER_SECRETS_KEY", &provider_key)
         .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
         .args(["plan", "--customer", "c01", "--env", "staging"])

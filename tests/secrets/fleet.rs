@@ -41,7 +41,7 @@ fn age_decrypt(w: &World, identity: &str, armored: &str) -> String {
 
 /// fleetform in the world, holding only the fleet key `key`.
 fn fleet_run(w: &World, key: &str, args: &[&str]) -> crate::common::Ran {
-    common::Run::from(w.fleetform())
+    w.fleetform()
         .env("FLEETFORM_FLEET_SECRETS_KEY", key)
         .args(args)
         .output()
@@ -158,9 +158,7 @@ fn a_rollout_plans_a_customer_with_secrets_with_the_fleet_key_alone() {
 #[test]
 fn a_fleet_job_without_the_fleet_key_names_it_and_plans_the_others() {
     let (w, _) = fleet_world();
-    let out = common::Run::from(w.fleetform())
-        .args(["drift", "--json"])
-        .output();
+    let out = w.fleetform().args(["drift", "--json"]).output();
     assert_ne!(out.status.code(), Some(0));
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains("FLEETFORM_FLEET_SECRETS_KEY"), "{said}");

@@ -33,7 +33,8 @@ fn with_policy(w: &World) {
 }
 
 fn plan_on(w: &World, key: &str, date: &str) -> (String, serde_json::Value) {
-    let out = crate::common::Run::from(w.fleetform())
+    let out = w
+        .fleetform()
         .env("FLEETFORM_NOW", day(date))
         .env("FLEETFORM_SECRETS_KEY_C01", key)
         .args(["plan", "--customer", "c01", "--env", "staging"])
@@ -70,7 +71,8 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
         .as_str()
         .unwrap()
         .ends_with("infra/secrets.staging.yml#db_password"));
-    let list = crate::common::Run::from(w.fleetform())
+    let list = w
+        .fleetform()
         .env("FLEETFORM_NOW", day("2026-12-01"))
         .args(["customers", "list"])
         .output();
@@ -87,7 +89,8 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
     assert!(!comment.contains(VALUE));
 
     // `customers list` reads the checkout (no key needed): a column and a note.
-    let list = crate::common::Run::from(w.fleetform())
+    let list = w
+        .fleetform()
         .env("FLEETFORM_NOW", day("2026-12-02"))
         .args(["customers", "list"])
         .output();
@@ -101,7 +104,8 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
         "{text}"
     );
     assert!(text.contains("due for rotation"), "{text}");
-    let json = crate::common::Run::from(w.fleetform())
+    let json = w
+        .fleetform()
         .env("FLEETFORM_NOW", day("2026-12-02"))
         .args(["customers", "list", "--json"])
         .output();
@@ -163,7 +167,8 @@ fn the_dashboard_shows_secrets_due_for_rotation_from_the_last_apply() {
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
     for step in ["plan", "apply"] {
-        let out = crate::common::Run::from(w.fleetform())
+        let out = w
+            .fleetform()
             .env("FLEETFORM_NOW", day("2026-11-02"))
             .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
             .args([step, "--customer", "c01", "--env", "staging"])
@@ -171,7 +176,8 @@ fn the_dashboard_shows_secrets_due_for_rotation_from_the_last_apply() {
         crate::common::assert_code(&out, 0);
     }
     let dashboard = |date: &str| {
-        let out = crate::common::Run::from(w.fleetform())
+        let out = w
+            .fleetform()
             .env("FLEETFORM_NOW", day(date))
             .args(["report", "--html", "dash.html"])
             .output();

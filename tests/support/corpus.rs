@@ -7,9 +7,7 @@
 use crate::common;
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Fixture;
@@ -70,32 +68,17 @@ impl Run {
 /// Runs the binary like `common::fleetform_bin` (scrubbed environment) in
 /// `dir`, under a deadline and an address-space limit.
 pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
-    let mut cmd = common::fleetform_std();
     // Every case runs as under GitHub Actions, where any line of output
     // could be a workflow command (`judge` checks there is none).
-    cmd.env("GITHUB_ACTIONS", "true")
+    let cmd = common::run_bin(args)
+        .env("GITHUB_ACTIONS", "true")
         .env("TF_CLI_CONFIG_FILE", tf_config)
-        .env("FLEETFORM_AUDIT_LOG", dir.join("audit.jsonl"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = [MEMORY, MEMORY];
-            if setrlimit(RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+        .env("FLEETFORM_AUDIT_LOG", dir.join("audit.jsonl"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .memory_limit(MEMORY);
     let started = Instant::now();
-    let mut child = cmd.spawn().expect("spawn fleetform");
+    let mut child = cmd.spawn();
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let t_out = std::thread::spawn(move || {
@@ -119,11 +102,6 @@ pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, St
         elapsed,
         cpu,
     }
-}
-
-const RLIMIT_AS: i32 = 9;
-extern "C" {
-    fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
 }
 
 /// Files under `dir` (recursively).

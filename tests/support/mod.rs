@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod four_eyes;
 pub mod netlab;
 pub mod oidc;
 pub mod readme_budgets;

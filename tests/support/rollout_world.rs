@@ -131,18 +131,8 @@ impl World {
     pub fn on_s3_at(mut self, moto: &moto::Moto, endpoint: &str) -> World {
         let bucket = "fleetform-rollouts";
         assert!(moto::curl_signed_put(&moto.url(&format!("/{bucket}"))));
-        let cfg = self.fx.read("manager/fleetform.yml");
-        let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
-        assert!(cfg.contains(local), "{cfg}");
-        self.fx.write(
-            "manager/fleetform.yml",
-            &cfg.replace(
-                local,
-                &format!(
-                    "records:\n  kind: s3\n  bucket: {bucket}\n  region: us-east-1\n  prefix: fleet/records\n  endpoint: {endpoint}\n  use_path_style: true\n"
-                ),
-            ),
-        );
+        self.fx
+            .records_in_s3(bucket, endpoint, "  prefix: fleet/records\n");
         // Part of the change being rolled out: a rollout starts from a
         // committed manager only.
         self.fx.git(&["commit", "-q", "-a", "--amend", "--no-edit"]);
@@ -172,19 +162,26 @@ impl World {
         gh
     }
 
+    /// `rollout.operators: provider/ops` in the manager's configuration
+    /// (of a world made `with` one wave, `max_parallel: 1`).
+    pub fn operators_are_provider_ops(&self) {
+        let config = self.fx.read("manager/fleetform.yml");
+        self.fx.write(
+            "manager/fleetform.yml",
+            &config.replace(
+                "  max_parallel: 1\n",
+                "  max_parallel: 1\n  operators: provider/ops\n",
+            ),
+        );
+    }
+
     /// fleetform in run `run` of the manager repo's workflow `workflow`
     /// (its path, `.github/workflows/NAME.yml`), started by `actor`, with
     /// `gh`'s token for the customer repos and the operators team; the
     /// job's outputs go to `outputs-<run>`.
-    pub fn in_run(
-        &self,
-        gh: &FakeGitHub,
-        workflow: &str,
-        run: u64,
-        actor: &str,
-    ) -> assert_cmd::Command {
-        let mut cmd = self.fleetform();
-        cmd.env("GITHUB_ACTIONS", "true")
+    pub fn in_run(&self, gh: &FakeGitHub, workflow: &str, run: u64, actor: &str) -> common::Run {
+        self.fleetform()
+            .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
             .env("GITHUB_TRIGGERING_ACTOR", actor)
             .env("GITHUB_REPOSITORY", MANAGER_REPO)
@@ -197,23 +194,42 @@ impl World {
             .env("GITHUB_OUTPUT", self.fx.path(&format!("outputs-{run}")))
             .env("GITHUB_API_URL", gh.api_url())
             .env("FLEETFORM_TOKEN", gh.token())
-            .env("FLEETFORM_TEAMS_TOKEN", gh.token());
-        cmd
+            .env("FLEETFORM_TEAMS_TOKEN", gh.token())
     }
 
-    pub fn fleetform(&self) -> assert_cmd::Command {
-        let mut cmd = self.fx.fleetform();
-        cmd.env("TF_CLI_CONFIG_FILE", &self.cli_config)
+    /// c01's own repo, `cust/c01-infra`, on `gh` (a commit on main, an
+    /// open pull request from `change`), registered as c01's: the repo,
+    /// main's head and the pull request.
+    pub fn c01_on_github(&self, gh: &FakeGitHub) -> (&'static str, String, u64) {
+        let repo = "cust/c01-infra";
+        gh.add_repo(repo);
+        let head = gh.commit(repo, "main", &[("README.md", "c01\n")]);
+        gh.create_branch(repo, "change", "main");
+        gh.commit(repo, "change", &[("infra/x.yml", "a: 1\n")]);
+        let pr = gh.open_pr(repo, "change", "main", "a change");
+        let reg = self.fx.read("manager/customers.yml");
+        self.fx.write(
+            "manager/customers.yml",
+            &reg.replace(
+                "  - slug: c01\n",
+                &format!("  - slug: c01\n    repo: {repo}\n"),
+            ),
+        );
+        (repo, head, pr)
+    }
+
+    /// fleetform in the manager with the world's test cloud and
+    /// environment, as `ops-dana`.
+    pub fn fleetform(&self) -> common::Run {
+        common::Run::from(self.fx.fleetform())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
             .env("FAKECLOUD_FILE", &self.cloud_file)
-            .env("USER", "ops-dana");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
+            .env("USER", "ops-dana")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
     }
 
     pub fn run(&self, args: &[&str]) -> crate::common::Ran {
-        common::Run::from(self.fleetform()).args(args).output()
+        self.fleetform().args(args).output()
     }
 
     /// Runs and expects `code`, showing the output otherwise.
@@ -226,6 +242,23 @@ impl World {
     pub fn status(&self) -> Value {
         let out = self.expect(0, &["rollout", "status", "--json"]);
         serde_json::from_slice(out.stdout.as_bytes()).unwrap()
+    }
+
+    /// The rollout's `applied` events.
+    pub fn applied_events(&self) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "applied")
+            .collect()
+    }
+
+    /// The approval of each successful apply in the audit log.
+    pub fn apply_approvals(&self) -> Vec<String> {
+        self.audit()
+            .into_iter()
+            .filter(|e| e["action"] == "apply" && e["result"] == "ok")
+            .map(|e| e["approval"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Customers with a network in the cloud.

@@ -24,6 +24,15 @@ pub struct World {
 }
 
 impl World {
+    /// The audit log of the manager's runs (`.fleetform/audit.jsonl`).
+    pub fn audit_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.fx.manager().join(".fleetform/audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     pub fn new() -> World {
         Self::with_github(FakeGitHub::start())
     }
@@ -86,6 +95,8 @@ impl World {
         };
         std::fs::write(&files.output, "").unwrap();
         std::fs::write(&files.summary, "").unwrap();
+        // A prepared command (the relay tests add to it), run through
+        // `common::Run` by whoever runs it.
         let mut cmd = self.fx.fleetform();
         cmd.env("GITHUB_ACTIONS", "true")
             .env("GITHUB_API_URL", self.gh.api_url())
@@ -139,13 +150,22 @@ impl World {
         branch: &str,
         sha: &str,
     ) -> (assert_cmd::Command, StepFiles) {
-        let event = json!({
-            "number": pr,
-            "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
-            "repository": { "default_branch": "main" }
-        });
         let checkout = self.checkout(repo, sha);
-        let (mut cmd, files) = self.step(repo, "pull_request", &event, &"f".repeat(40));
+        let event = pr_event(pr, branch, sha);
+        self.trigger_step(repo, "pull_request", &event, &"f".repeat(40), checkout)
+    }
+
+    /// `repo`'s trigger step for `event` (`event_name`, its workflow at
+    /// `head`), run in `checkout`.
+    pub fn trigger_step(
+        &mut self,
+        repo: &str,
+        event_name: &str,
+        event: &Value,
+        head: &str,
+        checkout: PathBuf,
+    ) -> (assert_cmd::Command, StepFiles) {
+        let (mut cmd, files) = self.step(repo, event_name, event, head);
         cmd.current_dir(checkout)
             .env("FLEETFORM_MANAGER_REPO", MANAGER)
             .arg("trigger");
@@ -158,9 +178,32 @@ impl World {
         pr: u64,
         branch: &str,
         sha: &str,
-    ) -> (std::process::Output, StepFiles) {
-        let (mut cmd, files) = self.trigger_pr_command(repo, pr, branch, sha);
-        (cmd.output().unwrap(), files)
+    ) -> (crate::common::Ran, StepFiles) {
+        let (cmd, files) = self.trigger_pr_command(repo, pr, branch, sha);
+        (crate::common::Run::from(cmd).output(), files)
+    }
+
+    /// acme's pull request "More instances" (`max_instances: 3` on
+    /// `feature`), triggered and planned in staging, both without error:
+    /// its head.
+    pub fn pr_planned_in_staging(&mut self) -> String {
+        let sha = self.change_acme("feature", 3);
+        let pr = self.gh.open_pr(ACME, "feature", "main", "More instances");
+        ok(&self.trigger_pr(ACME, pr, "feature", &sha).0);
+        ok(&self.plan_latest("staging").0);
+        sha
+    }
+
+    /// acme's pull request `pr` (from `feature`) merged, its push
+    /// triggered and planned in staging, both without error: the merge
+    /// commit and the plan step's files.
+    pub fn merge_and_plan(&mut self, pr: u64) -> (String, StepFiles) {
+        let sha = self.gh.merge_pr(ACME, pr);
+        let message = format!("Merge pull request #{pr} from acme-corp/feature");
+        ok(&self.trigger_push(ACME, &sha, &message).0);
+        let (out, files) = self.plan_latest("staging");
+        ok(&out);
+        (sha, files)
     }
 
     /// Commits acme's variables with `max_instances: 2` raised to `max` on
@@ -180,41 +223,40 @@ impl World {
         repo: &str,
         sha: &str,
         message: &str,
-    ) -> (std::process::Output, StepFiles) {
-        let event = json!({
-            "ref": "refs/heads/main", "after": sha,
-            "repository": { "default_branch": "main" },
-            "head_commit": { "message": message }
-        });
+    ) -> (crate::common::Ran, StepFiles) {
         let checkout = self.checkout(repo, sha);
-        let (mut cmd, files) = self.step(repo, "push", &event, sha);
-        let out = cmd
-            .current_dir(checkout)
-            .env("FLEETFORM_MANAGER_REPO", MANAGER)
-            .arg("trigger")
-            .output()
-            .unwrap();
-        (out, files)
+        let (cmd, files) =
+            self.trigger_step(repo, "push", &push_event(sha, message), sha, checkout);
+        (crate::common::Run::from(cmd).output(), files)
     }
 
-    /// The manager's run for the latest dispatch.
-    pub fn plan_latest(&mut self, env: &str) -> (std::process::Output, StepFiles) {
-        let d = self
-            .gh
+    /// The latest dispatch the manager repo got.
+    pub fn last_dispatch(&self) -> Value {
+        self.gh
             .dispatches(MANAGER)
             .last()
             .cloned()
-            .expect("a dispatch was sent");
+            .expect("a dispatch was sent")
+    }
+
+    /// The manager's step for dispatch `d` (the runner's
+    /// `repository_dispatch` event of it).
+    pub fn dispatch_step(&mut self, d: &Value) -> (assert_cmd::Command, StepFiles) {
+        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+        self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40))
+    }
+
+    /// The manager's run for the latest dispatch.
+    pub fn plan_latest(&mut self, env: &str) -> (crate::common::Ran, StepFiles) {
+        let d = self.last_dispatch();
         self.plan_event(&d, env)
     }
 
-    pub fn plan_event(&mut self, dispatch: &Value, env: &str) -> (std::process::Output, StepFiles) {
-        let event = json!({ "action": dispatch["event_type"], "client_payload": dispatch["client_payload"] });
-        let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let out = cmd
+    pub fn plan_event(&mut self, dispatch: &Value, env: &str) -> (crate::common::Ran, StepFiles) {
+        let (cmd, files) = self.dispatch_step(dispatch);
+        let out = crate::common::Run::from(cmd)
             .args(["plan", "--dispatch", "--env", env])
-            .output()
-            .unwrap();
+            .output();
         (out, files)
     }
 
@@ -230,13 +272,8 @@ impl World {
         );
     }
 
-    pub fn apply_latest(&mut self, env: &str, sha256: &str) -> (std::process::Output, StepFiles) {
-        let d = self
-            .gh
-            .dispatches(MANAGER)
-            .last()
-            .cloned()
-            .expect("a dispatch was sent");
+    pub fn apply_latest(&mut self, env: &str, sha256: &str) -> (crate::common::Ran, StepFiles) {
+        let d = self.last_dispatch();
         self.apply_latest_of(&d, env, sha256)
     }
 
@@ -246,25 +283,51 @@ impl World {
         d: &Value,
         env: &str,
         sha256: &str,
-    ) -> (std::process::Output, StepFiles) {
-        let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-        let (mut cmd, files) = self.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-        let plan_dir = format!(".fleetform/out/acme/{env}");
-        let out = cmd
-            .args([
-                "apply",
-                "--dispatch",
-                "--env",
-                env,
-                "--plan-dir",
-                &plan_dir,
-                "--plan-sha256",
-                sha256,
-            ])
-            .output()
-            .unwrap();
-        (out, files)
+    ) -> (crate::common::Ran, StepFiles) {
+        let (cmd, files) = self.apply_step(d, env, sha256);
+        (crate::common::Run::from(cmd).output(), files)
     }
+
+    /// The apply step for dispatch `d`, of the plan in acme's plan folder
+    /// for `env` with digest `sha256`, not run yet.
+    pub fn apply_step(
+        &mut self,
+        d: &Value,
+        env: &str,
+        sha256: &str,
+    ) -> (assert_cmd::Command, StepFiles) {
+        let (mut cmd, files) = self.dispatch_step(d);
+        let plan_dir = format!(".fleetform/out/acme/{env}");
+        cmd.args([
+            "apply",
+            "--dispatch",
+            "--env",
+            env,
+            "--plan-dir",
+            &plan_dir,
+            "--plan-sha256",
+            sha256,
+        ]);
+        (cmd, files)
+    }
+}
+
+/// A `pull_request` event for pull request `pr` from `branch` at `sha`.
+pub fn pr_event(pr: u64, branch: &str, sha: &str) -> Value {
+    json!({
+        "number": pr,
+        "pull_request": { "number": pr, "head": { "sha": sha, "ref": branch } },
+        "repository": { "default_branch": "main" }
+    })
+}
+
+/// A `push` event of `sha` to main, its head commit's message `message`.
+pub fn push_event(sha: &str, message: &str) -> Value {
+    json!({
+        "ref": "refs/heads/main", "after": sha,
+        "repository": { "default_branch": "main" },
+        "head_commit": { "message": message }
+    })
 }
 
 pub struct StepFiles {

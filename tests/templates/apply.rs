@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use crate::support::workflow_sim::{done, failed, Outcome};
 
-use crate::templates::jobs::{header, load, outcome_of, read, s, simulate, Case, ENVS};
+use crate::templates::jobs::{
+    header, load, outcome_of, read, s, simulate, steps_using, Case, ENVS,
+};
 
 #[test]
 fn a_failed_apply_says_how_to_recover() {
@@ -50,16 +52,12 @@ fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
             assert!(needs.contains(&name.as_str()), "conclude needs {name}");
         }
     }
-    let step = job["steps"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|st| {
-            st["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/conclude@"))
-        })
-        .expect("a conclude step");
+    let step = steps_using(
+        job["steps"].as_sequence().unwrap(),
+        "fleetform/fleetform/actions/conclude@",
+    )
+    .next()
+    .expect("a conclude step");
     assert_eq!(step["with"]["needs"].as_str(), Some("${{ toJSON(needs) }}"));
     assert_eq!(
         step["with"]["token"].as_str(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::support::workflow_sim::{done, eval, failed, simulate_workflow};
-use crate::templates::jobs::{load, read, s, ENVS};
+use crate::templates::jobs::{load, read, s, steps_using, ENVS};
 
 const BATCH: &str = "workflows/manager-batch.yml";
 const DEPLOY: &str = "workflows/manager-deploy.yml";
@@ -224,16 +224,12 @@ fn plan_artifacts_are_unique_per_entry_and_unchanged_for_a_direct_dispatch() {
     for env in ENVS {
         let plan = &doc["jobs"][format!("plan-{env}").as_str()];
         let name = s(&plan["outputs"]["artifact"], "artifact");
-        let upload = plan["steps"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|st| {
-                st["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
-            })
-            .unwrap();
+        let upload = steps_using(
+            plan["steps"].as_sequence().unwrap(),
+            "actions/upload-artifact@",
+        )
+        .next()
+        .unwrap();
         assert_eq!(upload["with"]["name"].as_str(), Some(name));
         let of = |entry: Option<&str>| {
             let mut v = values(&[

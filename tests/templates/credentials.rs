@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use yaml_serde::Value as Y;
 
-use crate::templates::jobs::{header, load, read, s};
+use crate::templates::jobs::{header, load, read, s, steps_using};
 
 /// The doctor runs weekly and on demand, reads nothing with the job's own
 /// token but the checkout, and hands its two tokens to fleetform through
@@ -109,11 +109,7 @@ fn oidc_only_in_jobs_that_assume_the_customers_role() {
                 .iter()
                 .filter(assumes)
                 .find(|st| st["id"].as_str() != Some("records"));
-            let pages = job["steps"].as_sequence().unwrap().iter().any(|st| {
-                st["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("actions/deploy-pages@"))
-            });
+            let pages = steps_using(steps, "actions/deploy-pages@").next().is_some();
             let records = steps
                 .iter()
                 .filter(assumes)
@@ -218,13 +214,8 @@ fn the_relay_trigger_holds_no_provider_credential() {
     let text = read(rel);
     assert!(!text.contains("secrets."), "{rel} names a secret");
     let steps = doc["jobs"]["trigger"]["steps"].as_sequence().unwrap();
-    let trigger = steps
-        .iter()
-        .find(|st| {
-            st["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/trigger@"))
-        })
+    let trigger = steps_using(steps, "fleetform/fleetform/actions/trigger@")
+        .next()
         .unwrap();
     let with: BTreeMap<&str, &str> = trigger["with"]
         .as_mapping()

@@ -24,6 +24,14 @@ pub(crate) fn read(rel: &str) -> String {
     std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
+/// The steps in `steps` (a job's list) that use an action whose
+/// reference starts with `prefix`.
+pub(crate) fn steps_using<'a>(steps: &'a [Y], prefix: &'a str) -> impl Iterator<Item = &'a Y> {
+    steps
+        .iter()
+        .filter(move |st| st["uses"].as_str().is_some_and(|u| u.starts_with(prefix)))
+}
+
 pub(crate) fn load(rel: &str) -> Y {
     yaml_serde::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -357,14 +365,7 @@ fn plan_artifacts_are_sealed_named_per_attempt_and_outlive_an_approval() {
         );
         assert!(name.contains(env));
         let steps = plan["steps"].as_sequence().unwrap();
-        let uploads: Vec<&Y> = steps
-            .iter()
-            .filter(|st| {
-                st["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
-            })
-            .collect();
+        let uploads: Vec<&Y> = steps_using(steps, "actions/upload-artifact@").collect();
         assert_eq!(uploads.len(), 1);
         assert_eq!(
             uploads[0]["if"].as_str(),
@@ -390,13 +391,8 @@ fn plan_artifacts_are_sealed_named_per_attempt_and_outlive_an_approval() {
         );
 
         let steps = apply["steps"].as_sequence().unwrap();
-        let download = steps
-            .iter()
-            .find(|st| {
-                st["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("actions/download-artifact@"))
-            })
+        let download = steps_using(steps, "actions/download-artifact@")
+            .next()
             .expect("a download");
         assert_eq!(
             download["with"]["name"].as_str(),

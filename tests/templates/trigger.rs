@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use yaml_serde::Value as Y;
 
-use crate::templates::jobs::{header, load, read, s};
+use crate::templates::jobs::{header, load, read, s, steps_using};
 
 fn trigger_steps() -> Vec<Y> {
     load("workflows/customer-trigger-token.yml")["jobs"]["trigger"]["steps"]
@@ -188,17 +188,13 @@ fn each_token_does_what_github_lets_it() {
     // writes every issue here with its own token.
     let doc = load("workflows/manager-drift.yml");
     let drift_step = |job: &yaml_serde::Value| {
-        job["steps"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|st| {
-                st["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("fleetform/fleetform/actions/drift@"))
-            })
-            .unwrap()
-            .clone()
+        steps_using(
+            job["steps"].as_sequence().unwrap(),
+            "fleetform/fleetform/actions/drift@",
+        )
+        .next()
+        .unwrap()
+        .clone()
     };
     let job = &doc["jobs"]["drift"];
     assert_eq!(job["environment"].as_str(), Some("drift"));

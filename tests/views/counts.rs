@@ -381,19 +381,7 @@ fn the_audit_html_fits_a_1280_px_window() {
 /// Markdown as GitHub renders it (cmark-gfm with GitHub's extensions), in
 /// a page with GitHub's code and table colours.
 pub(crate) fn github_page(markdown: &str) -> String {
-    let body = crate::common::cmark_gfm(
-        markdown,
-        &[
-            "-e",
-            "table",
-            "-e",
-            "autolink",
-            "-e",
-            "strikethrough",
-            "-e",
-            "tagfilter",
-        ],
-    );
+    let body = crate::common::github_html(markdown);
     format!(
         "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;margin:16px;color:#1f2328;background:#fff}}
 code{{background:#e3e6e8;padding:.1em .3em;border-radius:4px}}table{{border-collapse:collapse}}th,td{{border:1px solid #d1d9e0;padding:6px 13px}}</style>{body}"

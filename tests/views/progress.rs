@@ -26,23 +26,11 @@ const PLANNED: [&str; 4] = [
 /// `fleetform -C manager <args>` in a pseudo-terminal of type `term`:
 /// everything it drew, line ends as `\n`.
 fn on_a_terminal(fx: &Fixture, term: &str, args: &str) -> String {
-    let mut plain = fx.fleetform_std();
-    plain.env("TERM", term);
-    let bin = plain.get_program().to_str().unwrap().to_string();
-    let mut cmd = std::process::Command::new("script");
-    cmd.env_clear();
-    for (k, v) in plain.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    let script = cmd
+    common::Run::from(fx.fleetform())
         .current_dir(fx.root())
-        .args(["-qec", &format!("{bin} -C manager {args}"), "/dev/null"])
-        .output()
-        .expect("`script` (util-linux: apt-get install -y bsdutils) runs a command in a pseudo-terminal");
-    common::assert_ok(&script);
-    String::from_utf8_lossy(&script.stdout).replace("\r\n", "\n")
+        .args(["-C", "manager"])
+        .args(args.split_whitespace())
+        .on_a_terminal(term)
 }
 
 /// What stays on a terminal's screen once `shown` is drawn: text, line

@@ -24,6 +24,24 @@ impl Outcome {
     fn error(status: u16, message: &str) -> Outcome {
         Outcome::json(status, &render::error(message, status))
     }
+
+    /// A 403 with `headers` and `body` (a rate limit's answer).
+    fn forbidden(headers: Vec<(String, String)>, body: String) -> Outcome {
+        Outcome {
+            status: 403,
+            headers,
+            body: Some(body.into_bytes()),
+            reset: false,
+        }
+    }
+
+    /// The secondary rate limit's 403, retry after `wait` seconds.
+    fn limited(st: &State, wait: u64) -> Outcome {
+        let Fault::Status { headers, body, .. } = limit_answer(st, wait) else {
+            unreachable!("a status fault")
+        };
+        Outcome::forbidden(headers, body)
+    }
 }
 
 /// Serves `req`; `over_concurrency` (its retry-after) when it arrived with
@@ -135,15 +153,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             record.fault = Some(format!(
                 "secondary rate limit (concurrency), retry-after {wait}"
             ));
-            let Fault::Status { headers, body, .. } = limit_answer(&st, wait) else {
-                unreachable!("a status fault")
-            };
-            break 'outcome Outcome {
-                status: 403,
-                headers,
-                body: Some(body.into_bytes()),
-                reset: false,
-            };
+            break 'outcome Outcome::limited(&st, wait);
         }
         let token = record.token().unwrap_or_default().to_string();
         if let Some(Err(reset)) = st.primary.as_mut().map(|p| p.take(&token)) {
@@ -163,12 +173,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
                     .flatten()
                     .take(1),
             );
-            break 'outcome Outcome {
-                status: 403,
-                headers,
-                body: Some(body.into_bytes()),
-                reset: false,
-            };
+            break 'outcome Outcome::forbidden(headers, body);
         }
         if let Some(wait) = st
             .limits
@@ -176,15 +181,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             .and_then(|l| l.check(&req.method, &op.id, &token))
         {
             record.fault = Some(format!("secondary rate limit, retry-after {wait}"));
-            let Fault::Status { headers, body, .. } = limit_answer(&st, wait) else {
-                unreachable!("a status fault")
-            };
-            break 'outcome Outcome {
-                status: 403,
-                headers,
-                body: Some(body.into_bytes()),
-                reset: false,
-            };
+            break 'outcome Outcome::limited(&st, wait);
         }
         if let Some(fault) = take_fault(&mut st, &req.method, &path) {
             record.fault = Some(fault.label());
