@@ -299,12 +299,11 @@ fn matrix_refuses_revisions_that_git_would_read_as_options() {
         (vec![], Some(format!("--output={target}"))),
         (vec!["--changed-from=main..--output=x".into()], None),
     ] {
-        let mut cmd = fx.fleetform();
-        cmd.arg("matrix").args(&args);
+        let mut run = common::Run::from(fx.fleetform()).arg("matrix").args(&args);
         if let Some(v) = &env {
-            cmd.env("FLEETFORM_CHANGED_FROM", v);
+            run = run.env("FLEETFORM_CHANGED_FROM", v);
         }
-        let out = cmd.output().unwrap();
+        let out = run.output();
         let err = stderr(&out);
         common::assert_code_for(format_args!("{args:?} {env:?}"), &out, 2);
         assert!(
@@ -389,14 +388,11 @@ fn spawn_plan(fx: &Fixture, args: &[&str], env: &[(&str, &Path)]) -> std::proces
     cmd.env("TF_CLI_CONFIG_FILE", fx.path("terraformrc"))
         .current_dir(fx.manager())
         .arg("plan")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.spawn().expect("spawn fleetform")
+    common::Run::from(assert_cmd::Command::from_std(cmd)).spawn()
 }
 
 /// A `terraform` that announces itself in `started`, then waits until
@@ -491,31 +487,19 @@ fn working_copies_of_killed_runs_are_removed_by_the_next_run() {
 // ---------------------------------------------------------------------------
 // 5. The audit reader
 
-const RLIMIT_AS: i32 = 9;
-extern "C" {
-    fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
-}
-
 /// `fleetform audit report ARGS` with at most `memory` bytes of address
 /// space: (exit code, stdout, stderr).
 fn audit_report(args: &[&str], memory: u64) -> (Option<i32>, String, String) {
-    use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"));
     cmd.env_clear()
         .env("NO_COLOR", "1")
         .arg("audit")
         .arg("report")
         .args(args);
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            if setrlimit(RLIMIT_AS, &[memory, memory]) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let out = cmd.output().unwrap();
+    let child = common::Run::from(assert_cmd::Command::from_std(cmd))
+        .memory_limit(memory)
+        .spawn();
+    let out = child.wait_with_output().unwrap();
     (out.status.code(), stdout(&out), stderr(&out))
 }
 
