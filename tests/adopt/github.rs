@@ -28,19 +28,8 @@ pub(crate) fn mapped_on_github() -> (World, FakeGitHub, u64) {
     let w = fleet_made_outside(1);
     write_mapping(&w, "c01", &[]);
     let gh = w.operators_on_github();
-    gh.add_repo(REPO);
-    gh.commit(REPO, "main", &[("README.md", "c01\n")]);
-    gh.create_branch(REPO, "change", "main");
-    gh.commit(REPO, "change", &[("infra/x.yml", "a: 1\n")]);
-    let pr = gh.open_pr(REPO, "change", "main", "a change");
-    let reg = w.fx.read("manager/customers.yml");
-    w.fx.write(
-        "manager/customers.yml",
-        &reg.replace(
-            "  - slug: c01\n",
-            &format!("  - slug: c01\n    repo: {REPO}\n"),
-        ),
-    );
+    let (repo, _, pr) = w.c01_on_github(&gh);
+    assert_eq!(repo, REPO);
     (w, gh, pr)
 }
 
