@@ -130,6 +130,14 @@ fn build_provider() -> PathBuf {
     // rebuild proc-macro2, syn and every derive here, and again in the next
     // cargo run without it.
     cmd.env_remove("RUSTC_BOOTSTRAP");
+    // cargo also sets, for the test process, the variables build.rs gives
+    // rustc (`cargo:rustc-env`), and build.rs reruns when
+    // FLEETFORM_GIT_COMMIT changes: passed on, it rebuilt fleetform, its
+    // lib and this test binary here (83 s on two cores, in the first tests
+    // to ask for the provider) and again in the next `cargo test`.
+    for k in SET_BY_BUILD_SCRIPT {
+        cmd.env_remove(k);
+    }
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cargo:?} build --workspace --all-targets: {e}"));
@@ -147,6 +155,32 @@ fn build_provider() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The variables build.rs sets with `cargo:rustc-env`, which cargo also
+/// sets for the test binaries it runs (checked against build.rs below).
+const SET_BY_BUILD_SCRIPT: [&str; 2] = ["FLEETFORM_BUILD_TARGET", "FLEETFORM_GIT_COMMIT"];
+
+#[test]
+fn every_variable_build_rs_sets_is_kept_from_the_provider_build() {
+    let build_rs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs"))
+        .expect("build.rs");
+    let set: Vec<&str> = build_rs
+        .split("cargo:rustc-env=")
+        .skip(1)
+        .map(|rest| rest.split('=').next().unwrap_or_default())
+        .collect();
+    assert!(
+        !set.is_empty(),
+        "build.rs sets no rustc-env: update this test"
+    );
+    for name in set {
+        assert!(
+            SET_BY_BUILD_SCRIPT.contains(&name),
+            "build.rs sets {name} for rustc, and cargo sets it for the tests: \
+             add it to SET_BY_BUILD_SCRIPT, or the provider build rebuilds fleetform"
+        );
+    }
 }
 
 /// The variables cargo sets for a test binary it runs (not the user's
