@@ -83,9 +83,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-# Every release target in dist-workspace.toml type-checks (Windows, macOS,
-# musl): a dependency or cfg that only builds on Linux fails here, not in a
-# release.
+# The release targets in dist-workspace.toml type-check (Windows, macOS,
+# musl; one per system, every architecture among them): a dependency or cfg
+# that only builds on Linux fails here, not in a release.
 step "cargo check for the release targets (tests/check-targets.sh)"
 bash tests/check-targets.sh
 

@@ -345,3 +345,60 @@ fn the_release_pushes_the_checksummed_action_ref_that_pins_name() {
         "the tag is the checksums commit"
     );
 }
+
+/// tests/check-targets.sh type-checks fewer targets than the release
+/// builds, but never a system or an architecture less: each system of
+/// dist-workspace.toml's targets (the triple after its architecture) and
+/// each architecture is among the targets it checks, and `--all` checks
+/// every target.
+#[test]
+fn check_targets_covers_every_system_and_architecture_of_the_release() {
+    let dist = read("dist-workspace.toml");
+    let array = dist
+        .split("\ntargets = [")
+        .nth(1)
+        .and_then(|rest| rest.split("\n]").next())
+        .expect("dist-workspace.toml's [dist] targets");
+    let release: Vec<String> = regex::Regex::new(r#""([^"]+)""#)
+        .unwrap()
+        .captures_iter(array)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(release.len() >= 3, "{release:?}");
+    let list = |args: &[&str]| -> Vec<String> {
+        let out = std::process::Command::new("bash")
+            .arg(crate::actions::shipped::repo().join("tests/check-targets.sh"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let checked = list(&["--list"]);
+    let parts = |t: &str| {
+        let (arch, system) = t.split_once('-').unwrap();
+        (arch.to_string(), system.to_string())
+    };
+    for t in &release {
+        let (arch, system) = parts(t);
+        assert!(
+            checked.iter().any(|c| parts(c).1 == system),
+            "no target of {system} is checked: {checked:?}"
+        );
+        assert!(
+            checked.iter().any(|c| parts(c).0 == arch),
+            "no {arch} target is checked: {checked:?}"
+        );
+    }
+    assert!(checked.iter().all(|c| release.contains(c)), "{checked:?}");
+    assert!(checked.len() < release.len(), "{checked:?}");
+    let mut all = list(&["--all", "--list"]);
+    all.sort();
+    let mut want = release.clone();
+    want.sort();
+    assert_eq!(all, want);
+}
