@@ -130,14 +130,6 @@ fn build_provider() -> PathBuf {
     // rebuild proc-macro2, syn and every derive here, and again in the next
     // cargo run without it.
     cmd.env_remove("RUSTC_BOOTSTRAP");
-    // cargo also sets, for the test process, the variables build.rs gives
-    // rustc (`cargo:rustc-env`), and build.rs reruns when
-    // FLEETFORM_GIT_COMMIT changes: passed on, it rebuilt fleetform, its
-    // lib and this test binary here (83 s on two cores, in the first tests
-    // to ask for the provider) and again in the next `cargo test`.
-    for k in SET_BY_BUILD_SCRIPT {
-        cmd.env_remove(k);
-    }
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cargo:?} build --workspace --all-targets: {e}"));
@@ -184,7 +176,11 @@ fn every_variable_build_rs_sets_is_kept_from_the_provider_build() {
 }
 
 /// The variables cargo sets for a test binary it runs (not the user's
-/// `CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_BUILD_*`…).
+/// `CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_BUILD_*`…), build.rs's among
+/// them: build.rs reruns when FLEETFORM_GIT_COMMIT changes, so passed on it
+/// rebuilt fleetform, its lib and the test binary in the provider build (83 s
+/// on two cores, in the first tests to ask for the provider) and again in
+/// the next `cargo test`.
 fn is_set_by_cargo_test(k: &str) -> bool {
     const EXACT: [&str; 9] = [
         "CARGO",
@@ -197,7 +193,10 @@ fn is_set_by_cargo_test(k: &str) -> bool {
         "CARGO_RUSTC_CURRENT_DIR",
         "OUT_DIR",
     ];
-    EXACT.contains(&k) || k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_BIN_EXE_")
+    EXACT.contains(&k)
+        || SET_BY_BUILD_SCRIPT.contains(&k)
+        || k.starts_with("CARGO_PKG_")
+        || k.starts_with("CARGO_BIN_EXE_")
 }
 
 /// The file name Terraform looks for in a mirror.
