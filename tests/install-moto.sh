@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs moto's S3 server (PyPI `moto[server]`) into the repo's .venv
-# (gitignored) for tests/s3_backend.rs, which starts `.venv/bin/moto_server`
-# on 127.0.0.1 and points Terraform's s3 backend at it. Safe to run again.
+# (gitignored) for the tests that need S3 (tests/support/moto.rs starts it
+# on 127.0.0.1 through tests/support/moto_server.py, which handles one
+# request at a time) and for the bench's case 9. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

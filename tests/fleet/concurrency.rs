@@ -9,6 +9,10 @@
 //!   that hint): state keys land where `terraform.state_key` says, and two
 //!   applies of one customer × environment at once never both apply and
 //!   never corrupt the state.
+//! - That second property rests on S3's conditional write (Terraform takes
+//!   its lock with `If-None-Match: *`): moto's server keeps it atomic only
+//!   because tests/support/moto_server.py handles one request at a time,
+//!   and a test here holds the race window open to show it.
 
 use crate::common;
 use crate::moto;
@@ -16,7 +20,7 @@ use crate::moto;
 use std::process::Child;
 
 use common::{assert_ok as ok, require_terraform, sha256_hex, stderr, stdout, Fixture};
-use moto::{curl, Moto, BUCKET};
+use moto::{curl, curl_put_if_absent_at_once, Moto, BUCKET};
 use serde_json::Value;
 
 /// Spawns `fleetform` with the fixture's scrubbed environment.
@@ -143,6 +147,31 @@ fn state(moto: &Moto, key: &str) -> Value {
         .object(key)
         .unwrap_or_else(|| panic!("no state at {key}; bucket holds {:?}", moto.keys()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("state at {key} is not JSON: {e}"))
+}
+
+/// Writers racing to create one key (Terraform's `.tflock`): exactly one
+/// wins, the others get 412, however long moto takes between its check and
+/// its write (held at 300 ms here; moto's own threaded server lets every
+/// writer through that window).
+#[test]
+fn moto_conditional_writes_let_exactly_one_writer_create_a_key() {
+    let moto = Moto::start_with_write_delay(300);
+    assert!(
+        curl(&moto.url(&format!("/{BUCKET}")), "PUT").is_some(),
+        "create the bucket"
+    );
+    let url = moto.url(&format!("/{BUCKET}/tenants/acme/staging.tfstate.tflock"));
+    let bodies = ["writer-0", "writer-1", "writer-2", "writer-3"];
+    let mut codes = curl_put_if_absent_at_once(&url, &bodies);
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 412, 412, 412], "one writer creates the key");
+    let body = moto
+        .object("tenants/acme/staging.tfstate.tflock")
+        .expect("the key exists");
+    assert!(
+        bodies.contains(&body.as_str()),
+        "one writer's whole body: {body}"
+    );
 }
 
 #[test]

@@ -29,19 +29,33 @@ impl Moto {
         Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", calls.to_string())])
     }
 
+    /// A moto server whose object writes each wait `ms` between moto's
+    /// precondition check and the write (`MOTO_TEST_WRITE_DELAY_MS` of
+    /// tests/support/moto_server.py): for the test that shows conditional
+    /// writes stay atomic.
+    pub fn start_with_write_delay(ms: u32) -> Moto {
+        Self::start_with(&[("MOTO_TEST_WRITE_DELAY_MS", ms.to_string())])
+    }
+
     fn start_with(env: &[(&str, String)]) -> Moto {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bin = root.join(".venv/bin/moto_server");
         assert!(
             bin.is_file(),
             "moto is not installed ({} is missing); these tests run Terraform's s3 backend \
              against moto's S3 server. Install it with `bash tests/install-moto.sh` and run again",
             bin.display()
         );
+        // moto's own server, one request at a time (its conditional writes
+        // are not atomic otherwise: tests/support/moto_server.py says why),
+        // run by the python moto is installed in.
+        let python = root.join(".venv/bin/python");
+        let launcher = root.join("tests/support/moto_server.py");
         // The port is free when picked but not held: another process may
         // take it before moto binds it. Then moto exits (or another server
         // answers while ours is gone): start again on another port.
         for _ in 0..5 {
-            if let Some(moto) = Self::try_start(&bin, env) {
+            if let Some(moto) = Self::try_start(&python, &launcher, env) {
                 return moto;
             }
         }
@@ -50,14 +64,15 @@ impl Moto {
 
     /// moto on a port just found free: `None` when it exited before it
     /// answered (its port was taken meanwhile).
-    fn try_start(bin: &Path, env: &[(&str, String)]) -> Option<Moto> {
+    fn try_start(python: &Path, launcher: &Path, env: &[(&str, String)]) -> Option<Moto> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(bin)
+        let child = Command::new(python)
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -167,6 +182,41 @@ pub fn curl(url: &str, method: &str) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Signed PUTs of each body to one `url` at once, each only if no object is
+/// there yet (`If-None-Match: *`, as Terraform takes its S3 lock): the HTTP
+/// status of each, in the order they ended.
+pub fn curl_put_if_absent_at_once(url: &str, bodies: &[&str]) -> Vec<u16> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut cmd = Command::new("curl");
+    cmd.args(["--parallel", "--parallel-immediate", "--parallel-max", "64"]);
+    for (i, body) in bodies.iter().enumerate() {
+        let file = dir.path().join(format!("body-{i}"));
+        std::fs::write(&file, body).expect("writing the body");
+        if i > 0 {
+            cmd.arg("--next");
+        }
+        cmd.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\\n",
+            "--max-time",
+            "60",
+        ])
+        .args(["-H", "If-None-Match: *"])
+        .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "test:test"])
+        .arg("-T")
+        .arg(&file)
+        .arg(url);
+    }
+    let out = cmd.output().expect("curl is installed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().expect("an HTTP status"))
+        .collect()
 }
 
 /// A signed PUT of `body` (an object, written over whatever is there, as
