@@ -57,6 +57,11 @@ pub struct Run {
     pub elapsed: Duration,
     /// User and system CPU time of the binary and its waited-for children.
     pub cpu: Duration,
+    /// The binary's peak resident memory in KiB, as last seen while it ran
+    /// (`VmHWM` in /proc, read every 10 ms). Not `wait4`'s `ru_maxrss`:
+    /// Linux counts in it the test process's own memory the child was
+    /// forked from, before its exec.
+    pub peak_kib: u64,
 }
 
 impl Run {
@@ -77,6 +82,12 @@ pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, St
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .memory_limit(MEMORY);
+    run_measured(cmd)
+}
+
+/// Runs `cmd` to its end (killed after [`DEADLINE`]) with its output, wall
+/// time, CPU time and peak memory.
+pub fn run_measured(cmd: common::Run) -> Run {
     let started = Instant::now();
     let mut child = cmd.spawn();
     let mut out = child.stdout.take().unwrap();
@@ -91,7 +102,7 @@ pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, St
         let _ = err.read_to_end(&mut s);
         s
     });
-    let (status, cpu) = wait_with_cpu(&mut child, started);
+    let (status, usage) = wait_with_usage(&mut child, started);
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
@@ -100,7 +111,8 @@ pub fn run_bounded(dir: &Path, tf_config: &Path, args: &[&str], env: &[(&str, St
         stdout,
         stderr,
         elapsed,
-        cpu,
+        cpu: usage.cpu,
+        peak_kib: usage.peak_kib,
     }
 }
 
@@ -120,13 +132,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// What `wait4` says a child used.
+struct Usage {
+    cpu: Duration,
+    peak_kib: u64,
+}
+
 /// Waits for `child` (polling, killed after [`DEADLINE`]) and reaps it with
-/// `wait4`, which also gives its CPU time: (exit code, -1 for a signal and
-/// `None` when killed at the deadline; CPU time).
-fn wait_with_cpu(child: &mut std::process::Child, started: Instant) -> (Option<i32>, Duration) {
+/// `wait4`, which also gives its CPU time; its peak memory is read from
+/// /proc while it runs: (exit code, -1 for a signal and `None` when killed
+/// at the deadline; its usage).
+fn wait_with_usage(child: &mut std::process::Child, started: Instant) -> (Option<i32>, Usage) {
     let pid = child.id() as libc::pid_t;
     let mut killed = false;
+    let mut peak_kib = 0;
     loop {
+        peak_kib = peak_kib.max(high_water_mark_kib(pid).unwrap_or(0));
         let mut status = 0;
         // SAFETY: plain out-pointers to locals; the pid is our own child,
         // not reaped before (std's `Child` is not waited on elsewhere).
@@ -146,7 +167,7 @@ fn wait_with_cpu(child: &mut std::process::Child, started: Instant) -> (Option<i
             } else {
                 Some(-1)
             };
-            return (code, cpu);
+            return (code, Usage { cpu, peak_kib });
         }
         if started.elapsed() > DEADLINE {
             let _ = child.kill();
@@ -155,6 +176,13 @@ fn wait_with_cpu(child: &mut std::process::Child, started: Instant) -> (Option<i
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A running process's peak resident memory so far (`VmHWM`), in KiB.
+fn high_water_mark_kib(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The checks every hostile case must pass; returns a failure description.
