@@ -629,8 +629,8 @@ def report(a, m, c1, c2, c3, c4, c5, budgets, reps, started, quick):
 
     # Case 5
     add("## 5. Binary size and start-up\n")
-    add("Method: the static release build (`RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release "
-        "--target x86_64-unknown-linux-gnu`), its size in bytes.\n")
+    add("Method: the static release build for the release's Linux target (`cargo build --release "
+        "--target x86_64-unknown-linux-musl`), its size in bytes.\n")
     add("| binary | bytes | linked |")
     add("|--------|------:|--------|")
     add(f"| fleetform (static release build) | {fmt_n(c5['size'])} | "

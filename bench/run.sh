@@ -105,10 +105,9 @@ if [ -n "$smoke" ]; then
   trap 'rm -rf "$scratch"' EXIT
   results="${smoke_results:-$scratch/results.md}"
   say "smoke: building the static release binary"
-  RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --locked --release --target x86_64-unknown-linux-gnu --target-dir target/static ||
-    die "cargo build of the static binary failed"
-  bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
+  cargo build --locked --release --target x86_64-unknown-linux-musl --target-dir target/static ||
+    die "cargo build of the static binary failed (it needs musl-gcc: apt-get install -y musl-tools; and rustup target add x86_64-unknown-linux-musl)"
+  bin=target/static/x86_64-unknown-linux-musl/release/fleetform
   : >"$scratch/terraformrc"
   export TF_CLI_CONFIG_FILE="$scratch/terraformrc" TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
   say "smoke: case 6, request counts (cargo test --workspace --test integration budgets::, the test step's build)"
@@ -190,10 +189,9 @@ export PATH="$PWD/$venv/bin:$PATH"
 
 # --- fleetform: the static release binary users download --------------------
 say "building the static release binary"
-RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo build --release --target x86_64-unknown-linux-gnu --target-dir target/static ||
-  die "cargo build of the static binary failed"
-bin=target/static/x86_64-unknown-linux-gnu/release/fleetform
+cargo build --release --target x86_64-unknown-linux-musl --target-dir target/static ||
+  die "cargo build of the static binary failed (it needs musl-gcc: apt-get install -y musl-tools; and rustup target add x86_64-unknown-linux-musl)"
+bin=target/static/x86_64-unknown-linux-musl/release/fleetform
 "$bin" --version >/dev/null || die "$bin does not run"
 
 # --- Terraform stays offline and quiet ---------------------------------------

@@ -350,7 +350,8 @@ fn the_release_pushes_the_checksummed_action_ref_that_pins_name() {
 /// builds, but never a system or an architecture less: each system of
 /// dist-workspace.toml's targets (the triple after its architecture) and
 /// each architecture is among the targets it checks, and `--all` checks
-/// every target.
+/// every target. The same holds as tests/check.sh runs it, with the static
+/// release build's target counted as checked by that build.
 #[test]
 fn check_targets_covers_every_system_and_architecture_of_the_release() {
     let dist = read("dist-workspace.toml");
@@ -378,24 +379,49 @@ fn check_targets_covers_every_system_and_architecture_of_the_release() {
             .map(str::to_string)
             .collect()
     };
-    let checked = list(&["--list"]);
     let parts = |t: &str| {
         let (arch, system) = t.split_once('-').unwrap();
         (arch.to_string(), system.to_string())
     };
-    for t in &release {
-        let (arch, system) = parts(t);
-        assert!(
-            checked.iter().any(|c| parts(c).1 == system),
-            "no target of {system} is checked: {checked:?}"
-        );
-        assert!(
-            checked.iter().any(|c| parts(c).0 == arch),
-            "no {arch} target is checked: {checked:?}"
-        );
-    }
-    assert!(checked.iter().all(|c| release.contains(c)), "{checked:?}");
-    assert!(checked.len() < release.len(), "{checked:?}");
+    let covers_the_release = |checked: &[String]| {
+        for t in &release {
+            let (arch, system) = parts(t);
+            assert!(
+                checked.iter().any(|c| parts(c).1 == system),
+                "no target of {system} is checked: {checked:?}"
+            );
+            assert!(
+                checked.iter().any(|c| parts(c).0 == arch),
+                "no {arch} target is checked: {checked:?}"
+            );
+        }
+        assert!(checked.iter().all(|c| release.contains(c)), "{checked:?}");
+        assert!(checked.len() < release.len(), "{checked:?}");
+    };
+    // On its own.
+    let checked = list(&["--list"]);
+    covers_the_release(&checked);
+    // As tests/check.sh runs it: with the static release build's target
+    // covered by that build, which is one of the release's targets and is
+    // not checked a second time.
+    let check_sh = read("tests/check.sh");
+    let static_target = check_sh
+        .lines()
+        .find_map(|l| l.strip_prefix("static_target="))
+        .expect("tests/check.sh sets static_target=");
+    assert!(
+        release.iter().any(|t| t == static_target),
+        "{static_target}"
+    );
+    assert!(
+        check_sh.contains("bash tests/check-targets.sh --covered \"$static_target\"")
+            && check_sh.contains("cargo build --locked --release --target \"$static_target\""),
+        "tests/check.sh builds $static_target and tells check-targets.sh so"
+    );
+    let mut checked = list(&["--list", "--covered", static_target]);
+    assert!(!checked.iter().any(|t| t == static_target), "{checked:?}");
+    checked.push(static_target.to_string());
+    covers_the_release(&checked);
     let mut all = list(&["--all", "--list"]);
     all.sort();
     let mut want = release.clone();
