@@ -132,7 +132,8 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// What `wait4` says a child used.
+/// What a child used: its CPU time (from `wait4`) and its peak memory
+/// (from /proc while it ran).
 struct Usage {
     cpu: Duration,
     peak_kib: u64,
