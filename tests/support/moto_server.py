@@ -35,8 +35,14 @@ def _serialised(app):
     def handle(environ, start_response):
         with lock:
             # The whole body inside the lock: a lazy body would otherwise
-            # run the handler's remaining work outside it.
-            return list(app(environ, start_response))
+            # run the handler's remaining work outside it. A WSGI server
+            # closes the body it was given, so this does for moto's.
+            body = app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
 
     return handle
 
