@@ -414,12 +414,10 @@ pub fn report_on_github(
         return Ok(());
     };
     let rt = super::session::runtime()?;
-    let token = super::session::repo_token(&rt, repo, super::session::access::APPLY, out)?
+    let gh = super::session::repo_or_env_client(&rt, repo, super::session::access::APPLY, out)?
         .ok_or_else(|| {
             Error::Usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
         })?;
-    let gh =
-        super::session::client(&rt, Some(&token), false, out).map_err(super::session::gh_err)?;
     let run_url = crate::ci::RunContext::from_env().run_url();
     let ok = r.ok;
     let unit_name = unit.to_string();

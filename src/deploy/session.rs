@@ -4,7 +4,9 @@
 use crate::ci::RunContext;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::github::{AppKey, AppRole, GitHub, GitHubError, Permissions, Token};
+use crate::github::{
+    ApiRoot, AppKey, AppRole, GitHub, GitHubError, OnCredential, Permissions, Token,
+};
 
 use super::event::{read_event, Dispatched};
 
@@ -37,34 +39,64 @@ pub(super) mod access {
     pub const STATUS: Permissions = &[("statuses", "write")];
 }
 
-/// The token for `repo`: with the provider's customer App
-/// (`FLEETFORM_CUSTOMER_APP_ID`, `FLEETFORM_CUSTOMER_APP_PRIVATE_KEY`), an
-/// installation token for that one repository with `permissions`; else
-/// `FLEETFORM_TOKEN`/`GITHUB_TOKEN`. The manager App's key is never read
-/// here: it has no business in a plan or apply job.
-/// Whatever it is, it is masked in the log.
-pub(super) fn repo_token(
+/// A client for `repo`: with the provider's customer App
+/// (`FLEETFORM_CUSTOMER_APP_ID`, `FLEETFORM_CUSTOMER_APP_PRIVATE_KEY`), one
+/// holding an installation token for that one repository with
+/// `permissions`, renewed before it expires (a job may outlast a token);
+/// else `None`, and the caller uses `FLEETFORM_TOKEN`/`GITHUB_TOKEN`. The
+/// manager App's key is never read here: it has no business in a plan or
+/// apply job. Every credential is masked in the log.
+pub(super) fn repo_client(
+    rt: &tokio::runtime::Runtime,
+    repo: &str,
+    permissions: Permissions,
+    dry_run: bool,
+    out: &Context,
+) -> Result<Option<GitHub>> {
+    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let root = ApiRoot::parse(&GitHub::api_url_from_env()).map_err(GitHubError::from)?;
+    let output = out.out.clone();
+    let mask: OnCredential = std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
+    let gh = rt
+        .block_on(GitHub::installation_client(
+            &out.net,
+            root,
+            app,
+            repo,
+            permissions,
+            dry_run,
+            mask,
+        ))
+        .map_err(gh_err)?;
+    Ok(Some(gh))
+}
+
+/// [`repo_client`], else a client holding `FLEETFORM_TOKEN` (or
+/// `GITHUB_TOKEN`); `None` when there is neither.
+pub(super) fn repo_or_env_client(
     rt: &tokio::runtime::Runtime,
     repo: &str,
     permissions: Permissions,
     out: &Context,
-) -> Result<Option<Token>> {
-    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
-    else {
-        let token = Token::from_env();
-        if let Some(t) = &token {
-            out.mask(t.expose());
-        }
-        return Ok(token);
-    };
-    let jwt = app.jwt(crate::audit::now_unix()).map_err(gh_err)?;
-    out.mask(jwt.expose());
-    let gh = client(rt, Some(&jwt), false, out).map_err(gh_err)?;
-    let token = rt
-        .block_on(gh.installation_token(repo, permissions))
-        .map_err(gh_err)?;
-    out.mask(token.expose());
-    Ok(Some(token))
+) -> Result<Option<GitHub>> {
+    if let Some(gh) = repo_client(rt, repo, permissions, false, out)? {
+        return Ok(Some(gh));
+    }
+    env_token(out)
+        .map(|t| client(rt, Some(&t), false, out).map_err(Error::from))
+        .transpose()
+}
+
+/// `FLEETFORM_TOKEN` (or `GITHUB_TOKEN`), masked in the log, if set.
+fn env_token(out: &Context) -> Option<Token> {
+    let token = Token::from_env();
+    if let Some(t) = &token {
+        out.mask(t.expose());
+    }
+    token
 }
 
 fn token() -> Result<Token> {
@@ -95,11 +127,14 @@ pub(super) fn open_session(
     let rt = runtime()?;
     // With an App, a token for the payload's repository only: the
     // dispatch's signature is checked before it is used for anything.
-    let token = match repo_token(&rt, &dispatched.payload.customer_repo, permissions, out)? {
-        Some(t) => t,
-        None => token()?,
+    let repo = &dispatched.payload.customer_repo;
+    let gh = match repo_client(&rt, repo, permissions, dry_run, out)? {
+        Some(gh) => gh,
+        None => {
+            let token = env_token(out).map_or_else(token, Ok)?;
+            client(&rt, Some(&token), dry_run, out).map_err(gh_err)?
+        }
     };
-    let gh = client(&rt, Some(&token), dry_run, out).map_err(gh_err)?;
     let run_url = ctx.run_url();
     Ok(Session {
         ctx,
@@ -129,8 +164,10 @@ pub(super) fn client_if_token(
     permissions: Permissions,
     out: &Context,
 ) -> Result<GitHub> {
-    let token = repo_token(rt, repo, permissions, out)?;
-    client(rt, token.as_ref(), token.is_none(), out).map_err(Error::from)
+    match repo_or_env_client(rt, repo, permissions, out)? {
+        Some(gh) => Ok(gh),
+        None => client(rt, None, true, out).map_err(Error::from),
+    }
 }
 
 /// A client for `fleetform conclude`, which writes the customer's commit
@@ -140,9 +177,8 @@ pub(super) fn status_writer(
     repo: &str,
     out: &Context,
 ) -> Result<GitHub> {
-    let token = repo_token(rt, repo, access::STATUS, out)?
-        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))?;
-    client(rt, Some(&token), false, out).map_err(Error::from)
+    repo_or_env_client(rt, repo, access::STATUS, out)?
+        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))
 }
 
 /// The client and repo for reading the manager repo itself: the job's

@@ -18,6 +18,7 @@
 //! the key is wiped from memory when the [`AppKey`] is dropped.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -29,6 +30,8 @@ use zeroize::Zeroizing;
 use super::client::{GitHub, Method};
 use super::error::{GitHubError, Token};
 use super::paths::{repo_path, seg};
+use super::renewal::{expiry, Mint, Minted, OnCredential, Renewal};
+use super::root::ApiRoot;
 
 pub use crate::util::apps::{AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RETIRED_APP_VARS};
 
@@ -227,6 +230,16 @@ impl GitHub {
         repo: &str,
         permissions: Permissions,
     ) -> Result<Token, GitHubError> {
+        Ok(self.mint_token(id, repo, permissions).await?.token)
+    }
+
+    /// [`GitHub::installation_access_token`] with the token's expiry.
+    async fn mint_token(
+        &self,
+        id: u64,
+        repo: &str,
+        permissions: Permissions,
+    ) -> Result<Minted, GitHubError> {
         let name = repo.split_once('/').map_or(repo, |(_, n)| n);
         let body = octocrab::models::apps::CreateInstallationAccessToken {
             repositories: Some(vec![name.to_string()]),
@@ -252,13 +265,78 @@ impl GitHub {
                     .await
             })
             .await?;
-        Token::new(answer.token)
+        let expires_at = expiry(answer.expires_at.as_deref());
+        let token = Token::new(answer.token)
             .filter(|t| t.is_sendable())
             .ok_or_else(|| {
                 GitHubError::Setup(format!(
                     "GitHub answered no usable installation token for {repo}"
                 ))
-            })
+            })?;
+        Ok(Minted { token, expires_at })
+    }
+
+    /// A client for `repo` holding an installation token of `app`'s
+    /// installation there, restricted to `repo` and `permissions`, and
+    /// renewed before it expires ([`super::renewal`]): a job that
+    /// outlasts a token (an apply of more than an hour) still writes its
+    /// results. Each JWT and token is handed to `on_credential` (the
+    /// output layer masks it) before it is used. Runs on the runtime the
+    /// client is for; `dry_run` withholds the client's writes (minting a
+    /// token is sent all the same).
+    pub async fn installation_client(
+        net: &crate::net::Settings,
+        root: ApiRoot,
+        app: AppKey,
+        repo: &str,
+        permissions: Permissions,
+        dry_run: bool,
+        on_credential: OnCredential,
+    ) -> Result<GitHub, GitHubError> {
+        let minter = Arc::new(Minter {
+            app,
+            net: net.clone(),
+            root: root.clone(),
+            repo: repo.to_string(),
+            permissions,
+            on_credential: on_credential.clone(),
+        });
+        let jwt_client = minter.jwt_client()?;
+        let id = jwt_client.installation_id(repo).await?;
+        let minted_at = crate::util::now_unix();
+        let first = jwt_client.mint_token(id, repo, permissions).await?;
+        on_credential(&first.token);
+        let gh = GitHub::in_runtime(net, root, Some(&first.token), dry_run)?;
+        let mint: Mint = Arc::new(move || {
+            let minter = minter.clone();
+            Box::pin(async move { minter.mint(id).await })
+        });
+        Ok(gh.renewing(Renewal::after(&first, minted_at, mint, on_credential)))
+    }
+}
+
+/// What an installation client mints its tokens with.
+struct Minter {
+    app: AppKey,
+    net: crate::net::Settings,
+    root: ApiRoot,
+    repo: String,
+    permissions: Permissions,
+    on_credential: OnCredential,
+}
+
+impl Minter {
+    /// A client holding a JWT of the App made now (a JWT lasts minutes).
+    fn jwt_client(&self) -> Result<GitHub, GitHubError> {
+        let jwt = self.app.jwt(crate::util::now_unix())?;
+        (self.on_credential)(&jwt);
+        GitHub::in_runtime(&self.net, self.root.clone(), Some(&jwt), false)
+    }
+
+    async fn mint(&self, id: u64) -> Result<Minted, GitHubError> {
+        self.jwt_client()?
+            .mint_token(id, &self.repo, self.permissions)
+            .await
     }
 }
 

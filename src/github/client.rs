@@ -21,8 +21,10 @@ pub use super::layers::dry_run::PlannedRequest;
 use super::layers::dry_run::{DryRunLayer, Withheld};
 use super::layers::etag::EtagLayer;
 pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
+use super::layers::headers::Bearer;
 use super::layers::schedule::{ScheduleLayer, TYPED_PATH};
 use super::layers::write_log::WriteLogLayer;
+use super::renewal::Renewal;
 use super::retry::{RetryPolicy, Retrying, Tries};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
 pub use super::wire::truncate_chars;
@@ -82,6 +84,9 @@ pub struct GitHub {
     /// sent without waiting for a slot, as a client without the scheduler
     /// (nor its concurrency cap).
     unscheduled: bool,
+    /// The installation token's renewal, for a client made for an App's
+    /// installation ([`super::renewal`]).
+    renewal: Option<Arc<Renewal>>,
 }
 
 impl fmt::Debug for GitHub {
@@ -139,14 +144,7 @@ impl GitHub {
         if let Some(t) = token.filter(|t| !t.is_sendable()) {
             return Err(GitHubError::BadToken(t.name()));
         }
-        let auth = token
-            .map(|t| {
-                let mut v = http::HeaderValue::from_str(&format!("Bearer {}", t.expose()))
-                    .map_err(|_| GitHubError::BadToken(t.name()))?;
-                v.set_sensitive(true);
-                Ok::<_, GitHubError>(v)
-            })
-            .transpose()?;
+        let auth = token.map(bearer_value).transpose()?;
         let extra = std::env::var_os(CA_FILE_VAR)
             .filter(|v| !v.is_empty())
             .map(|p| crate::net::ExtraCa {
@@ -157,7 +155,7 @@ impl GitHub {
         Ok(GitHub {
             wire: Wire {
                 http,
-                auth,
+                auth: Bearer::new(auth),
                 crab: std::sync::OnceLock::new(),
                 timeout,
             },
@@ -177,7 +175,27 @@ impl GitHub {
             write_log: None,
             not_modified: Arc::default(),
             unscheduled: std::env::var_os("FLEETFORM_GITHUB_SCHEDULER").is_some_and(|v| v == "off"),
+            renewal: None,
         })
+    }
+
+    /// Renews this client's token with `renewal` whenever it is due.
+    pub(super) fn renewing(mut self, renewal: Renewal) -> Self {
+        self.renewal = Some(Arc::new(renewal));
+        self
+    }
+
+    /// A new token, if this client renews its own and it is due: every
+    /// request after carries it.
+    async fn renew_if_due(&self) -> Result<(), GitHubError> {
+        let Some(renewal) = &self.renewal else {
+            return Ok(());
+        };
+        if let Some(token) = renewal.fresh().await? {
+            tracing::debug!("installation token renewed");
+            self.wire.auth.replace(bearer_value(&token)?);
+        }
+        Ok(())
     }
 
     /// This client does not retry a connection that could not be made: it
@@ -349,6 +367,7 @@ impl GitHub {
     where
         F: std::future::Future<Output = octocrab::Result<T>>,
     {
+        self.renew_if_due().await?;
         tracing::debug!(method = method.as_str(), path, attempt = 1, "request");
         let tries = Tries::new(method, path);
         let typed = tries.scope(call(self.crab()?.clone()));
@@ -367,6 +386,7 @@ impl GitHub {
         body: Option<&Value>,
         if_none_match: Option<&str>,
     ) -> Result<Response, GitHubError> {
+        self.renew_if_due().await?;
         let url = self.root.url_for(path);
         tracing::debug!(method = method.as_str(), path, attempt = 1, "request");
         let tries = Tries::new(method, path);
@@ -437,4 +457,13 @@ impl GitHub {
         let crab = super::transport::octocrab_over(self.wire.http.clone(), layers)?;
         Ok(self.wire.crab.get_or_init(|| crab))
     }
+}
+
+/// `Bearer <token>`, marked sensitive; a token no header can carry is
+/// [`GitHubError::BadToken`], naming where it came from.
+fn bearer_value(token: &Token) -> Result<http::HeaderValue, GitHubError> {
+    let mut v = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| GitHubError::BadToken(token.name()))?;
+    v.set_sensitive(true);
+    Ok(v)
 }

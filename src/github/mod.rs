@@ -42,7 +42,10 @@
 //!   bodies of reads kept between runs ([`EtagCache`]).
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
-//!   one repository and the permissions a command needs).
+//!   one repository and the permissions a command needs, and a client
+//!   whose token is renewed before it expires); `renewal`: when a token
+//!   is renewed, and the renewal itself, which the client runs before a
+//!   request.
 //! - One file per API family, each an `impl GitHub` block: `contents`
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
 //!   `pulls`, `git` (the repository, its default branch and refs),
@@ -61,7 +64,8 @@
 //! imports only `util`.
 //!
 //! Inside this folder the client may import `error`, `root`, `retry`,
-//! `budget`, `etags`, `transport`, `layers` and `wire` (which imports only
+//! `budget`, `etags`, `renewal` (which imports only `error`), `transport`,
+//! `layers` and `wire` (which imports only
 //! `error` and `layers`; `retry` imports `wire`, `budget` and `layers`;
 //! `transport` imports `wire`, `retry` and `layers`, which import
 //! `write_log`, `budget`, `etags` and `retry`'s answer headers); `pages` and the API
@@ -98,6 +102,7 @@ mod pages;
 mod paths;
 mod poll;
 mod pulls;
+mod renewal;
 mod retry;
 mod root;
 mod settings;
@@ -129,6 +134,7 @@ pub use layers::count::sent_by_this_process;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;
 pub use pulls::PullHead;
+pub use renewal::OnCredential;
 pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use statuses::CommitStatus;

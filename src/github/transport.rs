@@ -14,15 +14,20 @@
 //! octocrab's `BaseUriLayer`).
 //!
 //! Authentication is `AuthState::None`: the token is a header the
-//! `headers` layer puts on every request. The App's JWT is signed by
-//! `jsonwebtoken` in `app`, and its installation token is asked for with
-//! octocrab's typed `create_installation_access_token`, restricted to the
-//! command's repository and permissions. octocrab's own App
-//! authentication is not used: its `AppAuth` takes a numeric App id only
-//! (GitHub recommends the client id, `Iv…`, as the JWT's issuer, and
-//! fleetform accepts both), and its installation tokens are scoped to
-//! repositories but never to permissions (fleetform asks for each
-//! command's own).
+//! `headers` layer puts on every request, read from the client's `Bearer`
+//! at each request. The App's JWT is signed by `jsonwebtoken` in `app`,
+//! its installation token is asked for with octocrab's typed
+//! `create_installation_access_token`, restricted to the command's
+//! repository and permissions, and renewed before it expires
+//! (`renewal`). octocrab's own App authentication is not used, for two
+//! reasons: its `AppAuth` takes a numeric App id only, while GitHub
+//! recommends the client id (`Iv…`) as the JWT's issuer and fleetform
+//! accepts both (upstream: XAMPPRocky/octocrab#776, open); and the tokens
+//! its installation client mints and renews (`installation_builder`) are
+//! scoped to repositories but never to permissions (its request body has
+//! `repositories` and `repository_ids` only), so they carry every
+//! permission the App was granted, where fleetform asks for each
+//! command's own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -80,7 +85,7 @@ impl tower::Service<http::Request<OctoBody>> for NetService {
 /// a scheduled client that keeps its writes, the write log.
 pub(super) struct Layers {
     /// `Bearer <token>`, sensitive; `None` for an anonymous client.
-    pub auth: Option<http::HeaderValue>,
+    pub auth: super::layers::headers::Bearer,
     pub sent: Arc<AtomicUsize>,
     pub answered: Arc<AtomicUsize>,
     pub write_log: Option<WriteLogLayer>,

@@ -51,7 +51,7 @@ pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
 pub(super) struct Wire {
     pub http: crate::net::Client,
     /// `Authorization: Bearer <token>`, marked sensitive.
-    pub auth: Option<http::HeaderValue>,
+    pub auth: super::layers::headers::Bearer,
     pub crab: std::sync::OnceLock<octocrab::Octocrab>,
     /// How long an answer's head, and each part of its body, may take.
     pub timeout: Duration,

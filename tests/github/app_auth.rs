@@ -49,9 +49,23 @@ fn plan_as_app(
     d: &serde_json::Value,
     pem: &str,
 ) -> (crate::common::Ran, world::StepFiles) {
+    plan_as_app_with(w, d, pem, &[])
+}
+
+/// [`plan_as_app`] with more environment variables.
+fn plan_as_app_with(
+    w: &mut World,
+    d: &serde_json::Value,
+    pem: &str,
+    env: &[(&str, &std::path::Path)],
+) -> (crate::common::Ran, world::StepFiles) {
     let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
     let (cmd, files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = common::Run::from(cmd)
+    let mut run = common::Run::from(cmd);
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    let out = run
         .env_remove("FLEETFORM_TOKEN")
         .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
         .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem)
@@ -170,6 +184,77 @@ fn a_job_gets_a_token_for_its_customer_only() {
     assert_eq!(String::from_utf8_lossy(&status.stdout), "403");
     let refused = w.gh.take_violations();
     assert_eq!(refused.len(), 1, "{refused:?}");
+}
+
+/// GitHub's installation tokens expire an hour after they are minted, and
+/// a job may outlast one (an apply of more than an hour). Here the fake's
+/// tokens last 4 s and the plan's Terraform takes 6 s: the job reads and
+/// marks the commit with its first token, renews it before the writes
+/// after the plan (the same repository and permissions), masks the new
+/// one, and no request carries an expired token (the fake would answer
+/// 401 and record it). Without the renewal the comment is refused.
+#[test]
+fn a_job_that_outlasts_its_installation_token_renews_it_first() {
+    let mut w = World::new();
+    w.gh.register_app(APP_ID, &pem());
+    w.gh.install_app(APP_ID, "customers-org", &[ACME]);
+    w.gh.set_installation_token_life(4);
+    let (d, pr) = pr_dispatch(&w, "fleetform-plan");
+    w.gh.reset_counters();
+    let (terraform, _) =
+        common::recording_terraform(&w.fx, r#"if [ "$1" = plan ]; then sleep 6; fi; echo "$1""#);
+    let (out, files) =
+        plan_as_app_with(&mut w, &d, &pem(), &[("FLEETFORM_TERRAFORM", &terraform)]);
+    ok(&out);
+    assert!(w.gh.violations().is_empty(), "{:?}", w.gh.violations());
+
+    let minted = w.gh.minted_tokens();
+    assert_eq!(minted.len(), 2, "{minted:?}");
+    for t in &minted {
+        assert_eq!(t.repos, [ACME.to_ascii_lowercase()]);
+        assert_eq!(
+            t.permissions,
+            json!({ "contents": "read", "statuses": "write", "pull_requests": "write" })
+        );
+    }
+    // The first token before the plan, the second after it: the comment
+    // and the final status carry the renewed one.
+    let used: Vec<(String, String, String)> = w
+        .gh
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/repos/") && !r.path.ends_with("/installation"))
+        .map(|r| {
+            let token = r.token().unwrap_or_default().to_string();
+            (r.method.clone(), r.path.clone(), token)
+        })
+        .collect();
+    let first = used
+        .iter()
+        .position(|(_, _, t)| *t == minted[1].token)
+        .unwrap_or_else(|| panic!("the renewed token was never used: {used:?}"));
+    assert!(first > 0, "{used:?}");
+    assert!(
+        used[..first].iter().all(|(_, _, t)| *t == minted[0].token),
+        "{used:?}"
+    );
+    assert!(
+        used[first..].iter().all(|(_, _, t)| *t == minted[1].token),
+        "{used:?}"
+    );
+    assert!(w
+        .gh
+        .comments(ACME, pr)
+        .iter()
+        .any(|c| c.body.contains("fleetform plan")));
+    let shown = format!("{}{}", stderr(&out), files.summary());
+    for t in &minted {
+        assert!(
+            shown.contains(&format!("::add-mask::{}", t.token)),
+            "{} is not masked",
+            t.token
+        );
+    }
 }
 
 #[test]

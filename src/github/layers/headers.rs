@@ -3,8 +3,12 @@
 //! `fleetform/<version>` `User-Agent` (GitHub refuses a request without
 //! one) and, for a client with a credential, `Authorization: Bearer …`
 //! marked sensitive. They come first, in that order, before the request's
-//! own (`If-None-Match`, `Content-Type`), which never replace them.
+//! own (`If-None-Match`, `Content-Type`), which never replace them. The
+//! token is read at each request from the client's [`Bearer`], so an
+//! installation token renewed before it expires (`renewal`) is the one
+//! the next request carries.
 
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
@@ -17,23 +21,47 @@ pub const API_VERSION: &str = "2022-11-28";
 /// The `User-Agent` every request sends (GitHub requires one).
 pub const AGENT: &str = concat!("fleetform/", env!("CARGO_PKG_VERSION"));
 
-/// Puts the documented headers and the token on every request.
-#[derive(Clone)]
-pub(in crate::github) struct HeadersLayer {
-    /// `Bearer <token>`, sensitive; `None` for an anonymous client.
-    auth: Option<HeaderValue>,
-}
+/// A client's `Authorization: Bearer <token>` value, marked sensitive
+/// (`None` for an anonymous client); shared by the client, its clones and
+/// its octocrab client's [`HeadersLayer`], so a renewed token replaces the
+/// old one for every request sent after.
+#[derive(Clone, Default)]
+pub(in crate::github) struct Bearer(Arc<RwLock<Option<HeaderValue>>>);
 
-impl std::fmt::Debug for HeadersLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HeadersLayer")
-            .field("token", &self.auth.as_ref().map(|_| "(hidden)"))
-            .finish()
+impl Bearer {
+    pub(in crate::github) fn new(value: Option<HeaderValue>) -> Self {
+        Bearer(Arc::new(RwLock::new(value)))
+    }
+
+    /// The value the next request carries.
+    pub(in crate::github) fn current(&self) -> Option<HeaderValue> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the value for every request sent from now on.
+    pub(in crate::github) fn replace(&self, value: HeaderValue) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(value);
     }
 }
 
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.current().is_some() {
+            "Bearer(hidden)"
+        } else {
+            "Bearer(none)"
+        })
+    }
+}
+
+/// Puts the documented headers and the token on every request.
+#[derive(Clone, Debug)]
+pub(in crate::github) struct HeadersLayer {
+    auth: Bearer,
+}
+
 impl HeadersLayer {
-    pub(in crate::github) fn new(auth: Option<HeaderValue>) -> Self {
+    pub(in crate::github) fn new(auth: Bearer) -> Self {
         HeadersLayer { auth }
     }
 }
@@ -53,7 +81,7 @@ impl<S> tower::Layer<S> for HeadersLayer {
 #[derive(Clone)]
 pub(in crate::github) struct Headers<S> {
     inner: S,
-    auth: Option<HeaderValue>,
+    auth: Bearer,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for Headers<S>
@@ -77,8 +105,8 @@ where
             HeaderValue::from_static(API_VERSION),
         );
         headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
-        if let Some(auth) = &self.auth {
-            headers.insert(AUTHORIZATION, auth.clone());
+        if let Some(auth) = self.auth.current() {
+            headers.insert(AUTHORIZATION, auth);
         }
         append_missing(headers, own);
         self.inner.call(request)
@@ -116,7 +144,7 @@ mod tests {
                     .collect::<Vec<_>>(),
             )
         });
-        let mut svc = HeadersLayer::new(auth).layer(echo);
+        let mut svc = HeadersLayer::new(Bearer::new(auth)).layer(echo);
         svc.ready().await.unwrap().call(request).await.unwrap()
     }
 
@@ -161,7 +189,29 @@ mod tests {
             !sent.iter().any(|h| h.starts_with("authorization")),
             "{sent:?}"
         );
-        let layer = HeadersLayer::new(Some(HeaderValue::from_static("Bearer t0k3n")));
+        let layer = HeadersLayer::new(Bearer::new(Some(HeaderValue::from_static("Bearer t0k3n"))));
         assert!(!format!("{layer:?}").contains("t0k3n"));
+    }
+
+    /// A token replaced in the client's `Bearer` is the one the next
+    /// request through an already built layer carries.
+    #[test]
+    fn a_replaced_token_is_sent_from_the_next_request_on() {
+        let bearer = Bearer::new(Some(HeaderValue::from_static("Bearer first")));
+        let echo = tower::service_fn(|r: http::Request<()>| async move {
+            Ok::<_, Infallible>(r.headers().get(AUTHORIZATION).cloned())
+        });
+        let mut svc = HeadersLayer::new(bearer.clone()).layer(echo);
+        let rt = rt();
+        let mut send = || {
+            rt.block_on(async {
+                let request = http::Request::builder().body(()).unwrap();
+                svc.ready().await.unwrap().call(request).await.unwrap()
+            })
+        };
+        assert_eq!(send().unwrap(), "Bearer first");
+        bearer.replace(HeaderValue::from_static("Bearer second"));
+        assert_eq!(send().unwrap(), "Bearer second");
+        assert_eq!(format!("{bearer:?}"), "Bearer(hidden)");
     }
 }

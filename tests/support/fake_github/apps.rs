@@ -196,7 +196,9 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
     }
     let n = st.next_id();
     let token = format!("ghs_fakeinstallationtoken{n:012}");
+    let expires_at = epoch_secs() + st.installation_token_life;
     st.scoped_tokens.push((token.clone(), repos.clone()));
+    st.token_expiry.insert(token.clone(), expires_at);
     st.minted.push(MintedToken {
         token: token.clone(),
         installation_id: id,
@@ -208,7 +210,7 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
         201,
         json!({
             "token": token,
-            "expires_at": rfc3339(epoch_secs() + 3600),
+            "expires_at": rfc3339(expires_at),
             "permissions": permissions,
             "repository_selection": "selected",
         }),

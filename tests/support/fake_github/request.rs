@@ -398,6 +398,17 @@ fn check_scoped_token(
 ) -> Option<Result<(), Outcome>> {
     let token = header_token(header?)?;
     let (_, repos) = st.scoped_tokens.iter().find(|(t, _)| t == token)?;
+    if let Some(expired) = st
+        .token_expiry
+        .get(token)
+        .filter(|at| super::util::epoch_secs() >= **at)
+    {
+        problems.push(format!(
+            "an installation token that expired at {} was used for {path}",
+            super::util::rfc3339(*expired)
+        ));
+        return Some(Err(Outcome::error(401, "Bad credentials")));
+    }
     let target = path
         .strip_prefix("/repos/")
         .and_then(|rest| {

@@ -336,6 +336,12 @@ impl FakeGitHub {
         id
     }
 
+    /// Installation tokens minted from now on last `secs` (GitHub's last
+    /// an hour), and are refused after (401 "Bad credentials").
+    pub fn set_installation_token_life(&self, secs: u64) {
+        self.state().installation_token_life = secs;
+    }
+
     /// The installation tokens minted so far.
     pub fn minted_tokens(&self) -> Vec<apps::MintedToken> {
         self.state().minted.clone()

@@ -152,6 +152,11 @@ pub(crate) struct State {
     /// `/repos/<owner>/<name>/` of the repos listed with it (keys as in
     /// [`repo_key`]), like a fine-grained token scoped to those repos.
     pub scoped_tokens: Vec<(String, Vec<String>)>,
+    /// When each installation token minted expires (Unix seconds): used
+    /// after that, it is answered 401 "Bad credentials", as GitHub does.
+    pub token_expiry: std::collections::HashMap<String, u64>,
+    /// How long an installation token lasts (GitHub: an hour).
+    pub installation_token_life: u64,
     pub bot_login: String,
     pub comment_page_size: usize,
     pub page_size: usize,
@@ -232,6 +237,8 @@ impl State {
             token: "ghp_fakegithubtoken000000000000000000000".to_string(),
             allow_anonymous: false,
             scoped_tokens: Vec::new(),
+            token_expiry: std::collections::HashMap::new(),
+            installation_token_life: 3600,
             bot_login: "fleetform-bot".to_string(),
             comment_page_size: 30,
             page_size: 30,
