@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn github_expiry_times_are_read_and_bad_ones_are_none() {
         assert_eq!(expiry(Some("2026-11-25T19:00:00Z")), Some(1_795_633_200));
-        assert_eq!(expiry(Some("2026-11-25T20:00:00+01:00")), Some(1_795_633_200));
+        assert_eq!(
+            expiry(Some("2026-11-25T20:00:00+01:00")),
+            Some(1_795_633_200)
+        );
         assert_eq!(expiry(Some("tomorrow")), None);
         assert_eq!(expiry(None), None);
     }

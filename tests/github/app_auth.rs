@@ -203,8 +203,7 @@ fn a_job_that_outlasts_its_installation_token_renews_it_first() {
     w.gh.reset_counters();
     let (terraform, _) =
         common::recording_terraform(&w.fx, r#"if [ "$1" = plan ]; then sleep 6; fi; echo "$1""#);
-    let (out, files) =
-        plan_as_app_with(&mut w, &d, &pem(), &[("FLEETFORM_TERRAFORM", &terraform)]);
+    let (out, files) = plan_as_app_with(&mut w, &d, &pem(), &[("FLEETFORM_TERRAFORM", &terraform)]);
     ok(&out);
     assert!(w.gh.violations().is_empty(), "{:?}", w.gh.violations());
 
@@ -219,16 +218,15 @@ fn a_job_that_outlasts_its_installation_token_renews_it_first() {
     }
     // The first token before the plan, the second after it: the comment
     // and the final status carry the renewed one.
-    let used: Vec<(String, String, String)> = w
-        .gh
-        .requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/repos/") && !r.path.ends_with("/installation"))
-        .map(|r| {
-            let token = r.token().unwrap_or_default().to_string();
-            (r.method.clone(), r.path.clone(), token)
-        })
-        .collect();
+    let used: Vec<(String, String, String)> =
+        w.gh.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/repos/") && !r.path.ends_with("/installation"))
+            .map(|r| {
+                let token = r.token().unwrap_or_default().to_string();
+                (r.method.clone(), r.path.clone(), token)
+            })
+            .collect();
     let first = used
         .iter()
         .position(|(_, _, t)| *t == minted[1].token)
