@@ -70,9 +70,9 @@
 //! `transport` imports `wire`, `retry` and `layers`, which import
 //! `write_log`, `budget`, `etags` and `retry`'s answer headers); `pages` and the API
 //! families import the client, `error`, `answers` and `paths` (`pages`
-//! also `links`);
-//! `answers`, `links`, `root`, `error` and `paths` never import the client
-//! or a family, so no two files import each other.
+//! also `links`; `app` also `renewal` and `root`);
+//! `answers`, `links`, `root`, `error`, `renewal` and `paths` never import
+//! the client or a family, so no two files import each other.
 //!
 //! May import: `util`, `dispatch`'s sha check (`is_sha`), `policy`'s plain
 //! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`),
