@@ -179,23 +179,34 @@ impl GitHub {
         })
     }
 
-    /// Renews this client's token with `renewal` whenever it is due.
+    /// Renews this client's token with `renewal` whenever it is due, at
+    /// least as long before it expires as one request of this client may
+    /// take (its attempts, each within the timeout, and its waits).
     pub(super) fn renewing(mut self, renewal: Renewal) -> Self {
-        self.renewal = Some(Arc::new(renewal));
+        let longest = self.timeout_secs() * u64::from(self.retry.max_attempts)
+            + self.retry.max_wait.as_secs()
+            + self.patience.max_wait.as_secs();
+        self.renewal = Some(Arc::new(renewal.with_margin(longest)));
         self
     }
 
-    /// A new token, if this client renews its own and it is due: every
-    /// request after carries it.
+    fn timeout_secs(&self) -> u64 {
+        self.wire.timeout.as_secs().max(1)
+    }
+
+    /// A new token, if this client renews its own and it is due: it is
+    /// the client's before any request goes on.
     async fn renew_if_due(&self) -> Result<(), GitHubError> {
         let Some(renewal) = &self.renewal else {
             return Ok(());
         };
-        if let Some(token) = renewal.fresh().await? {
-            tracing::debug!("installation token renewed");
-            self.wire.auth.replace(bearer_value(&token)?);
-        }
-        Ok(())
+        renewal
+            .renew_if_due(|token| {
+                self.wire.auth.replace(bearer_value(token)?);
+                tracing::debug!("installation token renewed");
+                Ok(())
+            })
+            .await
     }
 
     /// This client does not retry a connection that could not be made: it

@@ -7,12 +7,19 @@
 //!
 //! A client made for an installation (`app`'s
 //! [`super::GitHub::installation_client`]) holds a [`Renewal`]: before each
-//! request it checks the time, and once the token is within
-//! [`MARGIN_SECS`] of its expiry (or a quarter of its life, for a shorter
-//! one) it mints a new one the same way (a new JWT, the same installation,
-//! repository and permissions) and every request after carries it.
+//! request it checks the time, and once the token is within its margin of
+//! the expiry it mints a new one the same way (a new JWT, the same
+//! installation, repository and permissions) and every request after
+//! carries it. The margin is [`MARGIN_SECS`], or longer when one request
+//! of the client may take longer (its attempts and waits: the token a
+//! request starts with is the one its retries send), at most half the
+//! token's life (a token made to last minutes). The token's life is
+//! measured from its mint by the runner's clock, at most GitHub's hour,
+//! so a runner whose clock is off from GitHub's still renews in time.
 //! Requests that come while a token is minted wait for it: one token per
-//! renewal, whatever the concurrency.
+//! renewal, whatever the concurrency. A mint that fails while the current
+//! token still works fails no request; it is tried again half a minute
+//! later.
 //!
 //! This is octocrab's installation authentication's renewal (it mints
 //! again when the cached token is about to expire), for tokens octocrab's
@@ -55,10 +62,24 @@ pub type OnCredential = Arc<dyn Fn(&Token) + Send + Sync>;
 pub struct Renewal {
     mint: Mint,
     on_credential: OnCredential,
-    /// When the current token is renewed (Unix seconds).
-    due: tokio::sync::Mutex<u64>,
+    /// When the current token is renewed, and when it expires, by the
+    /// runner's clock.
+    schedule: tokio::sync::Mutex<Schedule>,
+    /// How long before the expiry a token is renewed at least: more than
+    /// one request of the client may take with its retries and waits (a
+    /// token checked before a request's first attempt is the one its
+    /// retries send).
+    margin: u64,
     /// The clock (Unix seconds); a test's own in unit tests.
     now: fn() -> u64,
+}
+
+/// When the current token is renewed and when it expires (Unix seconds,
+/// the runner's clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub due: u64,
+    pub expires: u64,
 }
 
 impl std::fmt::Debug for Renewal {
@@ -66,6 +87,10 @@ impl std::fmt::Debug for Renewal {
         f.write_str("Renewal(..)")
     }
 }
+
+/// How long a failed renewal waits before the next try while the current
+/// token still works.
+const RETRY_SECS: u64 = 30;
 
 impl Renewal {
     /// The renewal of `first` (minted at `minted_at`, by the runner's
@@ -84,34 +109,82 @@ impl Renewal {
         Renewal {
             mint,
             on_credential,
-            due: tokio::sync::Mutex::new(due_at(minted_at, first.expires_at)),
+            schedule: tokio::sync::Mutex::new(schedule(minted_at, first.expires_at, MARGIN_SECS)),
+            margin: MARGIN_SECS,
             now,
         }
     }
 
-    /// A new token when the current one is due for renewal, else `None`.
-    /// Requests that ask while one is minted wait for it, then find it
-    /// fresh.
-    pub async fn fresh(&self) -> Result<Option<Token>, GitHubError> {
-        let mut due = self.due.lock().await;
+    /// Renews at least `secs` before the expiry (never less than
+    /// [`MARGIN_SECS`]): the longest one request of the client may take.
+    pub fn with_margin(mut self, secs: u64) -> Self {
+        self.margin = secs.max(MARGIN_SECS);
+        self
+    }
+
+    /// When the current token is due and expires.
+    #[cfg(test)]
+    async fn schedule(&self) -> Schedule {
+        *self.schedule.lock().await
+    }
+
+    /// Mints a new token when the current one is due and hands it to
+    /// `install` (which makes it the client's) before anyone else may
+    /// send a request: requests that ask meanwhile wait, then find it
+    /// fresh. A mint that fails while the current token still works is
+    /// logged and tried again after [`RETRY_SECS`]; once the token has
+    /// expired, the failure is the request's.
+    pub async fn renew_if_due(
+        &self,
+        install: impl FnOnce(&Token) -> Result<(), GitHubError>,
+    ) -> Result<(), GitHubError> {
+        let mut current = self.schedule.lock().await;
         let minted_at = (self.now)();
-        if minted_at < *due {
-            return Ok(None);
+        if minted_at < current.due {
+            return Ok(());
         }
-        let minted = (self.mint)().await?;
-        (self.on_credential)(&minted.token);
-        *due = due_at(minted_at, minted.expires_at);
-        Ok(Some(minted.token))
+        match (self.mint)().await {
+            Ok(minted) => {
+                (self.on_credential)(&minted.token);
+                install(&minted.token)?;
+                *current = schedule(minted_at, minted.expires_at, self.margin);
+                Ok(())
+            }
+            Err(e) if minted_at + RETRY_SECS < current.expires => {
+                tracing::warn!(
+                    "renewing the installation token failed ({e}); the current one lasts another {} s",
+                    current.expires - minted_at
+                );
+                current.due = minted_at + RETRY_SECS;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// When a token minted at `minted_at` that expires at `expires_at` is
-/// renewed: [`MARGIN_SECS`] before it expires, or with a quarter of its
-/// life left when that is shorter (a token GitHub made to last minutes).
-pub fn due_at(minted_at: u64, expires_at: Option<u64>) -> u64 {
-    let expires_at = expires_at.unwrap_or(minted_at + DOCUMENTED_LIFE_SECS);
-    let life = expires_at.saturating_sub(minted_at);
-    expires_at.saturating_sub(MARGIN_SECS.min(life / 4))
+/// The schedule of a token minted at `minted_at` (the runner's clock)
+/// that GitHub says expires at `expires_at` (GitHub's clock). Its life is
+/// what the two say, at most GitHub's documented hour: a runner whose
+/// clock is behind GitHub's would otherwise see a longer life and renew
+/// after the expiry. It is renewed `margin` before it expires, or halfway
+/// through its life when that is sooner (a token made to last minutes); a
+/// token whose life the clocks make nothing is renewed after
+/// a minute, not at every request.
+pub fn schedule(minted_at: u64, expires_at: Option<u64>, margin: u64) -> Schedule {
+    let life = expires_at
+        .map_or(DOCUMENTED_LIFE_SECS, |e| e.saturating_sub(minted_at))
+        .min(DOCUMENTED_LIFE_SECS);
+    if life == 0 {
+        return Schedule {
+            due: minted_at + 60,
+            expires: minted_at,
+        };
+    }
+    Schedule {
+        due: minted_at + life - margin.min(life / 2),
+        expires: minted_at + life,
+    }
 }
 
 /// `expires_at` as GitHub writes it (RFC 3339, `2026-11-25T19:00:00Z`), in
@@ -124,20 +197,23 @@ pub fn expiry(expires_at: Option<&str>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-    static CLOCK: AtomicU64 = AtomicU64::new(0);
-    fn clock() -> u64 {
-        CLOCK.load(Ordering::SeqCst)
-    }
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
     #[test]
-    fn an_hour_token_is_renewed_five_minutes_before_a_short_one_at_three_quarters() {
-        assert_eq!(due_at(1_000, Some(4_600)), 4_300);
-        assert_eq!(due_at(1_000, None), 4_300);
-        assert_eq!(due_at(1_000, Some(1_008)), 1_006);
-        // Already expired by the runner's clock: due at once.
-        assert_eq!(due_at(1_000, Some(900)), 900);
+    fn an_hour_token_is_renewed_before_its_margin_a_short_one_halfway() {
+        let at = |due, expires| Schedule { due, expires };
+        assert_eq!(schedule(1_000, Some(4_600), 300), at(4_300, 4_600));
+        assert_eq!(schedule(1_000, None, 300), at(4_300, 4_600));
+        assert_eq!(schedule(1_000, Some(1_008), 300), at(1_004, 1_008));
+        // A client whose one request may take 20 minutes renews earlier.
+        assert_eq!(schedule(1_000, Some(4_600), 1_200), at(3_400, 4_600));
+        // The runner's clock 10 minutes behind GitHub's: the token still
+        // lasts an hour from its mint, not 70 minutes.
+        assert_eq!(schedule(1_000, Some(5_200), 300), at(4_300, 4_600));
+        // Already expired by the runner's clock: renewed after a minute,
+        // not at every request.
+        assert_eq!(schedule(1_000, Some(900), 300), at(1_060, 1_000));
     }
 
     #[test]
@@ -151,57 +227,121 @@ mod tests {
         assert_eq!(expiry(None), None);
     }
 
-    /// No mint while the token is fresh, one when it is due however many
-    /// requests ask at once, and the new token goes to the output layer
-    /// before it is used.
-    #[test]
-    fn a_token_is_minted_again_once_when_due_and_handed_to_the_mask() {
-        static MINTS: AtomicUsize = AtomicUsize::new(0);
-        let masked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let seen = masked.clone();
-        let mint: Mint = Arc::new(|| {
-            Box::pin(async {
-                let n = MINTS.fetch_add(1, Ordering::SeqCst) + 1;
+    struct Harness {
+        rt: tokio::runtime::Runtime,
+        renewal: Arc<Renewal>,
+        mints: Arc<AtomicUsize>,
+        masked: Arc<Mutex<Vec<String>>>,
+        installed: Arc<Mutex<Vec<String>>>,
+    }
+
+    /// A renewal of `ghs_1` (an hour, minted at `start` by `clock`) whose
+    /// mints count up, or fail while `failing` is set.
+    fn harness(clock: fn() -> u64, start: u64, failing: &'static AtomicBool) -> Harness {
+        let mints = Arc::new(AtomicUsize::new(1));
+        let masked = Arc::new(Mutex::new(Vec::<String>::new()));
+        let n = mints.clone();
+        let mint: Mint = Arc::new(move || {
+            let n = n.clone();
+            Box::pin(async move {
                 tokio::task::yield_now().await;
+                if failing.load(Ordering::SeqCst) {
+                    return Err(GitHubError::Setup("GitHub is down".into()));
+                }
+                let k = n.fetch_add(1, Ordering::SeqCst) + 1;
                 Ok(Minted {
-                    token: Token::new(format!("ghs_{n}")).unwrap(),
+                    token: Token::new(format!("ghs_{k}")).unwrap(),
                     expires_at: Some(clock() + 3600),
                 })
             })
         });
+        let seen = masked.clone();
         let on: OnCredential = Arc::new(move |t: &Token| {
             seen.lock().unwrap().push(t.expose().to_string());
         });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        CLOCK.store(10_000, Ordering::SeqCst);
         let first = Minted {
             token: Token::new("ghs_1".into()).unwrap(),
-            expires_at: Some(10_000 + 3600),
+            expires_at: Some(start + 3600),
         };
-        MINTS.store(1, Ordering::SeqCst);
-        let renewal = Renewal::with_clock(&first, 10_000, mint, on, clock);
+        Harness {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            renewal: Arc::new(Renewal::with_clock(&first, start, mint, on, clock)),
+            mints,
+            masked,
+            installed: Arc::default(),
+        }
+    }
+
+    impl Harness {
+        /// `n` requests at once; what each installed.
+        fn requests(&self, n: usize) -> Vec<Result<(), String>> {
+            self.rt.block_on(async {
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| {
+                        let r = self.renewal.clone();
+                        let installed = self.installed.clone();
+                        tokio::spawn(async move {
+                            r.renew_if_due(|t| {
+                                installed.lock().unwrap().push(t.expose().to_string());
+                                Ok(())
+                            })
+                            .await
+                            .map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                for t in tasks {
+                    out.push(t.await.unwrap());
+                }
+                out
+            })
+        }
+    }
+
+    /// No mint while the token is fresh, one when it is due however many
+    /// requests ask at once, and the new token is masked and installed
+    /// before any of them goes on.
+    #[test]
+    fn a_token_is_minted_again_once_when_due_masked_and_installed() {
+        static CLOCK: AtomicU64 = AtomicU64::new(10_000);
+        static FAILING: AtomicBool = AtomicBool::new(false);
+        let h = harness(|| CLOCK.load(Ordering::SeqCst), 10_000, &FAILING);
         CLOCK.store(10_000 + 3600 - 301, Ordering::SeqCst);
-        assert!(rt.block_on(renewal.fresh()).unwrap().is_none());
+        assert!(h.requests(1).iter().all(Result::is_ok));
+        assert_eq!(h.mints.load(Ordering::SeqCst), 1);
         CLOCK.store(10_000 + 3600 - 300, Ordering::SeqCst);
-        let renewal = Arc::new(renewal);
-        let asked: Vec<Option<String>> = rt.block_on(async {
-            let tasks: Vec<_> = (0..4)
-                .map(|_| {
-                    let r = renewal.clone();
-                    tokio::spawn(async move { r.fresh().await.unwrap() })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap().map(|t| t.expose().to_string()));
-            }
-            out
-        });
-        assert_eq!(MINTS.load(Ordering::SeqCst), 2, "{asked:?}");
-        assert_eq!(asked.iter().flatten().collect::<Vec<_>>(), ["ghs_2"]);
-        assert_eq!(*masked.lock().unwrap(), ["ghs_2"]);
+        assert!(h.requests(4).iter().all(Result::is_ok));
+        assert_eq!(h.mints.load(Ordering::SeqCst), 2);
+        assert_eq!(*h.installed.lock().unwrap(), ["ghs_2"]);
+        assert_eq!(*h.masked.lock().unwrap(), ["ghs_2"]);
+    }
+
+    /// A mint that fails while the token still works fails no request: it
+    /// is tried again 30 s later; once the token has expired, the failure
+    /// is the request's.
+    #[test]
+    fn a_failed_renewal_keeps_the_working_token_until_it_expires() {
+        static CLOCK: AtomicU64 = AtomicU64::new(20_000);
+        static FAILING: AtomicBool = AtomicBool::new(true);
+        let h = harness(|| CLOCK.load(Ordering::SeqCst), 20_000, &FAILING);
+        CLOCK.store(20_000 + 3600 - 300, Ordering::SeqCst);
+        assert!(h.requests(1).iter().all(Result::is_ok));
+        let after = h.rt.block_on(h.renewal.schedule());
+        assert_eq!(after.due, 20_000 + 3600 - 300 + RETRY_SECS);
+        CLOCK.store(20_000 + 3600 - 20, Ordering::SeqCst);
+        let failed = h.requests(1);
+        assert!(
+            failed[0]
+                .as_ref()
+                .is_err_and(|e| e.contains("GitHub is down")),
+            "{failed:?}"
+        );
+        FAILING.store(false, Ordering::SeqCst);
+        assert!(h.requests(1).iter().all(Result::is_ok));
+        assert_eq!(*h.installed.lock().unwrap(), ["ghs_2"]);
     }
 }

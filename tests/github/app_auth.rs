@@ -188,11 +188,11 @@ fn a_job_gets_a_token_for_its_customer_only() {
 
 /// GitHub's installation tokens expire an hour after they are minted, and
 /// a job may outlast one (an apply of more than an hour). Here the fake's
-/// tokens last 4 s and the plan's Terraform takes 6 s: the job reads and
-/// marks the commit with its first token, renews it before the writes
-/// after the plan (the same repository and permissions), masks the new
-/// one, and no request carries an expired token (the fake would answer
-/// 401 and record it). Without the renewal the comment is refused.
+/// tokens last 4 s and the plan's Terraform takes 6 s: the job starts with
+/// its first token, renews it before the requests after the plan (the
+/// same repository and permissions), masks every new one, and no request
+/// carries an expired token (the fake would answer 401 and record it).
+/// Without the renewal the comment is refused.
 #[test]
 fn a_job_that_outlasts_its_installation_token_renews_it_first() {
     let mut w = World::new();
@@ -207,8 +207,12 @@ fn a_job_that_outlasts_its_installation_token_renews_it_first() {
     ok(&out);
     assert!(w.gh.violations().is_empty(), "{:?}", w.gh.violations());
 
+    // At least one renewal (the first token cannot outlive the plan; a
+    // busy machine may renew once more), each token for acme only with
+    // the plan's permissions; no request carried an expired one (the fake
+    // records that as a violation, checked above).
     let minted = w.gh.minted_tokens();
-    assert_eq!(minted.len(), 2, "{minted:?}");
+    assert!(minted.len() >= 2, "{minted:?}");
     for t in &minted {
         assert_eq!(t.repos, [ACME.to_ascii_lowercase()]);
         assert_eq!(
@@ -216,8 +220,6 @@ fn a_job_that_outlasts_its_installation_token_renews_it_first() {
             json!({ "contents": "read", "statuses": "write", "pull_requests": "write" })
         );
     }
-    // The first token before the plan, the second after it: the comment
-    // and the final status carry the renewed one.
     let used: Vec<(String, String, String)> =
         w.gh.requests()
             .iter()
@@ -227,18 +229,16 @@ fn a_job_that_outlasts_its_installation_token_renews_it_first() {
                 (r.method.clone(), r.path.clone(), token)
             })
             .collect();
-    let first = used
-        .iter()
-        .position(|(_, _, t)| *t == minted[1].token)
-        .unwrap_or_else(|| panic!("the renewed token was never used: {used:?}"));
-    assert!(first > 0, "{used:?}");
     assert!(
-        used[..first].iter().all(|(_, _, t)| *t == minted[0].token),
+        used.iter()
+            .all(|(_, _, t)| minted.iter().any(|m| m.token == *t)),
         "{used:?}"
     );
-    assert!(
-        used[first..].iter().all(|(_, _, t)| *t == minted[1].token),
-        "{used:?}"
+    assert_eq!(used[0].2, minted[0].token, "{used:?}");
+    let last = &used.last().expect("requests after the plan").2;
+    assert_ne!(
+        *last, minted[0].token,
+        "the first token outlived the plan: {used:?}"
     );
     assert!(w
         .gh
