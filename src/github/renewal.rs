@@ -62,9 +62,9 @@ pub type OnCredential = Arc<dyn Fn(&Token) + Send + Sync>;
 pub struct Renewal {
     mint: Mint,
     on_credential: OnCredential,
-    /// When the current token is renewed, and when it expires, by the
-    /// runner's clock.
-    schedule: tokio::sync::Mutex<Schedule>,
+    /// The current token's mint and expiry; its schedule is derived from
+    /// them with the margin at each check.
+    current: tokio::sync::Mutex<Current>,
     /// How long before the expiry a token is renewed at least: more than
     /// one request of the client may take with its retries and waits (a
     /// token checked before a request's first attempt is the one its
@@ -80,6 +80,25 @@ pub struct Renewal {
 pub struct Schedule {
     pub due: u64,
     pub expires: u64,
+}
+
+/// The current token: when it was minted (the runner's clock), when
+/// GitHub says it expires, and, after a failed renewal, when to try again.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    minted_at: u64,
+    expires_at: Option<u64>,
+    retry_at: Option<u64>,
+}
+
+impl Current {
+    fn schedule(&self, margin: u64) -> Schedule {
+        let s = schedule(self.minted_at, self.expires_at, margin);
+        Schedule {
+            due: self.retry_at.unwrap_or(s.due),
+            ..s
+        }
+    }
 }
 
 impl std::fmt::Debug for Renewal {
@@ -109,7 +128,11 @@ impl Renewal {
         Renewal {
             mint,
             on_credential,
-            schedule: tokio::sync::Mutex::new(schedule(minted_at, first.expires_at, MARGIN_SECS)),
+            current: tokio::sync::Mutex::new(Current {
+                minted_at,
+                expires_at: first.expires_at,
+                retry_at: None,
+            }),
             margin: MARGIN_SECS,
             now,
         }
@@ -125,7 +148,7 @@ impl Renewal {
     /// When the current token is due and expires.
     #[cfg(test)]
     async fn schedule(&self) -> Schedule {
-        *self.schedule.lock().await
+        self.current.lock().await.schedule(self.margin)
     }
 
     /// Mints a new token when the current one is due and hands it to
@@ -138,24 +161,29 @@ impl Renewal {
         &self,
         install: impl FnOnce(&Token) -> Result<(), GitHubError>,
     ) -> Result<(), GitHubError> {
-        let mut current = self.schedule.lock().await;
-        let minted_at = (self.now)();
-        if minted_at < current.due {
+        let mut current = self.current.lock().await;
+        let now = (self.now)();
+        let schedule = current.schedule(self.margin);
+        if now < schedule.due {
             return Ok(());
         }
         match (self.mint)().await {
             Ok(minted) => {
                 (self.on_credential)(&minted.token);
                 install(&minted.token)?;
-                *current = schedule(minted_at, minted.expires_at, self.margin);
+                *current = Current {
+                    minted_at: now,
+                    expires_at: minted.expires_at,
+                    retry_at: None,
+                };
                 Ok(())
             }
-            Err(e) if minted_at + RETRY_SECS < current.expires => {
+            Err(e) if now + RETRY_SECS < schedule.expires => {
                 tracing::warn!(
                     "renewing the installation token failed ({e}); the current one lasts another {} s",
-                    current.expires - minted_at
+                    schedule.expires - now
                 );
-                current.due = minted_at + RETRY_SECS;
+                current.retry_at = Some(now + RETRY_SECS);
                 Ok(())
             }
             Err(e) => Err(e),
@@ -343,5 +371,40 @@ mod tests {
         FAILING.store(false, Ordering::SeqCst);
         assert!(h.requests(1).iter().all(Result::is_ok));
         assert_eq!(*h.installed.lock().unwrap(), ["ghs_2"]);
+    }
+
+    /// The client's margin counts for the first token too: one whose
+    /// requests may take 20 minutes renews it 20 minutes before it expires.
+    #[test]
+    fn the_first_token_is_renewed_with_the_clients_margin() {
+        static CLOCK: AtomicU64 = AtomicU64::new(30_000);
+        let first = Minted {
+            token: Token::new("ghs_1".into()).unwrap(),
+            expires_at: Some(30_000 + 3600),
+        };
+        let mint: Mint = Arc::new(|| {
+            Box::pin(async {
+                Ok(Minted {
+                    token: Token::new("ghs_2".into()).unwrap(),
+                    expires_at: Some(CLOCK.load(Ordering::SeqCst) + 3600),
+                })
+            })
+        });
+        let renewal = Renewal::with_clock(&first, 30_000, mint, Arc::new(|_: &Token| {}), || {
+            CLOCK.load(Ordering::SeqCst)
+        })
+        .with_margin(1_200);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(renewal.schedule()).due, 30_000 + 3600 - 1_200);
+        CLOCK.store(30_000 + 3600 - 1_200, Ordering::SeqCst);
+        let mut installed = Vec::new();
+        rt.block_on(renewal.renew_if_due(|t| {
+            installed.push(t.expose().to_string());
+            Ok(())
+        }))
+        .unwrap();
+        assert_eq!(installed, ["ghs_2"]);
     }
 }
