@@ -280,12 +280,13 @@ pub struct Installed {
 }
 
 /// The unpacked mirror at `<dir>/mirror` and the CLI config at
-/// `<dir>/fakecloud.tfrc`.
+/// `<dir>/fakecloud.tfrc`; git ignores `dir` ([`ignore_in_git`]).
 pub fn install(dir: &Path) -> Installed {
     let mirror = dir.join("mirror");
     write_unpacked_mirror(&mirror);
     let cli_config = dir.join("fakecloud.tfrc");
     write_cli_config(&cli_config, &mirror);
+    ignore_in_git(dir);
     Installed { mirror, cli_config }
 }
 
@@ -295,7 +296,20 @@ pub fn install_packed(dir: &Path) -> Installed {
     write_packed_mirror(&mirror);
     let cli_config = dir.join("fakecloud.tfrc");
     write_cli_config(&cli_config, &mirror);
+    ignore_in_git(dir);
     Installed { mirror, cli_config }
+}
+
+/// A `.gitignore` that ignores all of `dir`, itself included. Tests install
+/// the provider inside the fixture whose root they `git add -A`; there, git
+/// compressed the 16 MB binary into every such repository.
+fn ignore_in_git(dir: &Path) {
+    let path = dir.join(".gitignore");
+    std::fs::write(
+        &path,
+        "# The test cloud's provider and its CLI config (tests/support/fakecloud.rs).\n*\n",
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// `terraform` in `workdir` with the installed provider, in automation mode
