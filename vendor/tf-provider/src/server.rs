@@ -299,8 +299,11 @@ fn listen(
     listener.set_nonblocking(true)?;
     let endpoint = listener.local_addr()?.to_string();
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    // Best effort: a connection whose option cannot be set is still served.
     let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |conn| {
-        conn.and_then(|stream| stream.set_nodelay(true).map(|()| stream))
+        conn.inspect(|stream| {
+            let _ = stream.set_nodelay(true);
+        })
     });
     Ok((incoming, endpoint))
 }
