@@ -293,18 +293,17 @@ pub struct Installed {
 /// The unpacked mirror at `<dir>/mirror` and the CLI config at
 /// `<dir>/fakecloud.tfrc`; git ignores `dir` ([`ignore_in_git`]).
 pub fn install(dir: &Path) -> Installed {
-    let mirror = dir.join("mirror");
-    write_unpacked_mirror(&mirror);
-    let cli_config = dir.join("fakecloud.tfrc");
-    write_cli_config(&cli_config, &mirror);
-    ignore_in_git(dir);
-    Installed { mirror, cli_config }
+    install_with(dir, write_unpacked_mirror)
 }
 
 /// As [`install`], with the packed (zip) mirror.
 pub fn install_packed(dir: &Path) -> Installed {
+    install_with(dir, write_packed_mirror)
+}
+
+fn install_with(dir: &Path, write_mirror: fn(&Path) -> PathBuf) -> Installed {
     let mirror = dir.join("mirror");
-    write_packed_mirror(&mirror);
+    write_mirror(&mirror);
     let cli_config = dir.join("fakecloud.tfrc");
     write_cli_config(&cli_config, &mirror);
     ignore_in_git(dir);
