@@ -176,6 +176,14 @@ fn zip(exe: &Path) -> Vec<u8> {
     std::fs::read(dir.path().join("out.zip")).unwrap()
 }
 
+/// A script in `dir` that reports `fleetform <version>` as the binary
+/// does, to be packed in place of it (`tar_xz` names it `fleetform`).
+fn stand_in(dir: &Path, version: &str) -> PathBuf {
+    let path = dir.join(format!("fleetform-{version}"));
+    std::fs::write(&path, format!("#!/bin/sh\necho 'fleetform {version}'\n")).unwrap();
+    path
+}
+
 fn linux_release() -> &'static [u8] {
     static A: OnceLock<Vec<u8>> = OnceLock::new();
     A.get_or_init(|| tar_xz(LINUX_X64, binary(), true))
@@ -538,10 +546,8 @@ fn the_archive_must_have_cargo_dists_layout_and_version() {
     // a stand-in spares packing the 52 MB debug binary once more: 4.6 s of
     // xz).
     let asset = linux_asset();
-    let right_dir = tempfile::tempdir().unwrap();
-    let right = right_dir.path().join("fleetform");
-    std::fs::write(&right, format!("#!/bin/sh\necho 'fleetform {VERSION}'\n")).unwrap();
-    let flat = tar_xz(LINUX_X64, &right, false);
+    let stand_ins = tempfile::tempdir().unwrap();
+    let flat = tar_xz(LINUX_X64, &stand_in(stand_ins.path(), VERSION), false);
     let server = release_server(&asset, &flat, "/dl");
     let mut r = Runner::new();
     r.checksums(VERSION, &[(sha256(&flat), &asset)]);
@@ -556,10 +562,7 @@ fn the_archive_must_have_cargo_dists_layout_and_version() {
     assert!(!r.tool_cache.join("fleetform").exists() && r.path_entries().is_empty());
 
     // A binary of another version.
-    let stub_dir = tempfile::tempdir().unwrap();
-    let stub = stub_dir.path().join("fleetform");
-    std::fs::write(&stub, "#!/bin/sh\necho 'fleetform 0.0.1'\n").unwrap();
-    let other = tar_xz(LINUX_X64, &stub, true);
+    let other = tar_xz(LINUX_X64, &stand_in(stand_ins.path(), "0.0.1"), true);
     let server = release_server(&asset, &other, "/dl");
     let mut r = Runner::new();
     r.checksums(VERSION, &[(sha256(&other), &asset)]);
