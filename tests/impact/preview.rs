@@ -56,7 +56,10 @@ fn a_removed_key_is_traced_to_the_base_file_at_its_commit() {
             "{v}"
         );
     }
-    assert!(!stdout(&out).contains("/tmp"), "{}", stdout(&out));
+    // No path of the scratch the checkout is in (TMPDIR: not always /tmp).
+    let scratch = std::env::temp_dir().to_string_lossy().into_owned();
+    assert!(fx.root().starts_with(&scratch), "{}", fx.root().display());
+    assert!(!stdout(&out).contains(&scratch), "{}", stdout(&out));
 }
 
 /// The head the comment names is the pull request's commit (`--sha`),
