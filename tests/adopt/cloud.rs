@@ -28,15 +28,18 @@ echo "fakecloud_bucket.logs bucket-$p-logs"
 "##;
 
 /// `n` customers in staging whose objects exist, unknown to any state.
+/// (A copy of the world made once per test process.)
 pub(crate) fn fleet_made_outside(n: usize) -> World {
-    let w = World::with(n, ENV);
-    w.expect(0, &["plan", "--all", "--env", ENV]);
-    for i in 1..=n {
-        w.expect(0, &["apply", "--customer", &slug(i), "--env", ENV]);
-    }
-    std::fs::remove_dir_all(w.fx.path("manager/.fleetform/state")).unwrap();
-    std::fs::remove_dir_all(w.fx.path("manager/.fleetform/out")).unwrap();
-    w
+    World::copied(&format!("{n} made outside"), || {
+        let w = World::with(n, ENV);
+        w.expect(0, &["plan", "--all", "--env", ENV]);
+        for i in 1..=n {
+            w.expect(0, &["apply", "--customer", &slug(i), "--env", ENV]);
+        }
+        std::fs::remove_dir_all(w.fx.path("manager/.fleetform/state")).unwrap();
+        std::fs::remove_dir_all(w.fx.path("manager/.fleetform/out")).unwrap();
+        w
+    })
 }
 
 /// The mapping of customer `c`: each of its objects by its address, from

@@ -21,10 +21,7 @@ pub(crate) const MODULE: &str = "manager/terraform/main.tf";
 
 /// One customer (c01) in staging, planned and applied.
 pub(crate) fn applied() -> World {
-    let w = World::with(1, ENV);
-    w.expect(0, &["plan", "--customer", "c01", "--env", ENV]);
-    w.expect(0, &["apply", "--customer", "c01", "--env", ENV]);
-    w
+    World::applied(1, ENV)
 }
 
 /// Plans c01 and returns its summary.

@@ -36,11 +36,7 @@ const NOW: u64 = 1_795_521_600;
 /// versioning switched off, c01's and c03's networks given 9 zones.
 /// Returns the world, its fake GitHub and the cloud file as applied.
 fn drifted() -> (World, FakeGitHub, String) {
-    let w = World::with(3, "staging");
-    for c in ["c01", "c02", "c03"] {
-        w.expect(0, &["plan", "--customer", c, "--env", "staging"]);
-        w.expect(0, &["apply", "--customer", c, "--env", "staging"]);
-    }
+    let w = World::applied(3, "staging");
     let gh = w.operators_on_github();
     w.fx.append("manager/fleetform.yml", DRIFT);
     let applied = std::fs::read_to_string(&w.cloud_file).unwrap();

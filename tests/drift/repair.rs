@@ -26,11 +26,7 @@ drift:
 /// buckets lose their versioning (an in-place change) and c03's network
 /// is deleted (its repair creates it again).
 fn drifted() -> World {
-    let w = World::with(3, "staging");
-    for c in ["c01", "c02", "c03"] {
-        w.expect(0, &["plan", "--customer", c, "--env", "staging"]);
-        w.expect(0, &["apply", "--customer", c, "--env", "staging"]);
-    }
+    let w = World::applied(3, "staging");
     w.fx.append("manager/fleetform.yml", POLICY);
     fakecloud::versioning_off(&w.cloud_file, "c01");
     fakecloud::versioning_off(&w.cloud_file, "c02");

@@ -15,6 +15,10 @@ use crate::support::rollout_world::World;
 
 /// c01 in staging and production, both applied, then revoked.
 pub fn revoked() -> World {
+    World::copied("offboard::revoked", made_and_revoked)
+}
+
+fn made_and_revoked() -> World {
     let w = World::with(1, "staging");
     let reg = w.fx.read("manager/customers.yml");
     w.fx.write(
