@@ -30,7 +30,7 @@ echo "fakecloud_bucket.logs bucket-$p-logs"
 /// `n` customers in staging whose objects exist, unknown to any state.
 /// (A copy of the world made once per test process.)
 pub(crate) fn fleet_made_outside(n: usize) -> World {
-    World::copied(&format!("{n} made outside"), || {
+    World::copied(&format!("{n} made outside"), ENV, || {
         let w = World::with(n, ENV);
         w.expect(0, &["plan", "--all", "--env", ENV]);
         for i in 1..=n {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod copies;
 mod run;
 mod step_script;
 pub mod workflow;

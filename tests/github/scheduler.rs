@@ -16,9 +16,12 @@ use world::{World, MANAGER};
 /// with edits not applied yet (no drift in the cloud, exit 0: issue #52),
 /// each with its drift issue.
 fn two_drifted() -> World {
-    let w = World::new();
+    let w = World::copied("acme and globex applied in staging", |fx| {
+        for customer in ["acme", "globex"] {
+            common::apply_locally(fx, customer, "staging");
+        }
+    });
     for customer in ["acme", "globex"] {
-        common::apply_locally(&w.fx, customer, "staging");
         let file = format!("customers/{customer}/infra/variables.yml");
         let v = w.fx.read(&file);
         let changed = v

@@ -15,7 +15,7 @@ use crate::support::rollout_world::World;
 
 /// c01 in staging and production, both applied, then revoked.
 pub fn revoked() -> World {
-    World::copied("offboard::revoked", made_and_revoked)
+    World::copied("offboard::revoked", "staging", made_and_revoked)
 }
 
 fn made_and_revoked() -> World {

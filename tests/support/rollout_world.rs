@@ -9,9 +9,7 @@
 //! Terraform runs twenty took (see README, *Testing*).
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -100,7 +98,7 @@ impl World {
     /// `n` customers in `env`, each planned and applied ([`World::with`]):
     /// a copy of the world made once per test process.
     pub fn applied(n: usize, env: &'static str) -> World {
-        World::copied(&format!("applied {n} in {env}"), || {
+        World::copied(&format!("applied {n} in {env}"), env, || {
             let w = World::with(n, env);
             for i in 1..=n {
                 let c = slug(i);
@@ -111,17 +109,28 @@ impl World {
         })
     }
 
-    /// A copy of the world `make` makes, made once per test process under
-    /// `key` and copied for each test that asks: the tests of a family
-    /// share its set-up's Terraform runs, and none sees another's changes.
-    /// `make` must not start servers or set [`World::env`] (a copy has
-    /// neither); the test cloud's mirror is installed again in each copy.
-    pub fn copied(key: &str, make: impl FnOnce() -> World) -> World {
-        let cell = {
-            let mut made = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(made.entry(key.to_string()).or_default())
-        };
-        cell.get_or_init(|| Template::keep(make())).copy()
+    /// A copy of the world `make` makes in `env`, made once per test
+    /// process under `key` ([`Fixture::copied`]), with the test cloud
+    /// installed again. `make` must not start servers or set
+    /// [`World::env`] (a copy has neither).
+    pub fn copied(key: &str, env: &'static str, make: impl FnOnce() -> World) -> World {
+        let fx = Fixture::copied(key, || {
+            let w = make();
+            assert_eq!(w.env_name, env, "{key}: the world's environment");
+            assert!(
+                w.env.is_empty(),
+                "{key}: a copied world has no environment of its own: set it on the copy"
+            );
+            w.fx
+        });
+        let installed = fakecloud::install(&fx.path("fakecloud"));
+        World {
+            cli_config: installed.cli_config,
+            cloud_file: fx.path("cloud.json"),
+            fx,
+            env_name: env,
+            env: Vec::new(),
+        }
     }
 
     /// Commits a change of the environment's defaults.
@@ -408,88 +417,4 @@ impl World {
         self.env.retain(|(k, _)| *k != key);
         self.env.push((key, value.to_string()));
     }
-}
-
-/// The worlds [`World::copied`] made, by key.
-static TEMPLATES: Mutex<BTreeMap<String, Arc<OnceLock<Template>>>> = Mutex::new(BTreeMap::new());
-
-/// A world kept for copying: its folder (removed when the test process
-/// exits) and the environment its change is in.
-struct Template {
-    root: PathBuf,
-    env_name: &'static str,
-}
-
-impl Template {
-    fn keep(w: World) -> Template {
-        assert!(
-            w.env.is_empty(),
-            "a copied world has no environment of its own: set it on the copy"
-        );
-        let root = w.fx.dir.keep();
-        remove_at_exit(root.clone());
-        Template {
-            root,
-            env_name: w.env_name,
-        }
-    }
-
-    fn copy(&self) -> World {
-        let fx = Fixture {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        // Git, the state, the records and the cloud file; not the test
-        // cloud's mirror (the provider, 11 MB), installed again instead.
-        let mirror = self.root.join("fakecloud/mirror");
-        copy_all(&self.root, fx.root(), &mirror);
-        let installed = fakecloud::install(&fx.path("fakecloud"));
-        World {
-            cli_config: installed.cli_config,
-            cloud_file: fx.path("cloud.json"),
-            fx,
-            env_name: self.env_name,
-            env: Vec::new(),
-        }
-    }
-}
-
-/// Copies the tree at `from` into `to`, all but `skip`.
-fn copy_all(from: &Path, to: &Path, skip: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
-        let entry = entry.unwrap();
-        let (src, dest) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().unwrap();
-        if src == skip {
-            continue;
-        } else if kind.is_dir() {
-            copy_all(&src, &dest, skip);
-        } else if kind.is_symlink() {
-            let target = std::fs::read_link(&src).unwrap();
-            std::os::unix::fs::symlink(target, &dest).unwrap();
-        } else {
-            std::fs::copy(&src, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
-        }
-    }
-}
-
-/// The kept worlds' folders, removed when the test process exits (libtest
-/// returns from main or calls `exit`; both run the C library's exit
-/// handlers).
-fn remove_at_exit(root: PathBuf) {
-    static KEPT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    extern "C" fn remove_kept() {
-        let kept = std::mem::take(&mut *KEPT.lock().unwrap_or_else(|e| e.into_inner()));
-        for root in kept {
-            let _ = std::fs::remove_dir_all(root);
-        }
-    }
-    KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(root);
-    REGISTERED.call_once(|| {
-        // SAFETY: registers a function without arguments that only removes
-        // folders; it runs once, at exit.
-        let rc = unsafe { libc::atexit(remove_kept) };
-        assert_eq!(rc, 0, "atexit");
-    });
 }

@@ -38,8 +38,26 @@ impl World {
     }
 
     pub fn with_github(gh: FakeGitHub) -> World {
+        Self::seeded(gh, Fixture::new())
+    }
+
+    /// A world whose fixture is a copy of the examples after `make` ran on
+    /// them, made once per test process under `key`
+    /// ([`Fixture::copied`]); `make` changes no file the fake GitHub is
+    /// seeded with (applies write state only).
+    pub fn copied(key: &str, make: impl FnOnce(&Fixture)) -> World {
+        let fx = Fixture::copied(key, || {
+            let fx = Fixture::new();
+            make(&fx);
+            fx
+        });
+        Self::seeded(FakeGitHub::start(), fx)
+    }
+
+    /// `fx` with `gh` seeded from it: the manager's schema and registry,
+    /// and the example customers' repos.
+    fn seeded(gh: FakeGitHub, fx: Fixture) -> World {
         require_terraform();
-        let fx = Fixture::new();
         gh.add_repo(MANAGER);
         gh.commit(
             MANAGER,
