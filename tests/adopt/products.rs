@@ -104,11 +104,7 @@ fn apply(p: &Products, product: &str, digest: &str) {
 
 #[test]
 fn each_product_pair_is_adopted_on_its_own_and_status_and_the_dashboard_show_it() {
-    let p = Products::new();
-    p.plan_all();
-    common::assert_ok(&p.apply("acme", "network", "staging"));
-    p.plan_all();
-    common::assert_ok(&p.apply("acme", "app", "staging"));
+    let p = Products::app_applied();
     // The objects stay; no state knows them.
     for dir in [".fleetform/state", ".fleetform/out"] {
         std::fs::remove_dir_all(p.manager().join(dir)).unwrap();

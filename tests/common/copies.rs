@@ -17,6 +17,11 @@ impl Fixture {
     /// copied (git, state, records, the test cloud's file) but the test
     /// cloud's mirror, `fakecloud/mirror` (the provider, 11 MB): a copy
     /// that runs Terraform on the test cloud installs it again.
+    ///
+    /// A plan made by `make` and applied in a copy would change the kept
+    /// folder's state, not the copy's: Terraform applies a saved plan to
+    /// the backend the plan names (the local state's absolute path). So
+    /// `make` applies what it plans, and a test plans before it applies.
     pub fn copied(key: &str, make: impl FnOnce() -> Fixture) -> Fixture {
         let cell = {
             let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());

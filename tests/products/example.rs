@@ -32,6 +32,48 @@ impl Products {
         }
     }
 
+    /// A copy of the products world `make` makes, made once per test
+    /// process under `key` ([`Fixture::copied`]), with the test cloud
+    /// installed again.
+    fn copied(key: &str, make: impl FnOnce() -> Products) -> Products {
+        let fx = Fixture::copied(key, || make().fx);
+        let installed = fakecloud::install(&fx.path("fakecloud"));
+        Products {
+            cli_config: installed.cli_config,
+            cloud_file: fx.path("cloud.json"),
+            fx,
+        }
+    }
+
+    /// The fleet planned, then acme's network applied in staging (a copy:
+    /// the other pairs' plans are the kept world's, so plan again before
+    /// applying one of them).
+    pub(crate) fn network_applied() -> Products {
+        Products::copied("products: acme's network applied", || {
+            let p = Products::new();
+            p.plan_all();
+            let out = p.apply("acme", "network", "staging");
+            common::assert_ok(&out);
+            assert!(
+                stdout(&out).contains("applied acme/network/staging"),
+                "{}",
+                stdout(&out)
+            );
+            p
+        })
+    }
+
+    /// After [`Products::network_applied`], the fleet planned again and
+    /// acme's app applied in staging (a copy).
+    pub(crate) fn app_applied() -> Products {
+        Products::copied("products: acme's network and app applied", || {
+            let p = Products::network_applied();
+            p.plan_all();
+            common::assert_ok(&p.apply("acme", "app", "staging"));
+            p
+        })
+    }
+
     pub(crate) fn manager(&self) -> PathBuf {
         self.fx.path("products/manager")
     }
@@ -155,16 +197,7 @@ fn customers_subscribe_to_different_products_and_the_app_waits_for_its_network()
 /// and each product keeps its own state.
 #[test]
 fn the_app_plans_and_applies_with_the_networks_outputs_in_its_own_state() {
-    let p = Products::new();
-    p.plan_all();
-    let out = p.apply("acme", "network", "staging");
-    common::assert_ok(&out);
-    assert!(
-        stdout(&out).contains("applied acme/network/staging"),
-        "{}",
-        stdout(&out)
-    );
-
+    let p = Products::network_applied();
     let rows = p.plan_all();
     let app = row(&rows, "acme", "app", "staging");
     assert_eq!(app["result"], "planned", "{app}");
@@ -239,11 +272,7 @@ fn the_app_plans_and_applies_with_the_networks_outputs_in_its_own_state() {
 /// the network is applied the app's old plan is refused.
 #[test]
 fn a_dependency_that_changes_outputs_makes_the_dependent_plan_again() {
-    let p = Products::new();
-    p.plan_all();
-    common::assert_ok(&p.apply("acme", "network", "staging"));
-    p.plan_all();
-    common::assert_ok(&p.apply("acme", "app", "staging"));
+    let p = Products::app_applied();
 
     // A new CIDR replaces the network: new id, new cidr.
     p.fx.write(
