@@ -38,6 +38,25 @@ impl Cloud {
         }
     }
 
+    /// The example fleet planned and applied on the test cloud: a copy of
+    /// the world made once per test process ([`Fixture::copied`]), with the
+    /// packed mirror installed again.
+    fn applied() -> Cloud {
+        let fx = Fixture::copied("cloud: the example fleet applied", || {
+            let cloud = Cloud::new();
+            common::assert_ok(&cloud.plan_all());
+            assert!(apply_fleet(&cloud, None).iter().all(|(_, _, ok)| *ok));
+            cloud.fx
+        });
+        let installed = fakecloud::install_packed(&fx.path("fakecloud"));
+        Cloud {
+            cli_config: installed.cli_config.clone(),
+            cloud_file: fx.path("cloud.json"),
+            fx,
+            installed,
+        }
+    }
+
     fn fleetform(&self) -> common::Run {
         common::Run::from(self.fx.fleetform())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -157,9 +176,7 @@ fn a_fleet_plans_and_applies_against_the_test_cloud_with_providers_installed_onc
 /// customer stays clean.
 #[test]
 fn drift_in_the_cloud_is_found() {
-    let cloud = Cloud::new();
-    common::assert_ok(&cloud.plan_all());
-    assert!(apply_fleet(&cloud, None).iter().all(|(_, _, ok)| *ok));
+    let cloud = Cloud::applied();
     // Someone resizes globex's staging network by hand, and deletes its bucket.
     fakecloud::edit_objects(&cloud.cloud_file, |objects| {
         let net = objects
@@ -235,9 +252,7 @@ fn one_failing_customer_does_not_stop_the_fleet() {
 /// comment names the replacements.
 #[test]
 fn gates_count_real_replacements() {
-    let cloud = Cloud::new();
-    common::assert_ok(&cloud.plan_all());
-    assert!(apply_fleet(&cloud, None).iter().all(|(_, _, ok)| *ok));
+    let cloud = Cloud::applied();
     let vars = cloud.fx.read("customers/acme/infra/variables.yml");
     let changed = change_cidr(&vars);
     cloud
