@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod copies;
+pub use copies::remove_at_exit;
 mod run;
 mod step_script;
 pub mod workflow;

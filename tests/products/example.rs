@@ -35,6 +35,7 @@ impl Products {
     /// A copy of the products world `make` makes, made once per test
     /// process under `key` ([`Fixture::copied`]), with the test cloud
     /// installed again.
+    #[track_caller]
     fn copied(key: &str, make: impl FnOnce() -> Products) -> Products {
         let fx = Fixture::copied(key, || make().fx);
         let installed = fakecloud::install(&fx.path("fakecloud"));

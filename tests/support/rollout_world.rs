@@ -113,6 +113,7 @@ impl World {
     /// process under `key` ([`Fixture::copied`]), with the test cloud
     /// installed again. `make` must not start servers or set
     /// [`World::env`] (a copy has neither).
+    #[track_caller]
     pub fn copied(key: &str, env: &'static str, make: impl FnOnce() -> World) -> World {
         let fx = Fixture::copied(key, || {
             let w = make();

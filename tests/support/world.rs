@@ -43,12 +43,19 @@ impl World {
 
     /// A world whose fixture is a copy of the examples after `make` ran on
     /// them, made once per test process under `key`
-    /// ([`Fixture::copied`]); `make` changes no file the fake GitHub is
-    /// seeded with (applies write state only).
+    /// ([`Fixture::copied`]); `make` must change no file the fake GitHub is
+    /// seeded with (applies write state only), as the fake is seeded from
+    /// the copy.
+    #[track_caller]
     pub fn copied(key: &str, make: impl FnOnce(&Fixture)) -> World {
         let fx = Fixture::copied(key, || {
             let fx = Fixture::new();
+            let seeds = seed_files(&fx);
             make(&fx);
+            assert!(
+                seeds == seed_files(&fx),
+                "{key}: the set-up changed a file the fake GitHub is seeded with"
+            );
             fx
         });
         Self::seeded(FakeGitHub::start(), fx)
@@ -58,31 +65,13 @@ impl World {
     /// and the example customers' repos.
     fn seeded(gh: FakeGitHub, fx: Fixture) -> World {
         require_terraform();
-        gh.add_repo(MANAGER);
-        gh.commit(
-            MANAGER,
-            "main",
-            &[
-                (
-                    "schema/variables.schema.json",
-                    &fx.read("manager/schema/variables.schema.json"),
-                ),
-                // The registry on the default branch: apply checks it again.
-                ("customers.yml", &fx.read("manager/customers.yml")),
-            ],
-        );
-        for (repo, dir) in [
-            (ACME, "acme"),
-            ("globex/globex-app", "globex"),
-            ("initech/tps-reports", "initech"),
-        ] {
-            gh.add_repo(repo);
-            let files = customer_files(&fx, dir);
+        for (repo, files) in seed_files(&fx) {
+            gh.add_repo(&repo);
             let refs: Vec<(&str, &str)> = files
                 .iter()
                 .map(|(p, c)| (p.as_str(), c.as_str()))
                 .collect();
-            gh.commit(repo, "main", &refs);
+            gh.commit(&repo, "main", &refs);
         }
         World {
             fx,
@@ -360,6 +349,31 @@ impl StepFiles {
     pub fn summary(&self) -> String {
         std::fs::read_to_string(&self.summary).unwrap()
     }
+}
+
+/// What a world's fake GitHub is seeded with, by repo: the manager's
+/// schema and registry (on the default branch: apply checks it again),
+/// and each example customer's files.
+fn seed_files(fx: &Fixture) -> Vec<(String, Vec<(String, String)>)> {
+    let manager = vec![
+        (
+            "schema/variables.schema.json".to_string(),
+            fx.read("manager/schema/variables.schema.json"),
+        ),
+        (
+            "customers.yml".to_string(),
+            fx.read("manager/customers.yml"),
+        ),
+    ];
+    let mut seeds = vec![(MANAGER.to_string(), manager)];
+    for (repo, dir) in [
+        (ACME, "acme"),
+        ("globex/globex-app", "globex"),
+        ("initech/tps-reports", "initech"),
+    ] {
+        seeds.push((repo.to_string(), customer_files(fx, dir)));
+    }
+    seeds
 }
 
 pub fn customer_files(fx: &Fixture, dir: &str) -> Vec<(String, String)> {
