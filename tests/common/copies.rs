@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::Location;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Fixture;
@@ -56,15 +56,7 @@ impl Fixture {
             dir: tempfile::tempdir().expect("tempdir"),
         };
         let skip: Vec<PathBuf> = LEFT_OUT.iter().map(|rel| root.join(rel)).collect();
-        copy_all(
-            root,
-            fx.root(),
-            &Copy {
-                root,
-                to: fx.root(),
-                skip: &skip,
-            },
-        );
+        super::copy_tree_with(root, fx.root(), |p| skip.iter().any(|s| s == p));
         fx
     }
 }
@@ -84,37 +76,6 @@ fn kept(key: &str, at: &'static Location<'static>) -> Arc<Kept> {
         entry.asked_at
     );
     Arc::clone(entry)
-}
-
-/// One copy: the kept folder, the copy's folder and what is left out.
-struct Copy<'a> {
-    root: &'a Path,
-    to: &'a Path,
-    skip: &'a [PathBuf],
-}
-
-/// Copies the folder `from` (inside the kept folder) to `to`.
-fn copy_all(from: &Path, to: &Path, copy: &Copy<'_>) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
-        let entry = entry.unwrap();
-        let (src, dest) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().unwrap();
-        if copy.skip.contains(&src) {
-            continue;
-        } else if kind.is_dir() {
-            copy_all(&src, &dest, copy);
-        } else if kind.is_symlink() {
-            let target = std::fs::read_link(&src).unwrap();
-            let target = match target.strip_prefix(copy.root) {
-                Ok(inside) => copy.to.join(inside),
-                Err(_) => target,
-            };
-            std::os::unix::fs::symlink(target, &dest).unwrap();
-        } else {
-            std::fs::copy(&src, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
-        }
-    }
 }
 
 /// Removes `root` when the test process exits (libtest returns from main
@@ -140,6 +101,7 @@ pub fn remove_at_exit(root: PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn made() -> Fixture {
         let fx = Fixture {

@@ -268,19 +268,39 @@ pub fn signed(d: &serde_json::Value) -> serde_json::Value {
     d
 }
 
+/// Copies the tree at `from` to `to`, but for `.fleetform` and
+/// `.terraform` folders.
 pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == ".fleetform" || name == ".terraform" {
-            continue;
-        }
-        let dest = to.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &dest);
+    copy_tree_with(from, to, |p| {
+        p.file_name()
+            .is_some_and(|n| n == ".fleetform" || n == ".terraform")
+    });
+}
+
+/// Copies the tree at `from` to `to`, leaving out every path inside `from`
+/// that `skip` names (and what is under it). A link is copied as a link;
+/// one into `from` points to the same place in `to`.
+pub fn copy_tree_with(from: &Path, to: &Path, skip: impl Fn(&Path) -> bool) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    let walk = walkdir::WalkDir::new(from)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !skip(e.path()));
+    for entry in walk {
+        let entry = entry.unwrap_or_else(|e| panic!("walking {}: {e}", from.display()));
+        let (src, kind) = (entry.path(), entry.file_type());
+        let dest = to.join(src.strip_prefix(from).expect("inside the walked tree"));
+        if kind.is_dir() {
+            std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(src).unwrap();
+            let target = match target.strip_prefix(from) {
+                Ok(inside) => to.join(inside),
+                Err(_) => target,
+            };
+            std::os::unix::fs::symlink(target, &dest).unwrap();
         } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
+            std::fs::copy(src, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
         }
     }
 }
