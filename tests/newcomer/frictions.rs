@@ -173,6 +173,7 @@ fn check_sh_names_every_missing_tool_up_front() {
         "python3",
         "script",
         "mdbook",
+        "rustc",
     ]
     .to_vec();
     // Only what the script runs before its checks: terraform (checked
@@ -201,6 +202,7 @@ fn check_sh_names_every_missing_tool_up_front() {
             "python3" => "python3-venv",
             "script" => "script:bsdutils",
             "mdbook" => "cargo install mdbook --locked --version",
+            "rustc" => "https://rustup.rs",
             t => t,
         };
         assert!(ci.contains(installed), ".ci/run does not install {tool}");
