@@ -92,8 +92,9 @@ need mdbook "the book (docs/): mdbook build and its link check" \
 # Clippy's driver, which lints the workspace's crates as the test build
 # compiles them (the step "clippy and the test build" below).
 need rustc "every build" "install Rust with rustup (https://rustup.rs)"
-clippy_driver="$(rustc --print sysroot 2>/dev/null || true)/bin/clippy-driver"
-if command -v rustc >/dev/null 2>&1 && [ ! -x "$clippy_driver" ]; then
+sysroot="$(rustc --print sysroot 2>/dev/null || true)"
+clippy_driver="$sysroot/bin/clippy-driver"
+if [ -n "$sysroot" ] && [ ! -x "$clippy_driver" ]; then
   echo "error: $clippy_driver is missing; the lints (clippy) need it." >&2
   echo "hint: rustup component add clippy" >&2
   missing=$((missing + 1))

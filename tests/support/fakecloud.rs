@@ -114,6 +114,9 @@ fn build_provider() -> PathBuf {
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target);
+    // tests/check.sh's RUSTC_WORKSPACE_WRAPPER and CLIPPY_ARGS (clippy's
+    // driver, under which its test build was made) are passed on: without
+    // them this build would compile the workspace's crates a second time.
     // What `cargo test` sets for the test process is no setting of the
     // user's, and build scripts watch some of it (ring reruns when
     // CARGO_MANIFEST_DIR changes): passed on, it would make this build, and
