@@ -240,13 +240,15 @@ step "cargo test"
 # every fresh clone). If a toolchain drops the flag, the run fails loudly.
 host="$(rustc -vV | sed -n 's/^host: //p')"
 runner_var="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUNNER"
-# Two test threads per core: many tests wait on timers, servers and child
-# processes, leaving a core idle with one thread per core. On two quiet
-# cores (the scratch below on tmpfs) the integration tests took 300 s with
-# four threads and 314 s with six, using 505 and 588 s of CPU; with
-# /tmp on disk, four threads took 338 s (two took 615 s, three 486 s with
-# the static build beside them). RUST_TEST_THREADS set outside wins.
-threads="${RUST_TEST_THREADS:-$((2 * $(nproc 2>/dev/null || echo 1)))}"
+# Four test threads per core: many tests wait on timers, servers and
+# child processes (the relay's durable-queue tests wait 14-30 s each on a
+# rate limit or a stale claim, and run side by side as their names sort
+# together), leaving cores idle with fewer threads. On two quiet cores
+# the integration tests kept the cores 90% busy with four threads (225 s,
+# idle for 25 s while the relay's tests waited) and 99% with eight (217 s;
+# 192 s in a later run); earlier, with /tmp on disk, four threads took
+# 338 s, two 615 s and three 486 s. RUST_TEST_THREADS set outside wins.
+threads="${RUST_TEST_THREADS:-$((4 * $(nproc 2>/dev/null || echo 1)))}"
 export RUST_TEST_THREADS="$threads"
 echo "test threads: $RUST_TEST_THREADS"
 test_log="$(mktemp)"

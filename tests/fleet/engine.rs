@@ -123,7 +123,10 @@ fn parallel_plans_share_the_cores() {
     let fx = Fixture::new();
     let (tf, calls) = common::recording_terraform(&fx, "echo \"$1$2 ${GOMAXPROCS-unset}\"");
     let run = |jobs: &str, gomaxprocs: Option<&str>| -> Vec<String> {
+        // The tests' environment sets GOMAXPROCS=1 (common::scrub): here
+        // it is the user's, or not set at all.
         let out = common::Run::from(fx.fleetform())
+            .env_remove("GOMAXPROCS")
             .env("FLEETFORM_TERRAFORM", &tf)
             .args(["plan", "--all", "--jobs", jobs, "-q"])
             .envs(gomaxprocs.map(|v| ("GOMAXPROCS", v)))
