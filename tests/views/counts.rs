@@ -9,7 +9,7 @@
 //! and headless Chromium, as GitHub and a browser show it.
 
 use crate::common;
-use crate::views::dashboard::{chromium, has, screenshot_at, Driver};
+use crate::views::dashboard::{chromium, has, Driver};
 
 use common::{assert_ok as ok, stdout, Fixture};
 use serde_json::Value;
@@ -247,7 +247,7 @@ const APPLIED: [u8; 3] = [0xe6, 0xf4, 0xea];
 /// view when it does, and the first cells' colours still show.
 #[test]
 fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
-    let browser = chromium();
+    let _ = chromium();
     let html = fleetform::report::dashboard::html(&every_state()).unwrap();
     // Words, not codes; no "drift: drift", no "0 d ago".
     for word in [
@@ -288,7 +288,8 @@ fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("grid.html");
     std::fs::write(&page, &html).unwrap();
-    let (_, _, desk) = screenshot_at(&browser, &page, "#grid", dir.path(), (1280, 900));
+    let shots = Driver::for_screenshots();
+    let (_, _, desk) = shots.screenshot(&page, "#grid", (1280, 900));
     for (name, rgb) in [
         ("failed", FAILED),
         ("drifted", DRIFTED),
@@ -299,7 +300,8 @@ fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
     ] {
         assert!(has(&desk, rgb) > 1000, "{name}'s colour shows at 1280 px");
     }
-    let (w, _, phone) = screenshot_at(&browser, &page, "#grid", dir.path(), (390, 844));
+    let (w, _, phone) = shots.screenshot(&page, "#grid", (390, 844));
+    drop(shots);
     assert_eq!(w, 390);
     assert!(has(&phone, FAILED) > 500, "the worst cell shows on a phone");
 
@@ -448,7 +450,8 @@ fn doctor_summary_puts_the_tally_and_the_failures_first() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("doctor.html");
     std::fs::write(&page, &html).unwrap();
-    let (_, _, shot) = screenshot_at(&chromium(), &page, "", dir.path(), (1280, 700));
+    let _ = chromium();
+    let (_, _, shot) = Driver::for_screenshots().screenshot(&page, "", (1280, 700));
     assert!(
         has(&shot, CODE) > 200,
         "the failures' code spans are on the first screen"
@@ -519,7 +522,8 @@ fn a_drift_issue_says_what_drifted_apart_from_edits_not_applied() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("drift.html");
     std::fs::write(&page, &html).unwrap();
-    let (_, _, shot) = screenshot_at(&chromium(), &page, "", dir.path(), (1280, 700));
+    let _ = chromium();
+    let (_, _, shot) = Driver::for_screenshots().screenshot(&page, "", (1280, 700));
     assert!(has(&shot, CODE) > 200, "the attributes show as code");
 }
 
