@@ -9,7 +9,7 @@
 //! and headless Chromium, as GitHub and a browser show it.
 
 use crate::common;
-use crate::views::dashboard::{chromium, has, Driver};
+use crate::views::dashboard::{has, Driver};
 
 use common::{assert_ok as ok, stdout, Fixture};
 use serde_json::Value;
@@ -247,7 +247,6 @@ const APPLIED: [u8; 3] = [0xe6, 0xf4, 0xea];
 /// view when it does, and the first cells' colours still show.
 #[test]
 fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
-    let _ = chromium();
     let html = fleetform::report::dashboard::html(&every_state()).unwrap();
     // Words, not codes; no "drift: drift", no "0 d ago".
     for word in [
@@ -335,7 +334,6 @@ fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
 /// takes two lines, not eleven.
 #[test]
 fn the_audit_html_fits_a_1280_px_window() {
-    let _ = chromium();
     let dir = tempfile::tempdir().unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/audit/compliance.jsonl");
@@ -450,7 +448,6 @@ fn doctor_summary_puts_the_tally_and_the_failures_first() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("doctor.html");
     std::fs::write(&page, &html).unwrap();
-    let _ = chromium();
     let (_, _, shot) = Driver::for_screenshots().screenshot(&page, "", (1280, 700));
     assert!(
         has(&shot, CODE) > 200,
@@ -522,7 +519,6 @@ fn a_drift_issue_says_what_drifted_apart_from_edits_not_applied() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("drift.html");
     std::fs::write(&page, &html).unwrap();
-    let _ = chromium();
     let (_, _, shot) = Driver::for_screenshots().screenshot(&page, "", (1280, 700));
     assert!(has(&shot, CODE) > 200, "the attributes show as code");
 }

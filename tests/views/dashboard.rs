@@ -129,18 +129,18 @@ fn the_dashboard_colours_have_enough_contrast() {
 // ---------------------------------------------------------------------------
 // What people see: each view rendered by headless Chromium.
 
-/// Chromium (Debian package `chromium`; `.ci/run` installs it).
-pub(crate) fn chromium() -> String {
-    for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return c.to_string();
-        }
-    }
-    panic!("headless Chromium is not installed; these tests screenshot the dashboard. Install it with `apt-get install -y chromium` (bash .ci/run does) and run again");
+/// Fails (never skips) without Chromium (Debian package `chromium`;
+/// `.ci/run` installs it), which chromedriver starts.
+fn require_chromium() {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .any(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    assert!(found, "headless Chromium is not installed; these tests screenshot the dashboard. Install it with `apt-get install -y chromium` (bash .ci/run does) and run again");
 }
 
 /// The RGB pixels of a PNG: (width, height, pixels).
@@ -168,7 +168,6 @@ pub(crate) fn has(pixels: &[[u8; 3]], rgb: [u8; 3]) -> usize {
 #[test]
 fn each_view_renders_in_headless_chromium() {
     require_terraform();
-    let _ = chromium();
     let fx = Fixture::new();
     common::run(&fx, &["plan", "--customer", "acme", "--env", "staging"]).ok();
     common::run(&fx, &["apply", "--customer", "acme", "--env", "staging"]).ok();
@@ -249,6 +248,7 @@ impl Driver {
     }
 
     fn start_with(extra_args: &[&str]) -> Driver {
+        require_chromium();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -428,7 +428,6 @@ const ENTER: &str = "\u{E007}";
 /// Tab away, focus is visible, and Enter on a customer opens its page.
 #[test]
 fn the_keyboard_reaches_every_view() {
-    let _ = chromium();
     let fx = Fixture::new();
     dashboard(&fx);
     let page = fx.path("manager/dash.html");

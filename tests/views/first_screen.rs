@@ -5,7 +5,7 @@
 //! rendered comment (cmark-gfm as GitHub renders it, headless Chromium at
 //! 1000 px) however much a plan destroys.
 
-use crate::views::dashboard::{chromium, Driver};
+use crate::views::dashboard::Driver;
 use fleetform::data::summary::PlanSummary;
 use fleetform::report::comment::{render_comment, CommentContext};
 
@@ -108,7 +108,6 @@ fn a_hundred_and_one_destroys_keep_the_verdict_on_the_first_screen() {
         "{md}"
     );
 
-    let _ = chromium();
     let html = crate::views::counts::github_page(&md);
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("comment.html");

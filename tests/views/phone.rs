@@ -5,7 +5,7 @@
 //! view opened by its link starts at its heading, not on a blank band.
 
 use crate::common;
-use crate::views::dashboard::{chromium, Driver};
+use crate::views::dashboard::Driver;
 use common::{assert_ok as ok, Fixture};
 
 /// A dashboard of the views' mixed audit log, at `manager/dash.html`.
@@ -25,7 +25,6 @@ fn dashboard() -> (Fixture, std::path::PathBuf) {
 
 #[test]
 fn the_dashboard_reads_on_a_phone() {
-    let _ = chromium();
     let (_fx, page) = dashboard();
     let d = Driver::start();
     let url = |fragment: &str| format!("file://{}{fragment}", page.display());
