@@ -1,25 +1,6 @@
-//! The value-template sandbox. Invariants: no panic, output within the cap,
-//! and (with libFuzzer's -timeout and -rss_limit_mb) bounded time and
-//! memory for any template.
+//! libFuzzer's entry for [`fleetform_fuzz::template`] (the target's body and
+//! invariants live in `fuzz/src/template.rs`, where the main test build
+//! compiles them and runs them over `fuzz/seeds/template/`).
 #![no_main]
 
-use fleetform::values::template::{ValueTemplates, VALUE_MAX_OUTPUT};
-use libfuzzer_sys::fuzz_target;
-use std::sync::LazyLock;
-
-static T: LazyLock<ValueTemplates> = LazyLock::new(ValueTemplates::default);
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(src) = std::str::from_utf8(data) else {
-        return;
-    };
-    let ctx = serde_json::json!({
-        "customer": "acme",
-        "environment": "staging",
-        "project_name": "p".repeat(256),
-        "repo": "acme-corp/acme-infra",
-    });
-    if let Ok(out) = T.render(src, &ctx) {
-        assert!(out.len() <= VALUE_MAX_OUTPUT);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fleetform_fuzz::template::run(data));
