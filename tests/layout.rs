@@ -192,7 +192,7 @@ const LAYERS: &[(&str, &str)] = &[
     ("main.rs", "parse flags, init tracing; lib.rs dispatches and gives the exit code"),
     ("commands/", "one thin file per subcommand: flags in, the layers below, output"),
     ("cli.rs", "the flags"),
-    ("deploy/", "the manager's side of the GitHub loop, as named steps"),
+    ("flows/", "one wing per fleet operation: the GitHub loop, customers, adopt, drift, rollout, doctor, local, sync"),
     ("rollout/", "rollouts: waves, their events, start and queue, ticks, the approval gate"),
     ("fleet/", "runs over customers × environments in parallel"),
     ("engine/", "one customer × environment: values → plan folder → gates → apply; the policy tools it runs"),
@@ -223,7 +223,7 @@ const LAYERS: &[(&str, &str)] = &[
 /// taken off when the import goes.
 const UPWARD_STILL: &[&str] = &[];
 
-/// The layer a file belongs to: its folder (`deploy/`) or, at the top of
+/// The layer a file belongs to: its folder (`flows/`) or, at the top of
 /// `src/`, the file itself (`audit.rs`; `lib.rs` goes with `main.rs`). A
 /// folder beside a file module (`cli/` beside `cli.rs`) is in that file's
 /// layer.

@@ -1,14 +1,14 @@
 //! `fleetform adopt plan|apply|release|wave|status`: bringing objects
 //! that exist already under fleetform, per customer × product ×
-//! environment ([`crate::deploy::adopt`] runs each step).
+//! environment ([`crate::flows::adopt`] runs each step).
 
 use std::path::Path;
 
 use crate::cli::{AdoptArgs, AdoptCommand, AdoptPair};
 use crate::context::Context;
-use crate::deploy::adopt::{self, ApplyTarget, Release, StatusFilter, Target, WaveSettings};
-use crate::deploy::ops::Phase;
 use crate::error::{Error, Result};
+use crate::flows::adopt::{self, ApplyTarget, Release, StatusFilter, Target, WaveSettings};
+use crate::flows::local::ops::Phase;
 use crate::output::Output;
 use crate::report::adopt::{diff_text, status_table, wave_text};
 
@@ -29,7 +29,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             let a = ApplyTarget {
                 pair: target(pair),
                 plan_sha256: plan_sha256.clone(),
-                reason: crate::deploy::ops::require_reason(Some(reason))?,
+                reason: crate::flows::local::ops::require_reason(Some(reason))?,
                 accept_updates: *accept_updates,
                 confirms: *confirms,
                 unreviewed: *unreviewed,
@@ -72,7 +72,7 @@ fn release(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<
     // A sealed preview carries its reason; the others need one.
     let reason = match phase {
         Phase::Sealed { .. } => reason.clone().unwrap_or_default(),
-        _ => crate::deploy::ops::require_reason(reason.as_deref())?,
+        _ => crate::flows::local::ops::require_reason(reason.as_deref())?,
     };
     let r = Release {
         pair: target(pair),
@@ -109,7 +109,7 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()>
         out: out_dir.clone(),
         terraform: terraform.clone(),
         apply: match apply {
-            true => Some(crate::deploy::ops::require_reason(reason.as_deref())?),
+            true => Some(crate::flows::local::ops::require_reason(reason.as_deref())?),
             false => None,
         },
         resume: *resume,

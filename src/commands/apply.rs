@@ -1,19 +1,19 @@
 //! `fleetform apply`: apply a saved plan, only if its SHA-256 matches the
 //! recorded (or given) digest and the customer is still active. With
 //! `--dispatch` the manager side of the GitHub loop applies
-//! ([`crate::deploy::apply`]); without it, a local plan folder.
+//! ([`crate::flows::github_loop::apply`]); without it, a local plan folder.
 
 use std::path::Path;
 
 use crate::cli::ApplyArgs;
 use crate::context::Context;
-use crate::deploy::ApplySettings;
 use crate::error::{Error, Result};
+use crate::flows::github_loop::apply::ApplySettings;
 
 pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     check_digest(args.plan_sha256.as_deref())?;
     if args.dispatch {
-        return crate::deploy::apply(dispatch_settings(args)?, manager_dir, out);
+        return crate::flows::github_loop::apply::apply(dispatch_settings(args)?, manager_dir, out);
     }
     apply_local(args, manager_dir, out)
 }
@@ -49,9 +49,9 @@ fn dispatch_settings(args: &ApplyArgs) -> Result<ApplySettings> {
     })
 }
 
-/// Applies a local plan folder ([`crate::deploy::local_apply`]).
+/// Applies a local plan folder ([`crate::flows::local::apply`]).
 fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()> {
-    let settings = crate::deploy::LocalApply {
+    let settings = crate::flows::local::apply::LocalApply {
         customer: args
             .customer
             .clone()
@@ -68,7 +68,7 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()
         unreviewed: args.unreviewed,
         show: true,
     };
-    crate::deploy::apply_local(&settings, manager_dir, out)
+    crate::flows::local::apply::apply_local(&settings, manager_dir, out)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! customer joins none of its groups.
 //!
 //! It reads nothing from GitHub but, for a comment command
-//! (`deploy::comment_command`), the comment and its author's permission;
+//! (`flows::github_loop::comment_command`), the comment and its author's permission;
 //! its environments are then the one the comment names, if any. The writes
 //! it may make are the `failure` status on a revoked customer's commit,
 //! after the dispatch's signature verified, and a comment command's
@@ -21,8 +21,9 @@ use std::path::Path;
 
 use crate::ci::RunContext;
 use crate::context::Context;
-use crate::deploy::{audit_refusal, authorise_dispatch, Authorised};
 use crate::error::{Error, Result};
+use crate::flows::github_loop::authorise::{authorise_dispatch, Authorised};
+use crate::flows::github_loop::record::audit_refusal;
 use crate::output::Output;
 
 pub fn run(manager_dir: &Path, out: &Context) -> Result<()> {

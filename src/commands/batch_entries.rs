@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use crate::ci::RunContext;
-use crate::deploy::batch_entries;
 use crate::error::{Error, Result};
+use crate::flows::github_loop::batch::batch_entries;
 use crate::output::Output;
 
 pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {

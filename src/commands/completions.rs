@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::cli::{Cli, CompletionsArgs, Listed, Shell};
+use crate::config::Activity;
 use crate::error::{Error, Result};
 use crate::output::Output;
 
@@ -55,7 +56,7 @@ fn list(what: Listed, manager_dir: &Path, out: &Output) -> Result<()> {
         Listed::Customers => registry
             .customers
             .iter()
-            .filter(|c| c.is_active())
+            .filter(|c| c.takes_part(Activity::Shown))
             .map(|c| c.slug.as_str())
             .collect(),
         Listed::Environments => manager.environment_names(),

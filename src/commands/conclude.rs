@@ -25,7 +25,7 @@
 //! before anything is written.
 //!
 //! The command parses `--needs`; the decision and the writes are
-//! [`crate::deploy::conclude`]'s.
+//! [`crate::flows::github_loop::conclude`]'s.
 
 use std::path::Path;
 
@@ -33,8 +33,8 @@ use serde_json::Value;
 
 use crate::cli::ConcludeArgs;
 use crate::context::Context;
-use crate::deploy::{conclude, Concluded};
 use crate::error::{Error, Result};
+use crate::flows::github_loop::conclude::{conclude, Concluded};
 
 /// Longest `FLEETFORM_NEEDS` read: the outputs of a few jobs.
 const MAX_NEEDS: usize = 256 * 1024;

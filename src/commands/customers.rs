@@ -1,21 +1,21 @@
 //! `fleetform customers add | list | show | revoke | offboard | pin |
 //! unpin | dispatch-key | rotate-key | rotate-secrets-key | instructions`:
 //! each subcommand's flags as the settings of one flow of
-//! `crate::deploy::customers` (the registry read, or edited in place
+//! `crate::flows::customers` (the registry read, or edited in place
 //! under its lock).
 
 use crate::cli::{CustomersArgs, CustomersCommand, OffboardArgs, PinArgs, PinWho, UnpinArgs};
 use crate::config::{Manager, TokenInfo};
 use crate::context::Context;
-use crate::deploy::customers::add::{add, NewCustomer};
-use crate::deploy::customers::instructions::instructions;
-use crate::deploy::customers::keys::{dispatch_key, rotate_key};
-use crate::deploy::customers::offboard::{offboard, Step};
-use crate::deploy::customers::pins::{pin, unpin, PinSettings, UnpinSettings, Who};
-use crate::deploy::customers::revoke::revoke;
-use crate::deploy::customers::secret_keys;
-use crate::deploy::customers::view::{list, show};
 use crate::error::{Error, Result};
+use crate::flows::customers::add::{add, NewCustomer};
+use crate::flows::customers::instructions::instructions;
+use crate::flows::customers::keys::{dispatch_key, rotate_key};
+use crate::flows::customers::offboard::step::{offboard, Step};
+use crate::flows::customers::pins::{pin, unpin, PinSettings, UnpinSettings, Who};
+use crate::flows::customers::revoke::revoke;
+use crate::flows::customers::secret_keys;
+use crate::flows::customers::view::{list, show};
 
 pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
@@ -122,7 +122,7 @@ fn unpin_settings(a: &UnpinArgs) -> UnpinSettings {
 /// with the Terraform binary `FLEETFORM_TERRAFORM` names.
 fn offboard_step(manager: &Manager, a: &OffboardArgs, out: &Context) -> Result<()> {
     let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
-    let s = crate::deploy::offboard::Settings {
+    let s = crate::flows::customers::offboard::Settings {
         out_dir: &a.out,
         terraform: terraform.as_deref(),
         customer_dir: a.customer_dir.as_deref(),
@@ -131,7 +131,7 @@ fn offboard_step(manager: &Manager, a: &OffboardArgs, out: &Context) -> Result<(
         None => Step::Preview {
             reason: a.reason.as_deref(),
         },
-        Some(digest) => Step::Destroy(crate::deploy::offboard::Approve {
+        Some(digest) => Step::Destroy(crate::flows::customers::offboard::Approve {
             digest,
             reason: a.reason.as_deref(),
             confirms: a.confirms,

@@ -1,18 +1,18 @@
 //! `fleetform doctor`: the flags and tokens checked into
-//! [`crate::deploy::doctor::Settings`], then the checks
-//! ([`crate::deploy::doctor`]: what it reads, its API budget, exit 5).
+//! [`crate::flows::doctor::Settings`], then the checks
+//! ([`crate::flows::doctor`]: what it reads, its API budget, exit 5).
 
 use std::path::Path;
 
 use crate::config::is_repo;
 use crate::context::Context;
-use crate::deploy::doctor::Settings;
 use crate::error::{Error, Result};
+use crate::flows::doctor::Settings;
 use crate::github::Token;
 
 pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
-    crate::deploy::doctor::run(&settings, manager_dir, out)
+    crate::flows::doctor::run(&settings, manager_dir, out)
 }
 
 fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {

@@ -1,5 +1,5 @@
-//! `fleetform drift`: the flags checked into [`crate::deploy::drift::Settings`],
-//! then the drift run ([`crate::deploy::drift`]: plans, reports, issues,
+//! `fleetform drift`: the flags checked into [`crate::flows::drift::Settings`],
+//! then the drift run ([`crate::flows::drift`]: plans, reports, issues,
 //! causes; exit codes there).
 
 use std::path::Path;
@@ -7,13 +7,13 @@ use std::path::Path;
 use crate::cli::DriftArgs;
 use crate::config::is_repo;
 use crate::context::Context;
-use crate::deploy::drift::Settings;
 use crate::error::{Error, Result};
+use crate::flows::drift::Settings;
 use crate::github::Token;
 
 pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
-    crate::deploy::drift::run(&settings, manager_dir, out)
+    crate::flows::drift::run(&settings, manager_dir, out)
 }
 
 fn resolve(args: &DriftArgs) -> Result<Settings> {

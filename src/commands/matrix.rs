@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ci::RunContext;
 use crate::cli::MatrixArgs;
+use crate::config::Activity;
 use crate::config::{clean_path, Customer, Manager, Registry};
 use crate::error::{Error, Result};
 use crate::fleet::{check_environments, environments_for, select};
@@ -114,7 +115,7 @@ pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     let pairs: Vec<(String, Vec<String>)> = selected
         .into_iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Plan))
         .map(|c| {
             let units = environments_for(&manager, c, envs);
             let units = units.iter().map(|e| format!("{}/{e}", c.slug)).collect();

@@ -1,13 +1,13 @@
-//! `fleetform plan`: the flags checked into [`crate::deploy::LocalPlan`]
-//! and the local fleet plan (`deploy::local_plan`), or, with
+//! `fleetform plan`: the flags checked into [`crate::flows::local::plan::LocalPlan`]
+//! and the local fleet plan (`flows::local::plan`), or, with
 //! `--dispatch`, the manager side of the GitHub loop.
 
 use std::path::Path;
 
 use crate::cli::PlanArgs;
 use crate::context::Context;
-use crate::deploy::LocalPlan as Settings;
 use crate::error::{Error, Result};
+use crate::flows::local::plan::LocalPlan as Settings;
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
     if !args.all && args.customers.is_empty() {
@@ -64,7 +64,7 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
     for a in args.replace.iter().chain(&args.target) {
         crate::engine::ops::check_operand("--replace/--target", a).map_err(Error::Usage)?;
     }
-    let reason = crate::deploy::ops::require_reason(args.reason.as_deref())?;
+    let reason = crate::flows::local::ops::require_reason(args.reason.as_deref())?;
     Ok(Some(crate::data::summary::Targeting {
         replace: args.replace.clone(),
         target: args.target.clone(),
@@ -76,8 +76,8 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
 
 pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     if args.dispatch {
-        return crate::deploy::plan(
-            crate::deploy::PlanSettings {
+        return crate::flows::github_loop::plan::plan(
+            crate::flows::github_loop::plan::PlanSettings {
                 environments: (!args.environments.is_empty()).then(|| args.environments.clone()),
                 out: args.out.clone(),
                 dry_run: args.dry_run,
@@ -88,5 +88,5 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             out,
         );
     }
-    crate::deploy::plan_local(&resolve(args)?, manager_dir, out)
+    crate::flows::local::plan::plan_local(&resolve(args)?, manager_dir, out)
 }

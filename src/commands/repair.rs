@@ -1,4 +1,4 @@
-//! `fleetform repair`: drift repairs by policy ([`crate::deploy::repair`]).
+//! `fleetform repair`: drift repairs by policy ([`crate::flows::drift::repair`]).
 //! `--from DRIFT_OUT` seals a plan that puts each drifted pair back;
 //! `--apply PLANS` applies the ones still marked `repair`.
 
@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::cli::RepairArgs;
 use crate::context::Context;
-use crate::deploy::repair::{RepairApply, RepairPlan};
 use crate::error::{Error, Result};
+use crate::flows::drift::repair::{RepairApply, RepairPlan};
 
 pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     match (&args.from, &args.apply) {
@@ -20,7 +20,7 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 terraform: args.terraform.clone(),
                 json: args.json,
             };
-            crate::deploy::repair::plan_repairs(&settings, manager_dir, out)
+            crate::flows::drift::repair::plan_repairs(&settings, manager_dir, out)
         }
         (None, Some(plans)) => {
             if args.confirms.is_some() && args.list_sha256.is_none() {
@@ -40,7 +40,7 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 unreviewed: args.unreviewed,
                 json: args.json,
             };
-            crate::deploy::repair::apply_repairs(&settings, manager_dir, out)
+            crate::flows::drift::repair::apply_repairs(&settings, manager_dir, out)
         }
         _ => Err(Error::Usage(
             "say which step: --from DRIFT_OUT (seal the repair plans) or --apply PLANS (apply them)".into(),

@@ -40,7 +40,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
         adoptions: adoptions(manager_dir, out),
-        adoption_halts: crate::deploy::adopt::halts(manager_dir, &out.net).unwrap_or_else(|e| {
+        adoption_halts: crate::flows::adopt::halts(manager_dir, &out.net).unwrap_or_else(|e| {
             out.note(&format!("the adoption waves' halts were not read: {e}"));
             Vec::new()
         }),
@@ -67,11 +67,11 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
 /// The pairs with an adoption under way or done (with products, each
 /// customer × product × environment).
 fn adoptions(manager_dir: &Path, out: &Context) -> Vec<crate::report::adopt::PairStatus> {
-    let filter = crate::deploy::adopt::StatusFilter {
+    let filter = crate::flows::adopt::StatusFilter {
         out: ".fleetform/out".into(),
         ..Default::default()
     };
-    match crate::deploy::adopt::status(&filter, manager_dir, &out.net) {
+    match crate::flows::adopt::status(&filter, manager_dir, &out.net) {
         Ok(rows) => rows
             .into_iter()
             .filter(|r| r.stage != crate::report::adopt::Stage::NotStarted)

@@ -1,5 +1,5 @@
 //! `fleetform rollout start|status|plan|tick|halt|resume|rollback|deployments`:
-//! the flags checked, then the rollout's flows ([`crate::deploy::rollout_flow`]:
+//! the flags checked, then the rollout's flows ([`crate::flows::rollout`]:
 //! what runs on GitHub Actions, who may control a rollout).
 
 use std::path::Path;
@@ -7,16 +7,16 @@ use std::path::Path;
 use crate::cli::{RolloutArgs, RolloutCommand};
 use crate::config::{Manager, Registry};
 use crate::context::Context;
-use crate::deploy::rollout_flow::{
+use crate::error::Result;
+use crate::flows::rollout::{
     actor, control, operator, owed, plan, start, steps, tick, Control, StartFlags, TickFlags,
 };
-use crate::error::Result;
 use crate::records::Store;
 
 pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
     let store = Store::for_manager(&manager, &out.net);
-    let live = crate::deploy::rollout_flow::Live {
+    let live = crate::flows::rollout::Live {
         dir: manager_dir,
         manager: &manager,
         store: &store,

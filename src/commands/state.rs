@@ -1,14 +1,14 @@
 //! `fleetform state import|mv|rm|force-unlock`: one state operation on
 //! one customer × product × environment, with a reason
-//! ([`crate::deploy::ops`] runs and records it).
+//! ([`crate::flows::local::ops`] runs and records it).
 
 use std::path::Path;
 
 use crate::cli::{StateArgs, StateCommand};
 use crate::context::Context;
-use crate::deploy::ops::{require_reason, OpTarget, Phase};
 use crate::engine::ops::{check_operand, StateOp};
 use crate::error::{Error, Result};
+use crate::flows::local::ops::{require_reason, OpTarget, Phase};
 
 pub fn run(args: &StateArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let target = resolve(args)?;
@@ -18,7 +18,7 @@ pub fn run(args: &StateArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             check_operand(op.name(), o).map_err(Error::Usage)?;
         }
     }
-    out.result(&crate::deploy::ops::state_op(
+    out.result(&crate::flows::local::ops::state_op(
         &target,
         op.as_ref(),
         manager_dir,

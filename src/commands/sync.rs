@@ -1,5 +1,5 @@
-//! `fleetform sync`: the flags checked into [`crate::deploy::sync::Settings`],
-//! then the template's propagation ([`crate::deploy::sync`]: what it writes,
+//! `fleetform sync`: the flags checked into [`crate::flows::sync::Settings`],
+//! then the template's propagation ([`crate::flows::sync`]: what it writes,
 //! its API budget, how writes carry over to the next run).
 
 use std::path::Path;
@@ -7,13 +7,13 @@ use std::path::Path;
 use crate::cli::SyncArgs;
 use crate::config::is_repo;
 use crate::context::Context;
-use crate::deploy::sync::Settings;
 use crate::error::{Error, Result};
+use crate::flows::sync::Settings;
 use crate::github::Token;
 
 pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     let settings = resolve(args)?;
-    crate::deploy::sync::run(&settings, manager_dir, out)
+    crate::flows::sync::run(&settings, manager_dir, out)
 }
 
 fn resolve(args: &SyncArgs) -> Result<Settings> {

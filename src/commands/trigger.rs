@@ -1,20 +1,24 @@
 //! `fleetform trigger` (customer side): reads the flags and hands them to
-//! `crate::deploy::trigger` (or `trigger_via_relay` behind the provider's
+//! `crate::flows::github_loop::trigger` (or `trigger_via_relay` behind the provider's
 //! relay), which checks the values and dispatches them to the manager.
 
 use crate::cli::TriggerArgs;
 use crate::config::is_repo;
 use crate::context::Context;
-use crate::deploy::{RelaySettings, TriggerSettings as Settings};
 use crate::dispatch::auth::DispatchKey;
 use crate::error::{Error, Result};
+use crate::flows::github_loop::trigger::Settings;
+use crate::flows::github_loop::trigger_relay::RelaySettings;
 use crate::github::Token;
 
 pub fn run(args: &TriggerArgs, out: &Context) -> Result<()> {
     if let Some(relay) = &args.relay_url {
-        return crate::deploy::trigger_via_relay(&relay_settings(args, relay)?, out);
+        return crate::flows::github_loop::trigger_relay::trigger_via_relay(
+            &relay_settings(args, relay)?,
+            out,
+        );
     }
-    crate::deploy::trigger(&resolve(args)?, out)
+    crate::flows::github_loop::trigger::trigger(&resolve(args)?, out)
 }
 
 fn relay_settings(args: &TriggerArgs, relay: &str) -> Result<RelaySettings> {

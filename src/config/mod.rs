@@ -46,6 +46,7 @@ mod relay;
 pub mod rollout;
 pub mod schema_formats;
 pub mod secrets;
+mod takes_part;
 mod terraform;
 
 pub use approvals::{is_login, is_team, ApprovalRule, ApprovalsConfig};
@@ -69,6 +70,7 @@ pub use relay::{
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 pub use secrets::{EnvironmentSecrets, SecretsConfig};
+pub use takes_part::{Activity, TABLE as TAKES_PART};
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};
 

@@ -258,10 +258,6 @@ pub struct Revocation {
 }
 
 impl Customer {
-    pub fn is_active(&self) -> bool {
-        self.status == Status::Active
-    }
-
     /// The generation of the customer's dispatch key.
     pub fn key_generation(&self) -> u32 {
         self.key_generation.unwrap_or(1)

@@ -3,7 +3,7 @@
 //! content-creating requests per App installation (about 80 a minute, 500
 //! an hour). The manager's `manager-batch.yml` runs the deploy workflow
 //! once per entry; each job picks its entry by index
-//! (`FLEETFORM_BATCH_ENTRY`, `deploy::read_event`).
+//! (`FLEETFORM_BATCH_ENTRY`, `flows::github_loop::event::read_event`).
 //!
 //! The `client_payload`, version 1, two top-level keys:
 //!

@@ -1,7 +1,7 @@
 //! Comment commands' words: `/fleetform plan` or `/fleetform apply`,
 //! optionally `-e <environment>`. Parsed alike by the customer's trigger,
 //! the relay (which reads the comment from GitHub itself) and the manager
-//! (which reads it again and checks its author, `deploy::comment_command`).
+//! (which reads it again and checks its author, `flows::github_loop::comment_command`).
 
 use super::{EVENT_APPLY, EVENT_PLAN};
 

@@ -5,6 +5,7 @@
 //! organisation gives its members no access by default, and a Pages site
 //! of a private manager repo is not public.
 
+use crate::config::Activity;
 use crate::config::Customer;
 
 use super::facts::{AccessFacts, Collaborator, ManagerFacts, Owner, Pages};
@@ -52,7 +53,7 @@ fn customer_accounts<'a>(
             .iter()
             .find(|x| x.login.eq_ignore_ascii_case(owner))
         {
-            out.push((c.slug.as_str(), c.is_active(), who));
+            out.push((c.slug.as_str(), c.takes_part(Activity::Dispatch), who));
         }
     }
     out

@@ -2,6 +2,7 @@
 //! customer, a warning once the pin's `until` has passed (the customer
 //! stays on an old manager version and rollouts keep skipping it).
 
+use crate::config::Activity;
 use crate::config::Customer;
 
 use super::{Check, Level};
@@ -9,7 +10,7 @@ use super::{Check, Level};
 /// The rows for `customers`' pins on `today`.
 pub fn pin_checks(customers: &[Customer], today: jiff::civil::Date) -> Vec<Check> {
     let mut checks = Vec::new();
-    for c in customers.iter().filter(|c| c.is_active()) {
+    for c in customers.iter().filter(|c| c.takes_part(Activity::Doctor)) {
         for p in &c.pins {
             let what = format!("pin of customer {}", c.slug);
             checks.push(match p.expired_days(today) {

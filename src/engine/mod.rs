@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Unit};
 use crate::data::summary::{PlanSummary, ProductFacts, SecretAge};
 use crate::report::comment::{render_comment, CommentContext};
@@ -474,7 +475,7 @@ impl Engine<'_> {
                 }
             )));
         }
-        if !customer.is_active() && !destroy {
+        if !customer.takes_part(Activity::Plan) && !destroy {
             return Err(RunError::Refused(format!(
                 "customer `{}` was revoked; nothing was applied",
                 customer.slug

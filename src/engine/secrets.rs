@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use crate::config::Activity;
 use crate::config::Customer;
 use crate::data::summary::SecretAge;
 use crate::data::Diagnostic;
@@ -166,7 +167,7 @@ impl Engine<'_> {
         };
         let file = secret_files::parse(shown, bytes).map_err(located)?;
         let who = format!("{}/{env}", customer.slug);
-        if !customer.is_active() {
+        if !customer.takes_part(Activity::Plan) {
             return Err(RunError::Refused(format!(
                 "{who} is revoked: its secrets are never decrypted"
             )));

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::audit::Entry;
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry, Unit};
 use crate::error::{Error, Result};
 use crate::report::dashboard::{Cell, CustomerView, Event, State, Week};
@@ -33,7 +34,7 @@ pub fn customers(
     let mut customers = registry
         .customers
         .iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Shown))
         .map(|c| customer_view(manager, store, c, events, wave_of, now))
         .collect::<Result<Vec<_>>>()?;
     crate::report::dashboard::worst_first(&mut customers);

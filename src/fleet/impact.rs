@@ -18,6 +18,7 @@ use serde_json::Value;
 
 pub use crate::report::impact::{Broken, Impact, PairImpact, Plans, ValueChange};
 
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry, Unit};
 use crate::data::Diagnostic;
 use crate::values::customer::{self, CustomerSource, ManagerLayers};
@@ -289,7 +290,12 @@ fn pairs_at_head<'r>(
 ) -> (Vec<(Unit, &'r Customer)>, Vec<Broken>) {
     let mut work = Vec::new();
     let mut unreadable = Vec::new();
-    for c in ctx.registry.customers.iter().filter(|c| c.is_active()) {
+    for c in ctx
+        .registry
+        .customers
+        .iter()
+        .filter(|c| c.takes_part(Activity::Plan))
+    {
         let list = match enabled(head, ctx, c) {
             Ok(list) => list,
             Err(problems) => {

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Unit};
 use crate::context::Context;
 use crate::data::Diagnostic;
@@ -204,7 +205,7 @@ fn subscriptions(
                 .map(|s| s.to_string())
                 .collect()
         });
-        let result = if c.is_active() {
+        let result = if c.takes_part(Activity::Plan) {
             products_file(c).map_err(|d| vec![d]).and_then(|file| {
                 crate::values::products::enabled(
                     manager,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{check_environments, environments_for, local_source};
+use crate::config::Activity;
 use crate::config::{display_path, Customer, Manager, Registry};
 use crate::data::Diagnostic;
 use crate::engine::{Engine, RunError};
@@ -289,11 +290,15 @@ fn run_all(
     let filter = environment.map(|e| vec![e]);
     check_environments(&manager, filter.as_deref())?;
     let engine = crate::engine::Engine::without_terraform(&manager)?;
-    let revoked = registry.customers.iter().filter(|c| !c.is_active()).count();
+    let revoked = registry
+        .customers
+        .iter()
+        .filter(|c| !c.takes_part(Activity::Plan))
+        .count();
     let selected: Vec<(&Customer, Vec<String>)> = registry
         .customers
         .iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Plan))
         .map(|c| (c, environments_for(&manager, c, filter.as_deref())))
         .filter(|(_, envs)| !envs.is_empty())
         .collect();

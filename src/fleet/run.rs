@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::audit::Entry;
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry};
 use crate::context::Context;
 use crate::data::Diagnostic;
@@ -110,7 +111,7 @@ pub fn prepare<'a>(
     };
     for (c, envs) in selected {
         let c: &'a Customer = c;
-        if !c.is_active() {
+        if !c.takes_part(Activity::Plan) {
             let reason = c
                 .revoked
                 .as_ref()

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::config::Activity;
 use crate::config::{display_path, Customer, Manager, Registry};
 use crate::data::Diagnostic;
 use crate::error::{Error, Result};
@@ -190,7 +191,7 @@ fn check_customers(
         registry
             .customers
             .iter()
-            .filter(|c| c.is_active())
+            .filter(|c| c.takes_part(Activity::Plan))
             .collect()
     } else {
         crate::fleet::select(&registry, Some(wanted))?

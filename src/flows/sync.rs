@@ -30,6 +30,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::config::Activity;
 use crate::config::Customer;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -443,8 +444,13 @@ fn propagate(
 /// The client: the ETag cache, the deadline and the write log (the
 /// earlier runs' writes counted, this run's kept as they are made).
 fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Context) -> Result<GitHub> {
-    let gh = super::session::client(rt, Some(&settings.token), settings.dry_run, out)
-        .map_err(Error::from)?;
+    let gh = crate::flows::github_loop::session::client(
+        rt,
+        Some(&settings.token),
+        settings.dry_run,
+        out,
+    )
+    .map_err(Error::from)?;
     let gh = match &settings.etags {
         Some(cache) => gh.with_etag_cache(cache.clone()),
         None => gh,
@@ -471,7 +477,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()>
     let templates = template_files(&manager)?;
     let customers: Vec<&Customer> = crate::fleet::select(&registry, settings.customers.as_deref())?
         .into_iter()
-        .filter(|c| c.is_active() && c.repo.is_some())
+        .filter(|c| c.takes_part(Activity::Sync) && c.repo.is_some())
         .collect();
     // Render everything first: a template error stops before any write.
     let rendered: Vec<Files> = customers

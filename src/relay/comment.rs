@@ -8,7 +8,7 @@
 //! command), then the pull request's head, which is dispatched with the
 //! comment's id. Nothing of the comment is taken from the request but its
 //! id. The manager then reads the comment again and checks its author's
-//! permission (`deploy::comment_command`), as for the token trigger.
+//! permission (`flows::github_loop::comment_command`), as for the token trigger.
 //!
 //! The App's `issue_comment` webhook takes the same path (`webhook`): a
 //! new comment on a pull request whose text is a command.

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::Error;
@@ -374,7 +375,7 @@ impl Relay {
                 None => Answer::refused(Refusal::UnknownRepo { repo: name }),
             });
         };
-        if !c.is_active() {
+        if !c.takes_part(Activity::Dispatch) {
             return Err(Answer::refused(Refusal::Revoked { slug: &c.slug }));
         }
         Ok(c)

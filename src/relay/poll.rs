@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Relay, Subject};
+use crate::config::Activity;
 use crate::config::{Customer, Registry};
 use crate::github::{GitHub, GitHubError, OpenPull, Permissions};
 
@@ -126,7 +127,11 @@ impl Relay {
         dry_run: bool,
     ) -> PollReport {
         let mut report = PollReport::default();
-        for c in registry.customers.iter().filter(|c| c.is_active()) {
+        for c in registry
+            .customers
+            .iter()
+            .filter(|c| c.takes_part(Activity::Dispatch))
+        {
             let (Some(repo), Some(id)) = (c.repo.clone(), c.repo_id) else {
                 continue;
             };

@@ -7,6 +7,7 @@
 //! marks the stage done (its bake time starts). With no bake time it goes
 //! on to the next stage.
 
+use crate::config::Activity;
 use crate::config::{Manager, Unit};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -134,7 +135,7 @@ pub(super) fn skip_gone(
                 u.customer,
                 f.registry.source()
             ),
-            Some(c) if !c.is_active() => format!(
+            Some(c) if !c.takes_part(Activity::Rollout) => format!(
                 "customer `{}` is revoked in {}",
                 u.customer,
                 f.registry.source()

@@ -1,6 +1,6 @@
 //! Customer-facing prose lives in one place (`src/report/customer/`):
 //! commit statuses and pull request comments on the customer's repo are
-//! written only by `deploy::status` and `deploy::comment`, which take a
+//! written only by `flows::github_loop::status` and `flows::github_loop::comment`, which take a
 //! `CustomerText` (a type only `report::customer` can build); deployments
 //! take one by type in `github::NewDeployment`. This checks that no other
 //! file of the GitHub loop calls GitHub's status or comment writes itself,
@@ -22,15 +22,15 @@ const WRITES: &[&str] = &[
 /// repo (impact's PR comment and status, drift's issues and its cause
 /// issues), not a customer's.
 const WRITERS: &[&str] = &[
-    "deploy/status.rs",
-    "deploy/comment.rs",
+    "flows/github_loop/status.rs",
+    "flows/github_loop/comment.rs",
     "commands/impact.rs",
-    "deploy/drift/issues.rs",
-    "deploy/drift/cause_issues.rs",
+    "flows/drift/issues.rs",
+    "flows/drift/cause_issues.rs",
 ];
 
 /// The folders of the GitHub loop and the commands.
-const CHECKED: &[&str] = &["deploy", "commands"];
+const CHECKED: &[&str] = &["flows", "commands"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -95,8 +95,12 @@ fn sources() -> Vec<(String, String)> {
 fn only_the_customer_repo_writers_write_statuses_and_comments() {
     let files = sources();
     assert!(
-        files.iter().any(|(rel, _)| rel == "deploy/status.rs")
-            && files.iter().any(|(rel, _)| rel == "deploy/trigger.rs"),
+        files
+            .iter()
+            .any(|(rel, _)| rel == "flows/github_loop/status.rs")
+            && files
+                .iter()
+                .any(|(rel, _)| rel == "flows/github_loop/trigger.rs"),
         "the checked folders moved: {:?}",
         files.iter().map(|(r, _)| r).collect::<Vec<_>>()
     );
@@ -104,12 +108,12 @@ fn only_the_customer_repo_writers_write_statuses_and_comments() {
     assert!(
         found.is_empty(),
         "these files write a status or a comment on GitHub themselves; word the text in \
-         src/report/customer/ and write it through deploy::status or deploy::comment: {found:?}"
+         src/report/customer/ and write it through flows::github_loop::status or flows::github_loop::comment: {found:?}"
     );
     // The writers are still the ones that write.
     for (rel, write) in [
-        ("deploy/status.rs", ".set_status("),
-        ("deploy/comment.rs", ".upsert_sticky_comment("),
+        ("flows/github_loop/status.rs", ".set_status("),
+        ("flows/github_loop/comment.rs", ".upsert_sticky_comment("),
     ] {
         let text = &files.iter().find(|(r, _)| r == rel).unwrap().1;
         assert!(code(text).contains(write), "{rel} no longer has {write}");
@@ -122,26 +126,29 @@ fn only_the_customer_repo_writers_write_statuses_and_comments() {
 
 #[test]
 fn a_call_site_wording_its_own_status_is_caught() {
-    let own = |body: &str| vec![("deploy/plan.rs".to_string(), body.to_string())];
+    let own = |body: &str| vec![("flows/github_loop/plan.rs".to_string(), body.to_string())];
     let status = "let st = CommitStatus {\n    description: format!(\"{env}: done\"),\n};\ngh.set_status(repo, sha, &st).await?;";
     assert_eq!(
         offending(&own(status)),
         vec![
-            ("deploy/plan.rs".to_string(), ".set_status("),
-            ("deploy/plan.rs".to_string(), "CommitStatus {")
+            ("flows/github_loop/plan.rs".to_string(), ".set_status("),
+            ("flows/github_loop/plan.rs".to_string(), "CommitStatus {")
         ]
     );
     let reply = "gh.create_comment(repo, pr, &format!(\"refused: {why}\")).await?;";
     assert_eq!(offending(&own(reply)).len(), 1);
     // The same call in a writer, in a comment line or in unit tests is not
     // a call site.
-    let writer = vec![("deploy/comment.rs".to_string(), reply.to_string())];
+    let writer = vec![(
+        "flows/github_loop/comment.rs".to_string(),
+        reply.to_string(),
+    )];
     assert!(offending(&writer).is_empty());
     let aside = format!("// {reply}\n#[cfg(test)]\nmod tests {{ fn t() {{ {reply} }} }}");
     assert!(offending(&own(&aside)).is_empty());
 }
 
-/// GitHub's deployment writes: only `deploy/deployments.rs` makes them
+/// GitHub's deployment writes: only `flows/github_loop/deployments.rs` makes them
 /// (an apply's, a day-2 operation's, a rollout's and the ones owed), so
 /// every deployment a customer sees is written, and worded, one way.
 const DEPLOYMENT_WRITES: &[&str] = &[
@@ -156,7 +163,7 @@ const DEPLOYMENT_WRITES: &[&str] = &[
 #[test]
 fn only_one_module_writes_github_deployments() {
     let files = sources();
-    let writer = "deploy/deployments.rs";
+    let writer = "flows/github_loop/deployments.rs";
     let text = &files
         .iter()
         .find(|(r, _)| r == writer)

@@ -34,7 +34,7 @@ pub struct ApplyTarget {
 pub fn apply(a: &ApplyTarget, manager_dir: &Path, out: &Context) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, &a.pair)?;
-    super::super::ops::check_operator(&manager, out)?;
+    crate::flows::local::ops::check_operator(&manager, out)?;
     let scratch = super::scratch()?;
     let pinned = super::at_pin(&manager, &view, customer, scratch.path())?;
     apply_pair((&view, pinned.as_ref().unwrap_or(&view)), customer, a, out)
@@ -53,7 +53,7 @@ pub(super) fn apply_pair(
     let dir = t.out.join(unit.rel_dir());
     let engine = Engine::with_terraform(module, t.terraform.as_deref())?;
     // The ops workflow's plan arrives sealed (`adopt plan --seal`).
-    super::super::artifact::open_local(&customer.slug, &t.environment, &dir)?;
+    crate::flows::github_loop::artifact::open_local(&customer.slug, &t.environment, &dir)?;
     if !dir.join(crate::engine::PLAN_FILE).is_file() {
         return Err(AdoptError::Refused(format!(
             "{} holds no plan of {unit}: run `fleetform adopt plan` first; nothing was applied",
@@ -64,20 +64,20 @@ pub(super) fn apply_pair(
     // The digest, the customer, the gates: as any apply checks them.
     engine
         .check_apply(customer, &t.environment, &dir, Some(&a.plan_sha256), None)
-        .map_err(super::super::ops::run_error)?;
+        .map_err(crate::flows::local::state_preview::run_error)?;
     // What is applied is judged from the plan file itself, not from
     // what was kept beside it.
     let json = engine
         .show_plan(customer, &t.environment, &dir)
-        .map_err(super::super::ops::run_error)?;
+        .map_err(crate::flows::local::state_preview::run_error)?;
     let diff = AdoptionDiff::from_show_json(&json);
     check_diff(&unit, &diff, a.accept_updates, &super::mapping_path(&unit))?;
     let apply_environment = view
         .environment(&t.environment)
         .map(|e| e.apply_environment())
         .unwrap_or_default();
-    let verdict = super::super::second_person::check(
-        &super::super::second_person::Ask {
+    let verdict = crate::flows::github_loop::second_person::check(
+        &crate::flows::github_loop::second_person::Ask {
             environment: &apply_environment,
             confirms: a.confirms,
             unreviewed: a.unreviewed,

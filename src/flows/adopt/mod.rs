@@ -30,7 +30,7 @@
 //!
 //! # Imports
 //!
-//! May import what `deploy` may (the engine, `records`, `report`,
+//! May import what `flows` may (the engine, `records`, `report`,
 //! `audit`, `rollout`'s waves) and `deploy`'s own `ops`,
 //! `state_preview`, `second_person` and `rollout_flow`'s operator check.
 
@@ -56,6 +56,7 @@ pub use release::{release, Release};
 pub use status::{status, Filter as StatusFilter};
 pub use wave::{wave, WaveSettings};
 
+use crate::config::Activity;
 use crate::context::Context;
 use crate::error::Error;
 
@@ -124,14 +125,14 @@ fn resolve<'r>(
     registry: &'r crate::config::Registry,
     t: &Target,
 ) -> crate::error::Result<(crate::config::Manager, &'r crate::config::Customer)> {
-    let (view, customer) = super::ops::pair_of(
+    let (view, customer) = crate::flows::local::ops::pair_of(
         manager,
         registry,
         &t.customer,
         t.product.as_deref(),
         &t.environment,
     )?;
-    if !customer.is_active() {
+    if !customer.takes_part(Activity::Adopt) {
         return Err(Error::Refused(format!(
             "customer `{}` was revoked: nothing to adopt",
             customer.slug
@@ -168,15 +169,15 @@ fn record_step<T>(
     };
     out.record(entry);
     if let Some(g) = github {
-        let report = super::ops::Report {
+        let report = crate::flows::local::ops::Report {
             done: g.done,
             operation: g.operation,
             actor: &actor,
             reason: &reason,
             ok: result.is_ok(),
         };
-        super::ops::report_on_github(g.customer, g.unit, &report, out)?;
+        crate::flows::local::ops::report_on_github(g.customer, g.unit, &report, out)?;
     }
-    let done = result.map_err(super::ops::run_error)?;
+    let done = result.map_err(crate::flows::local::state_preview::run_error)?;
     Ok((actor, done))
 }

@@ -35,7 +35,7 @@ pub fn plan(t: &Target, seal: bool, manager_dir: &Path, out: &Output) -> Result<
     let planned = plan_pair((&view, module), &registry, customer, t, out)?;
     if seal {
         let dir = t.out.join(planned.unit.rel_dir());
-        super::super::artifact::seal_local(&customer.slug, &t.environment, &dir)?;
+        crate::flows::github_loop::artifact::seal_local(&customer.slug, &t.environment, &dir)?;
         let ctx = crate::ci::RunContext::from_env();
         if let Err(e) = ctx.set_outputs(&[
             ("plan_sha256", planned.plan_sha256.clone()),
@@ -89,7 +89,7 @@ pub(super) fn plan_pair(
         })
         .map_err(|e| match mapping.missing_target(&e) {
             Some(m) => Error::from(m),
-            None => super::super::ops::run_error(e),
+            None => crate::flows::local::state_preview::run_error(e),
         })?;
     let planned = Planned {
         unit,

@@ -3,7 +3,7 @@
 //! go of them; nothing in the cloud is touched.
 //!
 //! Four eyes as for a day-2 state operation, with its machinery
-//! (`deploy::ops`, `deploy::state_preview`): `--preview` seals the
+//! (`flows::local::ops`, `flows::local::state_preview`): `--preview` seals the
 //! removal against the state now (the addresses, the state's digest, the
 //! adoption it undoes) and prints the digest a second person approves;
 //! `--sha256 DIGEST` runs exactly that preview, only if the state is
@@ -19,12 +19,12 @@ use super::{AdoptError, Target};
 use crate::audit::Entry;
 use crate::config::{Customer, Unit};
 use crate::context::Context;
-use crate::deploy::ops::{self, Phase};
-use crate::deploy::second_person::{self, Verdict};
-use crate::deploy::state_preview::Sealed;
 use crate::engine::ops::StateOp;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::flows::github_loop::second_person::{self, Verdict};
+use crate::flows::local::ops::{self, Phase};
+use crate::flows::local::state_preview::Sealed;
 
 /// What to release, which half, and who lets it through.
 #[derive(Debug, Clone)]

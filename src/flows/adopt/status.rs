@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::Event;
 use super::Mapping;
+use crate::config::Activity;
 use crate::config::{Manager, Unit};
 use crate::data::adoption::Verdict;
 use crate::error::{Error, Result};
@@ -43,7 +44,11 @@ pub fn status(
         .map(|view| crate::records::Store::for_manager(view, net))
         .collect();
     let mut rows = Vec::new();
-    for customer in registry.customers.iter().filter(|c| c.is_active()) {
+    for customer in registry
+        .customers
+        .iter()
+        .filter(|c| c.takes_part(Activity::Adopt))
+    {
         if !f.customers.is_empty() && !f.customers.contains(&customer.slug) {
             continue;
         }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use super::halt::{HaltEvent, HaltRecord};
 use super::record::Event;
 use super::{ApplyTarget, Target};
+use crate::config::Activity;
 use crate::config::{Manager, Registry};
 use crate::context::Context;
 use crate::data::adoption::Verdict;
@@ -133,7 +134,7 @@ fn hold(
     };
     let now = super::status::pair_status(view, store, &h.unit, &s.out)?;
     let (how, who) = if s.resume {
-        let who = super::super::rollout_flow::operator(manager, "resumed", out)?;
+        let who = crate::flows::rollout::operator(manager, "resumed", out)?;
         (
             format!("resumed by {who}: {} is planned again", h.unit),
             who,
@@ -278,7 +279,9 @@ fn order(manager: &Manager, registry: &Registry, s: &WaveSettings) -> Result<Vec
     let within: BTreeSet<String> = registry
         .customers
         .iter()
-        .filter(|c| c.is_active() && c.environments.contains(&s.environment) && takes(c))
+        .filter(|c| {
+            c.takes_part(Activity::Adopt) && c.environments.contains(&s.environment) && takes(c)
+        })
         .map(|c| c.slug.clone())
         .collect();
     if within.is_empty() {

@@ -95,7 +95,7 @@ fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Context) -> Result
         Some(token) => {
             out.mask(token.expose());
             let rt = crate::github::runtime()?;
-            let gh = crate::deploy::session::client(&rt, Some(&token), false, out)?;
+            let gh = crate::flows::github_loop::session::client(&rt, Some(&token), false, out)?;
             let found = rt
                 .block_on(gh.repo_facts(&repo))
                 .map_err(|e| Error::Failed(format!("looking up the id of {repo}: {e}")))?;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::config::Activity;
 use crate::config::{is_repo, Manager, Registry};
 use crate::dispatch::auth;
 use crate::error::{Error, Result};
@@ -32,7 +33,7 @@ pub fn instructions(
     }
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
-    if !c.is_active() {
+    if !c.takes_part(Activity::Onboard) {
         return Err(Error::Usage(format!("customer `{slug}` is revoked")));
     }
     let version = env!("CARGO_PKG_VERSION");

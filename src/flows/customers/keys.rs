@@ -3,6 +3,7 @@
 
 use super::edit::{edit_registry, edited, registry_file};
 use crate::config::edit;
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry};
 use crate::context::Context;
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
@@ -39,7 +40,7 @@ pub(super) fn print_key(key: &DispatchKey, repo: &str, out: &Output) {
 fn keyed_customer<'r>(registry: &'r Registry, slug: &str) -> Result<(usize, &'r Customer, String)> {
     let index = registry.index_of(slug).map_err(Error::Usage)?;
     let c = &registry.customers[index];
-    if !c.is_active() {
+    if !c.takes_part(Activity::Onboard) {
         return Err(Error::Usage(format!(
             "customer `{slug}` is revoked: its dispatches are refused whatever they are signed with, so it has no dispatch key"
         )));

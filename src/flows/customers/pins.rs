@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::pins::Pin;
+use crate::config::Activity;
 use crate::config::{
     days_past, edit, is_one_line, is_real_date, is_reason, Manager, ProductProblem, Registry,
 };
@@ -189,7 +190,7 @@ fn who(manager: &Manager, who: &Who) -> Result<Vec<String>> {
     let active: BTreeSet<String> = registry
         .customers
         .iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Rollout))
         .map(|c| c.slug.clone())
         .collect();
     let (waves, _) = crate::rollout::waves::assign(rollout, &registry.customers, &active);

@@ -5,6 +5,7 @@
 use super::edit::{edit_entry, refuse_secretish};
 use super::secret_keys;
 use crate::config::edit;
+use crate::config::Activity;
 use crate::config::{is_date, Customer, Manager, Registry};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -34,14 +35,14 @@ pub fn revoke(
         slug,
         "revoke the customer",
         |registry, text, file, index| {
-            if !registry.customers[index].is_active() {
+            if !registry.customers[index].takes_part(Activity::Revoke) {
                 return Ok(None);
             }
             let revoked = edit::revoke(text, &registry.doc, file, index, &date, reason)
                 .map_err(|e| Error::Failed(e.to_string()))?;
             secret_keys::retire(&revoked, file, index).map(Some)
         },
-        |c| !c.is_active() && c.secrets.is_empty(),
+        |c| !c.takes_part(Activity::Revoke) && c.secrets.is_empty(),
     )?;
     let Some(after) = written else {
         out.result(&format!("`{slug}` is already revoked"));
@@ -110,7 +111,7 @@ fn manager_access_step(
     let others = registry
         .customers
         .iter()
-        .filter(|o| o.slug != c.slug && o.is_active())
+        .filter(|o| o.slug != c.slug && o.takes_part(Activity::Dispatch))
         .filter(|o| {
             o.repo
                 .as_deref()

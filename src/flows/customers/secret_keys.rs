@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::edit::{edit_entry, edited};
+use crate::config::Activity;
 use crate::config::{display_path, Customer, Manager};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -187,7 +188,7 @@ pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Context) -> Result
     };
     let registry = crate::config::Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
-    if !c.is_active() {
+    if !c.takes_part(Activity::Onboard) {
         return Err(Error::Usage(format!(
             "`{slug}` is revoked: its recipients are retired, none is made again"
         )));

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::config::Activity;
 use crate::config::{Manager, Registry, Status, TokenInfo, TokenState, TOKEN_WARN_DAYS};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -161,7 +162,7 @@ fn stale_of(
     c: &crate::config::Customer,
     today: jiff::civil::Date,
 ) -> Vec<crate::data::summary::SecretAge> {
-    if !c.is_active() {
+    if !c.takes_part(Activity::Shown) {
         return Vec::new();
     }
     crate::values::secret_ages::stale_of_checkout(manager, registry, c, today)
@@ -233,7 +234,11 @@ pub fn notify_tokens(
     today: jiff::civil::Date,
     out: &Context,
 ) {
-    for c in registry.customers.iter().filter(|c| c.is_active()) {
+    for c in registry
+        .customers
+        .iter()
+        .filter(|c| c.takes_part(Activity::Shown))
+    {
         let when = match c.token.as_ref().and_then(|t| t.state(today)) {
             Some(TokenState::Expiring(d)) => {
                 format!("expires in {}", crate::util::text::count(d, "day", "days"))
@@ -257,7 +262,7 @@ pub fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output
     let due: Vec<&str> = registry
         .customers
         .iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Shown))
         .filter(|c| {
             let state = c.token.as_ref().and_then(|t| t.state(today));
             matches!(
@@ -315,7 +320,7 @@ pub fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<(
         let state = t.state(today());
         rows.push(vec![
             "token".into(),
-            token_cell(Some(t), state, c.is_active())
+            token_cell(Some(t), state, c.takes_part(Activity::Shown))
                 .trim_end()
                 .to_string(),
         ]);

@@ -43,6 +43,7 @@ use secrets::{secret_age_checks, sensitive_variable_checks};
 
 use std::path::Path;
 
+use crate::config::Activity;
 use crate::config::{Manager, Registry};
 use crate::context::Context;
 use crate::doctor::facts::{
@@ -260,7 +261,7 @@ fn unread_customers(registry: &Registry, app: bool, reason: &str) -> Vec<Custome
     registry
         .customers
         .iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Doctor))
         .filter_map(|c| {
             Some(CustomerFacts {
                 slug: c.slug.clone(),
@@ -280,7 +281,11 @@ async fn read_customers(
     registry: &Registry,
 ) -> Vec<CustomerFacts> {
     let mut out = Vec::new();
-    for c in registry.customers.iter().filter(|c| c.is_active()) {
+    for c in registry
+        .customers
+        .iter()
+        .filter(|c| c.takes_part(Activity::Doctor))
+    {
         let Some(repo) = &c.repo else { continue };
         let app_installed = match app {
             Some(app) => Some(app.app_installed(repo).await.map_err(|e| e.to_string())),

@@ -1,6 +1,7 @@
 //! doctor's rows about customer secrets: those due for rotation, read
 //! from the customers' local checkouts (no key needed).
 
+use crate::config::Activity;
 use crate::config::{Manager, Registry};
 use crate::doctor;
 
@@ -14,7 +15,7 @@ pub(super) fn secret_age_checks(
     let stale: Vec<_> = registry
         .customers
         .iter()
-        .filter(|c| c.is_active())
+        .filter(|c| c.takes_part(Activity::Doctor))
         .map(|c| {
             let found = secret_ages::stale_of_checkout(manager, registry, c, today);
             (c.slug.clone(), found)

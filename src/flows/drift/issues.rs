@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::ci::RunContext;
+use crate::config::Activity;
 use crate::config::Registry;
 use crate::error::{Error, Result};
 use crate::fleet::Row;
@@ -234,7 +235,11 @@ pub(super) fn keep(
     }
     // Only a run over every customer knows which issues are of customers
     // no longer checked.
-    let inactive = |c: &str| !registry.get(c).is_some_and(|r| r.is_active());
+    let inactive = |c: &str| {
+        !registry
+            .get(c)
+            .is_some_and(|r| r.takes_part(Activity::Drift))
+    };
     let whole_fleet = settings.customers.is_none();
     let gone = whole_fleet.then_some(&inactive as &dyn Fn(&str) -> bool);
     // Then the cause issues, which link the customers' issues; the same

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::config::Activity;
 use crate::config::Registry;
 use crate::data::summary::PlanSummary;
 use crate::error::{Error, Result};
@@ -200,7 +201,10 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
             .chain(&shard.never_applied);
         let names = pairs.chain(&shard.errors).map(|p| &p.customer);
         for c in names.chain(&shard.planned_customers) {
-            if !registry.get(c).is_some_and(|r| r.is_active()) {
+            if !registry
+                .get(c)
+                .is_some_and(|r| r.takes_part(Activity::Drift))
+            {
                 return Err(bad(&file, &format!("`{c}` is not an active customer")));
             }
         }

@@ -19,9 +19,13 @@
 //! What lives here: this file (the run, its settings and GitHub clients,
 //! the reports), `merge` (the shards' reports read back), `causes` (drift
 //! by cause and repairs by policy, wired to the records), `issues` (the
-//! customers' issues) and `cause_issues` (one issue per cause).
+//! customers' issues), `cause_issues` (one issue per cause) and `repair`
+//! (`fleetform repair`: sealed plans that put drifted pairs back, judged
+//! again, and the ones a drift job may apply by itself applied through
+//! `flows::local::apply`).
 //!
-//! May import `audit`, `ci`, `config`, `context` (the command's audit log,
+//! May import `audit`, `ci`, `config`, `engine` (a repair's plan and apply),
+//! `context` (the command's audit log,
 //! notifications and network settings), `data`, `error`, `fleet`, `github`,
 //! `net` (the settings its clients connect with), `notify`, `output`,
 //! `records`, `report`, `rollout`, `util` and `values`.
@@ -42,12 +46,13 @@ use crate::report::drift_causes::RepairAction;
 use crate::report::table::drift_table;
 use crate::values::customer::CustomerSource;
 
-use super::customer_files::DefaultBranch;
+use crate::flows::github_loop::customer_files::DefaultBranch;
 
 mod cause_issues;
 mod causes;
 mod issues;
 mod merge;
+pub mod repair;
 
 pub const LABEL: &str = "fleetform-drift";
 

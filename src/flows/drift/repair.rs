@@ -13,7 +13,7 @@
 //!    anything else is proposed, with why. `repairs.json` lists each pair
 //!    with its plan's digest.
 //! 2. **Apply** (`repair --apply PLANS`): each pair still marked `repair`
-//!    is applied through the local apply ([`super::local_apply`]): the
+//!    is applied through the local apply ([`crate::flows::local::apply`]): the
 //!    sealed plan's digest, a second person (the apply job's environment
 //!    reviewers, `--confirms`, or `--unreviewed` on a workstation, recorded
 //!    as such), an audit line with the repair's reason, the deployment
@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::drift_causes::{Repair, RepairAction};
 
-use super::customer_files::DefaultBranch;
+use crate::flows::github_loop::customer_files::DefaultBranch;
 
 /// The file step 1 writes into its results folder.
 pub const REPAIRS_FILE: &str = "repairs.json";
@@ -257,10 +257,12 @@ impl Files {
         })
     }
 
-    fn default_branch(&self) -> Option<super::customer_files::DefaultBranch<'_>> {
+    fn default_branch(
+        &self,
+    ) -> Option<crate::flows::github_loop::customer_files::DefaultBranch<'_>> {
         self.remote
             .as_ref()
-            .map(|(rt, gh)| super::customer_files::DefaultBranch { rt, gh })
+            .map(|(rt, gh)| crate::flows::github_loop::customer_files::DefaultBranch { rt, gh })
     }
 }
 
@@ -361,7 +363,7 @@ fn plan_and_seal(
     let dir = settings.out.join(&rel);
     let summary = crate::engine::read_summary(&dir)
         .map_err(|e| Error::Failed(format!("nothing to seal in {}: {e}", dir.display())))?;
-    super::artifact::seal_local(&customer.slug, &pair.environment, &dir)?;
+    crate::flows::github_loop::artifact::seal_local(&customer.slug, &pair.environment, &dir)?;
     Ok((rel.display().to_string(), summary))
 }
 
@@ -469,7 +471,7 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Cont
         )));
     }
     let dir = settings.plans.join(rel);
-    super::artifact::open_local(&p.customer, &p.environment, &dir)?;
+    crate::flows::github_loop::artifact::open_local(&p.customer, &p.environment, &dir)?;
     let summary = crate::engine::read_summary(&dir)
         .map_err(|e| Error::Refused(format!("{}: {e}", dir.display())))?;
     if let Some(why) = not_repairable(&summary) {
@@ -477,7 +479,7 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Cont
             "not a repair a drift job applies by itself: {why}; propose it instead"
         )));
     }
-    let local = super::LocalApply {
+    let local = crate::flows::local::apply::LocalApply {
         customer: p.customer.clone(),
         environment: p.environment.clone(),
         product: p.product.clone(),
@@ -491,7 +493,7 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Cont
         unreviewed: settings.unreviewed,
         show: false,
     };
-    super::apply_local(&local, manager_dir, out)
+    crate::flows::local::apply::apply_local(&local, manager_dir, out)
 }
 
 #[cfg(test)]

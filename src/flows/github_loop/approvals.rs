@@ -17,7 +17,7 @@ use crate::policy::approval::{approvers_of, APPROVE_COMMAND, MIN_DIGEST_PREFIX};
 use super::session::gh_err;
 
 /// What is being approved.
-pub(super) struct Ask<'a> {
+pub(crate) struct Ask<'a> {
     pub repo: &'a str,
     pub pr: Option<u64>,
     /// The digest of the plan being applied.
@@ -39,7 +39,7 @@ pub(super) async fn check(
 
 /// [`check`], where `authors` (of the change: a rollout's pull request
 /// author and pusher) never count, whatever `allow_author` says.
-pub(super) async fn check_excluding(
+pub(crate) async fn check_excluding(
     gh: &GitHub,
     teams: &GitHub,
     rule: &ApprovalRule,

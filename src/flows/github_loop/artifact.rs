@@ -78,7 +78,7 @@ pub(super) fn seal_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path
 
 /// Opens the downloaded bundle into the plan folder: the files the apply
 /// checks are the sealed ones, whatever else lies in the folder.
-pub(super) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
+pub(crate) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
     let bundle = dir.join(BUNDLE_FILE);
     if !bundle.is_file() {
         return Err(Error::Refused(format!(

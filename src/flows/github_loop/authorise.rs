@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::ci::RunContext;
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry};
 use crate::context::Context;
 use crate::dispatch::{auth, rotation, Payload};
@@ -37,7 +38,7 @@ pub async fn authorise<'r>(
     let payload = &dispatched.payload;
     let customer = registered(registry, payload)?;
     authenticate(manager, customer, dispatched, stage, out)?;
-    if !customer.is_active() {
+    if !customer.takes_part(Activity::Dispatch) {
         return Err(refuse_revoked(manager, gh, customer, payload, stage, run_url, out).await);
     }
     // The manager's own fork check, whatever path the dispatch came by
@@ -347,7 +348,7 @@ pub(super) async fn still_active_on_default_branch(
     let current = Registry::parse(manager, &manager.path(&manager.config.registry), &bytes)
         .map_err(|e| Error::Failed(format!("the registry on {repo}'s default branch: {e}")))?;
     Ok(match current.get(slug) {
-        Some(c) if c.is_active() => Ok(()),
+        Some(c) if c.takes_part(Activity::Apply) => Ok(()),
         Some(_) => Err(format!(
             "`{slug}` was revoked on {repo}'s default branch after the plan"
         )),
@@ -372,7 +373,7 @@ pub(super) async fn reviewed_by(
 
 /// [`reviewed_by`], where also `authors` (of the change being applied:
 /// a rollout's pull request author and pusher) never count as approvers.
-pub(super) async fn reviewed_by_excluding(
+pub(crate) async fn reviewed_by_excluding(
     manager: &Manager,
     env: &str,
     ctx: &RunContext,

@@ -1,7 +1,7 @@
 //! The customer's pull request: the sticky plan comment per environment,
 //! the invalid-variables comment, the note an apply adds and the replies.
 //! Each body is a [`CustomerText`], worded in `report::customer`; this is
-//! the one file in `deploy` that writes comments.
+//! the one file in `flows` that writes comments.
 
 use std::path::Path;
 
@@ -36,7 +36,7 @@ pub(super) async fn sticky(
 }
 
 /// A new comment on `repo`'s issue or pull request `number`.
-pub(super) async fn reply(
+pub(crate) async fn reply(
     gh: &GitHub,
     repo: &str,
     number: u64,

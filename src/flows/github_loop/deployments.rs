@@ -202,7 +202,7 @@ pub(super) async fn dispatched_ended(
 }
 
 /// What a day-2 operation's deployment says.
-pub(super) struct StateOperation<'a> {
+pub(crate) struct StateOperation<'a> {
     /// Plain: `rm`, `replace`, ...
     pub operation: &'a str,
     pub actor: &'a str,
@@ -212,7 +212,7 @@ pub(super) struct StateOperation<'a> {
 
 /// A day-2 operation as a deployment of the default branch's head (`branch`:
 /// GitHub resolves it) in `env`, `success` or `failure`.
-pub(super) async fn state_operation(
+pub(crate) async fn state_operation(
     gh: &GitHub,
     (repo, branch, env): (&str, &str, &str),
     r: &StateOperation<'_>,

@@ -10,17 +10,17 @@ use crate::github::{
 
 use super::event::{read_event, Dispatched};
 
-pub(super) fn gh_err(e: GitHubError) -> Error {
+pub(crate) fn gh_err(e: GitHubError) -> Error {
     e.into()
 }
 
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     crate::github::runtime().map_err(gh_err)
 }
 
 /// What each dispatched command may do on the customer's repo, asked of
 /// a GitHub App's installation token (a PAT has what it was given).
-pub(super) mod access {
+pub(crate) mod access {
     use super::Permissions;
     /// Read `infra/`, write the commit status and the PR comment.
     pub const PLAN: Permissions = &[
@@ -76,7 +76,7 @@ pub(super) fn repo_client(
 
 /// [`repo_client`], else a client holding `FLEETFORM_TOKEN` (or
 /// `GITHUB_TOKEN`); `None` when there is neither.
-pub(super) fn repo_or_env_client(
+pub(crate) fn repo_or_env_client(
     rt: &tokio::runtime::Runtime,
     repo: &str,
     permissions: Permissions,
@@ -147,7 +147,7 @@ pub(super) fn open_session(
 
 /// A client of the environment's API root (`GITHUB_API_URL`) with `token`,
 /// over the command's network settings.
-pub(super) fn client(
+pub(crate) fn client(
     rt: &tokio::runtime::Runtime,
     token: Option<&Token>,
     dry_run: bool,
@@ -183,7 +183,7 @@ pub(super) fn status_writer(
 
 /// The client and repo for reading the manager repo itself: the job's
 /// token for it (`FLEETFORM_MANAGER_TOKEN`, else the token).
-pub(super) fn manager_client(
+pub(crate) fn manager_client(
     rt: &tokio::runtime::Runtime,
     ctx: &RunContext,
     out: &Context,

@@ -75,7 +75,7 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Context) -> Resu
         .unwrap_or(view);
     let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
     // An ops workflow's plan arrives sealed (`plan --seal`).
-    crate::deploy::artifact::open_local(&customer.slug, &args.environment, &dir)?;
+    crate::flows::github_loop::artifact::open_local(&customer.slug, &args.environment, &dir)?;
     let targeting = crate::engine::read_summary(&dir)
         .ok()
         .and_then(|s| s.targeting);
@@ -151,13 +151,13 @@ fn second_person(
     view: &crate::config::Manager,
     targeted: bool,
     out: &Context,
-) -> Result<Option<crate::deploy::second_person::Verdict>> {
+) -> Result<Option<crate::flows::github_loop::second_person::Verdict>> {
     let in_actions = crate::ci::in_actions();
     if !in_actions && !targeted && !args.unreviewed && args.confirms.is_none() {
         return Ok(None);
     }
     if in_actions {
-        crate::deploy::ops::check_operator(live, out)?;
+        crate::flows::local::ops::check_operator(live, out)?;
     }
     if in_actions && args.plan_sha256.is_none() {
         return Err(Error::Refused(
@@ -168,8 +168,8 @@ fn second_person(
         .environment(&args.environment)
         .map(|e| e.apply_environment())
         .unwrap_or_default();
-    crate::deploy::second_person::check(
-        &crate::deploy::second_person::Ask {
+    crate::flows::github_loop::second_person::check(
+        &crate::flows::github_loop::second_person::Ask {
             environment: &environment,
             confirms: args.confirms,
             unreviewed: args.unreviewed,
@@ -189,7 +189,7 @@ fn report_targeted(
     ok: bool,
     out: &Context,
 ) -> Result<()> {
-    use crate::deploy::ops::{report_on_github, Report};
+    use crate::flows::local::ops::{report_on_github, Report};
     let flags = t.flags();
     let (operation, done) = match (t.replace.is_empty(), t.target.is_empty()) {
         (true, true) => ("repair", crate::report::customer::Done::Repair),

@@ -113,8 +113,8 @@ pub fn state_op(
             "`state apply` runs a sealed preview and takes no operation; the others take their operands".into(),
         )),
     };
-    let verdict = super::second_person::check(
-        &super::second_person::Ask {
+    let verdict = crate::flows::github_loop::second_person::check(
+        &crate::flows::github_loop::second_person::Ask {
             environment: &apply_environment,
             confirms: t.confirms,
             unreviewed: t.unreviewed,
@@ -157,7 +157,7 @@ fn open_state_op(dir: &Path, sha256: &str, unit: &Unit) -> Result<super::state_p
 
 /// The manager's view of `product` and the customer, registered for `env`
 /// (see [`registered_for`]); an error changes nothing.
-pub(super) fn pair_of<'r>(
+pub(crate) fn pair_of<'r>(
     manager: &crate::config::Manager,
     registry: &'r crate::config::Registry,
     customer: &str,
@@ -208,7 +208,7 @@ fn registered_for(
 }
 
 /// What a preview seals, and where.
-pub(super) struct Preview<'a> {
+pub(crate) struct Preview<'a> {
     pub unit: &'a Unit,
     pub op: &'a StateOp,
     pub reason: &'a str,
@@ -222,7 +222,7 @@ pub(super) struct Preview<'a> {
 
 /// Seals the preview of `p.op` against the state now; the text is what
 /// the approver reads, and the digest goes to the job's outputs.
-pub(super) fn preview(
+pub(crate) fn preview(
     engine: &Engine<'_>,
     customer: &Customer,
     p: &Preview<'_>,
@@ -272,7 +272,7 @@ pub(super) fn preview(
 }
 
 /// The state is the one the preview was made against; else the refusal.
-pub(super) fn still_as_previewed(
+pub(crate) fn still_as_previewed(
     engine: &Engine<'_>,
     customer: &Customer,
     env: &str,
@@ -297,7 +297,7 @@ struct Run<'a> {
     reason: &'a str,
     /// The sealed preview's digest.
     digest: Option<&'a str>,
-    verdict: &'a super::second_person::Verdict,
+    verdict: &'a crate::flows::github_loop::second_person::Verdict,
 }
 
 /// Runs the operation, records it (audit, records store) and reports it.
@@ -358,7 +358,7 @@ fn run_and_record(
 /// active member of `rollout.operators`; else the refusal. Nothing to
 /// check outside Actions (a command run by hand: its user is the actor).
 pub fn check_operator(manager: &crate::config::Manager, out: &Context) -> Result<()> {
-    if let Some(gh) = super::RolloutGitHub::from_env(out)? {
+    if let Some(gh) = crate::flows::rollout::github::RolloutGitHub::from_env(out)? {
         gh.operator(manager, "changed")?;
     }
     Ok(())
@@ -383,7 +383,7 @@ fn read_docs(
 }
 
 /// The error a failed operation exits with.
-pub(super) use super::state_preview::run_error;
+use super::state_preview::run_error;
 
 /// What [`report_on_github`] says was done.
 pub struct Report<'a> {
@@ -413,11 +413,16 @@ pub fn report_on_github(
         ));
         return Ok(());
     };
-    let rt = super::session::runtime()?;
-    let gh = super::session::repo_or_env_client(&rt, repo, super::session::access::APPLY, out)?
-        .ok_or_else(|| {
-            Error::Usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
-        })?;
+    let rt = crate::flows::github_loop::session::runtime()?;
+    let gh = crate::flows::github_loop::session::repo_or_env_client(
+        &rt,
+        repo,
+        crate::flows::github_loop::session::access::APPLY,
+        out,
+    )?
+    .ok_or_else(|| {
+        Error::Usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
+    })?;
     let run_url = crate::ci::RunContext::from_env().run_url();
     let ok = r.ok;
     let unit_name = unit.to_string();
@@ -435,17 +440,18 @@ pub fn report_on_github(
         // The deployment's ref is the default branch (GitHub resolves it).
         let branch = gh.repo_info(repo).await?.default_branch;
         let at = (repo, branch.as_str(), unit.environment.as_str());
-        let said = super::deployments::StateOperation {
+        let said = crate::flows::github_loop::deployments::StateOperation {
             operation: r.operation,
             actor: r.actor,
             reason: r.reason,
             ok: r.ok,
         };
-        super::deployments::state_operation(&gh, at, &said, run_url.as_deref()).await?;
+        crate::flows::github_loop::deployments::state_operation(&gh, at, &said, run_url.as_deref())
+            .await?;
         if let Some((number, _)) = gh.newest_open_pull(repo, &branch).await? {
-            super::comment::reply(&gh, repo, number, &body).await?;
+            crate::flows::github_loop::comment::reply(&gh, repo, number, &body).await?;
         }
         Ok::<_, crate::github::GitHubError>(())
     })
-    .map_err(super::session::gh_err)
+    .map_err(crate::flows::github_loop::session::gh_err)
 }

@@ -51,7 +51,7 @@ pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Re
 fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if settings.targeting.is_some() {
-        crate::deploy::ops::check_operator(&manager, out)?;
+        crate::flows::local::ops::check_operator(&manager, out)?;
     }
     let customers = crate::fleet::select(&registry, settings.customers.as_deref())?;
     let envs = settings.environments.as_deref();
@@ -125,7 +125,7 @@ fn seal_targeted(
     let dir = out_dir.join(view.unit(&customer.slug, env).rel_dir());
     let summary = crate::engine::read_summary(&dir)
         .map_err(|e| Error::Failed(format!("nothing to seal in {}: {e}", dir.display())))?;
-    crate::deploy::artifact::seal_local(&customer.slug, env, &dir)?;
+    crate::flows::github_loop::artifact::seal_local(&customer.slug, env, &dir)?;
     let ctx = crate::ci::RunContext::from_env();
     if let Err(e) = ctx.set_outputs(&[
         ("plan_sha256", summary.plan_sha256.clone()),

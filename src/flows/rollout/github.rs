@@ -29,7 +29,7 @@ use crate::github::{GitHub, Token};
 use crate::rollout::gate::{ApprovalGate, Refusal};
 use crate::rollout::state::{Stage, State};
 
-use super::session::{gh_err, manager_client, runtime};
+use crate::flows::github_loop::session::{gh_err, manager_client, runtime};
 
 /// The clients of a rollout job on GitHub Actions: the manager repo (the
 /// job's token, `FLEETFORM_MANAGER_TOKEN`, else the token) and team
@@ -60,7 +60,7 @@ impl RolloutGitHub {
             out.mask(t.expose());
         }
         let teams = token
-            .map(|t| super::session::client(&rt, Some(&t), false, out))
+            .map(|t| crate::flows::github_loop::session::client(&rt, Some(&t), false, out))
             .transpose()
             .map_err(gh_err)?;
         Ok(Some(RolloutGitHub {
@@ -195,13 +195,15 @@ impl ApprovalGate for Gate<'_> {
             Some(rule) => self.pull_request_approvals(s, stage, rule, &change),
             None => {
                 let (gh, ctx) = (&self.gh.manager, &self.gh.ctx);
-                let answer = self.gh.rt.block_on(super::authorise::reviewed_by_excluding(
-                    self.manager,
-                    env,
-                    ctx,
-                    gh,
-                    &change.authors,
-                ));
+                let answer = self.gh.rt.block_on(
+                    crate::flows::github_loop::authorise::reviewed_by_excluding(
+                        self.manager,
+                        env,
+                        ctx,
+                        gh,
+                        &change.authors,
+                    ),
+                );
                 match answer {
                     Ok(Ok(who)) => Ok(who),
                     Ok(Err(reason)) => Err(refused(reason)),
@@ -303,7 +305,7 @@ impl Gate<'_> {
             )));
         };
         let planned_at = crate::audit::rfc3339(digest.planned_at);
-        let ask = super::approvals::Ask {
+        let ask = crate::flows::github_loop::approvals::Ask {
             repo,
             pr: Some(pr),
             digest: &digest.digest,
@@ -314,13 +316,16 @@ impl Gate<'_> {
             true => gh,
             false => self.gh.teams().map_err(refused)?,
         };
-        let answer = self.gh.rt.block_on(super::approvals::check_excluding(
-            gh,
-            teams,
-            rule,
-            &ask,
-            &change.authors,
-        ));
+        let answer = self
+            .gh
+            .rt
+            .block_on(crate::flows::github_loop::approvals::check_excluding(
+                gh,
+                teams,
+                rule,
+                &ask,
+                &change.authors,
+            ));
         match answer {
             Ok(Ok(approvers)) => Ok(Some(approvers.join(", "))),
             Ok(Err(reason)) => Err(Refusal {

@@ -4,7 +4,7 @@
 //! Under GitHub Actions the jobs that plan or apply read the registry on
 //! the manager's default branch, a tick asks the wave's approval through
 //! the API, and control actions (halt, resume, rollback, supersede) are
-//! accepted only from the operators team ([`crate::deploy::RolloutGitHub`]).
+//! accepted only from the operators team ([`crate::flows::rollout::github::RolloutGitHub`]).
 //! A plan or tick of a rollout whose commit is not the checkout's works
 //! with the manager at the rollout's commit, exported from git.
 //!
@@ -14,6 +14,7 @@
 //! and deployments; `steps`, `owed` and `dirty` are its own parts.
 
 mod dirty;
+pub mod github;
 pub mod owed;
 pub mod steps;
 
@@ -21,8 +22,9 @@ use std::path::Path;
 
 use crate::config::{Manager, Registry};
 use crate::context::Context;
-use crate::deploy::{ChangeCommits, Deployments, RolloutGitHub};
 use crate::error::{Error, Result};
+use crate::flows::github_loop::deployments::Deployments;
+use crate::flows::rollout::github::{ChangeCommits, RolloutGitHub};
 use crate::records::Store;
 use crate::rollout::{self, Fleet, StartSettings, TickSettings};
 

@@ -13,7 +13,7 @@ use crate::records::Store;
 use crate::rollout::owed::{send_owed, OwedReport};
 use crate::util::text::count;
 
-use crate::deploy::Deployments;
+use crate::flows::github_loop::deployments::Deployments;
 
 /// `rollout deployments`, checked.
 pub struct Settings<'a> {

@@ -13,7 +13,7 @@
 //!
 //! What goes to GitHub is a [`CustomerText`], which only this module (and
 //! its files) can build, and the writers on the customer's repo take
-//! nothing else: `deploy::status` and `deploy::comment` for statuses and
+//! nothing else: `flows::github_loop::status` and `flows::github_loop::comment` for statuses and
 //! comments, `github::NewDeployment` and the deployment statuses for
 //! deployments. So a call site cannot word its own text;
 //! `tests/views/customer_text.rs` checks that no other file of `deploy` or the

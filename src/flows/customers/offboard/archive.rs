@@ -7,9 +7,9 @@
 use serde::Serialize;
 
 use crate::config::{Customer, Manager};
-use crate::deploy::second_person::Verdict;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::flows::github_loop::second_person::Verdict;
 use crate::records::Store;
 
 use super::sealed::{Sealed, SealedUnit};

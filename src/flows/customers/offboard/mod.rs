@@ -11,7 +11,7 @@
 //!    (`bundle.sealed`, with `FLEETFORM_ARTIFACT_KEY`).
 //! 2. **Destroy** (`--approve DIGEST`): only the preview with that digest,
 //!    only after someone other than who asked let it through
-//!    ([`super::second_person`]; on a workstation `--unreviewed`), and
+//!    ([`crate::flows::github_loop::second_person`]; on a workstation `--unreviewed`), and
 //!    on GitHub Actions only the preview made in the run whose approval
 //!    was read (this run, or the run `--confirms` names).
 //!    Then, before anything is destroyed, the state of every pair (every
@@ -21,27 +21,29 @@
 //!    order; a destroy that fails is named with what is left in its state,
 //!    and the others go on.
 //!
-//! May import what `deploy` may (the engine, `records`, `dispatch`'s
+//! May import what `flows` may (the engine, `records`, `dispatch`'s
 //! seal, `report`, `audit`, `ci`) and `deploy`'s own `second_person`,
 //! `state_preview` and `artifact`.
 
 mod archive;
 pub mod sealed;
+pub mod step;
 
 use std::path::Path;
 
-use super::second_person::{self, Verdict};
 use crate::audit::Entry;
+use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry, Unit};
 use crate::context::Context;
 use crate::data::summary::Targeting;
 use crate::dispatch::seal::{ArtifactKey, SealError};
 use crate::engine::{Engine, PlanRequest, RunError};
 use crate::error::{Error, Result};
+use crate::flows::github_loop::second_person::{self, Verdict};
 use crate::output::Output;
 use crate::values::customer;
 
-use super::artifact::BUNDLE_FILE;
+use crate::flows::github_loop::artifact::BUNDLE_FILE;
 pub use archive::Archived;
 use sealed::{Sealed, SealedUnit};
 
@@ -126,7 +128,7 @@ fn engine<'m>(view: &'m Manager, terraform: Option<&Path>, reason: &str) -> Resu
 
 /// The customer must be revoked (dispatches refused) first.
 pub fn check_revoked(c: &Customer) -> Result<()> {
-    if c.is_active() {
+    if !c.takes_part(Activity::Offboard) {
         return Err(Error::Usage(format!(
             "`{}` is active: revoke it first, then offboard it",
             c.slug
@@ -161,7 +163,8 @@ pub fn preview(
         let summary = crate::engine::read_summary(&dir)
             .map_err(|e| Error::Failed(format!("{unit}: {e}; nothing was sealed")))?;
         let engine = engine(view, s.terraform, reason)?;
-        let (state, _) = super::state_preview::read_state(&engine, c, &unit.environment, &dir)?;
+        let (state, _) =
+            crate::flows::local::state_preview::read_state(&engine, c, &unit.environment, &dir)?;
         sealed.units.push(SealedUnit {
             unit: unit.to_string(),
             product: unit.product.clone(),
@@ -273,11 +276,13 @@ fn artifact_key() -> Result<Option<ArtifactKey>> {
 /// Seals the plan folder into `bundle.sealed`, the only file of it the
 /// workflow uploads.
 fn seal_plan(unit: &Unit, dir: &Path) -> Result<()> {
-    super::artifact::seal_local(&unit.customer, &seal_label(unit), dir).map_err(|e| {
-        Error::Failed(format!(
-            "sealing the plan of {unit}: {e}; nothing was sealed"
-        ))
-    })
+    crate::flows::github_loop::artifact::seal_local(&unit.customer, &seal_label(unit), dir).map_err(
+        |e| {
+            Error::Failed(format!(
+                "sealing the plan of {unit}: {e}; nothing was sealed"
+            ))
+        },
+    )
 }
 
 /// Opens each unit's downloaded bundle into its folder (on GitHub
@@ -293,7 +298,7 @@ fn open_plans(manager: &Manager, sealed: &Sealed, out_dir: &Path) -> Result<()> 
         if !bundle.is_file() && !crate::ci::in_actions() {
             continue;
         }
-        super::artifact::open_plan(&key, &unit.customer, &seal_label(&unit), &dir).map_err(
+        crate::flows::github_loop::artifact::open_plan(&key, &unit.customer, &seal_label(&unit), &dir).map_err(
             |e| {
                 let why = match e {
                     Error::Refused(m) | Error::Failed(m) => m,

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::ci::RunContext;
-use crate::deploy::state_preview::StateFacts;
 use crate::error::{Error, Result};
+use crate::flows::local::state_preview::StateFacts;
 
 const FORMAT: &str = "fleetform-offboard/1";
 

@@ -1,13 +1,14 @@
 //! `customers offboard`: the preview of a revoked customer's destroy,
 //! shown as the approver reads it, or with `--approve` the destroy
-//! (`crate::deploy::offboard`) and the entry marked `offboarded` when
+//! (`crate::flows::customers::offboard`) and the entry marked `offboarded` when
 //! nothing is left.
 
-use super::edit::{edit_entry, edited};
+use crate::config::Activity;
 use crate::config::{edit, Manager, Registry};
 use crate::context::Context;
-use crate::deploy::offboard::{self, Approve, Settings};
 use crate::error::{Error, Result};
+use crate::flows::customers::edit::{edit_entry, edited};
+use crate::flows::customers::offboard::{self, Approve, Settings};
 
 /// Which half of the offboarding is asked for.
 pub enum Step<'a> {
@@ -40,9 +41,9 @@ fn preview(
     s: &Settings<'_>,
     out: &Context,
 ) -> Result<()> {
-    let reason = crate::deploy::ops::require_reason(reason)?;
+    let reason = crate::flows::local::ops::require_reason(reason)?;
     // On GitHub Actions only active members of `rollout.operators`.
-    crate::deploy::ops::check_operator(manager, out)?;
+    crate::flows::local::ops::check_operator(manager, out)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
     let p = offboard::preview(manager, &registry, c, s, &reason, out)?;
@@ -82,7 +83,7 @@ fn destroy(
     out: &Context,
 ) -> Result<()> {
     // On GitHub Actions only active members of `rollout.operators`.
-    crate::deploy::ops::check_operator(manager, out)?;
+    crate::flows::local::ops::check_operator(manager, out)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
     let done = offboard::destroy(manager, c, s, a, out)?;
@@ -120,7 +121,7 @@ fn mark_offboarded(manager: &Manager, slug: &str, date: &str) -> Result<()> {
         |registry, text, file, index| {
             edited(edit::offboard(text, &registry.doc, file, index, date))
         },
-        |c| c.offboarded.is_some() && !c.is_active(),
+        |c| c.offboarded.is_some() && c.takes_part(Activity::Offboard),
     )
     .map(drop)
 }

@@ -2,8 +2,8 @@
 //! every environment, the printed report and the step outputs.
 
 use super::*;
-use crate::deploy::artifact::BUNDLE_FILE;
-use crate::deploy::products::combined_digest;
+use crate::flows::github_loop::artifact::BUNDLE_FILE;
+use crate::flows::github_loop::products::combined_digest;
 
 /// The request count, the step outputs and the result lines; an error
 /// when any environment failed to plan.
@@ -15,7 +15,11 @@ pub(super) fn finish(
 ) -> Result<()> {
     report.requests = session.gh.request_count();
     report.dry_run_requests = session.gh.withheld();
-    crate::deploy::record::note_requests(out, report.requests, &report.dry_run_requests);
+    crate::flows::github_loop::record::note_requests(
+        out,
+        report.requests,
+        &report.dry_run_requests,
+    );
     let outputs = plan_outputs(&report, &session.dispatched.event_type, &settings.out);
     session
         .ctx

@@ -1,0 +1,14 @@
+//! Local runs and day-2 operations: a local fleet plan, or a targeted plan
+//! of one pair sealed for the ops workflow (`plan`, `fleetform plan`
+//! without `--dispatch`); an apply of a local plan folder (`apply`,
+//! `fleetform apply` without `--dispatch`, a drift repair) with its second
+//! person and record; day-2 operations on one customer × environment
+//! (`ops`, `fleetform state`), recorded and reported on the customer's
+//! repo; and the sealed previews of state operations (`state_preview`).
+//!
+//! May import what `flows` may, and the GitHub loop's steps by their path.
+
+pub mod apply;
+pub mod ops;
+pub mod plan;
+pub mod state_preview;
