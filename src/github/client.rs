@@ -15,15 +15,14 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::budget::{self, Ledger, Limits};
+use super::budget::{ScheduleLayer, TYPED_PATH};
+pub use super::dry_run::PlannedRequest;
+use super::dry_run::{DryRunLayer, Withheld};
 use super::error::{GitHubError, Token};
 use super::etags::EtagCache;
-pub use super::layers::dry_run::PlannedRequest;
-use super::layers::dry_run::{DryRunLayer, Withheld};
-use super::layers::etag::EtagLayer;
-use super::layers::headers::Bearer;
-pub use super::layers::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
-use super::layers::schedule::{ScheduleLayer, TYPED_PATH};
-use super::layers::write_log::WriteLogLayer;
+use super::etags::EtagLayer;
+use super::headers::Bearer;
+pub use super::headers::{API_VERSION, MEDIA_TYPE as ACCEPT};
 use super::renewal::Renewal;
 use super::retry::{RetryPolicy, Retrying, Tries};
 use super::root::{self, ApiRoot, DEFAULT_API_ROOT};
@@ -31,6 +30,7 @@ pub use super::wire::truncate_chars;
 pub(super) use super::wire::Method;
 pub use super::wire::Response;
 use super::wire::Wire;
+use super::write_log::WriteLogLayer;
 
 /// Pages read of one list at most (100 items each).
 pub const MAX_PAGES: usize = 50;

@@ -22,29 +22,39 @@
 //! - `--dry-run`: reads are sent (they change nothing), every write is
 //!   printed instead of sent.
 //!
-//! What lives here:
+//! # The map
 //!
-//! - `client`: the [`GitHub`] struct, `send` (a request the client
-//!   builds) and `typed` (a call of octocrab's typed API), both through
-//!   the same layers, and the runtime; `retry`: [`RetryPolicy`], the
-//!   waits, the answer's headers that decide a retry, and the policy of
-//!   tower's `Retry` layer that decides each answer; `budget`: the scheduler's bookkeeping,
-//!   a slot within GitHub's primary and secondary limits ([`Limits`]);
-//!   `wire`: the request with its own headers, sent raw through the
-//!   credential's octocrab client (`Octocrab::execute`), and octocrab's
-//!   errors in the client's words; `transport`: that octocrab client over
-//!   `net`'s HTTP client (and why App authentication is not octocrab's),
-//!   built at a client's first request with the tower layers of `layers`
-//!   (the documented headers and the token, the retries, the ETag cache,
-//!   the body's read, the scheduler every request waits in, the answer's
-//!   time limit, the write log, the request count);
-//!   `pages`: `paginate`, lists read page by page; `etags`: ETags and
-//!   bodies of reads kept between runs ([`EtagCache`]).
+//! One file per concept, its state and its tower layer together. A
+//! request goes down this stack, the outermost first (`transport` builds
+//! it; each layer is in the file of its concept):
+//!
+//! | file | the concept | its layer |
+//! |---|---|---|
+//! | `headers` | the headers GitHub documents on every request and the credential's token ([`API_VERSION`], [`ACCEPT`]) | `HeadersLayer` |
+//! | `retry` | [`RetryPolicy`]: the waits, the answer's headers that decide a retry | the policy of tower's `Retry` |
+//! | `etags` | ETags and bodies of reads kept between runs ([`EtagCache`]) | `EtagLayer`: a 304 answered from the cache |
+//! | `read` | the answer's body read whole within the timeout | `ReadLayer` |
+//! | `dry_run` | `--dry-run`'s withheld writes ([`PlannedRequest`]) | `DryRunLayer` |
+//! | `budget` | the scheduler: a slot within GitHub's primary and secondary limits ([`Limits`], [`Ledger`]) | `ScheduleLayer` |
+//! | `write_log` | the times of the last hour's writes, kept between runs | `WriteLogLayer` |
+//! | `count` | every request sent ([`sent_by_this_process`]) | `CountLayer` |
+//!
+//! Around the stack:
+//!
+//! - `client`: the [`GitHub`] struct, `send` (a request the client builds)
+//!   and `typed` (a call of octocrab's typed API), both through the same
+//!   layers, and the runtime; `wire`: the request with its own headers,
+//!   sent raw through the credential's octocrab client
+//!   (`Octocrab::execute`), and octocrab's errors in the client's words;
+//!   `transport`: that octocrab client over `net`'s HTTP client (and why
+//!   App authentication is not octocrab's), built at a client's first
+//!   request with the layers above; `pages`: `paginate`, lists read page
+//!   by page.
 //! - `error`: [`GitHubError`] and [`Token`].
 //! - `app`: GitHub App authentication (the JWT, the installation token for
 //!   one repository and the permissions a command needs, and a client
-//!   whose token is renewed before it expires); `renewal`: when a token
-//!   is renewed, and the renewal itself, which the client runs before a
+//!   whose token is renewed before it expires); `renewal`: when a token is
+//!   renewed, and the renewal itself, which the client runs before a
 //!   request.
 //! - One file per API family, each an `impl GitHub` block: `contents`
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
@@ -52,33 +62,31 @@
 //!   `dispatch` (`repository_dispatch`), `actions` (a run's deployment
 //!   reviews), `teams` (team membership of approvers), `settings` (a
 //!   repo's environments, secret names, rulesets, workflow permissions and
-//!   reach, for `doctor`) and `access` (a repo's collaborators, its
-//!   owner's organisation base permission and its Pages site, for
-//!   `doctor`) and `hooks` (the App's webhook deliveries and their
-//!   redelivery, for the relay's sweep).
+//!   reach, for `doctor`), `access` (a repo's collaborators, its owner's
+//!   organisation base permission and its Pages site, for `doctor`),
+//!   `hooks` (the App's webhook deliveries and their redelivery, for the
+//!   relay's sweep), `commands` (a comment command's facts) and `poll`
+//!   (the open pull requests `poll` reads).
 //! - `answers` (checks of answer values), `links` (the `Link` header and
 //!   its next page), `root` (the API root and numeric settings) and
 //!   `paths` (percent-encoded API paths).
 //!
-//! `write_log` (the times of the last hour's writes, kept between runs)
-//! imports only `util`.
-//!
-//! Inside this folder the client may import `error`, `root`, `retry`,
-//! `budget`, `etags`, `renewal` (which imports only `error`), `transport`,
-//! `layers` and `wire` (which imports only
-//! `error` and `layers`; `retry` imports `wire`, `budget` and `layers`;
-//! `transport` imports `wire`, `retry` and `layers`, which import
-//! `write_log`, `budget`, `etags` and `retry`'s answer headers); `pages` and the API
-//! families import the client, `error`, `answers` and `paths` (`pages`
-//! also `links`; `app` also `renewal` and `root`);
-//! `answers`, `links`, `root`, `error`, `renewal` and `paths` never import
-//! the client or a family, so no two files import each other.
+//! Inside this folder the concepts of the stack import `error`, `root`,
+//! `read`, `wire`'s `again` and `retry`'s answer headers, never the
+//! client; `wire` imports
+//! `error`, `headers` and `budget`; `retry` imports `wire`, `budget` and
+//! `read`; `transport` imports the stack's layers, `wire` and `retry`; the
+//! client imports all of these; `pages` and the API families import the
+//! client, `error`, `answers` and `paths` (`pages` also `links`; `app`
+//! also `renewal` and `root`); `answers`, `links`, `root`, `error`,
+//! `renewal` and `paths` never import the client or a family, so no two
+//! files import each other.
 //!
 //! May import: `util`, `dispatch`'s sha check (`is_sha`), `policy`'s plain
 //! data types (`PullFacts`, `approval::RunReview`, `approval::PrNote`),
 //! `doctor::facts` (plain data), `report::customer` (a deployment's
 //! description is a customer text, worded there), `config` (a path as
-//! shown), `net` and `error`. Never the commands, `deploy` or `terraform`.
+//! shown), `net` and `error`. Never the commands, `flows` or `terraform`.
 
 mod access;
 mod actions;
@@ -89,19 +97,22 @@ mod client;
 mod commands;
 mod comments;
 mod contents;
+mod count;
 mod deployments;
 mod dispatch;
+mod dry_run;
 mod error;
 mod etags;
 mod git;
+mod headers;
 mod hooks;
 mod issues;
-mod layers;
 mod links;
 mod pages;
 mod paths;
 mod poll;
 mod pulls;
+mod read;
 mod renewal;
 mod retry;
 mod root;
@@ -124,13 +135,13 @@ pub use client::{
 };
 pub use commands::CommentFacts;
 pub use comments::IssueComment;
+pub use count::sent_by_this_process;
 pub use deployments::{may_go_later, NewDeployment, Started};
 pub use error::{GitHubError, Token};
 pub use etags::EtagCache;
 pub use git::{RepoFacts, RepoInfo};
 pub use hooks::{HookDeliveries, HookDelivery};
 pub use issues::Issue;
-pub use layers::count::sent_by_this_process;
 pub use paths::{repo_path, seg};
 pub use poll::OpenPull;
 pub use pulls::PullHead;

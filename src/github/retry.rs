@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use octocrab::OctoBody;
 use serde_json::Value;
 
+use super::budget::Refused;
 use super::budget::{self, Ledger, Patience};
 use super::error::GitHubError;
-use super::layers::read::{Read, ReadBody, Unread};
-use super::layers::schedule::Refused;
+use super::read::{Read, ReadBody, Unread};
 use super::root::{self, SettingError};
 use super::wire::{cause, message_of, truncate_chars, Method, Response, Unanswered};
 
@@ -318,7 +318,7 @@ impl tower::retry::Policy<http::Request<OctoBody>, http::Response<ReadBody>, Box
         // octocrab's bodies built from bytes keep a copy for this; a GET's
         // is empty.
         let body = request.body().try_clone().unwrap_or_else(OctoBody::empty);
-        Some(super::layers::again(request, body))
+        Some(super::wire::again(request, body))
     }
 }
 

@@ -3,7 +3,8 @@
 //! `FLEETFORM_GITHUB_CA_FILE`).
 //!
 //! Built with `OctocrabBuilder::new_empty().with_service(..)` and the
-//! project's tower layers (`layers`) added with `with_layer`: octocrab
+//! project's tower layers (each in the file of its concept, below) added
+//! with `with_layer`: octocrab
 //! brings no HTTP client, no TLS, and none of its own retry, timeout or
 //! redirect layers (its default features are off); the retries are
 //! tower's `Retry` with the client's policy (`retry`), the ETag cache and
@@ -28,6 +29,37 @@
 //! `repositories` and `repository_ids` only), so they carry every
 //! permission the App was granted, where fleetform asks for each
 //! command's own.
+//!
+//! # The layers
+//!
+//! The tower layers of a credential's octocrab client
+//! (`OctocrabBuilder::with_layer`), each one concern with its own tests,
+//! around `net`'s HTTP client, innermost last:
+//!
+//! - octocrab's `BaseUriLayer`: the API root for octocrab's typed API,
+//!   whose paths are relative (the client's own requests are absolute).
+//! - `headers`: the headers GitHub documents on every request (`Accept`,
+//!   `X-GitHub-Api-Version`, the `fleetform/<version>` `User-Agent`) and
+//!   the credential's token.
+//! - tower's `Retry` with the client's policy (`github::retry`'s
+//!   `Retrying`): GitHub's retry order within the client's bounds; each
+//!   attempt goes through every layer below, so each is scheduled, counted
+//!   and logged as a request of its own.
+//! - `etags`: the ETag cache of a client given one (a 304 answered from
+//!   it).
+//! - `read`: the answer's body read whole, each part within the client's
+//!   timeout, for the retry policy and the cache to decide on.
+//! - `dry_run`: `--dry-run`'s withheld writes ([`super::PlannedRequest`]),
+//!   answered without being scheduled, counted or sent.
+//! - `budget`: the scheduler: a slot under the concurrency
+//!   cap, held until the answer's body is dropped, and a slot within
+//!   GitHub's limits, or `Deferred` past the client's patience.
+//! - tower's `TimeoutLayer`: the answer's head within the client's
+//!   timeout.
+//! - `write_log`: the hour's writes kept as each write goes out (a
+//!   scheduled client with `keep_writes_in` only).
+//! - `count`: every request sent, by every client of the process (what
+//!   `-v` reports), and the ones this client sent and got an answer to.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,16 +73,16 @@ use octocrab::OctoBody;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
+use super::budget::ScheduleLayer;
+use super::count::CountLayer;
+use super::dry_run::DryRunLayer;
 use super::error::GitHubError;
-use super::layers::count::CountLayer;
-use super::layers::dry_run::DryRunLayer;
-use super::layers::etag::EtagLayer;
-use super::layers::headers::HeadersLayer;
-use super::layers::read::ReadLayer;
-use super::layers::schedule::ScheduleLayer;
-use super::layers::write_log::WriteLogLayer;
+use super::etags::EtagLayer;
+use super::headers::HeadersLayer;
+use super::read::ReadLayer;
 use super::retry::Retrying;
 use super::wire::TransportError;
+use super::write_log::WriteLogLayer;
 
 /// The tower service octocrab sends through: `net`'s HTTP client.
 #[derive(Clone)]
@@ -85,7 +117,7 @@ impl tower::Service<http::Request<OctoBody>> for NetService {
 /// a scheduled client that keeps its writes, the write log.
 pub(super) struct Layers {
     /// `Bearer <token>`, sensitive; `None` for an anonymous client.
-    pub auth: super::layers::headers::Bearer,
+    pub auth: super::headers::Bearer,
     pub sent: Arc<AtomicUsize>,
     pub answered: Arc<AtomicUsize>,
     pub write_log: Option<WriteLogLayer>,

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use std::time::Duration;
 
+use super::budget::{ApiPath, Refused};
 use super::error::GitHubError;
-use super::layers::schedule::{ApiPath, Refused};
 
 /// A decoded response.
 #[derive(Debug)]
@@ -51,7 +51,7 @@ pub(super) type AnswerBody = BoxBody<Bytes, octocrab::Error>;
 pub(super) struct Wire {
     pub http: crate::net::Client,
     /// `Authorization: Bearer <token>`, marked sensitive.
-    pub auth: super::layers::headers::Bearer,
+    pub auth: super::headers::Bearer,
     pub crab: std::sync::OnceLock<octocrab::Octocrab>,
     /// How long an answer's head, and each part of its body, may take.
     pub timeout: Duration,
@@ -269,4 +269,17 @@ pub(super) fn cause<'a, T: std::error::Error + 'static>(
         cause = c.source();
     }
     None
+}
+
+/// A copy of `request` with `body`: its method, URI, version, headers and
+/// extensions (an `http::Request` cannot be cloned), for a request sent
+/// again (a retry, a conditional GET sent without its condition).
+pub(super) fn again<Q, B>(request: &http::Request<Q>, body: B) -> http::Request<B> {
+    let mut again = http::Request::new(body);
+    *again.method_mut() = request.method().clone();
+    *again.uri_mut() = request.uri().clone();
+    *again.version_mut() = request.version();
+    *again.headers_mut() = request.headers().clone();
+    *again.extensions_mut() = request.extensions().clone();
+    again
 }

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt as _, Either, Full};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::schedule::ApiPath;
+use super::budget::ApiPath;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
