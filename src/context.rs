@@ -3,8 +3,8 @@
 //! to), its notifications and the network settings. Nothing here is
 //! process-wide: two contexts side by side share none of it.
 //!
-//! A context derefs to its [`Output`], so a flow that takes one prints as
-//! before and hands it on to what takes only the output.
+//! A context is passed as `cx`; it prints through its `out` field (the one
+//! [`Output`]), and hands `&cx.out` on to what takes only the output.
 
 use crate::audit::{Entry, Log};
 use crate::config::Manager;
@@ -18,14 +18,6 @@ pub struct Context {
     pub audit: Log,
     pub notify: Notifications,
     pub net: crate::net::Settings,
-}
-
-impl std::ops::Deref for Context {
-    type Target = Output;
-
-    fn deref(&self) -> &Output {
-        &self.out
-    }
 }
 
 impl Context {

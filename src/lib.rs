@@ -84,43 +84,42 @@ pub fn run(cli: Cli) -> u8 {
     let net = net::Settings::from_env();
     let store = manager.map(|m| records_store(&cli.command, &m, &net));
     let cx = context::Context::from_env(out, net, store);
-    let out = &cx;
     let result = match &cli.command {
-        Command::Validate(a) => commands::validate::run(a, dir, out),
-        Command::Render(a) => commands::render::run(a, dir, out),
-        Command::Plan(a) => commands::plan::run(a, dir, out),
-        Command::Apply(a) => commands::apply::run(a, dir, out),
-        Command::Authorise => commands::authorise::run(dir, out),
-        Command::BatchEntries => commands::batch_entries::run(dir, out),
-        Command::Conclude(a) => commands::conclude::run(a, dir, out),
-        Command::Trigger(a) => commands::trigger::run(a, out),
-        Command::Customers(a) => commands::customers::run(a, dir, out),
-        Command::Matrix(a) => commands::matrix::run(a, dir, out),
-        Command::Drift(a) => commands::drift::run(a, dir, out),
-        Command::Repair(a) => commands::repair::run(a, dir, out),
-        Command::State(a) => commands::state::run(a, dir, out),
-        Command::Adopt(a) => commands::adopt::run(a, dir, out),
-        Command::Impact(a) => commands::impact::run(a, dir, out),
-        Command::Rollout(a) => commands::rollout::run(a, dir, out),
-        Command::Audit(a) => commands::audit_report::run(a, dir, out),
-        Command::Sync(a) => commands::sync::run(a, dir, out),
-        Command::Doctor(a) => commands::doctor::run(a, dir, out),
-        Command::Report(a) => commands::report::run(a, dir, out),
-        Command::Init(a) => commands::init::run(a, out),
-        Command::Relay(a) => commands::relay::run(a, dir, out),
-        Command::Poll(a) => commands::poll::run(a, dir, out),
-        Command::Completions(a) => commands::completions::run(a, dir, out),
+        Command::Validate(a) => commands::validate::run(a, dir, &cx.out),
+        Command::Render(a) => commands::render::run(a, dir, &cx.out),
+        Command::Plan(a) => commands::plan::run(a, dir, &cx),
+        Command::Apply(a) => commands::apply::run(a, dir, &cx),
+        Command::Authorise => commands::authorise::run(dir, &cx),
+        Command::BatchEntries => commands::batch_entries::run(dir, &cx.out),
+        Command::Conclude(a) => commands::conclude::run(a, dir, &cx),
+        Command::Trigger(a) => commands::trigger::run(a, &cx),
+        Command::Customers(a) => commands::customers::run(a, dir, &cx),
+        Command::Matrix(a) => commands::matrix::run(a, dir, &cx.out),
+        Command::Drift(a) => commands::drift::run(a, dir, &cx),
+        Command::Repair(a) => commands::repair::run(a, dir, &cx),
+        Command::State(a) => commands::state::run(a, dir, &cx),
+        Command::Adopt(a) => commands::adopt::run(a, dir, &cx),
+        Command::Impact(a) => commands::impact::run(a, dir, &cx),
+        Command::Rollout(a) => commands::rollout::run(a, dir, &cx),
+        Command::Audit(a) => commands::audit_report::run(a, dir, &cx),
+        Command::Sync(a) => commands::sync::run(a, dir, &cx),
+        Command::Doctor(a) => commands::doctor::run(a, dir, &cx),
+        Command::Report(a) => commands::report::run(a, dir, &cx),
+        Command::Init(a) => commands::init::run(a, &cx.out),
+        Command::Relay(a) => commands::relay::run(a, dir, &cx),
+        Command::Poll(a) => commands::poll::run(a, dir, &cx),
+        Command::Completions(a) => commands::completions::run(a, dir, &cx.out),
     };
     // Notifications the command queued: waited for up to their deadline,
     // never a change to its result.
-    cx.notify.finish(out);
-    requests_sent(out);
+    cx.notify.finish(&cx.out);
+    requests_sent(&cx.out);
     match result {
         Ok(()) => error::EXIT_OK,
         Err(e) => {
-            report(out, &e);
-            if wants_json() && !out.json_written() {
-                out.json_error(e.kind(), e.exit_code(), &error_text(&e));
+            report(&cx.out, &e);
+            if wants_json() && !cx.out.json_written() {
+                cx.out.json_error(e.kind(), e.exit_code(), &error_text(&e));
             }
             e.exit_code()
         }

@@ -12,9 +12,9 @@ use crate::flows::local::ops::Phase;
 use crate::output::Output;
 use crate::report::adopt::{diff_text, status_table, wave_text};
 
-pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &AdoptArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     match &args.command {
-        AdoptCommand::Plan { pair, json, seal } => plan(pair, *json, *seal, manager_dir, out),
+        AdoptCommand::Plan { pair, json, seal } => plan(pair, *json, *seal, manager_dir, &cx.out),
         AdoptCommand::Apply {
             pair,
             plan_sha256,
@@ -35,20 +35,25 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 unreviewed: *unreviewed,
                 github: *github,
             };
-            out.result(&adopt::apply(&a, manager_dir, out)?);
+            cx.out.result(&adopt::apply(&a, manager_dir, cx)?);
             Ok(())
         }
-        AdoptCommand::Release { .. } => release(&args.command, manager_dir, out),
+        AdoptCommand::Release { .. } => release(&args.command, manager_dir, cx),
         AdoptCommand::Discover { pair, command } => {
-            out.result(&adopt::discover(&target(pair), command, manager_dir, out)?);
+            cx.out.result(&adopt::discover(
+                &target(pair),
+                command,
+                manager_dir,
+                &cx.out,
+            )?);
             Ok(())
         }
-        AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, out),
-        AdoptCommand::Status { .. } => status(&args.command, manager_dir, out),
+        AdoptCommand::Wave { .. } => wave(&args.command, manager_dir, cx),
+        AdoptCommand::Status { .. } => status(&args.command, manager_dir, cx),
     }
 }
 
-fn release(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()> {
+fn release(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()> {
     let AdoptCommand::Release {
         pair,
         reason,
@@ -82,11 +87,11 @@ fn release(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<
         unreviewed: *unreviewed,
         github: *github,
     };
-    out.result(&adopt::release(&r, manager_dir, out)?);
+    cx.out.result(&adopt::release(&r, manager_dir, cx)?);
     Ok(())
 }
 
-fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()> {
+fn wave(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()> {
     let AdoptCommand::Wave {
         environment,
         customers,
@@ -114,10 +119,10 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()>
         },
         resume: *resume,
     };
-    let report = adopt::wave(&settings, manager_dir, out)?;
+    let report = adopt::wave(&settings, manager_dir, cx)?;
     match json {
-        true => out.json(&report).expect("serialisable"),
-        false => out.result(wave_text(&report).trim_end()),
+        true => cx.out.json(&report).expect("serialisable"),
+        false => cx.out.result(wave_text(&report).trim_end()),
     }
     match (&report.halted, &report.held) {
         (Some(_), _) => Err(Error::Refused(
@@ -153,7 +158,7 @@ fn plan(pair: &AdoptPair, json: bool, seal: bool, manager_dir: &Path, out: &Outp
     }
 }
 
-fn status(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<()> {
+fn status(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()> {
     let AdoptCommand::Status {
         customers,
         environment,
@@ -172,14 +177,14 @@ fn status(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<(
             out: out_dir.clone(),
         },
         manager_dir,
-        &out.net,
+        &cx.net,
     )?;
     if *json {
-        out.json(&rows).expect("serialisable");
+        cx.out.json(&rows).expect("serialisable");
         return Ok(());
     }
-    out.result(status_table(&rows).trim_end());
-    for h in adopt::halts(manager_dir, &out.net)?.iter().filter(|h| {
+    cx.out.result(status_table(&rows).trim_end());
+    for h in adopt::halts(manager_dir, &cx.net)?.iter().filter(|h| {
         environment
             .as_ref()
             .is_none_or(|e| *e == h.unit.environment)
@@ -187,7 +192,7 @@ fn status(command: &AdoptCommand, manager_dir: &Path, out: &Context) -> Result<(
                 .as_ref()
                 .is_none_or(|p| h.unit.product.as_ref() == Some(p))
     }) {
-        out.result(&crate::report::adopt::halt_line(h));
+        cx.out.result(&crate::report::adopt::halt_line(h));
     }
     Ok(())
 }

@@ -10,12 +10,12 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::github_loop::apply::ApplySettings;
 
-pub fn run(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &ApplyArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     check_digest(args.plan_sha256.as_deref())?;
     if args.dispatch {
-        return crate::flows::github_loop::apply::apply(dispatch_settings(args)?, manager_dir, out);
+        return crate::flows::github_loop::apply::apply(dispatch_settings(args)?, manager_dir, cx);
     }
-    apply_local(args, manager_dir, out)
+    apply_local(args, manager_dir, cx)
 }
 
 /// `--plan-sha256`, when given, is a SHA-256 in hex.
@@ -50,7 +50,7 @@ fn dispatch_settings(args: &ApplyArgs) -> Result<ApplySettings> {
 }
 
 /// Applies a local plan folder ([`crate::flows::local::apply`]).
-fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+fn apply_local(args: &ApplyArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = crate::flows::local::apply::LocalApply {
         customer: args
             .customer
@@ -68,7 +68,7 @@ fn apply_local(args: &ApplyArgs, manager_dir: &Path, out: &Context) -> Result<()
         unreviewed: args.unreviewed,
         show: true,
     };
-    crate::flows::local::apply::apply_local(&settings, manager_dir, out)
+    crate::flows::local::apply::apply_local(&settings, manager_dir, cx)
 }
 
 #[cfg(test)]

@@ -157,7 +157,7 @@ impl Source {
     }
 }
 
-pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &AuditArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
     if !settings.records && !settings.log.exists() {
         let shown = settings.log.display();
@@ -167,11 +167,11 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 audit::DEFAULT_LOG
             )));
         }
-        out.note(&format!(
+        cx.out.note(&format!(
             "no audit log at {shown}: nothing was recorded here yet, so the report is empty (--log FILE names another log, --records reads the records store)"
         ));
     }
-    let source = Source::open(&settings, manager_dir, &out.net)?;
+    let source = Source::open(&settings, manager_dir, &cx.net)?;
     let mut s = Summary::new(settings.since.as_deref());
     s.until.clone_from(&settings.until);
     let mut h = Header::new(
@@ -197,8 +197,8 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             .map_err(|e| Error::Failed(format!("rendering the HTML report: {e}")))?,
     };
     let print = |text: &str| match settings.format {
-        Format::Json => out.json_text(text),
-        Format::Markdown | Format::Html => out.document(text),
+        Format::Json => cx.out.json_text(text),
+        Format::Markdown | Format::Html => cx.out.document(text),
     };
     print(head.trim_end());
     let mut first = true;

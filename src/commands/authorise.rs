@@ -26,10 +26,10 @@ use crate::flows::github_loop::authorise::{authorise_dispatch, Authorised};
 use crate::flows::github_loop::record::audit_refusal;
 use crate::output::Output;
 
-pub fn run(manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(manager_dir: &Path, cx: &Context) -> Result<()> {
     let ctx = RunContext::from_env();
-    let r = authorise_dispatch(&ctx, manager_dir, out).and_then(|a| hand_on(&ctx, &a, out));
-    audit_refusal(&r, "authorise", manager_dir, out);
+    let r = authorise_dispatch(&ctx, manager_dir, cx).and_then(|a| hand_on(&ctx, &a, &cx.out));
+    audit_refusal(&r, "authorise", manager_dir, cx);
     r
 }
 

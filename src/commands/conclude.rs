@@ -39,10 +39,10 @@ use crate::flows::github_loop::conclude::{conclude, Concluded};
 /// Longest `FLEETFORM_NEEDS` read: the outputs of a few jobs.
 const MAX_NEEDS: usize = 256 * 1024;
 
-pub fn run(args: &ConcludeArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &ConcludeArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let needs = parse_needs(&args.needs)?;
-    let concluded = conclude(&needs, manager_dir, out)?;
-    out.result(&describe(&concluded));
+    let concluded = conclude(&needs, manager_dir, cx)?;
+    cx.out.result(&describe(&concluded));
     Ok(())
 }
 

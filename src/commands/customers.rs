@@ -17,27 +17,25 @@ use crate::flows::customers::revoke::revoke;
 use crate::flows::customers::secret_keys;
 use crate::flows::customers::view::{list, show};
 
-pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
+pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, cx: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
     match &args.command {
-        CustomersCommand::List { json, notify } => list(&manager, *json, *notify, out),
-        CustomersCommand::Show { slug, json } => show(&manager, slug, *json, out),
+        CustomersCommand::List { json, notify } => list(&manager, *json, *notify, cx),
+        CustomersCommand::Show { slug, json } => show(&manager, slug, *json, &cx.out),
         CustomersCommand::Add { .. } => {
             let new = new_customer(&args.command)
                 .ok_or_else(|| Error::Failed("`customers add` without its arguments".into()))?;
-            add(&manager, new, out)
+            add(&manager, new, cx)
         }
-        CustomersCommand::Pin(a) => pin(&manager, &pin_settings(a), out),
-        CustomersCommand::Unpin(a) => unpin(&manager, &unpin_settings(a), out),
-        CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, out),
-        CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, out),
-        CustomersCommand::RotateSecretsKey(a) => {
-            secret_keys::rotate(&manager, &a.slug, &a.env, out)
-        }
+        CustomersCommand::Pin(a) => pin(&manager, &pin_settings(a), cx),
+        CustomersCommand::Unpin(a) => unpin(&manager, &unpin_settings(a), cx),
+        CustomersCommand::DispatchKey { slug } => dispatch_key(&manager, slug, &cx.out),
+        CustomersCommand::RotateKey { slug } => rotate_key(&manager, slug, cx),
+        CustomersCommand::RotateSecretsKey(a) => secret_keys::rotate(&manager, &a.slug, &a.env, cx),
         CustomersCommand::Revoke { slug, reason, date } => {
-            revoke(&manager, slug, reason, date.clone(), out)
+            revoke(&manager, slug, reason, date.clone(), cx)
         }
-        CustomersCommand::Offboard(a) => offboard_step(&manager, a, out),
+        CustomersCommand::Offboard(a) => offboard_step(&manager, a, cx),
         CustomersCommand::Instructions {
             slug,
             manager_repo,
@@ -53,7 +51,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, out: &Context) -
                 action_ref.as_deref(),
                 relay_url.as_deref(),
             ),
-            out,
+            &cx.out,
         ),
     }
 }
@@ -120,7 +118,7 @@ fn unpin_settings(a: &UnpinArgs) -> UnpinSettings {
 
 /// `customers offboard`: the preview, or with `--approve` the destroy,
 /// with the Terraform binary `FLEETFORM_TERRAFORM` names.
-fn offboard_step(manager: &Manager, a: &OffboardArgs, out: &Context) -> Result<()> {
+fn offboard_step(manager: &Manager, a: &OffboardArgs, cx: &Context) -> Result<()> {
     let terraform = std::env::var_os("FLEETFORM_TERRAFORM").map(std::path::PathBuf::from);
     let s = crate::flows::customers::offboard::Settings {
         out_dir: &a.out,
@@ -138,5 +136,5 @@ fn offboard_step(manager: &Manager, a: &OffboardArgs, out: &Context) -> Result<(
             unreviewed: a.unreviewed,
         }),
     };
-    offboard(manager, &a.slug, &step, &s, out)
+    offboard(manager, &a.slug, &step, &s, cx)
 }

@@ -10,9 +10,9 @@ use crate::error::{Error, Result};
 use crate::flows::doctor::Settings;
 use crate::github::Token;
 
-pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
-    crate::flows::doctor::run(&settings, manager_dir, out)
+    crate::flows::doctor::run(&settings, manager_dir, cx)
 }
 
 fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {

@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 use crate::flows::drift::Settings;
 use crate::github::Token;
 
-pub fn run(args: &DriftArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &DriftArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
-    crate::flows::drift::run(&settings, manager_dir, out)
+    crate::flows::drift::run(&settings, manager_dir, cx)
 }
 
 fn resolve(args: &DriftArgs) -> Result<Settings> {

@@ -105,7 +105,7 @@ fn resolve(args: &ImpactArgs) -> Result<Settings> {
     })
 }
 
-pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &ImpactArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
     let live = Manager::load(manager_dir)?;
     // The registry is read while git exports the revisions.
@@ -121,7 +121,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Context) -> Result<()> {
         (registry, revisions)
     });
     let registry = registry?;
-    let mut impact = revisions?.compare(&live, &registry, settings.jobs, &out.net)?;
+    let mut impact = revisions?.compare(&live, &registry, settings.jobs, &cx.net)?;
     // The working tree of a pull request's job is the pull request's
     // head: shown as its commit, as GitHub names it.
     if let (None, Some(sha)) = (&settings.head, &settings.sha) {
@@ -137,7 +137,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             base: &settings.base,
         };
         impact.plans = Some(crate::fleet::impact_plan::plan_affected(
-            &live, &registry, &impact, &with, out,
+            &live, &registry, &impact, &with, cx,
         )?);
     }
     if !settings.plans_from.is_empty() {
@@ -156,7 +156,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Context) -> Result<()> {
     if shared && !settings.show_values {
         impact = impact.without_values();
     }
-    show(&impact, settings.json, settings.show_values, out)?;
+    show(&impact, settings.json, settings.show_values, &cx.out)?;
     let ctx = crate::ci::RunContext::from_env();
     // Rendered only for a job that has a step summary.
     if ctx.summary.is_some() {
@@ -166,8 +166,8 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, out: &Context) -> Result<()> {
         ));
     }
     if let Some(on) = &settings.comment {
-        out.mask(on.token.expose());
-        post(on, &impact, ctx.run_url(), out)?;
+        cx.out.mask(on.token.expose());
+        post(on, &impact, ctx.run_url(), cx)?;
     }
     if !impact.broken.is_empty() {
         return Err(Error::Failed(format!(
@@ -224,11 +224,11 @@ fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
 /// The sticky comment on the manager pull request and the status on its
 /// head: `failure` when a customer would break or a plan failed or a gate
 /// blocks, else `success`.
-fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Context) -> Result<()> {
+fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, cx: &Context) -> Result<()> {
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
     let gh = crate::github::GitHub::new(
         &rt,
-        &out.net,
+        &cx.net,
         &crate::github::GitHub::api_url_from_env(),
         Some(&on.token),
         false,
@@ -256,7 +256,7 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, out: &Context)
         .await
     })
     .map_err(|e| Error::Failed(format!("answering on {}#{}: {e}", on.repo, on.pr)))?;
-    out.verbose(&crate::util::text::count(
+    cx.out.verbose(&crate::util::text::count(
         gh.request_count(),
         "GitHub API request",
         "GitHub API requests",

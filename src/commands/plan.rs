@@ -74,7 +74,7 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
     }))
 }
 
-pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &PlanArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     if args.dispatch {
         return crate::flows::github_loop::plan::plan(
             crate::flows::github_loop::plan::PlanSettings {
@@ -85,8 +85,8 @@ pub fn run(args: &PlanArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 terraform: args.terraform.clone(),
             },
             manager_dir,
-            out,
+            cx,
         );
     }
-    crate::flows::local::plan::plan_local(&resolve(args)?, manager_dir, out)
+    crate::flows::local::plan::plan_local(&resolve(args)?, manager_dir, cx)
 }

@@ -44,13 +44,13 @@ fn lost_code(lost: &Lost) -> &'static str {
     }
 }
 
-pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
-    let settings = crate::relay::Settings::load(manager_dir, out.net.clone())?;
+pub fn run(args: &PollArgs, manager_dir: &std::path::Path, cx: &Context) -> Result<()> {
+    let settings = crate::relay::Settings::load(manager_dir, cx.net.clone())?;
     let registry = Registry::load(&settings.manager)?;
     let file = StateFile::from_env(&args.state, &settings.relay.manager_repo)
         .map_err(|e| Error::Usage(e.to_string()))?;
     let mut loaded = PollReport::default();
-    let mut state = load_state(&file, &mut loaded, out);
+    let mut state = load_state(&file, &mut loaded, &cx.out);
     let relay = Relay::new(settings).with_events_in_memory();
     let rt = crate::github::runtime()?;
     let mut report = rt.block_on(relay.poll(&registry, &mut state, args.dry_run));
@@ -61,7 +61,7 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, out: &Context) -> Res
     } else {
         file.write(&state)
     };
-    print(&report, args.json, args.dry_run, out);
+    print(&report, args.json, args.dry_run, &cx.out);
     if let Err(e) = kept {
         return Err(Error::Failed(format!(
             "{e} ({}); the state from before was removed, so the next run reads every repo again and dispatches only the heads that carry no fleetform commit status yet. Check that the folder is writable",

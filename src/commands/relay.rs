@@ -12,7 +12,7 @@ use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_
 
 use crate::config::BATCH_WORKFLOW;
 
-pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Context) -> Result<()> {
+pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, cx: &Context) -> Result<()> {
     let RelayCommand::Serve {
         listen,
         concurrency,
@@ -22,7 +22,7 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Context) -> Re
         batch,
         redeliver_every,
     } = &args.command;
-    let settings = Settings::load(manager_dir, out.net.clone())?;
+    let settings = Settings::load(manager_dir, cx.net.clone())?;
     let webhook = !settings.webhook_secrets.is_empty();
     let rotating = settings.webhook_secrets.len() > 1;
     let limits = Limits {
@@ -44,18 +44,18 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Context) -> Re
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Failed(e.to_string()))?;
-        out.result(&format!("relay listening on http://{addr}"));
+        cx.out.result(&format!("relay listening on http://{addr}"));
         if !webhook {
-            out.note(&format!(
+            cx.out.note(&format!(
                 "{WEBHOOK_SECRET_ENV} is not set: /webhook answers 404"
             ));
         }
         if rotating {
-            out.note(&format!(
+            cx.out.note(&format!(
                 "{WEBHOOK_SECRET_PREVIOUS_ENV} is set: deliveries signed with the previous webhook secret are accepted too; unset it once the App's webhook has had the new secret for a few days (README, \"Rotating secrets\")"
             ));
         }
-        let log_out = out.out.clone();
+        let log_out = cx.out.clone();
         let log = Arc::new(move |h: &Handled| {
             log_out.note(&format!(
                 "{} {} {} {} ({} ms)",
@@ -64,12 +64,12 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, out: &Context) -> Re
         });
         let (batch, said) = batch_size(&settings, *batch);
         let relay = Arc::new(Relay::new(settings).with_batch(batch));
-        out.note(&relay.events.describe());
-        out.note(&said);
-        let _sweeps = start_sweeps(&relay, *redeliver_every, webhook, out);
-        let _recovery = start_recovery(&relay, out);
+        cx.out.note(&relay.events.describe());
+        cx.out.note(&said);
+        let _sweeps = start_sweeps(&relay, *redeliver_every, webhook, &cx.out);
+        let _recovery = start_recovery(&relay, &cx.out);
         serve::serve(relay, listener, limits, log, serve::termination()).await;
-        out.result("relay stopped: requests in flight finished or the grace period ended");
+        cx.out.result("relay stopped: requests in flight finished or the grace period ended");
         Ok(())
     })
 }

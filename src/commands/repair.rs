@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::drift::repair::{RepairApply, RepairPlan};
 
-pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &RepairArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     match (&args.from, &args.apply) {
         (Some(from), None) => {
             let settings = RepairPlan {
@@ -20,7 +20,7 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 terraform: args.terraform.clone(),
                 json: args.json,
             };
-            crate::flows::drift::repair::plan_repairs(&settings, manager_dir, out)
+            crate::flows::drift::repair::plan_repairs(&settings, manager_dir, cx)
         }
         (None, Some(plans)) => {
             if args.confirms.is_some() && args.list_sha256.is_none() {
@@ -40,7 +40,7 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, out: &Context) -> Result<()> {
                 unreviewed: args.unreviewed,
                 json: args.json,
             };
-            crate::flows::drift::repair::apply_repairs(&settings, manager_dir, out)
+            crate::flows::drift::repair::apply_repairs(&settings, manager_dir, cx)
         }
         _ => Err(Error::Usage(
             "say which step: --from DRIFT_OUT (seal the repair plans) or --apply PLANS (apply them)".into(),

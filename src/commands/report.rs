@@ -15,9 +15,9 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::report::dashboard::{Dashboard, RolloutView};
 
-pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let store = crate::records::Store::for_manager(&manager, &out.net);
+    let store = crate::records::Store::for_manager(&manager, &cx.net);
     let (events, source) = read_events(args, &manager, &store)?;
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
@@ -39,13 +39,14 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             })
             .collect(),
         weeks: crate::fleet::dashboard::weeks(&events, now),
-        adoptions: adoptions(manager_dir, out),
-        adoption_halts: crate::flows::adopt::halts(manager_dir, &out.net).unwrap_or_else(|e| {
-            out.note(&format!("the adoption waves' halts were not read: {e}"));
+        adoptions: adoptions(manager_dir, cx),
+        adoption_halts: crate::flows::adopt::halts(manager_dir, &cx.net).unwrap_or_else(|e| {
+            cx.out
+                .note(&format!("the adoption waves' halts were not read: {e}"));
             Vec::new()
         }),
         drift_causes: crate::fleet::drift_causes::previous(&store).unwrap_or_else(|e| {
-            out.note(&format!(
+            cx.out.note(&format!(
                 "the drift causes were not read from the records: {e}"
             ));
             None
@@ -55,7 +56,7 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
         .map_err(|e| Error::Failed(format!("rendering the dashboard: {e}")))?;
     crate::util::fs::write_atomic(&args.html, html.as_bytes())
         .map_err(|e| Error::Failed(format!("{}: {e}", args.html.display())))?;
-    out.result(&format!(
+    cx.out.result(&format!(
         "wrote {} ({}, {})",
         args.html.display(),
         crate::util::text::count(d.customers.len(), "customer", "customers"),
@@ -66,18 +67,18 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, out: &Context) -> Result<()> {
 
 /// The pairs with an adoption under way or done (with products, each
 /// customer × product × environment).
-fn adoptions(manager_dir: &Path, out: &Context) -> Vec<crate::report::adopt::PairStatus> {
+fn adoptions(manager_dir: &Path, cx: &Context) -> Vec<crate::report::adopt::PairStatus> {
     let filter = crate::flows::adopt::StatusFilter {
         out: ".fleetform/out".into(),
         ..Default::default()
     };
-    match crate::flows::adopt::status(&filter, manager_dir, &out.net) {
+    match crate::flows::adopt::status(&filter, manager_dir, &cx.net) {
         Ok(rows) => rows
             .into_iter()
             .filter(|r| r.stage != crate::report::adopt::Stage::NotStarted)
             .collect(),
         Err(e) => {
-            out.note(&format!("the adoptions were not read: {e}"));
+            cx.out.note(&format!("the adoptions were not read: {e}"));
             Vec::new()
         }
     }

@@ -13,9 +13,9 @@ use crate::flows::rollout::{
 };
 use crate::records::Store;
 
-pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &RolloutArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;
-    let store = Store::for_manager(&manager, &out.net);
+    let store = Store::for_manager(&manager, &cx.net);
     let live = crate::flows::rollout::Live {
         dir: manager_dir,
         manager: &manager,
@@ -29,7 +29,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> 
             json,
         } => {
             let who = match supersede {
-                true => operator(&manager, "superseded", out)?,
+                true => operator(&manager, "superseded", cx)?,
                 false => actor(),
             };
             let registry = Registry::load(&manager)?;
@@ -40,7 +40,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> 
                 allow_dirty: *allow_dirty,
                 json: *json,
             };
-            start(&f, manager_dir, &how, &who, out)
+            start(&f, manager_dir, &how, &who, cx)
         }
         RolloutCommand::Status {
             id,
@@ -54,7 +54,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> 
             *json,
             *summary,
             *replan,
-            out,
+            &cx.out,
         ),
         RolloutCommand::Tick {
             id,
@@ -75,7 +75,7 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> 
                 plans_from: plans_from.as_deref(),
                 unreviewed: *unreviewed,
             };
-            tick(&live, id.as_deref(), &how, out)
+            tick(&live, id.as_deref(), &how, cx)
         }
         RolloutCommand::Plan {
             id,
@@ -93,19 +93,19 @@ pub fn run(args: &RolloutArgs, manager_dir: &Path, out: &Context) -> Result<()> 
                 plans_from: None,
                 unreviewed: false,
             };
-            plan(&live, id.as_deref(), &how, out)
+            plan(&live, id.as_deref(), &how, cx)
         }
         RolloutCommand::Halt { id, reason } => {
-            control(&live, id.as_deref(), Control::Halt(reason), out)
+            control(&live, id.as_deref(), Control::Halt(reason), cx)
         }
-        RolloutCommand::Resume { id } => control(&live, id.as_deref(), Control::Resume, out),
-        RolloutCommand::Rollback { id } => control(&live, id.as_deref(), Control::Rollback, out),
-        RolloutCommand::Deployments(flags) => deployments(&store, flags, out),
+        RolloutCommand::Resume { id } => control(&live, id.as_deref(), Control::Resume, cx),
+        RolloutCommand::Rollback { id } => control(&live, id.as_deref(), Control::Rollback, cx),
+        RolloutCommand::Deployments(flags) => deployments(&store, flags, cx),
     }
 }
 
 /// `rollout deployments`: the flags checked, then what is owed sent.
-fn deployments(store: &Store, flags: &crate::cli::DeploymentsArgs, out: &Context) -> Result<()> {
+fn deployments(store: &Store, flags: &crate::cli::DeploymentsArgs, cx: &Context) -> Result<()> {
     let how = owed::Settings::resolve(
         store,
         flags.id.as_deref(),
@@ -113,5 +113,5 @@ fn deployments(store: &Store, flags: &crate::cli::DeploymentsArgs, out: &Context
         flags.budget.write_log.as_deref(),
         flags.json,
     )?;
-    owed::run(store, &how, out)
+    owed::run(store, &how, cx)
 }

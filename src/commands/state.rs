@@ -10,7 +10,7 @@ use crate::engine::ops::{check_operand, StateOp};
 use crate::error::{Error, Result};
 use crate::flows::local::ops::{require_reason, OpTarget, Phase};
 
-pub fn run(args: &StateArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &StateArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let target = resolve(args)?;
     let op = operation(args.op, &args.operands)?;
     if let Some(op) = &op {
@@ -18,11 +18,11 @@ pub fn run(args: &StateArgs, manager_dir: &Path, out: &Context) -> Result<()> {
             check_operand(op.name(), o).map_err(Error::Usage)?;
         }
     }
-    out.result(&crate::flows::local::ops::state_op(
+    cx.out.result(&crate::flows::local::ops::state_op(
         &target,
         op.as_ref(),
         manager_dir,
-        out,
+        cx,
     )?);
     Ok(())
 }

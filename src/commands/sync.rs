@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 use crate::flows::sync::Settings;
 use crate::github::Token;
 
-pub fn run(args: &SyncArgs, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(args: &SyncArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
-    crate::flows::sync::run(&settings, manager_dir, out)
+    crate::flows::sync::run(&settings, manager_dir, cx)
 }
 
 fn resolve(args: &SyncArgs) -> Result<Settings> {

@@ -11,14 +11,14 @@ use crate::flows::github_loop::trigger::Settings;
 use crate::flows::github_loop::trigger_relay::RelaySettings;
 use crate::github::Token;
 
-pub fn run(args: &TriggerArgs, out: &Context) -> Result<()> {
+pub fn run(args: &TriggerArgs, cx: &Context) -> Result<()> {
     if let Some(relay) = &args.relay_url {
         return crate::flows::github_loop::trigger_relay::trigger_via_relay(
             &relay_settings(args, relay)?,
-            out,
+            cx,
         );
     }
-    crate::flows::github_loop::trigger::trigger(&resolve(args)?, out)
+    crate::flows::github_loop::trigger::trigger(&resolve(args)?, cx)
 }
 
 fn relay_settings(args: &TriggerArgs, relay: &str) -> Result<RelaySettings> {

@@ -40,7 +40,7 @@ pub fn plan_affected(
     registry: &Registry,
     impact: &Impact,
     settings: &PlanSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> crate::error::Result<Plans> {
     let affected = affected(impact, settings);
     // One entry per pair: a pair's record holds its own files.
@@ -56,8 +56,8 @@ pub fn plan_affected(
             }
         }
     }
-    let store = crate::records::Store::for_manager(live, &out.net);
-    let head = plan_side(live, registry, &store, &selected, settings, "head", out)?;
+    let store = crate::records::Store::for_manager(live, &cx.net);
+    let head = plan_side(live, registry, &store, &selected, settings, "head", cx)?;
     let scratch = tempfile::tempdir()
         .map_err(|e| crate::error::Error::Failed(format!("a scratch folder: {e}")))?;
     let root = crate::util::git::export(settings.manager_dir, settings.base, scratch.path())
@@ -71,7 +71,7 @@ pub fn plan_affected(
         &selected,
         settings,
         "base",
-        out,
+        cx,
     )?;
     let mut plans = Plans::default();
     let mut planned = Vec::new();
@@ -204,7 +204,7 @@ fn plan_side<'r>(
     selected: &[(&Customer, Vec<String>)],
     settings: &PlanSettings<'_>,
     side: &str,
-    out: &Context,
+    cx: &Context,
 ) -> crate::error::Result<BTreeMap<Unit, Outcome>> {
     let out_dir = settings.out_dir.join(side);
     let rows = if manager.has_products() {
@@ -228,13 +228,13 @@ fn plan_side<'r>(
             &super::local_products_file(registry),
             &source_for,
             &run,
-            out,
+            cx,
         )?
     } else {
         let mut engine = crate::engine::Engine::with_terraform(manager, settings.terraform)?;
         engine.withhold_secrets = true;
         let source = super::impact::deployed_or_local(manager, registry, store);
-        let fleet = super::prepare(&engine, selected, &source, out);
+        let fleet = super::prepare(&engine, selected, &source, &cx.out);
         super::execute(
             &mut engine,
             fleet,
@@ -242,7 +242,7 @@ fn plan_side<'r>(
             &out_dir,
             false,
             "impact-plan",
-            out,
+            cx,
         )
     };
     Ok(rows.into_iter().map(|r| (r.unit(), r.outcome)).collect())

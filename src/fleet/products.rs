@@ -49,10 +49,10 @@ pub fn run_views(
     products_file: &ProductsFileFn<'_>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Vec<Row>> {
     if manager.has_products() {
-        return run(manager, selected, products_file, source_for, settings, out);
+        return run(manager, selected, products_file, source_for, settings, cx);
     }
     let mut rows = Vec::new();
     run_at_pins(
@@ -62,7 +62,7 @@ pub fn run_views(
         &mut rows,
         source_for,
         settings,
-        out,
+        cx,
     )?;
     Ok(ordered(manager, selected, rows))
 }
@@ -75,9 +75,9 @@ pub fn run(
     products_file: &ProductsFileFn<'_>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Vec<Row>> {
-    let (enabled, mut rows) = subscriptions(manager, selected, products_file, out);
+    let (enabled, mut rows) = subscriptions(manager, selected, products_file, &cx.out);
     for view in manager.products() {
         let name = view.product.clone().unwrap_or_default();
         let pairs: Vec<(&Customer, Vec<String>)> = selected
@@ -96,7 +96,7 @@ pub fn run(
                 (*c, envs)
             })
             .collect();
-        run_at_pins(manager, &view, pairs, &mut rows, source_for, settings, out)?;
+        run_at_pins(manager, &view, pairs, &mut rows, source_for, settings, cx)?;
     }
     Ok(in_order(manager, selected, rows))
 }
@@ -113,13 +113,13 @@ pub fn run_at_pins(
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let product = view.product.as_deref();
     let (pinned, plain): (Vec<_>, Vec<_>) = pairs
         .into_iter()
         .partition(|(c, _)| c.pin_for(product).is_some());
-    run_view(view, &plain, rows, source_for, settings, out)?;
+    run_view(view, &plain, rows, source_for, settings, cx)?;
     for (c, envs) in pinned {
         let scratch = tempfile::tempdir().map_err(|e| {
             crate::error::Error::Failed(format!("a scratch folder for a pinned view: {e}"))
@@ -127,10 +127,10 @@ pub fn run_at_pins(
         match crate::config::pins::pinned_view(live, view, c, scratch.path()) {
             Ok(at_pin) => {
                 let at_pin = at_pin.unwrap_or_else(|| view.clone());
-                run_view(&at_pin, &[(c, envs)], rows, source_for, settings, out)?;
+                run_view(&at_pin, &[(c, envs)], rows, source_for, settings, cx)?;
             }
             Err(error) => {
-                out.error(&error);
+                cx.out.error(&error);
                 rows.extend(envs.into_iter().map(|e| Row {
                     customer: c.slug.clone(),
                     product: view.product.clone(),
@@ -153,12 +153,12 @@ fn run_view(
     rows: &mut Vec<Row>,
     source_for: &SourceFor<'_>,
     settings: &RunSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform)?;
     engine.withhold_secrets = settings.withhold_secrets;
     let source = source_for(view);
-    let mut fleet = super::prepare(&engine, pairs, &*source, out);
+    let mut fleet = super::prepare(&engine, pairs, &*source, &cx.out);
     let needs = view.needs();
     if !needs.is_empty() {
         fleet.settle_needs(|c, env| upstream(rows, &needs, c, env));
@@ -170,7 +170,7 @@ fn run_view(
         settings.out_dir,
         settings.refresh_only,
         settings.action,
-        out,
+        cx,
     ));
     Ok(())
 }

@@ -220,7 +220,7 @@ struct Run<'p, 'e> {
     refresh_only: bool,
     /// The audit action (`plan`, `drift`).
     action: &'p str,
-    out: &'p Context,
+    cx: &'p Context,
     progress: &'p Progress,
 }
 
@@ -233,24 +233,24 @@ pub fn execute(
     out_dir: &Path,
     refresh_only: bool,
     action: &str,
-    out: &Context,
+    cx: &Context,
 ) -> Vec<Row> {
     let Fleet {
         mut rows, tasks, ..
     } = fleet;
-    remove_leftovers(out, out_dir);
-    let progress = out.progress(tasks.len());
+    remove_leftovers(&cx.out, out_dir);
+    let progress = cx.out.progress(tasks.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     let workers = jobs.min(tasks.len()).max(1);
     engine.share_cores(workers);
-    install_providers(engine, &tasks, out_dir, out);
+    install_providers(engine, &tasks, out_dir, &cx.out);
     let run = Run {
         engine: &*engine,
         out_dir,
         refresh_only,
         action,
-        out,
+        cx,
         progress: &progress,
     };
     std::thread::scope(|s| {
@@ -314,7 +314,7 @@ impl Run<'_, '_> {
                 .detail(format!("{}; {detail}", t.flags().join(" ")))
                 .reason(&t.reason);
         }
-        self.out.record(entry);
+        self.cx.record(entry);
         Row {
             customer: unit.customer,
             product: unit.product,

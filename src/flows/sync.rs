@@ -93,7 +93,7 @@ struct Ctx<'a> {
     gh: &'a GitHub,
     branch: &'a str,
     dry_run: bool,
-    out: &'a Context,
+    cx: &'a Context,
     /// A write was deferred: no later write is sent in this run.
     writes_stopped: std::cell::Cell<bool>,
 }
@@ -237,7 +237,7 @@ impl Ctx<'_> {
             let new = String::from_utf8_lossy(&files[*p]).into_owned();
             diff.push_str(&file_diff(p, &old, &new));
         }
-        self.out.note(&format!("--- {repo}\n{diff}"));
+        self.cx.out.note(&format!("--- {repo}\n{diff}"));
     }
 }
 
@@ -327,7 +327,7 @@ fn row_of(
         deferred: status == "deferred",
         requests,
     };
-    ctx.out.record(
+    ctx.cx.record(
         crate::audit::Entry::now("sync", status)
             .customer(&c.slug)
             .detail(format!(
@@ -386,7 +386,7 @@ fn propagate(
         rows[*i] = Some(row);
         if failed || deferred {
             let why = if failed {
-                ctx.out.error(&format!(
+                ctx.cx.out.error(&format!(
                     "canary `{}` failed; stopping before the other customers",
                     c.slug
                 ));
@@ -443,14 +443,10 @@ fn propagate(
 
 /// The client: the ETag cache, the deadline and the write log (the
 /// earlier runs' writes counted, this run's kept as they are made).
-fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Context) -> Result<GitHub> {
-    let gh = crate::flows::github_loop::session::client(
-        rt,
-        Some(&settings.token),
-        settings.dry_run,
-        out,
-    )
-    .map_err(Error::from)?;
+fn client(rt: &tokio::runtime::Runtime, settings: &Settings, cx: &Context) -> Result<GitHub> {
+    let gh =
+        crate::flows::github_loop::session::client(rt, Some(&settings.token), settings.dry_run, cx)
+            .map_err(Error::from)?;
     let gh = match &settings.etags {
         Some(cache) => gh.with_etag_cache(cache.clone()),
         None => gh,
@@ -465,14 +461,14 @@ fn client(rt: &tokio::runtime::Runtime, settings: &Settings, out: &Context) -> R
     };
     if let Some(log) = &settings.write_log {
         if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
-            out.note(&note);
+            cx.out.note(&note);
         }
     }
     Ok(gh)
 }
 
-pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()> {
-    out.mask(settings.token.expose());
+pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> {
+    cx.out.mask(settings.token.expose());
     let (manager, registry) = crate::config::load(manager_dir)?;
     let templates = template_files(&manager)?;
     let customers: Vec<&Customer> = crate::fleet::select(&registry, settings.customers.as_deref())?
@@ -493,15 +489,15 @@ pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()>
         })
         .collect::<Result<_>>()?;
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let gh = client(&rt, settings, out)?;
+    let gh = client(&rt, settings, cx)?;
     let ctx = Ctx {
         gh: &gh,
         branch: &manager.config.sync.branch,
         dry_run: settings.dry_run,
-        out,
+        cx,
         writes_stopped: std::cell::Cell::new(false),
     };
-    let progress = out.progress(customers.len());
+    let progress = cx.out.progress(customers.len());
     let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary, &progress);
     progress.done();
     if let (Some(log), false) = (&settings.write_log, settings.dry_run) {
@@ -510,22 +506,22 @@ pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()>
     }
     if let Some(cache) = &settings.etags {
         for note in cache.save_or_note() {
-            out.note(&note);
+            cx.out.note(&note);
         }
     }
     if settings.json {
-        out.json(&rows).expect("serialisable");
+        cx.out.json(&rows).expect("serialisable");
     } else {
-        out.result(results_table(&rows).trim_end());
+        cx.out.result(results_table(&rows).trim_end());
     }
     let deferred = rows.iter().filter(|r| r.deferred).count();
     if deferred > 0 {
-        out.note(&format!(
+        cx.out.note(&format!(
             "{} deferred: what did not fit GitHub's budget or the deadline; the next run syncs them (keep --write-log between runs)",
             crate::util::text::count(deferred, "customer", "customers")
         ));
     }
-    out.verbose(&format!(
+    cx.out.verbose(&format!(
         "{} ({} not modified)",
         crate::util::text::count(
             gh.request_count(),

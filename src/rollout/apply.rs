@@ -39,7 +39,7 @@ pub(super) fn apply_by_product(
     units: &[Unit],
     settings: &TickSettings<'_>,
     ctx: &ApplyCtx<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let mut failed: Vec<Unit> = s.failed.keys().cloned().collect();
     for view in f.manager.products() {
@@ -57,7 +57,7 @@ pub(super) fn apply_by_product(
                         at: now(),
                     };
                     failed.push(u.clone());
-                    record(f, s, e, out)?;
+                    record(f, s, e, cx)?;
                 }
                 None => ready.push(u.clone()),
             }
@@ -70,7 +70,7 @@ pub(super) fn apply_by_product(
             registry: f.registry,
             store: f.store,
         };
-        let (engine, rows) = plans_of(&pf, s, &ready, settings, out)?;
+        let (engine, rows) = plans_of(&pf, s, &ready, settings, cx)?;
         for (unit, row) in rows {
             // A halt written meanwhile (`rollout halt`), or the rollout
             // superseded or rolled back, stops the applies.
@@ -102,9 +102,9 @@ pub(super) fn apply_by_product(
                     deployment,
                     at,
                 };
-                record(f, s, owed, out)?;
+                record(f, s, owed, cx)?;
             }
-            record(f, s, event, out)?;
+            record(f, s, event, cx)?;
         }
     }
     Ok(())
@@ -120,7 +120,7 @@ fn plans_of<'m>(
     s: &State,
     units: &[Unit],
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(Engine<'m>, Plans)> {
     if let Some((plans, key)) = settings.plans_from {
         // No plan is made here. The providers are installed once for the
@@ -133,7 +133,7 @@ fn plans_of<'m>(
         if rows.iter().filter(|(_, r)| r.is_ok()).count() > 1 {
             let cache = settings.out_dir.join(crate::fleet::run::PROVIDERS_DIR);
             if let Err(e) = engine.install_providers(&cache) {
-                out.note(&format!(
+                cx.out.note(&format!(
                     "could not install the providers once for the applies ({}); each pair installs its own",
                     e.short()
                 ));
@@ -141,7 +141,7 @@ fn plans_of<'m>(
         }
         return Ok((engine, rows));
     }
-    let (engine, rows) = plan_units(f, units, settings, out)?;
+    let (engine, rows) = plan_units(f, units, settings, cx)?;
     let by_unit = units
         .iter()
         .map(|u| {
@@ -178,7 +178,7 @@ pub(super) fn plan_by_product(
     f: &Fleet<'_>,
     units: &[Unit],
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for view in f.manager.products() {
@@ -195,7 +195,7 @@ pub(super) fn plan_by_product(
             registry: f.registry,
             store: f.store,
         };
-        rows.extend(plan_units(&pf, &mine, settings, out)?.1);
+        rows.extend(plan_units(&pf, &mine, settings, cx)?.1);
     }
     Ok(rows)
 }
@@ -207,7 +207,7 @@ fn plan_units<'m>(
     f: &Fleet<'m>,
     units: &[Unit],
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(Engine<'m>, Vec<Row>)> {
     let selected: Vec<(&Customer, Vec<String>)> = units
         .iter()
@@ -221,7 +221,7 @@ fn plan_units<'m>(
     // What is deployed: the files of each pair's last deployment record,
     // else the customer's checkout.
     let source = crate::fleet::impact::deployed_or_local(f.manager, f.registry, f.store);
-    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
+    let fleet = crate::fleet::prepare(&engine, &selected, &source, &cx.out);
     let jobs = settings.jobs.max(1);
     let rows = crate::fleet::execute(
         &mut engine,
@@ -230,7 +230,7 @@ fn plan_units<'m>(
         settings.out_dir,
         false,
         "plan",
-        out,
+        cx,
     );
     Ok((engine, rows))
 }

@@ -128,7 +128,7 @@ pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
 }
 
 /// Halts the rollout (nothing more is applied until `resume`).
-pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, out: &Context) -> Result<()> {
+pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, cx: &Context) -> Result<()> {
     if s.halted.is_some() || !s.is_open() {
         return Ok(()); // halting twice is halting once
     }
@@ -137,11 +137,11 @@ pub fn halt(f: &Fleet<'_>, s: &mut State, reason: &str, actor: &str, out: &Conte
         at: now(),
         actor: actor.to_string(),
     };
-    record::record_if(f, s, e, out, &|s| s.halted.is_none() && s.is_open()).map(drop)
+    record::record_if(f, s, e, cx, &|s| s.halted.is_none() && s.is_open()).map(drop)
 }
 
 /// Resumes a halted rollout: its failed pairs are tried again.
-pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, out: &Context) -> Result<()> {
+pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, cx: &Context) -> Result<()> {
     if s.halted.is_none() {
         return Ok(());
     }
@@ -149,7 +149,7 @@ pub fn resume(f: &Fleet<'_>, s: &mut State, actor: &str, out: &Context) -> Resul
         at: now(),
         actor: actor.to_string(),
     };
-    record::record_if(f, s, e, out, &|s| s.halted.is_some()).map(drop)
+    record::record_if(f, s, e, cx, &|s| s.halted.is_some()).map(drop)
 }
 
 /// The stage the next tick runs, and whether it may run now.

@@ -68,7 +68,7 @@ pub fn send_owed(
     store: &Store,
     observer: &dyn ApplyObserver,
     only: Option<&str>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<OwedReport> {
     let mut report = OwedReport::default();
     let rollouts = match only {
@@ -77,7 +77,7 @@ pub fn send_owed(
     };
     for mut s in rollouts.into_iter().filter(|s| !s.owed.is_empty()) {
         if !report.deferred {
-            send_of(store, &mut s, observer, &mut report, out)?;
+            send_of(store, &mut s, observer, &mut report, cx)?;
         }
         report.owed += s.owed.len();
     }
@@ -90,7 +90,7 @@ fn send_of(
     s: &mut State,
     observer: &dyn ApplyObserver,
     report: &mut OwedReport,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let owed: Vec<(usize, Unit, OwedDeployment)> = s
         .owed
@@ -113,7 +113,8 @@ fn send_of(
         match given_up(observer.send_late(&late), d.applied_at) {
             Late::Sent => sent.push(n),
             Late::Dropped(why) => {
-                out.note(&format!("{unit}: owed deployment dropped: {why}"));
+                cx.out
+                    .note(&format!("{unit}: owed deployment dropped: {why}"));
                 report
                     .dropped
                     .push((s.id.clone(), unit.to_string(), why.clone()));
@@ -122,11 +123,13 @@ fn send_of(
             Late::Later(why) => {
                 report.not_sent += 1;
                 if report.not_sent <= NOTES {
-                    out.note(&format!("{unit}: deployment still owed: {why}"));
+                    cx.out
+                        .note(&format!("{unit}: deployment still owed: {why}"));
                 }
             }
             Late::Deferred(why) => {
-                out.note(&format!("{unit}: deployment still owed: {why}"));
+                cx.out
+                    .note(&format!("{unit}: deployment still owed: {why}"));
                 report.deferred = true;
                 break;
             }
@@ -138,12 +141,12 @@ fn send_of(
                 s,
                 std::mem::take(&mut sent),
                 std::mem::take(&mut dropped),
-                out,
+                cx,
             )?;
         }
     }
     report.sent += sent.len();
-    record_sent(store, s, sent, dropped, out)
+    record_sent(store, s, sent, dropped, cx)
 }
 
 /// A deployment not sent for [`GIVE_UP_SECS`] since its apply is dropped:
@@ -174,7 +177,7 @@ fn record_sent(
     s: &mut State,
     sent: Vec<usize>,
     dropped: Vec<(usize, String)>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     if sent.is_empty() && dropped.is_empty() {
         return Ok(());
@@ -187,7 +190,7 @@ fn record_sent(
     for _ in 0..50 {
         match append(store, s, event.clone()) {
             Ok(()) => {
-                super::record::audit(out, s, &event);
+                super::record::audit(cx, s, &event);
                 return Ok(());
             }
             Err(RecordsError::Exists { .. }) => *s = load(store, &s.id).map_err(records_err)?,

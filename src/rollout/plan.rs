@@ -31,7 +31,7 @@ pub fn plan_stage(
     id: &str,
     key: &ArtifactKey,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(State, Vec<PlannedPair>)> {
     let mut s = load(f.store, id).map_err(records_err)?;
     if let Some(why) = why_not_now(&s) {
@@ -45,7 +45,7 @@ pub fn plan_stage(
     let Some(stage) = s.stages.get(s.current).cloned() else {
         return Err(Error::Refused(format!("rollout {id}: every stage is done")));
     };
-    skip_gone(f, &mut s, &stage, settings, out)?;
+    skip_gone(f, &mut s, &stage, settings, cx)?;
     let todo: Vec<Unit> = stage
         .units
         .iter()
@@ -56,8 +56,8 @@ pub fn plan_stage(
         .cloned()
         .collect();
     let mut planned = Vec::new();
-    for row in plan_by_product(f, &todo, settings, out)? {
-        if let Some(p) = seal_row(f, &mut s, key, &row, out)? {
+    for row in plan_by_product(f, &todo, settings, cx)? {
+        if let Some(p) = seal_row(f, &mut s, key, &row, cx)? {
             planned.push(p);
         }
     }
@@ -71,7 +71,7 @@ fn seal_row(
     s: &mut State,
     key: &ArtifactKey,
     row: &Row,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<PlannedPair>> {
     let unit = Unit::new(&row.customer, row.product.as_deref(), &row.environment);
     let (summary, dir) = match &row.outcome {
@@ -82,7 +82,7 @@ fn seal_row(
                 reason: format!("plan: {error}"),
                 at: now(),
             };
-            record(f, s, e, out)?;
+            record(f, s, e, cx)?;
             return Ok(None);
         }
         Outcome::Skipped { reason } => {
@@ -91,7 +91,7 @@ fn seal_row(
                 reason: reason.clone(),
                 at: now(),
             };
-            record(f, s, e, out)?;
+            record(f, s, e, cx)?;
             return Ok(None);
         }
     };
@@ -104,6 +104,6 @@ fn seal_row(
         plan_sha256: summary.plan_sha256.clone(),
         at: now(),
     };
-    record(f, s, e, out)?;
+    record(f, s, e, cx)?;
     Ok(Some((unit, (**summary).clone(), dir.display().to_string())))
 }

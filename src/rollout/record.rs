@@ -17,8 +17,8 @@ use super::settings::Fleet;
 use super::state::{append, load, Event, State};
 
 /// Appends the event and writes its audit line.
-pub(super) fn record(f: &Fleet<'_>, s: &mut State, event: Event, out: &Context) -> Result<()> {
-    record_if(f, s, event, out, &|_| true).map(drop)
+pub(super) fn record(f: &Fleet<'_>, s: &mut State, event: Event, cx: &Context) -> Result<()> {
+    record_if(f, s, event, cx, &|_| true).map(drop)
 }
 
 /// Appends the event while `still` holds for the state: when another job
@@ -29,7 +29,7 @@ pub(super) fn record_if(
     f: &Fleet<'_>,
     s: &mut State,
     event: Event,
-    out: &Context,
+    cx: &Context,
     still: &dyn Fn(&State) -> bool,
 ) -> Result<bool> {
     for _ in 0..50 {
@@ -38,8 +38,8 @@ pub(super) fn record_if(
         }
         match append(f.store, s, event.clone()) {
             Ok(()) => {
-                audit(out, s, &event);
-                notify(f.manager, out, &s.id, &event);
+                audit(cx, s, &event);
+                notify(f.manager, cx, &s.id, &event);
                 return Ok(true);
             }
             Err(RecordsError::Exists { .. }) => {
@@ -70,7 +70,7 @@ fn approval_of(e: &Entry, applied_by: &str, unreviewed: bool) -> crate::audit::A
 }
 
 /// One audit line per event.
-pub(super) fn audit(out: &Context, s: &State, event: &Event) {
+pub(super) fn audit(cx: &Context, s: &State, event: &Event) {
     let id = s.id.as_str();
     let what = match &s.rollback_of {
         Some(of) => format!("rollback {id} of {of}"),
@@ -143,7 +143,7 @@ pub(super) fn audit(out: &Context, s: &State, event: &Event) {
         | Event::DeploymentOwed { .. }
         | Event::DeploymentsSent { .. } => rollback_or_deployment(id, event),
     };
-    out.record(e);
+    cx.record(e);
 }
 
 /// The audit line of a rollback's event or an owed deployment's.
@@ -184,7 +184,7 @@ fn rollback_or_deployment(id: &str, event: &Event) -> Entry {
 /// A notice for the events people must act on: an apply that failed (the
 /// reason stays in the run: it may quote Terraform), a halt, and plans
 /// that wait for an approval.
-fn notify(manager: &Manager, out: &Context, id: &str, event: &Event) {
+fn notify(manager: &Manager, cx: &Context, id: &str, event: &Event) {
     use crate::config::NotifyEvent;
     use crate::notify::Notice;
     let notice = match event {
@@ -207,5 +207,5 @@ fn notify(manager: &Manager, out: &Context, id: &str, event: &Event) {
         ),
         _ => return,
     };
-    out.notify(manager, &notice);
+    cx.notify(manager, &notice);
 }

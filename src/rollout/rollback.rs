@@ -19,7 +19,7 @@ use super::state::{load, Event, Stage, State};
 use super::{now, records_err};
 
 /// Starts rolling the rollout `id` back; what it did.
-pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Context) -> Result<Vec<String>> {
+pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, cx: &Context) -> Result<Vec<String>> {
     let mut s = load(f.store, id).map_err(records_err)?;
     if s.rollback_done {
         return Ok(vec![format!("rollout {id} is rolled back already")]);
@@ -72,7 +72,7 @@ pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Context) -> Result<V
                 actor: actor.to_string(),
                 rollback_of: Some(id.to_string()),
             };
-            record(f, &mut r, started, out)?;
+            record(f, &mut r, started, cx)?;
             said.push(format!(
                 "rollback {rid}: {} back to {}, newest first; ticks plan and apply them",
                 crate::util::text::count(stages.len(), "stage", "stages"),
@@ -86,21 +86,21 @@ pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, out: &Context) -> Result<V
         actor: actor.to_string(),
         by: by.clone(),
     };
-    record(f, &mut s, e, out)?;
+    record(f, &mut s, e, cx)?;
     for q in queued {
         let mut q = q.clone();
         let e = Event::Superseded {
             by: format!("the rollback of {id}"),
             at: now(),
         };
-        record(f, &mut q, e, out)?;
+        record(f, &mut q, e, cx)?;
         said.push(format!(
             "rollout {} (queued behind {id}, built on its change) superseded",
             q.id
         ));
     }
     if by.is_none() {
-        record(f, &mut s, Event::RollbackDone { at: now() }, out)?;
+        record(f, &mut s, Event::RollbackDone { at: now() }, cx)?;
         said.push(format!("rollout {id} changed nothing; rolled back"));
     }
     Ok(said)

@@ -113,7 +113,7 @@ pub fn start(
     registry: &Registry,
     store: &Store,
     settings: &StartSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Started> {
     let config = manager.config.rollout.as_ref().ok_or_else(|| {
         Error::Usage("fleetform.yml has no `rollout:`; declare its waves first".into())
@@ -130,9 +130,9 @@ pub fn start(
     };
     let base = match supersede.first() {
         Some(oldest) => oldest.base.clone(),
-        None => covered_base(dir, all.last(), settings, out)?,
+        None => covered_base(dir, all.last(), settings, &cx.out)?,
     };
-    let impact = impact_since(dir, manager, registry, &base, settings, out)?;
+    let impact = impact_since(dir, manager, registry, &base, settings, cx)?;
     let affected: BTreeSet<Unit> = impact.changed.iter().map(|p| p.unit.clone()).collect();
     let (affected, pinned) = without_pinned(registry, affected);
     let customers: BTreeSet<String> = affected.iter().map(|u| u.customer.clone()).collect();
@@ -158,7 +158,7 @@ pub fn start(
             actor: settings.actor.clone(),
             rollback_of: None,
         };
-        record(&f, &mut s, started, out)?;
+        record(&f, &mut s, started, cx)?;
     }
     let by = match id.is_empty() {
         true => format!(
@@ -174,7 +174,7 @@ pub fn start(
             by: by.clone(),
             at: now(),
         };
-        record(&f, &mut old, e, out)?;
+        record(&f, &mut old, e, cx)?;
         superseded.push(old.id);
     }
     let behind = match (id.is_empty(), superseded.is_empty(), open.first()) {
@@ -234,9 +234,9 @@ fn impact_since(
     registry: &Registry,
     base: &str,
     settings: &StartSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<crate::fleet::impact::Impact> {
-    crate::fleet::impact::of_revisions(dir, manager, registry, base, None, settings.jobs, &out.net)
+    crate::fleet::impact::of_revisions(dir, manager, registry, base, None, settings.jobs, &cx.net)
         .map_err(|e| Error::Usage(e.to_string()))
 }
 

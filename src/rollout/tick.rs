@@ -27,7 +27,7 @@ pub fn tick(
     f: &Fleet<'_>,
     id: &str,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Vec<String>> {
     let mut said = Vec::new();
     loop {
@@ -43,21 +43,21 @@ pub fn tick(
             return Ok(said);
         }
         if s.current >= s.stages.len() {
-            if finish(f, &mut s, out)? {
+            if finish(f, &mut s, cx)? {
                 said.push(format!("rollout {id} finished"));
             }
             return Ok(said);
         }
         let index = s.current;
         let stage = s.stages[index].clone();
-        skip_gone(f, &mut s, &stage, settings, out)?;
-        let approver = approval(f, &mut s, index, &stage, settings, out)?;
+        skip_gone(f, &mut s, &stage, settings, cx)?;
+        let approver = approval(f, &mut s, index, &stage, settings, cx)?;
         if settings.shard.is_none() && !claim(f, &mut s, settings)? {
             said.push("another tick took this stage first; nothing to do".into());
             return Ok(said);
         }
-        if let Some(reason) = drift_before(f, &s, &stage, settings, out)? {
-            halt(f, &mut s, index, &reason, out)?;
+        if let Some(reason) = drift_before(f, &s, &stage, settings, cx)? {
+            halt(f, &mut s, index, &reason, cx)?;
             said.push(format!("halted: {reason}"));
             return Ok(said);
         }
@@ -79,8 +79,8 @@ pub fn tick(
             unreviewed: settings.gate.is_some_and(|g| g.unreviewed(&stage)),
         };
         let todo = pending(&s, &stage, settings);
-        apply_by_product(f, &mut s, &todo, settings, &ctx, out)?;
-        let line = settle(f, &mut s, index, &stage, settings, out)?;
+        apply_by_product(f, &mut s, &todo, settings, &ctx, cx)?;
+        let line = settle(f, &mut s, index, &stage, settings, cx)?;
         let go_on = matches!(line, Settled::Done { bake: 0, .. });
         said.push(line.to_string());
         if !go_on || settings.one_stage || settings.shard.is_some() {
@@ -106,11 +106,11 @@ fn pending(s: &State, stage: &Stage, settings: &TickSettings<'_>) -> Vec<Unit> {
 
 /// Every stage done: the rollout is finished, and a rollback's rollout is
 /// rolled back. Whether this tick wrote it.
-fn finish(f: &Fleet<'_>, s: &mut State, out: &Context) -> Result<bool> {
-    let done = record_if(f, s, Event::Finished { at: now() }, out, &|s| !s.finished)?;
+fn finish(f: &Fleet<'_>, s: &mut State, cx: &Context) -> Result<bool> {
+    let done = record_if(f, s, Event::Finished { at: now() }, cx, &|s| !s.finished)?;
     if let Some(of) = s.rollback_of.clone() {
         let mut old = load(f.store, &of).map_err(records_err)?;
-        record_if(f, &mut old, Event::RollbackDone { at: now() }, out, &|s| {
+        record_if(f, &mut old, Event::RollbackDone { at: now() }, cx, &|s| {
             !s.rollback_done
         })?;
     }
@@ -126,7 +126,7 @@ pub(super) fn skip_gone(
     s: &mut State,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     for u in pending(s, stage, settings) {
         let reason = match f.registry.get(&u.customer) {
@@ -161,7 +161,7 @@ pub(super) fn skip_gone(
             reason,
             at: now(),
         };
-        record_if(f, s, e, out, &|s| !s.skipped.contains_key(&u))?;
+        record_if(f, s, e, cx, &|s| !s.skipped.contains_key(&u))?;
     }
     Ok(())
 }
@@ -174,7 +174,7 @@ fn approval(
     index: usize,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<String>> {
     let Some(gate) = settings.gate else {
         return Ok(None);
@@ -193,7 +193,7 @@ fn approval(
                     at: now(),
                 };
                 let want = (index, digest);
-                record_if(f, s, e, out, &|s| s.approval_wanted.as_ref() != Some(&want))?;
+                record_if(f, s, e, cx, &|s| s.approval_wanted.as_ref() != Some(&want))?;
             }
             Err(Error::Refused(refusal.reason))
         }
@@ -215,13 +215,13 @@ fn claim(f: &Fleet<'_>, s: &mut State, settings: &TickSettings<'_>) -> Result<bo
     }
 }
 
-fn halt(f: &Fleet<'_>, s: &mut State, index: usize, reason: &str, out: &Context) -> Result<()> {
+fn halt(f: &Fleet<'_>, s: &mut State, index: usize, reason: &str, cx: &Context) -> Result<()> {
     let halt = Event::Halted {
         reason: reason.to_string(),
         at: now(),
         actor: "fleetform".into(),
     };
-    record_if(f, s, halt, out, &|s| {
+    record_if(f, s, halt, cx, &|s| {
         s.halted.is_none() && s.current == index
     })
     .map(drop)
@@ -276,7 +276,7 @@ fn settle(
     index: usize,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Settled> {
     *s = load(f.store, &s.id).map_err(records_err)?;
     if let Some(reason) = &s.halted {
@@ -289,7 +289,7 @@ fn settle(
         });
     }
     if let Some(reason) = halt_reason(f.manager, s, stage) {
-        halt(f, s, index, &reason, out)?;
+        halt(f, s, index, &reason, cx)?;
         return Ok(Settled::Halted(reason));
     }
     let done = Event::StageDone {
@@ -297,7 +297,7 @@ fn settle(
         at: now(),
         bake_until: now() + stage.bake,
     };
-    record_if(f, s, done, out, &|s| {
+    record_if(f, s, done, cx, &|s| {
         s.current == index && s.halted.is_none()
     })?;
     let skipped = stage
@@ -353,7 +353,7 @@ fn drift_before(
     s: &State,
     stage: &Stage,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<String>> {
     let check = f
         .manager
@@ -374,7 +374,7 @@ fn drift_before(
     if !check || started || rolled.is_empty() {
         return Ok(None);
     }
-    let rows = plan_by_product(f, &rolled, settings, out)?;
+    let rows = plan_by_product(f, &rolled, settings, cx)?;
     Ok(rows.iter().find_map(|r| {
         let unit = Unit::new(&r.customer, r.product.as_deref(), &r.environment);
         match &r.outcome {

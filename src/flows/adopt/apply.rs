@@ -31,13 +31,13 @@ pub struct ApplyTarget {
 }
 
 /// Applies the adoption plan of `a.pair` with digest `a.plan_sha256`.
-pub fn apply(a: &ApplyTarget, manager_dir: &Path, out: &Context) -> Result<String> {
+pub fn apply(a: &ApplyTarget, manager_dir: &Path, cx: &Context) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, &a.pair)?;
-    crate::flows::local::ops::check_operator(&manager, out)?;
+    crate::flows::local::ops::check_operator(&manager, cx)?;
     let scratch = super::scratch()?;
     let pinned = super::at_pin(&manager, &view, customer, scratch.path())?;
-    apply_pair((&view, pinned.as_ref().unwrap_or(&view)), customer, a, out)
+    apply_pair((&view, pinned.as_ref().unwrap_or(&view)), customer, a, cx)
 }
 
 /// Applies one pair of `view` (its customer checked already) with
@@ -46,7 +46,7 @@ pub(super) fn apply_pair(
     (view, module): (&crate::config::Manager, &crate::config::Manager),
     customer: &Customer,
     a: &ApplyTarget,
-    out: &Context,
+    cx: &Context,
 ) -> Result<String> {
     let t = &a.pair;
     let unit = view.unit(&customer.slug, &t.environment);
@@ -83,7 +83,7 @@ pub(super) fn apply_pair(
             unreviewed: a.unreviewed,
             done: "adopted",
         },
-        out,
+        cx,
     )?;
     let result = engine.apply(customer, &t.environment, &dir, Some(&a.plan_sha256), None);
     let addresses = diff.imported();
@@ -113,7 +113,7 @@ pub(super) fn apply_pair(
             updated: !diff.updates.is_empty(),
         },
     });
-    let (actor, _) = super::record_step(entry, detail, result, github, out)?;
+    let (actor, _) = super::record_step(entry, detail, result, github, cx)?;
     let record = Record {
         event: Event::Adopted,
         time: jiff::Timestamp::now().to_string(),
@@ -128,7 +128,7 @@ pub(super) fn apply_pair(
         approval: verdict.describe(),
         preview_sha256: None,
     };
-    keep_records(view, &unit, &dir, customer, &record, &out.net)?;
+    keep_records(view, &unit, &dir, customer, &record, &cx.net)?;
     Ok(format!(
         "adopted {unit}: {} imported into the state, nothing created, replaced or destroyed (plan sha256:{}, {})",
         crate::util::text::count(addresses.len(), "object", "objects"),

@@ -104,7 +104,7 @@ pub fn halts(
 }
 
 /// Keeps `r` (create-only) and writes its audit line.
-pub fn keep(store: &Store, r: &HaltRecord, out: &Context) -> Result<(), AdoptError> {
+pub fn keep(store: &Store, r: &HaltRecord, cx: &Context) -> Result<(), AdoptError> {
     let key = crate::records::adoption_wave_key(
         &r.unit.environment,
         r.unit.product.as_deref(),
@@ -113,7 +113,7 @@ pub fn keep(store: &Store, r: &HaltRecord, out: &Context) -> Result<(), AdoptErr
     let bytes = serde_json::to_vec_pretty(r).expect("a record serialises");
     store.create(&key, &bytes)?;
     let first_line = r.reason.lines().next().unwrap_or_default();
-    out.record(
+    cx.record(
         Entry::now("adopt-wave", r.event.word())
             .unit(&r.unit)
             .detail(format!("{} at {}: {first_line}", r.event.word(), r.unit)),

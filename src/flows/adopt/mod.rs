@@ -159,7 +159,7 @@ fn record_step<T>(
     detail: String,
     result: std::result::Result<T, crate::engine::RunError>,
     github: Option<OnGitHub<'_>>,
-    out: &Context,
+    cx: &Context,
 ) -> crate::error::Result<(String, T)> {
     let actor = entry.actor.clone();
     let reason = entry.reason.clone().unwrap_or_default();
@@ -167,7 +167,7 @@ fn record_step<T>(
         Ok(_) => entry.detail(detail),
         Err(e) => entry.detail(format!("{detail}: {}", e.short())),
     };
-    out.record(entry);
+    cx.record(entry);
     if let Some(g) = github {
         let report = crate::flows::local::ops::Report {
             done: g.done,
@@ -176,7 +176,7 @@ fn record_step<T>(
             reason: &reason,
             ok: result.is_ok(),
         };
-        crate::flows::local::ops::report_on_github(g.customer, g.unit, &report, out)?;
+        crate::flows::local::ops::report_on_github(g.customer, g.unit, &report, cx)?;
     }
     let done = result.map_err(crate::flows::local::state_preview::run_error)?;
     Ok((actor, done))

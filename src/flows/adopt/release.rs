@@ -41,12 +41,12 @@ pub struct Release {
 }
 
 /// Previews, or releases, `r.pair`, adopted and not applied since.
-pub fn release(r: &Release, manager_dir: &Path, out: &Context) -> Result<String> {
+pub fn release(r: &Release, manager_dir: &Path, cx: &Context) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, &r.pair)?;
-    ops::check_operator(&manager, out)?;
+    ops::check_operator(&manager, cx)?;
     let unit = view.unit(&customer.slug, &r.pair.environment);
-    let store = crate::records::Store::for_manager(&view, &out.net);
+    let store = crate::records::Store::for_manager(&view, &cx.net);
     let adopted = releasable(&store, &unit)?;
     let engine = Engine::with_terraform(&view, r.pair.terraform.as_deref())?;
     let dir = r.pair.out.join(unit.rel_dir());
@@ -67,7 +67,7 @@ pub fn release(r: &Release, manager_dir: &Path, out: &Context) -> Result<String>
                 dir: &dir,
                 apply_environment: &apply_environment,
             };
-            return ops::preview(&engine, customer, &p, out);
+            return ops::preview(&engine, customer, &p, &cx.out);
         }
         Phase::Sealed { sha256 } => Some((open(&dir, sha256, &unit, &adopted, &op)?, sha256)),
         Phase::Direct if crate::ci::in_actions() => return Err(Error::Refused(
@@ -82,7 +82,7 @@ pub fn release(r: &Release, manager_dir: &Path, out: &Context) -> Result<String>
             unreviewed: r.unreviewed,
             done: "released",
         },
-        out,
+        cx,
     )?;
     if let Some((s, _)) = &sealed {
         ops::still_as_previewed(&engine, customer, &r.pair.environment, &dir, s)?;
@@ -94,7 +94,7 @@ pub fn release(r: &Release, manager_dir: &Path, out: &Context) -> Result<String>
         github: r.github,
     };
     let done = engine.state_op(customer, &r.pair.environment, None, &dir, &op);
-    record(&store, customer, &unit, adopted, &run, done, out)
+    record(&store, customer, &unit, adopted, &run, done, cx)
 }
 
 /// The newest adoption of `unit`, when it is not released and the pair
@@ -173,7 +173,7 @@ fn record(
     adopted: Record,
     run: &Run<'_>,
     done: std::result::Result<String, crate::engine::RunError>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<String> {
     let approvers: Vec<String> = run.verdict.approver.iter().cloned().collect();
     let preview = run
@@ -209,7 +209,7 @@ fn record(
             addresses: &adopted.addresses,
         },
     });
-    let (actor, _) = super::record_step(entry, detail, done, github, out)?;
+    let (actor, _) = super::record_step(entry, detail, done, github, cx)?;
     let record = Record {
         event: Event::Released,
         time: jiff::Timestamp::now().to_string(),

@@ -50,7 +50,7 @@ struct Step {
 }
 
 /// Runs the wave; the report says where it halted or waits, if it does.
-pub fn wave(s: &WaveSettings, manager_dir: &Path, out: &Context) -> Result<WaveReport> {
+pub fn wave(s: &WaveSettings, manager_dir: &Path, cx: &Context) -> Result<WaveReport> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if s.apply.is_some() && crate::ci::in_actions() {
         return Err(Error::Refused(
@@ -60,10 +60,10 @@ pub fn wave(s: &WaveSettings, manager_dir: &Path, out: &Context) -> Result<WaveR
     let view = manager
         .select_product(s.product.as_deref())
         .map_err(Error::Usage)?;
-    let store = Store::for_manager(&view, &out.net);
+    let store = Store::for_manager(&view, &cx.net);
     let steps = order(&manager, &registry, s)?;
     let mut report = WaveReport::default();
-    match hold(&manager, &view, &store, s, out)? {
+    match hold(&manager, &view, &store, s, cx)? {
         Held::Yes(why) => {
             report.held = Some(why);
             return Ok(report);
@@ -87,12 +87,12 @@ pub fn wave(s: &WaveSettings, manager_dir: &Path, out: &Context) -> Result<WaveR
                 out: s.out.clone(),
                 terraform: s.terraform.clone(),
             };
-            let (row, halt) = one_pair(&manager, &registry, &t, s.apply.as_deref(), out)?;
+            let (row, halt) = one_pair(&manager, &registry, &t, s.apply.as_deref(), cx)?;
             let unit = row.unit.clone();
             rows.push(row);
             if let Some(why) = halt {
                 let r = HaltRecord::new(HaltEvent::Halted, &unit, &why, &crate::ci::actor());
-                super::halt::keep(&store, &r, out)?;
+                super::halt::keep(&store, &r, cx)?;
                 report.halted = Some(why);
                 break;
             }
@@ -121,11 +121,11 @@ fn hold(
     view: &Manager,
     store: &Store,
     s: &WaveSettings,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Held> {
     let Some(h) = super::halt::current(store, &s.environment, s.product.as_deref())? else {
         if s.resume {
-            out.note(&format!(
+            cx.out.note(&format!(
                 "the adoption wave of `{}` is not halted: nothing to resume",
                 s.environment
             ));
@@ -134,7 +134,7 @@ fn hold(
     };
     let now = super::status::pair_status(view, store, &h.unit, &s.out)?;
     let (how, who) = if s.resume {
-        let who = crate::flows::rollout::operator(manager, "resumed", out)?;
+        let who = crate::flows::rollout::operator(manager, "resumed", cx)?;
         (
             format!("resumed by {who}: {} is planned again", h.unit),
             who,
@@ -152,7 +152,7 @@ fn hold(
         )));
     };
     let r = HaltRecord::new(HaltEvent::Resumed, &h.unit, &how, &who);
-    super::halt::keep(store, &r, out)?;
+    super::halt::keep(store, &r, cx)?;
     Ok(Held::Lifted(format!(
         "The wave halted at {} on {} went on: {how}.",
         h.unit, h.time
@@ -209,11 +209,11 @@ fn one_pair(
     registry: &Registry,
     t: &Target,
     apply: Option<&str>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(PairStatus, Option<String>)> {
     let (view, customer) = super::resolve(manager, registry, t)?;
     let unit = view.unit(&customer.slug, &t.environment);
-    let store = Store::for_manager(&view, &out.net);
+    let store = Store::for_manager(&view, &cx.net);
     let before = super::status::pair_status(&view, &store, &unit, &t.out)?;
     if before.stage == Stage::Adopted {
         return Ok((before, None));
@@ -221,7 +221,7 @@ fn one_pair(
     let scratch = super::scratch()?;
     let pinned = super::at_pin(manager, &view, customer, scratch.path())?;
     let module = pinned.as_ref().unwrap_or(&view);
-    let planned = match super::plan::plan_pair((&view, module), registry, customer, t, out) {
+    let planned = match super::plan::plan_pair((&view, module), registry, customer, t, &cx.out) {
         Ok(p) => p,
         Err(e) => {
             let row = super::status::pair_status(&view, &store, &unit, &t.out)?;
@@ -249,7 +249,7 @@ fn one_pair(
             unreviewed: true,
             github: false,
         };
-        if let Err(e) = super::apply::apply_pair((&view, module), customer, &a, out) {
+        if let Err(e) = super::apply::apply_pair((&view, module), customer, &a, cx) {
             let row = super::status::pair_status(&view, &store, &unit, &t.out)?;
             return Ok((row, Some(format!("{unit}: {e}"))));
         }

@@ -31,9 +31,9 @@ pub struct NewCustomer {
 
 /// `customers add`: the customer registered, its secrets identities made
 /// and sealed, and its dispatch key printed.
-pub fn add(manager: &Manager, new: NewCustomer, out: &Context) -> Result<()> {
+pub fn add(manager: &Manager, new: NewCustomer, cx: &Context) -> Result<()> {
     let mut c = new_customer(manager, new);
-    resolve_repo_id(manager, &mut c, out)?;
+    resolve_repo_id(manager, &mut c, cx)?;
     // The secret is needed before the registry is written; the key
     // is shown once the customer is in. Behind the relay customers
     // hold no key.
@@ -43,11 +43,11 @@ pub fn add(manager: &Manager, new: NewCustomer, out: &Context) -> Result<()> {
     };
     let (slug, repo) = (c.slug.clone(), c.repo.clone());
     let made = secret_keys::make(manager, &mut c)?;
-    add_entry(manager, c, out)?;
-    secret_keys::seal(manager, &slug, &made, out)?;
-    secret_keys::tell(manager, &slug, &made, out);
+    add_entry(manager, c, cx)?;
+    secret_keys::seal(manager, &slug, &made, &cx.out)?;
+    secret_keys::tell(manager, &slug, &made, &cx.out);
     if let (Some(secret), Some(repo)) = (secret, repo) {
-        print_key(&secret.customer_key(&slug, 1), &repo, out);
+        print_key(&secret.customer_key(&slug, 1), &repo, &cx.out);
     }
     Ok(())
 }
@@ -86,16 +86,16 @@ fn new_customer(manager: &Manager, new: NewCustomer) -> Customer {
 /// Fills the new customer's `repo_id` from GitHub when it was not given.
 /// Behind the relay it is required (customers are found by it); without
 /// the relay a lookup that cannot be made is only a note.
-fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Context) -> Result<()> {
+fn resolve_repo_id(manager: &Manager, c: &mut Customer, cx: &Context) -> Result<()> {
     let (Some(repo), None) = (c.repo.clone(), c.repo_id) else {
         return Ok(());
     };
     let relay = manager.config.relay.is_some();
     match crate::github::Token::from_env() {
         Some(token) => {
-            out.mask(token.expose());
+            cx.out.mask(token.expose());
             let rt = crate::github::runtime()?;
-            let gh = crate::flows::github_loop::session::client(&rt, Some(&token), false, out)?;
+            let gh = crate::flows::github_loop::session::client(&rt, Some(&token), false, cx)?;
             let found = rt
                 .block_on(gh.repo_facts(&repo))
                 .map_err(|e| Error::Failed(format!("looking up the id of {repo}: {e}")))?;
@@ -113,7 +113,7 @@ fn resolve_repo_id(manager: &Manager, c: &mut Customer, out: &Context) -> Result
                 "the relay finds customers by repository id: pass --repo-id (the `id` of `gh api repos/{repo}`) or set FLEETFORM_TOKEN so it is looked up"
             )))
         }
-        None => out.note(&format!(
+        None => cx.out.note(&format!(
             "{repo}: no token to look up its repository id (set FLEETFORM_TOKEN or pass --repo-id); the relay needs it"
         )),
     }
@@ -150,7 +150,7 @@ fn flag_name(field: &'static str) -> String {
 
 /// The registry's own rules for one entry ([`crate::config::entry_problem`])
 /// named by flag, the local path, then the edit under the registry's lock.
-fn add_entry(manager: &Manager, c: Customer, out: &Context) -> Result<()> {
+fn add_entry(manager: &Manager, c: Customer, cx: &Context) -> Result<()> {
     if let Some((_, problem)) = crate::config::entry_problem(&c, &flag_name) {
         return Err(Error::Usage(problem));
     }
@@ -179,12 +179,12 @@ fn add_entry(manager: &Manager, c: Customer, out: &Context) -> Result<()> {
         },
         |after| entry_done(after, &c.slug, "add the customer", |_| true),
     )?;
-    out.record(
+    cx.record(
         crate::audit::Entry::now("registry", "added")
             .customer(&c.slug)
             .detail(format!("added {}", c.repo.as_deref().unwrap_or("(local)"))),
     );
-    out.result(&format!(
+    cx.out.result(&format!(
         "added `{}` to {}",
         c.slug,
         registry_file(manager).1

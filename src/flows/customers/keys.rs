@@ -64,7 +64,7 @@ pub fn dispatch_key(manager: &Manager, slug: &str, out: &Output) -> Result<()> {
 
 /// Bumps the customer's `key_generation`: the manager then checks
 /// dispatches against the new key only, so the old one is void at once.
-pub fn rotate_key(manager: &Manager, slug: &str, out: &Context) -> Result<()> {
+pub fn rotate_key(manager: &Manager, slug: &str, cx: &Context) -> Result<()> {
     let secret = manager_secret("rotate-key")?;
     // Read, edit and write under the registry's lock, so a concurrent edit
     // is never lost and the generation bumped is the current one.
@@ -103,16 +103,16 @@ pub fn rotate_key(manager: &Manager, slug: &str, out: &Context) -> Result<()> {
             "the edit of {shown} did not set `key_generation: {new}` for `{slug}`; check the file"
         )));
     }
-    out.record(
+    cx.record(
         crate::audit::Entry::now("registry", "key-rotated")
             .customer(slug)
             .detail(format!(
                 "dispatch key generation {new} issued; generation {old} is void"
             )),
     );
-    out.note(&format!(
+    cx.out.note(&format!(
         "`{slug}`'s dispatch key is now generation {new}; dispatches signed with generation {old} are refused from now on"
     ));
-    print_key(&secret.customer_key(slug, new), &repo, out);
+    print_key(&secret.customer_key(slug, new), &repo, &cx.out);
     Ok(())
 }

@@ -42,7 +42,7 @@ pub struct UnpinSettings {
 
 /// `customers pin`: the pin set on each customer (replacing its pin of
 /// the product), audited.
-pub fn pin(manager: &Manager, args: &PinSettings, out: &Context) -> Result<()> {
+pub fn pin(manager: &Manager, args: &PinSettings, cx: &Context) -> Result<()> {
     let reason = args.reason.trim();
     if !is_reason(reason) {
         return Err(Error::Usage("--reason must say why, on one line".into()));
@@ -69,20 +69,21 @@ pub fn pin(manager: &Manager, args: &PinSettings, out: &Context) -> Result<()> {
         |c| held(&c.pins),
     )?;
     for slug in &slugs {
-        out.record(
+        cx.record(
             crate::audit::Entry::now("registry", "pinned")
                 .customer(slug)
                 .reason(reason)
                 .detail(new.describe()),
         );
-        out.result(&format!("pinned `{slug}`: {}", new.describe()));
+        cx.out
+            .result(&format!("pinned `{slug}`: {}", new.describe()));
     }
     Ok(())
 }
 
 /// `customers unpin`: the product's pin (or every pin) taken off each
 /// customer, audited.
-pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Context) -> Result<()> {
+pub fn unpin(manager: &Manager, args: &UnpinSettings, cx: &Context) -> Result<()> {
     let reason = args.reason.as_deref().map(str::trim).unwrap_or("");
     if !is_one_line(reason) {
         return Err(Error::Usage("--reason must be one line".into()));
@@ -107,7 +108,8 @@ pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Context) -> Result<(
             .map(|c| c.pins.iter().filter(|p| released(p)).collect())
             .unwrap_or_default();
         if gone.is_empty() {
-            out.result(&format!("`{slug}` had no such pin; nothing changed"));
+            cx.out
+                .result(&format!("`{slug}` had no such pin; nothing changed"));
             continue;
         }
         for p in gone {
@@ -117,8 +119,9 @@ pub fn unpin(manager: &Manager, args: &UnpinSettings, out: &Context) -> Result<(
             if !reason.is_empty() {
                 entry = entry.reason(reason);
             }
-            out.record(entry);
-            out.result(&format!("unpinned `{slug}`: was {}", p.describe()));
+            cx.record(entry);
+            cx.out
+                .result(&format!("unpinned `{slug}`: was {}", p.describe()));
         }
     }
     Ok(())

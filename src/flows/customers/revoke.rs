@@ -17,7 +17,7 @@ pub fn revoke(
     slug: &str,
     reason: &str,
     date: Option<String>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     if reason.trim().is_empty() {
         return Err(Error::Usage("--reason must say why".into()));
@@ -45,29 +45,30 @@ pub fn revoke(
         |c| !c.takes_part(Activity::Revoke) && c.secrets.is_empty(),
     )?;
     let Some(after) = written else {
-        out.result(&format!("`{slug}` is already revoked"));
+        cx.out.result(&format!("`{slug}` is already revoked"));
         let registry = Registry::load(manager)?;
         if let Some(c) = registry.get(slug) {
-            out.result(&revoke_steps(manager, &registry, c));
+            cx.out.result(&revoke_steps(manager, &registry, c));
         }
         return Ok(());
     };
-    out.record(
+    cx.record(
         crate::audit::Entry::now("registry", "revoked")
             .customer(slug)
             .detail(reason.to_string()),
     );
-    out.result(&format!(
+    cx.out.result(&format!(
         "revoked `{slug}` ({date}): its dispatches are refused from now on. Its state is kept."
     ));
     // Its recipients are out of the registry, so nothing decrypts for it
     // even if its keyring entries stayed.
     if let Err(e) = secret_keys::unseal(manager, slug) {
-        out.warn(&format!("the fleet keyring keeps `{slug}`'s entries: {e}"));
+        cx.out
+            .warn(&format!("the fleet keyring keeps `{slug}`'s entries: {e}"));
     }
-    secret_keys::tell_retired(manager, &before, out);
+    secret_keys::tell_retired(manager, &before, &cx.out);
     if let Some(c) = after.get(slug) {
-        out.result(&revoke_steps(manager, &after, c));
+        cx.out.result(&revoke_steps(manager, &after, c));
     }
     Ok(())
 }

@@ -180,7 +180,7 @@ pub(crate) fn secret_name(slug: &str) -> String {
 /// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
 /// new recipient in the registry (the old one retired at once: no plan
 /// decrypts a value encrypted to it), and what the customer must do.
-pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Context) -> Result<()> {
+pub fn rotate(manager: &Manager, slug: &str, env: &str, cx: &Context) -> Result<()> {
     let Some(config) = &manager.config.secrets else {
         return Err(Error::Usage(
             "fleetform.yml has no `secrets:`, so customers have no secrets recipients".into(),
@@ -207,13 +207,13 @@ pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Context) -> Result
         return Err(e);
     }
     let made = [made];
-    seal(manager, slug, &made, out)?;
-    out.record(
+    seal(manager, slug, &made, &cx.out)?;
+    cx.record(
         crate::audit::Entry::now("registry", "secrets key rotated")
             .customer(slug)
             .detail(format!("{env}: new recipient {recipient}")),
     );
-    out.result(&format!(
+    cx.out.result(&format!(
         "{slug}/{env}: new secrets recipient {recipient}{}",
         match &old {
             Some(o) =>
@@ -221,8 +221,8 @@ pub fn rotate(manager: &Manager, slug: &str, env: &str, out: &Context) -> Result
             None => String::new(),
         }
     ));
-    tell(manager, slug, &made, out);
-    out.result(&reencrypt_steps(manager, c, env, &recipient));
+    tell(manager, slug, &made, &cx.out);
+    cx.out.result(&reencrypt_steps(manager, c, env, &recipient));
     Ok(())
 }
 

@@ -31,7 +31,7 @@ struct Item<'a> {
     pins: Vec<PinItem>,
 }
 
-pub fn list(manager: &Manager, json: bool, notify: bool, out: &Context) -> Result<()> {
+pub fn list(manager: &Manager, json: bool, notify: bool, cx: &Context) -> Result<()> {
     let registry = Registry::load(manager)?;
     let today = today();
     let items: Vec<Item> = registry
@@ -51,10 +51,10 @@ pub fn list(manager: &Manager, json: bool, notify: bool, out: &Context) -> Resul
         })
         .collect();
     if notify {
-        notify_tokens(manager, &registry, today, out);
+        notify_tokens(manager, &registry, today, cx);
     }
     if json {
-        out.json(&items).expect("serialisable");
+        cx.out.json(&items).expect("serialisable");
         return Ok(());
     }
     let with_tokens = items.iter().any(|i| i.token.is_some());
@@ -95,14 +95,14 @@ pub fn list(manager: &Manager, json: bool, notify: bool, out: &Context) -> Resul
             header.push(column);
         }
     }
-    out.result(table(&header, &rows).trim_end());
-    token_warning(&registry, today, out);
+    cx.out.result(table(&header, &rows).trim_end());
+    token_warning(&registry, today, &cx.out);
     let due: Vec<&str> = items
         .iter()
         .filter(|i| !i.stale_secrets.is_empty())
         .map(|i| i.slug)
         .collect();
-    stale_note(&due, out);
+    stale_note(&due, &cx.out);
     Ok(())
 }
 
@@ -232,7 +232,7 @@ pub fn notify_tokens(
     manager: &Manager,
     registry: &Registry,
     today: jiff::civil::Date,
-    out: &Context,
+    cx: &Context,
 ) {
     for c in registry
         .customers
@@ -253,7 +253,7 @@ pub fn notify_tokens(
             format!("the customer's manager-repo token (MANAGER_REPO_PAT) {when}; ask for a new one and record its expiry in customers.yml"),
         );
         notice.customer = Some(c.slug.clone());
-        out.notify(manager, &notice);
+        cx.notify(manager, &notice);
     }
 }
 

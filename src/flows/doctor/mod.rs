@@ -307,7 +307,7 @@ fn app_client(
     role: AppRole,
     rt: &tokio::runtime::Runtime,
     api: &str,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<GitHub>> {
     let Some(app) =
         crate::github::AppKey::from_env(role).map_err(|e| Error::Usage(e.to_string()))?
@@ -315,8 +315,8 @@ fn app_client(
         return Ok(None);
     };
     let jwt = app.jwt(crate::audit::now_unix())?;
-    out.mask(jwt.expose());
-    Ok(Some(GitHub::new(rt, &out.net, api, Some(&jwt), false)?))
+    cx.out.mask(jwt.expose());
+    Ok(Some(GitHub::new(rt, &cx.net, api, Some(&jwt), false)?))
 }
 
 fn token_facts(label: &str, gh: &GitHub) -> TokenFacts {
@@ -370,13 +370,13 @@ fn apps_checks(
     repo: &str,
     rt: &tokio::runtime::Runtime,
     api: &str,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(Vec<doctor::Check>, usize)> {
-    let anonymous = GitHub::new(rt, &out.net, api, None, false)?;
+    let anonymous = GitHub::new(rt, &cx.net, api, None, false)?;
     let relay_slug = manager.config.relay.as_ref().map(|r| r.app_slug.as_str());
     let (mut checks, mut requests) = (Vec::new(), 0);
     for role in [AppRole::Customer, AppRole::Manager] {
-        let Some(app) = app_client(role, rt, api, out)? else {
+        let Some(app) = app_client(role, rt, api, cx)? else {
             continue;
         };
         let facts = rt.block_on(read_app(role, &app, &anonymous, repo, is_enterprise(api)));
@@ -426,12 +426,12 @@ fn examine(
     manager: &Manager,
     registry: &Registry,
     deploy: Option<DeployWorkflow>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Report> {
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
-    let app_gh = app_client(AppRole::Customer, &rt, &api, out)?;
-    let (manager_gh, customer_gh) = token_clients(settings, &rt, &out.net, &api)?;
+    let app_gh = app_client(AppRole::Customer, &rt, &api, cx)?;
+    let (manager_gh, customer_gh) = token_clients(settings, &rt, &cx.net, &api)?;
     let mut unreachable = false;
     let (manager_facts, customers, inboxes) = rt.block_on(async {
         match read_manager(&manager_gh, &settings.repo, manager).await {
@@ -445,7 +445,7 @@ fn examine(
                 (m, c, inbox::read_inboxes(&manager_gh, &settings.inbox).await)
             }
             Err(e) => {
-                out.error(&format!(
+                cx.out.error(&format!(
                     "cannot reach GitHub at {api}: {e}; no check below could be made: check the network (a proxy, a firewall) or GITHUB_API_URL and run doctor again"
                 ));
                 unreachable = true;
@@ -466,7 +466,7 @@ fn examine(
         &customers,
     );
     checks.extend(inbox::checks(&settings.repo, &inboxes));
-    let (app_checks, app_requests) = apps_checks(manager, &settings.repo, &rt, &api, out)?;
+    let (app_checks, app_requests) = apps_checks(manager, &settings.repo, &rt, &api, cx)?;
     checks.extend(app_checks);
     let now = crate::rollout::now() as i64;
     checks.extend(token_checks(&manager_gh, customer_gh.as_ref(), now));
@@ -478,10 +478,10 @@ fn examine(
     }
     checks.insert(
         0,
-        doctor::network_check(&network_route(&out.net, &api)?, !unreachable),
+        doctor::network_check(&network_route(&cx.net, &api)?, !unreachable),
     );
     // Known without GitHub: the manager's own schema, the pins' expiry.
-    checks.push(schema_check(manager, settings.strict, out));
+    checks.push(schema_check(manager, settings.strict, &cx.out));
     let today = jiff::Timestamp::from_second(now)
         .unwrap_or_else(|_| jiff::Timestamp::now())
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -494,7 +494,7 @@ fn examine(
         + app_gh.as_ref().map_or(0, GitHub::request_count)
         + app_requests;
     for note in settings.etags.iter().flat_map(|c| c.save_or_note()) {
-        out.note(&note);
+        cx.out.note(&note);
     }
     Ok(Report::new(&settings.repo, checks, requests))
 }
@@ -605,10 +605,10 @@ fn schema_check(manager: &Manager, strict: bool, out: &Output) -> doctor::Check 
     )
 }
 
-pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()> {
-    out.mask(settings.manager_token.expose());
+pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> {
+    cx.out.mask(settings.manager_token.expose());
     if let Some(t) = &settings.customer_token {
-        out.mask(t.expose());
+        cx.out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
     let report = examine(
@@ -616,19 +616,19 @@ pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()>
         &manager,
         &registry,
         deploy_workflow(manager_dir),
-        out,
+        cx,
     )?;
     let ctx = crate::ci::RunContext::from_env();
     let _ = ctx.append_summary(&crate::report::doctor::markdown(&report));
-    out.verbose(&crate::util::text::count(
+    cx.out.verbose(&crate::util::text::count(
         report.requests,
         "GitHub API request",
         "GitHub API requests",
     ));
     if settings.json {
-        out.json(&report).expect("serialisable");
+        cx.out.json(&report).expect("serialisable");
     } else {
-        out.result(&crate::report::doctor::text(&report));
+        cx.out.result(&crate::report::doctor::text(&report));
     }
     if report.must_failed > 0 {
         return Err(Error::Doctor(format!(

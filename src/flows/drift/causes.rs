@@ -41,13 +41,13 @@ fn halted(store: &Store, report: &Report, out: &Output) -> BTreeSet<String> {
 }
 
 /// Groups the report's drift by cause and classifies its pairs.
-pub(super) fn judge(manager: &Manager, report: &mut Report, out: &Context) {
+pub(super) fn judge(manager: &Manager, report: &mut Report, cx: &Context) {
     let config = &manager.config.drift;
-    let store = Store::for_customer_role(manager, &out.net);
+    let store = Store::for_customer_role(manager, &cx.net);
     let previous = match crate::fleet::drift_causes::previous(&store) {
         Ok(p) => p,
         Err(e) => {
-            out.note(&format!(
+            cx.out.note(&format!(
                 "the last drift run's causes could not be read ({e}): every cause counts as first seen now"
             ));
             None
@@ -55,7 +55,7 @@ pub(super) fn judge(manager: &Manager, report: &mut Report, out: &Context) {
     };
     let wants_repair = config.repair.values().any(|p| *p == RepairPolicy::Repair);
     let halted = match wants_repair && !report.drifted.is_empty() {
-        true => halted(&store, report, out),
+        true => halted(&store, report, &cx.out),
         false => BTreeSet::new(),
     };
     // `FLEETFORM_NOW` (Unix seconds) in tests.
@@ -77,7 +77,7 @@ pub(super) fn judge(manager: &Manager, report: &mut Report, out: &Context) {
 
 /// Keeps the run's causes in the records for the next run and the
 /// dashboard (a run over the whole fleet only).
-pub(super) fn keep(manager: &Manager, settings: &Settings, report: &Report, out: &Context) {
+pub(super) fn keep(manager: &Manager, settings: &Settings, report: &Report, cx: &Context) {
     if !whole_fleet(settings) {
         return;
     }
@@ -87,9 +87,9 @@ pub(super) fn keep(manager: &Manager, settings: &Settings, report: &Report, out:
         causes: report.causes.clone(),
         repairs: report.repairs.clone(),
     };
-    let store = Store::for_customer_role(manager, &out.net);
+    let store = Store::for_customer_role(manager, &cx.net);
     if let Err(e) = crate::fleet::drift_causes::keep(&store, &record) {
-        out.note(&format!(
+        cx.out.note(&format!(
             "the run's causes were not kept in the records ({e}): the next run counts them as first seen"
         ));
     }

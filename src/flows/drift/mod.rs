@@ -214,7 +214,7 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
 
 /// One `drift_found` notice per pair drifted in the cloud: its counts,
 /// nothing else.
-fn notify_drift(manager: &Manager, report: &Report, out: &Context) {
+fn notify_drift(manager: &Manager, report: &Report, cx: &Context) {
     for r in &report.drifted {
         let counts = match &r.outcome {
             Outcome::Planned { summary, .. } => summary.counts(),
@@ -225,7 +225,7 @@ fn notify_drift(manager: &Manager, report: &Report, out: &Context) {
             format!("drift: {counts} (refresh-only plan of the default branch)"),
         )
         .unit(&r.customer, &r.environment, r.product.as_deref());
-        out.notify(manager, &notice);
+        cx.notify(manager, &notice);
     }
 }
 
@@ -258,7 +258,7 @@ fn check(
     registry: &crate::config::Registry,
     selected: &[(&Customer, Vec<String>)],
     clients: &Clients,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Vec<crate::fleet::Row>> {
     let remote = clients.files.as_ref().map(|gh| DefaultBranch {
         rt: &clients.rt,
@@ -293,7 +293,7 @@ fn check(
         (Some(r), Some(repo)) => r.products_file(repo),
         _ => local_file(c),
     };
-    crate::fleet::products::run_views(manager, selected, &products_file, source_for, &run, out)
+    crate::fleet::products::run_views(manager, selected, &products_file, source_for, &run, cx)
 }
 
 /// The run's rows and their tally: planned here, or merged from the
@@ -303,25 +303,25 @@ fn rows_and_report(
     manager: &Manager,
     registry: &crate::config::Registry,
     clients: &Clients,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(Vec<Row>, Report)> {
     if let Some(dir) = &settings.from_reports {
         return merge::read(dir, registry, &expected_pairs(settings, manager, registry)?);
     }
-    let selected = select(settings, manager, registry, out)?;
-    let rows = check(settings, manager, registry, &selected, clients, out)?;
+    let selected = select(settings, manager, registry, &cx.out)?;
+    let rows = check(settings, manager, registry, &selected, clients, cx)?;
     let report = Report::tally(&rows);
     Ok((rows, report))
 }
 
-pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> {
     for t in settings.token.iter().chain(settings.issues_token.iter()) {
-        out.mask(t.expose());
+        cx.out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let clients = Clients::new(settings, &out.net)?;
-    let (rows, mut report) = rows_and_report(settings, &manager, &registry, &clients, out)?;
-    causes::judge(&manager, &mut report, out);
+    let clients = Clients::new(settings, &cx.net)?;
+    let (rows, mut report) = rows_and_report(settings, &manager, &registry, &clients, cx)?;
+    causes::judge(&manager, &mut report, cx);
 
     let ctx = RunContext::from_env();
     report.run_url = ctx.run_url();
@@ -331,36 +331,36 @@ pub fn run(settings: &Settings, manager_dir: &Path, out: &Context) -> Result<()>
         true => {
             let threshold = manager.config.drift.cause_issues;
             let on = (settings, &registry, threshold);
-            issues::keep(on, &clients, &mut report, &ctx, out)
+            issues::keep(on, &clients, &mut report, &ctx, &cx.out)
         }
         false => Ok(()),
     };
-    causes::keep(&manager, settings, &report, out);
+    causes::keep(&manager, settings, &report, cx);
     report.requests = clients.requests();
     report.not_modified = clients.not_modified();
     if let Some(cache) = &settings.etags {
         for note in cache.save_or_note() {
-            out.note(&note);
+            cx.out.note(&note);
         }
     }
 
     let json = write_reports(&settings.out, &report, &ctx)?;
-    out.verbose(&crate::util::text::count(
+    cx.out.verbose(&crate::util::text::count(
         report.requests,
         "GitHub API request",
         "GitHub API requests",
     ));
     if settings.from_reports.is_none() {
         // A merge's pairs were notified by the shards that planned them.
-        notify_drift(&manager, &report, out);
+        notify_drift(&manager, &report, cx);
     }
     if settings.json {
-        out.json_text(&json);
+        cx.out.json_text(&json);
     } else {
-        out.result(drift_table(&rows).trim_end());
+        cx.out.result(drift_table(&rows).trim_end());
     }
     if !report.never_applied.is_empty() {
-        out.note(&format!(
+        cx.out.note(&format!(
             "{} never applied: nothing to drift from; their plans are a first apply",
             crate::util::text::count(report.never_applied.len(), "pair", "pairs")
         ));

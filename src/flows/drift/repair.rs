@@ -197,13 +197,13 @@ fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
 }
 
 /// Step 1: a sealed plan per pair to repair or propose, judged again.
-pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (mut pairs, run_url) = wanted(&settings.from)?;
     if let Some(env) = &settings.environment {
         pairs.retain(|p| &p.environment == env);
     }
-    let files = Files::new(settings.token.as_ref(), &out.net)?;
+    let files = Files::new(settings.token.as_ref(), &cx.net)?;
     let mut planned = Vec::with_capacity(pairs.len());
     for pair in &pairs {
         let reason = match &run_url {
@@ -216,11 +216,11 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, out: &Context) ->
             registry: &registry,
             files: &files,
         };
-        planned.push(plan_one(&ctx, pair, &reason, out));
+        planned.push(plan_one(&ctx, pair, &reason, cx));
     }
     cap(&mut planned, manager.config.drift.max_repairs);
     let digest = write_list(&settings.out, REPAIRS_FILE, &planned)?;
-    show(&planned, &digest, settings.json, out);
+    show(&planned, &digest, settings.json, &cx.out);
     let failed = planned.iter().filter(|p| p.error.is_some()).count();
     if failed > 0 {
         return Err(Error::Failed(format!(
@@ -275,7 +275,7 @@ struct PlanContext<'a> {
 }
 
 /// One pair's repair plan: planned, sealed, judged.
-fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, out: &Context) -> Planned {
+fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, cx: &Context) -> Planned {
     let mut p = Planned {
         customer: pair.customer.clone(),
         product: pair.product.clone(),
@@ -288,7 +288,7 @@ fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, out: &Context) -
         error: None,
         applied: None,
     };
-    match plan_and_seal(ctx, pair, reason, out) {
+    match plan_and_seal(ctx, pair, reason, cx) {
         Ok((dir, summary)) => {
             p.plan_dir = dir;
             p.plan_sha256 = Some(summary.plan_sha256.clone());
@@ -301,7 +301,7 @@ fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, out: &Context) -
             }
         }
         Err(e) => {
-            out.error(&format!("{}: {e}", place(&p)));
+            cx.out.error(&format!("{}: {e}", place(&p)));
             p.error = Some(e.to_string());
         }
     }
@@ -321,7 +321,7 @@ fn plan_and_seal(
     ctx: &PlanContext<'_>,
     pair: &Repair,
     reason: &str,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(String, PlanSummary)> {
     let (settings, manager, registry) = (ctx.settings, ctx.manager, ctx.registry);
     let customer: &Customer = registry
@@ -354,8 +354,8 @@ fn plan_and_seal(
         (Some(r), Some(repo)) => r.files(&view, repo, envs),
         _ => local(c, envs),
     };
-    let fleet = crate::fleet::prepare(&engine, &selected, &source, out);
-    let rows = crate::fleet::execute(&mut engine, fleet, 1, &settings.out, false, "plan", out);
+    let fleet = crate::fleet::prepare(&engine, &selected, &source, &cx.out);
+    let rows = crate::fleet::execute(&mut engine, fleet, 1, &settings.out, false, "plan", cx);
     if let Some(crate::fleet::Outcome::Failed { error, .. }) = rows.first().map(|r| &r.outcome) {
         return Err(Error::Failed(format!("the repair plan failed: {error}")));
     }
@@ -402,7 +402,7 @@ fn show(planned: &[Planned], list_sha256: &str, json: bool, out: &Output) {
 }
 
 /// Step 2: applies each pair step 1 left marked `repair`.
-pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, cx: &Context) -> Result<()> {
     let path = settings.plans.join(REPAIRS_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::Usage(format!(
@@ -430,19 +430,19 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Context) 
             continue;
         }
         due += 1;
-        let result = apply_one(settings, p, manager_dir, out);
+        let result = apply_one(settings, p, manager_dir, cx);
         p.applied = Some(match &result {
             Ok(()) => "applied".into(),
             Err(e) => {
                 failed += 1;
                 refused += usize::from(matches!(e, Error::Refused(_)));
-                out.error(&format!("{}: {e}", place(p)));
+                cx.out.error(&format!("{}: {e}", place(p)));
                 format!("not applied: {e}")
             }
         });
     }
     write_list(&settings.plans, APPLIED_FILE, &planned)?;
-    show(&planned, &read, settings.json, out);
+    show(&planned, &read, settings.json, &cx.out);
     let said = format!(
         "{failed} of {} not applied",
         crate::util::text::count(due, "repair", "repairs")
@@ -457,7 +457,7 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, out: &Context) 
 }
 
 /// One repair: the opened plan judged again, then the local apply.
-fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Context) -> Result<()> {
+fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, cx: &Context) -> Result<()> {
     let rel = Path::new(&p.plan_dir);
     if rel.is_absolute()
         || rel
@@ -493,7 +493,7 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, out: &Cont
         unreviewed: settings.unreviewed,
         show: false,
     };
-    crate::flows::local::apply::apply_local(&local, manager_dir, out)
+    crate::flows::local::apply::apply_local(&local, manager_dir, cx)
 }
 
 #[cfg(test)]

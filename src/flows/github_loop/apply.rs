@@ -39,15 +39,15 @@ pub struct ApplySettings {
     pub terraform: Option<PathBuf>,
 }
 
-pub fn apply(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Result<()> {
-    let r = apply_inner(settings, manager_dir, out);
-    audit_refusal(&r, "apply", manager_dir, out);
+pub fn apply(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Result<()> {
+    let r = apply_inner(settings, manager_dir, cx);
+    audit_refusal(&r, "apply", manager_dir, cx);
     r
 }
 
-fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Result<()> {
+fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Result<()> {
     let key = artifact_key()?;
-    let session = open_session(settings.dry_run, super::session::access::APPLY, out)?;
+    let session = open_session(settings.dry_run, super::session::access::APPLY, cx)?;
     only_apply_dispatches(&session.dispatched)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     if manager.environment(&settings.environment).is_none() {
@@ -60,11 +60,12 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Re
         // Configuration errors before any request.
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
-    let manager_gh = manager_client(&session.rt, &session.ctx, out)?;
+    let manager_gh = manager_client(&session.rt, &session.ctx, cx)?;
     let (gh, dispatched) = (&session.gh, &session.dispatched);
     session.rt.block_on(async {
-        let customer = authorise_session(&session, &registry, &manager, Stage::Apply, out).await?;
-        super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Apply, out)
+        let customer =
+            authorise_session(&session, &registry, &manager, Stage::Apply, &cx.out).await?;
+        super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Apply, &cx.out)
             .await?;
         let reporter = Reporter::for_session(&session, &manager, customer);
         let env = settings.environment.as_str();
@@ -76,7 +77,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Re
                     crate::util::text::count(problems.len(), "problem", "problems"),
                     short_sha(&dispatched.payload.sha)
                 );
-                return Err(reporter.refuse_apply(env, reason, out).await);
+                return Err(reporter.refuse_apply(env, reason, &cx.out).await);
             }
         };
         let reporter = reporter.with_slots(slots(&manager, customer, &views));
@@ -84,7 +85,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Re
             .map_err(|e| Error::Failed(format!("a scratch folder for pinned views: {e}")))?;
         let views = match at_pins(&manager, customer, views, scratch.path()) {
             Ok(views) => views,
-            Err(e) => return Err(reporter.refuse_apply(env, e.to_string(), out).await),
+            Err(e) => return Err(reporter.refuse_apply(env, e.to_string(), &cx.out).await),
         };
         let views: Vec<&Manager> = views
             .iter()
@@ -106,7 +107,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, out: &Context) -> Re
                 dir: plan_dir(&settings, view, &customer.slug),
                 digest: settings.plan_sha256.clone(),
                 reporter: &reporter,
-                out,
+                cx,
             })
             .collect();
         let approver = shared_checks(&runs, &manager, &manager_gh).await?;
@@ -170,7 +171,7 @@ async fn open_all<'a>(
     let mut opened = Vec::new();
     for mut run in runs {
         if per_product && !run.dir.join(super::artifact::BUNDLE_FILE).is_file() {
-            run.out.note(&format!(
+            run.cx.out.note(&format!(
                 "{}: no sealed plan; nothing to apply",
                 run.label()
             ));
@@ -244,7 +245,7 @@ async fn apply_in_order(opened: Vec<Opened<'_>>, approver: Option<String>) -> Re
     {
         let product = run.manager.product.clone().unwrap_or_default();
         if !changes {
-            run.out.note(&format!(
+            run.cx.out.note(&format!(
                 "{}: the plan changes nothing; nothing to apply",
                 run.label()
             ));
@@ -314,7 +315,7 @@ struct ApplyRun<'a> {
     /// The digest this plan must have.
     digest: String,
     reporter: &'a Reporter<'a>,
-    out: &'a Context,
+    cx: &'a Context,
 }
 
 impl ApplyRun<'_> {
@@ -386,7 +387,7 @@ impl ApplyRun<'_> {
             &self.place(),
             &manager_sha,
             self.session.run_url.as_deref(),
-            self.out,
+            &self.cx.out,
         )
         .await
     }
@@ -402,14 +403,14 @@ impl ApplyRun<'_> {
         };
         let repo = &self.payload().customer_repo;
         let run_url = self.session.run_url.as_deref();
-        super::deployments::dispatched_ended(self.gh(), (repo, id), result, run_url, self.out)
+        super::deployments::dispatched_ended(self.gh(), (repo, id), result, run_url, &self.cx.out)
             .await;
     }
 
     /// Marks the unit `failure` with the reason; the refusal.
     async fn refuse(&self, reason: String) -> Error {
         self.reporter
-            .refuse_apply(&self.place(), reason, self.out)
+            .refuse_apply(&self.place(), reason, &self.cx.out)
             .await
     }
 
@@ -423,7 +424,7 @@ impl ApplyRun<'_> {
                 self.env(),
                 self.manager.product.as_deref(),
             );
-        self.out.notify(self.manager, &notice);
+        self.cx.notify(self.manager, &notice);
     }
 
     /// Every check, no apply, no writes.
@@ -439,7 +440,7 @@ impl ApplyRun<'_> {
                     .as_deref()
                     .map(|a| format!(", approved by {a}"))
                     .unwrap_or_default();
-                self.out.result(&format!(
+                self.cx.out.result(&format!(
                     "dry run: every check passed ({}{approved}); would apply {} (plan sha256:{digest})",
                     verdict.short(),
                     self.label()
@@ -456,14 +457,15 @@ impl ApplyRun<'_> {
         pull: Option<&PullFacts>,
     ) -> std::result::Result<ApplyOutcome, RunError> {
         let (env, slug) = (self.env(), &self.customer.slug);
-        self.out
+        self.cx
+            .out
             .group_start(&format!("terraform apply {}", self.label()));
         let result = self
             .engine
             .apply(self.customer, env, &self.dir, Some(&self.digest), pull);
         if let Ok(done) = &result {
             audit_waivers(
-                self.out,
+                self.cx,
                 &done.gates,
                 pull,
                 slug,
@@ -472,7 +474,7 @@ impl ApplyRun<'_> {
                 "apply",
             );
         }
-        self.out.group_end();
+        self.cx.out.group_end();
         result
     }
 }

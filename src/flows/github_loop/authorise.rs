@@ -282,7 +282,7 @@ pub fn plan_key(payload: &crate::dispatch::Payload) -> String {
 pub fn authorise_dispatch(
     ctx: &RunContext,
     manager_dir: &Path,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Authorised> {
     let dispatched = read_event(ctx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
@@ -292,7 +292,7 @@ pub fn authorise_dispatch(
         Some(_) => super::session::access::PLAN,
         None => super::session::access::STATUS,
     };
-    let gh = client_if_token(&rt, &dispatched.payload.customer_repo, permissions, out)?;
+    let gh = client_if_token(&rt, &dispatched.payload.customer_repo, permissions, cx)?;
     let customer = rt.block_on(authorise(
         &registry,
         &manager,
@@ -300,7 +300,7 @@ pub fn authorise_dispatch(
         &dispatched,
         Stage::Plan,
         ctx.run_url(),
-        out,
+        &cx.out,
     ))?;
     let command = rt.block_on(super::comment_command::admit(
         &manager,
@@ -308,7 +308,7 @@ pub fn authorise_dispatch(
         &gh,
         &dispatched,
         Stage::Plan,
-        out,
+        &cx.out,
     ))?;
     let mut environments = enabled_in_order(&manager, customer);
     if let Some(only) = command.and_then(|c| c.environment) {

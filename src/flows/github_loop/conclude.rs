@@ -45,13 +45,13 @@ pub enum Concluded {
 
 /// Marks each apply that was due but did not finish, from the workflow's
 /// `needs` (already parsed): see the module docs for which apply counts.
-pub fn conclude(needs: &Value, manager_dir: &Path, out: &Context) -> Result<Concluded> {
+pub fn conclude(needs: &Value, manager_dir: &Path, cx: &Context) -> Result<Concluded> {
     let ctx = RunContext::from_env();
     let dispatched = read_event(&ctx)?;
     let applies = dispatched.event_type == EVENT_APPLY;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
-    let gh = status_writer(&rt, &dispatched.payload.customer_repo, out)?;
+    let gh = status_writer(&rt, &dispatched.payload.customer_repo, cx)?;
     let payload = &dispatched.payload;
     rt.block_on(async {
         let customer = authorise(
@@ -61,7 +61,7 @@ pub fn conclude(needs: &Value, manager_dir: &Path, out: &Context) -> Result<Conc
             &dispatched,
             Stage::Apply,
             ctx.run_url(),
-            out,
+            &cx.out,
         )
         .await?;
         let reporter = Reporter::new(&gh, &manager, customer, payload, ctx.run_url());
@@ -90,7 +90,7 @@ pub fn conclude(needs: &Value, manager_dir: &Path, out: &Context) -> Result<Conc
                 if reason.needs_check && already_reported(&gh, context, payload, &place).await? {
                     continue;
                 }
-                mark(&reporter, customer, payload, &place, &reason, out).await?;
+                mark(&reporter, customer, payload, &place, &reason, cx).await?;
                 marked.push(place);
             }
         }
@@ -108,7 +108,7 @@ async fn mark(
     payload: &Payload,
     env: &str,
     reason: &Unfinished,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let (step, what) = match reason.stage {
         Stage::Plan => ("plan", "not planned"),
@@ -124,8 +124,9 @@ async fn mark(
         .await
         .map_err(Error::from)?;
     let result = what.replace(' ', "-");
-    out.record(entry(step, &result, &customer.slug, env, payload).detail(reason.text.clone()));
-    out.note(&format!("{}/{env}: {what}: {}", customer.slug, reason.text));
+    cx.record(entry(step, &result, &customer.slug, env, payload).detail(reason.text.clone()));
+    cx.out
+        .note(&format!("{}/{env}: {what}: {}", customer.slug, reason.text));
     Ok(())
 }
 

@@ -21,34 +21,34 @@ pub struct Deployments<'a> {
     gh: crate::github::GitHub,
     manager_sha: String,
     run_url: Option<String>,
-    out: &'a Context,
+    cx: &'a Context,
 }
 
 impl<'a> Deployments<'a> {
     /// With the token from the environment; `None` without one or when
     /// the client cannot be set up (the applies are then not shown).
-    pub fn from_env(manager_sha: &str, out: &'a Context) -> Option<Deployments<'a>> {
-        Deployments::try_from_env(manager_sha, out).ok().flatten()
+    pub fn from_env(manager_sha: &str, cx: &'a Context) -> Option<Deployments<'a>> {
+        Deployments::try_from_env(manager_sha, cx).ok().flatten()
     }
 
     /// [`Deployments::from_env`], saying why a client cannot be set up.
     pub fn try_from_env(
         manager_sha: &str,
-        out: &'a Context,
+        cx: &'a Context,
     ) -> Result<Option<Deployments<'a>>, GitHubError> {
         let Some(token) = crate::github::Token::from_env() else {
             return Ok(None);
         };
-        out.mask(token.expose());
+        cx.out.mask(token.expose());
         let rt = crate::github::runtime()?;
         let api = crate::github::GitHub::api_url_from_env();
-        let gh = crate::github::GitHub::new(&rt, &out.net, &api, Some(&token), false)?;
+        let gh = crate::github::GitHub::new(&rt, &cx.net, &api, Some(&token), false)?;
         Ok(Some(Deployments {
             rt,
             gh,
             manager_sha: short(manager_sha),
             run_url: crate::ci::RunContext::from_env().run_url(),
-            out,
+            cx,
         }))
     }
 
@@ -80,7 +80,7 @@ impl<'a> Deployments<'a> {
     }
 
     fn note(&self) -> impl Fn(String) + Sync + '_ {
-        |n: String| self.out.note(&n)
+        |n: String| self.cx.out.note(&n)
     }
 
     /// The owed deployment made (and whether by this call), or found made

@@ -36,14 +36,14 @@ impl InvalidRun<'_> {
     /// keys and values, so never in the manager's log), marks every
     /// environment `failure`, writes a values-free summary and audit lines,
     /// and returns the error to end the step with.
-    pub async fn report(&self, problems: &[Diagnostic], out: &Context) -> Result<Error> {
+    pub async fn report(&self, problems: &[Diagnostic], cx: &Context) -> Result<Error> {
         let n = crate::util::text::count(problems.len(), "problem", "problems");
-        out.error(&format!(
+        cx.out.error(&format!(
             "{}: {} in the customer's variables (listed on the customer's pull request, not here: the manager's log is readable by everyone with access to the manager repo)",
             self.slug,
             n
         ));
-        self.comment(problems, out).await?;
+        self.comment(problems, &cx.out).await?;
         for env in self.envs {
             let place = slot(self.product, env);
             let description = status(&Status::Invalid {
@@ -61,7 +61,7 @@ impl InvalidRun<'_> {
             short_sha(&self.payload.sha),
         ));
         for env in self.envs {
-            out.record(
+            cx.record(
                 entry("plan", "failed", self.slug, env, self.payload)
                     .product(self.product)
                     .detail(format!("invalid variables: {n}")),

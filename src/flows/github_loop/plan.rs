@@ -118,15 +118,15 @@ impl PlanReport {
     }
 }
 
-pub fn plan(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Result<()> {
-    let r = plan_inner(settings, manager_dir, out);
-    audit_refusal(&r, "plan", manager_dir, out);
+pub fn plan(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Result<()> {
+    let r = plan_inner(settings, manager_dir, cx);
+    audit_refusal(&r, "plan", manager_dir, cx);
     r
 }
 
-fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Result<()> {
+fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Result<()> {
     let key = artifact_key()?;
-    let session = open_session(settings.dry_run, super::session::access::PLAN, out)?;
+    let session = open_session(settings.dry_run, super::session::access::PLAN, cx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     if !manager.has_products() {
         // Configuration errors before any request.
@@ -134,9 +134,10 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Resu
     }
     let (gh, dispatched) = (&session.gh, &session.dispatched);
     session.rt.block_on(async {
-        let customer = authorise_session(&session, &registry, &manager, Stage::Plan, out).await?;
+        let customer =
+            authorise_session(&session, &registry, &manager, Stage::Plan, &cx.out).await?;
         let command =
-            super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Plan, out);
+            super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Plan, &cx.out);
         let mut envs = planned_environments(&manager, customer, settings.environments.as_deref())?;
         if let Some(only) = command.await?.and_then(|c| c.environment) {
             envs.retain(|e| *e == only); // the authorise job runs no other
@@ -155,7 +156,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Resu
                     product: None,
                     reporter: &reporter,
                 };
-                return Err(invalid.report(&problems, out).await?);
+                return Err(invalid.report(&problems, cx).await?);
             }
         };
         let reporter = reporter.with_slots(slots(&manager, customer, &views));
@@ -169,12 +170,12 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, out: &Context) -> Resu
             key: &key,
             settings: &settings,
             reporter: &reporter,
-            out,
+            cx,
         };
         for view in &views {
             products.run(view, &envs, &mut report).await?;
         }
-        finish(&session, &settings, report, out)
+        finish(&session, &settings, report, &cx.out)
     })
 }
 
@@ -186,7 +187,7 @@ struct Products<'a> {
     key: &'a ArtifactKey,
     settings: &'a PlanSettings,
     reporter: &'a Reporter<'a>,
-    out: &'a Context,
+    cx: &'a Context,
 }
 
 impl Products<'_> {
@@ -213,7 +214,7 @@ impl Products<'_> {
             key: self.key,
             out_dir: &self.settings.out,
             reporter: self.reporter,
-            out: self.out,
+            cx: self.cx,
         };
         let per_product = self.manager.has_products();
         let source = fetch_source(
@@ -270,7 +271,7 @@ struct PlanRun<'a> {
     key: &'a ArtifactKey,
     out_dir: &'a Path,
     reporter: &'a Reporter<'a>,
-    out: &'a Context,
+    cx: &'a Context,
 }
 
 impl PlanRun<'_> {
@@ -306,7 +307,7 @@ impl PlanRun<'_> {
                     product: self.product(),
                     reporter: self.reporter,
                 };
-                Err(invalid.report(&problems, self.out).await?)
+                Err(invalid.report(&problems, self.cx).await?)
             }
         }
     }
@@ -345,7 +346,7 @@ impl PlanRun<'_> {
         awaiting: Vec<String>,
     ) -> std::result::Result<PlanOutcome, RunError> {
         let label = self.label(env);
-        self.out.group_start(&format!("terraform plan {label}"));
+        self.cx.out.group_start(&format!("terraform plan {label}"));
         let result = self.engine.plan(&PlanRequest {
             customer: self.customer,
             environment: env,
@@ -361,12 +362,12 @@ impl PlanRun<'_> {
         // Terraform's log quotes the customer's values: it goes into the
         // sealed bundle, never into the manager's log.
         if let Ok(p) = &result {
-            self.out.note(&format!(
+            self.cx.out.note(&format!(
                 "{label}: {} (the plan is on the customer's pull request; the log is in the sealed bundle)",
                 p.summary.headline()
             ));
         }
-        self.out.group_end();
+        self.cx.out.group_end();
         result
     }
 
@@ -379,7 +380,7 @@ impl PlanRun<'_> {
         p: PlanOutcome,
         pull: Option<&PullFacts>,
     ) -> Result<EnvResult> {
-        let (slug, payload, out) = (&self.customer.slug, self.payload(), self.out);
+        let (slug, payload, cx) = (&self.customer.slug, self.payload(), self.cx);
         let marker = product_marker(slug, self.product(), env);
         let comment_id = match payload.pr {
             Some(pr) => {
@@ -391,7 +392,7 @@ impl PlanRun<'_> {
                     &comment(&Comment::Plan {
                         rendered: &p.comment,
                     }),
-                    out,
+                    &cx.out,
                 )
                 .await?
             }
@@ -400,7 +401,7 @@ impl PlanRun<'_> {
         let apply_follows = self.session.dispatched.event_type == EVENT_APPLY;
         let (state, description) = plan_status(&p.summary, apply_follows);
         if let Some(v) = &p.summary.gates {
-            audit_waivers(out, v, pull, slug, env, payload, "plan");
+            audit_waivers(cx, v, pull, slug, env, payload, "plan");
         }
         let place = slot(self.product(), env);
         self.reporter
@@ -457,7 +458,7 @@ impl PlanRun<'_> {
         } else {
             "no-changes"
         };
-        self.out.record(
+        self.cx.record(
             self.entry("plan", result, env)
                 .plan(Some(&s.plan_sha256))
                 .identity(s.identity.as_ref().map(|i| i.plan.role_arn.as_str()))
@@ -475,7 +476,7 @@ impl PlanRun<'_> {
     /// commit, an audit line.
     async fn failed(&self, env: &str, e: RunError) -> Result<EnvResult> {
         let label = self.label(env);
-        self.out.error(&format!("{label}: {}", values_free(&e)));
+        self.cx.out.error(&format!("{label}: {}", values_free(&e)));
         if let RunError::Values(problems) = &e {
             // Found while rendering (a template's result): listed where the
             // schema's problems are, on the customer's pull request.
@@ -489,7 +490,7 @@ impl PlanRun<'_> {
                 product: self.product(),
                 reporter: self.reporter,
             };
-            invalid.comment(problems, self.out).await?;
+            invalid.comment(problems, &self.cx.out).await?;
         }
         let place = slot(self.product(), env);
         self.reporter
@@ -500,7 +501,7 @@ impl PlanRun<'_> {
             )
             .await
             .map_err(gh_err)?;
-        self.out
+        self.cx
             .record(self.entry("plan", "failed", env).detail(e.short()));
         Ok(EnvResult::failed(self.manager, env, e.short()))
     }
@@ -508,9 +509,9 @@ impl PlanRun<'_> {
     /// A product that cannot plan before a product it needs is applied
     /// here: said on the pull request and the commit, not a failure.
     async fn waiting(&self, env: &str, reason: String) -> Result<EnvResult> {
-        let (slug, payload, out) = (&self.customer.slug, self.payload(), self.out);
+        let (slug, payload, cx) = (&self.customer.slug, self.payload(), self.cx);
         let label = self.label(env);
-        out.note(&format!("{label}: {reason}"));
+        cx.out.note(&format!("{label}: {reason}"));
         let place = slot(self.product(), env);
         let comment_id = match payload.pr {
             Some(pr) => {
@@ -521,7 +522,15 @@ impl PlanRun<'_> {
                     sha: &payload.sha,
                     reason: &reason,
                 });
-                sticky(self.gh(), &payload.customer_repo, pr, &marker, &body, out).await?
+                sticky(
+                    self.gh(),
+                    &payload.customer_repo,
+                    pr,
+                    &marker,
+                    &body,
+                    &cx.out,
+                )
+                .await?
             }
             None => None,
         };
@@ -536,7 +545,7 @@ impl PlanRun<'_> {
             )
             .await
             .map_err(gh_err)?;
-        out.record(self.entry("plan", "waiting", env).detail(reason.clone()));
+        cx.record(self.entry("plan", "waiting", env).detail(reason.clone()));
         Ok(EnvResult {
             product: self.manager.product.clone(),
             environment: env.to_string(),

@@ -19,7 +19,7 @@ use super::event::read_event;
 /// keyed by the registry's slug of the sending repo, as every other
 /// record is, so the audit report counts it with the customer's; a repo
 /// the registry does not have stays its `owner/name`.
-pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, out: &Context) {
+pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, cx: &Context) {
     if let Err(Error::Refused(m)) = r {
         let ctx = RunContext::from_env();
         let payload = read_event(&ctx).ok().map(|d| d.payload);
@@ -38,7 +38,7 @@ pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, 
                 .dispatch(Some(&p.dispatch_id));
             customer = Some(who);
         }
-        out.record(e);
+        cx.record(e);
         // The run's summary says it was refused (an empty one says nothing).
         let _ = ctx.append_summary(&crate::report::summary::refused(
             what,
@@ -66,7 +66,7 @@ pub(super) fn entry(
 /// One audit line per waived gate: who waived (the PR author who carries
 /// the label, and the actor of this run) and why.
 pub(super) fn audit_waivers(
-    out: &Context,
+    cx: &Context,
     verdict: &Verdict,
     pull: Option<&PullFacts>,
     customer: &str,
@@ -76,7 +76,7 @@ pub(super) fn audit_waivers(
 ) {
     let Some(label) = &verdict.waiver else { return };
     for r in verdict.results.iter().filter(|r| r.waived) {
-        out.record(entry("waiver", "waived", customer, env, payload).detail(format!(
+        cx.record(entry("waiver", "waived", customer, env, payload).detail(format!(
                 "{stage}: gate `{}` waived by label `{label}` on PR #{} (author {}): {}",
                 r.gate,
                 pull.map(|p| p.number).unwrap_or_default(),

@@ -65,7 +65,7 @@ impl Verdict {
 }
 
 /// The verdict for `ask`, or the refusal (nothing was `ask.done`).
-pub fn check(ask: &Ask<'_>, out: &Context) -> Result<Verdict> {
+pub fn check(ask: &Ask<'_>, cx: &Context) -> Result<Verdict> {
     if !crate::ci::in_actions() {
         return local(ask);
     }
@@ -77,7 +77,7 @@ pub fn check(ask: &Ask<'_>, out: &Context) -> Result<Verdict> {
     }
     let ctx = RunContext::from_env();
     let rt = runtime()?;
-    let (gh, repo) = manager_client(&rt, &ctx, out)?;
+    let (gh, repo) = manager_client(&rt, &ctx, cx)?;
     let this_run = run_id(&ctx)?;
     let verdict = match ask.confirms {
         None => rt.block_on(reviewed(&gh, &repo, this_run, &ctx, ask)),

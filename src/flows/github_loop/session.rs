@@ -51,18 +51,18 @@ pub(super) fn repo_client(
     repo: &str,
     permissions: Permissions,
     dry_run: bool,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<GitHub>> {
     let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
     else {
         return Ok(None);
     };
     let root = ApiRoot::parse(&GitHub::api_url_from_env()).map_err(GitHubError::from)?;
-    let output = out.out.clone();
+    let output = cx.out.clone();
     let mask: OnCredential = std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
     let gh = rt
         .block_on(GitHub::installation_client(
-            &out.net,
+            &cx.net,
             root,
             app,
             repo,
@@ -80,21 +80,21 @@ pub(crate) fn repo_or_env_client(
     rt: &tokio::runtime::Runtime,
     repo: &str,
     permissions: Permissions,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<GitHub>> {
-    if let Some(gh) = repo_client(rt, repo, permissions, false, out)? {
+    if let Some(gh) = repo_client(rt, repo, permissions, false, cx)? {
         return Ok(Some(gh));
     }
-    env_token(out)
-        .map(|t| client(rt, Some(&t), false, out).map_err(Error::from))
+    env_token(cx)
+        .map(|t| client(rt, Some(&t), false, cx).map_err(Error::from))
         .transpose()
 }
 
 /// `FLEETFORM_TOKEN` (or `GITHUB_TOKEN`), masked in the log, if set.
-fn env_token(out: &Context) -> Option<Token> {
+fn env_token(cx: &Context) -> Option<Token> {
     let token = Token::from_env();
     if let Some(t) = &token {
-        out.mask(t.expose());
+        cx.out.mask(t.expose());
     }
     token
 }
@@ -120,7 +120,7 @@ pub(super) struct Session {
 pub(super) fn open_session(
     dry_run: bool,
     permissions: Permissions,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Session> {
     let ctx = RunContext::from_env();
     let dispatched = read_event(&ctx)?;
@@ -128,11 +128,11 @@ pub(super) fn open_session(
     // With an App, a token for the payload's repository only: the
     // dispatch's signature is checked before it is used for anything.
     let repo = &dispatched.payload.customer_repo;
-    let gh = match repo_client(&rt, repo, permissions, dry_run, out)? {
+    let gh = match repo_client(&rt, repo, permissions, dry_run, cx)? {
         Some(gh) => gh,
         None => {
-            let token = env_token(out).map_or_else(token, Ok)?;
-            client(&rt, Some(&token), dry_run, out).map_err(gh_err)?
+            let token = env_token(cx).map_or_else(token, Ok)?;
+            client(&rt, Some(&token), dry_run, cx).map_err(gh_err)?
         }
     };
     let run_url = ctx.run_url();
@@ -151,9 +151,9 @@ pub(crate) fn client(
     rt: &tokio::runtime::Runtime,
     token: Option<&Token>,
     dry_run: bool,
-    out: &Context,
+    cx: &Context,
 ) -> std::result::Result<GitHub, GitHubError> {
-    GitHub::new(rt, &out.net, &GitHub::api_url_from_env(), token, dry_run)
+    GitHub::new(rt, &cx.net, &GitHub::api_url_from_env(), token, dry_run)
 }
 
 /// A client for `fleetform authorise`, which may run without a token:
@@ -162,11 +162,11 @@ pub(super) fn client_if_token(
     rt: &tokio::runtime::Runtime,
     repo: &str,
     permissions: Permissions,
-    out: &Context,
+    cx: &Context,
 ) -> Result<GitHub> {
-    match repo_or_env_client(rt, repo, permissions, out)? {
+    match repo_or_env_client(rt, repo, permissions, cx)? {
         Some(gh) => Ok(gh),
-        None => client(rt, None, true, out).map_err(Error::from),
+        None => client(rt, None, true, cx).map_err(Error::from),
     }
 }
 
@@ -175,9 +175,9 @@ pub(super) fn client_if_token(
 pub(super) fn status_writer(
     rt: &tokio::runtime::Runtime,
     repo: &str,
-    out: &Context,
+    cx: &Context,
 ) -> Result<GitHub> {
-    repo_or_env_client(rt, repo, access::STATUS, out)?
+    repo_or_env_client(rt, repo, access::STATUS, cx)?
         .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))
 }
 
@@ -186,7 +186,7 @@ pub(super) fn status_writer(
 pub(crate) fn manager_client(
     rt: &tokio::runtime::Runtime,
     ctx: &RunContext,
-    out: &Context,
+    cx: &Context,
 ) -> Result<(GitHub, String)> {
     let repo = ctx.repository.clone().ok_or_else(|| {
         Error::Usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow".into())
@@ -195,8 +195,8 @@ pub(crate) fn manager_client(
         Some(t) => t,
         None => token()?,
     };
-    out.mask(token.expose());
+    cx.out.mask(token.expose());
     // Reads only: nothing is ever written to the manager repo here.
-    let gh = client(rt, Some(&token), false, out).map_err(gh_err)?;
+    let gh = client(rt, Some(&token), false, cx).map_err(gh_err)?;
     Ok((gh, repo))
 }

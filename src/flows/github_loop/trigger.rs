@@ -181,21 +181,21 @@ fn local_overrides(pattern: &str) -> Vec<(String, PathBuf)> {
 }
 
 /// Checks the customer's values and dispatches them to the manager.
-pub fn trigger(settings: &Settings, out: &Context) -> Result<()> {
+pub fn trigger(settings: &Settings, cx: &Context) -> Result<()> {
     let ctx = RunContext::from_env();
-    mask_secrets(settings, out);
+    mask_secrets(settings, &cx.out);
     let mut subject = match subject(&ctx)? {
         Ok(s) => s,
         Err(note) => {
-            out.note(&note);
+            cx.out.note(&note);
             return Ok(());
         }
     };
     let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let clients = Clients::new(&rt, &out.net, settings)?;
+    let clients = Clients::new(&rt, &cx.net, settings)?;
     if let Some(pr) = subject.pr.filter(|_| subject.comment.is_some()) {
         let gh = clients.status();
-        let head = super::trigger_comment::pull_head(gh, &subject.repo, pr, out);
+        let head = super::trigger_comment::pull_head(gh, &subject.repo, pr, &cx.out);
         let Some((sha, git_ref)) = rt.block_on(head)? else {
             return Ok(());
         };
@@ -224,7 +224,8 @@ pub fn trigger(settings: &Settings, out: &Context) -> Result<()> {
         let Some((source, files)) = local else {
             // Per product: each product has its own schema in the manager,
             // which checks the values and says so on the pull request.
-            out.note("products: the manager checks each product's values");
+            cx.out
+                .note("products: the manager checks each product's values");
             let files = per_product.clone().unwrap_or_default();
             return sender
                 .dispatch(sender.payload(files, ctx.run_id.as_deref()))
@@ -239,8 +240,8 @@ pub fn trigger(settings: &Settings, out: &Context) -> Result<()> {
             }
         }
     })?;
-    record(&subject, &report, out);
-    publish(&ctx, settings, &report, out);
+    record(&subject, &report, cx);
+    publish(&ctx, settings, &report, &cx.out);
     if !report.problems.is_empty() {
         return Err(Error::Failed(trigger_line(&Trigger::Invalid {
             problems: report.problems.len(),
@@ -253,7 +254,7 @@ pub fn trigger(settings: &Settings, out: &Context) -> Result<()> {
             p,
             wait,
             run_url,
-            out,
+            &cx.out,
         )),
         _ => Ok(()),
     }
@@ -513,14 +514,14 @@ impl Sender<'_> {
 }
 
 /// The problems, the audit record and what a dry run withheld.
-fn record(subject: &Subject, report: &TriggerReport, out: &Context) {
-    out.diagnostics(&report.problems);
+fn record(subject: &Subject, report: &TriggerReport, cx: &Context) {
+    cx.out.diagnostics(&report.problems);
     let result = if report.problems.is_empty() {
         "dispatched"
     } else {
         "invalid"
     };
-    out.record(
+    cx.record(
         crate::audit::Entry::now("trigger", result)
             .customer(&subject.repo)
             .sha(Some(&subject.sha))
@@ -529,7 +530,7 @@ fn record(subject: &Subject, report: &TriggerReport, out: &Context) {
                 crate::util::text::count(report.problems.len(), "problem", "problems")
             })),
     );
-    super::record::note_requests(out, report.requests, &report.dry_run_requests);
+    super::record::note_requests(&cx.out, report.requests, &report.dry_run_requests);
 }
 
 /// Step outputs and the result line (or JSON).

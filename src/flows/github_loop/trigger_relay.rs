@@ -28,14 +28,14 @@ pub struct RelaySettings {
 /// checked here first, then the relay dispatches to the manager, which
 /// reports on the commit. Needs `id-token: write` and `contents: read` only,
 /// for a comment command too (the relay reads the comment).
-pub fn trigger_via_relay(args: &RelaySettings, out: &Context) -> Result<()> {
+pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
     let relay = args.relay.as_str();
     use crate::relay::client;
     let ctx = RunContext::from_env();
     let subject = match super::trigger::subject(&ctx)? {
         Ok(s) => s,
         Err(note) => {
-            out.note(&note);
+            cx.out.note(&note);
             return Ok(());
         }
     };
@@ -48,9 +48,9 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Context) -> Result<()> {
     let answer = rt.block_on(async {
         // A new token for each request the relay is asked (they live
         // about five minutes; a caller of a busy relay may wait nine).
-        let mask = |t: &str| out.mask(t);
+        let mask = |t: &str| cx.out.mask(t);
         let runner = client::Runner {
-            net: &out.net,
+            net: &cx.net,
             audience: &args.audience,
             mask: &mask,
         };
@@ -68,22 +68,23 @@ pub fn trigger_via_relay(args: &RelaySettings, out: &Context) -> Result<()> {
     })?;
     match answer {
         Err(problems) => {
-            out.diagnostics(&problems);
+            cx.out.diagnostics(&problems);
             Err(Error::Failed(trigger_line(&Trigger::Invalid {
                 problems: problems.len(),
             })))
         }
         Ok(v) => {
             if args.json {
-                return out
+                return cx
+                    .out
                     .json(&v)
                     .map_err(|e| Error::Failed(format!("the relay's answer as JSON: {e}")));
             }
             if v.get("duplicate").is_some() {
-                out.note("the relay had dispatched this event already (the App's webhook, an earlier run or another relay instance); nothing was sent again");
+                cx.out.note("the relay had dispatched this event already (the App's webhook, an earlier run or another relay instance); nothing was sent again");
             }
             let d = &v["dispatched"];
-            out.result(&trigger_line(&Trigger::SentThroughRelay {
+            cx.out.result(&trigger_line(&Trigger::SentThroughRelay {
                 event_type: d["event_type"].as_str().unwrap_or("?"),
                 customer: d["customer"].as_str().unwrap_or("?"),
                 sha: d["sha"].as_str().unwrap_or_default(),

@@ -43,7 +43,7 @@ pub struct LocalApply {
 
 /// Applies a local plan folder: registered customer → known environment →
 /// apply → audit line → result.
-pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Context) -> Result<()> {
+pub fn apply_local(args: &LocalApply, manager_dir: &Path, cx: &Context) -> Result<()> {
     let slug = args.customer.clone();
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
@@ -79,7 +79,7 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Context) -> Resu
     let targeting = crate::engine::read_summary(&dir)
         .ok()
         .and_then(|s| s.targeting);
-    let verdict = second_person(args, &manager, &view, targeting.is_some(), out)?;
+    let verdict = second_person(args, &manager, &view, targeting.is_some(), cx)?;
     let result = engine.apply(
         customer,
         &args.environment,
@@ -114,16 +114,16 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, out: &Context) -> Resu
             customer,
             done,
             &entry.actor,
-            &out.net,
+            &cx.net,
         )),
         Err(_) => None,
     };
     let ok = result.is_ok();
-    out.record(entry);
+    cx.record(entry);
     if let (true, Some(t)) = (args.github, &targeting) {
-        report_targeted(customer, &unit, t, ok, out)?;
+        report_targeted(customer, &unit, t, ok, cx)?;
     }
-    finish(result, &unit, args, out)?;
+    finish(result, &unit, args, &cx.out)?;
     match kept {
         Some(Err(e)) => Err(Error::Failed(format!(
             "applied, but the deployment record was not kept: {e}; the audit log has the apply"
@@ -150,14 +150,14 @@ fn second_person(
     live: &crate::config::Manager,
     view: &crate::config::Manager,
     targeted: bool,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Option<crate::flows::github_loop::second_person::Verdict>> {
     let in_actions = crate::ci::in_actions();
     if !in_actions && !targeted && !args.unreviewed && args.confirms.is_none() {
         return Ok(None);
     }
     if in_actions {
-        crate::flows::local::ops::check_operator(live, out)?;
+        crate::flows::local::ops::check_operator(live, cx)?;
     }
     if in_actions && args.plan_sha256.is_none() {
         return Err(Error::Refused(
@@ -175,7 +175,7 @@ fn second_person(
             unreviewed: args.unreviewed,
             done: "applied",
         },
-        out,
+        cx,
     )
     .map(Some)
 }
@@ -187,7 +187,7 @@ fn report_targeted(
     unit: &Unit,
     t: &crate::data::summary::Targeting,
     ok: bool,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     use crate::flows::local::ops::{report_on_github, Report};
     let flags = t.flags();
@@ -210,7 +210,7 @@ fn report_targeted(
         reason: &t.reason,
         ok,
     };
-    report_on_github(customer, unit, &report, out)
+    report_on_github(customer, unit, &report, cx)
 }
 
 /// The deployment record of a local apply, in the manager's records store.

@@ -69,7 +69,7 @@ pub fn state_op(
     t: &OpTarget,
     asked: Option<&StateOp>,
     manager_dir: &Path,
-    out: &Context,
+    cx: &Context,
 ) -> Result<String> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = pair_of(
@@ -82,7 +82,7 @@ pub fn state_op(
     let unit = view.unit(&customer.slug, &t.environment);
     // On GitHub Actions only active members of `rollout.operators` (the
     // run's actor and whoever re-ran it) operate on a state; fail closed.
-    check_operator(&manager, out)?;
+    check_operator(&manager, cx)?;
     let engine = Engine::with_terraform(&view, t.terraform.as_deref())?;
     let dir = t.out.join(unit.rel_dir());
     let apply_environment = view
@@ -99,7 +99,7 @@ pub fn state_op(
                 dir: &dir,
                 apply_environment: &apply_environment,
             };
-            return preview(&engine, customer, &p, out);
+            return preview(&engine, customer, &p, &cx.out);
         }
         (Phase::Sealed { sha256 }, None) => {
             let sealed = open_state_op(&dir, sha256, &unit)?;
@@ -120,7 +120,7 @@ pub fn state_op(
             unreviewed: t.unreviewed,
             done: "changed",
         },
-        out,
+        cx,
     )?;
     if let Some((s, _)) = &sealed {
         still_as_previewed(&engine, customer, &t.environment, &dir, s)?;
@@ -134,7 +134,7 @@ pub fn state_op(
         digest: sealed.as_ref().map(|(_, d)| d.as_str()),
         verdict: &verdict,
     };
-    run_and_record(&engine, &registry, customer, &unit, &dir, &run, out)
+    run_and_record(&engine, &registry, customer, &unit, &dir, &run, cx)
 }
 
 /// The sealed preview in `dir` with digest `sha256`, for `unit`: a
@@ -308,7 +308,7 @@ fn run_and_record(
     unit: &Unit,
     dir: &Path,
     run: &Run<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<String> {
     let (t, op) = (run.t, run.op);
     let docs = match op {
@@ -333,7 +333,7 @@ fn run_and_record(
             None => format!("{detail} ({})", run.verdict.describe()),
         });
     let actor = entry.actor.clone();
-    out.record(entry);
+    cx.record(entry);
     if t.github {
         let report = Report {
             done: Done::StateOp {
@@ -345,7 +345,7 @@ fn run_and_record(
             reason: run.reason,
             ok: failure.is_none(),
         };
-        report_on_github(customer, unit, &report, out)?;
+        report_on_github(customer, unit, &report, cx)?;
     }
     result.map_err(run_error)?;
     Ok(format!(
@@ -357,8 +357,8 @@ fn run_and_record(
 /// Under GitHub Actions, the run's actor (and whoever re-ran it) is an
 /// active member of `rollout.operators`; else the refusal. Nothing to
 /// check outside Actions (a command run by hand: its user is the actor).
-pub fn check_operator(manager: &crate::config::Manager, out: &Context) -> Result<()> {
-    if let Some(gh) = crate::flows::rollout::github::RolloutGitHub::from_env(out)? {
+pub fn check_operator(manager: &crate::config::Manager, cx: &Context) -> Result<()> {
+    if let Some(gh) = crate::flows::rollout::github::RolloutGitHub::from_env(cx)? {
         gh.operator(manager, "changed")?;
     }
     Ok(())
@@ -404,10 +404,10 @@ pub fn report_on_github(
     customer: &Customer,
     unit: &Unit,
     r: &Report<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let Some(repo) = customer.repo.as_deref() else {
-        out.note(&format!(
+        cx.out.note(&format!(
             "`{}` has no repo in the registry: nothing reported on GitHub",
             customer.slug
         ));
@@ -418,7 +418,7 @@ pub fn report_on_github(
         &rt,
         repo,
         crate::flows::github_loop::session::access::APPLY,
-        out,
+        cx,
     )?
     .ok_or_else(|| {
         Error::Usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())

@@ -31,9 +31,9 @@ pub struct LocalPlan {
 }
 
 /// Plans, shows the rows, and fails when any plan did.
-pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<()> {
-    let rows = plan_fleet(settings, manager_dir, out)?;
-    show(settings, &rows, out);
+pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, cx: &Context) -> Result<()> {
+    let rows = plan_fleet(settings, manager_dir, cx)?;
+    show(settings, &rows, &cx.out);
     let failed = rows
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
@@ -48,10 +48,10 @@ pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Re
 }
 
 /// Plans the selected customers × environments from their local checkouts.
-fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result<Vec<Row>> {
+fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, cx: &Context) -> Result<Vec<Row>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if settings.targeting.is_some() {
-        crate::flows::local::ops::check_operator(&manager, out)?;
+        crate::flows::local::ops::check_operator(&manager, cx)?;
     }
     let customers = crate::fleet::select(&registry, settings.customers.as_deref())?;
     let envs = settings.environments.as_deref();
@@ -59,7 +59,7 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result
     let selected = crate::fleet::pairs(&manager, customers, envs);
     if settings.customers.is_some() {
         for gap in crate::fleet::select::check_named("plan", &selected, envs)? {
-            out.note(&format!("{gap}: not planned"));
+            cx.out.note(&format!("{gap}: not planned"));
         }
     }
     if manager.has_products() && settings.customer_dir.is_some() {
@@ -86,12 +86,12 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result
             _ => None,
         };
         let view = pinned.as_ref().unwrap_or(&view);
-        let rows = plan_one(settings, view, &registry, &selected, out)?;
+        let rows = plan_one(settings, view, &registry, &selected, cx)?;
         let failed = rows
             .iter()
             .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
         if settings.seal && !failed {
-            seal_targeted(view, &selected, &settings.out, out)?;
+            seal_targeted(view, &selected, &settings.out, &cx.out)?;
         }
         return Ok(rows);
     }
@@ -105,7 +105,7 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, out: &Context) -> Result
     };
     let products_file = crate::fleet::local_products_file(&registry);
     let sources = crate::fleet::local_sources(&registry);
-    crate::fleet::products::run_views(&manager, &selected, &products_file, &sources, &run, out)
+    crate::fleet::products::run_views(&manager, &selected, &products_file, &sources, &run, cx)
 }
 
 /// Seals the targeted plan's folder for the ops workflow's artifact and
@@ -152,7 +152,7 @@ fn plan_one(
     view: &crate::config::Manager,
     registry: &crate::config::Registry,
     selected: &[(&crate::config::Customer, Vec<String>)],
-    out: &Context,
+    cx: &Context,
 ) -> Result<Vec<Row>> {
     let mut engine = crate::engine::Engine::with_terraform(view, settings.terraform.as_deref())?;
     engine.targeting = settings.targeting.clone();
@@ -162,11 +162,11 @@ fn plan_one(
                 crate::values::customer::CustomerSource::from_dir(view, dir, envs)
                     .map_err(|d| vec![d])
             };
-            crate::fleet::prepare(&engine, selected, &source, out)
+            crate::fleet::prepare(&engine, selected, &source, &cx.out)
         }
         None => {
             let source = crate::fleet::local_source(view, registry);
-            crate::fleet::prepare(&engine, selected, &source, out)
+            crate::fleet::prepare(&engine, selected, &source, &cx.out)
         }
     };
     Ok(crate::fleet::execute(
@@ -176,7 +176,7 @@ fn plan_one(
         &settings.out,
         false,
         "plan",
-        out,
+        cx,
     ))
 }
 

@@ -70,12 +70,12 @@ pub(super) fn refusal(files: &[String], manager_sha: &str) -> Error {
 }
 
 /// The warning and audit line of a start with `--allow-dirty`.
-pub(super) fn record(out: &Context, id: &str, files: &[String], manager_sha: &str) {
+pub(super) fn record(cx: &Context, id: &str, files: &[String], manager_sha: &str) {
     let said = format!(
         "{id}: started with --allow-dirty from a folder with uncommitted changes ({}) that commit {} does not contain",
         shown_files(files),
         crate::dispatch::short_sha(manager_sha)
     );
-    out.note(&format!("warning: {said}"));
-    out.record(crate::audit::Entry::now("rollout", "started-dirty").detail(said));
+    cx.out.note(&format!("warning: {said}"));
+    cx.record(crate::audit::Entry::now("rollout", "started-dirty").detail(said));
 }

@@ -45,22 +45,22 @@ pub struct RolloutGitHub {
 impl RolloutGitHub {
     /// The clients, under GitHub Actions (`GITHUB_ACTIONS=true`); `None`
     /// outside (a command run by hand: its user is the actor).
-    pub fn from_env(out: &Context) -> Result<Option<RolloutGitHub>> {
+    pub fn from_env(cx: &Context) -> Result<Option<RolloutGitHub>> {
         if !crate::ci::in_actions() {
             return Ok(None);
         }
         let ctx = RunContext::from_env();
         let rt = runtime()?;
-        let manager = manager_client(&rt, &ctx, out)?;
+        let manager = manager_client(&rt, &ctx, cx)?;
         let token = std::env::var("FLEETFORM_TEAMS_TOKEN")
             .ok()
             .and_then(Token::new)
             .or_else(Token::from_env);
         if let Some(t) = &token {
-            out.mask(t.expose());
+            cx.out.mask(t.expose());
         }
         let teams = token
-            .map(|t| crate::flows::github_loop::session::client(&rt, Some(&t), false, out))
+            .map(|t| crate::flows::github_loop::session::client(&rt, Some(&t), false, cx))
             .transpose()
             .map_err(gh_err)?;
         Ok(Some(RolloutGitHub {

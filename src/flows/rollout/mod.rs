@@ -69,33 +69,29 @@ pub enum Control<'a> {
     Rollback,
 }
 
-pub fn control(
-    live: &Live<'_>,
-    id: Option<&str>,
-    action: Control<'_>,
-    out: &Context,
-) -> Result<()> {
+pub fn control(live: &Live<'_>, id: Option<&str>, action: Control<'_>, cx: &Context) -> Result<()> {
     let done = match action {
         Control::Halt(_) => "halted",
         Control::Resume => "resumed",
         Control::Rollback => "rolled back",
     };
-    let who = operator(live.manager, done, out)?;
+    let who = operator(live.manager, done, cx)?;
     let registry = Registry::load(live.manager)?;
     let f = live.fleet(&registry);
     let mut s = rollout::pick(live.store, id)?;
     match action {
         Control::Halt(reason) => {
-            rollout::halt(&f, &mut s, reason, &who, out)?;
-            out.result(&format!("rollout {} halted: {reason}", s.id));
+            rollout::halt(&f, &mut s, reason, &who, cx)?;
+            cx.out.result(&format!("rollout {} halted: {reason}", s.id));
         }
         Control::Resume => {
-            rollout::resume(&f, &mut s, &who, out)?;
-            out.result(&format!("rollout {} resumed; the next tick goes on", s.id));
+            rollout::resume(&f, &mut s, &who, cx)?;
+            cx.out
+                .result(&format!("rollout {} resumed; the next tick goes on", s.id));
         }
         Control::Rollback => {
-            for line in rollout::rollback(&f, &s.id, &who, out)? {
-                out.result(&line);
+            for line in rollout::rollback(&f, &s.id, &who, cx)? {
+                cx.out.result(&line);
             }
         }
     }
@@ -104,17 +100,17 @@ pub fn control(
 
 /// `rollout plan` of the rollout `id` (else the current one), with the
 /// manager at its commit and the registry of now.
-pub fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Context) -> Result<()> {
+pub fn plan(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, cx: &Context) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
     let key = artifact_key()?;
-    let github = RolloutGitHub::from_env(out)?;
+    let github = RolloutGitHub::from_env(cx)?;
     let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
     let m = at.manager();
     let registry = registry(live.manager, github.as_ref())?;
     let f = live.fleet_at(m, &registry);
     let mut settings = tick_settings(m, how.jobs, how.out_dir, how.terraform);
     settings.shard = how.shard.map(steps::parse_units).transpose()?;
-    steps::plan(&f, &s.id, &key, &settings, out)
+    steps::plan(&f, &s.id, &key, &settings, cx)
 }
 
 /// `rollout tick`'s (and `plan`'s) flags.
@@ -131,9 +127,9 @@ pub struct TickFlags<'a> {
 /// A tick of the rollout `id` (else the current one), with the manager at
 /// its commit, the registry of now, the approval gate and the customers'
 /// deployments on GitHub; a tick that leaves it halted is an error.
-pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Context) -> Result<()> {
+pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, cx: &Context) -> Result<()> {
     let s = rollout::pick(live.store, id)?;
-    let github = RolloutGitHub::from_env(out)?;
+    let github = RolloutGitHub::from_env(cx)?;
     if how.unreviewed && github.is_some() {
         return Err(Error::Usage(
             "--unreviewed is for a workstation: on GitHub Actions a second person approves each wave; nothing was applied".into(),
@@ -143,9 +139,9 @@ pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Contex
     let m = at.manager();
     let registry = registry(live.manager, github.as_ref())?;
     let f = live.fleet_at(m, &registry);
-    let deployments = Deployments::from_env(&s.manager_sha, out);
+    let deployments = Deployments::from_env(&s.manager_sha, cx);
     if let (Some(d), None) = (&deployments, how.shard) {
-        owed::before_tick(live.store, d, out)?;
+        owed::before_tick(live.store, d, cx)?;
     }
     let key = how.plans_from.map(|_| artifact_key()).transpose()?;
     let units = how.shard.map(steps::parse_units).transpose()?;
@@ -175,10 +171,10 @@ pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, out: &Contex
         Some(g) => g as &dyn rollout::ApprovalGate,
         None => &workstation,
     });
-    let ticked = rollout::tick(&f, &s.id, &settings, out);
+    let ticked = rollout::tick(&f, &s.id, &settings, cx);
     let lines = ticked.as_deref().unwrap_or_default();
     for line in lines {
-        out.result(line);
+        cx.out.result(line);
     }
     steps::summarise_tick(live.store, &s, lines, ticked.as_ref().err());
     ticked?;
@@ -212,8 +208,8 @@ fn change_commits(dir: &Path, s: &rollout::state::State) -> Result<ChangeCommits
 
 /// Who performs a control action: on GitHub, the run's actor once
 /// checked against `rollout.operators` (fail closed); by hand, the user.
-pub fn operator(manager: &Manager, action: &str, out: &Context) -> Result<String> {
-    match RolloutGitHub::from_env(out)? {
+pub fn operator(manager: &Manager, action: &str, cx: &Context) -> Result<String> {
+    match RolloutGitHub::from_env(cx)? {
         Some(gh) => gh.operator(manager, action),
         None => Ok(actor()),
     }
@@ -305,7 +301,7 @@ pub fn start(
     manager_dir: &Path,
     how: &StartFlags<'_>,
     who: &str,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let manager_sha = rollout::start::commit_of(manager_dir, "HEAD", "HEAD")?;
     let uncommitted = dirty::uncommitted(manager_dir)?;
@@ -320,42 +316,42 @@ pub fn start(
         actor: who.to_string(),
         supersede: how.supersede,
     };
-    let started = rollout::start(f.manager, f.registry, f.store, &settings, out)?;
+    let started = rollout::start(f.manager, f.registry, f.store, &settings, cx)?;
     if !uncommitted.is_empty() && !started.stages.is_empty() {
-        dirty::record(out, &started.id, &uncommitted, &settings.manager_sha);
+        dirty::record(cx, &started.id, &uncommitted, &settings.manager_sha);
     }
     if how.json {
-        out.json(&started).expect("serialisable");
+        cx.out.json(&started).expect("serialisable");
         return Ok(());
     }
     for old in &started.superseded {
-        out.result(&format!("rollout {old} superseded"));
+        cx.out.result(&format!("rollout {old} superseded"));
     }
     if started.stages.is_empty() {
-        out.result(&format!(
+        cx.out.result(&format!(
             "nothing to roll out: no pair changes since {}",
             started.base
         ));
         return Ok(());
     }
-    out.result(&format!(
+    cx.out.result(&format!(
         "rollout {}: {}, the change since {}",
         started.id,
         crate::util::text::count(started.stages.len(), "stage", "stages"),
         crate::dispatch::short_sha(&started.base)
     ));
     if let Some(ahead) = &started.queued_behind {
-        out.result(&format!(
+        cx.out.result(&format!(
             "queued behind rollout {ahead}: it begins when that one ends"
         ));
     }
     if let (Some(ahead), Some(reason)) = (&started.queued_behind, &started.behind_halted) {
-        out.warn(&format!(
+        cx.out.warn(&format!(
             "rollout {ahead} is halted ({reason}); a push does not end it: an operator resumes it, rolls it back, or supersedes it (`fleetform rollout start --supersede`, the workflow's `supersede` action)"
         ));
     }
     for (i, st) in started.stages.iter().enumerate() {
-        out.result(&format!(
+        cx.out.result(&format!(
             "  {}. {} / {}: {}, bake {} s",
             i + 1,
             st.environment,
@@ -365,13 +361,13 @@ pub fn start(
         ));
     }
     for p in &started.pinned {
-        out.note(&format!(
+        cx.out.note(&format!(
             "skipped {} (pinned at `{}` until {}; not rolled out)",
             p.unit, p.git_ref, p.until
         ));
     }
     if !started.unassigned.is_empty() {
-        out.note(&format!(
+        cx.out.note(&format!(
             "no wave selects {} (their pairs change but are not rolled out): {}",
             started.unassigned.len(),
             started.unassigned.join(", ")

@@ -49,33 +49,33 @@ impl<'a> Settings<'a> {
 /// Sends what is owed; says what was sent and what is still owed (exit 0:
 /// what did not fit is for the next run). Owed deployments and no token
 /// is a usage error.
-pub fn run(store: &Store, how: &Settings<'_>, out: &Context) -> Result<()> {
+pub fn run(store: &Store, how: &Settings<'_>, cx: &Context) -> Result<()> {
     let only = how.only.as_deref();
-    let client = Deployments::try_from_env("", out).map_err(Error::from)?;
+    let client = Deployments::try_from_env("", cx).map_err(Error::from)?;
     let Some(d) = client else {
-        return no_token(store, only, how.json, out);
+        return no_token(store, only, how.json, &cx.out);
     };
     let d = d.with_deadline(how.deadline).keep_writes_in(how.write_log);
     if let Some(log) = how.write_log {
         match crate::github::write_log::read(log) {
             Ok(times) => d.count_earlier_writes(times),
-            Err(note) => out.note(&note),
+            Err(note) => cx.out.note(&note),
         }
     }
-    let report = send_owed(store, &d, only, out)?;
+    let report = send_owed(store, &d, only, cx)?;
     if let Some(log) = how.write_log {
         crate::github::write_log::write(log, &d.writes_of_the_hour())
             .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
     }
-    say(&report, how.json, out)
+    say(&report, how.json, &cx.out)
 }
 
 /// A tick run by hand sends what earlier ticks owe before its own applies
 /// (a shard of a stage leaves them: shards run side by side).
-pub(super) fn before_tick(store: &Store, d: &Deployments<'_>, out: &Context) -> Result<()> {
-    let report = send_owed(store, d, None, out)?;
+pub(super) fn before_tick(store: &Store, d: &Deployments<'_>, cx: &Context) -> Result<()> {
+    let report = send_owed(store, d, None, cx)?;
     if report.sent > 0 || report.owed > 0 {
-        out.result(&line(&report));
+        cx.out.result(&line(&report));
     }
     Ok(())
 }

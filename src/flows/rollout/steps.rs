@@ -17,12 +17,13 @@ pub(super) fn plan(
     id: &str,
     key: &crate::dispatch::seal::ArtifactKey,
     settings: &TickSettings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
-    let (s, planned) = rollout::plan::plan_stage(f, id, key, settings, out)?;
+    let (s, planned) = rollout::plan::plan_stage(f, id, key, settings, cx)?;
     let stage = &s.stages[s.current.min(s.stages.len().saturating_sub(1))];
     for (u, summary, _) in &planned {
-        out.result(&format!("planned {u} (sha256:{})", summary.plan_sha256));
+        cx.out
+            .result(&format!("planned {u} (sha256:{})", summary.plan_sha256));
     }
     let rows: Vec<crate::report::rollout::PlannedRow<'_>> = planned
         .iter()

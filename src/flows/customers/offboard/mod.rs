@@ -336,7 +336,7 @@ pub fn destroy(
     c: &Customer,
     s: &Settings<'_>,
     a: &Approve<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<Destroyed> {
     check_revoked(c)?;
     let (sealed, digest) = Sealed::open(s.out_dir, &c.slug, a.digest)?;
@@ -355,14 +355,14 @@ pub fn destroy(
             unreviewed: a.unreviewed,
             done: "destroyed",
         },
-        out,
+        cx,
     )?;
     // The approval read is of the run the preview was made in.
     let this_run = crate::ci::RunContext::from_env().run_id;
     let this_run = this_run.filter(|_| crate::ci::in_actions());
     sealed.check_run(a.confirms, this_run.as_deref())?;
     open_plans(manager, &sealed, s.out_dir)?;
-    let store = crate::records::Store::for_customer_role(manager, &out.net);
+    let store = crate::records::Store::for_customer_role(manager, &cx.net);
     let archived = archive::all(manager, &store, c, &sealed, s)?;
     archive::record(&store, &sealed, &digest, &verdict, &archived)?;
     let mut done = Destroyed {
@@ -373,7 +373,7 @@ pub fn destroy(
         destroyed: Vec::new(),
         failed: Vec::new(),
     };
-    apply_all(manager, c, s, &mut done, out)?;
+    apply_all(manager, c, s, &mut done, cx)?;
     Ok(done)
 }
 
@@ -384,10 +384,10 @@ fn apply_all(
     c: &Customer,
     s: &Settings<'_>,
     done: &mut Destroyed,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
-    let progress = out.progress(done.sealed.units.len());
+    let progress = cx.out.progress(done.sealed.units.len());
     for (u, kept) in done.sealed.units.iter().zip(&done.archived) {
         let (view, unit) = unit_of(manager, &c.slug, u)?;
         let engine = engine(&view, s.terraform, &done.sealed.reason)?;
@@ -410,7 +410,7 @@ fn apply_all(
         );
         match result {
             Ok(_) => {
-                out.record(entry.detail(format!(
+                cx.record(entry.detail(format!(
                     "destroyed {}; {before}",
                     crate::util::text::count(u.destroys.len(), "resource", "resources")
                 )));
@@ -418,7 +418,7 @@ fn apply_all(
             }
             Err(e) => {
                 let left = left_in(&engine, c, &u.environment, &dir);
-                out.record(entry.detail(format!(
+                cx.record(entry.detail(format!(
                     "{}; left: {}; {before}",
                     e.short(),
                     left.join(", ")

@@ -24,11 +24,11 @@ pub fn offboard(
     slug: &str,
     step: &Step<'_>,
     s: &Settings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     match step {
-        Step::Preview { reason } => preview(manager, slug, *reason, s, out),
-        Step::Destroy(approve) => destroy(manager, slug, approve, s, out),
+        Step::Preview { reason } => preview(manager, slug, *reason, s, cx),
+        Step::Destroy(approve) => destroy(manager, slug, approve, s, cx),
     }
 }
 
@@ -39,14 +39,14 @@ fn preview(
     slug: &str,
     reason: Option<&str>,
     s: &Settings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     let reason = crate::flows::local::ops::require_reason(reason)?;
     // On GitHub Actions only active members of `rollout.operators`.
-    crate::flows::local::ops::check_operator(manager, out)?;
+    crate::flows::local::ops::check_operator(manager, cx)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
-    let p = offboard::preview(manager, &registry, c, s, &reason, out)?;
+    let p = offboard::preview(manager, &registry, c, s, &reason, &cx.out)?;
     let ctx = crate::ci::RunContext::from_env();
     let view = crate::report::offboard::OffboardPreview {
         customer: &p.sealed.customer,
@@ -68,7 +68,7 @@ fn preview(
     };
     let text = crate::report::offboard::preview(&view)
         .map_err(|e| Error::Failed(format!("rendering the offboarding preview: {e}")))?;
-    out.result(&text);
+    cx.out.result(&text);
     Ok(())
 }
 
@@ -80,20 +80,20 @@ fn destroy(
     slug: &str,
     a: &Approve<'_>,
     s: &Settings<'_>,
-    out: &Context,
+    cx: &Context,
 ) -> Result<()> {
     // On GitHub Actions only active members of `rollout.operators`.
-    crate::flows::local::ops::check_operator(manager, out)?;
+    crate::flows::local::ops::check_operator(manager, cx)?;
     let registry = Registry::load(manager)?;
     let c = registry.require(slug).map_err(Error::Usage)?;
-    let done = offboard::destroy(manager, c, s, a, out)?;
+    let done = offboard::destroy(manager, c, s, a, cx)?;
     if !done.failed.is_empty() {
         return Err(Error::Failed(offboard::what_is_left(slug, &done)));
     }
     let date = crate::audit::today();
     mark_offboarded(manager, slug, &date)?;
     let approvers: Vec<String> = done.verdict.approver.iter().cloned().collect();
-    out.record(
+    cx.record(
         crate::audit::Entry::now("registry", "offboarded")
             .customer(slug)
             .reason(&done.sealed.reason)
@@ -102,12 +102,12 @@ fn destroy(
             .approvers(&approvers)
             .detail(done.verdict.describe()),
     );
-    out.result(&format!(
+    cx.out.result(&format!(
         "offboarded `{slug}` ({date}): {} destroyed in {}, {}; the state of each from before its destroy is archived in {}",
         crate::util::text::count(done.sealed.total(), "resource", "resources"),
         crate::util::text::count(done.destroyed.len(), "pair", "pairs"),
         done.verdict.describe(),
-        crate::records::Store::for_customer_role(manager, &out.net).describe()
+        crate::records::Store::for_customer_role(manager, &cx.net).describe()
     ));
     Ok(())
 }

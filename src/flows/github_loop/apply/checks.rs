@@ -83,7 +83,7 @@ impl ApplyRun<'_> {
         };
         match super::super::approvals::check(self.gh(), self.gh(), rule, &ask).await? {
             Ok(approvers) => {
-                self.out.note(&format!(
+                self.cx.out.note(&format!(
                     "{}: approved on the pull request by {}",
                     self.label(),
                     approvers.join(", ")
@@ -137,7 +137,7 @@ impl ApplyRun<'_> {
                 ))
                 .await);
         }
-        self.out.note(&format!(
+        self.cx.out.note(&format!(
             "`{branch}` moved to {} after the plan, without changing the files fleetform reads; applying the plan of {}",
             short_sha(&head),
             short_sha(&payload.sha)

@@ -70,7 +70,7 @@ impl ApplyRun<'_> {
             .identity(role.as_deref())
             .plan(Some(&done.plan_sha256));
         let kept = crate::records::record_deployment(
-            &crate::records::Store::for_customer_role(self.manager, &self.out.net),
+            &crate::records::Store::for_customer_role(self.manager, &self.cx.net),
             &self.manager.unit(slug, env),
             &self.dir,
             crate::records::DeploymentFacts {
@@ -82,9 +82,9 @@ impl ApplyRun<'_> {
                 run_url: self.session.run_url.clone(),
             },
         );
-        self.out.record(audit);
+        self.cx.record(audit);
         if let Err(e) = kept {
-            self.out.error(&format!(
+            self.cx.out.error(&format!(
                 "{} was applied, but its deployment record was not kept: {e}",
                 self.label()
             ));
@@ -103,7 +103,7 @@ impl ApplyRun<'_> {
         ])
         .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
         out_applied(
-            self.out,
+            &self.cx.out,
             done,
             &self.label(),
             gh.request_count(),
@@ -124,7 +124,7 @@ impl ApplyRun<'_> {
                 status(&Status::ApplyFailed { place: &place }),
             )
             .await;
-        self.out.record(
+        self.cx.record(
             entry("apply", "failed", slug, env, self.payload())
                 .product(self.manager.product.as_deref())
                 .approved_by(checked.approver.as_deref())
