@@ -10,7 +10,7 @@
 
 pub mod audit;
 pub mod ci;
-pub mod cli;
+
 pub mod commands;
 pub mod config;
 pub mod context;
@@ -35,7 +35,7 @@ pub mod util;
 pub mod values;
 pub mod version;
 
-use cli::{Cli, Command};
+use commands::{Cli, Command};
 use error::Error;
 use output::Output;
 
@@ -138,7 +138,10 @@ fn records_store(c: &Command, manager: &config::Manager, net: &net::Settings) ->
         Command::State(a) => a.github,
         // The offboarding's jobs hold the customer's cloud roles.
         Command::Customers(a) => {
-            matches!(a.command, cli::CustomersCommand::Offboard(_))
+            matches!(
+                a.command,
+                commands::customers::CustomersCommand::Offboard(_)
+            )
         }
         _ => false,
     };

@@ -8,7 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let cli = match fleetform::cli::Cli::try_parse() {
+    let cli = match fleetform::commands::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return fleetform::output::clap_error(&e, github),
     };

@@ -190,8 +190,7 @@ fn no_file_imports_a_file_that_imports_it_back() {
 /// list (`readme_layer_picture_is_the_declared_order` prints it).
 const LAYERS: &[(&str, &str)] = &[
     ("main.rs", "parse flags, init tracing; lib.rs dispatches and gives the exit code"),
-    ("commands/", "one thin file per subcommand: flags in, the layers below, output"),
-    ("cli.rs", "the flags"),
+    ("commands/", "one thin file per subcommand: its flags, the layers below, output; mod.rs the command line"),
     ("flows/", "one wing per fleet operation: the GitHub loop, customers, adopt, drift, rollout, doctor, local, sync"),
     ("rollout/", "rollouts: waves, their events, start and queue, ticks, the approval gate"),
     ("fleet/", "runs over customers × environments in parallel"),
@@ -225,7 +224,7 @@ const UPWARD_STILL: &[&str] = &[];
 
 /// The layer a file belongs to: its folder (`flows/`) or, at the top of
 /// `src/`, the file itself (`audit.rs`; `lib.rs` goes with `main.rs`). A
-/// folder beside a file module (`cli/` beside `cli.rs`) is in that file's
+/// folder beside a file module (`x/` beside `x.rs`) is in that file's
 /// layer.
 fn layer_of(rel: &str) -> &str {
     match rel.split_once('/') {
@@ -401,7 +400,7 @@ fn no_folder_loop() {
     }
     assert!(folders.contains_key("commands/"));
     // The layer list is not empty and names every folder of src/ (a folder
-    // beside a file module, `cli/` beside `cli.rs`, is in that file's
+    // beside a file module, `x/` beside `x.rs`, is in that file's
     // layer), and the folder graph holds most of them: an empty scan fails.
     let mut dirs = 0;
     for entry in std::fs::read_dir(src()).unwrap() {

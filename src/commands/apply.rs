@@ -3,12 +3,60 @@
 //! `--dispatch` the manager side of the GitHub loop applies
 //! ([`crate::flows::github_loop::apply`]); without it, a local plan folder.
 
+use clap::Args;
 use std::path::Path;
+use std::path::PathBuf;
 
-use crate::cli::ApplyArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::github_loop::apply::ApplySettings;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The customer (not with --dispatch, which takes it from the event).
+    #[arg(long, env = "FLEETFORM_CUSTOMER", required_unless_present = "dispatch")]
+    pub customer: Option<String>,
+    /// The environment.
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
+    /// The product (a manager with `products:`; not with --dispatch).
+    #[arg(long, env = "FLEETFORM_PRODUCT", conflicts_with = "dispatch")]
+    pub product: Option<String>,
+    /// Results folder the plan was written to.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// Folder holding this plan (default: OUT/CUSTOMER/ENV, or
+    /// OUT/CUSTOMER/PRODUCT/ENV).
+    #[arg(long, env = "FLEETFORM_PLAN_DIR")]
+    pub plan_dir: Option<PathBuf>,
+    /// Digest the plan must have (the plan job's `plan_sha256` output).
+    #[arg(long, env = "FLEETFORM_PLAN_SHA256")]
+    pub plan_sha256: Option<String>,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+    /// Apply for the repository_dispatch event: checks the customer, that
+    /// the default branch did not move past the plan, and reports back.
+    #[arg(long, env = "FLEETFORM_DISPATCH", requires = "plan_sha256")]
+    pub dispatch: bool,
+    /// With --dispatch: print the writes instead of sending them.
+    #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
+    pub dry_run: bool,
+    /// A targeted plan's apply: report on the customer's repo too.
+    #[arg(long, env = "FLEETFORM_REPORT_GITHUB", conflicts_with = "dispatch")]
+    pub github: bool,
+    /// In a run another operator started to confirm the plan of run RUN
+    /// (where environments cannot have required reviewers).
+    #[arg(long, value_name = "RUN", conflicts_with = "dispatch")]
+    pub confirms: Option<u64>,
+    /// A targeted plan's apply on a workstation with no second person; the
+    /// audit log records it as unreviewed. Refused on GitHub Actions.
+    #[arg(long, conflicts_with = "dispatch")]
+    pub unreviewed: bool,
+}
 
 pub fn run(args: &ApplyArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     check_digest(args.plan_sha256.as_deref())?;

@@ -5,12 +5,39 @@
 //! completion time, for `--customer`, `--env` and the slug of the
 //! `customers` subcommands that take one.
 
+use clap::Args;
 use std::path::Path;
 
-use crate::cli::{Cli, CompletionsArgs, Listed, Shell};
+use super::Cli;
 use crate::config::Activity;
 use crate::error::{Error, Result};
 use crate::output::Output;
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, required_unless_present = "list")]
+    pub shell: Option<Shell>,
+    /// What the scripts call while completing: the active customers' slugs
+    /// or the environments of the manager repo here, one a line.
+    #[arg(long, value_enum, hide = true)]
+    pub list: Option<Listed>,
+}
+
+/// What `completions --list` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Listed {
+    Customers,
+    Environments,
+}
+
+/// The shells `fleetform completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
 
 /// What the scripts run to list values (errors are not shown while
 /// completing).

@@ -27,14 +27,22 @@
 //! The command parses `--needs`; the decision and the writes are
 //! [`crate::flows::github_loop::conclude`]'s.
 
+use clap::Args;
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cli::ConcludeArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::github_loop::conclude::{conclude, Concluded};
+
+#[derive(Debug, Args)]
+pub struct ConcludeArgs {
+    /// The workflow's `needs` as JSON (`${{ toJSON(needs) }}`): every
+    /// plan-<env> and apply-<env> job's result and outputs.
+    #[arg(long, env = "FLEETFORM_NEEDS", value_name = "JSON")]
+    pub needs: String,
+}
 
 /// Longest `FLEETFORM_NEEDS` read: the outputs of a few jobs.
 const MAX_NEEDS: usize = 256 * 1024;

@@ -4,7 +4,6 @@
 //! `crate::flows::customers` (the registry read, or edited in place
 //! under its lock).
 
-use crate::cli::{CustomersArgs, CustomersCommand, OffboardArgs, PinArgs, PinWho, UnpinArgs};
 use crate::config::{Manager, TokenInfo};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -16,6 +15,215 @@ use crate::flows::customers::pins::{pin, unpin, PinSettings, UnpinSettings, Who}
 use crate::flows::customers::revoke::revoke;
 use crate::flows::customers::secret_keys;
 use crate::flows::customers::view::{list, show};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct CustomersArgs {
+    #[command(subcommand)]
+    pub command: CustomersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Register a customer and print its dispatch key (tokens are never
+    /// taken here: they live in GitHub secrets).
+    ///
+    /// A customer with --repo needs FLEETFORM_DISPATCH_SECRET (the manager's
+    /// dispatch secret) in the environment to issue its key.
+    Add {
+        /// The customer's slug.
+        slug: String,
+        /// The customer's GitHub repo, owner/name.
+        #[arg(long)]
+        repo: Option<String>,
+        /// GitHub's numeric id of --repo (default: looked up through the
+        /// API when FLEETFORM_TOKEN or GITHUB_TOKEN is set). The relay finds
+        /// customers by it, so with `relay:` in fleetform.yml it is required.
+        #[arg(long, requires = "repo")]
+        repo_id: Option<u64>,
+        /// Local checkout of the customer repo (local mode), relative to the registry.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Contact e-mail.
+        #[arg(long)]
+        contact: String,
+        /// Enabled environments (default: all of the manager's).
+        #[arg(long = "env", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// Date added (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+        /// The name of the token the customer created for the manager
+        /// (`MANAGER_REPO_PAT`), as GitHub shows it; never its value.
+        #[arg(long, requires = "token_expires")]
+        token_name: Option<String>,
+        /// That token's expiry date, YYYY-MM-DD (`customers list` flags it
+        /// 30 days ahead).
+        #[arg(long, requires = "token_name")]
+        token_expires: Option<String>,
+    },
+    /// List customers (tokens expiring within 30 days or expired are flagged).
+    List {
+        /// The result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Also send `token_expiring` to the `notify:` targets that ask for
+        /// it, one per active customer whose token expires within 30 days
+        /// or has expired (e.g. from a daily scheduled workflow).
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Show one customer.
+    Show {
+        /// The customer's slug.
+        slug: String,
+        /// The result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a customer revoked (never deleted; its state is kept; its secrets
+    /// recipients retired) and print what to delete where: the secrets in
+    /// the customer's repo, its token, and what the manager holds for it.
+    Revoke {
+        /// The customer's slug.
+        slug: String,
+        /// Why, for the audit log and whoever reads the status.
+        #[arg(long)]
+        reason: String,
+        /// Date of revocation (default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Hold a customer (or every customer of a rollout wave) at a manager
+    /// version for a product until a date, while the rest of the fleet
+    /// moves on (replaces the customer's pin of that product).
+    Pin(PinArgs),
+    /// End a customer's (or a wave's) hold: one product's pin, or all.
+    Unpin(UnpinArgs),
+    /// Print a customer's current dispatch key (needs FLEETFORM_DISPATCH_SECRET), its
+    /// repository secret FLEETFORM_DISPATCH_KEY (masked under GitHub Actions).
+    DispatchKey {
+        /// The customer's slug.
+        slug: String,
+    },
+    /// Issue a new dispatch key for a customer; the old one is void at once
+    /// (needs FLEETFORM_DISPATCH_SECRET).
+    RotateKey {
+        /// The customer's slug.
+        slug: String,
+    },
+    /// A new age recipient for one environment's secrets (new identity file, old one void).
+    RotateSecretsKey(RotateSecretsKeyArgs),
+    /// Ready-to-send onboarding text for a customer.
+    Instructions {
+        /// The customer's slug.
+        slug: String,
+        /// The manager repo, owner/name (default: `relay.manager_repo` of
+        /// fleetform.yml).
+        #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+        manager_repo: Option<String>,
+        /// A minijinja template to use instead of the built-in one
+        /// (default: templates/instructions.md.j2 in the manager repo, if present).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Ref to pin the trigger action to (default: this fleetform's release tag).
+        #[arg(long)]
+        action_ref: Option<String>,
+        /// The relay's public address, for a manager with `relay:` (the
+        /// customer's FLEETFORM_RELAY_URL variable).
+        #[arg(long, env = "FLEETFORM_RELAY_URL")]
+        relay_url: Option<String>,
+    },
+    /// Preview (plan and seal) the destroy of everything a revoked
+    /// customer has; with --approve DIGEST, once someone other than who
+    /// asked let it through, archive each state and destroy exactly that
+    /// preview, and mark the entry `offboarded`.
+    Offboard(OffboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OffboardArgs {
+    /// The customer's slug.
+    pub slug: String,
+    /// Why (required for the preview; the destroy keeps the preview's).
+    #[arg(long, required_unless_present = "approve")]
+    pub reason: Option<String>,
+    /// The digest the preview printed (its job output `digest`).
+    #[arg(long)]
+    pub approve: Option<String>,
+    /// The preview's GitHub Actions run, which someone else started: this
+    /// run confirms it (where the environment can have no required
+    /// reviewers, a private repo on GitHub Team or Pro).
+    #[arg(long, value_name = "RUN", requires = "approve")]
+    pub confirms: Option<u64>,
+    /// On a workstation, where no second person can review: destroy
+    /// anyway, recorded in the audit log as unreviewed.
+    #[arg(long, requires = "approve")]
+    pub unreviewed: bool,
+    /// Results folder for the plans.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// The customer's checkout instead of the registry's `path`.
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+    pub customer_dir: Option<PathBuf>,
+}
+
+/// Whom a pin or unpin holds: one customer, or every customer a rollout
+/// wave selects today.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PinWho {
+    /// The customer's slug.
+    pub slug: Option<String>,
+    /// Every active customer that this wave of fleetform.yml's `rollout:`
+    /// selects now (a `percent:` wave is taken among the active customers
+    /// not selected by an earlier wave).
+    #[arg(long)]
+    pub wave: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    #[command(flatten)]
+    pub who: PinWho,
+    /// The product held (required with `products:` in fleetform.yml, not
+    /// allowed without).
+    #[arg(long)]
+    pub product: Option<String>,
+    /// The manager version held: a tag, branch or commit of the manager
+    /// repo (it must resolve to a commit there).
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: String,
+    /// The last day of the hold, YYYY-MM-DD (`doctor` and the dashboard
+    /// flag it after).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: String,
+    /// Why (shown with the hold and recorded in the audit).
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpinArgs {
+    #[command(flatten)]
+    pub who: PinWho,
+    /// Only this product's pin (default: every pin of the customer).
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Why (recorded in the audit).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateSecretsKeyArgs {
+    /// The customer's slug.
+    pub slug: String,
+    /// The environment whose recipient is replaced (one of the customer's).
+    #[arg(long)]
+    pub env: String,
+}
 
 pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, cx: &Context) -> Result<()> {
     let manager = Manager::load(manager_dir)?;

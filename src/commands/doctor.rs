@@ -2,6 +2,7 @@
 //! [`crate::flows::doctor::Settings`], then the checks
 //! ([`crate::flows::doctor`]: what it reads, its API budget, exit 5).
 
+use clap::Args;
 use std::path::Path;
 
 use crate::config::is_repo;
@@ -10,12 +11,38 @@ use crate::error::{Error, Result};
 use crate::flows::doctor::Settings;
 use crate::github::Token;
 
-pub fn run(args: &crate::cli::DoctorArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The manager repo, owner/name (default: GITHUB_REPOSITORY).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub repo: Option<String>,
+    /// The checklist as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// The schema lint's findings (as `validate` lints the manager's
+    /// schema) fail the run instead of warning.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub cache: super::EtagCacheArgs,
+    /// Also check a customer's inbox repo, owner/name: the settings the
+    /// header of workflows/inbox-relay.yml asks for (repeatable, or
+    /// comma-separated).
+    #[arg(
+        long = "inbox",
+        value_name = "OWNER/NAME",
+        env = "FLEETFORM_INBOX_REPOS",
+        value_delimiter = ','
+    )]
+    pub inbox: Vec<String>,
+}
+
+pub fn run(args: &DoctorArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
     crate::flows::doctor::run(&settings, manager_dir, cx)
 }
 
-fn resolve(args: &crate::cli::DoctorArgs) -> Result<Settings> {
+fn resolve(args: &DoctorArgs) -> Result<Settings> {
     let repo = args
         .repo
         .clone()

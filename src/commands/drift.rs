@@ -2,14 +2,55 @@
 //! then the drift run ([`crate::flows::drift`]: plans, reports, issues,
 //! causes; exit codes there).
 
+use clap::Args;
 use std::path::Path;
+use std::path::PathBuf;
 
-use crate::cli::DriftArgs;
 use crate::config::is_repo;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::drift::Settings;
 use crate::github::Token;
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Only these customers (comma-separated slugs).
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Only these environments (comma-separated).
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// A matrix job's shard: JSON list of `customer/environment` (or `customer`).
+    #[arg(long, env = "FLEETFORM_SHARD", conflicts_with_all = ["customers", "environments"])]
+    pub shard: Option<String>,
+    /// Plans to run at once (default: four per core).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
+    /// Results folder (plan files, summaries, comments).
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/drift")]
+    pub out: PathBuf,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Keep one sticky issue per drifted customer in the manager repo.
+    #[arg(long, env = "FLEETFORM_ISSUES", requires = "manager_repo")]
+    pub issues: bool,
+    /// The manager repo, owner/name (for --issues and for customers without a local path).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: Option<String>,
+    /// Terraform (or OpenTofu) binary to use instead of the engine in fleetform.yml.
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: super::WriteBudgetArgs,
+    #[command(flatten)]
+    pub cache: super::EtagCacheArgs,
+    /// Plan nothing: merge the `drift-report.json` files the matrix's shards
+    /// wrote (found under this folder) into one report, and with --issues
+    /// write every drift issue from it, in one job with one write budget.
+    #[arg(long, env = "FLEETFORM_FROM_REPORTS", conflicts_with_all = ["customers", "environments", "shard", "jobs", "terraform"])]
+    pub from_reports: Option<PathBuf>,
+}
 
 pub fn run(args: &DriftArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;

@@ -6,15 +6,68 @@
 //! the records store are the working tree's. Exit 1 when a customer would
 //! break.
 
+use clap::Args;
 use std::path::Path;
 
-use crate::cli::ImpactArgs;
 use crate::config::{Manager, Registry};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::impact::Impact;
 use crate::output::Output;
 use crate::util::git;
+
+#[derive(Debug, Args)]
+pub struct ImpactArgs {
+    /// The manager as it was: a branch, tag or commit (e.g. origin/main).
+    #[arg(long, env = "FLEETFORM_IMPACT_BASE")]
+    pub base: String,
+    /// The manager as it will be (default: the working tree, uncommitted
+    /// changes included).
+    #[arg(long, env = "FLEETFORM_IMPACT_HEAD")]
+    pub head: Option<String>,
+    /// Pairs rendered (or, with --plan, planned) at once.
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
+    /// Also plan the affected pairs at the head against their real state
+    /// and group the plans (the head must be the working tree).
+    #[arg(long, conflicts_with = "head")]
+    pub plan: bool,
+    /// With --plan: plan only this matrix shard's pairs (JSON list of
+    /// `customer/environment`, as `fleetform matrix` writes them).
+    #[arg(long, env = "FLEETFORM_SHARD", requires = "plan")]
+    pub shard: Option<String>,
+    /// The plans of the shards (`impact --plan --shard .. --json` outputs),
+    /// merged into this answer instead of planning here.
+    #[arg(long = "plans-from", num_args = 1.., conflicts_with = "plan")]
+    pub plans_from: Vec<std::path::PathBuf>,
+    /// With --plan: where the plans go.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/impact")]
+    pub out: std::path::PathBuf,
+    /// Terraform (or OpenTofu) binary, with --plan.
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<std::path::PathBuf>,
+    /// Post the answer as one sticky comment on the manager's pull request
+    /// and set the `fleetform/impact` status on its head (3 requests; token
+    /// from FLEETFORM_TOKEN or GITHUB_TOKEN).
+    #[arg(long, requires_all = ["manager_repo", "pr", "sha"])]
+    pub comment: bool,
+    /// With --comment: the manager repo, owner/name.
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: Option<String>,
+    /// Show old → new values in the text output (never in the comment or
+    /// the step summary, which every reader of the manager repo sees).
+    #[arg(long)]
+    pub show_values: bool,
+    /// With --comment: the pull request number.
+    #[arg(long, env = "FLEETFORM_PR")]
+    pub pr: Option<u64>,
+    /// With --comment: the pull request's head commit (the status goes there).
+    #[arg(long, env = "FLEETFORM_SHA")]
+    pub sha: Option<String>,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+}
 
 struct Settings {
     base: String,

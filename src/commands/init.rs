@@ -2,15 +2,44 @@
 //! repo) in a folder. Every file is checked first: if any of them exists,
 //! nothing is written.
 
+use clap::Args;
 use std::path::{Path, PathBuf};
 
-use crate::cli::InitArgs;
 use crate::config::{display_path, Manager};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::scaffold::{self, Scaffold};
 use crate::values::schema::Schema;
 use crate::values::starter;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the repo (created if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The environments, in promotion order (default: staging,production;
+    /// with --customer --manager: the manager's).
+    #[arg(long, value_delimiter = ',')]
+    pub environments: Option<Vec<String>>,
+    /// A customer repo instead: infra/variables.yml (valid against the
+    /// starter schema, or --manager's schema) and the trigger workflow.
+    #[arg(long)]
+    pub customer: bool,
+    /// With --customer: the provider's manager repo (a folder holding
+    /// fleetform.yml), whose environments and schema infra/variables.yml
+    /// is written for.
+    #[arg(long, value_name = "DIR", requires = "customer")]
+    pub manager: Option<PathBuf>,
+    /// Ref the workflows pin the fleetform actions to (default: this
+    /// release's tag).
+    #[arg(long, env = "FLEETFORM_ACTION_REF")]
+    pub action_ref: Option<String>,
+    /// The operators team (`org/team-slug`): written as
+    /// `rollout.operators`, with the workflows only operators run
+    /// (manager-ops.yml, manager-offboard.yml).
+    #[arg(long, value_name = "ORG/TEAM", conflicts_with = "customer")]
+    pub operators: Option<String>,
+}
 
 struct Settings {
     dir: PathBuf,

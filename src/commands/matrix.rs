@@ -5,10 +5,11 @@
 //! job carrying a list, every pair exactly once and a customer's
 //! environments always in the same shard.
 
+use clap::Args;
 use std::path::{Path, PathBuf};
 
 use crate::ci::RunContext;
-use crate::cli::MatrixArgs;
+
 use crate::config::Activity;
 use crate::config::{clean_path, Customer, Manager, Registry};
 use crate::error::{Error, Result};
@@ -16,6 +17,25 @@ use crate::fleet::{check_environments, environments_for, select};
 use crate::output::Output;
 
 use crate::fleet::matrix::{build, Matrix, GITHUB_MAX_JOBS};
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Only these customers (comma-separated slugs).
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Only these environments (comma-separated).
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// Only customers whose files changed since this git ref.
+    #[arg(long, env = "FLEETFORM_CHANGED_FROM")]
+    pub changed_from: Option<String>,
+    /// End of the change range (default HEAD).
+    #[arg(long, env = "FLEETFORM_CHANGED_TO")]
+    pub changed_to: Option<String>,
+    /// Most jobs in the matrix; customers are packed into shards beyond it.
+    #[arg(long, env = "FLEETFORM_MAX_JOBS", default_value_t = 256)]
+    pub max_jobs: usize,
+}
 
 /// Checked flags.
 struct Settings {

@@ -2,7 +2,16 @@
 //! settings struct before any I/O, runs, and returns data or an error.
 //!
 //! Commands never import one another: what two commands share lives in a
-//! layer below (`fleet`, `deploy`, `report`, ...).
+//! layer below (`fleet`, `flows`, `report`, ...).
+//!
+//! Each command declares its own flags (its `Args`) beside its `run`;
+//! this file holds the command line itself ([`Cli`], [`Command`]) and the
+//! flag groups several commands share. The flags a workflow passes can
+//! also come from a `FLEETFORM_*` environment variable (`[env: …]` in
+//! `--help`), which is how the composite actions pass inputs; the README's
+//! CLI reference names the ones that cannot, and
+//! `tests/newcomer/first_hour.rs` checks both. Every flag and argument has
+//! help text.
 
 pub mod adopt;
 pub mod apply;
@@ -29,6 +38,178 @@ pub mod sync;
 pub mod trigger;
 pub mod validate;
 
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use adopt::AdoptArgs;
+use apply::ApplyArgs;
+use audit_report::AuditArgs;
+use completions::CompletionsArgs;
+use conclude::ConcludeArgs;
+use customers::CustomersArgs;
+use doctor::DoctorArgs;
+use drift::DriftArgs;
+use impact::ImpactArgs;
+use init::InitArgs;
+use matrix::MatrixArgs;
+use plan::PlanArgs;
+use poll::PollArgs;
+use relay::RelayArgs;
+use render::RenderArgs;
+use repair::RepairArgs;
+use report::ReportArgs;
+use rollout::RolloutArgs;
+use state::StateArgs;
+use sync::SyncArgs;
+use trigger::TriggerArgs;
+use validate::ValidateArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleetform",
+    version = crate::version::SHORT,
+    long_version = crate::version::LONG,
+    about = "Run Terraform for a fleet of customers from one manager repo",
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 refused by a safety check, 4 drift found, 5 doctor: a must-have setting is missing."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if started in this directory: the manager repo (holds fleetform.yml).
+    #[arg(
+        short = 'C',
+        long,
+        global = true,
+        env = "FLEETFORM_MANAGER_DIR",
+        default_value = "."
+    )]
+    pub manager_dir: PathBuf,
+    /// More logging on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate customer variables against the manager's schema.
+    Validate(ValidateArgs),
+    /// Print the final Terraform variables for one customer × environment.
+    Render(RenderArgs),
+    /// Plan customers × environments with Terraform.
+    Plan(PlanArgs),
+    /// Apply a saved plan after checking its digest.
+    Apply(ApplyArgs),
+    /// Manager side: check the repository_dispatch event (registered,
+    /// signed, active customer) and set the outputs later jobs key on;
+    /// sends nothing to GitHub.
+    Authorise,
+    /// Manager side, on a `fleetform-batch` repository_dispatch (the
+    /// relay's several customers' events in one): check the batch and its
+    /// sender, and print its entries' indices as a JSON list (the step
+    /// output `entries`) for manager-batch.yml's matrix.
+    BatchEntries,
+    /// Manager side, the deploy workflow's last job: an apply that was due
+    /// but was cancelled, skipped or failed before reporting marks the
+    /// customer's commit `error` with the reason.
+    Conclude(ConcludeArgs),
+    /// Customer side: validate, dispatch to the manager, mark the commit pending.
+    Trigger(TriggerArgs),
+    /// The customer registry: add, list, show, revoke, pin and unpin, offboard, dispatch keys, onboarding instructions.
+    Customers(CustomersArgs),
+    /// A GitHub Actions matrix of active customers × environments (JSON).
+    Matrix(MatrixArgs),
+    /// What a change to the manager repo does to every customer × product × environment.
+    Impact(ImpactArgs),
+    /// Roll a manager change out to the fleet in waves (`rollout:` in fleetform.yml).
+    Rollout(RolloutArgs),
+    /// Day-2 state operations on one customer × environment, with a reason.
+    State(StateArgs),
+    /// Bring objects that exist already under fleetform, proven by a plan that changes nothing.
+    Adopt(AdoptArgs),
+    /// Plan every customer × environment and report drift.
+    Drift(DriftArgs),
+    /// Drift repairs by policy: seal a plan that puts each drifted pair
+    /// back (`--from`, a drift run's results), then apply the ones the
+    /// policy lets a drift job apply (`--apply`), after a second person.
+    Repair(RepairArgs),
+    /// The audit log.
+    Audit(AuditArgs),
+    /// Propagate the customer template to every customer repo as pull requests.
+    Sync(SyncArgs),
+    /// Check through the GitHub API what SECURITY.md asks you to configure
+    /// (environments, reviewers, branch policies, where secrets live,
+    /// rulesets, workflow permissions, who reaches the manager repo and its
+    /// Pages site, each customer repo and its `repo_id`, the token's
+    /// expiry); exit 5 when a must fails.
+    Doctor(DoctorArgs),
+    /// The fleet dashboard: one self-contained HTML file from the records
+    /// (a customers × environments grid, rollouts, applies per week, each
+    /// customer's history).
+    Report(ReportArgs),
+    /// Create a manager repo (or, with --customer, a customer repo) in a
+    /// folder: fleetform.yml, schema, values, registry, a root module and
+    /// the workflows. Refuses if any file it would write exists.
+    Init(InitArgs),
+    /// The dispatch relay: customers reach the manager with their run's
+    /// OIDC token (or the App's webhook) and hold no provider credential
+    /// (`relay:` in fleetform.yml).
+    Relay(RelayArgs),
+    /// For providers who run no relay: find new default-branch heads and
+    /// open pull requests of the fleet through the App (conditional
+    /// requests) and dispatch what changed; run it from a schedule.
+    Poll(PollArgs),
+    /// Shell completions on stdout, e.g.
+    /// `fleetform completions bash > /etc/bash_completion.d/fleetform`.
+    Completions(CompletionsArgs),
+}
+
+/// One customer × product × environment.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The customer.
+    #[arg(long, env = "FLEETFORM_CUSTOMER")]
+    pub customer: String,
+    /// The environment.
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT")]
+    pub environment: String,
+    /// The product (a manager with `products:`).
+    #[arg(long, env = "FLEETFORM_PRODUCT")]
+    pub product: Option<String>,
+}
+
+/// A fleet command's share of GitHub's write budget, kept across runs:
+/// `drift`, `sync` and `rollout deployments` take the same two flags.
+#[derive(Debug, Args)]
+pub struct WriteBudgetArgs {
+    /// Seconds from the start no GitHub request may wait past: what would is
+    /// left for the next run (listed as deferred, or still owed).
+    #[arg(long, env = "FLEETFORM_DEADLINE_SECS")]
+    pub deadline: Option<u64>,
+    /// A file keeping the times of the last hour's writes, so the next run
+    /// counts them against the same hour's write budget (keep it between runs).
+    #[arg(long, env = "FLEETFORM_WRITE_LOG")]
+    pub write_log: Option<PathBuf>,
+}
+
+/// GitHub reads kept across runs: `drift`, `sync` and `doctor`.
+#[derive(Debug, Args)]
+pub struct EtagCacheArgs {
+    /// A file keeping the ETags and bodies of this run's GitHub reads, so the
+    /// next run asks "changed?" and an unchanged answer (304) costs no rate limit.
+    #[arg(long, env = "FLEETFORM_ETAG_CACHE")]
+    pub etag_cache: Option<PathBuf>,
+}
+
 /// The impact of two revisions, as the commands report it: a revision git
 /// cannot read is a usage error.
 impl From<crate::fleet::impact::ImpactError> for crate::error::Error {
@@ -45,7 +226,7 @@ impl From<crate::fleet::impact::ImpactError> for crate::error::Error {
 /// `--etag-cache FILE` loaded for `command` (its entries are kept apart
 /// by command), or none; a file that does not read is a usage error.
 fn etag_cache(
-    args: &crate::cli::EtagCacheArgs,
+    args: &EtagCacheArgs,
     command: &str,
 ) -> crate::error::Result<Option<std::sync::Arc<crate::github::EtagCache>>> {
     args.etag_cache
@@ -56,7 +237,7 @@ fn etag_cache(
 }
 
 /// `--deadline SECONDS` as the time no GitHub request may wait past.
-fn deadline(args: &crate::cli::WriteBudgetArgs) -> Option<std::time::SystemTime> {
+fn deadline(args: &WriteBudgetArgs) -> Option<std::time::SystemTime> {
     args.deadline
         .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s))
 }

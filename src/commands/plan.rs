@@ -2,12 +2,66 @@
 //! and the local fleet plan (`flows::local::plan`), or, with
 //! `--dispatch`, the manager side of the GitHub loop.
 
+use clap::Args;
 use std::path::Path;
+use std::path::PathBuf;
 
-use crate::cli::PlanArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::local::plan::LocalPlan as Settings;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan every active customer × enabled environment.
+    #[arg(long, conflicts_with = "customers")]
+    pub all: bool,
+    /// Customers to plan.
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Environments to plan (default: each customer's enabled ones).
+    #[arg(long = "env", env = "FLEETFORM_ENVIRONMENT", value_delimiter = ',')]
+    pub environments: Vec<String>,
+    /// Plans to run at once (default: four per core).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
+    /// Results folder (plan files, summaries, comments).
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// Machine-readable results on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Terraform binary to use instead of the engine named in fleetform.yml.
+    #[arg(long, env = "FLEETFORM_TERRAFORM")]
+    pub terraform: Option<PathBuf>,
+    /// Plan the customer named by the repository_dispatch event
+    /// (GITHUB_EVENT_PATH), fetching its files from GitHub.
+    #[arg(long, env = "FLEETFORM_DISPATCH", conflicts_with_all = ["all", "customers"])]
+    pub dispatch: bool,
+    /// With --dispatch: print the writes instead of sending them.
+    #[arg(long, env = "FLEETFORM_DRY_RUN", requires = "dispatch")]
+    pub dry_run: bool,
+    /// Plan the replacement of this resource (`-replace`).
+    #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
+    pub replace: Vec<String>,
+    /// Plan only this resource (`-target`).
+    #[arg(long, value_name = "ADDR", requires = "reason", conflicts_with_all = ["all", "dispatch"])]
+    pub target: Vec<String>,
+    /// Why (--replace, --target).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// A targeted plan for the ops workflow: seal its folder into
+    /// `bundle.sealed` with FLEETFORM_ARTIFACT_KEY (the only file to
+    /// upload) and set the job outputs `plan_sha256` and `plan_dir`.
+    #[arg(long, conflicts_with_all = ["all", "dispatch"])]
+    pub seal: bool,
+    /// The product --replace and --target act on (required with
+    /// `products:` in fleetform.yml).
+    #[arg(long, conflicts_with_all = ["all", "dispatch"])]
+    pub product: Option<String>,
+    /// The customer's checkout instead of the registry's `path`.
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR", conflicts_with_all = ["all", "dispatch"])]
+    pub customer_dir: Option<PathBuf>,
+}
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
     if !args.all && args.customers.is_empty() {

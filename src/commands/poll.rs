@@ -1,7 +1,6 @@
 //! `fleetform poll`: see [`crate::relay::poll`]; the state file is
 //! [`crate::relay::poll::state`].
 
-use crate::cli::PollArgs;
 use crate::config::Registry;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -9,6 +8,28 @@ use crate::output::{table, Output};
 use crate::relay::poll::state::{Lost, StateFile};
 use crate::relay::poll::{PollReport, PollState};
 use crate::relay::Relay;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Where what was seen is kept between runs (ETags, heads, pull
+    /// request heads), sealed with FLEETFORM_ARTIFACT_KEY when it is set:
+    /// restore it from a cache before the run. A missing or unopenable
+    /// state is recovered from the commits' fleetform statuses.
+    #[arg(
+        long,
+        env = "FLEETFORM_POLL_STATE",
+        default_value = ".fleetform/poll-state.json"
+    )]
+    pub state: PathBuf,
+    /// Show what would be dispatched; dispatch nothing, keep no state.
+    #[arg(long, env = "FLEETFORM_DRY_RUN")]
+    pub dry_run: bool,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+}
 
 /// The state kept by the last run, or an empty one (every repo is then
 /// checked against its commit statuses) with a warning saying why.

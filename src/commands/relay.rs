@@ -1,8 +1,8 @@
 //! `fleetform relay serve`: the dispatch relay (see [`crate::relay`]).
 
+use clap::{Args, Subcommand};
 use std::sync::Arc;
 
-use crate::cli::{RelayArgs, RelayCommand};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -11,6 +11,53 @@ use crate::relay::{pending, redeliver};
 use crate::relay::{Relay, Settings, WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_ENV};
 
 use crate::config::BATCH_WORKFLOW;
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    #[command(subcommand)]
+    pub command: RelayCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Serve POST /dispatch, POST /webhook, GET /schema and GET /healthz.
+    /// Needs the manager App (FLEETFORM_MANAGER_APP_ID,
+    /// FLEETFORM_MANAGER_APP_PRIVATE_KEY), the customer App
+    /// (FLEETFORM_CUSTOMER_APP_ID, FLEETFORM_CUSTOMER_APP_PRIVATE_KEY), and
+    /// FLEETFORM_WEBHOOK_SECRET for /webhook.
+    Serve {
+        /// Address to listen on (port 0: any free port; the address is
+        /// printed first).
+        #[arg(long, env = "FLEETFORM_RELAY_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Requests handled at once; more wait up to 10 s, then get 503.
+        #[arg(long, env = "FLEETFORM_RELAY_CONCURRENCY", default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds a client has to send a request's head, and then its
+        /// body (slow clients are cut off).
+        #[arg(long, env = "FLEETFORM_RELAY_TIMEOUT", default_value_t = 10)]
+        timeout: u64,
+        /// Requests one client address may have in flight at once (more
+        /// get 429 with Retry-After). Behind a proxy every client has the
+        /// proxy's address: raise it there and limit clients at the proxy.
+        #[arg(long, env = "FLEETFORM_RELAY_PER_CLIENT", default_value_t = 32)]
+        per_client: usize,
+        /// Most events one dispatch carries (1 to 32; default `relay.batch`
+        /// in fleetform.yml, 32), when the manager checkout has the batch
+        /// workflow (`.github/workflows/manager-batch.yml`); without it
+        /// every event is a dispatch of its own.
+        #[arg(long, env = "FLEETFORM_RELAY_BATCH")]
+        batch: Option<usize>,
+        /// Seconds requests in flight have to finish after SIGTERM.
+        #[arg(long, env = "FLEETFORM_RELAY_GRACE", default_value_t = 25)]
+        grace: u64,
+        /// Seconds between sweeps that ask GitHub to redeliver the customer
+        /// App's failed webhook deliveries (one sweep at start, then this
+        /// long after each); 0: no sweeps. Needs FLEETFORM_WEBHOOK_SECRET.
+        #[arg(long, env = "FLEETFORM_RELAY_REDELIVER_EVERY", default_value_t = 300)]
+        redeliver_every: u64,
+    },
+}
 
 pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, cx: &Context) -> Result<()> {
     let RelayCommand::Serve {

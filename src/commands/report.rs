@@ -5,15 +5,31 @@
 //! their events. The aggregation is [`crate::fleet::dashboard`]'s, the page
 //! [`crate::report::dashboard`]'s.
 
+use clap::Args;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::path::PathBuf;
 
 use crate::audit::Entry;
-use crate::cli::ReportArgs;
+
 use crate::config::{Manager, Unit};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::report::dashboard::{Dashboard, RolloutView};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where to write the dashboard (one HTML file).
+    #[arg(long, value_name = "OUT")]
+    pub html: PathBuf,
+    /// The local audit log (relative to the manager repo).
+    #[arg(long, default_value = crate::audit::DEFAULT_LOG)]
+    pub log: PathBuf,
+    /// Read the audit events from the records store of fleetform.yml
+    /// instead of the local log.
+    #[arg(long)]
+    pub records: bool,
+}
 
 pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;

@@ -2,13 +2,71 @@
 //! one customer × product × environment, with a reason
 //! ([`crate::flows::local::ops`] runs and records it).
 
+use clap::Args;
 use std::path::Path;
+use std::path::PathBuf;
 
-use crate::cli::{StateArgs, StateCommand};
+use super::PairArgs;
 use crate::context::Context;
 use crate::engine::ops::{check_operand, StateOp};
 use crate::error::{Error, Result};
 use crate::flows::local::ops::{require_reason, OpTarget, Phase};
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// import ADDR ID | mv FROM TO | rm ADDR... | force-unlock LOCK_ID |
+    /// apply (a sealed preview, with --sha256)
+    #[arg(value_enum)]
+    pub op: StateCommand,
+    /// Its addresses or id (none for `apply`).
+    pub operands: Vec<String>,
+    /// Seal a preview of the operation for a second person: it prints
+    /// what will change and the digest they approve (`state apply`
+    /// runs it).
+    #[arg(long, conflicts_with_all = ["sha256", "unreviewed", "confirms"])]
+    pub preview: bool,
+    /// `state apply`: the digest of the sealed preview to run.
+    #[arg(long, value_name = "DIGEST")]
+    pub sha256: Option<String>,
+    /// `state apply` in a run another operator started to confirm the
+    /// preview of run RUN (where environments cannot have required
+    /// reviewers).
+    #[arg(long, value_name = "RUN")]
+    pub confirms: Option<u64>,
+    /// On a workstation, run it with no second person; the audit log
+    /// records it as unreviewed. Refused on GitHub Actions.
+    #[arg(long)]
+    pub unreviewed: bool,
+    #[command(flatten)]
+    pub pair: PairArgs,
+    /// Why (required).
+    #[arg(long, env = "FLEETFORM_REASON")]
+    pub reason: Option<String>,
+    /// Results folder.
+    #[arg(long, env = "FLEETFORM_OUT_DIR", default_value = ".fleetform/out")]
+    pub out: PathBuf,
+    /// The customer's checkout instead of the registry's `path`.
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+    pub customer_dir: Option<PathBuf>,
+    /// Report on the customer's repo (deployment, PR comment).
+    #[arg(long, env = "FLEETFORM_REPORT_GITHUB")]
+    pub github: bool,
+}
+
+/// A state operation.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StateCommand {
+    /// `import ADDR ID`
+    Import,
+    /// `mv FROM TO`
+    Mv,
+    /// `rm ADDR...`
+    Rm,
+    /// `force-unlock LOCK_ID`
+    ForceUnlock,
+    /// Run a sealed preview (`--sha256 DIGEST`).
+    Apply,
+}
 
 pub fn run(args: &StateArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let target = resolve(args)?;

@@ -2,14 +2,40 @@
 //! then the template's propagation ([`crate::flows::sync`]: what it writes,
 //! its API budget, how writes carry over to the next run).
 
+use clap::Args;
 use std::path::Path;
 
-use crate::cli::SyncArgs;
 use crate::config::is_repo;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::sync::Settings;
 use crate::github::Token;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The manager repo, owner/name (rendered into the template).
+    #[arg(long, env = "FLEETFORM_MANAGER_REPO")]
+    pub manager_repo: String,
+    /// Only these customers (default: every active customer with a repo).
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Update this many customers first and stop if any of them fails.
+    #[arg(long, env = "FLEETFORM_CANARY")]
+    pub canary: Option<usize>,
+    /// Print the diff per customer; write nothing.
+    #[arg(long, env = "FLEETFORM_DRY_RUN")]
+    pub dry_run: bool,
+    /// Ref the template pins the fleetform actions to (default: this release's tag).
+    #[arg(long, env = "FLEETFORM_ACTION_REF")]
+    pub action_ref: Option<String>,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    #[command(flatten)]
+    pub budget: super::WriteBudgetArgs,
+    #[command(flatten)]
+    pub cache: super::EtagCacheArgs,
+}
 
 pub fn run(args: &SyncArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;

@@ -2,7 +2,6 @@
 //! `crate::flows::github_loop::trigger` (or `trigger_via_relay` behind the provider's
 //! relay), which checks the values and dispatches them to the manager.
 
-use crate::cli::TriggerArgs;
 use crate::config::is_repo;
 use crate::context::Context;
 use crate::dispatch::auth::DispatchKey;
@@ -10,6 +9,119 @@ use crate::error::{Error, Result};
 use crate::flows::github_loop::trigger::Settings;
 use crate::flows::github_loop::trigger_relay::RelaySettings;
 use crate::github::Token;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The manager repo, owner/name (the token path; not with --relay-url).
+    #[arg(
+        long,
+        env = "FLEETFORM_MANAGER_REPO",
+        required_unless_present = "relay_url"
+    )]
+    pub manager_repo: Option<String>,
+    /// The provider's relay: the trigger proves who it is with the run's
+    /// OIDC token (the job needs `id-token: write`) and holds no provider
+    /// credential. Without it, the legacy token path (FLEETFORM_TOKEN and a
+    /// dispatch key).
+    #[arg(long, env = "FLEETFORM_RELAY_URL")]
+    pub relay_url: Option<String>,
+    /// The audience the OIDC token is asked for: the relay's `audience`,
+    /// by default the provider's manager repo address
+    /// (`https://github.com/<owner>/<repo>`; `customers instructions`
+    /// gives it). `fleetform` is what relays required before the audience
+    /// became unique per provider.
+    #[arg(long, env = "FLEETFORM_RELAY_AUDIENCE", default_value = "fleetform")]
+    pub relay_audience: String,
+    /// Path of the variables schema inside the manager repo.
+    #[arg(
+        long,
+        env = "FLEETFORM_SCHEMA_PATH",
+        default_value = "schema/variables.schema.json"
+    )]
+    pub schema_path: String,
+    /// Manager ref to read the schema from (default: its default branch).
+    #[arg(long, env = "FLEETFORM_SCHEMA_REF")]
+    pub schema_ref: Option<String>,
+    /// The customer's variables file.
+    #[arg(
+        long,
+        env = "FLEETFORM_VARIABLES",
+        default_value = "infra/variables.yml"
+    )]
+    pub variables: String,
+    /// Per-environment override files; `{environment}` is replaced.
+    #[arg(
+        long,
+        env = "FLEETFORM_OVERRIDES",
+        default_value = "infra/variables.{environment}.yml"
+    )]
+    pub overrides: String,
+    /// Commit status context.
+    #[arg(
+        long,
+        env = "FLEETFORM_STATUS_CONTEXT",
+        default_value = "infra/terraform-deploy"
+    )]
+    pub status_context: String,
+    /// Print the writes instead of sending them.
+    #[arg(long, env = "FLEETFORM_DRY_RUN")]
+    pub dry_run: bool,
+    /// The result as JSON on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Wait this long (e.g. 10m, 90s) for the manager to answer on the
+    /// commit status; fail if it never does.
+    #[arg(long, env = "FLEETFORM_WAIT", value_parser = parse_duration)]
+    pub wait: Option<std::time::Duration>,
+}
+
+/// `90`, `90s`, `10m`, `1h`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    const MAX: u64 = 6 * 3600;
+    let too_long = || "wait at most 6h (a GitHub job's limit)".to_string();
+    if let Ok(n) = s.parse::<u64>() {
+        return if n > MAX {
+            Err(too_long())
+        } else {
+            Ok(std::time::Duration::from_secs(n))
+        };
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 1h"))?;
+        num.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(format!("`{s}` is not a duration like 90s, 10m or 1h")),
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|secs| total.checked_add(secs))
+            .filter(|t| *t <= MAX)
+            .ok_or_else(too_long)?;
+    }
+    if !num.is_empty() {
+        return Err(format!("`{s}`: put a unit (s, m, h) after the last number"));
+    }
+    if total > MAX {
+        return Err(too_long());
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
 
 pub fn run(args: &TriggerArgs, cx: &Context) -> Result<()> {
     if let Some(relay) = &args.relay_url {
@@ -74,4 +186,29 @@ fn resolve(args: &TriggerArgs) -> Result<Settings> {
         key,
         wait: args.wait,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_never_overflow() {
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        for bad in [
+            "99999999999999999999h",
+            "18446744073709551615",
+            "5124095576030432h",
+            "7h",
+            "21601",
+            "6h1s",
+        ] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(
+                e.contains("at most 6h") || e.contains("not a duration"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

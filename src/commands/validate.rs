@@ -2,12 +2,36 @@
 //! [`crate::fleet::validate::Settings`], then the check
 //! ([`crate::fleet::validate`]).
 
+use clap::Args;
 use std::path::Path;
+use std::path::PathBuf;
 
-use crate::cli::ValidateArgs;
 use crate::error::{Error, Result};
 use crate::fleet::validate::{Settings, Target};
 use crate::output::Output;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Customers to validate (default: every active customer with a local path).
+    #[arg(long = "customer", env = "FLEETFORM_CUSTOMER", value_delimiter = ',')]
+    pub customers: Vec<String>,
+    /// Schema for FILES (default: the one named in fleetform.yml).
+    #[arg(long, env = "FLEETFORM_SCHEMA")]
+    pub schema: Option<PathBuf>,
+    /// Validate these variables files on their own instead of registry customers.
+    pub files: Vec<PathBuf>,
+    /// Machine-readable results on stdout.
+    #[arg(long, env = "FLEETFORM_JSON")]
+    pub json: bool,
+    /// Files or customers to check at once (default: number of cores).
+    #[arg(short, long, env = "FLEETFORM_JOBS")]
+    pub jobs: Option<usize>,
+    /// Fail on the schema's lint findings (unknown keywords close to a
+    /// known one, `required` names without a property, `$ref`s that
+    /// resolve nowhere), which are otherwise warnings.
+    #[arg(long, env = "FLEETFORM_STRICT")]
+    pub strict: bool,
+}
 
 pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     crate::fleet::validate::run(resolve(args)?, manager_dir, out)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
-use fleetform::cli::Cli;
+use fleetform::commands::Cli;
 use github_actions_models::action::{Action, Runs, Step, StepBody};
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::EnvValue;
@@ -83,7 +83,7 @@ const PENDING_ENV: &[(&str, &str, &str)] = &[];
 const PENDING_OUTPUTS: &[(&str, &str, &str)] = &[];
 
 /// The environment the lead announced for `fleetform drift`, used only while
-/// the subcommand is not in `src/cli.rs` yet.
+/// the subcommand is not in `src/commands/` yet.
 const ANNOUNCED_DRIFT_ENV: &[&str] = &[
     "FLEETFORM_MANAGER_DIR",
     "FLEETFORM_CUSTOMER",
@@ -401,7 +401,7 @@ fn inputs_are_documented_and_reach_fleetform() {
         let binary_env = match clap_env(name) {
             Some(e) => e,
             None if *name == "drift" => {
-                pending.push(format!("`fleetform {name}` is not in src/cli.rs yet: {rel} was checked against the announced variables"));
+                pending.push(format!("`fleetform {name}` is not in src/commands/ yet: {rel} was checked against the announced variables"));
                 ANNOUNCED_DRIFT_ENV
                     .iter()
                     .map(|v| (v.to_string(), None))

@@ -37,7 +37,7 @@ fn arguments() -> Vec<(String, clap::Arg)> {
     }
     let mut out = Vec::new();
     walk(
-        &<fleetform::cli::Cli as clap::CommandFactory>::command(),
+        &<fleetform::commands::Cli as clap::CommandFactory>::command(),
         "fleetform",
         &mut out,
     );
@@ -51,7 +51,7 @@ fn arguments() -> Vec<(String, clap::Arg)> {
 #[test]
 fn the_cli_reference_and_help_cover_every_command_and_flag() {
     let reference = cli_reference();
-    let cli = <fleetform::cli::Cli as clap::CommandFactory>::command();
+    let cli = <fleetform::commands::Cli as clap::CommandFactory>::command();
     for sub in cli.get_subcommands().map(|s| s.get_name().to_string()) {
         if sub == "help" {
             continue;
