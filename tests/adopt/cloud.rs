@@ -232,9 +232,9 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
         cloud,
         "release touched the cloud"
     );
-    let plan = crate::day2::ops::plan(&w, &[]);
+    let plan = crate::local::ops::plan(&w, &[]);
     assert_eq!(
-        crate::day2::ops::counts(&plan),
+        crate::local::ops::counts(&plan),
         (3, 0, 0),
         "the state forgot them: {plan:#}"
     );
@@ -311,7 +311,7 @@ fn a_mismatch_in_one_attribute_is_an_update_to_review() {
         3,
         &[
             &["adopt", "release"][..],
-            &crate::day2::ops::C01_R[..],
+            &crate::local::ops::C01_R[..],
             &["--unreviewed"],
         ]
         .concat(),

@@ -12,10 +12,10 @@ use serde_json::Value;
 use crate::adopt::cloud::{adopt_audit, apply_args, plan_digest, statuses, ENV};
 use crate::adopt::github::{mapped_on_github, REPO};
 use crate::common;
-use crate::day2::four_eyes::{
+use crate::local::four_eyes::{
     in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
 };
-use crate::day2::ops::C01_R;
+use crate::local::ops::C01_R;
 use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
@@ -165,9 +165,9 @@ fn on_actions_a_release_runs_its_sealed_preview_only_after_someone_else_approved
         record["approval"],
         "approved by ops-erin (asked by ops-dana)"
     );
-    let plan = crate::day2::ops::plan(&w, &[]);
+    let plan = crate::local::ops::plan(&w, &[]);
     assert_eq!(
-        crate::day2::ops::counts(&plan),
+        crate::local::ops::counts(&plan),
         (3, 0, 0),
         "forgotten: {plan:#}"
     );

@@ -1,0 +1,3 @@
+//! Template propagation (`src/flows/sync.rs`, `fleetform sync`).
+
+pub(crate) mod carry;
