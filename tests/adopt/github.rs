@@ -12,10 +12,10 @@ use crate::adopt::cloud::{
     adopt_audit, fleet_made_outside, statuses, wave_records, write_mapping, ENV,
 };
 use crate::common;
+use crate::fakecloud;
 use crate::local::four_eyes::{
     in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
 };
-use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
 

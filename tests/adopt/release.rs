@@ -12,11 +12,11 @@ use serde_json::Value;
 use crate::adopt::cloud::{adopt_audit, apply_args, plan_digest, statuses, ENV};
 use crate::adopt::github::{mapped_on_github, REPO};
 use crate::common;
+use crate::fakecloud;
 use crate::local::four_eyes::{
     in_run, refused_in_run, the_requester_cannot_confirm, MANAGER, OPS_WORKFLOW,
 };
 use crate::local::ops::C01_R;
-use crate::fakecloud;
 use crate::support::fake_github::FakeGitHub;
 use crate::support::rollout_world::World;
 

@@ -7,8 +7,8 @@
 use serde_json::Value;
 
 use crate::common::{self, Ran};
-use crate::local::ops::{applied, audit_of, counts, plan, C01_R, ENV, MODULE};
 use crate::fakecloud;
+use crate::local::ops::{applied, audit_of, counts, plan, C01_R, ENV, MODULE};
 use crate::support::fake_github::FakeGitHub;
 use crate::support::four_eyes::{confirmed_by_erin, InRuns};
 use crate::support::rollout_world::World;

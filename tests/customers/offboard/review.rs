@@ -13,9 +13,11 @@
 use serde_json::Value;
 
 use crate::common::{self, stderr, stdout, Ran};
+use crate::customers::offboard::cloud::{
+    addresses, archived, count, digest_of, offboarding_records, revoked,
+};
 use crate::fake_s3::{ok, FakeS3, Reply};
 use crate::moto::Moto;
-use crate::customers::offboard::cloud::{addresses, archived, count, digest_of, offboarding_records, revoked};
 use crate::support::fake_github::{FakeGitHub, Fault};
 use crate::support::four_eyes::{confirmed_by_erin, InRuns};
 use crate::support::readme_budgets::Budgets;
