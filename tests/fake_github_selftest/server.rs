@@ -424,3 +424,63 @@ fn dropping_with_violations_fails_the_test() {
     });
     assert!(result.is_err());
 }
+
+/// A request with `token`; `path` is relative to the API root.
+fn with_token(gh: &FakeGitHub, token: &str, method: &str, path: &str) -> Resp {
+    let auth = format!("Bearer {token}");
+    send_raw(gh.addr(), &request_bytes(method, path, Some(&auth), None)).unwrap()
+}
+
+/// An installation token calls only what its permissions allow, as on
+/// github.com (`tests/support/fake_github/permissions.rs`): reading a
+/// pull request with a `statuses: write` token is answered 403 and
+/// recorded as a violation; with `pull_requests: read` it is served; any
+/// one of an endpoint's permissions suffices (a file through `contents` or
+/// `single_file`, a PR comment through `issues` or `pull_requests`), and
+/// every installation token may read the repository's metadata.
+#[test]
+fn an_installation_token_calls_only_what_its_permissions_allow() {
+    let (gh, _) = seeded();
+    let pr = gh.open_pr(REPO, "main", "main", "a change");
+    gh.register_app(91, &crate::relay::serve::pem());
+    let inst = gh.install_app(91, "acme", &[REPO]);
+    let mint = |permissions: Value| gh.mint_token(91, inst, &[REPO], permissions);
+    let pull = format!("/repos/acme/app/pulls/{pr}");
+    let comments = format!("/repos/acme/app/issues/{pr}/comments");
+
+    let statuses = mint(json!({ "statuses": "write" }));
+    let refused = with_token(&gh, &statuses, "GET", &pull);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(
+        refused.json()["message"],
+        "Resource not accessible by integration"
+    );
+    let repo = with_token(&gh, &statuses, "GET", "/repos/acme/app");
+    assert_eq!(repo.status, 200, "metadata: read: {}", repo.body);
+    let messages = violation_messages(&gh);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].contains("GET /repos/{owner}/{repo}/pulls/{pull_number}")
+            && messages[0].contains("needs pull_requests: read"),
+        "{}",
+        messages[0]
+    );
+
+    let pulls = mint(json!({ "pull_requests": "read" }));
+    assert_eq!(with_token(&gh, &pulls, "GET", &pull).status, 200);
+    assert_eq!(with_token(&gh, &pulls, "GET", &comments).status, 200);
+    for file_reader in [
+        json!({ "contents": "read" }),
+        json!({ "single_file": "read" }),
+    ] {
+        let token = mint(file_reader);
+        let file = with_token(&gh, &token, "GET", "/repos/acme/app/contents/README.md");
+        assert_eq!(file.status, 200, "{}", file.body);
+    }
+    let issues = mint(json!({ "issues": "read" }));
+    assert_eq!(with_token(&gh, &issues, "GET", &comments).status, 200);
+    let status = "/repos/acme/app/statuses/0123456789012345678901234567890123456789";
+    assert_eq!(with_token(&gh, &issues, "POST", status).status, 403);
+    assert_eq!(violation_messages(&gh).len(), 1);
+    gh.assert_clean();
+}

@@ -130,6 +130,12 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
             }
         };
         record.operation = Some(op.id.clone());
+        if let Some(granted) = installation_permissions(&st, req.header("authorization")) {
+            if let Err(why) = permissions::check(&granted, &req.method, &op.template) {
+                problems.push(why);
+                break 'outcome Outcome::error(403, "Resource not accessible by integration");
+            }
+        }
         let param_problems = op.check_path_params(&params);
         if !param_problems.is_empty() {
             problems.extend(param_problems);
@@ -426,6 +432,25 @@ fn check_scoped_token(
         403,
         "Resource not accessible by personal access token",
     )))
+}
+
+/// The permissions of the installation token a request carries: those it
+/// was minted with, or, when none were asked, the App's (its settings
+/// page; GitHub gives a token every permission of the installation when
+/// the request names none). `None` for any other credential, or an App
+/// whose settings a test never set (nothing to check against).
+fn installation_permissions(st: &State, header: Option<&str>) -> Option<serde_json::Value> {
+    let token = header_token(header?)?;
+    let minted = st.minted.iter().find(|m| m.token == token)?;
+    if minted
+        .permissions
+        .as_object()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Some(minted.permissions.clone());
+    }
+    let app = st.apps.iter().find(|a| a.id == minted.app_id)?;
+    app.settings.as_ref().map(|s| s.permissions.clone())
 }
 
 /// The token of an `Authorization: Bearer|token <token>` header.

@@ -342,6 +342,33 @@ impl FakeGitHub {
         self.state().installation_token_life = secs;
     }
 
+    /// An installation token of App `app_id`'s installation `installation`
+    /// for `repos` with exactly `permissions`, as GitHub mints one when
+    /// the App asks for it (`POST /app/installations/{id}/access_tokens`),
+    /// for tests of what such a token may call.
+    pub fn mint_token(
+        &self,
+        app_id: u64,
+        installation: u64,
+        repos: &[&str],
+        permissions: Value,
+    ) -> String {
+        let mut st = self.state();
+        let token = format!("ghs_fakeinstallationtoken{:012}", st.next_id());
+        let repos: Vec<String> = repos.iter().map(|r| state::repo_key(r)).collect();
+        let expires_at = super::util::epoch_secs() + st.installation_token_life;
+        st.scoped_tokens.push((token.clone(), repos.clone()));
+        st.token_expiry.insert(token.clone(), expires_at);
+        st.minted.push(apps::MintedToken {
+            token: token.clone(),
+            installation_id: installation,
+            app_id,
+            repos,
+            permissions,
+        });
+        token
+    }
+
     /// The installation tokens minted so far.
     pub fn minted_tokens(&self) -> Vec<apps::MintedToken> {
         self.state().minted.clone()
