@@ -23,9 +23,14 @@ pub type Permissions = &'static [(&'static str, &'static str)];
 /// The customer App's permissions. `pull_requests: write` is what GitHub
 /// asks for a pull request's conversation comments (`POST
 /// /repos/{owner}/{repo}/issues/{issue_number}/comments` on a pull
-/// request, and a reaction to one), so no Issues permission is needed.
+/// request, and a reaction to one). `issues: read` is for the
+/// `issue_comment` event the relay hears comment commands by: GitHub
+/// refuses a manifest that subscribes to an event without its permission
+/// ("Default events are not supported by permissions"; the event's
+/// availability line on "Webhook events and payloads" names Issues).
 pub const CUSTOMER_APP: Permissions = &[
     ("contents", "read"),
+    ("issues", "read"),
     ("metadata", "read"),
     ("pull_requests", "write"),
     ("statuses", "write"),
@@ -176,7 +181,8 @@ mod tests {
     fn the_customer_app_never_writes_contents() {
         assert!(CUSTOMER_APP.contains(&("contents", "read")));
         assert_eq!(CUSTOMER.beyond("contents", "write"), Some("read"));
-        assert_eq!(CUSTOMER.beyond("issues", "read"), Some("none"));
+        assert_eq!(CUSTOMER.beyond("issues", "write"), Some("read"));
+        assert_eq!(CUSTOMER.beyond("administration", "read"), Some("none"));
         assert_eq!(CUSTOMER.beyond("statuses", "write"), None);
         assert_eq!(MANAGER.beyond("contents", "write"), None);
         assert_eq!(MANAGER.beyond("administration", "admin"), Some("none"));

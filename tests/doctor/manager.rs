@@ -557,7 +557,7 @@ fn the_app_must_be_installed_on_every_customer_repo() {
 
 /// What the customer App may hold, exactly (`apps/customer-app.json`).
 pub(crate) fn customer_grant() -> serde_json::Value {
-    serde_json::json!({"contents": "read", "metadata": "read", "pull_requests": "write", "statuses": "write", "deployments": "write"})
+    serde_json::json!({"contents": "read", "issues": "read", "metadata": "read", "pull_requests": "write", "statuses": "write", "deployments": "write"})
 }
 
 /// Adds `repo_id:` under each example customer's `repo:` in customers.yml:

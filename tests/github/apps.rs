@@ -13,6 +13,7 @@ use crate::doctor::manager::{customer_grant, doctor, row, CUSTOMERS, DOCTOR};
 use crate::relay::serve::{
     dispatch, RelayProc, RelayWorld, CUSTOMER_APP_ID, CUSTOMER_SLUG, MANAGER_APP_ID, SLUG,
 };
+use crate::support::fake_github::FakeGitHub;
 use crate::support::readme_budgets::Budgets;
 use crate::world::{ACME, MANAGER};
 
@@ -318,4 +319,68 @@ fn no_workflow_template_hands_the_manager_app_to_a_plan_or_apply_job() {
         }
     }
     assert_eq!(polled, 1, "manager-poll.yml's job takes the manager App");
+}
+
+/// The manifests `fleetform init` writes pass GitHub's manifest rules
+/// (the fake's `manifest.rs`): GitHub refuses a whole manifest whose
+/// default events lack their permissions, so the first click on the
+/// registration page would fail for every provider.
+#[test]
+fn every_manifest_init_writes_passes_githubs_manifest_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::Run::from(common::fleetform_bin())
+        .current_dir(tmp.path())
+        .args(["init", "--dir", "m"])
+        .output();
+    common::assert_ok_for(format_args!("init"), &out);
+    let gh = FakeGitHub::start();
+    let pem = crate::relay::serve::pem();
+    let mut registered = 0;
+    for (id, name) in [(71, "customer"), (72, "manager"), (73, "sync")] {
+        let path = tmp.path().join(format!("m/apps/{name}-app.json"));
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        gh.register_app_from_manifest(id, &pem, &manifest)
+            .unwrap_or_else(|why| panic!("GitHub refuses apps/{name}-app.json: {why}"));
+        registered += 1;
+    }
+    assert_eq!(registered, 3);
+}
+
+/// The fake refuses what GitHub's manifest flow refuses: an event without
+/// its permission, a name over 34 characters, events without a webhook
+/// URL, an event it does not know the permission of.
+#[test]
+fn the_fake_refuses_a_manifest_github_refuses() {
+    let gh = FakeGitHub::start();
+    let pem = crate::relay::serve::pem();
+    let good = json!({
+        "name": "Acme fleetform customer",
+        "url": "https://github.com/acme",
+        "public": true,
+        "default_permissions": {"contents": "read", "issues": "read", "pull_requests": "write"},
+        "default_events": ["push", "pull_request", "issue_comment"],
+        "hook_attributes": {"url": "https://relay.acme.example/webhook"},
+    });
+    let refused = |m: Value| gh.register_app_from_manifest(81, &pem, &m).unwrap_err();
+    let mut no_issues = good.clone();
+    no_issues["default_permissions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("issues");
+    assert_eq!(
+        refused(no_issues),
+        "Default events are not supported by permissions: issue_comment"
+    );
+    let mut long = good.clone();
+    long["name"] = json!("Northwind Cloud Services fleetform customer");
+    assert!(refused(long).starts_with("Name is too long (maximum is 34 characters)"));
+    let mut no_hook = good.clone();
+    no_hook.as_object_mut().unwrap().remove("hook_attributes");
+    assert!(refused(no_hook).starts_with("Hook url can't be blank"));
+    let mut unknown = good.clone();
+    unknown["default_events"] = json!(["membership"]);
+    assert!(refused(unknown).starts_with("fake GitHub bug"));
+    gh.register_app_from_manifest(82, &pem, &good).unwrap();
+    gh.assert_clean();
 }

@@ -64,6 +64,7 @@ mod hooks;
 pub(crate) mod http;
 mod inspect;
 mod limits;
+mod manifest;
 mod permissions;
 mod render;
 mod render_actions;

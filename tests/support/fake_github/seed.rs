@@ -275,6 +275,32 @@ impl FakeGitHub {
         });
     }
 
+    /// Registers App `app_id` (with the public half of `pem`) from
+    /// `manifest` as GitHub's manifest flow does: a manifest GitHub refuses
+    /// is refused here whole, with GitHub's reason, and no App is made
+    /// (`manifest.rs`). Its settings are the manifest's permissions,
+    /// events and visibility.
+    pub fn register_app_from_manifest(
+        &self,
+        app_id: u64,
+        pem: &str,
+        manifest: &Value,
+    ) -> Result<(), String> {
+        let settings = super::manifest::check(manifest)?;
+        self.register_app(app_id, pem);
+        self.set_app_settings(
+            app_id,
+            settings.permissions,
+            &settings
+                .events
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            settings.public,
+        );
+        Ok(())
+    }
+
     /// What App `app_id`'s settings grant (`{"contents": "read", ...}`),
     /// its webhook events and whether it is public. Installation tokens
     /// asking more are then refused (422) as GitHub does.
