@@ -287,11 +287,7 @@ pub fn authorise_dispatch(
     let dispatched = read_event(ctx)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
-    // A comment command's comment is read, answered and reacted to here.
-    let permissions = match dispatched.payload.comment {
-        Some(_) => super::session::access::PLAN,
-        None => super::session::access::STATUS,
-    };
+    let permissions = super::session::access::authorise(&dispatched.payload);
     let gh = client_if_token(&rt, &dispatched.payload.customer_repo, permissions, cx)?;
     let customer = rt.block_on(authorise(
         &registry,

@@ -35,8 +35,26 @@ pub(crate) mod access {
         ("pull_requests", "write"),
         ("deployments", "write"),
     ];
-    /// A commit status only (authorise, conclude).
+    /// A commit status only (authorise of a push, conclude).
     pub const STATUS: Permissions = &[("statuses", "write")];
+    /// Authorise of a pull request's dispatch: the commit status, and the
+    /// pull request read (its head must still be the dispatched branch:
+    /// `GET /repos/{owner}/{repo}/pulls/{pull_number}` needs Pull requests:
+    /// read, and GitHub answers 403 without it).
+    pub const AUTHORISE_PULL: Permissions = &[("statuses", "write"), ("pull_requests", "read")];
+
+    /// What authorising `payload` reads and writes, for `authorise` and
+    /// for `conclude`, which authorises the dispatch again: a comment
+    /// command's comment is read, answered and reacted to (the plan's
+    /// permissions); a pull request's head is read; a push needs the
+    /// commit status only.
+    pub fn authorise(payload: &crate::dispatch::Payload) -> Permissions {
+        match (&payload.comment, payload.pr) {
+            (Some(_), _) => PLAN,
+            (None, Some(_)) => AUTHORISE_PULL,
+            (None, None) => STATUS,
+        }
+    }
 }
 
 /// A client for `repo`: with the provider's customer App
@@ -171,13 +189,15 @@ pub(super) fn client_if_token(
 }
 
 /// A client for `fleetform conclude`, which writes the customer's commit
-/// statuses and so needs a token.
+/// statuses and so needs a token, with `permissions`
+/// ([`access::authorise`] of the dispatch it concludes).
 pub(super) fn status_writer(
     rt: &tokio::runtime::Runtime,
     repo: &str,
+    permissions: Permissions,
     cx: &Context,
 ) -> Result<GitHub> {
-    repo_or_env_client(rt, repo, access::STATUS, cx)?
+    repo_or_env_client(rt, repo, permissions, cx)?
         .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))
 }
 
