@@ -299,6 +299,34 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
     );
 }
 
+/// A pull request's dispatch to the manager run as `args` with the
+/// customer App (no PAT) and `env`: it must send no request the strict
+/// fake refuses, succeed, and mint one token, whose permissions it
+/// returns.
+fn pull_request_step_as_app(args: &[&str], env: &[(&str, String)]) -> serde_json::Value {
+    let mut w = World::new();
+    w.gh.register_app(APP_ID, &pem());
+    w.gh.install_app(APP_ID, "customers-org", &[ACME, GLOBEX]);
+    let (d, _pr) = pr_dispatch(&w, "fleetform-plan");
+    w.gh.reset_counters();
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
+    let (cmd, _files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let mut run = common::Run::from(cmd)
+        .env_remove("FLEETFORM_TOKEN")
+        .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
+        .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem());
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    let out = run.args(args).output();
+    let violations = w.gh.take_violations();
+    assert!(violations.is_empty(), "{violations:#?}\n{}", stderr(&out));
+    ok(&out);
+    let minted = w.gh.minted_tokens();
+    assert_eq!(minted.len(), 1, "{minted:?}");
+    minted[0].permissions.clone()
+}
+
 /// `authorise` of a pull request's dispatch with the customer App: it
 /// reads the pull request (its head must still be the dispatched branch),
 /// so its installation token must hold `pull_requests: read` besides the
@@ -307,26 +335,8 @@ fn an_app_that_is_not_installed_or_a_bad_key_is_a_clear_error() {
 /// run is skipped: the customer's PR gets no comment and no status.
 #[test]
 fn authorise_of_a_pull_request_reads_it_with_a_token_that_may() {
-    let mut w = World::new();
-    w.gh.register_app(APP_ID, &pem());
-    w.gh.install_app(APP_ID, "customers-org", &[ACME, GLOBEX]);
-    let (d, _pr) = pr_dispatch(&w, "fleetform-plan");
-    w.gh.reset_counters();
-    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
-    let (cmd, _files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = common::Run::from(cmd)
-        .env_remove("FLEETFORM_TOKEN")
-        .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
-        .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem())
-        .arg("authorise")
-        .output();
-    let violations = w.gh.take_violations();
-    assert!(violations.is_empty(), "{violations:#?}\n{}", stderr(&out));
-    ok(&out);
-    let minted = w.gh.minted_tokens();
-    assert_eq!(minted.len(), 1, "{minted:?}");
     assert_eq!(
-        minted[0].permissions,
+        pull_request_step_as_app(&["authorise"], &[]),
         json!({ "statuses": "write", "pull_requests": "read" })
     );
 }
@@ -336,12 +346,6 @@ fn authorise_of_a_pull_request_reads_it_with_a_token_that_may() {
 /// marks an apply that did not run, with one token that may do both.
 #[test]
 fn conclude_of_a_pull_request_reads_it_with_a_token_that_may() {
-    let mut w = World::new();
-    w.gh.register_app(APP_ID, &pem());
-    w.gh.install_app(APP_ID, "customers-org", &[ACME, GLOBEX]);
-    let (d, _pr) = pr_dispatch(&w, "fleetform-plan");
-    w.gh.reset_counters();
-    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"] });
     let due =
         json!({"result": "success", "outputs": {"has_changes": "true", "gates_pass": "true"}});
     let needs = json!({
@@ -349,21 +353,8 @@ fn conclude_of_a_pull_request_reads_it_with_a_token_that_may() {
         "plan-staging": due,
         "apply-staging": {"result": "cancelled", "outputs": {}},
     });
-    let (cmd, _files) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
-    let out = common::Run::from(cmd)
-        .env_remove("FLEETFORM_TOKEN")
-        .env("FLEETFORM_CUSTOMER_APP_ID", APP_ID.to_string())
-        .env("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", pem())
-        .env("FLEETFORM_NEEDS", needs.to_string())
-        .arg("conclude")
-        .output();
-    let violations = w.gh.take_violations();
-    assert!(violations.is_empty(), "{violations:#?}\n{}", stderr(&out));
-    ok(&out);
-    let minted = w.gh.minted_tokens();
-    assert_eq!(minted.len(), 1, "{minted:?}");
     assert_eq!(
-        minted[0].permissions,
+        pull_request_step_as_app(&["conclude"], &[("FLEETFORM_NEEDS", needs.to_string())]),
         json!({ "statuses": "write", "pull_requests": "read" })
     );
 }
