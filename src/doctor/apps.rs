@@ -25,7 +25,10 @@ pub fn app_checks(a: &AppFacts, relay_slug: Option<&str>) -> Vec<Check> {
             )]
         }
     };
-    let mut checks = vec![permissions_check(a.role, grant)];
+    let mut checks = vec![
+        permissions_check(a.role, grant),
+        events_check(a.role, grant, relay_slug.is_some()),
+    ];
     checks.extend(visibility_check(a));
     if a.role == AppRole::Manager {
         checks.extend(a.on_manager.as_ref().map(manager_install_check));
@@ -84,6 +87,49 @@ fn permissions_check(role: AppRole, g: &AppGrant) -> Check {
                 "lacks {}: its installation tokens for these are refused",
                 lacking.join(", ")
             ),
+            fix,
+        ),
+    }
+}
+
+/// The App's webhook events against fleetform's list (`util::apps`): an
+/// event it lacks is one the relay never hears (without `issue_comment`
+/// no comment command is ever dispatched), a *must* where fleetform.yml
+/// has a `relay:` (a *should* without one: `poll` reads no webhook); one
+/// beyond the list is deliveries nobody acts on, a *should*.
+fn events_check(role: AppRole, g: &AppGrant, relay: bool) -> Check {
+    let spec = role.spec();
+    let what = format!("webhook events of the {} {}", spec.label, g.slug);
+    let has = |e: &str| g.events.iter().any(|x| x == e);
+    let lacking: Vec<&str> = spec.events.iter().copied().filter(|e| !has(e)).collect();
+    let beyond: Vec<&str> = g
+        .events
+        .iter()
+        .map(String::as_str)
+        .filter(|e| !spec.events.contains(e))
+        .collect();
+    let fix = match spec.events {
+        [] => format!("subscribe the {} to no event (its settings, Permissions & events)", spec.label),
+        list => format!(
+            "subscribe the {} to exactly: {} (its settings, Permissions & events); as in `apps/{}-app.json` from `fleetform init`",
+            spec.label,
+            list.join(", "),
+            spec.name
+        ),
+    };
+    match (lacking.is_empty(), beyond.is_empty()) {
+        (true, true) if g.events.is_empty() => Check::pass(Level::Should, what, "none".to_string()),
+        (true, true) => Check::pass(Level::Must, what, g.events.join(", ")),
+        (false, _) => Check::not_met(
+            if relay { Level::Must } else { Level::Should },
+            what,
+            format!("lacks {}: the relay never hears these", lacking.join(", ")),
+            fix,
+        ),
+        (true, false) => Check::not_met(
+            Level::Should,
+            what,
+            format!("beyond what fleetform reads: {}", beyond.join(", ")),
             fix,
         ),
     }
@@ -169,4 +215,55 @@ fn relay_slug_check(g: &AppGrant, slug: &str) -> Check {
         ),
         format!("set `relay.app_slug: {}` in fleetform.yml", g.slug),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Verdict;
+
+    fn grant(events: &[&str]) -> AppGrant {
+        AppGrant {
+            slug: "acme-customer".into(),
+            permissions: Default::default(),
+            events: events.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    /// With a relay, a customer App that does not send `issue_comment`
+    /// fails as a *must*: no comment command would ever be dispatched.
+    #[test]
+    fn a_missing_event_is_a_must_where_a_relay_listens() {
+        let dropped = grant(&["push", "pull_request"]);
+        let with_relay = events_check(AppRole::Customer, &dropped, true);
+        assert_eq!(
+            (with_relay.level, with_relay.result),
+            (Level::Must, Verdict::Fail)
+        );
+        assert!(
+            with_relay.found.contains("lacks issue_comment"),
+            "{}",
+            with_relay.found
+        );
+        let without = events_check(AppRole::Customer, &dropped, false);
+        assert_eq!(
+            (without.level, without.result),
+            (Level::Should, Verdict::Warn)
+        );
+        let all = events_check(
+            AppRole::Customer,
+            &grant(&["push", "pull_request", "issue_comment"]),
+            true,
+        );
+        assert_eq!(all.result, Verdict::Pass);
+        let manager = events_check(AppRole::Manager, &grant(&["push"]), true);
+        assert_eq!(
+            (manager.level, manager.result),
+            (Level::Should, Verdict::Warn)
+        );
+        assert_eq!(
+            events_check(AppRole::Manager, &grant(&[]), true).result,
+            Verdict::Pass
+        );
+    }
 }

@@ -150,16 +150,21 @@ fn doctor_customer_app(grant: Value, public: bool) -> crate::doctor::manager::Ru
 
 /// The same, with the requests it sent.
 fn doctor_customer_app_counted(grant: Value, public: bool) -> (crate::doctor::manager::Run, usize) {
+    doctor_customer_app_with(grant, public, &["push", "pull_request", "issue_comment"])
+}
+
+/// doctor with the customer App 77 subscribed to `events`, and the
+/// requests it sent.
+fn doctor_customer_app_with(
+    grant: Value,
+    public: bool,
+    events: &[&str],
+) -> (crate::doctor::manager::Run, usize) {
     let gh = crate::doctor::manager::configured();
     let pem = crate::relay::serve::pem();
     gh.register_app(77, &pem);
     gh.set_app_slug(77, "acme-provider-customer");
-    gh.set_app_settings(
-        77,
-        grant,
-        &["push", "pull_request", "issue_comment"],
-        public,
-    );
+    gh.set_app_settings(77, grant, events, public);
     gh.install_app(77, "customers", &CUSTOMERS);
     let fx = common::Fixture::new();
     let app = [
@@ -383,4 +388,34 @@ fn the_fake_refuses_a_manifest_github_refuses() {
     assert!(refused(unknown).starts_with("fake GitHub bug"));
     gh.register_app_from_manifest(82, &pem, &good).unwrap();
     gh.assert_clean();
+}
+
+/// doctor compares the customer App's webhook events with fleetform's:
+/// without `issue_comment` the relay never hears a comment command (a
+/// provider who dropped the event to get the manifest accepted); an event
+/// beyond the list is deliveries nobody acts on.
+#[test]
+fn doctor_names_the_webhook_events_a_customer_app_lacks_or_adds() {
+    let what = "webhook events of the customer App acme-provider-customer";
+    let (all, _) = doctor_customer_app_counted(customer_grant(), true);
+    assert_eq!(row(&all.stdout, what).1, "pass", "{}", all.stdout);
+    let (dropped, _) = doctor_customer_app_with(customer_grant(), true, &["push", "pull_request"]);
+    // The fixture has no `relay:`: a *should* (fleetform reads no webhook
+    // then; with a relay it is a *must*, src/doctor/apps.rs's tests).
+    let (level, result, _) = row(&dropped.stdout, what);
+    assert_eq!((level, result), ("should", "WARN"), "{}", dropped.stdout);
+    let line = dropped.stdout.lines().find(|l| l.contains(what)).unwrap();
+    assert!(line.contains("lacks issue_comment"), "{line}");
+    let (more, _) = doctor_customer_app_with(
+        customer_grant(),
+        true,
+        &["push", "pull_request", "issue_comment", "issues"],
+    );
+    let (level, result, _) = row(&more.stdout, what);
+    assert_eq!((level, result), ("should", "WARN"), "{}", more.stdout);
+    let line = more.stdout.lines().find(|l| l.contains(what)).unwrap();
+    assert!(
+        line.contains("beyond what fleetform reads: issues"),
+        "{line}"
+    );
 }
