@@ -70,7 +70,7 @@ pub use relay::{
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 pub use secrets::{EnvironmentSecrets, SecretsConfig};
-pub use takes_part::{Activity, TABLE as TAKES_PART};
+pub use takes_part::Activity;
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};
 

@@ -194,18 +194,7 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
     if let Some(refused) = beyond_grant(st, app, &permissions) {
         return Answer::error(422, &refused);
     }
-    let n = st.next_id();
-    let token = format!("ghs_fakeinstallationtoken{n:012}");
-    let expires_at = epoch_secs() + st.installation_token_life;
-    st.scoped_tokens.push((token.clone(), repos.clone()));
-    st.token_expiry.insert(token.clone(), expires_at);
-    st.minted.push(MintedToken {
-        token: token.clone(),
-        installation_id: id,
-        app_id: app,
-        repos,
-        permissions: permissions.clone(),
-    });
+    let (token, expires_at) = mint(st, app, id, repos, permissions.clone());
     Answer::json(
         201,
         json!({
@@ -215,6 +204,31 @@ pub(crate) fn create_token(st: &mut State, ctx: &Ctx) -> Answer {
             "repository_selection": "selected",
         }),
     )
+}
+
+/// A new installation token of App `app_id`'s installation for `repos`
+/// (lowercase `owner/name`) with exactly `permissions`, kept as GitHub
+/// keeps it: scoped to those repositories, expiring after the
+/// installation token life. Its text and its expiry (Unix seconds).
+pub(crate) fn mint(
+    st: &mut State,
+    app_id: u64,
+    installation_id: u64,
+    repos: Vec<String>,
+    permissions: Value,
+) -> (String, u64) {
+    let token = format!("ghs_fakeinstallationtoken{:012}", st.next_id());
+    let expires_at = epoch_secs() + st.installation_token_life;
+    st.scoped_tokens.push((token.clone(), repos.clone()));
+    st.token_expiry.insert(token.clone(), expires_at);
+    st.minted.push(MintedToken {
+        token: token.clone(),
+        installation_id,
+        app_id,
+        repos,
+        permissions,
+    });
+    (token, expires_at)
 }
 
 /// The account a request with `token` acts as: `<slug>[bot]` for an

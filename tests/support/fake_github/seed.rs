@@ -379,20 +379,8 @@ impl FakeGitHub {
         repos: &[&str],
         permissions: Value,
     ) -> String {
-        let mut st = self.state();
-        let token = format!("ghs_fakeinstallationtoken{:012}", st.next_id());
-        let repos: Vec<String> = repos.iter().map(|r| state::repo_key(r)).collect();
-        let expires_at = super::util::epoch_secs() + st.installation_token_life;
-        st.scoped_tokens.push((token.clone(), repos.clone()));
-        st.token_expiry.insert(token.clone(), expires_at);
-        st.minted.push(apps::MintedToken {
-            token: token.clone(),
-            installation_id: installation,
-            app_id,
-            repos,
-            permissions,
-        });
-        token
+        let repos = repos.iter().map(|r| state::repo_key(r)).collect();
+        apps::mint(&mut self.state(), app_id, installation, repos, permissions).0
     }
 
     /// The installation tokens minted so far.
