@@ -119,7 +119,9 @@ pub fn run(cli: Cli) -> u8 {
         Err(e) => {
             report(&cx.out, &e);
             if wants_json() && !cx.out.json_written() {
-                cx.out.json_error(e.kind(), e.exit_code(), &error_text(&e));
+                let help = e.help();
+                cx.out
+                    .json_error(e.kind(), e.exit_code(), &error_text(&e), help.as_deref());
             }
             e.exit_code()
         }
@@ -194,30 +196,23 @@ fn reads_manager(c: &Command) -> bool {
     }
 }
 
+/// The error, once, in the one output layer: what, where and what to do.
 fn report(out: &Output, e: &Error) {
-    match e {
+    let help = e.help();
+    let what = match e {
+        Error::Drift(m) => return out.note(m),
         Error::Values(ds) => {
             out.diagnostics(ds);
-            out.error(&format!(
-                "{} found; fix {} and run again",
-                util::text::count(ds.len(), "problem", "problems"),
-                if ds.len() == 1 { "it" } else { "them" }
-            ));
+            format!(
+                "{} found",
+                util::text::count(ds.len(), "problem", "problems")
+            )
         }
-        Error::Config(c) => match c.location() {
-            Some(loc) => out.diagnostic(&data::Diagnostic {
-                location: loc.clone(),
-                pointer: None,
-                message: match c {
-                    config::ConfigError::Yaml(y) => y.message.clone(),
-                    config::ConfigError::Invalid { message, .. } => message.clone(),
-                    config::ConfigError::Missing { .. } => c.to_string(),
-                },
-            }),
-            None => out.error(&c.to_string()),
-        },
-        Error::Other(err) => out.error(&format!("{err:#}")),
-        Error::Drift(m) => out.note(m),
-        other => out.error(&other.to_string()),
-    }
+        // The place is shown once, before the words (a `Say`'s words
+        // never hold it).
+        Error::Config(config::ConfigError::Yaml(y)) => y.message.clone(),
+        Error::Config(config::ConfigError::Invalid { message, .. }) => message.clone(),
+        other => other.to_string(),
+    };
+    out.failure(&what, e.at(), help.as_deref());
 }

@@ -42,6 +42,7 @@ use serde::Serialize;
 use crate::data::Diagnostic;
 use crate::util::runner;
 use crate::util::text::{is_hidden, show_hidden};
+use fleetform_yaml::Location;
 
 static JSON_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -153,7 +154,7 @@ impl Output {
     /// A command that was asked for JSON and stopped before writing any
     /// writes its error as one JSON object instead, so every `--json`
     /// output is JSON whatever the exit code.
-    pub fn json_error(&self, kind: &str, exit_code: u8, message: &str) {
+    pub fn json_error(&self, kind: &str, exit_code: u8, message: &str, help: Option<&str>) {
         #[derive(Serialize)]
         struct Failure<'a> {
             error: Inner<'a>,
@@ -163,12 +164,15 @@ impl Output {
             kind: &'a str,
             exit_code: u8,
             message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            help: Option<&'a str>,
         }
         let _ = self.json(&Failure {
             error: Inner {
                 kind,
                 exit_code,
                 message,
+                help,
             },
         });
     }
@@ -208,6 +212,39 @@ impl Output {
         err_line(&format!("error: {}", self.clean(text)));
         if self.github {
             err_line(&format!("::error::{}", escape_data(&command_data(text))));
+        }
+    }
+
+    /// The error a command exits with: what, where in a file when there
+    /// is a place (`error: file:line:col: what`), and what to do
+    /// (`help: …` on its own line). Under Actions, one annotation at the
+    /// place with the help in it.
+    pub fn failure(&self, what: &str, at: Option<&Location>, help: Option<&str>) {
+        match at {
+            Some(at) => err_line(&format!("error: {}", self.clean(&format!("{at}: {what}")))),
+            None => err_line(&format!("error: {}", self.clean(what))),
+        }
+        if let Some(help) = help {
+            err_line(&format!("help: {}", self.clean(help)));
+        }
+        if self.github {
+            let text = match help {
+                Some(help) => format!("{what}\n\nhelp: {help}"),
+                None => what.to_string(),
+            };
+            let place = at.map(|at| {
+                format!(
+                    " file={},line={},col={}",
+                    escape_property(&command_data(&at.file.display().to_string())),
+                    at.pos.line,
+                    at.pos.col
+                )
+            });
+            err_line(&format!(
+                "::error{}::{}",
+                place.unwrap_or_default(),
+                escape_data(&command_data(&text))
+            ));
         }
     }
 

@@ -202,7 +202,7 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             github,
         } => {
             crate::util::fs::check_sha256_hex("--plan-sha256", plan_sha256)
-                .map_err(Error::Usage)?;
+                .map_err(Error::usage)?;
             let a = ApplyTarget {
                 pair: target(pair),
                 plan_sha256: plan_sha256.clone(),
@@ -245,7 +245,7 @@ fn release(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<(
     };
     let phase = match (sha256, preview) {
         (Some(d), _) => {
-            crate::util::fs::check_sha256_hex("--sha256", d).map_err(Error::Usage)?;
+            crate::util::fs::check_sha256_hex("--sha256", d).map_err(Error::usage)?;
             Phase::Sealed { sha256: d.clone() }
         }
         (None, true) => Phase::Preview,
@@ -302,11 +302,11 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()> 
         false => cx.out.result(wave_text(&report).trim_end()),
     }
     match (&report.halted, &report.held) {
-        (Some(_), _) => Err(Error::Refused(
-            "the adoption wave halted at a pair that is not ready (above)".into(),
+        (Some(_), _) => Err(Error::refused(
+            "the adoption wave halted at a pair that is not ready (above)",
         )),
-        (None, Some(_)) => Err(Error::Refused(
-            "the adoption wave is halted (above); nothing was planned".into(),
+        (None, Some(_)) => Err(Error::refused(
+            "the adoption wave is halted (above); nothing was planned",
         )),
         (None, None) => Ok(()),
     }
@@ -327,7 +327,7 @@ fn plan(pair: &AdoptPair, json: bool, seal: bool, manager_dir: &Path, out: &Outp
         ),
     }
     match planned.diff.verdict() {
-        crate::data::adoption::Verdict::Refused => Err(Error::Refused(format!(
+        crate::data::adoption::Verdict::Refused => Err(Error::refused(format!(
             "the adoption plan of {} would create, replace or destroy (above): nothing of it can be applied",
             planned.unit
         ))),

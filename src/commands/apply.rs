@@ -69,7 +69,7 @@ pub fn run(args: &ApplyArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
 /// `--plan-sha256`, when given, is a SHA-256 in hex.
 fn check_digest(digest: Option<&str>) -> Result<()> {
     match digest {
-        Some(d) => crate::util::fs::check_sha256_hex("--plan-sha256", d).map_err(Error::Usage),
+        Some(d) => crate::util::fs::check_sha256_hex("--plan-sha256", d).map_err(Error::usage),
         None => Ok(()),
     }
 }
@@ -78,13 +78,13 @@ fn check_digest(digest: Option<&str>) -> Result<()> {
 /// the plan from the downloaded artifact.
 fn dispatch_settings(args: &ApplyArgs) -> Result<ApplySettings> {
     if args.customer.is_some() {
-        return Err(Error::Usage(
-            "--dispatch takes the customer from the event; drop --customer".into(),
+        return Err(Error::usage(
+            "--dispatch takes the customer from the event; drop --customer",
         ));
     }
     let Some(plan_dir) = args.plan_dir.clone() else {
-        return Err(Error::Usage(
-            "--dispatch needs --plan-dir (where the plan artifact was downloaded)".into(),
+        return Err(Error::usage(
+            "--dispatch needs --plan-dir (where the plan artifact was downloaded)",
         ));
     };
     Ok(ApplySettings {

@@ -12,7 +12,7 @@ use crate::audit;
 
 use crate::config::is_date;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::report::audit::{markdown_with, Summary};
 use crate::report::evidence::{self, Format, Header, Row};
 
@@ -82,9 +82,12 @@ fn resolve(args: &AuditArgs) -> Result<Settings> {
     let until = until.as_deref().map(parse_until).transpose()?;
     if let (Some(s), Some(u)) = (&since, &until) {
         if u < s {
-            return Err(Error::Usage(format!(
-                "--until {u} is before --since {s}: the period is empty; give an --until on or after --since"
-            )));
+            return Err(Error::Usage(
+                Say::new(format!(
+                    "--until {u} is before --since {s}: the period is empty"
+                ))
+                .help("give an --until on or after --since"),
+            ));
         }
     }
     let format = match (format, json) {
@@ -118,7 +121,7 @@ pub fn parse_until(text: &str) -> Result<String> {
 fn parse_bound(text: &str, flag: &str, day_time: &str) -> Result<String> {
     let refused = || {
         let shown: String = text.chars().take(40).flat_map(char::escape_debug).collect();
-        Error::Usage(format!(
+        Error::usage(format!(
             "{flag} `{shown}` is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
         ))
     };
@@ -169,7 +172,7 @@ impl Source {
             settings.until.as_deref(),
             |e, bytes, key| rows.push((e, bytes, key)),
         )
-        .map_err(Error::Failed)?;
+        .map_err(Error::failed)?;
         Ok(Source::Store {
             describe: store.describe(),
             rows,
@@ -188,7 +191,7 @@ impl Source {
         match self {
             Source::Log(path) => {
                 audit::read_each_line(path, |e, line| each(e, line, None))
-                    .map_err(|e| Error::Failed(e.to_string()))?;
+                    .map_err(|e| Error::failed(e.to_string()))?;
             }
             Source::Store { rows, .. } => {
                 for (e, bytes, key) in rows {
@@ -205,10 +208,7 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     if !settings.records && !settings.log.exists() {
         let shown = settings.log.display();
         if settings.log_given {
-            return Err(Error::Usage(format!(
-                "--log {shown}: no such file; name an audit log that exists (fleetform writes {} in the manager repo), or use --records for the records store",
-                audit::DEFAULT_LOG
-            )));
+            return Err(Error::Usage(Say::new(format!("--log {shown}: no such file")).help(format!("name an audit log that exists (fleetform writes {} in the manager repo), or use --records for the records store", audit::DEFAULT_LOG))));
         }
         cx.out.note(&format!(
             "no audit log at {shown}: nothing was recorded here yet, so the report is empty (--log FILE names another log, --records reads the records store)"
@@ -237,7 +237,7 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         ),
         Format::Json => evidence::json_head(&s, &h),
         Format::Html => evidence::html_head(&h)
-            .map_err(|e| Error::Failed(format!("rendering the HTML report: {e}")))?,
+            .map_err(|e| Error::failed(format!("rendering the HTML report: {e}")))?,
     };
     let print = |text: &str| match settings.format {
         Format::Json => cx.out.json_text(text),
@@ -262,7 +262,7 @@ pub fn run(args: &AuditArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         first = false;
     })?;
     if let Some(e) = failed {
-        return Err(Error::Failed(format!("rendering the HTML report: {e}")));
+        return Err(Error::failed(format!("rendering the HTML report: {e}")));
     }
     match settings.format {
         Format::Markdown => {}

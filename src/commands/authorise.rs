@@ -45,7 +45,7 @@ fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
         ("plan_key", a.plan_key.clone()),
         ("secrets_key", a.secrets_key.clone()),
     ])
-    .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+    .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.result(&format!(
         "authorised {} dispatch from `{}` ({}); environments {environments_json}",
         a.event_type, a.customer, a.customer_repo

@@ -17,7 +17,7 @@ pub fn run(manager_dir: &Path, out: &Output) -> Result<()> {
     let entries = batch_entries(&ctx, manager_dir)?;
     let json = serde_json::to_string(&entries).expect("serialisable");
     ctx.set_outputs(&[("entries", json.clone())])
-        .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+        .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.json_text(&json);
     Ok(())
 }

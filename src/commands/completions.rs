@@ -60,13 +60,13 @@ pub fn run(args: &CompletionsArgs, manager_dir: &Path, out: &Output) -> Result<(
         Some(Shell::Bash) => clap_complete::Shell::Bash,
         Some(Shell::Zsh) => clap_complete::Shell::Zsh,
         Some(Shell::Fish) => clap_complete::Shell::Fish,
-        None => return Err(Error::Usage("name the shell: bash, zsh or fish".into())),
+        None => return Err(Error::usage("name the shell: bash, zsh or fish")),
     };
     let mut cmd = <Cli as clap::CommandFactory>::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "fleetform", &mut script);
     let script = String::from_utf8(script)
-        .map_err(|e| Error::Failed(format!("the completion script is not UTF-8: {e}")))?;
+        .map_err(|e| Error::failed(format!("the completion script is not UTF-8: {e}")))?;
     let script = match shell {
         clap_complete::Shell::Bash => bash(&script),
         clap_complete::Shell::Zsh => zsh(&script),

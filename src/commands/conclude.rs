@@ -73,18 +73,18 @@ fn describe(concluded: &Concluded) -> String {
 /// `--needs` (`FLEETFORM_NEEDS`), checked before any I/O.
 fn parse_needs(raw: &str) -> Result<Value> {
     if raw.len() > MAX_NEEDS {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--needs (FLEETFORM_NEEDS) is longer than {MAX_NEEDS} bytes"
         )));
     }
     let v: Value = serde_json::from_str(raw).map_err(|e| {
-        Error::Usage(format!(
+        Error::usage(format!(
             "--needs (FLEETFORM_NEEDS) is not the JSON of `needs`: {e}"
         ))
     })?;
     if !v.is_object() {
-        return Err(Error::Usage(
-            "--needs (FLEETFORM_NEEDS) is not the JSON of `needs` (an object of jobs)".into(),
+        return Err(Error::usage(
+            "--needs (FLEETFORM_NEEDS) is not the JSON of `needs` (an object of jobs)",
         ));
     }
     Ok(v)

@@ -232,7 +232,7 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, cx: &Context) ->
         CustomersCommand::Show { slug, json } => show(&manager, slug, *json, &cx.out),
         CustomersCommand::Add { .. } => {
             let new = new_customer(&args.command)
-                .ok_or_else(|| Error::Failed("`customers add` without its arguments".into()))?;
+                .ok_or_else(|| Error::failed("`customers add` without its arguments"))?;
             add(&manager, new, cx)
         }
         CustomersCommand::Pin(a) => pin(&manager, &pin_settings(a), cx),

@@ -49,10 +49,10 @@ fn resolve(args: &DoctorArgs) -> Result<Settings> {
         .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| {
-            Error::Usage("name the manager repo: --repo owner/name (or GITHUB_REPOSITORY)".into())
+            Error::usage("name the manager repo: --repo owner/name (or GITHUB_REPOSITORY)")
         })?;
     if !is_repo(&repo) {
-        return Err(Error::Usage(format!("--repo `{repo}` is not owner/name")));
+        return Err(Error::usage(format!("--repo `{repo}` is not owner/name")));
     }
     let mut inbox: Vec<String> = Vec::new();
     for r in args
@@ -62,7 +62,7 @@ fn resolve(args: &DoctorArgs) -> Result<Settings> {
         .filter(|r| !r.is_empty())
     {
         if !is_repo(r) {
-            return Err(Error::Usage(format!("--inbox `{r}` is not owner/name")));
+            return Err(Error::usage(format!("--inbox `{r}` is not owner/name")));
         }
         if !inbox.iter().any(|have| have.eq_ignore_ascii_case(r)) {
             inbox.push(r.to_string());
@@ -77,9 +77,8 @@ fn resolve(args: &DoctorArgs) -> Result<Settings> {
         }
         (None, Some(t)) => (t, None),
         (None, None) => {
-            return Err(Error::Usage(
-                "no token: set FLEETFORM_MANAGER_TOKEN (the manager repo's settings) and FLEETFORM_TOKEN (the customer repos), or GITHUB_TOKEN".into(),
-            ))
+            return Err(Error::usage(
+                "no token: set FLEETFORM_MANAGER_TOKEN (the manager repo's settings) and FLEETFORM_TOKEN (the customer repos), or GITHUB_TOKEN"))
         }
     };
     Ok(Settings {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::config::is_repo;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::flows::drift::Settings;
 use crate::github::Token;
 
@@ -59,13 +59,13 @@ pub fn run(args: &DriftArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
 
 fn resolve(args: &DriftArgs) -> Result<Settings> {
     let jobs = match args.jobs {
-        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(0) => return Err(Error::usage("--jobs must be at least 1")),
         Some(n) => n,
         None => crate::fleet::terraform_jobs(),
     };
     if let Some(r) = &args.manager_repo {
         if !is_repo(r) {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "--manager-repo `{r}` is not owner/name"
             )));
         }
@@ -76,17 +76,12 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         .map(crate::fleet::parse_shard)
         .transpose()?;
     if args.shard.is_some() && args.issues {
-        return Err(Error::Usage(
-            "--issues with --shard: a shard writing drift issues races the other shards (a customer clean in one would close the issue another keeps open) and spends a write budget of its own; plan the shards without --issues and write the issues in one job with `drift --from-reports <the shards' reports> --issues`".into(),
-        ));
+        return Err(Error::usage(
+            "--issues with --shard: a shard writing drift issues races the other shards (a customer clean in one would close the issue another keeps open) and spends a write budget of its own; plan the shards without --issues and write the issues in one job with `drift --from-reports <the shards' reports> --issues`"));
     }
     if let Some(dir) = &args.from_reports {
         if args.out.starts_with(dir) {
-            return Err(Error::Usage(format!(
-                "--out {} is inside --from-reports {}: the merged report would be read as a shard's next time; write it elsewhere",
-                args.out.display(),
-                dir.display()
-            )));
+            return Err(Error::Usage(Say::new(format!("--out {} is inside --from-reports {}: the merged report would be read as a shard's next time", args.out.display(), dir.display())).help("write it elsewhere")));
         }
     }
     let token = Token::from_env();
@@ -96,9 +91,8 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
     // repo of another owner; else the token above.
     let issues_token = Token::from_var("FLEETFORM_ISSUES_TOKEN").or_else(|| token.clone());
     if args.issues && issues_token.is_none() {
-        return Err(Error::Usage(
-            "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN"
-                .into(),
+        return Err(Error::usage(
+            "--issues needs a token: set FLEETFORM_ISSUES_TOKEN, FLEETFORM_TOKEN or GITHUB_TOKEN",
         ));
     }
     Ok(Settings {

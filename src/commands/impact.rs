@@ -100,25 +100,25 @@ struct PlanWith {
 }
 
 fn resolve(args: &ImpactArgs) -> Result<Settings> {
-    git::check_revision("--base", &args.base).map_err(Error::Usage)?;
+    git::check_revision("--base", &args.base).map_err(Error::usage)?;
     if let Some(h) = &args.head {
-        git::check_revision("--head", h).map_err(Error::Usage)?;
+        git::check_revision("--head", h).map_err(Error::usage)?;
     }
     if args.jobs == Some(0) {
-        return Err(Error::Usage("--jobs must be at least 1".into()));
+        return Err(Error::usage("--jobs must be at least 1"));
     }
     let comment = match (args.comment, &args.manager_repo, args.pr, &args.sha) {
         (true, Some(repo), Some(pr), Some(sha)) => {
             if !crate::config::is_repo(repo) {
-                return Err(Error::Usage(format!(
+                return Err(Error::usage(format!(
                     "--manager-repo `{repo}` is not owner/name"
                 )));
             }
             if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Usage("--sha must be a 40-hex commit".into()));
+                return Err(Error::usage("--sha must be a 40-hex commit"));
             }
             let token = crate::github::Token::from_env().ok_or_else(|| {
-                Error::Usage("--comment needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
+                Error::usage("--comment needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN")
             })?;
             Some(CommentOn {
                 repo: repo.clone(),
@@ -223,7 +223,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         post(on, &impact, ctx.run_url(), cx)?;
     }
     if !impact.broken.is_empty() {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} would stop validating",
             crate::util::text::count(impact.broken.len(), "customer", "customers")
         )));
@@ -234,7 +234,7 @@ pub fn run(args: &ImpactArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         .map(|p| p.failed.len())
         .filter(|n| *n > 0)
     {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} failed to plan",
             crate::util::text::count(n, "affected pair", "affected pairs")
         )));
@@ -247,7 +247,7 @@ fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
     let mut shards = Vec::new();
     for f in files {
         let bytes = crate::util::fs::read_bounded(f, 256 * 1024 * 1024)
-            .map_err(|e| Error::Failed(e.to_string()))?;
+            .map_err(|e| Error::failed(e.to_string()))?;
         // A shard that failed before answering leaves an empty file: its
         // pairs are listed as unanswered below.
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -258,13 +258,13 @@ fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
             plans: Option<crate::fleet::impact::Plans>,
         }
         let shard: Shard = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Usage(format!(
+            Error::usage(format!(
                 "{}: not the output of `fleetform impact --plan --json`: {e}",
                 f.display()
             ))
         })?;
         let plans = shard.plans.ok_or_else(|| {
-            Error::Usage(format!(
+            Error::usage(format!(
                 "{}: holds no plans (made without --plan)",
                 f.display()
             ))
@@ -278,7 +278,7 @@ fn merged(files: &[std::path::PathBuf]) -> Result<crate::fleet::impact::Plans> {
 /// head: `failure` when a customer would break or a plan failed or a gate
 /// blocks, else `success`.
 fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, cx: &Context) -> Result<()> {
-    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
     let gh = crate::github::GitHub::new(
         &rt,
         &cx.net,
@@ -308,7 +308,7 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, cx: &Context) 
         )
         .await
     })
-    .map_err(|e| Error::Failed(format!("answering on {}#{}: {e}", on.repo, on.pr)))?;
+    .map_err(|e| Error::failed(format!("answering on {}#{}: {e}", on.repo, on.pr)))?;
     cx.out.verbose(&crate::util::text::count(
         gh.request_count(),
         "GitHub API request",
@@ -320,7 +320,7 @@ fn post(on: &CommentOn, impact: &Impact, run_url: Option<String>, cx: &Context) 
 fn show(impact: &Impact, json: bool, values: bool, out: &Output) -> Result<()> {
     if json {
         out.json(impact)
-            .map_err(|e| Error::Failed(format!("serialising the impact: {e}")))?;
+            .map_err(|e| Error::failed(format!("serialising the impact: {e}")))?;
     } else {
         out.document(crate::report::impact_comment::markdown(impact, values).trim_end());
     }

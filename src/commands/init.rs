@@ -6,7 +6,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 
 use crate::config::{display_path, Manager};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::output::Output;
 use crate::report::scaffold::{self, Scaffold};
 use crate::values::schema::Schema;
@@ -67,7 +67,7 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
         (Some(envs), Some(m)) => {
             let declared = m.environment_names();
             if let Some(e) = envs.iter().find(|e| !declared.contains(&e.as_str())) {
-                return Err(Error::Usage(format!(
+                return Err(Error::usage(format!(
                     "--environments: `{e}` is not an environment of the manager in {} (it declares: {})",
                     args.manager.as_deref().unwrap_or(Path::new(".")).display(),
                     declared.join(", ")
@@ -92,7 +92,7 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
     {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--action-ref `{action_ref}`: give a tag, branch or commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`)"
         )));
     }
@@ -101,9 +101,10 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
         .as_deref()
         .filter(|t| !crate::config::is_team(t))
     {
-        return Err(Error::Usage(format!(
-            "--operators: `{t}` is not a team; name it `org/team-slug` (e.g. my-org/platform)"
-        )));
+        return Err(Error::Usage(
+            Say::new(format!("--operators: `{t}` is not a team"))
+                .help("name it `org/team-slug` (e.g. my-org/platform)"),
+        ));
     }
     Ok(Settings {
         operators: args.operators.clone(),
@@ -120,19 +121,23 @@ fn check_environments(envs: &[String]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for e in envs {
         if !crate::config::is_slug(e) {
-            return Err(Error::Usage(format!(
-                "--environments: `{e}` is not a valid environment name; use lowercase letters, digits and inner `-` (e.g. staging,production)"
-            )));
+            return Err(Error::Usage(
+                Say::new(format!(
+                    "--environments: `{e}` is not a valid environment name"
+                ))
+                .help("use lowercase letters, digits and inner `-` (e.g. staging,production)"),
+            ));
         }
         if !seen.insert(e) {
-            return Err(Error::Usage(format!(
-                "--environments: `{e}` is named twice; name each environment once, in promotion order"
-            )));
+            return Err(Error::Usage(
+                Say::new(format!("--environments: `{e}` is named twice"))
+                    .help("name each environment once, in promotion order"),
+            ));
         }
     }
     if envs.is_empty() {
-        return Err(Error::Usage(
-            "--environments: name at least one environment (e.g. staging,production)".into(),
+        return Err(Error::usage(
+            "--environments: name at least one environment (e.g. staging,production)",
         ));
     }
     Ok(())
@@ -149,7 +154,7 @@ pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
         operators: s.operators.as_deref(),
     };
     let rendering =
-        |e: minijinja::Error| Error::Failed(format!("rendering the embedded templates: {e:#}"));
+        |e: minijinja::Error| Error::failed(format!("rendering the embedded templates: {e:#}"));
     let made = if s.customer {
         let variables = customer_variables(&s)?;
         let manager_shown = args.manager.as_ref().map(|m| m.display().to_string());
@@ -182,9 +187,8 @@ fn customer_variables(s: &Settings) -> Result<String> {
     let shown = Path::new("infra/variables.yml");
     let (schema, from) = match &s.manager {
         Some(m) if m.has_products() => {
-            return Err(Error::Usage(
-                "--manager: fleetform.yml declares products, each with its own schema; init --customer writes one variables file: run it without --manager and write infra/<product>/variables.yml by hand".into(),
-            ))
+            return Err(Error::usage(
+                "--manager: fleetform.yml declares products, each with its own schema; init --customer writes one variables file: run it without --manager and write infra/<product>/variables.yml by hand"))
         }
         Some(m) => {
             let p = m.path(m.schema_path());
@@ -192,7 +196,7 @@ fn customer_variables(s: &Settings) -> Result<String> {
         }
         None => {
             let text = scaffold::starter_schema(&s.environments)
-                .map_err(|e| Error::Failed(format!("rendering the starter schema: {e:#}")))?;
+                .map_err(|e| Error::failed(format!("rendering the starter schema: {e:#}")))?;
             let shown = PathBuf::from("schema/variables.schema.json");
             (Schema::from_bytes(text.as_bytes(), &shown)?, shown)
         }
@@ -202,7 +206,7 @@ fn customer_variables(s: &Settings) -> Result<String> {
         environments: &s.environments,
     };
     let body = starter::checked(&schema, &hints, shown).map_err(|required| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "could not make an infra/variables.yml that validates against {} (it requires: {}); nothing was written. Run init --customer without --manager and write the file by hand",
             from.display(),
             required.join(", ")
@@ -252,7 +256,7 @@ fn refuse_existing(dir: &Path, made: &Scaffold) -> Result<Option<Vec<String>>> {
         return Ok(appended);
     }
     let n = existing.len();
-    Err(Error::Usage(format!(
+    Err(Error::usage(format!(
         "{} already {}: {}; fleetform init overwrites nothing and wrote nothing. Move {} away or choose another --dir",
         crate::util::text::count(n, "file", "files"),
         if n == 1 { "exists" } else { "exist" },
@@ -282,7 +286,7 @@ fn write_all(dir: &Path, made: &Scaffold, appended: Option<&Vec<String>>) -> Res
                 for p in &written {
                     let _ = std::fs::remove_file(p);
                 }
-                return Err(Error::Failed(format!(
+                return Err(Error::failed(format!(
                     "{e}; nothing was kept (the files written before it were removed again)"
                 )));
             }
@@ -290,7 +294,7 @@ fn write_all(dir: &Path, made: &Scaffold, appended: Option<&Vec<String>>) -> Res
     }
     if let Some(lines) = appended.filter(|l| !l.is_empty()) {
         append_lines(&dir.join(".gitignore"), lines)
-            .map_err(|e| Error::Failed(format!("{}: {e}", dir.join(".gitignore").display())))?;
+            .map_err(|e| Error::failed(format!("{}: {e}", dir.join(".gitignore").display())))?;
     }
     Ok(())
 }

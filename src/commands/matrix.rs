@@ -12,7 +12,7 @@ use crate::ci::RunContext;
 
 use crate::config::Activity;
 use crate::config::{clean_path, Customer, Manager, Registry};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::fleet::{check_environments, environments_for, select};
 use crate::output::Output;
 
@@ -49,12 +49,12 @@ struct Settings {
 
 fn resolve(args: &MatrixArgs) -> Result<Settings> {
     if args.max_jobs == 0 || args.max_jobs > GITHUB_MAX_JOBS {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--max-jobs must be 1-{GITHUB_MAX_JOBS}"
         )));
     }
     let changed = match (&args.changed_from, &args.changed_to) {
-        (None, Some(_)) => return Err(Error::Usage("--changed-to needs --changed-from".into())),
+        (None, Some(_)) => return Err(Error::usage("--changed-to needs --changed-from")),
         (None, None) => None,
         (Some(from), to) => {
             let to = to.clone().unwrap_or_else(|| "HEAD".into());
@@ -73,13 +73,14 @@ fn resolve(args: &MatrixArgs) -> Result<Settings> {
 
 /// A checked revision, or the usage error naming the flag.
 fn check_revision(flag: &str, rev: &str) -> Result<()> {
-    crate::util::git::check_revision(flag, rev).map_err(Error::Usage)
+    crate::util::git::check_revision(flag, rev).map_err(Error::usage)
 }
 
 /// Files changed between two checked revisions, as absolute paths.
 fn changed_files(from: &str, to: &str) -> Result<Vec<PathBuf>> {
-    crate::util::git::changed_files(Path::new("."), from, to)
-        .map_err(|e| Error::Usage(format!("{e}; install git or drop --changed-from")))
+    crate::util::git::changed_files(Path::new("."), from, to).map_err(|e| {
+        Error::Usage(Say::new(format!("{e}")).help("install git or drop --changed-from"))
+    })
 }
 
 /// Customers whose files changed between two git revisions. A change to
@@ -145,13 +146,13 @@ pub fn run(args: &MatrixArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let mut matrix = build(&pairs, settings.max_jobs);
     attach_identities(&mut matrix, &manager, &registry, out);
     let json = serde_json::to_string(&matrix)
-        .map_err(|e| Error::Failed(format!("serialising the matrix: {e}")))?;
+        .map_err(|e| Error::failed(format!("serialising the matrix: {e}")))?;
     let ctx = RunContext::from_env();
     ctx.set_outputs(&[
         ("matrix", json.clone()),
         ("jobs", matrix.include.len().to_string()),
     ])
-    .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+    .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     out.json_text(&json);
     Ok(())
 }

@@ -216,9 +216,9 @@ impl From<crate::fleet::impact::ImpactError> for crate::error::Error {
     fn from(e: crate::fleet::impact::ImpactError) -> Self {
         use crate::fleet::impact::ImpactError;
         match e {
-            ImpactError::Revision(m) => Self::Usage(m),
+            ImpactError::Revision(m) => Self::Usage(m.into()),
             ImpactError::Config(c) => Self::Config(c),
-            ImpactError::Failed(m) => Self::Failed(m),
+            ImpactError::Failed(m) => Self::Failed(m.into()),
         }
     }
 }
@@ -233,7 +233,7 @@ fn etag_cache(
         .as_deref()
         .map(|p| crate::github::EtagCache::load(p, command).map(std::sync::Arc::new))
         .transpose()
-        .map_err(|e| crate::error::Error::Usage(e.to_string()))
+        .map_err(|e| crate::error::Error::usage(e.to_string()))
 }
 
 /// `--deadline SECONDS` as the time no GitHub request may wait past.

@@ -65,30 +65,27 @@ pub struct PlanArgs {
 
 fn resolve(args: &PlanArgs) -> Result<Settings> {
     if !args.all && args.customers.is_empty() {
-        return Err(Error::Usage(
-            "say what to plan: --all, or --customer SLUG".into(),
-        ));
+        return Err(Error::usage("say what to plan: --all, or --customer SLUG"));
     }
     let jobs = match args.jobs {
-        Some(0) => return Err(Error::Usage("--jobs must be at least 1".into())),
+        Some(0) => return Err(Error::usage("--jobs must be at least 1")),
         Some(n) => n,
         None => crate::fleet::terraform_jobs(),
     };
     let targeting = targeting(args)?;
     if args.customer_dir.is_some() && args.customers.len() != 1 {
-        return Err(Error::Usage(
-            "--customer-dir holds one customer's files: give one --customer".into(),
+        return Err(Error::usage(
+            "--customer-dir holds one customer's files: give one --customer",
         ));
     }
     if args.seal && targeting.is_none() {
-        return Err(Error::Usage(
-            "--seal goes with --replace or --target (the ops workflow's plan)".into(),
+        return Err(Error::usage(
+            "--seal goes with --replace or --target (the ops workflow's plan)",
         ));
     }
     if args.product.is_some() && targeting.is_none() {
-        return Err(Error::Usage(
-            "--product goes with --replace or --target (a plan of a customer plans each of its products)".into(),
-        ));
+        return Err(Error::usage(
+            "--product goes with --replace or --target (a plan of a customer plans each of its products)"));
     }
     Ok(Settings {
         seal: args.seal,
@@ -111,12 +108,11 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
         return Ok(None);
     }
     if args.customers.len() != 1 || args.environments.len() != 1 {
-        return Err(Error::Usage(
-            "--replace and --target plan one customer × environment: give one --customer and one --env".into(),
-        ));
+        return Err(Error::usage(
+            "--replace and --target plan one customer × environment: give one --customer and one --env"));
     }
     for a in args.replace.iter().chain(&args.target) {
-        crate::engine::ops::check_operand("--replace/--target", a).map_err(Error::Usage)?;
+        crate::engine::ops::check_operand("--replace/--target", a).map_err(Error::usage)?;
     }
     let reason = crate::flows::local::ops::require_reason(args.reason.as_deref())?;
     Ok(Some(crate::data::summary::Targeting {

@@ -69,7 +69,7 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, cx: &Context) -> Resu
     let settings = crate::relay::Settings::load(manager_dir, cx.net.clone())?;
     let registry = Registry::load(&settings.manager)?;
     let file = StateFile::from_env(&args.state, &settings.relay.manager_repo)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+        .map_err(|e| Error::usage(e.to_string()))?;
     let mut loaded = PollReport::default();
     let mut state = load_state(&file, &mut loaded, &cx.out);
     let relay = Relay::new(settings).with_events_in_memory();
@@ -84,14 +84,14 @@ pub fn run(args: &PollArgs, manager_dir: &std::path::Path, cx: &Context) -> Resu
     };
     print(&report, args.json, args.dry_run, &cx.out);
     if let Err(e) = kept {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{e} ({}); the state from before was removed, so the next run reads every repo again and dispatches only the heads that carry no fleetform commit status yet. Check that the folder is writable",
             file.shown()
         )));
     }
     let refused = report.dispatched.iter().filter(|d| !d.accepted()).count();
     if !report.failed.is_empty() || refused > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} not polled and {} refused (tried again next run); the others were polled",
             crate::util::text::count(report.failed.len(), "customer", "customers"),
             crate::util::text::count(refused, "dispatch", "dispatches")

@@ -83,14 +83,14 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, cx: &Context) -> Res
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Failed(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async {
         let listener = serve::bind(*listen)
             .await
-            .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+            .map_err(|e| Error::usage(format!("cannot listen on {listen}: {e}")))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| Error::Failed(e.to_string()))?;
+            .map_err(|e| Error::failed(e.to_string()))?;
         cx.out.result(&format!("relay listening on http://{addr}"));
         if !webhook {
             cx.out.note(&format!(

@@ -50,12 +50,12 @@ pub fn run(args: &RenderArgs, manager_dir: &Path, out: &Output) -> Result<()> {
 fn resolve(args: &RenderArgs) -> Result<Settings> {
     if args.all {
         let Some(out_dir) = &args.out else {
-            return Err(Error::Usage(
-                "--all writes one file per customer × environment: give --out DIR".into(),
+            return Err(Error::usage(
+                "--all writes one file per customer × environment: give --out DIR",
             ));
         };
         if args.jobs == Some(0) {
-            return Err(Error::Usage("--jobs must be at least 1".into()));
+            return Err(Error::usage("--jobs must be at least 1"));
         }
         return Ok(Settings::All {
             out: out_dir.clone(),
@@ -64,18 +64,18 @@ fn resolve(args: &RenderArgs) -> Result<Settings> {
         });
     }
     let (Some(customer), Some(environment)) = (&args.customer, &args.environment) else {
-        return Err(Error::Usage(
-            "say what to render: --customer SLUG --env ENV, or --all --out DIR".into(),
+        return Err(Error::usage(
+            "say what to render: --customer SLUG --env ENV, or --all --out DIR",
         ));
     };
     if args.out.is_some() {
-        return Err(Error::Usage(
-            "--out goes with --all (render prints one customer on stdout)".into(),
+        return Err(Error::usage(
+            "--out goes with --all (render prints one customer on stdout)",
         ));
     }
     if args.json && !args.explain {
-        return Err(Error::Usage(
-            "--json goes with --explain (render prints JSON already)".into(),
+        return Err(Error::usage(
+            "--json goes with --explain (render prints JSON already)",
         ));
     }
     Ok(Settings::One {

@@ -68,12 +68,11 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         }
         (None, Some(plans)) => {
             if args.confirms.is_some() && args.list_sha256.is_none() {
-                return Err(Error::Usage(
-                    "--confirms needs --list-sha256: the digest of the repair list the confirmed run printed, so what is applied is the list you read".into(),
-                ));
+                return Err(Error::usage(
+                    "--confirms needs --list-sha256: the digest of the repair list the confirmed run printed, so what is applied is the list you read"));
             }
             if let Some(d) = &args.list_sha256 {
-                crate::util::fs::check_sha256_hex("--list-sha256", d).map_err(Error::Usage)?;
+                crate::util::fs::check_sha256_hex("--list-sha256", d).map_err(Error::usage)?;
             }
             let settings = RepairApply {
                 plans: plans.clone(),
@@ -86,8 +85,7 @@ pub fn run(args: &RepairArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             };
             crate::flows::drift::repair::apply_repairs(&settings, manager_dir, cx)
         }
-        _ => Err(Error::Usage(
-            "say which step: --from DRIFT_OUT (seal the repair plans) or --apply PLANS (apply them)".into(),
-        )),
+        _ => Err(Error::usage(
+            "say which step: --from DRIFT_OUT (seal the repair plans) or --apply PLANS (apply them)")),
     }
 }

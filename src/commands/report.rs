@@ -69,9 +69,9 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         }),
     };
     let html = crate::report::dashboard::html(&d)
-        .map_err(|e| Error::Failed(format!("rendering the dashboard: {e}")))?;
+        .map_err(|e| Error::failed(format!("rendering the dashboard: {e}")))?;
     crate::util::fs::write_atomic(&args.html, html.as_bytes())
-        .map_err(|e| Error::Failed(format!("{}: {e}", args.html.display())))?;
+        .map_err(|e| Error::failed(format!("{}: {e}", args.html.display())))?;
     cx.out.result(&format!(
         "wrote {} ({}, {})",
         args.html.display(),
@@ -109,13 +109,13 @@ fn read_events(
     let mut events = Vec::new();
     let source = if args.records {
         crate::audit::read_store(store, None, None, |e, _, _| events.push(e))
-            .map_err(Error::Failed)?;
+            .map_err(Error::failed)?;
         format!("records store {}", store.describe())
     } else {
         let path = manager.root.join(&args.log);
         if path.exists() {
             crate::audit::read_each(&path, |e| events.push(e))
-                .map_err(|e| Error::Failed(e.to_string()))?;
+                .map_err(|e| Error::failed(e.to_string()))?;
         }
         format!("local log {}", args.log.display())
     };

@@ -73,7 +73,7 @@ pub fn run(args: &StateArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let op = operation(args.op, &args.operands)?;
     if let Some(op) = &op {
         for o in op.operands() {
-            check_operand(op.name(), o).map_err(Error::Usage)?;
+            check_operand(op.name(), o).map_err(Error::usage)?;
         }
     }
     cx.out.result(&crate::flows::local::ops::state_op(
@@ -95,31 +95,30 @@ fn operation(op: StateCommand, operands: &[String]) -> Result<Option<StateOp>> {
         StateCommand::ForceUnlock => "force-unlock",
         StateCommand::Apply if operands.is_empty() => return Ok(None),
         StateCommand::Apply => {
-            return Err(Error::Usage(
-                "`state apply` takes no operands: it runs the sealed preview named by --sha256"
-                    .into(),
+            return Err(Error::usage(
+                "`state apply` takes no operands: it runs the sealed preview named by --sha256",
             ))
         }
     };
     StateOp::parse(name, operands)
         .map(Some)
-        .map_err(Error::Usage)
+        .map_err(Error::usage)
 }
 
 fn resolve(args: &StateArgs) -> Result<OpTarget> {
     let phase = match (args.op, args.preview, &args.sha256) {
         (StateCommand::Apply, _, Some(d)) => {
-            crate::util::fs::check_sha256_hex("--sha256", d).map_err(Error::Usage)?;
+            crate::util::fs::check_sha256_hex("--sha256", d).map_err(Error::usage)?;
             Phase::Sealed { sha256: d.clone() }
         }
         (StateCommand::Apply, _, None) => {
-            return Err(Error::Usage(
-                "`state apply` needs --sha256 DIGEST (the digest the preview printed)".into(),
+            return Err(Error::usage(
+                "`state apply` needs --sha256 DIGEST (the digest the preview printed)",
             ))
         }
         (_, _, Some(_)) => {
-            return Err(Error::Usage(
-                "--sha256 goes with `state apply` (the operation is in the sealed preview)".into(),
+            return Err(Error::usage(
+                "--sha256 goes with `state apply` (the operation is in the sealed preview)",
             ))
         }
         (_, true, None) => Phase::Preview,

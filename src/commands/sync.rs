@@ -44,13 +44,13 @@ pub fn run(args: &SyncArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
 
 fn resolve(args: &SyncArgs) -> Result<Settings> {
     if !is_repo(&args.manager_repo) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--manager-repo `{}` is not owner/name",
             args.manager_repo
         )));
     }
     let token = Token::from_env().ok_or_else(|| {
-        Error::Usage("no token: set FLEETFORM_TOKEN (SOURCE_REPOS_PAT) or GITHUB_TOKEN".into())
+        Error::usage("no token: set FLEETFORM_TOKEN (SOURCE_REPOS_PAT) or GITHUB_TOKEN")
     })?;
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),

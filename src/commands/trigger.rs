@@ -135,14 +135,12 @@ pub fn run(args: &TriggerArgs, cx: &Context) -> Result<()> {
 
 fn relay_settings(args: &TriggerArgs, relay: &str) -> Result<RelaySettings> {
     if !crate::config::is_web_url(relay) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--relay-url `{relay}` is not an https:// address"
         )));
     }
     if !args.overrides.contains("{environment}") {
-        return Err(Error::Usage(
-            "--overrides must contain `{environment}`".into(),
-        ));
+        return Err(Error::usage("--overrides must contain `{environment}`"));
     }
     Ok(RelaySettings {
         relay: relay.to_string(),
@@ -156,22 +154,18 @@ fn relay_settings(args: &TriggerArgs, relay: &str) -> Result<RelaySettings> {
 fn resolve(args: &TriggerArgs) -> Result<Settings> {
     let manager_repo = args.manager_repo.clone().unwrap_or_default();
     if !is_repo(&manager_repo) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--manager-repo `{manager_repo}` is not owner/name (set MANAGER_REPO_OWNER and MANAGER_REPO_NAME)"
         )));
     }
     if !args.overrides.contains("{environment}") {
-        return Err(Error::Usage(
-            "--overrides must contain `{environment}`".into(),
-        ));
+        return Err(Error::usage("--overrides must contain `{environment}`"));
     }
     let token = Token::from_env().ok_or_else(|| {
-        Error::Usage(
-            "no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN".into(),
-        )
+        Error::usage("no token: set FLEETFORM_TOKEN (the MANAGER_REPO_PAT secret) or GITHUB_TOKEN")
     })?;
     let status_token = Token::from_var("FLEETFORM_STATUS_TOKEN");
-    let key = DispatchKey::from_env().map_err(|e| Error::Usage(e.to_string()))?;
+    let key = DispatchKey::from_env().map_err(|e| Error::usage(e.to_string()))?;
     Ok(Settings {
         manager_repo,
         schema_path: args.schema_path.clone(),

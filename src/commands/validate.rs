@@ -40,16 +40,14 @@ pub fn run(args: &ValidateArgs, manager_dir: &Path, out: &Output) -> Result<()> 
 fn resolve(args: &ValidateArgs) -> Result<Settings> {
     let target = if args.files.is_empty() {
         if args.schema.is_some() {
-            return Err(Error::Usage(
-                "--schema applies to FILES; name the files to validate".into(),
+            return Err(Error::usage(
+                "--schema applies to FILES; name the files to validate",
             ));
         }
         Target::Customers(args.customers.clone())
     } else {
         if !args.customers.is_empty() {
-            return Err(Error::Usage(
-                "give either --customer or FILES, not both".into(),
-            ));
+            return Err(Error::usage("give either --customer or FILES, not both"));
         }
         Target::Files {
             schema: args.schema.clone(),
@@ -57,7 +55,7 @@ fn resolve(args: &ValidateArgs) -> Result<Settings> {
         }
     };
     if args.jobs == Some(0) {
-        return Err(Error::Usage("--jobs must be at least 1".into()));
+        return Err(Error::usage("--jobs must be at least 1"));
     }
     Ok(Settings {
         target,

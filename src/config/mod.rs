@@ -90,13 +90,16 @@ pub fn load(dir: &Path) -> Result<(Manager, Registry), ConfigError> {
 pub const CONFIG_FILE: &str = "fleetform.yml";
 
 /// Errors in the manager configuration or the registry.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ConfigError {
     #[error(transparent)]
     Yaml(#[from] YamlError),
     #[error("{location}: {message}")]
     Invalid { location: Location, message: String },
-    #[error("{file}: cannot read: {source}; run fleetform inside the manager repo (it finds fleetform.yml from a subfolder) or name it with -C DIR")]
+    #[error("{file}: cannot read: {source}")]
+    #[diagnostic(help(
+        "run fleetform inside the manager repo (it finds fleetform.yml from a subfolder) or name it with -C DIR"
+    ))]
     Missing {
         file: PathBuf,
         source: std::io::Error,

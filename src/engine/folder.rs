@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::{RunError, SUMMARY_FILE};
+use super::SUMMARY_FILE;
 use crate::config::Unit;
 use crate::data::summary::PlanSummary;
+use crate::error::{Error, Say};
 
 /// Creates the results folder `<root>/<unit>` (`<customer>/<environment>`
 /// or `<customer>/<product>/<environment>`) so that none of the folders
@@ -27,16 +28,16 @@ pub(super) fn ensure_out_dir(dir: &Path, unit: &Unit) -> Result<(), crate::util:
 }
 
 /// The plan summary in `dir`, or the refusal naming it.
-pub fn read_summary(dir: &Path) -> Result<PlanSummary, RunError> {
+pub fn read_summary(dir: &Path) -> Result<PlanSummary, Error> {
     let p = dir.join(SUMMARY_FILE);
     let bytes = std::fs::read(&p).map_err(|e| {
-        RunError::Refused(format!(
-            "no plan summary at {} ({e}); run `fleetform plan` first",
-            p.display()
-        ))
+        Error::Refused(
+            Say::new(format!("no plan summary at {} ({e})", p.display()))
+                .help("run `fleetform plan` first"),
+        )
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        RunError::Refused(format!(
+        Error::refused(format!(
             "{} is not a fleetform plan summary: {e}",
             p.display()
         ))

@@ -16,14 +16,12 @@
 //! `terraform.log` and, written last, `summary.json` (which records the plan
 //! file's SHA-256).
 
-mod error;
 mod folder;
 pub mod ops;
 mod run;
 mod secrets;
 pub mod tools;
 
-pub use error::RunError;
 use folder::ensure_out_dir;
 pub use folder::read_summary;
 use run::{run_plan, Made};
@@ -36,6 +34,7 @@ use anyhow::Context as _;
 use crate::config::Activity;
 use crate::config::{Customer, Manager, Unit};
 use crate::data::summary::{PlanSummary, ProductFacts, SecretAge};
+use crate::error::{Error, Say};
 use crate::report::comment::{render_comment, CommentContext};
 use crate::terraform::needs::Inputs;
 use crate::terraform::{Terraform, TerraformError, Workspace};
@@ -120,7 +119,7 @@ impl Engine<'_> {
     /// `cache_root` (see [`Terraform::install_providers`]); nothing without
     /// a Terraform. Returns a note when the pairs still run their own
     /// `init`.
-    pub fn install_providers(&mut self, cache_root: &Path) -> Result<Option<String>, RunError> {
+    pub fn install_providers(&mut self, cache_root: &Path) -> Result<Option<String>, Error> {
         let manager = self.manager;
         match self.terraform.as_mut() {
             Some(tf) => Ok(tf.install_providers(manager, cache_root)?),
@@ -128,9 +127,9 @@ impl Engine<'_> {
         }
     }
 
-    fn terraform(&self) -> Result<&Terraform, RunError> {
+    fn terraform(&self) -> Result<&Terraform, Error> {
         self.terraform.as_ref().ok_or_else(|| {
-            RunError::Terraform(TerraformError::NotFound {
+            Error::Terraform(TerraformError::NotFound {
                 binary: self.manager.config.terraform.engine.binary().into(),
             })
         })
@@ -142,9 +141,8 @@ impl Engine<'_> {
         customer: &Customer,
         env: &str,
         docs: &CustomerDocs,
-    ) -> Result<Layered, RunError> {
-        customer::render(&self.layers, docs, customer, env, &self.templates)
-            .map_err(RunError::Values)
+    ) -> Result<Layered, Error> {
+        customer::render(&self.layers, docs, customer, env, &self.templates).map_err(Error::Values)
     }
 
     /// How this plan is approved on the pull request, when fleetform.yml
@@ -192,14 +190,14 @@ impl Engine<'_> {
     }
 
     /// Plans one customer × environment and writes its results.
-    pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, RunError> {
+    pub fn plan(&self, req: &PlanRequest<'_>) -> Result<PlanOutcome, Error> {
         let tf = self.terraform()?;
         let slug = &req.customer.slug;
         let env = req.environment;
         let identity = self
             .manager
             .identities_of(req.customer, env)
-            .map_err(|m| RunError::Refused(format!("the cloud identity: {m}")))?;
+            .map_err(|m| Error::refused(format!("the cloud identity: {m}")))?;
         // Rendering refuses credentials, so nothing below ever holds one.
         let mut values = self.render(req.customer, req.environment, req.docs)?;
         // Secrets never join `values`: they reach Terraform through its
@@ -287,7 +285,7 @@ impl Engine<'_> {
         env: &str,
         out_dir: &Path,
         values: &mut Layered,
-    ) -> Result<Option<Inputs>, RunError> {
+    ) -> Result<Option<Inputs>, Error> {
         if self.needs.is_empty() {
             return Ok(None);
         }
@@ -308,7 +306,7 @@ impl Engine<'_> {
         env: &str,
         ws: &Workspace,
         json: &serde_json::Value,
-    ) -> Result<Vec<crate::data::verdict::GateResult>, RunError> {
+    ) -> Result<Vec<crate::data::verdict::GateResult>, Error> {
         use crate::policy::tools::{gate_result, ToolOutcome};
         let tools = self.manager.config.policies.tools_for(env);
         if tools.is_empty() {
@@ -340,7 +338,7 @@ impl Engine<'_> {
         has_changes: bool,
         tools: Vec<crate::data::verdict::GateResult>,
         secrets: Vec<SecretAge>,
-    ) -> Result<PlanSummary, RunError> {
+    ) -> Result<PlanSummary, Error> {
         let (slug, env) = (&req.customer.slug, req.environment);
         let digest = sha256_file(plan_path)?;
         let key = self.manager.state_key(slug, env);
@@ -370,7 +368,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<ApplyOutcome, RunError> {
+    ) -> Result<ApplyOutcome, Error> {
         let (summary, verdict) = self.checked_plan(customer, env, dir, expected, pull)?;
         // The plan's lock file and the apply's must be equal for Terraform.
         let drop_checksums = summary.lock_checksums_dropped;
@@ -414,7 +412,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<(String, crate::data::verdict::Verdict), RunError> {
+    ) -> Result<(String, crate::data::verdict::Verdict), Error> {
         let (summary, verdict) = self.checked_plan(customer, env, dir, expected, pull)?;
         Ok((summary.plan_sha256, verdict))
     }
@@ -428,7 +426,7 @@ impl Engine<'_> {
         dir: &Path,
         expected: Option<&str>,
         pull: Option<&crate::policy::PullFacts>,
-    ) -> Result<(PlanSummary, crate::data::verdict::Verdict), RunError> {
+    ) -> Result<(PlanSummary, crate::data::verdict::Verdict), Error> {
         let summary = read_summary(dir)?;
         let planned = Unit::new(
             &summary.customer,
@@ -437,7 +435,7 @@ impl Engine<'_> {
         );
         let wanted = self.manager.unit(&customer.slug, env);
         if planned != wanted {
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "{} holds a plan for {planned}, not {wanted}",
                 dir.display(),
             )));
@@ -445,7 +443,7 @@ impl Engine<'_> {
         self.check_inputs(&summary, dir)?;
         if let Some(exp) = expected {
             if !exp.eq_ignore_ascii_case(&summary.plan_sha256) {
-                return Err(RunError::Refused(format!(
+                return Err(Error::refused(format!(
                     "the expected plan digest {exp} differs from the one recorded in {} ({}); nothing was applied",
                     dir.join(SUMMARY_FILE).display(),
                     summary.plan_sha256
@@ -455,18 +453,14 @@ impl Engine<'_> {
         let plan_path = dir.join(PLAN_FILE);
         let actual = sha256_file(&plan_path)?;
         if actual != summary.plan_sha256 {
-            return Err(RunError::Refused(format!(
-                "the plan file {} has SHA-256 {actual} but {} was approved; it changed after planning. Nothing was applied; plan again",
-                plan_path.display(),
-                summary.plan_sha256
-            )));
+            return Err(Error::Refused(Say::new(format!("the plan file {} has SHA-256 {actual} but {} was approved; it changed after planning. Nothing was applied", plan_path.display(), summary.plan_sha256)).help("plan again")));
         }
         // An offboarding's destroy plan applies only through the
         // offboarding (approved by its digest), and only there to a
         // revoked customer; the gates judge changes, not the end.
         let destroy = summary.targeting.as_ref().is_some_and(|t| t.destroy);
         if destroy != self.targeting.as_ref().is_some_and(|t| t.destroy) {
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "{} holds {}; nothing was applied",
                 dir.display(),
                 match destroy {
@@ -476,7 +470,7 @@ impl Engine<'_> {
             )));
         }
         if !customer.takes_part(Activity::Plan) && !destroy {
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "customer `{}` was revoked; nothing was applied",
                 customer.slug
             )));
@@ -503,7 +497,7 @@ impl Engine<'_> {
                 .iter()
                 .map(|r| format!("{} ({})", r.gate, r.detail))
                 .collect();
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "policy gates block the apply: {}",
                 why.join("; ")
             )));
@@ -516,7 +510,7 @@ impl Engine<'_> {
     /// The needed products' outputs are still the ones the plan was made
     /// with: once a needed product was applied and its outputs changed,
     /// the plan is refused and must be made again.
-    fn check_inputs(&self, summary: &PlanSummary, dir: &Path) -> Result<(), RunError> {
+    fn check_inputs(&self, summary: &PlanSummary, dir: &Path) -> Result<(), Error> {
         let Some(recorded) = summary
             .product
             .as_ref()
@@ -538,7 +532,7 @@ impl Engine<'_> {
                 .iter()
                 .filter_map(|n| n.view.product.as_deref())
                 .collect();
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "plan `{}` again: the outputs of {} changed since this plan was made (applied after it); nothing was applied",
                 summary.product.as_ref().map(|p| p.name.as_str()).unwrap_or_default(),
                 from.join(", ")
@@ -577,7 +571,7 @@ struct Results<'a> {
 /// summary that vouches for the plan last. Two runs publishing into the
 /// same folder take turns, so the summary always vouches for the plan file
 /// next to it.
-fn publish(dir: &Path, r: &Results<'_>) -> Result<(), RunError> {
+fn publish(dir: &Path, r: &Results<'_>) -> Result<(), Error> {
     let lock_path = dir.join(".publish.lock");
     let lock = crate::util::fs::open_lock_file(&lock_path)?;
     lock.lock().map_err(io_err(&lock_path))?;
@@ -598,8 +592,8 @@ fn publish(dir: &Path, r: &Results<'_>) -> Result<(), RunError> {
 }
 
 /// An I/O error that names its path and keeps the OS reason.
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
-    move |e| RunError::Io(anyhow::anyhow!("{}: {e}", path.display()))
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::Other(anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 impl<'m> Engine<'m> {
@@ -629,7 +623,7 @@ fn build<'m>(
 ) -> Result<Engine<'m>, crate::error::Error> {
     use crate::error::Error;
     if manager.has_products() && manager.product.is_none() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "fleetform.yml declares products ({}); this command does not run per product yet: use `plan`, `apply --product`, `validate` or `render --product`",
             manager.product_names().join(", ")
         )));

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::{ensure_out_dir, Engine, RunError};
+use super::{ensure_out_dir, Engine};
 use crate::config::Customer;
+use crate::error::Error;
 use crate::terraform::Workspace;
 use crate::util::fs::write_atomic;
 use crate::values::customer::CustomerDocs;
@@ -114,11 +115,9 @@ impl Engine<'_> {
         docs: Option<&CustomerDocs>,
         out_dir: &Path,
         op: &StateOp,
-    ) -> Result<String, RunError> {
+    ) -> Result<String, Error> {
         if let Some(bad) = op.bad_operand() {
-            return Err(RunError::Refused(
-                check_operand("operand", bad).unwrap_err(),
-            ));
+            return Err(Error::refused(check_operand("operand", bad).unwrap_err()));
         }
         let tf = self.terraform()?;
         let slug = &customer.slug;
@@ -135,7 +134,7 @@ impl Engine<'_> {
                 Some(format!("-var-file={}", var_file.display()))
             }
             (StateOp::Import { .. }, None) => {
-                return Err(RunError::Refused(format!(
+                return Err(Error::refused(format!(
                     "`import` needs the values of `{slug}` and none were read"
                 )))
             }
@@ -176,7 +175,7 @@ impl Engine<'_> {
         env: &str,
         out_dir: &Path,
         steps: &[&'static str],
-    ) -> Result<Vec<String>, RunError> {
+    ) -> Result<Vec<String>, Error> {
         let tf = self.terraform()?;
         ensure_out_dir(out_dir, &self.manager.unit(&customer.slug, env))?;
         let mut ws = Workspace::prepare(self.manager, out_dir, &customer.slug, env)?;
@@ -196,7 +195,7 @@ impl Engine<'_> {
         customer: &Customer,
         env: &str,
         out_dir: &Path,
-    ) -> Result<(String, Vec<String>), RunError> {
+    ) -> Result<(String, Vec<String>), Error> {
         let read = self.state_read(customer, env, out_dir, &["state pull", "state list"])?;
         let mut read = read.into_iter();
         let pulled = read.next().unwrap_or_default();

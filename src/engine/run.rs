@@ -61,7 +61,7 @@ impl super::Engine<'_> {
         customer: &crate::config::Customer,
         env: &str,
         dir: &Path,
-    ) -> Result<serde_json::Value, super::RunError> {
+    ) -> Result<serde_json::Value, crate::error::Error> {
         let summary = super::read_summary(dir)?;
         let tf = self.terraform()?;
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;

@@ -17,7 +17,8 @@ use crate::values::secret_ages;
 use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
 use fleetform_yaml::Location;
 
-use super::{Engine, RunError};
+use super::Engine;
+use crate::error::Error;
 
 /// What the reason of a pair withheld from a preview says (impact tells
 /// it apart from a failure by it).
@@ -43,8 +44,8 @@ fn both(customer: &SecretsFile, provider: &SecretsFile) -> Vec<Diagnostic> {
         .collect()
 }
 
-fn located(e: SecretError) -> RunError {
-    RunError::Values(vec![Diagnostic {
+fn located(e: SecretError) -> Error {
+    Error::Values(vec![Diagnostic {
         location: e.location,
         pointer: None,
         message: e.message,
@@ -95,7 +96,7 @@ impl Engine<'_> {
             });
         match checked {
             Ok(problems) => problems,
-            Err(RunError::Values(d)) => d,
+            Err(Error::Values(d)) => d,
             Err(e) => {
                 let file = docs
                     .secrets
@@ -122,7 +123,7 @@ impl Engine<'_> {
         customer: &Customer,
         env: &str,
         docs: &CustomerDocs,
-    ) -> Result<(Vec<Secret>, Vec<SecretAge>), RunError> {
+    ) -> Result<(Vec<Secret>, Vec<SecretAge>), Error> {
         if self.withhold_secrets {
             self.withheld(customer, env, docs)?;
             return Ok((Vec::new(), Vec::new()));
@@ -143,7 +144,7 @@ impl Engine<'_> {
             problems.extend(both(customer_file, provider_file));
         }
         if !problems.is_empty() {
-            return Err(RunError::Values(problems));
+            return Err(Error::Values(problems));
         }
         let (max, today) = (
             secret_ages::max_age(self.manager, env),
@@ -161,25 +162,24 @@ impl Engine<'_> {
         customer: &Customer,
         env: &str,
         docs: &CustomerDocs,
-    ) -> Result<Option<(SecretsFile, Vec<Secret>)>, RunError> {
+    ) -> Result<Option<(SecretsFile, Vec<Secret>)>, Error> {
         let Some((shown, bytes)) = docs.secrets.get(env) else {
             return Ok(None);
         };
         let file = secret_files::parse(shown, bytes).map_err(located)?;
         let who = format!("{}/{env}", customer.slug);
         if !customer.takes_part(Activity::Plan) {
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "{who} is revoked: its secrets are never decrypted"
             )));
         }
         let Some(recipient) = customer.secrets.get(env) else {
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "{} holds secrets for `{env}`, but {who} has no recipient in the registry: `fleetform customers add` makes one per environment when fleetform.yml has `secrets:`",
                 shown.display()
             )));
         };
-        let mut keys =
-            Keys::from_env(&customer.slug).map_err(|e| RunError::Refused(e.to_string()))?;
+        let mut keys = Keys::from_env(&customer.slug).map_err(|e| Error::refused(e.to_string()))?;
         if !keys.holds(recipient) {
             if let Some(id) = self.keyring_identity(&customer.slug, env)? {
                 keys.add(id);
@@ -192,12 +192,7 @@ impl Engine<'_> {
     /// A plan of an unreviewed manager change (impact) never decrypts: a
     /// pair with a secrets file (the customer's or the provider-wide one)
     /// is refused, saying why; one without plans as usual.
-    fn withheld(
-        &self,
-        customer: &Customer,
-        env: &str,
-        docs: &CustomerDocs,
-    ) -> Result<(), RunError> {
+    fn withheld(&self, customer: &Customer, env: &str, docs: &CustomerDocs) -> Result<(), Error> {
         let provider = match &self.manager.config.secrets {
             Some(c) => self.manager_file(&c.file.replace("{environment}", env))?,
             None => None,
@@ -207,10 +202,10 @@ impl Engine<'_> {
             (None, Some((shown, _))) => shown.display().to_string(),
             (None, None) => return Ok(()),
         };
-        Err(RunError::Withheld(format!(
+        Err(Error::Withheld(format!(
             "{}/{env} {WITHHELD} ({file}), and a preview of a manager change no second person has reviewed never decrypts them; its plan comes with the reviewed rollout or deploy",
             customer.slug
-        )))
+        ).into()))
     }
 
     /// The pair's identity from the fleet keyring, in a job holding the
@@ -220,14 +215,14 @@ impl Engine<'_> {
         &self,
         slug: &str,
         env: &str,
-    ) -> Result<Option<age::x25519::Identity>, RunError> {
+    ) -> Result<Option<age::x25519::Identity>, Error> {
         let Some(config) = &self.manager.config.secrets else {
             return Ok(None);
         };
         let Some(fleet_recipient) = &config.fleet_recipient else {
             return Ok(None);
         };
-        let fleet = keyring::fleet_keys().map_err(RunError::Refused)?;
+        let fleet = keyring::fleet_keys().map_err(Error::refused)?;
         if fleet.is_empty() {
             return Ok(None);
         }
@@ -240,23 +235,19 @@ impl Engine<'_> {
 
     /// A file of the manager repo (`rel`, under its root, never through a
     /// link out of it): where it is shown, and its bytes; `None` when absent.
-    fn manager_file(&self, rel: &str) -> Result<Option<(std::path::PathBuf, Vec<u8>)>, RunError> {
+    fn manager_file(&self, rel: &str) -> Result<Option<(std::path::PathBuf, Vec<u8>)>, Error> {
         let limit = fleetform_yaml::Limits::default().max_bytes as u64;
         let shown = crate::config::display_path(&self.manager.path(std::path::Path::new(rel)));
         match crate::util::fs::read_under(&self.manager.root, std::path::Path::new(rel), limit) {
             Ok(b) => Ok(Some((shown, b))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(RunError::Refused(format!(
-                "{}: {}",
-                shown.display(),
-                e.reason
-            ))),
+            Err(e) => Err(Error::refused(format!("{}: {}", shown.display(), e.reason))),
         }
     }
 
     /// The provider-wide secrets of `env` (fleetform.yml `secrets.file`,
     /// in the manager repo), with the provider's key for the environment.
-    fn provider_secrets(&self, env: &str) -> Result<Option<(SecretsFile, Vec<Secret>)>, RunError> {
+    fn provider_secrets(&self, env: &str) -> Result<Option<(SecretsFile, Vec<Secret>)>, Error> {
         let Some(config) = &self.manager.config.secrets else {
             return Ok(None);
         };
@@ -267,24 +258,24 @@ impl Engine<'_> {
         let file = secret_files::parse(&shown, &bytes).map_err(located)?;
         let who = format!("the provider's `{env}`");
         let Some(recipient) = config.recipients.get(env) else {
-            return Err(RunError::Refused(format!(
+            return Err(Error::refused(format!(
                 "{} holds provider-wide secrets for `{env}`, but fleetform.yml names no `secrets.recipients.{env}`: add the provider's age recipient for it",
                 shown.display()
             )));
         };
         let text = zeroize::Zeroizing::new(std::env::var(PROVIDER_KEY_VAR).unwrap_or_default());
-        let keys = Keys::parse(&text)
-            .map_err(|e| RunError::Refused(format!("{PROVIDER_KEY_VAR}: {e}")))?;
+        let keys =
+            Keys::parse(&text).map_err(|e| Error::refused(format!("{PROVIDER_KEY_VAR}: {e}")))?;
         let secrets = secret_files::decrypt(&file, &who, recipient, &keys).map_err(located)?;
         Ok(Some((file, secrets)))
     }
 
     /// Each secret reaches a variable the root module declares with
     /// `sensitive = true` (Terraform then never shows it in a plan).
-    fn terraform_takes(&self, file: &SecretsFile) -> Result<Vec<Diagnostic>, RunError> {
+    fn terraform_takes(&self, file: &SecretsFile) -> Result<Vec<Diagnostic>, Error> {
         let dir = self.manager.path(self.manager.working_dir());
         let declared = crate::terraform::variables::declared(&dir)
-            .map_err(|m| RunError::Refused(format!("reading the root module's variables: {m}")))?;
+            .map_err(|m| Error::refused(format!("reading the root module's variables: {m}")))?;
         let module = crate::config::display_path(&dir);
         Ok(file
             .entries

@@ -192,7 +192,7 @@ fn cell(
     now: i64,
 ) -> Result<Cell> {
     let last =
-        crate::records::last_deployment(store, unit).map_err(|e| Error::Failed(e.to_string()))?;
+        crate::records::last_deployment(store, unit).map_err(|e| Error::failed(e.to_string()))?;
     let here: Vec<&&Entry> = mine
         .iter()
         .filter(|e| {

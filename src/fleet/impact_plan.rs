@@ -59,9 +59,9 @@ pub fn plan_affected(
     let store = crate::records::Store::for_manager(live, &cx.net);
     let head = plan_side(live, registry, &store, &selected, settings, "head", cx)?;
     let scratch = tempfile::tempdir()
-        .map_err(|e| crate::error::Error::Failed(format!("a scratch folder: {e}")))?;
+        .map_err(|e| crate::error::Error::failed(format!("a scratch folder: {e}")))?;
     let root = crate::util::git::export(settings.manager_dir, settings.base, scratch.path())
-        .map_err(|e| crate::error::Error::Failed(format!("the base `{}`: {e}", settings.base)))?;
+        .map_err(|e| crate::error::Error::failed(format!("the base `{}`: {e}", settings.base)))?;
     // The base keeps state and records where the manager in use does.
     let base_manager = Manager::load(&root)?.with_state_of(live);
     let base = plan_side(

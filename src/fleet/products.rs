@@ -122,7 +122,7 @@ pub fn run_at_pins(
     run_view(view, &plain, rows, source_for, settings, cx)?;
     for (c, envs) in pinned {
         let scratch = tempfile::tempdir().map_err(|e| {
-            crate::error::Error::Failed(format!("a scratch folder for a pinned view: {e}"))
+            crate::error::Error::failed(format!("a scratch folder for a pinned view: {e}"))
         })?;
         match crate::config::pins::pinned_view(live, view, c, scratch.path()) {
             Ok(at_pin) => {
@@ -222,7 +222,7 @@ fn subscriptions(
             }
             Err(problems) => {
                 out.diagnostics(&problems);
-                let error = crate::engine::RunError::Values(problems.clone()).short();
+                let error = crate::error::Error::Values(problems.clone()).short();
                 for p in &allowed {
                     for e in envs {
                         rows.push(Row {

@@ -11,7 +11,7 @@ use super::{check_environments, environments_for, local_source};
 use crate::config::Activity;
 use crate::config::{display_path, Customer, Manager, Registry};
 use crate::data::Diagnostic;
-use crate::engine::{Engine, RunError};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::output::{table, Output};
 use crate::values::customer::{self, CustomerSource};
@@ -62,7 +62,7 @@ pub fn run(settings: Settings, manager_dir: &Path, out: &Output) -> Result<()> {
             let (manager, registry) = crate::config::load(manager_dir)?;
             let view = manager
                 .select_product(product.as_deref())
-                .map_err(Error::Usage)?;
+                .map_err(Error::usage)?;
             if let Some(p) = &view.product {
                 check_enabled(&manager, &registry, &customer, p)?;
             }
@@ -90,16 +90,16 @@ fn checked_pair<'r>(
     wanted: &str,
     environment: &str,
 ) -> Result<&'r Customer> {
-    let customer = registry.require(wanted).map_err(Error::Usage)?;
+    let customer = registry.require(wanted).map_err(Error::usage)?;
     if manager.environment(environment).is_none() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "unknown environment `{}`; fleetform.yml declares: {}",
             environment,
             manager.environment_names().join(", ")
         )));
     }
     if !customer.environments.iter().any(|e| e == environment) {
-        return Err(Error::Usage(crate::fleet::select::not_enabled(
+        return Err(Error::usage(crate::fleet::select::not_enabled(
             customer,
             environment,
         )));
@@ -124,8 +124,8 @@ fn render_one(
     let layered = engine
         .render(customer, environment, &docs)
         .map_err(|e| match e {
-            RunError::Values(d) => Error::Values(d),
-            other => Error::Failed(other.to_string()),
+            Error::Values(d) => Error::Values(d),
+            other => Error::failed(other.to_string()),
         })?;
     Ok((layered, secret_sources(&docs, environment)?))
 }
@@ -160,7 +160,7 @@ fn check_enabled(manager: &Manager, registry: &Registry, slug: &str, product: &s
         return Ok(()); // reported by checked_pair
     };
     if let Some(enabled) = crate::fleet::products::missing_product(manager, registry, c, product)? {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "customer `{slug}` does not enable product `{product}` (enabled: {})",
             enabled.join(", ")
         )));
@@ -271,7 +271,7 @@ fn needed_outputs(view: &Manager) -> Vec<(String, serde_json::Value, Origin)> {
 
 fn to_json(v: &impl Serialize, out: &Output) -> Result<()> {
     out.json(v)
-        .map_err(|e| Error::Failed(format!("serialising: {e}")))
+        .map_err(|e| Error::failed(format!("serialising: {e}")))
 }
 
 /// `render --all --out DIR`: every active customer × enabled environment
@@ -332,7 +332,7 @@ fn run_all(
         }
     ));
     if written < total {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} of {total} customer × environment pairs failed",
             total - written
         )));
@@ -381,7 +381,7 @@ fn render_customer(
                     Err(e) => problems.push(write_error(e)),
                 }
             }
-            Err(RunError::Values(d)) => problems.extend(d),
+            Err(Error::Values(d)) => problems.extend(d),
             Err(other) => problems.push(Diagnostic {
                 location: fleetform_yaml::Location {
                     file: src.variables.0.clone(),

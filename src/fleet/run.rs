@@ -12,7 +12,8 @@ use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry};
 use crate::context::Context;
 use crate::data::Diagnostic;
-use crate::engine::{Engine, PlanRequest, RunError};
+use crate::engine::{Engine, PlanRequest};
+use crate::error::Error;
 use crate::output::{Output, Progress};
 use crate::values::customer::{self, CustomerDocs, CustomerSource};
 
@@ -125,7 +126,7 @@ pub fn prepare<'a>(
         match source(c, envs).and_then(|src| customer::check(&src, &engine.schema)) {
             Err(problems) => {
                 out.diagnostics(&problems);
-                let error = RunError::Values(problems.clone()).short();
+                let error = Error::Values(problems.clone()).short();
                 fleet.decided(c, envs, |_| Outcome::Failed {
                     error: error.clone(),
                     problems: problems.clone(),
@@ -347,21 +348,25 @@ impl Run<'_, '_> {
                     dir: p.dir,
                 }
             }
-            Err(RunError::Waiting(reason)) => {
+            Err(Error::Waiting(reason)) => {
                 self.progress
                     .finished(&format!("waiting {label}: {reason}"));
-                Outcome::Skipped { reason }
+                Outcome::Skipped {
+                    reason: reason.into(),
+                }
             }
-            Err(RunError::Withheld(reason)) => {
+            Err(Error::Withheld(reason)) => {
                 self.progress
                     .finished(&format!("withheld {label}: {reason}"));
-                Outcome::Skipped { reason }
+                Outcome::Skipped {
+                    reason: reason.into(),
+                }
             }
             Err(e) => {
                 self.progress
                     .finished(&format!("FAILED {label}: {}", failure_detail(&e)));
                 let problems = match e {
-                    RunError::Values(ref d) => d.clone(),
+                    Error::Values(ref d) => d.clone(),
                     _ => Vec::new(),
                 };
                 Outcome::Failed {
@@ -374,10 +379,10 @@ impl Run<'_, '_> {
 }
 
 /// A failed plan in full, for the progress line.
-fn failure_detail(e: &RunError) -> String {
+fn failure_detail(e: &Error) -> String {
     match e {
-        RunError::Terraform(t) => t.to_string(),
-        RunError::Values(d) => d
+        Error::Terraform(t) => t.to_string(),
+        Error::Values(d) => d
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()

@@ -13,7 +13,7 @@ pub fn select<'r>(registry: &'r Registry, wanted: Option<&[String]>) -> Result<V
         None => Ok(registry.customers.iter().collect()),
         Some(wanted) => wanted
             .iter()
-            .map(|w| registry.require(w).map_err(Error::Usage))
+            .map(|w| registry.require(w).map_err(Error::usage))
             .collect(),
     }
 }
@@ -22,7 +22,7 @@ pub fn select<'r>(registry: &'r Registry, wanted: Option<&[String]>) -> Result<V
 pub fn check_environments(manager: &Manager, envs: Option<&[String]>) -> Result<()> {
     for e in envs.unwrap_or_default() {
         if manager.environment(e).is_none() {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "unknown environment `{e}`; fleetform.yml declares: {}",
                 manager.environment_names().join(", ")
             )));
@@ -63,7 +63,7 @@ pub fn check_named(
         })
         .collect();
     if !selected.is_empty() && selected.iter().all(|(_, envs)| envs.is_empty()) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "nothing to {action}: {}",
             gaps.join("; ")
         )));
@@ -107,7 +107,7 @@ pub fn shard_pairs<'r>(
         .map(|(slug, envs)| {
             let c = registry
                 .require(slug)
-                .map_err(|m| Error::Usage(format!("--shard: {m}")))?;
+                .map_err(|m| Error::usage(format!("--shard: {m}")))?;
             Ok((c, environments_for(manager, c, envs.as_deref())))
         })
         .collect()
@@ -117,7 +117,7 @@ pub fn shard_pairs<'r>(
 /// `customer/environment` ([`crate::config::Unit::parse`], the syntax of
 /// every shard) or of whole customers (`customer`).
 pub fn parse_shard(s: &str) -> Result<BTreeMap<String, Option<Vec<String>>>> {
-    let bad = |why: String| Error::Usage(format!("--shard: {why}"));
+    let bad = |why: String| Error::usage(format!("--shard: {why}"));
     let items: Vec<String> = serde_json::from_str(s).map_err(|e| {
         bad(format!(
             "a JSON list of \"customer/environment\" strings, as `fleetform matrix` writes: {e}"

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{is_relative_inside, Customer, Manager};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 
 /// The rendered template for one customer: path → content.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -17,27 +17,30 @@ pub type Files = BTreeMap<String, Vec<u8>>;
 pub fn template_files(manager: &Manager) -> Result<Vec<(String, String, bool)>> {
     let root = manager.path(&manager.config.sync.template_dir);
     if !root.is_dir() {
-        return Err(Error::Usage(format!(
-            "no customer template at {}; create it (sync.template_dir in fleetform.yml)",
-            crate::config::display_path(&root).display()
-        )));
+        return Err(Error::Usage(
+            Say::new(format!(
+                "no customer template at {}",
+                crate::config::display_path(&root).display()
+            ))
+            .help("create it (sync.template_dir in fleetform.yml)"),
+        ));
     }
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(root.join(&rel))
-            .map_err(|e| Error::Usage(format!("{}: {e}", root.join(&rel).display())))?
+            .map_err(|e| Error::usage(format!("{}: {e}", root.join(&rel).display())))?
             .flatten()
             .collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = rel.join(e.file_name());
-            let ty = e.file_type().map_err(|err| Error::Usage(err.to_string()))?;
+            let ty = e.file_type().map_err(|err| Error::usage(err.to_string()))?;
             if ty.is_dir() {
                 stack.push(name);
             } else if ty.is_file() {
                 let text = std::fs::read_to_string(e.path()).map_err(|err| {
-                    Error::Usage(format!(
+                    Error::usage(format!(
                         "{}: {err} (template files must be UTF-8 text)",
                         e.path().display()
                     ))
@@ -48,7 +51,7 @@ pub fn template_files(manager: &Manager) -> Result<Vec<(String, String, bool)>> 
                     None => (s, false),
                 };
                 if !is_relative_inside(Path::new(&path)) {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::usage(format!(
                         "template file `{path}` is not a safe relative path"
                     )));
                 }
@@ -58,7 +61,7 @@ pub fn template_files(manager: &Manager) -> Result<Vec<(String, String, bool)>> 
     }
     out.sort();
     if out.is_empty() {
-        return Err(Error::Usage("the customer template folder is empty".into()));
+        return Err(Error::usage("the customer template folder is empty"));
     }
     Ok(out)
 }
@@ -98,7 +101,7 @@ pub fn render_for(
     for (path, src, render) in templates {
         let text = if *render {
             env.render_str(src, ctx.clone()).map_err(|e| {
-                Error::Usage(format!("template `{path}.j2` failed for `{}`: {e}", c.slug))
+                Error::usage(format!("template `{path}.j2` failed for `{}`: {e}", c.slug))
             })?
         } else {
             src.clone()

@@ -146,7 +146,7 @@ fn check_files(
                 crate::config::ConfigError::Missing { file, source }
                     if source.kind() == std::io::ErrorKind::NotFound =>
                 {
-                    Error::Usage(format!(
+                    Error::usage(format!(
                         "{}: not found, so there is no manager schema to check these files against; in a customer repo name the schema the provider sent with `fleetform validate --schema FILE {}`, or run inside the manager repo (or name it with -C DIR)",
                         file.display(),
                         files
@@ -159,7 +159,7 @@ fn check_files(
                 other => other.into(),
             })?;
             if m.has_products() {
-                return Err(Error::Usage(format!(
+                return Err(Error::usage(format!(
                     "fleetform.yml declares products, each with its own schema: name one with --schema ({})",
                     m.config.products.iter().map(|p| p.schema.display().to_string()).collect::<Vec<_>>().join(", ")
                 )));
@@ -297,7 +297,7 @@ fn check_products(
 fn show(results: &[Checked], json: bool, out: &Output) -> Result<()> {
     if json {
         out.json(&results)
-            .map_err(|e| Error::Failed(format!("serialising the results: {e}")))?;
+            .map_err(|e| Error::failed(format!("serialising the results: {e}")))?;
     } else if !results.is_empty() {
         // One write for the whole list: thousands of files print thousands
         // of lines.
@@ -353,13 +353,13 @@ pub fn run(settings: Settings, manager_dir: &Path, out: &Output) -> Result<()> {
     }
     show(&results, settings.json, out)?;
     if invalid > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{invalid} of {} invalid",
             results.len()
         )));
     }
     if settings.strict && !lints.is_empty() {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} in the schema (--strict)",
             crate::util::text::count(lints.len(), "finding", "findings")
         )));

@@ -488,7 +488,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
             )
         })
         .collect::<Result<_>>()?;
-    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
     let gh = client(&rt, settings, cx)?;
     let ctx = Ctx {
         gh: &gh,
@@ -502,7 +502,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
     progress.done();
     if let (Some(log), false) = (&settings.write_log, settings.dry_run) {
         crate::github::write_log::write(log, &gh.writes_of_the_hour())
-            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
+            .map_err(|e| Error::failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     if let Some(cache) = &settings.etags {
         for note in cache.save_or_note() {
@@ -532,7 +532,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
     ));
     let failed = rows.iter().filter(|r| !r.ok && !r.deferred).count();
     if failed > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{failed} of {} did not sync",
             crate::util::text::count(rows.len(), "customer", "customers")
         )));

@@ -190,9 +190,9 @@ impl GitHubError {
 impl From<GitHubError> for crate::error::Error {
     fn from(e: GitHubError) -> Self {
         if e.is_usage() {
-            crate::error::Error::Usage(e.to_string())
+            crate::error::Error::usage(e.to_string())
         } else {
-            crate::error::Error::Failed(e.to_string())
+            crate::error::Error::failed(e.to_string())
         }
     }
 }

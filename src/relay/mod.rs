@@ -181,9 +181,9 @@ fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
         AppRole::Customer => "reads the customers' repos",
     };
     AppKey::from_env(role)
-        .map_err(|e| Error::Usage(e.to_string()))?
+        .map_err(|e| Error::usage(e.to_string()))?
         .ok_or_else(|| {
-            Error::Usage(format!(
+            Error::usage(format!(
                 "the relay {why} as the provider's {}: set {} and {} (README, \"The Apps\")",
                 role.label(),
                 role.id_var(),
@@ -202,15 +202,14 @@ impl Settings {
     ) -> crate::error::Result<Settings> {
         let manager = Manager::load(manager_dir)?;
         let relay = manager.config.relay.clone().ok_or_else(|| {
-            Error::Usage(
-                "fleetform.yml has no `relay:` section: name the manager App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\"".into(),
-            )
+            Error::usage(
+                "fleetform.yml has no `relay:` section: name the manager App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\"")
         })?;
         let manager_app = relay_app(AppRole::Manager)?;
         let customer_app = relay_app(AppRole::Customer)?;
-        let api_root = ApiRoot::from_env().map_err(|e| Error::Usage(e.to_string()))?;
+        let api_root = ApiRoot::from_env().map_err(|e| Error::usage(e.to_string()))?;
         let webhook_secrets = webhook::secrets_from(|v| std::env::var(v).ok())
-            .map_err(|e| Error::Usage(e.to_string()))?;
+            .map_err(|e| Error::usage(e.to_string()))?;
         Ok(Settings {
             manager,
             relay,

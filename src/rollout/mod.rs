@@ -59,7 +59,7 @@ pub fn now() -> u64 {
 }
 
 pub fn records_err(e: RecordsError) -> Error {
-    Error::Failed(format!("rollout records: {e}"))
+    Error::failed(format!("rollout records: {e}"))
 }
 
 /// Every rollout neither finished, superseded nor rolled back, oldest
@@ -104,14 +104,14 @@ pub fn describe(s: &State) -> String {
 pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
     if let Some(id) = id {
         if trust::id(id).is_err() {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "--id `{}` is not a rollout id (digits, hex and `-`, as `rollout status` shows them)",
                 id.escape_debug()
             )));
         }
         let s = state::load(store, id).map_err(records_err)?;
         if s.events == 0 {
-            return Err(Error::Usage(format!("no rollout `{id}`")));
+            return Err(Error::usage(format!("no rollout `{id}`")));
         }
         return Ok(s);
     }
@@ -121,8 +121,8 @@ pub fn pick(store: &Store, id: Option<&str>) -> Result<State> {
     match state::ids(store).map_err(records_err)?.last() {
         // Nothing open: the latest one (finished, rolled back or superseded).
         Some(latest) => state::load(store, latest).map_err(records_err),
-        None => Err(Error::Usage(
-            "no rollout yet; `fleetform rollout start` makes one".into(),
+        None => Err(Error::usage(
+            "no rollout yet; `fleetform rollout start` makes one",
         )),
     }
 }

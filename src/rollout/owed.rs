@@ -197,7 +197,7 @@ fn record_sent(
             Err(e) => return Err(records_err(e)),
         }
     }
-    Err(Error::Failed(
-        "rollout records: too many jobs writing at once; run again".into(),
+    Err(Error::failed(
+        "rollout records: too many jobs writing at once; run again",
     ))
 }

@@ -35,15 +35,15 @@ pub fn plan_stage(
 ) -> Result<(State, Vec<PlannedPair>)> {
     let mut s = load(f.store, id).map_err(records_err)?;
     if let Some(why) = why_not_now(&s) {
-        return Err(Error::Refused(format!("nothing to plan: {why}")));
+        return Err(Error::refused(format!("nothing to plan: {why}")));
     }
     if let Some(ahead) = super::queued_behind(f.store, &s)? {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "nothing to plan: rollout {id} is queued behind rollout {ahead}"
         )));
     }
     let Some(stage) = s.stages.get(s.current).cloned() else {
-        return Err(Error::Refused(format!("rollout {id}: every stage is done")));
+        return Err(Error::refused(format!("rollout {id}: every stage is done")));
     };
     skip_gone(f, &mut s, &stage, settings, cx)?;
     let todo: Vec<Unit> = stage
@@ -96,9 +96,9 @@ fn seal_row(
         }
     };
     let bundle = seal::seal_dir(key, &unit.customer, &unit.place(), dir, BUNDLED)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::failed(e.to_string()))?;
     crate::util::fs::write_atomic(&dir.join(BUNDLE), &bundle)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::failed(e.to_string()))?;
     let e = Event::Planned {
         unit: unit.clone(),
         plan_sha256: summary.plan_sha256.clone(),

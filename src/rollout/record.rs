@@ -48,8 +48,8 @@ pub(super) fn record_if(
             Err(e) => return Err(records_err(e)),
         }
     }
-    Err(Error::Failed(
-        "rollout records: too many jobs writing at once; run the tick again".into(),
+    Err(Error::failed(
+        "rollout records: too many jobs writing at once; run the tick again",
     ))
 }
 

@@ -30,12 +30,12 @@ pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, cx: &Context) -> Result<Ve
         )]);
     }
     if s.lease_until.is_some_and(|l| l > now()) && s.is_open() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "a tick holds rollout {id}; halt it and let the tick end first"
         )));
     }
     if s.is_open() && s.halted.is_none() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "rollout {id} is running; halt it first (`fleetform rollout halt --reason ...`)"
         )));
     }
@@ -50,7 +50,7 @@ pub fn rollback(f: &Fleet<'_>, id: &str, actor: &str, cx: &Context) -> Result<Ve
         let undone = o.rolling_back || o.superseded_by.is_some();
         !undone && !queued.iter().any(|q| q.id == o.id)
     }) {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "rollout {} came after rollout {id} ({}); roll it back first",
             in_the_way.id,
             super::describe(in_the_way)

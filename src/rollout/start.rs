@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::config::{Manager, Registry, Unit};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::output::Output;
 use crate::records::Store;
 
@@ -116,7 +116,7 @@ pub fn start(
     cx: &Context,
 ) -> Result<Started> {
     let config = manager.config.rollout.as_ref().ok_or_else(|| {
-        Error::Usage("fleetform.yml has no `rollout:`; declare its waves first".into())
+        Error::Usage(Say::new("fleetform.yml has no `rollout:`").help("declare its waves first"))
     })?;
     let all = every_rollout(store)?;
     let open: Vec<&State> = all.iter().filter(|s| s.is_open()).collect();
@@ -215,9 +215,9 @@ fn already_covered(dir: &Path, newest: &State, settings: &StartSettings<'_>) -> 
         return Ok(());
     }
     let covered = crate::util::git::is_ancestor(dir, &settings.manager_sha, &newest.manager_sha)
-        .map_err(|e| Error::Failed(format!("comparing with rollout {}: {e}", newest.id)))?;
+        .map_err(|e| Error::failed(format!("comparing with rollout {}: {e}", newest.id)))?;
     if covered {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "rollout {} already rolls out {} (it is {}); nothing was started (to start over, an operator runs `fleetform rollout start --supersede`: the workflow's `supersede` action)",
             newest.id,
             short(&settings.manager_sha),
@@ -237,7 +237,7 @@ fn impact_since(
     cx: &Context,
 ) -> Result<crate::fleet::impact::Impact> {
     crate::fleet::impact::of_revisions(dir, manager, registry, base, None, settings.jobs, &cx.net)
-        .map_err(|e| Error::Usage(e.to_string()))
+        .map_err(|e| Error::usage(e.to_string()))
 }
 
 /// Where the change starts: where the newest rollout left off (its commit,
@@ -272,21 +272,19 @@ fn covered_base(
         }
     }
     given.ok_or_else(|| {
-        Error::Usage(
-            "no rollout yet to continue from: give --base (the commit before the change)".into(),
-        )
+        Error::usage("no rollout yet to continue from: give --base (the commit before the change)")
     })
 }
 
 /// The commit a revision names.
 pub fn commit_of(dir: &Path, flag: &str, rev: &str) -> Result<String> {
-    crate::util::git::check_revision(flag, rev).map_err(Error::Usage)?;
+    crate::util::git::check_revision(flag, rev).map_err(Error::usage)?;
     crate::util::git::run(
         dir,
         &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
     )
     .map(|s| s.trim().to_string())
-    .map_err(|e| Error::Usage(format!("{flag} {rev}: {e}")))
+    .map_err(|e| Error::usage(format!("{flag} {rev}: {e}")))
 }
 
 /// A new rollout's id: its start time (so ids sort by age, and after the

@@ -195,7 +195,7 @@ fn approval(
                 let want = (index, digest);
                 record_if(f, s, e, cx, &|s| s.approval_wanted.as_ref() != Some(&want))?;
             }
-            Err(Error::Refused(refusal.reason))
+            Err(Error::refused(refusal.reason))
         }
     }
 }

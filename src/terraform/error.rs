@@ -3,12 +3,18 @@
 
 use std::path::Path;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum TerraformError {
-    #[error("`{binary}` was not found on PATH; install it (https://developer.hashicorp.com/terraform/install or https://opentofu.org/docs/intro/install/) or set FLEETFORM_TERRAFORM to its path")]
+    #[error("`{binary}` was not found on PATH")]
+    #[diagnostic(help(
+        "install it (https://developer.hashicorp.com/terraform/install or https://opentofu.org/docs/intro/install/) or set FLEETFORM_TERRAFORM to its path"
+    ))]
     NotFound { binary: String },
     /// `--terraform` (or FLEETFORM_TERRAFORM) names no program.
-    #[error("--terraform `{path}` (or FLEETFORM_TERRAFORM): {reason}; give the path of the terraform or tofu binary, or leave it out to use the engine of fleetform.yml from PATH")]
+    #[error("--terraform `{path}` (or FLEETFORM_TERRAFORM): {reason}")]
+    #[diagnostic(help(
+        "give the path of the terraform or tofu binary, or leave it out to use the engine of fleetform.yml from PATH"
+    ))]
     NotABinary { path: String, reason: String },
     #[error("cannot prepare the working copy: {0}")]
     Io(#[from] std::io::Error),
@@ -21,9 +27,11 @@ pub enum TerraformError {
         code: i32,
         output: String,
     },
-    #[error("the saved plan is stale: the state changed after it was made; plan again")]
+    #[error("the saved plan is stale: the state changed after it was made")]
+    #[diagnostic(help("plan again"))]
     StalePlan { output: String },
-    #[error("the state is locked by another run; wait for it to finish (or release a stuck lock with `force-unlock`):\n{output}")]
+    #[error("the state is locked by another run:\n{output}")]
+    #[diagnostic(help("wait for it to finish (or release a stuck lock with `force-unlock`)"))]
     Locked { output: String },
 }
 

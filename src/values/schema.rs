@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::values::secrets;
 
 /// Why the schema itself is unusable (a manager-side problem).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SchemaError {
     #[error("{file}: cannot read the schema: {source}")]
     Read {
@@ -41,7 +41,8 @@ pub enum SchemaError {
         draft: &'static str,
         message: String,
     },
-    #[error("{file}: `$schema: {found}` is not a draft fleetform validates; use {expected} (or drop `$schema` for 2020-12)")]
+    #[error("{file}: `$schema: {found}` is not a draft fleetform validates")]
+    #[diagnostic(help("use {expected} (or drop `$schema` for 2020-12)"))]
     Draft {
         file: PathBuf,
         found: String,

@@ -508,7 +508,9 @@ fn missing_terraform_fails_with_an_install_hint() {
         .args(["plan", "--all"])
         .code(1);
     assert!(
-        stderr(&out).contains("`terraform` was not found on PATH; install it"),
+        stderr(&out).contains(
+            "error: `terraform` was not found on PATH\nhelp: install it (https://developer.hashicorp.com/terraform/install"
+        ),
         "{}",
         stderr(&out)
     );

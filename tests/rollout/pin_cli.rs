@@ -204,7 +204,7 @@ fn bad_refs_dates_products_and_slugs_are_refused_by_flag() {
     refuse(dash, "starts with `-`");
     refuse(
         with("--until", "2027-02-30"),
-        "--until `2027-02-30` is not a date; give the last day of the hold as YYYY-MM-DD",
+        "--until `2027-02-30` is not a date\nhelp: give the last day of the hold as YYYY-MM-DD",
     );
     refuse(
         with("--until", "2026-12-31"),

@@ -183,7 +183,7 @@ fn schema_drafts_are_honoured_or_refused_by_name() {
     let err = stderr(&out);
     common::assert_fails(&out);
     assert!(
-        err.contains("schema.json: `$schema: http://json-schema.org/draft-03/schema#` is not a draft fleetform validates; use `https://json-schema.org/draft/2020-12/schema` (draft 2020-12), `https://json-schema.org/draft/2019-09/schema` (draft 2019-09), `http://json-schema.org/draft-07/schema` (draft-07)"),
+        err.contains("schema.json: `$schema: http://json-schema.org/draft-03/schema#` is not a draft fleetform validates\nhelp: use `https://json-schema.org/draft/2020-12/schema` (draft 2020-12), `https://json-schema.org/draft/2019-09/schema` (draft 2019-09), `http://json-schema.org/draft-07/schema` (draft-07)"),
         "{err}"
     );
 }

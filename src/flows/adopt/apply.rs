@@ -204,7 +204,7 @@ fn keep_records(
     )
     .map_err(AdoptError::from)?;
     super::record::keep(&store, unit, record).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "adopted, but the adoption record was not kept: {e}; the audit log has the adoption"
         ))
     })?;

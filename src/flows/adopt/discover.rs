@@ -35,7 +35,7 @@ pub fn discover(
     }
     let (program, args) = command
         .split_first()
-        .ok_or_else(|| Error::Usage("give the command after `--`".into()))?;
+        .ok_or_else(|| Error::usage("give the command after `--`"))?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args).current_dir(&view.root);
     crate::util::process::scrub_env(&mut cmd, &view.config.terraform.pass_env, |_| false);
@@ -48,9 +48,9 @@ pub fn discover(
     ));
     let done = cmd
         .output()
-        .map_err(|e| Error::Failed(format!("`{program}` did not start: {e}")))?;
+        .map_err(|e| Error::failed(format!("`{program}` did not start: {e}")))?;
     if !done.status.success() {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "`{}` failed ({}): {}",
             command.join(" "),
             done.status,
@@ -68,10 +68,10 @@ pub fn discover(
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Failed(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| Error::failed(format!("{}: {e}", dir.display())))?;
     }
     crate::util::fs::write_atomic(&path, text.as_bytes())
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::failed(e.to_string()))?;
     Ok(format!(
         "wrote {}: {} for {unit}; review it, then `fleetform adopt plan`",
         shown.display(),
@@ -87,7 +87,7 @@ fn parse(stdout: &str, program: &str) -> Result<Vec<(String, String)>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |m: String| Error::Usage(format!("`{program}` output line {}: {m}", n + 1));
+        let bad = |m: String| Error::usage(format!("`{program}` output line {}: {m}", n + 1));
         let Some((address, id)) = line.split_once(char::is_whitespace) else {
             return Err(bad("expected `ADDRESS ID`".into()));
         };
@@ -95,7 +95,7 @@ fn parse(stdout: &str, program: &str) -> Result<Vec<(String, String)>> {
         pairs.push((address.to_string(), id.trim().to_string()));
     }
     if pairs.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "`{program}` listed no object (`ADDRESS ID` lines); nothing was written"
         )));
     }

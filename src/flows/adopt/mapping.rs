@@ -118,10 +118,10 @@ impl Mapping {
 impl Mapping {
     /// The mapping's error for a plan Terraform refused because an
     /// import's address is not in the module, if that is why.
-    pub fn missing_target(&self, e: &crate::engine::RunError) -> Option<AdoptError> {
-        use crate::engine::RunError;
+    pub fn missing_target(&self, e: &crate::error::Error) -> Option<AdoptError> {
+        use crate::error::Error;
         use crate::terraform::TerraformError;
-        let RunError::Terraform(TerraformError::Failed { output, .. }) = e else {
+        let Error::Terraform(TerraformError::Failed { output, .. }) = e else {
             return None;
         };
         if !output.contains("Configuration for import target does not exist") {

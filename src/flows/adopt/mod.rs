@@ -80,9 +80,9 @@ pub enum AdoptError {
 impl From<AdoptError> for Error {
     fn from(e: AdoptError) -> Self {
         match e {
-            AdoptError::Mapping { .. } => Error::Usage(e.to_string()),
-            AdoptError::Refused(m) => Error::Refused(m),
-            AdoptError::Records(_) => Error::Failed(e.to_string()),
+            AdoptError::Mapping { .. } => Error::usage(e.to_string()),
+            AdoptError::Refused(m) => Error::refused(m),
+            AdoptError::Records(_) => Error::failed(e.to_string()),
         }
     }
 }
@@ -109,13 +109,13 @@ fn at_pin(
     scratch: &std::path::Path,
 ) -> crate::error::Result<Option<crate::config::Manager>> {
     crate::config::pins::pinned_view(live, view, customer, scratch)
-        .map_err(|e| Error::Refused(format!("{e}; nothing was changed")))
+        .map_err(|e| Error::refused(format!("{e}; nothing was changed")))
 }
 
 /// A scratch folder for a pinned view.
 fn scratch() -> crate::error::Result<tempfile::TempDir> {
     tempfile::tempdir()
-        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))
+        .map_err(|e| Error::failed(format!("a scratch folder for a pinned view: {e}")))
 }
 
 /// The manager's view of `t`'s product, the customer, and the pair's
@@ -133,7 +133,7 @@ fn resolve<'r>(
         &t.environment,
     )?;
     if !customer.takes_part(Activity::Adopt) {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "customer `{}` was revoked: nothing to adopt",
             customer.slug
         )));
@@ -157,7 +157,7 @@ struct OnGitHub<'a> {
 fn record_step<T>(
     entry: crate::audit::Entry,
     detail: String,
-    result: std::result::Result<T, crate::engine::RunError>,
+    result: std::result::Result<T, crate::error::Error>,
     github: Option<OnGitHub<'_>>,
     cx: &Context,
 ) -> crate::error::Result<(String, T)> {

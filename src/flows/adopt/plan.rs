@@ -99,7 +99,7 @@ pub(super) fn plan_pair(
     };
     let bytes = serde_json::to_vec_pretty(&planned).expect("serialisable");
     crate::util::fs::write_atomic(&dir.join(super::ADOPTION_FILE), &bytes)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::failed(e.to_string()))?;
     Ok(planned)
 }
 

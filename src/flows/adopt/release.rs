@@ -70,9 +70,8 @@ pub fn release(r: &Release, manager_dir: &Path, cx: &Context) -> Result<String> 
             return ops::preview(&engine, customer, &p, &cx.out);
         }
         Phase::Sealed { sha256 } => Some((open(&dir, sha256, &unit, &adopted, &op)?, sha256)),
-        Phase::Direct if crate::ci::in_actions() => return Err(Error::Refused(
-            "on GitHub Actions a release is previewed first (`adopt release --preview`), then run from its sealed preview (`adopt release --sha256 DIGEST`) once a second person approved; nothing was changed".into(),
-        )),
+        Phase::Direct if crate::ci::in_actions() => return Err(Error::refused(
+            "on GitHub Actions a release is previewed first (`adopt release --preview`), then run from its sealed preview (`adopt release --sha256 DIGEST`) once a second person approved; nothing was changed")),
         Phase::Direct => None,
     };
     let verdict = second_person::check(
@@ -129,7 +128,7 @@ fn open(dir: &Path, sha256: &str, unit: &Unit, adopted: &Record, op: &StateOp) -
         unit.environment.as_str(),
     );
     let sealed = Sealed::open(dir, sha256, key)?;
-    let refused = |why: String| Err(Error::Refused(format!("{why}; nothing was changed")));
+    let refused = |why: String| Err(Error::refused(format!("{why}; nothing was changed")));
     match sealed.releases.as_deref() {
         None => {
             return refused(format!(
@@ -172,7 +171,7 @@ fn record(
     unit: &Unit,
     adopted: Record,
     run: &Run<'_>,
-    done: std::result::Result<String, crate::engine::RunError>,
+    done: std::result::Result<String, crate::error::Error>,
     cx: &Context,
 ) -> Result<String> {
     let approvers: Vec<String> = run.verdict.approver.iter().cloned().collect();

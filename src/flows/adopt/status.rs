@@ -32,12 +32,12 @@ pub fn status(
     let (manager, registry) = crate::config::load(manager_dir)?;
     let views = match (&f.product, manager.has_products()) {
         (None, true) => manager.products(),
-        (p, _) => vec![manager.select_product(p.as_deref()).map_err(Error::Usage)?],
+        (p, _) => vec![manager.select_product(p.as_deref()).map_err(Error::usage)?],
     };
     for c in &f.customers {
         registry
             .require(c)
-            .map_err(|m| Error::Usage(m.to_string()))?;
+            .map_err(|m| Error::usage(m.to_string()))?;
     }
     let stores: Vec<crate::records::Store> = views
         .iter()

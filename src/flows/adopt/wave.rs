@@ -53,13 +53,12 @@ struct Step {
 pub fn wave(s: &WaveSettings, manager_dir: &Path, cx: &Context) -> Result<WaveReport> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     if s.apply.is_some() && crate::ci::in_actions() {
-        return Err(Error::Refused(
-            "on GitHub Actions each pair's adoption is applied from its reviewed digest (`adopt apply --plan-sha256`); `adopt wave --apply` runs on a workstation only; nothing was applied".into(),
-        ));
+        return Err(Error::refused(
+            "on GitHub Actions each pair's adoption is applied from its reviewed digest (`adopt apply --plan-sha256`); `adopt wave --apply` runs on a workstation only; nothing was applied"));
     }
     let view = manager
         .select_product(s.product.as_deref())
-        .map_err(Error::Usage)?;
+        .map_err(Error::usage)?;
     let store = Store::for_manager(&view, &cx.net);
     let steps = order(&manager, &registry, s)?;
     let mut report = WaveReport::default();
@@ -285,7 +284,7 @@ fn order(manager: &Manager, registry: &Registry, s: &WaveSettings) -> Result<Vec
         .map(|c| c.slug.clone())
         .collect();
     if within.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "no active customer is in environment `{}`",
             s.environment
         )));

@@ -11,7 +11,7 @@ use super::secret_keys;
 use crate::config::edit;
 use crate::config::{Customer, Manager, Status, TokenInfo};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 
 /// The new customer as `customers add` was given it.
 pub struct NewCustomer {
@@ -98,20 +98,17 @@ fn resolve_repo_id(manager: &Manager, c: &mut Customer, cx: &Context) -> Result<
             let gh = crate::flows::github_loop::session::client(&rt, Some(&token), false, cx)?;
             let found = rt
                 .block_on(gh.repo_facts(&repo))
-                .map_err(|e| Error::Failed(format!("looking up the id of {repo}: {e}")))?;
+                .map_err(|e| Error::failed(format!("looking up the id of {repo}: {e}")))?;
             match found {
                 Some(facts) => c.repo_id = Some(facts.id),
                 None => {
-                    return Err(Error::Usage(format!(
-                        "{repo} does not exist or the token cannot see it; check the name (pass --repo-id to register it anyway)"
-                    )))
+                    return Err(Error::Usage(Say::new(format!("{repo} does not exist or the token cannot see it")).help("check the name (pass --repo-id to register it anyway)")))
                 }
             }
         }
         None if relay => {
-            return Err(Error::Usage(format!(
-                "the relay finds customers by repository id: pass --repo-id (the `id` of `gh api repos/{repo}`) or set FLEETFORM_TOKEN so it is looked up"
-            )))
+            return Err(Error::usage(format!(
+                "the relay finds customers by repository id: pass --repo-id (the `id` of `gh api repos/{repo}`) or set FLEETFORM_TOKEN so it is looked up")))
         }
         None => cx.out.note(&format!(
             "{repo}: no token to look up its repository id (set FLEETFORM_TOKEN or pass --repo-id); the relay needs it"
@@ -131,10 +128,7 @@ fn check_local_path(manager: &Manager, p: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
         Err(e) => format!("cannot be read: {e}"),
     };
-    Err(Error::Usage(format!(
-        "--path `{}` {problem} (it is relative to the folder of {shown}); give the customer's checkout, e.g. one made with `fleetform init --customer --dir DIR`",
-        p.display()
-    )))
+    Err(Error::Usage(Say::new(format!("--path `{}` {problem} (it is relative to the folder of {shown})", p.display())).help("give the customer's checkout, e.g. one made with `fleetform init --customer --dir DIR`")))
 }
 
 /// How `customers add` names a registry field in a message: its flag.
@@ -152,7 +146,7 @@ fn flag_name(field: &'static str) -> String {
 /// named by flag, the local path, then the edit under the registry's lock.
 fn add_entry(manager: &Manager, c: Customer, cx: &Context) -> Result<()> {
     if let Some((_, problem)) = crate::config::entry_problem(&c, &flag_name) {
-        return Err(Error::Usage(problem));
+        return Err(Error::usage(problem));
     }
     if let Some(p) = &c.path {
         check_local_path(manager, p)?;
@@ -162,14 +156,14 @@ fn add_entry(manager: &Manager, c: Customer, cx: &Context) -> Result<()> {
         manager,
         |registry, text, file| {
             if registry.get(&c.slug).is_some() {
-                return Err(Error::Usage(format!(
-                    "customer `{}` already exists; pick another slug",
-                    c.slug
-                )));
+                return Err(Error::Usage(
+                    Say::new(format!("customer `{}` already exists", c.slug))
+                        .help("pick another slug"),
+                ));
             }
             if let Some(r) = &c.repo {
                 if let Some(other) = registry.by_repo(r) {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::usage(format!(
                         "repo `{r}` already belongs to `{}`",
                         other.slug
                     )));

@@ -20,7 +20,7 @@ pub(super) fn registry_file(manager: &Manager) -> (PathBuf, String) {
 /// fleetform never stores tokens.
 pub(super) fn refuse_secretish(field: &str, value: &str) -> Result<()> {
     if crate::values::secrets::looks_like_credential(value) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "{field} looks like a token; fleetform never stores tokens (they belong in GitHub secrets)"
         )));
     }
@@ -30,7 +30,7 @@ pub(super) fn refuse_secretish(field: &str, value: &str) -> Result<()> {
 /// The text an edit of the registry made, to be written, or why it could
 /// not be made.
 pub(super) fn edited(text: std::result::Result<String, EditError>) -> Result<Option<String>> {
-    text.map(Some).map_err(|e| Error::Failed(e.to_string()))
+    text.map(Some).map_err(|e| Error::failed(e.to_string()))
 }
 
 /// `done` holds for `slug`'s entry in the registry as it would be
@@ -43,7 +43,7 @@ pub(super) fn entry_done(
 ) -> Result<()> {
     match after.get(slug) {
         Some(c) if done(c) => Ok(()),
-        _ => Err(Error::Failed(format!(
+        _ => Err(Error::failed(format!(
             "the edit did not {what}, so nothing was written"
         ))),
     }
@@ -63,7 +63,7 @@ pub(super) fn edit_entry(
     edit_registry(
         manager,
         |registry, text, file| {
-            let index = registry.index_of(slug).map_err(Error::Usage)?;
+            let index = registry.index_of(slug).map_err(Error::usage)?;
             change(registry, text, file, index)
         },
         |after| entry_done(after, slug, what, done),
@@ -82,14 +82,14 @@ pub(super) fn edit_registry(
 ) -> Result<Option<Registry>> {
     use edit::LockError;
     let (path, shown) = registry_file(manager);
-    let timeout = edit::lock_timeout_from_env().map_err(|e| Error::Usage(e.to_string()))?;
+    let timeout = edit::lock_timeout_from_env().map_err(|e| Error::usage(e.to_string()))?;
     let _lock = edit::RegistryLock::acquire(&path, &shown, timeout).map_err(|e| match e {
-        LockError::BadTimeout { .. } | LockError::Symlink { .. } => Error::Usage(e.to_string()),
-        LockError::TimedOut { .. } | LockError::Io { .. } => Error::Failed(e.to_string()),
+        LockError::BadTimeout { .. } | LockError::Symlink { .. } => Error::usage(e.to_string()),
+        LockError::TimedOut { .. } | LockError::Io { .. } => Error::failed(e.to_string()),
     })?;
     let registry = Registry::load(manager)?;
     let text = std::fs::read_to_string(&registry.file)
-        .map_err(|e| Error::Failed(format!("{shown}: {e}")))?;
+        .map_err(|e| Error::failed(format!("{shown}: {e}")))?;
     match edit(&registry, &text, &shown)? {
         Some(edited) => commit_edit(manager, &registry.file, &edited, check).map(Some),
         None => Ok(None),
@@ -105,13 +105,13 @@ fn commit_edit(
     check: impl FnOnce(&Registry) -> Result<()>,
 ) -> Result<Registry> {
     let registry = Registry::parse(manager, path, text.as_bytes()).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "the edited registry would not be valid, so nothing was written: {e}"
         ))
     })?;
     check(&registry)?;
     crate::util::fs::write_atomic(path, text.as_bytes()).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "cannot write {}: {e}",
             display_path(path).display()
         ))

@@ -22,19 +22,18 @@ pub fn instructions(
         .as_ref()
         .map(|r| r.manager_repo.as_str());
     let Some(manager_repo) = manager_repo.or(relay_repo) else {
-        return Err(Error::Usage(
-            "which manager repo? pass --manager-repo OWNER/NAME (or set FLEETFORM_MANAGER_REPO, or `relay.manager_repo` in fleetform.yml)".into(),
-        ));
+        return Err(Error::usage(
+            "which manager repo? pass --manager-repo OWNER/NAME (or set FLEETFORM_MANAGER_REPO, or `relay.manager_repo` in fleetform.yml)"));
     };
     if !is_repo(manager_repo) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--manager-repo `{manager_repo}` is not owner/name"
         )));
     }
     let registry = Registry::load(manager)?;
-    let c = registry.require(slug).map_err(Error::Usage)?;
+    let c = registry.require(slug).map_err(Error::usage)?;
     if !c.takes_part(Activity::Onboard) {
-        return Err(Error::Usage(format!("customer `{slug}` is revoked")));
+        return Err(Error::usage(format!("customer `{slug}` is revoked")));
     }
     let version = env!("CARGO_PKG_VERSION");
     let action_ref = action_ref
@@ -87,7 +86,7 @@ pub fn instructions(
             .expect("embedded")
             .render(ctx),
     }
-    .map_err(|e| Error::Usage(format!("the instructions template failed: {e}")))?;
+    .map_err(|e| Error::usage(format!("the instructions template failed: {e}")))?;
     out.document(text.trim_end());
     Ok(())
 }
@@ -157,7 +156,7 @@ pub fn instructions_template(
     match template {
         Some(p) => std::fs::read_to_string(p)
             .map(Some)
-            .map_err(|e| Error::Usage(format!("{}: {e}", p.display()))),
+            .map_err(|e| Error::usage(format!("{}: {e}", p.display()))),
         None => Ok(std::fs::read_to_string(manager.root.join("templates/instructions.md.j2")).ok()),
     }
 }

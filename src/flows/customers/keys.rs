@@ -7,19 +7,15 @@ use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry};
 use crate::context::Context;
 use crate::dispatch::auth::{self, DispatchKey, ManagerSecret};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::output::Output;
 
 /// The manager's dispatch secret, for the `customers` commands that issue
 /// keys.
 pub(super) fn manager_secret(command: &str) -> Result<ManagerSecret> {
     ManagerSecret::from_env().map_err(|e| match e {
-        auth::AuthError::SecretMissing => Error::Usage(format!(
-            "{} is not set: `customers {command}` derives the customer's dispatch key from the manager's dispatch secret; set it in the environment to the value of the secret {} of the manager's plan and apply environments and run again",
-            auth::SECRET_ENV,
-            auth::SECRET_ENV
-        )),
-        other => Error::Usage(other.to_string()),
+        auth::AuthError::SecretMissing => Error::Usage(Say::new(format!("{} is not set: `customers {command}` derives the customer's dispatch key from the manager's dispatch secret", auth::SECRET_ENV)).help(format!("set it in the environment to the value of the secret {} of the manager's plan and apply environments and run again", auth::SECRET_ENV))),
+        other => Error::usage(other.to_string()),
     })
 }
 
@@ -38,15 +34,15 @@ pub(super) fn print_key(key: &DispatchKey, repo: &str, out: &Output) {
 
 /// The registered, active customer with a repo that a key is issued for.
 fn keyed_customer<'r>(registry: &'r Registry, slug: &str) -> Result<(usize, &'r Customer, String)> {
-    let index = registry.index_of(slug).map_err(Error::Usage)?;
+    let index = registry.index_of(slug).map_err(Error::usage)?;
     let c = &registry.customers[index];
     if !c.takes_part(Activity::Onboard) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "customer `{slug}` is revoked: its dispatches are refused whatever they are signed with, so it has no dispatch key"
         )));
     }
     let repo = c.repo.clone().ok_or_else(|| {
-        Error::Usage(format!(
+        Error::usage(format!(
             "customer `{slug}` has no repo (local mode): it sends no dispatches and needs no key"
         ))
     })?;
@@ -76,7 +72,7 @@ pub fn rotate_key(manager: &Manager, slug: &str, cx: &Context) -> Result<()> {
             let old = c.key_generation();
             let new = old + 1;
             if new > auth::MAX_GENERATION {
-                return Err(Error::Usage(format!(
+                return Err(Error::usage(format!(
                     "customer `{slug}` is at key generation {old}, the last one"
                 )));
             }
@@ -91,7 +87,7 @@ pub fn rotate_key(manager: &Manager, slug: &str, cx: &Context) -> Result<()> {
         },
         |_| Ok(()),
     )?;
-    let (old, new, repo) = bumped.ok_or_else(|| Error::Failed("nothing was edited".into()))?;
+    let (old, new, repo) = bumped.ok_or_else(|| Error::failed("nothing was edited"))?;
     let shown = registry_file(manager).1;
     if after
         .as_ref()
@@ -99,9 +95,12 @@ pub fn rotate_key(manager: &Manager, slug: &str, cx: &Context) -> Result<()> {
         .map(Customer::key_generation)
         != Some(new)
     {
-        return Err(Error::Failed(format!(
-            "the edit of {shown} did not set `key_generation: {new}` for `{slug}`; check the file"
-        )));
+        return Err(Error::Failed(
+            Say::new(format!(
+                "the edit of {shown} did not set `key_generation: {new}` for `{slug}`"
+            ))
+            .help("check the file"),
+        ));
     }
     cx.record(
         crate::audit::Entry::now("registry", "key-rotated")

@@ -12,7 +12,7 @@ use crate::config::{
     days_past, edit, is_one_line, is_real_date, is_reason, Manager, ProductProblem, Registry,
 };
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 
 use super::edit::{edit_registry, refuse_secretish};
 
@@ -45,7 +45,7 @@ pub struct UnpinSettings {
 pub fn pin(manager: &Manager, args: &PinSettings, cx: &Context) -> Result<()> {
     let reason = args.reason.trim();
     if !is_reason(reason) {
-        return Err(Error::Usage("--reason must say why, on one line".into()));
+        return Err(Error::usage("--reason must say why, on one line"));
     }
     refuse_secretish("--reason", reason)?;
     check_product(manager, args.product.as_deref())?;
@@ -86,7 +86,7 @@ pub fn pin(manager: &Manager, args: &PinSettings, cx: &Context) -> Result<()> {
 pub fn unpin(manager: &Manager, args: &UnpinSettings, cx: &Context) -> Result<()> {
     let reason = args.reason.as_deref().map(str::trim).unwrap_or("");
     if !is_one_line(reason) {
-        return Err(Error::Usage("--reason must be one line".into()));
+        return Err(Error::usage("--reason must be one line"));
     }
     refuse_secretish("--reason", reason)?;
     if let Some(p) = &args.product {
@@ -140,7 +140,7 @@ fn edit_pins(
         |registry, text, file| {
             let mut indices = slugs
                 .iter()
-                .map(|s| registry.index_of(s).map_err(Error::Usage))
+                .map(|s| registry.index_of(s).map_err(Error::usage))
                 .collect::<Result<Vec<_>>>()?;
             // From the last entry up: an edit moves only the lines after it.
             indices.sort_unstable_by(|a, b| b.cmp(a));
@@ -151,7 +151,7 @@ fn edit_pins(
                 change(&mut pins);
                 if pins != registry.customers[i].pins {
                     text = edit::set_pins(&text, &registry.doc, file, i, &pins)
-                        .map_err(|e| Error::Failed(e.to_string()))?;
+                        .map_err(|e| Error::failed(e.to_string()))?;
                     changed = true;
                 }
             }
@@ -159,7 +159,7 @@ fn edit_pins(
         },
         |after| match slugs.iter().find(|s| !after.get(s).is_some_and(&done)) {
             None => Ok(()),
-            Some(s) => Err(Error::Failed(format!(
+            Some(s) => Err(Error::failed(format!(
                 "the edit did not change the pins of `{s}`, so nothing was written"
             ))),
         },
@@ -174,18 +174,21 @@ fn who(manager: &Manager, who: &Who) -> Result<Vec<String>> {
     let wave = match who {
         Who::Wave(wave) => wave,
         Who::Slug(slug) => {
-            registry.require(slug).map_err(Error::Usage)?;
+            registry.require(slug).map_err(Error::usage)?;
             return Ok(vec![slug.clone()]);
         }
     };
     let Some(rollout) = &manager.config.rollout else {
-        return Err(Error::Usage(format!(
-            "--wave `{wave}`: fleetform.yml has no `rollout:` waves; name the customer instead"
-        )));
+        return Err(Error::Usage(
+            Say::new(format!(
+                "--wave `{wave}`: fleetform.yml has no `rollout:` waves"
+            ))
+            .help("name the customer instead"),
+        ));
     };
     let Some(at) = rollout.waves.iter().position(|w| &w.name == wave) else {
         let names: Vec<&str> = rollout.waves.iter().map(|w| w.name.as_str()).collect();
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--wave `{wave}` is not a wave of fleetform.yml's `rollout:`; its waves: {}",
             names.join(", ")
         )));
@@ -199,7 +202,7 @@ fn who(manager: &Manager, who: &Who) -> Result<Vec<String>> {
     let (waves, _) = crate::rollout::waves::assign(rollout, &registry.customers, &active);
     let chosen = waves.into_iter().nth(at).unwrap_or_default();
     if chosen.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "wave `{wave}` selects no active customer today; nothing to do"
         )));
     }
@@ -211,14 +214,10 @@ fn who(manager: &Manager, who: &Who) -> Result<Vec<String>> {
 fn check_product(manager: &Manager, product: Option<&str>) -> Result<()> {
     let names = || manager.product_names().join(", ");
     match manager.product_problem(product) {
-        Some(ProductProblem::Missing) => Err(Error::Usage(format!(
-            "--product is required: fleetform.yml declares products ({}); name the one to hold",
-            names()
-        ))),
-        Some(ProductProblem::NoProducts) => Err(Error::Usage(
-            "--product: fleetform.yml declares no `products:`; a pin holds the whole manager, leave --product out".into(),
-        )),
-        Some(ProductProblem::Unknown) => Err(Error::Usage(format!(
+        Some(ProductProblem::Missing) => Err(Error::Usage(Say::new(format!("--product is required: fleetform.yml declares products ({})", names())).help("name the one to hold"))),
+        Some(ProductProblem::NoProducts) => Err(Error::usage(
+            "--product: fleetform.yml declares no `products:`; a pin holds the whole manager, leave --product out")),
+        Some(ProductProblem::Unknown) => Err(Error::usage(format!(
             "--product `{}` is not a product of fleetform.yml; it declares: {}",
             crate::util::text::shown(product.unwrap_or_default()),
             names()
@@ -231,23 +230,29 @@ fn check_product(manager: &Manager, product: Option<&str>) -> Result<()> {
 /// [`Pin::expired_days`] reads it).
 fn check_until(until: &str) -> Result<()> {
     if !is_real_date(until) {
-        return Err(Error::Usage(format!(
-            "--until `{}` is not a date; give the last day of the hold as YYYY-MM-DD",
-            crate::util::text::shown(until)
-        )));
+        return Err(Error::Usage(
+            Say::new(format!(
+                "--until `{}` is not a date",
+                crate::util::text::shown(until)
+            ))
+            .help("give the last day of the hold as YYYY-MM-DD"),
+        ));
     }
     let today = super::view::today();
     if days_past(until, today).is_some() {
-        return Err(Error::Usage(format!(
-            "--until {until} is already past (today is {today}); give the last day of the hold, today or later"
-        )));
+        return Err(Error::Usage(
+            Say::new(format!(
+                "--until {until} is already past (today is {today})"
+            ))
+            .help("give the last day of the hold, today or later"),
+        ));
     }
     Ok(())
 }
 
 /// `--ref` reads as a revision and names a commit of the manager repo.
 fn check_ref(manager: &Manager, git_ref: &str) -> Result<()> {
-    crate::util::git::check_revision("--ref", git_ref).map_err(Error::Usage)?;
+    crate::util::git::check_revision("--ref", git_ref).map_err(Error::usage)?;
     let commit = format!("{git_ref}^{{commit}}");
     let args = [
         "rev-parse",
@@ -257,10 +262,15 @@ fn check_ref(manager: &Manager, git_ref: &str) -> Result<()> {
         &commit,
     ];
     crate::util::git::run(&manager.root, &args).map_err(|_| {
-        Error::Usage(format!(
-            "--ref `{git_ref}` is not a commit of the manager repo at {}; give a tag, branch or commit it has (fetch it first if it is only on the remote)",
-            crate::config::display_path(&manager.root).display()
-        ))
+        Error::Usage(
+            Say::new(format!(
+                "--ref `{git_ref}` is not a commit of the manager repo at {}",
+                crate::config::display_path(&manager.root).display()
+            ))
+            .help(
+                "give a tag, branch or commit it has (fetch it first if it is only on the remote)",
+            ),
+        )
     })?;
     Ok(())
 }

@@ -20,12 +20,12 @@ pub fn revoke(
     cx: &Context,
 ) -> Result<()> {
     if reason.trim().is_empty() {
-        return Err(Error::Usage("--reason must say why".into()));
+        return Err(Error::usage("--reason must say why"));
     }
     refuse_secretish("--reason", reason)?;
     let date = date.unwrap_or_else(crate::audit::today);
     if !is_date(&date) {
-        return Err(Error::Usage("--date must be YYYY-MM-DD".into()));
+        return Err(Error::usage("--date must be YYYY-MM-DD"));
     }
     let before = Registry::load(manager)?
         .get(slug)
@@ -39,7 +39,7 @@ pub fn revoke(
                 return Ok(None);
             }
             let revoked = edit::revoke(text, &registry.doc, file, index, &date, reason)
-                .map_err(|e| Error::Failed(e.to_string()))?;
+                .map_err(|e| Error::failed(e.to_string()))?;
             secret_keys::retire(&revoked, file, index).map(Some)
         },
         |c| !c.takes_part(Activity::Revoke) && c.secrets.is_empty(),

@@ -46,7 +46,7 @@ fn make_one(
 ) -> Result<(String, Made)> {
     let dir = manager.path(std::path::Path::new(&config.keys_dir));
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Failed(format!("{}: {e}", display_path(&dir).display())))?;
+        .map_err(|e| Error::failed(format!("{}: {e}", display_path(&dir).display())))?;
     let (recipient, identity) = crate::values::secret_files::generate();
     let path = dir.join(format!("{slug}.{env}.agekey"));
     write_new_private(&path, &identity)?;
@@ -73,7 +73,7 @@ pub(super) fn seal(manager: &Manager, slug: &str, made: &[Made], out: &Output) -
             Ok(keyring::Sealed {
                 name: keyring::entry_name(slug, &m.env),
                 updated: today,
-                armored: keyring::seal(fleet, &m.identity).map_err(Error::Usage)?,
+                armored: keyring::seal(fleet, &m.identity).map_err(Error::usage)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -118,16 +118,16 @@ fn edit_keyring(
     let shown = display_path(&path);
     let limit = fleetform_yaml::Limits::default().max_bytes as u64;
     let current = match crate::util::fs::read_under(&manager.root, rel, limit) {
-        Ok(b) => Some(keyring::parse(&shown, &b).map_err(|e| Error::Failed(e.to_string()))?),
+        Ok(b) => Some(keyring::parse(&shown, &b).map_err(|e| Error::failed(e.to_string()))?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::Failed(format!("{}: {}", shown.display(), e.reason))),
+        Err(e) => return Err(Error::failed(format!("{}: {}", shown.display(), e.reason))),
     };
-    let text = keyring::edited(current.as_ref(), fleet, add, remove).map_err(Error::Usage)?;
+    let text = keyring::edited(current.as_ref(), fleet, add, remove).map_err(Error::usage)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Failed(format!("{}: {e}", display_path(dir).display())))?;
+            .map_err(|e| Error::failed(format!("{}: {e}", display_path(dir).display())))?;
     }
-    crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| Error::Failed(e.to_string()))
+    crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| Error::failed(e.to_string()))
 }
 
 /// A new file only its owner can read (never over an existing one, never
@@ -142,13 +142,13 @@ fn write_new_private(path: &std::path::Path, text: &str) -> Result<()> {
     }
     let shown = display_path(path);
     let mut f = opts.open(path).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "{}: {e}; an identity is never overwritten (move the old one away first)",
             shown.display()
         ))
     })?;
     f.write_all(format!("{text}\n").as_bytes())
-        .map_err(|e| Error::Failed(format!("{}: {e}", shown.display())))
+        .map_err(|e| Error::failed(format!("{}: {e}", shown.display())))
 }
 
 /// What to do with the identities made: each goes into the environment's
@@ -182,19 +182,19 @@ pub(crate) fn secret_name(slug: &str) -> String {
 /// decrypts a value encrypted to it), and what the customer must do.
 pub fn rotate(manager: &Manager, slug: &str, env: &str, cx: &Context) -> Result<()> {
     let Some(config) = &manager.config.secrets else {
-        return Err(Error::Usage(
-            "fleetform.yml has no `secrets:`, so customers have no secrets recipients".into(),
+        return Err(Error::usage(
+            "fleetform.yml has no `secrets:`, so customers have no secrets recipients",
         ));
     };
     let registry = crate::config::Registry::load(manager)?;
-    let c = registry.require(slug).map_err(Error::Usage)?;
+    let c = registry.require(slug).map_err(Error::usage)?;
     if !c.takes_part(Activity::Onboard) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "`{slug}` is revoked: its recipients are retired, none is made again"
         )));
     }
     if !c.environments.iter().any(|e| e == env) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "`{slug}` has no environment `{env}` (it has {})",
             c.environments.join(", ")
         )));
@@ -281,10 +281,10 @@ pub(super) fn retire(text: &str, file: &str, index: usize) -> Result<String> {
         std::path::Path::new(file),
         &crate::config::REGISTRY_LIMITS,
     )
-    .map_err(|e| Error::Failed(format!("{file}: {}", e.message)))?;
+    .map_err(|e| Error::failed(format!("{file}: {}", e.message)))?;
     let none = std::collections::BTreeMap::new();
     crate::config::edit::set_secrets(text, &doc, file, index, &none)
-        .map_err(|e| Error::Failed(e.to_string()))
+        .map_err(|e| Error::failed(e.to_string()))
 }
 
 /// What revoking did to the customer's secrets recipients, and the

@@ -282,7 +282,7 @@ pub fn token_warning(registry: &Registry, today: jiff::civil::Date, out: &Output
 
 pub fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<()> {
     let registry = Registry::load(manager)?;
-    let c = registry.require(slug).map_err(Error::Usage)?;
+    let c = registry.require(slug).map_err(Error::usage)?;
     let identities = manager.stage_identities(c, &c.environments);
     if json {
         let mut v = serde_json::to_value(c).expect("serialisable");

@@ -310,7 +310,7 @@ fn app_client(
     cx: &Context,
 ) -> Result<Option<GitHub>> {
     let Some(app) =
-        crate::github::AppKey::from_env(role).map_err(|e| Error::Usage(e.to_string()))?
+        crate::github::AppKey::from_env(role).map_err(|e| Error::usage(e.to_string()))?
     else {
         return Ok(None);
     };
@@ -389,7 +389,7 @@ fn apps_checks(
 /// The proxy and the trusted CAs requests to `api` use (never a
 /// credential).
 fn network_route(net: &crate::net::Settings, api: &str) -> Result<String> {
-    let net = net.get().map_err(|e| Error::Usage(e.to_string()))?;
+    let net = net.get().map_err(|e| Error::usage(e.to_string()))?;
     let extra = std::env::var_os(crate::github::CA_FILE_VAR)
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);

@@ -129,7 +129,7 @@ pub(super) fn keep(
     let gh = clients
         .issues
         .as_ref()
-        .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
+        .ok_or_else(|| Error::usage("--issues needs a token"))?;
     let server = ctx.server_url.trim_end_matches('/').to_string();
     let url = |n: u64| format!("{server}/{repo}/issues/{n}");
     let run_url = ctx.run_url();
@@ -145,7 +145,7 @@ pub(super) fn keep(
                 report.deferred.push("cause issues: list".into());
                 return Ok(());
             }
-            Err(e) => return Err(Error::Failed(e.to_string())),
+            Err(e) => return Err(Error::failed(e.to_string())),
         };
         let issues = report.issues.clone();
         let writes = plan_writes(

@@ -171,8 +171,8 @@ fn sticky_issues(
     let gh = clients
         .issues
         .as_ref()
-        .ok_or_else(|| Error::Usage("--issues needs a token".into()))?;
-    let failed = |e: GitHubError| Error::Failed(e.to_string());
+        .ok_or_else(|| Error::usage("--issues needs a token"))?;
+    let failed = |e: GitHubError| Error::failed(e.to_string());
     let (links, deferred, errors) = clients.rt.block_on(async {
         let open = gh.list_open_issues(repo, LABEL).await.map_err(failed)?;
         let issues = Issues {
@@ -250,7 +250,7 @@ pub(super) fn keep(
     });
     if let (Some(gh), Some(log)) = (gh, &settings.write_log) {
         crate::github::write_log::write(log, &gh.writes_of_the_hour())
-            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
+            .map_err(|e| Error::failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     made
 }

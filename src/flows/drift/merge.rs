@@ -106,7 +106,7 @@ impl Pair {
 }
 
 fn bad(file: &Path, what: &str) -> Error {
-    Error::Usage(format!(
+    Error::usage(format!(
         "{}: not a drift report fleetform wrote: {what}",
         file.display()
     ))
@@ -118,7 +118,7 @@ fn find(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut todo = vec![(dir.to_path_buf(), 0)];
     while let Some((d, depth)) = todo.pop() {
         let entries = std::fs::read_dir(&d)
-            .map_err(|e| Error::Usage(format!("--from-reports {}: {e}", d.display())))?;
+            .map_err(|e| Error::usage(format!("--from-reports {}: {e}", d.display())))?;
         for entry in entries.flatten() {
             // Never through a symlink: the folder is a download.
             let Ok(kind) = entry.file_type() else {
@@ -134,7 +134,7 @@ fn find(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     found.sort();
     if found.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "no {REPORT_FILE} under {}: download the drift jobs' reports there first",
             dir.display()
         )));
@@ -190,7 +190,7 @@ fn read_reports(dir: &Path, registry: &Registry) -> Result<(Vec<Row>, Report, BT
     let mut reported = BTreeSet::new();
     for file in find(dir)? {
         let bytes = crate::util::fs::read_bounded(&file, MAX_REPORT)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+            .map_err(|e| Error::usage(e.to_string()))?;
         let shard: ShardReport =
             serde_json::from_slice(&bytes).map_err(|e| bad(&file, &e.to_string()))?;
         let pairs = shard

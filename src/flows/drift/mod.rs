@@ -132,7 +132,7 @@ struct Clients {
 
 impl Clients {
     fn new(settings: &Settings, net: &crate::net::Settings) -> Result<Clients> {
-        let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+        let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
         let client = |t: &Token| {
             let gh = GitHub::new(&rt, net, &GitHub::api_url_from_env(), Some(t), false)?;
             Ok::<_, Error>(match &settings.etags {
@@ -187,9 +187,9 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
     let md = markdown(report);
     let json = serde_json::to_string_pretty(report).expect("serialisable");
     crate::util::fs::write_atomic(&out_dir.join("drift-report.json"), json.as_bytes())
-        .map_err(|e| Error::Failed(format!("writing the report: {e}")))?;
+        .map_err(|e| Error::failed(format!("writing the report: {e}")))?;
     crate::util::fs::write_atomic(&out_dir.join("drift-report.md"), md.as_bytes())
-        .map_err(|e| Error::Failed(format!("writing the report: {e}")))?;
+        .map_err(|e| Error::failed(format!("writing the report: {e}")))?;
     let _ = ctx.append_summary(&md);
     ctx.set_outputs(&[
         ("drifted", report.drifted.len().to_string()),
@@ -208,7 +208,7 @@ fn write_reports(out_dir: &Path, report: &Report, ctx: &RunContext) -> Result<St
             out_dir.join("drift-report.json").display().to_string(),
         ),
     ])
-    .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+    .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     Ok(json)
 }
 
@@ -233,7 +233,7 @@ fn notify_drift(manager: &Manager, report: &Report, cx: &Context) {
 /// clean one.
 fn verdict(report: &Report) -> Result<()> {
     if !report.errors.is_empty() {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} of {} drift checks failed",
             report.errors.len(),
             report.checked
@@ -367,7 +367,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
     }
     issues?;
     if !report.issue_errors.is_empty() {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} failed (the others were made; the next run tries again): {}",
             crate::util::text::count(report.issue_errors.len(), "issue write", "issue writes"),
             report.issue_errors.join("; ")

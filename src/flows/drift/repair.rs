@@ -174,7 +174,7 @@ fn cap(planned: &mut [Planned], max: MaxRepairs) {
 fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
     let path = from.join("drift-report.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::Usage(format!(
+        Error::usage(format!(
             "{}: {e}; --from names a drift run's results folder (drift --out)",
             path.display()
         ))
@@ -187,7 +187,7 @@ fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
         run_url: Option<String>,
     }
     let report: Report = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: not a drift report: {e}", path.display())))?;
+        .map_err(|e| Error::usage(format!("{}: not a drift report: {e}", path.display())))?;
     let pairs = report
         .repairs
         .into_iter()
@@ -223,7 +223,7 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> 
     show(&planned, &digest, settings.json, &cx.out);
     let failed = planned.iter().filter(|p| p.error.is_some()).count();
     if failed > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} of {} failed; the others are sealed in {}",
             failed,
             crate::util::text::count(planned.len(), "repair plan", "repair plans"),
@@ -244,7 +244,7 @@ impl Files {
         let Some(token) = token else {
             return Ok(Files { remote: None });
         };
-        let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+        let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
         let gh = crate::github::GitHub::new(
             &rt,
             net,
@@ -326,20 +326,20 @@ fn plan_and_seal(
     let (settings, manager, registry) = (ctx.settings, ctx.manager, ctx.registry);
     let customer: &Customer = registry
         .require(&pair.customer)
-        .map_err(|m| Error::Usage(format!("{m}; no repair planned")))?;
+        .map_err(|m| Error::usage(format!("{m}; no repair planned")))?;
     let view = manager
         .select_product(pair.product.as_deref())
-        .map_err(Error::Usage)?;
+        .map_err(Error::usage)?;
     if view.environment(&pair.environment).is_none() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "unknown environment `{}`; no repair planned",
             pair.environment
         )));
     }
     let scratch = tempfile::tempdir()
-        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+        .map_err(|e| Error::failed(format!("a scratch folder for a pinned view: {e}")))?;
     let pinned = crate::config::pins::pinned_view(manager, &view, customer, scratch.path())
-        .map_err(|e| Error::Refused(format!("{e}; no repair planned")))?;
+        .map_err(|e| Error::refused(format!("{e}; no repair planned")))?;
     let view = pinned.unwrap_or(view);
     let mut engine = crate::engine::Engine::with_terraform(&view, settings.terraform.as_deref())?;
     engine.targeting = Some(Targeting {
@@ -357,12 +357,12 @@ fn plan_and_seal(
     let fleet = crate::fleet::prepare(&engine, &selected, &source, &cx.out);
     let rows = crate::fleet::execute(&mut engine, fleet, 1, &settings.out, false, "plan", cx);
     if let Some(crate::fleet::Outcome::Failed { error, .. }) = rows.first().map(|r| &r.outcome) {
-        return Err(Error::Failed(format!("the repair plan failed: {error}")));
+        return Err(Error::failed(format!("the repair plan failed: {error}")));
     }
     let rel = view.unit(&customer.slug, &pair.environment).rel_dir();
     let dir = settings.out.join(&rel);
     let summary = crate::engine::read_summary(&dir)
-        .map_err(|e| Error::Failed(format!("nothing to seal in {}: {e}", dir.display())))?;
+        .map_err(|e| Error::failed(format!("nothing to seal in {}: {e}", dir.display())))?;
     crate::flows::github_loop::artifact::seal_local(&customer.slug, &pair.environment, &dir)?;
     Ok((rel.display().to_string(), summary))
 }
@@ -371,10 +371,10 @@ fn plan_and_seal(
 /// confirms the list names).
 fn write_list(dir: &Path, name: &str, planned: &[Planned]) -> Result<String> {
     crate::util::fs::ensure_dir(dir, Path::new("."))
-        .map_err(|e| Error::Failed(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| Error::failed(format!("{}: {e}", dir.display())))?;
     let bytes = serde_json::to_vec_pretty(planned).expect("serialisable");
     crate::util::fs::write_atomic(&dir.join(name), &bytes)
-        .map_err(|e| Error::Failed(format!("writing {name}: {e}")))?;
+        .map_err(|e| Error::failed(format!("writing {name}: {e}")))?;
     Ok(crate::util::fs::sha256_bytes(&bytes))
 }
 
@@ -405,7 +405,7 @@ fn show(planned: &[Planned], list_sha256: &str, json: bool, out: &Output) {
 pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, cx: &Context) -> Result<()> {
     let path = settings.plans.join(REPAIRS_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::Usage(format!(
+        Error::usage(format!(
             "{}: {e}; --apply names the folder `repair --from` wrote",
             path.display()
         ))
@@ -413,14 +413,14 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, cx: &Context) -
     let read = crate::util::fs::sha256_bytes(text.as_bytes());
     if let Some(want) = &settings.list_sha256 {
         if !want.eq_ignore_ascii_case(&read) {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "{} is not the list that was confirmed (its digest is {read}, --list-sha256 says {want}); nothing was applied",
                 path.display()
             )));
         }
     }
     let mut planned: Vec<Planned> = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::usage(format!("{}: {e}", path.display())))?;
     let (manager, _) = crate::config::load(manager_dir)?;
     // The cap again, on what this step applies.
     cap(&mut planned, manager.config.drift.max_repairs);
@@ -451,8 +451,8 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, cx: &Context) -
         (0, _) => Ok(()),
         // Every one refused (no second person, a plan judged again): a
         // refusal, exit 3.
-        (f, r) if f == r => Err(Error::Refused(said)),
-        _ => Err(Error::Failed(said)),
+        (f, r) if f == r => Err(Error::refused(said)),
+        _ => Err(Error::failed(said)),
     }
 }
 
@@ -464,7 +464,7 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, cx: &Conte
             .components()
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "plan_dir `{}` is not a folder under {}",
             p.plan_dir,
             settings.plans.display()
@@ -473,9 +473,9 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, cx: &Conte
     let dir = settings.plans.join(rel);
     crate::flows::github_loop::artifact::open_local(&p.customer, &p.environment, &dir)?;
     let summary = crate::engine::read_summary(&dir)
-        .map_err(|e| Error::Refused(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| Error::refused(format!("{}: {e}", dir.display())))?;
     if let Some(why) = not_repairable(&summary) {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "not a repair a drift job applies by itself: {why}; propose it instead"
         )));
     }

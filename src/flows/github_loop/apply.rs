@@ -9,8 +9,8 @@ use crate::config::{Customer, Manager, PRODUCTS_FILE};
 use crate::context::Context;
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{short_sha, Payload, EVENT_APPLY};
-use crate::engine::{ApplyOutcome, Engine, RunError};
-use crate::error::{Error, Result};
+use crate::engine::{ApplyOutcome, Engine};
+use crate::error::{Error, Result, Say};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
@@ -51,7 +51,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
     only_apply_dispatches(&session.dispatched)?;
     let (manager, registry) = crate::config::load(manager_dir)?;
     if manager.environment(&settings.environment).is_none() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "unknown environment `{}`",
             settings.environment
         )));
@@ -77,15 +77,19 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
                     crate::util::text::count(problems.len(), "problem", "problems"),
                     short_sha(&dispatched.payload.sha)
                 );
-                return Err(reporter.refuse_apply(env, reason, &cx.out).await);
+                return Err(reporter.refuse_apply(env, reason.into(), &cx.out).await);
             }
         };
         let reporter = reporter.with_slots(slots(&manager, customer, &views));
         let scratch = tempfile::tempdir()
-            .map_err(|e| Error::Failed(format!("a scratch folder for pinned views: {e}")))?;
+            .map_err(|e| Error::failed(format!("a scratch folder for pinned views: {e}")))?;
         let views = match at_pins(&manager, customer, views, scratch.path()) {
             Ok(views) => views,
-            Err(e) => return Err(reporter.refuse_apply(env, e.to_string(), &cx.out).await),
+            Err(e) => {
+                return Err(reporter
+                    .refuse_apply(env, e.to_string().into(), &cx.out)
+                    .await)
+            }
         };
         let views: Vec<&Manager> = views
             .iter()
@@ -139,8 +143,8 @@ async fn shared_checks(
     manager_gh: &(GitHub, String),
 ) -> Result<Option<String>> {
     let Some(first) = runs.first() else {
-        return Err(Error::Refused(
-            "no product of the customer exists in this environment".into(),
+        return Err(Error::refused(
+            "no product of the customer exists in this environment",
         ));
     };
     let refusal = match still_active_on_default_branch(manager, manager_gh, &first.customer.slug)
@@ -181,7 +185,7 @@ async fn open_all<'a>(
         let mut changes = true;
         if per_product {
             let summary = crate::engine::read_summary(&run.dir)
-                .map_err(|e| Error::Failed(format!("{}: {e}", run.dir.display())))?;
+                .map_err(|e| Error::failed(format!("{}: {e}", run.dir.display())))?;
             run.digest = summary.plan_sha256;
             // A plan made with outputs its needed products were about to
             // change goes through the apply's checks even without changes:
@@ -273,7 +277,7 @@ async fn apply_in_order(opened: Vec<Opened<'_>>, approver: Option<String>) -> Re
 /// Applies run only for `fleetform-apply` dispatches.
 fn only_apply_dispatches(dispatched: &Dispatched) -> Result<()> {
     if dispatched.event_type != EVENT_APPLY {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "applies run only for `{EVENT_APPLY}` dispatches (default-branch pushes), not `{}`",
             dispatched.event_type
         )));
@@ -396,7 +400,7 @@ impl ApplyRun<'_> {
     async fn deployment_ended(
         &self,
         id: Option<u64>,
-        result: &std::result::Result<ApplyOutcome, RunError>,
+        result: &std::result::Result<ApplyOutcome, Error>,
     ) {
         let Some(id) = id else {
             return;
@@ -408,9 +412,9 @@ impl ApplyRun<'_> {
     }
 
     /// Marks the unit `failure` with the reason; the refusal.
-    async fn refuse(&self, reason: String) -> Error {
+    async fn refuse(&self, reason: impl Into<Say>) -> Error {
         self.reporter
-            .refuse_apply(&self.place(), reason, &self.cx.out)
+            .refuse_apply(&self.place(), reason.into(), &self.cx.out)
             .await
     }
 
@@ -447,15 +451,15 @@ impl ApplyRun<'_> {
                 ));
                 Ok(())
             }
-            Err(RunError::Refused(m)) => Err(Error::Refused(m)),
-            Err(e) => Err(Error::Failed(e.to_string())),
+            Err(Error::Refused(m)) => Err(Error::Refused(m)),
+            Err(e) => Err(Error::failed(e.to_string())),
         }
     }
 
     fn terraform_apply(
         &self,
         pull: Option<&PullFacts>,
-    ) -> std::result::Result<ApplyOutcome, RunError> {
+    ) -> std::result::Result<ApplyOutcome, Error> {
         let (env, slug) = (self.env(), &self.customer.slug);
         self.cx
             .out

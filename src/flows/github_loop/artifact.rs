@@ -42,7 +42,7 @@ pub(super) const BUNDLED: &[&str] = &[
 ];
 
 pub(super) fn artifact_key() -> Result<ArtifactKey> {
-    ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+    ArtifactKey::from_env().map_err(|e| Error::usage(e.to_string()))
 }
 
 /// Writes [`GITHUB_FILE`] into the plan folder (before it is sealed).
@@ -51,7 +51,7 @@ pub(super) fn write_record(dir: &Path, record: &GitHubRecord) -> Result<()> {
         &dir.join(GITHUB_FILE),
         &serde_json::to_vec_pretty(record).expect("serialisable"),
     )
-    .map_err(|e| Error::Failed(format!("writing {GITHUB_FILE}: {e}")))
+    .map_err(|e| Error::failed(format!("writing {GITHUB_FILE}: {e}")))
 }
 
 /// The record in an opened plan folder; a folder without one holds no plan
@@ -61,7 +61,7 @@ pub(super) fn read_record(dir: &Path) -> Result<GitHubRecord> {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| {
-            Error::Refused(format!(
+            Error::refused(format!(
                 "{} holds no plan from a dispatch; download the plan artifact first",
                 dir.display()
             ))
@@ -71,9 +71,9 @@ pub(super) fn read_record(dir: &Path) -> Result<GitHubRecord> {
 /// Seals the plan folder's files into [`BUNDLE_FILE`] for the artifact.
 pub(super) fn seal_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
     let bundle = seal::seal_dir(key, customer, env, dir, BUNDLED)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::failed(e.to_string()))?;
     crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
-        .map_err(|e| Error::Failed(e.to_string()))
+        .map_err(|e| Error::failed(e.to_string()))
 }
 
 /// Opens the downloaded bundle into the plan folder: the files the apply
@@ -81,7 +81,7 @@ pub(super) fn seal_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path
 pub(crate) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path) -> Result<()> {
     let bundle = dir.join(BUNDLE_FILE);
     if !bundle.is_file() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "{} holds no sealed plan ({BUNDLE_FILE}); download the plan job's artifact into it",
             dir.display()
         )));
@@ -89,8 +89,8 @@ pub(crate) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path
     seal::open_into(key, customer, env, &bundle, dir)
         .map(drop)
         .map_err(|e| match e {
-            SealError::Fs(f) => Error::Failed(f.to_string()),
-            other => Error::Refused(other.to_string()),
+            SealError::Fs(f) => Error::failed(f.to_string()),
+            other => Error::refused(other.to_string()),
         })
 }
 
@@ -106,9 +106,9 @@ pub fn seal_local(customer: &str, env: &str, dir: &Path) -> Result<()> {
         .filter(|n| dir.join(n).is_file())
         .collect();
     let bundle = seal::seal_dir(&key, customer, env, dir, &names)
-        .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::failed(e.to_string()))?;
     crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
-        .map_err(|e| Error::Failed(e.to_string()))
+        .map_err(|e| Error::failed(e.to_string()))
 }
 
 /// Opens an operator's downloaded plan bundle into its folder, when the

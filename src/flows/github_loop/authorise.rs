@@ -53,7 +53,7 @@ pub async fn authorise<'r>(
         super::fetch::check_payload_files(manager, payload)?;
         let repo = &payload.customer_repo;
         if let Err(why) = super::comment_command::own_branch(gh, repo, pr).await? {
-            return Err(Error::Refused(format!("{why}; {}", stage.nothing_done())));
+            return Err(Error::refused(format!("{why}; {}", stage.nothing_done())));
         }
     }
     Ok(customer)
@@ -102,7 +102,7 @@ async fn refuse_revoked(
     if let Err(e) = set.await {
         out.note(&format!("could not set the failure status: {e}"));
     }
-    Error::Refused(format!(
+    Error::refused(format!(
         "customer `{}` ({}) was revoked on {why}; {}",
         customer.slug,
         payload.customer_repo,
@@ -118,20 +118,20 @@ pub(super) fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Resul
     // is the repo's current one, which a rename changed.
     if let Some(id) = payload.repo_id {
         return registry.by_repo_id(id).ok_or_else(|| {
-            Error::Refused(format!(
+            Error::refused(format!(
                 "no customer is registered with repository id {id} (`{}`); nothing was planned",
                 payload.customer_repo
             ))
         });
     }
     match registry.by_repo(&payload.customer_repo) {
-        None => Err(Error::Refused(format!(
+        None => Err(Error::refused(format!(
             "`{}` is not a registered customer; nothing was planned (register it with the provider first)",
             payload.customer_repo
         ))),
         // GitHub names are case-insensitive, but the spelling is what the
         // workflows' concurrency groups key on: only the registered one counts.
-        Some(c) if c.repo.as_deref() != Some(payload.customer_repo.as_str()) => Err(Error::Refused(format!(
+        Some(c) if c.repo.as_deref() != Some(payload.customer_repo.as_str()) => Err(Error::refused(format!(
             "`{}` is registered as `{}`; dispatches must use the registered spelling",
             payload.customer_repo,
             c.repo.as_deref().unwrap_or_default()
@@ -174,7 +174,7 @@ fn authenticate(
     if let Some(relay) = &manager.config.relay {
         if dispatched.sender.as_deref() == Some(relay.sender_login().as_str()) {
             if dispatched.payload.sig.is_some() {
-                return Err(Error::Refused(format!(
+                return Err(Error::refused(format!(
                     "a relayed dispatch carries no signature; {}",
                     stage.nothing_done()
                 )));
@@ -188,14 +188,14 @@ fn authenticate(
         }
     }
     if dispatched.payload.repo_id.is_some() {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the dispatch names a repository id, which only the relay (as the manager App) sends, but it was sent by `{}`; {}",
             dispatched.sender.as_deref().unwrap_or("(unknown)"),
             stage.nothing_done()
         )));
     }
     let refuse = |e: auth::AuthError| {
-        Error::Refused(format!(
+        Error::refused(format!(
             "dispatch not authenticated: {e}; {}",
             stage.nothing_done()
         ))
@@ -205,7 +205,7 @@ fn authenticate(
     // During a rotation of the manager's secret, a key of the previous
     // one is accepted too (`dispatch::rotation`).
     let previous = rotation::previous_from_env(&secret).map_err(|e| {
-        Error::Refused(format!(
+        Error::refused(format!(
             "dispatch not authenticated: {e}; {}",
             stage.nothing_done()
         ))
@@ -312,7 +312,7 @@ pub fn authorise_dispatch(
     }
     let identities = manager
         .stage_identities(customer, &environments)
-        .map_err(|m| Error::Failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
+        .map_err(|m| Error::failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
     Ok(Authorised {
         plan_key: plan_key(&dispatched.payload),
         secrets_key: match manager.config.secrets {
@@ -342,7 +342,7 @@ pub(super) async fn still_active_on_default_branch(
         return Ok(Err(format!("{repo} has no `{rel}` on its default branch")));
     };
     let current = Registry::parse(manager, &manager.path(&manager.config.registry), &bytes)
-        .map_err(|e| Error::Failed(format!("the registry on {repo}'s default branch: {e}")))?;
+        .map_err(|e| Error::failed(format!("the registry on {repo}'s default branch: {e}")))?;
     Ok(match current.get(slug) {
         Some(c) if c.takes_part(Activity::Apply) => Ok(()),
         Some(_) => Err(format!(
@@ -378,7 +378,7 @@ pub(crate) async fn reviewed_by_excluding(
 ) -> Result<std::result::Result<Option<String>, String>> {
     let environment = manager
         .environment(env)
-        .ok_or_else(|| Error::Usage(format!("unknown environment `{env}`")))?;
+        .ok_or_else(|| Error::usage(format!("unknown environment `{env}`")))?;
     // With `approvals:` the approvals on the pull request are what
     // fleetform enforces (checked per plan before its apply); reviewers on
     // the environment, where the plan has them, still hold the job.
@@ -390,9 +390,8 @@ pub(crate) async fn reviewed_by_excluding(
         .as_deref()
         .and_then(|r| r.parse().ok())
         .ok_or_else(|| {
-            Error::Usage(
-                "GITHUB_RUN_ID is not set to a run number: apply --dispatch checks the run's approvals, so it runs inside the manager repo's workflow".into(),
-            )
+            Error::usage(
+                "GITHUB_RUN_ID is not set to a run number: apply --dispatch checks the run's approvals, so it runs inside the manager repo's workflow")
         })?;
     let reviews = gh.run_reviews(repo, run_id).await.map_err(gh_err)?;
     let dispatchers = crate::policy::approval::Dispatchers::new([

@@ -25,7 +25,7 @@ pub fn batch_entries(ctx: &RunContext, manager_dir: &Path) -> Result<Vec<usize>>
 /// Only the relay, as the manager App (`relay.app_slug`), sends batches.
 fn relay_sent(manager: &Manager, sender: Option<&str>) -> Result<()> {
     let Some(relay) = &manager.config.relay else {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "a `{EVENT_BATCH}` dispatch comes from the relay, and fleetform.yml has no `relay:`; nothing was planned"
         )));
     };
@@ -33,7 +33,7 @@ fn relay_sent(manager: &Manager, sender: Option<&str>) -> Result<()> {
     if sender == Some(app.as_str()) {
         return Ok(());
     }
-    Err(Error::Refused(format!(
+    Err(Error::refused(format!(
         "a `{EVENT_BATCH}` dispatch is sent only by the relay (the manager App `{app}`), but this one by `{}`; nothing was planned",
         sender.unwrap_or("(unknown)").escape_debug()
     )))

@@ -45,7 +45,7 @@ pub async fn admit(
         return Ok(None);
     };
     let repo = payload.customer_repo.as_str();
-    let refuse = |why: String| Error::Refused(format!("{why}; {}", stage.nothing_done()));
+    let refuse = |why: String| Error::refused(format!("{why}; {}", stage.nothing_done()));
     let facts = gh
         .issue_comment(repo, id)
         .await

@@ -6,7 +6,8 @@
 //! customer text worded in `report::customer`.
 
 use crate::context::Context;
-use crate::engine::{ApplyOutcome, RunError};
+use crate::engine::ApplyOutcome;
+use crate::error::Error;
 use crate::github::{GitHub, GitHubError, Started};
 use crate::output::Output;
 use crate::report::customer::{deployment, Deployment};
@@ -180,7 +181,7 @@ pub(super) async fn dispatched_started(
 pub(super) async fn dispatched_ended(
     gh: &GitHub,
     (repo, id): (&str, u64),
-    result: &std::result::Result<ApplyOutcome, RunError>,
+    result: &std::result::Result<ApplyOutcome, Error>,
     run_url: Option<&str>,
     out: &Output,
 ) {
@@ -191,7 +192,7 @@ pub(super) async fn dispatched_ended(
                 plan_sha256: &done.plan_sha256,
             },
         ),
-        Err(RunError::Refused(_)) => (false, Deployment::Refused),
+        Err(Error::Refused(_)) => (false, Deployment::Refused),
         Err(_) => (false, Deployment::Failed),
     };
     let description = deployment(&what);

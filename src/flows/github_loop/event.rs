@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::ci::{RunContext, BATCH_ENTRY_VAR};
 use crate::dispatch::{Batch, BatchEntry, Payload, EVENT_APPLY, EVENT_BATCH, EVENT_PLAN};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 
 /// The parsed event: which action and the checked payload.
 pub struct Dispatched {
@@ -30,7 +30,7 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
     let (event_type, payload) = match action {
         EVENT_PLAN | EVENT_APPLY => (
             action.to_string(),
-            Payload::parse(client_payload).map_err(|e| Error::Refused(e.to_string()))?,
+            Payload::parse(client_payload).map_err(|e| Error::refused(e.to_string()))?,
         ),
         EVENT_BATCH => {
             let BatchEntry {
@@ -40,7 +40,7 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
             (event_type, payload)
         }
         _ => {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "dispatch type must be `{EVENT_PLAN}`, `{EVENT_APPLY}` or `{EVENT_BATCH}`"
             )))
         }
@@ -55,14 +55,14 @@ pub fn read_event(ctx: &RunContext) -> Result<Dispatched> {
 /// The `repository_dispatch` event of the run.
 fn dispatch_event(ctx: &RunContext) -> Result<Value> {
     if ctx.event_name.as_deref() != Some("repository_dispatch") {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "--dispatch runs on repository_dispatch events, not `{}`",
             ctx.event_name
                 .as_deref()
                 .unwrap_or("(GITHUB_EVENT_NAME unset)")
         )));
     }
-    ctx.event().map_err(Error::Usage)
+    ctx.event().map_err(Error::usage)
 }
 
 /// The account that sent the dispatch (`sender.login`).
@@ -80,7 +80,7 @@ pub fn read_batch_event(ctx: &RunContext) -> Result<(Batch, Option<String>)> {
     let event = dispatch_event(ctx)?;
     let action = event.get("action").and_then(Value::as_str);
     if action != Some(EVENT_BATCH) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "this runs on `{EVENT_BATCH}` dispatches (manager-batch.yml), not `{}`",
             action.unwrap_or("(no action)").escape_debug()
         )));
@@ -91,7 +91,7 @@ pub fn read_batch_event(ctx: &RunContext) -> Result<(Batch, Option<String>)> {
 
 /// The checked batch of a `fleetform-batch` dispatch.
 fn read_batch(client_payload: &Value) -> Result<Batch> {
-    Batch::parse(client_payload).map_err(|e| Error::Refused(e.to_string()))
+    Batch::parse(client_payload).map_err(|e| Error::refused(e.to_string()))
 }
 
 /// The entry of the batch `FLEETFORM_BATCH_ENTRY` names. The batch is
@@ -100,10 +100,7 @@ fn batch_entry(ctx: &RunContext, client_payload: &Value) -> Result<BatchEntry> {
     let mut batch = read_batch(client_payload)?;
     let n = batch.entries.len();
     let usage = |what: String| {
-        Error::Usage(format!(
-            "{what}: a `{EVENT_BATCH}` dispatch holds {n} customers' events; set {BATCH_ENTRY_VAR} to the index (0 to {}) of the one this job works on, as manager-batch.yml does",
-            n - 1
-        ))
+        Error::Usage(Say::new(format!("{what}: a `{EVENT_BATCH}` dispatch holds {n} customers' events")).help(format!("set {BATCH_ENTRY_VAR} to the index (0 to {}) of the one this job works on, as manager-batch.yml does", n - 1)))
     };
     let Some(text) = ctx.batch_entry.as_deref() else {
         return Err(usage(format!("{BATCH_ENTRY_VAR} is not set")));
@@ -216,7 +213,7 @@ mod tests {
         ] {
             let r = run_entry(d.path(), rd, batch_event(), entry);
             assert!(
-                matches!(&r, Err(Error::Usage(m)) if m.contains(want) && m.contains("0 to 1")),
+                matches!(&r, Err(Error::Usage(m)) if m.contains(want) && m.one_line().contains("0 to 1")),
                 "{entry:?}: {:?}",
                 r.err()
             );

@@ -37,7 +37,7 @@ pub(super) fn planned_environments(
         return Ok(enabled_in_order(manager, customer));
     };
     if let Some(e) = wanted.iter().find(|e| !customer.environments.contains(e)) {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "environment `{e}` is not enabled for `{}`",
             customer.slug
         )));
@@ -69,7 +69,7 @@ pub(super) async fn fetch_source(
         .collect();
     let (variables, overrides) = fetch_files(gh, payload, &allowed, &wanted, envs).await?;
     let variables =
-        variables.ok_or_else(|| Error::Failed(format!("`{vars_name}` was not fetched")))?;
+        variables.ok_or_else(|| Error::failed(format!("`{vars_name}` was not fetched")))?;
     let secrets = fetch_secrets(gh, manager, view, payload, envs).await?;
     Ok(CustomerSource {
         variables: (PathBuf::from(&vars_name), variables),
@@ -165,7 +165,7 @@ fn allowed_files(manager: &Manager) -> BTreeMap<String, Option<String>> {
 /// The payload must list the view's variables file.
 fn check_listed(listed: &[String], vars_name: &str) -> Result<()> {
     if !listed.iter().any(|f| f == vars_name) {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the dispatch does not list `{vars_name}`"
         )));
     }
@@ -176,7 +176,7 @@ fn check_listed(listed: &[String], vars_name: &str) -> Result<()> {
 fn check_foreign(listed: &[String], allowed: &BTreeMap<String, Option<String>>) -> Result<()> {
     for f in listed {
         if !allowed.contains_key(f) {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "the dispatch lists `{}`, which is not a variables file of this manager",
                 f.escape_debug()
             )));
@@ -230,7 +230,7 @@ async fn fetch_files(
             }
             (None, Some(_)) if !payload.files.contains(f) => {} // probed, absent
             (None, _) => {
-                return Err(Error::Failed(format!(
+                return Err(Error::failed(format!(
                     "`{f}` does not exist in {} at {}",
                     payload.customer_repo, payload.sha
                 )))

@@ -67,7 +67,7 @@ impl InvalidRun<'_> {
                     .detail(format!("invalid variables: {n}")),
             );
         }
-        Ok(Error::Failed(format!(
+        Ok(Error::failed(format!(
             "{n} in the customer's variables; nothing was planned"
         )))
     }

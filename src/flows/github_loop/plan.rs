@@ -12,7 +12,7 @@ use crate::data::summary::PlanSummary;
 use crate::data::Diagnostic;
 use crate::dispatch::seal::ArtifactKey;
 use crate::dispatch::{Payload, EVENT_APPLY};
-use crate::engine::{Engine, PlanOutcome, PlanRequest, RunError};
+use crate::engine::{Engine, PlanOutcome, PlanRequest};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 use crate::output::Output;
@@ -161,7 +161,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
         };
         let reporter = reporter.with_slots(slots(&manager, customer, &views));
         let scratch = tempfile::tempdir()
-            .map_err(|e| Error::Failed(format!("a scratch folder for pinned views: {e}")))?;
+            .map_err(|e| Error::failed(format!("a scratch folder for pinned views: {e}")))?;
         let views = at_pins(&manager, customer, views, scratch.path())?;
         let products = Products {
             session: &session,
@@ -229,7 +229,7 @@ impl Products<'_> {
             Ok(source) => source,
             Err(e) if per_product => {
                 for env in &envs {
-                    let failed = run.failed(env, RunError::Refused(e.to_string())).await?;
+                    let failed = run.failed(env, Error::refused(e.to_string())).await?;
                     report.results.push(failed);
                 }
                 return Ok(());
@@ -253,7 +253,7 @@ impl Products<'_> {
             let planned = report.planned();
             let result = match settle(&planned, view, &self.customer.slug, env) {
                 Ok(awaiting) => run.environment(env, &docs, awaiting).await?,
-                Err(Blocked::Failed(reason)) => run.failed(env, RunError::Refused(reason)).await?,
+                Err(Blocked::Failed(reason)) => run.failed(env, Error::refused(reason)).await?,
                 Err(Blocked::Waiting(reason)) => run.waiting(env, reason).await?,
             };
             report.results.push(result);
@@ -332,7 +332,7 @@ impl PlanRun<'_> {
         .await?;
         match self.terraform_plan(env, docs, &dir, pull.as_ref(), awaiting) {
             Ok(p) => self.publish(env, &dir, p, pull.as_ref()).await,
-            Err(RunError::Waiting(reason)) => self.waiting(env, reason).await,
+            Err(Error::Waiting(reason)) => self.waiting(env, reason.into()).await,
             Err(e) => self.failed(env, e).await,
         }
     }
@@ -344,7 +344,7 @@ impl PlanRun<'_> {
         dir: &Path,
         pull: Option<&PullFacts>,
         awaiting: Vec<String>,
-    ) -> std::result::Result<PlanOutcome, RunError> {
+    ) -> std::result::Result<PlanOutcome, Error> {
         let label = self.label(env);
         self.cx.out.group_start(&format!("terraform plan {label}"));
         let result = self.engine.plan(&PlanRequest {
@@ -474,10 +474,10 @@ impl PlanRun<'_> {
     /// A failed plan: the short form in the manager's log (Terraform's
     /// output and the customer's values stay out of it), `failure` on the
     /// commit, an audit line.
-    async fn failed(&self, env: &str, e: RunError) -> Result<EnvResult> {
+    async fn failed(&self, env: &str, e: Error) -> Result<EnvResult> {
         let label = self.label(env);
         self.cx.out.error(&format!("{label}: {}", values_free(&e)));
-        if let RunError::Values(problems) = &e {
+        if let Error::Values(problems) = &e {
             // Found while rendering (a template's result): listed where the
             // schema's problems are, on the customer's pull request.
             let envs = [env.to_string()];

@@ -54,7 +54,7 @@ pub(super) fn at_pins(
         match crate::config::pins::pinned_view(manager, &view, customer, &dir) {
             Ok(Some(pinned)) => out.push(pinned),
             Ok(None) => out.push(view),
-            Err(e) => return Err(crate::error::Error::Failed(e)),
+            Err(e) => return Err(crate::error::Error::failed(e)),
         }
     }
     Ok(out)

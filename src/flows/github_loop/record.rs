@@ -8,8 +8,8 @@ use crate::ci::RunContext;
 use crate::context::Context;
 use crate::data::verdict::Verdict;
 use crate::dispatch::Payload;
-use crate::engine::RunError;
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::error::Result;
 use crate::output::Output;
 use crate::policy::PullFacts;
 
@@ -89,17 +89,17 @@ pub(super) fn audit_waivers(
 
 /// A run error without the customer's values or Terraform's output, for
 /// the manager's log: those go to the customer's pull request.
-pub(super) fn values_free(e: &RunError) -> String {
+pub(super) fn values_free(e: &Error) -> String {
     match e {
-        RunError::Values(d) => format!(
+        Error::Values(d) => format!(
             "{} in the customer's variables (listed on the customer's pull request)",
             crate::util::text::count(d.len(), "problem", "problems")
         ),
-        RunError::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
-        RunError::Refused(m) | RunError::Waiting(m) | RunError::Withheld(m) => {
-            format!("refused: {m}")
+        Error::Terraform(_) => format!("{} (the log is in the sealed bundle)", e.short()),
+        Error::Refused(m) | Error::Waiting(m) | Error::Withheld(m) => {
+            format!("refused: {}", m.one_line())
         }
-        RunError::Io(_) => e.to_string(),
+        other => other.short(),
     }
 }
 
@@ -132,11 +132,11 @@ mod tests {
     #[test]
     fn run_errors_reach_the_manager_log_without_values() {
         assert_eq!(
-            values_free(&RunError::Values(Vec::new())),
+            values_free(&Error::Values(Vec::new())),
             "0 problems in the customer's variables (listed on the customer's pull request)"
         );
         assert_eq!(
-            values_free(&RunError::Refused("plan digest differs".into())),
+            values_free(&Error::refused("plan digest differs")),
             "refused: plan digest differs"
         );
     }

@@ -70,7 +70,7 @@ pub fn check(ask: &Ask<'_>, cx: &Context) -> Result<Verdict> {
         return local(ask);
     }
     if ask.unreviewed {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "--unreviewed is for a workstation: on GitHub Actions a second person approves; nothing was {}",
             ask.done
         )));
@@ -83,20 +83,20 @@ pub fn check(ask: &Ask<'_>, cx: &Context) -> Result<Verdict> {
         None => rt.block_on(reviewed(&gh, &repo, this_run, &ctx, ask)),
         Some(preview) => rt.block_on(confirmed(&gh, &repo, preview, this_run, &ctx)),
     };
-    verdict.map_err(|why| Error::Refused(format!("{why}; nothing was {}", ask.done)))
+    verdict.map_err(|why| Error::refused(format!("{why}; nothing was {}", ask.done)))
 }
 
 /// Outside Actions: only with `--unreviewed`.
 fn local(ask: &Ask<'_>) -> Result<Verdict> {
     if !ask.unreviewed {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "this change needs a second person, which only a GitHub Actions run can show; run it from the manager's workflow, or, on a workstation where no one else can review, add --unreviewed (the audit log records it as unreviewed); nothing was {}",
             ask.done
         )));
     }
     if ask.confirms.is_some() {
-        return Err(Error::Usage(
-            "--confirms names a GitHub Actions run and only works inside one".into(),
+        return Err(Error::usage(
+            "--confirms names a GitHub Actions run and only works inside one",
         ));
     }
     Ok(Verdict {
@@ -111,7 +111,7 @@ fn run_id(ctx: &RunContext) -> Result<u64> {
         .as_deref()
         .and_then(|r| r.parse().ok())
         .ok_or_else(|| {
-            Error::Usage("GITHUB_RUN_ID is not set to a run number: the second person is read from the run's history".into())
+            Error::usage("GITHUB_RUN_ID is not set to a run number: the second person is read from the run's history")
         })
 }
 

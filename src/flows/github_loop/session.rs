@@ -71,7 +71,7 @@ pub(super) fn repo_client(
     dry_run: bool,
     cx: &Context,
 ) -> Result<Option<GitHub>> {
-    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::Usage(e.to_string()))?
+    let Some(app) = AppKey::from_env(AppRole::Customer).map_err(|e| Error::usage(e.to_string()))?
     else {
         return Ok(None);
     };
@@ -119,9 +119,7 @@ fn env_token(cx: &Context) -> Option<Token> {
 
 fn token() -> Result<Token> {
     Token::from_env().ok_or_else(|| {
-        Error::Usage(
-            "no token: set FLEETFORM_TOKEN (the SOURCE_REPOS_PAT secret) or GITHUB_TOKEN".into(),
-        )
+        Error::usage("no token: set FLEETFORM_TOKEN (the SOURCE_REPOS_PAT secret) or GITHUB_TOKEN")
     })
 }
 
@@ -198,7 +196,7 @@ pub(super) fn status_writer(
     cx: &Context,
 ) -> Result<GitHub> {
     repo_or_env_client(rt, repo, permissions, cx)?
-        .ok_or_else(|| Error::Usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses".into()))
+        .ok_or_else(|| Error::usage("FLEETFORM_TOKEN (or GITHUB_TOKEN, or the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) is not set: conclude writes the customer's commit statuses"))
 }
 
 /// The client and repo for reading the manager repo itself: the job's
@@ -209,7 +207,7 @@ pub(crate) fn manager_client(
     cx: &Context,
 ) -> Result<(GitHub, String)> {
     let repo = ctx.repository.clone().ok_or_else(|| {
-        Error::Usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow".into())
+        Error::usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow")
     })?;
     let token = match Token::from_var("FLEETFORM_MANAGER_TOKEN") {
         Some(t) => t,

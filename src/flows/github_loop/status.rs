@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::{Customer, Manager};
 use crate::dispatch::Payload;
-use crate::error::Error;
+use crate::error::{Error, Say};
 use crate::github::{CommitStatus, GitHub, GitHubError};
 use crate::output::Output;
 use crate::report::customer::{status, CustomerText, Status};
@@ -214,15 +214,18 @@ impl<'a> Reporter<'a> {
 
     /// A refused apply: `env` is marked `failure` with the reason (a failed
     /// write is only noted), and the refusal to end the step with.
-    pub async fn refuse_apply(&self, env: &str, reason: String, out: &Output) -> Error {
+    pub async fn refuse_apply(&self, env: &str, reason: Say, out: &Output) -> Error {
         let description = status(&Status::ApplyRefused {
             place: env,
-            reason: &reason,
+            reason: &reason.one_line(),
         });
         if let Err(e) = self.report(env, "failure", description).await {
             out.note(&format!("could not set the failure status: {e}"));
         }
-        Error::Refused(format!("{reason}; nothing was applied"))
+        Error::Refused(Say {
+            what: format!("{}; nothing was applied", reason.what),
+            ..reason
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::dispatch::auth::DispatchKey;
 use crate::dispatch::{pr_from_commit_message, Payload, EVENT_APPLY, EVENT_PLAN};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::github::{GitHub, Token};
 use crate::output::Output;
 use crate::report::customer::{status, trigger_line, CustomerText, Idle, Status, Trigger};
@@ -73,10 +73,10 @@ pub(super) struct Subject {
 /// The subject of this run, or why there is none (a note).
 pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, String>> {
     let repo = ctx.repository.clone().ok_or_else(|| {
-        Error::Usage("GITHUB_REPOSITORY is not set; run inside GitHub Actions".into())
+        Error::Usage(Say::new("GITHUB_REPOSITORY is not set").help("run inside GitHub Actions"))
     })?;
     let event_name = ctx.event_name.clone().unwrap_or_default();
-    let event = ctx.event().map_err(Error::Usage)?;
+    let event = ctx.event().map_err(Error::usage)?;
     let s = |p: &str| event.pointer(p).and_then(Value::as_str).map(str::to_string);
     Ok(Ok(match event_name.as_str() {
         "issue_comment" => match super::trigger_comment::subject(&event) {
@@ -94,7 +94,7 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
         "pull_request" | "pull_request_target" => Subject {
             repo,
             sha: s("/pull_request/head/sha")
-                .ok_or_else(|| Error::Usage("event has no pull_request.head.sha".into()))?,
+                .ok_or_else(|| Error::usage("event has no pull_request.head.sha"))?,
             git_ref: format!(
                 "refs/heads/{}",
                 s("/pull_request/head/ref").unwrap_or_default()
@@ -140,7 +140,7 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
             comment: None,
         },
         other => {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
             "trigger runs on pull_request, push, workflow_dispatch or issue_comment, not {other:?}"
         )))
         }
@@ -191,7 +191,7 @@ pub fn trigger(settings: &Settings, cx: &Context) -> Result<()> {
             return Ok(());
         }
     };
-    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
+    let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
     let clients = Clients::new(&rt, &cx.net, settings)?;
     if let Some(pr) = subject.pr.filter(|_| subject.comment.is_some()) {
         let gh = clients.status();
@@ -202,7 +202,7 @@ pub fn trigger(settings: &Settings, cx: &Context) -> Result<()> {
         (subject.sha, subject.git_ref) = (sha, git_ref);
     }
     if !crate::dispatch::is_sha(&subject.sha) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "`{}` is not a commit sha",
             subject.sha
         )));
@@ -243,7 +243,7 @@ pub fn trigger(settings: &Settings, cx: &Context) -> Result<()> {
     record(&subject, &report, cx);
     publish(&ctx, settings, &report, &cx.out);
     if !report.problems.is_empty() {
-        return Err(Error::Failed(trigger_line(&Trigger::Invalid {
+        return Err(Error::failed(trigger_line(&Trigger::Invalid {
             problems: report.problems.len(),
         })));
     }
@@ -324,15 +324,18 @@ pub(super) fn checkout_source(
     overrides_pattern: &str,
 ) -> Result<(CustomerSource, Vec<String>)> {
     let variables = std::fs::read(variables_path).map_err(|e| {
-        Error::Usage(format!(
-            "{variables_path}: cannot read the variables file: {e}; create it (see the provider's instructions)"
-        ))
+        Error::Usage(
+            Say::new(format!(
+                "{variables_path}: cannot read the variables file: {e}"
+            ))
+            .help("create it (see the provider's instructions)"),
+        )
     })?;
     let mut overrides = std::collections::BTreeMap::new();
     let mut files = vec![variables_path.to_string()];
     for (env, path) in local_overrides(overrides_pattern) {
         let bytes =
-            std::fs::read(&path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            std::fs::read(&path).map_err(|e| Error::usage(format!("{}: {e}", path.display())))?;
         files.push(path.to_string_lossy().to_string());
         overrides.insert(env, (display_path(&path), bytes));
     }
@@ -402,16 +405,19 @@ async fn fetch_schema(gh: &GitHub, settings: &Settings) -> Result<Schema> {
         )
         .await
         .map_err(|e| {
-            Error::Failed(format!(
+            Error::failed(format!(
                 "cannot fetch the schema from {}: {e}",
                 settings.manager_repo
             ))
         })?
         .ok_or_else(|| {
-            Error::Failed(format!(
-                "{} has no `{}`; check MANAGER_REPO_OWNER/MANAGER_REPO_NAME and the schema path",
-                settings.manager_repo, settings.schema_path
-            ))
+            Error::Failed(
+                Say::new(format!(
+                    "{} has no `{}`",
+                    settings.manager_repo, settings.schema_path
+                ))
+                .help("check MANAGER_REPO_OWNER/MANAGER_REPO_NAME and the schema path"),
+            )
         })?;
     Ok(Schema::from_bytes(
         &bytes,
@@ -446,7 +452,7 @@ impl Sender<'_> {
             url,
         )
         .await
-        .map_err(|e| Error::Failed(e.to_string()))
+        .map_err(|e| Error::failed(e.to_string()))
     }
 
     fn report(&self, payload: Option<Payload>, problems: Vec<Diagnostic>) -> TriggerReport {
@@ -506,7 +512,7 @@ impl Sender<'_> {
             )
             .await
             .map_err(|e| {
-                Error::Failed(format!("cannot dispatch to {}: {e}", settings.manager_repo))
+                Error::failed(format!("cannot dispatch to {}: {e}", settings.manager_repo))
             })?;
         self.mark("pending", status(&Status::Queued)).await?;
         Ok(self.report(Some(payload), Vec::new()))
@@ -608,7 +614,7 @@ async fn wait_for_manager(
                 ));
                 return Ok(());
             }
-            _ => return Err(Error::Failed(trigger_line(&answer))),
+            _ => return Err(Error::failed(trigger_line(&answer))),
         }
     }
     let note = trigger_line(&Trigger::NeverAnswered {
@@ -624,7 +630,7 @@ async fn wait_for_manager(
     if let Err(e) = set.await {
         out.note(&format!("could not mark the commit: {e}"));
     }
-    Err(Error::Failed(note))
+    Err(Error::failed(note))
 }
 
 /// The state, description and link of our context on the customer commit
@@ -637,7 +643,7 @@ async fn manager_answer(
     let combined = gh
         .combined_status(&payload.customer_repo, &payload.sha)
         .await
-        .map_err(|e| Error::Failed(format!("cannot read the commit status: {e}")))?;
+        .map_err(|e| Error::failed(format!("cannot read the commit status: {e}")))?;
     let ours = combined
         .get("statuses")
         .and_then(Value::as_array)

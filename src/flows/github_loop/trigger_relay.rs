@@ -43,8 +43,8 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
     // commit; the relay reads the comment and the pull request's head from
     // GitHub itself, and the checkout is that head (refs/pull/<n>/head).
     let (source, files) = super::trigger::checkout_source(&args.variables, &args.overrides)?;
-    let rt = crate::github::runtime().map_err(|e| Error::Failed(e.to_string()))?;
-    let refused = |e: client::ClientError| Error::Failed(e.to_string());
+    let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
+    let refused = |e: client::ClientError| Error::failed(e.to_string());
     let answer = rt.block_on(async {
         // A new token for each request the relay is asked (they live
         // about five minutes; a caller of a busy relay may wait nine).
@@ -57,7 +57,7 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
         let (path, schema, formats) = client::schema(relay, &runner).await.map_err(refused)?;
         let schema =
             Schema::from_bytes_with(&schema, Path::new(&format!("manager:{path}")), formats)
-                .map_err(|e| Error::Failed(format!("the schema the relay served: {e}")))?;
+                .map_err(|e| Error::failed(format!("the schema the relay served: {e}")))?;
         if let Err(problems) = customer::check(&source, &schema) {
             return Ok(Err(problems));
         }
@@ -69,7 +69,7 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
     match answer {
         Err(problems) => {
             cx.out.diagnostics(&problems);
-            Err(Error::Failed(trigger_line(&Trigger::Invalid {
+            Err(Error::failed(trigger_line(&Trigger::Invalid {
                 problems: problems.len(),
             })))
         }
@@ -78,7 +78,7 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
                 return cx
                     .out
                     .json(&v)
-                    .map_err(|e| Error::Failed(format!("the relay's answer as JSON: {e}")));
+                    .map_err(|e| Error::failed(format!("the relay's answer as JSON: {e}")));
             }
             if v.get("duplicate").is_some() {
                 cx.out.note("the relay had dispatched this event already (the App's webhook, an earlier run or another relay instance); nothing was sent again");

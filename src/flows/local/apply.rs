@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::audit::Entry;
 use crate::config::Unit;
 use crate::context::Context;
-use crate::engine::{ApplyOutcome, RunError};
+use crate::engine::ApplyOutcome;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::terraform::TerraformError;
@@ -48,12 +48,12 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, cx: &Context) -> Resul
     let (manager, registry) = crate::config::load(manager_dir)?;
     let customer = registry
         .require(&slug)
-        .map_err(|m| Error::Usage(format!("{m}; nothing was applied")))?;
+        .map_err(|m| Error::usage(format!("{m}; nothing was applied")))?;
     let view = manager
         .select_product(args.product.as_deref())
-        .map_err(Error::Usage)?;
+        .map_err(Error::usage)?;
     if view.environment(&args.environment).is_none() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "unknown environment `{}`{}",
             args.environment,
             view.product
@@ -69,9 +69,9 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, cx: &Context) -> Resul
         .unwrap_or_else(|| args.out.join(unit.rel_dir()));
     // A pinned customer applies with the manager at its pin, as it planned.
     let scratch = tempfile::tempdir()
-        .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+        .map_err(|e| Error::failed(format!("a scratch folder for a pinned view: {e}")))?;
     let view = crate::config::pins::pinned_view(&manager, &view, customer, scratch.path())
-        .map_err(|e| Error::Refused(format!("{e}; nothing was applied")))?
+        .map_err(|e| Error::refused(format!("{e}; nothing was applied")))?
         .unwrap_or(view);
     let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
     // An ops workflow's plan arrives sealed (`plan --seal`).
@@ -125,7 +125,7 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, cx: &Context) -> Resul
     }
     finish(result, &unit, args, &cx.out)?;
     match kept {
-        Some(Err(e)) => Err(Error::Failed(format!(
+        Some(Err(e)) => Err(Error::failed(format!(
             "applied, but the deployment record was not kept: {e}; the audit log has the apply"
         ))),
         _ => Ok(()),
@@ -160,9 +160,8 @@ fn second_person(
         crate::flows::local::ops::check_operator(live, cx)?;
     }
     if in_actions && args.plan_sha256.is_none() {
-        return Err(Error::Refused(
-            "on GitHub Actions an operator's apply names the digest of the plan the second person approved (--plan-sha256, the plan job's output); nothing was applied".into(),
-        ));
+        return Err(Error::refused(
+            "on GitHub Actions an operator's apply names the digest of the plan the second person approved (--plan-sha256, the plan job's output); nothing was applied"));
     }
     let environment = view
         .environment(&args.environment)
@@ -240,13 +239,13 @@ fn keep_deployment(
     )
 }
 
-fn is_stale(e: &RunError) -> bool {
-    matches!(e, RunError::Terraform(TerraformError::StalePlan { .. }))
+fn is_stale(e: &Error) -> bool {
+    matches!(e, Error::Terraform(TerraformError::StalePlan { .. }))
 }
 
 /// The audit line of a local apply: applied, refused (a stale plan too),
 /// or failed.
-fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
+fn audit_entry(result: &std::result::Result<ApplyOutcome, Error>) -> Entry {
     // Nobody approved it in fleetform: by hand, or a workflow's own step.
     let how = |e: Entry| {
         let a = if e.run_url.is_none() {
@@ -258,7 +257,7 @@ fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
     };
     match result {
         Ok(done) => how(Entry::now("apply", "ok").plan(Some(&done.plan_sha256))),
-        Err(RunError::Refused(m) | RunError::Waiting(m)) => {
+        Err(Error::Refused(m) | Error::Waiting(m)) => {
             Entry::now("refusal", "refused").detail(format!("apply: {m}"))
         }
         Err(e) if is_stale(e) => Entry::now("refusal", "refused").detail("apply: stale plan"),
@@ -268,7 +267,7 @@ fn audit_entry(result: &std::result::Result<ApplyOutcome, RunError>) -> Entry {
 
 /// The result line (or JSON), or the error to exit with.
 fn finish(
-    result: std::result::Result<ApplyOutcome, RunError>,
+    result: std::result::Result<ApplyOutcome, Error>,
     unit: &Unit,
     args: &LocalApply,
     out: &Output,
@@ -284,14 +283,11 @@ fn finish(
             }
             Ok(())
         }
-        Err(RunError::Refused(m) | RunError::Waiting(m) | RunError::Withheld(m)) => {
+        Err(Error::Refused(m) | Error::Waiting(m) | Error::Withheld(m)) => {
             Err(Error::Refused(m))
         }
-        Err(e) if is_stale(&e) => Err(Error::Refused(
-            "the saved plan is stale: the state changed after it was made; nothing was applied, plan again".into(),
-        )),
-        Err(RunError::Terraform(t)) => Err(Error::Terraform(t)),
-        Err(RunError::Values(d)) => Err(Error::Values(d)),
-        Err(RunError::Io(e)) => Err(Error::Other(e)),
+        Err(e) if is_stale(&e) => Err(Error::refused(
+            "the saved plan is stale: the state changed after it was made; nothing was applied, plan again")),
+        Err(e) => Err(e),
     }
 }

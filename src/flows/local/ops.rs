@@ -14,7 +14,7 @@ use crate::audit::Entry;
 use crate::config::{Customer, Unit};
 use crate::context::Context;
 use crate::engine::ops::StateOp;
-use crate::engine::{Engine, RunError};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::report::customer::{comment, Comment, Done, StateOp as Said};
@@ -56,8 +56,8 @@ pub enum Phase {
 pub fn require_reason(reason: Option<&str>) -> Result<String> {
     match reason.map(str::trim) {
         Some(r) if !r.is_empty() => Ok(r.to_string()),
-        _ => Err(Error::Usage(
-            "say why with --reason \"...\": it is kept in the audit log and the records".into(),
+        _ => Err(Error::usage(
+            "say why with --reason \"...\": it is kept in the audit log and the records",
         )),
     }
 }
@@ -106,12 +106,10 @@ pub fn state_op(
             (sealed.op()?, Some((sealed, sha256.clone())))
         }
         (Phase::Direct, Some(op)) if !crate::ci::in_actions() => (op.clone(), None),
-        (Phase::Direct, Some(_)) => return Err(Error::Refused(
-            "on GitHub Actions a state operation is previewed first (--preview), then run from its sealed preview (`state apply --sha256 DIGEST`) once a second person approved; nothing was changed".into(),
-        )),
-        _ => return Err(Error::Usage(
-            "`state apply` runs a sealed preview and takes no operation; the others take their operands".into(),
-        )),
+        (Phase::Direct, Some(_)) => return Err(Error::refused(
+            "on GitHub Actions a state operation is previewed first (--preview), then run from its sealed preview (`state apply --sha256 DIGEST`) once a second person approved; nothing was changed")),
+        _ => return Err(Error::usage(
+            "`state apply` runs a sealed preview and takes no operation; the others take their operands")),
     };
     let verdict = crate::flows::github_loop::second_person::check(
         &crate::flows::github_loop::second_person::Ask {
@@ -148,7 +146,7 @@ fn open_state_op(dir: &Path, sha256: &str, unit: &Unit) -> Result<super::state_p
     );
     let sealed = super::state_preview::Sealed::open(dir, sha256, key)?;
     if let Some(adoption) = &sealed.releases {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the sealed preview is the release of {unit}'s adoption (plan sha256:{adoption}): run it with `fleetform adopt release --sha256 {sha256}`, which records the release; nothing was changed"
         )));
     }
@@ -166,8 +164,8 @@ pub(crate) fn pair_of<'r>(
 ) -> Result<(crate::config::Manager, &'r Customer)> {
     let customer = registry
         .require(customer)
-        .map_err(|m| Error::Usage(format!("{m}; nothing was changed")))?;
-    let view = manager.select_product(product).map_err(Error::Usage)?;
+        .map_err(|m| Error::usage(format!("{m}; nothing was changed")))?;
+    let view = manager.select_product(product).map_err(Error::usage)?;
     registered_for(manager, registry, customer, &view, env)?;
     Ok((view, customer))
 }
@@ -182,12 +180,12 @@ fn registered_for(
     env: &str,
 ) -> Result<()> {
     if view.environment(env).is_none() {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "unknown environment `{env}`; nothing was changed"
         )));
     }
     if !customer.environments.iter().any(|e| e == env) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "{}; nothing was changed",
             crate::fleet::select::not_enabled(customer, env)
         )));
@@ -198,7 +196,7 @@ fn registered_for(
     if let Some(enabled) =
         crate::fleet::products::missing_product(manager, registry, customer, product)?
     {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "customer `{}` does not have product `{product}` (it has: {}); nothing was changed",
             customer.slug,
             enabled.join(", ")
@@ -268,7 +266,7 @@ pub(crate) fn preview(
         run_id: ctx.run_id.as_deref(),
         releases: sealed.releases.as_deref(),
     })
-    .map_err(|e| Error::Failed(format!("rendering the preview: {e}")))
+    .map_err(|e| Error::failed(format!("rendering the preview: {e}")))
 }
 
 /// The state is the one the preview was made against; else the refusal.
@@ -281,7 +279,7 @@ pub(crate) fn still_as_previewed(
 ) -> Result<()> {
     let (now, _) = super::state_preview::read_state(engine, customer, env, dir)?;
     if now.sha256 != sealed.state.sha256 {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the state changed since the preview (serial {} then, {} now): nothing was changed; preview again",
             sealed.state.serial.map_or("unknown".into(), |s| s.to_string()),
             now.serial.map_or("unknown".into(), |s| s.to_string()),
@@ -316,7 +314,7 @@ fn run_and_record(
         _ => None,
     };
     let result = engine.state_op(customer, &t.environment, docs.as_ref(), dir, op);
-    let failure = result.as_ref().err().map(RunError::short);
+    let failure = result.as_ref().err().map(Error::short);
     let operands: Vec<String> = op.operands().iter().map(|s| s.to_string()).collect();
     // The audit event is the operation's record: it is kept in the
     // records store too (create-only), with the failure when it failed.
@@ -420,9 +418,7 @@ pub fn report_on_github(
         crate::flows::github_loop::session::access::APPLY,
         cx,
     )?
-    .ok_or_else(|| {
-        Error::Usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN".into())
-    })?;
+    .ok_or_else(|| Error::usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN"))?;
     let run_url = crate::ci::RunContext::from_env().run_url();
     let ok = r.ok;
     let unit_name = unit.to_string();

@@ -39,7 +39,7 @@ pub fn plan_local(settings: &LocalPlan, manager_dir: &Path, cx: &Context) -> Res
         .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
         .count();
     if failed > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{failed} of {} failed",
             crate::util::text::count(rows.len(), "plan", "plans")
         )));
@@ -63,9 +63,8 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, cx: &Context) -> Result<
         }
     }
     if manager.has_products() && settings.customer_dir.is_some() {
-        return Err(Error::Usage(
-            "--customer-dir is not yet supported with `products:`; plan from the registry's `path` instead".into(),
-        ));
+        return Err(Error::usage(
+            "--customer-dir is not yet supported with `products:`; plan from the registry's `path` instead"));
     }
     // A targeted plan or one of a customer's own folder (one customer ×
     // environment, on request) runs at the manager's head.
@@ -77,11 +76,11 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, cx: &Context) -> Result<
         // A pinned customer's targeted plan runs at its pin, as its apply
         // does, and says so.
         let scratch = tempfile::tempdir()
-            .map_err(|e| Error::Failed(format!("a scratch folder for a pinned view: {e}")))?;
+            .map_err(|e| Error::failed(format!("a scratch folder for a pinned view: {e}")))?;
         let pinned = match (&settings.targeting, selected.first()) {
             (Some(_), Some((customer, _))) => {
                 crate::config::pins::pinned_view(&manager, &view, customer, scratch.path())
-                    .map_err(|e| Error::Refused(format!("{e}; nothing was planned")))?
+                    .map_err(|e| Error::refused(format!("{e}; nothing was planned")))?
             }
             _ => None,
         };
@@ -124,7 +123,7 @@ fn seal_targeted(
     };
     let dir = out_dir.join(view.unit(&customer.slug, env).rel_dir());
     let summary = crate::engine::read_summary(&dir)
-        .map_err(|e| Error::Failed(format!("nothing to seal in {}: {e}", dir.display())))?;
+        .map_err(|e| Error::failed(format!("nothing to seal in {}: {e}", dir.display())))?;
     crate::flows::github_loop::artifact::seal_local(&customer.slug, env, &dir)?;
     let ctx = crate::ci::RunContext::from_env();
     if let Err(e) = ctx.set_outputs(&[
@@ -190,7 +189,7 @@ fn targeted_view(
     product: Option<&str>,
 ) -> Result<crate::config::Manager> {
     let view = manager.select_product(product).map_err(|e| {
-        Error::Usage(format!(
+        Error::usage(format!(
             "--replace and --target act on one product's state: {e}"
         ))
     })?;
@@ -200,14 +199,14 @@ fn targeted_view(
     for (c, envs) in selected {
         if let Some(enabled) = crate::fleet::products::missing_product(manager, registry, c, name)?
         {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "customer `{}` does not have product `{name}` (it has: {}); nothing was planned",
                 c.slug,
                 enabled.join(", ")
             )));
         }
         if let Some(e) = envs.iter().find(|e| view.environment(e).is_none()) {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "product `{name}` is not deployed to environment `{e}`; nothing was planned"
             )));
         }

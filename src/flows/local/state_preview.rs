@@ -74,9 +74,9 @@ impl Sealed {
     /// The operation it holds, checked as if typed by a stranger.
     pub fn op(&self) -> Result<StateOp> {
         let op = StateOp::parse(&self.operation, &self.operands)
-            .map_err(|m| Error::Refused(format!("the sealed preview: {m}")))?;
+            .map_err(|m| Error::refused(format!("the sealed preview: {m}")))?;
         if let Some(bad) = op.bad_operand() {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "the sealed preview names `{bad}`, which is not a resource address"
             )));
         }
@@ -113,7 +113,7 @@ impl Sealed {
     pub fn write(&self, dir: &Path) -> Result<String> {
         let bytes = serde_json::to_vec_pretty(self).expect("serialisable");
         crate::util::fs::write_atomic(&dir.join(FILE), &bytes)
-            .map_err(|e| Error::Failed(format!("writing the sealed preview: {e}")))?;
+            .map_err(|e| Error::failed(format!("writing the sealed preview: {e}")))?;
         Ok(crate::util::fs::sha256_bytes(&bytes))
     }
 
@@ -121,27 +121,27 @@ impl Sealed {
     pub fn open(dir: &Path, sha256: &str, unit: (&str, Option<&str>, &str)) -> Result<Sealed> {
         let path = dir.join(FILE);
         let bytes = crate::util::fs::read_bounded(&path, 1 << 20).map_err(|e| {
-            Error::Refused(format!(
+            Error::refused(format!(
                 "no sealed preview at {}: {e}; download the preview job's artifact there",
                 path.display()
             ))
         })?;
         let digest = crate::util::fs::sha256_bytes(&bytes);
         if !digest.eq_ignore_ascii_case(sha256) {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "the preview at {} has digest {digest}, not the approved {sha256}; nothing was changed",
                 path.display()
             )));
         }
         let sealed: Sealed = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Refused(format!("the sealed preview {}: {e}", path.display())))?;
+            .map_err(|e| Error::refused(format!("the sealed preview {}: {e}", path.display())))?;
         let (customer, product, environment) = unit;
         if sealed.format != FORMAT
             || sealed.customer != customer
             || sealed.product.as_deref() != product
             || sealed.environment != environment
         {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "the sealed preview is a `{}` of `{}`{} in `{}`, not of `{customer}`{} in `{environment}`; nothing was changed",
                 sealed.operation,
                 sealed.customer,
@@ -190,13 +190,10 @@ pub fn read_state(
 }
 
 /// The error a failed Terraform step of a state operation exits with.
-pub fn run_error(e: crate::engine::RunError) -> Error {
-    use crate::engine::RunError;
+pub fn run_error(e: Error) -> Error {
     match e {
-        RunError::Refused(m) | RunError::Waiting(m) | RunError::Withheld(m) => Error::Refused(m),
-        RunError::Terraform(t) => Error::Terraform(t),
-        RunError::Values(d) => Error::Values(d),
-        RunError::Io(e) => Error::Other(e),
+        Error::Waiting(m) | Error::Withheld(m) => Error::Refused(m),
+        other => other,
     }
 }
 

@@ -30,7 +30,7 @@ pub(super) fn uncommitted(manager_dir: &Path) -> Result<Vec<String>> {
         ],
     )
     .map_err(|e| {
-        Error::Usage(format!(
+        Error::usage(format!(
             "reading the manager's git status (a rollout starts from a commit): {e}"
         ))
     })?;
@@ -62,7 +62,7 @@ pub(super) fn shown_files(files: &[String]) -> String {
 
 /// The refusal of a start from a folder with uncommitted `files`.
 pub(super) fn refusal(files: &[String], manager_sha: &str) -> Error {
-    Error::Refused(format!(
+    Error::refused(format!(
         "the manager's folder has uncommitted changes ({}); a rollout records the commit {}, which does not contain them, and would roll them out under it. Commit them (or stash them) and start again, or pass --allow-dirty to roll out the folder as it is, recorded as such in the audit log",
         shown_files(files),
         crate::dispatch::short_sha(manager_sha)

@@ -86,21 +86,21 @@ impl RolloutGitHub {
             .rt
             .block_on(gh.get_file(repo, &rel, None))
             .map_err(|e| {
-                Error::Failed(format!(
+                Error::failed(format!(
                     "reading `{rel}` on {repo}'s default branch: {e}; a rollout job works only with the registry there"
                 ))
             })?
-            .ok_or_else(|| Error::Failed(format!("{repo} has no `{rel}` on its default branch")))?;
+            .ok_or_else(|| Error::failed(format!("{repo} has no `{rel}` on its default branch")))?;
         let origin = format!("`{rel}` on {repo}'s default branch");
         Registry::parse(manager, &manager.path(&manager.config.registry), &bytes)
             .map(|r| r.with_origin(origin.clone()))
-            .map_err(|e| Error::Failed(format!("{origin}: {e}")))
+            .map_err(|e| Error::failed(format!("{origin}: {e}")))
     }
 
     /// The run's actor, when it (and whoever re-ran the run) is an active
     /// member of `rollout.operators`; else the refusal, naming the team.
     pub fn operator(&self, manager: &Manager, action: &str) -> Result<String> {
-        let refuse = |why: String| Error::Refused(format!("{why}; nothing was {action}"));
+        let refuse = |why: String| Error::refused(format!("{why}; nothing was {action}"));
         let team = manager
             .config
             .rollout

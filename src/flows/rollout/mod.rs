@@ -22,7 +22,7 @@ use std::path::Path;
 
 use crate::config::{Manager, Registry};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::flows::github_loop::deployments::Deployments;
 use crate::flows::rollout::github::{ChangeCommits, RolloutGitHub};
 use crate::records::Store;
@@ -131,9 +131,8 @@ pub fn tick(live: &Live<'_>, id: Option<&str>, how: &TickFlags<'_>, cx: &Context
     let s = rollout::pick(live.store, id)?;
     let github = RolloutGitHub::from_env(cx)?;
     if how.unreviewed && github.is_some() {
-        return Err(Error::Usage(
-            "--unreviewed is for a workstation: on GitHub Actions a second person approves each wave; nothing was applied".into(),
-        ));
+        return Err(Error::usage(
+            "--unreviewed is for a workstation: on GitHub Actions a second person approves each wave; nothing was applied"));
     }
     let at = ManagerAt::of(live.dir, live.manager, &s.manager_sha)?;
     let m = at.manager();
@@ -195,10 +194,7 @@ fn change_commits(dir: &Path, s: &rollout::state::State) -> Result<ChangeCommits
     let most = format!("--max-count={}", ChangeCommits::MAX + 1);
     let listed = crate::util::git::run(dir, &["rev-list", "--first-parent", &most, &range])
         .map_err(|e| {
-            Error::Failed(format!(
-                "listing the commits of rollout {}'s change ({range}), whose authors may not approve it: {e}; check out with its history (fetch-depth: 0)",
-                s.id
-            ))
+            Error::Failed(Say::new(format!("listing the commits of rollout {}'s change ({range}), whose authors may not approve it: {e}", s.id)).help("check out with its history (fetch-depth: 0)"))
         })?;
     let mut commits: Vec<String> = listed.lines().map(str::to_string).collect();
     let more = commits.len() > ChangeCommits::MAX;
@@ -226,7 +222,7 @@ pub fn registry(manager: &Manager, github: Option<&RolloutGitHub>) -> Result<Reg
 }
 
 fn artifact_key() -> Result<crate::dispatch::seal::ArtifactKey> {
-    crate::dispatch::seal::ArtifactKey::from_env().map_err(|e| Error::Usage(e.to_string()))
+    crate::dispatch::seal::ArtifactKey::from_env().map_err(|e| Error::usage(e.to_string()))
 }
 
 /// The manager at a rollout's commit: the checkout when it is that commit
@@ -248,11 +244,9 @@ impl ManagerAt {
             });
         }
         let scratch =
-            tempfile::tempdir().map_err(|e| Error::Failed(format!("a scratch folder: {e}")))?;
+            tempfile::tempdir().map_err(|e| Error::failed(format!("a scratch folder: {e}")))?;
         let root = crate::util::git::export(dir, sha, scratch.path()).map_err(|e| {
-            Error::Failed(format!(
-                "the rollout is of manager commit {sha}, which this checkout cannot export ({e}); check out with its history (fetch-depth: 0)"
-            ))
+            Error::Failed(Say::new(format!("the rollout is of manager commit {sha}, which this checkout cannot export ({e})")).help("check out with its history (fetch-depth: 0)"))
         })?;
         let manager = Manager::load(&root)?.with_state_of(live);
         Ok(ManagerAt {
@@ -382,7 +376,7 @@ fn halted_is_an_error(store: &Store, id: &str) -> Result<()> {
     let s = rollout::state::load(store, id).map_err(rollout::records_err)?;
     match s.halted {
         Some(reason) if s.is_open() => {
-            Err(Error::Failed(format!("rollout {id} is halted: {reason}")))
+            Err(Error::failed(format!("rollout {id} is halted: {reason}")))
         }
         _ => Ok(()),
     }

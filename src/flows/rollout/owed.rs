@@ -65,7 +65,7 @@ pub fn run(store: &Store, how: &Settings<'_>, cx: &Context) -> Result<()> {
     let report = send_owed(store, &d, only, cx)?;
     if let Some(log) = how.write_log {
         crate::github::write_log::write(log, &d.writes_of_the_hour())
-            .map_err(|e| Error::Failed(format!("writing the write log {}: {e}", log.display())))?;
+            .map_err(|e| Error::failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     say(&report, how.json, &cx.out)
 }
@@ -92,7 +92,7 @@ fn no_token(store: &Store, only: Option<&str>, json: bool, out: &Output) -> Resu
     if owed == 0 {
         return say(&OwedReport::default(), json, out);
     }
-    Err(Error::Usage(format!(
+    Err(Error::usage(format!(
         "{} owed and no token to send them: set FLEETFORM_TOKEN to a token with `deployments: write` on the customer repos",
         count(owed, "deployment is", "deployments are")
     )))
@@ -138,7 +138,7 @@ fn say(report: &OwedReport, json: bool, out: &Output) -> Result<()> {
             "not_sent": report.not_sent,
             "dropped": dropped,
         });
-        return out.json(&value).map_err(|e| Error::Failed(e.to_string()));
+        return out.json(&value).map_err(|e| Error::failed(e.to_string()));
     }
     out.result(&text);
     Ok(())

@@ -52,7 +52,7 @@ pub(super) fn plan(
         .filter(|u| s.failed.contains_key(u))
         .count();
     if failed > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{} of the wave failed to plan; the plans that were made are sealed for the tick",
             crate::util::text::count(failed, "pair", "pairs")
         )));
@@ -75,7 +75,7 @@ pub(super) fn shard_folder(units: &[Unit]) -> String {
 
 /// A shard: a JSON list of units ([`Unit::parse`], the one shard syntax).
 pub(super) fn parse_units(text: &str) -> Result<Vec<Unit>> {
-    let bad = |why: String| Error::Usage(format!("--shard: {why}"));
+    let bad = |why: String| Error::usage(format!("--shard: {why}"));
     let list: Vec<String> = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     list.iter().map(|u| Unit::parse(u).map_err(bad)).collect()
 }
@@ -272,5 +272,5 @@ fn outputs(
         ),
     ];
     ctx.set_outputs(&outputs)
-        .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))
+        .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))
 }

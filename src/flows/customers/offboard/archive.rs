@@ -63,8 +63,8 @@ fn nothing_destroyed(e: Error, kept: &[Archived]) -> Error {
         ),
     };
     match e {
-        Error::Refused(m) => Error::Refused(format!("{m}; nothing was destroyed{before}")),
-        other => Error::Failed(format!("{other}; nothing was destroyed{before}")),
+        Error::Refused(m) => Error::refused(format!("{m}; nothing was destroyed{before}")),
+        other => Error::failed(format!("{other}; nothing was destroyed{before}")),
     }
 }
 
@@ -80,12 +80,12 @@ fn one(
     let scratch = dir.join(".state-read");
     let (pulled, listed) = engine
         .state_pulled_and_listed(c, &u.environment, &scratch)
-        .map_err(|e| Error::Failed(format!("reading the state of {}: {}", u.unit, e.short())))?;
+        .map_err(|e| Error::failed(format!("reading the state of {}: {}", u.unit, e.short())))?;
     // The preview's digest of the state is over `state pull` without its
     // final newline (as a state operation's preview).
     let now = crate::util::fs::sha256_bytes(pulled.trim_end().as_bytes());
     if now != u.state.sha256 {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the state of {} changed since the preview (serial {} then); preview the offboarding again",
             u.unit,
             u.state
@@ -94,7 +94,7 @@ fn one(
         )));
     }
     if let Some(missing) = u.destroys.iter().find(|a| !listed.contains(a)) {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the state of {} does not hold `{missing}`, which the preview destroys; preview the offboarding again",
             u.unit
         )));
@@ -103,7 +103,7 @@ fn one(
     let unit = crate::config::Unit::new(&c.slug, u.product.as_deref(), &u.environment);
     let key = crate::records::state_before_destroy_key(&unit);
     store.create(&key, bytes).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "the state of {} was not archived in {}: {e}",
             u.unit,
             store.describe()
@@ -122,14 +122,14 @@ fn one(
 /// The record at `key` reads back with digest `sha256`.
 fn read_back(store: &Store, key: &str, sha256: &str, unit: &str) -> Result<()> {
     let back = store.read(key).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "the state of {unit} was written to {} at {key} but could not be read back: {e}",
             store.describe()
         ))
     })?;
     let got = crate::util::fs::sha256_bytes(&back);
     if got != sha256 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "the state of {unit} read back from {} at {key} has SHA-256 {got}, not the {sha256} written",
             store.describe()
         )));
@@ -168,7 +168,7 @@ pub fn record(
     let key = crate::records::offboarding_key(&sealed.customer);
     let bytes = serde_json::to_vec_pretty(&record).expect("serialisable");
     store.create(&key, &bytes).map_err(|e| {
-        Error::Failed(format!(
+        Error::failed(format!(
             "the offboarding's record was not kept in {}: {e}; nothing was destroyed (the states are archived)",
             store.describe()
         ))

@@ -37,7 +37,7 @@ use crate::config::{Customer, Manager, Registry, Unit};
 use crate::context::Context;
 use crate::data::summary::Targeting;
 use crate::dispatch::seal::{ArtifactKey, SealError};
-use crate::engine::{Engine, PlanRequest, RunError};
+use crate::engine::{Engine, PlanRequest};
 use crate::error::{Error, Result};
 use crate::flows::github_loop::second_person::{self, Verdict};
 use crate::output::Output;
@@ -129,13 +129,13 @@ fn engine<'m>(view: &'m Manager, terraform: Option<&Path>, reason: &str) -> Resu
 /// The customer must be revoked (dispatches refused) first.
 pub fn check_revoked(c: &Customer) -> Result<()> {
     if !c.takes_part(Activity::Offboard) {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "`{}` is active: revoke it first, then offboard it",
             c.slug
         )));
     }
     if let Some(date) = &c.offboarded {
-        return Err(Error::Usage(format!(
+        return Err(Error::usage(format!(
             "`{}` was offboarded on {date}; nothing is left to destroy",
             c.slug
         )));
@@ -161,7 +161,7 @@ pub fn preview(
     for (view, unit) in &planned {
         let dir = s.out_dir.join(unit.rel_dir());
         let summary = crate::engine::read_summary(&dir)
-            .map_err(|e| Error::Failed(format!("{unit}: {e}; nothing was sealed")))?;
+            .map_err(|e| Error::failed(format!("{unit}: {e}; nothing was sealed")))?;
         let engine = engine(view, s.terraform, reason)?;
         let (state, _) =
             crate::flows::local::state_preview::read_state(&engine, c, &unit.environment, &dir)?;
@@ -234,11 +234,11 @@ fn plan_all(
             progress.counted();
             match result {
                 Ok(_) => units.push(unit),
-                Err(RunError::Waiting(why)) => {
+                Err(Error::Waiting(why)) => {
                     out.note(&format!("{unit}: nothing to destroy ({why})"))
                 }
                 Err(e) => {
-                    return Err(Error::Failed(format!(
+                    return Err(Error::failed(format!(
                         "planning the destroy of {unit}: {}; nothing was sealed",
                         e.short()
                     )))
@@ -267,7 +267,7 @@ fn artifact_key() -> Result<Option<ArtifactKey>> {
     match ArtifactKey::from_env() {
         Ok(k) => Ok(Some(k)),
         Err(SealError::NoKey) if !crate::ci::in_actions() => Ok(None),
-        Err(e) => Err(Error::Usage(format!(
+        Err(e) => Err(Error::usage(format!(
             "FLEETFORM_ARTIFACT_KEY: {e}; on GitHub Actions the preview's plans reach the destroy job sealed with it: set it as a secret of both offboarding environments (fleetform-offboard-plan, fleetform-offboard)"
         ))),
     }
@@ -278,7 +278,7 @@ fn artifact_key() -> Result<Option<ArtifactKey>> {
 fn seal_plan(unit: &Unit, dir: &Path) -> Result<()> {
     crate::flows::github_loop::artifact::seal_local(&unit.customer, &seal_label(unit), dir).map_err(
         |e| {
-            Error::Failed(format!(
+            Error::failed(format!(
                 "sealing the plan of {unit}: {e}; nothing was sealed"
             ))
         },
@@ -302,9 +302,9 @@ fn open_plans(manager: &Manager, sealed: &Sealed, out_dir: &Path) -> Result<()> 
             |e| {
                 let why = match e {
                     Error::Refused(m) | Error::Failed(m) => m,
-                    other => other.to_string(),
+                    other => other.to_string().into(),
                 };
-                Error::Refused(format!(
+                Error::refused(format!(
                     "the sealed plan of {unit}: {why}; download the preview job's artifact into {}; nothing was destroyed",
                     out_dir.display()
                 ))
@@ -318,10 +318,10 @@ fn open_plans(manager: &Manager, sealed: &Sealed, out_dir: &Path) -> Result<()> 
 fn unit_of(manager: &Manager, customer: &str, u: &SealedUnit) -> Result<(Manager, Unit)> {
     let view = manager
         .select_product(u.product.as_deref())
-        .map_err(|m| Error::Refused(format!("the offboarding preview names {}: {m}", u.unit)))?;
+        .map_err(|m| Error::refused(format!("the offboarding preview names {}: {m}", u.unit)))?;
     let unit = view.unit(customer, &u.environment);
     if unit.to_string() != u.unit {
-        return Err(Error::Refused(format!(
+        return Err(Error::refused(format!(
             "the offboarding preview names {} as {unit}; nothing was destroyed",
             u.unit
         )));
@@ -342,7 +342,7 @@ pub fn destroy(
     let (sealed, digest) = Sealed::open(s.out_dir, &c.slug, a.digest)?;
     if let Some(given) = a.reason.map(str::trim).filter(|r| !r.is_empty()) {
         if given != sealed.reason {
-            return Err(Error::Usage(format!(
+            return Err(Error::usage(format!(
                 "--reason differs from the preview's ({:?}): the destroy keeps the reason the approver read; leave --reason out; nothing was destroyed",
                 sealed.reason
             )));

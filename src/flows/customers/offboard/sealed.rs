@@ -73,7 +73,7 @@ impl Sealed {
         let bytes = serde_json::to_vec_pretty(self).expect("serialisable");
         let path = path(out_dir, &self.customer);
         crate::util::fs::write_atomic(&path, &bytes).map_err(|e| {
-            Error::Failed(format!(
+            Error::failed(format!(
                 "writing the offboarding's sealed preview {}: {e}",
                 path.display()
             ))
@@ -88,7 +88,7 @@ impl Sealed {
     pub fn open(out_dir: &Path, customer: &str, approve: &str) -> Result<(Sealed, String)> {
         let path = path(out_dir, customer);
         let bytes = crate::util::fs::read_bounded(&path, MAX_FILE).map_err(|e| {
-            Error::Refused(format!(
+            Error::refused(format!(
                 "no offboarding preview of `{customer}` at {}: {e}; preview it first (`fleetform customers offboard {customer} --reason ...`), or download the preview job's artifact there; nothing was destroyed",
                 path.display()
             ))
@@ -96,19 +96,19 @@ impl Sealed {
         let digest = crate::util::fs::sha256_bytes(&bytes);
         let given = approve.trim().to_ascii_lowercase();
         if given.len() < crate::policy::approval::MIN_DIGEST_PREFIX || !digest.starts_with(&given) {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "--approve {given} is not the digest of the offboarding preview at {} ({digest}); nothing was destroyed",
                 path.display()
             )));
         }
         let sealed: Sealed = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Refused(format!(
+            Error::refused(format!(
                 "the offboarding preview {} is not one: {e}; nothing was destroyed",
                 path.display()
             ))
         })?;
         if sealed.format != FORMAT || sealed.customer != customer {
-            return Err(Error::Refused(format!(
+            return Err(Error::refused(format!(
                 "the offboarding preview {} is of `{}`, not `{customer}`; nothing was destroyed",
                 path.display(),
                 sealed.customer
@@ -131,7 +131,7 @@ impl Sealed {
         if self.run_id.as_deref() == Some(want.as_str()) {
             return Ok(());
         }
-        Err(Error::Refused(format!(
+        Err(Error::refused(format!(
             "the offboarding preview was made {}, not in run {want}{}: a destroy runs the preview of the run whose approval it reads; nothing was destroyed",
             match &self.run_id {
                 Some(r) => format!("in run {r}"),

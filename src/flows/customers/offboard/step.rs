@@ -45,7 +45,7 @@ fn preview(
     // On GitHub Actions only active members of `rollout.operators`.
     crate::flows::local::ops::check_operator(manager, cx)?;
     let registry = Registry::load(manager)?;
-    let c = registry.require(slug).map_err(Error::Usage)?;
+    let c = registry.require(slug).map_err(Error::usage)?;
     let p = offboard::preview(manager, &registry, c, s, &reason, &cx.out)?;
     let ctx = crate::ci::RunContext::from_env();
     let view = crate::report::offboard::OffboardPreview {
@@ -67,7 +67,7 @@ fn preview(
         run_id: ctx.run_id.as_deref(),
     };
     let text = crate::report::offboard::preview(&view)
-        .map_err(|e| Error::Failed(format!("rendering the offboarding preview: {e}")))?;
+        .map_err(|e| Error::failed(format!("rendering the offboarding preview: {e}")))?;
     cx.out.result(&text);
     Ok(())
 }
@@ -85,10 +85,10 @@ fn destroy(
     // On GitHub Actions only active members of `rollout.operators`.
     crate::flows::local::ops::check_operator(manager, cx)?;
     let registry = Registry::load(manager)?;
-    let c = registry.require(slug).map_err(Error::Usage)?;
+    let c = registry.require(slug).map_err(Error::usage)?;
     let done = offboard::destroy(manager, c, s, a, cx)?;
     if !done.failed.is_empty() {
-        return Err(Error::Failed(offboard::what_is_left(slug, &done)));
+        return Err(Error::failed(offboard::what_is_left(slug, &done)));
     }
     let date = crate::audit::today();
     mark_offboarded(manager, slug, &date)?;

@@ -45,7 +45,7 @@ impl ApplyRun<'_> {
         let now = self
             .manager
             .identities_of(self.customer, self.env())
-            .map_err(|m| Error::Failed(format!("the cloud identity: {m}")))?;
+            .map_err(|m| Error::failed(format!("the cloud identity: {m}")))?;
         let planned = crate::engine::read_summary(&self.dir)
             .ok()
             .and_then(|s| s.identity);

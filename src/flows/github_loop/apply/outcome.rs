@@ -8,12 +8,12 @@ impl ApplyRun<'_> {
     /// Reports the apply's result: applied, refused, or failed.
     pub(super) async fn settle(
         &self,
-        result: std::result::Result<ApplyOutcome, RunError>,
+        result: std::result::Result<ApplyOutcome, Error>,
         checked: &Checked,
     ) -> Result<()> {
         match result {
             Ok(done) => self.applied(&done, checked).await,
-            Err(RunError::Refused(reason)) => Err(self
+            Err(Error::Refused(reason)) => Err(self
                 .refuse(
                     reason
                         .trim_end_matches("; nothing was applied")
@@ -21,8 +21,8 @@ impl ApplyRun<'_> {
                         .to_string(),
                 )
                 .await),
-            Err(RunError::Terraform(TerraformError::StalePlan { .. })) => Err(self
-                .refuse("the saved plan is stale: the state changed after it was made".into())
+            Err(Error::Terraform(TerraformError::StalePlan { .. })) => Err(self
+                .refuse("the saved plan is stale: the state changed after it was made")
                 .await),
             Err(e) => Err(self.failed(e, checked).await),
         }
@@ -101,7 +101,7 @@ impl ApplyRun<'_> {
             ("identity", role.unwrap_or_default()),
             ("requests", gh.request_count().to_string()),
         ])
-        .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+        .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
         out_applied(
             &self.cx.out,
             done,
@@ -114,7 +114,7 @@ impl ApplyRun<'_> {
 
     /// `failure` on the commit (a failed write is ignored), an audit line,
     /// and the values-free error.
-    pub(super) async fn failed(&self, e: RunError, checked: &Checked) -> Error {
+    pub(super) async fn failed(&self, e: Error, checked: &Checked) -> Error {
         let (env, slug, place) = (self.env(), &self.customer.slug, self.place());
         let _ = self
             .reporter
@@ -132,15 +132,15 @@ impl ApplyRun<'_> {
                 .approval(checked.approval())
                 .detail(e.short()),
         );
-        if !matches!(e, RunError::Refused(_) | RunError::Waiting(_)) {
+        if !matches!(e, Error::Refused(_) | Error::Waiting(_)) {
             self.notify(
                 crate::config::NotifyEvent::ApplyFailed,
                 "the apply failed; see the run",
             );
         }
         match e {
-            RunError::Refused(m) => Error::Refused(m),
-            other => Error::Failed(format!("{}: {}", self.label(), values_free(&other))),
+            Error::Refused(m) => Error::Refused(m),
+            other => Error::failed(format!("{}: {}", self.label(), values_free(&other))),
         }
     }
 }

@@ -24,11 +24,11 @@ pub(super) fn finish(
     session
         .ctx
         .set_outputs(&outputs)
-        .map_err(|e| Error::Failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+        .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
     print_report(&report, settings.json, out);
     let failed = report.results.iter().filter(|r| r.error.is_some()).count();
     if failed > 0 {
-        return Err(Error::Failed(format!(
+        return Err(Error::failed(format!(
             "{failed} of {} failed",
             crate::util::text::count(report.results.len(), "plan", "plans")
         )));
