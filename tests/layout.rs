@@ -463,6 +463,59 @@ fn book_layer_picture_is_the_declared_order() {
     );
 }
 
+/// Each wing of `src/flows/` reads as one place: its tests in the
+/// `tests/` folder of its name, its book chapter named alike
+/// (`github_loop` → `github-loop.md`), and the book's layout table
+/// pointing at both.
+#[test]
+fn every_wing_has_its_tests_and_its_chapter_named_alike() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(root.join("docs/src/contributing/layout.md")).unwrap();
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(src().join("flows")).unwrap() {
+        let path = entry.unwrap().path();
+        let wing = match path.file_stem().and_then(|s| s.to_str()) {
+            Some("mod") | None => continue,
+            Some(w) => w.to_string(),
+        };
+        let tests = format!("tests/{wing}/");
+        let chapter = format!("{}.md", wing.replace('_', "-"));
+        let chapters: Vec<String> = ["provider", "operations"]
+            .iter()
+            .map(|part| format!("docs/src/{part}/{chapter}"))
+            .filter(|c| root.join(c).is_file())
+            .collect();
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `flows/{wing}")));
+        match (chapters.as_slice(), row) {
+            ([c], Some(row)) => {
+                let link = c.trim_start_matches("docs/src/");
+                if !row.contains(&format!("`{tests}`")) || !row.contains(&format!("(../{link})")) {
+                    wrong.push(format!(
+                        "{wing}: the layout table's row names neither `{tests}` nor {link}: {row}"
+                    ));
+                }
+            }
+            ([], _) => wrong.push(format!(
+                "{wing}: no chapter docs/src/{{provider,operations}}/{chapter}"
+            )),
+            (_, None) => wrong.push(format!(
+                "{wing}: no row `| `flows/{wing}…` in the layout table"
+            )),
+            (many, _) => wrong.push(format!("{wing}: more than one chapter: {many:?}")),
+        }
+        if !root.join(&tests).is_dir() {
+            wrong.push(format!("{wing}: no {tests}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "wings that do not read as one place:\n{}",
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn every_folder_says_what_lives_there_and_what_it_may_import() {
     let mut paths = Vec::new();

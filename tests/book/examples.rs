@@ -274,8 +274,11 @@ fn every_console_example_in_the_book_runs_as_shown() {
             "docs/src/operations/daily.md",
             "render --customer acme --env staging",
         ),
-        ("docs/src/operations/day-2.md", "state rm"),
-        ("docs/src/operations/offboarding.md", "customers offboard"),
+        ("docs/src/operations/local.md", "state rm"),
+        (
+            "docs/src/operations/customers/offboarding.md",
+            "customers offboard",
+        ),
     ] {
         assert!(
             ran.iter()
