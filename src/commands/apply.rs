@@ -8,7 +8,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::flows::github_loop::apply::ApplySettings;
 
 #[derive(Debug, Args)]
@@ -79,7 +79,7 @@ fn check_digest(digest: Option<&str>) -> Result<()> {
 fn dispatch_settings(args: &ApplyArgs) -> Result<ApplySettings> {
     if args.customer.is_some() {
         return Err(Error::usage(
-            "--dispatch takes the customer from the event; drop --customer",
+            Say::new("--dispatch takes the customer from the event").help("drop --customer"),
         ));
     }
     let Some(plan_dir) = args.plan_dir.clone() else {

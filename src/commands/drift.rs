@@ -76,8 +76,7 @@ fn resolve(args: &DriftArgs) -> Result<Settings> {
         .map(crate::fleet::parse_shard)
         .transpose()?;
     if args.shard.is_some() && args.issues {
-        return Err(Error::usage(
-            "--issues with --shard: a shard writing drift issues races the other shards (a customer clean in one would close the issue another keeps open) and spends a write budget of its own; plan the shards without --issues and write the issues in one job with `drift --from-reports <the shards' reports> --issues`"));
+        return Err(Error::usage(Say::new("--issues with --shard: a shard writing drift issues races the other shards (a customer clean in one would close the issue another keeps open) and spends a write budget of its own").help("plan the shards without --issues and write the issues in one job with `drift --from-reports <the shards' reports> --issues`")));
     }
     if let Some(dir) = &args.from_reports {
         if args.out.starts_with(dir) {

@@ -6,7 +6,7 @@ use clap::Args;
 use std::path::Path;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::fleet::validate::{Settings, Target};
 use crate::output::Output;
 
@@ -41,7 +41,7 @@ fn resolve(args: &ValidateArgs) -> Result<Settings> {
     let target = if args.files.is_empty() {
         if args.schema.is_some() {
             return Err(Error::usage(
-                "--schema applies to FILES; name the files to validate",
+                Say::new("--schema applies to FILES").help("name the files to validate"),
             ));
         }
         Target::Customers(args.customers.clone())

@@ -54,7 +54,7 @@ use tokio::sync::Mutex;
 use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry, RelayConfig};
 use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
-use crate::error::Error;
+use crate::error::{Error, Say};
 use crate::github::{ApiRoot, AppKey, AppRole, GitHub, GitHubError, Permissions};
 use crate::report::customer::Refusal;
 
@@ -202,8 +202,7 @@ impl Settings {
     ) -> crate::error::Result<Settings> {
         let manager = Manager::load(manager_dir)?;
         let relay = manager.config.relay.clone().ok_or_else(|| {
-            Error::usage(
-                "fleetform.yml has no `relay:` section: name the manager App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\"")
+            Error::usage(Say::new("fleetform.yml has no `relay:` section").help("name the manager App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\""))
         })?;
         let manager_app = relay_app(AppRole::Manager)?;
         let customer_app = relay_app(AppRole::Customer)?;

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::config::Unit;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::records::{RecordsError, Store};
 
 use super::settings::{ApplyObserver, Late, LateDeployment};
@@ -198,6 +198,6 @@ fn record_sent(
         }
     }
     Err(Error::failed(
-        "rollout records: too many jobs writing at once; run again",
+        Say::new("rollout records: too many jobs writing at once").help("run again"),
     ))
 }

@@ -9,7 +9,7 @@
 use crate::audit::Entry;
 use crate::config::Manager;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::records::RecordsError;
 
 use super::records_err;
@@ -49,7 +49,7 @@ pub(super) fn record_if(
         }
     }
     Err(Error::failed(
-        "rollout records: too many jobs writing at once; run the tick again",
+        Say::new("rollout records: too many jobs writing at once").help("run the tick again"),
     ))
 }
 

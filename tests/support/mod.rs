@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 
+pub mod actions_runner;
 pub mod fake_github;
 pub mod four_eyes;
 pub mod netlab;

@@ -24,7 +24,7 @@
 use crate::audit::Approval;
 use crate::ci::RunContext;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::github::{GitHub, WorkflowRun};
 use crate::policy::approval::{approver, Dispatchers};
 
@@ -89,10 +89,13 @@ pub fn check(ask: &Ask<'_>, cx: &Context) -> Result<Verdict> {
 /// Outside Actions: only with `--unreviewed`.
 fn local(ask: &Ask<'_>) -> Result<Verdict> {
     if !ask.unreviewed {
-        return Err(Error::refused(format!(
-            "this change needs a second person, which only a GitHub Actions run can show; run it from the manager's workflow, or, on a workstation where no one else can review, add --unreviewed (the audit log records it as unreviewed); nothing was {}",
-            ask.done
-        )));
+        return Err(Error::refused(
+            Say::new(format!(
+                "this change needs a second person, which only a GitHub Actions run can show; nothing was {}",
+                ask.done
+            ))
+            .help("run it from the manager's workflow, or, on a workstation where no one else can review, add --unreviewed (the audit log records it as unreviewed)"),
+        ));
     }
     if ask.confirms.is_some() {
         return Err(Error::usage(

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::fleet::{Outcome, Row};
 use crate::output::Output;
 use crate::report::table::summary_table;
@@ -64,7 +64,9 @@ fn plan_fleet(settings: &LocalPlan, manager_dir: &Path, cx: &Context) -> Result<
     }
     if manager.has_products() && settings.customer_dir.is_some() {
         return Err(Error::usage(
-            "--customer-dir is not yet supported with `products:`; plan from the registry's `path` instead"));
+            Say::new("--customer-dir is not yet supported with `products:`")
+                .help("plan from the registry's `path` instead"),
+        ));
     }
     // A targeted plan or one of a customer's own folder (one customer ×
     // environment, on request) runs at the manager's head.

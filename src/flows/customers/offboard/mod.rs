@@ -38,7 +38,7 @@ use crate::context::Context;
 use crate::data::summary::Targeting;
 use crate::dispatch::seal::{ArtifactKey, SealError};
 use crate::engine::{Engine, PlanRequest};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::flows::github_loop::second_person::{self, Verdict};
 use crate::output::Output;
 use crate::values::customer;
@@ -342,10 +342,13 @@ pub fn destroy(
     let (sealed, digest) = Sealed::open(s.out_dir, &c.slug, a.digest)?;
     if let Some(given) = a.reason.map(str::trim).filter(|r| !r.is_empty()) {
         if given != sealed.reason {
-            return Err(Error::usage(format!(
-                "--reason differs from the preview's ({:?}): the destroy keeps the reason the approver read; leave --reason out; nothing was destroyed",
-                sealed.reason
-            )));
+            return Err(Error::usage(
+                Say::new(format!(
+                    "--reason differs from the preview's ({:?}): the destroy keeps the reason the approver read; nothing was destroyed",
+                    sealed.reason
+                ))
+                .help("leave --reason out"),
+            ));
         }
     }
     let verdict = second_person::check(
