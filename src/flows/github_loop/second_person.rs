@@ -266,7 +266,7 @@ mod tests {
         };
         let e = local(&ask).unwrap_err();
         assert!(
-            matches!(&e, Error::Refused(m) if m.contains("--unreviewed")),
+            matches!(&e, Error::Refused(m) if m.help.as_deref().is_some_and(|h| h.contains("--unreviewed"))),
             "{e:?}"
         );
         let v = local(&Ask {
