@@ -179,7 +179,7 @@ fn error_text(e: &Error) -> String {
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join("\n"),
-        Error::Other(err) => format!("{err:#}"),
+        // `Other` shows its chain of causes in its own words.
         other => other.to_string(),
     }
 }

@@ -232,19 +232,7 @@ impl Output {
                 Some(help) => format!("{what}\n\nhelp: {help}"),
                 None => what.to_string(),
             };
-            let place = at.map(|at| {
-                format!(
-                    " file={},line={},col={}",
-                    escape_property(&command_data(&at.file.display().to_string())),
-                    at.pos.line,
-                    at.pos.col
-                )
-            });
-            err_line(&format!(
-                "::error{}::{}",
-                place.unwrap_or_default(),
-                escape_data(&command_data(&text))
-            ));
+            err_line(&annotation("error", at, &text));
         }
     }
 
@@ -266,13 +254,7 @@ impl Output {
                 Some(p) if !p.is_empty() => format!("{p}: {}", d.message),
                 _ => d.message.clone(),
             };
-            err_line(&format!(
-                "::{level} file={},line={},col={}::{}",
-                escape_property(&command_data(&d.location.file.display().to_string())),
-                d.location.pos.line,
-                d.location.pos.col,
-                escape_data(&command_data(&msg))
-            ));
+            err_line(&annotation(level, Some(&d.location), &msg));
         }
     }
 
@@ -287,6 +269,24 @@ impl Output {
         let mode = ProgressMode::choose(self.quiet, self.github, bar_terminal());
         Progress::new(mode, total, self.github)
     }
+}
+
+/// A workflow command `::level file=…,line=…,col=…::text` (the place only
+/// when there is one), its foreign parts escaped and neutralised.
+fn annotation(level: &str, at: Option<&Location>, text: &str) -> String {
+    let place = at.map(|at| {
+        format!(
+            " file={},line={},col={}",
+            escape_property(&command_data(&at.file.display().to_string())),
+            at.pos.line,
+            at.pos.col
+        )
+    });
+    format!(
+        "::{level}{}::{}",
+        place.unwrap_or_default(),
+        escape_data(&command_data(text))
+    )
 }
 
 /// Whether stderr is a terminal a bar can be drawn on: one whose `TERM`
