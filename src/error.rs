@@ -150,7 +150,8 @@ impl Error {
             Error::Refused(_)
             | Error::Waiting(_)
             | Error::Withheld(_)
-            | Error::Terraform(TerraformError::StalePlan { .. }) => EXIT_REFUSED,
+            | Error::Terraform(TerraformError::StalePlan { .. })
+            | Error::Terraform(TerraformError::OtherVersion { .. }) => EXIT_REFUSED,
             Error::Drift(_) => EXIT_DRIFT,
             Error::Doctor(_) => EXIT_DOCTOR,
             Error::Values(_) | Error::Terraform(_) | Error::Failed(_) | Error::Other(_) => {
@@ -192,6 +193,10 @@ fn terraform_short(t: &TerraformError) -> String {
         TerraformError::StalePlan { .. } => {
             "the saved plan is stale: the state changed after it was made; plan again".into()
         }
+        TerraformError::OtherVersion { .. } => match miette::Diagnostic::help(t) {
+            Some(help) => format!("{t}; {help}"),
+            None => t.to_string(),
+        },
         TerraformError::Locked { .. } => {
             "the state is locked by another run; wait for it to finish (or release a stuck lock with `force-unlock`)".into()
         }

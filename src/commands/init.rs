@@ -146,12 +146,19 @@ fn check_environments(envs: &[String]) -> Result<()> {
 pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
     let s = resolve(args)?;
     let shown = s.dir.display().to_string();
+    // The version every job will install; `None` when no terraform is on
+    // PATH (the file then says to set one).
+    let terraform_version =
+        crate::terraform::Terraform::locate(crate::config::Engine::Terraform, None)
+            .ok()
+            .and_then(|tf| tf.version());
     let what = scaffold::Settings {
         dir: &shown,
         environments: &s.environments,
         action_ref: &s.action_ref,
         version: crate::version::SHORT,
         operators: s.operators.as_deref(),
+        terraform_version: terraform_version.as_deref(),
     };
     let rendering =
         |e: minijinja::Error| Error::failed(format!("rendering the embedded templates: {e:#}"));

@@ -16,6 +16,13 @@ pub struct TerraformConfig {
     pub working_dir: Option<RepoPath>,
     #[serde(default)]
     pub engine: Engine,
+    /// The engine's exact version (e.g. `1.11.4`): every workflow job
+    /// installs it (the repository variable FLEETFORM_TERRAFORM_VERSION
+    /// holds the same; `doctor` compares them), a plan made with another
+    /// is refused, and a saved plan is applied only with the version that
+    /// made it. `init` writes the version it finds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<EngineVersion>,
     #[serde(default)]
     pub backend: Backend,
     /// State key per customer × environment; `{customer}` and `{environment}`
@@ -46,6 +53,37 @@ impl Engine {
         match self {
             Engine::Terraform => "terraform",
             Engine::Tofu => "tofu",
+        }
+    }
+}
+
+/// An engine version as `hashicorp/setup-terraform` and
+/// `opentofu/setup-opentofu` take it exactly: `MAJOR.MINOR.PATCH`, with an
+/// optional pre-release (`1.12.0-rc1`); never a range, which would let
+/// two jobs install two versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct EngineVersion(pub String);
+
+impl<'de> Deserialize<'de> for EngineVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let (core, pre) = raw.split_once('-').unwrap_or((&raw, "ok"));
+        let parts: Vec<&str> = core.split('.').collect();
+        let numeric = parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let pre_ok = !pre.is_empty()
+            && pre
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if numeric && pre_ok {
+            Ok(EngineVersion(raw))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{raw}` is not an exact engine version like 1.11.4: every job must install the same one"
+            )))
         }
     }
 }

@@ -148,6 +148,12 @@ pub struct PlanSummary {
     /// source and age, never its value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretAge>,
+    /// The engine's version that made the plan (`terraform_version` of
+    /// `show -json`, which OpenTofu writes too): a saved plan applies only
+    /// with that exact version (`internal/plans/planfile/tfplan.go`), so
+    /// the apply refuses another before the engine does, naming this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
 }
 
 /// One customer secret as everything but Terraform sees it: its name,
@@ -281,6 +287,7 @@ impl PlanSummary {
             cloud_drift: Vec::new(),
             targeting: None,
             secrets: Vec::new(),
+            engine_version: None,
         }
     }
 
@@ -298,6 +305,10 @@ impl PlanSummary {
             plan_sha256: plan_sha256.into(),
             state_key: state_key.into(),
             never_applied: has_changes && !has_managed_resources(json.get("prior_state")),
+            engine_version: json
+                .get("terraform_version")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             ..PlanSummary::of(customer, environment)
         };
         let empty = Vec::new();

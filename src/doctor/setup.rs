@@ -243,6 +243,50 @@ pub fn records_variables_check(
     })
 }
 
+/// With the deploy workflow in the checkout, the engine's version is
+/// pinned: fleetform.yml's `terraform.version` and the repository variable
+/// FLEETFORM_TERRAFORM_VERSION every template installs (a variable's value
+/// is not read here; it must be the same). Without the pin each job
+/// installs the latest release; the apply then installs the plan's version
+/// from the plan job and refuses another, but a plan made after a release
+/// differs from the last one applied. No row without the deploy workflow.
+pub fn engine_version_check(
+    manager: &Manager,
+    deploy: Option<&DeployWorkflow>,
+    repo_variables: &super::facts::Fetched<Vec<String>>,
+) -> Option<Check> {
+    let deploy = deploy?;
+    let what = "engine version";
+    const VARIABLE: &str = "FLEETFORM_TERRAFORM_VERSION";
+    let engine = manager.config.terraform.engine.binary();
+    let Some(pin) = &manager.config.terraform.version else {
+        return Some(Check::not_met(
+            Level::Should,
+            what,
+            format!("fleetform.yml pins no {engine} version: {}'s jobs install the latest release", deploy.path),
+            format!("set `terraform.version: \"X.Y.Z\"` in fleetform.yml (the version you plan with) and the repository variable {VARIABLE} to the same"),
+        ));
+    };
+    let fix = format!(
+        "Settings → Secrets and variables → Actions → Variables → New repository variable: {VARIABLE} = {} (the header of {})",
+        pin.0, deploy.path
+    );
+    Some(match repo_variables {
+        Err(e) => Check::unknown(Level::Should, what, e, &fix),
+        Ok(names) if names.iter().any(|n| n == VARIABLE) => Check::pass(
+            Level::Should,
+            what,
+            format!("{engine} {} (terraform.version; {VARIABLE} must hold the same)", pin.0),
+        ),
+        Ok(_) => Check::not_met(
+            Level::Should,
+            what,
+            format!("fleetform.yml pins {engine} {} but the repository has no variable {VARIABLE}: the jobs install the latest release, and fleetform refuses their plans", pin.0),
+            fix,
+        ),
+    })
+}
+
 /// Behind a relay that batches (`relay.batch` above 1, the default), a
 /// workflow in the manager checkout must run the relay's `fleetform-batch`
 /// dispatches (`workflows/manager-batch.yml`: `fleetform batch-entries`,

@@ -343,6 +343,7 @@ impl Engine<'_> {
         let digest = sha256_file(plan_path)?;
         let key = self.manager.state_key(slug, env);
         let mut summary = PlanSummary::from_show_json(json, slug, env, &key, &digest, has_changes);
+        self.pinned_engine(summary.engine_version.as_deref())?;
         summary.sha = req.sha.clone();
         summary.pin = self.manager.pin.clone();
         // Before the gates: `refuse_stale_secrets` judges their ages.
@@ -360,6 +361,29 @@ impl Engine<'_> {
         Ok(summary)
     }
 
+    /// A plan made by another engine version than fleetform.yml's
+    /// `terraform.version` is refused: its apply would need that other
+    /// version too.
+    fn pinned_engine(&self, made_with: Option<&str>) -> Result<(), Error> {
+        let cfg = &self.manager.config.terraform;
+        match (&cfg.version, made_with) {
+            (Some(pin), Some(made)) if pin.0 != made => {
+                let engine = cfg.engine.binary();
+                Err(Error::refused(
+                    Say::new(format!(
+                        "fleetform.yml pins {engine} {} (terraform.version); this plan was made with {engine} {made}",
+                        pin.0
+                    ))
+                    .help(format!(
+                        "install {engine} {} in this job (hashicorp/setup-terraform's terraform_version: the repository variable FLEETFORM_TERRAFORM_VERSION), or change terraform.version in a reviewed pull request",
+                        pin.0
+                    )),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Applies a saved plan after [`Engine::check_apply`] let it through.
     pub fn apply(
         &self,
@@ -375,6 +399,7 @@ impl Engine<'_> {
         let actual = summary.plan_sha256;
         let plan_path = dir.join(PLAN_FILE);
         let tf = self.terraform()?;
+        tf.check_version(summary.engine_version.as_deref())?;
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
         let abs_plan = std::path::absolute(&plan_path).map_err(io_err(&plan_path))?;
         let result = (|| -> Result<String, TerraformError> {

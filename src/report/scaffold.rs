@@ -26,6 +26,9 @@ pub struct Settings<'a> {
     /// The operators team (`org/team-slug`, checked): `rollout.operators`
     /// and the workflows only operators run.
     pub operators: Option<&'a str>,
+    /// The Terraform version found on PATH, written as
+    /// `terraform.version` (none found: a commented line to fill in).
+    pub terraform_version: Option<&'a str>,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -133,6 +136,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
         environments => s.environments.to_vec(),
         version => s.version.to_string(),
         operators => s.operators,
+        terraform_version => s.terraform_version,
     };
     let render = |name: &str| env.get_template(name).and_then(|t| t.render(&ctx));
     let mut files = vec![
@@ -196,6 +200,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
         operators => s.operators,
         action_ref => s.action_ref.to_string(),
         version => s.version.to_string(),
+        terraform_version => s.terraform_version,
     })?;
     Ok(Scaffold { files, settings })
 }
@@ -301,6 +306,7 @@ mod tests {
             action_ref: "v0.1.0-action",
             version: "0.1.0",
             operators: None,
+            terraform_version: Some("1.11.4"),
         }
     }
 

@@ -553,6 +553,25 @@ impl Terraform {
         Ok(out)
     }
 
+    /// Refuses to apply a plan `planned` by another version of the engine
+    /// than this one: Terraform and OpenTofu refuse it too, but only after
+    /// `init`, and without saying which version to install. Nothing to
+    /// check for a plan that recorded no version, or an engine that does
+    /// not tell its own (the engine then decides).
+    pub fn check_version(&self, planned: Option<&str>) -> Result<(), TerraformError> {
+        let (Some(planned), Some(running)) = (planned, self.version()) else {
+            return Ok(());
+        };
+        if planned == running {
+            return Ok(());
+        }
+        Err(TerraformError::OtherVersion {
+            binary: self.name(),
+            planned: planned.to_string(),
+            running,
+        })
+    }
+
     pub fn version(&self) -> Option<String> {
         let mut cmd = Command::new(&self.binary);
         crate::util::process::scrub_env(&mut cmd, &self.pass_env, |_| false);

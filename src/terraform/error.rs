@@ -30,6 +30,13 @@ pub enum TerraformError {
     #[error("the saved plan is stale: the state changed after it was made")]
     #[diagnostic(help("plan again"))]
     StalePlan { output: String },
+    #[error("the saved plan was made with {binary} {planned}; this job runs {binary} {running}, and a saved plan applies only with the version that made it")]
+    #[diagnostic(help("install {binary} {planned} in this job (hashicorp/setup-terraform's terraform_version: the plan job's output terraform_version), or plan again with {running}"))]
+    OtherVersion {
+        binary: String,
+        planned: String,
+        running: String,
+    },
     #[error("the state is locked by another run:\n{output}")]
     #[diagnostic(help("wait for it to finish (or release a stuck lock with `force-unlock`)"))]
     Locked { output: String },

@@ -591,7 +591,7 @@ fn outputs_are_set_by_their_step() {
         (
             "plan",
             "customer customer_repo sha event_type requests environment has_changes plan_sha256 \
-             create update delete replace plan_dir gates_pass identity",
+             create update delete replace plan_dir gates_pass identity terraform_version",
         ),
         (
             "authorise",

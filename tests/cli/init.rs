@@ -266,7 +266,10 @@ fn the_printed_settings() {
     let r = Repos::new();
     let printed = r.init(&["--dir", "manager"]);
     let version = env!("CARGO_PKG_VERSION");
-    insta::with_settings!({filters => vec![(version, "[VERSION]")]}, {
+    // The engine version init found on PATH (this machine's terraform).
+    let engine = crate::support::actions_runner::installed_terraform().0;
+    let engine = format!("every job installs, {engine} ");
+    insta::with_settings!({filters => vec![(version, "[VERSION]"), (engine.as_str(), "every job installs, [TERRAFORM] ")]}, {
         insta::assert_snapshot!("init_settings", printed);
     });
 }

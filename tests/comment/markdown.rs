@@ -88,6 +88,7 @@ pub(crate) fn acme_summary(
         lock_checksums_dropped: false,
         never_applied: false,
         secrets: Vec::new(),
+        engine_version: None,
         cloud_drift: Vec::new(),
         targeting: None,
         pin: None,

@@ -122,11 +122,13 @@ async fn read_manager(
             }
         }
     }
-    // The deploy workflow's records role is in repository variables.
-    let records_role = matches!(manager.config.records, crate::config::Records::S3 { .. })
-        && deploy_workflow(&manager.root).is_some();
+    // The deploy workflow's records role and engine version are in
+    // repository variables.
+    let repo_variables = deploy_workflow(&manager.root).is_some()
+        && (matches!(manager.config.records, crate::config::Records::S3 { .. })
+            || manager.config.terraform.version.is_some());
     let templates =
-        read_template_environments(gh, repo, manager, &environments, records_role).await;
+        read_template_environments(gh, repo, manager, &environments, repo_variables).await;
     environment_secrets.extend(templates.secrets);
     Ok(ManagerFacts {
         repo: repo.to_string(),
@@ -526,6 +528,11 @@ fn found_checks(
         &manager_facts.environments,
     ));
     checks.extend(doctor::records_check(manager, deploy));
+    checks.extend(doctor::engine_version_check(
+        manager,
+        deploy,
+        &manager_facts.repo_variables,
+    ));
     checks.extend(doctor::records_variables_check(
         manager,
         deploy,

@@ -2,12 +2,214 @@
 //! (issue "A GitHub as strict as github.com"): the files parsed with
 //! zizmor's `github-actions-models`, their expressions with its
 //! `github-actions-expressions` and evaluated over the runner's contexts
-//! (`expr`).
+//! (`expr`), against the strict fake GitHub.
 //!
-//! Built so far: the expression language (`expr`: contexts, functions,
-//! status checks, interpolation), with GitHub's documented examples as its
-//! tests. The job graph, environments and their secrets, composite steps
-//! in bash and the stand-ins for third-party actions come next; until then
-//! `workflow_sim` serves the job-graph tests.
+//! - `jobs`: a run of a workflow: its jobs in `needs` order with `if:`,
+//!   matrices and outputs; `environment:` (a job receives only its
+//!   repository's and that environment's secrets and variables, and waits
+//!   for the environment's reviewers); `permissions:` (the job's
+//!   `GITHUB_TOKEN`, minted by the fake with exactly those).
+//! - `steps`: `run:` steps in bash with `GITHUB_ENV`, `GITHUB_OUTPUT`,
+//!   `GITHUB_PATH` and `GITHUB_STEP_SUMMARY`, and composite actions step by
+//!   step, as the runner does.
+//! - `stand_ins`: the third-party actions the templates use
+//!   (`actions/checkout` from the fake's repositories,
+//!   `hashicorp/setup-terraform` with only the versions this machine has,
+//!   `aws-actions/configure-aws-credentials` over the job's OIDC token,
+//!   upload/download-artifact with their names and retention).
+//!
+//! fleetform's own actions (`fleetform/fleetform/...@ref`) are this
+//! checkout's `actions/`, unpacked as the runner unpacks a remote action
+//! (`_actions/<owner>/<repo>/<ref>/`); their installer (`action/install.sh`)
+//! runs for real and finds the built binary in the runner's tool cache,
+//! verified against a checksum committed in that copy, as a self-hosted
+//! runner with a warm cache does.
+//!
+//! What the runner does not model, and so no test here may claim: job
+//! concurrency groups (jobs run one at a time, in order), timeouts,
+//! services and containers, and masking in logs.
+#![allow(dead_code)]
 
 pub mod expr;
+mod jobs;
+mod stand_ins;
+mod steps;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::support::fake_github::FakeGitHub;
+
+pub use jobs::WorkflowRun;
+
+/// The latest Terraform release (`hashicorp/setup-terraform` without
+/// `terraform_version` installs it): 1.17.1 on 2026-10-28 (FACTS,
+/// "Terraform and OpenTofu").
+pub const LATEST_TERRAFORM: &str = "1.17.1";
+
+/// One self-hosted runner of one repository, with the secret values of its
+/// environments. Settings (environments, their reviewers and branch
+/// policies, which secrets and variables exist) live in the fake GitHub,
+/// as on github.com; the runner holds only the secrets' values.
+pub struct Runner {
+    /// The repository whose workflows run here, `owner/name`.
+    pub repo: String,
+    root: tempfile::TempDir,
+    /// Secret values by (environment or `""` for the repository's, name).
+    secret_values: BTreeMap<(String, String), String>,
+    /// Terraform versions this runner can install, and their executable.
+    terraform: BTreeMap<String, PathBuf>,
+    /// What the runner machine sets for every job (its Terraform CLI
+    /// configuration, the tests' retry pace).
+    machine_env: BTreeMap<String, String>,
+    /// Who approves a deployment to an environment when a job of the next
+    /// run waits for its reviewers (environment → login).
+    approvals: BTreeMap<String, String>,
+    /// Artifacts uploaded, by (run id, name).
+    artifacts: BTreeMap<(u64, String), stand_ins::Artifact>,
+    next_run: u64,
+}
+
+/// An event that starts a run.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// `repository_dispatch`, `push`, `workflow_dispatch`, ...
+    pub name: String,
+    /// The webhook payload (`github.event`).
+    pub payload: Value,
+    /// `github.ref`, e.g. `refs/heads/main`.
+    pub git_ref: String,
+    /// `github.actor`.
+    pub actor: String,
+    /// `inputs` (workflow_dispatch, workflow_call).
+    pub inputs: Value,
+}
+
+impl Event {
+    /// A `repository_dispatch` of `event_type` with `client_payload`, on
+    /// the default branch, sent by `actor`.
+    pub fn dispatch(event_type: &str, client_payload: &Value, actor: &str) -> Event {
+        Event {
+            name: "repository_dispatch".into(),
+            payload: serde_json::json!({
+                "action": event_type,
+                "client_payload": client_payload,
+            }),
+            git_ref: "refs/heads/main".into(),
+            actor: actor.into(),
+            inputs: Value::Null,
+        }
+    }
+}
+
+impl Runner {
+    /// A runner for `repo` with the Terraform this machine has (its
+    /// version read from `terraform version -json`).
+    pub fn new(repo: &str) -> Runner {
+        let root = tempfile::tempdir().unwrap();
+        let mut terraform = BTreeMap::new();
+        let (version, path) = installed_terraform();
+        terraform.insert(version, path);
+        Runner {
+            repo: repo.into(),
+            root,
+            secret_values: BTreeMap::new(),
+            terraform,
+            machine_env: BTreeMap::new(),
+            approvals: BTreeMap::new(),
+            artifacts: BTreeMap::new(),
+            next_run: 7000,
+        }
+    }
+
+    /// A setting of the runner machine every job's steps see (e.g. its
+    /// `TF_CLI_CONFIG_FILE`, the provider mirror a self-hosted runner
+    /// holds).
+    pub fn machine_env(&mut self, name: &str, value: &str) -> &mut Runner {
+        self.machine_env.insert(name.into(), value.into());
+        self
+    }
+
+    /// The secret `name` with `value`: the repository's (`env` `None`) or
+    /// the environment's, registered in the fake as GitHub lists it.
+    pub fn secret(&mut self, gh: &FakeGitHub, env: Option<&str>, name: &str, value: &str) {
+        match env {
+            None => gh.add_repo_secret(&self.repo, name),
+            Some(e) => gh.add_environment_secret(&self.repo, e, name),
+        }
+        self.secret_values.insert(
+            (env.unwrap_or_default().to_string(), name.into()),
+            value.into(),
+        );
+    }
+
+    /// `login` approves the deployments of the next run's jobs to `env`
+    /// when they wait for the environment's reviewers.
+    pub fn approve(&mut self, env: &str, login: &str) {
+        self.approvals.insert(env.into(), login.into());
+    }
+
+    /// The secrets a job in environment `env` receives: the repository's
+    /// and that environment's (an environment secret wins), those the
+    /// fake lists with a value here.
+    fn secrets_for(&self, gh: &FakeGitHub, env: Option<&str>) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for name in gh.repo_secret_names(&self.repo) {
+            if let Some(v) = self.secret_values.get(&(String::new(), name.clone())) {
+                out.insert(name, v.clone());
+            }
+        }
+        if let Some(e) = env.and_then(|e| gh.environment(&self.repo, e).map(|c| (e, c))) {
+            for name in &e.1.secrets {
+                if let Some(v) = self.secret_values.get(&(e.0.to_string(), name.clone())) {
+                    out.insert(name.clone(), v.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs the workflow at `path` (relative to this checkout, e.g.
+    /// `workflows/manager-deploy.yml`) for `event`, at the head of the
+    /// repository's default branch, as attempt 1 of a new run.
+    pub fn run(&mut self, gh: &FakeGitHub, path: &str, event: &Event) -> WorkflowRun {
+        self.next_run += 1;
+        let run_id = self.next_run;
+        jobs::run_workflow(self, gh, path, event, run_id, 1)
+    }
+
+    /// "Re-run all jobs" of `run`: the same event and commit, the next
+    /// attempt (FACTS: a re-run keeps `GITHUB_SHA` and the event;
+    /// `run_attempt` grows).
+    pub fn rerun(&mut self, gh: &FakeGitHub, run: &WorkflowRun) -> WorkflowRun {
+        jobs::run_workflow(self, gh, &run.path, &run.event, run.run_id, run.attempt + 1)
+    }
+
+    fn dir(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+/// The Terraform on this machine's PATH: its version and executable.
+pub fn installed_terraform() -> (String, PathBuf) {
+    static FOUND: OnceLock<(String, PathBuf)> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let out = std::process::Command::new("terraform")
+                .args(["version", "-json"])
+                .output()
+                .expect("terraform is on PATH (bash tests/check.sh checks it)");
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let version = v["terraform_version"].as_str().unwrap().to_string();
+            let which = std::process::Command::new("bash")
+                .args(["-c", "command -v terraform"])
+                .output()
+                .unwrap();
+            let path = PathBuf::from(String::from_utf8(which.stdout).unwrap().trim());
+            (version, path)
+        })
+        .clone()
+}

@@ -70,6 +70,7 @@ mod render;
 mod render_actions;
 mod render_git;
 mod request;
+mod runner_view;
 mod seed;
 mod settings;
 mod spec;

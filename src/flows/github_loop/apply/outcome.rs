@@ -24,6 +24,12 @@ impl ApplyRun<'_> {
             Err(Error::Terraform(TerraformError::StalePlan { .. })) => Err(self
                 .refuse("the saved plan is stale: the state changed after it was made")
                 .await),
+            Err(Error::Terraform(e @ TerraformError::OtherVersion { .. })) => {
+                let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
+                Err(self
+                    .refuse(crate::error::Say::new(e.to_string()).help(help.unwrap_or_default()))
+                    .await)
+            }
             Err(e) => Err(self.failed(e, checked).await),
         }
     }

@@ -124,6 +124,13 @@ pub(super) fn plan_outputs(
         ("replace", sum(|s| s.replace).to_string()),
         ("plan_dir", dir.display().to_string()),
         (
+            "terraform_version",
+            planned
+                .iter()
+                .find_map(|(_, s)| s.engine_version.clone())
+                .unwrap_or_default(),
+        ),
+        (
             "gates_pass",
             planned
                 .iter()

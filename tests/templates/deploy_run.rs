@@ -1,0 +1,134 @@
+//! `workflows/manager-deploy.yml` run as GitHub runs it
+//! (`support::actions_runner`), in a manager repository set up as the
+//! template's header says ("Set in this repo"), against the strict fake
+//! GitHub: each job gets only its environment's secrets and a
+//! `GITHUB_TOKEN` with its `permissions:`, and every request is checked
+//! against the permission its endpoint needs.
+
+use crate::common::{ARTIFACT_KEY, DISPATCH_SECRET};
+use crate::support::actions_runner::{Event, Runner};
+use crate::support::fake_github::Environment;
+use crate::world::{World, ACME, MANAGER};
+
+/// The deploy workflow's environments, as its header lists them.
+pub const DEPLOY_ENVIRONMENTS: [&str; 5] = [
+    "fleetform-authorise",
+    "staging-plan",
+    "staging-apply",
+    "production-plan",
+    "production-apply",
+];
+
+/// The fine-grained token the provider keeps as `SOURCE_REPOS_PAT` for
+/// acme's owner: it covers acme's repository only (FACTS: "A fine-grained
+/// PAT covers one owner").
+pub const ACME_PAT: &str = "github_pat_acme_corp_fine_grained";
+
+/// The manager repository of `w` on the fake as the provider pushes it
+/// (every file of the example manager, on main), its environments and
+/// secrets as the deploy template's header says, and a runner for it.
+pub fn deploy_runner(w: &World) -> Runner {
+    let gh = &w.gh;
+    let mut files: Vec<(String, String)> = Vec::new();
+    let root = w.fx.manager();
+    for e in walkdir::WalkDir::new(&root)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let rel = e
+            .path()
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if e.file_type().is_file() && !rel.starts_with(".fleetform") {
+            files.push((rel, std::fs::read_to_string(e.path()).unwrap()));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    gh.commit(MANAGER, "main", &refs);
+    gh.add_scoped_token(ACME_PAT, &[ACME]);
+    let mut r = Runner::new(MANAGER);
+    r.machine_env(
+        "TF_CLI_CONFIG_FILE",
+        &w.fx.path("terraformrc").display().to_string(),
+    )
+    .machine_env("FLEETFORM_RETRY_BASE_MS", "50");
+    for env in DEPLOY_ENVIRONMENTS {
+        let reviewers = match env {
+            "production-apply" => vec!["provider-lead".to_string()],
+            _ => Vec::new(),
+        };
+        gh.set_environment(
+            MANAGER,
+            env,
+            Environment {
+                reviewers,
+                ..Default::default()
+            },
+        );
+        r.secret(gh, Some(env), "FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET);
+        r.secret(gh, Some(env), "SOURCE_REPOS_PAT", ACME_PAT);
+        if env != "fleetform-authorise" {
+            r.secret(gh, Some(env), "FLEETFORM_ARTIFACT_KEY", ARTIFACT_KEY);
+        }
+    }
+    gh.add_repo_variable(MANAGER, "FLEETFORM_RECORDS_WRITE_ROLE");
+    gh.set_variable(
+        MANAGER,
+        None,
+        "FLEETFORM_RECORDS_WRITE_ROLE",
+        "arn:aws:iam::123456789012:role/fleetform-records",
+    );
+    gh.add_repo_variable(MANAGER, "FLEETFORM_TERRAFORM_VERSION");
+    gh.set_variable(
+        MANAGER,
+        None,
+        "FLEETFORM_TERRAFORM_VERSION",
+        &crate::support::actions_runner::installed_terraform().0,
+    );
+    gh.add_repo_variable(MANAGER, "FLEETFORM_RECORDS_REGION");
+    gh.set_variable(MANAGER, None, "FLEETFORM_RECORDS_REGION", "eu-west-1");
+    r
+}
+
+/// A customer's pull request, triggered and dispatched, runs through the
+/// deploy workflow: authorised, planned in both environments with the
+/// comment and statuses on the pull request, nothing applied, concluded;
+/// and not one request the strict fake refused.
+#[test]
+fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
+    let mut w = World::new();
+    let mut runner = deploy_runner(&w);
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    crate::common::assert_ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
+    let d = w.last_dispatch();
+    let run = runner.run(
+        &w.gh,
+        "workflows/manager-deploy.yml",
+        &Event::dispatch(
+            d["event_type"].as_str().unwrap(),
+            &d["client_payload"],
+            "acme-corp-bot",
+        ),
+    );
+    run.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    assert_eq!(run.job("apply-staging").result, "skipped");
+    assert_eq!(run.job("apply-production").result, "skipped");
+    let comments = w.gh.comments(ACME, pr);
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.body.contains("customer=acme environment=staging")),
+        "the staging plan's comment: {comments:?}"
+    );
+    let staging =
+        w.gh.status_of(ACME, &sha, "infra/terraform-deploy/staging")
+            .expect("a staging status");
+    assert_eq!(staging.state, "success");
+    w.gh.assert_clean();
+}
