@@ -18,7 +18,7 @@ use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
 use fleetform_yaml::Location;
 
 use super::Engine;
-use crate::error::Error;
+use crate::error::{Error, Say};
 
 /// What the reason of a pair withheld from a preview says (impact tells
 /// it apart from a failure by it).
@@ -266,6 +266,19 @@ impl Engine<'_> {
         let text = zeroize::Zeroizing::new(std::env::var(PROVIDER_KEY_VAR).unwrap_or_default());
         let keys =
             Keys::parse(&text).map_err(|e| Error::refused(format!("{PROVIDER_KEY_VAR}: {e}")))?;
+        // The provider's own key missing is the provider's to fix, never a
+        // problem of the customer's values to list on its pull request.
+        if !keys.holds(recipient) {
+            return Err(Error::refused(
+                Say::new(format!(
+                    "no key for {who} ({recipient}) in {PROVIDER_KEY_VAR}, which every plan of `{env}` needs for {}",
+                    shown.display()
+                ))
+                .help(format!(
+                    "store the provider's identity for `{env}` as the secret {PROVIDER_KEY_VAR} of this job's environment (the workflow templates pass it to fleetform)"
+                )),
+            ));
+        }
         let secrets = secret_files::decrypt(&file, &who, recipient, &keys).map_err(located)?;
         Ok(Some((file, secrets)))
     }

@@ -132,3 +132,67 @@ fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     assert_eq!(staging.state, "success");
     w.gh.assert_clean();
 }
+
+/// The provider's own secrets (`secrets.recipients` and
+/// `secrets/<env>.yml` in the manager, the identity in the plan
+/// environment's FLEETFORM_PROVIDER_SECRETS_KEY, as the book says) reach
+/// the plan through the template: a plan job that is not handed the key
+/// fails every plan of the environment (#81 point 5).
+#[test]
+fn the_providers_secrets_key_reaches_the_plan_of_its_environment() {
+    use crate::secrets::cloud::{encrypt, keygen, secrets_file};
+    let mut w = World::new();
+    let (provider, provider_key) = keygen();
+    w.fx.append(
+        "manager/fleetform.yml",
+        &format!("\nsecrets:\n  recipients: {{staging: {provider}}}\n"),
+    );
+    w.fx.write(
+        "manager/secrets/staging.yml",
+        &secrets_file(&provider, &encrypt(&provider, "shared-Pa55word-0a9d")),
+    );
+    let schema_path = "manager/schema/variables.schema.json";
+    let mut schema: serde_json::Value = serde_json::from_str(&w.fx.read(schema_path)).unwrap();
+    schema["properties"]["db_password"] =
+        serde_json::json!({"type": "string", "writeOnly": true, "minLength": 12});
+    w.fx.write(schema_path, &serde_json::to_string_pretty(&schema).unwrap());
+    w.fx.append(
+        "manager/terraform/main.tf",
+        "\nvariable \"db_password\" {\n  type      = string\n  default   = null\n  sensitive = true\n}\n",
+    );
+    let mut runner = deploy_runner(&w);
+    runner.secret(
+        &w.gh,
+        Some("staging-plan"),
+        "FLEETFORM_PROVIDER_SECRETS_KEY",
+        &provider_key,
+    );
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    crate::common::assert_ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
+    let d = w.last_dispatch();
+    let run = runner.run(
+        &w.gh,
+        "workflows/manager-deploy.yml",
+        &Event::dispatch(
+            d["event_type"].as_str().unwrap(),
+            &d["client_payload"],
+            "acme-corp-bot",
+        ),
+    );
+    if run.job("plan-staging").result != "success" {
+        eprintln!(
+            "{:#?}",
+            w.gh.comments(ACME, pr)
+                .iter()
+                .map(|c| &c.body)
+                .collect::<Vec<_>>()
+        );
+    }
+    run.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    assert!(
+        !run.job("plan-staging").log.contains("shared-Pa55word-0a9d"),
+        "the secret's value in the job's log"
+    );
+    w.gh.assert_clean();
+}

@@ -118,6 +118,8 @@ pub(super) struct JobCx<'a> {
     pub log: String,
     /// The values of the job's secrets: an output holding one is not set.
     secret_values: Vec<String>,
+    /// Values a step masked with `::add-mask::`.
+    masks: Vec<String>,
     steps_run: usize,
     pub run_id: u64,
     pub attempt: u64,
@@ -215,6 +217,7 @@ impl<'a> JobCx<'a> {
             path: Vec::new(),
             log: String::new(),
             secret_values,
+            masks: Vec::new(),
             steps_run: 0,
             run_id,
             attempt,
@@ -423,8 +426,10 @@ impl<'a> JobCx<'a> {
         cmd.current_dir(wd);
         let out = cmd.output().unwrap();
         self.log.push_str(&format!("runner: step `{label}`\n"));
-        self.log.push_str(&String::from_utf8_lossy(&out.stdout));
-        self.log.push_str(&String::from_utf8_lossy(&out.stderr));
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream).into_owned();
+            self.shown(&text);
+        }
         for (k, v) in file_commands(&env_file) {
             self.job_env.insert(k, v);
         }
@@ -554,6 +559,28 @@ impl<'a> JobCx<'a> {
             })
             .collect();
         (ok, outputs)
+    }
+
+    /// A step's output as the job's log shows it ("Workflow commands":
+    /// `::add-mask::VALUE` hides VALUE from then on and is itself not
+    /// shown; the job's secrets are masked from the start).
+    fn shown(&mut self, text: &str) {
+        for line in text.lines() {
+            if let Some(value) = line.trim_start().strip_prefix("::add-mask::") {
+                if !value.trim().is_empty() {
+                    self.masks.push(value.trim().to_string());
+                }
+                continue;
+            }
+            let mut line = line.to_string();
+            for m in self.masks.iter().chain(&self.secret_values) {
+                if !m.is_empty() {
+                    line = line.replace(m.as_str(), "***");
+                }
+            }
+            self.log.push_str(&line);
+            self.log.push('\n');
+        }
     }
 
     /// The job's environment as a step's process sees it (for stand-ins
