@@ -196,3 +196,62 @@ fn the_providers_secrets_key_reaches_the_plan_of_its_environment() {
     );
     w.gh.assert_clean();
 }
+
+/// The merged pull request's push runs the deploy workflow to the end:
+/// staging planned and applied, production planned, then applied once a
+/// reviewer of `production-apply` approved the run (the apply checks the
+/// approval through the API with the job's GITHUB_TOKEN); each apply job
+/// installs the version its plan job reports, downloads the sealed plan
+/// its plan job uploaded, and nothing the strict fake refuses is sent.
+#[test]
+fn a_merged_change_is_applied_through_the_deploy_workflow_after_a_reviewer() {
+    let mut w = World::new();
+    let mut runner = deploy_runner(&w);
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    let merged = w.gh.merge_pr(ACME, pr);
+    let message = format!("Merge pull request #{pr} from acme-corp/feature");
+    crate::common::assert_ok(&w.trigger_push(ACME, &merged, &message).0);
+    let _ = sha;
+    let d = w.last_dispatch();
+    assert_eq!(d["event_type"], "fleetform-apply");
+    let event = Event::dispatch("fleetform-apply", &d["client_payload"], "acme-corp-bot");
+
+    // Nobody approves production: staging applies, production waits and
+    // fails as GitHub fails a job whose reviewers never came.
+    let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &event);
+    run.assert_succeeded(&[
+        "authorise",
+        "plan-staging",
+        "apply-staging",
+        "plan-production",
+    ]);
+    assert_eq!(run.job("apply-production").result, "failure");
+    assert!(run
+        .job("apply-production")
+        .log
+        .contains("none approved within 30 days"));
+    assert_eq!(
+        run.job("plan-staging").outputs["terraform_version"],
+        crate::support::actions_runner::installed_terraform().0
+    );
+
+    // The same push again (a new dispatch), approved by the reviewer.
+    crate::common::assert_ok(&w.trigger_push(ACME, &merged, &message).0);
+    let d = w.last_dispatch();
+    let event = Event::dispatch("fleetform-apply", &d["client_payload"], "acme-corp-bot");
+    runner.approve("production-apply", "provider-lead");
+    let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &event);
+    run.assert_succeeded(&[
+        "authorise",
+        "plan-staging",
+        "plan-production",
+        "apply-production",
+        "conclude",
+    ]);
+    let production =
+        w.gh.status_of(ACME, &merged, "infra/terraform-deploy/production")
+            .expect("a production status");
+    assert_eq!(production.state, "success", "{production:?}");
+    w.gh.assert_clean();
+}
