@@ -39,6 +39,11 @@ pub struct InitArgs {
     /// (manager-ops.yml, manager-offboard.yml).
     #[arg(long, value_name = "ORG/TEAM", conflicts_with = "customer")]
     pub operators: Option<String>,
+    /// The provider's GitHub account (user or organisation) that registers
+    /// the Apps: written into the App manifests (apps/*.json) in place of
+    /// PROVIDER, their names shortened to GitHub's 34 characters.
+    #[arg(long, value_name = "ACCOUNT", conflicts_with = "customer")]
+    pub provider: Option<String>,
 }
 
 struct Settings {
@@ -52,6 +57,8 @@ struct Settings {
     action_ref: String,
     /// `--operators`: the team written as `rollout.operators`.
     operators: Option<String>,
+    /// `--provider`: the account that registers the Apps.
+    provider: Option<String>,
 }
 
 fn resolve(args: &InitArgs) -> Result<Settings> {
@@ -106,7 +113,18 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
                 .help("name it `org/team-slug` (e.g. my-org/platform)"),
         ));
     }
+    if let Some(p) = args
+        .provider
+        .as_deref()
+        .filter(|p| !crate::config::is_login(p))
+    {
+        return Err(Error::Usage(
+            Say::new(format!("--provider: `{p}` is not a GitHub account name"))
+                .help("give the user or organisation that registers the Apps: letters, digits and inner single `-`, at most 39 characters"),
+        ));
+    }
     Ok(Settings {
+        provider: args.provider.clone(),
         operators: args.operators.clone(),
         dir: args.dir.clone(),
         environments,
@@ -159,6 +177,7 @@ pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
         version: crate::version::SHORT,
         operators: s.operators.as_deref(),
         terraform_version: terraform_version.as_deref(),
+        provider: s.provider.as_deref(),
     };
     let rendering =
         |e: minijinja::Error| Error::failed(format!("rendering the embedded templates: {e:#}"));

@@ -29,6 +29,9 @@ pub struct Settings<'a> {
     /// The Terraform version found on PATH, written as
     /// `terraform.version` (none found: a commented line to fill in).
     pub terraform_version: Option<&'a str>,
+    /// The account that registers the Apps (`PROVIDER` in the manifests
+    /// when not given).
+    pub provider: Option<&'a str>,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -156,7 +159,7 @@ pub fn manager(s: &Settings) -> Result<Scaffold, minijinja::Error> {
     files.push(("customers.yml".to_string(), render("customers.yml")?));
     files.push((".gitignore".to_string(), gitignore()));
     files.push(("terraform/main.tf".to_string(), MAIN_TF.to_string()));
-    files.extend(super::app_manifests::files());
+    files.extend(super::app_manifests::files(s.provider));
     let operated = if s.operators.is_some() {
         OPERATOR_WORKFLOWS
     } else {
@@ -307,6 +310,7 @@ mod tests {
             version: "0.1.0",
             operators: None,
             terraform_version: Some("1.11.4"),
+            provider: None,
         }
     }
 

@@ -330,26 +330,52 @@ fn no_workflow_template_hands_the_manager_app_to_a_plan_or_apply_job() {
 /// (the fake's `manifest.rs`): GitHub refuses a whole manifest whose
 /// default events lack their permissions, so the first click on the
 /// registration page would fail for every provider.
+///
+/// With `--provider`, for accounts of every length GitHub allows (a name
+/// over 34 characters refuses the manifest: "PROVIDER fleetform customer"
+/// did for any account over 15 characters).
 #[test]
 fn every_manifest_init_writes_passes_githubs_manifest_rules() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = common::Run::from(common::fleetform_bin())
-        .current_dir(tmp.path())
-        .args(["init", "--dir", "m"])
-        .output();
-    common::assert_ok_for(format_args!("init"), &out);
     let gh = FakeGitHub::start();
     let pem = crate::relay::serve::pem();
     let mut registered = 0;
-    for (id, name) in [(71, "customer"), (72, "manager"), (73, "sync")] {
-        let path = tmp.path().join(format!("m/apps/{name}-app.json"));
-        let manifest: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        gh.register_app_from_manifest(id, &pem, &manifest)
-            .unwrap_or_else(|why| panic!("GitHub refuses apps/{name}-app.json: {why}"));
-        registered += 1;
+    let mut id = 70;
+    for provider in [
+        None,
+        Some("acme"),
+        Some("northwind-cloud"),
+        Some("northwind-cloud-services-gmbh"),
+        Some("northwind-cloud-services-europe-gmbh-x"),
+    ] {
+        let dir = format!("m{id}");
+        let out = common::Run::from(common::fleetform_bin())
+            .current_dir(tmp.path())
+            .args(["init", "--dir", &dir])
+            .args(provider.map(|p| vec!["--provider", p]).unwrap_or_default())
+            .output();
+        common::assert_ok_for(format_args!("init {provider:?}"), &out);
+        for name in ["customer", "manager", "sync"] {
+            id += 1;
+            let path = tmp.path().join(format!("{dir}/apps/{name}-app.json"));
+            let manifest: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if let Some(p) = provider {
+                assert_eq!(manifest["url"], format!("https://github.com/{p}"));
+            }
+            gh.register_app_from_manifest(id, &pem, &manifest)
+                .unwrap_or_else(|why| {
+                    panic!("GitHub refuses apps/{name}-app.json for {provider:?}: {why}")
+                });
+            registered += 1;
+        }
     }
-    assert_eq!(registered, 3);
+    assert_eq!(registered, 15);
+    common::Run::from(common::fleetform_bin())
+        .current_dir(tmp.path())
+        .args(["init", "--dir", "bad", "--provider", "not an account"])
+        .code(2)
+        .stderr_has("--provider: `not an account` is not a GitHub account name");
 }
 
 /// The fake refuses what GitHub's manifest flow refuses: an event without
