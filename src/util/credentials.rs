@@ -36,6 +36,10 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_MANAGER_TOKEN"),
     own("FLEETFORM_ISSUES_TOKEN"),
     own("FLEETFORM_STATUS_TOKEN"),
+    // The token that reads the provider's teams (approvals, operators),
+    // and the one that writes deployments on customer repos.
+    own("FLEETFORM_TEAMS_TOKEN"),
+    own("FLEETFORM_DEPLOYMENTS_TOKEN"),
     own("GITHUB_TOKEN"),
     own("GH_TOKEN"),
     own("GH_ENTERPRISE_TOKEN"),

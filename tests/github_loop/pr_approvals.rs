@@ -253,3 +253,42 @@ fn approvals_are_checked_where_they_are_written() {
         fx.write("manager/fleetform.yml", &cfg);
     }
 }
+
+/// Approvals by team need the provider's token that reads its teams
+/// (FLEETFORM_TEAMS_TOKEN): without it the apply says so and applies
+/// nothing, instead of asking the customer's token, which GitHub answers
+/// 403 (the customer App holds no organisation permission).
+#[test]
+fn approvals_by_team_without_the_teams_token_are_refused_saying_what_to_set() {
+    let mut w = World::new();
+    w.fx.append("manager/fleetform.yml", APPROVALS);
+    w.gh.add_team_member("provider", "platform", "carol", "active");
+    let (sha, pr) = merged_pr(&w);
+    let d = apply_dispatch(&sha, pr);
+    let (plan, files) = w.plan_event(&d, "production");
+    ok(&plan);
+    let digest = files.outputs()["plan_sha256"].clone();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    w.gh.add_comment(
+        ACME,
+        pr,
+        "carol",
+        &format!("/fleetform approve {}", &digest[..12]),
+    );
+    w.approve_next_run("production", "alice");
+    let (cmd, _) = w.apply_step(&d, "production", &digest);
+    let apply = common::Run::from(cmd)
+        .env_remove("FLEETFORM_TEAMS_TOKEN")
+        .output();
+    common::assert_code(&apply, 3);
+    let err = stderr(&apply);
+    assert!(
+        err.contains("this job has no FLEETFORM_TEAMS_TOKEN")
+            && err.contains("the customer's token cannot read the provider's teams"),
+        "{err}"
+    );
+    assert!(
+        !w.gh.requests().iter().any(|r| r.path.contains("/teams/")),
+        "no team was read with the customer's token"
+    );
+}

@@ -117,6 +117,11 @@ impl World {
             .env("GITHUB_STEP_SUMMARY", &files.summary)
             .env("FLEETFORM_TOKEN", self.gh.token())
             .env("FLEETFORM_RETRY_BASE_MS", "50");
+        if repo == MANAGER {
+            // The provider's token that reads its teams (`approvals:` by
+            // team): never the customer's token.
+            cmd.env("FLEETFORM_TEAMS_TOKEN", self.gh.token());
+        }
         if repo != MANAGER {
             cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
                 .env_remove("FLEETFORM_ARTIFACT_KEY");

@@ -255,3 +255,108 @@ fn a_merged_change_is_applied_through_the_deploy_workflow_after_a_reviewer() {
     assert_eq!(production.state, "success", "{production:?}");
     w.gh.assert_clean();
 }
+
+/// The customer App's id in these tests.
+const CUSTOMER_APP_ID: u64 = 4242;
+
+/// The deploy workflow as its header tells a provider with the customer
+/// App to change it ("replace in every fleetform step `token:` by
+/// `app-id:` and `app-private-key:`"), written to `dir`; its path.
+fn deploy_with_the_customer_app(dir: &std::path::Path) -> String {
+    let text = crate::common::workflow::text("workflows/manager-deploy.yml");
+    let token = "\n          token: ${{ secrets.SOURCE_REPOS_PAT }}";
+    assert!(text.contains(token));
+    let app = "\n          app-id: ${{ vars.FLEETFORM_CUSTOMER_APP_ID }}\n          app-private-key: ${{ secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY }}";
+    let path = dir.join("manager-deploy.yml");
+    std::fs::write(&path, text.replace(token, app)).unwrap();
+    path.display().to_string()
+}
+
+/// With the customer App (registered from the manifest `init` writes,
+/// installed by acme on its repository) and `approvals:` by a team for
+/// production, the whole loop runs through the template: the apply reads
+/// the pull request's approvals with the App's token and the team's
+/// members with FLEETFORM_TEAMS_TOKEN. The customer App holds no
+/// organisation permission: reading team membership with its token was
+/// answered 403 on github.com (#81 point 2).
+#[test]
+fn team_approvals_are_read_with_the_teams_token_not_the_customer_apps() {
+    let mut w = World::new();
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\napprovals:\n  production:\n    required: 1\n    teams: [provider/platform]\n",
+    );
+    w.gh.add_team_member("provider", "platform", "carol", "active");
+    let pem = crate::relay::serve::pem();
+    let manifest = fleetform::report::app_manifests::manifest(
+        &fleetform::util::apps::CUSTOMER,
+        Some("provider"),
+    );
+    w.gh.register_app_from_manifest(CUSTOMER_APP_ID, &pem, &manifest)
+        .unwrap();
+    w.gh.install_app(CUSTOMER_APP_ID, "acme-corp", &[ACME]);
+    let mut runner = deploy_runner(&w);
+    w.gh.add_repo_variable(MANAGER, "FLEETFORM_CUSTOMER_APP_ID");
+    w.gh.set_variable(
+        MANAGER,
+        None,
+        "FLEETFORM_CUSTOMER_APP_ID",
+        &CUSTOMER_APP_ID.to_string(),
+    );
+    for env in DEPLOY_ENVIRONMENTS {
+        runner.secret(&w.gh, Some(env), "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", &pem);
+    }
+    // The provider's token that reads its organisation's teams.
+    let teams_token = w.gh.token().to_string();
+    runner.secret(
+        &w.gh,
+        Some("production-apply"),
+        "FLEETFORM_TEAMS_TOKEN",
+        &teams_token,
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let workflow = deploy_with_the_customer_app(scratch.path());
+
+    w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    let merged = w.gh.merge_pr(ACME, pr);
+    let message = format!("Merge pull request #{pr} from acme-corp/feature");
+    crate::common::assert_ok(&w.trigger_push(ACME, &merged, &message).0);
+    let d = w.last_dispatch();
+    let event = Event::dispatch("fleetform-apply", &d["client_payload"], "acme-corp-bot");
+    runner.approve("production-apply", "provider-lead");
+    let run = runner.run(&w.gh, &workflow, &event);
+    // No approval on the pull request yet: the apply waits for one.
+    run.assert_succeeded(&[
+        "authorise",
+        "plan-staging",
+        "apply-staging",
+        "plan-production",
+    ]);
+    let waiting = run.job("apply-production");
+    assert_eq!(waiting.result, "failure");
+    assert!(
+        waiting.log.contains("waiting for approval: 0 of 1"),
+        "{}",
+        waiting.log
+    );
+
+    // A member of the team approves this plan on the pull request; the
+    // apply job alone runs again ("Re-run failed jobs").
+    let digest = run.job("plan-production").outputs["plan_sha256"].clone();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    w.gh.add_comment(
+        ACME,
+        pr,
+        "carol",
+        &format!("/fleetform approve {}", &digest[..12]),
+    );
+    runner.approve("production-apply", "provider-lead");
+    let again = runner.rerun_failed(&w.gh, &run);
+    again.assert_succeeded(&["apply-production", "conclude"]);
+    assert!(again
+        .job("apply-production")
+        .log
+        .contains("approved on the pull request by carol"));
+    w.gh.assert_clean();
+}

@@ -61,6 +61,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
     let manager_gh = manager_client(&session.rt, &session.ctx, cx)?;
+    let teams_gh = teams_client(&session.rt, &manager, &settings.environment, cx)?;
     let (gh, dispatched) = (&session.gh, &session.dispatched);
     session.rt.block_on(async {
         let customer =
@@ -111,6 +112,7 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
                 dir: plan_dir(&settings, view, &customer.slug),
                 digest: settings.plan_sha256.clone(),
                 reporter: &reporter,
+                teams: teams_gh.as_ref(),
                 cx,
             })
             .collect();
@@ -118,6 +120,35 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
         let opened = open_all(runs, &key, manager.has_products()).await?;
         apply_in_order(opened, approver).await
     })
+}
+
+/// The variable holding the token that reads the provider's teams.
+pub(crate) const TEAMS_TOKEN_VAR: &str = "FLEETFORM_TEAMS_TOKEN";
+
+/// The client that reads team membership for `approvals:` by team in
+/// `env`: a team is the provider's organisation's, which the customer's
+/// token (the customer App's, a customer owner's fine-grained token) can
+/// never read; `None` without such a rule or without the token (the
+/// approvals check then says what to set).
+fn teams_client(
+    rt: &tokio::runtime::Runtime,
+    manager: &Manager,
+    env: &str,
+    cx: &Context,
+) -> Result<Option<GitHub>> {
+    let asks_teams = manager
+        .approval_rule(env)
+        .is_some_and(|rule| !rule.teams.is_empty());
+    let token = std::env::var(TEAMS_TOKEN_VAR)
+        .ok()
+        .and_then(crate::github::Token::new);
+    let (true, Some(token)) = (asks_teams, token) else {
+        return Ok(None);
+    };
+    cx.out.mask(token.expose());
+    super::session::client(rt, Some(&token), false, cx)
+        .map(Some)
+        .map_err(gh_err)
 }
 
 /// Where one view's plan is: `--plan-dir` itself without products, else
@@ -319,6 +350,9 @@ struct ApplyRun<'a> {
     /// The digest this plan must have.
     digest: String,
     reporter: &'a Reporter<'a>,
+    /// Reads team membership for `approvals:` by team
+    /// ([`TEAMS_TOKEN_VAR`]).
+    teams: Option<&'a GitHub>,
     cx: &'a Context,
 }
 

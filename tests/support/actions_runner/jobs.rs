@@ -80,7 +80,11 @@ impl WorkflowRun {
     }
 }
 
-/// Runs attempt `attempt` of run `run_id` of the workflow at `path`.
+/// Runs attempt `attempt` of run `run_id` of the workflow at `path`; with
+/// `kept`, the attempt "Re-run failed jobs" makes: each job that neither
+/// failed (or was cancelled) nor needs one that runs again keeps its
+/// result and outputs ("Re-running workflows and jobs": "re-run all failed
+/// jobs ... and any dependent jobs").
 pub(super) fn run_workflow(
     r: &mut Runner,
     gh: &FakeGitHub,
@@ -88,6 +92,7 @@ pub(super) fn run_workflow(
     event: &Event,
     run_id: u64,
     attempt: u64,
+    kept: Option<&WorkflowRun>,
 ) -> WorkflowRun {
     let text = crate::common::workflow::text(path);
     let wf: Workflow = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -111,6 +116,7 @@ pub(super) fn run_workflow(
     };
     let approvals = std::mem::take(&mut r.approvals);
     let mut approved: Vec<String> = Vec::new();
+    let mut ran_again: Vec<String> = Vec::new();
     loop {
         let next = wf.jobs.iter().find(|(id, job)| {
             !run.jobs.iter().any(|(j, _)| j == *id)
@@ -124,6 +130,11 @@ pub(super) fn run_workflow(
                 "{path}: job {id} calls a reusable workflow, which this runner does not run yet"
             );
         };
+        if let Some(before) = kept.and_then(|k| keeps(k, &ran_again, id, job)) {
+            run.jobs.push((id.clone(), before));
+            continue;
+        }
+        ran_again.push(id.clone());
         let ran = {
             let mut cx = RunCx {
                 r,
@@ -144,6 +155,15 @@ pub(super) fn run_workflow(
         "{path}: a job needs one that does not exist"
     );
     run
+}
+
+/// The earlier attempt's result of `id`, when "Re-run failed jobs" keeps
+/// it: it did not fail and none of its needs runs again.
+fn keeps(before: &WorkflowRun, ran_again: &[String], id: &str, job: &NormalJob) -> Option<JobRun> {
+    let prior = before.jobs.iter().find(|(j, _)| j == id)?.1.clone();
+    let failed = matches!(prior.result.as_str(), "failure" | "cancelled");
+    let need_again = job.needs.iter().any(|n| ran_again.contains(n));
+    (!failed && !need_again).then_some(prior)
 }
 
 fn needs_of(job: &Job) -> Vec<String> {

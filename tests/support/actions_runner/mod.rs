@@ -178,14 +178,37 @@ impl Runner {
     pub fn run(&mut self, gh: &FakeGitHub, path: &str, event: &Event) -> WorkflowRun {
         self.next_run += 1;
         let run_id = self.next_run;
-        jobs::run_workflow(self, gh, path, event, run_id, 1)
+        jobs::run_workflow(self, gh, path, event, run_id, 1, None)
+    }
+
+    /// "Re-run failed jobs" of `run`: its failed jobs and those that need
+    /// them run again as the next attempt, the others keep their results,
+    /// outputs and artifacts.
+    pub fn rerun_failed(&mut self, gh: &FakeGitHub, run: &WorkflowRun) -> WorkflowRun {
+        jobs::run_workflow(
+            self,
+            gh,
+            &run.path,
+            &run.event,
+            run.run_id,
+            run.attempt + 1,
+            Some(run),
+        )
     }
 
     /// "Re-run all jobs" of `run`: the same event and commit, the next
     /// attempt (FACTS: a re-run keeps `GITHUB_SHA` and the event;
     /// `run_attempt` grows).
     pub fn rerun(&mut self, gh: &FakeGitHub, run: &WorkflowRun) -> WorkflowRun {
-        jobs::run_workflow(self, gh, &run.path, &run.event, run.run_id, run.attempt + 1)
+        jobs::run_workflow(
+            self,
+            gh,
+            &run.path,
+            &run.event,
+            run.run_id,
+            run.attempt + 1,
+            None,
+        )
     }
 
     fn dir(&self) -> &Path {

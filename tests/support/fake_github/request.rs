@@ -428,9 +428,18 @@ fn check_scoped_token(
     problems.push(format!(
         "a token scoped to {repos:?} was used for {path}, which it does not cover"
     ));
+    // GitHub names the kind of credential: an installation token's (an
+    // App's, or a job's GITHUB_TOKEN) 403 says "integration"
+    // ("Troubleshooting the REST API": "Resource not accessible by
+    // integration"); a fine-grained token's says "personal access token".
+    let minted = st.minted.iter().any(|m| m.token == token);
     Some(Err(Outcome::error(
         403,
-        "Resource not accessible by personal access token",
+        if minted {
+            "Resource not accessible by integration"
+        } else {
+            "Resource not accessible by personal access token"
+        },
     )))
 }
 

@@ -81,7 +81,27 @@ impl ApplyRun<'_> {
             digest: &self.digest,
             planned_at: record.planned_at.as_deref(),
         };
-        match super::super::approvals::check(self.gh(), self.gh(), rule, &ask).await? {
+        let teams = match (self.teams, rule.teams.is_empty()) {
+            (Some(teams), _) => teams,
+            // Users only: no team is ever read.
+            (None, true) => self.gh(),
+            (None, false) => {
+                return Err(self
+                    .refuse(
+                        crate::error::Say::new(format!(
+                            "approvals by team ({}) need a token that reads the provider's teams; this job has no {}",
+                            rule.teams.join(", "),
+                            super::TEAMS_TOKEN_VAR
+                        ))
+                        .help(format!(
+                            "store a token with the organisation's Members: read as the secret {} of this job's environment (the apply action's teams-token input); the customer's token cannot read the provider's teams",
+                            super::TEAMS_TOKEN_VAR
+                        )),
+                    )
+                    .await)
+            }
+        };
+        match super::super::approvals::check(self.gh(), teams, rule, &ask).await? {
             Ok(approvers) => {
                 self.cx.out.note(&format!(
                     "{}: approved on the pull request by {}",
