@@ -45,6 +45,7 @@ mod newcomer;
 mod notify;
 mod products;
 mod records;
+mod rehearsal;
 mod relay;
 mod rollout;
 mod schema;

@@ -188,6 +188,11 @@ pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
             variables: &variables,
             manager: manager_shown.as_deref(),
             given: s.given,
+            relay_audience: s
+                .manager
+                .as_ref()
+                .and_then(|m| m.config.relay.as_ref())
+                .map(|r| r.audience()),
         };
         scaffold::customer(&what, &origin).map_err(rendering)?
     } else {

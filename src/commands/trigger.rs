@@ -5,7 +5,7 @@
 use crate::config::is_repo;
 use crate::context::Context;
 use crate::dispatch::auth::DispatchKey;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::flows::github_loop::trigger::Settings;
 use crate::flows::github_loop::trigger_relay::RelaySettings;
 use crate::github::Token;
@@ -29,10 +29,11 @@ pub struct TriggerArgs {
     /// The audience the OIDC token is asked for: the relay's `audience`,
     /// by default the provider's manager repo address
     /// (`https://github.com/<owner>/<repo>`; `customers instructions`
-    /// gives it). `fleetform` is what relays required before the audience
-    /// became unique per provider.
-    #[arg(long, env = "FLEETFORM_RELAY_AUDIENCE", default_value = "fleetform")]
-    pub relay_audience: String,
+    /// gives it). Required with --relay-url: no relay accepts a token for
+    /// any other audience (the old shared `fleetform` is refused by every
+    /// relay), so a missing one is said before anything is sent.
+    #[arg(long, env = "FLEETFORM_RELAY_AUDIENCE")]
+    pub relay_audience: Option<String>,
     /// Path of the variables schema inside the manager repo.
     #[arg(
         long,
@@ -142,9 +143,21 @@ fn relay_settings(args: &TriggerArgs, relay: &str) -> Result<RelaySettings> {
     if !args.overrides.contains("{environment}") {
         return Err(Error::usage("--overrides must contain `{environment}`"));
     }
+    let audience = match args.relay_audience.as_deref().map(str::trim) {
+        Some(a) if !a.is_empty() && a != crate::config::DEPRECATED_AUDIENCE => a.to_string(),
+        given => {
+            return Err(Error::Usage(
+                Say::new(match given {
+                    Some(a) if !a.is_empty() => format!("--relay-audience `{a}` is the old shared audience, which no relay accepts any more"),
+                    _ => "--relay-url is set but no --relay-audience: the relay accepts only OIDC tokens for its own audience".to_string(),
+                })
+                .help("set the repository variable FLEETFORM_RELAY_AUDIENCE to the value the provider's instructions give (`fleetform customers instructions`; by default https://github.com/<the provider's manager repo>)"),
+            ))
+        }
+    };
     Ok(RelaySettings {
         relay: relay.to_string(),
-        audience: args.relay_audience.clone(),
+        audience,
         variables: args.variables.clone(),
         overrides: args.overrides.clone(),
         json: args.json,

@@ -180,10 +180,15 @@ impl Relay {
             comment: None,
         };
         match (claims.event_name.as_str(), pr) {
-            ("pull_request" | "pull_request_target" | "push" | "workflow_dispatch", Some(n)) => {
+            ("pull_request" | "pull_request_target", Some(n)) => {
                 self.pull_subject(&repo, n, claims, &mut subject).await?;
             }
-            ("push" | "workflow_dispatch", None) => {
+            // A push names its pull request through its own commit, which
+            // the relay reads: a pull request the caller names is not
+            // taken (a merge commit is never its pull request's head, so
+            // checking it as one refused every merge's apply).
+            ("push" | "workflow_dispatch", _) => {
+                subject.pr = None;
                 self.branch_subject(&repo, claims, &mut subject).await?;
             }
             ("issue_comment", _) => {

@@ -265,6 +265,9 @@ pub struct CustomerOrigin<'a> {
     pub manager: Option<&'a str>,
     /// Whether the environments were given with --environments.
     pub given: bool,
+    /// The audience the manager's relay requires (its `relay:`), when
+    /// the manager was read and has one.
+    pub relay_audience: Option<String>,
 }
 
 /// A customer repo.
@@ -294,6 +297,7 @@ pub fn customer(s: &Settings, origin: &CustomerOrigin) -> Result<Scaffold, minij
             environments => s.environments.to_vec(),
             manager => origin.manager,
             given => origin.given,
+            relay_audience => origin.relay_audience.clone(),
         })?;
     Ok(Scaffold { files, settings })
 }

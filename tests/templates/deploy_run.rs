@@ -107,15 +107,7 @@ fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
     crate::common::assert_ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
     let d = w.last_dispatch();
-    let run = runner.run(
-        &w.gh,
-        "workflows/manager-deploy.yml",
-        &Event::dispatch(
-            d["event_type"].as_str().unwrap(),
-            &d["client_payload"],
-            "acme-corp-bot",
-        ),
-    );
+    let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
     run.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
     assert_eq!(run.job("apply-staging").result, "skipped");
     assert_eq!(run.job("apply-production").result, "skipped");
@@ -171,15 +163,7 @@ fn the_providers_secrets_key_reaches_the_plan_of_its_environment() {
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
     crate::common::assert_ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
     let d = w.last_dispatch();
-    let run = runner.run(
-        &w.gh,
-        "workflows/manager-deploy.yml",
-        &Event::dispatch(
-            d["event_type"].as_str().unwrap(),
-            &d["client_payload"],
-            "acme-corp-bot",
-        ),
-    );
+    let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
     if run.job("plan-staging").result != "success" {
         eprintln!(
             "{:#?}",
@@ -215,7 +199,7 @@ fn a_merged_change_is_applied_through_the_deploy_workflow_after_a_reviewer() {
     let _ = sha;
     let d = w.last_dispatch();
     assert_eq!(d["event_type"], "fleetform-apply");
-    let event = Event::dispatch("fleetform-apply", &d["client_payload"], "acme-corp-bot");
+    let event = Event::dispatch(&d);
 
     // Nobody approves production: staging applies, production waits and
     // fails as GitHub fails a job whose reviewers never came.
@@ -239,7 +223,7 @@ fn a_merged_change_is_applied_through_the_deploy_workflow_after_a_reviewer() {
     // The same push again (a new dispatch), approved by the reviewer.
     crate::common::assert_ok(&w.trigger_push(ACME, &merged, &message).0);
     let d = w.last_dispatch();
-    let event = Event::dispatch("fleetform-apply", &d["client_payload"], "acme-corp-bot");
+    let event = Event::dispatch(&d);
     runner.approve("production-apply", "provider-lead");
     let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &event);
     run.assert_succeeded(&[
@@ -262,7 +246,7 @@ const CUSTOMER_APP_ID: u64 = 4242;
 /// The deploy workflow as its header tells a provider with the customer
 /// App to change it ("replace in every fleetform step `token:` by
 /// `app-id:` and `app-private-key:`"), written to `dir`; its path.
-fn deploy_with_the_customer_app(dir: &std::path::Path) -> String {
+pub fn deploy_with_the_customer_app(dir: &std::path::Path) -> String {
     let text = crate::common::workflow::text("workflows/manager-deploy.yml");
     let token = "\n          token: ${{ secrets.SOURCE_REPOS_PAT }}";
     assert!(text.contains(token));
@@ -323,7 +307,7 @@ fn team_approvals_are_read_with_the_teams_token_not_the_customer_apps() {
     let message = format!("Merge pull request #{pr} from acme-corp/feature");
     crate::common::assert_ok(&w.trigger_push(ACME, &merged, &message).0);
     let d = w.last_dispatch();
-    let event = Event::dispatch("fleetform-apply", &d["client_payload"], "acme-corp-bot");
+    let event = Event::dispatch(&d);
     runner.approve("production-apply", "provider-lead");
     let run = runner.run(&w.gh, &workflow, &event);
     // No approval on the pull request yet: the apply waits for one.

@@ -61,7 +61,9 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
         if let Err(problems) = customer::check(&source, &schema) {
             return Ok(Err(problems));
         }
-        client::dispatch(relay, &runner, subject.pr, &files, subject.comment)
+        // A push's pull request is the relay's to read from the commit.
+        let pr = subject.pr.filter(|_| subject.event != "push");
+        client::dispatch(relay, &runner, pr, &files, subject.comment)
             .await
             .map(Ok)
             .map_err(refused)

@@ -56,13 +56,16 @@ pub fn condition(src: &str, scope: &Scope<'_>) -> Result<bool, String> {
         .unwrap_or(trimmed)
         .trim();
     let parsed = Expr::parse(inner).map_err(|e| format!("`{inner}`: {e}"))?;
-    let said = value(&parsed, scope)
+    // `success() && (…)` reads the right side only when the left holds:
+    // a skipped job's `if:` never evaluates `fromJSON` of an output its
+    // failed need did not set.
+    let implicit = !names_a_status_function(&parsed);
+    if implicit && (!scope.status.all_succeeded || scope.status.cancelled) {
+        return Ok(false);
+    }
+    Ok(value(&parsed, scope)
         .map_err(|e| format!("`{inner}`: {e}"))?
-        .as_boolean();
-    Ok(match names_a_status_function(&parsed) {
-        true => said,
-        false => scope.status.all_succeeded && !scope.status.cancelled && said,
-    })
+        .as_boolean())
 }
 
 /// A string with `${{ }}` in it, each replaced by its value as text.

@@ -10,15 +10,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use github_actions_models::common::expr::LoE;
-use github_actions_models::common::{BasePermission, Env, If, Permission, Permissions};
-use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Strategy};
+use github_actions_models::common::{Env, If};
+use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob};
 use github_actions_models::workflow::{Job, Workflow};
 use serde_json::{json, Map, Value};
 
 use super::expr::{self, Scope, Status};
+use super::job_rules::{glob_match, matrix, token_permissions};
 use super::steps::JobCx;
 use super::{Event, Runner};
 use crate::support::fake_github::{BranchPolicy, FakeGitHub};
+use crate::support::oidc::FakeIssuer;
 
 /// What became of one job.
 #[derive(Debug, Clone)]
@@ -90,14 +92,27 @@ pub(super) fn run_workflow(
     gh: &FakeGitHub,
     path: &str,
     event: &Event,
-    run_id: u64,
-    attempt: u64,
-    kept: Option<&WorkflowRun>,
+    which: Attempt<'_>,
 ) -> WorkflowRun {
+    let Attempt {
+        run_id,
+        attempt,
+        kept,
+        issuer,
+    } = which;
     let text = crate::common::workflow::text(path);
     let wf: Workflow = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let sha = match event.payload["after"].as_str() {
-        Some(after) if event.name == "push" => after.to_string(),
+    // GITHUB_SHA: a push's commit; for a pull request GitHub's test merge
+    // commit, which the fake does not make: its head here (the relay
+    // accepts either); the default branch's head for the other events
+    // ("Events that trigger workflows").
+    let pull = event.payload["pull_request"]["number"]
+        .as_u64()
+        .filter(|_| event.name == "pull_request")
+        .and_then(|n| gh.pull(&r.repo, n));
+    let sha = match (event.payload["after"].as_str(), pull) {
+        (Some(after), _) if event.name == "push" => after.to_string(),
+        (_, Some(p)) => p.head_sha,
         _ => gh
             .branch_head(&r.repo, "main")
             .unwrap_or_else(|| panic!("{} has no main branch", r.repo)),
@@ -144,6 +159,7 @@ pub(super) fn run_workflow(
                 event_path: &event_path,
                 approvals: &approvals,
                 approved: &mut approved,
+                issuer,
             };
             cx.job(id, job)
         };
@@ -166,6 +182,15 @@ fn keeps(before: &WorkflowRun, ran_again: &[String], id: &str, job: &NormalJob) 
     (!failed && !need_again).then_some(prior)
 }
 
+/// Which attempt of which run, what an earlier attempt keeps ("Re-run
+/// failed jobs") and where OIDC tokens come from.
+pub(super) struct Attempt<'a> {
+    pub run_id: u64,
+    pub attempt: u64,
+    pub kept: Option<&'a WorkflowRun>,
+    pub issuer: Option<&'a FakeIssuer>,
+}
+
 fn needs_of(job: &Job) -> Vec<String> {
     match job {
         Job::NormalJob(j) => j.needs.clone(),
@@ -179,6 +204,8 @@ struct RunCx<'a> {
     wf: &'a Workflow,
     run: &'a WorkflowRun,
     event_path: &'a PathBuf,
+    /// The OIDC issuer a job with `id-token: write` asks for its token.
+    issuer: Option<&'a FakeIssuer>,
     approvals: &'a BTreeMap<String, String>,
     /// Environments approved in this run: "one approval releases every
     /// job of that run waiting on it" (FACTS; "Reviewing deployments").
@@ -263,9 +290,26 @@ impl RunCx<'_> {
         let secrets = self.r.secrets_for(self.gh, environment.as_deref());
         let (permissions, oidc) = token_permissions(job, self.wf, self.gh, &self.r.repo);
         let token = self.gh.mint_actions_token(&self.r.repo, &permissions);
+        // "About security hardening with OpenID Connect": the job asks
+        // ACTIONS_ID_TOKEN_REQUEST_URL with ACTIONS_ID_TOKEN_REQUEST_TOKEN
+        // for a token of its claims.
+        let oidc = match (oidc, self.issuer) {
+            (false, _) => None,
+            (true, Some(issuer)) => {
+                issuer.set_runner_claims(self.oidc_claims(issuer, id, environment.as_deref()));
+                Some((
+                    issuer.request_url(),
+                    crate::support::oidc::REQUEST_TOKEN.to_string(),
+                ))
+            }
+            (true, None) => Some((
+                format!("{}/_no_oidc_issuer/token", self.gh.api_url()),
+                "no-issuer".to_string(),
+            )),
+        };
         log.push_str(&format!(
             "runner: job {id}: environment {environment:?}, GITHUB_TOKEN {permissions:?}{}, secrets {:?}\n",
-            if oidc { " + id-token" } else { "" },
+            if oidc.is_some() { " + id-token" } else { "" },
             secrets.keys().collect::<Vec<_>>()
         ));
         let mut secrets_ctx = secrets.clone();
@@ -343,6 +387,39 @@ impl RunCx<'_> {
             .review_run(&self.r.repo, self.run.run_id, env, login, "approved");
         self.approved.push(env.to_string());
         Ok(())
+    }
+
+    /// The claims of job `id`'s OIDC token ("OpenID Connect reference":
+    /// `sub` names the environment when the job has one, else the pull
+    /// request or the ref; `job_workflow_ref` is the workflow's path in the
+    /// repository at the run's ref).
+    fn oidc_claims(&self, issuer: &FakeIssuer, id: &str, env: Option<&str>) -> Value {
+        let e = &self.run.event;
+        let repo = &self.r.repo;
+        let mut claims = issuer.claims(
+            repo,
+            self.gh.repo_id(repo),
+            &e.name,
+            &e.git_ref,
+            &self.run.sha,
+        );
+        let file = self.run.path.rsplit('/').next().unwrap_or(&self.run.path);
+        claims["sub"] = json!(match (env, e.name.as_str()) {
+            (Some(env), _) => format!("repo:{repo}:environment:{env}"),
+            (None, "pull_request") => format!("repo:{repo}:pull_request"),
+            (None, _) => format!("repo:{repo}:ref:{}", e.git_ref),
+        });
+        claims["job_workflow_ref"] =
+            json!(format!("{repo}/.github/workflows/{file}@{}", e.git_ref));
+        claims["workflow_ref"] = claims["job_workflow_ref"].clone();
+        claims["run_id"] = json!(self.run.run_id.to_string());
+        claims["run_attempt"] = json!(self.run.attempt.to_string());
+        claims["actor"] = json!(e.actor);
+        claims["job"] = json!(id);
+        if let Some(env) = env {
+            claims["environment"] = json!(env);
+        }
+        claims
     }
 
     /// `needs.<job>.result` and `.outputs` of the job's needs.
@@ -454,204 +531,4 @@ pub(super) fn interpolate(text: &str, contexts: &Value) -> String {
         },
     )
     .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The `GITHUB_TOKEN`'s permissions (App permission names) and whether
-/// the job may ask for an OIDC token (`id-token: write`): the job's
-/// `permissions:`, else the workflow's, else the repository's default
-/// ("Controlling permissions for GITHUB_TOKEN": restricted = `contents`
-/// and `packages` read; permissive = write to all but `id-token`).
-fn token_permissions(
-    job: &NormalJob,
-    wf: &Workflow,
-    gh: &FakeGitHub,
-    repo: &str,
-) -> (BTreeMap<String, String>, bool) {
-    const SCOPES: [&str; 13] = [
-        "actions",
-        "attestations",
-        "checks",
-        "contents",
-        "deployments",
-        "discussions",
-        "issues",
-        "packages",
-        "pages",
-        "pull-requests",
-        "repository-projects",
-        "security-events",
-        "statuses",
-    ];
-    let all = |access: &str| -> Vec<(String, String)> {
-        SCOPES
-            .iter()
-            .map(|s| (s.to_string(), access.to_string()))
-            .collect()
-    };
-    let chosen = match (&job.permissions, &wf.permissions) {
-        (Permissions::Base(BasePermission::Default), other) => other,
-        (own, _) => own,
-    };
-    let (pairs, oidc): (Vec<(String, String)>, bool) = match chosen {
-        Permissions::Explicit(map) => {
-            let oidc = matches!(map.get("id-token"), Some(Permission::Write));
-            let pairs = map
-                .iter()
-                .filter(|(k, _)| *k != "id-token")
-                .filter_map(|(k, p)| match p {
-                    Permission::Read => Some((k.clone(), "read".to_string())),
-                    Permission::Write => Some((k.clone(), "write".to_string())),
-                    Permission::None => None,
-                })
-                .collect();
-            (pairs, oidc)
-        }
-        Permissions::Base(BasePermission::ReadAll) => (all("read"), false),
-        Permissions::Base(BasePermission::WriteAll) => (all("write"), true),
-        Permissions::Base(BasePermission::Default) => {
-            match gh.default_workflow_permissions(repo).as_str() {
-                "write" => (all("write"), false),
-                _ => (
-                    vec![
-                        ("contents".into(), "read".into()),
-                        ("packages".into(), "read".into()),
-                    ],
-                    false,
-                ),
-            }
-        }
-    };
-    let pairs = pairs
-        .into_iter()
-        .map(|(k, v)| (k.replace('-', "_"), v))
-        .collect();
-    (pairs, oidc)
-}
-
-/// The combinations of a job's matrix ("Using a matrix for your jobs"):
-/// the product of its dimensions, less `exclude`, then each `include`
-/// extending the combinations it matches or added as its own; one empty
-/// combination without a matrix.
-fn matrix(strategy: Option<&Strategy>, contexts: &Value) -> Vec<Value> {
-    let Some(m) = strategy.and_then(|s| s.matrix.as_ref()) else {
-        return vec![json!({})];
-    };
-    let eval_json = |raw: &str| -> Value {
-        let v = expr::eval(
-            raw,
-            &Scope {
-                contexts,
-                status: Status::OK,
-            },
-        )
-        .unwrap_or_else(|e| panic!("matrix: {e}"));
-        v.try_into().unwrap_or(Value::Null)
-    };
-    let to_json = |v: &yaml_serde::Value| serde_json::to_value(v).unwrap();
-    let m: Value = match m {
-        LoE::Expr(e) => eval_json(e.as_bare()),
-        LoE::Literal(lit) => {
-            let mut obj = Map::new();
-            if let LoE::Literal(dims) = &lit.dimensions {
-                for (k, v) in dims {
-                    let vals = match v {
-                        LoE::Literal(vs) => Value::Array(vs.iter().map(to_json).collect()),
-                        LoE::Expr(e) => eval_json(e.as_bare()),
-                    };
-                    obj.insert(k.clone(), vals);
-                }
-            }
-            for (key, part) in [("include", &lit.include), ("exclude", &lit.exclude)] {
-                let v = match part {
-                    LoE::Literal(items) => Value::Array(
-                        items
-                            .iter()
-                            .map(|i| {
-                                Value::Object(
-                                    i.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
-                                )
-                            })
-                            .collect(),
-                    ),
-                    LoE::Expr(e) => eval_json(e.as_bare()),
-                };
-                obj.insert(key.into(), v);
-            }
-            Value::Object(obj)
-        }
-    };
-    let obj = m.as_object().cloned().unwrap_or_default();
-    let mut combos: Vec<Map<String, Value>> = vec![Map::new()];
-    let mut dims: Vec<String> = Vec::new();
-    for (k, v) in &obj {
-        if k == "include" || k == "exclude" {
-            continue;
-        }
-        dims.push(k.clone());
-        let vals = v.as_array().cloned().unwrap_or_default();
-        combos = combos
-            .iter()
-            .flat_map(|c| {
-                vals.iter().map(move |x| {
-                    let mut c = c.clone();
-                    c.insert(k.clone(), x.clone());
-                    c
-                })
-            })
-            .collect();
-    }
-    let matches = |c: &Map<String, Value>, e: &Map<String, Value>, only_dims: bool| {
-        e.iter()
-            .filter(|(k, _)| !only_dims || dims.contains(k))
-            .all(|(k, v)| c.get(k) == Some(v))
-    };
-    if let Some(ex) = obj.get("exclude").and_then(Value::as_array) {
-        combos.retain(|c| {
-            !ex.iter()
-                .filter_map(Value::as_object)
-                .any(|e| matches(c, e, false))
-        });
-    }
-    if dims.is_empty() {
-        combos.clear();
-    }
-    if let Some(inc) = obj.get("include").and_then(Value::as_array) {
-        for e in inc.iter().filter_map(Value::as_object) {
-            let mut hit = false;
-            for c in combos.iter_mut().filter(|c| !c.is_empty()) {
-                if matches(c, e, true) {
-                    c.extend(e.clone());
-                    hit = true;
-                }
-            }
-            if !hit {
-                combos.push(e.clone());
-            }
-        }
-    }
-    assert!(
-        !combos.is_empty() && combos.len() <= 256,
-        "a matrix makes 1 to 256 jobs (\"Usage limits\"), not {}",
-        combos.len()
-    );
-    combos.into_iter().map(Value::Object).collect()
-}
-
-/// A deployment branch policy's name pattern (`fnmatch` with `*` not
-/// matching `/`, `**` matching anything; "Deployment branches and tags").
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
-                (0..=n.len()).any(|i| go(&p[2..], &n[i..]))
-            }
-            (Some(b'*'), _) => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != b'/')
-                .any(|i| go(&p[1..], &n[i..])),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
 }

@@ -31,6 +31,7 @@
 #![allow(dead_code)]
 
 pub mod expr;
+mod job_rules;
 mod jobs;
 mod stand_ins;
 mod steps;
@@ -42,6 +43,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::support::fake_github::FakeGitHub;
+use crate::support::oidc::FakeIssuer;
 
 pub use jobs::WorkflowRun;
 
@@ -89,17 +91,20 @@ pub struct Event {
 }
 
 impl Event {
-    /// A `repository_dispatch` of `event_type` with `client_payload`, on
-    /// the default branch, sent by `actor`.
-    pub fn dispatch(event_type: &str, client_payload: &Value, actor: &str) -> Event {
+    /// The `repository_dispatch` event of a dispatch the fake recorded
+    /// (its body with the `sender` GitHub adds: the account whose token
+    /// sent it, also the run's actor), on the default branch.
+    pub fn dispatch(recorded: &Value) -> Event {
+        let sender = recorded["sender"].clone();
         Event {
             name: "repository_dispatch".into(),
             payload: serde_json::json!({
-                "action": event_type,
-                "client_payload": client_payload,
+                "action": recorded["event_type"],
+                "client_payload": recorded["client_payload"],
+                "sender": sender,
             }),
             git_ref: "refs/heads/main".into(),
-            actor: actor.into(),
+            actor: sender["login"].as_str().unwrap_or_default().to_string(),
             inputs: Value::Null,
         }
     }
@@ -178,7 +183,43 @@ impl Runner {
     pub fn run(&mut self, gh: &FakeGitHub, path: &str, event: &Event) -> WorkflowRun {
         self.next_run += 1;
         let run_id = self.next_run;
-        jobs::run_workflow(self, gh, path, event, run_id, 1, None)
+        jobs::run_workflow(
+            self,
+            gh,
+            path,
+            event,
+            jobs::Attempt {
+                run_id,
+                attempt: 1,
+                kept: None,
+                issuer: None,
+            },
+        )
+    }
+
+    /// [`Runner::run`], the jobs with `id-token: write` getting their OIDC
+    /// token from `issuer` with GitHub's claims for them.
+    pub fn run_with_oidc(
+        &mut self,
+        gh: &FakeGitHub,
+        issuer: &FakeIssuer,
+        path: &str,
+        event: &Event,
+    ) -> WorkflowRun {
+        self.next_run += 1;
+        let run_id = self.next_run;
+        jobs::run_workflow(
+            self,
+            gh,
+            path,
+            event,
+            jobs::Attempt {
+                run_id,
+                attempt: 1,
+                kept: None,
+                issuer: Some(issuer),
+            },
+        )
     }
 
     /// "Re-run failed jobs" of `run`: its failed jobs and those that need
@@ -190,9 +231,12 @@ impl Runner {
             gh,
             &run.path,
             &run.event,
-            run.run_id,
-            run.attempt + 1,
-            Some(run),
+            jobs::Attempt {
+                run_id: run.run_id,
+                attempt: run.attempt + 1,
+                kept: Some(run),
+                issuer: None,
+            },
         )
     }
 
@@ -205,9 +249,12 @@ impl Runner {
             gh,
             &run.path,
             &run.event,
-            run.run_id,
-            run.attempt + 1,
-            None,
+            jobs::Attempt {
+                run_id: run.run_id,
+                attempt: run.attempt + 1,
+                kept: None,
+                issuer: None,
+            },
         )
     }
 

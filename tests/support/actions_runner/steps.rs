@@ -136,7 +136,7 @@ impl<'a> JobCx<'a> {
         job: &str,
         mut contexts: Value,
         event_path: &Path,
-        oidc: bool,
+        oidc: Option<(String, String)>,
         secret_values: Vec<String>,
     ) -> JobCx<'a> {
         let dir = runner
@@ -191,17 +191,11 @@ impl<'a> JobCx<'a> {
         if let Some(tmp) = std::env::var_os("TMPDIR") {
             base.insert("TMPDIR".into(), tmp.to_string_lossy().into_owned());
         }
-        if oidc {
+        if let Some((url, token)) = oidc {
             // "About security hardening with OpenID Connect": a job with
-            // `id-token: write` gets these two; the stand-ins read them.
-            base.insert(
-                "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
-                format!("{}/_oidc/token", s("api_url")),
-            );
-            base.insert(
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
-                format!("oidc-request-{run_id}-{job}"),
-            );
+            // `id-token: write` gets these two.
+            base.insert("ACTIONS_ID_TOKEN_REQUEST_URL".into(), url);
+            base.insert("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), token);
         }
         contexts["github"]["workspace"] = json!(workspace.display().to_string());
         contexts["runner"]["temp"] = json!(dir.join("temp").display().to_string());

@@ -1,0 +1,9 @@
+//! The provider's set-up rehearsed as the book tells it, through the
+//! workflow templates run as GitHub runs them (`support::actions_runner`),
+//! the relay as a process and the strict fake GitHub: every request is
+//! checked against the permission its endpoint needs, and every job gets
+//! only what its environment holds. Each file is one stretch of a fleet's
+//! life; the book's Contributing chapter ("The rehearsal") says how to add
+//! one.
+
+pub(crate) mod relay_loop;

@@ -1,0 +1,168 @@
+//! A customer's change from its pull request to production through the
+//! relay: the customer's trigger workflow (the one `init --customer`
+//! writes, with only FLEETFORM_RELAY_URL set as the customer's
+//! instructions say) proves its run with its OIDC token to `fleetform relay
+//! serve`, which dispatches as the manager App; the manager's deploy
+//! workflow, set up for the customer App as its header says, plans (comment
+//! and status on the pull request) and, after the merge and a second
+//! person, applies.
+
+use serde_json::json;
+
+use crate::relay::serve::{pem, RelayWorld, CUSTOMER_APP_ID};
+use crate::support::actions_runner::{Event, Runner};
+use crate::templates::deploy_run::{
+    deploy_runner, deploy_with_the_customer_app, DEPLOY_ENVIRONMENTS,
+};
+use crate::world::{pr_event, push_event, ACME, MANAGER};
+
+/// acme's runner for its trigger workflow, its repository set up as the
+/// provider's instructions say (`fleetform customers instructions acme`:
+/// each row `| variable | NAME | VALUE |` of its table), nothing secret.
+fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
+    let gh = &rw.w.gh;
+    let out = crate::common::Run::from(rw.w.fx.fleetform())
+        .args([
+            "customers",
+            "instructions",
+            "acme",
+            "--relay-url",
+            relay_url,
+        ])
+        .ok();
+    let mut set = Vec::new();
+    for line in out.stdout.lines() {
+        let cells: Vec<&str> = line
+            .split('|')
+            .map(|c| c.trim().trim_matches('`'))
+            .collect();
+        if let ["", "variable", name, value, ""] = cells.as_slice() {
+            gh.add_repo_variable(ACME, name);
+            gh.set_variable(ACME, None, name, value);
+            set.push(name.to_string());
+        }
+    }
+    assert!(
+        !set.is_empty(),
+        "the instructions name no variable:\n{}",
+        out.stdout
+    );
+    let mut r = Runner::new(ACME);
+    r.machine_env("FLEETFORM_RETRY_BASE_MS", "50");
+    r
+}
+
+#[test]
+fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
+    let rw = RelayWorld::new();
+    let w = &rw.w;
+    let relay = rw.start(4);
+    let mut customer = customer_runner(&rw, &relay.url);
+    let mut manager = deploy_runner(w);
+    w.gh.add_repo_variable(MANAGER, "FLEETFORM_CUSTOMER_APP_ID");
+    w.gh.set_variable(
+        MANAGER,
+        None,
+        "FLEETFORM_CUSTOMER_APP_ID",
+        &CUSTOMER_APP_ID.to_string(),
+    );
+    for env in DEPLOY_ENVIRONMENTS {
+        manager.secret(
+            &w.gh,
+            Some(env),
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            &pem(),
+        );
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let deploy = deploy_with_the_customer_app(scratch.path());
+    let trigger = "workflows/customer-trigger.yml";
+
+    // The customer opens a pull request.
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    let mut event = Event {
+        name: "pull_request".into(),
+        payload: pr_event(pr, "feature", &sha),
+        git_ref: format!("refs/pull/{pr}/merge"),
+        actor: "acme-dev".into(),
+        inputs: json!(null),
+    };
+    event.payload["action"] = json!("opened");
+    let triggered = customer.run_with_oidc(&w.gh, &rw.issuer, trigger, &event);
+    triggered.assert_succeeded(&["trigger"]);
+    let d = w.last_dispatch();
+    assert_eq!(d["event_type"], "fleetform-plan");
+    let planned = manager.run(&w.gh, &deploy, &Event::dispatch(&d));
+    planned.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    assert!(w
+        .gh
+        .comments(ACME, pr)
+        .iter()
+        .any(|c| c.body.contains("customer=acme environment=production")));
+
+    // Merged: the push is applied, production after a reviewer.
+    let merged = w.gh.merge_pr(ACME, pr);
+    let push = Event {
+        name: "push".into(),
+        payload: push_event(
+            &merged,
+            &format!("Merge pull request #{pr} from acme-corp/feature"),
+        ),
+        git_ref: "refs/heads/main".into(),
+        actor: "acme-dev".into(),
+        inputs: json!(null),
+    };
+    customer
+        .run_with_oidc(&w.gh, &rw.issuer, trigger, &push)
+        .assert_succeeded(&["trigger"]);
+    let d = w.last_dispatch();
+    assert_eq!(d["event_type"], "fleetform-apply");
+    // The relay names the merged pull request from the merge commit (a
+    // trigger that named it itself was refused: a merge commit is never
+    // its pull request's head).
+    assert_eq!(d["client_payload"]["pr"], pr);
+    manager.approve("production-apply", "provider-lead");
+    let applied = manager.run(&w.gh, &deploy, &Event::dispatch(&d));
+    applied.assert_succeeded(&[
+        "authorise",
+        "plan-staging",
+        "apply-staging",
+        "plan-production",
+        "apply-production",
+        "conclude",
+    ]);
+    let production =
+        w.gh.status_of(ACME, &merged, "infra/terraform-deploy/production")
+            .expect("a production status");
+    assert_eq!(production.state, "success");
+    w.gh.assert_clean();
+}
+
+/// A customer who sets only the relay's address (what `init --customer`
+/// used to list) is told what is missing before anything is sent: no
+/// relay accepts a token for the trigger's old default audience.
+#[test]
+fn a_trigger_without_the_relays_audience_says_what_to_set_before_sending() {
+    let rw = RelayWorld::new();
+    let relay = rw.start(2);
+    let mut w = rw.w;
+    let sha = w.change_acme("feature", 11);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "eleven");
+    let (cmd, _files) = w.trigger_pr_command(ACME, pr, "feature", &sha);
+    let out = crate::common::Run::from(cmd)
+        .env_remove("FLEETFORM_TOKEN")
+        .env_remove("FLEETFORM_DISPATCH_KEY")
+        .env_remove("FLEETFORM_MANAGER_REPO")
+        .env("FLEETFORM_RELAY_URL", &relay.url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            crate::support::oidc::REQUEST_TOKEN,
+        )
+        .code(2);
+    out.stderr_has("no --relay-audience")
+        .stderr_has("FLEETFORM_RELAY_AUDIENCE");
+    assert_eq!(rw.issuer.token_requests(), 0, "nothing was asked or sent");
+    assert!(w.gh.dispatches(MANAGER).is_empty());
+}

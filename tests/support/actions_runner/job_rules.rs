@@ -1,0 +1,214 @@
+//! What GitHub decides of a job before its steps run: the combinations
+//! of its matrix, its `GITHUB_TOKEN`'s permissions and whether a
+//! deployment branch policy lets its ref deploy. Each rule cites its page.
+
+use std::collections::BTreeMap;
+
+use github_actions_models::common::expr::LoE;
+use github_actions_models::common::{BasePermission, Permission, Permissions};
+use github_actions_models::workflow::job::{NormalJob, Strategy};
+use github_actions_models::workflow::Workflow;
+use serde_json::{json, Map, Value};
+
+use super::expr::{self, Scope, Status};
+use crate::support::fake_github::FakeGitHub;
+
+/// The `GITHUB_TOKEN`'s permissions (App permission names) and whether
+/// the job may ask for an OIDC token (`id-token: write`): the job's
+/// `permissions:`, else the workflow's, else the repository's default
+/// ("Controlling permissions for GITHUB_TOKEN": restricted = `contents`
+/// and `packages` read; permissive = write to all but `id-token`).
+pub(super) fn token_permissions(
+    job: &NormalJob,
+    wf: &Workflow,
+    gh: &FakeGitHub,
+    repo: &str,
+) -> (BTreeMap<String, String>, bool) {
+    const SCOPES: [&str; 13] = [
+        "actions",
+        "attestations",
+        "checks",
+        "contents",
+        "deployments",
+        "discussions",
+        "issues",
+        "packages",
+        "pages",
+        "pull-requests",
+        "repository-projects",
+        "security-events",
+        "statuses",
+    ];
+    let all = |access: &str| -> Vec<(String, String)> {
+        SCOPES
+            .iter()
+            .map(|s| (s.to_string(), access.to_string()))
+            .collect()
+    };
+    let chosen = match (&job.permissions, &wf.permissions) {
+        (Permissions::Base(BasePermission::Default), other) => other,
+        (own, _) => own,
+    };
+    let (pairs, oidc): (Vec<(String, String)>, bool) = match chosen {
+        Permissions::Explicit(map) => {
+            let oidc = matches!(map.get("id-token"), Some(Permission::Write));
+            let pairs = map
+                .iter()
+                .filter(|(k, _)| *k != "id-token")
+                .filter_map(|(k, p)| match p {
+                    Permission::Read => Some((k.clone(), "read".to_string())),
+                    Permission::Write => Some((k.clone(), "write".to_string())),
+                    Permission::None => None,
+                })
+                .collect();
+            (pairs, oidc)
+        }
+        Permissions::Base(BasePermission::ReadAll) => (all("read"), false),
+        Permissions::Base(BasePermission::WriteAll) => (all("write"), true),
+        Permissions::Base(BasePermission::Default) => {
+            match gh.default_workflow_permissions(repo).as_str() {
+                "write" => (all("write"), false),
+                _ => (
+                    vec![
+                        ("contents".into(), "read".into()),
+                        ("packages".into(), "read".into()),
+                    ],
+                    false,
+                ),
+            }
+        }
+    };
+    let pairs = pairs
+        .into_iter()
+        .map(|(k, v)| (k.replace('-', "_"), v))
+        .collect();
+    (pairs, oidc)
+}
+
+/// The combinations of a job's matrix ("Using a matrix for your jobs"):
+/// the product of its dimensions, less `exclude`, then each `include`
+/// extending the combinations it matches or added as its own; one empty
+/// combination without a matrix.
+pub(super) fn matrix(strategy: Option<&Strategy>, contexts: &Value) -> Vec<Value> {
+    let Some(m) = strategy.and_then(|s| s.matrix.as_ref()) else {
+        return vec![json!({})];
+    };
+    let eval_json = |raw: &str| -> Value {
+        let v = expr::eval(
+            raw,
+            &Scope {
+                contexts,
+                status: Status::OK,
+            },
+        )
+        .unwrap_or_else(|e| panic!("matrix: {e}"));
+        v.try_into().unwrap_or(Value::Null)
+    };
+    let to_json = |v: &yaml_serde::Value| serde_json::to_value(v).unwrap();
+    let m: Value = match m {
+        LoE::Expr(e) => eval_json(e.as_bare()),
+        LoE::Literal(lit) => {
+            let mut obj = Map::new();
+            if let LoE::Literal(dims) = &lit.dimensions {
+                for (k, v) in dims {
+                    let vals = match v {
+                        LoE::Literal(vs) => Value::Array(vs.iter().map(to_json).collect()),
+                        LoE::Expr(e) => eval_json(e.as_bare()),
+                    };
+                    obj.insert(k.clone(), vals);
+                }
+            }
+            for (key, part) in [("include", &lit.include), ("exclude", &lit.exclude)] {
+                let v = match part {
+                    LoE::Literal(items) => Value::Array(
+                        items
+                            .iter()
+                            .map(|i| {
+                                Value::Object(
+                                    i.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
+                                )
+                            })
+                            .collect(),
+                    ),
+                    LoE::Expr(e) => eval_json(e.as_bare()),
+                };
+                obj.insert(key.into(), v);
+            }
+            Value::Object(obj)
+        }
+    };
+    let obj = m.as_object().cloned().unwrap_or_default();
+    let mut combos: Vec<Map<String, Value>> = vec![Map::new()];
+    let mut dims: Vec<String> = Vec::new();
+    for (k, v) in &obj {
+        if k == "include" || k == "exclude" {
+            continue;
+        }
+        dims.push(k.clone());
+        let vals = v.as_array().cloned().unwrap_or_default();
+        combos = combos
+            .iter()
+            .flat_map(|c| {
+                vals.iter().map(move |x| {
+                    let mut c = c.clone();
+                    c.insert(k.clone(), x.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    let matches = |c: &Map<String, Value>, e: &Map<String, Value>, only_dims: bool| {
+        e.iter()
+            .filter(|(k, _)| !only_dims || dims.contains(k))
+            .all(|(k, v)| c.get(k) == Some(v))
+    };
+    if let Some(ex) = obj.get("exclude").and_then(Value::as_array) {
+        combos.retain(|c| {
+            !ex.iter()
+                .filter_map(Value::as_object)
+                .any(|e| matches(c, e, false))
+        });
+    }
+    if dims.is_empty() {
+        combos.clear();
+    }
+    if let Some(inc) = obj.get("include").and_then(Value::as_array) {
+        for e in inc.iter().filter_map(Value::as_object) {
+            let mut hit = false;
+            for c in combos.iter_mut().filter(|c| !c.is_empty()) {
+                if matches(c, e, true) {
+                    c.extend(e.clone());
+                    hit = true;
+                }
+            }
+            if !hit {
+                combos.push(e.clone());
+            }
+        }
+    }
+    assert!(
+        !combos.is_empty() && combos.len() <= 256,
+        "a matrix makes 1 to 256 jobs (\"Usage limits\"), not {}",
+        combos.len()
+    );
+    combos.into_iter().map(Value::Object).collect()
+}
+
+/// A deployment branch policy's name pattern (`fnmatch` with `*` not
+/// matching `/`, `**` matching anything; "Deployment branches and tags").
+pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
+                (0..=n.len()).any(|i| go(&p[2..], &n[i..]))
+            }
+            (Some(b'*'), _) => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != b'/')
+                .any(|i| go(&p[1..], &n[i..])),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
