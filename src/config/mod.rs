@@ -27,10 +27,12 @@ use fleetform_yaml::{self as yaml, Document, Limits, Location, Pos, YamlError};
 
 mod approvals;
 pub mod cloud;
+mod customer_files;
 mod doc;
 pub mod drift;
 pub mod edit;
 mod files;
+pub use customer_files::{CustomerFile, CustomerFileKind};
 pub use files::find_manager_above;
 mod identity;
 mod names;

@@ -207,20 +207,11 @@ impl Relay {
         Relay::customer(&registry, id, name).cloned()
     }
 
-    /// The files a dispatch may list, as the manager's fleetform.yml names
-    /// them (the variables file and each environment's override file).
+    /// The files a dispatch may list: the manager's customer files
+    /// (`Manager::customer_files`: variables, overrides, secrets, the
+    /// products file), the same list the manager checks a dispatch with.
     pub(super) fn read_files(&self) -> Vec<String> {
-        let m = &self.settings.manager;
-        let mut files = vec![m.config.customer.variables.clone()];
-        for e in &m.config.environments {
-            files.push(
-                m.config
-                    .customer
-                    .overrides
-                    .replace("{environment}", &e.name),
-            );
-        }
-        files
+        self.settings.manager.customer_file_paths()
     }
 
     async fn on_push(&self, v: &Value) -> Answer {

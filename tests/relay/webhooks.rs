@@ -283,3 +283,49 @@ fn poll_dispatches_what_changed_once_with_conditional_requests() {
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), initial + 2);
     rw.w.gh.assert_clean();
 }
+
+/// With `secrets:` in fleetform.yml a push that changes only a secrets
+/// file (a rotation, which `refuse_stale_secrets` demands) is a change to
+/// plan: the relay reads the manager's one list of customer files, the
+/// secrets files included, and dispatches it; the dispatch lists the
+/// secrets file, which the manager accepts from the same list.
+#[test]
+fn a_push_that_changes_only_a_secrets_file_is_dispatched() {
+    let rw = RelayWorld::new();
+    rw.w.fx.append("manager/fleetform.yml", "\nsecrets: {}\n");
+    let relay = rw.start(4);
+    let id = rw.w.gh.repo_id(ACME);
+    let main = rw.w.gh.commit(
+        ACME,
+        "main",
+        &[(
+            "infra/secrets.staging.yml",
+            "recipient: age1x\nsecrets: {}\n",
+        )],
+    );
+    let push = json!({
+        "ref": "refs/heads/main", "after": main,
+        "commits": [{ "modified": ["infra/secrets.staging.yml"], "added": [], "removed": [] }],
+        "head_commit": { "message": "Rotate the database password (#14)" },
+        "repository": { "id": id, "full_name": ACME, "default_branch": "main" },
+    });
+    let (status, answer) = signed_delivery(&relay, "push", "d-s1", &push, WEBHOOK_SECRET);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["dispatched"]["event_type"], "fleetform-apply");
+    let d = rw.w.gh.dispatches(MANAGER).last().cloned().unwrap();
+    let files = d["client_payload"]["files"].as_array().unwrap().clone();
+    assert!(
+        files.contains(&json!("infra/secrets.staging.yml")),
+        "{files:?}"
+    );
+    // The manager's authorise accepts the dispatch's files.
+    let mut w = rw.w;
+    let event = json!({ "action": d["event_type"], "client_payload": d["client_payload"], "sender": d["sender"] });
+    let (cmd, _) = w.step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+    let out = crate::common::Run::from(cmd)
+        .env("FLEETFORM_TOKEN", w.gh.token())
+        .arg("authorise")
+        .output();
+    crate::common::assert_ok(&out);
+    w.gh.assert_clean();
+}

@@ -15,7 +15,6 @@ use crate::github::GitHub;
 use crate::output::Output;
 use crate::policy::PullFacts;
 use crate::terraform::TerraformError;
-use crate::values::customer::override_path;
 
 use super::artifact::{artifact_key, open_plan, read_record, GitHubRecord};
 use super::authorise::{authorise_session, reviewed_by, still_active_on_default_branch};

@@ -109,15 +109,14 @@ pub(super) fn check_payload_files(
     Ok(())
 }
 
-/// Every file a dispatch may list: each product view's variables and
-/// override names, and with products the customer's products file.
+/// Every file a dispatch may list: the manager's customer files (each
+/// product view's variables, overrides and secrets, the products file).
 fn listable_files(manager: &Manager) -> BTreeMap<String, Option<String>> {
-    let mut all: BTreeMap<String, Option<String>> =
-        manager.products().iter().flat_map(allowed_files).collect();
-    if manager.has_products() {
-        all.insert(crate::config::PRODUCTS_FILE.to_string(), None);
-    }
-    all
+    manager
+        .customer_files()
+        .into_iter()
+        .map(|f| (f.path, f.environment))
+        .collect()
 }
 
 /// With `secrets:` in fleetform.yml, the secrets file of every planned

@@ -138,13 +138,8 @@ impl ApplyRun<'_> {
         if head == payload.sha {
             return Ok(());
         }
-        let mut read = vec![
-            self.manager.config.customer.variables.clone(),
-            override_path(self.manager, env),
-        ];
-        if self.manager.product.is_some() {
-            read.push(PRODUCTS_FILE.to_string());
-        }
+        // Every file the plan was made from, its secrets file included.
+        let read = self.manager.files_planned_from(env);
         if let Some(changed) =
             first_changed(gh, &payload.customer_repo, &payload.sha, &head, &read).await?
         {
