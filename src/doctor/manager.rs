@@ -147,11 +147,14 @@ fn environment_checks(
         let env_name = x.environment.as_deref().unwrap_or_default();
         out.extend(reviewer_checks(manager, env_name, auto_apply, env));
     }
-    let level = match x.role {
-        Role::Apply { .. } => Level::Must,
-        _ => Level::Should,
-    };
-    out.push(branch_policy_check(level, env, &facts.default_branch));
+    // Every one of these holds what lets a workflow of any branch act as
+    // the manager: the dispatch secret and the artifact key (authorise,
+    // plan, apply), the customer repos' token or App key, the secrets
+    // identities (plan, drift). Environment secrets with a branch policy
+    // are GitHub's only restriction of who reads them (FACTS: "anyone
+    // with write access can read every repository secret"), so the policy
+    // is a must wherever the environment is, not only for applies.
+    out.push(branch_policy_check(Level::Must, env, &facts.default_branch));
     let secrets = facts
         .environment_secrets
         .iter()
