@@ -7,3 +7,4 @@
 //! one.
 
 pub(crate) mod relay_loop;
+pub(crate) mod setup;

@@ -87,7 +87,7 @@ pub fn tool_cache() -> PathBuf {
 
 /// fleetform's action `subpath` at `git_ref`, unpacked as
 /// `_actions/fleetform/fleetform/<ref>/`: this checkout's `actions/`,
-/// `action/` and `Cargo.toml`, with the tool cache's archive's checksum
+/// `action/`, `action.yml` (the setup action) and `Cargo.toml`, with the tool cache's archive's checksum
 /// committed in `checksums/` as a release's is.
 pub fn fleetform_action(git_ref: &str, subpath: Option<&str>) -> PathBuf {
     static UNPACKED: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
@@ -102,7 +102,9 @@ pub fn fleetform_action(git_ref: &str, subpath: Option<&str>) -> PathBuf {
             for sub in ["actions", "action"] {
                 copy_tree(&src.join(sub), &dir.join(sub));
             }
-            std::fs::copy(src.join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
+            for file in ["Cargo.toml", "action.yml"] {
+                std::fs::copy(src.join(file), dir.join(file)).unwrap();
+            }
             let version = env!("CARGO_PKG_VERSION");
             let archive = tool_cache()
                 .join("fleetform")
