@@ -211,3 +211,71 @@ fn schedules_avoid_the_peak_minutes() {
         ]
     );
 }
+
+/// Every artifact upload of every template survives "Re-run all jobs":
+/// upload-artifact v4+ refuses (409) a name the run already holds unless
+/// told to overwrite (the runner's stand-in refuses it too), so each
+/// upload's name carries the run attempt or it says `overwrite: true`.
+#[test]
+fn every_upload_survives_a_rerun_of_all_jobs() {
+    use github_actions_models::common::expr::LoE;
+    use github_actions_models::workflow::job::Step;
+    use github_actions_models::workflow::Job;
+    let mut uploads = 0;
+    for entry in
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows"))
+            .unwrap()
+    {
+        let path = entry.unwrap().path();
+        let rel = format!("workflows/{}", path.file_name().unwrap().to_string_lossy());
+        let wf = crate::common::workflow::read(&rel);
+        for (id, job) in &wf.jobs {
+            let Job::NormalJob(job) = job else { continue };
+            for step in &job.steps {
+                let Step::Uses(u) = step else { continue };
+                if !u.uses.raw().starts_with("actions/upload-artifact@") {
+                    continue;
+                }
+                uploads += 1;
+                let LoE::Literal(with) = &u.with else {
+                    panic!("{rel}: job {id}: `with:` is an expression")
+                };
+                let name = with.get("name").map(|v| v.to_string()).unwrap_or_default();
+                let overwrite = with.get("overwrite").is_some_and(|v| v.csharp_bool());
+                assert!(
+                    name.contains("github.run_attempt") || overwrite,
+                    "{rel}: job {id} uploads `{name}` without the run attempt in its name or `overwrite: true`: Re-run all jobs fails there"
+                );
+            }
+        }
+    }
+    assert!(uploads >= 10, "only {uploads} uploads found");
+}
+
+/// A job that waits for reviewers (an apply environment's) never holds a
+/// workflow-wide concurrency group: while it waits (up to 30 days) every
+/// other run of the workflow would queue behind it. Drift's repairs held
+/// its one group, so no drift issue and no other repair ran meanwhile.
+#[test]
+fn a_job_waiting_for_reviewers_holds_no_workflow_wide_group() {
+    for rel in [
+        "workflows/manager-drift.yml",
+        "workflows/manager-deploy.yml",
+        "workflows/manager-rollout.yml",
+    ] {
+        let doc: yaml_serde::Value =
+            yaml_serde::from_str(&crate::common::workflow::text(rel)).unwrap();
+        let Some(group) = doc.get("concurrency") else {
+            continue;
+        };
+        let has_apply = doc["jobs"].as_mapping().unwrap().values().any(|j| {
+            j["environment"]
+                .as_str()
+                .is_some_and(|e| e.contains("-apply"))
+        });
+        assert!(
+            !has_apply || format!("{group:?}").contains("inputs."),
+            "{rel}: a workflow-wide concurrency group {group:?} with a job that waits for an apply environment's reviewers"
+        );
+    }
+}
