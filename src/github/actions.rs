@@ -58,6 +58,8 @@ pub struct WorkflowRun {
     /// Who started its latest attempt (a re-run), else the actor.
     pub triggering_actor: String,
     pub head_branch: Option<String>,
+    /// When the run was created (RFC 3339): a re-run keeps it.
+    pub created_at: Option<String>,
 }
 
 impl GitHub {
@@ -86,6 +88,10 @@ impl GitHub {
             triggering_actor,
             head_branch: b
                 .get("head_branch")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            created_at: b
+                .get("created_at")
                 .and_then(Value::as_str)
                 .map(str::to_string),
         })

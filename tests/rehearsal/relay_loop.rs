@@ -166,3 +166,52 @@ fn a_trigger_without_the_relays_audience_says_what_to_set_before_sending() {
     assert_eq!(rw.issuer.token_requests(), 0, "nothing was asked or sent");
     assert!(w.gh.dispatches(MANAGER).is_empty());
 }
+
+/// "Re-run all jobs" of a relayed plan run is refused once the run is more
+/// than an hour old: a relayed dispatch carries no signing time, and a
+/// re-run plans (and, on a push, applies) with the manager code of that
+/// run's commit. Within the hour a re-run plans as before.
+#[test]
+fn a_rerun_of_a_relayed_run_older_than_an_hour_plans_nothing() {
+    let rw = RelayWorld::new();
+    let w = &rw.w;
+    let relay = rw.start(4);
+    let mut customer = customer_runner(&rw, &relay.url);
+    let mut manager = deploy_runner(w);
+    let sha = w.change_acme("feature", 3);
+    let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
+    let mut event = Event {
+        name: "pull_request".into(),
+        payload: pr_event(pr, "feature", &sha),
+        git_ref: format!("refs/pull/{pr}/merge"),
+        actor: "acme-dev".into(),
+        inputs: json!(null),
+    };
+    event.payload["action"] = json!("opened");
+    customer
+        .run_with_oidc(&w.gh, &rw.issuer, "workflows/customer-trigger.yml", &event)
+        .assert_succeeded(&["trigger"]);
+    let d = w.last_dispatch();
+    let deploy = "workflows/manager-deploy.yml";
+    let first = manager.run(&w.gh, deploy, &Event::dispatch(&d));
+    first.assert_succeeded(&["authorise", "plan-staging"]);
+
+    // Within the hour: a re-run reads the run's age and plans.
+    let again = manager.rerun(&w.gh, &first);
+    again.assert_succeeded(&["authorise", "plan-staging"]);
+
+    // Days later.
+    manager.age(&first, 3 * 24 * 3600);
+    let late = manager.rerun(&w.gh, &again);
+    let authorise = late.job("authorise");
+    assert_eq!(authorise.result, "failure");
+    assert!(
+        authorise
+            .log
+            .contains("a relayed dispatch is planned within an hour of its run"),
+        "{}",
+        authorise.log
+    );
+    assert_eq!(late.job("plan-staging").result, "skipped");
+    w.gh.assert_clean();
+}

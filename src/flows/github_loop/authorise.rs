@@ -10,7 +10,7 @@ use crate::config::Activity;
 use crate::config::{Customer, Manager, Registry};
 use crate::context::Context;
 use crate::dispatch::{auth, rotation, Payload};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Say};
 use crate::github::GitHub;
 use crate::output::Output;
 use crate::report::customer::{status, Status};
@@ -19,6 +19,73 @@ use super::event::{read_event, Dispatched, Stage};
 use super::fetch::enabled_in_order;
 use super::session::{client_if_token, gh_err, runtime, Session};
 use super::status::set_one;
+
+/// The manager's client for [`not_a_stale_rerun`], when it has anything
+/// to check: a relayed dispatch (no signature, so no signing time) planned
+/// again by a re-run (`GITHUB_RUN_ATTEMPT` above 1). Made before the
+/// async part; without a manager token such a re-run is refused there.
+pub(super) fn rerun_client(
+    rt: &tokio::runtime::Runtime,
+    manager: &Manager,
+    dispatched: &Dispatched,
+    ctx: &RunContext,
+    stage: Stage,
+    cx: &crate::context::Context,
+) -> Result<Option<(GitHub, String)>> {
+    let relayed = manager
+        .config
+        .relay
+        .as_ref()
+        .is_some_and(|r| dispatched.sender.as_deref() == Some(r.sender_login().as_str()));
+    let attempt: u64 = ctx
+        .run_attempt
+        .as_deref()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
+    if stage != Stage::Plan || !relayed || attempt <= 1 {
+        return Ok(None);
+    }
+    super::session::manager_client(rt, ctx, cx).map(Some)
+}
+
+/// A re-run plans the dispatch its run was started for, with the manager
+/// code of that run's commit: "Re-run all jobs" of a weeks-old run would
+/// plan (and then apply) a customer with old code. A signed dispatch is
+/// refused by its signing time after an hour; a relayed one carries none,
+/// so its run's age decides: a plan in a run created more than
+/// [`auth::PLAN_MAX_AGE_SECS`] ago is refused (1 request, `contents:
+/// read` or `actions: read`, on re-runs only).
+pub(super) async fn not_a_stale_rerun(
+    client: Option<&(GitHub, String)>,
+    ctx: &RunContext,
+) -> Result<()> {
+    let Some((gh, repo)) = client else {
+        return Ok(());
+    };
+    let run_id: u64 = ctx
+        .run_id
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| Error::usage("GITHUB_RUN_ID is not set: run inside GitHub Actions"))?;
+    let run = gh.workflow_run(repo, run_id).await.map_err(gh_err)?;
+    let created: Option<jiff::Timestamp> = run.created_at.as_deref().and_then(|t| t.parse().ok());
+    let Some(created) = created else {
+        return Err(Error::refused(format!(
+            "run {run_id} has no creation time GitHub shows, so the age of this re-run cannot be told; nothing was planned"
+        )));
+    };
+    let age = jiff::Timestamp::now().as_second() - created.as_second();
+    if age > auth::PLAN_MAX_AGE_SECS as i64 {
+        return Err(Error::refused(
+            Say::new(format!(
+                "this is a re-run of run {run_id}, created at {created} ({} min ago): a relayed dispatch is planned within an hour of its run, or a re-run would plan it with the manager code of that old commit; nothing was planned",
+                age / 60
+            ))
+            .help("push to the customer's repository again (or re-run its trigger) for a new dispatch"),
+        ));
+    }
+    Ok(())
+}
 
 /// The registered, active customer that signed the dispatch — or a
 /// refusal. In this order, so that nothing unauthenticated causes a request
@@ -289,15 +356,21 @@ pub fn authorise_dispatch(
     let rt = runtime()?;
     let permissions = super::session::access::authorise(&dispatched.payload);
     let gh = client_if_token(&rt, &dispatched.payload.customer_repo, permissions, cx)?;
-    let customer = rt.block_on(authorise(
-        &registry,
-        &manager,
-        &gh,
-        &dispatched,
-        Stage::Plan,
-        ctx.run_url(),
-        &cx.out,
-    ))?;
+    let rerun = rerun_client(&rt, &manager, &dispatched, ctx, Stage::Plan, cx)?;
+    let customer = rt.block_on(async {
+        let customer = authorise(
+            &registry,
+            &manager,
+            &gh,
+            &dispatched,
+            Stage::Plan,
+            ctx.run_url(),
+            &cx.out,
+        )
+        .await?;
+        not_a_stale_rerun(rerun.as_ref(), ctx).await?;
+        Ok::<_, Error>(customer)
+    })?;
     let command = rt.block_on(super::comment_command::admit(
         &manager,
         customer,

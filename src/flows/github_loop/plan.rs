@@ -133,9 +133,18 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
         crate::engine::Engine::with_terraform(&manager, settings.terraform.as_deref())?;
     }
     let (gh, dispatched) = (&session.gh, &session.dispatched);
+    let rerun = super::authorise::rerun_client(
+        &session.rt,
+        &manager,
+        dispatched,
+        &session.ctx,
+        Stage::Plan,
+        cx,
+    )?;
     session.rt.block_on(async {
         let customer =
             authorise_session(&session, &registry, &manager, Stage::Plan, &cx.out).await?;
+        super::authorise::not_a_stale_rerun(rerun.as_ref(), &session.ctx).await?;
         let command =
             super::comment_command::admit(&manager, customer, gh, dispatched, Stage::Plan, &cx.out);
         let mut envs = planned_environments(&manager, customer, settings.environments.as_deref())?;

@@ -233,6 +233,7 @@ mod tests {
             actor: actor.into(),
             triggering_actor: triggering.into(),
             head_branch: Some("main".into()),
+            created_at: None,
         }
     }
 

@@ -117,6 +117,24 @@ pub(super) fn run_workflow(
             .branch_head(&r.repo, "main")
             .unwrap_or_else(|| panic!("{} has no main branch", r.repo)),
     };
+    // The run as GitHub lists it: created once, its attempts counted
+    // (a re-run keeps the run's `created_at`).
+    let created_at = r
+        .created
+        .entry(run_id)
+        .or_insert_with(crate::support::fake_github::now_rfc3339)
+        .clone();
+    let file = path.rsplit('/').next().unwrap_or(path);
+    gh.record_run(
+        &r.repo,
+        run_id,
+        &format!(".github/workflows/{file}"),
+        &event.name,
+        &event.actor,
+        &sha,
+        &created_at,
+        attempt,
+    );
     let run_dir = r.dir().join(format!("run-{run_id}-{attempt}"));
     std::fs::create_dir_all(&run_dir).unwrap();
     let event_path = run_dir.join("event.json");

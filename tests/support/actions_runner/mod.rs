@@ -72,6 +72,8 @@ pub struct Runner {
     approvals: BTreeMap<String, String>,
     /// Artifacts uploaded, by (run id, name).
     artifacts: BTreeMap<(u64, String), stand_ins::Artifact>,
+    /// When each run was created (RFC 3339), as the fake lists it.
+    created: BTreeMap<u64, String>,
     next_run: u64,
 }
 
@@ -126,6 +128,7 @@ impl Runner {
             machine_env: BTreeMap::new(),
             approvals: BTreeMap::new(),
             artifacts: BTreeMap::new(),
+            created: BTreeMap::new(),
             next_run: 7000,
         }
     }
@@ -256,6 +259,14 @@ impl Runner {
                 issuer: None,
             },
         )
+    }
+
+    /// `run` was created `secs` ago: its next attempt (a re-run) is one of
+    /// an old run, as a re-run days later is on github.com.
+    pub fn age(&mut self, run: &WorkflowRun, secs: u64) {
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        self.created
+            .insert(run.run_id, crate::support::fake_github::rfc3339_at(then));
     }
 
     fn dir(&self) -> &Path {

@@ -97,6 +97,16 @@ use self::state::{QueuedFault, State};
 pub use self::hooks::HookAttempt;
 #[allow(unused_imports)]
 pub use self::settings::{BranchPolicy, Environment, Ruleset};
+pub use self::util::now_rfc3339;
+
+/// `at` as GitHub writes a time (RFC 3339, UTC, whole seconds).
+pub fn rfc3339_at(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    util::rfc3339(secs)
+}
 
 /// The REST API versions GitHub supports (`X-GitHub-Api-Version`).
 pub const API_VERSIONS: &[&str] = &["2022-11-28"];

@@ -53,7 +53,7 @@ pub(crate) fn workflow_run(
         "path": r.path,
         "display_title": "fleetform ops",
         "run_number": id % 1000,
-        "run_attempt": 1,
+        "run_attempt": r.attempt,
         "event": r.event,
         "status": "completed",
         "conclusion": "success",

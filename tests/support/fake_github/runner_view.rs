@@ -86,6 +86,39 @@ impl FakeGitHub {
         out
     }
 
+    /// Records attempt `attempt` of workflow run `run_id` of `repo` (the
+    /// runner's), created at `created_at` (RFC 3339; a re-run keeps its
+    /// run's), as `GET /repos/{owner}/{repo}/actions/runs/{run_id}` then
+    /// answers it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_run(
+        &self,
+        repo: &str,
+        run_id: u64,
+        path: &str,
+        event: &str,
+        actor: &str,
+        head_sha: &str,
+        created_at: &str,
+        attempt: u64,
+    ) {
+        let mut st = self.state();
+        st.user_id(actor);
+        st.seeded(repo).workflow_runs.insert(
+            run_id,
+            super::state::WorkflowRun {
+                path: path.to_string(),
+                actor: actor.to_string(),
+                triggering_actor: actor.to_string(),
+                head_branch: "main".to_string(),
+                head_sha: head_sha.to_string(),
+                event: event.to_string(),
+                at: created_at.to_string(),
+                attempt,
+            },
+        );
+    }
+
     /// The repository's default `GITHUB_TOKEN` access (`read` or `write`).
     pub fn default_workflow_permissions(&self, repo: &str) -> String {
         let st = self.state();

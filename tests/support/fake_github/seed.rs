@@ -529,6 +529,7 @@ impl FakeGitHub {
                 head_sha,
                 event: "workflow_dispatch".to_string(),
                 at: util::now_rfc3339(),
+                attempt: 1,
             },
         );
     }

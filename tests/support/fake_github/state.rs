@@ -77,6 +77,8 @@ pub(crate) struct WorkflowRun {
     pub head_sha: String,
     pub event: String,
     pub at: String,
+    /// The run's attempt (1, then each re-run's).
+    pub attempt: u64,
 }
 
 #[derive(Debug, Clone)]

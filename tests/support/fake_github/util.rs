@@ -14,7 +14,7 @@ pub(crate) fn epoch_secs() -> u64 {
 }
 
 /// The current time as GitHub prints it: `2024-05-01T12:34:56Z`.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     rfc3339(epoch_secs())
 }
 
