@@ -4,6 +4,7 @@
 pub(crate) mod approvals;
 pub(crate) mod drift;
 pub(crate) mod end_to_end;
+pub(crate) mod older_code;
 pub(crate) mod pr_approvals;
 pub(crate) mod requests;
 pub(crate) mod statuses;

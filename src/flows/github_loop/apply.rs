@@ -383,6 +383,7 @@ impl ApplyRun<'_> {
     /// not stale → gates → apply (or the dry run) → report.
     async fn one(&self, checked: &Checked) -> Result<()> {
         self.not_stale().await?;
+        self.not_behind_the_last_apply().await?;
         self.same_identity().await?;
         let approvers = self.approved_on_the_pull_request(&checked.record).await?;
         let checked = &Checked {

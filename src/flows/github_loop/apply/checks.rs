@@ -122,6 +122,60 @@ impl ApplyRun<'_> {
         }
     }
 
+    /// The manager code this run applies with is not older than what the
+    /// pair's last deployment record says it was applied with: "Re-run
+    /// failed jobs" of a weeks-old run (any manager writer may, for 30
+    /// days) would otherwise apply a plan made with an older manager
+    /// commit over a newer one. Older is an ancestor in the checkout's
+    /// history (the templates fetch it whole); a recorded commit the
+    /// history does not hold (a rewritten branch) is only noted.
+    pub(super) async fn not_behind_the_last_apply(&self) -> Result<()> {
+        let Some(now) = self.session.ctx.sha.as_deref() else {
+            return Ok(());
+        };
+        let store = crate::records::Store::for_customer_role(self.manager, &self.cx.net);
+        let unit = self.manager.unit(&self.customer.slug, self.env());
+        let last = match crate::records::last_deployment(&store, &unit) {
+            Ok(last) => last,
+            Err(e) => {
+                return Err(self
+                    .refuse(format!(
+                        "the last deployment record of {} cannot be read ({e}), so whether this run's manager code is older than the applied one cannot be told",
+                        self.label()
+                    ))
+                    .await)
+            }
+        };
+        let Some(applied) = last.and_then(|d| d.manager_sha) else {
+            return Ok(());
+        };
+        if applied == now {
+            return Ok(());
+        }
+        match crate::util::git::is_ancestor(&self.manager.root, now, &applied) {
+            Ok(true) => Err(self
+                .refuse(
+                    crate::error::Say::new(format!(
+                        "this run's manager commit {} is older than {}, which {} was last applied with: applying now would roll it back to older manager code",
+                        crate::dispatch::short_sha(now),
+                        crate::dispatch::short_sha(&applied),
+                        self.label()
+                    ))
+                    .help("push to the customer's repository again (or re-run its trigger) for a plan with the current manager code"),
+                )
+                .await),
+            Ok(false) => Ok(()),
+            Err(e) => {
+                self.cx.out.note(&format!(
+                    "{}: the last apply's manager commit {} is not in this checkout's history ({e}); not compared",
+                    self.label(),
+                    crate::dispatch::short_sha(&applied)
+                ));
+                Ok(())
+            }
+        }
+    }
+
     pub(super) async fn not_stale(&self) -> Result<()> {
         let (gh, payload, env) = (self.gh(), self.payload(), self.env());
         if payload.comment.is_some() {
