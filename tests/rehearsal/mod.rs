@@ -7,4 +7,5 @@
 //! one.
 
 pub(crate) mod relay_loop;
+pub(crate) mod rotation;
 pub(crate) mod setup;

@@ -19,7 +19,7 @@ use crate::world::{pr_event, push_event, ACME, MANAGER};
 /// acme's runner for its trigger workflow, its repository set up as the
 /// provider's instructions say (`fleetform customers instructions acme`:
 /// each row `| variable | NAME | VALUE |` of its table), nothing secret.
-fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
+pub(crate) fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
     let gh = &rw.w.gh;
     let out = crate::common::Run::from(rw.w.fx.fleetform())
         .args([
