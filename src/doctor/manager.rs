@@ -312,9 +312,30 @@ pub(super) fn secrets_check(
     }
 }
 
+/// No repository secret holds one of fleetform's own credentials: every
+/// variable fleetform reads a credential from (`util::credentials`, the
+/// one list: tokens, the Apps' keys, the dispatch and artifact secrets,
+/// every secrets identity, `FLEETFORM_SECRETS_KEY_<SLUG>` included), and
+/// the secrets the templates hand them from under other names.
 fn repo_secrets_check(secrets: &Result<Vec<String>, String>) -> Check {
-    no_repository_secrets("repository secrets", &CREDENTIALS, secrets)
+    let held: Vec<&str> = match secrets {
+        Ok(names) => names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| {
+                TEMPLATE_SECRET_NAMES.contains(n)
+                    || crate::util::credentials::credential(n).is_some_and(|c| !c.for_children)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    no_repository_secrets("repository secrets", &held, secrets)
 }
+
+/// Secrets the templates keep under a name of their own and hand to
+/// fleetform as one of its variables (`FLEETFORM_DOCTOR_TOKEN` →
+/// `FLEETFORM_MANAGER_TOKEN`).
+const TEMPLATE_SECRET_NAMES: [&str; 1] = ["FLEETFORM_DOCTOR_TOKEN"];
 
 /// None of `credentials` is a repository secret (one is readable by a
 /// workflow on any branch, so by anyone who can push one).

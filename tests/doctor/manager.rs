@@ -193,6 +193,22 @@ fn each_missing_must_fails_with_a_row_naming_it() {
             Box::new(|gh| gh.add_repo_secret(MANAGER, "SOURCE_REPOS_PAT")),
             "SOURCE_REPOS_PAT readable by every workflow",
         ),
+        // Every credential of fleetform's one list, not three of them: an
+        // App's key, a customer's secrets identity, the teams token.
+        (
+            "repository secrets",
+            Box::new(|gh| {
+                for name in [
+                    "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                    "FLEETFORM_SECRETS_KEY_ACME",
+                    "FLEETFORM_TEAMS_TOKEN",
+                    "FLEETFORM_DOCTOR_TOKEN",
+                ] {
+                    gh.add_repo_secret(MANAGER, name);
+                }
+            }),
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY, FLEETFORM_DOCTOR_TOKEN, FLEETFORM_SECRETS_KEY_ACME, FLEETFORM_TEAMS_TOKEN readable by every workflow",
+        ),
         (
             "workflow permissions",
             Box::new(|gh| gh.set_workflow_permissions(MANAGER, "write", false)),
