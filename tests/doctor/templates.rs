@@ -235,3 +235,49 @@ fn a_variables_read_that_fails_is_no_pass() {
     assert_eq!(gh.pending_faults(), 0);
     assert_eq!(r.code, 5);
 }
+
+/// Doctor asks each template environment for exactly the secrets the
+/// shipped template's jobs in it read: none it never reads (a provider
+/// would store a credential for nothing), none missing (a job would fail
+/// on github.com with what doctor passed). Secrets read only with a
+/// setting (the secrets identities, `secrets:`; the dispatch-secret
+/// rotation's previous one) are the optional ones.
+#[test]
+fn each_template_environment_asks_exactly_the_secrets_its_jobs_read() {
+    const OPTIONAL: [&str; 3] = [
+        "FLEETFORM_FLEET_SECRETS_KEY",
+        "FLEETFORM_PROVIDER_SECRETS_KEY",
+        "FLEETFORM_DISPATCH_SECRET_PREVIOUS",
+    ];
+    for x in fleetform::doctor::TEMPLATE_ENVIRONMENTS {
+        let text = crate::common::workflow::text(&format!("workflows/{}", x.template));
+        let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+        let mut read = std::collections::BTreeSet::new();
+        for job in doc["jobs"].as_mapping().unwrap().values() {
+            let env = job["environment"]
+                .as_str()
+                .or_else(|| job["environment"]["name"].as_str())
+                .unwrap_or_default();
+            if env != x.name {
+                continue;
+            }
+            let body = yaml_serde::to_string(job).unwrap();
+            for part in body.split("secrets.").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !OPTIONAL.contains(&name.as_str()) {
+                    read.insert(name);
+                }
+            }
+        }
+        let asked: std::collections::BTreeSet<String> =
+            x.secrets.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            asked, read,
+            "environment {} of {}: doctor asks {asked:?}, the jobs read {read:?}",
+            x.name, x.template
+        );
+    }
+}
