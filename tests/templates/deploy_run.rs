@@ -50,7 +50,14 @@ pub fn deploy_runner(w: &World) -> Runner {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     gh.commit(MANAGER, "main", &refs);
-    gh.add_scoped_token(ACME_PAT, &[ACME]);
+    // The repository permissions the book gives SOURCE_REPOS_PAT: the
+    // customer App's (one table, `util::apps`).
+    let permissions: serde_json::Map<String, serde_json::Value> =
+        fleetform::util::apps::CUSTOMER_APP
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect();
+    gh.add_fine_grained_token(ACME_PAT, &[ACME], serde_json::Value::Object(permissions));
     let mut r = Runner::new(MANAGER);
     r.machine_env(
         "TF_CLI_CONFIG_FILE",

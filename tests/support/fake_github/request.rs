@@ -133,7 +133,18 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
         if let Some(granted) = installation_permissions(&st, req.header("authorization")) {
             if let Err(why) = permissions::check(&granted, &req.method, &op.template) {
                 problems.push(why);
-                break 'outcome Outcome::error(403, "Resource not accessible by integration");
+                let personal = req
+                    .header("authorization")
+                    .and_then(header_token)
+                    .is_some_and(|t| st.fine_grained.contains_key(t));
+                break 'outcome Outcome::error(
+                    403,
+                    if personal {
+                        "Resource not accessible by personal access token"
+                    } else {
+                        "Resource not accessible by integration"
+                    },
+                );
             }
         }
         let param_problems = op.check_path_params(&params);
@@ -443,13 +454,16 @@ fn check_scoped_token(
     )))
 }
 
-/// The permissions of the installation token a request carries: those it
+/// The permissions of the installation (or fine-grained) token a request carries: those it
 /// was minted with, or, when none were asked, the App's (its settings
 /// page; GitHub gives a token every permission of the installation when
 /// the request names none). `None` for any other credential, or an App
 /// whose settings a test never set (nothing to check against).
 fn installation_permissions(st: &State, header: Option<&str>) -> Option<serde_json::Value> {
     let token = header_token(header?)?;
+    if let Some(fine) = st.fine_grained.get(token) {
+        return Some(fine.clone());
+    }
     let minted = st.minted.iter().find(|m| m.token == token)?;
     if minted
         .permissions

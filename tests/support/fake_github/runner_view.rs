@@ -119,6 +119,28 @@ impl FakeGitHub {
         );
     }
 
+    /// A fine-grained personal access token for `repos` (one owner's:
+    /// "A fine-grained personal access token can only access resources
+    /// owned by a single user or organization") with exactly
+    /// `permissions` (repository permissions, `read`/`write`, and
+    /// `metadata: read`, which every such token has): a request outside
+    /// its repositories or its permissions is answered 403 "Resource not
+    /// accessible by personal access token" and recorded as a violation
+    /// ("Managing your personal access tokens"; the permission each
+    /// endpoint needs is the same map as an App's).
+    pub fn add_fine_grained_token(&self, token: &str, repos: &[&str], permissions: Value) {
+        let owners: std::collections::BTreeSet<&str> =
+            repos.iter().filter_map(|r| r.split('/').next()).collect();
+        assert!(
+            owners.len() <= 1,
+            "a fine-grained token covers one owner, not {owners:?}"
+        );
+        self.add_scoped_token(token, repos);
+        let mut granted = permissions;
+        granted["metadata"] = json!("read");
+        self.state().fine_grained.insert(token.to_string(), granted);
+    }
+
     /// The repository's default `GITHUB_TOKEN` access (`read` or `write`).
     pub fn default_workflow_permissions(&self, repo: &str) -> String {
         let st = self.state();

@@ -154,6 +154,9 @@ pub(crate) struct State {
     /// `/repos/<owner>/<name>/` of the repos listed with it (keys as in
     /// [`repo_key`]), like a fine-grained token scoped to those repos.
     pub scoped_tokens: Vec<(String, Vec<String>)>,
+    /// The permissions of fine-grained tokens made with
+    /// `FakeGitHub::add_fine_grained_token`, by token.
+    pub fine_grained: std::collections::HashMap<String, serde_json::Value>,
     /// When each installation token minted expires (Unix seconds): used
     /// after that, it is answered 401 "Bad credentials", as GitHub does.
     pub token_expiry: std::collections::HashMap<String, u64>,
@@ -239,6 +242,7 @@ impl State {
             token: "ghp_fakegithubtoken000000000000000000000".to_string(),
             allow_anonymous: false,
             scoped_tokens: Vec::new(),
+            fine_grained: std::collections::HashMap::new(),
             token_expiry: std::collections::HashMap::new(),
             installation_token_life: 3600,
             bot_login: "fleetform-bot".to_string(),
