@@ -52,6 +52,33 @@ pub(crate) fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
     r
 }
 
+/// The customer's trigger workflow as `init --customer` writes it.
+pub(crate) const TRIGGER: &str = "workflows/customer-trigger.yml";
+
+/// The customer opened pull request `pr` from `branch` at `sha`: its
+/// trigger workflow runs (OIDC from the fake issuer) and must succeed;
+/// the dispatch the relay sent.
+pub(crate) fn opened(
+    rw: &RelayWorld,
+    customer: &mut Runner,
+    pr: u64,
+    branch: &str,
+    sha: &str,
+) -> serde_json::Value {
+    let mut event = Event {
+        name: "pull_request".into(),
+        payload: pr_event(pr, branch, sha),
+        git_ref: format!("refs/pull/{pr}/merge"),
+        actor: "acme-dev".into(),
+        inputs: json!(null),
+    };
+    event.payload["action"] = json!("opened");
+    customer
+        .run_with_oidc(&rw.w.gh, &rw.issuer, TRIGGER, &event)
+        .assert_succeeded(&["trigger"]);
+    rw.w.last_dispatch()
+}
+
 #[test]
 fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
     let rw = RelayWorld::new();
@@ -76,22 +103,11 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
     }
     let scratch = tempfile::tempdir().unwrap();
     let deploy = deploy_with_the_customer_app(scratch.path());
-    let trigger = "workflows/customer-trigger.yml";
 
     // The customer opens a pull request.
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let mut event = Event {
-        name: "pull_request".into(),
-        payload: pr_event(pr, "feature", &sha),
-        git_ref: format!("refs/pull/{pr}/merge"),
-        actor: "acme-dev".into(),
-        inputs: json!(null),
-    };
-    event.payload["action"] = json!("opened");
-    let triggered = customer.run_with_oidc(&w.gh, &rw.issuer, trigger, &event);
-    triggered.assert_succeeded(&["trigger"]);
-    let d = w.last_dispatch();
+    let d = opened(&rw, &mut customer, pr, "feature", &sha);
     assert_eq!(d["event_type"], "fleetform-plan");
     let planned = manager.run(&w.gh, &deploy, &Event::dispatch(&d));
     planned.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
@@ -114,7 +130,7 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
         inputs: json!(null),
     };
     customer
-        .run_with_oidc(&w.gh, &rw.issuer, trigger, &push)
+        .run_with_oidc(&w.gh, &rw.issuer, TRIGGER, &push)
         .assert_succeeded(&["trigger"]);
     let d = w.last_dispatch();
     assert_eq!(d["event_type"], "fleetform-apply");
@@ -180,18 +196,7 @@ fn a_rerun_of_a_relayed_run_older_than_an_hour_plans_nothing() {
     let mut manager = deploy_runner(w);
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
-    let mut event = Event {
-        name: "pull_request".into(),
-        payload: pr_event(pr, "feature", &sha),
-        git_ref: format!("refs/pull/{pr}/merge"),
-        actor: "acme-dev".into(),
-        inputs: json!(null),
-    };
-    event.payload["action"] = json!("opened");
-    customer
-        .run_with_oidc(&w.gh, &rw.issuer, "workflows/customer-trigger.yml", &event)
-        .assert_succeeded(&["trigger"]);
-    let d = w.last_dispatch();
+    let d = opened(&rw, &mut customer, pr, "feature", &sha);
     let deploy = "workflows/manager-deploy.yml";
     let first = manager.run(&w.gh, deploy, &Event::dispatch(&d));
     first.assert_succeeded(&["authorise", "plan-staging"]);

@@ -12,7 +12,7 @@ use crate::relay::serve::RelayWorld;
 use crate::secrets::cloud::{encrypt, keygen};
 use crate::support::actions_runner::Event;
 use crate::templates::deploy_run::deploy_runner;
-use crate::world::{pr_event, ACME, MANAGER};
+use crate::world::ACME;
 
 const VALUE: &str = "rotated-Pa55word-51c3";
 
@@ -70,22 +70,7 @@ fn a_secrets_rotation_pull_request_is_planned_through_the_relay() {
     );
     let pr =
         w.gh.open_pr(ACME, "rotate", "main", "Rotate the database password");
-    let mut event = Event {
-        name: "pull_request".into(),
-        payload: pr_event(pr, "rotate", &head),
-        git_ref: format!("refs/pull/{pr}/merge"),
-        actor: "acme-dev".into(),
-        inputs: json!(null),
-    };
-    event.payload["action"] = json!("opened");
-    customer
-        .run_with_oidc(&w.gh, &rw.issuer, "workflows/customer-trigger.yml", &event)
-        .assert_succeeded(&["trigger"]);
-    let d =
-        w.gh.dispatches(MANAGER)
-            .last()
-            .cloned()
-            .expect("a dispatch");
+    let d = crate::rehearsal::relay_loop::opened(&rw, &mut customer, pr, "rotate", &head);
     let run = manager.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
     run.assert_succeeded(&["authorise", "plan-staging", "conclude"]);
     // The plan decrypted the rotated secret for Terraform: the comment
