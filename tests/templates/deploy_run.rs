@@ -110,6 +110,12 @@ pub fn deploy_runner(w: &World) -> Runner {
 fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     let mut w = World::new();
     let mut runner = deploy_runner(&w);
+    runner.secret(
+        &w.gh,
+        Some("staging-plan"),
+        "FLEETFORM_SECRETS_KEY_GLOBEX",
+        "AGE-SECRET-KEY-1GLOBEXSTANDIN",
+    );
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
     crate::common::assert_ok(&w.trigger_pr(ACME, pr, "feature", &sha).0);
@@ -117,6 +123,23 @@ fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
     run.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
     assert_eq!(run.job("apply-staging").result, "skipped");
+    // GitHub hands a job the secrets it names; the plan jobs read the
+    // customer's identity by a computed name (`secrets[...]`), so their
+    // runner receives every secret of the environment, another customer's
+    // identity included (issue "Customer secrets, second pass").
+    assert!(
+        run.job("authorise")
+            .log
+            .contains(r#"secrets ["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"]"#),
+        "{}",
+        run.job("authorise").log
+    );
+    let plan = &run.job("plan-staging").log;
+    assert!(
+        plan.contains("FLEETFORM_SECRETS_KEY_GLOBEX")
+            && plan.contains("every secret of its environment"),
+        "{plan}"
+    );
     assert_eq!(run.job("apply-production").result, "skipped");
     let comments = w.gh.comments(ACME, pr);
     assert!(

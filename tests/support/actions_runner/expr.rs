@@ -83,6 +83,64 @@ pub fn interpolate(text: &str, scope: &Scope<'_>) -> Result<String, String> {
     Ok(out)
 }
 
+/// The expressions inside `${{ }}` in `text`, as written.
+pub fn expressions_in(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${{") {
+        let after = &rest[at + 3..];
+        let Some(end) = closing(after) else { break };
+        out.push(after[..end].trim());
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+/// Which secrets an expression reads: `Some(names)` when each is named
+/// (`secrets.X`, `secrets['X']`), `None` when the context is read whole
+/// (`toJSON(secrets)`) or by a computed index (`secrets[needs.a.outputs.b]`).
+pub fn secrets_read(src: &str) -> Result<Option<Vec<String>>, String> {
+    let parsed = Expr::parse(src).map_err(|e| format!("`{src}`: {e}"))?;
+    let mut names = Vec::new();
+    Ok(collect_secrets(&parsed, &mut names).then_some(names))
+}
+
+/// Adds the secrets `e` names to `names`; `false` when it reads them
+/// other than by name.
+fn collect_secrets(e: &SpannedExpr<'_>, names: &mut Vec<String>) -> bool {
+    match &e.inner {
+        Expr::Context(c) => {
+            let is_secrets = matches!(
+                c.parts.first().map(|p| &p.inner),
+                Some(Expr::Identifier(i)) if i.as_str().eq_ignore_ascii_case("secrets")
+            );
+            if is_secrets {
+                // `secrets` alone, the whole context: `None` below.
+                match c.parts.get(1).map(|p| &p.inner) {
+                    Some(Expr::Identifier(i)) => names.push(i.as_str().to_string()),
+                    Some(Expr::Index(ix)) => match &ix.inner {
+                        Expr::Literal(Literal::String(n)) => names.push(n.to_string()),
+                        _ => return false,
+                    },
+                    _ => return false,
+                }
+            }
+            // The names of a context's parts are no expressions; a call
+            // (`fromJSON(x).a`) or an index may hold one.
+            c.parts
+                .iter()
+                .filter(|p| !matches!(p.inner, Expr::Identifier(_)))
+                .all(|p| collect_secrets(p, names))
+        }
+        Expr::Identifier(i) => !i.as_str().eq_ignore_ascii_case("secrets"),
+        Expr::BinExpr(b) => collect_secrets(&b.lhs, names) && collect_secrets(&b.rhs, names),
+        Expr::UnExpr { expr, .. } => collect_secrets(expr, names),
+        Expr::Call(c) => c.args.iter().all(|a| collect_secrets(a, names)),
+        Expr::Index(i) => collect_secrets(i, names),
+        Expr::Literal(_) | Expr::Star => true,
+    }
+}
+
 /// Where the `}}` that closes an expression is, outside its strings.
 fn closing(s: &str) -> Option<usize> {
     let b = s.as_bytes();

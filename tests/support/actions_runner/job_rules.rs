@@ -1,8 +1,9 @@
 //! What GitHub decides of a job before its steps run: the combinations
-//! of its matrix, its `GITHUB_TOKEN`'s permissions and whether a
-//! deployment branch policy lets its ref deploy. Each rule cites its page.
+//! of its matrix, its `GITHUB_TOKEN`'s permissions, which secrets its
+//! runner receives and whether a deployment branch policy lets its ref
+//! deploy. Each rule cites its page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::{BasePermission, Permission, Permissions};
@@ -12,6 +13,43 @@ use serde_json::{json, Map, Value};
 
 use super::expr::{self, Scope, Status};
 use crate::support::fake_github::FakeGitHub;
+
+/// The names of the secrets a job's runner receives, from the job as
+/// written (`jobs.<id>` of the workflow): those its expressions name, or
+/// `None` (every secret of its repository and environment) when one reads
+/// the context whole or by a computed index. GitHub provisions only the
+/// secrets a job references, and all of them for a dynamic reference
+/// (FACTS; zizmor's overprovisioned-secrets audit, zizmor issue #401).
+pub(super) fn secrets_received(job: &yaml_serde::Value) -> Option<BTreeSet<String>> {
+    fn strings<'a>(v: &'a yaml_serde::Value, key: Option<&str>, out: &mut Vec<(bool, &'a str)>) {
+        match v {
+            yaml_serde::Value::String(s) => out.push((key == Some("if"), s)),
+            yaml_serde::Value::Sequence(items) => items.iter().for_each(|i| strings(i, None, out)),
+            yaml_serde::Value::Mapping(m) => {
+                for (k, v) in m {
+                    strings(v, k.as_str(), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    strings(job, None, &mut texts);
+    let mut names = BTreeSet::new();
+    for (is_if, text) in texts {
+        let mut exprs = expr::expressions_in(text);
+        if is_if && exprs.is_empty() {
+            exprs.push(text);
+        }
+        for e in exprs {
+            match expr::secrets_read(e).unwrap_or_else(|err| panic!("{err}")) {
+                Some(found) => names.extend(found),
+                None => return None,
+            }
+        }
+    }
+    Some(names)
+}
 
 /// The `GITHUB_TOKEN`'s permissions (App permission names) and whether
 /// the job may ask for an OIDC token (`id-token: write`): the job's
@@ -211,4 +249,31 @@ pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(yaml: &str) -> Option<Vec<String>> {
+        let v: yaml_serde::Value = yaml_serde::from_str(yaml).unwrap();
+        secrets_received(&v).map(|s| s.into_iter().collect())
+    }
+
+    #[test]
+    fn a_job_receives_the_secrets_it_names_or_all_on_a_dynamic_read() {
+        assert_eq!(
+            received("steps:\n  - with: {a: '${{ secrets.A }}', b: \"${{ secrets['B'] }}\"}\n    if: secrets.C != ''\n"),
+            Some(vec!["A".into(), "B".into(), "C".into()])
+        );
+        assert_eq!(
+            received("steps:\n  - with: {k: '${{ secrets[needs.a.outputs.k] }}'}\n"),
+            None
+        );
+        assert_eq!(
+            received("steps:\n  - env: {ALL: '${{ toJSON(secrets) }}'}\n"),
+            None
+        );
+        assert_eq!(received("steps:\n  - run: echo hi\n"), Some(Vec::new()));
+    }
 }

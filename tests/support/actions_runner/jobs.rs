@@ -16,7 +16,7 @@ use github_actions_models::workflow::{Job, Workflow};
 use serde_json::{json, Map, Value};
 
 use super::expr::{self, Scope, Status};
-use super::job_rules::{glob_match, matrix, token_permissions};
+use super::job_rules::{glob_match, matrix, secrets_received, token_permissions};
 use super::steps::JobCx;
 use super::{Event, Runner};
 use crate::support::fake_github::{BranchPolicy, FakeGitHub};
@@ -102,6 +102,8 @@ pub(super) fn run_workflow(
     } = which;
     let text = crate::common::workflow::text(path);
     let wf: Workflow = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let raw: yaml_serde::Value =
+        yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     // GITHUB_SHA: a push's commit; for a pull request GitHub's test merge
     // commit, which the fake does not make: its head here (the relay
     // accepts either); the default branch's head for the other events
@@ -178,6 +180,7 @@ pub(super) fn run_workflow(
                 approvals: &approvals,
                 approved: &mut approved,
                 issuer,
+                raw: &raw,
             };
             cx.job(id, job)
         };
@@ -224,6 +227,8 @@ struct RunCx<'a> {
     event_path: &'a PathBuf,
     /// The OIDC issuer a job with `id-token: write` asks for its token.
     issuer: Option<&'a FakeIssuer>,
+    /// The workflow as written (which secrets each job references).
+    raw: &'a yaml_serde::Value,
     approvals: &'a BTreeMap<String, String>,
     /// Environments approved in this run: "one approval releases every
     /// job of that run waiting on it" (FACTS; "Reviewing deployments").
@@ -305,7 +310,12 @@ impl RunCx<'_> {
                 return fail(log, why);
             }
         }
-        let secrets = self.r.secrets_for(self.gh, environment.as_deref());
+        let held = self.r.secrets_for(self.gh, environment.as_deref());
+        let received = secrets_received(&self.raw["jobs"][id]);
+        let secrets: BTreeMap<String, String> = held
+            .into_iter()
+            .filter(|(k, _)| received.as_ref().is_none_or(|names| names.contains(k)))
+            .collect();
         let (permissions, oidc) = token_permissions(job, self.wf, self.gh, &self.r.repo);
         let token = self.gh.mint_actions_token(&self.r.repo, &permissions);
         // "About security hardening with OpenID Connect": the job asks
@@ -326,9 +336,14 @@ impl RunCx<'_> {
             )),
         };
         log.push_str(&format!(
-            "runner: job {id}: environment {environment:?}, GITHUB_TOKEN {permissions:?}{}, secrets {:?}\n",
+            "runner: job {id}: environment {environment:?}, GITHUB_TOKEN {permissions:?}{}, secrets {:?}{}\n",
             if oidc.is_some() { " + id-token" } else { "" },
-            secrets.keys().collect::<Vec<_>>()
+            secrets.keys().collect::<Vec<_>>(),
+            if received.is_none() {
+                " (every secret of its environment: a secret read by a computed index)"
+            } else {
+                ""
+            }
         ));
         let mut secrets_ctx = secrets.clone();
         secrets_ctx.insert("GITHUB_TOKEN".into(), token.clone());
