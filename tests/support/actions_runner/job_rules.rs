@@ -232,23 +232,14 @@ pub(super) fn matrix(strategy: Option<&Strategy>, contexts: &Value) -> Vec<Value
     combos.into_iter().map(Value::Object).collect()
 }
 
-/// A deployment branch policy's name pattern (`fnmatch` with `*` not
-/// matching `/`, `**` matching anything; "Deployment branches and tags").
+/// A deployment branch policy's name pattern ("Deployment branches and
+/// tags": Ruby's `File.fnmatch`, where `*` does not match `/` and `**`
+/// does).
 pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
-                (0..=n.len()).any(|i| go(&p[2..], &n[i..]))
-            }
-            (Some(b'*'), _) => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != b'/')
-                .any(|i| go(&p[1..], &n[i..])),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .is_ok_and(|g| g.compile_matcher().is_match(name))
 }
 
 #[cfg(test)]
@@ -275,5 +266,14 @@ mod tests {
             None
         );
         assert_eq!(received("steps:\n  - run: echo hi\n"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn branch_policy_patterns_match_as_fnmatch_does() {
+        assert!(glob_match("main", "main"));
+        assert!(!glob_match("main", "main2"));
+        assert!(glob_match("release/*", "release/1.2"));
+        assert!(!glob_match("release/*", "release/1/hotfix"));
+        assert!(glob_match("release/**", "release/1/hotfix"));
     }
 }

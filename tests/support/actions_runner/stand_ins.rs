@@ -444,13 +444,15 @@ fn matching(workspace: &Path, pattern: &str) -> Vec<(PathBuf, String)> {
         }
         return files_under(&root);
     }
-    let rest: Vec<&str> = parts[fixed..].to_vec();
+    // @actions/glob's patterns: `*` within one folder, `**` any folders.
+    let glob = globset::GlobBuilder::new(&parts[fixed..].join("/"))
+        .literal_separator(true)
+        .build()
+        .unwrap_or_else(|e| panic!("upload-artifact path {pattern:?}: {e}"))
+        .compile_matcher();
     files_under(&root)
         .into_iter()
-        .filter(|(_, rel)| {
-            let segs: Vec<&str> = rel.split('/').collect();
-            glob_segments(&rest, &segs)
-        })
+        .filter(|(_, rel)| glob.is_match(rel))
         .collect()
 }
 
@@ -472,24 +474,4 @@ fn files_under(root: &Path) -> Vec<(PathBuf, String)> {
             (e.path().to_path_buf(), rel)
         })
         .collect()
-}
-
-fn glob_segments(p: &[&str], s: &[&str]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(&"**"), _) => (0..=s.len()).any(|i| glob_segments(&p[1..], &s[i..])),
-        (Some(pat), Some(seg)) => {
-            glob_one(pat.as_bytes(), seg.as_bytes()) && glob_segments(&p[1..], &s[1..])
-        }
-        _ => false,
-    }
-}
-
-fn glob_one(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => (0..=s.len()).any(|i| glob_one(&p[1..], &s[i..])),
-        (Some(a), Some(b)) if a == b => glob_one(&p[1..], &s[1..]),
-        _ => false,
-    }
 }
