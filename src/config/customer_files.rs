@@ -99,18 +99,18 @@ impl Manager {
 mod tests {
     use super::*;
 
-    fn manager(extra: &str) -> Manager {
+    /// A manager of `extra` over a minimal fleetform.yml, with the folder
+    /// that holds it.
+    fn manager(extra: &str) -> (Manager, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("version: 1\nschema: s.json\nenvironments: [{{name: staging}}, {{name: production}}]\nterraform: {{working_dir: t}}\n{extra}");
         std::fs::write(dir.path().join("fleetform.yml"), text).unwrap();
-        let m = crate::config::Manager::load(dir.path()).unwrap();
-        std::mem::forget(dir);
-        m
+        (crate::config::Manager::load(dir.path()).unwrap(), dir)
     }
 
     #[test]
     fn secrets_files_are_customer_files_with_secrets() {
-        let plain = manager("").customer_file_paths();
+        let plain = manager("").0.customer_file_paths();
         assert_eq!(
             plain,
             [
@@ -119,7 +119,7 @@ mod tests {
                 "infra/variables.production.yml"
             ]
         );
-        let with = manager("secrets: {}\n");
+        let (with, _dir) = manager("secrets: {}\n");
         assert!(with
             .customer_file_paths()
             .contains(&"infra/secrets.production.yml".to_string()));

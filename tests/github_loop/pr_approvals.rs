@@ -268,13 +268,7 @@ fn approvals_by_team_without_the_teams_token_are_refused_saying_what_to_set() {
     let (plan, files) = w.plan_event(&d, "production");
     ok(&plan);
     let digest = files.outputs()["plan_sha256"].clone();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    w.gh.add_comment(
-        ACME,
-        pr,
-        "carol",
-        &format!("/fleetform approve {}", &digest[..12]),
-    );
+    crate::world::approve_on_pr(&w.gh, pr, "carol", &digest);
     w.approve_next_run("production", "alice");
     let (cmd, _) = w.apply_step(&d, "production", &digest);
     let apply = common::Run::from(cmd)

@@ -324,6 +324,25 @@ impl World {
     }
 }
 
+/// `login` approves the plan with digest `digest` on acme's pull request
+/// `pr` (`/fleetform approve <12 hex>`), a second after the plan: an
+/// approval counts only when written after the plan's time, which has
+/// whole seconds.
+pub fn approve_on_pr(
+    gh: &crate::support::fake_github::FakeGitHub,
+    pr: u64,
+    login: &str,
+    digest: &str,
+) {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    gh.add_comment(
+        ACME,
+        pr,
+        login,
+        &format!("/fleetform approve {}", &digest[..12]),
+    );
+}
+
 /// A `pull_request` event for pull request `pr` from `branch` at `sha`.
 pub fn pr_event(pr: u64, branch: &str, sha: &str) -> Value {
     json!({

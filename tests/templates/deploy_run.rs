@@ -358,13 +358,7 @@ fn team_approvals_are_read_with_the_teams_token_not_the_customer_apps() {
     // A member of the team approves this plan on the pull request; the
     // apply job alone runs again ("Re-run failed jobs").
     let digest = run.job("plan-production").outputs["plan_sha256"].clone();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    w.gh.add_comment(
-        ACME,
-        pr,
-        "carol",
-        &format!("/fleetform approve {}", &digest[..12]),
-    );
+    crate::world::approve_on_pr(&w.gh, pr, "carol", &digest);
     runner.approve("production-apply", "provider-lead");
     let again = runner.rerun_failed(&w.gh, &run);
     again.assert_succeeded(&["apply-production", "conclude"]);

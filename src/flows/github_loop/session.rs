@@ -207,7 +207,7 @@ pub(crate) fn manager_client(
     cx: &Context,
 ) -> Result<(GitHub, String)> {
     let repo = ctx.repository.clone().ok_or_else(|| {
-        Error::usage("GITHUB_REPOSITORY is not set: apply --dispatch runs inside the manager repo's workflow")
+        Error::usage("GITHUB_REPOSITORY is not set: a dispatched command runs inside the manager repo's workflow")
     })?;
     let token = match Token::from_var("FLEETFORM_MANAGER_TOKEN") {
         Some(t) => t,

@@ -16,7 +16,7 @@
 //!   (`actions/checkout` from the fake's repositories,
 //!   `hashicorp/setup-terraform` with only the versions this machine has,
 //!   `aws-actions/configure-aws-credentials` over the job's OIDC token,
-//!   upload/download-artifact with their names and retention).
+//!   upload/download-artifact with their names).
 //!
 //! fleetform's own actions (`fleetform/fleetform/...@ref`) are this
 //! checkout's `actions/`, unpacked as the runner unpacks a remote action
@@ -184,20 +184,7 @@ impl Runner {
     /// `workflows/manager-deploy.yml`) for `event`, at the head of the
     /// repository's default branch, as attempt 1 of a new run.
     pub fn run(&mut self, gh: &FakeGitHub, path: &str, event: &Event) -> WorkflowRun {
-        self.next_run += 1;
-        let run_id = self.next_run;
-        jobs::run_workflow(
-            self,
-            gh,
-            path,
-            event,
-            jobs::Attempt {
-                run_id,
-                attempt: 1,
-                kept: None,
-                issuer: None,
-            },
-        )
+        self.new_run(gh, path, event, None)
     }
 
     /// [`Runner::run`], the jobs with `id-token: write` getting their OIDC
@@ -209,56 +196,54 @@ impl Runner {
         path: &str,
         event: &Event,
     ) -> WorkflowRun {
-        self.next_run += 1;
-        let run_id = self.next_run;
-        jobs::run_workflow(
-            self,
-            gh,
-            path,
-            event,
-            jobs::Attempt {
-                run_id,
-                attempt: 1,
-                kept: None,
-                issuer: Some(issuer),
-            },
-        )
+        self.new_run(gh, path, event, Some(issuer))
     }
 
     /// "Re-run failed jobs" of `run`: its failed jobs and those that need
     /// them run again as the next attempt, the others keep their results,
     /// outputs and artifacts.
     pub fn rerun_failed(&mut self, gh: &FakeGitHub, run: &WorkflowRun) -> WorkflowRun {
-        jobs::run_workflow(
-            self,
-            gh,
-            &run.path,
-            &run.event,
-            jobs::Attempt {
-                run_id: run.run_id,
-                attempt: run.attempt + 1,
-                kept: Some(run),
-                issuer: None,
-            },
-        )
+        self.next_attempt(gh, run, Some(run))
     }
 
     /// "Re-run all jobs" of `run`: the same event and commit, the next
     /// attempt (FACTS: a re-run keeps `GITHUB_SHA` and the event;
     /// `run_attempt` grows).
     pub fn rerun(&mut self, gh: &FakeGitHub, run: &WorkflowRun) -> WorkflowRun {
-        jobs::run_workflow(
-            self,
-            gh,
-            &run.path,
-            &run.event,
-            jobs::Attempt {
-                run_id: run.run_id,
-                attempt: run.attempt + 1,
-                kept: None,
-                issuer: None,
-            },
-        )
+        self.next_attempt(gh, run, None)
+    }
+
+    fn new_run(
+        &mut self,
+        gh: &FakeGitHub,
+        path: &str,
+        event: &Event,
+        issuer: Option<&FakeIssuer>,
+    ) -> WorkflowRun {
+        self.next_run += 1;
+        let run_id = self.next_run;
+        let first = jobs::Attempt {
+            run_id,
+            attempt: 1,
+            kept: None,
+            issuer,
+        };
+        jobs::run_workflow(self, gh, path, event, first)
+    }
+
+    fn next_attempt(
+        &mut self,
+        gh: &FakeGitHub,
+        run: &WorkflowRun,
+        kept: Option<&WorkflowRun>,
+    ) -> WorkflowRun {
+        let next = jobs::Attempt {
+            run_id: run.run_id,
+            attempt: run.attempt + 1,
+            kept,
+            issuer: None,
+        };
+        jobs::run_workflow(self, gh, &run.path, &run.event, next)
     }
 
     /// `run` was created `secs` ago: its next attempt (a re-run) is one of

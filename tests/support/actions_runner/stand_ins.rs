@@ -20,7 +20,8 @@
 //!   job's environment unless `output-env-credentials: false`.
 //! - `actions/upload-artifact` v4+ (README): `name`, `path` (globs, the
 //!   folders after the first wildcard kept), `if-no-files-found`,
-//!   `retention-days` (kept as given), and a name already uploaded in the
+//!   `retention-days` (a number; how long it is kept is not modelled),
+//!   and a name already uploaded in the
 //!   run is refused (409) unless `overwrite: true`.
 //! - `actions/download-artifact` v4+: `name` of this run's artifact into
 //!   `path` (default the workspace).
@@ -32,12 +33,11 @@ use std::sync::{Mutex, OnceLock};
 
 use super::steps::JobCx;
 
-/// An uploaded artifact: where its files are kept, and for how long.
+/// An uploaded artifact: where its files are kept.
 #[derive(Debug, Clone)]
 pub struct Artifact {
     pub dir: PathBuf,
     pub files: Vec<String>,
-    pub retention_days: u32,
 }
 
 const TARGET: &str = "x86_64-unknown-linux-musl";
@@ -349,12 +349,12 @@ fn upload(
     if cx.runner.artifacts.contains_key(&key) && input("overwrite") != "true" {
         return Err(format!("Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run ({name})"));
     }
-    let retention: u32 = match input("retention-days") {
-        d if d.is_empty() => 90,
-        d => d
-            .parse()
-            .map_err(|_| format!("retention-days {d:?} is not a number"))?,
-    };
+    // The action refuses a retention that is not a number of days; how
+    // long GitHub then keeps the artifact is not modelled.
+    let retention = input("retention-days");
+    if !retention.is_empty() && retention.parse::<u32>().is_err() {
+        return Err(format!("retention-days {retention:?} is not a number"));
+    }
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     for pattern in input("path")
         .lines()
@@ -388,14 +388,9 @@ fn upload(
         std::fs::copy(&src, &dest).unwrap();
         kept.push(rel);
     }
-    cx.runner.artifacts.insert(
-        key,
-        Artifact {
-            dir,
-            files: kept,
-            retention_days: retention,
-        },
-    );
+    cx.runner
+        .artifacts
+        .insert(key, Artifact { dir, files: kept });
     Ok(BTreeMap::from([(
         "artifact-id".to_string(),
         "1".to_string(),

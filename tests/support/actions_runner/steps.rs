@@ -308,12 +308,12 @@ impl<'a> JobCx<'a> {
                     shell,
                     working_directory,
                 } => {
-                    let shell = shell.clone().or_else(|| {
-                        // In a workflow, no `shell:` is `bash -e {0}`;
-                        // a composite step must name one.
-                        assert!(action_path.is_none(), "a composite run step needs `shell:`");
-                        None
-                    });
+                    // In a workflow no `shell:` is `bash -e {0}`; a
+                    // composite step must name one.
+                    assert!(
+                        shell.is_some() || action_path.is_none(),
+                        "a composite run step needs `shell:`"
+                    );
                     self.run_script(
                         &label,
                         script,
