@@ -287,7 +287,7 @@ impl GitHub {
     pub async fn installation_client(
         net: &crate::net::Settings,
         root: ApiRoot,
-        app: AppKey,
+        app: Arc<AppKey>,
         repo: &str,
         permissions: Permissions,
         dry_run: bool,
@@ -317,7 +317,7 @@ impl GitHub {
 
 /// What an installation client mints its tokens with.
 struct Minter {
-    app: AppKey,
+    app: Arc<AppKey>,
     net: crate::net::Settings,
     root: ApiRoot,
     repo: String,

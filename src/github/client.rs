@@ -262,6 +262,19 @@ impl GitHub {
         self
     }
 
+    /// Schedules within `other`'s budget from now on, shared: one ledger
+    /// (the minute's points, the hour's writes, GitHub's holds) and one
+    /// concurrency cap for both. The customer repos' clients of one job
+    /// ([`super::CustomerRepos`]) are one budget, as one token's were. Set
+    /// before the client's first request.
+    pub fn sharing_budget_of(mut self, other: &GitHub) -> Self {
+        self.ledger = other.ledger.clone();
+        self.slots = other.slots.clone();
+        self.queued = other.queued.clone();
+        self.unscheduled = other.unscheduled;
+        self
+    }
+
     /// Keeps the hour's writes at `path` ([`super::write_log`]) as each
     /// write gets its slot, so a run stopped half-way (its job's timeout, a
     /// cancel) still hands the next run every write it made. The caller

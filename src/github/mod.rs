@@ -55,7 +55,9 @@
 //!   one repository and the permissions a command needs, and a client
 //!   whose token is renewed before it expires); `renewal`: when a token is
 //!   renewed, and the renewal itself, which the client runs before a
-//!   request.
+//!   request; `customer_repos`: the customer repos of one fleet job, each
+//!   through a token of the customer App for it alone (or one token for
+//!   all), within one budget.
 //! - One file per API family, each an `impl GitHub` block: `contents`
 //!   (files), `statuses`, `comments` (with the sticky comment), `issues`,
 //!   `pulls`, `git` (the repository, its default branch and refs),
@@ -78,7 +80,8 @@
 //! `read`; `transport` imports the stack's layers, `wire` and `retry`; the
 //! client imports all of these; `pages` and the API families import the
 //! client, `error`, `answers` and `paths` (`pages` also `links`; `app`
-//! also `renewal` and `root`); `answers`, `links`, `root`, `error`,
+//! also `renewal` and `root`; `customer_repos` also `app`, `etags`,
+//! `renewal` and `root`); `answers`, `links`, `root`, `error`,
 //! `renewal` and `paths` never import the client or a family, so no two
 //! files import each other.
 //!
@@ -98,6 +101,7 @@ mod commands;
 mod comments;
 mod contents;
 mod count;
+mod customer_repos;
 mod deployments;
 mod dispatch;
 mod dry_run;
@@ -136,6 +140,7 @@ pub use client::{
 pub use commands::CommentFacts;
 pub use comments::IssueComment;
 pub use count::sent_by_this_process;
+pub use customer_repos::CustomerRepos;
 pub use deployments::{may_go_later, NewDeployment, Started};
 pub use error::{GitHubError, Token};
 pub use etags::EtagCache;

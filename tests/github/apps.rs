@@ -187,6 +187,7 @@ fn doctor_passes_a_customer_app_with_exactly_its_list() {
     let b = Budgets::from_book();
     let budget = b.n(DOCTOR, " for the example manager")
         + CUSTOMERS.len() * b.n(DOCTOR, " per such customer (its installation)")
+        + CUSTOMERS.len() * b.n(DOCTOR, " per such customer without a customer token")
         + b.n(DOCTOR, " (`GET /app`");
     assert_eq!(requests, budget);
 }

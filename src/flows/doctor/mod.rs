@@ -51,7 +51,7 @@ use crate::doctor::facts::{
 };
 use crate::doctor::{self, Report};
 use crate::error::{Error, Result};
-use crate::github::{AppRole, GitHub, Token};
+use crate::github::{AppRole, CustomerRepos, GitHub, Token};
 use crate::output::Output;
 
 /// Checked flags and tokens.
@@ -276,9 +276,12 @@ fn unread_customers(registry: &Registry, app: bool, reason: &str) -> Vec<Custome
         .collect()
 }
 
-/// How GitHub answers for every active customer's repo.
+/// How GitHub answers for every active customer's repo: read through
+/// `repos` (the customer token's, or a token of the customer App per
+/// repository), else the manager's client.
 async fn read_customers(
-    gh: &GitHub,
+    repos: Option<&CustomerRepos>,
+    manager_gh: &GitHub,
     app: Option<&GitHub>,
     registry: &Registry,
 ) -> Vec<CustomerFacts> {
@@ -293,11 +296,18 @@ async fn read_customers(
             Some(app) => Some(app.app_installed(repo).await.map_err(|e| e.to_string())),
             None => None,
         };
+        let reach = match repos.map(|r| r.client(repo)) {
+            None => manager_gh.repo_reach(repo).await,
+            Some(made) => match made.await {
+                Ok(gh) => gh.repo_reach(repo).await,
+                Err(e) => crate::doctor::facts::RepoReach::Failed(e.to_string()),
+            },
+        };
         out.push(CustomerFacts {
             slug: c.slug.clone(),
             repo: repo.clone(),
             repo_id: c.repo_id,
-            reach: gh.repo_reach(repo).await,
+            reach,
             app_installed,
         });
     }
@@ -398,28 +408,36 @@ fn network_route(net: &crate::net::Settings, api: &str) -> Result<String> {
     Ok(crate::net::describe_route(net, api, extra.as_deref()))
 }
 
-/// The manager's client and the customers' (when their token is another),
-/// with `--etag-cache`'s cache. Whether GitHub can be reached at all is the
+/// The manager's client and the customers' (their token, when it is
+/// another; else the customer App's, a token per repository), with
+/// `--etag-cache`'s cache. Whether GitHub can be reached at all is the
 /// manager client's first answer: a connection that cannot be made is said
 /// at once, not retried.
 fn token_clients(
     settings: &Settings,
     rt: &tokio::runtime::Runtime,
-    net: &crate::net::Settings,
     api: &str,
-) -> Result<(GitHub, Option<GitHub>)> {
+    cx: &Context,
+) -> Result<(GitHub, Option<CustomerRepos>)> {
     let cached = |gh: GitHub| match &settings.etags {
         Some(cache) => gh.with_etag_cache(cache.clone()),
         None => gh,
     };
     let manager_gh = cached(
-        GitHub::new(rt, net, api, Some(&settings.manager_token), false)?.without_connect_retries(),
+        GitHub::new(rt, &cx.net, api, Some(&settings.manager_token), false)?
+            .without_connect_retries(),
     );
-    let customer_gh = match &settings.customer_token {
-        Some(t) => Some(cached(GitHub::new(rt, net, api, Some(t), false)?)),
-        None => None,
-    };
-    Ok((manager_gh, customer_gh))
+    let customers = crate::flows::github_loop::session::customer_repos_or(
+        rt,
+        crate::flows::github_loop::session::access::FILES,
+        settings.customer_token.as_ref(),
+        cx,
+    )?;
+    let customers = customers.map(|repos| match &settings.etags {
+        Some(cache) => repos.with_etag_cache(cache.clone()),
+        None => repos,
+    });
+    Ok((manager_gh, customers))
 }
 
 /// Reads everything and judges it.
@@ -433,17 +451,14 @@ fn examine(
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
     let app_gh = app_client(AppRole::Customer, &rt, &api, cx)?;
-    let (manager_gh, customer_gh) = token_clients(settings, &rt, &cx.net, &api)?;
+    let (manager_gh, customer_gh) = token_clients(settings, &rt, &api, cx)?;
     let mut unreachable = false;
     let (manager_facts, customers, inboxes) = rt.block_on(async {
         match read_manager(&manager_gh, &settings.repo, manager).await {
             Ok(m) => {
-                let c = read_customers(
-                    customer_gh.as_ref().unwrap_or(&manager_gh),
-                    app_gh.as_ref(),
-                    registry,
-                )
-                .await;
+                let c =
+                    read_customers(customer_gh.as_ref(), &manager_gh, app_gh.as_ref(), registry)
+                        .await;
                 (m, c, inbox::read_inboxes(&manager_gh, &settings.inbox).await)
             }
             Err(e) => {
@@ -492,7 +507,7 @@ fn examine(
     checks.extend(secret_age_checks(manager, registry, today));
     checks.extend(sensitive_variable_checks(manager));
     let requests = manager_gh.request_count()
-        + customer_gh.as_ref().map_or(0, GitHub::request_count)
+        + customer_gh.as_ref().map_or(0, CustomerRepos::request_count)
         + app_gh.as_ref().map_or(0, GitHub::request_count)
         + app_requests;
     for note in settings.etags.iter().flat_map(|c| c.save_or_note()) {
@@ -551,15 +566,26 @@ fn found_checks(
 }
 
 /// The tokens' checks (their expiry, what they may do).
-fn token_checks(manager_gh: &GitHub, customer_gh: Option<&GitHub>, now: i64) -> Vec<doctor::Check> {
-    let name = if customer_gh.is_some() {
+fn token_checks(
+    manager_gh: &GitHub,
+    customers: Option<&CustomerRepos>,
+    now: i64,
+) -> Vec<doctor::Check> {
+    // The customer App's tokens are minted per repository and renewed:
+    // only a token given is checked.
+    let token = customers.filter(|c| !c.is_app());
+    let name = if token.is_some() {
         "manager token"
     } else {
         "token"
     };
     let mut tokens = vec![token_facts(name, manager_gh)];
-    if let Some(gh) = customer_gh {
-        tokens.push(token_facts("customer token", gh));
+    if let Some(repos) = token {
+        tokens.push(TokenFacts {
+            label: "customer token".into(),
+            expiration: repos.token_expiration(),
+            used: repos.answered_count() > 0,
+        });
     }
     tokens.iter().map(|t| doctor::token_check(t, now)).collect()
 }

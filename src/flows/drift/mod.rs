@@ -39,7 +39,7 @@ use crate::context::Context;
 use crate::data::Diagnostic;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
-use crate::github::{GitHub, Token};
+use crate::github::{CustomerRepos, GitHub, Token};
 use crate::output::Output;
 use crate::report::drift::{markdown, Report};
 use crate::report::drift_causes::RepairAction;
@@ -47,6 +47,7 @@ use crate::report::table::drift_table;
 use crate::values::customer::CustomerSource;
 
 use crate::flows::github_loop::customer_files::DefaultBranch;
+use crate::flows::github_loop::session::{access, customer_repos_or};
 
 mod cause_issues;
 mod causes;
@@ -122,25 +123,32 @@ fn select<'r>(
     }
 }
 
-/// The GitHub clients: for customer files (when there is a token) and
-/// for the drift issues (with `--issues`).
+/// The GitHub clients: for customer files (each repo's own with the
+/// customer App, else the token's, when there is one) and for the drift
+/// issues (with `--issues`).
 struct Clients {
     rt: tokio::runtime::Runtime,
-    files: Option<GitHub>,
+    files: Option<CustomerRepos>,
     issues: Option<GitHub>,
 }
 
 impl Clients {
-    fn new(settings: &Settings, net: &crate::net::Settings) -> Result<Clients> {
+    fn new(settings: &Settings, cx: &Context) -> Result<Clients> {
         let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
         let client = |t: &Token| {
-            let gh = GitHub::new(&rt, net, &GitHub::api_url_from_env(), Some(t), false)?;
+            let gh = GitHub::new(&rt, &cx.net, &GitHub::api_url_from_env(), Some(t), false)?;
             Ok::<_, Error>(match &settings.etags {
                 Some(cache) => gh.with_etag_cache(cache.clone()),
                 None => gh,
             })
         };
-        let files = settings.token.as_ref().map(client).transpose()?;
+        let files =
+            customer_repos_or(&rt, access::FILES, settings.token.as_ref(), cx)?.map(|repos| {
+                match &settings.etags {
+                    Some(cache) => repos.with_etag_cache(cache.clone()),
+                    None => repos,
+                }
+            });
         let issues = match (&settings.issues_token, settings.issues) {
             (Some(t), true) => {
                 let gh = match settings.deadline {
@@ -158,12 +166,14 @@ impl Clients {
     }
 
     fn not_modified(&self) -> usize {
-        self.files.as_ref().map_or(0, GitHub::not_modified_count)
+        self.files
+            .as_ref()
+            .map_or(0, CustomerRepos::not_modified_count)
             + self.issues.as_ref().map_or(0, GitHub::not_modified_count)
     }
 
     fn requests(&self) -> usize {
-        self.files.as_ref().map_or(0, GitHub::request_count)
+        self.files.as_ref().map_or(0, CustomerRepos::request_count)
             + self.issues.as_ref().map_or(0, GitHub::request_count)
     }
 }
@@ -260,9 +270,9 @@ fn check(
     clients: &Clients,
     cx: &Context,
 ) -> Result<Vec<crate::fleet::Row>> {
-    let remote = clients.files.as_ref().map(|gh| DefaultBranch {
+    let remote = clients.files.as_ref().map(|repos| DefaultBranch {
         rt: &clients.rt,
-        gh,
+        repos,
     });
     let local = crate::fleet::local_sources(registry);
     let source_for: &crate::fleet::products::SourceFor<'_> = &|view: &Manager| {
@@ -319,7 +329,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
         cx.out.mask(t.expose());
     }
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let clients = Clients::new(settings, &cx.net)?;
+    let clients = Clients::new(settings, cx)?;
     let (rows, mut report) = rows_and_report(settings, &manager, &registry, &clients, cx)?;
     causes::judge(&manager, &mut report, cx);
 

@@ -203,7 +203,7 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> 
     if let Some(env) = &settings.environment {
         pairs.retain(|p| &p.environment == env);
     }
-    let files = Files::new(settings.token.as_ref(), &cx.net)?;
+    let files = Files::new(settings.token.as_ref(), cx)?;
     let mut planned = Vec::with_capacity(pairs.len());
     for pair in &pairs {
         let reason = match &run_url {
@@ -233,36 +233,33 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> 
     Ok(())
 }
 
-/// Where step 1 reads customer files: each repo's default branch through
-/// one client (with a token), else the local checkouts.
+/// Where step 1 reads customer files: each repo's default branch (through
+/// its own client with the customer App, else the token's), else the
+/// local checkouts.
 struct Files {
-    remote: Option<(tokio::runtime::Runtime, crate::github::GitHub)>,
+    remote: Option<(tokio::runtime::Runtime, crate::github::CustomerRepos)>,
 }
 
 impl Files {
-    fn new(token: Option<&crate::github::Token>, net: &crate::net::Settings) -> Result<Files> {
-        let Some(token) = token else {
-            return Ok(Files { remote: None });
-        };
+    fn new(token: Option<&crate::github::Token>, cx: &Context) -> Result<Files> {
         let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
-        let gh = crate::github::GitHub::new(
+        let repos = crate::flows::github_loop::session::customer_repos_or(
             &rt,
-            net,
-            &crate::github::GitHub::api_url_from_env(),
-            Some(token),
-            false,
+            crate::flows::github_loop::session::access::FILES,
+            token,
+            cx,
         )?;
         Ok(Files {
-            remote: Some((rt, gh)),
+            remote: repos.map(|repos| (rt, repos)),
         })
     }
 
     fn default_branch(
         &self,
     ) -> Option<crate::flows::github_loop::customer_files::DefaultBranch<'_>> {
-        self.remote
-            .as_ref()
-            .map(|(rt, gh)| crate::flows::github_loop::customer_files::DefaultBranch { rt, gh })
+        self.remote.as_ref().map(|(rt, repos)| {
+            crate::flows::github_loop::customer_files::DefaultBranch { rt, repos }
+        })
     }
 }
 

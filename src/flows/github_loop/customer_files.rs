@@ -10,14 +10,15 @@ use std::path::PathBuf;
 
 use crate::config::{Customer, Manager};
 use crate::data::Diagnostic;
-use crate::github::GitHub;
+use crate::github::CustomerRepos;
 use crate::values::customer::{override_path, CustomerSource};
 use fleetform_yaml::{Location, Pos};
 
-/// The default branches of the customer repos, through one client.
+/// The default branches of the customer repos, each through its
+/// repository's client ([`CustomerRepos`]).
 pub struct DefaultBranch<'a> {
     pub rt: &'a tokio::runtime::Runtime,
-    pub gh: &'a GitHub,
+    pub repos: &'a CustomerRepos,
 }
 
 impl DefaultBranch<'_> {
@@ -49,8 +50,12 @@ impl DefaultBranch<'_> {
                 message: m,
             }]
         };
-        let gh = self.gh;
         self.rt.block_on(async {
+            let gh = self
+                .repos
+                .client(repo)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
             let vars = gh
                 .get_file(repo, &manager.config.customer.variables, None)
                 .await
@@ -91,7 +96,10 @@ impl DefaultBranch<'_> {
     pub fn products_file(&self, repo: &str) -> Result<Option<(PathBuf, Vec<u8>)>, Diagnostic> {
         let path = crate::config::PRODUCTS_FILE;
         self.rt
-            .block_on(self.gh.get_file(repo, path, None))
+            .block_on(async {
+                let gh = self.repos.client(repo).await?;
+                gh.get_file(repo, path, None).await
+            })
             .map(|b| b.map(|b| (PathBuf::from(format!("{repo}:{path}")), b)))
             .map_err(|e| Diagnostic {
                 location: Location {

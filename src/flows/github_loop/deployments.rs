@@ -15,11 +15,13 @@ use crate::rollout::{self, Owes, Shown};
 use crate::rollout::{Late, LateDeployment};
 
 /// A rollout's applies as GitHub deployments on the customers' repos, when
-/// a token is given (`FLEETFORM_TOKEN`, else `GITHUB_TOKEN`) and the pair's
-/// last deployment record names the customer's repo and commit.
+/// the customer App is configured (a token per repository with
+/// `deployments: write`) or a token is given (`FLEETFORM_TOKEN`, else
+/// `GITHUB_TOKEN`), and the pair's last deployment record names the
+/// customer's repo and commit.
 pub struct Deployments<'a> {
     rt: tokio::runtime::Runtime,
-    gh: crate::github::GitHub,
+    repos: crate::github::CustomerRepos,
     manager_sha: String,
     run_url: Option<String>,
     cx: &'a Context,
@@ -37,16 +39,16 @@ impl<'a> Deployments<'a> {
         manager_sha: &str,
         cx: &'a Context,
     ) -> Result<Option<Deployments<'a>>, GitHubError> {
-        let Some(token) = crate::github::Token::from_env() else {
-            return Ok(None);
-        };
-        cx.out.mask(token.expose());
         let rt = crate::github::runtime()?;
-        let api = crate::github::GitHub::api_url_from_env();
-        let gh = crate::github::GitHub::new(&rt, &cx.net, &api, Some(&token), false)?;
+        let repos =
+            match super::session::customer_repos(&rt, super::session::access::DEPLOYMENTS, cx) {
+                Ok(Some(repos)) => repos,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(GitHubError::Setup(e.to_string())),
+            };
         Ok(Some(Deployments {
             rt,
-            gh,
+            repos,
             manager_sha: short(manager_sha),
             run_url: crate::ci::RunContext::from_env().run_url(),
             cx,
@@ -57,7 +59,7 @@ impl<'a> Deployments<'a> {
     pub fn with_deadline(mut self, secs: Option<u64>) -> Self {
         if let Some(secs) = secs {
             let at = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
-            self.gh = self.gh.with_deadline(at);
+            self.repos = self.repos.with_deadline(at);
         }
         self
     }
@@ -65,19 +67,19 @@ impl<'a> Deployments<'a> {
     /// Keeps the hour's writes at `log` as each is made.
     pub fn keep_writes_in(mut self, log: Option<&std::path::Path>) -> Self {
         if let Some(log) = log {
-            self.gh = self.gh.keep_writes_in(log);
+            self.repos = self.repos.keep_writes_in(log);
         }
         self
     }
 
     /// Counts the writes an earlier run made this hour (a write log's).
     pub fn count_earlier_writes(&self, times: Vec<u64>) {
-        self.gh.count_earlier_writes(times);
+        self.repos.count_earlier_writes(times);
     }
 
     /// The times of this hour's writes, for the write log.
     pub fn writes_of_the_hour(&self) -> Vec<u64> {
-        self.gh.writes_of_the_hour()
+        self.repos.writes_of_the_hour()
     }
 
     fn note(&self) -> impl Fn(String) + Sync + '_ {
@@ -91,8 +93,8 @@ impl<'a> Deployments<'a> {
         if let Some(id) = d.id {
             return Ok((id, false));
         }
-        let found = self
-            .gh
+        let gh = self.repos.client(&d.repo).await?;
+        let found = gh
             .find_deployment(&d.repo, &d.sha, &d.environment, &late.marker)
             .await?;
         if let Some(id) = found {
@@ -111,7 +113,7 @@ impl<'a> Deployments<'a> {
             production: d.environment == "production",
             marker: Some(late.marker.clone()),
         };
-        let made = self.gh.create_deployment(&d.repo, &new).await?;
+        let made = gh.create_deployment(&d.repo, &new).await?;
         let id = made.ok_or_else(|| GitHubError::Setup("a dry run makes no deployment".into()))?;
         Ok((id, true))
     }
@@ -120,12 +122,11 @@ impl<'a> Deployments<'a> {
         let d = late.owed;
         // Applied again since, as the records say or GitHub shows (a newer
         // deployment in the environment, made before its apply's record).
-        let newer = self
-            .gh
-            .made_since(&d.repo, &d.environment, d.applied_at, &late.marker);
+        let gh = self.repos.client(&d.repo).await?;
+        let newer = gh.made_since(&d.repo, &d.environment, d.applied_at, &late.marker);
         let superseded = late.superseded || newer.await?;
         let (id, fresh) = self.made(late).await?;
-        if !fresh && self.gh.has_final_status(&d.repo, id).await? {
+        if !fresh && gh.has_final_status(&d.repo, id).await? {
             return Ok(());
         }
         let applied_at = crate::audit::rfc3339(d.applied_at);
@@ -142,8 +143,7 @@ impl<'a> Deployments<'a> {
             (true, false) => "success",
         };
         let run_url = d.run_url.as_deref();
-        self.gh
-            .set_late_deployment_status(&d.repo, id, state, &description, run_url)
+        gh.set_late_deployment_status(&d.repo, id, state, &description, run_url)
             .await
     }
 }
@@ -268,10 +268,20 @@ impl rollout::ApplyObserver for Deployments<'_> {
         };
         let note = self.note();
         let run_url = self.run_url.as_deref();
-        match self
-            .rt
-            .block_on(self.gh.apply_started(repo, &d, run_url, &note))
-        {
+        let started = self.rt.block_on(async {
+            match self.repos.client(repo).await {
+                Ok(gh) => gh.apply_started(repo, &d, run_url, &note).await,
+                Err(e) => {
+                    note(format!("no deployment on {repo}: {e}"));
+                    if crate::github::may_go_later(&e) {
+                        Started::Later
+                    } else {
+                        Started::Not
+                    }
+                }
+            }
+        });
+        match started {
             Started::Made(id) => Some(Shown::Made(id)),
             Started::Later => Some(Shown::Owed),
             Started::Not => None,
@@ -292,11 +302,18 @@ impl rollout::ApplyObserver for Deployments<'_> {
         let note = self.note();
         let run_url = self.run_url.as_deref();
         let description = deployment(&Deployment::RolloutEnded { detail });
-        let written =
-            self.rt.block_on(
-                self.gh
-                    .apply_ended(repo, id, ok, &description, run_url, &note),
-            );
+        let written = self.rt.block_on(async {
+            match self.repos.client(repo).await {
+                Ok(gh) => {
+                    gh.apply_ended(repo, id, ok, &description, run_url, &note)
+                        .await
+                }
+                Err(e) => {
+                    note(format!("deployment {id} on {repo} not ended: {e}"));
+                    false
+                }
+            }
+        });
         (!written).then_some(Owes { id: Some(id) })
     }
 

@@ -5,7 +5,7 @@ use crate::ci::RunContext;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::github::{
-    ApiRoot, AppKey, AppRole, GitHub, GitHubError, OnCredential, Permissions, Token,
+    ApiRoot, AppKey, AppRole, CustomerRepos, GitHub, GitHubError, OnCredential, Permissions, Token,
 };
 
 use super::event::{read_event, Dispatched};
@@ -35,6 +35,11 @@ pub(crate) mod access {
         ("pull_requests", "write"),
         ("deployments", "write"),
     ];
+    /// A fleet job's reads of the customer's files on its default branch
+    /// (drift, a repair's plans, doctor's reach).
+    pub const FILES: Permissions = &[("contents", "read")];
+    /// A rollout's GitHub deployments (and the ones it owes).
+    pub const DEPLOYMENTS: Permissions = &[("deployments", "write")];
     /// A commit status only (authorise of a push, conclude).
     pub const STATUS: Permissions = &[("statuses", "write")];
     /// Authorise of a pull request's dispatch: the commit status, and the
@@ -82,7 +87,7 @@ pub(super) fn repo_client(
         .block_on(GitHub::installation_client(
             &cx.net,
             root,
-            app,
+            std::sync::Arc::new(app),
             repo,
             permissions,
             dry_run,
@@ -90,6 +95,46 @@ pub(super) fn repo_client(
         ))
         .map_err(gh_err)?;
     Ok(Some(gh))
+}
+
+/// The customer repos of a fleet job ([`CustomerRepos`]): with the
+/// customer App (`FLEETFORM_CUSTOMER_APP_ID`,
+/// `FLEETFORM_CUSTOMER_APP_PRIVATE_KEY`), a token per repository with
+/// `permissions`; else `FLEETFORM_TOKEN` (or `GITHUB_TOKEN`) for every
+/// repository; `None` with neither. Every credential is masked in the log.
+pub(crate) fn customer_repos(
+    rt: &tokio::runtime::Runtime,
+    permissions: Permissions,
+    cx: &Context,
+) -> Result<Option<CustomerRepos>> {
+    let token = env_token(cx);
+    customer_repos_or(rt, permissions, token.as_ref(), cx)
+}
+
+/// [`customer_repos`], with `token` (already masked) as the older path's.
+pub(crate) fn customer_repos_or(
+    rt: &tokio::runtime::Runtime,
+    permissions: Permissions,
+    token: Option<&Token>,
+    cx: &Context,
+) -> Result<Option<CustomerRepos>> {
+    if let Some(app) =
+        AppKey::from_env(AppRole::Customer).map_err(|e| Error::usage(e.to_string()))?
+    {
+        let root = ApiRoot::parse(&GitHub::api_url_from_env()).map_err(GitHubError::from)?;
+        let output = cx.out.clone();
+        let mask: OnCredential = std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
+        let repos =
+            CustomerRepos::app(rt, app, &cx.net, root, permissions, false, mask).map_err(gh_err)?;
+        return Ok(Some(repos));
+    }
+    token
+        .map(|t| {
+            client(rt, Some(t), false, cx)
+                .map(CustomerRepos::one_token)
+                .map_err(Error::from)
+        })
+        .transpose()
 }
 
 /// [`repo_client`], else a client holding `FLEETFORM_TOKEN` (or

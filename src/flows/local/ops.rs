@@ -418,7 +418,7 @@ pub fn report_on_github(
         crate::flows::github_loop::session::access::APPLY,
         cx,
     )?
-    .ok_or_else(|| Error::usage("--github needs a token: set FLEETFORM_TOKEN or GITHUB_TOKEN"))?;
+    .ok_or_else(|| Error::usage("--github needs the customer App (FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY) or a token (FLEETFORM_TOKEN or GITHUB_TOKEN)"))?;
     let run_url = crate::ci::RunContext::from_env().run_url();
     let ok = r.ok;
     let unit_name = unit.to_string();

@@ -93,7 +93,7 @@ fn no_token(store: &Store, only: Option<&str>, json: bool, out: &Output) -> Resu
         return say(&OwedReport::default(), json, out);
     }
     Err(Error::usage(format!(
-        "{} owed and no token to send them: set FLEETFORM_TOKEN to a token with `deployments: write` on the customer repos",
+        "{} owed and no credential to send them: set the customer App's FLEETFORM_CUSTOMER_APP_ID and FLEETFORM_CUSTOMER_APP_PRIVATE_KEY (each repository's token asks `deployments: write` alone), or FLEETFORM_TOKEN to a token with `deployments: write` on the customer repos",
         count(owed, "deployment is", "deployments are")
     )))
 }
