@@ -14,9 +14,11 @@ pub const AUTHORISE: &str = "fleetform-authorise";
 /// The drift workflow's environment; checked only when it exists.
 pub const DRIFT: &str = "drift";
 
-/// The credentials that must never be repository secrets.
-pub const CREDENTIALS: [&str; 3] = [
-    "SOURCE_REPOS_PAT",
+/// What every plan and apply environment holds: the customer App's key
+/// (each job mints a token for the dispatching customer's repository
+/// alone), the dispatch secret and the artifact key.
+pub const PLAN_AND_APPLY: [&str; 3] = [
+    "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
 ];
@@ -76,10 +78,16 @@ pub fn expected_environments(manager: &Manager) -> Vec<Expected> {
 /// (`workflows/manager-deploy.yml`, `manager-drift.yml`).
 pub fn secrets_needed(role: Role) -> &'static [&'static str] {
     match role {
-        Role::Authorise => &["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"],
-        Role::Plan | Role::Apply { .. } => &CREDENTIALS,
+        Role::Authorise => &[
+            "FLEETFORM_DISPATCH_SECRET",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+        ],
+        Role::Plan | Role::Apply { .. } => &PLAN_AND_APPLY,
         // The artifact secret seals the drift shards' ETag cache.
-        Role::Drift => &["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"],
+        Role::Drift => &[
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            "FLEETFORM_ARTIFACT_KEY",
+        ],
     }
 }
 
@@ -575,11 +583,17 @@ mod tests {
     #[test]
     fn the_drift_environment_should_hold_the_key_of_its_etag_cache() {
         let names = |n: &[&str]| Ok(n.iter().map(|s| s.to_string()).collect());
-        let c =
-            environment_secrets_check("drift", Role::Drift, Some(&names(&["SOURCE_REPOS_PAT"])));
+        let c = environment_secrets_check(
+            "drift",
+            Role::Drift,
+            Some(&names(&["FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"])),
+        );
         assert_eq!(c.result, Verdict::Warn);
         assert_eq!(c.found, "missing FLEETFORM_ARTIFACT_KEY");
-        let both = names(&["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"]);
+        let both = names(&[
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            "FLEETFORM_ARTIFACT_KEY",
+        ]);
         let c = environment_secrets_check("drift", Role::Drift, Some(&both));
         assert_eq!(c.result, Verdict::Pass);
     }

@@ -62,9 +62,12 @@ pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 6] = [
     TemplateEnvironment {
         name: "fleetform-rollout",
         template: "manager-rollout.yml",
-        holds: "the teams token and the customers' deployments token",
-        secrets: &["FLEETFORM_TEAMS_TOKEN", "FLEETFORM_DEPLOYMENTS_TOKEN"],
-        variables: &[],
+        holds: "the teams token and the customer App's key (deployments on the customer repos)",
+        secrets: &[
+            "FLEETFORM_TEAMS_TOKEN",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+        ],
+        variables: &["FLEETFORM_CUSTOMER_APP_ID"],
         records_role: Some(WRITE_ROLE),
         reviewers: false,
         level: Level::Must,
@@ -72,13 +75,13 @@ pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 6] = [
     TemplateEnvironment {
         name: "fleetform-offboard-plan",
         template: "manager-offboard.yml",
-        holds: "the customer repos' token, to plan an offboarding",
+        holds: "the customer App's key, to read the customer's repo for an offboarding's plan",
         secrets: &[
-            "SOURCE_REPOS_PAT",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
             "FLEETFORM_ARTIFACT_KEY",
             "FLEETFORM_TEAMS_TOKEN",
         ],
-        variables: &[],
+        variables: &["FLEETFORM_CUSTOMER_APP_ID"],
         records_role: Some(WRITE_ROLE),
         reviewers: false,
         level: Level::Must,
@@ -106,9 +109,12 @@ pub const TEMPLATE_ENVIRONMENTS: [TemplateEnvironment; 6] = [
     TemplateEnvironment {
         name: "doctor",
         template: "manager-doctor.yml",
-        holds: "a token that reads the manager repo's settings",
-        secrets: &["FLEETFORM_DOCTOR_TOKEN", "SOURCE_REPOS_PAT"],
-        variables: &[],
+        holds: "a token that reads the manager repo's settings, and the customer App's key",
+        secrets: &[
+            "FLEETFORM_DOCTOR_TOKEN",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+        ],
+        variables: &["FLEETFORM_CUSTOMER_APP_ID"],
         records_role: None,
         reviewers: false,
         level: Level::Should,

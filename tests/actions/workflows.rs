@@ -124,19 +124,22 @@ fn templates_document_their_secrets_and_variables() {
         (
             "workflows/manager-deploy.yml",
             &[
-                "SOURCE_REPOS_PAT",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
                 "FLEETFORM_DISPATCH_SECRET",
                 "FLEETFORM_ARTIFACT_KEY",
             ],
         ),
         (
             "workflows/manager-drift.yml",
-            &["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"],
+            &[
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                "FLEETFORM_ARTIFACT_KEY",
+            ],
         ),
         (
             "workflows/manager-ops.yml",
             &[
-                "SOURCE_REPOS_PAT",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
                 "FLEETFORM_TEAMS_TOKEN",
                 "FLEETFORM_ARTIFACT_KEY",
             ],
@@ -144,7 +147,7 @@ fn templates_document_their_secrets_and_variables() {
         (
             "workflows/manager-offboard.yml",
             &[
-                "SOURCE_REPOS_PAT",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
                 "FLEETFORM_TEAMS_TOKEN",
                 "FLEETFORM_ARTIFACT_KEY",
                 "FLEETFORM_RECORDS_WRITE_ROLE",
@@ -152,7 +155,10 @@ fn templates_document_their_secrets_and_variables() {
         ),
         (
             "workflows/manager-doctor.yml",
-            &["FLEETFORM_DOCTOR_TOKEN", "SOURCE_REPOS_PAT"],
+            &[
+                "FLEETFORM_DOCTOR_TOKEN",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            ],
         ),
         (
             "workflows/inbox-relay.yml",

@@ -393,7 +393,7 @@ fn customers_revoke_says_what_to_delete_where() {
         "{text}"
     );
     assert!(
-        text.contains("1 other active customer is under `globex`: keep the token, and take globex/globex-app out of its repository access"),
+        text.contains("1 other active customer is under `globex`: take globex/globex-app out of the installation's repositories"),
         "{text}"
     );
     // Asked again, it says it again.

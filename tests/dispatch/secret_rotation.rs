@@ -102,7 +102,7 @@ fn doctor_warns_while_a_previous_secret_is_set() {
         "FLEETFORM_DISPATCH_SECRET",
         "FLEETFORM_DISPATCH_SECRET_PREVIOUS",
         "FLEETFORM_ARTIFACT_KEY",
-        "SOURCE_REPOS_PAT",
+        "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
     ];
     gh.set_environment(DOCTOR_MANAGER, "staging-plan", env(&[], &secrets));
     let fx = common::Fixture::new();

@@ -19,7 +19,7 @@ pub(crate) const CUSTOMERS: [&str; 2] = ["acme-corp/acme-infra", "globex/globex-
 const CREDENTIALS: [&str; 3] = [
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
-    "SOURCE_REPOS_PAT",
+    "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
 ];
 /// `2026-12-01 10:00:00 UTC` in Unix seconds.
 const EXPIRY: i64 = 1_796_119_200;
@@ -64,7 +64,13 @@ fn without_rulesets() -> FakeGitHub {
     gh.set_environment(
         MANAGER,
         "fleetform-authorise",
-        env(&[], &["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"]),
+        env(
+            &[],
+            &[
+                "FLEETFORM_DISPATCH_SECRET",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            ],
+        ),
     );
     for e in ["staging", "production"] {
         gh.set_environment(MANAGER, &format!("{e}-plan"), env(&[], &CREDENTIALS));
@@ -217,7 +223,7 @@ fn each_missing_must_fails_with_a_row_naming_it() {
         (
             "secrets production-plan",
             Box::new(|gh| {
-                gh.set_environment(MANAGER, "production-plan", env(&[], &["SOURCE_REPOS_PAT"]));
+                gh.set_environment(MANAGER, "production-plan", env(&[], &["FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"]));
             }),
             "missing FLEETFORM_DISPATCH_SECRET, FLEETFORM_ARTIFACT_KEY",
         ),

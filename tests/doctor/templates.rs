@@ -143,17 +143,24 @@ fn a_template_environment_is_checked_for_branches_secrets_and_variables() {
         "fleetform-rollout",
         env(
             main_only(),
-            &["FLEETFORM_TEAMS_TOKEN", "FLEETFORM_DEPLOYMENTS_TOKEN"],
+            &[
+                "FLEETFORM_TEAMS_TOKEN",
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            ],
             &["FLEETFORM_RECORDS_WRITE_ROLE"],
         ),
     );
     gh.add_repo_variable(MANAGER, "FLEETFORM_RECORDS_REGION");
+    gh.add_repo_variable(MANAGER, "FLEETFORM_CUSTOMER_APP_ID");
     gh.set_environment(
         MANAGER,
         "fleetform-offboard",
         env(
             BranchPolicy::ProtectedBranches,
-            &["SOURCE_REPOS_PAT", "FLEETFORM_TEAMS_TOKEN"],
+            &[
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+                "FLEETFORM_TEAMS_TOKEN",
+            ],
             &[],
         ),
     );
@@ -178,7 +185,7 @@ fn a_template_environment_is_checked_for_branches_secrets_and_variables() {
         (
             "must",
             "pass",
-            "FLEETFORM_RECORDS_WRITE_ROLE, FLEETFORM_RECORDS_REGION"
+            "FLEETFORM_CUSTOMER_APP_ID, FLEETFORM_RECORDS_WRITE_ROLE, FLEETFORM_RECORDS_REGION"
         )
     );
     let (level, result, found) = row(&r.stdout, "reviewers fleetform-offboard");

@@ -89,10 +89,12 @@ fn repairs_are_planned_in_the_plan_environment_and_applied_in_the_apply_environm
     let (env, _) = run_step(apply, "apply repairs");
     assert_eq!(env.get("CONFIRMS").map(String::as_str), Some(""));
     let (env, _) = run_step(plan, "repair plans");
+    assert_eq!(env.get("FLEETFORM_TOKEN"), None);
     assert_eq!(
-        env.get("FLEETFORM_TOKEN").map(String::as_str),
-        Some("${{ secrets.SOURCE_REPOS_PAT }}"),
-        "customer files from their repos"
+        env.get("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY")
+            .map(String::as_str),
+        Some("${{ secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY }}"),
+        "customer files from their repos, a token of the customer App for each"
     );
     assert_eq!(
         env.get("ENVIRONMENT").map(String::as_str),

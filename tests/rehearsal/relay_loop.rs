@@ -9,11 +9,9 @@
 
 use serde_json::json;
 
-use crate::relay::serve::{pem, RelayWorld, CUSTOMER_APP_ID};
+use crate::relay::serve::RelayWorld;
 use crate::support::actions_runner::{Event, Runner};
-use crate::templates::deploy_run::{
-    deploy_runner, deploy_with_the_customer_app, DEPLOY_ENVIRONMENTS,
-};
+use crate::templates::deploy_run::deploy_runner;
 use crate::world::{pr_event, push_event, ACME, MANAGER};
 
 /// acme's runner for its trigger workflow, its repository set up as the
@@ -86,30 +84,14 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
     let relay = rw.start(4);
     let mut customer = customer_runner(&rw, &relay.url);
     let mut manager = deploy_runner(w);
-    w.gh.add_repo_variable(MANAGER, "FLEETFORM_CUSTOMER_APP_ID");
-    w.gh.set_variable(
-        MANAGER,
-        None,
-        "FLEETFORM_CUSTOMER_APP_ID",
-        &CUSTOMER_APP_ID.to_string(),
-    );
-    for env in DEPLOY_ENVIRONMENTS {
-        manager.secret(
-            &w.gh,
-            Some(env),
-            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
-            &pem(),
-        );
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let deploy = deploy_with_the_customer_app(scratch.path());
+    let deploy = "workflows/manager-deploy.yml";
 
     // The customer opens a pull request.
     let sha = w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
     let d = opened(&rw, &mut customer, pr, "feature", &sha);
     assert_eq!(d["event_type"], "fleetform-plan");
-    let planned = manager.run(&w.gh, &deploy, &Event::dispatch(&d));
+    let planned = manager.run(&w.gh, deploy, &Event::dispatch(&d));
     planned.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
     assert!(w
         .gh
@@ -139,7 +121,7 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
     // its pull request's head).
     assert_eq!(d["client_payload"]["pr"], pr);
     manager.approve("production-apply", "provider-lead");
-    let applied = manager.run(&w.gh, &deploy, &Event::dispatch(&d));
+    let applied = manager.run(&w.gh, deploy, &Event::dispatch(&d));
     applied.assert_succeeded(&[
         "authorise",
         "plan-staging",

@@ -30,17 +30,26 @@ const ENVIRONMENTS: [&str; 9] = [
 ];
 
 /// The secrets of each environment, as the printed settings list them (3.),
-/// with the customer App instead of SOURCE_REPOS_PAT where it says so.
+/// the customer App's key where a job reads customer repos.
 fn secrets_of(env: &str) -> &'static [&'static str] {
     match env {
-        "fleetform-authorise" => &["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"],
+        "fleetform-authorise" => &[
+            "FLEETFORM_DISPATCH_SECRET",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+        ],
         "staging-plan" | "staging-apply" | "production-plan" | "production-apply" => &[
             "FLEETFORM_DISPATCH_SECRET",
             "FLEETFORM_ARTIFACT_KEY",
-            "SOURCE_REPOS_PAT",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
         ],
-        "drift" => &["SOURCE_REPOS_PAT", "FLEETFORM_ARTIFACT_KEY"],
-        "doctor" => &["FLEETFORM_DOCTOR_TOKEN", "SOURCE_REPOS_PAT"],
+        "drift" => &[
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            "FLEETFORM_ARTIFACT_KEY",
+        ],
+        "doctor" => &[
+            "FLEETFORM_DOCTOR_TOKEN",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+        ],
         _ => &[],
     }
 }
@@ -101,6 +110,8 @@ pub fn provider_set_up(gh: &FakeGitHub, root: &Path) -> Runner {
         gh.register_app_from_manifest(id, &key, &manifest)
             .unwrap_or_else(|why| panic!("GitHub refuses apps/{name}-app.json: {why}"));
     }
+    gh.set_app_slug(5101, "provider-fleetform-customer");
+    gh.set_app_slug(5102, "provider-fleetform-manager");
     gh.install_app(5102, "provider", &[MANAGER]);
 
     let mut runner = Runner::new(MANAGER);
@@ -121,7 +132,8 @@ pub fn provider_set_up(gh: &FakeGitHub, root: &Path) -> Runner {
         );
         for secret in secrets_of(env) {
             let value = match *secret {
-                "FLEETFORM_DOCTOR_TOKEN" | "SOURCE_REPOS_PAT" => gh.token().to_string(),
+                "FLEETFORM_DOCTOR_TOKEN" => gh.token().to_string(),
+                "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY" => pem(),
                 _ => format!(
                     "{}-{}",
                     secret.to_lowercase(),
@@ -132,6 +144,7 @@ pub fn provider_set_up(gh: &FakeGitHub, root: &Path) -> Runner {
         }
     }
     for (name, value) in [
+        ("FLEETFORM_CUSTOMER_APP_ID", "5101"),
         (
             "FLEETFORM_RECORDS_WRITE_ROLE",
             "arn:aws:iam::123456789012:role/fleetform-records",

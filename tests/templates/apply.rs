@@ -59,11 +59,12 @@ fn an_apply_that_did_not_run_is_concluded_on_the_customer_commit() {
     .next()
     .expect("a conclude step");
     assert_eq!(step["with"]["needs"].as_str(), Some("${{ toJSON(needs) }}"));
+    assert!(step["with"]["token"].is_null());
     assert_eq!(
-        step["with"]["token"].as_str(),
-        Some("${{ secrets.SOURCE_REPOS_PAT }}")
+        step["with"]["app-private-key"].as_str(),
+        Some("${{ secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY }}")
     );
-    // Its environment holds the dispatch secret and the customers' token.
+    // Its environment holds the dispatch secret and the customer App's key.
     assert_eq!(job["environment"].as_str(), Some("fleetform-authorise"));
 
     let both = r#"["staging","production"]"#;

@@ -41,9 +41,16 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
         env["FLEETFORM_MANAGER_TOKEN"].as_str(),
         Some("${{ secrets.FLEETFORM_DOCTOR_TOKEN }}")
     );
+    // The customer repos are read with the customer App, a token per
+    // repository (#81 point 3): no token for them all.
+    assert_eq!(env.get("FLEETFORM_TOKEN"), None);
     assert_eq!(
-        env["FLEETFORM_TOKEN"].as_str(),
-        Some("${{ secrets.SOURCE_REPOS_PAT }}")
+        env["FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"].as_str(),
+        Some("${{ secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY }}")
+    );
+    assert_eq!(
+        env["FLEETFORM_CUSTOMER_APP_ID"].as_str(),
+        Some("${{ vars.FLEETFORM_CUSTOMER_APP_ID }}")
     );
     for st in steps {
         let text = st.get("run").and_then(|r| r.as_str()).unwrap_or_default();
@@ -56,7 +63,7 @@ fn the_doctor_template_runs_weekly_with_its_tokens_in_env() {
     for needle in [
         "exit 5",
         "FLEETFORM_DOCTOR_TOKEN",
-        "SOURCE_REPOS_PAT",
+        "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
         "names only",
     ] {
         assert!(h.contains(needle), "the header explains: {needle}");

@@ -6,6 +6,7 @@
 //! against the permission its endpoint needs.
 
 use crate::common::{ARTIFACT_KEY, DISPATCH_SECRET};
+use crate::relay::serve::{pem, CUSTOMER_APP_ID};
 use crate::support::actions_runner::{Event, Runner};
 use crate::support::fake_github::Environment;
 use crate::world::{World, ACME, MANAGER};
@@ -18,11 +19,6 @@ pub const DEPLOY_ENVIRONMENTS: [&str; 5] = [
     "production-plan",
     "production-apply",
 ];
-
-/// The fine-grained token the provider keeps as `SOURCE_REPOS_PAT` for
-/// acme's owner: it covers acme's repository only (FACTS: "A fine-grained
-/// PAT covers one owner").
-pub const ACME_PAT: &str = "github_pat_acme_corp_fine_grained";
 
 /// The manager repository of `w` on the fake as the provider pushes it
 /// (every file of the example manager, on main), its environments and
@@ -50,14 +46,24 @@ pub fn deploy_runner(w: &World) -> Runner {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     gh.commit(MANAGER, "main", &refs);
-    // The repository permissions the book gives SOURCE_REPOS_PAT: the
-    // customer App's (one table, `util::apps`).
-    let permissions: serde_json::Map<String, serde_json::Value> =
-        fleetform::util::apps::CUSTOMER_APP
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
-            .collect();
-    gh.add_fine_grained_token(ACME_PAT, &[ACME], serde_json::Value::Object(permissions));
+    // The customer App, registered from the manifest `init` writes (a
+    // relay's world has registered it already) and installed by acme.
+    if !gh.has_app(CUSTOMER_APP_ID) {
+        let manifest = fleetform::report::app_manifests::manifest(
+            &fleetform::util::apps::CUSTOMER,
+            Some("provider"),
+        );
+        gh.register_app_from_manifest(CUSTOMER_APP_ID, &pem(), &manifest)
+            .unwrap();
+        gh.install_app(CUSTOMER_APP_ID, "acme-corp", &[ACME]);
+    }
+    gh.add_repo_variable(MANAGER, "FLEETFORM_CUSTOMER_APP_ID");
+    gh.set_variable(
+        MANAGER,
+        None,
+        "FLEETFORM_CUSTOMER_APP_ID",
+        &CUSTOMER_APP_ID.to_string(),
+    );
     let mut r = Runner::new(MANAGER);
     r.machine_env(
         "TF_CLI_CONFIG_FILE",
@@ -78,7 +84,7 @@ pub fn deploy_runner(w: &World) -> Runner {
             },
         );
         r.secret(gh, Some(env), "FLEETFORM_DISPATCH_SECRET", DISPATCH_SECRET);
-        r.secret(gh, Some(env), "SOURCE_REPOS_PAT", ACME_PAT);
+        r.secret(gh, Some(env), "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", &pem());
         if env != "fleetform-authorise" {
             r.secret(gh, Some(env), "FLEETFORM_ARTIFACT_KEY", ARTIFACT_KEY);
         }
@@ -128,9 +134,9 @@ fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     // runner receives every secret of the environment, another customer's
     // identity included (issue "Customer secrets, second pass").
     assert!(
-        run.job("authorise")
-            .log
-            .contains(r#"secrets ["FLEETFORM_DISPATCH_SECRET", "SOURCE_REPOS_PAT"]"#),
+        run.job("authorise").log.contains(
+            r#"secrets ["FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", "FLEETFORM_DISPATCH_SECRET"]"#
+        ),
         "{}",
         run.job("authorise").log
     );
@@ -270,22 +276,6 @@ fn a_merged_change_is_applied_through_the_deploy_workflow_after_a_reviewer() {
     w.gh.assert_clean();
 }
 
-/// The customer App's id in these tests.
-const CUSTOMER_APP_ID: u64 = 4242;
-
-/// The deploy workflow as its header tells a provider with the customer
-/// App to change it ("replace in every fleetform step `token:` by
-/// `app-id:` and `app-private-key:`"), written to `dir`; its path.
-pub fn deploy_with_the_customer_app(dir: &std::path::Path) -> String {
-    let text = crate::common::workflow::text("workflows/manager-deploy.yml");
-    let token = "\n          token: ${{ secrets.SOURCE_REPOS_PAT }}";
-    assert!(text.contains(token));
-    let app = "\n          app-id: ${{ vars.FLEETFORM_CUSTOMER_APP_ID }}\n          app-private-key: ${{ secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY }}";
-    let path = dir.join("manager-deploy.yml");
-    std::fs::write(&path, text.replace(token, app)).unwrap();
-    path.display().to_string()
-}
-
 /// With the customer App (registered from the manifest `init` writes,
 /// installed by acme on its repository) and `approvals:` by a team for
 /// production, the whole loop runs through the template: the apply reads
@@ -301,25 +291,7 @@ fn team_approvals_are_read_with_the_teams_token_not_the_customer_apps() {
         "\napprovals:\n  production:\n    required: 1\n    teams: [provider/platform]\n",
     );
     w.gh.add_team_member("provider", "platform", "carol", "active");
-    let pem = crate::relay::serve::pem();
-    let manifest = fleetform::report::app_manifests::manifest(
-        &fleetform::util::apps::CUSTOMER,
-        Some("provider"),
-    );
-    w.gh.register_app_from_manifest(CUSTOMER_APP_ID, &pem, &manifest)
-        .unwrap();
-    w.gh.install_app(CUSTOMER_APP_ID, "acme-corp", &[ACME]);
     let mut runner = deploy_runner(&w);
-    w.gh.add_repo_variable(MANAGER, "FLEETFORM_CUSTOMER_APP_ID");
-    w.gh.set_variable(
-        MANAGER,
-        None,
-        "FLEETFORM_CUSTOMER_APP_ID",
-        &CUSTOMER_APP_ID.to_string(),
-    );
-    for env in DEPLOY_ENVIRONMENTS {
-        runner.secret(&w.gh, Some(env), "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", &pem);
-    }
     // The provider's token that reads its organisation's teams.
     let teams_token = w.gh.token().to_string();
     runner.secret(
@@ -328,8 +300,7 @@ fn team_approvals_are_read_with_the_teams_token_not_the_customer_apps() {
         "FLEETFORM_TEAMS_TOKEN",
         &teams_token,
     );
-    let scratch = tempfile::tempdir().unwrap();
-    let workflow = deploy_with_the_customer_app(scratch.path());
+    let workflow = "workflows/manager-deploy.yml";
 
     w.change_acme("feature", 3);
     let pr = w.gh.open_pr(ACME, "feature", "main", "More instances");
@@ -339,7 +310,7 @@ fn team_approvals_are_read_with_the_teams_token_not_the_customer_apps() {
     let d = w.last_dispatch();
     let event = Event::dispatch(&d);
     runner.approve("production-apply", "provider-lead");
-    let run = runner.run(&w.gh, &workflow, &event);
+    let run = runner.run(&w.gh, workflow, &event);
     // No approval on the pull request yet: the apply waits for one.
     run.assert_succeeded(&[
         "authorise",

@@ -183,7 +183,8 @@ fn each_token_does_what_github_lets_it() {
     assert!(run_env.contains("FLEETFORM_STATUS_TOKEN: ${{ inputs.status-token }}"));
     assert!(run_env.contains("FLEETFORM_WAIT: ${{ inputs.wait }}"));
 
-    // Drift: SOURCE_REPOS_PAT from its environment reads the customers in
+    // Drift: the customer App's key from its environment reads the
+    // customers (a token per repository) in
     // the shards, which write no issue; one job merges their reports and
     // writes every issue here with its own token.
     let doc = load("workflows/manager-drift.yml");
@@ -203,9 +204,10 @@ fn each_token_does_what_github_lets_it() {
         "shards write no issue"
     );
     let drift = drift_step(job);
+    assert!(drift["with"]["token"].is_null());
     assert_eq!(
-        drift["with"]["token"].as_str(),
-        Some("${{ secrets.SOURCE_REPOS_PAT }}")
+        drift["with"]["app-private-key"].as_str(),
+        Some("${{ secrets.FLEETFORM_CUSTOMER_APP_PRIVATE_KEY }}")
     );
     assert!(drift["with"]["issues"].is_null() && drift["with"]["issues-token"].is_null());
     // Its ETag cache, kept in the Actions cache, is sealed with the
@@ -295,7 +297,7 @@ fn manager_secrets_come_from_environments_as_the_docs_say() {
             "fleetform-authorise",
             "FLEETFORM_ARTIFACT_KEY",
             "FLEETFORM_DISPATCH_SECRET",
-            "SOURCE_REPOS_PAT",
+            "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
             "MANAGER_REPO_PAT",
             "statuses: write",
             "issues: write",

@@ -48,7 +48,7 @@ pub fn revoke(
         cx.out.result(&format!("`{slug}` is already revoked"));
         let registry = Registry::load(manager)?;
         if let Some(c) = registry.get(slug) {
-            cx.out.result(&revoke_steps(manager, &registry, c));
+            cx.out.result(&revoke_steps(&registry, c));
         }
         return Ok(());
     };
@@ -68,7 +68,7 @@ pub fn revoke(
     }
     secret_keys::tell_retired(manager, &before, &cx.out);
     if let Some(c) = after.get(slug) {
-        cx.out.result(&revoke_steps(manager, &after, c));
+        cx.out.result(&revoke_steps(&after, c));
     }
     Ok(())
 }
@@ -76,8 +76,8 @@ pub fn revoke(
 /// What to delete where once a customer is revoked: the secrets and
 /// variables of `workflows/customer-trigger.yml` in its repo, the token
 /// it created (by its recorded name), and the manager's access to its
-/// repos (`SOURCE_REPOS_PAT` in the manager's environments).
-fn revoke_steps(manager: &Manager, registry: &Registry, c: &Customer) -> String {
+/// repos (the customer App's installation).
+fn revoke_steps(registry: &Registry, c: &Customer) -> String {
     let Some(repo) = c.repo.as_deref() else {
         return format!(
             "Nothing to delete on GitHub: `{}` has no repo (local mode).",
@@ -95,20 +95,18 @@ fn revoke_steps(manager: &Manager, registry: &Registry, c: &Customer) -> String 
          2. {token}: whoever created it deletes it under their GitHub Settings → Developer settings → Personal access tokens → Fine-grained tokens (ask the customer); an owner of the organization that owns the manager repo can also revoke it: the organization's Settings → Personal access tokens → Active tokens.\n",
         key = crate::dispatch::auth::KEY_ENV,
     );
-    s.push_str(&manager_access_step(manager, registry, c, owner));
+    s.push_str(&manager_access_step(registry, c, owner));
     s.push_str(
         "Nothing else: the dispatch key is derived from FLEETFORM_DISPATCH_SECRET and is refused for a revoked customer; its state and records are kept.",
     );
     s
 }
 
-/// Step 3: the manager's token for the customer's repos.
-fn manager_access_step(
-    manager: &Manager,
-    registry: &Registry,
-    c: &Customer,
-    owner: &str,
-) -> String {
+/// Step 3: the customer App's installation, the manager's way into the
+/// customer's repos (README, "The Apps"): no secret of the manager names
+/// one customer.
+fn manager_access_step(registry: &Registry, c: &Customer, owner: &str) -> String {
+    let repo = c.repo.as_deref().unwrap_or(owner);
     let others = registry
         .customers
         .iter()
@@ -120,22 +118,12 @@ fn manager_access_step(
                 .is_some_and(|r| r.eq_ignore_ascii_case(owner))
         })
         .count();
-    let mut envs = vec!["fleetform-authorise".to_string()];
-    for e in &manager.config.environments {
-        envs.push(e.plan_environment());
-        envs.push(e.apply_environment());
-    }
-    envs.push("drift".into());
-    let what = if others == 0 {
-        format!("no other active customer is under `{owner}`: if SOURCE_REPOS_PAT is a fine-grained token for `{owner}`, delete it from these environments and delete the token itself; if it is a GitHub App, uninstall it from `{owner}`")
-    } else {
-        format!("{} under `{owner}`: keep the token, and take {} out of its repository access (or out of the GitHub App's installation)", match others {
-            1 => "1 other active customer is".to_string(),
-            n => format!("{n} other active customers are"),
-        }, c.repo.as_deref().unwrap_or(owner))
+    let what = match others {
+        0 => format!("no other active customer is under `{owner}`: uninstall the App from `{owner}`"),
+        1 => format!("1 other active customer is under `{owner}`: take {repo} out of the installation's repositories"),
+        n => format!("{n} other active customers are under `{owner}`: take {repo} out of the installation's repositories"),
     };
     format!(
-        "3. In the manager repo: Settings → Environments ({}): SOURCE_REPOS_PAT reads the customer's repo; {what}.\n",
-        envs.join(", ")
+        "3. The customer App's installation reaches {repo} (`{owner}`'s Settings → Applications → Installed GitHub Apps; the customer or an owner of `{owner}` changes it): {what}. fleetform refuses a revoked customer's dispatch either way.\n"
     )
 }

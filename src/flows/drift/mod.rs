@@ -27,8 +27,7 @@
 //! May import `audit`, `ci`, `config`, `engine` (a repair's plan and apply),
 //! `context` (the command's audit log,
 //! notifications and network settings), `data`, `error`, `fleet`, `github`,
-//! `net` (the settings its clients connect with), `notify`, `output`,
-//! `records`, `report`, `rollout`, `util` and `values`.
+//! `notify`, `output`, `records`, `report`, `rollout`, `util` and `values`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

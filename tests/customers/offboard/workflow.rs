@@ -104,7 +104,7 @@ fn it_runs_by_hand_previews_then_destroys_the_previewed_digest() {
     // The destroy plans nothing: no reason to give, no customer values.
     assert!(!env.contains_key("REASON") && !env.contains_key("FLEETFORM_CUSTOMER_DIR"));
     assert!(
-        !format!("{:?}", raw_steps("destroy")).contains("SOURCE_REPOS_PAT"),
+        !format!("{:?}", raw_steps("destroy")).contains("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"),
         "the destroy job reads no customer repo"
     );
 }

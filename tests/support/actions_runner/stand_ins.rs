@@ -25,6 +25,15 @@
 //!   run is refused (409) unless `overwrite: true`.
 //! - `actions/download-artifact` v4+: `name` of this run's artifact into
 //!   `path` (default the workspace).
+//! - `actions/create-github-app-token` v3 (its README and `lib/main.js`):
+//!   `client-id` (or the deprecated `app-id`) and `private-key` sign a JWT;
+//!   with `repositories` (names, comma- or newline-separated; `owner`
+//!   defaults to the workflow's owner) the installation is looked up on
+//!   the first (`GET /repos/{owner}/{repo}/installation`) and a token is
+//!   asked for those repositories with the `permission-<name>` inputs
+//!   (`POST /app/installations/{id}/access_tokens`); the output `token` is
+//!   masked. Whatever GitHub refuses (no installation, a permission the
+//!   App was not granted) fails the step.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -160,6 +169,7 @@ pub(super) fn run(
         "aws-actions/configure-aws-credentials" => aws_credentials(cx, &input, env),
         "actions/upload-artifact" => upload(cx, &input),
         "actions/download-artifact" => download(cx, &input),
+        "actions/create-github-app-token" => app_token(cx, with),
         other => Err(format!(
             "no stand-in for {other}: add one to tests/support/actions_runner/stand_ins.rs"
         )),
@@ -247,6 +257,130 @@ fn checkout(
             github["sha"].as_str().unwrap_or_default().to_string(),
         ),
     ]))
+}
+
+fn app_token(
+    cx: &mut JobCx,
+    with: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let input = |k: &str| with.get(k).cloned().unwrap_or_default();
+    let id = Some(input("client-id"))
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| input("app-id"));
+    if id.is_empty() {
+        return Err("The 'client-id' (or deprecated 'app-id') input must be set to a non-empty string. If using a secret or variable, ensure it is available in this workflow context.".into());
+    }
+    let key = fleetform::github::AppKey::parse(
+        fleetform::github::AppRole::Customer,
+        &id,
+        &input("private-key"),
+    )
+    .map_err(|e| format!("create-github-app-token: {e}"))?;
+    let jwt = key.jwt(fleetform::util::now_unix()).unwrap();
+    let github = cx.contexts["github"].clone();
+    let own = github["repository"].as_str().unwrap().to_string();
+    let owner = Some(input("owner"))
+        .filter(|o| !o.is_empty())
+        .unwrap_or_else(|| own.split('/').next().unwrap().to_string());
+    let mut repos: Vec<String> = input("repositories")
+        .split([',', '\n'])
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if repos.is_empty() && input("owner").is_empty() {
+        repos.push(own.split('/').nth(1).unwrap().to_string());
+    }
+    let Some(first) = repos.first() else {
+        return Err("create-github-app-token: a token for every repository of an owner is not used by the templates".into());
+    };
+    let api = cx.gh.api_url();
+    let (status, installation) = http_json(
+        "GET",
+        &format!("{api}/repos/{owner}/{first}/installation"),
+        jwt.expose(),
+        None,
+    );
+    if status != 200 {
+        return Err(format!(
+            "Failed to create token for \"{}\": the installation of {owner}/{first} answered {status}",
+            repos.join(",")
+        ));
+    }
+    let permissions: serde_json::Map<String, serde_json::Value> = with
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("permission-")?;
+            (!v.is_empty()).then(|| (name.replace('-', "_"), serde_json::Value::from(v.as_str())))
+        })
+        .collect();
+    let mut body = serde_json::json!({ "repositories": repos });
+    if !permissions.is_empty() {
+        body["permissions"] = serde_json::Value::Object(permissions);
+    }
+    let (status, token) = http_json(
+        "POST",
+        &format!(
+            "{api}/app/installations/{}/access_tokens",
+            installation["id"]
+        ),
+        jwt.expose(),
+        Some(&body),
+    );
+    if status != 201 {
+        return Err(format!(
+            "create-github-app-token: GitHub answered {status}: {}",
+            token["message"]
+        ));
+    }
+    let token = token["token"].as_str().unwrap().to_string();
+    cx.mask(&token);
+    Ok(BTreeMap::from([
+        ("token".to_string(), token),
+        (
+            "installation-id".to_string(),
+            installation["id"].to_string(),
+        ),
+        (
+            "app-slug".to_string(),
+            installation["app_slug"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    ]))
+}
+
+/// A request's status and JSON answer (`null` when it is not JSON).
+fn http_json(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-X", method, "-w", "\n%{http_code}"])
+        .args(["-H", "Accept: application/vnd.github+json"])
+        .args(["-H", "X-GitHub-Api-Version: 2022-11-28"])
+        .args(["-H", "User-Agent: actions/create-github-app-token"])
+        .args(["-H", &format!("Authorization: Bearer {token}")]);
+    if let Some(b) = body {
+        cmd.args([
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &b.to_string(),
+        ]);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .expect("curl is on PATH (bash .ci/run installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (json, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// The status code of a GET of `url` with `token`.

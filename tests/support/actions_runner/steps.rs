@@ -594,6 +594,13 @@ impl<'a> JobCx<'a> {
         self.path.insert(0, dir.display().to_string());
     }
 
+    /// A stand-in masks `value` from then on (`core.setSecret`).
+    pub fn mask(&mut self, value: &str) {
+        if !value.is_empty() {
+            self.masks.push(value.to_string());
+        }
+    }
+
     /// A stand-in sets a variable for the later steps (`GITHUB_ENV`).
     pub fn export(&mut self, name: &str, value: &str) {
         self.job_env.insert(name.into(), value.into());

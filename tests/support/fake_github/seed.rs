@@ -275,6 +275,11 @@ impl FakeGitHub {
         });
     }
 
+    /// Whether App `app_id` is registered.
+    pub fn has_app(&self, app_id: u64) -> bool {
+        self.state().apps.iter().any(|a| a.id == app_id)
+    }
+
     /// Registers App `app_id` (with the public half of `pem`) from
     /// `manifest` as GitHub's manifest flow does: a manifest GitHub refuses
     /// is refused here whole, with GitHub's reason, and no App is made
