@@ -186,9 +186,18 @@ pub struct CustomerFacts {
     /// The registry's `repo_id` of it.
     pub repo_id: Option<u64>,
     pub reach: RepoReach,
-    /// With a GitHub App configured: whether it is installed on the repo
-    /// (`Err`: the question could not be asked); `None` without an App.
-    pub app_installed: Option<Result<bool, String>>,
+    /// With a GitHub App configured: its installation on the repo, if
+    /// installed (`Err`: the question could not be asked); `None` without
+    /// an App.
+    pub app_installed: Option<Result<Option<Installed>, String>>,
+}
+
+/// The customer App's installation on a customer's repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// The customer granted every repository of its account (GitHub's
+    /// `repository_selection: all`), not only the one fleetform reads.
+    pub all_repositories: bool,
 }
 
 /// One token and the expiry GitHub stated for it.

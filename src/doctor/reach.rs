@@ -122,12 +122,22 @@ pub fn repo_id_check(c: &CustomerFacts, relay: bool) -> Check {
 }
 
 /// With a GitHub App: it is installed on the customer's repo, or no
-/// installation token can be made for the customer's jobs.
+/// installation token can be made for the customer's jobs; installed on
+/// every repository of the customer's account is a *should* (GitHub's
+/// `repository_selection: all`: the provider's App reaches repositories it
+/// has no business in, each new one too).
 pub fn app_check(c: &CustomerFacts) -> Option<Check> {
     let what = format!("customer App on customer {}", c.slug);
+    let owner = c.repo.split('/').next().unwrap_or(&c.repo);
     Some(match c.app_installed.as_ref()? {
-        Ok(true) => Check::pass(Level::Must, what, format!("installed on {}", c.repo)),
-        Ok(false) => Check::not_met(
+        Ok(Some(i)) if i.all_repositories => Check::not_met(
+            Level::Should,
+            what,
+            format!("installed on every repository of {owner}: the provider's App can read them all, not {} alone", c.repo),
+            format!("the customer narrows the installation to {}: {owner}'s Settings → Applications → the App → Configure → Only select repositories", c.repo),
+        ),
+        Ok(Some(_)) => Check::pass(Level::Must, what, format!("installed on {}", c.repo)),
+        Ok(None) => Check::not_met(
             Level::Must,
             what,
             format!("the customer App is not installed on {}", c.repo),

@@ -181,7 +181,18 @@ fn pem_problem(e: &rustls::pki_types::pem::Error) -> &'static str {
 impl GitHub {
     /// Whether the App (this client holds its JWT) is installed on `repo`.
     pub async fn app_installed(&self, repo: &str) -> Result<bool, GitHubError> {
-        match self
+        Ok(self.app_installation(repo).await?.is_some())
+    }
+
+    /// The App's installation on `repo`, as its repository selection
+    /// (`all`: every repository of the account, present and future;
+    /// `selected`), or `None` when it is not installed there (`GET
+    /// /repos/{owner}/{repo}/installation`).
+    pub async fn app_installation(
+        &self,
+        repo: &str,
+    ) -> Result<Option<crate::doctor::facts::Installed>, GitHubError> {
+        let r = match self
             .send(
                 Method::Get,
                 &format!("{}/installation", repo_path(repo)),
@@ -189,10 +200,14 @@ impl GitHub {
             )
             .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if e.status() == Some(404) => Ok(false),
-            Err(e) => Err(e),
-        }
+            Ok(r) => r,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let all = r.body["repository_selection"].as_str() == Some("all");
+        Ok(Some(crate::doctor::facts::Installed {
+            all_repositories: all,
+        }))
     }
 
     /// An installation token for `repo` only, with `permissions` only.

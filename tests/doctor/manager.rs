@@ -572,9 +572,18 @@ fn the_app_must_be_installed_on_every_customer_repo() {
     );
     assert!(!r.stdout.contains("PRIVATE KEY") && !r.stderr.contains("PRIVATE KEY"));
 
-    gh.install_app(77, "globex", &["globex/globex-app"]);
+    // globex grants the App every repository of its account: it works,
+    // and doctor warns (#81 point 1: the installation's repository
+    // selection).
+    gh.install_app_on_every_repository(77, "globex", &["globex/globex-app"]);
     let r = doctor(&gh, &fx, &app, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (level, result, found) = row(&r.stdout, "customer App on customer globex");
+    assert_eq!((level, result), ("should", "WARN"), "{}", r.stdout);
+    assert!(
+        found.starts_with("installed on every repository of globex"),
+        "{found}"
+    );
 }
 
 /// What the customer App may hold, exactly (`apps/customer-app.json`).

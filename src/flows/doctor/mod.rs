@@ -293,7 +293,7 @@ async fn read_customers(
     {
         let Some(repo) = &c.repo else { continue };
         let app_installed = match app {
-            Some(app) => Some(app.app_installed(repo).await.map_err(|e| e.to_string())),
+            Some(app) => Some(app.app_installation(repo).await.map_err(|e| e.to_string())),
             None => None,
         };
         let reach = match repos.map(|r| r.client(repo)) {

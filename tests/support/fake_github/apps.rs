@@ -40,6 +40,9 @@ pub(crate) struct Installation {
     pub account: String,
     /// `owner/name`, as given.
     pub repos: Vec<String>,
+    /// Installed on every repository of the account (GitHub's
+    /// `repository_selection: all`), not only the ones selected.
+    pub all: bool,
 }
 
 /// An installation token the fake minted.
@@ -135,7 +138,7 @@ fn installation_json(st: &mut State, inst: &Installation) -> Value {
     json!({
         "id": inst.id,
         "account": account,
-        "repository_selection": "selected",
+        "repository_selection": if inst.all { "all" } else { "selected" },
         "access_tokens_url": format!("{api}/app/installations/{}/access_tokens", inst.id),
         "repositories_url": format!("{api}/installation/repositories"),
         "html_url": format!("{}/organizations/{}/settings/installations/{}", st.web_url, inst.account, inst.id),

@@ -356,6 +356,22 @@ impl FakeGitHub {
     }
 
     pub fn install_app(&self, app_id: u64, account: &str, repos: &[&str]) -> u64 {
+        self.install(app_id, account, repos, false)
+    }
+
+    /// [`FakeGitHub::install_app`] with "All repositories" chosen: GitHub
+    /// answers the installation's `repository_selection` `all` ("Get a
+    /// repository installation for the authenticated app").
+    pub fn install_app_on_every_repository(
+        &self,
+        app_id: u64,
+        account: &str,
+        repos: &[&str],
+    ) -> u64 {
+        self.install(app_id, account, repos, true)
+    }
+
+    fn install(&self, app_id: u64, account: &str, repos: &[&str], all: bool) -> u64 {
         let mut st = self.state();
         let id = st.next_id();
         st.installations.push(apps::Installation {
@@ -363,6 +379,7 @@ impl FakeGitHub {
             app_id,
             account: account.to_string(),
             repos: repos.iter().map(|r| r.to_string()).collect(),
+            all,
         });
         id
     }
