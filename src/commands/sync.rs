@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::config::is_repo;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::flows::sync::Settings;
+use crate::flows::sync::{Credential, Settings};
 use crate::github::Token;
 
 #[derive(Debug, Args)]
@@ -49,9 +49,16 @@ fn resolve(args: &SyncArgs) -> Result<Settings> {
             args.manager_repo
         )));
     }
-    let token = Token::from_env().ok_or_else(|| {
-        Error::usage("no token: set FLEETFORM_TOKEN (SOURCE_REPOS_PAT) or GITHUB_TOKEN")
-    })?;
+    // The sync App first (a token per repository, minted by sync), else
+    // one token for every customer repo.
+    let credential = match crate::github::AppKey::from_env(crate::github::AppRole::Sync)
+        .map_err(|e| Error::usage(e.to_string()))?
+    {
+        Some(app) => Credential::App(std::sync::Arc::new(app)),
+        None => Credential::Token(Token::from_env().ok_or_else(|| {
+            Error::usage("no credential: set the sync App's FLEETFORM_SYNC_APP_ID and FLEETFORM_SYNC_APP_PRIVATE_KEY (README, \"The Apps\"), or FLEETFORM_TOKEN (or GITHUB_TOKEN) to a token that writes to every customer repo")
+        })?),
+    };
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),
@@ -62,7 +69,7 @@ fn resolve(args: &SyncArgs) -> Result<Settings> {
         dry_run: args.dry_run,
         json: args.json,
         canary: args.canary.unwrap_or(0),
-        token,
+        credential,
         write_log: args.budget.write_log.clone(),
         deadline: super::deadline(&args.budget),
         etags: super::etag_cache(&args.cache, "sync")?,

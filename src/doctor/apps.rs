@@ -168,8 +168,8 @@ fn visibility_check(a: &AppFacts) -> Option<Check> {
         }
     };
     Some(match (a.role, public) {
-        (AppRole::Customer, true) => Check::pass(Level::Must, what, "public: customers can install it"),
-        (AppRole::Customer, false) => Check::not_met(
+        (AppRole::Customer | AppRole::Sync, true) => Check::pass(Level::Must, what, "public: customers can install it"),
+        (AppRole::Customer | AppRole::Sync, false) => Check::not_met(
             if a.enterprise { Level::Should } else { Level::Must },
             what,
             "private (GitHub does not show it to others): no other account can install it",

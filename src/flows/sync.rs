@@ -35,7 +35,7 @@ use crate::config::Customer;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::sync::{render_for, template_files, Files};
-use crate::github::{GitHub, GitHubError, Token};
+use crate::github::{AppKey, CustomerRepos, GitHub, GitHubError, Token};
 use crate::report::sync::{file_diff, pr_body, results_table, Row, PR_TITLE};
 
 /// Checked flags.
@@ -47,10 +47,20 @@ pub struct Settings {
     pub json: bool,
     /// How many customers go first; a failure among them stops the rest.
     pub canary: usize,
-    pub token: Token,
+    pub credential: Credential,
     pub write_log: Option<std::path::PathBuf>,
     pub deadline: Option<std::time::SystemTime>,
     pub etags: Option<std::sync::Arc<crate::github::EtagCache>>,
+}
+
+/// What sync writes to the customer repos with.
+pub enum Credential {
+    /// The public sync App (`FLEETFORM_SYNC_APP_ID`,
+    /// `FLEETFORM_SYNC_APP_PRIVATE_KEY`): a token per customer repository,
+    /// for it alone, with the sync App's permissions.
+    App(std::sync::Arc<AppKey>),
+    /// One token for every customer repo (`FLEETFORM_TOKEN`).
+    Token(Token),
 }
 
 /// A file's content and blob sha on a branch, per path (`None`: absent).
@@ -90,7 +100,7 @@ struct Pending<'f> {
 }
 
 struct Ctx<'a> {
-    gh: &'a GitHub,
+    repos: &'a CustomerRepos,
     branch: &'a str,
     dry_run: bool,
     cx: &'a Context,
@@ -109,7 +119,8 @@ impl Ctx<'_> {
     ) -> Outcome<Blobs<'f>> {
         let mut blobs = Blobs::new();
         for path in paths {
-            blobs.insert(path, self.gh.get_file_with_sha(repo, path, branch).await?);
+            let gh = self.repos.client(repo).await?;
+            blobs.insert(path, gh.get_file_with_sha(repo, path, branch).await?);
         }
         Ok(blobs)
     }
@@ -124,7 +135,7 @@ impl Ctx<'_> {
         differing: &[&'f str],
         has_branch: bool,
     ) -> Outcome<(bool, Blobs<'f>)> {
-        let gh = self.gh;
+        let gh = self.repos.client(repo).await?;
         if has_branch {
             let blobs = self
                 .read(repo, differing.iter().copied(), Some(self.branch))
@@ -157,7 +168,9 @@ impl Ctx<'_> {
                 continue;
             }
             self.may_write()?;
-            self.gh
+            self.repos
+                .client(repo)
+                .await?
                 .put_file(
                     repo,
                     p,
@@ -181,7 +194,7 @@ impl Ctx<'_> {
         created: bool,
         written: usize,
     ) -> Outcome<(String, Option<String>)> {
-        let gh = self.gh;
+        let gh = self.repos.client(repo).await?;
         let open = gh.open_pulls_from(repo, self.branch).await?;
         match open.first() {
             Some((_, url)) if written > 0 => Ok((
@@ -248,7 +261,7 @@ async fn survey<'f>(
     repo: &str,
     files: &'f Files,
 ) -> Outcome<std::result::Result<Pending<'f>, String>> {
-    let info = ctx.gh.repo_info(repo).await?;
+    let info = ctx.repos.client(repo).await?.repo_info(repo).await?;
     if info.archived {
         return Err("the repository is archived (read-only)".to_string().into());
     }
@@ -271,7 +284,13 @@ async fn survey<'f>(
             crate::util::text::count(differing.len(), "file", "files")
         )));
     }
-    let has_branch = ctx.gh.branch_sha(repo, ctx.branch).await?.is_some();
+    let has_branch = ctx
+        .repos
+        .client(repo)
+        .await?
+        .branch_sha(repo, ctx.branch)
+        .await?
+        .is_some();
     Ok(Ok(Pending {
         default_branch: info.default_branch,
         current,
@@ -342,14 +361,14 @@ fn row_of(
 /// Syncs one customer at once (reads, then writes): the canaries.
 fn sync_customer(rt: &tokio::runtime::Runtime, ctx: &Ctx<'_>, c: &Customer, files: &Files) -> Row {
     let repo = c.repo.as_deref().expect("filtered");
-    let before = ctx.gh.request_count();
+    let before = ctx.repos.request_count();
     let result = rt.block_on(async {
         match survey(ctx, repo, files).await? {
             Err(done) => Ok((done, None)),
             Ok(p) => write_pending(ctx, repo, files, &p).await,
         }
     });
-    row_of(ctx, c, result, ctx.gh.request_count() - before)
+    row_of(ctx, c, result, ctx.repos.request_count() - before)
 }
 
 /// A customer not attempted, with why.
@@ -402,23 +421,23 @@ fn propagate(
     }
     let mut pending = Vec::new();
     for (i, (c, files)) in rest {
-        let before = ctx.gh.request_count();
+        let before = ctx.repos.request_count();
         let repo = c.repo.as_deref().expect("filtered");
         progress.started(&c.slug);
         match rt.block_on(survey(ctx, repo, files)) {
-            Ok(Ok(p)) => pending.push((*i, p, ctx.gh.request_count() - before)),
+            Ok(Ok(p)) => pending.push((*i, p, ctx.repos.request_count() - before)),
             Ok(Err(done)) => {
                 progress.counted();
                 rows[*i] = Some(row_of(
                     ctx,
                     c,
                     Ok((done, None)),
-                    ctx.gh.request_count() - before,
+                    ctx.repos.request_count() - before,
                 ))
             }
             Err(e) => {
                 progress.counted();
-                rows[*i] = Some(row_of(ctx, c, Err(e), ctx.gh.request_count() - before))
+                rows[*i] = Some(row_of(ctx, c, Err(e), ctx.repos.request_count() - before))
             }
         }
     }
@@ -427,7 +446,7 @@ fn propagate(
     for (i, p, read) in pending {
         let (c, files) = pairs[i].1;
         let repo = c.repo.as_deref().expect("filtered");
-        let before = ctx.gh.request_count();
+        let before = ctx.repos.request_count();
         progress.started(&c.slug);
         let result = rt.block_on(write_pending(ctx, repo, files, &p));
         progress.counted();
@@ -435,40 +454,68 @@ fn propagate(
             ctx,
             c,
             result,
-            read + ctx.gh.request_count() - before,
+            read + ctx.repos.request_count() - before,
         ));
     }
     rows.into_iter().flatten().collect()
 }
 
-/// The client: the ETag cache, the deadline and the write log (the
-/// earlier runs' writes counted, this run's kept as they are made).
-fn client(rt: &tokio::runtime::Runtime, settings: &Settings, cx: &Context) -> Result<GitHub> {
-    let gh =
-        crate::flows::github_loop::session::client(rt, Some(&settings.token), settings.dry_run, cx)
-            .map_err(Error::from)?;
-    let gh = match &settings.etags {
-        Some(cache) => gh.with_etag_cache(cache.clone()),
-        None => gh,
+/// The customer repos' clients (the sync App's token per repository, or
+/// the one token), with the ETag cache, the deadline and the write log
+/// (the earlier runs' writes counted, this run's kept as they are made).
+fn clients(
+    rt: &tokio::runtime::Runtime,
+    settings: &Settings,
+    cx: &Context,
+) -> Result<CustomerRepos> {
+    let repos = match &settings.credential {
+        Credential::Token(t) => CustomerRepos::one_token(
+            crate::flows::github_loop::session::client(rt, Some(t), settings.dry_run, cx)
+                .map_err(Error::from)?,
+        ),
+        Credential::App(app) => {
+            let root = crate::github::ApiRoot::parse(&GitHub::api_url_from_env())
+                .map_err(GitHubError::from)?;
+            let output = cx.out.clone();
+            let mask: crate::github::OnCredential =
+                std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
+            CustomerRepos::app(
+                rt,
+                app.clone(),
+                &cx.net,
+                root,
+                crate::util::apps::SYNC_APP,
+                settings.dry_run,
+                mask,
+            )?
+        }
     };
-    let gh = match settings.deadline {
-        Some(d) => gh.with_deadline(d),
-        None => gh,
+    let repos = match &settings.etags {
+        Some(cache) => repos.with_etag_cache(cache.clone()),
+        None => repos,
     };
-    let gh = match (&settings.write_log, settings.dry_run) {
-        (Some(log), false) => gh.keep_writes_in(log),
-        _ => gh,
+    let repos = match settings.deadline {
+        Some(d) => repos.with_deadline(d),
+        None => repos,
+    };
+    let repos = match (&settings.write_log, settings.dry_run) {
+        (Some(log), false) => repos.keep_writes_in(log),
+        _ => repos,
     };
     if let Some(log) = &settings.write_log {
-        if let Err(note) = crate::github::write_log::read(log).map(|t| gh.count_earlier_writes(t)) {
+        if let Err(note) =
+            crate::github::write_log::read(log).map(|t| repos.count_earlier_writes(t))
+        {
             cx.out.note(&note);
         }
     }
-    Ok(gh)
+    Ok(repos)
 }
 
 pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> {
-    cx.out.mask(settings.token.expose());
+    if let Credential::Token(t) = &settings.credential {
+        cx.out.mask(t.expose());
+    }
     let (manager, registry) = crate::config::load(manager_dir)?;
     let templates = template_files(&manager)?;
     let customers: Vec<&Customer> = crate::fleet::select(&registry, settings.customers.as_deref())?
@@ -489,9 +536,9 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
         })
         .collect::<Result<_>>()?;
     let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
-    let gh = client(&rt, settings, cx)?;
+    let repos = clients(&rt, settings, cx)?;
     let ctx = Ctx {
-        gh: &gh,
+        repos: &repos,
         branch: &manager.config.sync.branch,
         dry_run: settings.dry_run,
         cx,
@@ -501,7 +548,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
     let rows = propagate(&rt, &ctx, &customers, &rendered, settings.canary, &progress);
     progress.done();
     if let (Some(log), false) = (&settings.write_log, settings.dry_run) {
-        crate::github::write_log::write(log, &gh.writes_of_the_hour())
+        crate::github::write_log::write(log, &repos.writes_of_the_hour())
             .map_err(|e| Error::failed(format!("writing the write log {}: {e}", log.display())))?;
     }
     if let Some(cache) = &settings.etags {
@@ -524,11 +571,11 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
     cx.out.verbose(&format!(
         "{} ({} not modified)",
         crate::util::text::count(
-            gh.request_count(),
+            repos.request_count(),
             "GitHub API request",
             "GitHub API requests"
         ),
-        gh.not_modified_count()
+        repos.not_modified_count()
     ));
     let failed = rows.iter().filter(|r| !r.ok && !r.deferred).count();
     if failed > 0 {

@@ -89,7 +89,7 @@ impl CustomerRepos {
     /// `on_credential` (the output layer masks it) before it is used.
     pub fn app(
         rt: &tokio::runtime::Runtime,
-        app: AppKey,
+        app: Arc<AppKey>,
         net: &crate::net::Settings,
         root: ApiRoot,
         permissions: Permissions,
@@ -100,7 +100,7 @@ impl CustomerRepos {
         Ok(CustomerRepos {
             shared: Arc::new(shared),
             app: Some(AppMint {
-                app: Arc::new(app),
+                app,
                 net: net.clone(),
                 root,
                 permissions,

@@ -179,6 +179,7 @@ fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
     let why = match role {
         AppRole::Manager => "dispatches to the manager repo",
         AppRole::Customer => "reads the customers' repos",
+        AppRole::Sync => "never uses the sync App",
     };
     AppKey::from_env(role)
         .map_err(|e| Error::usage(e.to_string()))?

@@ -13,9 +13,13 @@
 //! - The manager App: private, installed on the manager repo only.
 //!   `repository_dispatch` needs Contents write there.
 //! - The sync App (opt-in): for `fleetform sync`, which pushes a branch
-//!   and opens a pull request on each customer's repo. fleetform reads no
-//!   key of it: its installation token is given to sync as
-//!   `FLEETFORM_TOKEN` (or sync runs with a token, as before).
+//!   and opens a pull request on each customer's repo. Public, as the
+//!   customer App (each customer installs it on its repo, and one
+//!   installation token covers one account): `sync` reads its key
+//!   (`FLEETFORM_SYNC_APP_ID`, `FLEETFORM_SYNC_APP_PRIVATE_KEY`) and mints
+//!   a token per customer repository, for it alone. It writes contents and
+//!   workflows there: a customer installs it only while it takes template
+//!   updates (sync runs with a token, as before, without it).
 
 /// Permissions: `(name, read|write)`.
 pub type Permissions = &'static [(&'static str, &'static str)];
@@ -92,7 +96,7 @@ pub const SYNC: AppSpec = AppSpec {
     name: "sync",
     label: "sync App",
     permissions: SYNC_APP,
-    public: false,
+    public: true,
     events: &[],
 };
 
@@ -141,6 +145,9 @@ pub enum AppRole {
     Manager,
     /// Installed by customers on their repos: reads them, reports there.
     Customer,
+    /// Installed by customers who take template updates: `sync`'s pull
+    /// requests.
+    Sync,
 }
 
 impl AppRole {
@@ -148,6 +155,7 @@ impl AppRole {
         match self {
             AppRole::Manager => &MANAGER,
             AppRole::Customer => &CUSTOMER,
+            AppRole::Sync => &SYNC,
         }
     }
 
@@ -161,6 +169,7 @@ impl AppRole {
         match self {
             AppRole::Manager => "FLEETFORM_MANAGER_APP_ID",
             AppRole::Customer => "FLEETFORM_CUSTOMER_APP_ID",
+            AppRole::Sync => "FLEETFORM_SYNC_APP_ID",
         }
     }
 
@@ -169,6 +178,7 @@ impl AppRole {
         match self {
             AppRole::Manager => "FLEETFORM_MANAGER_APP_PRIVATE_KEY",
             AppRole::Customer => "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
+            AppRole::Sync => "FLEETFORM_SYNC_APP_PRIVATE_KEY",
         }
     }
 }

@@ -53,6 +53,8 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY"),
     own("FLEETFORM_MANAGER_APP_ID"),
     own("FLEETFORM_MANAGER_APP_PRIVATE_KEY"),
+    own("FLEETFORM_SYNC_APP_ID"),
+    own("FLEETFORM_SYNC_APP_PRIVATE_KEY"),
     own("FLEETFORM_APP_ID"),
     own("FLEETFORM_APP_PRIVATE_KEY"),
     // fleetform's own keys.

@@ -484,3 +484,51 @@ fn an_installation_token_calls_only_what_its_permissions_allow() {
     assert_eq!(violation_messages(&gh).len(), 1);
     gh.assert_clean();
 }
+
+/// A write of a workflow file needs Workflows (write) besides Contents
+/// (write): the OpenAPI description of "Create or update file contents"
+/// and "Permissions required for GitHub Apps" (`permissions::check_path`).
+/// Contents (write) writes any other file (the Apps page lists it beside
+/// the map's retired "Single file").
+#[test]
+fn writing_a_workflow_file_needs_workflows_write() {
+    let (gh, _) = seeded();
+    gh.register_app(92, &crate::relay::serve::pem());
+    let inst = gh.install_app(92, "acme", &[REPO]);
+    let put = |token: &str, path: &str| {
+        let auth = format!("Bearer {token}");
+        let body = r#"{"message":"sync","content":"eDogMQo=","branch":"main"}"#;
+        send_raw(
+            gh.addr(),
+            &request_bytes("PUT", path, Some(&auth), Some(body)),
+        )
+        .unwrap()
+    };
+    let contents = gh.mint_token(92, inst, &[REPO], json!({ "contents": "write" }));
+    let plain = put(&contents, "/repos/acme/app/contents/docs%2Fnote.md");
+    assert!(plain.status < 300, "{}", plain.body);
+    let refused = put(
+        &contents,
+        "/repos/acme/app/contents/.github%2Fworkflows%2Fci.yml",
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let messages = violation_messages(&gh);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].contains("needs workflows: write"),
+        "{}",
+        messages[0]
+    );
+    let both = gh.mint_token(
+        92,
+        inst,
+        &[REPO],
+        json!({ "contents": "write", "workflows": "write" }),
+    );
+    let written = put(
+        &both,
+        "/repos/acme/app/contents/.github%2Fworkflows%2Fci.yml",
+    );
+    assert!(written.status < 300, "{}", written.body);
+    gh.assert_clean();
+}

@@ -249,7 +249,8 @@ fn init_writes_each_apps_manifest_with_exactly_its_permissions() {
         sync["default_permissions"],
         json!({"contents": "write", "metadata": "read", "pull_requests": "write", "workflows": "write"})
     );
-    assert_eq!(sync["public"], false);
+    // Customers install it on their repos (#81 point 3).
+    assert_eq!(sync["public"], true);
     // Only the keys GitHub's manifest flow knows.
     let known = [
         "name",

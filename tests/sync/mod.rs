@@ -1,3 +1,4 @@
 //! Template propagation (`src/flows/sync.rs`, `fleetform sync`).
 
+pub(crate) mod app;
 pub(crate) mod carry;

@@ -365,7 +365,7 @@ async fn read_app(
     };
     let on_manager = match role {
         AppRole::Manager => Some(app.app_installed(manager_repo).await.map_err(text)),
-        AppRole::Customer => None,
+        AppRole::Customer | AppRole::Sync => None,
     };
     AppFacts {
         role,

@@ -124,8 +124,16 @@ pub(crate) fn customer_repos_or(
         let root = ApiRoot::parse(&GitHub::api_url_from_env()).map_err(GitHubError::from)?;
         let output = cx.out.clone();
         let mask: OnCredential = std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
-        let repos =
-            CustomerRepos::app(rt, app, &cx.net, root, permissions, false, mask).map_err(gh_err)?;
+        let repos = CustomerRepos::app(
+            rt,
+            std::sync::Arc::new(app),
+            &cx.net,
+            root,
+            permissions,
+            false,
+            mask,
+        )
+        .map_err(gh_err)?;
         return Ok(Some(repos));
     }
     token

@@ -23,6 +23,70 @@ use serde_json::Value;
 /// endpoint.
 type Alternatives = &'static [(&'static str, &'static str)];
 
+/// Alternatives GitHub's pages name beside the map's for an endpoint the
+/// map knows (where the docs say more, the docs win):
+/// `(endpoint, more alternatives, the page)`.
+const DOCS_ADD: &[(&str, Alternatives, &str)] = &[
+    // The map has only the retired "Single file" permission; "Permissions
+    // required for GitHub Apps" lists these under "Contents" (write).
+    (
+        "PUT /repos/{owner}/{repo}/contents/{path}",
+        &[("contents", "write")],
+        "https://docs.github.com/en/rest/authentication/permissions-required-for-github-apps#repository-permissions-for-contents",
+    ),
+    (
+        "DELETE /repos/{owner}/{repo}/contents/{path}",
+        &[("contents", "write")],
+        "https://docs.github.com/en/rest/authentication/permissions-required-for-github-apps#repository-permissions-for-contents",
+    ),
+];
+
+/// A write of a file under `.github/workflows/` also needs Workflows
+/// (write): the OpenAPI description of "Create or update file contents"
+/// ("The `workflow` scope is also required in order to modify files in the
+/// `.github/workflows` directory") and "Permissions required for GitHub
+/// Apps", "Workflows". `Err` says what the token lacks.
+pub(crate) fn check_path(granted: &Value, method: &str, path: &str) -> Result<(), String> {
+    let write = matches!(method.to_ascii_uppercase().as_str(), "PUT" | "DELETE");
+    let Some(rest) = path.split("/contents/").nth(1) else {
+        return Ok(());
+    };
+    let file = percent_decoded(rest);
+    if !write || !path.starts_with("/repos/") || !file.starts_with(".github/workflows/") {
+        return Ok(());
+    }
+    if rank(granted["workflows"].as_str().unwrap_or("")) >= rank("write") {
+        return Ok(());
+    }
+    Err(format!(
+        "an installation token with permissions {granted} wrote {file}, a workflow file, which needs workflows: write; GitHub answers 403 Resource not accessible by integration"
+    ))
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `(endpoint, its alternatives, the page that says it)` for the endpoints
 /// `@octokit/app-permissions` does not map.
 const FROM_DOCS: &[(&str, Alternatives, &str)] = &[
@@ -126,12 +190,17 @@ pub(crate) fn needs(method: &str, template: &str) -> Result<Option<Vec<(String, 
     if NO_INSTALLATION_PERMISSION.contains(&key.as_str()) {
         return Ok(None);
     }
-    let mapped: Vec<(String, String)> = TABLE["endpoints"][&key]
+    let mut mapped: Vec<(String, String)> = TABLE["endpoints"][&key]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
         .collect();
+    if !mapped.is_empty() {
+        for (_, more, _) in DOCS_ADD.iter().filter(|(e, _, _)| *e == key) {
+            mapped.extend(more.iter().map(|(p, a)| (p.to_string(), a.to_string())));
+        }
+    }
     if !mapped.is_empty() {
         return Ok(Some(mapped));
     }

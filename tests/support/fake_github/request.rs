@@ -131,7 +131,9 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
         };
         record.operation = Some(op.id.clone());
         if let Some(granted) = installation_permissions(&st, req.header("authorization")) {
-            if let Err(why) = permissions::check(&granted, &req.method, &op.template) {
+            let checked = permissions::check(&granted, &req.method, &op.template)
+                .and_then(|()| permissions::check_path(&granted, &req.method, &path));
+            if let Err(why) = checked {
                 problems.push(why);
                 let personal = req
                     .header("authorization")
