@@ -638,7 +638,7 @@ impl Relay {
         }
         let manager = &self.settings.manager;
         let Some(schema) = manager.config.schema.as_ref() else {
-            return Answer::refuse(404, "no_schema", "the manager has one schema per product; the trigger validates on the manager's side");
+            return Answer::refuse(404, "no_schema", "the manager has one schema per product: list yours in infra/products.yml (the provider's instructions); the trigger then asks for no schema and the manager checks each product's values");
         };
         let rel = schema.to_string_lossy().replace('\\', "/");
         let gh = match self.manager_client().await {

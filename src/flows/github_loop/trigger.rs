@@ -352,7 +352,12 @@ pub(super) fn checkout_source(
 /// the files the dispatch lists, the products file and every product's
 /// variables and override files. `None`: a checkout of one product.
 fn product_files(settings: &Settings) -> Option<Vec<String>> {
-    let infra = Path::new(&settings.variables)
+    checkout_product_files(&settings.variables)
+}
+
+/// [`product_files`] of the checkout whose variables file is `variables`.
+pub(super) fn checkout_product_files(variables: &str) -> Option<Vec<String>> {
+    let infra = Path::new(variables)
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
@@ -385,7 +390,7 @@ fn product_files(settings: &Settings) -> Option<Vec<String>> {
         }
     }
     let subscribes =
-        products_file.is_file() || (!Path::new(&settings.variables).exists() && !files.is_empty());
+        products_file.is_file() || (!Path::new(variables).exists() && !files.is_empty());
     if !subscribes {
         return None;
     }

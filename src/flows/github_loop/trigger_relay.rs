@@ -42,7 +42,17 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
     // A comment command: the run's OIDC token names the default branch's
     // commit; the relay reads the comment and the pull request's head from
     // GitHub itself, and the checkout is that head (refs/pull/<n>/head).
-    let (source, files) = super::trigger::checkout_source(&args.variables, &args.overrides)?;
+    // Per product: each product has its own schema in the manager, which
+    // checks the values and says so on the pull request (the relay serves
+    // no one schema for them).
+    let per_product = super::trigger::checkout_product_files(&args.variables);
+    let local = match &per_product {
+        Some(_) => None,
+        None => Some(super::trigger::checkout_source(
+            &args.variables,
+            &args.overrides,
+        )?),
+    };
     let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
     let refused = |e: client::ClientError| Error::failed(e.to_string());
     let answer = rt.block_on(async {
@@ -54,13 +64,27 @@ pub fn trigger_via_relay(args: &RelaySettings, cx: &Context) -> Result<()> {
             audience: &args.audience,
             mask: &mask,
         };
-        let (path, schema, formats) = client::schema(relay, &runner).await.map_err(refused)?;
-        let schema =
-            Schema::from_bytes_with(&schema, Path::new(&format!("manager:{path}")), formats)
+        let files = match local {
+            None => {
+                cx.out
+                    .note("products: the manager checks each product's values");
+                per_product.clone().unwrap_or_default()
+            }
+            Some((source, files)) => {
+                let (path, schema, formats) =
+                    client::schema(relay, &runner).await.map_err(refused)?;
+                let schema = Schema::from_bytes_with(
+                    &schema,
+                    Path::new(&format!("manager:{path}")),
+                    formats,
+                )
                 .map_err(|e| Error::failed(format!("the schema the relay served: {e}")))?;
-        if let Err(problems) = customer::check(&source, &schema) {
-            return Ok(Err(problems));
-        }
+                if let Err(problems) = customer::check(&source, &schema) {
+                    return Ok(Err(problems));
+                }
+                files
+            }
+        };
         // A push's pull request is the relay's to read from the commit.
         let pr = subject.pr.filter(|_| subject.event != "push");
         client::dispatch(relay, &runner, pr, &files, subject.comment)
