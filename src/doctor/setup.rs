@@ -287,6 +287,40 @@ pub fn engine_version_check(
     })
 }
 
+/// A root module's `required_version`: its file, the constraint, and
+/// whether the pin meets it (`Err`: not Terraform's syntax).
+pub type RequiredVersion = (String, String, Result<bool, String>);
+
+/// The pinned engine version against each root module's
+/// `required_version` (`found`: file, constraint, and whether the pin
+/// meets it, `Err` when the constraint is not Terraform's syntax): one
+/// that does not meet it is refused by Terraform at `init` in every job.
+pub fn required_version_check(pin: &str, found: Result<&[RequiredVersion], String>) -> Check {
+    let what = "engine version meets required_version";
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return Check::unknown(Level::Must, what, &e, "fix the root module's .tf files"),
+    };
+    let unmet: Vec<String> = found
+        .iter()
+        .filter_map(|(file, c, met)| match met {
+            Ok(true) => None,
+            Ok(false) => Some(format!("{file}: `{c}`")),
+            Err(e) => Some(format!("{file}: {e}")),
+        })
+        .collect();
+    match (unmet.is_empty(), found.is_empty()) {
+        (true, true) => Check::pass(Level::Must, what, format!("{pin}; no root module names a required_version")),
+        (true, false) => Check::pass(Level::Must, what, format!("{pin} meets {}", found.iter().map(|(_, c, _)| format!("`{c}`")).collect::<Vec<_>>().join(", "))),
+        (false, _) => Check::not_met(
+            Level::Must,
+            what,
+            format!("terraform.version {pin} does not meet {}: Terraform refuses it at init in every job", unmet.join("; ")),
+            "pin a version the root modules accept (terraform.version and the repository variable FLEETFORM_TERRAFORM_VERSION), or change required_version in a reviewed pull request",
+        ),
+    }
+}
+
 /// Behind a relay that batches (`relay.batch` above 1, the default), a
 /// workflow in the manager checkout must run the relay's `fleetform-batch`
 /// dispatches (`workflows/manager-batch.yml`: `fleetform batch-entries`,

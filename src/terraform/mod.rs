@@ -3,7 +3,8 @@
 //! backend (`workspace`), an adoption plan's import blocks (`imports`), why either failed (`error`), a data dir
 //! prepared once per fleet run (`datadir`), the lock file a working copy
 //! keeps after `init` (`lockfile`), the outputs a product takes from the
-//! products it needs (`needs`). What a plan does is plain data in
+//! products it needs (`needs`), a root module's `required_version`
+//! checked against the pinned engine version (`constraint`). What a plan does is plain data in
 //! `crate::data::summary`. The engine that drives it per customer × environment is
 //! `crate::engine`, a layer above.
 //!
@@ -11,6 +12,7 @@
 //! the GitHub client or the runner's I/O (`ci`).
 
 mod cli;
+pub mod constraint;
 mod datadir;
 mod error;
 pub mod imports;

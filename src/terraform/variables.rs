@@ -16,17 +16,8 @@ pub struct Declared {
 /// module), by name. A file that does not parse is an error naming it.
 pub fn declared(dir: &Path) -> Result<BTreeMap<String, Declared>, String> {
     let mut out = BTreeMap::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut files: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
-        .collect();
-    files.sort();
-    for path in files {
-        let text = crate::util::fs::read_setting_file(&path, 4 << 20)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let text = String::from_utf8_lossy(&text);
-        let body: hcl::Body = hcl::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for path in tf_files(dir)? {
+        let body = parse(&path)?;
         for block in body.blocks().filter(|b| b.identifier() == "variable") {
             let Some(name) = block.labels().first() else {
                 continue;
@@ -47,6 +38,25 @@ pub fn declared(dir: &Path) -> Result<BTreeMap<String, Declared>, String> {
         }
     }
     Ok(out)
+}
+
+/// The `.tf` files directly in `dir` (a root module), sorted.
+pub(super) fn tf_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// One `.tf` file parsed (at most 4 MiB); an error names it.
+pub(super) fn parse(path: &Path) -> Result<hcl::Body, String> {
+    let text = crate::util::fs::read_setting_file(path, 4 << 20)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&text);
+    hcl::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

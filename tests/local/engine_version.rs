@@ -66,3 +66,39 @@ fn a_pinned_version_refuses_a_plan_made_with_another_and_a_range_is_no_pin() {
         ));
     }
 }
+
+/// The pin meets every root module's `required_version`, or doctor fails
+/// a *must* naming the file and the constraint: Terraform would refuse the
+/// pinned version at `init` in every job (#81 point 6).
+#[test]
+fn doctor_fails_a_pin_the_root_modules_required_version_refuses() {
+    use crate::doctor::manager::{configured, doctor, row};
+    let gh = configured();
+    let fx = Fixture::new();
+    // examples/manager/terraform/main.tf: required_version = ">= 1.5.0".
+    let yml = fx.read("manager/fleetform.yml");
+    let pinned = |v: &str| {
+        assert!(!yml.contains("\n  version:"), "the example pins no version");
+        let text = yml.replacen(
+            "terraform:\n",
+            &format!("terraform:\n  version: \"{v}\"\n"),
+            1,
+        );
+        fx.write("manager/fleetform.yml", &text);
+    };
+    pinned("1.4.2");
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (level, result, found) = row(&r.stdout, "engine version meets required_version");
+    assert_eq!((level, result), ("must", "FAIL"), "{}", r.stdout);
+    assert!(
+        found.contains("does not meet")
+            && found.contains("`>= 1.5.0`")
+            && found.contains("main.tf"),
+        "{found}"
+    );
+    assert_eq!(r.code, 5, "{}", r.stdout);
+    pinned("1.11.4");
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (_, result, found) = row(&r.stdout, "engine version meets required_version");
+    assert_eq!(result, "pass", "{found}");
+}

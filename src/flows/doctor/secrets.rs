@@ -34,15 +34,7 @@ pub(super) fn secret_age_checks(
 /// otherwise; doctor says where before any customer meets it). Nothing
 /// without a secret in any schema.
 pub(super) fn sensitive_variable_checks(manager: &Manager) -> Vec<doctor::Check> {
-    let views: Vec<Manager> = match manager.has_products() {
-        true => manager
-            .config
-            .products
-            .iter()
-            .filter_map(|p| manager.select_product(Some(&p.name)).ok())
-            .collect(),
-        false => vec![manager.clone()],
-    };
+    let views = views(manager);
     let mut problems = Vec::new();
     let mut secrets = 0;
     for view in &views {
@@ -72,4 +64,40 @@ pub(super) fn sensitive_variable_checks(manager: &Manager) -> Vec<doctor::Check>
         }
     }
     doctor::sensitive_variable_checks(secrets, &problems)
+}
+
+/// The manager itself, or each product's view of it.
+fn views(manager: &Manager) -> Vec<Manager> {
+    match manager.has_products() {
+        true => manager
+            .config
+            .products
+            .iter()
+            .filter_map(|p| manager.select_product(Some(&p.name)).ok())
+            .collect(),
+        false => vec![manager.clone()],
+    }
+}
+
+/// The engine version fleetform.yml pins meets every root module's
+/// `required_version` (Terraform refuses it at `init` otherwise, in every
+/// job). Nothing without a pin.
+pub(super) fn required_version_check(manager: &Manager) -> Option<doctor::Check> {
+    let pin = manager.config.terraform.version.as_ref()?;
+    let mut found = Vec::new();
+    for view in views(manager) {
+        let dir = view.path(view.working_dir());
+        match crate::terraform::constraint::required_versions(&dir) {
+            Ok(r) => found.extend(r.into_iter().map(|r| {
+                let met = crate::terraform::constraint::satisfies(&pin.0, &r.constraint);
+                (
+                    crate::config::display_path(&r.file).display().to_string(),
+                    r.constraint,
+                    met,
+                )
+            })),
+            Err(e) => return Some(doctor::required_version_check(&pin.0, Err(e))),
+        }
+    }
+    Some(doctor::required_version_check(&pin.0, Ok(&found)))
 }
