@@ -58,6 +58,8 @@ pub struct WorkflowRun {
     /// Who started its latest attempt (a re-run), else the actor.
     pub triggering_actor: String,
     pub head_branch: Option<String>,
+    /// The event that started it (`workflow_dispatch`, `push`, ...).
+    pub event: Option<String>,
     /// When the run was created (RFC 3339): a re-run keeps it.
     pub created_at: Option<String>,
 }
@@ -90,6 +92,7 @@ impl GitHub {
                 .get("head_branch")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            event: b.get("event").and_then(Value::as_str).map(str::to_string),
             created_at: b
                 .get("created_at")
                 .and_then(Value::as_str)

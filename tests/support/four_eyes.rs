@@ -39,7 +39,27 @@ impl InRuns<'_> {
     /// `ops-dana`'s preview run `preview` registered as this workflow's,
     /// then `confirm` (the command that confirms it) run by her from her
     /// next run: refused, whoever asked cannot confirm their own preview.
+    /// Nor can anyone confirm a preview run of another branch, or one no
+    /// operator started (#81 point 9: only the default branch's code makes
+    /// a preview a second person confirms).
     pub fn requester_cannot_confirm(&self, preview: u64, confirm: &[&str]) {
+        for (branch, event, says) in [
+            (
+                "feature",
+                "workflow_dispatch",
+                "not on the default branch `main`",
+            ),
+            ("main", "push", "not by an operator (workflow_dispatch)"),
+        ] {
+            self.gh.workflow_run_on(
+                MANAGER_REPO,
+                preview,
+                self.workflow,
+                "ops-dana",
+                (branch, event),
+            );
+            self.refused(preview + 1000, "ops-erin", confirm, says);
+        }
         self.gh
             .workflow_run(MANAGER_REPO, preview, self.workflow, "ops-dana", "ops-dana");
         self.refused(

@@ -182,6 +182,27 @@ async fn confirmed(
             theirs.path
         ));
     }
+    // The preview a second person confirms is one an operator started by
+    // hand on the default branch: the reviewed code made it, and no run of
+    // another branch or event (which the branch policies do not hold back)
+    // stands in for it.
+    if theirs.event.as_deref() != Some("workflow_dispatch") {
+        return Err(format!(
+            "run {preview} was started by `{}`, not by an operator (workflow_dispatch): only a preview an operator started is confirmed",
+            theirs.event.as_deref().unwrap_or("an unknown event")
+        ));
+    }
+    let default = gh
+        .repo_info(repo)
+        .await
+        .map_err(|e| format!("cannot read {repo}'s default branch: {e}"))?
+        .default_branch;
+    if theirs.head_branch.as_deref() != Some(default.as_str()) {
+        return Err(format!(
+            "run {preview} ran on `{}`, not on the default branch `{default}`: only a preview made by the default branch's code is confirmed",
+            theirs.head_branch.as_deref().unwrap_or("no branch")
+        ));
+    }
     let who = starters(ctx);
     if let Some(both) = started_both(&theirs, &who) {
         return Err(format!(
@@ -233,6 +254,7 @@ mod tests {
             actor: actor.into(),
             triggering_actor: triggering.into(),
             head_branch: Some("main".into()),
+            event: Some("workflow_dispatch".into()),
             created_at: None,
         }
     }

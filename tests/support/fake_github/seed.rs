@@ -556,6 +556,27 @@ impl FakeGitHub {
         );
     }
 
+    /// [`FakeGitHub::workflow_run`] on `branch`, started by `event` (a run
+    /// of another branch, or of a push or a schedule).
+    pub fn workflow_run_on(
+        &self,
+        repo: &str,
+        run_id: u64,
+        path: &str,
+        actor: &str,
+        (branch, event): (&str, &str),
+    ) {
+        self.workflow_run(repo, run_id, path, actor, actor);
+        let mut st = self.state();
+        let run = st
+            .seeded(repo)
+            .workflow_runs
+            .get_mut(&run_id)
+            .expect("just made");
+        run.head_branch = branch.to_string();
+        run.event = event.to_string();
+    }
+
     /// A reviewer answers a run's deployment to `environment` (`approved`
     /// or `rejected`), as `actions/get-reviews-for-run` then lists it.
     pub fn review_run(&self, repo: &str, run_id: u64, environment: &str, login: &str, state: &str) {
