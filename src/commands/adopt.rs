@@ -50,6 +50,11 @@ pub enum AdoptCommand {
         /// and `plan_dir`.
         #[arg(long)]
         seal: bool,
+        /// Accept in-place updates (never a create, replace or destroy):
+        /// the choice is kept, and sealed, with the plan, and the apply
+        /// takes it from there.
+        #[arg(long)]
+        accept_updates: bool,
     },
     /// Write a pair's mapping file from a command that lists the objects
     /// that exist, one `ADDRESS ID` per line (it runs in the manager repo
@@ -191,7 +196,12 @@ pub enum AdoptCommand {
 
 pub fn run(args: &AdoptArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     match &args.command {
-        AdoptCommand::Plan { pair, json, seal } => plan(pair, *json, *seal, manager_dir, &cx.out),
+        AdoptCommand::Plan {
+            pair,
+            json,
+            seal,
+            accept_updates,
+        } => plan(pair, *json, (*seal, *accept_updates), manager_dir, &cx.out),
         AdoptCommand::Apply {
             pair,
             plan_sha256,
@@ -312,8 +322,14 @@ fn wave(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()> 
     }
 }
 
-fn plan(pair: &AdoptPair, json: bool, seal: bool, manager_dir: &Path, out: &Output) -> Result<()> {
-    let planned = adopt::plan(&target(pair), seal, manager_dir, out)?;
+fn plan(
+    pair: &AdoptPair,
+    json: bool,
+    choices: (bool, bool),
+    manager_dir: &Path,
+    out: &Output,
+) -> Result<()> {
+    let planned = adopt::plan(&target(pair), choices, manager_dir, out)?;
     match json {
         true => out.json(&planned).expect("serialisable"),
         false => out.result(

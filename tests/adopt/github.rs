@@ -135,6 +135,13 @@ fn on_team_and_pro_another_operator_confirms_the_adoption_then_a_release_is_repo
     let digest = preview(&w, &gh, 90, "ops-dana");
     let confirm = [&apply(&digest)[..], &["--confirms", "90"]].concat();
     the_requester_cannot_confirm(&w, &gh, 90, &confirm);
+    // Nor does the confirming run widen what the preview chose: it was
+    // previewed without accepting updates in place, a choice sealed with
+    // its plan (#81 point 9).
+    let widened = [&confirm[..], &["--accept-updates"]].concat();
+    let out = in_run(&w, &gh, 96, "ops-erin", &widened);
+    common::assert_code(&out, 3);
+    out.stderr_has("was previewed without accepting updates in place");
     assert!(adopt_audit(&w).is_empty());
     // Another operator confirms: adopted, recorded with who let it through.
     let out = in_run(&w, &gh, 92, "ops-erin", &confirm);

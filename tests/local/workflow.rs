@@ -192,6 +192,7 @@ fn the_adopt_operation_previews_a_sealed_adoption_plan_and_applies_its_digest() 
     let (_, script) = step(job(&w, "preview"), "${{ inputs.operation }}");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(".fleetform/out/acme/staging")).unwrap();
+    // Anything but nothing or accept-updates is refused, never run.
     let env = [
         ("OPERATION", "adopt"),
         ("CUSTOMER", "acme"),
@@ -199,10 +200,21 @@ fn the_adopt_operation_previews_a_sealed_adoption_plan_and_applies_its_digest() 
         ("OPERANDS", "accept-updates $(touch pwned)"),
     ];
     let (code, calls) = crate::common::run_step_script_in(dir.path(), &script, &env, None);
+    assert_eq!(code, 2);
+    assert_eq!(calls, "");
+    assert!(!dir.path().join("pwned").exists());
+    // The operator's choice goes to the plan, which seals it (#81 point 9).
+    let env = [
+        ("OPERATION", "adopt"),
+        ("CUSTOMER", "acme"),
+        ("ENVIRONMENT", "staging"),
+        ("OPERANDS", "accept-updates"),
+    ];
+    let (code, calls) = crate::common::run_step_script_in(dir.path(), &script, &env, None);
     assert_eq!(code, 0);
     assert_eq!(
         calls,
-        "adopt\nplan\n--customer\nacme\n--env\nstaging\n--seal\n\n"
+        "adopt\nplan\n--customer\nacme\n--env\nstaging\n--accept-updates\n--seal\n\n"
     );
     assert!(dir
         .path()
@@ -222,15 +234,16 @@ fn the_adopt_operation_previews_a_sealed_adoption_plan_and_applies_its_digest() 
     let (code, calls) = apply_script_of("adopt", "adopt-op", "");
     assert_eq!(code, 0);
     assert_eq!(calls, format!("{adopt}--github\n\n"));
-    let (code, calls) = apply_script_of("adopt", "adopt-op", "accept-updates");
-    assert_eq!(code, 0);
-    assert_eq!(calls, format!("{adopt}--accept-updates\n--github\n\n"));
+    // The apply job's inputs never accept updates: the sealed preview's
+    // choice does, a confirming run's operands included.
+    for (operation, operands) in [("adopt", "accept-updates"), ("confirm", "accept-updates")] {
+        let (code, calls) = apply_script_of(operation, "adopt-op", operands);
+        assert_eq!(code, 0);
+        assert!(!calls.contains("--accept-updates"), "{calls}");
+    }
     let (code, calls) = apply_script_of("confirm", "adopt-op", "");
     assert_eq!(code, 0);
     assert_eq!(calls, format!("{adopt}--confirms\n4242\n--github\n\n"));
-    // Anything else in the operands accepts nothing.
-    let (_, calls) = apply_script_of("adopt", "adopt-op", "accept-updates x");
-    assert_eq!(calls, format!("{adopt}--github\n\n"));
 }
 
 /// The apply step's script with `file` downloaded beside the sealed

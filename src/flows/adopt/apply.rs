@@ -54,6 +54,10 @@ pub(super) fn apply_pair(
     let engine = Engine::with_terraform(module, t.terraform.as_deref())?;
     // The ops workflow's plan arrives sealed (`adopt plan --seal`).
     crate::flows::github_loop::artifact::open_local(&customer.slug, &t.environment, &dir)?;
+    // A sealed plan (the ops workflow's) carries the preview's choices.
+    let sealed = dir
+        .join(crate::flows::github_loop::artifact::BUNDLE_FILE)
+        .is_file();
     if !dir.join(crate::engine::PLAN_FILE).is_file() {
         return Err(AdoptError::Refused(format!(
             "{} holds no plan of {unit}: run `fleetform adopt plan` first; nothing was applied",
@@ -71,7 +75,8 @@ pub(super) fn apply_pair(
         .show_plan(customer, &t.environment, &dir)
         .map_err(crate::flows::local::state_preview::run_error)?;
     let diff = AdoptionDiff::from_show_json(&json);
-    check_diff(&unit, &diff, a.accept_updates, &super::mapping_path(&unit))?;
+    let accept = accepted(&unit, &dir, a.accept_updates, sealed)?;
+    check_diff(&unit, &diff, accept, &super::mapping_path(&unit))?;
     let apply_environment = view
         .environment(&t.environment)
         .map(|e| e.apply_environment())
@@ -135,6 +140,40 @@ pub(super) fn apply_pair(
         a.plan_sha256,
         verdict.describe()
     ))
+}
+
+/// Whether in-place updates are accepted. A plan that arrived sealed (the
+/// ops workflow's) carries the preview's choice, and the apply's own flag
+/// never widens it: a confirming run's `--accept-updates` does not turn an
+/// import-only adoption into one that updates. On a workstation the
+/// plan's choice or `flag` accepts.
+fn accepted(unit: &Unit, dir: &Path, flag: bool, sealed: bool) -> Result<bool> {
+    let path = dir.join(crate::flows::github_loop::artifact::CHOICES_FILE);
+    let chosen = match std::fs::read(&path) {
+        Err(_) if sealed => {
+            return Err(AdoptError::Refused(format!(
+                "the sealed plan of {unit} carries no choices (a plan of an older release): preview it again; nothing was applied"
+            ))
+            .into())
+        }
+        Err(_) => false,
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["accept_updates"].as_bool())
+            .ok_or_else(|| {
+                Error::from(AdoptError::Refused(format!(
+                    "{}: not the choices of an adoption plan; plan again; nothing was applied",
+                    path.display()
+                )))
+            })?,
+    };
+    if sealed && flag && !chosen {
+        return Err(AdoptError::Refused(format!(
+            "the adoption of {unit} was previewed without accepting updates in place: --accept-updates here would change what the preview showed and the second person read; preview it again with accept-updates; nothing was applied"
+        ))
+        .into());
+    }
+    Ok(chosen || (flag && !sealed))
 }
 
 /// The plan imports only; or, accepted, imports and updates in place.

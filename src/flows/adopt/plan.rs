@@ -25,16 +25,29 @@ pub struct Planned {
 
 /// Plans the adoption of `t`'s pair from its mapping file; `seal`: its
 /// folder sealed for the ops workflow's artifact (`plan --seal`), with
-/// the job outputs `plan_sha256` and `plan_dir`.
-pub fn plan(t: &Target, seal: bool, manager_dir: &Path, out: &Output) -> Result<Planned> {
+/// the job outputs `plan_sha256` and `plan_dir`; `accept_updates`: the
+/// operator accepts in-place updates, a choice kept with the plan.
+pub fn plan(
+    t: &Target,
+    (seal, accept_updates): (bool, bool),
+    manager_dir: &Path,
+    out: &Output,
+) -> Result<Planned> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let (view, customer) = super::resolve(&manager, &registry, t)?;
     let scratch = super::scratch()?;
     let pinned = super::at_pin(&manager, &view, customer, scratch.path())?;
     let module = pinned.as_ref().unwrap_or(&view);
     let planned = plan_pair((&view, module), &registry, customer, t, out)?;
+    let dir = t.out.join(planned.unit.rel_dir());
+    // The operator's choice, kept (and sealed) with the plan it is for.
+    let choices = serde_json::json!({ "accept_updates": accept_updates });
+    crate::util::fs::write_atomic(
+        &dir.join(crate::flows::github_loop::artifact::CHOICES_FILE),
+        choices.to_string().as_bytes(),
+    )
+    .map_err(|e| Error::failed(e.to_string()))?;
     if seal {
-        let dir = t.out.join(planned.unit.rel_dir());
         crate::flows::github_loop::artifact::seal_local(&customer.slug, &t.environment, &dir)?;
         let ctx = crate::ci::RunContext::from_env();
         if let Err(e) = ctx.set_outputs(&[

@@ -11,6 +11,10 @@ use crate::error::{Error, Result};
 
 /// Written next to the plan: what the apply job needs to report back.
 pub const GITHUB_FILE: &str = "github.json";
+/// The choices an operator made at the preview (an adoption's
+/// `accept_updates`), sealed with the plan: the job that applies it, and a
+/// confirming run, take them from here, never from their own inputs.
+pub const CHOICES_FILE: &str = "choices.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GitHubRecord {
@@ -34,6 +38,7 @@ pub(super) const BUNDLED: &[&str] = &[
     crate::engine::PLAN_FILE,
     crate::engine::SUMMARY_FILE,
     GITHUB_FILE,
+    CHOICES_FILE,
     "comment.md",
     "plan.txt",
     "variables.tfvars.json",
