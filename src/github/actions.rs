@@ -37,10 +37,16 @@ impl GitHub {
                     .iter()
                     .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
                     .collect();
+                let comment = item
+                    .get("comment")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 Ok(crate::policy::approval::RunReview {
                     state,
                     login,
                     environments,
+                    comment,
                 })
             })
             .collect()

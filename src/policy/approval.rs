@@ -17,6 +17,8 @@ pub struct RunReview {
     pub login: String,
     /// Names of the environments the answer was for.
     pub environments: Vec<String>,
+    /// The reviewer's comment (GitHub's review dialog has one).
+    pub comment: String,
 }
 
 /// Who must not approve their own apply: the run's actor (for a
@@ -85,6 +87,38 @@ impl Dispatchers {
     }
 }
 
+/// [`approver`], where the approving review must also name `digest`: its
+/// comment holds `/fleetform approve <prefix>` with a prefix of it (at
+/// least [`MIN_DIGEST_PREFIX`] hex digits). In a run that applies several
+/// customers' plans (a relay's batch), GitHub's one approval of an
+/// environment releases every job waiting on it: naming each plan's
+/// digest is what approves that plan, and no other.
+pub fn approver_naming(
+    reviews: &[RunReview],
+    apply_environment: &str,
+    dispatchers: &Dispatchers,
+    run_id: u64,
+    (digest, customer): (&str, &str),
+) -> Result<String, String> {
+    let login = approver(reviews, apply_environment, dispatchers, run_id)?;
+    let named = reviews.iter().rev().find(|r| {
+        r.login.eq_ignore_ascii_case(&login)
+            && r.environments
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(apply_environment))
+    });
+    let digest = digest.to_ascii_lowercase();
+    match named {
+        Some(r) if approved_prefixes(&r.comment).iter().any(|p| digest.starts_with(p.as_str())) => {
+            Ok(login)
+        }
+        _ => Err(format!(
+            "`{login}` approved the deployment to `{apply_environment}` in run {run_id}, which applies several customers' plans (a batch), without naming {customer}'s plan: one approval releases every job of the environment, so each plan is approved by its digest: the review's comment holds `{APPROVE_COMMAND} {}` (its plan job's summary shows it); re-run this job and approve it so",
+            &digest[..digest.len().min(MIN_DIGEST_PREFIX)]
+        )),
+    }
+}
+
 /// The approver of this run's deployment to `apply_environment`, or why
 /// there is none. The latest answer of each reviewer counts, so an approval
 /// followed by a rejection from the same reviewer is no approval.
@@ -144,7 +178,45 @@ mod tests {
             state: state.into(),
             login: login.into(),
             environments: vec![env.into()],
+            comment: String::new(),
         }
+    }
+
+    #[test]
+    fn in_a_batch_the_approval_names_each_plan() {
+        let digest = "ab".repeat(32);
+        let mut r = review("production-apply", "ops-carol", "approved");
+        let refused = approver_naming(
+            &[r.clone()],
+            "production-apply",
+            &by(&["bot"]),
+            7,
+            (&digest, "acme"),
+        );
+        assert!(refused.unwrap_err().contains("without naming acme's plan"));
+        r.comment = format!(
+            "/fleetform approve {}\n/fleetform approve 0123456789ab",
+            &digest[..12]
+        );
+        assert_eq!(
+            approver_naming(
+                &[r.clone()],
+                "production-apply",
+                &by(&["bot"]),
+                7,
+                (&digest, "acme")
+            ),
+            Ok("ops-carol".into())
+        );
+        let other = "cd".repeat(32);
+        assert!(approver_naming(
+            &[r],
+            "production-apply",
+            &by(&["bot"]),
+            7,
+            (&other, "globex")
+        )
+        .is_err());
     }
 
     fn by(logins: &[&str]) -> Dispatchers {

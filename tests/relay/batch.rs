@@ -167,3 +167,107 @@ fn an_entry_index_out_of_range_is_refused() {
         assert!(b.rw.w.gh.comments(repo, pr).is_empty(), "{repo}");
     }
 }
+
+/// Entry of a batch: a push of `repo`'s default branch at `sha`, applied.
+fn apply_entry(rw: &RelayWorld, repo: &str, dir: &str, sha: &str) -> Value {
+    let mut e = plan_entry(rw, repo, dir, 0, sha);
+    e["event_type"] = json!("fleetform-apply");
+    let p = &mut e["payload"];
+    p["pr"] = Value::Null;
+    p["event"] = json!("push");
+    p["ref"] = json!("refs/heads/main");
+    p["dispatch_id"] = json!(format!("batch-apply-{dir}"));
+    e
+}
+
+/// One GitHub approval of `production-apply` releases every job of the
+/// batch run waiting on it, so in a batch each plan is approved by its
+/// digest in the review's comment: acme's apply runs once the comment
+/// names acme's plan, globex's, in the same run, is refused until its own
+/// plan is named (#81 point 8). Before, the one approval applied both.
+#[test]
+fn in_a_batch_each_apply_is_approved_by_its_plans_digest() {
+    let rw = RelayWorld::new();
+    let acme_sha = rw.w.change_acme("main", 5);
+    let globex_vars = rw.w.fx.read("customers/globex/infra/variables.yml");
+    let globex_sha =
+        rw.w.gh
+            .commit(GLOBEX, "main", &[("infra/variables.yml", &globex_vars)]);
+    let entries = vec![
+        apply_entry(&rw, ACME, "acme", &acme_sha),
+        apply_entry(&rw, GLOBEX, "globex", &globex_sha),
+    ];
+    let event = json!({
+        "action": "fleetform-batch",
+        "client_payload": { "v": 1, "batch": entries },
+        "sender": { "login": format!("{SLUG}[bot]"), "type": "Bot" }
+    });
+    let mut b = Batch {
+        rw,
+        event: event.clone(),
+        prs: [(ACME, 0), (GLOBEX, 0)],
+    };
+    // The batch run's id: every entry's jobs are jobs of this one run.
+    const RUN: &str = "7700";
+    let mut digests = Vec::new();
+    for (i, customer) in ["acme", "globex"].into_iter().enumerate() {
+        let (mut cmd, files) =
+            b.rw.w
+                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        let out = cmd
+            .env_remove("FLEETFORM_DISPATCH_SECRET")
+            .env("GITHUB_RUN_ID", RUN)
+            .env("FLEETFORM_BATCH_ENTRY", i.to_string())
+            .args(["plan", "--dispatch", "--env", "production"])
+            .args(["--out", &format!(".fleetform/out-{customer}")])
+            .output()
+            .unwrap();
+        ok(&out);
+        digests.push(files.outputs()["plan_sha256"].clone());
+    }
+    let apply = |b: &mut Batch, i: usize, customer: &str| {
+        let (mut cmd, _f) =
+            b.rw.w
+                .step(MANAGER, "repository_dispatch", &event, &"e".repeat(40));
+        cmd.env_remove("FLEETFORM_DISPATCH_SECRET")
+            .env("GITHUB_RUN_ID", RUN)
+            .env("GITHUB_ACTOR", format!("{SLUG}[bot]"))
+            .env("FLEETFORM_BATCH_ENTRY", i.to_string())
+            .args(["apply", "--dispatch", "--env", "production"])
+            .args([
+                "--plan-dir",
+                &format!(".fleetform/out-{customer}/{customer}/production"),
+            ])
+            .args(["--plan-sha256", &digests[i]])
+            .output()
+            .unwrap()
+    };
+    let run: u64 = RUN.parse().unwrap();
+    // An approval that names no plan applies none of them.
+    b.rw.w
+        .gh
+        .review_run(MANAGER, run, "production-apply", "ops-carol", "approved");
+    let out = apply(&mut b, 0, "acme");
+    common::assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("without naming acme's plan"),
+        "{}",
+        stderr(&out)
+    );
+    // The reviewer names acme's plan: acme applies, globex does not.
+    b.rw.w.gh.review_run_saying(
+        MANAGER,
+        (run, "production-apply"),
+        "ops-carol",
+        "approved",
+        &format!("/fleetform approve {}", &digests[0][..12]),
+    );
+    ok(&apply(&mut b, 0, "acme"));
+    let out = apply(&mut b, 1, "globex");
+    common::assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("without naming globex's plan"),
+        "{}",
+        stderr(&out)
+    );
+}

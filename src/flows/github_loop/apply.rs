@@ -17,7 +17,7 @@ use crate::policy::PullFacts;
 use crate::terraform::TerraformError;
 
 use super::artifact::{artifact_key, open_plan, read_record, GitHubRecord};
-use super::authorise::{authorise_session, reviewed_by, still_active_on_default_branch};
+use super::authorise::{authorise_session, reviewed_plan_by, still_active_on_default_branch};
 use super::comment::mark_applied;
 use super::event::{Dispatched, Stage};
 use super::fetch::{first_changed, pull_for_gates};
@@ -177,15 +177,22 @@ async fn shared_checks(
             "no product of the customer exists in this environment",
         ));
     };
-    let refusal = match still_active_on_default_branch(manager, manager_gh, &first.customer.slug)
-        .await?
-    {
-        Err(reason) => reason,
-        Ok(()) => match reviewed_by(manager, first.env(), &first.session.ctx, manager_gh).await? {
-            Ok(approver) => return Ok(approver),
+    let refusal =
+        match still_active_on_default_branch(manager, manager_gh, &first.customer.slug).await? {
             Err(reason) => reason,
-        },
-    };
+            Ok(()) => match reviewed_plan_by(
+                manager,
+                first.env(),
+                &first.session.ctx,
+                manager_gh,
+                (&first.settings.plan_sha256, &first.customer.slug),
+            )
+            .await?
+            {
+                Ok(approver) => return Ok(approver),
+                Err(reason) => reason,
+            },
+        };
     let mut error = None;
     for run in runs {
         error = Some(run.refuse(refusal.clone()).await);

@@ -38,7 +38,6 @@ pub(super) const BUNDLED: &[&str] = &[
     crate::engine::PLAN_FILE,
     crate::engine::SUMMARY_FILE,
     GITHUB_FILE,
-    CHOICES_FILE,
     "comment.md",
     "plan.txt",
     "variables.tfvars.json",
@@ -100,14 +99,15 @@ pub(crate) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path
 }
 
 /// Seals an operator's plan folder (a targeted plan of the ops workflow)
-/// into [`BUNDLE_FILE`], with the files of [`BUNDLED`] it has: the only
-/// file its workflow uploads, so the plan's values never sit in an
-/// artifact in the clear.
+/// into [`BUNDLE_FILE`], with the files of [`BUNDLED`] it has and the
+/// operator's [`CHOICES_FILE`]: the only file its workflow uploads, so the
+/// plan's values never sit in an artifact in the clear.
 pub fn seal_local(customer: &str, env: &str, dir: &Path) -> Result<()> {
     let key = artifact_key()?;
     let names: Vec<&str> = BUNDLED
         .iter()
         .copied()
+        .chain([CHOICES_FILE])
         .filter(|n| dir.join(n).is_file())
         .collect();
     let bundle = seal::seal_dir(&key, customer, env, dir, &names)

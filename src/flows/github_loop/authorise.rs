@@ -427,27 +427,35 @@ pub(super) async fn still_active_on_default_branch(
     })
 }
 
-/// Who approved this run's deployment to `env`'s apply environment: `None`
-/// for `auto_apply: true`; for `auto_apply: false` a reviewer other than
-/// the dispatcher, read from the run's deployment reviews (1 request), or
-/// `Ok(Err(reason))`, a refusal naming the missing protection.
-pub(super) async fn reviewed_by(
+/// Who approved this run's deployment to `env`'s apply environment of
+/// the plan `(digest, customer)`: `None` for `auto_apply: true`; for
+/// `auto_apply: false` a reviewer other than the dispatcher, read from the
+/// run's deployment reviews (1 request), or `Ok(Err(reason))`, a refusal
+/// naming the missing protection. In a batch entry's run (several
+/// customers' applies in one run) the approving review must also name the
+/// plan's digest ([`crate::policy::approval::approver_naming`]).
+pub(super) async fn reviewed_plan_by(
     manager: &Manager,
     env: &str,
     ctx: &RunContext,
     gh: &(GitHub, String),
+    plan: (&str, &str),
 ) -> Result<std::result::Result<Option<String>, String>> {
-    reviewed_by_excluding(manager, env, ctx, gh, &[]).await
+    let named = ctx.batch_entry.is_some().then_some(plan);
+    reviewed_by_excluding(manager, env, ctx, gh, &[], named).await
 }
 
-/// [`reviewed_by`], where also `authors` (of the change being applied:
-/// a rollout's pull request author and pusher) never count as approvers.
+/// Who approved this run's deployment (see [`reviewed_plan_by`]), where
+/// also `authors` (of the change being applied: a rollout's pull request
+/// author and pusher) never count as approvers; `named`: the plan
+/// `(digest, customer)` the approval must name.
 pub(crate) async fn reviewed_by_excluding(
     manager: &Manager,
     env: &str,
     ctx: &RunContext,
     (gh, repo): &(GitHub, String),
     authors: &[String],
+    named: Option<(&str, &str)>,
 ) -> Result<std::result::Result<Option<String>, String>> {
     let environment = manager
         .environment(env)
@@ -472,13 +480,20 @@ pub(crate) async fn reviewed_by_excluding(
         std::env::var("GITHUB_TRIGGERING_ACTOR").ok(),
     ])
     .with_authors(authors.iter().cloned().map(Some));
-    Ok(crate::policy::approval::approver(
-        &reviews,
-        &environment.apply_environment(),
-        &dispatchers,
-        run_id,
-    )
-    .map(Some))
+    let apply_environment = environment.apply_environment();
+    let approved = match named {
+        None => {
+            crate::policy::approval::approver(&reviews, &apply_environment, &dispatchers, run_id)
+        }
+        Some(plan) => crate::policy::approval::approver_naming(
+            &reviews,
+            &apply_environment,
+            &dispatchers,
+            run_id,
+            plan,
+        ),
+    };
+    Ok(approved.map(Some))
 }
 
 #[cfg(test)]

@@ -448,6 +448,16 @@ impl PlanRun<'_> {
     fn record_planned(&self, env: &str, s: &PlanSummary) {
         let payload = self.payload();
         let place = slot(self.product(), env);
+        // In a batch run one approval of an environment releases every
+        // entry's apply: each plan is approved by its digest.
+        if self.session.ctx.batch_entry.is_some() && s.has_changes {
+            let _ = self.session.ctx.append_summary(&format!(
+                "In this batch run, approve `{}`'s apply by its digest: the review's comment holds `{} {}`\n\n",
+                self.customer.slug,
+                crate::policy::approval::APPROVE_COMMAND,
+                s.plan_sha256.get(..crate::policy::approval::MIN_DIGEST_PREFIX).unwrap_or(&s.plan_sha256)
+            ));
+        }
         let _ = self
             .session
             .ctx

@@ -202,6 +202,7 @@ impl ApprovalGate for Gate<'_> {
                         ctx,
                         gh,
                         &change.authors,
+                        None,
                     ),
                 );
                 match answer {

@@ -579,6 +579,28 @@ impl FakeGitHub {
 
     /// A reviewer answers a run's deployment to `environment` (`approved`
     /// or `rejected`), as `actions/get-reviews-for-run` then lists it.
+    /// [`FakeGitHub::review_run`] with the reviewer's comment (GitHub's
+    /// review dialog has one; `actions/get-reviews-for-run` lists it).
+    pub fn review_run_saying(
+        &self,
+        repo: &str,
+        (run_id, environment): (u64, &str),
+        login: &str,
+        state: &str,
+        comment: &str,
+    ) {
+        self.review_run(repo, run_id, environment, login, state);
+        let mut st = self.state();
+        if let Some(r) = st
+            .seeded(repo)
+            .run_reviews
+            .get_mut(&run_id)
+            .and_then(|rs| rs.last_mut())
+        {
+            r.comment = comment.to_string();
+        }
+    }
+
     pub fn review_run(&self, repo: &str, run_id: u64, environment: &str, login: &str, state: &str) {
         let mut st = self.state();
         st.user_id(login);
