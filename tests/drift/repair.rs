@@ -204,28 +204,29 @@ fn an_edited_list_cannot_widen_the_repairs() {
     w.expect(4, &["drift", "--json", "--out", "drift-out"]);
     w.expect(0, &PLAN_REPAIRS);
     let path = w.fx.path("manager/repairs/repairs.json");
-    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let original = std::fs::read_to_string(&path).unwrap();
+    let mut list: Value = serde_json::from_str(&original).unwrap();
     for r in list.as_array_mut().unwrap() {
         r["action"] = Value::from("repair");
     }
-    // c01 alone fits the cap; with c03 first, c03 is the one in it.
+    // c01 alone fits the cap; with c03 first, c03 would be the one in it.
     list.as_array_mut()
         .unwrap()
         .sort_by_key(|r| r["customer"] != "c03");
     std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
+    // The list is sealed with the artifact key (#81 point 9): the sealed
+    // copy is what runs, the edit is gone, and c03 is not created.
+    let _ = w.run(&["repair", "--apply", "repairs", "--unreviewed", "--json"]);
+    assert!(!has_network(&w, "c03"), "the edited list was applied");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    // Without its sealed copy, nothing runs at all.
+    std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
+    std::fs::remove_file(w.fx.path("manager/repairs/repairs.json.sealed")).unwrap();
     let out = w.expect(
         3,
         &["repair", "--apply", "repairs", "--unreviewed", "--json"],
     );
-    let applied = json(&out);
-    let c03 = entry(&applied["repairs"], "c03");
-    assert!(
-        c03["applied"]
-            .as_str()
-            .unwrap()
-            .contains("creates, destroys or replaces"),
-        "{c03:#}"
-    );
+    out.stderr_has("arrived without its sealed copy");
     assert!(!has_network(&w, "c03"), "refused, yet applied");
 }
 

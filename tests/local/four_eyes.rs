@@ -190,8 +190,24 @@ fn a_state_operation_runs_only_after_someone_else_approved_the_run() {
         "{}",
         common::stderr(&other)
     );
-    // Someone else approved: it runs, and the record names both.
+    // Someone else approved: a preview that arrived without its sealed
+    // copy (made by no job holding the artifact key) still runs nothing
+    // (#81 point 9), nor one sealed with another key.
     gh.review_run(MANAGER, 80, "staging-apply", "ops-erin", "approved");
+    let sealed =
+        w.fx.path("manager/.fleetform/out/c01/staging/state-op.json.sealed");
+    let kept = std::fs::read(&sealed).unwrap();
+    std::fs::remove_file(&sealed).unwrap();
+    refused("arrived without its sealed copy");
+    let mut forged = kept.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    std::fs::write(&sealed, &forged).unwrap();
+    let out = in_run(&w, &gh, 80, "ops-dana", &apply);
+    common::assert_code(&out, 3);
+    assert!(audit_of(&w, "state").is_empty(), "nothing ran");
+    std::fs::write(&sealed, &kept).unwrap();
+    // Sealed as made: it runs, and the record names both.
     let out = in_run(&w, &gh, 80, "ops-dana", &apply);
     common::assert_code(&out, 0);
     let audit = audit_of(&w, "state");

@@ -52,31 +52,7 @@ pub(super) fn apply_pair(
     let unit = view.unit(&customer.slug, &t.environment);
     let dir = t.out.join(unit.rel_dir());
     let engine = Engine::with_terraform(module, t.terraform.as_deref())?;
-    // The ops workflow's plan arrives sealed (`adopt plan --seal`).
-    crate::flows::github_loop::artifact::open_local(&customer.slug, &t.environment, &dir)?;
-    // A sealed plan (the ops workflow's) carries the preview's choices.
-    let sealed = dir
-        .join(crate::flows::github_loop::artifact::BUNDLE_FILE)
-        .is_file();
-    if !dir.join(crate::engine::PLAN_FILE).is_file() {
-        return Err(AdoptError::Refused(format!(
-            "{} holds no plan of {unit}: run `fleetform adopt plan` first; nothing was applied",
-            dir.display()
-        ))
-        .into());
-    }
-    // The digest, the customer, the gates: as any apply checks them.
-    engine
-        .check_apply(customer, &t.environment, &dir, Some(&a.plan_sha256), None)
-        .map_err(crate::flows::local::state_preview::run_error)?;
-    // What is applied is judged from the plan file itself, not from
-    // what was kept beside it.
-    let json = engine
-        .show_plan(customer, &t.environment, &dir)
-        .map_err(crate::flows::local::state_preview::run_error)?;
-    let diff = AdoptionDiff::from_show_json(&json);
-    let accept = accepted(&unit, &dir, a.accept_updates, sealed)?;
-    check_diff(&unit, &diff, accept, &super::mapping_path(&unit))?;
+    let diff = judged(&engine, customer, a, (&unit, &dir))?;
     let apply_environment = view
         .environment(&t.environment)
         .map(|e| e.apply_environment())
@@ -140,6 +116,44 @@ pub(super) fn apply_pair(
         a.plan_sha256,
         verdict.describe()
     ))
+}
+
+/// The pair's plan in `dir` (opened from its seal when it arrived sealed),
+/// checked as any apply checks it and judged from the plan file itself:
+/// it imports only, or with the accepted updates.
+fn judged(
+    engine: &Engine<'_>,
+    customer: &Customer,
+    a: &ApplyTarget,
+    (unit, dir): (&Unit, &Path),
+) -> Result<AdoptionDiff> {
+    let env = &a.pair.environment;
+    // The ops workflow's plan arrives sealed (`adopt plan --seal`), with
+    // the preview's choices.
+    crate::flows::github_loop::artifact::open_local(&customer.slug, env, dir)?;
+    let sealed = dir
+        .join(crate::flows::github_loop::artifact::BUNDLE_FILE)
+        .is_file();
+    if !dir.join(crate::engine::PLAN_FILE).is_file() {
+        return Err(AdoptError::Refused(format!(
+            "{} holds no plan of {unit}: run `fleetform adopt plan` first; nothing was applied",
+            dir.display()
+        ))
+        .into());
+    }
+    // The digest, the customer, the gates: as any apply checks them.
+    engine
+        .check_apply(customer, env, dir, Some(&a.plan_sha256), None)
+        .map_err(crate::flows::local::state_preview::run_error)?;
+    // What is applied is judged from the plan file itself, not from
+    // what was kept beside it.
+    let json = engine
+        .show_plan(customer, env, dir)
+        .map_err(crate::flows::local::state_preview::run_error)?;
+    let diff = AdoptionDiff::from_show_json(&json);
+    let accept = accepted(unit, dir, a.accept_updates, sealed)?;
+    check_diff(unit, &diff, accept, &super::mapping_path(unit))?;
+    Ok(diff)
 }
 
 /// Whether in-place updates are accepted. A plan that arrived sealed (the

@@ -42,6 +42,11 @@ use crate::flows::github_loop::customer_files::DefaultBranch;
 /// The file step 1 writes into its results folder.
 pub const REPAIRS_FILE: &str = "repairs.json";
 
+/// The list's seal is bound to this name (it spans customers and
+/// environments), never to a pair's: a pair's sealed plan does not open
+/// as a list, nor a list as a plan.
+const SEALED_AS: &str = "fleetform drift repairs";
+
 /// The file step 2 writes beside it: the list with what became of each
 /// pair. `repairs.json` itself is never rewritten, so its digest stays the
 /// one a second person confirmed.
@@ -220,6 +225,14 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> 
     }
     cap(&mut planned, manager.config.drift.max_repairs);
     let digest = write_list(&settings.out, REPAIRS_FILE, &planned)?;
+    // The list is what the second person confirms: sealed with the
+    // artifact key, so step 2 runs only a list a drift job made.
+    crate::flows::github_loop::artifact::seal_preview(
+        SEALED_AS,
+        SEALED_AS,
+        &settings.out,
+        REPAIRS_FILE,
+    )?;
     show(&planned, &digest, settings.json, &cx.out);
     let failed = planned.iter().filter(|p| p.error.is_some()).count();
     if failed > 0 {
@@ -400,6 +413,12 @@ fn show(planned: &[Planned], list_sha256: &str, json: bool, out: &Output) {
 
 /// Step 2: applies each pair step 1 left marked `repair`.
 pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, cx: &Context) -> Result<()> {
+    crate::flows::github_loop::artifact::open_preview(
+        SEALED_AS,
+        SEALED_AS,
+        &settings.plans,
+        REPAIRS_FILE,
+    )?;
     let path = settings.plans.join(REPAIRS_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::usage(format!(

@@ -116,6 +116,54 @@ pub fn seal_local(customer: &str, env: &str, dir: &Path) -> Result<()> {
         .map_err(|e| Error::failed(e.to_string()))
 }
 
+/// Seals `file` of `dir` (an operator's preview: a state operation's, a
+/// list of repairs) into `<file>.sealed` with the artifact key, when the
+/// job holds one (`FLEETFORM_ARTIFACT_KEY`): the job that runs it, and a
+/// confirming run, then take only the sealed copy. Without a key (a
+/// workstation) nothing is sealed.
+pub fn seal_preview(customer: &str, env: &str, dir: &Path, file: &str) -> Result<()> {
+    let Ok(key) = ArtifactKey::from_env() else {
+        return Ok(());
+    };
+    let bundle = seal::seal_dir(&key, customer, env, dir, &[file])
+        .map_err(|e| Error::failed(e.to_string()))?;
+    crate::util::fs::write_atomic(&dir.join(format!("{file}.sealed")), &bundle)
+        .map_err(|e| Error::failed(e.to_string()))
+}
+
+/// Opens `<file>.sealed` into `dir` (the sealed copy replaces whatever
+/// `file` was downloaded beside it). A job that holds the artifact key
+/// refuses a preview that arrived without its sealed copy, or whose seal
+/// does not open for this customer and environment: only a job that held
+/// the key made it. Without a key (a workstation) the file is read as it is.
+pub fn open_preview(customer: &str, env: &str, dir: &Path, file: &str) -> Result<()> {
+    let Ok(key) = ArtifactKey::from_env() else {
+        return Ok(());
+    };
+    let sealed = dir.join(format!("{file}.sealed"));
+    if !sealed.is_file() {
+        return Err(Error::refused(format!(
+            "{} arrived without its sealed copy ({}): only a preview a job of this workflow sealed with the artifact key is run; preview it again; nothing was changed",
+            dir.join(file).display(),
+            sealed.display()
+        )));
+    }
+    let opened = seal::open_into(&key, customer, env, &sealed, dir).map_err(|e| match e {
+        SealError::Fs(f) => Error::failed(f.to_string()),
+        other => Error::refused(format!(
+            "{}: {other}; nothing was changed",
+            sealed.display()
+        )),
+    })?;
+    if opened != [file] {
+        return Err(Error::refused(format!(
+            "{} holds {opened:?}, not {file} alone; nothing was changed",
+            sealed.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Opens an operator's downloaded plan bundle into its folder, when the
 /// folder holds the bundle and no plan (the ops workflow's apply job
 /// downloads the bundle alone): what is applied is what was sealed. A

@@ -109,16 +109,25 @@ impl Sealed {
         }
     }
 
-    /// Writes it (temp file, then rename) and returns its digest.
+    /// Writes it (temp file, then rename), sealed with the artifact key
+    /// when the job holds one, and returns its digest.
     pub fn write(&self, dir: &Path) -> Result<String> {
         let bytes = serde_json::to_vec_pretty(self).expect("serialisable");
         crate::util::fs::write_atomic(&dir.join(FILE), &bytes)
             .map_err(|e| Error::failed(format!("writing the sealed preview: {e}")))?;
+        crate::flows::github_loop::artifact::seal_preview(
+            &self.customer,
+            &self.environment,
+            dir,
+            FILE,
+        )?;
         Ok(crate::util::fs::sha256_bytes(&bytes))
     }
 
     /// Reads the preview in `dir` whose digest is `sha256`, for this unit.
     pub fn open(dir: &Path, sha256: &str, unit: (&str, Option<&str>, &str)) -> Result<Sealed> {
+        // The job holding the artifact key runs only the sealed copy.
+        crate::flows::github_loop::artifact::open_preview(unit.0, unit.2, dir, FILE)?;
         let path = dir.join(FILE);
         let bytes = crate::util::fs::read_bounded(&path, 1 << 20).map_err(|e| {
             Error::refused(format!(

@@ -89,8 +89,9 @@ fn preview(w: &World, gh: &FakeGitHub, run: u64, actor: &str) -> (String, String
     (text, digest)
 }
 
-/// What the destroy job downloads: the preview file and each plan folder's
-/// `bundle.sealed` (nothing else of the preview's folder), into
+/// What the destroy job downloads: the preview file, its sealed copy and
+/// each plan folder's `bundle.sealed` (nothing else of the preview's
+/// folder), into
 /// `destroy-<run>`; returns that folder's name.
 fn download(w: &World, from_run: u64, to_run: u64) -> String {
     let from = w.fx.path(&format!("manager/preview-{from_run}"));
@@ -98,6 +99,7 @@ fn download(w: &World, from_run: u64, to_run: u64) -> String {
     let mut copied = Vec::new();
     for rel in [
         "offboard-c01.json",
+        "offboard-c01.json.sealed",
         "c01/staging/bundle.sealed",
         "c01/production/bundle.sealed",
     ] {
@@ -195,8 +197,11 @@ fn the_destroy_runs_only_after_someone_else_approved_the_run() {
     // Someone else approved; but the plans were not downloaded.
     gh.review_run(MANAGER, 80, "fleetform-offboard", "ops-erin", "approved");
     let bare = "destroy-bare";
-    let json = w.fx.read(&format!("manager/{out_dir}/offboard-c01.json"));
-    w.fx.write(&format!("manager/{bare}/offboard-c01.json"), &json);
+    for f in ["offboard-c01.json", "offboard-c01.json.sealed"] {
+        let bytes = std::fs::read(w.fx.path(&format!("manager/{out_dir}/{f}"))).unwrap();
+        std::fs::create_dir_all(w.fx.path(&format!("manager/{bare}"))).unwrap();
+        std::fs::write(w.fx.path(&format!("manager/{bare}/{f}")), bytes).unwrap();
+    }
     let out = in_run(&w, &gh, 80, "ops-dana", &destroy(&digest, bare, &[]));
     common::assert_code(&out, 3);
     assert!(

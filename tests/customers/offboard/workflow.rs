@@ -118,6 +118,7 @@ fn the_plans_travel_sealed_from_the_preview_to_the_destroy() {
         paths,
         [
             "fleetform-offboard/offboard-*.json",
+            "fleetform-offboard/offboard-*.json.sealed",
             "fleetform-offboard/**/bundle.sealed"
         ],
         "the sealed preview and sealed bundles only, never a plan in the clear"

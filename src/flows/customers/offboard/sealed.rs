@@ -78,6 +78,14 @@ impl Sealed {
                 path.display()
             ))
         })?;
+        // Sealed with the artifact key when the job holds one: the destroy
+        // runs only a preview a job of the workflow made.
+        crate::flows::github_loop::artifact::seal_preview(
+            &self.customer,
+            SEALED_AS,
+            out_dir,
+            &file_name(&self.customer),
+        )?;
         Ok(crate::util::fs::sha256_bytes(&bytes))
     }
 
@@ -86,6 +94,12 @@ impl Sealed {
     /// [`crate::policy::approval::MIN_DIGEST_PREFIX`] hex digits); its
     /// full digest.
     pub fn open(out_dir: &Path, customer: &str, approve: &str) -> Result<(Sealed, String)> {
+        crate::flows::github_loop::artifact::open_preview(
+            customer,
+            SEALED_AS,
+            out_dir,
+            &file_name(customer),
+        )?;
         let path = path(out_dir, customer);
         let bytes = crate::util::fs::read_bounded(&path, MAX_FILE).map_err(|e| {
             Error::refused(format!(
@@ -145,8 +159,16 @@ impl Sealed {
 /// Where the preview of `customer` is kept: at the top of the results
 /// folder, next to the customer's plan folders (one artifact holds both).
 pub fn path(out_dir: &Path, customer: &str) -> PathBuf {
-    out_dir.join(format!("offboard-{customer}.json"))
+    out_dir.join(file_name(customer))
 }
+
+fn file_name(customer: &str) -> String {
+    format!("offboard-{customer}.json")
+}
+
+/// The preview's seal is bound to the customer and this name (it spans
+/// every environment), never to one pair's.
+const SEALED_AS: &str = "fleetform offboarding";
 
 #[cfg(test)]
 mod tests {
