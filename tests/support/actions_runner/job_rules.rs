@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::{BasePermission, Permission, Permissions};
-use github_actions_models::workflow::job::{NormalJob, Strategy};
+use github_actions_models::workflow::job::Strategy;
 use github_actions_models::workflow::Workflow;
 use serde_json::{json, Map, Value};
 
@@ -57,7 +57,7 @@ pub(super) fn secrets_received(job: &yaml_serde::Value) -> Option<BTreeSet<Strin
 /// ("Controlling permissions for GITHUB_TOKEN": restricted = `contents`
 /// and `packages` read; permissive = write to all but `id-token`).
 pub(super) fn token_permissions(
-    job: &NormalJob,
+    own: &Permissions,
     wf: &Workflow,
     gh: &FakeGitHub,
     repo: &str,
@@ -83,7 +83,7 @@ pub(super) fn token_permissions(
             .map(|s| (s.to_string(), access.to_string()))
             .collect()
     };
-    let chosen = match (&job.permissions, &wf.permissions) {
+    let chosen = match (own, &wf.permissions) {
         (Permissions::Base(BasePermission::Default), other) => other,
         (own, _) => own,
     };

@@ -150,21 +150,67 @@ pub(super) fn run_workflow(
         jobs: Vec::new(),
     };
     let approvals = std::mem::take(&mut r.approvals);
-    let mut approved: Vec<String> = Vec::new();
+    let mut shared = Shared {
+        event_path: &event_path,
+        approvals: &approvals,
+        approved: Vec::new(),
+        issuer,
+        kept,
+    };
+    let top = Call {
+        prefix: String::new(),
+        inputs: None,
+        cap: None,
+    };
+    run_jobs(r, gh, (&wf, &raw), &mut run, &top, &mut shared);
+    run
+}
+
+/// What every job of a run shares, a called workflow's too.
+pub(super) struct Shared<'a> {
+    pub event_path: &'a PathBuf,
+    pub approvals: &'a BTreeMap<String, String>,
+    /// Environments approved in this run: "one approval releases every
+    /// job of that run waiting on it" (FACTS; "Reviewing deployments").
+    pub approved: Vec<String>,
+    pub issuer: Option<&'a FakeIssuer>,
+    /// The earlier attempt ("Re-run failed jobs"), for the caller's jobs.
+    pub kept: Option<&'a WorkflowRun>,
+}
+
+/// Where a workflow's jobs run: the run's own (no prefix), or a called
+/// workflow's ("Reuse workflows"), its jobs named `<caller> (<n>) / <job>`,
+/// with the caller's `with:` as `inputs` and its token's permissions as
+/// the most any job of it gets.
+pub(super) struct Call {
+    pub prefix: String,
+    pub inputs: Option<Value>,
+    pub cap: Option<(BTreeMap<String, String>, bool)>,
+}
+
+/// The jobs of `wf` in `needs` order, each recorded in `run`.
+pub(super) fn run_jobs(
+    r: &mut Runner,
+    gh: &FakeGitHub,
+    (wf, raw): (&Workflow, &yaml_serde::Value),
+    run: &mut WorkflowRun,
+    call: &Call,
+    shared: &mut Shared<'_>,
+) {
     let mut ran_again: Vec<String> = Vec::new();
+    let mut done: Vec<String> = Vec::new();
     loop {
-        let next = wf.jobs.iter().find(|(id, job)| {
-            !run.jobs.iter().any(|(j, _)| j == *id)
-                && needs_of(job)
-                    .iter()
-                    .all(|n| run.jobs.iter().any(|(j, _)| j == n))
-        });
+        let next = wf
+            .jobs
+            .iter()
+            .find(|(id, job)| !done.contains(id) && needs_of(job).iter().all(|n| done.contains(n)));
         let Some((id, job)) = next else { break };
+        done.push(id.clone());
         let Job::NormalJob(job) = job else {
-            panic!(
-                "{path}: job {id} calls a reusable workflow, which this runner does not run yet"
-            );
+            super::calls::reusable(r, gh, (wf, raw), run, (id, call), shared);
+            continue;
         };
+        let kept = shared.kept.filter(|_| call.prefix.is_empty());
         if let Some(before) = kept.and_then(|k| keeps(k, &ran_again, id, job)) {
             run.jobs.push((id.clone(), before));
             continue;
@@ -174,24 +220,22 @@ pub(super) fn run_workflow(
             let mut cx = RunCx {
                 r,
                 gh,
-                wf: &wf,
-                run: &run,
-                event_path: &event_path,
-                approvals: &approvals,
-                approved: &mut approved,
-                issuer,
-                raw: &raw,
+                wf,
+                run,
+                shared,
+                raw,
+                call,
             };
             cx.job(id, job)
         };
-        run.jobs.push((id.clone(), ran));
+        run.jobs.push((format!("{}{id}", call.prefix), ran));
     }
     assert_eq!(
-        run.jobs.len(),
+        done.len(),
         wf.jobs.len(),
-        "{path}: a job needs one that does not exist"
+        "{}: a job needs one that does not exist",
+        run.path
     );
-    run
 }
 
 /// The earlier attempt's result of `id`, when "Re-run failed jobs" keeps
@@ -219,31 +263,21 @@ fn needs_of(job: &Job) -> Vec<String> {
     }
 }
 
-struct RunCx<'a> {
-    r: &'a mut Runner,
-    gh: &'a FakeGitHub,
-    wf: &'a Workflow,
-    run: &'a WorkflowRun,
-    event_path: &'a PathBuf,
-    /// The OIDC issuer a job with `id-token: write` asks for its token.
-    issuer: Option<&'a FakeIssuer>,
+pub(super) struct RunCx<'a, 'b> {
+    pub r: &'a mut Runner,
+    pub gh: &'a FakeGitHub,
+    pub wf: &'a Workflow,
+    pub run: &'a WorkflowRun,
+    pub shared: &'a mut Shared<'b>,
     /// The workflow as written (which secrets each job references).
-    raw: &'a yaml_serde::Value,
-    approvals: &'a BTreeMap<String, String>,
-    /// Environments approved in this run: "one approval releases every
-    /// job of that run waiting on it" (FACTS; "Reviewing deployments").
-    approved: &'a mut Vec<String>,
+    pub raw: &'a yaml_serde::Value,
+    pub call: &'a Call,
 }
 
-impl RunCx<'_> {
+impl RunCx<'_, '_> {
     fn job(&mut self, id: &str, job: &NormalJob) -> JobRun {
-        let needs = self.needs(job);
-        let all_succeeded = job.needs.iter().all(|n| {
-            self.run
-                .jobs
-                .iter()
-                .any(|(j, r)| j == n && r.result == "success")
-        });
+        let needs = self.needs(&job.needs);
+        let all_succeeded = self.needs_succeeded(&job.needs);
         let base = self.contexts(id, &needs, None, &BTreeMap::new());
         let status = Status {
             all_succeeded,
@@ -316,12 +350,19 @@ impl RunCx<'_> {
             .into_iter()
             .filter(|(k, _)| received.as_ref().is_none_or(|names| names.contains(k)))
             .collect();
-        let (permissions, oidc) = token_permissions(job, self.wf, self.gh, &self.r.repo);
+        let (permissions, oidc) =
+            token_permissions(&job.permissions, self.wf, self.gh, &self.r.repo);
+        // A called workflow's jobs get at most the caller's ("Reuse
+        // workflows": permissions can only be downgraded).
+        let (permissions, oidc) = match &self.call.cap {
+            None => (permissions, oidc),
+            Some((most, caller_oidc)) => (capped(permissions, most), oidc && *caller_oidc),
+        };
         let token = self.gh.mint_actions_token(&self.r.repo, &permissions);
         // "About security hardening with OpenID Connect": the job asks
         // ACTIONS_ID_TOKEN_REQUEST_URL with ACTIONS_ID_TOKEN_REQUEST_TOKEN
         // for a token of its claims.
-        let oidc = match (oidc, self.issuer) {
+        let oidc = match (oidc, self.shared.issuer) {
             (false, _) => None,
             (true, Some(issuer)) => {
                 issuer.set_runner_claims(self.oidc_claims(issuer, id, environment.as_deref()));
@@ -360,7 +401,7 @@ impl RunCx<'_> {
             self.run.attempt,
             id,
             contexts,
-            self.event_path,
+            self.shared.event_path,
             oidc,
             secrets.values().cloned().collect(),
         );
@@ -397,10 +438,10 @@ impl RunCx<'_> {
                 "Branch \"{branch}\" is not allowed to deploy to {env} due to environment protection rules."
             ));
         }
-        if rules.reviewers.is_empty() || self.approved.iter().any(|e| e == env) {
+        if rules.reviewers.is_empty() || self.shared.approved.iter().any(|e| e == env) {
             return Ok(());
         }
-        let Some(login) = self.approvals.get(env) else {
+        let Some(login) = self.shared.approvals.get(env) else {
             return Err(format!(
                 "waited for a reviewer of {env} ({:?}); none approved within 30 days, so the job failed (\"Reviewing deployments\")",
                 rules.reviewers
@@ -418,7 +459,7 @@ impl RunCx<'_> {
         }
         self.gh
             .review_run(&self.r.repo, self.run.run_id, env, login, "approved");
-        self.approved.push(env.to_string());
+        self.shared.approved.push(env.to_string());
         Ok(())
     }
 
@@ -455,11 +496,23 @@ impl RunCx<'_> {
         claims
     }
 
+    /// Whether every one of `needs` (this workflow's jobs) succeeded.
+    pub(super) fn needs_succeeded(&self, needs: &[String]) -> bool {
+        needs.iter().all(|n| {
+            let id = format!("{}{n}", self.call.prefix);
+            self.run
+                .jobs
+                .iter()
+                .any(|(j, r)| *j == id && r.result == "success")
+        })
+    }
+
     /// `needs.<job>.result` and `.outputs` of the job's needs.
-    fn needs(&self, job: &NormalJob) -> Value {
+    pub(super) fn needs(&self, needs: &[String]) -> Value {
         let mut out = Map::new();
-        for n in &job.needs {
-            let (_, r) = self.run.jobs.iter().find(|(j, _)| j == n).unwrap();
+        for n in needs {
+            let id = format!("{}{n}", self.call.prefix);
+            let (_, r) = self.run.jobs.iter().find(|(j, _)| *j == id).unwrap();
             out.insert(
                 n.clone(),
                 json!({ "result": r.result, "outputs": r.outputs }),
@@ -471,7 +524,7 @@ impl RunCx<'_> {
     /// The contexts of job `id` ("Contexts"): `github`, `needs`,
     /// `inputs`, `vars`, `matrix`, `runner`, `job`, `strategy`, an empty
     /// `steps` and `env` (filled as the job runs).
-    fn contexts(
+    pub(super) fn contexts(
         &self,
         id: &str,
         needs: &Value,
@@ -501,7 +554,11 @@ impl RunCx<'_> {
                 "api_url": self.gh.api_url(),
             },
             "needs": needs,
-            "inputs": if e.inputs.is_null() { json!({}) } else { e.inputs.clone() },
+            "inputs": match (&self.call.inputs, e.inputs.is_null()) {
+                (Some(given), _) => given.clone(),
+                (None, true) => json!({}),
+                (None, false) => e.inputs.clone(),
+            },
             "vars": vars,
             "matrix": matrix.cloned().unwrap_or(json!({})),
             "runner": { "os": "Linux", "arch": "X64", "name": "fleetform-test-runner", "environment": "self-hosted" },
@@ -524,6 +581,30 @@ impl RunCx<'_> {
         }
         out
     }
+}
+
+/// `asked`, each permission no more than `most` grants ("write" >
+/// "read"; absent: none).
+fn capped(
+    asked: BTreeMap<String, String>,
+    most: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let rank = |a: &str| match a {
+        "write" => 2,
+        "read" => 1,
+        _ => 0,
+    };
+    asked
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let allowed = most.get(&k).map_or(0, |m| rank(m));
+            match rank(&v).min(allowed) {
+                0 => None,
+                1 => Some((k, "read".to_string())),
+                _ => Some((k, v)),
+            }
+        })
+        .collect()
 }
 
 /// An `env:` map's values, interpolated in `contexts`.

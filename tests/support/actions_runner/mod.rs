@@ -30,6 +30,7 @@
 //! services and containers, and masking in logs.
 #![allow(dead_code)]
 
+mod calls;
 pub mod expr;
 mod job_rules;
 mod jobs;
