@@ -74,3 +74,80 @@ fn a_batch_plans_each_entry_through_the_called_deploy_workflow() {
     assert!(authorise.contains("GITHUB_TOKEN"), "{authorise}");
     w.gh.assert_clean();
 }
+
+/// A push's apply entry of `repo`, as the relay batches it.
+fn apply_entry(rw: &RelayWorld, repo: &str, dir: &str, sha: &str) -> serde_json::Value {
+    let mut e = plan_entry(rw, repo, dir, 0, sha);
+    e["event_type"] = json!("fleetform-apply");
+    let p = &mut e["payload"];
+    p["pr"] = serde_json::Value::Null;
+    p["event"] = json!("push");
+    p["ref"] = json!("refs/heads/main");
+    p["dispatch_id"] = json!(format!("batch-apply-{dir}"));
+    e
+}
+
+/// Two customers' pushes in one batch: staging applies both; production's
+/// one approval releases both apply jobs, and each applies only when the
+/// reviewer's comment names its plan's digest (#81 point 8): named for
+/// acme alone ("Re-run failed jobs" after the reviewer read the digests
+/// in the plan jobs' summaries), acme applies and globex stays refused.
+#[test]
+fn in_a_batch_production_applies_only_the_plans_the_approval_names() {
+    let rw = RelayWorld::new();
+    let w = &rw.w;
+    let mut runner = deploy_runner(w);
+    let acme_sha = w.change_acme("main", 5);
+    let globex_vars = w.fx.read("customers/globex/infra/variables.yml");
+    let globex_sha =
+        w.gh.commit(GLOBEX, "main", &[("infra/variables.yml", &globex_vars)]);
+    let sender = format!("{SLUG}[bot]");
+    let event = Event {
+        name: "repository_dispatch".into(),
+        payload: json!({
+            "action": "fleetform-batch",
+            "client_payload": { "v": 1, "batch": [
+                apply_entry(&rw, ACME, "acme", &acme_sha),
+                apply_entry(&rw, GLOBEX, "globex", &globex_sha),
+            ]},
+            "sender": { "login": sender, "type": "Bot" }
+        }),
+        git_ref: "refs/heads/main".into(),
+        actor: sender.clone(),
+        inputs: serde_json::Value::Null,
+    };
+    // The reviewer approves production without naming a plan.
+    runner.approve("production-apply", "provider-lead");
+    let first = runner.run(&w.gh, "workflows/manager-batch.yml", &event);
+    first.assert_succeeded(&[
+        "deploy (0) / apply-staging",
+        "deploy (1) / apply-staging",
+        "deploy (0) / plan-production",
+        "deploy (1) / plan-production",
+    ]);
+    for n in 0..2 {
+        let apply = first.job(&format!("deploy ({n}) / apply-production"));
+        assert_eq!(apply.result, "failure", "{}", apply.log);
+        assert!(apply.log.contains("without naming"), "{}", apply.log);
+    }
+    let acme_plan = &first.job("deploy (0) / plan-production").outputs["plan_sha256"];
+    runner.approve_saying(
+        "production-apply",
+        "provider-lead",
+        &format!("/fleetform approve {}", &acme_plan[..12]),
+    );
+    let again = runner.rerun_failed(&w.gh, &first);
+    again.assert_succeeded(&["deploy (0) / apply-production"]);
+    let globex = again.job("deploy (1) / apply-production");
+    assert_eq!(globex.result, "failure", "{}", globex.log);
+    assert!(
+        globex.log.contains("without naming globex's plan"),
+        "{}",
+        globex.log
+    );
+    let acme =
+        w.gh.status_of(ACME, &acme_sha, "infra/terraform-deploy/production")
+            .expect("acme's production status");
+    assert_eq!(acme.state, "success", "{acme:?}");
+    w.gh.assert_clean();
+}

@@ -169,7 +169,7 @@ pub(super) fn run_workflow(
 /// What every job of a run shares, a called workflow's too.
 pub(super) struct Shared<'a> {
     pub event_path: &'a PathBuf,
-    pub approvals: &'a BTreeMap<String, String>,
+    pub approvals: &'a BTreeMap<String, (String, String)>,
     /// Environments approved in this run: "one approval releases every
     /// job of that run waiting on it" (FACTS; "Reviewing deployments").
     pub approved: Vec<String>,
@@ -210,12 +210,20 @@ pub(super) fn run_jobs(
             super::calls::reusable(r, gh, (wf, raw), run, (id, call), shared);
             continue;
         };
-        let kept = shared.kept.filter(|_| call.prefix.is_empty());
-        if let Some(before) = kept.and_then(|k| keeps(k, &ran_again, id, job)) {
-            run.jobs.push((id.clone(), before));
+        let name = format!("{}{id}", call.prefix);
+        let needs: Vec<String> = job
+            .needs
+            .iter()
+            .map(|n| format!("{}{n}", call.prefix))
+            .collect();
+        if let Some(before) = shared
+            .kept
+            .and_then(|k| keeps(k, &ran_again, &name, &needs))
+        {
+            run.jobs.push((name, before));
             continue;
         }
-        ran_again.push(id.clone());
+        ran_again.push(name);
         let ran = {
             let mut cx = RunCx {
                 r,
@@ -240,10 +248,15 @@ pub(super) fn run_jobs(
 
 /// The earlier attempt's result of `id`, when "Re-run failed jobs" keeps
 /// it: it did not fail and none of its needs runs again.
-fn keeps(before: &WorkflowRun, ran_again: &[String], id: &str, job: &NormalJob) -> Option<JobRun> {
-    let prior = before.jobs.iter().find(|(j, _)| j == id)?.1.clone();
+fn keeps(
+    before: &WorkflowRun,
+    ran_again: &[String],
+    name: &str,
+    needs: &[String],
+) -> Option<JobRun> {
+    let prior = before.jobs.iter().find(|(j, _)| j == name)?.1.clone();
     let failed = matches!(prior.result.as_str(), "failure" | "cancelled");
-    let need_again = job.needs.iter().any(|n| ran_again.contains(n));
+    let need_again = needs.iter().any(|n| ran_again.contains(n));
     (!failed && !need_again).then_some(prior)
 }
 
@@ -441,7 +454,7 @@ impl RunCx<'_, '_> {
         if rules.reviewers.is_empty() || self.shared.approved.iter().any(|e| e == env) {
             return Ok(());
         }
-        let Some(login) = self.shared.approvals.get(env) else {
+        let Some((login, comment)) = self.shared.approvals.get(env) else {
             return Err(format!(
                 "waited for a reviewer of {env} ({:?}); none approved within 30 days, so the job failed (\"Reviewing deployments\")",
                 rules.reviewers
@@ -457,8 +470,13 @@ impl RunCx<'_, '_> {
                 "{login} started this run and may not approve {env} (prevent self-review)"
             ));
         }
-        self.gh
-            .review_run(&self.r.repo, self.run.run_id, env, login, "approved");
+        self.gh.review_run_saying(
+            &self.r.repo,
+            (self.run.run_id, env),
+            login,
+            "approved",
+            comment,
+        );
         self.shared.approved.push(env.to_string());
         Ok(())
     }

@@ -70,7 +70,9 @@ pub struct Runner {
     machine_env: BTreeMap<String, String>,
     /// Who approves a deployment to an environment when a job of the next
     /// run waits for its reviewers (environment → login).
-    approvals: BTreeMap<String, String>,
+    /// Who approves each environment in the next run, and the comment of
+    /// their review.
+    approvals: BTreeMap<String, (String, String)>,
     /// Artifacts uploaded, by (run id, name).
     artifacts: BTreeMap<(u64, String), stand_ins::Artifact>,
     /// When each run was created (RFC 3339), as the fake lists it.
@@ -158,7 +160,14 @@ impl Runner {
     /// `login` approves the deployments of the next run's jobs to `env`
     /// when they wait for the environment's reviewers.
     pub fn approve(&mut self, env: &str, login: &str) {
-        self.approvals.insert(env.into(), login.into());
+        self.approve_saying(env, login, "");
+    }
+
+    /// [`Runner::approve`] with the review's comment (GitHub's review
+    /// dialog has one; the run's approvals list it).
+    pub fn approve_saying(&mut self, env: &str, login: &str, comment: &str) {
+        self.approvals
+            .insert(env.into(), (login.into(), comment.into()));
     }
 
     /// The secrets a job in environment `env` receives: the repository's
