@@ -151,3 +151,27 @@ fn in_a_batch_production_applies_only_the_plans_the_approval_names() {
     assert_eq!(acme.state, "success", "{acme:?}");
     w.gh.assert_clean();
 }
+
+/// The runner refuses a concurrency group that reads a context GitHub
+/// does not give one (a secret here): GitHub refuses such a workflow.
+#[test]
+#[should_panic(expected = "which GitHub does not give a concurrency group")]
+fn a_concurrency_group_reading_a_secret_is_refused() {
+    let w = crate::world::World::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("bad.yml");
+    std::fs::write(
+        &path,
+        "name: bad\non: workflow_dispatch\npermissions: {}\nconcurrency:\n  group: g-${{ secrets.X }}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n",
+    )
+    .unwrap();
+    let mut runner = crate::support::actions_runner::Runner::new(crate::world::MANAGER);
+    let event = Event {
+        name: "workflow_dispatch".into(),
+        payload: json!({}),
+        git_ref: "refs/heads/main".into(),
+        actor: "provider-lead".into(),
+        inputs: json!({}),
+    };
+    runner.run(&w.gh, &path.display().to_string(), &event);
+}

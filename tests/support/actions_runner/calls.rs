@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 
 use super::expr::{self, Scope, Status};
 use super::job_rules::{matrix, token_permissions};
-use super::jobs::{env_values, run_jobs, Call, JobRun, RunCx, Shared, WorkflowRun};
+use super::jobs::{
+    concurrency_group, env_values, run_jobs, Call, JobRun, RunCx, Shared, WorkflowRun,
+    WORKFLOW_CONCURRENCY,
+};
 use super::Runner;
 use crate::support::fake_github::FakeGitHub;
 
@@ -109,6 +112,14 @@ pub(super) fn reusable(
             inputs: Some(inputs(&called_raw, &env_values(&job.with, &contexts))),
             cap: Some(cap.clone()),
         };
+        // The called workflow's own `concurrency`, over its inputs.
+        let mut called_contexts = contexts.clone();
+        called_contexts["inputs"] = inner.inputs.clone().unwrap_or_default();
+        concurrency_group(
+            called.concurrency.as_ref(),
+            &called_contexts,
+            WORKFLOW_CONCURRENCY,
+        );
         run_jobs(r, gh, (&called, &called_raw), run, &inner, shared);
         let failed = run
             .jobs

@@ -141,6 +141,45 @@ fn collect_secrets(e: &SpannedExpr<'_>, names: &mut Vec<String>) -> bool {
     }
 }
 
+/// The contexts (their top-level names, lowercase) the expressions of
+/// `text` read.
+pub fn contexts_read(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for src in expressions_in(text) {
+        let parsed = Expr::parse(src).map_err(|e| format!("`{src}`: {e}"))?;
+        collect_contexts(&parsed, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn collect_contexts(e: &SpannedExpr<'_>, out: &mut Vec<String>) {
+    match &e.inner {
+        Expr::Context(c) => {
+            if let Some(Expr::Identifier(i)) = c.parts.first().map(|p| &p.inner) {
+                out.push(i.as_str().to_ascii_lowercase());
+            }
+            for p in c
+                .parts
+                .iter()
+                .filter(|p| !matches!(p.inner, Expr::Identifier(_)))
+            {
+                collect_contexts(p, out);
+            }
+        }
+        Expr::Identifier(i) => out.push(i.as_str().to_ascii_lowercase()),
+        Expr::BinExpr(b) => {
+            collect_contexts(&b.lhs, out);
+            collect_contexts(&b.rhs, out);
+        }
+        Expr::UnExpr { expr, .. } => collect_contexts(expr, out),
+        Expr::Call(c) => c.args.iter().for_each(|a| collect_contexts(a, out)),
+        Expr::Index(i) => collect_contexts(i, out),
+        Expr::Literal(_) | Expr::Star => {}
+    }
+}
+
 /// Where the `}}` that closes an expression is, outside its strings.
 fn closing(s: &str) -> Option<usize> {
     let b = s.as_bytes();

@@ -149,6 +149,16 @@ pub(super) fn run_workflow(
         sha,
         jobs: Vec::new(),
     };
+    let workflow_contexts = json!({
+        "github": { "event_name": event.name, "event": event.payload, "ref": event.git_ref, "repository": r.repo, "run_id": run_id.to_string() },
+        "inputs": if event.inputs.is_null() { json!({}) } else { event.inputs.clone() },
+        "vars": gh.variables_for(&r.repo, None),
+    });
+    concurrency_group(
+        wf.concurrency.as_ref(),
+        &workflow_contexts,
+        WORKFLOW_CONCURRENCY,
+    );
     let approvals = std::mem::take(&mut r.approvals);
     let mut shared = Shared {
         event_path: &event_path,
@@ -356,6 +366,9 @@ impl RunCx<'_, '_> {
             if let Err(why) = self.deploy_to(env) {
                 return fail(log, why);
             }
+        }
+        if let Some(group) = concurrency_group(job.concurrency.as_ref(), &pre, JOB_CONCURRENCY) {
+            log.push_str(&format!("runner: job {id}: concurrency group {group}\n"));
         }
         let held = self.r.secrets_for(self.gh, environment.as_deref());
         let received = secrets_received(&self.raw["jobs"][id]);
@@ -599,6 +612,32 @@ impl RunCx<'_, '_> {
         }
         out
     }
+}
+
+/// The contexts a job's `concurrency` may read ("Contexts",
+/// "Context availability": `jobs.<job_id>.concurrency`).
+const JOB_CONCURRENCY: &[&str] = &["github", "needs", "strategy", "matrix", "inputs", "vars"];
+/// The contexts the workflow's `concurrency` may read (the same table).
+pub(super) const WORKFLOW_CONCURRENCY: &[&str] = &["github", "inputs", "vars"];
+
+/// A `concurrency:` group evaluated over `contexts`; one that reads a
+/// context GitHub does not give there fails the test, as GitHub refuses
+/// the workflow ("Unrecognized named-value").
+pub(super) fn concurrency_group(
+    c: Option<&github_actions_models::workflow::Concurrency>,
+    contexts: &Value,
+    allowed: &[&str],
+) -> Option<String> {
+    use github_actions_models::workflow::Concurrency;
+    let group = match c? {
+        Concurrency::Bare(g) => g,
+        Concurrency::Rich { group, .. } => group,
+    };
+    let read = expr::contexts_read(group).unwrap_or_else(|e| panic!("concurrency group: {e}"));
+    if let Some(bad) = read.iter().find(|c| !allowed.contains(&c.as_str())) {
+        panic!("concurrency group `{group}` reads `{bad}`, which GitHub does not give a concurrency group (only {allowed:?}): GitHub refuses the workflow");
+    }
+    Some(interpolate(group, contexts))
 }
 
 /// `asked`, each permission no more than `most` grants ("write" >
