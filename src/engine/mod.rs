@@ -602,6 +602,15 @@ fn publish(dir: &Path, r: &Results<'_>) -> Result<(), Error> {
     lock.lock().map_err(io_err(&lock_path))?;
     let plan = dir.join(PLAN_FILE);
     std::fs::rename(r.plan, &plan).map_err(io_err(&plan))?;
+    // The plan file holds the values Terraform planned with (a sensitive
+    // variable's too): readable by its owner only, as every result file
+    // fleetform writes (Terraform makes it 0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plan, std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err(&plan))?;
+    }
     let summary = serde_json::to_vec_pretty(r.summary).context("serialising the summary")?;
     for (name, bytes) in [
         ("variables.tfvars.json", r.vars),

@@ -3,4 +3,5 @@
 
 pub(crate) mod cloud;
 pub(crate) mod fleet;
+pub(crate) mod plan_file;
 pub(crate) mod rotation;
