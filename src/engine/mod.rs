@@ -312,18 +312,34 @@ impl Engine<'_> {
         if tools.is_empty() {
             return Ok(Vec::new());
         }
+        // The tools never see a secret, and nothing they say carries one
+        // (#82 point 4): each secret's value is a marker in their JSON and
+        // in their findings and messages.
+        let secrets: Vec<&str> = ws
+            .secret_env
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+            .collect();
         let outcomes = if json.is_null() {
             vec![ToolOutcome::NoChanges; tools.len()]
         } else {
             let path = ws.path().join("plan.json");
-            let bytes = serde_json::to_vec(json).context("serialising the plan JSON")?;
+            let mut shown = json.clone();
+            scrub(&mut shown, &secrets);
+            let bytes = serde_json::to_vec(&shown).context("serialising the plan JSON")?;
             write_atomic(&path, &bytes)?;
             crate::engine::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
         };
         Ok(tools
             .iter()
             .zip(&outcomes)
-            .map(|(t, o)| gate_result(t, o))
+            .map(|(t, o)| {
+                let result = gate_result(t, o);
+                let mut v = serde_json::to_value(&result).expect("serialisable");
+                scrub(&mut v, &secrets);
+                serde_json::from_value(v).unwrap_or(result)
+            })
             .collect())
     }
 
@@ -590,6 +606,29 @@ struct Results<'a> {
     plan_text: &'a str,
     comment: &'a str,
     summary: &'a PlanSummary,
+}
+
+/// What stands for a secret's value in what the policy tools read and say.
+pub const SECRET_MARKER: &str = "(secret)";
+
+/// Every string of `v` with each of `secrets` replaced by
+/// [`SECRET_MARKER`].
+fn scrub(v: &mut serde_json::Value, secrets: &[&str]) {
+    if secrets.is_empty() {
+        return;
+    }
+    match v {
+        serde_json::Value::String(s) => {
+            for secret in secrets {
+                if s.contains(secret) {
+                    *s = s.replace(secret, SECRET_MARKER);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
+        serde_json::Value::Object(m) => m.values_mut().for_each(|x| scrub(x, secrets)),
+        _ => {}
+    }
 }
 
 /// Moves the plan into `dir` and writes the files next to it, the

@@ -390,3 +390,48 @@ fn validate_with_a_key_checks_the_decrypted_shape() {
     let out = run(&w, &keys[0].1, &["validate", "--customer", "c01"]);
     common::assert_code(&out, 0);
 }
+
+/// Policy tools never see a secret and nothing they say carries one (#82
+/// point 4): the plan JSON they get holds a marker where the secret was,
+/// and a tool that repeats the value (a finding quoting an attribute) has
+/// it replaced before it reaches the summary, the comment or the output.
+#[test]
+fn policy_tools_see_no_secret_and_say_none() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let seen = w.fx.path("seen");
+    std::fs::create_dir_all(&seen).unwrap();
+    crate::gates::tools::fake_tool(
+        &w.fx,
+        "conftest",
+        &format!(
+            "cp \"$5\" '{0}/plan.json'\n\
+             printf '%s' '[{{\"namespace\":\"main\",\"successes\":0,\"failures\":[{{\"msg\":\"tags.db is {VALUE}\"}}]}}]'\nexit 1",
+            seen.display()
+        ),
+    );
+    w.fx.write("manager/policy/main.rego", "package main\n");
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\npolicies:\n  default:\n    tools:\n      - { name: opa, kind: conftest, run: tools/conftest, policy: policy, required: false }\n",
+    );
+    let plan = run(
+        &w,
+        &keys[0].1,
+        &["plan", "--customer", "c01", "--env", "staging", "--json"],
+    );
+    common::assert_code(&plan, 0);
+    let given = std::fs::read_to_string(seen.join("plan.json")).unwrap();
+    assert!(!given.contains(VALUE), "the tool read the secret");
+    assert!(given.contains(fleetform::engine::SECRET_MARKER), "{given}");
+    assert!(!stdout(&plan).contains(VALUE) && !stderr(&plan).contains(VALUE));
+    assert!(
+        stdout(&plan).contains("tags.db is (secret)"),
+        "{}",
+        stdout(&plan)
+    );
+    // What fleetform wrote (the tool script itself holds the value).
+    let leaked = files_holding(&w.fx.path("manager/.fleetform"), VALUE.as_bytes());
+    assert!(leaked.is_empty(), "the secret is in {leaked:?}");
+}
