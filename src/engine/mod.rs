@@ -21,6 +21,7 @@ pub mod ops;
 mod run;
 mod secrets;
 pub mod tools;
+pub use tools::SECRET_MARKER;
 
 use folder::ensure_out_dir;
 pub use folder::read_summary;
@@ -315,18 +316,13 @@ impl Engine<'_> {
         // The tools never see a secret, and nothing they say carries one
         // (#82 point 4): each secret's value is a marker in their JSON and
         // in their findings and messages.
-        let secrets: Vec<&str> = ws
-            .secret_env
-            .iter()
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-            .collect();
+        let secrets = tools::secret_values(ws);
         let outcomes = if json.is_null() {
             vec![ToolOutcome::NoChanges; tools.len()]
         } else {
             let path = ws.path().join("plan.json");
             let mut shown = json.clone();
-            scrub(&mut shown, &secrets);
+            tools::scrub(&mut shown, &secrets);
             let bytes = serde_json::to_vec(&shown).context("serialising the plan JSON")?;
             write_atomic(&path, &bytes)?;
             crate::engine::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
@@ -337,7 +333,7 @@ impl Engine<'_> {
             .map(|(t, o)| {
                 let result = gate_result(t, o);
                 let mut v = serde_json::to_value(&result).expect("serialisable");
-                scrub(&mut v, &secrets);
+                tools::scrub(&mut v, &secrets);
                 serde_json::from_value(v).unwrap_or(result)
             })
             .collect())
@@ -608,29 +604,6 @@ struct Results<'a> {
     summary: &'a PlanSummary,
 }
 
-/// What stands for a secret's value in what the policy tools read and say.
-pub const SECRET_MARKER: &str = "(secret)";
-
-/// Every string of `v` with each of `secrets` replaced by
-/// [`SECRET_MARKER`].
-fn scrub(v: &mut serde_json::Value, secrets: &[&str]) {
-    if secrets.is_empty() {
-        return;
-    }
-    match v {
-        serde_json::Value::String(s) => {
-            for secret in secrets {
-                if s.contains(secret) {
-                    *s = s.replace(secret, SECRET_MARKER);
-                }
-            }
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
-        serde_json::Value::Object(m) => m.values_mut().for_each(|x| scrub(x, secrets)),
-        _ => {}
-    }
-}
-
 /// Moves the plan into `dir` and writes the files next to it, the
 /// summary that vouches for the plan last. Two runs publishing into the
 /// same folder take turns, so the summary always vouches for the plan file
@@ -642,14 +615,9 @@ fn publish(dir: &Path, r: &Results<'_>) -> Result<(), Error> {
     let plan = dir.join(PLAN_FILE);
     std::fs::rename(r.plan, &plan).map_err(io_err(&plan))?;
     // The plan file holds the values Terraform planned with (a sensitive
-    // variable's too): readable by its owner only, as every result file
-    // fleetform writes (Terraform makes it 0644).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&plan, std::fs::Permissions::from_mode(0o600))
-            .map_err(io_err(&plan))?;
-    }
+    // variable's too): its owner's alone, as every result file fleetform
+    // writes (Terraform makes it 0644).
+    crate::util::fs::owner_only(&plan).map_err(io_err(&plan))?;
     let summary = serde_json::to_vec_pretty(r.summary).context("serialising the summary")?;
     for (name, bytes) in [
         ("variables.tfvars.json", r.vars),

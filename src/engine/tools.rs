@@ -151,3 +151,35 @@ fn read_report(tool: &Tool, code: i32, out: std::fs::File, err: std::fs::File) -
         reason: format!("{why}; stderr: {tail}"),
     }
 }
+
+/// The pair's secret values in `ws` (what the tools never see).
+pub(super) fn secret_values(ws: &crate::terraform::Workspace) -> Vec<&str> {
+    ws.secret_env
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// What stands for a secret's value in what the policy tools read and say.
+pub const SECRET_MARKER: &str = "(secret)";
+
+/// Every string of `v` with each of `secrets` replaced by
+/// [`SECRET_MARKER`].
+pub(super) fn scrub(v: &mut serde_json::Value, secrets: &[&str]) {
+    if secrets.is_empty() {
+        return;
+    }
+    match v {
+        serde_json::Value::String(s) => {
+            for secret in secrets {
+                if s.contains(secret) {
+                    *s = s.replace(secret, SECRET_MARKER);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
+        serde_json::Value::Object(m) => m.values_mut().for_each(|x| scrub(x, secrets)),
+        _ => {}
+    }
+}

@@ -265,6 +265,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Makes `path` readable and writable by its owner alone (0600 on Unix;
+/// elsewhere nothing changes).
+pub fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Writes `data` to a new file at `path` the way [`write_atomic`] does (a
 /// temporary file, then a rename), but never replaces anything: when
 /// `path` exists (a file, a folder or a symlink) it fails with

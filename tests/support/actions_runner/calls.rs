@@ -18,11 +18,9 @@ use github_actions_models::workflow::{Job, Workflow};
 use serde_json::{json, Value};
 
 use super::expr::{self, Scope, Status};
+use super::job_rules::{concurrency_group, WORKFLOW_CONCURRENCY};
 use super::job_rules::{matrix, token_permissions};
-use super::jobs::{
-    concurrency_group, env_values, run_jobs, Call, JobRun, RunCx, Shared, WorkflowRun,
-    WORKFLOW_CONCURRENCY,
-};
+use super::jobs::{env_values, run_jobs, Call, JobRun, RunCx, Shared, WorkflowRun};
 use super::Runner;
 use crate::support::fake_github::FakeGitHub;
 

@@ -242,6 +242,57 @@ pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
         .is_ok_and(|g| g.compile_matcher().is_match(name))
 }
 
+/// The contexts a job's `concurrency` may read ("Contexts",
+/// "Context availability": `jobs.<job_id>.concurrency`).
+pub(super) const JOB_CONCURRENCY: &[&str] =
+    &["github", "needs", "strategy", "matrix", "inputs", "vars"];
+/// The contexts the workflow's `concurrency` may read (the same table).
+pub(super) const WORKFLOW_CONCURRENCY: &[&str] = &["github", "inputs", "vars"];
+
+/// A `concurrency:` group evaluated over `contexts`; one that reads a
+/// context GitHub does not give there fails the test, as GitHub refuses
+/// the workflow ("Unrecognized named-value").
+pub(super) fn concurrency_group(
+    c: Option<&github_actions_models::workflow::Concurrency>,
+    contexts: &Value,
+    allowed: &[&str],
+) -> Option<String> {
+    use github_actions_models::workflow::Concurrency;
+    let group = match c? {
+        Concurrency::Bare(g) => g,
+        Concurrency::Rich { group, .. } => group,
+    };
+    let read = expr::contexts_read(group).unwrap_or_else(|e| panic!("concurrency group: {e}"));
+    if let Some(bad) = read.iter().find(|c| !allowed.contains(&c.as_str())) {
+        panic!("concurrency group `{group}` reads `{bad}`, which GitHub does not give a concurrency group (only {allowed:?}): GitHub refuses the workflow");
+    }
+    Some(super::jobs::interpolate(group, contexts))
+}
+
+/// `asked`, each permission no more than `most` grants ("write" >
+/// "read"; absent: none).
+pub(super) fn capped(
+    asked: BTreeMap<String, String>,
+    most: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let rank = |a: &str| match a {
+        "write" => 2,
+        "read" => 1,
+        _ => 0,
+    };
+    asked
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let allowed = most.get(&k).map_or(0, |m| rank(m));
+            match rank(&v).min(allowed) {
+                0 => None,
+                1 => Some((k, "read".to_string())),
+                _ => Some((k, v)),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,11 @@ use github_actions_models::workflow::{Job, Workflow};
 use serde_json::{json, Map, Value};
 
 use super::expr::{self, Scope, Status};
-use super::job_rules::{glob_match, matrix, secrets_received, token_permissions};
+pub(super) use super::job_rules::WORKFLOW_CONCURRENCY;
+use super::job_rules::{
+    capped, concurrency_group, glob_match, matrix, secrets_received, token_permissions,
+    JOB_CONCURRENCY,
+};
 use super::steps::JobCx;
 use super::{Event, Runner};
 use crate::support::fake_github::{BranchPolicy, FakeGitHub};
@@ -612,56 +616,6 @@ impl RunCx<'_, '_> {
         }
         out
     }
-}
-
-/// The contexts a job's `concurrency` may read ("Contexts",
-/// "Context availability": `jobs.<job_id>.concurrency`).
-const JOB_CONCURRENCY: &[&str] = &["github", "needs", "strategy", "matrix", "inputs", "vars"];
-/// The contexts the workflow's `concurrency` may read (the same table).
-pub(super) const WORKFLOW_CONCURRENCY: &[&str] = &["github", "inputs", "vars"];
-
-/// A `concurrency:` group evaluated over `contexts`; one that reads a
-/// context GitHub does not give there fails the test, as GitHub refuses
-/// the workflow ("Unrecognized named-value").
-pub(super) fn concurrency_group(
-    c: Option<&github_actions_models::workflow::Concurrency>,
-    contexts: &Value,
-    allowed: &[&str],
-) -> Option<String> {
-    use github_actions_models::workflow::Concurrency;
-    let group = match c? {
-        Concurrency::Bare(g) => g,
-        Concurrency::Rich { group, .. } => group,
-    };
-    let read = expr::contexts_read(group).unwrap_or_else(|e| panic!("concurrency group: {e}"));
-    if let Some(bad) = read.iter().find(|c| !allowed.contains(&c.as_str())) {
-        panic!("concurrency group `{group}` reads `{bad}`, which GitHub does not give a concurrency group (only {allowed:?}): GitHub refuses the workflow");
-    }
-    Some(interpolate(group, contexts))
-}
-
-/// `asked`, each permission no more than `most` grants ("write" >
-/// "read"; absent: none).
-fn capped(
-    asked: BTreeMap<String, String>,
-    most: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let rank = |a: &str| match a {
-        "write" => 2,
-        "read" => 1,
-        _ => 0,
-    };
-    asked
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let allowed = most.get(&k).map_or(0, |m| rank(m));
-            match rank(&v).min(allowed) {
-                0 => None,
-                1 => Some((k, "read".to_string())),
-                _ => Some((k, v)),
-            }
-        })
-        .collect()
 }
 
 /// An `env:` map's values, interpolated in `contexts`.
