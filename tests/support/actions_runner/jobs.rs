@@ -131,11 +131,17 @@ pub(super) fn run_workflow(
         .or_insert_with(crate::support::fake_github::now_rfc3339)
         .clone();
     let file = path.rsplit('/').next().unwrap_or(path);
+    // GitHub's `head_branch`: a pull request's head branch, else the
+    // branch of the run's ref.
+    let head_branch = match event.payload["pull_request"]["head"]["ref"].as_str() {
+        Some(head) if event.name == "pull_request" => head.to_string(),
+        _ => event.git_ref.trim_start_matches("refs/heads/").to_string(),
+    };
     gh.record_run(
         &r.repo,
         run_id,
         &format!(".github/workflows/{file}"),
-        &event.name,
+        (&event.name, &head_branch),
         &event.actor,
         &sha,
         &created_at,

@@ -87,16 +87,16 @@ impl FakeGitHub {
     }
 
     /// Records attempt `attempt` of workflow run `run_id` of `repo` (the
-    /// runner's), created at `created_at` (RFC 3339; a re-run keeps its
-    /// run's), as `GET /repos/{owner}/{repo}/actions/runs/{run_id}` then
-    /// answers it.
+    /// runner's), started by `event` on `head_branch`, created at
+    /// `created_at` (RFC 3339; a re-run keeps its run's), as `GET
+    /// /repos/{owner}/{repo}/actions/runs/{run_id}` then answers it.
     #[allow(clippy::too_many_arguments)]
     pub fn record_run(
         &self,
         repo: &str,
         run_id: u64,
         path: &str,
-        event: &str,
+        (event, head_branch): (&str, &str),
         actor: &str,
         head_sha: &str,
         created_at: &str,
@@ -110,7 +110,7 @@ impl FakeGitHub {
                 path: path.to_string(),
                 actor: actor.to_string(),
                 triggering_actor: actor.to_string(),
-                head_branch: "main".to_string(),
+                head_branch: head_branch.to_string(),
                 head_sha: head_sha.to_string(),
                 event: event.to_string(),
                 at: created_at.to_string(),
