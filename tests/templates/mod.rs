@@ -4,6 +4,7 @@
 pub(crate) mod apply;
 pub(crate) mod batch;
 pub(crate) mod batch_run;
+pub(crate) mod cache_run;
 pub(crate) mod credentials;
 pub(crate) mod customer_checkout;
 pub(crate) mod deploy_run;

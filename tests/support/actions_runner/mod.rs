@@ -34,6 +34,7 @@ mod calls;
 pub mod expr;
 mod job_rules;
 mod jobs;
+mod stand_in_cache;
 mod stand_ins;
 mod steps;
 
@@ -75,6 +76,8 @@ pub struct Runner {
     approvals: BTreeMap<String, (String, String)>,
     /// Artifacts uploaded, by (run id, name).
     artifacts: BTreeMap<(u64, String), stand_ins::Artifact>,
+    /// The repository's caches, oldest first.
+    caches: Vec<stand_in_cache::Cache>,
     /// When each run was created (RFC 3339), as the fake lists it.
     created: BTreeMap<u64, String>,
     next_run: u64,
@@ -131,6 +134,7 @@ impl Runner {
             machine_env: BTreeMap::new(),
             approvals: BTreeMap::new(),
             artifacts: BTreeMap::new(),
+            caches: Vec::new(),
             created: BTreeMap::new(),
             next_run: 7000,
         }

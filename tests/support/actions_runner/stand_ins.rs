@@ -25,6 +25,7 @@
 //!   run is refused (409) unless `overwrite: true`.
 //! - `actions/download-artifact` v4+: `name` of this run's artifact into
 //!   `path` (default the workspace).
+//! - `actions/cache/restore` and `actions/cache/save`: `stand_in_cache`.
 //! - `actions/create-github-app-token` v3 (its README and `lib/main.js`):
 //!   `client-id` (or the deprecated `app-id`) and `private-key` sign a JWT;
 //!   with `repositories` (names, comma- or newline-separated; `owner`
@@ -136,7 +137,7 @@ pub fn fleetform_action(git_ref: &str, subpath: Option<&str>) -> PathBuf {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub(super) fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from) {
         let e = e.unwrap();
         let rel = e.path().strip_prefix(from).unwrap();
@@ -170,6 +171,8 @@ pub(super) fn run(
         "actions/upload-artifact" => upload(cx, &input),
         "actions/download-artifact" => download(cx, &input),
         "actions/create-github-app-token" => app_token(cx, with),
+        "actions/cache/restore" => super::stand_in_cache::restore(cx, &input),
+        "actions/cache/save" => super::stand_in_cache::save(cx, &input),
         other => Err(format!(
             "no stand-in for {other}: add one to tests/support/actions_runner/stand_ins.rs"
         )),
