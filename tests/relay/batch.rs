@@ -13,7 +13,7 @@ use crate::world::{customer_files, ok, ACME, MANAGER};
 
 /// Entry of a batch: a pull request's plan of `repo` at `sha`, as the relay
 /// builds it (the repository id, no signature).
-fn plan_entry(rw: &RelayWorld, repo: &str, dir: &str, pr: u64, sha: &str) -> Value {
+pub(crate) fn plan_entry(rw: &RelayWorld, repo: &str, dir: &str, pr: u64, sha: &str) -> Value {
     let files: Vec<String> = customer_files(&rw.w.fx, dir)
         .into_iter()
         .map(|(p, _)| p)
@@ -169,7 +169,7 @@ fn an_entry_index_out_of_range_is_refused() {
 }
 
 /// Entry of a batch: a push of `repo`'s default branch at `sha`, applied.
-fn apply_entry(rw: &RelayWorld, repo: &str, dir: &str, sha: &str) -> Value {
+pub(crate) fn apply_entry(rw: &RelayWorld, repo: &str, dir: &str, sha: &str) -> Value {
     let mut e = plan_entry(rw, repo, dir, 0, sha);
     e["event_type"] = json!("fleetform-apply");
     let p = &mut e["payload"];

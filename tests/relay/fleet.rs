@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use crate::common::{self, stderr, stdout};
-use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
 use crate::relay::scale::{burst, received, relay_at_githubs_limits};
@@ -37,16 +36,7 @@ fn the_customer_loop_runs_with_no_customer_held_secret() {
         &sha,
     ));
     let (mut cmd, _files) = rw.w.trigger_pr_command(ACME, pr, "feature", &sha);
-    let out = cmd
-        .env_remove("FLEETFORM_TOKEN")
-        .env_remove("FLEETFORM_DISPATCH_KEY")
-        .env_remove("FLEETFORM_MANAGER_REPO")
-        .env("FLEETFORM_RELAY_URL", &relay.url)
-        .env("FLEETFORM_RELAY_AUDIENCE", RelayWorld::audience())
-        .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
-        .output()
-        .unwrap();
+    let out = rw.through_relay(&mut cmd, &relay.url).output().unwrap();
     ok(&out);
     assert!(
         stdout(&out).contains("dispatched fleetform-plan for acme"),

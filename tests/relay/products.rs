@@ -6,7 +6,6 @@
 //! files. Before, every such trigger failed at `GET /schema`.
 
 use crate::common::stdout;
-use crate::support::oidc::REQUEST_TOKEN;
 use crate::world::{ok, ACME, MANAGER};
 
 use crate::relay::serve::RelayWorld;
@@ -82,16 +81,7 @@ fn a_customer_on_products_is_dispatched_through_the_relay() {
     let event = crate::world::pr_event(pr, "feature", &sha);
     let (mut cmd, _files) =
         rw.w.trigger_step(ACME, "pull_request", &event, &"f".repeat(40), checkout);
-    let out = cmd
-        .env_remove("FLEETFORM_TOKEN")
-        .env_remove("FLEETFORM_DISPATCH_KEY")
-        .env_remove("FLEETFORM_MANAGER_REPO")
-        .env("FLEETFORM_RELAY_URL", &relay.url)
-        .env("FLEETFORM_RELAY_AUDIENCE", RelayWorld::audience())
-        .env("ACTIONS_ID_TOKEN_REQUEST_URL", rw.issuer.request_url())
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
-        .output()
-        .unwrap();
+    let out = rw.through_relay(&mut cmd, &relay.url).output().unwrap();
     ok(&out);
     assert!(
         stdout(&out).contains("dispatched fleetform-plan for acme"),

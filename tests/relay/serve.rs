@@ -134,6 +134,26 @@ impl RelayWorld {
         RelayWorld { w, issuer }
     }
 
+    /// `cmd` (a customer's trigger step) set up as the customer's
+    /// instructions say for the relay at `url`: no token, no dispatch key,
+    /// no manager repo; the run's OIDC token from the fake issuer.
+    pub fn through_relay<'c>(
+        &self,
+        cmd: &'c mut assert_cmd::Command,
+        url: &str,
+    ) -> &'c mut assert_cmd::Command {
+        cmd.env_remove("FLEETFORM_TOKEN")
+            .env_remove("FLEETFORM_DISPATCH_KEY")
+            .env_remove("FLEETFORM_MANAGER_REPO")
+            .env("FLEETFORM_RELAY_URL", url)
+            .env("FLEETFORM_RELAY_AUDIENCE", RelayWorld::audience())
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", self.issuer.request_url())
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                crate::support::oidc::REQUEST_TOKEN,
+            )
+    }
+
     /// The audience the relay requires by default: the manager repo's
     /// address on github.com.
     pub fn audience() -> String {

@@ -7,25 +7,27 @@
 
 use serde_json::json;
 
+use crate::relay::batch::{apply_entry, plan_entry};
 use crate::relay::serve::{RelayWorld, GLOBEX, SLUG};
 use crate::support::actions_runner::Event;
 use crate::templates::deploy_run::deploy_runner;
-use crate::world::{customer_files, ACME};
+use crate::world::ACME;
 
-/// A pull request's plan entry of `repo`, as the relay batches it.
-fn plan_entry(rw: &RelayWorld, repo: &str, dir: &str, pr: u64, sha: &str) -> serde_json::Value {
-    let files: Vec<String> = customer_files(&rw.w.fx, dir)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    json!({
-        "event_type": "fleetform-plan",
-        "payload": {
-            "v": 1, "customer_repo": repo, "sha": sha, "ref": "refs/heads/feature",
-            "pr": pr, "event": "pull_request", "dispatch_id": format!("batch-{dir}"),
-            "files": files, "repo_id": rw.w.gh.repo_id(repo)
-        }
-    })
+/// The relay's `fleetform-batch` dispatch of `entries`, sent by its
+/// manager App, on the default branch.
+fn batch_event(entries: Vec<serde_json::Value>) -> Event {
+    let sender = format!("{SLUG}[bot]");
+    Event {
+        name: "repository_dispatch".into(),
+        payload: json!({
+            "action": "fleetform-batch",
+            "client_payload": { "v": 1, "batch": entries },
+            "sender": { "login": sender, "type": "Bot" }
+        }),
+        git_ref: "refs/heads/main".into(),
+        actor: sender,
+        inputs: serde_json::Value::Null,
+    }
 }
 
 #[test]
@@ -39,21 +41,10 @@ fn a_batch_plans_each_entry_through_the_called_deploy_workflow() {
     let globex_sha =
         w.gh.commit(GLOBEX, "feature", &[("infra/variables.yml", &globex_vars)]);
     let globex_pr = w.gh.open_pr(GLOBEX, "feature", "main", "same");
-    let sender = format!("{SLUG}[bot]");
-    let event = Event {
-        name: "repository_dispatch".into(),
-        payload: json!({
-            "action": "fleetform-batch",
-            "client_payload": { "v": 1, "batch": [
-                plan_entry(&rw, ACME, "acme", acme_pr, &acme_sha),
-                plan_entry(&rw, GLOBEX, "globex", globex_pr, &globex_sha),
-            ]},
-            "sender": { "login": sender, "type": "Bot" }
-        }),
-        git_ref: "refs/heads/main".into(),
-        actor: sender.clone(),
-        inputs: serde_json::Value::Null,
-    };
+    let event = batch_event(vec![
+        plan_entry(&rw, ACME, "acme", acme_pr, &acme_sha),
+        plan_entry(&rw, GLOBEX, "globex", globex_pr, &globex_sha),
+    ]);
     let run = runner.run(&w.gh, "workflows/manager-batch.yml", &event);
     run.assert_succeeded(&[
         "entries",
@@ -75,18 +66,6 @@ fn a_batch_plans_each_entry_through_the_called_deploy_workflow() {
     w.gh.assert_clean();
 }
 
-/// A push's apply entry of `repo`, as the relay batches it.
-fn apply_entry(rw: &RelayWorld, repo: &str, dir: &str, sha: &str) -> serde_json::Value {
-    let mut e = plan_entry(rw, repo, dir, 0, sha);
-    e["event_type"] = json!("fleetform-apply");
-    let p = &mut e["payload"];
-    p["pr"] = serde_json::Value::Null;
-    p["event"] = json!("push");
-    p["ref"] = json!("refs/heads/main");
-    p["dispatch_id"] = json!(format!("batch-apply-{dir}"));
-    e
-}
-
 /// Two customers' pushes in one batch: staging applies both; production's
 /// one approval releases both apply jobs, and each applies only when the
 /// reviewer's comment names its plan's digest (#81 point 8): named for
@@ -101,21 +80,10 @@ fn in_a_batch_production_applies_only_the_plans_the_approval_names() {
     let globex_vars = w.fx.read("customers/globex/infra/variables.yml");
     let globex_sha =
         w.gh.commit(GLOBEX, "main", &[("infra/variables.yml", &globex_vars)]);
-    let sender = format!("{SLUG}[bot]");
-    let event = Event {
-        name: "repository_dispatch".into(),
-        payload: json!({
-            "action": "fleetform-batch",
-            "client_payload": { "v": 1, "batch": [
-                apply_entry(&rw, ACME, "acme", &acme_sha),
-                apply_entry(&rw, GLOBEX, "globex", &globex_sha),
-            ]},
-            "sender": { "login": sender, "type": "Bot" }
-        }),
-        git_ref: "refs/heads/main".into(),
-        actor: sender.clone(),
-        inputs: serde_json::Value::Null,
-    };
+    let event = batch_event(vec![
+        apply_entry(&rw, ACME, "acme", &acme_sha),
+        apply_entry(&rw, GLOBEX, "globex", &globex_sha),
+    ]);
     // The reviewer approves production without naming a plan.
     runner.approve("production-apply", "provider-lead");
     let first = runner.run(&w.gh, "workflows/manager-batch.yml", &event);

@@ -37,7 +37,7 @@ pub(super) fn reusable(
         unreachable!("a reusable workflow call")
     };
     let raw_job = &raw["jobs"][id.as_str()];
-    let (needs, combos, runs) = {
+    let (per_combo, runs) = {
         let cx = RunCx {
             r,
             gh,
@@ -68,7 +68,13 @@ pub(super) fn reusable(
         let strategy: Option<Strategy> = raw_job
             .get("strategy")
             .map(|v| yaml_serde::from_value(v.clone()).expect("a job strategy"));
-        (needs, matrix(strategy.as_ref(), &base), runs)
+        // Each combination's contexts, for its `with:`.
+        let vars = cx.gh.variables_for(&cx.r.repo, None);
+        let per_combo: Vec<Value> = matrix(strategy.as_ref(), &base)
+            .into_iter()
+            .map(|combo| cx.contexts(id, &needs, Some(&combo), &vars))
+            .collect();
+        (per_combo, runs)
     };
     let name = format!("{}{id}", call.prefix);
     if !runs {
@@ -91,20 +97,7 @@ pub(super) fn reusable(
         ),
     };
     let mut result = "success";
-    for (n, combo) in combos.into_iter().enumerate() {
-        let contexts = {
-            let vars = gh.variables_for(&r.repo, None);
-            let cx = RunCx {
-                r,
-                gh,
-                wf,
-                run,
-                shared,
-                raw,
-                call,
-            };
-            cx.contexts(id, &needs, Some(&combo), &vars)
-        };
+    for (n, contexts) in per_combo.into_iter().enumerate() {
         let inner = Call {
             prefix: format!("{name} ({n}) / "),
             inputs: Some(inputs(&called_raw, &env_values(&job.with, &contexts))),

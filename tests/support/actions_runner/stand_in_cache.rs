@@ -22,10 +22,7 @@ pub(super) fn restore(
     cx: &mut JobCx,
     input: &dyn Fn(&str) -> String,
 ) -> Result<BTreeMap<String, String>, String> {
-    let key = input("key");
-    if key.is_empty() {
-        return Err("Input required and not supplied: key".into());
-    }
+    let key = key(input)?;
     let caches = &cx.runner.caches;
     let exact = caches.iter().rev().find(|c| c.key == key);
     let prefixes: Vec<String> = input("restore-keys")
@@ -68,10 +65,7 @@ pub(super) fn save(
     cx: &mut JobCx,
     input: &dyn Fn(&str) -> String,
 ) -> Result<BTreeMap<String, String>, String> {
-    let key = input("key");
-    if key.is_empty() {
-        return Err("Input required and not supplied: key".into());
-    }
+    let key = key(input)?;
     let from = cx.workspace.join(input("path").trim());
     if !from.exists() {
         cx.log.push_str("::warning::Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.\n");
@@ -90,4 +84,11 @@ pub(super) fn save(
     cx.log.push_str(&format!("Cache saved with key: {key}\n"));
     cx.runner.caches.push(Cache { key, dir });
     Ok(BTreeMap::new())
+}
+
+/// The `key` input, which both actions require.
+fn key(input: &dyn Fn(&str) -> String) -> Result<String, String> {
+    Some(input("key"))
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| "Input required and not supplied: key".into())
 }
