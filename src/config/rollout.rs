@@ -21,6 +21,9 @@
 //!     - name: rest       # the last wave may select nothing: it takes the rest
 //! ```
 //!
+//! Without `waves:` a rollout is one wave of every customer, `all`
+//! (`rollout: {operators: acme/ops}` is enough to name the operators).
+//!
 //! Waves run per environment in promotion order: every wave in the first
 //! environment, then every wave in the next.
 
@@ -32,6 +35,10 @@ use super::*;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutConfig {
+    /// Without `waves:`, one wave of every customer (`all`): a manager that
+    /// names only its operators (for repairs and day-2 operations) needs no
+    /// wave of its own.
+    #[serde(default = "one_wave")]
     pub waves: Vec<WaveConfig>,
     /// Bake time after each wave (`30m`, `2h`, `1d`, `0s`).
     #[serde(default)]
@@ -44,6 +51,16 @@ pub struct RolloutConfig {
     /// and supersede rollouts from the workflow.
     #[serde(default)]
     pub operators: Option<String>,
+}
+
+fn one_wave() -> Vec<WaveConfig> {
+    vec![WaveConfig {
+        name: "all".into(),
+        customers: None,
+        labels: None,
+        percent: None,
+        bake: None,
+    }]
 }
 
 fn default_max_parallel() -> usize {
@@ -217,6 +234,19 @@ const DURATION: &str = "a duration: a number and `s`, `m`, `h` or `d` (`30m`)";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the operators' refusal advises (`rollout: {operators:
+    /// org/team}`) is a whole rollout: one wave of every customer.
+    #[test]
+    fn a_rollout_naming_only_its_operators_is_one_wave_of_everyone() {
+        let r: RolloutConfig =
+            serde_json::from_value(serde_json::json!({"operators": "acme/ops"})).unwrap();
+        assert_eq!(r.operators.as_deref(), Some("acme/ops"));
+        assert_eq!(r.waves.len(), 1);
+        assert_eq!(r.waves[0].name, "all");
+        assert!(r.waves[0].customers.is_none() && r.waves[0].labels.is_none());
+        assert!(r.waves[0].percent.is_none());
+    }
 
     #[test]
     fn durations_are_a_number_and_a_unit() {

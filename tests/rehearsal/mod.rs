@@ -6,6 +6,7 @@
 //! life; the book's Contributing chapter ("The rehearsal") says how to add
 //! one.
 
+pub(crate) mod drift;
 pub(crate) mod relay_loop;
 pub(crate) mod rotation;
 pub(crate) mod setup;

@@ -210,10 +210,15 @@ pub(super) fn matrix(strategy: Option<&Strategy>, contexts: &Value) -> Vec<Value
     if dims.is_empty() {
         combos.clear();
     }
+    // Only the matrix's own combinations are extended: one an include
+    // added is never extended by a later include (the page's example:
+    // `{fruit: banana}` and `{fruit: banana, animal: cat}` stay two jobs),
+    // so an include-only matrix makes one job per entry.
+    let original = combos.len();
     if let Some(inc) = obj.get("include").and_then(Value::as_array) {
         for e in inc.iter().filter_map(Value::as_object) {
             let mut hit = false;
-            for c in combos.iter_mut().filter(|c| !c.is_empty()) {
+            for c in combos.iter_mut().take(original) {
                 if matches(c, e, true) {
                     c.extend(e.clone());
                     hit = true;
@@ -317,6 +322,39 @@ mod tests {
             None
         );
         assert_eq!(received("steps:\n  - run: echo hi\n"), Some(Vec::new()));
+    }
+
+    /// The combinations of `strategy` (YAML).
+    fn combinations(strategy: &str) -> Vec<Value> {
+        let s: Strategy = yaml_serde::from_str(strategy).unwrap();
+        matrix(Some(&s), &json!({}))
+    }
+
+    /// "Running variations of jobs in a workflow": the page's examples
+    /// "Expanding or adding matrix configurations" and an include-only
+    /// matrix ("Adding configurations": one job per entry).
+    #[test]
+    fn matrices_expand_as_githubs_page_examples_say() {
+        assert_eq!(
+            combinations(
+                "matrix:\n  fruit: [apple, pear]\n  animal: [cat, dog]\n  include:\n    - color: green\n    - color: pink\n      animal: cat\n    - fruit: apple\n      shape: circle\n    - fruit: banana\n    - fruit: banana\n      animal: cat\n"
+            ),
+            [
+                json!({"animal": "cat", "color": "pink", "fruit": "apple", "shape": "circle"}),
+                json!({"animal": "dog", "color": "green", "fruit": "apple", "shape": "circle"}),
+                json!({"animal": "cat", "color": "pink", "fruit": "pear"}),
+                json!({"animal": "dog", "color": "green", "fruit": "pear"}),
+                json!({"fruit": "banana"}),
+                json!({"animal": "cat", "fruit": "banana"}),
+            ]
+        );
+        assert_eq!(
+            combinations("matrix:\n  include:\n    - site: production\n      datacenter: site-a\n    - site: staging\n      datacenter: site-b\n"),
+            [
+                json!({"datacenter": "site-a", "site": "production"}),
+                json!({"datacenter": "site-b", "site": "staging"}),
+            ]
+        );
     }
 
     #[test]

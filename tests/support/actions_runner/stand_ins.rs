@@ -23,8 +23,11 @@
 //!   `retention-days` (a number; how long it is kept is not modelled),
 //!   and a name already uploaded in the
 //!   run is refused (409) unless `overwrite: true`.
-//! - `actions/download-artifact` v4+: `name` of this run's artifact into
-//!   `path` (default the workspace).
+//! - `actions/download-artifact` v4+ (README): `name` of this run's
+//!   artifact into `path` (default the workspace); without `name`, the
+//!   artifacts `pattern` matches (every one without it), each into a
+//!   folder of its name unless `merge-multiple: true`; `run-id` with
+//!   `github-token` reads another run's.
 //! - `actions/cache/restore` and `actions/cache/save`: `stand_in_cache`.
 //! - `actions/create-github-app-token` v3 (its README and `lib/main.js`):
 //!   `client-id` (or the deprecated `app-id`) and `private-key` sign a JWT;
@@ -538,20 +541,57 @@ fn download(
     cx: &mut JobCx,
     input: &dyn Fn(&str) -> String,
 ) -> Result<BTreeMap<String, String>, String> {
-    let name = input("name");
-    let Some(a) = cx.runner.artifacts.get(&(cx.run_id, name.clone())).cloned() else {
-        return Err(format!(
-            "Unable to download artifact(s): Artifact not found for name: {name}"
-        ));
-    };
     let dest = match input("path") {
         p if p.is_empty() => cx.workspace.clone(),
         p => cx.workspace.join(p),
     };
-    for rel in &a.files {
-        let to = dest.join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(a.dir.join(rel), to).unwrap();
+    // `run-id` (with `github-token`) reads another run's artifacts.
+    let run_id = match input("run-id") {
+        r if r.is_empty() => cx.run_id,
+        r => {
+            if input("github-token").is_empty() {
+                return Err("run-id needs github-token".into());
+            }
+            r.parse()
+                .map_err(|_| format!("run-id `{r}` is not a number"))?
+        }
+    };
+    let name = input("name");
+    let chosen: Vec<(String, Artifact)> = if name.is_empty() {
+        // README: `pattern` is ignored when `name` is given; with neither,
+        // every artifact of the run.
+        let pattern = match input("pattern") {
+            p if p.is_empty() => "*".to_string(),
+            p => p,
+        };
+        let glob = globset::Glob::new(&pattern)
+            .map_err(|e| format!("pattern `{pattern}`: {e}"))?
+            .compile_matcher();
+        cx.runner
+            .artifacts
+            .iter()
+            .filter(|((run, n), _)| *run == run_id && glob.is_match(n))
+            .map(|((_, n), a)| (n.clone(), a.clone()))
+            .collect()
+    } else {
+        let Some(a) = cx.runner.artifacts.get(&(run_id, name.clone())).cloned() else {
+            return Err(format!(
+                "Unable to download artifact(s): Artifact not found for name: {name}"
+            ));
+        };
+        vec![(name.clone(), a)]
+    };
+    // README: several artifacts (a pattern, or none named) go each to a
+    // folder of its name unless `merge-multiple: true`; one named artifact
+    // goes to `path` itself.
+    let apart = name.is_empty() && input("merge-multiple") != "true";
+    for (n, a) in &chosen {
+        let root = if apart { dest.join(n) } else { dest.clone() };
+        for rel in &a.files {
+            let to = root.join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(a.dir.join(rel), to).unwrap();
+        }
     }
     Ok(BTreeMap::from([(
         "download-path".to_string(),
