@@ -213,11 +213,6 @@ fn checkout(
         p => cx.workspace.join(p),
     };
     std::fs::create_dir_all(&dest).unwrap();
-    for (path, content) in cx.gh.files_at(&repo, &reference) {
-        let f = dest.join(&path);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, content).unwrap();
-    }
     let git = |args: &[&str]| {
         let ok = Command::new("git")
             .args(args)
@@ -225,29 +220,66 @@ fn checkout(
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", &dest)
-            .env("GIT_AUTHOR_NAME", "fleetform test")
-            .env("GIT_AUTHOR_EMAIL", "test@fleetform.invalid")
-            .env("GIT_COMMITTER_NAME", "fleetform test")
-            .env("GIT_COMMITTER_EMAIL", "test@fleetform.invalid")
             .output()
             .unwrap();
         assert!(ok.status.success(), "git {args:?}: {ok:?}");
     };
     git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&[
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        &format!("{repo}@{reference}"),
-    ]);
     git(&[
         "remote",
         "add",
         "origin",
         &format!("https://github.com/{repo}"),
     ]);
+    // README: `fetch-depth` 1 by default, 0 for every branch and tag with
+    // their whole history.
+    let depth = match input("fetch-depth") {
+        d if d.is_empty() => Some(1),
+        d => match d.parse::<usize>() {
+            Ok(0) => None,
+            Ok(n) => Some(n),
+            Err(_) => {
+                return Err(format!(
+                    "actions/checkout: fetch-depth `{d}` is not a number"
+                ))
+            }
+        },
+    };
+    let git_dir = dest.join(".git");
+    let (head, objects, mut shallow) = cx
+        .gh
+        .git_history(&repo, &reference, depth)
+        .ok_or_else(|| format!("actions/checkout: {repo} has no {reference}"))?;
+    objects.iter().for_each(|o| o.write_loose(&git_dir));
+    if depth.is_none() {
+        for (name, sha) in cx.gh.git_refs(&repo) {
+            let (_, objects, more) = cx.gh.git_history(&repo, &sha, None).unwrap();
+            objects.iter().for_each(|o| o.write_loose(&git_dir));
+            shallow.extend(more);
+            let local = match name.strip_prefix("refs/heads/") {
+                Some(branch) => format!("refs/remotes/origin/{branch}"),
+                None => name.clone(),
+            };
+            git(&["update-ref", &local, &sha]);
+        }
+    }
+    if !shallow.is_empty() {
+        std::fs::write(git_dir.join("shallow"), shallow.join("\n") + "\n").unwrap();
+    }
+    // The event's branch checked out as a local branch, as the action
+    // does for `github.ref`; any other ref detached.
+    let branch = github["ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("refs/heads/"))
+        .filter(|_| input("ref").is_empty() && repo.eq_ignore_ascii_case(&own));
+    match branch {
+        Some(b) => {
+            git(&["update-ref", &format!("refs/heads/{b}"), &head]);
+            git(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")]);
+        }
+        None => git(&["update-ref", "--no-deref", "HEAD", &head]),
+    }
+    git(&["reset", "-q", "--hard"]);
     if input("persist-credentials") != "false" {
         git(&[
             "config",
@@ -258,10 +290,7 @@ fn checkout(
     }
     Ok(BTreeMap::from([
         ("ref".to_string(), reference),
-        (
-            "commit".to_string(),
-            github["sha"].as_str().unwrap_or_default().to_string(),
-        ),
+        ("commit".to_string(), head),
     ]))
 }
 

@@ -158,6 +158,58 @@ impl FakeGitHub {
         Some(String::from_utf8_lossy(bytes).into_owned())
     }
 
+    /// What `git fetch` of `reference` gets: the commit's id and the Git
+    /// objects of it and its ancestors, `depth` commits deep on every
+    /// path (all of them without one; GitHub's `fetch-depth: 0`), and the
+    /// commits whose parents were left out (`.git/shallow`).
+    pub fn git_history(
+        &self,
+        repo: &str,
+        reference: &str,
+        depth: Option<usize>,
+    ) -> Option<(String, Vec<git_objects::GitObject>, Vec<String>)> {
+        let st = self.state();
+        let head = st.resolve(st.repo(repo)?, reference)?;
+        let mut objects = Vec::new();
+        let mut shallow = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![(head.clone(), 1usize)];
+        while let Some((sha, level)) = todo.pop() {
+            if !seen.insert(sha.clone()) {
+                continue;
+            }
+            let c = st.commits.get(&sha)?;
+            let trees = git_objects::tree_objects(&c.files);
+            let tree = trees.last()?.id.clone();
+            objects.extend(trees);
+            objects.push(git_objects::commit_object(
+                &tree, &c.parents, c.secs, &c.message,
+            ));
+            if depth.is_some_and(|d| level >= d) {
+                if !c.parents.is_empty() {
+                    shallow.push(sha.clone());
+                }
+                continue;
+            }
+            todo.extend(c.parents.iter().map(|p| (p.clone(), level + 1)));
+        }
+        Some((head, objects, shallow))
+    }
+
+    /// Every ref of `repo` (`refs/heads/…`, `refs/tags/…`) and its commit.
+    pub fn git_refs(&self, repo: &str) -> BTreeMap<String, String> {
+        let st = self.state();
+        st.repo(repo)
+            .map(|r| {
+                r.refs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("refs/heads/") || k.starts_with("refs/tags/"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// All files at a branch, tag or commit SHA.
     pub fn files_at(&self, repo: &str, reference: &str) -> BTreeMap<String, String> {
         let st = self.state();

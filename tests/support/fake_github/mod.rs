@@ -59,6 +59,7 @@
 mod access;
 mod apps;
 mod comment_commands;
+pub(crate) mod git_objects;
 mod handlers;
 mod hooks;
 pub(crate) mod http;

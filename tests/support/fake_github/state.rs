@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::Value;
 
-use super::util::{blob_sha, epoch_secs, is_full_sha, now_rfc3339, object_id};
+use super::util::{epoch_secs, is_full_sha, now_rfc3339, object_id};
 use super::{Comment, Fault, RequestRecord, Review, Status, Violation};
 
 /// A commit: a full snapshot of the files plus its parents.
@@ -17,6 +17,8 @@ pub(crate) struct Commit {
     pub files: BTreeMap<String, Vec<u8>>,
     pub message: String,
     pub date: String,
+    /// Its author and committer time (Unix seconds), part of its id.
+    pub secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -395,28 +397,25 @@ impl State {
         files: BTreeMap<String, Vec<u8>>,
         message: &str,
     ) -> String {
-        let mut tree_input = Vec::new();
-        for (path, content) in &files {
-            tree_input.extend_from_slice(path.as_bytes());
-            tree_input.push(0);
-            tree_input.extend_from_slice(blob_sha(content).as_bytes());
+        let objects = super::git_objects::tree_objects(&files);
+        let tree_sha = objects.last().expect("a root tree").id.clone();
+        // The id `git` gives this commit; two alike in the same second
+        // would be one commit, so the later one is a second later.
+        let mut secs = epoch_secs();
+        let mut object = super::git_objects::commit_object(&tree_sha, &parents, secs, message);
+        while self.commits.contains_key(&object.id) {
+            secs += 1;
+            object = super::git_objects::commit_object(&tree_sha, &parents, secs, message);
         }
-        let tree_sha = object_id(&[b"tree", &tree_input]);
-        let counter = self.next_id().to_string();
-        let sha = object_id(&[
-            b"commit",
-            parents.join(",").as_bytes(),
-            tree_sha.as_bytes(),
-            message.as_bytes(),
-            counter.as_bytes(),
-        ]);
+        let sha = object.id;
         let commit = Commit {
             sha: sha.clone(),
             tree_sha,
             parents,
             files,
             message: message.to_string(),
-            date: now_rfc3339(),
+            date: super::util::rfc3339(secs),
+            secs,
         };
         self.commits.insert(sha.clone(), commit);
         sha

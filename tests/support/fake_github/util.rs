@@ -88,11 +88,9 @@ pub(crate) fn object_id(parts: &[&[u8]]) -> String {
     sha256_hex(parts)[..40].to_string()
 }
 
-/// Blob id of file content (same input as Git: `blob <len>\0<content>`, but
-/// hashed with truncated SHA-256, see [`object_id`]).
+/// Blob id of file content, as Git computes it.
 pub(crate) fn blob_sha(content: &[u8]) -> String {
-    let header = format!("blob {}", content.len());
-    object_id(&[header.as_bytes(), content])
+    super::git_objects::blob_id(content)
 }
 
 /// Whether `s` looks like a full 40-hex-digit SHA.

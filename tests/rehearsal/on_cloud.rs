@@ -1,0 +1,161 @@
+//! The fleet the later stretches start from: the world's manager on the
+//! test cloud (its root module `examples/fakecloud`), the Terraform state
+//! and the records in a bucket on moto (the book: records that outlive a
+//! runner), acme and globex applied in staging and production from a
+//! workstation, the registry the provider commits (each customer by its
+//! repository), the customer App installed by both, and the manager's
+//! environments as the workflows' headers list them. The runner's machine
+//! holds the backend's and the cloud's credentials (a self-hosted
+//! runner's instance role); the records are written with the records
+//! role each job assumes.
+
+use crate::fakecloud;
+use crate::moto::{self, Moto};
+use crate::relay::serve::{pem, CUSTOMER_APP_ID};
+use crate::support::actions_runner::Runner;
+use crate::support::fake_github::Environment;
+use crate::templates::deploy_run::deploy_runner;
+use crate::world::{World, MANAGER};
+
+const BUCKET: &str = "provider-state";
+
+/// Everything a stretch needs, kept alive together.
+pub(crate) struct OnCloud {
+    pub w: World,
+    pub runner: Runner,
+    _moto: Moto,
+}
+
+impl OnCloud {
+    /// The fleet applied, with `config` appended to fleetform.yml first.
+    pub(crate) fn applied(config: &str) -> OnCloud {
+        let w = World::new();
+        let moto = Moto::start();
+        assert!(moto::curl(&moto.url(&format!("/{BUCKET}")), "PUT").is_some());
+        let endpoint = moto.url("");
+        let endpoint = endpoint.trim_end_matches('/');
+        let cloud = fakecloud::install(&w.fx.path("fakecloud"));
+        w.fx.write(
+            "manager/terraform/main.tf",
+            include_str!("../../examples/fakecloud/main.tf"),
+        );
+        in_the_bucket(&w, endpoint, config);
+        let machine = [
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            (
+                "FAKECLOUD_FILE",
+                w.fx.path("cloud.json").display().to_string(),
+            ),
+            ("TF_CLI_CONFIG_FILE", cloud.cli_config.display().to_string()),
+        ];
+        for customer in ["acme", "globex"] {
+            for env in ["staging", "production"] {
+                for verb in ["plan", "apply"] {
+                    crate::common::Run::from(w.fx.fleetform())
+                        .envs(machine.iter().map(|(k, v)| (*k, v.as_str())))
+                        .args([verb, "--customer", customer, "--env", env])
+                        .ok();
+                }
+            }
+        }
+        // The registry the provider commits names each customer's
+        // repository (a local checkout's `path:` is a workstation's).
+        let registry: String =
+            w.fx.read("manager/customers.yml")
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("path: "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+        w.fx.write("manager/customers.yml", &registry);
+        let mut runner = deploy_runner(&w);
+        for (k, v) in &machine {
+            runner.machine_env(k, v);
+        }
+        w.gh.install_app(CUSTOMER_APP_ID, "globex", &["globex/globex-app"]);
+        environments(&w, &mut runner);
+        OnCloud {
+            w,
+            runner,
+            _moto: moto,
+        }
+    }
+
+    /// The test cloud's object named `name`.
+    pub(crate) fn object(&self, name: &str) -> Option<serde_json::Value> {
+        fakecloud::objects(&self.w.fx.path("cloud.json"))
+            .values()
+            .find(|v| v["name"] == name)
+            .cloned()
+    }
+}
+
+/// fleetform.yml with the state and the records in the bucket at
+/// `endpoint`, and `config` appended.
+fn in_the_bucket(w: &World, endpoint: &str, config: &str) {
+    let local = "  backend:\n    kind: local\n    state_dir: .fleetform/state\n";
+    let text = w.fx.read("manager/fleetform.yml");
+    assert!(text.contains(local), "{text}");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &format!(
+            "{}{config}",
+            text.replace(
+                local,
+                &format!(
+                    "  backend:\n    kind: s3\n    bucket: {BUCKET}\n    region: us-east-1\n    endpoint: {endpoint}\n    use_path_style: true\n    use_lockfile: true\n",
+                ),
+            )
+        ),
+    );
+    w.fx.records_in_s3(BUCKET, endpoint, "  prefix: fleetform/records\n");
+}
+
+/// The environments and secrets the drift and rollout workflows' headers
+/// add to the deploy workflow's (whose plan and apply environments hold
+/// the customer App's key and the artifact key): `drift` and
+/// `fleetform-rollout`; the teams token (operators, `approvals:`) in
+/// `fleetform-rollout` and the apply environments; reviewers on
+/// `staging-apply` (repairs and rollouts ask for one). The schedule's
+/// user is an operator.
+fn environments(w: &World, runner: &mut Runner) {
+    w.gh.set_environment(
+        MANAGER,
+        "staging-apply",
+        Environment {
+            reviewers: vec!["provider-lead".into()],
+            ..Default::default()
+        },
+    );
+    for env in ["drift", "fleetform-rollout"] {
+        w.gh.set_environment(MANAGER, env, Environment::default());
+    }
+    let artifact = crate::common::ARTIFACT_KEY;
+    let teams = w.gh.token().to_string();
+    let app = pem();
+    for (env, secrets) in [
+        ("drift", [("FLEETFORM_ARTIFACT_KEY", artifact)].as_slice()),
+        (
+            "fleetform-rollout",
+            &[("FLEETFORM_TEAMS_TOKEN", teams.as_str())],
+        ),
+        (
+            "staging-apply",
+            &[
+                ("FLEETFORM_ARTIFACT_KEY", artifact),
+                ("FLEETFORM_TEAMS_TOKEN", teams.as_str()),
+            ],
+        ),
+        (
+            "production-apply",
+            &[("FLEETFORM_TEAMS_TOKEN", teams.as_str())],
+        ),
+    ] {
+        runner.secret(&w.gh, Some(env), "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", &app);
+        for (name, value) in secrets {
+            runner.secret(&w.gh, Some(env), name, value);
+        }
+    }
+    w.gh.add_team_member("provider", "operators", "provider-admin", "active");
+}
