@@ -9,5 +9,6 @@
 pub(crate) mod drift;
 pub(crate) mod on_cloud;
 pub(crate) mod relay_loop;
+pub(crate) mod rollout;
 pub(crate) mod rotation;
 pub(crate) mod setup;

@@ -116,18 +116,14 @@ fn in_the_bucket(w: &World, endpoint: &str, config: &str) {
 /// add to the deploy workflow's (whose plan and apply environments hold
 /// the customer App's key and the artifact key): `drift` and
 /// `fleetform-rollout`; the teams token (operators, `approvals:`) in
-/// `fleetform-rollout` and the apply environments; reviewers on
-/// `staging-apply` (repairs and rollouts ask for one). The schedule's
-/// user is an operator.
+/// `fleetform-rollout` and the apply environments; the apply
+/// environments' reviewers (repairs and rollouts ask for one): the
+/// provider's lead and a developer who also pushes manager changes. The
+/// schedule's user is an operator.
 fn environments(w: &World, runner: &mut Runner) {
-    w.gh.set_environment(
-        MANAGER,
-        "staging-apply",
-        Environment {
-            reviewers: vec!["provider-lead".into()],
-            ..Default::default()
-        },
-    );
+    for env in ["staging-apply", "production-apply"] {
+        w.gh.set_reviewers(MANAGER, env, &["provider-lead", "provider-dev"]);
+    }
     for env in ["drift", "fleetform-rollout"] {
         w.gh.set_environment(MANAGER, env, Environment::default());
     }

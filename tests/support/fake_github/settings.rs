@@ -98,6 +98,23 @@ impl FakeGitHub {
             .insert(name.to_string(), (id, env));
     }
 
+    /// The required reviewers of an existing environment, the rest of it
+    /// (its secrets, variables and policies) kept, as GitHub's "Create or
+    /// update an environment" keeps what it is not sent.
+    pub fn set_reviewers(&self, repo: &str, name: &str, reviewers: &[&str]) {
+        let mut st = self.state();
+        for login in reviewers {
+            st.user_id(login);
+        }
+        let (_, env) = st
+            .seeded(repo)
+            .settings
+            .environments
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("fake GitHub: {repo} has no environment {name}"));
+        env.reviewers = reviewers.iter().map(|r| r.to_string()).collect();
+    }
+
     /// Add an Actions secret to the repository itself (the value is not
     /// kept: the doctor lists names).
     pub fn add_repo_secret(&self, repo: &str, name: &str) {
