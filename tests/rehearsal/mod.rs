@@ -7,6 +7,7 @@
 //! one.
 
 pub(crate) mod drift;
+pub(crate) mod impact;
 pub(crate) mod on_cloud;
 pub(crate) mod relay_loop;
 pub(crate) mod rollout;
