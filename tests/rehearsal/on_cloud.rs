@@ -17,13 +17,13 @@ use crate::support::fake_github::Environment;
 use crate::templates::deploy_run::deploy_runner;
 use crate::world::{World, MANAGER};
 
-const BUCKET: &str = "provider-state";
+pub(crate) const BUCKET: &str = "provider-state";
 
 /// Everything a stretch needs, kept alive together.
 pub(crate) struct OnCloud {
     pub w: World,
     pub runner: Runner,
-    _moto: Moto,
+    pub moto: Moto,
 }
 
 impl OnCloud {
@@ -75,11 +75,7 @@ impl OnCloud {
         }
         w.gh.install_app(CUSTOMER_APP_ID, "globex", &["globex/globex-app"]);
         environments(&w, &mut runner);
-        OnCloud {
-            w,
-            runner,
-            _moto: moto,
-        }
+        OnCloud { w, runner, moto }
     }
 
     /// The test cloud's object named `name`.
@@ -112,43 +108,46 @@ fn in_the_bucket(w: &World, endpoint: &str, config: &str) {
     w.fx.records_in_s3(BUCKET, endpoint, "  prefix: fleetform/records\n");
 }
 
-/// The environments and secrets the drift and rollout workflows' headers
-/// add to the deploy workflow's (whose plan and apply environments hold
-/// the customer App's key and the artifact key): `drift` and
-/// `fleetform-rollout`; the teams token (operators, `approvals:`) in
-/// `fleetform-rollout` and the apply environments; the apply
-/// environments' reviewers (repairs and rollouts ask for one): the
+/// The environments and secrets the drift, rollout, ops and offboard
+/// workflows' headers add to the deploy workflow's (whose plan and apply
+/// environments hold the customer App's key and the artifact key):
+/// `drift`, `fleetform-rollout`, `fleetform-offboard-plan` and
+/// `fleetform-offboard` (a reviewer); the teams token (operators,
+/// `approvals:`) wherever a job reads teams; the apply environments'
+/// reviewers (repairs, rollouts and operations ask for one): the
 /// provider's lead and a developer who also pushes manager changes. The
 /// schedule's user is an operator.
 fn environments(w: &World, runner: &mut Runner) {
     for env in ["staging-apply", "production-apply"] {
         w.gh.set_reviewers(MANAGER, env, &["provider-lead", "provider-dev"]);
     }
-    for env in ["drift", "fleetform-rollout"] {
+    for env in [
+        "drift",
+        "fleetform-rollout",
+        "fleetform-offboard-plan",
+        "fleetform-offboard",
+    ] {
         w.gh.set_environment(MANAGER, env, Environment::default());
     }
+    w.gh.set_reviewers(MANAGER, "fleetform-offboard", &["provider-lead"]);
     let artifact = crate::common::ARTIFACT_KEY;
     let teams = w.gh.token().to_string();
     let app = pem();
+    let (key, teams, app) = (
+        ("FLEETFORM_ARTIFACT_KEY", artifact),
+        ("FLEETFORM_TEAMS_TOKEN", teams.as_str()),
+        ("FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", app.as_str()),
+    );
     for (env, secrets) in [
-        ("drift", [("FLEETFORM_ARTIFACT_KEY", artifact)].as_slice()),
-        (
-            "fleetform-rollout",
-            &[("FLEETFORM_TEAMS_TOKEN", teams.as_str())],
-        ),
-        (
-            "staging-apply",
-            &[
-                ("FLEETFORM_ARTIFACT_KEY", artifact),
-                ("FLEETFORM_TEAMS_TOKEN", teams.as_str()),
-            ],
-        ),
-        (
-            "production-apply",
-            &[("FLEETFORM_TEAMS_TOKEN", teams.as_str())],
-        ),
+        ("drift", [key, app].as_slice()),
+        ("fleetform-rollout", &[teams, app]),
+        ("fleetform-offboard-plan", &[key, teams, app]),
+        ("fleetform-offboard", &[key, teams]),
+        ("staging-plan", &[teams]),
+        ("production-plan", &[teams]),
+        ("staging-apply", &[teams]),
+        ("production-apply", &[teams]),
     ] {
-        runner.secret(&w.gh, Some(env), "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", &app);
         for (name, value) in secrets {
             runner.secret(&w.gh, Some(env), name, value);
         }
