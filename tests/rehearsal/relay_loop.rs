@@ -18,15 +18,19 @@ use crate::world::{pr_event, push_event, ACME, MANAGER};
 /// provider's instructions say (`fleetform customers instructions acme`:
 /// each row `| variable | NAME | VALUE |` of its table), nothing secret.
 pub(crate) fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
+    customer_runner_of(rw, relay_url, "acme", ACME)
+}
+
+/// [`customer_runner`] for `slug`, whose repository is `repo`.
+pub(crate) fn customer_runner_of(
+    rw: &RelayWorld,
+    relay_url: &str,
+    slug: &str,
+    repo: &str,
+) -> Runner {
     let gh = &rw.w.gh;
     let out = crate::common::Run::from(rw.w.fx.fleetform())
-        .args([
-            "customers",
-            "instructions",
-            "acme",
-            "--relay-url",
-            relay_url,
-        ])
+        .args(["customers", "instructions", slug, "--relay-url", relay_url])
         .ok();
     let mut set = Vec::new();
     for line in out.stdout.lines() {
@@ -35,8 +39,8 @@ pub(crate) fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
             .map(|c| c.trim().trim_matches('`'))
             .collect();
         if let ["", "variable", name, value, ""] = cells.as_slice() {
-            gh.add_repo_variable(ACME, name);
-            gh.set_variable(ACME, None, name, value);
+            gh.add_repo_variable(repo, name);
+            gh.set_variable(repo, None, name, value);
             set.push(name.to_string());
         }
     }
@@ -45,7 +49,7 @@ pub(crate) fn customer_runner(rw: &RelayWorld, relay_url: &str) -> Runner {
         "the instructions name no variable:\n{}",
         out.stdout
     );
-    let mut r = Runner::new(ACME);
+    let mut r = Runner::new(repo);
     r.machine_env("FLEETFORM_RETRY_BASE_MS", "50");
     r
 }
@@ -63,6 +67,18 @@ pub(crate) fn opened(
     branch: &str,
     sha: &str,
 ) -> serde_json::Value {
+    opened_with(rw, customer, TRIGGER, pr, branch, sha)
+}
+
+/// [`opened`] with the trigger workflow at `trigger`.
+pub(crate) fn opened_with(
+    rw: &RelayWorld,
+    customer: &mut Runner,
+    trigger: &str,
+    pr: u64,
+    branch: &str,
+    sha: &str,
+) -> serde_json::Value {
     let mut event = Event {
         name: "pull_request".into(),
         payload: pr_event(pr, branch, sha),
@@ -72,7 +88,7 @@ pub(crate) fn opened(
     };
     event.payload["action"] = json!("opened");
     customer
-        .run_with_oidc(&rw.w.gh, &rw.issuer, TRIGGER, &event)
+        .run_with_oidc(&rw.w.gh, &rw.issuer, trigger, &event)
         .assert_succeeded(&["trigger"]);
     rw.w.last_dispatch()
 }
