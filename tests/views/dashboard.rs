@@ -270,7 +270,10 @@ impl Driver {
         args.extend_from_slice(extra_args);
         let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "args": args}}}});
-        for _ in 0..50 {
+        // Chromium's start on a busy machine (two cores, Terraform in the
+        // other test threads) took over the 5 s once allowed here.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
             if let Some(v) = d.call("POST", "/session", Some(&caps)) {
                 if let Some(s) = v["value"]["sessionId"].as_str() {
                     d.session = s.to_string();
@@ -279,7 +282,7 @@ impl Driver {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("chromedriver did not start a session");
+        panic!("chromedriver did not start a session within 60 s");
     }
 
     fn call(
