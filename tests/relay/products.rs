@@ -12,7 +12,7 @@ use crate::relay::serve::RelayWorld;
 
 /// The relay world with its manager replaced by `examples/products`'s
 /// (the relay settings and the registry's repository ids kept).
-fn products_relay_world() -> RelayWorld {
+pub(crate) fn products_relay_world() -> RelayWorld {
     let rw = RelayWorld::new();
     let fx = &rw.w.fx;
     let config = fx.read("manager/fleetform.yml");
@@ -41,11 +41,9 @@ fn products_relay_world() -> RelayWorld {
     rw
 }
 
-#[test]
-fn a_customer_on_products_is_dispatched_through_the_relay() {
-    let mut rw = products_relay_world();
-    let relay = rw.start(4);
-    // acme's repo holds its products (infra/products.yml, one folder each).
+/// acme's files on products (infra/products.yml, one folder each), by
+/// path in its repository.
+pub(crate) fn acme_products_files(rw: &RelayWorld) -> Vec<(String, String)> {
     let root = rw.w.fx.path("products/customers/acme");
     let mut files = Vec::new();
     for e in walkdir::WalkDir::new(&root)
@@ -62,6 +60,16 @@ fn a_customer_on_products_is_dispatched_through_the_relay() {
             files.push((rel, std::fs::read_to_string(e.path()).unwrap()));
         }
     }
+    files
+}
+
+#[test]
+fn a_customer_on_products_is_dispatched_through_the_relay() {
+    let mut rw = products_relay_world();
+    let relay = rw.start(4);
+    // acme's repo holds its products (infra/products.yml, one folder each).
+    let root = rw.w.fx.path("products/customers/acme");
+    let files = acme_products_files(&rw);
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(p, c)| (p.as_str(), c.as_str()))

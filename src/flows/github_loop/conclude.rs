@@ -51,7 +51,7 @@ pub fn conclude(needs: &Value, manager_dir: &Path, cx: &Context) -> Result<Concl
     let applies = dispatched.event_type == EVENT_APPLY;
     let (manager, registry) = crate::config::load(manager_dir)?;
     let rt = runtime()?;
-    let permissions = super::session::access::authorise(&dispatched.payload);
+    let permissions = super::session::access::conclude(&dispatched.payload, manager.has_products());
     let gh = status_writer(&rt, &dispatched.payload.customer_repo, permissions, cx)?;
     let payload = &dispatched.payload;
     rt.block_on(async {

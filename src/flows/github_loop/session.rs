@@ -60,6 +60,30 @@ pub(crate) mod access {
             (None, None) => STATUS,
         }
     }
+
+    /// [`AUTHORISE_PULL`] and the customer's `infra/products.yml` read
+    /// (`GET /repos/{owner}/{repo}/contents/{path}` needs Contents: read).
+    pub const CONCLUDE_PRODUCTS_PULL: Permissions = &[
+        ("contents", "read"),
+        ("statuses", "write"),
+        ("pull_requests", "read"),
+    ];
+    /// [`STATUS`] and the customer's `infra/products.yml` read.
+    pub const CONCLUDE_PRODUCTS_PUSH: Permissions = &[("contents", "read"), ("statuses", "write")];
+
+    /// What `conclude` reads and writes: authorising `payload` again and,
+    /// with `products:`, the customer's products file at the dispatched
+    /// sha (each enabled product × environment has its own status).
+    pub fn conclude(payload: &crate::dispatch::Payload, products: bool) -> Permissions {
+        if !products {
+            return authorise(payload);
+        }
+        match (&payload.comment, payload.pr) {
+            (Some(_), _) => PLAN,
+            (None, Some(_)) => CONCLUDE_PRODUCTS_PULL,
+            (None, None) => CONCLUDE_PRODUCTS_PUSH,
+        }
+    }
 }
 
 /// A client for `repo`: with the provider's customer App

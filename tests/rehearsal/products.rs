@@ -1,0 +1,81 @@
+//! A customer on products (`examples/products`: `network`, and `app`
+//! which needs the network's outputs) through the relay and the deploy
+//! workflow: acme's pull request enabling both products is planned (one
+//! comment per product × environment), and its merge applied, the network
+//! before the app, production after a second person.
+
+use serde_json::json;
+
+use super::relay_loop::{customer_runner, opened};
+use crate::relay::products::{acme_products_files, products_relay_world};
+use crate::support::actions_runner::Event;
+use crate::templates::deploy_run::deploy_runner;
+use crate::world::{push_event, ACME};
+
+#[test]
+fn a_customer_on_products_is_planned_and_applied_through_the_templates() {
+    let rw = products_relay_world();
+    let w = &rw.w;
+    let relay = rw.start(4);
+    let mut customer = customer_runner(&rw, &relay.url);
+    let mut manager = deploy_runner(w);
+    // The products' modules are on the test cloud.
+    let cloud = crate::fakecloud::install(&w.fx.path("fakecloud"));
+    manager
+        .machine_env(
+            "TF_CLI_CONFIG_FILE",
+            &cloud.cli_config.display().to_string(),
+        )
+        .machine_env(
+            "FAKECLOUD_FILE",
+            &w.fx.path("cloud.json").display().to_string(),
+        );
+    let deploy = "workflows/manager-deploy.yml";
+
+    let files = acme_products_files(&rw);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let head = w.gh.commit(ACME, "products", &refs);
+    let pr = w.gh.open_pr(ACME, "products", "main", "Network and app");
+    let d = opened(&rw, &mut customer, pr, "products", &head);
+    let planned = manager.run(&w.gh, deploy, &Event::dispatch(&d));
+    planned.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    let comments = w.gh.comments(ACME, pr);
+    for product in ["network", "app"] {
+        assert!(
+            comments
+                .iter()
+                .any(|c| c.body.contains(&format!("product={product}"))),
+            "{product}: {comments:?}"
+        );
+    }
+
+    let merged = w.gh.merge_pr(ACME, pr);
+    let push = Event {
+        name: "push".into(),
+        payload: push_event(
+            &merged,
+            &format!("Merge pull request #{pr} from acme-corp/products"),
+        ),
+        git_ref: "refs/heads/main".into(),
+        actor: "acme-dev".into(),
+        inputs: json!(null),
+    };
+    customer
+        .run_with_oidc(&w.gh, &rw.issuer, super::relay_loop::TRIGGER, &push)
+        .assert_succeeded(&["trigger"]);
+    let d = w.last_dispatch();
+    manager.approve("production-apply", "provider-lead");
+    let applied = manager.run(&w.gh, deploy, &Event::dispatch(&d));
+    applied.assert_succeeded(&[
+        "authorise",
+        "plan-staging",
+        "apply-staging",
+        "plan-production",
+        "apply-production",
+        "conclude",
+    ]);
+    w.gh.assert_clean();
+}
