@@ -31,6 +31,10 @@ pub struct AdoptPair {
     /// Terraform (or OpenTofu) binary.
     #[arg(long, env = "FLEETFORM_TERRAFORM")]
     pub terraform: Option<PathBuf>,
+    /// The customer's checkout instead of the registry's `path` (the ops
+    /// workflow checks the customer's repo out there).
+    #[arg(long, env = "FLEETFORM_CUSTOMER_DIR")]
+    pub customer_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,5 +401,6 @@ fn target(p: &AdoptPair) -> Target {
         product: p.pair.product.clone(),
         out: p.out.clone(),
         terraform: p.terraform.clone(),
+        customer_dir: p.customer_dir.clone(),
     }
 }

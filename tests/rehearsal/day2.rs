@@ -11,7 +11,11 @@
 //!   `fleetform-offboard` after a reviewer, each state archived in the
 //!   records first.
 //!
-//! Both refuse unless the run's actor is an operator (`rollout.operators`).
+//! - `manager-ops.yml` again: acme's staging objects, which no state
+//!   knows, are adopted from the mapping file the provider commits: the
+//!   adoption plan (imports only) sealed, then applied after a reviewer.
+//!
+//! Each refuses unless the run's actor is an operator (`rollout.operators`).
 
 use serde_json::json;
 
@@ -119,5 +123,61 @@ fn a_revoked_customer_is_offboarded_through_the_offboard_workflow() {
         .filter(|k| k.ends_with("-state-before-destroy.json"))
         .collect();
     assert_eq!(archived.len(), 2, "{archived:?}");
+    c.w.gh.assert_clean();
+}
+
+/// acme's staging objects, mapped to the root module's addresses (the
+/// mapping file `adopt/acme/staging.yml` a provider writes or `adopt
+/// discover` lists).
+fn acme_staging_mapping(c: &OnCloud) -> String {
+    let mut lines = String::from("# Objects made before fleetform.\nimports:\n");
+    for (_, o) in crate::fakecloud::objects(&c.w.fx.path("cloud.json")) {
+        let name = o["name"].as_str().unwrap_or_default();
+        let address = match name {
+            "acme-staging" => "fakecloud_network.main".to_string(),
+            "acme-staging-logs" => "fakecloud_bucket.logs".to_string(),
+            _ => match name.strip_prefix("acme-staging-web-") {
+                Some(n) => format!("\"fakecloud_instance.web[{n}]\""),
+                None => continue,
+            },
+        };
+        lines.push_str(&format!("  {address}: {}\n", o["id"].as_str().unwrap()));
+    }
+    lines
+}
+
+#[test]
+fn objects_made_outside_are_adopted_through_the_ops_workflow() {
+    let mut c = OnCloud::applied(OPERATORS);
+    // acme's staging objects exist, but no state knows them (an earlier
+    // Terraform's, whose state fleetform never had).
+    let state = "acme/staging/terraform.tfstate";
+    let bucket = super::on_cloud::BUCKET;
+    assert!(c.moto.keys_in(bucket).iter().any(|k| k == state));
+    assert!(crate::moto::curl(&c.moto.url(&format!("/{bucket}/{state}")), "DELETE").is_some());
+    let objects = crate::fakecloud::objects(&c.w.fx.path("cloud.json"));
+    let mapping = acme_staging_mapping(&c);
+    c.w.gh.commit(
+        crate::world::MANAGER,
+        "main",
+        &[("adopt/acme/staging.yml", mapping.as_str())],
+    );
+    c.runner.approve("staging-apply", "provider-lead");
+    let run = c.runner.run(
+        &c.w.gh,
+        "workflows/manager-ops.yml",
+        &dispatched(json!({
+            "operation": "adopt", "customer": "acme", "environment": "staging",
+            "product": "", "operands": "", "reason": "adopting acme's staging",
+            "confirms": "", "digest": "",
+        })),
+    );
+    run.assert_succeeded(&["preview", "apply"]);
+    // The state knows every object again; the cloud is as it was.
+    assert!(c.moto.keys_in(bucket).iter().any(|k| k == state));
+    assert_eq!(
+        crate::fakecloud::objects(&c.w.fx.path("cloud.json")),
+        objects
+    );
     c.w.gh.assert_clean();
 }

@@ -96,6 +96,8 @@ pub struct Target {
     /// Results folder; the plan goes to its pair's folder.
     pub out: PathBuf,
     pub terraform: Option<PathBuf>,
+    /// The customer's checkout, instead of the registry's `path`.
+    pub customer_dir: Option<PathBuf>,
 }
 
 /// The manager at `customer`'s pin for `view`'s product, when it is

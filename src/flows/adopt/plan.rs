@@ -79,7 +79,7 @@ pub(super) fn plan_pair(
     })?;
     let mut engine = Engine::with_terraform(module, t.terraform.as_deref())?;
     engine.imports = mapping.imports.clone();
-    let docs = read_docs(&engine, registry, customer, &t.environment)?;
+    let docs = read_docs(&engine, registry, customer, t)?;
     let dir = t.out.join(unit.rel_dir());
     out.note(&format!(
         "{unit}: planning the adoption of {} from {}",
@@ -124,15 +124,20 @@ pub(super) fn kept(dir: &Path) -> Option<Planned> {
     (summary.plan_sha256 == planned.plan_sha256).then_some(planned)
 }
 
-/// The customer's values for `env` from the registry's `path`, checked.
+/// The customer's values for `t`'s environment from its checkout
+/// (`--customer-dir`, else the registry's `path`), checked.
 fn read_docs(
     engine: &Engine<'_>,
     registry: &Registry,
     customer: &Customer,
-    env: &str,
+    t: &Target,
 ) -> Result<crate::values::customer::CustomerDocs> {
-    let envs = [env.to_string()];
-    crate::fleet::local_source(engine.manager, registry)(customer, &envs)
-        .and_then(|src| crate::values::customer::check(&src, &engine.schema))
+    use crate::values::customer::CustomerSource;
+    let envs = [t.environment.clone()];
+    let read = match &t.customer_dir {
+        Some(dir) => CustomerSource::from_dir(engine.manager, dir, &envs).map_err(|d| vec![d]),
+        None => crate::fleet::local_source(engine.manager, registry)(customer, &envs),
+    };
+    read.and_then(|src| crate::values::customer::check(&src, &engine.schema))
         .map_err(Error::Values)
 }

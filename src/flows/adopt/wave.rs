@@ -85,6 +85,7 @@ pub fn wave(s: &WaveSettings, manager_dir: &Path, cx: &Context) -> Result<WaveRe
                 product: s.product.clone(),
                 out: s.out.clone(),
                 terraform: s.terraform.clone(),
+                customer_dir: None,
             };
             let (row, halt) = one_pair(&manager, &registry, &t, s.apply.as_deref(), cx)?;
             let unit = row.unit.clone();
