@@ -3,8 +3,9 @@
 //! READMEs): a cache is kept under its key, immutable once saved (a save
 //! under a key that exists only warns, "Unable to reserve cache"); a
 //! restore takes the exact key (`cache-hit: true`), else the newest cache
-//! whose key starts with one of `restore-keys`, in their order. Caches
-//! here are the repository's, not scoped to a branch.
+//! whose key starts with one of `restore-keys`, in their order. `path`
+//! is a folder or a file, kept relative to the workspace and restored
+//! there. Caches here are the repository's, not scoped to a branch.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,9 +52,9 @@ pub(super) fn restore(
         out.insert("cache-hit".into(), "false".into());
         return Ok(out);
     };
-    let dest = cx.workspace.join(input("path").trim());
-    std::fs::create_dir_all(&dest).unwrap();
-    super::stand_ins::copy_tree(&found.dir, &dest);
+    // The cache holds its paths relative to the workspace (the action
+    // archives them so), and restores them there.
+    super::stand_ins::copy_tree(&found.dir, &cx.workspace);
     cx.log
         .push_str(&format!("Cache restored from key: {}\n", found.key));
     out.insert("cache-hit".into(), (found.key == key).to_string());
@@ -79,8 +80,14 @@ pub(super) fn save(
         .runner
         .dir()
         .join(format!("cache-{}", cx.runner.caches.len()));
-    std::fs::create_dir_all(&dir).unwrap();
-    super::stand_ins::copy_tree(&from, &dir);
+    let to = dir.join(input("path").trim());
+    if from.is_file() {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    } else {
+        std::fs::create_dir_all(&to).unwrap();
+        super::stand_ins::copy_tree(&from, &to);
+    }
     cx.log.push_str(&format!("Cache saved with key: {key}\n"));
     cx.runner.caches.push(Cache { key, dir });
     Ok(BTreeMap::new())
