@@ -17,3 +17,4 @@ pub(crate) mod relay_loop;
 pub(crate) mod rollout;
 pub(crate) mod rotation;
 pub(crate) mod setup;
+pub(crate) mod webhook;

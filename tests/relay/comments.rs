@@ -66,7 +66,12 @@ fn trigger_comment(
 
 /// A pull request raising acme's instances to 3 and a comment `body` on it
 /// by `login` with `role`: (pr, head, comment id).
-fn commented(rw: &RelayWorld, login: &str, role: &str, body: &str) -> (u64, String, u64) {
+pub(crate) fn commented(
+    rw: &RelayWorld,
+    login: &str,
+    role: &str,
+    body: &str,
+) -> (u64, String, u64) {
     let head = rw.w.change_acme("feature", 3);
     let pr = rw.w.gh.open_pr(ACME, "feature", "main", "More instances");
     rw.w.gh.add_collaborator_as(ACME, login, "direct", role);
