@@ -1,4 +1,6 @@
-//! A new customer onboarded as the book says, to its first apply: the
+//! A new customer onboarded as the book says, to its first apply, into a
+//! manager made by `fleetform init --provider` (its `relay:` block set as
+//! point 7 of init's steps says; its own deploy workflow run): the
 //! customer's repository starts from `fleetform init --customer --manager`
 //! (its variables written for the provider's schema and environments, its
 //! trigger workflow), the provider registers it with `fleetform customers
@@ -19,9 +21,25 @@ use crate::world::push_event;
 
 const HOOLI: &str = "hooli/hooli-infra";
 
+/// The relay world with its manager made by `init --provider` (no
+/// customer yet), the relay block kept.
+fn init_manager_world() -> RelayWorld {
+    let rw = RelayWorld::new();
+    let fx = &rw.w.fx;
+    let config = fx.read("manager/fleetform.yml");
+    let relay = config[config.find("\nrelay:").expect("the relay block")..].to_string();
+    std::fs::remove_dir_all(fx.path("manager")).unwrap();
+    crate::common::Run::from(crate::common::fleetform_bin())
+        .current_dir(fx.path(""))
+        .args(["init", "--dir", "manager", "--provider", "provider"])
+        .ok();
+    fx.append("manager/fleetform.yml", &relay);
+    rw
+}
+
 #[test]
 fn a_new_customer_is_onboarded_and_its_first_change_applied() {
-    let rw = RelayWorld::new();
+    let rw = init_manager_world();
     let w = &rw.w;
 
     // The customer's repository, as `init --customer` writes it.
@@ -79,12 +97,18 @@ fn a_new_customer_is_onboarded_and_its_first_change_applied() {
         .join(".github/workflows/customer-trigger.yml")
         .display()
         .to_string();
-    let deploy = "workflows/manager-deploy.yml";
+    // The deploy workflow init wrote into the manager.
+    let deploy =
+        w.fx.path("manager/.github/workflows/manager-deploy.yml")
+            .display()
+            .to_string();
+    let deploy = deploy.as_str();
 
     // Its first pull request.
     let vars = files[0]
         .1
         .replace("project_name: my-project", "project_name: hooli-web");
+    assert_ne!(vars, files[0].1, "a change of its settings");
     let head =
         w.gh.commit(HOOLI, "first", &[("infra/variables.yml", vars.as_str())]);
     let pr = w.gh.open_pr(HOOLI, "first", "main", "Our first settings");
