@@ -245,20 +245,32 @@ fn a_secret_for_a_plain_variable_or_of_the_wrong_shape_is_refused() {
 
     let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
     w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    // Made plain by an override file, as Terraform merges it ("Override
+    // Files"), or in main.tf itself: refused before Terraform runs.
+    w.fx.write(
+        "manager/terraform/secrets_override.tf",
+        "variable \"db_password\" {\n  sensitive = false\n}\n",
+    );
+    let refused = || {
+        let out = run(
+            &w,
+            &keys[0].1,
+            &["plan", "--customer", "c01", "--env", "staging"],
+        );
+        assert_ne!(out.status.code(), Some(0));
+        let err = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(err.contains("is not `sensitive = true`"), "{err}");
+        assert!(!err.contains(VALUE), "{err}");
+        assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
+    };
+    refused();
+    std::fs::remove_file(w.fx.path("manager/terraform/secrets_override.tf")).unwrap();
     let module = w.fx.read("manager/terraform/main.tf");
     w.fx.write(
         "manager/terraform/main.tf",
         &module.replace("  sensitive = true\n", "  sensitive = false\n"),
     );
-    let out = run(
-        &w,
-        &keys[0].1,
-        &["plan", "--customer", "c01", "--env", "staging"],
-    );
-    assert_ne!(out.status.code(), Some(0));
-    let err = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(err.contains("is not `sensitive = true`"), "{err}");
-    assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
+    refused();
 }
 
 #[test]
