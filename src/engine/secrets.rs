@@ -284,7 +284,8 @@ impl Engine<'_> {
     }
 
     /// Each secret reaches a variable the root module declares with
-    /// `sensitive = true` (Terraform then never shows it in a plan).
+    /// `sensitive = true` (Terraform then never shows it in a plan), and
+    /// not `ephemeral` (its apply would need the value again).
     fn terraform_takes(&self, file: &SecretsFile) -> Result<Vec<Diagnostic>, Error> {
         let dir = self.manager.path(self.manager.working_dir());
         let declared = crate::terraform::variables::declared(&dir)
@@ -300,6 +301,14 @@ impl Engine<'_> {
                 ))),
                 Some(d) if !d.sensitive => Some(at(&e.location, format!(
                     "secret `{}`: `variable \"{}\"` in {} is not `sensitive = true`, so Terraform would show it in plans; the provider must mark it sensitive (nothing was planned)",
+                    e.name, e.name, module.display()
+                ))),
+                // Terraform asks an ephemeral variable's value again when
+                // the saved plan is applied, and the apply runs the sealed
+                // plan without the customer's secrets: every apply would
+                // fail after its approval.
+                Some(d) if d.ephemeral => Some(at(&e.location, format!(
+                    "secret `{}`: `variable \"{}\"` in {} is `ephemeral = true`; Terraform needs an ephemeral variable's value again when the saved plan is applied, and fleetform applies the sealed plan without the customer's secrets, so every apply would fail: the provider declares it `sensitive = true` without `ephemeral` (the value is then in the sealed plan and the state, as for any sensitive variable; nothing was planned)",
                     e.name, e.name, module.display()
                 ))),
                 Some(_) => None,

@@ -264,6 +264,20 @@ fn a_secret_for_a_plain_variable_or_of_the_wrong_shape_is_refused() {
         assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
     };
     refused();
+    // Ephemeral: its apply would need the value again.
+    w.fx.write(
+        "manager/terraform/secrets_override.tf",
+        "variable \"db_password\" {\n  ephemeral = true\n}\n",
+    );
+    let out = run(
+        &w,
+        &keys[0].1,
+        &["plan", "--customer", "c01", "--env", "staging"],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(err.contains("is `ephemeral = true`"), "{err}");
+    assert!(!err.contains(VALUE), "{err}");
     std::fs::remove_file(w.fx.path("manager/terraform/secrets_override.tf")).unwrap();
     let module = w.fx.read("manager/terraform/main.tf");
     w.fx.write(
