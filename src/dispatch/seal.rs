@@ -31,6 +31,32 @@ const MAGIC: &[u8] = b"FFSEAL1\n";
 /// Largest bundle accepted (plan files plus the Terraform log).
 pub const MAX_BUNDLE: u64 = 512 * 1024 * 1024;
 
+/// The fewest bits an artifact secret's characters must show
+/// ([`estimated_bits`]): 32 random hex characters show about 118, a
+/// repeated word far fewer.
+pub const MIN_KEY_BITS: u32 = 96;
+
+/// The entropy a secret's characters show: their frequencies' Shannon
+/// entropy times its length. A random secret shows about what it holds
+/// (a little less when short); `passwordpassword...` shows 2.75 bits a
+/// character, one character repeated none.
+fn estimated_bits(secret: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in secret {
+        counts[usize::from(*b)] += 1;
+    }
+    let n = secret.len() as f64;
+    let per_char: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = f64::from(*c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * n
+}
+
 /// The manager's artifact secret; never shown, wiped from memory when
 /// dropped.
 #[derive(Clone)]
@@ -48,6 +74,8 @@ pub enum SealError {
     NoKey,
     #[error("FLEETFORM_ARTIFACT_KEY is shorter than 32 characters; use a random secret of at least 32 characters (e.g. `openssl rand -hex 32`)")]
     WeakKey,
+    #[error("FLEETFORM_ARTIFACT_KEY is too predictable (its characters show about {0} bits, fewer than {MIN_KEY_BITS}: a word, a repeated pattern); use a random secret (e.g. `openssl rand -hex 32`)")]
+    PredictableKey(u32),
     #[error(transparent)]
     Fs(#[from] FsError),
     #[error("{0} is not a sealed fleetform plan bundle")]
@@ -58,6 +86,8 @@ pub enum SealError {
     Malformed(String),
     #[error("the operating system has no random numbers to give")]
     NoRandom,
+    #[error("{0}: its files come to more than 512 MiB, the most a bundle may hold (an apply would refuse to open it); nothing was sealed")]
+    TooLarge(String),
 }
 
 impl ArtifactKey {
@@ -74,6 +104,10 @@ impl ArtifactKey {
         }
         if secret.len() < 32 {
             return Err(SealError::WeakKey);
+        }
+        let bits = estimated_bits(secret);
+        if bits < f64::from(MIN_KEY_BITS) {
+            return Err(SealError::PredictableKey(bits as u32));
         }
         Ok(ArtifactKey(zeroize::Zeroizing::new(secret.to_vec())))
     }
@@ -161,17 +195,28 @@ pub fn seal_dir(
     dir: &Path,
     names: &[&str],
 ) -> Result<Vec<u8>, SealError> {
+    let plain = framed(dir, names, MAX_BUNDLE)?;
+    let key = key.pair_key(customer, environment);
+    seal_bytes(&key, MAGIC, &aad(customer, environment), plain)
+}
+
+/// The files `names` of `dir` framed one after another, refused past
+/// `max` bytes (a bundle larger than an apply opens would be sealed for
+/// nothing).
+fn framed(dir: &Path, names: &[&str], max: u64) -> Result<Vec<u8>, SealError> {
     let mut plain = Vec::new();
     for name in names {
-        let bytes = crate::util::fs::read_bounded(&dir.join(name), MAX_BUNDLE)?;
+        let bytes = crate::util::fs::read_bounded(&dir.join(name), max)?;
         let n = u16::try_from(name.len()).map_err(|_| SealError::Malformed((*name).into()))?;
         plain.extend_from_slice(&n.to_be_bytes());
         plain.extend_from_slice(name.as_bytes());
         plain.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
         plain.extend_from_slice(&bytes);
+        if plain.len() as u64 > max {
+            return Err(SealError::TooLarge(dir.display().to_string()));
+        }
     }
-    let key = key.pair_key(customer, environment);
-    seal_bytes(&key, MAGIC, &aad(customer, environment), plain)
+    Ok(plain)
 }
 
 /// Opens a bundle and returns its files. `shown` names it in errors.
@@ -237,7 +282,7 @@ mod tests {
     use super::*;
 
     fn key(s: &str) -> ArtifactKey {
-        ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+        ArtifactKey::new(format!("{s}-test-key-0123456789abcdefghijklmnop").as_bytes()).unwrap()
     }
 
     /// The secret is held where it is wiped on drop, and `Debug` never
@@ -246,7 +291,7 @@ mod tests {
     fn the_key_is_wiped_and_never_shown() {
         let k = key("q");
         let held: &zeroize::Zeroizing<Vec<u8>> = &k.0;
-        assert_eq!(held.len(), 32);
+        assert_eq!(&held[..], b"q-test-key-0123456789abcdefghijklmnop");
         assert_eq!(format!("{k:?}"), "ArtifactKey(***)");
     }
 
@@ -285,6 +330,20 @@ mod tests {
         assert!(format!("{k:?}").contains("***"));
     }
 
+    /// Files that each fit but together pass the bound are refused at seal
+    /// time, not when the apply opens them.
+    #[test]
+    fn a_bundle_past_the_bound_is_never_sealed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), vec![b'a'; 600]).unwrap();
+        std::fs::write(d.path().join("b"), vec![b'b'; 600]).unwrap();
+        assert!(framed(d.path(), &["a"], 1000).is_ok());
+        assert!(matches!(
+            framed(d.path(), &["a", "b"], 1000),
+            Err(SealError::TooLarge(_))
+        ));
+    }
+
     #[test]
     fn keys_must_be_strong_and_names_plain() {
         assert!(matches!(ArtifactKey::new(b""), Err(SealError::NoKey)));
@@ -292,6 +351,23 @@ mod tests {
             ArtifactKey::new(b"short"),
             Err(SealError::WeakKey)
         ));
+        // Long enough, but a repeated character or word.
+        for weak in ["k".repeat(40), "password".repeat(4), "ab".repeat(32)] {
+            assert!(
+                matches!(
+                    ArtifactKey::new(weak.as_bytes()),
+                    Err(SealError::PredictableKey(_))
+                ),
+                "{weak}"
+            );
+        }
+        // What `openssl rand -hex 16` and `-hex 32` print.
+        for strong in [
+            "3f9a1c07e2b84d56a0c9e71f2d4b8a63",
+            "9c1e4f7a2b6d8e0f3a5c7e9b1d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f",
+        ] {
+            assert!(ArtifactKey::new(strong.as_bytes()).is_ok(), "{strong}");
+        }
         let mut evil = Vec::new();
         evil.extend_from_slice(&5u16.to_be_bytes());
         evil.extend_from_slice(b"../x1");

@@ -426,7 +426,7 @@ mod tests {
     }
 
     fn key(s: &str) -> ArtifactKey {
-        ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+        ArtifactKey::new(format!("{s}-test-key-0123456789abcdefghijklmnop").as_bytes()).unwrap()
     }
 
     /// A sealed drift cache at `path` holding one read of a customer's file.

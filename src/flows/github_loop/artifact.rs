@@ -180,7 +180,7 @@ mod tests {
     use super::*;
 
     fn key(s: &str) -> ArtifactKey {
-        ArtifactKey::new(s.repeat(32).as_bytes()).unwrap()
+        ArtifactKey::new(format!("{s}-test-key-0123456789abcdefghijklmnop").as_bytes()).unwrap()
     }
 
     fn planned() -> tempfile::TempDir {
