@@ -130,7 +130,7 @@ fn judged(
     let env = &a.pair.environment;
     // The ops workflow's plan arrives sealed (`adopt plan --seal`), with
     // the preview's choices.
-    crate::flows::github_loop::artifact::open_local(&customer.slug, env, dir)?;
+    crate::flows::github_loop::artifact::open_local(unit, dir)?;
     let sealed = dir
         .join(crate::flows::github_loop::artifact::BUNDLE_FILE)
         .is_file();

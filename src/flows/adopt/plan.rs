@@ -48,7 +48,7 @@ pub fn plan(
     )
     .map_err(|e| Error::failed(e.to_string()))?;
     if seal {
-        crate::flows::github_loop::artifact::seal_local(&customer.slug, &t.environment, &dir)?;
+        crate::flows::github_loop::artifact::seal_local(&planned.unit, &dir)?;
         let ctx = crate::ci::RunContext::from_env();
         if let Err(e) = ctx.set_outputs(&[
             ("plan_sha256", planned.plan_sha256.clone()),

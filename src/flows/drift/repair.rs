@@ -369,11 +369,12 @@ fn plan_and_seal(
     if let Some(crate::fleet::Outcome::Failed { error, .. }) = rows.first().map(|r| &r.outcome) {
         return Err(Error::failed(format!("the repair plan failed: {error}")));
     }
-    let rel = view.unit(&customer.slug, &pair.environment).rel_dir();
+    let unit = view.unit(&customer.slug, &pair.environment);
+    let rel = unit.rel_dir();
     let dir = settings.out.join(&rel);
     let summary = crate::engine::read_summary(&dir)
         .map_err(|e| Error::failed(format!("nothing to seal in {}: {e}", dir.display())))?;
-    crate::flows::github_loop::artifact::seal_local(&customer.slug, &pair.environment, &dir)?;
+    crate::flows::github_loop::artifact::seal_local(&unit, &dir)?;
     Ok((rel.display().to_string(), summary))
 }
 
@@ -487,7 +488,12 @@ fn apply_one(settings: &RepairApply, p: &Planned, manager_dir: &Path, cx: &Conte
         )));
     }
     let dir = settings.plans.join(rel);
-    crate::flows::github_loop::artifact::open_local(&p.customer, &p.environment, &dir)?;
+    let unit = crate::config::Unit {
+        customer: p.customer.clone(),
+        product: p.product.clone(),
+        environment: p.environment.clone(),
+    };
+    crate::flows::github_loop::artifact::open_local(&unit, &dir)?;
     let summary = crate::engine::read_summary(&dir)
         .map_err(|e| Error::refused(format!("{}: {e}", dir.display())))?;
     if let Some(why) = not_repairable(&summary) {

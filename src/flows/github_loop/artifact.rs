@@ -101,16 +101,22 @@ pub(crate) fn open_plan(key: &ArtifactKey, customer: &str, env: &str, dir: &Path
 /// Seals an operator's plan folder (a targeted plan of the ops workflow)
 /// into [`BUNDLE_FILE`], with the files of [`BUNDLED`] it has and the
 /// operator's [`CHOICES_FILE`]: the only file its workflow uploads, so the
-/// plan's values never sit in an artifact in the clear.
-pub fn seal_local(customer: &str, env: &str, dir: &Path) -> Result<()> {
-    let key = artifact_key()?;
+/// plan's values never sit in an artifact in the clear. Sealed for the
+/// unit's customer × product × environment (its place), as a dispatch's
+/// plan: one product's bundle never opens as another's.
+pub fn seal_local(unit: &crate::config::Unit, dir: &Path) -> Result<()> {
+    seal_local_with(&artifact_key()?, unit, dir)
+}
+
+fn seal_local_with(key: &ArtifactKey, unit: &crate::config::Unit, dir: &Path) -> Result<()> {
+    let (customer, env) = (unit.customer.as_str(), unit.place());
     let names: Vec<&str> = BUNDLED
         .iter()
         .copied()
         .chain([CHOICES_FILE])
         .filter(|n| dir.join(n).is_file())
         .collect();
-    let bundle = seal::seal_dir(&key, customer, env, dir, &names)
+    let bundle = seal::seal_dir(key, customer, &env, dir, &names)
         .map_err(|e| Error::failed(e.to_string()))?;
     crate::util::fs::write_atomic(&dir.join(BUNDLE_FILE), &bundle)
         .map_err(|e| Error::failed(e.to_string()))
@@ -168,11 +174,12 @@ pub fn open_preview(customer: &str, env: &str, dir: &Path, file: &str) -> Result
 /// folder holds the bundle and no plan (the ops workflow's apply job
 /// downloads the bundle alone): what is applied is what was sealed. A
 /// folder with a plan of its own is a workstation's, applied as it is.
-pub fn open_local(customer: &str, env: &str, dir: &Path) -> Result<bool> {
+/// The bundle opens only for the unit it was sealed for ([`seal_local`]).
+pub fn open_local(unit: &crate::config::Unit, dir: &Path) -> Result<bool> {
     if !dir.join(BUNDLE_FILE).is_file() || dir.join(crate::engine::PLAN_FILE).exists() {
         return Ok(false);
     }
-    open_plan(&artifact_key()?, customer, env, dir).map(|()| true)
+    open_plan(&artifact_key()?, &unit.customer, &unit.place(), dir).map(|()| true)
 }
 
 #[cfg(test)]
@@ -225,6 +232,27 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let r = open_plan(&key("k"), "acme", "staging", empty.path());
         assert!(matches!(r, Err(Error::Refused(m)) if m.contains("holds no sealed plan")));
+    }
+
+    /// An operator's plan is sealed for its customer × product ×
+    /// environment: a bundle of one product (or of the customer without
+    /// products) never opens as another's of the same environment.
+    #[test]
+    fn an_operators_plan_opens_only_for_its_product() {
+        use crate::config::Unit;
+        let plan = planned();
+        let network = Unit::new("acme", Some("network"), "staging");
+        seal_local_with(&key("k"), &network, plan.path()).unwrap();
+        for other in [
+            Unit::new("acme", Some("app"), "staging"),
+            Unit::new("acme", None, "staging"),
+        ] {
+            let d = downloaded(plan.path());
+            let r = open_plan(&key("k"), &other.customer, &other.place(), d.path());
+            assert!(matches!(r, Err(Error::Refused(_))), "{other:?}: {r:?}");
+        }
+        let d = downloaded(plan.path());
+        open_plan(&key("k"), "acme", &network.place(), d.path()).unwrap();
     }
 
     #[test]

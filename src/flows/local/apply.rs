@@ -75,7 +75,7 @@ pub fn apply_local(args: &LocalApply, manager_dir: &Path, cx: &Context) -> Resul
         .unwrap_or(view);
     let engine = crate::engine::Engine::with_terraform(&view, args.terraform.as_deref())?;
     // An ops workflow's plan arrives sealed (`plan --seal`).
-    crate::flows::github_loop::artifact::open_local(&customer.slug, &args.environment, &dir)?;
+    crate::flows::github_loop::artifact::open_local(&unit, &dir)?;
     let targeting = crate::engine::read_summary(&dir)
         .ok()
         .and_then(|s| s.targeting);

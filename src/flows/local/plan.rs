@@ -126,7 +126,7 @@ fn seal_targeted(
     let dir = out_dir.join(view.unit(&customer.slug, env).rel_dir());
     let summary = crate::engine::read_summary(&dir)
         .map_err(|e| Error::failed(format!("nothing to seal in {}: {e}", dir.display())))?;
-    crate::flows::github_loop::artifact::seal_local(&customer.slug, env, &dir)?;
+    crate::flows::github_loop::artifact::seal_local(&view.unit(&customer.slug, env), &dir)?;
     let ctx = crate::ci::RunContext::from_env();
     if let Err(e) = ctx.set_outputs(&[
         ("plan_sha256", summary.plan_sha256.clone()),

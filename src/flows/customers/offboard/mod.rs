@@ -251,15 +251,6 @@ fn plan_all(
     Ok(planned)
 }
 
-/// What a unit's bundle is sealed for: the customer and the product ×
-/// environment, so a bundle opens in its own folder only.
-fn seal_label(unit: &Unit) -> String {
-    match &unit.product {
-        Some(p) => format!("{p}/{}", unit.environment),
-        None => unit.environment.clone(),
-    }
-}
-
 /// The artifact key: on GitHub Actions the plans leave the runner only
 /// sealed, so it is required there; on a workstation the plans stay in
 /// their folders.
@@ -276,13 +267,11 @@ fn artifact_key() -> Result<Option<ArtifactKey>> {
 /// Seals the plan folder into `bundle.sealed`, the only file of it the
 /// workflow uploads.
 fn seal_plan(unit: &Unit, dir: &Path) -> Result<()> {
-    crate::flows::github_loop::artifact::seal_local(&unit.customer, &seal_label(unit), dir).map_err(
-        |e| {
-            Error::failed(format!(
-                "sealing the plan of {unit}: {e}; nothing was sealed"
-            ))
-        },
-    )
+    crate::flows::github_loop::artifact::seal_local(unit, dir).map_err(|e| {
+        Error::failed(format!(
+            "sealing the plan of {unit}: {e}; nothing was sealed"
+        ))
+    })
 }
 
 /// Opens each unit's downloaded bundle into its folder (on GitHub
@@ -298,7 +287,7 @@ fn open_plans(manager: &Manager, sealed: &Sealed, out_dir: &Path) -> Result<()> 
         if !bundle.is_file() && !crate::ci::in_actions() {
             continue;
         }
-        crate::flows::github_loop::artifact::open_plan(&key, &unit.customer, &seal_label(&unit), &dir).map_err(
+        crate::flows::github_loop::artifact::open_plan(&key, &unit.customer, &unit.place(), &dir).map_err(
             |e| {
                 let why = match e {
                     Error::Refused(m) | Error::Failed(m) => m,
