@@ -328,8 +328,9 @@ impl Manager {
             other => other.clone(),
         };
         self.config.records = match &live.config.records {
-            Records::Local { dir } => Records::Local {
+            Records::Local { dir, recipient } => Records::Local {
                 dir: RepoPath(absolute(live.path(&dir.0))),
+                recipient: recipient.clone(),
             },
             other => other.clone(),
         };

@@ -95,7 +95,7 @@ impl Manager {
         }
         add("/sync/template_dir".into(), &c.sync.template_dir);
         match &c.records {
-            Records::Local { dir } => add("/records/dir".into(), dir),
+            Records::Local { dir, .. } => add("/records/dir".into(), dir),
             Records::S3 {
                 ca_file: Some(ca), ..
             } => add("/records/ca_file".into(), ca),

@@ -12,6 +12,10 @@ pub enum Records {
     Local {
         #[serde(default = "default_records_dir")]
         dir: RepoPath,
+        /// The provider's age recipient the states an offboarding keeps
+        /// are encrypted to (its identity kept offline).
+        #[serde(default)]
+        recipient: Option<String>,
     },
     /// An S3 bucket (usually the state bucket) under `prefix`; a bucket
     /// with Object Lock and a default retention keeps records immutable.
@@ -28,13 +32,29 @@ pub enum Records {
         /// the manager repo), in addition to the system's and the bundled
         /// roots: an S3-compatible store with an internal CA.
         ca_file: Option<RepoPath>,
+        /// The provider's age recipient the states an offboarding keeps
+        /// are encrypted to; required for an offboarding into a bucket.
+        #[serde(default)]
+        recipient: Option<String>,
     },
+}
+
+impl Records {
+    /// The age recipient archived states are encrypted to, if set.
+    pub fn recipient(&self) -> Option<&str> {
+        match self {
+            Records::Local { recipient, .. } | Records::S3 { recipient, .. } => {
+                recipient.as_deref()
+            }
+        }
+    }
 }
 
 impl Default for Records {
     fn default() -> Self {
         Records::Local {
             dir: default_records_dir(),
+            recipient: None,
         }
     }
 }
@@ -49,6 +69,14 @@ fn default_records_prefix() -> String {
 impl Manager {
     /// An S3 prefix is a relative key path without `..`.
     pub(super) fn check_records(&self) -> Result<(), ConfigError> {
+        if let Some(r) = self.config.records.recipient() {
+            if r.parse::<age::x25519::Recipient>().is_err() {
+                return Err(self.invalid(
+                    "/records/recipient",
+                    "an age recipient (`age1...`, from `age-keygen`): the states an offboarding keeps are encrypted to it",
+                ));
+            }
+        }
         if let Records::S3 { prefix, bucket, .. } = &self.config.records {
             let ok = !prefix.starts_with('/')
                 && !prefix.split('/').any(|seg| seg == ".." || seg == ".")

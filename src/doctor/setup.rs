@@ -164,7 +164,7 @@ pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Opti
     let what = "records";
     let fix_store = format!("set `records: {{kind: s3, bucket: …, region: …, prefix: …}}` in fleetform.yml and the repository variables FLEETFORM_RECORDS_WRITE_ROLE and FLEETFORM_RECORDS_REGION (the header of {})", deploy.path);
     Some(match &manager.config.records {
-        Records::Local { dir } => Check::not_met(
+        Records::Local { dir, .. } => Check::not_met(
             Level::Must,
             what,
             format!(

@@ -70,7 +70,7 @@ impl Store {
 
     fn for_job(manager: &Manager, own_credential: bool, net: &crate::net::Settings) -> Store {
         match &manager.config.records {
-            Records::Local { dir } => Store::Local(local::Folder::new(manager.path(dir))),
+            Records::Local { dir, .. } => Store::Local(local::Folder::new(manager.path(dir))),
             Records::S3 {
                 bucket,
                 region,
@@ -78,6 +78,7 @@ impl Store {
                 endpoint,
                 use_path_style,
                 ca_file,
+                ..
             } => Store::S3(s3::Bucket::new(s3::Settings {
                 bucket: bucket.clone(),
                 region: region.clone(),

@@ -120,10 +120,61 @@ fn a_revoked_customer_is_offboarded_through_the_offboard_workflow() {
         .keys_in(super::on_cloud::BUCKET)
         .into_iter()
         .filter(|k| k.starts_with("fleetform/records/offboarded/globex/_/"))
-        .filter(|k| k.ends_with("-state-before-destroy.json"))
+        .filter(|k| k.ends_with("-state-before-destroy.json.age"))
         .collect();
     assert_eq!(archived.len(), 2, "{archived:?}");
+    // Encrypted to the provider's records recipient: its identity opens
+    // each, a state holding globex's objects.
+    for key in &archived {
+        let (kept, state) = age_decrypt(&c.records_identity, &c.moto, key);
+        assert!(
+            !String::from_utf8_lossy(&kept).contains("\"serial\""),
+            "kept in the clear: {key}"
+        );
+        assert!(state.contains("globex-"), "{key}: {state}");
+    }
     c.w.gh.assert_clean();
+}
+
+/// The kept state at `key` of the bucket as kept, and opened with
+/// `identity` by the `age` tool.
+fn age_decrypt(identity: &str, moto: &crate::moto::Moto, key: &str) -> (Vec<u8>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let id = dir.path().join("id");
+    std::fs::write(&id, format!("{identity}\n")).unwrap();
+    let enc = dir.path().join("state.age");
+    let url = moto.url(&format!("/{}/{key}", super::on_cloud::BUCKET));
+    let got = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-f",
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            "test:test",
+            "-o",
+        ])
+        .arg(&enc)
+        .arg(&url)
+        .status()
+        .unwrap();
+    assert!(got.success(), "{url}");
+    let out = std::process::Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&id)
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read(&enc).unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
 }
 
 /// acme's staging objects, mapped to the root module's addresses (the

@@ -24,6 +24,8 @@ pub(crate) struct OnCloud {
     pub w: World,
     pub runner: Runner,
     pub moto: Moto,
+    /// The identity of `records.recipient`, which opens the kept states.
+    pub records_identity: String,
 }
 
 impl OnCloud {
@@ -39,7 +41,8 @@ impl OnCloud {
             "manager/terraform/main.tf",
             include_str!("../../examples/fakecloud/main.tf"),
         );
-        in_the_bucket(&w, endpoint, config);
+        let (recipient, records_identity) = crate::secrets::cloud::keygen();
+        in_the_bucket(&w, endpoint, config, &recipient);
         let machine = [
             ("AWS_ACCESS_KEY_ID", "test".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
@@ -75,7 +78,12 @@ impl OnCloud {
         }
         w.gh.install_app(CUSTOMER_APP_ID, "globex", &["globex/globex-app"]);
         environments(&w, &mut runner);
-        OnCloud { w, runner, moto }
+        OnCloud {
+            w,
+            runner,
+            moto,
+            records_identity,
+        }
     }
 
     /// The test cloud's object named `name`.
@@ -88,8 +96,9 @@ impl OnCloud {
 }
 
 /// fleetform.yml with the state and the records in the bucket at
-/// `endpoint`, and `config` appended.
-fn in_the_bucket(w: &World, endpoint: &str, config: &str) {
+/// `endpoint` (the states an offboarding keeps encrypted to `recipient`),
+/// and `config` appended.
+fn in_the_bucket(w: &World, endpoint: &str, config: &str, recipient: &str) {
     let local = "  backend:\n    kind: local\n    state_dir: .fleetform/state\n";
     let text = w.fx.read("manager/fleetform.yml");
     assert!(text.contains(local), "{text}");
@@ -105,7 +114,11 @@ fn in_the_bucket(w: &World, endpoint: &str, config: &str) {
             )
         ),
     );
-    w.fx.records_in_s3(BUCKET, endpoint, "  prefix: fleetform/records\n");
+    w.fx.records_in_s3(
+        BUCKET,
+        endpoint,
+        &format!("  prefix: fleetform/records\n  recipient: {recipient}\n"),
+    );
 }
 
 /// The environments and secrets the drift, rollout, ops and offboard

@@ -370,6 +370,19 @@ fn an_archive_refused_or_read_back_otherwise_destroys_nothing() {
         &digest,
         "--unreviewed",
     ];
+    // No recipient to encrypt the states to: none is kept in the bucket
+    // in the clear, nothing is destroyed.
+    let out = w.expect(3, &approve);
+    let err = stderr(&out);
+    assert!(err.contains("names no `records.recipient`"), "{err}");
+    assert!(err.contains("nothing was destroyed"), "{err}");
+    assert_eq!(count(&w, "c01-staging"), 3);
+    let (recipient, _) = crate::secrets::cloud::keygen();
+    let config = w.fx.read("manager/fleetform.yml").replace(
+        "  prefix: fleet/records\n",
+        &format!("  prefix: fleet/records\n  recipient: {recipient}\n"),
+    );
+    w.fx.write("manager/fleetform.yml", &config);
     let out = w.expect(1, &approve);
     let err = stderr(&out);
     assert!(

@@ -99,9 +99,14 @@ fn one(
             u.unit
         )));
     }
-    let bytes = pulled.as_bytes();
     let unit = crate::config::Unit::new(&c.slug, u.product.as_deref(), &u.environment);
-    let key = crate::records::state_before_destroy_key(&unit);
+    let (bytes, key) = kept_as(
+        &engine.manager.config.records,
+        pulled.as_bytes(),
+        crate::records::state_before_destroy_key(&unit),
+        &u.unit,
+    )?;
+    let bytes = bytes.as_slice();
     store.create(&key, bytes).map_err(|e| {
         Error::failed(format!(
             "the state of {} was not archived in {}: {e}",
@@ -120,6 +125,34 @@ fn one(
 }
 
 /// The record at `key` reads back with digest `sha256`.
+/// What is kept of a state and under which key: encrypted to the
+/// provider's records recipient (`<key>.age`, opened with its identity:
+/// `age -d -i KEY`) when fleetform.yml names one; a state holds every
+/// sensitive value of the pair, so a bucket, which every role that reads
+/// the records can list, never gets one in the clear. A folder (a
+/// workstation's) keeps it as it is without a recipient.
+fn kept_as(
+    records: &crate::config::Records,
+    state: &[u8],
+    key: String,
+    unit: &str,
+) -> Result<(Vec<u8>, String)> {
+    match (records.recipient(), records) {
+        (Some(r), _) => {
+            let to: age::x25519::Recipient = r
+                .parse()
+                .map_err(|e| Error::failed(format!("records.recipient: {e}")))?;
+            let sealed = age::encrypt(&to, state)
+                .map_err(|e| Error::failed(format!("encrypting the state of {unit}: {e}")))?;
+            Ok((sealed, format!("{key}.age")))
+        }
+        (None, crate::config::Records::S3 { .. }) => Err(Error::refused(format!(
+            "the state of {unit} holds every sensitive value of the pair, and fleetform.yml names no `records.recipient` to encrypt it to before it is kept in the bucket; set `records: {{recipient: age1...}}` (`age-keygen`; keep the identity offline, it opens the kept states with `age -d -i KEY`)"
+        ))),
+        (None, _) => Ok((state.to_vec(), key)),
+    }
+}
+
 fn read_back(store: &Store, key: &str, sha256: &str, unit: &str) -> Result<()> {
     let back = store.read(key).map_err(|e| {
         Error::failed(format!(
