@@ -309,14 +309,22 @@ fn user_plugin_cache() -> Option<String> {
         .map(str::to_string)
 }
 
+/// The steps that evaluate the configuration and so need the pair's
+/// secrets as variables; every other one (`init` and the modules and
+/// providers it fetches, `show`, `output`, `state mv`/`rm`,
+/// `force-unlock`) runs without them.
+const SECRETS_FOR: [&str; 3] = ["plan", "apply", "import"];
+
 impl Terraform {
-    fn command(&self, ws: &Workspace) -> Command {
+    fn command(&self, ws: &Workspace, step: &str) -> Command {
         let mut cmd = self.command_in(ws.path(), &ws.data_dir());
         if let Some(n) = self.threads {
             cmd.env("GOMAXPROCS", n.to_string());
         }
-        for (name, value) in &ws.secret_env {
-            cmd.env(format!("TF_VAR_{name}"), value.as_str());
+        if SECRETS_FOR.contains(&step) {
+            for (name, value) in &ws.secret_env {
+                cmd.env(format!("TF_VAR_{name}"), value.as_str());
+            }
         }
         cmd
     }
@@ -351,7 +359,7 @@ impl Terraform {
         args: &[&str],
     ) -> Result<(i32, String), TerraformError> {
         let args = &colourless(step, args);
-        let out = self.command(ws).args(args).output().map_err(|e| {
+        let out = self.command(ws, step).args(args).output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 TerraformError::NotFound {
                     binary: self.binary.display().to_string(),

@@ -287,6 +287,41 @@ fn a_secret_for_a_plain_variable_or_of_the_wrong_shape_is_refused() {
     refused();
 }
 
+/// Terraform receives the secrets only for the command that evaluates the
+/// configuration with them, the plan: `init`, which fetches modules and
+/// providers (git among them), `show`, `version` and the apply of the
+/// saved plan (which holds its variables) run without them.
+#[test]
+fn only_the_commands_that_need_them_receive_the_secrets() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    let (terraform, log) = crate::common::recording_terraform(
+        &w.fx,
+        r#"echo "$1 ${TF_VAR_db_password:+with-the-secret}""#,
+    );
+    for verb in ["plan", "apply"] {
+        let out = w
+            .fleetform()
+            .env("FLEETFORM_SECRETS_KEY_C01", &keys[0].1)
+            .env("FLEETFORM_TERRAFORM", &terraform)
+            .args([verb, "--customer", "c01", "--env", "staging"])
+            .output();
+        crate::common::assert_code(&out, 0);
+    }
+    let calls = std::fs::read_to_string(log).unwrap();
+    let with: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.ends_with("with-the-secret"))
+        .collect();
+    assert!(!with.is_empty(), "{calls}");
+    for line in calls.lines() {
+        let verb = line.split_whitespace().next().unwrap_or_default();
+        assert_eq!(line.ends_with("with-the-secret"), verb == "plan", "{calls}");
+    }
+    assert!(calls.lines().any(|l| l.trim() == "init"), "{calls}");
+}
+
 #[test]
 fn provider_wide_secrets_reach_every_customer_and_never_clash() {
     let (w, keys) = world();
