@@ -128,8 +128,8 @@ fn in_the_bucket(w: &World, endpoint: &str, config: &str, recipient: &str) {
 /// `fleetform-offboard` (a reviewer); the teams token (operators,
 /// `approvals:`) wherever a job reads teams; the apply environments'
 /// reviewers (repairs, rollouts and operations ask for one): the
-/// provider's lead and a developer who also pushes manager changes. The
-/// schedule's user is an operator.
+/// provider's lead and a developer who also pushes manager changes;
+/// production's own artifact key. The schedule's user is an operator.
 fn environments(w: &World, runner: &mut Runner) {
     for env in ["staging-apply", "production-apply"] {
         w.gh.set_reviewers(MANAGER, env, &["provider-lead", "provider-dev"]);
@@ -164,6 +164,12 @@ fn environments(w: &World, runner: &mut Runner) {
         for (name, value) in secrets {
             runner.secret(&w.gh, Some(env), name, value);
         }
+    }
+    // One artifact key per environment, as the book advises: production's
+    // plans are sealed with a key no staging job holds.
+    let production = "production-artifact-key-9f3c1a7e5b2d4c6f8a0e1b3d5f7a9c2e";
+    for env in ["production-plan", "production-apply"] {
+        runner.secret(&w.gh, Some(env), "FLEETFORM_ARTIFACT_KEY", production);
     }
     w.gh.add_team_member("provider", "operators", "provider-admin", "active");
 }
