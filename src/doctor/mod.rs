@@ -49,7 +49,7 @@ pub use rotation::rotation_checks;
 pub use secret_ages::{secret_age_checks, sensitive_variable_checks};
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,
-    records_variables_check, required_version_check,
+    records_recipient_check, records_variables_check, required_version_check,
 };
 pub use templates::{
     installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,

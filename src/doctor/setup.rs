@@ -195,6 +195,29 @@ pub fn records_check(manager: &Manager, deploy: Option<&DeployWorkflow>) -> Opti
     })
 }
 
+/// With records in a bucket, the states an offboarding keeps there (every
+/// sensitive value of its pairs) are encrypted to `records.recipient`;
+/// without one the offboarding is refused. No row for a folder.
+pub fn records_recipient_check(manager: &Manager) -> Option<Check> {
+    let Records::S3 { bucket, .. } = &manager.config.records else {
+        return None;
+    };
+    let what = "records recipient";
+    Some(match manager.config.records.recipient() {
+        Some(r) => Check::pass(
+            Level::Should,
+            what,
+            format!("the states an offboarding keeps in s3://{bucket} are encrypted to {r}"),
+        ),
+        None => Check::not_met(
+            Level::Should,
+            what,
+            format!("none: an offboarding would keep each state, with every sensitive value of its pairs, in s3://{bucket}, so it is refused"),
+            "set `records: {recipient: age1...}` in fleetform.yml (`age-keygen`; keep the identity offline: `age -d -i KEY` opens a kept state)",
+        ),
+    })
+}
+
 /// With the deploy workflow in the checkout and the records in a bucket,
 /// its jobs (and every template's that writes records) assume the role
 /// in the repository variable FLEETFORM_RECORDS_WRITE_ROLE in

@@ -89,7 +89,10 @@ pub fn provider_set_up(gh: &FakeGitHub, root: &Path) -> Runner {
         dir.join("fleetform.yml"),
         config.replace(
             records,
-            "records:\n  kind: s3\n  bucket: provider-fleetform\n  region: eu-west-1\n  prefix: fleetform/records\n",
+            &format!(
+                "records:\n  kind: s3\n  bucket: provider-fleetform\n  region: eu-west-1\n  prefix: fleetform/records\n  recipient: {}\n",
+                crate::secrets::cloud::keygen().0
+            ),
         ),
     )
     .unwrap();
@@ -209,6 +212,7 @@ fn a_manager_set_up_as_the_book_says_passes_its_doctor_workflow() {
         "branch policy staging-plan",
         "rulesets (branches)",
         "records",
+        "records recipient",
         "engine version",
     ] {
         assert!(

@@ -544,6 +544,7 @@ fn found_checks(
         &manager_facts.environments,
     ));
     checks.extend(doctor::records_check(manager, deploy));
+    checks.extend(doctor::records_recipient_check(manager));
     checks.extend(doctor::engine_version_check(
         manager,
         deploy,
