@@ -11,13 +11,10 @@
 //! workflow (comment and status), and its merge applied, production after
 //! a second person. The trigger that runs is the file `init` wrote.
 
-use serde_json::json;
-
-use super::relay_loop::{customer_runner_of, opened_with};
+use super::relay_loop::{customer_runner_of, merged_and_applied, opened_with};
 use crate::relay::serve::{RelayWorld, CUSTOMER_APP_ID};
 use crate::support::actions_runner::Event;
 use crate::templates::deploy_run::deploy_runner;
-use crate::world::push_event;
 
 const HOOLI: &str = "hooli/hooli-infra";
 
@@ -129,31 +126,11 @@ fn a_new_customer_is_onboarded_and_its_first_change_applied() {
     assert_eq!(status.state, "success");
 
     // Merged and applied.
-    let merged = w.gh.merge_pr(HOOLI, pr);
-    let push = Event {
-        name: "push".into(),
-        payload: push_event(
-            &merged,
-            &format!("Merge pull request #{pr} from hooli/first"),
-        ),
-        git_ref: "refs/heads/main".into(),
-        actor: "hooli-dev".into(),
-        inputs: json!(null),
-    };
-    customer
-        .run_with_oidc(&w.gh, &rw.issuer, &trigger, &push)
-        .assert_succeeded(&["trigger"]);
-    let d = w.last_dispatch();
-    assert_eq!(d["event_type"], "fleetform-apply");
-    manager.approve("production-apply", "provider-lead");
-    let applied = manager.run(&w.gh, deploy, &Event::dispatch(&d));
-    applied.assert_succeeded(&[
-        "authorise",
-        "plan-staging",
-        "apply-staging",
-        "plan-production",
-        "apply-production",
-        "conclude",
-    ]);
+    merged_and_applied(
+        &rw,
+        (&mut customer, &mut manager),
+        (&trigger, deploy),
+        (HOOLI, pr, "first"),
+    );
     w.gh.assert_clean();
 }

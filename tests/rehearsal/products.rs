@@ -4,13 +4,11 @@
 //! comment per product × environment), and its merge applied, the network
 //! before the app, production after a second person.
 
-use serde_json::json;
-
-use super::relay_loop::{customer_runner, opened};
+use super::relay_loop::{customer_runner, merged_and_applied, opened};
 use crate::relay::products::{acme_products_files, products_relay_world};
 use crate::support::actions_runner::Event;
 use crate::templates::deploy_run::deploy_runner;
-use crate::world::{push_event, ACME};
+use crate::world::ACME;
 
 #[test]
 fn a_customer_on_products_is_planned_and_applied_through_the_templates() {
@@ -52,30 +50,11 @@ fn a_customer_on_products_is_planned_and_applied_through_the_templates() {
         );
     }
 
-    let merged = w.gh.merge_pr(ACME, pr);
-    let push = Event {
-        name: "push".into(),
-        payload: push_event(
-            &merged,
-            &format!("Merge pull request #{pr} from acme-corp/products"),
-        ),
-        git_ref: "refs/heads/main".into(),
-        actor: "acme-dev".into(),
-        inputs: json!(null),
-    };
-    customer
-        .run_with_oidc(&w.gh, &rw.issuer, super::relay_loop::TRIGGER, &push)
-        .assert_succeeded(&["trigger"]);
-    let d = w.last_dispatch();
-    manager.approve("production-apply", "provider-lead");
-    let applied = manager.run(&w.gh, deploy, &Event::dispatch(&d));
-    applied.assert_succeeded(&[
-        "authorise",
-        "plan-staging",
-        "apply-staging",
-        "plan-production",
-        "apply-production",
-        "conclude",
-    ]);
+    merged_and_applied(
+        &rw,
+        (&mut customer, &mut manager),
+        (super::relay_loop::TRIGGER, deploy),
+        (ACME, pr, "products"),
+    );
     w.gh.assert_clean();
 }

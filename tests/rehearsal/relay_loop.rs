@@ -93,6 +93,52 @@ pub(crate) fn opened_with(
     rw.w.last_dispatch()
 }
 
+/// The deploy workflow's jobs of an apply of both environments.
+pub(crate) const APPLIED: [&str; 6] = [
+    "authorise",
+    "plan-staging",
+    "apply-staging",
+    "plan-production",
+    "apply-production",
+    "conclude",
+];
+
+/// Pull request `pr` of `repo` (from its `branch`) merged: the customer's
+/// trigger at `trigger` runs for the push, the relay dispatches the
+/// apply, and the deploy workflow at `deploy` applies both environments,
+/// production after the provider's lead approves. The merge commit and
+/// the dispatch.
+pub(crate) fn merged_and_applied(
+    rw: &RelayWorld,
+    (customer, manager): (&mut Runner, &mut Runner),
+    (trigger, deploy): (&str, &str),
+    (repo, pr, branch): (&str, u64, &str),
+) -> (String, serde_json::Value) {
+    let w = &rw.w;
+    let merged = w.gh.merge_pr(repo, pr);
+    let owner = repo.split('/').next().unwrap();
+    let push = Event {
+        name: "push".into(),
+        payload: push_event(
+            &merged,
+            &format!("Merge pull request #{pr} from {owner}/{branch}"),
+        ),
+        git_ref: "refs/heads/main".into(),
+        actor: format!("{owner}-dev"),
+        inputs: json!(null),
+    };
+    customer
+        .run_with_oidc(&w.gh, &rw.issuer, trigger, &push)
+        .assert_succeeded(&["trigger"]);
+    let d = w.last_dispatch();
+    assert_eq!(d["event_type"], "fleetform-apply");
+    manager.approve("production-apply", "provider-lead");
+    manager
+        .run(&w.gh, deploy, &Event::dispatch(&d))
+        .assert_succeeded(&APPLIED);
+    (merged, d)
+}
+
 #[test]
 fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
     let rw = RelayWorld::new();
@@ -115,37 +161,17 @@ fn a_pull_request_is_planned_and_its_merge_applied_through_the_relay() {
         .iter()
         .any(|c| c.body.contains("customer=acme environment=production")));
 
-    // Merged: the push is applied, production after a reviewer.
-    let merged = w.gh.merge_pr(ACME, pr);
-    let push = Event {
-        name: "push".into(),
-        payload: push_event(
-            &merged,
-            &format!("Merge pull request #{pr} from acme-corp/feature"),
-        ),
-        git_ref: "refs/heads/main".into(),
-        actor: "acme-dev".into(),
-        inputs: json!(null),
-    };
-    customer
-        .run_with_oidc(&w.gh, &rw.issuer, TRIGGER, &push)
-        .assert_succeeded(&["trigger"]);
-    let d = w.last_dispatch();
-    assert_eq!(d["event_type"], "fleetform-apply");
-    // The relay names the merged pull request from the merge commit (a
-    // trigger that named it itself was refused: a merge commit is never
-    // its pull request's head).
+    // Merged: the push is applied, production after a reviewer. The relay
+    // names the merged pull request from the merge commit (a trigger that
+    // named it itself was refused: a merge commit is never its pull
+    // request's head).
+    let (merged, d) = merged_and_applied(
+        &rw,
+        (&mut customer, &mut manager),
+        (TRIGGER, deploy),
+        (ACME, pr, "feature"),
+    );
     assert_eq!(d["client_payload"]["pr"], pr);
-    manager.approve("production-apply", "provider-lead");
-    let applied = manager.run(&w.gh, deploy, &Event::dispatch(&d));
-    applied.assert_succeeded(&[
-        "authorise",
-        "plan-staging",
-        "apply-staging",
-        "plan-production",
-        "apply-production",
-        "conclude",
-    ]);
     let production =
         w.gh.status_of(ACME, &merged, "infra/terraform-deploy/production")
             .expect("a production status");
