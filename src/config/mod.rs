@@ -71,7 +71,7 @@ pub use relay::{
     GITHUB_ACTIONS_ISSUER, MAX_RELAY_BATCH,
 };
 pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
-pub use secrets::{EnvironmentSecrets, SecretsConfig};
+pub use secrets::{EnvironmentSecrets, FleetRecipient, SecretsConfig};
 pub use takes_part::Activity;
 use terraform::check_key_template;
 pub use terraform::{Backend, Engine, TerraformConfig};
@@ -385,6 +385,7 @@ impl Manager {
         self.check_notify()?;
         self.check_relay()?;
         self.check_drift()?;
+        self.check_secrets()?;
         if c.status_context.trim().is_empty() {
             return Err(self.invalid("/status_context", "must not be empty"));
         }

@@ -219,14 +219,14 @@ impl Engine<'_> {
         let Some(config) = &self.manager.config.secrets else {
             return Ok(None);
         };
-        let Some(fleet_recipient) = &config.fleet_recipient else {
+        let Some(fleet_recipient) = config.fleet_recipient_for(env) else {
             return Ok(None);
         };
         let fleet = keyring::fleet_keys().map_err(Error::refused)?;
         if fleet.is_empty() {
             return Ok(None);
         }
-        let Some((shown, bytes)) = self.manager_file(&config.keyring)? else {
+        let Some((shown, bytes)) = self.manager_file(&config.keyring_for(env))? else {
             return Ok(None);
         };
         let file = keyring::parse(&shown, &bytes).map_err(located)?;

@@ -49,7 +49,12 @@ fn fleet_run(w: &World, key: &str, args: &[&str]) -> crate::common::Ran {
 
 /// The keyring's entries: name → armored ciphertext.
 fn entries(w: &World) -> Vec<(String, String)> {
-    let text = w.fx.read("manager/secrets/keyring.yml");
+    entries_of(w, "manager/secrets/keyring.yml")
+}
+
+/// The entries of the keyring at `rel`: name → armored ciphertext.
+fn entries_of(w: &World, rel: &str) -> Vec<(String, String)> {
+    let text = w.fx.read(rel);
     let doc: serde_json::Value = yaml_serde::from_str(&text).unwrap();
     doc["secrets"]
         .as_object()
@@ -108,6 +113,102 @@ fn customers_add_seals_each_identity_for_the_fleet_and_revoke_drops_it() {
         &["customers", "revoke", "c03", "--reason", "contract ended"],
     );
     assert!(entries(&w).is_empty(), "{:?}", entries(&w));
+}
+
+/// One fleet recipient per environment: `customers add` seals each
+/// environment's identity into a keyring of its own, to that
+/// environment's recipient, so the staging fleet identity opens no
+/// production entry; `revoke` empties both.
+#[test]
+fn a_fleet_recipient_per_environment_keeps_each_environment_apart() {
+    let (w, _) = world();
+    let (staging_r, staging_id) = keygen();
+    let (production_r, production_id) = keygen();
+    w.fx.append(
+        "manager/fleetform.yml",
+        &format!("  fleet_recipient:\n    staging: {staging_r}\n    production: {production_r}\n"),
+    );
+    std::fs::create_dir_all(w.fx.path("customers/c03/infra")).unwrap();
+    w.fx.write(
+        "customers/c03/infra/variables.yml",
+        &w.fx.read("customers/c01/infra/variables.yml"),
+    );
+    w.expect(
+        0,
+        &[
+            "customers",
+            "add",
+            "c03",
+            "--path",
+            "../customers/c03",
+            "--contact",
+            "ops@c03.example",
+        ],
+    );
+    for (env, recipient, identity, other) in [
+        ("staging", &staging_r, &staging_id, &production_id),
+        ("production", &production_r, &production_id, &staging_id),
+    ] {
+        let rel = format!("manager/secrets/keyring.{env}.yml");
+        assert!(
+            w.fx.read(&rel).contains(&format!("recipient: {recipient}")),
+            "{rel} is sealed to {env}'s fleet recipient"
+        );
+        let sealed = entries_of(&w, &rel);
+        assert_eq!(
+            sealed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            [format!("c03/{env}").as_str()]
+        );
+        let on_disk =
+            w.fx.read(&format!("manager/.fleetform/secret-keys/c03.{env}.agekey"));
+        assert_eq!(
+            age_decrypt(&w, identity, &sealed[0].1).trim(),
+            on_disk.trim()
+        );
+        // The other environment's fleet identity does not open it.
+        let key_file = w.fx.path("other.agekey");
+        std::fs::write(&key_file, format!("{other}\n")).unwrap();
+        let mut child = std::process::Command::new("age")
+            .args(["-d", "-i"])
+            .arg(&key_file)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sealed[0].1.as_bytes())
+            .unwrap();
+        assert!(
+            !child.wait().unwrap().success(),
+            "{env}'s entry opened with another environment's fleet identity"
+        );
+    }
+    assert!(!w.fx.path("manager/secrets/keyring.yml").exists());
+    // An environment that fleetform.yml does not have is refused.
+    let config = w.fx.read("manager/fleetform.yml");
+    w.fx.write(
+        "manager/fleetform.yml",
+        &config.replace("    staging: age1", "    qa: age1"),
+    );
+    let out = w.expect(2, &["validate"]);
+    assert!(
+        stderr(&out).contains("`qa` is not an environment of fleetform.yml"),
+        "{}",
+        stderr(&out)
+    );
+    w.fx.write("manager/fleetform.yml", &config);
+    w.expect(
+        0,
+        &["customers", "revoke", "c03", "--reason", "contract ended"],
+    );
+    for env in ["staging", "production"] {
+        assert!(entries_of(&w, &format!("manager/secrets/keyring.{env}.yml")).is_empty());
+    }
 }
 
 /// The world with c01's secret and a keyring holding c01's identity,

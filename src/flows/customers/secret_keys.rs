@@ -59,61 +59,75 @@ fn make_one(
 }
 
 /// With `secrets.fleet_recipient`, `made` sealed into the fleet keyring
-/// (replacing the pair's old entries), so fleet jobs can plan the
-/// customer; without it, nothing.
+/// of its environment, to that environment's fleet recipient (replacing
+/// the pair's old entries), so fleet jobs can plan the customer; an
+/// environment without a fleet recipient, and a manager without any,
+/// get nothing.
 pub(super) fn seal(manager: &Manager, slug: &str, made: &[Made], out: &Output) -> Result<()> {
     use crate::values::keyring;
-    let Some((config, fleet)) = fleet_recipient(manager) else {
+    let Some(config) = manager.config.secrets.as_ref() else {
         return Ok(());
     };
     let today = jiff::Zoned::now().date();
-    let add = made
-        .iter()
-        .map(|m| {
-            Ok(keyring::Sealed {
-                name: keyring::entry_name(slug, &m.env),
-                updated: today,
-                armored: keyring::seal(fleet, &m.identity).map_err(Error::usage)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let n = add.len();
-    edit_keyring(manager, config, fleet, add, |_| false)?;
-    out.note(&format!(
-        "{slug}: {n} identit{} sealed into the fleet keyring {} (fleet jobs open it with FLEETFORM_FLEET_SECRETS_KEY); commit it",
-        if n == 1 { "y" } else { "ies" },
-        config.keyring
-    ));
+    // One keyring file at a time: its recipient, its new entries.
+    let mut files: std::collections::BTreeMap<String, (&str, Vec<keyring::Sealed>)> =
+        std::collections::BTreeMap::new();
+    for m in made {
+        let Some(fleet) = config.fleet_recipient_for(&m.env) else {
+            continue;
+        };
+        let sealed = keyring::Sealed {
+            name: keyring::entry_name(slug, &m.env),
+            updated: today,
+            armored: keyring::seal(fleet, &m.identity).map_err(Error::usage)?,
+        };
+        files
+            .entry(config.keyring_for(&m.env))
+            .or_insert((fleet, Vec::new()))
+            .1
+            .push(sealed);
+    }
+    for (rel, (fleet, add)) in files {
+        let n = add.len();
+        edit_keyring(manager, &rel, fleet, add, |_| false)?;
+        out.note(&format!(
+            "{slug}: {n} identit{} sealed into the fleet keyring {rel} (fleet jobs open it with FLEETFORM_FLEET_SECRETS_KEY); commit it",
+            if n == 1 { "y" } else { "ies" },
+        ));
+    }
     Ok(())
 }
 
-/// Revoking drops the customer's entries from the fleet keyring.
+/// Revoking drops the customer's entries from every fleet keyring.
 pub(super) fn unseal(manager: &Manager, slug: &str) -> Result<()> {
-    let Some((config, fleet)) = fleet_recipient(manager) else {
+    let Some(config) = manager.config.secrets.as_ref() else {
         return Ok(());
     };
     let prefix = format!("{slug}/");
-    edit_keyring(manager, config, fleet, Vec::new(), |n| {
-        n.starts_with(&prefix)
-    })
+    let mut done = std::collections::BTreeSet::new();
+    for env in manager.environment_names() {
+        let Some(fleet) = config.fleet_recipient_for(env) else {
+            continue;
+        };
+        let rel = config.keyring_for(env);
+        if done.insert(rel.clone()) && manager.path(std::path::Path::new(&rel)).exists() {
+            edit_keyring(manager, &rel, fleet, Vec::new(), |n| n.starts_with(&prefix))?;
+        }
+    }
+    Ok(())
 }
 
-fn fleet_recipient(manager: &Manager) -> Option<(&crate::config::SecretsConfig, &str)> {
-    let config = manager.config.secrets.as_ref()?;
-    Some((config, config.fleet_recipient.as_deref()?))
-}
-
-/// The keyring rewritten (temp file, then rename): `add` put in, the
-/// entries `remove` names dropped.
+/// The keyring `rel` rewritten (temp file, then rename): `add` put in,
+/// the entries `remove` names dropped.
 fn edit_keyring(
     manager: &Manager,
-    config: &crate::config::SecretsConfig,
+    rel: &str,
     fleet: &str,
     add: Vec<crate::values::keyring::Sealed>,
     remove: impl Fn(&str) -> bool,
 ) -> Result<()> {
     use crate::values::keyring;
-    let rel = std::path::Path::new(&config.keyring);
+    let rel = std::path::Path::new(rel);
     let path = manager.path(rel);
     let shown = display_path(&path);
     let limit = fleetform_yaml::Limits::default().max_bytes as u64;
