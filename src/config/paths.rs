@@ -94,6 +94,11 @@ impl Manager {
             add("/terraform/backend/state_dir".into(), state_dir);
         }
         add("/sync/template_dir".into(), &c.sync.template_dir);
+        if let Some(s) = &c.secrets {
+            // Where `customers add` writes identities: never through a
+            // link out of the repo.
+            add("/secrets/keys_dir".into(), &s.keys_dir);
+        }
         match &c.records {
             Records::Local { dir, .. } => add("/records/dir".into(), dir),
             Records::S3 {

@@ -14,12 +14,12 @@ pub struct SecretsConfig {
     /// customer × environment, owner-only, never overwritten), for the
     /// operator to store as environment secrets and then delete.
     #[serde(default = "default_keys_dir")]
-    pub keys_dir: String,
+    pub keys_dir: super::RepoPath,
     /// Provider-wide secrets, per environment, in the manager repo
     /// (`{environment}` is replaced): shared by every customer's plan of
     /// that environment, encrypted to the provider's recipient below.
     #[serde(default = "default_provider_file")]
-    pub file: String,
+    pub file: super::RepoPath,
     /// The provider's age recipient per environment, for `file`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recipients: BTreeMap<String, String>,
@@ -36,7 +36,7 @@ pub struct SecretsConfig {
     /// `secrets/keyring.yml` is one file per environment,
     /// `secrets/keyring.<env>.yml`).
     #[serde(default = "default_keyring")]
-    pub keyring: String,
+    pub keyring: super::RepoPath,
 }
 
 /// `secrets.fleet_recipient`: one for every environment, or one each.
@@ -58,16 +58,22 @@ impl SecretsConfig {
 
     /// The keyring file (in the manager repo) holding `env`'s entries.
     pub fn keyring_for(&self, env: &str) -> String {
-        if self.keyring.contains("{environment}") {
-            return self.keyring.replace("{environment}", env);
+        let keyring = self.keyring.to_string_lossy();
+        if keyring.contains("{environment}") {
+            return keyring.replace("{environment}", env);
         }
         match &self.fleet_recipient {
-            Some(FleetRecipient::PerEnvironment(_)) => match self.keyring.rsplit_once('.') {
+            Some(FleetRecipient::PerEnvironment(_)) => match keyring.rsplit_once('.') {
                 Some((stem, ext)) if !ext.contains('/') => format!("{stem}.{env}.{ext}"),
-                _ => format!("{}.{env}", self.keyring),
+                _ => format!("{keyring}.{env}"),
             },
-            _ => self.keyring.clone(),
+            _ => keyring.into_owned(),
         }
+    }
+
+    /// The provider-wide secrets file of `env`, in the manager repo.
+    pub fn file_for(&self, env: &str) -> String {
+        self.file.to_string_lossy().replace("{environment}", env)
     }
 
     /// Every fleet recipient named, with the environment it is for
@@ -84,16 +90,16 @@ impl SecretsConfig {
     }
 }
 
-fn default_keyring() -> String {
-    "secrets/keyring.yml".into()
+fn default_keyring() -> super::RepoPath {
+    super::RepoPath::default_for("secrets/keyring.yml")
 }
 
-fn default_provider_file() -> String {
-    "secrets/{environment}.yml".into()
+fn default_provider_file() -> super::RepoPath {
+    super::RepoPath::default_for("secrets/{environment}.yml")
 }
 
-fn default_keys_dir() -> String {
-    ".fleetform/secret-keys".into()
+fn default_keys_dir() -> super::RepoPath {
+    super::RepoPath::default_for(".fleetform/secret-keys")
 }
 
 impl super::Manager {
@@ -135,7 +141,7 @@ mod tests {
             file: default_provider_file(),
             recipients: BTreeMap::new(),
             fleet_recipient: Some(yaml_recipient),
-            keyring: keyring.into(),
+            keyring: super::super::RepoPath(keyring.into()),
         }
     }
 

@@ -194,7 +194,7 @@ impl Engine<'_> {
     /// is refused, saying why; one without plans as usual.
     fn withheld(&self, customer: &Customer, env: &str, docs: &CustomerDocs) -> Result<(), Error> {
         let provider = match &self.manager.config.secrets {
-            Some(c) => self.manager_file(&c.file.replace("{environment}", env))?,
+            Some(c) => self.manager_file(&c.file_for(env))?,
             None => None,
         };
         let file = match (docs.secrets.get(env), provider) {
@@ -251,7 +251,7 @@ impl Engine<'_> {
         let Some(config) = &self.manager.config.secrets else {
             return Ok(None);
         };
-        let rel = config.file.replace("{environment}", env);
+        let rel = config.file_for(env);
         let Some((shown, bytes)) = self.manager_file(&rel)? else {
             return Ok(None);
         };

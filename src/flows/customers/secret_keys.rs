@@ -44,7 +44,7 @@ fn make_one(
     slug: &str,
     env: &str,
 ) -> Result<(String, Made)> {
-    let dir = manager.path(std::path::Path::new(&config.keys_dir));
+    let dir = manager.path(&config.keys_dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::failed(format!("{}: {e}", display_path(&dir).display())))?;
     let (recipient, identity) = crate::values::secret_files::generate();
