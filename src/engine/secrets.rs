@@ -265,7 +265,7 @@ impl Engine<'_> {
         };
         let text = zeroize::Zeroizing::new(std::env::var(PROVIDER_KEY_VAR).unwrap_or_default());
         let keys =
-            Keys::parse(&text).map_err(|e| Error::refused(format!("{PROVIDER_KEY_VAR}: {e}")))?;
+            Keys::parse(PROVIDER_KEY_VAR, &text).map_err(|e| Error::refused(e.to_string()))?;
         // The provider's own key missing is the provider's to fix, never a
         // problem of the customer's values to list on its pull request.
         if !keys.holds(recipient) {

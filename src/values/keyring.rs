@@ -39,7 +39,7 @@ pub fn entry_name(slug: &str, env: &str) -> String {
 /// unset or empty.
 pub fn fleet_keys() -> Result<Keys, String> {
     let text = Zeroizing::new(std::env::var(FLEET_KEY_VAR).unwrap_or_default());
-    Keys::parse(&text).map_err(|e| format!("{FLEET_KEY_VAR}: {e}"))
+    Keys::parse(FLEET_KEY_VAR, &text).map_err(|e| e.to_string())
 }
 
 /// The identity of `slug` × `env` from the keyring `file` (whose recipient
@@ -185,7 +185,7 @@ mod tests {
         let text = edited(None, &fleet_r, add, |_| false).unwrap();
         assert!(!text.contains(pair_id.as_str()), "the identity is sealed");
         let file = parse(Path::new("secrets/keyring.yml"), text.as_bytes()).unwrap();
-        let fleet = Keys::parse(&fleet_id).unwrap();
+        let fleet = Keys::parse(FLEET_KEY_VAR, &fleet_id).unwrap();
         let got = open(&file, &fleet_r, &fleet, "acme", "production")
             .unwrap()
             .expect("the pair's entry");
@@ -194,7 +194,7 @@ mod tests {
             .unwrap()
             .is_none());
         let (_, other_id) = secret_files::generate();
-        let wrong = Keys::parse(&other_id).unwrap();
+        let wrong = Keys::parse(FLEET_KEY_VAR, &other_id).unwrap();
         let Err(e) = open(&file, &fleet_r, &wrong, "acme", "production") else {
             panic!("opened with another key");
         };

@@ -254,15 +254,15 @@ impl std::fmt::Debug for Keys {
 /// Why no identity could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error(
-        "{KEY_VAR} line {0} is not an age identity (`AGE-SECRET-KEY-1...`); its value is not shown"
-    )]
-    Malformed(usize),
+    /// The variable that holds it, and the line.
+    #[error("{0} line {1} is not an age identity (`AGE-SECRET-KEY-1...`); its value is not shown")]
+    Malformed(String, usize),
 }
 
 impl Keys {
-    /// The identities in `text` (an age identity file's lines).
-    pub fn parse(text: &str) -> Result<Keys, KeyError> {
+    /// The identities in `text` (an age identity file's lines), the value
+    /// of the variable `var`, which an error names.
+    pub fn parse(var: &str, text: &str) -> Result<Keys, KeyError> {
         let mut ids = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -271,7 +271,7 @@ impl Keys {
             }
             let id = line
                 .parse::<age::x25519::Identity>()
-                .map_err(|_| KeyError::Malformed(i + 1))?;
+                .map_err(|_| KeyError::Malformed(var.to_string(), i + 1))?;
             ids.push(id);
         }
         Ok(Keys(ids))
@@ -281,11 +281,12 @@ impl Keys {
     /// `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`); none when
     /// both are unset or empty.
     pub fn from_env(slug: &str) -> Result<Keys, KeyError> {
-        let own = key_secret_name(slug);
-        let mut text = Zeroizing::new(std::env::var(KEY_VAR).unwrap_or_default());
-        text.push('\n');
-        text.push_str(&Zeroizing::new(std::env::var(own).unwrap_or_default()));
-        Keys::parse(&text)
+        let mut keys = Keys(Vec::new());
+        for var in [KEY_VAR.to_string(), key_secret_name(slug)] {
+            let text = Zeroizing::new(std::env::var(&var).unwrap_or_default());
+            keys.0.extend(Keys::parse(&var, &text)?.0);
+        }
+        Ok(keys)
     }
 
     /// Adds `id` (e.g. one opened from the fleet keyring).
@@ -412,7 +413,7 @@ mod tests {
         let r: age::x25519::Recipient = recipient.parse().unwrap();
         let ct = age::encrypt_and_armor(&r, b"hunter2").unwrap();
         let parsed = parse(Path::new("s.yml"), file(&recipient, &ct).as_bytes()).unwrap();
-        let keys = Keys::parse(&key).unwrap();
+        let keys = Keys::parse(KEY_VAR, &key).unwrap();
         let got = decrypt(&parsed, "acme/production", &recipient, &keys).unwrap();
         assert_eq!(got[0].value.as_str(), "hunter2");
         assert!(!format!("{got:?}").contains("hunter2"));
@@ -424,7 +425,7 @@ mod tests {
             &parsed,
             "acme/production",
             &other,
-            &Keys::parse(&other_key).unwrap(),
+            &Keys::parse(KEY_VAR, &other_key).unwrap(),
         )
         .unwrap_err();
         assert!(e.message.contains("not acme/production's recipient"), "{e}");
@@ -458,8 +459,19 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_named_by_line_only() {
-        let e = Keys::parse("# a comment\nAGE-SECRET-KEY-1NOTAKEY\n").unwrap_err();
-        assert_eq!(e, KeyError::Malformed(2));
+        let e = Keys::parse(
+            "FLEETFORM_PROVIDER_SECRETS_KEY",
+            "# a comment\nAGE-SECRET-KEY-1NOTAKEY\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            KeyError::Malformed("FLEETFORM_PROVIDER_SECRETS_KEY".into(), 2)
+        );
+        // Named as the variable it was read from, never another one.
+        assert!(e
+            .to_string()
+            .starts_with("FLEETFORM_PROVIDER_SECRETS_KEY line 2 is not"));
         assert!(!e.to_string().contains("NOTAKEY"));
     }
 }
