@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// Whole-file reads that never wait (`tests/layout/reads.rs`).
+mod reads;
 /// The size limits and the tests' own layout (`tests/layout/sizes.rs`).
 mod sizes;
 

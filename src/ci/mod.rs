@@ -115,7 +115,7 @@ impl RunContext {
                 p.display()
             ));
         }
-        let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = crate::util::fs::read_input(p).map_err(|e| format!("{}: {e}", p.display()))?;
         serde_json::from_slice(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))
     }
 

@@ -269,7 +269,7 @@ fn refuse_existing(dir: &Path, made: &Scaffold) -> Result<Option<Vec<String>>> {
             let path = dir.join(rel);
             let meta = std::fs::symlink_metadata(&path);
             if rel == ".gitignore" && meta.as_ref().is_ok_and(|m| m.is_file()) {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let text = crate::util::fs::read_input_text(&path).unwrap_or_default();
                 let have: Vec<&str> = text.lines().map(str::trim).collect();
                 let missing: Vec<String> = scaffold::GITIGNORE
                     .iter()
@@ -334,7 +334,7 @@ fn write_all(dir: &Path, made: &Scaffold, appended: Option<&Vec<String>>) -> Res
 /// lacks one), never rewriting what is there.
 fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
     use std::io::Write;
-    let text = std::fs::read(path)?;
+    let text = crate::util::fs::read_input(path)?;
     let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
     let mut add = String::new();
     if !text.is_empty() && !text.ends_with(b"\n") {

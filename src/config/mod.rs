@@ -341,7 +341,7 @@ impl Manager {
     pub fn load(root: &Path) -> Result<Manager, ConfigError> {
         let path = root.join(CONFIG_FILE);
         let shown = display_path(&path);
-        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Missing {
+        let bytes = crate::util::fs::read_input(&path).map_err(|source| ConfigError::Missing {
             file: shown.clone(),
             source,
         })?;

@@ -281,7 +281,7 @@ impl Registry {
     pub fn load(manager: &Manager) -> Result<Registry, ConfigError> {
         let path = manager.path(&manager.config.registry);
         let shown = display_path(&path);
-        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Missing {
+        let bytes = crate::util::fs::read_input(&path).map_err(|source| ConfigError::Missing {
             file: shown.clone(),
             source,
         })?;

@@ -55,7 +55,7 @@ pub fn first_workflow(
         if !meta.is_file() || meta.len() > 1 << 20 {
             return None;
         }
-        let text = std::fs::read_to_string(&p).ok()?;
+        let text = crate::util::fs::read_input_text(&p).ok()?;
         let path = format!(
             ".github/workflows/{}",
             p.file_name().unwrap_or_default().to_string_lossy()

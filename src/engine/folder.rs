@@ -30,7 +30,7 @@ pub(super) fn ensure_out_dir(dir: &Path, unit: &Unit) -> Result<(), crate::util:
 /// The plan summary in `dir`, or the refusal naming it.
 pub fn read_summary(dir: &Path) -> Result<PlanSummary, Error> {
     let p = dir.join(SUMMARY_FILE);
-    let bytes = std::fs::read(&p).map_err(|e| {
+    let bytes = crate::util::fs::read_input(&p).map_err(|e| {
         Error::Refused(
             Say::new(format!("no plan summary at {} ({e})", p.display()))
                 .help("run `fleetform plan` first"),

@@ -65,7 +65,7 @@ impl Layers {
     fn load(view: Manager, side: &Side) -> Result<Layers, String> {
         let p = view.path(view.schema_path());
         let schema = Schema::of_manager(&view, view.schema_path()).map_err(|e| e.to_string())?;
-        let schema_bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
+        let schema_bytes = crate::util::fs::read_input(&p).map_err(|e| e.to_string())?;
         let layers = ManagerLayers::load(&view).map_err(|d| {
             d.iter()
                 .map(ToString::to_string)

@@ -39,7 +39,7 @@ pub fn template_files(manager: &Manager) -> Result<Vec<(String, String, bool)>> 
             if ty.is_dir() {
                 stack.push(name);
             } else if ty.is_file() {
-                let text = std::fs::read_to_string(e.path()).map_err(|err| {
+                let text = crate::util::fs::read_input_text(e.path()).map_err(|err| {
                     Error::usage(format!(
                         "{}: {err} (template files must be UTF-8 text)",
                         e.path().display()

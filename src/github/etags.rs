@@ -119,7 +119,7 @@ impl EtagCache {
         let bytes = std::fs::symlink_metadata(path)
             .ok()
             .filter(|m| m.is_file() && m.len() <= MAX_BYTES)
-            .and_then(|_| std::fs::read(path).ok());
+            .and_then(|_| crate::util::fs::read_input(path).ok());
         let plain = match (&seal, bytes) {
             (_, None) => None,
             (None, Some(b)) => Some(b),

@@ -386,7 +386,7 @@ pub fn record_deployment(
     facts: DeploymentFacts,
 ) -> Result<String, RecordsError> {
     let files_path = plan_dir.join(FILES_FILE);
-    let files: Vec<AppliedFile> = match std::fs::read(&files_path) {
+    let files: Vec<AppliedFile> = match crate::util::fs::read_input(&files_path) {
         Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
         Err(_) => Vec::new(),
     };

@@ -172,7 +172,7 @@ impl Terraform {
         let module = manager.path(manager.working_dir());
         if !module.join(LOCK_FILE).exists() {
             let lock = scratch.path().join(LOCK_FILE);
-            if let Ok(text) = std::fs::read_to_string(&lock) {
+            if let Ok(text) = crate::util::fs::read_input_text(&lock) {
                 if let Some(p) = self.providers.as_mut() {
                     p.lock_file = Some(text);
                 }
@@ -302,7 +302,7 @@ fn user_plugin_cache() -> Option<String> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".terraformrc")))?;
-    let text = std::fs::read_to_string(config).ok()?;
+    let text = crate::util::fs::read_input_text(config).ok()?;
     text.lines()
         .map(str::trim)
         .find(|l| l.starts_with("plugin_cache_dir") && l.contains('='))

@@ -39,7 +39,7 @@ impl Template {
     /// backend record is not the known shape (format version 3, the
     /// expected backend type, the per-pair setting present).
     pub fn capture(data_dir: &Path, backend_type: &str, field: &'static str) -> Option<Template> {
-        let text = std::fs::read_to_string(data_dir.join(BACKEND_RECORD)).ok()?;
+        let text = crate::util::fs::read_input_text(data_dir.join(BACKEND_RECORD)).ok()?;
         let record: serde_json::Value = serde_json::from_str(&text).ok()?;
         let known = record.get("version").and_then(|v| v.as_u64()) == Some(3)
             && record.pointer("/backend/type").and_then(|v| v.as_str()) == Some(backend_type)

@@ -61,7 +61,7 @@ pub fn without_checksums(text: &str) -> Option<String> {
 /// checked the packages against them. Returns whether it did.
 pub fn drop_checksums_after_init(dir: &Path) -> Result<bool, TerraformError> {
     let path = dir.join(LOCK_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = crate::util::fs::read_input_text(&path) else {
         return Ok(false);
     };
     let Some(stripped) = without_checksums(&text) else {

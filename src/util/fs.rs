@@ -129,6 +129,42 @@ pub fn read_setting_file(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
     read_limited(f, limit).map_err(err)
 }
 
+/// The most an input file fleetform reads whole may hold (an artifact's
+/// report, a downloaded preview, a configuration file).
+pub const INPUT_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// An input file's bytes, as `std::fs::read` gives them but never
+/// waiting: a FIFO, a device or a folder is refused at once (opened
+/// without blocking, then checked), and more than [`INPUT_LIMIT`] bytes
+/// is an error. Links are followed, as the path's user expects. Every
+/// whole-file read of fleetform's code goes through here or through a
+/// reader below (`tests/layout.rs` checks).
+pub fn read_input(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    let path = path.as_ref();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let f = opts.open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(refused(&format!(
+            "is not a regular file ({}); only regular files are read",
+            kind_name(&meta.file_type())
+        )));
+    }
+    read_limited(f, INPUT_LIMIT)
+}
+
+/// [`read_input`] as UTF-8 text.
+pub fn read_input_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text"))
+}
+
 /// Reads at most `limit` bytes from a regular file; more is an error that
 /// names the limit. A symlink, FIFO, device or directory is refused.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {

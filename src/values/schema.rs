@@ -182,7 +182,7 @@ impl Schema {
     }
 
     pub fn load_with(path: &Path, shown: &Path, settings: Settings) -> Result<Schema, SchemaError> {
-        let bytes = std::fs::read(path).map_err(|source| SchemaError::Read {
+        let bytes = crate::util::fs::read_input(path).map_err(|source| SchemaError::Read {
             file: shown.to_path_buf(),
             source,
         })?;
@@ -260,7 +260,7 @@ impl Schema {
     /// [`Schema::lint`]'s findings as diagnostics, located in the schema's
     /// file at `path` (`validate` and `doctor` both report them).
     pub fn lint_file(&self, path: &std::path::Path) -> Vec<crate::data::Diagnostic> {
-        let bytes = std::fs::read(path).ok();
+        let bytes = crate::util::fs::read_input(path).ok();
         self.lint(bytes.as_deref())
             .into_iter()
             .map(|(location, message)| crate::data::Diagnostic {

@@ -210,6 +210,42 @@ fn a_fifo_never_stalls_the_fleet() {
     assert_eq!(globex_planned, 2, "the other customers still plan: {rows}");
 }
 
+/// A FIFO where a downloaded report or list belongs (`repair --from`'s
+/// drift report, `repair --apply`'s list, `apply --plan-dir`'s plan) is
+/// refused at once, naming it, instead of waiting for a writer for ever.
+#[test]
+fn a_fifo_in_place_of_a_downloaded_file_is_refused_at_once() {
+    let fx = Fixture::new();
+    let fifo = |rel: &str| {
+        let p = fx.manager().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    };
+    fifo("drift-out/drift-report.json");
+    fifo("repairs/repairs.json");
+    for (args, file) in [
+        (&["repair", "--from", "drift-out"][..], "drift-report.json"),
+        (&["repair", "--apply", "repairs"][..], "repairs.json"),
+    ] {
+        // Blocked on the FIFO, the run would be killed at the timeout (a
+        // guard, not a measure) with no exit code: the check below fails.
+        // (A workstation's run: no artifact key, so the list is read as
+        // it lies, without a sealed copy.)
+        let out = common::Run::from(fx.fleetform())
+            .env_remove("FLEETFORM_ARTIFACT_KEY")
+            .timeout(Duration::from_secs(600))
+            .args(args)
+            .output();
+        common::assert_code(&out, 2);
+        let err = common::stderr(&out);
+        assert!(
+            err.contains(file) && err.contains("FIFO"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Writes through planted symlinks.
 

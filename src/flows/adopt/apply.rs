@@ -163,7 +163,7 @@ fn judged(
 /// plan's choice or `flag` accepts.
 fn accepted(unit: &Unit, dir: &Path, flag: bool, sealed: bool) -> Result<bool> {
     let path = dir.join(crate::flows::github_loop::artifact::CHOICES_FILE);
-    let chosen = match std::fs::read(&path) {
+    let chosen = match crate::util::fs::read_input(&path) {
         Err(_) if sealed => {
             return Err(AdoptError::Refused(format!(
                 "the sealed plan of {unit} carries no choices (a plan of an older release): preview it again; nothing was applied"

@@ -118,7 +118,7 @@ pub(super) fn plan_pair(
 
 /// The adoption plan kept in `dir`, if its digest is the plan's there.
 pub(super) fn kept(dir: &Path) -> Option<Planned> {
-    let bytes = std::fs::read(dir.join(super::ADOPTION_FILE)).ok()?;
+    let bytes = crate::util::fs::read_input(dir.join(super::ADOPTION_FILE)).ok()?;
     let planned: Planned = serde_json::from_slice(&bytes).ok()?;
     let summary = crate::engine::read_summary(dir).ok()?;
     (summary.plan_sha256 == planned.plan_sha256).then_some(planned)

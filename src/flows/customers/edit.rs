@@ -88,7 +88,7 @@ pub(super) fn edit_registry(
         LockError::TimedOut { .. } | LockError::Io { .. } => Error::failed(e.to_string()),
     })?;
     let registry = Registry::load(manager)?;
-    let text = std::fs::read_to_string(&registry.file)
+    let text = crate::util::fs::read_input_text(&registry.file)
         .map_err(|e| Error::failed(format!("{shown}: {e}")))?;
     match edit(&registry, &text, &shown)? {
         Some(edited) => commit_edit(manager, &registry.file, &edited, check).map(Some),

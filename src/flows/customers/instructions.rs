@@ -154,10 +154,13 @@ pub fn instructions_template(
     template: Option<&PathBuf>,
 ) -> Result<Option<String>> {
     match template {
-        Some(p) => std::fs::read_to_string(p)
+        Some(p) => crate::util::fs::read_input_text(p)
             .map(Some)
             .map_err(|e| Error::usage(format!("{}: {e}", p.display()))),
-        None => Ok(std::fs::read_to_string(manager.root.join("templates/instructions.md.j2")).ok()),
+        None => Ok(crate::util::fs::read_input_text(
+            manager.root.join("templates/instructions.md.j2"),
+        )
+        .ok()),
     }
 }
 

@@ -178,7 +178,7 @@ fn cap(planned: &mut [Planned], max: MaxRepairs) {
 /// The drift report's pairs to plan a repair for (`repair` or `propose`).
 fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
     let path = from.join("drift-report.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::util::fs::read_input_text(&path).map_err(|e| {
         Error::usage(format!(
             "{}: {e}; --from names a drift run's results folder (drift --out)",
             path.display()
@@ -421,7 +421,7 @@ pub fn apply_repairs(settings: &RepairApply, manager_dir: &Path, cx: &Context) -
         REPAIRS_FILE,
     )?;
     let path = settings.plans.join(REPAIRS_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::util::fs::read_input_text(&path).map_err(|e| {
         Error::usage(format!(
             "{}: {e}; --apply names the folder `repair --from` wrote",
             path.display()

@@ -61,7 +61,7 @@ pub(super) fn write_record(dir: &Path, record: &GitHubRecord) -> Result<()> {
 /// The record in an opened plan folder; a folder without one holds no plan
 /// from a dispatch.
 pub(super) fn read_record(dir: &Path) -> Result<GitHubRecord> {
-    std::fs::read(dir.join(GITHUB_FILE))
+    crate::util::fs::read_input(dir.join(GITHUB_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| {

@@ -57,7 +57,7 @@ pub(super) async fn mark_applied(
 ) -> Result<()> {
     if let (Some(id), Ok(plan_comment)) = (
         comment_id,
-        std::fs::read_to_string(plan_dir.join("comment.md")),
+        crate::util::fs::read_input_text(plan_dir.join("comment.md")),
     ) {
         let body = comment(&Comment::Applied {
             plan_comment: &plan_comment,

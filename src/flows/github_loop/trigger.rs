@@ -323,7 +323,7 @@ pub(super) fn checkout_source(
     variables_path: &str,
     overrides_pattern: &str,
 ) -> Result<(CustomerSource, Vec<String>)> {
-    let variables = std::fs::read(variables_path).map_err(|e| {
+    let variables = crate::util::fs::read_input(variables_path).map_err(|e| {
         Error::Usage(
             Say::new(format!(
                 "{variables_path}: cannot read the variables file: {e}"
@@ -334,8 +334,8 @@ pub(super) fn checkout_source(
     let mut overrides = std::collections::BTreeMap::new();
     let mut files = vec![variables_path.to_string()];
     for (env, path) in local_overrides(overrides_pattern) {
-        let bytes =
-            std::fs::read(&path).map_err(|e| Error::usage(format!("{}: {e}", path.display())))?;
+        let bytes = crate::util::fs::read_input(&path)
+            .map_err(|e| Error::usage(format!("{}: {e}", path.display())))?;
         files.push(path.to_string_lossy().to_string());
         overrides.insert(env, (display_path(&path), bytes));
     }

@@ -23,7 +23,8 @@ fn disagreements(dir: &str) -> (usize, Vec<String>) {
     let (mut run, mut wrong) = (0, Vec::new());
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
-        let groups: Vec<Value> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let groups: Vec<Value> =
+            serde_json::from_slice(&crate::util::fs::read_input(&file).unwrap()).unwrap();
         for group in groups {
             let schema_bytes = serde_json::to_vec(&group["schema"]).unwrap();
             let what = group["description"].as_str().unwrap_or_default();
