@@ -68,6 +68,10 @@ pub enum AdoptCommand {
     Discover {
         #[command(flatten)]
         pair: AdoptPair,
+        /// How long the command may run before it is killed and nothing
+        /// is written (`90s`, `10m`, at most `6h`).
+        #[arg(long, default_value = "10m", value_parser = super::trigger::parse_duration)]
+        timeout: std::time::Duration,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -230,10 +234,14 @@ pub fn run(args: &AdoptArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             Ok(())
         }
         AdoptCommand::Release { .. } => release(&args.command, manager_dir, cx),
-        AdoptCommand::Discover { pair, command } => {
+        AdoptCommand::Discover {
+            pair,
+            timeout,
+            command,
+        } => {
             cx.out.result(&adopt::discover(
                 &target(pair),
-                command,
+                (command, *timeout),
                 manager_dir,
                 &cx.out,
             )?);

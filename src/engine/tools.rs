@@ -101,7 +101,7 @@ pub fn run(tool: &Tool, plan_json: &Path, work: &Path, root: &Path) -> ToolOutco
 }
 
 /// Its exit code, or none when it was killed at the timeout.
-fn wait(mut child: Child, limit: Duration) -> std::io::Result<Option<i32>> {
+pub(crate) fn wait(mut child: Child, limit: Duration) -> std::io::Result<Option<i32>> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait()? {
@@ -123,7 +123,7 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn read_capped(mut f: std::fs::File) -> std::io::Result<String> {
+pub(crate) fn read_capped(mut f: std::fs::File) -> std::io::Result<String> {
     use std::io::{Read as _, Seek as _};
     f.rewind()?;
     let mut bytes = Vec::new();

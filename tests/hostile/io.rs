@@ -246,6 +246,32 @@ fn a_fifo_in_place_of_a_downloaded_file_is_refused_at_once() {
     }
 }
 
+/// `adopt discover`'s listing command that never ends is killed at its
+/// `--timeout`, and nothing is written, as a policy tool at its timeout.
+#[test]
+fn a_listing_command_that_never_ends_is_killed_at_its_timeout() {
+    let fx = Fixture::new();
+    let out = common::Run::from(fx.fleetform())
+        .timeout(Duration::from_secs(600))
+        .args([
+            "adopt",
+            "discover",
+            "--customer",
+            "acme",
+            "--env",
+            "staging",
+        ])
+        .args(["--timeout", "2s", "--", "sh", "-c", "sleep 600"])
+        .output();
+    common::assert_code(&out, 1);
+    assert!(
+        common::stderr(&out).contains("killed after its timeout of 2s"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(!fx.manager().join("adopt/acme/staging.yml").exists());
+}
+
 // ---------------------------------------------------------------------------
 // Writes through planted symlinks.
 

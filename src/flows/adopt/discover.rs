@@ -17,7 +17,7 @@ use crate::output::Output;
 /// what was written, for the result line.
 pub fn discover(
     t: &Target,
-    command: &[String],
+    (command, timeout): (&[String], std::time::Duration),
     manager_dir: &Path,
     out: &Output,
 ) -> Result<String> {
@@ -46,18 +46,8 @@ pub fn discover(
         "{unit}: running `{}` to list the objects",
         command.join(" ")
     ));
-    let done = cmd
-        .output()
-        .map_err(|e| Error::failed(format!("`{program}` did not start: {e}")))?;
-    if !done.status.success() {
-        return Err(Error::failed(format!(
-            "`{}` failed ({}): {}",
-            command.join(" "),
-            done.status,
-            crate::terraform::tail(&String::from_utf8_lossy(&done.stderr), 20)
-        )));
-    }
-    let pairs = parse(&String::from_utf8_lossy(&done.stdout), program)?;
+    let stdout = listed(cmd, (command, timeout))?;
+    let pairs = parse(&stdout, program)?;
     let mut text = format!(
         "# Written by `fleetform adopt discover` from `{}`; review it before planning.\nimports:\n",
         command.join(" ").replace('\n', " ")
@@ -100,6 +90,42 @@ fn parse(stdout: &str, program: &str) -> Result<Vec<(String, String)>> {
         )));
     }
     Ok(pairs)
+}
+
+/// The listing command's output, once it ended well within `timeout`;
+/// killed at the timeout (nothing is written), as a policy tool is.
+fn listed(
+    mut cmd: std::process::Command,
+    (command, timeout): (&[String], std::time::Duration),
+) -> Result<String> {
+    let shown = command.join(" ");
+    let files = (tempfile::tempfile(), tempfile::tempfile());
+    let (Ok(out), Ok(err)) = files else {
+        return Err(Error::failed(
+            "could not make files for the command's output",
+        ));
+    };
+    let share = |f: &std::fs::File| f.try_clone().map_err(|e| Error::failed(e.to_string()));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(share(&out)?)
+        .stderr(share(&err)?);
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::failed(format!("`{shown}` did not start: {e}")))?;
+    let code = crate::engine::tools::wait(child, timeout)
+        .map_err(|e| Error::failed(format!("waiting for `{shown}`: {e}")))?;
+    let text = |f| crate::engine::tools::read_capped(f).unwrap_or_default();
+    match code {
+        None => Err(Error::failed(format!(
+            "`{shown}` was killed after its timeout of {}s; nothing was written: give it more with --timeout, or make the listing faster",
+            timeout.as_secs()
+        ))),
+        Some(0) => Ok(text(out)),
+        Some(c) => Err(Error::failed(format!(
+            "`{shown}` failed (exit {c}): {}",
+            crate::terraform::tail(&text(err), 20)
+        ))),
+    }
 }
 
 #[cfg(test)]
