@@ -241,25 +241,60 @@ pub fn repairs_markdown(repairs: &[Repair]) -> String {
     s
 }
 
-/// The hidden marker that finds a cause's issue in the manager repo.
+/// The hidden marker that finds a cause's issue in the manager repo. The
+/// id comes from the shards' reports: every byte of it outside letters,
+/// digits and `._:/-+=,` is written `%XX` (the ids fleetform makes need
+/// none, so their markers are as before), so no id ends the HTML comment
+/// (`-->`) or its line, and the rest of the body never becomes live
+/// Markdown.
 pub fn marker(id: &str) -> String {
-    format!("<!-- fleetform:drift-cause id={id} -->")
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"._:/-+=,".contains(&b);
+    let encoded: String = id
+        .bytes()
+        .map(|b| match safe(b) {
+            true => (b as char).to_string(),
+            false => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("<!-- fleetform:drift-cause id={encoded} -->")
 }
 
-/// The cause whose issue `body` is (its [`marker`]).
-pub fn marked_cause(body: &str) -> Option<&str> {
+/// The cause whose issue `body` is (its [`marker`], decoded).
+pub fn marked_cause(body: &str) -> Option<String> {
     let start = "<!-- fleetform:drift-cause id=";
     let rest = &body[body.find(start)? + start.len()..];
-    Some(&rest[..rest.find(" -->")?])
+    let encoded = &rest.as_bytes()[..rest.find(" -->")?];
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut i = 0;
+    while i < encoded.len() {
+        let hex = encoded
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (encoded[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
-/// The title of a cause's issue.
+/// The title of a cause's issue, on one line (a control character of the
+/// report's text, a line break among them, is a space).
 pub fn issue_title(c: &Cause) -> String {
     let what = match &c.attribute {
         Some(a) => format!("{} {}", c.resource_type, a.trim_start_matches('/')),
         None => c.resource_type.clone(),
     };
     format!("Drift cause: {what} {}", c.change)
+        .chars()
+        .map(|ch| if ch.is_control() { ' ' } else { ch })
+        .collect()
 }
 
 /// The body of a cause's issue: the cause, its reach, since when, and
@@ -319,4 +354,50 @@ pub struct CausesRecord {
     pub causes: Vec<Cause>,
     #[serde(default)]
     pub repairs: Vec<Repair>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An id from a shard's report that would end the hidden comment and
+    /// mention a team stays inside the comment, and reads back whole.
+    #[test]
+    fn a_cause_id_never_ends_its_marker() {
+        for id in [
+            "fakecloud_bucket/versioning:false",
+            "x --> @provider/ops ![i](https://evil.example/p.png)",
+            "line\nbreak %41 done",
+            "unicode é -- ->",
+        ] {
+            let m = marker(id);
+            assert!(m.ends_with(" -->"), "{m}");
+            assert_eq!(m.matches("-->").count(), 1, "{m}");
+            assert!(!m.contains('\n') && !m.contains('@'), "{m}");
+            let body = format!("{m}\nThe cloud changed.");
+            assert_eq!(marked_cause(&body).as_deref(), Some(id));
+        }
+    }
+
+    /// A title from a report with a line break stays on one line.
+    #[test]
+    fn a_cause_title_is_one_line() {
+        let c = Cause {
+            id: "t".into(),
+            resource_type: "fakecloud_bucket\nSecond line".into(),
+            attribute: Some("/versioning\r\n".into()),
+            change: "set to false\u{7}".into(),
+            customers: 1,
+            environments: vec!["staging".into()],
+            since: "2026-11-27T00:00:00Z".into(),
+            pairs: Vec::new(),
+            issue: None,
+        };
+        let t = issue_title(&c);
+        assert!(!t.chars().any(char::is_control), "{t:?}");
+        assert!(
+            t.starts_with("Drift cause: fakecloud_bucket Second line"),
+            "{t}"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::github::{GitHub, GitHubError, Issue};
 use crate::report::drift::Report;
 use crate::report::drift_causes::{
-    gone_note, is_gone_note, issue_body, issue_title, marked_cause, marker, Cause,
+    gone_note, is_gone_note, issue_body, issue_title, marked_cause, Cause,
 };
 
 use super::Clients;
@@ -52,7 +52,12 @@ fn plan_writes(
     url: &dyn Fn(u64) -> String,
     issues: &std::collections::BTreeMap<String, String>,
 ) -> Vec<Write> {
-    let find = |id: &str| open.iter().find(|i| i.body.contains(&marker(id)));
+    // By the id its marker holds, decoded: an issue whose marker an older
+    // release wrote without encoding is still found.
+    let find = |id: &str| {
+        open.iter()
+            .find(|i| marked_cause(&i.body).as_deref() == Some(id))
+    };
     let (mut opens, mut updates) = (Vec::new(), Vec::new());
     for (i, c) in causes.iter_mut().enumerate() {
         let existing = find(&c.id);
@@ -70,7 +75,7 @@ fn plan_writes(
     for issue in open.iter().filter(|_| whole_fleet) {
         if let Some(id) = marked_cause(&issue.body) {
             if !causes.iter().any(|c| c.id == id) {
-                closes.push(Write::Close(id.to_string(), issue.number));
+                closes.push(Write::Close(id, issue.number));
             }
         }
     }
