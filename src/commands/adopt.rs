@@ -70,7 +70,7 @@ pub enum AdoptCommand {
         pair: AdoptPair,
         /// How long the command may run before it is killed and nothing
         /// is written (`90s`, `10m`, at most `6h`).
-        #[arg(long, default_value = "10m", value_parser = super::trigger::parse_duration)]
+        #[arg(long, default_value = "10m", value_parser = super::parse_duration)]
         timeout: std::time::Duration,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]

@@ -11,6 +11,8 @@ use crate::flows::github_loop::trigger_relay::RelaySettings;
 use crate::github::Token;
 use clap::Args;
 
+use super::parse_duration;
+
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
     /// The manager repo, owner/name (the token path; not with --relay-url).
@@ -75,53 +77,6 @@ pub struct TriggerArgs {
     /// commit status; fail if it never does.
     #[arg(long, env = "FLEETFORM_WAIT", value_parser = parse_duration)]
     pub wait: Option<std::time::Duration>,
-}
-
-/// `90`, `90s`, `10m`, `1h`, `1h30m`.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    const MAX: u64 = 6 * 3600;
-    let too_long = || "wait at most 6h (a GitHub job's limit)".to_string();
-    if let Ok(n) = s.parse::<u64>() {
-        return if n > MAX {
-            Err(too_long())
-        } else {
-            Ok(std::time::Duration::from_secs(n))
-        };
-    }
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 1h"))?;
-        num.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(format!("`{s}` is not a duration like 90s, 10m or 1h")),
-        };
-        total = n
-            .checked_mul(unit)
-            .and_then(|secs| total.checked_add(secs))
-            .filter(|t| *t <= MAX)
-            .ok_or_else(too_long)?;
-    }
-    if !num.is_empty() {
-        return Err(format!("`{s}`: put a unit (s, m, h) after the last number"));
-    }
-    if total > MAX {
-        return Err(too_long());
-    }
-    Ok(std::time::Duration::from_secs(total))
 }
 
 pub fn run(args: &TriggerArgs, cx: &Context) -> Result<()> {
