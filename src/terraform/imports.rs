@@ -142,6 +142,23 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_written_as_terraform_reads_them_back() {
+        // What Terraform 1.11 reads back from each literal was checked
+        // with `terraform output` (a `$` or `%` before anything but `{`
+        // is itself; `$${` is `${`).
+        for (id, literal) in [
+            ("net$1-50%off", r#""net$1-50%off""#),
+            ("a${b}%{c}", r#""a$${b}%%{c}""#),
+            ("x$${y}", r#""x$$${y}""#),
+            ("end$", r#""end$""#),
+            ("bell\u{7}esc\u{1b}", r#""bell\u0007esc\u001B""#),
+            ("q\"b\\", r#""q\"b\\""#),
+        ] {
+            assert_eq!(hcl_str(id), literal, "{id:?}");
+        }
+    }
+
+    #[test]
     fn ids_are_string_literals() {
         let text = render(&[Import {
             to: "a.b[0]".into(),

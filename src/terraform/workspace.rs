@@ -154,17 +154,24 @@ fn is_stale(dir: &Path) -> bool {
     }
 }
 
-/// HCL string literal.
+/// HCL string literal that Terraform reads back as exactly `s`.
+///
+/// HCL's escapes (hclsyntax spec, "Template Literals"): `$${` and `%%{`
+/// are a literal `${` and `%{`; a `$` or `%` not followed by `{` is
+/// itself, so doubling it would change the value (`a$1` read back as
+/// `a$$1`). Control characters are written as `\uNNNN`, never dropped.
 pub(super) fn hcl_str(s: &str) -> String {
     let mut out = String::from("\"");
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '$' => out.push_str("$$"),
-            '%' => out.push_str("%%"),
-            c if c.is_control() => {}
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }
     }

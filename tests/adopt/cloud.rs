@@ -245,6 +245,70 @@ fn objects_made_outside_are_adopted_by_a_zero_change_plan_then_released() {
     w.expect(3, &release);
 }
 
+/// Ids holding what HCL's templates treat specially (`$`, `%`, `${`,
+/// `%{`, `$${`): each reaches Terraform as exactly the mapped bytes, so
+/// the plan imports the objects that exist and changes nothing (written
+/// doubled, `net$1` was imported as `net$$1`, an object that does not
+/// exist). An id with a control character is refused where it is mapped.
+#[test]
+fn ids_with_template_characters_import_exactly_the_mapped_object() {
+    let w = fleet_made_outside(1);
+    let hostile = ["net$1-50%off", "i-${web}%{if x}$", "b-$${z}%%{w}$$%"];
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    fakecloud::edit_objects(&w.cloud_file, |objects| {
+        let mut next = serde_json::Map::new();
+        for (key, mut o) in std::mem::take(objects) {
+            let old = o["id"].as_str().unwrap().to_string();
+            let (kind, _) = key.split_once('/').unwrap();
+            let new = match kind {
+                "fakecloud_network" => hostile[0],
+                "fakecloud_instance" => hostile[1],
+                _ => hostile[2],
+            };
+            o["id"] = new.into();
+            renamed.push((old, new.to_string()));
+            next.insert(format!("{kind}/{new}"), o);
+        }
+        // What referred to an old id (the instance's network) follows it.
+        for o in next.values_mut() {
+            for (_, v) in o.as_object_mut().unwrap().iter_mut() {
+                if let Some((_, new)) = renamed.iter().find(|(old, _)| v.as_str() == Some(old)) {
+                    *v = new.as_str().into();
+                }
+            }
+        }
+        *objects = next;
+    });
+    let quoted = |id: &str| serde_json::to_string(id).unwrap();
+    w.fx.write(
+        &format!("manager/adopt/c01/{ENV}.yml"),
+        &format!(
+            "imports:\n  fakecloud_network.main: {}\n  \"fakecloud_instance.web[0]\": {}\n  fakecloud_bucket.logs: {}\n",
+            quoted(hostile[0]),
+            quoted(hostile[1]),
+            quoted(hostile[2])
+        ),
+    );
+    let said = adopt_plan(&w, 0, "c01");
+    assert!(
+        said.contains("ready: imports only, nothing changes in the cloud")
+            && said.contains("3 to import"),
+        "{said}"
+    );
+    let text = std::fs::read_to_string(w.fx.path(&format!("manager/adopt/c01/{ENV}.yml"))).unwrap();
+    w.fx.write(
+        &format!("manager/adopt/c01/{ENV}.yml"),
+        &text.replace("net$1", "net\\u0007$1"),
+    );
+    let out = w.expect(2, &["adopt", "plan", "--customer", "c01", "--env", ENV]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(&format!("adopt/c01/{ENV}.yml:2:"))
+            && err.contains("holds a control character"),
+        "{err}"
+    );
+}
+
 /// The record keys under `prefix` in the local records store.
 fn common_records(w: &World, prefix: &str) -> Vec<String> {
     let dir = w.fx.path(&format!("manager/.fleetform/records/{prefix}"));

@@ -84,6 +84,14 @@ impl Mapping {
                 message: format!("{m}; quote an indexed address (\"a.b[0]\")"),
             })?;
             let id = match id {
+                Value::String(s) if s.chars().any(char::is_control) => {
+                    return Err(AdoptError::Mapping {
+                        at: at(&pointer),
+                        message: format!(
+                            "the id of `{address}` holds a control character; an object's id as its provider imports it has none (copy it again from the provider's listing)"
+                        ),
+                    })
+                }
                 Value::String(s) if !s.trim().is_empty() => s.clone(),
                 Value::Number(n) => n.to_string(),
                 _ => {
