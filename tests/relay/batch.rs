@@ -143,6 +143,36 @@ fn a_batch_from_anyone_but_the_relay_is_refused() {
     }
 }
 
+/// An entry whose `repo_id` is one customer's and `customer_repo` a name
+/// registered to another would plan the first with the second's files:
+/// refused, in `authorise` and in the plan, with nothing written to either.
+#[test]
+fn an_entry_naming_another_customers_repo_is_refused() {
+    let mut b = batch();
+    let mut event = b.event.clone();
+    let globex_id = b.event["client_payload"]["batch"][1]["payload"]["repo_id"].clone();
+    event["client_payload"]["batch"][0]["payload"]["repo_id"] = globex_id;
+    for args in [
+        &["authorise"][..],
+        &["plan", "--dispatch", "--env", "staging"],
+    ] {
+        let out = b.run(&event, Some("0"), args);
+        common::assert_code(&out, 3);
+        assert!(
+            stderr(&out).contains(&format!(
+                "`{ACME}` is registered to customer `acme`, but the dispatch's repository id is customer `globex`'s"
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    for (repo, pr) in b.prs {
+        assert!(b.rw.w.gh.comments(repo, pr).is_empty(), "{repo}");
+        let sha = b.rw.w.gh.branch_head(repo, "feature").unwrap();
+        assert!(b.rw.w.gh.statuses(repo, &sha).is_empty(), "{repo}");
+    }
+}
+
 #[test]
 fn an_entry_index_out_of_range_is_refused() {
     let mut b = batch();

@@ -183,13 +183,22 @@ pub(super) fn registered<'r>(registry: &'r Registry, payload: &Payload) -> Resul
     // The relay found the customer by its repository id (only the relay's
     // dispatches carry one: `authenticate` checks the sender); the name
     // is the repo's current one, which a rename changed.
+    // A name registered to another customer is not a rename: planning the
+    // id's customer with that name's files is refused.
     if let Some(id) = payload.repo_id {
-        return registry.by_repo_id(id).ok_or_else(|| {
+        let customer = registry.by_repo_id(id).ok_or_else(|| {
             Error::refused(format!(
                 "no customer is registered with repository id {id} (`{}`); nothing was planned",
                 payload.customer_repo
             ))
-        });
+        })?;
+        return match registry.by_repo(&payload.customer_repo) {
+            Some(named) if named.slug != customer.slug => Err(Error::refused(format!(
+                "`{}` is registered to customer `{}`, but the dispatch's repository id is customer `{}`'s; nothing was planned",
+                payload.customer_repo, named.slug, customer.slug
+            ))),
+            _ => Ok(customer),
+        };
     }
     match registry.by_repo(&payload.customer_repo) {
         None => Err(Error::refused(format!(

@@ -29,7 +29,11 @@ pub fn audit_refusal(r: &Result<()>, what: &str, manager_dir: &std::path::Path, 
             let slug = crate::config::load(manager_dir)
                 .ok()
                 .and_then(|(_, registry)| {
-                    registry.by_repo(&p.customer_repo).map(|c| c.slug.clone())
+                    // The relay's id before the name, as `authorise` finds it.
+                    p.repo_id
+                        .and_then(|id| registry.by_repo_id(id))
+                        .or_else(|| registry.by_repo(&p.customer_repo))
+                        .map(|c| c.slug.clone())
                 });
             let who = slug.unwrap_or_else(|| p.customer_repo.clone());
             e = e
