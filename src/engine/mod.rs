@@ -671,7 +671,8 @@ fn build<'m>(
     }
     manager.check_named_paths()?;
     let schema = crate::values::schema::Schema::of_manager(manager, manager.schema_path())?;
-    let layers = crate::values::customer::ManagerLayers::load(manager).map_err(Error::Values)?;
+    let layers =
+        crate::values::customer::ManagerLayers::load(manager, &schema).map_err(Error::Values)?;
     let terraform = if with_terraform {
         let mut tf =
             crate::terraform::Terraform::locate(manager.config.terraform.engine, explicit)?;

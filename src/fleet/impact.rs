@@ -66,7 +66,7 @@ impl Layers {
         let p = view.path(view.schema_path());
         let schema = Schema::of_manager(&view, view.schema_path()).map_err(|e| e.to_string())?;
         let schema_bytes = crate::util::fs::read_input(&p).map_err(|e| e.to_string())?;
-        let layers = ManagerLayers::load(&view).map_err(|d| {
+        let layers = ManagerLayers::load(&view, &schema).map_err(|d| {
             d.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()

@@ -213,7 +213,7 @@ fn check_product(
 ) -> Result<Vec<Checked>> {
     let schema = Schema::of_manager(view, view.schema_path())?;
     lints.extend(schema.lint_file(&view.path(view.schema_path())));
-    let layers = ManagerLayers::load(view).map_err(Error::Values)?;
+    let layers = ManagerLayers::load(view, &schema).map_err(Error::Values)?;
     let templates = ValueTemplates::default();
     let ctx = CustomerCheck {
         manager: view,

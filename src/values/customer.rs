@@ -386,7 +386,11 @@ impl Passed {
 }
 
 impl ManagerLayers {
-    pub fn load(manager: &Manager) -> Result<Self, Vec<Diagnostic>> {
+    /// The manager's value files, read and checked: no credential, and
+    /// no secret of `schema` (a secret comes only from a secrets file: a
+    /// value here would replace every customer's, since a var file beats
+    /// `TF_VAR_`).
+    pub fn load(manager: &Manager, schema: &Schema) -> Result<Self, Vec<Diagnostic>> {
         let read = |rel: &Path| -> Result<Arc<Document>, Diagnostic> {
             let path = manager.path(rel);
             let shown = display_path(&path);
@@ -417,8 +421,10 @@ impl ManagerLayers {
                 }
             }
         }
+        let secrets = crate::values::secret_files::secret_names(&schema.document);
         for d in base.iter().chain(envs.values()) {
             diags.extend(credential_diagnostics(d));
+            diags.extend(secret_checks::in_manager_values(d, &secrets));
         }
         if diags.is_empty() {
             Ok(ManagerLayers {

@@ -227,6 +227,41 @@ fn another_customers_file_and_plain_secrets_are_refused() {
     assert!(!err.contains(VALUE), "{err}");
 }
 
+/// A secret set in the manager's value layers would replace the
+/// customer's encrypted one (a var file beats `TF_VAR_`): secrets come
+/// only from secrets files, on the manager's side too. Refused where it
+/// is written, in the base and in an environment's file, without
+/// repeating the value, and nothing is planned.
+#[test]
+fn a_secret_in_the_managers_values_is_refused() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    for layer in ["values/base.yml", "values/staging.yml"] {
+        let path = format!("manager/{layer}");
+        let before = w.fx.read(&path);
+        let line = before.lines().count() + 1;
+        w.fx.append(&path, "db_password: an OVERRIDE for all\n");
+        for args in [
+            &["validate", "--customer", "c01"][..],
+            &["plan", "--customer", "c01", "--env", "staging"],
+        ] {
+            let out = run(&w, &keys[0].1, args);
+            common::assert_code(&out, 1);
+            let err = format!("{}{}", stdout(&out), stderr(&out));
+            assert!(
+                err.contains(&format!("{layer}:{line}:1"))
+                    && err.contains("`db_password` is a secret")
+                    && err.contains("the manager's values"),
+                "{layer} {args:?}: {err}"
+            );
+            assert!(!err.contains("OVERRIDE"), "{err}");
+        }
+        assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
+        w.fx.write(&path, &before);
+    }
+}
+
 #[test]
 fn a_secret_for_a_plain_variable_or_of_the_wrong_shape_is_refused() {
     let (w, keys) = world();

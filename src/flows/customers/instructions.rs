@@ -124,7 +124,8 @@ pub fn starter_variables(
     };
     let path = manager.path(rel);
     let schema = crate::values::schema::Schema::load(&path, &crate::config::display_path(&path))?;
-    let layers = crate::values::customer::ManagerLayers::load(manager).map_err(Error::Values)?;
+    let layers =
+        crate::values::customer::ManagerLayers::load(manager, &schema).map_err(Error::Values)?;
     let hints = crate::values::starter::Hints {
         slug: &c.slug,
         environments: &c.environments,

@@ -80,6 +80,30 @@ pub(super) fn check(
     plain
 }
 
+/// A secret set in one of the manager's value files: named where it is
+/// written, never quoted.
+pub(crate) fn in_manager_values(
+    doc: &Document,
+    names: &BTreeMap<String, Value>,
+) -> Vec<Diagnostic> {
+    names
+        .keys()
+        .map(|name| (name, format!("/{}", escape_token(name))))
+        .filter(|(_, pointer)| doc.exact_pos(pointer).is_some())
+        .map(|(name, pointer)| Diagnostic {
+            location: Location {
+                file: doc.file.clone(),
+                pos: doc.key_pos(&pointer),
+            },
+            message: format!(
+                "`{}` is a secret (`writeOnly: true` in the schema): it never goes in the manager's values, where it would replace every customer's own; a secret comes only from a secrets file (a customer's, or the provider-wide one in `secrets.file`)",
+                name.escape_debug()
+            ),
+            pointer: Some(pointer),
+        })
+        .collect()
+}
+
 fn listed(names: &BTreeMap<String, Value>) -> String {
     if names.is_empty() {
         return "it has none".into();
