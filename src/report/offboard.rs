@@ -12,6 +12,8 @@ pub struct OffboardPreview<'a> {
     pub requested_by: &'a str,
     /// In destroy order.
     pub units: Vec<OffboardUnit<'a>>,
+    /// Pairs never applied: no state, nothing to destroy.
+    pub without_state: &'a [String],
     /// The GitHub environment the destroy runs in.
     pub environment: &'a str,
     /// This run's id (a confirming run names it); none on a workstation.
@@ -56,6 +58,7 @@ pub fn preview(p: &OffboardPreview<'_>) -> Result<String, minijinja::Error> {
             pairs_text => count(p.units.len(), "pair", "pairs"),
             in_state => p.units.iter().map(|u| u.in_state).sum::<usize>(),
             units => units,
+            without_state => p.without_state.to_vec(),
             environment => p.environment,
             run_id => p.run_id,
         })
@@ -72,6 +75,7 @@ mod tests {
             reason: "contract <b>ended</b> @team",
             requested_by: "alice",
             units,
+            without_state: &[],
             environment: "fleetform-offboard",
             run_id,
         }
@@ -88,6 +92,36 @@ mod tests {
         );
         // The reason is prose, never HTML or a mention.
         assert!(!md.contains("<b>") && !md.contains(" @team"), "{md}");
+    }
+
+    #[test]
+    fn a_pair_never_applied_is_named_apart_and_counts_for_nothing() {
+        let destroys = vec!["aws_s3_bucket.logs".to_string()];
+        let never = vec!["acme/production".to_string()];
+        let mut v = view(
+            vec![OffboardUnit {
+                unit: "acme/staging",
+                destroys: &destroys,
+                in_state: 1,
+            }],
+            None,
+        );
+        v.without_state = &never;
+        let md = preview(&v).unwrap();
+        assert!(
+            md.contains("**This will destroy 1 resource in 1 pair**"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| **Total** | **1** | 1 |\n\n- `acme/production` has no state: nothing to destroy (never applied)\n"),
+            "{md}"
+        );
+        v.units.clear();
+        let md = preview(&v).unwrap();
+        assert!(
+            md.contains("has no resources left.") && !md.contains("0 pairs"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -254,6 +254,52 @@ fn an_offboarding_archives_every_resource_then_destroys_everything() {
     w.expect(2, &["customers", "offboard", "c01", "--reason", "again"]);
 }
 
+/// A customer registered for an environment it never applied: that pair
+/// has no state, so its preview says so and destroys nothing there, and
+/// the offboarding of the pair that was applied goes on.
+#[test]
+fn a_pair_never_applied_has_nothing_to_destroy_and_blocks_nothing() {
+    let w = World::with(1, "staging");
+    let reg = w.fx.read("manager/customers.yml");
+    w.fx.write(
+        "manager/customers.yml",
+        &reg.replace(
+            "environments: [staging]",
+            "environments: [staging, production]",
+        ),
+    );
+    w.expect(0, &["plan", "--customer", "c01", "--env", "staging"]);
+    w.expect(0, &["apply", "--customer", "c01", "--env", "staging"]);
+    w.expect(
+        0,
+        &["customers", "revoke", "c01", "--reason", "contract ended"],
+    );
+    let out = w.expect(
+        0,
+        &["customers", "offboard", "c01", "--reason", "contract ended"],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("This will destroy 3 resources in 1 pair")
+            && text.contains("`c01/production` has no state: nothing to destroy (never applied)"),
+        "{text}"
+    );
+    let digest = digest_of(&text);
+    let out = w.expect(0, &[&approve(&digest)[..], &["--unreviewed"]].concat());
+    assert!(
+        stdout(&out).contains("3 resources destroyed in 1 pair"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(count(&w, "c01-"), 0);
+    assert_eq!(archived(&w, "staging").len(), 1);
+    assert!(archived(&w, "production").is_empty());
+    assert!(w
+        .fx
+        .read("manager/customers.yml")
+        .contains("    offboarded: "));
+}
+
 #[test]
 fn an_archive_that_cannot_be_written_destroys_nothing() {
     let w = revoked();

@@ -165,6 +165,10 @@ pub fn preview(
         let engine = engine(view, s.terraform, reason)?;
         let (state, _) =
             crate::flows::local::state_preview::read_state(&engine, c, &unit.environment, &dir)?;
+        if state.serial.is_none() && summary.resources.is_empty() {
+            sealed.without_state.push(unit.to_string());
+            continue;
+        }
         sealed.units.push(SealedUnit {
             unit: unit.to_string(),
             product: unit.product.clone(),

@@ -33,6 +33,10 @@ pub struct Sealed {
     pub run_url: Option<String>,
     /// In the order they are destroyed.
     pub units: Vec<SealedUnit>,
+    /// Pairs registered but never applied: no state, nothing to destroy
+    /// or archive (named so the approver sees every pair).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without_state: Vec<String>,
 }
 
 /// One destroy plan and the state it was made against.
@@ -60,6 +64,7 @@ impl Sealed {
             run_id: run.run_id.clone(),
             run_url: run.run_url(),
             units: Vec::new(),
+            without_state: Vec::new(),
         }
     }
 

@@ -63,6 +63,7 @@ fn preview(
                 in_state: u.state.resources,
             })
             .collect(),
+        without_state: &p.sealed.without_state,
         environment: offboard::ENVIRONMENT,
         run_id: ctx.run_id.as_deref(),
     };
