@@ -597,7 +597,7 @@ fn outputs_are_set_by_their_step() {
         ),
         (
             "authorise",
-            "customer customer_repo event_type environments identity plan_key secrets_key",
+            "customer customer_repo event_type environments identity plan_key secrets_key duplicate",
         ),
         ("apply", "applied plan_sha256 identity requests"),
         (

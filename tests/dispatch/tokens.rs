@@ -81,7 +81,9 @@ fn authorise_outputs_the_registered_customer_and_its_environments() {
         assert_eq!(o["plan_key"], "refs/heads/main");
         // No `secrets:` in the example: no secret named for the plan jobs.
         assert_eq!(o["secrets_key"], "");
-        assert_eq!(o.len(), 7, "{o:?}");
+        // The first run of this event: not a duplicate.
+        assert_eq!(o["duplicate"], "false");
+        assert_eq!(o.len(), 8, "{o:?}");
         assert_eq!(w.gh.request_count(), 0, "{:?}", w.gh.requests());
     }
     // A pull request's dispatch: its plans key on the pull request, so

@@ -11,6 +11,7 @@ pub(crate) mod drift;
 pub(crate) mod impact;
 pub(crate) mod on_cloud;
 pub(crate) mod onboarding;
+pub(crate) mod once;
 pub(crate) mod poll;
 pub(crate) mod products;
 pub(crate) mod relay_loop;

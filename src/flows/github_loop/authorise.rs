@@ -340,6 +340,9 @@ pub struct Authorised {
     /// The GitHub secret holding the customer's secrets identities in each
     /// plan environment (empty without `secrets:` in fleetform.yml).
     pub secrets_key: String,
+    /// Another run claimed this event first ([`super::once`]): this run
+    /// plans nothing.
+    pub duplicate_of: Option<super::once::Claim>,
 }
 
 /// `pr-<number>`, or the ref (already checked: `refs/...`, no whitespace).
@@ -380,6 +383,32 @@ pub fn authorise_dispatch(
         not_a_stale_rerun(rerun.as_ref(), ctx).await?;
         Ok::<_, Error>(customer)
     })?;
+    // Claimed once authenticated, before anything is written for it (a
+    // comment command's reaction): a duplicate writes nothing.
+    let store = crate::records::Store::for_manager(&manager, &cx.net);
+    let claim = super::once::claim(&store, &customer.slug, &dispatched, ctx)?;
+    if let super::once::Claim::Duplicate { run_id, .. } = &claim {
+        cx.record(
+            crate::audit::Entry::now("dispatch", "duplicate")
+                .customer(&customer.slug)
+                .sha(Some(&dispatched.payload.sha))
+                .dispatch(Some(&dispatched.payload.dispatch_id))
+                .detail(format!(
+                    "{} dispatch claimed by run {run_id} first; nothing planned in this run",
+                    dispatched.event_type
+                )),
+        );
+        return Ok(Authorised {
+            plan_key: plan_key(&dispatched.payload),
+            secrets_key: String::new(),
+            customer: customer.slug.clone(),
+            environments: Vec::new(),
+            identities: Default::default(),
+            customer_repo: dispatched.payload.customer_repo,
+            event_type: dispatched.event_type,
+            duplicate_of: Some(claim),
+        });
+    }
     let command = rt.block_on(super::comment_command::admit(
         &manager,
         customer,
@@ -406,6 +435,7 @@ pub fn authorise_dispatch(
         identities,
         customer_repo: dispatched.payload.customer_repo,
         event_type: dispatched.event_type,
+        duplicate_of: None,
     })
 }
 

@@ -76,6 +76,7 @@ pub mod deployments;
 pub mod event;
 pub mod fetch;
 mod invalid;
+pub mod once;
 pub mod plan;
 pub mod products;
 pub mod record;
