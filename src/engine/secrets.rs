@@ -166,13 +166,16 @@ impl Engine<'_> {
         let Some((shown, bytes)) = docs.secrets.get(env) else {
             return Ok(None);
         };
+        // A revoked customer's secrets are never decrypted, whoever holds
+        // its key: the only plan it still gets is its offboarding's
+        // destroy, which goes on without them (each secret's variable
+        // takes its default; the provider-wide secrets, which the
+        // providers may need to destroy, still come).
+        if !customer.takes_part(Activity::Plan) {
+            return Ok(None);
+        }
         let file = secret_files::parse(shown, bytes).map_err(located)?;
         let who = format!("{}/{env}", customer.slug);
-        if !customer.takes_part(Activity::Plan) {
-            return Err(Error::refused(format!(
-                "{who} is revoked: its secrets are never decrypted"
-            )));
-        }
         let Some(recipient) = customer.secrets.get(env) else {
             return Err(Error::refused(format!(
                 "{} holds secrets for `{env}`, but {who} has no recipient in the registry: `fleetform customers add` makes one per environment when fleetform.yml has `secrets:`",

@@ -173,6 +173,52 @@ fn an_entry_naming_another_customers_repo_is_refused() {
     }
 }
 
+/// A batch holding a customer revoked since the relay sent it: that
+/// entry is refused in its own job (authorise and plan), nothing is
+/// planned or commented for it, and the other entry plans as before.
+#[test]
+fn a_revoked_customers_entry_is_refused_and_the_others_plan() {
+    let mut b = batch();
+    let event = b.event.clone();
+    let out = common::Run::from(b.rw.w.fx.fleetform())
+        .args([
+            "customers",
+            "revoke",
+            "globex",
+            "--reason",
+            "contract ended",
+        ])
+        .output();
+    ok(&out);
+    for args in [
+        &["authorise"][..],
+        &["plan", "--dispatch", "--env", "staging"],
+    ] {
+        let out = b.run(&event, Some("1"), args);
+        common::assert_code(&out, 3);
+        assert!(
+            stderr(&out).contains("customer `globex` (globex/globex-app) was revoked on"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let (globex, globex_pr) = b.prs[1];
+    assert!(b.rw.w.gh.comments(globex, globex_pr).is_empty());
+    let out = b.run(
+        &event,
+        Some("0"),
+        &["plan", "--dispatch", "--env", "staging"],
+    );
+    ok(&out);
+    let (acme, acme_pr) = b.prs[0];
+    assert_eq!(
+        b.rw.w.gh.comments(acme, acme_pr).len(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn an_entry_index_out_of_range_is_refused() {
     let mut b = batch();

@@ -178,6 +178,66 @@ fn a_secret_reaches_terraform_and_nothing_fleetform_writes() {
     assert!(!comment.contains(VALUE));
 }
 
+/// A revoked customer's secrets are never decrypted, even with its key at
+/// hand: its offboarding plans the destroy without them (the secret's
+/// variable takes its default), and no byte of its value reaches the
+/// destroy plan file or anything else.
+#[test]
+fn a_revoked_customers_secrets_are_never_decrypted_and_its_offboarding_goes_on() {
+    let (w, keys) = world();
+    let file = secrets_file(&keys[0].0, &encrypt(&keys[0].0, VALUE));
+    w.fx.write("customers/c01/infra/secrets.staging.yml", &file);
+    for verb in ["plan", "apply"] {
+        let out = run(
+            &w,
+            &keys[0].1,
+            &[verb, "--customer", "c01", "--env", "staging"],
+        );
+        common::assert_code(&out, 0);
+    }
+    std::fs::remove_dir_all(w.fx.path("manager/.fleetform/out")).unwrap();
+    w.expect(
+        0,
+        &["customers", "revoke", "c01", "--reason", "contract ended"],
+    );
+    let preview = run(
+        &w,
+        &keys[0].1,
+        &["customers", "offboard", "c01", "--reason", "contract ended"],
+    );
+    common::assert_code(&preview, 0);
+    let text = stdout(&preview);
+    assert!(
+        text.contains("This will destroy 3 resources in 1 pair"),
+        "{text}"
+    );
+    let tfplan = std::fs::read(w.fx.path("manager/.fleetform/out/c01/staging/tfplan")).unwrap();
+    assert!(!tfplan.is_empty());
+    let mut leaked = files_holding(&w.fx.path("manager/.fleetform"), VALUE.as_bytes());
+    if tfplan.windows(VALUE.len()).any(|b| b == VALUE.as_bytes()) {
+        leaked.push("the destroy plan's tfplan".into());
+    }
+    assert!(
+        leaked.is_empty(),
+        "a revoked customer's secret was decrypted: {leaked:?}"
+    );
+    let digest = crate::common::digest_of(&text);
+    let out = run(
+        &w,
+        &keys[0].1,
+        &[
+            "customers",
+            "offboard",
+            "c01",
+            "--approve",
+            &digest,
+            "--unreviewed",
+        ],
+    );
+    common::assert_code(&out, 0);
+    assert!(crate::customers::offboard::cloud::count(&w, "c01-") == 0);
+}
+
 #[test]
 fn another_customers_file_and_plain_secrets_are_refused() {
     let (w, keys) = world();
