@@ -99,6 +99,11 @@ pub(crate) fn acme_summary(
 /// `Plan:` line counted from them: a comment's summary and its plan output
 /// come from one list and cannot disagree.
 fn plan_text(s: &PlanSummary) -> String {
+    plan_text_sized(s, 1)
+}
+
+/// [`plan_text`] with `lines` attribute lines in each resource's block.
+fn plan_text_sized(s: &PlanSummary, lines: usize) -> String {
     let mut t = String::from("\nTerraform will perform the following actions:\n");
     let (mut add, mut change, mut destroy) = (0, 0, 0);
     for r in &s.resources {
@@ -129,8 +134,17 @@ fn plan_text(s: &PlanSummary) -> String {
         let mut parts = plain.rsplit('.');
         let name = parts.next().unwrap_or_default();
         let kind = parts.next().unwrap_or_default();
+        let body: String = (0..lines)
+            .map(|i| match i {
+                0 => format!("      {body}\n"),
+                i => format!(
+                    "      {}\n",
+                    body.replacen("input", &format!("input_{i}"), 1)
+                ),
+            })
+            .collect();
         t.push_str(&format!(
-            "\n  # {} {what}\n{sign} resource \"{kind}\" \"{name}\" {{\n      {body}\n    }}\n",
+            "\n  # {} {what}\n{sign} resource \"{kind}\" \"{name}\" {{\n{body}    }}\n",
             r.address
         ));
     }
@@ -244,12 +258,15 @@ fn render(s: &PlanSummary, full_plan_at: &str) -> String {
     render_plan(s, full_plan_at, &plan_text(s))
 }
 
+/// The run every rendered comment here is of.
+const RUN_URL: &str = "https://github.com/acme/manager/actions/runs/42";
+
 fn render_plan(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
     render_comment(
         &CommentContext {
             summary: s,
             full_plan_at,
-            run_url: Some("https://github.com/acme/manager/actions/runs/42"),
+            run_url: Some(RUN_URL),
             approve: None,
             applies: None,
         },
@@ -448,16 +465,15 @@ fn the_digest_has_its_own_line_near_the_top() {
 
 #[test]
 fn a_cut_plan_says_so_at_resource_boundaries() {
+    // The summary and the plan text are of the same plan (its five
+    // resources, each with a long block), and the full plan is in the run
+    // the comment links.
     let s = destructive();
-    let mut plan = String::from("terraform_data.x: Refreshing state... [id=x]\n\nTerraform will perform the following actions:\n\n");
-    for i in 0..2_518 {
-        plan.push_str(&format!(
-            "  # terraform_data.item[{i}] will be created\n  + resource \"terraform_data\" \"item\" {{\n      + input = \"{}\"\n    }}\n\n",
-            "x".repeat(20)
-        ));
-    }
-    plan.push_str("Plan: 2518 to add, 0 to change, 0 to destroy.\n");
-    let url = "https://github.com/acme_corp/manager_repo/actions/runs/42";
+    let text = plan_text_sized(&s, 700);
+    let plan = format!("terraform_data.x: Refreshing state... [id=x]\n{text}");
+    // Counted without the refresh chatter, which is dropped.
+    let total = text.trim_start().lines().count();
+    let url = RUN_URL;
     let c = render_plan(&s, url, &plan);
     assert!(c.len() <= COMMENT_LIMIT, "{} > {COMMENT_LIMIT}", c.len());
     assert!(!c.contains("Refreshing state"), "chatter dropped");
@@ -469,45 +485,55 @@ fn a_cut_plan_says_so_at_resource_boundaries() {
         notice.contains("lines shown, cut between resources"),
         "{notice}"
     );
-    assert!(notice.contains("of 12,593 lines"), "{notice}");
+    let thousands = format!("{},{:03}", total / 1000, total % 1000);
+    assert!(
+        notice.contains(&format!("of {thousands} lines")),
+        "{notice}"
+    );
     assert!(
         notice.contains(&format!("[full plan in the run]({url})")),
         "{notice}"
     );
-    assert!(
-        notice.contains("Left out: `terraform_data.item["),
-        "{notice}"
-    );
-    // About ten addresses, runs of indexes collapsed (`item[0..99]`).
-    assert!(notice.matches('`').count() <= 20, "{notice}");
-    assert!(notice.contains("..2517]` ("), "{notice}");
+    // Every resource is either shown whole or named as left out.
+    let fence_start = c.find("```diff\n").unwrap();
+    let body = &c[fence_start..];
+    let (left, shown): (Vec<_>, Vec<_>) = s
+        .resources
+        .iter()
+        .map(|r| r.address.as_str())
+        .partition(|a| notice.contains(&format!("`{a}`")));
+    assert!(!left.is_empty() && !shown.is_empty(), "{notice}");
+    for a in &shown {
+        assert!(
+            body.contains(&format!("# {a} ")),
+            "{a} neither shown nor left out"
+        );
+    }
+    for a in &left {
+        assert!(!body.contains(&format!("# {a} ")), "{a} shown and left out");
+    }
     // The notice is visible: outside the collapsed plan output.
     assert!(
         c.find("**Plan output truncated:**").unwrap()
             < c.find("<summary>Plan output</summary>").unwrap()
     );
-    // Every kept resource block is whole, and the plan's own summary stays.
-    let fence_start = c.find("```diff\n").unwrap();
-    let body = &c[fence_start..];
-    assert!(body.contains("Plan: 2518 to add"), "the Plan: line is kept");
-    assert_eq!(
-        body.matches("# terraform_data.item[").count(),
-        body.matches("resource \"terraform_data\" \"item\"").count()
+    // The plan's own summary line stays, and agrees with the comment's.
+    assert!(
+        body.contains("Plan: 2 to add, 1 to change, 3 to destroy."),
+        "the Plan: line is kept"
     );
     assert!(
-        body.contains("\n+   resource \"terraform_data\" \"item\" {"),
+        c.contains("**Plan: 2 to add, 1 to change, 3 to destroy"),
+        "{c}"
+    );
+    assert!(
+        body.contains("\n-/+ resource \"terraform_data\" \"legacy\" {")
+            || left.contains(&"terraform_data.legacy"),
         "markers at column 0"
     );
     let shape: Vec<&str> = c
         .lines()
-        .filter(|l| {
-            l.starts_with("**Plan output truncated:**")
-                || !l.contains("terraform_data.item[")
-                    && !l.contains("input =")
-                    && !l.contains("resource \"terraform_data\" \"item\"")
-                    && l.trim() != "}"
-                    && !l.trim().is_empty()
-        })
+        .filter(|l| !l.contains(" input_") && !l.trim().is_empty())
         .collect();
     insta::assert_snapshot!("comment_truncated_shape", shape.join("\n"));
 }

@@ -17,9 +17,30 @@ use crate::support::fake_github::FakeGitHub;
 use crate::support::readme_budgets::Budgets;
 use crate::world::{ACME, MANAGER};
 
-/// Every token minted so far: the customer App's only for customer repos
-/// and never with Contents write, the manager App's only for the manager
-/// repo. Returns how many each App minted.
+/// A customer App granted more than its list (Contents, Issues and Pull
+/// requests write, as a provider who ticked too much would): fleetform
+/// must still ask each token for its reads only. A token asked without
+/// `permissions` gets every permission of the installation (REST docs,
+/// "Create an installation access token for an app"), so only what
+/// fleetform asks for keeps the relay read-only.
+fn grant_the_customer_app_too_much(rw: &RelayWorld) {
+    let mut grant = customer_grant();
+    for p in ["contents", "issues", "pull_requests", "statuses"] {
+        grant[p] = json!("write");
+    }
+    rw.w.gh.set_app_settings(
+        CUSTOMER_APP_ID,
+        grant,
+        &["push", "pull_request", "issue_comment"],
+        true,
+    );
+}
+
+/// Every token minted so far: the customer App's only for customer repos,
+/// each asked with the permissions it needs, none of them a write (what
+/// the token holds: asked without permissions, the App's whole grant), the
+/// manager App's only for the manager repo. Returns how many each App
+/// minted.
 fn assert_tokens_split(rw: &RelayWorld) -> (usize, usize) {
     let minted = rw.w.gh.minted_tokens();
     let manager = MANAGER.to_ascii_lowercase();
@@ -29,11 +50,12 @@ fn assert_tokens_split(rw: &RelayWorld) -> (usize, usize) {
             CUSTOMER_APP_ID => {
                 by_customer_app += 1;
                 assert!(!t.repos.contains(&manager), "{t:?}");
-                assert_ne!(t.permissions["contents"], "write", "{t:?}");
-                let writes: Vec<&String> = t
-                    .permissions
-                    .as_object()
-                    .unwrap()
+                let asked = t.permissions.as_object().unwrap();
+                assert!(
+                    !asked.is_empty(),
+                    "asked without permissions, the token holds the App's whole grant: {t:?}"
+                );
+                let writes: Vec<&String> = asked
                     .iter()
                     .filter(|(_, v)| *v == "write")
                     .map(|(k, _)| k)
@@ -70,6 +92,7 @@ fn pr_to_the_relay(rw: &RelayWorld, max: u32, title: &str) -> (RelayProc, u16, V
 #[test]
 fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
     let rw = RelayWorld::new();
+    grant_the_customer_app_too_much(&rw);
     let (_relay, status, answer) = pr_to_the_relay(&rw, 21, "twenty-one");
     assert_eq!(status, 202, "{answer}");
     let sent = rw.w.gh.dispatches(MANAGER);
@@ -83,6 +106,7 @@ fn the_relay_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
 #[test]
 fn poll_reads_as_the_customer_app_and_dispatches_as_the_manager_app() {
     let rw = RelayWorld::new();
+    grant_the_customer_app_too_much(&rw);
     let state = rw.w.scratch.path().join("poll-state.json");
     crate::relay::webhooks::poll(&rw, &state);
     rw.w.change_acme("main", 22);

@@ -239,8 +239,25 @@ fn a_fleet_job_without_the_fleet_key_names_it_and_plans_the_others() {
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains("FLEETFORM_FLEET_SECRETS_KEY"), "{said}");
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let text = report.to_string();
-    assert!(text.contains("c02"), "c02 was planned: {text}");
+    // c01 (its secrets need the fleet key) is the one error; c02 was
+    // planned (never applied in this world: its plan is a first apply).
+    let errors: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["customer"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors, ["c01"], "{report:#}");
+    assert_eq!(
+        report["planned_customers"],
+        serde_json::json!(["c02"]),
+        "{report:#}"
+    );
+    assert_eq!(report["never_applied"][0]["customer"], "c02", "{report:#}");
+    assert_eq!(
+        report["never_applied"][0]["result"], "planned",
+        "{report:#}"
+    );
 
     // A wrong fleet key: the same, and no key is shown.
     let (_, other) = keygen();
