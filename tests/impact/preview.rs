@@ -495,6 +495,41 @@ mod rendered {
         assert!(c.contains("| `network` | `production` |"), "{}", &c[..4000]);
         let s = summary(&i, 1024 * 1024);
         assert!(s.len() <= 1024 * 1024, "{}", s.len());
+        // What the step summary says, not only its size: the totals and
+        // the breakage first, then the blocks; a note that says exactly
+        // which plans' details it left out (those after the last shown)
+        // and where the whole answer is.
+        assert!(s.starts_with("### fleetform impact:"), "{}", &s[..500]);
+        let head = &s[..600];
+        assert!(
+            head.contains("**10000 of 18600 pairs change**")
+                && head.contains("**200 customers would stop validating.**"),
+            "{head}"
+        );
+        let caution = s.find("> [!CAUTION]").unwrap();
+        let warning = s.find("> [!WARNING]").unwrap();
+        assert!(caution < warning, "destroys before the gates");
+        let note = s
+            .lines()
+            .find(|l| l.contains("**Cut to fit GitHub's limit of 1 MiB on a step summary**"))
+            .expect("a cut note");
+        let from = note
+            .split("left out the details of plans ")
+            .nth(1)
+            .and_then(|r| r.split('–').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .expect("the first plan left out");
+        let group = |n: usize| format!("`aws_instance.g{}[0]`", n - 1);
+        assert!(s.contains(&group(from - 1)), "plan {} shown", from - 1);
+        assert!(!s.contains(&group(from)), "plan {from} left out, yet shown");
+        assert!(note.contains("–400;"), "{note}");
+        assert!(
+            s.trim_end().ends_with(
+                "The whole answer, without values, is the job's artifact `fleetform-impact`."
+            ),
+            "{}",
+            &s[s.len() - 300..]
+        );
     }
 }
 
