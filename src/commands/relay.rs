@@ -172,6 +172,9 @@ fn start_recovery(relay: &Arc<Relay>, out: &Output) -> Option<tokio::task::JoinH
                     for a in answers {
                         out.note(&format!("recover: {} {}", a.status, serve::summary(&a)));
                     }
+                    relay
+                        .sweeps
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 Err(e) => out.note(&format!(
                     "recover: the records store could not be swept ({e}); the next sweep tries again"

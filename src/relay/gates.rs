@@ -125,7 +125,8 @@ impl Gates {
 
     /// `GET /healthz`: alive, and how loaded (requests admitted, being
     /// handled, webhook KiB held).
-    pub(super) fn health(&self, queued: usize) -> Answer {
+    /// `sweeps`: the recovery sweeps finished so far.
+    pub(super) fn health(&self, queued: usize, sweeps: u64) -> Answer {
         let used = |sem: &Semaphore, of: usize| of.saturating_sub(sem.available_permits());
         let kib = (self.limits.webhook_memory / KIB).clamp(1, Semaphore::MAX_PERMITS);
         let in_flight: usize = self
@@ -142,6 +143,7 @@ impl Gates {
                 "handling": used(&self.handling, self.limits.concurrency.max(1)),
                 "webhook_kib": used(&self.memory, kib),
                 "queued": queued,
+                "sweeps": sweeps,
             }),
         )
     }

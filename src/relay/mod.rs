@@ -236,6 +236,10 @@ pub struct Relay {
     /// changes, so callers asking again about one event (a burst of
     /// retries) read it once.
     titles: std::sync::Mutex<HashMap<(u64, String), String>>,
+    /// Recovery sweeps finished ([`Relay::recover`] ran through the
+    /// records store), shown by `/healthz`: what an operator (or a test)
+    /// waits on to know a sweep ran since a moment, instead of a clock.
+    pub sweeps: std::sync::atomic::AtomicU64,
 }
 
 impl Relay {
@@ -261,6 +265,7 @@ impl Relay {
             jwks,
             registry: Mutex::new(None),
             titles: std::sync::Mutex::new(HashMap::new()),
+            sweeps: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

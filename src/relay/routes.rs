@@ -116,7 +116,8 @@ async fn per_client(State(ctx): State<Ctx>, req: Request, next: Next) -> Respons
 
 /// `GET /healthz`: alive and how loaded; never queued.
 async fn health(State(ctx): State<Ctx>) -> Response {
-    answer(ctx.gates.health(ctx.relay.queue.queued()))
+    let sweeps = ctx.relay.sweeps.load(std::sync::atomic::Ordering::SeqCst);
+    answer(ctx.gates.health(ctx.relay.queue.queued(), sweeps))
 }
 
 /// `POST /dispatch`: the body read within its cap and deadline, then

@@ -44,6 +44,26 @@ pub fn with_bucket() -> (Moto, RelayWorld) {
     (moto, rw)
 }
 
+/// The recovery sweeps `relay` has finished (its `/healthz`).
+fn sweeps_done(relay: &RelayProc) -> u64 {
+    let (status, v) = crate::relay::serve::http(&relay.url, "GET", "/healthz", &[], b"");
+    assert_eq!(status, 200, "{v}");
+    v["sweeps"].as_u64().expect("healthz says its sweeps")
+}
+
+/// Once every claim is past the stale time (`stale_secs`, the relays' own
+/// clock), two more sweeps of each of `relays`: at least one of them began
+/// after the claims could be taken over, and ran to its end. What "nothing
+/// doubled" is checked after, instead of a fixed sleep that a loaded
+/// machine outlasts before any sweep ran.
+fn sweeps_after_stale(relays: &[&RelayProc], stale_secs: u64) {
+    std::thread::sleep(Duration::from_secs(stale_secs));
+    let now: Vec<u64> = relays.iter().map(|r| sweeps_done(r)).collect();
+    for (r, n) in relays.iter().zip(now) {
+        wait_until("two more sweeps", 120, || sweeps_done(r) >= n + 2);
+    }
+}
+
 /// The threads of the relay process now (Linux's /proc).
 fn threads(relay: &RelayProc) -> usize {
     let status = std::fs::read_to_string(format!("/proc/{}/status", relay.child.id())).unwrap();
@@ -156,7 +176,7 @@ fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
         !rw.w.gh.dispatches(MANAGER).is_empty()
     });
     // Further sweeps of both find it done.
-    std::thread::sleep(Duration::from_secs(7));
+    sweeps_after_stale(&[&b, &a2], 6);
     let sent = rw.w.gh.dispatches(MANAGER);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["client_payload"]["sha"], sha.as_str());
@@ -205,8 +225,8 @@ fn a_slow_live_instance_keeps_its_claim_and_nothing_is_doubled() {
     wait_until("the event dispatched", 60, || {
         !rw.w.gh.dispatches(MANAGER).is_empty()
     });
-    // B swept every 3 s all along; one more stale time for a late one.
-    std::thread::sleep(Duration::from_secs(7));
+    // B swept every 3 s all along; sweeps after one more stale time.
+    sweeps_after_stale(&[&a, &b], 6);
     let sent = rw.w.gh.dispatches(MANAGER);
     assert_eq!(sent.len(), 1, "{sent:?} (A answered {status} {answer})");
     let steps: Vec<String> = moto
@@ -296,7 +316,7 @@ fn an_event_queued_before_a_long_outage_is_dispatched_at_the_next_start() {
     wait_until("the event dispatched", 30, || {
         !rw.w.gh.dispatches(MANAGER).is_empty()
     });
-    std::thread::sleep(Duration::from_secs(7));
+    sweeps_after_stale(&[&b], 6);
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
     // The blocks wholly before the start window are marked swept (the
     // one holding its first minute is not: claims may still land there).
