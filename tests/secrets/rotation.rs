@@ -346,14 +346,23 @@ fn instructions_hand_over_the_recipients_and_how_to_encrypt() {
         1,
     );
     fx.write("manager/customers.yml", &registry);
-    let cfg = fx.read("manager/fleetform.yml").replacen(
-        "    auto_apply: true\n",
-        "    auto_apply: true\n    secrets: {max_age_days: 90}\n",
-        1,
-    );
+    // Staging warns past 90 days; production (60 days) refuses a plan
+    // with a stale secret: the customer is told which is which.
+    let cfg = fx
+        .read("manager/fleetform.yml")
+        .replacen(
+            "    auto_apply: true\n",
+            "    auto_apply: true\n    secrets: {max_age_days: 90}\n",
+            1,
+        )
+        .replacen(
+            "    auto_apply: false\n",
+            "    auto_apply: false\n    secrets: {max_age_days: 60}\n",
+            1,
+        );
     fx.write(
         "manager/fleetform.yml",
-        &format!("{cfg}\nsecrets:\n  keys_dir: .fleetform/secret-keys\n"),
+        &format!("{cfg}\nsecrets:\n  keys_dir: .fleetform/secret-keys\npolicies:\n  environments:\n    production:\n      refuse_stale_secrets: true\n"),
     );
     let out = crate::common::run(
         &fx,

@@ -92,19 +92,23 @@ pub fn instructions(
 }
 
 /// The customer's secrets recipients, one row per environment:
-/// `(environment, file, recipient, max_age_days)`.
+/// `(environment, file, recipient, max_age_days, blocks)`; `blocks`: the
+/// environment's gates refuse a plan with a secret past its age
+/// (`refuse_stale_secrets`), where otherwise the plan only warns.
 fn secret_rows(
     manager: &Manager,
     c: &crate::config::Customer,
-) -> Vec<(String, String, String, Option<u32>)> {
+) -> Vec<(String, String, String, Option<u32>, bool)> {
     c.secrets
         .iter()
         .map(|(env, recipient)| {
+            let gates = manager.config.policies.for_environment(env);
             (
                 env.clone(),
                 crate::values::customer::secrets_path(manager, env),
                 recipient.clone(),
                 crate::values::secret_ages::max_age(manager, env),
+                gates.refuse_stale_secrets == Some(true),
             )
         })
         .collect()
