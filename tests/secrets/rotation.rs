@@ -96,14 +96,33 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
         .output();
     let text = format!("{}{}", stdout(&list), stderr(&list));
     assert!(
-        text.contains("SECRETS") && text.contains("STALE:"),
-        "{text}"
-    );
-    assert!(
-        text.contains("secrets.staging.yml#db_password 31d"),
+        text.contains("SECRETS") && text.contains("1 DUE (oldest 31 d)"),
         "{text}"
     );
     assert!(text.contains("due for rotation"), "{text}");
+    // A row stays short (a phone's terminal): no file paths in the table.
+    let widest = stdout(&list)
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap();
+    assert!(widest <= 120, "{widest} columns:\n{text}");
+    // `customers show` names each: its file, recipient, key secret, age.
+    let show = w
+        .fleetform()
+        .env("FLEETFORM_NOW", day("2026-12-02"))
+        .args(["customers", "show", "c01"])
+        .output();
+    let text = stdout(&show);
+    for want in [
+        "secrets staging",
+        "infra/secrets.staging.yml (recipient age1",
+        "key in FLEETFORM_SECRETS_KEY_C01 of the plan environment; rotated within 30 days)",
+        "secret due",
+        "infra/secrets.staging.yml#db_password (31 d old)",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
     let json = w
         .fleetform()
         .env("FLEETFORM_NOW", day("2026-12-02"))

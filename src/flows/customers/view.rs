@@ -181,19 +181,69 @@ fn stale_note(due: &[&str], out: &Output) {
     }
 }
 
-/// The secrets column: the stale secrets by source and age.
+/// The secrets column: how many are due, and the oldest (`customers
+/// show` names each): a cell, not every file path.
 fn stale_cell(stale: &[crate::data::summary::SecretAge]) -> String {
     if stale.is_empty() {
         return "-".into();
     }
-    let listed: Vec<String> = stale
+    let oldest = stale.iter().filter_map(|a| a.age_days).max();
+    match oldest {
+        Some(d) => format!("{} DUE (oldest {d} d)", stale.len()),
+        None => format!("{} DUE (age unknown)", stale.len()),
+    }
+}
+
+/// `customers show`'s rows about secrets: per environment its recipient,
+/// the secret holding its key in the plan environment, its file and the
+/// rotation age; then each secret due for rotation in the checkout.
+fn secrets_rows(
+    manager: &Manager,
+    registry: &Registry,
+    c: &crate::config::Customer,
+) -> Vec<Vec<String>> {
+    if manager.config.secrets.is_none() {
+        return Vec::new();
+    }
+    let key = crate::values::secret_files::key_secret_name(&c.slug);
+    let mut rows: Vec<Vec<String>> = c
+        .secrets
         .iter()
-        .map(|a| match a.age_days {
-            Some(d) => format!("{} {d}d", a.source),
-            None => format!("{} age unknown", a.source),
+        .map(|(env, recipient)| {
+            let age = crate::values::secret_ages::max_age(manager, env)
+                .map(|d| format!("; rotated within {d} days"))
+                .unwrap_or_default();
+            vec![
+                format!("secrets {env}"),
+                format!(
+                    "{} (recipient {}; key in {key} of the plan environment{age})",
+                    crate::values::customer::secrets_path(manager, env),
+                    short_recipient(recipient),
+                ),
+            ]
         })
         .collect();
-    format!("STALE: {}", listed.join(", "))
+    if rows.is_empty() {
+        rows.push(vec![
+            "secrets".into(),
+            "no recipient: `fleetform customers add` (or `rotate-secrets-key`) makes one per environment".into(),
+        ]);
+    }
+    for a in stale_of(manager, registry, c, today()) {
+        let age = a
+            .age_days
+            .map_or("age unknown".into(), |d| format!("{d} d old"));
+        rows.push(vec!["secret due".into(), format!("{} ({age})", a.source)]);
+    }
+    rows
+}
+
+/// `age1abcd…wxyz`: enough to tell recipients apart in a table.
+fn short_recipient(r: &str) -> String {
+    match (r.get(..9), r.len() > 17) {
+        (Some(head), true) => format!("{head}…{}", &r[r.len() - 6..]),
+        _ => r.to_string(),
+    }
 }
 
 /// Today, UTC (`FLEETFORM_NOW`, Unix seconds, in tests).
@@ -331,6 +381,7 @@ pub fn show(manager: &Manager, slug: &str, json: bool, out: &Output) -> Result<(
     for p in &c.pins {
         rows.push(vec!["pin".into(), p.describe_on(today())]);
     }
+    rows.extend(secrets_rows(manager, &registry, c));
     rows.push(vec![
         "state keys".into(),
         c.environments
