@@ -31,6 +31,7 @@ mod pins;
 mod reach;
 mod rotation;
 mod secret_ages;
+mod secret_keys;
 mod setup;
 mod templates;
 
@@ -47,6 +48,7 @@ pub use reach::{
 };
 pub use rotation::rotation_checks;
 pub use secret_ages::{secret_age_checks, sensitive_variable_checks};
+pub use secret_keys::customer_key_checks;
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,
     records_recipient_check, records_variables_check, required_version_check,

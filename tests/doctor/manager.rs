@@ -16,7 +16,7 @@ pub(crate) const DOCTOR: &str = "`doctor`";
 
 pub(crate) const MANAGER: &str = "provider/manager";
 pub(crate) const CUSTOMERS: [&str; 2] = ["acme-corp/acme-infra", "globex/globex-app"];
-const CREDENTIALS: [&str; 3] = [
+pub(crate) const CREDENTIALS: [&str; 3] = [
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
     "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",

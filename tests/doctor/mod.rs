@@ -5,5 +5,6 @@ pub(crate) mod dashboard;
 pub(crate) mod inbox;
 pub(crate) mod isolation;
 pub(crate) mod manager;
+pub(crate) mod secret_keys;
 pub(crate) mod setup;
 pub(crate) mod templates;

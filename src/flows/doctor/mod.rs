@@ -561,6 +561,11 @@ fn found_checks(
         batch.as_ref().map(|(path, _)| path.as_str()),
     ));
     checks.extend(doctor::isolation_checks(&registry.customers, manager_facts));
+    checks.extend(doctor::customer_key_checks(
+        manager,
+        &registry.customers,
+        &manager_facts.environment_secrets,
+    ));
     checks.extend(customers.iter().map(doctor::customer_check));
     checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));
     checks.extend(customers.iter().filter_map(doctor::app_check));
