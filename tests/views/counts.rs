@@ -213,13 +213,25 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
                 cell("staging", true, &|c| {
                     c.failures = 2;
                     c.last_apply_failed = true;
+                    c.stale_secrets = vec![
+                        "database_admin_password (120 days old)".into(),
+                        "payment_gateway_api_key (age unknown)".into(),
+                    ];
                 }),
-                cell("production", true, &|_| {}),
+                cell("production", true, &|c| {
+                    c.wave = Some("canary-customers-first (r12)".into())
+                }),
                 cell("eu/staging", false, &|_| {}),
                 cell("eu/production", true, &|_| {}),
             ],
         ),
     ];
+    // The worst customer is pinned, its pin shown under its name.
+    customers[3].pins = vec![fleetform::report::dashboard::PinView {
+        text: "pinned at v1.4.2 until 2026-12-31".into(),
+        short: "pinned at v1.4.2-hotfix-1".into(),
+        expired: false,
+    }];
     worst_first(&mut customers);
     Dashboard {
         generated_at: "2026-11-23T10:00:00Z".into(),
@@ -312,10 +324,13 @@ fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
     let m = d.eval(
         "const box = document.querySelector('.grid-scroll');
          const before = box.scrollWidth > box.clientWidth;
+         const edge = box.getBoundingClientRect().right;
+         const cells = [...document.querySelectorAll('.grid tbody tr:first-child td')];
+         const visible = cells.filter(td => td.getBoundingClientRect().right <= edge + 1).length;
          box.scrollLeft = box.scrollWidth;
          const th = document.querySelector('.grid tbody th');
          return {inner: window.innerWidth, page: document.documentElement.scrollWidth,
-                 scrolls: before, moved: box.scrollLeft,
+                 scrolls: before, moved: box.scrollLeft, visible: visible, cells: cells.length,
                  th: Math.round(th.getBoundingClientRect().left - box.getBoundingClientRect().left)};",
     );
     let inner = m["inner"].as_i64().unwrap();
@@ -327,6 +342,13 @@ fn the_grid_reads_at_a_glance_on_a_desk_and_on_a_phone() {
     assert_eq!(m["scrolls"], true, "the grid scrolls in its own box: {m}");
     assert!(m["moved"].as_i64().unwrap() > 100, "{m}");
     assert_eq!(m["th"], 0, "the customer column stays in view: {m}");
+    // Before any scrolling, a phone shows the customer and two of its
+    // environments whole, not the customer column alone.
+    assert!(m["cells"].as_i64().unwrap() >= 2, "{m}");
+    assert!(
+        m["visible"].as_i64().unwrap() >= 2,
+        "two environments in view: {m}"
+    );
 }
 
 /// Point 3: the audit HTML at 1280 px: the page is not wider than the
