@@ -12,10 +12,12 @@ use super::{Check, Level};
 
 /// The rows: per environment some active customer has a recipient for,
 /// whether its plan environment holds every such customer's key secret
-/// (`environment_secrets`: each existing environment's secret names).
+/// (`key_name`: the secret's name for a slug; `environment_secrets`: each
+/// existing environment's secret names).
 pub fn customer_key_checks(
     manager: &Manager,
     customers: &[Customer],
+    key_name: impl Fn(&str) -> String,
     environment_secrets: &[(String, Fetched<Vec<String>>)],
 ) -> Vec<Check> {
     let Some(config) = &manager.config.secrets else {
@@ -26,12 +28,7 @@ pub fn customer_key_checks(
         let wanted: Vec<(String, &str)> = customers
             .iter()
             .filter(|c| c.takes_part(Activity::Plan) && c.secrets.contains_key(&env.name))
-            .map(|c| {
-                (
-                    crate::values::secret_files::key_secret_name(&c.slug),
-                    c.slug.as_str(),
-                )
-            })
+            .map(|c| (key_name(&c.slug), c.slug.as_str()))
             .collect();
         if wanted.is_empty() {
             continue;

@@ -2,7 +2,8 @@
 //! unique to the provider (the manager repo's address; the old shared
 //! `fleetform` refused, in the token and in fleetform.yml) and
 //! the workflow that asked for it (`job_workflow_ref`: one of
-//! `relay.workflows`, of the token's own repository).
+//! `relay.workflows`, of the token's own repository); and a customer the
+//! registry has not revoked.
 
 use serde_json::{json, Value};
 
@@ -188,4 +189,55 @@ fn an_explicit_fleetform_audience_is_refused_naming_the_line_and_the_fix() {
     let sha = rw.w.change_acme("main", 24);
     let (status, answer) = send(&rw, &relay, &acme_push(&rw, &sha, "aud", json!(wanted)));
     assert!(verified(status, &answer), "{answer}");
+}
+
+/// A revoked customer, registered with its repository id (so the refusal
+/// is the revocation, not a missing id): refused, told to contact its
+/// provider, nothing dispatched and no token minted for its repo.
+#[test]
+fn a_revoked_customer_is_refused() {
+    let rw = RelayWorld::new();
+    let initech = "initech/tps-reports";
+    rw.w.gh.add_repo(initech);
+    let registry = rw.w.fx.read("manager/customers.yml").replace(
+        &format!("    repo: {initech}\n"),
+        &format!(
+            "    repo: {initech}\n    repo_id: {}\n",
+            rw.w.gh.repo_id(initech)
+        ),
+    );
+    assert!(registry.contains("status: revoked"), "{registry}");
+    rw.w.fx.write("manager/customers.yml", &registry);
+    rw.w.gh
+        .commit(MANAGER, "main", &[("customers.yml", &registry)]);
+    let relay = rw.start(4);
+    let sha = rw.w.gh.commit(
+        initech,
+        "main",
+        &[("infra/variables.yml", "project_name: x\n")],
+    );
+    let token = rw.push_token(initech, "main", &sha);
+    let (status, answer) = dispatch(&relay, &json!({ "token": token }));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("revoked")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer `initech` is revoked"),
+        "{answer}"
+    );
+    assert!(rw.w.gh.dispatches(MANAGER).is_empty());
+    let initech = initech.to_string();
+    assert!(
+        rw.w.gh
+            .minted_tokens()
+            .iter()
+            .all(|t| !t.repos.contains(&initech)),
+        "{:?}",
+        rw.w.gh.minted_tokens()
+    );
 }

@@ -502,57 +502,6 @@ fn renamed_repos_keep_working_and_recreated_ones_are_refused() {
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 1);
 }
 
-/// A revoked customer, registered with its repository id (so the refusal
-/// is the revocation, not a missing id): refused, told to contact its
-/// provider, nothing dispatched and no token minted for its repo.
-#[test]
-fn a_revoked_customer_is_refused() {
-    let rw = RelayWorld::new();
-    let initech = "initech/tps-reports";
-    rw.w.gh.add_repo(initech);
-    let registry = rw.w.fx.read("manager/customers.yml").replace(
-        &format!("    repo: {initech}\n"),
-        &format!(
-            "    repo: {initech}\n    repo_id: {}\n",
-            rw.w.gh.repo_id(initech)
-        ),
-    );
-    assert!(registry.contains("status: revoked"), "{registry}");
-    rw.w.fx.write("manager/customers.yml", &registry);
-    rw.w.gh
-        .commit(MANAGER, "main", &[("customers.yml", &registry)]);
-    let relay = rw.start(4);
-    let sha = rw.w.gh.commit(
-        initech,
-        "main",
-        &[("infra/variables.yml", "project_name: x\n")],
-    );
-    let token = rw.push_token(initech, "main", &sha);
-    let (status, answer) = dispatch(&relay, &json!({ "token": token }));
-    assert_eq!(
-        (status, answer["error"].as_str()),
-        (403, Some("revoked")),
-        "{answer}"
-    );
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("customer `initech` is revoked"),
-        "{answer}"
-    );
-    assert!(rw.w.gh.dispatches(MANAGER).is_empty());
-    let initech = initech.to_string();
-    assert!(
-        rw.w.gh
-            .minted_tokens()
-            .iter()
-            .all(|t| !t.repos.contains(&initech)),
-        "{:?}",
-        rw.w.gh.minted_tokens()
-    );
-}
-
 #[test]
 fn bad_tokens_are_refused_with_the_reason() {
     let rw = RelayWorld::new();

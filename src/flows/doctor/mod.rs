@@ -564,6 +564,7 @@ fn found_checks(
     checks.extend(doctor::customer_key_checks(
         manager,
         &registry.customers,
+        crate::values::secret_files::key_secret_name,
         &manager_facts.environment_secrets,
     ));
     checks.extend(customers.iter().map(doctor::customer_check));
