@@ -119,6 +119,7 @@ fn targeting(args: &PlanArgs) -> Result<Option<crate::data::summary::Targeting>>
         replace: args.replace.clone(),
         target: args.target.clone(),
         destroy: false,
+        repair: false,
         reason,
         actor: crate::audit::Entry::now("plan", "").actor,
     }))

@@ -174,9 +174,14 @@ pub struct SecretAge {
 }
 
 /// What made a plan other than a plain one (`plan --replace/--target`,
-/// an offboarding's destroy), with the actor and the reason given.
+/// an offboarding's destroy, a drift repair), with the actor and the
+/// reason given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Targeting {
+    /// A drift repair (`fleetform repair`): a whole plan of the pair, made
+    /// to put the cloud back to what was last applied; no flags.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repair: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -169,6 +169,12 @@ impl Engine<'_> {
     /// `auto_apply: true` environment, else after an approval.
     fn applies_hint(&self, env: &str) -> Option<String> {
         let e = self.manager.environment(env)?;
+        if self.targeting.as_ref().is_some_and(|t| t.repair) {
+            return Some(format!(
+                "once a reviewer of the provider's `{}` environment approves the *fleetform drift* run's repairs job for `{env}`, or, where that environment can have no reviewers (a private repository on GitHub Team or Pro), another operator runs *fleetform drift* with `confirm-repairs` set to this run's id, `environment` {env} and the repair list's digest.",
+                e.apply_environment()
+            ));
+        }
         if let Some(t) = self.targeting.as_ref().filter(|t| !t.destroy) {
             return Some(format!(
                 "once someone other than {} lets it through: a reviewer of the provider's `{}` environment approves the ops run, or, where that environment can have no reviewers (a private repository on GitHub Team or Pro), another operator runs *fleetform ops* with operation `confirm`, this run's id and this digest.",

@@ -109,7 +109,7 @@ pub fn render_comment(
 /// A targeted plan's flags, who asked, why, and the changes of
 /// addresses none of its targets names (what it depends on).
 fn targeted(s: &PlanSummary) -> Option<minijinja::Value> {
-    let t = s.targeting.as_ref().filter(|t| !t.destroy)?;
+    let t = s.targeting.as_ref().filter(|t| !t.destroy && !t.repair)?;
     let targets: Vec<&String> = t.replace.iter().chain(&t.target).collect();
     let under = |address: &str, target: &str| {
         address == target
@@ -158,6 +158,10 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             approve => ctx.approve.clone().filter(|_| s.has_changes),
             pin => s.pin.as_ref().map(|p| minijinja::Value::from(minijinja::value::Serde(p))),
             targeted => targeted(s),
+            repair => s.targeting.as_ref().filter(|t| t.repair).map(|t| minijinja::context! {
+                actor => t.actor.clone(),
+                reason => t.reason.clone(),
+            }),
             fence => fence_for(&diff),
             plan_text => diff,
             truncated => truncation(cut, ctx.full_plan_at),

@@ -43,6 +43,7 @@ pub mod offboard;
 pub mod opaque;
 pub mod ops;
 pub mod plan_text;
+pub mod repairs;
 pub mod rollout;
 pub mod scaffold;
 pub mod summary;

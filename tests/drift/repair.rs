@@ -77,6 +77,30 @@ fn has_network(w: &World, customer: &str) -> bool {
         .any(|(k, v)| k.starts_with("fakecloud_network/") && v["name"] == name.as_str())
 }
 
+/// What the repairs' approver reads: the run's summary, a table with
+/// each pair's changes and full plan digest; and each repair plan's own
+/// comment says it is a drift repair (not a targeted plan with no
+/// targets) and which workflow applies it.
+fn read_as_the_approver_does(w: &World, summary: &str) {
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "[digest]")]}, {
+        insta::assert_snapshot!("repair_summary", summary);
+    });
+    let comment = w.fx.read("manager/repairs/c01/staging/comment.md");
+    assert!(comment.contains("**Drift repair**"), "{comment}");
+    assert!(
+        comment.contains("the *fleetform drift* run's repairs job for `staging`"),
+        "{comment}"
+    );
+    for wrong in [
+        "Targeted plan",
+        "Outside the targets",
+        "only ,",
+        "fleetform ops",
+    ] {
+        assert!(!comment.contains(wrong), "{wrong}: {comment}");
+    }
+}
+
 #[test]
 fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
     let w = drifted();
@@ -87,7 +111,15 @@ fn repairs_in_place_within_the_cap_and_proposes_the_rest() {
     assert_eq!(entry(repairs, "c03")["action"], "propose", "{repairs:#}");
 
     // Step 1: a sealed plan per pair, judged again on the plan itself.
-    let planned = json(&w.expect(0, &PLAN_REPAIRS));
+    let summary_file = w.fx.path("step-summary.md");
+    let out = w
+        .fleetform()
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .args(PLAN_REPAIRS)
+        .output();
+    common::assert_code(&out, 0);
+    let planned = json(&out);
+    read_as_the_approver_does(&w, &std::fs::read_to_string(&summary_file).unwrap());
     let c01 = entry(&planned["repairs"], "c01");
     assert_eq!(c01["action"], "repair", "{planned:#}");
     let digest = c01["plan_sha256"].as_str().unwrap();

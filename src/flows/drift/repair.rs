@@ -95,6 +95,12 @@ pub struct Planned {
     pub why: Option<String>,
     /// Resources the plan changes.
     pub resources: usize,
+    /// `action address` of each resource the plan changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// The customer's drift issue, when the drift run keeps issues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
     /// The sealed plan's digest, when it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_sha256: Option<String>,
@@ -175,8 +181,16 @@ fn cap(planned: &mut [Planned], max: MaxRepairs) {
     }
 }
 
+/// What a drift run's report says of the repairs: the pairs to plan
+/// (`repair` or `propose`), its run, and each customer's drift issue.
+struct Wanted {
+    pairs: Vec<Repair>,
+    run_url: Option<String>,
+    issues: std::collections::BTreeMap<String, String>,
+}
+
 /// The drift report's pairs to plan a repair for (`repair` or `propose`).
-fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
+fn wanted(from: &Path) -> Result<Wanted> {
     let path = from.join("drift-report.json");
     let text = crate::util::fs::read_input_text(&path).map_err(|e| {
         Error::usage(format!(
@@ -190,6 +204,8 @@ fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
         repairs: Vec<Repair>,
         #[serde(default)]
         run_url: Option<String>,
+        #[serde(default)]
+        issues: std::collections::BTreeMap<String, String>,
     }
     let report: Report = serde_json::from_str(&text)
         .map_err(|e| Error::usage(format!("{}: not a drift report: {e}", path.display())))?;
@@ -198,13 +214,21 @@ fn wanted(from: &Path) -> Result<(Vec<Repair>, Option<String>)> {
         .into_iter()
         .filter(|r| matches!(r.action, RepairAction::Repair | RepairAction::Propose))
         .collect();
-    Ok((pairs, report.run_url))
+    Ok(Wanted {
+        pairs,
+        run_url: report.run_url,
+        issues: report.issues,
+    })
 }
 
 /// Step 1: a sealed plan per pair to repair or propose, judged again.
 pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> Result<()> {
     let (manager, registry) = crate::config::load(manager_dir)?;
-    let (mut pairs, run_url) = wanted(&settings.from)?;
+    let Wanted {
+        mut pairs,
+        run_url,
+        issues,
+    } = wanted(&settings.from)?;
     if let Some(env) = &settings.environment {
         pairs.retain(|p| &p.environment == env);
     }
@@ -221,7 +245,9 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> 
             registry: &registry,
             files: &files,
         };
-        planned.push(plan_one(&ctx, pair, &reason, cx));
+        let mut p = plan_one(&ctx, pair, &reason, cx);
+        p.issue = issues.get(&pair.customer).cloned();
+        planned.push(p);
     }
     cap(&mut planned, manager.config.drift.max_repairs);
     let digest = write_list(&settings.out, REPAIRS_FILE, &planned)?;
@@ -234,6 +260,21 @@ pub fn plan_repairs(settings: &RepairPlan, manager_dir: &Path, cx: &Context) -> 
         REPAIRS_FILE,
     )?;
     show(&planned, &digest, settings.json, &cx.out);
+    let apply_environment = settings
+        .environment
+        .as_deref()
+        .and_then(|e| manager.environment(e))
+        .map(|e| e.apply_environment());
+    let md = summary(
+        &planned,
+        &digest,
+        settings.environment.as_deref(),
+        apply_environment.as_deref(),
+    );
+    if let Err(e) = crate::ci::RunContext::from_env().append_summary(&md) {
+        cx.out
+            .note(&format!("could not write the run's summary: {e}"));
+    }
     let failed = planned.iter().filter(|p| p.error.is_some()).count();
     if failed > 0 {
         return Err(Error::failed(format!(
@@ -293,6 +334,8 @@ fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, cx: &Context) ->
         action: pair.action,
         why: pair.why.clone(),
         resources: pair.resources,
+        changes: Vec::new(),
+        issue: None,
         plan_sha256: None,
         plan_dir: String::new(),
         error: None,
@@ -303,6 +346,11 @@ fn plan_one(ctx: &PlanContext<'_>, pair: &Repair, reason: &str, cx: &Context) ->
             p.plan_dir = dir;
             p.plan_sha256 = Some(summary.plan_sha256.clone());
             p.resources = summary.resources.len();
+            p.changes = summary
+                .resources
+                .iter()
+                .map(|r| format!("{} {}", r.action.word(), r.address))
+                .collect();
             if p.action == RepairAction::Repair {
                 if let Some(why) = not_repairable(&summary) {
                     p.action = RepairAction::Propose;
@@ -353,6 +401,7 @@ fn plan_and_seal(
     let view = pinned.unwrap_or(view);
     let mut engine = crate::engine::Engine::with_terraform(&view, settings.terraform.as_deref())?;
     engine.targeting = Some(Targeting {
+        repair: true,
         reason: reason.to_string(),
         actor: crate::audit::Entry::now("plan", "").actor,
         ..Targeting::default()
@@ -397,19 +446,50 @@ fn show(planned: &[Planned], list_sha256: &str, json: bool, out: &Output) {
         out.json(&shown).expect("serialisable");
         return;
     }
-    let mut lines = vec!["PAIR  ACTION  PLAN  WHY".to_string()];
-    for p in planned {
-        let plan = p
-            .plan_sha256
-            .as_deref()
-            .map(|d| format!("sha256:{}", &d[..12.min(d.len())]))
-            .unwrap_or_else(|| "-".into());
-        let state = p.applied.as_deref().unwrap_or(p.action.word());
-        let why = p.error.as_deref().or(p.why.as_deref()).unwrap_or("-");
-        lines.push(format!("{}  {state}  {plan}  {why}", place(p)));
-    }
-    lines.push(format!("list sha256:{list_sha256}"));
-    out.result(&lines.join("\n"));
+    let rows: Vec<Vec<String>> = planned
+        .iter()
+        .map(|p| {
+            let plan = p
+                .plan_sha256
+                .as_deref()
+                .map(|d| format!("sha256:{}", &d[..12.min(d.len())]))
+                .unwrap_or_else(|| "-".into());
+            let state = p.applied.as_deref().unwrap_or(p.action.word());
+            let why = p.error.as_deref().or(p.why.as_deref()).unwrap_or("-");
+            vec![
+                place(p),
+                state.to_string(),
+                p.resources.to_string(),
+                plan,
+                why.to_string(),
+            ]
+        })
+        .collect();
+    let table = crate::output::table(&["PAIR", "ACTION", "RESOURCES", "PLAN", "WHY"], &rows);
+    out.result(&format!("{}\nlist sha256:{list_sha256}", table.trim_end()));
+}
+
+/// The run summary's Markdown of the list (`report::repairs`).
+fn summary(
+    planned: &[Planned],
+    list_sha256: &str,
+    environment: Option<&str>,
+    apply_environment: Option<&str>,
+) -> String {
+    let places: Vec<String> = planned.iter().map(place).collect();
+    let rows: Vec<crate::report::repairs::RepairRow<'_>> = planned
+        .iter()
+        .zip(&places)
+        .map(|(p, pair)| crate::report::repairs::RepairRow {
+            pair,
+            state: p.applied.as_deref().unwrap_or(p.action.word()),
+            changes: &p.changes,
+            plan_sha256: p.plan_sha256.as_deref(),
+            issue: p.issue.as_deref(),
+            why: p.error.as_deref().or(p.why.as_deref()),
+        })
+        .collect();
+    crate::report::repairs::summary(environment, &rows, list_sha256, apply_environment)
 }
 
 /// Step 2: applies each pair step 1 left marked `repair`.
@@ -573,6 +653,8 @@ mod tests {
             action: RepairAction::Repair,
             why: None,
             resources,
+            changes: Vec::new(),
+            issue: None,
             plan_sha256: None,
             plan_dir: String::new(),
             error: None,

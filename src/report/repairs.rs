@@ -1,0 +1,141 @@
+//! What the approver of a drift run's repairs reads in the run's summary:
+//! each pair, whether it is repaired or only proposed, the resources its
+//! sealed plan changes, the plan's digest, the pair's drift issue, and the
+//! list's digest (what a confirming operator names). A table, not a code
+//! block of short digests.
+
+use super::markdown::{link, md_code_cell, md_escape};
+
+/// One pair of the list.
+pub struct RepairRow<'a> {
+    /// `customer/environment` or `customer/product/environment`.
+    pub pair: &'a str,
+    /// `repair`, `propose`, or step 2's outcome.
+    pub state: &'a str,
+    /// `action address` for each resource the plan changes.
+    pub changes: &'a [String],
+    pub plan_sha256: Option<&'a str>,
+    /// The pair's drift issue, when the drift run keeps issues.
+    pub issue: Option<&'a str>,
+    /// Why it is proposed, or why its plan failed.
+    pub why: Option<&'a str>,
+}
+
+/// Changes listed in a cell before the rest is counted.
+const LISTED: usize = 5;
+
+/// The summary: a heading, the table, the list's digest and how it is
+/// let through (`apply_environment`: where the repairs job runs).
+pub fn summary(
+    environment: Option<&str>,
+    rows: &[RepairRow<'_>],
+    list_sha256: &str,
+    apply_environment: Option<&str>,
+) -> String {
+    let mut md = match environment {
+        Some(env) => format!("### Repair plans: {}\n\n", md_escape(env)),
+        None => "### Repair plans\n\n".to_string(),
+    };
+    if rows.is_empty() {
+        md.push_str("Nothing to repair.\n");
+        return md;
+    }
+    md.push_str(
+        "| Pair | Action | Changes | Plan | Drift issue | Why |\n|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            md_code_cell(r.pair),
+            md_escape(r.state),
+            changes_cell(r.changes),
+            r.plan_sha256
+                .map(|d| md_code_cell(&format!("sha256:{d}")))
+                .unwrap_or_else(|| "—".into()),
+            r.issue
+                .map(|u| link("issue", u))
+                .unwrap_or_else(|| "—".into()),
+            r.why.map(md_escape).unwrap_or_else(|| "—".into()),
+        ));
+    }
+    md.push_str(&format!("\n**List digest** `sha256:{list_sha256}`"));
+    match apply_environment {
+        Some(apply) => md.push_str(&format!(
+            ": the repairs job applies exactly the pairs marked `repair` in this list once a reviewer of `{}` approves it; where that environment can have no reviewers, another operator confirms this run with this digest. Proposed pairs are not applied.\n",
+            md_escape(apply)
+        )),
+        None => md.push_str(": what a confirming operator names. Proposed pairs are not applied.\n"),
+    }
+    md
+}
+
+/// Up to [`LISTED`] changes, then how many more.
+fn changes_cell(changes: &[String]) -> String {
+    if changes.is_empty() {
+        return "—".into();
+    }
+    let mut shown: Vec<String> = changes
+        .iter()
+        .take(LISTED)
+        .map(|c| match c.split_once(' ') {
+            Some((action, address)) => format!("{} {}", md_escape(action), md_code_cell(address)),
+            None => md_code_cell(c),
+        })
+        .collect();
+    if changes.len() > LISTED {
+        shown.push(format!("and {} more", changes.len() - LISTED));
+    }
+    shown.join("<br>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_per_pair_with_its_changes_issue_and_full_digest() {
+        let changes: Vec<String> = (0..7)
+            .map(|i| format!("update fakecloud_network.n{i}"))
+            .collect();
+        let digest = "ab".repeat(32);
+        let rows = [
+            RepairRow {
+                pair: "acme/staging",
+                state: "repair",
+                changes: &changes,
+                plan_sha256: Some(&digest),
+                issue: Some("https://github.com/p/m/issues/7"),
+                why: None,
+            },
+            RepairRow {
+                pair: "globex/staging",
+                state: "propose",
+                changes: &[],
+                plan_sha256: None,
+                issue: None,
+                why: Some("a resource would be destroyed: <b>@team</b>"),
+            },
+        ];
+        let md = summary(Some("staging"), &rows, "cd12", Some("staging-apply"));
+        assert!(
+            md.starts_with("### Repair plans: staging\n\n| Pair |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `acme/staging` | repair | update `fakecloud_network.n0`<br>"),
+            "{md}"
+        );
+        assert!(md.contains("<br>and 2 more |"), "{md}");
+        assert!(md.contains(&format!("`sha256:{digest}`")), "{md}");
+        assert!(
+            md.contains("[issue](https://github.com/p/m/issues/7)"),
+            "{md}"
+        );
+        assert!(md.contains("&lt;b&gt;@\u{200b}team&lt;/b&gt;"), "{md}");
+        assert!(
+            md.contains("**List digest** `sha256:cd12`: the repairs job"),
+            "{md}"
+        );
+        assert!(md.contains("`staging-apply`"), "{md}");
+    }
+}
