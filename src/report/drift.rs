@@ -233,14 +233,28 @@ pub fn markdown(report: &Report) -> String {
     {
         return s;
     }
-    s.push_str(&table(report));
+    // By cause first (a few lines for a fleet-wide change), then what the
+    // policies do about it, then the pairs: at hundreds of pairs their
+    // table is folded, so the causes are on the first screen.
     s.push_str(&super::drift_causes::markdown(
         &report.causes,
         &report.issues,
     ));
     s.push_str(&super::drift_causes::repairs_markdown(&report.repairs));
+    let rows = report.changed().count() + report.errors.len() + report.never_applied.len();
+    if rows > FOLD_PAIRS {
+        s.push_str(&format!(
+            "\n<details><summary>Pairs ({rows}): each drifted, changed, failed or never applied pair with its plan and issue</summary>\n\n{}\n</details>\n",
+            table(report)
+        ));
+    } else {
+        s.push_str(&table(report));
+    }
     s
 }
+
+/// Pairs shown in the open; more are folded under their count.
+const FOLD_PAIRS: usize = 20;
 
 /// A row per drifted, accepted, unapplied, failed or never applied pair.
 fn table(report: &Report) -> String {

@@ -220,8 +220,17 @@ pub fn repairs_markdown(repairs: &[Repair]) -> String {
         return String::new();
     }
     let mut s = String::from(
-        "\n### Repairs by policy\n\nWhat each drifted pair's policy calls for. `fleetform repair --from` seals a plan that puts each such pair back; `fleetform repair --apply` applies the ones marked repair after a second person.\n\n| customer | environment | policy | calls for | why |\n|---|---|---|---|---|\n",
+        "\n### Repairs by policy\n\nWhat each drifted pair's policy calls for. `fleetform repair --from` seals a plan that puts each such pair back; `fleetform repair --apply` applies the ones marked repair after a second person.\n\n",
     );
+    // Hundreds of pairs fold under their count, as the pairs' table does.
+    let folded = repairs.len() > 20;
+    if folded {
+        s.push_str(&format!(
+            "<details><summary>{} and what each calls for</summary>\n\n",
+            crate::util::text::count(repairs.len(), "pair", "pairs")
+        ));
+    }
+    s.push_str("| customer | environment | policy | calls for | why |\n|---|---|---|---|---|\n");
     for r in repairs {
         s.push_str(&format!(
             "| {} | {} | {} | **{}** | {} |\n",
@@ -237,6 +246,9 @@ pub fn repairs_markdown(repairs: &[Repair]) -> String {
                 .map(md_escape)
                 .unwrap_or_else(|| "-".into())
         ));
+    }
+    if folded {
+        s.push_str("\n</details>\n");
     }
     s
 }

@@ -4,6 +4,7 @@
 pub(crate) mod counts;
 pub(crate) mod customer_text;
 pub(crate) mod dashboard;
+pub(crate) mod drift_report;
 pub(crate) mod first_screen;
 pub(crate) mod phone;
 pub(crate) mod progress;
