@@ -158,6 +158,7 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             approve => ctx.approve.clone().filter(|_| s.has_changes),
             pin => s.pin.as_ref().map(|p| minijinja::Value::from(minijinja::value::Serde(p))),
             targeted => targeted(s),
+            blocked => s.gates.as_ref().map(|v| v.blocking().iter().map(|r| (r.gate.clone(), r.detail.clone())).collect::<Vec<_>>()).unwrap_or_default(),
             repair => s.targeting.as_ref().filter(|t| t.repair).map(|t| minijinja::context! {
                 actor => t.actor.clone(),
                 reason => t.reason.clone(),

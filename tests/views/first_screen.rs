@@ -204,3 +204,62 @@ fn no_view_shows_an_escaped_backtick() {
     );
     assert!(found.is_empty(), "escaped backticks in: {found:#?}");
 }
+
+/// Issue #84 point 13: a plan a gate blocks says so before anything else
+/// a reviewer reads (which gate, why), and never "When it applies: …
+/// once a reviewer approves" as if it would; on a phone (390 px) the
+/// block's reason is on the first screen and not cut off.
+#[test]
+fn a_blocked_plan_says_so_first_and_never_that_it_applies() {
+    let mut s = destroys(3, false);
+    s.gates = Some(
+        serde_json::from_value(serde_json::json!({
+            "results": [
+                {"gate": "max_destroy", "passed": false, "waived": false, "skipped": false,
+                 "detail": "3 destroyed, at most 0 in production"},
+                {"gate": "forbidden_resource_types", "passed": true, "waived": false, "skipped": false,
+                 "detail": "none of the forbidden types"}
+            ],
+            "waiver": null
+        }))
+        .unwrap(),
+    );
+    let md = comment(&s);
+    let blocked = md
+        .find("**Blocked: this plan does not apply**")
+        .expect("a block");
+    for later in ["> [!CAUTION]", "**Plan:", "**When it applies**", "**Gates:"] {
+        assert!(
+            blocked < md.find(later).unwrap(),
+            "{later} before the block: {md}"
+        );
+    }
+    assert!(
+        md.contains("> - `max_destroy`: 3 destroyed, at most 0 in production\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "**When it applies**: not while a gate blocks it (above); once they pass, after merge"
+        ),
+        "{md}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("blocked.html");
+    std::fs::write(&page, crate::views::counts::github_page(&md)).unwrap();
+    let d = Driver::start();
+    d.open(&format!("file://{}", page.display()), 390, 844);
+    let m = d.eval(
+        "const li = [...document.querySelectorAll('li')].find(e => e.textContent.includes('max_destroy'));
+         const r = li.getBoundingClientRect();
+         return {top: Math.round(r.top), right: Math.round(r.right), width: window.innerWidth};",
+    );
+    assert!(
+        m["top"].as_i64().unwrap() < 844,
+        "the reason below the first screen: {m}"
+    );
+    assert!(
+        m["right"].as_i64().unwrap() <= m["width"].as_i64().unwrap(),
+        "the reason runs off the screen: {m}"
+    );
+}
