@@ -39,14 +39,16 @@ pub struct RunContext {
 }
 
 /// Who runs this command, for audit events: the run's actor on GitHub
-/// Actions (`GITHUB_ACTOR`), else the account (`USER`, `LOGNAME`), else
-/// its user id (`uid 1000`; Windows' `USERNAME`), so a record never names
-/// no one.
+/// Actions (`GITHUB_ACTOR`), else the account (`USER`, `LOGNAME`, else the
+/// system's name for the process's user: `root`, not `uid 0`), else its
+/// user id (`uid 1000`; Windows' `USERNAME`), so a record never names no
+/// one.
 pub fn actor() -> String {
     let named = |k: &str| var(k).filter(|v| !v.trim().is_empty());
     named("GITHUB_ACTOR")
         .or_else(|| named("USER"))
         .or_else(|| named("LOGNAME"))
+        .or_else(|| whoami::username().ok().filter(|n| !n.trim().is_empty()))
         .unwrap_or_else(uid)
 }
 

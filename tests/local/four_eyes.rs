@@ -509,7 +509,15 @@ fn state_operations_run_terraform_one_way_and_name_who_ran_them() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(actor.starts_with("uid "), "{actor}");
+    // Without USER or LOGNAME: the system's name for this user (what `id
+    // -un` says), not a bare user id.
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let name = String::from_utf8(id.stdout).unwrap().trim().to_string();
+    assert!(!name.is_empty() && id.status.success());
+    assert_eq!(actor, name);
     let log = w.fx.read("manager/.fleetform/out/c01/staging/rm.log");
     assert!(log.contains("-no-color"), "{log}");
     assert!(!log.contains('\u{1b}'), "no colour codes: {log:?}");
