@@ -136,7 +136,26 @@ pub enum Command {
     State(StateArgs),
     /// Bring objects that exist already under fleetform, proven by a plan that changes nothing.
     Adopt(AdoptArgs),
-    /// Plan every customer × environment and report drift.
+    /// Plan every customer × environment and report drift, by cause.
+    ///
+    /// A pair has drifted when the plan's refresh finds its cloud changed
+    /// outside Terraform since the last apply; edits not applied yet are
+    /// reported apart, never as drift. Drift is grouped by cause across
+    /// the fleet: the same change the cloud made (`aws_s3_bucket`
+    /// `versioning` set to false), with its customers, environments and
+    /// since when; a cause can be accepted for a while (`drift.accepted`),
+    /// and with --github each customer and each cause gets an issue.
+    ///
+    /// A repair puts a drifted pair back to what was last applied. Each
+    /// environment's `drift.repair` policy says what a drifted pair calls
+    /// for: report, propose or repair (in-place changes only, within
+    /// `drift.max_repairs`); `fleetform repair --from` then seals the
+    /// plans, and `fleetform repair --apply` applies the repairs after a
+    /// second person.
+    ///
+    /// Exit codes: 0 nothing drifted, 4 drift found, 1 a pair could not
+    /// be checked (it wins over drift: a broken check is never taken for
+    /// a clean one), 2 usage.
     Drift(DriftArgs),
     /// Drift repairs by policy: seal a plan that puts each drifted pair
     /// back (`--from`, a drift run's results), then apply the ones the
