@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::flows::adopt::{self, ApplyTarget, Release, StatusFilter, Target, WaveSettings};
 use crate::flows::local::ops::Phase;
 use crate::output::Output;
-use crate::report::adopt::{diff_text, status_table, wave_text};
+use crate::report::adopt::{diff_text, status_text, wave_text};
 
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
@@ -199,6 +199,10 @@ pub enum AdoptCommand {
         /// The statuses as JSON on stdout.
         #[arg(long, env = "FLEETFORM_JSON")]
         json: bool,
+        /// Every pair, however many (default: past 20 pairs, the counts by
+        /// stage and the pairs to act on first).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -370,6 +374,7 @@ fn status(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()
         product,
         out: out_dir,
         json,
+        all,
     } = command
     else {
         unreachable!("called for `adopt status` only")
@@ -388,7 +393,7 @@ fn status(command: &AdoptCommand, manager_dir: &Path, cx: &Context) -> Result<()
         cx.out.json(&rows).expect("serialisable");
         return Ok(());
     }
-    cx.out.result(status_table(&rows).trim_end());
+    cx.out.result(status_text(&rows, *all).trim_end());
     for h in adopt::halts(manager_dir, &cx.net)?.iter().filter(|h| {
         environment
             .as_ref()

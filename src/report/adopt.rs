@@ -196,6 +196,50 @@ fn next_step(unit: &Unit, digest: &str, diff: &AdoptionDiff) -> String {
     }
 }
 
+/// Pairs `adopt status` lists before it counts the rest by stage.
+pub const STATUS_LISTED: usize = 20;
+
+/// `adopt status` as people read it: every pair when there are few (or
+/// `all`); else the pairs by stage, counted, then those an operator acts
+/// on (refused, to review) listed first, the listing cut at
+/// [`STATUS_LISTED`] with what was left out said.
+pub fn status_text(rows: &[PairStatus], all: bool) -> String {
+    if all || rows.len() <= STATUS_LISTED {
+        return status_table(rows);
+    }
+    let order = [
+        Stage::Refused,
+        Stage::ToReview,
+        Stage::Mapped,
+        Stage::ZeroDiff,
+        Stage::NotStarted,
+        Stage::Adopted,
+        Stage::Released,
+    ];
+    let mut t = format!("{} pairs: ", rows.len());
+    let counts: Vec<String> = order
+        .iter()
+        .map(|s| (s, rows.iter().filter(|r| r.stage == *s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {}", s.word()))
+        .collect();
+    t.push_str(&counts.join(", "));
+    t.push_str("\n\n");
+    let mut listed: Vec<PairStatus> = Vec::new();
+    for s in order {
+        listed.extend(rows.iter().filter(|r| r.stage == s).cloned());
+    }
+    let left = listed.len().saturating_sub(STATUS_LISTED);
+    listed.truncate(STATUS_LISTED);
+    t.push_str(&status_table(&listed));
+    if left > 0 {
+        t.push_str(&format!(
+            "… and {left} more pairs, counted above (`--all` lists every pair, `--json` for scripts; `--customer` or `--env` narrows)\n"
+        ));
+    }
+    t
+}
+
 /// One line per pair: unit, stage, detail.
 pub fn status_table(rows: &[PairStatus]) -> String {
     let names: Vec<String> = rows.iter().map(|r| r.unit.to_string()).collect();
@@ -265,4 +309,37 @@ pub fn wave_text(r: &WaveReport) -> String {
         t.push_str(&format!("Not yet: {wait}.\n"));
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(i: usize, stage: Stage) -> PairStatus {
+        PairStatus {
+            unit: Unit::new(&format!("c{i:03}"), None, "staging"),
+            stage,
+            detail: format!("detail {i}"),
+        }
+    }
+
+    #[test]
+    fn a_large_fleet_is_counted_by_stage_and_what_to_act_on_comes_first() {
+        let mut rows: Vec<PairStatus> = (0..600).map(|i| pair(i, Stage::Adopted)).collect();
+        rows[417].stage = Stage::Refused;
+        rows[3].stage = Stage::ToReview;
+        let t = status_text(&rows, false);
+        assert!(
+            t.starts_with("600 pairs: 1 refused, 1 to review, 598 adopted\n"),
+            "{t}"
+        );
+        let listed: Vec<&str> = t.lines().skip(3).take(2).collect();
+        assert!(listed[0].starts_with("c417/staging  refused"), "{t}");
+        assert!(listed[1].starts_with("c003/staging  to review"), "{t}");
+        assert!(t.lines().count() < 30, "{t}");
+        assert!(t.contains("… and 580 more pairs"), "{t}");
+        // `--all`, or a fleet of 20 pairs or fewer: every pair.
+        assert_eq!(status_text(&rows, true).lines().count(), 601);
+        assert_eq!(status_text(&rows[..20], false).lines().count(), 21);
+    }
 }
