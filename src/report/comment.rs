@@ -158,7 +158,8 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             approve => ctx.approve.clone().filter(|_| s.has_changes),
             pin => s.pin.as_ref().map(|p| minijinja::Value::from(minijinja::value::Serde(p))),
             targeted => targeted(s),
-            blocked => s.gates.as_ref().map(|v| v.blocking().iter().map(|r| (r.gate.clone(), r.detail.clone())).collect::<Vec<_>>()).unwrap_or_default(),
+            // Each blocking gate and why, as Markdown (fleetform's code spans kept).
+            blocked => s.gates.as_ref().map(|v| v.blocking().iter().map(|r| format!("{}: {}", md_code(&r.gate), super::markdown::md_cell_with_code(&r.detail))).collect::<Vec<_>>()).unwrap_or_default(),
             repair => s.targeting.as_ref().filter(|t| t.repair).map(|t| minijinja::context! {
                 actor => t.actor.clone(),
                 reason => t.reason.clone(),
@@ -437,7 +438,7 @@ pub fn gates(v: &Verdict) -> String {
             "| {} | {} | {}{note} |\n",
             mark(r),
             super::markdown::md_code_cell(&r.gate),
-            md_escape(&r.detail)
+            super::markdown::md_cell_with_code(&r.detail)
         ));
     }
     for r in v.results.iter().filter(|r| !r.findings.is_empty()) {

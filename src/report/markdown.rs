@@ -100,6 +100,24 @@ pub fn md_escape(s: &str) -> String {
     out
 }
 
+/// fleetform's own text for a table cell, its `` `code` `` spans kept as
+/// code (not shown as literal backticks): with an even number of
+/// backticks, the text between each pair is a code span
+/// ([`md_code_cell`]) and the rest is escaped ([`md_escape`]); otherwise
+/// (a backtick of someone else's text) all of it is escaped.
+pub fn md_cell_with_code(s: &str) -> String {
+    if !s.matches('`').count().is_multiple_of(2) {
+        return md_escape(s);
+    }
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            1 => md_code_cell(part),
+            _ => md_escape(part),
+        })
+        .collect()
+}
+
 /// Breaks `<!--` with a zero-width space so customer-controlled text (a
 /// resource address holding a `for_each` key, plan output quoting a value)
 /// can never contain a hidden marker that the sticky-comment lookup would
@@ -236,6 +254,18 @@ pub fn link(text: &str, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fleetforms_code_spans_stay_code_in_a_cell() {
+        assert_eq!(
+            md_cell_with_code("due for rotation (`secrets.max_age_days`): a|b"),
+            "due for rotation \\(`secrets.max_age_days`\\): a\\|b"
+        );
+        // Odd backticks (someone else's text): nothing becomes code.
+        assert_eq!(md_cell_with_code("x`y"), "x\\`y");
+        // A span holding `|` or HTML stays in its cell and inert.
+        assert_eq!(md_cell_with_code("`a|<b>`"), "`a\\|<b>`");
+    }
 
     /// One rule: the same hidden characters are shown the same way in
     /// every HTML and Markdown context, and none reaches the output raw.

@@ -491,6 +491,18 @@ fn a_wave_halts_at_the_first_unexpected_diff() {
     // The dashboard shows where each pair stands.
     w.expect(0, &["report", "--html", "dash.html"]);
     let html = w.fx.read("manager/dash.html");
+    // Reached from the views' links, as every other section.
+    let nav = html
+        .split("<nav")
+        .nth(1)
+        .unwrap()
+        .split("</nav>")
+        .next()
+        .unwrap();
+    assert!(
+        nav.contains("<a href=\"#adoptions\">Adoptions</a>"),
+        "{nav}"
+    );
     let section = &html[html
         .find("<section id=\"adoptions\">")
         .expect("the adoptions section")..];

@@ -173,6 +173,14 @@ fn a_stale_secret_blocks_the_plan_where_the_gate_asks_for_it() {
         comment.contains("blocked by `refuse_stale_secrets`"),
         "{comment}"
     );
+    // The gate's cell keeps fleetform's code as code, never `\``.
+    assert!(
+        comment.contains(
+            "| ❌ | `refuse_stale_secrets` | due for rotation \\(`secrets.max_age_days`\\): "
+        ),
+        "{comment}"
+    );
+    assert!(!comment.contains("\\`"), "{comment}");
     assert!(!comment.contains(VALUE) && !summary.to_string().contains(VALUE));
 }
 
