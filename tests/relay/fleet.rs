@@ -140,7 +140,6 @@ fn past_the_minutes_writes_callers_are_told_when_to_come_back() {
     let shas: Vec<String> = (0..90).map(|i| rw.w.change_acme("main", 300 + i)).collect();
     let relay = relay_at_githubs_limits(&rw);
     let url = relay.url.clone();
-    let started = std::time::Instant::now();
     let handles: Vec<_> = shas
         .iter()
         .enumerate()
@@ -149,21 +148,22 @@ fn past_the_minutes_writes_callers_are_told_when_to_come_back() {
             let source = std::net::Ipv4Addr::new(127, 0, 2, 1 + i as u8);
             std::thread::spawn(move || {
                 let body = json!({ "token": t }).to_string();
-                let answer = http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes());
-                (answer, started.elapsed())
+                http_from(source, &url, "POST", "/dispatch", &[], body.as_bytes())
             })
         })
         .collect();
     let answers: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let accepted = answers.iter().filter(|((s, _), _)| *s == 202).count();
-    let told: Vec<_> = answers.iter().filter(|((s, _), _)| *s == 503).collect();
+    let accepted = answers.iter().filter(|(s, _)| *s == 202).count();
+    let told: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
     assert_eq!(accepted, 80, "{answers:?}");
     assert_eq!(told.len(), 10, "{answers:?}");
-    for ((_, answer), took) in &told {
+    // Told, not held: a caller held for the minute would have been
+    // dispatched once it passed and answered 202 (an 81st acceptance
+    // above), whatever the machine's load; no clock is read.
+    for (_, answer) in &told {
         assert_eq!(answer["error"], "queued_too_long", "{answer}");
         let wait = answer["retry_after"].as_u64().unwrap_or(0);
         assert!((30..=62).contains(&wait), "{answer}");
-        assert!(*took < std::time::Duration::from_secs(20), "{took:?}");
     }
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 80);
     assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");

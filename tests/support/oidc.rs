@@ -127,6 +127,11 @@ impl FakeIssuer {
         self.inner.token_requests.load(Ordering::SeqCst)
     }
 
+    /// Down or hanging now.
+    pub fn in_trouble(&self) -> bool {
+        self.inner.down.load(Ordering::SeqCst) || self.inner.hang.load(Ordering::SeqCst)
+    }
+
     pub fn jwks_requests(&self) -> usize {
         self.inner.jwks_requests.load(Ordering::SeqCst)
     }

@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// Tokio's clock, so the waits are tested with time driven, not read.
+use tokio::time::Instant;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -302,4 +304,40 @@ pub fn parse_jwks(body: &[u8]) -> Result<KeySet, String> {
         return Err("the JWKS holds no RSA signing key".into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An issuer whose connection is accepted and never answered: each
+    /// caller is answered within `answer_within` of the fetch's start
+    /// (1.5 s of driven time; the fetch's own attempt runs 5 s), and a
+    /// caller arriving once that has passed is not kept at all. No clock
+    /// is read: tokio's time is paused and moves only when every task
+    /// waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_issuer_costs_a_caller_at_most_answer_within() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            loop {
+                let (conn, _) = listener.accept().await.unwrap();
+                kept.push(conn);
+            }
+        });
+        let net = crate::net::Settings::from_lookup(|_| None);
+        let jwks = Jwks::with_timing(url, net, Timing::default());
+        let start = Instant::now();
+        let first = jwks.key("k").await.unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_millis(1500), "{first}");
+        assert!(first.why.contains("no answer within"), "{first}");
+        // The fetch still runs: the next caller is told at once.
+        let again = Instant::now();
+        let second = jwks.key("k").await.unwrap_err();
+        assert_eq!(again.elapsed(), Duration::ZERO, "{second}");
+        assert!(second.why.contains("a fetch has had no answer"), "{second}");
+        held.abort();
+    }
 }
