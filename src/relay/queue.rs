@@ -12,7 +12,8 @@
 //!   each customer's oldest first, so one customer's burst never fills a
 //!   batch while others wait.
 //! - **No leader task.** The request that finds nobody sending becomes the
-//!   sender: it waits [`LINGER`] for others to join, takes a batch, and
+//!   sender: it waits [`LINGER`] for others to join ([`BUSY_LINGER`] while
+//!   a burst goes on, so batches fill), takes a batch, and
 //!   hands the send to a task of its own, so a caller that goes away never
 //!   cancels a dispatch half-sent; every caller of the batch learns the
 //!   result.
@@ -46,6 +47,13 @@ pub use crate::dispatch::{EVENT_BATCH, MAX_BATCH};
 const MAX_BATCH_BYTES: usize = crate::dispatch::MAX_BYTES - 4 * 1024;
 /// How long the sender waits for other events to join a batch.
 pub const LINGER: Duration = Duration::from_millis(100);
+/// How long it waits instead while events keep coming (a batch left less
+/// than [`BUSY_WINDOW`] ago): under a burst each dispatch carries many
+/// events, so a burst spends few of GitHub's writes; a lone event still
+/// leaves after [`LINGER`].
+pub const BUSY_LINGER: Duration = Duration::from_millis(1000);
+/// A batch this recent makes the queue busy.
+pub const BUSY_WINDOW: Duration = Duration::from_secs(5);
 /// How long a caller's event may stay queued before it is taken back.
 pub const WAIT: Duration = Duration::from_secs(45);
 
@@ -166,6 +174,8 @@ pub struct Queue {
     /// No batch is taken before this: GitHub's write budget is spent
     /// until then (a send that would have waited for it).
     hold: Arc<Mutex<Option<tokio::time::Instant>>>,
+    /// When the last batch was taken: the queue is busy shortly after.
+    last_taken: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Queue {
@@ -177,6 +187,7 @@ impl Queue {
             pending: Arc::new(Mutex::new(Pending::default())),
             sending: tokio::sync::Mutex::new(()),
             hold: Arc::new(Mutex::new(None)),
+            last_taken: Mutex::new(None),
         }
     }
 
@@ -273,12 +284,14 @@ impl Queue {
             return;
         }
         if queued < self.batch {
-            tokio::time::sleep(LINGER).await;
+            tokio::time::sleep(self.linger()).await;
         }
         let taken = self.pending().take_fair(self.batch);
         if taken.is_empty() {
             return;
         }
+        *self.last_taken.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::time::Instant::now());
         let send = match sender().await {
             Ok(s) => s,
             Err(a) => return self.answer(taken, Err(a)),
@@ -292,6 +305,16 @@ impl Queue {
             answer_batch(&pending, &hold, taken, result);
         });
         let _ = task.await;
+    }
+
+    /// [`BUSY_LINGER`] within [`BUSY_WINDOW`] of the last batch, else
+    /// [`LINGER`].
+    fn linger(&self) -> Duration {
+        let last = *self.last_taken.lock().unwrap_or_else(|p| p.into_inner());
+        match last {
+            Some(t) if t.elapsed() < BUSY_WINDOW => BUSY_LINGER,
+            _ => LINGER,
+        }
     }
 
     fn answer(&self, taken: Vec<Waiting>, result: Result<(), Answer>) {
@@ -537,5 +560,63 @@ mod flow {
         let sent = sent.lock().unwrap();
         assert_eq!(sent.iter().sum::<usize>(), 100, "{sent:?}");
         assert!(sent.iter().all(|n| *n <= 8), "{sent:?}");
+    }
+}
+
+#[cfg(test)]
+mod burst {
+    use super::*;
+    use std::sync::{Arc, Mutex as StdMutex};
+
+    /// A burst of 300 customers at 15 a second (driven time, each send
+    /// taking 300 ms): batches fill (at most 30 dispatches; a fixed 100 ms
+    /// linger sent 51), and a lone event before the burst still leaves
+    /// after [`LINGER`].
+    #[tokio::test(start_paused = true)]
+    async fn under_a_burst_batches_fill_and_a_lone_event_is_not_kept() {
+        let queue = Arc::new(Queue::new(MAX_BATCH));
+        let sent: Arc<StdMutex<Vec<usize>>> = Arc::default();
+        let submit = |i: usize| {
+            let (queue, sent) = (queue.clone(), sent.clone());
+            tokio::spawn(async move {
+                let event = Event {
+                    customer: format!("c{i}"),
+                    event_type: "fleetform-plan",
+                    payload: json!({ "n": i }),
+                };
+                let sender = || -> SenderFuture<'static> {
+                    let sent = sent.clone();
+                    Box::pin(async move {
+                        let s: Sender = Box::new(move |_t, v: Value| {
+                            Box::pin(async move {
+                                let n = v["batch"].as_array().map_or(1, Vec::len);
+                                sent.lock().unwrap().push(n);
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                                Ok(())
+                            })
+                        });
+                        Ok(s)
+                    })
+                };
+                queue.submit(event, sender).await
+            })
+        };
+        let lone = tokio::time::Instant::now();
+        assert!(submit(10_000).await.unwrap().is_ok());
+        assert_eq!(lone.elapsed(), LINGER + Duration::from_millis(300));
+        // Idle again, then the burst.
+        tokio::time::sleep(BUSY_WINDOW * 2).await;
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            tasks.push(submit(i));
+            tokio::time::sleep(Duration::from_millis(66)).await;
+        }
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+        let sent = sent.lock().unwrap();
+        let burst = &sent[1..];
+        assert_eq!(burst.iter().sum::<usize>(), 300, "{sent:?}");
+        assert!(burst.len() <= 30, "{} dispatches: {sent:?}", burst.len());
     }
 }
