@@ -240,7 +240,14 @@ pub struct Relay {
     /// records store), shown by `/healthz`: what an operator (or a test)
     /// waits on to know a sweep ran since a moment, instead of a clock.
     pub sweeps: std::sync::atomic::AtomicU64,
+    /// When each event was first asked for (see [`Relay::first_asked`]).
+    asked: std::sync::Mutex<HashMap<String, tokio::time::Instant>>,
 }
+
+/// How long a caller's first ask is remembered.
+const FIRST_ASKED_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// The most first asks remembered.
+const FIRST_ASKED_MOST: usize = 100_000;
 
 impl Relay {
     pub fn new(settings: Settings) -> Relay {
@@ -266,6 +273,7 @@ impl Relay {
             registry: Mutex::new(None),
             titles: std::sync::Mutex::new(HashMap::new()),
             sweeps: std::sync::atomic::AtomicU64::new(0),
+            asked: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -452,7 +460,9 @@ impl Relay {
         value: &Value,
         dispatched: &Value,
     ) -> Answer {
-        let sent = self.send_dispatch(customer, event_type, value).await;
+        let sent = self
+            .send_dispatch(customer, event_type, value, &ticket.key)
+            .await;
         let ok = sent.is_ok();
         self.events.finish(ticket, ok.then_some(dispatched)).await;
         match sent {
@@ -508,7 +518,10 @@ impl Relay {
         };
         let customer = e["customer"].as_str().unwrap_or_default();
         let (payload, dispatched) = (&e["payload"], &e["dispatched"]);
-        match self.send_dispatch(customer, event_type, payload).await {
+        match self
+            .send_dispatch(customer, event_type, payload, &t.ticket.key)
+            .await
+        {
             Ok(()) => {
                 self.events.finish(t.ticket, Some(dispatched)).await;
                 Answer::ok(202, json!({ "dispatched": dispatched }))
@@ -533,13 +546,31 @@ impl Relay {
         customer: &str,
         event_type: &'static str,
         value: &Value,
+        key: &events::EventKey,
     ) -> Result<(), Answer> {
         let event = queue::Event {
             customer: customer.to_string(),
             event_type,
             payload: value.clone(),
+            since: self.first_asked(key),
         };
         self.queue.submit(event, || self.sender()).await
+    }
+
+    /// When this instance was first asked to send the event `key`: a
+    /// caller told to come back keeps its place in the queue (arrival
+    /// order across retries). Remembered [`FIRST_ASKED_FOR`], at most
+    /// [`FIRST_ASKED_MOST`] events.
+    fn first_asked(&self, key: &events::EventKey) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        let mut seen = self.asked.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= FIRST_ASKED_MOST {
+            seen.retain(|_, at| now.duration_since(*at) < FIRST_ASKED_FOR);
+        }
+        if seen.len() >= FIRST_ASKED_MOST {
+            seen.clear();
+        }
+        *seen.entry(key.as_str().to_string()).or_insert(now)
     }
 
     /// What sends one dispatch to the manager repo as the manager App.

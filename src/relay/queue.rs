@@ -8,9 +8,12 @@
 //! With batches of up to [`MAX_BATCH`], 1,000 events need about 32
 //! dispatches.
 //!
-//! - **Fair order.** A batch takes one event from each customer in turn,
-//!   each customer's oldest first, so one customer's burst never fills a
-//!   batch while others wait.
+//! - **Fair order, in arrival order.** A batch takes one event from each
+//!   customer in turn, each customer's oldest first, so one customer's
+//!   burst never fills a batch while others wait; the customers take
+//!   their turns in the order their events were first asked for
+//!   ([`Event::since`]), so a caller told to come back keeps its place
+//!   and is never overtaken by one that asked later.
 //! - **No leader task.** The request that finds nobody sending becomes the
 //!   sender: it waits [`LINGER`] for others to join ([`BUSY_LINGER`] while
 //!   a burst goes on, so batches fill), takes a batch, and
@@ -63,6 +66,9 @@ pub struct Event {
     pub customer: String,
     pub event_type: &'static str,
     pub payload: Value,
+    /// When it was first asked for (an earlier attempt of the same event
+    /// included): its place in the queue.
+    pub since: tokio::time::Instant,
 }
 
 struct Waiting {
@@ -73,8 +79,8 @@ struct Waiting {
 
 #[derive(Default)]
 struct Pending {
-    /// Customers with queued events, in the order they were served last.
-    order: VecDeque<String>,
+    /// Each customer's queued events, in the order they were first asked
+    /// for.
     by_customer: HashMap<String, VecDeque<Waiting>>,
     next_id: u64,
 }
@@ -84,27 +90,42 @@ impl Pending {
         self.next_id += 1;
         let id = self.next_id;
         let q = self.by_customer.entry(event.customer.clone()).or_default();
-        if q.is_empty() {
-            self.order.push_back(event.customer.clone());
-        }
-        q.push_back(Waiting { id, event, done });
+        let at = q.partition_point(|w| w.event.since <= event.since);
+        q.insert(at, Waiting { id, event, done });
         id
+    }
+
+    /// Where event `id` of `customer` stands: 1 for the next to leave.
+    /// Counted as [`Pending::take_fair`] takes them: every customer's
+    /// earlier events first.
+    fn place(&self, customer: &str, id: u64) -> usize {
+        let Some(q) = self.by_customer.get(customer) else {
+            return 0;
+        };
+        let Some(rank) = q.iter().position(|w| w.id == id) else {
+            return 0;
+        };
+        let since = q[rank].event.since;
+        let before: usize = self
+            .by_customer
+            .iter()
+            .filter(|(c, _)| c.as_str() != customer)
+            .map(|(_, other)| {
+                // Turns before this one's: up to `rank` events each, plus
+                // one more when its turn comes first.
+                let first_in_turn = other.get(rank).is_some_and(|w| w.event.since < since);
+                other.len().min(rank) + usize::from(first_in_turn)
+            })
+            .sum();
+        before + rank + 1
     }
 
     /// Puts events taken for a batch that was never sent back at the
     /// front, each customer's in its order and first in turn.
     fn put_back(&mut self, taken: Vec<Waiting>) {
-        let mut customers: Vec<String> = Vec::new();
         for w in taken.into_iter().rev() {
             let c = w.event.customer.clone();
-            self.by_customer.entry(c.clone()).or_default().push_front(w);
-            if !customers.contains(&c) {
-                customers.push(c);
-            }
-        }
-        for c in customers {
-            self.order.retain(|o| *o != c);
-            self.order.push_front(c);
+            self.by_customer.entry(c).or_default().push_front(w);
         }
     }
 
@@ -112,33 +133,36 @@ impl Pending {
         self.by_customer.values().map(VecDeque::len).sum()
     }
 
-    /// Up to `n` events (and [`MAX_BATCH_BYTES`] of payloads), one per
-    /// customer in turn, oldest first.
+    /// Up to `n` events (and [`MAX_BATCH_BYTES`] of payloads): turn by
+    /// turn, one per customer, the customers in the order their oldest
+    /// event was first asked for.
     fn take_fair(&mut self, n: usize) -> Vec<Waiting> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        while out.len() < n {
-            let Some(customer) = self.order.pop_front() else {
-                break;
-            };
-            let Some(q) = self.by_customer.get_mut(&customer) else {
-                continue;
-            };
-            let size = q
-                .front()
-                .map_or(0, |w| w.event.payload.to_string().len() + 64);
-            if !out.is_empty() && bytes + size > MAX_BATCH_BYTES {
-                self.order.push_front(customer);
-                break;
-            }
-            bytes += size;
-            if let Some(w) = q.pop_front() {
-                out.push(w);
-            }
-            if q.is_empty() {
-                self.by_customer.remove(&customer);
-            } else {
-                self.order.push_back(customer);
+        while out.len() < n && !self.by_customer.is_empty() {
+            let mut turn: Vec<(tokio::time::Instant, u64, String)> = self
+                .by_customer
+                .iter()
+                .filter_map(|(c, q)| q.front().map(|w| (w.event.since, w.id, c.clone())))
+                .collect();
+            turn.sort();
+            for (_, _, customer) in turn {
+                let Some(q) = self.by_customer.get_mut(&customer) else {
+                    continue;
+                };
+                let size = q
+                    .front()
+                    .map_or(0, |w| w.event.payload.to_string().len() + 64);
+                if out.len() >= n || (!out.is_empty() && bytes + size > MAX_BATCH_BYTES) {
+                    return out;
+                }
+                bytes += size;
+                if let Some(w) = q.pop_front() {
+                    out.push(w);
+                }
+                if q.is_empty() {
+                    self.by_customer.remove(&customer);
+                }
             }
         }
         out
@@ -154,7 +178,6 @@ impl Pending {
         let taken = q.len() < before;
         if q.is_empty() {
             self.by_customer.remove(customer);
-            self.order.retain(|c| c != customer);
         }
         taken
     }
@@ -263,15 +286,20 @@ impl Queue {
     /// answer (nothing was sent; try again after the budget's wait, at
     /// least a second).
     fn give_back(&self, customer: &str, id: u64, held: Duration) -> Option<Result<(), Answer>> {
-        if !self.pending().withdraw(customer, id) {
+        let mut pending = self.pending();
+        let place = pending.place(customer, id);
+        if !pending.withdraw(customer, id) {
             return None;
         }
-        Some(Err(Answer::busy(
+        drop(pending);
+        let mut answer = Answer::busy(
             503,
             "queued_too_long",
-            "the relay's dispatches are at GitHub's write limit; nothing was sent, try again",
+            format!("the relay's dispatches are at GitHub's write limit; nothing was sent, try again: your event keeps its place ({place} in the queue)"),
             held.as_secs().max(1),
-        )))
+        );
+        answer.body["place"] = place.into();
+        Some(Err(answer))
     }
 
     /// Waits [`LINGER`] unless a batch is full, takes one, and sends it in a
@@ -384,6 +412,7 @@ mod tests {
             customer: customer.into(),
             event_type: "fleetform-plan",
             payload: json!({ "n": n }),
+            since: tokio::time::Instant::now(),
         }
     }
 
@@ -412,7 +441,34 @@ mod tests {
             .map(|w| w.event.payload["n"].as_u64().unwrap())
             .collect();
         assert_eq!(rest, [2, 3, 4]);
-        assert!(p.order.is_empty() && p.by_customer.is_empty());
+        assert!(p.by_customer.is_empty());
+    }
+
+    /// A caller told to come back brings the time it first asked: its
+    /// event goes before every customer that asked later, whatever the
+    /// order the requests arrive in now, and each knows its place.
+    #[test]
+    fn a_returning_event_keeps_its_place_and_each_is_told_it() {
+        let t0 = tokio::time::Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut p = Pending::default();
+        let ev = |c: &str, n: u64, since| Event {
+            since,
+            ..event(c, n)
+        };
+        let later = p.push(ev("later", 1, at(20)), oneshot::channel().0);
+        p.push(ev("later", 2, at(21)), oneshot::channel().0);
+        p.push(ev("next", 3, at(15)), oneshot::channel().0);
+        // Back after 369 s and many tries: first asked at 0.
+        let early = p.push(ev("early", 4, at(0)), oneshot::channel().0);
+        assert_eq!(p.place("early", early), 1);
+        assert_eq!(p.place("later", later), 3);
+        let order: Vec<u64> = p
+            .take_fair(10)
+            .into_iter()
+            .map(|w| w.event.payload["n"].as_u64().unwrap())
+            .collect();
+        assert_eq!(order, [4, 3, 1, 2]);
     }
 
     #[test]
@@ -470,6 +526,7 @@ mod hold {
                     customer: format!("c{i}"),
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
+                    since: tokio::time::Instant::now(),
                 };
                 let sender = || -> SenderFuture<'static> {
                     let (tries, sent) = (tries.clone(), sent.clone());
@@ -509,6 +566,7 @@ mod hold {
             customer: "c".into(),
             event_type: "fleetform-plan",
             payload: json!({}),
+            since: tokio::time::Instant::now(),
         };
         let never = || -> SenderFuture<'static> { Box::pin(async { panic!("nothing is sent") }) };
         let answer = queue.submit(event, never).await.unwrap_err();
@@ -536,6 +594,7 @@ mod flow {
                     customer: format!("c{}", i % 30),
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
+                    since: tokio::time::Instant::now(),
                 };
                 let sender = || -> SenderFuture<'static> {
                     let sent = sent.clone();
@@ -583,6 +642,7 @@ mod burst {
                     customer: format!("c{i}"),
                     event_type: "fleetform-plan",
                     payload: json!({ "n": i }),
+                    since: tokio::time::Instant::now(),
                 };
                 let sender = || -> SenderFuture<'static> {
                     let sent = sent.clone();

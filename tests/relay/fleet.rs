@@ -164,6 +164,9 @@ fn past_the_minutes_writes_callers_are_told_when_to_come_back() {
         assert_eq!(answer["error"], "queued_too_long", "{answer}");
         let wait = answer["retry_after"].as_u64().unwrap_or(0);
         assert!((30..=62).contains(&wait), "{answer}");
+        // Told its place: asked again, the event keeps it.
+        let place = answer["place"].as_u64().unwrap_or(0);
+        assert!((1..=10).contains(&place), "{answer}");
     }
     assert_eq!(rw.w.gh.dispatches(MANAGER).len(), 80);
     assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
