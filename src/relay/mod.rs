@@ -31,6 +31,7 @@ pub mod client;
 mod comment;
 pub mod events;
 pub mod fetch;
+mod first_asked;
 mod gates;
 pub mod oidc;
 pub mod pending;
@@ -240,14 +241,9 @@ pub struct Relay {
     /// records store), shown by `/healthz`: what an operator (or a test)
     /// waits on to know a sweep ran since a moment, instead of a clock.
     pub sweeps: std::sync::atomic::AtomicU64,
-    /// When each event was first asked for (see [`Relay::first_asked`]).
-    asked: std::sync::Mutex<HashMap<String, tokio::time::Instant>>,
+    /// When each event was first asked for: its place in the queue.
+    asked: first_asked::FirstAsked,
 }
-
-/// How long a caller's first ask is remembered.
-const FIRST_ASKED_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 60);
-/// The most first asks remembered.
-const FIRST_ASKED_MOST: usize = 100_000;
 
 impl Relay {
     pub fn new(settings: Settings) -> Relay {
@@ -273,7 +269,7 @@ impl Relay {
             registry: Mutex::new(None),
             titles: std::sync::Mutex::new(HashMap::new()),
             sweeps: std::sync::atomic::AtomicU64::new(0),
-            asked: std::sync::Mutex::new(HashMap::new()),
+            asked: first_asked::FirstAsked::default(),
         }
     }
 
@@ -552,25 +548,9 @@ impl Relay {
             customer: customer.to_string(),
             event_type,
             payload: value.clone(),
-            since: self.first_asked(key),
+            since: self.asked.of(key),
         };
         self.queue.submit(event, || self.sender()).await
-    }
-
-    /// When this instance was first asked to send the event `key`: a
-    /// caller told to come back keeps its place in the queue (arrival
-    /// order across retries). Remembered [`FIRST_ASKED_FOR`], at most
-    /// [`FIRST_ASKED_MOST`] events.
-    fn first_asked(&self, key: &events::EventKey) -> tokio::time::Instant {
-        let now = tokio::time::Instant::now();
-        let mut seen = self.asked.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= FIRST_ASKED_MOST {
-            seen.retain(|_, at| now.duration_since(*at) < FIRST_ASKED_FOR);
-        }
-        if seen.len() >= FIRST_ASKED_MOST {
-            seen.clear();
-        }
-        *seen.entry(key.as_str().to_string()).or_insert(now)
     }
 
     /// What sends one dispatch to the manager repo as the manager App.
