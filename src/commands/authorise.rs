@@ -36,27 +36,10 @@ pub fn run(manager_dir: &Path, cx: &Context) -> Result<()> {
 
 /// The step outputs the later jobs key on, and the result line.
 fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
+    // A duplicate's `Authorised` has no environments, identity or key:
+    // the same outputs make every later job skip.
     let environments_json = serde_json::to_string(&a.environments).expect("serialisable");
-    if let Some(Claim::Duplicate { run_id, run_url }) = &a.duplicate_of {
-        ctx.set_outputs(&[
-            ("customer", a.customer.clone()),
-            ("customer_repo", a.customer_repo.clone()),
-            ("event_type", a.event_type.clone()),
-            ("environments", environments_json),
-            ("identity", "{}".into()),
-            ("plan_key", a.plan_key.clone()),
-            ("secrets_key", String::new()),
-            ("duplicate", "true".into()),
-        ])
-        .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
-        out.result(&format!(
-            "duplicate: this {} dispatch from `{}` was claimed by run {run_id}{}, which plans it; nothing is planned here",
-            a.event_type,
-            a.customer,
-            run_url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default()
-        ));
-        return Ok(());
-    }
+    let duplicate = matches!(a.duplicate_of, Some(Claim::Duplicate { .. }));
     ctx.set_outputs(&[
         ("customer", a.customer.clone()),
         ("customer_repo", a.customer_repo.clone()),
@@ -65,9 +48,18 @@ fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
         ("identity", identity_json(a)),
         ("plan_key", a.plan_key.clone()),
         ("secrets_key", a.secrets_key.clone()),
-        ("duplicate", "false".into()),
+        ("duplicate", duplicate.to_string()),
     ])
     .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;
+    if let Some(Claim::Duplicate { run_id, run_url }) = &a.duplicate_of {
+        out.result(&format!(
+            "duplicate: this {} dispatch from `{}` was claimed by run {run_id}{}, which plans it; nothing is planned here",
+            a.event_type,
+            a.customer,
+            run_url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default()
+        ));
+        return Ok(());
+    }
     out.result(&format!(
         "authorised {} dispatch from `{}` ({}); environments {environments_json}",
         a.event_type, a.customer, a.customer_repo

@@ -48,6 +48,7 @@ pub fn customer_key_checks(
                 named.join(", ")
             )
         };
+        let every: Vec<&(String, &str)> = wanted.iter().collect();
         let names = environment_secrets
             .iter()
             .find(|(n, _)| *n == plan_env)
@@ -57,14 +58,9 @@ pub fn customer_key_checks(
                 Level::Must,
                 what,
                 &format!("{plan_env} was not read (missing, or not listed)"),
-                &fix(&wanted.iter().collect::<Vec<_>>()),
+                &fix(&every),
             ),
-            Some(Err(e)) => Check::unknown(
-                Level::Must,
-                what,
-                e,
-                &fix(&wanted.iter().collect::<Vec<_>>()),
-            ),
+            Some(Err(e)) => Check::unknown(Level::Must, what, e, &fix(&every)),
             Some(Ok(have)) => {
                 let missing: Vec<&(String, &str)> = wanted
                     .iter()

@@ -582,6 +582,28 @@ mod flow {
     use super::*;
     use std::sync::{Arc, Mutex as StdMutex};
 
+    /// A sender that records each dispatch's number of events in `sent`
+    /// and takes `takes` to send.
+    pub(super) fn recording_sender(
+        sent: Arc<StdMutex<Vec<usize>>>,
+        takes: Duration,
+    ) -> impl Fn() -> SenderFuture<'static> {
+        move || {
+            let sent = sent.clone();
+            Box::pin(async move {
+                let s: Sender = Box::new(move |_t, v: Value| {
+                    Box::pin(async move {
+                        let n = v["batch"].as_array().map_or(1, Vec::len);
+                        sent.lock().unwrap().push(n);
+                        tokio::time::sleep(takes).await;
+                        Ok(())
+                    })
+                });
+                Ok(s)
+            })
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_event_leaves_in_a_batch_and_each_caller_learns_it() {
         let queue = Arc::new(Queue::new(8));
@@ -596,20 +618,7 @@ mod flow {
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
                 };
-                let sender = || -> SenderFuture<'static> {
-                    let sent = sent.clone();
-                    Box::pin(async move {
-                        let s: Sender = Box::new(move |_t, v: Value| {
-                            Box::pin(async move {
-                                let n = v["batch"].as_array().map_or(1, Vec::len);
-                                sent.lock().unwrap().push(n);
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                                Ok(())
-                            })
-                        });
-                        Ok(s)
-                    })
-                };
+                let sender = recording_sender(sent, Duration::from_millis(20));
                 queue.submit(event, sender).await
             }));
         }
@@ -644,20 +653,7 @@ mod burst {
                     payload: json!({ "n": i }),
                     since: tokio::time::Instant::now(),
                 };
-                let sender = || -> SenderFuture<'static> {
-                    let sent = sent.clone();
-                    Box::pin(async move {
-                        let s: Sender = Box::new(move |_t, v: Value| {
-                            Box::pin(async move {
-                                let n = v["batch"].as_array().map_or(1, Vec::len);
-                                sent.lock().unwrap().push(n);
-                                tokio::time::sleep(Duration::from_millis(300)).await;
-                                Ok(())
-                            })
-                        });
-                        Ok(s)
-                    })
-                };
+                let sender = super::flow::recording_sender(sent, Duration::from_millis(300));
                 queue.submit(event, sender).await
             })
         };

@@ -18,7 +18,8 @@ pub fn revoked() -> World {
     World::copied("offboard::revoked", "staging", made_and_revoked)
 }
 
-fn made_and_revoked() -> World {
+/// c01 registered for staging and production, nothing applied yet.
+fn in_staging_and_production() -> World {
     let w = World::with(1, "staging");
     let reg = w.fx.read("manager/customers.yml");
     w.fx.write(
@@ -28,6 +29,11 @@ fn made_and_revoked() -> World {
             "environments: [staging, production]",
         ),
     );
+    w
+}
+
+fn made_and_revoked() -> World {
+    let w = in_staging_and_production();
     for env in ["staging", "production"] {
         w.expect(0, &["plan", "--customer", "c01", "--env", env]);
         w.expect(0, &["apply", "--customer", "c01", "--env", env]);
@@ -259,15 +265,7 @@ fn an_offboarding_archives_every_resource_then_destroys_everything() {
 /// the offboarding of the pair that was applied goes on.
 #[test]
 fn a_pair_never_applied_has_nothing_to_destroy_and_blocks_nothing() {
-    let w = World::with(1, "staging");
-    let reg = w.fx.read("manager/customers.yml");
-    w.fx.write(
-        "manager/customers.yml",
-        &reg.replace(
-            "environments: [staging]",
-            "environments: [staging, production]",
-        ),
-    );
+    let w = in_staging_and_production();
     w.expect(0, &["plan", "--customer", "c01", "--env", "staging"]);
     w.expect(0, &["apply", "--customer", "c01", "--env", "staging"]);
     w.expect(
