@@ -171,6 +171,10 @@ pub struct SecretAge {
     /// The environment's `secrets.max_age_days`, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age_days: Option<u32>,
+    /// Kept in the plan file and the state, as Terraform keeps every
+    /// sensitive variable's value: its variable is not `ephemeral`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stored: bool,
 }
 
 /// What made a plan other than a plain one (`plan --replace/--target`,

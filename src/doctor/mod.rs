@@ -47,7 +47,7 @@ pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
 pub use rotation::rotation_checks;
-pub use secret_ages::{secret_age_checks, sensitive_variable_checks};
+pub use secret_ages::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
 pub use secret_keys::customer_key_checks;
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,

@@ -77,6 +77,36 @@ pub fn sensitive_variable_checks(secrets: usize, problems: &[String]) -> Vec<Che
     )]
 }
 
+/// Which secrets Terraform keeps in sealed plan files and states, where
+/// every reader of a bundle's key or the state's bucket reads them: a
+/// *should* row naming each, passing when every secret is ephemeral.
+pub fn stored_secret_checks(secrets: usize, stored: &[String]) -> Vec<Check> {
+    if secrets == 0 {
+        return Vec::new();
+    }
+    let what = "secrets stay out of plan files and states";
+    if stored.is_empty() {
+        return vec![Check::pass(
+            Level::Should,
+            what,
+            format!(
+                "every secret reaches an `ephemeral = true` variable ({}): applies decrypt them again",
+                crate::util::text::count(secrets, "secret", "secrets")
+            ),
+        )];
+    }
+    let names: Vec<String> = stored.iter().map(|n| format!("`{n}`")).collect();
+    vec![Check::not_met(
+        Level::Should,
+        what,
+        format!(
+            "kept in every sealed plan file and state, as for any `sensitive` variable: {}",
+            names.join(", ")
+        ),
+        "declare each as `variable \"NAME\" { sensitive = true, ephemeral = true }` and pass it only to write-only arguments (`*_wo`) of the provider's resources, where they have one; the apply then decrypts it again (README, \"Customer secrets\")",
+    )]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +124,16 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_kept_in_plan_files_is_a_should_row_naming_it() {
+        assert!(stored_secret_checks(0, &[]).is_empty());
+        assert_eq!(stored_secret_checks(2, &[])[0].result, Verdict::Pass);
+        let rows = stored_secret_checks(2, &["db_password".into()]);
+        assert_eq!(rows[0].level, Level::Should);
+        assert_ne!(rows[0].result, Verdict::Pass);
+        assert!(rows[0].found.contains("`db_password`"), "{:?}", rows[0]);
+    }
+
+    #[test]
     fn a_stale_secret_warns_naming_its_source_only() {
         let a = SecretAge {
             name: "db_password".into(),
@@ -101,6 +141,7 @@ mod tests {
             age_days: Some(91),
             stale: true,
             max_age_days: Some(90),
+            stored: false,
         };
         let rows = secret_age_checks(&[("acme".into(), vec![Ok(a)])], true);
         assert_eq!(rows.len(), 1);

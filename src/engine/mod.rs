@@ -388,7 +388,15 @@ impl Engine<'_> {
         let plan_path = dir.join(PLAN_FILE);
         let tf = self.terraform()?;
         tf.check_version(summary.engine_version.as_deref())?;
+        // The secrets Terraform keeps out of the saved plan (bound for an
+        // `ephemeral` variable), decrypted again from the files the plan
+        // was made from, and masked before Terraform runs.
+        let secrets = self.secrets_for_apply(customer, env, dir)?;
+        if let Some(mask) = &self.mask {
+            secrets.iter().for_each(|s| mask(&s.value));
+        }
         let mut ws = Workspace::prepare(self.manager, dir, &customer.slug, env)?;
+        ws.secret_env = secrets.into_iter().map(|s| (s.name, s.value)).collect();
         let abs_plan = std::path::absolute(&plan_path).map_err(io_err(&plan_path))?;
         let result = (|| -> Result<String, TerraformError> {
             tf.init(&mut ws, drop_checksums)?;

@@ -4,6 +4,12 @@
 //! the keyword that failed is named) and bound for a `sensitive` Terraform
 //! variable. Nothing here writes a value anywhere: the values go to
 //! Terraform's environment, and to the runner's mask list.
+//!
+//! And for its apply, the secrets bound for an `ephemeral` variable again
+//! (Terraform keeps none of them in the saved plan and asks for each one
+//! when the plan is applied), decrypted from the very files the plan was
+//! made from: the customer's, kept in the plan folder ([`FILES_FILE`]),
+//! and the provider's, in the manager repo the apply checked out.
 
 use serde_json::Value;
 
@@ -18,7 +24,12 @@ use crate::values::secret_files::{self, Keys, Secret, SecretError, SecretsFile};
 use fleetform_yaml::Location;
 
 use super::Engine;
+use super::FILES_FILE;
 use crate::error::{Error, Say};
+
+/// The names of secrets an apply decrypts again (those bound for an
+/// `ephemeral` variable); `None`: every one (a plan).
+type Only<'a> = Option<&'a std::collections::BTreeSet<String>>;
 
 /// What the reason of a pair withheld from a preview says (impact tells
 /// it apart from a failure by it).
@@ -132,7 +143,7 @@ impl Engine<'_> {
         if let Some(pair) = self.customer_secrets(customer, env, docs)? {
             found.push(pair);
         }
-        if let Some(pair) = self.provider_secrets(env)? {
+        if let Some(pair) = self.provider_secrets(env, None)? {
             found.push(pair);
         }
         let mut problems = Vec::new();
@@ -150,9 +161,18 @@ impl Engine<'_> {
             secret_ages::max_age(self.manager, env),
             secret_ages::today(),
         );
+        let names: Vec<&str> = found
+            .iter()
+            .flat_map(|(f, _)| f.entries.iter().map(|e| e.name.as_str()))
+            .collect();
+        let stored = self.stored(&names)?;
         let ages = found
             .iter()
             .flat_map(|(file, _)| secret_ages::ages(file, max, today))
+            .map(|a| SecretAge {
+                stored: stored.contains(&a.name),
+                ..a
+            })
             .collect();
         Ok((found.into_iter().flat_map(|(_, s)| s).collect(), ages))
     }
@@ -166,6 +186,18 @@ impl Engine<'_> {
         let Some((shown, bytes)) = docs.secrets.get(env) else {
             return Ok(None);
         };
+        self.customer_file_secrets(customer, env, (shown, bytes), None)
+    }
+
+    /// The secrets of the customer's secrets file of `env` (`shown`,
+    /// `bytes`), those named in `only` when given.
+    fn customer_file_secrets(
+        &self,
+        customer: &Customer,
+        env: &str,
+        (shown, bytes): (&std::path::Path, &[u8]),
+        only: Only<'_>,
+    ) -> Result<Option<(SecretsFile, Vec<Secret>)>, Error> {
         // A revoked customer's secrets are never decrypted, whoever holds
         // its key: the only plan it still gets is its offboarding's
         // destroy, which goes on without them (each secret's variable
@@ -174,7 +206,13 @@ impl Engine<'_> {
         if !customer.takes_part(Activity::Plan) {
             return Ok(None);
         }
-        let file = secret_files::parse(shown, bytes).map_err(located)?;
+        let mut file = secret_files::parse(shown, bytes).map_err(located)?;
+        if let Some(only) = only {
+            file.entries.retain(|e| only.contains(&e.name));
+            if file.entries.is_empty() {
+                return Ok(None);
+            }
+        }
         let who = format!("{}/{env}", customer.slug);
         let Some(recipient) = customer.secrets.get(env) else {
             return Err(Error::refused(format!(
@@ -190,6 +228,50 @@ impl Engine<'_> {
         }
         let secrets = secret_files::decrypt(&file, &who, recipient, &keys).map_err(located)?;
         Ok(Some((file, secrets)))
+    }
+
+    /// The secrets an apply of the plan in `dir` hands Terraform again:
+    /// each one bound for an `ephemeral` variable of the root module,
+    /// from the customer's secrets file the plan was made from (kept in
+    /// the plan folder, its digest checked) and the provider-wide file of
+    /// the manager repo. None (and no key needed) when no secret is bound
+    /// for an ephemeral variable: the others are in the saved plan.
+    pub(super) fn secrets_for_apply(
+        &self,
+        customer: &Customer,
+        env: &str,
+        dir: &std::path::Path,
+    ) -> Result<Vec<Secret>, Error> {
+        if self.manager.config.secrets.is_none() {
+            return Ok(Vec::new());
+        }
+        let ephemeral: std::collections::BTreeSet<String> = self
+            .declared()?
+            .into_iter()
+            .filter(|(_, d)| d.ephemeral)
+            .map(|(name, _)| name)
+            .collect();
+        if ephemeral.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rel = self
+            .manager
+            .config
+            .customer
+            .secrets
+            .replace("{environment}", env);
+        let mut out = Vec::new();
+        if let Some((shown, bytes)) = planned_file(dir, &rel)? {
+            if let Some((_, s)) =
+                self.customer_file_secrets(customer, env, (&shown, &bytes), Some(&ephemeral))?
+            {
+                out.extend(s);
+            }
+        }
+        if let Some((_, s)) = self.provider_secrets(env, Some(&ephemeral))? {
+            out.extend(s);
+        }
+        Ok(out)
     }
 
     /// A plan of an unreviewed manager change (impact) never decrypts: a
@@ -250,7 +332,11 @@ impl Engine<'_> {
 
     /// The provider-wide secrets of `env` (fleetform.yml `secrets.file`,
     /// in the manager repo), with the provider's key for the environment.
-    fn provider_secrets(&self, env: &str) -> Result<Option<(SecretsFile, Vec<Secret>)>, Error> {
+    fn provider_secrets(
+        &self,
+        env: &str,
+        only: Only<'_>,
+    ) -> Result<Option<(SecretsFile, Vec<Secret>)>, Error> {
         let Some(config) = &self.manager.config.secrets else {
             return Ok(None);
         };
@@ -258,7 +344,13 @@ impl Engine<'_> {
         let Some((shown, bytes)) = self.manager_file(&rel)? else {
             return Ok(None);
         };
-        let file = secret_files::parse(&shown, &bytes).map_err(located)?;
+        let mut file = secret_files::parse(&shown, &bytes).map_err(located)?;
+        if let Some(only) = only {
+            file.entries.retain(|e| only.contains(&e.name));
+            if file.entries.is_empty() {
+                return Ok(None);
+            }
+        }
         let who = format!("the provider's `{env}`");
         let Some(recipient) = config.recipients.get(env) else {
             return Err(Error::refused(format!(
@@ -286,13 +378,23 @@ impl Engine<'_> {
         Ok(Some((file, secrets)))
     }
 
+    /// The root module's variables, as Terraform reads them.
+    fn declared(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::terraform::variables::Declared>, Error>
+    {
+        let dir = self.manager.path(self.manager.working_dir());
+        crate::terraform::variables::declared(&dir)
+            .map_err(|m| Error::refused(format!("reading the root module's variables: {m}")))
+    }
+
     /// Each secret reaches a variable the root module declares with
-    /// `sensitive = true` (Terraform then never shows it in a plan), and
-    /// not `ephemeral` (its apply would need the value again).
+    /// `sensitive = true` (Terraform then never shows it in a plan); one
+    /// also `ephemeral` stays out of the plan file and the state, and its
+    /// apply decrypts it again.
     fn terraform_takes(&self, file: &SecretsFile) -> Result<Vec<Diagnostic>, Error> {
         let dir = self.manager.path(self.manager.working_dir());
-        let declared = crate::terraform::variables::declared(&dir)
-            .map_err(|m| Error::refused(format!("reading the root module's variables: {m}")))?;
+        let declared = self.declared()?;
         let module = crate::config::display_path(&dir);
         Ok(file
             .entries
@@ -306,16 +408,19 @@ impl Engine<'_> {
                     "secret `{}`: `variable \"{}\"` in {} is not `sensitive = true`, so Terraform would show it in plans; the provider must mark it sensitive (nothing was planned)",
                     e.name, e.name, module.display()
                 ))),
-                // Terraform asks an ephemeral variable's value again when
-                // the saved plan is applied, and the apply runs the sealed
-                // plan without the customer's secrets: every apply would
-                // fail after its approval.
-                Some(d) if d.ephemeral => Some(at(&e.location, format!(
-                    "secret `{}`: `variable \"{}\"` in {} is `ephemeral = true`; Terraform needs an ephemeral variable's value again when the saved plan is applied, and fleetform applies the sealed plan without the customer's secrets, so every apply would fail: the provider declares it `sensitive = true` without `ephemeral` (the value is then in the sealed plan and the state, as for any sensitive variable; nothing was planned)",
-                    e.name, e.name, module.display()
-                ))),
                 Some(_) => None,
             })
+            .collect())
+    }
+
+    /// The names of `secrets` Terraform keeps in the plan file and the
+    /// state: those bound for a variable that is not `ephemeral`.
+    fn stored(&self, names: &[&str]) -> Result<std::collections::BTreeSet<String>, Error> {
+        let declared = self.declared()?;
+        Ok(names
+            .iter()
+            .filter(|n| declared.get(**n).is_none_or(|d| !d.ephemeral))
+            .map(|n| n.to_string())
             .collect())
     }
 
@@ -358,4 +463,40 @@ impl Engine<'_> {
         }
         out
     }
+}
+
+/// The file at `rel` of the customer's files the plan in `dir` was made
+/// from (its shown path ends with `rel`), its content checked against the
+/// digest kept with it; `None` when the plan was made without one.
+fn planned_file(
+    dir: &std::path::Path,
+    rel: &str,
+) -> Result<Option<(std::path::PathBuf, Vec<u8>)>, Error> {
+    let path = dir.join(FILES_FILE);
+    let bytes = crate::util::fs::read_input(&path)
+        .map_err(|e| Error::refused(format!("{}: {}", path.display(), e)))?;
+    let files: Vec<crate::records::AppliedFile> = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::refused(format!(
+            "{}: not the customer files of a plan ({e}); plan again",
+            path.display()
+        ))
+    })?;
+    let suffix = format!("/{rel}");
+    let Some(f) = files
+        .into_iter()
+        .find(|f| f.path == rel || f.path.ends_with(&suffix))
+    else {
+        return Ok(None);
+    };
+    if crate::util::fs::sha256_bytes(f.content.as_bytes()) != f.sha256 {
+        return Err(Error::refused(format!(
+            "{}: the content kept for {} does not match its digest; nothing was applied (plan again)",
+            path.display(),
+            f.path
+        )));
+    }
+    Ok(Some((
+        std::path::PathBuf::from(f.path),
+        f.content.into_bytes(),
+    )))
 }

@@ -37,6 +37,21 @@ pub fn declared(dir: &Path) -> Result<BTreeMap<String, Declared>, String> {
     Ok(out)
 }
 
+/// Of `names` (secrets), those Terraform keeps in a saved plan and the
+/// state: bound for a variable of the root module in `dir` that is not
+/// `ephemeral` (or not declared at all).
+pub fn stored<'a>(
+    dir: &Path,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, String> {
+    let declared = declared(dir)?;
+    Ok(names
+        .into_iter()
+        .filter(|n| declared.get(*n).is_none_or(|d| !d.ephemeral))
+        .map(str::to_string)
+        .collect())
+}
+
 /// What one `variable` block sets (`None`: not set there).
 #[derive(Debug, Clone, Copy, Default)]
 struct Flags {

@@ -59,6 +59,7 @@ pub fn ages(file: &SecretsFile, max: Option<u32>, today: jiff::civil::Date) -> V
                 age_days,
                 stale: is_stale(age_days, max),
                 max_age_days: max,
+                stored: false,
             }
         })
         .collect()

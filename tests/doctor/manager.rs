@@ -658,6 +658,8 @@ fn the_schema_lint_warns_and_fails_with_strict() {
 /// A secret the schema declares (`writeOnly: true`) bound for a root
 /// module variable that is not `sensitive = true` fails a must row naming
 /// it, before any customer's plan meets it; declared sensitive, it passes.
+/// A should row names it while its variable is not `ephemeral` (Terraform
+/// keeps it in plan files and states), and passes once it is.
 #[test]
 fn a_secret_bound_for_a_plain_variable_fails_a_must_row() {
     let gh = configured();
@@ -684,6 +686,23 @@ fn a_secret_bound_for_a_plain_variable_fails_a_must_row() {
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(
         row(&r.stdout, "secret variables are sensitive").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+    let (level, result, found) = row(&r.stdout, "secrets stay out of plan files and states");
+    assert_eq!(level, "should", "{}", r.stdout);
+    assert_ne!(result, "pass", "{}", r.stdout);
+    assert!(found.contains("`db_password`"), "{found}");
+
+    let ephemeral = sensitive.replace(
+        "sensitive = true\n",
+        "sensitive = true\n  ephemeral = true\n",
+    );
+    fx.write("manager/terraform/main.tf", &format!("{module}{ephemeral}"));
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(
+        row(&r.stdout, "secrets stay out of plan files and states").1,
         "pass",
         "{}",
         r.stdout

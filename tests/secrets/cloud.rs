@@ -173,9 +173,21 @@ fn a_secret_reaches_terraform_and_nothing_fleetform_writes() {
     }
     let leaked = files_holding(&w.fx.path("manager"), VALUE.as_bytes());
     assert!(leaked.is_empty(), "the secret is in {leaked:?}");
-    // The comment names where the secret comes from, never its value.
+    // The comment names where the secret comes from, never its value,
+    // and says it is kept in the plan file and the state (not ephemeral),
+    // as `customers show` does.
     let comment = w.fx.read("manager/.fleetform/out/c01/staging/comment.md");
     assert!(!comment.contains(VALUE));
+    assert!(
+        comment.contains("Kept in the sealed plan file and the state, as Terraform keeps every `sensitive` variable: `db_password`"),
+        "{comment}"
+    );
+    let show = run(&w, &keys[0].1, &["customers", "show", "c01"]);
+    assert!(
+        stdout(&show).contains("`db_password` kept in the sealed plan file and the state"),
+        "{}",
+        stdout(&show)
+    );
 }
 
 /// A revoked customer's secrets are never decrypted, even with its key at
@@ -359,12 +371,6 @@ fn a_secret_for_a_plain_variable_or_of_the_wrong_shape_is_refused() {
         assert!(crate::fakecloud::objects(&w.cloud_file).is_empty());
     };
     refused("is not `sensitive = true`");
-    // Ephemeral: its apply would need the value again.
-    w.fx.write(
-        "manager/terraform/secrets_override.tf",
-        "variable \"db_password\" {\n  ephemeral = true\n}\n",
-    );
-    refused("is `ephemeral = true`");
     std::fs::remove_file(w.fx.path("manager/terraform/secrets_override.tf")).unwrap();
     let module = w.fx.read("manager/terraform/main.tf");
     w.fx.write(

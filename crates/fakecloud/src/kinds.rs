@@ -1,4 +1,4 @@
-//! The three object kinds: their attributes (which make the Terraform
+//! The four object kinds: their attributes (which make the Terraform
 //! schema), how their computed attributes are chosen, and the conversion
 //! between Terraform values and the cloud file's JSON.
 
@@ -36,6 +36,10 @@ pub struct Attr {
     pub role: Role,
     /// A change of this attribute replaces the object (`-/+`).
     pub force_new: bool,
+    /// Write-only (Terraform >= 1.11): sent from the configuration at
+    /// create and update, always null in plans and states; the cloud file
+    /// keeps only its SHA-256, as `<name>_sha256`.
+    pub write_only: bool,
     pub doc: &'static str,
 }
 
@@ -45,7 +49,15 @@ const fn attr(name: &'static str, ty: Ty, role: Role, doc: &'static str) -> Attr
         ty,
         role,
         force_new: false,
+        write_only: false,
         doc,
+    }
+}
+
+const fn write_only(a: Attr) -> Attr {
+    Attr {
+        write_only: true,
+        ..a
     }
 }
 
@@ -152,7 +164,40 @@ pub const BUCKET: Kind = Kind {
     ],
 };
 
-pub const ALL: [&Kind; 3] = [&NETWORK, &INSTANCE, &BUCKET];
+pub const SECRET: Kind = Kind {
+    short: "secret",
+    type_name: "fakecloud_secret",
+    id_prefix: "secret",
+    doc: "A secret the cloud holds. `value_wo` is write-only: Terraform sends \
+          it at create and update and keeps it in no plan and no state (an \
+          ephemeral variable can set it); the cloud file keeps only its \
+          SHA-256, `value_wo_sha256`. Changing `value_wo_version` sends the \
+          value again.",
+    attrs: &[
+        ID,
+        force_new(attr(
+            "name",
+            Ty::String,
+            Role::Required,
+            "Name. Changing it replaces the secret.",
+        )),
+        write_only(attr(
+            "value_wo",
+            Ty::String,
+            Role::Optional,
+            "The secret's value; write-only.",
+        )),
+        attr(
+            "value_wo_version",
+            Ty::Number,
+            Role::Optional,
+            "Changing it sends `value_wo` again.",
+        ),
+        TAGS,
+    ],
+};
+
+pub const ALL: [&Kind; 4] = [&NETWORK, &INSTANCE, &BUCKET, &SECRET];
 
 impl Ty {
     fn attribute_type(self) -> AttributeType {
@@ -232,6 +277,8 @@ impl Kind {
                     attr_type: a.ty.attribute_type(),
                     description: a.doc.into(),
                     constraint,
+                    sensitive: a.write_only,
+                    write_only: a.write_only,
                     ..Default::default()
                 };
                 (a.name.to_string(), attribute)
@@ -252,12 +299,38 @@ impl Kind {
         cloud::key(self.type_name, id)
     }
 
-    /// The planned state of a new object: computed attributes unknown.
+    /// The planned state of a new object: computed attributes unknown,
+    /// write-only ones null.
     pub fn plan_new(&self, mut proposed: State) -> State {
         for a in self.attrs.iter().filter(|a| a.role == Role::Computed) {
             proposed.insert(a.name.to_string(), ValueAny::Unknown);
         }
-        proposed
+        self.forget_write_only(proposed)
+    }
+
+    /// `state` with every write-only attribute null: Terraform refuses a
+    /// plan or a new state that holds one.
+    pub fn forget_write_only(&self, mut state: State) -> State {
+        for a in self.attrs.iter().filter(|a| a.write_only) {
+            state.insert(a.name.to_string(), ValueAny::Null);
+        }
+        state
+    }
+
+    /// What the cloud keeps of the write-only values of `config`: the
+    /// SHA-256 of each one set, as `<name>_sha256`.
+    pub fn written(&self, config: &State) -> Vec<(String, Value)> {
+        use sha2::Digest as _;
+        self.attrs
+            .iter()
+            .filter(|a| a.write_only)
+            .filter_map(|a| {
+                let v = string(config, a.name)?;
+                let digest = sha2::Sha256::digest(v.as_bytes());
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                Some((format!("{}_sha256", a.name), Value::String(hex)))
+            })
+            .collect()
     }
 
     /// The attributes whose change replaces the object.
@@ -275,6 +348,8 @@ impl Kind {
         for a in self.attrs {
             let v = if a.name == "id" {
                 ValueAny::String(id.to_string())
+            } else if a.write_only {
+                ValueAny::Null
             } else {
                 let raw = stored.get(a.name).unwrap_or(&Value::Null);
                 match a.ty.value_of(raw) {

@@ -81,9 +81,17 @@ impl FakeResource {
         false
     }
 
-    /// Stores `state` under its id (replacing what the cloud had there).
-    fn put(&self, diags: &mut Diagnostics, cloud: &Cloud, state: &State, doing: &str) -> bool {
-        let r = self.kind.stored(state).and_then(|attrs| {
+    /// Stores `state` under its id (replacing what the cloud had there),
+    /// with what it keeps of the write-only values of `config`.
+    fn put(
+        &self,
+        diags: &mut Diagnostics,
+        cloud: &Cloud,
+        (state, config): (&State, &State),
+        doing: &str,
+    ) -> bool {
+        let r = self.kind.stored(state).and_then(|mut attrs| {
+            attrs.extend(self.kind.written(config));
             let id = kinds::string(state, "id").unwrap_or_default();
             cloud.update(|objects| {
                 objects.insert(self.kind.key(&id), attrs);
@@ -166,7 +174,7 @@ impl Resource for FakeResource {
     ) -> Option<(State, ValueEmpty, Vec<AttributePath>)> {
         let replace = self.kind.replaced_by(&prior, &proposed);
         let paths = replace.into_iter().map(AttributePath::new).collect();
-        Some((proposed, private, paths))
+        Some((self.kind.forget_write_only(proposed), private, paths))
     }
 
     async fn plan_destroy<'a>(
@@ -183,7 +191,7 @@ impl Resource for FakeResource {
         &self,
         diags: &mut Diagnostics,
         planned: State,
-        _config: State,
+        config: State,
         private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(State, ValueEmpty)> {
@@ -192,10 +200,12 @@ impl Resource for FakeResource {
         if !self.knobs(diags, "create", name.as_deref()).await {
             return None;
         }
-        let mut state = planned;
+        let mut state = self.kind.forget_write_only(planned);
         let r = cloud.update(|objects| {
             let id = self.kind.assign_computed(&mut state, objects);
-            objects.insert(self.kind.key(&id), self.kind.stored(&state)?);
+            let mut stored = self.kind.stored(&state)?;
+            stored.extend(self.kind.written(&config));
+            objects.insert(self.kind.key(&id), stored);
             Ok(())
         });
         match r {
@@ -212,7 +222,7 @@ impl Resource for FakeResource {
         diags: &mut Diagnostics,
         _prior: State,
         planned: State,
-        _config: State,
+        config: State,
         private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(State, ValueEmpty)> {
@@ -221,7 +231,8 @@ impl Resource for FakeResource {
         if !self.knobs(diags, "update", name.as_deref()).await {
             return None;
         }
-        self.put(diags, &cloud, &planned, "updating")
+        let planned = self.kind.forget_write_only(planned);
+        self.put(diags, &cloud, (&planned, &config), "updating")
             .then_some((planned, private))
     }
 

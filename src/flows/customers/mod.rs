@@ -19,7 +19,8 @@
 //! person), `fleet` (the customer template's files), `github` (a new
 //! customer's repository id), `records`, `ci`, `audit`, `context` (the
 //! command's audit log, notifications and network settings), `values`,
-//! `version`, `error`, `util` and `output`.
+//! `terraform` (which secrets the root module keeps in plans), `version`,
+//! `error`, `util` and `output`.
 
 pub mod add;
 mod edit;

@@ -229,6 +229,9 @@ fn secrets_rows(
             "no recipient: `fleetform customers add` (or `rotate-secrets-key`) makes one per environment".into(),
         ]);
     }
+    if let Some(row) = stored_row(manager) {
+        rows.push(row);
+    }
     for a in stale_of(manager, registry, c, today()) {
         let age = a
             .age_days
@@ -239,6 +242,29 @@ fn secrets_rows(
 }
 
 /// `age1abcd…wxyz`: enough to tell recipients apart in a table.
+/// Which of the schema's secrets Terraform keeps in the sealed plan file
+/// and the state (bound for a variable that is not `ephemeral`); none
+/// when every one is ephemeral, or the schema or module does not read
+/// (`validate` and doctor say why).
+fn stored_row(manager: &Manager) -> Option<Vec<String>> {
+    let schema = crate::values::schema::Schema::of_manager(manager, manager.schema_path()).ok()?;
+    let names = crate::values::secret_files::secret_names(&schema.document);
+    let dir = manager.path(manager.working_dir());
+    let stored =
+        crate::terraform::variables::stored(&dir, names.keys().map(String::as_str)).ok()?;
+    if stored.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = stored.iter().map(|n| format!("`{n}`")).collect();
+    Some(vec![
+        "secrets in plans".into(),
+        format!(
+            "{} kept in the sealed plan file and the state (not `ephemeral`)",
+            names.join(", ")
+        ),
+    ])
+}
+
 fn short_recipient(r: &str) -> String {
     match (r.get(..9), r.len() > 17) {
         (Some(head), true) => format!("{head}…{}", &r[r.len() - 6..]),

@@ -39,7 +39,7 @@
 
 mod inbox;
 mod secrets;
-use secrets::{secret_age_checks, sensitive_variable_checks};
+use secrets::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
 
 use std::path::Path;
 
@@ -506,6 +506,7 @@ fn examine(
     checks.extend(doctor::pin_checks(&registry.customers, today));
     checks.extend(secret_age_checks(manager, registry, today));
     checks.extend(sensitive_variable_checks(manager));
+    checks.extend(stored_secret_checks(manager));
     checks.extend(secrets::required_version_check(manager));
     let requests = manager_gh.request_count()
         + customer_gh.as_ref().map_or(0, CustomerRepos::request_count)

@@ -66,6 +66,29 @@ pub(super) fn sensitive_variable_checks(manager: &Manager) -> Vec<doctor::Check>
     doctor::sensitive_variable_checks(secrets, &problems)
 }
 
+/// The secrets Terraform keeps in sealed plan files and states (bound for
+/// a variable that is not `ephemeral = true`), by name, in every view;
+/// nothing without a secret in any schema.
+pub(super) fn stored_secret_checks(manager: &Manager) -> Vec<doctor::Check> {
+    let mut secrets = 0;
+    let mut stored = Vec::new();
+    for view in &views(manager) {
+        let Ok(schema) = crate::values::schema::Schema::of_manager(view, view.schema_path()) else {
+            continue; // the schema lint row says why
+        };
+        let names = crate::values::secret_files::secret_names(&schema.document);
+        secrets += names.len();
+        let dir = view.path(view.working_dir());
+        // A module that does not read is the sensitivity row's to report.
+        if let Ok(s) = crate::terraform::variables::stored(&dir, names.keys().map(String::as_str)) {
+            stored.extend(s);
+        }
+    }
+    stored.sort();
+    stored.dedup();
+    doctor::stored_secret_checks(secrets, &stored)
+}
+
 /// The manager itself, or each product's view of it.
 fn views(manager: &Manager) -> Vec<Manager> {
     match manager.has_products() {
