@@ -92,6 +92,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Authorise => commands::authorise::run(dir, &cx),
         Command::BatchEntries => commands::batch_entries::run(dir, &cx.out),
         Command::Conclude(a) => commands::conclude::run(a, dir, &cx),
+        Command::Handoff(a) => commands::handoff::run(a, dir, &cx),
         Command::Trigger(a) => commands::trigger::run(a, &cx),
         Command::Customers(a) => commands::customers::run(a, dir, &cx),
         Command::Matrix(a) => commands::matrix::run(a, dir, &cx.out),

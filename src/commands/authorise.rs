@@ -47,7 +47,10 @@ fn hand_on(ctx: &RunContext, a: &Authorised, out: &Output) -> Result<()> {
         ("environments", environments_json.clone()),
         ("identity", identity_json(a)),
         ("plan_key", a.plan_key.clone()),
-        ("secrets_key", a.secrets_key.clone()),
+        (
+            "key_environments",
+            serde_json::to_string(&a.key_environments).expect("serialisable"),
+        ),
         ("duplicate", duplicate.to_string()),
     ])
     .map_err(|e| Error::failed(format!("writing GITHUB_OUTPUT: {e}")))?;

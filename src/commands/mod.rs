@@ -23,6 +23,7 @@ pub mod conclude;
 pub mod customers;
 pub mod doctor;
 pub mod drift;
+pub mod handoff;
 pub mod impact;
 pub mod init;
 pub mod matrix;
@@ -50,6 +51,7 @@ use conclude::ConcludeArgs;
 use customers::CustomersArgs;
 use doctor::DoctorArgs;
 use drift::DriftArgs;
+use handoff::HandoffArgs;
 use impact::ImpactArgs;
 use init::InitArgs;
 use matrix::MatrixArgs;
@@ -122,6 +124,10 @@ pub enum Command {
     /// but was cancelled, skipped or failed before reporting marks the
     /// customer's commit `error` with the reason.
     Conclude(ConcludeArgs),
+    /// Manager side (the deploy workflow's key job): hand a customer's
+    /// secrets identity for one environment to the plan and apply jobs of
+    /// this run, sealed for them.
+    Handoff(HandoffArgs),
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
     /// The customer registry: add, list, show, revoke, pin and unpin, offboard, dispatch keys, onboarding instructions.

@@ -298,6 +298,14 @@ impl Environment {
             .clone()
             .unwrap_or_else(|| format!("{}-apply", self.name))
     }
+    /// The GitHub environment that holds customer `slug`'s secrets
+    /// identity for this environment, and nothing else but the artifact
+    /// key (`<name>-secrets-<slug>`): the deploy workflow's key job reads
+    /// it by a static reference and hands it to the plan and apply jobs
+    /// sealed for the pair and the run (`dispatch::handoff`).
+    pub fn secrets_environment(&self, slug: &str) -> String {
+        format!("{}-secrets-{slug}", self.name)
+    }
 }
 
 /// The manager configuration together with where it was loaded from.

@@ -7,14 +7,17 @@
 //! Several customers' events may come in one dispatch ([`Batch`],
 //! `fleetform-batch`); each entry is checked as a single payload is.
 //!
-//! Here too: the signature (`auth`) and the sealed plan artifacts handed
-//! from a plan job to its apply job (`seal`).
+//! Here too: the signature (`auth`), the sealed plan artifacts handed
+//! from a plan job to its apply job (`seal`), and a customer's secrets
+//! identity handed from the job of its own environment to the plan and
+//! apply jobs of the run (`handoff`).
 //!
 //! May import: `config` (names and registry bounds), `audit`, `util`.
 
 pub mod auth;
 mod batch;
 pub mod command;
+pub mod handoff;
 pub mod rotation;
 pub mod seal;
 

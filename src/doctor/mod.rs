@@ -18,7 +18,8 @@
 //! its branch policy and relay token, `MANAGER_REPO`, its ruleset).
 //!
 //! May import: `config` (the manager and its environments), `data` (the
-//! diagnostics of a file it checks) and `util`.
+//! diagnostics of a file it checks), `values` (the variable a customer's
+//! secrets key is read from) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
 mod apps;
@@ -48,7 +49,7 @@ pub use reach::{
 };
 pub use rotation::rotation_checks;
 pub use secret_ages::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
-pub use secret_keys::customer_key_checks;
+pub use secret_keys::{customer_key_checks, key_environments};
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,
     records_recipient_check, records_variables_check, required_version_check,

@@ -70,6 +70,10 @@ pub struct Engine<'m> {
     pub withhold_secrets: bool,
     /// An adoption plan's import blocks, written into each working copy.
     pub imports: Vec<crate::terraform::Import>,
+    /// The customer's secrets identities handed over by the deploy
+    /// workflow's key job (`flows::github_loop::handoff`), beside those of
+    /// this process's environment.
+    pub handed_keys: Option<crate::values::secret_files::Keys>,
 }
 
 /// Registers a secret with the runner's mask list.
@@ -679,5 +683,6 @@ fn build<'m>(
         })),
         withhold_secrets: false,
         imports: Vec::new(),
+        handed_keys: None,
     })
 }

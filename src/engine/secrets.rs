@@ -221,6 +221,9 @@ impl Engine<'_> {
             )));
         };
         let mut keys = Keys::from_env(&customer.slug).map_err(|e| Error::refused(e.to_string()))?;
+        if let Some(handed) = &self.handed_keys {
+            keys.extend(handed);
+        }
         if !keys.holds(recipient) {
             if let Some(id) = self.keyring_identity(&customer.slug, env)? {
                 keys.add(id);

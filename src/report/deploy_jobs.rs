@@ -1,7 +1,7 @@
 //! `manager-deploy.yml` for the environments a new manager has: the
-//! template in `workflows/` has one plan/apply pair per environment of the
-//! default set (staging, production). For another set `init` writes one
-//! `plan-<env>` per environment, the first environment's apply as the
+//! template in `workflows/` has one key/plan/apply set per environment of
+//! the default set (staging, production). For another set `init` writes
+//! one `key-<env>` and one `plan-<env>` per environment, the first environment's apply as the
 //! template's staging apply, and each later apply as its production apply,
 //! waiting for every environment before it (applied, or with nothing to
 //! apply); `conclude` needs them all.
@@ -33,14 +33,17 @@ const NEEDS_OF_PRODUCTION: &str = "    needs:
       - authorise
       - plan-staging
       - apply-staging
+      - key-production
       - plan-production
 ";
 
 /// `conclude`'s `needs:` list.
 const NEEDS_OF_CONCLUDE: &str = "    needs:
       - authorise
+      - key-staging
       - plan-staging
       - apply-staging
+      - key-production
       - plan-production
       - apply-production
 ";
@@ -65,7 +68,8 @@ pub fn deploy_workflow(template: &str, envs: &[String]) -> Option<String> {
     if envs.iter().map(String::as_str).eq(TEMPLATE_ENVS) || envs.is_empty() {
         return Some(template.to_string());
     }
-    let head = &template[..template.find("\n  plan-staging:\n")? + 1];
+    let head = &template[..template.find("\n  key-staging:\n")? + 1];
+    let key = block(template, "key-staging", Some("key-production"))?;
     let plan = block(template, "plan-staging", Some("plan-production"))?;
     let first_apply = block(template, "apply-staging", Some("apply-production"))?;
     let later_apply = block(template, "apply-production", Some("conclude"))?;
@@ -88,6 +92,9 @@ pub fn deploy_workflow(template: &str, envs: &[String]) -> Option<String> {
         ),
     );
     for e in envs {
+        out.push_str(&key.replace("staging", e));
+    }
+    for e in envs {
         out.push_str(&plan.replace("staging", e));
     }
     out.push_str(&first_apply.replace("staging", &envs[0]));
@@ -100,7 +107,7 @@ pub fn deploy_workflow(template: &str, envs: &[String]) -> Option<String> {
         let jobs = before
             .iter()
             .flat_map(|p| [format!("plan-{p}"), format!("apply-{p}")])
-            .chain([format!("plan-{e}")]);
+            .chain([format!("key-{e}"), format!("plan-{e}")]);
         let text = later_apply
             .replace(NEEDS_OF_PRODUCTION, &needs(jobs))
             .replace(WAIT_FOR_STAGING, "\u{0}WAIT\u{0}")
@@ -114,9 +121,13 @@ pub fn deploy_workflow(template: &str, envs: &[String]) -> Option<String> {
             .replace("\u{0}WAIT\u{0}", &wait);
         out.push_str(&text);
     }
-    let all = envs
-        .iter()
-        .flat_map(|e| [format!("plan-{e}"), format!("apply-{e}")]);
+    let all = envs.iter().flat_map(|e| {
+        [
+            format!("key-{e}"),
+            format!("plan-{e}"),
+            format!("apply-{e}"),
+        ]
+    });
     out.push_str(&conclude.replace(NEEDS_OF_CONCLUDE, &needs(all)));
     Some(out)
 }
@@ -174,7 +185,7 @@ mod tests {
         );
         let conclude = block(&text, "conclude", None).unwrap();
         for e in ["dev", "qa", "prod"] {
-            for j in ["plan", "apply"] {
+            for j in ["key", "plan", "apply"] {
                 assert!(
                     conclude.contains(&format!("      - {j}-{e}\n")),
                     "{conclude}"
@@ -187,6 +198,7 @@ mod tests {
             &fleetform_yaml::Limits::default(),
         )
         .expect("one valid YAML document");
-        assert_eq!(doc.value["jobs"].as_object().unwrap().len(), 8, "{text}");
+        // authorise, conclude, and a key, plan and apply job per environment.
+        assert_eq!(doc.value["jobs"].as_object().unwrap().len(), 11, "{text}");
     }
 }

@@ -47,10 +47,11 @@ pub const KEY_VAR: &str = "FLEETFORM_SECRETS_KEY";
 /// which opens the fleet keyring's entries (`values::keyring`).
 pub const FLEET_KEY_VAR: &str = "FLEETFORM_FLEET_SECRETS_KEY";
 
-/// The GitHub secret of each plan environment holding `slug`'s identities:
-/// `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`; GitHub's names
-/// are case-insensitive and allow only letters, digits and `_`), the name
-/// `fleetform authorise` hands the plan jobs as `secrets_key`.
+/// The variable a local or fleet run may hold `slug`'s identities in,
+/// beside others': `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`).
+/// On GitHub each customer's identity lives in an environment of its own
+/// as `FLEETFORM_SECRETS_KEY` (`Environment::secrets_environment`), never
+/// under this name in a shared one.
 pub fn key_secret_name(slug: &str) -> String {
     format!("{KEY_VAR}_{}", slug.to_ascii_uppercase().replace('-', "_"))
 }
@@ -243,6 +244,7 @@ fn entry(doc: &Document, name: &str, v: &Value) -> Result<Entry, SecretError> {
 }
 
 /// The identities a job holds, from [`KEY_VAR`]: each parsed, none shown.
+#[derive(Clone)]
 pub struct Keys(Vec<age::x25519::Identity>);
 
 impl std::fmt::Debug for Keys {
@@ -292,6 +294,11 @@ impl Keys {
     /// Adds `id` (e.g. one opened from the fleet keyring).
     pub fn add(&mut self, id: age::x25519::Identity) {
         self.0.push(id);
+    }
+
+    /// Adds every identity of `other` (e.g. those handed over by a key job).
+    pub fn extend(&mut self, other: &Keys) {
+        self.0.extend(other.0.iter().cloned());
     }
 
     /// Whether it holds no identity.

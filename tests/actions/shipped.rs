@@ -31,6 +31,7 @@ const COMMAND_ACTIONS: &[&str] = &[
     "plan",
     "apply",
     "conclude",
+    "handoff",
     "drift",
     "validate",
 ];
@@ -58,7 +59,8 @@ const SETUP_ENV: &[&str] = &[
 /// Read by the binary outside clap, never as flags: the token
 /// (`Token::from_env`), the trigger's status token
 /// (`commands::trigger`), the dispatch key and secret (`dispatch::auth`)
-/// and the artifact secret (`seal`).
+/// the artifact secret (`seal`) and a handed-over secrets key
+/// (`flows::github_loop::handoff`).
 const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_TOKEN",
     "GITHUB_TOKEN",
@@ -71,6 +73,7 @@ const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_ARTIFACT_KEY",
     "FLEETFORM_SECRETS_KEY",
     "FLEETFORM_PROVIDER_SECRETS_KEY",
+    "FLEETFORM_HANDED_SECRETS_KEY",
     "FLEETFORM_MANAGER_TOKEN",
     "FLEETFORM_CUSTOMER_APP_ID",
     "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
@@ -563,14 +566,15 @@ fn inputs_are_documented_and_reach_fleetform() {
             matches!(*name, "plan" | "apply" | "authorise" | "conclude"),
             "{rel}: FLEETFORM_DISPATCH_SECRET"
         );
-        // Plans are sealed for their artifact and opened by the apply: the
-        // artifact secret goes to those two steps only, as a required input.
+        // Plans are sealed for their artifact and opened by the apply, and
+        // a key job seals a customer's identity for them: the artifact
+        // secret goes to those three steps only, as a required input.
         assert_eq!(
             env.get("FLEETFORM_ARTIFACT_KEY").map(String::as_str),
-            matches!(*name, "plan" | "apply").then_some("${{ inputs.artifact-key }}"),
+            matches!(*name, "plan" | "apply" | "handoff").then_some("${{ inputs.artifact-key }}"),
             "{rel}: FLEETFORM_ARTIFACT_KEY"
         );
-        if matches!(*name, "plan" | "apply") {
+        if matches!(*name, "plan" | "apply" | "handoff") {
             assert_eq!(a.inputs["artifact-key"].required, Some(true), "{rel}");
         }
         // Empty inputs are unset so clap applies its defaults.
@@ -597,7 +601,7 @@ fn outputs_are_set_by_their_step() {
         ),
         (
             "authorise",
-            "customer customer_repo event_type environments identity plan_key secrets_key duplicate",
+            "customer customer_repo event_type environments identity plan_key key_environments duplicate",
         ),
         ("apply", "applied plan_sha256 identity requests"),
         (

@@ -269,7 +269,8 @@ fn templates_document_their_secrets_and_variables() {
         needs.iter().any(|n| n.as_str() == Some("apply-staging")),
         "production applies after staging"
     );
-    assert_eq!(jobs.len(), 6);
+    // authorise, conclude, and per environment a key, plan and apply job.
+    assert_eq!(jobs.len(), 8);
     // Documented and read by nothing: gone.
     for rel in [
         "workflows/manager-deploy.yml",

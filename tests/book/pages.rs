@@ -211,7 +211,7 @@ fn the_actions_table_pins_what_init_pins() {
         .lines()
         .filter(|l| l.starts_with("| `<org>/fleetform"))
         .collect();
-    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert_eq!(rows.len(), 9, "{rows:?}");
     for row in &rows {
         assert!(row.contains("@v<version>-action`"), "{row}");
     }

@@ -79,8 +79,8 @@ fn authorise_outputs_the_registered_customer_and_its_environments() {
         assert_eq!(o["identity"], "{}");
         // The plan groups' key: a push's signed ref.
         assert_eq!(o["plan_key"], "refs/heads/main");
-        // No `secrets:` in the example: no secret named for the plan jobs.
-        assert_eq!(o["secrets_key"], "");
+        // No `secrets:` in the example: no key job runs.
+        assert_eq!(o["key_environments"], "{}");
         // The first run of this event: not a duplicate.
         assert_eq!(o["duplicate"], "false");
         assert_eq!(o.len(), 8, "{o:?}");

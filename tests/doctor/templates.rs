@@ -44,6 +44,11 @@ fn template_environments() -> BTreeSet<String> {
             let Some(name) = env.as_str().or_else(|| env["name"].as_str()) else {
                 continue;
             };
+            // A key job's environment is each customer's own
+            // (`<env>-secrets-<slug>`): doctor's rows per customer's key.
+            if name.contains("key_environments") {
+                continue;
+            }
             match name.rsplit_once("}}") {
                 Some((_, suffix)) => {
                     for e in ["staging", "production"] {

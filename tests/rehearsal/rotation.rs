@@ -2,9 +2,11 @@
 //! `infra/secrets.staging.yml` (encrypted with the `age` tool to its
 //! recipient in the registry), the trigger workflow runs for it (its
 //! `paths: infra/**`), the relay dispatches it, and the deploy workflow's
-//! staging plan decrypts it with the customer's key from the plan
-//! environment (`secrets-key: secrets[secrets_key]`, the name authorise
-//! gives) and comments; the value is in no log.
+//! key job reads the customer's identity in its own environment
+//! (`staging-secrets-acme`, by name) and hands it to the staging plan
+//! sealed for the run, which decrypts the secret and comments; the plan
+//! job receives no customer identity as a secret, and the value is in no
+//! log (#82 point 2).
 
 use serde_json::json;
 
@@ -51,11 +53,29 @@ fn a_secrets_rotation_pull_request_is_planned_through_the_relay() {
     );
     let relay = rw.start(4);
     let mut manager = deploy_runner(w);
+    // acme's own environment for its staging key: default branch only.
+    w.gh.set_environment(
+        crate::world::MANAGER,
+        "staging-secrets-acme",
+        crate::support::fake_github::Environment {
+            branch_policy: crate::support::fake_github::BranchPolicy::Custom(vec![(
+                "main".into(),
+                "branch".into(),
+            )]),
+            ..Default::default()
+        },
+    );
     manager.secret(
         &w.gh,
-        Some("staging-plan"),
-        &fleetform::values::secret_files::key_secret_name("acme"),
+        Some("staging-secrets-acme"),
+        "FLEETFORM_SECRETS_KEY",
         &identity,
+    );
+    manager.secret(
+        &w.gh,
+        Some("staging-secrets-acme"),
+        "FLEETFORM_ARTIFACT_KEY",
+        crate::common::ARTIFACT_KEY,
     );
     let mut customer = crate::rehearsal::relay_loop::customer_runner(&rw, &relay.url);
 
@@ -72,7 +92,23 @@ fn a_secrets_rotation_pull_request_is_planned_through_the_relay() {
         w.gh.open_pr(ACME, "rotate", "main", "Rotate the database password");
     let d = crate::rehearsal::relay_loop::opened(&rw, &mut customer, pr, "rotate", &head);
     let run = manager.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
-    run.assert_succeeded(&["authorise", "plan-staging", "conclude"]);
+    run.assert_succeeded(&["authorise", "key-staging", "plan-staging", "conclude"]);
+    // The key job alone received acme's identity; the plan job none.
+    let key_log = &run.job("key-staging").log;
+    assert!(
+        key_log.contains(r#"environment Some("staging-secrets-acme")"#)
+            && key_log.contains(r#"secrets ["FLEETFORM_ARTIFACT_KEY", "FLEETFORM_SECRETS_KEY"]"#),
+        "{key_log}"
+    );
+    let plan_log = &run.job("plan-staging").log;
+    let received = plan_log
+        .lines()
+        .find(|l| l.starts_with("runner: job plan-staging: environment"))
+        .unwrap_or_default();
+    assert!(
+        received.contains("secrets [") && !received.contains("FLEETFORM_SECRETS_KEY"),
+        "{received}"
+    );
     // The plan decrypted the rotated secret for Terraform: the comment
     // names it by its source, never by value.
     let comments = w.gh.comments(ACME, pr);

@@ -117,7 +117,7 @@ fn a_secret_warns_one_day_past_max_age_days_in_the_comment_and_the_list() {
     for want in [
         "secrets staging",
         "infra/secrets.staging.yml (recipient age1",
-        "key in FLEETFORM_SECRETS_KEY_C01 of the plan environment; rotated within 30 days)",
+        "key in FLEETFORM_SECRETS_KEY of the environment staging-secrets-c01; rotated within 30 days)",
         "secret due",
         "infra/secrets.staging.yml#db_password (31 d old)",
     ] {
@@ -272,7 +272,7 @@ fn rotating_a_recipient_retires_the_old_one_and_says_how_to_encrypt_again() {
     assert_eq!(recipient_of(&w, "c02").as_deref(), Some(keys[1].0.as_str()));
     assert!(text.contains(&format!("replaces {}", keys[0].0)), "{text}");
     assert!(
-        text.contains("gh secret set FLEETFORM_SECRETS_KEY_C01 --env staging-plan"),
+        text.contains("gh secret set FLEETFORM_SECRETS_KEY --env staging-secrets-c01"),
         "{text}"
     );
     assert!(
@@ -338,9 +338,7 @@ fn revoking_a_customer_retires_its_recipients() {
         "{text}"
     );
     assert!(
-        text.contains(
-            "gh secret delete FLEETFORM_SECRETS_KEY_C01 --env ENV, for ENV in staging-plan"
-        ),
+        text.contains("Delete the environments holding its identities: staging-secrets-c01"),
         "{text}"
     );
     assert_eq!(recipient_of(&w, "c01"), None);

@@ -129,10 +129,10 @@ fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     let run = runner.run(&w.gh, "workflows/manager-deploy.yml", &Event::dispatch(&d));
     run.assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
     assert_eq!(run.job("apply-staging").result, "skipped");
-    // GitHub hands a job the secrets it names; the plan jobs read the
-    // customer's identity by a computed name (`secrets[...]`), so their
-    // runner receives every secret of the environment, another customer's
-    // identity included (issue "Customer secrets, second pass").
+    // GitHub hands a job the secrets it names, and no step of a plan job
+    // reads a secret by a computed name: the runner of acme's plan never
+    // receives another customer's identity kept in its environment (#82
+    // point 2; before, `secrets[...]` sent it every secret there).
     assert!(
         run.job("authorise").log.contains(
             r#"secrets ["FLEETFORM_CUSTOMER_APP_PRIVATE_KEY", "FLEETFORM_DISPATCH_SECRET"]"#
@@ -142,10 +142,12 @@ fn a_pull_request_is_planned_by_the_deploy_workflow_as_github_runs_it() {
     );
     let plan = &run.job("plan-staging").log;
     assert!(
-        plan.contains("FLEETFORM_SECRETS_KEY_GLOBEX")
-            && plan.contains("every secret of its environment"),
+        !plan.contains("FLEETFORM_SECRETS_KEY_GLOBEX")
+            && !plan.contains("every secret of its environment"),
         "{plan}"
     );
+    // No `secrets:` here: no key job runs.
+    assert_eq!(run.job("key-staging").result, "skipped");
     assert_eq!(run.job("apply-production").result, "skipped");
     let comments = w.gh.comments(ACME, pr);
     assert!(

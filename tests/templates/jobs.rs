@@ -87,6 +87,7 @@ pub(crate) fn outcome_of(c: &Case) -> impl Fn(&str) -> Outcome + '_ {
             ("environments", c.envs),
             ("event_type", c.event),
             ("customer_repo", "acme-corp/acme-infra"),
+            ("key_environments", "{}"),
         ]),
         _ => {
             let (kind, env) = job.split_once('-').unwrap();
@@ -103,6 +104,7 @@ pub(crate) fn outcome_of(c: &Case) -> impl Fn(&str) -> Outcome + '_ {
                 },
                 "apply" if env == "staging" && c.staging_apply_fails => failed(),
                 "apply" => done(&[]),
+                "key" => done(&[("sealed_key", "ffkey1.sealed")]),
                 other => panic!("unknown job {other}"),
             }
         }
@@ -234,6 +236,59 @@ fn deploy_jobs_run_for_what_the_dispatch_and_its_plans_found() {
     );
 }
 
+/// A customer with secrets in staging: its key job runs (in the
+/// environment the authorise job names) before the staging plan and apply,
+/// which run after it; production, where it has none, has no key job and
+/// plans and applies as before. A key job that fails stops staging's plan
+/// and apply, and production's apply behind it; the conclusion still runs
+/// (#82 point 2).
+#[test]
+fn a_key_job_runs_before_the_plan_of_its_environment_alone() {
+    let both = r#"["staging","production"]"#;
+    let case = Case {
+        name: "changes everywhere",
+        event: "fleetform-apply",
+        envs: both,
+        plan: [Some(("true", "true")), Some(("true", "true"))],
+        staging_apply_fails: false,
+        want_applies: &["apply-production", "apply-staging"],
+    };
+    let with_key = |key: Outcome| {
+        let base = outcome_of(&case);
+        move |job: &str| match job {
+            "authorise" => done(&[
+                ("customer", "acme"),
+                ("environments", both),
+                ("event_type", "fleetform-apply"),
+                ("key_environments", r#"{"staging":"staging-secrets-acme"}"#),
+            ]),
+            "key-staging" => key.clone(),
+            other => base(other),
+        }
+    };
+    let results = simulate(
+        "fleetform-apply",
+        &with_key(done(&[("sealed_key", "ffkey1.x")])),
+    );
+    assert_eq!(results["key-staging"], "success", "{results:?}");
+    assert_eq!(results["key-production"], "skipped", "{results:?}");
+    for job in [
+        "plan-staging",
+        "apply-staging",
+        "plan-production",
+        "apply-production",
+        "conclude",
+    ] {
+        assert_eq!(results[job], "success", "{job}: {results:?}");
+    }
+    let results = simulate("fleetform-apply", &with_key(failed()));
+    for job in ["plan-staging", "apply-staging", "apply-production"] {
+        assert_eq!(results[job], "skipped", "{job}: {results:?}");
+    }
+    assert_eq!(results["plan-production"], "success", "{results:?}");
+    assert_eq!(results["conclude"], "success", "{results:?}");
+}
+
 #[test]
 fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
     let doc = load("workflows/manager-deploy.yml");
@@ -271,11 +326,10 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
         }
         let needs = yaml_serde::to_string(&job["needs"]).unwrap();
         assert!(needs.contains("authorise"), "{name} needs authorise");
-        if name == "conclude" {
-            assert!(
-                job.get("concurrency").is_none(),
-                "conclude only reports: it joins no group"
-            );
+        if name == "conclude" || name.starts_with("key-") {
+            // conclude only reports; a key job only seals a key for this
+            // run's jobs (nothing it does can race another run's).
+            assert!(job.get("concurrency").is_none(), "{name} joins no group");
             continue;
         }
         let group = s(&job["concurrency"]["group"], "group");
@@ -321,12 +375,12 @@ fn plans_and_applies_never_share_a_concurrency_group_and_key_on_the_registry() {
     }
     for env in ENVS {
         let plan = &doc["jobs"][format!("plan-{env}").as_str()];
-        assert_eq!(
-            plan["if"].as_str(),
-            Some(
-                format!("contains(fromJSON(needs.authorise.outputs.environments), '{env}')")
-                    .as_str()
-            )
+        let cond = plan["if"].as_str().unwrap_or_default();
+        assert!(
+            cond.contains(&format!(
+                "contains(fromJSON(needs.authorise.outputs.environments), '{env}')"
+            )) && cond.contains("needs.authorise.result == 'success'"),
+            "plan-{env}: {cond}"
         );
     }
 }

@@ -280,9 +280,16 @@ fn manager_secrets_come_from_environments_as_the_docs_say() {
                 let env = job["environment"].as_str().unwrap_or_else(|| {
                     panic!("{rel}: {name:?} reads secrets without an environment")
                 });
+                // A key job's environment is the customer's own, named by
+                // the authorise job: `<env>-secrets-<slug>`.
+                let key_env = format!(
+                    "${{{{ fromJSON(needs.authorise.outputs.key_environments)['{}'] }}}}",
+                    s(name, "job").trim_start_matches("key-")
+                );
                 let documented = h.contains(&format!("environment {env}"))
                     || (env.ends_with("-plan") || env.ends_with("-apply"))
-                        && h.contains("environments <env>-plan and <env>-apply");
+                        && h.contains("environments <env>-plan and <env>-apply")
+                    || env == key_env && h.contains("environments <env>-secrets-<slug>");
                 assert!(documented, "{rel}: the header names the environment {env}");
             }
         }

@@ -12,6 +12,7 @@ use crate::config::{display_path, Customer, Manager};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::values::secret_files::KEY_VAR;
 
 /// One identity made for a customer × environment: written to `path`,
 /// and held (wiped on drop) until it is sealed into the fleet keyring.
@@ -165,30 +166,25 @@ fn write_new_private(path: &std::path::Path, text: &str) -> Result<()> {
         .map_err(|e| Error::failed(format!("{}: {e}", shown.display())))
 }
 
-/// What to do with the identities made: each goes into the environment's
-/// plan environment (only plans decrypt; an apply runs the saved plan),
-/// under the name the deploy workflow reads (`secret_name`).
+/// What to do with the identities made: each goes into the customer's own
+/// GitHub environment for the environment's secrets key
+/// (`<env>-secrets-<slug>`, with the artifact key beside it), as
+/// `FLEETFORM_SECRETS_KEY`: the deploy workflow's key job reads it there by
+/// name and hands it to the plan and apply jobs sealed for them.
 pub(super) fn tell(manager: &Manager, slug: &str, made: &[Made], out: &Output) {
     for Made { env, path, .. } in made {
         let Some(e) = manager.environment(env) else {
             continue;
         };
         let file = display_path(path);
+        let own = e.secrets_environment(slug);
         out.note(&format!(
-            "{slug}/{env}: secrets identity written to {} (owner-only). Store it in the `{plan}` environment, then delete the file: gh secret set {name} --env {plan} < {}",
+            "{slug}/{env}: secrets identity written to {} (owner-only). Store it in {slug}'s own environment `{own}` (create it with deployment branches: the default branch only, and the secret FLEETFORM_ARTIFACT_KEY as in `{plan}`), then delete the file: gh secret set {KEY_VAR} --env {own} < {}",
             file.display(),
             file.display(),
-            name = secret_name(slug),
             plan = e.plan_environment(),
         ));
     }
-}
-
-/// The GitHub secret holding a customer's identities in each plan
-/// environment: `FLEETFORM_SECRETS_KEY_<SLUG>` (upper case, `-` as `_`),
-/// what `fleetform authorise` hands the plan jobs as `secrets_key`.
-pub(crate) fn secret_name(slug: &str) -> String {
-    crate::values::secret_files::key_secret_name(slug)
 }
 
 /// `customers rotate-secrets-key SLUG --env ENV`: a new identity file, the
@@ -302,7 +298,7 @@ pub(super) fn retire(text: &str, file: &str, index: usize) -> Result<String> {
 }
 
 /// What revoking did to the customer's secrets recipients, and the
-/// identities to delete from the plan environments.
+/// environments holding its identities, to delete.
 pub(super) fn tell_retired(
     manager: &Manager,
     before: &Option<(String, std::collections::BTreeMap<String, String>)>,
@@ -314,12 +310,11 @@ pub(super) fn tell_retired(
     let envs: Vec<String> = secrets
         .keys()
         .filter_map(|e| manager.environment(e))
-        .map(|e| e.plan_environment())
+        .map(|e| e.secrets_environment(slug))
         .collect();
     out.result(&format!(
-        "retired the secrets recipients of `{slug}` ({}): they are out of the registry, so no plan decrypts its secrets. Delete its identities: gh secret delete {} --env ENV, for ENV in {}",
+        "retired the secrets recipients of `{slug}` ({}): they are out of the registry, so no plan decrypts its secrets. Delete the environments holding its identities: {}",
         secrets.keys().cloned().collect::<Vec<_>>().join(", "),
-        secret_name(slug),
         envs.join(", ")
     ));
 }

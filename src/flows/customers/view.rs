@@ -205,7 +205,6 @@ fn secrets_rows(
     if manager.config.secrets.is_none() {
         return Vec::new();
     }
-    let key = crate::values::secret_files::key_secret_name(&c.slug);
     let mut rows: Vec<Vec<String>> = c
         .secrets
         .iter()
@@ -213,12 +212,17 @@ fn secrets_rows(
             let age = crate::values::secret_ages::max_age(manager, env)
                 .map(|d| format!("; rotated within {d} days"))
                 .unwrap_or_default();
+            let own = manager
+                .environment(env)
+                .map(|e| e.secrets_environment(&c.slug))
+                .unwrap_or_else(|| format!("{env}-secrets-{}", c.slug));
             vec![
                 format!("secrets {env}"),
                 format!(
-                    "{} (recipient {}; key in {key} of the plan environment{age})",
+                    "{} (recipient {}; key in {} of the environment {own}{age})",
                     crate::values::customer::secrets_path(manager, env),
                     short_recipient(recipient),
+                    crate::values::secret_files::KEY_VAR,
                 ),
             ]
         })

@@ -16,7 +16,8 @@
 //!
 //! API budget: on the manager 1 (repo) + 1 (environments) + 1 per
 //! environment with custom branch policies + 1 (repository secrets) + 1
-//! per fleetform environment that exists (its secrets) + 1 per template
+//! per fleetform environment that exists (its secrets; each customer's
+//! key environment too) + 1 per template
 //! environment that exists (its secrets) + 1 per one needing variables
 //! (its variables) + 1 (the repository's variables, when any does or the
 //! deploy workflow is in the checkout with records in a bucket) + 1 + 1 per
@@ -101,6 +102,7 @@ async fn read_manager(
     gh: &GitHub,
     repo: &str,
     manager: &Manager,
+    key_environments: &[String],
 ) -> std::result::Result<ManagerFacts, String> {
     let text = |e: crate::github::GitHubError| e.to_string();
     // The manager repo first: when GitHub answers nothing, nothing more is
@@ -119,6 +121,13 @@ async fn read_manager(
             if envs.iter().any(|e| e.name == x.name) {
                 let names = gh.environment_secret_names(repo, &x.name).await;
                 environment_secrets.push((x.name, names.map_err(text)));
+            }
+        }
+        // Each customer's own environment for its secrets key.
+        for name in key_environments {
+            if envs.iter().any(|e| e.name == *name) {
+                let names = gh.environment_secret_names(repo, name).await;
+                environment_secrets.push((name.clone(), names.map_err(text)));
             }
         }
     }
@@ -454,7 +463,8 @@ fn examine(
     let (manager_gh, customer_gh) = token_clients(settings, &rt, &api, cx)?;
     let mut unreachable = false;
     let (manager_facts, customers, inboxes) = rt.block_on(async {
-        match read_manager(&manager_gh, &settings.repo, manager).await {
+        let key_environments = doctor::key_environments(manager, &registry.customers);
+        match read_manager(&manager_gh, &settings.repo, manager, &key_environments).await {
             Ok(m) => {
                 let c =
                     read_customers(customer_gh.as_ref(), &manager_gh, app_gh.as_ref(), registry)
@@ -565,8 +575,7 @@ fn found_checks(
     checks.extend(doctor::customer_key_checks(
         manager,
         &registry.customers,
-        crate::values::secret_files::key_secret_name,
-        &manager_facts.environment_secrets,
+        manager_facts,
     ));
     checks.extend(customers.iter().map(doctor::customer_check));
     checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));

@@ -95,9 +95,19 @@ fn apply_inner(settings: ApplySettings, manager_dir: &Path, cx: &Context) -> Res
             .iter()
             .filter(|v| v.environment(env).is_some())
             .collect();
+        let handed = super::handoff::handed_keys(
+            &customer.slug,
+            std::slice::from_ref(&settings.environment),
+            &session.ctx,
+        )?;
         let engines = views
             .iter()
-            .map(|v| crate::engine::Engine::with_terraform(v, settings.terraform.as_deref()))
+            .map(|v| {
+                let mut engine =
+                    crate::engine::Engine::with_terraform(v, settings.terraform.as_deref())?;
+                engine.handed_keys = handed.clone();
+                Ok(engine)
+            })
             .collect::<Result<Vec<_>>>()?;
         let runs: Vec<ApplyRun> = views
             .iter()

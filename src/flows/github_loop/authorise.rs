@@ -337,12 +337,32 @@ pub struct Authorised {
     /// a newer plan replaces only a pending plan of the same pull request
     /// or branch.
     pub plan_key: String,
-    /// The GitHub secret holding the customer's secrets identities in each
-    /// plan environment (empty without `secrets:` in fleetform.yml).
-    pub secrets_key: String,
+    /// The GitHub environment holding the customer's secrets identity, by
+    /// enabled environment where the registry gives the customer a
+    /// recipient (empty without `secrets:` in fleetform.yml): the deploy
+    /// workflow's key job runs in it.
+    pub key_environments: std::collections::BTreeMap<String, String>,
     /// Another run claimed this event first ([`super::once`]): this run
     /// plans nothing.
     pub duplicate_of: Option<super::once::Claim>,
+}
+
+/// The environment of each key job: one per enabled environment where
+/// the customer has a secrets recipient, with `secrets:` in fleetform.yml.
+fn key_environments(
+    manager: &Manager,
+    customer: &Customer,
+    environments: &[String],
+) -> std::collections::BTreeMap<String, String> {
+    if manager.config.secrets.is_none() {
+        return Default::default();
+    }
+    environments
+        .iter()
+        .filter(|e| customer.secrets.contains_key(*e))
+        .filter_map(|e| manager.environment(e))
+        .map(|e| (e.name.clone(), e.secrets_environment(&customer.slug)))
+        .collect()
 }
 
 /// `pr-<number>`, or the ref (already checked: `refs/...`, no whitespace).
@@ -400,7 +420,7 @@ pub fn authorise_dispatch(
         );
         return Ok(Authorised {
             plan_key: plan_key(&dispatched.payload),
-            secrets_key: String::new(),
+            key_environments: Default::default(),
             customer: customer.slug.clone(),
             environments: Vec::new(),
             identities: Default::default(),
@@ -426,10 +446,7 @@ pub fn authorise_dispatch(
         .map_err(|m| Error::failed(format!("the cloud identity of `{}`: {m}", customer.slug)))?;
     Ok(Authorised {
         plan_key: plan_key(&dispatched.payload),
-        secrets_key: match manager.config.secrets {
-            Some(_) => crate::values::secret_files::key_secret_name(&customer.slug),
-            None => String::new(),
-        },
+        key_environments: key_environments(&manager, customer, &environments),
         customer: customer.slug.clone(),
         environments,
         identities,

@@ -55,6 +55,8 @@
 //! - `second_person`, `approvals`: who let an apply through, and the
 //!   approval rules of a customer's `approvals:`.
 //! - `customer_files`: the customer's files read on its default branch.
+//! - `handoff`: the key job's customer secrets identity, sealed for the
+//!   plan and apply jobs of its run, and opened there.
 //! - `trigger`, `trigger_relay`, `trigger_comment`: the customer side: check the values,
 //!   dispatch them to the manager (or through the relay), mark the commit
 //!   pending and, with `--wait`, wait for the manager's answer.
@@ -75,6 +77,7 @@ pub mod customer_files;
 pub mod deployments;
 pub mod event;
 pub mod fetch;
+pub mod handoff;
 mod invalid;
 pub mod once;
 pub mod plan;

@@ -151,6 +151,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
         if let Some(only) = command.await?.and_then(|c| c.environment) {
             envs.retain(|e| *e == only); // the authorise job runs no other
         }
+        let handed = super::handoff::handed_keys(&customer.slug, &envs, &session.ctx)?;
         let mut report = PlanReport::new(customer, &dispatched.payload);
         let reporter = Reporter::for_session(&session, &manager, customer);
         let views = match subscribed(gh, &manager, dispatched, customer).await? {
@@ -179,6 +180,7 @@ fn plan_inner(settings: PlanSettings, manager_dir: &Path, cx: &Context) -> Resul
             key: &key,
             settings: &settings,
             reporter: &reporter,
+            handed: handed.as_ref(),
             cx,
         };
         for view in &views {
@@ -196,6 +198,8 @@ struct Products<'a> {
     key: &'a ArtifactKey,
     settings: &'a PlanSettings,
     reporter: &'a Reporter<'a>,
+    /// The customer's secrets identities the key job handed over.
+    handed: Option<&'a crate::values::secret_files::Keys>,
     cx: &'a Context,
 }
 
@@ -213,8 +217,9 @@ impl Products<'_> {
         if envs.is_empty() {
             return Ok(());
         }
-        let engine =
+        let mut engine =
             crate::engine::Engine::with_terraform(view, self.settings.terraform.as_deref())?;
+        engine.handed_keys = self.handed.cloned();
         let run = PlanRun {
             session: self.session,
             manager: view,
