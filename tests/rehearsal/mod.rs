@@ -8,6 +8,7 @@
 
 pub(crate) mod day2;
 pub(crate) mod drift;
+pub(crate) mod ephemeral;
 pub(crate) mod impact;
 pub(crate) mod on_cloud;
 pub(crate) mod onboarding;

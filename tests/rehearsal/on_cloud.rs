@@ -26,6 +26,10 @@ pub(crate) struct OnCloud {
     pub moto: Moto,
     /// The identity of `records.recipient`, which opens the kept states.
     pub records_identity: String,
+    /// What the runner machine (and a workstation) sets for every run: the
+    /// backend's and the cloud's credentials, the cloud file, Terraform's
+    /// CLI configuration.
+    pub machine: Vec<(&'static str, String)>,
 }
 
 impl OnCloud {
@@ -83,6 +87,7 @@ impl OnCloud {
             runner,
             moto,
             records_identity,
+            machine: machine.to_vec(),
         }
     }
 

@@ -32,24 +32,54 @@ pub(crate) fn ephemeral_world() -> (World, [(String, String); 2]) {
 }
 
 /// Every file under `dir` holding `needle`: plan files, states and logs
-/// included.
+/// included, a plan file (a zip archive, its entries compressed) searched
+/// in its entries.
 pub(crate) fn every_file_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            found.extend(every_file_holding(&p, needle));
-        } else {
-            let bytes = std::fs::read(&p).unwrap_or_default();
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                found.push(p.display().to_string());
-            }
+    for e in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(e.path()).unwrap_or_default();
+        if holds(&searchable(&bytes), needle) {
+            found.push(e.path().display().to_string());
         }
     }
     found
+}
+
+fn holds(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `bytes` as a search sees them: a zip archive (Terraform's saved plan)
+/// with each entry's content appended, uncompressed by the `unzip` tool
+/// (fails, never skips, without it).
+pub(crate) fn searchable(bytes: &[u8]) -> Vec<u8> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return bytes.to_vec();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive.zip");
+    std::fs::write(&archive, bytes).unwrap();
+    let out = std::process::Command::new("unzip")
+        .arg("-p")
+        .arg(&archive)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("`unzip` did not run ({e}); these tests read Terraform's plan files with it: install it (Debian/Ubuntu: apt-get install unzip)")
+        });
+    assert!(
+        out.status.success(),
+        "unzip: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut all = bytes.to_vec();
+    all.extend(out.stdout);
+    all
 }
 
 fn sha256_hex(v: &str) -> String {

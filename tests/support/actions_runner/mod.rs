@@ -271,6 +271,13 @@ impl Runner {
     fn dir(&self) -> &Path {
         self.root.path()
     }
+
+    /// The runner machine's disk: every job's workspace and temp folder,
+    /// and the artifacts uploaded (a test searches it for what must never
+    /// be written).
+    pub fn disk(&self) -> &Path {
+        self.dir()
+    }
 }
 
 /// The Terraform on this machine's PATH: its version and executable.
