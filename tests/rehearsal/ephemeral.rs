@@ -13,8 +13,8 @@
 //! (states, records), every job's log and outputs, every comment and
 //! status, and every request the fake GitHub received. The jobs that
 //! receive a customer identity are acme's key jobs alone, and they receive
-//! acme's; globex's identity, kept in the plan and apply environments,
-//! reaches no job.
+//! acme's; globex's identity and the fleet identity, kept in the plan and
+//! apply environments, reach no job.
 
 use std::path::Path;
 
@@ -165,9 +165,14 @@ fn three_ephemeral_secrets_reach_the_cloud_and_nothing_else() {
         crate::common::ARTIFACT_KEY,
     );
     let (_, globex) = keygen();
+    let (_, fleet) = keygen();
     for env in ["staging-plan", "staging-apply"] {
         c.runner
             .secret(&c.w.gh, Some(env), "FLEETFORM_SECRETS_KEY_GLOBEX", &globex);
+        // The fleet identity the rollout's and operations' plans read
+        // there: no job of a customer's dispatch names it.
+        c.runner
+            .secret(&c.w.gh, Some(env), "FLEETFORM_FLEET_SECRETS_KEY", &fleet);
     }
 
     // acme pushes its secrets file to its default branch.
@@ -208,6 +213,7 @@ fn three_ephemeral_secrets_reach_the_cloud_and_nothing_else() {
             .find(|l| l.starts_with(&format!("runner: job {id}: environment")))
             .unwrap_or_default();
         assert!(!received.contains("GLOBEX"), "{id}: {received}");
+        assert!(!received.contains("FLEET_SECRETS_KEY"), "{id}: {received}");
         assert!(
             !received.contains("every secret of its environment"),
             "{id}: {received}"
