@@ -313,6 +313,18 @@ impl GitHub {
         lock(&self.ledger).add_earlier_writes(times, budget::now_ms());
     }
 
+    /// How long a content write sent now would wait for GitHub's limits,
+    /// and which limit holds it; `None` when it would go at once. Nothing
+    /// is booked: a loop that would rather come back later than hold its
+    /// turn asks first.
+    pub fn write_wait(&self) -> Option<(std::time::Duration, &'static str)> {
+        let mut peek = lock(&self.ledger).clone();
+        match peek.reserve(true, budget::now_ms()) {
+            budget::Slot::Go => None,
+            budget::Slot::Wait { ms, what } => Some((std::time::Duration::from_millis(ms), what)),
+        }
+    }
+
     /// `GITHUB_API_URL` or the public API, unchecked ([`GitHub::new`]
     /// checks it; [`ApiRoot::from_env`] checks it on its own). A value that
     /// is not UTF-8 keeps U+FFFD in place of the bad bytes, which the check

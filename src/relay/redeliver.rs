@@ -156,6 +156,10 @@ pub struct Swept {
     pub gave_up: Vec<String>,
     /// Failed guids left for the next sweep ([`MAX_PER_SWEEP`]).
     pub left: usize,
+    /// A redelivery GitHub's write limits would have held (how long, and
+    /// which limit): the sweep stopped there, the rest left for a later
+    /// sweep rather than holding the sweeps for the wait.
+    pub held: Option<(std::time::Duration, &'static str)>,
     pub truncated: bool,
     pub unreadable: usize,
     /// Redeliveries GitHub refused (e.g. a delivery too old), each said.
@@ -184,6 +188,12 @@ impl Swept {
         out.extend(self.gave_up.iter().map(|g| {
             format!("redeliver: delivery {g} failed after {MAX_REDELIVERIES} redeliveries; not asked again (redeliver it from the App's settings once the cause is fixed)")
         }));
+        if let Some((wait, what)) = self.held {
+            out.push(format!(
+                "redeliver: GitHub's {what} hold the next redelivery for {}: not sent now, left for a later sweep",
+                crate::util::text::duration(wait)
+            ));
+        }
         if self.left > 0 {
             out.push(format!("redeliver: {} failed deliveries left for the next sweep (at most {MAX_PER_SWEEP} a sweep)", self.left));
         }
@@ -201,6 +211,10 @@ impl Swept {
         out
     }
 }
+
+/// The longest a sweep waits for GitHub's write limits before leaving the
+/// rest to a later sweep.
+const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The sweeps' memory: the last sweep, what was asked per guid, and the
 /// client of the current App JWT.
@@ -334,8 +348,15 @@ impl Sweeper {
     /// Asks GitHub for each redelivery in turn; stops at a request that
     /// could not be made (GitHub unreachable, a limit's wait too long).
     async fn ask(&mut self, gh: &GitHub, chosen: Vec<Redelivered>, now: u64, swept: &mut Swept) {
-        let mut chosen = chosen.into_iter();
-        for r in chosen.by_ref() {
+        let mut chosen = chosen.into_iter().peekable();
+        while chosen.peek().is_some() {
+            // A write GitHub's limits would hold waits for a later sweep,
+            // which asks again: a sweep never sits out the minute.
+            if let Some(held) = gh.write_wait().filter(|(w, _)| *w > HOLD_AT_MOST) {
+                swept.held = Some(held);
+                break;
+            }
+            let Some(r) = chosen.next() else { break };
             match gh.redeliver_app_hook_delivery(r.id).await {
                 Ok(()) => {
                     let asked = Asked {

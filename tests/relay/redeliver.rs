@@ -58,6 +58,16 @@ fn sweeps(rw: &RelayWorld) -> usize {
         .count()
 }
 
+/// Whether `relay` has nothing queued, nothing in hand and no request in
+/// flight (its `/healthz`).
+fn idle(relay: &RelayProc) -> bool {
+    let (status, v) = crate::relay::serve::http(&relay.url, "GET", "/healthz", &[], b"");
+    assert_eq!(status, 200, "{v}");
+    ["queued", "handling", "in_flight"]
+        .iter()
+        .all(|k| v[*k].as_u64() == Some(0))
+}
+
 /// Waits for `n` more sweeps than `before`.
 fn wait_sweeps(rw: &RelayWorld, before: usize, n: usize) {
     wait_until(&format!("{n} sweeps"), 30, || sweeps(rw) >= before + n);
@@ -86,7 +96,9 @@ fn a_delivery_missed_while_the_relay_was_down_is_redelivered_at_start_and_dispat
     wait_until("the redelivery's attempt", 10, || {
         gh.hook_attempts(&missed.guid).len() == 2
     });
-    std::thread::sleep(Duration::from_secs(1));
+    // Whatever the relay was given is done (nothing queued, in hand or
+    // in flight), not a second later by the clock: nothing doubled.
+    wait_until("the relay idle", 20, || idle(&relay));
     assert_eq!(sweeps(&rw), 1);
     let attempts = gh.hook_attempts(&missed.guid);
     let codes: Vec<(bool, u16)> = attempts
@@ -236,8 +248,11 @@ fn sweeps_stay_within_githubs_write_limits() {
     // The relay at GitHub's default limits, as every relay test.
     let relay = rw.start_args(8, 10, &["--redeliver-every", "1"]);
     wait_until("80 redeliveries", 30, || gh.redelivery_requests() >= 80);
-    // The next one waits for the minute to pass; nothing else is sent.
-    std::thread::sleep(Duration::from_secs(3));
+    // The next one waits for the minute to pass: two sweeps since then
+    // held theirs back, saying so, and nothing else was sent.
+    wait_until("two redeliveries held back", 30, || {
+        log(&relay).matches("not sent").count() >= 2
+    });
     assert_eq!(gh.redelivery_requests(), 80, "{}", log(&relay));
     assert_eq!(gh.limit_answers(), 0);
     assert!(gh.busiest_write_minute() <= 80);
