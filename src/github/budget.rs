@@ -280,6 +280,21 @@ impl Ledger {
         self.writes = times.into();
     }
 
+    /// Milliseconds from `now` until `n` more content writes could all
+    /// have been sent, one after another as soon as each fits (at most
+    /// 10,000 counted: past an hour's writes the hour is the answer's
+    /// measure anyway). Nothing is booked.
+    pub fn time_for_writes(&self, n: usize, now: u64) -> u64 {
+        let mut peek = self.clone();
+        let mut t = now;
+        for _ in 0..n.min(10_000) {
+            while let Slot::Wait { ms, .. } = peek.reserve(true, t) {
+                t += ms;
+            }
+        }
+        t - now
+    }
+
     /// A secondary-limit answer: nothing is sent before `now + wait`.
     pub fn hold(&mut self, now: u64, wait: Duration) {
         let until = now.saturating_add(wait.as_millis() as u64);
@@ -539,6 +554,23 @@ mod tests {
             writes_per_hour: 5,
             concurrency: 2,
         }
+    }
+
+    /// The time `n` more writes need: within the minute's writes at once,
+    /// then a minute per minute's worth, then the hour; nothing booked.
+    #[test]
+    fn the_time_for_writes_follows_the_minute_and_the_hour() {
+        let l = Ledger::new(small());
+        assert_eq!(l.time_for_writes(3, 0), 0);
+        assert_eq!(l.time_for_writes(4, 0), MINUTE_MS);
+        assert_eq!(l.time_for_writes(5, 0), MINUTE_MS);
+        assert_eq!(l.time_for_writes(6, 0), HOUR_MS);
+        assert_eq!(l.writes_sent, 0);
+        let mut sent = Ledger::new(small());
+        for _ in 0..3 {
+            assert!(matches!(sent.reserve(true, 0), Slot::Go));
+        }
+        assert_eq!(sent.time_for_writes(1, 1_000), MINUTE_MS - 1_000);
     }
 
     #[test]

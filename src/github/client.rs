@@ -313,6 +313,16 @@ impl GitHub {
         lock(&self.ledger).add_earlier_writes(times, budget::now_ms());
     }
 
+    /// How long until `n` content writes in a row could all have been sent
+    /// within GitHub's limits as this client counts them (the hour's and
+    /// the minute's writes, the minute's points, a hold GitHub asked for):
+    /// what a caller at the `n`-th place of a queue of writes may be told
+    /// to wait. Nothing is booked.
+    pub fn wait_for_writes(&self, n: usize) -> std::time::Duration {
+        let ms = lock(&self.ledger).time_for_writes(n, budget::now_ms());
+        std::time::Duration::from_millis(ms)
+    }
+
     /// How long a content write sent now would wait for GitHub's limits,
     /// and which limit holds it; `None` when it would go at once. Nothing
     /// is booked: a loop that would rather come back later than hold its

@@ -557,6 +557,9 @@ impl Relay {
     fn sender(&self) -> queue::SenderFuture<'_> {
         Box::pin(async move {
             let gh = self.manager_client().await?;
+            let paced = gh.clone();
+            self.queue
+                .set_pace(Arc::new(move |n| paced.wait_for_writes(n)));
             let repo = self.settings.relay.manager_repo.clone();
             let send: queue::Sender = Box::new(move |event_type, payload| {
                 Box::pin(async move {

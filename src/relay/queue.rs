@@ -199,7 +199,14 @@ pub struct Queue {
     hold: Arc<Mutex<Option<tokio::time::Instant>>>,
     /// When the last batch was taken: the queue is busy shortly after.
     last_taken: Mutex<Option<tokio::time::Instant>>,
+    /// How long until `n` more dispatches fit GitHub's limits, from the
+    /// sending client's own count ([`Queue::set_pace`]); none before the
+    /// first send.
+    pace: Mutex<Option<Pace>>,
 }
+
+/// How long until `n` more dispatches could leave within GitHub's limits.
+pub type Pace = Arc<dyn Fn(usize) -> Duration + Send + Sync>;
 
 impl Queue {
     /// A queue sending batches of at most `batch` events (1: one dispatch
@@ -211,7 +218,23 @@ impl Queue {
             sending: tokio::sync::Mutex::new(()),
             hold: Arc::new(Mutex::new(None)),
             last_taken: Mutex::new(None),
+            pace: Mutex::new(None),
         }
+    }
+
+    /// What tells a caller sent away how long its event's dispatch is
+    /// from leaving: the sending client's count of GitHub's limits.
+    pub fn set_pace(&self, pace: Pace) {
+        *self.pace.lock().unwrap_or_else(|p| p.into_inner()) = Some(pace);
+    }
+
+    /// How long before the dispatch of the event at `place` can leave:
+    /// the batches ahead of it (its own included) at GitHub's pace, and
+    /// at least the queue's hold.
+    fn wait_at(&self, place: usize, held: Duration) -> Duration {
+        let batches = place.max(1).div_ceil(self.batch);
+        let pace = self.pace.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        pace.map_or(held, |p| p(batches).max(held))
     }
 
     /// How long until GitHub's write budget has room again (zero: now).
@@ -292,11 +315,12 @@ impl Queue {
             return None;
         }
         drop(pending);
+        let wait = self.wait_at(place, held).as_secs().max(1);
         let mut answer = Answer::busy(
             503,
             "queued_too_long",
-            format!("the relay's dispatches are at GitHub's write limit; nothing was sent, try again: your event keeps its place ({place} in the queue)"),
-            held.as_secs().max(1),
+            format!("the relay's dispatches are at GitHub's write limit; nothing was sent, try again in {wait} s: your event keeps its place ({place} in the queue), and its dispatch can leave in about that time"),
+            wait,
         );
         answer.body["place"] = place.into();
         Some(Err(answer))
@@ -554,6 +578,29 @@ mod hold {
         assert_eq!(tries.load(Ordering::SeqCst), 2);
         assert!(started.elapsed() >= Duration::from_secs(1));
         assert_eq!(queue.queued(), 0);
+    }
+
+    /// A caller sent away is told when its event's dispatch can leave: the
+    /// batches ahead of it at the sending client's pace (here 10 s a
+    /// dispatch), not only the budget's current hold.
+    #[tokio::test]
+    async fn the_retry_after_counts_the_batches_ahead() {
+        let queue = Queue::new(10);
+        queue.set_pace(Arc::new(|n| Duration::from_secs(10 * n as u64)));
+        assert_eq!(queue.wait_at(1, Duration::ZERO), Duration::from_secs(10));
+        assert_eq!(
+            queue.wait_at(25, Duration::from_secs(2)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            queue.wait_at(10, Duration::from_secs(90)),
+            Duration::from_secs(90)
+        );
+        let unpaced = Queue::new(10);
+        assert_eq!(
+            unpaced.wait_at(25, Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
     }
 
     /// Past the caller's patience the wait is the answer, at once.
