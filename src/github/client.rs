@@ -262,6 +262,15 @@ impl GitHub {
         self
     }
 
+    /// Schedules within `ledger`, shared with whoever else books in it
+    /// (the relay's App-wide ledger: its installation tokens' mints and its
+    /// redelivery sweeps count against one minute's points, as GitHub
+    /// counts an App's requests). Set before the client's first request.
+    pub fn scheduled_in(mut self, ledger: Arc<Mutex<Ledger>>) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
     /// Schedules within `other`'s budget from now on, shared: one ledger
     /// (the minute's points, the hour's writes, GitHub's holds) and one
     /// concurrency cap for both. The customer repos' clients of one job

@@ -227,7 +227,7 @@ impl Settings {
 pub struct Relay {
     pub settings: Settings,
     jwks: oidc::Jwks,
-    tokens: tokens::Tokens,
+    pub(crate) tokens: tokens::Tokens,
     registry: Mutex<Option<(Arc<Registry>, Instant)>>,
     /// The tokens and webhook deliveries handled ([`replay`]).
     pub(crate) replays: replay::Replays,

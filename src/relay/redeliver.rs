@@ -238,8 +238,8 @@ impl Sweeper {
     fn client(
         &mut self,
         app: &AppKey,
-        root: &ApiRoot,
-        net: &crate::net::Settings,
+        (root, net): (&ApiRoot, &crate::net::Settings),
+        ledger: Option<&AppLedger>,
         now: u64,
     ) -> Result<Arc<GitHub>, RedeliverError> {
         if let Some((gh, made)) = &self.client {
@@ -250,7 +250,10 @@ impl Sweeper {
         let jwt = app.jwt(now).map_err(RedeliverError::Jwt)?;
         let mut gh = GitHub::in_runtime(net, root.clone(), Some(&jwt), false)
             .map_err(RedeliverError::Jwt)?;
-        if let Some((earlier, _)) = &self.client {
+        if let Some(shared) = ledger {
+            // The App's one budget, with its tokens' mints.
+            gh = gh.scheduled_in(shared.clone());
+        } else if let Some((earlier, _)) = &self.client {
             gh = gh.with_budget_of(earlier);
         }
         let gh = Arc::new(gh);
@@ -258,12 +261,13 @@ impl Sweeper {
         Ok(gh)
     }
 
-    /// One sweep at `now` (epoch seconds) as the App `app`.
+    /// One sweep at `now` (epoch seconds) as the App `app`, booking its
+    /// requests in `ledger` when given (the App's, shared with its mints).
     pub async fn sweep(
         &mut self,
         app: &AppKey,
-        root: &ApiRoot,
-        net: &crate::net::Settings,
+        root: (&ApiRoot, &crate::net::Settings),
+        ledger: Option<&AppLedger>,
         now: u64,
     ) -> Swept {
         let since = self.since(now);
@@ -271,7 +275,7 @@ impl Sweeper {
             since,
             ..Swept::default()
         };
-        let listed = match self.client(app, root, net, now) {
+        let listed = match self.client(app, root, ledger, now) {
             Ok(gh) => gh
                 .app_hook_deliveries(since, MAX_ITEMS)
                 .await
@@ -401,6 +405,9 @@ impl Sweeper {
     }
 }
 
+/// An App's ledger shared by its clients ([`super::tokens::Tokens::app_ledger`]).
+pub type AppLedger = Arc<std::sync::Mutex<crate::github::Ledger>>;
+
 /// Where a sweep's lines go (the relay command's log).
 pub type SweepLog = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -409,13 +416,16 @@ pub type SweepLog = Arc<dyn Fn(&str) + Send + Sync>;
 pub async fn schedule(relay: Arc<super::Relay>, every: Duration, log: SweepLog) {
     let mut sweeper = Sweeper::default();
     let settings = &relay.settings;
+    // One points budget with the customer App's token mints: GitHub counts
+    // both against the App.
+    let ledger = relay.tokens.app_ledger(crate::github::AppRole::Customer);
     loop {
         let now = crate::util::now_unix();
         let swept = sweeper
             .sweep(
                 &settings.customer_app,
-                &settings.api_root,
-                &settings.net,
+                (&settings.api_root, &settings.net),
+                Some(&ledger),
                 now,
             )
             .await;

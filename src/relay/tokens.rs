@@ -60,7 +60,9 @@ pub struct Tokens {
     limits: Limits,
     kept: tokio::sync::Mutex<HashMap<String, (Arc<GitHub>, Instant)>>,
     installations: Mutex<HashMap<String, u64>>,
-    ledgers: Mutex<HashMap<String, Ledger>>,
+    /// Each App's ledger: its tokens' points and its redelivery sweeps'
+    /// requests, one budget as GitHub counts them ([`Tokens::app_ledger`]).
+    ledgers: Mutex<HashMap<String, Arc<Mutex<Ledger>>>>,
     minting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -254,13 +256,21 @@ impl Tokens {
         installations.remove(install_key);
     }
 
+    /// The App's ledger, shared by its tokens' mints and every other
+    /// client of the App's JWT that books in it (the redelivery sweeps).
+    pub fn app_ledger(&self, role: AppRole) -> Arc<Mutex<Ledger>> {
+        let mut ledgers = self.ledgers.lock().unwrap_or_else(|p| p.into_inner());
+        ledgers
+            .entry(format!("{role:?}"))
+            .or_insert_with(|| Arc::new(Mutex::new(Ledger::new(self.limits))))
+            .clone()
+    }
+
     /// Books `points` of the App's minute (GitHub counts its JWT requests
     /// per App), or answers 503 with the wait.
     fn pace(&self, role: AppRole, points: u64) -> Result<(), Answer> {
-        let mut ledgers = self.ledgers.lock().unwrap_or_else(|p| p.into_inner());
-        let ledger = ledgers
-            .entry(format!("{role:?}"))
-            .or_insert_with(|| Ledger::new(self.limits));
+        let ledger = self.app_ledger(role);
+        let mut ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
         match ledger.reserve_points(points, now_ms()) {
             Slot::Go => Ok(()),
             Slot::Wait { ms, what } => Err(Answer::busy(
@@ -319,5 +329,29 @@ mod key_tests {
         );
         assert_ne!(key(read), token_key(AppRole::Manager, "acme/infra", read));
         assert_ne!(key(read), token_key(AppRole::Customer, "acme/other", read));
+    }
+
+    /// An App's minute of points is one budget: what another client of the
+    /// App's JWT booked in its ledger (the redelivery sweeps) leaves that
+    /// much less for its token mints; the other App's is its own.
+    #[test]
+    fn an_apps_mints_and_sweeps_share_one_minute_of_points() {
+        let root = crate::github::ApiRoot::parse("https://api.github.com").unwrap();
+        let net = crate::net::Settings::from_lookup(|_| None);
+        let tokens = Tokens::new(root, net, Duration::from_secs(5));
+        let shared = tokens.app_ledger(AppRole::Customer);
+        assert!(Arc::ptr_eq(&shared, &tokens.app_ledger(AppRole::Customer)));
+        let points = tokens.limits.points_per_minute;
+        // A sweep's requests: all but 5 of the minute's points.
+        {
+            let mut l = shared.lock().unwrap();
+            assert!(matches!(l.reserve_points(points - 5, now_ms()), Slot::Go));
+        }
+        let refused = tokens.pace(AppRole::Customer, LOOKUP_POINTS + MINT_POINTS);
+        assert_eq!(refused.unwrap_err().status, 503);
+        assert!(tokens.pace(AppRole::Customer, MINT_POINTS).is_ok());
+        assert!(tokens
+            .pace(AppRole::Manager, LOOKUP_POINTS + MINT_POINTS)
+            .is_ok());
     }
 }

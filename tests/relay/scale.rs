@@ -223,10 +223,13 @@ fn a_hundred_and_fifty_customers_at_once_are_dispatched_once_within_githubs_limi
 }
 
 /// A cold relay books each new customer's installation lookup (1 point)
-/// and token (5) in the customer App's minute of 900 points: of 160 new
-/// customers at once, 150 are served and 10 are answered 503 with the
-/// wait as Retry-After before anything is sent for them, so GitHub never
-/// answers a limit and no lookup is sent past the budget.
+/// and token (5) in the customer App's minute of 900 points, the budget
+/// its redelivery sweeps book in too (#84 point 10): of 160 new customers
+/// at once, as many as fit beside the start's sweep (149) are served and
+/// the rest are answered 503 with the wait as Retry-After before anything
+/// is sent for them, so GitHub never answers a limit and no lookup is sent
+/// past the budget (with two budgets, 150 were served and the sweep's
+/// point went uncounted).
 #[test]
 fn a_cold_start_paces_installation_lookups_with_the_mints() {
     let (rw, pushes) = fleet(160);
@@ -259,9 +262,19 @@ fn a_cold_start_paces_installation_lookups_with_the_mints() {
         .filter(|(s, a)| *s == 503 && a["error"] == "github_limit")
         .map(|(_, a)| a)
         .collect();
+    // The minute's 900 points are the App's, shared with its redelivery
+    // sweeps (the one at start lists the deliveries: 1 point each page).
+    let swept =
+        rw.w.gh
+            .requests()
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("apps/list-webhook-deliveries"))
+            .count();
+    assert!(swept >= 1, "the sweep at start");
+    let fit = (900 - swept) / 6;
     assert_eq!(
         (served, paced.len()),
-        (150, 10),
+        (fit, 160 - fit),
         "{:?}",
         answers.iter().map(|a| a.0).collect::<Vec<_>>()
     );
@@ -276,7 +289,7 @@ fn a_cold_start_paces_installation_lookups_with_the_mints() {
             "{a}"
         );
     }
-    assert_eq!(lookups_and_mints(&rw), (150, 150));
+    assert_eq!(lookups_and_mints(&rw), (fit, fit));
     assert_eq!(rw.w.gh.limit_answers(), 0, "GitHub answered a limit");
 }
 
