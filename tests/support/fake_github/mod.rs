@@ -263,6 +263,10 @@ pub enum Fault {
     Reset,
     /// Wait, then answer normally.
     Delay(Duration),
+    /// Take the request (its effect happens, as GitHub's does), then hold
+    /// the answer this long: a caller killed meanwhile never learns that
+    /// GitHub took it.
+    AnswerLate(Duration),
     /// Answer 200 with a truncated JSON body.
     MalformedJson,
 }
@@ -373,6 +377,7 @@ impl Fault {
             Fault::Status { code, .. } => format!("status {code}"),
             Fault::Reset => "reset".into(),
             Fault::Delay(d) => format!("delay {}ms", d.as_millis()),
+            Fault::AnswerLate(d) => format!("answered {}ms late", d.as_millis()),
             Fault::MalformedJson => "malformed-json".into(),
         }
     }

@@ -67,6 +67,8 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
         fault: None,
     };
     let mut st = lock(&inner.state);
+    // An answer held after the request took effect (`Fault::AnswerLate`).
+    let mut late: Option<Duration> = None;
     st.rate_limit_used += 1;
     let mut problems: Vec<String> = Vec::new();
     let outcome = 'outcome: {
@@ -238,6 +240,7 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
                     sleep_unless_shutdown(duration, &inner.shutdown);
                     st = lock(&inner.state);
                 }
+                Fault::AnswerLate(duration) => late = Some(duration),
             }
         }
 
@@ -342,6 +345,11 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
     st.requests.push(record.clone());
     if outcome.reset {
         return Reply::Reset;
+    }
+    if let Some(duration) = late {
+        drop(st);
+        sleep_unless_shutdown(duration, &inner.shutdown);
+        st = lock(&inner.state);
     }
     let mut headers = vec![
         ("server".to_string(), "fake-github".to_string()),
