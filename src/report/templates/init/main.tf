@@ -41,3 +41,22 @@ resource "terraform_data" "deployment" {
 output "name" {
   value = terraform_data.deployment.output.name
 }
+
+# A customer secret (`writeOnly: true` in the schema, the value in the
+# customer's age-encrypted infra/secrets.<env>.yml) reaches Terraform as a
+# variable. Declare it sensitive, and ephemeral wherever the provider takes
+# it through a write-only argument (Terraform 1.11+): Terraform then keeps
+# it in neither the saved plan nor the state, and fleetform decrypts it
+# again for the apply (README, "Customer secrets"). For example:
+#
+# variable "db_password" {
+#   type      = string
+#   sensitive = true
+#   ephemeral = true
+# }
+#
+# resource "aws_db_instance" "main" {
+#   # ...
+#   password_wo         = var.db_password
+#   password_wo_version = 1
+# }
