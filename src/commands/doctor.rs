@@ -35,10 +35,22 @@ pub struct DoctorArgs {
         value_delimiter = ','
     )]
     pub inbox: Vec<String>,
+    /// Plan what doctor finds that fleetform can set through GitHub's
+    /// API (missing environments, environments every branch may deploy
+    /// to), each line naming the doctor row it answers; nothing changes
+    /// without --yes. Needs a repository admin's token.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: apply the plan.
+    #[arg(long, requires = "fix")]
+    pub yes: bool,
 }
 
 pub fn run(args: &DoctorArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
+    if args.fix {
+        return crate::flows::doctor::fix::run(&settings, manager_dir, args.yes, cx);
+    }
     crate::flows::doctor::run(&settings, manager_dir, cx)
 }
 

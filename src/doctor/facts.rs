@@ -157,6 +157,8 @@ pub struct AccessFacts {
 pub struct RepoPermissions {
     pub pull: bool,
     pub push: bool,
+    /// The token may change the repository's settings (`doctor --fix`).
+    pub admin: bool,
 }
 
 /// How `GET /repos/{owner}/{repo}` answered for a customer repo.

@@ -279,14 +279,17 @@ mod tests {
         let rw = Some(RepoPermissions {
             pull: true,
             push: true,
+            admin: false,
         });
         let ro = Some(RepoPermissions {
             pull: true,
             push: false,
+            admin: false,
         });
         let none = Some(RepoPermissions {
             pull: false,
             push: false,
+            admin: false,
         });
         assert_eq!(
             customer_check(&c(found("acme-corp/acme-infra", false, rw))).result,

@@ -1,4 +1,6 @@
-//! A repository's settings, read for `fleetform doctor`: its environments
+//! A repository's settings, read for `fleetform doctor` (and the two
+//! writes of `doctor --fix`: an environment deployable from custom branch
+//! policies, and a policy): its environments
 //! (protection rules, deployment branch policies), the names of its
 //! Actions secrets and variables and of each environment's (never values:
 //! GitHub's secret endpoints return none, and variables' are dropped but
@@ -90,6 +92,39 @@ impl GitHub {
                 Ok((name, kind.to_string()))
             })
             .collect()
+    }
+
+    /// Creates `env` (or keeps it) deployable only from custom branch
+    /// policies (`PUT .../environments/{name}`, GitHub's "Create or update
+    /// an environment"; Administration write). Its reviewers, secrets and
+    /// variables are kept: only the branch policy kind is sent.
+    pub async fn custom_branch_environment(
+        &self,
+        repo: &str,
+        env: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/environments/{}", repo_path(repo), seg(env));
+        let body = serde_json::json!({
+            "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}
+        });
+        self.send(Method::Put, &path, Some(&body)).await.map(drop)
+    }
+
+    /// Lets branch `branch` deploy to `env` (`POST
+    /// .../deployment-branch-policies`; Administration write).
+    pub async fn add_branch_policy(
+        &self,
+        repo: &str,
+        env: &str,
+        branch: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!(
+            "{}/environments/{}/deployment-branch-policies",
+            repo_path(repo),
+            seg(env)
+        );
+        let body = serde_json::json!({ "name": branch, "type": "branch" });
+        self.send(Method::Post, &path, Some(&body)).await.map(drop)
     }
 
     /// The names of the repository's Actions secrets.
@@ -262,6 +297,7 @@ impl GitHub {
                 .map(|v| RepoPermissions {
                     pull: flag(v, "pull"),
                     push: flag(v, "push"),
+                    admin: flag(v, "admin"),
                 }),
         }
     }

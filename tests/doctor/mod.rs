@@ -2,6 +2,7 @@
 //! dashboard's home, the inbox, tenant isolation, set-up and templates.
 
 pub(crate) mod dashboard;
+pub(crate) mod fix;
 pub(crate) mod inbox;
 pub(crate) mod isolation;
 pub(crate) mod manager;

@@ -38,6 +38,7 @@
 //! `net`, `output`, `report`, `rollout`,
 //! `terraform`, `util` and `values`.
 
+pub mod fix;
 mod inbox;
 mod secrets;
 use secrets::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};

@@ -136,6 +136,16 @@ const FROM_DOCS: &[(&str, Alternatives, &str)] = &[
         "https://docs.github.com/en/rest/deployments/branch-policies#list-deployment-branch-policies",
     ),
     (
+        "PUT /repos/{owner}/{repo}/environments/{environment_name}",
+        &[("administration", "write")],
+        "https://docs.github.com/en/rest/deployments/environments#create-or-update-an-environment",
+    ),
+    (
+        "POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies",
+        &[("administration", "write")],
+        "https://docs.github.com/en/rest/deployments/branch-policies#create-a-deployment-branch-policy",
+    ),
+    (
         "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
         &[("environments", "read")],
         "https://docs.github.com/en/rest/actions/secrets#list-environment-secrets",

@@ -174,7 +174,10 @@ pub(crate) fn repository(state: &State, repo: &Repo) -> Value {
         "pushed_at": repo.pushed_at,
         "created_at": repo.created_at,
         "updated_at": repo.pushed_at,
-        "permissions": { "admin": true, "maintain": true, "push": true, "triage": true, "pull": true },
+        "permissions": {
+            "admin": !state.not_admin.contains(&super::state::repo_key(&repo.full_name())),
+            "maintain": true, "push": true, "triage": true, "pull": true
+        },
         "allow_rebase_merge": true,
         "allow_squash_merge": true,
         "allow_merge_commit": true,

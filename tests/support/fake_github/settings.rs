@@ -98,6 +98,17 @@ impl FakeGitHub {
             .insert(name.to_string(), (id, env));
     }
 
+    /// Whether the tests' token may administer `repo` (its answer's
+    /// `permissions.admin`, and its settings' writes); it may by default.
+    pub fn set_token_admin(&self, repo: &str, admin: bool) {
+        let key = repo_key(repo);
+        let mut st = self.state();
+        match admin {
+            true => st.not_admin.remove(&key),
+            false => st.not_admin.insert(key),
+        };
+    }
+
     /// The required reviewers of an existing environment, the rest of it
     /// (its secrets, variables and policies) kept, as GitHub's "Create or
     /// update an environment" keeps what it is not sent.
@@ -219,6 +230,122 @@ pub(crate) fn moved(state: &State, repo_name: &str) -> Option<Answer> {
             }),
         )
         .header("location", url),
+    )
+}
+
+/// The writes served here (an environment and its branch policies, as
+/// "Create or update an environment" and "Create a deployment branch
+/// policy" describe them); `None` for every other operation.
+pub(crate) fn write(state: &mut State, repo_name: &str, ctx: &Ctx) -> Option<Answer> {
+    if !matches!(
+        ctx.op,
+        "repos/create-or-update-environment" | "repos/create-deployment-branch-policy"
+    ) {
+        return None;
+    }
+    state.repo(repo_name)?;
+    // "Create or update an environment" and its branch policies need an
+    // admin ("You must authenticate using an access token with the repo
+    // scope... Administration repository permissions (write)").
+    if state.not_admin.contains(&repo_key(repo_name)) {
+        return Some(Answer::error(403, "Must have admin rights to Repository."));
+    }
+    let name = ctx.param("environment_name").to_string();
+    Some(match ctx.op {
+        "repos/create-or-update-environment" => put_environment(state, repo_name, &name, ctx),
+        _ => add_branch_policy(state, repo_name, &name, ctx),
+    })
+}
+
+/// "Create or update an environment": what the body sets replaces what
+/// the environment had (a `deployment_branch_policy` of `null`: every
+/// branch; both kinds at once: 422); what it leaves out is kept; a new
+/// environment has none of it. Reviewers are users' or teams' ids.
+fn put_environment(state: &mut State, repo_name: &str, name: &str, ctx: &Ctx) -> Answer {
+    let body = ctx.body.cloned().unwrap_or(Value::Null);
+    let mut reviewers = None;
+    if let Some(list) = body.get("reviewers").and_then(Value::as_array) {
+        let mut logins = Vec::new();
+        for r in list {
+            let id = r["id"].as_u64().unwrap_or(0);
+            match state.users.iter().find(|(_, v)| **v == id) {
+                Some((login, _)) if r["type"] == "User" => logins.push(login.clone()),
+                _ => {
+                    return Answer::invalid(
+                        "Environment",
+                        "reviewers",
+                        "invalid",
+                        Some("reviewers must be users or teams with access to the repository"),
+                    )
+                }
+            }
+        }
+        reviewers = Some(logins);
+    }
+    let policy =
+        match body.get("deployment_branch_policy") {
+            None => None,
+            Some(Value::Null) => Some(BranchPolicy::Any),
+            Some(p) => match (
+                p["protected_branches"].as_bool(),
+                p["custom_branch_policies"].as_bool(),
+            ) {
+                (Some(true), Some(false)) => Some(BranchPolicy::ProtectedBranches),
+                (Some(false), Some(true)) => Some(BranchPolicy::Custom(Vec::new())),
+                _ => return Answer::invalid(
+                    "Environment",
+                    "deployment_branch_policy",
+                    "invalid",
+                    Some(
+                        "exactly one of protected_branches and custom_branch_policies must be true",
+                    ),
+                ),
+            },
+        };
+    let id = state.next_id();
+    let envs = &mut state.seeded(repo_name).settings.environments;
+    let (_, env) = envs
+        .entry(name.to_string())
+        .or_insert_with(|| (id, Environment::default()));
+    if let Some(r) = reviewers {
+        env.reviewers = r;
+    }
+    if let Some(b) = body.get("prevent_self_review").and_then(Value::as_bool) {
+        env.prevent_self_review = b;
+    }
+    if let Some(p) = policy {
+        // Custom policies already there stay when custom stays on.
+        if !(matches!(p, BranchPolicy::Custom(_))
+            && matches!(env.branch_policy, BranchPolicy::Custom(_)))
+        {
+            env.branch_policy = p;
+        }
+    }
+    let repo = state.repo(repo_name).expect("checked above");
+    let (id, env) = &repo.settings.environments[name];
+    Answer::json(200, environment(state, repo, name, *id, env))
+}
+
+/// "Create a deployment branch policy": only in an environment whose
+/// policy is custom (404 otherwise); a pattern it has already answers 303.
+fn add_branch_policy(state: &mut State, repo_name: &str, name: &str, ctx: &Ctx) -> Answer {
+    let pattern = ctx.str_field("name").unwrap_or_default().to_string();
+    let kind = ctx.str_field("type").unwrap_or("branch").to_string();
+    let envs = &mut state.seeded(repo_name).settings.environments;
+    let Some((_, env)) = envs.get_mut(name) else {
+        return Answer::not_found();
+    };
+    let BranchPolicy::Custom(policies) = &mut env.branch_policy else {
+        return Answer::not_found();
+    };
+    if policies.iter().any(|(n, k)| *n == pattern && *k == kind) {
+        return Answer::error(303, "See Other");
+    }
+    policies.push((pattern.clone(), kind.clone()));
+    let id = 5000 + policies.len() as u64 - 1;
+    Answer::json(
+        200,
+        json!({ "id": id, "node_id": node_id("DeploymentBranchPolicy", id), "name": pattern, "type": kind }),
     )
 }
 

@@ -215,6 +215,11 @@ pub(crate) struct State {
     /// Old name (key as in [`repo_key`]) → new `owner/name`: requests for
     /// the old name are answered 301, as GitHub does after a rename.
     pub renamed: BTreeMap<String, String>,
+    /// Repositories (keys as in [`repo_key`]) the tests' token may not
+    /// administer: their `permissions.admin` is false and their settings'
+    /// writes are refused 403, as GitHub answers a collaborator with write
+    /// access only ([`super::FakeGitHub::set_token_admin`]).
+    pub not_admin: std::collections::BTreeSet<String>,
     /// Organisations' base permissions and the accounts that are users
     /// (`GET /orgs/{org}`; see `access`).
     pub accounts: super::access::Accounts,
@@ -276,6 +281,7 @@ impl State {
             not_modified: 0,
             token_expiration: None,
             renamed: BTreeMap::new(),
+            not_admin: Default::default(),
             accounts: super::access::Accounts::new(),
             hooks: Default::default(),
         }

@@ -166,6 +166,9 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
     if let Some(answer) = super::comment_commands::handle(state, &repo_name, ctx) {
         return answer;
     }
+    if let Some(answer) = super::settings::write(state, &repo_name, ctx) {
+        return answer;
+    }
     let Some(repo) = state.repo(&repo_name) else {
         return Answer::not_found();
     };

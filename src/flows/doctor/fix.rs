@@ -1,0 +1,247 @@
+//! `fleetform doctor --fix`: what doctor finds that fleetform can set
+//! through GitHub's API, shown first as a plan, each line naming the
+//! doctor row it answers, and applied only with `--yes`. A second run
+//! plans nothing (#83 point 1, first part).
+//!
+//! Set so far:
+//! - an environment a workflow runs jobs in that does not exist (the rows
+//!   `environment <name>` and, for a customer's key environment,
+//!   `customer secrets keys for <env>`): created, deployable from the
+//!   default branch only;
+//! - an environment every branch may deploy to (the row `branch policy
+//!   <name>`): restricted to the default branch.
+//!
+//! Everything else doctor reports keeps its fix column: reviewers,
+//! secrets, variables, rulesets, the Apps.
+//!
+//! The token: a repository admin's (Administration write on the manager
+//! repo), for this run only. It is checked before anything is written:
+//! GitHub's answer for the repository says whether the token may
+//! administer it. API budget: 2 reads of the repository (its
+//! permissions, its default branch) and 1 per 100 environments, +1 per
+//! environment with custom branch policies; with `--yes`, 2 writes per
+//! environment created or restricted.
+
+use crate::config::{Manager, Registry};
+use crate::context::Context;
+use crate::doctor::facts::{BranchPolicy, EnvironmentFacts, RepoReach};
+use crate::error::{Error, Result};
+use crate::github::GitHub;
+
+use super::Settings;
+
+/// One change, and the doctor row it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// The doctor row (its CHECK column).
+    pub row: String,
+    /// The environment to create or restrict.
+    pub environment: String,
+    /// Whether it exists (restricted) or not (created).
+    pub exists: bool,
+}
+
+impl Fix {
+    fn line(&self, branch: &str) -> String {
+        match self.exists {
+            true => format!(
+                "restrict environment {} to the default branch `{branch}` (every branch may deploy to it now)  [doctor: {}]",
+                self.environment, self.row
+            ),
+            false => format!(
+                "create environment {}, deployable from the default branch `{branch}` only  [doctor: {}]",
+                self.environment, self.row
+            ),
+        }
+    }
+}
+
+/// The environments doctor expects, each with its row: the deploy
+/// workflow's and the drift's, the installed templates', and each
+/// customer's key environment.
+fn expected(manager: &Manager, registry: &Registry) -> Vec<(String, String)> {
+    let installed = crate::doctor::installed_templates(&manager.root);
+    // Drift's is expected only where a workflow runs jobs in it, as
+    // doctor's row says (an installed template's, below).
+    let mut out: Vec<(String, String)> = crate::doctor::expected_environments(manager)
+        .into_iter()
+        .filter(|x| x.role != crate::doctor::Role::Drift)
+        .map(|x| (x.name.clone(), format!("environment {}", x.name)))
+        .collect();
+    for (env, _) in installed {
+        out.push((env.clone(), format!("environment {env}")));
+    }
+    for env in &manager.config.environments {
+        for c in registry.customers.iter() {
+            let name = env.secrets_environment(&c.slug);
+            let wanted = crate::doctor::key_environments(manager, std::slice::from_ref(c));
+            if wanted.contains(&name) {
+                out.push((name, format!("customer secrets keys for {}", env.name)));
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|(name, _)| seen.insert(name.clone()));
+    out
+}
+
+/// The fixes `envs` (the repository's environments) call for.
+pub fn plan(expected: &[(String, String)], envs: &[EnvironmentFacts]) -> Vec<Fix> {
+    expected
+        .iter()
+        .filter_map(|(name, row)| match envs.iter().find(|e| e.name == *name) {
+            None => Some(Fix {
+                row: row.clone(),
+                environment: name.clone(),
+                exists: false,
+            }),
+            Some(e) if e.branch_policy == BranchPolicy::Any => Some(Fix {
+                row: format!("branch policy {name}"),
+                environment: name.clone(),
+                exists: true,
+            }),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+/// `doctor --fix`: the plan, and with `apply` the changes.
+pub fn run(
+    settings: &Settings,
+    manager_dir: &std::path::Path,
+    apply: bool,
+    cx: &Context,
+) -> Result<()> {
+    cx.out.mask(settings.manager_token.expose());
+    let (manager, registry) = crate::config::load(manager_dir)?;
+    let rt = crate::github::runtime()?;
+    let api = GitHub::api_url_from_env();
+    let (gh, _) = super::token_clients(settings, &rt, &api, cx)?;
+    let repo = settings.repo.as_str();
+    rt.block_on(async {
+        let branch = admin_branch(&gh, repo).await?;
+        let envs = gh
+            .environments(repo)
+            .await
+            .map_err(|e| Error::failed(format!("reading {repo}'s environments: {e}")))?;
+        let fixes = plan(&expected(&manager, &registry), &envs);
+        if fixes.is_empty() {
+            cx.out.result(
+                "nothing to fix that fleetform can set: run `fleetform doctor` for the rest",
+            );
+            return Ok(());
+        }
+        for f in &fixes {
+            cx.out.result(&f.line(&branch));
+        }
+        if !apply {
+            cx.out.result(&format!(
+                "{} planned, nothing changed: run again with --yes to apply",
+                crate::util::text::count(fixes.len(), "change", "changes")
+            ));
+            return Ok(());
+        }
+        for f in &fixes {
+            let done = async {
+                gh.custom_branch_environment(repo, &f.environment).await?;
+                match gh.add_branch_policy(repo, &f.environment, &branch).await {
+                    // Already there: the environment had it.
+                    Err(e) if e.status() == Some(303) => Ok(()),
+                    other => other,
+                }
+            };
+            done.await.map_err(|e| {
+                Error::failed(format!(
+                    "{}: {e}; what came before it was applied",
+                    f.environment
+                ))
+            })?;
+            cx.out.result(&format!("done: {}", f.line(&branch)));
+        }
+        Ok(())
+    })
+}
+
+/// The repository's default branch, once GitHub's answer says the token
+/// may administer it; refused before anything is written otherwise.
+async fn admin_branch(gh: &GitHub, repo: &str) -> Result<String> {
+    let permissions = match gh.repo_reach(repo).await {
+        RepoReach::Found { permissions, .. } => permissions,
+        RepoReach::Missing => {
+            return Err(Error::refused(format!(
+                "{repo} cannot be read with this token"
+            )))
+        }
+        RepoReach::Moved => {
+            return Err(Error::refused(format!(
+                "{repo} was renamed: name it as it is now"
+            )))
+        }
+        RepoReach::Failed(e) => return Err(Error::failed(format!("reading {repo}: {e}"))),
+    };
+    if !permissions.is_some_and(|p| p.admin) {
+        return Err(Error::refused(format!(
+            "this token cannot administer {repo} (GitHub's answer gives it no admin permission): doctor --fix creates and restricts environments, which needs Administration write; run it with a repository admin's token, for this run only (FLEETFORM_MANAGER_TOKEN)"
+        )));
+    }
+    let info = gh
+        .repo_info(repo)
+        .await
+        .map_err(|e| Error::failed(format!("reading {repo}: {e}")))?;
+    Ok(info.default_branch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str, policy: BranchPolicy) -> EnvironmentFacts {
+        EnvironmentFacts {
+            name: name.into(),
+            required_reviewers: false,
+            prevent_self_review: false,
+            branch_policy: policy,
+        }
+    }
+
+    #[test]
+    fn missing_environments_are_created_and_open_ones_restricted_nothing_else() {
+        let expected = vec![
+            (
+                "staging-plan".to_string(),
+                "environment staging-plan".to_string(),
+            ),
+            (
+                "staging-apply".to_string(),
+                "environment staging-apply".to_string(),
+            ),
+            ("drift".to_string(), "environment drift".to_string()),
+        ];
+        let envs = [
+            env("staging-plan", BranchPolicy::Any),
+            env(
+                "drift",
+                BranchPolicy::Custom(Ok(vec![("main".into(), "branch".into())])),
+            ),
+        ];
+        let fixes = plan(&expected, &envs);
+        assert_eq!(
+            fixes,
+            [
+                Fix {
+                    row: "branch policy staging-plan".into(),
+                    environment: "staging-plan".into(),
+                    exists: true
+                },
+                Fix {
+                    row: "environment staging-apply".into(),
+                    environment: "staging-apply".into(),
+                    exists: false
+                },
+            ]
+        );
+        assert!(fixes[1]
+            .line("main")
+            .ends_with("[doctor: environment staging-apply]"));
+    }
+}

@@ -1,0 +1,108 @@
+//! `doctor --fix` against the strict fake GitHub (#83 point 1, first
+//! part): the plan names each change with the doctor row it answers and
+//! changes nothing; `--yes` applies it through GitHub's "Create or update
+//! an environment" and "Create a deployment branch policy" (each request
+//! checked against the OpenAPI description and the permission map), after
+//! which doctor's rows pass and a second `--fix` plans nothing.
+
+use crate::common;
+use crate::doctor::manager::{configured, doctor, register_repo_ids, row};
+use crate::support::fake_github::BranchPolicy;
+use crate::world::MANAGER;
+
+fn writes(gh: &crate::support::fake_github::FakeGitHub) -> Vec<String> {
+    gh.requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn fix_plans_then_creates_and_restricts_environments_once() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    // acme has secrets in staging: its key environment is missing.
+    let registry = fx.read("manager/customers.yml").replacen(
+        "    added: 2026-01-15\n",
+        "    added: 2026-01-15\n    secrets:\n      staging: age1waqp3az0rj3k07ymad4jrpcarl97c0570nsgk0tcr325zper6ggsxxfk45\n",
+        1,
+    );
+    fx.write("manager/customers.yml", &registry);
+    fx.append("manager/fleetform.yml", "\nsecrets: {}\n");
+    // Every branch may deploy to staging-plan.
+    let mut open = gh.environment(MANAGER, "staging-plan").unwrap();
+    open.branch_policy = BranchPolicy::Any;
+    gh.set_environment(MANAGER, "staging-plan", open);
+
+    let r = doctor(&gh, &fx, &[], &["--fix"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "restrict environment staging-plan to the default branch `main` (every branch may deploy to it now)  [doctor: branch policy staging-plan]",
+        "create environment staging-secrets-acme, deployable from the default branch `main` only  [doctor: customer secrets keys for staging]",
+        "2 changes planned, nothing changed: run again with --yes to apply",
+    ] {
+        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
+    }
+    assert!(writes(&gh).is_empty(), "{:?}", writes(&gh));
+
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout.matches("done: ").count(), 2, "{}", r.stdout);
+    let main_only = BranchPolicy::Custom(vec![("main".into(), "branch".into())]);
+    for env in ["staging-plan", "staging-secrets-acme"] {
+        let e = gh.environment(MANAGER, env).unwrap();
+        assert_eq!(e.branch_policy, main_only, "{env}");
+    }
+    // What staging-plan held is kept.
+    assert!(!gh
+        .environment(MANAGER, "staging-plan")
+        .unwrap()
+        .secrets
+        .is_empty());
+
+    // Doctor's rows now pass, but for what --fix does not set (the key
+    // environment's secrets).
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(
+        row(&r.stdout, "branch policy staging-plan").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+    let (_, _, found) = row(&r.stdout, "customer secrets keys for staging");
+    assert_eq!(
+        found,
+        "staging-secrets-acme lacks FLEETFORM_SECRETS_KEY, FLEETFORM_ARTIFACT_KEY"
+    );
+
+    // Twice changes nothing the second time.
+    let before = writes(&gh).len();
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+    assert_eq!(writes(&gh).len(), before);
+    gh.assert_clean();
+}
+
+/// A token GitHub's answer gives no admin permission on the manager repo
+/// is refused before anything is written, saying what --fix needs.
+#[test]
+fn fix_refuses_a_token_that_cannot_administer_the_repo() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let mut open = gh.environment(MANAGER, "staging-plan").unwrap();
+    open.branch_policy = BranchPolicy::Any;
+    gh.set_environment(MANAGER, "staging-plan", open);
+    gh.set_token_admin(MANAGER, false);
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("cannot administer provider/manager"),
+        "{}",
+        r.stderr
+    );
+    assert!(writes(&gh).is_empty(), "{:?}", writes(&gh));
+}
