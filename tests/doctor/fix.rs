@@ -8,7 +8,11 @@
 use crate::common;
 use crate::doctor::manager::{configured, doctor, register_repo_ids, row};
 use crate::support::fake_github::BranchPolicy;
+use crate::support::readme_budgets::Budgets;
 use crate::world::MANAGER;
+
+/// The book's row for `doctor --fix` ("Request budgets").
+const FIX: &str = "`doctor --fix`";
 
 fn writes(gh: &crate::support::fake_github::FakeGitHub) -> Vec<String> {
     gh.requests()
@@ -36,8 +40,34 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
     open.branch_policy = BranchPolicy::Any;
     gh.set_environment(MANAGER, "staging-plan", open);
 
+    let custom = [
+        "fleetform-authorise",
+        "staging-apply",
+        "production-plan",
+        "production-apply",
+    ]
+    .iter()
+    .filter(|e| {
+        matches!(
+            gh.environment(MANAGER, e).map(|e| e.branch_policy),
+            Some(BranchPolicy::Custom(_))
+        )
+    })
+    .count();
+    let sent = gh.requests().len();
     let r = doctor(&gh, &fx, &[], &["--fix"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The book's budget: the repository twice, one page of environments,
+    // each custom policy list; no write.
+    let book = Budgets::from_book();
+    assert_eq!(
+        gh.requests().len() - sent,
+        book.lead(FIX)
+            + book.n(FIX, " per 100 environments")
+            + custom * book.n(FIX, " per environment with custom branch policies"),
+        "{:#?}",
+        &gh.requests()[sent..]
+    );
     for want in [
         "restrict environment staging-plan to the default branch `main` (every branch may deploy to it now)  [doctor: branch policy staging-plan]",
         "create environment staging-secrets-acme, deployable from the default branch `main` only  [doctor: customer secrets keys for staging]",
@@ -50,6 +80,12 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
     let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.stdout.matches("done: ").count(), 2, "{}", r.stdout);
+    assert_eq!(
+        writes(&gh).len(),
+        2 * book.n(FIX, " writes per environment created or restricted"),
+        "{:?}",
+        writes(&gh)
+    );
     let main_only = BranchPolicy::Custom(vec![("main".into(), "branch".into())]);
     for env in ["staging-plan", "staging-secrets-acme"] {
         let e = gh.environment(MANAGER, env).unwrap();
