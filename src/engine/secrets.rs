@@ -27,6 +27,9 @@ use super::Engine;
 use super::FILES_FILE;
 use crate::error::{Error, Say};
 
+/// The root module's variables by name, as Terraform reads them.
+type Declared = std::collections::BTreeMap<String, crate::terraform::variables::Declared>;
+
 /// The names of secrets an apply decrypts again (those bound for an
 /// `ephemeral` variable); `None`: every one (a plan).
 type Only<'a> = Option<&'a std::collections::BTreeSet<String>>;
@@ -101,7 +104,7 @@ impl Engine<'_> {
                 let Some((file, secrets)) = found else {
                     return Ok(Vec::new());
                 };
-                let mut problems = self.terraform_takes(&file)?;
+                let mut problems = self.terraform_takes(&file, &self.declared()?);
                 problems.extend(self.shapes(&file, &secrets));
                 Ok(problems)
             });
@@ -146,9 +149,14 @@ impl Engine<'_> {
         if let Some(pair) = self.provider_secrets(env, None)? {
             found.push(pair);
         }
+        if found.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        // The root module read once, for every file's secrets.
+        let declared = self.declared()?;
         let mut problems = Vec::new();
         for (file, secrets) in &found {
-            problems.extend(self.terraform_takes(file)?);
+            problems.extend(self.terraform_takes(file, &declared));
             problems.extend(self.shapes(file, secrets));
         }
         if let [(customer_file, _), (provider_file, _)] = found.as_slice() {
@@ -165,7 +173,7 @@ impl Engine<'_> {
             .iter()
             .flat_map(|(f, _)| f.entries.iter().map(|e| e.name.as_str()))
             .collect();
-        let stored = self.stored(&names)?;
+        let stored = crate::terraform::variables::not_ephemeral(&declared, names);
         let ages = found
             .iter()
             .flat_map(|(file, _)| secret_ages::ages(file, max, today))
@@ -382,10 +390,7 @@ impl Engine<'_> {
     }
 
     /// The root module's variables, as Terraform reads them.
-    fn declared(
-        &self,
-    ) -> Result<std::collections::BTreeMap<String, crate::terraform::variables::Declared>, Error>
-    {
+    fn declared(&self) -> Result<Declared, Error> {
         let dir = self.manager.path(self.manager.working_dir());
         crate::terraform::variables::declared(&dir)
             .map_err(|m| Error::refused(format!("reading the root module's variables: {m}")))
@@ -395,11 +400,10 @@ impl Engine<'_> {
     /// `sensitive = true` (Terraform then never shows it in a plan); one
     /// also `ephemeral` stays out of the plan file and the state, and its
     /// apply decrypts it again.
-    fn terraform_takes(&self, file: &SecretsFile) -> Result<Vec<Diagnostic>, Error> {
+    fn terraform_takes(&self, file: &SecretsFile, declared: &Declared) -> Vec<Diagnostic> {
         let dir = self.manager.path(self.manager.working_dir());
-        let declared = self.declared()?;
         let module = crate::config::display_path(&dir);
-        Ok(file
+        file
             .entries
             .iter()
             .filter_map(|e| match declared.get(&e.name) {
@@ -413,18 +417,7 @@ impl Engine<'_> {
                 ))),
                 Some(_) => None,
             })
-            .collect())
-    }
-
-    /// The names of `secrets` Terraform keeps in the plan file and the
-    /// state: those bound for a variable that is not `ephemeral`.
-    fn stored(&self, names: &[&str]) -> Result<std::collections::BTreeSet<String>, Error> {
-        let declared = self.declared()?;
-        Ok(names
-            .iter()
-            .filter(|n| declared.get(**n).is_none_or(|d| !d.ephemeral))
-            .map(|n| n.to_string())
-            .collect())
+            .collect()
     }
 
     /// Each decrypted value against its property in the schema, reported

@@ -44,12 +44,19 @@ pub fn stored<'a>(
     dir: &Path,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<String>, String> {
-    let declared = declared(dir)?;
-    Ok(names
+    Ok(not_ephemeral(&declared(dir)?, names))
+}
+
+/// Of `names`, those `declared` gives no `ephemeral` variable.
+pub fn not_ephemeral<'a>(
+    declared: &BTreeMap<String, Declared>,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    names
         .into_iter()
         .filter(|n| declared.get(*n).is_none_or(|d| !d.ephemeral))
         .map(str::to_string)
-        .collect())
+        .collect()
 }
 
 /// What one `variable` block sets (`None`: not set there).
