@@ -22,8 +22,8 @@ const KEY_ENV_SECRETS: [&str; 2] = [KEY_VAR, "FLEETFORM_ARTIFACT_KEY"];
 
 /// The GitHub environments the key jobs of `customers` run in: one per
 /// active customer and environment it has a recipient for (doctor reads
-/// each one's secrets).
-pub fn key_environments(manager: &Manager, customers: &[Customer]) -> Vec<String> {
+/// each one's secrets), each with that environment's name.
+pub fn key_environments(manager: &Manager, customers: &[Customer]) -> Vec<(String, String)> {
     if manager.config.secrets.is_none() {
         return Vec::new();
     }
@@ -34,7 +34,7 @@ pub fn key_environments(manager: &Manager, customers: &[Customer]) -> Vec<String
         .flat_map(|env| {
             wanted(env, customers)
                 .into_iter()
-                .map(|c| env.secrets_environment(&c.slug))
+                .map(|c| (env.name.clone(), env.secrets_environment(&c.slug)))
         })
         .collect()
 }

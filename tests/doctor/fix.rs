@@ -80,6 +80,9 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
     let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.stdout.matches("done: ").count(), 2, "{}", r.stdout);
+    // Each change is in the audit log, as every change fleetform makes.
+    let audit = fx.read("manager/.fleetform/audit.jsonl");
+    assert_eq!(audit.matches("\"doctor-fix\"").count(), 2, "{audit}");
     assert_eq!(
         writes(&gh).len(),
         2 * book.n(FIX, " writes per environment created or restricted"),

@@ -71,14 +71,8 @@ fn expected(manager: &Manager, registry: &Registry) -> Vec<(String, String)> {
     for (env, _) in installed {
         out.push((env.clone(), format!("environment {env}")));
     }
-    for env in &manager.config.environments {
-        for c in registry.customers.iter() {
-            let name = env.secrets_environment(&c.slug);
-            let wanted = crate::doctor::key_environments(manager, std::slice::from_ref(c));
-            if wanted.contains(&name) {
-                out.push((name, format!("customer secrets keys for {}", env.name)));
-            }
-        }
+    for (env, name) in crate::doctor::key_environments(manager, &registry.customers) {
+        out.push((name, format!("customer secrets keys for {env}")));
     }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|(name, _)| seen.insert(name.clone()));
@@ -141,7 +135,7 @@ pub fn run(
             ));
             return Ok(());
         }
-        for f in &fixes {
+        for (i, f) in fixes.iter().enumerate() {
             let done = async {
                 gh.custom_branch_environment(repo, &f.environment).await?;
                 match gh.add_branch_policy(repo, &f.environment, &branch).await {
@@ -152,10 +146,17 @@ pub fn run(
             };
             done.await.map_err(|e| {
                 Error::failed(format!(
-                    "{}: {e}; what came before it was applied",
-                    f.environment
+                    "{}: {e}; {i} of the {} changes before it were applied (run --fix again for the rest)",
+                    f.environment,
+                    fixes.len()
                 ))
             })?;
+            // Which setting changed, by whom, is kept as every other change
+            // fleetform makes.
+            cx.record(
+                crate::audit::Entry::now("doctor-fix", "applied")
+                    .detail(format!("{repo}: {}", f.line(&branch))),
+            );
             cx.out.result(&format!("done: {}", f.line(&branch)));
         }
         Ok(())

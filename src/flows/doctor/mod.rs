@@ -464,7 +464,10 @@ fn examine(
     let (manager_gh, customer_gh) = token_clients(settings, &rt, &api, cx)?;
     let mut unreachable = false;
     let (manager_facts, customers, inboxes) = rt.block_on(async {
-        let key_environments = doctor::key_environments(manager, &registry.customers);
+        let key_environments: Vec<String> = doctor::key_environments(manager, &registry.customers)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
         match read_manager(&manager_gh, &settings.repo, manager, &key_environments).await {
             Ok(m) => {
                 let c =
