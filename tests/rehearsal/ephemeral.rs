@@ -20,7 +20,7 @@ use std::path::Path;
 
 use super::on_cloud::{OnCloud, BUCKET};
 use crate::secrets::cloud::{encrypt, keygen};
-use crate::secrets::ephemeral::searchable;
+use crate::secrets::ephemeral::{searchable, sha256_hex};
 use crate::support::actions_runner::Event;
 use crate::support::fake_github::{BranchPolicy, Environment};
 use crate::world::{ok, ACME, MANAGER};
@@ -127,14 +127,6 @@ fn disk_hits(dir: &Path, keys: &[(&str, &str, &str)], opened: &mut usize) -> Vec
         }
     }
     found
-}
-
-fn sha256_hex(v: &str) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(v.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]

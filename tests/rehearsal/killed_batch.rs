@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use fleetform::relay::events::STALE_ENV;
 
-use crate::relay::durable::{with_bucket, AWS};
+use crate::relay::durable::{dispatch_on_a_thread, with_bucket, AWS};
 use crate::relay::serve::GLOBEX;
 use crate::support::actions_runner::{Event, WorkflowRun};
 use crate::support::fake_github::Fault;
@@ -39,16 +39,7 @@ fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
 
 /// The customers whose event each dispatch carries (a batch's entries).
 fn customers_of(d: &Value) -> Vec<String> {
-    let payloads: Vec<Value> = match d["event_type"].as_str() {
-        Some("fleetform-batch") => d["client_payload"]["batch"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["payload"].clone())
-            .collect(),
-        _ => vec![d["client_payload"].clone()],
-    };
-    payloads
+    crate::relay::scale::payloads(d)
         .iter()
         .map(|p| p["customer_repo"].as_str().unwrap_or_default().to_string())
         .collect()
@@ -115,21 +106,7 @@ fn a_batch_sent_again_after_the_relay_died_mid_send_is_planned_once() {
         .map(|(repo, sha)| {
             let (url, token) = (a.url.clone(), rw.push_token(repo, "feature", &sha));
             // The trigger's request: its connection ends with the relay.
-            std::thread::spawn(move || {
-                use std::io::{Read, Write};
-                let body = json!({ "token": token }).to_string();
-                let mut s =
-                    std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
-                let head = format!(
-                    "POST /dispatch HTTP/1.1\r\nhost: relay\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
-                    body.len()
-                );
-                s.write_all(head.as_bytes()).unwrap();
-                s.write_all(body.as_bytes()).unwrap();
-                let mut answer = Vec::new();
-                let _ = s.read_to_end(&mut answer);
-                answer
-            })
+            dispatch_on_a_thread(url, token)
         })
         .collect();
     wait_until("GitHub took the batch", 30, || {

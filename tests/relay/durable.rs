@@ -44,6 +44,26 @@ pub fn with_bucket() -> (Moto, RelayWorld) {
     (moto, rw)
 }
 
+/// A trigger's `POST /dispatch` with `token` to the relay at `url`, on a
+/// thread of its own: what it read before the connection ended (nothing,
+/// when the relay dies first).
+pub fn dispatch_on_a_thread(url: String, token: String) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let body = json!({ "token": token }).to_string();
+        let mut s = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
+        let head = format!(
+            "POST /dispatch HTTP/1.1\r\nhost: relay\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        answer
+    })
+}
+
 /// The recovery sweeps `relay` has finished (its `/healthz`).
 fn sweeps_done(relay: &RelayProc) -> u64 {
     let (status, v) = crate::relay::serve::http(&relay.url, "GET", "/healthz", &[], b"");
@@ -137,20 +157,7 @@ fn a_queued_event_survives_a_kill_9_and_is_dispatched_once() {
         .inject_matching("POST", "/dispatches", Fault::secondary_rate_limit(20));
     let (url, token) = (a.url.clone(), rw.push_token(ACME, "main", &sha));
     // The trigger's request to A: its connection ends with A.
-    let caller = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        let body = json!({ "token": token }).to_string();
-        let mut s = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
-        let head = format!(
-            "POST /dispatch HTTP/1.1\r\nhost: relay\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body.as_bytes()).unwrap();
-        let mut answer = Vec::new();
-        let _ = s.read_to_end(&mut answer);
-        answer
-    });
+    let caller = dispatch_on_a_thread(url, token);
     let id = rw.w.gh.repo_id(ACME);
     let event = format!("fleetform/records/relay/events/{id}/{sha}/apply");
     wait_until("A's claim and GitHub's limit answer", 15, || {

@@ -161,22 +161,27 @@ pub fn burst(rw: &RelayWorld, relay: &RelayProc, pushes: &[(String, String)]) ->
     }
 }
 
+/// The events one dispatch the manager received carries: a batch's
+/// entries' payloads, or a plain dispatch's own.
+pub fn payloads(d: &Value) -> Vec<Value> {
+    match d["event_type"].as_str() {
+        Some("fleetform-batch") => d["client_payload"]["batch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["payload"].clone())
+            .collect(),
+        _ => vec![d["client_payload"].clone()],
+    }
+}
+
 /// Each event the manager received, by commit: the dispatches unpacked
 /// (a batch's entries, or a plain dispatch).
 pub fn received(rw: &RelayWorld) -> (usize, BTreeMap<String, usize>) {
     let sent = rw.w.gh.dispatches(MANAGER);
     let mut events = BTreeMap::new();
     for d in &sent {
-        let payloads: Vec<Value> = match d["event_type"].as_str() {
-            Some("fleetform-batch") => d["client_payload"]["batch"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["payload"].clone())
-                .collect(),
-            _ => vec![d["client_payload"].clone()],
-        };
-        for p in payloads {
+        for p in payloads(d) {
             *events
                 .entry(p["sha"].as_str().unwrap().to_string())
                 .or_insert(0) += 1;

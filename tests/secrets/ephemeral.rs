@@ -82,7 +82,7 @@ pub(crate) fn searchable(bytes: &[u8]) -> Vec<u8> {
     all
 }
 
-fn sha256_hex(v: &str) -> String {
+pub(crate) fn sha256_hex(v: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(v.as_bytes())
         .iter()
