@@ -87,7 +87,7 @@ for tool in tar xz zip unzip curl sha256sum; do
 done
 need script "tests/newcomer/frictions.rs (the quick start on a pseudo-terminal)" \
   "apt-get install -y bsdutils (util-linux's script)"
-need python3 "tests/install-linters.sh, install-moto.sh and install-checkov.sh (zizmor, actionlint, moto and checkov come from PyPI into .venv)" \
+need python3 "tests/install-linters.sh, install-moto.sh, install-checkov.sh and install-pynacl.sh (zizmor, actionlint, moto, checkov and PyNaCl come from PyPI into .venv)" \
   "apt-get install -y python3 python3-venv"
 need mdbook "the book (docs/): mdbook build and its link check" \
   "cargo install mdbook --locked --version $(cat docs/mdbook-version) --no-default-features --features search (bash .ci/run does)"
@@ -236,6 +236,11 @@ fi
 if [ ! -x .venv/bin/checkov ]; then
   echo "checkov not in .venv yet: installing it (tests/install-checkov.sh)"
   bash tests/install-checkov.sh
+fi
+# PyNaCl for the sealed secrets of doctor --fix (tests/doctor/fix_secrets.rs).
+if ! .venv/bin/python -c "import nacl" 2>/dev/null; then
+  echo "PyNaCl not in .venv yet: installing it (tests/install-pynacl.sh)"
+  bash tests/install-pynacl.sh
 fi
 
 step "cargo test"

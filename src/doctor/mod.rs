@@ -42,7 +42,7 @@ pub use apps::app_checks;
 pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow};
 pub use inbox::{inbox_checks, INBOX_ENVIRONMENT, MANAGER_REPO, RELAY_TOKEN};
 pub use isolation::isolation_checks;
-pub use manager::{expected_environments, manager_checks, secrets_needed, Role};
+pub use manager::{expected_environments, manager_checks, secrets_needed, Role, DRIFT};
 pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,

@@ -58,13 +58,16 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
     let r = doctor(&gh, &fx, &[], &["--fix"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // The book's budget: the repository twice, one page of environments,
-    // each custom policy list; no write.
+    // each custom policy list, the secrets of each expected environment
+    // there (authorise, two plan and two apply; acme's key environment is
+    // not); no write.
     let book = Budgets::from_book();
     assert_eq!(
         gh.requests().len() - sent,
         book.lead(FIX)
             + book.n(FIX, " per 100 environments")
-            + custom * book.n(FIX, " per environment with custom branch policies"),
+            + custom * book.n(FIX, " per environment with custom branch policies")
+            + 5 * book.n(FIX, " per expected environment that exists"),
         "{:#?}",
         &gh.requests()[sent..]
     );
@@ -72,6 +75,9 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
         "restrict environment staging-plan to the default branch `main` (every branch may deploy to it now)  [doctor: branch policy staging-plan]",
         "create environment staging-secrets-acme, deployable from the default branch `main` only  [doctor: customer secrets keys for staging]",
         "2 changes planned, nothing changed: run again with --yes to apply",
+        // GitHub never gives staging's artifact key back: not generated
+        // (a new one would void staging's plans waiting for approval).
+        "left for you: FLEETFORM_ARTIFACT_KEY (the artifact key of staging) is missing from staging-secrets-acme but held elsewhere",
     ] {
         assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
     }

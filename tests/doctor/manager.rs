@@ -32,6 +32,7 @@ pub(crate) fn env(reviewers: &[&str], secrets: &[&str]) -> Environment {
         branch_policy: BranchPolicy::Custom(vec![("main".into(), "branch".into())]),
         secrets: secrets.iter().map(|s| s.to_string()).collect(),
         variables: Default::default(),
+        sealed: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod dashboard;
 pub(crate) mod fix;
+mod fix_secrets;
 pub(crate) mod inbox;
 pub(crate) mod isolation;
 pub(crate) mod manager;

@@ -212,6 +212,7 @@ fn repository_settings_for_the_doctor() {
             branch_policy: BranchPolicy::Custom(vec![("main".into(), "branch".into())]),
             secrets: ["FLEETFORM_ARTIFACT_KEY".to_string()].into(),
             variables: Default::default(),
+            sealed: Default::default(),
         },
     );
     gh.set_environment(REPO, "drift", Environment::default());

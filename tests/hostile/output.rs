@@ -103,6 +103,7 @@ fn github_answers_in_doctors_table_never_become_commands() {
             )]),
             secrets: Default::default(),
             variables: Default::default(),
+            sealed: Default::default(),
         },
     );
     let fx = Fixture::new();

@@ -9,18 +9,25 @@
 //!   `customer secrets keys for <env>`): created, deployable from the
 //!   default branch only;
 //! - an environment every branch may deploy to (the row `branch policy
-//!   <name>`): restricted to the default branch.
+//!   <name>`): restricted to the default branch;
+//! - the secrets fleetform makes itself (the rows `secrets <name>` and
+//!   `customer secrets keys for <env>`): generated, sealed and stored
+//!   (`fix_secrets`).
 //!
-//! Everything else doctor reports keeps its fix column: reviewers,
-//! secrets, variables, rulesets, the Apps.
+//! Everything else doctor reports keeps its fix column: reviewers, the
+//! other secrets, variables, rulesets, the Apps.
 //!
 //! The token: a repository admin's (Administration write on the manager
 //! repo), for this run only. It is checked before anything is written:
 //! GitHub's answer for the repository says whether the token may
 //! administer it. API budget: 2 reads of the repository (its
 //! permissions, its default branch) and 1 per 100 environments, +1 per
-//! environment with custom branch policies; with `--yes`, 2 writes per
-//! environment created or restricted.
+//! environment with custom branch policies, +1 per expected environment
+//! that exists (its secrets' names); with `--yes`, 2 writes per
+//! environment created or restricted and 2 requests per secret stored in
+//! an environment (its public key, the sealed secret).
+
+use std::collections::BTreeMap;
 
 use crate::config::{Manager, Registry};
 use crate::context::Context;
@@ -28,6 +35,7 @@ use crate::doctor::facts::{BranchPolicy, EnvironmentFacts, RepoReach};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 
+use super::fix_secrets::{self, Group, Partial};
 use super::Settings;
 
 /// One change, and the doctor row it answers.
@@ -58,8 +66,8 @@ impl Fix {
 
 /// The environments doctor expects, each with its row: the deploy
 /// workflow's and the drift's, the installed templates', and each
-/// customer's key environment.
-fn expected(manager: &Manager, registry: &Registry) -> Vec<(String, String)> {
+/// customer's key environment (`key_envs`).
+fn expected(manager: &Manager, key_envs: &[(String, String)]) -> Vec<(String, String)> {
     let installed = crate::doctor::installed_templates(&manager.root);
     // Drift's is expected only where a workflow runs jobs in it, as
     // doctor's row says (an installed template's, below).
@@ -71,8 +79,8 @@ fn expected(manager: &Manager, registry: &Registry) -> Vec<(String, String)> {
     for (env, _) in installed {
         out.push((env.clone(), format!("environment {env}")));
     }
-    for (env, name) in crate::doctor::key_environments(manager, &registry.customers) {
-        out.push((name, format!("customer secrets keys for {env}")));
+    for (env, name) in key_envs {
+        out.push((name.clone(), format!("customer secrets keys for {env}")));
     }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|(name, _)| seen.insert(name.clone()));
@@ -99,6 +107,20 @@ pub fn plan(expected: &[(String, String)], envs: &[EnvironmentFacts]) -> Vec<Fix
         .collect()
 }
 
+/// Everything one run would change.
+struct Changes {
+    branch: String,
+    environments: Vec<Fix>,
+    secrets: Vec<Group>,
+    left: Vec<Partial>,
+}
+
+impl Changes {
+    fn count(&self) -> usize {
+        self.environments.len() + self.secrets.len()
+    }
+}
+
 /// `doctor --fix`: the plan, and with `apply` the changes.
 pub fn run(
     settings: &Settings,
@@ -113,54 +135,112 @@ pub fn run(
     let (gh, _) = super::token_clients(settings, &rt, &api, cx)?;
     let repo = settings.repo.as_str();
     rt.block_on(async {
-        let branch = admin_branch(&gh, repo).await?;
-        let envs = gh
-            .environments(repo)
-            .await
-            .map_err(|e| Error::failed(format!("reading {repo}'s environments: {e}")))?;
-        let fixes = plan(&expected(&manager, &registry), &envs);
-        if fixes.is_empty() {
+        let changes = changes(&gh, repo, &manager, &registry).await?;
+        for f in &changes.environments {
+            cx.out.result(&f.line(&changes.branch));
+        }
+        for g in &changes.secrets {
+            cx.out.result(&g.line());
+        }
+        for p in &changes.left {
+            cx.out.result(&p.line());
+        }
+        if changes.count() == 0 {
             cx.out.result(
                 "nothing to fix that fleetform can set: run `fleetform doctor` for the rest",
             );
             return Ok(());
         }
-        for f in &fixes {
-            cx.out.result(&f.line(&branch));
-        }
         if !apply {
             cx.out.result(&format!(
                 "{} planned, nothing changed: run again with --yes to apply",
-                crate::util::text::count(fixes.len(), "change", "changes")
+                crate::util::text::count(changes.count(), "change", "changes")
             ));
             return Ok(());
         }
-        for (i, f) in fixes.iter().enumerate() {
-            let done = async {
-                gh.custom_branch_environment(repo, &f.environment).await?;
-                match gh.add_branch_policy(repo, &f.environment, &branch).await {
-                    // Already there: the environment had it.
-                    Err(e) if e.status() == Some(303) => Ok(()),
-                    other => other,
-                }
-            };
-            done.await.map_err(|e| {
-                Error::failed(format!(
-                    "{}: {e}; {i} of the {} changes before it were applied (run --fix again for the rest)",
-                    f.environment,
-                    fixes.len()
-                ))
-            })?;
-            // Which setting changed, by whom, is kept as every other change
-            // fleetform makes.
-            cx.record(
-                crate::audit::Entry::now("doctor-fix", "applied")
-                    .detail(format!("{repo}: {}", f.line(&branch))),
-            );
-            cx.out.result(&format!("done: {}", f.line(&branch)));
-        }
-        Ok(())
+        apply_changes(&gh, repo, &changes, cx).await
     })
+}
+
+/// Reads what the repository has and plans the changes: nothing is
+/// written.
+async fn changes(
+    gh: &GitHub,
+    repo: &str,
+    manager: &Manager,
+    registry: &Registry,
+) -> Result<Changes> {
+    let branch = admin_branch(gh, repo).await?;
+    let envs = gh
+        .environments(repo)
+        .await
+        .map_err(|e| Error::failed(format!("reading {repo}'s environments: {e}")))?;
+    let key_envs = crate::doctor::key_environments(manager, &registry.customers);
+    let expected = expected(manager, &key_envs);
+    let mut held = BTreeMap::new();
+    for (name, _) in &expected {
+        if envs.iter().any(|e| e.name == *name) {
+            let names = gh.environment_secret_names(repo, name).await.map_err(|e| {
+                Error::failed(format!("reading the secrets of {repo}'s {name}: {e}"))
+            })?;
+            held.insert(name.clone(), names);
+        }
+    }
+    let drift = expected.iter().any(|(n, _)| n == crate::doctor::DRIFT);
+    let (secrets, left) = fix_secrets::plan(&fix_secrets::groups(manager, &key_envs, drift), &held);
+    Ok(Changes {
+        environments: plan(&expected, &envs),
+        branch,
+        secrets,
+        left,
+    })
+}
+
+/// Applies `changes`, environments first (a secret needs its
+/// environment), each one recorded; stops at the first that fails,
+/// saying how many were applied before it.
+async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context) -> Result<()> {
+    let total = changes.count();
+    let failed = |what: &str, i: usize, e: String| {
+        Error::failed(format!(
+            "{what}: {e}; {i} of the {total} changes before it were applied (run --fix again for the rest)"
+        ))
+    };
+    let done = |line: String| {
+        // Which setting changed, by whom, is kept as every other change
+        // fleetform makes.
+        cx.record(
+            crate::audit::Entry::now("doctor-fix", "applied").detail(format!("{repo}: {line}")),
+        );
+        cx.out.result(&format!("done: {line}"));
+    };
+    let branch = &changes.branch;
+    for (i, f) in changes.environments.iter().enumerate() {
+        let made = async {
+            gh.custom_branch_environment(repo, &f.environment).await?;
+            match gh.add_branch_policy(repo, &f.environment, branch).await {
+                // Already there: the environment had it.
+                Err(e) if e.status() == Some(303) => Ok(()),
+                other => other,
+            }
+        };
+        made.await
+            .map_err(|e| failed(&f.environment, i, e.to_string()))?;
+        done(f.line(branch));
+    }
+    let before = changes.environments.len();
+    for (i, g) in changes.secrets.iter().enumerate() {
+        let value = crate::github::random_secret().map_err(|e| failed(g.secret, before + i, e))?;
+        for (env, _) in &g.environments {
+            gh.store_environment_secret(repo, env, g.secret, &value)
+                .await
+                .map_err(|e| {
+                    failed(&format!("{} in {env}", g.secret), before + i, e.to_string())
+                })?;
+        }
+        done(g.line());
+    }
+    Ok(())
 }
 
 /// The repository's default branch, once GitHub's answer says the token

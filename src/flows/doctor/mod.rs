@@ -39,6 +39,7 @@
 //! `terraform`, `util` and `values`.
 
 pub mod fix;
+mod fix_secrets;
 mod inbox;
 mod secrets;
 use secrets::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};

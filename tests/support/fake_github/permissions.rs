@@ -151,6 +151,16 @@ const FROM_DOCS: &[(&str, Alternatives, &str)] = &[
         "https://docs.github.com/en/rest/actions/secrets#list-environment-secrets",
     ),
     (
+        "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key",
+        &[("environments", "read")],
+        "https://docs.github.com/en/rest/actions/secrets#get-an-environment-public-key",
+    ),
+    (
+        "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
+        &[("environments", "write")],
+        "https://docs.github.com/en/rest/actions/secrets#create-or-update-an-environment-secret",
+    ),
+    (
         "GET /repos/{owner}/{repo}/environments/{environment_name}/variables",
         &[("environments", "read")],
         "https://docs.github.com/en/rest/actions/variables#list-environment-variables",

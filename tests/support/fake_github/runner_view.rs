@@ -51,6 +51,20 @@ impl FakeGitHub {
         e.secrets.insert(name.to_string());
     }
 
+    /// The sealed values stored through the API in environment `env` of
+    /// `repo`, by name: (key id, base64 sealed box).
+    pub fn sealed_environment_secrets(
+        &self,
+        repo: &str,
+        env: &str,
+    ) -> std::collections::BTreeMap<String, (String, String)> {
+        let st = self.state();
+        st.repo(repo)
+            .and_then(|r| r.settings.environments.get(env))
+            .map(|(_, e)| e.sealed.clone())
+            .unwrap_or_default()
+    }
+
     /// The names of `repo`'s own Actions secrets.
     pub fn repo_secret_names(&self, repo: &str) -> BTreeSet<String> {
         self.secrets(repo).into_iter().map(|s| s.name).collect()

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::handlers::{paginate, Answer, Ctx};
+use super::handlers::{actions, paginate, Answer, Ctx};
 use super::render;
 use super::state::{repo_key, Repo, State};
 use super::util::{node_id, now_rfc3339};
@@ -35,6 +35,10 @@ pub struct Environment {
     pub branch_policy: BranchPolicy,
     /// Names of its secrets.
     pub secrets: BTreeSet<String>,
+    /// The sealed values stored through the API (`PUT
+    /// .../secrets/{name}`), by name: (key id, base64 sealed box). A
+    /// secret a test adds by name has none.
+    pub sealed: BTreeMap<String, (String, String)>,
     /// Names of its Actions variables (a value only with
     /// [`FakeGitHub::set_variable`]).
     pub variables: BTreeSet<String>,
@@ -239,11 +243,16 @@ pub(crate) fn moved(state: &State, repo_name: &str) -> Option<Answer> {
 pub(crate) fn write(state: &mut State, repo_name: &str, ctx: &Ctx) -> Option<Answer> {
     if !matches!(
         ctx.op,
-        "repos/create-or-update-environment" | "repos/create-deployment-branch-policy"
+        "repos/create-or-update-environment"
+            | "repos/create-deployment-branch-policy"
+            | "actions/create-or-update-environment-secret"
     ) {
         return None;
     }
     state.repo(repo_name)?;
+    if ctx.op == "actions/create-or-update-environment-secret" {
+        return Some(put_environment_secret(state, repo_name, ctx));
+    }
     // "Create or update an environment" and its branch policies need an
     // admin ("You must authenticate using an access token with the repo
     // scope... Administration repository permissions (write)").
@@ -255,6 +264,55 @@ pub(crate) fn write(state: &mut State, repo_name: &str, ctx: &Ctx) -> Option<Ans
         "repos/create-or-update-environment" => put_environment(state, repo_name, &name, ctx),
         _ => add_branch_policy(state, repo_name, &name, ctx),
     })
+}
+
+/// "Create or update an environment secret": the environment must exist
+/// (404), the name follow "Naming your secrets" (422), the key id be the
+/// environment's public key's (here the repository's: GitHub's
+/// environment keys are their own, fleetform reads each one), and the
+/// value a sealed box (at least libsodium's 48 bytes of overhead). 201 for
+/// a new secret, 204 for a replaced one.
+fn put_environment_secret(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
+    let name = ctx.param("secret_name").to_string();
+    if let Some(refused) = actions::refused_secret_name(&name) {
+        return refused;
+    }
+    let key_id = ctx.str_field("key_id").unwrap_or_default().to_string();
+    let value = ctx
+        .str_field("encrypted_value")
+        .unwrap_or_default()
+        .to_string();
+    let repo = state.seeded(repo_name);
+    if key_id != repo.public_key.0 {
+        return Answer::invalid(
+            "Secret",
+            "key_id",
+            "invalid",
+            Some("key_id does not match the environment public key"),
+        );
+    }
+    if !actions::is_sealed_box(&value) {
+        return Answer::invalid(
+            "Secret",
+            "encrypted_value",
+            "invalid",
+            Some("encrypted_value is not a sealed box"),
+        );
+    }
+    let Some((_, env)) = repo
+        .settings
+        .environments
+        .get_mut(ctx.param("environment_name"))
+    else {
+        return Answer::not_found();
+    };
+    let new = env.secrets.insert(name.clone());
+    env.sealed.insert(name, (key_id, value));
+    if new {
+        Answer::json(201, json!({}))
+    } else {
+        Answer::no_content()
+    }
 }
 
 /// "Create or update an environment": what the body sets replaces what
@@ -387,6 +445,10 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
                 .collect();
             wrapped(state, ctx, "secrets", items)
         }
+        "actions/get-environment-public-key" => match env() {
+            Some(_) => actions::public_key(repo),
+            None => Answer::not_found(),
+        },
         "actions/list-environment-secrets" => match env() {
             Some((_, e)) => {
                 let items = e.secrets.iter().map(|n| secret(n, &s.created_at)).collect();

@@ -15,14 +15,26 @@ pub(crate) fn public_key(repo: &Repo) -> Answer {
     )
 }
 
-pub(crate) fn put_secret(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
-    let name = ctx.param("secret_name").to_string();
+/// A secret's name as "Naming your secrets" allows it (422 otherwise):
+/// letters, digits and `_`, not starting with a digit or `GITHUB_`.
+pub(crate) fn refused_secret_name(name: &str) -> Option<Answer> {
     let valid_name = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit()
         && !name.to_ascii_uppercase().starts_with("GITHUB_");
-    if !valid_name {
-        return Answer::invalid("Secret", "name", "invalid", Some("Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_), must not start with a number or GITHUB_"));
+    (!valid_name).then(|| Answer::invalid("Secret", "name", "invalid", Some("Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_), must not start with a number or GITHUB_")))
+}
+
+/// Whether `value` is base64 of a sealed box: libsodium's sealed box is
+/// 48 bytes longer than the plain text.
+pub(crate) fn is_sealed_box(value: &str) -> bool {
+    b64_decode(value).is_some_and(|bytes| bytes.len() >= 48)
+}
+
+pub(crate) fn put_secret(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
+    let name = ctx.param("secret_name").to_string();
+    if let Some(refused) = refused_secret_name(&name) {
+        return refused;
     }
     let key_id = ctx.str_field("key_id").unwrap_or_default().to_string();
     let value = ctx
@@ -38,8 +50,7 @@ pub(crate) fn put_secret(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answe
             Some("key_id does not match the repository public key"),
         );
     }
-    // A libsodium sealed box is 48 bytes longer than the plain text.
-    if b64_decode(&value).is_none_or(|bytes| bytes.len() < 48) {
+    if !is_sealed_box(&value) {
         return Answer::invalid(
             "Secret",
             "encrypted_value",

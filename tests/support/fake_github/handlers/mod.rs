@@ -8,7 +8,7 @@
 //! the OpenAPI description already; the handlers add GitHub's semantics
 //! (404 for missing objects, 409/422 for conflicts, archived repositories).
 
-mod actions;
+pub(crate) mod actions;
 mod comments;
 mod contents;
 mod deployments;
