@@ -50,6 +50,38 @@ pub struct WorkflowPermissions {
     pub can_approve_pull_request_reviews: bool,
 }
 
+/// Secret scanning and its push protection, from the
+/// `security_and_analysis` block of `GET /repos/{owner}/{repo}` (GitHub
+/// shows it to the repository's admins only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretScanning {
+    pub scanning: bool,
+    pub push_protection: bool,
+}
+
+impl SecretScanning {
+    /// Reads the block; `None` when the answer has none.
+    pub fn from_repo(repo: &serde_json::Value) -> Option<SecretScanning> {
+        let sa = repo
+            .get("security_and_analysis")
+            .filter(|v| v.is_object())?;
+        let on = |k: &str| {
+            sa.pointer(&format!("/{k}/status"))
+                .and_then(serde_json::Value::as_str)
+                == Some("enabled")
+        };
+        Some(SecretScanning {
+            scanning: on("secret_scanning"),
+            push_protection: on("secret_scanning_push_protection"),
+        })
+    }
+
+    /// Both on.
+    pub fn on(&self) -> bool {
+        self.scanning && self.push_protection
+    }
+}
+
 /// What the manager repo's settings are.
 #[derive(Debug, Clone)]
 pub struct ManagerFacts {
@@ -75,6 +107,8 @@ pub struct ManagerFacts {
     /// Whether the manager repo is private (the same answer as
     /// `default_branch`).
     pub private: Fetched<bool>,
+    /// Its secret scanning (the same answer; `Err` when it shows none).
+    pub secret_scanning: Fetched<SecretScanning>,
     /// Who reaches the manager repo, and whether its Pages site is public.
     pub access: AccessFacts,
     /// GitHub's refusal of a feature for the repository's plan: the
@@ -171,6 +205,8 @@ pub enum RepoReach {
         full_name: String,
         archived: bool,
         permissions: Option<RepoPermissions>,
+        /// `None` when the answer shows none (the token is no admin).
+        secret_scanning: Option<SecretScanning>,
     },
     /// 404: gone, or the token cannot see it.
     Missing,

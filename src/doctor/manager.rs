@@ -120,6 +120,10 @@ pub fn manager_checks(manager: &Manager, facts: &ManagerFacts) -> Vec<Check> {
     out.push(repo_secrets_check(&facts.repo_secrets));
     out.extend(ruleset_checks(&facts.rulesets));
     out.extend(workflow_checks(&facts.workflow_permissions));
+    out.push(super::manager_scanning_check(
+        &facts.secret_scanning,
+        &facts.private,
+    ));
     out
 }
 
@@ -421,6 +425,20 @@ pub(super) fn restricted(what: impl Into<String>, of: &str, covering: &[&Ruleset
             names.join(", ")
         ),
     )
+}
+
+/// The kinds of ref (`branch`, `tag`) no active ruleset on every one
+/// of them restricts the creation, update and deletion of: what the
+/// rows `rulesets (branches)` and `rulesets (tags)` fail for.
+pub fn unlocked_ref_kinds(rulesets: &[Ruleset]) -> Vec<&'static str> {
+    ["branch", "tag"]
+        .into_iter()
+        .filter(|target| {
+            !restricting(rulesets, |r| r.target == *target && covers_every_ref(r))
+                .1
+                .is_empty()
+        })
+        .collect()
 }
 
 /// Active rulesets that restrict creating, updating and deleting every

@@ -31,6 +31,7 @@ mod manager;
 mod pins;
 mod reach;
 mod rotation;
+mod scanning;
 mod secret_ages;
 mod secret_keys;
 mod setup;
@@ -42,12 +43,15 @@ pub use apps::app_checks;
 pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow};
 pub use inbox::{inbox_checks, INBOX_ENVIRONMENT, MANAGER_REPO, RELAY_TOKEN};
 pub use isolation::isolation_checks;
-pub use manager::{expected_environments, manager_checks, secrets_needed, Role, DRIFT};
+pub use manager::{
+    expected_environments, manager_checks, secrets_needed, unlocked_ref_kinds, Role, DRIFT,
+};
 pub use pins::pin_checks;
 pub use reach::{
     app_check, customer_check, network_check, parse_expiration, repo_id_check, token_check,
 };
 pub use rotation::rotation_checks;
+pub use scanning::{customer_scanning_check, manager_scanning_check};
 pub use secret_ages::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
 pub use secret_keys::{customer_key_checks, key_environments};
 pub use setup::{

@@ -275,6 +275,7 @@ mod tests {
             full_name: name.into(),
             archived,
             permissions,
+            secret_scanning: None,
         };
         let rw = Some(RepoPermissions {
             pull: true,
@@ -338,6 +339,7 @@ mod tests {
             full_name: "acme-corp/acme-infra".into(),
             archived: false,
             permissions: None,
+            secret_scanning: None,
         };
         let same = repo_id_check(&c(Some(41), found(41)), false);
         assert_eq!((same.level, same.result), (Level::Must, Pass));

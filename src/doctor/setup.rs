@@ -405,6 +405,7 @@ mod tests {
             rulesets: Ok(Vec::new()),
             workflow_permissions: Err("x".into()),
             private: Ok(private),
+            secret_scanning: Err("x".into()),
             access: AccessFacts {
                 collaborators: Ok(Vec::new()),
                 outside_collaborators: Ok(Vec::new()),

@@ -30,6 +30,8 @@ pub struct RepoInfo {
     pub archived: bool,
     /// `None` when the answer has no `private` flag.
     pub private: Option<bool>,
+    /// `None` when the answer shows none (the token is no admin).
+    pub secret_scanning: Option<crate::doctor::facts::SecretScanning>,
 }
 
 /// `owner/name` of the characters GitHub allows in them.
@@ -101,6 +103,7 @@ impl GitHub {
             default_branch,
             archived: flag("archived").unwrap_or(false),
             private: flag("private"),
+            secret_scanning: crate::doctor::facts::SecretScanning::from_repo(&r.body),
         })
     }
 

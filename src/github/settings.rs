@@ -1,6 +1,7 @@
-//! A repository's settings, read for `fleetform doctor` (and the two
-//! writes of `doctor --fix`: an environment deployable from custom branch
-//! policies, and a policy): its environments
+//! A repository's settings, read for `fleetform doctor` (and the writes
+//! of `doctor --fix`: an environment deployable from custom branch
+//! policies, a policy, a ruleset, the workflow permissions, secret
+//! scanning): its environments
 //! (protection rules, deployment branch policies), the names of its
 //! Actions secrets and variables and of each environment's (never values:
 //! GitHub's secret endpoints return none, and variables' are dropped but
@@ -15,7 +16,8 @@ use super::client::{GitHub, Method};
 use super::error::{bad_value, GitHubError};
 use super::paths::{repo_path, seg};
 use crate::doctor::facts::{
-    BranchPolicy, EnvironmentFacts, RepoPermissions, RepoReach, Ruleset, WorkflowPermissions,
+    BranchPolicy, EnvironmentFacts, RepoPermissions, RepoReach, Ruleset, SecretScanning,
+    WorkflowPermissions,
 };
 
 fn names(items: &[Value], path: &str) -> Result<Vec<String>, GitHubError> {
@@ -125,6 +127,54 @@ impl GitHub {
         );
         let body = serde_json::json!({ "name": branch, "type": "branch" });
         self.send(Method::Post, &path, Some(&body)).await.map(drop)
+    }
+
+    /// Creates an active ruleset `name` on every ref of `target` (`branch`
+    /// or `tag`) restricting their creation, update and deletion, which
+    /// the repository's admins may bypass (`POST .../rulesets`, GitHub's
+    /// "Create a repository ruleset"; Administration write).
+    pub async fn create_lock_ruleset(
+        &self,
+        repo: &str,
+        name: &str,
+        target: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/rulesets", repo_path(repo));
+        // The repository role `admin` has the id 5 ("Create a repository
+        // ruleset": `bypass_actors[].actor_id`).
+        let body = serde_json::json!({
+            "name": name,
+            "target": target,
+            "enforcement": "active",
+            "conditions": {"ref_name": {"include": ["~ALL"], "exclude": []}},
+            "rules": [{"type": "creation"}, {"type": "update"}, {"type": "deletion"}],
+            "bypass_actors": [{"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}],
+        });
+        self.send(Method::Post, &path, Some(&body)).await.map(drop)
+    }
+
+    /// `GITHUB_TOKEN` reads by default and may not approve pull requests
+    /// (`PUT .../actions/permissions/workflow`; Administration write).
+    pub async fn restrict_workflow_permissions(&self, repo: &str) -> Result<(), GitHubError> {
+        let path = format!("{}/actions/permissions/workflow", repo_path(repo));
+        let body = serde_json::json!({
+            "default_workflow_permissions": "read",
+            "can_approve_pull_request_reviews": false,
+        });
+        self.send(Method::Put, &path, Some(&body)).await.map(drop)
+    }
+
+    /// Turns on secret scanning and its push protection (`PATCH
+    /// /repos/{owner}/{repo}` with `security_and_analysis`, GitHub's
+    /// "Update a repository"; Administration write).
+    pub async fn enable_secret_scanning(&self, repo: &str) -> Result<(), GitHubError> {
+        let body = serde_json::json!({"security_and_analysis": {
+            "secret_scanning": {"status": "enabled"},
+            "secret_scanning_push_protection": {"status": "enabled"},
+        }});
+        self.send(Method::Patch, &repo_path(repo), Some(&body))
+            .await
+            .map(drop)
     }
 
     /// The names of the repository's Actions secrets.
@@ -299,6 +349,7 @@ impl GitHub {
                     push: flag(v, "push"),
                     admin: flag(v, "admin"),
                 }),
+            secret_scanning: SecretScanning::from_repo(&r.body),
         }
     }
 }

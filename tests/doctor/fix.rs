@@ -60,14 +60,17 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
     // The book's budget: the repository twice, one page of environments,
     // each custom policy list, the secrets of each expected environment
     // there (authorise, two plan and two apply; acme's key environment is
-    // not); no write.
+    // not), the two rulesets and the workflow permissions; no write.
     let book = Budgets::from_book();
     assert_eq!(
         gh.requests().len() - sent,
         book.lead(FIX)
             + book.n(FIX, " per 100 environments")
             + custom * book.n(FIX, " per environment with custom branch policies")
-            + 5 * book.n(FIX, " per expected environment that exists"),
+            + 5 * book.n(FIX, " per expected environment that exists")
+            + book.n(FIX, " per 100 rulesets")
+            + 2 * book.n(FIX, " per ruleset")
+            + book.n(FIX, " for the workflow permissions"),
         "{:#?}",
         &gh.requests()[sent..]
     );

@@ -56,11 +56,18 @@ pub(crate) fn configured() -> FakeGitHub {
 }
 
 /// [`configured`] without rulesets.
-fn without_rulesets() -> FakeGitHub {
+pub(crate) fn without_rulesets() -> FakeGitHub {
     let gh = FakeGitHub::start();
     gh.add_repo(MANAGER);
     for c in CUSTOMERS {
         gh.add_repo(c);
+    }
+    let on = crate::support::fake_github::SecretScanning {
+        scanning: true,
+        push_protection: true,
+    };
+    for repo in CUSTOMERS.iter().chain([&MANAGER]) {
+        gh.set_secret_scanning(repo, on);
     }
     gh.set_environment(
         MANAGER,
@@ -319,6 +326,13 @@ fn a_missing_environment_fails() {
     for c in CUSTOMERS {
         gh.add_repo(c);
     }
+    let on = crate::support::fake_github::SecretScanning {
+        scanning: true,
+        push_protection: true,
+    };
+    for repo in CUSTOMERS.iter().chain([&MANAGER]) {
+        gh.set_secret_scanning(repo, on);
+    }
     let fx = common::Fixture::new();
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(r.code, 5);
@@ -517,7 +531,7 @@ fn the_repo_defaults_to_github_repository_and_a_token_is_required() {
         .arg("doctor")
         .output();
     common::assert_ok(&out);
-    assert!(String::from_utf8_lossy(out.stdout.as_bytes()).contains("provider/manager: 36 checks"));
+    assert!(String::from_utf8_lossy(out.stdout.as_bytes()).contains("provider/manager: 38 checks"));
 
     let usage = |envs: &[(&str, &str)], args: &[&str]| {
         let out = common::Run::from(fx.fleetform())

@@ -4,6 +4,7 @@
 pub(crate) mod dashboard;
 pub(crate) mod fix;
 mod fix_secrets;
+mod fix_settings;
 pub(crate) mod inbox;
 pub(crate) mod isolation;
 pub(crate) mod manager;

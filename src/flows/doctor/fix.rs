@@ -12,10 +12,13 @@
 //!   <name>`): restricted to the default branch;
 //! - the secrets fleetform makes itself (the rows `secrets <name>` and
 //!   `customer secrets keys for <env>`): generated, sealed and stored
-//!   (`fix_secrets`).
+//!   (`fix_secrets`);
+//! - rulesets locking every branch and every tag, `GITHUB_TOKEN`'s
+//!   default permissions, secret scanning with push protection on a
+//!   public repository (`fix_settings`).
 //!
 //! Everything else doctor reports keeps its fix column: reviewers, the
-//! other secrets, variables, rulesets, the Apps.
+//! other secrets, variables, the Apps.
 //!
 //! The token: a repository admin's (Administration write on the manager
 //! repo), for this run only. It is checked before anything is written:
@@ -23,9 +26,11 @@
 //! administer it. API budget: 2 reads of the repository (its
 //! permissions, its default branch) and 1 per 100 environments, +1 per
 //! environment with custom branch policies, +1 per expected environment
-//! that exists (its secrets' names); with `--yes`, 2 writes per
-//! environment created or restricted and 2 requests per secret stored in
-//! an environment (its public key, the sealed secret).
+//! that exists (its secrets' names), 1 per 100 rulesets +1 per ruleset,
+//! +1 for the workflow permissions; with `--yes`, 2 writes per
+//! environment created or restricted, 2 requests per secret stored in an
+//! environment (its public key, the sealed secret) and 1 write per
+//! repository setting.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::github::GitHub;
 
 use super::fix_secrets::{self, Group, Partial};
+use super::fix_settings::{self, Setting};
 use super::Settings;
 
 /// One change, and the doctor row it answers.
@@ -112,12 +118,14 @@ struct Changes {
     branch: String,
     environments: Vec<Fix>,
     secrets: Vec<Group>,
-    left: Vec<Partial>,
+    settings: Vec<Setting>,
+    /// What is left to the provider, said on lines of their own.
+    left: Vec<String>,
 }
 
 impl Changes {
     fn count(&self) -> usize {
-        self.environments.len() + self.secrets.len()
+        self.environments.len() + self.secrets.len() + self.settings.len()
     }
 }
 
@@ -142,8 +150,11 @@ pub fn run(
         for g in &changes.secrets {
             cx.out.result(&g.line());
         }
-        for p in &changes.left {
-            cx.out.result(&p.line());
+        for x in &changes.settings {
+            cx.out.result(&x.line());
+        }
+        for line in &changes.left {
+            cx.out.result(line);
         }
         if changes.count() == 0 {
             cx.out.result(
@@ -170,7 +181,7 @@ async fn changes(
     manager: &Manager,
     registry: &Registry,
 ) -> Result<Changes> {
-    let branch = admin_branch(gh, repo).await?;
+    let info = admin_repo(gh, repo).await?;
     let envs = gh
         .environments(repo)
         .await
@@ -187,11 +198,21 @@ async fn changes(
         }
     }
     let drift = expected.iter().any(|(n, _)| n == crate::doctor::DRIFT);
-    let (secrets, left) = fix_secrets::plan(&fix_secrets::groups(manager, &key_envs, drift), &held);
+    let (secrets, partial) =
+        fix_secrets::plan(&fix_secrets::groups(manager, &key_envs, drift), &held);
+    let text = |e: crate::github::GitHubError| e.to_string();
+    let (settings, mut left) = fix_settings::plan(
+        &gh.rulesets(repo).await.map_err(text),
+        &gh.workflow_permissions(repo).await.map_err(text),
+        info.secret_scanning,
+        info.private.unwrap_or(true),
+    );
+    left.splice(0..0, partial.iter().map(Partial::line));
     Ok(Changes {
         environments: plan(&expected, &envs),
-        branch,
+        branch: info.default_branch,
         secrets,
+        settings,
         left,
     })
 }
@@ -240,12 +261,26 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
         }
         done(g.line());
     }
+    let before = before + changes.secrets.len();
+    for (i, x) in changes.settings.iter().enumerate() {
+        let set = match x {
+            Setting::Ruleset { target } => {
+                gh.create_lock_ruleset(repo, &fix_settings::ruleset_name(target), target)
+                    .await
+            }
+            Setting::WorkflowPermissions => gh.restrict_workflow_permissions(repo).await,
+            Setting::SecretScanning => gh.enable_secret_scanning(repo).await,
+        };
+        set.map_err(|e| failed(&x.line(), before + i, e.to_string()))?;
+        done(x.line());
+    }
     Ok(())
 }
 
-/// The repository's default branch, once GitHub's answer says the token
-/// may administer it; refused before anything is written otherwise.
-async fn admin_branch(gh: &GitHub, repo: &str) -> Result<String> {
+/// The repository's default branch and flags, once GitHub's answer says
+/// the token may administer it; refused before anything is written
+/// otherwise.
+async fn admin_repo(gh: &GitHub, repo: &str) -> Result<crate::github::RepoInfo> {
     let permissions = match gh.repo_reach(repo).await {
         RepoReach::Found { permissions, .. } => permissions,
         RepoReach::Missing => {
@@ -262,14 +297,12 @@ async fn admin_branch(gh: &GitHub, repo: &str) -> Result<String> {
     };
     if !permissions.is_some_and(|p| p.admin) {
         return Err(Error::refused(format!(
-            "this token cannot administer {repo} (GitHub's answer gives it no admin permission): doctor --fix creates and restricts environments, which needs Administration write; run it with a repository admin's token, for this run only (FLEETFORM_MANAGER_TOKEN)"
+            "this token cannot administer {repo} (GitHub's answer gives it no admin permission): doctor --fix sets environments, their secrets, rulesets and repository settings, which needs Administration write; run it with a repository admin's token, for this run only (FLEETFORM_MANAGER_TOKEN)"
         )));
     }
-    let info = gh
-        .repo_info(repo)
+    gh.repo_info(repo)
         .await
-        .map_err(|e| Error::failed(format!("reading {repo}: {e}")))?;
-    Ok(info.default_branch)
+        .map_err(|e| Error::failed(format!("reading {repo}: {e}")))
 }
 
 #[cfg(test)]

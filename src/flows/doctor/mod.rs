@@ -40,6 +40,7 @@
 
 pub mod fix;
 mod fix_secrets;
+mod fix_settings;
 mod inbox;
 mod secrets;
 use secrets::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
@@ -86,6 +87,7 @@ fn unread_manager(repo: &str, reason: &str) -> ManagerFacts {
         rulesets: Err(reason.to_string()),
         workflow_permissions: Err(reason.to_string()),
         private: Err(reason.to_string()),
+        secret_scanning: Err(reason.to_string()),
         access: crate::doctor::facts::AccessFacts {
             collaborators: Err(reason.to_string()),
             outside_collaborators: Err(reason.to_string()),
@@ -147,6 +149,12 @@ async fn read_manager(
             .as_ref()
             .map(|i| i.default_branch.clone())
             .map_err(Clone::clone),
+        secret_scanning: info.as_ref().map_err(Clone::clone).and_then(|i| {
+            i.secret_scanning.ok_or_else(|| {
+                "GitHub shows it to the repository's admins only, and this token is none"
+                    .to_string()
+            })
+        }),
         private: info.and_then(|i| {
             i.private
                 .ok_or_else(|| format!("GitHub's answer for {repo} has no `private` flag"))
@@ -583,6 +591,7 @@ fn found_checks(
         manager_facts,
     ));
     checks.extend(customers.iter().map(doctor::customer_check));
+    checks.extend(doctor::customer_scanning_check(customers));
     checks.extend(customers.iter().map(|c| doctor::repo_id_check(c, relay)));
     checks.extend(customers.iter().filter_map(doctor::app_check));
     checks

@@ -74,6 +74,7 @@ mod request;
 mod runner_view;
 mod seed;
 mod settings;
+mod settings_write;
 mod spec;
 mod state;
 mod util;
@@ -98,6 +99,7 @@ use self::state::{QueuedFault, State};
 pub use self::hooks::HookAttempt;
 #[allow(unused_imports)]
 pub use self::settings::{BranchPolicy, Environment, Ruleset};
+pub use self::settings_write::SecretScanning;
 pub use self::util::now_rfc3339;
 
 /// `at` as GitHub writes a time (RFC 3339, UTC, whole seconds).

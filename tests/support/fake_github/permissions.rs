@@ -171,6 +171,16 @@ const FROM_DOCS: &[(&str, Alternatives, &str)] = &[
         "https://docs.github.com/en/rest/branches/branches#sync-a-fork-branch-with-the-upstream-repository",
     ),
     (
+        "POST /repos/{owner}/{repo}/rulesets",
+        &[("administration", "write")],
+        "https://docs.github.com/en/rest/repos/rules#create-a-repository-ruleset",
+    ),
+    (
+        "PUT /repos/{owner}/{repo}/actions/permissions/workflow",
+        &[("administration", "write")],
+        "https://docs.github.com/en/rest/actions/permissions#set-default-workflow-permissions-for-a-repository",
+    ),
+    (
         "GET /repos/{owner}/{repo}/rulesets",
         &[("metadata", "read")],
         "https://docs.github.com/en/rest/repos/rules#get-all-repository-rulesets",

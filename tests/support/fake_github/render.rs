@@ -194,6 +194,12 @@ pub(crate) fn repository(state: &State, repo: &Repo) -> Value {
     {
         v.extend(u.clone());
         v.extend(r.clone());
+        let scanning = repo.settings.secret_scanning;
+        if let Some(sa) =
+            super::settings_write::security_and_analysis(state, &repo.full_name(), scanning)
+        {
+            v.insert("security_and_analysis".into(), sa);
+        }
     }
     if let Some(parent) = repo.upstream.as_deref().and_then(|u| state.repo(u)) {
         let mut parent_json = repository(state, parent);

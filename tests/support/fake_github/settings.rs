@@ -64,6 +64,8 @@ pub(crate) struct RepoSettings {
     pub rulesets: Vec<(u64, Ruleset)>,
     /// (`read` or `write`, can approve pull request reviews).
     pub workflow_permissions: (String, bool),
+    /// Secret scanning and push protection (`security_and_analysis`).
+    pub secret_scanning: super::settings_write::SecretScanning,
     /// Collaborators and the Pages site (see `access`).
     pub access: super::access::RepoAccess,
     /// Names of the repository's Actions variables.
@@ -80,6 +82,7 @@ impl Default for RepoSettings {
             environments: BTreeMap::new(),
             rulesets: Vec::new(),
             workflow_permissions: ("read".into(), false),
+            secret_scanning: Default::default(),
             access: Default::default(),
             variables: BTreeSet::new(),
             variable_values: BTreeMap::new(),
@@ -482,14 +485,14 @@ pub(crate) fn handle(state: &State, repo: &Repo, ctx: &Ctx) -> Option<Answer> {
             let items = s
                 .rulesets
                 .iter()
-                .map(|(id, r)| ruleset(state, repo, *id, r, false))
+                .map(|(id, r)| ruleset_json(state, repo, *id, r, false))
                 .collect();
             paginate(state, ctx, items, state.page_size)
         }
         "repos/get-repo-ruleset" => {
             let id: u64 = ctx.param("ruleset_id").parse().unwrap_or(0);
             match s.rulesets.iter().find(|(i, _)| *i == id) {
-                Some((id, r)) => Answer::json(200, ruleset(state, repo, *id, r, true)),
+                Some((id, r)) => Answer::json(200, ruleset_json(state, repo, *id, r, true)),
                 None => Answer::not_found(),
             }
         }
@@ -579,7 +582,7 @@ fn environment(state: &State, repo: &Repo, name: &str, id: u64, e: &Environment)
     })
 }
 
-fn ruleset(state: &State, repo: &Repo, id: u64, r: &Ruleset, whole: bool) -> Value {
+pub(crate) fn ruleset_json(state: &State, repo: &Repo, id: u64, r: &Ruleset, whole: bool) -> Value {
     let api = render::repo_api(state, repo);
     let mut v = json!({
         "id": id,

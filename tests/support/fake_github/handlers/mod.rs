@@ -169,6 +169,9 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
     if let Some(answer) = super::settings::write(state, &repo_name, ctx) {
         return answer;
     }
+    if let Some(answer) = super::settings_write::write(state, &repo_name, ctx) {
+        return answer;
+    }
     let Some(repo) = state.repo(&repo_name) else {
         return Answer::not_found();
     };

@@ -1,0 +1,162 @@
+//! The repository settings `doctor --fix` sets (#83 point 1): rulesets
+//! that lock every branch and every tag (the rows `rulesets (branches)`
+//! and `rulesets (tags)`), `GITHUB_TOKEN`'s default permissions (`workflow
+//! permissions`, `workflow approvals`) and secret scanning with push
+//! protection (`secret scanning`). Each only where doctor's row fails,
+//! and each as doctor's fix column says.
+
+use crate::doctor::facts::{Fetched, Ruleset, SecretScanning, WorkflowPermissions};
+
+/// One setting to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setting {
+    /// A new ruleset locking every ref of `target` (`branch` or `tag`).
+    Ruleset { target: &'static str },
+    /// `GITHUB_TOKEN` reads by default, Actions approve no pull request.
+    WorkflowPermissions,
+    /// Secret scanning and push protection on.
+    SecretScanning,
+}
+
+/// The name fleetform gives the ruleset locking `target`s.
+pub fn ruleset_name(target: &str) -> String {
+    format!("fleetform: lock every {target}")
+}
+
+impl Setting {
+    /// The plan's line, naming the doctor rows it answers.
+    pub fn line(&self) -> String {
+        match self {
+            Setting::Ruleset { target } => format!(
+                "create ruleset `{}`: active on every {target}, restricting creation, update and deletion; the repository's admins may bypass it  [doctor: rulesets ({})]",
+                ruleset_name(target),
+                if *target == "branch" { "branches" } else { "tags" }
+            ),
+            Setting::WorkflowPermissions => "set the workflow permissions: GITHUB_TOKEN reads by default, and GitHub Actions may not approve pull requests  [doctor: workflow permissions, workflow approvals]".into(),
+            Setting::SecretScanning => "turn on secret scanning and push protection  [doctor: secret scanning]".into(),
+        }
+    }
+}
+
+/// What the repository's settings call for, and lines for what is left
+/// to the provider (a read that failed, a name taken, a private repo).
+pub fn plan(
+    rulesets: &Fetched<Vec<Ruleset>>,
+    workflow: &Fetched<WorkflowPermissions>,
+    scanning: Option<SecretScanning>,
+    private: bool,
+) -> (Vec<Setting>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut left = Vec::new();
+    match rulesets {
+        Err(e) => left.push(format!(
+            "left for you: the rulesets could not be read ({e})  [doctor: rulesets (branches), rulesets (tags)]"
+        )),
+        Ok(rulesets) => {
+            for target in crate::doctor::unlocked_ref_kinds(rulesets) {
+                let name = ruleset_name(target);
+                if rulesets.iter().any(|r| r.name == name) {
+                    left.push(format!(
+                        "left for you: a ruleset named `{name}` exists but does not lock every {target} (inactive, or other rules): make it active with \"Restrict creations\", \"Restrict updates\" and \"Restrict deletions\" on every {target}, or delete it and run --fix again"
+                    ));
+                } else {
+                    out.push(Setting::Ruleset { target });
+                }
+            }
+        }
+    }
+    match workflow {
+        Err(e) => left.push(format!(
+            "left for you: the workflow permissions could not be read ({e})  [doctor: workflow permissions]"
+        )),
+        Ok(w) if w.default != "read" || w.can_approve_pull_request_reviews => {
+            out.push(Setting::WorkflowPermissions)
+        }
+        Ok(_) => {}
+    }
+    match scanning {
+        Some(s) if s.on() => {}
+        _ if private => left.push(
+            "left for you: secret scanning on a private repository needs GitHub Secret Protection (GitHub's \"About secret scanning\"); where the plan has it, turn on secret scanning and push protection in Settings → Advanced Security  [doctor: secret scanning]".into(),
+        ),
+        Some(_) => out.push(Setting::SecretScanning),
+        None => left.push(
+            "left for you: GitHub's answer for the repository shows no secret scanning settings  [doctor: secret scanning]".into(),
+        ),
+    }
+    (out, left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(target: &str, enforcement: &str) -> Ruleset {
+        Ruleset {
+            name: ruleset_name(target),
+            target: target.into(),
+            enforcement: enforcement.into(),
+            include: vec!["~ALL".into()],
+            rules: vec!["creation".into(), "update".into(), "deletion".into()],
+        }
+    }
+
+    const READ: WorkflowPermissions = WorkflowPermissions {
+        default: String::new(),
+        can_approve_pull_request_reviews: false,
+    };
+
+    #[test]
+    fn only_what_doctor_fails_is_planned_and_a_taken_name_or_private_repo_is_left() {
+        let write = WorkflowPermissions {
+            default: "write".into(),
+            can_approve_pull_request_reviews: false,
+        };
+        let off = SecretScanning {
+            scanning: false,
+            push_protection: false,
+        };
+        let (set, left) = plan(
+            &Ok(vec![lock("branch", "active")]),
+            &Ok(write),
+            Some(off),
+            false,
+        );
+        assert_eq!(
+            set,
+            [
+                Setting::Ruleset { target: "tag" },
+                Setting::WorkflowPermissions,
+                Setting::SecretScanning
+            ]
+        );
+        assert!(left.is_empty());
+        assert!(
+            set[0].line().ends_with("[doctor: rulesets (tags)]"),
+            "{}",
+            set[0].line()
+        );
+        assert_eq!(
+            Setting::Ruleset { target: "branch" }
+                .line()
+                .rsplit("[doctor: ")
+                .next(),
+            Some("rulesets (branches)]")
+        );
+
+        let read = WorkflowPermissions {
+            default: "read".into(),
+            ..READ
+        };
+        let (set, left) = plan(
+            &Ok(vec![lock("branch", "disabled"), lock("tag", "active")]),
+            &Ok(read),
+            Some(off),
+            true,
+        );
+        assert!(set.is_empty(), "{set:?}");
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left[0].contains("`fleetform: lock every branch` exists"));
+        assert!(left[1].contains("GitHub Secret Protection"));
+    }
+}
