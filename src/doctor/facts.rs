@@ -96,6 +96,9 @@ pub struct ManagerFacts {
     /// Names of the repository's Actions variables (read when a template
     /// environment that needs variables exists).
     pub repo_variables: Fetched<Vec<String>>,
+    /// The values of fleetform's pins among them ([`super::PINNED_VARIABLES`]
+    /// it has): (name, value).
+    pub pinned_variables: Vec<(String, String)>,
     /// Names of each existing template environment's variables, where
     /// its jobs need some.
     pub environment_variables: Vec<(String, Fetched<Vec<String>>)>,

@@ -56,7 +56,8 @@ pub use secret_ages::{secret_age_checks, sensitive_variable_checks, stored_secre
 pub use secret_keys::{customer_key_checks, key_environments};
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,
-    records_recipient_check, records_variables_check, required_version_check,
+    records_recipient_check, records_variables_check, required_version_check, ENGINE_VARIABLE,
+    PINNED_VARIABLES, REGION_VARIABLE,
 };
 pub use templates::{
     installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,

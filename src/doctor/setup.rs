@@ -218,93 +218,128 @@ pub fn records_recipient_check(manager: &Manager) -> Option<Check> {
     })
 }
 
+/// The repository variables fleetform.yml fixes the values of: doctor
+/// reads them with the names (no extra request) and compares them.
+pub const PINNED_VARIABLES: [&str; 2] = [ENGINE_VARIABLE, REGION_VARIABLE];
+
+pub const ENGINE_VARIABLE: &str = "FLEETFORM_TERRAFORM_VERSION";
+pub const REGION_VARIABLE: &str = "FLEETFORM_RECORDS_REGION";
+
+fn pinned<'a>(values: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    values
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// With the deploy workflow in the checkout and the records in a bucket,
 /// its jobs (and every template's that writes records) assume the role
 /// in the repository variable FLEETFORM_RECORDS_WRITE_ROLE in
 /// FLEETFORM_RECORDS_REGION: both must be set, or every job fails before
-/// fleetform runs. No row otherwise.
+/// fleetform runs, and the region one holds is the records bucket's
+/// (fleetform.yml's `records.region`). No row otherwise.
 pub fn records_variables_check(
     manager: &Manager,
     deploy: Option<&DeployWorkflow>,
     repo_variables: &super::facts::Fetched<Vec<String>>,
+    values: &[(String, String)],
 ) -> Option<Check> {
     let deploy = deploy?;
-    if !matches!(manager.config.records, Records::S3 { .. }) {
+    let Records::S3 { region, .. } = &manager.config.records else {
         return None;
-    }
+    };
     let what = "records variables";
-    let needed = ["FLEETFORM_RECORDS_WRITE_ROLE", "FLEETFORM_RECORDS_REGION"];
+    let needed = ["FLEETFORM_RECORDS_WRITE_ROLE", REGION_VARIABLE];
     let fix = |names: &[&str]| {
         format!(
-            "Settings → Secrets and variables → Actions → Variables → New repository variable: {} (the header of {})",
+            "Settings → Secrets and variables → Actions → Variables → New repository variable: {} (the header of {}), or `fleetform doctor --fix` for {REGION_VARIABLE}",
             names.join(", "),
             deploy.path
         )
     };
-    Some(match repo_variables {
-        Err(e) => Check::unknown(Level::Must, what, e, &fix(&needed)),
-        Ok(names) => {
-            let missing: Vec<&str> = needed
-                .iter()
-                .copied()
-                .filter(|n| !names.iter().any(|have| have == n))
-                .collect();
-            match missing.is_empty() {
-                true => Check::pass(Level::Must, what, needed.join(", ")),
-                false => Check::not_met(
-                    Level::Must,
-                    what,
-                    format!(
-                        "missing {}: {}'s jobs cannot assume the records role",
-                        missing.join(", "),
-                        deploy.path
-                    ),
-                    fix(&missing),
-                ),
-            }
-        }
+    let names = match repo_variables {
+        Err(e) => return Some(Check::unknown(Level::Must, what, e, &fix(&needed))),
+        Ok(names) => names,
+    };
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|n| !names.iter().any(|have| have == n))
+        .collect();
+    if !missing.is_empty() {
+        return Some(Check::not_met(
+            Level::Must,
+            what,
+            format!(
+                "missing {}: {}'s jobs cannot assume the records role",
+                missing.join(", "),
+                deploy.path
+            ),
+            fix(&missing),
+        ));
+    }
+    Some(match pinned(values, REGION_VARIABLE) {
+        Some(v) if v != region => Check::not_met(
+            Level::Must,
+            what,
+            format!("{REGION_VARIABLE} holds `{v}`, but fleetform.yml's records bucket is in `{region}`"),
+            format!("set {REGION_VARIABLE} to `{region}` (Settings → Secrets and variables → Actions → Variables), or `fleetform doctor --fix`"),
+        ),
+        _ => Check::pass(Level::Must, what, needed.join(", ")),
     })
 }
 
 /// With the deploy workflow in the checkout, the engine's version is
 /// pinned: fleetform.yml's `terraform.version` and the repository variable
-/// FLEETFORM_TERRAFORM_VERSION every template installs (a variable's value
-/// is not read here; it must be the same). Without the pin each job
-/// installs the latest release; the apply then installs the plan's version
-/// from the plan job and refuses another, but a plan made after a release
-/// differs from the last one applied. No row without the deploy workflow.
+/// FLEETFORM_TERRAFORM_VERSION every template installs, holding the same
+/// version (its value is read with the names). Without the pin each job
+/// installs the latest release; with another version in the variable the
+/// jobs install that one, and fleetform refuses their plans; the apply
+/// installs the plan's version from the plan job and refuses another, but
+/// a plan made after a release differs from the last one applied. No row
+/// without the deploy workflow.
 pub fn engine_version_check(
     manager: &Manager,
     deploy: Option<&DeployWorkflow>,
     repo_variables: &super::facts::Fetched<Vec<String>>,
+    values: &[(String, String)],
 ) -> Option<Check> {
     let deploy = deploy?;
     let what = "engine version";
-    const VARIABLE: &str = "FLEETFORM_TERRAFORM_VERSION";
     let engine = manager.config.terraform.engine.binary();
     let Some(pin) = &manager.config.terraform.version else {
         return Some(Check::not_met(
             Level::Should,
             what,
             format!("fleetform.yml pins no {engine} version: {}'s jobs install the latest release", deploy.path),
-            format!("set `terraform.version: \"X.Y.Z\"` in fleetform.yml (the version you plan with) and the repository variable {VARIABLE} to the same"),
+            format!("set `terraform.version: \"X.Y.Z\"` in fleetform.yml (the version you plan with) and the repository variable {ENGINE_VARIABLE} to the same"),
         ));
     };
     let fix = format!(
-        "Settings → Secrets and variables → Actions → Variables → New repository variable: {VARIABLE} = {} (the header of {})",
+        "Settings → Secrets and variables → Actions → Variables → New repository variable: {ENGINE_VARIABLE} = {} (the header of {}), or `fleetform doctor --fix`",
         pin.0, deploy.path
     );
     Some(match repo_variables {
         Err(e) => Check::unknown(Level::Should, what, e, &fix),
-        Ok(names) if names.iter().any(|n| n == VARIABLE) => Check::pass(
-            Level::Should,
-            what,
-            format!("{engine} {} (terraform.version; {VARIABLE} must hold the same)", pin.0),
-        ),
+        Ok(names) if names.iter().any(|n| n == ENGINE_VARIABLE) => {
+            match pinned(values, ENGINE_VARIABLE) {
+                Some(v) if v != pin.0 => Check::not_met(
+                    Level::Should,
+                    what,
+                    format!("fleetform.yml pins {engine} {} but {ENGINE_VARIABLE} holds `{v}`: the jobs install `{v}`, and fleetform refuses their plans", pin.0),
+                    fix,
+                ),
+                _ => Check::pass(
+                    Level::Should,
+                    what,
+                    format!("{engine} {} (terraform.version and {ENGINE_VARIABLE})", pin.0),
+                ),
+            }
+        }
         Ok(_) => Check::not_met(
             Level::Should,
             what,
-            format!("fleetform.yml pins {engine} {} but the repository has no variable {VARIABLE}: the jobs install the latest release, and fleetform refuses their plans", pin.0),
+            format!("fleetform.yml pins {engine} {} but the repository has no variable {ENGINE_VARIABLE}: the jobs install the latest release, and fleetform refuses their plans", pin.0),
             fix,
         ),
     })
@@ -400,6 +435,7 @@ mod tests {
             repo_secrets: Ok(Vec::new()),
             environment_secrets: Vec::new(),
             repo_variables: Ok(Vec::new()),
+            pinned_variables: Vec::new(),
             environment_variables: Vec::new(),
             installed: Vec::new(),
             rulesets: Ok(Vec::new()),

@@ -203,14 +203,48 @@ impl GitHub {
         names(&items, &p)
     }
 
-    /// The names of the repository's Actions variables (their values are
-    /// not kept; GitHub pages them by at most 30).
-    pub async fn repo_variable_names(&self, repo: &str) -> Result<Vec<String>, GitHubError> {
+    /// The names of the repository's Actions variables, and the values of
+    /// those named in `keep` that it has (the others' values are not
+    /// kept; GitHub pages them by at most 30).
+    pub async fn repo_variables(
+        &self,
+        repo: &str,
+        keep: &[&str],
+    ) -> Result<(Vec<String>, Vec<(String, String)>), GitHubError> {
         let p = format!("{}/actions/variables?per_page=30", repo_path(repo));
         let mut items = Vec::new();
         self.paginate_in(p.clone(), Some("variables"), |v| items.push(v))
             .await?;
-        names(&items, &p)
+        let names = names(&items, &p)?;
+        let kept = items
+            .iter()
+            .zip(&names)
+            .filter(|(_, n)| keep.contains(&n.as_str()))
+            .map(|(v, n)| {
+                let value = v.get("value").and_then(Value::as_str).unwrap_or_default();
+                (n.clone(), value.to_string())
+            })
+            .collect();
+        Ok((names, kept))
+    }
+
+    /// Creates the repository variable `name` (`POST .../actions/variables`)
+    /// or, with `exists`, sets its value (`PATCH
+    /// .../actions/variables/{name}`); Variables write.
+    pub async fn set_repo_variable(
+        &self,
+        repo: &str,
+        name: &str,
+        value: &str,
+        exists: bool,
+    ) -> Result<(), GitHubError> {
+        let base = format!("{}/actions/variables", repo_path(repo));
+        let body = serde_json::json!({ "name": name, "value": value });
+        let (method, path) = match exists {
+            true => (Method::Patch, format!("{base}/{}", seg(name))),
+            false => (Method::Post, base),
+        };
+        self.send(method, &path, Some(&body)).await.map(drop)
     }
 
     /// The names of an environment's Actions variables.

@@ -136,3 +136,79 @@ fn a_private_repos_secret_scanning_is_left_and_customers_are_one_row() {
         "{found}"
     );
 }
+
+/// The repository variables fleetform.yml gives the values of, where
+/// the deploy workflow reads them: the engine version (a value other
+/// than `terraform.version` makes the jobs install another Terraform)
+/// and the records' region; the records role's ARN is left.
+#[test]
+fn fix_sets_the_variables_fleetform_yml_pins_and_leaves_the_role() {
+    let gh = crate::doctor::manager::configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/manager-deploy.yml"),
+    )
+    .unwrap();
+    fx.write("manager/.github/workflows/deploy.yml", &template);
+    let yml = fx.read("manager/fleetform.yml").replace(
+        "records:\n  kind: local\n  dir: .fleetform/records\n",
+        "records:\n  kind: s3\n  bucket: provider-records\n  region: eu-west-1\n  prefix: fleetform/records\n",
+    );
+    let yml = yml.replace(
+        "  engine: terraform\n",
+        "  engine: terraform\n  version: \"1.11.4\"\n",
+    );
+    fx.write("manager/fleetform.yml", &yml);
+    gh.add_repo_variable(MANAGER, "FLEETFORM_TERRAFORM_VERSION");
+    gh.set_variable(MANAGER, None, "FLEETFORM_TERRAFORM_VERSION", "1.10.0");
+
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (_, result, found) = row(&r.stdout, "engine version");
+    assert_eq!(result, "WARN", "{}\n{}", r.stdout, r.stderr);
+    assert!(found.contains("holds `1.10.0`"), "{found}");
+
+    let sent = gh.requests().len();
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let listed = gh.requests()[sent..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/actions/variables"))
+        .count();
+    assert_eq!(
+        listed,
+        Budgets::from_book().n(FIX, " per 30 repository variables")
+    );
+    for want in [
+        "done: set the repository variable FLEETFORM_TERRAFORM_VERSION to `1.11.4` (fleetform.yml's terraform.version; it holds `1.10.0` now)  [doctor: engine version]",
+        "done: set the repository variable FLEETFORM_RECORDS_REGION to `eu-west-1` (fleetform.yml's records.region; it is not set now)  [doctor: records variables]",
+        "left for you: the repository variable FLEETFORM_RECORDS_WRITE_ROLE",
+    ] {
+        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
+    }
+    assert_eq!(
+        writes(&gh),
+        [
+            "PATCH /repos/provider/manager/actions/variables/FLEETFORM_TERRAFORM_VERSION",
+            "POST /repos/provider/manager/actions/variables",
+        ]
+    );
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(row(&r.stdout, "engine version").1, "pass", "{}", r.stdout);
+    let (_, _, found) = row(&r.stdout, "records variables");
+    assert_eq!(
+        found,
+        "missing FLEETFORM_RECORDS_WRITE_ROLE: .github/workflows/deploy.yml's jobs cannot assume the records role"
+    );
+    gh.add_repo_variable(MANAGER, "FLEETFORM_RECORDS_WRITE_ROLE");
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(
+        row(&r.stdout, "records variables").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+    gh.assert_clean();
+}

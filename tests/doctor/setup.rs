@@ -101,6 +101,12 @@ fn the_deploy_workflow_needs_records_of_its_own() {
     // The records role's repository variables are missing: its jobs could
     // not assume the role.
     gh.add_repo_variable("provider/manager", "FLEETFORM_RECORDS_REGION");
+    gh.set_variable(
+        "provider/manager",
+        None,
+        "FLEETFORM_RECORDS_REGION",
+        "eu-west-1",
+    );
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(row(&r.stdout, "records").1, "pass", "{}", r.stdout);
@@ -114,6 +120,30 @@ fn the_deploy_workflow_needs_records_of_its_own() {
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(row(&r.stdout, "records variables").1, "pass");
+    // A region other than the bucket's: the jobs would look for the role
+    // and the bucket elsewhere.
+    gh.set_variable(
+        "provider/manager",
+        None,
+        "FLEETFORM_RECORDS_REGION",
+        "us-east-1",
+    );
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    let (_, result, found) = row(&r.stdout, "records variables");
+    assert_eq!(
+        (result, found),
+        (
+            "FAIL",
+            "FLEETFORM_RECORDS_REGION holds `us-east-1`, but fleetform.yml's records bucket is in `eu-west-1`"
+        )
+    );
+    gh.set_variable(
+        "provider/manager",
+        None,
+        "FLEETFORM_RECORDS_REGION",
+        "eu-west-1",
+    );
 
     // With identity: the template passes; a copy without the records'
     // own credential fails.

@@ -201,12 +201,23 @@ async fn changes(
     let (secrets, partial) =
         fix_secrets::plan(&fix_secrets::groups(manager, &key_envs, drift), &held);
     let text = |e: crate::github::GitHubError| e.to_string();
-    let (settings, mut left) = fix_settings::plan(
+    let (mut settings, mut left) = fix_settings::plan(
         &gh.rulesets(repo).await.map_err(text),
         &gh.workflow_permissions(repo).await.map_err(text),
         info.secret_scanning,
         info.private.unwrap_or(true),
     );
+    let deploy = super::deploy_workflow(&manager.root).is_some();
+    let variables = match deploy {
+        true => gh
+            .repo_variables(repo, &crate::doctor::PINNED_VARIABLES)
+            .await
+            .map_err(text),
+        false => Ok(Default::default()),
+    };
+    let (more, more_left) = fix_settings::plan_variables(manager, deploy, &variables);
+    settings.extend(more);
+    left.extend(more_left);
     left.splice(0..0, partial.iter().map(Partial::line));
     Ok(Changes {
         environments: plan(&expected, &envs),
@@ -270,6 +281,9 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
             }
             Setting::WorkflowPermissions => gh.restrict_workflow_permissions(repo).await,
             Setting::SecretScanning => gh.enable_secret_scanning(repo).await,
+            Setting::Variable {
+                name, value, now, ..
+            } => gh.set_repo_variable(repo, name, value, now.is_some()).await,
         };
         set.map_err(|e| failed(&x.line(), before + i, e.to_string()))?;
         done(x.line());

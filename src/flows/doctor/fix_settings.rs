@@ -1,11 +1,15 @@
 //! The repository settings `doctor --fix` sets (#83 point 1): rulesets
 //! that lock every branch and every tag (the rows `rulesets (branches)`
 //! and `rulesets (tags)`), `GITHUB_TOKEN`'s default permissions (`workflow
-//! permissions`, `workflow approvals`) and secret scanning with push
-//! protection (`secret scanning`). Each only where doctor's row fails,
+//! permissions`, `workflow approvals`), secret scanning with push
+//! protection (`secret scanning`) and the repository variables
+//! fleetform.yml gives the values of (`engine version`, `records
+//! variables`). Each only where doctor's row fails,
 //! and each as doctor's fix column says.
 
+use crate::config::{Manager, Records};
 use crate::doctor::facts::{Fetched, Ruleset, SecretScanning, WorkflowPermissions};
+use crate::doctor::{ENGINE_VARIABLE, REGION_VARIABLE};
 
 /// One setting to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +20,17 @@ pub enum Setting {
     WorkflowPermissions,
     /// Secret scanning and push protection on.
     SecretScanning,
+    /// A repository variable fleetform.yml gives the value of.
+    Variable {
+        name: &'static str,
+        value: String,
+        /// Its value now, when it exists.
+        now: Option<String>,
+        /// Where fleetform.yml says it (`terraform.version`).
+        from: &'static str,
+        /// The doctor row.
+        row: &'static str,
+    },
 }
 
 /// The name fleetform gives the ruleset locking `target`s.
@@ -34,6 +49,13 @@ impl Setting {
             ),
             Setting::WorkflowPermissions => "set the workflow permissions: GITHUB_TOKEN reads by default, and GitHub Actions may not approve pull requests  [doctor: workflow permissions, workflow approvals]".into(),
             Setting::SecretScanning => "turn on secret scanning and push protection  [doctor: secret scanning]".into(),
+            Setting::Variable { name, value, now, from, row } => {
+                let now = match now {
+                    Some(v) => format!("it holds `{v}` now"),
+                    None => "it is not set now".into(),
+                };
+                format!("set the repository variable {name} to `{value}` (fleetform.yml's {from}; {now})  [doctor: {row}]")
+            }
         }
     }
 }
@@ -83,6 +105,71 @@ pub fn plan(
         None => left.push(
             "left for you: GitHub's answer for the repository shows no secret scanning settings  [doctor: secret scanning]".into(),
         ),
+    }
+    (out, left)
+}
+
+/// The repository's variables' names, and the values of those asked for.
+pub type Variables = (Vec<String>, Vec<(String, String)>);
+
+/// The repository variables fleetform.yml gives the values of, where
+/// the deploy workflow reads them (`deploy`): the engine version
+/// (`terraform.version`) and the records' region (`records.region`).
+/// `vars`: the repository's variables' names and the values of those.
+/// The records role's ARN, which fleetform.yml does not name, is left.
+pub fn plan_variables(
+    manager: &Manager,
+    deploy: bool,
+    vars: &Fetched<Variables>,
+) -> (Vec<Setting>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut left = Vec::new();
+    if !deploy {
+        return (out, left);
+    }
+    let (names, values) = match vars {
+        Ok(v) => v,
+        Err(e) => {
+            left.push(format!("left for you: the repository variables could not be read ({e})  [doctor: engine version, records variables]"));
+            return (out, left);
+        }
+    };
+    let mut want = Vec::new();
+    if let Some(pin) = &manager.config.terraform.version {
+        want.push((
+            ENGINE_VARIABLE,
+            pin.0.clone(),
+            "terraform.version",
+            "engine version",
+        ));
+    }
+    if let Records::S3 { region, .. } = &manager.config.records {
+        want.push((
+            REGION_VARIABLE,
+            region.clone(),
+            "records.region",
+            "records variables",
+        ));
+        if !names.iter().any(|n| n == "FLEETFORM_RECORDS_WRITE_ROLE") {
+            left.push("left for you: the repository variable FLEETFORM_RECORDS_WRITE_ROLE, the ARN of the role the deploy jobs write records with, which fleetform.yml does not name  [doctor: records variables]".into());
+        }
+    }
+    for (name, value, from, row) in want {
+        let now = values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone());
+        let exists = names.iter().any(|n| n == name);
+        if now.as_deref() != Some(value.as_str()) {
+            out.push(Setting::Variable {
+                name,
+                value,
+                // A variable listed without its value is one to update.
+                now: now.or_else(|| exists.then(String::new)),
+                from,
+                row,
+            });
+        }
     }
     (out, left)
 }

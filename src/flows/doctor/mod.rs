@@ -82,6 +82,7 @@ fn unread_manager(repo: &str, reason: &str) -> ManagerFacts {
         repo_secrets: Err(reason.to_string()),
         environment_secrets: Vec::new(),
         repo_variables: Err(reason.to_string()),
+        pinned_variables: Vec::new(),
         environment_variables: Vec::new(),
         installed: Vec::new(),
         rulesets: Err(reason.to_string()),
@@ -163,6 +164,7 @@ async fn read_manager(
         repo_secrets: gh.repo_secret_names(repo).await.map_err(text),
         environment_secrets,
         repo_variables: templates.repo_variables,
+        pinned_variables: templates.pinned,
         environment_variables: templates.variables,
         installed: doctor::installed_templates(&manager.root),
         plan_refusal: rulesets.as_ref().err().and_then(plan_refusal),
@@ -178,6 +180,8 @@ struct TemplateFacts {
     secrets: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
     variables: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
     repo_variables: crate::doctor::facts::Fetched<Vec<String>>,
+    /// The values of fleetform's pins among them.
+    pinned: Vec<(String, String)>,
 }
 
 /// Reads [`TemplateFacts`]: 1 request per existing template environment
@@ -195,9 +199,18 @@ async fn read_template_environments(
         secrets: Vec::new(),
         variables: Vec::new(),
         repo_variables: Err("not read: no template environment needs variables".into()),
+        pinned: Vec::new(),
+    };
+    let read_repo_variables = |facts: &mut TemplateFacts, read| match read {
+        Ok((names, pinned)) => {
+            facts.repo_variables = Ok(names);
+            facts.pinned = pinned;
+        }
+        Err(e) => facts.repo_variables = Err(text(e)),
     };
     if repo_variables {
-        facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
+        let read = gh.repo_variables(repo, &doctor::PINNED_VARIABLES).await;
+        read_repo_variables(&mut facts, read);
     }
     let Ok(envs) = environments else {
         return facts;
@@ -220,7 +233,8 @@ async fn read_template_environments(
         }
     }
     if !facts.variables.is_empty() && !repo_variables {
-        facts.repo_variables = gh.repo_variable_names(repo).await.map_err(text);
+        let read = gh.repo_variables(repo, &doctor::PINNED_VARIABLES).await;
+        read_repo_variables(&mut facts, read);
     }
     facts
 }
@@ -573,11 +587,13 @@ fn found_checks(
         manager,
         deploy,
         &manager_facts.repo_variables,
+        &manager_facts.pinned_variables,
     ));
     checks.extend(doctor::records_variables_check(
         manager,
         deploy,
         &manager_facts.repo_variables,
+        &manager_facts.pinned_variables,
     ));
     let batch = doctor::first_workflow(&manager.root, |t| t.contains("fleetform batch-entries"));
     checks.extend(doctor::batch_check(

@@ -181,6 +181,16 @@ const FROM_DOCS: &[(&str, Alternatives, &str)] = &[
         "https://docs.github.com/en/rest/actions/permissions#set-default-workflow-permissions-for-a-repository",
     ),
     (
+        "POST /repos/{owner}/{repo}/actions/variables",
+        &[("actions_variables", "write")],
+        "https://docs.github.com/en/rest/actions/variables#create-a-repository-variable",
+    ),
+    (
+        "PATCH /repos/{owner}/{repo}/actions/variables/{name}",
+        &[("actions_variables", "write")],
+        "https://docs.github.com/en/rest/actions/variables#update-a-repository-variable",
+    ),
+    (
         "GET /repos/{owner}/{repo}/rulesets",
         &[("metadata", "read")],
         "https://docs.github.com/en/rest/repos/rules#get-all-repository-rulesets",

@@ -3,8 +3,9 @@
 //! permissions ("Set default workflow permissions for a repository") and
 //! secret scanning with push protection (`security_and_analysis` of
 //! "Update a repository"). Each needs an admin (Administration write),
-//! as GitHub's pages for them say; what GitHub refuses, the fake
-//! refuses, each rule with its page.
+//! as GitHub's pages for them say, and a repository variable, which a
+//! collaborator may set; what GitHub refuses, the fake refuses, each
+//! rule with its page.
 
 use serde_json::{json, Value};
 
@@ -76,8 +77,16 @@ pub(crate) fn write(state: &mut State, repo_name: &str, ctx: &Ctx) -> Option<Ans
         "repos/create-repo-ruleset"
             | "actions/set-github-actions-default-workflow-permissions-repository"
             | "repos/update"
+            | "actions/create-repo-variable"
+            | "actions/update-repo-variable"
     ) {
         return None;
+    }
+    // "Authenticated users must have collaborator access to a repository
+    // to create, update, or read variables": no admin needed.
+    if ctx.op.ends_with("-repo-variable") {
+        state.repo(repo_name)?;
+        return Some(set_variable(state, repo_name, ctx));
     }
     let private = state.repo(repo_name)?.private;
     let owner = state.repo(repo_name)?.owner.clone();
@@ -230,4 +239,41 @@ fn update_repo(state: &mut State, repo_name: &str, private: bool, body: &Value) 
     state.seeded(repo_name).settings.secret_scanning = next;
     let repo = state.repo(repo_name).expect("seeded");
     Answer::json(200, super::render::repository(state, repo))
+}
+
+/// "Create a repository variable" (201) and "Update a repository
+/// variable" (204, 404 for one that does not exist). A name follows
+/// "Naming conventions for configuration variables" (letters, digits,
+/// `_`, not starting with a digit or `GITHUB_`); creating a name taken is
+/// refused (the description documents 201 only; the fake answers 422).
+fn set_variable(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answer {
+    let create = ctx.op == "actions/create-repo-variable";
+    let name = match create {
+        true => ctx.str_field("name").unwrap_or_default().to_string(),
+        false => ctx.param("name").to_string(),
+    };
+    let value = ctx.str_field("value").unwrap_or_default().to_string();
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+        && !name.to_ascii_uppercase().starts_with("GITHUB_");
+    if !valid {
+        return Answer::invalid("Variable", "name", "invalid", Some("Variable names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_), must not start with a number or GITHUB_"));
+    }
+    let s = &mut state.seeded(repo_name).settings;
+    let exists = s.variables.contains(&name);
+    match (create, exists) {
+        (true, true) => {
+            Answer::invalid("Variable", "name", "already_exists", Some("Already exists"))
+        }
+        (false, false) => Answer::not_found(),
+        _ => {
+            s.variables.insert(name.clone());
+            s.variable_values.insert((String::new(), name), value);
+            match create {
+                true => Answer::json(201, json!({})),
+                false => Answer::no_content(),
+            }
+        }
+    }
 }
