@@ -14,6 +14,9 @@ pub struct EnvironmentFacts {
     pub required_reviewers: bool,
     /// That rule has "prevent self-review" on.
     pub prevent_self_review: bool,
+    /// Its reviewers: (`User` or `Team`, GitHub's id), as "Create or
+    /// update an environment" takes them back.
+    pub reviewers: Vec<(String, u64)>,
     pub branch_policy: BranchPolicy,
 }
 

@@ -159,6 +159,7 @@ mod tests {
                 name: INBOX_ENVIRONMENT.into(),
                 required_reviewers: false,
                 prevent_self_review: false,
+                reviewers: Vec::new(),
                 branch_policy: BranchPolicy::Custom(Ok(vec![("main".into(), "branch".into())])),
             }]),
             repo_secrets: names(&["OTHER"]),

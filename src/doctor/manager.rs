@@ -535,6 +535,7 @@ mod tests {
             name: "production-apply".into(),
             required_reviewers: true,
             prevent_self_review: true,
+            reviewers: Vec::new(),
             branch_policy: policy,
         }
     }

@@ -315,6 +315,7 @@ mod tests {
             name: name.into(),
             required_reviewers: reviewers,
             prevent_self_review: reviewers,
+            reviewers: Vec::new(),
             branch_policy: policy,
         }
     }

@@ -59,9 +59,23 @@ impl GitHub {
                         .map_err(|e| e.to_string()),
                 )
             };
+            let ids = reviewers
+                .and_then(|r| r.get("reviewers"))
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|r| {
+                            let kind = r.get("type").and_then(Value::as_str)?;
+                            let id = r.pointer("/reviewer/id").and_then(Value::as_u64)?;
+                            Some((kind.to_string(), id))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             out.push(EnvironmentFacts {
                 name,
                 required_reviewers: reviewers.is_some(),
+                reviewers: ids,
                 prevent_self_review: reviewers
                     .and_then(|r| r.get("prevent_self_review"))
                     .and_then(Value::as_bool)
@@ -175,6 +189,24 @@ impl GitHub {
         self.send(Method::Patch, &repo_path(repo), Some(&body))
             .await
             .map(drop)
+    }
+
+    /// Turns on "prevent self-review" for `env`, sending its `reviewers`
+    /// back as they are (`PUT .../environments/{name}`; Administration
+    /// write).
+    pub async fn prevent_self_review(
+        &self,
+        repo: &str,
+        env: &str,
+        reviewers: &[(String, u64)],
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/environments/{}", repo_path(repo), seg(env));
+        let reviewers: Vec<Value> = reviewers
+            .iter()
+            .map(|(kind, id)| serde_json::json!({ "type": kind, "id": id }))
+            .collect();
+        let body = serde_json::json!({ "prevent_self_review": true, "reviewers": reviewers });
+        self.send(Method::Put, &path, Some(&body)).await.map(drop)
     }
 
     /// The names of the repository's Actions secrets.

@@ -212,3 +212,37 @@ fn fix_sets_the_variables_fleetform_yml_pins_and_leaves_the_role() {
     assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
     gh.assert_clean();
 }
+
+/// Required reviewers who may approve their own runs: "prevent
+/// self-review" is ticked, the reviewers sent back as they were.
+#[test]
+fn fix_prevents_self_review_keeping_the_reviewers() {
+    let gh = crate::doctor::manager::configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let mut e = gh.environment(MANAGER, "production-apply").unwrap();
+    e.prevent_self_review = false;
+    gh.set_environment(MANAGER, "production-apply", e);
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(row(&r.stdout, "self-review production-apply").1, "WARN");
+
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("done: tick \"Prevent self-review\" on environment production-apply, its required reviewers kept  [doctor: self-review production-apply]"),
+        "{}",
+        r.stdout
+    );
+    let e = gh.environment(MANAGER, "production-apply").unwrap();
+    assert!(e.prevent_self_review);
+    assert_eq!(e.reviewers, ["alice"]);
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert!(
+        !r.stdout.contains("self-review production-apply"),
+        "{}",
+        r.stdout
+    );
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+    gh.assert_clean();
+}

@@ -15,10 +15,11 @@
 //!   (`fix_secrets`);
 //! - rulesets locking every branch and every tag, `GITHUB_TOKEN`'s
 //!   default permissions, secret scanning with push protection on a
-//!   public repository (`fix_settings`).
+//!   public repository, the repository variables fleetform.yml pins,
+//!   "prevent self-review" where reviewers are set (`fix_settings`).
 //!
-//! Everything else doctor reports keeps its fix column: reviewers, the
-//! other secrets, variables, the Apps.
+//! Everything else doctor reports keeps its fix column: who reviews, the
+//! other secrets, the Apps.
 //!
 //! The token: a repository admin's (Administration write on the manager
 //! repo), for this run only. It is checked before anything is written:
@@ -218,6 +219,9 @@ async fn changes(
     let (more, more_left) = fix_settings::plan_variables(manager, deploy, &variables);
     settings.extend(more);
     left.extend(more_left);
+    let (reviews, reviews_left) = fix_settings::plan_reviews(manager, &expected, &envs);
+    settings.extend(reviews);
+    left.extend(reviews_left);
     left.splice(0..0, partial.iter().map(Partial::line));
     Ok(Changes {
         environments: plan(&expected, &envs),
@@ -281,6 +285,11 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
             }
             Setting::WorkflowPermissions => gh.restrict_workflow_permissions(repo).await,
             Setting::SecretScanning => gh.enable_secret_scanning(repo).await,
+            Setting::PreventSelfReview {
+                environment,
+                reviewers,
+                ..
+            } => gh.prevent_self_review(repo, environment, reviewers).await,
             Setting::Variable {
                 name, value, now, ..
             } => gh.set_repo_variable(repo, name, value, now.is_some()).await,
@@ -328,6 +337,7 @@ mod tests {
             name: name.into(),
             required_reviewers: false,
             prevent_self_review: false,
+            reviewers: Vec::new(),
             branch_policy: policy,
         }
     }

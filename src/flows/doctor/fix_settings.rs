@@ -4,12 +4,15 @@
 //! permissions`, `workflow approvals`), secret scanning with push
 //! protection (`secret scanning`) and the repository variables
 //! fleetform.yml gives the values of (`engine version`, `records
-//! variables`). Each only where doctor's row fails,
+//! variables`), and "prevent self-review" where reviewers are set
+//! (`self-review <env>`, a template's `reviewers <env>`). Each only where doctor's row fails,
 //! and each as doctor's fix column says.
 
 use crate::config::{Manager, Records};
-use crate::doctor::facts::{Fetched, Ruleset, SecretScanning, WorkflowPermissions};
-use crate::doctor::{ENGINE_VARIABLE, REGION_VARIABLE};
+use crate::doctor::facts::{
+    EnvironmentFacts, Fetched, Ruleset, SecretScanning, WorkflowPermissions,
+};
+use crate::doctor::{Role, ENGINE_VARIABLE, REGION_VARIABLE};
 
 /// One setting to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,15 @@ pub enum Setting {
     WorkflowPermissions,
     /// Secret scanning and push protection on.
     SecretScanning,
+    /// "Prevent self-review" on an environment with required reviewers,
+    /// its reviewers kept.
+    PreventSelfReview {
+        environment: String,
+        reviewers: Vec<(String, u64)>,
+        /// The doctor row: `self-review <env>` of an apply environment,
+        /// `reviewers <env>` of a template's.
+        row: String,
+    },
     /// A repository variable fleetform.yml gives the value of.
     Variable {
         name: &'static str,
@@ -49,6 +61,9 @@ impl Setting {
             ),
             Setting::WorkflowPermissions => "set the workflow permissions: GITHUB_TOKEN reads by default, and GitHub Actions may not approve pull requests  [doctor: workflow permissions, workflow approvals]".into(),
             Setting::SecretScanning => "turn on secret scanning and push protection  [doctor: secret scanning]".into(),
+            Setting::PreventSelfReview { environment, row, .. } => format!(
+                "tick \"Prevent self-review\" on environment {environment}, its required reviewers kept  [doctor: {row}]"
+            ),
             Setting::Variable { name, value, now, from, row } => {
                 let now = match now {
                     Some(v) => format!("it holds `{v}` now"),
@@ -105,6 +120,50 @@ pub fn plan(
         None => left.push(
             "left for you: GitHub's answer for the repository shows no secret scanning settings  [doctor: secret scanning]".into(),
         ),
+    }
+    (out, left)
+}
+
+/// The environments `expected` ((name, row)) that exist with required
+/// reviewers who may approve their own runs; and, left to the provider,
+/// each apply environment nobody is named to approve (no required
+/// reviewers, no `approvals:`, no `auto_apply`): fleetform cannot know
+/// who.
+pub fn plan_reviews(
+    manager: &Manager,
+    expected: &[(String, String)],
+    envs: &[EnvironmentFacts],
+) -> (Vec<Setting>, Vec<String>) {
+    let applies: Vec<(String, String, bool)> = crate::doctor::expected_environments(manager)
+        .into_iter()
+        .filter_map(|x| match (x.role, x.environment) {
+            (Role::Apply { auto_apply }, Some(env)) => Some((x.name, env, auto_apply)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut left = Vec::new();
+    for (name, _) in expected {
+        let Some(e) = envs.iter().find(|e| e.name == *name) else {
+            continue;
+        };
+        let apply = applies.iter().find(|(n, _, _)| n == name);
+        if e.required_reviewers && !e.prevent_self_review {
+            let row = match apply {
+                Some(_) => format!("self-review {name}"),
+                None => format!("reviewers {name}"),
+            };
+            out.push(Setting::PreventSelfReview {
+                environment: name.clone(),
+                reviewers: e.reviewers.clone(),
+                row,
+            });
+        }
+        if let Some((_, env, false)) = apply {
+            if !e.required_reviewers && manager.approval_rule(env).is_none() {
+                left.push(format!("left for you: nobody is named to approve applies in {name}: add `approvals: {env}:` (users, teams) to fleetform.yml, or required reviewers with \"Prevent self-review\" on the environment (on a private repository GitHub Enterprise only), then run --fix again  [doctor: reviewers {name}]"));
+            }
+        }
     }
     (out, left)
 }
