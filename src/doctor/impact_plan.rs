@@ -43,25 +43,39 @@ pub fn first_workflow(
     manager_dir: &Path,
     wanted: impl Fn(&str) -> bool,
 ) -> Option<(String, String)> {
+    workflows(manager_dir)
+        .into_iter()
+        .find(|(_, text)| wanted(text))
+}
+
+/// Every workflow file of the manager checkout's `.github/workflows/`
+/// (`.yml` or `.yaml`, a regular file of at most 1 MiB), in name order:
+/// (`.github/workflows/<name>`, its text).
+pub fn workflows(manager_dir: &Path) -> Vec<(String, String)> {
     let dir = manager_dir.join(".github/workflows");
-    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<std::path::PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
         .collect();
     names.sort();
-    names.into_iter().find_map(|p| {
-        let meta = std::fs::symlink_metadata(&p).ok()?;
-        if !meta.is_file() || meta.len() > 1 << 20 {
-            return None;
-        }
-        let text = crate::util::fs::read_input_text(&p).ok()?;
-        let path = format!(
-            ".github/workflows/{}",
-            p.file_name().unwrap_or_default().to_string_lossy()
-        );
-        wanted(&text).then_some((path, text))
-    })
+    names
+        .into_iter()
+        .filter_map(|p| {
+            let meta = std::fs::symlink_metadata(&p).ok()?;
+            if !meta.is_file() || meta.len() > 1 << 20 {
+                return None;
+            }
+            let text = crate::util::fs::read_input_text(&p).ok()?;
+            let path = format!(
+                ".github/workflows/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            );
+            Some((path, text))
+        })
+        .collect()
 }
 
 /// The *must* row on `impact-plan`'s required reviewers, when `workflow`

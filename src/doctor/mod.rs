@@ -22,6 +22,7 @@
 //! secrets key is read from) and `util`.
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
+mod action_refs;
 mod apps;
 pub mod facts;
 mod impact_plan;
@@ -39,8 +40,9 @@ mod templates;
 
 use serde::Serialize;
 
+pub use action_refs::{action_refs_check, pinned_refs, PinnedRef};
 pub use apps::app_checks;
-pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow};
+pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow, workflows};
 pub use inbox::{inbox_checks, INBOX_ENVIRONMENT, MANAGER_REPO, RELAY_TOKEN};
 pub use isolation::isolation_checks;
 pub use manager::{

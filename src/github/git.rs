@@ -7,7 +7,7 @@ use octocrab::params::repos::Reference;
 use serde_json::Value;
 
 use super::answers::{check_sha, checked_branch};
-use super::client::{GitHub, Method};
+use super::client::{GitHub, Method, Response};
 use super::error::{bad_value, GitHubError};
 use super::paths::{file_path, owner_and_name, repo_path};
 
@@ -105,6 +105,35 @@ impl GitHub {
             private: flag("private"),
             secret_scanning: crate::doctor::facts::SecretScanning::from_repo(&r.body),
         })
+    }
+
+    /// Whether `reference` names something in `repo` an Actions `uses:`
+    /// can run: a commit (a 40-hex SHA, `GET .../commits/{sha}`), else a
+    /// tag, else a branch (`GET .../git/ref/tags/{ref}`, then
+    /// `.../git/ref/heads/{ref}`); 1 to 2 requests. A repository GitHub
+    /// does not show (404) resolves nothing.
+    pub async fn ref_resolves(&self, repo: &str, reference: &str) -> Result<bool, GitHubError> {
+        let found = |r: Result<Response, GitHubError>| match r {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.status(), Some(404 | 422)) => Ok(false),
+            Err(e) => Err(e),
+        };
+        let is_sha = reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_sha {
+            let p = format!("{}/commits/{reference}", repo_path(repo));
+            return found(self.send(Method::Get, &p, None).await);
+        }
+        for kind in ["tags", "heads"] {
+            let p = format!(
+                "{}/git/ref/{kind}/{}",
+                repo_path(repo),
+                file_path(reference)
+            );
+            if found(self.send(Method::Get, &p, None).await)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The default branch and its head commit, both checked.

@@ -16,6 +16,8 @@ pub(crate) const DOCTOR: &str = "`doctor`";
 
 pub(crate) const MANAGER: &str = "provider/manager";
 pub(crate) const CUSTOMERS: [&str; 2] = ["acme-corp/acme-infra", "globex/globex-app"];
+/// fleetform's own repository, where its actions come from.
+pub(crate) const FLEETFORM: &str = "fleetform/fleetform";
 pub(crate) const CREDENTIALS: [&str; 3] = [
     "FLEETFORM_DISPATCH_SECRET",
     "FLEETFORM_ARTIFACT_KEY",
@@ -68,6 +70,12 @@ pub(crate) fn without_rulesets() -> FakeGitHub {
     };
     for repo in CUSTOMERS.iter().chain([&MANAGER]) {
         gh.set_secret_scanning(repo, on);
+    }
+    // fleetform's own repository, with the refs the templates and `init`
+    // pin its actions to.
+    gh.add_repo(FLEETFORM);
+    for tag in ["v1", &format!("v{}-action", env!("CARGO_PKG_VERSION"))] {
+        gh.add_tag(FLEETFORM, tag, "main");
     }
     gh.set_environment(
         MANAGER,

@@ -1,6 +1,7 @@
 //! `fleetform doctor` against the fake GitHub: the manager repo, the
 //! dashboard's home, the inbox, tenant isolation, set-up and templates.
 
+mod action_refs;
 pub(crate) mod dashboard;
 pub(crate) mod fix;
 mod fix_secrets;

@@ -203,13 +203,15 @@ fn a_template_environment_is_checked_for_branches_secrets_and_variables() {
     );
     // The book's "Request budgets": the example manager's, +1 the
     // rollout environment's custom branch policies, +3 environments'
-    // secrets, +3 environments' variables and +1 the repository's.
+    // secrets, +3 environments' variables, +1 the repository's and +1
+    // the tag the templates pin fleetform's actions to.
     let paths: Vec<String> = gh.requests().iter().map(|r| r.path.clone()).collect();
     let b = Budgets::from_book();
     let budget = b.n(DOCTOR, " for the example manager")
         + b.n(DOCTOR, " per environment with custom branch policies")
         + 6 * b.n(DOCTOR, " per template environment that exists")
-        + b.n(DOCTOR, " (the repository's variables)");
+        + b.n(DOCTOR, " (the repository's variables)")
+        + b.n(DOCTOR, " per ref the workflows pin fleetform's actions to");
     assert_eq!(gh.request_count(), budget, "{paths:#?}");
     gh.assert_clean();
 }

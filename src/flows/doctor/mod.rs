@@ -42,6 +42,7 @@ pub mod fix;
 mod fix_secrets;
 mod fix_settings;
 mod inbox;
+mod reads;
 mod secrets;
 use secrets::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
 
@@ -142,7 +143,7 @@ async fn read_manager(
         && (matches!(manager.config.records, crate::config::Records::S3 { .. })
             || manager.config.terraform.version.is_some());
     let templates =
-        read_template_environments(gh, repo, manager, &environments, repo_variables).await;
+        reads::read_template_environments(gh, repo, manager, &environments, repo_variables).await;
     environment_secrets.extend(templates.secrets);
     Ok(ManagerFacts {
         repo: repo.to_string(),
@@ -172,71 +173,6 @@ async fn read_manager(
         workflow_permissions: gh.workflow_permissions(repo).await.map_err(text),
         access: read_access(gh, repo).await,
     })
-}
-
-/// What the template environments that exist hold: their secrets' and
-/// variables' names, and the repository's variables when one needs some.
-struct TemplateFacts {
-    secrets: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
-    variables: Vec<(String, crate::doctor::facts::Fetched<Vec<String>>)>,
-    repo_variables: crate::doctor::facts::Fetched<Vec<String>>,
-    /// The values of fleetform's pins among them.
-    pinned: Vec<(String, String)>,
-}
-
-/// Reads [`TemplateFacts`]: 1 request per existing template environment
-/// with secrets, 1 per one needing variables, and 1 for the repository's
-/// variables when any does or `repo_variables` asks for them.
-async fn read_template_environments(
-    gh: &GitHub,
-    repo: &str,
-    manager: &Manager,
-    environments: &std::result::Result<Vec<crate::doctor::facts::EnvironmentFacts>, String>,
-    repo_variables: bool,
-) -> TemplateFacts {
-    let text = |e: crate::github::GitHubError| e.to_string();
-    let mut facts = TemplateFacts {
-        secrets: Vec::new(),
-        variables: Vec::new(),
-        repo_variables: Err("not read: no template environment needs variables".into()),
-        pinned: Vec::new(),
-    };
-    let read_repo_variables = |facts: &mut TemplateFacts, read| match read {
-        Ok((names, pinned)) => {
-            facts.repo_variables = Ok(names);
-            facts.pinned = pinned;
-        }
-        Err(e) => facts.repo_variables = Err(text(e)),
-    };
-    if repo_variables {
-        let read = gh.repo_variables(repo, &doctor::PINNED_VARIABLES).await;
-        read_repo_variables(&mut facts, read);
-    }
-    let Ok(envs) = environments else {
-        return facts;
-    };
-    let existing = doctor::TEMPLATE_ENVIRONMENTS
-        .iter()
-        .filter(|x| envs.iter().any(|e| e.name == x.name));
-    for x in existing {
-        if !x.secrets.is_empty() {
-            let names = gh.environment_secret_names(repo, x.name).await;
-            facts
-                .secrets
-                .push((x.name.to_string(), names.map_err(text)));
-        }
-        if !x.variables_needed(manager).is_empty() {
-            let names = gh.environment_variable_names(repo, x.name).await;
-            facts
-                .variables
-                .push((x.name.to_string(), names.map_err(text)));
-        }
-    }
-    if !facts.variables.is_empty() && !repo_variables {
-        let read = gh.repo_variables(repo, &doctor::PINNED_VARIABLES).await;
-        read_repo_variables(&mut facts, read);
-    }
-    facts
 }
 
 /// GitHub's message when it refused a read for the repository's plan (403
@@ -486,7 +422,7 @@ fn examine(
     let app_gh = app_client(AppRole::Customer, &rt, &api, cx)?;
     let (manager_gh, customer_gh) = token_clients(settings, &rt, &api, cx)?;
     let mut unreachable = false;
-    let (manager_facts, customers, inboxes) = rt.block_on(async {
+    let (manager_facts, customers, inboxes, action_refs) = rt.block_on(async {
         let key_environments: Vec<String> = doctor::key_environments(manager, &registry.customers)
             .into_iter()
             .map(|(_, name)| name)
@@ -496,7 +432,8 @@ fn examine(
                 let c =
                     read_customers(customer_gh.as_ref(), &manager_gh, app_gh.as_ref(), registry)
                         .await;
-                (m, c, inbox::read_inboxes(&manager_gh, &settings.inbox).await)
+                let inboxes = inbox::read_inboxes(&manager_gh, &settings.inbox).await;
+                (m, c, inboxes, reads::read_action_refs(&manager_gh, manager).await)
             }
             Err(e) => {
                 cx.out.error(&format!(
@@ -508,6 +445,7 @@ fn examine(
                     unread_manager(&settings.repo, &reason),
                     unread_customers(registry, app_gh.is_some(), &reason),
                     inbox::unread_inboxes(&settings.inbox, &reason),
+                    (Vec::new(), Default::default()),
                 )
             }
         }
@@ -520,6 +458,7 @@ fn examine(
         &customers,
     );
     checks.extend(inbox::checks(&settings.repo, &inboxes));
+    checks.extend(doctor::action_refs_check(&action_refs.0, &action_refs.1));
     let (app_checks, app_requests) = apps_checks(manager, &settings.repo, &rt, &api, cx)?;
     checks.extend(app_checks);
     let now = crate::rollout::now() as i64;

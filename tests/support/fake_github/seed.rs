@@ -108,6 +108,19 @@ impl FakeGitHub {
         sha
     }
 
+    /// Tag `from` (a branch, tag or SHA) as `tag`. Returns its SHA.
+    pub fn add_tag(&self, repo: &str, tag: &str, from: &str) -> String {
+        let mut st = self.state();
+        let r = st.seeded(repo).clone();
+        let sha = st
+            .resolve(&r, from)
+            .unwrap_or_else(|| panic!("fake GitHub: {repo} has no ref {from}"));
+        st.seeded(repo)
+            .refs
+            .insert(format!("refs/tags/{tag}"), sha.clone());
+        sha
+    }
+
     /// Delete a branch.
     pub fn delete_branch(&self, repo: &str, branch: &str) {
         self.state()
