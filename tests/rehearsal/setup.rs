@@ -181,6 +181,15 @@ pub fn provider_set_up(gh: &FakeGitHub, root: &Path) -> Runner {
         );
     }
     gh.set_workflow_permissions(MANAGER, "read", false);
+    // The release the workflows pin exists on GitHub (the book's
+    // "Getting a release to pin"): fleetform's repository with its
+    // action ref.
+    gh.add_repo("fleetform/fleetform");
+    gh.add_tag(
+        "fleetform/fleetform",
+        &format!("v{}-action", env!("CARGO_PKG_VERSION")),
+        "main",
+    );
     runner
 }
 
