@@ -5,11 +5,13 @@
 use clap::Args;
 use std::path::Path;
 
-use crate::config::is_repo;
+use crate::config::{is_login, is_repo};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::flows::doctor::register_app::Register;
 use crate::flows::doctor::Settings;
 use crate::github::Token;
+use crate::util::apps::AppRole;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -36,18 +38,51 @@ pub struct DoctorArgs {
     )]
     pub inbox: Vec<String>,
     /// Plan what doctor finds that fleetform can set through GitHub's
-    /// API (missing environments, environments every branch may deploy
-    /// to), each line naming the doctor row it answers; nothing changes
-    /// without --yes. Needs a repository admin's token.
+    /// API (environments and their branch policies, the secrets fleetform
+    /// generates, rulesets, workflow permissions, secret scanning, the
+    /// variables fleetform.yml pins, "prevent self-review"), each line
+    /// naming the doctor row it answers; nothing changes without --yes.
+    /// Needs a repository admin's token.
     #[arg(long)]
     pub fix: bool,
     /// With --fix: apply the plan.
     #[arg(long, requires = "fix")]
     pub yes: bool,
+    /// Register one of the provider's GitHub Apps (customer, manager or
+    /// sync) through GitHub's manifest flow, from a page on 127.0.0.1,
+    /// and store its id and key where the manager's jobs read them.
+    /// Needs a repository admin's token.
+    #[arg(long, value_name = "APP", value_parser = ["customer", "manager", "sync"], conflicts_with = "fix")]
+    pub register_app: Option<String>,
+    /// With --register-app: the organisation that owns the App (default:
+    /// the manager repo's owner, as a personal account).
+    #[arg(long, value_name = "ORG", requires = "register_app")]
+    pub org: Option<String>,
+    /// With --register-app customer: the relay's webhook address
+    /// (https://<relay>/webhook), where GitHub posts the App's events.
+    #[arg(long, value_name = "URL", requires = "register_app")]
+    pub hook_url: Option<String>,
+    /// With --register-app: a new file, readable by its owner alone, for
+    /// the relay's share of the App's credentials (its id, key and webhook
+    /// secret, as JSON), to move into the relay's secret store.
+    #[arg(long, value_name = "FILE", requires = "register_app")]
+    pub relay_secrets: Option<std::path::PathBuf>,
+    /// With --register-app: minutes to wait for the browser to come back
+    /// from GitHub (1 to 60).
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        requires = "register_app",
+        default_value_t = 10
+    )]
+    pub wait_minutes: u64,
 }
 
 pub fn run(args: &DoctorArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = resolve(args)?;
+    if let Some(register) = register(args)? {
+        return crate::flows::doctor::register_app::run(&settings, &register, manager_dir, cx);
+    }
     if args.fix {
         return crate::flows::doctor::fix::run(&settings, manager_dir, args.yes, cx);
     }
@@ -102,4 +137,64 @@ fn resolve(args: &DoctorArgs) -> Result<Settings> {
         customer_token,
         etags: super::etag_cache(&args.cache, "doctor")?,
     })
+}
+
+/// `--register-app` and its flags, checked.
+fn register(args: &DoctorArgs) -> Result<Option<Register>> {
+    let Some(app) = &args.register_app else {
+        return Ok(None);
+    };
+    let app = match app.as_str() {
+        "customer" => AppRole::Customer,
+        "manager" => AppRole::Manager,
+        _ => AppRole::Sync,
+    };
+    if let Some(org) = args.org.as_deref().filter(|o| !is_login(o)) {
+        return Err(Error::usage(format!(
+            "--org `{org}` is not a GitHub account name"
+        )));
+    }
+    if let Some(hook) = &args.hook_url {
+        let ok = url::Url::parse(hook).is_ok_and(|u| match u.scheme() {
+            "https" => u.host().is_some(),
+            "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+            _ => false,
+        });
+        if !ok {
+            return Err(Error::usage(format!(
+                "--hook-url `{hook}`: give the relay's https address (https://<relay>/webhook)"
+            )));
+        }
+    }
+    if !(1..=60).contains(&args.wait_minutes) {
+        return Err(Error::usage(
+            "--wait-minutes: from 1 to 60 (GitHub's code lives an hour)",
+        ));
+    }
+    Ok(Some(Register {
+        app,
+        org: args.org.clone(),
+        server_url: server_url(),
+        hook_url: args.hook_url.clone(),
+        relay_secrets: args.relay_secrets.clone(),
+        wait: std::time::Duration::from_secs(args.wait_minutes * 60),
+    }))
+}
+
+/// GitHub's web address: `GITHUB_SERVER_URL` (set on every runner), else
+/// the API's (`https://api.github.com` is `https://github.com`, a GHES
+/// `<host>/api/v3` is `<host>`; another serves both).
+fn server_url() -> String {
+    if let Some(s) = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        return s.trim_end_matches('/').to_string();
+    }
+    let api = crate::github::GitHub::api_url_from_env();
+    let api = api.trim_end_matches('/');
+    if api == "https://api.github.com" {
+        return "https://github.com".into();
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
 }

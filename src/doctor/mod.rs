@@ -62,7 +62,8 @@ pub use setup::{
     PINNED_VARIABLES, REGION_VARIABLE,
 };
 pub use templates::{
-    installed_templates, template_checks, TemplateEnvironment, TEMPLATE_ENVIRONMENTS,
+    environments_reading, installed_templates, template_checks, TemplateEnvironment,
+    TEMPLATE_ENVIRONMENTS,
 };
 
 /// How much a check matters: a failed *must* fails the run.

@@ -135,6 +135,27 @@ pub fn installed_templates(manager_dir: &std::path::Path) -> Vec<(String, String
         .collect()
 }
 
+/// The manager's environments whose jobs read the secret `name`: the
+/// deploy workflow's (drift's where a workflow runs jobs there) and each
+/// installed template's, in checklist order.
+pub fn environments_reading(manager: &Manager, name: &str) -> Vec<String> {
+    let installed = installed_templates(&manager.root);
+    let is_installed = |env: &str| installed.iter().any(|(e, _)| e == env);
+    let deploy = super::manager::expected_environments(manager)
+        .into_iter()
+        .filter(|x| x.role != super::Role::Drift || is_installed(&x.name))
+        .filter(|x| super::secrets_needed(x.role).contains(&name))
+        .map(|x| x.name);
+    let templates = TEMPLATE_ENVIRONMENTS
+        .iter()
+        .filter(|x| is_installed(x.name) && x.secrets.contains(&name))
+        .map(|x| x.name.to_string());
+    let mut out: Vec<String> = deploy.chain(templates).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|e| seen.insert(e.clone()));
+    out
+}
+
 impl TemplateEnvironment {
     /// The variables its jobs read with this manager's records store.
     pub fn variables_needed(&self, manager: &Manager) -> Vec<&'static str> {

@@ -95,6 +95,7 @@ mod access;
 mod actions;
 mod answers;
 mod app;
+mod app_manifest;
 mod budget;
 mod client;
 mod commands;
@@ -133,6 +134,7 @@ pub use actions::WorkflowRun;
 pub use app::{
     AppKey, AppKeyError, AppRole, Permissions, CUSTOMER_APP, MANAGER_APP, RETIRED_APP_VARS,
 };
+pub use app_manifest::RegisteredApp;
 pub use budget::{now_ms, Ledger, Limits, Slot};
 pub use client::{
     runtime, truncate_chars, GitHub, PlannedRequest, Response, ACCEPT, API_VERSION, CA_FILE_VAR,

@@ -320,6 +320,16 @@ pub fn owner_only(path: &Path) -> std::io::Result<()> {
 /// `AlreadyExists` and leaves it alone. The file is readable by everyone
 /// (0644 on Unix): for files that hold no secrets, e.g. a new repo's.
 pub fn write_new(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    write_new_mode(path, data, 0o644)
+}
+
+/// [`write_new`] for a file holding secrets: readable and writable by its
+/// owner alone (0600 on Unix) from the moment it exists.
+pub fn write_new_private(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    write_new_mode(path, data, 0o600)
+}
+
+fn write_new_mode(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
     let err = |e| FsError::new("writing", path, e);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -336,9 +346,11 @@ pub fn write_new(path: &Path, data: &[u8]) -> Result<(), FsError> {
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(err)?;
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist_noclobber(path).map_err(|e| err(e.error))?;
     Ok(())

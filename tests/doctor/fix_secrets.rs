@@ -20,7 +20,7 @@ const DISPATCH: &str = "FLEETFORM_DISPATCH_SECRET";
 const ARTIFACT: &str = "FLEETFORM_ARTIFACT_KEY";
 
 /// The repo's `.venv` Python with PyNaCl, or a failure saying how to get it.
-fn pynacl() -> std::path::PathBuf {
+pub(crate) fn pynacl() -> std::path::PathBuf {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     let ok = Command::new(&python)
         .args(["-c", "import nacl"])
@@ -50,7 +50,7 @@ fn py(python: &Path, code: &str, args: &[&str]) -> String {
 }
 
 /// A key pair made by PyNaCl: (secret, public), base64.
-fn key_pair(python: &Path) -> (String, String) {
+pub(crate) fn key_pair(python: &Path) -> (String, String) {
     let out = py(
         python,
         "import base64\nfrom nacl.public import PrivateKey\nk = PrivateKey.generate()\nprint(base64.b64encode(bytes(k)).decode(), base64.b64encode(bytes(k.public_key)).decode())",
@@ -61,7 +61,7 @@ fn key_pair(python: &Path) -> (String, String) {
 }
 
 /// Opens a base64 sealed box with PyNaCl's `SealedBox`.
-fn open(python: &Path, secret: &str, sealed: &str) -> String {
+pub(crate) fn open(python: &Path, secret: &str, sealed: &str) -> String {
     py(
         python,
         "import base64, sys\nfrom nacl.public import PrivateKey, SealedBox\nbox = SealedBox(PrivateKey(base64.b64decode(sys.argv[1])))\nprint(box.decrypt(base64.b64decode(sys.argv[2])).decode())",
@@ -70,7 +70,7 @@ fn open(python: &Path, secret: &str, sealed: &str) -> String {
 }
 
 /// Every file under `dir` that holds `needle`.
-fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
         if entry.file_type().is_file() {

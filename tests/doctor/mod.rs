@@ -4,11 +4,12 @@
 mod action_refs;
 pub(crate) mod dashboard;
 pub(crate) mod fix;
-mod fix_secrets;
+pub(crate) mod fix_secrets;
 mod fix_settings;
 pub(crate) mod inbox;
 pub(crate) mod isolation;
 pub(crate) mod manager;
+mod register_app;
 pub(crate) mod secret_keys;
 pub(crate) mod setup;
 pub(crate) mod templates;

@@ -303,7 +303,7 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
 /// The repository's default branch and flags, once GitHub's answer says
 /// the token may administer it; refused before anything is written
 /// otherwise.
-async fn admin_repo(gh: &GitHub, repo: &str) -> Result<crate::github::RepoInfo> {
+pub(super) async fn admin_repo(gh: &GitHub, repo: &str) -> Result<crate::github::RepoInfo> {
     let permissions = match gh.repo_reach(repo).await {
         RepoReach::Found { permissions, .. } => permissions,
         RepoReach::Missing => {

@@ -38,11 +38,13 @@
 //! `net`, `output`, `report`, `rollout`,
 //! `terraform`, `util` and `values`.
 
+mod callback;
 pub mod fix;
 mod fix_secrets;
 mod fix_settings;
 mod inbox;
 mod reads;
+pub mod register_app;
 mod secrets;
 use secrets::{secret_age_checks, sensitive_variable_checks, stored_secret_checks};
 

@@ -66,6 +66,7 @@ pub(crate) mod http;
 mod inspect;
 mod limits;
 mod manifest;
+mod manifest_web;
 mod permissions;
 mod render;
 mod render_actions;

@@ -215,6 +215,9 @@ const NO_INSTALLATION_PERMISSION: &[&str] = &[
     "POST /app/hook/deliveries/{delivery_id}/attempts",
     "POST /app/installations/{installation_id}/access_tokens",
     "GET /apps/{app_slug}",
+    // The manifest flow's code is the credential ("Create a GitHub App
+    // from a manifest": no authentication).
+    "POST /app-manifests/{code}/conversions",
 ];
 
 static TABLE: LazyLock<Value> = LazyLock::new(|| {

@@ -72,6 +72,18 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
     st.rate_limit_used += 1;
     let mut problems: Vec<String> = Vec::new();
     let outcome = 'outcome: {
+        // GitHub's web pages of the App manifest flow live at the root,
+        // beside (or, with a prefix, outside) the API.
+        if let Some((status, headers, body)) =
+            manifest_web::serve(&mut st, &req.method, &req.path, &req.query, &req.body)
+        {
+            break 'outcome Outcome {
+                status,
+                headers,
+                body: Some(body),
+                reset: false,
+            };
+        }
         if path.is_empty() {
             problems.push(format!("request outside the API prefix {:?}", inner.prefix));
             break 'outcome Outcome::error(404, "Not Found");

@@ -32,6 +32,23 @@ impl FakeGitHub {
         self.state().seeded(repo).settings.secret_scanning
     }
 
+    /// Remove environment `name` of `repo` (with its secrets).
+    pub fn delete_environment(&self, repo: &str, name: &str) {
+        self.state().seeded(repo).settings.environments.remove(name);
+    }
+
+    /// The value of `repo`'s own Actions variable `name`, if set.
+    pub fn repo_variable(&self, repo: &str, name: &str) -> Option<String> {
+        let st = self.state();
+        let s = &st.repo(repo)?.settings;
+        s.variables.contains(name).then(|| {
+            s.variable_values
+                .get(&(String::new(), name.to_string()))
+                .cloned()
+                .unwrap_or_default()
+        })
+    }
+
     /// `repo`'s rulesets, in creation order.
     pub fn rulesets(&self, repo: &str) -> Vec<Ruleset> {
         let st = self.state();

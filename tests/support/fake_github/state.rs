@@ -225,6 +225,9 @@ pub(crate) struct State {
     pub accounts: super::access::Accounts,
     /// Apps' webhooks, their delivery attempts and redeliveries to send.
     pub hooks: super::hooks::Hooks,
+    /// The manifest flow's codes, each until exchanged
+    /// (`manifest_web`).
+    pub manifest_codes: BTreeMap<String, super::manifest_web::Pending>,
 }
 
 /// Key of a repository in [`State::repos`]: GitHub names are case-insensitive.
@@ -284,6 +287,7 @@ impl State {
             not_admin: Default::default(),
             accounts: super::access::Accounts::new(),
             hooks: Default::default(),
+            manifest_codes: BTreeMap::new(),
         }
     }
 

@@ -142,6 +142,10 @@ fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
         "apps/get-authenticated" => Some(super::apps::authenticated_app(state)),
         "apps/list-webhook-deliveries" => Some(super::hooks::list(state, ctx)),
         "apps/redeliver-webhook-delivery" => Some(super::hooks::redeliver(state, ctx)),
+        "apps/create-from-manifest" => {
+            let code = ctx.param("code").to_string();
+            Some(super::manifest_web::convert(state, &code))
+        }
         "apps/get-by-slug" => {
             let authenticated = !state.current_anonymous;
             Some(super::apps::app_by_slug(state, ctx, authenticated))
