@@ -38,10 +38,21 @@ pub enum CustomersCommand {
         #[arg(long)]
         repo: Option<String>,
         /// GitHub's numeric id of --repo (default: looked up through the
-        /// API when FLEETFORM_TOKEN or GITHUB_TOKEN is set). The relay finds
-        /// customers by it, so with `relay:` in fleetform.yml it is required.
+        /// API with the customer App installed on it, or FLEETFORM_TOKEN /
+        /// GITHUB_TOKEN). The relay finds customers by it, so with
+        /// `relay:` in fleetform.yml it is required.
         #[arg(long, requires = "repo")]
         repo_id: Option<u64>,
+        /// The customer App's credentials as `doctor --register-app
+        /// customer --relay-secrets FILE` wrote them: --repo's id is
+        /// looked up with a token of the App for that repository alone.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "repo",
+            conflicts_with = "repo_id"
+        )]
+        app_credentials: Option<PathBuf>,
         /// Local checkout of the customer repo (local mode), relative to the registry.
         #[arg(long)]
         path: Option<PathBuf>,
@@ -270,6 +281,7 @@ fn new_customer(command: &CustomersCommand) -> Option<NewCustomer> {
         slug,
         repo,
         repo_id,
+        app_credentials,
         path,
         contact,
         environments,
@@ -284,6 +296,7 @@ fn new_customer(command: &CustomersCommand) -> Option<NewCustomer> {
         slug: slug.clone(),
         repo: repo.clone(),
         repo_id: *repo_id,
+        app_credentials: app_credentials.clone(),
         path: path.clone(),
         contact: contact.clone(),
         environments: environments.clone(),

@@ -42,7 +42,9 @@ use serde::Serialize;
 
 pub use action_refs::{action_refs_check, pinned_refs, PinnedRef};
 pub use apps::app_checks;
-pub use impact_plan::{first_workflow, impact_plan_check, impact_plan_workflow, workflows};
+pub use impact_plan::{
+    first_workflow, impact_plan_check, impact_plan_workflow, workflows, IMPACT_PLAN,
+};
 pub use inbox::{inbox_checks, INBOX_ENVIRONMENT, MANAGER_REPO, RELAY_TOKEN};
 pub use isolation::isolation_checks;
 pub use manager::{

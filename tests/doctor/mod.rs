@@ -9,7 +9,7 @@ mod fix_settings;
 pub(crate) mod inbox;
 pub(crate) mod isolation;
 pub(crate) mod manager;
-mod register_app;
+pub(crate) mod register_app;
 pub(crate) mod secret_keys;
 pub(crate) mod setup;
 pub(crate) mod templates;

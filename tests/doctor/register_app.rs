@@ -19,7 +19,7 @@ use crate::support::readme_budgets::Budgets;
 use crate::world::MANAGER;
 
 /// One HTTP/1.1 request: (status, the `location` header, body).
-fn http(url: &str, method: &str, body: &str) -> (u16, Option<String>, String) {
+pub(crate) fn http(url: &str, method: &str, body: &str) -> (u16, Option<String>, String) {
     let rest = url.strip_prefix("http://").expect("http");
     let (host, path) = rest
         .split_once('/')
@@ -56,7 +56,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// `attr="…"` in `html`, unescaped.
-fn attr(html: &str, before: &str, name: &str) -> String {
+pub(crate) fn attr(html: &str, before: &str, name: &str) -> String {
     let from = &html[html
         .find(before)
         .unwrap_or_else(|| panic!("{before} in {html}"))..];
@@ -239,7 +239,7 @@ fn the_customer_app_is_registered_in_two_clicks_and_its_key_stored_sealed() {
 /// The book's row for `doctor --register-app` ("Request budgets").
 const ROW: &str = "`doctor --register-app`";
 
-fn url_form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn url_form(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| {
@@ -286,4 +286,18 @@ fn an_app_whose_key_could_not_be_stored_is_not_registered() {
     assert_eq!(r.code, Some(2), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("--relay-secrets FILE"), "{}", r.stderr);
     assert!(gh.requests().iter().all(|r| r.method == "GET"));
+}
+
+/// The browser through the whole flow: fleetform's page at `page_url`,
+/// its form posted to GitHub, GitHub's redirect followed back; the
+/// callback's answer.
+pub(crate) fn click_through(page_url: &str) -> (u16, String) {
+    let (status, _, page) = http(page_url, "GET", "");
+    assert_eq!(status, 200, "{page}");
+    let action = attr(&page, "<form", "action");
+    let manifest = attr(&page, "name=\"manifest\"", "value");
+    let (status, location, body) = http(&action, "POST", &url_form(&[("manifest", &manifest)]));
+    assert_eq!(status, 302, "{body}");
+    let (status, _, body) = http(&location.unwrap(), "GET", "");
+    (status, body)
 }

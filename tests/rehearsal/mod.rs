@@ -6,6 +6,7 @@
 //! life; the book's Contributing chapter ("The rehearsal") says how to add
 //! one.
 
+pub(crate) mod book_page;
 pub(crate) mod day2;
 pub(crate) mod drift;
 pub(crate) mod ephemeral;

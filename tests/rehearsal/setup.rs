@@ -55,7 +55,7 @@ fn secrets_of(env: &str) -> &'static [&'static str] {
 }
 
 /// Every file of `dir`, relative, as text.
-fn files_of(dir: &Path) -> Vec<(String, String)> {
+pub(crate) fn files_of(dir: &Path) -> Vec<(String, String)> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)

@@ -12,12 +12,18 @@ use crate::config::edit;
 use crate::config::{Customer, Manager, Status, TokenInfo};
 use crate::context::Context;
 use crate::error::{Error, Result, Say};
+use crate::flows::github_loop::session;
+use crate::github::AppKey;
+use crate::util::apps::AppRole;
 
 /// The new customer as `customers add` was given it.
 pub struct NewCustomer {
     pub slug: String,
     pub repo: Option<String>,
     pub repo_id: Option<u64>,
+    /// The customer App's credentials (`--app-credentials`), to look the
+    /// repository's id up with.
+    pub app_credentials: Option<PathBuf>,
     /// The customer's checkout (local mode), relative to the registry.
     pub path: Option<PathBuf>,
     pub contact: String,
@@ -32,8 +38,9 @@ pub struct NewCustomer {
 /// `customers add`: the customer registered, its secrets identities made
 /// and sealed, and its dispatch key printed.
 pub fn add(manager: &Manager, new: NewCustomer, cx: &Context) -> Result<()> {
+    let app = new.app_credentials.as_deref().map(app_key).transpose()?;
     let mut c = new_customer(manager, new);
-    resolve_repo_id(manager, &mut c, cx)?;
+    resolve_repo_id(manager, &mut c, app, cx)?;
     // The secret is needed before the registry is written; the key
     // is shown once the customer is in. Behind the relay customers
     // hold no key.
@@ -86,33 +93,75 @@ fn new_customer(manager: &Manager, new: NewCustomer) -> Customer {
 /// Fills the new customer's `repo_id` from GitHub when it was not given.
 /// Behind the relay it is required (customers are found by it); without
 /// the relay a lookup that cannot be made is only a note.
-fn resolve_repo_id(manager: &Manager, c: &mut Customer, cx: &Context) -> Result<()> {
+/// The customer App's key from the file `doctor --register-app customer
+/// --relay-secrets` wrote (a JSON object of its variables).
+fn app_key(path: &Path) -> Result<AppKey> {
+    let shown = path.display();
+    let text = crate::util::fs::read_input_text(path)
+        .map_err(|e| Error::usage(format!("--app-credentials {shown}: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::usage(format!("--app-credentials {shown}: not JSON ({e})")))?;
+    let role = AppRole::Customer;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let (Some(id), Some(pem)) = (field(role.id_var()), field(role.key_var())) else {
+        return Err(Error::usage(format!(
+            "--app-credentials {shown}: no {} and {} (the file `doctor --register-app customer --relay-secrets` writes)",
+            role.id_var(),
+            role.key_var()
+        )));
+    };
+    let pem = zeroize::Zeroizing::new(pem);
+    AppKey::parse(role, &id, &pem)
+        .map_err(|e| Error::usage(format!("--app-credentials {shown}: {e}")))
+}
+
+/// The customer's repository id, looked up with a token of the customer
+/// App (`app`, else its variables) for that repository alone, or the
+/// token of `FLEETFORM_TOKEN`/`GITHUB_TOKEN`.
+fn resolve_repo_id(
+    manager: &Manager,
+    c: &mut Customer,
+    app: Option<AppKey>,
+    cx: &Context,
+) -> Result<()> {
     let (Some(repo), None) = (c.repo.clone(), c.repo_id) else {
         return Ok(());
     };
     let relay = manager.config.relay.is_some();
-    match crate::github::Token::from_env() {
-        Some(token) => {
-            cx.out.mask(token.expose());
-            let rt = crate::github::runtime()?;
-            let gh = crate::flows::github_loop::session::client(&rt, Some(&token), false, cx)?;
-            let found = rt
-                .block_on(gh.repo_facts(&repo))
-                .map_err(|e| Error::failed(format!("looking up the id of {repo}: {e}")))?;
-            match found {
-                Some(facts) => c.repo_id = Some(facts.id),
-                None => {
-                    return Err(Error::Usage(Say::new(format!("{repo} does not exist or the token cannot see it")).help("check the name (pass --repo-id to register it anyway)")))
-                }
-            }
-        }
-        None if relay => {
+    let rt = crate::github::runtime()?;
+    let repos = match app {
+        Some(app) => Some(session::app_repos(&rt, app, session::access::FILES, cx)?),
+        None => session::customer_repos(&rt, session::access::FILES, cx)?,
+    };
+    let Some(repos) = repos else {
+        if relay {
             return Err(Error::usage(format!(
-                "the relay finds customers by repository id: pass --repo-id (the `id` of `gh api repos/{repo}`) or set FLEETFORM_TOKEN so it is looked up")))
+                "the relay finds customers by repository id: pass --repo-id (the `id` of `gh api repos/{repo}`), --app-credentials FILE (the customer App, installed on it), or set FLEETFORM_TOKEN so it is looked up")));
         }
-        None => cx.out.note(&format!(
+        cx.out.note(&format!(
             "{repo}: no token to look up its repository id (set FLEETFORM_TOKEN or pass --repo-id); the relay needs it"
-        )),
+        ));
+        return Ok(());
+    };
+    let found = rt
+        .block_on(async { repos.client(&repo).await?.repo_facts(&repo).await })
+        .map_err(|e| {
+            Error::failed(format!(
+                "looking up the id of {repo}: {e} (is the customer App installed on it?)"
+            ))
+        })?;
+    match found {
+        Some(facts) => c.repo_id = Some(facts.id),
+        None => {
+            return Err(Error::Usage(
+                Say::new(format!("{repo} does not exist or the token cannot see it"))
+                    .help("check the name (pass --repo-id to register it anyway)"),
+            ))
+        }
     }
     Ok(())
 }

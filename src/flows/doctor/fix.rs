@@ -89,6 +89,12 @@ fn expected(manager: &Manager, key_envs: &[(String, String)]) -> Vec<(String, St
     for (env, name) in key_envs {
         out.push((name.clone(), format!("customer secrets keys for {env}")));
     }
+    // A workflow that plans pull requests in impact-plan (its reviewers'
+    // row says it is missing).
+    if crate::doctor::impact_plan_workflow(&manager.root).is_some() {
+        let name = crate::doctor::IMPACT_PLAN;
+        out.push((name.to_string(), format!("reviewers {name}")));
+    }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|(name, _)| seen.insert(name.clone()));
     out

@@ -145,20 +145,7 @@ pub(crate) fn customer_repos_or(
     if let Some(app) =
         AppKey::from_env(AppRole::Customer).map_err(|e| Error::usage(e.to_string()))?
     {
-        let root = ApiRoot::parse(&GitHub::api_url_from_env()).map_err(GitHubError::from)?;
-        let output = cx.out.clone();
-        let mask: OnCredential = std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
-        let repos = CustomerRepos::app(
-            rt,
-            std::sync::Arc::new(app),
-            &cx.net,
-            root,
-            permissions,
-            false,
-            mask,
-        )
-        .map_err(gh_err)?;
-        return Ok(Some(repos));
+        return app_repos(rt, app, permissions, cx).map(Some);
     }
     token
         .map(|t| {
@@ -167,6 +154,29 @@ pub(crate) fn customer_repos_or(
                 .map_err(Error::from)
         })
         .transpose()
+}
+
+/// The customer repos through `app`'s tokens, one per repository with
+/// `permissions`, each masked in the log.
+pub(crate) fn app_repos(
+    rt: &tokio::runtime::Runtime,
+    app: AppKey,
+    permissions: Permissions,
+    cx: &Context,
+) -> Result<CustomerRepos> {
+    let root = ApiRoot::parse(&GitHub::api_url_from_env()).map_err(GitHubError::from)?;
+    let output = cx.out.clone();
+    let mask: OnCredential = std::sync::Arc::new(move |t: &Token| output.mask(t.expose()));
+    CustomerRepos::app(
+        rt,
+        std::sync::Arc::new(app),
+        &cx.net,
+        root,
+        permissions,
+        false,
+        mask,
+    )
+    .map_err(gh_err)
 }
 
 /// [`repo_client`], else a client holding `FLEETFORM_TOKEN` (or
