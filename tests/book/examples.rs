@@ -15,7 +15,9 @@
 //! empty folder, as in a fresh clone), `<!-- example: empty -->` (an empty
 //! folder) or `<!-- example: test-cloud -->` (the examples with the example
 //! manager's root module on the test cloud, `examples/fakecloud/main.tf`,
-//! and its provider installed). Blocks of one page share their folder, in
+//! and its provider installed), or `<!-- example: rehearsal -->` (a page
+//! `tests/rehearsal/book_page.rs` reads and runs against the tests'
+//! GitHub, in its place). Blocks of one page share their folder, in
 //! order. A `console` block with no such comment on its page fails, and so
 //! does a plain block that reads as a runnable command (`fleetform …` with
 //! no placeholder): it must be a `console` block.
@@ -239,8 +241,20 @@ fn every_console_example_in_the_book_runs_as_shown() {
         let text = std::fs::read_to_string(&doc).unwrap();
         let rel = doc.strip_prefix(root()).unwrap().display().to_string();
         let mut sandbox: Option<Sandbox> = None;
+        let mut rehearsed = false;
         for b in blocks(&text) {
             if b.info != "console" {
+                continue;
+            }
+            // A page the rehearsal follows against the tests' GitHub runs
+            // there (it reads the page: the rehearsal names it).
+            if b.context.as_deref() == Some("rehearsal") {
+                let rehearsal =
+                    std::fs::read_to_string(root().join("tests/rehearsal/book_page.rs")).unwrap();
+                assert!(rehearsal.contains(&format!("\"{rel}\"")), "{rel}: `example: rehearsal`, but tests/rehearsal/book_page.rs does not read it");
+                rehearsed = true;
+            }
+            if rehearsed {
                 continue;
             }
             if let Some(c) = &b.context {
