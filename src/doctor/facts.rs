@@ -154,6 +154,8 @@ pub struct Collaborator {
     /// `role_name`: `read`, `triage`, `write`, `maintain`, `admin` or a
     /// custom role's name.
     pub role: String,
+    /// GitHub's id of the account (0 when the answer has none).
+    pub id: u64,
 }
 
 /// The manager repo's owner, as `GET /orgs/{owner}` answers.

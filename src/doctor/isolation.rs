@@ -222,6 +222,7 @@ mod tests {
         Collaborator {
             login: login.into(),
             role: role.into(),
+            id: 0,
         }
     }
 

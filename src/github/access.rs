@@ -36,6 +36,7 @@ impl GitHub {
                 Ok(Collaborator {
                     login: login.to_string(),
                     role: role(i),
+                    id: i.get("id").and_then(Value::as_u64).unwrap_or(0),
                 })
             })
             .collect()

@@ -246,3 +246,63 @@ fn fix_prevents_self_review_keeping_the_reviewers() {
     assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
     gh.assert_clean();
 }
+
+/// Where doctor wants required reviewers and finds none (here
+/// `impact-plan`, which a workflow plans pull requests in), the users of
+/// `approvals:` who have access to the repository become its reviewers,
+/// with "prevent self-review"; on a private repository of a plan without
+/// them GitHub refuses, and fix says so and goes on.
+#[test]
+fn fix_names_the_approvers_as_reviewers_where_doctor_wants_some() {
+    let gh = crate::doctor::manager::configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    fx.write(
+        "manager/.github/workflows/pr.yml",
+        "on: pull_request\npermissions: {}\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    environment: impact-plan\n    steps:\n      - run: echo\n",
+    );
+    fx.append(
+        "manager/fleetform.yml",
+        "\napprovals:\n  production:\n    users: [alice, nobody-here]\n",
+    );
+    gh.add_collaborator(MANAGER, "alice", "direct");
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "done: create environment impact-plan, deployable from the default branch `main` only  [doctor: reviewers impact-plan]",
+        "done: set required reviewers alice (the users of `approvals:` in fleetform.yml) with \"Prevent self-review\" on environment impact-plan  [doctor: reviewers impact-plan]",
+    ] {
+        assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
+    }
+    let e = gh.environment(MANAGER, "impact-plan").unwrap();
+    assert_eq!(e.reviewers, ["alice"]);
+    assert!(e.prevent_self_review);
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(
+        row(&r.stdout, "reviewers impact-plan").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+
+    // A private repository of an organisation on Team: GitHub refuses.
+    let gh = crate::doctor::manager::configured();
+    gh.set_private(MANAGER, true);
+    gh.set_account_plan("provider", "team", true);
+    gh.add_collaborator(MANAGER, "alice", "direct");
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("not set: set required reviewers alice")
+            && r.stderr.contains("need GitHub Enterprise"),
+        "{}",
+        r.stderr
+    );
+    assert!(gh
+        .environment(MANAGER, "impact-plan")
+        .unwrap()
+        .reviewers
+        .is_empty());
+}

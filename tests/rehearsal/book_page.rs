@@ -25,6 +25,8 @@ struct Step {
     title: String,
     commands: Vec<String>,
     yaml: Option<String>,
+    /// The YAML block comes before the step's commands.
+    yaml_first: bool,
     /// What it says it prints.
     prints: Vec<String>,
     /// The rows it says doctor fails, when it says so.
@@ -60,7 +62,9 @@ fn steps(page: &str) -> Vec<Step> {
         if let Some(kind) = line.strip_prefix("```") {
             match block.take() {
                 Some(k) if k == "yaml" => {
-                    out.last_mut().expect("a step").yaml = Some(std::mem::take(&mut yaml))
+                    let step = out.last_mut().expect("a step");
+                    step.yaml_first = step.commands.is_empty();
+                    step.yaml = Some(std::mem::take(&mut yaml));
                 }
                 Some(_) => {}
                 None => block = Some(kind.to_string()),
@@ -164,12 +168,22 @@ impl World {
         self.apps.iter().find(|(n, _)| n == name).expect(name).1
     }
 
+    /// `yaml` appended to fleetform.yml, pushed.
+    fn add_yaml(&mut self, yaml: &str) {
+        let path = self.cwd.join("fleetform.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n{yaml}")).unwrap();
+        push(&self.gh, &self.cwd);
+    }
+
     /// A command of the page that is not fleetform's.
     fn other(&mut self, cmd: &str) {
         match cmd {
             "gh repo create provider/manager --private --source manager --push" => {
                 self.gh.add_repo(MANAGER);
                 self.gh.set_private(MANAGER, true);
+                // The page's precondition: alice, who approves, has access.
+                self.gh.add_collaborator(MANAGER, "alice", "direct");
                 let dir = self.root.path().join("manager");
                 push(&self.gh, &dir);
             }
@@ -202,6 +216,8 @@ fn the_set_up_page_works_as_written() {
         cwd,
         apps: Vec::new(),
     };
+    // The page's preconditions: the release exists; alice, who approves,
+    // has access to the manager repo.
     w.gh.add_repo("fleetform/fleetform");
     w.gh.add_tag(
         "fleetform/fleetform",
@@ -214,6 +230,13 @@ fn the_set_up_page_works_as_written() {
             // The customer installs the customer App on its repository.
             w.gh.add_repo(CUSTOMER_REPO);
             w.gh.install_app(w.app("customer"), "acme-corp", &[CUSTOMER_REPO]);
+        }
+        // A step's YAML goes into fleetform.yml (committed and pushed)
+        // before its commands where it comes first on the page, after
+        // them otherwise.
+        let yaml_first = step.yaml_first;
+        if let (Some(yaml), true) = (&step.yaml, yaml_first) {
+            w.add_yaml(yaml);
         }
         let mut output = String::new();
         for cmd in &step.commands {
@@ -240,12 +263,12 @@ fn the_set_up_page_works_as_written() {
                 step.title
             );
         }
-        if let Some(yaml) = &step.yaml {
-            let path = w.cwd.join("fleetform.yml");
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(&path, format!("{text}\n{yaml}")).unwrap();
+        if step.title.starts_with("5.") {
             // Installed on the manager repo alone.
             w.gh.install_app(w.app("manager"), "provider", &[MANAGER]);
+        }
+        if let (Some(yaml), false) = (&step.yaml, yaml_first) {
+            w.add_yaml(yaml);
         }
         if step.title.starts_with("6.") {
             push(&w.gh, &w.cwd.clone());

@@ -195,6 +195,7 @@ async fn changes(
         .map_err(|e| Error::failed(format!("reading {repo}'s environments: {e}")))?;
     let key_envs = crate::doctor::key_environments(manager, &registry.customers);
     let expected = expected(manager, &key_envs);
+    let environments = plan(&expected, &envs);
     let mut held = BTreeMap::new();
     for (name, _) in &expected {
         if envs.iter().any(|e| e.name == *name) {
@@ -225,12 +226,33 @@ async fn changes(
     let (more, more_left) = fix_settings::plan_variables(manager, deploy, &variables);
     settings.extend(more);
     left.extend(more_left);
-    let (reviews, reviews_left) = fix_settings::plan_reviews(manager, &expected, &envs);
+    // What is being made counts as there, with no reviewers yet.
+    let mut after = envs.clone();
+    for f in environments.iter().filter(|f| !f.exists) {
+        after.push(crate::doctor::facts::EnvironmentFacts {
+            name: f.environment.clone(),
+            required_reviewers: false,
+            prevent_self_review: false,
+            reviewers: Vec::new(),
+            branch_policy: BranchPolicy::Any,
+        });
+    }
+    let approvers = match manager
+        .config
+        .approvals
+        .values()
+        .any(|r| !r.users.is_empty())
+    {
+        true => gh.collaborators(repo, "all").await.map_err(text),
+        false => Ok(Vec::new()),
+    };
+    let (reviews, reviews_left) =
+        fix_settings::plan_reviews(manager, &expected, &after, &approvers);
     settings.extend(reviews);
     left.extend(reviews_left);
     left.splice(0..0, partial.iter().map(Partial::line));
     Ok(Changes {
-        environments: plan(&expected, &envs),
+        environments,
         branch: info.default_branch,
         secrets,
         settings,
@@ -295,11 +317,25 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
                 environment,
                 reviewers,
                 ..
+            }
+            | Setting::Reviewers {
+                environment,
+                reviewers,
+                ..
             } => gh.prevent_self_review(repo, environment, reviewers).await,
             Setting::Variable {
                 name, value, now, ..
             } => gh.set_repo_variable(repo, name, value, now.is_some()).await,
         };
+        if let (Setting::Reviewers { .. }, Err(e)) = (x, &set) {
+            if e.status() == Some(422) {
+                cx.out.warn(&format!(
+                    "not set: {}: GitHub refused it ({e}); on a private repository required reviewers need GitHub Enterprise",
+                    x.line()
+                ));
+                continue;
+            }
+        }
         set.map_err(|e| failed(&x.line(), before + i, e.to_string()))?;
         done(x.line());
     }

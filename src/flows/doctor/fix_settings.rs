@@ -10,7 +10,7 @@
 
 use crate::config::{Manager, Records};
 use crate::doctor::facts::{
-    EnvironmentFacts, Fetched, Ruleset, SecretScanning, WorkflowPermissions,
+    Collaborator, EnvironmentFacts, Fetched, Ruleset, SecretScanning, WorkflowPermissions,
 };
 use crate::doctor::{Role, ENGINE_VARIABLE, REGION_VARIABLE};
 
@@ -30,6 +30,14 @@ pub enum Setting {
         reviewers: Vec<(String, u64)>,
         /// The doctor row: `self-review <env>` of an apply environment,
         /// `reviewers <env>` of a template's.
+        row: String,
+    },
+    /// Required reviewers, with "prevent self-review", where doctor wants
+    /// them and has none.
+    Reviewers {
+        environment: String,
+        reviewers: Vec<(String, u64)>,
+        logins: Vec<String>,
         row: String,
     },
     /// A repository variable fleetform.yml gives the value of.
@@ -63,6 +71,10 @@ impl Setting {
             Setting::SecretScanning => "turn on secret scanning and push protection  [doctor: secret scanning]".into(),
             Setting::PreventSelfReview { environment, row, .. } => format!(
                 "tick \"Prevent self-review\" on environment {environment}, its required reviewers kept  [doctor: {row}]"
+            ),
+            Setting::Reviewers { environment, logins, row, .. } => format!(
+                "set required reviewers {} (the users of `approvals:` in fleetform.yml) with \"Prevent self-review\" on environment {environment}  [doctor: {row}]",
+                logins.join(", ")
             ),
             Setting::Variable { name, value, now, from, row } => {
                 let now = match now {
@@ -124,15 +136,19 @@ pub fn plan(
     (out, left)
 }
 
-/// The environments `expected` ((name, row)) that exist with required
-/// reviewers who may approve their own runs; and, left to the provider,
-/// each apply environment nobody is named to approve (no required
-/// reviewers, no `approvals:`, no `auto_apply`): fleetform cannot know
-/// who.
+/// The environments `expected` ((name, row)) that exist (or are being
+/// made) with required reviewers who may approve their own runs; those
+/// whose reviewers' row fails (an apply environment nobody is named to
+/// approve, `impact-plan`, a template's that changes infrastructure),
+/// given the users of fleetform.yml's `approvals:` as required reviewers
+/// (those among `approvers`, the repository's collaborators: GitHub
+/// takes reviewers with access only, at most six); and, left to the
+/// provider, each such environment fleetform cannot name anyone for.
 pub fn plan_reviews(
     manager: &Manager,
     expected: &[(String, String)],
     envs: &[EnvironmentFacts],
+    approvers: &Fetched<Vec<Collaborator>>,
 ) -> (Vec<Setting>, Vec<String>) {
     let applies: Vec<(String, String, bool)> = crate::doctor::expected_environments(manager)
         .into_iter()
@@ -141,6 +157,7 @@ pub fn plan_reviews(
             _ => None,
         })
         .collect();
+    let named = reviewers_named(manager, approvers);
     let mut out = Vec::new();
     let mut left = Vec::new();
     for (name, _) in expected {
@@ -159,13 +176,70 @@ pub fn plan_reviews(
                 row,
             });
         }
-        if let Some((_, env, false)) = apply {
-            if !e.required_reviewers && manager.approval_rule(env).is_none() {
-                left.push(format!("left for you: nobody is named to approve applies in {name}: add `approvals: {env}:` (users, teams) to fleetform.yml, or required reviewers with \"Prevent self-review\" on the environment (on a private repository GitHub Enterprise only), then run --fix again  [doctor: reviewers {name}]"));
+        let needs = match apply {
+            Some((_, env, auto)) => {
+                !auto && !e.required_reviewers && manager.approval_rule(env).is_none()
             }
+            None => !e.required_reviewers && needs_reviewers(name),
+        };
+        if !needs {
+            continue;
+        }
+        match &named {
+            Ok(list) if !list.is_empty() => out.push(Setting::Reviewers {
+                environment: name.clone(),
+                reviewers: list.iter().map(|(_, id)| ("User".to_string(), *id)).collect(),
+                logins: list.iter().map(|(l, _)| l.clone()).collect(),
+                row: format!("reviewers {name}"),
+            }),
+            Ok(_) => left.push(format!("left for you: nobody is named to review {name}: add `approvals:` (users with access to the repository) to fleetform.yml and run --fix again, or set required reviewers with \"Prevent self-review\" on the environment (on a private repository GitHub has them with Enterprise only)  [doctor: reviewers {name}]")),
+            Err(e) => left.push(format!("left for you: required reviewers on {name}: {e}  [doctor: reviewers {name}]")),
         }
     }
     (out, left)
+}
+
+/// Whether doctor wants required reviewers on `name` (not an apply
+/// environment): `impact-plan`, or a template's whose jobs change
+/// infrastructure.
+fn needs_reviewers(name: &str) -> bool {
+    name == crate::doctor::IMPACT_PLAN
+        || crate::doctor::TEMPLATE_ENVIRONMENTS
+            .iter()
+            .any(|x| x.name == name && x.reviewers)
+}
+
+/// The users `approvals:` names, each with GitHub's id from
+/// `approvers` (the repository's collaborators), at most six; `Err` when
+/// the collaborators could not be read.
+fn reviewers_named(
+    manager: &Manager,
+    approvers: &Fetched<Vec<Collaborator>>,
+) -> Result<Vec<(String, u64)>, String> {
+    let mut users: Vec<&String> = manager
+        .config
+        .approvals
+        .values()
+        .flat_map(|r| r.users.iter())
+        .collect();
+    users.sort();
+    users.dedup();
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let approvers = approvers
+        .as_ref()
+        .map_err(|e| format!("the repository's collaborators could not be read ({e})"))?;
+    Ok(users
+        .into_iter()
+        .filter_map(|u| {
+            approvers
+                .iter()
+                .find(|c| c.login.eq_ignore_ascii_case(u) && c.id > 0)
+                .map(|c| (c.login.clone(), c.id))
+        })
+        .take(6)
+        .collect())
 }
 
 /// The repository's variables' names, and the values of those asked for.

@@ -324,6 +324,29 @@ fn put_environment_secret(state: &mut State, repo_name: &str, ctx: &Ctx) -> Answ
 /// environment has none of it. Reviewers are users' or teams' ids.
 fn put_environment(state: &mut State, repo_name: &str, name: &str, ctx: &Ctx) -> Answer {
     let body = ctx.body.cloned().unwrap_or(Value::Null);
+    // Required reviewers on a private repository exist on GitHub
+    // Enterprise only ("Deployments and environments": availability);
+    // GitHub refuses them on another plan with this 422
+    // (pulumi/pulumi-github#251, a Team organisation).
+    let reviewers_asked = body
+        .get("reviewers")
+        .and_then(Value::as_array)
+        .is_some_and(|r| !r.is_empty());
+    let (private, owner) = state
+        .repo(repo_name)
+        .map(|r| (r.private, r.owner.clone()))
+        .unwrap_or_default();
+    let plan = state
+        .accounts
+        .plans
+        .get(&owner.to_ascii_lowercase())
+        .map(|(p, _)| p.clone());
+    if reviewers_asked && private && plan.as_deref().is_some_and(|p| p != "enterprise") {
+        return Answer::error(
+            422,
+            "Fail to create protected rule, please ensure billing plan include protected branch gate.",
+        );
+    }
     let mut reviewers = None;
     if let Some(list) = body.get("reviewers").and_then(Value::as_array) {
         let mut logins = Vec::new();
