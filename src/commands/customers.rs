@@ -53,6 +53,12 @@ pub enum CustomersCommand {
             conflicts_with = "repo_id"
         )]
         app_credentials: Option<PathBuf>,
+        /// With `secrets:` in fleetform.yml: store each secrets identity
+        /// made straight into the customer's own environment of this
+        /// manager repo (OWNER/NAME), sealed through GitHub's API, instead
+        /// of a file; needs FLEETFORM_MANAGER_TOKEN (an admin's).
+        #[arg(long, value_name = "OWNER/NAME")]
+        store_keys_in: Option<String>,
         /// Local checkout of the customer repo (local mode), relative to the registry.
         #[arg(long)]
         path: Option<PathBuf>,
@@ -282,6 +288,7 @@ fn new_customer(command: &CustomersCommand) -> Option<NewCustomer> {
         repo,
         repo_id,
         app_credentials,
+        store_keys_in,
         path,
         contact,
         environments,
@@ -297,6 +304,7 @@ fn new_customer(command: &CustomersCommand) -> Option<NewCustomer> {
         repo: repo.clone(),
         repo_id: *repo_id,
         app_credentials: app_credentials.clone(),
+        store_keys_in: store_keys_in.clone(),
         path: path.clone(),
         contact: contact.clone(),
         environments: environments.clone(),

@@ -12,4 +12,5 @@ pub(crate) mod manager;
 pub(crate) mod register_app;
 pub(crate) mod secret_keys;
 pub(crate) mod setup;
+mod store_keys;
 pub(crate) mod templates;

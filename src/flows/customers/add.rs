@@ -24,6 +24,9 @@ pub struct NewCustomer {
     /// The customer App's credentials (`--app-credentials`), to look the
     /// repository's id up with.
     pub app_credentials: Option<PathBuf>,
+    /// The manager repo to store the secrets identities in
+    /// (`--store-keys-in`), instead of files.
+    pub store_keys_in: Option<String>,
     /// The customer's checkout (local mode), relative to the registry.
     pub path: Option<PathBuf>,
     pub contact: String,
@@ -39,6 +42,19 @@ pub struct NewCustomer {
 /// and sealed, and its dispatch key printed.
 pub fn add(manager: &Manager, new: NewCustomer, cx: &Context) -> Result<()> {
     let app = new.app_credentials.as_deref().map(app_key).transpose()?;
+    let store_in = new.store_keys_in.clone();
+    if let Some(r) = &store_in {
+        if !crate::config::is_repo(r) {
+            return Err(Error::usage(format!(
+                "--store-keys-in `{r}` is not owner/name"
+            )));
+        }
+        if manager.config.secrets.is_none() {
+            return Err(Error::usage(
+                "--store-keys-in: fleetform.yml has no `secrets:`, so no secrets identity is made",
+            ));
+        }
+    }
     let mut c = new_customer(manager, new);
     resolve_repo_id(manager, &mut c, app, cx)?;
     // The secret is needed before the registry is written; the key
@@ -49,7 +65,17 @@ pub fn add(manager: &Manager, new: NewCustomer, cx: &Context) -> Result<()> {
         _ => None,
     };
     let (slug, repo) = (c.slug.clone(), c.repo.clone());
-    let made = secret_keys::make(manager, &mut c)?;
+    let made = secret_keys::make(manager, &mut c, store_in.is_none())?;
+    if let Some(manager_repo) = &store_in {
+        // Never over an existing customer's key: checked before storing,
+        // and again under the registry's lock.
+        if crate::config::Registry::load(manager)?.get(&slug).is_some() {
+            return Err(Error::Usage(
+                Say::new(format!("customer `{slug}` already exists")).help("pick another slug"),
+            ));
+        }
+        secret_keys::store(manager, manager_repo, &slug, &made, cx)?;
+    }
     add_entry(manager, c, cx)?;
     secret_keys::seal(manager, &slug, &made, &cx.out)?;
     secret_keys::tell(manager, &slug, &made, &cx.out);

@@ -1,7 +1,10 @@
 //! The age identities `customers add` makes for a customer's secrets
 //! (fleetform.yml `secrets:`): one per environment, its recipient in the
-//! registry, the identity in a new owner-only file under `secrets.keys_dir`
-//! for the operator to store as the environment's secret and delete.
+//! registry, the identity either stored straight into the customer's own
+//! environment of the manager repo through GitHub's API, sealed, never
+//! on disk (`--store-keys-in`, [`store`]), or in a new owner-only file
+//! under `secrets.keys_dir` for the operator to store as the
+//! environment's secret and delete.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -18,39 +21,48 @@ use crate::values::secret_files::KEY_VAR;
 /// and held (wiped on drop) until it is sealed into the fleet keyring.
 pub(super) struct Made {
     pub env: String,
-    pub path: PathBuf,
+    /// Its file; `None` when it is held in memory only, to be stored.
+    pub path: Option<PathBuf>,
     identity: zeroize::Zeroizing<String>,
 }
 
 /// Makes the customer's identities (none without `secrets:`): the
-/// recipients go into `c`, the identities into new files.
-pub(super) fn make(manager: &Manager, c: &mut Customer) -> Result<Vec<Made>> {
+/// recipients go into `c`, the identities into new files (`to_disk`) or
+/// memory.
+pub(super) fn make(manager: &Manager, c: &mut Customer, to_disk: bool) -> Result<Vec<Made>> {
     let Some(config) = &manager.config.secrets else {
         return Ok(Vec::new());
     };
     let mut made = Vec::new();
     for env in c.environments.clone() {
-        let (recipient, one) = make_one(manager, config, &c.slug, &env)?;
+        let (recipient, one) = make_one(manager, config, &c.slug, &env, to_disk)?;
         c.secrets.insert(env.clone(), recipient);
         made.push(one);
     }
     Ok(made)
 }
 
-/// One new identity for `slug` × `env` in its own file: its recipient and
-/// what was made.
+/// One new identity for `slug` × `env`, in its own file (`to_disk`) or
+/// memory: its recipient and what was made.
 fn make_one(
     manager: &Manager,
     config: &crate::config::SecretsConfig,
     slug: &str,
     env: &str,
+    to_disk: bool,
 ) -> Result<(String, Made)> {
-    let dir = manager.path(&config.keys_dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::failed(format!("{}: {e}", display_path(&dir).display())))?;
     let (recipient, identity) = crate::values::secret_files::generate();
-    let path = dir.join(format!("{slug}.{env}.agekey"));
-    write_new_private(&path, &identity)?;
+    let path = match to_disk {
+        true => {
+            let dir = manager.path(&config.keys_dir);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::failed(format!("{}: {e}", display_path(&dir).display())))?;
+            let path = dir.join(format!("{slug}.{env}.agekey"));
+            write_new_private(&path, &identity)?;
+            Some(path)
+        }
+        false => None,
+    };
     let made = Made {
         env: env.to_string(),
         path,
@@ -173,7 +185,7 @@ fn write_new_private(path: &std::path::Path, text: &str) -> Result<()> {
 /// name and hands it to the plan and apply jobs sealed for them.
 pub(super) fn tell(manager: &Manager, slug: &str, made: &[Made], out: &Output) {
     for Made { env, path, .. } in made {
-        let Some(e) = manager.environment(env) else {
+        let (Some(e), Some(path)) = (manager.environment(env), path) else {
             continue;
         };
         let file = display_path(path);
@@ -210,10 +222,12 @@ pub fn rotate(manager: &Manager, slug: &str, env: &str, cx: &Context) -> Result<
         )));
     }
     let old = c.secrets.get(env).cloned();
-    let (recipient, made) = make_one(manager, config, slug, env)?;
+    let (recipient, made) = make_one(manager, config, slug, env, true)?;
     if let Err(e) = write_recipient(manager, slug, env, &recipient) {
         // No recipient without its identity, nor an identity without use.
-        let _ = std::fs::remove_file(&made.path);
+        if let Some(path) = &made.path {
+            let _ = std::fs::remove_file(path);
+        }
         return Err(e);
     }
     let made = [made];
@@ -317,4 +331,78 @@ pub(super) fn tell_retired(
         secrets.keys().cloned().collect::<Vec<_>>().join(", "),
         envs.join(", ")
     ));
+}
+
+/// `customers add --store-keys-in OWNER/NAME`: each identity `made`
+/// stored, sealed, as `FLEETFORM_SECRETS_KEY` of the customer's own
+/// environment `<env>-secrets-<slug>` of the manager repo `repo` (made,
+/// deployable from the default branch only, where missing), with the
+/// admin's token in `FLEETFORM_MANAGER_TOKEN`. Nothing is written to
+/// disk; a failure leaves the registry untouched (the caller writes it
+/// after). API budget: 2 reads of the repository, 1 per 100
+/// environments, and per identity 2 requests (its environment's public
+/// key, the sealed secret) plus 2 writes where its environment is made.
+pub(super) fn store(
+    manager: &Manager,
+    repo: &str,
+    slug: &str,
+    made: &[Made],
+    cx: &Context,
+) -> Result<()> {
+    let Some(token) = crate::github::Token::from_var("FLEETFORM_MANAGER_TOKEN") else {
+        return Err(Error::usage(
+            "--store-keys-in: set FLEETFORM_MANAGER_TOKEN to a token of the manager repo's admin (for this run only)",
+        ));
+    };
+    cx.out.mask(token.expose());
+    let rt = crate::github::runtime()?;
+    let gh = crate::flows::github_loop::session::client(&rt, Some(&token), false, cx)?;
+    let failed = |what: String, e: crate::github::GitHubError| {
+        Error::failed(format!("{what}: {e}; nothing was registered (run again)"))
+    };
+    rt.block_on(async {
+        let admin = match gh.repo_reach(repo).await {
+            crate::doctor::facts::RepoReach::Found { permissions, .. } => {
+                permissions.is_some_and(|p| p.admin)
+            }
+            _ => false,
+        };
+        if !admin {
+            return Err(Error::refused(format!(
+                "--store-keys-in {repo}: this token cannot administer it (environments and their secrets need Administration write): use a repository admin's token"
+            )));
+        }
+        let branch = gh
+            .repo_info(repo)
+            .await
+            .map_err(|e| failed(format!("reading {repo}"), e))?
+            .default_branch;
+        let envs = gh
+            .environments(repo)
+            .await
+            .map_err(|e| failed(format!("reading {repo}'s environments"), e))?;
+        for m in made {
+            let Some(e) = manager.environment(&m.env) else {
+                continue;
+            };
+            let own = e.secrets_environment(slug);
+            if !envs.iter().any(|x| x.name == own) {
+                gh.custom_branch_environment(repo, &own)
+                    .await
+                    .map_err(|e| failed(format!("creating {own}"), e))?;
+                gh.add_branch_policy(repo, &own, &branch)
+                    .await
+                    .map_err(|e| failed(format!("restricting {own} to `{branch}`"), e))?;
+            }
+            gh.store_environment_secret(repo, &own, KEY_VAR, &m.identity)
+                .await
+                .map_err(|e| failed(format!("storing {KEY_VAR} in {own}"), e))?;
+            cx.out.note(&format!(
+                "{slug}/{}: secrets identity stored, sealed, in `{own}` of {repo} as {KEY_VAR} (never written to disk); it also needs the environment's FLEETFORM_ARTIFACT_KEY, as in `{}`, which GitHub never gives back: copy it there from where you keep it (`fleetform doctor --fix` lists it until then)",
+                m.env,
+                e.plan_environment()
+            ));
+        }
+        Ok(())
+    })
 }
