@@ -20,6 +20,28 @@ use crate::doctor::facts::{
     WorkflowPermissions,
 };
 
+/// A deployment branch policy as "Create or update an environment"
+/// takes it: `null` for every branch.
+fn policy_json(policy: &BranchPolicy) -> Value {
+    match policy {
+        BranchPolicy::Any => Value::Null,
+        BranchPolicy::ProtectedBranches => {
+            serde_json::json!({"protected_branches": true, "custom_branch_policies": false})
+        }
+        BranchPolicy::Custom(_) => {
+            serde_json::json!({"protected_branches": false, "custom_branch_policies": true})
+        }
+    }
+}
+
+/// Reviewers as that endpoint takes them: `{type, id}`.
+fn reviewers_json(reviewers: &[(String, u64)]) -> Value {
+    reviewers
+        .iter()
+        .map(|(kind, id)| serde_json::json!({ "type": kind, "id": id }))
+        .collect()
+}
+
 fn names(items: &[Value], path: &str) -> Result<Vec<String>, GitHubError> {
     items
         .iter()
@@ -112,17 +134,24 @@ impl GitHub {
 
     /// Creates `env` (or keeps it) deployable only from custom branch
     /// policies (`PUT .../environments/{name}`, GitHub's "Create or update
-    /// an environment"; Administration write). Its reviewers, secrets and
-    /// variables are kept: only the branch policy kind is sent.
+    /// an environment"; Administration write). GitHub's page does not say
+    /// what a field left out becomes, so an existing environment's
+    /// (`current`) reviewers and "prevent self-review" are sent back as
+    /// they are; its secrets and variables are not part of it.
     pub async fn custom_branch_environment(
         &self,
         repo: &str,
         env: &str,
+        current: Option<&EnvironmentFacts>,
     ) -> Result<(), GitHubError> {
         let path = format!("{}/environments/{}", repo_path(repo), seg(env));
-        let body = serde_json::json!({
-            "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true}
+        let mut body = serde_json::json!({
+            "deployment_branch_policy": policy_json(&BranchPolicy::Custom(Ok(Vec::new())))
         });
+        if let Some(c) = current.filter(|c| c.required_reviewers) {
+            body["reviewers"] = reviewers_json(&c.reviewers);
+            body["prevent_self_review"] = c.prevent_self_review.into();
+        }
         self.send(Method::Put, &path, Some(&body)).await.map(drop)
     }
 
@@ -191,21 +220,23 @@ impl GitHub {
             .map(drop)
     }
 
-    /// Turns on "prevent self-review" for `env`, sending its `reviewers`
-    /// back as they are (`PUT .../environments/{name}`; Administration
-    /// write).
+    /// Sets `env`'s required `reviewers` with "prevent self-review" on
+    /// (`PUT .../environments/{name}`; Administration write), sending its
+    /// deployment branch policy (`policy`) back as it is: GitHub's page
+    /// does not say what a field left out becomes.
     pub async fn prevent_self_review(
         &self,
         repo: &str,
         env: &str,
         reviewers: &[(String, u64)],
+        policy: &BranchPolicy,
     ) -> Result<(), GitHubError> {
         let path = format!("{}/environments/{}", repo_path(repo), seg(env));
-        let reviewers: Vec<Value> = reviewers
-            .iter()
-            .map(|(kind, id)| serde_json::json!({ "type": kind, "id": id }))
-            .collect();
-        let body = serde_json::json!({ "prevent_self_review": true, "reviewers": reviewers });
+        let body = serde_json::json!({
+            "prevent_self_review": true,
+            "reviewers": reviewers_json(reviewers),
+            "deployment_branch_policy": policy_json(policy),
+        });
         self.send(Method::Put, &path, Some(&body)).await.map(drop)
     }
 

@@ -220,14 +220,24 @@ fn fix_prevents_self_review_keeping_the_reviewers() {
     let gh = crate::doctor::manager::configured();
     let fx = common::Fixture::new();
     register_repo_ids(&fx, &gh, &[]);
+    // Open to every branch too: restricted, then reviewed, each write
+    // sending back what the other sets (GitHub's page does not say what
+    // a field left out of "Create or update an environment" becomes).
     let mut e = gh.environment(MANAGER, "production-apply").unwrap();
     e.prevent_self_review = false;
+    e.branch_policy = crate::support::fake_github::BranchPolicy::Any;
     gh.set_environment(MANAGER, "production-apply", e);
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(row(&r.stdout, "self-review production-apply").1, "WARN");
 
     let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("done: restrict environment production-apply"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains("done: tick \"Prevent self-review\" on environment production-apply, its required reviewers kept  [doctor: self-review production-apply]"),
         "{}",
@@ -236,6 +246,28 @@ fn fix_prevents_self_review_keeping_the_reviewers() {
     let e = gh.environment(MANAGER, "production-apply").unwrap();
     assert!(e.prevent_self_review);
     assert_eq!(e.reviewers, ["alice"]);
+    assert_eq!(
+        e.branch_policy,
+        crate::support::fake_github::BranchPolicy::Custom(vec![("main".into(), "branch".into())])
+    );
+    let puts: Vec<serde_json::Value> = gh
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/environments/production-apply"))
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    for body in &puts {
+        assert_eq!(
+            body["reviewers"].as_array().map(Vec::len),
+            Some(1),
+            "{body}"
+        );
+        assert_eq!(
+            body["deployment_branch_policy"]["custom_branch_policies"], true,
+            "{body}"
+        );
+    }
     let r = doctor(&gh, &fx, &[], &[]);
     assert!(
         !r.stdout.contains("self-review production-apply"),

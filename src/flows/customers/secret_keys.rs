@@ -387,7 +387,7 @@ pub(super) fn store(
             };
             let own = e.secrets_environment(slug);
             if !envs.iter().any(|x| x.name == own) {
-                gh.custom_branch_environment(repo, &own)
+                gh.custom_branch_environment(repo, &own, None)
                     .await
                     .map_err(|e| failed(format!("creating {own}"), e))?;
                 gh.add_branch_policy(repo, &own, &branch)

@@ -54,6 +54,8 @@ pub struct Fix {
     pub environment: String,
     /// Whether it exists (restricted) or not (created).
     pub exists: bool,
+    /// What it is now, when it exists (its reviewers go back with it).
+    pub current: Option<EnvironmentFacts>,
 }
 
 impl Fix {
@@ -109,11 +111,13 @@ pub fn plan(expected: &[(String, String)], envs: &[EnvironmentFacts]) -> Vec<Fix
                 row: row.clone(),
                 environment: name.clone(),
                 exists: false,
+                current: None,
             }),
             Some(e) if e.branch_policy == BranchPolicy::Any => Some(Fix {
                 row: format!("branch policy {name}"),
                 environment: name.clone(),
                 exists: true,
+                current: Some(e.clone()),
             }),
             Some(_) => None,
         })
@@ -226,16 +230,22 @@ async fn changes(
     let (more, more_left) = fix_settings::plan_variables(manager, deploy, &variables);
     settings.extend(more);
     left.extend(more_left);
-    // What is being made counts as there, with no reviewers yet.
+    // The environments as this run leaves them: what is made or
+    // restricted deploys from the default branch only (what a later write
+    // sends back), a new one has no reviewers yet.
+    let main_only = BranchPolicy::Custom(Ok(vec![(info.default_branch.clone(), "branch".into())]));
     let mut after = envs.clone();
-    for f in environments.iter().filter(|f| !f.exists) {
-        after.push(crate::doctor::facts::EnvironmentFacts {
-            name: f.environment.clone(),
-            required_reviewers: false,
-            prevent_self_review: false,
-            reviewers: Vec::new(),
-            branch_policy: BranchPolicy::Any,
-        });
+    for f in &environments {
+        match after.iter_mut().find(|e| e.name == f.environment) {
+            Some(e) => e.branch_policy = main_only.clone(),
+            None => after.push(crate::doctor::facts::EnvironmentFacts {
+                name: f.environment.clone(),
+                required_reviewers: false,
+                prevent_self_review: false,
+                reviewers: Vec::new(),
+                branch_policy: main_only.clone(),
+            }),
+        }
     }
     let approvers = match manager
         .config
@@ -281,7 +291,8 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
     let branch = &changes.branch;
     for (i, f) in changes.environments.iter().enumerate() {
         let made = async {
-            gh.custom_branch_environment(repo, &f.environment).await?;
+            gh.custom_branch_environment(repo, &f.environment, f.current.as_ref())
+                .await?;
             match gh.add_branch_policy(repo, &f.environment, branch).await {
                 // Already there: the environment had it.
                 Err(e) if e.status() == Some(303) => Ok(()),
@@ -316,13 +327,18 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
             Setting::PreventSelfReview {
                 environment,
                 reviewers,
+                policy,
                 ..
             }
             | Setting::Reviewers {
                 environment,
                 reviewers,
+                policy,
                 ..
-            } => gh.prevent_self_review(repo, environment, reviewers).await,
+            } => {
+                gh.prevent_self_review(repo, environment, reviewers, policy)
+                    .await
+            }
             Setting::Variable {
                 name, value, now, ..
             } => gh.set_repo_variable(repo, name, value, now.is_some()).await,
@@ -411,12 +427,14 @@ mod tests {
                 Fix {
                     row: "branch policy staging-plan".into(),
                     environment: "staging-plan".into(),
-                    exists: true
+                    exists: true,
+                    current: Some(envs[0].clone()),
                 },
                 Fix {
                     row: "environment staging-apply".into(),
                     environment: "staging-apply".into(),
-                    exists: false
+                    exists: false,
+                    current: None,
                 },
             ]
         );

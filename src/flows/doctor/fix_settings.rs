@@ -10,7 +10,8 @@
 
 use crate::config::{Manager, Records};
 use crate::doctor::facts::{
-    Collaborator, EnvironmentFacts, Fetched, Ruleset, SecretScanning, WorkflowPermissions,
+    BranchPolicy, Collaborator, EnvironmentFacts, Fetched, Ruleset, SecretScanning,
+    WorkflowPermissions,
 };
 use crate::doctor::{Role, ENGINE_VARIABLE, REGION_VARIABLE};
 
@@ -28,6 +29,8 @@ pub enum Setting {
     PreventSelfReview {
         environment: String,
         reviewers: Vec<(String, u64)>,
+        /// Its branch policy, sent back as it is.
+        policy: BranchPolicy,
         /// The doctor row: `self-review <env>` of an apply environment,
         /// `reviewers <env>` of a template's.
         row: String,
@@ -37,6 +40,8 @@ pub enum Setting {
     Reviewers {
         environment: String,
         reviewers: Vec<(String, u64)>,
+        /// Its branch policy, sent back as it is.
+        policy: BranchPolicy,
         logins: Vec<String>,
         row: String,
     },
@@ -173,6 +178,7 @@ pub fn plan_reviews(
             out.push(Setting::PreventSelfReview {
                 environment: name.clone(),
                 reviewers: e.reviewers.clone(),
+                policy: e.branch_policy.clone(),
                 row,
             });
         }
@@ -188,6 +194,7 @@ pub fn plan_reviews(
         match &named {
             Ok(list) if !list.is_empty() => out.push(Setting::Reviewers {
                 environment: name.clone(),
+                policy: e.branch_policy.clone(),
                 reviewers: list.iter().map(|(_, id)| ("User".to_string(), *id)).collect(),
                 logins: list.iter().map(|(l, _)| l.clone()).collect(),
                 row: format!("reviewers {name}"),
