@@ -48,6 +48,13 @@ pub struct DoctorArgs {
     /// With --fix: apply the plan.
     #[arg(long, requires = "fix")]
     pub yes: bool,
+    /// With --fix: replace the artifact key of this environment in all
+    /// its environments at once (plan, apply and its customers' key
+    /// environments; repeatable), e.g. after a customer's key environment
+    /// was added: GitHub never gives the old one back. Plans waiting for
+    /// approval there then need planning again.
+    #[arg(long, value_name = "ENV", requires = "fix")]
+    pub rotate_artifact_key: Vec<String>,
     /// Register one of the provider's GitHub Apps (customer, manager or
     /// sync) through GitHub's manifest flow, from a page on 127.0.0.1,
     /// and store its id and key where the manager's jobs read them.
@@ -84,7 +91,13 @@ pub fn run(args: &DoctorArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
         return crate::flows::doctor::register_app::run(&settings, &register, manager_dir, cx);
     }
     if args.fix {
-        return crate::flows::doctor::fix::run(&settings, manager_dir, args.yes, cx);
+        return crate::flows::doctor::fix::run(
+            &settings,
+            manager_dir,
+            args.yes,
+            &args.rotate_artifact_key,
+            cx,
+        );
     }
     crate::flows::doctor::run(&settings, manager_dir, cx)
 }

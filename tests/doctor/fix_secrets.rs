@@ -181,3 +181,73 @@ fn fix_generates_the_missing_secrets_sealed_for_github_and_only_once() {
     );
     gh.assert_clean();
 }
+
+/// A customer's key environment added after its environment's artifact
+/// key was made cannot get a copy (GitHub never gives one back):
+/// `--rotate-artifact-key ENV` replaces the key in all the environment's
+/// places at once, the same new value in each.
+#[test]
+fn rotating_an_artifact_key_gives_every_place_of_its_environment_one_new_value() {
+    let python = pynacl();
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let (secret_key, public_key) = key_pair(&python);
+    gh.set_public_key(MANAGER, "568250167242549743", &public_key);
+    let registry = fx.read("manager/customers.yml").replacen(
+        "    added: 2026-01-15\n",
+        "    added: 2026-01-15\n    secrets:\n      staging: age1waqp3az0rj3k07ymad4jrpcarl97c0570nsgk0tcr325zper6ggsxxfk45\n",
+        1,
+    );
+    fx.write("manager/customers.yml", &registry);
+    fx.append("manager/fleetform.yml", "\nsecrets: {}\n");
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert!(r.stdout.contains("left for you: FLEETFORM_ARTIFACT_KEY (the artifact key of staging) is missing from staging-secrets-acme"), "{}", r.stdout);
+
+    let r = doctor(
+        &gh,
+        &fx,
+        &[],
+        &["--fix", "--rotate-artifact-key", "nowhere"],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("fleetform.yml has no environment `nowhere`"),
+        "{}",
+        r.stderr
+    );
+
+    let r = doctor(
+        &gh,
+        &fx,
+        &[],
+        &["--fix", "--rotate-artifact-key", "staging", "--yes"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("done: replace FLEETFORM_ARTIFACT_KEY (the artifact key of staging) with a new random value never shown, stored sealed in staging-plan, staging-apply, staging-secrets-acme; plans waiting for approval there then need planning again"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("left for you: FLEETFORM_ARTIFACT_KEY"),
+        "{}",
+        r.stdout
+    );
+    let value = |env: &str| {
+        let sealed = gh.sealed_environment_secrets(MANAGER, env);
+        open(&python, &secret_key, &sealed[ARTIFACT].1)
+    };
+    let key = value("staging-plan");
+    assert_eq!(key.len(), 64);
+    assert_eq!(value("staging-apply"), key);
+    assert_eq!(value("staging-secrets-acme"), key);
+    // Production's is not touched.
+    assert!(!gh
+        .sealed_environment_secrets(MANAGER, "production-plan")
+        .contains_key(ARTIFACT));
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+    gh.assert_clean();
+}

@@ -145,16 +145,23 @@ pub fn run(
     settings: &Settings,
     manager_dir: &std::path::Path,
     apply: bool,
+    rotate: &[String],
     cx: &Context,
 ) -> Result<()> {
     cx.out.mask(settings.manager_token.expose());
     let (manager, registry) = crate::config::load(manager_dir)?;
+    if let Some(unknown) = rotate.iter().find(|e| manager.environment(e).is_none()) {
+        return Err(Error::usage(format!(
+            "--rotate-artifact-key {unknown}: fleetform.yml has no environment `{unknown}` (it has {})",
+            manager.environment_names().join(", ")
+        )));
+    }
     let rt = crate::github::runtime()?;
     let api = GitHub::api_url_from_env();
     let (gh, _) = super::token_clients(settings, &rt, &api, cx)?;
     let repo = settings.repo.as_str();
     rt.block_on(async {
-        let changes = changes(&gh, repo, &manager, &registry).await?;
+        let changes = changes(&gh, repo, &manager, &registry, rotate).await?;
         for f in &changes.environments {
             cx.out.result(&f.line(&changes.branch));
         }
@@ -191,6 +198,7 @@ async fn changes(
     repo: &str,
     manager: &Manager,
     registry: &Registry,
+    rotate: &[String],
 ) -> Result<Changes> {
     let info = admin_repo(gh, repo).await?;
     let envs = gh
@@ -210,8 +218,11 @@ async fn changes(
         }
     }
     let drift = expected.iter().any(|(n, _)| n == crate::doctor::DRIFT);
-    let (secrets, partial) =
-        fix_secrets::plan(&fix_secrets::groups(manager, &key_envs, drift), &held);
+    let (secrets, partial) = fix_secrets::plan(
+        &fix_secrets::groups(manager, &key_envs, drift),
+        &held,
+        rotate,
+    );
     let text = |e: crate::github::GitHubError| e.to_string();
     let (mut settings, mut left) = fix_settings::plan(
         &gh.rulesets(repo).await.map_err(text),

@@ -29,6 +29,10 @@ pub struct Group {
     pub of: String,
     /// (environment, the doctor row that reports it missing there).
     pub environments: Vec<(String, String)>,
+    /// The fleetform environment an artifact key is of.
+    pub environment: Option<String>,
+    /// Replaced where it is held (`--rotate-artifact-key`).
+    pub rotate: bool,
 }
 
 impl Group {
@@ -44,6 +48,15 @@ impl Group {
 
     /// The plan's line for generating it.
     pub fn line(&self) -> String {
+        if self.rotate {
+            return format!(
+                "replace {} ({}) with a new random value never shown, stored sealed in {}; plans waiting for approval there then need planning again  [doctor: {}]",
+                self.secret,
+                self.of,
+                self.names().join(", "),
+                self.rows()
+            );
+        }
         format!(
             "generate {} ({}), a new random value never shown, and store it sealed in {}  [doctor: {}]",
             self.secret,
@@ -90,6 +103,8 @@ pub fn groups(manager: &Manager, key_envs: &[(String, String)], drift: bool) -> 
     let dispatch = Group {
         secret: DISPATCH,
         of: "the dispatch secret".into(),
+        environment: None,
+        rotate: false,
         environments: expected
             .iter()
             .filter(|x| x.role != Role::Drift)
@@ -117,6 +132,8 @@ pub fn groups(manager: &Manager, key_envs: &[(String, String)], drift: bool) -> 
             secret: ARTIFACT,
             of: format!("the artifact key of {}", env.name),
             environments,
+            environment: Some(env.name.clone()),
+            rotate: false,
         });
     }
     if drift {
@@ -124,6 +141,8 @@ pub fn groups(manager: &Manager, key_envs: &[(String, String)], drift: bool) -> 
             secret: ARTIFACT,
             of: "drift's artifact key".into(),
             environments: vec![secrets_row(DRIFT)],
+            environment: None,
+            rotate: false,
         });
     }
     out
@@ -131,11 +150,23 @@ pub fn groups(manager: &Manager, key_envs: &[(String, String)], drift: bool) -> 
 
 /// What `held` (environment → the names of its secrets; an environment
 /// not there has none yet) calls for: the groups to generate, and those
-/// held in part.
-pub fn plan(groups: &[Group], held: &BTreeMap<String, Vec<String>>) -> (Vec<Group>, Vec<Partial>) {
+/// held in part; the artifact keys of the environments in `rotate` are
+/// replaced wherever they are held.
+pub fn plan(
+    groups: &[Group],
+    held: &BTreeMap<String, Vec<String>>,
+    rotate: &[String],
+) -> (Vec<Group>, Vec<Partial>) {
     let mut generate = Vec::new();
     let mut partial = Vec::new();
     for g in groups {
+        if g.environment.as_ref().is_some_and(|e| rotate.contains(e)) {
+            generate.push(Group {
+                rotate: true,
+                ..g.clone()
+            });
+            continue;
+        }
         let holds = |env: &str| {
             held.get(env)
                 .is_some_and(|s| s.iter().any(|n| n == g.secret))
@@ -169,6 +200,8 @@ mod tests {
         Group {
             secret,
             of: "x".into(),
+            environment: None,
+            rotate: false,
             environments: envs
                 .iter()
                 .map(|e| (e.to_string(), format!("secrets {e}")))
@@ -196,7 +229,7 @@ mod tests {
         .into_iter()
         .map(|(e, s)| (e.to_string(), s.into_iter().map(str::to_string).collect()))
         .collect();
-        let (generate, partial) = plan(&groups, &held);
+        let (generate, partial) = plan(&groups, &held, &[]);
         assert_eq!(generate, [groups[0].clone()]);
         assert_eq!(
             partial,
