@@ -105,7 +105,8 @@ fn register_page(provider: Option<&str>) -> String {
     )
 }
 
-fn html_escape(s: &str) -> String {
+/// `s` safe inside HTML text and a double-quoted attribute.
+pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('"', "&quot;")
         .replace('<', "&lt;")

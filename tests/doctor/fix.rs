@@ -14,7 +14,8 @@ use crate::world::MANAGER;
 /// The book's row for `doctor --fix` ("Request budgets").
 const FIX: &str = "`doctor --fix`";
 
-fn writes(gh: &crate::support::fake_github::FakeGitHub) -> Vec<String> {
+/// The requests that wrote, as `METHOD path`.
+pub(crate) fn writes(gh: &crate::support::fake_github::FakeGitHub) -> Vec<String> {
     gh.requests()
         .iter()
         .filter(|r| r.method != "GET")

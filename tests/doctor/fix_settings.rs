@@ -7,20 +7,13 @@
 //! customer repo is reported in one row.
 
 use crate::common;
+use crate::doctor::fix::writes;
 use crate::doctor::manager::{doctor, register_repo_ids, row, without_rulesets};
 use crate::support::fake_github::SecretScanning;
 use crate::support::readme_budgets::Budgets;
 use crate::world::MANAGER;
 
 const FIX: &str = "`doctor --fix`";
-
-fn writes(gh: &crate::support::fake_github::FakeGitHub) -> Vec<String> {
-    gh.requests()
-        .iter()
-        .filter(|r| r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
 
 const ROWS: [&str; 5] = [
     "rulesets (branches)",

@@ -44,12 +44,7 @@ fn html(page: &Page) -> String {
     )
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::report::app_manifests::html_escape as escape;
 
 async fn form(State(s): State<Arc<Shared>>) -> Html<String> {
     Html(s.page.clone())

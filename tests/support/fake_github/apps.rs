@@ -333,3 +333,14 @@ pub(crate) fn app_by_slug(st: &mut State, ctx: &Ctx, authenticated: bool) -> Ans
         _ => Answer::not_found(),
     }
 }
+
+/// The public half of `pem` (a PKCS#1 RSA private key), as the fake keeps
+/// an App's key.
+pub(crate) fn public_key_of(pem: &str) -> Vec<u8> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).expect("PEM body");
+    let pair = ring::signature::RsaKeyPair::from_der(&der).expect("an RSA key");
+    use ring::signature::KeyPair as _;
+    pair.public_key().as_ref().to_vec()
+}

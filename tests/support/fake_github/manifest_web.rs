@@ -124,14 +124,9 @@ pub(crate) fn serve(
 
 /// The App in the fake's registry, with the manifest's settings.
 fn register(st: &mut State, id: u64, slug: &str, settings: &super::apps::AppSettings) {
-    let b64: String = PEM.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der =
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).expect("PEM body");
-    let pair = ring::signature::RsaKeyPair::from_der(&der).expect("an RSA key");
-    use ring::signature::KeyPair as _;
     st.apps.push(super::apps::App {
         id,
-        public_key: pair.public_key().as_ref().to_vec(),
+        public_key: super::apps::public_key_of(PEM),
         settings: Some(settings.clone()),
     });
     st.app_slugs.insert(id, slug.to_string());

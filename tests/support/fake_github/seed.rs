@@ -97,28 +97,23 @@ impl FakeGitHub {
 
     /// Create `branch` at `from` (a branch, tag or SHA). Returns its SHA.
     pub fn create_branch(&self, repo: &str, branch: &str, from: &str) -> String {
+        self.set_ref(repo, &format!("refs/heads/{branch}"), from)
+    }
+
+    /// Point the ref `full` (`refs/…`) at `from` (a branch, tag or SHA).
+    fn set_ref(&self, repo: &str, full: &str, from: &str) -> String {
         let mut st = self.state();
         let r = st.seeded(repo).clone();
         let sha = st
             .resolve(&r, from)
             .unwrap_or_else(|| panic!("fake GitHub: {repo} has no ref {from}"));
-        st.seeded(repo)
-            .refs
-            .insert(format!("refs/heads/{branch}"), sha.clone());
+        st.seeded(repo).refs.insert(full.to_string(), sha.clone());
         sha
     }
 
     /// Tag `from` (a branch, tag or SHA) as `tag`. Returns its SHA.
     pub fn add_tag(&self, repo: &str, tag: &str, from: &str) -> String {
-        let mut st = self.state();
-        let r = st.seeded(repo).clone();
-        let sha = st
-            .resolve(&r, from)
-            .unwrap_or_else(|| panic!("fake GitHub: {repo} has no ref {from}"));
-        st.seeded(repo)
-            .refs
-            .insert(format!("refs/tags/{tag}"), sha.clone());
-        sha
+        self.set_ref(repo, &format!("refs/tags/{tag}"), from)
     }
 
     /// Delete a branch.
@@ -276,14 +271,9 @@ impl FakeGitHub {
     /// Register a GitHub App with the public half of `pem` (a PKCS#1 RSA
     /// private key).
     pub fn register_app(&self, app_id: u64, pem: &str) {
-        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
-            .expect("PEM body");
-        let pair = ring::signature::RsaKeyPair::from_der(&der).expect("an RSA key");
-        use ring::signature::KeyPair as _;
         self.state().apps.push(apps::App {
             id: app_id,
-            public_key: pair.public_key().as_ref().to_vec(),
+            public_key: apps::public_key_of(pem),
             settings: None,
         });
     }
