@@ -94,6 +94,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Conclude(a) => commands::conclude::run(a, dir, &cx),
         Command::Handoff(a) => commands::handoff::run(a, dir, &cx),
         Command::Trigger(a) => commands::trigger::run(a, &cx),
+        Command::Request(a) => commands::request::run(a, &cx),
+        Command::Form(a) => commands::form::run(a, dir, &cx.out),
+        Command::Docs(a) => commands::docs::run(a, dir, &cx.out),
         Command::Customers(a) => commands::customers::run(a, dir, &cx),
         Command::Matrix(a) => commands::matrix::run(a, dir, &cx.out),
         Command::Drift(a) => commands::drift::run(a, dir, &cx),
@@ -190,7 +193,7 @@ fn error_text(e: &Error) -> String {
 /// FILE...` work where they are started.
 fn reads_manager(c: &Command) -> bool {
     match c {
-        Command::Init(_) | Command::Trigger(_) => false,
+        Command::Init(_) | Command::Trigger(_) | Command::Request(_) => false,
         Command::Completions(a) => a.list.is_some(),
         Command::Validate(a) => a.files.is_empty(),
         _ => true,

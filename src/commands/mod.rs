@@ -21,8 +21,10 @@ pub mod batch_entries;
 pub mod completions;
 pub mod conclude;
 pub mod customers;
+pub mod docs;
 pub mod doctor;
 pub mod drift;
+pub mod form;
 pub mod handoff;
 pub mod impact;
 pub mod init;
@@ -31,6 +33,7 @@ pub mod plan;
 pub mod poll;
 pub mod relay;
 pub mod render;
+pub mod request;
 pub mod repair;
 pub mod report;
 pub mod rollout;
@@ -49,8 +52,10 @@ use audit_report::AuditArgs;
 use completions::CompletionsArgs;
 use conclude::ConcludeArgs;
 use customers::CustomersArgs;
+use docs::DocsArgs;
 use doctor::DoctorArgs;
 use drift::DriftArgs;
+use form::FormArgs;
 use handoff::HandoffArgs;
 use impact::ImpactArgs;
 use init::InitArgs;
@@ -59,6 +64,7 @@ use plan::PlanArgs;
 use poll::PollArgs;
 use relay::RelayArgs;
 use render::RenderArgs;
+use request::RequestArgs;
 use repair::RepairArgs;
 use report::ReportArgs;
 use rollout::RolloutArgs;
@@ -130,6 +136,11 @@ pub enum Command {
     Handoff(HandoffArgs),
     /// Customer side: validate, dispatch to the manager, mark the commit pending.
     Trigger(TriggerArgs),
+    /// Customer side (`customer-form.yml`): an issue written from the
+    /// provider's form made into a pull request that changes the variables
+    /// file (its comments kept), checked against the schema; problems are
+    /// answered on the issue.
+    Request(RequestArgs),
     /// The customer registry: add, list, show, revoke, pin and unpin, offboard, dispatch keys, onboarding instructions.
     Customers(CustomersArgs),
     /// A GitHub Actions matrix of active customers × environments (JSON).
@@ -181,6 +192,15 @@ pub enum Command {
     /// (a customers × environments grid, rollouts, applies per week, each
     /// customer's history).
     Report(ReportArgs),
+    /// The customer's self-service files from the provider's schema: a
+    /// GitHub issue form, its description for `fleetform request`, the
+    /// reference page and the workflow, written into a folder (a customer
+    /// repository's checkout).
+    Form(FormArgs),
+    /// The reference page of every setting a customer can make (type,
+    /// constraints, examples, the provider's default per environment,
+    /// which secrets exist), as Markdown.
+    Docs(DocsArgs),
     /// Create a manager repo (or, with --customer, a customer repo) in a
     /// folder: fleetform.yml, schema, values, registry, a root module and
     /// the workflows. Refuses if any file it would write exists.

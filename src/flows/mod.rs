@@ -32,6 +32,7 @@ pub mod adopt;
 pub mod customers;
 pub mod doctor;
 pub mod drift;
+pub mod form;
 pub mod github_loop;
 pub mod local;
 pub mod rollout;

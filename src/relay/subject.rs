@@ -183,6 +183,13 @@ impl Relay {
             ("pull_request" | "pull_request_target", Some(n)) => {
                 self.pull_subject(&repo, n, claims, &mut subject).await?;
             }
+            // A manual run for a pull request (the customer's form workflow
+            // starts the trigger so: a pull request its GITHUB_TOKEN opens
+            // starts no run by itself) is that pull request's, checked as
+            // one: its head must be the token's commit.
+            ("workflow_dispatch", Some(n)) => {
+                self.pull_subject(&repo, n, claims, &mut subject).await?;
+            }
             // A push names its pull request through its own commit, which
             // the relay reads: a pull request the caller names is not
             // taken (a merge commit is never its pull request's head, so

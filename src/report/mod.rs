@@ -32,6 +32,7 @@ pub mod customer;
 pub mod dashboard;
 pub mod deploy_jobs;
 pub mod doctor;
+pub mod form;
 pub mod drift;
 pub mod drift_causes;
 pub mod evidence;

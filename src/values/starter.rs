@@ -311,7 +311,7 @@ fn given(node: &Map<String, Value>) -> Option<Value> {
 
 /// The schema's type (the first that is not `null`), or what its keywords
 /// imply.
-fn type_of(node: &Map<String, Value>) -> Option<&str> {
+pub(crate) fn type_of(node: &Map<String, Value>) -> Option<&str> {
     match node.get("type") {
         Some(Value::String(t)) => Some(t.as_str()),
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
@@ -401,7 +401,7 @@ fn property_schema<'a>(node: &'a Value, key: &str, root: &'a Value) -> Option<&'
         .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))
 }
 
-fn resolve<'a>(node: &'a Value, root: &'a Value) -> &'a Value {
+pub(crate) fn resolve<'a>(node: &'a Value, root: &'a Value) -> &'a Value {
     let mut node = node;
     for _ in 0..MAX_DEPTH {
         match node
@@ -418,7 +418,7 @@ fn resolve<'a>(node: &'a Value, root: &'a Value) -> &'a Value {
 }
 
 /// A schema's `description`: its own, else the one of what it refers to.
-fn description<'a>(node: &'a Value, root: &'a Value) -> Option<&'a str> {
+pub(crate) fn description<'a>(node: &'a Value, root: &'a Value) -> Option<&'a str> {
     node.get("description")
         .or_else(|| resolve(node, root).get("description"))
         .and_then(Value::as_str)

@@ -78,6 +78,7 @@ pub mod deployments;
 pub mod event;
 pub mod fetch;
 pub mod handoff;
+pub mod request;
 mod invalid;
 pub mod once;
 pub mod plan;

@@ -130,11 +130,13 @@ pub(super) fn subject(ctx: &RunContext) -> Result<std::result::Result<Subject, S
                 comment: None,
             }
         }
+        // A manual run; the form workflow's names its pull request
+        // (`pull-request` input), which the manager plans as one.
         "workflow_dispatch" => Subject {
             repo,
             sha: ctx.sha.clone().unwrap_or_default(),
             git_ref: ctx.git_ref.clone().unwrap_or_default(),
-            pr: None,
+            pr: s("/inputs/pull-request").and_then(|n| n.trim().parse().ok()),
             event: "workflow_dispatch".into(),
             event_type: EVENT_PLAN,
             comment: None,

@@ -86,6 +86,15 @@ impl FakeGitHub {
             .unwrap_or_default()
     }
 
+    /// The workflow dispatch events sent to `repo`, in order (workflow
+    /// path, ref, sha, inputs, sender).
+    pub fn workflow_dispatches(&self, repo: &str) -> Vec<Value> {
+        let st = self.state();
+        st.repo(repo)
+            .map(|r| r.workflow_dispatches.clone())
+            .unwrap_or_default()
+    }
+
     /// Bodies of the `checks/create` requests, in order.
     pub fn check_runs(&self, repo: &str) -> Vec<Value> {
         let st = self.state();

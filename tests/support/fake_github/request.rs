@@ -163,6 +163,10 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
                 );
             }
         }
+        if let Some(outcome) = actions_may_not_open_pulls(&st, &op.id, &params, req.header("authorization")) {
+            problems.push("a job's GITHUB_TOKEN opened a pull request where the repository does not allow GitHub Actions to create pull requests".into());
+            break 'outcome outcome;
+        }
         let param_problems = op.check_path_params(&params);
         if !param_problems.is_empty() {
             problems.extend(param_problems);
@@ -496,6 +500,35 @@ fn installation_permissions(st: &State, header: Option<&str>) -> Option<serde_js
     }
     let app = st.apps.iter().find(|a| a.id == minted.app_id)?;
     app.settings.as_ref().map(|s| s.permissions.clone())
+}
+
+/// A job's `GITHUB_TOKEN` opens a pull request only where the repository
+/// allows it ("Managing GitHub Actions settings for a repository":
+/// "Preventing GitHub Actions from creating or approving pull requests";
+/// `can_approve_pull_request_reviews` of the workflow permissions, off by
+/// default): else 403 with GitHub's message.
+fn actions_may_not_open_pulls(
+    st: &State,
+    op: &str,
+    params: &std::collections::BTreeMap<String, String>,
+    header: Option<&str>,
+) -> Option<Outcome> {
+    if op != "pulls/create" {
+        return None;
+    }
+    let token = header_token(header?)?;
+    let minted = st.minted.iter().find(|m| m.token == token)?;
+    if minted.app_id != super::runner_view::ACTIONS_APP_ID {
+        return None;
+    }
+    let repo = format!("{}/{}", params.get("owner")?, params.get("repo")?);
+    let allowed = st.repo(&repo).is_some_and(|r| r.settings.workflow_permissions.1);
+    (!allowed).then(|| {
+        Outcome::error(
+            403,
+            "GitHub Actions is not permitted to create or approve pull requests.",
+        )
+    })
 }
 
 /// The token of an `Authorization: Bearer|token <token>` header.

@@ -111,6 +111,9 @@ pub(crate) struct Repo {
     /// Label name to label id.
     pub labels: BTreeMap<String, u64>,
     pub dispatches: Vec<Value>,
+    /// Workflow dispatch events (`actions/create-workflow-dispatch`),
+    /// oldest first: the workflow's path, ref, sha, inputs and sender.
+    pub workflow_dispatches: Vec<Value>,
     pub check_runs: Vec<Value>,
     pub secrets: BTreeMap<String, SecretRec>,
     /// Actions secrets public key: (key_id, base64 key).
@@ -360,6 +363,7 @@ impl State {
             reactions: Vec::new(),
             labels: BTreeMap::new(),
             dispatches: Vec::new(),
+            workflow_dispatches: Vec::new(),
             check_runs: Vec::new(),
             secrets: BTreeMap::new(),
             public_key: (key_id, key),

@@ -1,0 +1,254 @@
+//! What a customer reads to change its settings, made from the
+//! provider's schema: the GitHub issue form (`.github/ISSUE_TEMPLATE/`,
+//! GitHub's form syntax) and the reference page of every setting. Both
+//! take the same rows, one per field of the form (filled by the flow from
+//! `values::form`).
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// One setting as the form and the reference show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The issue form element's `id`.
+    pub id: String,
+    /// The dotted path: the form's label and the reference's heading.
+    pub label: String,
+    /// The form element: `input`, `textarea`, `dropdown` or `checkboxes`.
+    pub control: &'static str,
+    /// The schema's type, in words.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub description: Option<String>,
+    pub constraints: Vec<Constraint>,
+    pub examples: Vec<String>,
+    /// A dropdown's options.
+    pub options: Vec<String>,
+    pub required: bool,
+    /// The first field of an environment's section: that environment.
+    pub section_start: Option<String>,
+    /// The provider's default per environment (from its value layers).
+    pub defaults: Vec<Default>,
+    /// The form's hint in an empty field: the schema's first example.
+    pub placeholder: Option<String>,
+}
+
+/// One of a setting's constraints: words, and the schema's text they
+/// speak of (a pattern, a format, the allowed values) shown as code.
+#[derive(Debug, Clone, Serialize)]
+pub struct Constraint {
+    pub words: String,
+    pub code: Option<String>,
+}
+
+impl Constraint {
+    /// As Markdown: the words escaped, the schema's text as code.
+    fn markdown(&self) -> String {
+        let words = crate::report::markdown::md_escape(&self.words);
+        match &self.code {
+            Some(c) => format!("{words} {}", crate::report::markdown::md_code(c)),
+            None => words,
+        }
+    }
+}
+
+/// The provider's value for one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Default {
+    pub env: String,
+    pub value: String,
+}
+
+/// Where the form's files are and what they are called.
+pub struct Names<'a> {
+    /// The form's name in GitHub's "New issue" list.
+    pub name: &'a str,
+    /// The schema, as the manager names it.
+    pub schema: &'a str,
+    /// The customer's variables file.
+    pub variables: &'a str,
+    /// The workflow that turns an issue into a pull request.
+    pub workflow: &'a str,
+    /// Where the reference page is, for the form's first lines.
+    pub reference: &'a str,
+    /// The product, with products.
+    pub product: Option<&'a str>,
+}
+
+/// The label every issue from the form gets (the workflow runs for these
+/// only).
+pub const LABEL: &str = "infra-change";
+/// The title an issue from the form starts with.
+pub const TITLE: &str = "infra: ";
+
+fn environment() -> Environment<'static> {
+    let mut env = crate::report::markdown::environment();
+    // A YAML double-quoted scalar: a JSON string is one (YAML 1.2), and
+    // nothing in it is read as YAML syntax.
+    env.add_filter("q", |s: String| {
+        let visible: String = s
+            .chars()
+            .map(|c| match c {
+                '\n' => "\n".to_string(),
+                c if crate::util::text::is_hidden(c) => crate::util::text::show_hidden(c),
+                c => c.to_string(),
+            })
+            .collect();
+        serde_json::to_string(&visible).unwrap_or_else(|_| "\"\"".into())
+    });
+    env.add_template(
+        "issue-form.yml",
+        include_str!("templates/form/issue-form.yml.j2"),
+    )
+    .expect("the embedded issue form parses");
+    env.add_template("reference.md", include_str!("templates/form/reference.md.j2"))
+        .expect("the embedded reference parses");
+    env
+}
+
+/// The GitHub issue form for `rows`, whose issues get `label`.
+pub fn issue_form(rows: &[Row], names: &Names, label: &str) -> Result<String, minijinja::Error> {
+    let rows: Vec<Row> = rows.iter().map(for_github).collect();
+    environment().get_template("issue-form.yml")?.render(minijinja::context! {
+        fields => minijinja::Value::from(minijinja::value::Serde(&rows)),
+        name => names.name,
+        schema => names.schema,
+        variables => names.variables,
+        workflow => names.workflow,
+        reference => names.reference,
+        title => TITLE,
+        label => label,
+        flag_true => "Set to true",
+        flag_false => "Set to false",
+    })
+}
+
+/// GitHub refuses an empty description ("Common validation errors when
+/// creating issue forms": empty strings are not permissible): a row's
+/// description and placeholder are left out when they would be empty;
+/// its constraints and examples join the description.
+fn for_github(row: &Row) -> Row {
+    let mut row = row.clone();
+    let mut said = row.description.clone().unwrap_or_default();
+    if !row.constraints.is_empty() && row.control != "dropdown" {
+        if !said.is_empty() {
+            said.push(' ');
+        }
+        let each: Vec<String> = row.constraints.iter().map(Constraint::markdown).collect();
+        said.push_str(&format!("Allowed: {}.", each.join("; ")));
+    }
+    if row.required {
+        if !said.is_empty() {
+            said.push(' ');
+        }
+        said.push_str("The file must have it.");
+    }
+    row.description = Some(said).filter(|s| !s.trim().is_empty());
+    row.placeholder = row.examples.first().cloned().filter(|e| !e.trim().is_empty());
+    row
+}
+
+/// The reference page of every setting.
+pub fn reference(
+    rows: &[Row],
+    secrets: &[String],
+    names: &Names,
+    title: &str,
+    form: Option<&str>,
+) -> Result<String, minijinja::Error> {
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        row: &'a Row,
+        anchor: String,
+        default_short: String,
+        /// Each constraint as Markdown, escaped already.
+        rules: Vec<String>,
+    }
+    let shown: Vec<Shown> = rows
+        .iter()
+        .map(|row| Shown {
+            anchor: anchor(&format!("`{}`", row.label)),
+            default_short: short_default(&row.defaults),
+            rules: row.constraints.iter().map(Constraint::markdown).collect(),
+            row,
+        })
+        .collect();
+    environment().get_template("reference.md")?.render(minijinja::context! {
+        fields => minijinja::Value::from(minijinja::value::Serde(&shown)),
+        secrets => minijinja::Value::from(minijinja::value::Serde(secrets)),
+        title => title,
+        schema => names.schema,
+        variables => names.variables,
+        product => names.product,
+        form => form,
+    })
+}
+
+/// The provider's default in a table cell: one value for every
+/// environment, or "per environment".
+fn short_default(defaults: &[Default]) -> String {
+    match defaults {
+        [] => "none".into(),
+        [first, rest @ ..] if rest.iter().all(|d| d.value == first.value) => first.value.clone(),
+        _ => "per environment".into(),
+    }
+}
+
+/// GitHub's anchor for a heading: lower case, spaces to `-`, other
+/// punctuation than `-` and `_` dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first line of fleetform's answer on a form's issue: the one
+/// comment it keeps up to date there.
+pub const REQUEST_MARKER: &str = "<!-- fleetform:request -->";
+
+/// The answer on the issue: the pull request with its change.
+pub fn request_opened(url: &str, number: u64, changed: &[String], new: bool) -> String {
+    let list: Vec<String> = changed
+        .iter()
+        .map(|c| format!("- {}", crate::report::markdown::md_code(c)))
+        .collect();
+    format!(
+        "{REQUEST_MARKER}\n{} {}: it changes\n\n{}\n\nThe provider plans it there; edit this issue to change the request (the pull request follows).",
+        if new { "Opened" } else { "Updated" },
+        crate::report::markdown::link(&format!("pull request #{number}"), url),
+        list.join("\n")
+    )
+}
+
+/// The answer on the issue when every answer matches the file already.
+pub fn request_unchanged(variables: &str) -> String {
+    format!(
+        "{REQUEST_MARKER}\nNothing to change: every answer matches {} already. Edit this issue to ask for another value.",
+        crate::report::markdown::md_code(variables)
+    )
+}
+
+/// The answer on the issue when the request cannot be made: each
+/// problem (the field and the issue's line, or the file's line and the
+/// schema's rule), escaped; the issue stays open.
+pub fn request_refused(problems: &[String]) -> String {
+    let list: Vec<String> = problems
+        .iter()
+        .take(50)
+        .map(|p| format!("- {}", crate::report::markdown::md_escape(p)))
+        .collect();
+    let more = problems.len().saturating_sub(50);
+    format!(
+        "{REQUEST_MARKER}\nThis request was not made into a pull request:\n\n{}{}\n\nEdit the issue to fix {} and fleetform tries again.",
+        list.join("\n"),
+        if more > 0 { format!("\n- and {more} more") } else { String::new() },
+        if problems.len() == 1 { "it" } else { "them" }
+    )
+}
