@@ -20,6 +20,10 @@ pub struct FormArgs {
     /// The product (a manager with `products:`).
     #[arg(long, env = "FLEETFORM_PRODUCT")]
     pub product: Option<String>,
+    /// The fleetform release ref the workflow's actions are pinned to
+    /// (default: this version's).
+    #[arg(long)]
+    pub action_ref: Option<String>,
 }
 
 pub fn run(args: &FormArgs, manager_dir: &Path, out: &Output) -> Result<()> {
@@ -27,7 +31,21 @@ pub fn run(args: &FormArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let view = manager
         .select_product(args.product.as_deref())
         .map_err(Error::usage)?;
-    let made = crate::flows::form::customer_files(&view)?;
+    let action_ref = args
+        .action_ref
+        .clone()
+        .unwrap_or_else(crate::version::action_ref);
+    if action_ref.is_empty()
+        || !action_ref
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+    {
+        return Err(Error::usage(format!(
+            "--action-ref `{}`: give a tag, branch or commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`)",
+            crate::util::text::shown(&action_ref)
+        )));
+    }
+    let made = crate::flows::form::customer_files(&view, &action_ref)?;
     crate::flows::form::write(&args.out, &made)?;
     for (rel, _) in &made.files {
         out.result(&format!("wrote {}", args.out.join(rel).display()));

@@ -194,7 +194,14 @@ pub fn run(args: &InitArgs, out: &Output) -> Result<()> {
                 .and_then(|m| m.config.relay.as_ref())
                 .map(|r| r.audience()),
         };
-        scaffold::customer(&what, &origin).map_err(rendering)?
+        let mut made = scaffold::customer(&what, &origin).map_err(rendering)?;
+        // With the provider's manager, the change form made from its
+        // schema (issue form, its description, reference, workflow).
+        if let Some(m) = s.manager.as_ref().filter(|m| !m.has_products()) {
+            let form = crate::flows::form::customer_files(m, &s.action_ref)?;
+            made.files.extend(form.files);
+        }
+        made
     } else {
         scaffold::manager(&what).map_err(rendering)?
     };

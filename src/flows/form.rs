@@ -188,20 +188,17 @@ fn form_name(view: &Manager) -> String {
 
 /// Every file of `view`'s form for a customer's repo: the issue form, its
 /// description for `fleetform request`, the reference page and the
-/// workflow.
-pub fn customer_files(view: &Manager) -> Result<FormFiles> {
+/// workflow, its fleetform actions pinned to `action_ref`.
+pub fn customer_files(view: &Manager, action_ref: &str) -> Result<FormFiles> {
     let (schema, fields, shown) = schema_and_fields(view)?;
     self_contained(&schema, &shown)?;
     let rows = rows(view, &schema, &fields)?;
     let label = label_of(view.product.as_deref());
     let form = form_name(view);
     let reference = reference_path(view);
-    let issue_form = crate::report::form::issue_form(
-        &rows,
-        &names(view, &shown, &reference, &form),
-        &label,
-    )
-    .map_err(|e| Error::failed(format!("rendering the issue form: {e:#}")))?;
+    let issue_form =
+        crate::report::form::issue_form(&rows, &names(view, &shown, &reference, &form), &label)
+            .map_err(|e| Error::failed(format!("rendering the issue form: {e:#}")))?;
     let described = serde_json::json!({
         "variables": view.config.customer.variables,
         "schema_from": shown,
@@ -214,7 +211,10 @@ pub fn customer_files(view: &Manager) -> Result<FormFiles> {
             (format!(".github/ISSUE_TEMPLATE/{label}.yml"), issue_form),
             (format!("{FORMS_DIR}/{label}.json"), description + "\n"),
             (reference.clone(), self::reference(view)?),
-            (WORKFLOW_PATH.to_string(), WORKFLOW.to_string()),
+            (
+                WORKFLOW_PATH.to_string(),
+                crate::report::workflow::pin_actions(WORKFLOW, action_ref, crate::version::SHORT),
+            ),
         ],
     })
 }
@@ -222,8 +222,8 @@ pub fn customer_files(view: &Manager) -> Result<FormFiles> {
 /// The customer's copy of the schema is checked there alone: a schema
 /// that refers to other files of the manager repo cannot be.
 fn self_contained(schema: &Schema, shown: &str) -> Result<()> {
-    let bytes = serde_json::to_vec(&schema.document)
-        .map_err(|e| Error::failed(format!("{shown}: {e}")))?;
+    let bytes =
+        serde_json::to_vec(&schema.document).map_err(|e| Error::failed(format!("{shown}: {e}")))?;
     Schema::from_bytes(&bytes, Path::new(shown))
         .map(|_| ())
         .map_err(|e| {

@@ -101,26 +101,31 @@ fn environment() -> Environment<'static> {
         include_str!("templates/form/issue-form.yml.j2"),
     )
     .expect("the embedded issue form parses");
-    env.add_template("reference.md", include_str!("templates/form/reference.md.j2"))
-        .expect("the embedded reference parses");
+    env.add_template(
+        "reference.md",
+        include_str!("templates/form/reference.md.j2"),
+    )
+    .expect("the embedded reference parses");
     env
 }
 
 /// The GitHub issue form for `rows`, whose issues get `label`.
 pub fn issue_form(rows: &[Row], names: &Names, label: &str) -> Result<String, minijinja::Error> {
     let rows: Vec<Row> = rows.iter().map(for_github).collect();
-    environment().get_template("issue-form.yml")?.render(minijinja::context! {
-        fields => minijinja::Value::from(minijinja::value::Serde(&rows)),
-        name => names.name,
-        schema => names.schema,
-        variables => names.variables,
-        workflow => names.workflow,
-        reference => names.reference,
-        title => TITLE,
-        label => label,
-        flag_true => "Set to true",
-        flag_false => "Set to false",
-    })
+    environment()
+        .get_template("issue-form.yml")?
+        .render(minijinja::context! {
+            fields => minijinja::Value::from(minijinja::value::Serde(&rows)),
+            name => names.name,
+            schema => names.schema,
+            variables => names.variables,
+            workflow => names.workflow,
+            reference => names.reference,
+            title => TITLE,
+            label => label,
+            flag_true => "Set to true",
+            flag_false => "Set to false",
+        })
 }
 
 /// GitHub refuses an empty description ("Common validation errors when
@@ -144,7 +149,11 @@ fn for_github(row: &Row) -> Row {
         said.push_str("The file must have it.");
     }
     row.description = Some(said).filter(|s| !s.trim().is_empty());
-    row.placeholder = row.examples.first().cloned().filter(|e| !e.trim().is_empty());
+    row.placeholder = row
+        .examples
+        .first()
+        .cloned()
+        .filter(|e| !e.trim().is_empty());
     row
 }
 
@@ -174,15 +183,17 @@ pub fn reference(
             row,
         })
         .collect();
-    environment().get_template("reference.md")?.render(minijinja::context! {
-        fields => minijinja::Value::from(minijinja::value::Serde(&shown)),
-        secrets => minijinja::Value::from(minijinja::value::Serde(secrets)),
-        title => title,
-        schema => names.schema,
-        variables => names.variables,
-        product => names.product,
-        form => form,
-    })
+    environment()
+        .get_template("reference.md")?
+        .render(minijinja::context! {
+            fields => minijinja::Value::from(minijinja::value::Serde(&shown)),
+            secrets => minijinja::Value::from(minijinja::value::Serde(secrets)),
+            title => title,
+            schema => names.schema,
+            variables => names.variables,
+            product => names.product,
+            form => form,
+        })
 }
 
 /// The provider's default in a table cell: one value for every
@@ -214,15 +225,14 @@ fn anchor(heading: &str) -> String {
 pub const REQUEST_MARKER: &str = "<!-- fleetform:request -->";
 
 /// The answer on the issue: the pull request with its change.
-pub fn request_opened(url: &str, number: u64, changed: &[String], new: bool) -> String {
+pub fn request_opened(number: u64, changed: &[String], new: bool) -> String {
     let list: Vec<String> = changed
         .iter()
         .map(|c| format!("- {}", crate::report::markdown::md_code(c)))
         .collect();
     format!(
-        "{REQUEST_MARKER}\n{} {}: it changes\n\n{}\n\nThe provider plans it there; edit this issue to change the request (the pull request follows).",
+        "{REQUEST_MARKER}\n{} pull request #{number}: it changes\n\n{}\n\nThe provider plans it there; edit this issue to change the request (the pull request follows).",
         if new { "Opened" } else { "Updated" },
-        crate::report::markdown::link(&format!("pull request #{number}"), url),
         list.join("\n")
     )
 }

@@ -10,6 +10,7 @@ pub(crate) mod book_page;
 pub(crate) mod day2;
 pub(crate) mod drift;
 pub(crate) mod ephemeral;
+pub(crate) mod form;
 pub(crate) mod impact;
 pub(crate) mod killed_batch;
 pub(crate) mod on_cloud;

@@ -20,7 +20,7 @@ const HOOLI: &str = "hooli/hooli-infra";
 
 /// The relay world with its manager made by `init --provider` (no
 /// customer yet), the relay block kept.
-fn init_manager_world() -> RelayWorld {
+pub(crate) fn init_manager_world() -> RelayWorld {
     let rw = RelayWorld::new();
     let fx = &rw.w.fx;
     let config = fx.read("manager/fleetform.yml");

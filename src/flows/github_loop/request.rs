@@ -56,17 +56,17 @@ enum Outcome {
 pub fn request(settings: &Settings, cx: &Context) -> Result<()> {
     let ctx = RunContext::from_env();
     let Some(issue) = issue(&ctx)? else {
-        cx.out
-            .note("not an open issue: fleetform request answers issues opened or edited from the form");
+        cx.out.note(
+            "not an open issue: fleetform request answers issues opened or edited from the form",
+        );
         return Ok(());
     };
     let workspace = std::env::var_os("GITHUB_WORKSPACE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     let Some(form) = form_of(&issue, &workspace)? else {
-        cx.out.note(
-            "this issue carries no label of a form of this repository; nothing to do",
-        );
+        cx.out
+            .note("this issue carries no label of a form of this repository; nothing to do");
         return Ok(());
     };
     let outcome = outcome(&issue, &form, &workspace)?;
@@ -125,7 +125,8 @@ fn form_of(issue: &Issue, workspace: &Path) -> Result<Option<Form>> {
     let plain = |l: &&String| {
         l.starts_with(words::LABEL)
             && l.len() <= 64
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
     for label in issue.labels.iter().filter(plain) {
         let rel = format!("{}/{label}.json", crate::flows::form::FORMS_DIR);
@@ -135,8 +136,11 @@ fn form_of(issue: &Issue, workspace: &Path) -> Result<Option<Form>> {
         }
         let text = crate::util::fs::read_input_text(&path)
             .map_err(|e| Error::usage(format!("{rel}: {e}")))?;
-        let described: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::usage(format!("{rel}: not the form's description ({e}); run `fleetform form` again")))?;
+        let described: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::usage(format!(
+                "{rel}: not the form's description ({e}); run `fleetform form` again"
+            ))
+        })?;
         let variables = described["variables"]
             .as_str()
             .filter(|v| crate::util::path::is_relative_inside(Path::new(v)))
@@ -236,11 +240,12 @@ async fn answer(
         }
         Outcome::Unchanged => {
             say(words::request_unchanged(&form.variables)).await?;
-            cx.out.result(&format!("issue #{}: nothing to change", issue.number));
+            cx.out
+                .result(&format!("issue #{}: nothing to change", issue.number));
             Ok(())
         }
         Outcome::Changed { text, changed } => {
-            let (number, url, new) = pull_request(gh, issue, form, &text).await?;
+            let (number, new) = pull_request(gh, issue, form, &text).await?;
             if let Some(workflow) = &settings.trigger_workflow {
                 let branch = branch_of(issue);
                 let inputs = serde_json::json!({ "pull-request": number.to_string() });
@@ -248,7 +253,7 @@ async fn answer(
                     .await
                     .map_err(Error::from)?;
             }
-            say(words::request_opened(&url, number, &changed, new)).await?;
+            say(words::request_opened(number, &changed, new)).await?;
             RunContext::from_env()
                 .set_outputs(&[("pull_request", number.to_string())])
                 .map_err(|e| Error::failed(e.to_string()))?;
@@ -267,13 +272,13 @@ fn branch_of(issue: &Issue) -> String {
 }
 
 /// The branch with the changed file, and its open pull request (opened
-/// when there is none): `(number, url, opened now)`.
+/// when there is none): `(number, opened now)`.
 async fn pull_request(
     gh: &GitHub,
     issue: &Issue,
     form: &Form,
     text: &str,
-) -> Result<(u64, String, bool)> {
+) -> Result<(u64, bool)> {
     let repo = issue.repo.as_str();
     let branch = branch_of(issue);
     let (default_branch, head) = gh.default_branch_head(repo).await?;
@@ -294,18 +299,18 @@ async fn pull_request(
         )
         .await?;
     }
-    if let Some((number, url)) = gh.open_pulls_from(repo, &branch).await?.into_iter().next() {
-        return Ok((number, url, false));
+    if let Some((number, _)) = gh.open_pulls_from(repo, &branch).await?.into_iter().next() {
+        return Ok((number, false));
     }
     let title = pull_title(&issue.title, &form.label);
     let body = format!(
         "Closes #{}: the change asked for there, written into `{}` by fleetform from the form's answers. The provider plans it here.",
         issue.number, form.variables
     );
-    let (number, url) = gh
+    let (number, _) = gh
         .create_pull(repo, &title, &branch, &default_branch, &body)
         .await?;
-    Ok((number, url, true))
+    Ok((number, true))
 }
 
 /// The pull request's title: the issue's, on one line, at most 120

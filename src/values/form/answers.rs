@@ -75,7 +75,7 @@ pub fn read(body: &str, fields: &[Field]) -> Result<Vec<Answer>, Vec<AnswerError
         };
         if !seen.insert(index) {
             errors.push(err(
-                "answered twice; keep one answer under each heading".into(),
+                "answered twice; keep one answer under each heading".into()
             ));
             continue;
         }

@@ -53,8 +53,11 @@ pub fn apply(text: &str, shown: &Path, answers: &[Answer]) -> Result<(String, bo
         return Ok((text.to_string(), false));
     }
     let source = if text.trim().is_empty() { "{}\n" } else { text };
-    let doc = Document::from_str(source).map_err(|_| ChangeError::Unfaithful { file: file.clone() })?;
-    let root = doc.as_mapping().ok_or(ChangeError::NotAMapping { file: file.clone() })?;
+    let doc =
+        Document::from_str(source).map_err(|_| ChangeError::Unfaithful { file: file.clone() })?;
+    let root = doc
+        .as_mapping()
+        .ok_or(ChangeError::NotAMapping { file: file.clone() })?;
     for a in answers {
         set_in(&root, &a.path, &a.value);
     }
@@ -229,8 +232,12 @@ mod tests {
             "line\\nbreak",
             "### heading",
         ] {
-            let (out, _) = apply(FILE, Path::new("v.yml"), &[a("project_name", json!(hostile))])
-                .unwrap_or_else(|e| panic!("{hostile}: {e}"));
+            let (out, _) = apply(
+                FILE,
+                Path::new("v.yml"),
+                &[a("project_name", json!(hostile))],
+            )
+            .unwrap_or_else(|e| panic!("{hostile}: {e}"));
             let back = fleetform_yaml::load_str(&out, Path::new("v.yml"), &Default::default())
                 .unwrap()
                 .value;
@@ -240,8 +247,12 @@ mod tests {
 
     #[test]
     fn nothing_to_change_is_said() {
-        let (out, changed) =
-            apply(FILE, Path::new("v.yml"), &[a("cloud_provider", json!("aws"))]).unwrap();
+        let (out, changed) = apply(
+            FILE,
+            Path::new("v.yml"),
+            &[a("cloud_provider", json!("aws"))],
+        )
+        .unwrap();
         assert!(!changed);
         assert_eq!(out, FILE);
     }
@@ -254,7 +265,10 @@ mod tests {
             &[a("project_name.inner", json!("x"))],
         )
         .unwrap_err();
-        assert!(e.to_string().contains("`project_name` is not a mapping"), "{e}");
+        assert!(
+            e.to_string().contains("`project_name` is not a mapping"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -352,17 +352,16 @@ fn unique_ids(fields: &mut [Field]) {
             f.label = format!("{base} ({n})");
             n += 1;
         }
-        let base: String = f
-            .id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let base: String =
+            f.id.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
         let mut id = base.clone();
         let mut n = 2;
         while !seen.insert(id.clone()) {
@@ -404,22 +403,47 @@ mod tests {
         let f = fields(&schema()).unwrap();
         let shown: Vec<(String, Kind, bool, Option<String>)> = f
             .iter()
-            .map(|f| (f.label.clone(), f.kind.clone(), f.required, f.section.clone()))
+            .map(|f| {
+                (
+                    f.label.clone(),
+                    f.kind.clone(),
+                    f.required,
+                    f.section.clone(),
+                )
+            })
             .collect();
         assert_eq!(
             shown,
             vec![
                 ("name".into(), Kind::Text, true, None),
-                ("cloud".into(), Kind::Choice(vec![json!("aws"), json!("gcp")]), false, None),
+                (
+                    "cloud".into(),
+                    Kind::Choice(vec![json!("aws"), json!("gcp")]),
+                    false,
+                    None
+                ),
                 ("public".into(), Kind::Flag, false, None),
                 ("size".into(), Kind::Integer, false, None),
                 ("net.cidr".into(), Kind::Text, false, None),
                 ("tags".into(), Kind::Yaml, false, None),
-                ("environments.staging.size".into(), Kind::Integer, false, Some("staging".into())),
-                ("environments.production.size".into(), Kind::Integer, false, Some("production".into())),
+                (
+                    "environments.staging.size".into(),
+                    Kind::Integer,
+                    false,
+                    Some("staging".into())
+                ),
+                (
+                    "environments.production.size".into(),
+                    Kind::Integer,
+                    false,
+                    Some("production".into())
+                ),
             ]
         );
-        assert_eq!(f[3].constraints, vec![Constraint::said("from 0 to 20".into())]);
+        assert_eq!(
+            f[3].constraints,
+            vec![Constraint::said("from 0 to 20".into())]
+        );
         assert_eq!(f[3].examples, vec!["2"]);
         assert_eq!(
             f[0].constraints,

@@ -116,7 +116,19 @@ pub(super) fn run_workflow(
         .as_u64()
         .filter(|_| event.name == "pull_request")
         .and_then(|n| gh.pull(&r.repo, n));
+    // A workflow_dispatch runs on the head of the branch it names ("Events
+    // that trigger workflows", workflow_dispatch: `GITHUB_SHA` "Last commit
+    // on the `GITHUB_REF` branch or tag").
+    let dispatched = event
+        .git_ref
+        .strip_prefix("refs/heads/")
+        .filter(|_| event.name == "workflow_dispatch")
+        .map(|b| {
+            gh.branch_head(&r.repo, b)
+                .unwrap_or_else(|| panic!("{} has no branch {b}", r.repo))
+        });
     let sha = match (event.payload["after"].as_str(), pull) {
+        _ if dispatched.is_some() => dispatched.unwrap_or_default(),
         (Some(after), _) if event.name == "push" => after.to_string(),
         (_, Some(p)) => p.head_sha,
         _ => gh

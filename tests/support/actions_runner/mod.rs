@@ -118,6 +118,33 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The `workflow_dispatch` event of a dispatch the fake recorded
+    /// (`FakeGitHub::workflow_dispatches`): its ref, its inputs (also in
+    /// the payload, as GitHub sends them) and its sender as the actor.
+    pub fn workflow_dispatch(recorded: &Value) -> Event {
+        let branch = recorded["ref"].as_str().unwrap_or_default();
+        let git_ref = if branch.starts_with("refs/") {
+            branch.to_string()
+        } else {
+            format!("refs/heads/{branch}")
+        };
+        let sender = recorded["sender"].clone();
+        Event {
+            name: "workflow_dispatch".into(),
+            payload: serde_json::json!({
+                "inputs": recorded["inputs"],
+                "ref": git_ref,
+                "sender": sender,
+                "workflow": recorded["workflow"],
+            }),
+            git_ref,
+            actor: sender["login"].as_str().unwrap_or_default().to_string(),
+            inputs: recorded["inputs"].clone(),
+        }
+    }
+}
+
 impl Runner {
     /// A runner for `repo` with the Terraform this machine has (its
     /// version read from `terraform version -json`).

@@ -163,7 +163,9 @@ pub(super) fn serve(inner: &Inner, req: HttpRequest, over_concurrency: Option<u6
                 );
             }
         }
-        if let Some(outcome) = actions_may_not_open_pulls(&st, &op.id, &params, req.header("authorization")) {
+        if let Some(outcome) =
+            actions_may_not_open_pulls(&st, &op.id, &params, req.header("authorization"))
+        {
             problems.push("a job's GITHUB_TOKEN opened a pull request where the repository does not allow GitHub Actions to create pull requests".into());
             break 'outcome outcome;
         }
@@ -522,7 +524,9 @@ fn actions_may_not_open_pulls(
         return None;
     }
     let repo = format!("{}/{}", params.get("owner")?, params.get("repo")?);
-    let allowed = st.repo(&repo).is_some_and(|r| r.settings.workflow_permissions.1);
+    let allowed = st
+        .repo(&repo)
+        .is_some_and(|r| r.settings.workflow_permissions.1);
     (!allowed).then(|| {
         Outcome::error(
             403,

@@ -53,11 +53,20 @@ fn hostile_bodies_are_refused_by_field_and_line_and_never_echoed() {
         ("### size\n\n1e999\n", "not a whole number"),
         ("### ratio\n\nNaN\n", "not a number"),
         ("### cloud\n\nazure\n", "not one of the form's options"),
-        ("### public\n\n- [X] Set to true\n- [X] Set to false\n", "both boxes"),
-        ("### public\n\n- [X] rm -rf\n", "not one of the form's boxes"),
+        (
+            "### public\n\n- [X] Set to true\n- [X] Set to false\n",
+            "both boxes",
+        ),
+        (
+            "### public\n\n- [X] rm -rf\n",
+            "not one of the form's boxes",
+        ),
         ("### name\n\nline one\nline two\n", "one line was expected"),
         ("### name\n\na\u{7}b\n", "control character"),
-        ("### tags\n\n```yaml\na: &x [*x, *x]\nb: !!binary x\n```\n", "not YAML"),
+        (
+            "### tags\n\n```yaml\na: &x [*x, *x]\nb: !!binary x\n```\n",
+            "not YAML",
+        ),
         ("### tags\n\n```yaml\na: 1\na: 2\n```\n", "not YAML"),
     ];
     for (body, want) in cases {
@@ -69,7 +78,10 @@ fn hostile_bodies_are_refused_by_field_and_line_and_never_echoed() {
             .join("\n");
         assert!(text.contains(want), "{body:?}: {text}");
         assert!(text.contains("line "), "{text}");
-        assert!(!text.contains("rm -rf") && !text.contains("line two"), "{text}");
+        assert!(
+            !text.contains("rm -rf") && !text.contains("line two"),
+            "{text}"
+        );
     }
 }
 

@@ -65,7 +65,10 @@ pub(crate) fn workflow_dispatch(state: &mut State, repo_name: &str, ctx: &Ctx) -
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default();
     if let Some(unexpected) = given.iter().find(|k| !declared.contains(k)) {
-        return Answer::error(422, &format!("Unexpected inputs provided: [\"{unexpected}\"]"));
+        return Answer::error(
+            422,
+            &format!("Unexpected inputs provided: [\"{unexpected}\"]"),
+        );
     }
     let login = state.current_sender.clone();
     state.seeded(repo_name).workflow_dispatches.push(json!({
@@ -85,12 +88,7 @@ fn dispatch_inputs(text: &str) -> Option<Vec<String>> {
     let on = doc.get("on")?;
     let trigger = match on {
         Value::String(s) => return (s == "workflow_dispatch").then(Vec::new),
-        Value::Array(a) => {
-            return a
-                .iter()
-                .any(|v| v == "workflow_dispatch")
-                .then(Vec::new)
-        }
+        Value::Array(a) => return a.iter().any(|v| v == "workflow_dispatch").then(Vec::new),
         Value::Object(o) => o.get("workflow_dispatch")?,
         _ => return None,
     };

@@ -198,9 +198,7 @@ pub(crate) fn handle(state: &mut State, ctx: &Ctx) -> Answer {
         "repos/get-content" => contents::get_content(state, repo, ctx),
         "repos/create-or-update-file-contents" => contents::put_content(state, &repo_name, ctx),
         "repos/create-dispatch-event" => dispatch::dispatch(state, &repo_name, ctx),
-        "actions/create-workflow-dispatch" => {
-            dispatch::workflow_dispatch(state, &repo_name, ctx)
-        }
+        "actions/create-workflow-dispatch" => dispatch::workflow_dispatch(state, &repo_name, ctx),
         "repos/create-commit-status" => statuses::create_status(state, &repo_name, ctx),
         "repos/get-combined-status-for-ref" => statuses::combined_status(state, repo, ctx),
         "repos/create-deployment" => deployments::create_deployment(state, &repo_name, ctx),
