@@ -32,6 +32,7 @@ mod doctor;
 mod drift;
 mod fake_github_selftest;
 mod fleet;
+mod form;
 mod fuzz;
 mod gates;
 mod github;

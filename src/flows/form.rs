@@ -81,7 +81,7 @@ fn row(f: &Field, section_start: Option<String>, defaults: Vec<Default>) -> Row 
             "one of a list".to_string(),
             o.iter().map(fields::flow).collect(),
         ),
-        Kind::Yaml => ("textarea", "YAML".to_string(), Vec::new()),
+        Kind::Yaml => ("textarea", yaml_words(&f.shape).to_string(), Vec::new()),
     };
     Row {
         id: f.id.clone(),
@@ -103,6 +103,15 @@ fn row(f: &Field, section_start: Option<String>, defaults: Vec<Default>) -> Row 
         section_start,
         defaults,
         placeholder: None,
+    }
+}
+
+/// What a YAML field holds, in words.
+fn yaml_words(shape: &str) -> &'static str {
+    match shape {
+        "object" => "a mapping, written as YAML",
+        "array" => "a list, written as YAML",
+        _ => "a value written as YAML",
     }
 }
 

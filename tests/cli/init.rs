@@ -192,7 +192,7 @@ pub(crate) fn linter(name: &str) -> PathBuf {
         .join(name);
     assert!(
         p.is_file(),
-        "{} is missing; the generated workflows are checked with zizmor and actionlint. \
+        "{} is missing; the generated workflows are checked with zizmor and actionlint, the issue forms with check-jsonschema. \
          Install them with `bash tests/install-linters.sh` (a Python venv at .venv) and run again",
         p.display()
     );

@@ -8,87 +8,14 @@
 //! opens starts no run), the relay dispatches, and the manager's deploy
 //! workflow answers on that pull request with its plan.
 
-use serde_json::{json, Value};
-
 use super::onboarding::init_manager_world;
 use super::relay_loop::customer_runner_of;
+use crate::form::{issue_body, issue_event, written};
 use crate::relay::serve::{RelayWorld, CUSTOMER_APP_ID};
 use crate::support::actions_runner::{Event, Runner};
 use crate::templates::deploy_run::deploy_runner;
 
 const HOOLI: &str = "hooli/hooli-infra";
-
-/// The body GitHub writes for an issue from `form` (an issue form's
-/// YAML): each element but markdown as `### <label>`, then its answer
-/// from `answers` by label, else `_No response_` (boxes unticked).
-pub(crate) fn issue_body(form: &str, answers: &[(&str, &str)]) -> String {
-    let form: Value = yaml_serde::from_str(form).expect("the issue form is YAML");
-    let mut body = String::new();
-    for el in form["body"].as_array().expect("a form body") {
-        let kind = el["type"].as_str().unwrap();
-        if kind == "markdown" {
-            continue;
-        }
-        let label = el["attributes"]["label"].as_str().unwrap();
-        let given = answers.iter().find(|(l, _)| *l == label).map(|(_, a)| *a);
-        let answer = match (kind, given) {
-            (_, Some(a)) => a.to_string(),
-            ("checkboxes", None) => el["attributes"]["options"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| format!("- [ ] {}", o["label"].as_str().unwrap()))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => "_No response_".into(),
-        };
-        body.push_str(&format!("### {label}\n\n{answer}\n\n"));
-    }
-    body
-}
-
-/// The `issues` event GitHub sends for issue `number` of `repo`, as the
-/// fake holds it, with its labels.
-pub(crate) fn issue_event(rw: &RelayWorld, repo: &str, number: u64, action: &str) -> Event {
-    let issue = rw.w.gh.issue(repo, number).expect("the issue");
-    Event {
-        name: "issues".into(),
-        payload: json!({
-            "action": action,
-            "issue": {
-                "number": number,
-                "title": issue.title,
-                "body": issue.body,
-                "state": issue.state,
-                "labels": issue.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-                "user": {"login": "hooli-dev"},
-            },
-            "repository": {"full_name": repo, "default_branch": "main"},
-        }),
-        git_ref: "refs/heads/main".into(),
-        actor: "hooli-dev".into(),
-        inputs: json!(null),
-    }
-}
-
-/// Every file `init --customer` wrote under `dir`, relative.
-fn written(dir: &std::path::Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.push((rel, std::fs::read_to_string(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// The customer's repository as `init --customer --manager` writes it,
 /// committed, registered by the provider; its runner, and the folder
@@ -167,7 +94,7 @@ fn an_issue_from_the_form_becomes_a_planned_pull_request() {
         .run(
             &w.gh,
             &workflow(".github/workflows/customer-form.yml"),
-            &issue_event(&rw, HOOLI, n, "opened"),
+            &issue_event(&w.gh, HOOLI, n, "opened"),
         )
         .assert_succeeded(&["request"]);
 

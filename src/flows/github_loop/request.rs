@@ -273,12 +273,7 @@ fn branch_of(issue: &Issue) -> String {
 
 /// The branch with the changed file, and its open pull request (opened
 /// when there is none): `(number, opened now)`.
-async fn pull_request(
-    gh: &GitHub,
-    issue: &Issue,
-    form: &Form,
-    text: &str,
-) -> Result<(u64, bool)> {
+async fn pull_request(gh: &GitHub, issue: &Issue, form: &Form, text: &str) -> Result<(u64, bool)> {
     let repo = issue.repo.as_str();
     let branch = branch_of(issue);
     let (default_branch, head) = gh.default_branch_head(repo).await?;

@@ -58,6 +58,9 @@ pub struct Field {
     /// The heading GitHub writes above the answer: the dotted path.
     pub label: String,
     pub kind: Kind,
+    /// The schema's type (`object`, `array`, `string`, ...), empty when
+    /// it names none.
+    pub shape: String,
     /// The schema's description, if any.
     pub description: Option<String>,
     /// The schema's constraints, each in words and with the schema's own
@@ -212,7 +215,13 @@ impl Walk<'_> {
             .and_then(Value::as_array)
             .map(|e| e.iter().take(3).map(flow).collect())
             .unwrap_or_default();
+        let shape = node
+            .as_object()
+            .and_then(type_of)
+            .unwrap_or_default()
+            .to_string();
         self.out.push(Field {
+            shape,
             id: path.join("--"),
             label: path.join("."),
             constraints: constraints(node),

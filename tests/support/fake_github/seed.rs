@@ -245,6 +245,12 @@ impl FakeGitHub {
         issue_mut(&mut st, repo, number).user = login.to_string();
     }
 
+    /// Its author edits an issue's body (the `issues` event `edited`).
+    pub fn edit_issue_body(&self, repo: &str, number: u64, body: &str) {
+        let mut st = self.state();
+        issue_mut(&mut st, repo, number).body = Some(body.to_string());
+    }
+
     /// Add a label to an issue or pull request.
     pub fn add_label(&self, repo: &str, number: u64, label: &str) {
         let mut st = self.state();
