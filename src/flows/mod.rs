@@ -14,6 +14,7 @@
 //! | [`doctor`] | `doctor` | the manager's and the customers' GitHub settings read and judged |
 //! | [`local`] | `plan`, `apply` (without `--dispatch`), `state` | local plans and applies, day-2 state operations and their previews |
 //! | [`sync`] | `sync` | the customer template propagated to every customer repo |
+//! | [`form`] | `form`, `docs` | the customer's change form and the settings' reference, made from the schema |
 //!
 //! # Imports
 //!

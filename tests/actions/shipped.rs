@@ -34,6 +34,7 @@ const COMMAND_ACTIONS: &[&str] = &[
     "handoff",
     "drift",
     "validate",
+    "request",
 ];
 
 /// Variables a run script reads itself (never passed on as flags).
@@ -506,11 +507,13 @@ fn inputs_are_documented_and_reach_fleetform() {
                     "{rel}: the token input is FLEETFORM_TOKEN"
                 );
                 // Required, unless a GitHub App can stand in for it, the
-                // relay (the run's OIDC token) replaces it, or the action
+                // relay (the run's OIDC token) replaces it, the action
                 // also merges reports (drift's from-reports reads no
-                // customer repo).
+                // customer repo), or it acts in its own repository with
+                // the job's GITHUB_TOKEN by default (request's).
                 assert!(
                     spec.required == Some(true)
+                        || spec.default.as_deref() == Some("${{ github.token }}")
                         || (a.inputs.contains_key("app-id")
                             && a.inputs.contains_key("app-private-key"))
                         || a.inputs.contains_key("relay-url")

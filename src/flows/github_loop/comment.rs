@@ -35,6 +35,25 @@ pub(super) async fn sticky(
     }
 }
 
+/// fleetform's one answer on an issue from the change form
+/// ([`crate::report::customer::REQUEST_MARKER`]), written or updated.
+pub(crate) async fn request_answer(
+    gh: &GitHub,
+    repo: &str,
+    issue: u64,
+    body: &CustomerText,
+) -> Result<()> {
+    gh.upsert_sticky_comment(
+        repo,
+        issue,
+        crate::report::customer::REQUEST_MARKER,
+        body.as_str(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(gh_err)
+}
+
 /// A new comment on `repo`'s issue or pull request `number`.
 pub(crate) async fn reply(
     gh: &GitHub,

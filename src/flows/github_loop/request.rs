@@ -16,6 +16,7 @@ use crate::ci::RunContext;
 use crate::context::Context;
 use crate::error::{Error, Result, Say};
 use crate::github::{GitHub, Token};
+use crate::report::customer::{comment, Comment};
 use crate::report::form as words;
 use crate::values::form::{answers, change, fields};
 use crate::values::schema::Schema;
@@ -221,14 +222,16 @@ async fn answer(
     outcome: Outcome,
     cx: &Context,
 ) -> Result<()> {
-    let say = |body: String| async move {
-        gh.upsert_sticky_comment(&issue.repo, issue.number, words::REQUEST_MARKER, &body)
-            .await
-            .map_err(Error::from)
+    let say = |what: Comment<'_>| {
+        let body = comment(&what);
+        async move { super::comment::request_answer(gh, &issue.repo, issue.number, &body).await }
     };
     match outcome {
         Outcome::Refused(problems) => {
-            say(words::request_refused(&problems)).await?;
+            say(Comment::RequestRefused {
+                problems: &problems,
+            })
+            .await?;
             for p in &problems {
                 cx.out.error(p);
             }
@@ -239,7 +242,10 @@ async fn answer(
             )))
         }
         Outcome::Unchanged => {
-            say(words::request_unchanged(&form.variables)).await?;
+            say(Comment::RequestUnchanged {
+                variables: &form.variables,
+            })
+            .await?;
             cx.out
                 .result(&format!("issue #{}: nothing to change", issue.number));
             Ok(())
@@ -253,7 +259,12 @@ async fn answer(
                     .await
                     .map_err(Error::from)?;
             }
-            say(words::request_opened(number, &changed, new)).await?;
+            say(Comment::RequestMade {
+                number,
+                changed: &changed,
+                new,
+            })
+            .await?;
             RunContext::from_env()
                 .set_outputs(&[("pull_request", number.to_string())])
                 .map_err(|e| Error::failed(e.to_string()))?;

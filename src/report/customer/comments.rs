@@ -38,7 +38,24 @@ pub enum Comment<'a> {
     Refused { comment_id: u64, why: &'a str },
     /// A day-2 state operation on one customer × environment.
     StateOp(&'a StateOp<'a>),
+    /// The answer on an issue from the change form: the pull request
+    /// that has its change (opened now or updated), and what it changes.
+    RequestMade {
+        number: u64,
+        changed: &'a [String],
+        new: bool,
+    },
+    /// The answer on an issue from the form whose answers match the file.
+    RequestUnchanged { variables: &'a str },
+    /// The answer on an issue from the form that could not be made into a
+    /// pull request: each problem (the field and the issue's line, or the
+    /// file's place and the schema's rule).
+    RequestRefused { problems: &'a [String] },
 }
+
+/// The first line of fleetform's answer on an issue from the form: the
+/// one comment it keeps up to date there.
+pub const REQUEST_MARKER: &str = "<!-- fleetform:request -->";
 
 /// What a day-2 operation did.
 #[derive(Debug, Clone)]
@@ -117,8 +134,45 @@ pub fn comment(what: &Comment<'_>) -> CustomerText {
             "fleetform did not run the command of [this comment](#issuecomment-{comment_id}): {why}."
         ),
         Comment::StateOp(op) => state_op(op),
+        Comment::RequestMade {
+            number,
+            changed,
+            new,
+        } => format!(
+            "{REQUEST_MARKER}\n{} pull request #{number}: it changes\n\n{}\n\nThe provider plans it there; edit this issue to change the request (the pull request follows).",
+            if *new { "Opened" } else { "Updated" },
+            changed
+                .iter()
+                .map(|c| format!("- {}", md_code(c)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        Comment::RequestUnchanged { variables } => format!(
+            "{REQUEST_MARKER}\nNothing to change: every answer matches {} already. Edit this issue to ask for another value.",
+            md_code(variables)
+        ),
+        Comment::RequestRefused { problems } => request_refused(problems),
     };
     CustomerText::body(&text)
+}
+
+/// At most this many problems are listed on the issue.
+const REQUEST_PROBLEMS_SHOWN: usize = 50;
+
+fn request_refused(problems: &[String]) -> String {
+    let mut s = format!("{REQUEST_MARKER}\nThis request was not made into a pull request:\n\n");
+    for p in problems.iter().take(REQUEST_PROBLEMS_SHOWN) {
+        s.push_str(&format!("- {}\n", md_escape(p)));
+    }
+    let more = problems.len().saturating_sub(REQUEST_PROBLEMS_SHOWN);
+    if more > 0 {
+        s.push_str(&format!("- and {more} more\n"));
+    }
+    s.push_str(&format!(
+        "\nEdit the issue to fix {} and fleetform tries again.\n",
+        if problems.len() == 1 { "it" } else { "them" }
+    ));
+    s
 }
 
 fn invalid(marker: &str, place: &str, slug: &str, sha: &str, problems: &[Diagnostic]) -> String {

@@ -43,7 +43,7 @@ mod relay;
 mod tests;
 mod trigger;
 
-pub use comments::{comment, Comment, Done, StateOp};
+pub use comments::{comment, Comment, Done, StateOp, REQUEST_MARKER};
 pub use deployments::{deployment, Deployment};
 pub use relay::{Refusal, CONTACT_PROVIDER};
 pub use trigger::{trigger_line, Idle, Trigger};
