@@ -15,8 +15,16 @@ use crate::output::Output;
 pub struct FormArgs {
     /// The folder to write into: a customer repository's checkout. Files
     /// fleetform wrote before are replaced; nothing else is touched.
+    #[arg(long, required_unless_present = "html")]
+    pub out: Option<PathBuf>,
+    /// Also (or only) write the form as one HTML page for a browser: the
+    /// same fields, the YAML they make, and with --repo a link that opens
+    /// the answers in the customer's issue form.
     #[arg(long)]
-    pub out: PathBuf,
+    pub html: Option<PathBuf>,
+    /// With --html: the customer's repository, owner/name.
+    #[arg(long, requires = "html")]
+    pub repo: Option<String>,
     /// The product (a manager with `products:`).
     #[arg(long, env = "FLEETFORM_PRODUCT")]
     pub product: Option<String>,
@@ -45,10 +53,28 @@ pub fn run(args: &FormArgs, manager_dir: &Path, out: &Output) -> Result<()> {
             crate::util::text::shown(&action_ref)
         )));
     }
-    let made = crate::flows::form::customer_files(&view, &action_ref)?;
-    crate::flows::form::write(&args.out, &made)?;
-    for (rel, _) in &made.files {
-        out.result(&format!("wrote {}", args.out.join(rel).display()));
+    if let Some(repo) = args.repo.as_deref().filter(|r| !crate::config::is_repo(r)) {
+        return Err(Error::usage(format!(
+            "--repo `{}`: give the customer's repository as owner/name",
+            crate::util::text::shown(repo)
+        )));
+    }
+    if let Some(dir) = &args.out {
+        let made = crate::flows::form::customer_files(&view, &action_ref)?;
+        crate::flows::form::write(dir, &made)?;
+        for (rel, _) in &made.files {
+            out.result(&format!("wrote {}", dir.join(rel).display()));
+        }
+    }
+    if let Some(page) = &args.html {
+        let server = std::env::var("GITHUB_SERVER_URL")
+            .ok()
+            .filter(|s| crate::config::is_web_url(s))
+            .unwrap_or_else(|| "https://github.com".into());
+        let text = crate::flows::form::html_page(&view, args.repo.as_deref(), &server)?;
+        crate::util::fs::write_atomic(page, text.as_bytes())
+            .map_err(|e| Error::failed(e.to_string()))?;
+        out.result(&format!("wrote {}", page.display()));
     }
     Ok(())
 }

@@ -71,6 +71,16 @@ fn rows(view: &Manager, schema: &Schema, fields: &[Field]) -> Result<Vec<Row>> {
 }
 
 fn row(f: &Field, section_start: Option<String>, defaults: Vec<Default>) -> Row {
+    let input = match &f.kind {
+        Kind::Text => "text",
+        Kind::Integer => "integer",
+        Kind::Number => "number",
+        _ => "",
+    };
+    let values = match &f.kind {
+        Kind::Choice(o) => o.clone(),
+        _ => Vec::new(),
+    };
     let (control, type_name, options) = match &f.kind {
         Kind::Text => ("input", "text".to_string(), Vec::new()),
         Kind::Integer => ("input", "whole number".to_string(), Vec::new()),
@@ -86,6 +96,9 @@ fn row(f: &Field, section_start: Option<String>, defaults: Vec<Default>) -> Row 
     Row {
         id: f.id.clone(),
         label: f.label.clone(),
+        path: f.path.clone(),
+        input,
+        values,
         control,
         type_name,
         description: f.description.clone(),
@@ -250,4 +263,29 @@ pub fn write(dir: &Path, made: &FormFiles) -> Result<()> {
             .map_err(|e| Error::failed(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The change form as one HTML page ([`crate::report::form::html`]); with
+/// `repo` (the customer's, `owner/name`), its link opens the answers in
+/// the repository's issue form on `server` (https://github.com, or a
+/// GitHub Enterprise Server).
+pub fn html_page(view: &Manager, repo: Option<&str>, server: &str) -> Result<String> {
+    let (schema, fields, shown) = schema_and_fields(view)?;
+    let rows = rows(view, &schema, &fields)?;
+    let label = label_of(view.product.as_deref());
+    let form = form_name(view);
+    let reference = reference_path(view);
+    let issue_url = repo.map(|r| {
+        format!(
+            "{}/{r}/issues/new?template={label}.yml",
+            server.trim_end_matches('/')
+        )
+    });
+    crate::report::form::html(
+        &rows,
+        &names(view, &shown, &reference, &form),
+        issue_url.as_deref(),
+        repo,
+    )
+    .map_err(|e| Error::failed(format!("rendering the HTML form: {e:#}")))
 }

@@ -14,6 +14,13 @@ pub struct Row {
     pub id: String,
     /// The dotted path: the form's label and the reference's heading.
     pub label: String,
+    /// The path in the variables file, key by key.
+    pub path: Vec<String>,
+    /// A one-line field's value: `text`, `integer` or `number` (empty for
+    /// the other controls).
+    pub input: &'static str,
+    /// A dropdown's options as the schema has them (JSON values).
+    pub values: Vec<serde_json::Value>,
     /// The form element: `input`, `textarea`, `dropdown` or `checkboxes`.
     pub control: &'static str,
     /// The schema's type, in words.
@@ -218,4 +225,50 @@ fn anchor(heading: &str) -> String {
             _ => None,
         })
         .collect()
+}
+
+/// The change form as one HTML page for a customer's browser: the same
+/// fields, the YAML the answers make, and (with `issue_url`, the
+/// customer's "new issue" address for the form) a link that opens the
+/// same answers in the GitHub issue form. Its only script is its own,
+/// inline and allowed by its hash (`Content-Security-Policy`): nothing
+/// is loaded from anywhere, and nothing is sent.
+pub fn html(
+    rows: &[Row],
+    names: &Names,
+    issue_url: Option<&str>,
+    repo: Option<&str>,
+) -> Result<String, minijinja::Error> {
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        row: &'a Row,
+        path_json: String,
+        options_json: String,
+    }
+    let shown: Vec<Shown> = rows
+        .iter()
+        .map(|row| Shown {
+            path_json: serde_json::to_string(&row.path).unwrap_or_default(),
+            options_json: serde_json::to_string(&row.values).unwrap_or_default(),
+            row,
+        })
+        .collect();
+    let script = include_str!("templates/form/form.js");
+    let hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()))
+    };
+    let mut env = crate::report::markdown::html_environment();
+    env.add_template("form.html", include_str!("templates/form/form.html.j2"))?;
+    env.get_template("form.html")?.render(minijinja::context! {
+        fields => minijinja::Value::from(minijinja::value::Serde(&shown)),
+        name => names.name,
+        variables => names.variables,
+        issue_url => issue_url,
+        repo => repo,
+        script => minijinja::Value::from_safe_string(script.to_string()),
+        script_hash => format!("sha256-{hash}"),
+    })
 }

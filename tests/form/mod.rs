@@ -11,6 +11,7 @@ use crate::support::actions_runner::Event;
 use crate::support::fake_github::FakeGitHub;
 
 mod files;
+mod html;
 mod request;
 
 /// The body GitHub writes for an issue from `form` (an issue form's

@@ -10,10 +10,10 @@ use super::{issue_body, issue_event, written};
 use crate::support::actions_runner::{Runner, WorkflowRun};
 use crate::support::fake_github::FakeGitHub;
 
-const REPO: &str = "acme/acme-infra";
+pub(super) const REPO: &str = "acme/acme-infra";
 
-struct Repo {
-    gh: FakeGitHub,
+pub(super) struct Repo {
+    pub(super) gh: FakeGitHub,
     runner: Runner,
     dir: tempfile::TempDir,
     _fx: crate::common::Fixture,
@@ -22,7 +22,7 @@ struct Repo {
 impl Repo {
     /// acme's repository as `init --customer --manager` writes it for the
     /// example manager, with Actions allowed to open pull requests or not.
-    fn new(actions_may_open_pulls: bool) -> Repo {
+    pub(super) fn new(actions_may_open_pulls: bool) -> Repo {
         let fx = crate::common::Fixture::new();
         let dir = tempfile::tempdir().unwrap();
         crate::common::Run::from(crate::common::fleetform_bin())
@@ -52,13 +52,13 @@ impl Repo {
         self.dir.path().join("acme").join(rel)
     }
 
-    fn form(&self) -> String {
+    pub(super) fn form(&self) -> String {
         std::fs::read_to_string(self.path(".github/ISSUE_TEMPLATE/infra-change.yml")).unwrap()
     }
 
     /// An issue from the form with `body`, labelled as the form labels it,
     /// and the form workflow's run for `action`.
-    fn ask(&mut self, body: &str) -> (u64, WorkflowRun) {
+    pub(super) fn ask(&mut self, body: &str) -> (u64, WorkflowRun) {
         let n = self.gh.open_issue(REPO, "infra: a change", body);
         self.gh.add_label(REPO, n, "infra-change");
         let run = self.run(n, "opened");
