@@ -198,6 +198,11 @@ pub struct SyncConfig {
     /// The branch sync PRs come from.
     #[serde(default = "default_sync_branch")]
     pub branch: String,
+    /// Also propagate the customer's change form made from the schema
+    /// (`fleetform form`: the issue form, its description, the reference
+    /// page and `customer-form.yml`; one per product a customer takes).
+    #[serde(default)]
+    pub form: bool,
 }
 
 impl Default for SyncConfig {
@@ -205,6 +210,7 @@ impl Default for SyncConfig {
         SyncConfig {
             template_dir: default_template_dir(),
             branch: default_sync_branch(),
+            form: false,
         }
     }
 }

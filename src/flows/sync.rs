@@ -512,6 +512,60 @@ fn clients(
     Ok(repos)
 }
 
+/// With `sync.form`, each customer's files get its change form's (the
+/// manager's, or one per product it takes), made once per form; a path
+/// the template writes too is refused before any write.
+fn with_forms(
+    manager: &crate::config::Manager,
+    customers: &[&Customer],
+    mut rendered: Vec<Files>,
+    action_ref: &str,
+) -> Result<Vec<Files>> {
+    if !manager.config.sync.form {
+        return Ok(rendered);
+    }
+    let mut made: std::collections::BTreeMap<Option<String>, crate::flows::form::FormFiles> =
+        Default::default();
+    for (c, files) in customers.iter().zip(rendered.iter_mut()) {
+        let products: Vec<Option<String>> = if manager.has_products() {
+            manager
+                .product_names()
+                .into_iter()
+                .filter(|p| {
+                    c.products
+                        .as_ref()
+                        .is_none_or(|list| list.iter().any(|x| x == p))
+                })
+                .map(|p| Some(p.to_string()))
+                .collect()
+        } else {
+            vec![None]
+        };
+        for product in products {
+            if !made.contains_key(&product) {
+                let view = manager
+                    .select_product(product.as_deref())
+                    .map_err(Error::usage)?;
+                made.insert(
+                    product.clone(),
+                    crate::flows::form::customer_files(&view, action_ref)?,
+                );
+            }
+            for (path, text) in &made[&product].files {
+                let same = files.get(path).map(|b| b.as_slice()) == Some(text.as_bytes());
+                if files.contains_key(path) && !same && path != crate::flows::form::WORKFLOW_PATH {
+                    return Err(Error::usage(format!(
+                        "sync.form: the customer template writes `{path}` too, which the change form writes; remove it from {}",
+                        manager.config.sync.template_dir.display()
+                    )));
+                }
+                files.insert(path.clone(), text.clone().into_bytes());
+            }
+        }
+    }
+    Ok(rendered)
+}
+
 pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> {
     if let Credential::Token(t) = &settings.credential {
         cx.out.mask(t.expose());
@@ -535,6 +589,7 @@ pub fn run(settings: &Settings, manager_dir: &Path, cx: &Context) -> Result<()> 
             )
         })
         .collect::<Result<_>>()?;
+    let rendered = with_forms(&manager, &customers, rendered, &settings.action_ref)?;
     let rt = crate::github::runtime().map_err(|e| Error::failed(e.to_string()))?;
     let repos = clients(&rt, settings, cx)?;
     let ctx = Ctx {

@@ -13,6 +13,7 @@ use crate::support::fake_github::FakeGitHub;
 mod files;
 mod html;
 mod request;
+mod sync;
 
 /// The body GitHub writes for an issue from `form` (an issue form's
 /// YAML): each element but markdown as `### <label>`, then its answer
