@@ -79,6 +79,21 @@ pub enum CustomersCommand {
         /// 30 days ahead).
         #[arg(long, requires = "token_name")]
         token_expires: Option<String>,
+        /// Then open the onboarding pull request on --repo (the trigger
+        /// workflow with the relay written in, a starter variables file,
+        /// the change form): through the sync App installed there
+        /// (FLEETFORM_SYNC_APP_ID, FLEETFORM_SYNC_APP_PRIVATE_KEY), else
+        /// FLEETFORM_TOKEN. Where the App is not installed it says so and
+        /// writes nothing.
+        #[arg(long, requires = "repo")]
+        open_pr: bool,
+        /// With --open-pr: the relay's https:// address.
+        #[arg(long, requires = "open_pr")]
+        relay_url: Option<String>,
+        /// With --open-pr: the fleetform release the workflows pin
+        /// (default: this version's).
+        #[arg(long, requires = "open_pr")]
+        action_ref: Option<String>,
     },
     /// List customers (tokens expiring within 30 days or expired are flagged).
     List {
@@ -247,10 +262,27 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, cx: &Context) ->
     match &args.command {
         CustomersCommand::List { json, notify } => list(&manager, *json, *notify, cx),
         CustomersCommand::Show { slug, json } => show(&manager, slug, *json, &cx.out),
-        CustomersCommand::Add { .. } => {
+        CustomersCommand::Add {
+            slug,
+            open_pr,
+            relay_url,
+            action_ref,
+            ..
+        } => {
             let new = new_customer(&args.command)
                 .ok_or_else(|| Error::failed("`customers add` without its arguments"))?;
-            add(&manager, new, cx)
+            let onboard = open_pr
+                .then(|| onboard_settings(relay_url.as_deref(), action_ref.as_deref()))
+                .transpose()?;
+            add(&manager, new, cx)?;
+            match onboard {
+                Some(s) => {
+                    let registry = crate::config::Registry::load(&manager)?;
+                    let c = registry.require(slug).map_err(Error::usage)?;
+                    crate::flows::customers::onboard::open_pr(&manager, c, &s, cx)
+                }
+                None => Ok(()),
+            }
         }
         CustomersCommand::Pin(a) => pin(&manager, &pin_settings(a), cx),
         CustomersCommand::Unpin(a) => unpin(&manager, &unpin_settings(a), cx),
@@ -281,6 +313,46 @@ pub fn run(args: &CustomersArgs, manager_dir: &std::path::Path, cx: &Context) ->
     }
 }
 
+/// `--open-pr`'s settings, checked before anything is written.
+fn onboard_settings(
+    relay_url: Option<&str>,
+    action_ref: Option<&str>,
+) -> Result<crate::flows::customers::onboard::OpenPr> {
+    if let Some(url) = relay_url.filter(|u| !crate::config::is_web_url(u)) {
+        return Err(Error::usage(format!(
+            "--relay-url `{}` is not an https:// address",
+            crate::util::text::shown(url)
+        )));
+    }
+    let action_ref = action_ref
+        .map(str::to_string)
+        .unwrap_or_else(crate::version::action_ref);
+    if action_ref.is_empty()
+        || !action_ref
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+    {
+        return Err(Error::usage(format!(
+            "--action-ref `{}`: give a tag, branch or commit SHA of fleetform",
+            crate::util::text::shown(&action_ref)
+        )));
+    }
+    let credential = match crate::github::AppKey::from_env(crate::github::AppRole::Sync)
+        .map_err(|e| Error::usage(e.to_string()))?
+    {
+        Some(app) => crate::flows::sync::Credential::App(std::sync::Arc::new(app)),
+        None => crate::flows::sync::Credential::Token(crate::github::Token::from_env().ok_or_else(
+            || Error::usage("--open-pr needs the sync App's key (FLEETFORM_SYNC_APP_ID, FLEETFORM_SYNC_APP_PRIVATE_KEY) or FLEETFORM_TOKEN"),
+        )?),
+    };
+    Ok(crate::flows::customers::onboard::OpenPr {
+        relay_url: relay_url.map(str::to_string),
+        action_ref,
+        credential,
+        dry_run: false,
+    })
+}
+
 /// The customer `customers add` registers (none for another command).
 fn new_customer(command: &CustomersCommand) -> Option<NewCustomer> {
     let CustomersCommand::Add {
@@ -295,6 +367,7 @@ fn new_customer(command: &CustomersCommand) -> Option<NewCustomer> {
         date,
         token_name,
         token_expires,
+        ..
     } = command
     else {
         return None;

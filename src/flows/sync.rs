@@ -463,14 +463,17 @@ fn propagate(
 /// The customer repos' clients (the sync App's token per repository, or
 /// the one token), with the ETag cache, the deadline and the write log
 /// (the earlier runs' writes counted, this run's kept as they are made).
-fn clients(
+/// The customer repos' clients for `credential`: the sync App's token per
+/// repository (with its permissions only), or the one token.
+pub fn customer_repos(
     rt: &tokio::runtime::Runtime,
-    settings: &Settings,
+    credential: &Credential,
+    dry_run: bool,
     cx: &Context,
 ) -> Result<CustomerRepos> {
-    let repos = match &settings.credential {
+    Ok(match credential {
         Credential::Token(t) => CustomerRepos::one_token(
-            crate::flows::github_loop::session::client(rt, Some(t), settings.dry_run, cx)
+            crate::flows::github_loop::session::client(rt, Some(t), dry_run, cx)
                 .map_err(Error::from)?,
         ),
         Credential::App(app) => {
@@ -485,11 +488,19 @@ fn clients(
                 &cx.net,
                 root,
                 crate::util::apps::SYNC_APP,
-                settings.dry_run,
+                dry_run,
                 mask,
             )?
         }
-    };
+    })
+}
+
+fn clients(
+    rt: &tokio::runtime::Runtime,
+    settings: &Settings,
+    cx: &Context,
+) -> Result<CustomerRepos> {
+    let repos = customer_repos(rt, &settings.credential, settings.dry_run, cx)?;
     let repos = match &settings.etags {
         Some(cache) => repos.with_etag_cache(cache.clone()),
         None => repos,

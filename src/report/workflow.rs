@@ -23,6 +23,26 @@ pub fn describe_pin(action_ref: &str, version: &str) -> String {
     }
 }
 
+/// The customer's trigger workflow with the provider's relay written in
+/// (`relay-url` and `relay-audience` as YAML double-quoted strings in
+/// place of the repository variables), for the onboarding pull request:
+/// the customer merges it and sets nothing.
+pub fn with_relay(workflow: &str, relay_url: &str, audience: &str) -> String {
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    workflow
+        .replace(
+            "relay-url: ${{ vars.FLEETFORM_RELAY_URL }}",
+            &format!("relay-url: {} # the provider's relay", quoted(relay_url)),
+        )
+        .replace(
+            "relay-audience: ${{ vars.FLEETFORM_RELAY_AUDIENCE }}",
+            &format!(
+                "relay-audience: {} # the audience it requires",
+                quoted(audience)
+            ),
+        )
+}
+
 /// The customer's trigger workflow template pinned to `action_ref`.
 pub fn customer_workflow(template: &str, action_ref: &str, version: &str) -> String {
     pin_actions(template, action_ref, version)

@@ -15,6 +15,7 @@ pub(crate) mod impact;
 pub(crate) mod killed_batch;
 pub(crate) mod on_cloud;
 pub(crate) mod onboarding;
+pub(crate) mod onboarding_pr;
 pub(crate) mod once;
 pub(crate) mod poll;
 pub(crate) mod products;

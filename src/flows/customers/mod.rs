@@ -29,6 +29,7 @@ mod edit;
 pub mod instructions;
 pub mod keys;
 pub mod offboard;
+pub mod onboard;
 pub mod pins;
 pub mod revoke;
 pub mod secret_keys;
