@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::{issue_body, issue_event, written};
 use crate::support::actions_runner::{Runner, WorkflowRun};
 use crate::support::fake_github::FakeGitHub;
+use crate::support::readme_budgets::Budgets;
 
 pub(super) const REPO: &str = "acme/acme-infra";
 
@@ -224,4 +225,50 @@ fn a_repository_where_actions_may_not_open_pull_requests_is_said() {
     );
     assert!(repo.gh.pulls(REPO).is_empty());
     let _ = repo.gh.take_violations();
+}
+
+/// The book's "Request budgets" row for `request`: what one issue costs,
+/// refused, new and edited. The checkout's own read of the commit (the
+/// `actions/checkout` stand-in's) is not fleetform's and not counted.
+#[test]
+fn an_issue_costs_what_the_book_says() {
+    const ROW: &str = "`request`, per issue from the form";
+    let sent = |gh: &FakeGitHub| gh.request_count_but(&format!("/repos/{REPO}/commits/"));
+    let book = Budgets::from_book();
+    let mut repo = Repo::new(true);
+    let form = repo.form();
+    repo.gh.reset_counters();
+    let (_, run) = repo.ask(&issue_body(&form, &[("cloud_provider", "oracle")]));
+    assert_eq!(run.job("request").result, "failure");
+    assert_eq!(
+        sent(&repo.gh),
+        book.lead(ROW),
+        "{}",
+        repo.gh.request_lines()
+    );
+
+    repo.gh.reset_counters();
+    let (n, run) = repo.ask(&issue_body(&form, &[("instance_type", "t3.large")]));
+    run.assert_succeeded(&["request"]);
+    assert_eq!(
+        sent(&repo.gh),
+        book.n(ROW, " for a new pull request"),
+        "{}",
+        repo.gh.request_lines()
+    );
+
+    repo.gh.edit_issue_body(
+        REPO,
+        n,
+        &issue_body(&form, &[("instance_type", "t3.xlarge")]),
+    );
+    repo.gh.reset_counters();
+    repo.run(n, "edited").assert_succeeded(&["request"]);
+    assert_eq!(
+        sent(&repo.gh),
+        book.n(ROW, " for an edit that changes its pull request"),
+        "{}",
+        repo.gh.request_lines()
+    );
+    repo.gh.assert_clean();
 }

@@ -72,8 +72,16 @@ fn a_customer_merges_one_pull_request_and_its_first_change_is_planned() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let relay_url = format!("http://{listen}");
+    w.gh.reset_counters();
     let out = add_with_pr(&rw, &relay_url, &pem);
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let book = crate::support::readme_budgets::Budgets::from_book();
+    assert_eq!(
+        w.gh.request_count(),
+        book.lead("`customers add --open-pr`"),
+        "{}",
+        w.gh.request_lines()
+    );
     assert!(
         out.stdout.contains("onboarding pull request #"),
         "{}",
