@@ -123,10 +123,32 @@ pub fn customer_view(
     Ok(CustomerView {
         slug: c.slug.clone(),
         repo: c.repo.clone(),
+        reference_url: reference_url(manager, c),
         cells,
         history,
         pins,
     })
+}
+
+/// Where the customer reads what it can change: the reference page
+/// `sync.form` carries beside its variables file, on its default branch
+/// (`GITHUB_SERVER_URL`, else github.com). None without `sync.form`, a
+/// repository or (with products) one variables file to put it beside.
+fn reference_url(manager: &Manager, c: &crate::config::Customer) -> Option<String> {
+    let repo = c.repo.as_deref()?;
+    if !manager.config.sync.form || manager.has_products() {
+        return None;
+    }
+    let server = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|s| crate::config::is_web_url(s))
+        .unwrap_or_else(|| "https://github.com".into());
+    let page = std::path::Path::new(&manager.config.customer.variables).with_file_name("README.md");
+    Some(format!(
+        "{}/{repo}/blob/HEAD/{}",
+        server.trim_end_matches('/'),
+        page.display()
+    ))
 }
 
 /// The secrets of the pair's last apply due for rotation now, in words.

@@ -158,6 +158,8 @@ pub struct Event {
 pub struct CustomerView {
     pub slug: String,
     pub repo: Option<String>,
+    /// The customer's reference of its settings (with `sync.form`).
+    pub reference_url: Option<String>,
     pub cells: Vec<Cell>,
     /// Newest first.
     pub history: Vec<Event>,

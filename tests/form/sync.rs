@@ -83,3 +83,29 @@ fn a_template_that_writes_a_file_of_the_form_is_refused_before_any_write() {
     assert!(stderr(&out).contains("infra/README.md"), "{}", stderr(&out));
     assert_eq!(w.gh.write_count(), 0);
 }
+
+/// The dashboard's customer view links the reference `sync.form` carries
+/// (on its repository's default branch); without `sync.form`, no link.
+#[test]
+fn the_dashboard_links_each_customers_reference() {
+    let dashboard = |form: bool| {
+        let w = World::new();
+        if form {
+            w.fx.append("manager/fleetform.yml", "\nsync:\n  form: true\n");
+        }
+        common::Run::from(w.fx.fleetform())
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .args(["report", "--html", "dash.html"])
+            .ok();
+        // The page escapes `/` in attributes as `&#x2f;`; a browser reads
+        // the link back as written.
+        w.fx.read("manager/dash.html").replace("&#x2f;", "/")
+    };
+    let with = dashboard(true);
+    let link = format!("https://github.com/{ACME}/blob/HEAD/infra/README.md");
+    assert!(
+        with.contains(&format!("href=\"{link}\"")),
+        "no link to {link}"
+    );
+    assert!(!dashboard(false).contains("infra/README.md"));
+}

@@ -182,6 +182,7 @@ fn every_state() -> fleetform::report::dashboard::Dashboard {
     let customer = |slug: &str, cells: Vec<Cell>| CustomerView {
         slug: slug.into(),
         repo: None,
+        reference_url: None,
         cells,
         history: Vec::new(),
         pins: Vec::new(),
