@@ -74,6 +74,9 @@ pub struct Engine<'m> {
     /// workflow's key job (`flows::github_loop::handoff`), beside those of
     /// this process's environment.
     pub handed_keys: Option<crate::values::secret_files::Keys>,
+    /// The settings the pull request being planned changes, linked to
+    /// the customer's reference (the plan comment lists them).
+    pub changed_settings: Vec<crate::report::comment::SettingLink>,
 }
 
 /// Registers a secret with the runner's mask list.
@@ -230,6 +233,7 @@ impl Engine<'_> {
                 run_url: req.run_url.as_deref(),
                 approve: self.approve_hint(env, &summary.plan_sha256),
                 applies: self.applies_hint(env),
+                changed: &self.changed_settings,
             },
             &plan_text,
         )
@@ -684,5 +688,6 @@ fn build<'m>(
         withhold_secrets: false,
         imports: Vec::new(),
         handed_keys: None,
+        changed_settings: Vec::new(),
     })
 }

@@ -173,7 +173,7 @@ fn names<'a>(view: &'a Manager, schema: &'a str, reference: &'a str, name: &'a s
 
 /// The reference page's place in the customer's repo: beside its
 /// variables file.
-fn reference_path(view: &Manager) -> String {
+pub(crate) fn reference_path(view: &Manager) -> String {
     Path::new(&view.config.customer.variables)
         .with_file_name("README.md")
         .display()

@@ -67,6 +67,19 @@ pub struct CommentContext<'a> {
     /// `auto_apply: true` environment, else after whose approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub applies: Option<String>,
+    /// The settings the pull request changes, each linked to its entry in
+    /// the customer's reference (with `sync.form`).
+    pub changed: &'a [SettingLink],
+}
+
+/// A setting the pull request changes, and where the customer's
+/// reference says what it may be.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingLink {
+    /// Its dotted path in the variables file.
+    pub label: String,
+    /// Its entry in the reference page (`…/README.md#anchor`).
+    pub url: String,
 }
 
 /// Room kept for what the truncation notice adds.
@@ -156,6 +169,7 @@ fn render_with(ctx: &CommentContext<'_>, cut: &plan_text::Cut) -> Result<String,
             // A plan without changes applies nothing: no "merging applies
             // this plan", no approval to give.
             applies => ctx.applies.clone().filter(|_| s.has_changes),
+            changed => ctx.changed.iter().map(|c| format!("{} ({})", super::markdown::md_code(&c.label), link("what it may be", &c.url))).collect::<Vec<_>>(),
             approve => ctx.approve.clone().filter(|_| s.has_changes),
             pin => s.pin.as_ref().map(|p| minijinja::Value::from(minijinja::value::Serde(p))),
             targeted => targeted(s),

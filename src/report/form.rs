@@ -215,7 +215,7 @@ fn short_default(defaults: &[Default]) -> String {
 
 /// GitHub's anchor for a heading: lower case, spaces to `-`, other
 /// punctuation than `-` and `_` dropped.
-fn anchor(heading: &str) -> String {
+pub fn anchor(heading: &str) -> String {
     heading
         .to_lowercase()
         .chars()

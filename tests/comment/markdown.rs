@@ -176,6 +176,7 @@ fn comment_with_changes() {
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: None,
             applies: None,
+            changed: &[],
         },
         &plan_text(&s),
     )
@@ -207,6 +208,7 @@ fn comment_with_approvals_and_identity() {
             run_url: Some("https://github.com/acme/manager/actions/runs/42"),
             approve: Some("2 approvals by `alice`, a member of `provider/platform`, not the author: comment `/fleetform approve 0123456789ab` on this pull request after this plan (an edited comment does not count).".into()),
             applies: None,
+            changed: &[],
         },
         &plan_text(&s),
     )
@@ -224,6 +226,7 @@ fn comment_without_changes() {
             run_url: None,
             approve: None,
             applies: None,
+            changed: &[],
         },
         "\nNo changes. Your infrastructure matches the configuration.\n",
     )
@@ -269,6 +272,7 @@ fn render_plan(s: &PlanSummary, full_plan_at: &str, plan: &str) -> String {
             run_url: Some(RUN_URL),
             approve: None,
             applies: None,
+            changed: &[],
         },
         plan,
     )

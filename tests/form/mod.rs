@@ -12,6 +12,7 @@ use crate::support::fake_github::FakeGitHub;
 
 mod files;
 mod html;
+mod plan_comment;
 mod request;
 mod sync;
 

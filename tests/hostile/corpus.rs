@@ -373,6 +373,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
         run_url: Some("https://github.com/p/m/actions/runs/1"),
         approve: None,
         applies: None,
+        changed: &[],
     };
     let marker = comment_marker("acme", "staging");
     let body = render_comment(&ctx, &plan_text).unwrap();

@@ -578,6 +578,7 @@ fn the_comment_says_when_it_applies_and_links_the_run_once() {
             run_url: Some(run),
             approve: None,
             applies: None,
+            changed: &[],
         },
         "No changes.",
     )

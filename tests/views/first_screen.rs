@@ -44,6 +44,7 @@ fn comment(s: &PlanSummary) -> String {
         run_url: Some("https://github.com/provider/manager/actions/runs/7"),
         approve: None,
         applies: Some("after merge, once approved on this pull request (below).".into()),
+        changed: &[],
     };
     let plan: String = s
         .resources
@@ -158,6 +159,7 @@ fn a_plan_without_changes_says_nothing_is_applied() {
         run_url: None,
         approve: Some("1 approval by `@acme/leads`".into()),
         applies: Some("on merge. `production` has `auto_apply: true`: merging this pull request applies this plan, with no approval.".into()),
+        changed: &[],
     };
     let md = render_comment(&ctx, "No changes.").unwrap();
     assert!(md.contains("**No changes.**"), "{md}");

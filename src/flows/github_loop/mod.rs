@@ -70,6 +70,7 @@ pub mod approvals;
 pub mod artifact;
 pub mod authorise;
 pub mod batch;
+mod changed_settings;
 pub mod comment;
 pub mod comment_command;
 pub mod conclude;

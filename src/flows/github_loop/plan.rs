@@ -220,6 +220,26 @@ impl Products<'_> {
         let mut engine =
             crate::engine::Engine::with_terraform(view, self.settings.terraform.as_deref())?;
         engine.handed_keys = self.handed.cloned();
+        let per_product = self.manager.has_products();
+        let source = fetch_source(
+            &self.session.gh,
+            self.manager,
+            view,
+            &self.session.dispatched,
+            &envs,
+        )
+        .await;
+        if let Ok(source) = &source {
+            engine.changed_settings = super::changed_settings::changed_settings(
+                &self.session.gh,
+                view,
+                &self.session.dispatched.payload,
+                source,
+                &engine.schema,
+                &self.session.ctx.server_url,
+            )
+            .await;
+        }
         let run = PlanRun {
             session: self.session,
             manager: view,
@@ -230,15 +250,6 @@ impl Products<'_> {
             reporter: self.reporter,
             cx: self.cx,
         };
-        let per_product = self.manager.has_products();
-        let source = fetch_source(
-            &self.session.gh,
-            self.manager,
-            view,
-            &self.session.dispatched,
-            &envs,
-        )
-        .await;
         let source = match source {
             Ok(source) => source,
             Err(e) if per_product => {
