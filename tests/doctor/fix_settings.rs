@@ -295,7 +295,7 @@ fn fix_names_the_approvers_as_reviewers_where_doctor_wants_some() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     for want in [
         "done: create environment impact-plan, deployable from the default branch `main` only  [doctor: reviewers impact-plan]",
-        "done: set required reviewers alice (the users of `approvals:` in fleetform.yml) with \"Prevent self-review\" on environment impact-plan  [doctor: reviewers impact-plan]",
+        "done: set required reviewers alice (who `approvals:` names in fleetform.yml) with \"Prevent self-review\" on environment impact-plan  [doctor: reviewers impact-plan]",
     ] {
         assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
     }
@@ -330,4 +330,41 @@ fn fix_names_the_approvers_as_reviewers_where_doctor_wants_some() {
         .unwrap()
         .reviewers
         .is_empty());
+}
+
+/// The teams of `approvals:` with access to the repository become
+/// reviewers too (GitHub's reviewers are users or teams with access);
+/// a team without access is left out, and a second run changes nothing.
+#[test]
+fn fix_names_the_approving_teams_with_access_as_reviewers() {
+    let gh = crate::doctor::manager::configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    fx.write(
+        "manager/.github/workflows/pr.yml",
+        "on: pull_request\npermissions: {}\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    environment: impact-plan\n    steps:\n      - run: echo\n",
+    );
+    fx.append(
+        "manager/fleetform.yml",
+        "\napprovals:\n  production:\n    teams: [provider/ops, provider/outsiders]\n",
+    );
+    gh.add_team("provider", "ops", 4711, &[MANAGER]);
+    gh.add_team("provider", "outsiders", 4712, &[]);
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let want = "done: set required reviewers provider/ops (who `approvals:` names in fleetform.yml) with \"Prevent self-review\" on environment impact-plan  [doctor: reviewers impact-plan]";
+    assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
+    let e = gh.environment(MANAGER, "impact-plan").unwrap();
+    assert_eq!(e.reviewers, ["team:provider/ops"]);
+    assert!(e.prevent_self_review);
+    let r = doctor(&gh, &fx, &[], &[]);
+    assert_eq!(
+        row(&r.stdout, "reviewers impact-plan").1,
+        "pass",
+        "{}",
+        r.stdout
+    );
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+    gh.assert_clean();
 }

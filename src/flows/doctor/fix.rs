@@ -267,8 +267,9 @@ async fn changes(
         true => gh.collaborators(repo, "all").await.map_err(text),
         false => Ok(Vec::new()),
     };
+    let teams = team_reviewers(gh, repo, manager).await.map_err(text);
     let (reviews, reviews_left) =
-        fix_settings::plan_reviews(manager, &expected, &after, &approvers);
+        fix_settings::plan_reviews(manager, &expected, &after, (&approvers, &teams));
     settings.extend(reviews);
     left.extend(reviews_left);
     left.splice(0..0, partial.iter().map(Partial::line));
@@ -279,6 +280,34 @@ async fn changes(
         settings,
         left,
     })
+}
+
+/// The teams `approvals:` names (`org/team-slug`) that have access to
+/// `repo`, each with GitHub's id, in their order; a team the token cannot
+/// see or without access is left out (its reviewers' row says so).
+async fn team_reviewers(
+    gh: &GitHub,
+    repo: &str,
+    manager: &Manager,
+) -> std::result::Result<Vec<(String, u64)>, crate::github::GitHubError> {
+    let mut teams: Vec<&String> = manager
+        .config
+        .approvals
+        .values()
+        .flat_map(|r| r.teams.iter())
+        .collect();
+    teams.sort();
+    teams.dedup();
+    let mut out = Vec::new();
+    for t in teams {
+        let Some((org, slug)) = t.split_once('/') else {
+            continue;
+        };
+        if let Some(id) = gh.team_reviewer(org, slug, repo).await? {
+            out.push((t.clone(), id));
+        }
+    }
+    Ok(out)
 }
 
 /// Applies `changes`, environments first (a secret needs its

@@ -78,7 +78,7 @@ impl Setting {
                 "tick \"Prevent self-review\" on environment {environment}, its required reviewers kept  [doctor: {row}]"
             ),
             Setting::Reviewers { environment, logins, row, .. } => format!(
-                "set required reviewers {} (the users of `approvals:` in fleetform.yml) with \"Prevent self-review\" on environment {environment}  [doctor: {row}]",
+                "set required reviewers {} (who `approvals:` names in fleetform.yml) with \"Prevent self-review\" on environment {environment}  [doctor: {row}]",
                 logins.join(", ")
             ),
             Setting::Variable { name, value, now, from, row } => {
@@ -153,7 +153,7 @@ pub fn plan_reviews(
     manager: &Manager,
     expected: &[(String, String)],
     envs: &[EnvironmentFacts],
-    approvers: &Fetched<Vec<Collaborator>>,
+    (approvers, teams): (&Fetched<Vec<Collaborator>>, &Fetched<Vec<TeamId>>),
 ) -> (Vec<Setting>, Vec<String>) {
     let applies: Vec<(String, String, bool)> = crate::doctor::expected_environments(manager)
         .into_iter()
@@ -162,7 +162,7 @@ pub fn plan_reviews(
             _ => None,
         })
         .collect();
-    let named = reviewers_named(manager, approvers);
+    let named = reviewers_named(manager, approvers, teams);
     let mut out = Vec::new();
     let mut left = Vec::new();
     for (name, _) in expected {
@@ -195,11 +195,11 @@ pub fn plan_reviews(
             Ok(list) if !list.is_empty() => out.push(Setting::Reviewers {
                 environment: name.clone(),
                 policy: e.branch_policy.clone(),
-                reviewers: list.iter().map(|(_, id)| ("User".to_string(), *id)).collect(),
-                logins: list.iter().map(|(l, _)| l.clone()).collect(),
+                reviewers: list.iter().map(|(kind, _, id)| (kind.to_string(), *id)).collect(),
+                logins: list.iter().map(|(_, l, _)| l.clone()).collect(),
                 row: format!("reviewers {name}"),
             }),
-            Ok(_) => left.push(format!("left for you: nobody is named to review {name}: add `approvals:` (users with access to the repository) to fleetform.yml and run --fix again, or set required reviewers with \"Prevent self-review\" on the environment (on a private repository GitHub has them with Enterprise only)  [doctor: reviewers {name}]")),
+            Ok(_) => left.push(format!("left for you: nobody is named to review {name}: add `approvals:` (users or teams with access to the repository) to fleetform.yml and run --fix again, or set required reviewers with \"Prevent self-review\" on the environment (on a private repository GitHub has them with Enterprise only)  [doctor: reviewers {name}]")),
             Err(e) => left.push(format!("left for you: required reviewers on {name}: {e}  [doctor: reviewers {name}]")),
         }
     }
@@ -216,37 +216,42 @@ fn needs_reviewers(name: &str) -> bool {
             .any(|x| x.name == name && x.reviewers)
 }
 
-/// The users `approvals:` names, each with GitHub's id from
-/// `approvers` (the repository's collaborators), at most six; `Err` when
-/// the collaborators could not be read.
+/// A team of `approvals:` (`org/team-slug`) and GitHub's id of it.
+pub type TeamId = (String, u64);
+
+/// Who `approvals:` names, as GitHub's reviewers: each user with its id
+/// from `approvers` (the repository's collaborators), then each team
+/// with its id from `teams` (those with access to the repository), at
+/// most six in all (GitHub's limit); `Err` when either could not be read.
 fn reviewers_named(
     manager: &Manager,
     approvers: &Fetched<Vec<Collaborator>>,
-) -> Result<Vec<(String, u64)>, String> {
-    let mut users: Vec<&String> = manager
-        .config
-        .approvals
-        .values()
-        .flat_map(|r| r.users.iter())
-        .collect();
+    teams: &Fetched<Vec<TeamId>>,
+) -> Result<Vec<(&'static str, String, u64)>, String> {
+    let rules = || manager.config.approvals.values();
+    let mut users: Vec<&String> = rules().flat_map(|r| r.users.iter()).collect();
     users.sort();
     users.dedup();
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let approvers = approvers
-        .as_ref()
-        .map_err(|e| format!("the repository's collaborators could not be read ({e})"))?;
-    Ok(users
-        .into_iter()
-        .filter_map(|u| {
+    let mut out = Vec::new();
+    if !users.is_empty() {
+        let approvers = approvers
+            .as_ref()
+            .map_err(|e| format!("the repository's collaborators could not be read ({e})"))?;
+        out.extend(users.into_iter().filter_map(|u| {
             approvers
                 .iter()
                 .find(|c| c.login.eq_ignore_ascii_case(u) && c.id > 0)
-                .map(|c| (c.login.clone(), c.id))
-        })
-        .take(6)
-        .collect())
+                .map(|c| ("User", c.login.clone(), c.id))
+        }));
+    }
+    if rules().any(|r| !r.teams.is_empty()) {
+        let teams = teams
+            .as_ref()
+            .map_err(|e| format!("the teams of `approvals:` could not be read ({e})"))?;
+        out.extend(teams.iter().map(|(t, id)| ("Team", t.clone(), *id)));
+    }
+    out.truncate(6);
+    Ok(out)
 }
 
 /// The repository's variables' names, and the values of those asked for.

@@ -493,7 +493,9 @@ impl Sender<'_> {
             customer_repo: s.repo.clone(),
             sha: s.sha.clone(),
             git_ref: s.git_ref.clone(),
-            pr: s.pr,
+            // A manual run's pull request is the relay's to check (its head
+            // must be the run's commit); the token path names none.
+            pr: s.pr.filter(|_| s.event != "workflow_dispatch"),
             event: s.event.clone(),
             // A comment command names its comment instead (10 keys at most).
             trigger_run_url: self.run_url.clone().filter(|_| s.comment.is_none()),

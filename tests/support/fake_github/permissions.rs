@@ -91,6 +91,11 @@ fn percent_decoded(text: &str) -> String {
 /// `@octokit/app-permissions` does not map.
 const FROM_DOCS: &[(&str, Alternatives, &str)] = &[
     (
+        "GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}",
+        &[("members", "read")],
+        "https://docs.github.com/en/rest/teams/teams#check-team-permissions-for-a-repository",
+    ),
+    (
         "GET /orgs/{org}/teams/{team_slug}/memberships/{username}",
         &[("members", "read")],
         "https://docs.github.com/en/rest/teams/members#get-team-membership-for-a-user",

@@ -441,6 +441,17 @@ impl FakeGitHub {
             .push((login.to_string(), member_state.to_string()));
     }
 
+    /// The team `org/team` with id `id`, with access to `repos`.
+    pub fn add_team(&self, org: &str, team: &str, id: u64, repos: &[&str]) {
+        let mut st = self.state();
+        let key = format!("{org}/{team}").to_ascii_lowercase();
+        st.team_ids.insert(key.clone(), id);
+        st.team_repos
+            .entry(key)
+            .or_default()
+            .extend(repos.iter().map(|r| r.to_string()));
+    }
+
     /// Someone with write access edits comment `id` later (its
     /// `updated_at` moves a second past its `created_at`).
     pub fn edit_comment(&self, repo: &str, id: u64, body: &str) {

@@ -352,8 +352,22 @@ fn put_environment(state: &mut State, repo_name: &str, name: &str, ctx: &Ctx) ->
         let mut logins = Vec::new();
         for r in list {
             let id = r["id"].as_u64().unwrap_or(0);
+            let team = state
+                .team_ids
+                .iter()
+                .find(|(_, v)| **v == id)
+                .map(|(k, _)| k.clone())
+                .filter(|k| {
+                    state
+                        .team_repos
+                        .get(k)
+                        .is_some_and(|r| r.iter().any(|x| x.eq_ignore_ascii_case(repo_name)))
+                });
             match state.users.iter().find(|(_, v)| **v == id) {
                 Some((login, _)) if r["type"] == "User" => logins.push(login.clone()),
+                _ if r["type"] == "Team" && team.is_some() => {
+                    logins.push(format!("team:{}", team.unwrap_or_default()))
+                }
                 _ => {
                     return Answer::invalid(
                         "Environment",
@@ -580,7 +594,10 @@ fn environment(state: &State, repo: &Repo, name: &str, id: u64, e: &Environment)
             "node_id": node_id("ProtectionRule", id + 1),
             "type": "required_reviewers",
             "prevent_self_review": e.prevent_self_review,
-            "reviewers": e.reviewers.iter().map(|l| json!({ "type": "User", "reviewer": render::user(state, l) })).collect::<Vec<_>>(),
+            "reviewers": e.reviewers.iter().map(|l| match l.strip_prefix("team:") {
+                Some(team) => json!({ "type": "Team", "reviewer": super::handlers::team_json(state, team) }),
+                None => json!({ "type": "User", "reviewer": render::user(state, l) }),
+            }).collect::<Vec<_>>(),
         }));
     }
     let policy = match &e.branch_policy {

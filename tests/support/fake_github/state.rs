@@ -196,6 +196,10 @@ pub(crate) struct State {
     /// Team memberships: `org/team` (lowercase) → (login, `active` or
     /// `pending`).
     pub teams: BTreeMap<String, Vec<(String, String)>>,
+    /// Each team's id (`org/team`, lower case), given when a test makes it.
+    pub team_ids: BTreeMap<String, u64>,
+    /// The repositories each team has access to (`org/team` → repos).
+    pub team_repos: BTreeMap<String, Vec<String>>,
     /// Registered GitHub Apps, their installations and the installation
     /// tokens minted; `current_app` is the App whose JWT the request being
     /// served carries.
@@ -277,6 +281,8 @@ impl State {
             etags_per_token: true,
             primary: None,
             teams: BTreeMap::new(),
+            team_ids: BTreeMap::new(),
+            team_repos: BTreeMap::new(),
             apps: Vec::new(),
             installations: Vec::new(),
             minted: Vec::new(),

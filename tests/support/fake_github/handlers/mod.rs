@@ -18,6 +18,7 @@ mod issues;
 mod pulls;
 mod statuses;
 mod teams;
+pub(crate) use teams::team_json;
 
 use std::collections::BTreeMap;
 
@@ -137,6 +138,8 @@ impl Answer {
 fn handle_outside_repos(state: &mut State, ctx: &Ctx) -> Option<Answer> {
     match ctx.op {
         "teams/get-membership-for-user-in-org" => Some(teams::team_membership(state, ctx)),
+        "teams/get-by-name" => Some(teams::team(state, ctx)),
+        "teams/check-permissions-for-repo-in-org" => Some(teams::team_repo(state, ctx)),
         "orgs/get" => Some(super::access::org(state, ctx)),
         "apps/create-installation-access-token" => Some(super::apps::create_token(state, ctx)),
         "apps/get-authenticated" => Some(super::apps::authenticated_app(state)),
