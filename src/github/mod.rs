@@ -157,4 +157,5 @@ pub use renewal::OnCredential;
 pub use retry::RetryPolicy;
 pub use root::{ApiRoot, ApiRootError, SettingError, DEFAULT_API_ROOT};
 pub use secret_store::random_secret;
+pub use settings::NotAdmin;
 pub use statuses::CommitStatus;

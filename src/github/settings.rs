@@ -403,6 +403,25 @@ impl GitHub {
         })
     }
 
+    /// The repository's facts for writes that need a repository admin
+    /// (environments, their secrets, rulesets, settings): `Err` when this
+    /// token is none there, or the repository cannot be read. One read of
+    /// the repository for the permission, one for its default branch.
+    pub async fn administered(&self, repo: &str) -> Result<super::RepoInfo, NotAdmin> {
+        let who = || repo.to_string();
+        match self.repo_reach(repo).await {
+            RepoReach::Found { permissions, .. } if permissions.is_some_and(|p| p.admin) => {}
+            RepoReach::Found { .. } => return Err(NotAdmin::NoAdmin { repo: who() }),
+            RepoReach::Missing => return Err(NotAdmin::Missing { repo: who() }),
+            RepoReach::Moved => return Err(NotAdmin::Moved { repo: who() }),
+            RepoReach::Failed(why) => return Err(NotAdmin::Failed { repo: who(), why }),
+        }
+        self.repo_info(repo).await.map_err(|e| NotAdmin::Failed {
+            repo: who(),
+            why: e.to_string(),
+        })
+    }
+
     /// How `GET /repos/{owner}/{repo}` answers: found (its id and name,
     /// whether archived, the token's permissions), 404, 301, or another
     /// failure.
@@ -483,4 +502,17 @@ fn ruleset(v: &Value, path: &str) -> Result<Ruleset, GitHubError> {
             })
             .unwrap_or_default(),
     })
+}
+
+/// Why writes that need a repository admin cannot be made with a token.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAdmin {
+    #[error("{repo} cannot be read with this token")]
+    Missing { repo: String },
+    #[error("{repo} was renamed: name it as it is now")]
+    Moved { repo: String },
+    #[error("reading {repo}: {why}")]
+    Failed { repo: String, why: String },
+    #[error("this token cannot administer {repo} (GitHub's answer gives it no admin permission)")]
+    NoAdmin { repo: String },
 }

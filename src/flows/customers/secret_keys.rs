@@ -361,22 +361,19 @@ pub(super) fn store(
         Error::failed(format!("{what}: {e}; nothing was registered (run again)"))
     };
     rt.block_on(async {
-        let admin = match gh.repo_reach(repo).await {
-            crate::doctor::facts::RepoReach::Found { permissions, .. } => {
-                permissions.is_some_and(|p| p.admin)
+        let branch = match gh.administered(repo).await {
+            Ok(info) => info.default_branch,
+            Err(crate::github::NotAdmin::Failed { why, .. }) => {
+                return Err(Error::failed(format!(
+                    "reading {repo}: {why}; nothing was registered (run again)"
+                )))
             }
-            _ => false,
+            Err(e) => {
+                return Err(Error::refused(format!(
+                    "--store-keys-in {repo}: {e}; environments and their secrets need Administration write: use a repository admin's token"
+                )))
+            }
         };
-        if !admin {
-            return Err(Error::refused(format!(
-                "--store-keys-in {repo}: this token cannot administer it (environments and their secrets need Administration write): use a repository admin's token"
-            )));
-        }
-        let branch = gh
-            .repo_info(repo)
-            .await
-            .map_err(|e| failed(format!("reading {repo}"), e))?
-            .default_branch;
         let envs = gh
             .environments(repo)
             .await

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{Manager, Registry};
 use crate::context::Context;
-use crate::doctor::facts::{BranchPolicy, EnvironmentFacts, RepoReach};
+use crate::doctor::facts::{BranchPolicy, EnvironmentFacts};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 
@@ -402,28 +402,14 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
 /// the token may administer it; refused before anything is written
 /// otherwise.
 pub(super) async fn admin_repo(gh: &GitHub, repo: &str) -> Result<crate::github::RepoInfo> {
-    let permissions = match gh.repo_reach(repo).await {
-        RepoReach::Found { permissions, .. } => permissions,
-        RepoReach::Missing => {
-            return Err(Error::refused(format!(
-                "{repo} cannot be read with this token"
-            )))
-        }
-        RepoReach::Moved => {
-            return Err(Error::refused(format!(
-                "{repo} was renamed: name it as it is now"
-            )))
-        }
-        RepoReach::Failed(e) => return Err(Error::failed(format!("reading {repo}: {e}"))),
-    };
-    if !permissions.is_some_and(|p| p.admin) {
-        return Err(Error::refused(format!(
-            "this token cannot administer {repo} (GitHub's answer gives it no admin permission): doctor --fix sets environments, their secrets, rulesets and repository settings, which needs Administration write; run it with a repository admin's token, for this run only (FLEETFORM_MANAGER_TOKEN)"
-        )));
-    }
-    gh.repo_info(repo)
-        .await
-        .map_err(|e| Error::failed(format!("reading {repo}: {e}")))
+    use crate::github::NotAdmin;
+    gh.administered(repo).await.map_err(|e| match e {
+        NotAdmin::Failed { .. } => Error::failed(e.to_string()),
+        NotAdmin::NoAdmin { .. } => Error::refused(format!(
+            "{e}: doctor --fix sets environments, their secrets, rulesets and repository settings, which needs Administration write; run it with a repository admin's token, for this run only (FLEETFORM_MANAGER_TOKEN)"
+        )),
+        other => Error::refused(other.to_string()),
+    })
 }
 
 #[cfg(test)]
