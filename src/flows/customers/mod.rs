@@ -17,9 +17,8 @@
 //! May import `config`, `data`, `dispatch`, `notify`, `report`, `rollout`,
 //! `engine` and `policy` (offboarding's destroy plans and their second
 //! person), `fleet` (the customer template's files), `github` (a new
-//! customer's repository id, its secrets identities stored), `doctor`
-//! (the repository's facts GitHub's answer fills: whether the token may
-//! administer the manager repo), `records`, `ci`, `audit`, `context` (the
+//! customer's repository id, whether the token may administer the manager
+//! repo, its secrets identities stored), `records`, `ci`, `audit`, `context` (the
 //! command's audit log, notifications and network settings), `values`,
 //! `terraform` (which secrets the root module keeps in plans), `version`,
 //! `error`, `util` and `output`.
