@@ -324,27 +324,9 @@ fn onboard_settings(
             crate::util::text::shown(url)
         )));
     }
-    let action_ref = action_ref
-        .map(str::to_string)
-        .unwrap_or_else(crate::version::action_ref);
-    if action_ref.is_empty()
-        || !action_ref
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-    {
-        return Err(Error::usage(format!(
-            "--action-ref `{}`: give a tag, branch or commit SHA of fleetform",
-            crate::util::text::shown(&action_ref)
-        )));
-    }
-    let credential = match crate::github::AppKey::from_env(crate::github::AppRole::Sync)
-        .map_err(|e| Error::usage(e.to_string()))?
-    {
-        Some(app) => crate::flows::sync::Credential::App(std::sync::Arc::new(app)),
-        None => crate::flows::sync::Credential::Token(crate::github::Token::from_env().ok_or_else(
-            || Error::usage("--open-pr needs the sync App's key (FLEETFORM_SYNC_APP_ID, FLEETFORM_SYNC_APP_PRIVATE_KEY) or FLEETFORM_TOKEN"),
-        )?),
-    };
+    let action_ref = super::action_ref(action_ref)?;
+    let credential = crate::flows::sync::Credential::from_env()
+        .map_err(|e| Error::usage(format!("--open-pr: {e}")))?;
     Ok(crate::flows::customers::onboard::OpenPr {
         relay_url: relay_url.map(str::to_string),
         action_ref,

@@ -187,27 +187,9 @@ fn register(args: &DoctorArgs) -> Result<Option<Register>> {
     Ok(Some(Register {
         app,
         org: args.org.clone(),
-        server_url: server_url(),
+        server_url: crate::github::GitHub::web_url_from_env(),
         hook_url: args.hook_url.clone(),
         relay_secrets: args.relay_secrets.clone(),
         wait: std::time::Duration::from_secs(args.wait_minutes * 60),
     }))
-}
-
-/// GitHub's web address: `GITHUB_SERVER_URL` (set on every runner), else
-/// the API's (`https://api.github.com` is `https://github.com`, a GHES
-/// `<host>/api/v3` is `<host>`; another serves both).
-fn server_url() -> String {
-    if let Some(s) = std::env::var("GITHUB_SERVER_URL")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-    {
-        return s.trim_end_matches('/').to_string();
-    }
-    let api = crate::github::GitHub::api_url_from_env();
-    let api = api.trim_end_matches('/');
-    if api == "https://api.github.com" {
-        return "https://github.com".into();
-    }
-    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
 }

@@ -39,20 +39,7 @@ pub fn run(args: &FormArgs, manager_dir: &Path, out: &Output) -> Result<()> {
     let view = manager
         .select_product(args.product.as_deref())
         .map_err(Error::usage)?;
-    let action_ref = args
-        .action_ref
-        .clone()
-        .unwrap_or_else(crate::version::action_ref);
-    if action_ref.is_empty()
-        || !action_ref
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-    {
-        return Err(Error::usage(format!(
-            "--action-ref `{}`: give a tag, branch or commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`)",
-            crate::util::text::shown(&action_ref)
-        )));
-    }
+    let action_ref = super::action_ref(args.action_ref.as_deref())?;
     if let Some(repo) = args.repo.as_deref().filter(|r| !crate::config::is_repo(r)) {
         return Err(Error::usage(format!(
             "--repo `{}`: give the customer's repository as owner/name",
@@ -67,10 +54,7 @@ pub fn run(args: &FormArgs, manager_dir: &Path, out: &Output) -> Result<()> {
         }
     }
     if let Some(page) = &args.html {
-        let server = std::env::var("GITHUB_SERVER_URL")
-            .ok()
-            .filter(|s| crate::config::is_web_url(s))
-            .unwrap_or_else(|| "https://github.com".into());
+        let server = crate::github::GitHub::web_url_from_env();
         let text = crate::flows::form::html_page(&view, args.repo.as_deref(), &server)?;
         crate::util::fs::write_atomic(page, text.as_bytes())
             .map_err(|e| Error::failed(e.to_string()))?;

@@ -90,19 +90,7 @@ fn resolve(args: &InitArgs) -> Result<Settings> {
             .collect(),
         (None, None) => vec!["staging".to_string(), "production".to_string()],
     };
-    let action_ref = args
-        .action_ref
-        .clone()
-        .unwrap_or_else(crate::version::action_ref);
-    if action_ref.is_empty()
-        || !action_ref
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-    {
-        return Err(Error::usage(format!(
-            "--action-ref `{action_ref}`: give a tag, branch or commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`)"
-        )));
-    }
+    let action_ref = super::action_ref(args.action_ref.as_deref())?;
     if let Some(t) = args
         .operators
         .as_deref()

@@ -287,6 +287,26 @@ fn deadline(args: &WriteBudgetArgs) -> Option<std::time::SystemTime> {
         .map(|s| std::time::SystemTime::now() + std::time::Duration::from_secs(s))
 }
 
+/// `--action-ref`, else this version's release ref: a tag, branch or
+/// commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`), checked
+/// before it is written into any workflow.
+pub fn action_ref(given: Option<&str>) -> crate::error::Result<String> {
+    let action_ref = given
+        .map(str::to_string)
+        .unwrap_or_else(crate::version::action_ref);
+    if action_ref.is_empty()
+        || !action_ref
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+    {
+        return Err(crate::error::Error::usage(format!(
+            "--action-ref `{}`: give a tag, branch or commit SHA of fleetform (letters, digits, `.`, `_`, `-`, `/`)",
+            crate::util::text::shown(&action_ref)
+        )));
+    }
+    Ok(action_ref)
+}
+
 /// `90`, `90s`, `10m`, `1h`, `1h30m`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();

@@ -38,8 +38,14 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
     let now = crate::rollout::now() as i64;
     let rollouts = crate::rollout::open_rollouts(&store)?;
     let wave_of = waves(&rollouts);
-    let (customers, places) =
-        crate::fleet::dashboard::customers(&manager, &registry, &store, &events, &wave_of, now)?;
+    let (customers, places) = crate::fleet::dashboard::customers(
+        &manager,
+        &registry,
+        &store,
+        &events,
+        (&wave_of, &crate::github::GitHub::web_url_from_env()),
+        now,
+    )?;
     let d = Dashboard {
         generated_at: crate::audit::rfc3339(now as u64),
         source,

@@ -9,7 +9,6 @@ use crate::config::is_repo;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::flows::sync::{Credential, Settings};
-use crate::github::Token;
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -51,14 +50,7 @@ fn resolve(args: &SyncArgs) -> Result<Settings> {
     }
     // The sync App first (a token per repository, minted by sync), else
     // one token for every customer repo.
-    let credential = match crate::github::AppKey::from_env(crate::github::AppRole::Sync)
-        .map_err(|e| Error::usage(e.to_string()))?
-    {
-        Some(app) => Credential::App(std::sync::Arc::new(app)),
-        None => Credential::Token(Token::from_env().ok_or_else(|| {
-            Error::usage("no credential: set the sync App's FLEETFORM_SYNC_APP_ID and FLEETFORM_SYNC_APP_PRIVATE_KEY (README, \"The Apps\"), or FLEETFORM_TOKEN (or GITHUB_TOKEN) to a token that writes to every customer repo")
-        })?),
-    };
+    let credential = Credential::from_env().map_err(Error::usage)?;
     Ok(Settings {
         manager_repo: args.manager_repo.clone(),
         customers: (!args.customers.is_empty()).then(|| args.customers.clone()),

@@ -5,7 +5,18 @@
 //! on the default branch since. A file missing from one of them was a
 //! change nobody planned (a secrets rotation) or an apply of stale input.
 
-use super::{Manager, PRODUCTS_FILE};
+use super::{CustomerFiles, Manager, PRODUCTS_FILE};
+
+impl CustomerFiles {
+    /// Where the customer's reference of its settings goes (`fleetform
+    /// form`, `sync.form`): `README.md` beside its variables file.
+    pub fn reference_page(&self) -> String {
+        std::path::Path::new(&self.variables)
+            .with_file_name("README.md")
+            .display()
+            .to_string()
+    }
+}
 
 /// One file of a customer's repository, and the environment it is for
 /// (none: every environment's).

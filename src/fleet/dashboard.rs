@@ -22,13 +22,14 @@ const DAY: i64 = 86_400;
 
 /// Every active customer's view, worst first, and the places (columns)
 /// in order of first appearance. `wave_of`: the open rollouts' wave of
-/// each pair, and whether its rollout is halted.
+/// each pair, and whether its rollout is halted; `server`: GitHub's web
+/// address, for the customers' links.
 pub fn customers(
     manager: &Manager,
     registry: &Registry,
     store: &crate::records::Store,
     events: &[Entry],
-    wave_of: &BTreeMap<Unit, (String, bool)>,
+    (wave_of, server): (&BTreeMap<Unit, (String, bool)>, &str),
     now: i64,
 ) -> Result<(Vec<CustomerView>, Vec<String>)> {
     let mut customers = registry
@@ -36,6 +37,12 @@ pub fn customers(
         .iter()
         .filter(|c| c.takes_part(Activity::Shown))
         .map(|c| customer_view(manager, store, c, events, wave_of, now))
+        .map(|v| {
+            v.map(|mut v| {
+                v.reference_url = reference_url(manager, v.repo.as_deref(), server);
+                v
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     crate::report::dashboard::worst_first(&mut customers);
     let mut places: Vec<String> = Vec::new();
@@ -123,7 +130,7 @@ pub fn customer_view(
     Ok(CustomerView {
         slug: c.slug.clone(),
         repo: c.repo.clone(),
-        reference_url: reference_url(manager, c),
+        reference_url: None,
         cells,
         history,
         pins,
@@ -131,23 +138,18 @@ pub fn customer_view(
 }
 
 /// Where the customer reads what it can change: the reference page
-/// `sync.form` carries beside its variables file, on its default branch
-/// (`GITHUB_SERVER_URL`, else github.com). None without `sync.form`, a
-/// repository or (with products) one variables file to put it beside.
-fn reference_url(manager: &Manager, c: &crate::config::Customer) -> Option<String> {
-    let repo = c.repo.as_deref()?;
+/// `sync.form` carries beside its variables file, on its repository's
+/// default branch on `server`. None without `sync.form`, a repository or
+/// (with products) one variables file to put it beside.
+fn reference_url(manager: &Manager, repo: Option<&str>, server: &str) -> Option<String> {
+    let repo = repo?;
     if !manager.config.sync.form || manager.has_products() {
         return None;
     }
-    let server = std::env::var("GITHUB_SERVER_URL")
-        .ok()
-        .filter(|s| crate::config::is_web_url(s))
-        .unwrap_or_else(|| "https://github.com".into());
-    let page = std::path::Path::new(&manager.config.customer.variables).with_file_name("README.md");
     Some(format!(
         "{}/{repo}/blob/HEAD/{}",
         server.trim_end_matches('/'),
-        page.display()
+        manager.config.customer.reference_page()
     ))
 }
 

@@ -171,30 +171,41 @@ fn names<'a>(view: &'a Manager, schema: &'a str, reference: &'a str, name: &'a s
     }
 }
 
-/// The reference page's place in the customer's repo: beside its
-/// variables file.
-pub(crate) fn reference_path(view: &Manager) -> String {
-    Path::new(&view.config.customer.variables)
-        .with_file_name("README.md")
-        .display()
-        .to_string()
+/// `view`'s schema, as the manager names it, and its form's rows, read
+/// once for every file made from them.
+struct Loaded {
+    schema: Schema,
+    shown: String,
+    rows: Vec<Row>,
+}
+
+fn load(view: &Manager) -> Result<Loaded> {
+    let (schema, fields, shown) = schema_and_fields(view)?;
+    let rows = rows(view, &schema, &fields)?;
+    Ok(Loaded {
+        schema,
+        shown,
+        rows,
+    })
 }
 
 /// The reference page of `view`'s settings.
 pub fn reference(view: &Manager) -> Result<String> {
-    let (schema, fields, shown) = schema_and_fields(view)?;
-    let rows = rows(view, &schema, &fields)?;
-    let secrets = fields::secrets(&schema.document);
+    render_reference(view, &load(view)?)
+}
+
+fn render_reference(view: &Manager, loaded: &Loaded) -> Result<String> {
+    let secrets = fields::secrets(&loaded.schema.document);
     let title = match view.product.as_deref() {
         Some(p) => format!("Settings of {p}"),
         None => "Infrastructure settings".to_string(),
     };
     let form = form_name(view);
-    let reference = reference_path(view);
+    let reference = view.config.customer.reference_page();
     crate::report::form::reference(
-        &rows,
+        &loaded.rows,
         &secrets,
-        &names(view, &shown, &reference, &form),
+        &names(view, &loaded.shown, &reference, &form),
         &title,
         Some(&form),
     )
@@ -212,14 +223,14 @@ fn form_name(view: &Manager) -> String {
 /// description for `fleetform request`, the reference page and the
 /// workflow, its fleetform actions pinned to `action_ref`.
 pub fn customer_files(view: &Manager, action_ref: &str) -> Result<FormFiles> {
-    let (schema, fields, shown) = schema_and_fields(view)?;
-    self_contained(&schema, &shown)?;
-    let rows = rows(view, &schema, &fields)?;
+    let loaded = load(view)?;
+    let (schema, shown, rows) = (&loaded.schema, &loaded.shown, &loaded.rows);
+    self_contained(schema, shown)?;
     let label = label_of(view.product.as_deref());
     let form = form_name(view);
-    let reference = reference_path(view);
+    let reference = view.config.customer.reference_page();
     let issue_form =
-        crate::report::form::issue_form(&rows, &names(view, &shown, &reference, &form), &label)
+        crate::report::form::issue_form(rows, &names(view, shown, &reference, &form), &label)
             .map_err(|e| Error::failed(format!("rendering the issue form: {e:#}")))?;
     let described = serde_json::json!({
         "variables": view.config.customer.variables,
@@ -232,7 +243,7 @@ pub fn customer_files(view: &Manager, action_ref: &str) -> Result<FormFiles> {
         files: vec![
             (format!(".github/ISSUE_TEMPLATE/{label}.yml"), issue_form),
             (format!("{FORMS_DIR}/{label}.json"), description + "\n"),
-            (reference.clone(), self::reference(view)?),
+            (reference.clone(), render_reference(view, &loaded)?),
             (
                 WORKFLOW_PATH.to_string(),
                 crate::report::workflow::pin_actions(WORKFLOW, action_ref, crate::version::SHORT),
@@ -270,11 +281,10 @@ pub fn write(dir: &Path, made: &FormFiles) -> Result<()> {
 /// the repository's issue form on `server` (https://github.com, or a
 /// GitHub Enterprise Server).
 pub fn html_page(view: &Manager, repo: Option<&str>, server: &str) -> Result<String> {
-    let (schema, fields, shown) = schema_and_fields(view)?;
-    let rows = rows(view, &schema, &fields)?;
+    let Loaded { shown, rows, .. } = load(view)?;
     let label = label_of(view.product.as_deref());
     let form = form_name(view);
-    let reference = reference_path(view);
+    let reference = view.config.customer.reference_page();
     let issue_url = repo.map(|r| {
         format!(
             "{}/{r}/issues/new?template={label}.yml",

@@ -63,6 +63,22 @@ pub enum Credential {
     Token(Token),
 }
 
+impl Credential {
+    /// The sync App's key from the environment first (a token per
+    /// repository, minted as needed), else `FLEETFORM_TOKEN` (or
+    /// `GITHUB_TOKEN`) for every customer repo; `Err` says what to set.
+    pub fn from_env() -> std::result::Result<Credential, String> {
+        match crate::github::AppKey::from_env(crate::github::AppRole::Sync)
+            .map_err(|e| e.to_string())?
+        {
+            Some(app) => Ok(Credential::App(std::sync::Arc::new(app))),
+            None => Token::from_env().map(Credential::Token).ok_or_else(|| {
+                "no credential: set the sync App's FLEETFORM_SYNC_APP_ID and FLEETFORM_SYNC_APP_PRIVATE_KEY (README, \"The Apps\"), or FLEETFORM_TOKEN (or GITHUB_TOKEN) to a token that writes to every customer repo".to_string()
+            }),
+        }
+    }
+}
+
 /// A file's content and blob sha on a branch, per path (`None`: absent).
 type Blobs<'f> = BTreeMap<&'f str, Option<(Vec<u8>, String)>>;
 

@@ -355,6 +355,24 @@ impl GitHub {
             .unwrap_or_else(|| DEFAULT_API_ROOT.into())
     }
 
+    /// GitHub's web address: `GITHUB_SERVER_URL` (set on every runner),
+    /// else the API's (`https://api.github.com` is `https://github.com`, a
+    /// GHES `<host>/api/v3` is `<host>`; another serves both).
+    pub fn web_url_from_env() -> String {
+        if let Some(s) = std::env::var("GITHUB_SERVER_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+        {
+            return s.trim_end_matches('/').to_string();
+        }
+        let api = Self::api_url_from_env();
+        let api = api.trim_end_matches('/');
+        if api == "https://api.github.com" {
+            return "https://github.com".into();
+        }
+        api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+    }
+
     /// The checked API root.
     pub fn api_root(&self) -> &ApiRoot {
         &self.root

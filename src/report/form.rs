@@ -93,14 +93,7 @@ fn environment() -> Environment<'static> {
     // A YAML double-quoted scalar: a JSON string is one (YAML 1.2), and
     // nothing in it is read as YAML syntax.
     env.add_filter("q", |s: String| {
-        let visible: String = s
-            .chars()
-            .map(|c| match c {
-                '\n' => "\n".to_string(),
-                c if crate::util::text::is_hidden(c) => crate::util::text::show_hidden(c),
-                c => c.to_string(),
-            })
-            .collect();
+        let visible = crate::report::markdown::visible_block(&s);
         serde_json::to_string(&visible).unwrap_or_else(|_| "\"\"".into())
     });
     env.add_template(

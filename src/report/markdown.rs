@@ -44,6 +44,12 @@ fn visible(s: &str, layout: Layout) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` with every hidden character shown, its line breaks and tabs kept:
+/// text placed in a block (a YAML string, a code block).
+pub fn visible_block(s: &str) -> Cow<'_, str> {
+    visible(s, Layout::Block)
+}
+
 /// Escapes text for HTML (element content and quoted attribute values),
 /// hidden characters shown.
 pub fn html_escape(s: &str) -> String {

@@ -106,10 +106,19 @@ pub fn open_pr(manager: &Manager, c: &Customer, s: &OpenPr, cx: &Context) -> Res
             Err(e) => return Err(Error::from(e)),
         };
         match write(&gh, repo, &files, &c.slug).await? {
-            Some((number, url, new)) => cx.out.result(&format!(
-                "{repo}: onboarding pull request #{number} {} ({url}); the customer merges it",
-                if new { "opened" } else { "updated" }
-            )),
+            Some((number, url, new)) => {
+                let done = if new { "opened" } else { "updated" };
+                // A record of what was written to the customer's repo, as
+                // `sync` keeps one per customer.
+                cx.record(
+                    crate::audit::Entry::now("onboarding", "ok")
+                        .customer(&c.slug)
+                        .detail(format!("pull request #{number} {done} {url}")),
+                );
+                cx.out.result(&format!(
+                    "{repo}: onboarding pull request #{number} {done} ({url}); the customer merges it"
+                ))
+            }
             None => cx.out.result(&format!(
                 "{repo}: has every onboarding file already; no pull request"
             )),
@@ -137,41 +146,26 @@ async fn write(
     if wanted.is_empty() {
         return Ok(None);
     }
-    let (default_branch, head) = gh.default_branch_head(repo).await?;
-    if gh.branch_sha(repo, BRANCH).await?.is_none() {
-        gh.create_branch(repo, BRANCH, &head).await?;
-    }
-    for (path, text) in &wanted {
-        let on_branch = gh.get_file_with_sha(repo, path, Some(BRANCH)).await?;
-        if on_branch.as_ref().map(|(b, _)| b.as_slice()) == Some(text.as_bytes()) {
-            continue;
-        }
-        gh.put_file(
-            repo,
-            path,
-            BRANCH,
-            text.as_bytes(),
-            &format!("fleetform onboarding: {path}"),
-            on_branch.as_ref().map(|(_, sha)| sha.as_str()),
-        )
-        .await?;
-    }
-    if let Some((n, url)) = gh.open_pulls_from(repo, BRANCH).await?.into_iter().next() {
-        return Ok(Some((n, url, false)));
-    }
     let list: Vec<String> = wanted.iter().map(|(p, _)| format!("- `{p}`")).collect();
     let body = format!(
         "Connects this repository to the provider's infrastructure service (customer `{slug}`): merge it and every change under `infra/` is planned on its pull request and applied when merged.\n\n{}\n\nThe trigger holds no credential of the provider: it proves its run with the run's OIDC token. Change the settings in the variables file, or through the issue form **Change my infrastructure**.",
         list.join("\n")
     );
-    let (n, url) = gh
-        .create_pull(
+    let message = |path: &str| format!("fleetform onboarding: {path}");
+    let p = gh
+        .propose(
             repo,
-            "Connect this repository to fleetform",
-            BRANCH,
-            &default_branch,
-            &body,
+            &crate::github::Proposal {
+                branch: BRANCH,
+                files: wanted
+                    .iter()
+                    .map(|(path, text)| (path.as_str(), text.as_bytes()))
+                    .collect(),
+                message: &message,
+                title: "Connect this repository to fleetform",
+                body: &body,
+            },
         )
         .await?;
-    Ok(Some((n, url, true)))
+    Ok(Some((p.number, p.url, p.opened)))
 }

@@ -47,7 +47,7 @@ pub(super) async fn changed_settings(
     let mut changed = Vec::new();
     differing(&base, &now, &mut Vec::new(), &mut changed);
     let fields = fields::fields(&schema.document).unwrap_or_default();
-    let page = crate::flows::form::reference_path(view);
+    let page = view.config.customer.reference_page();
     let mut out: Vec<SettingLink> = Vec::new();
     for path in changed {
         // The form's field that holds it: the longest field path that is

@@ -80,7 +80,12 @@ pub fn request(settings: &Settings, cx: &Context) -> Result<()> {
         settings.dry_run,
     )
     .map_err(Error::from)?;
-    rt.block_on(answer(&gh, settings, &issue, &form, outcome, cx))
+    let pull = rt.block_on(answer(&gh, settings, &issue, &form, outcome, cx))?;
+    if let Some(number) = pull {
+        ctx.set_outputs(&[("pull_request", number.to_string())])
+            .map_err(|e| Error::failed(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// The issue of an `issues` event, open and not a pull request.
@@ -213,7 +218,8 @@ fn outcome(issue: &Issue, form: &Form, workspace: &Path) -> Result<Outcome> {
     })
 }
 
-/// The outcome said on the issue; a change made into the pull request.
+/// The outcome said on the issue; a change made into the pull request
+/// (its number).
 async fn answer(
     gh: &GitHub,
     settings: &Settings,
@@ -221,7 +227,7 @@ async fn answer(
     form: &Form,
     outcome: Outcome,
     cx: &Context,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let say = |what: Comment<'_>| {
         let body = comment(&what);
         async move { super::comment::request_answer(gh, &issue.repo, issue.number, &body).await }
@@ -248,7 +254,7 @@ async fn answer(
             .await?;
             cx.out
                 .result(&format!("issue #{}: nothing to change", issue.number));
-            Ok(())
+            Ok(None)
         }
         Outcome::Changed { text, changed } => {
             let (number, new) = pull_request(gh, issue, form, &text).await?;
@@ -265,15 +271,12 @@ async fn answer(
                 new,
             })
             .await?;
-            RunContext::from_env()
-                .set_outputs(&[("pull_request", number.to_string())])
-                .map_err(|e| Error::failed(e.to_string()))?;
             cx.out.result(&format!(
                 "issue #{}: pull request #{number} {}",
                 issue.number,
                 if new { "opened" } else { "updated" }
             ));
-            Ok(())
+            Ok(Some(number))
         }
     }
 }
@@ -285,38 +288,25 @@ fn branch_of(issue: &Issue) -> String {
 /// The branch with the changed file, and its open pull request (opened
 /// when there is none): `(number, opened now)`.
 async fn pull_request(gh: &GitHub, issue: &Issue, form: &Form, text: &str) -> Result<(u64, bool)> {
-    let repo = issue.repo.as_str();
     let branch = branch_of(issue);
-    let (default_branch, head) = gh.default_branch_head(repo).await?;
-    if gh.branch_sha(repo, &branch).await?.is_none() {
-        gh.create_branch(repo, &branch, &head).await?;
-    }
-    let on_branch = gh
-        .get_file_with_sha(repo, &form.variables, Some(&branch))
-        .await?;
-    if on_branch.as_ref().map(|(b, _)| b.as_slice()) != Some(text.as_bytes()) {
-        gh.put_file(
-            repo,
-            &form.variables,
-            &branch,
-            text.as_bytes(),
-            &format!("infra: {} (issue #{})", form.variables, issue.number),
-            on_branch.as_ref().map(|(_, sha)| sha.as_str()),
-        )
-        .await?;
-    }
-    if let Some((number, _)) = gh.open_pulls_from(repo, &branch).await?.into_iter().next() {
-        return Ok((number, false));
-    }
-    let title = pull_title(&issue.title, &form.label);
+    let message = |path: &str| format!("infra: {path} (issue #{})", issue.number);
     let body = format!(
         "Closes #{}: the change asked for there, written into `{}` by fleetform from the form's answers. The provider plans it here.",
         issue.number, form.variables
     );
-    let (number, _) = gh
-        .create_pull(repo, &title, &branch, &default_branch, &body)
+    let proposed = gh
+        .propose(
+            &issue.repo,
+            &crate::github::Proposal {
+                branch: &branch,
+                files: vec![(form.variables.as_str(), text.as_bytes())],
+                message: &message,
+                title: &pull_title(&issue.title, &form.label),
+                body: &body,
+            },
+        )
         .await?;
-    Ok((number, true))
+    Ok((proposed.number, proposed.opened))
 }
 
 /// The pull request's title: the issue's, on one line, at most 120
