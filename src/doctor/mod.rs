@@ -13,7 +13,9 @@
 //! token's expiry), the customers' pins (`pins`: expired ones warn), whether the set-up can be made at all (`setup`:
 //! the GitHub plan of a private manager repo, the deploy workflow's
 //! records), the environments of the other workflow templates
-//! (`templates`: poll, rollout, offboarding, dashboard, doctor), and each
+//! (`templates`: poll, rollout, offboarding, dashboard, doctor), the
+//! age identities the manager's jobs hold (`age_keys`: the fleet and
+//! provider keys), and each
 //! customer's inbox repo named with `--inbox` (`inbox`: `fleetform-inbox`,
 //! its branch policy and relay token, `MANAGER_REPO`, its ruleset).
 //!
@@ -23,6 +25,7 @@
 //! Never the commands, `github`, `report`, `deploy`, `fleet` or `terraform`.
 
 mod action_refs;
+mod age_keys;
 mod apps;
 pub mod facts;
 mod impact_plan;
@@ -41,6 +44,7 @@ mod templates;
 use serde::Serialize;
 
 pub use action_refs::{action_refs_check, pinned_refs, PinnedRef};
+pub use age_keys::{age_key_checks, age_keys, named, AgeKey, FLEET_KEY, PROVIDER_KEY};
 pub use apps::app_checks;
 pub use impact_plan::{
     first_workflow, impact_plan_check, impact_plan_workflow, workflows, IMPACT_PLAN,

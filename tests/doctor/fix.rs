@@ -35,7 +35,12 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
         1,
     );
     fx.write("manager/customers.yml", &registry);
-    fx.append("manager/fleetform.yml", "\nsecrets: {}\n");
+    // The manager's own keys are named (they are `fix_keys`' tests).
+    let r = "age1waqp3az0rj3k07ymad4jrpcarl97c0570nsgk0tcr325zper6ggsxxfk45";
+    fx.append(
+        "manager/fleetform.yml",
+        &format!("\nsecrets:\n  fleet_recipient: {r}\n  recipients: {{staging: {r}}}\n"),
+    );
     // Every branch may deploy to staging-plan.
     let mut open = gh.environment(MANAGER, "staging-plan").unwrap();
     open.branch_policy = BranchPolicy::Any;

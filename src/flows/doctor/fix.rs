@@ -13,6 +13,9 @@
 //! - the secrets fleetform makes itself (the rows `secrets <name>` and
 //!   `customer secrets keys for <env>`): generated, sealed and stored
 //!   (`fix_secrets`);
+//! - the fleet and provider keys (the rows `fleet key`, `provider key`):
+//!   age identities made, sealed and stored, their recipients written into
+//!   fleetform.yml (`fix_keys`);
 //! - rulesets locking every branch and every tag, `GITHUB_TOKEN`'s
 //!   default permissions, secret scanning with push protection on a
 //!   public repository, the repository variables fleetform.yml pins,
@@ -41,6 +44,7 @@ use crate::doctor::facts::{BranchPolicy, EnvironmentFacts};
 use crate::error::{Error, Result};
 use crate::github::GitHub;
 
+use super::fix_keys;
 use super::fix_secrets::{self, Group, Partial};
 use super::fix_settings::{self, Setting};
 use super::Settings;
@@ -129,6 +133,8 @@ struct Changes {
     branch: String,
     environments: Vec<Fix>,
     secrets: Vec<Group>,
+    /// The age identities to make (`fix_keys`).
+    keys: Vec<crate::doctor::AgeKey>,
     settings: Vec<Setting>,
     /// What is left to the provider, said on lines of their own.
     left: Vec<String>,
@@ -136,7 +142,7 @@ struct Changes {
 
 impl Changes {
     fn count(&self) -> usize {
-        self.environments.len() + self.secrets.len() + self.settings.len()
+        self.environments.len() + self.secrets.len() + self.keys.len() + self.settings.len()
     }
 }
 
@@ -168,6 +174,9 @@ pub fn run(
         for g in &changes.secrets {
             cx.out.result(&g.line());
         }
+        for k in &changes.keys {
+            cx.out.result(&fix_keys::line(k));
+        }
         for x in &changes.settings {
             cx.out.result(&x.line());
         }
@@ -187,7 +196,13 @@ pub fn run(
             ));
             return Ok(());
         }
-        apply_changes(&gh, repo, &changes, cx).await
+        apply_changes(&gh, repo, &changes, &manager.root, cx).await?;
+        if !changes.keys.is_empty() {
+            cx.out.result(
+                "fleetform.yml now names the new keys' recipients: commit it (the keys open nothing sealed to other recipients)",
+            );
+        }
+        Ok(())
     })
 }
 
@@ -218,6 +233,8 @@ async fn changes(
         }
     }
     let drift = expected.iter().any(|(n, _)| n == crate::doctor::DRIFT);
+    let installed = crate::doctor::installed_templates(&manager.root);
+    let (keys, keys_left) = fix_keys::plan(manager, &installed, &held, key_envs.len());
     let (secrets, partial) = fix_secrets::plan(
         &fix_secrets::groups(manager, &key_envs, drift),
         &held,
@@ -272,11 +289,12 @@ async fn changes(
         fix_settings::plan_reviews(manager, &expected, &after, (&approvers, &teams));
     settings.extend(reviews);
     left.extend(reviews_left);
-    left.splice(0..0, partial.iter().map(Partial::line));
+    left.splice(0..0, partial.iter().map(Partial::line).chain(keys_left));
     Ok(Changes {
         environments,
         branch: info.default_branch,
         secrets,
+        keys,
         settings,
         left,
     })
@@ -313,7 +331,13 @@ async fn team_reviewers(
 /// Applies `changes`, environments first (a secret needs its
 /// environment), each one recorded; stops at the first that fails,
 /// saying how many were applied before it.
-async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context) -> Result<()> {
+async fn apply_changes(
+    gh: &GitHub,
+    repo: &str,
+    changes: &Changes,
+    root: &std::path::Path,
+    cx: &Context,
+) -> Result<()> {
     let total = changes.count();
     let failed = |what: &str, i: usize, e: String| {
         Error::failed(format!(
@@ -356,6 +380,17 @@ async fn apply_changes(gh: &GitHub, repo: &str, changes: &Changes, cx: &Context)
         done(g.line());
     }
     let before = before + changes.secrets.len();
+    let mut recipients = Vec::new();
+    for (i, k) in changes.keys.iter().enumerate() {
+        fix_keys::store(gh, repo, k, &mut recipients)
+            .await
+            .map_err(|e| failed(k.secret, before + i, e))?;
+        done(fix_keys::line(k));
+    }
+    if !recipients.is_empty() {
+        fix_keys::write_recipients(root, &recipients)?;
+    }
+    let before = before + changes.keys.len();
     for (i, x) in changes.settings.iter().enumerate() {
         let set = match x {
             Setting::Ruleset { target } => {

@@ -40,6 +40,7 @@
 
 mod callback;
 pub mod fix;
+mod fix_keys;
 mod fix_secrets;
 mod fix_settings;
 mod inbox;
@@ -513,6 +514,7 @@ fn found_checks(
         |v| std::env::var_os(v).is_some_and(|x| !x.is_empty()),
     ));
     checks.extend(doctor::template_checks(manager, manager_facts));
+    checks.extend(doctor::age_key_checks(manager, manager_facts));
     checks.push(doctor::plan_check(manager_facts));
     checks.push(doctor::dashboard_check(
         manager_facts,
