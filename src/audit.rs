@@ -3,12 +3,15 @@
 //! artifact). Lines are written with one `write` on a file opened for
 //! append, so concurrent writers never interleave within a line.
 
-use std::io::{BufRead as _, Read as _, Write};
+use std::io::{BufRead as _, Read as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 /// Default log path, relative to the manager repo.
+mod log;
+pub use log::{append, log_path, KeepError, Log};
+
 pub const DEFAULT_LOG: &str = ".fleetform/audit.jsonl";
 
 /// One audit record.
@@ -282,76 +285,6 @@ pub fn apply_of(e: &Entry) -> Option<Apply> {
         trigger,
         approval,
     })
-}
-
-/// Where one command's audit records go: the log file and, in a manager
-/// repo, its records store too (one object per event, see
-/// [`crate::records`]). Made once where the command starts and passed
-/// down; two logs side by side share nothing.
-#[derive(Debug, Clone)]
-pub struct Log {
-    path: PathBuf,
-    store: Option<crate::records::Store>,
-}
-
-impl Log {
-    /// Records appended to the file at `path`, and kept in `store` too.
-    pub fn new(path: PathBuf, store: Option<crate::records::Store>) -> Log {
-        Log { path, store }
-    }
-
-    /// The log at [`log_path`], and `store`.
-    pub fn from_env(store: Option<crate::records::Store>) -> Log {
-        Log::new(log_path(), store)
-    }
-
-    /// The records store events also go to, if any.
-    pub fn store(&self) -> Option<&crate::records::Store> {
-        self.store.as_ref()
-    }
-
-    /// Appends a record to the log, and writes it to the records store; a
-    /// failure to write either is reported, not fatal.
-    pub fn record(&self, out: &crate::output::Output, entry: Entry) {
-        if let Err(e) = append(&self.path, &entry) {
-            out.error(&format!(
-                "cannot write the audit log {}: {e}",
-                self.path.display()
-            ));
-        }
-        if let Some(store) = &self.store {
-            let bytes = serde_json::to_vec(&entry).expect("an entry serialises");
-            if let Err(e) = store.create(&crate::records::audit_key(), &bytes) {
-                out.error(&format!(
-                    "cannot keep the audit record in {}: {e}",
-                    store.describe()
-                ));
-            }
-        }
-    }
-}
-
-/// Where the log goes: `FLEETFORM_AUDIT_LOG`, else [`DEFAULT_LOG`].
-pub fn log_path() -> PathBuf {
-    std::env::var_os("FLEETFORM_AUDIT_LOG")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOG))
-}
-
-/// Appends one record. Failing to audit is reported, never ignored
-/// silently, but does not undo the action it records.
-pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(&line)
 }
 
 /// Longest audit line read, in bytes. fleetform writes lines of a few

@@ -42,6 +42,12 @@ impl Context {
         self.audit.record(&self.out, entry);
     }
 
+    /// Keeps `entry` (the intent of a command about to change something)
+    /// or says why not: nothing is changed unrecorded.
+    pub fn keep(&self, entry: Entry) -> Result<(), crate::audit::KeepError> {
+        self.audit.keep(entry)
+    }
+
     /// Queues `notice` for the targets of `manager` that asked for it.
     pub fn notify(&self, manager: &Manager, notice: &Notice) {
         self.notify.send(manager, notice, &self.out);

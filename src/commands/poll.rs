@@ -66,7 +66,11 @@ fn lost_code(lost: &Lost) -> &'static str {
 }
 
 pub fn run(args: &PollArgs, manager_dir: &std::path::Path, cx: &Context) -> Result<()> {
-    let settings = crate::relay::Settings::load(manager_dir, cx.net.clone())?;
+    let settings = crate::relay::Settings::load(
+        manager_dir,
+        cx.net.clone(),
+        &crate::util::shares::Shares::default(),
+    )?;
     let registry = Registry::load(&settings.manager)?;
     let file = StateFile::from_env(&args.state, &settings.relay.manager_repo)
         .map_err(|e| Error::usage(e.to_string()))?;

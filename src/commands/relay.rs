@@ -24,7 +24,8 @@ pub enum RelayCommand {
     /// Needs the manager App (FLEETFORM_MANAGER_APP_ID,
     /// FLEETFORM_MANAGER_APP_PRIVATE_KEY), the customer App
     /// (FLEETFORM_CUSTOMER_APP_ID, FLEETFORM_CUSTOMER_APP_PRIVATE_KEY), and
-    /// FLEETFORM_WEBHOOK_SECRET for /webhook.
+    /// FLEETFORM_WEBHOOK_SECRET for /webhook, from the environment or the
+    /// Apps' shares (--credentials FILE).
     Serve {
         /// Address to listen on (port 0: any free port; the address is
         /// printed first).
@@ -56,6 +57,11 @@ pub enum RelayCommand {
         /// long after each); 0: no sweeps. Needs FLEETFORM_WEBHOOK_SECRET.
         #[arg(long, env = "FLEETFORM_RELAY_REDELIVER_EVERY", default_value_t = 300)]
         redeliver_every: u64,
+        /// An App's share as `doctor --register-app --relay-secrets FILE`
+        /// wrote it (its id, key and webhook secret), read in place of
+        /// those variables (repeatable: one per App).
+        #[arg(long, value_name = "FILE")]
+        credentials: Vec<std::path::PathBuf>,
     },
 }
 
@@ -68,8 +74,12 @@ pub fn run(args: &RelayArgs, manager_dir: &std::path::Path, cx: &Context) -> Res
         grace,
         batch,
         redeliver_every,
+        credentials,
     } = &args.command;
-    let settings = Settings::load(manager_dir, cx.net.clone())?;
+    let shares = crate::util::shares::Shares::read(credentials)
+        .map_err(|e| Error::usage(format!("--credentials {e}")))?;
+    let settings = Settings::load(manager_dir, cx.net.clone(), &shares)?;
+    drop(shares);
     let webhook = !settings.webhook_secrets.is_empty();
     let rotating = settings.webhook_secrets.len() > 1;
     let limits = Limits {

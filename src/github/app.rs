@@ -77,7 +77,17 @@ impl AppKey {
     /// The `role` App of its two variables, if both are set. Either
     /// variable of the single App of older releases is refused.
     pub fn from_env(role: AppRole) -> Result<Option<AppKey>, AppKeyError> {
-        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        AppKey::from_lookup(role, |k| {
+            std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+        })
+    }
+
+    /// [`AppKey::from_env`] with the variables read by `get` (a share
+    /// file's, then the environment's: `util::shares`).
+    pub fn from_lookup(
+        role: AppRole,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<AppKey>, AppKeyError> {
         if let Some(old) = RETIRED_APP_VARS.into_iter().find(|v| get(v).is_some()) {
             return Err(AppKeyError::Retired(old));
         }

@@ -58,6 +58,7 @@ use crate::dispatch::{Payload, EVENT_APPLY, EVENT_PLAN};
 use crate::error::{Error, Say};
 use crate::github::{ApiRoot, AppKey, AppRole, GitHub, GitHubError, Permissions};
 use crate::report::customer::Refusal;
+use crate::util::shares::Shares;
 
 pub use subject::Subject;
 
@@ -175,18 +176,19 @@ pub struct Settings {
 
 pub use webhook::{WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_PREVIOUS_ENV};
 
-/// The `role` App from the environment, which the relay cannot do without.
-fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
+/// The `role` App from its share or the environment, which the relay
+/// cannot do without.
+fn relay_app(role: AppRole, shares: &Shares) -> crate::error::Result<AppKey> {
     let why = match role {
         AppRole::Manager => "dispatches to the manager repo",
         AppRole::Customer => "reads the customers' repos",
         AppRole::Sync => "never uses the sync App",
     };
-    AppKey::from_env(role)
+    AppKey::from_lookup(role, |v| shares.get(v))
         .map_err(|e| Error::usage(e.to_string()))?
         .ok_or_else(|| {
             Error::usage(format!(
-                "the relay {why} as the provider's {}: set {} and {} (README, \"The Apps\")",
+                "the relay {why} as the provider's {}: set {} and {}, or give the share `doctor --register-app --relay-secrets` wrote with --credentials FILE (README, \"The Apps\")",
                 role.label(),
                 role.id_var(),
                 role.key_var()
@@ -195,22 +197,23 @@ fn relay_app(role: AppRole) -> crate::error::Result<AppKey> {
 }
 
 impl Settings {
-    /// The relay's settings from fleetform.yml and the environment (also
-    /// `fleetform poll`'s), checked before anything listens or is sent;
-    /// it connects with `net`.
+    /// The relay's settings from fleetform.yml, the Apps' shares and the
+    /// environment (also `fleetform poll`'s, with no shares), checked
+    /// before anything listens or is sent; it connects with `net`.
     pub fn load(
         manager_dir: &std::path::Path,
         net: crate::net::Settings,
+        shares: &Shares,
     ) -> crate::error::Result<Settings> {
         let manager = Manager::load(manager_dir)?;
         let relay = manager.config.relay.clone().ok_or_else(|| {
             Error::usage(Say::new("fleetform.yml has no `relay:` section").help("name the manager App (`app_slug`) and the manager repo (`manager_repo`); see README, \"The dispatch relay\""))
         })?;
-        let manager_app = relay_app(AppRole::Manager)?;
-        let customer_app = relay_app(AppRole::Customer)?;
+        let manager_app = relay_app(AppRole::Manager, shares)?;
+        let customer_app = relay_app(AppRole::Customer, shares)?;
         let api_root = ApiRoot::from_env().map_err(|e| Error::usage(e.to_string()))?;
-        let webhook_secrets = webhook::secrets_from(|v| std::env::var(v).ok())
-            .map_err(|e| Error::usage(e.to_string()))?;
+        let webhook_secrets =
+            webhook::secrets_from(|v| shares.get(v)).map_err(|e| Error::usage(e.to_string()))?;
         Ok(Settings {
             manager,
             relay,

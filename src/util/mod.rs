@@ -16,6 +16,7 @@ pub mod git;
 pub mod path;
 pub mod process;
 pub mod runner;
+pub mod shares;
 pub mod text;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

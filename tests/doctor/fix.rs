@@ -97,7 +97,16 @@ fn fix_plans_then_creates_and_restricts_environments_once() {
     assert_eq!(r.stdout.matches("done: ").count(), 2, "{}", r.stdout);
     // Each change is in the audit log, as every change fleetform makes.
     let audit = fx.read("manager/.fleetform/audit.jsonl");
-    assert_eq!(audit.matches("\"doctor-fix\"").count(), 2, "{audit}");
+    // The run's intent first, then each change.
+    let kept = |result: &str| {
+        audit
+            .lines()
+            .filter(|l| {
+                l.contains("\"doctor-fix\"") && l.contains(&format!("\"result\":\"{result}\""))
+            })
+            .count()
+    };
+    assert_eq!((kept("started"), kept("applied")), (1, 2), "{audit}");
     assert_eq!(
         writes(&gh).len(),
         2 * book.n(FIX, " writes per environment created or restricted"),
@@ -155,6 +164,39 @@ fn fix_refuses_a_token_that_cannot_administer_the_repo() {
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("cannot administer provider/manager"),
+        "{}",
+        r.stderr
+    );
+    assert!(writes(&gh).is_empty(), "{:?}", writes(&gh));
+}
+
+/// Every change `--fix` makes is recorded: where the audit log cannot
+/// keep the run's intent (records in a bucket, no credentials for it),
+/// nothing is changed and the provider is told what to give it.
+#[test]
+fn fix_changes_nothing_it_cannot_record() {
+    let gh = configured();
+    let fx = common::Fixture::new();
+    register_repo_ids(&fx, &gh, &[]);
+    let mut open = gh.environment(MANAGER, "staging-plan").unwrap();
+    open.branch_policy = BranchPolicy::Any;
+    gh.set_environment(MANAGER, "staging-plan", open);
+    let config = fx.read("manager/fleetform.yml");
+    let local = "records:\n  kind: local\n  dir: .fleetform/records\n";
+    assert!(config.contains(local), "{config}");
+    fx.write(
+        "manager/fleetform.yml",
+        &config.replace(
+            local,
+            "records:\n  kind: s3\n  bucket: provider-records\n  region: eu-west-1\n  endpoint: http://127.0.0.1:9\n",
+        ),
+    );
+    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot keep the audit record in s3://provider-records")
+            && r.stderr.contains("nothing was changed"),
         "{}",
         r.stderr
     );

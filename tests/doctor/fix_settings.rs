@@ -80,7 +80,16 @@ fn fix_sets_rulesets_workflow_permissions_and_secret_scanning_once() {
         }
     );
     let audit = fx.read("manager/.fleetform/audit.jsonl");
-    assert_eq!(audit.matches("\"doctor-fix\"").count(), 4, "{audit}");
+    // The run's intent first, then each change.
+    let kept = |result: &str| {
+        audit
+            .lines()
+            .filter(|l| {
+                l.contains("\"doctor-fix\"") && l.contains(&format!("\"result\":\"{result}\""))
+            })
+            .count()
+    };
+    assert_eq!((kept("started"), kept("applied")), (1, 4), "{audit}");
 
     let r = doctor(&gh, &fx, &[], &[]);
     for what in ROWS {
@@ -144,10 +153,20 @@ fn fix_sets_the_variables_fleetform_yml_pins_and_leaves_the_role() {
     )
     .unwrap();
     fx.write("manager/.github/workflows/deploy.yml", &template);
+    // The records in a bucket (moto's), which keeps what --fix records.
+    let moto = crate::moto::Moto::start();
+    assert!(crate::moto::curl(&moto.url("/provider-records"), "PUT").is_some());
     let yml = fx.read("manager/fleetform.yml").replace(
         "records:\n  kind: local\n  dir: .fleetform/records\n",
-        "records:\n  kind: s3\n  bucket: provider-records\n  region: eu-west-1\n  prefix: fleetform/records\n",
+        &format!(
+            "records:\n  kind: s3\n  bucket: provider-records\n  region: eu-west-1\n  prefix: fleetform/records\n  endpoint: {}\n  use_path_style: true\n",
+            moto.url("").trim_end_matches('/')
+        ),
     );
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+    ];
     let yml = yml.replace(
         "  engine: terraform\n",
         "  engine: terraform\n  version: \"1.11.4\"\n",
@@ -162,8 +181,17 @@ fn fix_sets_the_variables_fleetform_yml_pins_and_leaves_the_role() {
     assert!(found.contains("holds `1.10.0`"), "{found}");
 
     let sent = gh.requests().len();
-    let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
+    let r = doctor(&gh, &fx, &aws, &["--fix", "--yes"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The run's intent and its two changes, kept in the bucket.
+    let kept = moto.keys_in("provider-records");
+    assert_eq!(
+        kept.iter()
+            .filter(|k| k.starts_with("fleetform/records/audit/"))
+            .count(),
+        3,
+        "{kept:?}"
+    );
     let listed = gh.requests()[sent..]
         .iter()
         .filter(|r| r.method == "GET" && r.path.ends_with("/actions/variables"))

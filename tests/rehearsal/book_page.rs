@@ -6,14 +6,29 @@
 //! one it knows, and one it does not know fails the test. What a step
 //! says it prints (`Check: … prints \`…\``) must be in that step's output,
 //! a YAML block of a step goes into fleetform.yml, and the last step's
-//! rows that "fail only" are exactly the rows doctor fails. So the page
-//! cannot drift from what works.
+//! rows that "fail only" are exactly the rows doctor fails ("fails no
+//! row": none). The last step's relay serves in the background while the
+//! customer does what step 6's instructions say and opens a pull request;
+//! the deploy workflow runs for the relay's dispatch as GitHub runs it,
+//! with only the secrets `doctor --fix` and `--register-app` stored
+//! (opened from their sealed boxes as GitHub opens them for a job), and
+//! the plan comment must come back. So the page cannot drift from what
+//! works.
+//!
+//! What the world adds, being the tests' stand-ins for github.com and
+//! AWS: the relay's `issuer:` (the tests' OIDC issuer in place of
+//! GitHub's), the records' `endpoint:` (moto in place of S3, with the
+//! bucket made), the relay's address (a free loopback port in place of
+//! `0.0.0.0:8080`).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::doctor::register_app::click_through;
+use crate::moto::Moto;
+use crate::support::actions_runner::{Event, Runner};
 use crate::support::fake_github::FakeGitHub;
+use crate::support::oidc::FakeIssuer;
 use crate::world::MANAGER;
 
 const PAGE: &str = "docs/src/provider/setup-on-github.md";
@@ -49,7 +64,9 @@ fn steps(page: &str) -> Vec<Step> {
     let flush = |check: &mut String, step: Option<&mut Step>| {
         if let Some(step) = step {
             for sentence in check.split(['.', ';']) {
-                if sentence.contains("fails only the rows") {
+                if sentence.contains("fails no row") {
+                    step.fails_only = Some(Vec::new());
+                } else if sentence.contains("fails only the rows") {
                     step.fails_only = Some(spans(sentence));
                 } else if sentence.contains("prints") {
                     step.prints.extend(spans(sentence));
@@ -113,15 +130,41 @@ struct World {
     cwd: PathBuf,
     /// The Apps registered, by their label's first word.
     apps: Vec<(String, u64)>,
+    /// GitHub's OIDC issuer, S3.
+    issuer: FakeIssuer,
+    moto: Moto,
+    /// The manager repo's Actions key pair: the fake hands out its public
+    /// half; what is sealed to it is opened for the jobs, as GitHub does.
+    actions_key: crypto_box::SecretKey,
+    /// The relay serving in the background, and its address.
+    relay: Option<(std::process::Child, String)>,
 }
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some((child, _)) = &mut self.relay {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+const RECORDS_BUCKET: &str = "provider-fleetform-records";
 
 impl World {
     fn fleetform(&mut self, args: &[&str]) -> (i32, String) {
+        if args.starts_with(&["relay", "serve"]) {
+            return self.relay_serve(args);
+        }
         let run = crate::common::Run::from(crate::common::fleetform_bin())
             .current_dir(&self.cwd)
             .env("GITHUB_API_URL", self.gh.api_url())
             .env("FLEETFORM_MANAGER_TOKEN", self.gh.token())
             .env("FLEETFORM_RETRY_ATTEMPTS", "1")
+            // The workstation's AWS credentials (moto takes any): the
+            // records bucket of step 7 on.
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
             .args(args);
         if !args.contains(&"--register-app") {
             let out = run.output();
@@ -168,12 +211,63 @@ impl World {
         self.apps.iter().find(|(n, _)| n == name).expect(name).1
     }
 
-    /// `yaml` appended to fleetform.yml, pushed.
+    /// `yaml` in fleetform.yml, pushed: a top-level key fleetform.yml has
+    /// replaces its block, a new one is appended. The world's stand-ins go
+    /// in with it (the issuer into `relay:`, the endpoint into `records:`).
     fn add_yaml(&mut self, yaml: &str) {
+        let mut yaml = yaml.to_string();
+        if yaml.starts_with("relay:") {
+            yaml.push_str(&format!("  issuer: {}\n", self.issuer.url()));
+        }
+        if yaml.starts_with("records:") {
+            assert!(
+                crate::moto::curl(&self.moto.url(&format!("/{RECORDS_BUCKET}")), "PUT").is_some()
+            );
+            let endpoint = self.moto.url("");
+            yaml.push_str(&format!(
+                "  endpoint: {}\n  use_path_style: true\n",
+                endpoint.trim_end_matches('/')
+            ));
+        }
         let path = self.cwd.join("fleetform.yml");
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, format!("{text}\n{yaml}")).unwrap();
+        let key = yaml.split(':').next().unwrap();
+        std::fs::write(&path, replace_block(&text, key, &yaml)).unwrap();
         push(&self.gh, &self.cwd);
+    }
+
+    /// `fleetform relay serve …`, in the background on a free loopback
+    /// port, with the page's other arguments; its first line.
+    fn relay_serve(&mut self, args: &[&str]) -> (i32, String) {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if let Some(i) = args.iter().position(|a| a == "--listen") {
+            args[i + 1] = "127.0.0.1:0".into();
+        }
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetform"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("FLEETFORM_RETRY_BASE_MS", "20")
+            // The records (its event claims) in moto's bucket.
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .current_dir(&self.cwd)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("relay listening on ")
+            .unwrap_or_else(|| panic!("the relay did not start: {line:?}"))
+            .to_string();
+        self.relay = Some((child, url));
+        (0, line)
     }
 
     /// A command of the page that is not fleetform's.
@@ -182,15 +276,52 @@ impl World {
             "gh repo create provider/manager --private --source manager --push" => {
                 self.gh.add_repo(MANAGER);
                 self.gh.set_private(MANAGER, true);
+                use base64::Engine as _;
+                let public = self.actions_key.public_key();
+                self.gh.set_public_key(
+                    MANAGER,
+                    "568250167242549743",
+                    &base64::engine::general_purpose::STANDARD.encode(public.as_bytes()),
+                );
                 // The page's precondition: alice, who approves, has access.
                 self.gh.add_collaborator(MANAGER, "alice", "direct");
                 let dir = self.root.path().join("manager");
                 push(&self.gh, &dir);
             }
             "cd manager" => self.cwd = self.root.path().join("manager"),
+            _ if cmd.starts_with("gh variable set ") => {
+                let words: Vec<&str> = cmd.split_whitespace().collect();
+                let (name, repo, value) = match words.as_slice() {
+                    [_, _, _, name, "--repo", repo, "--body", value] => (name, repo, value),
+                    _ => panic!(
+                        "{PAGE}: `{cmd}`: gh variable set NAME --repo OWNER/NAME --body VALUE"
+                    ),
+                };
+                self.gh.add_repo_variable(repo, name);
+                self.gh.set_variable(repo, None, name, value);
+            }
             other => panic!("{PAGE}: a command the rehearsal does not know: `{other}`"),
         }
     }
+}
+
+/// `text` with the top-level block of `key` (its line and the indented
+/// or blank lines after it) replaced by `block`, or `block` appended.
+fn replace_block(text: &str, key: &str, block: &str) -> String {
+    let head = format!("{key}:");
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with(&head)) else {
+        return format!("{text}\n{block}");
+    };
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| !l.is_empty() && !l.starts_with(' '))
+        .map_or(lines.len(), |n| start + 1 + n);
+    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
+    out.push(block.trim_end().to_string());
+    out.push(String::new());
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    out.join("\n") + "\n"
 }
 
 /// The checkout's files at the head of `main`.
@@ -201,6 +332,124 @@ fn push(gh: &FakeGitHub, dir: &Path) {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     gh.commit(MANAGER, "main", &refs);
+}
+
+/// The ```yaml blocks of `text` (Markdown), each with the `## ` heading
+/// it is under.
+fn yaml_blocks(text: &str) -> Vec<(String, String)> {
+    let (mut out, mut heading, mut block) = (Vec::new(), String::new(), None::<String>);
+    for line in text.lines() {
+        match (&mut block, line) {
+            (Some(b), "```") => {
+                out.push((heading.clone(), std::mem::take(b)));
+                block = None;
+            }
+            (Some(b), l) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            (None, "```yaml") => block = Some(String::new()),
+            (None, l) if l.starts_with("## ") => heading = l.to_string(),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Step 9: the customer does what step 6's `instructions` say (the two
+/// files, the two variables, the relay's address as the provider sends
+/// it) and opens a pull request. Its trigger reaches the relay, and the
+/// deploy workflow runs for the relay's dispatch with only what GitHub
+/// holds. The comments on the pull request.
+fn first_plan_comment(w: &World, instructions: &str) -> Vec<String> {
+    let gh = &w.gh;
+    let (_, relay_url) = w.relay.as_ref().expect("step 9 starts the relay");
+    let blocks = yaml_blocks(instructions);
+    let under = |n: &str| {
+        blocks
+            .iter()
+            .find(|(h, _)| h.starts_with(&format!("## {n}.")))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_else(|| {
+                panic!("no YAML under `## {n}.` of the instructions:\n{instructions}")
+            })
+    };
+    let (variables, trigger) = (under("1"), under("3"));
+    gh.commit(
+        CUSTOMER_REPO,
+        "main",
+        &[
+            ("infra/variables.yml", variables.as_str()),
+            (".github/workflows/customer-trigger.yml", trigger.as_str()),
+        ],
+    );
+    for line in instructions.lines() {
+        let cells: Vec<&str> = line
+            .split('|')
+            .map(|c| c.trim().trim_matches('`'))
+            .collect();
+        if let ["", "variable", name, value, ""] = cells.as_slice() {
+            // A value in brackets is what the provider sends: the relay's
+            // address.
+            let value = if value.starts_with('(') {
+                relay_url.as_str()
+            } else {
+                value
+            };
+            gh.add_repo_variable(CUSTOMER_REPO, name);
+            gh.set_variable(CUSTOMER_REPO, None, name, value);
+            if *name == "FLEETFORM_RELAY_AUDIENCE" {
+                w.issuer.set_audience(value);
+            }
+        }
+    }
+    let changed = variables.replacen("instance_count: 1", "instance_count: 2", 1);
+    assert_ne!(
+        changed, variables,
+        "the starter sets instance_count: 1:\n{variables}"
+    );
+    let head = gh.commit(
+        CUSTOMER_REPO,
+        "first",
+        &[("infra/variables.yml", changed.as_str())],
+    );
+    let pr = gh.open_pr(CUSTOMER_REPO, "first", "main", "More instances");
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("customer-trigger.yml");
+    std::fs::write(&workflow, &trigger).unwrap();
+    let mut event = Event {
+        name: "pull_request".into(),
+        payload: crate::world::pr_event(pr, "first", &head),
+        git_ref: format!("refs/pull/{pr}/merge"),
+        actor: "acme-dev".into(),
+        inputs: serde_json::Value::Null,
+    };
+    event.payload["action"] = "opened".into();
+    let mut customer = Runner::new(CUSTOMER_REPO);
+    customer.machine_env("FLEETFORM_RETRY_BASE_MS", "50");
+    customer
+        .run_with_oidc(gh, &w.issuer, &workflow.display().to_string(), &event)
+        .assert_succeeded(&["trigger"]);
+    let dispatch = gh
+        .dispatches(MANAGER)
+        .last()
+        .cloned()
+        .expect("the relay dispatched");
+    let mut manager = Runner::new(MANAGER);
+    manager.sealed_secrets(gh, &w.actions_key);
+    manager.machine_env("FLEETFORM_RETRY_BASE_MS", "50");
+    let deploy = w.cwd.join(".github/workflows/manager-deploy.yml");
+    manager
+        .run(
+            gh,
+            &deploy.display().to_string(),
+            &Event::dispatch(&dispatch),
+        )
+        .assert_succeeded(&["authorise", "plan-staging", "plan-production", "conclude"]);
+    gh.comments(CUSTOMER_REPO, pr)
+        .into_iter()
+        .map(|c| c.body)
+        .collect()
 }
 
 #[test]
@@ -215,7 +464,13 @@ fn the_set_up_page_works_as_written() {
         root,
         cwd,
         apps: Vec::new(),
+        issuer: FakeIssuer::start(),
+        moto: Moto::start(),
+        actions_key: crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng),
+        relay: None,
     };
+    let mut instructions = String::new();
+    let mut comments = Vec::new();
     // The page's preconditions: the release exists; alice, who approves,
     // has access to the manager repo.
     w.gh.add_repo("fleetform/fleetform");
@@ -272,6 +527,10 @@ fn the_set_up_page_works_as_written() {
         }
         if step.title.starts_with("6.") {
             push(&w.gh, &w.cwd.clone());
+            instructions = output.clone();
+        }
+        if step.title.starts_with("9.") {
+            comments = first_plan_comment(&w, &instructions);
         }
         if let Some(rows) = &step.fails_only {
             let failed: Vec<String> = output
@@ -286,6 +545,16 @@ fn the_set_up_page_works_as_written() {
             );
         }
     }
-    assert!(ran >= 9, "{ran} commands");
+    assert!(ran >= 13, "{ran} commands");
+    // The first customer's pull request has its plan comment, of each
+    // environment.
+    for env in ["staging", "production"] {
+        assert!(
+            comments
+                .iter()
+                .any(|c| c.contains(&format!("customer=acme environment={env}"))),
+            "{comments:#?}"
+        );
+    }
     w.gh.assert_clean();
 }

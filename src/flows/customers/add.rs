@@ -122,27 +122,20 @@ fn new_customer(manager: &Manager, new: NewCustomer) -> Customer {
 /// The customer App's key from the file `doctor --register-app customer
 /// --relay-secrets` wrote (a JSON object of its variables).
 fn app_key(path: &Path) -> Result<AppKey> {
-    let shown = path.display();
-    let text = crate::util::fs::read_input_text(path)
-        .map_err(|e| Error::usage(format!("--app-credentials {shown}: {e}")))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::usage(format!("--app-credentials {shown}: not JSON ({e})")))?;
+    let shares = crate::util::shares::Shares::read(&[path.to_path_buf()])
+        .map_err(|e| Error::usage(format!("--app-credentials {e}")))?;
     let role = AppRole::Customer;
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-    };
-    let (Some(id), Some(pem)) = (field(role.id_var()), field(role.key_var())) else {
+    if !shares.holds(role.id_var()) || !shares.holds(role.key_var()) {
         return Err(Error::usage(format!(
-            "--app-credentials {shown}: no {} and {} (the file `doctor --register-app customer --relay-secrets` writes)",
+            "--app-credentials {}: no {} and {} (the file `doctor --register-app customer --relay-secrets` writes)",
+            path.display(),
             role.id_var(),
             role.key_var()
         )));
-    };
-    let pem = zeroize::Zeroizing::new(pem);
-    AppKey::parse(role, &id, &pem)
-        .map_err(|e| Error::usage(format!("--app-credentials {shown}: {e}")))
+    }
+    AppKey::from_lookup(role, |v| shares.get(v))
+        .map_err(|e| Error::usage(format!("--app-credentials {}: {e}", path.display())))?
+        .ok_or_else(|| Error::usage(format!("--app-credentials {}: no App", path.display())))
 }
 
 /// The customer's repository id, looked up with a token of the customer

@@ -196,6 +196,8 @@ pub fn run(
             ));
             return Ok(());
         }
+        let planned = crate::util::text::count(changes.count(), "change", "changes");
+        keep_intent(cx, "doctor-fix", format!("{repo}: {planned} to apply"))?;
         apply_changes(&gh, repo, &changes, &manager.root, cx).await?;
         if !changes.keys.is_empty() {
             cx.out.result(
@@ -392,32 +394,7 @@ async fn apply_changes(
     }
     let before = before + changes.keys.len();
     for (i, x) in changes.settings.iter().enumerate() {
-        let set = match x {
-            Setting::Ruleset { target } => {
-                gh.create_lock_ruleset(repo, &fix_settings::ruleset_name(target), target)
-                    .await
-            }
-            Setting::WorkflowPermissions => gh.restrict_workflow_permissions(repo).await,
-            Setting::SecretScanning => gh.enable_secret_scanning(repo).await,
-            Setting::PreventSelfReview {
-                environment,
-                reviewers,
-                policy,
-                ..
-            }
-            | Setting::Reviewers {
-                environment,
-                reviewers,
-                policy,
-                ..
-            } => {
-                gh.prevent_self_review(repo, environment, reviewers, policy)
-                    .await
-            }
-            Setting::Variable {
-                name, value, now, ..
-            } => gh.set_repo_variable(repo, name, value, now.is_some()).await,
-        };
+        let set = apply_setting(gh, repo, x).await;
         if let (Setting::Reviewers { .. }, Err(e)) = (x, &set) {
             if e.status() == Some(422) {
                 cx.out.warn(&format!(
@@ -431,6 +408,53 @@ async fn apply_changes(
         done(x.line());
     }
     Ok(())
+}
+
+/// Makes one repository setting.
+async fn apply_setting(
+    gh: &GitHub,
+    repo: &str,
+    x: &Setting,
+) -> std::result::Result<(), crate::github::GitHubError> {
+    match x {
+        Setting::Ruleset { target } => {
+            gh.create_lock_ruleset(repo, &fix_settings::ruleset_name(target), target)
+                .await
+        }
+        Setting::WorkflowPermissions => gh.restrict_workflow_permissions(repo).await,
+        Setting::SecretScanning => gh.enable_secret_scanning(repo).await,
+        Setting::PreventSelfReview {
+            environment,
+            reviewers,
+            policy,
+            ..
+        }
+        | Setting::Reviewers {
+            environment,
+            reviewers,
+            policy,
+            ..
+        } => {
+            gh.prevent_self_review(repo, environment, reviewers, policy)
+                .await
+        }
+        Setting::Variable {
+            name, value, now, ..
+        } => gh.set_repo_variable(repo, name, value, now.is_some()).await,
+    }
+}
+
+/// Keeps the intent of a run about to change the manager repo in the
+/// audit log first, or refuses before anything is changed: every change
+/// it then makes is recorded too, and a log that cannot keep the first
+/// would not keep those.
+pub(super) fn keep_intent(cx: &Context, action: &str, detail: String) -> Result<()> {
+    cx.keep(crate::audit::Entry::now(action, "started").detail(detail))
+        .map_err(|e| {
+            Error::refused(format!(
+                "{e}: nothing was changed; every change doctor makes is recorded (give this run what writes the records, e.g. AWS credentials for the records bucket)"
+            ))
+        })
 }
 
 /// The repository's default branch and flags, once GitHub's answer says

@@ -176,7 +176,7 @@ pub async fn store(
 /// comments, order and quoting (temp file, then rename).
 pub fn write_recipients(root: &Path, recipients: &[Answer]) -> Result<()> {
     let path = root.join("fleetform.yml");
-    let text = std::fs::read_to_string(&path)
+    let text = crate::util::fs::read_input_text(&path)
         .map_err(|e| Error::failed(format!("reading {}: {e}", path.display())))?;
     let (out, changed) =
         crate::values::form::change::apply(&text, Path::new("fleetform.yml"), recipients).map_err(

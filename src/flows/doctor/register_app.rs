@@ -80,6 +80,11 @@ pub fn run(
             )));
         }
         say_what_it_asks(register, &targets, cx);
+        super::fix::keep_intent(
+            cx,
+            "doctor-register-app",
+            format!("{repo}: the {}", spec.label),
+        )?;
         let app = registered(&gh, repo, register, cx).await?;
         store(&gh, repo, register, &app, &targets, cx).await?;
         say_next(register, &app, cx);

@@ -188,6 +188,30 @@ impl Runner {
         );
     }
 
+    /// What GitHub does with a secret stored through its API (`doctor
+    /// --fix`, `--register-app`, `customers add --store-keys-in`): opens
+    /// the sealed box with the repository's key pair, whose public half
+    /// (`secret_key`'s) the fake hands out, and gives the value to the
+    /// jobs of its environment. Every environment's sealed secrets of this
+    /// repository are opened; a box that does not open fails the test.
+    pub fn sealed_secrets(&mut self, gh: &FakeGitHub, secret_key: &crypto_box::SecretKey) {
+        use base64::Engine as _;
+        for env in gh.environment_names(&self.repo) {
+            for (name, (_, sealed)) in gh.sealed_environment_secrets(&self.repo, &env) {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&sealed)
+                    .expect("a sealed secret is base64");
+                let value = secret_key.unseal(&bytes).unwrap_or_else(|_| {
+                    panic!("{name} in {env} is not sealed to the repository's key")
+                });
+                self.secret_values.insert(
+                    (env.clone(), name),
+                    String::from_utf8(value).expect("a secret is text"),
+                );
+            }
+        }
+    }
+
     /// `login` approves the deployments of the next run's jobs to `env`
     /// when they wait for the environment's reviewers.
     pub fn approve(&mut self, env: &str, login: &str) {

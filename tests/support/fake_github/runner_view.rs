@@ -51,6 +51,14 @@ impl FakeGitHub {
         e.secrets.insert(name.to_string());
     }
 
+    /// The names of `repo`'s environments.
+    pub fn environment_names(&self, repo: &str) -> Vec<String> {
+        let st = self.state();
+        st.repo(repo)
+            .map(|r| r.settings.environments.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The sealed values stored through the API in environment `env` of
     /// `repo`, by name: (key id, base64 sealed box).
     pub fn sealed_environment_secrets(
