@@ -31,6 +31,12 @@ pub struct SecretsConfig {
     /// identity of one environment opens no other's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_recipient: Option<FleetRecipient>,
+    /// Per environment, the age recipient a customer's key job encrypts
+    /// its identity to for the plan and apply jobs of its run, whose
+    /// environments hold the identity (`FLEETFORM_HANDOFF_KEY`):
+    /// `doctor --fix` makes them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub handoff_recipients: BTreeMap<String, String>,
     /// The fleet keyring, in the manager repo (`{environment}` is
     /// replaced; with one recipient per environment and no placeholder,
     /// `secrets/keyring.yml` is one file per environment,
@@ -127,6 +133,26 @@ impl super::Manager {
                 ));
             }
         }
+        for (what, map) in [
+            ("recipients", &s.recipients),
+            ("handoff_recipients", &s.handoff_recipients),
+        ] {
+            for (env, r) in map {
+                let at = format!("/secrets/{what}/{env}");
+                if !envs.iter().any(|n| n == env) {
+                    return Err(self.invalid(
+                        &at,
+                        format!("`{env}` is not an environment of fleetform.yml"),
+                    ));
+                }
+                if r.parse::<age::x25519::Recipient>().is_err() {
+                    return Err(self.invalid(
+                        &at,
+                        "an age recipient (`age1...`; `fleetform doctor --fix` makes one)",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -140,6 +166,7 @@ mod tests {
             keys_dir: default_keys_dir(),
             file: default_provider_file(),
             recipients: BTreeMap::new(),
+            handoff_recipients: BTreeMap::new(),
             fleet_recipient: Some(yaml_recipient),
             keyring: super::super::RepoPath(keyring.into()),
         }

@@ -1,31 +1,36 @@
 //! A customer's secrets identity handed from the job that holds it to the
-//! plan and apply jobs of the same run (#82 point 2).
+//! plan and apply jobs of the same run (#82 point 2, #83 point 1).
 //!
 //! The identity lives in an environment of its own per customer ×
 //! environment (`<env>-secrets-<slug>`, one secret, read by a static
-//! reference), whose job runs fleetform alone. That job seals the identity
-//! for the pair and the run under a key derived from the environment's
-//! artifact secret (HKDF label [`LABEL`], the pair and the run id as info
-//! and associated data) and hands the sealed text over as a job output.
-//! The plan and apply jobs open it with the same artifact secret: the
-//! runner of a customer's plan receives that customer's identity only, and
-//! never another customer's (no `secrets[...]` index sends it the whole
-//! context). A job output lives in its run alone; the sealed text opens
-//! for no other pair and no other run.
+//! reference), whose job runs fleetform alone. That job encrypts the
+//! identity with age to the environment's **handoff recipient**
+//! (`secrets.handoff_recipients` in fleetform.yml), together with what it
+//! is for (the pair and the run id), and hands the ciphertext over as a
+//! job output. The plan and apply jobs open it with the **handoff
+//! identity** (`FLEETFORM_HANDOFF_KEY`, held by the environment's plan and
+//! apply environments alone) and refuse it unless it names their own pair
+//! and run: the runner of a customer's plan receives that customer's
+//! identity only (no `secrets[...]` index sends it the whole context).
 //!
-//! Format: `ffkey1.` then the URL-safe base64 (no padding) of
-//! [`seal_bytes`]'s output.
+//! The key environment holds no secret it shares with another: the
+//! recipient is public (fleetform.yml), so a customer's key environment
+//! made later needs nothing but its own identity. Anyone may encrypt to a
+//! recipient, so what is opened is trusted for nothing more than it
+//! proves: the plan decrypts the customer's secrets only with an identity
+//! of the recipient the registry names (`values::secret_files::decrypt`),
+//! and `fleetform handoff` checks the same before handing over.
+//!
+//! Format: `ffkey2.` then the URL-safe base64 (no padding) of the age
+//! ciphertext of `FFKEY2`, the customer, the environment and the run id,
+//! one per line, then the identity lines.
 
 use base64::Engine as _;
+use std::str::FromStr;
 
-use super::seal::{open_bytes, seal_bytes, ArtifactKey, SealError, Unopened};
-
-/// The HKDF salt of handed-over keys: a key of this kind is never a plan
-/// bundle's or an ETag cache's.
-const LABEL: &[u8] = b"fleetform-secrets-key-v1";
-const MAGIC: &[u8] = b"FFKEY1\n";
-const PREFIX: &str = "ffkey1.";
-/// Longest sealed text opened: a few identities.
+const MAGIC: &str = "FFKEY2";
+const PREFIX: &str = "ffkey2.";
+/// Longest handed-over text opened: a few identities.
 const MAX_SEALED: usize = 16 * 1024;
 
 /// What the handed-over key was sealed for.
@@ -38,21 +43,32 @@ pub struct For<'a> {
 }
 
 impl For<'_> {
-    fn info(&self) -> String {
-        format!("{}\n{}\n{}", self.customer, self.environment, self.run_id)
+    fn header(&self) -> String {
+        format!(
+            "{MAGIC}\n{}\n{}\n{}\n",
+            self.customer, self.environment, self.run_id
+        )
     }
 }
 
-/// Why a handed-over key did not open.
+/// Why a key could not be handed over or opened. No variant holds a key.
 #[derive(Debug, thiserror::Error)]
 pub enum HandoffError {
-    #[error(transparent)]
-    Key(#[from] SealError),
-    #[error("the handed-over secrets key is not one fleetform sealed (it does not start `{PREFIX}`, or is not base64)")]
+    #[error("secrets.handoff_recipients.{0} is not an age recipient")]
+    Recipient(String),
+    #[error("FLEETFORM_HANDOFF_KEY line {0} is not an age identity (AGE-SECRET-KEY-1…)")]
+    Identity(usize),
+    #[error("FLEETFORM_HANDOFF_KEY is not set: a plan or apply job handed a secrets key opens it with the handoff identity of its environment's plan and apply environments")]
+    NoIdentity,
+    #[error("encrypting the secrets key to the handoff recipient failed: {0}")]
+    Encrypt(String),
+    #[error("the handed-over secrets key is not one fleetform made (it does not start `{PREFIX}`, or is not base64)")]
     NotSealed,
     #[error("the handed-over secrets key is longer than {MAX_SEALED} bytes")]
     TooLong,
-    #[error("the handed-over secrets key does not open for {customer}/{environment} in run {run_id}: it was sealed for another customer, environment or run, with another artifact key, or changed")]
+    #[error("the handed-over secrets key does not open with FLEETFORM_HANDOFF_KEY: it was made for another environment's handoff recipient, or changed")]
+    Unopened,
+    #[error("the handed-over secrets key was made for another customer, environment or run than {customer}/{environment} in run {run_id}")]
     Forged {
         customer: String,
         environment: String,
@@ -60,25 +76,24 @@ pub enum HandoffError {
     },
 }
 
-/// `identities` (age identity lines) sealed for `to`.
-pub fn seal(key: &ArtifactKey, to: For<'_>, identities: &str) -> Result<String, SealError> {
-    let info = to.info();
-    let aead = key.derive(LABEL, &[info.as_bytes()]);
-    let sealed = seal_bytes(
-        &aead,
-        MAGIC,
-        info.as_bytes(),
-        identities.as_bytes().to_vec(),
-    )?;
+/// `identities` (age identity lines) encrypted to `recipient` (the
+/// environment's handoff recipient, named `env` in messages) for `to`.
+pub fn seal(recipient: &str, to: For<'_>, identities: &str) -> Result<String, HandoffError> {
+    let r = age::x25519::Recipient::from_str(recipient.trim())
+        .map_err(|_| HandoffError::Recipient(to.environment.to_string()))?;
+    let plain = zeroize::Zeroizing::new(format!("{}{identities}", to.header()));
+    let sealed =
+        age::encrypt(&r, plain.as_bytes()).map_err(|e| HandoffError::Encrypt(e.to_string()))?;
     Ok(format!(
         "{PREFIX}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)
     ))
 }
 
-/// The identity lines [`seal`] sealed for `to`, wiped when dropped.
+/// The identity lines [`seal`] made for `to`, opened with one of
+/// `handoff` (the handoff identities, one per line), wiped when dropped.
 pub fn open(
-    key: &ArtifactKey,
+    handoff: &str,
     to: For<'_>,
     sealed: &str,
 ) -> Result<zeroize::Zeroizing<String>, HandoffError> {
@@ -90,44 +105,72 @@ pub fn open(
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body)
         .map_err(|_| HandoffError::NotSealed)?;
-    let info = to.info();
-    let aead = key.derive(LABEL, &[info.as_bytes()]);
-    let plain = open_bytes(&aead, MAGIC, info.as_bytes(), &bytes).map_err(|e| match e {
-        Unopened::NotSealed => HandoffError::NotSealed,
-        Unopened::Forged => HandoffError::Forged {
+    let identities = identities(handoff)?;
+    let plain = identities
+        .iter()
+        .find_map(|id| age::decrypt(id, &bytes).ok())
+        .ok_or(HandoffError::Unopened)?;
+    let text =
+        zeroize::Zeroizing::new(String::from_utf8(plain).map_err(|_| HandoffError::NotSealed)?);
+    let header = to.header();
+    match text.strip_prefix(&header) {
+        Some(rest) => Ok(zeroize::Zeroizing::new(rest.to_string())),
+        None => Err(HandoffError::Forged {
             customer: to.customer.to_string(),
             environment: to.environment.to_string(),
             run_id: to.run_id.to_string(),
-        },
-    })?;
-    let text = String::from_utf8(plain).map_err(|_| HandoffError::NotSealed)?;
-    Ok(zeroize::Zeroizing::new(text))
+        }),
+    }
+}
+
+/// The identities of `text` (age identity lines; blank lines and `#`
+/// comments skipped).
+fn identities(text: &str) -> Result<Vec<age::x25519::Identity>, HandoffError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        out.push(age::x25519::Identity::from_str(line).map_err(|_| HandoffError::Identity(i + 1))?);
+    }
+    if out.is_empty() {
+        return Err(HandoffError::NoIdentity);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use age::secrecy::ExposeSecret;
 
-    fn key(s: &str) -> ArtifactKey {
-        ArtifactKey::new(s.as_bytes()).unwrap()
+    fn pair() -> (String, String) {
+        let id = age::x25519::Identity::generate();
+        (
+            id.to_public().to_string(),
+            id.to_string().expose_secret().to_string(),
+        )
     }
-
-    const K1: &str = "0f9e8d7c6b5a49382716a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-    const K2: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f91";
 
     #[test]
     fn a_handed_key_opens_for_its_pair_and_run_alone() {
+        let (recipient, identity) = pair();
+        let (_, other_identity) = pair();
         let to = For {
             customer: "acme",
             environment: "staging",
             run_id: "42",
         };
-        let sealed = seal(&key(K1), to, "AGE-SECRET-KEY-1XYZ\n").unwrap();
-        assert!(sealed.starts_with("ffkey1.") && !sealed.contains("XYZ"));
+        let sealed = seal(&recipient, to, "AGE-SECRET-KEY-1XYZ\n").unwrap();
+        assert!(sealed.starts_with("ffkey2.") && !sealed.contains("XYZ"));
         assert_eq!(
-            open(&key(K1), to, &sealed).unwrap().as_str(),
+            open(&identity, to, &sealed).unwrap().as_str(),
             "AGE-SECRET-KEY-1XYZ\n"
         );
+        // Another handoff identity among the lines is skipped.
+        let both = format!("{other_identity}\n{identity}\n");
+        assert!(open(&both, to, &sealed).is_ok());
         for other in [
             For {
                 customer: "globex",
@@ -139,21 +182,31 @@ mod tests {
             },
             For { run_id: "43", ..to },
         ] {
-            let e = open(&key(K1), other, &sealed).unwrap_err();
+            let e = open(&identity, other, &sealed).unwrap_err();
             assert!(matches!(e, HandoffError::Forged { .. }), "{e}");
         }
         assert!(matches!(
-            open(&key(K2), to, &sealed).unwrap_err(),
-            HandoffError::Forged { .. }
+            open(&other_identity, to, &sealed).unwrap_err(),
+            HandoffError::Unopened
         ));
         assert!(matches!(
-            open(&key(K1), to, "AGE-SECRET-KEY-1XYZ").unwrap_err(),
+            open(&identity, to, "AGE-SECRET-KEY-1XYZ").unwrap_err(),
             HandoffError::NotSealed
         ));
-        let long = format!("ffkey1.{}", "A".repeat(MAX_SEALED));
         assert!(matches!(
-            open(&key(K1), to, &long).unwrap_err(),
+            open("", to, &sealed).unwrap_err(),
+            HandoffError::NoIdentity
+        ));
+        let e = open("not a key", to, &sealed).unwrap_err();
+        assert!(matches!(e, HandoffError::Identity(1)) && !e.to_string().contains("not a key"));
+        let long = format!("ffkey2.{}", "A".repeat(MAX_SEALED));
+        assert!(matches!(
+            open(&identity, to, &long).unwrap_err(),
             HandoffError::TooLong
+        ));
+        assert!(matches!(
+            seal("age1nope", to, "x").unwrap_err(),
+            HandoffError::Recipient(_)
         ));
     }
 }

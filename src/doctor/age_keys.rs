@@ -2,7 +2,9 @@
 //! secrets"): the **fleet key** (`FLEETFORM_FLEET_SECRETS_KEY`), which
 //! opens the fleet keyring's entry of each customer a fleet job plans, and
 //! the **provider key** (`FLEETFORM_PROVIDER_SECRETS_KEY`), which opens
-//! the provider-wide secrets. Each is one identity per environment of
+//! the provider-wide secrets, and the **handoff key**
+//! (`FLEETFORM_HANDOFF_KEY`), which opens a customer's identity its key
+//! job handed to the plan and apply jobs of a run. Each is one identity per environment of
 //! fleetform.yml; a job that plans one environment holds that
 //! environment's alone, a job that plans every environment (`drift`,
 //! `fleetform-offboard-plan`) holds each, one per line.
@@ -11,7 +13,8 @@
 //! the fleet key in `<env>-plan` (rollout, day-2 and drift's plan shards
 //! run there), `drift` and `fleetform-offboard-plan`; the provider key in
 //! `<env>-plan` and `<env>-apply` too (an apply decrypts again what an
-//! `ephemeral` variable needs).
+//! `ephemeral` variable needs); the handoff key in `<env>-plan` and
+//! `<env>-apply` alone.
 
 use crate::config::{FleetRecipient, Manager, SecretsConfig};
 
@@ -22,6 +25,8 @@ use super::{Check, Level};
 pub const FLEET_KEY: &str = "FLEETFORM_FLEET_SECRETS_KEY";
 /// The provider key's secret.
 pub const PROVIDER_KEY: &str = "FLEETFORM_PROVIDER_SECRETS_KEY";
+/// The handoff key's secret.
+pub const HANDOFF_KEY: &str = "FLEETFORM_HANDOFF_KEY";
 
 /// The environments of the templates that hold every environment's
 /// identity (when a workflow runs jobs in them).
@@ -72,6 +77,9 @@ pub fn age_keys(manager: &Manager, installed: &[(String, String)]) -> Vec<AgeKey
     };
     let provider_named =
         |env: &str| secrets.recipients.is_empty() || secrets.recipients.contains_key(env);
+    let handoff_named = |env: &str| {
+        secrets.handoff_recipients.is_empty() || secrets.handoff_recipients.contains_key(env)
+    };
     let envs = &manager.config.environments;
     vec![
         AgeKey {
@@ -97,6 +105,19 @@ pub fn age_keys(manager: &Manager, installed: &[(String, String)]) -> Vec<AgeKey
                 .collect(),
             every,
         },
+        AgeKey {
+            secret: HANDOFF_KEY,
+            row: "handoff key",
+            each: envs
+                .iter()
+                .filter(|e| handoff_named(&e.name))
+                .map(|e| {
+                    let plan_apply = vec![e.plan_environment(), e.apply_environment()];
+                    (e.name.clone(), plan_apply)
+                })
+                .collect(),
+            every: Vec::new(),
+        },
     ]
 }
 
@@ -104,6 +125,7 @@ pub fn age_keys(manager: &Manager, installed: &[(String, String)]) -> Vec<AgeKey
 pub fn named(secrets: &SecretsConfig, key: &AgeKey) -> bool {
     match key.secret {
         FLEET_KEY => secrets.fleet_recipient.is_some(),
+        HANDOFF_KEY => !secrets.handoff_recipients.is_empty(),
         _ => !secrets.recipients.is_empty(),
     }
 }
@@ -121,7 +143,14 @@ pub fn age_key_checks(manager: &Manager, facts: &ManagerFacts) -> Vec<Check> {
     let mut out = Vec::new();
     for key in age_keys(manager, &facts.installed) {
         if !named(secrets, &key) {
-            if key.secret == FLEET_KEY {
+            if key.secret == HANDOFF_KEY {
+                out.push(Check::not_met(
+                    Level::Must,
+                    key.row,
+                    "fleetform.yml names no secrets.handoff_recipients: a customer's key job has nothing to hand its identity over with, so its plans with secrets fail",
+                    "`fleetform doctor --fix --yes` makes one identity per environment, stores it in the plan and apply environments and writes the recipients into fleetform.yml (commit it)",
+                ));
+            } else if key.secret == FLEET_KEY {
                 out.push(Check::not_met(
                     Level::Should,
                     key.row,

@@ -44,7 +44,7 @@ mod templates;
 use serde::Serialize;
 
 pub use action_refs::{action_refs_check, pinned_refs, PinnedRef};
-pub use age_keys::{age_key_checks, age_keys, named, AgeKey, FLEET_KEY, PROVIDER_KEY};
+pub use age_keys::{age_key_checks, age_keys, named, AgeKey, FLEET_KEY, HANDOFF_KEY, PROVIDER_KEY};
 pub use apps::app_checks;
 pub use impact_plan::{
     first_workflow, impact_plan_check, impact_plan_workflow, workflows, IMPACT_PLAN,

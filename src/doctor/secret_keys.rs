@@ -2,9 +2,10 @@
 //! `secrets:` in fleetform.yml, every active customer with a recipient for
 //! an environment needs a GitHub environment of its own,
 //! `<env>-secrets-<slug>`, holding its identity as `FLEETFORM_SECRETS_KEY`
-//! and the environment's `FLEETFORM_ARTIFACT_KEY`, deployable from the
-//! default branch only (the deploy workflow's key job reads it there by
-//! name and hands it to the plan and apply jobs sealed for them). And no
+//! and nothing shared, deployable from the default branch only (the
+//! deploy workflow's key job reads it there by name and hands it to the
+//! plan and apply jobs encrypted to the environment's handoff recipient,
+//! whose identity they hold: `age_keys`' `handoff key` row). And no
 //! plan environment holds a customer's identity: a job there that read
 //! any secret by a computed name would receive them all. One *must* row of
 //! each kind per environment, naming what is wrong, so a fleet of hundreds
@@ -18,7 +19,7 @@ use super::manager::branch_policy_check;
 use super::{Check, Level, Verdict};
 
 /// The secrets a key environment holds.
-const KEY_ENV_SECRETS: [&str; 2] = [KEY_VAR, "FLEETFORM_ARTIFACT_KEY"];
+const KEY_ENV_SECRETS: [&str; 1] = [KEY_VAR];
 
 /// The GitHub environments the key jobs of `customers` run in: one per
 /// active customer and environment it has a recipient for (doctor reads
@@ -89,8 +90,7 @@ fn own_environments(
         let Some(found) = envs.iter().find(|e| e.name == name) else {
             problems.push(format!("{name} missing"));
             fixes.push(format!(
-                "create {name} (deployment branches: the default branch only) with the secrets {KEY_VAR} (the identity in {key_file}) and FLEETFORM_ARTIFACT_KEY (as in {})",
-                env.plan_environment()
+                "create {name} (deployment branches: the default branch only) with the secret {KEY_VAR} (the identity in {key_file})"
             ));
             continue;
         };

@@ -67,6 +67,7 @@ pub const CREDENTIALS: &[Credential] = &[
     own("FLEETFORM_SECRETS_KEY"),
     own("FLEETFORM_PROVIDER_SECRETS_KEY"),
     own("FLEETFORM_FLEET_SECRETS_KEY"),
+    own("FLEETFORM_HANDOFF_KEY"),
     // The relay App's webhook secret (`fleetform relay serve`).
     own("FLEETFORM_WEBHOOK_SECRET"),
     own("FLEETFORM_WEBHOOK_SECRET_PREVIOUS"),

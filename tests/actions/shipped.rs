@@ -60,8 +60,8 @@ const SETUP_ENV: &[&str] = &[
 /// Read by the binary outside clap, never as flags: the token
 /// (`Token::from_env`), the trigger's status token
 /// (`commands::trigger`), the dispatch key and secret (`dispatch::auth`)
-/// the artifact secret (`seal`) and a handed-over secrets key
-/// (`flows::github_loop::handoff`).
+/// the artifact secret (`seal`), a handed-over secrets key and the
+/// handoff identity that opens it (`flows::github_loop::handoff`).
 const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_TOKEN",
     "GITHUB_TOKEN",
@@ -75,6 +75,7 @@ const TOKEN_ENV: &[&str] = &[
     "FLEETFORM_SECRETS_KEY",
     "FLEETFORM_PROVIDER_SECRETS_KEY",
     "FLEETFORM_HANDED_SECRETS_KEY",
+    "FLEETFORM_HANDOFF_KEY",
     "FLEETFORM_MANAGER_TOKEN",
     "FLEETFORM_CUSTOMER_APP_ID",
     "FLEETFORM_CUSTOMER_APP_PRIVATE_KEY",
@@ -569,17 +570,24 @@ fn inputs_are_documented_and_reach_fleetform() {
             matches!(*name, "plan" | "apply" | "authorise" | "conclude"),
             "{rel}: FLEETFORM_DISPATCH_SECRET"
         );
-        // Plans are sealed for their artifact and opened by the apply, and
-        // a key job seals a customer's identity for them: the artifact
-        // secret goes to those three steps only, as a required input.
+        // Plans are sealed for their artifact and opened by the apply: the
+        // artifact secret goes to those two steps only, as a required
+        // input. A key job hands a customer's identity over to the handoff
+        // recipient, which only the plan and apply open: the key job holds
+        // no shared secret.
         assert_eq!(
             env.get("FLEETFORM_ARTIFACT_KEY").map(String::as_str),
-            matches!(*name, "plan" | "apply" | "handoff").then_some("${{ inputs.artifact-key }}"),
+            matches!(*name, "plan" | "apply").then_some("${{ inputs.artifact-key }}"),
             "{rel}: FLEETFORM_ARTIFACT_KEY"
         );
-        if matches!(*name, "plan" | "apply" | "handoff") {
+        if matches!(*name, "plan" | "apply") {
             assert_eq!(a.inputs["artifact-key"].required, Some(true), "{rel}");
         }
+        assert_eq!(
+            env.get("FLEETFORM_HANDOFF_KEY").map(String::as_str),
+            matches!(*name, "plan" | "apply").then_some("${{ inputs.handoff-key }}"),
+            "{rel}: FLEETFORM_HANDOFF_KEY"
+        );
         // Empty inputs are unset so clap applies its defaults.
         assert!(
             script.contains("compgen -e") && script.contains("unset \"$name\""),

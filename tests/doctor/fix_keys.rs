@@ -181,7 +181,9 @@ fn fix_never_replaces_a_key_in_use() {
     ] {
         assert!(r.stdout.contains(want), "{want}:\n{}", r.stdout);
     }
-    assert!(!r.stdout.contains("make FLEETFORM_"), "{}", r.stdout);
+    for key in [FLEET, PROVIDER] {
+        assert!(!r.stdout.contains(&format!("make {key}")), "{}", r.stdout);
+    }
     for env in ["staging-plan", "drift"] {
         let sealed = gh.sealed_environment_secrets(MANAGER, env);
         assert!(!sealed.contains_key(FLEET) && !sealed.contains_key(PROVIDER));

@@ -32,7 +32,7 @@ fn each_customers_key_is_checked_in_its_own_environment() {
     gh.set_environment(
         MANAGER,
         "staging-secrets-acme",
-        crate::doctor::manager::env(&[], &["FLEETFORM_SECRETS_KEY", "FLEETFORM_ARTIFACT_KEY"]),
+        crate::doctor::manager::env(&[], &["FLEETFORM_SECRETS_KEY"]),
     );
     let r = doctor(&gh, &fx, &[], &[]);
     assert_eq!(
@@ -59,9 +59,9 @@ fn each_customers_key_is_checked_in_its_own_environment() {
         "pass"
     );
 
-    // Deployable from every branch, without the artifact key; and a key
-    // left in the plan environment by the old layout.
-    let mut open = crate::doctor::manager::env(&[], &["FLEETFORM_SECRETS_KEY"]);
+    // Deployable from every branch, without the identity; and a key left
+    // in the plan environment by the old layout.
+    let mut open = crate::doctor::manager::env(&[], &[]);
     open.branch_policy = BranchPolicy::Any;
     gh.set_environment(MANAGER, "staging-secrets-acme", open);
     let with_key: Vec<&str> = CREDENTIALS
@@ -79,7 +79,7 @@ fn each_customers_key_is_checked_in_its_own_environment() {
     assert_eq!(result, "FAIL", "{}", r.stdout);
     assert!(
         found.contains("staging-secrets-acme: every branch may deploy")
-            && found.contains("staging-secrets-acme lacks FLEETFORM_ARTIFACT_KEY"),
+            && found.contains("staging-secrets-acme lacks FLEETFORM_SECRETS_KEY"),
         "{found}"
     );
     let (level, result, found) = row(&r.stdout, "no customer secrets keys in staging-plan");

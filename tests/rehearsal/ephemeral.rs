@@ -37,9 +37,11 @@ const SECRETS: [(&str, &str); 3] = [
 /// three secrets in the schema, and the root module declaring each one
 /// sensitive and ephemeral, sent to the cloud by a write-only argument;
 /// committed to the manager repo.
-fn provide(c: &OnCloud, recipient: &str) {
+fn provide(c: &OnCloud, recipient: &str) -> Vec<(String, String)> {
     let fx = &c.w.fx;
-    fx.append("manager/fleetform.yml", "\nsecrets: {}\n");
+    let (secrets, handoff) =
+        crate::secrets::cloud::secrets_with_handoff(&["staging", "production"]);
+    fx.append("manager/fleetform.yml", &secrets);
     let registry = fx.read("manager/customers.yml").replacen(
         "    repo: acme-corp/acme-infra\n",
         &format!("    repo: acme-corp/acme-infra\n    secrets: {{staging: {recipient}}}\n"),
@@ -72,6 +74,7 @@ fn provide(c: &OnCloud, recipient: &str) {
         .map(|(p, t)| (p.as_str(), t.as_str()))
         .collect();
     c.w.gh.commit(MANAGER, "main", &refs);
+    handoff
 }
 
 /// acme's secrets file for staging: each value encrypted by the `age` tool.
@@ -133,7 +136,8 @@ fn disk_hits(dir: &Path, keys: &[(&str, &str, &str)], opened: &mut usize) -> Vec
 fn three_ephemeral_secrets_reach_the_cloud_and_nothing_else() {
     let mut c = OnCloud::applied("");
     let (recipient, identity) = keygen();
-    provide(&c, &recipient);
+    let handoff = provide(&c, &recipient);
+    crate::secrets::cloud::store_handoff(&mut c.runner, &c.w.gh, &handoff);
     // acme's own environment for its staging key; globex's identity left
     // in the plan and apply environments (an old layout), never sent.
     c.w.gh.set_environment(
@@ -149,12 +153,6 @@ fn three_ephemeral_secrets_reach_the_cloud_and_nothing_else() {
         Some("staging-secrets-acme"),
         "FLEETFORM_SECRETS_KEY",
         &identity,
-    );
-    c.runner.secret(
-        &c.w.gh,
-        Some("staging-secrets-acme"),
-        "FLEETFORM_ARTIFACT_KEY",
-        crate::common::ARTIFACT_KEY,
     );
     let (_, globex) = keygen();
     let (_, fleet) = keygen();

@@ -35,7 +35,9 @@ fn a_secrets_rotation_pull_request_is_planned_through_the_relay() {
     // The provider's side: `secrets:`, acme's recipient in the registry,
     // the secret in the schema and the root module (the book's
     // "Customer secrets").
-    w.fx.append("manager/fleetform.yml", "\nsecrets: {}\n");
+    let (secrets, handoff) =
+        crate::secrets::cloud::secrets_with_handoff(&["staging", "production"]);
+    w.fx.append("manager/fleetform.yml", &secrets);
     let registry = w.fx.read("manager/customers.yml").replacen(
         "    repo: acme-corp/acme-infra\n",
         &format!("    repo: acme-corp/acme-infra\n    secrets: {{staging: {recipient}}}\n"),
@@ -71,12 +73,7 @@ fn a_secrets_rotation_pull_request_is_planned_through_the_relay() {
         "FLEETFORM_SECRETS_KEY",
         &identity,
     );
-    manager.secret(
-        &w.gh,
-        Some("staging-secrets-acme"),
-        "FLEETFORM_ARTIFACT_KEY",
-        crate::common::ARTIFACT_KEY,
-    );
+    crate::secrets::cloud::store_handoff(&mut manager, &w.gh, &handoff);
     let mut customer = crate::rehearsal::relay_loop::customer_runner(&rw, &relay.url);
 
     // The customer's pull request changes only its secrets file.
@@ -97,7 +94,7 @@ fn a_secrets_rotation_pull_request_is_planned_through_the_relay() {
     let key_log = &run.job("key-staging").log;
     assert!(
         key_log.contains(r#"environment Some("staging-secrets-acme")"#)
-            && key_log.contains(r#"secrets ["FLEETFORM_ARTIFACT_KEY", "FLEETFORM_SECRETS_KEY"]"#),
+            && key_log.contains(r#"secrets ["FLEETFORM_SECRETS_KEY"]"#),
         "{key_log}"
     );
     let plan_log = &run.job("plan-staging").log;

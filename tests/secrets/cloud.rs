@@ -28,6 +28,40 @@ fn tool(name: &str) -> Command {
 }
 
 /// (recipient, identity) from `age-keygen`.
+/// fleetform.yml's `secrets:` with a handoff recipient per environment
+/// of `environments`, as `doctor --fix` makes them, and each
+/// environment's handoff identity (FLEETFORM_HANDOFF_KEY of its plan and
+/// apply environments).
+pub(crate) fn secrets_with_handoff(environments: &[&str]) -> (String, Vec<(String, String)>) {
+    let mut block = String::from("\nsecrets:\n  handoff_recipients:\n");
+    let mut identities = Vec::new();
+    for env in environments {
+        let (recipient, identity) = keygen();
+        block.push_str(&format!("    {env}: {recipient}\n"));
+        identities.push((env.to_string(), identity));
+    }
+    (block, identities)
+}
+
+/// Each handoff identity of [`secrets_with_handoff`] in its environment's
+/// plan and apply environments.
+pub(crate) fn store_handoff(
+    runner: &mut crate::support::actions_runner::Runner,
+    gh: &crate::support::fake_github::FakeGitHub,
+    identities: &[(String, String)],
+) {
+    for (env, identity) in identities {
+        for of in ["plan", "apply"] {
+            runner.secret(
+                gh,
+                Some(&format!("{env}-{of}")),
+                "FLEETFORM_HANDOFF_KEY",
+                identity,
+            );
+        }
+    }
+}
+
 pub(crate) fn keygen() -> (String, String) {
     let out = tool("age-keygen").output().unwrap();
     assert!(

@@ -191,10 +191,9 @@ pub(super) fn tell(manager: &Manager, slug: &str, made: &[Made], out: &Output) {
         let file = display_path(path);
         let own = e.secrets_environment(slug);
         out.note(&format!(
-            "{slug}/{env}: secrets identity written to {} (owner-only). Store it in {slug}'s own environment `{own}` (create it with deployment branches: the default branch only, and the secret FLEETFORM_ARTIFACT_KEY as in `{plan}`), then delete the file: gh secret set {KEY_VAR} --env {own} < {}",
+            "{slug}/{env}: secrets identity written to {} (owner-only). Store it in {slug}'s own environment `{own}` (create it with deployment branches: the default branch only; it holds nothing else), then delete the file: gh secret set {KEY_VAR} --env {own} < {}",
             file.display(),
             file.display(),
-            plan = e.plan_environment(),
         ));
     }
 }
@@ -395,9 +394,8 @@ pub(super) fn store(
                 .await
                 .map_err(|e| failed(format!("storing {KEY_VAR} in {own}"), e))?;
             cx.out.note(&format!(
-                "{slug}/{}: secrets identity stored, sealed, in `{own}` of {repo} as {KEY_VAR} (never written to disk); it also needs the environment's FLEETFORM_ARTIFACT_KEY, as in `{}`, which GitHub never gives back: copy it there from where you keep it (`fleetform doctor --fix` lists it until then)",
+                "{slug}/{}: secrets identity stored, sealed, in `{own}` of {repo} as {KEY_VAR} (never written to disk); the environment needs nothing else",
                 m.env,
-                e.plan_environment()
             ));
         }
         Ok(())

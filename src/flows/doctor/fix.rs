@@ -237,11 +237,7 @@ async fn changes(
     let drift = expected.iter().any(|(n, _)| n == crate::doctor::DRIFT);
     let installed = crate::doctor::installed_templates(&manager.root);
     let (keys, keys_left) = fix_keys::plan(manager, &installed, &held, key_envs.len());
-    let (secrets, partial) = fix_secrets::plan(
-        &fix_secrets::groups(manager, &key_envs, drift),
-        &held,
-        rotate,
-    );
+    let (secrets, partial) = fix_secrets::plan(&fix_secrets::groups(manager, drift), &held, rotate);
     let text = |e: crate::github::GitHubError| e.to_string();
     let (mut settings, mut left) = fix_settings::plan(
         &gh.rulesets(repo).await.map_err(text),

@@ -1,5 +1,5 @@
-//! The age identities `doctor --fix` makes (#83 point 1): the fleet key
-//! and the provider key (`doctor::age_keys`), one new identity per
+//! The age identities `doctor --fix` makes (#83 point 1): the fleet key,
+//! the provider key and the handoff key (`doctor::age_keys`), one new identity per
 //! environment of fleetform.yml, made in memory, sealed to each
 //! environment's public key and stored where the templates read them
 //! (a job that plans every environment gets every identity, one per
@@ -10,7 +10,8 @@
 //!
 //! A key is made only while nothing is sealed to one yet: fleetform.yml
 //! names none of its recipients and no file encrypted to them exists (the
-//! fleet keyring, the provider-wide secrets files). So a run that stops
+//! fleet keyring, the provider-wide secrets files; nothing is kept
+//! encrypted to a handoff recipient beyond its run). So a run that stops
 //! before fleetform.yml is written is made good by running again, and a
 //! key in use is never replaced. A named key missing from an environment
 //! is left to the provider: only the identities of those recipients open
@@ -94,7 +95,7 @@ fn sealed_files(manager: &Manager, secrets: &SecretsConfig, key: &AgeKey) -> Vec
             ));
             paths.push(secrets.keyring_for(env));
             paths.push(per_env.keyring_for(env));
-        } else {
+        } else if key.secret == crate::doctor::PROVIDER_KEY {
             paths.push(secrets.file_for(env));
         }
     }
@@ -131,6 +132,7 @@ pub fn line(key: &AgeKey) -> String {
 fn recipients_key(key: &AgeKey) -> &'static str {
     match key.secret {
         FLEET_KEY => "fleet_recipient",
+        crate::doctor::HANDOFF_KEY => "handoff_recipients",
         _ => "recipients",
     }
 }

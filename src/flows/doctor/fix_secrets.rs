@@ -1,7 +1,6 @@
 //! The secrets `doctor --fix` makes itself (#83 point 1): the dispatch
 //! secret, one artifact key per environment (its plan and apply
-//! environments and its customers' key environments share it) and
-//! drift's. Each is one random value per group of environments that must
+//! environments share it) and drift's. Each is one random value per group of environments that must
 //! share it, generated in memory, sealed to each environment's public key
 //! and stored there; it is never printed, logged or written to disk.
 //!
@@ -94,10 +93,10 @@ impl Partial {
 
 /// The groups of the manager's environments: the dispatch secret's
 /// (authorise, every plan and apply environment), each environment's
-/// artifact key (its plan and apply environments and `key_envs` of it:
-/// (fleetform environment, GitHub environment)), and drift's when
-/// `drift` is expected.
-pub fn groups(manager: &Manager, key_envs: &[(String, String)], drift: bool) -> Vec<Group> {
+/// artifact key (its plan and apply environments; a customer's key
+/// environment holds none: it hands its identity over to the handoff
+/// recipient, `fix_keys`), and drift's when `drift` is expected.
+pub fn groups(manager: &Manager, drift: bool) -> Vec<Group> {
     let secrets_row = |name: &str| (name.to_string(), format!("secrets {name}"));
     let expected = crate::doctor::expected_environments(manager);
     let dispatch = Group {
@@ -113,21 +112,10 @@ pub fn groups(manager: &Manager, key_envs: &[(String, String)], drift: bool) -> 
     };
     let mut out = vec![dispatch];
     for env in &manager.config.environments {
-        let mut environments = vec![
+        let environments = vec![
             secrets_row(&env.plan_environment()),
             secrets_row(&env.apply_environment()),
         ];
-        environments.extend(
-            key_envs
-                .iter()
-                .filter(|(of, _)| *of == env.name)
-                .map(|(_, name)| {
-                    (
-                        name.clone(),
-                        format!("customer secrets keys for {of}", of = env.name),
-                    )
-                }),
-        );
         out.push(Group {
             secret: ARTIFACT,
             of: format!("the artifact key of {}", env.name),

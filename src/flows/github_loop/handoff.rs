@@ -6,20 +6,23 @@
 //! and reads its one identity there by a static reference
 //! (`FLEETFORM_SECRETS_KEY`). [`hand_over`] checks it is the identity of
 //! the recipient the registry gives the customer for the environment, and
-//! seals it for the pair and the run ([`crate::dispatch::handoff`]); the
-//! template passes the sealed text to the plan and apply jobs, and
-//! [`handed_keys`] opens it there. The plan and apply jobs so receive one
-//! customer's identity, never the environment's whole secrets context.
+//! encrypts it for the pair and the run to the environment's handoff
+//! recipient ([`crate::dispatch::handoff`]); the template passes the
+//! result to the plan and apply jobs, and [`handed_keys`] opens it there
+//! with the handoff identity their environments hold. The plan and apply
+//! jobs so receive one customer's identity, never the environment's whole
+//! secrets context, and the key environment holds nothing shared.
 
 use crate::ci::RunContext;
 use crate::config::{Activity, Manager, Registry};
 use crate::dispatch::handoff::{self, For};
-use crate::dispatch::seal::ArtifactKey;
 use crate::error::{Error, Result, Say};
 use crate::values::secret_files::{Keys, KEY_VAR};
 
 /// The variable the plan and apply actions pass the key job's output in.
 pub const HANDED_VAR: &str = "FLEETFORM_HANDED_SECRETS_KEY";
+/// The handoff identity of the plan and apply environments.
+pub const HANDOFF_KEY_VAR: &str = "FLEETFORM_HANDOFF_KEY";
 
 /// What the key job hands over, checked before any I/O but the manager's
 /// files.
@@ -64,14 +67,24 @@ pub fn hand_over(
     if !keys.holds(recipient) {
         return Err(Error::refused(holds_it));
     }
+    let handoff_recipient = manager
+        .config
+        .secrets
+        .as_ref()
+        .and_then(|s| s.handoff_recipients.get(env))
+        .ok_or_else(|| {
+            Error::usage(Say::new(format!(
+                "fleetform.yml names no secrets.handoff_recipients.{env}: the key job hands {slug}'s identity to the plan and apply jobs encrypted to it"
+            ))
+            .help("run `fleetform doctor --fix --yes`: it makes each environment's handoff identity, stores it in the plan and apply environments and writes the recipients into fleetform.yml (commit it)"))
+        })?;
     let run_id = run_id(ctx)?;
-    let key = ArtifactKey::from_env().map_err(|e| Error::refused(e.to_string()))?;
     let to = For {
         customer: slug,
         environment: env,
         run_id: &run_id,
     };
-    handoff::seal(&key, to, &text).map_err(|e| Error::failed(e.to_string()))
+    handoff::seal(handoff_recipient, to, &text).map_err(|e| Error::failed(e.to_string()))
 }
 
 /// The identities the key job handed to this plan or apply job
@@ -83,7 +96,7 @@ pub fn handed_keys(slug: &str, envs: &[String], ctx: &RunContext) -> Result<Opti
         return Ok(None);
     }
     let run_id = run_id(ctx)?;
-    let key = ArtifactKey::from_env().map_err(|e| Error::refused(e.to_string()))?;
+    let handoff_key = zeroize::Zeroizing::new(std::env::var(HANDOFF_KEY_VAR).unwrap_or_default());
     let mut last = None;
     for env in envs {
         let to = For {
@@ -91,7 +104,7 @@ pub fn handed_keys(slug: &str, envs: &[String], ctx: &RunContext) -> Result<Opti
             environment: env,
             run_id: &run_id,
         };
-        match handoff::open(&key, to, &sealed) {
+        match handoff::open(&handoff_key, to, &sealed) {
             Ok(text) => {
                 let keys = Keys::parse("the handed-over secrets key", &text)
                     .map_err(|e| Error::refused(e.to_string()))?;
