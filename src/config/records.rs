@@ -36,10 +36,34 @@ pub enum Records {
         /// are encrypted to; required for an offboarding into a bucket.
         #[serde(default)]
         recipient: Option<String>,
+        /// The role the manager's jobs assume to write the records (its
+        /// ARN): `doctor --fix` sets the repository variable
+        /// FLEETFORM_RECORDS_WRITE_ROLE to it.
+        #[serde(default)]
+        write_role: Option<String>,
+        /// The role the dashboard's job assumes to read them:
+        /// FLEETFORM_RECORDS_READ_ROLE.
+        #[serde(default)]
+        read_role: Option<String>,
     },
 }
 
 impl Records {
+    /// `write_role` and `read_role` of a bucket, by key.
+    pub fn roles(&self) -> [(&'static str, Option<&str>); 2] {
+        match self {
+            Records::S3 {
+                write_role,
+                read_role,
+                ..
+            } => [
+                ("write_role", write_role.as_deref()),
+                ("read_role", read_role.as_deref()),
+            ],
+            Records::Local { .. } => [("write_role", None), ("read_role", None)],
+        }
+    }
+
     /// The age recipient archived states are encrypted to, if set.
     pub fn recipient(&self) -> Option<&str> {
         match self {
@@ -91,6 +115,18 @@ impl Manager {
             }
             if bucket.is_empty() || bucket.contains('/') {
                 return Err(self.invalid("/records/bucket", "a bucket name"));
+            }
+            for (key, role) in self.config.records.roles() {
+                let Some(role) = role else { continue };
+                let ok = role.starts_with("arn:")
+                    && role.split(':').count() >= 6
+                    && !role.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !ok {
+                    return Err(self.invalid(
+                        &format!("/records/{key}"),
+                        "a role's ARN (`arn:aws:iam::<account>:role/<name>`)",
+                    ));
+                }
             }
         }
         Ok(())

@@ -65,7 +65,7 @@ pub use secret_keys::{customer_key_checks, key_environments};
 pub use setup::{
     batch_check, dashboard_check, engine_version_check, plan_check, records_check,
     records_recipient_check, records_variables_check, required_version_check, ENGINE_VARIABLE,
-    PINNED_VARIABLES, REGION_VARIABLE,
+    PINNED_VARIABLES, READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
 };
 pub use templates::{
     environments_reading, installed_templates, template_checks, TemplateEnvironment,

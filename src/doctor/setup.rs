@@ -220,10 +220,17 @@ pub fn records_recipient_check(manager: &Manager) -> Option<Check> {
 
 /// The repository variables fleetform.yml fixes the values of: doctor
 /// reads them with the names (no extra request) and compares them.
-pub const PINNED_VARIABLES: [&str; 2] = [ENGINE_VARIABLE, REGION_VARIABLE];
+pub const PINNED_VARIABLES: [&str; 4] = [
+    ENGINE_VARIABLE,
+    REGION_VARIABLE,
+    WRITE_ROLE_VARIABLE,
+    READ_ROLE_VARIABLE,
+];
 
 pub const ENGINE_VARIABLE: &str = "FLEETFORM_TERRAFORM_VERSION";
 pub const REGION_VARIABLE: &str = "FLEETFORM_RECORDS_REGION";
+pub const WRITE_ROLE_VARIABLE: &str = "FLEETFORM_RECORDS_WRITE_ROLE";
+pub const READ_ROLE_VARIABLE: &str = "FLEETFORM_RECORDS_READ_ROLE";
 
 fn pinned<'a>(values: &'a [(String, String)], name: &str) -> Option<&'a str> {
     values
@@ -278,15 +285,25 @@ pub fn records_variables_check(
             fix(&missing),
         ));
     }
-    Some(match pinned(values, REGION_VARIABLE) {
-        Some(v) if v != region => Check::not_met(
-            Level::Must,
-            what,
-            format!("{REGION_VARIABLE} holds `{v}`, but fleetform.yml's records bucket is in `{region}`"),
-            format!("set {REGION_VARIABLE} to `{region}` (Settings → Secrets and variables → Actions → Variables), or `fleetform doctor --fix`"),
-        ),
-        _ => Check::pass(Level::Must, what, needed.join(", ")),
-    })
+    let [(_, write_role), _] = manager.config.records.roles();
+    let wanted = [
+        (REGION_VARIABLE, Some(region.as_str()), "records.region"),
+        (WRITE_ROLE_VARIABLE, write_role, "records.write_role"),
+    ];
+    for (name, want, from) in wanted {
+        match (pinned(values, name), want) {
+            (Some(v), Some(want)) if v != want => {
+                return Some(Check::not_met(
+                    Level::Must,
+                    what,
+                    format!("{name} holds `{v}`, but fleetform.yml's {from} is `{want}`"),
+                    format!("set {name} to `{want}` (Settings → Secrets and variables → Actions → Variables), or `fleetform doctor --fix`"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Some(Check::pass(Level::Must, what, needed.join(", ")))
 }
 
 /// With the deploy workflow in the checkout, the engine's version is

@@ -231,6 +231,40 @@ fn fix_sets_the_variables_fleetform_yml_pins_and_leaves_the_role() {
     );
     let r = doctor(&gh, &fx, &[], &["--fix", "--yes"]);
     assert!(r.stdout.contains("nothing to fix"), "{}", r.stdout);
+
+    // Named in fleetform.yml, the roles are set too, and held to it.
+    let writer = "arn:aws:iam::123456789012:role/fleetform-records";
+    let reader = "arn:aws:iam::123456789012:role/fleetform-records-read";
+    fx.write(
+        "manager/fleetform.yml",
+        &fx.read("manager/fleetform.yml").replace(
+            "  prefix: fleetform/records\n  endpoint: ",
+            &format!(
+                "  prefix: fleetform/records\n  write_role: {writer}\n  read_role: {reader}\n  endpoint: "
+            ),
+        ),
+    );
+    let r = doctor(&gh, &fx, &aws, &["--fix", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        format!("done: set the repository variable FLEETFORM_RECORDS_WRITE_ROLE to `{writer}` (fleetform.yml's records.write_role"),
+        format!("done: set the repository variable FLEETFORM_RECORDS_READ_ROLE to `{reader}` (fleetform.yml's records.read_role"),
+    ] {
+        assert!(r.stdout.contains(&want), "{want}:\n{}", r.stdout);
+    }
+    gh.set_variable(
+        MANAGER,
+        None,
+        "FLEETFORM_RECORDS_WRITE_ROLE",
+        "arn:aws:iam::1:role/other",
+    );
+    let r = doctor(&gh, &fx, &[], &[]);
+    let (_, result, found) = row(&r.stdout, "records variables");
+    assert_eq!(result, "FAIL", "{}", r.stdout);
+    assert!(
+        found.contains("but fleetform.yml's records.write_role is"),
+        "{found}"
+    );
     gh.assert_clean();
 }
 

@@ -135,7 +135,7 @@ fn the_deploy_workflow_needs_records_of_its_own() {
         (result, found),
         (
             "FAIL",
-            "FLEETFORM_RECORDS_REGION holds `us-east-1`, but fleetform.yml's records bucket is in `eu-west-1`"
+            "FLEETFORM_RECORDS_REGION holds `us-east-1`, but fleetform.yml's records.region is `eu-west-1`"
         )
     );
     gh.set_variable(

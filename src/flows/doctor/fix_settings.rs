@@ -13,7 +13,9 @@ use crate::doctor::facts::{
     BranchPolicy, Collaborator, EnvironmentFacts, Fetched, Ruleset, SecretScanning,
     WorkflowPermissions,
 };
-use crate::doctor::{Role, ENGINE_VARIABLE, REGION_VARIABLE};
+use crate::doctor::{
+    Role, ENGINE_VARIABLE, READ_ROLE_VARIABLE, REGION_VARIABLE, WRITE_ROLE_VARIABLE,
+};
 
 /// One setting to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,7 +263,8 @@ pub type Variables = (Vec<String>, Vec<(String, String)>);
 /// the deploy workflow reads them (`deploy`): the engine version
 /// (`terraform.version`) and the records' region (`records.region`).
 /// `vars`: the repository's variables' names and the values of those.
-/// The records role's ARN, which fleetform.yml does not name, is left.
+/// The records roles' ARNs (`records.write_role`, `read_role`) too; an
+/// unnamed write role is left.
 pub fn plan_variables(
     manager: &Manager,
     deploy: bool,
@@ -295,8 +298,18 @@ pub fn plan_variables(
             "records.region",
             "records variables",
         ));
-        if !names.iter().any(|n| n == "FLEETFORM_RECORDS_WRITE_ROLE") {
-            left.push("left for you: the repository variable FLEETFORM_RECORDS_WRITE_ROLE, the ARN of the role the deploy jobs write records with, which fleetform.yml does not name  [doctor: records variables]".into());
+        let [(_, write_role), (_, read_role)] = manager.config.records.roles();
+        for (name, role, from) in [
+            (WRITE_ROLE_VARIABLE, write_role, "records.write_role"),
+            (READ_ROLE_VARIABLE, read_role, "records.read_role"),
+        ] {
+            match role {
+                Some(arn) => want.push((name, arn.to_string(), from, "records variables")),
+                None if name == WRITE_ROLE_VARIABLE && !names.iter().any(|n| n == name) => {
+                    left.push(format!("left for you: the repository variable {name}, the ARN of the role the deploy jobs write records with: name it in fleetform.yml as {from} and run --fix again, or set it yourself  [doctor: records variables]"));
+                }
+                None => {}
+            }
         }
     }
     for (name, value, from, row) in want {
