@@ -35,6 +35,7 @@ pub mod relay;
 pub mod render;
 pub mod repair;
 pub mod report;
+pub mod report_cost;
 pub mod request;
 pub mod rollout;
 pub mod state;
@@ -216,6 +217,14 @@ pub enum Command {
     /// Shell completions on stdout, e.g.
     /// `fleetform completions bash > /etc/bash_completion.d/fleetform`.
     Completions(CompletionsArgs),
+}
+
+/// A report of its own instead of the dashboard (`report <kind>`).
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// One customer's cost per month and its changes in a month, from the
+    /// deployment records' Infracost estimates (Markdown, or CSV).
+    Cost(report_cost::CostArgs),
 }
 
 /// One customer × product × environment.

@@ -18,10 +18,13 @@ use crate::error::{Error, Result};
 use crate::report::dashboard::{Dashboard, RolloutView};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: Option<super::ReportCommand>,
     /// Where to write the dashboard (one HTML file).
-    #[arg(long, value_name = "OUT")]
-    pub html: PathBuf,
+    #[arg(long, value_name = "OUT", required = true)]
+    pub html: Option<PathBuf>,
     /// The local audit log (relative to the manager repo).
     #[arg(long, default_value = crate::audit::DEFAULT_LOG)]
     pub log: PathBuf,
@@ -31,7 +34,13 @@ pub struct ReportArgs {
     pub records: bool,
 }
 
+/// The dashboard (a report subcommand is dispatched by `lib.rs`).
 pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
+    let Some(html) = &args.html else {
+        return Err(Error::usage(
+            "give --html OUT (the dashboard), or a report: `report cost`",
+        ));
+    };
     let (manager, registry) = crate::config::load(manager_dir)?;
     let store = crate::records::Store::for_manager(&manager, &cx.net);
     let (events, source) = read_events(args, &manager, &store)?;
@@ -74,13 +83,14 @@ pub fn run(args: &ReportArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
             None
         }),
     };
+    let html_out = html;
     let html = crate::report::dashboard::html(&d)
         .map_err(|e| Error::failed(format!("rendering the dashboard: {e}")))?;
-    crate::util::fs::write_atomic(&args.html, html.as_bytes())
-        .map_err(|e| Error::failed(format!("{}: {e}", args.html.display())))?;
+    crate::util::fs::write_atomic(html_out, html.as_bytes())
+        .map_err(|e| Error::failed(format!("{}: {e}", html_out.display())))?;
     cx.out.result(&format!(
         "wrote {} ({}, {})",
-        args.html.display(),
+        html_out.display(),
         crate::util::text::count(d.customers.len(), "customer", "customers"),
         crate::util::text::count(d.rollouts.len(), "rollout", "rollouts")
     ));

@@ -17,6 +17,9 @@
 //!       - name: opa
 //!         kind: conftest
 //!         policy: policy/           # conftest's `-p`, relative to fleetform.yml
+//!       - name: cost
+//!         kind: infracost           # `infracost breakdown --format json`
+//!         max_monthly_increase: 10% # or an amount: "150" (the plan's currency)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +46,8 @@ const BUILT_IN_GATES: &[&str] = &[
 pub enum ToolKind {
     Checkov,
     Conftest,
+    /// A cost estimate of the plan (`data::cost`), not a finding list.
+    Infracost,
 }
 
 impl ToolKind {
@@ -50,6 +55,7 @@ impl ToolKind {
         match self {
             ToolKind::Checkov => "checkov",
             ToolKind::Conftest => "conftest",
+            ToolKind::Infracost => "infracost",
         }
     }
 
@@ -58,6 +64,7 @@ impl ToolKind {
         match self {
             ToolKind::Checkov => "install it with `pip install checkov` (https://www.checkov.io), or set `run:` to its path",
             ToolKind::Conftest => "install it from https://www.conftest.dev/install/, or set `run:` to its path",
+            ToolKind::Infracost => "install it from https://www.infracost.io/docs/#quick-start (and set INFRACOST_API_KEY), or set `run:` to its path",
         }
     }
 }
@@ -84,6 +91,47 @@ pub struct Tool {
     /// conftest's policy folder (`-p`), relative to fleetform.yml.
     #[serde(default)]
     pub policy: Option<String>,
+    /// Infracost's gate: the most the plan may add per month, an amount
+    /// in the plan's currency (`150`, `99.50`) or a share of what was
+    /// there before (`10%`). Unset: the estimate is shown, never blocks.
+    #[serde(default)]
+    pub max_monthly_increase: Option<String>,
+}
+
+/// [`Tool::max_monthly_increase`], read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxIncrease {
+    /// In cents.
+    Amount(i128),
+    /// In hundredths of a percent.
+    Percent(i128),
+}
+
+impl MaxIncrease {
+    /// `150`, `99.50` or `10%` / `2.5%`.
+    pub fn parse(text: &str) -> Option<MaxIncrease> {
+        let t = text.trim();
+        let (number, percent) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), true),
+            None => (t, false),
+        };
+        let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+        let ok = !whole.is_empty()
+            && whole.len() <= 15
+            && frac.len() <= 2
+            && whole
+                .bytes()
+                .chain(frac.bytes())
+                .all(|b| b.is_ascii_digit());
+        if !ok {
+            return None;
+        }
+        let n = whole.parse::<i128>().ok()? * 100 + format!("{frac:0<2}").parse::<i128>().ok()?;
+        Some(match percent {
+            true => MaxIncrease::Percent(n),
+            false => MaxIncrease::Amount(n),
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -161,6 +209,20 @@ pub fn check(tools: &[Tool]) -> Result<(), (String, String)> {
                 }
             }
         }
+        if let Some(max) = &t.max_monthly_increase {
+            if t.kind != ToolKind::Infracost {
+                return Err((
+                    at("max_monthly_increase"),
+                    "`max_monthly_increase` is infracost's gate".into(),
+                ));
+            }
+            if MaxIncrease::parse(max).is_none() {
+                return Err((
+                    at("max_monthly_increase"),
+                    format!("`{max}` is neither an amount like 150 or 99.50 nor a share like 10%"),
+                ));
+            }
+        }
         if t.policy.is_some() && t.kind != ToolKind::Conftest {
             return Err((
                 at("policy"),
@@ -183,6 +245,7 @@ pub(crate) fn tool(kind: ToolKind, required: bool) -> Tool {
         timeout: None,
         required,
         policy: None,
+        max_monthly_increase: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! `output`.
 
 pub mod adoption;
+pub mod cost;
 mod diagnostic;
 pub mod drift_change;
 pub mod summary;

@@ -94,6 +94,9 @@ pub struct OutputChange {
 /// Counts and addresses of a plan. `plan_sha256` binds it to the plan file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSummary {
+    /// The plan's cost estimate (Infracost, a policy tool), when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<super::cost::CostEstimate>,
     pub customer: String,
     pub environment: String,
     pub create: usize,
@@ -275,6 +278,7 @@ impl PlanSummary {
     /// plan sets what it found (`..PlanSummary::of(customer, environment)`).
     pub fn of(customer: &str, environment: &str) -> Self {
         PlanSummary {
+            cost: None,
             customer: customer.into(),
             environment: environment.into(),
             create: 0,

@@ -207,12 +207,13 @@ impl Engine<'_> {
             text: plan_text,
             checksums_dropped,
         } = result?;
-        let tools = match req.policy_tools {
+        let (tools, cost) = match req.policy_tools {
             true => self.run_tools(env, &ws, &json)?,
-            false => Vec::new(),
+            false => (Vec::new(), None),
         };
         let mut summary =
             self.summarise(req, &plan_path, &json, has_changes, tools, secret_ages)?;
+        summary.cost = cost;
         summary.product = self.manager.product.clone().map(|name| ProductFacts {
             name,
             inputs_sha256: inputs.as_ref().map(Inputs::digest),
@@ -281,46 +282,6 @@ impl Engine<'_> {
             }
         }
         Ok(Some(inputs))
-    }
-
-    /// The policy tools' gates of `env` on this plan: its JSON is written
-    /// into the working copy (removed with it), each tool runs on it, and
-    /// a plan without changes has nothing for them to judge.
-    fn run_tools(
-        &self,
-        env: &str,
-        ws: &Workspace,
-        json: &serde_json::Value,
-    ) -> Result<Vec<crate::data::verdict::GateResult>, Error> {
-        use crate::policy::tools::{gate_result, ToolOutcome};
-        let tools = self.manager.config.policies.tools_for(env);
-        if tools.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The tools never see a secret, and nothing they say carries one
-        // (#82 point 4): each secret's value is a marker in their JSON and
-        // in their findings and messages.
-        let secrets = tools::secret_values(ws);
-        let outcomes = if json.is_null() {
-            vec![ToolOutcome::NoChanges; tools.len()]
-        } else {
-            let path = ws.path().join("plan.json");
-            let mut shown = json.clone();
-            tools::scrub(&mut shown, &secrets);
-            let bytes = serde_json::to_vec(&shown).context("serialising the plan JSON")?;
-            write_atomic(&path, &bytes)?;
-            crate::engine::tools::run_all(&tools, &path, ws.path(), &self.manager.root)
-        };
-        Ok(tools
-            .iter()
-            .zip(&outcomes)
-            .map(|(t, o)| {
-                let result = gate_result(t, o);
-                let mut v = serde_json::to_value(&result).expect("serialisable");
-                tools::scrub(&mut v, &secrets);
-                serde_json::from_value(v).unwrap_or(result)
-            })
-            .collect())
     }
 
     /// The plan's summary: counts and addresses from `show -json`, the

@@ -11,9 +11,21 @@ use std::time::{Duration, Instant};
 use crate::config::policy_tools::{Tool, ToolKind};
 use crate::policy::tool_reports::parse;
 use crate::policy::tools::ToolOutcome;
+use crate::terraform::Workspace;
+use crate::util::fs::write_atomic;
+use anyhow::Context as _;
+
+use crate::error::Error;
 
 /// The most of a tool's output read.
 const MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+/// What Infracost reads from the environment besides what every tool
+/// gets: its pricing service's key, endpoint and currency.
+const INFRACOST_ENV: [&str; 3] = [
+    "INFRACOST_API_KEY",
+    "INFRACOST_PRICING_API_ENDPOINT",
+    "INFRACOST_CURRENCY",
+];
 /// How often a running tool is looked at.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -39,6 +51,9 @@ fn arguments(tool: &Tool, plan_json: &Path, root: &Path) -> Vec<String> {
             .map(String::from)
             .to_vec(),
         ToolKind::Conftest => ["test", "--no-color", "--output", "json", &plan]
+            .map(String::from)
+            .to_vec(),
+        ToolKind::Infracost => ["breakdown", "--path", &plan, "--format", "json"]
             .map(String::from)
             .to_vec(),
     };
@@ -83,6 +98,14 @@ pub fn run(tool: &Tool, plan_json: &Path, work: &Path, root: &Path) -> ToolOutco
         .stdout(out_w)
         .stderr(err_w);
     crate::util::process::tool_env(&mut cmd);
+    if tool.kind == ToolKind::Infracost {
+        // Its pricing service's key and settings, to it alone.
+        for k in INFRACOST_ENV {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+    }
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -181,5 +204,59 @@ pub(super) fn scrub(v: &mut serde_json::Value, secrets: &[&str]) {
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
         serde_json::Value::Object(m) => m.values_mut().for_each(|x| scrub(x, secrets)),
         _ => {}
+    }
+}
+
+/// The policy tools' gate results, and the cost estimate one made.
+pub(super) type ToolResults = (
+    Vec<crate::data::verdict::GateResult>,
+    Option<crate::data::cost::CostEstimate>,
+);
+
+impl super::Engine<'_> {
+    /// The policy tools' gates of `env` on this plan, and the cost estimate
+    /// one of them made: its JSON is written
+    /// into the working copy (removed with it), each tool runs on it, and
+    /// a plan without changes has nothing for them to judge.
+    pub(super) fn run_tools(
+        &self,
+        env: &str,
+        ws: &Workspace,
+        json: &serde_json::Value,
+    ) -> Result<ToolResults, Error> {
+        use crate::policy::tools::{gate_result, ToolOutcome};
+        let tools = self.manager.config.policies.tools_for(env);
+        if tools.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        // The tools never see a secret, and nothing they say carries one
+        // (#82 point 4): each secret's value is a marker in their JSON and
+        // in their findings and messages.
+        let secrets = secret_values(ws);
+        let outcomes = if json.is_null() {
+            vec![ToolOutcome::NoChanges; tools.len()]
+        } else {
+            let path = ws.path().join("plan.json");
+            let mut shown = json.clone();
+            scrub(&mut shown, &secrets);
+            let bytes = serde_json::to_vec(&shown).context("serialising the plan JSON")?;
+            write_atomic(&path, &bytes)?;
+            run_all(&tools, &path, ws.path(), &self.manager.root)
+        };
+        let cost = outcomes.iter().find_map(|o| match o {
+            ToolOutcome::Costed(e) => Some(e.clone()),
+            _ => None,
+        });
+        let results = tools
+            .iter()
+            .zip(&outcomes)
+            .map(|(t, o)| {
+                let result = gate_result(t, o);
+                let mut v = serde_json::to_value(&result).expect("serialisable");
+                scrub(&mut v, &secrets);
+                serde_json::from_value(v).unwrap_or(result)
+            })
+            .collect();
+        Ok((results, cost))
     }
 }

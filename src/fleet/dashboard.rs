@@ -182,7 +182,7 @@ fn stale_secrets(
 
 /// The customer's pairs in fleetform.yml's order: each enabled
 /// environment, per product the registry lets it have.
-fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
+pub fn units_of(manager: &Manager, c: &Customer) -> Vec<Unit> {
     let envs: Vec<&str> = manager
         .environment_names()
         .into_iter()

@@ -444,6 +444,7 @@ mod tests {
             timeout: None,
             required,
             policy: None,
+            max_monthly_increase: None,
         };
         let found = ToolOutcome::Ran {
             findings: Vec::new(),

@@ -28,6 +28,9 @@ pub fn parse(kind: ToolKind, stdout: &str) -> Result<ToolOutcome, String> {
     match kind {
         ToolKind::Checkov => parse_checkov(stdout),
         ToolKind::Conftest => parse_conftest(stdout),
+        ToolKind::Infracost => crate::data::cost::CostEstimate::from_infracost(stdout)
+            .map(ToolOutcome::Costed)
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -34,6 +34,8 @@ pub enum ToolOutcome {
     Failed { reason: String },
     /// The plan changes nothing: there is nothing to judge.
     NoChanges,
+    /// A cost estimate of the plan (Infracost).
+    Costed(crate::data::cost::CostEstimate),
 }
 
 /// The gate result of one tool. A required tool that did not report
@@ -82,6 +84,10 @@ pub fn gate_result(tool: &Tool, outcome: &ToolOutcome) -> GateResult {
         ),
         ToolOutcome::Failed { reason } => (false, false, clean(reason), Vec::new()),
         ToolOutcome::NoChanges => (true, true, "no changes to check".into(), Vec::new()),
+        ToolOutcome::Costed(estimate) => {
+            let (passed, detail) = cost_gate(tool, estimate);
+            (passed, false, detail, Vec::new())
+        }
     };
     GateResult {
         gate: tool.name.clone(),
@@ -92,6 +98,50 @@ pub fn gate_result(tool: &Tool, outcome: &ToolOutcome) -> GateResult {
         advisory: !tool.required && !passed && !skipped,
         findings,
         tool: true,
+    }
+}
+
+/// Infracost's gate: whether the estimate's change is within
+/// `max_monthly_increase` (always, without one), and what it says.
+fn cost_gate(tool: &Tool, e: &crate::data::cost::CostEstimate) -> (bool, String) {
+    use crate::config::policy_tools::MaxIncrease;
+    use crate::data::cost::{money, signed};
+    let currency = clean(&e.currency);
+    let total = e.monthly_cents().map_or(String::new(), |c| {
+        format!(" ({}/month in all)", money(c, &currency))
+    });
+    let Some(diff) = e.diff_cents() else {
+        return (
+            tool.max_monthly_increase.is_none(),
+            "Infracost gave no change for this plan".into(),
+        );
+    };
+    let change = format!("{}/month{total}", signed(diff, &currency));
+    let max = tool
+        .max_monthly_increase
+        .as_deref()
+        .and_then(MaxIncrease::parse);
+    match max {
+        None => (true, change),
+        Some(MaxIncrease::Amount(limit)) => (
+            diff <= limit,
+            format!("{change}, at most {}", signed(limit, &currency)),
+        ),
+        Some(MaxIncrease::Percent(bp)) => {
+            let past = e.past_cents().unwrap_or(0);
+            // diff / past <= bp / 10000, without division (a plan that
+            // adds cost to nothing exceeds any share).
+            let within = diff <= 0 || (past > 0 && diff * 10_000 <= past * bp);
+            (
+                within,
+                format!(
+                    "{change}, at most {}.{:02}% of {}",
+                    bp / 100,
+                    bp % 100,
+                    money(past, &currency)
+                ),
+            )
+        }
     }
 }
 

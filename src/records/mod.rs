@@ -19,7 +19,8 @@
 //! with each state it archived before its destroy,
 //! `offboarded/<customer>/<product or _>/<environment>/<time>-<random>-state-before-destroy.json`.
 //!
-//! May import: `config`, `net` (the HTTP client) and `util`.
+//! May import: `config`, `data` (the cost estimate a deployment keeps),
+//! `net` (the HTTP client) and `util`.
 
 pub mod local;
 mod s3;
@@ -358,6 +359,24 @@ pub struct Deployment {
     pub actor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// The plan's cost estimate (Infracost), when one was made: what the
+    /// pair costs per month once applied, and the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::data::cost::CostEstimate>,
+}
+
+/// The plan's summary in a plan folder (the engine writes it last), of
+/// which a deployment record keeps the cost estimate.
+const SUMMARY_FILE: &str = "summary.json";
+
+/// The cost estimate of the plan in `plan_dir`, if its summary has one.
+fn planned_cost(plan_dir: &std::path::Path) -> Option<crate::data::cost::CostEstimate> {
+    #[derive(serde::Deserialize)]
+    struct WithCost {
+        cost: Option<crate::data::cost::CostEstimate>,
+    }
+    let bytes = crate::util::fs::read_input(plan_dir.join(SUMMARY_FILE)).ok()?;
+    serde_json::from_slice::<WithCost>(&bytes).ok()?.cost
 }
 
 /// The file in a plan folder with the customer's files the plan was made
@@ -402,6 +421,7 @@ pub fn record_deployment(
         files,
         actor: facts.actor,
         run_url: facts.run_url,
+        cost: planned_cost(plan_dir),
     };
     let key = deployment_key(unit);
     let bytes = serde_json::to_vec_pretty(&record).expect("a record serialises");

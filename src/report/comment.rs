@@ -237,7 +237,22 @@ fn totals_line(s: &PlanSummary) -> String {
             if n == 1 { "" } else { "s" }
         ));
     }
+    if let Some(c) = &s.cost {
+        line.push_str(&format!(" · {}", cost_text(c)));
+    }
     line
+}
+
+/// The estimate on the first screen: `**+$142.00/month** ($1,361.31/month
+/// in all, Infracost's estimate)`.
+pub fn cost_text(c: &crate::data::cost::CostEstimate) -> String {
+    let total = c.monthly_cents().map_or(String::new(), |m| {
+        format!(
+            "{}/month in all, ",
+            crate::data::cost::money(m, &c.currency)
+        )
+    });
+    format!("**{}** ({total}Infracost's estimate)", c.change_text())
 }
 
 /// A GitHub alert naming every destroyed and replaced address (up to

@@ -28,6 +28,7 @@ pub mod adopt;
 pub mod app_manifests;
 pub mod audit;
 pub mod comment;
+pub mod cost;
 pub mod customer;
 pub mod dashboard;
 pub mod deploy_jobs;

@@ -70,6 +70,7 @@ pub(crate) fn acme_summary(
 ) -> PlanSummary {
     let (resources, outputs, has_changes) = changes;
     counted(PlanSummary {
+        cost: None,
         customer: "acme".into(),
         environment: environment.into(),
         create: 0,
