@@ -16,6 +16,11 @@ pub struct Gates {
     pub max_destroy: Option<usize>,
     pub max_replace: Option<usize>,
     pub forbidden_resource_types: Option<Vec<String>>,
+    /// Tag keys every created or updated resource that takes tags must
+    /// have (`tags_all`, the provider's `default_tags` included, else
+    /// `tags`): cost allocation per customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_tags: Option<Vec<String>>,
     pub required_labels: Option<Vec<String>>,
     pub required_approvals: Option<usize>,
     pub apply_windows: Option<Vec<Window>>,
@@ -66,6 +71,7 @@ impl Policies {
             forbidden_resource_types: e
                 .forbidden_resource_types
                 .or(d.forbidden_resource_types.clone()),
+            require_tags: e.require_tags.or(d.require_tags.clone()),
             required_labels: e.required_labels.or(d.required_labels.clone()),
             required_approvals: e.required_approvals.or(d.required_approvals),
             apply_windows: e.apply_windows.or(d.apply_windows.clone()),

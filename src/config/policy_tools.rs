@@ -34,6 +34,7 @@ const BUILT_IN_GATES: &[&str] = &[
     "max_destroy",
     "max_replace",
     "forbidden_resource_types",
+    "require_tags",
     "required_labels",
     "required_approvals",
     "apply_windows",

@@ -69,6 +69,11 @@ pub struct ResourceChange {
     /// (see [`super::drift_change`]). Empty for planned changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<super::drift_change::AttributeChange>,
+    /// The tag keys the resource has after the change (`tags_all`, the
+    /// provider's default tags included, else `tags`); none for a
+    /// resource that takes no tags, or whose tags are not known yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 impl ResourceChange {
@@ -248,7 +253,33 @@ fn resource_change(rc: &Value) -> Option<ResourceChange> {
         resource_type: rc.get("type").and_then(Value::as_str).map(str::to_string),
         changed: changed_paths(rc.get("change").unwrap_or(&Value::Null)),
         kinds: Vec::new(),
+        tags: tag_keys(rc.get("change").unwrap_or(&Value::Null)),
     })
+}
+
+/// The tag keys of a change's `after`: `tags_all` when known (it holds
+/// the provider's `default_tags`), else `tags` (`null`: none); none when
+/// the resource has neither attribute.
+fn tag_keys(change: &Value) -> Option<Vec<String>> {
+    let after = change.get("after")?.as_object()?;
+    let keys = |v: &Value| -> Option<Vec<String>> {
+        match v {
+            Value::Object(m) => Some(m.keys().cloned().collect()),
+            Value::Null => Some(Vec::new()),
+            _ => None,
+        }
+    };
+    let unknown =
+        |k: &str| change.pointer(&format!("/after_unknown/{k}")) == Some(&Value::Bool(true));
+    if let Some(all) = after.get("tags_all").filter(|_| !unknown("tags_all")) {
+        if let Some(k) = keys(all).filter(|k| !k.is_empty()) {
+            return Some(k);
+        }
+    }
+    after
+        .get("tags")
+        .filter(|_| !unknown("tags"))
+        .and_then(keys)
 }
 
 /// Whether a state in `show -json`'s shape (`values.root_module`, its

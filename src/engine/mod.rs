@@ -47,6 +47,9 @@ use crate::values::schema::Schema;
 use crate::values::template::ValueTemplates;
 
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The root module variable the pair's identity is passed in, when the
+/// module declares it.
+pub const IDENTITY_VARIABLE: &str = "fleetform";
 pub const PLAN_FILE: &str = "tfplan";
 pub use crate::records::FILES_FILE;
 
@@ -192,6 +195,7 @@ impl Engine<'_> {
         }
         ensure_out_dir(&req.out_dir, &self.manager.unit(slug, env))?;
         let inputs = self.inputs(tf, slug, env, &req.out_dir, &mut values)?;
+        self.pair_identity(slug, env, &mut values)?;
         let mut ws = Workspace::prepare(self.manager, &req.out_dir, slug, env)?;
         ws.secret_env = secrets.into_iter().map(|s| (s.name, s.value)).collect();
         let var_file = ws.path().join("fleetform.tfvars.json");
@@ -282,6 +286,38 @@ impl Engine<'_> {
             }
         }
         Ok(Some(inputs))
+    }
+
+    /// The pair's identity for the root module, when it declares
+    /// `variable "fleetform"` (cost allocation tags: the book's
+    /// `default_tags`): the customer, the product, the environment and the
+    /// manager's commit (`GITHUB_SHA` in the manager's workflows, else the
+    /// checkout's HEAD; empty when neither is known).
+    fn pair_identity(&self, slug: &str, env: &str, values: &mut Layered) -> Result<(), Error> {
+        if !self.declared()?.contains_key(IDENTITY_VARIABLE) {
+            return Ok(());
+        }
+        let commit = std::env::var("GITHUB_SHA")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                crate::util::git::run(&self.manager.root, &["rev-parse", "HEAD"])
+                    .ok()
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap_or_default();
+        if let Some(map) = values.value.as_object_mut() {
+            map.insert(
+                IDENTITY_VARIABLE.into(),
+                serde_json::json!({
+                    "customer": slug,
+                    "product": self.manager.product.clone().unwrap_or_default(),
+                    "environment": env,
+                    "manager_commit": commit,
+                }),
+            );
+        }
+        Ok(())
     }
 
     /// The plan's summary: counts and addresses from `show -json`, the

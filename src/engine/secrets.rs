@@ -390,7 +390,7 @@ impl Engine<'_> {
     }
 
     /// The root module's variables, as Terraform reads them.
-    fn declared(&self) -> Result<Declared, Error> {
+    pub(super) fn declared(&self) -> Result<Declared, Error> {
         let dir = self.manager.path(self.manager.working_dir());
         crate::terraform::variables::declared(&dir)
             .map_err(|m| Error::refused(format!("reading the root module's variables: {m}")))

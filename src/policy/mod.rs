@@ -5,6 +5,7 @@
 //! policies:
 //!   default:                      # every environment
 //!     forbidden_resource_types: ["aws_iam_*"]
+//!     require_tags: [customer, environment]   # on what takes tags
 //!   environments:
 //!     production:
 //!       max_destroy: 0            # production's default when unset
@@ -123,6 +124,7 @@ pub fn evaluate(
         max_destroy(gates, summary),
         max_replace(gates, summary),
         forbidden_types(gates, summary),
+        require_tags(gates, summary),
         required_labels(gates, pull),
         required_approvals(gates, pull),
         apply_windows(gates, now, stage),
@@ -223,6 +225,57 @@ fn forbidden_types(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
         false,
         detail,
     ))
+}
+
+/// Resources named in a failing `require_tags` detail.
+const TAG_HITS_SHOWN: usize = 5;
+
+/// `require_tags`: every resource the plan creates or updates that takes
+/// tags has each required key (resources that take none are not counted).
+fn require_tags(gates: &Gates, summary: &PlanSummary) -> Option<GateResult> {
+    let required = gates.require_tags.as_ref().filter(|t| !t.is_empty())?;
+    let mut counted = 0;
+    let mut hits: Vec<String> = Vec::new();
+    for r in summary
+        .resources
+        .iter()
+        .filter(|r| matches!(r.action, Action::Create | Action::Update | Action::Replace))
+    {
+        let Some(keys) = &r.tags else { continue };
+        counted += 1;
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|k| !keys.contains(k))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            hits.push(format!("{} (no {})", r.address, missing.join(", ")));
+        }
+    }
+    let detail = match hits.len() {
+        0 => format!(
+            "{} tagged {}",
+            crate::util::text::count(counted, "resource", "resources"),
+            required.join(", ")
+        ),
+        n => {
+            let more = n.saturating_sub(TAG_HITS_SHOWN);
+            let mut d = format!(
+                "{} of {counted} lack tags: {}",
+                crate::util::text::count(n, "resource", "resources"),
+                hits.iter()
+                    .take(TAG_HITS_SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            if more > 0 {
+                d.push_str(&format!("; and {more} more"));
+            }
+            d
+        }
+    };
+    Some(gate("require_tags", hits.is_empty(), false, detail))
 }
 
 fn required_labels(gates: &Gates, pull: Option<&PullFacts>) -> Option<GateResult> {
@@ -332,6 +385,7 @@ mod tests {
                     resource_type: Some(t.to_string()),
                     changed: Vec::new(),
                     kinds: Vec::new(),
+                    tags: None,
                 })
                 .collect(),
             has_changes: true,

@@ -114,6 +114,7 @@ pub fn resources(resources: &[ResourceChange]) -> Vec<ResourceChange> {
                 resource_type: r.resource_type.clone(),
                 changed,
                 kinds: r.kinds.clone(),
+                tags: None,
             }
         })
         .collect()
@@ -239,6 +240,7 @@ mod tests {
             resource_type: None,
             changed: changed.iter().map(|s| s.to_string()).collect(),
             kinds: Vec::new(),
+            tags: None,
         };
         let got = lines(&[
             rc(r#"x.y["one"]"#, Action::Update, &["/tags/one"]),

@@ -359,6 +359,7 @@ mod tests {
                     resource_type: None,
                     changed: Vec::new(),
                     kinds: Vec::new(),
+                    tags: None,
                 })
                 .collect(),
             has_changes: true,

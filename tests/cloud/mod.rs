@@ -5,3 +5,4 @@ pub(crate) mod fakecloud_provider;
 pub(crate) mod identity;
 pub(crate) mod oidc_trust;
 pub(crate) mod real;
+mod tags;

@@ -14,17 +14,17 @@ use common::{require_terraform, stderr, stdout, Fixture};
 use serde_json::Value;
 
 /// The example manager's root module on the test cloud.
-const MODULE: &str = include_str!("../../examples/fakecloud/main.tf");
+pub(crate) const MODULE: &str = include_str!("../../examples/fakecloud/main.tf");
 
-struct Cloud {
-    fx: Fixture,
+pub(crate) struct Cloud {
+    pub(crate) fx: Fixture,
     cli_config: PathBuf,
     cloud_file: PathBuf,
     installed: fakecloud::Installed,
 }
 
 impl Cloud {
-    fn new() -> Cloud {
+    pub(crate) fn new() -> Cloud {
         require_terraform();
         let fx = Fixture::new();
         let installed = fakecloud::install_packed(&fx.path("fakecloud"));
@@ -57,7 +57,7 @@ impl Cloud {
         }
     }
 
-    fn fleetform(&self) -> common::Run {
+    pub(crate) fn fleetform(&self) -> common::Run {
         common::Run::from(self.fx.fleetform())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
             .env("FAKECLOUD_FILE", &self.cloud_file)

@@ -16,6 +16,7 @@ fn summary(has_changes: bool) -> PlanSummary {
                 resource_type: None,
                 changed: Vec::new(),
                 kinds: Vec::new(),
+                tags: None,
             },
             ResourceChange {
                 address: "terraform_data.instance[2]".into(),
@@ -23,6 +24,7 @@ fn summary(has_changes: bool) -> PlanSummary {
                 resource_type: None,
                 changed: Vec::new(),
                 kinds: Vec::new(),
+                tags: None,
             },
             ResourceChange {
                 address: "terraform_data.instance[3]".into(),
@@ -30,6 +32,7 @@ fn summary(has_changes: bool) -> PlanSummary {
                 resource_type: None,
                 changed: Vec::new(),
                 kinds: Vec::new(),
+                tags: None,
             },
             ResourceChange {
                 address: "terraform_data.legacy".into(),
@@ -37,6 +40,7 @@ fn summary(has_changes: bool) -> PlanSummary {
                 resource_type: None,
                 changed: Vec::new(),
                 kinds: Vec::new(),
+                tags: None,
             },
         ]
     } else {
@@ -242,6 +246,7 @@ pub(crate) fn rc(address: &str, action: Action) -> ResourceChange {
         resource_type: None,
         changed: Vec::new(),
         kinds: Vec::new(),
+        tags: None,
     }
 }
 

@@ -358,6 +358,7 @@ fn hostile_addresses_and_plan_text_stay_inside_code() {
             resource_type: None,
             changed: Vec::new(),
             kinds: Vec::new(),
+            tags: None,
         })
         .collect::<Vec<_>>();
     let summary = crate::comment::markdown::acme_summary(

@@ -122,6 +122,7 @@ mod rendered {
             resource_type: None,
             changed: changed.iter().map(|s| s.to_string()).collect(),
             kinds: Vec::new(),
+            tags: None,
         }
     }
 
