@@ -161,6 +161,9 @@ pub struct ManagerConfig {
     /// deployment records).
     #[serde(default)]
     pub records: Records,
+    /// How long a state must stay recoverable (`state: recovery_days`).
+    #[serde(default, skip_serializing_if = "StateConfig::is_default")]
+    pub state: StateConfig,
     /// How a manager change reaches the fleet, in waves (see [`rollout`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutConfig>,
@@ -236,6 +239,22 @@ fn default_status_context() -> String {
 pub struct ManagerValues {
     /// Values for every customer and environment (layer 1).
     pub base: Option<RepoPath>,
+}
+
+/// The provider's promise about states (`state:` in fleetform.yml).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Days a state's earlier versions must stay in the bucket: doctor
+    /// warns of a lifecycle rule that expires them sooner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_days: Option<u32>,
+}
+
+impl StateConfig {
+    fn is_default(&self) -> bool {
+        *self == StateConfig::default()
+    }
 }
 
 /// Paths inside a customer repo.
