@@ -210,10 +210,10 @@ impl StateBucket {
                     async move { s3_http::send(&http, &req, MAX_ERROR_BODY).await }
                 };
                 let versioning = body_of(&sub("versioning").await, &name, "versioning")?
-                    .map(|t| parse::<xml::Versioning>(&t))
+                    .map(|t| xml::Versioning::read(&t))
                     .transpose()
                     .map_err(|e| io("reading the versioning of", &name, e))?
-                    .and_then(|v| v.status);
+                    .flatten();
                 let lifecycle = body_of(&sub("lifecycle").await, &name, "lifecycle")?
                     .map(|t| parse::<xml::Lifecycle>(&t))
                     .transpose()
@@ -399,6 +399,27 @@ mod xml {
     pub struct Versioning {
         #[xml(rename = "Status")]
         pub status: Option<String>,
+    }
+
+    /// The same answer as some S3-compatible servers (moto) name it.
+    #[derive(FromXml)]
+    #[xml(rename = "GetBucketVersioningResponse")]
+    pub struct VersioningResponse {
+        #[xml(rename = "Status")]
+        pub status: Option<String>,
+    }
+
+    impl Versioning {
+        /// The status S3's answer names (`None`: never turned on).
+        pub fn read(text: &str) -> Result<Option<String>, String> {
+            super::parse::<Versioning>(text)
+                .map(|v| v.status)
+                .or_else(|e| {
+                    super::parse::<VersioningResponse>(text)
+                        .map(|v| v.status)
+                        .map_err(|_| e)
+                })
+        }
     }
 
     #[derive(FromXml)]
@@ -614,6 +635,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(off.status, None);
+        let moto = r#"<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status></GetBucketVersioningResponse>"#;
+        assert_eq!(
+            xml::Versioning::read(moto).unwrap().as_deref(),
+            Some("Suspended")
+        );
+        assert!(xml::Versioning::read("<Other/>").is_err());
         let l = parse::<xml::Lifecycle>(
             r#"<LifecycleConfiguration><Rule><ID>old</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration><NoncurrentDays>7</NoncurrentDays></NoncurrentVersionExpiration></Rule><Rule><ID>off</ID><Status>Disabled</Status><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule><Rule><ID>tmp</ID><Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule></LifecycleConfiguration>"#,
         )
