@@ -74,7 +74,7 @@ pub use rollout::{HaltConfig, RolloutConfig, WaveConfig};
 pub use secrets::{EnvironmentSecrets, FleetRecipient, SecretsConfig};
 pub use takes_part::Activity;
 use terraform::check_key_template;
-pub use terraform::{Backend, Engine, TerraformConfig};
+pub use terraform::{Backend, Engine, StateConfig, TerraformConfig};
 
 pub use crate::util::path::{clean_path, display_path, is_relative_inside};
 
@@ -239,22 +239,6 @@ fn default_status_context() -> String {
 pub struct ManagerValues {
     /// Values for every customer and environment (layer 1).
     pub base: Option<RepoPath>,
-}
-
-/// The provider's promise about states (`state:` in fleetform.yml).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// Days a state's earlier versions must stay in the bucket: doctor
-    /// warns of a lifecycle rule that expires them sooner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery_days: Option<u32>,
-}
-
-impl StateConfig {
-    fn is_default(&self) -> bool {
-        *self == StateConfig::default()
-    }
 }
 
 /// Paths inside a customer repo.
