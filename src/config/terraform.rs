@@ -178,7 +178,8 @@ pub struct StateConfig {
 }
 
 impl StateConfig {
-    fn is_default(&self) -> bool {
+    /// Nothing stated (left out of a written fleetform.yml).
+    pub fn is_default(&self) -> bool {
         *self == StateConfig::default()
     }
 }

@@ -369,7 +369,11 @@ async fn list_versions(
                 marker = Some((k, v))
             }
             _ => {
-                out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified));
+                // Newest first: the latest, then by time; S3's own order
+                // (newest first) among versions of the same second.
+                out.sort_by(|a, b| {
+                    (b.is_latest, &b.last_modified).cmp(&(a.is_latest, &a.last_modified))
+                });
                 return Ok(out);
             }
         }
