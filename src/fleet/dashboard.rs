@@ -242,6 +242,17 @@ fn cell(
             }
             .to_string()
         });
+    let restorable = here.iter().rev().find(|e| e.action == "drill").map(|e| {
+        let ago = e
+            .time
+            .parse::<jiff::Timestamp>()
+            .map(|t| crate::report::dashboard::days_ago((now - t.as_second()) / DAY))
+            .unwrap_or_default();
+        match e.result.as_str() {
+            "ok" => format!("proven restorable {ago}"),
+            _ => format!("restore drill FAILED {ago}"),
+        }
+    });
     let (failures, last_apply_failed) = applies_here(&here, now);
     let last_apply = last.as_ref().map(|d| d.time.clone()).unwrap_or_default();
     let waiting = mine.iter().any(|e| {
@@ -277,6 +288,7 @@ fn cell(
             .as_ref()
             .map(|d| d.plan_sha256.chars().take(12).collect()),
         drift,
+        restorable,
         failures,
         waiting,
         halted: wave.as_ref().is_some_and(|w| w.1),

@@ -316,6 +316,15 @@ fn a_drill_proves_three_pairs_and_fails_loudly_for_a_tampered_one() {
         .filter(|e| e["action"] == "drill" && e["result"] == "failed")
         .collect();
     assert_eq!(failed.len(), 2, "{failed:#?}");
+    // The dashboard: when each pair was last proven restorable.
+    w.expect(0, &["report", "--html", "dash.html"]);
+    let html = w.fx.read("manager/dash.html");
+    assert_eq!(
+        html.matches("restore drill FAILED today").count(),
+        2,
+        "{html}"
+    );
+    assert_eq!(html.matches("proven restorable today").count(), 1, "{html}");
     // Nothing of the scratch copies is left, and the states are untouched.
     let all = curl_with(&moto.url(&format!("/{BUCKET}?versions")), "GET", "").unwrap();
     assert!(!all.contains("fleetform-drill/"), "{all}");

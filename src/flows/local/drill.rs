@@ -18,6 +18,7 @@ use crate::config::Customer;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::fleet::{Outcome, Row};
+use crate::flows::github_loop::customer_files::DefaultBranch;
 use crate::records::state_bucket::{StateBucket, SCRATCH_PREFIX};
 use crate::terraform::state_file::StateFile;
 
@@ -210,14 +211,25 @@ fn plan_copies(
     }
     let mut engine = match crate::engine::Engine::with_terraform(view, d.terraform.as_deref()) {
         Ok(e) => e,
-        Err(e) => {
-            return copied
-                .iter()
-                .map(|(c, envs)| failed_row(c, &envs[0], &e.short()))
-                .collect()
-        }
+        Err(e) => return failed_rows(copied, &e.short()),
     };
-    let source = crate::fleet::local_source(view, registry);
+    // The pair's current inputs: its checkout (the registry's `path`), or
+    // its default branch on GitHub read with the customer App, as drift.
+    let rt = match crate::github::runtime() {
+        Ok(rt) => rt,
+        Err(e) => return failed_rows(copied, &e.to_string()),
+    };
+    use crate::flows::github_loop::session::{access, customer_repos_or};
+    let repos = match customer_repos_or(&rt, access::FILES, None, cx) {
+        Ok(r) => r,
+        Err(e) => return failed_rows(copied, &e.short()),
+    };
+    let remote = repos.as_ref().map(|repos| DefaultBranch { rt: &rt, repos });
+    let local = crate::fleet::local_source(view, registry);
+    let source = |c: &Customer, envs: &[String]| match (&remote, DefaultBranch::repo_of(c)) {
+        (Some(r), Some(repo)) => r.files(view, repo, envs),
+        _ => local(c, envs),
+    };
     let fleet = crate::fleet::prepare(&engine, copied, &source, &cx.out);
     let out = d.out.join("drill");
     crate::fleet::execute(
@@ -229,6 +241,13 @@ fn plan_copies(
         "plan",
         cx,
     )
+}
+
+fn failed_rows(copied: &[(&Customer, Vec<String>)], error: &str) -> Vec<Row> {
+    copied
+        .iter()
+        .flat_map(|(c, envs)| envs.iter().map(|e| failed_row(c, e, error)))
+        .collect()
 }
 
 fn failed_row(c: &Customer, env: &str, error: &str) -> Row {
