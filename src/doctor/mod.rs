@@ -13,7 +13,7 @@
 //! token's expiry), the customers' pins (`pins`: expired ones warn), whether the set-up can be made at all (`setup`:
 //! the GitHub plan of a private manager repo, the deploy workflow's
 //! records), the environments of the other workflow templates
-//! (`templates`: poll, rollout, offboarding, dashboard, doctor), the
+//! (`templates`: poll, rollout, offboarding, drill, dashboard, doctor), the
 //! age identities the manager's jobs hold (`age_keys`: the fleet and
 //! provider keys), and each
 //! customer's inbox repo named with `--inbox` (`inbox`: `fleetform-inbox`,

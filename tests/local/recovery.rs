@@ -33,9 +33,14 @@ fn curl_with(url: &str, method: &str, body: &str) -> Option<String> {
 pub(crate) fn state_bucket(moto: &Moto, on: bool) {
     assert!(moto::curl_signed_put(&moto.url(&format!("/{BUCKET}"))));
     if on {
-        let body = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>";
-        assert!(curl_with(&moto.url(&format!("/{BUCKET}?versioning")), "PUT", body).is_some());
+        versioning_on(moto, BUCKET);
     }
+}
+
+/// Turns versioning on for `bucket`.
+pub(crate) fn versioning_on(moto: &Moto, bucket: &str) {
+    let body = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>";
+    assert!(curl_with(&moto.url(&format!("/{bucket}?versioning")), "PUT", body).is_some());
 }
 
 /// `n` customers in staging with their state in the moto bucket, each
