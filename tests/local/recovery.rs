@@ -159,6 +159,18 @@ fn a_damaged_state_is_restored_after_a_second_person_and_plans_clean() {
         "{}",
         shown.stdout
     );
+    // What the approver reads, before the digest: state only, which
+    // versions, what appears, disappears and changes.
+    insta::with_settings!({filters => vec![
+        (r"[0-9a-f]{64}", "[digest]"),
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[id]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]"),
+        (r"serial \d+", "serial [n]"),
+    ]}, {
+        insta::assert_snapshot!("restore_preview", shown.stdout);
+    });
+    let html = common::cmark_gfm(&shown.stdout, &["-e", "table"]);
+    assert!(html.contains("<table>"), "{html}");
     let digest = common::digest_of(&shown.stdout);
     let apply = [
         "state",
@@ -178,6 +190,13 @@ fn a_damaged_state_is_restored_after_a_second_person_and_plans_clean() {
     let done = in_run(&w, &gh, 300, "ops-dana", &apply);
     common::assert_code(&done, 0);
     done.stdout_has("what the cloud would do to match the restored state");
+    let comment = w.fx.read("manager/.fleetform/out/c01/staging/comment.md");
+    assert!(
+        comment.contains(&format!(
+            "**After a restore**: version `{good_id}` of the state of `c01` / `staging` was restored"
+        )) && comment.contains("because: undo the slip"),
+        "{comment}"
+    );
     assert_eq!(counts(&plan(&w, &[])), (0, 0, 0), "{}", done.stdout);
     // A new version; the replaced one and every earlier one stay.
     let after = versions(&w, "c01");

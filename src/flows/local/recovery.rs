@@ -248,7 +248,7 @@ pub fn restore(t: &OpTarget, asked: &Restore, manager_dir: &Path, cx: &Context) 
     cx.out.result(&said);
     cx.out
         .result("The plan below shows what the cloud would do to match the restored state:");
-    plan_after(t, manager_dir, cx)?;
+    plan_after(t, &sealed, manager_dir, cx)?;
     Ok(said)
 }
 
@@ -502,8 +502,8 @@ fn record(
     cx.record(entry);
 }
 
-/// A plan of the pair after its restore.
-fn plan_after(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<()> {
+/// A plan of the pair after its restore; its comment says it follows one.
+fn plan_after(t: &OpTarget, s: &SealedRestore, manager_dir: &Path, cx: &Context) -> Result<()> {
     let settings = super::plan::LocalPlan {
         customers: Some(vec![t.customer.clone()]),
         environments: Some(vec![t.environment.clone()]),
@@ -512,8 +512,13 @@ fn plan_after(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<()> {
         json: false,
         terraform: t.terraform.clone(),
         customer_dir: t.customer_dir.clone(),
-        targeting: None,
-        product: None,
+        targeting: Some(crate::data::summary::Targeting {
+            restored: Some(s.version.version_id.clone()),
+            reason: s.reason.clone(),
+            actor: Entry::now("plan", "").actor,
+            ..Default::default()
+        }),
+        product: t.product.clone(),
         seal: false,
     };
     super::plan::plan_local(&settings, manager_dir, cx)
