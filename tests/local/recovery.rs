@@ -313,8 +313,39 @@ fn a_drill_proves_three_pairs_and_fails_loudly_for_a_tampered_one() {
         "{\"version\": 4"
     )
     .is_some());
-    let out = w.run(&["state", "drill"]);
+    // Whoever fleetform.yml says is told of each failure.
+    w.fx.append(
+        "manager/fleetform.yml",
+        "\nnotify:\n  - name: pager\n    kind: webhook\n    url_env: FLEETFORM_PAGER_WEBHOOK\n    events: [drill_failed]\n",
+    );
+    let pager = crate::notify::Receiver::start(vec![], 200);
+    let out = w
+        .fleetform()
+        .env("FLEETFORM_PAGER_WEBHOOK", &pager.url)
+        .args(["state", "drill"])
+        .output();
     common::assert_code(&out, 1);
+    let mut told: Vec<(String, String)> = pager
+        .bodies()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["event"], "drill_failed", "{v}");
+            (
+                v["customer"].as_str().unwrap().to_string(),
+                v["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    told.sort();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!(told[0].0, "c02");
+    assert!(
+        told[0]
+            .1
+            .starts_with("recovery drill failed: its plan would change the cloud"),
+        "{told:?}"
+    );
+    assert_eq!(told[1].0, "c03");
     out.stderr_has("2 of 3 pairs not proven restorable");
     let line = |c: &str| {
         out.stdout
