@@ -272,6 +272,39 @@ fn a_damaged_state_is_restored_after_a_second_person_and_plans_clean() {
     ];
     common::assert_code(&in_run(&w, &gh, 301, "ops-dana", &apply), 0);
     assert_eq!(counts(&plan(&w, &[])), (0, 0, 0));
+    // Another state over the key (another lineage): none of this one's
+    // versions is restored over it.
+    let mut other: Value = serde_json::from_str(&moto.object(&state_key("c01")).unwrap()).unwrap();
+    other["lineage"] = Value::from("00000000-0000-4000-8000-000000000000");
+    other["serial"] = Value::from(other["serial"].as_u64().unwrap() + 1);
+    assert!(curl_with(
+        &moto.url(&format!("/{BUCKET}/{}", state_key("c01"))),
+        "PUT",
+        &other.to_string()
+    )
+    .is_some());
+    let refused = in_run(
+        &w,
+        &gh,
+        302,
+        "ops-dana",
+        &[
+            "state",
+            "restore",
+            "--customer",
+            "c01",
+            "--env",
+            ENV,
+            "--version",
+            id,
+            "--reason",
+            "another state",
+            "--preview",
+            "--allow-older-serial",
+        ],
+    );
+    common::assert_code(&refused, 3);
+    refused.stderr_has("it is another state, never this one's");
 }
 
 #[test]
@@ -416,5 +449,43 @@ fn doctor_fails_a_state_bucket_with_versioning_off() {
         row["found"].as_str().unwrap().contains("never turned on"),
         "{row}"
     );
-    assert_ne!(out.code, Some(0));
+    assert_ne!(out.code, Some(0)); // Versioning on, and a lifecycle rule that expires earlier versions
+                                   // after 7 days, sooner than the stated recovery window of 30.
+    versioning_on(&moto, BUCKET);
+    let rule = "<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule><ID>old-states</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration><NoncurrentDays>7</NoncurrentDays></NoncurrentVersionExpiration></Rule></LifecycleConfiguration>";
+    assert!(curl_with(&moto.url(&format!("/{BUCKET}?lifecycle")), "PUT", rule).is_some());
+    w.fx.append("manager/fleetform.yml", "\nstate:\n  recovery_days: 30\n");
+    let out = w
+        .fleetform()
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("FLEETFORM_TOKEN", gh.token())
+        .args(["doctor", "--repo", MANAGER, "--json"])
+        .output();
+    let report: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    let row = |what: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == what)
+            .unwrap_or_else(|| panic!("{what}: {report:#}"))
+            .clone()
+    };
+    assert_eq!(row("state bucket versioning")["result"], "pass");
+    let kept = row("state bucket non-current versions");
+    assert_eq!(
+        (kept["level"].as_str(), kept["result"].as_str()),
+        (Some("should"), Some("warn")),
+        "{kept}"
+    );
+    assert!(
+        kept["found"].as_str().unwrap().contains(
+            "`old-states` expires them after 7 days, sooner than the recovery window of 30 days"
+        ),
+        "{kept}"
+    );
+    for fact in ["state bucket Object Lock", "state bucket encryption"] {
+        assert_eq!(row(fact)["result"], "pass", "{fact}");
+    }
 }
