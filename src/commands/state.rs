@@ -243,7 +243,7 @@ fn versions(args: &StateArgs, manager_dir: &Path, cx: &Context) -> Result<()> {
                         "apply by {a} (plan sha256:{})",
                         r.plan_sha256
                             .as_deref()
-                            .map_or("", |d| &d[..d.len().min(12)])
+                            .map_or(String::new(), |d| d.chars().take(12).collect())
                     ),
                     (None, None) => "-".into(),
                 },

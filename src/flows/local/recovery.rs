@@ -26,6 +26,9 @@ use crate::terraform::state_file::{with_serial, StateChanges, StateFile};
 /// The file a restore's preview is kept in, in the unit's results folder.
 pub const FILE: &str = "state-restore.json";
 const FORMAT: &str = "fleetform-state-restore/1";
+/// The versions `state versions` reads for their serial and lineage
+/// (each a GET of a whole state), newest first.
+const READ_VERSIONS: usize = 50;
 
 /// A version of the state, as sealed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -143,10 +146,17 @@ pub fn versions(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<Vec<Ve
             p.unit
         )));
     }
+    if listed.len() > READ_VERSIONS {
+        cx.out.note(&format!(
+            "{} versions: the newest {READ_VERSIONS} are read for their serial and lineage, the others listed only",
+            listed.len()
+        ));
+    }
     let mut rows = Vec::with_capacity(listed.len());
-    for v in listed {
+    for (i, v) in listed.into_iter().enumerate() {
         let (serial, lineage, unreadable) = match v.deleted {
             true => (None, None, Some("a delete marker".to_string())),
+            false if i >= READ_VERSIONS => (None, None, None),
             false => match p.bucket.read_version(&p.key, &v.version_id) {
                 Ok(bytes) => match StateFile::parse(&bytes) {
                     Ok(s) => (Some(s.serial), Some(s.lineage), None),
