@@ -489,3 +489,76 @@ fn doctor_fails_a_state_bucket_with_versioning_off() {
         assert_eq!(row(fact)["result"], "pass", "{fact}");
     }
 }
+
+/// Issue #87 point 5: the local backend keeps one earlier state, the
+/// backup Terraform writes beside the state file; it is listed and
+/// restored the same way (here on a workstation, unreviewed).
+#[test]
+fn on_the_local_backend_the_backup_is_listed_and_restored() {
+    let w = crate::local::ops::applied();
+    // A second apply: Terraform keeps the state it replaces as the backup.
+    w.change("tier: staging-2", "tier: staging-3");
+    w.expect(0, &["plan", "--customer", "c01", "--env", ENV]);
+    w.expect(0, &["apply", "--customer", "c01", "--env", ENV]);
+    let applied = versions(&w, "c01");
+    assert_eq!(applied.len(), 2, "{applied:#?}");
+    w.expect(
+        0,
+        &[
+            "state",
+            "rm",
+            "fakecloud_bucket.logs",
+            "--customer",
+            "c01",
+            "--env",
+            ENV,
+            "--reason",
+            "a slip",
+            "--unreviewed",
+        ],
+    );
+    assert_eq!(counts(&plan(&w, &[])), (1, 0, 0));
+    let listed = versions(&w, "c01");
+    assert_eq!(listed[0]["version_id"], "current", "{listed:#?}");
+    // The backup holds the state before the second apply, with the
+    // bucket (a `state rm` keeps no backup of its own).
+    let backup = &listed[1];
+    assert_eq!(backup["serial"], applied[1]["serial"], "{listed:#?}");
+    let id = backup["version_id"].as_str().unwrap();
+    assert!(id.starts_with("backup"), "{id}");
+    let restore = |extra: &[&str]| {
+        let args = [
+            &[
+                "state",
+                "restore",
+                "--customer",
+                "c01",
+                "--env",
+                ENV,
+                "--version",
+                id,
+                "--reason",
+                "undo the slip",
+                "--unreviewed",
+            ][..],
+            extra,
+        ]
+        .concat();
+        w.run(&args)
+    };
+    common::assert_code(&restore(&[]), 3);
+    let done = restore(&["--allow-older-serial"]);
+    common::assert_code(&done, 0);
+    done.stdout_has("what the cloud would do to match the restored state");
+    // The bucket is back in the state: nothing to create, destroy or
+    // replace (the second apply's setting is an update again).
+    assert_eq!(counts(&plan(&w, &[])), (0, 0, 0), "{}", done.stdout);
+    // The damaged state is the backup now: nothing was lost.
+    let after = versions(&w, "c01");
+    assert!(
+        after[1..]
+            .iter()
+            .any(|v| v["serial"] == listed[0]["serial"]),
+        "{after:#?}"
+    );
+}

@@ -5,8 +5,9 @@
 //! person and record; day-2 operations on one customer × environment
 //! (`ops`, `fleetform state`), recorded and reported on the customer's
 //! repo; the sealed previews of state operations (`state_preview`); and
-//! recovering a state from its bucket's versions (`recovery`: `state
-//! versions`, `state restore`) and proving it can be (`drill`).
+//! recovering a state from its bucket's versions or the local backend's
+//! backup (`recovery`, `state_versions`: `state versions`, `state
+//! restore`) and proving it can be (`drill`).
 //!
 //! May import what `flows` may, and the GitHub loop's steps by their path.
 
@@ -16,3 +17,4 @@ pub mod ops;
 pub mod plan;
 pub mod recovery;
 pub mod state_preview;
+pub mod state_versions;

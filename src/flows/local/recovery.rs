@@ -15,12 +15,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::ops::{OpTarget, Phase};
+use super::state_versions::StateVersions;
 use crate::audit::Entry;
 use crate::config::{Customer, Unit};
 use crate::context::Context;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::records::state_bucket::{ObjectVersion, StateBucket};
+use crate::records::state_bucket::ObjectVersion;
 use crate::terraform::state_file::{with_serial, StateChanges, StateFile};
 
 /// The file a restore's preview is kept in, in the unit's results folder.
@@ -80,7 +81,7 @@ struct Pair<'r> {
     customer: &'r Customer,
     unit: Unit,
     key: String,
-    bucket: StateBucket,
+    source: StateVersions,
 }
 
 fn pair<'r>(
@@ -98,22 +99,18 @@ fn pair<'r>(
     )?;
     let unit = view.unit(&customer.slug, &t.environment);
     let key = view.state_key(&customer.slug, &t.environment);
-    let bucket = StateBucket::for_manager(&view, &cx.net).ok_or_else(|| {
-        Error::usage(
-            "the state's versions are read from an s3 backend's bucket, and `terraform.backend` in fleetform.yml is local: its one backup is terraform.tfstate.backup beside the state file (see the book's \"Recovering a state\"); nothing was changed",
-        )
-    })?;
+    let source = StateVersions::for_manager(&view, &cx.net);
     Ok(Pair {
         view,
         customer,
         unit,
         key,
-        bucket,
+        source,
     })
 }
 
-fn s3_err(e: crate::records::RecordsError) -> Error {
-    Error::failed(format!("the state bucket: {e}"))
+fn s3_err(e: String) -> Error {
+    Error::failed(format!("the state's versions: {e}"))
 }
 
 /// One line of `state versions`.
@@ -138,11 +135,11 @@ pub struct VersionRow {
 pub fn versions(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<Vec<VersionRow>> {
     let (manager, registry) = crate::config::load(manager_dir)?;
     let p = pair(&manager, &registry, t, cx)?;
-    let listed = p.bucket.versions(&p.key).map_err(s3_err)?;
+    let listed = p.source.versions(&p.key).map_err(s3_err)?;
     if listed.is_empty() {
         return Err(Error::usage(format!(
             "{} has no versions: {} was never applied, or its state is elsewhere (check `terraform.state_key`)",
-            p.bucket.describe(&p.key),
+            p.source.describe(&p.key),
             p.unit
         )));
     }
@@ -157,7 +154,7 @@ pub fn versions(t: &OpTarget, manager_dir: &Path, cx: &Context) -> Result<Vec<Ve
         let (serial, lineage, unreadable) = match v.deleted {
             true => (None, None, Some("a delete marker".to_string())),
             false if i >= READ_VERSIONS => (None, None, None),
-            false => match p.bucket.read_version(&p.key, &v.version_id) {
+            false => match p.source.read_version(&p.key, &v.version_id) {
                 Ok(bytes) => match StateFile::parse(&bytes) {
                     Ok(s) => (Some(s.serial), Some(s.lineage), None),
                     Err(e) => (None, None, Some(e.to_string())),
@@ -246,14 +243,17 @@ pub fn restore(t: &OpTarget, asked: &Restore, manager_dir: &Path, cx: &Context) 
     record(&p, &sealed, digest.as_deref(), &verdict, &written, cx);
     let new_version = written?;
     let said = format!(
-        "restored {} to version {} (serial {}) over version {} for {}, {}: written as version {new_version}, serial {}; every earlier version stays",
-        p.bucket.describe(&p.key),
+        "restored {} to version {} (serial {}) over version {} for {}, {}: written as {new_version}; {}",
+        p.source.describe(&p.key),
         sealed.version.version_id,
         sealed.version.serial.unwrap_or_default(),
         sealed.current.version_id,
         p.unit,
         verdict.describe(),
-        sealed.new_serial,
+        match p.source.is_bucket() {
+            true => "every earlier version stays",
+            false => "the state it replaced is the backup now",
+        },
     );
     cx.out.result(&said);
     cx.out
@@ -265,23 +265,23 @@ pub fn restore(t: &OpTarget, asked: &Restore, manager_dir: &Path, cx: &Context) 
 /// The preview of restoring version `v` over the current one, checked:
 /// the same lineage, and an older serial only when allowed.
 fn make_preview(p: &Pair<'_>, t: &OpTarget, v: &str, allow_older: bool) -> Result<SealedRestore> {
-    let listed = p.bucket.versions(&p.key).map_err(s3_err)?;
+    let listed = p.source.versions(&p.key).map_err(s3_err)?;
     let current = current_of(&listed, p)?;
     let wanted = listed
         .iter()
         .find(|x| x.version_id == v && !x.deleted)
         .ok_or_else(|| Error::usage(format!(
             "{} has no version `{v}`: `fleetform state versions --customer {} --env {}` lists them; nothing was changed",
-            p.bucket.describe(&p.key), p.unit.customer, p.unit.environment
+            p.source.describe(&p.key), p.unit.customer, p.unit.environment
         )))?;
     let (now_bytes, then_bytes) = (read(p, current)?, read(p, wanted)?);
     let now = StateFile::parse(&now_bytes).map_err(|e| Error::refused(format!(
         "the current version {} of {}: {e}; Terraform cannot take a new state over it (the book's \"Recovering a state\" says what to do); nothing was changed",
-        current.version_id, p.bucket.describe(&p.key))))?;
+        current.version_id, p.source.describe(&p.key))))?;
     let then = StateFile::parse(&then_bytes).map_err(|e| {
         Error::refused(format!(
             "version {v} of {}: {e}; nothing was changed",
-            p.bucket.describe(&p.key)
+            p.source.describe(&p.key)
         ))
     })?;
     if then.lineage != now.lineage {
@@ -327,17 +327,17 @@ fn current_of<'a>(listed: &'a [ObjectVersion], p: &Pair<'_>) -> Result<&'a Objec
         Some(v) if !v.deleted => Ok(v),
         Some(_) => Err(Error::refused(format!(
             "{} was deleted (its newest version is a delete marker): there is no current state to restore over; nothing was changed",
-            p.bucket.describe(&p.key)
+            p.source.describe(&p.key)
         ))),
         None => Err(Error::usage(format!(
             "{} has no versions; nothing was changed",
-            p.bucket.describe(&p.key)
+            p.source.describe(&p.key)
         ))),
     }
 }
 
 fn read(p: &Pair<'_>, v: &ObjectVersion) -> Result<Vec<u8>> {
-    p.bucket.read_version(&p.key, &v.version_id).map_err(s3_err)
+    p.source.read_version(&p.key, &v.version_id).map_err(s3_err)
 }
 
 /// Seals the preview and renders what the approver reads.
@@ -437,9 +437,13 @@ fn run_restore(engine: &Engine<'_>, p: &Pair<'_>, s: &SealedRestore, dir: &Path)
             s.key, p.key
         )));
     }
-    let listed = p.bucket.versions(&p.key).map_err(s3_err)?;
+    let listed = p.source.versions(&p.key).map_err(s3_err)?;
     let current = current_of(&listed, p)?;
-    if current.version_id != s.current.version_id {
+    // A bucket's new version has a new id; the local backend's file keeps
+    // its name: its bytes tell.
+    let same = current.version_id == s.current.version_id
+        && crate::util::fs::sha256_bytes(&read(p, current)?) == s.current.sha256;
+    if !same {
         return Err(Error::refused(format!(
             "the state changed since the preview (version {} then, {} now): nothing was changed; preview again",
             s.current.version_id, current.version_id
@@ -450,7 +454,7 @@ fn run_restore(engine: &Engine<'_>, p: &Pair<'_>, s: &SealedRestore, dir: &Path)
         .find(|x| x.version_id == s.version.version_id && !x.deleted)
         .ok_or_else(|| {
             Error::refused(format!(
-                "version {} is no longer in the bucket; nothing was changed",
+                "version {} is no longer there; nothing was changed",
                 s.version.version_id
             ))
         })?;
@@ -466,14 +470,43 @@ fn run_restore(engine: &Engine<'_>, p: &Pair<'_>, s: &SealedRestore, dir: &Path)
     engine
         .state_push(p.customer, &p.unit.environment, dir, &restored)
         .map_err(super::state_preview::run_error)?;
-    let after = p.bucket.versions(&p.key).map_err(s3_err)?;
+    written(p, s)
+}
+
+/// The new current version after the push: a new version beside the
+/// earlier ones in a bucket; the local backend's file with the new serial
+/// (Terraform kept the one it replaced as the backup).
+fn written(p: &Pair<'_>, s: &SealedRestore) -> Result<String> {
+    let after = p.source.versions(&p.key).map_err(s3_err)?;
+    if !p.source.is_bucket() {
+        let now = p
+            .source
+            .read_version(&p.key, super::state_versions::CURRENT)
+            .ok()
+            .and_then(|b| StateFile::parse(&b).ok());
+        return match now {
+            // The local backend counts its own write: one above, or more.
+            Some(n) if n.serial >= s.new_serial && n.lineage == s.lineage => Ok(format!(
+                "{} (serial {})",
+                super::state_versions::CURRENT,
+                n.serial
+            )),
+            _ => Err(Error::failed(format!(
+                "Terraform pushed the restored state, but {} does not hold its lineage at serial {} or above",
+                p.source.describe(&p.key),
+                s.new_serial
+            ))),
+        };
+    }
     let kept = |id: &str| after.iter().any(|x| x.version_id == id);
     match after.first() {
         Some(new) if !new.deleted && new.version_id != s.current.version_id
-            && kept(&s.current.version_id) && kept(&s.version.version_id) => Ok(new.version_id.clone()),
+            && kept(&s.current.version_id) && kept(&s.version.version_id) => {
+            Ok(format!("version {} (serial {})", new.version_id, s.new_serial))
+        }
         _ => Err(Error::failed(format!(
             "Terraform pushed the restored state, but {} does not show it as a new version beside the earlier ones: check the bucket's versioning",
-            p.bucket.describe(&p.key)
+            p.source.describe(&p.key)
         ))),
     }
 }
@@ -497,7 +530,7 @@ fn record(
         s.current.serial.map_or("unknown".into(), |x| x.to_string()),
         s.new_serial,
         match written {
-            Ok(v) => format!(" in version {v}"),
+            Ok(v) => format!(", now {v}"),
             Err(e) => format!(": {}", e.short()),
         }
     );
